@@ -1,0 +1,131 @@
+"""Field validators shared by the canonical types.
+
+attrs' stock validators raise ``TypeError``/``ValueError``; orderkit promises an
+:class:`~orderkit.errors.ValidationError` that names the field, so these small factories
+raise that instead. They are private: the public contract is the error they raise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, TypeVar
+
+from orderkit.errors import ValidationError
+from orderkit.timekeeping import ensure_aware
+
+T = TypeVar("T")
+Validator = Callable[[Any, Any, Any], None]
+
+
+def text(*, allow_empty: bool = True, max_length: int = 4096) -> Validator:
+    """A ``str`` field; non-empty unless ``allow_empty``."""
+
+    def check(_instance: object, attribute: Any, value: object) -> None:
+        if not isinstance(value, str):
+            raise ValidationError(attribute.name, value, "expected a string")
+        if not allow_empty and not value.strip():
+            raise ValidationError(attribute.name, value, "must not be empty")
+        if len(value) > max_length:
+            raise ValidationError(attribute.name, value, f"longer than {max_length} characters")
+
+    return check
+
+
+def optional_text(_instance: object, attribute: Any, value: object) -> None:
+    """A ``str`` field that may be ``None``."""
+    if value is not None and not isinstance(value, str):
+        raise ValidationError(attribute.name, value, "expected a string or None")
+
+
+def instance(kind: type[Any] | tuple[type[Any], ...], *, optional: bool = False) -> Validator:
+    """A field holding an instance of ``kind`` (or ``None`` when ``optional``)."""
+    names = (
+        " or ".join(k.__name__ for k in kind) if isinstance(kind, tuple) else kind.__name__
+    )
+
+    def check(_instance: object, attribute: Any, value: object) -> None:
+        if value is None and optional:
+            return
+        if not isinstance(value, kind):
+            raise ValidationError(attribute.name, value, f"expected {names}")
+
+    return check
+
+
+def count(*, minimum: int = 0) -> Validator:
+    """An ``int`` field (bools refused) of at least ``minimum``."""
+
+    def check(_instance: object, attribute: Any, value: object) -> None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValidationError(attribute.name, value, "expected an integer")
+        if value < minimum:
+            raise ValidationError(attribute.name, value, f"expected an integer >= {minimum}")
+
+    return check
+
+
+def aware(path: str) -> Callable[[object], datetime]:
+    """Converter: an aware datetime, normalised to UTC."""
+
+    def convert(value: object) -> datetime:
+        return ensure_aware(value, path=path)
+
+    return convert
+
+
+def optional_aware(path: str) -> Callable[[object], datetime | None]:
+    """Converter: ``None`` or an aware datetime, normalised to UTC."""
+
+    def convert(value: object) -> datetime | None:
+        return None if value is None else ensure_aware(value, path=path)
+
+    return convert
+
+
+def enum_member(enum: type[T], path: str) -> Callable[[object], T]:
+    """Converter: a member of ``enum``, or a value that names one (``20`` -> ``PAID``)."""
+
+    def convert(value: object) -> T:
+        if isinstance(value, enum):
+            return value
+        try:
+            return enum(value)  # type: ignore[call-arg]
+        except (ValueError, TypeError):
+            allowed = ", ".join(repr(m.value) for m in enum)  # type: ignore[attr-defined]
+            raise ValidationError(path, value, f"expected one of {allowed}") from None
+
+    return convert
+
+
+def tuple_of(kind: type[Any], path: str) -> Callable[[object], tuple[Any, ...]]:
+    """Converter: any iterable (not a string or mapping) of ``kind`` -> a tuple."""
+
+    def convert(value: object) -> tuple[Any, ...]:
+        if isinstance(value, str | bytes | Mapping) or not hasattr(value, "__iter__"):
+            raise ValidationError(path, value, f"expected a sequence of {kind.__name__}")
+        items = tuple(value)
+        for index, item in enumerate(items):
+            if not isinstance(item, kind):
+                raise ValidationError(f"{path}[{index}]", item, f"expected {kind.__name__}")
+        return items
+
+    return convert
+
+
+def quantity_map(path: str) -> Callable[[object], dict[str, int]]:
+    """Converter: a mapping of id -> positive int quantity (line ids to units)."""
+
+    def convert(value: object) -> dict[str, int]:
+        if not isinstance(value, Mapping):
+            raise ValidationError(path, value, "expected a mapping of line id to quantity")
+        out: dict[str, int] = {}
+        for key, qty in value.items():
+            if not isinstance(key, str) or not key:
+                raise ValidationError(f"{path}", key, "keys must be non-empty strings")
+            if isinstance(qty, bool) or not isinstance(qty, int) or qty <= 0:
+                raise ValidationError(f"{path}[{key!r}]", qty, "expected a positive integer")
+            out[key] = qty
+        return out
+
+    return convert

@@ -1,0 +1,6 @@
+"""In-memory adapters: for unit tests and single-process tools. Nothing to start."""
+
+from orderkit.adapters.memory.orders import MemoryOrderRepository
+from orderkit.adapters.memory.sequences import MemoryReconIdSequence
+
+__all__ = ["MemoryOrderRepository", "MemoryReconIdSequence"]

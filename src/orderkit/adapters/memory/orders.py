@@ -1,0 +1,51 @@
+"""``OrderRepository`` in memory, for unit tests and single-process tools."""
+
+from __future__ import annotations
+
+import threading
+
+from orderkit.errors import ConcurrencyError, DuplicateOrder, OrderNotFound, ValidationError
+from orderkit.orders import Order
+
+__all__ = ["MemoryOrderRepository"]
+
+
+class MemoryOrderRepository:
+    """Orders in a dict, guarded by a lock; same contract as the SQLite repository."""
+
+    def __init__(self) -> None:
+        self._orders: dict[str, Order] = {}
+        self._by_channel: dict[tuple[str, str], str] = {}
+        self._lock = threading.Lock()
+
+    def get(self, order_id: str) -> Order:
+        """The stored order; :class:`OrderNotFound` when absent."""
+        with self._lock:
+            try:
+                return self._orders[order_id]
+            except KeyError:
+                raise OrderNotFound(order_id) from None
+
+    def find_by_channel(self, channel: str, channel_order_id: str) -> Order | None:
+        """The order holding ``channel_order_id`` on ``channel``, or ``None``."""
+        with self._lock:
+            order_id = self._by_channel.get((channel, channel_order_id))
+            return None if order_id is None else self._orders[order_id]
+
+    def save(self, order: Order, expected_version: int | None) -> None:
+        """Insert or replace ``order`` if the stored version is ``expected_version``."""
+        if not isinstance(order, Order):
+            raise ValidationError("order", order, "expected an Order")
+        with self._lock:
+            current = self._orders.get(order.order_id)
+            stored = None if current is None else current.version
+            if stored != expected_version:
+                raise ConcurrencyError(order.order_id, expected_version, stored)
+            key = (order.channel, order.channel_order_id)
+            holder = self._by_channel.get(key)
+            if holder is not None and holder != order.order_id:
+                raise DuplicateOrder(order.channel, order.channel_order_id, holder)
+            if current is not None:
+                self._by_channel.pop((current.channel, current.channel_order_id), None)
+            self._orders[order.order_id] = order
+            self._by_channel[key] = order.order_id

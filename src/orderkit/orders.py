@@ -1,0 +1,523 @@
+"""The canonical order: one shape for every channel.
+
+Every platform payload is mapped onto these types, every lifecycle event produces a new
+one, and every store saves them. They are immutable (``attrs.frozen``): a change is a new
+value made with :func:`attrs.evolve` by the lifecycle engine, with ``version`` bumped.
+
+Money is :class:`~orderkit.money.Money` (``Decimal`` inside) and every datetime is aware
+and held in UTC; constructors refuse anything else with a
+:class:`~orderkit.errors.ValidationError` that names the field.
+
+Line quantities are *buckets*: ``OrderLine.quantities`` maps each :class:`LineStatus` to
+a count and the counts always sum to ``quantity``. That is what lets 2 of 5 units be
+cancelled, or 1 of 3 refunded, without losing track of the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from enum import IntEnum, StrEnum
+from typing import Any
+
+import attrs
+
+from orderkit import _checks as check
+from orderkit.errors import CurrencyMismatch, ValidationError
+from orderkit.ids import parse_recon_id
+from orderkit.money import Money
+
+__all__ = [
+    "Address",
+    "Adjustment",
+    "AdjustmentKind",
+    "Bearer",
+    "Hold",
+    "HoldKind",
+    "LineStatus",
+    "Order",
+    "OrderLine",
+    "OrderStatus",
+    "OrderTotals",
+    "Payment",
+    "PaymentKind",
+    "Shipment",
+    "TrackingEvent",
+    "TrackingStatus",
+]
+
+
+class OrderStatus(IntEnum):
+    """The organisation-wide order status codes."""
+
+    PENDING_PAYMENT = 10
+    """Created, not paid."""
+    PAID = 20
+    """Paid, awaiting fulfilment."""
+    PACKED = 25
+    """Packed and scanned at the warehouse; the address is locked from here."""
+    SHIPPED = 30
+    """Waybill issued and handed to the carrier."""
+    DELIVERED = 40
+    """The carrier reports it signed for."""
+    COMPLETED = 50
+    """The buyer confirmed, or the confirmation window closed."""
+    CANCELLED = 90
+    """Cancelled before shipment; all locks released."""
+    CLOSED = 95
+    """Ended after payment by full refund or return."""
+
+    @property
+    def is_final(self) -> bool:
+        """COMPLETED, CANCELLED and CLOSED accept no further status change."""
+        return self in _FINAL
+
+
+_FINAL = frozenset({OrderStatus.COMPLETED, OrderStatus.CANCELLED, OrderStatus.CLOSED})
+
+
+class LineStatus(StrEnum):
+    """The buckets a line's units sit in."""
+
+    OPEN = "open"
+    """Ordered and not yet shipped, cancelled or refunded."""
+    SHIPPED = "shipped"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+    RETURNED = "returned"
+
+
+class AdjustmentKind(StrEnum):
+    """What an adjustment is; decides how it moves the totals (see :class:`Adjustment`)."""
+
+    DISCOUNT = "discount"
+    COUPON = "coupon"
+    SHIPPING = "shipping"
+    SUBSIDY = "subsidy"
+    FEE = "fee"
+    COMMISSION = "commission"
+    TAX = "tax"
+    ROUNDING = "rounding"
+
+
+class Bearer(StrEnum):
+    """Who bears (pays for) an adjustment."""
+
+    PLATFORM = "platform"
+    MERCHANT = "merchant"
+    INFLUENCER = "influencer"
+    BUYER = "buyer"
+
+
+class HoldKind(StrEnum):
+    """Built-in hold kinds. :attr:`Hold.kind` accepts any non-empty string too."""
+
+    LOSS_MAKING = "loss_making"
+    NEAR_EXPIRY = "near_expiry"
+    ADDRESS_REVIEW = "address_review"
+    PAYMENT_REVIEW = "payment_review"
+    MANUAL = "manual"
+
+
+class TrackingStatus(StrEnum):
+    """Carrier scan statuses, ranked in this order (an exception ranks with in-transit)."""
+
+    IN_TRANSIT = "in_transit"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    SIGNED = "signed"
+    EXCEPTION = "exception"
+
+
+class PaymentKind(StrEnum):
+    """Money in (payment) or back out to the buyer (refund)."""
+
+    PAYMENT = "payment"
+    REFUND = "refund"
+
+
+# --- value objects -----------------------------------------------------------------------
+
+
+@attrs.frozen
+class Address:
+    """A receiver. Masked or empty values (``"张*"``, ``"138****1234"``) are kept as given."""
+
+    name: str = attrs.field(default="", validator=check.text())
+    phone: str = attrs.field(default="", validator=check.text())
+    province: str = attrs.field(default="", validator=check.text())
+    city: str = attrs.field(default="", validator=check.text())
+    district: str = attrs.field(default="", validator=check.text())
+    street: str = attrs.field(default="", validator=check.text())
+    postcode: str = attrs.field(default="", validator=check.text())
+    country: str = attrs.field(default="", validator=check.text())
+
+
+def _line_quantities(value: object) -> dict[LineStatus, int]:
+    if not isinstance(value, Mapping):
+        raise ValidationError("quantities", value, "expected a mapping of LineStatus to int")
+    out = dict.fromkeys(LineStatus, 0)
+    for key, qty in value.items():
+        try:
+            status = LineStatus(key)
+        except ValueError:
+            allowed = ", ".join(s.value for s in LineStatus)
+            raise ValidationError("quantities", key, f"expected a LineStatus ({allowed})") from None
+        if isinstance(qty, bool) or not isinstance(qty, int) or qty < 0:
+            raise ValidationError(f"quantities.{status.value}", qty, "expected an integer >= 0")
+        out[status] = qty
+    return out
+
+
+def _default_quantities(line: OrderLine) -> dict[LineStatus, int]:
+    quantity = line.quantity if isinstance(line.quantity, int) else 0
+    return _line_quantities({LineStatus.OPEN: quantity})
+
+
+@attrs.frozen
+class OrderLine:
+    """One SKU on an order.
+
+    ``quantities`` defaults to every unit OPEN; the buckets must sum to ``quantity``.
+    ``status`` summarises them (see :attr:`status`).
+    """
+
+    line_id: str = attrs.field(validator=check.text(allow_empty=False))
+    sku: str = attrs.field(validator=check.text(allow_empty=False))
+    quantity: int = attrs.field(validator=check.count(minimum=1))
+    unit_price: Money = attrs.field(validator=check.instance(Money))
+    quantities: dict[LineStatus, int] = attrs.field(
+        default=attrs.Factory(_default_quantities, takes_self=True),
+        converter=_line_quantities,
+    )
+    title: str = attrs.field(default="", validator=check.text())
+    channel_line_id: str = attrs.field(default="", validator=check.text())
+    """The platform's own id for the line (Taobao ``oid``, Douyin sku order id)."""
+
+    @quantities.validator
+    def _buckets_sum_to_quantity(self, _attribute: Any, value: dict[LineStatus, int]) -> None:
+        if sum(value.values()) != self.quantity:
+            raise ValidationError(
+                "quantities",
+                {k.value: v for k, v in value.items() if v},
+                f"buckets must sum to quantity {self.quantity}",
+            )
+        if self.unit_price.amount < 0:
+            raise ValidationError("unit_price.amount", self.unit_price.amount, "must be >= 0")
+
+    @property
+    def status(self) -> LineStatus:
+        """The line's headline status: OPEN while any unit is open, else SHIPPED while any
+        unit shipped, else RETURNED, REFUNDED, then CANCELLED."""
+        q = self.quantities
+        for status in _LINE_PRECEDENCE:
+            if q[status]:
+                return status
+        return LineStatus.CANCELLED
+
+    @property
+    def amount(self) -> Money:
+        """``unit_price x quantity``: the goods value of the whole line."""
+        return self.unit_price * self.quantity
+
+
+_LINE_PRECEDENCE = (
+    LineStatus.OPEN,
+    LineStatus.SHIPPED,
+    LineStatus.RETURNED,
+    LineStatus.REFUNDED,
+    LineStatus.CANCELLED,
+)
+
+
+@attrs.frozen
+class Adjustment:
+    """A money movement beside the goods: discount, coupon, shipping, fee, ...
+
+    ``amount`` is a magnitude (>= 0) and the kind decides the sign, except ROUNDING,
+    which is signed. Effect on what the buyer pays (:attr:`payable_effect`):
+    SHIPPING and TAX add; DISCOUNT, COUPON and SUBSIDY subtract; ROUNDING adds its sign;
+    FEE and COMMISSION do not touch the buyer's price (they reduce what the merchant is
+    settled, see :attr:`Order.totals`).
+    """
+
+    kind: AdjustmentKind = attrs.field(converter=check.enum_member(AdjustmentKind, "kind"))
+    amount: Money = attrs.field(validator=check.instance(Money))
+    borne_by: Bearer = attrs.field(
+        default=Bearer.MERCHANT, converter=check.enum_member(Bearer, "borne_by")
+    )
+    line_id: str | None = attrs.field(default=None, validator=check.optional_text)
+    label: str = attrs.field(default="", validator=check.text())
+
+    @amount.validator
+    def _magnitude(self, _attribute: Any, value: Money) -> None:
+        if self.kind is not AdjustmentKind.ROUNDING and value.amount < 0:
+            raise ValidationError(
+                "amount.amount", value.amount, f"a {self.kind.value} amount must be >= 0"
+            )
+
+    @property
+    def payable_effect(self) -> Money:
+        """Signed change this adjustment makes to the buyer's payable amount."""
+        if self.kind in _ADDS:
+            return self.amount
+        if self.kind in _SUBTRACTS:
+            return -self.amount
+        return Money.zero(self.amount.currency)
+
+
+_ADDS = frozenset({AdjustmentKind.SHIPPING, AdjustmentKind.TAX, AdjustmentKind.ROUNDING})
+_SUBTRACTS = frozenset({AdjustmentKind.DISCOUNT, AdjustmentKind.COUPON, AdjustmentKind.SUBSIDY})
+
+
+@attrs.frozen
+class Payment:
+    """Money received from (PAYMENT) or returned to (REFUND) the buyer.
+
+    ``lines`` names the line ids and units a refund covers, when known.
+    """
+
+    payment_id: str = attrs.field(validator=check.text(allow_empty=False))
+    amount: Money = attrs.field(validator=check.instance(Money))
+    at: datetime = attrs.field(converter=check.aware("at"))
+    method: str = attrs.field(default="", validator=check.text())
+    kind: PaymentKind = attrs.field(
+        default=PaymentKind.PAYMENT, converter=check.enum_member(PaymentKind, "kind")
+    )
+    reference: str = attrs.field(default="", validator=check.text())
+    """The gateway's transaction id (Alipay trade_no, WeChat transaction_id, ...)."""
+    lines: dict[str, int] = attrs.field(factory=dict, converter=check.quantity_map("lines"))
+
+    @amount.validator
+    def _positive(self, _attribute: Any, value: Money) -> None:
+        if value.amount < 0:
+            raise ValidationError("amount.amount", value.amount, "must be >= 0")
+
+
+@attrs.frozen
+class TrackingEvent:
+    """One carrier scan, stamped with the carrier's own time."""
+
+    status: TrackingStatus = attrs.field(converter=check.enum_member(TrackingStatus, "status"))
+    at: datetime = attrs.field(converter=check.aware("at"))
+    location: str = attrs.field(default="", validator=check.text())
+    description: str = attrs.field(default="", validator=check.text())
+
+
+@attrs.frozen
+class Shipment:
+    """A parcel: carrier, waybill and which line units it carries."""
+
+    shipment_id: str = attrs.field(validator=check.text(allow_empty=False))
+    carrier: str = attrs.field(validator=check.text())
+    waybill: str = attrs.field(validator=check.text())
+    lines: dict[str, int] = attrs.field(factory=dict, converter=check.quantity_map("lines"))
+    shipped_at: datetime | None = attrs.field(
+        default=None, converter=check.optional_aware("shipped_at")
+    )
+    first_scan_at: datetime | None = attrs.field(
+        default=None, converter=check.optional_aware("first_scan_at")
+    )
+    events: tuple[TrackingEvent, ...] = attrs.field(
+        default=(), converter=check.tuple_of(TrackingEvent, "events")
+    )
+
+
+@attrs.frozen
+class Hold:
+    """A reason the order must not ship yet, orthogonal to its status."""
+
+    kind: str = attrs.field(validator=check.text(allow_empty=False, max_length=64))
+    by: str = attrs.field(validator=check.text())
+    at: datetime = attrs.field(converter=check.aware("at"))
+    reason: str = attrs.field(default="", validator=check.text())
+
+
+@attrs.frozen
+class OrderTotals:
+    """An order's money, computed from its lines and adjustments, exact to the cent.
+
+    ``payable = goods + shipping + tax - discounts + rounding`` is what the buyer owes.
+    ``settlement = payable + platform_funded - merchant_fees`` is what the channel should
+    pay the merchant: discounts the platform bears come back, fees and commissions go.
+    """
+
+    goods: Money
+    shipping: Money
+    tax: Money
+    discounts: Money
+    rounding: Money
+    payable: Money
+    platform_funded: Money
+    merchant_fees: Money
+    settlement: Money
+    paid: Money
+    refunded: Money
+
+
+def _check_lines(order: Order, _attribute: Any, lines: tuple[OrderLine, ...]) -> None:
+    if not lines:
+        raise ValidationError("lines", lines, "an order needs at least one line")
+    currency = lines[0].unit_price.currency
+    seen: set[str] = set()
+    for index, line in enumerate(lines):
+        if line.line_id in seen:
+            raise ValidationError(f"lines[{index}].line_id", line.line_id, "duplicate line id")
+        seen.add(line.line_id)
+        if line.unit_price.currency != currency:
+            raise CurrencyMismatch(
+                f"lines[{index}].unit_price.currency", currency, line.unit_price.currency
+            )
+
+
+def _check_money_items(name: str) -> Any:
+    def validate(order: Order, _attribute: Any, items: tuple[Any, ...]) -> None:
+        if not order.lines:
+            return
+        currency = order.lines[0].unit_price.currency
+        for index, item in enumerate(items):
+            if item.amount.currency != currency:
+                raise CurrencyMismatch(
+                    f"{name}[{index}].amount.currency", currency, item.amount.currency
+                )
+
+    return validate
+
+
+def _check_holds(_order: Order, _attribute: Any, holds: tuple[Hold, ...]) -> None:
+    kinds: set[str] = set()
+    for index, hold in enumerate(holds):
+        if hold.kind in kinds:
+            raise ValidationError(f"holds[{index}].kind", hold.kind, "one hold per kind")
+        kinds.add(hold.kind)
+
+
+def _check_recon_id(_order: Order, _attribute: Any, value: str | None) -> None:
+    if value is not None:
+        try:
+            parse_recon_id(value)
+        except ValidationError as error:
+            raise ValidationError("recon_id", value, error.reason) from None
+
+
+def _to_tags(value: object) -> frozenset[str]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ValidationError("tags", value, "expected a collection of strings")
+    tags = frozenset(value)
+    for tag in tags:
+        if not isinstance(tag, str) or not tag:
+            raise ValidationError("tags", tag, "tags are non-empty strings")
+    return tags
+
+
+@attrs.frozen
+class Order:
+    """A canonical order, identical in shape whatever channel it came from.
+
+    Only ``order_id``, ``channel``, ``channel_order_id``, ``lines`` and ``created_at``
+    are required. All money shares the currency of the first line.
+    """
+
+    order_id: str = attrs.field(validator=check.text(allow_empty=False, max_length=128))
+    channel: str = attrs.field(validator=check.text(allow_empty=False, max_length=64))
+    """``"tmall"``, ``"jd"``, ``"pdd"``, ``"douyin"``, ``"shopify"``, ``"pos"``, ..."""
+    channel_order_id: str = attrs.field(validator=check.text(allow_empty=False, max_length=128))
+    """The channel's own order number, exactly as the channel sent it."""
+    lines: tuple[OrderLine, ...] = attrs.field(
+        converter=check.tuple_of(OrderLine, "lines"), validator=_check_lines
+    )
+    created_at: datetime = attrs.field(converter=check.aware("created_at"))
+    recon_id: str | None = attrs.field(default=None, validator=_check_recon_id)
+    status: OrderStatus = attrs.field(
+        default=OrderStatus.PENDING_PAYMENT, converter=check.enum_member(OrderStatus, "status")
+    )
+    ship_to: Address | None = attrs.field(
+        default=None, validator=check.instance(Address, optional=True)
+    )
+    adjustments: tuple[Adjustment, ...] = attrs.field(
+        default=(),
+        converter=check.tuple_of(Adjustment, "adjustments"),
+        validator=_check_money_items("adjustments"),
+    )
+    payments: tuple[Payment, ...] = attrs.field(
+        default=(),
+        converter=check.tuple_of(Payment, "payments"),
+        validator=_check_money_items("payments"),
+    )
+    shipments: tuple[Shipment, ...] = attrs.field(
+        default=(), converter=check.tuple_of(Shipment, "shipments")
+    )
+    holds: tuple[Hold, ...] = attrs.field(
+        default=(), converter=check.tuple_of(Hold, "holds"), validator=_check_holds
+    )
+    tags: frozenset[str] = attrs.field(default=frozenset(), converter=_to_tags)
+    paid_at: datetime | None = attrs.field(default=None, converter=check.optional_aware("paid_at"))
+    version: int = attrs.field(default=0, validator=check.count(minimum=0))
+    buyer_id: str = attrs.field(default="", validator=check.text())
+    """The channel's buyer identity (open id, nick hash); used for duplicate detection."""
+    status_since: datetime | None = attrs.field(
+        default=None, converter=check.optional_aware("status_since")
+    )
+    """When the order entered its current status (for SLA watches)."""
+    lock_id: str | None = attrs.field(default=None, validator=check.optional_text)
+    """The inventory lock holding this order's stock, when a ledger is wired in."""
+    applied_event_ids: tuple[str, ...] = attrs.field(default=(), converter=check.tuple_of(str, "applied_event_ids"))
+    """The most recent event ids applied to this order (bounded by the lifecycle)."""
+
+    @property
+    def currency(self) -> str:
+        """The order's currency (that of its lines)."""
+        return self.lines[0].unit_price.currency
+
+    @property
+    def is_final(self) -> bool:
+        """True once the order can no longer change status."""
+        return self.status.is_final
+
+    def line(self, line_id: str) -> OrderLine:
+        """The line with ``line_id``; :class:`ValidationError` naming it when absent."""
+        for line in self.lines:
+            if line.line_id == line_id:
+                return line
+        raise ValidationError("line_id", line_id, f"order {self.order_id} has no such line")
+
+    def hold(self, kind: str) -> Hold | None:
+        """The hold of ``kind``, if the order has one."""
+        for hold in self.holds:
+            if hold.kind == kind:
+                return hold
+        return None
+
+    @property
+    def totals(self) -> OrderTotals:
+        """Goods, shipping, discounts, payable and settlement, exact to the cent."""
+        zero = Money.zero(self.currency)
+        goods = sum((line.amount for line in self.lines), zero)
+        by_kind: dict[AdjustmentKind, Money] = {}
+        platform_funded = zero
+        for adjustment in self.adjustments:
+            by_kind[adjustment.kind] = by_kind.get(adjustment.kind, zero) + adjustment.amount
+            if adjustment.kind in _SUBTRACTS and adjustment.borne_by is Bearer.PLATFORM:
+                platform_funded += adjustment.amount
+        shipping = by_kind.get(AdjustmentKind.SHIPPING, zero)
+        tax = by_kind.get(AdjustmentKind.TAX, zero)
+        rounding = by_kind.get(AdjustmentKind.ROUNDING, zero)
+        discounts = sum((by_kind.get(kind, zero) for kind in _SUBTRACTS), zero)
+        payable = goods + shipping + tax - discounts + rounding
+        fees = by_kind.get(AdjustmentKind.FEE, zero) + by_kind.get(
+            AdjustmentKind.COMMISSION, zero
+        )
+        paid = sum((p.amount for p in self.payments if p.kind is PaymentKind.PAYMENT), zero)
+        refunded = sum((p.amount for p in self.payments if p.kind is PaymentKind.REFUND), zero)
+        return OrderTotals(
+            goods=goods,
+            shipping=shipping,
+            tax=tax,
+            discounts=discounts,
+            rounding=rounding,
+            payable=payable,
+            platform_funded=platform_funded,
+            merchant_fees=fees,
+            settlement=payable + platform_funded - fees,
+            paid=paid,
+            refunded=refunded,
+        )

@@ -1,0 +1,13 @@
+"""Test support for integrators: a manual clock, port contract suites, strategies.
+
+* :class:`ManualClock`: a ``Clock`` that moves only when told.
+* ``orderkit.testing.contracts``: one abstract test class per port. Subclass it in your
+  own test module, implement its ``create_...()`` hook, and pytest runs the whole
+  contract against your adapter.
+* ``orderkit.testing.strategies``: hypothesis strategies for canonical values (needs the
+  ``test`` extra).
+"""
+
+from orderkit.testing.clock import ManualClock
+
+__all__ = ["ManualClock"]

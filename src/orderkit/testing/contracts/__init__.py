@@ -1,0 +1,14 @@
+"""Contract suites: abstract test classes, one per port, for pytest to run.
+
+Each class is named ``...Contract`` (so pytest does not collect it by itself) and has a
+``create_...()`` hook. Subclass it as ``Test...`` in a test module::
+
+    class TestMyRepository(OrderRepositoryContract):
+        def create_repository(self) -> OrderRepository:
+            return MyRepository(...)
+"""
+
+from orderkit.testing.contracts.orders import OrderRepositoryContract
+from orderkit.testing.contracts.sequences import ReconIdSequenceContract
+
+__all__ = ["OrderRepositoryContract", "ReconIdSequenceContract"]
