@@ -1,0 +1,5 @@
+"""``python -m orderkit``."""
+
+from orderkit.cli import main
+
+raise SystemExit(main())

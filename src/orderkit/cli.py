@@ -1,0 +1,56 @@
+"""The ``orderkit`` command (also ``python -m orderkit``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from orderkit import __version__
+from orderkit.errors import OrderkitError
+
+__all__ = ["build_parser", "main"]
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from orderkit.demo import run_demo
+
+    run_demo(sys.stdout, Path(args.db) if args.db else None)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; subcommands register themselves here."""
+    parser = argparse.ArgumentParser(
+        prog="orderkit", description="Keep orders out of grey states."
+    )
+    parser.add_argument("--version", action="version", version=f"orderkit {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="run the end-to-end story on SQLite")
+    demo.add_argument("--db", metavar="PATH", help="SQLite file to use (default: a temp file)")
+    demo.set_defaults(handler=_demo)
+    # (commands are registered above this line)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Command | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    try:
+        return handler(args)
+    except OrderkitError as error:
+        print(f"orderkit: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
