@@ -1,0 +1,87 @@
+"""The contract every ``OrderRepository`` keeps."""
+
+from __future__ import annotations
+
+import attrs
+
+from orderkit.errors import ConcurrencyError, DuplicateOrder, OrderkitError, OrderNotFound
+from orderkit.orders import OrderStatus
+from orderkit.ports import OrderRepository
+from orderkit.testing.samples import sample_order
+
+__all__ = ["OrderRepositoryContract"]
+
+
+def _raises(kind: type[BaseException], call: object, *args: object) -> BaseException:
+    try:
+        call(*args)  # type: ignore[operator]
+    except kind as error:
+        return error
+    raise AssertionError(f"expected {kind.__name__}")
+
+
+class OrderRepositoryContract:
+    """Subclass as ``Test...`` and implement :meth:`create_repository`."""
+
+    def create_repository(self) -> OrderRepository:
+        """Return a new, empty repository."""
+        raise NotImplementedError
+
+    def test_saved_order_reads_back_equal_with_every_field(self) -> None:
+        repository = self.create_repository()
+        order = sample_order()
+        repository.save(order, expected_version=None)
+        assert repository.get(order.order_id) == order
+
+    def test_unknown_order_is_not_found(self) -> None:
+        repository = self.create_repository()
+        error = _raises(OrderNotFound, repository.get, "nope")
+        assert isinstance(error, OrderkitError)
+        assert error.order_id == "nope"  # type: ignore[attr-defined]
+
+    def test_save_on_top_of_the_version_read_wins(self) -> None:
+        repository = self.create_repository()
+        order = sample_order()
+        repository.save(order, expected_version=None)
+        changed = attrs.evolve(order, status=OrderStatus.DELIVERED, version=order.version + 1)
+        repository.save(changed, expected_version=order.version)
+        assert repository.get(order.order_id) == changed
+
+    def test_stale_version_is_refused_and_nothing_changes(self) -> None:
+        repository = self.create_repository()
+        order = sample_order()
+        repository.save(order, expected_version=None)
+        winner = attrs.evolve(order, status=OrderStatus.DELIVERED, version=order.version + 1)
+        repository.save(winner, expected_version=order.version)
+        loser = attrs.evolve(order, status=OrderStatus.CLOSED, version=order.version + 1)
+        error = _raises(ConcurrencyError, repository.save, loser, order.version)
+        assert error.expected == order.version  # type: ignore[attr-defined]
+        assert error.actual == winner.version  # type: ignore[attr-defined]
+        assert repository.get(order.order_id) == winner
+
+    def test_inserting_an_existing_order_is_a_conflict(self) -> None:
+        repository = self.create_repository()
+        order = sample_order()
+        repository.save(order, expected_version=None)
+        _raises(ConcurrencyError, repository.save, order, None)
+
+    def test_updating_a_missing_order_is_a_conflict(self) -> None:
+        repository = self.create_repository()
+        _raises(ConcurrencyError, repository.save, sample_order(), 3)
+        _raises(OrderNotFound, repository.get, "ORD-1")
+
+    def test_order_is_found_by_channel_order_id(self) -> None:
+        repository = self.create_repository()
+        order = sample_order("ORD-7", channel_order_id="3698512204871532841")
+        repository.save(order, expected_version=None)
+        assert repository.find_by_channel("tmall", "3698512204871532841") == order
+        assert repository.find_by_channel("jd", "3698512204871532841") is None
+
+    def test_second_order_for_the_same_channel_order_is_refused(self) -> None:
+        repository = self.create_repository()
+        repository.save(sample_order("ORD-1", channel_order_id="T-9"), expected_version=None)
+        error = _raises(
+            DuplicateOrder, repository.save, sample_order("ORD-2", channel_order_id="T-9"), None
+        )
+        assert error.existing_order_id == "ORD-1"  # type: ignore[attr-defined]
+        _raises(OrderNotFound, repository.get, "ORD-2")

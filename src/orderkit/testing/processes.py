@@ -1,0 +1,96 @@
+"""Run the same job in several processes at once, to prove an adapter is process-safe.
+
+Adapters that claim "safe across processes" (SQLite, PostgreSQL, your own) are tested by
+racing real processes against one store, not threads: threads share a connection pool
+and a GIL and hide the bugs that matter. :func:`race` starts the processes with the
+``spawn`` method, lines them up on a barrier so they really start together, and returns
+what each job returned (or the name and text of the ``OrderkitError`` it raised).
+
+Factories and jobs must be picklable: module-level functions or ``functools.partial``
+of them, for example ``partial(SQLiteOrderRepository, path)``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue as queue_module
+from collections.abc import Callable, Sequence
+from datetime import date
+from typing import Any, TypeVar
+
+import attrs
+
+from orderkit.errors import OrderkitError
+from orderkit.orders import Order
+from orderkit.ports import OrderRepository, ReconIdSequence
+
+__all__ = ["Failure", "draw_numbers", "race", "save_order"]
+
+S = TypeVar("S")
+
+
+@attrs.frozen
+class Failure:
+    """An ``OrderkitError`` a job raised, by class name and message."""
+
+    error: str
+    message: str
+
+
+def _worker(
+    factory: Callable[[], Any],
+    job: Callable[[Any], Any],
+    index: int,
+    barrier: Any,
+    results: Any,
+) -> None:
+    store = factory()
+    barrier.wait(timeout=60)
+    try:
+        results.put((index, job(store)))
+    except OrderkitError as error:
+        results.put((index, Failure(type(error).__name__, str(error))))
+
+
+def race(
+    factory: Callable[[], S],
+    jobs: Sequence[Callable[[S], Any]],
+    *,
+    timeout: float = 120,
+) -> list[Any]:
+    """Run each of ``jobs`` as ``job(factory())`` in its own spawned process, all
+    started together; returns their results in the order of ``jobs``."""
+    processes = len(jobs)
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(processes)
+    results = context.Queue()
+    workers = [
+        context.Process(target=_worker, args=(factory, job, i, barrier, results))
+        for i, job in enumerate(jobs)
+    ]
+    for worker in workers:
+        worker.start()
+    collected: dict[int, Any] = {}
+    try:
+        for _ in range(processes):
+            index, value = results.get(timeout=timeout)
+            collected[index] = value
+    except queue_module.Empty:
+        raise AssertionError(f"only {len(collected)} of {processes} processes reported") from None
+    finally:
+        for worker in workers:
+            worker.join(timeout=timeout)
+            if worker.is_alive():  # pragma: no cover - only on a hung store
+                worker.terminate()
+    return [collected[i] for i in range(processes)]
+
+
+def save_order(order: Order, expected_version: int | None, repository: OrderRepository) -> str:
+    """Job: save ``order``; returns ``"saved"`` (conflicts come back as :class:`Failure`)."""
+    repository.save(order, expected_version)
+    return "saved"
+
+
+def draw_numbers(prefix: str, on: date, count: int, sequence: ReconIdSequence) -> list[int]:
+    """Job: draw ``count`` numbers from ``sequence``."""
+    return [sequence.next_value(prefix, on) for _ in range(count)]

@@ -1,0 +1,200 @@
+"""Hypothesis strategies for canonical values (requires the ``test`` extra).
+
+Use them in your own property tests: ``@given(orders())`` yields valid, fully populated
+orders with consistent currencies and line buckets that sum to each line's quantity.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from hypothesis import strategies as st
+
+from orderkit.money import MINOR_DIGITS, Money, minor_digits
+from orderkit.orders import (
+    Address,
+    Adjustment,
+    AdjustmentKind,
+    Bearer,
+    Hold,
+    HoldKind,
+    LineStatus,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Payment,
+    PaymentKind,
+    Shipment,
+    TrackingEvent,
+    TrackingStatus,
+)
+
+__all__ = [
+    "addresses",
+    "aware_datetimes",
+    "currencies",
+    "decimal_amounts",
+    "money",
+    "order_lines",
+    "orders",
+]
+
+_COMMON = ("CNY", "USD", "EUR", "HKD", "JPY", "KWD")
+
+
+def currencies() -> st.SearchStrategy[str]:
+    """Currencies with 0, 2 and 3 minor digits."""
+    return st.sampled_from(_COMMON + tuple(sorted(MINOR_DIGITS))[:4])
+
+
+def aware_datetimes() -> st.SearchStrategy[datetime]:
+    """Aware UTC datetimes between 2000 and 2100, with microseconds."""
+    return st.datetimes(
+        min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+    )
+
+
+def money(currency: str, *, min_minor: int = 0, max_minor: int = 10**9) -> st.SearchStrategy[Money]:
+    """Whole-minor-unit amounts of ``currency``."""
+    return st.integers(min_minor, max_minor).map(lambda m: Money.from_minor(m, currency))
+
+
+def _text() -> st.SearchStrategy[str]:
+    return st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=20)
+
+
+def _ids() -> st.SearchStrategy[str]:
+    return st.text("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789-_:", min_size=1, max_size=16)
+
+
+def addresses() -> st.SearchStrategy[Address]:
+    """Addresses with arbitrary (including masked or empty) parts."""
+    return st.builds(
+        Address,
+        name=_text(),
+        phone=_text(),
+        province=_text(),
+        city=_text(),
+        district=_text(),
+        street=_text(),
+        postcode=_text(),
+        country=_text(),
+    )
+
+
+@st.composite
+def order_lines(draw: st.DrawFn, currency: str, line_id: str) -> OrderLine:
+    """A line whose quantity is spread over random buckets."""
+    quantity = draw(st.integers(1, 50))
+    cuts = sorted(draw(st.lists(st.integers(0, quantity), min_size=4, max_size=4)))
+    bounds = [0, *cuts, quantity]
+    buckets = {
+        status: bounds[i + 1] - bounds[i] for i, status in enumerate(LineStatus)
+    }
+    return OrderLine(
+        line_id=line_id,
+        sku=draw(_ids()),
+        quantity=quantity,
+        unit_price=draw(money(currency, max_minor=10**7)),
+        quantities=buckets,
+        title=draw(_text()),
+        channel_line_id=draw(st.just("") | _ids()),
+    )
+
+
+@st.composite
+def orders(draw: st.DrawFn) -> Order:
+    """A valid order with lines, adjustments, payments, shipments, holds and tags."""
+    currency = draw(currencies())
+    count = draw(st.integers(1, 4))
+    lines = [draw(order_lines(currency, str(i + 1))) for i in range(count)]
+    created = draw(aware_datetimes())
+    later = st.integers(0, 10**6).map(lambda s: created + timedelta(seconds=s))
+    kind = st.sampled_from(list(AdjustmentKind))
+    adjustments = draw(
+        st.lists(
+            st.builds(
+                Adjustment,
+                kind=kind,
+                amount=money(currency, max_minor=10**6),
+                borne_by=st.sampled_from(list(Bearer)),
+                line_id=st.none() | st.sampled_from([line.line_id for line in lines]),
+                label=_text(),
+            ),
+            max_size=4,
+        )
+    )
+    payments = draw(
+        st.lists(
+            st.builds(
+                Payment,
+                payment_id=_ids(),
+                amount=money(currency, max_minor=10**8),
+                at=later,
+                method=st.sampled_from(["alipay", "wechatpay", "card", ""]),
+                kind=st.sampled_from(list(PaymentKind)),
+                reference=_ids(),
+                lines=st.dictionaries(
+                    st.sampled_from([line.line_id for line in lines]), st.integers(1, 5)
+                ),
+            ),
+            max_size=3,
+        )
+    )
+    shipments = draw(
+        st.lists(
+            st.builds(
+                Shipment,
+                shipment_id=_ids(),
+                carrier=st.sampled_from(["SF", "ZTO", "YTO", "JD"]),
+                waybill=_ids(),
+                lines=st.dictionaries(
+                    st.sampled_from([line.line_id for line in lines]), st.integers(1, 5)
+                ),
+                shipped_at=st.none() | later,
+                first_scan_at=st.none() | later,
+                events=st.lists(
+                    st.builds(TrackingEvent, status=st.sampled_from(list(TrackingStatus)), at=later),
+                    max_size=3,
+                ).map(tuple),
+            ),
+            max_size=2,
+        )
+    )
+    hold_kinds = draw(st.sets(st.sampled_from(list(HoldKind)) | _ids(), max_size=3))
+    holds = [Hold(kind, by=draw(_ids()), at=draw(later), reason=draw(_text())) for kind in hold_kinds]
+    return Order(
+        order_id=draw(_ids()),
+        channel=draw(st.sampled_from(["tmall", "jd", "pdd", "douyin", "shopify", "pos"])),
+        channel_order_id=draw(_ids()),
+        lines=lines,
+        created_at=created,
+        recon_id=draw(
+            st.none()
+            | st.builds(
+                lambda d, n: f"SO{d:%Y%m%d}{n:06d}",
+                st.dates(min_value=date(1000, 1, 1)),
+                st.integers(1, 999_999),
+            )
+        ),
+        status=draw(st.sampled_from(list(OrderStatus))),
+        ship_to=draw(st.none() | addresses()),
+        adjustments=adjustments,
+        payments=payments,
+        shipments=shipments,
+        holds=holds,
+        tags=draw(st.frozensets(_ids(), max_size=3)),
+        paid_at=draw(st.none() | later),
+        version=draw(st.integers(0, 1000)),
+        buyer_id=draw(_text()),
+        status_since=draw(st.none() | later),
+        lock_id=draw(st.none() | _ids()),
+        applied_event_ids=tuple(draw(st.lists(_ids(), max_size=5))),
+    )
+
+
+def decimal_amounts(currency: str) -> st.SearchStrategy[Decimal]:
+    """Decimals with exactly the currency's minor digits."""
+    digits = minor_digits(currency)
+    return st.integers(-(10**12), 10**12).map(lambda n: Decimal(n).scaleb(-digits))
