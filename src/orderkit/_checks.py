@@ -40,9 +40,7 @@ def optional_text(_instance: object, attribute: Any, value: object) -> None:
 
 def instance(kind: type[Any] | tuple[type[Any], ...], *, optional: bool = False) -> Validator:
     """A field holding an instance of ``kind`` (or ``None`` when ``optional``)."""
-    names = (
-        " or ".join(k.__name__ for k in kind) if isinstance(kind, tuple) else kind.__name__
-    )
+    names = " or ".join(k.__name__ for k in kind) if isinstance(kind, tuple) else kind.__name__
 
     def check(_instance: object, attribute: Any, value: object) -> None:
         if value is None and optional:

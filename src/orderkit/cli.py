@@ -18,15 +18,17 @@ Command = Callable[[argparse.Namespace], int]
 def _demo(args: argparse.Namespace) -> int:
     from orderkit.demo import run_demo
 
-    run_demo(sys.stdout, Path(args.db) if args.db else None)
+    db = Path(args.db) if args.db else None
+    if db is not None and db.exists():
+        print(f"orderkit: {db} exists; the demo writes a new database file", file=sys.stderr)
+        return 2
+    run_demo(sys.stdout, db)
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; subcommands register themselves here."""
-    parser = argparse.ArgumentParser(
-        prog="orderkit", description="Keep orders out of grey states."
-    )
+    parser = argparse.ArgumentParser(prog="orderkit", description="Keep orders out of grey states.")
     parser.add_argument("--version", action="version", version=f"orderkit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 

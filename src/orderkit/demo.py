@@ -111,7 +111,9 @@ def run_demo(out: TextIO, db_path: Path | None = None) -> Path:
     """Run every chapter, writing the narrative to ``out``; returns the database path."""
     if db_path is None:
         db_path = Path(tempfile.mkdtemp(prefix="orderkit-demo-")) / "orderkit.db"
-    story = Story(out=out, db_path=db_path, clock=ManualClock(datetime(2026, 2, 16, 2, 0, tzinfo=UTC)))
+    story = Story(
+        out=out, db_path=db_path, clock=ManualClock(datetime(2026, 2, 16, 2, 0, tzinfo=UTC))
+    )
     story.say(f"orderkit demo on {db_path}")
     for chapter in CHAPTERS:
         chapter(story)

@@ -108,8 +108,10 @@ class ValidationError(OrderkitError, ValueError):
         Used when a nested value is validated on its own and then reported from the
         enclosing object (``"amount"`` becomes ``"lines[0].unit_price.amount"``).
         """
-        path = f"{prefix}.{self.path}" if self.path and not self.path.startswith("[") else (
-            f"{prefix}{self.path}"
+        path = (
+            f"{prefix}.{self.path}"
+            if self.path and not self.path.startswith("[")
+            else (f"{prefix}{self.path}")
         )
         clone = type(self).__new__(type(self))
         clone.__dict__.update(self.__dict__)
@@ -187,9 +189,7 @@ class ConcurrencyError(RefusedError):
     """Optimistic concurrency: the stored version is not the version the caller read."""
 
     def __init__(self, order_id: str, expected: int | None, actual: int | None) -> None:
-        super().__init__(
-            f"order {order_id}: expected stored version {expected}, found {actual}"
-        )
+        super().__init__(f"order {order_id}: expected stored version {expected}, found {actual}")
         self.order_id = order_id
         self.expected = expected
         self.actual = actual
@@ -215,7 +215,9 @@ class InsufficientStock(RefusedError):
             f"{sku} wanted {wanted} available {available}"
             for sku, (wanted, available) in sorted(shortages.items())
         )
-        super().__init__(f"insufficient stock{f' for order {order_id}' if order_id else ''}: {parts}")
+        super().__init__(
+            f"insufficient stock{f' for order {order_id}' if order_id else ''}: {parts}"
+        )
         self.shortages = dict(shortages)
         self.order_id = order_id
 
@@ -234,8 +236,7 @@ class ReleaseSuspended(RefusedError):
 
     def __init__(self, sku: str, entry_id: str, reason: str = "") -> None:
         super().__init__(
-            f"release of {sku} parked for review as {entry_id}"
-            + (f": {reason}" if reason else "")
+            f"release of {sku} parked for review as {entry_id}" + (f": {reason}" if reason else "")
         )
         self.sku = sku
         self.entry_id = entry_id

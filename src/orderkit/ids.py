@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from enum import Enum
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, cast
 
 import attrs
 
@@ -167,7 +167,7 @@ def _canonical(value: object, path: str) -> object:
         items = [_canonical(item, f"{path}[]") for item in value]
         return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
     if attrs.has(type(value)):
-        fields = attrs.fields(type(value))
+        fields = attrs.fields(cast("type[attrs.AttrsInstance]", type(value)))
         return {
             "$type": type(value).__name__,
             **{f.name: _canonical(getattr(value, f.name), f"{path}.{f.name}") for f in fields},

@@ -229,6 +229,20 @@ _LINE_PRECEDENCE = (
 )
 
 
+_to_adjustment_kind_impl = check.enum_member(AdjustmentKind, "kind")
+
+
+def _to_adjustment_kind(value: object) -> AdjustmentKind:
+    return _to_adjustment_kind_impl(value)
+
+
+_to_bearer_impl = check.enum_member(Bearer, "borne_by")
+
+
+def _to_bearer(value: object) -> Bearer:
+    return _to_bearer_impl(value)
+
+
 @attrs.frozen
 class Adjustment:
     """A money movement beside the goods: discount, coupon, shipping, fee, ...
@@ -240,11 +254,9 @@ class Adjustment:
     settled, see :attr:`Order.totals`).
     """
 
-    kind: AdjustmentKind = attrs.field(converter=check.enum_member(AdjustmentKind, "kind"))
+    kind: AdjustmentKind = attrs.field(converter=_to_adjustment_kind)
     amount: Money = attrs.field(validator=check.instance(Money))
-    borne_by: Bearer = attrs.field(
-        default=Bearer.MERCHANT, converter=check.enum_member(Bearer, "borne_by")
-    )
+    borne_by: Bearer = attrs.field(default=Bearer.MERCHANT, converter=_to_bearer)
     line_id: str | None = attrs.field(default=None, validator=check.optional_text)
     label: str = attrs.field(default="", validator=check.text())
 
@@ -269,6 +281,27 @@ _ADDS = frozenset({AdjustmentKind.SHIPPING, AdjustmentKind.TAX, AdjustmentKind.R
 _SUBTRACTS = frozenset({AdjustmentKind.DISCOUNT, AdjustmentKind.COUPON, AdjustmentKind.SUBSIDY})
 
 
+_to_at_impl = check.aware("at")
+
+
+def _to_at(value: object) -> datetime:
+    return _to_at_impl(value)
+
+
+_to_payment_kind_impl = check.enum_member(PaymentKind, "kind")
+
+
+def _to_payment_kind(value: object) -> PaymentKind:
+    return _to_payment_kind_impl(value)
+
+
+_to_unit_map_impl = check.quantity_map("lines")
+
+
+def _to_unit_map(value: object) -> dict[str, int]:
+    return _to_unit_map_impl(value)
+
+
 @attrs.frozen
 class Payment:
     """Money received from (PAYMENT) or returned to (REFUND) the buyer.
@@ -278,14 +311,12 @@ class Payment:
 
     payment_id: str = attrs.field(validator=check.text(allow_empty=False))
     amount: Money = attrs.field(validator=check.instance(Money))
-    at: datetime = attrs.field(converter=check.aware("at"))
+    at: datetime = attrs.field(converter=_to_at)
     method: str = attrs.field(default="", validator=check.text())
-    kind: PaymentKind = attrs.field(
-        default=PaymentKind.PAYMENT, converter=check.enum_member(PaymentKind, "kind")
-    )
+    kind: PaymentKind = attrs.field(default=PaymentKind.PAYMENT, converter=_to_payment_kind)
     reference: str = attrs.field(default="", validator=check.text())
     """The gateway's transaction id (Alipay trade_no, WeChat transaction_id, ...)."""
-    lines: dict[str, int] = attrs.field(factory=dict, converter=check.quantity_map("lines"))
+    lines: dict[str, int] = attrs.field(factory=dict, converter=_to_unit_map)
 
     @amount.validator
     def _positive(self, _attribute: Any, value: Money) -> None:
@@ -293,14 +324,42 @@ class Payment:
             raise ValidationError("amount.amount", value.amount, "must be >= 0")
 
 
+_to_tracking_status_impl = check.enum_member(TrackingStatus, "status")
+
+
+def _to_tracking_status(value: object) -> TrackingStatus:
+    return _to_tracking_status_impl(value)
+
+
 @attrs.frozen
 class TrackingEvent:
     """One carrier scan, stamped with the carrier's own time."""
 
-    status: TrackingStatus = attrs.field(converter=check.enum_member(TrackingStatus, "status"))
-    at: datetime = attrs.field(converter=check.aware("at"))
+    status: TrackingStatus = attrs.field(converter=_to_tracking_status)
+    at: datetime = attrs.field(converter=_to_at)
     location: str = attrs.field(default="", validator=check.text())
     description: str = attrs.field(default="", validator=check.text())
+
+
+_to_shipped_at_impl = check.optional_aware("shipped_at")
+
+
+def _to_shipped_at(value: object) -> datetime | None:
+    return _to_shipped_at_impl(value)
+
+
+_to_first_scan_at_impl = check.optional_aware("first_scan_at")
+
+
+def _to_first_scan_at(value: object) -> datetime | None:
+    return _to_first_scan_at_impl(value)
+
+
+_to_events_impl = check.tuple_of(TrackingEvent, "events")
+
+
+def _to_events(value: object) -> tuple[TrackingEvent, ...]:
+    return _to_events_impl(value)
 
 
 @attrs.frozen
@@ -310,16 +369,10 @@ class Shipment:
     shipment_id: str = attrs.field(validator=check.text(allow_empty=False))
     carrier: str = attrs.field(validator=check.text())
     waybill: str = attrs.field(validator=check.text())
-    lines: dict[str, int] = attrs.field(factory=dict, converter=check.quantity_map("lines"))
-    shipped_at: datetime | None = attrs.field(
-        default=None, converter=check.optional_aware("shipped_at")
-    )
-    first_scan_at: datetime | None = attrs.field(
-        default=None, converter=check.optional_aware("first_scan_at")
-    )
-    events: tuple[TrackingEvent, ...] = attrs.field(
-        default=(), converter=check.tuple_of(TrackingEvent, "events")
-    )
+    lines: dict[str, int] = attrs.field(factory=dict, converter=_to_unit_map)
+    shipped_at: datetime | None = attrs.field(default=None, converter=_to_shipped_at)
+    first_scan_at: datetime | None = attrs.field(default=None, converter=_to_first_scan_at)
+    events: tuple[TrackingEvent, ...] = attrs.field(default=(), converter=_to_events)
 
 
 @attrs.frozen
@@ -328,7 +381,7 @@ class Hold:
 
     kind: str = attrs.field(validator=check.text(allow_empty=False, max_length=64))
     by: str = attrs.field(validator=check.text())
-    at: datetime = attrs.field(converter=check.aware("at"))
+    at: datetime = attrs.field(converter=_to_at)
     reason: str = attrs.field(default="", validator=check.text())
 
 
@@ -409,6 +462,76 @@ def _to_tags(value: object) -> frozenset[str]:
     return tags
 
 
+_to_lines_impl = check.tuple_of(OrderLine, "lines")
+
+
+def _to_lines(value: object) -> tuple[OrderLine, ...]:
+    return _to_lines_impl(value)
+
+
+_to_created_at_impl = check.aware("created_at")
+
+
+def _to_created_at(value: object) -> datetime:
+    return _to_created_at_impl(value)
+
+
+_to_status_impl = check.enum_member(OrderStatus, "status")
+
+
+def _to_status(value: object) -> OrderStatus:
+    return _to_status_impl(value)
+
+
+_to_adjustments_impl = check.tuple_of(Adjustment, "adjustments")
+
+
+def _to_adjustments(value: object) -> tuple[Adjustment, ...]:
+    return _to_adjustments_impl(value)
+
+
+_to_payments_impl = check.tuple_of(Payment, "payments")
+
+
+def _to_payments(value: object) -> tuple[Payment, ...]:
+    return _to_payments_impl(value)
+
+
+_to_shipments_impl = check.tuple_of(Shipment, "shipments")
+
+
+def _to_shipments(value: object) -> tuple[Shipment, ...]:
+    return _to_shipments_impl(value)
+
+
+_to_holds_impl = check.tuple_of(Hold, "holds")
+
+
+def _to_holds(value: object) -> tuple[Hold, ...]:
+    return _to_holds_impl(value)
+
+
+_to_paid_at_impl = check.optional_aware("paid_at")
+
+
+def _to_paid_at(value: object) -> datetime | None:
+    return _to_paid_at_impl(value)
+
+
+_to_status_since_impl = check.optional_aware("status_since")
+
+
+def _to_status_since(value: object) -> datetime | None:
+    return _to_status_since_impl(value)
+
+
+_to_event_ids_impl = check.tuple_of(str, "applied_event_ids")
+
+
+def _to_event_ids(value: object) -> tuple[str, ...]:
+    return _to_event_ids_impl(value)
+
+
 @attrs.frozen
 class Order:
     """A canonical order, identical in shape whatever channel it came from.
@@ -422,45 +545,35 @@ class Order:
     """``"tmall"``, ``"jd"``, ``"pdd"``, ``"douyin"``, ``"shopify"``, ``"pos"``, ..."""
     channel_order_id: str = attrs.field(validator=check.text(allow_empty=False, max_length=128))
     """The channel's own order number, exactly as the channel sent it."""
-    lines: tuple[OrderLine, ...] = attrs.field(
-        converter=check.tuple_of(OrderLine, "lines"), validator=_check_lines
-    )
-    created_at: datetime = attrs.field(converter=check.aware("created_at"))
+    lines: tuple[OrderLine, ...] = attrs.field(converter=_to_lines, validator=_check_lines)
+    created_at: datetime = attrs.field(converter=_to_created_at)
     recon_id: str | None = attrs.field(default=None, validator=_check_recon_id)
-    status: OrderStatus = attrs.field(
-        default=OrderStatus.PENDING_PAYMENT, converter=check.enum_member(OrderStatus, "status")
-    )
+    status: OrderStatus = attrs.field(default=OrderStatus.PENDING_PAYMENT, converter=_to_status)
     ship_to: Address | None = attrs.field(
         default=None, validator=check.instance(Address, optional=True)
     )
     adjustments: tuple[Adjustment, ...] = attrs.field(
         default=(),
-        converter=check.tuple_of(Adjustment, "adjustments"),
+        converter=_to_adjustments,
         validator=_check_money_items("adjustments"),
     )
     payments: tuple[Payment, ...] = attrs.field(
         default=(),
-        converter=check.tuple_of(Payment, "payments"),
+        converter=_to_payments,
         validator=_check_money_items("payments"),
     )
-    shipments: tuple[Shipment, ...] = attrs.field(
-        default=(), converter=check.tuple_of(Shipment, "shipments")
-    )
-    holds: tuple[Hold, ...] = attrs.field(
-        default=(), converter=check.tuple_of(Hold, "holds"), validator=_check_holds
-    )
+    shipments: tuple[Shipment, ...] = attrs.field(default=(), converter=_to_shipments)
+    holds: tuple[Hold, ...] = attrs.field(default=(), converter=_to_holds, validator=_check_holds)
     tags: frozenset[str] = attrs.field(default=frozenset(), converter=_to_tags)
-    paid_at: datetime | None = attrs.field(default=None, converter=check.optional_aware("paid_at"))
+    paid_at: datetime | None = attrs.field(default=None, converter=_to_paid_at)
     version: int = attrs.field(default=0, validator=check.count(minimum=0))
     buyer_id: str = attrs.field(default="", validator=check.text())
     """The channel's buyer identity (open id, nick hash); used for duplicate detection."""
-    status_since: datetime | None = attrs.field(
-        default=None, converter=check.optional_aware("status_since")
-    )
+    status_since: datetime | None = attrs.field(default=None, converter=_to_status_since)
     """When the order entered its current status (for SLA watches)."""
     lock_id: str | None = attrs.field(default=None, validator=check.optional_text)
     """The inventory lock holding this order's stock, when a ledger is wired in."""
-    applied_event_ids: tuple[str, ...] = attrs.field(default=(), converter=check.tuple_of(str, "applied_event_ids"))
+    applied_event_ids: tuple[str, ...] = attrs.field(default=(), converter=_to_event_ids)
     """The most recent event ids applied to this order (bounded by the lifecycle)."""
 
     @property
@@ -503,9 +616,7 @@ class Order:
         rounding = by_kind.get(AdjustmentKind.ROUNDING, zero)
         discounts = sum((by_kind.get(kind, zero) for kind in _SUBTRACTS), zero)
         payable = goods + shipping + tax - discounts + rounding
-        fees = by_kind.get(AdjustmentKind.FEE, zero) + by_kind.get(
-            AdjustmentKind.COMMISSION, zero
-        )
+        fees = by_kind.get(AdjustmentKind.FEE, zero) + by_kind.get(AdjustmentKind.COMMISSION, zero)
         paid = sum((p.amount for p in self.payments if p.kind is PaymentKind.PAYMENT), zero)
         refunded = sum((p.amount for p in self.payments if p.kind is PaymentKind.REFUND), zero)
         return OrderTotals(

@@ -103,6 +103,11 @@ def _is_frozenset(cls: Any) -> bool:
     return cls is frozenset or typing.get_origin(cls) is frozenset
 
 
+def _is_enum_keyed_dict(cls: Any) -> bool:
+    args = typing.get_args(cls)
+    return typing.get_origin(cls) is dict and bool(args) and _is_enum(args[0])
+
+
 def make_converter() -> cattrs.Converter:
     """Build orderkit's private converter (one per caller; never the global one)."""
     converter = cattrs.Converter(detailed_validation=True, forbid_extra_keys=True)
@@ -114,6 +119,10 @@ def make_converter() -> cattrs.Converter:
     converter.register_unstructure_hook(date, lambda d: d.isoformat())
     converter.register_unstructure_hook_func(_is_enum, _enum_value)
     converter.register_unstructure_hook_func(_is_frozenset, lambda s: sorted(s))
+    converter.register_unstructure_hook_func(
+        _is_enum_keyed_dict,
+        lambda d: {key.value: converter.unstructure(value) for key, value in d.items()},
+    )
     converter.register_structure_hook(Decimal, _structure_decimal)
     converter.register_structure_hook(Money, _structure_money)
     converter.register_structure_hook(datetime, _structure_datetime)
@@ -192,10 +201,7 @@ def _value_at(data: Any, path: str) -> Any:
         if not part:
             continue
         try:
-            if part.startswith("["):
-                value = value[int(part.strip("[]'\""))]
-            else:
-                value = value[part]
+            value = value[int(part.strip("[]'\""))] if part.startswith("[") else value[part]
         except (KeyError, IndexError, TypeError, ValueError):
             return None
     return value

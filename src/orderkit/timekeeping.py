@@ -41,7 +41,7 @@ DEFAULT_ACCOUNTING_TZ: Final = "Asia/Shanghai"
 #: Unix values at or above this are read as milliseconds (1e11 seconds is year 5138).
 _MILLIS_THRESHOLD: Final = 100_000_000_000
 _UNIX_TEXT = re.compile(r"[+-]?\d{1,16}(\.\d+)?")
-_NAIVE_FORMATS: Final = ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d", "%Y%m%d%H%M%S")
+_NAIVE_FORMATS: Final = ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d")
 
 
 def zone(tz: str | tzinfo, *, path: str = "tz") -> tzinfo:
@@ -74,9 +74,7 @@ def _from_unix(number: Decimal, raw: object, path: str) -> datetime:
         raise ValidationError(path, raw, "unix time out of range") from None
 
 
-def parse_timestamp(
-    value: object, *, source_tz: str | tzinfo, path: str = "value"
-) -> datetime:
+def parse_timestamp(value: object, *, source_tz: str | tzinfo, path: str = "value") -> datetime:
     """Parse a platform timestamp into an aware UTC ``datetime``.
 
     Accepted, in this order:
@@ -117,15 +115,19 @@ def parse_timestamp(
         return _from_unix(Decimal(text), value, path)
     parsed = _parse_text(text)
     if parsed is None:
-        raise ValidationError(
-            path, value, "expected ISO-8601, 'YYYY-MM-DD HH:MM:SS' or unix time"
-        )
+        raise ValidationError(path, value, "expected ISO-8601, 'YYYY-MM-DD HH:MM:SS' or unix time")
     if parsed.tzinfo is None:
         return _localize(parsed, source, value, path)
     return ensure_aware(parsed, path=path)
 
 
 def _parse_text(text: str) -> datetime | None:
+    if len(text) == 14 and text.isdigit():
+        # Compact "YYYYMMDDHHMMSS" (bank exports); fromisoformat would misread it.
+        try:
+            return datetime.strptime(text, "%Y%m%d%H%M%S")
+        except ValueError:
+            return None
     try:
         return datetime.fromisoformat(text)
     except ValueError:
@@ -182,9 +184,7 @@ class AccountingPeriod:
     @property
     def label(self) -> str:
         """``"2026-02-16"`` for a day, ``"2026-02"`` for a month."""
-        return self.start.isoformat() if self.granularity == "day" else self.start.strftime(
-            "%Y-%m"
-        )
+        return self.start.isoformat() if self.granularity == "day" else self.start.strftime("%Y-%m")
 
     def bounds(self) -> tuple[datetime, datetime]:
         """``[start, end)`` of the period as aware UTC instants."""

@@ -61,7 +61,7 @@ def money(currency: str, *, min_minor: int = 0, max_minor: int = 10**9) -> st.Se
 
 
 def _text() -> st.SearchStrategy[str]:
-    return st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=20)
+    return st.text(st.characters(codec="utf-8"), max_size=20)
 
 
 def _ids() -> st.SearchStrategy[str]:
@@ -89,9 +89,7 @@ def order_lines(draw: st.DrawFn, currency: str, line_id: str) -> OrderLine:
     quantity = draw(st.integers(1, 50))
     cuts = sorted(draw(st.lists(st.integers(0, quantity), min_size=4, max_size=4)))
     bounds = [0, *cuts, quantity]
-    buckets = {
-        status: bounds[i + 1] - bounds[i] for i, status in enumerate(LineStatus)
-    }
+    buckets = {status: bounds[i + 1] - bounds[i] for i, status in enumerate(LineStatus)}
     return OrderLine(
         line_id=line_id,
         sku=draw(_ids()),
@@ -155,7 +153,9 @@ def orders(draw: st.DrawFn) -> Order:
                 shipped_at=st.none() | later,
                 first_scan_at=st.none() | later,
                 events=st.lists(
-                    st.builds(TrackingEvent, status=st.sampled_from(list(TrackingStatus)), at=later),
+                    st.builds(
+                        TrackingEvent, status=st.sampled_from(list(TrackingStatus)), at=later
+                    ),
                     max_size=3,
                 ).map(tuple),
             ),
@@ -163,7 +163,9 @@ def orders(draw: st.DrawFn) -> Order:
         )
     )
     hold_kinds = draw(st.sets(st.sampled_from(list(HoldKind)) | _ids(), max_size=3))
-    holds = [Hold(kind, by=draw(_ids()), at=draw(later), reason=draw(_text())) for kind in hold_kinds]
+    holds = [
+        Hold(kind, by=draw(_ids()), at=draw(later), reason=draw(_text())) for kind in hold_kinds
+    ]
     return Order(
         order_id=draw(_ids()),
         channel=draw(st.sampled_from(["tmall", "jd", "pdd", "douyin", "shopify", "pos"])),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
@@ -57,7 +57,9 @@ class Database:
             return conn
         try:
             conn = sqlite3.connect(
-                self.path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                self.path,
+                timeout=_BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,
                 check_same_thread=True,
             )
             conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
@@ -172,12 +174,3 @@ class Database:
 
 def _statements(script: str) -> list[str]:
     return [part.strip() for part in script.split(";") if part.strip()]
-
-
-def translate(operation: str) -> Callable[[sqlite3.Error], StoreError]:
-    """Build a ``StoreError`` for ``operation`` from a driver error (for ad-hoc paths)."""
-
-    def build(error: sqlite3.Error) -> StoreError:
-        return StoreError(operation, str(error))
-
-    return build

@@ -1,0 +1,309 @@
+"""The canonical order: totals to the cent, line buckets, and named errors for bad input."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from orderkit import (
+    Address,
+    Adjustment,
+    AdjustmentKind,
+    Bearer,
+    Hold,
+    HoldKind,
+    LineStatus,
+    Money,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Payment,
+    PaymentKind,
+    Shipment,
+    TrackingEvent,
+    TrackingStatus,
+)
+from orderkit.errors import CurrencyMismatch, OrderkitError, ValidationError
+from orderkit.testing.samples import sample_order
+
+T0 = datetime(2026, 2, 16, 1, 30, tzinfo=UTC)
+
+
+def cny(amount: str) -> Money:
+    return Money(amount, "CNY")
+
+
+def make_order(**changes: Any) -> Order:
+    fields: dict[str, Any] = {
+        "order_id": "ORD-1",
+        "channel": "tmall",
+        "channel_order_id": "3698512204871532841",
+        "lines": [
+            OrderLine("1", "SKU-A", 2, cny("89.00")),
+            OrderLine("2", "SKU-B", 1, cny("45.50")),
+        ],
+        "created_at": T0,
+    }
+    fields.update(changes)
+    return Order(**fields)
+
+
+def test_only_identity_lines_and_creation_time_are_required() -> None:
+    order = make_order()
+    assert order.status is OrderStatus.PENDING_PAYMENT
+    assert order.version == 0
+    assert order.recon_id is None
+    assert order.ship_to is None
+    assert (order.adjustments, order.payments, order.shipments, order.holds) == ((), (), (), ())
+    assert order.tags == frozenset()
+    assert order.currency == "CNY"
+
+
+def test_payable_is_goods_plus_shipping_minus_discounts_to_the_cent() -> None:
+    order = make_order(
+        adjustments=[
+            Adjustment(AdjustmentKind.SHIPPING, cny("8.00"), borne_by=Bearer.BUYER),
+            Adjustment(AdjustmentKind.COUPON, cny("20.00"), borne_by=Bearer.PLATFORM),
+            Adjustment(AdjustmentKind.DISCOUNT, cny("5.50")),
+            Adjustment(AdjustmentKind.FEE, cny("4.47")),
+            Adjustment(AdjustmentKind.COMMISSION, cny("10.00"), borne_by=Bearer.MERCHANT),
+            Adjustment(AdjustmentKind.ROUNDING, cny("-0.01")),
+        ]
+    )
+    totals = order.totals
+    assert totals.goods == cny("223.50")
+    assert totals.shipping == cny("8.00")
+    assert totals.discounts == cny("25.50")
+    assert totals.payable == cny("205.99")
+    assert totals.payable == totals.goods + totals.shipping - totals.discounts + totals.rounding
+    # The platform pays back its coupon; the merchant pays fees and commission.
+    assert totals.platform_funded == cny("20.00")
+    assert totals.merchant_fees == cny("14.47")
+    assert totals.settlement == cny("211.52")
+
+
+def test_paid_and_refunded_totals_come_from_payments() -> None:
+    order = make_order(
+        payments=[
+            Payment("P1", cny("223.50"), T0, method="alipay"),
+            Payment("R1", cny("45.50"), T0, kind=PaymentKind.REFUND, lines={"2": 1}),
+        ]
+    )
+    assert order.totals.paid == cny("223.50")
+    assert order.totals.refunded == cny("45.50")
+
+
+def test_line_buckets_must_sum_to_the_ordered_quantity() -> None:
+    line = OrderLine("1", "SKU", 5, cny("1.00"), quantities={"open": 3, "cancelled": 2})
+    assert line.quantities[LineStatus.CANCELLED] == 2
+    assert line.quantities[LineStatus.REFUNDED] == 0
+    with pytest.raises(ValidationError) as caught:
+        OrderLine("1", "SKU", 5, cny("1.00"), quantities={"open": 3, "cancelled": 1})
+    assert caught.value.path == "quantities"
+
+
+def test_line_status_summarises_its_buckets() -> None:
+    def line(**buckets: int) -> OrderLine:
+        return OrderLine("1", "S", sum(buckets.values()), cny("1"), quantities=buckets)
+
+    assert line(open=1, cancelled=4).status is LineStatus.OPEN
+    assert line(shipped=2, refunded=1).status is LineStatus.SHIPPED
+    assert line(returned=1, refunded=1).status is LineStatus.RETURNED
+    assert line(refunded=1, cancelled=1).status is LineStatus.REFUNDED
+    assert line(cancelled=3).status is LineStatus.CANCELLED
+
+
+def test_lines_in_two_currencies_are_refused_with_the_path() -> None:
+    with pytest.raises(CurrencyMismatch) as caught:
+        make_order(
+            lines=[OrderLine("1", "A", 1, cny("1")), OrderLine("2", "B", 1, Money("1", "USD"))]
+        )
+    assert caught.value.path == "lines[1].unit_price.currency"
+
+
+def test_adjustment_in_another_currency_is_refused() -> None:
+    with pytest.raises(CurrencyMismatch) as caught:
+        make_order(adjustments=[Adjustment("shipping", Money("1", "USD"))])
+    assert caught.value.path == "adjustments[0].amount.currency"
+
+
+@pytest.mark.parametrize(
+    ("changes", "path"),
+    [
+        ({"lines": []}, "lines"),
+        (
+            {"lines": [OrderLine("1", "A", 1, cny("1")), OrderLine("1", "B", 1, cny("1"))]},
+            "lines[1].line_id",
+        ),
+        ({"lines": ["not a line"]}, "lines[0]"),
+        ({"created_at": datetime(2026, 2, 16)}, "created_at"),
+        ({"created_at": "2026-02-16T00:00:00Z"}, "created_at"),
+        ({"order_id": ""}, "order_id"),
+        ({"channel": None}, "channel"),
+        ({"channel_order_id": 3698512204871532841}, "channel_order_id"),
+        ({"status": 21}, "status"),
+        ({"recon_id": "SO-1"}, "recon_id"),
+        ({"version": -1}, "version"),
+        ({"version": True}, "version"),
+        ({"tags": "vip"}, "tags"),
+        ({"ship_to": {"name": "x"}}, "ship_to"),
+        ({"holds": [Hold("manual", "a", T0), Hold("manual", "b", T0)]}, "holds[1].kind"),
+        ({"paid_at": datetime(2026, 2, 16)}, "paid_at"),
+    ],
+)
+def test_bad_order_fields_are_named(changes: dict[str, Any], path: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        make_order(**changes)
+    assert caught.value.path == path
+
+
+def test_status_accepts_the_organisation_code() -> None:
+    assert make_order(status=30).status is OrderStatus.SHIPPED
+    assert OrderStatus.CANCELLED.is_final and not OrderStatus.DELIVERED.is_final
+
+
+def test_orders_are_immutable_and_change_by_evolve() -> None:
+    order = make_order()
+    with pytest.raises(AttributeError):
+        order.status = OrderStatus.PAID  # type: ignore[misc]
+    paid = attrs.evolve(order, status=OrderStatus.PAID, version=1)
+    assert (order.status, paid.status) == (OrderStatus.PENDING_PAYMENT, OrderStatus.PAID)
+
+
+def test_line_and_hold_lookup() -> None:
+    order = sample_order()
+    assert order.line("2").sku == "SKU-B"
+    assert order.hold(HoldKind.MANUAL) is not None
+    assert order.hold(HoldKind.LOSS_MAKING) is None
+    with pytest.raises(ValidationError) as caught:
+        order.line("9")
+    assert caught.value.path == "line_id"
+
+
+def test_negative_discount_is_refused_but_rounding_is_signed() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Adjustment(AdjustmentKind.DISCOUNT, cny("-1.00"))
+    assert caught.value.path == "amount.amount"
+    assert Adjustment(AdjustmentKind.ROUNDING, cny("-0.01")).payable_effect == cny("-0.01")
+
+
+# --- every public constructor names the bad field, whatever it is given -------------------
+
+JUNK = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**20), 10**20),
+    st.floats(allow_nan=True),
+    st.text(max_size=10),
+    st.decimals(allow_nan=True),
+    st.datetimes(),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=3),
+    st.just(object()),
+)
+
+VALID: dict[Callable[..., object], dict[str, object]] = {
+    Money: {"amount": "1.00", "currency": "CNY"},
+    Address: {
+        "name": "张三",
+        "phone": "13800000000",
+        "province": "浙江省",
+        "city": "杭州市",
+        "district": "西湖区",
+        "street": "文三路 1 号",
+        "postcode": "310000",
+        "country": "CN",
+    },
+    OrderLine: {
+        "line_id": "1",
+        "sku": "SKU",
+        "quantity": 2,
+        "unit_price": cny("1.00"),
+        "quantities": {"open": 2},
+        "title": "t",
+        "channel_line_id": "c",
+    },
+    Adjustment: {
+        "kind": "coupon",
+        "amount": cny("1.00"),
+        "borne_by": "platform",
+        "line_id": "1",
+        "label": "x",
+    },
+    Payment: {
+        "payment_id": "P1",
+        "amount": cny("1.00"),
+        "at": T0,
+        "method": "alipay",
+        "kind": "payment",
+        "reference": "r",
+        "lines": {"1": 1},
+    },
+    TrackingEvent: {"status": "in_transit", "at": T0, "location": "", "description": ""},
+    Shipment: {
+        "shipment_id": "S1",
+        "carrier": "SF",
+        "waybill": "SF1",
+        "lines": {"1": 1},
+        "shipped_at": T0,
+        "first_scan_at": None,
+        "events": (),
+    },
+    Hold: {"kind": "manual", "by": "ops", "at": T0, "reason": "r"},
+    Order: {
+        "order_id": "O1",
+        "channel": "pos",
+        "channel_order_id": "P1",
+        "lines": (OrderLine("1", "SKU", 1, cny("1.00")),),
+        "created_at": T0,
+        "recon_id": None,
+        "status": 10,
+        "ship_to": None,
+        "adjustments": (),
+        "payments": (),
+        "shipments": (),
+        "holds": (),
+        "tags": frozenset(),
+        "paid_at": None,
+        "version": 0,
+        "buyer_id": "",
+        "status_since": None,
+        "lock_id": None,
+        "applied_event_ids": (),
+    },
+}
+
+
+@pytest.mark.parametrize("constructor", list(VALID), ids=lambda c: getattr(c, "__name__", "?"))
+@given(data=st.data())
+def test_bad_input_to_any_constructor_is_an_orderkit_error_naming_the_field(
+    constructor: Callable[..., object], data: st.DataObject
+) -> None:
+    kwargs = dict(VALID[constructor])
+    field = data.draw(st.sampled_from(sorted(kwargs)), label="field")
+    kwargs[field] = data.draw(JUNK, label="value")
+    try:
+        constructor(**kwargs)
+    except OrderkitError as error:
+        assert isinstance(error, ValidationError)
+        # The error names the replaced field, or a field derived from it.
+        assert error.path.split(".")[0].split("[")[0] in {field, "amount", "quantities"}, error
+    except Exception as error:  # pragma: no cover - the failure this test exists to catch
+        raise AssertionError(f"{constructor} raised {type(error).__name__}: {error}") from error
+
+
+def test_valid_arguments_construct_every_type() -> None:
+    for constructor, kwargs in VALID.items():
+        constructor(**kwargs)
+
+
+def test_decimal_amount_is_kept_exactly() -> None:
+    assert make_order().lines[1].unit_price.amount == Decimal("45.50")
+    assert TrackingEvent(TrackingStatus.SIGNED, T0).status is TrackingStatus.SIGNED
