@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the end-to-end story on SQLite")
     demo.add_argument("--db", metavar="PATH", help="SQLite file to use (default: a temp file)")
     demo.set_defaults(handler=_demo)
+    from orderkit.mapping.cli import add_commands as add_mapping_commands
+
+    add_mapping_commands(commands)  # normalize, check-mapping
     # (commands are registered above this line)
     return parser
 

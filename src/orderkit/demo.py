@@ -100,9 +100,36 @@ def chapter_orders(story: Story) -> None:
     )
 
 
+def chapter_mapping(story: Story) -> None:
+    """Four marketplaces, four payload shapes, one canonical order each, side by side."""
+    import json
+    from importlib import resources
+
+    from orderkit.mapping import normalize
+
+    story.title("Mapping: Tmall, JD, Pinduoduo and Douyin into one order shape")
+    samples = resources.files("orderkit.mapping").joinpath("samples")
+    story.say(f"{'platform':<8} {'channel order id':<23} {'status':<8} {'paid at (UTC)':<17}"
+              f" {'goods':>7} {'ship':>5} {'disc':>6} {'payable':>7} {'platform':>8}")
+    for platform in ("tmall", "jd", "pdd", "douyin"):
+        payload = json.loads(samples.joinpath(f"{platform}.json").read_text(encoding="utf-8"))
+        order = normalize(platform, payload)
+        totals = order.totals
+        paid = order.paid_at.strftime("%Y-%m-%d %H:%M") if order.paid_at else "-"
+        story.say(
+            f"{platform:<8} {order.channel_order_id:<23} {order.status.name:<8} {paid:<17}"
+            f" {totals.goods.amount:>7} {totals.shipping.amount:>5}"
+            f" {totals.discounts.amount:>6} {totals.payable.amount:>7}"
+            f" {totals.platform_funded.amount:>8}"
+        )
+    story.say("Yuan strings, yuan floats and integer fen became the same exact Money; Beijing")
+    story.say("text and unix seconds the same UTC instants; every payable matched the platform's.")
+
+
 #: The chapters in reading order. Each takes the shared :class:`Story`.
 CHAPTERS: list[Callable[[Story], None]] = [
     chapter_orders,
+    chapter_mapping,
     # (chapters are added above this line)
 ]
 

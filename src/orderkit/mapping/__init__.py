@@ -1,0 +1,70 @@
+"""Field mapping: real marketplace payloads into canonical orders.
+
+Each platform is described as data (:class:`PlatformMap`): source paths, units, status
+tables on their real axes, adjustments and who bears them. The engine compiles a map
+once and checks it (:class:`~orderkit.errors.DefinitionError` names a bad entry), then
+:func:`normalize` maps one order object and proves goods + shipping + tax - discounts
+equals the platform's own payable amount, or raises
+:class:`~orderkit.errors.MappingError` with ``.platform``, ``.path`` and ``.value``.
+
+Built-in platforms: ``tmall`` (also ``taobao``), ``jd``, ``pdd``, ``douyin``,
+``shopify`` and ``woocommerce``. The canonical ``order_id`` is
+``"<platform>:<channel order id>"``.
+"""
+
+from orderkit.mapping.check import ConsistencyReport, Finding, check
+from orderkit.mapping.doc import render_status_tables
+from orderkit.mapping.plan import Plan, compile_map
+from orderkit.mapping.registry import (
+    BatchResult,
+    MappingFailure,
+    Registry,
+    default_registry,
+    get_map,
+    normalize,
+    normalize_many,
+    platforms,
+    register,
+)
+from orderkit.mapping.spec import (
+    AdjustmentListSpec,
+    AdjustmentSpec,
+    Field,
+    LinesSpec,
+    PaymentSpec,
+    PlatformMap,
+    RefundSpec,
+    ShipmentSpec,
+    StatusAxis,
+    StatusRule,
+    StatusTable,
+)
+
+__all__ = [
+    "AdjustmentListSpec",
+    "AdjustmentSpec",
+    "BatchResult",
+    "ConsistencyReport",
+    "Field",
+    "Finding",
+    "LinesSpec",
+    "MappingFailure",
+    "PaymentSpec",
+    "Plan",
+    "PlatformMap",
+    "RefundSpec",
+    "Registry",
+    "ShipmentSpec",
+    "StatusAxis",
+    "StatusRule",
+    "StatusTable",
+    "check",
+    "compile_map",
+    "default_registry",
+    "get_map",
+    "normalize",
+    "normalize_many",
+    "platforms",
+    "register",
+    "render_status_tables",
+]

@@ -1,0 +1,310 @@
+"""``check``: what a batch of real payloads says about a platform map.
+
+Run it on a day's worth of orders before trusting a map (or after a platform changes its
+API). It never stops at the first problem; it reports, each with a suggested fix:
+
+* ``unmapped_field``: source fields the map neither reads nor lists in ``ignore``;
+* ``unknown_status``: status values that are not in the map's table;
+* ``type_drift``: mapped fields whose JSON type changed across the batch or does not fit
+  the declared unit (a fen field that became a yuan string);
+* ``totals``: orders whose goods + shipping + tax - discounts is not the platform's payable;
+* ``error``: any other reason a record could not be mapped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Final, Literal
+
+import attrs
+
+from orderkit.errors import MappingError
+from orderkit.mapping.paths import MISSING, iter_leaves, pattern_of
+from orderkit.mapping.plan import Plan, _lookup, is_known, totals_mismatch
+from orderkit.mapping.registry import Registry, default_registry
+
+__all__ = ["ConsistencyReport", "Finding", "FindingKind", "check"]
+
+FindingKind = Literal["unmapped_field", "unknown_status", "type_drift", "totals", "error"]
+
+_COMPATIBLE: Final[Mapping[str, frozenset[str]]] = {
+    "yuan_float": frozenset({"int", "float"}),
+    "decimal_float": frozenset({"int", "float"}),
+    "id": frozenset({"int", "str"}),
+}
+_ACCEPTS: Final[Mapping[str, frozenset[str]]] = {
+    "yuan": frozenset({"str", "int"}),
+    "decimal": frozenset({"str", "int"}),
+    "yuan_float": frozenset({"int", "float", "str"}),
+    "decimal_float": frozenset({"int", "float", "str"}),
+    "fen": frozenset({"int"}),
+    "minor": frozenset({"int"}),
+    "count": frozenset({"int", "str"}),
+    "id": frozenset({"int", "str"}),
+    "text": frozenset({"str"}),
+}
+_JSON_NAMES: Final = {bool: "bool", int: "int", float: "float", str: "str", dict: "object",
+                      list: "list", type(None): "null"}
+
+
+def _json_type(value: object) -> str:
+    return _JSON_NAMES.get(type(value), type(value).__name__)
+
+
+@attrs.frozen
+class Finding:
+    """One thing to fix, found in ``count`` records (``records`` lists their indexes)."""
+
+    kind: FindingKind
+    path: str
+    detail: str
+    suggestion: str
+    count: int = 1
+    records: tuple[int, ...] = ()
+    examples: tuple[object, ...] = ()
+
+
+@attrs.frozen
+class ConsistencyReport:
+    """The result of :func:`check` over a batch of payloads of one platform."""
+
+    platform: str
+    records: int
+    mapped: int
+    findings: tuple[Finding, ...]
+
+    def of_kind(self, kind: FindingKind) -> tuple[Finding, ...]:
+        """The findings of one kind."""
+        return tuple(f for f in self.findings if f.kind == kind)
+
+    @property
+    def unmapped_fields(self) -> tuple[Finding, ...]:
+        """Source fields never mapped nor ignored."""
+        return self.of_kind("unmapped_field")
+
+    @property
+    def unknown_statuses(self) -> tuple[Finding, ...]:
+        """Status values outside the table."""
+        return self.of_kind("unknown_status")
+
+    @property
+    def drifted_fields(self) -> tuple[Finding, ...]:
+        """Fields whose type or unit drifted."""
+        return self.of_kind("type_drift")
+
+    @property
+    def totals_mismatches(self) -> tuple[Finding, ...]:
+        """Orders whose totals do not add up to the platform's payable."""
+        return self.of_kind("totals")
+
+    @property
+    def errors(self) -> tuple[Finding, ...]:
+        """Other reasons records could not be mapped."""
+        return self.of_kind("error")
+
+    @property
+    def ok(self) -> bool:
+        """True when every record mapped and nothing needs attention."""
+        return not self.findings
+
+    def to_text(self) -> str:
+        """A short human report, one finding per line with its suggested fix."""
+        lines = [f"{self.platform}: {self.mapped}/{self.records} records mapped,"
+                 f" {len(self.findings)} finding(s)"]
+        for finding in self.findings:
+            lines.append(f"- {finding.kind} {finding.path} ({finding.count}x): {finding.detail}")
+            lines.append(f"  fix: {finding.suggestion}")
+        return "\n".join(lines)
+
+
+@attrs.define
+class _Tally:
+    count: int = 0
+    records: list[int] = attrs.Factory(list)
+    examples: list[object] = attrs.Factory(list)
+    detail: str = ""
+
+    def add(self, index: int, example: object) -> None:
+        self.count += 1
+        if index not in self.records and len(self.records) < 20:
+            self.records.append(index)
+        if example not in self.examples and len(self.examples) < 5:
+            self.examples.append(example)
+
+
+def _containers(mapped: frozenset[str]) -> frozenset[str]:
+    """Every object or list that holds a mapped field (an empty one is not "unmapped")."""
+    return frozenset(
+        path[:i] for path in mapped for i, char in enumerate(path) if char in ".["
+    )
+
+
+def _covered(pattern: str, mapped: frozenset[str], containers: frozenset[str]) -> bool:
+    if pattern in mapped or pattern in containers:
+        return True
+    return any(char in ".[" and pattern[:i] in mapped for i, char in enumerate(pattern))
+
+
+def check(
+    platform: str, payloads: Iterable[object], *, registry: Registry | None = None
+) -> ConsistencyReport:
+    """Map every payload of ``platform`` and report what does not fit, with fixes."""
+    plan = (registry or default_registry()).plan(platform)
+    name = plan.name
+    unmapped: dict[str, _Tally] = {}
+    statuses: dict[tuple[str, str, object], _Tally] = {}
+    types: dict[str, dict[str, _Tally]] = {}
+    drift_errors: dict[str, _Tally] = {}
+    errors: dict[tuple[str, str], _Tally] = {}
+    totals: dict[str, _Tally] = {}
+    records = mapped = 0
+    containers = _containers(plan.mapped_paths)
+    for index, payload in enumerate(payloads):
+        records += 1
+        if not isinstance(payload, Mapping):
+            errors.setdefault(("$", "expected a JSON object"), _Tally()).add(index, payload)
+            continue
+        order_object, envelope = plan.unwrap(payload)
+        for path, value in iter_leaves(order_object):
+            pattern = pattern_of(path)
+            if pattern in plan.typed_paths:
+                types.setdefault(pattern, {}).setdefault(_json_type(value), _Tally()).add(
+                    index, value
+                )
+            elif not _covered(pattern, plan.mapped_paths, containers):
+                unmapped.setdefault(pattern, _Tally()).add(index, value)
+        unknown_paths = _scan_statuses(plan, order_object, index, statuses, envelope)
+        try:
+            order, payable = plan.build(payload)
+        except MappingError as error:
+            if error.path in unknown_paths:
+                continue
+            inner_path = error.path
+            if envelope and inner_path.startswith(f"{envelope}."):
+                inner_path = inner_path[len(envelope) + 1:]
+            error_pattern = pattern_of(inner_path)
+            if error_pattern in plan.typed_paths and error.value is not None:
+                tally = drift_errors.setdefault(error_pattern, _Tally())
+                tally.detail = error.reason
+                tally.add(index, error.value)
+            else:
+                errors.setdefault((error_pattern, error.reason), _Tally()).add(index, error.value)
+            continue
+        mismatch = totals_mismatch(order, payable)
+        if mismatch is None:
+            mapped += 1
+        else:
+            tally = totals.setdefault(plan.map.payable.path, _Tally())
+            tally.detail = mismatch
+            tally.add(index, str(payable.amount))
+    return ConsistencyReport(name, records, mapped, tuple(_findings(
+        plan, unmapped, statuses, types, drift_errors, errors, totals
+    )))
+
+
+def _scan_statuses(
+    plan: Plan, payload: Mapping[str, Any], index: int,
+    statuses: dict[tuple[str, str, object], _Tally], envelope: str,
+) -> set[str]:
+    """Record status values outside the tables; returns the indexed paths that had one."""
+    found: set[str] = set()
+    for scope, (list_path, status_plan) in plan.status_plans.items():
+        if scope == "order":
+            objects: list[tuple[str, object]] = [("", payload)]
+        else:
+            items = _lookup(payload, tuple(list_path.split(".")), "", plan.name)
+            if not isinstance(items, list):
+                continue
+            objects = [(f"{list_path}[{i}]", item) for i, item in enumerate(items)]
+        for prefix, obj in objects:
+            if not isinstance(obj, Mapping):
+                continue
+            for axis, keys, known, presence, _null, default in status_plan.axes:
+                if presence:
+                    continue
+                try:
+                    value = _lookup(obj, keys, prefix, plan.name)
+                except MappingError:
+                    continue
+                if value is MISSING or (value is None and default is not None
+                                        and (type(None), None) not in known):
+                    continue
+                hashable = isinstance(value, str | int | float | bool | type(None))
+                if not is_known(known, value):
+                    path = f"{prefix}.{'.'.join(keys)}" if prefix else ".".join(keys)
+                    found.add(f"{envelope}.{path}" if envelope else path)
+                    shown = value if hashable else repr(value)
+                    statuses.setdefault((pattern_of(path), axis, shown), _Tally()).add(
+                        index, shown
+                    )
+    return found
+
+
+def _findings(
+    plan: Plan,
+    unmapped: dict[str, _Tally],
+    statuses: dict[tuple[str, str, object], _Tally],
+    types: dict[str, dict[str, _Tally]],
+    drift_errors: dict[str, _Tally],
+    errors: dict[tuple[str, str], _Tally],
+    totals: dict[str, _Tally],
+) -> list[Finding]:
+    name = plan.name
+    out: list[Finding] = []
+    for (path, axis, value), tally in statuses.items():
+        out.append(Finding(
+            "unknown_status", path, f"{axis} status {value!r} is not in the table",
+            f"add `{value}` to the {name} status table (axis {axis!r}) and say which"
+            " OrderStatus it means",
+            tally.count, tuple(tally.records), (value,),
+        ))
+    for path, seen in sorted(types.items()):
+        unit = plan.typed_paths[path]
+        kinds = set(seen) - {"null"}
+        accepted = _ACCEPTS.get(unit)
+        bad = sorted(kinds - accepted) if accepted is not None else []
+        mixed = len(kinds) > 1 and not kinds <= _COMPATIBLE.get(unit, frozenset())
+        drift = drift_errors.get(path)
+        if not (bad or mixed or drift):
+            continue
+        all_examples = [e for t in seen.values() for e in t.examples][:5]
+        records = sorted({r for t in seen.values() for r in t.records})[:20]
+        detail = (f"arrives as {', '.join(sorted(kinds))} but is declared {unit!r}"
+                  + (f" ({drift.detail})" if drift else ""))
+        out.append(Finding(
+            "type_drift", path, detail, _drift_fix(name, path, unit, kinds),
+            sum(t.count for t in seen.values()), tuple(records), tuple(all_examples),
+        ))
+    for path, tally in drift_errors.items():
+        if path in types:
+            continue
+        out.append(Finding("type_drift", path, tally.detail,
+                           _drift_fix(name, path, plan.typed_paths[path], set()),
+                           tally.count, tuple(tally.records), tuple(tally.examples)))
+    for path, tally in totals.items():
+        out.append(Finding(
+            "totals", path, tally.detail,
+            "an amount the buyer pays or saves is not mapped: add the missing discount,"
+            f" subsidy, shipping or tax field to the {name} map's adjustments",
+            tally.count, tuple(tally.records), tuple(tally.examples),
+        ))
+    for (path, reason), tally in errors.items():
+        out.append(Finding("error", path, reason,
+                           f"fix the payload or the {name} map at `{path}`",
+                           tally.count, tuple(tally.records), tuple(tally.examples)))
+    for path, tally in sorted(unmapped.items()):
+        out.append(Finding(
+            "unmapped_field", path, "present in the payload, never mapped",
+            f"map `{path}` in the {name} map, or add it to its ignore list",
+            tally.count, tuple(tally.records), tuple(tally.examples),
+        ))
+    return out
+
+
+def _drift_fix(platform: str, path: str, unit: str, kinds: set[str]) -> str:
+    if "float" in kinds and unit in ("yuan", "decimal"):
+        return f"declare `{path}` as 'yuan_float' in the {platform} map (read via its text form)"
+    if "str" in kinds and unit in ("fen", "minor"):
+        return (f"`{path}` now arrives as text: check whether it is still fen, and declare"
+                f" it as 'yuan' in the {platform} map if the platform switched to yuan")
+    return f"confirm the unit of `{path}` with the platform docs and update the {platform} map"

@@ -1,0 +1,131 @@
+"""Douyin Shop: ``shop_order_detail`` from ``order.orderDetail`` (or an ``order.searchList``
+item).
+
+A shop (parent) order holds sku sub-orders in ``sku_order_list``, each with its own
+``order_id``, ``parent_order_id``, ``order_status`` and after-sale state; they become the
+lines, identified by their sku order id. Amounts are integer fen, times unix seconds
+(``pay_time`` is ``0`` until paid). Discounts are split by who funds them: the shop
+(``promotion_shop_amount``), the platform (``promotion_platform_amount``), the
+influencer whose live room sold it (``promotion_talent_amount``) and the payment channel
+(``promotion_pay_amount``). ``pay_amount`` is what the buyer paid. Receivers come
+encrypted with masked twins (``mask_post_receiver``: ``"张**"``); the masked values are
+kept as given.
+"""
+
+from __future__ import annotations
+
+from orderkit.mapping.spec import (
+    AdjustmentSpec,
+    Field,
+    LinesSpec,
+    PaymentSpec,
+    PlatformMap,
+    StatusAxis,
+    StatusRule,
+    StatusTable,
+)
+from orderkit.orders import AdjustmentKind, Bearer, LineStatus, OrderStatus
+
+__all__ = ["ORDER_STATUSES", "platform_map"]
+
+#: 1 awaiting payment, 105 paid (awaiting confirmation), 2 preparing, 101 part shipped,
+#: 3 shipped, 4 cancelled, 5 completed.
+ORDER_STATUSES = (1, 105, 2, 101, 3, 4, 5)
+
+
+def platform_map() -> PlatformMap:
+    """The Douyin Shop map."""
+    return PlatformMap(
+        name="douyin",
+        description="order.orderDetail shop_order_detail",
+        envelopes=("data.shop_order_detail",),
+        source_zone="Asia/Shanghai",
+        currency="CNY",
+        order_id=Field("order_id", "id"),
+        created_at=Field("create_time", "timestamp"),
+        paid_at=Field("pay_time", "timestamp", required=False, null=(None, 0, "")),
+        buyer_id=Field("doudian_open_id", required=False),
+        payable=Field("pay_amount", "fen"),
+        ship_to={
+            "name": Field("mask_post_receiver", required=False, null=(None, ""),
+                          fallback=("post_receiver",)),
+            "phone": Field("mask_post_tel", required=False, null=(None, ""),
+                           fallback=("post_tel",)),
+            "province": Field("post_addr.province.name", required=False),
+            "city": Field("post_addr.city.name", required=False),
+            "district": Field("post_addr.town.name", required=False),
+            "street": Field("mask_post_addr.detail", required=False, null=(None, ""),
+                            fallback=("post_addr.detail",)),
+        },
+        lines=LinesSpec(
+            path="sku_order_list",
+            line_id=Field("order_id", "id"),
+            sku=Field("code", "id", null=(None, ""), fallback=("sku_id",)),
+            quantity=Field("item_num", "count"),
+            unit_price=Field("goods_price", "fen"),
+            title=Field("product_name", required=False),
+            status=StatusTable(
+                axes={
+                    "sku order": StatusAxis("order_status", ORDER_STATUSES),
+                    "refund": StatusAxis("after_sale_info.refund_status", (0, 1, 2, 3, 4),
+                                         default=0),
+                },
+                rules=(
+                    StatusRule({"refund": 3}, LineStatus.REFUNDED, "refund succeeded"),
+                    StatusRule({"sku order": 4}, LineStatus.CANCELLED),
+                    StatusRule({"sku order": (3, 5)}, LineStatus.SHIPPED),
+                    StatusRule({}, LineStatus.OPEN),
+                ),
+            ),
+        ),
+        status=StatusTable(
+            axes={
+                "order": StatusAxis("order_status", ORDER_STATUSES, meaning="fulfilment"),
+                "paid": StatusAxis("pay_time", presence=True, null=(None, 0, ""), default=0,
+                                   meaning="payment (pay_time set)"),
+            },
+            rules=(
+                StatusRule({"order": 4, "paid": "set"}, OrderStatus.CLOSED,
+                           "cancelled after payment: refunded"),
+                StatusRule({"order": 4}, OrderStatus.CANCELLED),
+                StatusRule({"order": 1}, OrderStatus.PENDING_PAYMENT),
+                StatusRule({"order": (105, 2, 101)}, OrderStatus.PAID,
+                           "part-shipped orders stay PAID; lines tell which"),
+                StatusRule({"order": 3}, OrderStatus.SHIPPED),
+                StatusRule({"order": 5}, OrderStatus.COMPLETED),
+            ),
+        ),
+        adjustments=(
+            AdjustmentSpec("post_amount", AdjustmentKind.SHIPPING, Bearer.BUYER, unit="fen",
+                           label="post_amount"),
+            AdjustmentSpec("promotion_shop_amount", AdjustmentKind.DISCOUNT, Bearer.MERCHANT,
+                           unit="fen", label="shop promotion"),
+            AdjustmentSpec("promotion_platform_amount", AdjustmentKind.SUBSIDY, Bearer.PLATFORM,
+                           unit="fen", label="platform promotion"),
+            AdjustmentSpec("promotion_talent_amount", AdjustmentKind.DISCOUNT,
+                           Bearer.INFLUENCER, unit="fen", label="influencer promotion"),
+            AdjustmentSpec("promotion_pay_amount", AdjustmentKind.SUBSIDY, Bearer.PLATFORM,
+                           unit="fen", label="payment channel promotion"),
+        ),
+        payment=PaymentSpec(reference=Field("channel_payment_no", required=False),
+                            method=Field("pay_type_desc", required=False)),
+        ignore=(
+            "order_status_desc", "main_status", "main_status_desc", "update_time",
+            "finish_time", "order_amount", "promotion_amount", "pay_type", "shop_id",
+            "shop_name", "b_type", "b_type_desc", "biz", "biz_desc", "encrypt_post_receiver",
+            "encrypt_post_tel", "post_receiver", "post_tel", "post_addr.province.id",
+            "post_addr.city.id", "post_addr.town.id", "post_addr.street.id",
+            "post_addr.street.name", "post_addr.detail", "post_addr.encrypt_detail",
+            "mask_post_addr", "logistics_info", "buyer_words", "seller_words",
+            "sku_order_list[*].parent_order_id", "sku_order_list[*].product_id",
+            "sku_order_list[*].sku_id", "sku_order_list[*].origin_amount",
+            "sku_order_list[*].order_amount", "sku_order_list[*].pay_amount",
+            "sku_order_list[*].post_amount", "sku_order_list[*].promotion_amount",
+            "sku_order_list[*].promotion_shop_amount",
+            "sku_order_list[*].promotion_platform_amount",
+            "sku_order_list[*].promotion_talent_amount", "sku_order_list[*].author_id",
+            "sku_order_list[*].author_name", "sku_order_list[*].order_status_desc",
+            "sku_order_list[*].after_sale_info", "sku_order_list[*].create_time",
+            "sku_order_list[*].pay_time", "sku_order_list[*].spec",
+        ),
+    )

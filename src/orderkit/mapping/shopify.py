@@ -1,0 +1,117 @@
+"""Shopify: an order of the REST Admin API (``GET /admin/api/<version>/orders/<id>.json``).
+
+Money is decimal strings in the order's ``currency``; times ISO-8601 with the shop's
+offset (``"2026-02-15T19:30:00-05:00"``), converted exactly. Status is on three axes:
+``financial_status`` (payment and refunds), ``fulfillment_status`` (``null`` until
+something ships) and whether ``cancelled_at`` is set. Refunded units come from
+``refunds[].refund_line_items[]``. Tax is added to the payable only when
+``taxes_included`` is false (in tax-inclusive shops it is already in the prices).
+``total_price`` is what the buyer pays. The order carries no payment time
+(``processed_at`` is when the order was processed, paid or not); payments come from the
+Transactions API, so no ``Payment`` is recorded here.
+"""
+
+from __future__ import annotations
+
+from orderkit.mapping.spec import (
+    AdjustmentSpec,
+    Field,
+    LinesSpec,
+    PlatformMap,
+    RefundSpec,
+    StatusAxis,
+    StatusRule,
+    StatusTable,
+)
+from orderkit.orders import AdjustmentKind, Bearer, LineStatus, OrderStatus
+
+__all__ = ["platform_map"]
+
+FINANCIAL = ("pending", "authorized", "partially_paid", "paid", "partially_refunded",
+             "refunded", "voided")
+FULFILLMENT = (None, "partial", "fulfilled", "restocked")
+
+
+def platform_map() -> PlatformMap:
+    """The Shopify map."""
+    paid = ("paid", "partially_paid", "partially_refunded")
+    return PlatformMap(
+        name="shopify",
+        description="REST Admin API Order",
+        envelopes=("order",),
+        source_zone="UTC",
+        currency_path="currency",
+        order_id=Field("id", "id"),
+        created_at=Field("created_at", "timestamp"),
+        buyer_id=Field("customer.id", "id", required=False),
+        payable=Field("total_price", "decimal"),
+        ship_to={
+            "name": Field("shipping_address.name", required=False),
+            "phone": Field("shipping_address.phone", required=False),
+            "province": Field("shipping_address.province", required=False),
+            "city": Field("shipping_address.city", required=False),
+            "street": Field("shipping_address.address1", required=False),
+            "postcode": Field("shipping_address.zip", required=False),
+            "country": Field("shipping_address.country_code", required=False),
+        },
+        lines=LinesSpec(
+            path="line_items",
+            line_id=Field("id", "id"),
+            sku=Field("sku", "id", null=(None, ""), fallback=("variant_id", "product_id")),
+            quantity=Field("quantity", "count"),
+            unit_price=Field("price", "decimal"),
+            title=Field("title", required=False),
+            status=StatusTable(
+                axes={"fulfilment": StatusAxis("fulfillment_status", FULFILLMENT,
+                                               null=(), default="")},
+                rules=(
+                    StatusRule({"fulfilment": "fulfilled"}, LineStatus.SHIPPED),
+                    StatusRule({}, LineStatus.OPEN, "partial lines stay open until fulfilled"),
+                ),
+            ),
+        ),
+        status=StatusTable(
+            axes={
+                "financial": StatusAxis("financial_status", FINANCIAL, meaning="payment"),
+                "fulfilment": StatusAxis("fulfillment_status", FULFILLMENT, meaning="fulfilment"),
+                "cancelled": StatusAxis("cancelled_at", presence=True, default=None,
+                                        meaning="cancellation (cancelled_at set)"),
+            },
+            rules=(
+                StatusRule({"financial": "refunded"}, OrderStatus.CLOSED, "refunded in full"),
+                StatusRule({"cancelled": "set"}, OrderStatus.CANCELLED),
+                StatusRule({"financial": "voided"}, OrderStatus.CANCELLED),
+                StatusRule({"fulfilment": "restocked"}, OrderStatus.CLOSED, "returned"),
+                StatusRule({"financial": ("pending", "authorized")},
+                           OrderStatus.PENDING_PAYMENT, "not captured yet"),
+                StatusRule({"financial": paid, "fulfilment": "fulfilled"},
+                           OrderStatus.SHIPPED),
+                StatusRule({"financial": paid}, OrderStatus.PAID),
+            ),
+        ),
+        adjustments=(
+            AdjustmentSpec("total_shipping_price_set.shop_money.amount", AdjustmentKind.SHIPPING,
+                           Bearer.BUYER, unit="decimal", label="shipping"),
+            AdjustmentSpec("total_discounts", AdjustmentKind.DISCOUNT, Bearer.MERCHANT,
+                           unit="decimal", label="total_discounts"),
+            AdjustmentSpec("total_tax", AdjustmentKind.TAX, Bearer.BUYER, unit="decimal",
+                           label="total_tax", only_if=("taxes_included", False)),
+        ),
+        refunds=RefundSpec(path="refunds[*].refund_line_items", line_ref="line_item_id",
+                           quantity="quantity", line_key="id"),
+        ignore=(
+            "name", "order_number", "processed_at", "gateway", "email", "updated_at",
+            "closed_at", "cancel_reason",
+            "subtotal_price", "total_line_items_price", "total_price_set", "taxes_included",
+            "tax_lines", "discount_codes", "discount_applications", "shipping_lines",
+            "payment_gateway_names", "tags", "note", "billing_address", "customer",
+            "fulfillments", "refunds", "token", "test", "source_name", "presentment_currency",
+            "line_items[*].variant_id", "line_items[*].product_id", "line_items[*].name",
+            "line_items[*].variant_title", "line_items[*].vendor", "line_items[*].grams",
+            "line_items[*].total_discount", "line_items[*].fulfillable_quantity",
+            "line_items[*].requires_shipping", "line_items[*].taxable",
+            "line_items[*].tax_lines", "line_items[*].discount_allocations",
+            "shipping_address", "total_shipping_price_set.presentment_money",
+            "total_shipping_price_set.shop_money.currency_code",
+        ),
+    )

@@ -1,0 +1,279 @@
+"""The declarative vocabulary a platform map is written in.
+
+A platform is described as data: which source path feeds which canonical field, in which
+unit; which status values exist on which axis and what each combination means; which
+amounts are discounts, subsidies or shipping and who bears them. The engine
+(:mod:`orderkit.mapping.plan`) compiles this description once and checks it: a map that
+names an unknown unit, a status value outside its axis, or leaves a combination of known
+status values without a meaning is refused with a :class:`~orderkit.errors.DefinitionError`
+naming the entry, before any payload is read.
+
+These are plain frozen values so an integrator can build a new platform, or derive one
+from a built-in map with :meth:`PlatformMap.extended`, without forking any code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+import attrs
+
+from orderkit.orders import AdjustmentKind, Bearer, LineStatus, OrderStatus
+
+__all__ = [
+    "AdjustmentListSpec",
+    "AdjustmentSpec",
+    "Field",
+    "LinesSpec",
+    "PaymentSpec",
+    "PlatformMap",
+    "RefundSpec",
+    "ShipmentSpec",
+    "StatusAxis",
+    "StatusRule",
+    "StatusTable",
+]
+
+
+def _tuple(value: object) -> tuple[object, ...]:
+    if isinstance(value, tuple):
+        return value
+    if isinstance(value, list | set | frozenset):
+        return tuple(value)
+    return (value,)
+
+
+def _frozen_mapping(value: object) -> Mapping[str, object]:
+    return dict(value) if isinstance(value, Mapping) else value  # type: ignore[return-value]
+
+
+def _when(value: Mapping[str, object]) -> Mapping[str, tuple[object, ...]]:
+    return {key: _tuple(values) for key, values in dict(value).items()}
+
+
+@attrs.frozen
+class Field:
+    """One source field: its ``path`` in the payload and the ``unit`` it is read in.
+
+    ``null`` lists values that mean "not set" (JD's ``"0001-01-01 00:00:00"``, Douyin's
+    ``0``); a missing or null optional field takes ``default``. ``fallback`` names other
+    paths tried in order while the value is null (a WooCommerce line without ``sku``
+    falls back to its ``variation_id`` then ``product_id``).
+    """
+
+    path: str
+    unit: str = "text"
+    required: bool = True
+    default: object = None
+    null: tuple[object, ...] = attrs.field(default=(None,), converter=_tuple)
+    fallback: tuple[str, ...] = ()
+    max_decimals: int | None = None
+
+
+@attrs.frozen
+class StatusAxis:
+    """One real axis of a platform's status (fulfilment, payment, refund, cancellation).
+
+    ``values`` are every value the platform documents for it, exactly as sent
+    (``"WAIT_SELLER_SEND_GOODS"``, ``3``). With ``presence=True`` the axis is whether a
+    field is set at all (Shopify ``cancelled_at``, Tmall ``pay_time``): its values are
+    ``"set"`` and ``"unset"``, and the values in ``null`` count as unset.
+    ``default`` is used when the key is missing (``None``: the key is required).
+    """
+
+    path: str
+    values: tuple[object, ...] = attrs.field(default=(), converter=_tuple)
+    presence: bool = False
+    null: tuple[object, ...] = attrs.field(default=(None, ""), converter=_tuple)
+    default: object = None
+    meaning: str = ""
+
+
+@attrs.frozen
+class StatusRule:
+    """``when`` every named axis holds one of the listed values, the status is ``status``.
+
+    Axes not named match anything. Rules are tried in order; the first match wins.
+    """
+
+    when: Mapping[str, tuple[object, ...]] = attrs.field(converter=_when)
+    status: OrderStatus | LineStatus
+    note: str = ""
+
+
+@attrs.frozen
+class StatusTable:
+    """Axes plus ordered rules; every combination of known values must hit a rule."""
+
+    axes: Mapping[str, StatusAxis] = attrs.field(converter=_frozen_mapping)
+    rules: tuple[StatusRule, ...]
+
+    def with_values(self, axis: str, *values: object) -> StatusTable:
+        """The same table with more known ``values`` on ``axis``."""
+        current = self.axes[axis]
+        axes = dict(self.axes)
+        axes[axis] = attrs.evolve(current, values=current.values + values)
+        return attrs.evolve(self, axes=axes)
+
+    def with_rules(self, *rules: StatusRule, first: bool = True) -> StatusTable:
+        """The same table with ``rules`` tried before (or after) the existing ones."""
+        ordered = (*rules, *self.rules) if first else (*self.rules, *rules)
+        return attrs.evolve(self, rules=ordered)
+
+
+@attrs.frozen
+class AdjustmentSpec:
+    """An amount beside the goods: a discount, a subsidy, shipping, tax ...
+
+    ``scope="line"`` reads ``path`` inside each line item and ties the adjustment to
+    that line. Zero amounts are skipped. ``signed`` allows negative values and requires
+    kind ROUNDING (a manual price change that can go either way). ``only_if`` applies
+    the amount only when another field equals a value (Shopify tax is added only when
+    ``taxes_included`` is false).
+    """
+
+    path: str
+    kind: AdjustmentKind
+    borne_by: Bearer = Bearer.MERCHANT
+    unit: str = "yuan"
+    scope: Literal["order", "line"] = "order"
+    label: str = ""
+    signed: bool = False
+    required: bool = False
+    only_if: tuple[str, object] | None = None
+    max_decimals: int | None = None
+
+
+@attrs.frozen
+class AdjustmentListSpec:
+    """A list of typed amounts (JD ``couponDetailList``): ``types`` maps each type to the
+    (kind, bearer) it becomes, or to ``None`` when the amount is already counted
+    elsewhere. An unknown type is an error, never silently dropped."""
+
+    path: str
+    amount: str
+    type_field: str
+    types: Mapping[object, tuple[AdjustmentKind, Bearer] | None] = attrs.field(
+        converter=_frozen_mapping
+    )
+    unit: str = "yuan"
+    line_ref: str | None = None
+
+
+@attrs.frozen
+class LinesSpec:
+    """Where the line items are and how each one reads; paths are relative to the item.
+
+    Without ``line_id`` lines are numbered ``"1"``, ``"2"``, ... in payload order.
+    ``status`` is a per-line status table (its axes are read inside the item) giving the
+    bucket all the line's units sit in; without one, lines follow the order status.
+    """
+
+    path: str
+    sku: Field
+    quantity: Field
+    unit_price: Field
+    line_id: Field | None = None
+    title: Field | None = None
+    status: StatusTable | None = None
+
+
+@attrs.frozen
+class RefundSpec:
+    """Refunded units listed apart from the lines (Shopify ``refunds[*].refund_line_items``).
+
+    Each item names its line by ``line_ref`` (matched against the line's ``line_key``
+    field) and the units by ``quantity``; those units move to the REFUNDED bucket.
+    """
+
+    path: str
+    line_ref: str
+    quantity: str
+    line_key: str
+
+
+@attrs.frozen
+class PaymentSpec:
+    """How the buyer's payment reads; it is recorded when the order has a paid time."""
+
+    reference: Field | None = None
+    method: Field | None = None
+
+
+@attrs.frozen
+class ShipmentSpec:
+    """An order-level waybill; a shipment is recorded when the waybill is not empty."""
+
+    carrier: Field
+    waybill: Field
+    shipped_at: Field | None = None
+
+
+@attrs.frozen
+class PlatformMap:
+    """Everything the engine needs to turn one platform's order object into an ``Order``.
+
+    The canonical ``order_id`` is ``"<name>:<channel order id>"`` so ids from different
+    platforms never collide; ``channel_order_id`` keeps the platform's id as sent.
+    ``payable`` is the platform's own "buyer pays" field: the mapped order must satisfy
+    goods + shipping + tax - discounts = payable to the cent, or the payload is refused.
+    ``ignore`` lists source fields deliberately not mapped (for :func:`check`).
+    """
+
+    name: str
+    source_zone: str
+    order_id: Field
+    created_at: Field
+    payable: Field
+    lines: LinesSpec
+    status: StatusTable
+    currency: str = "CNY"
+    currency_path: str | None = None
+    paid_at: Field | None = None
+    buyer_id: Field | None = None
+    ship_to: Mapping[str, Field] = attrs.field(factory=dict, converter=_frozen_mapping)
+    adjustments: tuple[AdjustmentSpec, ...] = ()
+    adjustment_lists: tuple[AdjustmentListSpec, ...] = ()
+    refunds: RefundSpec | None = None
+    payment: PaymentSpec | None = None
+    shipment: ShipmentSpec | None = None
+    ignore: tuple[str, ...] = ()
+    description: str = ""
+    envelopes: tuple[str, ...] = ()
+    """Where the order object sits in a whole API response
+    (``"trade_fullinfo_get_response.trade"``); tried when the payload is not the order
+    object itself, so either can be passed. Error paths then include the envelope."""
+
+    def extended(
+        self,
+        name: str | None = None,
+        *,
+        status_values: Mapping[str, tuple[object, ...]] | None = None,
+        status_rules: tuple[StatusRule, ...] = (),
+        adjustments: tuple[AdjustmentSpec, ...] = (),
+        ship_to: Mapping[str, Field] | None = None,
+        ignore: tuple[str, ...] = (),
+    ) -> PlatformMap:
+        """A copy with more status values/rules, adjustments, receiver fields or ignores.
+
+        This is how a built-in map is extended without forking it: new rules are tried
+        before the built-in ones, and the result is validated again when registered.
+        """
+        status = self.status
+        for axis, values in (status_values or {}).items():
+            status = status.with_values(axis, *values) if axis in status.axes else status
+            if axis not in status.axes:
+                status = attrs.evolve(
+                    status, axes={**status.axes, axis: StatusAxis(axis, values)}
+                )
+        if status_rules:
+            status = status.with_rules(*status_rules)
+        return attrs.evolve(
+            self,
+            name=self.name if name is None else name,
+            status=status,
+            adjustments=self.adjustments + tuple(adjustments),
+            ship_to={**self.ship_to, **(ship_to or {})},
+            ignore=self.ignore + tuple(ignore),
+        )

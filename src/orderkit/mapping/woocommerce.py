@@ -1,0 +1,96 @@
+"""WooCommerce: an order of the REST API v3 (``GET /wp-json/wc/v3/orders/<id>``).
+
+Every time comes twice: ``date_created`` in the site's local zone without an offset, and
+``date_created_gmt`` in UTC, also without an offset. The ``_gmt`` fields are read, as
+UTC; the local ones are ignored (the site's zone is not in the payload). Totals are
+decimal strings, but a line's ``price`` is a JSON number; it is read through its text
+form. ``status`` is a single axis. A line without a ``sku`` is identified by its
+variation, else its product id. ``total`` is what the buyer pays.
+"""
+
+from __future__ import annotations
+
+from orderkit.mapping.spec import (
+    AdjustmentSpec,
+    Field,
+    LinesSpec,
+    PaymentSpec,
+    PlatformMap,
+    StatusAxis,
+    StatusRule,
+    StatusTable,
+)
+from orderkit.orders import AdjustmentKind, Bearer, OrderStatus
+
+__all__ = ["platform_map"]
+
+STATUSES = ("pending", "on-hold", "processing", "completed", "cancelled", "refunded",
+            "failed", "checkout-draft")
+
+
+def platform_map() -> PlatformMap:
+    """The WooCommerce map."""
+    return PlatformMap(
+        name="woocommerce",
+        description="REST API v3 order",
+        source_zone="UTC",
+        currency_path="currency",
+        order_id=Field("id", "id"),
+        created_at=Field("date_created_gmt", "timestamp"),
+        paid_at=Field("date_paid_gmt", "timestamp", required=False),
+        buyer_id=Field("customer_id", "id", required=False, null=(None, 0)),
+        payable=Field("total", "decimal"),
+        ship_to={
+            "name": Field("shipping.first_name", required=False),
+            "phone": Field("shipping.phone", required=False, null=(None, ""),
+                           fallback=("billing.phone",)),
+            "province": Field("shipping.state", required=False),
+            "city": Field("shipping.city", required=False),
+            "street": Field("shipping.address_1", required=False),
+            "postcode": Field("shipping.postcode", required=False),
+            "country": Field("shipping.country", required=False),
+        },
+        lines=LinesSpec(
+            path="line_items",
+            line_id=Field("id", "id"),
+            sku=Field("sku", "id", null=(None, "", 0),
+                      fallback=("variation_id", "product_id")),
+            quantity=Field("quantity", "count"),
+            unit_price=Field("price", "decimal_float"),
+            title=Field("name", required=False),
+        ),
+        status=StatusTable(
+            axes={"status": StatusAxis("status", STATUSES)},
+            rules=(
+                StatusRule({"status": ("pending", "on-hold", "checkout-draft")},
+                           OrderStatus.PENDING_PAYMENT, "on-hold: awaiting a bank transfer"),
+                StatusRule({"status": "processing"}, OrderStatus.PAID),
+                StatusRule({"status": "completed"}, OrderStatus.COMPLETED),
+                StatusRule({"status": ("cancelled", "failed")}, OrderStatus.CANCELLED),
+                StatusRule({"status": "refunded"}, OrderStatus.CLOSED),
+            ),
+        ),
+        adjustments=(
+            AdjustmentSpec("shipping_total", AdjustmentKind.SHIPPING, Bearer.BUYER,
+                           unit="decimal", label="shipping_total"),
+            AdjustmentSpec("discount_total", AdjustmentKind.COUPON, Bearer.MERCHANT,
+                           unit="decimal", label="discount_total"),
+            AdjustmentSpec("total_tax", AdjustmentKind.TAX, Bearer.BUYER, unit="decimal",
+                           label="total_tax"),
+        ),
+        payment=PaymentSpec(reference=Field("transaction_id", required=False),
+                            method=Field("payment_method", required=False)),
+        ignore=(
+            "parent_id", "number", "order_key", "created_via", "version", "date_created",
+            "date_modified", "date_modified_gmt", "date_paid", "date_completed",
+            "date_completed_gmt", "discount_tax", "shipping_tax", "cart_tax",
+            "prices_include_tax", "customer_ip_address", "customer_user_agent",
+            "customer_note", "billing", "shipping.last_name", "shipping.company",
+            "shipping.address_2", "payment_method_title", "cart_hash", "meta_data",
+            "tax_lines", "shipping_lines", "fee_lines", "coupon_lines", "refunds", "_links",
+            "line_items[*].product_id", "line_items[*].variation_id",
+            "line_items[*].tax_class", "line_items[*].subtotal", "line_items[*].subtotal_tax",
+            "line_items[*].total", "line_items[*].total_tax", "line_items[*].taxes",
+            "line_items[*].meta_data",
+        ),
+    )

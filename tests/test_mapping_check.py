@@ -1,0 +1,84 @@
+"""``check`` reads a batch and says what the map misses, each finding with a fix."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orderkit.mapping import check
+
+FIXTURES = Path(__file__).parent / "fixtures" / "mapping"
+
+
+def batch(platform: str) -> list[dict[str, Any]]:
+    return [json.loads(p.read_text("utf-8")) for p in sorted((FIXTURES / platform).glob("*.json"))]
+
+
+@pytest.mark.parametrize("platform", ["tmall", "jd", "pdd", "douyin", "shopify", "woocommerce"])
+def test_the_recorded_fixtures_are_fully_accounted_for(platform: str) -> None:
+    report = check(platform, batch(platform))
+    assert report.ok, report.to_text()
+    assert report.mapped == report.records >= 5
+
+
+def test_a_new_trade_status_is_reported_with_the_fix() -> None:
+    trades = batch("tmall")
+    trades[1]["status"] = "WAIT_PRE_AUTH_CONFIRM"
+    trades[3]["status"] = "WAIT_PRE_AUTH_CONFIRM"
+    report = check("tmall", trades)
+    [finding] = report.unknown_statuses
+    assert finding.path == "status"
+    assert finding.records == (1, 3)
+    assert finding.count == 2
+    assert "add `WAIT_PRE_AUTH_CONFIRM` to the tmall status table" in finding.suggestion
+    assert report.mapped == report.records - 2
+
+
+def test_a_field_the_platform_started_sending_is_reported_unmapped() -> None:
+    orders = batch("jd")
+    orders[0]["storeId"] = "9981"
+    orders[-1]["itemInfoList"][1]["serviceName"] = "延保一年"
+    report = check("jd", orders)
+    assert {f.path for f in report.unmapped_fields} == {"storeId", "itemInfoList[*].serviceName"}
+    assert all("ignore list" in f.suggestion for f in report.unmapped_fields)
+
+
+def test_fen_amount_that_turned_into_a_yuan_string_is_drift() -> None:
+    orders = batch("douyin")
+    orders[2]["post_amount"] = "8.00"
+    report = check("douyin", orders)
+    [finding] = report.drifted_fields
+    assert finding.path == "post_amount"
+    assert "int, str" in finding.detail
+    assert "'yuan'" in finding.suggestion
+
+
+def test_yuan_string_that_became_a_float_is_drift_with_the_unit_to_use() -> None:
+    orders = batch("jd")
+    orders[0]["itemInfoList"][0]["jdPrice"] = 89.0
+    report = check("jd", orders)
+    [finding] = report.drifted_fields
+    assert finding.path == "itemInfoList[*].jdPrice"
+    assert "'yuan_float'" in finding.suggestion
+
+
+def test_totals_that_do_not_add_up_are_reported_with_the_arithmetic() -> None:
+    orders = batch("pdd")
+    orders[0] = copy.deepcopy(orders[0])
+    orders[0]["pay_amount"] = 95.0  # an unmapped 2.00 discount
+    report = check("pdd", orders)
+    [finding] = report.totals_mismatches
+    assert finding.records == (0,)
+    assert "but the platform's payable is 95.00" in finding.detail
+    assert "adjustments" in finding.suggestion
+
+
+def test_records_that_are_not_objects_are_errors_not_crashes() -> None:
+    report = check("shopify", [*batch("shopify"), "oops"])
+    [finding] = report.errors
+    assert finding.path == "$"
+    assert "error $" in report.to_text()
