@@ -284,6 +284,15 @@ class Money:
     # --- construction ------------------------------------------------------------------
 
     @classmethod
+    def _trusted(cls, amount: Decimal, currency: str) -> Money:
+        # Results of arithmetic on valid Money skip re-validation: it is on every hot path
+        # (order totals, allocation, reconciliation sums).
+        money = object.__new__(cls)
+        object.__setattr__(money, "amount", amount)
+        object.__setattr__(money, "currency", currency)
+        return money
+
+    @classmethod
     def from_minor(cls, minor: int, currency: str) -> Money:
         """Build from an integer count of minor units (fen, cents; yen for JPY)."""
         if not isinstance(minor, int) or isinstance(minor, bool):
@@ -333,7 +342,7 @@ class Money:
         if not isinstance(other, Money):
             return NotImplemented
         self._same(other, "+")
-        return Money(self.amount + other.amount, self.currency)
+        return Money._trusted(self.amount + other.amount, self.currency)
 
     def __radd__(self, other: object) -> Money:
         # Lets sum() start from the int 0.
@@ -345,25 +354,25 @@ class Money:
         if not isinstance(other, Money):
             return NotImplemented
         self._same(other, "-")
-        return Money(self.amount - other.amount, self.currency)
+        return Money._trusted(self.amount - other.amount, self.currency)
 
     def __mul__(self, factor: object) -> Money:
         if isinstance(factor, Money):
             return NotImplemented
         if isinstance(factor, float):
             return NotImplemented
-        return Money(self.amount * _coerce_factor(factor), self.currency)
+        return Money._trusted(self.amount * _coerce_factor(factor), self.currency)
 
     __rmul__ = __mul__
 
     def __neg__(self) -> Money:
-        return Money(-self.amount, self.currency)
+        return Money._trusted(-self.amount, self.currency)
 
     def __pos__(self) -> Money:
         return self
 
     def __abs__(self) -> Money:
-        return Money(abs(self.amount), self.currency)
+        return Money._trusted(abs(self.amount), self.currency)
 
     def __bool__(self) -> bool:
         return bool(self.amount)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from decimal import Decimal
 from enum import IntEnum, StrEnum
 from typing import Any
 
@@ -152,25 +153,31 @@ class Address:
     country: str = attrs.field(default="", validator=check.text())
 
 
+_ZERO_BUCKETS: dict[LineStatus, int] = dict.fromkeys(LineStatus, 0)
+# StrEnum members hash and compare like their values, so this finds both "open" and OPEN.
+_STATUS_BY_KEY: dict[str, LineStatus] = {status.value: status for status in LineStatus}
+
+
 def _line_quantities(value: object) -> dict[LineStatus, int]:
     if not isinstance(value, Mapping):
         raise ValidationError("quantities", value, "expected a mapping of LineStatus to int")
-    out = dict.fromkeys(LineStatus, 0)
+    out = _ZERO_BUCKETS.copy()
     for key, qty in value.items():
-        try:
-            status = LineStatus(key)
-        except ValueError:
-            allowed = ", ".join(s.value for s in LineStatus)
-            raise ValidationError("quantities", key, f"expected a LineStatus ({allowed})") from None
-        if isinstance(qty, bool) or not isinstance(qty, int) or qty < 0:
+        status = _STATUS_BY_KEY.get(key) if isinstance(key, str) else None
+        if status is None:
+            allowed = ", ".join(_STATUS_BY_KEY)
+            raise ValidationError("quantities", key, f"expected a LineStatus ({allowed})")
+        if type(qty) is not int or qty < 0:  # bool is refused too
             raise ValidationError(f"quantities.{status.value}", qty, "expected an integer >= 0")
         out[status] = qty
     return out
 
 
 def _default_quantities(line: OrderLine) -> dict[LineStatus, int]:
-    quantity = line.quantity if isinstance(line.quantity, int) else 0
-    return _line_quantities({LineStatus.OPEN: quantity})
+    out = _ZERO_BUCKETS.copy()
+    if isinstance(line.quantity, int):
+        out[LineStatus.OPEN] = line.quantity
+    return out
 
 
 @attrs.frozen
@@ -278,7 +285,7 @@ class Adjustment:
 
 
 _ADDS = frozenset({AdjustmentKind.SHIPPING, AdjustmentKind.TAX, AdjustmentKind.ROUNDING})
-_SUBTRACTS = frozenset({AdjustmentKind.DISCOUNT, AdjustmentKind.COUPON, AdjustmentKind.SUBSIDY})
+_SUBTRACTS = (AdjustmentKind.DISCOUNT, AdjustmentKind.COUPON, AdjustmentKind.SUBSIDY)
 
 
 _to_at_impl = check.aware("at")
@@ -603,32 +610,48 @@ class Order:
     @property
     def totals(self) -> OrderTotals:
         """Goods, shipping, discounts, payable and settlement, exact to the cent."""
-        zero = Money.zero(self.currency)
-        goods = sum((line.amount for line in self.lines), zero)
-        by_kind: dict[AdjustmentKind, Money] = {}
+        # Every amount on an order shares its currency (checked on construction), so the
+        # sums run on Decimals and become Money once at the end.
+        currency = self.currency
+        zero = Money.zero(currency).amount
+        goods = zero
+        for line in self.lines:
+            goods += line.unit_price.amount * line.quantity
+        by_kind: dict[AdjustmentKind, Decimal] = {}
         platform_funded = zero
         for adjustment in self.adjustments:
-            by_kind[adjustment.kind] = by_kind.get(adjustment.kind, zero) + adjustment.amount
-            if adjustment.kind in _SUBTRACTS and adjustment.borne_by is Bearer.PLATFORM:
-                platform_funded += adjustment.amount
+            kind = adjustment.kind
+            by_kind[kind] = by_kind.get(kind, zero) + adjustment.amount.amount
+            if kind in _SUBTRACTS and adjustment.borne_by is Bearer.PLATFORM:
+                platform_funded += adjustment.amount.amount
         shipping = by_kind.get(AdjustmentKind.SHIPPING, zero)
         tax = by_kind.get(AdjustmentKind.TAX, zero)
         rounding = by_kind.get(AdjustmentKind.ROUNDING, zero)
-        discounts = sum((by_kind.get(kind, zero) for kind in _SUBTRACTS), zero)
+        discounts = zero
+        for kind in _SUBTRACTS:
+            discounts += by_kind.get(kind, zero)
         payable = goods + shipping + tax - discounts + rounding
         fees = by_kind.get(AdjustmentKind.FEE, zero) + by_kind.get(AdjustmentKind.COMMISSION, zero)
-        paid = sum((p.amount for p in self.payments if p.kind is PaymentKind.PAYMENT), zero)
-        refunded = sum((p.amount for p in self.payments if p.kind is PaymentKind.REFUND), zero)
+        paid = refunded = zero
+        for payment in self.payments:
+            if payment.kind is PaymentKind.PAYMENT:
+                paid += payment.amount.amount
+            else:
+                refunded += payment.amount.amount
+
+        def money(amount: Decimal) -> Money:
+            return Money._trusted(amount, currency)
+
         return OrderTotals(
-            goods=goods,
-            shipping=shipping,
-            tax=tax,
-            discounts=discounts,
-            rounding=rounding,
-            payable=payable,
-            platform_funded=platform_funded,
-            merchant_fees=fees,
-            settlement=payable + platform_funded - fees,
-            paid=paid,
-            refunded=refunded,
+            goods=money(goods),
+            shipping=money(shipping),
+            tax=money(tax),
+            discounts=money(discounts),
+            rounding=money(rounding),
+            payable=money(payable),
+            platform_funded=money(platform_funded),
+            merchant_fees=money(fees),
+            settlement=money(payable + platform_funded - fees),
+            paid=money(paid),
+            refunded=money(refunded),
         )
