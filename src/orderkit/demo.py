@@ -126,10 +126,65 @@ def chapter_mapping(story: Story) -> None:
     story.say("text and unix seconds the same UTC instants; every payable matched the platform's.")
 
 
+def chapter_inventory(story: Story) -> None:
+    """The oversell incident replayed: partial cancel, last units, forged id, breaker."""
+    from datetime import timedelta
+
+    from orderkit.adapters.sqlite import SQLiteInventoryStore
+    from orderkit.errors import InsufficientStock, InvalidLock
+    from orderkit.inventory import InventoryLedger
+
+    story.title("Inventory: a partial cancel returns exactly what was cancelled")
+    ledger = InventoryLedger(
+        SQLiteInventoryStore(story.db_path), secret=b"demo-secret-not-for-production",
+        clock=story.clock,
+    )
+
+    def _level(_ledger: InventoryLedger, sku: str) -> str:
+        level = _ledger.stock(sku)
+        return f"on hand {level.on_hand}, locked {level.locked}, available {level.available}"
+
+    sku = "VASE-CELADON"
+    ledger.receive(sku, 10, reference="PO-2026-0216")
+    a = ledger.lock("ORD-2001", {sku: 10}, ttl=timedelta(minutes=30))
+    story.say(f"Stock {sku}: 10. Order A (ORD-2001) locks 10 -> {_level(ledger, sku)}.")
+    ledger.release(a.lock_id, {sku: 3})
+    story.say(f"A cancels 3 of its 10 by line; exactly 3 return -> {_level(ledger, sku)}.")
+    ledger.lock("ORD-2002", {sku: 3}, ttl=timedelta(minutes=30))
+    story.say(f"Order B (ORD-2002) locks 3 and succeeds -> {_level(ledger, sku)}.")
+    try:
+        ledger.lock("ORD-2002", {sku: 1}, ttl=timedelta(minutes=30))
+    except InsufficientStock as refused:
+        wanted, available = refused.shortages[sku]
+        story.say(f"B asks for 1 more: refused (wanted {wanted}, available {available}).")
+    forged = a.lock_id[:-4] + ("AAAA" if not a.lock_id.endswith("AAAA") else "BBBB")
+    try:
+        ledger.release(forged)
+    except InvalidLock as refused:
+        story.say(f"A release with a forged lock id: refused ({refused.reason}).")
+    story.say(f"Still {_level(ledger, sku)}: nothing was oversold or stranded.")
+
+    burst = "KETTLE-1L"
+    ledger.receive(burst, 30, reference="PO-2026-0216")
+    locks = [ledger.lock(f"ORD-21{n:02}", {burst: 1}, ttl=timedelta(hours=2)) for n in range(21)]
+    outcomes = [ledger.release(lock.lock_id).outcome for lock in locks]
+    parked = ledger.pending_review()
+    story.say(
+        f"A runaway script releases 21 {burst} locks in a minute: {outcomes.count('released')}"
+        f" released, the 21st {outcomes[-1]} for review ({len(parked)} pending)."
+    )
+    ledger.approve_release(parked[0].entry_id, actor="ops-lead")
+    story.say(
+        f"ops-lead approves it -> {_level(ledger, burst)}; ledger verified clean:"
+        f" {ledger.verify().ok}."
+    )
+
+
 #: The chapters in reading order. Each takes the shared :class:`Story`.
 CHAPTERS: list[Callable[[Story], None]] = [
     chapter_orders,
     chapter_mapping,
+    chapter_inventory,
     # (chapters are added above this line)
 ]
 

@@ -1,6 +1,11 @@
 """In-memory adapters: for unit tests and single-process tools. Nothing to start."""
 
+from orderkit.adapters.memory.inventory import MemoryInventoryStore
 from orderkit.adapters.memory.orders import MemoryOrderRepository
 from orderkit.adapters.memory.sequences import MemoryReconIdSequence
 
-__all__ = ["MemoryOrderRepository", "MemoryReconIdSequence"]
+__all__ = [
+    "MemoryInventoryStore",
+    "MemoryOrderRepository",
+    "MemoryReconIdSequence",
+]

@@ -1,0 +1,352 @@
+"""``InventoryStore`` on SQLite: correct with many processes on one file.
+
+Every transaction starts with ``BEGIN IMMEDIATE``, so the write lock is held *before* the
+first balance is read: two processes can never both read "1 available" and both lock
+it. The declared SKUs are read in sorted order, the ledger's entries are checked with
+:func:`orderkit.inventory.rules.apply_entry` against the rows read inside the same
+transaction, and the entries, counters and lock lines are written together or not at
+all. ``CHECK`` constraints on the counter tables are a second guard.
+
+Instants are stored as integer microseconds since the epoch (UTC), so they compare and
+index correctly.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from orderkit.adapters.sqlite._db import Database
+from orderkit.errors import StoreError, ValidationError
+from orderkit.inventory.entries import Balance, EntryKind, LedgerEntry, LockLine
+from orderkit.inventory.rules import apply_entry
+
+__all__ = ["SQLiteInventoryStore"]
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+_MIGRATIONS: Final = (
+    """
+    CREATE TABLE inventory_entries (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        entry_id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        sku TEXT NOT NULL,
+        qty INTEGER NOT NULL,
+        at_us INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        order_id TEXT,
+        lock_key TEXT,
+        expires_us INTEGER,
+        ref TEXT
+    );
+    CREATE INDEX inventory_entries_by_kind ON inventory_entries (sku, kind, at_us);
+    CREATE UNIQUE INDEX inventory_entries_approvals ON inventory_entries (ref)
+        WHERE kind = 'approve';
+    CREATE TABLE inventory_balances (
+        sku TEXT PRIMARY KEY,
+        on_hand INTEGER NOT NULL,
+        locked INTEGER NOT NULL,
+        CHECK (locked >= 0),
+        CHECK (on_hand - locked >= 0)
+    ) WITHOUT ROWID;
+    CREATE TABLE inventory_lock_lines (
+        lock_key TEXT NOT NULL,
+        sku TEXT NOT NULL,
+        order_id TEXT NOT NULL,
+        qty INTEGER NOT NULL,
+        locked_us INTEGER NOT NULL,
+        expires_us INTEGER NOT NULL,
+        released INTEGER NOT NULL DEFAULT 0,
+        committed INTEGER NOT NULL DEFAULT 0,
+        expired INTEGER NOT NULL DEFAULT 0,
+        open INTEGER NOT NULL DEFAULT 1,
+        PRIMARY KEY (lock_key, sku),
+        CHECK (released + committed + expired <= qty)
+    ) WITHOUT ROWID;
+    CREATE INDEX inventory_lines_by_order ON inventory_lock_lines (order_id, locked_us);
+    CREATE INDEX inventory_lines_due_by_sku ON inventory_lock_lines (sku, expires_us)
+        WHERE open = 1;
+    CREATE INDEX inventory_lines_due ON inventory_lock_lines (expires_us) WHERE open = 1
+    """,
+)
+
+_ENTRY_COLUMNS: Final = (
+    "entry_id, kind, sku, qty, at_us, actor, reason, order_id, lock_key, expires_us, ref"
+)
+_LINE_COLUMNS: Final = (
+    "lock_key, order_id, sku, qty, locked_us, expires_us, released, committed, expired"
+)
+
+
+def _us(instant: datetime) -> int:
+    delta = instant - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _dt(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def _entry(row: Sequence[Any]) -> LedgerEntry:
+    entry_id, kind, sku, qty, at_us, actor, reason, order_id, lock_key, expires_us, ref = row
+    return LedgerEntry(
+        entry_id=str(entry_id),
+        kind=EntryKind(kind),
+        sku=str(sku),
+        qty=int(qty),
+        at=_dt(int(at_us)),
+        actor=str(actor),
+        reason=str(reason),
+        order_id=None if order_id is None else str(order_id),
+        lock_key=None if lock_key is None else str(lock_key),
+        expires_at=None if expires_us is None else _dt(int(expires_us)),
+        ref=None if ref is None else str(ref),
+    )
+
+
+def _line(row: Sequence[Any]) -> LockLine:
+    lock_key, order_id, sku, qty, locked_us, expires_us, released, committed, expired = row
+    return LockLine(
+        lock_key=str(lock_key),
+        order_id=str(order_id),
+        sku=str(sku),
+        qty=int(qty),
+        locked_at=_dt(int(locked_us)),
+        expires_at=_dt(int(expires_us)),
+        released=int(released),
+        committed=int(committed),
+        expired=int(expired),
+    )
+
+
+class SQLiteInventoryStore:
+    """The inventory ledger in a SQLite file shared by every process on the machine.
+
+    ``durable=True`` (the default) makes every committed lock survive a power cut.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, durable: bool = True) -> None:
+        self._db = Database(path, durable=durable)
+        self._db.ensure_schema("inventory", _MIGRATIONS)
+
+    @property
+    def database(self) -> Database:
+        """The underlying file handle (shared with other adapters on the same file)."""
+        return self._db
+
+    @contextmanager
+    def transaction(self, skus: Collection[str]) -> Iterator[_SQLiteTransaction]:
+        """``BEGIN IMMEDIATE``, read the SKUs in sorted order, commit on a clean exit."""
+        with self._db.write("inventory transaction") as conn:
+            yield _SQLiteTransaction(conn, skus)
+
+    # --- reads -------------------------------------------------------------------------
+
+    def balance(self, sku: str) -> Balance:
+        """The counters of ``sku`` (zeros when never seen)."""
+        with self._db.read("read inventory balance") as conn:
+            row = conn.execute(
+                "SELECT on_hand, locked FROM inventory_balances WHERE sku = ?", (sku,)
+            ).fetchone()
+        return Balance(0, 0) if row is None else Balance(int(row[0]), int(row[1]))
+
+    def balances(self) -> Mapping[str, Balance]:
+        """The counters of every SKU seen."""
+        with self._db.read("read inventory balances") as conn:
+            rows = conn.execute("SELECT sku, on_hand, locked FROM inventory_balances").fetchall()
+        return {str(sku): Balance(int(on_hand), int(locked)) for sku, on_hand, locked in rows}
+
+    def lock_lines(self, lock_key: str) -> Sequence[LockLine]:
+        """The lines of one lock, by SKU (empty when unknown)."""
+        with self._db.read("read lock") as conn:
+            rows = conn.execute(
+                f"SELECT {_LINE_COLUMNS} FROM inventory_lock_lines WHERE lock_key = ?"
+                " ORDER BY sku",
+                (lock_key,),
+            ).fetchall()
+        return tuple(_line(row) for row in rows)
+
+    def lines_of_order(self, order_id: str) -> Sequence[LockLine]:
+        """Every lock line taken for ``order_id``, oldest first."""
+        with self._db.read("read order locks") as conn:
+            rows = conn.execute(
+                f"SELECT {_LINE_COLUMNS} FROM inventory_lock_lines WHERE order_id = ?"
+                " ORDER BY locked_us, lock_key, sku",
+                (order_id,),
+            ).fetchall()
+        return tuple(_line(row) for row in rows)
+
+    def all_lock_lines(self) -> Iterator[LockLine]:
+        """Every lock line."""
+        with self._db.read("read lock lines") as conn:
+            rows = conn.execute(f"SELECT {_LINE_COLUMNS} FROM inventory_lock_lines").fetchall()
+        return (_line(row) for row in rows)
+
+    def due_lines(self, now: datetime, limit: int) -> Sequence[LockLine]:
+        """Up to ``limit`` open lines whose lock expired by ``now``, oldest expiry first."""
+        with self._db.read("read due locks") as conn:
+            rows = conn.execute(
+                f"SELECT {_LINE_COLUMNS} FROM inventory_lock_lines"
+                " WHERE open = 1 AND expires_us <= ? ORDER BY expires_us LIMIT ?",
+                (_us(now), limit),
+            ).fetchall()
+        return tuple(_line(row) for row in rows)
+
+    def entries(self) -> Iterator[LedgerEntry]:
+        """Every entry in append order."""
+        with self._db.read("read inventory ledger") as conn:
+            rows = conn.execute(
+                f"SELECT {_ENTRY_COLUMNS} FROM inventory_entries ORDER BY seq"
+            ).fetchall()
+        return (_entry(row) for row in rows)
+
+    def entry(self, entry_id: str) -> LedgerEntry | None:
+        """One entry by id, or ``None``."""
+        with self._db.read("read inventory entry") as conn:
+            row = conn.execute(
+                f"SELECT {_ENTRY_COLUMNS} FROM inventory_entries WHERE entry_id = ?",
+                (entry_id,),
+            ).fetchone()
+        return None if row is None else _entry(row)
+
+    def pending_parks(self) -> Sequence[LedgerEntry]:
+        """``PARK`` entries not yet approved, oldest first."""
+        with self._db.read("read parked releases") as conn:
+            rows = conn.execute(
+                f"SELECT {_ENTRY_COLUMNS} FROM inventory_entries AS p WHERE p.kind = 'park'"
+                " AND NOT EXISTS (SELECT 1 FROM inventory_entries AS a"
+                "  WHERE a.kind = 'approve' AND a.ref = p.entry_id)"
+                " ORDER BY p.seq"
+            ).fetchall()
+        return tuple(_entry(row) for row in rows)
+
+
+class _SQLiteTransaction:
+    """Reads and appends inside one ``BEGIN IMMEDIATE`` transaction."""
+
+    __slots__ = ("_balances", "_conn", "_skus")
+
+    def __init__(self, conn: sqlite3.Connection, skus: Collection[str]) -> None:
+        self._conn = conn
+        self._skus = frozenset(skus)
+        self._balances: dict[str, Balance] = {}
+        for sku in sorted(self._skus):
+            self._balances[sku] = self._read_balance(sku)
+
+    def _read_balance(self, sku: str) -> Balance:
+        row = self._conn.execute(
+            "SELECT on_hand, locked FROM inventory_balances WHERE sku = ?", (sku,)
+        ).fetchone()
+        return Balance(0, 0) if row is None else Balance(int(row[0]), int(row[1]))
+
+    def balance(self, sku: str) -> Balance:
+        found = self._balances.get(sku)
+        return found if found is not None else self._read_balance(sku)
+
+    def lock_lines(self, lock_key: str) -> Sequence[LockLine]:
+        rows = self._conn.execute(
+            f"SELECT {_LINE_COLUMNS} FROM inventory_lock_lines WHERE lock_key = ? ORDER BY sku",
+            (lock_key,),
+        ).fetchall()
+        return tuple(_line(row) for row in rows)
+
+    def _lock_line(self, lock_key: str, sku: str) -> LockLine | None:
+        row = self._conn.execute(
+            f"SELECT {_LINE_COLUMNS} FROM inventory_lock_lines WHERE lock_key = ? AND sku = ?",
+            (lock_key, sku),
+        ).fetchone()
+        return None if row is None else _line(row)
+
+    def due_lines(self, sku: str, now: datetime) -> Sequence[LockLine]:
+        rows = self._conn.execute(
+            f"SELECT {_LINE_COLUMNS} FROM inventory_lock_lines"
+            " WHERE sku = ? AND open = 1 AND expires_us <= ? ORDER BY expires_us, lock_key",
+            (sku, _us(now)),
+        ).fetchall()
+        return tuple(_line(row) for row in rows)
+
+    def release_count(self, sku: str, since: datetime, cap: int) -> int:
+        row = self._conn.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM inventory_entries WHERE sku = ?"
+            " AND kind = 'release' AND at_us >= ? LIMIT ?)",
+            (sku, _us(since), cap),
+        ).fetchone()
+        return int(row[0])
+
+    def entry(self, entry_id: str) -> LedgerEntry | None:
+        row = self._conn.execute(
+            f"SELECT {_ENTRY_COLUMNS} FROM inventory_entries WHERE entry_id = ?", (entry_id,)
+        ).fetchone()
+        return None if row is None else _entry(row)
+
+    def approval_of(self, park_entry_id: str) -> LedgerEntry | None:
+        row = self._conn.execute(
+            f"SELECT {_ENTRY_COLUMNS} FROM inventory_entries"
+            " WHERE kind = 'approve' AND ref = ?",
+            (park_entry_id,),
+        ).fetchone()
+        return None if row is None else _entry(row)
+
+    def append(self, entry: LedgerEntry) -> None:
+        sku = entry.sku
+        if sku not in self._skus:
+            raise ValidationError("entry.sku", sku, "not among the SKUs this transaction locked")
+        if entry.kind is EntryKind.APPROVE:
+            park = None if entry.ref is None else self.entry(entry.ref)
+            if park is None or park.kind is not EntryKind.PARK or (
+                self.approval_of(park.entry_id) is not None
+            ):
+                raise ValidationError("entry.ref", entry.ref, "no unapproved parked release")
+        before = None if entry.lock_key is None else self._lock_line(entry.lock_key, sku)
+        balance, line = apply_entry(entry, self.balance(sku), before)
+        conn = self._conn
+        try:
+            conn.execute(
+                f"INSERT INTO inventory_entries ({_ENTRY_COLUMNS})"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    entry.entry_id, entry.kind.value, sku, entry.qty, _us(entry.at),
+                    entry.actor, entry.reason, entry.order_id, entry.lock_key,
+                    None if entry.expires_at is None else _us(entry.expires_at), entry.ref,
+                ),
+            )
+        except sqlite3.IntegrityError as error:
+            raise ValidationError("entry.entry_id", entry.entry_id, "already in the ledger") from (
+                error
+            )
+        if entry.on_hand_delta or entry.locked_delta:
+            conn.execute(
+                "INSERT INTO inventory_balances (sku, on_hand, locked) VALUES (?, ?, ?)"
+                " ON CONFLICT (sku) DO UPDATE SET on_hand = excluded.on_hand,"
+                " locked = excluded.locked",
+                (sku, balance.on_hand, balance.locked),
+            )
+        self._balances[sku] = balance
+        if line is None or line is before:
+            return
+        if before is None:
+            conn.execute(
+                f"INSERT INTO inventory_lock_lines ({_LINE_COLUMNS}, open)"
+                " VALUES (?, ?, ?, ?, ?, ?, 0, 0, 0, 1)",
+                (
+                    line.lock_key, line.order_id, sku, line.qty, _us(line.locked_at),
+                    _us(line.expires_at),
+                ),
+            )
+        else:
+            cursor = conn.execute(
+                "UPDATE inventory_lock_lines SET released = ?, committed = ?, expired = ?,"
+                " open = ? WHERE lock_key = ? AND sku = ?",
+                (
+                    line.released, line.committed, line.expired, int(line.remaining > 0),
+                    line.lock_key, sku,
+                ),
+            )
+            if cursor.rowcount != 1:  # pragma: no cover - the row was read above
+                raise StoreError("append inventory entry", "lock line vanished")

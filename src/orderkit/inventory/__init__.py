@@ -1,0 +1,48 @@
+"""The inventory lock ledger: no oversell, no stranded stock.
+
+>>> from datetime import timedelta
+>>> from orderkit.adapters.memory import MemoryInventoryStore
+>>> ledger = InventoryLedger(MemoryInventoryStore(), secret=b"sixteen+ bytes of secret")
+>>> _ = ledger.receive("TEA", 10, reference="PO-1")
+>>> lock = ledger.lock("ORD-1", {"TEA": 4}, ttl=timedelta(minutes=30))
+>>> ledger.release(lock.lock_id, {"TEA": 1}).outcome
+'released'
+>>> ledger.stock("TEA")
+StockLevel(sku='TEA', on_hand=10, locked=3, available=7)
+"""
+
+from orderkit.inventory.entries import (
+    Balance,
+    EntryKind,
+    InventoryLock,
+    LedgerEntry,
+    LineOccupancy,
+    LockLine,
+    Outcome,
+    ParkedRelease,
+    ReleaseResult,
+    StockLevel,
+)
+from orderkit.inventory.ledger import InventoryLedger
+from orderkit.inventory.rules import apply_entry
+from orderkit.inventory.tokens import LockTokens
+from orderkit.inventory.verify import Drift, VerifyReport, verify_store
+
+__all__ = [
+    "Balance",
+    "Drift",
+    "EntryKind",
+    "InventoryLedger",
+    "InventoryLock",
+    "LedgerEntry",
+    "LineOccupancy",
+    "LockLine",
+    "LockTokens",
+    "Outcome",
+    "ParkedRelease",
+    "ReleaseResult",
+    "StockLevel",
+    "VerifyReport",
+    "apply_entry",
+    "verify_store",
+]

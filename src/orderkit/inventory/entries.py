@@ -1,0 +1,211 @@
+"""The values of the inventory ledger: entries, lock lines, stock levels and results.
+
+Every movement of stock is one immutable :class:`LedgerEntry` for one SKU. Its effect on
+the SKU's two counters (``on_hand`` and ``locked``) follows from its kind and quantity
+alone, so anyone holding the entries can recompute every balance and every lock line;
+this is what :meth:`InventoryLedger.verify` does to prove the cached counters never
+drifted.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Literal
+
+import attrs
+
+from orderkit.errors import ReleaseSuspended
+
+__all__ = [
+    "Balance",
+    "EntryKind",
+    "InventoryLock",
+    "LedgerEntry",
+    "LineOccupancy",
+    "LockLine",
+    "Outcome",
+    "ParkedRelease",
+    "ReleaseResult",
+    "StockLevel",
+]
+
+#: What a ``release``/``commit``/``approve_release`` call did.
+Outcome = Literal[
+    "released", "committed", "already_released", "already_committed", "expired", "parked"
+]
+
+
+class EntryKind(enum.StrEnum):
+    """The kinds of movement, with their effect on (``on_hand``, ``locked``)."""
+
+    RECEIVE = "receive"  # (+qty, 0): goods arrived
+    ADJUST = "adjust"  # (+qty, 0): a count correction; qty may be negative
+    LOCK = "lock"  # (0, +qty): held for an order
+    RELEASE = "release"  # (0, -qty): an order let go (cancel, partial cancel)
+    COMMIT = "commit"  # (-qty, -qty): shipped; the units leave the building
+    EXPIRE = "expire"  # (0, -qty): the lock outlived its ttl
+    PARK = "park"  # (0, 0): a release held back by the breaker, pending review
+    APPROVE = "approve"  # (0, -qty): a parked release applied after review
+
+
+_EFFECTS: dict[EntryKind, tuple[int, int]] = {
+    EntryKind.RECEIVE: (1, 0),
+    EntryKind.ADJUST: (1, 0),
+    EntryKind.LOCK: (0, 1),
+    EntryKind.RELEASE: (0, -1),
+    EntryKind.COMMIT: (-1, -1),
+    EntryKind.EXPIRE: (0, -1),
+    EntryKind.PARK: (0, 0),
+    EntryKind.APPROVE: (0, -1),
+}
+
+#: Kinds that resolve units of a lock line, by the line counter they add to.
+RESOLVING: dict[EntryKind, str] = {
+    EntryKind.RELEASE: "released",
+    EntryKind.APPROVE: "released",
+    EntryKind.COMMIT: "committed",
+    EntryKind.EXPIRE: "expired",
+}
+
+
+@attrs.frozen
+class LedgerEntry:
+    """One immutable movement of one SKU: who moved how much, when and why.
+
+    ``lock_key`` names the lock a lock-related entry belongs to (the lock's identity,
+    never its secret token). ``expires_at`` is set on ``LOCK`` entries. ``ref`` carries
+    the receiving reference, or for an ``APPROVE`` the id of the ``PARK`` it applies.
+    """
+
+    entry_id: str
+    kind: EntryKind
+    sku: str
+    qty: int
+    at: datetime
+    actor: str = "system"
+    reason: str = ""
+    order_id: str | None = None
+    lock_key: str | None = None
+    expires_at: datetime | None = None
+    ref: str | None = None
+
+    @property
+    def on_hand_delta(self) -> int:
+        """How this entry moves ``on_hand``."""
+        return _EFFECTS[self.kind][0] * self.qty
+
+    @property
+    def locked_delta(self) -> int:
+        """How this entry moves ``locked``."""
+        return _EFFECTS[self.kind][1] * self.qty
+
+
+@attrs.frozen
+class Balance:
+    """The two stored counters of one SKU; ``available`` follows from them."""
+
+    on_hand: int = 0
+    locked: int = 0
+
+    @property
+    def available(self) -> int:
+        """Units that may still be locked: ``on_hand - locked``."""
+        return self.on_hand - self.locked
+
+
+@attrs.frozen
+class StockLevel:
+    """What :meth:`InventoryLedger.stock` reports: ``on_hand == available + locked``."""
+
+    sku: str
+    on_hand: int
+    locked: int
+    available: int
+
+
+@attrs.frozen
+class LockLine:
+    """One SKU of one lock and how its units were resolved so far."""
+
+    lock_key: str
+    order_id: str
+    sku: str
+    qty: int
+    locked_at: datetime
+    expires_at: datetime
+    released: int = 0
+    committed: int = 0
+    expired: int = 0
+
+    @property
+    def remaining(self) -> int:
+        """Units still locked on this line (each unit is resolved at most once)."""
+        return self.qty - self.released - self.committed - self.expired
+
+
+@attrs.frozen
+class InventoryLock:
+    """A lock taken for an order; keep ``lock_id`` (it is the only way to release it)."""
+
+    lock_id: str
+    order_id: str
+    lines: dict[str, int]
+    locked_at: datetime
+    expires_at: datetime
+
+
+@attrs.frozen
+class LineOccupancy:
+    """One locked line as an order page shows it before the customer cancels."""
+
+    sku: str
+    qty: int
+    locked_at: datetime
+    expires_at: datetime
+    lock_id: str
+
+
+@attrs.frozen
+class ParkedRelease:
+    """A release the breaker held back; ``approve_release(entry_id, actor=...)`` applies it."""
+
+    entry_id: str
+    sku: str
+    qty: int
+    order_id: str
+    lock_id: str
+    at: datetime
+
+
+@attrs.frozen
+class ReleaseResult:
+    """What ``release``, ``commit`` or ``approve_release`` did.
+
+    ``lines`` holds the units actually moved per SKU by this call (empty when nothing
+    changed). When ``outcome == "parked"``, ``parked`` lists the held-back lines and
+    ``suspension`` is the :class:`~orderkit.errors.ReleaseSuspended` describing the first
+    of them, returned rather than raised so that the lines that were not parked stay
+    applied; call :meth:`raise_if_parked` to turn it into an exception.
+    """
+
+    outcome: Outcome
+    lock_id: str
+    order_id: str
+    lines: dict[str, int] = attrs.Factory(dict)
+    parked: tuple[ParkedRelease, ...] = ()
+
+    @property
+    def suspension(self) -> ReleaseSuspended | None:
+        """The first parked line as a :class:`ReleaseSuspended` value, or ``None``."""
+        if not self.parked:
+            return None
+        first = self.parked[0]
+        return ReleaseSuspended(first.sku, first.entry_id, "release breaker tripped")
+
+    def raise_if_parked(self) -> ReleaseResult:
+        """Raise :class:`~orderkit.errors.ReleaseSuspended` when a line was parked."""
+        suspension = self.suspension
+        if suspension is not None:
+            raise suspension
+        return self

@@ -1,0 +1,527 @@
+"""The inventory lock ledger: lock at order creation, release by line, commit on shipment.
+
+Stock moves in two phases, like a ledger of pending transfers. Placing an order *locks*
+units (they stop being available but are still on hand); shipping *commits* them (they
+leave ``on_hand``); cancelling *releases* them (they become available again), line by
+line and never more than is still locked; a lock nobody resolves *expires*. Every
+movement is an immutable entry, so the counters can always be recomputed and checked
+(:meth:`InventoryLedger.verify`).
+
+The oversell incidents this closes: a cancel that never returned stock, a partial cancel
+of 2 of 5 lines that returned all 5, two channels selling the last unit at the same
+moment, a forged id releasing another order's stock, and a runaway script releasing
+thousands of locks in a minute (the release breaker parks those for review).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Final
+
+from orderkit.errors import InsufficientStock, InvalidLock, ValidationError
+from orderkit.inventory.entries import (
+    EntryKind,
+    InventoryLock,
+    LedgerEntry,
+    LineOccupancy,
+    LockLine,
+    Outcome,
+    ParkedRelease,
+    ReleaseResult,
+    StockLevel,
+)
+from orderkit.inventory.tokens import LockTokens
+from orderkit.inventory.verify import VerifyReport, verify_store
+from orderkit.ports import Clock, InventoryStore, InventoryTransaction
+from orderkit.timekeeping import SystemClock
+
+__all__ = ["InventoryLedger"]
+
+_MAX_TEXT: Final = 256
+
+
+class _Ids:
+    """Unique ids for entries and locks: a random per-process prefix and a counter.
+
+    Cheaper than fresh randomness per id; the prefix is redrawn after a fork so two
+    processes never share a sequence. Ids need to be unique, not secret: a lock id's
+    unforgeability comes from its signature.
+    """
+
+    __slots__ = ("_count", "_pid", "_prefix")
+
+    def __init__(self) -> None:
+        self._pid = -1
+        self._prefix = ""
+        self._count = 0
+
+    def __call__(self) -> str:
+        pid = os.getpid()
+        if pid != self._pid:
+            self._pid = pid
+            self._prefix = os.urandom(8).hex()
+            self._count = 0
+        self._count += 1
+        return f"{self._prefix}{self._count:08x}"
+
+
+def _text(path: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(path, value, "expected a non-empty string")
+    if len(value) > _MAX_TEXT:
+        raise ValidationError(path, value, f"longer than {_MAX_TEXT} characters")
+    return value
+
+
+def _quantity(path: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValidationError(path, value, "expected a positive integer")
+    return value
+
+
+def _demand(lines: object, path: str = "lines") -> dict[str, int]:
+    """``{sku: qty}`` or ``[(sku, qty), ...]`` -> summed, SKU-sorted demand."""
+    if isinstance(lines, Mapping):
+        pairs: Iterable[object] = lines.items()
+    elif isinstance(lines, str | bytes) or not isinstance(lines, Iterable):
+        raise ValidationError(path, lines, "expected a mapping of SKU to quantity")
+    else:
+        pairs = lines
+    total: dict[str, int] = {}
+    for index, pair in enumerate(pairs):
+        if not isinstance(pair, tuple) or len(pair) != 2:
+            raise ValidationError(f"{path}[{index}]", pair, "expected a (sku, qty) pair")
+        sku = _text(f"{path}[{index}].sku", pair[0])
+        qty = _quantity(f"{path}[{sku!r}]", pair[1])
+        total[sku] = total.get(sku, 0) + qty
+    if not total:
+        raise ValidationError(path, lines, "expected at least one line")
+    return dict(sorted(total.items()))
+
+
+def _nothing_moved(lines: Iterable[LockLine], *, commit: bool) -> Outcome:
+    """Why a release/commit moved nothing: what happened to those units before."""
+    released = committed = expired = 0
+    for line in lines:
+        released += line.released
+        committed += line.committed
+        expired += line.expired
+    if expired:
+        return "expired"
+    # Report the surprising fact first: a cancel of shipped units, a shipment of
+    # released units.
+    if commit:
+        return "already_released" if released else "already_committed"
+    return "already_committed" if committed else "already_released"
+
+
+class InventoryLedger:
+    """Locks, releases, commits and counts stock over an :class:`InventoryStore`.
+
+    ``secret`` signs lock ids (at least 16 bytes; keep it in the host's secret store,
+    never in the database). ``clock`` dates every entry and decides expiry. The release
+    breaker parks releases of a SKU once it had ``release_limit`` releases within
+    ``release_window``; :meth:`approve_release` applies a parked one.
+    """
+
+    def __init__(
+        self,
+        store: InventoryStore,
+        *,
+        secret: bytes | str,
+        clock: Clock | None = None,
+        release_limit: int = 20,
+        release_window: timedelta = timedelta(hours=1),
+        expiry_batch: int = 100,
+    ) -> None:
+        for name, number in (("release_limit", release_limit), ("expiry_batch", expiry_batch)):
+            if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+                raise ValidationError(name, number, "expected a positive integer")
+        if not isinstance(release_window, timedelta) or release_window <= timedelta(0):
+            raise ValidationError("release_window", release_window, "expected a positive timedelta")
+        self._store = store
+        self._tokens = LockTokens(secret)
+        self._clock: Clock = SystemClock() if clock is None else clock
+        self._release_limit = release_limit
+        self._release_window = release_window
+        self._expiry_batch = expiry_batch
+        self._ids = _Ids()
+
+    @property
+    def store(self) -> InventoryStore:
+        """The store the ledger writes to."""
+        return self._store
+
+    # --- stock in ------------------------------------------------------------------------
+
+    def receive(self, sku: str, qty: int, *, reference: str, actor: str = "system") -> StockLevel:
+        """Book ``qty`` units of ``sku`` received (a purchase receipt, a return to stock)."""
+        _text("sku", sku)
+        _quantity("qty", qty)
+        _text("reference", reference)
+        return self._move(sku, EntryKind.RECEIVE, qty, actor=actor, reason="receive", ref=reference)
+
+    def adjust(self, sku: str, delta: int, *, reason: str, actor: str = "system") -> StockLevel:
+        """Correct ``on_hand`` by ``delta`` after a count; never below what is locked."""
+        _text("sku", sku)
+        if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0:
+            raise ValidationError("delta", delta, "expected a non-zero integer")
+        _text("reason", reason)
+        return self._move(sku, EntryKind.ADJUST, delta, actor=actor, reason=reason, ref=None)
+
+    def _move(
+        self, sku: str, kind: EntryKind, qty: int, *, actor: str, reason: str, ref: str | None
+    ) -> StockLevel:
+        now = self._clock.now()
+        short: InsufficientStock | None = None
+        with self._store.transaction((sku,)) as tx:
+            self._expire_lines(tx, (sku,), now, actor)
+            balance = tx.balance(sku)
+            if balance.available + min(qty, 0) < 0:
+                short = InsufficientStock({sku: (-qty, balance.available)})
+            else:
+                tx.append(LedgerEntry(self._ids(), kind, sku, qty, now, actor, reason, ref=ref))
+                balance = tx.balance(sku)
+        if short is not None:
+            raise short
+        return StockLevel(sku, balance.on_hand, balance.locked, balance.available)
+
+    # --- locks -----------------------------------------------------------------------------
+
+    def lock(
+        self,
+        order_id: str,
+        lines: Mapping[str, int] | Iterable[tuple[str, int]],
+        *,
+        ttl: timedelta,
+        actor: str = "system",
+    ) -> InventoryLock:
+        """Lock every line for ``order_id``, or nothing.
+
+        Demand for a SKU named twice is summed first. When any SKU is short,
+        :class:`InsufficientStock` names every short SKU with (wanted, available) and
+        nothing is locked.
+        """
+        _text("order_id", order_id)
+        demand = _demand(lines)
+        if not isinstance(ttl, timedelta) or ttl <= timedelta(0):
+            raise ValidationError("ttl", ttl, "expected a positive timedelta")
+        now = self._clock.now()
+        expires_at = now + ttl
+        lock_key = self._ids()
+        shortages: dict[str, tuple[int, int]] = {}
+        with self._store.transaction(demand) as tx:
+            self._expire_lines(tx, demand, now, actor)
+            for sku, qty in demand.items():
+                available = tx.balance(sku).available
+                if qty > available:
+                    shortages[sku] = (qty, available)
+            if not shortages:
+                for sku, qty in demand.items():
+                    tx.append(
+                        LedgerEntry(
+                            self._ids(), EntryKind.LOCK, sku, qty, now, actor, "lock",
+                            order_id=order_id, lock_key=lock_key, expires_at=expires_at,
+                        )
+                    )
+        if shortages:
+            raise InsufficientStock(shortages, order_id=order_id)
+        return InventoryLock(
+            self._tokens.issue(lock_key, order_id), order_id, demand, now, expires_at
+        )
+
+    def lock_many(
+        self,
+        requests: Iterable[tuple[str, Mapping[str, int] | Iterable[tuple[str, int]]]],
+        *,
+        ttl: timedelta,
+        actor: str = "system",
+    ) -> list[InventoryLock | InsufficientStock]:
+        """Lock several orders in one store transaction (one commit, one disk sync).
+
+        Each ``(order_id, lines)`` request is all-or-nothing on its own and is decided in
+        order, seeing the locks taken before it in the batch; a refused request gets its
+        :class:`InsufficientStock` in the returned list instead of a lock. Invalid input
+        anywhere refuses the whole batch before anything is written.
+        """
+        if not isinstance(ttl, timedelta) or ttl <= timedelta(0):
+            raise ValidationError("ttl", ttl, "expected a positive timedelta")
+        if isinstance(requests, str | bytes | Mapping) or not isinstance(requests, Iterable):
+            raise ValidationError("requests", requests, "expected (order_id, lines) pairs")
+        checked: list[tuple[str, dict[str, int]]] = []
+        for index, request in enumerate(requests):
+            if not isinstance(request, tuple) or len(request) != 2:
+                raise ValidationError(
+                    f"requests[{index}]", request, "expected an (order_id, lines) pair"
+                )
+            checked.append(
+                (
+                    _text(f"requests[{index}].order_id", request[0]),
+                    _demand(request[1], f"requests[{index}].lines"),
+                )
+            )
+        now = self._clock.now()
+        expires_at = now + ttl
+        skus = {sku for _order, demand in checked for sku in demand}
+        results: list[InventoryLock | InsufficientStock] = []
+        with self._store.transaction(skus) as tx:
+            self._expire_lines(tx, skus, now, actor)
+            for order_id, demand in checked:
+                shortages = {}
+                for sku, qty in demand.items():
+                    available = tx.balance(sku).available
+                    if qty > available:
+                        shortages[sku] = (qty, available)
+                if shortages:
+                    results.append(InsufficientStock(shortages, order_id=order_id))
+                    continue
+                lock_key = self._ids()
+                for sku, qty in demand.items():
+                    tx.append(
+                        LedgerEntry(
+                            self._ids(), EntryKind.LOCK, sku, qty, now, actor, "lock",
+                            order_id=order_id, lock_key=lock_key, expires_at=expires_at,
+                        )
+                    )
+                results.append(
+                    InventoryLock(
+                        self._tokens.issue(lock_key, order_id), order_id, demand, now, expires_at
+                    )
+                )
+        return results
+
+    def release(
+        self,
+        lock_id: str,
+        lines: Mapping[str, int] | Iterable[tuple[str, int]] | None = None,
+        *,
+        order_id: str | None = None,
+        actor: str = "system",
+        reason: str = "release",
+    ) -> ReleaseResult:
+        """Return locked units to available: ``lines`` only (up to what is still locked on
+        them), or everything still locked when ``lines`` is ``None``.
+
+        Pass ``order_id`` to refuse a lock id that belongs to another order. Outcomes:
+        ``"released"``, ``"already_released"`` / ``"already_committed"`` / ``"expired"``
+        (nothing changed), or ``"parked"`` when the breaker held lines back for review
+        (see :attr:`ReleaseResult.suspension`).
+        """
+        return self._resolve(lock_id, lines, order_id, actor, reason, commit=False)
+
+    def commit(
+        self,
+        lock_id: str,
+        lines: Mapping[str, int] | Iterable[tuple[str, int]] | None = None,
+        *,
+        order_id: str | None = None,
+        actor: str = "system",
+        reason: str = "ship",
+    ) -> ReleaseResult:
+        """On shipment: the locked units of ``lines`` (or all) leave ``on_hand``.
+
+        Committing part of a lock leaves the rest locked until released or expired.
+        Outcomes: ``"committed"``, ``"already_committed"`` / ``"already_released"`` /
+        ``"expired"`` (nothing changed).
+        """
+        return self._resolve(lock_id, lines, order_id, actor, reason, commit=True)
+
+    def _open(self, lock_id: str, order_id: str | None) -> tuple[str, str, tuple[LockLine, ...]]:
+        lock_key, token_order = self._tokens.open(lock_id)
+        if order_id is not None and order_id != token_order:
+            raise InvalidLock(lock_id, f"belongs to another order, not {order_id}")
+        known = tuple(self._store.lock_lines(lock_key))
+        if not known or known[0].order_id != token_order:
+            raise InvalidLock(lock_id, "unknown lock")
+        return lock_key, token_order, known
+
+    def _resolve(
+        self,
+        lock_id: str,
+        lines: object,
+        order_id: str | None,
+        actor: str,
+        reason: str,
+        *,
+        commit: bool,
+    ) -> ReleaseResult:
+        lock_key, token_order, known = self._open(lock_id, order_id)
+        skus = {line.sku for line in known}
+        wanted = None if lines is None else _demand(lines)
+        if wanted is not None:
+            for sku, qty in wanted.items():
+                if sku not in skus:
+                    raise ValidationError(f"lines[{sku!r}]", qty, "this lock holds no such SKU")
+        now = self._clock.now()
+        since = now - self._release_window
+        moved: dict[str, int] = {}
+        parked: list[ParkedRelease] = []
+        kind = EntryKind.COMMIT if commit else EntryKind.RELEASE
+        with self._store.transaction(skus) as tx:
+            self._expire_lines(tx, skus, now, actor, only=lock_key)
+            current = {line.sku: line for line in tx.lock_lines(lock_key)}
+            targets = wanted if wanted is not None else {s: current[s].remaining for s in current}
+            for sku in sorted(targets):
+                qty = min(targets[sku], current[sku].remaining)
+                if qty <= 0:
+                    continue
+                entry = LedgerEntry(
+                    self._ids(), kind, sku, qty, now, actor, reason,
+                    order_id=token_order, lock_key=lock_key,
+                )
+                limit = self._release_limit
+                if not commit and tx.release_count(sku, since, limit) >= limit:
+                    entry = LedgerEntry(
+                        entry.entry_id, EntryKind.PARK, sku, qty, now, actor,
+                        f"release breaker: more than {self._release_limit} releases of {sku}"
+                        f" within {self._release_window}; {reason}",
+                        order_id=token_order, lock_key=lock_key,
+                    )
+                    parked.append(
+                        ParkedRelease(entry.entry_id, sku, qty, token_order, lock_id, now)
+                    )
+                else:
+                    moved[sku] = qty
+                tx.append(entry)
+        outcome: Outcome
+        if parked:
+            outcome = "parked"
+        elif moved:
+            outcome = "committed" if commit else "released"
+        else:  # nothing changed in the loop, so ``current`` is still the stored state
+            outcome = _nothing_moved([current[sku] for sku in targets], commit=commit)
+        return ReleaseResult(outcome, lock_id, token_order, moved, tuple(parked))
+
+    # --- the release breaker ---------------------------------------------------------------
+
+    def approve_release(self, entry_id: str, *, actor: str) -> ReleaseResult:
+        """Apply a release the breaker parked (``ReleaseSuspended.entry_id``).
+
+        Releases the parked units still locked (a parked line that was committed or
+        expired meanwhile moves nothing and reports so). Approving twice changes nothing
+        the second time and reports ``"already_released"``.
+        """
+        _text("entry_id", entry_id)
+        _text("actor", actor)
+        park = self._store.entry(entry_id)
+        if park is None or park.kind is not EntryKind.PARK or park.lock_key is None:
+            raise ValidationError("entry_id", entry_id, "no parked release has this id")
+        lock_key = park.lock_key
+        order_id = park.order_id or ""
+        lock_id = self._tokens.issue(lock_key, order_id)
+        now = self._clock.now()
+        with self._store.transaction((park.sku,)) as tx:
+            if tx.approval_of(entry_id) is not None:
+                return ReleaseResult("already_released", lock_id, order_id)
+            self._expire_lines(tx, (park.sku,), now, actor, only=lock_key)
+            line = next(ln for ln in tx.lock_lines(lock_key) if ln.sku == park.sku)
+            qty = min(park.qty, line.remaining)
+            tx.append(
+                LedgerEntry(
+                    self._ids(), EntryKind.APPROVE, park.sku, qty, now, actor,
+                    f"approved parked release {entry_id}",
+                    order_id=order_id, lock_key=lock_key, ref=entry_id,
+                )
+            )
+        if qty:
+            return ReleaseResult("released", lock_id, order_id, {park.sku: qty})
+        return ReleaseResult(_nothing_moved([line], commit=False), lock_id, order_id)
+
+    def pending_review(self) -> tuple[ParkedRelease, ...]:
+        """Releases the breaker parked that nobody approved yet, oldest first."""
+        return tuple(
+            ParkedRelease(
+                entry.entry_id, entry.sku, entry.qty, entry.order_id or "",
+                self._tokens.issue(entry.lock_key or "", entry.order_id or ""), entry.at,
+            )
+            for entry in self._store.pending_parks()
+        )
+
+    # --- expiry ------------------------------------------------------------------------------
+
+    def _expire_lines(
+        self,
+        tx: InventoryTransaction,
+        skus: Iterable[str],
+        now: datetime,
+        actor: str,
+        *,
+        only: str | None = None,
+    ) -> int:
+        """Expire the due lines of ``skus`` (lazy expiry on every write touching them)."""
+        count = 0
+        for sku in sorted(skus):
+            for line in tx.due_lines(sku, now):
+                if count >= self._expiry_batch and line.lock_key != only:
+                    continue
+                tx.append(
+                    LedgerEntry(
+                        self._ids(), EntryKind.EXPIRE, sku, line.remaining, now, actor,
+                        f"lock expired at {line.expires_at.isoformat()}",
+                        order_id=line.order_id, lock_key=line.lock_key,
+                    )
+                )
+                count += 1
+        return count
+
+    def expire_due(self, now: datetime | None = None, *, limit: int | None = None) -> int:
+        """Return the stock of up to ``limit`` expired lock lines; returns how many.
+
+        Hosts call this from a periodic job; reads and writes of a SKU also expire its
+        due lines lazily, so a missed run never keeps stock locked from a buyer.
+        """
+        at = self._clock.now() if now is None else now
+        batch = self._expiry_batch if limit is None else limit
+        due = self._store.due_lines(at, batch)
+        if not due:
+            return 0
+        skus = {line.sku for line in due}
+        wanted = {(line.lock_key, line.sku) for line in due}
+        count = 0
+        with self._store.transaction(skus) as tx:
+            for sku in sorted(skus):
+                for line in tx.due_lines(sku, at):
+                    if (line.lock_key, sku) in wanted:
+                        tx.append(
+                            LedgerEntry(
+                                self._ids(), EntryKind.EXPIRE, sku, line.remaining, at, "system",
+                                f"lock expired at {line.expires_at.isoformat()}",
+                                order_id=line.order_id, lock_key=line.lock_key,
+                            )
+                        )
+                        count += 1
+        return count
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def stock(self, sku: str) -> StockLevel:
+        """``on_hand``, ``locked`` and ``available`` of ``sku``, after lazy expiry."""
+        _text("sku", sku)
+        now = self._clock.now()
+        with self._store.transaction((sku,)) as tx:
+            self._expire_lines(tx, (sku,), now, "system")
+            balance = tx.balance(sku)
+        return StockLevel(sku, balance.on_hand, balance.locked, balance.available)
+
+    def occupancy(self, order_id: str) -> tuple[LineOccupancy, ...]:
+        """Each line still locked for ``order_id``: what the order page shows the buyer."""
+        _text("order_id", order_id)
+        now = self._clock.now()
+        return tuple(
+            LineOccupancy(
+                line.sku, line.remaining, line.locked_at, line.expires_at,
+                self._tokens.issue(line.lock_key, order_id),
+            )
+            for line in self._store.lines_of_order(order_id)
+            if line.remaining > 0 and line.expires_at > now
+        )
+
+    def entries(self) -> tuple[LedgerEntry, ...]:
+        """The whole ledger, in order (for audits and exports)."""
+        return tuple(self._store.entries())
+
+    def verify(self) -> VerifyReport:
+        """Recompute every balance and lock line from the entries and report any drift."""
+        return verify_store(self._store)

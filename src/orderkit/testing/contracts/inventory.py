@@ -1,0 +1,268 @@
+"""The contract every ``InventoryStore`` keeps.
+
+The ledger trusts its store for three things: a transaction commits all of its entries
+or none, every entry is checked against the balances *inside* the transaction (so no
+SKU is ever oversold and no lock line resolves a unit twice), and the reads return what
+was written, to the microsecond.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import attrs
+
+from orderkit.errors import InsufficientStock, InvalidLock, OrderkitError, ValidationError
+from orderkit.inventory.entries import Balance, EntryKind, LedgerEntry
+from orderkit.inventory.ledger import InventoryLedger
+from orderkit.ports import InventoryStore
+from orderkit.testing.clock import ManualClock
+
+__all__ = ["InventoryStoreContract"]
+
+_T0 = datetime(2026, 2, 16, 2, 0, 0, 123456, tzinfo=UTC)
+_TTL = timedelta(minutes=30)
+
+
+def _id() -> str:
+    return os.urandom(8).hex()
+
+
+def _receive(sku: str, qty: int, at: datetime = _T0) -> LedgerEntry:
+    return LedgerEntry(_id(), EntryKind.RECEIVE, sku, qty, at, "clerk", "receive", ref="PO-1")
+
+
+def _lock(sku: str, qty: int, lock_key: str, at: datetime = _T0) -> LedgerEntry:
+    return LedgerEntry(
+        _id(), EntryKind.LOCK, sku, qty, at, "shop", "lock",
+        order_id="ORD-1", lock_key=lock_key, expires_at=at + _TTL,
+    )
+
+
+def _resolve(kind: EntryKind, sku: str, qty: int, lock_key: str, at: datetime = _T0) -> LedgerEntry:
+    return LedgerEntry(
+        _id(), kind, sku, qty, at, "shop", kind.value, order_id="ORD-1", lock_key=lock_key
+    )
+
+
+def _refused(kind: type[OrderkitError], action: Callable[[], object]) -> OrderkitError:
+    try:
+        action()
+    except kind as error:
+        return error
+    raise AssertionError(f"expected {kind.__name__}")
+
+
+class InventoryStoreContract:
+    """Subclass as ``Test...`` and implement :meth:`create_store`."""
+
+    def create_store(self) -> InventoryStore:
+        """Return a new, empty store."""
+        raise NotImplementedError
+
+    def _seeded(self, **stock: int) -> InventoryStore:
+        store = self.create_store()
+        with store.transaction(stock) as tx:
+            for sku, qty in stock.items():
+                tx.append(_receive(sku, qty))
+        return store
+
+    def test_a_new_store_is_empty(self) -> None:
+        store = self.create_store()
+        assert store.balance("TEA") == Balance(0, 0)
+        assert dict(store.balances()) == {}
+        assert list(store.entries()) == []
+        assert list(store.all_lock_lines()) == []
+        assert store.pending_parks() == ()
+
+    def test_entries_round_trip_exactly_and_in_order(self) -> None:
+        store = self.create_store()
+        entries = [
+            _receive("TEA", 5),
+            LedgerEntry(_id(), EntryKind.ADJUST, "TEA", -2, _T0 + timedelta(seconds=1), "counter",
+                        "stock count"),
+            _lock("TEA", 3, "k1", _T0 + timedelta(seconds=2)),
+        ]
+        with store.transaction({"TEA"}) as tx:
+            for entry in entries:
+                tx.append(entry)
+        assert list(store.entries()) == entries
+        assert store.entry(entries[2].entry_id) == entries[2]
+        assert store.entry("nope") is None
+        assert store.balance("TEA") == Balance(3, 3)
+
+    def test_reads_inside_a_transaction_see_its_own_entries(self) -> None:
+        store = self._seeded(TEA=5)
+        with store.transaction({"TEA"}) as tx:
+            tx.append(_lock("TEA", 2, "k1"))
+            assert tx.balance("TEA") == Balance(5, 2)
+            (line,) = tx.lock_lines("k1")
+            assert (line.sku, line.qty, line.remaining) == ("TEA", 2, 2)
+            tx.append(_resolve(EntryKind.RELEASE, "TEA", 1, "k1"))
+            assert tx.lock_lines("k1")[0].released == 1
+            assert tx.release_count("TEA", _T0, 100) == 1
+
+    def test_an_exception_inside_a_transaction_writes_nothing(self) -> None:
+        store = self._seeded(TEA=5)
+
+        def crash() -> None:
+            with store.transaction({"TEA"}) as tx:
+                tx.append(_lock("TEA", 2, "k1"))
+                raise ValidationError("test", None, "crash in the middle of a batch")
+
+        _refused(ValidationError, crash)
+        assert store.balance("TEA") == Balance(5, 0)
+        assert store.lock_lines("k1") == ()
+        assert [entry.kind for entry in store.entries()] == [EntryKind.RECEIVE]
+
+    def test_a_lock_beyond_available_is_refused_and_the_batch_rolls_back(self) -> None:
+        store = self._seeded(TEA=5, CUP=1)
+
+        def oversell() -> None:
+            with store.transaction({"CUP", "TEA"}) as tx:
+                tx.append(_lock("TEA", 5, "k1"))
+                tx.append(_lock("CUP", 2, "k1"))
+
+        error = _refused(InsufficientStock, oversell)
+        assert isinstance(error, InsufficientStock)
+        assert error.shortages == {"CUP": (2, 1)}
+        assert store.balance("TEA") == Balance(5, 0)
+        assert store.lock_lines("k1") == ()
+
+    def test_an_adjustment_below_what_is_locked_is_refused(self) -> None:
+        store = self._seeded(TEA=5)
+        with store.transaction({"TEA"}) as tx:
+            tx.append(_lock("TEA", 4, "k1"))
+
+        def shrink() -> None:
+            with store.transaction({"TEA"}) as tx:
+                tx.append(LedgerEntry(_id(), EntryKind.ADJUST, "TEA", -2, _T0, "c", "count"))
+
+        _refused(InsufficientStock, shrink)
+        assert store.balance("TEA") == Balance(5, 4)
+
+    def test_a_lock_line_never_resolves_more_than_it_holds(self) -> None:
+        store = self._seeded(TEA=5)
+        with store.transaction({"TEA"}) as tx:
+            tx.append(_lock("TEA", 3, "k1"))
+            tx.append(_resolve(EntryKind.COMMIT, "TEA", 2, "k1"))
+
+        def over() -> None:
+            with store.transaction({"TEA"}) as tx:
+                tx.append(_resolve(EntryKind.RELEASE, "TEA", 2, "k1"))
+
+        _refused(InvalidLock, over)
+
+        def unknown() -> None:
+            with store.transaction({"TEA"}) as tx:
+                tx.append(_resolve(EntryKind.RELEASE, "TEA", 1, "nope"))
+
+        _refused(InvalidLock, unknown)
+        (line,) = store.lock_lines("k1")
+        assert (line.committed, line.released, line.remaining) == (2, 0, 1)
+        assert store.balance("TEA") == Balance(3, 1)
+
+    def test_entries_for_undeclared_skus_or_reused_ids_are_refused(self) -> None:
+        store = self._seeded(TEA=5)
+
+        def undeclared() -> None:
+            with store.transaction({"TEA"}) as tx:
+                tx.append(_receive("CUP", 1))
+
+        error = _refused(ValidationError, undeclared)
+        assert isinstance(error, ValidationError)
+        assert error.path == "entry.sku"
+        first = next(iter(store.entries()))
+
+        def reused() -> None:
+            with store.transaction({"TEA"}) as tx:
+                tx.append(first)
+
+        _refused(ValidationError, reused)
+        assert store.balance("TEA") == Balance(5, 0)
+        assert store.balance("CUP") == Balance(0, 0)
+
+    def test_lock_lines_are_found_by_lock_and_by_order(self) -> None:
+        store = self._seeded(TEA=5, CUP=5)
+        with store.transaction({"TEA", "CUP"}) as tx:
+            tx.append(_lock("TEA", 2, "k1"))
+            tx.append(_lock("CUP", 1, "k1"))
+        assert [line.sku for line in store.lock_lines("k1")] == ["CUP", "TEA"]
+        assert sorted(line.sku for line in store.lines_of_order("ORD-1")) == ["CUP", "TEA"]
+        assert store.lines_of_order("ORD-2") == ()
+        assert len(list(store.all_lock_lines())) == 2
+        line = store.lock_lines("k1")[1]
+        assert line.locked_at == _T0
+        assert line.expires_at == _T0 + _TTL
+
+    def test_due_lines_are_open_lines_past_their_expiry(self) -> None:
+        store = self._seeded(TEA=9)
+        with store.transaction({"TEA"}) as tx:
+            for key in ("k1", "k2", "k3"):
+                tx.append(_lock("TEA", 1, key))
+            tx.append(_resolve(EntryKind.RELEASE, "TEA", 1, "k2"))
+        later = _T0 + _TTL
+        assert store.due_lines(_T0 + _TTL - timedelta(microseconds=1), 10) == ()
+        assert sorted(line.lock_key for line in store.due_lines(later, 10)) == ["k1", "k3"]
+        assert len(store.due_lines(later, 1)) == 1
+        with store.transaction({"TEA"}) as tx:
+            assert sorted(line.lock_key for line in tx.due_lines("TEA", later)) == ["k1", "k3"]
+            tx.append(_resolve(EntryKind.EXPIRE, "TEA", 1, "k1", later))
+            assert [line.lock_key for line in tx.due_lines("TEA", later)] == ["k3"]
+        assert [line.lock_key for line in store.due_lines(later, 10)] == ["k3"]
+
+    def test_release_count_counts_releases_since_an_instant(self) -> None:
+        store = self._seeded(TEA=9)
+        with store.transaction({"TEA"}) as tx:
+            tx.append(_lock("TEA", 3, "k1"))
+            for minute in range(3):
+                at = _T0 + timedelta(minutes=minute)
+                tx.append(_resolve(EntryKind.RELEASE, "TEA", 1, "k1", at))
+        with store.transaction({"TEA"}) as tx:
+            assert tx.release_count("TEA", _T0, 100) == 3
+            assert tx.release_count("TEA", _T0 + timedelta(minutes=1), 100) == 2
+            assert tx.release_count("TEA", _T0 + timedelta(minutes=3), 100) == 0
+            assert tx.release_count("CUP", _T0, 100) == 0
+            assert tx.release_count("TEA", _T0, 2) == 2
+
+    def test_a_parked_release_is_pending_until_approved_once(self) -> None:
+        store = self._seeded(TEA=9)
+        with store.transaction({"TEA"}) as tx:
+            tx.append(_lock("TEA", 3, "k1"))
+            park = _resolve(EntryKind.PARK, "TEA", 2, "k1")
+            tx.append(park)
+        assert store.pending_parks() == (park,)
+        assert store.balance("TEA") == Balance(9, 3)
+        approve = LedgerEntry(
+            _id(), EntryKind.APPROVE, "TEA", 2, _T0, "lead", "approved",
+            order_id="ORD-1", lock_key="k1", ref=park.entry_id,
+        )
+        with store.transaction({"TEA"}) as tx:
+            assert tx.approval_of(park.entry_id) is None
+            tx.append(approve)
+            assert tx.approval_of(park.entry_id) == approve
+        assert store.pending_parks() == ()
+        assert store.balance("TEA") == Balance(9, 1)
+
+        def again() -> None:
+            with store.transaction({"TEA"}) as tx:
+                tx.append(attrs.evolve(approve, entry_id=_id()))
+
+        _refused(ValidationError, again)
+        assert store.balance("TEA") == Balance(9, 1)
+
+    def test_a_ledger_over_the_store_tells_the_oversell_story(self) -> None:
+        clock = ManualClock(_T0)
+        ledger = InventoryLedger(self.create_store(), secret=b"contract-secret-0123", clock=clock)
+        ledger.receive("TEA", 10, reference="PO-1")
+        first = ledger.lock("A", {"TEA": 10}, ttl=_TTL)
+        assert ledger.release(first.lock_id, {"TEA": 3}).outcome == "released"
+        ledger.lock("B", {"TEA": 3}, ttl=_TTL)
+        _refused(InsufficientStock, lambda: ledger.lock("B", {"TEA": 1}, ttl=_TTL))
+        assert ledger.commit(first.lock_id).lines == {"TEA": 7}
+        clock.advance(_TTL)
+        level = ledger.stock("TEA")
+        assert (level.on_hand, level.locked, level.available) == (3, 0, 3)
+        assert ledger.verify().ok

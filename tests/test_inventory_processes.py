@@ -1,0 +1,83 @@
+"""No oversell with eight processes locking on one SQLite file."""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import multiprocessing
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from orderkit.adapters.sqlite import SQLiteInventoryStore
+from orderkit.inventory import EntryKind, InventoryLedger, LockTokens
+from orderkit.testing import ManualClock
+from orderkit.testing.inventory_load import LoadReport, lock_worker
+
+SECRET = b"multi-process-secret-0123456789"
+SKUS = ("SKU-A", "SKU-B", "SKU-C", "SKU-D", "SKU-E")
+STOCK = 60
+PROCESSES = 8
+ATTEMPTS = 2_000
+
+
+@pytest.mark.slow
+def test_eight_processes_never_oversell_one_sqlite_file(tmp_path: Path) -> None:
+    path = tmp_path / "inventory.db"
+    factory = functools.partial(SQLiteInventoryStore, path, durable=False)
+    ledger = InventoryLedger(
+        factory(), secret=SECRET, clock=ManualClock(datetime(2026, 2, 16, tzinfo=UTC))
+    )
+    for sku in SKUS:
+        ledger.receive(sku, STOCK, reference="PO-1")
+
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(PROCESSES)
+    results = ctx.Queue()
+    workers = [
+        ctx.Process(
+            target=lock_worker,
+            args=(factory, SECRET, SKUS, ATTEMPTS // PROCESSES, 1000 + n, n, barrier, results),
+        )
+        for n in range(PROCESSES)
+    ]
+    for worker in workers:
+        worker.start()
+    reports = [results.get(timeout=300) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+    for report in reports:
+        if isinstance(report, BaseException):
+            raise report
+    assert all(isinstance(report, LoadReport) for report in reports)
+
+    # They really ran at the same time: the ledger interleaves the workers' entries.
+    owners = [entry.order_id for entry in factory().entries() if entry.order_id]
+    switches = sum(1 for a, b in itertools.pairwise(owners) if a != b)
+    assert len(set(owners)) == PROCESSES
+    assert switches > 4 * PROCESSES, f"only {switches} switches between workers"
+    assert sum(r.attempts for r in reports) == ATTEMPTS
+    successes = [lock for r in reports for lock in r.locks]
+    assert sum(len(r.locks) + r.refused for r in reports) == ATTEMPTS
+    assert successes and sum(r.refused for r in reports) > 0  # stock really ran out
+
+    store = factory()
+    for sku in SKUS:
+        balance = store.balance(sku)
+        assert balance.locked >= 0
+        assert balance.available >= 0, f"{sku} oversold"
+    # Every lock a worker saw succeed is in the ledger with the lines it was given.
+    tokens = LockTokens(SECRET)
+    locked: Counter[tuple[str, str]] = Counter()
+    for entry in store.entries():
+        if entry.kind is EntryKind.LOCK:
+            locked[(entry.lock_key or "", entry.sku)] += entry.qty
+    for lock_id, lines in successes:
+        lock_key, _order = tokens.open(lock_id)
+        for sku, qty in lines.items():
+            assert locked[(lock_key, sku)] == qty
+    assert len({key for key, _sku in locked}) == len(successes)
+    report = ledger.verify()
+    assert report.ok, report

@@ -1,0 +1,62 @@
+"""The memory and SQLite inventory stores keep the ``InventoryStore`` contract."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from orderkit.adapters.memory import MemoryInventoryStore
+from orderkit.adapters.sqlite import SQLiteInventoryStore
+from orderkit.errors import StoreError
+from orderkit.inventory import Balance
+from orderkit.ports import InventoryStore
+from orderkit.testing.contracts import InventoryStoreContract
+
+
+class TestMemoryInventoryStore(InventoryStoreContract):
+    def create_store(self) -> InventoryStore:
+        return MemoryInventoryStore()
+
+
+class TestSQLiteInventoryStore(InventoryStoreContract):
+    @pytest.fixture(autouse=True)
+    def _tmp(self, tmp_path: Path) -> None:
+        self.path = tmp_path / "inventory.db"
+
+    def create_store(self) -> InventoryStore:
+        return SQLiteInventoryStore(self.path)
+
+
+def test_both_stores_are_inventory_stores(tmp_path: Path) -> None:
+    assert isinstance(MemoryInventoryStore(), InventoryStore)
+    assert isinstance(SQLiteInventoryStore(tmp_path / "a.db"), InventoryStore)
+
+
+def test_sqlite_ledger_survives_reopening_the_file(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from orderkit.inventory import EntryKind, LedgerEntry
+
+    path = tmp_path / "inventory.db"
+    store = SQLiteInventoryStore(path)
+    with store.transaction({"TEA"}) as tx:
+        tx.append(
+            LedgerEntry("e1", EntryKind.RECEIVE, "TEA", 4, datetime(2026, 2, 16, tzinfo=UTC))
+        )
+    again = SQLiteInventoryStore(path)
+    assert again.balance("TEA") == Balance(4, 0)
+    assert [entry.entry_id for entry in again.entries()] == ["e1"]
+
+
+def test_sqlite_driver_errors_become_store_errors(tmp_path: Path) -> None:
+    path = tmp_path / "inventory.db"
+    store = SQLiteInventoryStore(path)
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE inventory_balances")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError) as caught:
+        store.balance("TEA")
+    assert isinstance(caught.value.__cause__, sqlite3.Error)
