@@ -180,11 +180,63 @@ def chapter_inventory(story: Story) -> None:
     )
 
 
+def chapter_idempotency(story: Story) -> None:
+    """A "confirm receipt" delivered 17 times by a retrying job is applied once."""
+    from datetime import timedelta
+
+    from orderkit.adapters.sqlite import SQLiteIdempotencyStore
+    from orderkit.idempotency import Idempotency, RetryPolicy, fingerprint
+
+    story.title("Idempotency: a retried confirmation is applied once")
+    repository = SQLiteOrderRepository(story.db_path)
+    repository.save(
+        Order(
+            order_id="ORD-1401",
+            channel="jd",
+            channel_order_id="JD-88412907",
+            lines=[OrderLine("1", "TEA-OOLONG-250G", 1, Money("89.00", "CNY"))],
+            created_at=story.clock.now(),
+        ),
+        expected_version=None,
+    )
+    guard = Idempotency(SQLiteIdempotencyStore(story.db_path), clock=story.clock)
+    policy = RetryPolicy(timedelta(seconds=1), 2, 17, timedelta(seconds=8), 0)
+    applied: list[int] = []
+
+    def confirm_receipt() -> int:
+        order = repository.get("ORD-1401")
+        confirmed = attrs.evolve(
+            order, tags=order.tags | {"receipt-confirmed"}, version=order.version + 1
+        )
+        repository.save(confirmed, expected_version=order.version)
+        applied.append(confirmed.version)
+        return confirmed.version
+
+    key = fingerprint("order.confirm-receipt", "ORD-1401")
+    versions: set[int] = set()
+    for attempt, wait in policy.attempts():
+        story.clock.advance(wait)
+        versions.add(
+            guard.run(key, {"order_id": "ORD-1401"}, confirm_receipt,
+                      lease=policy.lock_ttl(attempt))
+        )
+    story.say(
+        f"A retrying job delivered 'confirm receipt' for ORD-1401 {policy.max_attempts}"
+        f" times; it was applied {len(applied)} time(s), and every delivery was answered"
+        f" with version {', '.join(str(v) for v in sorted(versions))}."
+    )
+    story.say(
+        f"Each attempt's lease is attempt x {policy.base.seconds}s"
+        f" (attempt 17: {policy.lock_ttl(17).seconds}s), so no lock expires under a retry."
+    )
+
+
 #: The chapters in reading order. Each takes the shared :class:`Story`.
 CHAPTERS: list[Callable[[Story], None]] = [
     chapter_orders,
     chapter_mapping,
     chapter_inventory,
+    chapter_idempotency,
     # (chapters are added above this line)
 ]
 

@@ -1,0 +1,139 @@
+"""The record an idempotency store keeps per key, and its two states.
+
+A record is written when a caller *claims* a key (``IN_PROGRESS``, with a lease and a
+random claim ``token``) and rewritten once when that caller finishes (``COMPLETED``,
+with the encoded outcome). The token is what makes a late finisher harmless: after its
+lease expired and another caller took the key over, its token no longer matches and the
+store refuses its write.
+
+The record carries a digest of the whole payload and one digest per top-level payload
+field, so a conflicting reuse of a key can be reported field by field without storing
+the payload itself (it may hold personal data).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+
+from orderkit import _checks as check
+from orderkit.errors import ValidationError
+from orderkit.timekeeping import ensure_aware
+
+__all__ = ["IdempotencyRecord", "RecordState"]
+
+
+class RecordState(StrEnum):
+    """Where a key stands: someone is running it, or its outcome is stored."""
+
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+
+
+_STATES = frozenset(state.value for state in RecordState)
+
+
+def _field_hashes(value: object) -> Mapping[str, str]:
+    if type(value) is MappingProxyType:
+        return value
+    if not isinstance(value, Mapping):
+        raise ValidationError("field_hashes", value, "expected a mapping of field -> digest")
+    for name, digest in value.items():
+        if not isinstance(name, str) or not isinstance(digest, str):
+            raise ValidationError(f"field_hashes.{name}", digest, "expected str -> str")
+    return MappingProxyType(dict(value))
+
+
+def _utc(value: object, path: str) -> datetime:
+    # Fast path for the common case (already aware, in UTC): guarded calls are hot.
+    if type(value) is datetime and value.tzinfo is UTC:
+        return value
+    return ensure_aware(value, path=path)
+
+
+def _created_at(value: object) -> datetime:
+    return _utc(value, "created_at")
+
+
+def _lease_expires_at(value: object) -> datetime:
+    return _utc(value, "lease_expires_at")
+
+
+def _completed_at(value: object) -> datetime | None:
+    return None if value is None else _utc(value, "completed_at")
+
+
+def _state(value: object) -> RecordState:
+    if isinstance(value, RecordState):
+        return value
+    if isinstance(value, str) and value in _STATES:
+        return RecordState(value)
+    raise ValidationError("state", value, "expected 'in_progress' or 'completed'")
+
+
+def _outcome(_instance: Any, _attribute: Any, value: Any) -> None:
+    if value is not None and not isinstance(value, bytes):
+        raise ValidationError("outcome", value, "expected bytes or None")
+
+
+@attrs.frozen
+class IdempotencyRecord:
+    """One key's claim or stored outcome (see the module docstring).
+
+    Instants are aware and in UTC. ``outcome`` is opaque to the store: the guard's codec
+    writes and reads it. Stores must return records equal to the ones they were given.
+    """
+
+    key: str = attrs.field(validator=check.text(allow_empty=False, max_length=512))
+    request_hash: str = attrs.field(validator=check.text(allow_empty=False))
+    token: str = attrs.field(validator=check.text(allow_empty=False))
+    created_at: datetime = attrs.field(converter=_created_at)
+    lease_expires_at: datetime = attrs.field(converter=_lease_expires_at)
+    field_hashes: Mapping[str, str] = attrs.field(factory=dict, converter=_field_hashes)
+    state: RecordState = attrs.field(default=RecordState.IN_PROGRESS, converter=_state)
+    outcome: bytes | None = attrs.field(default=None, validator=_outcome)
+    completed_at: datetime | None = attrs.field(default=None, converter=_completed_at)
+
+    @classmethod
+    def _trusted_claim(
+        cls,
+        key: str,
+        request_hash: str,
+        token: str,
+        created_at: datetime,
+        lease_expires_at: datetime,
+        field_hashes: dict[str, str],
+    ) -> IdempotencyRecord:
+        """An in-progress record from values the guard has just produced and checked.
+
+        Skips the field validators: the guard builds one of these on every call, and
+        validating what it computed itself would double the cost of a guarded call.
+        """
+        record = object.__new__(cls)
+        setter = object.__setattr__
+        setter(record, "key", key)
+        setter(record, "request_hash", request_hash)
+        setter(record, "token", token)
+        setter(record, "created_at", created_at)
+        setter(record, "lease_expires_at", lease_expires_at)
+        setter(record, "field_hashes", MappingProxyType(field_hashes))
+        setter(record, "state", RecordState.IN_PROGRESS)
+        setter(record, "outcome", None)
+        setter(record, "completed_at", None)
+        return record
+
+    def lease_expired(self, now: datetime) -> bool:
+        """True when the record is in progress and its holder's lease ended by ``now``."""
+        return self.state is RecordState.IN_PROGRESS and self.lease_expires_at <= now
+
+    def differing_fields(self, field_hashes: Mapping[str, str]) -> tuple[str, ...]:
+        """Top-level payload fields whose digests differ (present on one side only too)."""
+        names = set(self.field_hashes) | set(field_hashes)
+        return tuple(
+            sorted(n for n in names if self.field_hashes.get(n) != field_hashes.get(n))
+        )
