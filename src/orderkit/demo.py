@@ -231,12 +231,61 @@ def chapter_idempotency(story: Story) -> None:
     )
 
 
+def chapter_lifecycle(story: Story) -> None:
+    """A lost ``ship`` event fixed by a carrier scan, a replayed confirmation, a partial
+    cancel that moves only the named units."""
+    from datetime import timedelta
+
+    from orderkit.adapters.sqlite import SQLiteOrderRepository as Orders
+    from orderkit.lifecycle import Event, OrderService, ReceivableDue
+
+    story.title("Lifecycle: no order stays grey")
+    service = OrderService(Orders(story.db_path), clock=story.clock)
+    now = story.clock.now()
+    service.place(Order(
+        order_id="ORD-1501", channel="douyin", channel_order_id="DY-5017730021",
+        lines=[OrderLine("1", "TEA-OOLONG-250G", 2, Money("89.00", "CNY")),
+               OrderLine("2", "CUP-CELADON", 5, Money("45.50", "CNY"))],
+        created_at=now,
+    ))
+    service.handle("ORD-1501", Event("pay", event_id="wx-pay-1", at=now,
+                                     data={"amount": Money("405.50", "CNY")}))
+    story.say("ORD-1501 paid. The warehouse's 'ship' callback is lost in a deploy.")
+    scan_at = story.clock.advance(timedelta(hours=6))
+    scan = service.handle("ORD-1501", Event(
+        "track", event_id="yto-7731-1", at=scan_at,
+        data={"status": "in_transit", "carrier_time": scan_at - timedelta(minutes=20),
+              "waybill": "YT7731002"},
+    ))
+    due = next(e for e in scan.events if isinstance(e, ReceivableDue))
+    story.say(f"The carrier's first scan arrives: status {scan.order.status.name}, and"
+              f" finance is told {due.amount} is receivable ({due.reason}).")
+    delivered_at = story.clock.advance(timedelta(days=2))
+    service.handle("ORD-1501", Event("deliver", event_id="yto-7731-signed", at=delivered_at))
+    confirm = Event("complete", event_id="dy-confirm-1501", at=delivered_at)
+    outcomes = [service.handle("ORD-1501", confirm).changed for _ in range(17)]
+    stored = service.repository.get("ORD-1501")
+    story.say(f"'Confirm receipt' delivered 17 times: applied {outcomes.count(True)} time(s);"
+              f" the order is {stored.status.name} at version {stored.version}.")
+
+    service.place(Order(
+        order_id="ORD-1502", channel="pdd", channel_order_id="PDD-260216-1502",
+        lines=[OrderLine("1", "CUP-CELADON", 5, Money("45.50", "CNY"))], created_at=now,
+    ))
+    cut = service.handle("ORD-1502", Event("cancel_lines", event_id="pdd-cancel-1", at=now,
+                                           data={"lines": {"1": 2}}))
+    buckets = {k.value: v for k, v in cut.order.line("1").quantities.items() if v}
+    story.say(f"ORD-1502 cancels 2 of 5 cups: status {cut.order.status.name}, line 1 {buckets};"
+              f" {len(service.repository.audit_trail('ORD-1502'))} audit entry kept.")
+
+
 #: The chapters in reading order. Each takes the shared :class:`Story`.
 CHAPTERS: list[Callable[[Story], None]] = [
     chapter_orders,
     chapter_mapping,
     chapter_inventory,
     chapter_idempotency,
+    chapter_lifecycle,
     # (chapters are added above this line)
 ]
 

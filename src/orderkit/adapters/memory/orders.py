@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 from orderkit.errors import ConcurrencyError, DuplicateOrder, OrderNotFound, ValidationError
+from orderkit.lifecycle.audit import AddressVersion, AuditEntry, address_version
 from orderkit.orders import Order
 
 __all__ = ["MemoryOrderRepository"]
 
 
 class MemoryOrderRepository:
-    """Orders in a dict, guarded by a lock; same contract as the SQLite repository."""
+    """Orders in a dict, guarded by a lock; same contract as the SQLite repository.
+
+    Audit entries and address versions are kept beside the orders and written under the
+    same lock as the order, so a save is all or nothing.
+    """
 
     def __init__(self) -> None:
         self._orders: dict[str, Order] = {}
         self._by_channel: dict[tuple[str, str], str] = {}
+        self._audit: dict[str, list[AuditEntry]] = {}
+        self._addresses: dict[str, list[AddressVersion]] = {}
         self._lock = threading.Lock()
 
     def get(self, order_id: str) -> Order:
@@ -32,10 +40,14 @@ class MemoryOrderRepository:
             order_id = self._by_channel.get((channel, channel_order_id))
             return None if order_id is None else self._orders[order_id]
 
-    def save(self, order: Order, expected_version: int | None) -> None:
-        """Insert or replace ``order`` if the stored version is ``expected_version``."""
+    def save(
+        self, order: Order, expected_version: int | None, *, audit: Sequence[AuditEntry] = ()
+    ) -> None:
+        """Insert or replace ``order`` if the stored version is ``expected_version``;
+        store ``audit`` and any address change with it."""
         if not isinstance(order, Order):
             raise ValidationError("order", order, "expected an Order")
+        entries = _entries(audit)
         with self._lock:
             current = self._orders.get(order.order_id)
             stored = None if current is None else current.version
@@ -47,5 +59,36 @@ class MemoryOrderRepository:
                 raise DuplicateOrder(order.channel, order.channel_order_id, holder)
             if current is not None:
                 self._by_channel.pop((current.channel, current.channel_order_id), None)
+                if current.ship_to != order.ship_to:
+                    self._addresses.setdefault(order.order_id, []).append(
+                        address_version(current.ship_to, order.order_id, order.version,
+                                        order.ship_to, entries)
+                    )
             self._orders[order.order_id] = order
             self._by_channel[key] = order.order_id
+            if entries:
+                self._audit.setdefault(order.order_id, []).extend(entries)
+
+    def record_audit(self, order_id: str, entries: Sequence[AuditEntry]) -> None:
+        """Append audit entries without touching the order."""
+        checked = _entries(entries)
+        with self._lock:
+            self._audit.setdefault(order_id, []).extend(checked)
+
+    def audit_trail(self, order_id: str) -> list[AuditEntry]:
+        """The order's audit entries, oldest first."""
+        with self._lock:
+            return list(self._audit.get(order_id, ()))
+
+    def address_history(self, order_id: str) -> list[AddressVersion]:
+        """The order's address changes, oldest first."""
+        with self._lock:
+            return list(self._addresses.get(order_id, ()))
+
+
+def _entries(audit: Sequence[AuditEntry]) -> list[AuditEntry]:
+    entries = list(audit)
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, AuditEntry):
+            raise ValidationError(f"audit[{index}]", entry, "expected an AuditEntry")
+    return entries

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from typing import Final
+from collections.abc import Sequence
+from typing import Any, Final
 
 from orderkit.adapters.sqlite._db import Database
 from orderkit.errors import ConcurrencyError, DuplicateOrder, OrderNotFound, ValidationError
-from orderkit.orders import Order
+from orderkit.lifecycle.audit import AddressVersion, AuditEntry, address_version
+from orderkit.orders import Address, Order
 from orderkit.serialization import from_dict, to_dict
 
 __all__ = ["SQLiteOrderRepository"]
@@ -27,6 +29,20 @@ _MIGRATIONS: Final = (
     CREATE UNIQUE INDEX orders_by_channel ON orders (channel, channel_order_id);
     CREATE INDEX orders_by_status ON orders (status)
     """,
+    """
+    CREATE TABLE order_audit (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        order_id TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX order_audit_by_order ON order_audit (order_id, seq);
+    CREATE TABLE order_addresses (
+        order_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (order_id, version)
+    )
+    """,
 )
 
 
@@ -35,6 +51,8 @@ class SQLiteOrderRepository:
 
     ``save`` checks the stored version and writes in one ``BEGIN IMMEDIATE``
     transaction, so of two processes saving on top of the same version exactly one wins.
+    The audit entries and the address version saved with an order are written in the
+    same transaction (tables ``order_audit`` and ``order_addresses``).
     """
 
     def __init__(self, path: str | os.PathLike[str], *, durable: bool = True) -> None:
@@ -63,18 +81,42 @@ class SQLiteOrderRepository:
             ).fetchone()
         return None if row is None else _load(row[0])
 
-    def save(self, order: Order, expected_version: int | None) -> None:
-        """Insert or replace ``order`` if the stored version is ``expected_version``."""
+    def save(
+        self, order: Order, expected_version: int | None, *, audit: Sequence[AuditEntry] = ()
+    ) -> None:
+        """Insert or replace ``order`` if the stored version is ``expected_version``;
+        store ``audit`` and any address change in the same transaction."""
         if not isinstance(order, Order):
             raise ValidationError("order", order, "expected an Order")
-        body = json.dumps(to_dict(order), ensure_ascii=False, separators=(",", ":"))
+        entries = _entries(audit)
+        data = to_dict(order)
+        body = _dumps(data)
+        audit_rows = [(order.order_id, _dumps(to_dict(e))) for e in entries]
         with self._db.write("save order") as conn:
             row = conn.execute(
-                "SELECT version FROM orders WHERE order_id = ?", (order.order_id,)
+                "SELECT version, json_extract(body, '$.ship_to') FROM orders"
+                " WHERE order_id = ?",
+                (order.order_id,),
             ).fetchone()
             stored = None if row is None else int(row[0])
             if stored != expected_version:
                 raise ConcurrencyError(order.order_id, expected_version, stored)
+            if row is not None:
+                previous = None if row[1] is None else json.loads(row[1])
+                if previous != data["ship_to"]:
+                    change = address_version(
+                        None if previous is None else from_dict(Address, previous),
+                        order.order_id, order.version, order.ship_to, entries,
+                    )
+                    conn.execute(
+                        "INSERT OR REPLACE INTO order_addresses (order_id, version, body)"
+                        " VALUES (?, ?, ?)",
+                        (order.order_id, order.version, _dumps(to_dict(change))),
+                    )
+            if audit_rows:
+                conn.executemany(
+                    "INSERT INTO order_audit (order_id, body) VALUES (?, ?)", audit_rows
+                )
             holder = conn.execute(
                 "SELECT order_id FROM orders WHERE channel = ? AND channel_order_id = ?",
                 (order.channel, order.channel_order_id),
@@ -83,7 +125,8 @@ class SQLiteOrderRepository:
                 raise DuplicateOrder(order.channel, order.channel_order_id, holder[0])
             try:
                 conn.execute(
-                    "INSERT INTO orders (order_id, channel, channel_order_id, status, version, body)"
+                    "INSERT INTO orders"
+                    " (order_id, channel, channel_order_id, status, version, body)"
                     " VALUES (?, ?, ?, ?, ?, ?)"
                     " ON CONFLICT (order_id) DO UPDATE SET channel = excluded.channel,"
                     " channel_order_id = excluded.channel_order_id, status = excluded.status,"
@@ -99,6 +142,43 @@ class SQLiteOrderRepository:
                 )
             except sqlite3.IntegrityError as error:  # pragma: no cover - guarded above
                 raise DuplicateOrder(order.channel, order.channel_order_id, "?") from error
+
+
+    def record_audit(self, order_id: str, entries: Sequence[AuditEntry]) -> None:
+        """Append audit entries without touching the order."""
+        rows = [(order_id, _dumps(to_dict(e))) for e in _entries(entries)]
+        if rows:
+            with self._db.write("record audit") as conn:
+                conn.executemany("INSERT INTO order_audit (order_id, body) VALUES (?, ?)", rows)
+
+    def audit_trail(self, order_id: str) -> list[AuditEntry]:
+        """The order's audit entries, oldest first."""
+        with self._db.read("read audit trail") as conn:
+            rows = conn.execute(
+                "SELECT body FROM order_audit WHERE order_id = ? ORDER BY seq", (order_id,)
+            ).fetchall()
+        return [from_dict(AuditEntry, json.loads(row[0])) for row in rows]
+
+    def address_history(self, order_id: str) -> list[AddressVersion]:
+        """The order's address changes, oldest first."""
+        with self._db.read("read address history") as conn:
+            rows = conn.execute(
+                "SELECT body FROM order_addresses WHERE order_id = ? ORDER BY version",
+                (order_id,),
+            ).fetchall()
+        return [from_dict(AddressVersion, json.loads(row[0])) for row in rows]
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def _entries(audit: Sequence[AuditEntry]) -> list[AuditEntry]:
+    entries = list(audit)
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, AuditEntry):
+            raise ValidationError(f"audit[{index}]", entry, "expected an AuditEntry")
+    return entries
 
 
 def _load(body: str) -> Order:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import attrs
 
 from orderkit.errors import ConcurrencyError, DuplicateOrder, OrderkitError, OrderNotFound
-from orderkit.orders import OrderStatus
+from orderkit.lifecycle.audit import AuditEntry
+from orderkit.orders import Address, OrderStatus
 from orderkit.ports import OrderRepository
 from orderkit.testing.samples import sample_order
 
@@ -85,3 +88,59 @@ class OrderRepositoryContract:
         )
         assert error.existing_order_id == "ORD-1"  # type: ignore[attr-defined]
         _raises(OrderNotFound, repository.get, "ORD-2")
+
+    # --- audit trail and address versions (lifecycle) -----------------------------------
+
+    def test_audit_entries_are_saved_with_the_order_in_order(self) -> None:
+        repository = self.create_repository()
+        order = sample_order()
+        first, second = _audit(order.order_id, "E1"), _audit(order.order_id, "E2")
+        repository.save(order, expected_version=None, audit=(first,))
+        changed = attrs.evolve(order, version=order.version + 1)
+        repository.save(changed, expected_version=order.version, audit=(second,))
+        assert repository.audit_trail(order.order_id) == [first, second]
+        assert repository.audit_trail("other") == []
+
+    def test_refused_save_stores_no_audit_entry(self) -> None:
+        repository = self.create_repository()
+        order = sample_order()
+        repository.save(order, expected_version=None)
+        stale = attrs.evolve(order, version=order.version + 1)
+        _raises(ConcurrencyError, lambda: repository.save(
+            stale, order.version + 5, audit=(_audit(order.order_id, "E1"),)
+        ))
+        assert repository.audit_trail(order.order_id) == []
+
+    def test_audit_can_be_recorded_without_changing_the_order(self) -> None:
+        repository = self.create_repository()
+        order = sample_order()
+        repository.save(order, expected_version=None)
+        refused = attrs.evolve(_audit(order.order_id, "E9"), outcome="refused", reason="no")
+        repository.record_audit(order.order_id, (refused,))
+        assert repository.audit_trail(order.order_id) == [refused]
+        assert repository.get(order.order_id) == order
+
+    def test_address_change_keeps_the_previous_address(self) -> None:
+        repository = self.create_repository()
+        order = sample_order()
+        repository.save(order, expected_version=None)
+        assert repository.address_history(order.order_id) == []
+        moved = Address(name="李*", province="江苏省", city="南京市")
+        entry = attrs.evolve(_audit(order.order_id, "E1"), event="change_address",
+                             approved_by="lead-2")
+        changed = attrs.evolve(order, ship_to=moved, version=order.version + 1)
+        repository.save(changed, expected_version=order.version, audit=(entry,))
+        same = attrs.evolve(changed, version=changed.version + 1)
+        repository.save(same, expected_version=changed.version)
+        (version,) = repository.address_history(order.order_id)
+        assert (version.previous, version.address) == (order.ship_to, moved)
+        assert (version.version, version.event_id) == (changed.version, "E1")
+        assert (version.actor, version.approved_by, version.at) == ("cs-1", "lead-2", entry.at)
+
+
+def _audit(order_id: str, event_id: str) -> AuditEntry:
+    at = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)
+    return AuditEntry(
+        order_id, event_id, "pay", "cs-1", at, at, 10, 20, "applied",
+        (("paid", "", "112.50 CNY"),), "", None,
+    )

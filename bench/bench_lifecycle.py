@@ -1,0 +1,280 @@
+"""Lifecycle throughput next to pytransitions and python-statemachine, in one run.
+
+Each library takes N orders through pay -> pack -> ship -> deliver -> complete (five
+transitions per order) with one guard (``ship`` requires no holds) and an audit record
+per transition:
+
+* orderkit: ``Lifecycle.apply`` on immutable orders; every transition returns a new
+  order (version bumped, event id remembered), domain events and an audit entry. The
+  events are built before the clock starts (a host receives them from its channels);
+  a second figure includes building them.
+* pytransitions: one shared ``Machine`` with the orders added as models, a
+  ``conditions`` guard on ``ship`` and an ``after_state_change`` callback appending an
+  audit tuple.
+* python-statemachine: one ``StateMachine`` per order (its model), a ``cond`` guard on
+  ``ship`` and an ``after_transition`` callback appending an audit tuple.
+
+Run: ``python bench/bench_lifecycle.py [--orders 100000]``. Install the peers with
+``pip install orderkit[bench]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from orderkit.lifecycle import Event, Lifecycle
+from orderkit.money import Money
+from orderkit.orders import Order, OrderLine
+from orderkit.testing import ManualClock
+
+PATH = ("pay", "pack", "ship", "deliver", "complete")
+T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)
+
+
+class Meter:
+    """Accumulates one library's rounds: total transitions and time, and the best round."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.transitions = 0
+        self.seconds = 0.0
+        self.best = 0.0
+
+    def round(self, setup: Callable[[], Any], run: Callable[[Any], int]) -> None:
+        state = setup()
+        gc.collect()
+        start = time.perf_counter()
+        transitions = run(state)
+        elapsed = time.perf_counter() - start
+        self.transitions += transitions
+        self.seconds += elapsed
+        self.best = max(self.best, transitions / elapsed)
+
+    @property
+    def rate(self) -> float:
+        return self.transitions / self.seconds
+
+    def report(self) -> None:
+        print(
+            f"{self.label:<46} {self.transitions:>9,} transitions in {self.seconds:6.2f} s"
+            f" = {self.rate:>9,.0f}/s (best round {self.best:>9,.0f}/s)"
+        )
+
+
+# --- orderkit ------------------------------------------------------------------------------
+
+
+def orderkit_orders(n: int) -> list[Order]:
+    line = OrderLine("L1", "TEA", 1, Money("10.00", "CNY"))
+    first = Order(order_id="O0", channel="pos", channel_order_id="P0", lines=[line], created_at=T0)
+    return [first] + [
+        Order(
+            order_id=f"O{i}", channel="pos", channel_order_id=f"P{i}", lines=[line], created_at=T0
+        )
+        for i in range(1, n)
+    ]
+
+
+def orderkit_events(n: int) -> list[tuple[Event, ...]]:
+    amount = Money("10.00", "CNY")
+    data: dict[str, dict[str, Any]] = {
+        "pay": {"amount": amount},
+        "ship": {"carrier": "SF", "waybill": "SF1"},
+    }
+    return [
+        tuple(Event(name, event_id=f"{i}-{name}", at=T0, data=data.get(name)) for name in PATH)
+        for i in range(n)
+    ]
+
+
+def run_orderkit(state: tuple[Lifecycle, list[Order], list[tuple[Event, ...]]]) -> int:
+    lifecycle, orders, events = state
+    apply = lifecycle.apply
+    audit: list[Any] = []
+    count = 0
+    for order, steps in zip(orders, events, strict=True):
+        for event in steps:
+            transition = apply(order, event)
+            order = transition.order
+            audit.extend(transition.audit)
+            count += 1
+    assert order.status == 50 and len(audit) == count
+    return count
+
+
+def run_orderkit_with_events(state: tuple[Lifecycle, list[Order]]) -> int:
+    lifecycle, orders = state
+    apply = lifecycle.apply
+    data: dict[str, dict[str, Any]] = {
+        "pay": {"amount": Money("10.00", "CNY")},
+        "ship": {"carrier": "SF", "waybill": "SF1"},
+    }
+    audit: list[Any] = []
+    count = 0
+    for i, order in enumerate(orders):
+        for name in PATH:
+            transition = apply(
+                order, Event(name, event_id=f"{i}-{name}", at=T0, data=data.get(name))
+            )
+            order = transition.order
+            audit.extend(transition.audit)
+            count += 1
+    assert order.status == 50 and len(audit) == count
+    return count
+
+
+# --- pytransitions -------------------------------------------------------------------------
+
+
+def transitions_setup(n: int) -> tuple[Any, list[Any], list[Any]]:
+    from transitions import Machine
+
+    audit: list[Any] = []
+
+    class Model:
+        def __init__(self, order_id: str) -> None:
+            self.order_id = order_id
+            self.holds: tuple[str, ...] = ()
+
+        def no_holds(self, _event: Any) -> bool:
+            return not self.holds
+
+        def record(self, event: Any) -> None:
+            audit.append(
+                (self.order_id, event.event.name, event.transition.source, event.transition.dest)
+            )
+
+    machine = Machine(
+        model=None,
+        states=["pending", "paid", "packed", "shipped", "delivered", "completed"],
+        transitions=[
+            {"trigger": "pay", "source": "pending", "dest": "paid"},
+            {"trigger": "pack", "source": "paid", "dest": "packed"},
+            {"trigger": "ship", "source": "packed", "dest": "shipped", "conditions": "no_holds"},
+            {"trigger": "deliver", "source": "shipped", "dest": "delivered"},
+            {"trigger": "complete", "source": "delivered", "dest": "completed"},
+        ],
+        initial="pending",
+        after_state_change="record",
+        send_event=True,
+        auto_transitions=False,
+    )
+    models = [Model(f"O{i}") for i in range(n)]
+    for model in models:
+        machine.add_model(model)
+    return machine, models, audit
+
+
+def run_transitions(state: tuple[Any, list[Any], list[Any]]) -> int:
+    _machine, models, audit = state
+    for model in models:
+        model.pay()
+        model.pack()
+        model.ship()
+        model.deliver()
+        model.complete()
+    assert models[-1].state == "completed" and len(audit) == 5 * len(models)
+    return len(audit)
+
+
+# --- python-statemachine -------------------------------------------------------------------
+
+
+def statemachine_setup(n: int) -> tuple[list[Any], list[Any]]:
+    from statemachine import State, StateMachine
+
+    audit: list[Any] = []
+
+    class OrderMachine(StateMachine):
+        pending = State(initial=True)
+        paid = State()
+        packed = State()
+        shipped = State()
+        delivered = State()
+        completed = State(final=True)
+
+        pay = pending.to(paid)
+        pack = paid.to(packed)
+        ship = packed.to(shipped, cond="no_holds")
+        deliver = shipped.to(delivered)
+        complete = delivered.to(completed)
+
+        def __init__(self, order_id: str) -> None:
+            self.order_id = order_id
+            self.holds: tuple[str, ...] = ()
+            super().__init__()
+
+        def no_holds(self) -> bool:
+            return not self.holds
+
+        def after_transition(self, event: str, source: Any, target: Any) -> None:
+            audit.append((self.order_id, event, source.id, target.id))
+
+    return [OrderMachine(f"O{i}") for i in range(n)], audit
+
+
+def run_statemachine(state: tuple[list[Any], list[Any]]) -> int:
+    machines, audit = state
+    for machine in machines:
+        machine.pay()
+        machine.pack()
+        machine.ship()
+        machine.deliver()
+        machine.complete()
+    assert len(audit) == 5 * len(machines)
+    return len(audit)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--orders", type=int, default=100_000)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="split the orders into rounds, libraries interleaved per round",
+    )
+    args = parser.parse_args()
+    n, rounds = args.orders, args.rounds
+    per_round = max(1, n // rounds)
+    print(
+        f"{per_round * rounds:,} orders per library x pay -> pack -> ship -> deliver ->"
+        f" complete, guard + audit on; {rounds} interleaved rounds"
+    )
+    ours = Meter("orderkit Lifecycle.apply")
+    ours_built = Meter("orderkit Lifecycle.apply (+ building Events)")
+    peer_t = Meter("pytransitions (shared Machine, models added)")
+    peer_s = Meter("python-statemachine")
+    for _ in range(rounds):
+        ours.round(
+            lambda: (
+                Lifecycle(clock=ManualClock(T0)),
+                orderkit_orders(per_round),
+                orderkit_events(per_round),
+            ),
+            run_orderkit,
+        )
+        ours_built.round(
+            lambda: (Lifecycle(clock=ManualClock(T0)), orderkit_orders(per_round)),
+            run_orderkit_with_events,
+        )
+        peer_t.round(lambda: transitions_setup(per_round), run_transitions)
+        peer_s.round(lambda: statemachine_setup(per_round), run_statemachine)
+    for meter in (ours, ours_built, peer_t, peer_s):
+        meter.report()
+    print()
+    for peer, target in ((peer_t, 3), (peer_s, 30)):
+        print(
+            f"orderkit / {peer.label.split(' ')[0]:<20} {ours.rate / peer.rate:6.2f}x"
+            f" (best rounds {ours.best / peer.best:5.2f}x; including Event construction"
+            f" {ours_built.rate / peer.rate:5.2f}x); target >= {target}x"
+        )
+
+
+if __name__ == "__main__":
+    main()

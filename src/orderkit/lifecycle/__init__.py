@@ -1,0 +1,61 @@
+"""The order lifecycle: a transition table (data), a pure engine, and the service hosts call.
+
+* :class:`TransitionTable` / :data:`DEFAULT_TABLE`: which event moves which status where.
+* :class:`Lifecycle`: ``apply(order, event) -> Transition``, no I/O.
+* :class:`OrderService`: load, apply, save with the expected version (retrying on
+  :class:`~orderkit.errors.ConcurrencyError`), then publish the domain events.
+* :class:`Actor` and :class:`Policy`: roles, regions and the two-person rule.
+"""
+
+from orderkit.lifecycle.audit import AuditEntry
+from orderkit.lifecycle.engine import Lifecycle, Transition
+from orderkit.lifecycle.events import (
+    EVENT_NAMES,
+    AddressChanged,
+    DomainEvent,
+    Event,
+    HoldPlaced,
+    HoldReleased,
+    LinesCancelled,
+    LinesShipped,
+    OrderCancelled,
+    PaymentReceived,
+    PriceChanged,
+    ReceivableDue,
+    Refunded,
+    StatusChanged,
+    TrackingRecorded,
+)
+from orderkit.lifecycle.policy import Actor, Policy
+from orderkit.lifecycle.service import InventoryLedgerLike, OrderService
+from orderkit.lifecycle.table import DEFAULT_GUARDS, DEFAULT_TABLE, Guard, Rule, TransitionTable
+
+__all__ = [
+    "DEFAULT_GUARDS",
+    "DEFAULT_TABLE",
+    "EVENT_NAMES",
+    "Actor",
+    "AddressChanged",
+    "AuditEntry",
+    "DomainEvent",
+    "Event",
+    "Guard",
+    "HoldPlaced",
+    "HoldReleased",
+    "InventoryLedgerLike",
+    "Lifecycle",
+    "LinesCancelled",
+    "LinesShipped",
+    "OrderCancelled",
+    "OrderService",
+    "PaymentReceived",
+    "Policy",
+    "PriceChanged",
+    "ReceivableDue",
+    "Refunded",
+    "Rule",
+    "StatusChanged",
+    "TrackingRecorded",
+    "Transition",
+    "TransitionTable",
+]

@@ -1,0 +1,679 @@
+"""The engine: apply one :class:`~orderkit.lifecycle.Event` to one order, purely.
+
+:meth:`Lifecycle.apply` reads nothing and writes nothing. It returns a
+:class:`Transition`: the new order (a new immutable value, ``version`` + 1), the domain
+events for the host to publish and the audit entries for the host to store. The host
+saves the order and the audit together with optimistic concurrency and then publishes
+the events; :class:`~orderkit.lifecycle.OrderService` does exactly that.
+
+Rules the engine keeps, whatever the table says:
+
+* **Idempotent by event id.** The order remembers the ids of the last ``remember``
+  (default 256) events applied to it in ``Order.applied_event_ids``. Re-applying one of
+  them returns ``changed=False`` with no events and no audit. 256 covers every realistic
+  redelivery of a platform callback; a host that replays older history must deduplicate
+  upstream (the idempotency guard does).
+* **Stale events are recorded, not refused, not reversed.** An event the table lists as
+  stale for the current status (a slow ``pay`` after ``ship``) leaves the status alone;
+  its id is remembered and an ``ignored`` audit entry says why.
+* **Lines are buckets.** Units move between :class:`~orderkit.orders.LineStatus`
+  buckets; a line's buckets always sum to its quantity.
+* **Carrier scans rank upward only.** The table only has upward ``track`` rows, so a
+  late ``in_transit`` after ``signed`` is written onto the shipment and moves nothing.
+  A scan that moves a PAID or PACKED order (no ``ship`` ever came) emits
+  :class:`~orderkit.lifecycle.ReceivableDue` once, for that move; a later ``signed`` on
+  an order already SHIPPED moves it to DELIVERED without a second one, so finance never
+  books the same revenue twice.
+
+Speed: building an :class:`~orderkit.orders.Order` through its constructor (or
+``attrs.evolve``) re-runs every field validator. The engine instead copies the already
+validated order and sets only the fields it changed, each of which it has validated
+itself (:func:`_replace`); ``tests/test_lifecycle_engine.py`` proves the result equals
+what the validating constructor builds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, Final, TypeVar
+
+import attrs
+
+from orderkit import _checks as check
+from orderkit.errors import (
+    AddressLocked,
+    OrderkitError,
+    TransitionNotAllowed,
+    ValidationError,
+)
+from orderkit.lifecycle.audit import AuditEntry
+from orderkit.lifecycle.events import (
+    AddressChanged,
+    DomainEvent,
+    Event,
+    HoldPlaced,
+    HoldReleased,
+    LinesCancelled,
+    LinesShipped,
+    OrderCancelled,
+    PaymentReceived,
+    PriceChanged,
+    ReceivableDue,
+    Refunded,
+    StatusChanged,
+    TrackingRecorded,
+)
+from orderkit.lifecycle.policy import Policy
+from orderkit.lifecycle.table import DEFAULT_TABLE, Rule, TransitionTable
+from orderkit.money import Money
+from orderkit.orders import (
+    Address,
+    Hold,
+    LineStatus,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Payment,
+    PaymentKind,
+    Shipment,
+    TrackingEvent,
+    TrackingStatus,
+)
+from orderkit.ports import Clock
+from orderkit.timekeeping import SystemClock
+
+__all__ = ["Lifecycle", "Transition"]
+
+T = TypeVar("T")
+
+_OPEN: Final = LineStatus.OPEN
+_SHIPPED: Final = LineStatus.SHIPPED
+_PRE_SHIP: Final = frozenset({OrderStatus.PENDING_PAYMENT, OrderStatus.PAID, OrderStatus.PACKED})
+_ADDRESS_LOCKED_FROM: Final = OrderStatus.PACKED
+_STATUS: Final = {int(s): s for s in OrderStatus}
+
+
+@attrs.frozen
+class Transition:
+    """The outcome of :meth:`Lifecycle.apply`.
+
+    ``order`` is the new order (the same object when nothing changed), ``changed``
+    whether it differs, ``events`` the domain events to publish, ``audit`` the entries to
+    store; ``ignored`` is the reason when a stale event was recorded and ignored.
+    """
+
+    order: Order
+    changed: bool
+    events: tuple[DomainEvent, ...] = ()
+    audit: tuple[AuditEntry, ...] = ()
+    ignored: str | None = None
+
+
+class _Effect:
+    """What an event handler decided: field changes, domain events, audit texts."""
+
+    __slots__ = ("approved_by", "changes", "events", "fields")
+
+    def __init__(self) -> None:
+        self.fields: dict[str, Any] = {}
+        self.events: list[DomainEvent] = []
+        self.changes: list[tuple[str, str, str]] = []
+        self.approved_by: str | None = None
+
+
+Handler = Callable[[Order, Event, Rule, datetime, _Effect], None]
+
+
+class Lifecycle:
+    """Applies events to orders through a :class:`TransitionTable`.
+
+    ``clock`` stamps audit entries and decides the address edit window;
+    ``address_edit_window`` is how long after payment the buyer may change the address
+    without an approver; ``policy`` checks roles, regions and the two-person rule
+    (default: allow everything); ``remember`` bounds ``Order.applied_event_ids``.
+    """
+
+    def __init__(
+        self,
+        table: TransitionTable = DEFAULT_TABLE,
+        *,
+        clock: Clock | None = None,
+        address_edit_window: timedelta = timedelta(hours=2),
+        policy: Policy | None = None,
+        remember: int = 256,
+    ) -> None:
+        if not isinstance(table, TransitionTable):
+            raise ValidationError("table", table, "expected a TransitionTable")
+        if not isinstance(address_edit_window, timedelta) or address_edit_window < timedelta(0):
+            raise ValidationError("address_edit_window", address_edit_window,
+                                  "expected a non-negative timedelta")
+        if isinstance(remember, bool) or not isinstance(remember, int) or remember < 1:
+            raise ValidationError("remember", remember, "expected an integer >= 1")
+        self.table = table
+        self.clock: Clock = clock or SystemClock()
+        self.address_edit_window = address_edit_window
+        self.policy = policy or Policy.allow_all()
+        self._check_policy = not self.policy.allows_everything
+        self._events = table.events
+        self._rows = table.rows
+        self.remember = remember
+        self._handlers: dict[str, Handler] = {
+            "pay": self._pay,
+            "ship": self._ship,
+            "track": self._track,
+            "cancel": self._cancel,
+            "cancel_lines": self._cancel_lines,
+            "refund": self._refund,
+            "hold": self._hold,
+            "release_hold": self._release_hold,
+            "change_address": self._change_address,
+            "change_price": self._change_price,
+        }
+
+    # --- the one entry point -------------------------------------------------------------
+
+    def apply(self, order: Order, event: Event) -> Transition:
+        """Apply ``event`` to ``order``; see the module docstring for the rules.
+
+        Raises :class:`TransitionNotAllowed` (no row, or every guard failed),
+        :class:`AddressLocked`, :class:`NotPermitted` and :class:`ValidationError` (bad
+        event data, naming ``data.<field>``). A refusal changes nothing.
+        """
+        if type(order) is not Order and not isinstance(order, Order):
+            raise ValidationError("order", order, "expected an Order")
+        if type(event) is not Event and not isinstance(event, Event):
+            raise ValidationError("event", event, "expected an Event")
+        event_id = event.event_id
+        if event_id in order.applied_event_ids:
+            return Transition(order, False)
+        name = event.name
+        if name not in self._events:
+            raise TransitionNotAllowed(order.order_id, order.status.name, name, "unknown event")
+        if self._check_policy:
+            self.policy.check(event.actor, order, name, event.data)
+        validate = _VALIDATORS.get(name)
+        if validate is not None:
+            validate(order, event.data)
+        status = order.status
+        candidates = self._rows.get((status, name))
+        if candidates and candidates[0].guard is None:
+            rule: Rule | None = candidates[0]
+        else:
+            rule = self._choose(order, event)
+        now = self.clock.now()
+        if rule is None:
+            return self._ignore(order, event, now)
+        handler = self._handlers.get(name)
+        if handler is not None:
+            effect = _Effect()
+            handler(order, event, rule, now, effect)
+            fields = effect.fields
+            events = effect.events
+            changes = tuple(effect.changes)
+            approved_by = effect.approved_by
+        else:
+            fields = {}
+            events = []
+            changes = ()
+            approved_by = None
+        target = rule.target
+        if target != status:
+            new_status = _STATUS[target]
+            fields["status"] = new_status
+            fields["status_since"] = event.at
+            events.append(StatusChanged(order.order_id, event_id, now, name, status, new_status))
+        ids = order.applied_event_ids
+        fields["applied_event_ids"] = (
+            (*ids, event_id) if len(ids) < self.remember
+            else (*ids[len(ids) - self.remember + 1 :], event_id)
+        )
+        fields["version"] = order.version + 1
+        actor = event.actor
+        entry = AuditEntry(
+            order.order_id, event_id, name, None if actor is None else actor.id, now, event.at,
+            status.value, target, "applied", changes, "", approved_by,
+        )
+        return Transition(_replace(order, fields), True, tuple(events), (entry,))
+
+    def refusal(self, order: Order, event: Event, error: OrderkitError) -> AuditEntry:
+        """The audit entry recording that ``event`` was refused with ``error``.
+
+        The engine cannot store it (it does no I/O) and a refusal leaves no new order, so
+        the host (:class:`~orderkit.lifecycle.OrderService`) stores it beside the order.
+        """
+        actor = event.actor
+        return AuditEntry(
+            order.order_id, event.event_id, event.name, None if actor is None else actor.id,
+            self.clock.now(), event.at, int(order.status), int(order.status), "refused",
+            (), f"{type(error).__name__}: {error.message}",
+            _approver(event.data) if isinstance(event.data, Mapping) else None,
+        )
+
+    # --- choosing the row ----------------------------------------------------------------
+
+    def _choose(self, order: Order, event: Event) -> Rule | None:
+        status = order.status
+        name = event.name
+        candidates = self.table.candidates(status, name)
+        guards = self.table.guards
+        failed: list[str] = []
+        for rule in candidates:
+            guard = rule.guard
+            if guard is None or guards[guard](order, event):
+                return rule
+            failed.append(guard)
+        if self.table.stale_reason(status, name) is not None:
+            return None
+        if name == "change_address" and status >= _ADDRESS_LOCKED_FROM:
+            raise AddressLocked(order.order_id, status.name,
+                                "the parcel may already be labelled")
+        if failed:
+            reason = "guard " + ", ".join(failed) + " failed"
+            if "no_holds" in failed:
+                reason += " (holds: " + ", ".join(h.kind for h in order.holds) + ")"
+            raise TransitionNotAllowed(order.order_id, status.name, name, reason)
+        raise TransitionNotAllowed(order.order_id, status.name, name)
+
+    def _ignore(self, order: Order, event: Event, now: datetime) -> Transition:
+        reason = self.table.stale_reason(order.status, event.name) or "stale"
+        ids = (*order.applied_event_ids, event.event_id)[-self.remember :]
+        actor = event.actor
+        entry = AuditEntry(
+            order.order_id, event.event_id, event.name, None if actor is None else actor.id,
+            now, event.at, int(order.status), int(order.status), "ignored", (), reason,
+        )
+        new = _replace(order, {"applied_event_ids": ids, "version": order.version + 1})
+        return Transition(new, True, (), (entry,), reason)
+
+    # --- effects, one per event ----------------------------------------------------------
+
+    def _pay(self, order: Order, event: Event, _rule: Rule, now: datetime, fx: _Effect) -> None:
+        amount: Money = event.data["amount"]
+        payment = _maker(Payment)(
+            payment_id=event.event_id, amount=amount, at=event.at,
+            method=str(event.data.get("method", "")), kind=PaymentKind.PAYMENT,
+            reference=str(event.data.get("reference", "")), lines={},
+        )
+        fx.fields["payments"] = (*order.payments, payment)
+        fx.fields["paid_at"] = event.at
+        fx.events.append(PaymentReceived(order.order_id, event.event_id, now, amount))
+        fx.changes.append(("paid", "", str(amount)))
+
+    def _ship(self, order: Order, event: Event, _rule: Rule, now: datetime, fx: _Effect) -> None:
+        data = event.data
+        wanted: Mapping[str, int] | None = data.get("lines")
+        if wanted is None:
+            wanted = _open_lines(order)
+        lines, skus = _move(order, wanted, (_OPEN,), _SHIPPED, "data.lines")
+        shipment = _maker(Shipment)(
+            shipment_id=event.event_id, carrier=data["carrier"],
+            waybill=data["waybill"], lines=dict(wanted), shipped_at=event.at,
+            first_scan_at=None, events=(),
+        )
+        fx.fields["lines"] = lines
+        fx.fields["shipments"] = (*order.shipments, shipment)
+        fx.events.append(LinesShipped(order.order_id, event.event_id, now,
+                                      shipment.shipment_id, shipment.waybill, dict(wanted), skus))
+        fx.changes.append(("shipped", "", _units(wanted)))
+
+    def _track(self, order: Order, event: Event, rule: Rule, now: datetime, fx: _Effect) -> None:
+        data = event.data
+        scan = TrackingEvent(data["status"], data["carrier_time"],
+                             location=str(data.get("location", "")),
+                             description=str(data.get("description", "")))
+        waybill = data.get("waybill")
+        shipments = list(order.shipments)
+        index = next(
+            (i for i in range(len(shipments) - 1, -1, -1)
+             if waybill is None or shipments[i].waybill == waybill),
+            None,
+        )
+        forced = rule.target != order.status and order.status in _PRE_SHIP
+        if index is None:
+            shipments.append(Shipment(event.event_id, str(data.get("carrier", "")),
+                                      str(waybill or ""), {}, shipped_at=None))
+            index = len(shipments) - 1
+        shipment = shipments[index]
+        events = shipment.events if scan in shipment.events else (*shipment.events, scan)
+        first = shipment.first_scan_at
+        first = scan.at if first is None or scan.at < first else first
+        lines = shipment.lines
+        if forced:
+            wanted = _open_lines(order)
+            new_lines, skus = _move(order, wanted, (_OPEN,), _SHIPPED, "lines")
+            fx.fields["lines"] = new_lines
+            lines = {**lines, **{k: lines.get(k, 0) + v for k, v in wanted.items()}}
+            fx.events.append(LinesShipped(order.order_id, event.event_id, now,
+                                          shipment.shipment_id, shipment.waybill, wanted, skus,
+                                          forced=True))
+            fx.changes.append(("shipped", "", _units(wanted)))
+        shipments[index] = attrs.evolve(
+            shipment, events=events, first_scan_at=first, lines=lines,
+            shipped_at=shipment.shipped_at or (scan.at if forced else None),
+        )
+        fx.fields["shipments"] = tuple(shipments)
+        fx.events.append(TrackingRecorded(order.order_id, event.event_id, now,
+                                          shipment.shipment_id, scan.status.value, scan.at))
+        if forced:
+            totals = order.totals
+            due = (totals.paid if totals.paid else totals.payable) - totals.refunded
+            fx.events.append(ReceivableDue(
+                order.order_id, event.event_id, now, due, OrderStatus(rule.target), scan.at,
+                f"carrier scan {scan.status.value} at {scan.at.isoformat()}",
+            ))
+        fx.changes.append(("tracking", "", f"{scan.status.value}@{scan.at.isoformat()}"))
+
+    def _cancel(self, order: Order, event: Event, _rule: Rule, now: datetime, fx: _Effect) -> None:
+        wanted = _open_lines(order)
+        lines, skus = _move(order, wanted, (_OPEN,), LineStatus.CANCELLED, "lines")
+        fx.fields["lines"] = lines
+        fx.events.append(OrderCancelled(order.order_id, event.event_id, now, wanted, skus))
+        fx.changes.append(("cancelled", "", _units(wanted)))
+
+    def _cancel_lines(
+        self, order: Order, event: Event, _rule: Rule, now: datetime, fx: _Effect
+    ) -> None:
+        wanted: Mapping[str, int] = event.data["lines"]
+        lines, skus = _move(order, wanted, (_OPEN,), LineStatus.CANCELLED, "data.lines")
+        fx.fields["lines"] = lines
+        fx.events.append(LinesCancelled(order.order_id, event.event_id, now, dict(wanted), skus))
+        fx.changes.append(("cancelled", "", _units(wanted)))
+
+    def _refund(self, order: Order, event: Event, _rule: Rule, now: datetime, fx: _Effect) -> None:
+        data = event.data
+        amount: Money = data["amount"]
+        wanted: Mapping[str, int] = data.get("lines", {})
+        totals = order.totals
+        if totals.paid and totals.refunded + amount > totals.paid:
+            raise ValidationError("data.amount", amount,
+                                  f"refunds would exceed the {totals.paid} paid")
+        lines, _skus = _move(order, wanted, (_SHIPPED, _OPEN), LineStatus.REFUNDED, "data.lines")
+        released: dict[str, int] = {}
+        by_id = {ln.line_id: ln for ln in order.lines}
+        for line_id, qty in wanted.items():
+            line = by_id[line_id]
+            from_open = max(0, qty - line.quantities[_SHIPPED])
+            if from_open:
+                released[line.sku] = released.get(line.sku, 0) + from_open
+        refund = Payment(event.event_id, amount, event.at, kind=PaymentKind.REFUND,
+                         lines=wanted, reference=str(data.get("reference", "")))
+        fx.fields["lines"] = lines
+        fx.fields["payments"] = (*order.payments, refund)
+        fx.events.append(Refunded(order.order_id, event.event_id, now, amount, dict(wanted),
+                                  released))
+        fx.changes.append(("refunded", str(totals.refunded), str(totals.refunded + amount)))
+        fx.approved_by = _approver(data)
+
+    def _hold(self, order: Order, event: Event, _rule: Rule, now: datetime, fx: _Effect) -> None:
+        kind = str(event.data["kind"])
+        if order.hold(kind) is not None:
+            raise TransitionNotAllowed(order.order_id, order.status.name, "hold",
+                                       f"already on hold {kind!r}")
+        by = event.actor.id if event.actor is not None else "system"
+        reason = str(event.data.get("reason", ""))
+        fx.fields["holds"] = (*order.holds, Hold(kind, by, event.at, reason))
+        fx.events.append(HoldPlaced(order.order_id, event.event_id, now, kind, reason, by))
+        fx.changes.append(("holds", "", kind))
+
+    def _release_hold(
+        self, order: Order, event: Event, _rule: Rule, now: datetime, fx: _Effect
+    ) -> None:
+        kind = str(event.data["kind"])
+        if order.hold(kind) is None:
+            raise TransitionNotAllowed(order.order_id, order.status.name, "release_hold",
+                                       f"no hold {kind!r} to release")
+        by = event.actor.id if event.actor is not None else "system"
+        fx.approved_by = _approver(event.data)
+        fx.fields["holds"] = tuple(h for h in order.holds if h.kind != kind)
+        fx.events.append(HoldReleased(order.order_id, event.event_id, now, kind, by,
+                                      fx.approved_by))
+        fx.changes.append(("holds", kind, ""))
+
+    def _change_address(
+        self, order: Order, event: Event, _rule: Rule, now: datetime, fx: _Effect
+    ) -> None:
+        address: Address = event.data["address"]
+        approver = _approver(event.data)
+        if order.paid_at is not None and now > order.paid_at + self.address_edit_window:
+            who = event.actor.id if event.actor is not None else None
+            if approver is None or approver == who:
+                raise AddressLocked(
+                    order.order_id, order.status.name,
+                    f"more than {self.address_edit_window} after payment: needs approved_by"
+                    " from a second person",
+                )
+        waybill = next((s.waybill for s in reversed(order.shipments) if s.waybill), None)
+        fx.fields["ship_to"] = address
+        fx.approved_by = approver
+        fx.events.append(AddressChanged(order.order_id, event.event_id, now, order.ship_to,
+                                        address, waybill, approver))
+        fx.changes.append(("ship_to", _address_text(order.ship_to), _address_text(address)))
+
+    def _change_price(
+        self, order: Order, event: Event, _rule: Rule, now: datetime, fx: _Effect
+    ) -> None:
+        line_id = str(event.data["line_id"])
+        price: Money = event.data["unit_price"]
+        lines = []
+        previous = price
+        for line in order.lines:
+            if line.line_id == line_id:
+                previous = line.unit_price
+                line = _replace(line, {"unit_price": price})
+            lines.append(line)
+        fx.fields["lines"] = tuple(lines)
+        fx.approved_by = _approver(event.data)
+        fx.events.append(PriceChanged(order.order_id, event.event_id, now, line_id, previous,
+                                      price, fx.approved_by))
+        fx.changes.append((f"lines[{line_id}].unit_price", str(previous), str(price)))
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _replace(instance: T, changes: Mapping[str, Any]) -> T:
+    """Copy a validated attrs instance, setting only ``changes``.
+
+    Trusted fast path: skips the field validators, so every value in ``changes`` must
+    already have been validated by the engine (tests compare with the constructor).
+    """
+    cls = type(instance)
+    copier = _COPIERS.get(cls)
+    if copier is None:
+        copier = _COPIERS[cls] = _make_code(cls, build=False)
+    new: T = copier(instance)
+    setter = object.__setattr__
+    for name, value in changes.items():
+        setter(new, name, value)
+    return new
+
+
+def _maker(cls: type[T]) -> Callable[..., T]:
+    """``make(*, field=...)`` for a value whose fields the engine validated itself (same
+    trust as :func:`_replace`); every field must be given. Used for the payments and
+    shipments the engine creates from already-checked event data."""
+    builder = _BUILDERS.get(cls)
+    if builder is None:
+        builder = _BUILDERS[cls] = _make_code(cls, build=True)
+    return builder
+
+
+_COPIERS: dict[type, Callable[..., Any]] = {}
+_BUILDERS: dict[type, Callable[..., Any]] = {}
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _make_code(cls: type, *, build: bool) -> Callable[..., Any]:
+    """Straight-line code for one attrs class (no per-field loop or lookup): either
+    ``copy(src)`` copying every field, or ``build(*, field...)`` setting each one."""
+    names = _field_names(cls)
+    if build:
+        body = [f"def make(*, {', '.join(names)}):", "    new = _new(_cls)"]
+        body += [f"    _set(new, {name!r}, {name})" for name in names]
+    else:
+        body = ["def make(src):", "    new = _new(_cls)"]
+        body += [f"    _set(new, {name!r}, src.{name})" for name in names]
+    body.append("    return new")
+    namespace: dict[str, Any] = {"_new": object.__new__, "_set": object.__setattr__, "_cls": cls}
+    exec("\n".join(body), namespace)  # code built from attrs field names only
+    made: Callable[..., Any] = namespace["make"]
+    return made
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    """The attrs field names of ``cls``, cached."""
+    names = _NAMES.get(cls)
+    if names is None:
+        names = _NAMES[cls] = tuple(a.name for a in attrs.fields(cls))
+    return names
+
+
+def _move(
+    order: Order,
+    wanted: Mapping[str, int],
+    sources: tuple[LineStatus, ...],
+    target: LineStatus,
+    path: str,
+) -> tuple[tuple[OrderLine, ...], dict[str, int]]:
+    """Move ``wanted`` units per line from ``sources`` (in order) into ``target``.
+
+    Builds new lines only; raises :class:`ValidationError` naming ``path[line_id]`` for
+    an unknown line or more units than the sources hold (nothing is changed then).
+    """
+    skus: dict[str, int] = {}
+    lines = []
+    found = 0
+    for line in order.lines:
+        qty = wanted.get(line.line_id)
+        if not qty:
+            lines.append(line)
+            continue
+        found += 1
+        buckets = line.quantities.copy()
+        left = qty
+        for source in sources:
+            take = left if left <= buckets[source] else buckets[source]
+            buckets[source] -= take
+            left -= take
+        if left:
+            names = "/".join(s.value for s in sources)
+            raise ValidationError(f"{path}[{line.line_id!r}]", qty,
+                                  f"only {qty - left} unit(s) are {names}")
+        buckets[target] += qty
+        lines.append(_replace(line, {"quantities": buckets}))
+        skus[line.sku] = skus.get(line.sku, 0) + qty
+    if found != len(wanted):
+        known = {line.line_id for line in order.lines}
+        for line_id in wanted:
+            if line_id not in known:
+                raise ValidationError(f"{path}[{line_id!r}]", line_id,
+                                      f"order {order.order_id} has no such line")
+    return tuple(lines), skus
+
+
+def _open_lines(order: Order) -> dict[str, int]:
+    return {ln.line_id: ln.quantities[_OPEN] for ln in order.lines if ln.quantities[_OPEN]}
+
+
+def _units(lines: Mapping[str, int]) -> str:
+    return ", ".join(f"{k}x{v}" for k, v in lines.items())
+
+
+def _address_text(address: Address | None) -> str:
+    if address is None:
+        return ""
+    return " ".join(
+        p for p in (address.name, address.phone, address.province, address.city,
+                    address.district, address.street, address.postcode) if p
+    )
+
+
+def _approver(data: Mapping[str, Any]) -> str | None:
+    approver = data.get("approved_by")
+    return approver if isinstance(approver, str) and approver else None
+
+
+# --- event data validation -------------------------------------------------------------------
+
+
+def _money(order: Order, data: Mapping[str, Any], key: str) -> None:
+    value = data.get(key)
+    if not isinstance(value, Money):
+        raise ValidationError(f"data.{key}", value, "expected Money")
+    if value.currency != order.currency:
+        raise ValidationError(f"data.{key}.currency", value.currency,
+                              f"order {order.order_id} is in {order.currency}")
+    if value.amount < 0:
+        raise ValidationError(f"data.{key}.amount", value.amount, "must be >= 0")
+
+
+def _text(data: Mapping[str, Any], key: str, *, required: bool = True) -> None:
+    value = data.get(key)
+    if value is None and not required:
+        return
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(f"data.{key}", value, "expected a non-empty string")
+
+
+def _lines(data: Mapping[str, Any], key: str, *, required: bool = True) -> None:
+    if key not in data and not required:
+        return
+    check.quantity_map(f"data.{key}")(data.get(key))
+    if required and not data[key]:
+        raise ValidationError(f"data.{key}", data[key], "name at least one line")
+
+
+def _v_pay(order: Order, data: Mapping[str, Any]) -> None:
+    _money(order, data, "amount")
+
+
+def _v_ship(order: Order, data: Mapping[str, Any]) -> None:
+    _text(data, "carrier")
+    _text(data, "waybill")
+    _lines(data, "lines", required=False)
+
+
+def _v_track(order: Order, data: Mapping[str, Any]) -> None:
+    check.enum_member(TrackingStatus, "data.status")(data.get("status"))
+    check.aware("data.carrier_time")(data.get("carrier_time"))
+    _text(data, "waybill", required=False)
+
+
+def _v_cancel_lines(order: Order, data: Mapping[str, Any]) -> None:
+    _lines(data, "lines")
+
+
+def _v_refund(order: Order, data: Mapping[str, Any]) -> None:
+    _money(order, data, "amount")
+    _lines(data, "lines", required=False)
+
+
+def _v_hold(order: Order, data: Mapping[str, Any]) -> None:
+    _text(data, "kind")
+    if len(data["kind"]) > 64:
+        raise ValidationError("data.kind", data["kind"], "longer than 64 characters")
+
+
+def _v_change_address(order: Order, data: Mapping[str, Any]) -> None:
+    if not isinstance(data.get("address"), Address):
+        raise ValidationError("data.address", data.get("address"), "expected an Address")
+
+
+def _v_change_price(order: Order, data: Mapping[str, Any]) -> None:
+    _text(data, "line_id")
+    order.line(data["line_id"])
+    _money(order, data, "unit_price")
+
+
+_VALIDATORS: dict[str, Callable[[Order, Mapping[str, Any]], None]] = {
+    "pay": _v_pay,
+    "ship": _v_ship,
+    "track": _v_track,
+    "cancel_lines": _v_cancel_lines,
+    "refund": _v_refund,
+    "hold": _v_hold,
+    "release_hold": _v_hold,
+    "change_address": _v_change_address,
+    "change_price": _v_change_price,
+}

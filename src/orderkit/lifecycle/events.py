@@ -1,0 +1,224 @@
+"""What goes into the lifecycle (:class:`Event`) and what comes out (domain events).
+
+An :class:`Event` is a request to change an order: a payment callback, a warehouse scan,
+a carrier scan, a customer-service action. It carries an ``event_id`` chosen by whoever
+produced it (the gateway's notify id, the carrier's scan id), so that a second delivery
+of the same fact can be recognised and ignored.
+
+The domain events are facts the engine decided, for the host to publish after the order
+is saved (outbox style): inventory releases exactly the units named in
+:class:`LinesCancelled`, finance books revenue on :class:`ReceivableDue`, a carrier
+gateway forwards :class:`AddressChanged`. Every domain event names the order, the input
+event id that caused it and when the engine decided it, so consumers can deduplicate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from orderkit import _checks as check
+from orderkit.errors import ValidationError
+from orderkit.lifecycle.policy import Actor
+from orderkit.money import Money
+from orderkit.orders import Address, OrderStatus
+from orderkit.timekeeping import ensure_aware
+
+__all__ = [
+    "EVENT_NAMES",
+    "AddressChanged",
+    "DomainEvent",
+    "Event",
+    "HoldPlaced",
+    "HoldReleased",
+    "LinesCancelled",
+    "LinesShipped",
+    "OrderCancelled",
+    "PaymentReceived",
+    "PriceChanged",
+    "ReceivableDue",
+    "Refunded",
+    "StatusChanged",
+    "TrackingRecorded",
+]
+
+#: The event names the engine knows how to apply (a table may declare more, see
+#: :class:`~orderkit.lifecycle.TransitionTable`; those only move the status).
+EVENT_NAMES = frozenset(
+    {
+        "pay",
+        "pack",
+        "ship",
+        "track",
+        "deliver",
+        "complete",
+        "cancel",
+        "cancel_lines",
+        "refund",
+        "hold",
+        "release_hold",
+        "change_address",
+        "change_price",
+    }
+)
+
+
+def _data(value: object) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValidationError("data", value, "expected a mapping or None")
+    for key in value:
+        if not isinstance(key, str):
+            raise ValidationError("data", key, "keys must be strings")
+    return dict(value)
+
+
+def _at(value: object) -> datetime:
+    return ensure_aware(value, path="at")
+
+
+@attrs.frozen
+class Event:
+    """A request to change an order.
+
+    ``name`` is one of the table's events (``"pay"``, ``"ship"``, ...), ``event_id`` the
+    producer's id for this fact (re-delivering the same id changes nothing), ``at`` when
+    it happened (aware), ``data`` the event's details (see ``docs/lifecycle.md``) and
+    ``actor`` who asks (``None`` for system and carrier events).
+    """
+
+    name: str = attrs.field(validator=check.text(allow_empty=False, max_length=64))
+    event_id: str = attrs.field(kw_only=True, validator=check.text(allow_empty=False))
+    at: datetime = attrs.field(kw_only=True, converter=_at)
+    data: Mapping[str, Any] = attrs.field(kw_only=True, default=None, converter=_data)
+    actor: Actor | None = attrs.field(
+        kw_only=True, default=None, validator=check.instance(Actor, optional=True)
+    )
+
+
+@attrs.frozen
+class DomainEvent:
+    """Base of every fact the engine emits: which order, caused by which event, when."""
+
+    order_id: str
+    event_id: str
+    at: datetime
+
+
+@attrs.frozen
+class StatusChanged(DomainEvent):
+    """The order's status moved (every move emits one)."""
+
+    event: str
+    from_status: OrderStatus
+    to_status: OrderStatus
+
+
+@attrs.frozen
+class PaymentReceived(DomainEvent):
+    """A payment was recorded."""
+
+    amount: Money
+
+
+@attrs.frozen
+class LinesShipped(DomainEvent):
+    """Units left the warehouse: ``lines`` maps line id to units, ``skus`` SKU to units.
+
+    ``forced`` is true when a carrier scan proved the shipment and no ``ship`` came.
+    """
+
+    shipment_id: str
+    waybill: str
+    lines: Mapping[str, int]
+    skus: Mapping[str, int]
+    forced: bool = False
+
+
+@attrs.frozen
+class LinesCancelled(DomainEvent):
+    """Exactly these units were cancelled: release only these from inventory."""
+
+    lines: Mapping[str, int]
+    skus: Mapping[str, int]
+
+
+@attrs.frozen
+class OrderCancelled(DomainEvent):
+    """The whole order was cancelled; ``lines``/``skus`` are the units still open then."""
+
+    lines: Mapping[str, int]
+    skus: Mapping[str, int]
+
+
+@attrs.frozen
+class Refunded(DomainEvent):
+    """Money went back to the buyer, covering these units.
+
+    ``released`` maps SKU to units refunded before they shipped (stock to release).
+    """
+
+    amount: Money
+    lines: Mapping[str, int]
+    released: Mapping[str, int]
+
+
+@attrs.frozen
+class ReceivableDue(DomainEvent):
+    """A carrier scan proved the goods left: finance may book ``amount`` as revenue."""
+
+    amount: Money
+    status: OrderStatus
+    carrier_time: datetime
+    reason: str
+
+
+@attrs.frozen
+class TrackingRecorded(DomainEvent):
+    """A carrier scan was written onto a shipment (status may or may not have moved)."""
+
+    shipment_id: str
+    status: str
+    carrier_time: datetime
+
+
+@attrs.frozen
+class AddressChanged(DomainEvent):
+    """The ship-to address changed; forward to the carrier when ``waybill`` is set."""
+
+    previous: Address | None
+    address: Address
+    waybill: str | None
+    approved_by: str | None
+
+
+@attrs.frozen
+class HoldPlaced(DomainEvent):
+    """A hold now blocks shipment."""
+
+    kind: str
+    reason: str
+    by: str
+
+
+@attrs.frozen
+class HoldReleased(DomainEvent):
+    """A hold was lifted by ``by`` (approved by ``approved_by`` when that was needed)."""
+
+    kind: str
+    by: str
+    approved_by: str | None
+
+
+@attrs.frozen
+class PriceChanged(DomainEvent):
+    """A line's unit price changed (a sensitive action: two people signed it)."""
+
+    line_id: str
+    previous: Money
+    unit_price: Money
+    approved_by: str | None

@@ -1,0 +1,353 @@
+"""The transition table: which event moves an order from which status to which.
+
+The table is plain data, checked when it is built, so a typo in a host's extension fails
+at start-up with a :class:`~orderkit.errors.DefinitionError` instead of leaving orders
+stuck in production. A table is
+
+* ``rules``: :class:`Rule` rows ``(source, event) -> target``, optionally behind a named
+  guard. Several rows may share a ``(source, event)``: they are tried in order and the
+  first whose guard passes wins (an unguarded row must come last);
+* ``statuses``: code -> name (default: :class:`~orderkit.orders.OrderStatus`);
+* ``initial`` and ``final`` statuses;
+* ``guards``: name -> ``guard(order, event) -> bool``;
+* ``stale``: ``(status, event) -> reason`` for events that arrive after the order moved
+  past them (a slow payment callback after shipment). The engine records them as
+  ignored instead of refusing them or moving backwards;
+* ``events``: extra event names a host adds; they move the status and do nothing else.
+
+Checks on construction: every status and event is known, every guard exists, every
+status is reachable from ``initial``, every non-final status has a way out, final
+statuses have none, and no row is shadowed by an earlier unguarded one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from orderkit.errors import DefinitionError
+from orderkit.lifecycle.events import EVENT_NAMES
+from orderkit.orders import LineStatus, Order, OrderStatus, TrackingStatus
+
+if TYPE_CHECKING:
+    from orderkit.lifecycle.events import Event
+
+__all__ = ["DEFAULT_GUARDS", "DEFAULT_TABLE", "Guard", "Rule", "TransitionTable"]
+
+#: ``guard(order, event) -> bool``; called after the event's data was validated.
+Guard = Callable[[Order, "Event"], bool]
+
+
+@attrs.frozen
+class Rule:
+    """One row: ``event`` moves ``source`` to ``target`` when ``guard`` (if any) passes."""
+
+    source: int
+    event: str
+    target: int
+    guard: str | None = None
+
+
+class TransitionTable:
+    """A validated transition table (see the module docstring)."""
+
+    def __init__(
+        self,
+        rules: Iterable[Rule | tuple[Any, ...]],
+        *,
+        statuses: Mapping[int, str] | None = None,
+        initial: int = OrderStatus.PENDING_PAYMENT,
+        final: Iterable[int] = (OrderStatus.COMPLETED, OrderStatus.CANCELLED, OrderStatus.CLOSED),
+        guards: Mapping[str, Guard] | None = None,
+        stale: Mapping[tuple[int, str], str] | None = None,
+        events: Iterable[str] = (),
+    ) -> None:
+        self.statuses: dict[int, str] = dict(
+            statuses if statuses is not None else {s.value: s.name for s in OrderStatus}
+        )
+        self.guards: dict[str, Guard] = dict(guards or {})
+        self.extra_events = frozenset(events)
+        self.events = EVENT_NAMES | self.extra_events
+        self.rules: tuple[Rule, ...] = tuple(_rule(row, i) for i, row in enumerate(rules))
+        self.initial = int(initial)
+        self.final = frozenset(int(s) for s in final)
+        self.stale: dict[tuple[int, str], str] = {
+            (int(s), e): r for (s, e), r in (stale or {}).items()
+        }
+        by_key: dict[tuple[int, str], list[Rule]] = {}
+        for rule in self.rules:
+            by_key.setdefault((rule.source, rule.event), []).append(rule)
+        self._by_key = {key: tuple(rows) for key, rows in by_key.items()}
+        self._validate()
+
+    @property
+    def rows(self) -> Mapping[tuple[int, str], tuple[Rule, ...]]:
+        """``(status, event) -> rows`` in the order they are tried (read-only)."""
+        return MappingProxyType(self._by_key)
+
+    # --- lookups -----------------------------------------------------------------------
+
+    def candidates(self, status: int, event: str) -> tuple[Rule, ...]:
+        """The rows for ``(status, event)`` in the order they are tried (maybe empty)."""
+        return self._by_key.get((status, event), ())
+
+    def stale_reason(self, status: int, event: str) -> str | None:
+        """Why ``event`` is stale in ``status``, or ``None`` when it is not."""
+        return self.stale.get((status, event))
+
+    def name(self, status: int) -> str:
+        """The status's name (``"PAID"``), or its code as text when unknown."""
+        return self.statuses.get(int(status), str(int(status)))
+
+    # --- extension ---------------------------------------------------------------------
+
+    def extend(
+        self,
+        rules: Iterable[Rule | tuple[Any, ...]] = (),
+        *,
+        statuses: Mapping[int, str] | None = None,
+        remove: Iterable[tuple[int, str]] = (),
+        guards: Mapping[str, Guard] | None = None,
+        stale: Mapping[tuple[int, str], str] | None = None,
+        events: Iterable[str] = (),
+        final: Iterable[int] | None = None,
+    ) -> TransitionTable:
+        """A new table: these rows added (before existing rows of the same key, so a new
+        guarded row can take precedence), ``remove`` keys dropped, the rest kept."""
+        dropped = {(int(s), e) for s, e in remove}
+        added = [_rule(row, i) for i, row in enumerate(rules)]
+        kept = [r for r in self.rules if (r.source, r.event) not in dropped]
+        return TransitionTable(
+            [*added, *kept],
+            statuses={**self.statuses, **(statuses or {})},
+            initial=self.initial,
+            final=self.final if final is None else final,
+            guards={**self.guards, **(guards or {})},
+            stale={k: v for k, v in {**self.stale, **(stale or {})}.items() if k not in dropped},
+            events=self.extra_events | frozenset(events),
+        )
+
+    # --- drawing -----------------------------------------------------------------------
+
+    def to_mermaid(self) -> str:
+        """A Mermaid ``stateDiagram-v2`` of the table (events between the same two
+        statuses share one arrow; guards in brackets)."""
+        lines = ["stateDiagram-v2", f"    [*] --> {self.name(self.initial)}"]
+        arrows: dict[tuple[int, int], list[str]] = {}
+        for rule in self.rules:
+            label = rule.event + (f" [{rule.guard}]" if rule.guard else "")
+            labels = arrows.setdefault((rule.source, rule.target), [])
+            if label not in labels:
+                labels.append(label)
+        for (source, target), labels in arrows.items():
+            lines.append(f"    {self.name(source)} --> {self.name(target)} : {', '.join(labels)}")
+        for status in sorted(self.final):
+            lines.append(f"    {self.name(status)} --> [*]")
+        return "\n".join(lines) + "\n"
+
+    def to_markdown(self) -> str:
+        """The rows as a Markdown table (status codes and names, event, guard, target),
+        followed by the stale rows."""
+        out = ["| from | event | guard | to |", "|---|---|---|---|"]
+        for rule in self.rules:
+            out.append(
+                f"| {rule.source} {self.name(rule.source)} | `{rule.event}` |"
+                f" {rule.guard or ''} | {rule.target} {self.name(rule.target)} |"
+            )
+        out += ["", "| status | stale event (ignored) | reason |", "|---|---|---|"]
+        for (status, event), reason in self.stale.items():
+            out.append(f"| {status} {self.name(status)} | `{event}` | {reason} |")
+        return "\n".join(out) + "\n"
+
+    # --- validation --------------------------------------------------------------------
+
+    def _validate(self) -> None:
+        for code, name in self.statuses.items():
+            if isinstance(code, bool) or not isinstance(code, int) or not isinstance(name, str):
+                raise DefinitionError("expected int code -> str name", path="statuses",
+                                      value=(code, name))
+        known = set(self.statuses)
+        if self.initial not in known:
+            raise DefinitionError("unknown initial status", path="initial", value=self.initial)
+        for status in self.final:
+            if status not in known:
+                raise DefinitionError("unknown final status", path="final", value=status)
+        for name, guard in self.guards.items():
+            if not callable(guard):
+                raise DefinitionError("a guard must be callable", path=f"guards[{name!r}]",
+                                      value=guard)
+        for index, rule in enumerate(self.rules):
+            path = f"rules[{index}]"
+            for field, status in (("source", rule.source), ("target", rule.target)):
+                if status not in known:
+                    raise DefinitionError(f"unknown {field} status", path=path, value=status)
+            if rule.event not in self.events:
+                raise DefinitionError("unknown event (declare it in events=)", path=path,
+                                      value=rule.event)
+            if rule.guard is not None and rule.guard not in self.guards:
+                raise DefinitionError("unknown guard", path=path, value=rule.guard)
+            if rule.source in self.final and rule.target != rule.source:
+                raise DefinitionError("a final status cannot move on", path=path,
+                                      value=self.name(rule.source))
+        for (source, event), rows in self._by_key.items():
+            for row in rows[:-1]:
+                if row.guard is None:
+                    raise DefinitionError(
+                        "an unguarded row shadows the rows after it",
+                        path=f"rules[({source}, {event!r})]", value=row,
+                    )
+        for (status, event), reason in self.stale.items():
+            path = f"stale[({status}, {event!r})]"
+            if status not in known or event not in self.events:
+                raise DefinitionError("unknown status or event", path=path, value=reason)
+            if any(r.guard is None for r in self.candidates(status, event)):
+                raise DefinitionError("an unguarded row makes this never stale", path=path,
+                                      value=reason)
+        reached = {self.initial}
+        frontier = [self.initial]
+        while frontier:
+            current = frontier.pop()
+            for rule in self.rules:
+                if rule.source == current and rule.target not in reached:
+                    reached.add(rule.target)
+                    frontier.append(rule.target)
+        for status in sorted(known - reached):
+            raise DefinitionError("unreachable status", path=f"statuses[{status}]",
+                                  value=self.name(status))
+        for status in sorted(known - self.final):
+            if not any(r.source == status and r.target != status for r in self.rules):
+                raise DefinitionError("dead end: a non-final status with no way out",
+                                      path=f"statuses[{status}]", value=self.name(status))
+
+
+def _rule(row: Rule | tuple[Any, ...], index: int) -> Rule:
+    if isinstance(row, Rule):
+        rule = row
+    elif isinstance(row, tuple) and len(row) in (3, 4):
+        rule = Rule(*row)
+    else:
+        raise DefinitionError("expected a Rule or (source, event, target[, guard])",
+                              path=f"rules[{index}]", value=row)
+    if not isinstance(rule.event, str) or not isinstance(rule.source, int) or not isinstance(
+        rule.target, int
+    ):
+        raise DefinitionError("expected (int, str, int[, str])", path=f"rules[{index}]",
+                              value=row)
+    return Rule(int(rule.source), rule.event, int(rule.target), rule.guard)
+
+
+# --- the default table ---------------------------------------------------------------------
+
+
+def _no_holds(order: Order, _event: Event) -> bool:
+    return not order.holds
+
+
+def _carrier(*statuses: str) -> Guard:
+    wanted = frozenset(statuses)
+
+    def guard(_order: Order, event: Event) -> bool:
+        return str(event.data.get("status")) in wanted
+
+    return guard
+
+
+def _open_units(order: Order) -> int:
+    return sum(line.quantities[LineStatus.OPEN] for line in order.lines)
+
+
+def _shipped_units(order: Order) -> int:
+    return sum(line.quantities[LineStatus.SHIPPED] for line in order.lines)
+
+
+def _cancels_everything(order: Order, event: Event) -> bool:
+    lines: Mapping[str, int] = event.data.get("lines", {})
+    return sum(lines.values()) == _open_units(order) and not _shipped_units(order)
+
+
+def _refunds_everything(order: Order, event: Event) -> bool:
+    lines: Mapping[str, int] = event.data.get("lines", {})
+    return bool(lines) and sum(lines.values()) == _open_units(order) + _shipped_units(order)
+
+
+def _has_open_units(order: Order, _event: Event) -> bool:
+    return _open_units(order) > 0
+
+
+
+#: The guards the default table names; an extension may add its own.
+DEFAULT_GUARDS: Mapping[str, Guard] = {
+    "no_holds": _no_holds,
+    "carrier_moving": _carrier(TrackingStatus.IN_TRANSIT, TrackingStatus.OUT_FOR_DELIVERY),
+    "carrier_signed": _carrier(TrackingStatus.SIGNED),
+    "cancels_everything": _cancels_everything,
+    "refunds_everything": _refunds_everything,
+    "has_open_units": _has_open_units,
+}
+
+_S = OrderStatus
+
+
+def _default_rules() -> list[Rule]:
+    rules: list[Rule] = []
+
+    def add(source: int, event: str, target: int, guard: str | None = None) -> None:
+        rules.append(Rule(int(source), event, int(target), guard))
+
+    add(_S.PENDING_PAYMENT, "pay", _S.PAID)
+    for status in (_S.PENDING_PAYMENT, _S.PAID, _S.PACKED):
+        if status is not _S.PENDING_PAYMENT:
+            if status is _S.PAID:
+                add(status, "pack", _S.PACKED)
+            add(status, "ship", _S.SHIPPED, "no_holds")
+            add(status, "track", _S.DELIVERED, "carrier_signed")
+            add(status, "track", _S.SHIPPED, "carrier_moving")
+            add(status, "track", status)
+            add(status, "refund", _S.CLOSED, "refunds_everything")
+            add(status, "refund", status)
+        add(status, "cancel", _S.CANCELLED)
+        add(status, "cancel_lines", _S.CANCELLED, "cancels_everything")
+        add(status, "cancel_lines", status)
+        add(status, "hold", status)
+        add(status, "release_hold", status)
+        if status is not _S.PACKED:
+            add(status, "change_address", status)
+            add(status, "change_price", status)
+    add(_S.SHIPPED, "ship", _S.SHIPPED, "has_open_units")
+    add(_S.SHIPPED, "cancel_lines", _S.SHIPPED)
+    add(_S.SHIPPED, "deliver", _S.DELIVERED)
+    add(_S.SHIPPED, "track", _S.DELIVERED, "carrier_signed")
+    add(_S.SHIPPED, "track", _S.SHIPPED)
+    add(_S.SHIPPED, "refund", _S.CLOSED, "refunds_everything")
+    add(_S.SHIPPED, "refund", _S.SHIPPED)
+    add(_S.DELIVERED, "complete", _S.COMPLETED)
+    add(_S.DELIVERED, "track", _S.DELIVERED)
+    add(_S.DELIVERED, "refund", _S.CLOSED, "refunds_everything")
+    add(_S.DELIVERED, "refund", _S.DELIVERED)
+    add(_S.COMPLETED, "track", _S.COMPLETED)
+    return rules
+
+
+def _default_stale() -> dict[tuple[int, str], str]:
+    stale: dict[tuple[int, str], str] = {}
+    later = {
+        "pay": (_S.PAID, _S.PACKED, _S.SHIPPED, _S.DELIVERED, _S.COMPLETED),
+        "pack": (_S.PACKED, _S.SHIPPED, _S.DELIVERED, _S.COMPLETED),
+        "ship": (_S.SHIPPED, _S.DELIVERED, _S.COMPLETED),
+        "deliver": (_S.DELIVERED, _S.COMPLETED),
+        "complete": (_S.COMPLETED,),
+    }
+    for event, statuses in later.items():
+        for status in statuses:
+            stale[(int(status), event)] = f"order is already {status.name}"
+    return stale
+
+
+#: The organisation's lifecycle (codes as in ARCHITECTURE.md). Extend it with
+#: :meth:`TransitionTable.extend`.
+DEFAULT_TABLE = TransitionTable(
+    _default_rules(), guards=DEFAULT_GUARDS, stale=_default_stale()
+)

@@ -1,0 +1,331 @@
+"""The lifecycle engine, told as the incidents it stops."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import attrs
+import pytest
+
+from orderkit.errors import AddressLocked, TransitionNotAllowed, ValidationError
+from orderkit.lifecycle import (
+    Actor,
+    AddressChanged,
+    Event,
+    Lifecycle,
+    LinesCancelled,
+    LinesShipped,
+    ReceivableDue,
+    Refunded,
+    StatusChanged,
+)
+from orderkit.lifecycle.engine import _replace
+from orderkit.money import Money
+from orderkit.orders import (
+    Address,
+    HoldKind,
+    LineStatus,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Payment,
+    Shipment,
+    TrackingStatus,
+)
+from orderkit.testing import ManualClock
+
+T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)
+
+
+def cny(amount: str) -> Money:
+    return Money(amount, "CNY")
+
+
+def new_order(order_id: str = "ORD-1") -> Order:
+    return Order(
+        order_id=order_id,
+        channel="tmall",
+        channel_order_id=f"T-{order_id}",
+        lines=[
+            OrderLine("L1", "TEA", 5, cny("10.00")),
+            OrderLine("L2", "CUP", 2, cny("25.00")),
+        ],
+        created_at=T0,
+        ship_to=Address(name="张*", province="浙江省", city="杭州市"),
+    )
+
+
+class Flow:
+    """An order and a lifecycle, with a counter for event ids."""
+
+    def __init__(self) -> None:
+        self.clock = ManualClock(T0)
+        self.lifecycle = Lifecycle(clock=self.clock)
+        self.order = new_order()
+        self.count = 0
+
+    def event(self, name: str, data: dict[str, Any] | None = None, **kw: Any) -> Event:
+        self.count += 1
+        return Event(name, event_id=kw.pop("event_id", f"E{self.count}"),
+                     at=self.clock.now(), data=data, **kw)
+
+    def send(self, name: str, data: dict[str, Any] | None = None, **kw: Any) -> Any:
+        transition = self.lifecycle.apply(self.order, self.event(name, data, **kw))
+        self.order = transition.order
+        return transition
+
+    def paid(self) -> Flow:
+        self.send("pay", {"amount": cny("100.00")})
+        return self
+
+    def shipped(self) -> Flow:
+        self.paid().send("ship", {"carrier": "SF", "waybill": "SF100"})
+        return self
+
+
+def qty(order: Order, line_id: str) -> dict[LineStatus, int]:
+    return {k: v for k, v in order.line(line_id).quantities.items() if v}
+
+
+def test_tracking_scan_marks_unsynced_order_shipped() -> None:
+    flow = Flow().paid()  # the warehouse's "ship" event never reached us
+    scan_at = T0 + timedelta(hours=5)
+    t = flow.send("track", {"status": "in_transit", "carrier_time": scan_at, "waybill": "YT9"})
+    assert t.order.status is OrderStatus.SHIPPED
+    due = [e for e in t.events if isinstance(e, ReceivableDue)]
+    assert len(due) == 1
+    assert due[0].amount == cny("100.00")
+    assert due[0].status is OrderStatus.SHIPPED
+    shipped = [e for e in t.events if isinstance(e, LinesShipped)]
+    assert shipped[0].forced
+    assert shipped[0].skus == {"TEA": 5, "CUP": 2}
+    (shipment,) = t.order.shipments
+    assert shipment.first_scan_at == scan_at
+    assert shipment.waybill == "YT9"
+    assert qty(t.order, "L1") == {LineStatus.SHIPPED: 5}
+
+
+def test_signed_scan_after_a_real_shipment_books_no_second_receivable() -> None:
+    flow = Flow().shipped()
+    t = flow.send("track", {"status": "signed", "carrier_time": T0 + timedelta(days=2)})
+    assert t.order.status is OrderStatus.DELIVERED
+    assert not any(isinstance(e, ReceivableDue) for e in t.events)
+
+
+def test_signed_scan_on_a_paid_order_marks_it_delivered() -> None:
+    flow = Flow().paid()
+    t = flow.send("track", {"status": "signed", "carrier_time": T0 + timedelta(days=2)})
+    assert t.order.status is OrderStatus.DELIVERED
+    assert any(isinstance(e, ReceivableDue) for e in t.events)
+
+
+def test_late_in_transit_scan_never_moves_a_delivered_order_back() -> None:
+    flow = Flow().shipped()
+    flow.send("track", {"status": "signed", "carrier_time": T0 + timedelta(days=2)})
+    t = flow.send("track", {"status": "in_transit", "carrier_time": T0 + timedelta(days=1)})
+    assert t.order.status is OrderStatus.DELIVERED
+    assert not any(isinstance(e, StatusChanged | ReceivableDue) for e in t.events)
+    assert flow.order.shipments[0].shipped_at is not None
+    assert t.order.shipments[0].first_scan_at == T0 + timedelta(days=1)
+    assert [e.status for e in t.order.shipments[0].events] == [
+        TrackingStatus.SIGNED, TrackingStatus.IN_TRANSIT,
+    ]
+
+
+def test_duplicate_scan_is_written_once() -> None:
+    flow = Flow().shipped()
+    data = {"status": "in_transit", "carrier_time": T0 + timedelta(hours=3)}
+    flow.send("track", data)
+    t = flow.send("track", data)
+    assert len(t.order.shipments[0].events) == 1
+
+
+def test_replayed_confirm_receipt_is_a_noop() -> None:
+    flow = Flow().shipped()
+    flow.send("deliver")
+    confirm = flow.event("complete", event_id="confirm-1")
+    first = flow.lifecycle.apply(flow.order, confirm)
+    assert first.changed
+    order = first.order
+    for _ in range(17):
+        again = flow.lifecycle.apply(order, confirm)
+        assert again.changed is False
+        assert again.events == ()
+        assert again.audit == ()
+        assert again.order is order
+    assert order.status is OrderStatus.COMPLETED
+
+
+def test_partial_cancel_cancels_only_named_quantities() -> None:
+    flow = Flow().paid()
+    t = flow.send("cancel_lines", {"lines": {"L1": 2}})
+    assert t.order.status is OrderStatus.PAID
+    assert qty(t.order, "L1") == {LineStatus.OPEN: 3, LineStatus.CANCELLED: 2}
+    assert qty(t.order, "L2") == {LineStatus.OPEN: 2}
+    (cancelled,) = [e for e in t.events if isinstance(e, LinesCancelled)]
+    assert (cancelled.lines, cancelled.skus) == ({"L1": 2}, {"TEA": 2})
+
+
+def test_cancelling_every_open_unit_cancels_the_order() -> None:
+    flow = Flow().paid()
+    flow.send("cancel_lines", {"lines": {"L1": 2}})
+    t = flow.send("cancel_lines", {"lines": {"L1": 3, "L2": 2}})
+    assert t.order.status is OrderStatus.CANCELLED
+
+
+def test_cancelling_more_units_than_are_open_is_refused_naming_the_line() -> None:
+    flow = Flow().paid()
+    with pytest.raises(ValidationError) as info:
+        flow.send("cancel_lines", {"lines": {"L2": 3}})
+    assert info.value.path == "data.lines['L2']"
+    assert flow.order.version == 1
+
+
+def test_address_locked_after_packing() -> None:
+    flow = Flow().paid()
+    flow.send("pack")
+    with pytest.raises(AddressLocked) as info:
+        flow.send("change_address", {"address": Address(name="李*")})
+    assert info.value.order_id == "ORD-1"
+    assert flow.order.ship_to == new_order().ship_to
+
+
+def test_address_edit_is_free_within_the_window_and_keeps_the_previous() -> None:
+    flow = Flow().paid()
+    flow.clock.advance(timedelta(hours=1))
+    new = Address(name="李*", province="江苏省")
+    t = flow.send("change_address", {"address": new})
+    assert t.order.ship_to == new
+    (changed,) = [e for e in t.events if isinstance(e, AddressChanged)]
+    assert changed.previous == new_order().ship_to
+    assert t.audit[0].changes[0][0] == "ship_to"
+
+
+def test_address_edit_after_the_window_needs_a_second_person() -> None:
+    flow = Flow().paid()
+    flow.clock.advance(timedelta(hours=3))
+    cs = Actor("cs-1", roles=["support"])
+    with pytest.raises(AddressLocked):
+        flow.send("change_address", {"address": Address(name="李*")}, actor=cs)
+    with pytest.raises(AddressLocked):
+        flow.send("change_address", {"address": Address(name="李*"), "approved_by": "cs-1"},
+                  actor=cs)
+    t = flow.send("change_address", {"address": Address(name="李*"), "approved_by": "lead-2"},
+                  actor=cs)
+    assert t.audit[0].approved_by == "lead-2"
+
+
+def test_late_payment_callback_is_ignored_not_reversed() -> None:
+    flow = Flow().shipped()
+    t = flow.send("pay", {"amount": cny("100.00")}, event_id="slow-notify")
+    assert t.order.status is OrderStatus.SHIPPED
+    assert t.ignored == "order is already SHIPPED"
+    assert t.events == ()
+    assert t.audit[0].outcome == "ignored"
+    assert len(t.order.payments) == 1
+    assert "slow-notify" in t.order.applied_event_ids
+
+
+def test_any_hold_blocks_shipping_until_released_by_someone() -> None:
+    flow = Flow().paid()
+    flow.send("hold", {"kind": HoldKind.NEAR_EXPIRY, "reason": "best before in 5 days"},
+              actor=Actor("qa-1"))
+    with pytest.raises(TransitionNotAllowed) as info:
+        flow.send("ship", {"carrier": "SF", "waybill": "SF1"})
+    assert "near_expiry" in str(info.value)
+    t = flow.send("release_hold", {"kind": "near_expiry"}, actor=Actor("qa-2"))
+    assert t.order.holds == ()
+    assert t.events[0].by == "qa-2"
+    assert flow.send("ship", {"carrier": "SF", "waybill": "SF1"}).order.status == 30
+
+
+def test_partial_refund_keeps_status_and_full_refund_closes() -> None:
+    flow = Flow().shipped()
+    t = flow.send("refund", {"amount": cny("10.00"), "lines": {"L1": 1}})
+    assert t.order.status is OrderStatus.SHIPPED
+    assert t.order.totals.refunded == cny("10.00")
+    assert qty(t.order, "L1") == {LineStatus.SHIPPED: 4, LineStatus.REFUNDED: 1}
+    t = flow.send("refund", {"amount": cny("90.00"), "lines": {"L1": 4, "L2": 2}})
+    assert t.order.status is OrderStatus.CLOSED
+
+
+def test_refund_of_unshipped_units_releases_their_stock() -> None:
+    flow = Flow().paid()
+    t = flow.send("refund", {"amount": cny("25.00"), "lines": {"L2": 1}})
+    (refunded,) = [e for e in t.events if isinstance(e, Refunded)]
+    assert refunded.released == {"CUP": 1}
+
+
+def test_refund_above_what_was_paid_is_refused() -> None:
+    flow = Flow().shipped()
+    with pytest.raises(ValidationError) as info:
+        flow.send("refund", {"amount": cny("100.01"), "lines": {"L1": 1}})
+    assert info.value.path == "data.amount"
+
+
+def test_refused_transition_names_order_status_and_event() -> None:
+    flow = Flow()
+    with pytest.raises(TransitionNotAllowed) as info:
+        flow.send("deliver")
+    assert (info.value.order_id, info.value.status, info.value.event) == (
+        "ORD-1", "PENDING_PAYMENT", "deliver",
+    )
+
+
+def test_each_change_bumps_version_and_leaves_an_audit_entry() -> None:
+    flow = Flow()
+    t = flow.send("pay", {"amount": cny("100.00")}, actor=Actor("gateway"))
+    assert t.order.version == 1
+    (entry,) = t.audit
+    assert (entry.event, entry.event_id, entry.actor) == ("pay", "E1", "gateway")
+    assert (entry.from_status, entry.to_status) == (10, 20)
+    assert entry.at == T0
+
+
+def test_applied_event_ids_are_bounded() -> None:
+    lifecycle = Lifecycle(clock=ManualClock(T0), remember=3)
+    order = new_order()
+    for index in range(5):
+        order = lifecycle.apply(
+            order, Event("hold" if index % 2 == 0 else "release_hold", event_id=f"H{index}",
+                         at=T0, data={"kind": "manual"})
+        ).order
+    assert order.applied_event_ids == ("H2", "H3", "H4")
+
+
+def test_bad_event_data_names_the_field() -> None:
+    flow = Flow()
+    with pytest.raises(ValidationError) as info:
+        flow.send("pay", {"amount": "100.00"})
+    assert info.value.path == "data.amount"
+    with pytest.raises(ValidationError) as info:
+        flow.send("pay", {"amount": Money("1.00", "USD")})
+    assert info.value.path == "data.amount.currency"
+
+
+def test_trusted_copy_equals_the_validated_constructor() -> None:
+    flow = Flow()
+    steps: list[Callable[[], Any]] = [
+        lambda: flow.send("pay", {"amount": cny("100.00")}),
+        lambda: flow.send("hold", {"kind": "manual"}),
+        lambda: flow.send("release_hold", {"kind": "manual"}),
+        lambda: flow.send("cancel_lines", {"lines": {"L1": 1}}),
+        lambda: flow.send("pack"),
+        lambda: flow.send("ship", {"carrier": "SF", "waybill": "SF1", "lines": {"L1": 2}}),
+        lambda: flow.send("track", {"status": "signed", "carrier_time": T0}),
+        lambda: flow.send("refund", {"amount": cny("10.00"), "lines": {"L1": 1}}),
+    ]
+    for step in steps:
+        step()
+        rebuilt = Order(**attrs.asdict(flow.order, recurse=False))
+        assert rebuilt == flow.order
+        for line in flow.order.lines:
+            assert OrderLine(**attrs.asdict(line, recurse=False)) == line
+        for payment in flow.order.payments:
+            assert Payment(**attrs.asdict(payment, recurse=False)) == payment
+        for shipment in flow.order.shipments:
+            assert Shipment(**attrs.asdict(shipment, recurse=False)) == shipment
+    copy = _replace(flow.order, {"version": 99})
+    assert copy == attrs.evolve(flow.order, version=99)

@@ -1,0 +1,55 @@
+"""A lifecycle event replayed through the idempotency guard changes nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orderkit.adapters.memory import MemoryIdempotencyStore, MemoryOrderRepository
+from orderkit.adapters.sqlite import SQLiteIdempotencyStore, SQLiteOrderRepository
+from orderkit.idempotency import Idempotency
+from orderkit.ids import fingerprint
+from orderkit.lifecycle import Event, OrderService, Transition
+from orderkit.money import Money
+from orderkit.orders import Order, OrderLine
+from orderkit.testing import ManualClock
+
+T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_replayed_event_through_the_guard_leaves_order_and_events_unchanged(
+    backend: str, tmp_path: Path
+) -> None:
+    clock = ManualClock(T0)
+    if backend == "memory":
+        repository: Any = MemoryOrderRepository()
+        store: Any = MemoryIdempotencyStore()
+    else:
+        repository = SQLiteOrderRepository(tmp_path / "shop.db")
+        store = SQLiteIdempotencyStore(tmp_path / "shop.db")
+    service = OrderService(repository, clock=clock)
+    guard = Idempotency(store, clock=clock)
+    service.place(Order(order_id="ORD-1", channel="jd", channel_order_id="J-1",
+                        lines=[OrderLine("1", "TEA", 1, Money("89.00", "CNY"))],
+                        created_at=T0))
+    pay = Event("pay", event_id="notify-1", at=T0, data={"amount": Money("89.00", "CNY")})
+    runs: list[Transition] = []
+
+    def handle() -> Transition:
+        runs.append(service.handle("ORD-1", pay))
+        return runs[-1]
+
+    key = fingerprint("order.event", "ORD-1", pay.event_id)
+    first = guard.run(key, {"event": pay.name, "event_id": pay.event_id}, handle)
+    stored = repository.get("ORD-1")
+    replays = [guard.run(key, {"event": pay.name, "event_id": pay.event_id}, handle)
+               for _ in range(5)]
+    assert len(runs) == 1
+    assert all(r == first for r in replays)
+    assert replays[0].events == first.events
+    assert repository.get("ORD-1") == stored
+    assert len(repository.audit_trail("ORD-1")) == 1

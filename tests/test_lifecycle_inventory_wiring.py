@@ -1,0 +1,142 @@
+"""OrderService with a real InventoryLedger: stock follows the order, exactly once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orderkit.adapters.memory import MemoryInventoryStore, MemoryOrderRepository
+from orderkit.adapters.sqlite import SQLiteInventoryStore, SQLiteOrderRepository
+from orderkit.errors import ConcurrencyError, InsufficientStock, OrderNotFound
+from orderkit.inventory import InventoryLedger
+from orderkit.lifecycle import Event, OrderService
+from orderkit.money import Money
+from orderkit.orders import Order, OrderLine, OrderStatus
+from orderkit.testing import ManualClock
+
+T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)
+SECRET = b"a secret of sixteen bytes or more"
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def wired(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[OrderService, Any]:
+    clock = ManualClock(T0)
+    if request.param == "memory":
+        store: Any = MemoryInventoryStore()
+        repository: Any = MemoryOrderRepository()
+    else:
+        store = SQLiteInventoryStore(tmp_path / "shop.db")
+        repository = SQLiteOrderRepository(tmp_path / "shop.db")
+    ledger = InventoryLedger(store, secret=SECRET, clock=clock)
+    ledger.receive("TEA", 10, reference="PO-1")
+    ledger.receive("CUP", 5, reference="PO-1")
+    return OrderService(repository, clock=clock, inventory=ledger), ledger
+
+
+def order(order_id: str = "ORD-1") -> Order:
+    return Order(
+        order_id=order_id, channel="tmall", channel_order_id=f"T-{order_id}",
+        lines=[
+            OrderLine("L1", "TEA", 3, Money("10.00", "CNY")),
+            OrderLine("L2", "CUP", 2, Money("5.00", "CNY")),
+            OrderLine("L3", "TEA", 2, Money("10.00", "CNY")),
+        ],
+        created_at=T0,
+    )
+
+
+def event(name: str, event_id: str, **data: Any) -> Event:
+    return Event(name, event_id=event_id, at=T0, data=data)
+
+
+def levels(ledger: Any, sku: str) -> tuple[int, int, int]:
+    level = ledger.stock(sku)
+    return level.on_hand, level.locked, level.available
+
+
+def test_placing_an_order_locks_its_lines_summed_per_sku(wired: Any) -> None:
+    service, ledger = wired
+    placed = service.place(order())
+    assert placed.lock_id is not None
+    assert service.repository.get("ORD-1").lock_id == placed.lock_id
+    assert levels(ledger, "TEA") == (10, 5, 5)
+    assert levels(ledger, "CUP") == (5, 2, 3)
+
+
+def test_partial_cancel_releases_only_cancelled_lines_once(wired: Any) -> None:
+    service, ledger = wired
+    service.place(order())
+    cancel = event("cancel_lines", "c-1", lines={"L1": 2})
+    service.handle("ORD-1", cancel)
+    assert levels(ledger, "TEA") == (10, 3, 7)
+    assert levels(ledger, "CUP") == (5, 2, 3)
+    for _ in range(3):
+        assert service.handle("ORD-1", cancel).changed is False
+    assert levels(ledger, "TEA") == (10, 3, 7)
+
+
+def test_cancel_releases_the_rest(wired: Any) -> None:
+    service, ledger = wired
+    service.place(order())
+    service.handle("ORD-1", event("cancel_lines", "c-1", lines={"L2": 1}))
+    service.handle("ORD-1", event("cancel", "c-2"))
+    service.handle("ORD-1", event("cancel", "c-2"))
+    assert service.repository.get("ORD-1").status is OrderStatus.CANCELLED
+    assert levels(ledger, "TEA") == (10, 0, 10)
+    assert levels(ledger, "CUP") == (5, 0, 5)
+
+
+def test_ship_commits_what_ships_and_a_replay_commits_nothing(wired: Any) -> None:
+    service, ledger = wired
+    service.place(order())
+    service.handle("ORD-1", event("pay", "p-1", amount=Money("50.00", "CNY")))
+    ship = event("ship", "s-1", carrier="SF", waybill="SF1", lines={"L1": 3, "L2": 2})
+    service.handle("ORD-1", ship)
+    service.handle("ORD-1", ship)
+    assert levels(ledger, "TEA") == (7, 2, 5)
+    assert levels(ledger, "CUP") == (3, 0, 3)
+    assert ledger.verify().ok
+
+
+def test_carrier_scan_on_a_lost_ship_event_commits_the_stock(wired: Any) -> None:
+    service, ledger = wired
+    service.place(order())
+    service.handle("ORD-1", event("pay", "p-1", amount=Money("50.00", "CNY")))
+    scan = event("track", "scan-1", status="in_transit", carrier_time=T0 + timedelta(hours=3))
+    service.handle("ORD-1", scan)
+    assert levels(ledger, "TEA") == (5, 0, 5)
+    assert levels(ledger, "CUP") == (3, 0, 3)
+
+
+def test_failed_lock_stores_no_order(wired: Any) -> None:
+    service, ledger = wired
+    greedy = Order(
+        order_id="ORD-2", channel="tmall", channel_order_id="T-2",
+        lines=[OrderLine("L1", "CUP", 6, Money("5.00", "CNY"))], created_at=T0,
+    )
+    with pytest.raises(InsufficientStock):
+        service.place(greedy)
+    with pytest.raises(OrderNotFound):
+        service.repository.get("ORD-2")
+    assert levels(ledger, "CUP") == (5, 0, 5)
+
+
+def test_lock_is_released_when_the_order_cannot_be_saved(wired: Any) -> None:
+    service, ledger = wired
+    service.place(order())
+    with pytest.raises(ConcurrencyError):
+        service.place(order())
+    assert levels(ledger, "TEA") == (10, 5, 5)
+
+
+def test_refunding_unshipped_units_releases_their_stock(wired: Any) -> None:
+    service, ledger = wired
+    service.place(order())
+    service.handle("ORD-1", event("pay", "p-1", amount=Money("60.00", "CNY")))
+    service.handle("ORD-1", event("refund", "r-1", amount=Money("5.00", "CNY"),
+                                  lines={"L2": 1}))
+    assert levels(ledger, "CUP") == (5, 1, 4)
+    assert levels(ledger, "TEA") == (10, 5, 5)

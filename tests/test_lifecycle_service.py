@@ -1,0 +1,301 @@
+"""OrderService: load, decide, save with the version read, retry by re-deciding, publish."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orderkit.adapters.memory import MemoryOrderRepository
+from orderkit.adapters.sqlite import SQLiteOrderRepository
+from orderkit.errors import ConcurrencyError, NotPermitted, TransitionNotAllowed
+from orderkit.lifecycle import (
+    Actor,
+    Event,
+    Lifecycle,
+    OrderService,
+    PaymentReceived,
+    Policy,
+    StatusChanged,
+)
+from orderkit.lifecycle.audit import AuditEntry
+from orderkit.money import Money
+from orderkit.orders import Address, Order, OrderLine, OrderStatus
+from orderkit.ports import OrderRepository
+from orderkit.testing import ManualClock
+from orderkit.testing.lifecycle import handle_events
+from orderkit.testing.processes import race
+
+T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)
+
+
+def new_order(order_id: str = "ORD-1") -> Order:
+    return Order(
+        order_id=order_id, channel="tmall", channel_order_id=f"T-{order_id}",
+        lines=[OrderLine("L1", "TEA", 3, Money("10.00", "CNY"))], created_at=T0,
+        ship_to=Address(name="张*", province="浙江省"),
+    )
+
+
+def pay(event_id: str = "pay-1") -> Event:
+    return Event("pay", event_id=event_id, at=T0, data={"amount": Money("30.00", "CNY")})
+
+
+class ListSink:
+    """An EventSink that keeps what it was given."""
+
+    def __init__(self) -> None:
+        self.published: list[object] = []
+
+    def publish(self, events: Sequence[object]) -> None:
+        self.published.extend(events)
+
+
+class InterleavingRepository:
+    """Wraps a repository; just before the first save, another writer gets in first."""
+
+    def __init__(self, inner: OrderRepository, interloper: Any) -> None:
+        self.inner = inner
+        self.interloper = interloper
+        self.saves = 0
+
+    def get(self, order_id: str) -> Order:
+        return self.inner.get(order_id)
+
+    def find_by_channel(self, channel: str, channel_order_id: str) -> Order | None:
+        return self.inner.find_by_channel(channel, channel_order_id)
+
+    def save(self, order: Order, expected_version: int | None, *,
+             audit: Sequence[AuditEntry] = ()) -> None:
+        self.saves += 1
+        if self.saves == 1:
+            self.interloper()
+        self.inner.save(order, expected_version, audit=audit)
+
+    def record_audit(self, order_id: str, entries: Sequence[AuditEntry]) -> None:
+        self.inner.record_audit(order_id, entries)
+
+    def audit_trail(self, order_id: str) -> list[AuditEntry]:
+        return self.inner.audit_trail(order_id)
+
+    def address_history(self, order_id: str) -> list[Any]:
+        return self.inner.address_history(order_id)
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def repository(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OrderRepository]:
+    if request.param == "memory":
+        yield MemoryOrderRepository()
+    else:
+        yield SQLiteOrderRepository(tmp_path / "orders.db")
+
+
+def service_for(repository: OrderRepository, **kw: Any) -> OrderService:
+    return OrderService(repository, clock=ManualClock(T0), **kw)
+
+
+def test_handle_saves_order_and_audit_then_publishes(repository: OrderRepository) -> None:
+    sink = ListSink()
+    service = service_for(repository, sink=sink)
+    service.place(new_order())
+    transition = service.handle("ORD-1", pay())
+    stored = repository.get("ORD-1")
+    assert stored == transition.order
+    assert stored.status is OrderStatus.PAID
+    assert [type(e) for e in sink.published] == [PaymentReceived, StatusChanged]
+    assert [e.event_id for e in repository.audit_trail("ORD-1")] == ["pay-1"]
+
+
+def test_replayed_event_through_the_service_publishes_nothing(
+    repository: OrderRepository,
+) -> None:
+    sink = ListSink()
+    service = service_for(repository, sink=sink)
+    service.place(new_order())
+    service.handle("ORD-1", pay())
+    for _ in range(3):
+        assert service.handle("ORD-1", pay()).changed is False
+    assert len(sink.published) == 2
+    assert repository.get("ORD-1").version == 1
+    assert len(repository.audit_trail("ORD-1")) == 1
+
+
+def test_refusals_are_audited_and_raised(repository: OrderRepository) -> None:
+    policy = Policy({"support": {"cancel", "hold"}})
+    service = OrderService(repository, lifecycle=Lifecycle(clock=ManualClock(T0), policy=policy))
+    service.place(new_order())
+    intern = Actor("intern-7", roles=["support"])
+    with pytest.raises(NotPermitted):
+        service.handle("ORD-1", Event("refund", event_id="r1", at=T0, actor=intern,
+                                      data={"amount": Money("1.00", "CNY")}))
+    with pytest.raises(TransitionNotAllowed):
+        service.handle("ORD-1", Event("deliver", event_id="d1", at=T0))
+    trail = repository.audit_trail("ORD-1")
+    assert [(e.event_id, e.outcome, e.actor) for e in trail] == [
+        ("r1", "refused", "intern-7"), ("d1", "refused", None),
+    ]
+    assert "NotPermitted" in trail[0].reason
+    assert repository.get("ORD-1").version == 0
+
+
+def test_address_versions_are_kept_by_the_repository(repository: OrderRepository) -> None:
+    service = service_for(repository)
+    service.place(new_order())
+    service.handle("ORD-1", pay())
+    moved = Address(name="李*", province="江苏省")
+    service.handle("ORD-1", Event("change_address", event_id="a1", at=T0,
+                                  actor=Actor("buyer-1"), data={"address": moved}))
+    (version,) = repository.address_history("ORD-1")
+    assert (version.previous, version.address) == (new_order().ship_to, moved)
+    assert (version.event_id, version.actor, version.version) == ("a1", "buyer-1", 2)
+
+
+def test_conflict_is_resolved_by_rereading_and_redeciding(repository: OrderRepository) -> None:
+    service_for(repository).place(new_order())
+    other = service_for(repository)
+    racing = InterleavingRepository(
+        repository, lambda: other.handle("ORD-1", pay("pay-other"))
+    )
+    service = service_for(racing)
+    transition = service.handle(
+        "ORD-1", Event("hold", event_id="h1", at=T0, data={"kind": "manual"})
+    )
+    assert service.conflicts == 1
+    stored = repository.get("ORD-1")
+    assert stored == transition.order
+    assert stored.status is OrderStatus.PAID  # the other writer's payment survived
+    assert stored.hold("manual") is not None
+    assert stored.applied_event_ids == ("pay-other", "h1")
+
+
+def test_same_event_won_by_another_writer_is_not_applied_twice(
+    repository: OrderRepository,
+) -> None:
+    service_for(repository).place(new_order())
+    other = service_for(repository)
+    racing = InterleavingRepository(repository, lambda: other.handle("ORD-1", pay()))
+    sink = ListSink()
+    transition = service_for(racing, sink=sink).handle("ORD-1", pay())
+    assert transition.changed is False
+    assert sink.published == []
+    assert len(repository.get("ORD-1").payments) == 1
+
+
+def test_service_gives_up_after_max_attempts(repository: OrderRepository) -> None:
+    service_for(repository).place(new_order())
+
+    class AlwaysLoses(InterleavingRepository):
+        def save(self, order: Order, expected_version: int | None, *,
+                 audit: Sequence[AuditEntry] = ()) -> None:
+            raise ConcurrencyError(order.order_id, expected_version, expected_version)
+
+    service = service_for(AlwaysLoses(repository, None), max_attempts=3)
+    with pytest.raises(ConcurrencyError):
+        service.handle("ORD-1", pay())
+    assert service.conflicts == 3
+
+
+def holds(prefix: str, count: int) -> list[Event]:
+    return [Event("hold", event_id=f"{prefix}-{i}", at=T0 + timedelta(seconds=i),
+                  data={"kind": f"{prefix}-{i}"}) for i in range(count)]
+
+
+def test_threads_racing_on_one_sqlite_file_apply_every_event_once(tmp_path: Path) -> None:
+    path = tmp_path / "orders.db"
+    SQLiteOrderRepository(path).save(new_order(), expected_version=None)
+    shared = pay()
+    barrier = threading.Barrier(4)
+    results: list[tuple[list[bool], int]] = []
+
+    def worker(index: int) -> None:
+        barrier.wait()
+        events = [shared, *holds(f"t{index}", 10)]
+        results.append(handle_events("ORD-1", events, SQLiteOrderRepository(path)))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(changed[0] for changed, _ in results) == 1
+    stored = SQLiteOrderRepository(path).get("ORD-1")
+    assert stored.version == 1 + 40
+    assert len(stored.holds) == 40
+    assert len(SQLiteOrderRepository(path).audit_trail("ORD-1")) == 41
+
+
+@pytest.mark.slow
+def test_processes_racing_on_one_sqlite_file_apply_every_event_once(tmp_path: Path) -> None:
+    path = tmp_path / "orders.db"
+    SQLiteOrderRepository(path).save(new_order(), expected_version=None)
+    shared = pay()
+    jobs = [partial(handle_events, "ORD-1", [shared, *holds(f"p{i}", 15)]) for i in range(4)]
+    outcomes = race(partial(SQLiteOrderRepository, path), jobs)
+    assert sum(changed[0] for changed, _ in outcomes) == 1
+    assert all(all(changed[1:]) for changed, _ in outcomes)
+    assert sum(conflicts for _, conflicts in outcomes) > 0  # they really overlapped
+    stored = SQLiteOrderRepository(path).get("ORD-1")
+    assert stored.version == 1 + 60
+    assert len(stored.holds) == 60
+
+
+class RecordingCarrier:
+    """A CarrierGateway that remembers address updates."""
+
+    def __init__(self) -> None:
+        self.updates: list[tuple[str, Address]] = []
+
+    def create_waybill(self, order: Order) -> str:
+        return "unused"
+
+    def update_address(self, waybill: str, address: Address) -> None:
+        self.updates.append((waybill, address))
+
+    def cancel(self, waybill: str) -> None:
+        pass
+
+
+def test_address_change_is_forwarded_when_a_waybill_exists(
+    repository: OrderRepository,
+) -> None:
+    carrier = RecordingCarrier()
+    service = service_for(repository, carrier=carrier)
+    service.place(new_order())
+    service.handle("ORD-1", pay())
+    moved = Address(name="李*", province="江苏省")
+    service.handle("ORD-1", Event("change_address", event_id="a1", at=T0,
+                                  data={"address": moved}))
+    assert carrier.updates == []
+    service.handle("ORD-1", Event("track", event_id="scan-x", at=T0, data={
+        "status": "exception", "carrier_time": T0, "waybill": "YT1", "carrier": "YTO"}))
+    newer = Address(name="王*", province="江苏省")
+    service.handle("ORD-1", Event("change_address", event_id="a2", at=T0,
+                                  data={"address": newer}))
+    assert carrier.updates == [("YT1", newer)]
+
+
+class BrokenCarrier(RecordingCarrier):
+    def update_address(self, waybill: str, address: Address) -> None:
+        raise ConnectionError("carrier API down")
+
+
+def test_events_are_published_even_when_the_carrier_call_fails(
+    repository: OrderRepository,
+) -> None:
+    sink = ListSink()
+    service = service_for(repository, carrier=BrokenCarrier(), sink=sink)
+    service.place(new_order())
+    service.handle("ORD-1", pay())
+    service.handle("ORD-1", Event("track", event_id="scan-x", at=T0, data={
+        "status": "exception", "carrier_time": T0, "waybill": "YT1"}))
+    published = len(sink.published)
+    with pytest.raises(ConnectionError):
+        service.handle("ORD-1", Event("change_address", event_id="a1", at=T0,
+                                      data={"address": Address(name="王*")}))
+    assert repository.get("ORD-1").ship_to == Address(name="王*")
+    assert len(sink.published) > published
