@@ -43,8 +43,10 @@ _DOUYIN_STATUS = {2: OrderStatus.PAID}
 
 
 def _sample(name: str) -> dict[str, Any]:
-    text = resources.files("orderkit.mapping").joinpath("samples", f"{name}.json").read_text(
-        encoding="utf-8"
+    text = (
+        resources.files("orderkit.mapping")
+        .joinpath("samples", f"{name}.json")
+        .read_text(encoding="utf-8")
     )
     payload: dict[str, Any] = json.loads(text)
     return payload
@@ -57,30 +59,52 @@ def hand_tmall(trade: Mapping[str, Any]) -> Order:
     adjustments = []
     for sub in trade["orders"]["order"]:
         oid = str(sub["oid"])
-        lines.append(OrderLine(oid, sub["outer_sku_id"], sub["num"], Money(sub["price"], "CNY"),
-                               title=sub["title"], channel_line_id=oid))
-        for key, label in (("discount_fee", "sub-order discount"),
-                           ("part_mjz_discount", "shop-wide discount share")):
+        lines.append(
+            OrderLine(
+                oid,
+                sub["outer_sku_id"],
+                sub["num"],
+                Money(sub["price"], "CNY"),
+                title=sub["title"],
+                channel_line_id=oid,
+            )
+        )
+        for key, label in (
+            ("discount_fee", "sub-order discount"),
+            ("part_mjz_discount", "shop-wide discount share"),
+        ):
             amount = Decimal(sub[key])
             if amount:
-                adjustments.append(Adjustment(AdjustmentKind.DISCOUNT, Money(amount, "CNY"),
-                                              Bearer.MERCHANT, oid, label))
+                adjustments.append(
+                    Adjustment(
+                        AdjustmentKind.DISCOUNT, Money(amount, "CNY"), Bearer.MERCHANT, oid, label
+                    )
+                )
     post = Decimal(trade["post_fee"])
     if post:
         adjustments.append(Adjustment(AdjustmentKind.SHIPPING, Money(post, "CNY"), Bearer.BUYER))
     paid_at = parse_timestamp(trade["pay_time"], source_tz="Asia/Shanghai")
     payable = Money(trade["payment"], "CNY")
     return Order(
-        order_id=f"tmall:{tid}", channel="tmall", channel_order_id=tid, lines=lines,
+        order_id=f"tmall:{tid}",
+        channel="tmall",
+        channel_order_id=tid,
+        lines=lines,
         created_at=parse_timestamp(trade["created"], source_tz="Asia/Shanghai"),
         status=_TMALL_STATUS[trade["status"]],
-        ship_to=Address(trade["receiver_name"], trade["receiver_mobile"], trade["receiver_state"],
-                        trade["receiver_city"], trade["receiver_district"],
-                        trade["receiver_address"], trade["receiver_zip"]),
+        ship_to=Address(
+            trade["receiver_name"],
+            trade["receiver_mobile"],
+            trade["receiver_state"],
+            trade["receiver_city"],
+            trade["receiver_district"],
+            trade["receiver_address"],
+            trade["receiver_zip"],
+        ),
         adjustments=adjustments,
-        payments=[Payment(f"tmall:{tid}:payment", payable, paid_at,
-                          reference=trade["alipay_no"])],
-        paid_at=paid_at, buyer_id=trade["buyer_open_uid"],
+        payments=[Payment(f"tmall:{tid}:payment", payable, paid_at, reference=trade["alipay_no"])],
+        paid_at=paid_at,
+        buyer_id=trade["buyer_open_uid"],
     )
 
 
@@ -88,9 +112,15 @@ def hand_douyin(order: Mapping[str, Any]) -> Order:
     """The Douyin order mapped by hand."""
     oid = order["order_id"]
     lines = [
-        OrderLine(sku["order_id"], sku["code"], sku["item_num"],
-                  Money.from_minor(sku["goods_price"], "CNY"), {LineStatus.OPEN: sku["item_num"]},
-                  sku["product_name"], sku["order_id"])
+        OrderLine(
+            sku["order_id"],
+            sku["code"],
+            sku["item_num"],
+            Money.from_minor(sku["goods_price"], "CNY"),
+            {LineStatus.OPEN: sku["item_num"]},
+            sku["product_name"],
+            sku["order_id"],
+        )
         for sku in order["sku_order_list"]
     ]
     adjustments = []
@@ -106,22 +136,38 @@ def hand_douyin(order: Mapping[str, Any]) -> Order:
     paid_at = parse_timestamp(order["pay_time"], source_tz="Asia/Shanghai")
     addr = order["post_addr"]
     return Order(
-        order_id=f"douyin:{oid}", channel="douyin", channel_order_id=oid, lines=lines,
+        order_id=f"douyin:{oid}",
+        channel="douyin",
+        channel_order_id=oid,
+        lines=lines,
         created_at=parse_timestamp(order["create_time"], source_tz="Asia/Shanghai"),
         status=_DOUYIN_STATUS[order["order_status"]],
-        ship_to=Address(order["mask_post_receiver"], order["mask_post_tel"],
-                        addr["province"]["name"], addr["city"]["name"], addr["town"]["name"],
-                        order["mask_post_addr"]["detail"]),
+        ship_to=Address(
+            order["mask_post_receiver"],
+            order["mask_post_tel"],
+            addr["province"]["name"],
+            addr["city"]["name"],
+            addr["town"]["name"],
+            order["mask_post_addr"]["detail"],
+        ),
         adjustments=adjustments,
-        payments=[Payment(f"douyin:{oid}:payment", Money.from_minor(order["pay_amount"], "CNY"),
-                          paid_at, method=order["pay_type_desc"],
-                          reference=order["channel_payment_no"])],
-        paid_at=paid_at, buyer_id=order["doudian_open_id"],
+        payments=[
+            Payment(
+                f"douyin:{oid}:payment",
+                Money.from_minor(order["pay_amount"], "CNY"),
+                paid_at,
+                method=order["pay_type_desc"],
+                reference=order["channel_payment_no"],
+            )
+        ],
+        paid_at=paid_at,
+        buyer_id=order["doudian_open_id"],
     )
 
 
-def _race(engine: Callable[[], object], hand: Callable[[], object], seconds: float,
-          batch: int = 200) -> tuple[float, float]:
+def _race(
+    engine: Callable[[], object], hand: Callable[[], object], seconds: float, batch: int = 200
+) -> tuple[float, float]:
     """Best orders/s of each, timing one batch of each in turn.
 
     Alternating batches keeps both measurements under the same machine load (other
@@ -155,7 +201,8 @@ def main(argv: list[str] | None = None) -> None:
         baseline = hand(payload)
         assert engine.totals.payable == baseline.totals.payable, name
         engine_rate, hand_rate = _race(
-            functools.partial(normalize, name, payload), functools.partial(hand, payload),
+            functools.partial(normalize, name, payload),
+            functools.partial(hand, payload),
             args.seconds,
         )
         ratio = hand_rate / engine_rate

@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     from orderkit.mapping.cli import add_commands as add_mapping_commands
 
     add_mapping_commands(commands)  # normalize, check-mapping
+    from orderkit.reconcile.cli import add_reconcile_command
+
+    add_reconcile_command(commands)  # reconcile
     from orderkit.lifecycle.cli import add_lifecycle_command
 
     add_lifecycle_command(commands)  # lifecycle-table

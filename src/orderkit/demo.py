@@ -32,21 +32,24 @@ class Story:
     out: TextIO
     db_path: Path
     clock: ManualClock
+    chapter: int = 0
 
     def say(self, text: str = "") -> None:
         """Print one line of the narrative."""
         print(text, file=self.out)
 
     def title(self, text: str) -> None:
-        """Print a chapter heading."""
+        """Print the next numbered chapter heading."""
+        self.chapter += 1
+        heading = f"{self.chapter}. {text}"
         self.say()
-        self.say(text)
-        self.say("-" * len(text))
+        self.say(heading)
+        self.say("-" * len(heading))
 
 
 def chapter_orders(story: Story) -> None:
     """Two channels, one canonical order type, recon ids, save and reload."""
-    story.title("1. Two channels, one order shape")
+    story.title("Two channels, one order shape")
     repository = SQLiteOrderRepository(story.db_path)
     issuer = ReconIdIssuer(SQLiteReconIdSequence(story.db_path), clock=story.clock)
 
@@ -100,30 +103,55 @@ def chapter_orders(story: Story) -> None:
     )
 
 
-def chapter_mapping(story: Story) -> None:
-    """Four marketplaces, four payload shapes, one canonical order each, side by side."""
-    import json
-    from importlib import resources
+def chapter_idempotency(story: Story) -> None:
+    """A "confirm receipt" delivered 17 times by a retrying job is applied once."""
+    from datetime import timedelta
 
-    from orderkit.mapping import normalize
+    from orderkit.adapters.sqlite import SQLiteIdempotencyStore
+    from orderkit.idempotency import Idempotency, RetryPolicy, fingerprint
 
-    story.title("Mapping: Tmall, JD, Pinduoduo and Douyin into one order shape")
-    samples = resources.files("orderkit.mapping").joinpath("samples")
-    story.say(f"{'platform':<8} {'channel order id':<23} {'status':<8} {'paid at (UTC)':<17}"
-              f" {'goods':>7} {'ship':>5} {'disc':>6} {'payable':>7} {'platform':>8}")
-    for platform in ("tmall", "jd", "pdd", "douyin"):
-        payload = json.loads(samples.joinpath(f"{platform}.json").read_text(encoding="utf-8"))
-        order = normalize(platform, payload)
-        totals = order.totals
-        paid = order.paid_at.strftime("%Y-%m-%d %H:%M") if order.paid_at else "-"
-        story.say(
-            f"{platform:<8} {order.channel_order_id:<23} {order.status.name:<8} {paid:<17}"
-            f" {totals.goods.amount:>7} {totals.shipping.amount:>5}"
-            f" {totals.discounts.amount:>6} {totals.payable.amount:>7}"
-            f" {totals.platform_funded.amount:>8}"
+    story.title("Idempotency: a retried confirmation is applied once")
+    repository = SQLiteOrderRepository(story.db_path)
+    repository.save(
+        Order(
+            order_id="ORD-1401",
+            channel="jd",
+            channel_order_id="JD-88412907",
+            lines=[OrderLine("1", "TEA-OOLONG-250G", 1, Money("89.00", "CNY"))],
+            created_at=story.clock.now(),
+        ),
+        expected_version=None,
+    )
+    guard = Idempotency(SQLiteIdempotencyStore(story.db_path), clock=story.clock)
+    policy = RetryPolicy(timedelta(seconds=1), 2, 17, timedelta(seconds=8), 0)
+    applied: list[int] = []
+
+    def confirm_receipt() -> int:
+        order = repository.get("ORD-1401")
+        confirmed = attrs.evolve(
+            order, tags=order.tags | {"receipt-confirmed"}, version=order.version + 1
         )
-    story.say("Yuan strings, yuan floats and integer fen became the same exact Money; Beijing")
-    story.say("text and unix seconds the same UTC instants; every payable matched the platform's.")
+        repository.save(confirmed, expected_version=order.version)
+        applied.append(confirmed.version)
+        return confirmed.version
+
+    key = fingerprint("order.confirm-receipt", "ORD-1401")
+    versions: set[int] = set()
+    for attempt, wait in policy.attempts():
+        story.clock.advance(wait)
+        versions.add(
+            guard.run(key, {"order_id": "ORD-1401"}, confirm_receipt,
+                      lease=policy.lock_ttl(attempt))
+        )
+    story.say(
+        f"A retrying job delivered 'confirm receipt' for ORD-1401 {policy.max_attempts}"
+        f" times; it was applied {len(applied)} time(s), and every delivery was answered"
+        f" with version {', '.join(str(v) for v in sorted(versions))}."
+    )
+    story.say(
+        f"Each attempt's lease is attempt x {policy.base.seconds}s"
+        f" (attempt 17: {policy.lock_ttl(17).seconds}s), so no lock expires under a retry."
+    )
 
 
 def chapter_inventory(story: Story) -> None:
@@ -180,55 +208,83 @@ def chapter_inventory(story: Story) -> None:
     )
 
 
-def chapter_idempotency(story: Story) -> None:
-    """A "confirm receipt" delivered 17 times by a retrying job is applied once."""
-    from datetime import timedelta
+def chapter_reconcile(story: Story) -> None:
+    """Month end: ERP, POS and bank matched in one pass, every difference explained."""
+    from orderkit.reconcile import Record, reconcile_many
 
-    from orderkit.adapters.sqlite import SQLiteIdempotencyStore
-    from orderkit.idempotency import Idempotency, RetryPolicy, fingerprint
+    story.title("Month end: three systems, one answer")
 
-    story.title("Idempotency: a retried confirmation is applied once")
-    repository = SQLiteOrderRepository(story.db_path)
-    repository.save(
-        Order(
-            order_id="ORD-1401",
-            channel="jd",
-            channel_order_id="JD-88412907",
-            lines=[OrderLine("1", "TEA-OOLONG-250G", 1, Money("89.00", "CNY"))],
-            created_at=story.clock.now(),
-        ),
-        expected_version=None,
-    )
-    guard = Idempotency(SQLiteIdempotencyStore(story.db_path), clock=story.clock)
-    policy = RetryPolicy(timedelta(seconds=1), 2, 17, timedelta(seconds=8), 0)
-    applied: list[int] = []
+    def at(text: str) -> datetime:
+        return parse_timestamp(text, source_tz="Asia/Shanghai")
 
-    def confirm_receipt() -> int:
-        order = repository.get("ORD-1401")
-        confirmed = attrs.evolve(
-            order, tags=order.tags | {"receipt-confirmed"}, version=order.version + 1
+    def cny(text: str) -> Money:
+        return Money(text, "CNY")
+
+    erp = [
+        Record("erp", "SO20260228000001", "SO20260228000001", cny("89.00"),
+               at("2026-03-01 00:05:00"), memo="keyed in after midnight"),
+        Record("erp", "SO20260228000002", "SO20260228000002", cny("170.00"),
+               at("2026-02-28 10:02:00")),
+        Record("erp", "SO20260228000003", "SO20260228000003", cny("45.50"),
+               at("2026-02-28 11:15:00")),
+    ]
+    pos = [
+        Record("pos", "STORE7-0031", "SO20260228000001", cny("89.00"), at("2026-02-28 23:55:00")),
+        Record("pos", "STORE7-0032", "SO20260228000002", cny("170.00"), at("2026-02-28 10:01:30")),
+    ]
+    bank = [
+        Record("bank", "CMB0301-0001", None, cny("170.00"), at("2026-02-28 16:30:00"),
+               memo="货款 SO 2026 0228 000002"),
+        Record("bank", "CMB0301-0002", None, cny("45.50"), at("2026-02-28 16:31:00"),
+               memo="付款ＳＯ２０２６０２２８０００００３"),
+    ]
+    cutoff = at("2026-03-01 00:00:00")
+    result = reconcile_many({"erp": erp, "pos": pos, "bank": bank}, cutoff=cutoff)
+    for row in result.matrix():
+        cells = ", ".join(
+            f"{cell.source} {cell.status}"
+            + (f" ({cell.kind})" if cell.kind and cell.kind != cell.status else "")
+            for cell in row.cells
         )
-        repository.save(confirmed, expected_version=order.version)
-        applied.append(confirmed.version)
-        return confirmed.version
-
-    key = fingerprint("order.confirm-receipt", "ORD-1401")
-    versions: set[int] = set()
-    for attempt, wait in policy.attempts():
-        story.clock.advance(wait)
-        versions.add(
-            guard.run(key, {"order_id": "ORD-1401"}, confirm_receipt,
-                      lease=policy.lock_ttl(attempt))
+        story.say(f"{row.key}: {cells}")
+        story.say(f"    trace: {' -> '.join(str(step) for step in row.trace)}")
+    for name, pair in result.pairs.items():
+        summary = pair.summary()
+        kinds = summary["by_kind"]
+        assert isinstance(kinds, dict)
+        found = ", ".join(f"{kind} x{body['outcomes']}" for kind, body in kinds.items())
+        story.say(
+            f"erp vs {name}: match rate {float(summary['match_rate']):.0%};"  # type: ignore[arg-type]
+            f" outcomes by kind: {found or 'none'}"
         )
-    story.say(
-        f"A retrying job delivered 'confirm receipt' for ORD-1401 {policy.max_attempts}"
-        f" times; it was applied {len(applied)} time(s), and every delivery was answered"
-        f" with version {', '.join(str(v) for v in sorted(versions))}."
-    )
-    story.say(
-        f"Each attempt's lease is attempt x {policy.base.seconds}s"
-        f" (attempt 17: {policy.lock_ttl(17).seconds}s), so no lock expires under a retry."
-    )
+    story.say("The bank memos with spaces and full-width digits matched; the sale keyed in")
+    story.say("after midnight is a cross_period difference, not a lost sale.")
+
+
+def chapter_mapping(story: Story) -> None:
+    """Four marketplaces, four payload shapes, one canonical order each, side by side."""
+    import json
+    from importlib import resources
+
+    from orderkit.mapping import normalize
+
+    story.title("Mapping: Tmall, JD, Pinduoduo and Douyin into one order shape")
+    samples = resources.files("orderkit.mapping").joinpath("samples")
+    story.say(f"{'platform':<8} {'channel order id':<23} {'status':<8} {'paid at (UTC)':<17}"
+              f" {'goods':>7} {'ship':>5} {'disc':>6} {'payable':>7} {'platform':>8}")
+    for platform in ("tmall", "jd", "pdd", "douyin"):
+        payload = json.loads(samples.joinpath(f"{platform}.json").read_text(encoding="utf-8"))
+        order = normalize(platform, payload)
+        totals = order.totals
+        paid = order.paid_at.strftime("%Y-%m-%d %H:%M") if order.paid_at else "-"
+        story.say(
+            f"{platform:<8} {order.channel_order_id:<23} {order.status.name:<8} {paid:<17}"
+            f" {totals.goods.amount:>7} {totals.shipping.amount:>5}"
+            f" {totals.discounts.amount:>6} {totals.payable.amount:>7}"
+            f" {totals.platform_funded.amount:>8}"
+        )
+    story.say("Yuan strings, yuan floats and integer fen became the same exact Money; Beijing")
+    story.say("text and unix seconds the same UTC instants; every payable matched the platform's.")
 
 
 def chapter_lifecycle(story: Story) -> None:
@@ -283,9 +339,10 @@ def chapter_lifecycle(story: Story) -> None:
 CHAPTERS: list[Callable[[Story], None]] = [
     chapter_orders,
     chapter_mapping,
-    chapter_inventory,
-    chapter_idempotency,
     chapter_lifecycle,
+    chapter_idempotency,
+    chapter_inventory,
+    chapter_reconcile,
     # (chapters are added above this line)
 ]
 

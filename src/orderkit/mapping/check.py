@@ -212,7 +212,10 @@ def _scan_statuses(
         if scope == "order":
             objects: list[tuple[str, object]] = [("", payload)]
         else:
-            items = _lookup(payload, tuple(list_path.split(".")), "", plan.name)
+            try:
+                items = _lookup(payload, tuple(list_path.split(".")), "", plan.name)
+            except MappingError:
+                continue  # a malformed container is reported when the record is built
             if not isinstance(items, list):
                 continue
             objects = [(f"{list_path}[{i}]", item) for i, item in enumerate(items)]

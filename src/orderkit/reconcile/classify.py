@@ -1,0 +1,142 @@
+"""Difference kinds and the rules that assign them.
+
+Each kind answers the question finance asks about a break: "why does received differ
+from receivable?" The rules are checked in the order below; the first that applies wins.
+
+For a *pair* (records of both sides that belong together):
+
+1. ``rounding``: totals differ by no more than the rounding tolerance.
+2. ``amount_mismatch``: totals differ by more than that.
+3. ``delayed_refund``: a refund pair whose two sides are further apart in time than
+   ``refund_delay`` (the refund landed late).
+4. ``cross_period``: equal amounts, but the two sides fall in different accounting
+   periods once both are converted to the accounting zone.
+5. otherwise a clean match (kind ``None``).
+
+For a record *left alone* after every pass:
+
+* ``pending``: at or after the cut-off (not due yet; not a break);
+* ``platform_fee``: a fee record (the source says it is a fee);
+* ``coupon_or_subsidy``: a subsidy record (a coupon, a platform subsidy);
+* ``partial_refund``: a refund whose amount is smaller than the sale with the same ref;
+* ``missing_right`` / ``missing_left``: nothing on the other side.
+
+``duplicate`` is assigned by the exact-reference pass: a second record on the same side
+with the same reference, kind and amount as one already paired.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, tzinfo
+from decimal import Decimal
+from enum import StrEnum
+
+from orderkit.reconcile.records import Record
+from orderkit.reconcile.rules import Rules
+from orderkit.timekeeping import zone
+
+__all__ = ["DifferenceKind", "PeriodOf", "classify_lone", "classify_pair"]
+
+
+class DifferenceKind(StrEnum):
+    """The difference kinds, as the lower-case strings outcomes carry."""
+
+    ROUNDING = "rounding"
+    PLATFORM_FEE = "platform_fee"
+    COUPON_OR_SUBSIDY = "coupon_or_subsidy"
+    PARTIAL_REFUND = "partial_refund"
+    DELAYED_REFUND = "delayed_refund"
+    CROSS_PERIOD = "cross_period"
+    AMOUNT_MISMATCH = "amount_mismatch"
+    MISSING_LEFT = "missing_left"
+    MISSING_RIGHT = "missing_right"
+    DUPLICATE = "duplicate"
+    PENDING = "pending"
+
+
+_QUARTER_HOUR = 900
+
+
+class PeriodOf:
+    """The accounting period (as a comparable int) of an instant, cached.
+
+    Every modern zone offset and every daylight-saving switch falls on a quarter hour, so
+    all instants in the same UTC quarter hour share a local date; the cache is keyed on
+    that quarter hour and a month of data needs a few thousand conversions, not millions.
+    For month periods the UTC month is used directly when the day is far enough from the
+    month's edges that no offset (at most 14 hours) can move it.
+    """
+
+    __slots__ = ("_cache", "_month", "_zone")
+
+    def __init__(self, tz: str | tzinfo, period: str) -> None:
+        self._zone = zone(tz)
+        self._month = period == "month"
+        self._cache: dict[int, int] = {}
+
+    def __call__(self, at: datetime) -> int:
+        if self._month and 2 <= at.day <= 27:
+            return at.year * 12 + at.month
+        key = int(at.timestamp()) // _QUARTER_HOUR
+        value = self._cache.get(key)
+        if value is None:
+            local = datetime.fromtimestamp(key * _QUARTER_HOUR, UTC).astimezone(self._zone)
+            value = local.year * 12 + local.month if self._month else local.toordinal()
+            self._cache[key] = value
+        return value
+
+
+def classify_pair(
+    left: tuple[Record, ...],
+    right: tuple[Record, ...],
+    rules: Rules,
+    period_of: PeriodOf,
+) -> str | None:
+    """The difference kind of a group of records that belong together, or ``None``."""
+    total = Decimal(0)
+    currency = (left or right)[0].amount.currency
+    if any(r.amount.currency != currency for r in (*left, *right)):
+        return DifferenceKind.AMOUNT_MISMATCH.value
+    for record in right:
+        total += record.amount.amount
+    for record in left:
+        total -= record.amount.amount
+    if total:
+        if abs(total) <= rules.tolerance(currency):
+            return DifferenceKind.ROUNDING.value
+        return DifferenceKind.AMOUNT_MISMATCH.value
+    first_left = min(r.at for r in left)
+    first_right = min(r.at for r in right)
+    if left[0].kind == "refund" and abs(first_right - first_left) > rules.refund_delay:
+        return DifferenceKind.DELAYED_REFUND.value
+    if any(period_of(r.at) != period_of(first_left) for r in (*left, *right)):
+        return DifferenceKind.CROSS_PERIOD.value
+    return None
+
+
+def classify_lone(
+    record: Record,
+    *,
+    side: str,
+    sale_amount: Decimal | None,
+    rules: Rules,
+) -> tuple[str, str]:
+    """``(status, kind)`` of a record no pass could pair.
+
+    ``side`` is ``"left"`` or ``"right"``; ``sale_amount`` the amount of a sale with the
+    same ref anywhere in the input (for telling a partial refund from a missing one).
+    """
+    if rules.cutoff is not None and record.at >= rules.cutoff:
+        return "pending", DifferenceKind.PENDING.value
+    if record.kind == "fee":
+        return "difference", DifferenceKind.PLATFORM_FEE.value
+    if record.kind == "subsidy":
+        return "difference", DifferenceKind.COUPON_OR_SUBSIDY.value
+    if (
+        record.kind == "refund"
+        and sale_amount is not None
+        and abs(record.amount.amount) < abs(sale_amount)
+    ):
+        return "difference", DifferenceKind.PARTIAL_REFUND.value
+    missing = DifferenceKind.MISSING_RIGHT if side == "left" else DifferenceKind.MISSING_LEFT
+    return "unmatched", missing.value

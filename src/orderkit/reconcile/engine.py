@@ -1,0 +1,718 @@
+"""The matching engine: passes in a fixed priority, each a hash join or a sorted window.
+
+1. ``exact_ref``: hash join on ``(ref, kind)``. Keys that occur more than once on a side
+   are resolved in a small group step (equal amounts pair in time order, the rest are
+   duplicates or split payments).
+2. ``memo_ref``: references extracted from memos (:func:`~orderkit.reconcile.extract_refs`)
+   looked up in a hash index of the other side's open refs and links. A candidate that
+   points at exactly one open record with the same amount is a match; anything else is a
+   ``suggestion`` and never a match.
+3. ``amount_time``: the remaining records bucketed by currency, kind and amount; within a
+   bucket a bisected time window; ties broken by amount distance, time distance, time,
+   then record id.
+4. ``batch`` then ``subset_sum``: one record against several on the other side, first by
+   explicit batch or parent keys in ``links``, then a bounded subset-sum search among the
+   records nearest in time (settlements covering several orders, split payments).
+
+Whatever is left is classified on its own (:func:`~orderkit.reconcile.classify.classify_lone`).
+The hot path works on positions in two lists and on the records' own strings: no
+per-pair objects are created for the million pairs that match on the first pass.
+"""
+
+from __future__ import annotations
+
+import itertools
+from bisect import bisect_left, bisect_right
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from operator import attrgetter
+from typing import Final
+
+from orderkit.errors import ValidationError
+from orderkit.reconcile.classify import PeriodOf, classify_lone, classify_pair
+from orderkit.reconcile.outcomes import Evidence, Reconciliation, Related, Row
+from orderkit.reconcile.records import Record, Rejected
+from orderkit.reconcile.refs import extract_refs
+from orderkit.reconcile.rules import Rules
+
+__all__ = ["reconcile"]
+
+_SEP: Final = "\x1f"
+_SALE: Final = "sale"
+_ZERO: Final = Decimal(0)
+_REF: Final = attrgetter("ref")
+_KIND: Final = attrgetter("kind")
+
+
+def _split(items: Iterable[Record | Rejected], side: str) -> tuple[list[Record], list[Rejected]]:
+    materialised = list(items)
+    if set(map(type, materialised)) <= {Record}:
+        return materialised, []  # type: ignore[return-value]
+    records: list[Record] = []
+    rejected: list[Rejected] = []
+    for position, item in enumerate(materialised):
+        if isinstance(item, Record):
+            records.append(item)
+        elif isinstance(item, Rejected):
+            rejected.append(item)
+        else:
+            raise ValidationError(f"{side}[{position}]", item, "expected a Record or a Rejected")
+    return records, rejected
+
+
+def _key(record: Record, ref: str) -> str:
+    kind = record.kind
+    return ref if kind == _SALE else kind + _SEP + ref
+
+
+def _order(record: Record) -> tuple[datetime, str]:
+    return record.at, record.record_id
+
+
+class _Engine:
+    """One run. Positions index ``left``/``right``; ``*_open`` flags what is still free."""
+
+    def __init__(self, left: list[Record], right: list[Record], rules: Rules) -> None:
+        self.left = left
+        self.right = right
+        self.rules = rules
+        self.left_open = bytearray(b"\x01") * len(left)
+        self.right_open = bytearray(b"\x01") * len(right)
+        self.pair_left: list[int] = []
+        self.pair_right: list[int] = []
+        self.pair_kind: dict[int, str] = {}
+        self.clean_totals: dict[str, Decimal] = {}
+        self.rows: list[Row] = []
+        self.period_of = PeriodOf(rules.tz, rules.period)
+        self._rest: dict[str, list[int]] = {}
+
+    # --- helpers ---------------------------------------------------------------------
+
+    def _row(
+        self,
+        status: str,
+        kind: str | None,
+        lpos: tuple[int, ...],
+        rpos: tuple[int, ...],
+        rule: str,
+        evidence: Evidence,
+        related: Related = (),
+    ) -> None:
+        for i in lpos:
+            self.left_open[i] = 0
+        for j in rpos:
+            self.right_open[j] = 0
+        self.rows.append((status, kind, lpos, rpos, rule, evidence, related))
+
+    def _group(
+        self, lpos: tuple[int, ...], rpos: tuple[int, ...], rule: str, evidence: Evidence
+    ) -> None:
+        if len(lpos) == 1 and len(rpos) == 1:
+            kind = self._pair_kind(self.left[lpos[0]], self.right[rpos[0]])
+            self._row("matched" if kind is None else "difference", kind, lpos, rpos, rule, evidence)
+            return
+        kind = classify_pair(
+            tuple(self.left[i] for i in lpos),
+            tuple(self.right[j] for j in rpos),
+            self.rules,
+            self.period_of,
+        )
+        self._row("matched" if kind is None else "difference", kind, lpos, rpos, rule, evidence)
+
+    def _pair_kind(self, record: Record, other: Record) -> str | None:
+        """:func:`classify_pair` for one record a side, with the common case first."""
+        la = record.amount
+        ra = other.amount
+        if record.kind == _SALE and la.amount == ra.amount and la.currency == ra.currency:
+            lat = record.at
+            rat = other.at
+            if (
+                lat == rat
+                or (
+                    self.rules.period == "month"
+                    and lat.month == rat.month
+                    and lat.year == rat.year
+                    and 1 < lat.day < 28
+                    and 1 < rat.day < 28
+                )
+                or self.period_of(lat) == self.period_of(rat)
+            ):
+                return None
+            return "cross_period"
+        return classify_pair((record,), (other,), self.rules, self.period_of)
+
+    def _open(self, side: str) -> list[int]:
+        """Open positions of ``side`` in time order (then record id), whatever the input order.
+
+        After the first pass few records are open, so the full scan happens once per side
+        and later calls filter the short list.
+        """
+        flags = self.left_open if side == "left" else self.right_open
+        cached = self._rest.get(side)
+        if cached is None:
+            records = self.left if side == "left" else self.right
+            cached = sorted(
+                itertools.compress(range(len(flags)), flags),
+                key=lambda p: (records[p].at, records[p].record_id),
+            )
+        else:
+            cached = [p for p in cached if flags[p]]
+        self._rest[side] = cached
+        return cached
+
+    # --- pass 1: exact reference -----------------------------------------------------
+
+    @staticmethod
+    def _keys(records: list[Record]) -> list[str | None]:
+        """Every record's join key: the ref for a sale, ``kind + SEP + ref`` otherwise.
+
+        Built column-wise with C-level ``map`` calls: a sale-only side (the common case)
+        costs one attribute read per record.
+        """
+        refs: list[str | None] = list(map(_REF, records))
+        kinds: list[str] = list(map(_KIND, records))
+        if kinds.count(_SALE) == len(kinds):
+            return refs
+        return [
+            ref if ref is None or kind == _SALE else kind + _SEP + ref
+            for ref, kind in zip(refs, kinds, strict=True)
+        ]
+
+    def exact(self) -> None:
+        left, right = self.left, self.right
+        right_keys = self._keys(right)
+        # dict(zip(...)) builds the hash index in C; a repeated key keeps its last position,
+        # so repeated keys are found by size and taken out to the group step.
+        index: dict[str | None, int] = dict(zip(right_keys, range(len(right_keys)), strict=True))
+        index.pop(None, None)
+        right_multi: dict[str, list[int]] = {}
+        if len(index) != len(right_keys) - right_keys.count(None):
+            repeated = {k for k, c in Counter(right_keys).items() if c > 1 and k is not None}
+            for j, key in enumerate(right_keys):
+                if key in repeated:
+                    right_multi.setdefault(key, []).append(j)
+            for key in repeated:
+                del index[key]
+        left_keys = self._keys(left)
+        found: list[int | None] = list(map(index.get, left_keys))
+        left_multi: dict[str, list[int]] = {}
+        if right_multi:
+            for i, lkey in enumerate(left_keys):
+                if lkey is not None and lkey in right_multi:
+                    left_multi.setdefault(lkey, []).append(i)
+        pair_left, pair_right, pair_kind = self.pair_left, self.pair_right, self.pair_kind
+        add_left, add_right = pair_left.append, pair_right.append
+        left_open, right_open = self.left_open, self.right_open
+        period_of = self.period_of
+        month = self.rules.period == "month"
+        # Sum of the clean pairs' amounts (equal on both sides), kept while the records
+        # are at hand so the summary does not have to visit a million records again.
+        totals: dict[str, Decimal] = {}
+        main_currency = left[0].amount.currency if left else ""
+        main_total = _ZERO
+        collisions: list[int] = []
+        for i, hit in enumerate(found):
+            if hit is None:
+                continue
+            j = hit
+            if not right_open[j]:
+                # A second left record with this key; the key goes to the group step.
+                collisions.append(i)
+                continue
+            record = left[i]
+            other = right[j]
+            la = record.amount
+            ra = other.amount
+            if la.amount == ra.amount and la.currency == ra.currency and record.kind == _SALE:
+                lat = record.at
+                rat = other.at
+                if not (
+                    lat == rat
+                    or (
+                        month
+                        and lat.month == rat.month
+                        and lat.year == rat.year
+                        and 1 < lat.day < 28
+                        and 1 < rat.day < 28
+                    )
+                    or period_of(lat) == period_of(rat)
+                ):
+                    pair_kind[len(pair_left)] = "cross_period"
+                elif la.currency == main_currency:
+                    main_total += la.amount
+                else:
+                    totals[la.currency] = totals.get(la.currency, _ZERO) + la.amount
+            else:
+                outcome = classify_pair((record,), (other,), self.rules, period_of)
+                if outcome is not None:
+                    pair_kind[len(pair_left)] = outcome
+                else:
+                    totals[la.currency] = totals.get(la.currency, _ZERO) + la.amount
+            add_left(i)
+            add_right(j)
+            left_open[i] = 0
+            right_open[j] = 0
+        if main_total or main_currency:
+            totals[main_currency] = totals.get(main_currency, _ZERO) + main_total
+        self.clean_totals = totals
+        if collisions:
+            self._regroup(collisions, found, left_keys, right_multi, left_multi)
+        for key in sorted(right_multi):
+            self._exact_group(key, left_multi.get(key, []), right_multi[key])
+
+    def _regroup(
+        self,
+        collisions: list[int],
+        found: list[int | None],
+        left_keys: list[str | None],
+        right_multi: dict[str, list[int]],
+        left_multi: dict[str, list[int]],
+    ) -> None:
+        """Take back the pairs whose key turned out to repeat on the left.
+
+        Rare (an order entered twice), so it is handled after the loop instead of
+        checking every key for repeats up front.
+        """
+        position_of = {j: n for n, j in enumerate(self.pair_right)}
+        voided: set[int] = set()
+        for i in collisions:
+            key = left_keys[i]
+            j = found[i]
+            assert key is not None and j is not None
+            if key not in right_multi:
+                pos = position_of[j]
+                voided.add(pos)
+                right_multi[key] = [j]
+                left_multi[key] = [self.pair_left[pos]]
+                self.left_open[self.pair_left[pos]] = 1
+                self.right_open[j] = 1
+            left_multi[key].append(i)
+        for pos in voided:
+            if pos not in self.pair_kind:
+                amount = self.left[self.pair_left[pos]].amount
+                self.clean_totals[amount.currency] -= amount.amount
+        kept = [n for n in range(len(self.pair_left)) if n not in voided]
+        self.pair_kind = {
+            new: self.pair_kind[old] for new, old in enumerate(kept) if old in self.pair_kind
+        }
+        self.pair_left = [self.pair_left[n] for n in kept]
+        self.pair_right = [self.pair_right[n] for n in kept]
+
+    def _exact_group(self, key: str, lpos: list[int], rpos: list[int]) -> None:
+        left, right = self.left, self.right
+        ls = sorted(lpos, key=lambda i: _order(left[i]))
+        rs = sorted(rpos, key=lambda j: _order(right[j]))
+        paired_left: dict[tuple[Decimal, str], str] = {}
+        paired_right: dict[tuple[Decimal, str], str] = {}
+        rest_left: list[int] = []
+        for i in ls:
+            amount = left[i].amount
+            for n, j in enumerate(rs):
+                if right[j].amount == amount:
+                    del rs[n]
+                    self._group((i,), (j,), "exact_ref", (("ref", key.split(_SEP)[-1]),))
+                    value = (amount.amount, amount.currency)
+                    paired_left.setdefault(value, left[i].record_id)
+                    paired_right.setdefault(value, right[j].record_id)
+                    break
+            else:
+                rest_left.append(i)
+        rest_right: list[int] = []
+        for i in rest_left:
+            amount = left[i].amount
+            original = paired_left.get((amount.amount, amount.currency))
+            if original is not None:
+                self._row(
+                    "difference", "duplicate", (i,), (), "exact_ref", (("duplicate_of", original),)
+                )
+        for j in rs:
+            amount = right[j].amount
+            original = paired_right.get((amount.amount, amount.currency))
+            if original is not None:
+                self._row(
+                    "difference", "duplicate", (), (j,), "exact_ref", (("duplicate_of", original),)
+                )
+            else:
+                rest_right.append(j)
+        rest_left = [i for i in rest_left if self.left_open[i]]
+        ref = key.split(_SEP)[-1]
+        if rest_left and rest_right and (len(rest_left) == 1 or len(rest_right) == 1):
+            many = len(rest_left) > 1 or len(rest_right) > 1
+            self._group(
+                tuple(rest_left),
+                tuple(rest_right),
+                "split_payment" if many else "exact_ref",
+                (("ref", ref),),
+            )
+
+    # --- pass 2: references in memos -------------------------------------------------
+
+    def memos(self, memo_side: str) -> None:
+        other_side = "left" if memo_side == "right" else "right"
+        memo_records = self.left if memo_side == "left" else self.right
+        others = self.left if other_side == "left" else self.right
+        memo_open = self.left_open if memo_side == "left" else self.right_open
+        other_open = self.left_open if other_side == "left" else self.right_open
+        candidates = [p for p in self._open(memo_side) if memo_records[p].memo]
+        if not candidates:
+            return
+        index: dict[str, list[int]] = {}
+        for p in self._open(other_side):
+            record = others[p]
+            for ref in (record.ref, *record.links):
+                if ref:
+                    index.setdefault(_key(record, ref), []).append(p)
+        if not index:
+            return
+        for p in candidates:  # already in time order
+            if not memo_open[p]:
+                continue
+            record = memo_records[p]
+            prefix = "" if record.kind == _SALE else record.kind + _SEP
+            hits: list[int] = []
+            matched_tokens: list[str] = []
+            for token in extract_refs(record.memo):
+                for q in index.get(prefix + token, ()):
+                    if other_open[q] and q not in hits:
+                        hits.append(q)
+                        matched_tokens.append(token)
+            if not hits:
+                continue
+            evidence: Evidence = (
+                ("memo", record.memo),
+                ("tokens", ",".join(matched_tokens)),
+                ("candidates", ",".join(others[q].record_id for q in hits)),
+            )
+            lone: tuple[int, ...] = (p,)
+            if len(hits) == 1 and others[hits[0]].amount == record.amount:
+                pair = (hits[0],)
+                lpos, rpos = (lone, pair) if memo_side == "left" else (pair, lone)
+                self._group(lpos, rpos, "memo_ref", evidence)
+            else:
+                lpos, rpos = (lone, ()) if memo_side == "left" else ((), lone)
+                self._row("suggestion", None, lpos, rpos, "memo_ref", evidence)
+
+    # --- pass 3: amount and time window ---------------------------------------------
+
+    def amount_time(self) -> None:
+        left, right = self.left, self.right
+        right_open = self.right_open
+        buckets: dict[tuple[str, str], dict[Decimal, list[tuple[float, str, int]]]] = {}
+        for j in self._open("right"):
+            record = right[j]
+            group = buckets.setdefault((record.amount.currency, record.kind), {})
+            group.setdefault(record.amount.amount, []).append(
+                (record.at.timestamp(), record.record_id, j)
+            )
+        if not buckets:
+            return
+        amounts: dict[tuple[str, str], list[Decimal]] = {}
+        for name, group in buckets.items():
+            for entries in group.values():
+                entries.sort()
+            amounts[name] = sorted(group)
+        window = self.rules.time_window.total_seconds()
+        for i in sorted(self._open("left"), key=lambda i: _order(left[i])):
+            record = left[i]
+            name = (record.amount.currency, record.kind)
+            keys = amounts.get(name)
+            if not keys:
+                continue
+            group = buckets[name]
+            value = record.amount.amount
+            tolerance = self.rules.tolerance(record.amount.currency)
+            ts = record.at.timestamp()
+            best: tuple[Decimal, float, float, str, int] | None = None
+            for amount in keys[
+                bisect_left(keys, value - tolerance) : bisect_right(keys, value + tolerance)
+            ]:
+                entries = group[amount]
+                start = bisect_left(entries, (ts - window,))
+                for when, record_id, j in entries[start:]:
+                    if when > ts + window:
+                        break
+                    if not right_open[j]:
+                        continue
+                    other = right[j]
+                    if record.ref and other.ref and record.ref != other.ref:
+                        continue
+                    score = (abs(amount - value), abs(when - ts), when, record_id, j)
+                    if best is None or score < best:
+                        best = score
+            if best is not None:
+                j = best[4]
+                self._group(
+                    (i,),
+                    (j,),
+                    "amount_time",
+                    (
+                        ("time_difference", str(right[j].at - record.at)),
+                        ("window", str(self.rules.time_window)),
+                    ),
+                )
+
+    # --- pass 4: one-to-many and many-to-one -----------------------------------------
+
+    def batches(self) -> None:
+        for parent_side in ("right", "left"):
+            child_side = "left" if parent_side == "right" else "right"
+            parents = self.right if parent_side == "right" else self.left
+            children = self.left if child_side == "left" else self.right
+            parent_open = self.right_open if parent_side == "right" else self.left_open
+            child_open = self.left_open if child_side == "left" else self.right_open
+            parent_index: dict[str, int] = {}
+            for p in self._open(parent_side):
+                record = parents[p]
+                for name in (record.ref, record.record_id):
+                    if name:
+                        parent_index.setdefault(name, p)
+            child_refs: dict[str, list[int]] = {}
+            groups: dict[int, list[int]] = {}
+            for c in self._open(child_side):
+                record = children[c]
+                if record.ref:
+                    child_refs.setdefault(record.ref, []).append(c)
+                for link in record.links:
+                    parent = parent_index.get(link)
+                    if parent is not None:
+                        groups.setdefault(parent, []).append(c)
+            for p in self._open(parent_side):
+                for link in parents[p].links:
+                    for c in child_refs.get(link, ()):
+                        members = groups.setdefault(p, [])
+                        if c not in members:
+                            members.append(c)
+            for p in sorted(groups, key=lambda p: _order(parents[p])):
+                members = sorted(
+                    (c for c in dict.fromkeys(groups[p]) if child_open[c]),
+                    key=lambda c: _order(children[c]),
+                )
+                if not members or not parent_open[p]:
+                    continue
+                if any(children[c].amount.currency != parents[p].amount.currency for c in members):
+                    continue
+                evidence: Evidence = (
+                    ("batch", parents[p].ref or parents[p].record_id),
+                    ("members", ",".join(children[c].record_id for c in members)),
+                )
+                if parent_side == "right":
+                    self._group(tuple(members), (p,), "batch", evidence)
+                else:
+                    self._group((p,), tuple(members), "batch", evidence)
+
+    def subset_sums(self) -> None:
+        for target_side in ("right", "left"):
+            self._subset_side(target_side)
+
+    def _subset_side(self, target_side: str) -> None:
+        pool_side = "left" if target_side == "right" else "right"
+        targets = self.right if target_side == "right" else self.left
+        pool = self.left if pool_side == "left" else self.right
+        target_open = self.right_open if target_side == "right" else self.left_open
+        pool_open = self.left_open if pool_side == "left" else self.right_open
+        lanes: dict[tuple[str, str], list[tuple[float, str, int]]] = {}
+        for q in self._open(pool_side):
+            record = pool[q]
+            lanes.setdefault((record.amount.currency, record.kind), []).append(
+                (record.at.timestamp(), record.record_id, q)
+            )
+        if not lanes:
+            return
+        for lane in lanes.values():
+            lane.sort()
+        window = self.rules.time_window.total_seconds()
+        limit = self.rules.max_candidates
+        for p in sorted(self._open(target_side), key=lambda p: _order(targets[p])):
+            if not target_open[p]:
+                continue
+            record = targets[p]
+            found = lanes.get((record.amount.currency, record.kind))
+            if not found:
+                continue
+            lane = found
+            ts = record.at.timestamp()
+            nearest = self._nearest(lane, ts, window, limit, pool_open, pool, record.ref)
+            if len(nearest) < 2:
+                continue
+            chosen = _subset(
+                record.amount.amount,
+                [(q, pool[q].amount.amount) for q in nearest],
+                self.rules.max_group,
+            )
+            if chosen is None:
+                continue
+            members = tuple(sorted(chosen, key=lambda q: _order(pool[q])))
+            evidence: Evidence = (
+                ("members", ",".join(pool[q].record_id for q in members)),
+                ("window", str(self.rules.time_window)),
+            )
+            if target_side == "right":
+                self._group(members, (p,), "subset_sum", evidence)
+            else:
+                self._group((p,), members, "subset_sum", evidence)
+
+    @staticmethod
+    def _nearest(
+        lane: list[tuple[float, str, int]],
+        ts: float,
+        window: float,
+        limit: int,
+        open_flags: bytearray,
+        pool: list[Record],
+        ref: str | None,
+    ) -> list[int]:
+        """Up to ``limit`` open pool positions nearest to ``ts`` within ``window``."""
+        found: list[tuple[float, float, str, int]] = []
+        low = bisect_left(lane, (ts - window,))
+        high = bisect_right(lane, (ts + window, "\U0010ffff"))
+        for when, record_id, q in lane[low:high]:
+            if not open_flags[q]:
+                continue
+            other_ref = pool[q].ref
+            if ref and other_ref and ref != other_ref:
+                continue
+            found.append((abs(when - ts), when, record_id, q))
+        found.sort()
+        return [q for *_rest, q in found[:limit]]
+
+    # --- what is left ----------------------------------------------------------------
+
+    def leftovers(self) -> None:
+        rules = self.rules
+        lone_left = self._open("left")
+        lone_right = self._open("right")
+        wanted = {
+            r.ref
+            for r in itertools.chain(
+                (self.left[i] for i in lone_left), (self.right[j] for j in lone_right)
+            )
+            if r.kind != _SALE and r.ref
+        }
+        # The sale each lone fee, subsidy or refund belongs to (one scan, only if needed).
+        sales: dict[str, list[tuple[int, int]]] = {}
+        if wanted:
+            for side, records in ((0, self.left), (1, self.right)):
+                for p, record in enumerate(records):
+                    if record.kind == _SALE and record.ref in wanted:
+                        sales.setdefault(record.ref, []).append((side, p))
+            for found in sales.values():
+                found.sort(
+                    key=lambda sp: (sp[0], _order((self.right if sp[0] else self.left)[sp[1]]))
+                )
+        for side_name, positions in (("left", lone_left), ("right", lone_right)):
+            records = self.left if side_name == "left" else self.right
+            for p in sorted(positions, key=lambda p: _order(records[p])):
+                record = records[p]
+                related: Related = ()
+                sale_amount: Decimal | None = None
+                if record.ref and record.kind != _SALE:
+                    related = tuple(sales.get(record.ref, ()))
+                    if related:
+                        side, q = related[0]
+                        sale_amount = (self.right if side else self.left)[q].amount.amount
+                status, kind = classify_lone(
+                    record, side=side_name, sale_amount=sale_amount, rules=rules
+                )
+                evidence: Evidence = (("ref", record.ref),) if record.ref else ()
+                if related:
+                    evidence += (
+                        (
+                            "belongs_to",
+                            ",".join(
+                                (self.right if side else self.left)[q].record_id
+                                for side, q in related
+                            ),
+                        ),
+                    )
+                lpos, rpos = ((p,), ()) if side_name == "left" else ((), (p,))
+                self._row(status, kind, lpos, rpos, "unpaired", evidence, related)
+
+
+def _scaled(amount: Decimal) -> int | None:
+    """``amount`` in millionths as an int (hashing ints is far cheaper than Decimals)."""
+    scaled = amount.scaleb(6)
+    integral = scaled.to_integral_value()
+    return int(integral) if integral == scaled else None
+
+
+def _subset(
+    target: Decimal, candidates: list[tuple[int, Decimal]], max_group: int
+) -> tuple[int, ...] | None:
+    """The first group (smallest size, then candidate order) whose amounts sum to ``target``.
+
+    Each size ``k`` enumerates the ``k-1`` combinations and finds the last member with one
+    hash lookup, so the search costs ``C(n, k-1)`` steps instead of ``C(n, k)``.
+    """
+    goal = _scaled(target)
+    if goal is None:
+        return None
+    values: list[int] = []
+    positions: dict[int, list[int]] = {}
+    for _q, amount in candidates:
+        value = _scaled(amount)
+        if value is None:
+            return None
+        positions.setdefault(value, []).append(len(values))
+        values.append(value)
+    count = len(values)
+    for size in range(2, max_group + 1):
+        for combo in itertools.combinations(range(count), size - 1):
+            rest = goal
+            for c in combo:
+                rest -= values[c]
+            for index in positions.get(rest, ()):
+                if index > combo[-1]:
+                    return tuple(candidates[c][0] for c in (*combo, index))
+    return None
+
+
+def reconcile(
+    left: Iterable[Record | Rejected],
+    right: Iterable[Record | Rejected],
+    *,
+    rules: Rules | None = None,
+    **options: object,
+) -> Reconciliation:
+    """Match two sides and classify every difference.
+
+    ``left`` is usually the book of record (ERP), ``right`` the money side (bank, payment
+    gateway, settlement). Either may contain :class:`Rejected` inputs from a reader; they
+    are reported, not matched. ``options`` override fields of ``rules`` (see
+    :class:`Rules`): ``amount_tolerance``, ``time_window``, ``tz``, ``period``,
+    ``cutoff``, ``refund_delay``, ``max_group``, ``max_candidates``.
+    """
+    settings = Rules.build(rules, options)
+    left_records, left_rejected = _split(left, "left")
+    right_records, right_rejected = _split(right, "right")
+    engine = _Engine(left_records, right_records, settings)
+    engine.exact()
+    engine.memos("right")
+    engine.memos("left")
+    engine.amount_time()
+    engine.batches()
+    engine.subset_sums()
+    engine.leftovers()
+    return Reconciliation(
+        left=left_records,
+        right=right_records,
+        rejected_left=left_rejected,
+        rejected_right=right_rejected,
+        pair_left=engine.pair_left,
+        pair_right=engine.pair_right,
+        pair_kind=engine.pair_kind,
+        pair_totals=engine.clean_totals,
+        rows=engine.rows,
+        rules=settings,
+        left_source=_source_name(left_records, left_rejected, "left"),
+        right_source=_source_name(right_records, right_rejected, "right"),
+    )
+
+
+def _source_name(records: list[Record], rejected: list[Rejected], default: str) -> str:
+    if records:
+        return records[0].source
+    if rejected:
+        return rejected[0].source
+    return default

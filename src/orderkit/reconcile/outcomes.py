@@ -1,0 +1,390 @@
+"""What a reconciliation produces: one :class:`Outcome` per group of records.
+
+Every input record, and every rejected input line, ends in exactly one outcome. An
+outcome names the rule that produced it, the evidence that rule used and, through
+:attr:`Outcome.trace`, the path of the money across systems with the time between steps.
+
+:class:`Reconciliation` keeps the bulk of its results compact (the exact-reference pairs
+are two lists of positions) and builds :class:`Outcome` objects only when they are asked
+for, so that a million matched pairs cost two integers each until somebody reads them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from operator import attrgetter
+from typing import Final
+
+import attrs
+
+from orderkit.reconcile.records import Record, Rejected
+from orderkit.reconcile.rules import Rules
+
+__all__ = [
+    "STATUSES",
+    "Outcome",
+    "Reconciliation",
+    "TraceStep",
+]
+
+#: Every status an outcome can have. ``pending`` is not a break: it is not due yet.
+STATUSES: Final = ("matched", "difference", "suggestion", "unmatched", "pending", "rejected")
+
+_AMOUNT: Final = attrgetter("amount.amount")
+_CURRENCY: Final = attrgetter("amount.currency")
+
+Evidence = tuple[tuple[str, str], ...]
+#: Records an outcome refers to without owning them: (0 for left or 1 for right, position).
+Related = tuple[tuple[int, int], ...]
+#: (status, kind, left positions, right positions, rule, evidence, related)
+Row = tuple[str, str | None, tuple[int, ...], tuple[int, ...], str, Evidence, Related]
+
+
+@attrs.frozen
+class TraceStep:
+    """One hop of a trace: which record in which system, and how long after the first."""
+
+    source: str
+    record_id: str
+    at: datetime
+    after: timedelta
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.record_id} (+{_delta(self.after)})"
+
+
+def _delta(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = f"{hours:02d}:{minutes:02d}:{secs:02d}"
+    return f"{sign}{days}d {text}" if days else f"{sign}{text}"
+
+
+def trace_of(records: Sequence[Record]) -> tuple[TraceStep, ...]:
+    """The records in time order (then source, then id), each with its offset from the first."""
+    ordered = sorted(records, key=lambda r: (r.at, r.source, r.record_id))
+    if not ordered:
+        return ()
+    first = ordered[0].at
+    return tuple(TraceStep(r.source, r.record_id, r.at, r.at - first) for r in ordered)
+
+
+@attrs.frozen
+class Outcome:
+    """One group of records and what the engine concluded about it.
+
+    ``status`` is one of :data:`STATUSES`; ``kind`` the difference kind (``"platform_fee"``,
+    ``"missing_right"``, ...) or ``None`` for a clean match; ``left`` and ``right`` the
+    records of each side; ``rule`` the pass that produced it (``"exact_ref"``,
+    ``"memo_ref"``, ``"amount_time"``, ``"batch"``, ``"subset_sum"``, ...) and ``evidence``
+    the facts it used, as ``(name, value)`` pairs. ``related`` holds records that belong
+    to other outcomes but explain this one (the sale a fee was charged on); they appear
+    in the trace only.
+    """
+
+    status: str
+    kind: str | None
+    left: tuple[Record, ...]
+    right: tuple[Record, ...]
+    rule: str
+    evidence: Evidence = ()
+    rejected: Rejected | None = None
+    related: tuple[Record, ...] = ()
+
+    @property
+    def records(self) -> tuple[Record, ...]:
+        """Both sides' records."""
+        return self.left + self.right
+
+    @property
+    def trace(self) -> tuple[TraceStep, ...]:
+        """The records (and related records) in time order, with the time since the first."""
+        return trace_of(self.records + self.related)
+
+    @property
+    def difference(self) -> dict[str, Decimal]:
+        """Right total minus left total, per currency (received minus receivable)."""
+        out: dict[str, Decimal] = defaultdict(Decimal)
+        for record in self.left:
+            out[record.amount.currency] -= record.amount.amount
+        for record in self.right:
+            out[record.amount.currency] += record.amount.amount
+        return dict(out)
+
+    def trace_text(self) -> str:
+        """``"pos:R1 (+00:00:00) -> erp:SO1 (+00:05:00) -> bank:B7 (+1d 02:00:00)"``."""
+        return " -> ".join(str(step) for step in self.trace)
+
+
+def _add(totals: dict[str, Decimal], records: Sequence[Record], positions: Iterable[int]) -> None:
+    """Add the amounts of ``records[positions]`` into ``totals`` per currency."""
+    chosen = list(map(records.__getitem__, positions))
+    if not chosen:
+        return
+    currencies = set(map(_CURRENCY, chosen))
+    if len(currencies) == 1:
+        (currency,) = currencies
+        total = sum(map(_AMOUNT, chosen), Decimal(0))
+        totals[currency] = totals.get(currency, Decimal(0)) + total
+        return
+    for record in chosen:
+        money = record.amount
+        totals[money.currency] = totals.get(money.currency, Decimal(0)) + money.amount
+
+
+def _text(totals: dict[str, Decimal]) -> dict[str, str]:
+    return {currency: str(value) for currency, value in sorted(totals.items())}
+
+
+class Reconciliation:
+    """The result of :func:`orderkit.reconcile.reconcile`.
+
+    ``outcomes`` lists every outcome (built on first access); :meth:`summary` gives
+    counts and amounts by status and kind without building them.
+    """
+
+    __slots__ = (
+        "_outcomes",
+        "_pair_kind",
+        "_pair_left",
+        "_pair_right",
+        "_pair_totals",
+        "_rows",
+        "left",
+        "left_source",
+        "rejected_left",
+        "rejected_right",
+        "right",
+        "right_source",
+        "rules",
+    )
+
+    def __init__(
+        self,
+        *,
+        left: list[Record],
+        right: list[Record],
+        rejected_left: list[Rejected],
+        rejected_right: list[Rejected],
+        pair_left: list[int],
+        pair_right: list[int],
+        pair_kind: dict[int, str],
+        pair_totals: dict[str, Decimal],
+        rows: list[Row],
+        rules: Rules,
+        left_source: str,
+        right_source: str,
+    ) -> None:
+        self.left = left
+        self.right = right
+        self.rejected_left = rejected_left
+        self.rejected_right = rejected_right
+        self._pair_left = pair_left
+        self._pair_right = pair_right
+        self._pair_kind = pair_kind
+        self._pair_totals = pair_totals
+        self._rows = rows
+        self.rules = rules
+        self.left_source = left_source
+        self.right_source = right_source
+        self._outcomes: list[Outcome] | None = None
+
+    # --- outcomes --------------------------------------------------------------------
+
+    def _iter_outcomes(self) -> Iterator[Outcome]:
+        left, right = self.left, self.right
+        kinds = self._pair_kind
+        for n, (i, j) in enumerate(zip(self._pair_left, self._pair_right, strict=True)):
+            kind = kinds.get(n)
+            yield Outcome(
+                "matched" if kind is None else "difference",
+                kind,
+                (left[i],),
+                (right[j],),
+                "exact_ref",
+                (("ref", left[i].ref or ""),),
+            )
+        for status, kind, lpos, rpos, rule, evidence, related in self._rows:
+            yield Outcome(
+                status,
+                kind,
+                tuple(left[i] for i in lpos),
+                tuple(right[j] for j in rpos),
+                rule,
+                evidence,
+                related=tuple((right if side else left)[p] for side, p in related),
+            )
+        for rejected in (*self.rejected_left, *self.rejected_right):
+            yield Outcome(
+                "rejected",
+                None,
+                (),
+                (),
+                "reader",
+                (
+                    ("file", rejected.file),
+                    ("line", str(rejected.line)),
+                    ("column", rejected.column),
+                    ("reason", rejected.reason),
+                ),
+                rejected,
+            )
+
+    @property
+    def outcomes(self) -> list[Outcome]:
+        """Every outcome: exact-reference pairs first, then the later passes, then rejects."""
+        if self._outcomes is None:
+            self._outcomes = list(self._iter_outcomes())
+        return self._outcomes
+
+    def differences(self) -> list[Outcome]:
+        """Outcomes that need a person: differences, suggestions and unmatched records."""
+        return [o for o in self.outcomes if o.status in ("difference", "suggestion", "unmatched")]
+
+    def by_kind(self) -> dict[str, list[Outcome]]:
+        """Outcomes with a difference kind, grouped by it (kinds sorted by name)."""
+        groups: dict[str, list[Outcome]] = defaultdict(list)
+        for outcome in self.outcomes:
+            if outcome.kind is not None:
+                groups[outcome.kind].append(outcome)
+        return dict(sorted(groups.items()))
+
+    # --- summary ---------------------------------------------------------------------
+
+    def summary(self) -> dict[str, object]:
+        """Counts and amounts by status and by kind, the match rate and the conservation
+        check, as a plain dict ready for JSON."""
+        left, right = self.left, self.right
+        statuses: dict[str, dict[str, object]] = {}
+        kinds: dict[str, dict[str, object]] = {}
+        status_counts: Counter[str] = Counter()
+        status_records: Counter[str] = Counter()
+        status_left: dict[str, dict[str, Decimal]] = defaultdict(dict)
+        status_right: dict[str, dict[str, Decimal]] = defaultdict(dict)
+        kind_counts: Counter[str] = Counter()
+        kind_left: dict[str, dict[str, Decimal]] = defaultdict(dict)
+        kind_right: dict[str, dict[str, Decimal]] = defaultdict(dict)
+
+        kinds_of_pairs = self._pair_kind
+        pair_left, pair_right = self._pair_left, self._pair_right
+        clean = len(pair_left) - len(kinds_of_pairs)
+        if clean:
+            status_counts["matched"] += clean
+            status_records["matched"] += 2 * clean
+            status_left["matched"] = dict(self._pair_totals)
+            status_right["matched"] = dict(self._pair_totals)
+        for n, kind in kinds_of_pairs.items():
+            i, j = pair_left[n], pair_right[n]
+            status_counts["difference"] += 1
+            status_records["difference"] += 2
+            kind_counts[kind] += 1
+            _add(status_left["difference"], left, (i,))
+            _add(kind_left[kind], left, (i,))
+            _add(status_right["difference"], right, (j,))
+            _add(kind_right[kind], right, (j,))
+        for status, row_kind, lpos, rpos, _rule, _evidence, _related in self._rows:
+            status_counts[status] += 1
+            status_records[status] += len(lpos) + len(rpos)
+            _add(status_left[status], left, lpos)
+            _add(status_right[status], right, rpos)
+            if row_kind is not None:
+                kind_counts[row_kind] += 1
+                _add(kind_left[row_kind], left, lpos)
+                _add(kind_right[row_kind], right, rpos)
+        rejected = len(self.rejected_left) + len(self.rejected_right)
+        if rejected:
+            status_counts["rejected"] += rejected
+            status_records["rejected"] += rejected
+
+        for status in STATUSES:
+            if status_counts[status]:
+                statuses[status] = {
+                    "outcomes": status_counts[status],
+                    "records": status_records[status],
+                    "left_amount": _text(status_left[status]),
+                    "right_amount": _text(status_right[status]),
+                }
+        for kind in sorted(kind_counts):
+            net: dict[str, Decimal] = defaultdict(Decimal)
+            for currency, value in kind_right[kind].items():
+                net[currency] += value
+            for currency, value in kind_left[kind].items():
+                net[currency] -= value
+            kinds[kind] = {
+                "outcomes": kind_counts[kind],
+                "left_amount": _text(kind_left[kind]),
+                "right_amount": _text(kind_right[kind]),
+                "difference": _text(net),
+            }
+
+        total_records = len(left) + len(right) + rejected
+        return {
+            "left_source": self.left_source,
+            "right_source": self.right_source,
+            "records": {
+                "left": len(left) + len(self.rejected_left),
+                "right": len(right) + len(self.rejected_right),
+                "rejected": rejected,
+            },
+            "by_status": statuses,
+            "by_kind": kinds,
+            "match_rate": (status_records["matched"] / total_records) if total_records else 1.0,
+            "paired_rate": (
+                (status_records["matched"] + status_records["difference"]) / total_records
+                if total_records
+                else 1.0
+            ),
+            "records_accounted": sum(status_records.values()),
+            "rules": {
+                "amount_tolerance": None
+                if self.rules.amount_tolerance is None
+                else str(self.rules.amount_tolerance),
+                "time_window": str(self.rules.time_window),
+                "tz": self.rules.tz,
+                "period": self.rules.period,
+                "cutoff": None if self.rules.cutoff is None else self.rules.cutoff.isoformat(),
+            },
+        }
+
+    # --- conservation ----------------------------------------------------------------
+
+    def conservation(self) -> dict[str, object]:
+        """Recount every input and every outcome independently and compare.
+
+        ``records_in`` and ``amount_in`` come from the inputs; ``records_accounted`` and
+        ``amount_accounted`` from the outcomes (each record counted where it ended).
+        ``balanced`` is true when both agree, which the engine guarantees and the
+        property tests check on random data.
+        """
+        left, right = self.left, self.right
+        amount_in: dict[str, Decimal] = {}
+        _add(amount_in, left, range(len(left)))
+        _add(amount_in, right, range(len(right)))
+        accounted: dict[str, Decimal] = {}
+        _add(accounted, left, self._pair_left)
+        _add(accounted, right, self._pair_right)
+        records = 2 * len(self._pair_left)
+        for _status, _kind, lpos, rpos, _rule, _evidence, _related in self._rows:
+            _add(accounted, left, lpos)
+            _add(accounted, right, rpos)
+            records += len(lpos) + len(rpos)
+        rejected = len(self.rejected_left) + len(self.rejected_right)
+        records_in = len(left) + len(right) + rejected
+        result = {
+            "records_in": records_in,
+            "records_accounted": records + rejected,
+            "amount_in": _text(amount_in),
+            "amount_accounted": _text(accounted),
+        }
+        result["balanced"] = (
+            result["records_in"] == result["records_accounted"]
+            and result["amount_in"] == result["amount_accounted"]
+        )
+        return result

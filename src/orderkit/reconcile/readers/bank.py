@@ -1,0 +1,94 @@
+"""A bank statement CSV, whatever the bank calls its columns.
+
+Banks disagree on everything: ``交易时间`` or ``Value Date``, one signed amount column or
+separate credit and debit columns, ``2026/02/16 10:02`` or ``16.02.2026``. A
+:class:`BankColumns` says which header is which; ``date_format`` (a ``strptime``
+pattern) and ``source_tz`` say how to read the time. Bank records usually have no
+``ref``: the order number is somewhere in the memo, and the memo pass finds it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import attrs
+
+from orderkit.errors import ValidationError
+from orderkit.reconcile.readers._table import Cells, Progress, cell_amount, cell_time, read_table
+from orderkit.reconcile.records import Record, Rejected
+from orderkit.timekeeping import DEFAULT_ACCOUNTING_TZ
+
+__all__ = ["BankColumns", "read_bank_csv"]
+
+
+@attrs.frozen
+class BankColumns:
+    """Header names of a bank statement. Give ``amount`` or both ``credit`` and ``debit``."""
+
+    record_id: str = "transaction_id"
+    at: str = "date"
+    amount: str | None = "amount"
+    credit: str | None = None
+    debit: str | None = None
+    memo: str = "memo"
+    ref: str | None = None
+    currency: str | None = None
+
+    def required(self) -> tuple[str, ...]:
+        """Headers that must be present."""
+        names = [self.record_id, self.at]
+        if self.credit and self.debit:
+            names += [self.credit, self.debit]
+        elif self.amount:
+            names.append(self.amount)
+        else:
+            raise ValidationError("columns", self, "give amount, or credit and debit")
+        return tuple(names)
+
+
+def read_bank_csv(
+    path: str | Path,
+    *,
+    source: str = "bank",
+    columns: BankColumns | None = None,
+    date_format: str | None = None,
+    source_tz: str = DEFAULT_ACCOUNTING_TZ,
+    currency: str = "CNY",
+    encoding: str = "utf-8-sig",
+    progress: Progress | None = None,
+) -> Iterator[Record | Rejected]:
+    """Stream records from a bank statement CSV described by ``columns``.
+
+    Credits are positive, debits negative; a negative amount is read as a refund.
+    """
+    spec = columns if columns is not None else BankColumns()
+    required = spec.required()
+
+    def parse(cells: Cells) -> Sequence[Record]:
+        row_currency = cells.get(spec.currency, "") if spec.currency else ""
+        money_currency = row_currency or currency
+        if spec.credit and spec.debit:
+            credit = cell_amount(cells, spec.credit, money_currency, required=False)
+            debit = cell_amount(cells, spec.debit, money_currency, required=False)
+            amount = credit - abs(debit)
+        else:
+            amount = cell_amount(cells, spec.amount or "", money_currency)
+        record_id = cells[spec.record_id]
+        if not record_id:
+            raise ValidationError(spec.record_id, record_id, "expected a transaction id")
+        return (
+            Record(
+                source,
+                record_id,
+                cells.get(spec.ref) if spec.ref else None,
+                amount,
+                cell_time(cells, spec.at, source_tz=source_tz, date_format=date_format),
+                memo=cells.get(spec.memo, ""),
+                kind="refund" if amount.amount < 0 else "sale",
+            ),
+        )
+
+    return read_table(
+        path, source=source, parse=parse, encoding=encoding, required=required, progress=progress
+    )

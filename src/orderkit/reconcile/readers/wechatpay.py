@@ -1,0 +1,175 @@
+"""The WeChat Pay merchant transaction bill (交易账单, ``downloadbill`` with ``bill_type=ALL``).
+
+The real layout: a header row, then one row per payment or refund in which *every cell*
+starts with a backtick (so spreadsheets keep 28-digit order numbers as text), amounts in
+yuan, the fee (手续费) with five decimals, and at the end a summary block
+(``总交易单数,应结订单总金额,...``) followed by its own backticked row. Times are Beijing
+time without an offset.
+
+Each row becomes up to three records that share the merchant order number as ``ref``:
+
+* the sale (or refund) at the *order amount* (订单金额), which is what the ERP books;
+* a ``subsidy`` record for the part of the order paid with a coupon the merchant funds
+  (订单金额 minus 应结订单金额: WeChat does not settle it), negative;
+* a ``fee`` record for the fee, negative (positive on a refund row, the fee returned).
+
+So the three add up to what WeChat Pay actually pays out for the row, and the engine
+reports the coupon and the fee as ``coupon_or_subsidy`` and ``platform_fee`` differences
+instead of one unexplained amount mismatch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Final
+
+from orderkit.errors import ValidationError
+from orderkit.money import Money
+from orderkit.reconcile.readers._table import Cells, Progress, cell_amount, cell_time, read_table
+from orderkit.reconcile.records import Record, Rejected
+
+__all__ = ["WECHATPAY_COLUMNS", "read_wechatpay_bill"]
+
+#: The columns of the ALL bill, in WeChat Pay's order.
+WECHATPAY_COLUMNS: Final = (
+    "交易时间",
+    "公众账号ID",
+    "商户号",
+    "特约商户号",
+    "设备号",
+    "微信订单号",
+    "商户订单号",
+    "用户标识",
+    "交易类型",
+    "交易状态",
+    "付款银行",
+    "货币种类",
+    "应结订单金额",
+    "代金券金额",
+    "微信退款单号",
+    "商户退款单号",
+    "退款金额",
+    "充值券退款金额",
+    "退款类型",
+    "退款状态",
+    "商品名称",
+    "商户数据包",
+    "手续费",
+    "费率",
+    "订单金额",
+    "申请退款金额",
+    "费率备注",
+)
+_SUMMARY_FIRST_CELL: Final = "总交易单数"
+_CURRENCIES: Final = {"CNY": "CNY", "人民币": "CNY", "": "CNY"}
+_WECHAT_TZ: Final = "Asia/Shanghai"
+
+
+def _currency(cells: Cells) -> str:
+    text = cells.get("货币种类", "")
+    return _CURRENCIES.get(text, text)
+
+
+def read_wechatpay_bill(
+    path: str | Path,
+    *,
+    source: str = "wechatpay",
+    encoding: str = "utf-8-sig",
+    progress: Progress | None = None,
+) -> Iterator[Record | Rejected]:
+    """Stream records from a WeChat Pay ALL bill (see the module docstring)."""
+
+    def parse(cells: Cells) -> Sequence[Record]:
+        currency = _currency(cells)
+        at = cell_time(cells, "交易时间", source_tz=_WECHAT_TZ, date_format=None)
+        order_no = cells["商户订单号"] or None
+        transaction = cells["微信订单号"]
+        if not transaction:
+            raise ValidationError("微信订单号", transaction, "expected the WeChat Pay order number")
+        state = cells["交易状态"]
+        fee = cell_amount(cells, "手续费", currency, required=False)
+        memo = cells.get("商品名称", "")
+        records: list[Record] = []
+        if state == "SUCCESS":
+            settled = cell_amount(cells, "应结订单金额", currency)
+            coupon = cell_amount(cells, "代金券金额", currency, required=False)
+            if cells.get("订单金额"):
+                ordered = cell_amount(cells, "订单金额", currency)
+            else:
+                ordered = settled + coupon
+            records.append(
+                Record(
+                    source,
+                    transaction,
+                    order_no,
+                    ordered,
+                    at,
+                    memo=memo,
+                    status=state,
+                    links=(transaction,),
+                )
+            )
+            withheld = ordered - settled
+            if withheld:
+                records.append(
+                    Record(
+                        source,
+                        f"{transaction}#coupon",
+                        order_no,
+                        -withheld,
+                        at,
+                        memo=f"代金券 {coupon.amount}",
+                        kind="subsidy",
+                        status=state,
+                        links=(transaction,),
+                    )
+                )
+            record_id = transaction
+        elif state in ("REFUND", "REVOKED"):
+            refund_no = cells.get("微信退款单号") or f"{transaction}#refund"
+            if cells.get("申请退款金额"):
+                refunded = cell_amount(cells, "申请退款金额", currency)
+            else:
+                refunded = cell_amount(cells, "退款金额", currency)
+            records.append(
+                Record(
+                    source,
+                    refund_no,
+                    order_no,
+                    -abs(refunded),
+                    at,
+                    memo=memo,
+                    kind="refund",
+                    status=cells.get("退款状态") or state,
+                    links=(transaction,),
+                )
+            )
+            record_id = refund_no
+        else:
+            raise ValidationError("交易状态", state, "expected SUCCESS, REFUND or REVOKED")
+        if fee:
+            records.append(
+                Record(
+                    source,
+                    f"{record_id}#fee",
+                    order_no,
+                    Money(-fee.amount, currency),
+                    at,
+                    memo=f"手续费 费率 {cells.get('费率', '')}",
+                    kind="fee",
+                    status=state,
+                    links=(transaction,),
+                )
+            )
+        return records
+
+    return read_table(
+        path,
+        source=source,
+        parse=parse,
+        encoding=encoding,
+        required=("交易时间", "微信订单号", "商户订单号", "交易状态", "应结订单金额", "手续费"),
+        stop=lambda values: bool(values) and values[0] == _SUMMARY_FIRST_CELL,
+        progress=progress,
+    )

@@ -1,0 +1,31 @@
+"""Report writers: JSON, CSV and a self-contained HTML page.
+
+:func:`write_report` picks the writer from the file suffix (``.json``, ``.csv``,
+``.html``/``.htm``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orderkit.errors import ValidationError
+from orderkit.reconcile.matrix import MultiReconciliation
+from orderkit.reconcile.outcomes import Reconciliation
+from orderkit.reconcile.report.csv_report import CSV_COLUMNS, write_csv
+from orderkit.reconcile.report.html_report import render_html, write_html
+from orderkit.reconcile.report.json_report import write_json
+
+__all__ = ["CSV_COLUMNS", "render_html", "write_csv", "write_html", "write_json", "write_report"]
+
+
+def write_report(result: Reconciliation | MultiReconciliation, path: str | Path) -> Path:
+    """Write ``result`` in the format named by ``path``'s suffix."""
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix == ".json":
+        return write_json(result, target)
+    if suffix == ".csv":
+        return write_csv(result, target)
+    if suffix in (".html", ".htm"):
+        return write_html(result, target)
+    raise ValidationError("out", str(path), "expected a .html, .json or .csv file name")

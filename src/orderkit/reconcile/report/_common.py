@@ -1,0 +1,62 @@
+"""Plain-data views of outcomes shared by the JSON, CSV and HTML writers."""
+
+from __future__ import annotations
+
+from orderkit.reconcile.outcomes import Outcome
+from orderkit.reconcile.records import Record
+
+__all__ = ["evidence_text", "outcome_data", "record_data"]
+
+
+def record_data(record: Record) -> dict[str, object]:
+    """A record as JSON-ready data (amount as text, time as ISO-8601 UTC)."""
+    return {
+        "source": record.source,
+        "record_id": record.record_id,
+        "ref": record.ref,
+        "amount": str(record.amount.amount),
+        "currency": record.amount.currency,
+        "at": record.at.isoformat(),
+        "memo": record.memo,
+        "kind": record.kind,
+        "status": record.status,
+        "links": list(record.links),
+    }
+
+
+def evidence_text(outcome: Outcome) -> str:
+    """``"name=value; name=value"``."""
+    return "; ".join(f"{name}={value}" for name, value in outcome.evidence)
+
+
+def outcome_data(outcome: Outcome) -> dict[str, object]:
+    """An outcome as JSON-ready data, with its trace."""
+    data: dict[str, object] = {
+        "status": outcome.status,
+        "kind": outcome.kind,
+        "rule": outcome.rule,
+        "evidence": dict(outcome.evidence),
+        "left": [record_data(r) for r in outcome.left],
+        "right": [record_data(r) for r in outcome.right],
+        "trace": [
+            {
+                "source": step.source,
+                "record_id": step.record_id,
+                "at": step.at.isoformat(),
+                "after_seconds": int(step.after.total_seconds()),
+            }
+            for step in outcome.trace
+        ],
+    }
+    if outcome.rejected is not None:
+        rejected = outcome.rejected
+        data["rejected"] = {
+            "source": rejected.source,
+            "file": rejected.file,
+            "line": rejected.line,
+            "column": rejected.column,
+            "value": rejected.value,
+            "reason": rejected.reason,
+            "raw": rejected.raw,
+        }
+    return data

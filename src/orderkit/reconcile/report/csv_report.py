@@ -1,0 +1,96 @@
+"""The CSV report: one row per record per outcome, for a spreadsheet or a database load.
+
+Columns: ``outcome`` (the outcome's number), ``pair`` (the other source, for a
+multi-source result), ``status``, ``kind``, ``rule``, ``side``, then the record's fields,
+the evidence and the trace as text. A rejected input line is one row with its file, line
+and column in the evidence. The file starts with a UTF-8 BOM so spreadsheet programs read
+the Chinese memos correctly.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Final
+
+from orderkit.reconcile.matrix import MultiReconciliation
+from orderkit.reconcile.outcomes import Reconciliation
+from orderkit.reconcile.report._common import evidence_text
+
+__all__ = ["CSV_COLUMNS", "write_csv"]
+
+CSV_COLUMNS: Final = (
+    "outcome",
+    "pair",
+    "status",
+    "kind",
+    "rule",
+    "side",
+    "source",
+    "record_id",
+    "ref",
+    "amount",
+    "currency",
+    "at",
+    "record_kind",
+    "memo",
+    "evidence",
+    "trace",
+)
+
+
+def _rows(name: str, result: Reconciliation) -> Iterator[list[str]]:
+    for number, outcome in enumerate(result.outcomes, start=1):
+        head = [str(number), name, outcome.status, outcome.kind or "", outcome.rule]
+        evidence = evidence_text(outcome)
+        trace = outcome.trace_text()
+        if outcome.rejected is not None:
+            rejected = outcome.rejected
+            yield [
+                *head,
+                "",
+                rejected.source,
+                rejected.record_id,
+                "",
+                "",
+                "",
+                "",
+                "",
+                rejected.raw,
+                evidence,
+                "",
+            ]
+            continue
+        for side, records in (("left", outcome.left), ("right", outcome.right)):
+            for record in records:
+                yield [
+                    *head,
+                    side,
+                    record.source,
+                    record.record_id,
+                    record.ref or "",
+                    str(record.amount.amount),
+                    record.amount.currency,
+                    record.at.isoformat(),
+                    record.kind,
+                    record.memo,
+                    evidence,
+                    trace,
+                ]
+
+
+def write_csv(result: Reconciliation | MultiReconciliation, path: str | Path) -> Path:
+    """Write ``result`` as CSV to ``path``; returns the path."""
+    target = Path(path)
+    pairs = (
+        result.pairs.items()
+        if isinstance(result, MultiReconciliation)
+        else [(result.right_source, result)]
+    )
+    with target.open("w", encoding="utf-8-sig", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(CSV_COLUMNS)
+        for name, pair in pairs:
+            writer.writerows(_rows(name, pair))
+    return target
