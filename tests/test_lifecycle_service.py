@@ -15,6 +15,7 @@ from orderkit.adapters.memory import MemoryOrderRepository
 from orderkit.adapters.sqlite import SQLiteOrderRepository
 from orderkit.errors import ConcurrencyError, NotPermitted, TransitionNotAllowed
 from orderkit.lifecycle import (
+    DEFAULT_TABLE,
     Actor,
     Event,
     Lifecycle,
@@ -36,8 +37,11 @@ T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)
 
 def new_order(order_id: str = "ORD-1") -> Order:
     return Order(
-        order_id=order_id, channel="tmall", channel_order_id=f"T-{order_id}",
-        lines=[OrderLine("L1", "TEA", 3, Money("10.00", "CNY"))], created_at=T0,
+        order_id=order_id,
+        channel="tmall",
+        channel_order_id=f"T-{order_id}",
+        lines=[OrderLine("L1", "TEA", 3, Money("10.00", "CNY"))],
+        created_at=T0,
         ship_to=Address(name="张*", province="浙江省"),
     )
 
@@ -70,8 +74,9 @@ class InterleavingRepository:
     def find_by_channel(self, channel: str, channel_order_id: str) -> Order | None:
         return self.inner.find_by_channel(channel, channel_order_id)
 
-    def save(self, order: Order, expected_version: int | None, *,
-             audit: Sequence[AuditEntry] = ()) -> None:
+    def save(
+        self, order: Order, expected_version: int | None, *, audit: Sequence[AuditEntry] = ()
+    ) -> None:
         self.saves += 1
         if self.saves == 1:
             self.interloper()
@@ -131,13 +136,18 @@ def test_refusals_are_audited_and_raised(repository: OrderRepository) -> None:
     service.place(new_order())
     intern = Actor("intern-7", roles=["support"])
     with pytest.raises(NotPermitted):
-        service.handle("ORD-1", Event("refund", event_id="r1", at=T0, actor=intern,
-                                      data={"amount": Money("1.00", "CNY")}))
+        service.handle(
+            "ORD-1",
+            Event(
+                "refund", event_id="r1", at=T0, actor=intern, data={"amount": Money("1.00", "CNY")}
+            ),
+        )
     with pytest.raises(TransitionNotAllowed):
         service.handle("ORD-1", Event("deliver", event_id="d1", at=T0))
     trail = repository.audit_trail("ORD-1")
     assert [(e.event_id, e.outcome, e.actor) for e in trail] == [
-        ("r1", "refused", "intern-7"), ("d1", "refused", None),
+        ("r1", "refused", "intern-7"),
+        ("d1", "refused", None),
     ]
     assert "NotPermitted" in trail[0].reason
     assert repository.get("ORD-1").version == 0
@@ -148,8 +158,12 @@ def test_address_versions_are_kept_by_the_repository(repository: OrderRepository
     service.place(new_order())
     service.handle("ORD-1", pay())
     moved = Address(name="李*", province="江苏省")
-    service.handle("ORD-1", Event("change_address", event_id="a1", at=T0,
-                                  actor=Actor("buyer-1"), data={"address": moved}))
+    service.handle(
+        "ORD-1",
+        Event(
+            "change_address", event_id="a1", at=T0, actor=Actor("buyer-1"), data={"address": moved}
+        ),
+    )
     (version,) = repository.address_history("ORD-1")
     assert (version.previous, version.address) == (new_order().ship_to, moved)
     assert (version.event_id, version.actor, version.version) == ("a1", "buyer-1", 2)
@@ -158,9 +172,7 @@ def test_address_versions_are_kept_by_the_repository(repository: OrderRepository
 def test_conflict_is_resolved_by_rereading_and_redeciding(repository: OrderRepository) -> None:
     service_for(repository).place(new_order())
     other = service_for(repository)
-    racing = InterleavingRepository(
-        repository, lambda: other.handle("ORD-1", pay("pay-other"))
-    )
+    racing = InterleavingRepository(repository, lambda: other.handle("ORD-1", pay("pay-other")))
     service = service_for(racing)
     transition = service.handle(
         "ORD-1", Event("hold", event_id="h1", at=T0, data={"kind": "manual"})
@@ -190,8 +202,9 @@ def test_service_gives_up_after_max_attempts(repository: OrderRepository) -> Non
     service_for(repository).place(new_order())
 
     class AlwaysLoses(InterleavingRepository):
-        def save(self, order: Order, expected_version: int | None, *,
-                 audit: Sequence[AuditEntry] = ()) -> None:
+        def save(
+            self, order: Order, expected_version: int | None, *, audit: Sequence[AuditEntry] = ()
+        ) -> None:
             raise ConcurrencyError(order.order_id, expected_version, expected_version)
 
     service = service_for(AlwaysLoses(repository, None), max_attempts=3)
@@ -201,8 +214,15 @@ def test_service_gives_up_after_max_attempts(repository: OrderRepository) -> Non
 
 
 def holds(prefix: str, count: int) -> list[Event]:
-    return [Event("hold", event_id=f"{prefix}-{i}", at=T0 + timedelta(seconds=i),
-                  data={"kind": f"{prefix}-{i}"}) for i in range(count)]
+    return [
+        Event(
+            "hold",
+            event_id=f"{prefix}-{i}",
+            at=T0 + timedelta(seconds=i),
+            data={"kind": f"{prefix}-{i}"},
+        )
+        for i in range(count)
+    ]
 
 
 def test_threads_racing_on_one_sqlite_file_apply_every_event_once(tmp_path: Path) -> None:
@@ -268,14 +288,19 @@ def test_address_change_is_forwarded_when_a_waybill_exists(
     service.place(new_order())
     service.handle("ORD-1", pay())
     moved = Address(name="李*", province="江苏省")
-    service.handle("ORD-1", Event("change_address", event_id="a1", at=T0,
-                                  data={"address": moved}))
+    service.handle("ORD-1", Event("change_address", event_id="a1", at=T0, data={"address": moved}))
     assert carrier.updates == []
-    service.handle("ORD-1", Event("track", event_id="scan-x", at=T0, data={
-        "status": "exception", "carrier_time": T0, "waybill": "YT1", "carrier": "YTO"}))
+    service.handle(
+        "ORD-1",
+        Event(
+            "track",
+            event_id="scan-x",
+            at=T0,
+            data={"status": "exception", "carrier_time": T0, "waybill": "YT1", "carrier": "YTO"},
+        ),
+    )
     newer = Address(name="王*", province="江苏省")
-    service.handle("ORD-1", Event("change_address", event_id="a2", at=T0,
-                                  data={"address": newer}))
+    service.handle("ORD-1", Event("change_address", event_id="a2", at=T0, data={"address": newer}))
     assert carrier.updates == [("YT1", newer)]
 
 
@@ -291,11 +316,50 @@ def test_events_are_published_even_when_the_carrier_call_fails(
     service = service_for(repository, carrier=BrokenCarrier(), sink=sink)
     service.place(new_order())
     service.handle("ORD-1", pay())
-    service.handle("ORD-1", Event("track", event_id="scan-x", at=T0, data={
-        "status": "exception", "carrier_time": T0, "waybill": "YT1"}))
+    service.handle(
+        "ORD-1",
+        Event(
+            "track",
+            event_id="scan-x",
+            at=T0,
+            data={"status": "exception", "carrier_time": T0, "waybill": "YT1"},
+        ),
+    )
     published = len(sink.published)
     with pytest.raises(ConnectionError):
-        service.handle("ORD-1", Event("change_address", event_id="a1", at=T0,
-                                      data={"address": Address(name="王*")}))
+        service.handle(
+            "ORD-1",
+            Event("change_address", event_id="a1", at=T0, data={"address": Address(name="王*")}),
+        )
     assert repository.get("ORD-1").ship_to == Address(name="王*")
     assert len(sink.published) > published
+
+
+def test_an_order_waits_in_a_host_defined_review_status_and_is_stored_there(
+    repository: OrderRepository,
+) -> None:
+    awaiting_review = 22
+    table = DEFAULT_TABLE.extend(
+        [
+            (OrderStatus.PAID, "submit_review", awaiting_review),
+            (awaiting_review, "approve_review", OrderStatus.PAID),
+            (awaiting_review, "cancel", OrderStatus.CANCELLED),
+        ],
+        statuses={awaiting_review: "AWAITING_REVIEW"},
+        events={"submit_review", "approve_review"},
+    )
+    service = service_for(repository, lifecycle=Lifecycle(table, clock=ManualClock(T0)))
+    service.place(new_order())
+    service.handle("ORD-1", pay())
+    held = service.handle("ORD-1", Event("submit_review", event_id="rev-1", at=T0))
+    assert held.order.status == awaiting_review
+    assert repository.get("ORD-1").status == awaiting_review
+    with pytest.raises(TransitionNotAllowed) as refused:
+        service.handle(
+            "ORD-1",
+            Event("ship", event_id="ship-1", at=T0, data={"carrier": "SF", "waybill": "SF1"}),
+        )
+    assert refused.value.status == "AWAITING_REVIEW"
+    approved = service.handle("ORD-1", Event("approve_review", event_id="rev-2", at=T0))
+    assert approved.order.status is OrderStatus.PAID
+    assert [e.to_status for e in repository.audit_trail("ORD-1")][-2:] == [22, 20]

@@ -58,7 +58,7 @@ def _data() -> dict[str, Any]:
         (lambda d: d["lines"][0].__setitem__("quantity", "5"), "lines[0].quantity"),
         (lambda d: d["lines"][0].pop("sku"), "lines[0].sku"),
         (lambda d: d.__setitem__("created_at", "2026-02-16 01:30:00"), "created_at"),
-        (lambda d: d.__setitem__("status", 21), "status"),
+        (lambda d: d.__setitem__("status", 1000), "status"),
         (lambda d: d["payments"][0].__setitem__("at", "yesterday"), "payments[0].at"),
         (lambda d: d["lines"][1]["quantities"].__setitem__("lost", 1), "lines[1].quantities"),
         (lambda d: d.__setitem__("colour", "red"), "$"),

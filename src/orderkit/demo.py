@@ -18,7 +18,15 @@ import attrs
 from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteReconIdSequence
 from orderkit.ids import ReconIdIssuer, parse_recon_id
 from orderkit.money import Money
-from orderkit.orders import Address, Adjustment, AdjustmentKind, Bearer, Order, OrderLine
+from orderkit.orders import (
+    Address,
+    Adjustment,
+    AdjustmentKind,
+    Bearer,
+    Order,
+    OrderLine,
+    status_name,
+)
 from orderkit.testing.clock import ManualClock
 from orderkit.timekeeping import accounting_date, parse_timestamp
 
@@ -140,8 +148,9 @@ def chapter_idempotency(story: Story) -> None:
     for attempt, wait in policy.attempts():
         story.clock.advance(wait)
         versions.add(
-            guard.run(key, {"order_id": "ORD-1401"}, confirm_receipt,
-                      lease=policy.lock_ttl(attempt))
+            guard.run(
+                key, {"order_id": "ORD-1401"}, confirm_receipt, lease=policy.lock_ttl(attempt)
+            )
         )
     story.say(
         f"A retrying job delivered 'confirm receipt' for ORD-1401 {policy.max_attempts}"
@@ -164,7 +173,8 @@ def chapter_inventory(story: Story) -> None:
 
     story.title("Inventory: a partial cancel returns exactly what was cancelled")
     ledger = InventoryLedger(
-        SQLiteInventoryStore(story.db_path), secret=b"demo-secret-not-for-production",
+        SQLiteInventoryStore(story.db_path),
+        secret=b"demo-secret-not-for-production",
         clock=story.clock,
     )
 
@@ -221,22 +231,42 @@ def chapter_reconcile(story: Story) -> None:
         return Money(text, "CNY")
 
     erp = [
-        Record("erp", "SO20260228000001", "SO20260228000001", cny("89.00"),
-               at("2026-03-01 00:05:00"), memo="keyed in after midnight"),
-        Record("erp", "SO20260228000002", "SO20260228000002", cny("170.00"),
-               at("2026-02-28 10:02:00")),
-        Record("erp", "SO20260228000003", "SO20260228000003", cny("45.50"),
-               at("2026-02-28 11:15:00")),
+        Record(
+            "erp",
+            "SO20260228000001",
+            "SO20260228000001",
+            cny("89.00"),
+            at("2026-03-01 00:05:00"),
+            memo="keyed in after midnight",
+        ),
+        Record(
+            "erp", "SO20260228000002", "SO20260228000002", cny("170.00"), at("2026-02-28 10:02:00")
+        ),
+        Record(
+            "erp", "SO20260228000003", "SO20260228000003", cny("45.50"), at("2026-02-28 11:15:00")
+        ),
     ]
     pos = [
         Record("pos", "STORE7-0031", "SO20260228000001", cny("89.00"), at("2026-02-28 23:55:00")),
         Record("pos", "STORE7-0032", "SO20260228000002", cny("170.00"), at("2026-02-28 10:01:30")),
     ]
     bank = [
-        Record("bank", "CMB0301-0001", None, cny("170.00"), at("2026-02-28 16:30:00"),
-               memo="货款 SO 2026 0228 000002"),
-        Record("bank", "CMB0301-0002", None, cny("45.50"), at("2026-02-28 16:31:00"),
-               memo="付款ＳＯ２０２６０２２８０００００３"),
+        Record(
+            "bank",
+            "CMB0301-0001",
+            None,
+            cny("170.00"),
+            at("2026-02-28 16:30:00"),
+            memo="货款 SO 2026 0228 000002",
+        ),
+        Record(
+            "bank",
+            "CMB0301-0002",
+            None,
+            cny("45.50"),
+            at("2026-02-28 16:31:00"),
+            memo="付款ＳＯ２０２６０２２８０００００３",
+        ),
     ]
     cutoff = at("2026-03-01 00:00:00")
     result = reconcile_many({"erp": erp, "pos": pos, "bank": bank}, cutoff=cutoff)
@@ -270,15 +300,17 @@ def chapter_mapping(story: Story) -> None:
 
     story.title("Mapping: Tmall, JD, Pinduoduo and Douyin into one order shape")
     samples = resources.files("orderkit.mapping").joinpath("samples")
-    story.say(f"{'platform':<8} {'channel order id':<23} {'status':<8} {'paid at (UTC)':<17}"
-              f" {'goods':>7} {'ship':>5} {'disc':>6} {'payable':>7} {'platform':>8}")
+    story.say(
+        f"{'platform':<8} {'channel order id':<23} {'status':<8} {'paid at (UTC)':<17}"
+        f" {'goods':>7} {'ship':>5} {'disc':>6} {'payable':>7} {'platform':>8}"
+    )
     for platform in ("tmall", "jd", "pdd", "douyin"):
         payload = json.loads(samples.joinpath(f"{platform}.json").read_text(encoding="utf-8"))
         order = normalize(platform, payload)
         totals = order.totals
         paid = order.paid_at.strftime("%Y-%m-%d %H:%M") if order.paid_at else "-"
         story.say(
-            f"{platform:<8} {order.channel_order_id:<23} {order.status.name:<8} {paid:<17}"
+            f"{platform:<8} {order.channel_order_id:<23} {status_name(order.status):<8} {paid:<17}"
             f" {totals.goods.amount:>7} {totals.shipping.amount:>5}"
             f" {totals.discounts.amount:>6} {totals.payable.amount:>7}"
             f" {totals.platform_funded.amount:>8}"
@@ -298,41 +330,69 @@ def chapter_lifecycle(story: Story) -> None:
     story.title("Lifecycle: no order stays grey")
     service = OrderService(Orders(story.db_path), clock=story.clock)
     now = story.clock.now()
-    service.place(Order(
-        order_id="ORD-1501", channel="douyin", channel_order_id="DY-5017730021",
-        lines=[OrderLine("1", "TEA-OOLONG-250G", 2, Money("89.00", "CNY")),
-               OrderLine("2", "CUP-CELADON", 5, Money("45.50", "CNY"))],
-        created_at=now,
-    ))
-    service.handle("ORD-1501", Event("pay", event_id="wx-pay-1", at=now,
-                                     data={"amount": Money("405.50", "CNY")}))
+    service.place(
+        Order(
+            order_id="ORD-1501",
+            channel="douyin",
+            channel_order_id="DY-5017730021",
+            lines=[
+                OrderLine("1", "TEA-OOLONG-250G", 2, Money("89.00", "CNY")),
+                OrderLine("2", "CUP-CELADON", 5, Money("45.50", "CNY")),
+            ],
+            created_at=now,
+        )
+    )
+    service.handle(
+        "ORD-1501",
+        Event("pay", event_id="wx-pay-1", at=now, data={"amount": Money("405.50", "CNY")}),
+    )
     story.say("ORD-1501 paid. The warehouse's 'ship' callback is lost in a deploy.")
     scan_at = story.clock.advance(timedelta(hours=6))
-    scan = service.handle("ORD-1501", Event(
-        "track", event_id="yto-7731-1", at=scan_at,
-        data={"status": "in_transit", "carrier_time": scan_at - timedelta(minutes=20),
-              "waybill": "YT7731002"},
-    ))
+    scan = service.handle(
+        "ORD-1501",
+        Event(
+            "track",
+            event_id="yto-7731-1",
+            at=scan_at,
+            data={
+                "status": "in_transit",
+                "carrier_time": scan_at - timedelta(minutes=20),
+                "waybill": "YT7731002",
+            },
+        ),
+    )
     due = next(e for e in scan.events if isinstance(e, ReceivableDue))
-    story.say(f"The carrier's first scan arrives: status {scan.order.status.name}, and"
-              f" finance is told {due.amount} is receivable ({due.reason}).")
+    story.say(
+        f"The carrier's first scan arrives: status {status_name(scan.order.status)}, and"
+        f" finance is told {due.amount} is receivable ({due.reason})."
+    )
     delivered_at = story.clock.advance(timedelta(days=2))
     service.handle("ORD-1501", Event("deliver", event_id="yto-7731-signed", at=delivered_at))
     confirm = Event("complete", event_id="dy-confirm-1501", at=delivered_at)
     outcomes = [service.handle("ORD-1501", confirm).changed for _ in range(17)]
     stored = service.repository.get("ORD-1501")
-    story.say(f"'Confirm receipt' delivered 17 times: applied {outcomes.count(True)} time(s);"
-              f" the order is {stored.status.name} at version {stored.version}.")
+    story.say(
+        f"'Confirm receipt' delivered 17 times: applied {outcomes.count(True)} time(s);"
+        f" the order is {status_name(stored.status)} at version {stored.version}."
+    )
 
-    service.place(Order(
-        order_id="ORD-1502", channel="pdd", channel_order_id="PDD-260216-1502",
-        lines=[OrderLine("1", "CUP-CELADON", 5, Money("45.50", "CNY"))], created_at=now,
-    ))
-    cut = service.handle("ORD-1502", Event("cancel_lines", event_id="pdd-cancel-1", at=now,
-                                           data={"lines": {"1": 2}}))
+    service.place(
+        Order(
+            order_id="ORD-1502",
+            channel="pdd",
+            channel_order_id="PDD-260216-1502",
+            lines=[OrderLine("1", "CUP-CELADON", 5, Money("45.50", "CNY"))],
+            created_at=now,
+        )
+    )
+    cut = service.handle(
+        "ORD-1502", Event("cancel_lines", event_id="pdd-cancel-1", at=now, data={"lines": {"1": 2}})
+    )
     buckets = {k.value: v for k, v in cut.order.line("1").quantities.items() if v}
-    story.say(f"ORD-1502 cancels 2 of 5 cups: status {cut.order.status.name}, line 1 {buckets};"
-              f" {len(service.repository.audit_trail('ORD-1502'))} audit entry kept.")
+    story.say(
+        f"ORD-1502 cancels 2 of 5 cups: status {status_name(cut.order.status)}, line 1 {buckets};"
+        f" {len(service.repository.audit_trail('ORD-1502'))} audit entry kept."
+    )
 
 
 #: The chapters in reading order. Each takes the shared :class:`Story`.

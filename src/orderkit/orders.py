@@ -45,6 +45,7 @@ __all__ = [
     "Shipment",
     "TrackingEvent",
     "TrackingStatus",
+    "status_name",
 ]
 
 
@@ -483,11 +484,29 @@ def _to_created_at(value: object) -> datetime:
     return _to_created_at_impl(value)
 
 
-_to_status_impl = check.enum_member(OrderStatus, "status")
+_STATUS_BY_CODE: dict[int, OrderStatus] = {int(status): status for status in OrderStatus}
+
+#: Codes a host may use for statuses of its own (added to an extended transition table).
+CUSTOM_STATUS_RANGE: range = range(1, 1000)
 
 
-def _to_status(value: object) -> OrderStatus:
-    return _to_status_impl(value)
+def _to_status(value: object) -> int:
+    if type(value) is not int and not isinstance(value, OrderStatus):
+        raise ValidationError("status", value, "expected an integer status code, e.g. 20")
+    known = _STATUS_BY_CODE.get(value)
+    if known is not None:
+        return known
+    if value not in CUSTOM_STATUS_RANGE:
+        raise ValidationError(
+            "status", value, "expected an OrderStatus code or a custom code from 1 to 999"
+        )
+    return value
+
+
+def status_name(code: int) -> str:
+    """``"PAID"`` for 20; a custom code's number as text (its table knows its name)."""
+    known = _STATUS_BY_CODE.get(code)
+    return known.name if known is not None else str(code)
 
 
 _to_adjustments_impl = check.tuple_of(Adjustment, "adjustments")
@@ -555,7 +574,9 @@ class Order:
     lines: tuple[OrderLine, ...] = attrs.field(converter=_to_lines, validator=_check_lines)
     created_at: datetime = attrs.field(converter=_to_created_at)
     recon_id: str | None = attrs.field(default=None, validator=_check_recon_id)
-    status: OrderStatus = attrs.field(default=OrderStatus.PENDING_PAYMENT, converter=_to_status)
+    status: int = attrs.field(default=OrderStatus.PENDING_PAYMENT, converter=_to_status)
+    """An :class:`OrderStatus` member, or a host's own code (1-999) from an extended
+    transition table, such as ``22`` for an "awaiting review" state."""
     ship_to: Address | None = attrs.field(
         default=None, validator=check.instance(Address, optional=True)
     )
@@ -590,8 +611,8 @@ class Order:
 
     @property
     def is_final(self) -> bool:
-        """True once the order can no longer change status."""
-        return self.status.is_final
+        """True once the order can no longer change status (COMPLETED, CANCELLED, CLOSED)."""
+        return self.status in _FINAL
 
     def line(self, line_id: str) -> OrderLine:
         """The line with ``line_id``; :class:`ValidationError` naming it when absent."""

@@ -146,8 +146,9 @@ class Lifecycle:
         if not isinstance(table, TransitionTable):
             raise ValidationError("table", table, "expected a TransitionTable")
         if not isinstance(address_edit_window, timedelta) or address_edit_window < timedelta(0):
-            raise ValidationError("address_edit_window", address_edit_window,
-                                  "expected a non-negative timedelta")
+            raise ValidationError(
+                "address_edit_window", address_edit_window, "expected a non-negative timedelta"
+            )
         if isinstance(remember, bool) or not isinstance(remember, int) or remember < 1:
             raise ValidationError("remember", remember, "expected an integer >= 1")
         self.table = table
@@ -189,7 +190,9 @@ class Lifecycle:
             return Transition(order, False)
         name = event.name
         if name not in self._events:
-            raise TransitionNotAllowed(order.order_id, order.status.name, name, "unknown event")
+            raise TransitionNotAllowed(
+                order.order_id, self.table.name(order.status), name, "unknown event"
+            )
         if self._check_policy:
             self.policy.check(event.actor, order, name, event.data)
         validate = _VALIDATORS.get(name)
@@ -219,20 +222,31 @@ class Lifecycle:
             approved_by = None
         target = rule.target
         if target != status:
-            new_status = _STATUS[target]
+            new_status = _STATUS.get(target, target)
             fields["status"] = new_status
             fields["status_since"] = event.at
             events.append(StatusChanged(order.order_id, event_id, now, name, status, new_status))
         ids = order.applied_event_ids
         fields["applied_event_ids"] = (
-            (*ids, event_id) if len(ids) < self.remember
+            (*ids, event_id)
+            if len(ids) < self.remember
             else (*ids[len(ids) - self.remember + 1 :], event_id)
         )
         fields["version"] = order.version + 1
         actor = event.actor
         entry = AuditEntry(
-            order.order_id, event_id, name, None if actor is None else actor.id, now, event.at,
-            status.value, target, "applied", changes, "", approved_by,
+            order.order_id,
+            event_id,
+            name,
+            None if actor is None else actor.id,
+            now,
+            event.at,
+            int(status),
+            target,
+            "applied",
+            changes,
+            "",
+            approved_by,
         )
         return Transition(_replace(order, fields), True, tuple(events), (entry,))
 
@@ -244,9 +258,17 @@ class Lifecycle:
         """
         actor = event.actor
         return AuditEntry(
-            order.order_id, event.event_id, event.name, None if actor is None else actor.id,
-            self.clock.now(), event.at, int(order.status), int(order.status), "refused",
-            (), f"{type(error).__name__}: {error.message}",
+            order.order_id,
+            event.event_id,
+            event.name,
+            None if actor is None else actor.id,
+            self.clock.now(),
+            event.at,
+            int(order.status),
+            int(order.status),
+            "refused",
+            (),
+            f"{type(error).__name__}: {error.message}",
             _approver(event.data) if isinstance(event.data, Mapping) else None,
         )
 
@@ -266,22 +288,32 @@ class Lifecycle:
         if self.table.stale_reason(status, name) is not None:
             return None
         if name == "change_address" and status >= _ADDRESS_LOCKED_FROM:
-            raise AddressLocked(order.order_id, status.name,
-                                "the parcel may already be labelled")
+            raise AddressLocked(
+                order.order_id, self.table.name(status), "the parcel may already be labelled"
+            )
         if failed:
             reason = "guard " + ", ".join(failed) + " failed"
             if "no_holds" in failed:
                 reason += " (holds: " + ", ".join(h.kind for h in order.holds) + ")"
-            raise TransitionNotAllowed(order.order_id, status.name, name, reason)
-        raise TransitionNotAllowed(order.order_id, status.name, name)
+            raise TransitionNotAllowed(order.order_id, self.table.name(status), name, reason)
+        raise TransitionNotAllowed(order.order_id, self.table.name(status), name)
 
     def _ignore(self, order: Order, event: Event, now: datetime) -> Transition:
         reason = self.table.stale_reason(order.status, event.name) or "stale"
         ids = (*order.applied_event_ids, event.event_id)[-self.remember :]
         actor = event.actor
         entry = AuditEntry(
-            order.order_id, event.event_id, event.name, None if actor is None else actor.id,
-            now, event.at, int(order.status), int(order.status), "ignored", (), reason,
+            order.order_id,
+            event.event_id,
+            event.name,
+            None if actor is None else actor.id,
+            now,
+            event.at,
+            int(order.status),
+            int(order.status),
+            "ignored",
+            (),
+            reason,
         )
         new = _replace(order, {"applied_event_ids": ids, "version": order.version + 1})
         return Transition(new, True, (), (entry,), reason)
@@ -291,9 +323,13 @@ class Lifecycle:
     def _pay(self, order: Order, event: Event, _rule: Rule, now: datetime, fx: _Effect) -> None:
         amount: Money = event.data["amount"]
         payment = _maker(Payment)(
-            payment_id=event.event_id, amount=amount, at=event.at,
-            method=str(event.data.get("method", "")), kind=PaymentKind.PAYMENT,
-            reference=str(event.data.get("reference", "")), lines={},
+            payment_id=event.event_id,
+            amount=amount,
+            at=event.at,
+            method=str(event.data.get("method", "")),
+            kind=PaymentKind.PAYMENT,
+            reference=str(event.data.get("reference", "")),
+            lines={},
         )
         fx.fields["payments"] = (*order.payments, payment)
         fx.fields["paid_at"] = event.at
@@ -307,32 +343,58 @@ class Lifecycle:
             wanted = _open_lines(order)
         lines, skus = _move(order, wanted, (_OPEN,), _SHIPPED, "data.lines")
         shipment = _maker(Shipment)(
-            shipment_id=event.event_id, carrier=data["carrier"],
-            waybill=data["waybill"], lines=dict(wanted), shipped_at=event.at,
-            first_scan_at=None, events=(),
+            shipment_id=event.event_id,
+            carrier=data["carrier"],
+            waybill=data["waybill"],
+            lines=dict(wanted),
+            shipped_at=event.at,
+            first_scan_at=None,
+            events=(),
         )
         fx.fields["lines"] = lines
         fx.fields["shipments"] = (*order.shipments, shipment)
-        fx.events.append(LinesShipped(order.order_id, event.event_id, now,
-                                      shipment.shipment_id, shipment.waybill, dict(wanted), skus))
+        fx.events.append(
+            LinesShipped(
+                order.order_id,
+                event.event_id,
+                now,
+                shipment.shipment_id,
+                shipment.waybill,
+                dict(wanted),
+                skus,
+            )
+        )
         fx.changes.append(("shipped", "", _units(wanted)))
 
     def _track(self, order: Order, event: Event, rule: Rule, now: datetime, fx: _Effect) -> None:
         data = event.data
-        scan = TrackingEvent(data["status"], data["carrier_time"],
-                             location=str(data.get("location", "")),
-                             description=str(data.get("description", "")))
+        scan = TrackingEvent(
+            data["status"],
+            data["carrier_time"],
+            location=str(data.get("location", "")),
+            description=str(data.get("description", "")),
+        )
         waybill = data.get("waybill")
         shipments = list(order.shipments)
         index = next(
-            (i for i in range(len(shipments) - 1, -1, -1)
-             if waybill is None or shipments[i].waybill == waybill),
+            (
+                i
+                for i in range(len(shipments) - 1, -1, -1)
+                if waybill is None or shipments[i].waybill == waybill
+            ),
             None,
         )
         forced = rule.target != order.status and order.status in _PRE_SHIP
         if index is None:
-            shipments.append(Shipment(event.event_id, str(data.get("carrier", "")),
-                                      str(waybill or ""), {}, shipped_at=None))
+            shipments.append(
+                Shipment(
+                    event.event_id,
+                    str(data.get("carrier", "")),
+                    str(waybill or ""),
+                    {},
+                    shipped_at=None,
+                )
+            )
             index = len(shipments) - 1
         shipment = shipments[index]
         events = shipment.events if scan in shipment.events else (*shipment.events, scan)
@@ -344,24 +406,51 @@ class Lifecycle:
             new_lines, skus = _move(order, wanted, (_OPEN,), _SHIPPED, "lines")
             fx.fields["lines"] = new_lines
             lines = {**lines, **{k: lines.get(k, 0) + v for k, v in wanted.items()}}
-            fx.events.append(LinesShipped(order.order_id, event.event_id, now,
-                                          shipment.shipment_id, shipment.waybill, wanted, skus,
-                                          forced=True))
+            fx.events.append(
+                LinesShipped(
+                    order.order_id,
+                    event.event_id,
+                    now,
+                    shipment.shipment_id,
+                    shipment.waybill,
+                    wanted,
+                    skus,
+                    forced=True,
+                )
+            )
             fx.changes.append(("shipped", "", _units(wanted)))
         shipments[index] = attrs.evolve(
-            shipment, events=events, first_scan_at=first, lines=lines,
+            shipment,
+            events=events,
+            first_scan_at=first,
+            lines=lines,
             shipped_at=shipment.shipped_at or (scan.at if forced else None),
         )
         fx.fields["shipments"] = tuple(shipments)
-        fx.events.append(TrackingRecorded(order.order_id, event.event_id, now,
-                                          shipment.shipment_id, scan.status.value, scan.at))
+        fx.events.append(
+            TrackingRecorded(
+                order.order_id,
+                event.event_id,
+                now,
+                shipment.shipment_id,
+                scan.status.value,
+                scan.at,
+            )
+        )
         if forced:
             totals = order.totals
             due = (totals.paid if totals.paid else totals.payable) - totals.refunded
-            fx.events.append(ReceivableDue(
-                order.order_id, event.event_id, now, due, OrderStatus(rule.target), scan.at,
-                f"carrier scan {scan.status.value} at {scan.at.isoformat()}",
-            ))
+            fx.events.append(
+                ReceivableDue(
+                    order.order_id,
+                    event.event_id,
+                    now,
+                    due,
+                    _STATUS.get(rule.target, rule.target),
+                    scan.at,
+                    f"carrier scan {scan.status.value} at {scan.at.isoformat()}",
+                )
+            )
         fx.changes.append(("tracking", "", f"{scan.status.value}@{scan.at.isoformat()}"))
 
     def _cancel(self, order: Order, event: Event, _rule: Rule, now: datetime, fx: _Effect) -> None:
@@ -386,8 +475,9 @@ class Lifecycle:
         wanted: Mapping[str, int] = data.get("lines", {})
         totals = order.totals
         if totals.paid and totals.refunded + amount > totals.paid:
-            raise ValidationError("data.amount", amount,
-                                  f"refunds would exceed the {totals.paid} paid")
+            raise ValidationError(
+                "data.amount", amount, f"refunds would exceed the {totals.paid} paid"
+            )
         lines, _skus = _move(order, wanted, (_SHIPPED, _OPEN), LineStatus.REFUNDED, "data.lines")
         released: dict[str, int] = {}
         by_id = {ln.line_id: ln for ln in order.lines}
@@ -396,20 +486,28 @@ class Lifecycle:
             from_open = max(0, qty - line.quantities[_SHIPPED])
             if from_open:
                 released[line.sku] = released.get(line.sku, 0) + from_open
-        refund = Payment(event.event_id, amount, event.at, kind=PaymentKind.REFUND,
-                         lines=wanted, reference=str(data.get("reference", "")))
+        refund = Payment(
+            event.event_id,
+            amount,
+            event.at,
+            kind=PaymentKind.REFUND,
+            lines=wanted,
+            reference=str(data.get("reference", "")),
+        )
         fx.fields["lines"] = lines
         fx.fields["payments"] = (*order.payments, refund)
-        fx.events.append(Refunded(order.order_id, event.event_id, now, amount, dict(wanted),
-                                  released))
+        fx.events.append(
+            Refunded(order.order_id, event.event_id, now, amount, dict(wanted), released)
+        )
         fx.changes.append(("refunded", str(totals.refunded), str(totals.refunded + amount)))
         fx.approved_by = _approver(data)
 
     def _hold(self, order: Order, event: Event, _rule: Rule, now: datetime, fx: _Effect) -> None:
         kind = str(event.data["kind"])
         if order.hold(kind) is not None:
-            raise TransitionNotAllowed(order.order_id, order.status.name, "hold",
-                                       f"already on hold {kind!r}")
+            raise TransitionNotAllowed(
+                order.order_id, self.table.name(order.status), "hold", f"already on hold {kind!r}"
+            )
         by = event.actor.id if event.actor is not None else "system"
         reason = str(event.data.get("reason", ""))
         fx.fields["holds"] = (*order.holds, Hold(kind, by, event.at, reason))
@@ -421,13 +519,18 @@ class Lifecycle:
     ) -> None:
         kind = str(event.data["kind"])
         if order.hold(kind) is None:
-            raise TransitionNotAllowed(order.order_id, order.status.name, "release_hold",
-                                       f"no hold {kind!r} to release")
+            raise TransitionNotAllowed(
+                order.order_id,
+                self.table.name(order.status),
+                "release_hold",
+                f"no hold {kind!r} to release",
+            )
         by = event.actor.id if event.actor is not None else "system"
         fx.approved_by = _approver(event.data)
         fx.fields["holds"] = tuple(h for h in order.holds if h.kind != kind)
-        fx.events.append(HoldReleased(order.order_id, event.event_id, now, kind, by,
-                                      fx.approved_by))
+        fx.events.append(
+            HoldReleased(order.order_id, event.event_id, now, kind, by, fx.approved_by)
+        )
         fx.changes.append(("holds", kind, ""))
 
     def _change_address(
@@ -439,15 +542,19 @@ class Lifecycle:
             who = event.actor.id if event.actor is not None else None
             if approver is None or approver == who:
                 raise AddressLocked(
-                    order.order_id, order.status.name,
+                    order.order_id,
+                    self.table.name(order.status),
                     f"more than {self.address_edit_window} after payment: needs approved_by"
                     " from a second person",
                 )
         waybill = next((s.waybill for s in reversed(order.shipments) if s.waybill), None)
         fx.fields["ship_to"] = address
         fx.approved_by = approver
-        fx.events.append(AddressChanged(order.order_id, event.event_id, now, order.ship_to,
-                                        address, waybill, approver))
+        fx.events.append(
+            AddressChanged(
+                order.order_id, event.event_id, now, order.ship_to, address, waybill, approver
+            )
+        )
         fx.changes.append(("ship_to", _address_text(order.ship_to), _address_text(address)))
 
     def _change_price(
@@ -464,8 +571,11 @@ class Lifecycle:
             lines.append(line)
         fx.fields["lines"] = tuple(lines)
         fx.approved_by = _approver(event.data)
-        fx.events.append(PriceChanged(order.order_id, event.event_id, now, line_id, previous,
-                                      price, fx.approved_by))
+        fx.events.append(
+            PriceChanged(
+                order.order_id, event.event_id, now, line_id, previous, price, fx.approved_by
+            )
+        )
         fx.changes.append((f"lines[{line_id}].unit_price", str(previous), str(price)))
 
 
@@ -558,8 +668,9 @@ def _move(
             left -= take
         if left:
             names = "/".join(s.value for s in sources)
-            raise ValidationError(f"{path}[{line.line_id!r}]", qty,
-                                  f"only {qty - left} unit(s) are {names}")
+            raise ValidationError(
+                f"{path}[{line.line_id!r}]", qty, f"only {qty - left} unit(s) are {names}"
+            )
         buckets[target] += qty
         lines.append(_replace(line, {"quantities": buckets}))
         skus[line.sku] = skus.get(line.sku, 0) + qty
@@ -567,8 +678,9 @@ def _move(
         known = {line.line_id for line in order.lines}
         for line_id in wanted:
             if line_id not in known:
-                raise ValidationError(f"{path}[{line_id!r}]", line_id,
-                                      f"order {order.order_id} has no such line")
+                raise ValidationError(
+                    f"{path}[{line_id!r}]", line_id, f"order {order.order_id} has no such line"
+                )
     return tuple(lines), skus
 
 
@@ -584,8 +696,17 @@ def _address_text(address: Address | None) -> str:
     if address is None:
         return ""
     return " ".join(
-        p for p in (address.name, address.phone, address.province, address.city,
-                    address.district, address.street, address.postcode) if p
+        p
+        for p in (
+            address.name,
+            address.phone,
+            address.province,
+            address.city,
+            address.district,
+            address.street,
+            address.postcode,
+        )
+        if p
     )
 
 
@@ -602,8 +723,9 @@ def _money(order: Order, data: Mapping[str, Any], key: str) -> None:
     if not isinstance(value, Money):
         raise ValidationError(f"data.{key}", value, "expected Money")
     if value.currency != order.currency:
-        raise ValidationError(f"data.{key}.currency", value.currency,
-                              f"order {order.order_id} is in {order.currency}")
+        raise ValidationError(
+            f"data.{key}.currency", value.currency, f"order {order.order_id} is in {order.currency}"
+        )
     if value.amount < 0:
         raise ValidationError(f"data.{key}.amount", value.amount, "must be >= 0")
 

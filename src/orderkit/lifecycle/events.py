@@ -24,7 +24,7 @@ from orderkit import _checks as check
 from orderkit.errors import ValidationError
 from orderkit.lifecycle.policy import Actor
 from orderkit.money import Money
-from orderkit.orders import Address, OrderStatus
+from orderkit.orders import Address
 from orderkit.timekeeping import ensure_aware
 
 __all__ = [
@@ -114,8 +114,8 @@ class StatusChanged(DomainEvent):
     """The order's status moved (every move emits one)."""
 
     event: str
-    from_status: OrderStatus
-    to_status: OrderStatus
+    from_status: int
+    to_status: int
 
 
 @attrs.frozen
@@ -172,7 +172,7 @@ class ReceivableDue(DomainEvent):
     """A carrier scan proved the goods left: finance may book ``amount`` as revenue."""
 
     amount: Money
-    status: OrderStatus
+    status: int
     carrier_time: datetime
     reason: str
 
