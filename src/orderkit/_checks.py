@@ -83,15 +83,19 @@ def optional_aware(path: str) -> Callable[[object], datetime | None]:
 
 def enum_member(enum: type[T], path: str) -> Callable[[object], T]:
     """Converter: a member of ``enum``, or a value that names one (``20`` -> ``PAID``)."""
+    by_value: dict[object, T] = {member.value: member for member in enum}  # type: ignore[attr-defined]
+    allowed = ", ".join(repr(value) for value in by_value)
 
     def convert(value: object) -> T:
         if isinstance(value, enum):
             return value
         try:
-            return enum(value)  # type: ignore[call-arg]
-        except (ValueError, TypeError):
-            allowed = ", ".join(repr(m.value) for m in enum)  # type: ignore[attr-defined]
-            raise ValidationError(path, value, f"expected one of {allowed}") from None
+            member = by_value.get(value)
+        except TypeError:  # unhashable
+            member = None
+        if member is None or isinstance(value, bool | float):
+            raise ValidationError(path, value, f"expected one of {allowed}")
+        return member
 
     return convert
 

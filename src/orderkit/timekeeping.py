@@ -60,6 +60,8 @@ def ensure_aware(value: object, *, path: str = "value") -> datetime:
     """Return ``value`` converted to UTC, refusing naive datetimes and non-datetimes."""
     if not isinstance(value, datetime):
         raise ValidationError(path, value, "expected an aware datetime")
+    if value.tzinfo is UTC:
+        return value
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
         raise ValidationError(path, value, "expected an aware datetime (with a time zone)")
     return value.astimezone(UTC)
