@@ -9,7 +9,14 @@ when two writers raced or a caller appended by hand.
 from __future__ import annotations
 
 from orderkit.errors import InsufficientStock, InvalidLock, ValidationError
-from orderkit.inventory.entries import RESOLVING, Balance, EntryKind, LedgerEntry, LockLine
+from orderkit.inventory.entries import (
+    _EFFECTS,
+    RESOLVING,
+    Balance,
+    EntryKind,
+    LedgerEntry,
+    LockLine,
+)
 
 __all__ = ["apply_entry"]
 
@@ -38,8 +45,9 @@ def apply_entry(
         raise ValidationError("entry.qty", qty, "expected a positive integer")
 
     after_line = _line_after(entry, line)
-    on_hand = balance.on_hand + entry.on_hand_delta
-    locked = balance.locked + entry.locked_delta
+    on_hand_sign, locked_sign = _EFFECTS[kind]  # entry.on_hand_delta, without two lookups
+    on_hand = balance.on_hand + on_hand_sign * qty
+    locked = balance.locked + locked_sign * qty
     if on_hand - locked < 0 or locked < 0:
         wanted = qty if kind is EntryKind.LOCK else -qty
         raise InsufficientStock(
@@ -60,12 +68,7 @@ def _line_after(entry: LedgerEntry, line: LockLine | None) -> LockLine | None:
                 "entry", entry, "a lock entry needs lock_key, order_id and expires_at"
             )
         return LockLine(
-            lock_key=entry.lock_key,
-            order_id=entry.order_id,
-            sku=entry.sku,
-            qty=qty,
-            locked_at=entry.at,
-            expires_at=entry.expires_at,
+            entry.lock_key, entry.order_id, entry.sku, qty, entry.at, entry.expires_at
         )
     if kind is EntryKind.PARK:
         if line is None:
@@ -83,14 +86,14 @@ def _line_after(entry: LedgerEntry, line: LockLine | None) -> LockLine | None:
         )
     if qty == 0:
         return line
+    released, committed, expired = line.released, line.committed, line.expired
+    if field == "released":
+        released += qty
+    elif field == "committed":
+        committed += qty
+    else:
+        expired += qty
     return LockLine(
-        lock_key=line.lock_key,
-        order_id=line.order_id,
-        sku=line.sku,
-        qty=line.qty,
-        locked_at=line.locked_at,
-        expires_at=line.expires_at,
-        released=line.released + (qty if field == "released" else 0),
-        committed=line.committed + (qty if field == "committed" else 0),
-        expired=line.expired + (qty if field == "expired" else 0),
+        line.lock_key, line.order_id, line.sku, line.qty, line.locked_at, line.expires_at,
+        released, committed, expired,
     )

@@ -10,6 +10,7 @@ the tag is compared in constant time (:func:`hmac.compare_digest`).
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from typing import Final
 
@@ -21,12 +22,13 @@ _DOMAIN: Final = b"orderkit.inventory.lock.v1\x00"
 _TAG_BYTES: Final = 16
 _MIN_SECRET_BYTES: Final = 16
 _MAX_TOKEN: Final = 1024
+_BLOCK: Final = 64  # SHA-256 block size, the HMAC key pad length (RFC 2104)
 
 
 class LockTokens:
     """Issues and opens lock ids with one secret (keep it out of the database)."""
 
-    __slots__ = ("_secret",)
+    __slots__ = ("_inner", "_outer")
 
     def __init__(self, secret: bytes | str) -> None:
         if isinstance(secret, str):
@@ -35,11 +37,21 @@ class LockTokens:
             raise ValidationError(
                 "secret", "<hidden>", f"expected at least {_MIN_SECRET_BYTES} bytes of secret"
             )
-        self._secret = secret
+        # HMAC-SHA256 (RFC 2104) with the keyed inner and outer hash states computed once.
+        # ``hmac.digest`` re-derives them (and, on OpenSSL 3, re-fetches the MAC) on
+        # every call, which made signing about three times slower than the hashing; the
+        # tags are byte-for-byte the same (``test_tags_match_the_stdlib_hmac``).
+        key = hashlib.sha256(secret).digest() if len(secret) > _BLOCK else secret
+        key = key.ljust(_BLOCK, b"\x00")
+        self._inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in key) + _DOMAIN)
+        self._outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in key))
 
     def _tag(self, lock_key: str, order_part: str) -> str:
-        message = _DOMAIN + lock_key.encode("ascii") + b"." + order_part.encode("ascii")
-        return hmac.digest(self._secret, message, "sha256")[:_TAG_BYTES].hex()
+        inner = self._inner.copy()
+        inner.update(lock_key.encode("ascii") + b"." + order_part.encode("ascii"))
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()[:_TAG_BYTES].hex()
 
     def issue(self, lock_key: str, order_id: str) -> str:
         """The lock id for lock ``lock_key`` taken by ``order_id``."""

@@ -93,6 +93,16 @@ def _dt(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
 
 
+_ZERO: Final = Balance(0, 0)
+#: SKUs per ``IN (...)`` query, well under SQLite's bound-parameter limit.
+_CHUNK: Final = 500
+
+
+def _chunks(skus: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(skus), _CHUNK):
+        yield skus[start : start + _CHUNK]
+
+
 def _entry(row: Sequence[Any]) -> LedgerEntry:
     entry_id, kind, sku, qty, at_us, actor, reason, order_id, lock_key, expires_us, ref = row
     return LedgerEntry(
@@ -164,12 +174,21 @@ class SQLiteInventoryStore:
 
     def lock_lines(self, lock_key: str) -> Sequence[LockLine]:
         """The lines of one lock, by SKU (empty when unknown)."""
-        with self._db.read("read lock") as conn:
-            rows = conn.execute(
-                f"SELECT {_LINE_COLUMNS} FROM inventory_lock_lines WHERE lock_key = ?"
-                " ORDER BY sku",
-                (lock_key,),
-            ).fetchall()
+        # One statement is its own consistent snapshot in autocommit mode, so this read
+        # (done by every release and commit before its write transaction) skips the
+        # explicit BEGIN/COMMIT pair of ``Database.read``: two statements fewer.
+        try:
+            rows = (
+                self._db.connection()
+                .execute(
+                    f"SELECT {_LINE_COLUMNS} FROM inventory_lock_lines WHERE lock_key = ?"
+                    " ORDER BY sku",
+                    (lock_key,),
+                )
+                .fetchall()
+            )
+        except sqlite3.Error as error:
+            raise StoreError("read lock", str(error)) from error
         return tuple(_line(row) for row in rows)
 
     def lines_of_order(self, order_id: str) -> Sequence[LockLine]:
@@ -228,22 +247,43 @@ class SQLiteInventoryStore:
 
 
 class _SQLiteTransaction:
-    """Reads and appends inside one ``BEGIN IMMEDIATE`` transaction."""
+    """Reads and appends inside one ``BEGIN IMMEDIATE`` transaction.
 
-    __slots__ = ("_balances", "_conn", "_skus")
+    Everything read here stays valid until this transaction writes it (the write lock
+    is held), so it keeps what it read: the balances of the declared SKUs (one query
+    for all of them), the lock lines it read or wrote (a release reads its lines, then
+    appends to them), and the due lines of every declared SKU (one query, the first
+    time ``due_lines`` is asked). A cached SKU or line is refreshed by every append.
+    """
+
+    __slots__ = ("_balances", "_conn", "_due", "_due_at", "_lines", "_skus")
 
     def __init__(self, conn: sqlite3.Connection, skus: Collection[str]) -> None:
         self._conn = conn
         self._skus = frozenset(skus)
         self._balances: dict[str, Balance] = {}
-        for sku in sorted(self._skus):
-            self._balances[sku] = self._read_balance(sku)
+        self._lines: dict[tuple[str, str], LockLine | None] = {}
+        self._due: dict[str, list[LockLine]] = {}
+        self._due_at: datetime | None = None
+        ordered = sorted(self._skus)
+        if len(ordered) == 1:
+            self._balances[ordered[0]] = self._read_balance(ordered[0])
+            return
+        for chunk in _chunks(ordered):
+            rows = conn.execute(
+                "SELECT sku, on_hand, locked FROM inventory_balances"
+                f" WHERE sku IN ({', '.join('?' * len(chunk))}) ORDER BY sku",
+                chunk,
+            ).fetchall()
+            found = {str(sku): Balance(int(on_hand), int(locked)) for sku, on_hand, locked in rows}
+            for sku in chunk:
+                self._balances[sku] = found.get(sku, _ZERO)
 
     def _read_balance(self, sku: str) -> Balance:
         row = self._conn.execute(
             "SELECT on_hand, locked FROM inventory_balances WHERE sku = ?", (sku,)
         ).fetchone()
-        return Balance(0, 0) if row is None else Balance(int(row[0]), int(row[1]))
+        return _ZERO if row is None else Balance(int(row[0]), int(row[1]))
 
     def balance(self, sku: str) -> Balance:
         found = self._balances.get(sku)
@@ -254,9 +294,15 @@ class _SQLiteTransaction:
             f"SELECT {_LINE_COLUMNS} FROM inventory_lock_lines WHERE lock_key = ? ORDER BY sku",
             (lock_key,),
         ).fetchall()
-        return tuple(_line(row) for row in rows)
+        lines = tuple(_line(row) for row in rows)
+        for line in lines:
+            self._lines[(lock_key, line.sku)] = line
+        return lines
 
     def _lock_line(self, lock_key: str, sku: str) -> LockLine | None:
+        key = (lock_key, sku)
+        if key in self._lines:
+            return self._lines[key]
         row = self._conn.execute(
             f"SELECT {_LINE_COLUMNS} FROM inventory_lock_lines WHERE lock_key = ? AND sku = ?",
             (lock_key, sku),
@@ -264,12 +310,34 @@ class _SQLiteTransaction:
         return None if row is None else _line(row)
 
     def due_lines(self, sku: str, now: datetime) -> Sequence[LockLine]:
+        if sku in self._skus and len(self._skus) > 1:
+            # A batch: fetch the due lines of every declared SKU at once, then serve
+            # each SKU from that until an append to it makes its share stale.
+            if self._due_at != now:
+                self._prefetch_due(now)
+            found = self._due.get(sku)
+            if found is not None:
+                return tuple(found)
         rows = self._conn.execute(
             f"SELECT {_LINE_COLUMNS} FROM inventory_lock_lines"
             " WHERE sku = ? AND open = 1 AND expires_us <= ? ORDER BY expires_us, lock_key",
             (sku, _us(now)),
         ).fetchall()
         return tuple(_line(row) for row in rows)
+
+    def _prefetch_due(self, now: datetime) -> None:
+        self._due = {sku: [] for sku in self._skus}
+        self._due_at = now
+        for chunk in _chunks(sorted(self._skus)):
+            rows = self._conn.execute(
+                f"SELECT {_LINE_COLUMNS} FROM inventory_lock_lines WHERE open = 1"
+                f" AND expires_us <= ? AND sku IN ({', '.join('?' * len(chunk))})"
+                " ORDER BY expires_us, lock_key",
+                (_us(now), *chunk),
+            ).fetchall()
+            for row in rows:
+                line = _line(row)
+                self._due[line.sku].append(line)
 
     def release_count(self, sku: str, since: datetime, cap: int) -> int:
         row = self._conn.execute(
@@ -305,6 +373,7 @@ class _SQLiteTransaction:
                 raise ValidationError("entry.ref", entry.ref, "no unapproved parked release")
         before = None if entry.lock_key is None else self._lock_line(entry.lock_key, sku)
         balance, line = apply_entry(entry, self.balance(sku), before)
+        self._due.pop(sku, None)  # its due lines may change now: ask the file next time
         conn = self._conn
         try:
             conn.execute(
@@ -350,3 +419,4 @@ class _SQLiteTransaction:
             )
             if cursor.rowcount != 1:  # pragma: no cover - the row was read above
                 raise StoreError("append inventory entry", "lock line vanished")
+        self._lines[(line.lock_key, sku)] = line
