@@ -29,13 +29,25 @@ Speed: building an :class:`~orderkit.orders.Order` through its constructor (or
 ``attrs.evolve``) re-runs every field validator. The engine instead copies the already
 validated order and sets only the fields it changed, each of which it has validated
 itself (:func:`_replace`); ``tests/test_lifecycle_engine.py`` proves the result equals
-what the validating constructor builds.
+what the validating constructor builds. Likewise:
+
+* the table is compiled once per :class:`Lifecycle` into ``event -> status -> rows``
+  (:class:`_EventPlan`), with the validator, the handler and each row's new status
+  resolved, so :meth:`Lifecycle.apply` does one dict lookup per level and no tuple key;
+* the engine's own outputs (:class:`Transition`, audit entries, domain events) have no
+  validators, so they are built by generated code writing each slot directly
+  (:func:`_positional_maker`) instead of through the frozen ``__setattr__`` detour;
+* status-only events (``pack``, ``deliver``, ``complete``) skip the effect object and
+  copy the order with code specialised to the four fields they change.
+
+``tests/test_lifecycle_fastpath.py`` proves each of these equals the slow path.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from types import MemberDescriptorType
 from typing import Any, Final, TypeVar
 
 import attrs
@@ -123,6 +135,53 @@ class _Effect:
 
 
 Handler = Callable[[Order, Event, Rule, datetime, _Effect], None]
+Validator = Callable[[Order, Mapping[str, Any]], None]
+
+
+class _Row:
+    """One table row, prepared once: its guard name, whether it moves the status and
+    the status value the new order carries (the :class:`OrderStatus` member when the
+    code is one, as the ``Order`` converter would give)."""
+
+    __slots__ = ("guard", "moves", "new_status", "rule", "source", "target")
+
+    def __init__(self, rule: Rule) -> None:
+        self.rule = rule
+        self.guard = rule.guard
+        self.source = rule.source
+        self.target = rule.target
+        self.moves = rule.target != rule.source
+        self.new_status: int = _STATUS.get(rule.target, rule.target)
+
+
+class _EventPlan:
+    """Everything :meth:`Lifecycle.apply` needs for one event name, resolved when the
+    lifecycle is built instead of on every call: the data validator, the effect handler
+    and ``status -> rows`` (in the order they are tried)."""
+
+    __slots__ = ("handler", "steps", "validate")
+
+    def __init__(
+        self,
+        validate: Validator | None,
+        handler: Handler | None,
+        steps: dict[int, tuple[_Row, ...]],
+    ) -> None:
+        self.validate = validate
+        self.handler = handler
+        self.steps = steps
+
+
+def _compile(table: TransitionTable, handlers: Mapping[str, Handler]) -> dict[str, _EventPlan]:
+    """One :class:`_EventPlan` per event the table knows (an event without rows gets an
+    empty ``steps``: it is known, and refused or ignored in every status)."""
+    steps: dict[str, dict[int, tuple[_Row, ...]]] = {name: {} for name in table.events}
+    for (source, name), rules in table.rows.items():
+        steps[name][source] = tuple(_Row(rule) for rule in rules)
+    return {
+        name: _EventPlan(_VALIDATORS.get(name), handlers.get(name), by_status)
+        for name, by_status in steps.items()
+    }
 
 
 class Lifecycle:
@@ -156,8 +215,6 @@ class Lifecycle:
         self.address_edit_window = address_edit_window
         self.policy = policy or Policy.allow_all()
         self._check_policy = not self.policy.allows_everything
-        self._events = table.events
-        self._rows = table.rows
         self.remember = remember
         self._handlers: dict[str, Handler] = {
             "pay": self._pay,
@@ -171,6 +228,8 @@ class Lifecycle:
             "change_address": self._change_address,
             "change_price": self._change_price,
         }
+        self._guards = table.guards
+        self._plans = _compile(table, self._handlers)
 
     # --- the one entry point -------------------------------------------------------------
 
@@ -186,69 +245,90 @@ class Lifecycle:
         if type(event) is not Event and not isinstance(event, Event):
             raise ValidationError("event", event, "expected an Event")
         event_id = event.event_id
-        if event_id in order.applied_event_ids:
-            return Transition(order, False)
+        ids = order.applied_event_ids
+        if event_id in ids:
+            return _new_transition(order, False, (), (), None)
         name = event.name
-        if name not in self._events:
+        plan = self._plans.get(name)
+        if plan is None:
             raise TransitionNotAllowed(
                 order.order_id, self.table.name(order.status), name, "unknown event"
             )
         if self._check_policy:
             self.policy.check(event.actor, order, name, event.data)
-        validate = _VALIDATORS.get(name)
-        if validate is not None:
-            validate(order, event.data)
+        if plan.validate is not None:
+            plan.validate(order, event.data)
         status = order.status
-        candidates = self._rows.get((status, name))
-        if candidates and candidates[0].guard is None:
-            rule: Rule | None = candidates[0]
-        else:
-            rule = self._choose(order, event)
+        step = plan.steps.get(status)
+        row = None
+        failed: list[str] = []  # the guards that said no, for the refusal's reason
+        if step is not None:
+            guards = self._guards  # the table's own dict: looked up per call, as before
+            for row in step:
+                guard = row.guard
+                if guard is None or guards[guard](order, event):
+                    break
+                failed.append(guard)
+            else:
+                row = None
         now = self.clock.now()
-        if rule is None:
+        if row is None:
+            self._refuse(order, event, failed)
             return self._ignore(order, event, now)
-        handler = self._handlers.get(name)
-        if handler is not None:
+        # Keep the last ``remember`` ids (a tuple copy of at most ``remember`` items).
+        remember = self.remember
+        ids = (
+            (*ids, event_id) if len(ids) < remember else (*ids[len(ids) - remember + 1 :], event_id)
+        )
+        actor = event.actor
+        handler = plan.handler
+        if handler is None:
+            # Status-only events (pack, deliver, complete, a host's own events): no
+            # effect object, no field dict, one specialised copy of the order.
+            if row.moves:
+                new_status = row.new_status
+                new = _order_moved(order, new_status, event.at, ids, order.version + 1)
+                events: tuple[DomainEvent, ...] = (
+                    _new_status_changed(order.order_id, event_id, now, name, status, new_status),
+                )
+            else:
+                new = _order_touched(order, ids, order.version + 1)
+                events = ()
+            changes: tuple[tuple[str, str, str], ...] = ()
+            approved_by = None
+        else:
             effect = _Effect()
-            handler(order, event, rule, now, effect)
+            handler(order, event, row.rule, now, effect)
             fields = effect.fields
-            events = effect.events
+            event_list = effect.events
+            if row.moves:
+                new_status = row.new_status
+                fields["status"] = new_status
+                fields["status_since"] = event.at
+                event_list.append(
+                    _new_status_changed(order.order_id, event_id, now, name, status, new_status)
+                )
+            fields["applied_event_ids"] = ids
+            fields["version"] = order.version + 1
+            new = _replace(order, fields)
+            events = tuple(event_list)
             changes = tuple(effect.changes)
             approved_by = effect.approved_by
-        else:
-            fields = {}
-            events = []
-            changes = ()
-            approved_by = None
-        target = rule.target
-        if target != status:
-            new_status = _STATUS.get(target, target)
-            fields["status"] = new_status
-            fields["status_since"] = event.at
-            events.append(StatusChanged(order.order_id, event_id, now, name, status, new_status))
-        ids = order.applied_event_ids
-        fields["applied_event_ids"] = (
-            (*ids, event_id)
-            if len(ids) < self.remember
-            else (*ids[len(ids) - self.remember + 1 :], event_id)
-        )
-        fields["version"] = order.version + 1
-        actor = event.actor
-        entry = AuditEntry(
+        entry = _new_audit_entry(
             order.order_id,
             event_id,
             name,
             None if actor is None else actor.id,
             now,
             event.at,
-            int(status),
-            target,
+            row.source,
+            row.target,
             "applied",
             changes,
             "",
             approved_by,
         )
-        return Transition(_replace(order, fields), True, tuple(events), (entry,))
+        return _new_transition(new, True, events, (entry,), None)
 
     def refusal(self, order: Order, event: Event, error: OrderkitError) -> AuditEntry:
         """The audit entry recording that ``event`` was refused with ``error``.
@@ -274,19 +354,13 @@ class Lifecycle:
 
     # --- choosing the row ----------------------------------------------------------------
 
-    def _choose(self, order: Order, event: Event) -> Rule | None:
+    def _refuse(self, order: Order, event: Event, failed: list[str]) -> None:
+        """No row matched (``failed`` names the guards that said no): return when the
+        event is stale here (the caller records it as ignored), raise otherwise."""
         status = order.status
         name = event.name
-        candidates = self.table.candidates(status, name)
-        guards = self.table.guards
-        failed: list[str] = []
-        for rule in candidates:
-            guard = rule.guard
-            if guard is None or guards[guard](order, event):
-                return rule
-            failed.append(guard)
         if self.table.stale_reason(status, name) is not None:
-            return None
+            return
         if name == "change_address" and status >= _ADDRESS_LOCKED_FROM:
             raise AddressLocked(
                 order.order_id, self.table.name(status), "the parcel may already be labelled"
@@ -333,7 +407,7 @@ class Lifecycle:
         )
         fx.fields["payments"] = (*order.payments, payment)
         fx.fields["paid_at"] = event.at
-        fx.events.append(PaymentReceived(order.order_id, event.event_id, now, amount))
+        fx.events.append(_new_payment_received(order.order_id, event.event_id, now, amount))
         fx.changes.append(("paid", "", str(amount)))
 
     def _ship(self, order: Order, event: Event, _rule: Rule, now: datetime, fx: _Effect) -> None:
@@ -354,7 +428,7 @@ class Lifecycle:
         fx.fields["lines"] = lines
         fx.fields["shipments"] = (*order.shipments, shipment)
         fx.events.append(
-            LinesShipped(
+            _new_lines_shipped(
                 order.order_id,
                 event.event_id,
                 now,
@@ -362,6 +436,7 @@ class Lifecycle:
                 shipment.waybill,
                 dict(wanted),
                 skus,
+                False,
             )
         )
         fx.changes.append(("shipped", "", _units(wanted)))
@@ -587,15 +662,13 @@ def _replace(instance: T, changes: Mapping[str, Any]) -> T:
 
     Trusted fast path: skips the field validators, so every value in ``changes`` must
     already have been validated by the engine (tests compare with the constructor).
+    The copying code is generated once per class and set of changed fields.
     """
-    cls = type(instance)
-    copier = _COPIERS.get(cls)
+    key = (type(instance), tuple(changes))
+    copier = _COPIERS.get(key)
     if copier is None:
-        copier = _COPIERS[cls] = _make_code(cls, build=False)
-    new: T = copier(instance)
-    setter = object.__setattr__
-    for name, value in changes.items():
-        setter(new, name, value)
+        copier = _COPIERS[key] = _make_code(key[0], key[1], copy=True)
+    new: T = copier(instance, *changes.values())
     return new
 
 
@@ -605,27 +678,54 @@ def _maker(cls: type[T]) -> Callable[..., T]:
     shipments the engine creates from already-checked event data."""
     builder = _BUILDERS.get(cls)
     if builder is None:
-        builder = _BUILDERS[cls] = _make_code(cls, build=True)
+        builder = _BUILDERS[cls] = _make_code(cls, _field_names(cls), keyword=True)
     return builder
 
 
-_COPIERS: dict[type, Callable[..., Any]] = {}
+def _positional_maker(cls: type[T]) -> Callable[..., T]:
+    """``make(field, ...)`` taking every attrs field of ``cls`` positionally, in
+    declaration order. For the engine's own outputs (audit entries, domain events,
+    transitions): those classes have no validators or converters, so this builds exactly
+    what their constructor builds, without the frozen-``__setattr__`` detour per field
+    (``tests/test_lifecycle_fastpath.py`` compares the two)."""
+    return _make_code(cls, _field_names(cls))
+
+
+_COPIERS: dict[tuple[type, tuple[str, ...]], Callable[..., Any]] = {}
 _BUILDERS: dict[type, Callable[..., Any]] = {}
 _NAMES: dict[type, tuple[str, ...]] = {}
 
 
-def _make_code(cls: type, *, build: bool) -> Callable[..., Any]:
-    """Straight-line code for one attrs class (no per-field loop or lookup): either
-    ``copy(src)`` copying every field, or ``build(*, field...)`` setting each one."""
+def _make_code(
+    cls: type, given: tuple[str, ...], *, copy: bool = False, keyword: bool = False
+) -> Callable[..., Any]:
+    """Straight-line code for one attrs class (no per-field loop or lookup).
+
+    ``copy``: ``make(src, *given)`` copies every other field from ``src``; otherwise
+    ``make(*given)`` (``keyword``: ``make(*, ...)``) where ``given`` is every field.
+    Frozen slotted classes refuse ``setattr``, so each field is written through its slot
+    descriptor's ``__set__`` (what ``object.__setattr__`` ends up calling, minus the
+    attribute lookup); a field without a slot falls back to ``object.__setattr__``.
+    """
     names = _field_names(cls)
-    if build:
-        body = [f"def make(*, {', '.join(names)}):", "    new = _new(_cls)"]
-        body += [f"    _set(new, {name!r}, {name})" for name in names]
-    else:
-        body = ["def make(src):", "    new = _new(_cls)"]
-        body += [f"    _set(new, {name!r}, src.{name})" for name in names]
-    body.append("    return new")
+    # Parameters: positional ``_a0, _a1, ...`` for a copy, the field names otherwise.
+    params = [f"_a{i}" for i in range(len(given))] if copy else list(given)
+    value_of = dict(zip(given, params, strict=True))
     namespace: dict[str, Any] = {"_new": object.__new__, "_set": object.__setattr__, "_cls": cls}
+    if copy:
+        head = f"def make(_src{''.join(', ' + p for p in params)}):"
+    else:
+        head = f"def make({'*, ' if keyword else ''}{', '.join(params)}):"
+    body = [head, "    _obj = _new(_cls)"]
+    for i, name in enumerate((*names, *(n for n in given if n not in names))):
+        value = value_of.get(name, f"_src.{name}")
+        slot = getattr(cls, name, None) if name in names else None
+        if isinstance(slot, MemberDescriptorType):
+            namespace[f"_s{i}"] = slot.__set__
+            body.append(f"    _s{i}(_obj, {value})")
+        else:
+            body.append(f"    _set(_obj, {name!r}, {value})")
+    body.append("    return _obj")
     exec("\n".join(body), namespace)  # code built from attrs field names only
     made: Callable[..., Any] = namespace["make"]
     return made
@@ -672,7 +772,7 @@ def _move(
                 f"{path}[{line.line_id!r}]", qty, f"only {qty - left} unit(s) are {names}"
             )
         buckets[target] += qty
-        lines.append(_replace(line, {"quantities": buckets}))
+        lines.append(_line_with_quantities(line, buckets))
         skus[line.sku] = skus.get(line.sku, 0) + qty
     if found != len(wanted):
         known = {line.line_id for line in order.lines}
@@ -689,7 +789,7 @@ def _open_lines(order: Order) -> dict[str, int]:
 
 
 def _units(lines: Mapping[str, int]) -> str:
-    return ", ".join(f"{k}x{v}" for k, v in lines.items())
+    return ", ".join([f"{k}x{v}" for k, v in lines.items()])
 
 
 def _address_text(address: Address | None) -> str:
@@ -799,3 +899,32 @@ _VALIDATORS: dict[str, Callable[[Order, Mapping[str, Any]], None]] = {
     "change_address": _v_change_address,
     "change_price": _v_change_price,
 }
+
+
+# --- trusted constructors for the engine's own outputs ---------------------------------------
+# Built once at import (code generation only, no I/O). They take every field positionally;
+# see _positional_maker for why they equal the constructors.
+
+_new_transition: Callable[
+    [Order, bool, tuple[DomainEvent, ...], tuple[AuditEntry, ...], str | None], Transition
+] = _positional_maker(Transition)
+_new_audit_entry: Callable[..., AuditEntry] = _positional_maker(AuditEntry)
+_new_status_changed: Callable[[str, str, datetime, str, int, int], StatusChanged] = (
+    _positional_maker(StatusChanged)
+)
+#: ``Order`` copies for the status-only events: (src, status, status_since, ids, version)
+#: when the status moves, (src, ids, version) when it does not.
+_order_moved: Callable[[Order, int, datetime, tuple[str, ...], int], Order] = _make_code(
+    Order, ("status", "status_since", "applied_event_ids", "version"), copy=True
+)
+_order_touched: Callable[[Order, tuple[str, ...], int], Order] = _make_code(
+    Order, ("applied_event_ids", "version"), copy=True
+)
+_new_payment_received: Callable[[str, str, datetime, Money], PaymentReceived] = _positional_maker(
+    PaymentReceived
+)
+_new_lines_shipped: Callable[..., LinesShipped] = _positional_maker(LinesShipped)
+#: A line with new bucket quantities (checked by ``_move``): (src, quantities).
+_line_with_quantities: Callable[[OrderLine, dict[LineStatus, int]], OrderLine] = _make_code(
+    OrderLine, ("quantities",), copy=True
+)
