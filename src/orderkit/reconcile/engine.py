@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import itertools
 from bisect import bisect_left, bisect_right
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
-from operator import attrgetter
+from itertools import repeat
+from operator import attrgetter, is_not
 from typing import Final
 
 from orderkit.errors import ValidationError
@@ -44,6 +45,9 @@ _SALE: Final = "sale"
 _ZERO: Final = Decimal(0)
 _REF: Final = attrgetter("ref")
 _KIND: Final = attrgetter("kind")
+_AT_ID: Final = attrgetter("at", "record_id")
+#: ``bytes.translate`` table swapping 0 and 1: the complement of a 0/1 mask.
+_FLIP: Final = bytes.maketrans(b"\x00\x01", b"\x01\x00")
 
 
 def _split(items: Iterable[Record | Rejected], side: str) -> tuple[list[Record], list[Rejected]]:
@@ -153,10 +157,11 @@ class _Engine:
         cached = self._rest.get(side)
         if cached is None:
             records = self.left if side == "left" else self.right
-            cached = sorted(
-                itertools.compress(range(len(flags)), flags),
-                key=lambda p: (records[p].at, records[p].record_id),
-            )
+            positions = list(itertools.compress(range(len(flags)), flags))
+            # Sort keys read with one C-level attrgetter per record; sorting the key
+            # indices is stable, so ties keep position order as sorting by key would.
+            keys = list(map(_AT_ID, map(records.__getitem__, positions)))
+            cached = [positions[k] for k in sorted(range(len(keys)), key=keys.__getitem__)]
         else:
             cached = [p for p in cached if flags[p]]
         self._rest[side] = cached
@@ -202,9 +207,23 @@ class _Engine:
             for i, lkey in enumerate(left_keys):
                 if lkey is not None and lkey in right_multi:
                     left_multi.setdefault(lkey, []).append(i)
-        pair_left, pair_right, pair_kind = self.pair_left, self.pair_right, self.pair_kind
-        add_left, add_right = pair_left.append, pair_right.append
-        left_open, right_open = self.left_open, self.right_open
+        # The pairs, found column-wise: the positions with a hit, and their partners.
+        hit = bytes(map(is_not, found, repeat(None)))
+        pair_left: list[int] = list(itertools.compress(range(len(found)), hit))
+        pair_right: list[int] = list(itertools.compress(found, hit))  # type: ignore[arg-type]
+        collisions: list[int] = []
+        # A left record is open unless it found a partner: the complement of ``hit``.
+        self.left_open = bytearray(hit.translate(_FLIP))
+        _close(self.right_open, pair_right)
+        if self.right_open.count(0) != len(pair_right):
+            # A right position found twice: a key repeating on the left (rare). Only the
+            # first left record claims it; the later ones go to the group step through
+            # ``_regroup``. (Counting the closed flags detects this for free.)
+            pair_left, pair_right, collisions = _first_claims(pair_left, pair_right)
+            for i in collisions:
+                self.left_open[i] = 1
+        self.pair_left, self.pair_right = pair_left, pair_right
+        pair_kind = self.pair_kind
         period_of = self.period_of
         month = self.rules.period == "month"
         # Sum of the clean pairs' amounts (equal on both sides), kept while the records
@@ -212,17 +231,13 @@ class _Engine:
         totals: dict[str, Decimal] = {}
         main_currency = left[0].amount.currency if left else ""
         main_total = _ZERO
-        collisions: list[int] = []
-        for i, hit in enumerate(found):
-            if hit is None:
-                continue
-            j = hit
-            if not right_open[j]:
-                # A second left record with this key; the key goes to the group step.
-                collisions.append(i)
-                continue
-            record = left[i]
-            other = right[j]
+        # The only per-pair Python loop: classify each pair, the common case (same sale
+        # amount, same accounting month far from its edges) first. The records come from
+        # C-level gathers, so the loop body reads attributes and nothing else.
+        pairs = zip(
+            map(left.__getitem__, pair_left), map(right.__getitem__, pair_right), strict=True
+        )
+        for n, (record, other) in enumerate(pairs):
             la = record.amount
             ra = other.amount
             if la.amount == ra.amount and la.currency == ra.currency and record.kind == _SALE:
@@ -239,7 +254,7 @@ class _Engine:
                     )
                     or period_of(lat) == period_of(rat)
                 ):
-                    pair_kind[len(pair_left)] = "cross_period"
+                    pair_kind[n] = "cross_period"
                 elif la.currency == main_currency:
                     main_total += la.amount
                 else:
@@ -247,13 +262,9 @@ class _Engine:
             else:
                 outcome = classify_pair((record,), (other,), self.rules, period_of)
                 if outcome is not None:
-                    pair_kind[len(pair_left)] = outcome
+                    pair_kind[n] = outcome
                 else:
                     totals[la.currency] = totals.get(la.currency, _ZERO) + la.amount
-            add_left(i)
-            add_right(j)
-            left_open[i] = 0
-            right_open[j] = 0
         if main_total or main_currency:
             totals[main_currency] = totals.get(main_currency, _ZERO) + main_total
         self.clean_totals = totals
@@ -414,7 +425,7 @@ class _Engine:
                 entries.sort()
             amounts[name] = sorted(group)
         window = self.rules.time_window.total_seconds()
-        for i in sorted(self._open("left"), key=lambda i: _order(left[i])):
+        for i in self._open("left"):  # already in time order
             record = left[i]
             name = (record.amount.currency, record.kind)
             keys = amounts.get(name)
@@ -512,28 +523,27 @@ class _Engine:
         pool = self.left if pool_side == "left" else self.right
         target_open = self.right_open if target_side == "right" else self.left_open
         pool_open = self.left_open if pool_side == "left" else self.right_open
-        lanes: dict[tuple[str, str], list[tuple[float, str, int]]] = {}
+        lanes: dict[tuple[str, str], _Lane] = {}
         for q in self._open(pool_side):
             record = pool[q]
-            lanes.setdefault((record.amount.currency, record.kind), []).append(
-                (record.at.timestamp(), record.record_id, q)
-            )
+            lane = lanes.get((record.amount.currency, record.kind))
+            if lane is None:
+                lane = lanes[(record.amount.currency, record.kind)] = _Lane()
+            lane.add((record.at.timestamp(), record.record_id, q), record.ref)
         if not lanes:
             return
         for lane in lanes.values():
             lane.sort()
         window = self.rules.time_window.total_seconds()
         limit = self.rules.max_candidates
-        for p in sorted(self._open(target_side), key=lambda p: _order(targets[p])):
+        for p in self._open(target_side):  # already in time order
             if not target_open[p]:
                 continue
             record = targets[p]
             found = lanes.get((record.amount.currency, record.kind))
             if not found:
                 continue
-            lane = found
-            ts = record.at.timestamp()
-            nearest = self._nearest(lane, ts, window, limit, pool_open, pool, record.ref)
+            nearest = found.nearest(record.at.timestamp(), window, limit, pool_open, record.ref)
             if len(nearest) < 2:
                 continue
             chosen = _subset(
@@ -552,30 +562,6 @@ class _Engine:
                 self._group(members, (p,), "subset_sum", evidence)
             else:
                 self._group((p,), members, "subset_sum", evidence)
-
-    @staticmethod
-    def _nearest(
-        lane: list[tuple[float, str, int]],
-        ts: float,
-        window: float,
-        limit: int,
-        open_flags: bytearray,
-        pool: list[Record],
-        ref: str | None,
-    ) -> list[int]:
-        """Up to ``limit`` open pool positions nearest to ``ts`` within ``window``."""
-        found: list[tuple[float, float, str, int]] = []
-        low = bisect_left(lane, (ts - window,))
-        high = bisect_right(lane, (ts + window, "\U0010ffff"))
-        for when, record_id, q in lane[low:high]:
-            if not open_flags[q]:
-                continue
-            other_ref = pool[q].ref
-            if ref and other_ref and ref != other_ref:
-                continue
-            found.append((abs(when - ts), when, record_id, q))
-        found.sort()
-        return [q for *_rest, q in found[:limit]]
 
     # --- what is left ----------------------------------------------------------------
 
@@ -603,7 +589,7 @@ class _Engine:
                 )
         for side_name, positions in (("left", lone_left), ("right", lone_right)):
             records = self.left if side_name == "left" else self.right
-            for p in sorted(positions, key=lambda p: _order(records[p])):
+            for p in positions:  # already in time order
                 record = records[p]
                 related: Related = ()
                 sale_amount: Decimal | None = None
@@ -628,6 +614,115 @@ class _Engine:
                     )
                 lpos, rpos = ((p,), ()) if side_name == "left" else ((), (p,))
                 self._row(status, kind, lpos, rpos, "unpaired", evidence, related)
+
+
+def _close(flags: bytearray, positions: list[int]) -> None:
+    """Clear ``flags`` at every position in one C-level pass (a million pairs close a
+    million flags; ``deque(maxlen=0)`` runs the map without keeping its results)."""
+    deque(map(flags.__setitem__, positions, repeat(0)), maxlen=0)
+
+
+def _first_claims(lefts: list[int], rights: list[int]) -> tuple[list[int], list[int], list[int]]:
+    """Split hits whose right position repeats: the first left position (in left order)
+    keeps the pair, the later ones are returned as collisions."""
+    claimed: set[int] = set()
+    kept_left: list[int] = []
+    kept_right: list[int] = []
+    collisions: list[int] = []
+    for i, j in zip(lefts, rights, strict=True):
+        if j in claimed:
+            collisions.append(i)
+        else:
+            claimed.add(j)
+            kept_left.append(i)
+            kept_right.append(j)
+    return kept_left, kept_right, collisions
+
+
+_Entry = tuple[float, str, int]
+
+
+class _Lane:
+    """The open pool records of one currency and kind, for the subset-sum search.
+
+    Each entry is ``(timestamp, record_id, position)`` sorted by time. A target with a
+    ref may only take records with no ref or with the same ref, so the lane is kept split
+    by ref: the target looks at the ref-less records and at its own ref's records instead
+    of skipping every other ref inside its window (which made the pass quadratic in the
+    number of unpaired records). :meth:`nearest` then walks outward from the target's
+    time and stops once no closer record can follow, instead of sorting the whole window.
+    """
+
+    __slots__ = ("by_ref", "entries", "free")
+
+    def __init__(self) -> None:
+        self.entries: list[_Entry] = []
+        self.free: list[_Entry] = []
+        self.by_ref: dict[str, list[_Entry]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.entries)
+
+    def add(self, entry: _Entry, ref: str | None) -> None:
+        self.entries.append(entry)
+        if ref:
+            self.by_ref.setdefault(ref, []).append(entry)
+        else:
+            self.free.append(entry)
+
+    def sort(self) -> None:
+        self.entries.sort()
+        self.free.sort()
+        for entries in self.by_ref.values():
+            entries.sort()
+
+    def nearest(
+        self, ts: float, window: float, limit: int, open_flags: bytearray, ref: str | None
+    ) -> list[int]:
+        """Up to ``limit`` open positions nearest to ``ts`` within ``window`` that ``ref``
+        may take, ordered by time distance, then time, then record id."""
+        if not ref:
+            found = _walk(self.entries, ts, window, limit, open_flags)
+        else:
+            found = _walk(self.free, ts, window, limit, open_flags)
+            own = self.by_ref.get(ref)
+            if own:
+                found += _walk(own, ts, window, limit, open_flags)
+                found.sort()
+        return [q for *_rest, q in found[:limit]]
+
+
+def _walk(
+    entries: list[_Entry], ts: float, window: float, limit: int, open_flags: bytearray
+) -> list[tuple[float, float, str, int]]:
+    """The ``limit`` open entries nearest to ``ts`` within ``window`` (plus any tied with
+    the last of them), sorted by ``(distance, time, record id, position)``.
+
+    Entries are visited from ``ts`` outward in order of distance, so once ``limit`` open
+    entries are found only ties can still qualify.
+    """
+    low = bisect_left(entries, (ts - window,))
+    high = bisect_right(entries, (ts + window, "\U0010ffff"))
+    down = bisect_left(entries, (ts,), low, high) - 1
+    up = down + 1
+    found: list[tuple[float, float, str, int]] = []
+    worst: float | None = None
+    while down >= low or up < high:
+        if up >= high or (down >= low and ts - entries[down][0] <= entries[up][0] - ts):
+            when, record_id, q = entries[down]
+            down -= 1
+        else:
+            when, record_id, q = entries[up]
+            up += 1
+        distance = abs(when - ts)
+        if worst is not None and distance > worst:
+            break
+        if open_flags[q]:
+            found.append((distance, when, record_id, q))
+            if worst is None and len(found) >= limit:
+                worst = distance
+    found.sort()
+    return found
 
 
 def _scaled(amount: Decimal) -> int | None:

@@ -55,10 +55,5 @@ def extract_refs(memo: str) -> list[str]:
         letters = len(found) - 14
         ids.extend(found[start:] for start in range(max(letters - 1, 1)))
     digits = _DIGITS.findall(spaced) + _DIGITS.findall(compact)
-    seen: set[str] = set()
-    out: list[str] = []
-    for candidate in (*ids, *digits):
-        if candidate not in seen:
-            seen.add(candidate)
-            out.append(candidate)
-    return out
+    # dict.fromkeys keeps the first occurrence of each candidate, in order.
+    return list(dict.fromkeys((*ids, *digits)))
