@@ -10,14 +10,16 @@ next change.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
 import attrs
 
+from orderkit.errors import ValidationError
 from orderkit.orders import Address
 
-__all__ = ["AddressVersion", "AuditEntry", "Outcome", "address_version"]
+__all__ = ["AddressVersion", "AuditEntry", "Outcome", "address_version", "checked_entries"]
 
 #: ``applied``: the order changed; ``ignored``: a stale event was recorded and ignored;
 #: ``refused``: the engine or the policy refused it (nothing changed).
@@ -72,3 +74,15 @@ def address_version(
         return AddressVersion(order_id, version, previous, address)
     return AddressVersion(order_id, version, previous, address, entry.at, entry.event_id,
                           entry.actor, entry.approved_by)
+
+
+def checked_entries(audit: Sequence[AuditEntry]) -> list[AuditEntry]:
+    """``audit`` as a list, refusing anything that is not an :class:`AuditEntry`.
+
+    Repositories call it before writing, so a bad entry never half-writes a trail.
+    """
+    entries = list(audit)
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, AuditEntry):
+            raise ValidationError(f"audit[{index}]", entry, "expected an AuditEntry")
+    return entries

@@ -6,7 +6,12 @@ import threading
 from collections.abc import Sequence
 
 from orderkit.errors import ConcurrencyError, DuplicateOrder, OrderNotFound, ValidationError
-from orderkit.lifecycle.audit import AddressVersion, AuditEntry, address_version
+from orderkit.lifecycle.audit import (
+    AddressVersion,
+    AuditEntry,
+    address_version,
+    checked_entries,
+)
 from orderkit.orders import Order
 
 __all__ = ["MemoryOrderRepository"]
@@ -47,7 +52,7 @@ class MemoryOrderRepository:
         store ``audit`` and any address change with it."""
         if not isinstance(order, Order):
             raise ValidationError("order", order, "expected an Order")
-        entries = _entries(audit)
+        entries = checked_entries(audit)
         with self._lock:
             current = self._orders.get(order.order_id)
             stored = None if current is None else current.version
@@ -71,7 +76,7 @@ class MemoryOrderRepository:
 
     def record_audit(self, order_id: str, entries: Sequence[AuditEntry]) -> None:
         """Append audit entries without touching the order."""
-        checked = _entries(entries)
+        checked = checked_entries(entries)
         with self._lock:
             self._audit.setdefault(order_id, []).extend(checked)
 
@@ -84,11 +89,3 @@ class MemoryOrderRepository:
         """The order's address changes, oldest first."""
         with self._lock:
             return list(self._addresses.get(order_id, ()))
-
-
-def _entries(audit: Sequence[AuditEntry]) -> list[AuditEntry]:
-    entries = list(audit)
-    for index, entry in enumerate(entries):
-        if not isinstance(entry, AuditEntry):
-            raise ValidationError(f"audit[{index}]", entry, "expected an AuditEntry")
-    return entries

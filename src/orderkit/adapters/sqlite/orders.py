@@ -10,7 +10,12 @@ from typing import Any, Final
 
 from orderkit.adapters.sqlite._db import Database
 from orderkit.errors import ConcurrencyError, DuplicateOrder, OrderNotFound, ValidationError
-from orderkit.lifecycle.audit import AddressVersion, AuditEntry, address_version
+from orderkit.lifecycle.audit import (
+    AddressVersion,
+    AuditEntry,
+    address_version,
+    checked_entries,
+)
 from orderkit.orders import Address, Order
 from orderkit.serialization import from_dict, to_dict
 
@@ -88,7 +93,7 @@ class SQLiteOrderRepository:
         store ``audit`` and any address change in the same transaction."""
         if not isinstance(order, Order):
             raise ValidationError("order", order, "expected an Order")
-        entries = _entries(audit)
+        entries = checked_entries(audit)
         data = to_dict(order)
         body = _dumps(data)
         audit_rows = [(order.order_id, _dumps(to_dict(e))) for e in entries]
@@ -146,7 +151,7 @@ class SQLiteOrderRepository:
 
     def record_audit(self, order_id: str, entries: Sequence[AuditEntry]) -> None:
         """Append audit entries without touching the order."""
-        rows = [(order_id, _dumps(to_dict(e))) for e in _entries(entries)]
+        rows = [(order_id, _dumps(to_dict(e))) for e in checked_entries(entries)]
         if rows:
             with self._db.write("record audit") as conn:
                 conn.executemany("INSERT INTO order_audit (order_id, body) VALUES (?, ?)", rows)
@@ -171,14 +176,6 @@ class SQLiteOrderRepository:
 
 def _dumps(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-
-
-def _entries(audit: Sequence[AuditEntry]) -> list[AuditEntry]:
-    entries = list(audit)
-    for index, entry in enumerate(entries):
-        if not isinstance(entry, AuditEntry):
-            raise ValidationError(f"audit[{index}]", entry, "expected an AuditEntry")
-    return entries
 
 
 def _load(body: str) -> Order:
