@@ -1,7 +1,7 @@
 """The engine's trusted fast paths build exactly what the validating constructors build.
 
 ``Lifecycle.apply`` skips the attrs ``__init__`` of its own outputs and copies orders
-with generated code (see ``_positional_maker`` and ``_make_code`` in the engine); these
+with generated code (see :mod:`orderkit._build`); these
 tests pin that the results are equal, of the same type and still frozen.
 """
 

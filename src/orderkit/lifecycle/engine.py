@@ -36,7 +36,7 @@ what the validating constructor builds. Likewise:
   resolved, so :meth:`Lifecycle.apply` does one dict lookup per level and no tuple key;
 * the engine's own outputs (:class:`Transition`, audit entries, domain events) have no
   validators, so they are built by generated code writing each slot directly
-  (:func:`_positional_maker`) instead of through the frozen ``__setattr__`` detour;
+  (:mod:`orderkit._build`) instead of through the frozen ``__setattr__`` detour;
 * status-only events (``pack``, ``deliver``, ``complete``) skip the effect object and
   copy the order with code specialised to the four fields they change.
 
@@ -47,12 +47,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from types import MemberDescriptorType
 from typing import Any, Final, TypeVar
 
 import attrs
 
 from orderkit import _checks as check
+from orderkit._build import builder, copier
 from orderkit.errors import (
     AddressLocked,
     OrderkitError,
@@ -660,83 +660,19 @@ class Lifecycle:
 def _replace(instance: T, changes: Mapping[str, Any]) -> T:
     """Copy a validated attrs instance, setting only ``changes``.
 
-    Trusted fast path: skips the field validators, so every value in ``changes`` must
-    already have been validated by the engine (tests compare with the constructor).
-    The copying code is generated once per class and set of changed fields.
+    Trusted fast path (:mod:`orderkit._build`): skips the field validators, so every
+    value in ``changes`` must already have been validated by the engine (tests compare
+    with the constructor).
     """
-    key = (type(instance), tuple(changes))
-    copier = _COPIERS.get(key)
-    if copier is None:
-        copier = _COPIERS[key] = _make_code(key[0], key[1], copy=True)
-    new: T = copier(instance, *changes.values())
-    return new
+    copy: Callable[..., T] = copier(type(instance), tuple(changes))
+    return copy(instance, *changes.values())
 
 
 def _maker(cls: type[T]) -> Callable[..., T]:
     """``make(*, field=...)`` for a value whose fields the engine validated itself (same
     trust as :func:`_replace`); every field must be given. Used for the payments and
     shipments the engine creates from already-checked event data."""
-    builder = _BUILDERS.get(cls)
-    if builder is None:
-        builder = _BUILDERS[cls] = _make_code(cls, _field_names(cls), keyword=True)
-    return builder
-
-
-def _positional_maker(cls: type[T]) -> Callable[..., T]:
-    """``make(field, ...)`` taking every attrs field of ``cls`` positionally, in
-    declaration order. For the engine's own outputs (audit entries, domain events,
-    transitions): those classes have no validators or converters, so this builds exactly
-    what their constructor builds, without the frozen-``__setattr__`` detour per field
-    (``tests/test_lifecycle_fastpath.py`` compares the two)."""
-    return _make_code(cls, _field_names(cls))
-
-
-_COPIERS: dict[tuple[type, tuple[str, ...]], Callable[..., Any]] = {}
-_BUILDERS: dict[type, Callable[..., Any]] = {}
-_NAMES: dict[type, tuple[str, ...]] = {}
-
-
-def _make_code(
-    cls: type, given: tuple[str, ...], *, copy: bool = False, keyword: bool = False
-) -> Callable[..., Any]:
-    """Straight-line code for one attrs class (no per-field loop or lookup).
-
-    ``copy``: ``make(src, *given)`` copies every other field from ``src``; otherwise
-    ``make(*given)`` (``keyword``: ``make(*, ...)``) where ``given`` is every field.
-    Frozen slotted classes refuse ``setattr``, so each field is written through its slot
-    descriptor's ``__set__`` (what ``object.__setattr__`` ends up calling, minus the
-    attribute lookup); a field without a slot falls back to ``object.__setattr__``.
-    """
-    names = _field_names(cls)
-    # Parameters: positional ``_a0, _a1, ...`` for a copy, the field names otherwise.
-    params = [f"_a{i}" for i in range(len(given))] if copy else list(given)
-    value_of = dict(zip(given, params, strict=True))
-    namespace: dict[str, Any] = {"_new": object.__new__, "_set": object.__setattr__, "_cls": cls}
-    if copy:
-        head = f"def make(_src{''.join(', ' + p for p in params)}):"
-    else:
-        head = f"def make({'*, ' if keyword else ''}{', '.join(params)}):"
-    body = [head, "    _obj = _new(_cls)"]
-    for i, name in enumerate((*names, *(n for n in given if n not in names))):
-        value = value_of.get(name, f"_src.{name}")
-        slot = getattr(cls, name, None) if name in names else None
-        if isinstance(slot, MemberDescriptorType):
-            namespace[f"_s{i}"] = slot.__set__
-            body.append(f"    _s{i}(_obj, {value})")
-        else:
-            body.append(f"    _set(_obj, {name!r}, {value})")
-    body.append("    return _obj")
-    exec("\n".join(body), namespace)  # code built from attrs field names only
-    made: Callable[..., Any] = namespace["make"]
-    return made
-
-
-def _field_names(cls: type) -> tuple[str, ...]:
-    """The attrs field names of ``cls``, cached."""
-    names = _NAMES.get(cls)
-    if names is None:
-        names = _NAMES[cls] = tuple(a.name for a in attrs.fields(cls))
-    return names
+    return builder(cls, keyword=True)
 
 
 def _move(
@@ -903,28 +839,29 @@ _VALIDATORS: dict[str, Callable[[Order, Mapping[str, Any]], None]] = {
 
 # --- trusted constructors for the engine's own outputs ---------------------------------------
 # Built once at import (code generation only, no I/O). They take every field positionally;
-# see _positional_maker for why they equal the constructors.
+# the engine's outputs have no validators or converters, so these build exactly what
+# their constructors build.
 
 _new_transition: Callable[
     [Order, bool, tuple[DomainEvent, ...], tuple[AuditEntry, ...], str | None], Transition
-] = _positional_maker(Transition)
-_new_audit_entry: Callable[..., AuditEntry] = _positional_maker(AuditEntry)
+] = builder(Transition)
+_new_audit_entry: Callable[..., AuditEntry] = builder(AuditEntry)
 _new_status_changed: Callable[[str, str, datetime, str, int, int], StatusChanged] = (
-    _positional_maker(StatusChanged)
+    builder(StatusChanged)
 )
 #: ``Order`` copies for the status-only events: (src, status, status_since, ids, version)
 #: when the status moves, (src, ids, version) when it does not.
-_order_moved: Callable[[Order, int, datetime, tuple[str, ...], int], Order] = _make_code(
-    Order, ("status", "status_since", "applied_event_ids", "version"), copy=True
+_order_moved: Callable[[Order, int, datetime, tuple[str, ...], int], Order] = copier(
+    Order, ("status", "status_since", "applied_event_ids", "version")
 )
-_order_touched: Callable[[Order, tuple[str, ...], int], Order] = _make_code(
-    Order, ("applied_event_ids", "version"), copy=True
+_order_touched: Callable[[Order, tuple[str, ...], int], Order] = copier(
+    Order, ("applied_event_ids", "version")
 )
-_new_payment_received: Callable[[str, str, datetime, Money], PaymentReceived] = _positional_maker(
+_new_payment_received: Callable[[str, str, datetime, Money], PaymentReceived] = builder(
     PaymentReceived
 )
-_new_lines_shipped: Callable[..., LinesShipped] = _positional_maker(LinesShipped)
+_new_lines_shipped: Callable[..., LinesShipped] = builder(LinesShipped)
 #: A line with new bucket quantities (checked by ``_move``): (src, quantities).
-_line_with_quantities: Callable[[OrderLine, dict[LineStatus, int]], OrderLine] = _make_code(
-    OrderLine, ("quantities",), copy=True
+_line_with_quantities: Callable[[OrderLine, dict[LineStatus, int]], OrderLine] = copier(
+    OrderLine, ("quantities",)
 )

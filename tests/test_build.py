@@ -1,0 +1,98 @@
+"""The trusted builders make values indistinguishable from constructed ones.
+
+``orderkit._build`` writes slots through a writable twin class and then re-classes the
+object; these tests pin that the result is exactly the frozen type, equal to what the
+validating constructor builds, still frozen, hashable, picklable and evolvable, and
+that the twin never leaks out.
+"""
+
+from __future__ import annotations
+
+import pickle
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from orderkit._build import builder, copier, field_names
+from orderkit.lifecycle.audit import AuditEntry
+from orderkit.money import Money
+from orderkit.orders import Address, Order, OrderLine, OrderStatus
+
+T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)
+
+
+def _order() -> Order:
+    line = OrderLine("L1", "TEA", 2, Money("10.00", "CNY"))
+    return Order(
+        order_id="O1",
+        channel="pos",
+        channel_order_id="P1",
+        lines=[line],
+        created_at=T0,
+        ship_to=Address(name="张三", city="杭州"),
+        tags={"vip"},
+    )
+
+
+def test_copy_equals_evolve_and_is_the_real_frozen_type() -> None:
+    order = _order()
+    moved = copier(Order, ("status", "version"))(order, OrderStatus.PAID, 1)
+    assert type(moved) is Order
+    assert moved == attrs.evolve(order, status=OrderStatus.PAID, version=1)
+    assert moved.lines is order.lines  # unchanged fields are shared, not copied
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        moved.version = 2  # type: ignore[misc]
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        del moved.version  # type: ignore[misc]
+
+
+def test_built_value_hashes_pickles_and_evolves_like_a_constructed_one() -> None:
+    made = builder(Money)(Decimal("1.50"), "CNY")
+    constructed = Money("1.50", "CNY")
+    assert type(made) is Money
+    assert made == constructed and hash(made) == hash(constructed)
+    assert pickle.loads(pickle.dumps(made)) == constructed
+    assert attrs.evolve(made, currency="USD") == Money("1.50", "USD")
+
+
+def test_keyword_builder_needs_every_field() -> None:
+    make = builder(AuditEntry, keyword=True)
+    values = dict.fromkeys(field_names(AuditEntry))
+    entry = make(**values)
+    assert type(entry) is AuditEntry
+    missing = dict(values)
+    missing.pop("order_id")
+    with pytest.raises(TypeError):
+        make(**missing)
+
+
+def test_copier_refuses_a_field_the_class_does_not_have() -> None:
+    with pytest.raises(AttributeError, match="nonsense"):
+        copier(Order, ("nonsense",))
+
+
+def test_builders_are_cached_per_class_and_fields() -> None:
+    assert copier(Order, ("version",)) is copier(Order, ("version",))
+    assert builder(Money) is builder(Money)
+    assert builder(Money) is not builder(Money, keyword=True)
+
+
+@given(
+    version=st.integers(min_value=0, max_value=10**9),
+    status=st.sampled_from(list(OrderStatus)),
+    buyer=st.text(max_size=20),
+)
+def test_copy_matches_the_validating_constructor(
+    version: int, status: OrderStatus, buyer: str
+) -> None:
+    order = _order()
+    fast = copier(Order, ("version", "status", "buyer_id"))(order, version, status, buyer)
+    slow = attrs.evolve(order, version=version, status=status, buyer_id=buyer)
+    assert fast == slow
+    assert {n: getattr(fast, n) for n in field_names(Order)} == {
+        n: getattr(slow, n) for n in field_names(Order)
+    }
