@@ -18,10 +18,11 @@ from orderkit.lifecycle import Event, Lifecycle, StatusChanged, Transition
 from orderkit.lifecycle.audit import AuditEntry
 from orderkit.lifecycle.engine import (
     _line_with_quantities,
-    _maker,
     _new_audit_entry,
     _new_lines_shipped,
+    _new_payment,
     _new_payment_received,
+    _new_shipment,
     _new_status_changed,
     _new_transition,
     _order_moved,
@@ -38,6 +39,7 @@ from orderkit.orders import (
     OrderStatus,
     Payment,
     PaymentKind,
+    Shipment,
 )
 from orderkit.testing import ManualClock
 
@@ -104,7 +106,7 @@ def test_positional_makers_equal_the_constructors() -> None:
 
 def test_keyword_maker_equals_the_validating_constructor() -> None:
     money = Money("20.00", "CNY")
-    made = _maker(Payment)(
+    made = _new_payment(
         payment_id="p1",
         amount=money,
         at=T0,
@@ -114,6 +116,16 @@ def test_keyword_maker_equals_the_validating_constructor() -> None:
         lines={},
     )
     _same(made, Payment("p1", money, T0, kind=PaymentKind.PAYMENT, lines={}))
+    shipment = _new_shipment(
+        shipment_id="s1",
+        carrier="SF",
+        waybill="SF1",
+        lines={"L1": 2},
+        shipped_at=T0,
+        first_scan_at=None,
+        events=(),
+    )
+    _same(shipment, Shipment("s1", "SF", "SF1", {"L1": 2}, shipped_at=T0))
 
 
 def test_generated_copies_equal_attrs_evolve() -> None:

@@ -396,7 +396,7 @@ class Lifecycle:
 
     def _pay(self, order: Order, event: Event, _rule: Rule, now: datetime, fx: _Effect) -> None:
         amount: Money = event.data["amount"]
-        payment = _maker(Payment)(
+        payment = _new_payment(
             payment_id=event.event_id,
             amount=amount,
             at=event.at,
@@ -416,7 +416,7 @@ class Lifecycle:
         if wanted is None:
             wanted = _open_lines(order)
         lines, skus = _move(order, wanted, (_OPEN,), _SHIPPED, "data.lines")
-        shipment = _maker(Shipment)(
+        shipment = _new_shipment(
             shipment_id=event.event_id,
             carrier=data["carrier"],
             waybill=data["waybill"],
@@ -668,13 +668,6 @@ def _replace(instance: T, changes: Mapping[str, Any]) -> T:
     return copy(instance, *changes.values())
 
 
-def _maker(cls: type[T]) -> Callable[..., T]:
-    """``make(*, field=...)`` for a value whose fields the engine validated itself (same
-    trust as :func:`_replace`); every field must be given. Used for the payments and
-    shipments the engine creates from already-checked event data."""
-    return builder(cls, keyword=True)
-
-
 def _move(
     order: Order,
     wanted: Mapping[str, int],
@@ -861,6 +854,9 @@ _new_payment_received: Callable[[str, str, datetime, Money], PaymentReceived] = 
     PaymentReceived
 )
 _new_lines_shipped: Callable[..., LinesShipped] = builder(LinesShipped)
+#: The payments and shipments the engine creates from already-checked event data.
+_new_payment: Callable[..., Payment] = builder(Payment, keyword=True)
+_new_shipment: Callable[..., Shipment] = builder(Shipment, keyword=True)
 #: A line with new bucket quantities (checked by ``_move``): (src, quantities).
 _line_with_quantities: Callable[[OrderLine, dict[LineStatus, int]], OrderLine] = copier(
     OrderLine, ("quantities",)
