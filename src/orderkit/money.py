@@ -17,6 +17,7 @@ from typing import Any, Final
 
 import attrs
 
+from orderkit._build import builder
 from orderkit.errors import CurrencyMismatch, ValidationError
 
 __all__ = ["MINOR_DIGITS", "Money", "minor_digits"]
@@ -283,14 +284,14 @@ class Money:
 
     # --- construction ------------------------------------------------------------------
 
-    @classmethod
-    def _trusted(cls, amount: Decimal, currency: str) -> Money:
-        # Results of arithmetic on valid Money skip re-validation: it is on every hot path
-        # (order totals, allocation, reconciliation sums).
-        money = object.__new__(cls)
-        object.__setattr__(money, "amount", amount)
-        object.__setattr__(money, "currency", currency)
-        return money
+    @staticmethod
+    def _trusted(amount: Decimal, currency: str) -> Money:
+        """A ``Money`` from a finite ``Decimal`` and a known currency, not re-validated.
+
+        Results of arithmetic on valid Money skip re-validation: it is on every hot path
+        (order totals, allocation, reconciliation sums). Built by :mod:`orderkit._build`.
+        """
+        return _new_money(amount, currency)
 
     @classmethod
     def from_minor(cls, minor: int, currency: str) -> Money:
@@ -450,3 +451,6 @@ class Money:
         # str() of the Decimal, not an f-string: Decimal.__format__ is several times slower
         # and this text is written into every payment's audit entry.
         return self.currency + " " + str(self.amount)
+
+
+_new_money: Final = builder(Money)
