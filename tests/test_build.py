@@ -96,3 +96,25 @@ def test_copy_matches_the_validating_constructor(
     assert {n: getattr(fast, n) for n in field_names(Order)} == {
         n: getattr(slow, n) for n in field_names(Order)
     }
+
+
+@attrs.frozen(slots=False)
+class _DictBacked:
+    amount: int
+    label: str = ""
+
+
+class _HostOrder(Order):
+    """A host's own subclass of the canonical order, without slots of its own."""
+
+
+def test_classes_without_slots_and_host_subclasses_are_built_too() -> None:
+    made = builder(_DictBacked)(3, "x")
+    assert type(made) is _DictBacked and made == _DictBacked(3, "x")
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        made.amount = 4  # type: ignore[misc]
+    order = _order()
+    host = _HostOrder(**{name: getattr(order, name) for name in field_names(Order)})
+    copied = copier(_HostOrder, ("version",))(host, 7)
+    assert type(copied) is _HostOrder
+    assert copied == attrs.evolve(host, version=7)

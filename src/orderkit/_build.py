@@ -97,8 +97,6 @@ def _twin(cls: type) -> type:
     """The writable twin of ``cls``: same layout, plain ``object.__setattr__``/``__delattr__``."""
     twin = _TWINS.get(cls)
     if twin is None:
-        if "__slots__" not in cls.__dict__:
-            raise TypeError(f"{cls.__name__} is not a slotted class")
         twin = _TWINS[cls] = type(
             f"_Writable{cls.__name__}",
             (cls,),
