@@ -4,8 +4,10 @@ Compiling does every check that can be done without a payload (paths parse, unit
 exist, every combination of known status values has a meaning, adjustments are
 coherent) and raises :class:`~orderkit.errors.DefinitionError` naming the bad entry.
 It also turns the description into closures and lookup dicts (a status is one dict
-lookup on the tuple of axis values), so mapping an order costs little more than a
-hand-written function that knows the payload by heart.
+lookup on the tuple of axis values): that is the *checked* path. On top of it,
+:mod:`orderkit.mapping.fastpath` generates straight-line code per map that inlines the
+common cases and uses trusted builders, stepping aside to the checked path for anything
+it cannot prove; ``Plan.build`` runs that, ``Plan.build_checked`` the reference.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any, Final
 import attrs
 
 from orderkit.errors import DefinitionError, MappingError, ValidationError
+from orderkit.mapping.fastpath import generate_build
 from orderkit.mapping.paths import MISSING, parse_path
 from orderkit.mapping.spec import (
     AdjustmentListSpec,
@@ -38,7 +41,7 @@ from orderkit.mapping.units import (
     read_text,
     timestamp_converter,
 )
-from orderkit.money import Money
+from orderkit.money import _CURRENCIES, Money
 from orderkit.orders import (
     Address,
     Adjustment,
@@ -438,6 +441,10 @@ class Plan:
     _id_key: str
     status_plans: Mapping[str, tuple[str, _StatusPlan]]
     """``"order"`` and (if any) ``"line"`` -> (list path or "", compiled table)."""
+    _checked: Callable[[Mapping[str, Any]], tuple[Order, Money]]
+    """The reference path: closures and validating constructors. ``_build`` is the
+    generated fast path (:mod:`orderkit.mapping.fastpath`), which hands every payload it
+    cannot prove to this one; tests compare the two."""
 
     @property
     def name(self) -> str:
@@ -457,6 +464,11 @@ class Plan:
         except MappingError as error:
             path = where if error.path == "$" else f"{where}.{error.path}"
             raise MappingError(platform, path, error.value, error.reason) from None
+
+    def build_checked(self, payload: object) -> tuple[Order, Money]:
+        """:meth:`build` through the checked path only (closures and the validating
+        constructors): the reference the fast path is tested against."""
+        return attrs.evolve(self, build=self._checked).build(payload)
 
     def unwrap(self, payload: Mapping[str, Any]) -> tuple[Mapping[str, Any], str]:
         """The order object inside ``payload`` and the envelope path ("" if none)."""
@@ -648,9 +660,13 @@ def compile_map(spec: PlatformMap) -> Plan:
 
     order_adjustments: list[AdjustmentReader] = []
     line_adjustments: list[AdjustmentReader] = []
+    adjustment_specs: dict[str, list[tuple[AdjustmentSpec, AdjustmentReader]]] = {
+        "order": [], "line": []
+    }
     for index, adjustment in enumerate(spec.adjustments):
         reader = _compile_adjustment(adjustment, name, f"adjustments[{index}]", tz)
         (line_adjustments if adjustment.scope == "line" else order_adjustments).append(reader)
+        adjustment_specs[adjustment.scope].append((adjustment, reader))
     list_readers = [
         _compile_adjustment_list(listed, name, f"adjustment_lists[{index}]")
         for index, listed in enumerate(spec.adjustment_lists)
@@ -686,7 +702,7 @@ def compile_map(spec: PlatformMap) -> Plan:
     for index, ignored in enumerate(spec.ignore):
         parse_path(ignored.replace("[*]", ""), where=f"{name}.ignore[{index}]")
 
-    def build(payload: Mapping[str, Any]) -> tuple[Order, Money]:
+    def checked(payload: Mapping[str, Any]) -> tuple[Order, Money]:
         if currency_keys is None:
             currency = fixed_currency
         else:
@@ -791,6 +807,22 @@ def compile_map(spec: PlatformMap) -> Plan:
         )
         return order, payable
 
+    parts = {
+        "tz": tz, "follow": _LINES_FOLLOW_ORDER, "valid_currency": _valid_currency,
+        "order_id": read_order_id, "created": read_created, "paid": read_paid,
+        "buyer": read_buyer, "payable": read_payable, "order_status": order_status,
+        "line_status": line_status, "line_id": read_line_id, "quantity": read_qty,
+        "sku": read_sku, "price": read_price, "title": read_title,
+        "line_adjustments": adjustment_specs["line"],
+        "order_adjustments": adjustment_specs["order"], "list_readers": list_readers,
+        "refund_keys": refund_keys, "apply_refunds": _apply_refunds,
+        "address": dict(address_readers), "reference": read_reference, "method": read_method,
+        "waybill": ship_readers[1] if ship_readers else None,
+        "carrier": ship_readers[0] if ship_readers else None,
+        "shipped_at": ship_readers[2] if ship_readers else None,
+    }
+    fast = generate_build(spec, parts, checked)
+
     patterns = dict(_patterns(spec))
     mapped = frozenset(patterns) | frozenset(spec.ignore)
     status_plans: dict[str, tuple[str, _StatusPlan]] = {"order": ("", order_status)}
@@ -801,7 +833,13 @@ def compile_map(spec: PlatformMap) -> Plan:
         for index, envelope in enumerate(spec.envelopes)
     )
     id_key = parse_path(spec.order_id.path, where=f"{name}.order_id")[0]
-    return Plan(spec, mapped, patterns, build, envelopes, id_key, status_plans)
+    return Plan(spec, mapped, patterns, fast or checked, envelopes, id_key, status_plans,
+                checked)
+
+
+def _valid_currency(currency: object) -> bool:
+    """Whether ``currency`` is a code ``Money`` accepts (what ``Money.zero`` checks)."""
+    return currency.__class__ is str and currency in _CURRENCIES
 
 
 def _apply_refunds(
