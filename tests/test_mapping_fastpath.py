@@ -10,6 +10,7 @@ wrong exponent or a list instead of a tuple would show.
 from __future__ import annotations
 
 import copy
+import decimal
 import json
 from pathlib import Path
 from typing import Any
@@ -365,3 +366,16 @@ def test_fast_and_checked_paths_agree_on_a_map_with_unusual_features(
         order, _ = fast[1]  # type: ignore[misc]
         assert revalidated(order) == order
         assert repr(revalidated(order)) == repr(order)
+
+
+
+def test_a_low_precision_host_context_does_not_change_what_maps() -> None:
+    payload = copy.deepcopy(SEEDS_BY["tmall"])
+    payload["orders"]["order"][0]["price"] = "1234567.00"  # 9 digits, past precision 6
+    plan = default_registry().plan("tmall")
+    expected = outcome(plan.build_checked, payload)
+    assert expected[0] == "built"
+    with decimal.localcontext() as context:
+        context.prec = 6
+        assert_same("tmall", payload)
+        assert outcome(plan.build_checked, payload) == expected

@@ -51,6 +51,10 @@ __all__ = [
 _LIMIT: Final = Decimal(10) ** 15
 _MAX_COUNT: Final = 10**9
 _QUANTUM: Final = {d: Decimal(1).scaleb(-d) for d in range(9)}
+#: The exactness check runs in its own context: amounts below the limit have at most 23
+#: digits, and a host's thread context (a lower precision, traps) must not change whether
+#: a payload maps.
+_EXACT: Final = decimal.Context(prec=50)
 _ZEROS: Final = {d: Decimal(0).scaleb(-d) for d in range(9)}
 _ZERO_TEXT: Final = frozenset({"0", "0.0", "0.00", "0.000"})
 
@@ -170,7 +174,7 @@ def amount_converter(
             return amount.scaleb(-digits)
         allowed = digits if max_decimals is None else max_decimals
         try:
-            exact = amount.quantize(_QUANTUM[allowed])
+            exact = amount.quantize(_QUANTUM[allowed], context=_EXACT)
         except (decimal.InvalidOperation, KeyError):
             raise Reject("amount out of range") from None
         if exact != amount:
