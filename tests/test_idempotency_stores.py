@@ -111,3 +111,66 @@ def test_memory_and_sqlite_stores_answer_every_sequence_alike(
         assert _apply(memory, operation) == _apply(sqlite, operation), operation
     for key in ("k1", "k2"):
         assert memory.get(key) == sqlite.get(key)
+
+
+# --- SQLite: what reaches the disk, and a key released mid-claim ----------------------
+
+
+def _synchronous(store: SQLiteIdempotencyStore) -> int:
+    """The synchronous level of this thread's connection: 1 NORMAL, 2 FULL."""
+    level: int = store._db.connection().execute("PRAGMA synchronous").fetchone()[0]
+    return level
+
+
+def _record(key: str, token: str) -> IdempotencyRecord:
+    return IdempotencyRecord(
+        key=key, request_hash="h", token=token, created_at=T0,
+        lease_expires_at=T0 + timedelta(seconds=30), field_hashes={"order_id": "aa"},
+    )
+
+
+def test_a_durable_sqlite_store_commits_completions_and_purges_in_full(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteIdempotencyStore(tmp_path / "durable.db", durable=True)
+    assert store.claim(_record("k", "t")) is None
+    assert _synchronous(store) == 1  # a claim needs atomicity, not a disk flush
+    assert store.complete("k", "t", b"outcome", T0) is True
+    assert _synchronous(store) == 2  # the completion is the promise: on disk
+    store.claim(_record("gone", "t"))
+    store.release("gone", "t")
+    assert _synchronous(store) == 1
+    store.purge(T0)
+    assert _synchronous(store) == 2
+    relaxed = SQLiteIdempotencyStore(tmp_path / "relaxed.db", durable=False)
+    relaxed.claim(_record("k", "t"))
+    relaxed.complete("k", "t", b"outcome", T0)
+    assert _synchronous(relaxed) == 1
+
+
+class ReleasedMidClaim(SQLiteIdempotencyStore):
+    """Another process releases the key between this claim's insert and its read."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.peer = SQLiteIdempotencyStore(path)
+        self.interfered = False
+
+    def _execute(
+        self, operation: str, level: str | None, sql: str, params: tuple[object, ...]
+    ) -> sqlite3.Cursor:
+        if sql.startswith("SELECT") and operation.startswith("claim") and not self.interfered:
+            self.interfered = True
+            assert self.peer.release("k", "theirs") is True
+        return super()._execute(operation, level, sql, params)
+
+
+def test_a_key_released_between_insert_and_read_is_claimed_on_the_next_round(
+    tmp_path: Path,
+) -> None:
+    store = ReleasedMidClaim(tmp_path / "race.db")
+    assert store.peer.claim(_record("k", "theirs")) is None
+    assert store.claim(_record("k", "mine")) is None
+    assert store.interfered
+    stored = store.peer.get("k")
+    assert stored is not None and stored.token == "mine"

@@ -16,13 +16,13 @@ other expired claim.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Final
 
 from orderkit.errors import ValidationError
 from orderkit.idempotency.records import IdempotencyRecord
+from orderkit.idempotency.tokens import new_token
 from orderkit.ids import fingerprint
 from orderkit.money import Money
 from orderkit.orders import Order
@@ -99,7 +99,7 @@ class DuplicateDetector:
             mine = IdempotencyRecord(
                 key=key,
                 request_hash=fingerprint(order_id),
-                token=os.urandom(16).hex(),
+                token=new_token(),
                 created_at=now,
                 lease_expires_at=now + self.window,
                 outcome=order_id.encode("utf-8"),

@@ -1,8 +1,12 @@
 """``IdempotencyStore`` on SQLite: one row per key, shared by every process on the file.
 
-Each operation is one ``BEGIN IMMEDIATE`` transaction, so "insert if absent" and every
-compare-and-set on the claim token are atomic across processes. Instants are stored as
-integer microseconds since the Unix epoch (UTC), so comparisons in SQL are exact.
+Each operation is one SQL statement committed on its own (autocommit): "insert if
+absent" is ``INSERT ... ON CONFLICT DO NOTHING`` and every compare-and-set on the claim
+token is one ``UPDATE``/``DELETE ... WHERE token = ?``, each atomic across processes by
+itself, so ``BEGIN IMMEDIATE``/``COMMIT`` would only add two round trips. A claim whose
+key is taken reads the stored row with a second statement (and inserts again in the rare
+case that the row was released in between). Instants are stored as integer microseconds
+since the Unix epoch (UTC), so comparisons in SQL are exact.
 
 Only the completion has to survive a power cut: it is the promise that a retry gets the
 stored outcome. Claims, takeovers and releases are committed without waiting for the
@@ -11,16 +15,25 @@ possibly lost on power loss). Losing a claim costs nothing that a durable claim 
 have saved: after a crash the claim's holder is gone either way and the work runs again
 (at once, or after the lease). The completion's own ``FULL`` commit flushes the write-
 ahead log, claim included. This halves the disk flushes on every guarded call.
+
+Both kinds of commit go through one connection per thread, which switches
+``PRAGMA synchronous`` between ``NORMAL`` and ``FULL`` when the next statement needs the
+other level. Two connections, one per level, would each find the other's writes in the
+log at every switch and drop their whole page cache; a pragma costs much less. With
+``durable=False`` every commit is ``NORMAL``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sqlite3
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from orderkit.adapters.sqlite._db import Database
+from orderkit.errors import StoreError
 from orderkit.idempotency.records import IdempotencyRecord, RecordState
 
 __all__ = ["SQLiteIdempotencyStore"]
@@ -43,6 +56,8 @@ _MIGRATIONS: Final = (
 )
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+#: ``json.dumps(fields, sort_keys=True)`` without its argument handling, once per write.
+_fields_json: Final = json.JSONEncoder(sort_keys=True).encode
 _MICROSECOND: Final = timedelta(microseconds=1)
 _COLUMNS: Final = (
     "key, request_hash, field_hashes, token, state, created_at, lease_expires_at,"
@@ -50,6 +65,16 @@ _COLUMNS: Final = (
 )
 _IN_PROGRESS: Final = RecordState.IN_PROGRESS.value
 _COMPLETED: Final = RecordState.COMPLETED.value
+_INSERT: Final = (
+    f"INSERT INTO idempotency_records ({_COLUMNS})"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING"
+)
+_SELECT: Final = f"SELECT {_COLUMNS} FROM idempotency_records WHERE key = ?"
+#: ``PRAGMA synchronous`` levels: a durable commit, and one that only needs atomicity.
+_FULL: Final = "FULL"
+_NORMAL: Final = "NORMAL"
+#: How often a claim retries when its key is released between its insert and its read.
+_MAX_ROUNDS: Final = 8
 
 
 def _micros(instant: datetime) -> int:
@@ -64,7 +89,7 @@ def _row(record: IdempotencyRecord) -> tuple[object, ...]:
     return (
         record.key,
         record.request_hash,
-        json.dumps(dict(record.field_hashes), sort_keys=True),
+        _fields_json(dict(record.field_hashes)),
         record.token,
         record.state.value,
         _micros(record.created_at),
@@ -95,75 +120,93 @@ class SQLiteIdempotencyStore:
     def __init__(self, path: str | os.PathLike[str], *, durable: bool = True) -> None:
         self._db = Database(path, durable=durable)
         self._db.ensure_schema("idempotency", _MIGRATIONS)
-        # Claims, takeovers and releases need atomicity and visibility, not a disk flush.
-        self._fast = Database(path, durable=False)
+        self._durable = durable
+        # The synchronous level each thread's connection was last set to (module doc).
+        self._levels = threading.local()
+
+    def _connection(self, level: str | None) -> sqlite3.Connection:
+        """This thread's connection, committing at ``level`` (``None``: a read)."""
+        conn = self._db.connection()
+        if level is None or not self._durable:
+            return conn  # durable=False: NORMAL throughout, as the Database opened it
+        levels = self._levels
+        if getattr(levels, "conn", None) is not conn or levels.level != level:
+            conn.execute(f"PRAGMA synchronous = {level}")
+            levels.conn, levels.level = conn, level
+        return conn
+
+    def _execute(
+        self, operation: str, level: str | None, sql: str, params: tuple[object, ...]
+    ) -> sqlite3.Cursor:
+        """Run one statement in its own transaction (autocommit: atomic by itself)."""
+        try:
+            return self._connection(level).execute(sql, params)
+        except sqlite3.Error as error:
+            raise StoreError(operation, str(error)) from error
 
     def claim(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
         """Insert ``record`` unless its key is taken; return the stored one if it is."""
-        with self._fast.write("claim idempotency key") as conn:
-            inserted = conn.execute(
-                f"INSERT INTO idempotency_records ({_COLUMNS})"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
-                _row(record),
-            ).rowcount
-            if inserted == 1:
+        values = _row(record)
+        for _ in range(_MAX_ROUNDS):
+            if self._execute("claim idempotency key", _NORMAL, _INSERT, values).rowcount == 1:
                 return None
-            row = conn.execute(
-                f"SELECT {_COLUMNS} FROM idempotency_records WHERE key = ?", (record.key,)
-            ).fetchone()
-        return _record(row)
+            row = self._execute("claim idempotency key", _NORMAL, _SELECT, (record.key,)).fetchone()
+            if row is not None:
+                return _record(row)
+            # Released between the two statements: the key is free again, so try again.
+        raise StoreError("claim idempotency key", f"key {record.key} keeps changing hands")
 
     def take_over(self, expected_token: str, record: IdempotencyRecord) -> bool:
         """Replace the in-progress record holding ``expected_token``."""
         values = _row(record)
-        with self._fast.write("take over idempotency key") as conn:
-            changed = conn.execute(
-                "UPDATE idempotency_records SET request_hash = ?, field_hashes = ?,"
-                " token = ?, state = ?, created_at = ?, lease_expires_at = ?,"
-                " completed_at = ?, outcome = ?"
-                " WHERE key = ? AND token = ? AND state = ?",
-                (*values[1:], record.key, expected_token, _IN_PROGRESS),
-            ).rowcount
+        changed = self._execute(
+            "take over idempotency key",
+            _NORMAL,
+            "UPDATE idempotency_records SET request_hash = ?, field_hashes = ?,"
+            " token = ?, state = ?, created_at = ?, lease_expires_at = ?,"
+            " completed_at = ?, outcome = ?"
+            " WHERE key = ? AND token = ? AND state = ?",
+            (*values[1:], record.key, expected_token, _IN_PROGRESS),
+        ).rowcount
         return changed == 1
 
     def complete(self, key: str, token: str, outcome: bytes, completed_at: datetime) -> bool:
         """Store the outcome if ``token`` still holds the key."""
-        with self._db.write("complete idempotency key") as conn:
-            changed = conn.execute(
-                "UPDATE idempotency_records SET state = ?, outcome = ?, completed_at = ?"
-                " WHERE key = ? AND token = ? AND state = ?",
-                (_COMPLETED, outcome, _micros(completed_at), key, token, _IN_PROGRESS),
-            ).rowcount
+        changed = self._execute(
+            "complete idempotency key",
+            _FULL,
+            "UPDATE idempotency_records SET state = ?, outcome = ?, completed_at = ?"
+            " WHERE key = ? AND token = ? AND state = ?",
+            (_COMPLETED, outcome, _micros(completed_at), key, token, _IN_PROGRESS),
+        ).rowcount
         return changed == 1
 
     def release(self, key: str, token: str) -> bool:
         """Forget the in-progress claim if ``token`` holds it."""
-        with self._fast.write("release idempotency key") as conn:
-            changed = conn.execute(
-                "DELETE FROM idempotency_records WHERE key = ? AND token = ? AND state = ?",
-                (key, token, _IN_PROGRESS),
-            ).rowcount
+        changed = self._execute(
+            "release idempotency key",
+            _NORMAL,
+            "DELETE FROM idempotency_records WHERE key = ? AND token = ? AND state = ?",
+            (key, token, _IN_PROGRESS),
+        ).rowcount
         return changed == 1
 
     def get(self, key: str) -> IdempotencyRecord | None:
         """The stored record, or ``None``."""
-        with self._db.read("read idempotency key") as conn:
-            row = conn.execute(
-                f"SELECT {_COLUMNS} FROM idempotency_records WHERE key = ?", (key,)
-            ).fetchone()
+        row = self._execute("read idempotency key", None, _SELECT, (key,)).fetchone()
         return None if row is None else _record(row)
 
     def purge(self, before: datetime) -> int:
         """Drop completed records created before ``before`` and claims dead by then."""
         cutoff = _micros(before)
-        with self._db.write("purge idempotency records") as conn:
-            return conn.execute(
-                "DELETE FROM idempotency_records WHERE created_at < ?"
-                " AND (state = ? OR lease_expires_at <= ?)",
-                (cutoff, _COMPLETED, cutoff),
-            ).rowcount
+        return self._execute(
+            "purge idempotency records",
+            _FULL,
+            "DELETE FROM idempotency_records WHERE created_at < ?"
+            " AND (state = ? OR lease_expires_at <= ?)",
+            (cutoff, _COMPLETED, cutoff),
+        ).rowcount
 
     def close(self) -> None:
-        """Close this thread's connections."""
+        """Close this thread's connection."""
         self._db.close()
-        self._fast.close()
