@@ -4,10 +4,11 @@ Run: ``python bench/bench_inventory.py [--seconds 2]``.
 
 Measures the memory store and a SQLite file (WAL, ``synchronous=FULL``: every commit is
 durable), in one process and in four processes at once (memory: four separate stores;
-SQLite: four processes sharing one file), plus ``lock_many`` batches. The release
-breaker stays on at its defaults; the bench spreads its orders over 1,000 SKUs and a
-manual clock moves one second per pair, so a SKU sees a few releases an hour, as in a
-real catalogue.
+SQLite: four processes sharing one file), plus ``lock_many`` batches. One more memory row
+hides the store's one-call methods (``PortOnlyStore``), showing what the fast path saves
+over the store port. The release breaker stays on at its defaults; the bench spreads its
+orders over 1,000 SKUs and a manual clock moves one second per pair, so a SKU sees a few
+releases an hour, as in a real catalogue.
 
 Peers, in the same run: a bare dict with a ``threading.Lock`` (the floor for an
 in-process counter with no ledger) and bare ``sqlite3`` doing the same two durable
@@ -32,6 +33,7 @@ from orderkit.adapters.sqlite import SQLiteInventoryStore
 from orderkit.inventory import InventoryLedger
 from orderkit.ports import InventoryStore
 from orderkit.testing import ManualClock
+from orderkit.testing.inventory_paths import PortOnlyStore
 
 SECRET = b"bench-secret-0123456789abcdef"
 SKUS = [f"SKU-{n:04}" for n in range(1000)]
@@ -211,6 +213,13 @@ def main() -> None:
             name = f"{kind} 1 proc lock+{'commit' if commit else 'release'} pairs"
             results[name] = _pairs(ledger, clock, seconds, commit)
             row(name, results[name])
+        if kind == "memory":  # the same store with its one-call methods hidden
+            ledger, clock = _ledger(PortOnlyStore(MemoryInventoryStore()))
+            row(
+                "memory 1 proc lock+release pairs, port only",
+                _pairs(ledger, clock, seconds, False),
+                "no fast path",
+            )
         if kind == "sqlite":
             bare = _bare_sqlite(str(workdir / "bare.db"), seconds)
             row("peer: bare sqlite3 durable, lock+release pairs", bare)

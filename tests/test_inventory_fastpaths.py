@@ -1,8 +1,9 @@
 """The inventory fast paths give exactly what the slow ways gave.
 
 Each fast path (precomputed HMAC states, the plain-dict demand, fork detection for ids,
-the memory store's undo log, the SQLite transaction's read caches) is checked here
-against the straightforward computation it replaced.
+the memory store's undo log, the SQLite transaction's read caches, the memory store's
+one-call lock and release, trusted result values) is checked here against the
+straightforward computation it replaced.
 """
 
 from __future__ import annotations
@@ -10,22 +11,40 @@ from __future__ import annotations
 import copy
 import hmac
 import os
+import pickle
+import random
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orderkit.adapters.memory import MemoryInventoryStore
 from orderkit.adapters.sqlite import SQLiteInventoryStore
-from orderkit.errors import InsufficientStock, ValidationError
-from orderkit.inventory import EntryKind, InventoryLedger, InventoryLock, LedgerEntry
+from orderkit.errors import InsufficientStock, InvalidLock, ValidationError
+from orderkit.inventory import (
+    EntryKind,
+    InventoryLedger,
+    InventoryLock,
+    LedgerEntry,
+    ReleaseResult,
+)
+from orderkit.inventory.entries import LockLine, trusted_line, trusted_lock, trusted_result
+from orderkit.inventory.fastpath import FastInventoryStore, FastPathDeclined
 from orderkit.inventory.ledger import _demand, _Ids
 from orderkit.inventory.tokens import _DOMAIN, _TAG_BYTES, LockTokens
 from orderkit.ports import InventoryStore, InventoryTransaction
 from orderkit.testing import ManualClock
+from orderkit.testing.inventory_paths import (
+    Operation,
+    PortOnlyStore,
+    random_operations,
+    transcript,
+)
 
 T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)
 TTL = timedelta(minutes=30)
@@ -41,10 +60,14 @@ SECRET = b"fastpath-test-secret-0123456789"
 def test_tags_match_the_stdlib_hmac(secret: bytes | str) -> None:
     tokens = LockTokens(secret)
     key = secret.encode("utf-8") if isinstance(secret, str) else secret
-    for lock_key, order_part in [("abc", "6f7264"), ("k" * 40, ""), ("x", "00" * 100)]:
+    for lock_key, order_id in [("abc", "ord"), ("k" * 40, ""), ("x", "\x00" * 100)]:
+        order_part = order_id.encode("utf-8").hex()
         message = _DOMAIN + lock_key.encode("ascii") + b"." + order_part.encode("ascii")
         expected = hmac.digest(key, message, "sha256")[:_TAG_BYTES].hex()
-        assert tokens._tag(lock_key, order_part) == expected
+        lock_id = tokens.issue(lock_key, order_id)
+        assert lock_id == f"{lock_key}.{order_part}.{expected}"
+        if order_id:
+            assert tokens.open(lock_id) == (lock_key, order_id)
 
 
 def test_a_lock_id_issued_before_still_opens() -> None:
@@ -274,3 +297,297 @@ def test_sqlite_due_lines_are_fresh_after_an_append_in_a_batch(tmp_path: Path) -
         tx.append(LedgerEntry("x2", EntryKind.RELEASE, "TEA", 1, later, lock_key="k2"))
         assert tx.due_lines("TEA", later) == ()
         assert tx.balance("TEA").locked == 0
+
+
+# --- the memory store's one-call lock and release ------------------------------------------------
+
+
+class CountingStore(MemoryInventoryStore):
+    """The memory store, counting how often its fast methods decided or declined."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.decided = 0
+        self.declined = 0
+
+    def fast_lock(self, *args: Any) -> dict[str, tuple[int, int]]:
+        return self._counted(super().fast_lock, args)
+
+    def fast_lock_many(self, *args: Any) -> Any:
+        return self._counted(super().fast_lock_many, args)
+
+    def fast_resolve(self, *args: Any) -> Any:
+        return self._counted(super().fast_resolve, args)
+
+    def _counted(self, method: Any, args: tuple[Any, ...]) -> Any:
+        try:
+            result = method(*args)
+        except FastPathDeclined:
+            self.declined += 1
+            raise
+        self.decided += 1
+        return result
+
+
+def test_the_memory_store_offers_the_fast_methods_and_the_port_only_view_hides_them() -> None:
+    assert isinstance(MemoryInventoryStore(), FastInventoryStore)
+    assert not isinstance(PortOnlyStore(MemoryInventoryStore()), FastInventoryStore)
+    assert not isinstance(SQLiteInventoryStore(":memory:", durable=False), FastInventoryStore)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_seeded_stories_give_the_same_transcript_on_both_paths(seed: int) -> None:
+    operations = random_operations(random.Random(seed), 300)
+    fast_store = CountingStore()
+    fast = transcript(fast_store, operations)
+    assert fast == transcript(PortOnlyStore(MemoryInventoryStore()), operations)
+    assert fast[-1].ok  # verify() is clean
+    assert fast_store.decided > 30 and fast_store.declined > 0
+
+
+@pytest.mark.parametrize("minutes", [29, 30, 31])
+def test_the_breaker_window_edge_is_the_same_on_both_paths(minutes: int) -> None:
+    # release_limit 2 within 30 minutes: the edge is a release exactly 30 minutes ago.
+    story: list[Operation] = [("receive", "TEA", 9)]
+    story += [("lock", f"ORD-{n}", {"TEA": 1}, 120) for n in range(5)]
+    story += [("release", 0, None, None), ("advance", 1), ("release", 1, None, None)]
+    story += [("advance", minutes), ("release", 2, None, None), ("release", 3, None, None)]
+    fast = transcript(MemoryInventoryStore(), story, release_limit=2)
+    assert fast == transcript(PortOnlyStore(MemoryInventoryStore()), story, release_limit=2)
+    outcomes = [outcome.outcome for name, outcome in fast[0] if name == "release"]
+    # 29: both earlier releases are inside the window (one exactly on its edge).
+    expected = {29: ["parked", "parked"], 30: ["released", "parked"], 31: ["released"] * 2}
+    assert outcomes == ["released", "released", *expected[minutes]]
+
+
+_sku = st.sampled_from(["CUP", "POT", "TEA"])
+_lines = st.dictionaries(_sku, st.integers(1, 4), min_size=1, max_size=3) | st.lists(
+    st.tuples(_sku, st.integers(1, 4)), min_size=1, max_size=3
+)
+_resolve_lines = st.none() | st.dictionaries(
+    st.sampled_from(["CUP", "POT", "TEA", "KETTLE"]), st.integers(-1, 5), min_size=1, max_size=2
+)
+_order = st.sampled_from(["ORD-1", "ORD-2"])
+_operation = st.one_of(
+    st.tuples(st.just("receive"), _sku, st.integers(1, 6)),
+    st.tuples(st.just("adjust"), _sku, st.sampled_from([-2, -1, 1, 3])),
+    st.tuples(st.just("lock"), _order, _lines, st.integers(1, 60)),
+    st.tuples(st.just("lock"), _order, _lines, st.integers(1, 60)),
+    st.tuples(
+        st.just("lock_many"),
+        st.lists(st.tuples(_order, _lines), min_size=1, max_size=3),
+        st.integers(1, 60),
+    ),
+    st.tuples(
+        st.sampled_from(["release", "release", "commit"]),
+        st.integers(0, 20),
+        _resolve_lines,
+        st.none() | _order,
+        st.booleans(),  # the lines as a one-shot iterator of pairs
+    ),
+    st.tuples(st.just("forge"), st.integers(0, 20), st.integers(0, 80)),
+    st.tuples(st.just("advance"), st.sampled_from([1, 10, 30, 61])),
+    st.tuples(st.just("expire_due"), st.integers(1, 3)),
+    st.tuples(st.just("approve"), st.integers(0, 5)),
+    st.tuples(st.just("stock"), _sku),
+    st.tuples(st.just("occupancy"), _order),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.tuples(st.just("receive"), _sku, st.integers(0, 10)), min_size=3, max_size=3),
+    st.lists(_operation, max_size=60),
+    st.integers(1, 4),
+)
+def test_random_operations_give_the_same_transcript_on_both_paths(
+    stock: list[Operation], operations: list[Operation], release_limit: int
+) -> None:
+    story = [op for op in stock if op[2] > 0] + operations
+    fast = transcript(MemoryInventoryStore(), story, release_limit=release_limit)
+    port = transcript(
+        PortOnlyStore(MemoryInventoryStore()), story, release_limit=release_limit
+    )
+    assert fast == port
+    assert fast[-1].ok
+
+
+def _fast_story() -> tuple[InventoryLedger, CountingStore, ManualClock]:
+    store = CountingStore()
+    clock = ManualClock(T0)
+    ledger = InventoryLedger(store, secret=SECRET, clock=clock, release_limit=2)
+    for sku in ("TEA", "CUP"):
+        ledger.receive(sku, 10, reference="PO-1")
+    return ledger, store, clock
+
+
+def test_the_fast_path_refuses_bad_releases_like_the_port_and_changes_nothing() -> None:
+    ledger, store, _clock = _fast_story()
+    lock = ledger.lock("ORD-1", {"TEA": 2}, ttl=TTL)
+    other = ledger.lock("ORD-2", {"TEA": 1, "CUP": 1}, ttl=TTL)
+    before = ledger.entries()
+    stranger = InventoryLedger(MemoryInventoryStore(), secret=SECRET)
+    stranger.receive("TEA", 1, reference="PO")
+    unknown = stranger.lock("ORD-1", {"TEA": 1}, ttl=TTL).lock_id
+    refusals: list[tuple[type[Exception], Any]] = [
+        (InvalidLock, lambda: ledger.release(lock.lock_id[:-1] + "x")),
+        (InvalidLock, lambda: ledger.commit(lock.lock_id, order_id="ORD-2")),
+        (InvalidLock, lambda: ledger.release(unknown)),
+        (InvalidLock, lambda: ledger.release(unknown, {"TEA": 0})),  # unknown comes first
+        (ValidationError, lambda: ledger.release(lock.lock_id, {"CUP": 1})),
+        (ValidationError, lambda: ledger.release(lock.lock_id, {"TEA": 0})),
+        (ValidationError, lambda: ledger.commit(other.lock_id, {"POT": 1})),
+        (ValidationError, lambda: ledger.release(other.lock_id, [("TEA", True)])),
+    ]
+    for kind, call in refusals:
+        with pytest.raises(kind):
+            call()
+    assert ledger.entries() == before
+    assert ledger.verify().ok
+    assert store.decided == 2  # the two locks; no refused call got past the checks
+
+
+def test_the_fast_path_declines_the_breaker_and_expiry_and_the_port_handles_them() -> None:
+    ledger, store, clock = _fast_story()
+    locks = [ledger.lock(f"ORD-{n}", {"TEA": 1}, ttl=TTL) for n in range(4)]
+    outcomes = [ledger.release(lock.lock_id).outcome for lock in locks[:3]]
+    assert outcomes == ["released", "released", "parked"]  # the third was declined, then parked
+    declined = store.declined
+    clock.advance(TTL)  # the last lock is now due: the next lock of TEA expires it first
+    ledger.lock("ORD-9", {"TEA": 1}, ttl=TTL)
+    assert store.declined == declined + 1
+    assert [e.kind for e in ledger.entries()][-2:] == [EntryKind.EXPIRE, EntryKind.LOCK]
+    assert ledger.release(locks[3].lock_id).outcome == "expired"
+    assert ledger.verify().ok
+
+
+def test_lines_given_as_an_iterator_survive_a_declined_fast_path() -> None:
+    ledger, store, _clock = _fast_story()
+    locks = [ledger.lock(f"ORD-{n}", {"TEA": 2}, ttl=TTL) for n in range(3)]
+    for lock in locks:  # the third release trips the breaker: declined, then parked
+        result = ledger.release(lock.lock_id, iter([("TEA", 1)]))
+    assert (result.outcome, [p.qty for p in result.parked]) == ("parked", [1])
+    assert store.declined == 1
+    unknown = ledger._tokens.issue("no-such-lock", "ORD-0")  # well signed, never taken
+    with pytest.raises(InvalidLock, match="unknown lock"):  # the lock is checked first
+        ledger.release(unknown, iter([("TEA", 0)]))
+    with pytest.raises(ValidationError):
+        ledger.release(locks[0].lock_id, iter([("TEA", 0)]))
+    assert ledger.verify().ok
+
+
+def test_fast_methods_refuse_a_reused_entry_id_before_writing() -> None:
+    ledger, store, clock = _fast_story()
+    lock = ledger.lock("ORD-1", {"TEA": 2, "CUP": 1}, ttl=TTL)
+    taken = ledger.entries()[-1].entry_id
+    before = _internals(store)
+    now = clock.now()
+    with pytest.raises(ValidationError, match="already in the ledger"):
+        store.fast_lock("ORD-2", {"TEA": 1}, "k-new", now, now + TTL, "shop", lambda: taken)
+    with pytest.raises(ValidationError, match="already in the ledger"):
+        store.fast_lock(
+            "ORD-2", {"CUP": 1, "TEA": 1}, "k-new", now, now + TTL, "shop", lambda: "same"
+        )
+    ids = iter(["k-new", taken]).__next__
+    with pytest.raises(ValidationError, match="already in the ledger"):
+        store.fast_lock_many([("ORD-2", {"TEA": 1})], now, now + TTL, "shop", ids)
+    lock_key = lock.lock_id.split(".")[0]
+    for wanted in (None, {"TEA": 1}):
+        with pytest.raises(ValidationError, match="already in the ledger"):
+            store.fast_resolve(
+                lock_key, "ORD-1", wanted, False, now, now - TTL, 20, "shop", "cancel",
+                lambda: taken,
+            )
+    assert _internals(store) == before
+    assert ledger.verify().ok
+
+
+def test_fast_methods_decline_what_the_port_must_decide() -> None:
+    ledger, store, clock = _fast_story()
+    lock = ledger.lock("ORD-1", {"TEA": 2}, ttl=TTL)
+    lock_key = lock.lock_id.split(".")[0]
+    now = clock.now()
+    before = _internals(store)
+
+    def ids() -> str:
+        raise AssertionError("no id may be drawn by a declined call")
+
+    declined = [
+        lambda: store.fast_lock("ORD-2", {"TEA": 1}, lock_key, now, now + TTL, "shop", ids),
+        lambda: store.fast_resolve("nope", "ORD-1", None, False, now, now, 20, "a", "r", ids),
+        lambda: store.fast_resolve(lock_key, "ORD-2", None, False, now, now, 20, "a", "r", ids),
+        lambda: store.fast_resolve(
+            lock_key, "ORD-1", {"CUP": 1}, False, now, now, 20, "a", "r", ids
+        ),
+        # a breaker with a limit of 0 parks every release
+        lambda: store.fast_resolve(lock_key, "ORD-1", None, False, now, now, 0, "a", "r", ids),
+        # the lock is due at its expiry: it must be expired first
+        lambda: store.fast_resolve(
+            lock_key, "ORD-1", None, True, now + TTL, now, 20, "a", "r", ids
+        ),
+        lambda: store.fast_lock("ORD-2", {"TEA": 1}, "k2", now + TTL, now + TTL, "a", ids),
+        lambda: store.fast_lock_many([("ORD-2", {"CUP": 1, "TEA": 1})], now + TTL, now, "a", ids),
+    ]
+    for call in declined:
+        with pytest.raises(FastPathDeclined):
+            call()
+    assert _internals(store) == before
+    # A lock key the id source repeats is declined too (ids were drawn, nothing written).
+    with pytest.raises(FastPathDeclined):
+        store.fast_lock_many([("ORD-2", {"CUP": 1})], now, now + TTL, "a", lambda: lock_key)
+    assert _internals(store) == before
+
+
+def test_trusted_values_equal_constructed_ones() -> None:
+    line = trusted_line("k", "ORD-1", "TEA", 5, T0, T0 + TTL, 1, 2, 0)
+    assert type(line) is LockLine
+    assert line == LockLine("k", "ORD-1", "TEA", 5, T0, T0 + TTL, 1, 2, 0)
+    assert hash(line) == hash(LockLine("k", "ORD-1", "TEA", 5, T0, T0 + TTL, 1, 2, 0))
+    assert line.remaining == 2 and pickle.loads(pickle.dumps(line)) == line
+    lock = trusted_lock("k.6f.aa", "ORD-1", {"TEA": 2}, T0, T0 + TTL)
+    assert type(lock) is InventoryLock
+    assert lock == InventoryLock("k.6f.aa", "ORD-1", {"TEA": 2}, T0, T0 + TTL)
+    assert repr(lock) == repr(InventoryLock("k.6f.aa", "ORD-1", {"TEA": 2}, T0, T0 + TTL))
+    assert pickle.loads(pickle.dumps(lock)) == lock
+    result = trusted_result("released", "k.6f.aa", "ORD-1", {"TEA": 2})
+    assert type(result) is ReleaseResult
+    assert result == ReleaseResult("released", "k.6f.aa", "ORD-1", {"TEA": 2})
+    assert result.suspension is None and result.raise_if_parked() is result
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        lock.order_id = "ORD-2"  # type: ignore[misc]
+
+
+def test_threads_racing_on_the_fast_path_never_oversell() -> None:
+    store = CountingStore()
+    ledger = InventoryLedger(store, secret=SECRET, release_limit=10**6)
+    ledger.receive("TEA", 50, reference="PO-1")
+    ledger.receive("CUP", 20, reference="PO-1")
+    held: list[list[str]] = [[] for _ in range(4)]
+
+    def worker(n: int) -> None:
+        rng = random.Random(n)
+        for _ in range(400):
+            if held[n] and rng.random() < 0.45:
+                lock_id = held[n].pop(rng.randrange(len(held[n])))
+                (ledger.commit if rng.random() < 0.2 else ledger.release)(lock_id)
+                continue
+            try:
+                lines = {"TEA": rng.randint(1, 4)} if rng.random() < 0.6 else {"TEA": 1, "CUP": 2}
+                held[n].append(ledger.lock(f"ORD-{n}", lines, ttl=TTL).lock_id)
+            except InsufficientStock:
+                pass
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert ledger.verify().ok
+    for sku in ("TEA", "CUP"):
+        level = ledger.stock(sku)
+        assert level.available >= 0 and level.locked >= 0
+        still_held = sum(
+            line.remaining for line in store.all_lock_lines() if line.sku == sku
+        )
+        assert level.locked == still_held
+    assert store.decided > 1000

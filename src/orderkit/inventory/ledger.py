@@ -15,8 +15,10 @@ thousands of locks in a minute (the release breaker parks those for review).
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Iterable, Mapping
+import weakref
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -31,7 +33,10 @@ from orderkit.inventory.entries import (
     ParkedRelease,
     ReleaseResult,
     StockLevel,
+    trusted_lock,
+    trusted_result,
 )
+from orderkit.inventory.fastpath import FastInventoryStore, FastPathDeclined
 from orderkit.inventory.tokens import LockTokens
 from orderkit.inventory.verify import VerifyReport, verify_store
 from orderkit.ports import Clock, InventoryStore, InventoryTransaction
@@ -43,42 +48,43 @@ _MAX_TEXT: Final = 256
 _NO_TIME: Final = timedelta(0)
 
 
-_forks = 0  # bumped in every child right after os.fork()
+class _Ids:
+    """Unique ids for entries and locks: a random per-process prefix and a counter.
+
+    Cheaper than fresh randomness per id; the prefix is redrawn in a forked child (an
+    ``os.register_at_fork`` hook restarts every live generator) so two processes never
+    share a sequence. Ids need to be unique, not secret: a lock id's unforgeability
+    comes from its signature. :attr:`next` is a C-level iterator step (formatting the
+    next counter value), so drawing an id runs no Python code at all; read it afresh
+    for each call, since a fork replaces it.
+    """
+
+    __slots__ = ("__weakref__", "next")
+
+    next: Callable[[], str]
+
+    def __init__(self) -> None:
+        self._restart()
+        _LIVE_IDS.add(self)
+
+    def _restart(self) -> None:
+        pattern = os.urandom(8).hex() + "%08x"
+        self.next = map(pattern.__mod__, itertools.count(1)).__next__
+
+    def __call__(self) -> str:
+        return self.next()
+
+
+_LIVE_IDS: weakref.WeakSet[_Ids] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
-    global _forks
-    _forks += 1
+    for ids in list(_LIVE_IDS):
+        ids._restart()
 
 
 if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork() either
     os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-class _Ids:
-    """Unique ids for entries and locks: a random per-process prefix and a counter.
-
-    Cheaper than fresh randomness per id; the prefix is redrawn after a fork so two
-    processes never share a sequence. Ids need to be unique, not secret: a lock id's
-    unforgeability comes from its signature. A fork is noticed through an
-    ``os.register_at_fork`` hook rather than by calling ``os.getpid()`` per id, which is
-    a system call (about a third of a microsecond, three times per lock+release).
-    """
-
-    __slots__ = ("_count", "_forks", "_prefix")
-
-    def __init__(self) -> None:
-        self._forks = -1
-        self._prefix = ""
-        self._count = 0
-
-    def __call__(self) -> str:
-        if self._forks != _forks:
-            self._forks = _forks
-            self._prefix = os.urandom(8).hex()
-            self._count = 0
-        self._count += 1
-        return f"{self._prefix}{self._count:08x}"
 
 
 def _text(path: str, value: object) -> str:
@@ -97,10 +103,21 @@ def _quantity(path: str, value: object) -> int:
 
 def _demand(lines: object, path: str = "lines") -> dict[str, int]:
     """``{sku: qty}`` or ``[(sku, qty), ...]`` -> summed, SKU-sorted demand."""
-    if type(lines) is dict and _plain_demand(lines):
-        # Fast path for the common call, a plain dict of valid lines: its keys are
+    if type(lines) is dict:
+        # Fast paths for the common call, a plain dict of valid lines: its keys are
         # already unique, so there is nothing to sum, and one line needs no sorting.
-        return dict(lines) if len(lines) == 1 else dict(sorted(lines.items()))
+        if len(lines) == 1:
+            ((sku, qty),) = lines.items()
+            if (
+                type(sku) is str
+                and type(qty) is int
+                and qty > 0
+                and len(sku) <= _MAX_TEXT
+                and sku.strip()
+            ):
+                return {sku: qty}
+        elif _plain_demand(lines):
+            return dict(sorted(lines.items()))
     if isinstance(lines, Mapping):
         pairs: Iterable[object] = lines.items()
     elif isinstance(lines, str | bytes) or not isinstance(lines, Iterable):
@@ -162,6 +179,10 @@ class InventoryLedger:
     never in the database). ``clock`` dates every entry and decides expiry. The release
     breaker parks releases of a SKU once it had ``release_limit`` releases within
     ``release_window``; :meth:`approve_release` applies a parked one.
+
+    Over a store that also offers :class:`~orderkit.inventory.fastpath.FastInventoryStore`
+    (the memory store), ``lock``, ``lock_many``, ``release`` and ``commit`` hand the store
+    the whole validated call; whatever the store declines goes over the port as before.
     """
 
     def __init__(
@@ -186,6 +207,10 @@ class InventoryLedger:
         self._release_window = release_window
         self._expiry_batch = expiry_batch
         self._ids = _Ids()
+        # The store's one-call lock and release, when it offers them (the memory store).
+        self._fast: FastInventoryStore | None = (
+            store if isinstance(store, FastInventoryStore) else None
+        )
 
     @property
     def store(self) -> InventoryStore:
@@ -220,7 +245,9 @@ class InventoryLedger:
             if balance.available + min(qty, 0) < 0:
                 short = InsufficientStock({sku: (-qty, balance.available)})
             else:
-                tx.append(LedgerEntry(self._ids(), kind, sku, qty, now, actor, reason, ref=ref))
+                tx.append(
+                    LedgerEntry(self._ids.next(), kind, sku, qty, now, actor, reason, ref=ref)
+                )
                 balance = tx.balance(sku)
         if short is not None:
             raise short
@@ -242,13 +269,40 @@ class InventoryLedger:
         :class:`InsufficientStock` names every short SKU with (wanted, available) and
         nothing is locked.
         """
-        _text("order_id", order_id)
+        if type(order_id) is not str or len(order_id) > _MAX_TEXT or not order_id.strip():
+            _text("order_id", order_id)  # refuses it, or accepts a str subclass
         demand = _demand(lines)
         if not isinstance(ttl, timedelta) or ttl <= _NO_TIME:
             raise ValidationError("ttl", ttl, "expected a positive timedelta")
         now = self._clock.now()
         expires_at = now + ttl
-        lock_key = self._ids()
+        lock_key = self._ids.next()
+        fast = self._fast
+        if fast is None:
+            shortages = self._lock_on_port(order_id, demand, lock_key, now, expires_at, actor)
+        else:
+            try:
+                shortages = fast.fast_lock(
+                    order_id, demand, lock_key, now, expires_at, actor, self._ids.next
+                )
+            except FastPathDeclined:
+                shortages = self._lock_on_port(order_id, demand, lock_key, now, expires_at, actor)
+        if shortages:
+            raise InsufficientStock(shortages, order_id=order_id)
+        return trusted_lock(
+            self._tokens.issue(lock_key, order_id), order_id, demand, now, expires_at
+        )
+
+    def _lock_on_port(
+        self,
+        order_id: str,
+        demand: dict[str, int],
+        lock_key: str,
+        now: datetime,
+        expires_at: datetime,
+        actor: str,
+    ) -> dict[str, tuple[int, int]]:
+        """Lock ``demand`` through the store port; ``{}`` or the shortages."""
         shortages: dict[str, tuple[int, int]] = {}
         with self._store.transaction(demand) as tx:
             self._expire_lines(tx, demand, now, actor)
@@ -260,15 +314,11 @@ class InventoryLedger:
                 for sku, qty in demand.items():
                     tx.append(
                         LedgerEntry(
-                            self._ids(), EntryKind.LOCK, sku, qty, now, actor, "lock",
+                            self._ids.next(), EntryKind.LOCK, sku, qty, now, actor, "lock",
                             order_id=order_id, lock_key=lock_key, expires_at=expires_at,
                         )
                     )
-        if shortages:
-            raise InsufficientStock(shortages, order_id=order_id)
-        return InventoryLock(
-            self._tokens.issue(lock_key, order_id), order_id, demand, now, expires_at
-        )
+        return shortages
 
     def lock_many(
         self,
@@ -302,6 +352,30 @@ class InventoryLedger:
             )
         now = self._clock.now()
         expires_at = now + ttl
+        fast = self._fast
+        if fast is not None:
+            try:
+                decided = fast.fast_lock_many(checked, now, expires_at, actor, self._ids.next)
+            except FastPathDeclined:
+                pass
+            else:
+                return [
+                    InsufficientStock(outcome, order_id=order_id)
+                    if isinstance(outcome, dict)
+                    else trusted_lock(
+                        self._tokens.issue(outcome, order_id), order_id, demand, now, expires_at
+                    )
+                    for (order_id, demand), outcome in zip(checked, decided, strict=True)
+                ]
+        return self._lock_many_on_port(checked, now, expires_at, actor)
+
+    def _lock_many_on_port(
+        self,
+        checked: list[tuple[str, dict[str, int]]],
+        now: datetime,
+        expires_at: datetime,
+        actor: str,
+    ) -> list[InventoryLock | InsufficientStock]:
         skus = {sku for _order, demand in checked for sku in demand}
         results: list[InventoryLock | InsufficientStock] = []
         with self._store.transaction(skus) as tx:
@@ -315,11 +389,11 @@ class InventoryLedger:
                 if shortages:
                     results.append(InsufficientStock(shortages, order_id=order_id))
                     continue
-                lock_key = self._ids()
+                lock_key = self._ids.next()
                 for sku, qty in demand.items():
                     tx.append(
                         LedgerEntry(
-                            self._ids(), EntryKind.LOCK, sku, qty, now, actor, "lock",
+                            self._ids.next(), EntryKind.LOCK, sku, qty, now, actor, "lock",
                             order_id=order_id, lock_key=lock_key, expires_at=expires_at,
                         )
                     )
@@ -366,15 +440,6 @@ class InventoryLedger:
         """
         return self._resolve(lock_id, lines, order_id, actor, reason, commit=True)
 
-    def _open(self, lock_id: str, order_id: str | None) -> tuple[str, str, tuple[LockLine, ...]]:
-        lock_key, token_order = self._tokens.open(lock_id)
-        if order_id is not None and order_id != token_order:
-            raise InvalidLock(lock_id, f"belongs to another order, not {order_id}")
-        known = tuple(self._store.lock_lines(lock_key))
-        if not known or known[0].order_id != token_order:
-            raise InvalidLock(lock_id, "unknown lock")
-        return lock_key, token_order, known
-
     def _resolve(
         self,
         lock_id: str,
@@ -385,14 +450,60 @@ class InventoryLedger:
         *,
         commit: bool,
     ) -> ReleaseResult:
-        lock_key, token_order, known = self._open(lock_id, order_id)
+        lock_key, token_order = self._tokens.open(lock_id)
+        if order_id is not None and order_id != token_order:
+            raise InvalidLock(lock_id, f"belongs to another order, not {order_id}")
+        now = self._clock.now()
+        wanted: dict[str, int] | None = None
+        bad_lines: ValidationError | None = None
+        if lines is not None:
+            try:
+                wanted = _demand(lines)  # once: ``lines`` may be a one-shot iterator
+            except ValidationError as error:
+                bad_lines = error  # reported after the lock is known, as it always was
+        fast = self._fast
+        if fast is not None and bad_lines is None:
+            try:
+                moved, as_stored = fast.fast_resolve(
+                    lock_key, token_order, wanted, commit, now, now - self._release_window,
+                    self._release_limit, actor, reason, self._ids.next,
+                )
+            except FastPathDeclined:
+                pass
+            else:
+                outcome: Outcome
+                if moved:
+                    outcome = "committed" if commit else "released"
+                else:
+                    outcome = _nothing_moved(as_stored, commit=commit)
+                return trusted_result(outcome, lock_id, token_order, moved)
+        return self._resolve_on_port(
+            lock_id, lock_key, token_order, wanted, bad_lines, now, actor, reason, commit=commit
+        )
+
+    def _resolve_on_port(
+        self,
+        lock_id: str,
+        lock_key: str,
+        token_order: str,
+        wanted: dict[str, int] | None,
+        bad_lines: ValidationError | None,
+        now: datetime,
+        actor: str,
+        reason: str,
+        *,
+        commit: bool,
+    ) -> ReleaseResult:
+        known = tuple(self._store.lock_lines(lock_key))
+        if not known or known[0].order_id != token_order:
+            raise InvalidLock(lock_id, "unknown lock")
+        if bad_lines is not None:
+            raise bad_lines
         skus = {line.sku for line in known}
-        wanted = None if lines is None else _demand(lines)
         if wanted is not None:
             for sku, qty in wanted.items():
                 if sku not in skus:
                     raise ValidationError(f"lines[{sku!r}]", qty, "this lock holds no such SKU")
-        now = self._clock.now()
         since = now - self._release_window
         moved: dict[str, int] = {}
         parked: list[ParkedRelease] = []
@@ -406,7 +517,7 @@ class InventoryLedger:
                 if qty <= 0:
                     continue
                 entry = LedgerEntry(
-                    self._ids(), kind, sku, qty, now, actor, reason,
+                    self._ids.next(), kind, sku, qty, now, actor, reason,
                     order_id=token_order, lock_key=lock_key,
                 )
                 limit = self._release_limit
@@ -458,7 +569,7 @@ class InventoryLedger:
             qty = min(park.qty, line.remaining)
             tx.append(
                 LedgerEntry(
-                    self._ids(), EntryKind.APPROVE, park.sku, qty, now, actor,
+                    self._ids.next(), EntryKind.APPROVE, park.sku, qty, now, actor,
                     f"approved parked release {entry_id}",
                     order_id=order_id, lock_key=lock_key, ref=entry_id,
                 )
@@ -496,7 +607,7 @@ class InventoryLedger:
                     continue
                 tx.append(
                     LedgerEntry(
-                        self._ids(), EntryKind.EXPIRE, sku, line.remaining, now, actor,
+                        self._ids.next(), EntryKind.EXPIRE, sku, line.remaining, now, actor,
                         f"lock expired at {line.expires_at.isoformat()}",
                         order_id=line.order_id, lock_key=line.lock_key,
                     )
@@ -524,8 +635,8 @@ class InventoryLedger:
                     if (line.lock_key, sku) in wanted:
                         tx.append(
                             LedgerEntry(
-                                self._ids(), EntryKind.EXPIRE, sku, line.remaining, at, "system",
-                                f"lock expired at {line.expires_at.isoformat()}",
+                                self._ids.next(), EntryKind.EXPIRE, sku, line.remaining, at,
+                                "system", f"lock expired at {line.expires_at.isoformat()}",
                                 order_id=line.order_id, lock_key=line.lock_key,
                             )
                         )

@@ -16,6 +16,7 @@ from orderkit.inventory.entries import (
     EntryKind,
     LedgerEntry,
     LockLine,
+    trusted_line,
 )
 
 __all__ = ["apply_entry"]
@@ -67,8 +68,8 @@ def _line_after(entry: LedgerEntry, line: LockLine | None) -> LockLine | None:
             raise ValidationError(
                 "entry", entry, "a lock entry needs lock_key, order_id and expires_at"
             )
-        return LockLine(
-            entry.lock_key, entry.order_id, entry.sku, qty, entry.at, entry.expires_at
+        return trusted_line(
+            entry.lock_key, entry.order_id, entry.sku, qty, entry.at, entry.expires_at, 0, 0, 0
         )
     if kind is EntryKind.PARK:
         if line is None:
@@ -93,7 +94,7 @@ def _line_after(entry: LedgerEntry, line: LockLine | None) -> LockLine | None:
         committed += qty
     else:
         expired += qty
-    return LockLine(
+    return trusted_line(
         line.lock_key, line.order_id, line.sku, line.qty, line.locked_at, line.expires_at,
         released, committed, expired,
     )

@@ -46,17 +46,14 @@ class LockTokens:
         self._inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in key) + _DOMAIN)
         self._outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in key))
 
-    def _tag(self, lock_key: str, order_part: str) -> str:
-        inner = self._inner.copy()
-        inner.update(lock_key.encode("ascii") + b"." + order_part.encode("ascii"))
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.digest()[:_TAG_BYTES].hex()
-
     def issue(self, lock_key: str, order_id: str) -> str:
         """The lock id for lock ``lock_key`` taken by ``order_id``."""
-        order_part = order_id.encode("utf-8").hex()
-        return f"{lock_key}.{order_part}.{self._tag(lock_key, order_part)}"
+        body = f"{lock_key}.{order_id.encode('utf-8').hex()}"
+        inner = self._inner.copy()
+        inner.update(body.encode("ascii"))
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return f"{body}.{outer.digest()[:_TAG_BYTES].hex()}"
 
     def open(self, lock_id: object) -> tuple[str, str]:
         """Check ``lock_id`` and return ``(lock_key, order_id)``; :class:`InvalidLock` if not.
@@ -69,7 +66,11 @@ class LockTokens:
         if len(parts) != 3 or not all(parts):
             raise InvalidLock(lock_id, "not a lock id")
         lock_key, order_part, tag = parts
-        if not hmac.compare_digest(self._tag(lock_key, order_part), tag):
+        inner = self._inner.copy()  # the same HMAC as ``issue`` computes
+        inner.update(f"{lock_key}.{order_part}".encode("ascii"))
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        if not hmac.compare_digest(outer.digest()[:_TAG_BYTES].hex(), tag):
             raise InvalidLock(lock_id, "signature does not match (forged or altered)")
         try:
             order_id = bytes.fromhex(order_part).decode("utf-8")

@@ -9,6 +9,7 @@ was written, to the microsecond.
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -16,9 +17,11 @@ import attrs
 
 from orderkit.errors import InsufficientStock, InvalidLock, OrderkitError, ValidationError
 from orderkit.inventory.entries import Balance, EntryKind, LedgerEntry
+from orderkit.inventory.fastpath import FastInventoryStore
 from orderkit.inventory.ledger import InventoryLedger
 from orderkit.ports import InventoryStore
 from orderkit.testing.clock import ManualClock
+from orderkit.testing.inventory_paths import PortOnlyStore, random_operations, transcript
 
 __all__ = ["InventoryStoreContract"]
 
@@ -266,3 +269,12 @@ class InventoryStoreContract:
         level = ledger.stock("TEA")
         assert (level.on_hand, level.locked, level.available) == (3, 0, 3)
         assert ledger.verify().ok
+
+    def test_fast_methods_if_offered_match_the_port(self) -> None:
+        """A store offering the one-call lock and release gives what its port gives."""
+        if not isinstance(self.create_store(), FastInventoryStore):
+            return
+        for seed in range(4):
+            operations = random_operations(random.Random(seed), 150)
+            fast = transcript(self.create_store(), operations)
+            assert fast == transcript(PortOnlyStore(self.create_store()), operations)
