@@ -12,12 +12,14 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import given
 
 from orderkit.errors import TransitionNotAllowed
 from orderkit.lifecycle import Event, Lifecycle, StatusChanged, Transition
 from orderkit.lifecycle.audit import AuditEntry
 from orderkit.lifecycle.engine import (
     _line_with_quantities,
+    _move,
     _new_audit_entry,
     _new_lines_shipped,
     _new_payment,
@@ -25,9 +27,11 @@ from orderkit.lifecycle.engine import (
     _new_shipment,
     _new_status_changed,
     _new_transition,
+    _open_lines,
     _order_moved,
     _order_touched,
     _replace,
+    _ship_all_open,
 )
 from orderkit.lifecycle.events import LinesShipped, PaymentReceived
 from orderkit.money import Money
@@ -42,6 +46,7 @@ from orderkit.orders import (
     Shipment,
 )
 from orderkit.testing import ManualClock
+from orderkit.testing.strategies import orders
 
 T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)
 PATH = ("pay", "pack", "ship", "deliver", "complete")
@@ -207,3 +212,13 @@ def test_a_stale_event_and_an_event_without_rows_take_the_slow_path() -> None:
         lifecycle.apply(order, Event("teleport", event_id="t1", at=T0))
     with pytest.raises(TransitionNotAllowed):
         lifecycle.apply(order, _event("complete"))
+
+
+@given(orders())
+def test_shipping_everything_open_equals_moving_the_open_units(order: Order) -> None:
+    wanted = _open_lines(order)
+    lines, moved, skus = _ship_all_open(order)
+    assert moved == wanted
+    assert (lines, skus) == _move(order, wanted, (LineStatus.OPEN,), LineStatus.SHIPPED, "x")
+    for line in lines:
+        assert sum(line.quantities.values()) == line.quantity

@@ -310,7 +310,7 @@ class Lifecycle:
                 )
             fields["applied_event_ids"] = ids
             fields["version"] = order.version + 1
-            new = _replace(order, fields)
+            new = copier(type(order), tuple(fields))(order, *fields.values())
             events = tuple(event_list)
             changes = tuple(effect.changes)
             approved_by = effect.approved_by
@@ -414,8 +414,10 @@ class Lifecycle:
         data = event.data
         wanted: Mapping[str, int] | None = data.get("lines")
         if wanted is None:
-            wanted = _open_lines(order)
-        lines, skus = _move(order, wanted, (_OPEN,), _SHIPPED, "data.lines")
+            # Ship everything still open: nothing to check against the buckets.
+            lines, wanted, skus = _ship_all_open(order)
+        else:
+            lines, skus = _move(order, wanted, (_OPEN,), _SHIPPED, "data.lines")
         shipment = _new_shipment(
             shipment_id=event.event_id,
             carrier=data["carrier"],
@@ -717,6 +719,30 @@ def _open_lines(order: Order) -> dict[str, int]:
     return {ln.line_id: ln.quantities[_OPEN] for ln in order.lines if ln.quantities[_OPEN]}
 
 
+def _ship_all_open(
+    order: Order,
+) -> tuple[tuple[OrderLine, ...], dict[str, int], dict[str, int]]:
+    """Every open unit moved to SHIPPED: ``(lines, units by line id, units by sku)``;
+    what :func:`_move` gives for ``wanted`` = every line's open units, without the checks
+    that cannot fail when the units are read from the buckets themselves."""
+    lines = []
+    moved: dict[str, int] = {}
+    skus: dict[str, int] = {}
+    for line in order.lines:
+        buckets = line.quantities
+        units = buckets[_OPEN]
+        if not units:
+            lines.append(line)
+            continue
+        buckets = buckets.copy()
+        buckets[_OPEN] = 0
+        buckets[_SHIPPED] += units
+        lines.append(_line_with_quantities(line, buckets))
+        moved[line.line_id] = units
+        skus[line.sku] = skus.get(line.sku, 0) + units
+    return tuple(lines), moved, skus
+
+
 def _units(lines: Mapping[str, int]) -> str:
     return ", ".join([f"{k}x{v}" for k, v in lines.items()])
 
@@ -780,9 +806,13 @@ def _v_pay(order: Order, data: Mapping[str, Any]) -> None:
 
 
 def _v_ship(order: Order, data: Mapping[str, Any]) -> None:
-    _text(data, "carrier")
-    _text(data, "waybill")
-    _lines(data, "lines", required=False)
+    carrier = data.get("carrier")
+    waybill = data.get("waybill")
+    if not (type(carrier) is str and carrier.strip() and type(waybill) is str and waybill.strip()):
+        _text(data, "carrier")  # raises naming the field (or passes a str subclass)
+        _text(data, "waybill")
+    if "lines" in data:
+        _lines(data, "lines", required=False)
 
 
 def _v_track(order: Order, data: Mapping[str, Any]) -> None:
