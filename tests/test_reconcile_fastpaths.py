@@ -67,7 +67,8 @@ def sale(source: str, record_id: str, ref: str, amount: str, minutes: int = 0) -
 
 
 def test_order_entered_twice_in_erp_is_a_duplicate_not_a_second_match() -> None:
-    # The exact pass pairs column-wise and takes back a pair whose key repeats on the left.
+    # The exact pass pairs in one visit per record and takes back a pair whose key
+    # repeats on the left.
     erp = [
         sale("erp", "E1", "SO20260216000001", "10.00"),
         sale("erp", "E2", "SO20260216000002", "20.00"),

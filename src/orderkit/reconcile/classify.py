@@ -27,15 +27,16 @@ with the same reference, kind and amount as one already paired.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from enum import StrEnum
+from typing import Final
 
 from orderkit.reconcile.records import Record
 from orderkit.reconcile.rules import Rules
 from orderkit.timekeeping import zone
 
-__all__ = ["DifferenceKind", "PeriodOf", "classify_lone", "classify_pair"]
+__all__ = ["DifferenceKind", "PeriodOf", "WholeDays", "classify_lone", "classify_pair"]
 
 
 class DifferenceKind(StrEnum):
@@ -54,7 +55,10 @@ class DifferenceKind(StrEnum):
     PENDING = "pending"
 
 
-_QUARTER_HOUR = 900
+_QUARTER_HOUR: Final = timedelta(minutes=15)
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_ORDINAL: Final = _EPOCH.toordinal()
+_QUARTERS_PER_DAY: Final = 96
 
 
 class PeriodOf:
@@ -64,7 +68,10 @@ class PeriodOf:
     all instants in the same UTC quarter hour share a local date; the cache is keyed on
     that quarter hour and a month of data needs a few thousand conversions, not millions.
     For month periods the UTC month is used directly when the day is far enough from the
-    month's edges that no offset (at most 14 hours) can move it.
+    month's edges that no offset (always less than a day) can move it.
+
+    :meth:`whole_days` answers per UTC day for the days that lie inside one period, so
+    the exact pass can compare two instants with two C-level lookups.
     """
 
     __slots__ = ("_cache", "_month", "_zone")
@@ -77,12 +84,70 @@ class PeriodOf:
     def __call__(self, at: datetime) -> int:
         if self._month and 2 <= at.day <= 27:
             return at.year * 12 + at.month
-        key = int(at.timestamp()) // _QUARTER_HOUR
+        # Exact floor division (also before 1970, where truncating a float would not be).
+        return self._quarter((at - _EPOCH) // _QUARTER_HOUR)
+
+    def _quarter(self, key: int) -> int:
+        """The period of the UTC quarter hour number ``key`` (counted from the epoch)."""
         value = self._cache.get(key)
         if value is None:
-            local = datetime.fromtimestamp(key * _QUARTER_HOUR, UTC).astimezone(self._zone)
+            local = (_EPOCH + key * _QUARTER_HOUR).astimezone(self._zone)
             value = local.year * 12 + local.month if self._month else local.toordinal()
             self._cache[key] = value
+        return value
+
+    def whole_days(self, unknown: int) -> WholeDays:
+        """A table from UTC day ordinals to the period of every instant of that day.
+
+        Built as it is read, one Python step per distinct day. Days that straddle a
+        period boundary map to ``unknown``, which must be negative (no period is), so
+        that two tables with different ``unknown`` values never agree on such a day;
+        callers then ask :meth:`__call__`. Keys are ``at.toordinal()`` of UTC instants,
+        as :class:`~orderkit.reconcile.Record` stores them.
+        """
+        return WholeDays(self, unknown)
+
+    def whole_day(self, ordinal: int) -> int | None:
+        """The period shared by every instant of the UTC day ``ordinal``, if there is one.
+
+        A day is given a period only when all of its quarter hours (the unit
+        :meth:`__call__` is keyed on) agree, so the answer always equals ``self(at)`` for
+        any UTC instant ``at`` of that day.
+        """
+        if self._month:
+            day = date.fromordinal(ordinal)
+            if 2 <= day.day <= 27:
+                # Same shortcut as __call__: every instant of the day takes this branch.
+                return day.year * 12 + day.month
+        start = (ordinal - _EPOCH_ORDINAL) * _QUARTERS_PER_DAY
+        try:
+            periods = {self._quarter(q) for q in range(start, start + _QUARTERS_PER_DAY)}
+        except OverflowError:
+            # A day at the very ends of the calendar, where some local times do not
+            # exist: leave each instant to __call__, which answers as it always has.
+            return None
+        return periods.pop() if len(periods) == 1 else None
+
+
+class WholeDays(dict[int, int]):
+    """UTC day ordinal -> :meth:`PeriodOf.whole_day`, or ``unknown`` when that is ``None``.
+
+    A ``dict`` so that a lookup of a day already seen costs one C-level subscript; the
+    first lookup of a day fills it in (``__missing__``). Two tables with different
+    ``unknown`` values compare equal only for days with a known, equal period.
+    """
+
+    __slots__ = ("_periods", "_unknown")
+
+    def __init__(self, periods: PeriodOf, unknown: int) -> None:
+        super().__init__()
+        self._periods = periods
+        self._unknown = unknown
+
+    def __missing__(self, ordinal: int) -> int:
+        found = self._periods.whole_day(ordinal)
+        value = self._unknown if found is None else found
+        self[ordinal] = value
         return value
 
 

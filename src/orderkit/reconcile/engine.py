@@ -17,23 +17,32 @@
 Whatever is left is classified on its own (:func:`~orderkit.reconcile.classify.classify_lone`).
 The hot path works on positions in two lists and on the records' own strings: no
 per-pair objects are created for the million pairs that match on the first pass.
+
+At a million records a side the run is bound by memory, not by Python: one side is in
+random order relative to the other, and every visit to a record of that side is a cache
+miss. So each pass reads a record once, while it is at hand, and keeps what later steps
+need (the totals the summary reports are added up as rows are made). The cycle collector
+is paused for the run (:func:`_cycle_collection_paused`).
 """
 
 from __future__ import annotations
 
+import gc
 import itertools
 from bisect import bisect_left, bisect_right
-from collections import Counter, deque
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from itertools import repeat
-from operator import attrgetter, is_not
+from operator import attrgetter, is_
 from typing import Final
 
 from orderkit.errors import ValidationError
+from orderkit.money import Money
 from orderkit.reconcile.classify import PeriodOf, classify_lone, classify_pair
-from orderkit.reconcile.outcomes import Evidence, Reconciliation, Related, Row
+from orderkit.reconcile.outcomes import Amounts, Evidence, Reconciliation, Related, Row
 from orderkit.reconcile.records import Record, Rejected
 from orderkit.reconcile.refs import extract_refs
 from orderkit.reconcile.rules import Rules
@@ -46,8 +55,6 @@ _ZERO: Final = Decimal(0)
 _REF: Final = attrgetter("ref")
 _KIND: Final = attrgetter("kind")
 _AT_ID: Final = attrgetter("at", "record_id")
-#: ``bytes.translate`` table swapping 0 and 1: the complement of a 0/1 mask.
-_FLIP: Final = bytes.maketrans(b"\x00\x01", b"\x01\x00")
 
 
 def _split(items: Iterable[Record | Rejected], side: str) -> tuple[list[Record], list[Rejected]]:
@@ -88,6 +95,10 @@ class _Engine:
         self.pair_right: list[int] = []
         self.pair_kind: dict[int, str] = {}
         self.clean_totals: dict[str, Decimal] = {}
+        #: Totals of the rows and of the exact pairs with a difference kind, by
+        #: (status, kind, side, currency); see :class:`Reconciliation`.
+        self.row_amounts: Amounts = {}
+        self.pair_amounts: Amounts = {}
         self.rows: list[Row] = []
         self.period_of = PeriodOf(rules.tz, rules.period)
         self._rest: dict[str, list[int]] = {}
@@ -104,10 +115,19 @@ class _Engine:
         evidence: Evidence,
         related: Related = (),
     ) -> None:
+        # The row's amounts are added up now, while its records are at hand: the
+        # summary then never has to visit them again (they lie scattered in memory).
+        amounts = self.row_amounts
         for i in lpos:
             self.left_open[i] = 0
+            money = self.left[i].amount
+            key = (status, kind, 0, money.currency)
+            amounts[key] = amounts.get(key, _ZERO) + money.amount
         for j in rpos:
             self.right_open[j] = 0
+            money = self.right[j].amount
+            key = (status, kind, 1, money.currency)
+            amounts[key] = amounts.get(key, _ZERO) + money.amount
         self.rows.append((status, kind, lpos, rpos, rule, evidence, related))
 
     def _group(
@@ -170,113 +190,128 @@ class _Engine:
     # --- pass 1: exact reference -----------------------------------------------------
 
     @staticmethod
-    def _keys(records: list[Record]) -> list[str | None]:
-        """Every record's join key: the ref for a sale, ``kind + SEP + ref`` otherwise.
+    def _keys(records: list[Record]) -> tuple[list[str | None], int]:
+        """Every record's join key (the ref for a sale, ``kind + SEP + ref`` otherwise)
+        and how many of the records are sales.
 
         Built column-wise with C-level ``map`` calls: a sale-only side (the common case)
         costs one attribute read per record.
         """
         refs: list[str | None] = list(map(_REF, records))
         kinds: list[str] = list(map(_KIND, records))
-        if kinds.count(_SALE) == len(kinds):
-            return refs
-        return [
+        sales = kinds.count(_SALE)
+        if sales == len(kinds):
+            return refs, sales
+        keys = [
             ref if ref is None or kind == _SALE else kind + _SEP + ref
             for ref, kind in zip(refs, kinds, strict=True)
         ]
+        return keys, sales
 
     def exact(self) -> None:
         left, right = self.left, self.right
-        right_keys = self._keys(right)
+        right_keys, kinds_right = self._keys(right)
         # dict(zip(...)) builds the hash index in C; a repeated key keeps its last position,
         # so repeated keys are found by size and taken out to the group step.
         index: dict[str | None, int] = dict(zip(right_keys, range(len(right_keys)), strict=True))
         index.pop(None, None)
         right_multi: dict[str, list[int]] = {}
-        if len(index) != len(right_keys) - right_keys.count(None):
+        if len(index) != len(right_keys) - _count_none(right_keys):
             repeated = {k for k, c in Counter(right_keys).items() if c > 1 and k is not None}
             for j, key in enumerate(right_keys):
                 if key in repeated:
                     right_multi.setdefault(key, []).append(j)
             for key in repeated:
                 del index[key]
-        left_keys = self._keys(left)
-        found: list[int | None] = list(map(index.get, left_keys))
+        left_keys, kinds_left = self._keys(left)
         left_multi: dict[str, list[int]] = {}
         if right_multi:
             for i, lkey in enumerate(left_keys):
                 if lkey is not None and lkey in right_multi:
                     left_multi.setdefault(lkey, []).append(i)
-        # The pairs, found column-wise: the positions with a hit, and their partners.
-        hit = bytes(map(is_not, found, repeat(None)))
-        pair_left: list[int] = list(itertools.compress(range(len(found)), hit))
-        pair_right: list[int] = list(itertools.compress(found, hit))  # type: ignore[arg-type]
-        collisions: list[int] = []
-        # A left record is open unless it found a partner: the complement of ``hit``.
-        self.left_open = bytearray(hit.translate(_FLIP))
-        _close(self.right_open, pair_right)
-        if self.right_open.count(0) != len(pair_right):
-            # A right position found twice: a key repeating on the left (rare). Only the
-            # first left record claims it; the later ones go to the group step through
-            # ``_regroup``. (Counting the closed flags detects this for free.)
-            pair_left, pair_right, collisions = _first_claims(pair_left, pair_right)
-            for i in collisions:
-                self.left_open[i] = 1
-        self.pair_left, self.pair_right = pair_left, pair_right
-        pair_kind = self.pair_kind
-        period_of = self.period_of
-        month = self.rules.period == "month"
         # Sum of the clean pairs' amounts (equal on both sides), kept while the records
         # are at hand so the summary does not have to visit a million records again.
         totals: dict[str, Decimal] = {}
         main_currency = left[0].amount.currency if left else ""
         main_total = _ZERO
-        # The only per-pair Python loop: classify each pair, the common case (same sale
-        # amount, same accounting month far from its edges) first. The records come from
-        # C-level gathers, so the loop body reads attributes and nothing else.
-        pairs = zip(
-            map(left.__getitem__, pair_left), map(right.__getitem__, pair_right), strict=True
-        )
-        for n, (record, other) in enumerate(pairs):
+        elsewhere = 0  # clean pairs added to ``totals`` directly
+        all_sales = kinds_left == len(left) and kinds_right == len(right)
+        month = self.rules.period == "month"
+        period_of = self.period_of
+        # Month periods: the period of each UTC day that lies inside one month, looked
+        # up per record with one C-level subscript. The two tables answer differently
+        # for a day that straddles a month edge, so such pairs fall to ``period_of``.
+        left_days = period_of.whole_days(-1)
+        right_days = period_of.whole_days(-2)
+        pair_kind = self.pair_kind
+        pair_left: list[int] = []
+        pair_right: list[int] = []
+        # Left records whose partner was already claimed by an earlier left record with
+        # the same key (an order entered twice), and that partner: see ``_regroup``.
+        collided: dict[int, int] = {}
+        left_open = self.left_open
+        right_open = self.right_open
+        get = index.get
+        n = -1
+        # The only per-record Python loop: probe, pair and classify in one visit, so each
+        # record of the side in random order is read once, while it is at hand. The
+        # common case (a sale, the same amount and currency, the same accounting period)
+        # is settled inline; everything else goes to the checked classification.
+        for i, key in enumerate(left_keys):
+            partner = get(key)
+            if partner is None:
+                continue
+            if not right_open[partner]:
+                collided[i] = partner
+                continue
+            right_open[partner] = 0
+            left_open[i] = 0
+            pair_left.append(i)
+            pair_right.append(partner)
+            n += 1
+            record = left[i]
+            other = right[partner]
             la = record.amount
             ra = other.amount
-            if la.amount == ra.amount and la.currency == ra.currency and record.kind == _SALE:
+            if (
+                la.amount == ra.amount
+                and la.currency == ra.currency
+                and (all_sales or record.kind == _SALE)
+            ):
                 lat = record.at
                 rat = other.at
                 if not (
-                    lat == rat
-                    or (
-                        month
-                        and lat.month == rat.month
-                        and lat.year == rat.year
-                        and 1 < lat.day < 28
-                        and 1 < rat.day < 28
-                    )
+                    (month and left_days[lat.toordinal()] == right_days[rat.toordinal()])
+                    or lat == rat
                     or period_of(lat) == period_of(rat)
                 ):
                     pair_kind[n] = "cross_period"
+                    _add_pair(self.pair_amounts, "cross_period", la, ra)
                 elif la.currency == main_currency:
                     main_total += la.amount
                 else:
                     totals[la.currency] = totals.get(la.currency, _ZERO) + la.amount
+                    elsewhere += 1
             else:
                 outcome = classify_pair((record,), (other,), self.rules, period_of)
                 if outcome is not None:
                     pair_kind[n] = outcome
+                    _add_pair(self.pair_amounts, outcome, la, ra)
                 else:
                     totals[la.currency] = totals.get(la.currency, _ZERO) + la.amount
-        if main_total or main_currency:
+                    elsewhere += 1
+        if len(pair_left) - len(pair_kind) > elsewhere:  # a clean pair in main_currency
             totals[main_currency] = totals.get(main_currency, _ZERO) + main_total
+        self.pair_left, self.pair_right = pair_left, pair_right
         self.clean_totals = totals
-        if collisions:
-            self._regroup(collisions, found, left_keys, right_multi, left_multi)
+        if collided:
+            self._regroup(collided, left_keys, right_multi, left_multi)
         for key in sorted(right_multi):
             self._exact_group(key, left_multi.get(key, []), right_multi[key])
 
     def _regroup(
         self,
-        collisions: list[int],
-        found: list[int | None],
+        collided: dict[int, int],
         left_keys: list[str | None],
         right_multi: dict[str, list[int]],
         left_multi: dict[str, list[int]],
@@ -288,10 +323,9 @@ class _Engine:
         """
         position_of = {j: n for n, j in enumerate(self.pair_right)}
         voided: set[int] = set()
-        for i in collisions:
+        for i, j in collided.items():  # in left order, as they were found
             key = left_keys[i]
-            j = found[i]
-            assert key is not None and j is not None
+            assert key is not None
             if key not in right_multi:
                 pos = position_of[j]
                 voided.add(pos)
@@ -310,6 +344,14 @@ class _Engine:
         }
         self.pair_left = [self.pair_left[n] for n in kept]
         self.pair_right = [self.pair_right[n] for n in kept]
+        self.pair_amounts = {}
+        for n, kind in self.pair_kind.items():
+            _add_pair(
+                self.pair_amounts,
+                kind,
+                self.left[self.pair_left[n]].amount,
+                self.right[self.pair_right[n]].amount,
+            )
 
     def _exact_group(self, key: str, lpos: list[int], rpos: list[int]) -> None:
         left, right = self.left, self.right
@@ -394,7 +436,7 @@ class _Engine:
             evidence: Evidence = (
                 ("memo", record.memo),
                 ("tokens", ",".join(matched_tokens)),
-                ("candidates", ",".join(others[q].record_id for q in hits)),
+                ("candidates", ",".join([others[q].record_id for q in hits])),
             )
             lone: tuple[int, ...] = (p,)
             if len(hits) == 1 and others[hits[0]].amount == record.amount:
@@ -524,12 +566,15 @@ class _Engine:
         target_open = self.right_open if target_side == "right" else self.left_open
         pool_open = self.left_open if pool_side == "left" else self.right_open
         lanes: dict[tuple[str, str], _Lane] = {}
+        # Each pool record is a candidate for many targets: scale its amount once.
+        scaled_of: dict[int, int | None] = {}
         for q in self._open(pool_side):
             record = pool[q]
             lane = lanes.get((record.amount.currency, record.kind))
             if lane is None:
                 lane = lanes[(record.amount.currency, record.kind)] = _Lane()
             lane.add((record.at.timestamp(), record.record_id, q), record.ref)
+            scaled_of[q] = _scaled(record.amount.amount)
         if not lanes:
             return
         for lane in lanes.values():
@@ -546,11 +591,11 @@ class _Engine:
             nearest = found.nearest(record.at.timestamp(), window, limit, pool_open, record.ref)
             if len(nearest) < 2:
                 continue
-            chosen = _subset(
-                record.amount.amount,
-                [(q, pool[q].amount.amount) for q in nearest],
-                self.rules.max_group,
-            )
+            goal = _scaled(record.amount.amount)
+            values = list(map(scaled_of.__getitem__, nearest))
+            if goal is None or None in values:
+                continue
+            chosen = _subset_scaled(goal, nearest, values, self.rules.max_group)  # type: ignore[arg-type]
             if chosen is None:
                 continue
             members = tuple(sorted(chosen, key=lambda q: _order(pool[q])))
@@ -616,27 +661,18 @@ class _Engine:
                 self._row(status, kind, lpos, rpos, "unpaired", evidence, related)
 
 
-def _close(flags: bytearray, positions: list[int]) -> None:
-    """Clear ``flags`` at every position in one C-level pass (a million pairs close a
-    million flags; ``deque(maxlen=0)`` runs the map without keeping its results)."""
-    deque(map(flags.__setitem__, positions, repeat(0)), maxlen=0)
+def _add_pair(amounts: Amounts, kind: str, left: Money, right: Money) -> None:
+    """Add an exact pair with a difference ``kind`` into ``amounts``."""
+    key = ("difference", kind, 0, left.currency)
+    amounts[key] = amounts.get(key, _ZERO) + left.amount
+    key = ("difference", kind, 1, right.currency)
+    amounts[key] = amounts.get(key, _ZERO) + right.amount
 
 
-def _first_claims(lefts: list[int], rights: list[int]) -> tuple[list[int], list[int], list[int]]:
-    """Split hits whose right position repeats: the first left position (in left order)
-    keeps the pair, the later ones are returned as collisions."""
-    claimed: set[int] = set()
-    kept_left: list[int] = []
-    kept_right: list[int] = []
-    collisions: list[int] = []
-    for i, j in zip(lefts, rights, strict=True):
-        if j in claimed:
-            collisions.append(i)
-        else:
-            claimed.add(j)
-            kept_left.append(i)
-            kept_right.append(j)
-    return kept_left, kept_right, collisions
+def _count_none(items: list[str | None]) -> int:
+    """How many items are ``None``, by identity only (``list.count`` would compare every
+    string with ``None`` through ``__eq__``, reading each string object)."""
+    return bytes(map(is_, items, repeat(None))).count(1)
 
 
 _Entry = tuple[float, str, int]
@@ -737,29 +773,41 @@ def _subset(
 ) -> tuple[int, ...] | None:
     """The first group (smallest size, then candidate order) whose amounts sum to ``target``.
 
-    Each size ``k`` enumerates the ``k-1`` combinations and finds the last member with one
-    hash lookup, so the search costs ``C(n, k-1)`` steps instead of ``C(n, k)``.
+    ``candidates`` are ``(position, amount)``; the group is returned as positions. Amounts
+    that are not whole millionths are not searched (``None``).
     """
     goal = _scaled(target)
-    if goal is None:
+    values = [_scaled(amount) for _q, amount in candidates]
+    if goal is None or None in values:
         return None
-    values: list[int] = []
+    positions = [q for q, _amount in candidates]
+    return _subset_scaled(goal, positions, values, max_group)  # type: ignore[arg-type]
+
+
+def _subset_scaled(
+    goal: int, candidates: list[int], values: list[int], max_group: int
+) -> tuple[int, ...] | None:
+    """:func:`_subset` on amounts already scaled to ints (``values[k]`` is the amount of
+    ``candidates[k]``).
+
+    Each size ``k`` enumerates the ``k-1`` combinations and finds the last member with one
+    hash lookup, so the search costs ``C(n, k-1)`` steps instead of ``C(n, k)``. The sums
+    and lookups run in C (``map`` over ``itertools.combinations``); Python only looks at
+    the combinations whose remainder is one of the candidates' amounts.
+    """
     positions: dict[int, list[int]] = {}
-    for _q, amount in candidates:
-        value = _scaled(amount)
-        if value is None:
-            return None
-        positions.setdefault(value, []).append(len(values))
-        values.append(value)
+    for index, value in enumerate(values):
+        positions.setdefault(value, []).append(index)
     count = len(values)
     for size in range(2, max_group + 1):
-        for combo in itertools.combinations(range(count), size - 1):
-            rest = goal
-            for c in combo:
-                rest -= values[c]
-            for index in positions.get(rest, ()):
+        rests = map(goal.__sub__, map(sum, itertools.combinations(values, size - 1)))
+        found = list(map(positions.get, rests))
+        combos = itertools.combinations(range(count), size - 1)
+        # Both combination streams run in the same (lexicographic) order.
+        for combo, indices in itertools.compress(zip(combos, found, strict=True), found):
+            for index in indices or ():
                 if index > combo[-1]:
-                    return tuple(candidates[c][0] for c in (*combo, index))
+                    return tuple(candidates[c] for c in (*combo, index))
     return None
 
 
@@ -779,16 +827,17 @@ def reconcile(
     ``cutoff``, ``refund_delay``, ``max_group``, ``max_candidates``.
     """
     settings = Rules.build(rules, options)
-    left_records, left_rejected = _split(left, "left")
-    right_records, right_rejected = _split(right, "right")
-    engine = _Engine(left_records, right_records, settings)
-    engine.exact()
-    engine.memos("right")
-    engine.memos("left")
-    engine.amount_time()
-    engine.batches()
-    engine.subset_sums()
-    engine.leftovers()
+    with _cycle_collection_paused():
+        left_records, left_rejected = _split(left, "left")
+        right_records, right_rejected = _split(right, "right")
+        engine = _Engine(left_records, right_records, settings)
+        engine.exact()
+        engine.memos("right")
+        engine.memos("left")
+        engine.amount_time()
+        engine.batches()
+        engine.subset_sums()
+        engine.leftovers()
     return Reconciliation(
         left=left_records,
         right=right_records,
@@ -799,10 +848,39 @@ def reconcile(
         pair_kind=engine.pair_kind,
         pair_totals=engine.clean_totals,
         rows=engine.rows,
+        amounts=_merged(engine.row_amounts, engine.pair_amounts),
         rules=settings,
         left_source=_source_name(left_records, left_rejected, "left"),
         right_source=_source_name(right_records, right_rejected, "right"),
     )
+
+
+def _merged(first: Amounts, second: Amounts) -> Amounts:
+    merged = dict(first)
+    for key, value in second.items():
+        merged[key] = merged.get(key, _ZERO) + value
+    return merged
+
+
+@contextmanager
+def _cycle_collection_paused() -> Iterator[None]:
+    """Pause Python's cycle collector for the run, and restore it whatever happens.
+
+    The engine builds only acyclic containers (position lists, index dicts, row tuples),
+    which reference counting frees on its own, but it builds them by the hundred
+    thousand while the caller's million records sit in the collector's generations: each
+    automatic collection then walks young lists of a million entries for nothing.
+    ``gc.disable`` is process-wide; if the collector was already off (the caller paused
+    it, or another thread's run did), it is left as found.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _source_name(records: list[Record], rejected: list[Rejected], default: str) -> str:

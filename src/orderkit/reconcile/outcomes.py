@@ -7,12 +7,14 @@ outcome names the rule that produced it, the evidence that rule used and, throug
 :class:`Reconciliation` keeps the bulk of its results compact (the exact-reference pairs
 are two lists of positions) and builds :class:`Outcome` objects only when they are asked
 for, so that a million matched pairs cost two integers each until somebody reads them.
+The engine also hands over the totals of every other outcome (added up while it had the
+records at hand), so :meth:`Reconciliation.summary` reads no record at all.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from operator import attrgetter
@@ -25,6 +27,7 @@ from orderkit.reconcile.rules import Rules
 
 __all__ = [
     "STATUSES",
+    "Amounts",
     "Outcome",
     "Reconciliation",
     "TraceStep",
@@ -41,6 +44,8 @@ Evidence = tuple[tuple[str, str], ...]
 Related = tuple[tuple[int, int], ...]
 #: (status, kind, left positions, right positions, rule, evidence, related)
 Row = tuple[str, str | None, tuple[int, ...], tuple[int, ...], str, Evidence, Related]
+#: Totals by (status, kind, 0 for left or 1 for right, currency).
+Amounts = dict[tuple[str, str | None, int, str], Decimal]
 
 
 @attrs.frozen
@@ -146,6 +151,16 @@ def _add(totals: dict[str, Decimal], records: Sequence[Record], positions: Seque
         totals[money.currency] = totals.get(money.currency, Decimal(0)) + money.amount
 
 
+def _split_sums(
+    sums: dict[tuple[str, int, str], Decimal],
+) -> dict[str, tuple[dict[str, Decimal], dict[str, Decimal]]]:
+    """``{(name, side, currency): total}`` as ``{name: (left totals, right totals)}``."""
+    out: dict[str, tuple[dict[str, Decimal], dict[str, Decimal]]] = {}
+    for (name, side, currency), value in sums.items():
+        out.setdefault(name, ({}, {}))[side][currency] = value
+    return out
+
+
 def _text(totals: dict[str, Decimal]) -> dict[str, str]:
     return {currency: str(value) for currency, value in sorted(totals.items())}
 
@@ -154,10 +169,14 @@ class Reconciliation:
     """The result of :func:`orderkit.reconcile.reconcile`.
 
     ``outcomes`` lists every outcome (built on first access); :meth:`summary` gives
-    counts and amounts by status and kind without building them.
+    counts and amounts by status and kind without building them. ``amounts``, when
+    given, holds the totals of every outcome other than the clean exact pairs by
+    ``(status, kind, side, currency)``, as the engine kept them; without it the summary
+    recounts them from the records (:meth:`conservation` always recounts everything).
     """
 
     __slots__ = (
+        "_amounts",
         "_outcomes",
         "_pair_kind",
         "_pair_left",
@@ -188,6 +207,7 @@ class Reconciliation:
         rules: Rules,
         left_source: str,
         right_source: str,
+        amounts: Amounts | None = None,
     ) -> None:
         self.left = left
         self.right = right
@@ -198,6 +218,7 @@ class Reconciliation:
         self._pair_kind = pair_kind
         self._pair_totals = pair_totals
         self._rows = rows
+        self._amounts = amounts
         self.rules = rules
         self.left_source = left_source
         self.right_source = right_source
@@ -269,68 +290,75 @@ class Reconciliation:
         """Counts and amounts by status and by kind, the match rate and the conservation
         check, as a plain dict ready for JSON."""
         left, right = self.left, self.right
-        statuses: dict[str, dict[str, object]] = {}
-        kinds: dict[str, dict[str, object]] = {}
-        status_counts: Counter[str] = Counter()
-        status_records: Counter[str] = Counter()
-        status_left: dict[str, dict[str, Decimal]] = defaultdict(dict)
-        status_right: dict[str, dict[str, Decimal]] = defaultdict(dict)
-        kind_counts: Counter[str] = Counter()
-        kind_left: dict[str, dict[str, Decimal]] = defaultdict(dict)
-        kind_right: dict[str, dict[str, Decimal]] = defaultdict(dict)
+        # Counts come from one pass over the rows (no record is read); amounts from the
+        # totals the engine kept while it had the records at hand (or, for a result
+        # built without them, from one pass over the records of the rows).
+        status_counts: dict[str, int] = {}
+        status_records: dict[str, int] = {}
+        kind_counts: dict[str, int] = {}
+        status_sums: dict[tuple[str, int, str], Decimal] = {}
+        kind_sums: dict[tuple[str, int, str], Decimal] = {}
+        zero = Decimal(0)
 
         kinds_of_pairs = self._pair_kind
-        pair_left, pair_right = self._pair_left, self._pair_right
-        clean = len(pair_left) - len(kinds_of_pairs)
+        clean = len(self._pair_left) - len(kinds_of_pairs)
         if clean:
-            status_counts["matched"] += clean
-            status_records["matched"] += 2 * clean
-            status_left["matched"] = dict(self._pair_totals)
-            status_right["matched"] = dict(self._pair_totals)
-        for n, kind in kinds_of_pairs.items():
-            i, j = pair_left[n], pair_right[n]
-            status_counts["difference"] += 1
-            status_records["difference"] += 2
-            kind_counts[kind] += 1
-            _add(status_left["difference"], left, (i,))
-            _add(kind_left[kind], left, (i,))
-            _add(status_right["difference"], right, (j,))
-            _add(kind_right[kind], right, (j,))
+            status_counts["matched"] = clean
+            status_records["matched"] = 2 * clean
+            for currency, value in self._pair_totals.items():
+                status_sums["matched", 0, currency] = value
+                status_sums["matched", 1, currency] = value
+        if kinds_of_pairs:
+            status_counts["difference"] = len(kinds_of_pairs)
+            status_records["difference"] = 2 * len(kinds_of_pairs)
+            for pair_kind in kinds_of_pairs.values():
+                kind_counts[pair_kind] = kind_counts.get(pair_kind, 0) + 1
         for status, row_kind, lpos, rpos, _rule, _evidence, _related in self._rows:
-            status_counts[status] += 1
-            status_records[status] += len(lpos) + len(rpos)
-            _add(status_left[status], left, lpos)
-            _add(status_right[status], right, rpos)
+            status_counts[status] = status_counts.get(status, 0) + 1
+            status_records[status] = status_records.get(status, 0) + len(lpos) + len(rpos)
             if row_kind is not None:
-                kind_counts[row_kind] += 1
-                _add(kind_left[row_kind], left, lpos)
-                _add(kind_right[row_kind], right, rpos)
+                kind_counts[row_kind] = kind_counts.get(row_kind, 0) + 1
+        amounts = self._amounts if self._amounts is not None else self._recount_amounts()
+        for (status, of_kind, side, currency), value in amounts.items():
+            key = (status, side, currency)
+            status_sums[key] = status_sums.get(key, zero) + value
+            if of_kind is not None:
+                key = (of_kind, side, currency)
+                kind_sums[key] = kind_sums.get(key, zero) + value
         rejected = len(self.rejected_left) + len(self.rejected_right)
         if rejected:
-            status_counts["rejected"] += rejected
-            status_records["rejected"] += rejected
+            status_counts["rejected"] = status_counts.get("rejected", 0) + rejected
+            status_records["rejected"] = status_records.get("rejected", 0) + rejected
 
+        statuses: dict[str, dict[str, object]] = {}
+        status_amounts = _split_sums(status_sums)
         for status in STATUSES:
-            if status_counts[status]:
+            if status_counts.get(status):
+                left_amount, right_amount = status_amounts.get(status, ({}, {}))
                 statuses[status] = {
                     "outcomes": status_counts[status],
                     "records": status_records[status],
-                    "left_amount": _text(status_left[status]),
-                    "right_amount": _text(status_right[status]),
+                    "left_amount": _text(left_amount),
+                    "right_amount": _text(right_amount),
                 }
+        kinds: dict[str, dict[str, object]] = {}
+        kind_amounts = _split_sums(kind_sums)
         for kind in sorted(kind_counts):
-            net: dict[str, Decimal] = defaultdict(Decimal)
-            for currency, value in kind_right[kind].items():
+            left_amount, right_amount = kind_amounts.get(kind, ({}, {}))
+            net: dict[str, Decimal] = dict.fromkeys(right_amount, zero)
+            for currency, value in right_amount.items():
                 net[currency] += value
-            for currency, value in kind_left[kind].items():
-                net[currency] -= value
+            for currency, value in left_amount.items():
+                net[currency] = net.get(currency, zero) - value
             kinds[kind] = {
                 "outcomes": kind_counts[kind],
-                "left_amount": _text(kind_left[kind]),
-                "right_amount": _text(kind_right[kind]),
+                "left_amount": _text(left_amount),
+                "right_amount": _text(right_amount),
                 "difference": _text(net),
             }
 
+        matched_records = status_records.get("matched", 0)
+        paired_records = matched_records + status_records.get("difference", 0)
         total_records = len(left) + len(right) + rejected
         return {
             "left_source": self.left_source,
@@ -342,12 +370,8 @@ class Reconciliation:
             },
             "by_status": statuses,
             "by_kind": kinds,
-            "match_rate": (status_records["matched"] / total_records) if total_records else 1.0,
-            "paired_rate": (
-                (status_records["matched"] + status_records["difference"]) / total_records
-                if total_records
-                else 1.0
-            ),
+            "match_rate": (matched_records / total_records) if total_records else 1.0,
+            "paired_rate": (paired_records / total_records) if total_records else 1.0,
             "records_accounted": sum(status_records.values()),
             "rules": {
                 "amount_tolerance": None
@@ -359,6 +383,27 @@ class Reconciliation:
                 "cutoff": None if self.rules.cutoff is None else self.rules.cutoff.isoformat(),
             },
         }
+
+    def _recount_amounts(self) -> Amounts:
+        """The totals the engine keeps, recounted from the records of every outcome
+        that is not a clean exact pair."""
+        left, right = self.left, self.right
+        amounts: Amounts = {}
+        groups: list[tuple[str, str | None, Iterable[Record], Iterable[Record]]] = [
+            ("difference", kind, (left[self._pair_left[n]],), (right[self._pair_right[n]],))
+            for n, kind in self._pair_kind.items()
+        ]
+        groups += [
+            (status, kind, map(left.__getitem__, lpos), map(right.__getitem__, rpos))
+            for status, kind, lpos, rpos, _rule, _evidence, _related in self._rows
+        ]
+        for status, kind, lefts, rights in groups:
+            for side, members in ((0, lefts), (1, rights)):
+                for record in members:
+                    money = record.amount
+                    key = (status, kind, side, money.currency)
+                    amounts[key] = amounts.get(key, Decimal(0)) + money.amount
+        return amounts
 
     # --- conservation ----------------------------------------------------------------
 

@@ -48,12 +48,20 @@ def extract_refs(memo: str) -> list[str]:
         return []
     text = memo.upper() if memo.isascii() else _normalise(memo)
     spaced = _SEPARATORS.sub(" ", text)
-    compact = spaced.replace(" ", "")
-    ids: list[str] = []
-    for found in (*_RECON_ID.findall(spaced), *_RECON_ID.findall(compact)):
+    ids = _RECON_ID.findall(spaced)
+    digits = _DIGITS.findall(spaced)
+    if " " in spaced:
+        # Without separators the compact form is the same text: nothing new to find.
+        compact = spaced.replace(" ", "")
+        ids += _RECON_ID.findall(compact)
+        digits += _DIGITS.findall(compact)
+    candidates: list[str] = []
+    for found in ids:
         # "ORDERSO20260216000892": the id may start anywhere in a run of letters.
         letters = len(found) - 14
-        ids.extend(found[start:] for start in range(max(letters - 1, 1)))
-    digits = _DIGITS.findall(spaced) + _DIGITS.findall(compact)
+        if letters <= 2:
+            candidates.append(found)
+        else:
+            candidates.extend(found[start:] for start in range(letters - 1))
     # dict.fromkeys keeps the first occurrence of each candidate, in order.
-    return list(dict.fromkeys((*ids, *digits)))
+    return list(dict.fromkeys(candidates + digits))
