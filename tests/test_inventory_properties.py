@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import shutil
 import tempfile
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,9 +34,10 @@ from hypothesis.stateful import (
 from orderkit.adapters.memory import MemoryInventoryStore
 from orderkit.adapters.sqlite import SQLiteInventoryStore
 from orderkit.errors import InsufficientStock, InvalidLock, StoreError
-from orderkit.inventory import Balance, InventoryLedger, LedgerEntry, LockLine
+from orderkit.inventory import InventoryLedger, LedgerEntry
 from orderkit.ports import InventoryStore, InventoryTransaction
 from orderkit.testing import ManualClock
+from orderkit.testing.inventory_paths import PortOnlyStore
 
 SECRET = b"property-test-secret-0123456789"
 RELEASE_LIMIT = 1
@@ -348,12 +349,12 @@ class SimulatedCrash(StoreError):
         super().__init__("inventory transaction", f"simulated crash {where}")
 
 
-class CrashingStore:
+class CrashingStore(PortOnlyStore):
     """Wraps a real store and raises between steps: before the transaction, between
     appends (the store must roll back), or after the commit (the caller never hears)."""
 
     def __init__(self, inner: InventoryStore, rng: random.Random, rate: float) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.rng = rng
         self.rate = rate
         self.crashes = 0
@@ -369,33 +370,6 @@ class CrashingStore:
         with self.inner.transaction(skus) as tx:
             yield _CrashingTransaction(tx, self)
         self._crash("after the commit")
-
-    def balance(self, sku: str) -> Balance:
-        return self.inner.balance(sku)
-
-    def balances(self) -> Mapping[str, Balance]:
-        return self.inner.balances()
-
-    def lock_lines(self, lock_key: str) -> Sequence[LockLine]:
-        return self.inner.lock_lines(lock_key)
-
-    def lines_of_order(self, order_id: str) -> Sequence[LockLine]:
-        return self.inner.lines_of_order(order_id)
-
-    def all_lock_lines(self) -> Iterator[LockLine]:
-        return self.inner.all_lock_lines()
-
-    def due_lines(self, now: datetime, limit: int) -> Sequence[LockLine]:
-        return self.inner.due_lines(now, limit)
-
-    def entries(self) -> Iterator[LedgerEntry]:
-        return self.inner.entries()
-
-    def entry(self, entry_id: str) -> LedgerEntry | None:
-        return self.inner.entry(entry_id)
-
-    def pending_parks(self) -> Sequence[LedgerEntry]:
-        return self.inner.pending_parks()
 
 
 class _CrashingTransaction:

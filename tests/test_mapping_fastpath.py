@@ -37,6 +37,7 @@ from orderkit.mapping import (
 from orderkit.money import Money
 from orderkit.orders import AdjustmentKind, Bearer, LineStatus, Order, OrderStatus
 from orderkit.serialization import from_dict, to_dict
+from orderkit.testing.strategies import mutated_payloads
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mapping"
 ALL = sorted(FIXTURES.glob("*/*.json"))
@@ -217,55 +218,8 @@ def test_deleted_keys_get_the_checked_answer() -> None:
 
 # --- random payloads ---------------------------------------------------------------------
 
-ODD = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(10**30), max_value=10**30),
-    st.integers(min_value=-2, max_value=12),
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.text(alphabet=st.characters(codec="utf-8"), max_size=12),
-    st.from_regex(r"-?[0-9]{1,17}(\.[0-9]{0,4})?", fullmatch=True),
-    st.from_regex(r"20[0-9]{2}-[01][0-9]-[0-3][0-9][ T][0-2][0-9]:[0-5][0-9]:[0-5][0-9]",
-                  fullmatch=True),
-    st.sampled_from(["", "0", "0.0", "0.00", "0.000", "-0.00", "0001-01-01 00:00:00", "1e400",
-                     "NaN", "12.345", "9" * 40, "\u202e89.00", "2026-02-30 25:61:00",
-                     "NO_REFUND", "SUCCESS", "TRADE_CLOSED", "WAIT_BUYER_PAY", "CNY", "KWD",
-                     "CLF", "JPY"]),
-    st.lists(st.integers(), max_size=2),
-    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
-)
-
-
-def _containers(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            out.append((*path, key))
-            out.extend(_containers(item, (*path, key)))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            out.append((*path, index))
-            out.extend(_containers(item, (*path, index)))
-    return out
-
-
-@st.composite
-def mutated(draw: st.DrawFn) -> tuple[str, Any]:
-    platform, seed = draw(st.sampled_from(SEEDS))
-    payload = copy.deepcopy(seed)
-    for _ in range(draw(st.integers(min_value=1, max_value=4))):
-        paths = _containers(payload)
-        if not paths:
-            break
-        path = draw(st.sampled_from(paths))
-        parent = payload
-        for step in path[:-1]:
-            parent = parent[step]
-        if draw(st.sampled_from(["delete", "replace", "replace"])) == "delete":
-            del parent[path[-1]]
-        else:
-            parent[path[-1]] = draw(ODD)
-    return platform, payload
+def mutated() -> st.SearchStrategy[tuple[str, Any]]:
+    return mutated_payloads(SEEDS)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -334,30 +288,15 @@ ODD_SEED: dict[str, Any] = {
     "shipped": "2026-03-29T09:00:00+01:00",
 }
 
-ODD_KEYS = sorted(set(_containers(ODD_SEED)), key=repr)
-
-
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(ODD_KEYS), st.one_of(st.just(KeyError), ODD)),
-                max_size=3))
+@given(mutated_payloads([("odd", ODD_SEED)], max_mutations=3))
 def test_fast_and_checked_paths_agree_on_a_map_with_unusual_features(
-    changes: list[tuple[tuple[Any, ...], object]],
+    case: tuple[str, Any],
 ) -> None:
     registry = Registry(builtins=False)
     plan = registry.register(_odd_map())
     assert plan._build is not plan._checked
-    payload = copy.deepcopy(ODD_SEED)
-    for path, value in changes:
-        parent: Any = payload
-        try:
-            for step in path[:-1]:
-                parent = parent[step]
-            if value is KeyError:
-                del parent[path[-1]]
-            else:
-                parent[path[-1]] = value
-        except (KeyError, IndexError, TypeError):
-            continue
+    _, payload = case
     fast = outcome(plan.build, payload)
     checked = outcome(plan.build_checked, payload)
     assert fast == checked
@@ -366,7 +305,6 @@ def test_fast_and_checked_paths_agree_on_a_map_with_unusual_features(
         order, _ = fast[1]  # type: ignore[misc]
         assert revalidated(order) == order
         assert repr(revalidated(order)) == repr(order)
-
 
 
 def test_a_low_precision_host_context_does_not_change_what_maps() -> None:

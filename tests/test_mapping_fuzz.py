@@ -14,57 +14,18 @@ from hypothesis import strategies as st
 from orderkit.errors import MappingError
 from orderkit.mapping import check, normalize
 from orderkit.money import Money
+from orderkit.testing.strategies import mutated_payloads, odd_json_values
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mapping"
 SEEDS = [
     (p.parent.name, json.loads(p.read_text("utf-8"))) for p in sorted(FIXTURES.glob("*/*.json"))
 ]
 
-ODD = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(10**30), max_value=10**30),
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.text(alphabet=st.characters(codec="utf-8"), max_size=12),
-    st.sampled_from(["", "0001-01-01 00:00:00", "1e400", "-0", "٣٤", "１２.３０", "NaN",
-                     "12.345", "9" * 40, "\u202e89.00", "2026-02-30 25:61:00"]),
-    st.lists(st.integers(), max_size=2),
-    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
-)
+ODD = odd_json_values()
 
 
-def _containers(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Paths of every key/index in the payload."""
-    out = []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            out.append((*path, key))
-            out.extend(_containers(item, (*path, key)))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            out.append((*path, index))
-            out.extend(_containers(item, (*path, index)))
-    return out
-
-
-@st.composite
-def mutated(draw: st.DrawFn) -> tuple[str, Any]:
-    platform, seed = draw(st.sampled_from(SEEDS))
-    payload = copy.deepcopy(seed)
-    for _ in range(draw(st.integers(min_value=1, max_value=4))):
-        paths = _containers(payload)
-        if not paths:
-            break
-        path = draw(st.sampled_from(paths))
-        parent = payload
-        for step in path[:-1]:
-            parent = parent[step]
-        action = draw(st.sampled_from(["delete", "replace", "replace"]))
-        if action == "delete":
-            del parent[path[-1]]
-        else:
-            parent[path[-1]] = draw(ODD)
-    return platform, payload
+def mutated() -> st.SearchStrategy[tuple[str, Any]]:
+    return mutated_payloads(SEEDS)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,13 +1,18 @@
 """Hypothesis strategies for canonical values (requires the ``test`` extra).
 
 Use them in your own property tests: ``@given(orders())`` yields valid, fully populated
-orders with consistent currencies and line buckets that sum to each line's quantity.
+orders with consistent currencies and line buckets that sum to each line's quantity;
+``@given(mutated_payloads(seeds))`` yields real platform payloads with keys deleted or
+replaced by odd JSON values, for fuzzing a :class:`~orderkit.mapping.PlatformMap`.
 """
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from hypothesis import strategies as st
 
@@ -36,6 +41,8 @@ __all__ = [
     "currencies",
     "decimal_amounts",
     "money",
+    "mutated_payloads",
+    "odd_json_values",
     "order_lines",
     "orders",
 ]
@@ -200,3 +207,77 @@ def decimal_amounts(currency: str) -> st.SearchStrategy[Decimal]:
     """Decimals with exactly the currency's minor digits."""
     digits = minor_digits(currency)
     return st.integers(-(10**12), 10**12).map(lambda n: Decimal(n).scaleb(-digits))
+
+
+# --- platform payload fuzzing ------------------------------------------------------------
+
+
+def odd_json_values() -> st.SearchStrategy[Any]:
+    """Values a platform field should never hold but one day will: null, bools, huge and
+    negative numbers, NaN and infinities, odd unicode, nested lists and objects, and
+    near misses of real amounts, dates and statuses."""
+    return st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(10**30), max_value=10**30),
+        st.integers(min_value=-2, max_value=12),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.text(alphabet=st.characters(codec="utf-8"), max_size=12),
+        st.from_regex(r"-?[0-9]{1,17}(\.[0-9]{0,4})?", fullmatch=True),
+        st.from_regex(
+            r"20[0-9]{2}-[01][0-9]-[0-3][0-9][ T][0-2][0-9]:[0-5][0-9]:[0-5][0-9]",
+            fullmatch=True,
+        ),
+        st.sampled_from(_NEAR_MISSES),
+        st.lists(st.integers(), max_size=2),
+        st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    )
+
+
+_NEAR_MISSES = (
+    *("", "0", "0.0", "0.00", "0.000", "-0", "-0.00", "0001-01-01 00:00:00", "1e400"),
+    *("NaN", "12.345", "9" * 40, "\u202e89.00", "2026-02-30 25:61:00", "٣٤", "１２.３０"),
+    *("NO_REFUND", "SUCCESS", "TRADE_CLOSED", "WAIT_BUYER_PAY", "CNY", "KWD", "CLF", "JPY"),
+)
+
+
+def _paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """The path of every key and index in a JSON value."""
+    out = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            out.append((*path, key))
+            out.extend(_paths(item, (*path, key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            out.append((*path, index))
+            out.extend(_paths(item, (*path, index)))
+    return out
+
+
+@st.composite
+def mutated_payloads(
+    draw: st.DrawFn,
+    seeds: Sequence[tuple[str, Any]],
+    junk: st.SearchStrategy[Any] | None = None,
+    max_mutations: int = 4,
+) -> tuple[str, Any]:
+    """``(platform, payload)``: a deep copy of one of ``seeds`` (``(platform, payload)``
+    pairs, e.g. your fixtures) with 1 to ``max_mutations`` keys or items deleted or
+    replaced by a value from ``junk`` (default :func:`odd_json_values`)."""
+    platform, seed = draw(st.sampled_from(list(seeds)))
+    values = odd_json_values() if junk is None else junk
+    payload = copy.deepcopy(seed)
+    for _ in range(draw(st.integers(min_value=1, max_value=max_mutations))):
+        paths = _paths(payload)
+        if not paths:
+            break
+        path = draw(st.sampled_from(paths))
+        parent = payload
+        for step in path[:-1]:
+            parent = parent[step]
+        if draw(st.sampled_from(["delete", "replace", "replace"])) == "delete":
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = draw(values)
+    return platform, payload
