@@ -9,9 +9,10 @@ earlier releases stored (a record written before an upgrade must still match).
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
 import pickle
+import subprocess
+import sys
 import threading
 import zlib
 from collections.abc import Mapping
@@ -272,22 +273,31 @@ def test_claim_tokens_are_unique_across_threads() -> None:
     assert len(set(every)) == len(every) == 20_000
 
 
-def _draw_in_child(queue: multiprocessing.Queue[str]) -> None:
-    queue.put(new_token())
+_FORK_TOKENS = """
+import os
+from orderkit.idempotency.tokens import new_token
+mine = new_token()
+read, write = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.write(write, new_token().encode("ascii"))
+    os._exit(0)
+os.waitpid(pid, 0)
+print(mine, new_token(), os.read(read, 200).decode("ascii"))
+"""
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
 def test_a_forked_process_draws_tokens_from_a_fresh_sequence() -> None:
-    mine = new_token()
-    context = multiprocessing.get_context("fork")
-    queue: multiprocessing.Queue[str] = context.Queue()
-    child = context.Process(target=_draw_in_child, args=(queue,))
-    child.start()
-    theirs = queue.get(timeout=30)
-    child.join(timeout=30)
+    # Forked from a fresh single-threaded interpreter: forking the test process itself
+    # could copy a lock another thread holds and hang the child.
+    result = subprocess.run(
+        [sys.executable, "-c", _FORK_TOKENS], capture_output=True, text=True, timeout=60, check=True
+    )
+    mine, after, theirs = result.stdout.split()
     # Same counter position after the fork, but a prefix of its own.
     assert theirs[:24] != mine[:24]
-    assert theirs != new_token()
+    assert theirs != after
 
 
 # --- outcomes: the default codec without an Outcome in between --------------------------

@@ -13,6 +13,8 @@ import hmac
 import os
 import pickle
 import random
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,7 +37,7 @@ from orderkit.inventory import (
 )
 from orderkit.inventory.entries import LockLine, trusted_line, trusted_lock, trusted_result
 from orderkit.inventory.fastpath import FastInventoryStore, FastPathDeclined
-from orderkit.inventory.ledger import _demand, _Ids
+from orderkit.inventory.ledger import _demand
 from orderkit.inventory.tokens import _DOMAIN, _TAG_BYTES, LockTokens
 from orderkit.ports import InventoryStore, InventoryTransaction
 from orderkit.testing import ManualClock
@@ -81,18 +83,29 @@ def test_a_lock_id_issued_before_still_opens() -> None:
 # --- ids --------------------------------------------------------------------------------------
 
 
+_FORK_IDS = """
+import os
+from orderkit.inventory.ledger import _Ids
+ids = _Ids()
+first = ids()
+read, write = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.write(write, ids().encode("ascii"))
+    os._exit(0)
+os.waitpid(pid, 0)
+print(first, ids(), os.read(read, 100).decode("ascii"))
+"""
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
 def test_ids_get_a_new_prefix_in_a_forked_child() -> None:
-    ids = _Ids()
-    first = ids()
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        os.write(write, ids().encode("ascii"))
-        os._exit(0)
-    os.waitpid(pid, 0)
-    child = os.read(read, 100).decode("ascii")
-    parent = ids()
+    # Forked from a fresh single-threaded interpreter: forking the test process itself
+    # could copy a lock another thread holds and hang the child.
+    result = subprocess.run(
+        [sys.executable, "-c", _FORK_IDS], capture_output=True, text=True, timeout=60, check=True
+    )
+    first, parent, child = result.stdout.split()
     assert parent[:16] == first[:16]
     assert child[:16] != parent[:16]
     assert len({first, parent, child}) == 3

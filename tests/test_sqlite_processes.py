@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from functools import partial
 from pathlib import Path
@@ -48,3 +49,12 @@ def test_two_processes_drawing_recon_ids_get_distinct_gap_free_numbers(tmp_path:
     for numbers in results:
         assert numbers == sorted(numbers)
     assert SQLiteReconIdSequence(path).next_value("SO", day) == 2001
+
+
+def test_a_store_that_cannot_open_is_reported_not_waited_for() -> None:
+    started = time.monotonic()
+    save = partial(save_order, sample_order(), None)
+    [outcome] = race(partial(SQLiteOrderRepository, ""), [save])
+    assert isinstance(outcome, Failure)
+    assert outcome.error == "ValidationError"
+    assert time.monotonic() - started < 60  # the race's own timeout is 120 s

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,3 +95,51 @@ def test_path_must_be_a_path() -> None:
     with pytest.raises(ValidationError) as caught:
         Database(42)  # type: ignore[arg-type]
     assert caught.value.path == "path"
+
+
+_OPEN_TOGETHER = """
+import os, sys
+from datetime import date
+from orderkit.adapters.sqlite import SQLiteReconIdSequence
+from orderkit.errors import StoreError
+rounds, processes = int(sys.argv[1]), int(sys.argv[2])
+failures = []
+for round_ in range(rounds):
+    path = f"fresh-{round_}.db"  # in the working directory the test gives
+    go_read, go_write = os.pipe()
+    children = []
+    for _ in range(processes):
+        pid = os.fork()
+        if pid == 0:
+            os.close(go_write)
+            os.read(go_read, 1)  # all children wait here, then open the file together
+            try:
+                SQLiteReconIdSequence(path).next_value("SO", date(2026, 2, 16))
+            except StoreError as error:
+                print(round_, error, flush=True)
+                os._exit(1)
+            os._exit(0)
+        children.append(pid)
+    os.close(go_read)
+    os.write(go_write, b"g" * processes)
+    for pid in children:
+        if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0:
+            failures.append(round_)
+print("failed rounds:", len(failures))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_processes_opening_a_fresh_file_together_all_get_in(tmp_path: Path) -> None:
+    # Turning WAL on answers "database is locked" at once (no busy handler) when several
+    # processes open a new file together; the adapter must wait its turn, not fail.
+    # Forked from a fresh single-threaded interpreter, never from the test process.
+    result = subprocess.run(
+        [sys.executable, "-c", _OPEN_TOGETHER, "40", "4"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=True,
+        cwd=tmp_path,
+    )
+    assert result.stdout.strip().endswith("failed rounds: 0"), result.stdout

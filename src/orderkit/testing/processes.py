@@ -4,7 +4,8 @@ Adapters that claim "safe across processes" (SQLite, PostgreSQL, your own) are t
 racing real processes against one store, not threads: threads share a connection pool
 and a GIL and hide the bugs that matter. :func:`race` starts the processes with the
 ``spawn`` method, lines them up on a barrier so they really start together, and returns
-what each job returned (or the name and text of the ``OrderkitError`` it raised).
+what each job returned (or the name and text of the exception it, or the store factory,
+raised: an ``OrderkitError`` the job meant, or anything else that went wrong).
 
 Factories and jobs must be picklable: module-level functions or ``functools.partial``
 of them, for example ``partial(SQLiteOrderRepository, path)``.
@@ -20,7 +21,6 @@ from typing import Any, TypeVar
 
 import attrs
 
-from orderkit.errors import OrderkitError
 from orderkit.orders import Order
 from orderkit.ports import OrderRepository, ReconIdSequence
 
@@ -31,7 +31,7 @@ S = TypeVar("S")
 
 @attrs.frozen
 class Failure:
-    """An ``OrderkitError`` a job raised, by class name and message."""
+    """An exception a job (or its store factory) raised, by class name and message."""
 
     error: str
     message: str
@@ -44,11 +44,20 @@ def _worker(
     barrier: Any,
     results: Any,
 ) -> None:
-    store = factory()
+    # Any exception is reported, not left to kill the process silently: the caller then
+    # sees what went wrong at once instead of waiting out its timeout.
+    failure: Failure | None = None
+    try:
+        store = factory()
+    except Exception as error:
+        failure = Failure(type(error).__name__, str(error))
     barrier.wait(timeout=60)
+    if failure is not None:
+        results.put((index, failure))
+        return
     try:
         results.put((index, job(store)))
-    except OrderkitError as error:
+    except Exception as error:
         results.put((index, Failure(type(error).__name__, str(error))))
 
 

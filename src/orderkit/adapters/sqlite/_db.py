@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,6 +30,8 @@ __all__ = ["Database", "Migration"]
 Migration = Sequence[str]
 
 _BUSY_TIMEOUT_MS: Final = 30_000
+#: SQLite result codes of a lock held by another connection.
+_BUSY_CODES: Final = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 
 
 class Database:
@@ -63,7 +66,7 @@ class Database:
                 check_same_thread=True,
             )
             conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(conn)
             conn.execute(f"PRAGMA synchronous = {'FULL' if self._durable else 'NORMAL'}")
             conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as error:
@@ -170,6 +173,28 @@ class Database:
                 "SELECT version FROM schema_version WHERE component = ?", (component,)
             ).fetchone()
             return int(row[0]) if row else 0
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch ``conn``'s file to WAL, waiting out other connections like a write does.
+
+    Turning WAL on needs a moment of exclusive access, and SQLite answers "database is
+    locked" at once instead of calling the busy handler when several processes open a
+    fresh file together. So this retries with a short backoff until the busy timeout.
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+    delay = 0.001
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            code = getattr(error, "sqlite_errorcode", None)
+            busy = code is not None and code & 0xFF in _BUSY_CODES  # extended -> primary
+            if not busy or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
 
 
 def _statements(script: str) -> list[str]:
