@@ -85,8 +85,8 @@ def test_a_lock_id_issued_before_still_opens() -> None:
 
 _FORK_IDS = """
 import os
-from orderkit.inventory.ledger import _Ids
-ids = _Ids()
+from orderkit.inventory.ledger import _entry_ids
+ids = _entry_ids()
 first = ids()
 read, write = os.pipe()
 pid = os.fork()

@@ -15,13 +15,11 @@ thousands of locks in a minute (the release breaker parks those for review).
 
 from __future__ import annotations
 
-import itertools
-import os
-import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Final
 
+from orderkit._unique import UniqueIds
 from orderkit.errors import InsufficientStock, InvalidLock, ValidationError
 from orderkit.inventory.entries import (
     EntryKind,
@@ -48,43 +46,9 @@ _MAX_TEXT: Final = 256
 _NO_TIME: Final = timedelta(0)
 
 
-class _Ids:
-    """Unique ids for entries and locks: a random per-process prefix and a counter.
-
-    Cheaper than fresh randomness per id; the prefix is redrawn in a forked child (an
-    ``os.register_at_fork`` hook restarts every live generator) so two processes never
-    share a sequence. Ids need to be unique, not secret: a lock id's unforgeability
-    comes from its signature. :attr:`next` is a C-level iterator step (formatting the
-    next counter value), so drawing an id runs no Python code at all; read it afresh
-    for each call, since a fork replaces it.
-    """
-
-    __slots__ = ("__weakref__", "next")
-
-    next: Callable[[], str]
-
-    def __init__(self) -> None:
-        self._restart()
-        _LIVE_IDS.add(self)
-
-    def _restart(self) -> None:
-        pattern = os.urandom(8).hex() + "%08x"
-        self.next = map(pattern.__mod__, itertools.count(1)).__next__
-
-    def __call__(self) -> str:
-        return self.next()
-
-
-_LIVE_IDS: weakref.WeakSet[_Ids] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    for ids in list(_LIVE_IDS):
-        ids._restart()
-
-
-if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork() either
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+def _entry_ids() -> UniqueIds:
+    """Entry and lock ids: 16 hex digits of per-process prefix, then an 8-digit counter."""
+    return UniqueIds(8, "%08x")
 
 
 def _text(path: str, value: object) -> str:
@@ -206,7 +170,7 @@ class InventoryLedger:
         self._release_limit = release_limit
         self._release_window = release_window
         self._expiry_batch = expiry_batch
-        self._ids = _Ids()
+        self._ids = _entry_ids()
         # The store's one-call lock and release, when it offers them (the memory store).
         self._fast: FastInventoryStore | None = (
             store if isinstance(store, FastInventoryStore) else None
