@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from orderkit.errors import ValidationError
 from orderkit.timekeeping import ensure_aware
@@ -18,7 +18,11 @@ T = TypeVar("T")
 Validator = Callable[[Any, Any, Any], None]
 
 
-def text(*, allow_empty: bool = True, max_length: int = 4096) -> Validator:
+#: The longest text a canonical field takes unless it says otherwise.
+TEXT_MAX_LENGTH: Final = 4096
+
+
+def text(*, allow_empty: bool = True, max_length: int = TEXT_MAX_LENGTH) -> Validator:
     """A ``str`` field; non-empty unless ``allow_empty``."""
 
     def check(_instance: object, attribute: Any, value: object) -> None:

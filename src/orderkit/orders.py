@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from enum import IntEnum, StrEnum
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
@@ -155,6 +155,9 @@ class Address:
 
 
 _ZERO_BUCKETS: dict[LineStatus, int] = dict.fromkeys(LineStatus, 0)
+#: Longest ``order_id`` / ``channel_order_id``, and longest ``channel`` and hold kind.
+ID_MAX_LENGTH: Final = 128
+NAME_MAX_LENGTH: Final = 64
 # StrEnum members hash and compare like their values, so this finds both "open" and OPEN.
 _STATUS_BY_KEY: dict[str, LineStatus] = {status.value: status for status in LineStatus}
 
@@ -387,7 +390,7 @@ class Shipment:
 class Hold:
     """A reason the order must not ship yet, orthogonal to its status."""
 
-    kind: str = attrs.field(validator=check.text(allow_empty=False, max_length=64))
+    kind: str = attrs.field(validator=check.text(allow_empty=False, max_length=NAME_MAX_LENGTH))
     by: str = attrs.field(validator=check.text())
     at: datetime = attrs.field(converter=_to_at)
     reason: str = attrs.field(default="", validator=check.text())
@@ -566,10 +569,12 @@ class Order:
     are required. All money shares the currency of the first line.
     """
 
-    order_id: str = attrs.field(validator=check.text(allow_empty=False, max_length=128))
-    channel: str = attrs.field(validator=check.text(allow_empty=False, max_length=64))
+    order_id: str = attrs.field(validator=check.text(allow_empty=False, max_length=ID_MAX_LENGTH))
+    channel: str = attrs.field(validator=check.text(allow_empty=False, max_length=NAME_MAX_LENGTH))
     """``"tmall"``, ``"jd"``, ``"pdd"``, ``"douyin"``, ``"shopify"``, ``"pos"``, ..."""
-    channel_order_id: str = attrs.field(validator=check.text(allow_empty=False, max_length=128))
+    channel_order_id: str = attrs.field(
+        validator=check.text(allow_empty=False, max_length=ID_MAX_LENGTH)
+    )
     """The channel's own order number, exactly as the channel sent it."""
     lines: tuple[OrderLine, ...] = attrs.field(converter=_to_lines, validator=_check_lines)
     created_at: datetime = attrs.field(converter=_to_created_at)

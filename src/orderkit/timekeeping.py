@@ -26,6 +26,7 @@ from orderkit.errors import ValidationError
 
 __all__ = [
     "DEFAULT_ACCOUNTING_TZ",
+    "MILLIS_THRESHOLD",
     "UTC",
     "AccountingPeriod",
     "SystemClock",
@@ -39,7 +40,7 @@ __all__ = [
 DEFAULT_ACCOUNTING_TZ: Final = "Asia/Shanghai"
 
 #: Unix values at or above this are read as milliseconds (1e11 seconds is year 5138).
-_MILLIS_THRESHOLD: Final = 100_000_000_000
+MILLIS_THRESHOLD: Final = 100_000_000_000
 _UNIX_TEXT = re.compile(r"[+-]?\d{1,16}(\.\d+)?")
 _NAIVE_FORMATS: Final = ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d")
 
@@ -68,7 +69,7 @@ def ensure_aware(value: object, *, path: str = "value") -> datetime:
 
 
 def _from_unix(number: Decimal, raw: object, path: str) -> datetime:
-    if abs(number) >= _MILLIS_THRESHOLD:
+    if abs(number) >= MILLIS_THRESHOLD:
         number = number / 1000
     try:
         return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=float(number))

@@ -32,10 +32,14 @@ from decimal import Decimal
 from typing import Any, Final
 
 from orderkit._build import builder, field_names
+from orderkit._checks import TEXT_MAX_LENGTH
 from orderkit.mapping.paths import MISSING, parse_path
 from orderkit.mapping.spec import AdjustmentSpec, Field, PlatformMap, StatusTable
+from orderkit.mapping.units import AMOUNT_LIMIT, MAX_COUNT
 from orderkit.money import MINOR_DIGITS, Money, minor_digits
 from orderkit.orders import (
+    ID_MAX_LENGTH,
+    NAME_MAX_LENGTH,
     Address,
     Adjustment,
     AdjustmentKind,
@@ -48,18 +52,12 @@ from orderkit.orders import (
     PaymentKind,
     Shipment,
 )
+from orderkit.timekeeping import MILLIS_THRESHOLD
 
 __all__ = ["Parts", "generate_build"]
 
-#: What the constructors allow: ``check.text()`` max length, and Order's id limits.
-_TEXT_MAX: Final = 4096
-_ID_MAX: Final = 128
-_CHANNEL_MAX: Final = 64
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_MILLIS_THRESHOLD: Final = 100_000_000_000
-_AMOUNT_LIMIT: Final = 10**15
-_MAX_COUNT: Final = 10**9
-_ZERO_BUCKETS: Final = dict.fromkeys(LineStatus, 0)
+_AMOUNT_LIMIT: Final = int(AMOUNT_LIMIT)
 _STATUS_SCALARS: Final = (str, int, type(None))
 
 Parts = Mapping[str, Any]
@@ -129,7 +127,7 @@ def _ok_at(value: object, optional: bool) -> bool:
 
 
 def _ok_count(value: object) -> bool:
-    return value.__class__ is int and 1 <= value <= _MAX_COUNT
+    return value.__class__ is int and 1 <= value <= MAX_COUNT
 
 
 class _Slow:
@@ -194,7 +192,7 @@ def _field(
     prefix: str,
     slot: str,
     *,
-    limit: int = _TEXT_MAX,
+    limit: int = TEXT_MAX_LENGTH,
 ) -> None:
     """Read ``field`` into ``target``, fast where provable, else through ``reader``.
 
@@ -263,10 +261,10 @@ def _fast_conditions(
         out.append((f"v.__class__ is str{_null_test(null, 'v', em, str)} and len(v) <= {limit}",
                     "v"))
     elif unit == "count" and slot == "count":
-        out.append((f"v.__class__ is int and 1 <= v <= {_MAX_COUNT}"
+        out.append((f"v.__class__ is int and 1 <= v <= {MAX_COUNT}"
                     f"{_null_test(null, 'v', em, int)}", "v"))
     elif unit == "timestamp" and slot in ("at", "opt_at"):
-        out.append((f"v.__class__ is int and 0 <= v < {_MILLIS_THRESHOLD}"
+        out.append((f"v.__class__ is int and 0 <= v < {MILLIS_THRESHOLD}"
                     f"{_null_test(null, 'v', em, int)}", "_EPOCH + _td(seconds=v)"))
         out.append((f"v.__class__ is str{_null_test(null, 'v', em, str)}"
                     " and (_t := _naive(v)) is not None", "_t"))
@@ -362,7 +360,7 @@ def _adjustment(
     label = spec.label or spec.path
     fast = None
     if spec.only_if is None and spec.max_decimals is None and isinstance(label, str) \
-            and len(label) <= _TEXT_MAX:
+            and len(label) <= TEXT_MAX_LENGTH:
         fast = _amount_condition(em, spec.unit, (None,), signed=spec.signed)
     if fast is None:
         em.emit(indent, call)
@@ -402,7 +400,7 @@ def generate_build(
     """The fast ``build`` for ``spec``, or None when the map uses something the fast path
     cannot prove (then the plan builds with ``checked`` alone)."""
     name = spec.name
-    if len(name) > _CHANNEL_MAX or len(name) + 1 >= _ID_MAX:
+    if len(name) > NAME_MAX_LENGTH or len(name) + 1 >= ID_MAX_LENGTH:
         return None
     lines = spec.lines
     texts = [lines.sku, lines.line_id, lines.title, spec.buyer_id]
@@ -417,11 +415,11 @@ def generate_build(
         if f is not None and f.unit != "timestamp":
             return None
     for listed in spec.adjustment_lists:
-        if any(len(str(key)) > _TEXT_MAX for key in listed.types):
+        if any(len(str(key)) > TEXT_MAX_LENGTH for key in listed.types):
             return None
     for adjustment in spec.adjustments:
         label = adjustment.label or adjustment.path
-        if not isinstance(label, str) or len(label) > _TEXT_MAX:
+        if not isinstance(label, str) or len(label) > TEXT_MAX_LENGTH:
             return None
 
     digits = None if spec.currency_path is not None else minor_digits(spec.currency)
@@ -430,7 +428,7 @@ def generate_build(
         _M=MISSING, _S=_Slow(), _D=Decimal, _td=timedelta, _EPOCH=_EPOCH, _NoneType=type(None),
         _checked=checked, _ok_text=_ok_text, _ok_money=_ok_money, _ok_at=_ok_at,
         _ok_count=_ok_count, _naive=_naive_text(parts["tz"]), _money=builder(Money),
-        _adj=builder(Adjustment), _ZB=_ZERO_BUCKETS, _OPEN=LineStatus.OPEN,
+        _adj=builder(Adjustment), _ZB=dict.fromkeys(LineStatus, 0), _OPEN=LineStatus.OPEN,
         _LCANCELLED=LineStatus.CANCELLED, _OCANCELLED=OrderStatus.CANCELLED,
         _FOLLOW=parts["follow"], _PAYMENT=PaymentKind.PAYMENT, _EMPTY=frozenset(),
         _valid_currency=parts["valid_currency"], _digits=minor_digits,
@@ -448,7 +446,7 @@ def generate_build(
         e(1, "digits = _digits(currency)")
         e(1, "plain = _PLAIN[digits, False]")
         e(1, "plain_signed = _PLAIN[digits, True]")
-    id_limit = _ID_MAX - len(name) - 1
+    id_limit = ID_MAX_LENGTH - len(name) - 1
     _field(em, 1, spec.order_id, parts["order_id"], "coid", "payload", "''", "id",
            limit=id_limit)
     _field(em, 1, spec.created_at, parts["created"], "created", "payload", "''", "at")

@@ -35,6 +35,8 @@ from orderkit.money import Money, minor_digits
 from orderkit.timekeeping import parse_timestamp
 
 __all__ = [
+    "AMOUNT_LIMIT",
+    "MAX_COUNT",
     "MONEY_UNITS",
     "UNITS",
     "Reject",
@@ -48,8 +50,8 @@ __all__ = [
 
 #: Amounts at or beyond this magnitude are refused: no order is worth 10^15 of anything,
 #: and a number that large is a corrupted field, not a price.
-_LIMIT: Final = Decimal(10) ** 15
-_MAX_COUNT: Final = 10**9
+AMOUNT_LIMIT: Final = Decimal(10) ** 15
+MAX_COUNT: Final = 10**9
 _QUANTUM: Final = {d: Decimal(1).scaleb(-d) for d in range(9)}
 #: The exactness check runs in its own context: amounts below the limit have at most 23
 #: digits, and a host's thread context (a lower precision, traps) must not change whether
@@ -98,8 +100,8 @@ def read_count(value: object) -> int:
         value = int(value)
     if not isinstance(value, int):
         raise Reject("expected an integer quantity")
-    if not 1 <= value <= _MAX_COUNT:
-        raise Reject(f"expected a quantity between 1 and {_MAX_COUNT}")
+    if not 1 <= value <= MAX_COUNT:
+        raise Reject(f"expected a quantity between 1 and {MAX_COUNT}")
     return value
 
 
@@ -165,7 +167,7 @@ def amount_converter(
             # "0.00" is the most common amount of all (and skipped right after).
             return _ZEROS[minor_digits(currency) if max_decimals is None else max_decimals]
         amount = parse(value)
-        if not amount.is_finite() or abs(amount) >= _LIMIT:
+        if not amount.is_finite() or abs(amount) >= AMOUNT_LIMIT:
             raise Reject("amount out of range")
         if amount < 0 and not signed:
             raise Reject("expected an amount >= 0")
