@@ -73,6 +73,36 @@ def _remaining(row: _LineRow) -> int:
     return int(row[_QTY] - row[_RELEASED] - row[_COMMITTED] - row[_EXPIRED])
 
 
+def _breaker_would_park(times: Sequence[datetime], limit: int, since: datetime) -> bool:
+    """The ledger's breaker rule (``release_count(sku, since, limit) >= limit``) on the
+    SKU's sorted release instants: at least ``limit`` of them are at or after ``since``
+    iff the ``limit``-th newest is."""
+    return len(times) >= limit and (limit < 1 or times[-limit] >= since)
+
+
+def _breaks_balance(counters: list[int], qty: int, commit: bool) -> bool:
+    """Whether resolving ``qty`` locked units would break :func:`apply_entry`'s rules
+    (``locked`` and ``available`` stay >= 0) on ``[on_hand, locked]``."""
+    on_hand, locked = counters
+    return locked < qty or (on_hand < locked if commit else on_hand < locked - qty)
+
+
+def _add_sorted(times: list[datetime], at: datetime) -> None:
+    """Insert ``at`` into sorted ``times`` (usually at the end: time moves forward)."""
+    if times and at < times[-1]:
+        bisect.insort(times, at)
+    else:
+        times.append(at)
+
+
+def _stamp_release(releases: dict[str, list[datetime]], sku: str, at: datetime) -> None:
+    times = releases.get(sku)
+    if times is None:
+        releases[sku] = [at]
+    else:
+        _add_sorted(times, at)
+
+
 def _line_row(line: LockLine) -> _LineRow:
     return [
         line.lock_key, line.order_id, line.sku, line.qty, line.locked_at, line.expires_at,
@@ -362,25 +392,19 @@ class MemoryInventoryStore:
             heap = self._due.get(sku)
             if heap and heap[0][0] <= now:
                 self._drop_resolved_due(sku, heap, now)
-            qty = row[_QTY] - row[_RELEASED] - row[_COMMITTED] - row[_EXPIRED]
+            qty = _remaining(row)
             if wanted is not None and wanted[sku] < qty:
                 qty = wanted[sku]
             if qty <= 0:
                 return {}, (trusted_line(*row),)
-            if not commit:
-                times = self._releases.get(sku, _NO_TIMES)
-                # Sorted instants: at least ``limit`` of them since ``since`` iff the
-                # ``limit``-th newest is; then the breaker would park this release.
-                if len(times) >= release_limit and (
-                    release_limit < 1 or times[-release_limit] >= since
-                ):
-                    raise FastPathDeclined
+            if not commit and _breaker_would_park(
+                self._releases.get(sku, _NO_TIMES), release_limit, since
+            ):
+                raise FastPathDeclined
             counters = self._balances.get(sku)
-            if counters is None:
+            if counters is None or _breaks_balance(counters, qty, commit):
                 raise FastPathDeclined
             on_hand, locked = counters
-            if locked < qty or (on_hand < locked if commit else on_hand < locked - qty):
-                raise FastPathDeclined  # apply_entry's rules: locked, available >= 0
             entry_id = new_id()
             by_id = self._by_id
             if entry_id in by_id:
@@ -404,12 +428,7 @@ class MemoryInventoryStore:
                      None)
                 )
                 row[_RELEASED] += qty
-                if not times:
-                    self._releases[sku] = [now]
-                elif now < times[-1]:
-                    bisect.insort(times, now)
-                else:
-                    times.append(now)
+                _stamp_release(self._releases, sku, now)
             return {sku: qty}, ()
 
     def _resolve_lines(
@@ -446,22 +465,18 @@ class MemoryInventoryStore:
         moved: dict[str, int] = {}
         for sku in sorted(targets):
             row = by_sku[sku]
-            qty = row[_QTY] - row[_RELEASED] - row[_COMMITTED] - row[_EXPIRED]
+            qty = _remaining(row)
             if wanted is not None and wanted[sku] < qty:
                 qty = wanted[sku]
             if qty <= 0:
                 continue
-            if not commit:
-                times = releases.get(sku, _NO_TIMES)
-                if len(times) >= release_limit and (
-                    release_limit < 1 or times[-release_limit] >= since
-                ):
-                    raise FastPathDeclined  # the breaker would park it
-            counters = balances.get(sku)
-            if counters is None or counters[1] < qty or (
-                counters[0] < counters[1] if commit else counters[0] < counters[1] - qty
+            if not commit and _breaker_would_park(
+                releases.get(sku, _NO_TIMES), release_limit, since
             ):
-                raise FastPathDeclined  # apply_entry's rules: locked, available >= 0
+                raise FastPathDeclined
+            counters = balances.get(sku)
+            if counters is None or _breaks_balance(counters, qty, commit):
+                raise FastPathDeclined
             moved[sku] = qty
         if not moved:
             return moved, tuple(trusted_line(*by_sku[sku]) for sku in targets)
@@ -487,13 +502,7 @@ class MemoryInventoryStore:
                 by_sku[sku][_COMMITTED] += qty
             else:
                 by_sku[sku][_RELEASED] += qty
-                stamps = releases.get(sku)
-                if not stamps:
-                    releases[sku] = [now]
-                elif now < stamps[-1]:
-                    bisect.insort(stamps, now)
-                else:
-                    stamps.append(now)
+                _stamp_release(releases, sku, now)
         return moved, ()
 
     def _drop_resolved_due(
@@ -511,7 +520,7 @@ class MemoryInventoryStore:
                 return
             by_sku = lines.get(lock_key)
             row = None if by_sku is None else by_sku.get(sku)
-            if row is not None and row[_QTY] - row[_RELEASED] - row[_COMMITTED] - row[_EXPIRED] > 0:
+            if row is not None and _remaining(row) > 0:
                 raise FastPathDeclined
             _heappop(heap)
 
@@ -727,10 +736,7 @@ class _MemoryTransaction:
             if times is None:
                 times = store._releases[sku] = []
                 undo.append((store._releases, sku, _MISSING))
-            if times and entry.at < times[-1]:
-                bisect.insort(times, entry.at)
-            else:
-                times.append(entry.at)
+            _add_sorted(times, entry.at)
             undo.append(partial(times.remove, entry.at))
         elif kind is EntryKind.PARK:
             store._parks[entry_id] = index
