@@ -13,15 +13,16 @@ the payload itself (it may hold personal data).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
 from orderkit import _checks as check
+from orderkit._build import builder, copier
 from orderkit.errors import ValidationError
 from orderkit.timekeeping import ensure_aware
 
@@ -111,21 +112,23 @@ class IdempotencyRecord:
     ) -> IdempotencyRecord:
         """An in-progress record from values the guard has just produced and checked.
 
-        Skips the field validators: the guard builds one of these on every call, and
-        validating what it computed itself would double the cost of a guarded call.
+        Skips the field validators (built by :mod:`orderkit._build`): the guard builds one
+        of these on every call, and validating what it computed itself would double the
+        cost of a guarded call.
         ``field_hashes`` is wrapped read-only, not copied: the caller gives it up.
         """
-        record = _new(cls)
-        _set_key(record, key)
-        _set_request_hash(record, request_hash)
-        _set_token(record, token)
-        _set_created_at(record, created_at)
-        _set_lease_expires_at(record, lease_expires_at)
-        _set_field_hashes(record, MappingProxyType(field_hashes))
-        _set_state(record, RecordState.IN_PROGRESS)
-        _set_outcome(record, None)
-        _set_completed_at(record, None)
-        return record
+        make: Callable[..., IdempotencyRecord] = builder(cls)
+        return make(
+            key,
+            request_hash,
+            token,
+            created_at,
+            lease_expires_at,
+            MappingProxyType(field_hashes),
+            RecordState.IN_PROGRESS,
+            None,
+            None,
+        )
 
     def _trusted_completed(self, outcome: bytes, completed_at: datetime) -> IdempotencyRecord:
         """This claim, completed: what ``attrs.evolve`` would build, without re-validating.
@@ -133,21 +136,8 @@ class IdempotencyRecord:
         For stores that hold a valid claim and were handed the outcome bytes and an aware
         UTC instant by the guard (the memory store folds a completion in this way).
         """
-        if type(self) is not IdempotencyRecord:  # a subclass may carry more fields
-            return attrs.evolve(
-                self, state=RecordState.COMPLETED, outcome=outcome, completed_at=completed_at
-            )
-        record = _new(IdempotencyRecord)
-        _set_key(record, self.key)
-        _set_request_hash(record, self.request_hash)
-        _set_token(record, self.token)
-        _set_created_at(record, self.created_at)
-        _set_lease_expires_at(record, self.lease_expires_at)
-        _set_field_hashes(record, self.field_hashes)
-        _set_state(record, RecordState.COMPLETED)
-        _set_outcome(record, outcome)
-        _set_completed_at(record, completed_at)
-        return record
+        complete: Callable[..., IdempotencyRecord] = copier(type(self), _COMPLETION)
+        return complete(self, RecordState.COMPLETED, outcome, completed_at)
 
     def lease_expired(self, now: datetime) -> bool:
         """True when the record is in progress and its holder's lease ended by ``now``."""
@@ -161,17 +151,5 @@ class IdempotencyRecord:
         )
 
 
-# The trusted constructors above fill the slots through their descriptors: a frozen
-# class refuses ``setattr``, and ``object.__setattr__`` would look every name up in the
-# class again, which makes building a record about half as slow again.
-_new = object.__new__
-_slots: Mapping[str, Any] = vars(IdempotencyRecord)
-_set_key = _slots["key"].__set__
-_set_request_hash = _slots["request_hash"].__set__
-_set_token = _slots["token"].__set__
-_set_created_at = _slots["created_at"].__set__
-_set_lease_expires_at = _slots["lease_expires_at"].__set__
-_set_field_hashes = _slots["field_hashes"].__set__
-_set_state = _slots["state"].__set__
-_set_outcome = _slots["outcome"].__set__
-_set_completed_at = _slots["completed_at"].__set__
+#: The fields a completion changes (:meth:`IdempotencyRecord._trusted_completed`).
+_COMPLETION: Final = ("state", "outcome", "completed_at")
