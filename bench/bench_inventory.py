@@ -11,15 +11,23 @@ orders over 1,000 SKUs and a manual clock moves one second per pair, so a SKU se
 releases an hour, as in a real catalogue.
 
 Peers, in the same run: a bare dict with a ``threading.Lock`` (the floor for an
-in-process counter with no ledger) and bare ``sqlite3`` doing the same two durable
-``BEGIN IMMEDIATE`` / ``UPDATE`` / ``COMMIT`` transactions per pair (the floor set by
-the disk sync), so the ratios show what the ledger costs on top.
+in-process counter with no ledger); a sketch of the ledger's obligations in the fewest
+plain-Python steps (:func:`_sketch_pairs`: a signed lock id, a ledger entry per
+movement, counters, an expiry heap, the breaker's release times, result objects; no
+input checks, no error paths, no store port), which is what any pure-Python ledger has
+to spend at least; and bare ``sqlite3`` doing the same two durable ``BEGIN IMMEDIATE``
+/ ``UPDATE`` / ``COMMIT`` transactions per pair (the floor set by the disk sync). The
+ratios show what the ledger costs on top of each.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import heapq
+import itertools
 import multiprocessing
+import os
 import shutil
 import sqlite3
 import tempfile
@@ -27,6 +35,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from orderkit.adapters.memory import MemoryInventoryStore
 from orderkit.adapters.sqlite import SQLiteInventoryStore
@@ -159,6 +168,115 @@ def _bare_dict(seconds: float) -> float:
             return done / (now - started)
 
 
+class _SketchLock:
+    __slots__ = ("expires_at", "lines", "lock_id", "locked_at", "order_id")
+    lock_id: str
+    order_id: str
+    lines: dict[str, int]
+    locked_at: datetime
+    expires_at: datetime
+
+
+class _SketchResult:
+    __slots__ = ("lines", "lock_id", "order_id", "outcome")
+    outcome: str
+    lock_id: str
+    order_id: str
+    lines: dict[str, int]
+
+
+def _sketch_pairs(seconds: float) -> float:
+    """Lock+release pairs/s of the ledger's obligations in the fewest plain-Python steps.
+
+    Per lock: read the clock, an expiry instant, a lock key and an entry id, the
+    all-or-nothing check and the counter, a ledger entry, a lock line, an expiry heap
+    item, an HMAC-SHA256 lock id (keyed states precomputed) remembered for the release,
+    a result object. Per release: the remembered id, the line's remainder, the breaker
+    (the SKU's 20th-newest release inside the hour?), the counter, a ledger entry, the
+    release instant, a result object. Nothing is validated and nothing can fail, so no
+    real ledger can be faster than this in Python; it is not a usable ledger.
+    """
+    key = SECRET.ljust(64, b"\x00")
+    inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in key))
+    outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in key))
+    pattern = os.urandom(8).hex() + "%08x"
+    ids = map(pattern.__mod__, itertools.count(1)).__next__
+    clock = ManualClock(datetime(2026, 2, 16, tzinfo=UTC))
+    counters = {sku: [10**9, 0] for sku in SKUS}
+    lines: dict[str, list[Any]] = {}
+    entries: list[tuple[Any, ...]] = []
+    due: dict[str, list[tuple[datetime, str]]] = {}
+    releases: dict[str, list[datetime]] = {}
+    issued: dict[str, str] = {}
+    guard = threading.Lock()
+    window = timedelta(hours=1)
+
+    def lock(order_id: str, demand: dict[str, int], ttl: timedelta) -> _SketchLock:
+        now = clock.now()
+        expires_at = now + ttl
+        ((sku, qty),) = demand.items()
+        lock_key = ids()
+        with guard:
+            row = counters[sku]
+            if qty > row[0] - row[1]:
+                raise AssertionError("the bench never runs out of stock")
+            entries.append(
+                (ids(), "lock", sku, qty, now, "system", "lock", order_id, lock_key, expires_at)
+            )
+            row[1] += qty
+            lines[lock_key] = [lock_key, order_id, sku, qty, now, expires_at, 0, 0, 0]
+            heapq.heappush(due.setdefault(sku, []), (expires_at, lock_key))
+        body = f"{lock_key}.{order_id.encode('utf-8').hex()}"
+        mac = inner.copy()
+        mac.update(body.encode("ascii"))
+        tag = outer.copy()
+        tag.update(mac.digest())
+        lock_id = f"{body}.{tag.digest()[:16].hex()}"
+        issued[lock_id] = lock_key
+        result = _SketchLock()
+        result.lock_id, result.order_id, result.lines = lock_id, order_id, {sku: qty}
+        result.locked_at, result.expires_at = now, expires_at
+        return result
+
+    def release(lock_id: str) -> _SketchResult:
+        now = clock.now()
+        lock_key = issued[lock_id]
+        with guard:
+            line = lines[lock_key]
+            sku = line[2]
+            qty = line[3] - line[6] - line[7] - line[8]
+            times = releases.get(sku)
+            if times is not None and len(times) >= 20 and times[-20] >= now - window:
+                raise AssertionError("the bench never trips the breaker")
+            entries.append(
+                (ids(), "release", sku, qty, now, "system", "release", line[1], lock_key, None)
+            )
+            counters[sku][1] -= qty
+            line[6] += qty
+            if times is None:
+                releases[sku] = [now]
+            else:
+                times.append(now)
+        result = _SketchResult()
+        result.outcome, result.lock_id, result.order_id = "released", lock_id, line[1]
+        result.lines = {sku: qty}
+        return result
+
+    second = timedelta(seconds=1)
+    done = 0
+    started = time.perf_counter()
+    deadline = started + seconds
+    while True:
+        for n in range(100):
+            taken = lock("ORD-BENCH", {SKUS[(done + n) % len(SKUS)]: 1}, TTL)
+            release(taken.lock_id)
+            clock.advance(second)
+        done += 100
+        now = time.perf_counter()
+        if now >= deadline:
+            return done / (now - started)
+
+
 def _bare_sqlite(path: str, seconds: float) -> float:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
@@ -206,6 +324,8 @@ def main() -> None:
     print()
     bare_dict = _bare_dict(seconds)
     row("peer: dict + threading.Lock, lock+release pairs", bare_dict)
+    sketch = _sketch_pairs(seconds)
+    row("peer: plain-Python sketch of the obligations, pairs", sketch, "no checks, no port")
     results: dict[str, float] = {}
     for kind in ("memory", "sqlite"):
         for commit in (False, True):
@@ -248,7 +368,9 @@ def main() -> None:
     print()
     print(
         f"memory lock+release vs target {MEMORY_TARGET:,}/s: {memory / MEMORY_TARGET:.2f}x;"
-        f" vs bare dict peer: {memory / bare_dict:.3f}x"
+        f" vs bare dict peer: {memory / bare_dict:.3f}x;"
+        f" vs plain-Python sketch: {memory / sketch:.2f}x"
+        f" (the sketch itself: {sketch / MEMORY_TARGET:.2f}x the target)"
     )
     print(
         f"sqlite lock+release vs target {SQLITE_TARGET:,}/s: {sqlite_pairs / SQLITE_TARGET:.2f}x;"

@@ -80,6 +80,62 @@ def test_a_lock_id_issued_before_still_opens() -> None:
     assert tokens.open(lock_id) == ("k1", "ORD-1")
 
 
+def _full_check(lock_id: object) -> tuple[str, str] | InvalidLock:
+    """What a fresh ``LockTokens`` (nothing remembered) makes of ``lock_id``."""
+    try:
+        return LockTokens(SECRET).open(lock_id)
+    except InvalidLock as error:
+        return error
+
+
+_KEY_TEXT = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lock_key=_KEY_TEXT, order_id=st.text(max_size=40), edit=st.integers(0, 200))
+def test_remembered_ids_open_as_the_full_check_does(
+    lock_key: str, order_id: str, edit: int
+) -> None:
+    tokens = LockTokens(SECRET)
+    try:
+        lock_id = tokens.issue(lock_key, order_id)
+    except UnicodeEncodeError:  # a lock key the ledger never makes
+        return
+    # The issued id itself, and an altered copy (one character changed, or cut short).
+    altered = lock_id[: edit % (len(lock_id) + 1)]
+    if edit % 3 == 0 and altered:
+        altered = altered[:-1] + ("0" if altered[-1] != "0" else "1") + lock_id[len(altered) :]
+    for candidate in (lock_id, altered):
+        expected = _full_check(candidate)
+        try:
+            got: tuple[str, str] | InvalidLock = tokens.open(candidate)
+        except InvalidLock as error:
+            got = error
+        if isinstance(expected, InvalidLock):
+            assert isinstance(got, InvalidLock)
+            assert str(got) == str(expected)
+        else:
+            assert got == expected
+
+
+def test_only_the_last_issued_ids_are_remembered_and_the_rest_still_open() -> None:
+    from orderkit.inventory.tokens import REMEMBERED
+
+    tokens = LockTokens(SECRET)
+    ids = [tokens.issue(f"k{n}", "ORD-1") for n in range(REMEMBERED + 10)]
+    assert len(tokens._issued) <= REMEMBERED
+    assert ids[0] not in tokens._issued and ids[-1] in tokens._issued
+    for n in (0, REMEMBERED + 9):  # forgotten and remembered open alike
+        assert tokens.open(ids[n]) == (f"k{n}", "ORD-1")
+    with pytest.raises(InvalidLock):
+        tokens.open(ids[-1][:-1] + ("0" if ids[-1][-1] != "0" else "1"))
+
+
+def test_unhashable_lock_ids_are_refused_not_crashed_on() -> None:
+    with pytest.raises(InvalidLock):
+        LockTokens(SECRET).open(["k1", "ORD-1"])
+
+
 # --- ids --------------------------------------------------------------------------------------
 
 
