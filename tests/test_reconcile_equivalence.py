@@ -141,13 +141,14 @@ def _signature(result: Reconciliation) -> list[tuple[object, ...]]:
     tz=st.sampled_from(ZONES),
     period=st.sampled_from(["day", "month"]),
 )
-def test_exact_pass_gives_the_same_outcomes_and_summary_with_or_without_the_day_table(
+def test_exact_pass_gives_the_same_outcomes_and_summary_with_or_without_the_period_tables(
     data: tuple[list[Record | Rejected], list[Record | Rejected]], tz: str, period: str
 ) -> None:
     left, right = data
     fast = reconcile(left, right, tz=tz, period=period)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(PeriodOf, "whole_days", _no_whole_days)
+        patch.setattr(PeriodOf, "whole_hours", _no_whole_days)
         checked = reconcile(left, right, tz=tz, period=period)
     assert _signature(fast) == _signature(checked)
     assert fast.summary() == checked.summary()

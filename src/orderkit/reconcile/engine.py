@@ -20,23 +20,27 @@ per-pair objects are created for the million pairs that match on the first pass.
 
 At a million records a side the run is bound by memory, not by Python: one side is in
 random order relative to the other, and every visit to a record of that side is a cache
-miss. So each pass reads a record once, while it is at hand, and keeps what later steps
-need (the totals the summary reports are added up as rows are made). The cycle collector
-is paused for the run (:func:`_cycle_collection_paused`).
+miss. So the exact pass reads each side once, in its own order, into columns (keys,
+amounts, accounting periods) with C-level ``map`` calls, and compares pairs column
+against column; only pairs that are not plainly clean have their records read again.
+Later passes read a record while it is at hand and keep what later steps need (the
+totals the summary reports are added up as rows are made). The cycle collector is
+paused for the run (:func:`_cycle_collection_paused`).
 """
 
 from __future__ import annotations
 
 import gc
 import itertools
+from array import array
 from bisect import bisect_left, bisect_right
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from itertools import repeat
-from operator import attrgetter, is_
+from operator import attrgetter, eq, lt
 from typing import Final
 
 from orderkit.errors import ValidationError
@@ -55,6 +59,11 @@ _ZERO: Final = Decimal(0)
 _REF: Final = attrgetter("ref")
 _KIND: Final = attrgetter("kind")
 _AT_ID: Final = attrgetter("at", "record_id")
+_AT: Final = attrgetter("at")
+_AMOUNT: Final = attrgetter("amount.amount")
+_CURRENCY: Final = attrgetter("amount.currency")
+#: Turns "found" flags into "still open" flags.
+_FLIP: Final = bytes.maketrans(b"\x00\x01", b"\x01\x00")
 
 
 def _split(items: Iterable[Record | Rejected], side: str) -> tuple[list[Record], list[Rejected]]:
@@ -189,169 +198,140 @@ class _Engine:
 
     # --- pass 1: exact reference -----------------------------------------------------
 
-    @staticmethod
-    def _keys(records: list[Record]) -> tuple[list[str | None], int]:
-        """Every record's join key (the ref for a sale, ``kind + SEP + ref`` otherwise)
-        and how many of the records are sales.
-
-        Built column-wise with C-level ``map`` calls: a sale-only side (the common case)
-        costs one attribute read per record.
-        """
-        refs: list[str | None] = list(map(_REF, records))
-        kinds: list[str] = list(map(_KIND, records))
-        sales = kinds.count(_SALE)
-        if sales == len(kinds):
-            return refs, sales
-        keys = [
-            ref if ref is None or kind == _SALE else kind + _SEP + ref
-            for ref, kind in zip(refs, kinds, strict=True)
-        ]
-        return keys, sales
-
     def exact(self) -> None:
+        """Pair every key that occurs once on each side; hand repeated keys to the group step.
+
+        The join runs column-wise, in C-level ``map`` calls, and reads each record of a
+        side in that side's own (memory) order: the keys, the amounts and the accounting
+        periods are read once per record into columns, and the pairs are compared on
+        those columns. Only a pair that is not plainly clean (see :meth:`_classify_pairs`)
+        has its records read again, by the checked classification.
+        """
         left, right = self.left, self.right
-        right_keys, kinds_right = self._keys(right)
-        # dict(zip(...)) builds the hash index in C; a repeated key keeps its last position,
-        # so repeated keys are found by size and taken out to the group step.
-        index: dict[str | None, int] = dict(zip(right_keys, range(len(right_keys)), strict=True))
+        nl, nr = len(left), len(right)
+        left_kinds: list[str] = list(map(_KIND, left))
+        right_kinds: list[str] = list(map(_KIND, right))
+        all_sales = left_kinds.count(_SALE) == nl and right_kinds.count(_SALE) == nr
+        right_keys: list[str | None] | None = None
+        if all_sales:
+            # The key is the ref: read each right ref once, straight into the index (a
+            # ref may be shared with the left record and lie far away in memory).
+            index: dict[str | None, int] = dict(zip(map(_REF, right), range(nr), strict=True))
+            left_keys: list[str | None] = list(map(_REF, left))
+        else:
+            right_keys = _keys(list(map(_REF, right)), right_kinds)
+            index = dict(zip(right_keys, range(nr), strict=True))
+            left_keys = _keys(list(map(_REF, left)), left_kinds)
+        # A repeated key keeps its last position in the index; ``nr`` stands for "none".
         index.pop(None, None)
-        right_multi: dict[str, list[int]] = {}
-        if len(index) != len(right_keys) - _count_none(right_keys):
-            repeated = {k for k, c in Counter(right_keys).items() if c > 1 and k is not None}
-            for j, key in enumerate(right_keys):
-                if key in repeated:
-                    right_multi.setdefault(key, []).append(j)
-            for key in repeated:
-                del index[key]
-        left_keys, kinds_left = self._keys(left)
+        partners = array("q", map(index.get, left_keys, repeat(nr)))
+        found, pair_right, right_open = _join(partners, nr)
+        right_multi = self._repeated(index, right_keys, right_open, pair_right)
         left_multi: dict[str, list[int]] = {}
         if right_multi:
-            for i, lkey in enumerate(left_keys):
-                if lkey is not None and lkey in right_multi:
-                    left_multi.setdefault(lkey, []).append(i)
-        # Sum of the clean pairs' amounts (equal on both sides), kept while the records
-        # are at hand so the summary does not have to visit a million records again.
-        totals: dict[str, Decimal] = {}
-        main_currency = left[0].amount.currency if left else ""
-        main_total = _ZERO
-        elsewhere = 0  # clean pairs added to ``totals`` directly
-        all_sales = kinds_left == len(left) and kinds_right == len(right)
-        month = self.rules.period == "month"
-        period_of = self.period_of
-        # Month periods: the period of each UTC day that lies inside one month, looked
-        # up per record with one C-level subscript. The two tables answer differently
-        # for a day that straddles a month edge, so such pairs fall to ``period_of``.
-        left_days = period_of.whole_days(-1)
-        right_days = period_of.whole_days(-2)
-        pair_kind = self.pair_kind
-        pair_left: list[int] = []
-        pair_right: list[int] = []
-        # Left records whose partner was already claimed by an earlier left record with
-        # the same key (an order entered twice), and that partner: see ``_regroup``.
-        collided: dict[int, int] = {}
-        left_open = self.left_open
-        right_open = self.right_open
-        get = index.get
-        n = -1
-        # The only per-record Python loop: probe, pair and classify in one visit, so each
-        # record of the side in random order is read once, while it is at hand. The
-        # common case (a sale, the same amount and currency, the same accounting period)
-        # is settled inline; everything else goes to the checked classification.
-        for i, key in enumerate(left_keys):
-            partner = get(key)
-            if partner is None:
-                continue
-            if not right_open[partner]:
-                collided[i] = partner
-                continue
-            right_open[partner] = 0
-            left_open[i] = 0
-            pair_left.append(i)
-            pair_right.append(partner)
-            n += 1
-            record = left[i]
-            other = right[partner]
-            la = record.amount
-            ra = other.amount
-            if (
-                la.amount == ra.amount
-                and la.currency == ra.currency
-                and (all_sales or record.kind == _SALE)
-            ):
-                lat = record.at
-                rat = other.at
-                if not (
-                    (month and left_days[lat.toordinal()] == right_days[rat.toordinal()])
-                    or lat == rat
-                    or period_of(lat) == period_of(rat)
-                ):
-                    pair_kind[n] = "cross_period"
-                    _add_pair(self.pair_amounts, "cross_period", la, ra)
-                elif la.currency == main_currency:
-                    main_total += la.amount
-                else:
-                    totals[la.currency] = totals.get(la.currency, _ZERO) + la.amount
-                    elsewhere += 1
-            else:
-                outcome = classify_pair((record,), (other,), self.rules, period_of)
-                if outcome is not None:
-                    pair_kind[n] = outcome
-                    _add_pair(self.pair_amounts, outcome, la, ra)
-                else:
-                    totals[la.currency] = totals.get(la.currency, _ZERO) + la.amount
-                    elsewhere += 1
-        if len(pair_left) - len(pair_kind) > elsewhere:  # a clean pair in main_currency
-            totals[main_currency] = totals.get(main_currency, _ZERO) + main_total
-        self.pair_left, self.pair_right = pair_left, pair_right
-        self.clean_totals = totals
-        if collided:
-            self._regroup(collided, left_keys, right_multi, left_multi)
+            for i in itertools.compress(range(nl), map(right_multi.__contains__, left_keys)):
+                key = left_keys[i]
+                assert key is not None
+                left_multi.setdefault(key, []).append(i)
+                partners[i] = nr  # the group step decides these
+            found, pair_right, right_open = _join(partners, nr)
+        self.right_open = right_open
+        self.left_open = bytearray(found.translate(_FLIP))
+        self.pair_left = list(itertools.compress(range(nl), found))
+        self.pair_right = pair_right
+        self._classify_pairs(partners, found, left_kinds, all_sales)
         for key in sorted(right_multi):
             self._exact_group(key, left_multi.get(key, []), right_multi[key])
 
-    def _regroup(
+    def _repeated(
         self,
-        collided: dict[int, int],
-        left_keys: list[str | None],
-        right_multi: dict[str, list[int]],
-        left_multi: dict[str, list[int]],
-    ) -> None:
-        """Take back the pairs whose key turned out to repeat on the left.
+        index: dict[str | None, int],
+        right_keys: list[str | None] | None,
+        right_open: bytearray,
+        pair_right: list[int],
+    ) -> dict[str, list[int]]:
+        """The keys that occur more than once on the right, or more than once on the left
+        with a right partner, each with its right positions (in position order).
 
-        Rare (an order entered twice), so it is handled after the loop instead of
-        checking every key for repeats up front.
+        Rare (an order entered or paid twice), so found after the join instead of
+        counting every key first: a repeated right key left its earlier positions open
+        (only the last is in the index), and a repeated left key made two pairs share
+        one right record.
         """
-        position_of = {j: n for n, j in enumerate(self.pair_right)}
-        voided: set[int] = set()
-        for i, j in collided.items():  # in left order, as they were found
-            key = left_keys[i]
-            assert key is not None
-            if key not in right_multi:
-                pos = position_of[j]
-                voided.add(pos)
-                right_multi[key] = [j]
-                left_multi[key] = [self.pair_left[pos]]
-                self.left_open[self.pair_left[pos]] = 1
-                self.right_open[j] = 1
-            left_multi[key].append(i)
-        for pos in voided:
-            if pos not in self.pair_kind:
-                amount = self.left[self.pair_left[pos]].amount
-                self.clean_totals[amount.currency] -= amount.amount
-        kept = [n for n in range(len(self.pair_left)) if n not in voided]
-        self.pair_kind = {
-            new: self.pair_kind[old] for new, old in enumerate(kept) if old in self.pair_kind
-        }
-        self.pair_left = [self.pair_left[n] for n in kept]
-        self.pair_right = [self.pair_right[n] for n in kept]
-        self.pair_amounts = {}
-        for n, kind in self.pair_kind.items():
-            _add_pair(
-                self.pair_amounts,
-                kind,
-                self.left[self.pair_left[n]].amount,
-                self.right[self.pair_right[n]].amount,
+        right = self.right
+        multi: dict[str, list[int]] = {}
+        for j in itertools.compress(range(len(right_open)), right_open):
+            key = right[j].ref if right_keys is None else right_keys[j]
+            if key is not None and index[key] != j:
+                multi.setdefault(key, []).append(j)
+        if right_open.count(0) != len(pair_right):
+            for j, times in Counter(pair_right).items():
+                if times > 1:
+                    key = right[j].ref if right_keys is None else right_keys[j]
+                    assert key is not None
+                    multi.setdefault(key, [])
+        for key, positions in multi.items():
+            positions.append(index[key])
+            positions.sort()
+        return multi
+
+    def _classify_pairs(
+        self, partners: array[int], found: bytes, left_kinds: list[str], all_sales: bool
+    ) -> None:
+        """Give every 1:1 pair the kind :func:`classify_pair` gives it, and keep the totals.
+
+        A pair is *plainly clean* when both records are sales with equal amounts in one
+        currency and their accounting periods are known and equal (from the whole-day or
+        whole-hour tables of :class:`PeriodOf`): ``classify_pair`` can then only say
+        ``None``. That is decided on columns, with no record read in the other side's
+        order. Every other pair (a different amount, another kind, a period the tables
+        leave to the instant rule) goes through the checked classification.
+        """
+        left, right = self.left, self.right
+        nl = len(left)
+        period_of = self.period_of
+        left_amounts: list[Decimal] = list(map(_AMOUNT, left))
+        right_amounts: list[Decimal | None] = list(map(_AMOUNT, right))
+        right_amounts.append(None)  # the partner of a record with none: equal to nothing
+        clean = _both(found, bytes(map(eq, left_amounts, map(right_amounts.__getitem__, partners))))
+        # Unknown periods differ on each side (-1, -2, -3), so they never compare equal.
+        left_periods = period_of.column(map(_AT, left), -1)
+        right_periods = period_of.column(map(_AT, right), -2)
+        right_periods.append(-3)
+        clean = _both(clean, bytes(map(eq, left_periods, map(right_periods.__getitem__, partners))))
+        left_currencies = set(map(_CURRENCY, left))
+        right_currencies = set(map(_CURRENCY, right))
+        single = len(left_currencies) == 1 and left_currencies == right_currencies
+        if not single:
+            currencies: list[str | None] = list(map(_CURRENCY, right))
+            currencies.append(None)
+            clean = _both(
+                clean, bytes(map(eq, map(_CURRENCY, left), map(currencies.__getitem__, partners)))
             )
+        if not all_sales:
+            clean = _both(clean, bytes(map(eq, left_kinds, repeat(_SALE))))
+        totals: dict[str, Decimal] = {}
+        if clean.count(1):
+            if single:
+                (currency,) = left_currencies
+                totals[currency] = sum(itertools.compress(left_amounts, clean), _ZERO)
+            else:
+                for record in itertools.compress(left, clean):
+                    money = record.amount
+                    totals[money.currency] = totals.get(money.currency, _ZERO) + money.amount
+        pair_left = self.pair_left
+        pair_kind = self.pair_kind
+        for i in itertools.compress(range(nl), _but_not(found, clean)):
+            record = left[i]
+            other = right[partners[i]]
+            kind = self._pair_kind(record, other)
+            if kind is None:
+                money = record.amount
+                totals[money.currency] = totals.get(money.currency, _ZERO) + money.amount
+            else:
+                pair_kind[bisect_left(pair_left, i)] = kind
+                _add_pair(self.pair_amounts, kind, record.amount, other.amount)
+        self.clean_totals = totals
 
     def _exact_group(self, key: str, lpos: list[int], rpos: list[int]) -> None:
         left, right = self.left, self.right
@@ -411,14 +391,20 @@ class _Engine:
         candidates = [p for p in self._open(memo_side) if memo_records[p].memo]
         if not candidates:
             return
+        # The index lists each key's open records in time order (then record id). They
+        # are collected in position order and only lists of two or more are sorted: the
+        # other side's full time order is left to later passes, when fewer are open.
         index: dict[str, list[int]] = {}
-        for p in self._open(other_side):
+        for p in itertools.compress(range(len(other_open)), other_open):
             record = others[p]
             for ref in (record.ref, *record.links):
                 if ref:
                     index.setdefault(_key(record, ref), []).append(p)
         if not index:
             return
+        for positions in index.values():
+            if len(positions) > 1:
+                positions.sort(key=lambda q: _order(others[q]))
         for p in candidates:  # already in time order
             if not memo_open[p]:
                 continue
@@ -439,10 +425,24 @@ class _Engine:
                 ("candidates", ",".join([others[q].record_id for q in hits])),
             )
             lone: tuple[int, ...] = (p,)
-            if len(hits) == 1 and others[hits[0]].amount == record.amount:
-                pair = (hits[0],)
-                lpos, rpos = (lone, pair) if memo_side == "left" else (pair, lone)
-                self._group(lpos, rpos, "memo_ref", evidence)
+            money = record.amount
+            other_money = others[hits[0]].amount
+            if (
+                len(hits) == 1
+                and other_money.amount == money.amount
+                and other_money.currency == money.currency
+            ):
+                pair: tuple[int, ...] = (hits[0],)
+                lpos: tuple[int, ...]
+                rpos: tuple[int, ...]
+                if memo_side == "left":
+                    kind = self._pair_kind(record, others[hits[0]])
+                    lpos, rpos = lone, pair
+                else:
+                    kind = self._pair_kind(others[hits[0]], record)
+                    lpos, rpos = pair, lone
+                status = "matched" if kind is None else "difference"
+                self._row(status, kind, lpos, rpos, "memo_ref", evidence)
             else:
                 lpos, rpos = (lone, ()) if memo_side == "left" else ((), lone)
                 self._row("suggestion", None, lpos, rpos, "memo_ref", evidence)
@@ -669,10 +669,36 @@ def _add_pair(amounts: Amounts, kind: str, left: Money, right: Money) -> None:
     amounts[key] = amounts.get(key, _ZERO) + right.amount
 
 
-def _count_none(items: list[str | None]) -> int:
-    """How many items are ``None``, by identity only (``list.count`` would compare every
-    string with ``None`` through ``__eq__``, reading each string object)."""
-    return bytes(map(is_, items, repeat(None))).count(1)
+def _keys(refs: list[str | None], kinds: list[str]) -> list[str | None]:
+    """The join key of each record: the ref for a sale, ``kind + SEP + ref`` otherwise."""
+    return [
+        ref if ref is None or kind == _SALE else kind + _SEP + ref
+        for ref, kind in zip(refs, kinds, strict=True)
+    ]
+
+
+def _join(partners: array[int], none: int) -> tuple[bytes, list[int], bytearray]:
+    """``(found, pair_right, right_open)`` for ``partners`` (each left position's right
+    partner, or ``none``): which left positions have a partner, the partners in left
+    order, and the right positions no pair took. All in C-level loops (the flags are
+    cleared by mapping ``bytearray.__setitem__`` over the partners)."""
+    found = bytes(map(lt, partners, repeat(none)))
+    pair_right = list(itertools.compress(partners, found))
+    right_open = bytearray(b"\x01") * none
+    deque(map(right_open.__setitem__, pair_right, repeat(0)), maxlen=0)
+    return found, pair_right, right_open
+
+
+def _both(first: bytes, second: bytes) -> bytes:
+    """Bytewise AND of two equally long 0/1 flag strings, as one big-integer operation."""
+    both = int.from_bytes(first, "little") & int.from_bytes(second, "little")
+    return both.to_bytes(len(first), "little")
+
+
+def _but_not(first: bytes, second: bytes) -> bytes:
+    """The flags set in ``first`` and not in ``second`` (0/1 bytes, equally long)."""
+    rest = int.from_bytes(first, "little") & ~int.from_bytes(second, "little")
+    return rest.to_bytes(len(first), "little")
 
 
 _Entry = tuple[float, str, int]
