@@ -38,21 +38,34 @@ what the validating constructor builds. Likewise:
   validators, so they are built by generated code writing each slot directly
   (:mod:`orderkit._build`) instead of through the frozen ``__setattr__`` detour;
 * status-only events (``pack``, ``deliver``, ``complete``) skip the effect object and
-  copy the order with code specialised to the four fields they change.
+  copy the order with code specialised to the four fields they change;
+* ``pay`` and ``ship``, on every order's path, decide their whole change in one function
+  each (:func:`_pay_fast`, :func:`_ship_fast`): one generated copy of the order, the
+  events and audit changes built as tuples directly, no effect object, field dict or
+  copier lookup. The generic handlers (``Lifecycle._pay``, ``Lifecycle._ship``) stay as
+  their checked path, and orders of a subclass of ``Order`` take it;
+* the first row for a status (usually its only one) is found with one dict lookup and
+  its guard asked inline; the applied event ids are extended by one tuple
+  concatenation.
 
-``tests/test_lifecycle_fastpath.py`` proves each of these equals the slow path.
+Every one of these is kept honest by a test: ``tests/test_lifecycle_fastpath.py``
+compares the builders and copies with the validating constructors, and
+``tests/test_lifecycle_fast_handlers.py`` replays random event sequences, good data and
+bad, through a lifecycle with and one without the fast handlers and requires equal
+transitions or the same refusal at every step.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, Final, TypeVar
+from typing import Any, ClassVar, Final, TypeVar
 
 import attrs
 
 from orderkit import _checks as check
 from orderkit._build import builder, copier
+from orderkit._checks import TEXT_MAX_LENGTH as TEXT_LIMIT
 from orderkit.errors import (
     AddressLocked,
     OrderkitError,
@@ -100,6 +113,7 @@ __all__ = ["Lifecycle", "Transition"]
 T = TypeVar("T")
 
 _OPEN: Final = LineStatus.OPEN
+_PAYMENT: Final = PaymentKind.PAYMENT
 _SHIPPED: Final = LineStatus.SHIPPED
 _PRE_SHIP: Final = frozenset({OrderStatus.PENDING_PAYMENT, OrderStatus.PAID, OrderStatus.PACKED})
 _ADDRESS_LOCKED_FROM: Final = OrderStatus.PACKED
@@ -136,6 +150,10 @@ class _Effect:
 
 Handler = Callable[[Order, Event, Rule, datetime, _Effect], None]
 Validator = Callable[[Order, Mapping[str, Any]], None]
+#: What a fast handler decides: the new order, the domain events (``StatusChanged``
+#: included), the audit ``changes`` and the approver.
+Decision = tuple[Order, tuple[DomainEvent, ...], tuple[tuple[str, str, str], ...], str | None]
+FastHandler = Callable[[Order, Event, "_Row", datetime, tuple[str, ...], int], Decision]
 
 
 class _Row:
@@ -157,29 +175,42 @@ class _Row:
 class _EventPlan:
     """Everything :meth:`Lifecycle.apply` needs for one event name, resolved when the
     lifecycle is built instead of on every call: the data validator, the effect handler
-    and ``status -> rows`` (in the order they are tried)."""
+    and ``status -> rows`` (in the order they are tried). ``fast`` is the event's
+    specialised handler, if it has one: it decides the whole change for an exact
+    :class:`Order` without the :class:`_Effect` detour (``handler`` stays the checked
+    path it must agree with)."""
 
-    __slots__ = ("handler", "steps", "validate")
+    __slots__ = ("fast", "first", "handler", "steps", "validate")
 
     def __init__(
         self,
         validate: Validator | None,
         handler: Handler | None,
         steps: dict[int, tuple[_Row, ...]],
+        fast: FastHandler | None = None,
     ) -> None:
         self.validate = validate
         self.handler = handler
         self.steps = steps
+        self.fast = fast
+        #: ``status -> its first row``: most statuses have one row, so one lookup and at
+        #: most one guard decide most events without a loop.
+        self.first = {status: rows[0] for status, rows in steps.items() if rows}
 
 
-def _compile(table: TransitionTable, handlers: Mapping[str, Handler]) -> dict[str, _EventPlan]:
+def _compile(
+    table: TransitionTable,
+    handlers: Mapping[str, Handler],
+    fast: Mapping[str, FastHandler] | None = None,
+) -> dict[str, _EventPlan]:
     """One :class:`_EventPlan` per event the table knows (an event without rows gets an
     empty ``steps``: it is known, and refused or ignored in every status)."""
     steps: dict[str, dict[int, tuple[_Row, ...]]] = {name: {} for name in table.events}
     for (source, name), rules in table.rows.items():
         steps[name][source] = tuple(_Row(rule) for rule in rules)
+    fast = fast or {}
     return {
-        name: _EventPlan(_VALIDATORS.get(name), handlers.get(name), by_status)
+        name: _EventPlan(_VALIDATORS.get(name), handlers.get(name), by_status, fast.get(name))
         for name, by_status in steps.items()
     }
 
@@ -192,6 +223,11 @@ class Lifecycle:
     without an approver; ``policy`` checks roles, regions and the two-person rule
     (default: allow everything); ``remember`` bounds ``Order.applied_event_ids``.
     """
+
+    #: ``pay`` and ``ship`` decide their change in one specialised function each
+    #: (:func:`_pay_fast`, :func:`_ship_fast`); the tests build a lifecycle with this off
+    #: to compare those with the generic handlers, their checked path.
+    _use_fast_handlers: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -229,7 +265,10 @@ class Lifecycle:
             "change_price": self._change_price,
         }
         self._guards = table.guards
-        self._plans = _compile(table, self._handlers)
+        fast: dict[str, FastHandler] = (
+            {"pay": _pay_fast, "ship": _ship_fast} if self._use_fast_handlers else {}
+        )
+        self._plans = _compile(table, self._handlers, fast)
 
     # --- the one entry point -------------------------------------------------------------
 
@@ -240,7 +279,8 @@ class Lifecycle:
         :class:`AddressLocked`, :class:`NotPermitted` and :class:`ValidationError` (bad
         event data, naming ``data.<field>``). A refusal changes nothing.
         """
-        if type(order) is not Order and not isinstance(order, Order):
+        exact = type(order) is Order  # a subclass takes the generic copies
+        if not exact and not isinstance(order, Order):
             raise ValidationError("order", order, "expected an Order")
         if type(event) is not Event and not isinstance(event, Event):
             raise ValidationError("event", event, "expected an Event")
@@ -249,56 +289,55 @@ class Lifecycle:
         if event_id in ids:
             return _new_transition(order, False, (), (), None)
         name = event.name
-        plan = self._plans.get(name)
-        if plan is None:
+        try:
+            plan = self._plans[name]
+        except KeyError:
             raise TransitionNotAllowed(
                 order.order_id, self.table.name(order.status), name, "unknown event"
-            )
+            ) from None
         if self._check_policy:
             self.policy.check(event.actor, order, name, event.data)
-        if plan.validate is not None:
-            plan.validate(order, event.data)
+        validate = plan.validate
+        if validate is not None:
+            validate(order, event.data)
         status = order.status
-        step = plan.steps.get(status)
-        row = None
-        failed: list[str] = []  # the guards that said no, for the refusal's reason
-        if step is not None:
-            guards = self._guards  # the table's own dict: looked up per call, as before
-            for row in step:
-                guard = row.guard
-                if guard is None or guards[guard](order, event):
-                    break
-                failed.append(guard)
-            else:
-                row = None
+        # The first row, tried inline; the rest (and refusals) in ``_choose``.
+        row = plan.first.get(status)
+        if row is None or (row.guard is not None and not self._guards[row.guard](order, event)):
+            row = self._choose(order, event, plan.steps.get(status, ()), row is not None)
+            if row is None:  # stale: recorded and ignored
+                return self._ignore(order, event, self.clock.now())
         now = self.clock.now()
-        if row is None:
-            self._refuse(order, event, failed)
-            return self._ignore(order, event, now)
-        # Keep the last ``remember`` ids (a tuple copy of at most ``remember`` items).
+        # Keep the last ``remember`` ids: one new tuple of at most ``remember`` items,
+        # concatenated (no intermediate list, unlike ``(*ids, event_id)``).
         remember = self.remember
         ids = (
-            (*ids, event_id) if len(ids) < remember else (*ids[len(ids) - remember + 1 :], event_id)
+            ids + (event_id,)  # noqa: RUF005
+            if len(ids) < remember
+            else ids[len(ids) - remember + 1 :] + (event_id,)  # noqa: RUF005
         )
-        actor = event.actor
+        version = order.version + 1
         handler = plan.handler
-        if handler is None:
+        approved_by = None
+        if handler is None and exact:
             # Status-only events (pack, deliver, complete, a host's own events): no
             # effect object, no field dict, one specialised copy of the order.
+            changes: tuple[tuple[str, str, str], ...] = ()
             if row.moves:
                 new_status = row.new_status
-                new = _order_moved(order, new_status, event.at, ids, order.version + 1)
+                new = _order_moved(order, new_status, event.at, ids, version)
                 events: tuple[DomainEvent, ...] = (
                     _new_status_changed(order.order_id, event_id, now, name, status, new_status),
                 )
             else:
-                new = _order_touched(order, ids, order.version + 1)
+                new = _order_touched(order, ids, version)
                 events = ()
-            changes: tuple[tuple[str, str, str], ...] = ()
-            approved_by = None
+        elif plan.fast is not None and exact:
+            new, events, changes, approved_by = plan.fast(order, event, row, now, ids, version)
         else:
             effect = _Effect()
-            handler(order, event, row.rule, now, effect)
+            if handler is not None:
+                handler(order, event, row.rule, now, effect)
             fields = effect.fields
             event_list = effect.events
             if row.moves:
@@ -309,26 +348,34 @@ class Lifecycle:
                     _new_status_changed(order.order_id, event_id, now, name, status, new_status)
                 )
             fields["applied_event_ids"] = ids
-            fields["version"] = order.version + 1
+            fields["version"] = version
             new = copier(type(order), tuple(fields))(order, *fields.values())
             events = tuple(event_list)
             changes = tuple(effect.changes)
             approved_by = effect.approved_by
-        entry = _new_audit_entry(
-            order.order_id,
-            event_id,
-            name,
-            None if actor is None else actor.id,
-            now,
-            event.at,
-            row.source,
-            row.target,
-            "applied",
-            changes,
-            "",
-            approved_by,
+        actor = event.actor
+        return _new_transition(
+            new,
+            True,
+            events,
+            (
+                _new_audit_entry(
+                    order.order_id,
+                    event_id,
+                    name,
+                    None if actor is None else actor.id,
+                    now,
+                    event.at,
+                    row.source,
+                    row.target,
+                    "applied",
+                    changes,
+                    "",
+                    approved_by,
+                ),
+            ),
+            None,
         )
-        return _new_transition(new, True, events, (entry,), None)
 
     def refusal(self, order: Order, event: Event, error: OrderkitError) -> AuditEntry:
         """The audit entry recording that ``event`` was refused with ``error``.
@@ -353,6 +400,23 @@ class Lifecycle:
         )
 
     # --- choosing the row ----------------------------------------------------------------
+
+    def _choose(
+        self, order: Order, event: Event, rows: tuple[_Row, ...], first_failed: bool
+    ) -> _Row | None:
+        """The first of ``rows`` whose guard passes (``first_failed``: the first row's
+        guard was already asked and said no); ``None`` when the event is stale here (the
+        caller records it as ignored); raises when it is refused."""
+        # The guards that said no, for the refusal's reason.
+        failed: list[str] = [rows[0].guard] if first_failed and rows[0].guard else []
+        guards = self._guards  # the table's own dict: looked up per call, as before
+        for row in rows[1:] if first_failed else rows:
+            guard = row.guard
+            if guard is None or guards[guard](order, event):
+                return row
+            failed.append(guard)
+        self._refuse(order, event, failed)
+        return None
 
     def _refuse(self, order: Order, event: Event, failed: list[str]) -> None:
         """No row matched (``failed`` names the guards that said no): return when the
@@ -656,6 +720,96 @@ class Lifecycle:
         fx.changes.append((f"lines[{line_id}].unit_price", str(previous), str(price)))
 
 
+# --- fast handlers ---------------------------------------------------------------------------
+# ``pay`` and ``ship`` are on every order's path. Each decides its whole change here, for an
+# exact ``Order`` whose event data its validator accepted: the new order in one generated
+# copy (status and status_since are always written, with their old values when the row
+# does not move), the domain events and the audit changes as tuples built once. They must
+# agree with ``Lifecycle._pay``/``Lifecycle._ship`` plus the generic move, which
+# ``tests/test_lifecycle_fast_handlers.py`` checks on random event sequences.
+
+
+def _pay_fast(
+    order: Order, event: Event, row: _Row, now: datetime, ids: tuple[str, ...], version: int
+) -> Decision:
+    data = event.data
+    amount: Money = data["amount"]
+    event_id = event.event_id
+    at = event.at
+    if len(data) == 1:  # the amount alone, as most gateways send it
+        method = reference = ""
+    else:
+        method = data.get("method", "")
+        method = method if type(method) is str else str(method)
+        reference = data.get("reference", "")
+        reference = reference if type(reference) is str else str(reference)
+    payment = _new_payment_at(event_id, amount, at, method, _PAYMENT, reference, {})
+    order_id = order.order_id
+    received = _new_payment_received(order_id, event_id, now, amount)
+    if row.moves:
+        status = row.new_status
+        new = _order_paid(order, status, at, (*order.payments, payment), at, ids, version)
+        events: tuple[DomainEvent, ...] = (
+            received,
+            _new_status_changed(order_id, event_id, now, event.name, order.status, status),
+        )
+    else:
+        new = _order_paid(
+            order, order.status, order.status_since, (*order.payments, payment), at, ids, version
+        )
+        events = (received,)
+    return new, events, (("paid", "", str(amount)),), None
+
+
+def _ship_fast(
+    order: Order, event: Event, row: _Row, now: datetime, ids: tuple[str, ...], version: int
+) -> Decision:
+    data = event.data
+    wanted: Mapping[str, int] | None = data.get("lines")
+    if wanted is None:
+        # Ship everything still open: ``moved`` is a fresh dict the shipment can own.
+        if len(order.lines) == 1 and (units := (line := order.lines[0]).quantities[_OPEN]):
+            # The usual single-line order, inline: what ``_ship_all_open`` gives.
+            buckets = line.quantities.copy()
+            buckets[_OPEN] = 0
+            buckets[_SHIPPED] += units
+            lines: tuple[OrderLine, ...] = (_line_with_quantities(line, buckets),)
+            moved = {line.line_id: units}
+            skus = {line.sku: units}
+        else:
+            lines, moved, skus = _ship_all_open(order)
+    else:
+        lines, skus = _move(order, wanted, (_OPEN,), _SHIPPED, "data.lines")
+        moved = dict(wanted)
+    event_id = event.event_id
+    at = event.at
+    waybill: str = data["waybill"]
+    shipment = _new_shipment_at(event_id, data["carrier"], waybill, moved, at, None, ())
+    order_id = order.order_id
+    shipped = _new_lines_shipped(
+        order_id, event_id, now, event_id, waybill, dict(moved), skus, False
+    )
+    if row.moves:
+        status = row.new_status
+        new = _order_shipped(order, status, at, lines, (*order.shipments, shipment), ids, version)
+        events: tuple[DomainEvent, ...] = (
+            shipped,
+            _new_status_changed(order_id, event_id, now, event.name, order.status, status),
+        )
+    else:
+        new = _order_shipped(
+            order,
+            order.status,
+            order.status_since,
+            lines,
+            (*order.shipments, shipment),
+            ids,
+            version,
+        )
+        events = (shipped,)
+    return new, events, (("shipped", "", _units(moved)),), None
+
+
 # --- helpers ---------------------------------------------------------------------------------
 
 
@@ -744,6 +898,9 @@ def _ship_all_open(
 
 
 def _units(lines: Mapping[str, int]) -> str:
+    if len(lines) == 1:  # the usual single-line shipment: no list, no join
+        for line_id, qty in lines.items():
+            return f"{line_id}x{qty}"
     return ", ".join([f"{k}x{v}" for k, v in lines.items()])
 
 
@@ -793,6 +950,13 @@ def _text(data: Mapping[str, Any], key: str, *, required: bool = True) -> None:
         raise ValidationError(f"data.{key}", value, "expected a non-empty string")
 
 
+def _text_length(data: Mapping[str, Any], key: str) -> None:
+    """``data[key]`` (when present), as text, fits a record's text field."""
+    value = data.get(key)
+    if value is not None and len(value if isinstance(value, str) else str(value)) > TEXT_LIMIT:
+        raise ValidationError(f"data.{key}", value, f"longer than {TEXT_LIMIT} characters")
+
+
 def _lines(data: Mapping[str, Any], key: str, *, required: bool = True) -> None:
     if key not in data and not required:
         return
@@ -802,15 +966,34 @@ def _lines(data: Mapping[str, Any], key: str, *, required: bool = True) -> None:
 
 
 def _v_pay(order: Order, data: Mapping[str, Any]) -> None:
-    _money(order, data, "amount")
+    amount = data.get("amount")
+    if not (
+        type(amount) is Money
+        and amount.currency == order.lines[0].unit_price.currency
+        and not amount.amount.is_signed()
+    ):
+        _money(order, data, "amount")  # raises naming the field (or passes a subclass, -0)
+    if len(data) > 1:
+        # The payment stores them as text: as long as a Payment accepts.
+        _text_length(data, "method")
+        _text_length(data, "reference")
 
 
 def _v_ship(order: Order, data: Mapping[str, Any]) -> None:
     carrier = data.get("carrier")
     waybill = data.get("waybill")
-    if not (type(carrier) is str and carrier.strip() and type(waybill) is str and waybill.strip()):
+    if not (
+        type(carrier) is str
+        and carrier.strip()
+        and len(carrier) <= TEXT_LIMIT
+        and type(waybill) is str
+        and waybill.strip()
+        and len(waybill) <= TEXT_LIMIT
+    ):
         _text(data, "carrier")  # raises naming the field (or passes a str subclass)
         _text(data, "waybill")
+        _text_length(data, "carrier")  # the shipment keeps them
+        _text_length(data, "waybill")
     if "lines" in data:
         _lines(data, "lines", required=False)
 
@@ -887,6 +1070,17 @@ _new_lines_shipped: Callable[..., LinesShipped] = builder(LinesShipped)
 #: The payments and shipments the engine creates from already-checked event data.
 _new_payment: Callable[..., Payment] = builder(Payment, keyword=True)
 _new_shipment: Callable[..., Shipment] = builder(Shipment, keyword=True)
+#: The same, positional (every field in declaration order), for the fast handlers.
+_new_payment_at: Callable[..., Payment] = builder(Payment)
+_new_shipment_at: Callable[..., Shipment] = builder(Shipment)
+#: ``Order`` copies for the fast handlers: (src, status, status_since, payments, paid_at,
+#: ids, version) and (src, status, status_since, lines, shipments, ids, version).
+_order_paid: Callable[..., Order] = copier(
+    Order, ("status", "status_since", "payments", "paid_at", "applied_event_ids", "version")
+)
+_order_shipped: Callable[..., Order] = copier(
+    Order, ("status", "status_since", "lines", "shipments", "applied_event_ids", "version")
+)
 #: A line with new bucket quantities (checked by ``_move``): (src, quantities).
 _line_with_quantities: Callable[[OrderLine, dict[LineStatus, int]], OrderLine] = copier(
     OrderLine, ("quantities",)
