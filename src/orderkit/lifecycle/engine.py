@@ -743,22 +743,11 @@ def _pay_fast(
         method = method if type(method) is str else str(method)
         reference = data.get("reference", "")
         reference = reference if type(reference) is str else str(reference)
-    payment = _new_payment_at(event_id, amount, at, method, _PAYMENT, reference, {})
-    order_id = order.order_id
-    received = _new_payment_received(order_id, event_id, now, amount)
-    if row.moves:
-        status = row.new_status
-        new = _order_paid(order, status, at, (*order.payments, payment), at, ids, version)
-        events: tuple[DomainEvent, ...] = (
-            received,
-            _new_status_changed(order_id, event_id, now, event.name, order.status, status),
-        )
-    else:
-        new = _order_paid(
-            order, order.status, order.status_since, (*order.payments, payment), at, ids, version
-        )
-        events = (received,)
-    return new, events, (("paid", "", str(amount)),), None
+    payment = _new_payment(event_id, amount, at, method, _PAYMENT, reference, {})
+    status, since, moved = _status_after(order, event, row, now)
+    new = _order_paid(order, status, since, (*order.payments, payment), at, ids, version)
+    received = _new_payment_received(order.order_id, event_id, now, amount)
+    return new, (received, *moved), (("paid", "", str(amount)),), None
 
 
 def _ship_fast(
@@ -768,46 +757,34 @@ def _ship_fast(
     wanted: Mapping[str, int] | None = data.get("lines")
     if wanted is None:
         # Ship everything still open: ``moved`` is a fresh dict the shipment can own.
-        if len(order.lines) == 1 and (units := (line := order.lines[0]).quantities[_OPEN]):
-            # The usual single-line order, inline: what ``_ship_all_open`` gives.
-            buckets = line.quantities.copy()
-            buckets[_OPEN] = 0
-            buckets[_SHIPPED] += units
-            lines: tuple[OrderLine, ...] = (_line_with_quantities(line, buckets),)
-            moved = {line.line_id: units}
-            skus = {line.sku: units}
-        else:
-            lines, moved, skus = _ship_all_open(order)
+        lines, moved, skus = _ship_all_open(order)
     else:
         lines, skus = _move(order, wanted, (_OPEN,), _SHIPPED, "data.lines")
         moved = dict(wanted)
     event_id = event.event_id
     at = event.at
     waybill: str = data["waybill"]
-    shipment = _new_shipment_at(event_id, data["carrier"], waybill, moved, at, None, ())
-    order_id = order.order_id
+    shipment = _new_shipment(event_id, data["carrier"], waybill, moved, at, None, ())
+    status, since, status_events = _status_after(order, event, row, now)
+    new = _order_shipped(order, status, since, lines, (*order.shipments, shipment), ids, version)
     shipped = _new_lines_shipped(
-        order_id, event_id, now, event_id, waybill, dict(moved), skus, False
+        order.order_id, event_id, now, event_id, waybill, dict(moved), skus, False
     )
-    if row.moves:
-        status = row.new_status
-        new = _order_shipped(order, status, at, lines, (*order.shipments, shipment), ids, version)
-        events: tuple[DomainEvent, ...] = (
-            shipped,
-            _new_status_changed(order_id, event_id, now, event.name, order.status, status),
-        )
-    else:
-        new = _order_shipped(
-            order,
-            order.status,
-            order.status_since,
-            lines,
-            (*order.shipments, shipment),
-            ids,
-            version,
-        )
-        events = (shipped,)
-    return new, events, (("shipped", "", _units(moved)),), None
+    return new, (shipped, *status_events), (("shipped", "", _units(moved)),), None
+
+
+def _status_after(
+    order: Order, event: Event, row: _Row, now: datetime
+) -> tuple[int, datetime | None, tuple[StatusChanged, ...]]:
+    """``(status, status_since, events)`` of the order after ``row``: moved, with its
+    ``StatusChanged``, or as it was, with none (a fast handler always writes both)."""
+    if not row.moves:
+        return order.status, order.status_since, ()
+    status = row.new_status
+    changed = _new_status_changed(
+        order.order_id, event.event_id, now, event.name, order.status, status
+    )
+    return status, event.at, (changed,)
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -879,6 +856,12 @@ def _ship_all_open(
     """Every open unit moved to SHIPPED: ``(lines, units by line id, units by sku)``;
     what :func:`_move` gives for ``wanted`` = every line's open units, without the checks
     that cannot fail when the units are read from the buckets themselves."""
+    if len(order.lines) == 1 and (units := (line := order.lines[0]).quantities[_OPEN]):
+        # The usual single-line order, without the loop.
+        buckets = line.quantities.copy()
+        buckets[_OPEN] = 0
+        buckets[_SHIPPED] += units
+        return (_line_with_quantities(line, buckets),), {line.line_id: units}, {line.sku: units}
     lines = []
     moved: dict[str, int] = {}
     skus: dict[str, int] = {}
@@ -969,7 +952,7 @@ def _v_pay(order: Order, data: Mapping[str, Any]) -> None:
     amount = data.get("amount")
     if not (
         type(amount) is Money
-        and amount.currency == order.lines[0].unit_price.currency
+        and amount.currency == order.currency
         and not amount.amount.is_signed()
     ):
         _money(order, data, "amount")  # raises naming the field (or passes a subclass, -0)
@@ -1067,12 +1050,10 @@ _new_payment_received: Callable[[str, str, datetime, Money], PaymentReceived] = 
     PaymentReceived
 )
 _new_lines_shipped: Callable[..., LinesShipped] = builder(LinesShipped)
-#: The payments and shipments the engine creates from already-checked event data.
-_new_payment: Callable[..., Payment] = builder(Payment, keyword=True)
-_new_shipment: Callable[..., Shipment] = builder(Shipment, keyword=True)
-#: The same, positional (every field in declaration order), for the fast handlers.
-_new_payment_at: Callable[..., Payment] = builder(Payment)
-_new_shipment_at: Callable[..., Shipment] = builder(Shipment)
+#: The payments and shipments the engine creates from already-checked event data (every
+#: field, positionally in declaration order or by name).
+_new_payment: Callable[..., Payment] = builder(Payment)
+_new_shipment: Callable[..., Shipment] = builder(Shipment)
 #: ``Order`` copies for the fast handlers: (src, status, status_since, payments, paid_at,
 #: ids, version) and (src, status, status_since, lines, shipments, ids, version).
 _order_paid: Callable[..., Order] = copier(
