@@ -432,17 +432,9 @@ class _Engine:
                 and other_money.amount == money.amount
                 and other_money.currency == money.currency
             ):
-                pair: tuple[int, ...] = (hits[0],)
-                lpos: tuple[int, ...]
-                rpos: tuple[int, ...]
-                if memo_side == "left":
-                    kind = self._pair_kind(record, others[hits[0]])
-                    lpos, rpos = lone, pair
-                else:
-                    kind = self._pair_kind(others[hits[0]], record)
-                    lpos, rpos = pair, lone
-                status = "matched" if kind is None else "difference"
-                self._row(status, kind, lpos, rpos, "memo_ref", evidence)
+                pair = (hits[0],)
+                lpos, rpos = (lone, pair) if memo_side == "left" else (pair, lone)
+                self._group(lpos, rpos, "memo_ref", evidence)
             else:
                 lpos, rpos = (lone, ()) if memo_side == "left" else ((), lone)
                 self._row("suggestion", None, lpos, rpos, "memo_ref", evidence)
