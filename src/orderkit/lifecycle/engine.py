@@ -476,17 +476,12 @@ class Lifecycle:
 
     def _ship(self, order: Order, event: Event, _rule: Rule, now: datetime, fx: _Effect) -> None:
         data = event.data
-        wanted: Mapping[str, int] | None = data.get("lines")
-        if wanted is None:
-            # Ship everything still open: nothing to check against the buckets.
-            lines, wanted, skus = _ship_all_open(order)
-        else:
-            lines, skus = _move(order, wanted, (_OPEN,), _SHIPPED, "data.lines")
+        lines, moved, skus = _shipping(order, data)
         shipment = _new_shipment(
             shipment_id=event.event_id,
             carrier=data["carrier"],
             waybill=data["waybill"],
-            lines=dict(wanted),
+            lines=moved,
             shipped_at=event.at,
             first_scan_at=None,
             events=(),
@@ -500,12 +495,12 @@ class Lifecycle:
                 now,
                 shipment.shipment_id,
                 shipment.waybill,
-                dict(wanted),
+                dict(moved),
                 skus,
                 False,
             )
         )
-        fx.changes.append(("shipped", "", _units(wanted)))
+        fx.changes.append(("shipped", "", _units(moved)))
 
     def _track(self, order: Order, event: Event, rule: Rule, now: datetime, fx: _Effect) -> None:
         data = event.data
@@ -754,13 +749,7 @@ def _ship_fast(
     order: Order, event: Event, row: _Row, now: datetime, ids: tuple[str, ...], version: int
 ) -> Decision:
     data = event.data
-    wanted: Mapping[str, int] | None = data.get("lines")
-    if wanted is None:
-        # Ship everything still open: ``moved`` is a fresh dict the shipment can own.
-        lines, moved, skus = _ship_all_open(order)
-    else:
-        lines, skus = _move(order, wanted, (_OPEN,), _SHIPPED, "data.lines")
-        moved = dict(wanted)
+    lines, moved, skus = _shipping(order, data)
     event_id = event.event_id
     at = event.at
     waybill: str = data["waybill"]
@@ -848,6 +837,19 @@ def _move(
 
 def _open_lines(order: Order) -> dict[str, int]:
     return {ln.line_id: ln.quantities[_OPEN] for ln in order.lines if ln.quantities[_OPEN]}
+
+
+def _shipping(
+    order: Order, data: Mapping[str, Any]
+) -> tuple[tuple[OrderLine, ...], dict[str, int], dict[str, int]]:
+    """What a ``ship`` with ``data`` moves: ``(lines, units by line id, units by sku)``;
+    the units by line id are a fresh dict the shipment can own."""
+    wanted: Mapping[str, int] | None = data.get("lines")
+    if wanted is None:
+        # Ship everything still open: nothing to check against the buckets.
+        return _ship_all_open(order)
+    lines, skus = _move(order, wanted, (_OPEN,), _SHIPPED, "data.lines")
+    return lines, dict(wanted), skus
 
 
 def _ship_all_open(
