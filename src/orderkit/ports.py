@@ -1,9 +1,9 @@
 """Every Protocol a host may implement, in one place.
 
 orderkit's core never touches a database, a clock, a queue or a carrier API directly: it
-talks to these ports. ``orderkit.adapters`` ships memory and SQLite implementations (and
-PostgreSQL as an extra); a host can write its own, and prove it with the matching contract
-suite in :mod:`orderkit.testing`.
+talks to these ports. ``orderkit.adapters`` ships memory and SQLite implementations (a
+PostgreSQL one is planned); a host can write its own, and prove it with the matching
+contract suite in :mod:`orderkit.testing`.
 
 Every port method that can fail for infrastructure reasons raises
 :class:`~orderkit.errors.StoreError` (with the driver error chained), never the driver's
