@@ -21,8 +21,14 @@ of every library then pays for collecting a heap grown by hundreds of thousands 
 objects it never made. The rounds stay interleaved, so a busy moment on the machine
 falls on every library alike.
 
-Run: ``python bench/bench_lifecycle.py [--orders 100000]``. Install the peers with
-``pip install orderkit[bench]``.
+``--collector-off`` pauses Python's cycle collector during every timed round, for every
+library alike. It is a diagnostic, not the headline: the loop keeps every audit record
+alive, as a host writing them out in batches would, and orderkit's audit entries are
+objects the collector must walk while the peers' tuples of strings are untracked by
+CPython. The difference between the two runs is what that walk costs.
+
+Run: ``python bench/bench_lifecycle.py [--orders 100000] [--collector-off]``. Install the
+peers with ``pip install orderkit[bench]``.
 """
 
 from __future__ import annotations
@@ -248,14 +254,23 @@ SETUPS: dict[str, tuple[Callable[[int], Any], Callable[[Any], int]]] = {
 }
 
 
-def measure(library: str, n: int) -> tuple[int, float]:
-    """One round of ``library`` over ``n`` orders: (transitions, seconds); setup untimed."""
+def measure(library: str, n: int, collector: bool = True) -> tuple[int, float]:
+    """One round of ``library`` over ``n`` orders: (transitions, seconds); setup untimed.
+
+    ``collector=False`` pauses the cycle collector for the timed part only.
+    """
     setup, run = SETUPS[library]
     state = setup(n)
     gc.collect()
-    start = time.perf_counter()
-    transitions = run(state)
-    return transitions, time.perf_counter() - start
+    if not collector:
+        gc.disable()
+    try:
+        start = time.perf_counter()
+        transitions = run(state)
+        elapsed = time.perf_counter() - start
+    finally:
+        gc.enable()
+    return transitions, elapsed
 
 
 def main() -> None:
@@ -272,13 +287,20 @@ def main() -> None:
         action="store_true",
         help="run every round in this process instead of a fresh one each",
     )
+    parser.add_argument(
+        "--collector-off",
+        action="store_true",
+        help="pause the cycle collector during every timed round (a diagnostic)",
+    )
     args = parser.parse_args()
     n, rounds = args.orders, args.rounds
+    collector = not args.collector_off
     per_round = max(1, n // rounds)
     print(
         f"{per_round * rounds:,} orders per library x pay -> pack -> ship -> deliver ->"
         f" complete, guard + audit on; {rounds} interleaved rounds,"
         f" {'all in this process' if args.same_process else 'each in a fresh process'}"
+        f"{'' if collector else '; cycle collector paused while timing'}"
     )
     meters = {
         "orderkit": Meter("orderkit Lifecycle.apply"),
@@ -291,11 +313,11 @@ def main() -> None:
     for _ in range(rounds):
         for library, meter in meters.items():
             if args.same_process:
-                meter.add(*measure(library, per_round))
+                meter.add(*measure(library, per_round, collector))
                 continue
             spawn = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as fresh:
-                meter.add(*fresh.submit(measure, library, per_round).result())
+                meter.add(*fresh.submit(measure, library, per_round, collector).result())
     for meter in meters.values():
         meter.report()
     print()
