@@ -154,6 +154,24 @@ class _Engine:
         )
         self._row("matched" if kind is None else "difference", kind, lpos, rpos, rule, evidence)
 
+    def _pair_row(
+        self, i: int, j: int, record: Record, other: Record, rule: str, evidence: Evidence
+    ) -> None:
+        """:meth:`_group` for the left record ``i`` and the right record ``j`` (``record``
+        and ``other``), already at hand: the same row, the same totals, in the same order."""
+        kind = self._pair_kind(record, other)
+        status = "matched" if kind is None else "difference"
+        self.left_open[i] = 0
+        self.right_open[j] = 0
+        amounts = self.row_amounts
+        money = record.amount
+        key = (status, kind, 0, money.currency)
+        amounts[key] = amounts.get(key, _ZERO) + money.amount
+        money = other.amount
+        key = (status, kind, 1, money.currency)
+        amounts[key] = amounts.get(key, _ZERO) + money.amount
+        self.rows.append((status, kind, (i,), (j,), rule, evidence, ()))
+
     def _pair_kind(self, record: Record, other: Record) -> str | None:
         """:func:`classify_pair` for one record a side, with the common case first."""
         la = record.amount
@@ -186,11 +204,7 @@ class _Engine:
         cached = self._rest.get(side)
         if cached is None:
             records = self.left if side == "left" else self.right
-            positions = list(itertools.compress(range(len(flags)), flags))
-            # Sort keys read with one C-level attrgetter per record; sorting the key
-            # indices is stable, so ties keep position order as sorting by key would.
-            keys = list(map(_AT_ID, map(records.__getitem__, positions)))
-            cached = [positions[k] for k in sorted(range(len(keys)), key=keys.__getitem__)]
+            cached = _in_time_order(records, list(itertools.compress(range(len(flags)), flags)))
         else:
             cached = [p for p in cached if flags[p]]
         self._rest[side] = cached
@@ -388,7 +402,13 @@ class _Engine:
         others = self.left if other_side == "left" else self.right
         memo_open = self.left_open if memo_side == "left" else self.right_open
         other_open = self.left_open if other_side == "left" else self.right_open
-        candidates = [p for p in self._open(memo_side) if memo_records[p].memo]
+        # The open records with a memo, in the order :meth:`_open` gives them: sorting
+        # only these leaves the side's full time order to later passes, when the memo
+        # matches have closed most of its open records (and a side without memos is
+        # never sorted here at all).
+        candidates = [
+            p for p in itertools.compress(range(len(memo_open)), memo_open) if memo_records[p].memo
+        ]
         if not candidates:
             return
         # The index lists each key's open records in time order (then record id). They
@@ -397,47 +417,64 @@ class _Engine:
         index: dict[str, list[int]] = {}
         for p in itertools.compress(range(len(other_open)), other_open):
             record = others[p]
-            for ref in (record.ref, *record.links):
+            ref = record.ref
+            links = record.links
+            if record.kind == _SALE and not links:
                 if ref:
-                    index.setdefault(_key(record, ref), []).append(p)
+                    index.setdefault(ref, []).append(p)
+                continue
+            for name in (ref, *links) if ref else links:
+                index.setdefault(_key(record, name), []).append(p)
         if not index:
             return
         for positions in index.values():
             if len(positions) > 1:
                 positions.sort(key=lambda q: _order(others[q]))
-        for p in candidates:  # already in time order
+        memo_is_left = memo_side == "left"
+        get = index.get
+        for p in _in_time_order(memo_records, candidates):
             if not memo_open[p]:
                 continue
             record = memo_records[p]
-            prefix = "" if record.kind == _SALE else record.kind + _SEP
+            tokens = extract_refs(record.memo)
+            if not tokens:
+                continue
+            kind = record.kind
+            prefix = "" if kind == _SALE else kind + _SEP
             hits: list[int] = []
             matched_tokens: list[str] = []
-            for token in extract_refs(record.memo):
-                for q in index.get(prefix + token, ()):
+            for token in tokens:
+                for q in get(prefix + token, ()):
                     if other_open[q] and q not in hits:
                         hits.append(q)
                         matched_tokens.append(token)
             if not hits:
                 continue
-            evidence: Evidence = (
-                ("memo", record.memo),
-                ("tokens", ",".join(matched_tokens)),
-                ("candidates", ",".join([others[q].record_id for q in hits])),
-            )
-            lone: tuple[int, ...] = (p,)
-            money = record.amount
-            other_money = others[hits[0]].amount
-            if (
-                len(hits) == 1
-                and other_money.amount == money.amount
-                and other_money.currency == money.currency
-            ):
-                pair = (hits[0],)
-                lpos, rpos = (lone, pair) if memo_side == "left" else (pair, lone)
-                self._group(lpos, rpos, "memo_ref", evidence)
+            if len(hits) == 1:
+                # One token found one record: each part of the evidence is one item, and
+                # a match is made with the two records at hand (no group step).
+                other = others[hits[0]]
+                evidence: Evidence = (
+                    ("memo", record.memo),
+                    ("tokens", matched_tokens[0]),
+                    ("candidates", other.record_id),
+                )
+                money = record.amount
+                other_money = other.amount
+                if other_money.amount == money.amount and other_money.currency == money.currency:
+                    if memo_is_left:
+                        self._pair_row(p, hits[0], record, other, "memo_ref", evidence)
+                    else:
+                        self._pair_row(hits[0], p, other, record, "memo_ref", evidence)
+                    continue
             else:
-                lpos, rpos = (lone, ()) if memo_side == "left" else ((), lone)
-                self._row("suggestion", None, lpos, rpos, "memo_ref", evidence)
+                evidence = (
+                    ("memo", record.memo),
+                    ("tokens", ",".join(matched_tokens)),
+                    ("candidates", ",".join([others[q].record_id for q in hits])),
+                )
+            lpos, rpos = ((p,), ()) if memo_is_left else ((), (p,))
+            self._row("suggestion", None, lpos, rpos, "memo_ref", evidence)
 
     # --- pass 3: amount and time window ---------------------------------------------
 
@@ -651,6 +688,16 @@ class _Engine:
                     )
                 lpos, rpos = ((p,), ()) if side_name == "left" else ((), (p,))
                 self._row(status, kind, lpos, rpos, "unpaired", evidence, related)
+
+
+def _in_time_order(records: list[Record], positions: list[int]) -> list[int]:
+    """``positions`` sorted by their records' time, then record id, then position.
+
+    The sort keys are read with one C-level attrgetter per record; sorting the key
+    indices is stable, so ties keep position order as sorting by key would.
+    """
+    keys = list(map(_AT_ID, map(records.__getitem__, positions)))
+    return [positions[k] for k in sorted(range(len(keys)), key=keys.__getitem__)]
 
 
 def _add_pair(amounts: Amounts, kind: str, left: Money, right: Money) -> None:

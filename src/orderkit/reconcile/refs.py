@@ -16,11 +16,16 @@ from typing import Final
 
 __all__ = ["extract_refs"]
 
-#: A reconciliation id: 1-8 letters, a yyyymmdd date and a 6-digit sequence.
-_RECON_ID: Final = re.compile(r"[A-Z]{1,8}\d{14}(?!\d)")
-#: Any run of 8 or more digits (a platform order number, a bank reference).
-_DIGITS: Final = re.compile(r"\d{8,}")
-_SEPARATORS: Final = re.compile(r"[^0-9A-Z]+")
+#: A run of 8 or more digits (a platform order number, a bank reference) with the up to
+#: 8 letters right before it. With letters and exactly 14 digits the two together are a
+#: reconciliation id (1-8 letters, a yyyymmdd date and a 6-digit sequence), so one scan
+#: finds both kinds of candidate. ``[0-9]``, not ``\d``: any other character, a digit
+#: of another script included, separates candidates.
+_RUN: Final = re.compile(r"([A-Z]{0,8})([0-9]{8,})")
+#: Every ASCII byte but the digits and capital letters: what the compact form of a memo
+#: drops (encoding it to ASCII with errors ignored has already dropped the rest).
+_SYMBOLS: Final = bytes(b for b in range(128) if not (48 <= b <= 57 or 65 <= b <= 90))
+_ID_DIGITS: Final = 14
 
 
 def _normalise(memo: str) -> str:
@@ -47,21 +52,25 @@ def extract_refs(memo: str) -> list[str]:
     if not memo:
         return []
     text = memo.upper() if memo.isascii() else _normalise(memo)
-    spaced = _SEPARATORS.sub(" ", text)
-    ids = _RECON_ID.findall(spaced)
-    digits = _DIGITS.findall(spaced)
-    if " " in spaced:
-        # Without separators the compact form is the same text: nothing new to find.
-        compact = spaced.replace(" ", "")
-        ids += _RECON_ID.findall(compact)
-        digits += _DIGITS.findall(compact)
-    candidates: list[str] = []
-    for found in ids:
-        # "ORDERSO20260216000892": the id may start anywhere in a run of letters.
-        letters = len(found) - 14
-        if letters <= 2:
-            candidates.append(found)
-        else:
-            candidates.extend(found[start:] for start in range(letters - 1))
+    found = _RUN.findall(text)
+    # The memo with every space and symbol removed: only ASCII digits and capitals.
+    compact = text.encode("ascii", "ignore").translate(None, _SYMBOLS).decode("ascii")
+    if compact not in text:
+        # Otherwise every digit and capital is in one unbroken stretch of the memo (or
+        # there are none), which the scan above has read as the compact form would be.
+        found += _RUN.findall(compact)
+    if not found:
+        return []
+    ids: list[str] = []
+    digits: list[str] = []
+    for letters, run in found:
+        digits.append(run)
+        if letters and len(run) == _ID_DIGITS:
+            if len(letters) <= 2:
+                ids.append(letters + run)
+            else:
+                # "ORDERSO20260216000892": the id may start anywhere in a run of letters
+                # (keeping at least two of them).
+                ids.extend(letters[start:] + run for start in range(len(letters) - 1))
     # dict.fromkeys keeps the first occurrence of each candidate, in order.
-    return list(dict.fromkeys(candidates + digits))
+    return list(dict.fromkeys(ids + digits))
