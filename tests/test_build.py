@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orderkit._build import builder, copier, field_names
+from orderkit._build import Part, assemble, builder, copier, field_names
 from orderkit.lifecycle.audit import AuditEntry
 from orderkit.money import Money
 from orderkit.orders import Address, Order, OrderLine, OrderStatus
@@ -118,3 +118,37 @@ def test_classes_without_slots_and_host_subclasses_are_built_too() -> None:
     copied = copier(_HostOrder, ("version",))(host, 7)
     assert type(copied) is _HostOrder
     assert copied == attrs.evolve(host, version=7)
+
+
+def test_an_assembler_builds_several_values_that_refer_to_each_other() -> None:
+    order = _order()
+    make = assemble(
+        ("src", "amount", "version"),
+        [
+            Part("price", Money, {"amount": "amount", "currency": "_CNY"}),
+            Part(
+                "line",
+                OrderLine,
+                {"unit_price": "price"},
+                copy_of="src.lines[0]",
+            ),
+            Part("new", Order, {"lines": "(line,)", "version": "version"}, copy_of="src"),
+        ],
+        "(price, new)",
+        constants={"_CNY": "CNY"},
+    )
+    price, new = make(order, Decimal("12.50"), 5)
+    expected_line = attrs.evolve(order.lines[0], unit_price=Money("12.50", "CNY"))
+    assert type(price) is Money and price == Money("12.50", "CNY")
+    assert type(new) is Order
+    assert new == attrs.evolve(order, lines=(expected_line,), version=5)
+    assert new.lines[0].unit_price is price  # the later part holds the earlier one
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        new.version = 6  # type: ignore[misc]
+
+
+def test_an_assembler_refuses_unknown_and_missing_fields() -> None:
+    with pytest.raises(AttributeError, match="no fields"):
+        assemble(("a",), [Part("m", Money, {"amount": "a", "colour": "a"})], "m")
+    with pytest.raises(AttributeError, match="needs values for \\['currency'\\]"):
+        assemble(("a",), [Part("m", Money, {"amount": "a"})], "m")

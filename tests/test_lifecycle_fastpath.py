@@ -20,6 +20,7 @@ from orderkit.lifecycle.audit import AuditEntry
 from orderkit.lifecycle.engine import (
     _line_with_quantities,
     _move,
+    _moved,
     _new_audit_entry,
     _new_lines_shipped,
     _new_payment,
@@ -28,7 +29,6 @@ from orderkit.lifecycle.engine import (
     _new_status_changed,
     _new_transition,
     _open_lines,
-    _order_moved,
     _order_touched,
     _replace,
     _ship_all_open,
@@ -136,12 +136,6 @@ def test_keyword_maker_equals_the_validating_constructor() -> None:
 def test_generated_copies_equal_attrs_evolve() -> None:
     order = _order()
     ids = ("a", "b")
-    _same(
-        _order_moved(order, OrderStatus.PAID, T0, ids, 3),
-        attrs.evolve(
-            order, status=OrderStatus.PAID, status_since=T0, applied_event_ids=ids, version=3
-        ),
-    )
     _same(_order_touched(order, ids, 4), attrs.evolve(order, applied_event_ids=ids, version=4))
     _same(
         _replace(order, {"version": 7, "paid_at": T0, "tags": frozenset({"x"})}),
@@ -150,6 +144,23 @@ def test_generated_copies_equal_attrs_evolve() -> None:
     line = order.lines[0]
     buckets = {**line.quantities, LineStatus.OPEN: 0, LineStatus.SHIPPED: 2}
     _same(_line_with_quantities(line, buckets), attrs.evolve(line, quantities=buckets))
+    assert order.version == 0 and order.applied_event_ids == ()  # the source is untouched
+
+
+def test_a_status_move_is_built_whole_as_the_constructors_build_it() -> None:
+    order = _order()
+    ids = ("a", "b")
+    later = datetime(2026, 2, 16, 3, 0, tzinfo=UTC)
+    made = _moved(order, OrderStatus.PAID, ids, 3, "e1", "pack", "ann", later, T0, 10, 20)
+    new = attrs.evolve(
+        order, status=OrderStatus.PAID, status_since=T0, applied_event_ids=ids, version=3
+    )
+    moved = StatusChanged("O1", "e1", later, "pack", order.status, OrderStatus.PAID)
+    entry = AuditEntry("O1", "e1", "pack", "ann", later, T0, 10, 20, "applied", (), "", None)
+    _same(made, Transition(new, True, (moved,), (entry,)))
+    _same(made.order, new)
+    _same(made.events[0], moved)
+    _same(made.audit[0], entry)
     assert order.version == 0 and order.applied_event_ids == ()  # the source is untouched
 
 

@@ -37,13 +37,17 @@ what the validating constructor builds. Likewise:
 * the engine's own outputs (:class:`Transition`, audit entries, domain events) have no
   validators, so they are built by generated code writing each slot directly
   (:mod:`orderkit._build`) instead of through the frozen ``__setattr__`` detour;
-* status-only events (``pack``, ``deliver``, ``complete``) skip the effect object and
-  copy the order with code specialised to the four fields they change;
+* status-only events (``pack``, ``deliver``, ``complete``) skip the effect object, and
+  a move builds its whole result (the order copied with the four fields it changes, the
+  ``StatusChanged``, the audit entry and the transition) in one generated call
+  (:func:`orderkit._build.assemble`): a Python call costs about as much as the slot
+  writes of one of those values;
 * ``pay`` and ``ship``, on every order's path, decide their whole change in one function
-  each (:func:`_pay_fast`, :func:`_ship_fast`): one generated copy of the order, the
-  events and audit changes built as tuples directly, no effect object, field dict or
-  copier lookup. The generic handlers (``Lifecycle._pay``, ``Lifecycle._ship``) stay as
-  their checked path, and orders of a subclass of ``Order`` take it;
+  each (:func:`_pay_fast`, :func:`_ship_fast`), which hands everything to one generated
+  call building the payment or shipment, the order copy, the events, the audit entry and
+  the transition: no effect object, field dict or copier lookup. The generic handlers
+  (``Lifecycle._pay``, ``Lifecycle._ship``) stay as their checked path, and orders of a
+  subclass of ``Order`` take it;
 * the first row for a status (usually its only one) is found with one dict lookup and
   its guard asked inline; the applied event ids are extended by one tuple
   concatenation.
@@ -64,7 +68,7 @@ from typing import Any, ClassVar, Final, TypeVar
 import attrs
 
 from orderkit import _checks as check
-from orderkit._build import builder, copier
+from orderkit._build import Part, assemble, builder, copier
 from orderkit._checks import TEXT_MAX_LENGTH as TEXT_LIMIT
 from orderkit.errors import (
     AddressLocked,
@@ -150,10 +154,11 @@ class _Effect:
 
 Handler = Callable[[Order, Event, Rule, datetime, _Effect], None]
 Validator = Callable[[Order, Mapping[str, Any]], None]
-#: What a fast handler decides: the new order, the domain events (``StatusChanged``
-#: included), the audit ``changes`` and the approver.
-Decision = tuple[Order, tuple[DomainEvent, ...], tuple[tuple[str, str, str], ...], str | None]
-FastHandler = Callable[[Order, Event, "_Row", datetime, tuple[str, ...], int], Decision]
+#: A fast handler builds the whole transition: (order, event, row, now, ids to remember,
+#: new version, actor id).
+FastHandler = Callable[
+    [Order, Event, "_Row", datetime, tuple[str, ...], int, str | None], "Transition"
+]
 
 
 class _Row:
@@ -318,22 +323,31 @@ class Lifecycle:
         )
         version = order.version + 1
         handler = plan.handler
+        actor = event.actor
+        actor_id = None if actor is None else actor.id
         approved_by = None
         if handler is None and exact:
             # Status-only events (pack, deliver, complete, a host's own events): no
-            # effect object, no field dict, one specialised copy of the order.
-            changes: tuple[tuple[str, str, str], ...] = ()
+            # effect object, no field dict; a move is built whole in one generated call.
             if row.moves:
-                new_status = row.new_status
-                new = _order_moved(order, new_status, event.at, ids, version)
-                events: tuple[DomainEvent, ...] = (
-                    _new_status_changed(order.order_id, event_id, now, name, status, new_status),
+                return _moved(
+                    order,
+                    row.new_status,
+                    ids,
+                    version,
+                    event_id,
+                    name,
+                    actor_id,
+                    now,
+                    event.at,
+                    row.source,
+                    row.target,
                 )
-            else:
-                new = _order_touched(order, ids, version)
-                events = ()
+            new = _order_touched(order, ids, version)
+            events: tuple[DomainEvent, ...] = ()
+            changes: tuple[tuple[str, str, str], ...] = ()
         elif plan.fast is not None and exact:
-            new, events, changes, approved_by = plan.fast(order, event, row, now, ids, version)
+            return plan.fast(order, event, row, now, ids, version, actor_id)
         else:
             effect = _Effect()
             if handler is not None:
@@ -353,28 +367,19 @@ class Lifecycle:
             events = tuple(event_list)
             changes = tuple(effect.changes)
             approved_by = effect.approved_by
-        actor = event.actor
-        return _new_transition(
+        return _applied(
             new,
-            True,
             events,
-            (
-                _new_audit_entry(
-                    order.order_id,
-                    event_id,
-                    name,
-                    None if actor is None else actor.id,
-                    now,
-                    event.at,
-                    row.source,
-                    row.target,
-                    "applied",
-                    changes,
-                    "",
-                    approved_by,
-                ),
-            ),
-            None,
+            order.order_id,
+            changes,
+            approved_by,
+            event_id,
+            name,
+            actor_id,
+            now,
+            event.at,
+            row.source,
+            row.target,
         )
 
     def refusal(self, order: Order, event: Event, error: OrderkitError) -> AuditEntry:
@@ -725,12 +730,16 @@ class Lifecycle:
 
 
 def _pay_fast(
-    order: Order, event: Event, row: _Row, now: datetime, ids: tuple[str, ...], version: int
-) -> Decision:
+    order: Order,
+    event: Event,
+    row: _Row,
+    now: datetime,
+    ids: tuple[str, ...],
+    version: int,
+    actor: str | None,
+) -> Transition:
     data = event.data
     amount: Money = data["amount"]
-    event_id = event.event_id
-    at = event.at
     if len(data) == 1:  # the amount alone, as most gateways send it
         method = reference = ""
     else:
@@ -738,28 +747,60 @@ def _pay_fast(
         method = method if type(method) is str else str(method)
         reference = data.get("reference", "")
         reference = reference if type(reference) is str else str(reference)
-    payment = _new_payment(event_id, amount, at, method, _PAYMENT, reference, {})
     status, since, moved = _status_after(order, event, row, now)
-    new = _order_paid(order, status, since, (*order.payments, payment), at, ids, version)
-    received = _new_payment_received(order.order_id, event_id, now, amount)
-    return new, (received, *moved), (("paid", "", str(amount)),), None
+    return _paid(
+        order,
+        amount,
+        method,
+        reference,
+        status,
+        since,
+        moved,
+        ids,
+        version,
+        event.event_id,
+        event.name,
+        actor,
+        now,
+        event.at,
+        row.source,
+        row.target,
+    )
 
 
 def _ship_fast(
-    order: Order, event: Event, row: _Row, now: datetime, ids: tuple[str, ...], version: int
-) -> Decision:
+    order: Order,
+    event: Event,
+    row: _Row,
+    now: datetime,
+    ids: tuple[str, ...],
+    version: int,
+    actor: str | None,
+) -> Transition:
     data = event.data
     lines, moved, skus = _shipping(order, data)
-    event_id = event.event_id
-    at = event.at
-    waybill: str = data["waybill"]
-    shipment = _new_shipment(event_id, data["carrier"], waybill, moved, at, None, ())
     status, since, status_events = _status_after(order, event, row, now)
-    new = _order_shipped(order, status, since, lines, (*order.shipments, shipment), ids, version)
-    shipped = _new_lines_shipped(
-        order.order_id, event_id, now, event_id, waybill, dict(moved), skus, False
+    return _shipped(
+        order,
+        data["carrier"],
+        data["waybill"],
+        lines,
+        moved,
+        skus,
+        _units(moved),
+        status,
+        since,
+        status_events,
+        ids,
+        version,
+        event.event_id,
+        event.name,
+        actor,
+        now,
+        event.at,
+        row.source,
+        row.target,
     )
-    return new, (shipped, *status_events), (("shipped", "", _units(moved)),), None
 
 
 def _status_after(
@@ -1037,14 +1078,198 @@ _new_transition: Callable[
     [Order, bool, tuple[DomainEvent, ...], tuple[AuditEntry, ...], str | None], Transition
 ] = builder(Transition)
 _new_audit_entry: Callable[..., AuditEntry] = builder(AuditEntry)
-_new_status_changed: Callable[[str, str, datetime, str, int, int], StatusChanged] = (
-    builder(StatusChanged)
+_new_status_changed: Callable[[str, str, datetime, str, int, int], StatusChanged] = builder(
+    StatusChanged
 )
-#: ``Order`` copies for the status-only events: (src, status, status_since, ids, version)
-#: when the status moves, (src, ids, version) when it does not.
-_order_moved: Callable[[Order, int, datetime, tuple[str, ...], int], Order] = copier(
-    Order, ("status", "status_since", "applied_event_ids", "version")
+
+# Whole results in one generated call each (see ``orderkit._build.assemble``): the new
+# order, its domain events, its audit entry and the transition holding them. Every one
+# ends with ``_result``'s two parts and takes ``_APPLIED``'s parameters last.
+_APPLIED: Final = ("event_id", "name", "actor", "now", "at", "source", "target")
+
+
+def _result(order_id: str, events: str, changes: str, approved_by: str = "None") -> list[Part]:
+    """The audit entry and the transition of an applied event, as an assembler's last
+    parts: the new order is ``new``; ``order_id``, ``events``, ``changes`` and
+    ``approved_by`` are expressions; the rest are the ``_APPLIED`` parameters."""
+    entry = {
+        "order_id": order_id,
+        "event_id": "event_id",
+        "event": "name",
+        "actor": "actor",
+        "at": "now",
+        "event_at": "at",
+        "from_status": "source",
+        "to_status": "target",
+        "outcome": "'applied'",
+        "changes": changes,
+        "reason": "''",
+        "approved_by": approved_by,
+    }
+    result = {
+        "order": "new",
+        "changed": "True",
+        "events": events,
+        "audit": "(entry,)",
+        "ignored": "None",
+    }
+    return [Part("entry", AuditEntry, entry), Part("result", Transition, result)]
+
+
+#: (new order, events, order id, audit changes, approver, *_APPLIED): any applied event.
+_applied: Callable[..., Transition] = assemble(
+    ("new", "events", "order_id", "changes", "approved_by", *_APPLIED),
+    _result("order_id", "events", "changes", "approved_by"),
+    "result",
 )
+#: (order, new status, ids, version, *_APPLIED): a status-only event that moves the
+#: status (``pack``, ``deliver``, ``complete``, a host's own).
+_moved: Callable[..., Transition] = assemble(
+    ("order", "status", "ids", "version", *_APPLIED),
+    [
+        Part(
+            "new",
+            Order,
+            {
+                "status": "status",
+                "status_since": "at",
+                "applied_event_ids": "ids",
+                "version": "version",
+            },
+            copy_of="order",
+        ),
+        Part(
+            "moved",
+            StatusChanged,
+            {
+                "order_id": "order.order_id",
+                "event_id": "event_id",
+                "at": "now",
+                "event": "name",
+                "from_status": "order.status",
+                "to_status": "status",
+            },
+        ),
+        *_result("order.order_id", "(moved,)", "()"),
+    ],
+    "result",
+)
+#: (order, amount, method, reference, status, status_since, status events, ids, version,
+#: *_APPLIED): ``pay`` (see ``_pay_fast``).
+_paid: Callable[..., Transition] = assemble(
+    (
+        "order",
+        "amount",
+        "method",
+        "reference",
+        "status",
+        "since",
+        "moved",
+        "ids",
+        "version",
+        *_APPLIED,
+    ),
+    [
+        Part(
+            "payment",
+            Payment,
+            {
+                "payment_id": "event_id",
+                "amount": "amount",
+                "at": "at",
+                "method": "method",
+                "kind": "_PAYMENT",
+                "reference": "reference",
+                "lines": "{}",
+            },
+        ),
+        Part(
+            "new",
+            Order,
+            {
+                "status": "status",
+                "status_since": "since",
+                "payments": "(*order.payments, payment)",
+                "paid_at": "at",
+                "applied_event_ids": "ids",
+                "version": "version",
+            },
+            copy_of="order",
+        ),
+        Part(
+            "received",
+            PaymentReceived,
+            {"order_id": "order.order_id", "event_id": "event_id", "at": "now", "amount": "amount"},
+        ),
+        *_result("order.order_id", "(received, *moved)", "(('paid', '', str(amount)),)"),
+    ],
+    "result",
+    constants={"_PAYMENT": _PAYMENT},
+)
+#: (order, carrier, waybill, lines, units by line, units by sku, audit text, status,
+#: status_since, status events, ids, version, *_APPLIED): ``ship`` (see ``_ship_fast``).
+_shipped: Callable[..., Transition] = assemble(
+    (
+        "order",
+        "carrier",
+        "waybill",
+        "lines",
+        "moved",
+        "skus",
+        "units",
+        "status",
+        "since",
+        "status_events",
+        "ids",
+        "version",
+        *_APPLIED,
+    ),
+    [
+        Part(
+            "shipment",
+            Shipment,
+            {
+                "shipment_id": "event_id",
+                "carrier": "carrier",
+                "waybill": "waybill",
+                "lines": "moved",
+                "shipped_at": "at",
+                "first_scan_at": "None",
+                "events": "()",
+            },
+        ),
+        Part(
+            "new",
+            Order,
+            {
+                "status": "status",
+                "status_since": "since",
+                "lines": "lines",
+                "shipments": "(*order.shipments, shipment)",
+                "applied_event_ids": "ids",
+                "version": "version",
+            },
+            copy_of="order",
+        ),
+        Part(
+            "shipped",
+            LinesShipped,
+            {
+                "order_id": "order.order_id",
+                "event_id": "event_id",
+                "at": "now",
+                "shipment_id": "event_id",
+                "waybill": "waybill",
+                "lines": "dict(moved)",
+                "skus": "skus",
+                "forced": "False",
+            },
+        ),
+        *_result("order.order_id", "(shipped, *status_events)", "(('shipped', '', units),)"),
+    ],
+    "result",
+)
+#: ``Order`` copy for a status-only event whose row keeps the status: (src, ids, version).
 _order_touched: Callable[[Order, tuple[str, ...], int], Order] = copier(
     Order, ("applied_event_ids", "version")
 )
@@ -1052,18 +1277,10 @@ _new_payment_received: Callable[[str, str, datetime, Money], PaymentReceived] = 
     PaymentReceived
 )
 _new_lines_shipped: Callable[..., LinesShipped] = builder(LinesShipped)
-#: The payments and shipments the engine creates from already-checked event data (every
-#: field, positionally in declaration order or by name).
+#: The payments and shipments the generic handlers create from already-checked event data
+#: (every field, positionally in declaration order or by name).
 _new_payment: Callable[..., Payment] = builder(Payment)
 _new_shipment: Callable[..., Shipment] = builder(Shipment)
-#: ``Order`` copies for the fast handlers: (src, status, status_since, payments, paid_at,
-#: ids, version) and (src, status, status_since, lines, shipments, ids, version).
-_order_paid: Callable[..., Order] = copier(
-    Order, ("status", "status_since", "payments", "paid_at", "applied_event_ids", "version")
-)
-_order_shipped: Callable[..., Order] = copier(
-    Order, ("status", "status_since", "lines", "shipments", "applied_event_ids", "version")
-)
 #: A line with new bucket quantities (checked by ``_move``): (src, quantities).
 _line_with_quantities: Callable[[OrderLine, dict[LineStatus, int]], OrderLine] = copier(
     OrderLine, ("quantities",)
