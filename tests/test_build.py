@@ -152,3 +152,22 @@ def test_an_assembler_refuses_unknown_and_missing_fields() -> None:
         assemble(("a",), [Part("m", Money, {"amount": "a", "colour": "a"})], "m")
     with pytest.raises(AttributeError, match="needs values for \\['currency'\\]"):
         assemble(("a",), [Part("m", Money, {"amount": "a"})], "m")
+
+
+def test_building_runs_no_validator_and_no_init() -> None:
+    calls: list[str] = []
+
+    @attrs.frozen
+    class Probe:
+        x: int = attrs.field(validator=lambda *_: calls.append("validated"))
+
+        def __attrs_post_init__(self) -> None:
+            calls.append("post-init")
+
+    constructed = Probe(1)
+    assert calls == ["validated", "post-init"]
+    calls.clear()
+    made = builder(Probe)(1)
+    copied = copier(Probe, ("x",))(made, 2)
+    assert calls == []  # trusted: the caller validated already
+    assert type(made) is Probe and made == constructed and copied == Probe(2)

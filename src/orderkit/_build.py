@@ -12,7 +12,10 @@ Frozen classes refuse ``setattr``, so the usual way around the constructor
 The builders here write the slots through a *writable twin* instead: a subclass that adds
 no slots and restores ``object.__setattr__`` and ``object.__delattr__`` (attrs overrides
 both, and they share one type slot), so each field is a plain specialised slot store
-(about 20 ns). The finished object is then re-classed to the real type, which
+(about 20 ns). The twin's ``__init__`` is ``object.__init__``, so calling the twin makes an
+empty instance without running a validator, and by a shorter path in CPython than
+``object.__new__(twin)``, which checks its argument and slices its argument tuple on
+every call. The finished object is then re-classed to the real type, which
 CPython allows because the twin's layout is identical (same slots, nothing added). The
 result is indistinguishable from a constructed value: ``type(x) is cls``, equality,
 hashing, pickling and ``attrs.evolve`` behave as for any other instance.
@@ -111,7 +114,7 @@ def assemble(
     """
     sign = f"{'*, ' if keyword and params else ''}{', '.join(params)}"
     body = [f"def make({sign}):"]
-    namespace: dict[str, Any] = {**(constants or {}), "_new": object.__new__}
+    namespace: dict[str, Any] = dict(constants or {})
     for k, part in enumerate(parts):
         names = field_names(part.cls)
         unknown = set(part.values) - set(names)
@@ -122,10 +125,9 @@ def assemble(
             raise AttributeError(f"{part.cls.__name__} needs values for {missing}")
         namespace[f"_twin{k}"] = _twin(part.cls)
         namespace[f"_cls{k}"] = part.cls
-        body.append(f"    {part.name} = _new(_twin{k})")
+        body.append(f"    {part.name} = _twin{k}()")
         body += [
-            f"    {part.name}.{name} = "
-            + (part.values.get(name, f"{part.copy_of}.{name}"))
+            f"    {part.name}.{name} = {part.values.get(name, f'{part.copy_of}.{name}')}"
             for name in names
         ]
         body.append(f"    {part.name}.__class__ = _cls{k}")
@@ -139,7 +141,8 @@ def assemble(
 
 
 def _twin(cls: type) -> type:
-    """The writable twin of ``cls``: same layout, plain ``object.__setattr__``/``__delattr__``."""
+    """The writable twin of ``cls``: same layout, plain ``object.__setattr__``/``__delattr__``,
+    and ``object.__init__``, so ``twin()`` is an empty instance with no validator run."""
     twin = _TWINS.get(cls)
     if twin is None:
         twin = _TWINS[cls] = type(
@@ -149,6 +152,7 @@ def _twin(cls: type) -> type:
                 "__slots__": (),
                 "__setattr__": object.__setattr__,
                 "__delattr__": object.__delattr__,
+                "__init__": object.__init__,
                 "__module__": cls.__module__,
             },
         )
