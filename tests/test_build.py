@@ -171,3 +171,14 @@ def test_building_runs_no_validator_and_no_init() -> None:
     copied = copier(Probe, ("x",))(made, 2)
     assert calls == []  # trusted: the caller validated already
     assert type(made) is Probe and made == constructed and copied == Probe(2)
+
+
+def test_a_conditional_part_is_built_only_when_its_condition_holds() -> None:
+    make = assemble(
+        ("amount", "wanted"),
+        [Part("price", Money, {"amount": "amount", "currency": "'CNY'"}, when="wanted")],
+        "price",
+    )
+    assert make(Decimal("1.00"), False) is None
+    built = make(Decimal("1.00"), True)
+    assert type(built) is Money and built == Money("1.00", "CNY")

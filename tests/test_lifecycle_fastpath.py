@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 
 from orderkit.errors import TransitionNotAllowed
-from orderkit.lifecycle import Event, Lifecycle, StatusChanged, Transition
+from orderkit.lifecycle import DEFAULT_TABLE, Event, Lifecycle, StatusChanged, Transition
 from orderkit.lifecycle.audit import AuditEntry
 from orderkit.lifecycle.engine import (
     _line_with_quantities,
@@ -31,6 +31,7 @@ from orderkit.lifecycle.engine import (
     _open_lines,
     _order_touched,
     _replace,
+    _Row,
     _ship_all_open,
 )
 from orderkit.lifecycle.events import LinesShipped, PaymentReceived
@@ -151,7 +152,9 @@ def test_a_status_move_is_built_whole_as_the_constructors_build_it() -> None:
     order = _order()
     ids = ("a", "b")
     later = datetime(2026, 2, 16, 3, 0, tzinfo=UTC)
-    made = _moved(order, OrderStatus.PAID, ids, 3, "e1", "pack", "ann", later, T0, 10, 20)
+    (rule,) = DEFAULT_TABLE.rows[(OrderStatus.PENDING_PAYMENT, "pay")]
+    row = _Row(rule)
+    made = _moved(order, row, ids, 3, "e1", "pack", "ann", later, T0, 10, 20)
     new = attrs.evolve(
         order, status=OrderStatus.PAID, status_since=T0, applied_event_ids=ids, version=3
     )

@@ -49,13 +49,15 @@ class Part:
     ``values`` maps field names to Python expressions over the function's parameters and
     the names of earlier parts. A field not in ``values`` is read from ``copy_of`` (an
     expression naming a ``cls`` instance), so a copy states only what changes; without
-    ``copy_of`` every field must be given.
+    ``copy_of`` every field must be given. With ``when`` (an expression), the value is
+    built only when it is true, and ``name`` is ``None`` otherwise.
     """
 
     name: str
     cls: type
     values: Mapping[str, str]
     copy_of: str | None = None
+    when: str | None = None
 
 
 def field_names(cls: type) -> tuple[str, ...]:
@@ -125,12 +127,16 @@ def assemble(
             raise AttributeError(f"{part.cls.__name__} needs values for {missing}")
         namespace[f"_twin{k}"] = _twin(part.cls)
         namespace[f"_cls{k}"] = part.cls
-        body.append(f"    {part.name} = _twin{k}()")
+        pad = "    "
+        if part.when is not None:
+            body += [f"    {part.name} = None", f"    if {part.when}:"]
+            pad = "        "
+        body.append(f"{pad}{part.name} = _twin{k}()")
         body += [
-            f"    {part.name}.{name} = {part.values.get(name, f'{part.copy_of}.{name}')}"
+            f"{pad}{part.name}.{name} = {part.values.get(name, f'{part.copy_of}.{name}')}"
             for name in names
         ]
-        body.append(f"    {part.name}.__class__ = _cls{k}")
+        body.append(f"{pad}{part.name}.__class__ = _cls{k}")
     body.append(f"    return {result}")
     # Code built from attrs field names and the caller's own expressions only; named after
     # the classes so profiles and tracebacks say which builder ran.

@@ -332,7 +332,7 @@ class Lifecycle:
             if row.moves:
                 return _moved(
                     order,
-                    row.new_status,
+                    row,
                     ids,
                     version,
                     event_id,
@@ -722,9 +722,10 @@ class Lifecycle:
 
 # --- fast handlers ---------------------------------------------------------------------------
 # ``pay`` and ``ship`` are on every order's path. Each decides its whole change here, for an
-# exact ``Order`` whose event data its validator accepted: the new order in one generated
-# copy (status and status_since are always written, with their old values when the row
-# does not move), the domain events and the audit changes as tuples built once. They must
+# exact ``Order`` whose event data its validator accepted, and hands it to one generated
+# call (``_paid``, ``_shipped``) building the new order (status and status_since always
+# written, with their old values when the row does not move), the domain events, the
+# audit entry and the transition. They must
 # agree with ``Lifecycle._pay``/``Lifecycle._ship`` plus the generic move, which
 # ``tests/test_lifecycle_fast_handlers.py`` checks on random event sequences.
 
@@ -747,15 +748,12 @@ def _pay_fast(
         method = method if type(method) is str else str(method)
         reference = data.get("reference", "")
         reference = reference if type(reference) is str else str(reference)
-    status, since, moved = _status_after(order, event, row, now)
     return _paid(
         order,
         amount,
         method,
         reference,
-        status,
-        since,
-        moved,
+        row,
         ids,
         version,
         event.event_id,
@@ -779,7 +777,6 @@ def _ship_fast(
 ) -> Transition:
     data = event.data
     lines, moved, skus = _shipping(order, data)
-    status, since, status_events = _status_after(order, event, row, now)
     return _shipped(
         order,
         data["carrier"],
@@ -788,9 +785,7 @@ def _ship_fast(
         moved,
         skus,
         _units(moved),
-        status,
-        since,
-        status_events,
+        row,
         ids,
         version,
         event.event_id,
@@ -801,20 +796,6 @@ def _ship_fast(
         row.source,
         row.target,
     )
-
-
-def _status_after(
-    order: Order, event: Event, row: _Row, now: datetime
-) -> tuple[int, datetime | None, tuple[StatusChanged, ...]]:
-    """``(status, status_since, events)`` of the order after ``row``: moved, with its
-    ``StatusChanged``, or as it was, with none (a fast handler always writes both)."""
-    if not row.moves:
-        return order.status, order.status_since, ()
-    status = row.new_status
-    changed = _new_status_changed(
-        order.order_id, event.event_id, now, event.name, order.status, status
-    )
-    return status, event.at, (changed,)
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -1122,53 +1103,51 @@ _applied: Callable[..., Transition] = assemble(
     _result("order_id", "events", "changes", "approved_by"),
     "result",
 )
-#: (order, new status, ids, version, *_APPLIED): a status-only event that moves the
-#: status (``pack``, ``deliver``, ``complete``, a host's own).
+#: What a table row (the parameter ``row``) writes when it moves the status, and keeps
+#: when it does not: the order's status fields and a ``StatusChanged`` named ``changed``
+#: (``None`` for a row that keeps the status).
+_ROW_STATUS: Final = {
+    "status": "row.new_status if row.moves else order.status",
+    "status_since": "at if row.moves else order.status_since",
+}
+_ROW_CHANGED: Final = Part(
+    "changed",
+    StatusChanged,
+    {
+        "order_id": "order.order_id",
+        "event_id": "event_id",
+        "at": "now",
+        "event": "name",
+        "from_status": "order.status",
+        "to_status": "row.new_status",
+    },
+    when="row.moves",
+)
+#: (order, row, ids, version, *_APPLIED): a status-only event whose row moves the status
+#: (``pack``, ``deliver``, ``complete``, a host's own).
 _moved: Callable[..., Transition] = assemble(
-    ("order", "status", "ids", "version", *_APPLIED),
+    ("order", "row", "ids", "version", *_APPLIED),
     [
         Part(
             "new",
             Order,
             {
-                "status": "status",
+                "status": "row.new_status",
                 "status_since": "at",
                 "applied_event_ids": "ids",
                 "version": "version",
             },
             copy_of="order",
         ),
-        Part(
-            "moved",
-            StatusChanged,
-            {
-                "order_id": "order.order_id",
-                "event_id": "event_id",
-                "at": "now",
-                "event": "name",
-                "from_status": "order.status",
-                "to_status": "status",
-            },
-        ),
-        *_result("order.order_id", "(moved,)", "()"),
+        attrs.evolve(_ROW_CHANGED, when=None),
+        *_result("order.order_id", "(changed,)", "()"),
     ],
     "result",
 )
-#: (order, amount, method, reference, status, status_since, status events, ids, version,
-#: *_APPLIED): ``pay`` (see ``_pay_fast``).
+#: (order, amount, method, reference, row, ids, version, *_APPLIED): ``pay`` (see
+#: ``_pay_fast``).
 _paid: Callable[..., Transition] = assemble(
-    (
-        "order",
-        "amount",
-        "method",
-        "reference",
-        "status",
-        "since",
-        "moved",
-        "ids",
-        "version",
-        *_APPLIED,
-    ),
+    ("order", "amount", "method", "reference", "row", "ids", "version", *_APPLIED),
     [
         Part(
             "payment",
@@ -1187,8 +1166,7 @@ _paid: Callable[..., Transition] = assemble(
             "new",
             Order,
             {
-                "status": "status",
-                "status_since": "since",
+                **_ROW_STATUS,
                 "payments": "(*order.payments, payment)",
                 "paid_at": "at",
                 "applied_event_ids": "ids",
@@ -1201,13 +1179,18 @@ _paid: Callable[..., Transition] = assemble(
             PaymentReceived,
             {"order_id": "order.order_id", "event_id": "event_id", "at": "now", "amount": "amount"},
         ),
-        *_result("order.order_id", "(received, *moved)", "(('paid', '', str(amount)),)"),
+        _ROW_CHANGED,
+        *_result(
+            "order.order_id",
+            "(received,) if changed is None else (received, changed)",
+            "(('paid', '', str(amount)),)",
+        ),
     ],
     "result",
     constants={"_PAYMENT": _PAYMENT},
 )
-#: (order, carrier, waybill, lines, units by line, units by sku, audit text, status,
-#: status_since, status events, ids, version, *_APPLIED): ``ship`` (see ``_ship_fast``).
+#: (order, carrier, waybill, lines, units by line, units by sku, audit text, row, ids,
+#: version, *_APPLIED): ``ship`` (see ``_ship_fast``).
 _shipped: Callable[..., Transition] = assemble(
     (
         "order",
@@ -1217,9 +1200,7 @@ _shipped: Callable[..., Transition] = assemble(
         "moved",
         "skus",
         "units",
-        "status",
-        "since",
-        "status_events",
+        "row",
         "ids",
         "version",
         *_APPLIED,
@@ -1242,8 +1223,7 @@ _shipped: Callable[..., Transition] = assemble(
             "new",
             Order,
             {
-                "status": "status",
-                "status_since": "since",
+                **_ROW_STATUS,
                 "lines": "lines",
                 "shipments": "(*order.shipments, shipment)",
                 "applied_event_ids": "ids",
@@ -1265,7 +1245,12 @@ _shipped: Callable[..., Transition] = assemble(
                 "forced": "False",
             },
         ),
-        *_result("order.order_id", "(shipped, *status_events)", "(('shipped', '', units),)"),
+        _ROW_CHANGED,
+        *_result(
+            "order.order_id",
+            "(shipped,) if changed is None else (shipped, changed)",
+            "(('shipped', '', units),)",
+        ),
     ],
     "result",
 )
