@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import gc
 import itertools
-import re
-import unicodedata
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -22,7 +20,7 @@ from hypothesis import strategies as st
 
 from orderkit.errors import ValidationError
 from orderkit.money import Money
-from orderkit.reconcile import Reconciliation, Record, Rejected, Rules, extract_refs, reconcile
+from orderkit.reconcile import Reconciliation, Record, Rejected, Rules, reconcile
 from orderkit.reconcile.classify import PeriodOf, WholeDays, classify_pair
 from orderkit.reconcile.engine import _subset
 
@@ -235,7 +233,7 @@ def test_summary_counts_and_amounts_equal_a_recount_of_the_outcomes(
             assert {c: Decimal(v) for c, v in got.items()} == expected
 
 
-# --- subset sums and memo references --------------------------------------------------
+# --- subset sums --------------------------------------------------------------------
 
 
 def _plain_subset(
@@ -264,30 +262,6 @@ def test_subset_search_finds_the_same_group_as_trying_every_combination(
     candidates = [(100 + n, Decimal(a)) for n, a in enumerate(amounts)]
     expected = _plain_subset(Decimal(target), candidates, max_group)
     assert _subset(Decimal(target), candidates, max_group) == expected
-
-
-_ID = re.compile(r"[A-Z]{1,8}\d{14}(?!\d)")
-_RUN = re.compile(r"\d{8,}")
-
-
-def _plain_extract(memo: str) -> list[str]:
-    """The rule as written in the docs, without shortcuts."""
-    if not memo:
-        return []
-    spaced = re.sub(r"[^0-9A-Z]+", " ", unicodedata.normalize("NFKC", memo).upper())
-    compact = spaced.replace(" ", "")
-    ids: list[str] = []
-    for found in (*_ID.findall(spaced), *_ID.findall(compact)):
-        letters = len(found) - 14
-        ids.extend(found[start:] for start in range(max(letters - 1, 1)))
-    digits = _RUN.findall(spaced) + _RUN.findall(compact)
-    return list(dict.fromkeys((*ids, *digits)))
-
-
-@settings(max_examples=500, deadline=None)
-@given(memo=st.text(alphabet="SOorder 0123456789-:，ＳＯ０１２货款/ABXZ", max_size=40))
-def test_memo_refs_are_the_ones_the_plain_rule_finds(memo: str) -> None:
-    assert extract_refs(memo) == _plain_extract(memo)
 
 
 # --- the run leaves the interpreter as it found it, and still refuses bad input -------
