@@ -182,3 +182,25 @@ def test_a_conditional_part_is_built_only_when_its_condition_holds() -> None:
     assert make(Decimal("1.00"), False) is None
     built = make(Decimal("1.00"), True)
     assert type(built) is Money and built == Money("1.00", "CNY")
+
+
+def test_an_assemblers_bindings_are_read_once_before_the_parts() -> None:
+    reads: list[str] = []
+
+    class Source:
+        @property
+        def amount(self) -> Decimal:
+            reads.append("amount")
+            return Decimal("3.00")
+
+    make = assemble(
+        ("source",),
+        [
+            Part("first", Money, {"amount": "amount", "currency": "'CNY'"}),
+            Part("second", Money, {"amount": "amount", "currency": "'USD'"}),
+        ],
+        "(first, second)",
+        bindings={"amount": "source.amount"},
+    )
+    assert make(Source()) == (Money("3.00", "CNY"), Money("3.00", "USD"))
+    assert reads == ["amount"]

@@ -154,7 +154,8 @@ def test_a_status_move_is_built_whole_as_the_constructors_build_it() -> None:
     later = datetime(2026, 2, 16, 3, 0, tzinfo=UTC)
     (rule,) = DEFAULT_TABLE.rows[(OrderStatus.PENDING_PAYMENT, "pay")]
     row = _Row(rule)
-    made = _moved(order, row, ids, 3, "e1", "pack", "ann", later, T0, 10, 20)
+    event = Event("pack", event_id="e1", at=T0)
+    made = _moved(order, ids, 3, event, row, "ann", later)
     new = attrs.evolve(
         order, status=OrderStatus.PAID, status_since=T0, applied_event_ids=ids, version=3
     )

@@ -104,10 +104,13 @@ def assemble(
     *,
     keyword: bool = False,
     constants: Mapping[str, object] | None = None,
+    bindings: Mapping[str, str] | None = None,
 ) -> Callable[..., Any]:
     """``make(*params)``: straight-line code building every part in order, returning the
     expression ``result`` (``keyword``: the parameters are keyword-only). ``constants``
-    are names the expressions may use besides the parameters, the parts and builtins.
+    are names the expressions may use besides the parameters, the parts and builtins;
+    ``bindings`` are local names bound to expressions over the parameters before the
+    first part (so a value read from a parameter several times is read once).
 
     One generated function for several values saves a Python call per value, which on a
     hot path that builds four values costs as much as their slot writes: the lifecycle
@@ -116,6 +119,7 @@ def assemble(
     """
     sign = f"{'*, ' if keyword and params else ''}{', '.join(params)}"
     body = [f"def make({sign}):"]
+    body += [f"    {name} = {value}" for name, value in (bindings or {}).items()]
     namespace: dict[str, Any] = dict(constants or {})
     for k, part in enumerate(parts):
         names = field_names(part.cls)

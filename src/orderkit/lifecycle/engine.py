@@ -330,19 +330,7 @@ class Lifecycle:
             # Status-only events (pack, deliver, complete, a host's own events): no
             # effect object, no field dict; a move is built whole in one generated call.
             if row.moves:
-                return _moved(
-                    order,
-                    row,
-                    ids,
-                    version,
-                    event_id,
-                    name,
-                    actor_id,
-                    now,
-                    event.at,
-                    row.source,
-                    row.target,
-                )
+                return _moved(order, ids, version, event, row, actor_id, now)
             new = _order_touched(order, ids, version)
             events: tuple[DomainEvent, ...] = ()
             changes: tuple[tuple[str, str, str], ...] = ()
@@ -368,18 +356,7 @@ class Lifecycle:
             changes = tuple(effect.changes)
             approved_by = effect.approved_by
         return _applied(
-            new,
-            events,
-            order.order_id,
-            changes,
-            approved_by,
-            event_id,
-            name,
-            actor_id,
-            now,
-            event.at,
-            row.source,
-            row.target,
+            new, events, order.order_id, changes, approved_by, event, row, actor_id, now
         )
 
     def refusal(self, order: Order, event: Event, error: OrderkitError) -> AuditEntry:
@@ -748,22 +725,7 @@ def _pay_fast(
         method = method if type(method) is str else str(method)
         reference = data.get("reference", "")
         reference = reference if type(reference) is str else str(reference)
-    return _paid(
-        order,
-        amount,
-        method,
-        reference,
-        row,
-        ids,
-        version,
-        event.event_id,
-        event.name,
-        actor,
-        now,
-        event.at,
-        row.source,
-        row.target,
-    )
+    return _paid(order, amount, method, reference, ids, version, event, row, actor, now)
 
 
 def _ship_fast(
@@ -785,16 +747,12 @@ def _ship_fast(
         moved,
         skus,
         _units(moved),
-        row,
         ids,
         version,
-        event.event_id,
-        event.name,
+        event,
+        row,
         actor,
         now,
-        event.at,
-        row.source,
-        row.target,
     )
 
 
@@ -1065,14 +1023,23 @@ _new_status_changed: Callable[[str, str, datetime, str, int, int], StatusChanged
 
 # Whole results in one generated call each (see ``orderkit._build.assemble``): the new
 # order, its domain events, its audit entry and the transition holding them. Every one
-# ends with ``_result``'s two parts and takes ``_APPLIED``'s parameters last.
-_APPLIED: Final = ("event_id", "name", "actor", "now", "at", "source", "target")
+# ends with ``_result``'s two parts and takes ``_APPLIED``'s parameters last: the event,
+# the table row applied, the actor's id and the clock's time; ``_FROM_APPLIED`` names what
+# the parts read from them.
+_APPLIED: Final = ("event", "row", "actor", "now")
+_FROM_APPLIED: Final = {
+    "event_id": "event.event_id",
+    "name": "event.name",
+    "at": "event.at",
+    "source": "row.source",
+    "target": "row.target",
+}
 
 
 def _result(order_id: str, events: str, changes: str, approved_by: str = "None") -> list[Part]:
     """The audit entry and the transition of an applied event, as an assembler's last
     parts: the new order is ``new``; ``order_id``, ``events``, ``changes`` and
-    ``approved_by`` are expressions; the rest are the ``_APPLIED`` parameters."""
+    ``approved_by`` are expressions; the rest are ``_FROM_APPLIED`` names."""
     entry = {
         "order_id": order_id,
         "event_id": "event_id",
@@ -1102,6 +1069,7 @@ _applied: Callable[..., Transition] = assemble(
     ("new", "events", "order_id", "changes", "approved_by", *_APPLIED),
     _result("order_id", "events", "changes", "approved_by"),
     "result",
+    bindings=_FROM_APPLIED,
 )
 #: What a table row (the parameter ``row``) writes when it moves the status, and keeps
 #: when it does not: the order's status fields and a ``StatusChanged`` named ``changed``
@@ -1123,10 +1091,10 @@ _ROW_CHANGED: Final = Part(
     },
     when="row.moves",
 )
-#: (order, row, ids, version, *_APPLIED): a status-only event whose row moves the status
+#: (order, ids, version, *_APPLIED): a status-only event whose row moves the status
 #: (``pack``, ``deliver``, ``complete``, a host's own).
 _moved: Callable[..., Transition] = assemble(
-    ("order", "row", "ids", "version", *_APPLIED),
+    ("order", "ids", "version", *_APPLIED),
     [
         Part(
             "new",
@@ -1143,11 +1111,12 @@ _moved: Callable[..., Transition] = assemble(
         *_result("order.order_id", "(changed,)", "()"),
     ],
     "result",
+    bindings=_FROM_APPLIED,
 )
-#: (order, amount, method, reference, row, ids, version, *_APPLIED): ``pay`` (see
+#: (order, amount, method, reference, ids, version, *_APPLIED): ``pay`` (see
 #: ``_pay_fast``).
 _paid: Callable[..., Transition] = assemble(
-    ("order", "amount", "method", "reference", "row", "ids", "version", *_APPLIED),
+    ("order", "amount", "method", "reference", "ids", "version", *_APPLIED),
     [
         Part(
             "payment",
@@ -1187,10 +1156,11 @@ _paid: Callable[..., Transition] = assemble(
         ),
     ],
     "result",
+    bindings=_FROM_APPLIED,
     constants={"_PAYMENT": _PAYMENT},
 )
-#: (order, carrier, waybill, lines, units by line, units by sku, audit text, row, ids,
-#: version, *_APPLIED): ``ship`` (see ``_ship_fast``).
+#: (order, carrier, waybill, lines, units by line, units by sku, audit text, ids, version,
+#: *_APPLIED): ``ship`` (see ``_ship_fast``).
 _shipped: Callable[..., Transition] = assemble(
     (
         "order",
@@ -1200,7 +1170,6 @@ _shipped: Callable[..., Transition] = assemble(
         "moved",
         "skus",
         "units",
-        "row",
         "ids",
         "version",
         *_APPLIED,
@@ -1253,6 +1222,7 @@ _shipped: Callable[..., Transition] = assemble(
         ),
     ],
     "result",
+    bindings=_FROM_APPLIED,
 )
 #: ``Order`` copy for a status-only event whose row keeps the status: (src, ids, version).
 _order_touched: Callable[[Order, tuple[str, ...], int], Order] = copier(
