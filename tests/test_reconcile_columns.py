@@ -23,6 +23,7 @@ from orderkit.reconcile import Reconciliation, Record, Rejected, reconcile
 from orderkit.reconcile import engine as engine_module
 from orderkit.reconcile.classify import PeriodOf, classify_pair
 from orderkit.reconcile.engine import _Engine
+from orderkit.testing.reconcile import outcome_signature
 
 ZONES = ["Asia/Shanghai", "UTC", "Asia/Kathmandu", "America/New_York"]
 #: Month ends in Shanghai and New York, and a daylight-saving switch in New York.
@@ -88,20 +89,6 @@ def _plain(left: list[Record], right: list[Record], **options: object) -> Reconc
         return reconcile(left, right, **options)  # type: ignore[arg-type]
 
 
-def _signature(result: Reconciliation) -> list[tuple[object, ...]]:
-    return [
-        (
-            o.status,
-            o.kind,
-            o.rule,
-            tuple(r.record_id for r in o.left),
-            tuple(r.record_id for r in o.right),
-            o.evidence,
-        )
-        for o in result.outcomes
-    ]
-
-
 @st.composite
 def records(draw: st.DrawFn, source: str) -> list[Record]:
     out = []
@@ -124,7 +111,7 @@ def records(draw: st.DrawFn, source: str) -> list[Record]:
 
 
 def _assert_same(fast: Reconciliation, plain: Reconciliation) -> None:
-    assert _signature(fast) == _signature(plain)
+    assert outcome_signature(fast) == outcome_signature(plain)
     assert fast.summary() == plain.summary()
     assert fast._amounts == plain._amounts
     assert fast._amounts == fast._recount_amounts()

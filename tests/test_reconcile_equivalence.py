@@ -23,6 +23,7 @@ from orderkit.money import Money
 from orderkit.reconcile import Reconciliation, Record, Rejected, Rules, reconcile
 from orderkit.reconcile.classify import PeriodOf, WholeDays, classify_pair
 from orderkit.reconcile.engine import _subset
+from orderkit.testing.reconcile import outcome_signature
 
 ZONES = ["Asia/Shanghai", "UTC", "Asia/Kolkata", "Asia/Kathmandu", "America/New_York"]
 #: Around the end of February and of March (a DST switch in New York on 8 March).
@@ -119,20 +120,6 @@ def _no_whole_days(self: PeriodOf, unknown: int) -> WholeDays:
     return _NoWholeDays(self, unknown)
 
 
-def _signature(result: Reconciliation) -> list[tuple[object, ...]]:
-    return [
-        (
-            o.status,
-            o.kind,
-            o.rule,
-            tuple(r.record_id for r in o.left),
-            tuple(r.record_id for r in o.right),
-            o.evidence,
-        )
-        for o in result.outcomes
-    ]
-
-
 @settings(max_examples=200, deadline=None)
 @given(
     data=sides(),
@@ -148,7 +135,7 @@ def test_exact_pass_gives_the_same_outcomes_and_summary_with_or_without_the_peri
         patch.setattr(PeriodOf, "whole_days", _no_whole_days)
         patch.setattr(PeriodOf, "whole_hours", _no_whole_days)
         checked = reconcile(left, right, tz=tz, period=period)
-    assert _signature(fast) == _signature(checked)
+    assert outcome_signature(fast) == outcome_signature(checked)
     assert fast.summary() == checked.summary()
     # And each exact 1:1 pair has the kind the plain classification gives it.
     periods = PeriodOf(tz, period)

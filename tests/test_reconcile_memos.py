@@ -25,6 +25,7 @@ from orderkit.money import Money
 from orderkit.reconcile import Reconciliation, Record, Rejected, extract_refs, reconcile
 from orderkit.reconcile.engine import _SALE, _Engine, _key, _order
 from orderkit.reconcile.outcomes import Evidence
+from orderkit.testing.reconcile import outcome_signature
 
 T0 = datetime(2026, 2, 16, 2, tzinfo=UTC)
 IDS = ["SO20260216000892", "SO20260216000893", "AB20260216000001"]
@@ -139,20 +140,6 @@ def sides(draw: st.DrawFn) -> tuple[list[Record | Rejected], list[Record | Rejec
     return out
 
 
-def _signature(result: Reconciliation) -> list[tuple[object, ...]]:
-    return [
-        (
-            o.status,
-            o.kind,
-            o.rule,
-            tuple(r.record_id for r in o.left),
-            tuple(r.record_id for r in o.right),
-            o.evidence,
-        )
-        for o in result.outcomes
-    ]
-
-
 def _plain(left: list[Record | Rejected], right: list[Record | Rejected]) -> Reconciliation:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("orderkit.reconcile.engine._Engine", _PlainMemos)
@@ -167,7 +154,7 @@ def test_memo_pass_gives_the_outcomes_and_totals_of_the_plain_memo_pass(
     left, right = data
     fast = reconcile(left, right)
     plain = _plain(left, right)
-    assert _signature(fast) == _signature(plain)
+    assert outcome_signature(fast) == outcome_signature(plain)
     assert fast.summary() == plain.summary()
     assert fast._amounts == fast._recount_amounts()
     assert fast.conservation()["balanced"] is True

@@ -11,6 +11,7 @@ import pytest
 from orderkit.errors import ValidationError
 from orderkit.money import Money
 from orderkit.reconcile import Outcome, Reconciliation, Record, extract_refs, reconcile
+from orderkit.testing.reconcile import outcome_signature
 
 T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)
 
@@ -250,3 +251,15 @@ def test_record_refuses_a_naive_time_and_an_unknown_kind() -> None:
 
 def test_empty_ref_is_no_ref() -> None:
     assert rec("bank", "B1", "  ", "1.00").ref is None
+
+
+def test_outcome_signature_lists_every_outcome_as_plain_tuples() -> None:
+    erp = [rec("erp", "E1", "SO20260216000001", "10.00"), rec("erp", "E2", "SO2", "5.00")]
+    bank = [rec("bank", "B1", "SO20260216000001", "10.00")]
+    result = reconcile(erp, bank)
+    signature = outcome_signature(result)
+    assert len(signature) == len(result.outcomes)
+    assert ("matched", None, "exact_ref", ("E1",), ("B1",)) in [s[:5] for s in signature]
+    assert ("unmatched", "missing_right", "unpaired", ("E2",), ()) in [s[:5] for s in signature]
+    changed = reconcile(erp, [rec("bank", "B1", "SO20260216000001", "9.00")])
+    assert outcome_signature(changed) != signature

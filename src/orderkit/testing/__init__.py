@@ -6,6 +6,8 @@
   contract against your adapter.
 * ``orderkit.testing.strategies``: hypothesis strategies for canonical values (needs the
   ``test`` extra).
+* ``orderkit.testing.reconcile.outcome_signature``: a reconciliation run as plain tuples,
+  to compare two runs outcome by outcome.
 """
 
 from orderkit.testing.clock import ManualClock
