@@ -55,11 +55,7 @@ class _PlainMemos(_Engine):
     candidates looked up in an index of the other side's open refs and links."""
 
     def memos(self, memo_side: str) -> None:
-        other_side = "left" if memo_side == "right" else "right"
-        memo_records = self.left if memo_side == "left" else self.right
-        others = self.left if other_side == "left" else self.right
-        memo_open = self.left_open if memo_side == "left" else self.right_open
-        other_open = self.left_open if other_side == "left" else self.right_open
+        memo_records, memo_open, others, other_open = self._sides(memo_side)
         index: dict[str, list[int]] = {}
         for q, record in enumerate(others):
             if other_open[q]:

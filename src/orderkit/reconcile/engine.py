@@ -194,16 +194,22 @@ class _Engine:
             return "cross_period"
         return classify_pair((record,), (other,), self.rules, self.period_of)
 
+    def _sides(self, side: str) -> tuple[list[Record], bytearray, list[Record], bytearray]:
+        """``(records, open flags)`` of ``side`` (``"left"`` or ``"right"``), then of the
+        other side: the passes that work from either side start here."""
+        if side == "left":
+            return self.left, self.left_open, self.right, self.right_open
+        return self.right, self.right_open, self.left, self.left_open
+
     def _open(self, side: str) -> list[int]:
         """Open positions of ``side`` in time order (then record id), whatever the input order.
 
         After the first pass few records are open, so the full scan happens once per side
         and later calls filter the short list.
         """
-        flags = self.left_open if side == "left" else self.right_open
+        records, flags, _, _ = self._sides(side)
         cached = self._rest.get(side)
         if cached is None:
-            records = self.left if side == "left" else self.right
             cached = _in_time_order(records, list(itertools.compress(range(len(flags)), flags)))
         else:
             cached = [p for p in cached if flags[p]]
@@ -397,11 +403,7 @@ class _Engine:
     # --- pass 2: references in memos -------------------------------------------------
 
     def memos(self, memo_side: str) -> None:
-        other_side = "left" if memo_side == "right" else "right"
-        memo_records = self.left if memo_side == "left" else self.right
-        others = self.left if other_side == "left" else self.right
-        memo_open = self.left_open if memo_side == "left" else self.right_open
-        other_open = self.left_open if other_side == "left" else self.right_open
+        memo_records, memo_open, others, other_open = self._sides(memo_side)
         # The open records with a memo, in the order :meth:`_open` gives them: sorting
         # only these leaves the side's full time order to later passes, when the memo
         # matches have closed most of its open records (and a side without memos is
@@ -540,10 +542,7 @@ class _Engine:
     def batches(self) -> None:
         for parent_side in ("right", "left"):
             child_side = "left" if parent_side == "right" else "right"
-            parents = self.right if parent_side == "right" else self.left
-            children = self.left if child_side == "left" else self.right
-            parent_open = self.right_open if parent_side == "right" else self.left_open
-            child_open = self.left_open if child_side == "left" else self.right_open
+            parents, parent_open, children, child_open = self._sides(parent_side)
             parent_index: dict[str, int] = {}
             for p in self._open(parent_side):
                 record = parents[p]
@@ -590,10 +589,7 @@ class _Engine:
 
     def _subset_side(self, target_side: str) -> None:
         pool_side = "left" if target_side == "right" else "right"
-        targets = self.right if target_side == "right" else self.left
-        pool = self.left if pool_side == "left" else self.right
-        target_open = self.right_open if target_side == "right" else self.left_open
-        pool_open = self.left_open if pool_side == "left" else self.right_open
+        targets, target_open, pool, pool_open = self._sides(target_side)
         lanes: dict[tuple[str, str], _Lane] = {}
         # Each pool record is a candidate for many targets: scale its amount once.
         scaled_of: dict[int, int | None] = {}
