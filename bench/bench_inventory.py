@@ -33,9 +33,10 @@ import sqlite3
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from orderkit.adapters.memory import MemoryInventoryStore
 from orderkit.adapters.sqlite import SQLiteInventoryStore
@@ -59,7 +60,17 @@ def _ledger(store: InventoryStore) -> tuple[InventoryLedger, ManualClock]:
     return ledger, clock
 
 
-def _pairs(ledger: InventoryLedger, clock: ManualClock, seconds: float, commit: bool) -> float:
+class _Locks(Protocol):
+    """What the pair loop drives: the ledger, or the plain-Python sketch of it."""
+
+    def lock(self, order_id: str, demand: dict[str, int], *, ttl: timedelta) -> Any: ...
+
+    def release(self, lock_id: str) -> Any: ...
+
+    def commit(self, lock_id: str) -> Any: ...
+
+
+def _pairs(ledger: _Locks, clock: ManualClock, seconds: float, commit: bool) -> float:
     """Lock+release (or lock+commit) pairs per second for about ``seconds``."""
     second = timedelta(seconds=1)
     resolve = ledger.commit if commit else ledger.release
@@ -185,6 +196,22 @@ class _SketchResult:
     lines: dict[str, int]
 
 
+class _Sketch:
+    """The ledger's obligations for one lock and its release in the fewest plain-Python
+    steps; :func:`_sketch_pairs` times it with the ledger's own pair loop."""
+
+    def __init__(
+        self,
+        lock: Callable[..., _SketchLock],
+        release: Callable[[str], _SketchResult],
+    ) -> None:
+        self.lock = lock
+        self.release = release
+
+    def commit(self, lock_id: str) -> _SketchResult:
+        raise NotImplementedError("the sketch measures lock and release only")
+
+
 def _sketch_pairs(seconds: float) -> float:
     """Lock+release pairs/s of the ledger's obligations in the fewest plain-Python steps.
 
@@ -211,7 +238,7 @@ def _sketch_pairs(seconds: float) -> float:
     guard = threading.Lock()
     window = timedelta(hours=1)
 
-    def lock(order_id: str, demand: dict[str, int], ttl: timedelta) -> _SketchLock:
+    def lock(order_id: str, demand: dict[str, int], *, ttl: timedelta) -> _SketchLock:
         now = clock.now()
         expires_at = now + ttl
         ((sku, qty),) = demand.items()
@@ -262,19 +289,7 @@ def _sketch_pairs(seconds: float) -> float:
         result.lines = {sku: qty}
         return result
 
-    second = timedelta(seconds=1)
-    done = 0
-    started = time.perf_counter()
-    deadline = started + seconds
-    while True:
-        for n in range(100):
-            taken = lock("ORD-BENCH", {SKUS[(done + n) % len(SKUS)]: 1}, TTL)
-            release(taken.lock_id)
-            clock.advance(second)
-        done += 100
-        now = time.perf_counter()
-        if now >= deadline:
-            return done / (now - started)
+    return _pairs(_Sketch(lock, release), clock, seconds, commit=False)
 
 
 def _bare_sqlite(path: str, seconds: float) -> float:
