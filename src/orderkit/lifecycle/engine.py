@@ -721,10 +721,8 @@ def _pay_fast(
     if len(data) == 1:  # the amount alone, as most gateways send it
         method = reference = ""
     else:
-        method = data.get("method", "")
-        method = method if type(method) is str else str(method)
-        reference = data.get("reference", "")
-        reference = reference if type(reference) is str else str(reference)
+        method = str(data.get("method", ""))
+        reference = str(data.get("reference", ""))
     return _paid(order, amount, method, reference, ids, version, event, row, actor, now)
 
 
