@@ -154,24 +154,6 @@ class _Engine:
         )
         self._row("matched" if kind is None else "difference", kind, lpos, rpos, rule, evidence)
 
-    def _pair_row(
-        self, i: int, j: int, record: Record, other: Record, rule: str, evidence: Evidence
-    ) -> None:
-        """:meth:`_group` for the left record ``i`` and the right record ``j`` (``record``
-        and ``other``), already at hand: the same row, the same totals, in the same order."""
-        kind = self._pair_kind(record, other)
-        status = "matched" if kind is None else "difference"
-        self.left_open[i] = 0
-        self.right_open[j] = 0
-        amounts = self.row_amounts
-        money = record.amount
-        key = (status, kind, 0, money.currency)
-        amounts[key] = amounts.get(key, _ZERO) + money.amount
-        money = other.amount
-        key = (status, kind, 1, money.currency)
-        amounts[key] = amounts.get(key, _ZERO) + money.amount
-        self.rows.append((status, kind, (i,), (j,), rule, evidence, ()))
-
     def _pair_kind(self, record: Record, other: Record) -> str | None:
         """:func:`classify_pair` for one record a side, with the common case first."""
         la = record.amount
@@ -453,8 +435,7 @@ class _Engine:
             if not hits:
                 continue
             if len(hits) == 1:
-                # One token found one record: each part of the evidence is one item, and
-                # a match is made with the two records at hand (no group step).
+                # One token found one record: each part of the evidence is one item.
                 other = others[hits[0]]
                 evidence: Evidence = (
                     ("memo", record.memo),
@@ -464,10 +445,8 @@ class _Engine:
                 money = record.amount
                 other_money = other.amount
                 if other_money.amount == money.amount and other_money.currency == money.currency:
-                    if memo_is_left:
-                        self._pair_row(p, hits[0], record, other, "memo_ref", evidence)
-                    else:
-                        self._pair_row(hits[0], p, other, record, "memo_ref", evidence)
+                    pair = ((p,), (hits[0],)) if memo_is_left else ((hits[0],), (p,))
+                    self._group(*pair, "memo_ref", evidence)
                     continue
             else:
                 evidence = (
