@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from orderkit.money import Money
 from orderkit.reconcile import Record, reconcile
-from orderkit.reconcile.engine import _Lane
+from orderkit.reconcile.engine import _in_time_order, _Lane
 
 T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)
 
@@ -60,6 +60,23 @@ def test_lane_walk_picks_the_same_nearest_records_as_a_full_sort(
     flags = bytearray(is_open for _when, _ref, is_open in rows)
     expected = brute_nearest(rows, ts, window, limit, ref)
     assert lane.nearest(float(ts), float(window), limit, flags, ref) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.integers(0, 4), st.sampled_from(["B", "A", "C", "A2"])),  # minute, id
+        max_size=25,
+    ),
+    data=st.data(),
+)
+def test_time_order_sorts_ties_by_record_id_then_position_as_a_tuple_sort_does(
+    rows: list[tuple[int, str]], data: st.DataObject
+) -> None:
+    records = [sale("bank", record_id, "R", "1.00", minute) for minute, record_id in rows]
+    positions = data.draw(st.permutations(range(len(records))))
+    expected = sorted(positions, key=lambda p: (records[p].at, records[p].record_id))
+    assert _in_time_order(records, list(positions)) == expected
 
 
 def sale(source: str, record_id: str, ref: str, amount: str, minutes: int = 0) -> Record:

@@ -58,8 +58,8 @@ _SALE: Final = "sale"
 _ZERO: Final = Decimal(0)
 _REF: Final = attrgetter("ref")
 _KIND: Final = attrgetter("kind")
-_AT_ID: Final = attrgetter("at", "record_id")
 _AT: Final = attrgetter("at")
+_MEMO: Final = attrgetter("memo")
 _AMOUNT: Final = attrgetter("amount.amount")
 _CURRENCY: Final = attrgetter("amount.currency")
 #: Turns "found" flags into "still open" flags.
@@ -390,14 +390,76 @@ class _Engine:
         # only these leaves the side's full time order to later passes, when the memo
         # matches have closed most of its open records (and a side without memos is
         # never sorted here at all).
-        candidates = [
-            p for p in itertools.compress(range(len(memo_open)), memo_open) if memo_records[p].memo
-        ]
+        open_positions = list(itertools.compress(range(len(memo_open)), memo_open))
+        candidates = list(
+            itertools.compress(
+                open_positions, map(_MEMO, map(memo_records.__getitem__, open_positions))
+            )
+        )
         if not candidates:
             return
-        # The index lists each key's open records in time order (then record id). They
-        # are collected in position order and only lists of two or more are sorted: the
-        # other side's full time order is left to later passes, when fewer are open.
+        index = self._memo_index(others, other_open)
+        if not index:
+            return
+        memo_is_left = memo_side == "left"
+        get = index.get
+        order = _in_time_order(memo_records, candidates)
+        records = list(map(memo_records.__getitem__, order))
+        # Every memo's candidates, and what each finds in the index, before the loop:
+        # the loop then only checks which of the found records are still open (an
+        # earlier memo's match may have closed one).
+        tokens_of = list(map(extract_refs, map(_MEMO, records)))
+        for p, record, tokens in zip(order, records, tokens_of, strict=True):
+            if not tokens:
+                continue
+            kind = record.kind
+            found = list(map(get, tokens if kind == _SALE else map((kind + _SEP).__add__, tokens)))
+            if found.count(None) == len(found) or not memo_open[p]:
+                continue
+            hits: list[int] = []
+            matched_tokens: list[str] = []
+            for token, positions in zip(tokens, found, strict=True):
+                for q in positions or ():
+                    if other_open[q] and q not in hits:
+                        hits.append(q)
+                        matched_tokens.append(token)
+            if not hits:
+                continue
+            if len(hits) == 1:
+                # One token found one record: each part of the evidence is one item.
+                q = hits[0]
+                other = others[q]
+                evidence: Evidence = (
+                    ("memo", record.memo),
+                    ("tokens", matched_tokens[0]),
+                    ("candidates", other.record_id),
+                )
+                money = record.amount
+                other_money = other.amount
+                if other_money.amount == money.amount and other_money.currency == money.currency:
+                    if memo_is_left:
+                        self._group((p,), (q,), "memo_ref", evidence)
+                    else:
+                        self._group((q,), (p,), "memo_ref", evidence)
+                    continue
+            else:
+                evidence = (
+                    ("memo", record.memo),
+                    ("tokens", ",".join(matched_tokens)),
+                    ("candidates", ",".join([others[q].record_id for q in hits])),
+                )
+            lpos, rpos = ((p,), ()) if memo_is_left else ((), (p,))
+            self._row("suggestion", None, lpos, rpos, "memo_ref", evidence)
+
+    @staticmethod
+    def _memo_index(others: list[Record], other_open: bytearray) -> dict[str, list[int]]:
+        """The memo pass's index: each open record of the other side under its ref and its
+        links (keys carry the kind, as in the exact pass), each key's records in time
+        order (then record id).
+
+        Records are collected in position order and only lists of two or more are sorted:
+        the other side's full time order is left to later passes, when fewer are open.
+        """
         index: dict[str, list[int]] = {}
         for p in itertools.compress(range(len(other_open)), other_open):
             record = others[p]
@@ -409,53 +471,10 @@ class _Engine:
                 continue
             for name in (ref, *links) if ref else links:
                 index.setdefault(_key(record, name), []).append(p)
-        if not index:
-            return
         for positions in index.values():
             if len(positions) > 1:
                 positions.sort(key=lambda q: _order(others[q]))
-        memo_is_left = memo_side == "left"
-        get = index.get
-        for p in _in_time_order(memo_records, candidates):
-            if not memo_open[p]:
-                continue
-            record = memo_records[p]
-            tokens = extract_refs(record.memo)
-            if not tokens:
-                continue
-            kind = record.kind
-            prefix = "" if kind == _SALE else kind + _SEP
-            hits: list[int] = []
-            matched_tokens: list[str] = []
-            for token in tokens:
-                for q in get(prefix + token, ()):
-                    if other_open[q] and q not in hits:
-                        hits.append(q)
-                        matched_tokens.append(token)
-            if not hits:
-                continue
-            if len(hits) == 1:
-                # One token found one record: each part of the evidence is one item.
-                other = others[hits[0]]
-                evidence: Evidence = (
-                    ("memo", record.memo),
-                    ("tokens", matched_tokens[0]),
-                    ("candidates", other.record_id),
-                )
-                money = record.amount
-                other_money = other.amount
-                if other_money.amount == money.amount and other_money.currency == money.currency:
-                    pair = ((p,), (hits[0],)) if memo_is_left else ((hits[0],), (p,))
-                    self._group(*pair, "memo_ref", evidence)
-                    continue
-            else:
-                evidence = (
-                    ("memo", record.memo),
-                    ("tokens", ",".join(matched_tokens)),
-                    ("candidates", ",".join([others[q].record_id for q in hits])),
-                )
-            lpos, rpos = ((p,), ()) if memo_is_left else ((), (p,))
-            self._row("suggestion", None, lpos, rpos, "memo_ref", evidence)
+        return index
 
     # --- pass 3: amount and time window ---------------------------------------------
 
@@ -668,11 +687,27 @@ class _Engine:
 def _in_time_order(records: list[Record], positions: list[int]) -> list[int]:
     """``positions`` sorted by their records' time, then record id, then position.
 
-    The sort keys are read with one C-level attrgetter per record; sorting the key
-    indices is stable, so ties keep position order as sorting by key would.
+    The sort compares the instants alone: a list of datetimes sorts with one C-level
+    comparison per step, several times faster than ``(at, record_id)`` tuples, which
+    compare their first items twice (for equality, then for order). The sort is stable,
+    so only runs of equal instants (rare) are then put in record-id order; those runs
+    keep position order among equal ids, as sorting by the tuples would.
     """
-    keys = list(map(_AT_ID, map(records.__getitem__, positions)))
-    return [positions[k] for k in sorted(range(len(keys)), key=keys.__getitem__)]
+    ats = list(map(_AT, map(records.__getitem__, positions)))
+    order = sorted(range(len(ats)), key=ats.__getitem__)
+    ordered = list(map(ats.__getitem__, order))
+    # k is in ``ties`` when the k-th instant in order equals the one before it.
+    ties = list(itertools.compress(range(1, len(order)), map(eq, ordered, ordered[1:])))
+    k = 0
+    while k < len(ties):
+        start = end = ties[k]
+        while k + 1 < len(ties) and ties[k + 1] == end + 1:
+            k += 1
+            end += 1
+        k += 1
+        run = order[start - 1 : end + 1]
+        order[start - 1 : end + 1] = sorted(run, key=lambda o: records[positions[o]].record_id)
+    return list(map(positions.__getitem__, order))
 
 
 def _add_pair(amounts: Amounts, kind: str, left: Money, right: Money) -> None:

@@ -20,8 +20,10 @@ __all__ = ["extract_refs"]
 #: 8 letters right before it. With letters and exactly 14 digits the two together are a
 #: reconciliation id (1-8 letters, a yyyymmdd date and a 6-digit sequence), so one scan
 #: finds both kinds of candidate. ``[0-9]``, not ``\d``: any other character, a digit
-#: of another script included, separates candidates.
-_RUN: Final = re.compile(r"([A-Z]{0,8})([0-9]{8,})")
+#: of another script included, separates candidates. Both quantifiers are possessive
+#: (``{0,8}+``): giving back a letter can never let a match start, since a digit must
+#: follow the letters, so the engine need not try (which made long words slow to scan).
+_RUN: Final = re.compile(r"([A-Z]{0,8}+)([0-9]{8,}+)")
 #: Every ASCII byte but the digits and capital letters: what the compact form of a memo
 #: drops (encoding it to ASCII with errors ignored has already dropped the rest).
 _SYMBOLS: Final = bytes(b for b in range(128) if not (48 <= b <= 57 or 65 <= b <= 90))
