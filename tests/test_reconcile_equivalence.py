@@ -236,7 +236,9 @@ def _plain_subset(
 
 @settings(max_examples=300, deadline=None)
 @given(
-    target=st.sampled_from(["30.00", "30", "12.5", "0.00", "-5.00", "7.123456"]),
+    target=st.sampled_from(
+        ["30.00", "30", "12.5", "0.00", "-5.00", "7.123456", "45.00", "60.00", "-10.00"]
+    ),
     amounts=st.lists(
         st.sampled_from(["10.00", "20", "12.5", "0.00", "-5.00", "15.00", "2.5", "7.123456"]),
         max_size=8,

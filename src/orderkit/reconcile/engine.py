@@ -869,12 +869,21 @@ def _subset_scaled(
     hash lookup, so the search costs ``C(n, k-1)`` steps instead of ``C(n, k)``. The sums
     and lookups run in C (``map`` over ``itertools.combinations``); Python only looks at
     the combinations whose remainder is one of the candidates' amounts.
+
+    A size is skipped outright when ``goal`` lies outside the sums its groups can reach:
+    between the sum of the ``size`` smallest amounts and that of the ``size`` largest.
+    Most targets that no group matches (a lone payment, an amount typed wrong) are
+    settled by these bounds without enumerating anything.
     """
+    ordered = sorted(values)
     positions: dict[int, list[int]] = {}
-    for index, value in enumerate(values):
-        positions.setdefault(value, []).append(index)
     count = len(values)
-    for size in range(2, max_group + 1):
+    for size in range(2, min(max_group, count) + 1):
+        if not sum(ordered[:size]) <= goal <= sum(ordered[-size:]):
+            continue
+        if not positions:
+            for index, value in enumerate(values):
+                positions.setdefault(value, []).append(index)
         rests = map(goal.__sub__, map(sum, itertools.combinations(values, size - 1)))
         found = list(map(positions.get, rests))
         combos = itertools.combinations(range(count), size - 1)
