@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from orderkit.money import Money
 from orderkit.reconcile import Reconciliation, Record, Rejected, extract_refs, reconcile
 from orderkit.reconcile.engine import _SALE, _Engine, _key, _order
-from orderkit.reconcile.outcomes import Evidence
+from orderkit.reconcile.outcomes import Facts
 from orderkit.testing.reconcile import outcome_signature
 
 T0 = datetime(2026, 2, 16, 2, tzinfo=UTC)
@@ -78,11 +78,11 @@ class _PlainMemos(_Engine):
                         tokens.append(token)
             if not hits:
                 continue
-            evidence: Evidence = (
-                ("memo", record.memo),
-                ("tokens", ",".join(tokens)),
-                ("candidates", ",".join(others[q].record_id for q in hits)),
-            )
+            evidence: Facts = {
+                "memo": record.memo,
+                "tokens": ",".join(tokens),
+                "candidates": ",".join(others[q].record_id for q in hits),
+            }
             lone = (p,)
             if len(hits) == 1 and others[hits[0]].amount == record.amount:
                 pair = (hits[0],)

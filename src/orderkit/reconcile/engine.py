@@ -46,7 +46,7 @@ from typing import Final
 from orderkit.errors import ValidationError
 from orderkit.money import Money
 from orderkit.reconcile.classify import PeriodOf, classify_lone, classify_pair
-from orderkit.reconcile.outcomes import Amounts, Evidence, Reconciliation, Related, Row
+from orderkit.reconcile.outcomes import Amounts, Facts, Reconciliation, Related, Row
 from orderkit.reconcile.records import Record, Rejected
 from orderkit.reconcile.refs import extract_refs
 from orderkit.reconcile.rules import Rules
@@ -121,7 +121,7 @@ class _Engine:
         lpos: tuple[int, ...],
         rpos: tuple[int, ...],
         rule: str,
-        evidence: Evidence,
+        evidence: Facts,
         related: Related = (),
     ) -> None:
         # The row's amounts are added up now, while its records are at hand: the
@@ -140,7 +140,7 @@ class _Engine:
         self.rows.append((status, kind, lpos, rpos, rule, evidence, related))
 
     def _group(
-        self, lpos: tuple[int, ...], rpos: tuple[int, ...], rule: str, evidence: Evidence
+        self, lpos: tuple[int, ...], rpos: tuple[int, ...], rule: str, evidence: Facts
     ) -> None:
         if len(lpos) == 1 and len(rpos) == 1:
             kind = self._pair_kind(self.left[lpos[0]], self.right[rpos[0]])
@@ -347,7 +347,7 @@ class _Engine:
             for n, j in enumerate(rs):
                 if right[j].amount == amount:
                     del rs[n]
-                    self._group((i,), (j,), "exact_ref", (("ref", key.split(_SEP)[-1]),))
+                    self._group((i,), (j,), "exact_ref", {"ref": key.split(_SEP)[-1]})
                     value = (amount.amount, amount.currency)
                     paired_left.setdefault(value, left[i].record_id)
                     paired_right.setdefault(value, right[j].record_id)
@@ -360,14 +360,14 @@ class _Engine:
             original = paired_left.get((amount.amount, amount.currency))
             if original is not None:
                 self._row(
-                    "difference", "duplicate", (i,), (), "exact_ref", (("duplicate_of", original),)
+                    "difference", "duplicate", (i,), (), "exact_ref", {"duplicate_of": original}
                 )
         for j in rs:
             amount = right[j].amount
             original = paired_right.get((amount.amount, amount.currency))
             if original is not None:
                 self._row(
-                    "difference", "duplicate", (), (j,), "exact_ref", (("duplicate_of", original),)
+                    "difference", "duplicate", (), (j,), "exact_ref", {"duplicate_of": original}
                 )
             else:
                 rest_right.append(j)
@@ -379,7 +379,7 @@ class _Engine:
                 tuple(rest_left),
                 tuple(rest_right),
                 "split_payment" if many else "exact_ref",
-                (("ref", ref),),
+                {"ref": ref},
             )
 
     # --- pass 2: references in memos -------------------------------------------------
@@ -429,11 +429,11 @@ class _Engine:
                 # One token found one record: each part of the evidence is one item.
                 q = hits[0]
                 other = others[q]
-                evidence: Evidence = (
-                    ("memo", record.memo),
-                    ("tokens", matched_tokens[0]),
-                    ("candidates", other.record_id),
-                )
+                evidence: Facts = {
+                    "memo": record.memo,
+                    "tokens": matched_tokens[0],
+                    "candidates": other.record_id,
+                }
                 money = record.amount
                 other_money = other.amount
                 if other_money.amount == money.amount and other_money.currency == money.currency:
@@ -443,11 +443,11 @@ class _Engine:
                         self._group((q,), (p,), "memo_ref", evidence)
                     continue
             else:
-                evidence = (
-                    ("memo", record.memo),
-                    ("tokens", ",".join(matched_tokens)),
-                    ("candidates", ",".join([others[q].record_id for q in hits])),
-                )
+                evidence = {
+                    "memo": record.memo,
+                    "tokens": ",".join(matched_tokens),
+                    "candidates": ",".join([others[q].record_id for q in hits]),
+                }
             lpos, rpos = ((p,), ()) if memo_is_left else ((), (p,))
             self._row("suggestion", None, lpos, rpos, "memo_ref", evidence)
 
@@ -529,10 +529,10 @@ class _Engine:
                     (i,),
                     (j,),
                     "amount_time",
-                    (
-                        ("time_difference", str(right[j].at - record.at)),
-                        ("window", str(self.rules.time_window)),
-                    ),
+                    {
+                        "time_difference": str(right[j].at - record.at),
+                        "window": str(self.rules.time_window),
+                    },
                 )
 
     # --- pass 4: one-to-many and many-to-one -----------------------------------------
@@ -572,10 +572,10 @@ class _Engine:
                     continue
                 if any(children[c].amount.currency != parents[p].amount.currency for c in members):
                     continue
-                evidence: Evidence = (
-                    ("batch", parents[p].ref or parents[p].record_id),
-                    ("members", ",".join(children[c].record_id for c in members)),
-                )
+                evidence: Facts = {
+                    "batch": parents[p].ref or parents[p].record_id,
+                    "members": ",".join(children[c].record_id for c in members),
+                }
                 if parent_side == "right":
                     self._group(tuple(members), (p,), "batch", evidence)
                 else:
@@ -622,10 +622,10 @@ class _Engine:
             if chosen is None:
                 continue
             members = tuple(sorted(chosen, key=lambda q: _order(pool[q])))
-            evidence: Evidence = (
-                ("members", ",".join(pool[q].record_id for q in members)),
-                ("window", str(self.rules.time_window)),
-            )
+            evidence: Facts = {
+                "members": ",".join(pool[q].record_id for q in members),
+                "window": str(self.rules.time_window),
+            }
             if target_side == "right":
                 self._group(members, (p,), "subset_sum", evidence)
             else:
@@ -669,16 +669,10 @@ class _Engine:
                 status, kind = classify_lone(
                     record, side=side_name, sale_amount=sale_amount, rules=rules
                 )
-                evidence: Evidence = (("ref", record.ref),) if record.ref else ()
+                evidence: Facts = {"ref": record.ref} if record.ref else {}
                 if related:
-                    evidence += (
-                        (
-                            "belongs_to",
-                            ",".join(
-                                (self.right if side else self.left)[q].record_id
-                                for side, q in related
-                            ),
-                        ),
+                    evidence["belongs_to"] = ",".join(
+                        (self.right if side else self.left)[q].record_id for side, q in related
                     )
                 lpos, rpos = ((p,), ()) if side_name == "left" else ((), (p,))
                 self._row(status, kind, lpos, rpos, "unpaired", evidence, related)
