@@ -10,8 +10,9 @@ the same process:
 * ``pandas``: ``DataFrame.merge(how="outer", on="ref", indicator=True)`` over the same
   rows: the exact-reference part only.
 
-Generation (and building the DataFrames) is not timed; each side runs three times and
-the best time is reported, because the machine may be shared. Run:
+Generation (and building the DataFrames) is not timed; each side runs three times, the
+two sides taking turns, and the best time of each is reported, because the machine may
+be shared. Run:
 
     python bench/bench_reconcile.py                 # 100k, 300k and 1M
     python bench/bench_reconcile.py 100000 300000   # chosen sizes
@@ -101,27 +102,30 @@ def run(n: int) -> dict[str, float]:
     erp, bank = generate(n)
     left, right = pandas_frames(erp, bank)
     generated = time.perf_counter() - t0
-    # Each side is timed REPEAT times (best run reported): the machine is shared.
-    pandas_time = float("inf")
+    # Each side is timed REPEAT times and its best run reported: the machine is shared.
+    # The rounds alternate (pandas, orderkit, pandas, ...), so a slow or fast spell of the
+    # machine falls on both sides alike instead of on one side's block of runs.
+    pandas_time = orderkit_time = summary_time = float("inf")
+    rounds: dict[str, list[float]] = {"pandas": [], "orderkit": []}
     both = 0
-    for _ in range(REPEAT):
+    for attempt in range(REPEAT):
         gc.collect()
         t0 = time.perf_counter()
         merged = left.merge(  # type: ignore[attr-defined]
             right, how="outer", on="ref", indicator=True, suffixes=("_erp", "_bank")
         )
-        pandas_time = min(pandas_time, time.perf_counter() - t0)
+        rounds["pandas"].append(time.perf_counter() - t0)
+        pandas_time = min(pandas_time, rounds["pandas"][-1])
         both = int((merged["_merge"] == "both").sum())
         del merged
 
-    orderkit_time = summary_time = float("inf")
-    for attempt in range(REPEAT):
         gc.collect()
         t0 = time.perf_counter()
         result = reconcile(erp, bank)
         matched_at = time.perf_counter()
         summary = result.summary()
         done = time.perf_counter()
+        rounds["orderkit"].append(done - t0)
         if done - t0 < orderkit_time:
             orderkit_time, summary_time = done - t0, done - matched_at
         if attempt + 1 < REPEAT:
@@ -140,6 +144,13 @@ def run(n: int) -> dict[str, float]:
         f" paired {summary['paired_rate']:.2%})"
         f"  |  ratio orderkit/pandas {orderkit_time / pandas_time:5.2f}"
         f"  |  peak RSS so far {peak_mb():,.0f} MB",
+        flush=True,
+    )
+    print(
+        "           every round (s): "
+        + "; ".join(
+            f"{name} {', '.join(f'{t:.3f}' for t in times)}" for name, times in rounds.items()
+        ),
         flush=True,
     )
     kinds = {kind: body["outcomes"] for kind, body in summary["by_kind"].items()}  # type: ignore[attr-defined]
