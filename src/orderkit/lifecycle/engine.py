@@ -838,26 +838,27 @@ def _ship_all_open(
     that cannot fail when the units are read from the buckets themselves."""
     if len(order.lines) == 1 and (units := (line := order.lines[0]).quantities[_OPEN]):
         # The usual single-line order, without the loop.
-        buckets = line.quantities.copy()
-        buckets[_OPEN] = 0
-        buckets[_SHIPPED] += units
-        return (_line_with_quantities(line, buckets),), {line.line_id: units}, {line.sku: units}
+        return (_all_shipped(line, units),), {line.line_id: units}, {line.sku: units}
     lines = []
     moved: dict[str, int] = {}
     skus: dict[str, int] = {}
     for line in order.lines:
-        buckets = line.quantities
-        units = buckets[_OPEN]
+        units = line.quantities[_OPEN]
         if not units:
             lines.append(line)
             continue
-        buckets = buckets.copy()
-        buckets[_OPEN] = 0
-        buckets[_SHIPPED] += units
-        lines.append(_line_with_quantities(line, buckets))
+        lines.append(_all_shipped(line, units))
         moved[line.line_id] = units
         skus[line.sku] = skus.get(line.sku, 0) + units
     return tuple(lines), moved, skus
+
+
+def _all_shipped(line: OrderLine, units: int) -> OrderLine:
+    """``line`` with its ``units`` open units (all of them) moved to SHIPPED."""
+    buckets = line.quantities.copy()
+    buckets[_OPEN] = 0
+    buckets[_SHIPPED] += units
+    return _line_with_quantities(line, buckets)
 
 
 def _units(lines: Mapping[str, int]) -> str:
