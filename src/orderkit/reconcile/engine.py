@@ -386,7 +386,7 @@ class _Engine:
 
     def memos(self, memo_side: str) -> None:
         memo_records, memo_open, others, other_open = self._sides(memo_side)
-        # The open records with a memo, in the order :meth:`_open` gives them: sorting
+        # The open records with a memo, put in time order (then record id) below: sorting
         # only these leaves the side's full time order to later passes, when the memo
         # matches have closed most of its open records (and a side without memos is
         # never sorted here at all).
@@ -425,29 +425,21 @@ class _Engine:
                         matched_tokens.append(token)
             if not hits:
                 continue
+            evidence: Facts = {
+                "memo": record.memo,
+                "tokens": ",".join(matched_tokens),
+                "candidates": ",".join([others[q].record_id for q in hits]),
+            }
             if len(hits) == 1:
-                # One token found one record: each part of the evidence is one item.
                 q = hits[0]
-                other = others[q]
-                evidence: Facts = {
-                    "memo": record.memo,
-                    "tokens": matched_tokens[0],
-                    "candidates": other.record_id,
-                }
                 money = record.amount
-                other_money = other.amount
+                other_money = others[q].amount
                 if other_money.amount == money.amount and other_money.currency == money.currency:
                     if memo_is_left:
                         self._group((p,), (q,), "memo_ref", evidence)
                     else:
                         self._group((q,), (p,), "memo_ref", evidence)
                     continue
-            else:
-                evidence = {
-                    "memo": record.memo,
-                    "tokens": ",".join(matched_tokens),
-                    "candidates": ",".join([others[q].record_id for q in hits]),
-                }
             lpos, rpos = ((p,), ()) if memo_is_left else ((), (p,))
             self._row("suggestion", None, lpos, rpos, "memo_ref", evidence)
 
