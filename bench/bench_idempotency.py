@@ -30,7 +30,7 @@ from pathlib import Path
 from orderkit.adapters.memory import MemoryIdempotencyStore
 from orderkit.adapters.sqlite import SQLiteIdempotencyStore
 from orderkit.idempotency import Idempotency, fingerprint
-from orderkit.ports import IdempotencyStore
+from orderkit.idempotency.ports import IdempotencyStore
 
 PAYLOAD = {"order_id": "T1001", "status": 50, "by": "buyer"}
 

@@ -41,7 +41,7 @@ from typing import Any, Protocol
 from orderkit.adapters.memory import MemoryInventoryStore
 from orderkit.adapters.sqlite import SQLiteInventoryStore
 from orderkit.inventory import InventoryLedger
-from orderkit.ports import InventoryStore
+from orderkit.inventory.ports import InventoryStore
 from orderkit.testing import ManualClock
 from orderkit.testing.inventory_paths import PortOnlyStore
 

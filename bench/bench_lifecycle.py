@@ -43,8 +43,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from orderkit.lifecycle import Event, Lifecycle
-from orderkit.money import Money
-from orderkit.orders import Order, OrderLine
+from orderkit.model.money import Money
+from orderkit.model.orders import Order, OrderLine
 from orderkit.testing import ManualClock
 
 PATH = ("pay", "pack", "ship", "deliver", "complete")

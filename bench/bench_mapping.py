@@ -22,8 +22,8 @@ from importlib import resources
 from typing import Any
 
 from orderkit.mapping import normalize
-from orderkit.money import Money
-from orderkit.orders import (
+from orderkit.model.money import Money
+from orderkit.model.orders import (
     Address,
     Adjustment,
     AdjustmentKind,
@@ -34,7 +34,7 @@ from orderkit.orders import (
     OrderStatus,
     Payment,
 )
-from orderkit.timekeeping import parse_timestamp
+from orderkit.model.time import parse_timestamp
 
 __all__ = ["hand_douyin", "hand_tmall", "main"]
 

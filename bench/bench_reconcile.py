@@ -28,7 +28,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from orderkit.money import Money
+from orderkit.model.money import Money
 from orderkit.reconcile import Record, reconcile
 
 START = datetime(2026, 2, 1, tzinfo=UTC)

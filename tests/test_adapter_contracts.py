@@ -8,7 +8,8 @@ import pytest
 
 from orderkit.adapters.memory import MemoryOrderRepository, MemoryReconIdSequence
 from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteReconIdSequence
-from orderkit.ports import OrderRepository, ReconIdSequence
+from orderkit.lifecycle.ports import OrderRepository
+from orderkit.numbering.ports import ReconIdSequence
 from orderkit.testing.contracts import OrderRepositoryContract, ReconIdSequenceContract
 
 

@@ -18,9 +18,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from orderkit._build import Part, assemble, builder, copier, field_names
-from orderkit.lifecycle.audit import AuditEntry
-from orderkit.money import Money
-from orderkit.orders import Address, Order, OrderLine, OrderStatus
+from orderkit.model.audit import AuditEntry
+from orderkit.model.money import Money
+from orderkit.model.orders import Address, Order, OrderLine, OrderStatus
 
 T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)
 

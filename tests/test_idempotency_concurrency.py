@@ -19,9 +19,9 @@ import pytest
 
 from orderkit.adapters.memory import MemoryIdempotencyStore
 from orderkit.adapters.sqlite import SQLiteIdempotencyStore
-from orderkit.errors import AlreadyInProgress
 from orderkit.idempotency import Idempotency, fingerprint
-from orderkit.ports import IdempotencyStore
+from orderkit.idempotency.ports import IdempotencyStore
+from orderkit.model.errors import AlreadyInProgress
 from orderkit.testing import ManualClock
 
 KEY = fingerprint("order.confirm", "T1001")
@@ -32,7 +32,7 @@ WORKER = textwrap.dedent(
     """
     import json, os, sys, threading, time
     from orderkit.adapters.sqlite import SQLiteIdempotencyStore
-    from orderkit.errors import AlreadyInProgress
+    from orderkit.model.errors import AlreadyInProgress
     from orderkit.idempotency import Idempotency, fingerprint
 
     db, effects, ready, go, hold = sys.argv[1:6]

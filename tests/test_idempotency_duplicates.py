@@ -9,10 +9,10 @@ import pytest
 
 from orderkit.adapters.memory import MemoryIdempotencyStore
 from orderkit.adapters.sqlite import SQLiteIdempotencyStore
-from orderkit.errors import ValidationError
 from orderkit.idempotency import DuplicateDetector
-from orderkit.money import Money
-from orderkit.orders import Order, OrderLine
+from orderkit.model.errors import ValidationError
+from orderkit.model.money import Money
+from orderkit.model.orders import Order, OrderLine
 from orderkit.testing import ManualClock
 
 T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)

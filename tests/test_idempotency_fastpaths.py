@@ -25,7 +25,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orderkit.adapters.memory import MemoryIdempotencyStore
-from orderkit.errors import InsufficientStock, StoreError, ValidationError
 from orderkit.idempotency import (
     Idempotency,
     IdempotencyRecord,
@@ -35,8 +34,9 @@ from orderkit.idempotency import (
 )
 from orderkit.idempotency.payloads import payload_digests
 from orderkit.idempotency.tokens import new_token
-from orderkit.ids import canonical_json
-from orderkit.money import Money
+from orderkit.model.errors import InsufficientStock, StoreError, ValidationError
+from orderkit.model.ids import canonical_json
+from orderkit.model.money import Money
 from orderkit.testing import ManualClock
 
 T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)

@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 
 from orderkit.adapters.memory import MemoryIdempotencyStore
 from orderkit.adapters.sqlite import SQLiteIdempotencyStore
-from orderkit.errors import (
+from orderkit.idempotency import Idempotency, RecordState, fingerprint
+from orderkit.idempotency.ports import IdempotencyStore
+from orderkit.model.errors import (
     AlreadyInProgress,
     IdempotencyConflict,
     InsufficientStock,
@@ -22,9 +24,7 @@ from orderkit.errors import (
     TransitionNotAllowed,
     ValidationError,
 )
-from orderkit.idempotency import Idempotency, RecordState, fingerprint
-from orderkit.money import Money
-from orderkit.ports import IdempotencyStore
+from orderkit.model.money import Money
 from orderkit.testing import ManualClock
 
 T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)

@@ -11,10 +11,11 @@ import pytest
 from orderkit.adapters.memory import MemoryIdempotencyStore, MemoryOrderRepository
 from orderkit.adapters.sqlite import SQLiteIdempotencyStore, SQLiteOrderRepository
 from orderkit.idempotency import Idempotency, fingerprint
+from orderkit.idempotency.ports import IdempotencyStore
 from orderkit.lifecycle import Event, OrderService
-from orderkit.money import Money
-from orderkit.orders import Address, Order, OrderLine, OrderStatus
-from orderkit.ports import IdempotencyStore, OrderRepository
+from orderkit.lifecycle.ports import OrderRepository
+from orderkit.model.money import Money
+from orderkit.model.orders import Address, Order, OrderLine, OrderStatus
 from orderkit.testing import ManualClock
 
 T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orderkit.errors import ValidationError
 from orderkit.idempotency import RetryPolicy
+from orderkit.model.errors import ValidationError
 
 S = timedelta(seconds=1)
 

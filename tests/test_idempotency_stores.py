@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from orderkit.adapters.memory import MemoryIdempotencyStore
 from orderkit.adapters.sqlite import SQLiteIdempotencyStore
-from orderkit.errors import StoreError
 from orderkit.idempotency import IdempotencyRecord
-from orderkit.ports import IdempotencyStore
+from orderkit.idempotency.ports import IdempotencyStore
+from orderkit.model.errors import StoreError
 from orderkit.testing.contracts import IdempotencyStoreContract
 
 

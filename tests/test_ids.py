@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 
 from orderkit import Money, fingerprint, parse_recon_id, recon_id
 from orderkit.adapters.memory import MemoryReconIdSequence
-from orderkit.errors import ValidationError
-from orderkit.ids import ReconIdIssuer, canonical_json
+from orderkit.model.errors import ValidationError
+from orderkit.model.ids import canonical_json
+from orderkit.numbering import ReconIdIssuer
 from orderkit.testing import ManualClock
 
 

@@ -27,7 +27,6 @@ from hypothesis import strategies as st
 
 from orderkit.adapters.memory import MemoryInventoryStore
 from orderkit.adapters.sqlite import SQLiteInventoryStore
-from orderkit.errors import InsufficientStock, InvalidLock, ValidationError
 from orderkit.inventory import (
     EntryKind,
     InventoryLedger,
@@ -38,8 +37,9 @@ from orderkit.inventory import (
 from orderkit.inventory.entries import LockLine, trusted_line, trusted_lock, trusted_result
 from orderkit.inventory.fastpath import FastInventoryStore, FastPathDeclined
 from orderkit.inventory.ledger import _demand
+from orderkit.inventory.ports import InventoryStore, InventoryTransaction
 from orderkit.inventory.tokens import _DOMAIN, _TAG_BYTES, LockTokens
-from orderkit.ports import InventoryStore, InventoryTransaction
+from orderkit.model.errors import InsufficientStock, InvalidLock, ValidationError
 from orderkit.testing import ManualClock
 from orderkit.testing.inventory_paths import (
     Operation,

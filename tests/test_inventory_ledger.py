@@ -11,14 +11,14 @@ import pytest
 
 from orderkit.adapters.memory import MemoryInventoryStore
 from orderkit.adapters.sqlite import SQLiteInventoryStore
-from orderkit.errors import (
+from orderkit.inventory import EntryKind, InventoryLedger, InventoryLock, StockLevel
+from orderkit.inventory.ports import InventoryStore
+from orderkit.model.errors import (
     InsufficientStock,
     InvalidLock,
     ReleaseSuspended,
     ValidationError,
 )
-from orderkit.inventory import EntryKind, InventoryLedger, InventoryLock, StockLevel
-from orderkit.ports import InventoryStore
 from orderkit.testing import ManualClock
 
 T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)

@@ -33,9 +33,9 @@ from hypothesis.stateful import (
 
 from orderkit.adapters.memory import MemoryInventoryStore
 from orderkit.adapters.sqlite import SQLiteInventoryStore
-from orderkit.errors import InsufficientStock, InvalidLock, StoreError
 from orderkit.inventory import InventoryLedger, LedgerEntry
-from orderkit.ports import InventoryStore, InventoryTransaction
+from orderkit.inventory.ports import InventoryStore, InventoryTransaction
+from orderkit.model.errors import InsufficientStock, InvalidLock, StoreError
 from orderkit.testing import ManualClock
 from orderkit.testing.inventory_paths import PortOnlyStore
 

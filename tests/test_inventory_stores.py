@@ -9,9 +9,9 @@ import pytest
 
 from orderkit.adapters.memory import MemoryInventoryStore
 from orderkit.adapters.sqlite import SQLiteInventoryStore
-from orderkit.errors import StoreError
 from orderkit.inventory import Balance
-from orderkit.ports import InventoryStore
+from orderkit.inventory.ports import InventoryStore
+from orderkit.model.errors import StoreError
 from orderkit.testing.contracts import InventoryStoreContract
 
 

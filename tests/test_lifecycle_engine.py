@@ -9,7 +9,6 @@ from typing import Any
 import attrs
 import pytest
 
-from orderkit.errors import AddressLocked, TransitionNotAllowed, ValidationError
 from orderkit.lifecycle import (
     Actor,
     AddressChanged,
@@ -22,8 +21,9 @@ from orderkit.lifecycle import (
     StatusChanged,
 )
 from orderkit.lifecycle.engine import _replace
-from orderkit.money import Money
-from orderkit.orders import (
+from orderkit.model.errors import AddressLocked, TransitionNotAllowed, ValidationError
+from orderkit.model.money import Money
+from orderkit.model.orders import (
     Address,
     HoldKind,
     LineStatus,

@@ -19,11 +19,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orderkit.errors import OrderkitError, ValidationError
 from orderkit.lifecycle import DEFAULT_TABLE, Event, Lifecycle, Transition, TransitionTable
-from orderkit.lifecycle.audit import AuditEntry
-from orderkit.money import Money
-from orderkit.orders import Order, OrderLine, OrderStatus, Payment, Shipment
+from orderkit.model.audit import AuditEntry
+from orderkit.model.errors import OrderkitError, ValidationError
+from orderkit.model.money import Money
+from orderkit.model.orders import Order, OrderLine, OrderStatus, Payment, Shipment
 from orderkit.testing import ManualClock
 from orderkit.testing.strategies import orders
 

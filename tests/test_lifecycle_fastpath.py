@@ -14,9 +14,7 @@ import attrs
 import pytest
 from hypothesis import given
 
-from orderkit.errors import TransitionNotAllowed
 from orderkit.lifecycle import DEFAULT_TABLE, Event, Lifecycle, StatusChanged, Transition
-from orderkit.lifecycle.audit import AuditEntry
 from orderkit.lifecycle.engine import (
     _line_with_quantities,
     _move,
@@ -35,8 +33,10 @@ from orderkit.lifecycle.engine import (
     _ship_all_open,
 )
 from orderkit.lifecycle.events import LinesShipped, PaymentReceived
-from orderkit.money import Money
-from orderkit.orders import (
+from orderkit.model.audit import AuditEntry
+from orderkit.model.errors import TransitionNotAllowed
+from orderkit.model.money import Money
+from orderkit.model.orders import (
     HoldKind,
     LineStatus,
     Order,

@@ -11,10 +11,10 @@ import pytest
 from orderkit.adapters.memory import MemoryIdempotencyStore, MemoryOrderRepository
 from orderkit.adapters.sqlite import SQLiteIdempotencyStore, SQLiteOrderRepository
 from orderkit.idempotency import Idempotency
-from orderkit.ids import fingerprint
 from orderkit.lifecycle import Event, OrderService, Transition
-from orderkit.money import Money
-from orderkit.orders import Order, OrderLine
+from orderkit.model.ids import fingerprint
+from orderkit.model.money import Money
+from orderkit.model.orders import Order, OrderLine
 from orderkit.testing import ManualClock
 
 T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)

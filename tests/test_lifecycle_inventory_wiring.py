@@ -10,11 +10,11 @@ import pytest
 
 from orderkit.adapters.memory import MemoryInventoryStore, MemoryOrderRepository
 from orderkit.adapters.sqlite import SQLiteInventoryStore, SQLiteOrderRepository
-from orderkit.errors import ConcurrencyError, InsufficientStock, OrderNotFound
 from orderkit.inventory import InventoryLedger
 from orderkit.lifecycle import Event, OrderService
-from orderkit.money import Money
-from orderkit.orders import Order, OrderLine, OrderStatus
+from orderkit.model.errors import ConcurrencyError, InsufficientStock, OrderNotFound
+from orderkit.model.money import Money
+from orderkit.model.orders import Order, OrderLine, OrderStatus
 from orderkit.testing import ManualClock
 
 T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)

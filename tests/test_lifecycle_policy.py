@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from orderkit.errors import NotPermitted, ValidationError
 from orderkit.lifecycle import Actor, Event, Lifecycle, Policy
-from orderkit.money import Money
-from orderkit.orders import Address, HoldKind, Order, OrderLine
+from orderkit.model.errors import NotPermitted, ValidationError
+from orderkit.model.money import Money
+from orderkit.model.orders import Address, HoldKind, Order, OrderLine
 from orderkit.testing import ManualClock
 
 T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)

@@ -13,7 +13,6 @@ import pytest
 
 from orderkit.adapters.memory import MemoryOrderRepository
 from orderkit.adapters.sqlite import SQLiteOrderRepository
-from orderkit.errors import ConcurrencyError, NotPermitted, TransitionNotAllowed
 from orderkit.lifecycle import (
     DEFAULT_TABLE,
     Actor,
@@ -24,10 +23,11 @@ from orderkit.lifecycle import (
     Policy,
     StatusChanged,
 )
-from orderkit.lifecycle.audit import AuditEntry
-from orderkit.money import Money
-from orderkit.orders import Address, Order, OrderLine, OrderStatus
-from orderkit.ports import OrderRepository
+from orderkit.lifecycle.ports import OrderRepository
+from orderkit.model.audit import AuditEntry
+from orderkit.model.errors import ConcurrencyError, NotPermitted, TransitionNotAllowed
+from orderkit.model.money import Money
+from orderkit.model.orders import Address, Order, OrderLine, OrderStatus
 from orderkit.testing import ManualClock
 from orderkit.testing.lifecycle import handle_events
 from orderkit.testing.processes import race

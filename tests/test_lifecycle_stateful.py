@@ -9,10 +9,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from orderkit.errors import OrderkitError
 from orderkit.lifecycle import DEFAULT_TABLE, Event, Lifecycle
-from orderkit.money import Money
-from orderkit.orders import Address, Order, OrderLine
+from orderkit.model.errors import OrderkitError
+from orderkit.model.money import Money
+from orderkit.model.orders import Address, Order, OrderLine
 from orderkit.testing import ManualClock
 
 T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from orderkit.errors import DefinitionError
 from orderkit.lifecycle import DEFAULT_TABLE, Rule, TransitionTable
-from orderkit.orders import OrderStatus
+from orderkit.model.errors import DefinitionError
+from orderkit.model.orders import OrderStatus
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "lifecycle.md"
 AWAITING_REVIEW = 22

@@ -9,7 +9,6 @@ from typing import Any
 import attrs
 import pytest
 
-from orderkit.errors import DefinitionError, MappingError
 from orderkit.mapping import (
     AdjustmentSpec,
     Field,
@@ -25,8 +24,9 @@ from orderkit.mapping import (
     platforms,
     register,
 )
-from orderkit.money import Money
-from orderkit.orders import AdjustmentKind, Bearer, LineStatus, OrderStatus
+from orderkit.model.errors import DefinitionError, MappingError
+from orderkit.model.money import Money
+from orderkit.model.orders import AdjustmentKind, Bearer, LineStatus, OrderStatus
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mapping"
 

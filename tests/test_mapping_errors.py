@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from orderkit.errors import MappingError, ValidationError
 from orderkit.mapping import MappingFailure, normalize, normalize_many
+from orderkit.model.errors import MappingError, ValidationError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mapping"
 

@@ -20,7 +20,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orderkit.errors import MappingError
 from orderkit.mapping import (
     AdjustmentSpec,
     Field,
@@ -35,9 +34,10 @@ from orderkit.mapping import (
     StatusTable,
     default_registry,
 )
-from orderkit.money import Money
-from orderkit.orders import AdjustmentKind, Bearer, LineStatus, Order, OrderStatus
-from orderkit.serialization import from_dict, to_dict
+from orderkit.model.errors import MappingError
+from orderkit.model.money import Money
+from orderkit.model.orders import AdjustmentKind, Bearer, LineStatus, Order, OrderStatus
+from orderkit.model.serialization import from_dict, to_dict
 from orderkit.testing.strategies import mutated_payloads
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mapping"

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from orderkit.mapping import get_map, normalize
-from orderkit.money import Money
-from orderkit.orders import AdjustmentKind, Bearer, LineStatus, Order, OrderStatus
+from orderkit.model.money import Money
+from orderkit.model.orders import AdjustmentKind, Bearer, LineStatus, Order, OrderStatus
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mapping"
 PLATFORMS = ("tmall", "jd", "pdd", "douyin", "shopify", "woocommerce")

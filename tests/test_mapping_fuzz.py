@@ -11,9 +11,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orderkit.errors import MappingError
 from orderkit.mapping import check, normalize
-from orderkit.money import Money
+from orderkit.model.errors import MappingError
+from orderkit.model.money import Money
 from orderkit.testing.strategies import mutated_payloads, odd_json_values
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mapping"

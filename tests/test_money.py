@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from orderkit import Money
-from orderkit.errors import CurrencyMismatch, OrderkitError, ValidationError
-from orderkit.money import minor_digits
+from orderkit.model.errors import CurrencyMismatch, OrderkitError, ValidationError
+from orderkit.model.money import minor_digits
 from orderkit.testing.strategies import currencies
 
 

@@ -30,7 +30,7 @@ from orderkit import (
     TrackingEvent,
     TrackingStatus,
 )
-from orderkit.errors import CurrencyMismatch, OrderkitError, ValidationError
+from orderkit.model.errors import CurrencyMismatch, OrderkitError, ValidationError
 from orderkit.testing.samples import sample_order
 
 T0 = datetime(2026, 2, 16, 1, 30, tzinfo=UTC)

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from orderkit.alerts import Alert
-from orderkit.errors import ValidationError
-from orderkit.money import Money
-from orderkit.ports import Notifier
+from orderkit.model.alerts import Alert
+from orderkit.model.errors import ValidationError
+from orderkit.model.money import Money
 from orderkit.reconcile import Record, reconcile
 from orderkit.reconcile.alerting import alert_differences, daily_difference_alerts
+from orderkit.reconcile.ports import Notifier
 from orderkit.testing import ManualClock
 
 T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)  # 10:00 in Beijing

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orderkit.money import Money
+from orderkit.model.money import Money
 from orderkit.reconcile import Reconciliation, Record, Rejected, reconcile
 from orderkit.reconcile import engine as engine_module
 from orderkit.reconcile.classify import PeriodOf, classify_pair

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orderkit.errors import ValidationError
-from orderkit.money import Money
+from orderkit.model.errors import ValidationError
+from orderkit.model.money import Money
 from orderkit.reconcile import Reconciliation, Record, Rejected, Rules, reconcile
 from orderkit.reconcile.classify import PeriodOf, WholeDays, classify_pair
 from orderkit.reconcile.engine import _subset

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orderkit.money import Money
+from orderkit.model.money import Money
 from orderkit.reconcile import Record, reconcile
 from orderkit.reconcile.engine import _in_time_order, _Lane
 

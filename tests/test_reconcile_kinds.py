@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from orderkit.money import Money
+from orderkit.model.money import Money
 from orderkit.reconcile import DifferenceKind, Outcome, Reconciliation, Record, reconcile
 
 T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)

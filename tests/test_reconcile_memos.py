@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orderkit.money import Money
+from orderkit.model.money import Money
 from orderkit.reconcile import Reconciliation, Record, Rejected, extract_refs, reconcile
 from orderkit.reconcile.engine import _SALE, _Engine, _key, _order
 from orderkit.reconcile.outcomes import Facts

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from orderkit.errors import ValidationError
-from orderkit.money import Money
+from orderkit.model.errors import ValidationError
+from orderkit.model.money import Money
 from orderkit.reconcile import Outcome, Reconciliation, Record, extract_refs, reconcile
 from orderkit.testing.reconcile import outcome_signature
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orderkit.money import Money
+from orderkit.model.money import Money
 from orderkit.reconcile import STATUSES, Record, Rejected, reconcile
 
 T0 = datetime(2026, 2, 27, tzinfo=UTC)

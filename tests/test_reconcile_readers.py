@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orderkit.errors import ValidationError
+from orderkit.model.errors import ValidationError
 from orderkit.reconcile import Record, Rejected, reconcile
 from orderkit.reconcile.readers import (
     BankColumns,

@@ -15,7 +15,7 @@ import pytest
 
 from orderkit.cli import main
 from orderkit.demo import CHAPTERS, Story, chapter_reconcile
-from orderkit.errors import ValidationError
+from orderkit.model.errors import ValidationError
 from orderkit.reconcile import Record, Rejected, reconcile, reconcile_many
 from orderkit.reconcile.readers import read_erp_csv, read_pos_csv, read_wechatpay_bill
 from orderkit.reconcile.report import CSV_COLUMNS, render_html, write_report

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orderkit import Money, Order, OrderLine, from_dict, to_dict
-from orderkit.errors import ValidationError
-from orderkit.serialization import make_converter
+from orderkit.model.errors import ValidationError
+from orderkit.model.serialization import make_converter
 from orderkit.testing.samples import sample_order
 from orderkit.testing.strategies import orders
 

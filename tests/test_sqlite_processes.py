@@ -10,7 +10,7 @@ from pathlib import Path
 import attrs
 
 from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteReconIdSequence
-from orderkit.orders import OrderStatus
+from orderkit.model.orders import OrderStatus
 from orderkit.testing.processes import Failure, draw_numbers, race, save_order
 from orderkit.testing.samples import sample_order
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from orderkit.adapters.sqlite import Database, SQLiteOrderRepository
-from orderkit.errors import StoreError, ValidationError
+from orderkit.model.errors import StoreError, ValidationError
 from orderkit.testing.samples import sample_order
 
 
@@ -101,7 +101,7 @@ _OPEN_TOGETHER = """
 import os, sys
 from datetime import date
 from orderkit.adapters.sqlite import SQLiteReconIdSequence
-from orderkit.errors import StoreError
+from orderkit.model.errors import StoreError
 rounds, processes = int(sys.argv[1]), int(sys.argv[2])
 failures = []
 for round_ in range(rounds):

@@ -14,8 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from orderkit import accounting_date, accounting_period, parse_timestamp
-from orderkit.errors import ValidationError
-from orderkit.timekeeping import AccountingPeriod
+from orderkit.model.errors import ValidationError
+from orderkit.model.time import AccountingPeriod
 
 BEIJING = "Asia/Shanghai"
 

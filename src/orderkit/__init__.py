@@ -5,10 +5,10 @@ The public API is re-exported here; subsystems live in their own modules
 Internal modules never import from this package root.
 """
 
-from orderkit.errors import OrderkitError
-from orderkit.ids import fingerprint, parse_recon_id, recon_id
-from orderkit.money import Money
-from orderkit.orders import (
+from orderkit.model.errors import OrderkitError
+from orderkit.model.ids import fingerprint, parse_recon_id, recon_id
+from orderkit.model.money import Money
+from orderkit.model.orders import (
     Address,
     Adjustment,
     AdjustmentKind,
@@ -26,8 +26,8 @@ from orderkit.orders import (
     TrackingEvent,
     TrackingStatus,
 )
-from orderkit.serialization import from_dict, to_dict
-from orderkit.timekeeping import accounting_date, accounting_period, parse_timestamp
+from orderkit.model.serialization import from_dict, to_dict
+from orderkit.model.time import accounting_date, accounting_period, parse_timestamp
 
 __version__ = "0.1.0"
 

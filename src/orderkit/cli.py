@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from orderkit import __version__
-from orderkit.errors import OrderkitError
+from orderkit.model.errors import OrderkitError
 
 __all__ = ["build_parser", "main"]
 

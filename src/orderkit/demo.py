@@ -16,9 +16,9 @@ from typing import TextIO
 import attrs
 
 from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteReconIdSequence
-from orderkit.ids import ReconIdIssuer, parse_recon_id
-from orderkit.money import Money
-from orderkit.orders import (
+from orderkit.model.ids import parse_recon_id
+from orderkit.model.money import Money
+from orderkit.model.orders import (
     Address,
     Adjustment,
     AdjustmentKind,
@@ -27,8 +27,9 @@ from orderkit.orders import (
     OrderLine,
     status_name,
 )
+from orderkit.model.time import accounting_date, parse_timestamp
+from orderkit.numbering import ReconIdIssuer
 from orderkit.testing.clock import ManualClock
-from orderkit.timekeeping import accounting_date, parse_timestamp
 
 __all__ = ["Story", "run_demo"]
 
@@ -168,8 +169,8 @@ def chapter_inventory(story: Story) -> None:
     from datetime import timedelta
 
     from orderkit.adapters.sqlite import SQLiteInventoryStore
-    from orderkit.errors import InsufficientStock, InvalidLock
     from orderkit.inventory import InventoryLedger
+    from orderkit.model.errors import InsufficientStock, InvalidLock
 
     story.title("Inventory: a partial cancel returns exactly what was cancelled")
     ledger = InventoryLedger(

@@ -1,12 +1,13 @@
 """Idempotency and retries: run work once per key, retry safely, spot duplicate orders.
 
 * :class:`Idempotency`: the guard (``run(key, payload, fn)`` and the
-  ``@guard.idempotent(...)`` decorator) over an :class:`~orderkit.ports.IdempotencyStore`.
+  ``@guard.idempotent(...)`` decorator) over an
+  :class:`~orderkit.idempotency.ports.IdempotencyStore`.
 * :class:`RetryPolicy`: back-off schedules and ``lock_ttl(attempt)``.
 * :class:`DuplicateDetector`: the double-clicked "submit", across processes.
 * :class:`IdempotencyRecord`: what a store keeps per key (for adapter authors).
 
-Keys come from business identity through :func:`orderkit.ids.fingerprint`.
+Keys come from business identity through :func:`orderkit.model.ids.fingerprint`.
 """
 
 from orderkit.idempotency.codec import Codec, Outcome, PickleCodec
@@ -14,7 +15,7 @@ from orderkit.idempotency.duplicates import DuplicateDetector
 from orderkit.idempotency.guard import DEFAULT_RETRYABLE, Idempotency
 from orderkit.idempotency.records import IdempotencyRecord, RecordState
 from orderkit.idempotency.retry import RetryPolicy
-from orderkit.ids import fingerprint
+from orderkit.model.ids import fingerprint
 
 __all__ = [
     "DEFAULT_RETRYABLE",

@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
-from orderkit.errors import StoreError, ValidationError
+from orderkit.model.errors import StoreError, ValidationError
 
 __all__ = ["Codec", "Outcome", "PickleCodec"]
 

@@ -20,16 +20,17 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Final
 
-from orderkit.errors import ValidationError
 from orderkit.idempotency.records import IdempotencyRecord
 from orderkit.idempotency.tokens import new_token
-from orderkit.ids import fingerprint
-from orderkit.money import Money
-from orderkit.orders import Order
-from orderkit.timekeeping import SystemClock
+from orderkit.model.errors import ValidationError
+from orderkit.model.ids import fingerprint
+from orderkit.model.money import Money
+from orderkit.model.orders import Order
+from orderkit.model.time import SystemClock
 
 if TYPE_CHECKING:
-    from orderkit.ports import Clock, IdempotencyStore
+    from orderkit.idempotency.ports import IdempotencyStore
+    from orderkit.model.time import Clock
 
 __all__ = ["DuplicateDetector"]
 

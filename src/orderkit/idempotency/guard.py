@@ -8,15 +8,15 @@ equal payload gets that outcome back without running ``fn``.
 
 The rule for errors raised by ``fn``:
 
-* **Business outcomes are stored and replayed.** An :class:`~orderkit.errors.OrderkitError`
+* **Business outcomes are stored and replayed.** An :class:`~orderkit.model.errors.OrderkitError`
   (``InsufficientStock``, ``TransitionNotAllowed``, a ``ValidationError``) is the answer
   to the request; asking again with the same payload must give the same answer, not run
   the work again.
 * **Transient faults release the claim**, so a retry runs ``fn`` again: any exception
   that is not an ``OrderkitError`` (a timeout, a dropped connection, a bug) and every
   error the guard's ``retryable`` marks as retryable. By default that is
-  :class:`~orderkit.errors.StoreError`, :class:`~orderkit.errors.ConcurrencyError` and
-  :class:`~orderkit.errors.AlreadyInProgress`: faults that a retry can clear.
+  :class:`~orderkit.model.errors.StoreError`, :class:`~orderkit.model.errors.ConcurrencyError` and
+  :class:`~orderkit.model.errors.AlreadyInProgress`: faults that a retry can clear.
 * **A crash** (the process dies inside ``fn``) leaves the claim in place until its lease
   expires; then the next caller takes the key over. If the first caller was only slow
   and finishes late, its token no longer matches and the store refuses its write, so
@@ -31,14 +31,6 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final, ParamSpec, TypeVar, cast
 
-from orderkit.errors import (
-    AlreadyInProgress,
-    ConcurrencyError,
-    IdempotencyConflict,
-    OrderkitError,
-    StoreError,
-    ValidationError,
-)
 from orderkit.idempotency.codec import (
     Codec,
     Outcome,
@@ -49,10 +41,19 @@ from orderkit.idempotency.codec import (
 from orderkit.idempotency.payloads import payload_digests
 from orderkit.idempotency.records import IdempotencyRecord, RecordState
 from orderkit.idempotency.tokens import new_token
-from orderkit.timekeeping import SystemClock, ensure_aware
+from orderkit.model.errors import (
+    AlreadyInProgress,
+    ConcurrencyError,
+    IdempotencyConflict,
+    OrderkitError,
+    StoreError,
+    ValidationError,
+)
+from orderkit.model.time import SystemClock, ensure_aware
 
 if TYPE_CHECKING:
-    from orderkit.ports import Clock, IdempotencyStore
+    from orderkit.idempotency.ports import IdempotencyStore
+    from orderkit.model.time import Clock
 
 __all__ = ["DEFAULT_RETRYABLE", "Idempotency"]
 
@@ -85,7 +86,7 @@ def _positive(name: str, value: object) -> timedelta:
 
 
 class Idempotency:
-    """Runs ``fn`` once per key over an :class:`~orderkit.ports.IdempotencyStore`.
+    """Runs ``fn`` once per key over an :class:`~orderkit.idempotency.ports.IdempotencyStore`.
 
     ``lease`` is how long a claim protects a running call before another caller may
     take the key over: it must outlive the slowest honest run (see
@@ -142,9 +143,9 @@ class Idempotency:
     ) -> T:
         """Run ``fn()`` once for ``key``; return (or raise) its stored outcome afterwards.
 
-        Raises :class:`~orderkit.errors.IdempotencyConflict` naming the differing fields
+        Raises :class:`~orderkit.model.errors.IdempotencyConflict` naming the differing fields
         when ``key`` was used with another payload, and
-        :class:`~orderkit.errors.AlreadyInProgress` while another caller holds the key.
+        :class:`~orderkit.model.errors.AlreadyInProgress` while another caller holds the key.
         """
         if not isinstance(key, str) or not key or len(key) > 512:
             raise ValidationError("key", key, "expected a non-empty string of at most 512 chars")

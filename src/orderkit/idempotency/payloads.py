@@ -7,9 +7,10 @@ Every field is turned into a text ``name NUL tag value`` and hashed length-prefi
 (``f"{len(text)}:{text}"`` in UTF-8). Scalar fields are tagged and written directly,
 which keeps a guarded call cheap: ``s`` + the text of a ``str``, ``i`` + the digits of
 an ``int``, ``k`` + ``None``/``True``/``False``. Every other value is ``c`` + its
-:func:`orderkit.ids.canonical_json`, the form :func:`orderkit.ids.fingerprint` hashes, so
+:func:`orderkit.model.ids.canonical_json`, the form
+:func:`orderkit.model.ids.fingerprint` hashes, so
 ``Decimal("1.50")`` and ``Decimal("1.5")`` are the same field value and naive datetimes
-are refused with a :class:`~orderkit.errors.ValidationError` naming the field.
+are refused with a :class:`~orderkit.model.errors.ValidationError` naming the field.
 
 The digests are stored, so their form is fixed: a record written by an earlier release
 must still match the same payload after an upgrade. ``tests/test_idempotency_fastpaths.py``
@@ -24,8 +25,8 @@ from decimal import Decimal
 from typing import Final, cast
 from zlib import crc32
 
-from orderkit.errors import ValidationError
-from orderkit.ids import canonical_json
+from orderkit.model.errors import ValidationError
+from orderkit.model.ids import canonical_json
 
 __all__ = ["payload_digests"]
 

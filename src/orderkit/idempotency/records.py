@@ -21,10 +21,10 @@ from typing import Any, Final
 
 import attrs
 
-from orderkit import _checks as check
 from orderkit._build import builder, copier
-from orderkit.errors import ValidationError
-from orderkit.timekeeping import ensure_aware
+from orderkit.model import _checks as check
+from orderkit.model.errors import ValidationError
+from orderkit.model.time import ensure_aware
 
 __all__ = ["IdempotencyRecord", "RecordState"]
 

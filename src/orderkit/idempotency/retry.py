@@ -22,7 +22,7 @@ from typing import Any
 
 import attrs
 
-from orderkit.errors import ValidationError
+from orderkit.model.errors import ValidationError
 
 __all__ = ["RetryPolicy"]
 

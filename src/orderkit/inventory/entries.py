@@ -17,7 +17,7 @@ from typing import Final, Literal
 import attrs
 
 from orderkit._build import builder
-from orderkit.errors import ReleaseSuspended
+from orderkit.model.errors import ReleaseSuspended
 
 __all__ = [
     "Balance",
@@ -186,7 +186,7 @@ class ReleaseResult:
 
     ``lines`` holds the units actually moved per SKU by this call (empty when nothing
     changed). When ``outcome == "parked"``, ``parked`` lists the held-back lines and
-    ``suspension`` is the :class:`~orderkit.errors.ReleaseSuspended` describing the first
+    ``suspension`` is the :class:`~orderkit.model.errors.ReleaseSuspended` describing the first
     of them, returned rather than raised so that the lines that were not parked stay
     applied; call :meth:`raise_if_parked` to turn it into an exception.
     """
@@ -206,7 +206,7 @@ class ReleaseResult:
         return ReleaseSuspended(first.sku, first.entry_id, "release breaker tripped")
 
     def raise_if_parked(self) -> ReleaseResult:
-        """Raise :class:`~orderkit.errors.ReleaseSuspended` when a line was parked."""
+        """Raise :class:`~orderkit.model.errors.ReleaseSuspended` when a line was parked."""
         suspension = self.suspension
         if suspension is not None:
             raise suspension

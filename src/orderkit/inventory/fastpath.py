@@ -1,6 +1,6 @@
 """An optional store capability: decide and apply a whole lock or release in one call.
 
-The port (:class:`~orderkit.ports.InventoryStore`) is a conversation: open a
+The port (:class:`~orderkit.inventory.ports.InventoryStore`) is a conversation: open a
 transaction, read each balance, append each entry, let the store re-check it, commit.
 Over SQLite the disk sync dwarfs that; over a store that lives in the process, the
 conversation *is* the cost (about fifty Python calls per lock+release). A store may

@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from orderkit._unique import UniqueIds
-from orderkit.errors import InsufficientStock, InvalidLock, ValidationError
 from orderkit.inventory.entries import (
     EntryKind,
     InventoryLock,
@@ -35,10 +34,11 @@ from orderkit.inventory.entries import (
     trusted_result,
 )
 from orderkit.inventory.fastpath import FastInventoryStore, FastPathDeclined
+from orderkit.inventory.ports import InventoryStore, InventoryTransaction
 from orderkit.inventory.tokens import LockTokens
 from orderkit.inventory.verify import VerifyReport, verify_store
-from orderkit.ports import Clock, InventoryStore, InventoryTransaction
-from orderkit.timekeeping import SystemClock
+from orderkit.model.errors import InsufficientStock, InvalidLock, ValidationError
+from orderkit.model.time import Clock, SystemClock
 
 __all__ = ["InventoryLedger"]
 

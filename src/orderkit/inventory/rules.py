@@ -8,7 +8,6 @@ when two writers raced or a caller appended by hand.
 
 from __future__ import annotations
 
-from orderkit.errors import InsufficientStock, InvalidLock, ValidationError
 from orderkit.inventory.entries import (
     _EFFECTS,
     RESOLVING,
@@ -18,6 +17,7 @@ from orderkit.inventory.entries import (
     LockLine,
     trusted_line,
 )
+from orderkit.model.errors import InsufficientStock, InvalidLock, ValidationError
 
 __all__ = ["apply_entry"]
 

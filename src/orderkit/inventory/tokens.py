@@ -22,7 +22,7 @@ import hashlib
 import hmac
 from typing import Final
 
-from orderkit.errors import InvalidLock, ValidationError
+from orderkit.model.errors import InvalidLock, ValidationError
 
 __all__ = ["LockTokens"]
 

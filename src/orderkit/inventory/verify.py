@@ -10,7 +10,7 @@ from __future__ import annotations
 import attrs
 
 from orderkit.inventory.entries import RESOLVING, Balance, EntryKind
-from orderkit.ports import InventoryStore
+from orderkit.inventory.ports import InventoryStore
 
 __all__ = ["Drift", "VerifyReport", "verify_store"]
 

@@ -3,11 +3,10 @@
 * :class:`TransitionTable` / :data:`DEFAULT_TABLE`: which event moves which status where.
 * :class:`Lifecycle`: ``apply(order, event) -> Transition``, no I/O.
 * :class:`OrderService`: load, apply, save with the expected version (retrying on
-  :class:`~orderkit.errors.ConcurrencyError`), then publish the domain events.
+  :class:`~orderkit.model.errors.ConcurrencyError`), then publish the domain events.
 * :class:`Actor` and :class:`Policy`: roles, regions and the two-person rule.
 """
 
-from orderkit.lifecycle.audit import AuditEntry
 from orderkit.lifecycle.engine import Lifecycle, Transition
 from orderkit.lifecycle.events import (
     EVENT_NAMES,
@@ -29,6 +28,7 @@ from orderkit.lifecycle.events import (
 from orderkit.lifecycle.policy import Actor, Policy
 from orderkit.lifecycle.service import InventoryLedgerLike, OrderService
 from orderkit.lifecycle.table import DEFAULT_GUARDS, DEFAULT_TABLE, Guard, Rule, TransitionTable
+from orderkit.model.audit import AuditEntry
 
 __all__ = [
     "DEFAULT_GUARDS",

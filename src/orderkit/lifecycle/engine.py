@@ -16,7 +16,7 @@ Rules the engine keeps, whatever the table says:
 * **Stale events are recorded, not refused, not reversed.** An event the table lists as
   stale for the current status (a slow ``pay`` after ``ship``) leaves the status alone;
   its id is remembered and an ``ignored`` audit entry says why.
-* **Lines are buckets.** Units move between :class:`~orderkit.orders.LineStatus`
+* **Lines are buckets.** Units move between :class:`~orderkit.model.orders.LineStatus`
   buckets; a line's buckets always sum to its quantity.
 * **Carrier scans rank upward only.** The table only has upward ``track`` rows, so a
   late ``in_transit`` after ``signed`` is written onto the shipment and moves nothing.
@@ -25,7 +25,7 @@ Rules the engine keeps, whatever the table says:
   an order already SHIPPED moves it to DELIVERED without a second one, so finance never
   books the same revenue twice.
 
-Speed: building an :class:`~orderkit.orders.Order` through its constructor (or
+Speed: building an :class:`~orderkit.model.orders.Order` through its constructor (or
 ``attrs.evolve``) re-runs every field validator. The engine instead copies the already
 validated order and sets only the fields it changed, each of which it has validated
 itself (:func:`_replace`); ``tests/test_lifecycle_engine.py`` proves the result equals
@@ -67,16 +67,7 @@ from typing import Any, ClassVar, Final, TypeVar
 
 import attrs
 
-from orderkit import _checks as check
 from orderkit._build import Part, assemble, builder, copier
-from orderkit._checks import TEXT_MAX_LENGTH as TEXT_LIMIT
-from orderkit.errors import (
-    AddressLocked,
-    OrderkitError,
-    TransitionNotAllowed,
-    ValidationError,
-)
-from orderkit.lifecycle.audit import AuditEntry
 from orderkit.lifecycle.events import (
     AddressChanged,
     DomainEvent,
@@ -95,8 +86,17 @@ from orderkit.lifecycle.events import (
 )
 from orderkit.lifecycle.policy import Policy
 from orderkit.lifecycle.table import DEFAULT_TABLE, Rule, TransitionTable
-from orderkit.money import Money
-from orderkit.orders import (
+from orderkit.model import _checks as check
+from orderkit.model._checks import TEXT_MAX_LENGTH as TEXT_LIMIT
+from orderkit.model.audit import AuditEntry
+from orderkit.model.errors import (
+    AddressLocked,
+    OrderkitError,
+    TransitionNotAllowed,
+    ValidationError,
+)
+from orderkit.model.money import Money
+from orderkit.model.orders import (
     Address,
     Hold,
     LineStatus,
@@ -109,8 +109,7 @@ from orderkit.orders import (
     TrackingEvent,
     TrackingStatus,
 )
-from orderkit.ports import Clock
-from orderkit.timekeeping import SystemClock
+from orderkit.model.time import Clock, SystemClock
 
 __all__ = ["Lifecycle", "Transition"]
 

@@ -20,12 +20,12 @@ from typing import Any
 
 import attrs
 
-from orderkit import _checks as check
-from orderkit.errors import ValidationError
 from orderkit.lifecycle.policy import Actor
-from orderkit.money import Money
-from orderkit.orders import Address
-from orderkit.timekeeping import ensure_aware
+from orderkit.model import _checks as check
+from orderkit.model.errors import ValidationError
+from orderkit.model.money import Money
+from orderkit.model.orders import Address
+from orderkit.model.time import ensure_aware
 
 __all__ = [
     "EVENT_NAMES",

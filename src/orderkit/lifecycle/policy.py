@@ -17,10 +17,10 @@ from typing import Any
 
 import attrs
 
-from orderkit import _checks as check
-from orderkit.errors import NotPermitted, ValidationError
-from orderkit.money import Money
-from orderkit.orders import HoldKind, Order
+from orderkit.model import _checks as check
+from orderkit.model.errors import NotPermitted, ValidationError
+from orderkit.model.money import Money
+from orderkit.model.orders import HoldKind, Order
 
 __all__ = ["Actor", "Policy"]
 
@@ -71,7 +71,7 @@ class Policy:
     ``roles`` maps a role name to the event names it may apply (``"*"`` for all).
     ``region_of`` gives an order's region (default: the ship-to province).
     ``refund_threshold``: refunds above it need an approver. ``system_events`` may be
-    sent without an actor. Refusals raise :class:`~orderkit.errors.NotPermitted`.
+    sent without an actor. Refusals raise :class:`~orderkit.model.errors.NotPermitted`.
     """
 
     def __init__(

@@ -2,8 +2,8 @@
 
 ``handle(order_id, event)`` loads the order, lets the pure :class:`Lifecycle` decide,
 saves the new order *and its audit entries* with the version it read, and only then
-hands the domain events to the :class:`~orderkit.ports.EventSink`. When another writer
-saved first (:class:`~orderkit.errors.ConcurrencyError`) it re-reads and decides again
+hands the domain events to the :class:`~orderkit.lifecycle.ports.EventSink`. When another writer
+saved first (:class:`~orderkit.model.errors.ConcurrencyError`) it re-reads and decides again
 from the fresh order; it never re-saves the order it computed before. Because the event
 id is remembered on the order, the second decision about an event a concurrent writer
 already applied is "nothing to do".
@@ -25,13 +25,6 @@ from typing import Any, Protocol
 
 import attrs
 
-from orderkit.errors import (
-    AddressLocked,
-    ConcurrencyError,
-    NotPermitted,
-    TransitionNotAllowed,
-    ValidationError,
-)
 from orderkit.lifecycle.engine import Lifecycle, Transition
 from orderkit.lifecycle.events import (
     AddressChanged,
@@ -42,8 +35,16 @@ from orderkit.lifecycle.events import (
     OrderCancelled,
     Refunded,
 )
-from orderkit.orders import LineStatus, Order
-from orderkit.ports import CarrierGateway, Clock, EventSink, OrderRepository
+from orderkit.lifecycle.ports import CarrierGateway, EventSink, OrderRepository
+from orderkit.model.errors import (
+    AddressLocked,
+    ConcurrencyError,
+    NotPermitted,
+    TransitionNotAllowed,
+    ValidationError,
+)
+from orderkit.model.orders import LineStatus, Order
+from orderkit.model.time import Clock
 
 __all__ = ["InventoryLedgerLike", "OrderService"]
 

@@ -1,13 +1,13 @@
 """The transition table: which event moves an order from which status to which.
 
 The table is plain data, checked when it is built, so a typo in a host's extension fails
-at start-up with a :class:`~orderkit.errors.DefinitionError` instead of leaving orders
+at start-up with a :class:`~orderkit.model.errors.DefinitionError` instead of leaving orders
 stuck in production. A table is
 
 * ``rules``: :class:`Rule` rows ``(source, event) -> target``, optionally behind a named
   guard. Several rows may share a ``(source, event)``: they are tried in order and the
   first whose guard passes wins (an unguarded row must come last);
-* ``statuses``: code -> name (default: :class:`~orderkit.orders.OrderStatus`);
+* ``statuses``: code -> name (default: :class:`~orderkit.model.orders.OrderStatus`);
 * ``initial`` and ``final`` statuses;
 * ``guards``: name -> ``guard(order, event) -> bool``;
 * ``stale``: ``(status, event) -> reason`` for events that arrive after the order moved
@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from orderkit.errors import DefinitionError
 from orderkit.lifecycle.events import EVENT_NAMES
-from orderkit.orders import LineStatus, Order, OrderStatus, TrackingStatus
+from orderkit.model.errors import DefinitionError
+from orderkit.model.orders import LineStatus, Order, OrderStatus, TrackingStatus
 
 if TYPE_CHECKING:
     from orderkit.lifecycle.events import Event

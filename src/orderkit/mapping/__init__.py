@@ -2,10 +2,10 @@
 
 Each platform is described as data (:class:`PlatformMap`): source paths, units, status
 tables on their real axes, adjustments and who bears them. The engine compiles a map
-once and checks it (:class:`~orderkit.errors.DefinitionError` names a bad entry), then
+once and checks it (:class:`~orderkit.model.errors.DefinitionError` names a bad entry), then
 :func:`normalize` maps one order object and proves goods + shipping + tax - discounts
 equals the platform's own payable amount, or raises
-:class:`~orderkit.errors.MappingError` with ``.platform``, ``.path`` and ``.value``.
+:class:`~orderkit.model.errors.MappingError` with ``.platform``, ``.path`` and ``.value``.
 
 Built-in platforms: ``tmall`` (also ``taobao``), ``jd``, ``pdd``, ``douyin``,
 ``shopify`` and ``woocommerce``. The canonical ``order_id`` is

@@ -18,10 +18,10 @@ from typing import Any, Final, Literal
 
 import attrs
 
-from orderkit.errors import MappingError
 from orderkit.mapping.paths import MISSING, iter_leaves, pattern_of
 from orderkit.mapping.plan import Plan, _lookup, is_known, totals_mismatch
 from orderkit.mapping.registry import Registry, default_registry
+from orderkit.model.errors import MappingError
 
 __all__ = ["ConsistencyReport", "Finding", "FindingKind", "check"]
 

@@ -19,10 +19,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
-from orderkit.errors import MappingError
 from orderkit.mapping.check import check
 from orderkit.mapping.registry import default_registry
-from orderkit.serialization import to_dict
+from orderkit.model.errors import MappingError
+from orderkit.model.serialization import to_dict
 
 __all__ = ["add_commands", "read_payloads", "run_check_mapping", "run_normalize"]
 

@@ -24,7 +24,7 @@ from orderkit.mapping.spec import (
     StatusRule,
     StatusTable,
 )
-from orderkit.orders import AdjustmentKind, Bearer, LineStatus, OrderStatus
+from orderkit.model.orders import AdjustmentKind, Bearer, LineStatus, OrderStatus
 
 __all__ = ["ORDER_STATUSES", "platform_map"]
 

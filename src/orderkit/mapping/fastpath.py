@@ -32,12 +32,12 @@ from decimal import Decimal
 from typing import Any, Final
 
 from orderkit._build import builder, field_names
-from orderkit._checks import TEXT_MAX_LENGTH
 from orderkit.mapping.paths import MISSING, parse_path
 from orderkit.mapping.spec import AdjustmentSpec, Field, PlatformMap, StatusTable
 from orderkit.mapping.units import AMOUNT_LIMIT, MAX_COUNT
-from orderkit.money import MINOR_DIGITS, Money, minor_digits
-from orderkit.orders import (
+from orderkit.model._checks import TEXT_MAX_LENGTH
+from orderkit.model.money import MINOR_DIGITS, Money, minor_digits
+from orderkit.model.orders import (
     ID_MAX_LENGTH,
     NAME_MAX_LENGTH,
     Address,
@@ -52,7 +52,7 @@ from orderkit.orders import (
     PaymentKind,
     Shipment,
 )
-from orderkit.timekeeping import MILLIS_THRESHOLD
+from orderkit.model.time import MILLIS_THRESHOLD
 
 __all__ = ["Parts", "generate_build"]
 

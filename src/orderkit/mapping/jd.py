@@ -24,7 +24,7 @@ from orderkit.mapping.spec import (
     StatusRule,
     StatusTable,
 )
-from orderkit.orders import AdjustmentKind, Bearer, OrderStatus
+from orderkit.model.orders import AdjustmentKind, Bearer, OrderStatus
 
 __all__ = ["NOT_YET", "ORDER_STATES", "platform_map"]
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Final
 
-from orderkit.errors import DefinitionError
+from orderkit.model.errors import DefinitionError
 
 __all__ = ["MISSING", "Missing", "iter_leaves", "join", "parse_path", "pattern_of"]
 

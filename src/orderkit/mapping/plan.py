@@ -2,7 +2,7 @@
 
 Compiling does every check that can be done without a payload (paths parse, units
 exist, every combination of known status values has a meaning, adjustments are
-coherent) and raises :class:`~orderkit.errors.DefinitionError` naming the bad entry.
+coherent) and raises :class:`~orderkit.model.errors.DefinitionError` naming the bad entry.
 It also turns the description into closures and lookup dicts (a status is one dict
 lookup on the tuple of axis values): that is the *checked* path. On top of it,
 :mod:`orderkit.mapping.fastpath` generates straight-line code per map that inlines the
@@ -20,7 +20,6 @@ from typing import Any, Final
 
 import attrs
 
-from orderkit.errors import DefinitionError, MappingError, ValidationError
 from orderkit.mapping.fastpath import generate_build
 from orderkit.mapping.paths import MISSING, parse_path
 from orderkit.mapping.spec import (
@@ -41,8 +40,9 @@ from orderkit.mapping.units import (
     read_text,
     timestamp_converter,
 )
-from orderkit.money import _CURRENCIES, Money
-from orderkit.orders import (
+from orderkit.model.errors import DefinitionError, MappingError, ValidationError
+from orderkit.model.money import _CURRENCIES, Money
+from orderkit.model.orders import (
     Address,
     Adjustment,
     AdjustmentKind,
@@ -54,7 +54,7 @@ from orderkit.orders import (
     Payment,
     Shipment,
 )
-from orderkit.timekeeping import zone
+from orderkit.model.time import zone
 
 __all__ = ["Plan", "compile_map"]
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import attrs
 
-from orderkit.errors import DefinitionError, MappingError
 from orderkit.mapping.plan import Plan, compile_map
 from orderkit.mapping.spec import PlatformMap
-from orderkit.orders import Order
+from orderkit.model.errors import DefinitionError, MappingError
+from orderkit.model.orders import Order
 
 __all__ = [
     "BatchResult",
@@ -159,7 +159,7 @@ def default_registry() -> Registry:
 def normalize(platform: str, payload: Mapping[str, Any]) -> Order:
     """Map one order object, as the platform's open API returns it, onto an ``Order``.
 
-    Raises :class:`~orderkit.errors.MappingError` (``.platform``, ``.path``, ``.value``)
+    Raises :class:`~orderkit.model.errors.MappingError` (``.platform``, ``.path``, ``.value``)
     when the payload cannot be mapped.
     """
     return default_registry().normalize(platform, payload)

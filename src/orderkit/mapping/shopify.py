@@ -23,7 +23,7 @@ from orderkit.mapping.spec import (
     StatusRule,
     StatusTable,
 )
-from orderkit.orders import AdjustmentKind, Bearer, LineStatus, OrderStatus
+from orderkit.model.orders import AdjustmentKind, Bearer, LineStatus, OrderStatus
 
 __all__ = ["platform_map"]
 

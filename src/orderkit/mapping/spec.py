@@ -5,7 +5,7 @@ unit; which status values exist on which axis and what each combination means; w
 amounts are discounts, subsidies or shipping and who bears them. The engine
 (:mod:`orderkit.mapping.plan`) compiles this description once and checks it: a map that
 names an unknown unit, a status value outside its axis, or leaves a combination of known
-status values without a meaning is refused with a :class:`~orderkit.errors.DefinitionError`
+status values without a meaning is refused with a :class:`~orderkit.model.errors.DefinitionError`
 naming the entry, before any payload is read.
 
 These are plain frozen values so an integrator can build a new platform, or derive one
@@ -19,7 +19,7 @@ from typing import Literal
 
 import attrs
 
-from orderkit.orders import AdjustmentKind, Bearer, LineStatus, OrderStatus
+from orderkit.model.orders import AdjustmentKind, Bearer, LineStatus, OrderStatus
 
 __all__ = [
     "AdjustmentListSpec",

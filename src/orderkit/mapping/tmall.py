@@ -22,7 +22,7 @@ from orderkit.mapping.spec import (
     StatusRule,
     StatusTable,
 )
-from orderkit.orders import AdjustmentKind, Bearer, LineStatus, OrderStatus
+from orderkit.model.orders import AdjustmentKind, Bearer, LineStatus, OrderStatus
 
 __all__ = ["TRADE_STATUSES", "platform_map"]
 

@@ -12,14 +12,14 @@ unit                      reads
 ``"count"``               a quantity: an int, or an all-digit string (``"2"``)
 ``"id"``                  an identifier: a non-empty string, or an int kept as its digits
 ``"text"``                a string, kept exactly as given (masked values included)
-``"timestamp"``           anything :func:`orderkit.timekeeping.parse_timestamp` reads
+``"timestamp"``           anything :func:`orderkit.model.time.parse_timestamp` reads
 ========================  ===========================================================
 
 Money converters refuse more decimals than the currency has (``"12.345"`` CNY) unless the
 field declares ``max_decimals``; that is how a float that drifted
 (``12.299999999999999``) is caught instead of silently rounded. A converter signals a bad
 value with :class:`Reject`; the compiled plan turns it into a
-:class:`~orderkit.errors.MappingError` carrying platform, path and value.
+:class:`~orderkit.model.errors.MappingError` carrying platform, path and value.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from datetime import tzinfo
 from decimal import Decimal
 from typing import Final
 
-from orderkit.errors import ValidationError
-from orderkit.money import Money, minor_digits
-from orderkit.timekeeping import parse_timestamp
+from orderkit.model.errors import ValidationError
+from orderkit.model.money import Money, minor_digits
+from orderkit.model.time import parse_timestamp
 
 __all__ = [
     "AMOUNT_LIMIT",

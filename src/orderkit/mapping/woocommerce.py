@@ -20,7 +20,7 @@ from orderkit.mapping.spec import (
     StatusRule,
     StatusTable,
 )
-from orderkit.orders import AdjustmentKind, Bearer, OrderStatus
+from orderkit.model.orders import AdjustmentKind, Bearer, OrderStatus
 
 __all__ = ["platform_map"]
 

@@ -2,7 +2,7 @@
 
 For each accounting day (in the reconciliation's zone) the absolute amounts of the
 outcomes that are real breaks are added up; a day whose total is above the threshold
-(``CNY 500.00`` by default) yields one :class:`~orderkit.alerts.Alert`. Fees and coupons
+(``CNY 500.00`` by default) yields one :class:`~orderkit.model.alerts.Alert`. Fees and coupons
 that the records themselves explain, pending records and suggestions do not count:
 they are expected, or not yet a difference.
 """
@@ -14,15 +14,16 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Final
 
-from orderkit.alerts import Alert
-from orderkit.errors import ValidationError
-from orderkit.money import Money
+from orderkit.model.alerts import Alert
+from orderkit.model.errors import ValidationError
+from orderkit.model.money import Money
+from orderkit.model.time import SystemClock, accounting_date
 from orderkit.reconcile.outcomes import Reconciliation
 from orderkit.reconcile.rules import DEFAULT_ALERT_THRESHOLD
-from orderkit.timekeeping import SystemClock, accounting_date
 
 if TYPE_CHECKING:
-    from orderkit.ports import Clock, Notifier
+    from orderkit.model.time import Clock
+    from orderkit.reconcile.ports import Notifier
 
 __all__ = ["ALERT_KINDS", "alert_differences", "daily_difference_alerts"]
 

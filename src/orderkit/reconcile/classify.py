@@ -35,9 +35,9 @@ from itertools import repeat
 from operator import add, attrgetter, mul
 from typing import Final
 
+from orderkit.model.time import zone
 from orderkit.reconcile.records import Record
 from orderkit.reconcile.rules import Rules
-from orderkit.timekeeping import zone
 
 __all__ = ["DifferenceKind", "PeriodOf", "WholeDays", "classify_lone", "classify_pair"]
 

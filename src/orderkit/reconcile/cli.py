@@ -18,22 +18,22 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TextIO
 
-from orderkit.alerts import Alert
-from orderkit.errors import ValidationError
-from orderkit.money import Money
+from orderkit.model.alerts import Alert
+from orderkit.model.errors import ValidationError
+from orderkit.model.money import Money
+from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, parse_timestamp
 from orderkit.reconcile.alerting import alert_differences
 from orderkit.reconcile.engine import reconcile
 from orderkit.reconcile.readers import FORMATS, BankColumns
 from orderkit.reconcile.records import Record, Rejected
 from orderkit.reconcile.report import write_report
 from orderkit.reconcile.rules import Rules
-from orderkit.timekeeping import DEFAULT_ACCOUNTING_TZ, parse_timestamp
 
 __all__ = ["add_reconcile_command", "run_reconcile"]
 
 
 class _StderrNotifier:
-    """A :class:`~orderkit.ports.Notifier` that prints alerts to a text stream."""
+    """A :class:`~orderkit.reconcile.ports.Notifier` that prints alerts to a text stream."""
 
     def __init__(self, out: TextIO) -> None:
         self._out = out

@@ -43,8 +43,8 @@ from itertools import repeat
 from operator import attrgetter, eq, lt
 from typing import Final
 
-from orderkit.errors import ValidationError
-from orderkit.money import Money
+from orderkit.model.errors import ValidationError
+from orderkit.model.money import Money
 from orderkit.reconcile.classify import PeriodOf, classify_lone, classify_pair
 from orderkit.reconcile.outcomes import Amounts, Facts, Reconciliation, Related, Row
 from orderkit.reconcile.records import Record, Rejected

@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from orderkit.errors import ValidationError
+from orderkit.model.errors import ValidationError
 from orderkit.reconcile.engine import reconcile
 from orderkit.reconcile.outcomes import Outcome, Reconciliation, TraceStep, trace_of
 from orderkit.reconcile.records import Record, Rejected
@@ -154,7 +154,7 @@ def reconcile_many(
     """Reconcile the ``anchor`` source (default: the first) against every other source.
 
     >>> from datetime import datetime, UTC
-    >>> from orderkit.money import Money
+    >>> from orderkit.model.money import Money
     >>> at = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)
     >>> erp = [Record("erp", "SO1", "SO20260216000001", Money("89.00", "CNY"), at)]
     >>> pos = [Record("pos", "R-7", "SO20260216000001", Money("89.00", "CNY"), at)]

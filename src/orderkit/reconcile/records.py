@@ -14,10 +14,10 @@ from typing import Final
 
 import attrs
 
-from orderkit import _checks
-from orderkit.errors import ValidationError
-from orderkit.money import Money
-from orderkit.timekeeping import ensure_aware
+from orderkit.model import _checks
+from orderkit.model.errors import ValidationError
+from orderkit.model.money import Money
+from orderkit.model.time import ensure_aware
 
 __all__ = ["KINDS", "Record", "Rejected"]
 

@@ -14,10 +14,10 @@ from typing import Any, Final, Literal
 
 import attrs
 
-from orderkit import _checks
-from orderkit.errors import ValidationError
-from orderkit.money import Money, minor_digits
-from orderkit.timekeeping import DEFAULT_ACCOUNTING_TZ, zone
+from orderkit.model import _checks
+from orderkit.model.errors import ValidationError
+from orderkit.model.money import Money, minor_digits
+from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, zone
 
 __all__ = ["DEFAULT_ALERT_THRESHOLD", "Rules"]
 

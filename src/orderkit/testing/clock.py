@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from orderkit.errors import ValidationError
-from orderkit.timekeeping import ensure_aware
+from orderkit.model.errors import ValidationError
+from orderkit.model.time import ensure_aware
 
 __all__ = ["ManualClock"]
 
 
 class ManualClock:
-    """A :class:`~orderkit.ports.Clock` for tests: fixed until advanced.
+    """A :class:`~orderkit.model.time.Clock` for tests: fixed until advanced.
 
     >>> from datetime import datetime, timedelta, UTC
     >>> clock = ManualClock(datetime(2026, 2, 16, tzinfo=UTC))

@@ -18,9 +18,9 @@ from typing import Any
 
 import attrs
 
-from orderkit.errors import InsufficientStock
 from orderkit.inventory.ledger import InventoryLedger
-from orderkit.ports import InventoryStore
+from orderkit.inventory.ports import InventoryStore
+from orderkit.model.errors import InsufficientStock
 
 __all__ = ["LoadReport", "lock_worker", "run_load"]
 

@@ -24,10 +24,10 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from orderkit.errors import OrderkitError
 from orderkit.inventory.entries import Balance, InventoryLock, LedgerEntry, LockLine
 from orderkit.inventory.ledger import InventoryLedger
-from orderkit.ports import InventoryStore, InventoryTransaction
+from orderkit.inventory.ports import InventoryStore, InventoryTransaction
+from orderkit.model.errors import OrderkitError
 from orderkit.testing.clock import ManualClock
 
 __all__ = ["PortOnlyStore", "random_operations", "transcript"]
@@ -41,7 +41,7 @@ SKUS = ("CUP", "POT", "TEA")
 
 
 class PortOnlyStore:
-    """``inner`` seen only through the :class:`~orderkit.ports.InventoryStore` port."""
+    """``inner`` seen only through the :class:`~orderkit.inventory.ports.InventoryStore` port."""
 
     def __init__(self, inner: InventoryStore) -> None:
         self.inner = inner

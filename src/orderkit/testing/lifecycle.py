@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from orderkit.lifecycle import Event, OrderService
-from orderkit.ports import OrderRepository
+from orderkit.lifecycle.ports import OrderRepository
 
 __all__ = ["handle_events"]
 

@@ -21,8 +21,9 @@ from typing import Any, TypeVar
 
 import attrs
 
-from orderkit.orders import Order
-from orderkit.ports import OrderRepository, ReconIdSequence
+from orderkit.lifecycle.ports import OrderRepository
+from orderkit.model.orders import Order
+from orderkit.numbering.ports import ReconIdSequence
 
 __all__ = ["Failure", "draw_numbers", "race", "save_order"]
 

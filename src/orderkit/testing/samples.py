@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from orderkit.money import Money
-from orderkit.orders import (
+from orderkit.model.money import Money
+from orderkit.model.orders import (
     Address,
     Adjustment,
     AdjustmentKind,

@@ -16,8 +16,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from orderkit.money import MINOR_DIGITS, Money, minor_digits
-from orderkit.orders import (
+from orderkit.model.money import MINOR_DIGITS, Money, minor_digits
+from orderkit.model.orders import (
     Address,
     Adjustment,
     AdjustmentKind,

@@ -31,10 +31,10 @@ from functools import partial
 from types import TracebackType
 from typing import Any, Final
 
-from orderkit.errors import ValidationError
 from orderkit.inventory.entries import Balance, EntryKind, LedgerEntry, LockLine, trusted_line
 from orderkit.inventory.fastpath import FastPathDeclined
 from orderkit.inventory.rules import apply_entry
+from orderkit.model.errors import ValidationError
 
 __all__ = ["MemoryInventoryStore"]
 

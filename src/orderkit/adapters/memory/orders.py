@@ -5,14 +5,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from orderkit.errors import ConcurrencyError, DuplicateOrder, OrderNotFound, ValidationError
-from orderkit.lifecycle.audit import (
+from orderkit.model.audit import (
     AddressVersion,
     AuditEntry,
     address_version,
     checked_entries,
 )
-from orderkit.orders import Order
+from orderkit.model.errors import ConcurrencyError, DuplicateOrder, OrderNotFound, ValidationError
+from orderkit.model.orders import Order
 
 __all__ = ["MemoryOrderRepository"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from datetime import date
 
-from orderkit.errors import ValidationError
-from orderkit.ids import MAX_SEQUENCE, recon_id
+from orderkit.model.errors import ValidationError
+from orderkit.model.ids import MAX_SEQUENCE, recon_id
 
 __all__ = ["MemoryReconIdSequence"]
 

@@ -8,7 +8,7 @@ read-check-write of a lock or a version check is atomic across processes.
 
 Schemas are versioned per component in a ``schema_version`` table so that a later
 release can migrate a file written by an earlier one. Driver exceptions are translated
-to :class:`~orderkit.errors.StoreError` here, with the ``sqlite3`` error chained.
+to :class:`~orderkit.model.errors.StoreError` here, with the ``sqlite3`` error chained.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
 
-from orderkit.errors import StoreError, ValidationError
+from orderkit.model.errors import StoreError, ValidationError
 
 __all__ = ["Database", "Migration"]
 

@@ -33,8 +33,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from orderkit.adapters.sqlite._db import Database
-from orderkit.errors import StoreError
 from orderkit.idempotency.records import IdempotencyRecord, RecordState
+from orderkit.model.errors import StoreError
 
 __all__ = ["SQLiteIdempotencyStore"]
 

@@ -21,9 +21,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from orderkit.adapters.sqlite._db import Database
-from orderkit.errors import StoreError, ValidationError
 from orderkit.inventory.entries import Balance, EntryKind, LedgerEntry, LockLine
 from orderkit.inventory.rules import apply_entry
+from orderkit.model.errors import StoreError, ValidationError
 
 __all__ = ["SQLiteInventoryStore"]
 

@@ -9,15 +9,15 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from orderkit.adapters.sqlite._db import Database
-from orderkit.errors import ConcurrencyError, DuplicateOrder, OrderNotFound, ValidationError
-from orderkit.lifecycle.audit import (
+from orderkit.model.audit import (
     AddressVersion,
     AuditEntry,
     address_version,
     checked_entries,
 )
-from orderkit.orders import Address, Order
-from orderkit.serialization import from_dict, to_dict
+from orderkit.model.errors import ConcurrencyError, DuplicateOrder, OrderNotFound, ValidationError
+from orderkit.model.orders import Address, Order
+from orderkit.model.serialization import from_dict, to_dict
 
 __all__ = ["SQLiteOrderRepository"]
 

@@ -7,8 +7,8 @@ from datetime import date
 from typing import Final
 
 from orderkit.adapters.sqlite._db import Database
-from orderkit.errors import ValidationError
-from orderkit.ids import MAX_SEQUENCE, recon_id
+from orderkit.model.errors import ValidationError
+from orderkit.model.ids import MAX_SEQUENCE, recon_id
 
 __all__ = ["SQLiteReconIdSequence"]
 

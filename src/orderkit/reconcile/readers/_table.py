@@ -15,10 +15,10 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Final
 
-from orderkit.errors import ValidationError
-from orderkit.money import Money
+from orderkit.model.errors import ValidationError
+from orderkit.model.money import Money
+from orderkit.model.time import parse_timestamp, zone
 from orderkit.reconcile.records import Record, Rejected
-from orderkit.timekeeping import parse_timestamp, zone
 
 __all__ = [
     "Cells",

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Final
 
-from orderkit.errors import ValidationError
+from orderkit.model.errors import ValidationError
 from orderkit.reconcile.readers._table import Cells, Progress, cell_amount, cell_time, read_table
 from orderkit.reconcile.records import Record, Rejected
 

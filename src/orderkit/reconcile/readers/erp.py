@@ -14,10 +14,10 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from orderkit.errors import ValidationError
+from orderkit.model.errors import ValidationError
+from orderkit.model.time import DEFAULT_ACCOUNTING_TZ
 from orderkit.reconcile.readers._table import Cells, Progress, cell_amount, cell_time, read_table
 from orderkit.reconcile.records import KINDS, Record, Rejected
-from orderkit.timekeeping import DEFAULT_ACCOUNTING_TZ
 
 __all__ = ["ERP_COLUMNS", "read_erp_csv"]
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from orderkit.errors import ValidationError
+from orderkit.model.errors import ValidationError
+from orderkit.model.time import DEFAULT_ACCOUNTING_TZ
 from orderkit.reconcile.readers._table import Cells, Progress, cell_amount, cell_time, read_table
 from orderkit.reconcile.records import Record, Rejected
-from orderkit.timekeeping import DEFAULT_ACCOUNTING_TZ
 
 __all__ = ["read_pos_csv"]
 

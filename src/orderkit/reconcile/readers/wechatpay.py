@@ -24,8 +24,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Final
 
-from orderkit.errors import ValidationError
-from orderkit.money import Money
+from orderkit.model.errors import ValidationError
+from orderkit.model.money import Money
 from orderkit.reconcile.readers._table import Cells, Progress, cell_amount, cell_time, read_table
 from orderkit.reconcile.records import Record, Rejected
 

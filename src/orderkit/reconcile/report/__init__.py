@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orderkit.errors import ValidationError
+from orderkit.model.errors import ValidationError
 from orderkit.reconcile.matrix import MultiReconciliation
 from orderkit.reconcile.outcomes import Reconciliation
 from orderkit.reconcile.report.csv_report import CSV_COLUMNS, write_csv

@@ -12,9 +12,9 @@ import threading
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from orderkit.errors import ValidationError
+from orderkit.idempotency.ports import IdempotencyStore
 from orderkit.idempotency.records import IdempotencyRecord, RecordState
-from orderkit.ports import IdempotencyStore
+from orderkit.model.errors import ValidationError
 
 __all__ = ["IdempotencyStoreContract"]
 

@@ -15,11 +15,11 @@ from datetime import UTC, datetime, timedelta
 
 import attrs
 
-from orderkit.errors import InsufficientStock, InvalidLock, OrderkitError, ValidationError
 from orderkit.inventory.entries import Balance, EntryKind, LedgerEntry
 from orderkit.inventory.fastpath import FastInventoryStore
 from orderkit.inventory.ledger import InventoryLedger
-from orderkit.ports import InventoryStore
+from orderkit.inventory.ports import InventoryStore
+from orderkit.model.errors import InsufficientStock, InvalidLock, OrderkitError, ValidationError
 from orderkit.testing.clock import ManualClock
 from orderkit.testing.inventory_paths import PortOnlyStore, random_operations, transcript
 

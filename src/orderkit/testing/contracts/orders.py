@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import attrs
 
-from orderkit.errors import ConcurrencyError, DuplicateOrder, OrderkitError, OrderNotFound
-from orderkit.lifecycle.audit import AuditEntry
-from orderkit.orders import Address, OrderStatus
-from orderkit.ports import OrderRepository
+from orderkit.lifecycle.ports import OrderRepository
+from orderkit.model.audit import AuditEntry
+from orderkit.model.errors import ConcurrencyError, DuplicateOrder, OrderkitError, OrderNotFound
+from orderkit.model.orders import Address, OrderStatus
 from orderkit.testing.samples import sample_order
 
 __all__ = ["OrderRepositoryContract"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from orderkit.errors import ValidationError
-from orderkit.ports import ReconIdSequence
+from orderkit.model.errors import ValidationError
+from orderkit.numbering.ports import ReconIdSequence
 
 __all__ = ["ReconIdSequenceContract"]
 

@@ -1,7 +1,7 @@
 """Field validators shared by the canonical types.
 
 attrs' stock validators raise ``TypeError``/``ValueError``; orderkit promises an
-:class:`~orderkit.errors.ValidationError` that names the field, so these small factories
+:class:`~orderkit.model.errors.ValidationError` that names the field, so these small factories
 raise that instead. They are private: the public contract is the error they raise.
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Final, TypeVar
 
-from orderkit.errors import ValidationError
-from orderkit.timekeeping import ensure_aware
+from orderkit.model.errors import ValidationError
+from orderkit.model.time import ensure_aware
 
 T = TypeVar("T")
 Validator = Callable[[Any, Any, Any], None]

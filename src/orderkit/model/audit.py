@@ -16,8 +16,8 @@ from typing import Literal
 
 import attrs
 
-from orderkit.errors import ValidationError
-from orderkit.orders import Address
+from orderkit.model.errors import ValidationError
+from orderkit.model.orders import Address
 
 __all__ = ["AddressVersion", "AuditEntry", "Outcome", "address_version", "checked_entries"]
 

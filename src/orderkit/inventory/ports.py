@@ -1,0 +1,116 @@
+"""The inventory ledger's storage port (see :mod:`orderkit.inventory`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Iterator, Mapping, Sequence
+    from contextlib import AbstractContextManager
+
+    from orderkit.inventory.entries import Balance, LedgerEntry, LockLine
+
+__all__ = [
+    "InventoryStore",
+    "InventoryTransaction",
+]
+
+
+@runtime_checkable
+class InventoryStore(Protocol):
+    """Persists the inventory lock ledger (see :mod:`orderkit.inventory`).
+
+    The contract is an atomic batch: inside :meth:`transaction` the ledger reads what it
+    needs and appends entries; the store applies each entry to its counters and lock
+    lines at once (so later reads in the same transaction see it), refuses any entry that
+    would break a balance (:func:`orderkit.inventory.rules.apply_entry`: ``available``,
+    ``locked`` and every lock line's remaining units never go below zero), and commits
+    all of the transaction's entries or none. Transactions are serialised by the store's
+    write lock, taken *before* the first read; stores that lock per SKU lock the declared
+    ``skus`` in sorted order, so two transactions can never deadlock.
+
+    The reads outside a transaction are snapshots for display and for ``verify()``.
+    """
+
+    def transaction(self, skus: Collection[str]) -> AbstractContextManager[InventoryTransaction]:
+        """Open a write transaction touching only ``skus``; commit on a clean exit.
+
+        An exception inside the block (from the ledger, from a refused entry or from the
+        storage) rolls everything back and propagates.
+        """
+        ...
+
+    def balance(self, sku: str) -> Balance:
+        """The cached counters of ``sku`` (zeros when never seen)."""
+        ...
+
+    def balances(self) -> Mapping[str, Balance]:
+        """The cached counters of every SKU seen."""
+        ...
+
+    def lock_lines(self, lock_key: str) -> Sequence[LockLine]:
+        """The lines of one lock, by SKU (empty when the lock is unknown)."""
+        ...
+
+    def lines_of_order(self, order_id: str) -> Sequence[LockLine]:
+        """Every lock line taken for ``order_id``, oldest first."""
+        ...
+
+    def all_lock_lines(self) -> Iterator[LockLine]:
+        """Every lock line (for ``verify()``)."""
+        ...
+
+    def due_lines(self, now: datetime, limit: int) -> Sequence[LockLine]:
+        """Up to ``limit`` lines with units still locked whose lock expired by ``now``."""
+        ...
+
+    def entries(self) -> Iterator[LedgerEntry]:
+        """Every ledger entry, in the order they were appended."""
+        ...
+
+    def entry(self, entry_id: str) -> LedgerEntry | None:
+        """One entry by id, or ``None``."""
+        ...
+
+    def pending_parks(self) -> Sequence[LedgerEntry]:
+        """``PARK`` entries that no ``APPROVE`` entry has resolved yet, oldest first."""
+        ...
+
+
+@runtime_checkable
+class InventoryTransaction(Protocol):
+    """Reads and appends inside one :meth:`InventoryStore.transaction`."""
+
+    def balance(self, sku: str) -> Balance:
+        """The counters of ``sku`` including this transaction's entries so far."""
+        ...
+
+    def lock_lines(self, lock_key: str) -> Sequence[LockLine]:
+        """The lines of one lock, including this transaction's entries so far."""
+        ...
+
+    def due_lines(self, sku: str, now: datetime) -> Sequence[LockLine]:
+        """Lines of ``sku`` with units still locked whose lock expired by ``now``."""
+        ...
+
+    def release_count(self, sku: str, since: datetime, cap: int) -> int:
+        """How many ``RELEASE`` entries of ``sku`` are dated at or after ``since``.
+
+        Counting may stop at ``cap`` (the breaker only needs to know "at least cap"), so
+        the cost stays bounded however busy the SKU is.
+        """
+        ...
+
+    def entry(self, entry_id: str) -> LedgerEntry | None:
+        """One entry by id, or ``None``."""
+        ...
+
+    def approval_of(self, park_entry_id: str) -> LedgerEntry | None:
+        """The ``APPROVE`` entry that resolved the ``PARK`` entry, or ``None``."""
+        ...
+
+    def append(self, entry: LedgerEntry) -> None:
+        """Apply ``entry`` now (checked by ``apply_entry``); it commits with the rest."""
+        ...

@@ -1,0 +1,90 @@
+"""The lifecycle's ports: where orders are stored, where domain events go, the carrier.
+
+Every method that can fail for infrastructure reasons raises
+:class:`~orderkit.model.errors.StoreError` (with the driver error chained).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from orderkit.model.orders import Address, Order
+
+if TYPE_CHECKING:
+    from orderkit.model.audit import AddressVersion, AuditEntry
+
+__all__ = [
+    "CarrierGateway",
+    "EventSink",
+    "OrderRepository",
+]
+
+
+@runtime_checkable
+class OrderRepository(Protocol):
+    """Stores orders with optimistic concurrency.
+
+    ``save`` compares the version currently stored with ``expected_version`` (``None``
+    meaning "must not exist yet") and raises :class:`~orderkit.model.errors.ConcurrencyError`
+    when they differ, so two writers that read the same version cannot both win. A second
+    order claiming a ``(channel, channel_order_id)`` already stored under another
+    ``order_id`` raises :class:`~orderkit.model.errors.DuplicateOrder`.
+    """
+
+    def get(self, order_id: str) -> Order:
+        """The stored order; :class:`~orderkit.model.errors.OrderNotFound` when absent."""
+        ...
+
+    def find_by_channel(self, channel: str, channel_order_id: str) -> Order | None:
+        """The order holding this channel order id, or ``None``."""
+        ...
+
+    def save(
+        self, order: Order, expected_version: int | None, *, audit: Sequence[AuditEntry] = ()
+    ) -> None:
+        """Insert (``expected_version=None``) or replace the order at that version.
+
+        ``audit`` entries are stored in the same atomic write; when the ship-to address
+        differs from the stored one, an :class:`~orderkit.model.audit.AddressVersion`
+        with the old and new address is kept too.
+        """
+        ...
+
+    def record_audit(self, order_id: str, entries: Sequence[AuditEntry]) -> None:
+        """Append audit entries without changing the order (refusals are audited too)."""
+        ...
+
+    def audit_trail(self, order_id: str) -> list[AuditEntry]:
+        """Every audit entry of the order, oldest first (empty when none)."""
+        ...
+
+    def address_history(self, order_id: str) -> list[AddressVersion]:
+        """Every address change of the order, oldest first (empty when none)."""
+        ...
+
+
+@runtime_checkable
+class EventSink(Protocol):
+    """Receives domain events to publish (outbox style: after the state is saved)."""
+
+    def publish(self, events: Sequence[object]) -> None:
+        """Publish ``events`` in order. Must be idempotent per event id on the host side."""
+        ...
+
+
+@runtime_checkable
+class CarrierGateway(Protocol):
+    """A carrier's API: waybills, address corrections, cancellations."""
+
+    def create_waybill(self, order: Order) -> str:
+        """Create a waybill for the order and return its number."""
+        ...
+
+    def update_address(self, waybill: str, address: Address) -> None:
+        """Forward an address change for an existing waybill."""
+        ...
+
+    def cancel(self, waybill: str) -> None:
+        """Cancel a waybill that has not been collected."""
+        ...

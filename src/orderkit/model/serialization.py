@@ -1,0 +1,207 @@
+"""JSON-safe dictionaries for every canonical type, and back.
+
+``to_dict`` gives plain ``dict``/``list``/``str``/``int``/``bool``/``None`` values that
+``json.dumps`` accepts as they are: ``Decimal`` becomes a string (``"12.30"``, never a
+float), datetimes ISO-8601 with their offset, enums their code. ``from_dict`` is strict:
+it refuses floats for money, naive datetimes, strings where integers belong, and reports
+the first bad field as a :class:`~orderkit.model.errors.ValidationError` with its full path
+(``"lines[1].unit_price.amount"``).
+
+The converter is private to orderkit (built by :func:`make_converter`); the global
+``cattrs`` converter is never touched.
+"""
+
+from __future__ import annotations
+
+import functools
+import typing
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any, TypeVar
+
+import cattrs
+from cattrs.errors import AttributeValidationNote, IterableValidationNote
+
+from orderkit.model.errors import OrderkitError, ValidationError
+from orderkit.model.money import Money
+from orderkit.model.time import ensure_aware
+
+__all__ = ["from_dict", "make_converter", "to_dict"]
+
+T = TypeVar("T")
+
+
+def _strict(kind: type[Any], name: str) -> Callable[[Any, Any], Any]:
+    def structure(value: Any, _type: Any) -> Any:
+        if isinstance(value, bool) and kind is not bool:
+            raise ValidationError("", value, f"expected {name}")
+        if not isinstance(value, kind):
+            raise ValidationError("", value, f"expected {name}")
+        return value
+
+    return structure
+
+
+def _structure_decimal(value: Any, _type: Any) -> Decimal:
+    if isinstance(value, float):
+        raise ValidationError("", value, "floats are not accepted for amounts; use a string")
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        raise ValidationError("", value, "expected a decimal string")
+    try:
+        amount = Decimal(value)
+    except ArithmeticError:
+        raise ValidationError("", value, "expected a decimal string") from None
+    if not amount.is_finite():
+        raise ValidationError("", value, "expected a finite amount")
+    return amount
+
+
+def _structure_money(value: Any, _type: Any) -> Money:
+    if not isinstance(value, dict):
+        raise ValidationError("", value, "expected {'amount': '12.30', 'currency': 'CNY'}")
+    for key in ("amount", "currency"):
+        if key not in value:
+            raise ValidationError(key, None, "required field missing")
+    try:
+        return Money(value["amount"], value["currency"])
+    except ValidationError as error:
+        raise error from None
+
+
+def _structure_datetime(value: Any, _type: Any) -> datetime:
+    if isinstance(value, datetime):
+        return ensure_aware(value, path="")
+    if not isinstance(value, str):
+        raise ValidationError("", value, "expected an ISO-8601 string with an offset")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationError("", value, "expected an ISO-8601 string with an offset") from None
+    return ensure_aware(parsed, path="")
+
+
+def _structure_date(value: Any, _type: Any) -> date:
+    if not isinstance(value, str):
+        raise ValidationError("", value, "expected an ISO date 'YYYY-MM-DD'")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError("", value, "expected an ISO date 'YYYY-MM-DD'") from None
+
+
+def _is_enum(cls: Any) -> bool:
+    return isinstance(cls, type) and issubclass(cls, Enum)
+
+
+def _enum_value(member: Enum) -> Any:
+    return member.value
+
+
+def _is_frozenset(cls: Any) -> bool:
+    return cls is frozenset or typing.get_origin(cls) is frozenset
+
+
+def _is_enum_keyed_dict(cls: Any) -> bool:
+    args = typing.get_args(cls)
+    return typing.get_origin(cls) is dict and bool(args) and _is_enum(args[0])
+
+
+def make_converter() -> cattrs.Converter:
+    """Build orderkit's private converter (one per caller; never the global one)."""
+    converter = cattrs.Converter(detailed_validation=True, forbid_extra_keys=True)
+    converter.register_unstructure_hook(Decimal, str)
+    converter.register_unstructure_hook(
+        Money, lambda m: {"amount": str(m.amount), "currency": m.currency}
+    )
+    converter.register_unstructure_hook(datetime, lambda d: d.isoformat())
+    converter.register_unstructure_hook(date, lambda d: d.isoformat())
+    converter.register_unstructure_hook_func(_is_enum, _enum_value)
+    converter.register_unstructure_hook_func(_is_frozenset, lambda s: sorted(s))
+    converter.register_unstructure_hook_func(
+        _is_enum_keyed_dict,
+        lambda d: {key.value: converter.unstructure(value) for key, value in d.items()},
+    )
+    converter.register_structure_hook(Decimal, _structure_decimal)
+    converter.register_structure_hook(Money, _structure_money)
+    converter.register_structure_hook(datetime, _structure_datetime)
+    converter.register_structure_hook(date, _structure_date)
+    converter.register_structure_hook(str, _strict(str, "a string"))
+    converter.register_structure_hook(int, _strict(int, "an integer"))
+    converter.register_structure_hook(bool, _strict(bool, "true or false"))
+    return converter
+
+
+@functools.cache
+def _default_converter() -> cattrs.Converter:
+    # Built on first use, not at import time.
+    return make_converter()
+
+
+def to_dict(obj: object) -> Any:
+    """A JSON-safe representation of any canonical value (orders, lines, money, ...).
+
+    >>> from orderkit import Money
+    >>> to_dict(Money("12.30", "CNY"))
+    {'amount': '12.30', 'currency': 'CNY'}
+    """
+    return _default_converter().unstructure(obj)
+
+
+def from_dict(cls: type[T], data: Any) -> T:
+    """Rebuild a ``cls`` from :func:`to_dict` output; strict, with field paths in errors.
+
+    >>> from orderkit import Money
+    >>> from_dict(Money, {"amount": "12.30", "currency": "CNY"})
+    Money('12.30', 'CNY')
+    """
+    try:
+        return _default_converter().structure(data, cls)
+    except OrderkitError:
+        raise
+    except Exception as error:  # cattrs wraps field errors in exception groups
+        path, leaf = _locate(error, "")
+        raise _as_validation_error(path, leaf, data) from None
+
+
+def _locate(error: BaseException, path: str) -> tuple[str, BaseException]:
+    """Walk cattrs' exception groups to the first leaf error and its field path."""
+    if isinstance(error, BaseExceptionGroup) and error.exceptions:
+        inner = error.exceptions[0]
+        return _locate(inner, path + _step(inner))
+    return path, error
+
+
+def _step(error: BaseException) -> str:
+    for note in getattr(error, "__notes__", ()):
+        if isinstance(note, AttributeValidationNote):
+            return f".{note.name}"
+        if isinstance(note, IterableValidationNote):
+            return f"[{note.index!r}]"
+    return ""
+
+
+def _as_validation_error(path: str, leaf: BaseException, data: Any) -> ValidationError:
+    path = path.lstrip(".")
+    if isinstance(leaf, ValidationError):
+        return leaf.at(path) if path else leaf
+    if isinstance(leaf, KeyError):
+        return ValidationError(path, None, "required field missing")
+    if type(leaf).__name__ == "ForbiddenExtraKeysError":
+        extra = sorted(getattr(leaf, "extra_fields", ()))
+        return ValidationError(path or "$", extra, "unknown fields")
+    return ValidationError(path or "$", _value_at(data, path), str(leaf) or type(leaf).__name__)
+
+
+def _value_at(data: Any, path: str) -> Any:
+    """Best effort: the raw value at ``path`` inside ``data`` (for the error message)."""
+    value = data
+    for part in path.replace("[", ".[").split("."):
+        if not part:
+            continue
+        try:
+            value = value[int(part.strip("[]'\""))] if part.startswith("[") else value[part]
+        except (KeyError, IndexError, TypeError, ValueError):
+            return None
+    return value
