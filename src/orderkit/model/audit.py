@@ -19,11 +19,20 @@ import attrs
 from orderkit.model.errors import ValidationError
 from orderkit.model.orders import Address
 
-__all__ = ["AddressVersion", "AuditEntry", "Outcome", "address_version", "checked_entries"]
+__all__ = [
+    "AddressVersion",
+    "AuditEntry",
+    "AuditOutcome",
+    "Change",
+    "address_version",
+    "checked_entries",
+]
 
 #: ``applied``: the order changed; ``ignored``: a stale event was recorded and ignored;
 #: ``refused``: the engine or the policy refused it (nothing changed).
-Outcome = Literal["applied", "ignored", "refused"]
+AuditOutcome = Literal["applied", "ignored", "refused"]
+#: One change an audit entry records, as texts: ``(field, old, new)``.
+Change = tuple[str, str, str]
 
 
 @attrs.frozen
@@ -38,8 +47,8 @@ class AuditEntry:
     event_at: datetime
     from_status: int
     to_status: int
-    outcome: Outcome = "applied"
-    changes: tuple[tuple[str, str, str], ...] = ()
+    outcome: AuditOutcome = "applied"
+    changes: tuple[Change, ...] = ()
     reason: str = ""
     approved_by: str | None = None
 

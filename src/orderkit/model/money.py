@@ -17,7 +17,6 @@ from typing import Any, Final
 
 import attrs
 
-from orderkit._build import builder
 from orderkit.model.errors import CurrencyMismatch, ValidationError
 
 __all__ = ["MINOR_DIGITS", "Money", "minor_digits"]
@@ -284,15 +283,6 @@ class Money:
 
     # --- construction ------------------------------------------------------------------
 
-    @staticmethod
-    def _trusted(amount: Decimal, currency: str) -> Money:
-        """A ``Money`` from a finite ``Decimal`` and a known currency, not re-validated.
-
-        Results of arithmetic on valid Money skip re-validation: it is on every hot path
-        (order totals, allocation, reconciliation sums). Built by :mod:`orderkit._build`.
-        """
-        return _new_money(amount, currency)
-
     @classmethod
     def from_minor(cls, minor: int, currency: str) -> Money:
         """Build from an integer count of minor units (fen, cents; yen for JPY)."""
@@ -343,7 +333,7 @@ class Money:
         if not isinstance(other, Money):
             return NotImplemented
         self._same(other, "+")
-        return Money._trusted(self.amount + other.amount, self.currency)
+        return Money(self.amount + other.amount, self.currency)
 
     def __radd__(self, other: object) -> Money:
         # Lets sum() start from the int 0.
@@ -355,25 +345,25 @@ class Money:
         if not isinstance(other, Money):
             return NotImplemented
         self._same(other, "-")
-        return Money._trusted(self.amount - other.amount, self.currency)
+        return Money(self.amount - other.amount, self.currency)
 
     def __mul__(self, factor: object) -> Money:
         if isinstance(factor, Money):
             return NotImplemented
         if isinstance(factor, float):
             return NotImplemented
-        return Money._trusted(self.amount * _coerce_factor(factor), self.currency)
+        return Money(self.amount * _coerce_factor(factor), self.currency)
 
     __rmul__ = __mul__
 
     def __neg__(self) -> Money:
-        return Money._trusted(-self.amount, self.currency)
+        return Money(-self.amount, self.currency)
 
     def __pos__(self) -> Money:
         return self
 
     def __abs__(self) -> Money:
-        return Money._trusted(abs(self.amount), self.currency)
+        return Money(abs(self.amount), self.currency)
 
     def __bool__(self) -> bool:
         return bool(self.amount)
@@ -452,5 +442,3 @@ class Money:
         # and this text is written into every payment's audit entry.
         return self.currency + " " + str(self.amount)
 
-
-_new_money: Final = builder(Money)

@@ -25,6 +25,7 @@ import attrs
 
 from orderkit.model import _checks as check
 from orderkit.model.errors import CurrencyMismatch, ValidationError
+from orderkit.model.frozen import FrozenMap
 from orderkit.model.ids import parse_recon_id
 from orderkit.model.money import Money
 
@@ -45,6 +46,8 @@ __all__ = [
     "Shipment",
     "TrackingEvent",
     "TrackingStatus",
+    "check_version_raised",
+    "status_code",
     "status_name",
 ]
 
@@ -162,7 +165,7 @@ NAME_MAX_LENGTH: Final = 64
 _STATUS_BY_KEY: dict[str, LineStatus] = {status.value: status for status in LineStatus}
 
 
-def _line_quantities(value: object) -> dict[LineStatus, int]:
+def _line_quantities(value: object) -> FrozenMap[LineStatus, int]:
     if not isinstance(value, Mapping):
         raise ValidationError("quantities", value, "expected a mapping of LineStatus to int")
     out = _ZERO_BUCKETS.copy()
@@ -174,14 +177,14 @@ def _line_quantities(value: object) -> dict[LineStatus, int]:
         if type(qty) is not int or qty < 0:  # bool is refused too
             raise ValidationError(f"quantities.{status.value}", qty, "expected an integer >= 0")
         out[status] = qty
-    return out
+    return FrozenMap(out)
 
 
-def _default_quantities(line: OrderLine) -> dict[LineStatus, int]:
+def _default_quantities(line: OrderLine) -> FrozenMap[LineStatus, int]:
     out = _ZERO_BUCKETS.copy()
     if isinstance(line.quantity, int):
         out[LineStatus.OPEN] = line.quantity
-    return out
+    return FrozenMap(out)
 
 
 @attrs.frozen
@@ -196,7 +199,7 @@ class OrderLine:
     sku: str = attrs.field(validator=check.text(allow_empty=False))
     quantity: int = attrs.field(validator=check.count(minimum=1))
     unit_price: Money = attrs.field(validator=check.instance(Money))
-    quantities: dict[LineStatus, int] = attrs.field(
+    quantities: FrozenMap[LineStatus, int] = attrs.field(
         default=attrs.Factory(_default_quantities, takes_self=True),
         converter=_line_quantities,
     )
@@ -205,7 +208,9 @@ class OrderLine:
     """The platform's own id for the line (Taobao ``oid``, Douyin sku order id)."""
 
     @quantities.validator
-    def _buckets_sum_to_quantity(self, _attribute: Any, value: dict[LineStatus, int]) -> None:
+    def _buckets_sum_to_quantity(
+        self, _attribute: Any, value: FrozenMap[LineStatus, int]
+    ) -> None:
         if sum(value.values()) != self.quantity:
             raise ValidationError(
                 "quantities",
@@ -309,8 +314,8 @@ def _to_payment_kind(value: object) -> PaymentKind:
 _to_unit_map_impl = check.quantity_map("lines")
 
 
-def _to_unit_map(value: object) -> dict[str, int]:
-    return _to_unit_map_impl(value)
+def _to_unit_map(value: object) -> FrozenMap[str, int]:
+    return FrozenMap(_to_unit_map_impl(value))
 
 
 @attrs.frozen
@@ -327,7 +332,7 @@ class Payment:
     kind: PaymentKind = attrs.field(default=PaymentKind.PAYMENT, converter=_to_payment_kind)
     reference: str = attrs.field(default="", validator=check.text())
     """The gateway's transaction id (Alipay trade_no, WeChat transaction_id, ...)."""
-    lines: dict[str, int] = attrs.field(factory=dict, converter=_to_unit_map)
+    lines: FrozenMap[str, int] = attrs.field(factory=FrozenMap, converter=_to_unit_map)
 
     @amount.validator
     def _positive(self, _attribute: Any, value: Money) -> None:
@@ -380,7 +385,7 @@ class Shipment:
     shipment_id: str = attrs.field(validator=check.text(allow_empty=False))
     carrier: str = attrs.field(validator=check.text())
     waybill: str = attrs.field(validator=check.text())
-    lines: dict[str, int] = attrs.field(factory=dict, converter=_to_unit_map)
+    lines: FrozenMap[str, int] = attrs.field(factory=FrozenMap, converter=_to_unit_map)
     shipped_at: datetime | None = attrs.field(default=None, converter=_to_shipped_at)
     first_scan_at: datetime | None = attrs.field(default=None, converter=_to_first_scan_at)
     events: tuple[TrackingEvent, ...] = attrs.field(default=(), converter=_to_events)
@@ -504,6 +509,26 @@ def _to_status(value: object) -> int:
             "status", value, "expected an OrderStatus code or a custom code from 1 to 999"
         )
     return value
+
+
+def check_version_raised(order: Order, expected_version: int | None) -> None:
+    """Refuse a save on top of ``expected_version`` that does not raise the version.
+
+    Every change bumps ``version`` (repositories call this before writing), so one
+    version of an order always means one value, in every process.
+    """
+    if expected_version is not None and order.version <= expected_version:
+        raise ValidationError(
+            "order.version",
+            order.version,
+            f"a save must raise the version above {expected_version}",
+        )
+
+
+def status_code(code: int) -> int:
+    """The :class:`OrderStatus` member for a known code, the code itself for a custom one
+    (what ``Order.status`` holds for that code)."""
+    return _STATUS_BY_CODE.get(code, code)
 
 
 def status_name(code: int) -> str:
@@ -666,7 +691,7 @@ class Order:
                 refunded += payment.amount.amount
 
         def money(amount: Decimal) -> Money:
-            return Money._trusted(amount, currency)
+            return Money(amount, currency)
 
         return OrderTotals(
             goods=money(goods),

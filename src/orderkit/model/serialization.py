@@ -25,6 +25,7 @@ import cattrs
 from cattrs.errors import AttributeValidationNote, IterableValidationNote
 
 from orderkit.model.errors import OrderkitError, ValidationError
+from orderkit.model.frozen import FrozenMap
 from orderkit.model.money import Money
 from orderkit.model.time import ensure_aware
 
@@ -103,6 +104,10 @@ def _is_frozenset(cls: Any) -> bool:
     return cls is frozenset or typing.get_origin(cls) is frozenset
 
 
+def _is_frozen_map(cls: Any) -> bool:
+    return cls is FrozenMap or typing.get_origin(cls) is FrozenMap
+
+
 def _is_enum_keyed_dict(cls: Any) -> bool:
     args = typing.get_args(cls)
     return typing.get_origin(cls) is dict and bool(args) and _is_enum(args[0])
@@ -123,6 +128,19 @@ def make_converter() -> cattrs.Converter:
         _is_enum_keyed_dict,
         lambda d: {key.value: converter.unstructure(value) for key, value in d.items()},
     )
+    converter.register_unstructure_hook_func(
+        _is_frozen_map,
+        lambda m: {
+            (key.value if isinstance(key, Enum) else key): converter.unstructure(value)
+            for key, value in m.items()
+        },
+    )
+    def structure_frozen_map(value: Any, cls: Any) -> FrozenMap[Any, Any]:
+        key, item = typing.get_args(cls) or (Any, Any)
+        plain: Any = dict[key, item]  # type: ignore[valid-type]
+        return FrozenMap(converter.structure(value, plain))
+
+    converter.register_structure_hook_func(_is_frozen_map, structure_frozen_map)
     converter.register_structure_hook(Decimal, _structure_decimal)
     converter.register_structure_hook(Money, _structure_money)
     converter.register_structure_hook(datetime, _structure_datetime)

@@ -12,7 +12,7 @@ from orderkit.model.audit import (
     checked_entries,
 )
 from orderkit.model.errors import ConcurrencyError, DuplicateOrder, OrderNotFound, ValidationError
-from orderkit.model.orders import Order
+from orderkit.model.orders import Order, check_version_raised
 
 __all__ = ["MemoryOrderRepository"]
 
@@ -52,6 +52,7 @@ class MemoryOrderRepository:
         store ``audit`` and any address change with it."""
         if not isinstance(order, Order):
             raise ValidationError("order", order, "expected an Order")
+        check_version_raised(order, expected_version)
         entries = checked_entries(audit)
         with self._lock:
             current = self._orders.get(order.order_id)

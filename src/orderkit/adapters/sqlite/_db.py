@@ -110,6 +110,16 @@ class Database:
             raise StoreError(operation, str(error)) from error
 
     @contextmanager
+    def statement(self, operation: str) -> Iterator[sqlite3.Connection]:
+        """One statement in autocommit mode (its own snapshot); ``sqlite3`` errors become
+        :class:`StoreError` naming ``operation``."""
+        conn = self.connection()
+        try:
+            yield conn
+        except sqlite3.Error as error:
+            raise StoreError(operation, str(error)) from error
+
+    @contextmanager
     def read(self, operation: str) -> Iterator[sqlite3.Connection]:
         """A read (deferred transaction, consistent snapshot for its duration)."""
         conn = self.connection()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -16,7 +18,7 @@ from orderkit.model.audit import (
     checked_entries,
 )
 from orderkit.model.errors import ConcurrencyError, DuplicateOrder, OrderNotFound, ValidationError
-from orderkit.model.orders import Address, Order
+from orderkit.model.orders import Address, Order, check_version_raised
 from orderkit.model.serialization import from_dict, to_dict
 
 __all__ = ["SQLiteOrderRepository"]
@@ -58,11 +60,24 @@ class SQLiteOrderRepository:
     transaction, so of two processes saving on top of the same version exactly one wins.
     The audit entries and the address version saved with an order are written in the
     same transaction (tables ``order_audit`` and ``order_addresses``).
+
+    Orders are immutable values and every save changes the version, so the repository
+    keeps the last ``cache_size`` orders it read or saved by ``(order_id, version)``:
+    ``get`` reads the stored row in one statement and decodes its JSON only when this
+    process has not seen that version yet. The file stays the only authority (another
+    process's save changes the version, which misses the cache).
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, durable: bool = True) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, durable: bool = True, cache_size: int = 4096
+    ) -> None:
+        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
+            raise ValidationError("cache_size", cache_size, "expected an integer >= 0")
         self._db = Database(path, durable=durable)
         self._db.ensure_schema("orders", _MIGRATIONS)
+        self._cache: OrderedDict[str, Order] = OrderedDict()
+        self._cache_size = cache_size
+        self._cache_lock = threading.Lock()
 
     @property
     def database(self) -> Database:
@@ -71,11 +86,29 @@ class SQLiteOrderRepository:
 
     def get(self, order_id: str) -> Order:
         """The stored order; :class:`OrderNotFound` when absent."""
-        with self._db.read("get order") as conn:
-            row = conn.execute("SELECT body FROM orders WHERE order_id = ?", (order_id,)).fetchone()
+        # One statement is its own consistent snapshot: no explicit transaction needed.
+        with self._db.statement("get order") as conn:
+            row = conn.execute(
+                "SELECT version, body FROM orders WHERE order_id = ?", (order_id,)
+            ).fetchone()
         if row is None:
             raise OrderNotFound(order_id)
-        return _load(row[0])
+        with self._cache_lock:
+            cached = self._cache.get(order_id)
+        if cached is not None and cached.version == row[0]:
+            return cached
+        order = _load(row[1])
+        self._remember(order)
+        return order
+
+    def _remember(self, order: Order) -> None:
+        if not self._cache_size:
+            return
+        with self._cache_lock:
+            self._cache[order.order_id] = order
+            self._cache.move_to_end(order.order_id)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
 
     def find_by_channel(self, channel: str, channel_order_id: str) -> Order | None:
         """The order holding ``channel_order_id`` on ``channel``, or ``None``."""
@@ -93,6 +126,7 @@ class SQLiteOrderRepository:
         store ``audit`` and any address change in the same transaction."""
         if not isinstance(order, Order):
             raise ValidationError("order", order, "expected an Order")
+        check_version_raised(order, expected_version)
         entries = checked_entries(audit)
         data = to_dict(order)
         body = _dumps(data)
@@ -122,12 +156,6 @@ class SQLiteOrderRepository:
                 conn.executemany(
                     "INSERT INTO order_audit (order_id, body) VALUES (?, ?)", audit_rows
                 )
-            holder = conn.execute(
-                "SELECT order_id FROM orders WHERE channel = ? AND channel_order_id = ?",
-                (order.channel, order.channel_order_id),
-            ).fetchone()
-            if holder is not None and holder[0] != order.order_id:
-                raise DuplicateOrder(order.channel, order.channel_order_id, holder[0])
             try:
                 conn.execute(
                     "INSERT INTO orders"
@@ -145,8 +173,16 @@ class SQLiteOrderRepository:
                         body,
                     ),
                 )
-            except sqlite3.IntegrityError as error:  # pragma: no cover - guarded above
-                raise DuplicateOrder(order.channel, order.channel_order_id, "?") from error
+            except sqlite3.IntegrityError as error:
+                # The only unique key left to break is (channel, channel_order_id).
+                holder = conn.execute(
+                    "SELECT order_id FROM orders WHERE channel = ? AND channel_order_id = ?",
+                    (order.channel, order.channel_order_id),
+                ).fetchone()
+                raise DuplicateOrder(
+                    order.channel, order.channel_order_id, "?" if holder is None else holder[0]
+                ) from error
+        self._remember(order)
 
 
     def record_audit(self, order_id: str, entries: Sequence[AuditEntry]) -> None:

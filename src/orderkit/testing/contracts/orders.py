@@ -8,7 +8,13 @@ import attrs
 
 from orderkit.lifecycle.ports import OrderRepository
 from orderkit.model.audit import AuditEntry
-from orderkit.model.errors import ConcurrencyError, DuplicateOrder, OrderkitError, OrderNotFound
+from orderkit.model.errors import (
+    ConcurrencyError,
+    DuplicateOrder,
+    OrderkitError,
+    OrderNotFound,
+    ValidationError,
+)
 from orderkit.model.orders import Address, OrderStatus
 from orderkit.testing.samples import sample_order
 
@@ -70,8 +76,18 @@ class OrderRepositoryContract:
 
     def test_updating_a_missing_order_is_a_conflict(self) -> None:
         repository = self.create_repository()
-        _raises(ConcurrencyError, repository.save, sample_order(), 3)
+        order = sample_order()
+        _raises(ConcurrencyError, repository.save, order, order.version - 1)
         _raises(OrderNotFound, repository.get, "ORD-1")
+
+    def test_a_save_that_does_not_raise_the_version_is_refused(self) -> None:
+        repository = self.create_repository()
+        order = sample_order()
+        repository.save(order, expected_version=None)
+        same = attrs.evolve(order, status=OrderStatus.DELIVERED)
+        error = _raises(ValidationError, repository.save, same, order.version)
+        assert error.path == "order.version"  # type: ignore[attr-defined]
+        assert repository.get(order.order_id) == order
 
     def test_order_is_found_by_channel_order_id(self) -> None:
         repository = self.create_repository()
@@ -105,7 +121,7 @@ class OrderRepositoryContract:
         repository = self.create_repository()
         order = sample_order()
         repository.save(order, expected_version=None)
-        stale = attrs.evolve(order, version=order.version + 1)
+        stale = attrs.evolve(order, version=order.version + 6)
         _raises(ConcurrencyError, lambda: repository.save(
             stale, order.version + 5, audit=(_audit(order.order_id, "E1"),)
         ))

@@ -11,7 +11,7 @@ from orderkit.lifecycle import DEFAULT_TABLE, Rule, TransitionTable
 from orderkit.model.errors import DefinitionError
 from orderkit.model.orders import OrderStatus
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "lifecycle.md"
+DOC = Path(__file__).resolve().parents[3] / "docs" / "lifecycle.md"
 AWAITING_REVIEW = 22
 
 

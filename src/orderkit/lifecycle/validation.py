@@ -1,0 +1,119 @@
+"""Checks of an event's data, run before any row is chosen or anything changes.
+
+Each check raises :class:`~orderkit.model.errors.ValidationError` naming the field as
+``data.<field>`` and the value it refused. Events without a check (``pack``,
+``deliver``, ``complete``, ``cancel`` and a host's own events) carry no data the engine
+reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from orderkit.model import _checks as check
+from orderkit.model._checks import TEXT_MAX_LENGTH
+from orderkit.model.errors import ValidationError
+from orderkit.model.money import Money
+from orderkit.model.orders import NAME_MAX_LENGTH, Address, Order, TrackingStatus
+
+__all__ = ["CHECKS", "DataCheck"]
+
+DataCheck = Callable[[Order, Mapping[str, Any]], None]
+
+
+def _money(order: Order, data: Mapping[str, Any], key: str) -> None:
+    value = data.get(key)
+    if not isinstance(value, Money):
+        raise ValidationError(f"data.{key}", value, "expected Money")
+    if value.currency != order.currency:
+        raise ValidationError(
+            f"data.{key}.currency", value.currency, f"order {order.order_id} is in {order.currency}"
+        )
+    if value.amount < 0:
+        raise ValidationError(f"data.{key}.amount", value.amount, "must be >= 0")
+
+
+def _text(data: Mapping[str, Any], key: str, *, required: bool = True) -> None:
+    value = data.get(key)
+    if value is None and not required:
+        return
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(f"data.{key}", value, "expected a non-empty string")
+    if len(value) > TEXT_MAX_LENGTH:
+        raise ValidationError(f"data.{key}", value, f"longer than {TEXT_MAX_LENGTH} characters")
+
+
+def _stored_text(data: Mapping[str, Any], key: str) -> None:
+    """``data[key]`` (when present), as the text a record stores, fits a text field."""
+    value = data.get(key)
+    if value is not None and len(value if isinstance(value, str) else str(value)) > TEXT_MAX_LENGTH:
+        raise ValidationError(f"data.{key}", value, f"longer than {TEXT_MAX_LENGTH} characters")
+
+
+def _lines(data: Mapping[str, Any], key: str, *, required: bool = True) -> None:
+    if key not in data and not required:
+        return
+    check.quantity_map(f"data.{key}")(data.get(key))
+    if required and not data[key]:
+        raise ValidationError(f"data.{key}", data[key], "name at least one line")
+
+
+def pay(order: Order, data: Mapping[str, Any]) -> None:
+    _money(order, data, "amount")
+    _stored_text(data, "method")
+    _stored_text(data, "reference")
+
+
+def ship(order: Order, data: Mapping[str, Any]) -> None:
+    _text(data, "carrier")
+    _text(data, "waybill")
+    _lines(data, "lines", required=False)
+
+
+def track(order: Order, data: Mapping[str, Any]) -> None:
+    check.enum_member(TrackingStatus, "data.status")(data.get("status"))
+    check.aware("data.carrier_time")(data.get("carrier_time"))
+    _text(data, "waybill", required=False)
+
+
+def cancel_lines(order: Order, data: Mapping[str, Any]) -> None:
+    _lines(data, "lines")
+
+
+def refund(order: Order, data: Mapping[str, Any]) -> None:
+    _money(order, data, "amount")
+    _lines(data, "lines", required=False)
+
+
+def hold(order: Order, data: Mapping[str, Any]) -> None:
+    _text(data, "kind")
+    if len(data["kind"]) > NAME_MAX_LENGTH:
+        raise ValidationError(
+            "data.kind", data["kind"], f"longer than {NAME_MAX_LENGTH} characters"
+        )
+
+
+def change_address(order: Order, data: Mapping[str, Any]) -> None:
+    if not isinstance(data.get("address"), Address):
+        raise ValidationError("data.address", data.get("address"), "expected an Address")
+
+
+def change_price(order: Order, data: Mapping[str, Any]) -> None:
+    _text(data, "line_id")
+    order.line(data["line_id"])
+    _money(order, data, "unit_price")
+
+
+#: The data check of every event that carries data the engine reads.
+CHECKS: Final[Mapping[str, DataCheck]] = {
+    "pay": pay,
+    "ship": ship,
+    "track": track,
+    "cancel_lines": cancel_lines,
+    "refund": refund,
+    "hold": hold,
+    "release_hold": hold,
+    "change_address": change_address,
+    "change_price": change_price,
+}
