@@ -19,30 +19,6 @@ from orderkit.model.errors import StoreError, ValidationError
 __all__ = ["Codec", "Outcome", "PickleCodec"]
 
 
-def pickle_outcome(value: object, error: BaseException | None) -> bytes:
-    """What :meth:`PickleCodec.encode` writes for ``Outcome(value, error)``.
-
-    The guard calls this directly when its codec is the default one, which spares it
-    building an :class:`Outcome` on every first call; the bytes are the same.
-    """
-    try:
-        return pickle.dumps((value, error), pickle.HIGHEST_PROTOCOL)
-    except (pickle.PicklingError, TypeError, AttributeError) as failure:
-        stored = error if error is not None else value
-        raise ValidationError(
-            "result", stored, f"cannot be stored for replay: {failure}"
-        ) from failure
-
-
-def unpickle_outcome(data: bytes) -> tuple[object, BaseException | None]:
-    """``(value, error)`` from :func:`pickle_outcome`'s bytes; :class:`StoreError` if unreadable."""
-    try:
-        value, error = pickle.loads(data)
-    except Exception as failure:  # any unpickling failure means an unreadable record
-        raise StoreError("replay idempotent outcome", str(failure)) from failure
-    return value, error
-
-
 @attrs.frozen
 class Outcome:
     """What ``fn`` produced: a ``value``, or an ``error`` to raise again on replay."""
@@ -76,10 +52,19 @@ class PickleCodec:
     __slots__ = ()
 
     def encode(self, outcome: Outcome) -> bytes:
-        """Pickle ``(value, error)``."""
-        return pickle_outcome(outcome.value, outcome.error)
+        """Pickle ``(value, error)``; :class:`ValidationError` when it cannot be pickled."""
+        try:
+            return pickle.dumps((outcome.value, outcome.error), pickle.HIGHEST_PROTOCOL)
+        except (pickle.PicklingError, TypeError, AttributeError) as failure:
+            stored = outcome.error if outcome.error is not None else outcome.value
+            raise ValidationError(
+                "result", stored, f"cannot be stored for replay: {failure}"
+            ) from failure
 
     def decode(self, data: bytes) -> Outcome:
-        """Unpickle what :meth:`encode` wrote."""
-        value, error = unpickle_outcome(data)
+        """Unpickle what :meth:`encode` wrote; :class:`StoreError` when unreadable."""
+        try:
+            value, error = pickle.loads(data)
+        except Exception as failure:  # any unpickling failure means an unreadable record
+            raise StoreError("replay idempotent outcome", str(failure)) from failure
         return Outcome(value=value, error=error)

@@ -28,16 +28,10 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final, ParamSpec, TypeVar, cast
 
-from orderkit.idempotency.codec import (
-    Codec,
-    Outcome,
-    PickleCodec,
-    pickle_outcome,
-    unpickle_outcome,
-)
+from orderkit.idempotency.codec import Codec, Outcome, PickleCodec
 from orderkit.idempotency.payloads import payload_digests
 from orderkit.idempotency.records import IdempotencyRecord, RecordState
 from orderkit.idempotency.tokens import new_token
@@ -68,7 +62,6 @@ DEFAULT_RETRYABLE: Final[tuple[type[BaseException], ...]] = (
 )
 
 _COMPLETED: Final = RecordState.COMPLETED
-_claim: Final = IdempotencyRecord._trusted_claim
 
 #: How many times a caller re-reads a key that changed under it before giving up.
 _MAX_ROUNDS: Final = 8
@@ -106,10 +99,6 @@ class Idempotency:
     ) -> None:
         self._store = store
         self._clock: Clock = clock if clock is not None else SystemClock()
-        # The system clock is UTC by construction: read it without the check in _now.
-        self._read_clock: Callable[[], datetime] = (
-            self._clock.now if type(self._clock) is SystemClock else self._now
-        )
         self.retention = _positive("retention", retention)
         self.lease = _positive("lease", lease)
         if isinstance(retryable, tuple):
@@ -122,8 +111,6 @@ class Idempotency:
                 "retryable", retryable, "expected a tuple of exception types or a predicate"
             )
         self._codec: Codec = codec if codec is not None else PickleCodec()
-        # The default codec's bytes are written and read without an Outcome in between.
-        self._pickles = type(self._codec) is PickleCodec
 
     # --- the rule ----------------------------------------------------------------------
 
@@ -153,13 +140,20 @@ class Idempotency:
             raise ValidationError("fn", fn, "expected a function taking no arguments")
         hold = self.lease if lease is None else _positive("lease", lease)
         request_hash, field_hashes = payload_digests(payload)
-        now = self._read_clock()
-        mine = _claim(key, request_hash, new_token(), now, now + hold, field_hashes)
+        now = self._now()
+        mine = IdempotencyRecord(
+            key=key,
+            request_hash=request_hash,
+            token=new_token(),
+            created_at=now,
+            lease_expires_at=now + hold,
+            field_hashes=field_hashes,
+        )
         store = self._store
-        stored = store.claim(mine)
-        if stored is None:  # the usual first call: no loop to set up
-            return self._execute(mine, fn)
         for _ in range(_MAX_ROUNDS):
+            stored = store.claim(mine)
+            if stored is None:
+                return self._execute(mine, fn)
             if stored.request_hash != request_hash:
                 raise IdempotencyConflict(key, stored.differing_fields(field_hashes))
             if stored.state is _COMPLETED:
@@ -169,32 +163,16 @@ class Idempotency:
             if store.take_over(stored.token, mine):
                 return self._execute(mine, fn)
             # Someone else completed, released or took over meanwhile: look again.
-            stored = store.claim(mine)
-            if stored is None:
-                return self._execute(mine, fn)
         raise AlreadyInProgress(key, now + hold)
 
     def _now(self) -> datetime:
-        now = self._clock.now()
-        if now.tzinfo is not UTC:  # the Clock port promises UTC; check it cheaply
-            now = ensure_aware(now, path="clock.now()")
-        return now
+        return ensure_aware(self._clock.now(), path="clock.now()")
 
     def _replay(self, record: IdempotencyRecord) -> object:
         data = record.outcome
         if data is None:
             raise StoreError("replay idempotent outcome", f"record {record.key} has no outcome")
-        if not self._pickles:
-            return self._codec.decode(data).replay()
-        value, error = unpickle_outcome(data)
-        if error is not None:
-            raise error
-        return value
-
-    def _encode(self, value: object, error: BaseException | None) -> bytes:
-        if self._pickles:
-            return pickle_outcome(value, error)
-        return self._codec.encode(Outcome(value=value, error=error))
+        return self._codec.decode(data).replay()
 
     def _execute(self, mine: IdempotencyRecord, fn: Callable[[], T]) -> T:
         try:
@@ -204,7 +182,7 @@ class Idempotency:
                 self._release(mine, error)
                 raise
             try:
-                data = self._encode(None, error)
+                data = self._codec.encode(Outcome(error=error))
             except OrderkitError as failure:
                 # The refusal cannot be replayed, so it must not be remembered either.
                 error.add_note(f"not stored for replay: {failure}")
@@ -213,22 +191,17 @@ class Idempotency:
             self._complete(mine, data)
             raise
         try:
-            data = (
-                pickle_outcome(result, None)
-                if self._pickles
-                else self._codec.encode(Outcome(value=result))
-            )
+            data = self._codec.encode(Outcome(value=result))
         except OrderkitError as failure:
             self._release(mine, failure)
             raise
-        # False means our lease expired and another caller took over: its outcome stands
-        # (compare-and-set on the token), and this caller still gets what its own fn did.
-        self._store.complete(mine.key, mine.token, data, self._read_clock())
+        self._complete(mine, data)
         return result
 
     def _complete(self, mine: IdempotencyRecord, data: bytes) -> None:
-        # See the end of _execute: a refused completion leaves the new holder's outcome.
-        self._store.complete(mine.key, mine.token, data, self._read_clock())
+        # False means our lease expired and another caller took over: its outcome stands
+        # (compare-and-set on the token), and this caller still gets what its own fn did.
+        self._store.complete(mine.key, mine.token, data, self._now())
 
     def _release(self, mine: IdempotencyRecord, error: BaseException) -> None:
         try:

@@ -13,15 +13,14 @@ the payload itself (it may hold personal data).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any
 
 import attrs
 
-from orderkit._build import builder, copier
 from orderkit.model import _checks as check
 from orderkit.model.errors import ValidationError
 from orderkit.model.time import ensure_aware
@@ -40,8 +39,6 @@ _STATES = frozenset(state.value for state in RecordState)
 
 
 def _field_hashes(value: object) -> Mapping[str, str]:
-    if type(value) is MappingProxyType:
-        return value
     if not isinstance(value, Mapping):
         raise ValidationError("field_hashes", value, "expected a mapping of field -> digest")
     for name, digest in value.items():
@@ -51,9 +48,6 @@ def _field_hashes(value: object) -> Mapping[str, str]:
 
 
 def _utc(value: object, path: str) -> datetime:
-    # Fast path for the common case (already aware, in UTC): guarded calls are hot.
-    if type(value) is datetime and value.tzinfo is UTC:
-        return value
     return ensure_aware(value, path=path)
 
 
@@ -100,45 +94,6 @@ class IdempotencyRecord:
     outcome: bytes | None = attrs.field(default=None, validator=_outcome)
     completed_at: datetime | None = attrs.field(default=None, converter=_completed_at)
 
-    @classmethod
-    def _trusted_claim(
-        cls,
-        key: str,
-        request_hash: str,
-        token: str,
-        created_at: datetime,
-        lease_expires_at: datetime,
-        field_hashes: dict[str, str],
-    ) -> IdempotencyRecord:
-        """An in-progress record from values the guard has just produced and checked.
-
-        Skips the field validators (built by :mod:`orderkit._build`): the guard builds one
-        of these on every call, and validating what it computed itself would double the
-        cost of a guarded call.
-        ``field_hashes`` is wrapped read-only, not copied: the caller gives it up.
-        """
-        make: Callable[..., IdempotencyRecord] = builder(cls)
-        return make(
-            key,
-            request_hash,
-            token,
-            created_at,
-            lease_expires_at,
-            MappingProxyType(field_hashes),
-            RecordState.IN_PROGRESS,
-            None,
-            None,
-        )
-
-    def _trusted_completed(self, outcome: bytes, completed_at: datetime) -> IdempotencyRecord:
-        """This claim, completed: what ``attrs.evolve`` would build, without re-validating.
-
-        For stores that hold a valid claim and were handed the outcome bytes and an aware
-        UTC instant by the guard (the memory store folds a completion in this way).
-        """
-        complete: Callable[..., IdempotencyRecord] = copier(type(self), _COMPLETION)
-        return complete(self, RecordState.COMPLETED, outcome, completed_at)
-
     def lease_expired(self, now: datetime) -> bool:
         """True when the record is in progress and its holder's lease ended by ``now``."""
         return self.state is RecordState.IN_PROGRESS and self.lease_expires_at <= now
@@ -150,6 +105,3 @@ class IdempotencyRecord:
             sorted(n for n in names if self.field_hashes.get(n) != field_hashes.get(n))
         )
 
-
-#: The fields a completion changes (:meth:`IdempotencyRecord._trusted_completed`).
-_COMPLETION: Final = ("state", "outcome", "completed_at")

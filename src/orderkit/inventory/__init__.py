@@ -23,7 +23,6 @@ from orderkit.inventory.entries import (
     ReleaseResult,
     StockLevel,
 )
-from orderkit.inventory.fastpath import FastInventoryStore, FastPathDeclined
 from orderkit.inventory.ledger import InventoryLedger
 from orderkit.inventory.rules import apply_entry
 from orderkit.inventory.tokens import LockTokens
@@ -33,8 +32,6 @@ __all__ = [
     "Balance",
     "Drift",
     "EntryKind",
-    "FastInventoryStore",
-    "FastPathDeclined",
     "InventoryLedger",
     "InventoryLock",
     "LedgerEntry",

@@ -10,13 +10,11 @@ drifted.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
 from datetime import datetime
-from typing import Final, Literal
+from typing import Literal
 
 import attrs
 
-from orderkit._build import builder
 from orderkit.model.errors import ReleaseSuspended
 
 __all__ = [
@@ -211,24 +209,3 @@ class ReleaseResult:
         if suspension is not None:
             raise suspension
         return self
-
-
-# --- trusted construction, for the hot paths ------------------------------------------------
-#
-# The ledger builds these values from values it produced or validated itself, and the
-# stores build lock lines from their own rows, so they skip the constructors' validators
-# and the frozen ``__setattr__`` detour (see :mod:`orderkit._build`);
-# ``tests/test_inventory_fastpaths.py`` compares them with constructed ones.
-
-#: ``LockLine(...)`` for values the caller already checked (every field stated, in order).
-trusted_line: Final[Callable[..., LockLine]] = builder(LockLine)
-#: ``InventoryLock(lock_id, order_id, lines, locked_at, expires_at)``, trusted.
-trusted_lock: Final[Callable[..., InventoryLock]] = builder(InventoryLock)
-_new_result: Final[Callable[..., ReleaseResult]] = builder(ReleaseResult)
-
-
-def trusted_result(
-    outcome: Outcome, lock_id: str, order_id: str, lines: dict[str, int]
-) -> ReleaseResult:
-    """``ReleaseResult(outcome, lock_id, order_id, lines)`` (nothing parked), trusted."""
-    return _new_result(outcome, lock_id, order_id, lines, ())

@@ -15,11 +15,11 @@ thousands of locks in a minute (the release breaker parks those for review).
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Final
 
-from orderkit._unique import UniqueIds
 from orderkit.inventory.entries import (
     EntryKind,
     InventoryLock,
@@ -30,10 +30,7 @@ from orderkit.inventory.entries import (
     ParkedRelease,
     ReleaseResult,
     StockLevel,
-    trusted_lock,
-    trusted_result,
 )
-from orderkit.inventory.fastpath import FastInventoryStore, FastPathDeclined
 from orderkit.inventory.ports import InventoryStore, InventoryTransaction
 from orderkit.inventory.tokens import LockTokens
 from orderkit.inventory.verify import VerifyReport, verify_store
@@ -46,9 +43,9 @@ _MAX_TEXT: Final = 256
 _NO_TIME: Final = timedelta(0)
 
 
-def _entry_ids() -> UniqueIds:
-    """Entry and lock ids: 16 hex digits of per-process prefix, then an 8-digit counter."""
-    return UniqueIds(8, "%08x")
+def _new_id() -> str:
+    """A fresh entry or lock id: 128 random bits in hex, unique across processes."""
+    return secrets.token_hex(16)
 
 
 def _text(path: str, value: object) -> str:
@@ -67,21 +64,6 @@ def _quantity(path: str, value: object) -> int:
 
 def _demand(lines: object, path: str = "lines") -> dict[str, int]:
     """``{sku: qty}`` or ``[(sku, qty), ...]`` -> summed, SKU-sorted demand."""
-    if type(lines) is dict:
-        # Fast paths for the common call, a plain dict of valid lines: its keys are
-        # already unique, so there is nothing to sum, and one line needs no sorting.
-        if len(lines) == 1:
-            ((sku, qty),) = lines.items()
-            if (
-                type(sku) is str
-                and type(qty) is int
-                and qty > 0
-                and len(sku) <= _MAX_TEXT
-                and sku.strip()
-            ):
-                return {sku: qty}
-        elif _plain_demand(lines):
-            return dict(sorted(lines.items()))
     if isinstance(lines, Mapping):
         pairs: Iterable[object] = lines.items()
     elif isinstance(lines, str | bytes) or not isinstance(lines, Iterable):
@@ -98,26 +80,6 @@ def _demand(lines: object, path: str = "lines") -> dict[str, int]:
     if not total:
         raise ValidationError(path, lines, "expected at least one line")
     return dict(sorted(total.items()))
-
-
-def _plain_demand(lines: dict[object, object]) -> bool:
-    """True when every line is an exact ``str`` SKU and ``int`` qty the slow path accepts.
-
-    Anything else (subclasses, bools, bad values, no lines) goes the slow way, which
-    raises the precise error; so the fast path can only ever return what it would.
-    """
-    if not lines:
-        return False
-    for sku, qty in lines.items():
-        if (
-            type(sku) is not str
-            or type(qty) is not int
-            or qty <= 0
-            or len(sku) > _MAX_TEXT
-            or not sku.strip()
-        ):
-            return False
-    return True
 
 
 def _nothing_moved(lines: Iterable[LockLine], *, commit: bool) -> Outcome:
@@ -143,10 +105,6 @@ class InventoryLedger:
     never in the database). ``clock`` dates every entry and decides expiry. The release
     breaker parks releases of a SKU once it had ``release_limit`` releases within
     ``release_window``; :meth:`approve_release` applies a parked one.
-
-    Over a store that also offers :class:`~orderkit.inventory.fastpath.FastInventoryStore`
-    (the memory store), ``lock``, ``lock_many``, ``release`` and ``commit`` hand the store
-    the whole validated call; whatever the store declines goes over the port as before.
     """
 
     def __init__(
@@ -170,11 +128,6 @@ class InventoryLedger:
         self._release_limit = release_limit
         self._release_window = release_window
         self._expiry_batch = expiry_batch
-        self._ids = _entry_ids()
-        # The store's one-call lock and release, when it offers them (the memory store).
-        self._fast: FastInventoryStore | None = (
-            store if isinstance(store, FastInventoryStore) else None
-        )
 
     @property
     def store(self) -> InventoryStore:
@@ -210,7 +163,7 @@ class InventoryLedger:
                 short = InsufficientStock({sku: (-qty, balance.available)})
             else:
                 tx.append(
-                    LedgerEntry(self._ids.next(), kind, sku, qty, now, actor, reason, ref=ref)
+                    LedgerEntry(_new_id(), kind, sku, qty, now, actor, reason, ref=ref)
                 )
                 balance = tx.balance(sku)
         if short is not None:
@@ -233,56 +186,14 @@ class InventoryLedger:
         :class:`InsufficientStock` names every short SKU with (wanted, available) and
         nothing is locked.
         """
-        if type(order_id) is not str or len(order_id) > _MAX_TEXT or not order_id.strip():
-            _text("order_id", order_id)  # refuses it, or accepts a str subclass
+        _text("order_id", order_id)
         demand = _demand(lines)
         if not isinstance(ttl, timedelta) or ttl <= _NO_TIME:
             raise ValidationError("ttl", ttl, "expected a positive timedelta")
-        now = self._clock.now()
-        expires_at = now + ttl
-        lock_key = self._ids.next()
-        fast = self._fast
-        if fast is None:
-            shortages = self._lock_on_port(order_id, demand, lock_key, now, expires_at, actor)
-        else:
-            try:
-                shortages = fast.fast_lock(
-                    order_id, demand, lock_key, now, expires_at, actor, self._ids.next
-                )
-            except FastPathDeclined:
-                shortages = self._lock_on_port(order_id, demand, lock_key, now, expires_at, actor)
-        if shortages:
-            raise InsufficientStock(shortages, order_id=order_id)
-        return trusted_lock(
-            self._tokens.issue(lock_key, order_id), order_id, demand, now, expires_at
-        )
-
-    def _lock_on_port(
-        self,
-        order_id: str,
-        demand: dict[str, int],
-        lock_key: str,
-        now: datetime,
-        expires_at: datetime,
-        actor: str,
-    ) -> dict[str, tuple[int, int]]:
-        """Lock ``demand`` through the store port; ``{}`` or the shortages."""
-        shortages: dict[str, tuple[int, int]] = {}
-        with self._store.transaction(demand) as tx:
-            self._expire_lines(tx, demand, now, actor)
-            for sku, qty in demand.items():
-                available = tx.balance(sku).available
-                if qty > available:
-                    shortages[sku] = (qty, available)
-            if not shortages:
-                for sku, qty in demand.items():
-                    tx.append(
-                        LedgerEntry(
-                            self._ids.next(), EntryKind.LOCK, sku, qty, now, actor, "lock",
-                            order_id=order_id, lock_key=lock_key, expires_at=expires_at,
-                        )
-                    )
-        return shortages
+        (result,) = self._lock_checked([(order_id, demand)], ttl, actor)
+        if isinstance(result, InsufficientStock):
+            raise result
+        return result
 
     def lock_many(
         self,
@@ -298,7 +209,7 @@ class InventoryLedger:
         :class:`InsufficientStock` in the returned list instead of a lock. Invalid input
         anywhere refuses the whole batch before anything is written.
         """
-        if not isinstance(ttl, timedelta) or ttl <= timedelta(0):
+        if not isinstance(ttl, timedelta) or ttl <= _NO_TIME:
             raise ValidationError("ttl", ttl, "expected a positive timedelta")
         if isinstance(requests, str | bytes | Mapping) or not isinstance(requests, Iterable):
             raise ValidationError("requests", requests, "expected (order_id, lines) pairs")
@@ -314,32 +225,14 @@ class InventoryLedger:
                     _demand(request[1], f"requests[{index}].lines"),
                 )
             )
+        return self._lock_checked(checked, ttl, actor)
+
+    def _lock_checked(
+        self, checked: list[tuple[str, dict[str, int]]], ttl: timedelta, actor: str
+    ) -> list[InventoryLock | InsufficientStock]:
+        """Decide validated ``(order_id, demand)`` requests in order, in one transaction."""
         now = self._clock.now()
         expires_at = now + ttl
-        fast = self._fast
-        if fast is not None:
-            try:
-                decided = fast.fast_lock_many(checked, now, expires_at, actor, self._ids.next)
-            except FastPathDeclined:
-                pass
-            else:
-                return [
-                    InsufficientStock(outcome, order_id=order_id)
-                    if isinstance(outcome, dict)
-                    else trusted_lock(
-                        self._tokens.issue(outcome, order_id), order_id, demand, now, expires_at
-                    )
-                    for (order_id, demand), outcome in zip(checked, decided, strict=True)
-                ]
-        return self._lock_many_on_port(checked, now, expires_at, actor)
-
-    def _lock_many_on_port(
-        self,
-        checked: list[tuple[str, dict[str, int]]],
-        now: datetime,
-        expires_at: datetime,
-        actor: str,
-    ) -> list[InventoryLock | InsufficientStock]:
         skus = {sku for _order, demand in checked for sku in demand}
         results: list[InventoryLock | InsufficientStock] = []
         with self._store.transaction(skus) as tx:
@@ -353,11 +246,11 @@ class InventoryLedger:
                 if shortages:
                     results.append(InsufficientStock(shortages, order_id=order_id))
                     continue
-                lock_key = self._ids.next()
+                lock_key = _new_id()
                 for sku, qty in demand.items():
                     tx.append(
                         LedgerEntry(
-                            self._ids.next(), EntryKind.LOCK, sku, qty, now, actor, "lock",
+                            _new_id(), EntryKind.LOCK, sku, qty, now, actor, "lock",
                             order_id=order_id, lock_key=lock_key, expires_at=expires_at,
                         )
                     )
@@ -418,51 +311,10 @@ class InventoryLedger:
         if order_id is not None and order_id != token_order:
             raise InvalidLock(lock_id, f"belongs to another order, not {order_id}")
         now = self._clock.now()
-        wanted: dict[str, int] | None = None
-        bad_lines: ValidationError | None = None
-        if lines is not None:
-            try:
-                wanted = _demand(lines)  # once: ``lines`` may be a one-shot iterator
-            except ValidationError as error:
-                bad_lines = error  # reported after the lock is known, as it always was
-        fast = self._fast
-        if fast is not None and bad_lines is None:
-            try:
-                moved, as_stored = fast.fast_resolve(
-                    lock_key, token_order, wanted, commit, now, now - self._release_window,
-                    self._release_limit, actor, reason, self._ids.next,
-                )
-            except FastPathDeclined:
-                pass
-            else:
-                outcome: Outcome
-                if moved:
-                    outcome = "committed" if commit else "released"
-                else:
-                    outcome = _nothing_moved(as_stored, commit=commit)
-                return trusted_result(outcome, lock_id, token_order, moved)
-        return self._resolve_on_port(
-            lock_id, lock_key, token_order, wanted, bad_lines, now, actor, reason, commit=commit
-        )
-
-    def _resolve_on_port(
-        self,
-        lock_id: str,
-        lock_key: str,
-        token_order: str,
-        wanted: dict[str, int] | None,
-        bad_lines: ValidationError | None,
-        now: datetime,
-        actor: str,
-        reason: str,
-        *,
-        commit: bool,
-    ) -> ReleaseResult:
         known = tuple(self._store.lock_lines(lock_key))
         if not known or known[0].order_id != token_order:
             raise InvalidLock(lock_id, "unknown lock")
-        if bad_lines is not None:
-            raise bad_lines
+        wanted = None if lines is None else _demand(lines)
         skus = {line.sku for line in known}
         if wanted is not None:
             for sku, qty in wanted.items():
@@ -481,7 +333,7 @@ class InventoryLedger:
                 if qty <= 0:
                     continue
                 entry = LedgerEntry(
-                    self._ids.next(), kind, sku, qty, now, actor, reason,
+                    _new_id(), kind, sku, qty, now, actor, reason,
                     order_id=token_order, lock_key=lock_key,
                 )
                 limit = self._release_limit
@@ -533,7 +385,7 @@ class InventoryLedger:
             qty = min(park.qty, line.remaining)
             tx.append(
                 LedgerEntry(
-                    self._ids.next(), EntryKind.APPROVE, park.sku, qty, now, actor,
+                    _new_id(), EntryKind.APPROVE, park.sku, qty, now, actor,
                     f"approved parked release {entry_id}",
                     order_id=order_id, lock_key=lock_key, ref=entry_id,
                 )
@@ -571,7 +423,7 @@ class InventoryLedger:
                     continue
                 tx.append(
                     LedgerEntry(
-                        self._ids.next(), EntryKind.EXPIRE, sku, line.remaining, now, actor,
+                        _new_id(), EntryKind.EXPIRE, sku, line.remaining, now, actor,
                         f"lock expired at {line.expires_at.isoformat()}",
                         order_id=line.order_id, lock_key=line.lock_key,
                     )
@@ -599,7 +451,7 @@ class InventoryLedger:
                     if (line.lock_key, sku) in wanted:
                         tx.append(
                             LedgerEntry(
-                                self._ids.next(), EntryKind.EXPIRE, sku, line.remaining, at,
+                                _new_id(), EntryKind.EXPIRE, sku, line.remaining, at,
                                 "system", f"lock expired at {line.expires_at.isoformat()}",
                                 order_id=line.order_id, lock_key=line.lock_key,
                             )

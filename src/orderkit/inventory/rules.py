@@ -8,15 +8,9 @@ when two writers raced or a caller appended by hand.
 
 from __future__ import annotations
 
-from orderkit.inventory.entries import (
-    _EFFECTS,
-    RESOLVING,
-    Balance,
-    EntryKind,
-    LedgerEntry,
-    LockLine,
-    trusted_line,
-)
+import attrs
+
+from orderkit.inventory.entries import RESOLVING, Balance, EntryKind, LedgerEntry, LockLine
 from orderkit.model.errors import InsufficientStock, InvalidLock, ValidationError
 
 __all__ = ["apply_entry"]
@@ -46,9 +40,8 @@ def apply_entry(
         raise ValidationError("entry.qty", qty, "expected a positive integer")
 
     after_line = _line_after(entry, line)
-    on_hand_sign, locked_sign = _EFFECTS[kind]  # entry.on_hand_delta, without two lookups
-    on_hand = balance.on_hand + on_hand_sign * qty
-    locked = balance.locked + locked_sign * qty
+    on_hand = balance.on_hand + entry.on_hand_delta
+    locked = balance.locked + entry.locked_delta
     if on_hand - locked < 0 or locked < 0:
         wanted = qty if kind is EntryKind.LOCK else -qty
         raise InsufficientStock(
@@ -68,8 +61,8 @@ def _line_after(entry: LedgerEntry, line: LockLine | None) -> LockLine | None:
             raise ValidationError(
                 "entry", entry, "a lock entry needs lock_key, order_id and expires_at"
             )
-        return trusted_line(
-            entry.lock_key, entry.order_id, entry.sku, qty, entry.at, entry.expires_at, 0, 0, 0
+        return LockLine(
+            entry.lock_key, entry.order_id, entry.sku, qty, entry.at, entry.expires_at
         )
     if kind is EntryKind.PARK:
         if line is None:
@@ -87,14 +80,8 @@ def _line_after(entry: LedgerEntry, line: LockLine | None) -> LockLine | None:
         )
     if qty == 0:
         return line
-    released, committed, expired = line.released, line.committed, line.expired
     if field == "released":
-        released += qty
-    elif field == "committed":
-        committed += qty
-    else:
-        expired += qty
-    return trusted_line(
-        line.lock_key, line.order_id, line.sku, line.qty, line.locked_at, line.expires_at,
-        released, committed, expired,
-    )
+        return attrs.evolve(line, released=line.released + qty)
+    if field == "committed":
+        return attrs.evolve(line, committed=line.committed + qty)
+    return attrs.evolve(line, expired=line.expired + qty)

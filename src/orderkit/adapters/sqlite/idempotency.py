@@ -124,6 +124,11 @@ class SQLiteIdempotencyStore:
         # The synchronous level each thread's connection was last set to (module doc).
         self._levels = threading.local()
 
+    @property
+    def database(self) -> Database:
+        """The underlying file handle (shared with other adapters on the same file)."""
+        return self._db
+
     def _connection(self, level: str | None) -> sqlite3.Connection:
         """This thread's connection, committing at ``level`` (``None``: a read)."""
         conn = self._db.connection()

@@ -3,7 +3,8 @@
 Subclass :class:`IdempotencyStoreContract` as ``Test...`` and implement
 :meth:`~IdempotencyStoreContract.create_store`. Where two store objects can share one
 backing store (two processes on one SQLite file), also implement
-:meth:`~IdempotencyStoreContract.create_peer` so the sharing is proven too.
+:meth:`~IdempotencyStoreContract.create_peer` so the sharing is proven too (by default a
+store is its own peer).
 """
 
 from __future__ import annotations
@@ -44,9 +45,12 @@ class IdempotencyStoreContract:
         """Return a new, empty store."""
         raise NotImplementedError
 
-    def create_peer(self, store: IdempotencyStore) -> IdempotencyStore | None:
-        """Another store object over the same backing storage as ``store``, if any."""
-        return None
+    def create_peer(self, store: IdempotencyStore) -> IdempotencyStore:
+        """Another store object over the same backing storage as ``store``.
+
+        A store that cannot be opened twice (the memory store) is its own peer.
+        """
+        return store
 
     # --- claim -------------------------------------------------------------------------
 
@@ -226,8 +230,6 @@ class IdempotencyStoreContract:
     def test_a_peer_store_sees_the_same_records(self) -> None:
         store = self.create_store()
         peer = self.create_peer(store)
-        if peer is None:
-            return
         store.claim(_claim(token="mine"))
         theirs = peer.claim(_claim(token="theirs"))
         assert theirs is not None and theirs.token == "mine"

@@ -15,13 +15,11 @@ from datetime import UTC, datetime, timedelta
 
 import attrs
 
-from orderkit.inventory.entries import Balance, EntryKind, LedgerEntry
-from orderkit.inventory.fastpath import FastInventoryStore
+from orderkit.inventory.entries import Balance, EntryKind, InventoryLock, LedgerEntry
 from orderkit.inventory.ledger import InventoryLedger
 from orderkit.inventory.ports import InventoryStore
 from orderkit.model.errors import InsufficientStock, InvalidLock, OrderkitError, ValidationError
 from orderkit.testing.clock import ManualClock
-from orderkit.testing.inventory_paths import PortOnlyStore, random_operations, transcript
 
 __all__ = ["InventoryStoreContract"]
 
@@ -270,11 +268,112 @@ class InventoryStoreContract:
         assert (level.on_hand, level.locked, level.available) == (3, 0, 3)
         assert ledger.verify().ok
 
-    def test_fast_methods_if_offered_match_the_port(self) -> None:
-        """A store offering the one-call lock and release gives what its port gives."""
-        if not isinstance(self.create_store(), FastInventoryStore):
-            return
-        for seed in range(4):
-            operations = random_operations(random.Random(seed), 150)
-            fast = transcript(self.create_store(), operations)
-            assert fast == transcript(PortOnlyStore(self.create_store()), operations)
+    def test_a_crash_after_every_kind_of_entry_leaves_every_read_as_it_was(self) -> None:
+        store = self._seeded(TEA=9, CUP=9)
+        with store.transaction({"TEA", "CUP"}) as tx:
+            tx.append(_lock("TEA", 3, "k1"))
+            tx.append(_lock("CUP", 1, "k2", _T0 - _TTL))  # due by _T0
+            park = _resolve(EntryKind.PARK, "TEA", 1, "k1")
+            tx.append(park)
+            tx.append(_resolve(EntryKind.RELEASE, "TEA", 1, "k1"))
+        before = _reads(store)
+
+        def crash() -> None:
+            with store.transaction({"TEA", "CUP"}) as tx:
+                tx.append(_resolve(EntryKind.EXPIRE, "CUP", 1, "k2"))
+                tx.append(_lock("TEA", 2, "k3"))
+                tx.append(_resolve(EntryKind.RELEASE, "TEA", 1, "k1"))
+                tx.append(_resolve(EntryKind.COMMIT, "TEA", 1, "k3"))
+                tx.append(
+                    LedgerEntry(
+                        _id(), EntryKind.APPROVE, "TEA", 1, _T0, "lead", "approved",
+                        order_id="ORD-1", lock_key="k1", ref=park.entry_id,
+                    )
+                )
+                tx.append(_receive("CUP", 4))
+                assert tx.balance("TEA") == Balance(8, 1)
+                raise ValidationError("test", None, "crash after every kind of entry")
+
+        _refused(ValidationError, crash)
+        assert _reads(store) == before
+        with store.transaction({"TEA"}) as tx:
+            assert tx.approval_of(park.entry_id) is None
+            assert tx.release_count("TEA", _T0, 100) == 1
+        with store.transaction({"CUP"}) as tx:
+            assert [line.lock_key for line in tx.due_lines("CUP", _T0)] == ["k2"]
+
+    def test_random_ledger_operations_keep_every_balance_invariant(self) -> None:
+        """Seeded random stories through the ledger: the invariants hold after each step."""
+        for seed in range(3):
+            rng = random.Random(seed)
+            clock = ManualClock(_T0)
+            ledger = InventoryLedger(
+                self.create_store(), secret=b"contract-secret-0123", clock=clock,
+                release_limit=3, release_window=timedelta(minutes=30), expiry_batch=2,
+            )
+            locks: list[str] = []
+            for step in range(120):
+                _random_step(ledger, clock, rng, locks)
+                _assert_invariants(ledger, f"seed {seed}, step {step}")
+
+
+_SKUS = ("CUP", "POT", "TEA")
+
+
+def _reads(store: InventoryStore) -> tuple[object, ...]:
+    """Everything a reader outside a transaction can see of ``store``."""
+    return (
+        tuple(store.entries()),
+        tuple(sorted(store.balances().items())),
+        tuple(sorted(store.all_lock_lines(), key=lambda line: (line.lock_key, line.sku))),
+        tuple(store.pending_parks()),
+        tuple(store.due_lines(_T0 + _TTL, 100)),
+        tuple(store.lines_of_order("ORD-1")),
+    )
+
+
+def _random_step(
+    ledger: InventoryLedger, clock: ManualClock, rng: random.Random, locks: list[str]
+) -> None:
+    roll = rng.random()
+    try:
+        if roll < 0.15 or not locks:
+            ledger.receive(rng.choice(_SKUS), rng.randint(1, 6), reference="PO")
+        elif roll < 0.40:
+            lines = [(rng.choice(_SKUS), rng.randint(1, 4)) for _ in range(rng.randint(1, 3))]
+            locks.append(ledger.lock(f"ORD-{rng.randint(1, 3)}", lines, ttl=_TTL).lock_id)
+        elif roll < 0.45:
+            batch = [(f"ORD-{n}", {rng.choice(_SKUS): rng.randint(1, 3)}) for n in range(3)]
+            results = ledger.lock_many(batch, ttl=_TTL)
+            locks.extend(r.lock_id for r in results if isinstance(r, InventoryLock))
+        elif roll < 0.70:
+            wanted = None if rng.random() < 0.5 else {rng.choice(_SKUS): rng.randint(1, 4)}
+            action = ledger.commit if rng.random() < 0.3 else ledger.release
+            action(rng.choice(locks), wanted)
+        elif roll < 0.78:
+            ledger.adjust(rng.choice(_SKUS), rng.choice([-3, -1, 1, 2]), reason="count")
+        elif roll < 0.88:
+            clock.advance(timedelta(minutes=rng.choice([1, 10, 31])))
+        elif roll < 0.94:
+            ledger.expire_due(limit=rng.randint(1, 3))
+        else:
+            for parked in ledger.pending_review()[:1]:
+                ledger.approve_release(parked.entry_id, actor="ops")
+    except (InsufficientStock, ValidationError):
+        pass  # a refusal is an answer; the invariants must hold after it too
+
+
+def _assert_invariants(ledger: InventoryLedger, where: str) -> None:
+    report = ledger.verify()
+    assert report.ok, (where, report)
+    moved: dict[str, int] = dict.fromkeys(_SKUS, 0)
+    for entry in ledger.entries():
+        if entry.kind in (EntryKind.RECEIVE, EntryKind.ADJUST):
+            moved[entry.sku] += entry.qty  # received (and restocked), adjusted (signed)
+        elif entry.kind is EntryKind.COMMIT:
+            moved[entry.sku] -= entry.qty  # shipped
+    for sku in _SKUS:
+        balance = ledger.store.balance(sku)
+        assert balance.on_hand == balance.available + balance.locked, where
+        assert balance.available >= 0 and balance.locked >= 0, where
+        assert balance.on_hand == moved[sku], where

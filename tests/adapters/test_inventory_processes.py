@@ -82,5 +82,12 @@ def test_eight_processes_never_oversell_one_sqlite_file(tmp_path: Path) -> None:
         for sku, qty in lines.items():
             assert locked[(lock_key, sku)] == qty
     assert len({key for key, _sku in locked}) == len(successes)
+    # on_hand == received - shipped + adjusted, whatever the interleaving was.
+    entries = list(store.entries())
+    for sku in SKUS:
+        received = sum(e.qty for e in entries if e.sku == sku and e.kind is EntryKind.RECEIVE)
+        shipped = sum(e.qty for e in entries if e.sku == sku and e.kind is EntryKind.COMMIT)
+        balance = store.balance(sku)
+        assert balance.on_hand == received - shipped == balance.available + balance.locked
     report = ledger.verify()
     assert report.ok, report

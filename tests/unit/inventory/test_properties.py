@@ -1,8 +1,9 @@
 """Invariants of the ledger under any sequence of calls, and under crashes.
 
 For every SKU at every moment: ``on_hand == available + locked``, ``available >= 0``,
-``locked >= 0``; each lock line resolves each unit at most once; and the ledger's
-entries add up to the counters (``verify().ok``).
+``locked >= 0``, ``on_hand == received - shipped + adjusted`` (restocks are received
+entries, adjustments are signed); each lock line resolves each unit at most once; and the
+ledger's entries add up to the counters (``verify().ok``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import random
 import shutil
 import tempfile
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,11 +34,17 @@ from hypothesis.stateful import (
 
 from orderkit.adapters.memory import MemoryInventoryStore
 from orderkit.adapters.sqlite import SQLiteInventoryStore
-from orderkit.inventory import InventoryLedger, LedgerEntry
+from orderkit.inventory import (
+    Balance,
+    EntryKind,
+    InventoryLedger,
+    LedgerEntry,
+    LockLine,
+    LockTokens,
+)
 from orderkit.inventory.ports import InventoryStore, InventoryTransaction
 from orderkit.model.errors import InsufficientStock, InvalidLock, StoreError
 from orderkit.testing import ManualClock
-from orderkit.testing.inventory_paths import PortOnlyStore
 
 SECRET = b"property-test-secret-0123456789"
 RELEASE_LIMIT = 1
@@ -311,11 +318,28 @@ class LedgerMachine(RuleBasedStateMachine):
             assert level.locked == self.locked(sku)
 
     @invariant()
+    def on_hand_is_what_came_in_minus_what_shipped(self) -> None:
+        assert_movements_add_up(self.ledger)
+
+    @invariant()
     def the_ledger_adds_up(self) -> None:
         report = self.ledger.verify()
         assert report.ok, report
         for line in self.ledger.store.all_lock_lines():
             assert 0 <= line.remaining <= line.qty
+
+
+def assert_movements_add_up(ledger: InventoryLedger) -> None:
+    """``on_hand == received - shipped + adjusted`` for every SKU, from the entries."""
+    moved: dict[str, int] = {}
+    for entry in ledger.entries():
+        if entry.kind in (EntryKind.RECEIVE, EntryKind.ADJUST):
+            moved[entry.sku] = moved.get(entry.sku, 0) + entry.qty
+        elif entry.kind is EntryKind.COMMIT:
+            moved[entry.sku] = moved.get(entry.sku, 0) - entry.qty
+    for sku, balance in ledger.store.balances().items():
+        assert balance.on_hand == moved.get(sku, 0), sku
+        assert balance.on_hand == balance.available + balance.locked, sku
 
 
 TestLedgerMachine = LedgerMachine.TestCase
@@ -349,12 +373,12 @@ class SimulatedCrash(StoreError):
         super().__init__("inventory transaction", f"simulated crash {where}")
 
 
-class CrashingStore(PortOnlyStore):
+class CrashingStore:
     """Wraps a real store and raises between steps: before the transaction, between
     appends (the store must roll back), or after the commit (the caller never hears)."""
 
     def __init__(self, inner: InventoryStore, rng: random.Random, rate: float) -> None:
-        super().__init__(inner)
+        self.inner = inner
         self.rng = rng
         self.rate = rate
         self.crashes = 0
@@ -370,6 +394,34 @@ class CrashingStore(PortOnlyStore):
         with self.inner.transaction(skus) as tx:
             yield _CrashingTransaction(tx, self)
         self._crash("after the commit")
+
+
+    def balance(self, sku: str) -> Balance:
+        return self.inner.balance(sku)
+
+    def balances(self) -> Mapping[str, Balance]:
+        return self.inner.balances()
+
+    def lock_lines(self, lock_key: str) -> Sequence[LockLine]:
+        return self.inner.lock_lines(lock_key)
+
+    def lines_of_order(self, order_id: str) -> Sequence[LockLine]:
+        return self.inner.lines_of_order(order_id)
+
+    def all_lock_lines(self) -> Iterator[LockLine]:
+        return self.inner.all_lock_lines()
+
+    def due_lines(self, now: datetime, limit: int) -> Sequence[LockLine]:
+        return self.inner.due_lines(now, limit)
+
+    def entries(self) -> Iterator[LedgerEntry]:
+        return self.inner.entries()
+
+    def entry(self, entry_id: str) -> LedgerEntry | None:
+        return self.inner.entry(entry_id)
+
+    def pending_parks(self) -> Sequence[LedgerEntry]:
+        return self.inner.pending_parks()
 
 
 class _CrashingTransaction:
@@ -392,6 +444,7 @@ def _simulate(inner: InventoryStore, seed: int, steps: int) -> CrashingStore:
     store = CrashingStore(inner, random.Random(seed * 7919), rate=0.08)
     ledger = InventoryLedger(store, secret=SECRET, clock=clock, release_limit=15)
     clean = InventoryLedger(inner, secret=SECRET, clock=clock)
+    tokens = LockTokens(SECRET)
     lock_ids: list[str] = []
     for _ in range(steps):
         action = rng.choice(
@@ -410,7 +463,7 @@ def _simulate(inner: InventoryStore, seed: int, steps: int) -> CrashingStore:
                 lines = None
                 if action == "release_lines":
                     lines = {rng.choice(SKUS): rng.randint(1, 3)}
-                    held = {line.sku for line in inner.lock_lines(lock_id.split(".")[0])}
+                    held = {line.sku for line in inner.lock_lines(tokens.open(lock_id)[0])}
                     lines = {sku: qty for sku, qty in lines.items() if sku in held} or None
                 if action == "commit":
                     ledger.commit(lock_id, lines)
@@ -428,6 +481,7 @@ def _simulate(inner: InventoryStore, seed: int, steps: int) -> CrashingStore:
         # After any step, crashed or not, the store is consistent.
         report = clean.verify()
         assert report.ok, report
+        assert_movements_add_up(clean)
         for sku, balance in inner.balances().items():
             assert balance.locked >= 0 and balance.available >= 0, sku
     # Eventually every lock expires and all stock is available again.
