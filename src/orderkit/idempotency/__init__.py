@@ -10,7 +10,7 @@
 Keys come from business identity through :func:`orderkit.model.ids.fingerprint`.
 """
 
-from orderkit.idempotency.codec import Codec, Outcome, PickleCodec
+from orderkit.idempotency.codec import Codec, PickleCodec, StoredResult
 from orderkit.idempotency.duplicates import DuplicateDetector
 from orderkit.idempotency.guard import DEFAULT_RETRYABLE, Idempotency
 from orderkit.idempotency.records import IdempotencyRecord, RecordState
@@ -23,9 +23,9 @@ __all__ = [
     "DuplicateDetector",
     "Idempotency",
     "IdempotencyRecord",
-    "Outcome",
     "PickleCodec",
     "RecordState",
     "RetryPolicy",
+    "StoredResult",
     "fingerprint",
 ]

@@ -16,11 +16,11 @@ import attrs
 
 from orderkit.model.errors import StoreError, ValidationError
 
-__all__ = ["Codec", "Outcome", "PickleCodec"]
+__all__ = ["Codec", "PickleCodec", "StoredResult"]
 
 
 @attrs.frozen
-class Outcome:
+class StoredResult:
     """What ``fn`` produced: a ``value``, or an ``error`` to raise again on replay."""
 
     value: object = None
@@ -37,11 +37,11 @@ class Outcome:
 class Codec(Protocol):
     """Turns outcomes into bytes and back; both directions are deterministic."""
 
-    def encode(self, outcome: Outcome) -> bytes:
+    def encode(self, outcome: StoredResult) -> bytes:
         """Bytes for ``outcome``; :class:`ValidationError` when it cannot be stored."""
         ...
 
-    def decode(self, data: bytes) -> Outcome:
+    def decode(self, data: bytes) -> StoredResult:
         """The outcome ``data`` was made from; :class:`StoreError` when unreadable."""
         ...
 
@@ -51,7 +51,7 @@ class PickleCodec:
 
     __slots__ = ()
 
-    def encode(self, outcome: Outcome) -> bytes:
+    def encode(self, outcome: StoredResult) -> bytes:
         """Pickle ``(value, error)``; :class:`ValidationError` when it cannot be pickled."""
         try:
             return pickle.dumps((outcome.value, outcome.error), pickle.HIGHEST_PROTOCOL)
@@ -61,10 +61,10 @@ class PickleCodec:
                 "result", stored, f"cannot be stored for replay: {failure}"
             ) from failure
 
-    def decode(self, data: bytes) -> Outcome:
+    def decode(self, data: bytes) -> StoredResult:
         """Unpickle what :meth:`encode` wrote; :class:`StoreError` when unreadable."""
         try:
             value, error = pickle.loads(data)
         except Exception as failure:  # any unpickling failure means an unreadable record
             raise StoreError("replay idempotent outcome", str(failure)) from failure
-        return Outcome(value=value, error=error)
+        return StoredResult(value=value, error=error)

@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final, ParamSpec, TypeVar, cast
 
-from orderkit.idempotency.codec import Codec, Outcome, PickleCodec
+from orderkit.idempotency.codec import Codec, PickleCodec, StoredResult
 from orderkit.idempotency.payloads import payload_digests
 from orderkit.idempotency.records import IdempotencyRecord, RecordState
 from orderkit.idempotency.tokens import new_token
@@ -182,7 +182,7 @@ class Idempotency:
                 self._release(mine, error)
                 raise
             try:
-                data = self._codec.encode(Outcome(error=error))
+                data = self._codec.encode(StoredResult(error=error))
             except OrderkitError as failure:
                 # The refusal cannot be replayed, so it must not be remembered either.
                 error.add_note(f"not stored for replay: {failure}")
@@ -191,7 +191,7 @@ class Idempotency:
             self._complete(mine, data)
             raise
         try:
-            data = self._codec.encode(Outcome(value=result))
+            data = self._codec.encode(StoredResult(value=result))
         except OrderkitError as failure:
             self._release(mine, failure)
             raise

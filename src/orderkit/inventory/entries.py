@@ -22,16 +22,16 @@ __all__ = [
     "EntryKind",
     "InventoryLock",
     "LedgerEntry",
+    "LedgerOutcome",
     "LineOccupancy",
     "LockLine",
-    "Outcome",
     "ParkedRelease",
     "ReleaseResult",
     "StockLevel",
 ]
 
 #: What a ``release``/``commit``/``approve_release`` call did.
-Outcome = Literal[
+LedgerOutcome = Literal[
     "released", "committed", "already_released", "already_committed", "expired", "parked"
 ]
 
@@ -189,7 +189,7 @@ class ReleaseResult:
     applied; call :meth:`raise_if_parked` to turn it into an exception.
     """
 
-    outcome: Outcome
+    outcome: LedgerOutcome
     lock_id: str
     order_id: str
     lines: dict[str, int] = attrs.Factory(dict)

@@ -24,9 +24,9 @@ from orderkit.inventory.entries import (
     EntryKind,
     InventoryLock,
     LedgerEntry,
+    LedgerOutcome,
     LineOccupancy,
     LockLine,
-    Outcome,
     ParkedRelease,
     ReleaseResult,
     StockLevel,
@@ -82,7 +82,7 @@ def _demand(lines: object, path: str = "lines") -> dict[str, int]:
     return dict(sorted(total.items()))
 
 
-def _nothing_moved(lines: Iterable[LockLine], *, commit: bool) -> Outcome:
+def _nothing_moved(lines: Iterable[LockLine], *, commit: bool) -> LedgerOutcome:
     """Why a release/commit moved nothing: what happened to those units before."""
     released = committed = expired = 0
     for line in lines:
@@ -350,7 +350,7 @@ class InventoryLedger:
                 else:
                     moved[sku] = qty
                 tx.append(entry)
-        outcome: Outcome
+        outcome: LedgerOutcome
         if parked:
             outcome = "parked"
         elif moved:

@@ -12,7 +12,7 @@ import attrs
 import pytest
 
 from orderkit.adapters.memory import MemoryIdempotencyStore
-from orderkit.idempotency import Idempotency, IdempotencyRecord, Outcome, PickleCodec
+from orderkit.idempotency import Idempotency, IdempotencyRecord, PickleCodec, StoredResult
 from orderkit.idempotency.payloads import payload_digests
 from orderkit.model.errors import InsufficientStock, StoreError, ValidationError
 from orderkit.testing import ManualClock
@@ -127,14 +127,14 @@ class RecordingCodec(PickleCodec):
     __slots__ = ("decoded", "encoded")
 
     def __init__(self) -> None:
-        self.encoded: list[Outcome] = []
+        self.encoded: list[StoredResult] = []
         self.decoded = 0
 
-    def encode(self, outcome: Outcome) -> bytes:
+    def encode(self, outcome: StoredResult) -> bytes:
         self.encoded.append(outcome)
         return super().encode(outcome)
 
-    def decode(self, data: bytes) -> Outcome:
+    def decode(self, data: bytes) -> StoredResult:
         self.decoded += 1
         return super().decode(data)
 
@@ -152,7 +152,7 @@ def test_stored_outcomes_are_what_the_codec_encodes() -> None:
         guard.run("refused", {"order_id": "T1001"}, refuse)
     ok, refused = store.get("ok"), store.get("refused")
     assert ok is not None and refused is not None
-    assert PickleCodec().decode(ok.outcome or b"") == Outcome(value=result)
+    assert PickleCodec().decode(ok.outcome or b"") == StoredResult(value=result)
     stored = PickleCodec().decode(refused.outcome or b"")
     assert isinstance(stored.error, InsufficientStock)
     assert stored.error.shortages == {"TEA-250G": (3, 1)}
