@@ -18,9 +18,10 @@ from typing import Any, Final, Literal
 
 import attrs
 
-from orderkit.mapping.paths import MISSING, iter_leaves, pattern_of
-from orderkit.mapping.plan import Plan, _lookup, is_known, totals_mismatch
+from orderkit.mapping.paths import MISSING, iter_leaves, lookup, pattern_of
+from orderkit.mapping.plan import Plan, totals_mismatch
 from orderkit.mapping.registry import Registry, default_registry
+from orderkit.mapping.status import is_known
 from orderkit.model.errors import MappingError
 
 __all__ = ["ConsistencyReport", "Finding", "FindingKind", "check"]
@@ -213,7 +214,7 @@ def _scan_statuses(
             objects: list[tuple[str, object]] = [("", payload)]
         else:
             try:
-                items = _lookup(payload, tuple(list_path.split(".")), "", plan.name)
+                items = lookup(payload, tuple(list_path.split(".")), "", plan.name)
             except MappingError:
                 continue  # a malformed container is reported when the record is built
             if not isinstance(items, list):
@@ -226,7 +227,7 @@ def _scan_statuses(
                 if presence:
                     continue
                 try:
-                    value = _lookup(obj, keys, prefix, plan.name)
+                    value = lookup(obj, keys, prefix, plan.name)
                 except MappingError:
                     continue
                 if value is MISSING or (value is None and default is not None

@@ -9,12 +9,21 @@ Error paths keep the real index (``orders.order[2].price``) so a bad record can 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
-from typing import Final
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Final
 
-from orderkit.model.errors import DefinitionError
+from orderkit.model.errors import DefinitionError, MappingError
 
-__all__ = ["MISSING", "Missing", "iter_leaves", "join", "parse_path", "pattern_of"]
+__all__ = [
+    "MISSING",
+    "Missing",
+    "iter_leaves",
+    "join",
+    "lookup",
+    "parse_path",
+    "path_text",
+    "pattern_of",
+]
 
 
 class Missing:
@@ -49,6 +58,31 @@ def parse_path(path: str, *, where: str = "path") -> tuple[str, ...]:
 def join(prefix: str, key: str) -> str:
     """``join("orders.order[2]", "price")`` -> ``"orders.order[2].price"``."""
     return f"{prefix}.{key}" if prefix else key
+
+
+def path_text(prefix: str, keys: Sequence[str]) -> str:
+    """The indexed path of ``keys`` under ``prefix``: ``path_text("a[2]", ("b", "c"))`` is
+    ``"a[2].b.c"``."""
+    return join(prefix, ".".join(keys))
+
+
+def lookup(obj: Mapping[str, Any], keys: tuple[str, ...], prefix: str, platform: str) -> Any:
+    """The value at ``keys`` under ``obj``: ``MISSING`` when a key is absent, ``None`` when
+    an object on the way is null, and a ``MappingError`` naming the path when something on
+    the way is not an object (a list, a string)."""
+    current: Any = obj
+    for index, key in enumerate(keys):
+        if current is None:
+            return None
+        if type(current) is not dict and not isinstance(current, Mapping):
+            # (``type`` first: JSON objects are dicts, and the ABC check costs far more)
+            raise MappingError(
+                platform, path_text(prefix, keys[:index]), current, "expected an object"
+            )
+        current = current.get(key, MISSING)
+        if current is MISSING:
+            return MISSING
+    return current
 
 
 def pattern_of(path: str) -> str:

@@ -14,7 +14,8 @@ from typing import Any
 
 import attrs
 
-from orderkit.mapping.plan import Plan, compile_map
+from orderkit.mapping.compile import compile_map
+from orderkit.mapping.plan import Plan
 from orderkit.mapping.spec import PlatformMap
 from orderkit.model.errors import DefinitionError, MappingError
 from orderkit.model.orders import Order
@@ -35,7 +36,7 @@ __all__ = [
 
 def builtin_maps() -> dict[str, Callable[[], PlatformMap]]:
     """The built-in platform maps by name (``"taobao"`` is the Tmall map under that name)."""
-    from orderkit.mapping import douyin, jd, pdd, shopify, tmall, woocommerce
+    from orderkit.mapping.maps import douyin, jd, pdd, shopify, tmall, woocommerce
 
     return {
         "tmall": tmall.platform_map,

@@ -52,12 +52,12 @@ __all__ = [
 #: and a number that large is a corrupted field, not a price.
 AMOUNT_LIMIT: Final = Decimal(10) ** 15
 MAX_COUNT: Final = 10**9
-_QUANTUM: Final = {d: Decimal(1).scaleb(-d) for d in range(9)}
-#: The exactness check runs in its own context: amounts below the limit have at most 23
-#: digits, and a host's thread context (a lower precision, traps) must not change whether
-#: a payload maps.
+#: Every computation on an amount (the exactness check, fen to yuan) runs in this context:
+#: amounts below the limit have at most 23 digits, and a host's thread context (a lower
+#: precision, traps) must not change whether or how a payload maps.
 _EXACT: Final = decimal.Context(prec=50)
-_ZEROS: Final = {d: Decimal(0).scaleb(-d) for d in range(9)}
+_QUANTUM: Final = {d: Decimal(1).scaleb(-d, context=_EXACT) for d in range(9)}
+_ZEROS: Final = {d: Decimal(0).scaleb(-d, context=_EXACT) for d in range(9)}
 _ZERO_TEXT: Final = frozenset({"0", "0.0", "0.00", "0.000"})
 
 MONEY_UNITS: Final = frozenset({"yuan", "decimal", "yuan_float", "decimal_float", "fen", "minor"})
@@ -167,13 +167,13 @@ def amount_converter(
             # "0.00" is the most common amount of all (and skipped right after).
             return _ZEROS[minor_digits(currency) if max_decimals is None else max_decimals]
         amount = parse(value)
-        if not amount.is_finite() or abs(amount) >= AMOUNT_LIMIT:
+        if not amount.is_finite() or amount.copy_abs() >= AMOUNT_LIMIT:
             raise Reject("amount out of range")
         if amount < 0 and not signed:
             raise Reject("expected an amount >= 0")
         digits = minor_digits(currency)
         if from_minor:
-            return amount.scaleb(-digits)
+            return amount.scaleb(-digits, context=_EXACT)
         allowed = digits if max_decimals is None else max_decimals
         try:
             exact = amount.quantize(_QUANTUM[allowed], context=_EXACT)

@@ -16,7 +16,7 @@ from orderkit.model.errors import MappingError
 from orderkit.model.money import Money
 from orderkit.testing.strategies import mutated_payloads, odd_json_values
 
-FIXTURES = Path(__file__).parent / "fixtures" / "mapping"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "mapping"
 SEEDS = [
     (p.parent.name, json.loads(p.read_text("utf-8"))) for p in sorted(FIXTURES.glob("*/*.json"))
 ]

@@ -14,7 +14,7 @@ from orderkit.mapping import get_map, normalize
 from orderkit.model.money import Money
 from orderkit.model.orders import AdjustmentKind, Bearer, LineStatus, Order, OrderStatus
 
-FIXTURES = Path(__file__).parent / "fixtures" / "mapping"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "mapping"
 PLATFORMS = ("tmall", "jd", "pdd", "douyin", "shopify", "woocommerce")
 ALL = sorted(FIXTURES.glob("*/*.json"))
 

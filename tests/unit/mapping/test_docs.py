@@ -7,7 +7,7 @@ from pathlib import Path
 from orderkit.mapping import render_status_tables
 from orderkit.mapping.doc import BEGIN_MARKER, END_MARKER
 
-DOC = Path(__file__).parent.parent / "docs" / "mapping.md"
+DOC = Path(__file__).parents[3] / "docs" / "mapping.md"
 
 
 def test_docs_status_tables_are_exactly_what_the_maps_render() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from orderkit.mapping import check
 
-FIXTURES = Path(__file__).parent / "fixtures" / "mapping"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "mapping"
 
 
 def batch(platform: str) -> list[dict[str, Any]]:

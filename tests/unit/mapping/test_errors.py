@@ -12,7 +12,7 @@ import pytest
 from orderkit.mapping import MappingFailure, normalize, normalize_many
 from orderkit.model.errors import MappingError, ValidationError
 
-FIXTURES = Path(__file__).parent / "fixtures" / "mapping"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "mapping"
 
 
 def load(platform: str, name: str) -> dict[str, Any]:

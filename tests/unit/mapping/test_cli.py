@@ -11,8 +11,8 @@ import pytest
 
 from orderkit.cli import main
 
-ROOT = Path(__file__).parent.parent
-FIXTURES = Path(__file__).parent / "fixtures" / "mapping"
+ROOT = Path(__file__).parents[3]
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "mapping"
 
 
 def trades() -> list[dict[str, object]]:

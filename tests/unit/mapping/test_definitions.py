@@ -28,7 +28,7 @@ from orderkit.model.errors import DefinitionError, MappingError
 from orderkit.model.money import Money
 from orderkit.model.orders import AdjustmentKind, Bearer, LineStatus, OrderStatus
 
-FIXTURES = Path(__file__).parent / "fixtures" / "mapping"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "mapping"
 
 
 def load(platform: str, name: str) -> dict[str, Any]:

@@ -1,0 +1,330 @@
+"""``compile_map``: a :class:`~orderkit.mapping.spec.PlatformMap` checked and compiled.
+
+Compiling does every check that can be done without a payload (paths parse, units exist
+and fit their role, every combination of known status values has a meaning, adjustments
+are coherent) and raises :class:`~orderkit.model.errors.DefinitionError` naming the bad
+entry (``"tmall.status.rules[3]"``). Each section of the map has its own small compiler
+here or in its module (:mod:`~orderkit.mapping.fields`, :mod:`~orderkit.mapping.status`,
+:mod:`~orderkit.mapping.lines`, :mod:`~orderkit.mapping.adjustments`,
+:mod:`~orderkit.mapping.refunds`); :func:`compile_map` composes their readers into the
+:class:`~orderkit.mapping.plan.Sections` of a :class:`~orderkit.mapping.plan.Plan`. This
+happens once per map: reading a payload is then a run of those readers, a dict lookup
+per status, and the validating constructors of the canonical values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import tzinfo
+from typing import Any, Final
+
+import attrs
+
+from orderkit.mapping.adjustments import (
+    AdjustmentListReader,
+    AdjustmentReader,
+    compile_adjustment,
+    compile_adjustment_list,
+)
+from orderkit.mapping.fields import compile_field, compile_optional_field
+from orderkit.mapping.lines import LineDraft, compile_lines
+from orderkit.mapping.paths import lookup, parse_path
+from orderkit.mapping.plan import (
+    AddressReader,
+    CurrencyReader,
+    Header,
+    HeaderReader,
+    PaymentsReader,
+    Plan,
+    Sections,
+    ShipmentsReader,
+)
+from orderkit.mapping.refunds import compile_refunds
+from orderkit.mapping.spec import Field, PaymentSpec, PlatformMap, ShipmentSpec
+from orderkit.mapping.status import StatusPlan, compile_status
+from orderkit.mapping.units import MONEY_UNITS
+from orderkit.model.errors import DefinitionError, MappingError, ValidationError
+from orderkit.model.money import Money
+from orderkit.model.orders import (
+    Address,
+    Adjustment,
+    OrderStatus,
+    Payment,
+    Shipment,
+)
+from orderkit.model.time import zone
+
+__all__ = ["compile_map"]
+
+_ADDRESS_FIELDS: Final = frozenset(a.name for a in attrs.fields(Address))
+
+
+def _check_name(spec: object) -> PlatformMap:
+    if not isinstance(spec, PlatformMap):
+        raise DefinitionError("expected a PlatformMap", path="map", value=spec)
+    name = spec.name
+    if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
+        raise DefinitionError(
+            "a platform name is a short word like 'tmall'", path="name", value=name
+        )
+    return spec
+
+
+def _compile_zone(spec: PlatformMap) -> tzinfo:
+    try:
+        return zone(spec.source_zone, path=f"{spec.name}.source_zone")
+    except ValidationError as error:
+        raise DefinitionError(
+            error.reason, path=f"{spec.name}.source_zone", value=spec.source_zone
+        ) from None
+
+
+def _compile_currency(spec: PlatformMap) -> CurrencyReader:
+    """A fixed currency (checked now), or one read from ``currency_path`` (checked then)."""
+    name = spec.name
+    if spec.currency_path is None:
+        try:
+            Money.zero(spec.currency)
+        except ValidationError:
+            raise DefinitionError(
+                "expected an ISO 4217 code", path=f"{name}.currency", value=spec.currency
+            ) from None
+        fixed: str = spec.currency
+        return lambda _payload: fixed
+    path = spec.currency_path
+    keys = parse_path(path, where=f"{name}.currency_path")
+
+    def read(payload: Mapping[str, Any]) -> str:
+        currency = lookup(payload, keys, "", name)
+        try:
+            Money.zero(currency)
+        except ValidationError:
+            raise MappingError(name, path, currency, "expected an ISO 4217 currency") from None
+        code: str = currency
+        return code
+
+    return read
+
+
+def _compile_header(spec: PlatformMap, tz: tzinfo) -> tuple[HeaderReader, StatusPlan]:
+    """Order id, created and paid times, and the order status table."""
+    name = spec.name
+    read_id = compile_field(spec.order_id, name, "order_id", tz, units=frozenset({"id"}))
+    read_created = compile_field(spec.created_at, name, "created_at", tz,
+                                 units=frozenset({"timestamp"}))
+    read_paid = compile_optional_field(spec.paid_at, name, "paid_at", tz)
+    status = compile_status(spec.status, name, "status", OrderStatus)
+
+    def read(payload: Mapping[str, Any], currency: str) -> Header:
+        channel_order_id = read_id(payload, "", currency)
+        created_at = read_created(payload, "", currency)
+        paid_at = read_paid(payload, "", currency)
+        return Header(channel_order_id, created_at, paid_at, status.status(payload, "", name))
+
+    return read, status
+
+
+def _compile_adjustments(
+    spec: PlatformMap,
+) -> tuple[list[AdjustmentReader], AdjustmentListReader]:
+    """Line-scoped adjustment readers (read inside each item), and one reader for the
+    order-scoped adjustments followed by the adjustment lists."""
+    name = spec.name
+    line_scoped: list[AdjustmentReader] = []
+    order_scoped: list[AdjustmentReader] = []
+    for index, adjustment in enumerate(spec.adjustments):
+        reader = compile_adjustment(adjustment, name, f"adjustments[{index}]")
+        (line_scoped if adjustment.scope == "line" else order_scoped).append(reader)
+    lists = [
+        compile_adjustment_list(listed, name, f"adjustment_lists[{index}]")
+        for index, listed in enumerate(spec.adjustment_lists)
+    ]
+
+    def read(
+        payload: Mapping[str, Any], currency: str, line_ids: frozenset[str]
+    ) -> list[Adjustment]:
+        found = []
+        for reader in order_scoped:
+            adjustment = reader(payload, "", currency, None)
+            if adjustment is not None:
+                found.append(adjustment)
+        for read_list in lists:
+            found.extend(read_list(payload, currency, line_ids))
+        return found
+
+    return line_scoped, read
+
+
+def _compile_address(ship_to: Mapping[str, Field], platform: str, tz: tzinfo) -> AddressReader:
+    """The receiver: text fields named after :class:`Address` attributes (None without)."""
+    readers = []
+    for attr, field in ship_to.items():
+        where = f"ship_to[{attr!r}]"
+        if attr not in _ADDRESS_FIELDS:
+            raise DefinitionError(
+                f"Address has no field {attr!r}; expected one of {sorted(_ADDRESS_FIELDS)}",
+                path=f"{platform}.{where}", value=attr,
+            )
+        if isinstance(field, Field) and field.unit != "text":
+            raise DefinitionError("receiver fields are text", path=f"{platform}.{where}",
+                                  value=field.unit)
+        readers.append((attr, compile_field(field, platform, where, tz)))
+
+    def read(payload: Mapping[str, Any], currency: str) -> Address | None:
+        if not readers:
+            return None
+        return Address(**{attr: read(payload, "", currency) or "" for attr, read in readers})
+
+    return read
+
+
+def _compile_payment(spec: PlatformMap, tz: tzinfo) -> PaymentsReader:
+    """The buyer's payment, recorded when the order has a paid time (none without a spec)."""
+    name = spec.name
+    payment: PaymentSpec | None = spec.payment
+    if payment is None:
+        return lambda _payload, _currency, _header, _payable: ()
+    if spec.paid_at is None:
+        raise DefinitionError("a payment needs paid_at", path=f"{name}.payment", value=payment)
+    read_reference = compile_optional_field(payment.reference, name, "payment.reference", tz)
+    read_method = compile_optional_field(payment.method, name, "payment.method", tz)
+
+    def read(
+        payload: Mapping[str, Any], currency: str, header: Header, payable: Money
+    ) -> tuple[Payment, ...]:
+        if header.paid_at is None:
+            return ()
+        reference = read_reference(payload, "", currency) or ""
+        method = read_method(payload, "", currency) or ""
+        return (Payment(
+            payment_id=f"{name}:{header.channel_order_id}:payment",
+            amount=payable,
+            at=header.paid_at,
+            method=method,
+            reference=reference,
+        ),)
+
+    return read
+
+
+def _compile_shipment(spec: PlatformMap, tz: tzinfo) -> ShipmentsReader:
+    """An order-level waybill, recorded as a shipment of every unit when it is not empty."""
+    name = spec.name
+    shipment: ShipmentSpec | None = spec.shipment
+    if shipment is None:
+        return lambda _payload, _currency, _header, _lines: ()
+    read_carrier = compile_field(shipment.carrier, name, "shipment.carrier", tz)
+    read_waybill = compile_field(shipment.waybill, name, "shipment.waybill", tz)
+    read_shipped = compile_optional_field(shipment.shipped_at, name, "shipment.shipped_at", tz)
+
+    def read(
+        payload: Mapping[str, Any], currency: str, header: Header, lines: list[LineDraft]
+    ) -> tuple[Shipment, ...]:
+        waybill = read_waybill(payload, "", currency)
+        if not waybill:
+            return ()
+        return (Shipment(
+            shipment_id=f"{name}:{header.channel_order_id}:{waybill}",
+            carrier=read_carrier(payload, "", currency) or "",
+            waybill=waybill,
+            lines={line.line_id: line.quantity for line in lines},
+            shipped_at=read_shipped(payload, "", currency),
+        ),)
+
+    return read
+
+
+def _status_plans(
+    spec: PlatformMap, order_status: StatusPlan, line_status: StatusPlan | None
+) -> dict[str, tuple[str, StatusPlan]]:
+    """The compiled status tables by scope, for ``check`` to find unknown values."""
+    plans = {"order": ("", order_status)}
+    if line_status is not None:
+        plans["line"] = (spec.lines.path, line_status)
+    return plans
+
+
+def _check_ignored(spec: PlatformMap) -> None:
+    for index, ignored in enumerate(spec.ignore):
+        parse_path(ignored.replace("[*]", ""), where=f"{spec.name}.ignore[{index}]")
+
+
+def _patterns(spec: PlatformMap) -> Iterator[tuple[str, str]]:
+    """(source path pattern, unit) for every field the map reads."""
+    def field(f: Field | None, prefix: str = "") -> Iterator[tuple[str, str]]:
+        if f is None:
+            return
+        for path in (f.path, *f.fallback):
+            yield (f"{prefix}{path}", f.unit)
+
+    yield from field(spec.order_id)
+    yield from field(spec.created_at)
+    yield from field(spec.paid_at)
+    yield from field(spec.buyer_id)
+    yield from field(spec.payable)
+    if spec.currency_path:
+        yield (spec.currency_path, "text")
+    for receiver in spec.ship_to.values():
+        yield from field(receiver)
+    line = f"{spec.lines.path}[*]."
+    for item in (spec.lines.sku, spec.lines.quantity, spec.lines.unit_price,
+                 spec.lines.line_id, spec.lines.title):
+        yield from field(item, line)
+    for axis in spec.status.axes.values():
+        yield (axis.path, "status")
+    if spec.lines.status is not None:
+        for axis in spec.lines.status.axes.values():
+            yield (f"{line}{axis.path}", "status")
+    for adjustment in spec.adjustments:
+        prefix = line if adjustment.scope == "line" else ""
+        yield (f"{prefix}{adjustment.path}", adjustment.unit)
+        if adjustment.only_if:
+            yield (f"{prefix}{adjustment.only_if[0]}", "flag")
+    for listed in spec.adjustment_lists:
+        yield (f"{listed.path}[*].{listed.amount}", listed.unit)
+        yield (f"{listed.path}[*].{listed.type_field}", "type")
+        if listed.line_ref:
+            yield (f"{listed.path}[*].{listed.line_ref}", "ref")
+    if spec.refunds is not None:
+        yield (f"{spec.refunds.path}[*].{spec.refunds.line_ref}", "ref")
+        yield (f"{spec.refunds.path}[*].{spec.refunds.quantity}", "count")
+    if spec.payment is not None:
+        yield from field(spec.payment.reference)
+        yield from field(spec.payment.method)
+    if spec.shipment is not None:
+        yield from field(spec.shipment.carrier)
+        yield from field(spec.shipment.waybill)
+        yield from field(spec.shipment.shipped_at)
+
+
+def compile_map(spec: PlatformMap) -> Plan:
+    """Validate ``spec`` and compile it; :class:`DefinitionError` names the first bad entry."""
+    spec = _check_name(spec)
+    name = spec.name
+    tz = _compile_zone(spec)
+    currency = _compile_currency(spec)
+    header, order_status = _compile_header(spec, tz)
+    payable = compile_field(spec.payable, name, "payable", tz, units=MONEY_UNITS)
+    buyer = compile_optional_field(spec.buyer_id, name, "buyer_id", tz, empty="")
+    address = _compile_address(spec.ship_to, name, tz)
+    line_adjustments, adjustments = _compile_adjustments(spec)
+    lines, line_status = compile_lines(spec.lines, name, tz, line_adjustments)
+    refunds = compile_refunds(spec.refunds, name)
+    payments = _compile_payment(spec, tz)
+    shipments = _compile_shipment(spec, tz)
+    _check_ignored(spec)
+    sections = Sections(
+        platform=name, currency=currency, header=header, lines=lines, refunds=refunds,
+        adjustments=adjustments, address=address, payable=payable, payments=payments,
+        shipments=shipments, buyer=buyer,
+    )
+    patterns = dict(_patterns(spec))
+    envelopes = tuple(
+        parse_path(envelope, where=f"{name}.envelopes[{index}]")
+        for index, envelope in enumerate(spec.envelopes)
+    )
+    id_key = parse_path(spec.order_id.path, where=f"{name}.order_id")[0]
+    return Plan(
+        spec, frozenset(patterns) | frozenset(spec.ignore), patterns, sections, envelopes,
+        id_key, _status_plans(spec, order_status, line_status),
+    )

@@ -1,0 +1,157 @@
+"""The line items of a map (:class:`~orderkit.mapping.spec.LinesSpec`), compiled.
+
+Each item is read into a :class:`LineDraft`: its id, SKU, quantity, unit price, title
+and the bucket its units sit in (from the per-line status table, or following the order
+status). A draft stays open until the order is assembled, because listed refunds
+(:mod:`orderkit.mapping.refunds`) move units between its buckets; it then becomes an
+:class:`~orderkit.model.orders.OrderLine` through that class's validating constructor.
+Adjustments scoped to a line are read inside each item and carry its line id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import tzinfo
+from typing import Any, Final
+
+import attrs
+
+from orderkit.mapping.adjustments import AdjustmentReader
+from orderkit.mapping.fields import compile_field, compile_optional_field
+from orderkit.mapping.paths import MISSING, lookup, parse_path
+from orderkit.mapping.spec import LinesSpec
+from orderkit.mapping.status import StatusPlan, compile_status
+from orderkit.mapping.units import MONEY_UNITS
+from orderkit.model.errors import MappingError
+from orderkit.model.orders import Adjustment, LineStatus, OrderLine, OrderStatus
+
+__all__ = ["LINES_FOLLOW_ORDER", "LineDraft", "LinesReader", "compile_lines"]
+
+#: Where lines sit when the platform has no per-line status: they follow the order.
+LINES_FOLLOW_ORDER: Final[Mapping[OrderStatus, LineStatus]] = {
+    OrderStatus.PENDING_PAYMENT: LineStatus.OPEN,
+    OrderStatus.PAID: LineStatus.OPEN,
+    OrderStatus.PACKED: LineStatus.OPEN,
+    OrderStatus.SHIPPED: LineStatus.SHIPPED,
+    OrderStatus.DELIVERED: LineStatus.SHIPPED,
+    OrderStatus.COMPLETED: LineStatus.SHIPPED,
+    OrderStatus.CANCELLED: LineStatus.CANCELLED,
+    OrderStatus.CLOSED: LineStatus.REFUNDED,
+}
+
+
+@attrs.define
+class LineDraft:
+    """One line as read from its item, before refunds have moved any of its units.
+
+    Values are as the field readers returned them (a map's own default included);
+    :meth:`line` hands them to :class:`OrderLine`, whose constructor checks them.
+    """
+
+    line_id: str
+    sku: Any
+    quantity: Any
+    unit_price: Any
+    buckets: dict[LineStatus, int]
+    title: str
+    channel_line_id: str
+    item: Mapping[str, Any]
+    """The raw item, for refunds that name a line by one of its fields."""
+
+    def line(self) -> OrderLine:
+        """The canonical line, through :class:`OrderLine`'s validating constructor."""
+        return OrderLine(
+            line_id=self.line_id, sku=self.sku, quantity=self.quantity,
+            unit_price=self.unit_price, quantities=self.buckets, title=self.title,
+            channel_line_id=self.channel_line_id,
+        )
+
+
+LinesReader = Callable[
+    [Mapping[str, Any], str, OrderStatus], tuple[list[LineDraft], list[Adjustment]]
+]
+"""``(order object, currency, order status)`` -> the line drafts and their adjustments."""
+
+
+BucketReader = Callable[[Mapping[str, Any], str, OrderStatus], LineStatus]
+
+
+def _bucket_reader(
+    spec: LinesSpec, platform: str, where: str
+) -> tuple[BucketReader, StatusPlan | None]:
+    """Where an item's units sit: its own status (the compiled line table is returned
+    too), or the order's when it has none."""
+    if spec.status is None:
+        return (lambda _item, _prefix, status: LINES_FOLLOW_ORDER[status]), None
+    plan = compile_status(spec.status, platform, f"{where}.status", LineStatus)
+
+    def bucket(item: Mapping[str, Any], prefix: str, status: OrderStatus) -> LineStatus:
+        found: LineStatus = plan.status(item, prefix, platform)
+        if found is LineStatus.OPEN and status is OrderStatus.CANCELLED:
+            return LineStatus.CANCELLED
+        return found
+
+    return bucket, plan
+
+
+def compile_lines(
+    spec: LinesSpec, platform: str, source_tz: tzinfo,
+    adjustments: Sequence[AdjustmentReader] = (),
+) -> tuple[LinesReader, StatusPlan | None]:
+    """The reader of the line items, and the compiled per-line status table if the map has
+    one; ``adjustments`` are the line-scoped adjustment readers (read inside each item).
+    :class:`DefinitionError` names a bad entry of ``lines``."""
+    where = "lines"
+    list_keys = parse_path(spec.path, where=f"{platform}.{where}.path")
+    base = spec.path
+    read_sku = compile_field(spec.sku, platform, f"{where}.sku", source_tz)
+    read_quantity = compile_field(spec.quantity, platform, f"{where}.quantity", source_tz,
+                                  units=frozenset({"count"}))
+    read_price = compile_field(spec.unit_price, platform, f"{where}.unit_price", source_tz,
+                               units=MONEY_UNITS)
+    numbered = spec.line_id is None
+    read_line_id = compile_optional_field(spec.line_id, platform, f"{where}.line_id", source_tz)
+    read_title = compile_optional_field(spec.title, platform, f"{where}.title", source_tz,
+                                        empty="")
+    bucket, status_plan = _bucket_reader(spec, platform, where)
+    line_adjustments = tuple(adjustments)
+
+    def read(
+        payload: Mapping[str, Any], currency: str, status: OrderStatus
+    ) -> tuple[list[LineDraft], list[Adjustment]]:
+        items = lookup(payload, list_keys, "", platform)
+        if items is MISSING or items is None:
+            raise MappingError(platform, base, None, "required list of line items missing")
+        if not isinstance(items, list) or not items:
+            raise MappingError(platform, base, items, "expected a non-empty list of line items")
+        drafts: list[LineDraft] = []
+        found: list[Adjustment] = []
+        seen: set[str] = set()
+        for index, item in enumerate(items):
+            prefix = f"{base}[{index}]"
+            if not isinstance(item, Mapping):
+                raise MappingError(platform, prefix, item, "expected an object")
+            line_id = str(index + 1) if numbered else read_line_id(item, prefix, currency)
+            quantity = read_quantity(item, prefix, currency)
+            units_in = bucket(item, prefix, status)
+            if line_id in seen:
+                raise MappingError(platform, prefix, line_id, "duplicate line id")
+            seen.add(line_id)
+            drafts.append(LineDraft(
+                line_id=line_id,
+                sku=read_sku(item, prefix, currency),
+                quantity=quantity,
+                unit_price=read_price(item, prefix, currency),
+                buckets={units_in: quantity},
+                title=read_title(item, prefix, currency) or "",
+                channel_line_id="" if numbered else line_id,
+                item=item,
+            ))
+            for reader in line_adjustments:
+                adjustment = reader(item, prefix, currency, line_id)
+                if adjustment is not None:
+                    found.append(adjustment)
+        return drafts, found
+
+    return read, status_plan
+
