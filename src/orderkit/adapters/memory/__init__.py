@@ -1,9 +1,15 @@
 """In-memory adapters: for unit tests and single-process tools. Nothing to start."""
 
-from orderkit.adapters.memory.idempotency import MemoryIdempotencyStore
-from orderkit.adapters.memory.inventory import MemoryInventoryStore
-from orderkit.adapters.memory.orders import MemoryOrderRepository
-from orderkit.adapters.memory.sequences import MemoryReconIdSequence
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from orderkit.adapters.memory.idempotency import MemoryIdempotencyStore
+    from orderkit.adapters.memory.inventory import MemoryInventoryStore
+    from orderkit.adapters.memory.orders import MemoryOrderRepository
+    from orderkit.adapters.memory.sequences import MemoryReconIdSequence
 
 __all__ = [
     "MemoryIdempotencyStore",
@@ -11,3 +17,25 @@ __all__ = [
     "MemoryOrderRepository",
     "MemoryReconIdSequence",
 ]
+
+#: Each name and its module: a module is imported when its name is first used, so
+#: importing one adapter (``...orders``) loads neither the others nor their capabilities.
+_MODULES = {
+    "MemoryIdempotencyStore": "orderkit.adapters.memory.idempotency",
+    "MemoryInventoryStore": "orderkit.adapters.memory.inventory",
+    "MemoryOrderRepository": "orderkit.adapters.memory.orders",
+    "MemoryReconIdSequence": "orderkit.adapters.memory.sequences",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

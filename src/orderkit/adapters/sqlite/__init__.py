@@ -5,11 +5,17 @@ WAL mode and writes inside ``BEGIN IMMEDIATE`` transactions. Several adapters ma
 one file. Uses the standard library's ``sqlite3`` only.
 """
 
-from orderkit.adapters.sqlite._db import Database
-from orderkit.adapters.sqlite.idempotency import SQLiteIdempotencyStore
-from orderkit.adapters.sqlite.inventory import SQLiteInventoryStore
-from orderkit.adapters.sqlite.orders import SQLiteOrderRepository
-from orderkit.adapters.sqlite.sequences import SQLiteReconIdSequence
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from orderkit.adapters.sqlite._db import Database
+    from orderkit.adapters.sqlite.idempotency import SQLiteIdempotencyStore
+    from orderkit.adapters.sqlite.inventory import SQLiteInventoryStore
+    from orderkit.adapters.sqlite.orders import SQLiteOrderRepository
+    from orderkit.adapters.sqlite.sequences import SQLiteReconIdSequence
 
 __all__ = [
     "Database",
@@ -18,3 +24,26 @@ __all__ = [
     "SQLiteOrderRepository",
     "SQLiteReconIdSequence",
 ]
+
+#: Each name and its module: a module is imported when its name is first used, so
+#: importing one adapter (``...orders``) loads neither the others nor their capabilities.
+_MODULES = {
+    "Database": "orderkit.adapters.sqlite._db",
+    "SQLiteIdempotencyStore": "orderkit.adapters.sqlite.idempotency",
+    "SQLiteInventoryStore": "orderkit.adapters.sqlite.inventory",
+    "SQLiteOrderRepository": "orderkit.adapters.sqlite.orders",
+    "SQLiteReconIdSequence": "orderkit.adapters.sqlite.sequences",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
