@@ -27,19 +27,19 @@ with the same reference, kind and amount as one already paired.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from enum import StrEnum
-from itertools import repeat
-from operator import add, attrgetter, mul
+from itertools import compress, repeat
+from operator import add, attrgetter, eq, mul
 from typing import Final
 
 from orderkit.model.time import zone
 from orderkit.reconcile.records import Record
 from orderkit.reconcile.rules import Rules
 
-__all__ = ["DifferenceKind", "PeriodOf", "WholeDays", "classify_lone", "classify_pair"]
+__all__ = ["DifferenceKind", "PeriodOf", "classify_lone", "classify_pair"]
 
 
 class DifferenceKind(StrEnum):
@@ -58,145 +58,80 @@ class DifferenceKind(StrEnum):
     PENDING = "pending"
 
 
-_QUARTER_HOUR: Final = timedelta(minutes=15)
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_EPOCH_ORDINAL: Final = _EPOCH.toordinal()
-_QUARTERS_PER_DAY: Final = 96
-_QUARTERS_PER_HOUR: Final = 4
-_HOUR: Final = attrgetter("hour")
+_HOUR: Final = timedelta(hours=1)
+_MICROSECOND: Final = timedelta(microseconds=1)
+_HOUR_OF_DAY: Final = attrgetter("hour")
+#: What the memo holds for an hour whose instants do not all share one period.
+_MIXED: Final = -1
 
 
 class PeriodOf:
-    """The accounting period (as a comparable int) of an instant, cached.
+    """The accounting period of an instant, as a comparable int: the local
+    ``year * 12 + month`` (month periods) or the local date's ordinal (day periods) in
+    the accounting zone.
 
-    Every modern zone offset and every daylight-saving switch falls on a quarter hour, so
-    all instants in the same UTC quarter hour share a local date; the cache is keyed on
-    that quarter hour and a month of data needs a few thousand conversions, not millions.
-    For month periods the UTC month is used directly when the day is far enough from the
-    month's edges that no offset (always less than a day) can move it.
+    The answer is always that of converting the instant itself to the zone. It is
+    memoised per UTC hour: an hour is remembered only when the zone's offset is the same
+    at its first and its last microsecond and both fall in one period, so that every
+    instant in between does too (no zone changes its offset twice within an hour). The
+    instants of any other hour (the one holding local midnight in a zone such as
+    Asia/Kathmandu, at UTC+05:45, or a month's first local instant) are converted one
+    by one. A month of data then needs about a thousand conversions, not millions.
 
-    :meth:`whole_days` answers per UTC day for the days that lie inside one period, so
-    the exact pass can compare two instants with two C-level lookups.
+    :meth:`__call__` takes any aware instant; :meth:`column` takes instants in UTC, as
+    :class:`~orderkit.reconcile.Record` stores them.
     """
 
-    __slots__ = ("_cache", "_month", "_zone")
+    __slots__ = ("_memo", "_month", "_zone")
 
     def __init__(self, tz: str | tzinfo, period: str) -> None:
         self._zone = zone(tz)
         self._month = period == "month"
-        self._cache: dict[int, int] = {}
+        self._memo = _HourMemo(self._zone, self._month)
 
     def __call__(self, at: datetime) -> int:
-        if self._month and 2 <= at.day <= 27:
-            return at.year * 12 + at.month
-        # Exact floor division (also before 1970, where truncating a float would not be).
-        return self._quarter((at - _EPOCH) // _QUARTER_HOUR)
+        return self.column([at.astimezone(UTC)])[0]
 
-    def _quarter(self, key: int) -> int:
-        """The period of the UTC quarter hour number ``key`` (counted from the epoch)."""
-        value = self._cache.get(key)
-        if value is None:
-            local = (_EPOCH + key * _QUARTER_HOUR).astimezone(self._zone)
-            value = local.year * 12 + local.month if self._month else local.toordinal()
-            self._cache[key] = value
-        return value
-
-    def whole_days(self, unknown: int) -> WholeDays:
-        """A table from UTC day ordinals to the period of every instant of that day.
-
-        Built as it is read, one Python step per distinct day. Days that straddle a
-        period boundary map to ``unknown``, which must be negative (no period is), so
-        that two tables with different ``unknown`` values never agree on such a day;
-        callers then ask :meth:`__call__`. Keys are ``at.toordinal()`` of UTC instants,
-        as :class:`~orderkit.reconcile.Record` stores them.
-        """
-        return WholeDays(self, unknown)
-
-    def whole_hours(self, unknown: int) -> WholeDays:
-        """:meth:`whole_days` for UTC hours: keys are ``ordinal * 24 + hour`` of UTC
-        instants, values the period of every instant of that hour or ``unknown``.
-
-        For day periods in a zone whose offset is not a whole number of days (all but
-        UTC) no UTC day lies inside one local day, but all hours but one or two a day do.
-        """
-        return WholeDays(self, unknown, self.whole_hour)
-
-    def column(self, ats: Iterable[datetime], unknown: int) -> list[int]:
-        """The period of each instant of ``ats`` (aware, in UTC), or ``unknown`` where the
-        whole-day (month periods) or whole-hour (day periods) table cannot answer.
-
-        Every step is a C-level ``map``, so a million instants cost a few attribute
-        reads each and no Python call: the exact pass compares two such columns.
-        """
-        if self._month:
-            days = self.whole_days(unknown)
-            return list(map(days.__getitem__, map(datetime.toordinal, ats)))
-        hours = self.whole_hours(unknown)
-        instants = list(ats)
-        firsts = map(mul, map(datetime.toordinal, instants), repeat(24))
-        keys = map(add, firsts, map(_HOUR, instants))
-        return list(map(hours.__getitem__, keys))
-
-    def whole_hour(self, key: int) -> int | None:
-        """The period shared by every instant of the UTC hour ``key`` (``ordinal * 24 +
-        hour``), if there is one; like :meth:`whole_day`, always what ``self(at)`` says."""
-        ordinal, hour = divmod(key, 24)
-        start = (ordinal - _EPOCH_ORDINAL) * _QUARTERS_PER_DAY + hour * _QUARTERS_PER_HOUR
-        try:
-            periods = {self._quarter(q) for q in range(start, start + _QUARTERS_PER_HOUR)}
-        except OverflowError:
-            return None
-        return periods.pop() if len(periods) == 1 else None
-
-    def whole_day(self, ordinal: int) -> int | None:
-        """The period shared by every instant of the UTC day ``ordinal``, if there is one.
-
-        A day is given a period only when all of its quarter hours (the unit
-        :meth:`__call__` is keyed on) agree, so the answer always equals ``self(at)`` for
-        any UTC instant ``at`` of that day.
-        """
-        if self._month:
-            day = date.fromordinal(ordinal)
-            if 2 <= day.day <= 27:
-                # Same shortcut as __call__: every instant of the day takes this branch.
-                return day.year * 12 + day.month
-        start = (ordinal - _EPOCH_ORDINAL) * _QUARTERS_PER_DAY
-        try:
-            periods = {self._quarter(q) for q in range(start, start + _QUARTERS_PER_DAY)}
-        except OverflowError:
-            # A day at the very ends of the calendar, where some local times do not
-            # exist: leave each instant to __call__, which answers as it always has.
-            return None
-        return periods.pop() if len(periods) == 1 else None
+    def column(self, ats: Iterable[datetime]) -> list[int]:
+        """The period of each instant of ``ats`` (aware, in UTC), with the memo read in
+        C-level ``map`` calls (a UTC hour is keyed as ``ordinal * 24 + hour``)."""
+        instants = ats if isinstance(ats, list) else list(ats)
+        days = map(mul, map(datetime.toordinal, instants), repeat(24))
+        hours = map(add, days, map(_HOUR_OF_DAY, instants))
+        periods = list(map(self._memo.__getitem__, hours))
+        for k in list(compress(range(len(periods)), map(eq, periods, repeat(_MIXED)))):
+            periods[k] = _local_period(instants[k], self._zone, self._month)
+        return periods
 
 
-class WholeDays(dict[int, int]):
-    """UTC day ordinal -> :meth:`PeriodOf.whole_day` (or, built by
-    :meth:`PeriodOf.whole_hours`, hour number -> :meth:`PeriodOf.whole_hour`), or ``unknown``
-    when that is ``None``.
+def _local_period(at: datetime, tz: tzinfo, month: bool) -> int:
+    local = at.astimezone(tz)
+    return local.year * 12 + local.month if month else local.toordinal()
 
-    A ``dict`` so that a lookup of a day already seen costs one C-level subscript; the
-    first lookup of a day fills it in (``__missing__``). Two tables with different
-    ``unknown`` values compare equal only for days with a known, equal period.
-    """
 
-    __slots__ = ("_answer", "_periods", "_unknown")
+class _HourMemo(dict[int, int]):
+    """UTC hour number (``ordinal * 24 + hour``) -> the period every instant of that hour
+    shares, or ``_MIXED``; filled in as it is read."""
 
-    def __init__(
-        self,
-        periods: PeriodOf,
-        unknown: int,
-        answer: Callable[[int], int | None] | None = None,
-    ) -> None:
+    __slots__ = ("_month", "_zone")
+
+    def __init__(self, tz: tzinfo, month: bool) -> None:
         super().__init__()
-        self._periods = periods
-        self._unknown = unknown
-        #: What a key means: a UTC day ordinal (the default) or an hour number.
-        self._answer = periods.whole_day if answer is None else answer
+        self._zone = tz
+        self._month = month
 
     def __missing__(self, key: int) -> int:
-        found = self._answer(key)
-        value = self._unknown if found is None else found
+        tz, month = self._zone, self._month
+        ordinal, hour = divmod(key, 24)
+        try:
+            first = datetime.fromordinal(ordinal).replace(hour=hour, tzinfo=UTC)
+            last = first + (_HOUR - _MICROSECOND)
+            same_offset = first.astimezone(tz).utcoffset() == last.astimezone(tz).utcoffset()
+            period = _local_period(first, tz, month)
+            value = period if same_offset and period == _local_period(last, tz, month) else _MIXED
+        except OverflowError:
+            # At the very ends of the calendar some local times do not exist.
+            value = _MIXED
         self[key] = value
         return value
 

@@ -18,36 +18,34 @@ Whatever is left is classified on its own (:func:`~orderkit.reconcile.classify.c
 The hot path works on positions in two lists and on the records' own strings: no
 per-pair objects are created for the million pairs that match on the first pass.
 
-At a million records a side the run is bound by memory, not by Python: one side is in
-random order relative to the other, and every visit to a record of that side is a cache
-miss. So the exact pass reads each side once, in its own order, into columns (keys,
-amounts, accounting periods) with C-level ``map`` calls, and compares pairs column
-against column; only pairs that are not plainly clean have their records read again.
-Later passes read a record while it is at hand and keep what later steps need (the
-totals the summary reports are added up as rows are made). The cycle collector is
-paused for the run (:func:`_cycle_collection_paused`).
+The exact pass, which settles most records, works on columns: each side's keys,
+amounts, currencies and accounting periods are read once, in that side's own order, with
+C-level ``map`` calls, and the pairs are compared column against column. A pair whose
+columns agree (both sales, equal amounts in one currency, one accounting period) is a
+clean match, which is what :func:`~orderkit.reconcile.classify.classify_pair` says of
+it; every other pair is classified by ``classify_pair`` itself. Later passes read a
+record while it is at hand and keep what later steps need (the totals the summary
+reports are added up as rows are made).
 """
 
 from __future__ import annotations
 
-import gc
 import itertools
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from itertools import repeat
-from operator import attrgetter, eq, lt
+from operator import add, attrgetter, eq, is_, lt
 from typing import Final
 
 from orderkit.model.errors import ValidationError
 from orderkit.model.money import Money
 from orderkit.reconcile.classify import PeriodOf, classify_lone, classify_pair
 from orderkit.reconcile.outcomes import Amounts, Facts, Reconciliation, Related, Row
-from orderkit.reconcile.records import Record, Rejected
+from orderkit.reconcile.records import KINDS, Record, Rejected
 from orderkit.reconcile.refs import extract_refs
 from orderkit.reconcile.rules import Rules
 
@@ -62,17 +60,16 @@ _AT: Final = attrgetter("at")
 _MEMO: Final = attrgetter("memo")
 _AMOUNT: Final = attrgetter("amount.amount")
 _CURRENCY: Final = attrgetter("amount.currency")
+#: What a record's kind puts before its ref in a join key.
+_PREFIX: Final = {kind: "" if kind == _SALE else kind + _SEP for kind in KINDS}
 #: Turns "found" flags into "still open" flags.
 _FLIP: Final = bytes.maketrans(b"\x00\x01", b"\x01\x00")
 
 
 def _split(items: Iterable[Record | Rejected], side: str) -> tuple[list[Record], list[Rejected]]:
-    materialised = list(items)
-    if set(map(type, materialised)) <= {Record}:
-        return materialised, []  # type: ignore[return-value]
     records: list[Record] = []
     rejected: list[Rejected] = []
-    for position, item in enumerate(materialised):
+    for position, item in enumerate(items):
         if isinstance(item, Record):
             records.append(item)
         elif isinstance(item, Rejected):
@@ -142,10 +139,6 @@ class _Engine:
     def _group(
         self, lpos: tuple[int, ...], rpos: tuple[int, ...], rule: str, evidence: Facts
     ) -> None:
-        if len(lpos) == 1 and len(rpos) == 1:
-            kind = self._pair_kind(self.left[lpos[0]], self.right[rpos[0]])
-            self._row("matched" if kind is None else "difference", kind, lpos, rpos, rule, evidence)
-            return
         kind = classify_pair(
             tuple(self.left[i] for i in lpos),
             tuple(self.right[j] for j in rpos),
@@ -153,28 +146,6 @@ class _Engine:
             self.period_of,
         )
         self._row("matched" if kind is None else "difference", kind, lpos, rpos, rule, evidence)
-
-    def _pair_kind(self, record: Record, other: Record) -> str | None:
-        """:func:`classify_pair` for one record a side, with the common case first."""
-        la = record.amount
-        ra = other.amount
-        if record.kind == _SALE and la.amount == ra.amount and la.currency == ra.currency:
-            lat = record.at
-            rat = other.at
-            if (
-                lat == rat
-                or (
-                    self.rules.period == "month"
-                    and lat.month == rat.month
-                    and lat.year == rat.year
-                    and 1 < lat.day < 28
-                    and 1 < rat.day < 28
-                )
-                or self.period_of(lat) == self.period_of(rat)
-            ):
-                return None
-            return "cross_period"
-        return classify_pair((record,), (other,), self.rules, self.period_of)
 
     def _sides(self, side: str) -> tuple[list[Record], bytearray, list[Record], bytearray]:
         """``(records, open flags)`` of ``side`` (``"left"`` or ``"right"``), then of the
@@ -204,26 +175,16 @@ class _Engine:
         """Pair every key that occurs once on each side; hand repeated keys to the group step.
 
         The join runs column-wise, in C-level ``map`` calls, and reads each record of a
-        side in that side's own (memory) order: the keys, the amounts and the accounting
-        periods are read once per record into columns, and the pairs are compared on
-        those columns. Only a pair that is not plainly clean (see :meth:`_classify_pairs`)
-        has its records read again, by the checked classification.
+        side in that side's own (memory) order: the keys are read once per record into a
+        column, the right side's keys become a hash index and the left side's keys probe
+        it. :meth:`_classify_pairs` then classifies the pairs on columns too.
         """
         left, right = self.left, self.right
         nl, nr = len(left), len(right)
         left_kinds: list[str] = list(map(_KIND, left))
-        right_kinds: list[str] = list(map(_KIND, right))
-        all_sales = left_kinds.count(_SALE) == nl and right_kinds.count(_SALE) == nr
-        right_keys: list[str | None] | None = None
-        if all_sales:
-            # The key is the ref: read each right ref once, straight into the index (a
-            # ref may be shared with the left record and lie far away in memory).
-            index: dict[str | None, int] = dict(zip(map(_REF, right), range(nr), strict=True))
-            left_keys: list[str | None] = list(map(_REF, left))
-        else:
-            right_keys = _keys(list(map(_REF, right)), right_kinds)
-            index = dict(zip(right_keys, range(nr), strict=True))
-            left_keys = _keys(list(map(_REF, left)), left_kinds)
+        right_keys = _keys(list(map(_REF, right)), list(map(_KIND, right)))
+        left_keys = _keys(list(map(_REF, left)), left_kinds)
+        index: dict[str | None, int] = dict(zip(right_keys, range(nr), strict=True))
         # A repeated key keeps its last position in the index; ``nr`` stands for "none".
         index.pop(None, None)
         partners = array("q", map(index.get, left_keys, repeat(nr)))
@@ -241,14 +202,14 @@ class _Engine:
         self.left_open = bytearray(found.translate(_FLIP))
         self.pair_left = list(itertools.compress(range(nl), found))
         self.pair_right = pair_right
-        self._classify_pairs(partners, found, left_kinds, all_sales)
+        self._classify_pairs(partners, found, left_kinds)
         for key in sorted(right_multi):
             self._exact_group(key, left_multi.get(key, []), right_multi[key])
 
     def _repeated(
         self,
         index: dict[str | None, int],
-        right_keys: list[str | None] | None,
+        right_keys: list[str | None],
         right_open: bytearray,
         pair_right: list[int],
     ) -> dict[str, list[int]]:
@@ -260,16 +221,15 @@ class _Engine:
         (only the last is in the index), and a repeated left key made two pairs share
         one right record.
         """
-        right = self.right
         multi: dict[str, list[int]] = {}
         for j in itertools.compress(range(len(right_open)), right_open):
-            key = right[j].ref if right_keys is None else right_keys[j]
+            key = right_keys[j]
             if key is not None and index[key] != j:
                 multi.setdefault(key, []).append(j)
         if right_open.count(0) != len(pair_right):
             for j, times in Counter(pair_right).items():
                 if times > 1:
-                    key = right[j].ref if right_keys is None else right_keys[j]
+                    key = right_keys[j]
                     assert key is not None
                     multi.setdefault(key, [])
         for key, positions in multi.items():
@@ -277,56 +237,49 @@ class _Engine:
             positions.sort()
         return multi
 
-    def _classify_pairs(
-        self, partners: array[int], found: bytes, left_kinds: list[str], all_sales: bool
-    ) -> None:
+    def _classify_pairs(self, partners: array[int], found: bytes, left_kinds: list[str]) -> None:
         """Give every 1:1 pair the kind :func:`classify_pair` gives it, and keep the totals.
 
-        A pair is *plainly clean* when both records are sales with equal amounts in one
-        currency and their accounting periods are known and equal (from the whole-day or
-        whole-hour tables of :class:`PeriodOf`): ``classify_pair`` can then only say
-        ``None``. That is decided on columns, with no record read in the other side's
-        order. Every other pair (a different amount, another kind, a period the tables
-        leave to the instant rule) goes through the checked classification.
+        A pair whose columns agree (both records sales, equal amounts in one currency, one
+        accounting period) is a clean match: every rule of ``classify_pair`` needs a
+        difference in one of those. That is decided on columns, with no record read in
+        the other side's order. The other pairs (about one in a hundred in a month's
+        data) are classified by ``classify_pair``.
         """
         left, right = self.left, self.right
         nl = len(left)
         period_of = self.period_of
+        # Each right column ends with a value no left value equals: the "partner" of a
+        # left record that has none.
         left_amounts: list[Decimal] = list(map(_AMOUNT, left))
         right_amounts: list[Decimal | None] = list(map(_AMOUNT, right))
-        right_amounts.append(None)  # the partner of a record with none: equal to nothing
-        clean = _both(found, bytes(map(eq, left_amounts, map(right_amounts.__getitem__, partners))))
-        # Unknown periods differ on each side (-1, -2, -3), so they never compare equal.
-        left_periods = period_of.column(map(_AT, left), -1)
-        right_periods = period_of.column(map(_AT, right), -2)
-        right_periods.append(-3)
-        clean = _both(clean, bytes(map(eq, left_periods, map(right_periods.__getitem__, partners))))
-        left_currencies = set(map(_CURRENCY, left))
-        right_currencies = set(map(_CURRENCY, right))
-        single = len(left_currencies) == 1 and left_currencies == right_currencies
-        if not single:
-            currencies: list[str | None] = list(map(_CURRENCY, right))
-            currencies.append(None)
-            clean = _both(
-                clean, bytes(map(eq, map(_CURRENCY, left), map(currencies.__getitem__, partners)))
-            )
-        if not all_sales:
-            clean = _both(clean, bytes(map(eq, left_kinds, repeat(_SALE))))
+        right_amounts.append(None)
+        left_currencies: list[str] = list(map(_CURRENCY, left))
+        right_currencies: list[str | None] = list(map(_CURRENCY, right))
+        right_currencies.append(None)
+        left_periods = period_of.column(list(map(_AT, left)))
+        right_periods: list[int | None] = list(period_of.column(list(map(_AT, right))))
+        right_periods.append(None)
+        clean = found
+        for left_column, right_column in (
+            (left_amounts, right_amounts),
+            (left_currencies, right_currencies),
+            (left_periods, right_periods),
+        ):
+            same = bytes(map(eq, left_column, map(right_column.__getitem__, partners)))
+            clean = _both(clean, same)
+        # The key holds the kind, so both records of a pair have the same kind.
+        clean = _both(clean, bytes(map(eq, left_kinds, repeat(_SALE))))
         totals: dict[str, Decimal] = {}
-        if clean.count(1):
-            if single:
-                (currency,) = left_currencies
-                totals[currency] = sum(itertools.compress(left_amounts, clean), _ZERO)
-            else:
-                for record in itertools.compress(left, clean):
-                    money = record.amount
-                    totals[money.currency] = totals.get(money.currency, _ZERO) + money.amount
+        for currency in sorted(set(itertools.compress(left_currencies, clean))):
+            of_currency = _both(clean, bytes(map(eq, left_currencies, repeat(currency))))
+            totals[currency] = sum(itertools.compress(left_amounts, of_currency), _ZERO)
         pair_left = self.pair_left
         pair_kind = self.pair_kind
         for i in itertools.compress(range(nl), _but_not(found, clean)):
             record = left[i]
             other = right[partners[i]]
-            kind = self._pair_kind(record, other)
+            kind = classify_pair((record,), (other,), self.rules, period_of)
             if kind is None:
                 money = record.amount
                 totals[money.currency] = totals.get(money.currency, _ZERO) + money.amount
@@ -610,7 +563,7 @@ class _Engine:
             values = list(map(scaled_of.__getitem__, nearest))
             if goal is None or None in values:
                 continue
-            chosen = _subset_scaled(goal, nearest, values, self.rules.max_group)  # type: ignore[arg-type]
+            chosen = _subset(goal, nearest, values, self.rules.max_group)  # type: ignore[arg-type]
             if chosen is None:
                 continue
             members = tuple(sorted(chosen, key=lambda q: _order(pool[q])))
@@ -705,11 +658,19 @@ def _add_pair(amounts: Amounts, kind: str, left: Money, right: Money) -> None:
 
 
 def _keys(refs: list[str | None], kinds: list[str]) -> list[str | None]:
-    """The join key of each record: the ref for a sale, ``kind + SEP + ref`` otherwise."""
-    return [
-        ref if ref is None or kind == _SALE else kind + _SEP + ref
-        for ref, kind in zip(refs, kinds, strict=True)
-    ]
+    """The join key of each record: ``None`` without a ref, else the ref prefixed by its
+    kind (the prefix of a sale is empty: ``"" + ref`` is ``ref`` itself, not a copy).
+
+    The keys are made by C-level ``map`` calls; only the records without a ref (few) are
+    visited in Python. ``refs`` is a scratch list: its ``None`` entries are overwritten.
+    """
+    missing = list(itertools.compress(range(len(refs)), map(is_, refs, repeat(None))))
+    for k in missing:
+        refs[k] = ""
+    keys: list[str | None] = list(map(add, map(_PREFIX.__getitem__, kinds), refs))
+    for k in missing:
+        keys[k] = None
+    return keys
 
 
 def _join(partners: array[int], none: int) -> tuple[bytes, list[int], bytearray]:
@@ -830,26 +791,11 @@ def _scaled(amount: Decimal) -> int | None:
 
 
 def _subset(
-    target: Decimal, candidates: list[tuple[int, Decimal]], max_group: int
-) -> tuple[int, ...] | None:
-    """The first group (smallest size, then candidate order) whose amounts sum to ``target``.
-
-    ``candidates`` are ``(position, amount)``; the group is returned as positions. Amounts
-    that are not whole millionths are not searched (``None``).
-    """
-    goal = _scaled(target)
-    values = [_scaled(amount) for _q, amount in candidates]
-    if goal is None or None in values:
-        return None
-    positions = [q for q, _amount in candidates]
-    return _subset_scaled(goal, positions, values, max_group)  # type: ignore[arg-type]
-
-
-def _subset_scaled(
     goal: int, candidates: list[int], values: list[int], max_group: int
 ) -> tuple[int, ...] | None:
-    """:func:`_subset` on amounts already scaled to ints (``values[k]`` is the amount of
-    ``candidates[k]``).
+    """The first group of ``candidates`` (smallest size, then candidate order) whose
+    amounts sum to ``goal``, as candidates; amounts are scaled to ints by :func:`_scaled`
+    (``values[k]`` is the amount of ``candidates[k]``).
 
     Each size ``k`` enumerates the ``k-1`` combinations and finds the last member with one
     hash lookup, so the search costs ``C(n, k-1)`` steps instead of ``C(n, k)``. The sums
@@ -897,17 +843,16 @@ def reconcile(
     ``cutoff``, ``refund_delay``, ``max_group``, ``max_candidates``.
     """
     settings = Rules.build(rules, options)
-    with _cycle_collection_paused():
-        left_records, left_rejected = _split(left, "left")
-        right_records, right_rejected = _split(right, "right")
-        engine = _Engine(left_records, right_records, settings)
-        engine.exact()
-        engine.memos("right")
-        engine.memos("left")
-        engine.amount_time()
-        engine.batches()
-        engine.subset_sums()
-        engine.leftovers()
+    left_records, left_rejected = _split(left, "left")
+    right_records, right_rejected = _split(right, "right")
+    engine = _Engine(left_records, right_records, settings)
+    engine.exact()
+    engine.memos("right")
+    engine.memos("left")
+    engine.amount_time()
+    engine.batches()
+    engine.subset_sums()
+    engine.leftovers()
     return Reconciliation(
         left=left_records,
         right=right_records,
@@ -930,27 +875,6 @@ def _merged(first: Amounts, second: Amounts) -> Amounts:
     for key, value in second.items():
         merged[key] = merged.get(key, _ZERO) + value
     return merged
-
-
-@contextmanager
-def _cycle_collection_paused() -> Iterator[None]:
-    """Pause Python's cycle collector for the run, and restore it whatever happens.
-
-    The engine builds only acyclic containers (position lists, index dicts, row tuples),
-    which reference counting frees on its own, but it builds them by the hundred
-    thousand while the caller's million records sit in the collector's generations: each
-    automatic collection then walks young lists of a million entries for nothing.
-    ``gc.disable`` is process-wide; if the collector was already off (the caller paused
-    it, or another thread's run did), it is left as found.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _source_name(records: list[Record], rejected: list[Rejected], default: str) -> str:

@@ -17,7 +17,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from operator import attrgetter
 from typing import Final
 
 import attrs
@@ -36,13 +35,9 @@ __all__ = [
 #: Every status an outcome can have. ``pending`` is not a break: it is not due yet.
 STATUSES: Final = ("matched", "difference", "suggestion", "unmatched", "pending", "rejected")
 
-_AMOUNT: Final = attrgetter("amount.amount")
-_CURRENCY: Final = attrgetter("amount.currency")
 
 Evidence = tuple[tuple[str, str], ...]
-#: Evidence as the engine keeps it in a row, by name. A dict holding only strings is never
-#: tracked by CPython's cycle collector, where the pairs of :data:`Evidence` are: a run
-#: that makes rows by the ten thousand then leaves the collector fewer objects to walk.
+#: Evidence as the engine keeps it in a row, by name; :data:`Evidence` when outcomes are built.
 Facts = dict[str, str]
 #: Records an outcome refers to without owning them: (0 for left or 1 for right, position).
 Related = tuple[tuple[int, int], ...]
@@ -132,26 +127,10 @@ class Outcome:
         return " -> ".join(str(step) for step in self.trace)
 
 
-def _add(totals: dict[str, Decimal], records: Sequence[Record], positions: Sequence[int]) -> None:
+def _add(totals: dict[str, Decimal], records: Sequence[Record], positions: Iterable[int]) -> None:
     """Add the amounts of ``records[positions]`` into ``totals`` per currency."""
-    if len(positions) == 1:
-        # Most rows hold one record a side; skip the column machinery below. Adding the
-        # amount directly gives the same total (Decimal addition is exact within the
-        # context's 28 digits).
-        money = records[positions[0]].amount
-        totals[money.currency] = totals.get(money.currency, Decimal(0)) + money.amount
-        return
-    chosen = list(map(records.__getitem__, positions))
-    if not chosen:
-        return
-    currencies = set(map(_CURRENCY, chosen))
-    if len(currencies) == 1:
-        (currency,) = currencies
-        total = sum(map(_AMOUNT, chosen), Decimal(0))
-        totals[currency] = totals.get(currency, Decimal(0)) + total
-        return
-    for record in chosen:
-        money = record.amount
+    for position in positions:
+        money = records[position].amount
         totals[money.currency] = totals.get(money.currency, Decimal(0)) + money.amount
 
 
@@ -173,10 +152,11 @@ class Reconciliation:
     """The result of :func:`orderkit.reconcile.reconcile`.
 
     ``outcomes`` lists every outcome (built on first access); :meth:`summary` gives
-    counts and amounts by status and kind without building them. ``amounts``, when
-    given, holds the totals of every outcome other than the clean exact pairs by
-    ``(status, kind, side, currency)``, as the engine kept them; without it the summary
-    recounts them from the records (:meth:`conservation` always recounts everything).
+    counts and amounts by status and kind without building them. ``pair_totals`` holds
+    the total of the clean exact pairs by currency and ``amounts`` the totals of every
+    other outcome by ``(status, kind, side, currency)``, as the engine kept them while
+    it had the records at hand; :meth:`conservation` recounts everything from the
+    records, independently.
     """
 
     __slots__ = (
@@ -211,7 +191,7 @@ class Reconciliation:
         rules: Rules,
         left_source: str,
         right_source: str,
-        amounts: Amounts | None = None,
+        amounts: Amounts,
     ) -> None:
         self.left = left
         self.right = right
@@ -295,8 +275,7 @@ class Reconciliation:
         check, as a plain dict ready for JSON."""
         left, right = self.left, self.right
         # Counts come from one pass over the rows (no record is read); amounts from the
-        # totals the engine kept while it had the records at hand (or, for a result
-        # built without them, from one pass over the records of the rows).
+        # totals the engine kept while it had the records at hand.
         status_counts: dict[str, int] = {}
         status_records: dict[str, int] = {}
         kind_counts: dict[str, int] = {}
@@ -322,8 +301,7 @@ class Reconciliation:
             status_records[status] = status_records.get(status, 0) + len(lpos) + len(rpos)
             if row_kind is not None:
                 kind_counts[row_kind] = kind_counts.get(row_kind, 0) + 1
-        amounts = self._amounts if self._amounts is not None else self._recount_amounts()
-        for (status, of_kind, side, currency), value in amounts.items():
+        for (status, of_kind, side, currency), value in self._amounts.items():
             key = (status, side, currency)
             status_sums[key] = status_sums.get(key, zero) + value
             if of_kind is not None:
@@ -387,27 +365,6 @@ class Reconciliation:
                 "cutoff": None if self.rules.cutoff is None else self.rules.cutoff.isoformat(),
             },
         }
-
-    def _recount_amounts(self) -> Amounts:
-        """The totals the engine keeps, recounted from the records of every outcome
-        that is not a clean exact pair."""
-        left, right = self.left, self.right
-        amounts: Amounts = {}
-        groups: list[tuple[str, str | None, Iterable[Record], Iterable[Record]]] = [
-            ("difference", kind, (left[self._pair_left[n]],), (right[self._pair_right[n]],))
-            for n, kind in self._pair_kind.items()
-        ]
-        groups += [
-            (status, kind, map(left.__getitem__, lpos), map(right.__getitem__, rpos))
-            for status, kind, lpos, rpos, _rule, _evidence, _related in self._rows
-        ]
-        for status, kind, lefts, rights in groups:
-            for side, members in ((0, lefts), (1, rights)):
-                for record in members:
-                    money = record.amount
-                    key = (status, kind, side, money.currency)
-                    amounts[key] = amounts.get(key, Decimal(0)) + money.amount
-        return amounts
 
     # --- conservation ----------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 A host that changes its matching rules, its readers or its orderkit version wants to
 know which outcomes moved. :func:`outcome_signature` turns a run into plain tuples that
 compare with ``==`` and print readably in a failed assertion; orderkit's own tests use
-it to hold each fast path to the plain pass it replaces.
+it to hold the engine to a plain reference implementation on random inputs.
 """
 
 from __future__ import annotations

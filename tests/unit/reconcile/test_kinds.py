@@ -161,7 +161,7 @@ def test_sale_after_the_cutoff_is_pending_not_a_break() -> None:
 def test_every_kind_is_documented_and_named_in_lower_case() -> None:
     from pathlib import Path
 
-    page = (Path(__file__).parents[1] / "docs" / "reconcile.md").read_text(encoding="utf-8")
+    page = (Path(__file__).parents[3] / "docs" / "reconcile.md").read_text(encoding="utf-8")
     for kind in DifferenceKind:
         assert kind.value == kind.value.lower()
         assert f"`{kind.value}`" in page

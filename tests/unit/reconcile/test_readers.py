@@ -18,7 +18,7 @@ from orderkit.reconcile.readers import (
     read_wechatpay_bill,
 )
 
-FIXTURES = Path(__file__).parent / "fixtures" / "reconcile"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "reconcile"
 CMB = BankColumns(
     record_id="交易流水号",
     at="交易时间",

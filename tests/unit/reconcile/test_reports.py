@@ -21,7 +21,7 @@ from orderkit.reconcile.readers import read_erp_csv, read_pos_csv, read_wechatpa
 from orderkit.reconcile.report import CSV_COLUMNS, render_html, write_report
 from orderkit.testing import ManualClock
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[3]
 FIXTURES = ROOT / "tests" / "fixtures" / "reconcile"
 ERP = FIXTURES / "erp_2026-02-16.csv"
 WECHAT = FIXTURES / "wechatpay_20260216.csv"
