@@ -4,12 +4,5 @@ New code imports from :mod:`orderkit` (the public API) or :mod:`orderkit.model.a
 orderkit's own modules never import this one.
 """
 
-from orderkit.model.alerts import (
-    SEVERITIES,
-    Alert,
-)
-
-__all__ = [
-    "SEVERITIES",
-    "Alert",
-]
+from orderkit.model.alerts import *  # noqa: F403
+from orderkit.model.alerts import __all__ as __all__

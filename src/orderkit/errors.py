@@ -4,46 +4,5 @@ New code imports from :mod:`orderkit` (the public API) or :mod:`orderkit.model.e
 orderkit's own modules never import this one.
 """
 
-from orderkit.model.errors import (
-    AddressLocked,
-    AlreadyInProgress,
-    ConcurrencyError,
-    CurrencyMismatch,
-    DefinitionError,
-    DuplicateOrder,
-    IdempotencyConflict,
-    InsufficientStock,
-    InvalidLock,
-    MappingError,
-    NotFoundError,
-    NotPermitted,
-    OrderkitError,
-    OrderNotFound,
-    RefusedError,
-    ReleaseSuspended,
-    StoreError,
-    TransitionNotAllowed,
-    ValidationError,
-)
-
-__all__ = [
-    "AddressLocked",
-    "AlreadyInProgress",
-    "ConcurrencyError",
-    "CurrencyMismatch",
-    "DefinitionError",
-    "DuplicateOrder",
-    "IdempotencyConflict",
-    "InsufficientStock",
-    "InvalidLock",
-    "MappingError",
-    "NotFoundError",
-    "NotPermitted",
-    "OrderNotFound",
-    "OrderkitError",
-    "RefusedError",
-    "ReleaseSuspended",
-    "StoreError",
-    "TransitionNotAllowed",
-    "ValidationError",
-]
+from orderkit.model.errors import *  # noqa: F403
+from orderkit.model.errors import __all__ as __all__

@@ -4,24 +4,8 @@ New code imports from :mod:`orderkit` (the public API) or :mod:`orderkit.model.i
 orderkit's own modules never import this one.
 """
 
-from orderkit.model.ids import (
-    MAX_SEQUENCE,
-    ReconId,
-    canonical_json,
-    check_prefix,
-    fingerprint,
-    parse_recon_id,
-    recon_id,
-)
+from orderkit.model.ids import *  # noqa: F403
+from orderkit.model.ids import __all__ as _model_names
 from orderkit.numbering.issuer import ReconIdIssuer
 
-__all__ = [
-    "MAX_SEQUENCE",
-    "ReconId",
-    "ReconIdIssuer",
-    "canonical_json",
-    "check_prefix",
-    "fingerprint",
-    "parse_recon_id",
-    "recon_id",
-]
+__all__ = [*_model_names, "ReconIdIssuer"]

@@ -4,14 +4,5 @@ New code imports from :mod:`orderkit` (the public API) or :mod:`orderkit.model.m
 orderkit's own modules never import this one.
 """
 
-from orderkit.model.money import (
-    MINOR_DIGITS,
-    Money,
-    minor_digits,
-)
-
-__all__ = [
-    "MINOR_DIGITS",
-    "Money",
-    "minor_digits",
-]
+from orderkit.model.money import *  # noqa: F403
+from orderkit.model.money import __all__ as __all__

@@ -4,42 +4,5 @@ New code imports from :mod:`orderkit` (the public API) or :mod:`orderkit.model.o
 orderkit's own modules never import this one.
 """
 
-from orderkit.model.orders import (
-    Address,
-    Adjustment,
-    AdjustmentKind,
-    Bearer,
-    Hold,
-    HoldKind,
-    LineStatus,
-    Order,
-    OrderLine,
-    OrderStatus,
-    OrderTotals,
-    Payment,
-    PaymentKind,
-    Shipment,
-    TrackingEvent,
-    TrackingStatus,
-    status_name,
-)
-
-__all__ = [
-    "Address",
-    "Adjustment",
-    "AdjustmentKind",
-    "Bearer",
-    "Hold",
-    "HoldKind",
-    "LineStatus",
-    "Order",
-    "OrderLine",
-    "OrderStatus",
-    "OrderTotals",
-    "Payment",
-    "PaymentKind",
-    "Shipment",
-    "TrackingEvent",
-    "TrackingStatus",
-    "status_name",
-]
+from orderkit.model.orders import *  # noqa: F403
+from orderkit.model.orders import __all__ as __all__

@@ -4,14 +4,5 @@ New code imports from :mod:`orderkit` (the public API) or :mod:`orderkit.model.s
 orderkit's own modules never import this one.
 """
 
-from orderkit.model.serialization import (
-    from_dict,
-    make_converter,
-    to_dict,
-)
-
-__all__ = [
-    "from_dict",
-    "make_converter",
-    "to_dict",
-]
+from orderkit.model.serialization import *  # noqa: F403
+from orderkit.model.serialization import __all__ as __all__

@@ -4,30 +4,5 @@ New code imports from :mod:`orderkit` (the public API) or :mod:`orderkit.model.t
 orderkit's own modules never import this one.
 """
 
-from orderkit.model.time import (
-    DEFAULT_ACCOUNTING_TZ,
-    MILLIS_THRESHOLD,
-    UTC,
-    AccountingPeriod,
-    Clock,
-    SystemClock,
-    accounting_date,
-    accounting_period,
-    ensure_aware,
-    parse_timestamp,
-    zone,
-)
-
-__all__ = [
-    "DEFAULT_ACCOUNTING_TZ",
-    "MILLIS_THRESHOLD",
-    "UTC",
-    "AccountingPeriod",
-    "Clock",
-    "SystemClock",
-    "accounting_date",
-    "accounting_period",
-    "ensure_aware",
-    "parse_timestamp",
-    "zone",
-]
+from orderkit.model.time import *  # noqa: F403
+from orderkit.model.time import __all__ as __all__
