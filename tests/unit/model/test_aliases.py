@@ -27,6 +27,6 @@ def test_an_alias_module_exports_the_model_objects(alias: str, module: str) -> N
 
 def test_the_issuer_is_still_reachable_from_ids() -> None:
     from orderkit.ids import ReconIdIssuer
-    from orderkit.numbering import ReconIdIssuer as issuer
+    from orderkit.numbering import ReconIdIssuer as Issuer
 
-    assert ReconIdIssuer is issuer
+    assert ReconIdIssuer is Issuer
