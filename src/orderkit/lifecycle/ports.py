@@ -7,6 +7,7 @@ Every method that can fail for infrastructure reasons raises
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from orderkit.model.orders import Address, Order
@@ -48,6 +49,16 @@ class OrderRepository(Protocol):
         ``audit`` entries are stored in the same atomic write; when the ship-to address
         differs from the stored one, an :class:`~orderkit.model.audit.AddressVersion`
         with the old and new address is kept too.
+        """
+        ...
+
+    def atomic(self) -> AbstractContextManager[object]:
+        """A block whose writes commit together, or not at all when it raises.
+
+        Blocks nest. The writes of other stores that share this repository's transaction
+        (SQLite adapters on the same file) join it too: :class:`OrderService` saves an
+        order and moves its stock in one such block, so they commit with one ``fsync``.
+        Stores that cannot share it commit on their own, as outside a block.
         """
         ...
 

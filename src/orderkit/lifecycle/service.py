@@ -12,9 +12,13 @@ With an inventory ledger wired in, the service turns domain events into ledger c
 after the save: :class:`LinesCancelled` releases exactly the cancelled units,
 :class:`OrderCancelled` releases what is left, :class:`LinesShipped` commits what
 shipped, a refund of unshipped units releases them. They run only for a transition that
-was saved, so a replayed event (same id) never releases or commits twice. A process that
-dies between the save and the ledger call leaves the stock locked until the lock's TTL
-expires (the ledger returns it then), never released twice.
+is saved, so a replayed event (same id) never releases or commits twice. The save and the
+ledger call run in one :meth:`~orderkit.lifecycle.ports.OrderRepository.atomic` block:
+when the ledger's store shares the repository's transaction (SQLite adapters on one
+file) they commit together, with one ``fsync``, and a process that dies in between
+leaves neither. Otherwise a process that dies between the save and the ledger call
+leaves the stock locked until the lock's TTL expires (the ledger returns it then), never
+released twice. The carrier and the sink are called after the commit.
 """
 
 from __future__ import annotations
@@ -109,25 +113,28 @@ class OrderService:
 
     def place(self, order: Order) -> Order:
         """Store a new order; with a ledger, lock its open units first (per SKU) and keep
-        the lock id on the order. If the save fails the lock is released again."""
+        the lock id on the order. Lock and save run in one :meth:`~OrderRepository.atomic`
+        block; if the save fails the lock is released again (rolled back with the block
+        when the ledger's store shares the repository's transaction)."""
         if not isinstance(order, Order):
             raise ValidationError("order", order, "expected an Order")
-        lock_id = None
-        if self.inventory is not None and order.lock_id is None:
-            skus: dict[str, int] = {}
-            for line in order.lines:
-                open_units = line.quantities[LineStatus.OPEN]
-                if open_units:
-                    skus[line.sku] = skus.get(line.sku, 0) + open_units
-            if skus:
-                lock_id = self.inventory.lock(order.order_id, skus, ttl=self.lock_ttl).lock_id
-                order = attrs.evolve(order, lock_id=lock_id)
-        try:
-            self.repository.save(order, None)
-        except BaseException:
-            if lock_id is not None and self.inventory is not None:
-                self.inventory.release(lock_id)
-            raise
+        with self.repository.atomic():
+            lock_id = None
+            if self.inventory is not None and order.lock_id is None:
+                skus: dict[str, int] = {}
+                for line in order.lines:
+                    open_units = line.quantities[LineStatus.OPEN]
+                    if open_units:
+                        skus[line.sku] = skus.get(line.sku, 0) + open_units
+                if skus:
+                    lock_id = self.inventory.lock(order.order_id, skus, ttl=self.lock_ttl).lock_id
+                    order = attrs.evolve(order, lock_id=lock_id)
+            try:
+                self.repository.save(order, None)
+            except BaseException:
+                if lock_id is not None and self.inventory is not None:
+                    self.inventory.release(lock_id)
+                raise
         return order
 
     def handle(self, order_id: str, event: Event) -> Transition:
@@ -137,7 +144,7 @@ class OrderService:
         :class:`NotPermitted`) are written to the audit trail and re-raised.
         """
         last: ConcurrencyError | None = None
-        for _attempt in range(self.max_attempts):
+        for _try in range(self.max_attempts):
             order = self.repository.get(order_id)
             try:
                 transition = self.lifecycle.apply(order, event)
@@ -148,24 +155,27 @@ class OrderService:
                 raise
             if not transition.changed:
                 return transition
+            errors: list[BaseException] = []
             try:
-                self.repository.save(transition.order, order.version, audit=transition.audit)
+                # The order, its audit and the stock it moves commit together where the
+                # ledger's store shares the repository's transaction.
+                with self.repository.atomic():
+                    self.repository.save(transition.order, order.version, audit=transition.audit)
+                    lock_id = transition.order.lock_id
+                    if self.inventory is not None and lock_id is not None:
+                        _attempt(errors, self._move_stock, lock_id, transition.events)
             except ConcurrencyError as error:
                 last = error
                 self.conflicts += 1
                 continue
-            self._after_save(transition)
+            self._publish(transition, errors)
             return transition
         assert last is not None
         raise last
 
-    def _after_save(self, transition: Transition) -> None:
-        """Stock, carrier, then sink; each is attempted even when an earlier one fails
-        (the order is already saved), and the first failure is raised afterwards."""
-        errors: list[BaseException] = []
-        lock_id = transition.order.lock_id
-        if self.inventory is not None and lock_id is not None:
-            _attempt(errors, self._move_stock, lock_id, transition.events)
+    def _publish(self, transition: Transition, errors: list[BaseException]) -> None:
+        """After the commit: carrier, then sink; each is attempted even when an earlier
+        step failed (the order is already saved), and the first failure is raised."""
         if self.carrier is not None:
             for event in transition.events:
                 if isinstance(event, AddressChanged) and event.waybill:

@@ -128,13 +128,16 @@ def make_converter() -> cattrs.Converter:
         _is_enum_keyed_dict,
         lambda d: {key.value: converter.unstructure(value) for key, value in d.items()},
     )
-    converter.register_unstructure_hook_func(
-        _is_frozen_map,
-        lambda m: {
-            (key.value if isinstance(key, Enum) else key): converter.unstructure(value)
-            for key, value in m.items()
-        },
-    )
+    def unstructure_frozen_map(cls: Any) -> Callable[[FrozenMap[Any, Any]], dict[Any, Any]]:
+        # One hook per FrozenMap[K, V], resolved once: enum keys by value, values by V's hook.
+        key, item = typing.get_args(cls) or (Any, Any)
+        value_hook = converter.get_unstructure_hook(item)
+        if _is_enum(key):
+            return lambda m: {k.value: value_hook(v) for k, v in m.items()}
+        return lambda m: {k: value_hook(v) for k, v in m.items()}
+
+    converter.register_unstructure_hook_factory(_is_frozen_map, unstructure_frozen_map)
+
     def structure_frozen_map(value: Any, cls: Any) -> FrozenMap[Any, Any]:
         key, item = typing.get_args(cls) or (Any, Any)
         plain: Any = dict[key, item]  # type: ignore[valid-type]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -61,12 +62,19 @@ class ListSink:
 
 
 class InterleavingRepository:
-    """Wraps a repository; just before the first save, another writer gets in first."""
+    """Wraps a repository; just before the first write block opens (after the order was
+    read), another writer gets in first and commits."""
 
     def __init__(self, inner: OrderRepository, interloper: Any) -> None:
         self.inner = inner
         self.interloper = interloper
-        self.saves = 0
+        self.blocks = 0
+
+    def atomic(self) -> AbstractContextManager[object]:
+        self.blocks += 1
+        if self.blocks == 1 and self.interloper is not None:
+            self.interloper()
+        return self.inner.atomic()
 
     def get(self, order_id: str) -> Order:
         return self.inner.get(order_id)
@@ -77,9 +85,6 @@ class InterleavingRepository:
     def save(
         self, order: Order, expected_version: int | None, *, audit: Sequence[AuditEntry] = ()
     ) -> None:
-        self.saves += 1
-        if self.saves == 1:
-            self.interloper()
         self.inner.save(order, expected_version, audit=audit)
 
     def record_audit(self, order_id: str, entries: Sequence[AuditEntry]) -> None:

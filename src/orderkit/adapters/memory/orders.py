@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 from orderkit.model.audit import (
     AddressVersion,
@@ -21,7 +22,9 @@ class MemoryOrderRepository:
     """Orders in a dict, guarded by a lock; same contract as the SQLite repository.
 
     Audit entries and address versions are kept beside the orders and written under the
-    same lock as the order, so a save is all or nothing.
+    same lock as the order, so a save is all or nothing. An :meth:`atomic` block holds
+    the lock and keeps an undo log, so an exception undoes every save and audit record
+    made in it.
     """
 
     def __init__(self) -> None:
@@ -29,7 +32,55 @@ class MemoryOrderRepository:
         self._by_channel: dict[tuple[str, str], str] = {}
         self._audit: dict[str, list[AuditEntry]] = {}
         self._addresses: dict[str, list[AddressVersion]] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        #: While an atomic block is open: how to undo each write, oldest first.
+        self._undo: list[Callable[[], None]] | None = None
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """A block whose saves commit together, or not at all when it raises."""
+        with self._lock:
+            outer = self._undo is None
+            undo = self._undo = [] if outer else self._undo
+            assert undo is not None
+            mark = len(undo)
+            try:
+                yield
+            except BaseException:
+                while len(undo) > mark:
+                    undo.pop()()
+                raise
+            finally:
+                if outer:
+                    self._undo = None
+
+    def _remember_undo(self, order_id: str, key: tuple[str, str] | None = None) -> None:
+        """Note how to put back ``order_id``'s order, audit and addresses, and the channel
+        keys a save of it under ``key`` touches."""
+        if self._undo is None:
+            return
+        previous = self._orders.get(order_id)
+        touched = {key} if key is not None else set()
+        if previous is not None:
+            touched.add((previous.channel, previous.channel_order_id))
+        keys = {k: self._by_channel.get(k) for k in touched}
+        audit = len(self._audit.get(order_id, ()))
+        addresses = len(self._addresses.get(order_id, ()))
+
+        def undo() -> None:
+            if previous is None:
+                self._orders.pop(order_id, None)
+            else:
+                self._orders[order_id] = previous
+            for k, holder in keys.items():
+                if holder is None:
+                    self._by_channel.pop(k, None)
+                else:
+                    self._by_channel[k] = holder
+            del self._audit.setdefault(order_id, [])[audit:]
+            del self._addresses.setdefault(order_id, [])[addresses:]
+
+        self._undo.append(undo)
 
     def get(self, order_id: str) -> Order:
         """The stored order; :class:`OrderNotFound` when absent."""
@@ -63,6 +114,7 @@ class MemoryOrderRepository:
             holder = self._by_channel.get(key)
             if holder is not None and holder != order.order_id:
                 raise DuplicateOrder(order.channel, order.channel_order_id, holder)
+            self._remember_undo(order.order_id, key)
             if current is not None:
                 self._by_channel.pop((current.channel, current.channel_order_id), None)
                 if current.ship_to != order.ship_to:
@@ -79,6 +131,7 @@ class MemoryOrderRepository:
         """Append audit entries without touching the order."""
         checked = checked_entries(entries)
         with self._lock:
+            self._remember_undo(order_id)
             self._audit.setdefault(order_id, []).extend(checked)
 
     def audit_trail(self, order_id: str) -> list[AuditEntry]:

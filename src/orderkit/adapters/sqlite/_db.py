@@ -17,7 +17,8 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+import weakref
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
@@ -34,20 +35,51 @@ _BUSY_TIMEOUT_MS: Final = 30_000
 _BUSY_CODES: Final = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 
 
+class _File:
+    """What every :class:`Database` on one file shares in this process: one connection
+    per thread, and the strongest durability any of them asked for."""
+
+    def __init__(self, durable: bool) -> None:
+        self.local = threading.local()
+        self.durable = durable
+        # A weak-value registry keeps this object alive only as long as a Database uses it.
+        self.__weakref__: object
+
+
+_FILES: weakref.WeakValueDictionary[Path, _File] = weakref.WeakValueDictionary()
+_FILES_LOCK = threading.Lock()
+
+
+def _file(path: Path, durable: bool) -> _File:
+    key = path.resolve()
+    with _FILES_LOCK:
+        shared = _FILES.get(key)
+        if shared is None:
+            shared = _FILES[key] = _File(durable)
+        shared.durable = shared.durable or durable
+        return shared
+
+
 class Database:
     """Connections, transactions and schema versions for one SQLite file.
 
     ``durable=True`` (the default) uses ``synchronous=FULL``: a commit that returned is on
     disk even after a power cut. ``durable=False`` uses ``NORMAL``, which in WAL mode can
-    lose the last commits on power loss but never corrupts the file.
+    lose the last commits on power loss but never corrupts the file. Adapters on one file
+    share one durability, the strongest any of them asked for.
+
+    Every ``Database`` of this process on the same file shares one connection per thread,
+    so a :meth:`write` opened inside another one, by this adapter or by another adapter on
+    the same file, joins the outer transaction (as a savepoint) instead of waiting for the
+    write lock the outer one holds: an order, its audit entries and the stock it moves
+    can commit together, with one ``fsync``.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, durable: bool = True) -> None:
         if not isinstance(path, str | os.PathLike) or not str(path):
             raise ValidationError("path", path, "expected a file path")
         self.path = Path(path)
-        self._durable = durable
-        self._local = threading.local()
+        self._file = _file(self.path, durable)
         self._ready: set[str] = set()
         self._ready_lock = threading.Lock()
 
@@ -55,9 +87,15 @@ class Database:
 
     def connection(self) -> sqlite3.Connection:
         """This thread's connection (opened on first use, reopened after a fork)."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None and getattr(self._local, "pid", None) == os.getpid():
+        local = self._file.local
+        conn: sqlite3.Connection | None = getattr(local, "conn", None)
+        if conn is not None and getattr(local, "pid", None) == os.getpid():
+            if local.durable or not self._file.durable:
+                return conn
+            conn.execute("PRAGMA synchronous = FULL")  # a durable adapter joined the file
+            local.durable = True
             return conn
+        durable = self._file.durable
         try:
             conn = sqlite3.connect(
                 self.path,
@@ -67,52 +105,110 @@ class Database:
             )
             conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             _enable_wal(conn)
-            conn.execute(f"PRAGMA synchronous = {'FULL' if self._durable else 'NORMAL'}")
+            conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
             conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as error:
             raise StoreError(f"open {self.path.name}", str(error)) from error
-        self._local.conn = conn
-        self._local.pid = os.getpid()
+        local.conn = conn
+        local.pid = os.getpid()
+        local.durable = durable
+        local.depth = 0
+        local.after_commit = []
         return conn
 
     def close(self) -> None:
         """Close this thread's connection (others close when their threads end)."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        local = self._file.local
+        conn: sqlite3.Connection | None = getattr(local, "conn", None)
         if conn is not None:
             conn.close()
-            self._local.conn = None
+            local.conn = None
 
     # --- transactions ------------------------------------------------------------------
 
     @contextmanager
-    def write(self, operation: str) -> Iterator[sqlite3.Connection]:
+    def write(self, operation: str, *, savepoint: bool = True) -> Iterator[sqlite3.Connection]:
         """A ``BEGIN IMMEDIATE`` transaction: committed on success, rolled back on error.
+
+        Inside another ``write`` of this thread on the same file it is a savepoint of that
+        transaction instead: an error rolls back this block's writes only and propagates;
+        success leaves them to the outer transaction's commit. A block that runs every
+        check able to refuse it before its first write passes ``savepoint=False`` and
+        simply joins the outer transaction (an error after a write is then the storage's,
+        and the outer transaction's rollback undoes it).
 
         orderkit errors raised inside pass through unchanged (after the rollback);
         ``sqlite3`` errors become :class:`StoreError` naming ``operation``.
         """
         conn = self.connection()
+        local = self._file.local
+        if local.depth and not savepoint:
+            with self.statement(operation):
+                yield conn
+            return
+        if local.depth:
+            with self._savepoint(conn, operation):
+                yield conn
+            return
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as error:
             raise StoreError(operation, str(error)) from error
+        local.depth = 1
+        local.after_commit = []
         try:
             yield conn
         except BaseException as error:
+            local.depth = 0
+            local.after_commit = []
             conn.execute("ROLLBACK")
             if isinstance(error, sqlite3.Error):
                 raise StoreError(operation, str(error)) from error
             raise
+        local.depth = 0
+        callbacks, local.after_commit = local.after_commit, []
         try:
             conn.execute("COMMIT")
         except sqlite3.Error as error:
             conn.execute("ROLLBACK")
             raise StoreError(operation, str(error)) from error
+        for callback in callbacks:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once this thread's transaction has committed (at once when
+        none is open); forgotten if the transaction, or the savepoint it was registered
+        in, rolls back."""
+        local = self._file.local
+        if getattr(local, "depth", 0):
+            local.after_commit.append(callback)
+        else:
+            callback()
+
+    @contextmanager
+    def _savepoint(self, conn: sqlite3.Connection, operation: str) -> Iterator[None]:
+        local = self._file.local
+        name = f"orderkit_{local.depth}"  # savepoints nest by depth: one name per level
+        conn.execute(f"SAVEPOINT {name}")
+        local.depth += 1
+        pending = len(local.after_commit)
+        try:
+            yield
+        except BaseException as error:
+            local.depth -= 1
+            del local.after_commit[pending:]
+            conn.execute(f"ROLLBACK TO {name}")
+            conn.execute(f"RELEASE {name}")
+            if isinstance(error, sqlite3.Error):
+                raise StoreError(operation, str(error)) from error
+            raise
+        local.depth -= 1
+        conn.execute(f"RELEASE {name}")
 
     @contextmanager
     def statement(self, operation: str) -> Iterator[sqlite3.Connection]:
-        """One statement in autocommit mode (its own snapshot); ``sqlite3`` errors become
-        :class:`StoreError` naming ``operation``."""
+        """One statement in autocommit mode (its own snapshot), or inside this thread's
+        open transaction; ``sqlite3`` errors become :class:`StoreError`."""
         conn = self.connection()
         try:
             yield conn
@@ -121,8 +217,13 @@ class Database:
 
     @contextmanager
     def read(self, operation: str) -> Iterator[sqlite3.Connection]:
-        """A read (deferred transaction, consistent snapshot for its duration)."""
+        """A read (deferred transaction, consistent snapshot for its duration); inside
+        this thread's open write it reads that transaction's state."""
         conn = self.connection()
+        if self._file.local.depth:
+            with self.statement(operation):
+                yield conn
+            return
         try:
             conn.execute("BEGIN")
         except sqlite3.Error as error:

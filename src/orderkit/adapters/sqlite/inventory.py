@@ -154,7 +154,9 @@ class SQLiteInventoryStore:
     def transaction(self, skus: Collection[str]) -> Iterator[_SQLiteTransaction]:
         """``BEGIN IMMEDIATE``, read the SKUs in sorted order, commit on a clean exit."""
         with self._db.write("inventory transaction") as conn:
-            yield _SQLiteTransaction(conn, skus)
+            transaction = _SQLiteTransaction(conn, skus)
+            yield transaction
+            transaction.flush()
 
     # --- reads -------------------------------------------------------------------------
 
@@ -251,12 +253,28 @@ class _SQLiteTransaction:
 
     Everything read here stays valid until this transaction writes it (the write lock
     is held), so it keeps what it read: the balances of the declared SKUs (one query
-    for all of them), the lock lines it read or wrote (a release reads its lines, then
-    appends to them), and the due lines of every declared SKU (one query, the first
-    time ``due_lines`` is asked). A cached SKU or line is refreshed by every append.
+    for all of them), the lines of each lock it touches (one query per lock), and the
+    due lines of every declared SKU (one query, the first time ``due_lines`` is asked).
+    A cached SKU or line is refreshed by every append.
+
+    Appends are checked at once (``apply_entry``) and written set-wise: the entries, the
+    final balance of each SKU and the final state of each lock line go to the file in one
+    ``executemany`` per table, before the next query that reads the file and when the
+    transaction ends, so a lock of several SKUs costs three writes, not three per SKU.
     """
 
-    __slots__ = ("_balances", "_conn", "_due", "_due_at", "_lines", "_skus")
+    __slots__ = (
+        "_balances",
+        "_conn",
+        "_due",
+        "_due_at",
+        "_lines",
+        "_new_lines",
+        "_pending_balances",
+        "_pending_entries",
+        "_pending_lines",
+        "_skus",
+    )
 
     def __init__(self, conn: sqlite3.Connection, skus: Collection[str]) -> None:
         self._conn = conn
@@ -265,10 +283,11 @@ class _SQLiteTransaction:
         self._lines: dict[tuple[str, str], LockLine | None] = {}
         self._due: dict[str, list[LockLine]] = {}
         self._due_at: datetime | None = None
+        self._pending_entries: list[LedgerEntry] = []
+        self._pending_balances: dict[str, Balance] = {}
+        self._pending_lines: dict[tuple[str, str], LockLine] = {}
+        self._new_lines: set[tuple[str, str]] = set()
         ordered = sorted(self._skus)
-        if len(ordered) == 1:
-            self._balances[ordered[0]] = self._read_balance(ordered[0])
-            return
         for chunk in _chunks(ordered):
             rows = conn.execute(
                 "SELECT sku, on_hand, locked FROM inventory_balances"
@@ -279,35 +298,35 @@ class _SQLiteTransaction:
             for sku in chunk:
                 self._balances[sku] = found.get(sku, _ZERO)
 
-    def _read_balance(self, sku: str) -> Balance:
-        row = self._conn.execute(
-            "SELECT on_hand, locked FROM inventory_balances WHERE sku = ?", (sku,)
-        ).fetchone()
-        return _ZERO if row is None else Balance(int(row[0]), int(row[1]))
+    def _query(self, sql: str, parameters: Sequence[object]) -> list[Any]:
+        """Rows of ``sql`` after writing what is pending, so the file answers for it."""
+        self.flush()
+        return self._conn.execute(sql, parameters).fetchall()
 
     def balance(self, sku: str) -> Balance:
         found = self._balances.get(sku)
-        return found if found is not None else self._read_balance(sku)
+        if found is not None:
+            return found
+        rows = self._query("SELECT on_hand, locked FROM inventory_balances WHERE sku = ?", (sku,))
+        return _ZERO if not rows else Balance(int(rows[0][0]), int(rows[0][1]))
 
     def lock_lines(self, lock_key: str) -> Sequence[LockLine]:
-        rows = self._conn.execute(
+        rows = self._query(
             f"SELECT {_LINE_COLUMNS} FROM inventory_lock_lines WHERE lock_key = ? ORDER BY sku",
             (lock_key,),
-        ).fetchall()
+        )
         lines = tuple(_line(row) for row in rows)
+        for sku in self._skus:
+            self._lines[(lock_key, sku)] = None
         for line in lines:
             self._lines[(lock_key, line.sku)] = line
         return lines
 
     def _lock_line(self, lock_key: str, sku: str) -> LockLine | None:
         key = (lock_key, sku)
-        if key in self._lines:
-            return self._lines[key]
-        row = self._conn.execute(
-            f"SELECT {_LINE_COLUMNS} FROM inventory_lock_lines WHERE lock_key = ? AND sku = ?",
-            (lock_key, sku),
-        ).fetchone()
-        return None if row is None else _line(row)
+        if key not in self._lines:
+            self.lock_lines(lock_key)  # every line of the lock at once
+        return self._lines.get(key)
 
     def due_lines(self, sku: str, now: datetime) -> Sequence[LockLine]:
         if sku in self._skus and len(self._skus) > 1:
@@ -318,48 +337,48 @@ class _SQLiteTransaction:
             found = self._due.get(sku)
             if found is not None:
                 return tuple(found)
-        rows = self._conn.execute(
+        rows = self._query(
             f"SELECT {_LINE_COLUMNS} FROM inventory_lock_lines"
             " WHERE sku = ? AND open = 1 AND expires_us <= ? ORDER BY expires_us, lock_key",
             (sku, _us(now)),
-        ).fetchall()
+        )
         return tuple(_line(row) for row in rows)
 
     def _prefetch_due(self, now: datetime) -> None:
         self._due = {sku: [] for sku in self._skus}
         self._due_at = now
         for chunk in _chunks(sorted(self._skus)):
-            rows = self._conn.execute(
+            rows = self._query(
                 f"SELECT {_LINE_COLUMNS} FROM inventory_lock_lines WHERE open = 1"
                 f" AND expires_us <= ? AND sku IN ({', '.join('?' * len(chunk))})"
                 " ORDER BY expires_us, lock_key",
                 (_us(now), *chunk),
-            ).fetchall()
+            )
             for row in rows:
                 line = _line(row)
                 self._due[line.sku].append(line)
 
     def release_count(self, sku: str, since: datetime, cap: int) -> int:
-        row = self._conn.execute(
+        rows = self._query(
             "SELECT count(*) FROM (SELECT 1 FROM inventory_entries WHERE sku = ?"
             " AND kind = 'release' AND at_us >= ? LIMIT ?)",
             (sku, _us(since), cap),
-        ).fetchone()
-        return int(row[0])
+        )
+        return int(rows[0][0])
 
     def entry(self, entry_id: str) -> LedgerEntry | None:
-        row = self._conn.execute(
+        rows = self._query(
             f"SELECT {_ENTRY_COLUMNS} FROM inventory_entries WHERE entry_id = ?", (entry_id,)
-        ).fetchone()
-        return None if row is None else _entry(row)
+        )
+        return None if not rows else _entry(rows[0])
 
     def approval_of(self, park_entry_id: str) -> LedgerEntry | None:
-        row = self._conn.execute(
+        rows = self._query(
             f"SELECT {_ENTRY_COLUMNS} FROM inventory_entries"
             " WHERE kind = 'approve' AND ref = ?",
             (park_entry_id,),
-        ).fetchone()
-        return None if row is None else _entry(row)
+        )
+        return None if not rows else _entry(rows[0])
 
     def append(self, entry: LedgerEntry) -> None:
         sku = entry.sku
@@ -373,50 +392,83 @@ class _SQLiteTransaction:
                 raise ValidationError("entry.ref", entry.ref, "no unapproved parked release")
         before = None if entry.lock_key is None else self._lock_line(entry.lock_key, sku)
         balance, line = apply_entry(entry, self.balance(sku), before)
+        if any(e.entry_id == entry.entry_id for e in self._pending_entries):
+            raise ValidationError("entry.entry_id", entry.entry_id, "already in the ledger")
         self._due.pop(sku, None)  # its due lines may change now: ask the file next time
-        conn = self._conn
-        try:
-            conn.execute(
-                f"INSERT INTO inventory_entries ({_ENTRY_COLUMNS})"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    entry.entry_id, entry.kind.value, sku, entry.qty, _us(entry.at),
-                    entry.actor, entry.reason, entry.order_id, entry.lock_key,
-                    None if entry.expires_at is None else _us(entry.expires_at), entry.ref,
-                ),
-            )
-        except sqlite3.IntegrityError as error:
-            raise ValidationError("entry.entry_id", entry.entry_id, "already in the ledger") from (
-                error
-            )
+        self._pending_entries.append(entry)
         if entry.on_hand_delta or entry.locked_delta:
-            conn.execute(
-                "INSERT INTO inventory_balances (sku, on_hand, locked) VALUES (?, ?, ?)"
-                " ON CONFLICT (sku) DO UPDATE SET on_hand = excluded.on_hand,"
-                " locked = excluded.locked",
-                (sku, balance.on_hand, balance.locked),
-            )
+            self._pending_balances[sku] = balance
         self._balances[sku] = balance
         if line is None or line is before:
             return
+        key = (line.lock_key, sku)
         if before is None:
-            conn.execute(
-                f"INSERT INTO inventory_lock_lines ({_LINE_COLUMNS}, open)"
-                " VALUES (?, ?, ?, ?, ?, ?, 0, 0, 0, 1)",
-                (
-                    line.lock_key, line.order_id, sku, line.qty, _us(line.locked_at),
-                    _us(line.expires_at),
-                ),
+            self._new_lines.add(key)
+        self._pending_lines[key] = line
+        self._lines[key] = line
+
+    def flush(self) -> None:
+        """Write the pending entries, balances and lock lines, one statement per table."""
+        if not self._pending_entries:
+            return
+        conn = self._conn
+        entries, self._pending_entries = self._pending_entries, []
+        try:
+            conn.executemany(
+                f"INSERT INTO inventory_entries ({_ENTRY_COLUMNS})"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        e.entry_id, e.kind.value, e.sku, e.qty, _us(e.at), e.actor, e.reason,
+                        e.order_id, e.lock_key,
+                        None if e.expires_at is None else _us(e.expires_at), e.ref,
+                    )
+                    for e in entries
+                ],
             )
-        else:
-            cursor = conn.execute(
+        except sqlite3.IntegrityError as error:
+            taken = conn.execute(
+                "SELECT entry_id FROM inventory_entries WHERE entry_id IN"
+                f" ({', '.join('?' * len(entries))}) LIMIT 1",
+                [e.entry_id for e in entries],
+            ).fetchone()
+            raise ValidationError(
+                "entry.entry_id", None if taken is None else taken[0], "already in the ledger"
+            ) from error
+        balances, self._pending_balances = self._pending_balances, {}
+        if balances:
+            conn.executemany(
+                "INSERT INTO inventory_balances (sku, on_hand, locked) VALUES (?, ?, ?)"
+                " ON CONFLICT (sku) DO UPDATE SET on_hand = excluded.on_hand,"
+                " locked = excluded.locked",
+                [(sku, b.on_hand, b.locked) for sku, b in balances.items()],
+            )
+        lines, self._pending_lines = self._pending_lines, {}
+        new, self._new_lines = self._new_lines, set()
+        inserted = [line for key, line in lines.items() if key in new]
+        updated = [line for key, line in lines.items() if key not in new]
+        if inserted:
+            conn.executemany(
+                f"INSERT INTO inventory_lock_lines ({_LINE_COLUMNS}, open)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        line.lock_key, line.order_id, line.sku, line.qty, _us(line.locked_at),
+                        _us(line.expires_at), line.released, line.committed, line.expired,
+                        int(line.remaining > 0),
+                    )
+                    for line in inserted
+                ],
+            )
+        if updated:
+            conn.executemany(
                 "UPDATE inventory_lock_lines SET released = ?, committed = ?, expired = ?,"
                 " open = ? WHERE lock_key = ? AND sku = ?",
-                (
-                    line.released, line.committed, line.expired, int(line.remaining > 0),
-                    line.lock_key, sku,
-                ),
+                [
+                    (
+                        line.released, line.committed, line.expired, int(line.remaining > 0),
+                        line.lock_key, line.sku,
+                    )
+                    for line in updated
+                ],
             )
-            if cursor.rowcount != 1:  # pragma: no cover - the row was read above
-                raise StoreError("append inventory entry", "lock line vanished")
-        self._lines[(line.lock_key, sku)] = line

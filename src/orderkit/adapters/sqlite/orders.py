@@ -8,6 +8,7 @@ import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Final
 
 from orderkit.adapters.sqlite._db import Database
@@ -79,6 +80,12 @@ class SQLiteOrderRepository:
         self._cache_size = cache_size
         self._cache_lock = threading.Lock()
 
+    def atomic(self) -> AbstractContextManager[object]:
+        """A block whose writes commit together: this repository's, and those of every
+        SQLite adapter on the same file (the inventory store, the idempotency store);
+        one ``fsync`` for all of them. An exception rolls the whole block back."""
+        return self._db.write("atomic block")
+
     @property
     def database(self) -> Database:
         """The underlying file handle (shared with other adapters on the same file)."""
@@ -131,7 +138,9 @@ class SQLiteOrderRepository:
         data = to_dict(order)
         body = _dumps(data)
         audit_rows = [(order.order_id, _dumps(to_dict(e))) for e in entries]
-        with self._db.write("save order") as conn:
+        # Every check that can refuse the save runs before its first write, so inside an
+        # atomic block it joins the outer transaction without a savepoint of its own.
+        with self._db.write("save order", savepoint=False) as conn:
             row = conn.execute(
                 "SELECT version, json_extract(body, '$.ship_to') FROM orders"
                 " WHERE order_id = ?",
@@ -140,22 +149,6 @@ class SQLiteOrderRepository:
             stored = None if row is None else int(row[0])
             if stored != expected_version:
                 raise ConcurrencyError(order.order_id, expected_version, stored)
-            if row is not None:
-                previous = None if row[1] is None else json.loads(row[1])
-                if previous != data["ship_to"]:
-                    change = address_version(
-                        None if previous is None else from_dict(Address, previous),
-                        order.order_id, order.version, order.ship_to, entries,
-                    )
-                    conn.execute(
-                        "INSERT OR REPLACE INTO order_addresses (order_id, version, body)"
-                        " VALUES (?, ?, ?)",
-                        (order.order_id, order.version, _dumps(to_dict(change))),
-                    )
-            if audit_rows:
-                conn.executemany(
-                    "INSERT INTO order_audit (order_id, body) VALUES (?, ?)", audit_rows
-                )
             try:
                 conn.execute(
                     "INSERT INTO orders"
@@ -182,7 +175,24 @@ class SQLiteOrderRepository:
                 raise DuplicateOrder(
                     order.channel, order.channel_order_id, "?" if holder is None else holder[0]
                 ) from error
-        self._remember(order)
+            if row is not None:
+                previous = None if row[1] is None else json.loads(row[1])
+                if previous != data["ship_to"]:
+                    change = address_version(
+                        None if previous is None else from_dict(Address, previous),
+                        order.order_id, order.version, order.ship_to, entries,
+                    )
+                    conn.execute(
+                        "INSERT OR REPLACE INTO order_addresses (order_id, version, body)"
+                        " VALUES (?, ?, ?)",
+                        (order.order_id, order.version, _dumps(to_dict(change))),
+                    )
+            if audit_rows:
+                conn.executemany(
+                    "INSERT INTO order_audit (order_id, body) VALUES (?, ?)", audit_rows
+                )
+            # Only a committed version may be served from the cache.
+            self._db.after_commit(lambda: self._remember(order))
 
 
     def record_audit(self, order_id: str, entries: Sequence[AuditEntry]) -> None:

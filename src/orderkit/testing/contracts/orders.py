@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 
 import attrs
@@ -152,6 +153,47 @@ class OrderRepositoryContract:
         assert (version.previous, version.address) == (order.ship_to, moved)
         assert (version.version, version.event_id) == (changed.version, "E1")
         assert (version.actor, version.approved_by, version.at) == ("cs-1", "lead-2", entry.at)
+
+
+    def test_an_atomic_block_that_raises_keeps_none_of_its_writes(self) -> None:
+        repository = self.create_repository()
+        kept = sample_order("ORD-1")
+        repository.save(kept, expected_version=None)
+        moved = attrs.evolve(kept, status=OrderStatus.DELIVERED, version=kept.version + 1)
+        with contextlib.suppress(_Abort), repository.atomic():
+            repository.save(moved, expected_version=kept.version, audit=(_audit("ORD-1", "E1"),))
+            repository.save(sample_order("ORD-2", channel_order_id="T-2"), expected_version=None)
+            repository.record_audit("ORD-1", (_audit("ORD-1", "E2"),))
+            raise _Abort
+        assert repository.get("ORD-1") == kept
+        _raises(OrderNotFound, repository.get, "ORD-2")
+        assert repository.find_by_channel("tmall", "T-2") is None
+        assert repository.audit_trail("ORD-1") == []
+
+    def test_an_inner_block_that_raises_undoes_only_its_own_writes(self) -> None:
+        repository = self.create_repository()
+        with repository.atomic():
+            repository.save(sample_order("ORD-1"), expected_version=None)
+            with contextlib.suppress(_Abort), repository.atomic():
+                repository.save(sample_order("ORD-2", channel_order_id="T-2"), None)
+                raise _Abort
+        assert repository.get("ORD-1") == sample_order("ORD-1")
+        _raises(OrderNotFound, repository.get, "ORD-2")
+
+    def test_a_refused_save_inside_a_block_leaves_the_block_usable(self) -> None:
+        repository = self.create_repository()
+        first = sample_order("ORD-1", channel_order_id="T-1")
+        with repository.atomic():
+            repository.save(first, expected_version=None)
+            twin = sample_order("ORD-2", channel_order_id="T-1")
+            _raises(DuplicateOrder, repository.save, twin, None)
+            repository.save(sample_order("ORD-3", channel_order_id="T-3"), None)
+        assert repository.get("ORD-3").channel_order_id == "T-3"
+        _raises(OrderNotFound, repository.get, "ORD-2")
+
+
+class _Abort(Exception):
+    """Raised by the tests to leave an atomic block."""
 
 
 def _audit(order_id: str, event_id: str) -> AuditEntry:
