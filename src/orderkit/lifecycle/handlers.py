@@ -40,6 +40,7 @@ from orderkit.model.errors import AddressLocked, TransitionNotAllowed, Validatio
 from orderkit.model.money import Money
 from orderkit.model.orders import (
     Address,
+    CarrierScan,
     Hold,
     LineStatus,
     Order,
@@ -48,7 +49,6 @@ from orderkit.model.orders import (
     Payment,
     PaymentKind,
     Shipment,
-    TrackingEvent,
     status_code,
 )
 
@@ -146,7 +146,7 @@ def ship(step: Step) -> Effect:
 def track(step: Step) -> Effect:
     order, event, rule = step.order, step.event, step.rule
     data = event.data
-    scan = TrackingEvent(
+    scan = CarrierScan(
         data["status"],
         data["carrier_time"],
         location=str(data.get("location", "")),

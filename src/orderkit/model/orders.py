@@ -34,6 +34,7 @@ __all__ = [
     "Adjustment",
     "AdjustmentKind",
     "Bearer",
+    "CarrierScan",
     "Hold",
     "HoldKind",
     "LineStatus",
@@ -348,13 +349,18 @@ def _to_tracking_status(value: object) -> TrackingStatus:
 
 
 @attrs.frozen
-class TrackingEvent:
+class CarrierScan:
     """One carrier scan, stamped with the carrier's own time."""
 
     status: TrackingStatus = attrs.field(converter=_to_tracking_status)
     at: datetime = attrs.field(converter=_to_at)
     location: str = attrs.field(default="", validator=check.text())
     description: str = attrs.field(default="", validator=check.text())
+
+
+#: The 0.1 name of :class:`CarrierScan`, kept as an alias: "event" in orderkit means an
+#: input :class:`~orderkit.lifecycle.Event` or an emitted domain event, never a scan.
+TrackingEvent = CarrierScan
 
 
 _to_shipped_at_impl = check.optional_aware("shipped_at")
@@ -371,10 +377,10 @@ def _to_first_scan_at(value: object) -> datetime | None:
     return _to_first_scan_at_impl(value)
 
 
-_to_events_impl = check.tuple_of(TrackingEvent, "events")
+_to_events_impl = check.tuple_of(CarrierScan, "events")
 
 
-def _to_events(value: object) -> tuple[TrackingEvent, ...]:
+def _to_events(value: object) -> tuple[CarrierScan, ...]:
     return _to_events_impl(value)
 
 
@@ -388,7 +394,7 @@ class Shipment:
     lines: FrozenMap[str, int] = attrs.field(factory=FrozenMap, converter=_to_unit_map)
     shipped_at: datetime | None = attrs.field(default=None, converter=_to_shipped_at)
     first_scan_at: datetime | None = attrs.field(default=None, converter=_to_first_scan_at)
-    events: tuple[TrackingEvent, ...] = attrs.field(default=(), converter=_to_events)
+    events: tuple[CarrierScan, ...] = attrs.field(default=(), converter=_to_events)
 
 
 @attrs.frozen

@@ -10,6 +10,7 @@ from orderkit.model.orders import (
     Adjustment,
     AdjustmentKind,
     Bearer,
+    CarrierScan,
     Hold,
     HoldKind,
     LineStatus,
@@ -18,7 +19,6 @@ from orderkit.model.orders import (
     OrderStatus,
     Payment,
     Shipment,
-    TrackingEvent,
     TrackingStatus,
 )
 
@@ -64,7 +64,7 @@ def sample_order(order_id: str = "ORD-1", *, channel_order_id: str | None = None
                 lines={"1": 5, "2": 2},
                 shipped_at=_T0 + timedelta(hours=5),
                 first_scan_at=_T0 + timedelta(hours=6),
-                events=(TrackingEvent(TrackingStatus.IN_TRANSIT, _T0 + timedelta(hours=6)),),
+                events=(CarrierScan(TrackingStatus.IN_TRANSIT, _T0 + timedelta(hours=6)),),
             ),
         ),
         holds=(Hold(HoldKind.MANUAL, by="ops-1", at=_T0, reason="customer asked to wait"),),

@@ -22,6 +22,7 @@ from orderkit.model.orders import (
     Adjustment,
     AdjustmentKind,
     Bearer,
+    CarrierScan,
     Hold,
     HoldKind,
     LineStatus,
@@ -31,7 +32,6 @@ from orderkit.model.orders import (
     Payment,
     PaymentKind,
     Shipment,
-    TrackingEvent,
     TrackingStatus,
 )
 
@@ -161,7 +161,7 @@ def orders(draw: st.DrawFn) -> Order:
                 first_scan_at=st.none() | later,
                 events=st.lists(
                     st.builds(
-                        TrackingEvent, status=st.sampled_from(list(TrackingStatus)), at=later
+                        CarrierScan, status=st.sampled_from(list(TrackingStatus)), at=later
                     ),
                     max_size=3,
                 ).map(tuple),

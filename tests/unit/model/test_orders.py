@@ -17,6 +17,7 @@ from orderkit import (
     Adjustment,
     AdjustmentKind,
     Bearer,
+    CarrierScan,
     Hold,
     HoldKind,
     LineStatus,
@@ -27,7 +28,6 @@ from orderkit import (
     Payment,
     PaymentKind,
     Shipment,
-    TrackingEvent,
     TrackingStatus,
 )
 from orderkit.model.errors import CurrencyMismatch, OrderkitError, ValidationError
@@ -248,7 +248,7 @@ VALID: dict[Callable[..., object], dict[str, object]] = {
         "reference": "r",
         "lines": {"1": 1},
     },
-    TrackingEvent: {"status": "in_transit", "at": T0, "location": "", "description": ""},
+    CarrierScan: {"status": "in_transit", "at": T0, "location": "", "description": ""},
     Shipment: {
         "shipment_id": "S1",
         "carrier": "SF",
@@ -308,4 +308,4 @@ def test_valid_arguments_construct_every_type() -> None:
 
 def test_decimal_amount_is_kept_exactly() -> None:
     assert make_order().lines[1].unit_price.amount == Decimal("45.50")
-    assert TrackingEvent(TrackingStatus.SIGNED, T0).status is TrackingStatus.SIGNED
+    assert CarrierScan(TrackingStatus.SIGNED, T0).status is TrackingStatus.SIGNED
