@@ -16,6 +16,7 @@ from orderkit.inventory.ports import InventoryStore, InventoryTransaction
 from orderkit.lifecycle.ports import CarrierGateway, EventSink, OrderRepository
 from orderkit.model.time import Clock
 from orderkit.numbering.ports import ReconIdSequence
+from orderkit.outbox.ports import OutboxStore, StockEffects
 from orderkit.reconcile.ports import Notifier
 
 __all__ = [
@@ -27,5 +28,7 @@ __all__ = [
     "InventoryTransaction",
     "Notifier",
     "OrderRepository",
+    "OutboxStore",
     "ReconIdSequence",
+    "StockEffects",
 ]

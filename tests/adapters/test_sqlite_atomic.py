@@ -15,6 +15,7 @@ from orderkit.adapters.sqlite import Database, SQLiteInventoryStore, SQLiteOrder
 from orderkit.errors import DuplicateOrder, InsufficientStock, StoreError
 from orderkit.inventory import InventoryLedger
 from orderkit.lifecycle import Event, OrderService
+from orderkit.outbox import OutboxRelay
 from orderkit.testing import ManualClock
 
 T0 = datetime(2026, 2, 16, 1, 0, tzinfo=UTC)
@@ -76,22 +77,31 @@ def test_a_refused_stock_call_inside_the_block_keeps_the_order(tmp_path: Path) -
     assert ledger.verify().ok
 
 
-def test_shipping_commits_the_order_and_its_stock_in_one_transaction(tmp_path: Path) -> None:
+def test_a_relay_batch_applies_its_stock_and_marks_it_in_one_commit(tmp_path: Path) -> None:
     path = tmp_path / "shop.db"
-    repository, ledger, service = _shop(path)
-    ledger.receive("CUP", 5, reference="PO-1")
-    service.place(_order("ORD-1", "T1"))
+    clock = ManualClock(T0)
+    repository = SQLiteOrderRepository(path)
+    ledger = InventoryLedger(SQLiteInventoryStore(path), secret=SECRET, clock=clock)
+    service = OrderService(repository, inventory=ledger, clock=clock, deliver=False)
+    ledger.receive("CUP", 20, reference="PO-1")
     at = T0 + timedelta(minutes=5)
-    paid = {"amount": Money("91.00", "CNY")}
-    service.handle("ORD-1", Event("pay", event_id="p1", at=at, data=paid))
+    for n in range(4):
+        order_id = f"ORD-{n}"
+        service.place(_order(order_id, f"T{n}"))
+        paid = {"amount": Money("91.00", "CNY")}
+        service.handle(order_id, Event("pay", event_id=f"p{n}", at=at, data=paid))
+        shipped = {"carrier": "SF", "waybill": f"SF{n}"}
+        service.handle(order_id, Event("ship", event_id=f"s{n}", at=at, data=shipped))
+    assert ledger.stock("CUP").on_hand == 20  # owed, not yet applied
     commits: list[str] = []
     repository.database.connection().set_trace_callback(
         lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None
     )
-    shipped = {"carrier": "SF", "waybill": "SF1"}
-    service.handle("ORD-1", Event("ship", event_id="s1", at=at, data=shipped))
+    report = OutboxRelay(repository, inventory=ledger, clock=clock).run_once(limit=100)
+    assert (report.delivered, report.failed) == (4, 0)
     assert commits == ["COMMIT"]
-    assert ledger.stock("CUP").on_hand == 3
+    assert ledger.stock("CUP").on_hand == 12
+    assert repository.pending(10) == []
 
 
 def test_two_adapter_objects_on_one_file_never_wait_for_each_other(tmp_path: Path) -> None:

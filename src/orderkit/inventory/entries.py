@@ -32,7 +32,13 @@ __all__ = [
 
 #: What a ``release``/``commit``/``approve_release`` call did.
 LedgerOutcome = Literal[
-    "released", "committed", "already_released", "already_committed", "expired", "parked"
+    "released",
+    "committed",
+    "already_released",
+    "already_committed",
+    "expired",
+    "parked",
+    "already_applied",
 ]
 
 

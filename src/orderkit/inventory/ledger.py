@@ -48,6 +48,12 @@ def _new_id() -> str:
     return secrets.token_hex(16)
 
 
+def _ref_id(ref: str, sku: str) -> str:
+    """The entry id of ``sku``'s movement for the call identified by ``ref``: the same on
+    every retry, so a second call finds the first one's entries."""
+    return f"{ref}:{sku}"
+
+
 def _text(path: str, value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(path, value, "expected a non-empty string")
@@ -269,16 +275,19 @@ class InventoryLedger:
         order_id: str | None = None,
         actor: str = "system",
         reason: str = "release",
+        ref: str | None = None,
     ) -> ReleaseResult:
         """Return locked units to available: ``lines`` only (up to what is still locked on
         them), or everything still locked when ``lines`` is ``None``.
 
-        Pass ``order_id`` to refuse a lock id that belongs to another order. Outcomes:
+        Pass ``order_id`` to refuse a lock id that belongs to another order, and ``ref``
+        (a message or request id) to make the call idempotent: a second call with the
+        same ``ref`` changes nothing and answers ``"already_applied"``. Outcomes:
         ``"released"``, ``"already_released"`` / ``"already_committed"`` / ``"expired"``
         (nothing changed), or ``"parked"`` when the breaker held lines back for review
         (see :attr:`ReleaseResult.suspension`).
         """
-        return self._resolve(lock_id, lines, order_id, actor, reason, commit=False)
+        return self._resolve(lock_id, lines, order_id, actor, reason, ref, commit=False)
 
     def commit(
         self,
@@ -288,14 +297,16 @@ class InventoryLedger:
         order_id: str | None = None,
         actor: str = "system",
         reason: str = "ship",
+        ref: str | None = None,
     ) -> ReleaseResult:
         """On shipment: the locked units of ``lines`` (or all) leave ``on_hand``.
 
         Committing part of a lock leaves the rest locked until released or expired.
-        Outcomes: ``"committed"``, ``"already_committed"`` / ``"already_released"`` /
-        ``"expired"`` (nothing changed).
+        ``order_id`` and ``ref`` as for :meth:`release`. Outcomes: ``"committed"``,
+        ``"already_committed"`` / ``"already_released"`` / ``"expired"`` (nothing
+        changed), ``"already_applied"`` (this ``ref`` was applied before).
         """
-        return self._resolve(lock_id, lines, order_id, actor, reason, commit=True)
+        return self._resolve(lock_id, lines, order_id, actor, reason, ref, commit=True)
 
     def _resolve(
         self,
@@ -304,9 +315,12 @@ class InventoryLedger:
         order_id: str | None,
         actor: str,
         reason: str,
+        ref: str | None,
         *,
         commit: bool,
     ) -> ReleaseResult:
+        if ref is not None:
+            _text("ref", ref)
         lock_key, token_order = self._tokens.open(lock_id)
         if order_id is not None and order_id != token_order:
             raise InvalidLock(lock_id, f"belongs to another order, not {order_id}")
@@ -325,6 +339,8 @@ class InventoryLedger:
         parked: list[ParkedRelease] = []
         kind = EntryKind.COMMIT if commit else EntryKind.RELEASE
         with self._store.transaction(skus) as tx:
+            if ref is not None and any(tx.entry(_ref_id(ref, sku)) for sku in sorted(skus)):
+                return ReleaseResult("already_applied", lock_id, token_order)
             self._expire_lines(tx, skus, now, actor, only=lock_key)
             current = {line.sku: line for line in tx.lock_lines(lock_key)}
             targets = wanted if wanted is not None else {s: current[s].remaining for s in current}
@@ -333,8 +349,8 @@ class InventoryLedger:
                 if qty <= 0:
                     continue
                 entry = LedgerEntry(
-                    _new_id(), kind, sku, qty, now, actor, reason,
-                    order_id=token_order, lock_key=lock_key,
+                    _new_id() if ref is None else _ref_id(ref, sku), kind, sku, qty, now,
+                    actor, reason, order_id=token_order, lock_key=lock_key,
                 )
                 limit = self._release_limit
                 if not commit and tx.release_count(sku, since, limit) >= limit:

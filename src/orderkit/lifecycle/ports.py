@@ -11,9 +11,11 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from orderkit.model.orders import Address, Order
+from orderkit.outbox.ports import OutboxStore
 
 if TYPE_CHECKING:
     from orderkit.model.audit import AddressVersion, AuditEntry
+    from orderkit.outbox.messages import OutboxMessage
 
 __all__ = [
     "CarrierGateway",
@@ -23,7 +25,7 @@ __all__ = [
 
 
 @runtime_checkable
-class OrderRepository(Protocol):
+class OrderRepository(OutboxStore, Protocol):
     """Stores orders with optimistic concurrency.
 
     ``save`` compares the version currently stored with ``expected_version`` (``None``
@@ -42,13 +44,21 @@ class OrderRepository(Protocol):
         ...
 
     def save(
-        self, order: Order, expected_version: int | None, *, audit: Sequence[AuditEntry] = ()
+        self,
+        order: Order,
+        expected_version: int | None,
+        *,
+        audit: Sequence[AuditEntry] = (),
+        outbox: Sequence[OutboxMessage] = (),
     ) -> None:
         """Insert (``expected_version=None``) or replace the order at that version.
 
-        ``audit`` entries are stored in the same atomic write; when the ship-to address
-        differs from the stored one, an :class:`~orderkit.model.audit.AddressVersion`
-        with the old and new address is kept too.
+        ``audit`` entries and ``outbox`` messages are stored in the same atomic write;
+        when the ship-to address differs from the stored one, an
+        :class:`~orderkit.model.audit.AddressVersion` with the old and new address is
+        kept too. Every message must belong to ``order`` and carry a ``message_id`` not
+        stored yet, or :class:`~orderkit.model.errors.ValidationError` names
+        ``outbox[i].order_id`` or ``outbox[i].message_id`` and nothing is written.
         """
         ...
 

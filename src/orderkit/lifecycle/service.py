@@ -1,24 +1,26 @@
 """``OrderService``: the one call a host makes to change an order.
 
-``handle(order_id, event)`` loads the order, lets the pure :class:`Lifecycle` decide,
-saves the new order *and its audit entries* with the version it read, and only then
-hands the domain events to the :class:`~orderkit.lifecycle.ports.EventSink`. When another writer
-saved first (:class:`~orderkit.model.errors.ConcurrencyError`) it re-reads and decides again
+``handle(order_id, event)`` loads the order, lets the pure :class:`Lifecycle` decide, and
+saves, in one transaction, the new order, its audit entries and its outbox messages:
+what the decision owes the world (see :mod:`orderkit.outbox`). When another writer saved
+first (:class:`~orderkit.model.errors.ConcurrencyError`) it re-reads and decides again
 from the fresh order; it never re-saves the order it computed before. Because the event
 id is remembered on the order, the second decision about an event a concurrent writer
-already applied is "nothing to do".
+already applied is "nothing to do", and writes no message.
 
-With an inventory ledger wired in, the service turns domain events into ledger calls
-after the save: :class:`LinesCancelled` releases exactly the cancelled units,
-:class:`OrderCancelled` releases what is left, :class:`LinesShipped` commits what
-shipped, a refund of unshipped units releases them. They run only for a transition that
-is saved, so a replayed event (same id) never releases or commits twice. The save and the
-ledger call run in one :meth:`~orderkit.lifecycle.ports.OrderRepository.atomic` block:
-when the ledger's store shares the repository's transaction (SQLite adapters on one
-file) they commit together, with one ``fsync``, and a process that dies in between
-leaves neither. Otherwise a process that dies between the save and the ledger call
-leaves the stock locked until the lock's TTL expires (the ledger returns it then), never
-released twice. The carrier and the sink are called after the commit.
+The messages: with an inventory ledger, the stock a decision moves
+(:class:`LinesCancelled` releases exactly the cancelled units, :class:`OrderCancelled`
+what is left, :class:`LinesShipped` commits what shipped, a refund of unshipped units
+releases them); with an event sink, every domain event. After the commit the service
+delivers them at once through an :class:`~orderkit.outbox.OutboxRelay` (``deliver=True``,
+the default); a delivery that fails stays in the outbox for the next relay run, so a
+crash or a sink outage loses nothing. Hosts that run the relay elsewhere (a worker, a
+cron job) pass ``deliver=False``.
+
+``place(order)`` locks the order's open units (with a ledger) and saves it in one
+:meth:`~orderkit.lifecycle.ports.OrderRepository.atomic` block: where the ledger's store
+shares the repository's transaction (SQLite adapters on one file) a placement the
+repository refuses takes its lock back with it.
 """
 
 from __future__ import annotations
@@ -43,44 +45,56 @@ from orderkit.lifecycle.ports import CarrierGateway, EventSink, OrderRepository
 from orderkit.model.errors import (
     AddressLocked,
     ConcurrencyError,
+    DuplicateOrder,
     NotPermitted,
     TransitionNotAllowed,
     ValidationError,
 )
 from orderkit.model.orders import LineStatus, Order
+from orderkit.model.serialization import to_dict
 from orderkit.model.time import Clock
+from orderkit.outbox.messages import STOCK_COMMIT, STOCK_RELEASE, OutboxMessage, message_id
+from orderkit.outbox.relay import OutboxRelay, RelayReport
 
 __all__ = ["InventoryLedgerLike", "OrderService"]
 
 
-def _attempt(errors: list[BaseException], call: Any, *args: Any) -> None:
-    try:
-        call(*args)
-    except Exception as error:  # collected, re-raised by the caller after the others ran
-        errors.append(error)
-
-
 class InventoryLedgerLike(Protocol):
-    """The three calls the service makes on :class:`orderkit.inventory.InventoryLedger`."""
+    """The calls the service and its relay make on :class:`orderkit.inventory.InventoryLedger`."""
 
     def lock(self, order_id: str, lines: Mapping[str, int], *, ttl: timedelta) -> Any:
         """Lock stock for an order; the result has ``.lock_id``."""
         ...
 
-    def release(self, lock_id: str, lines: Mapping[str, int] | None = None) -> Any:
-        """Return locked stock (only ``lines`` when given)."""
+    def release(
+        self,
+        lock_id: str,
+        lines: Mapping[str, int] | None = None,
+        *,
+        order_id: str | None = None,
+        ref: str | None = None,
+    ) -> Any:
+        """Return locked stock (only ``lines`` when given); idempotent per ``ref``."""
         ...
 
-    def commit(self, lock_id: str, lines: Mapping[str, int] | None = None) -> Any:
-        """Take locked stock out of ``on_hand`` (it shipped)."""
+    def commit(
+        self,
+        lock_id: str,
+        lines: Mapping[str, int] | None = None,
+        *,
+        order_id: str | None = None,
+        ref: str | None = None,
+    ) -> Any:
+        """Take locked stock out of ``on_hand`` (it shipped); idempotent per ``ref``."""
         ...
 
 
 class OrderService:
-    """Load, decide, save with the expected version, retry on conflict, publish.
+    """Load, decide, save with the expected version and the outbox, retry on conflict,
+    deliver.
 
     With a ``carrier`` gateway, an :class:`AddressChanged` on an order that already has a
-    waybill is forwarded with ``update_address`` after the save.
+    waybill is forwarded with ``update_address`` after the commit.
     ``max_attempts`` bounds the re-read/re-decide loop under contention; when every
     attempt loses, the last :class:`ConcurrencyError` propagates. ``conflicts`` counts
     the re-reads so far (a contention metric for the host).
@@ -97,6 +111,7 @@ class OrderService:
         lock_ttl: timedelta = timedelta(hours=24),
         max_attempts: int = 20,
         carrier: CarrierGateway | None = None,
+        deliver: bool = True,
     ) -> None:
         if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
             raise ValidationError("max_attempts", max_attempts, "expected an integer >= 1")
@@ -110,12 +125,22 @@ class OrderService:
         self.max_attempts = max_attempts
         self.carrier = carrier
         self.conflicts = 0
+        #: Delivers this service's outbox messages right after each commit (``None`` with
+        #: ``deliver=False`` or nothing to deliver to): see the module docstring.
+        self.relay: OutboxRelay | None = (
+            OutboxRelay(repository, sink=sink, inventory=inventory, clock=clock)
+            if deliver and (sink is not None or inventory is not None)
+            else None
+        )
+        #: What the last delivery after a commit did (``None`` before any).
+        self.last_delivery: RelayReport | None = None
 
     def place(self, order: Order) -> Order:
         """Store a new order; with a ledger, lock its open units first (per SKU) and keep
         the lock id on the order. Lock and save run in one :meth:`~OrderRepository.atomic`
         block; if the save fails the lock is released again (rolled back with the block
-        when the ledger's store shares the repository's transaction)."""
+        when the ledger's store shares the repository's transaction). An order id that is
+        stored already raises :class:`~orderkit.model.errors.DuplicateOrder`."""
         if not isinstance(order, Order):
             raise ValidationError("order", order, "expected an Order")
         with self.repository.atomic():
@@ -131,9 +156,14 @@ class OrderService:
                     order = attrs.evolve(order, lock_id=lock_id)
             try:
                 self.repository.save(order, None)
-            except BaseException:
+            except BaseException as error:
                 if lock_id is not None and self.inventory is not None:
-                    self.inventory.release(lock_id)
+                    self.inventory.release(lock_id, order_id=order.order_id)
+                if isinstance(error, ConcurrencyError):
+                    # The id is stored already: a duplicate, not a race worth retrying.
+                    raise DuplicateOrder(
+                        order.channel, order.channel_order_id, order.order_id
+                    ) from error
                 raise
         return order
 
@@ -155,45 +185,68 @@ class OrderService:
                 raise
             if not transition.changed:
                 return transition
-            errors: list[BaseException] = []
+            messages = self._messages(transition)
             try:
-                # The order, its audit and the stock it moves commit together where the
-                # ledger's store shares the repository's transaction.
-                with self.repository.atomic():
-                    self.repository.save(transition.order, order.version, audit=transition.audit)
-                    lock_id = transition.order.lock_id
-                    if self.inventory is not None and lock_id is not None:
-                        _attempt(errors, self._move_stock, lock_id, transition.events)
+                self.repository.save(
+                    transition.order, order.version, audit=transition.audit, outbox=messages
+                )
             except ConcurrencyError as error:
                 last = error
                 self.conflicts += 1
                 continue
-            self._publish(transition, errors)
+            self._after_commit(transition, bool(messages))
             return transition
         assert last is not None
         raise last
 
-    def _publish(self, transition: Transition, errors: list[BaseException]) -> None:
-        """After the commit: carrier, then sink; each is attempted even when an earlier
-        step failed (the order is already saved), and the first failure is raised."""
+    def _after_commit(self, transition: Transition, owed: bool) -> None:
+        """Deliver the outbox (failures stay in it for the next run), then forward an
+        address change to the carrier (its failure is raised: the order is saved)."""
+        if owed and self.relay is not None:
+            self.last_delivery = self.relay.run_once()
         if self.carrier is not None:
             for event in transition.events:
                 if isinstance(event, AddressChanged) and event.waybill:
-                    _attempt(errors, self.carrier.update_address, event.waybill, event.address)
-        if self.sink is not None and transition.events:
-            _attempt(errors, self.sink.publish, transition.events)
-        if errors:
-            raise errors[0]
+                    self.carrier.update_address(event.waybill, event.address)
 
-    def _move_stock(self, lock_id: str, events: tuple[DomainEvent, ...]) -> None:
-        inventory = self.inventory
-        assert inventory is not None
-        for event in events:
-            if isinstance(event, LinesCancelled) and event.skus:
-                inventory.release(lock_id, dict(event.skus))
-            elif isinstance(event, OrderCancelled):
-                inventory.release(lock_id)
-            elif isinstance(event, LinesShipped) and event.skus:
-                inventory.commit(lock_id, dict(event.skus))
-            elif isinstance(event, Refunded) and event.released:
-                inventory.release(lock_id, dict(event.released))
+    def _messages(self, transition: Transition) -> tuple[OutboxMessage, ...]:
+        """What the decision owes: stock movements (with a ledger and a lock), then
+        every domain event (with a sink), with ids fixed by the order and event."""
+        order = transition.order
+        owed: list[tuple[str, dict[str, Any]]] = []
+        if self.inventory is not None and order.lock_id is not None:
+            owed += _stock(order.lock_id, transition.events)
+        if self.sink is not None:
+            owed += [
+                (f"event.{type(event).__name__}", {"type": type(event).__name__, **to_dict(event)})
+                for event in transition.events
+            ]
+        if not owed:
+            return ()
+        decided = transition.audit[0]  # every saved transition carries its entry
+        return tuple(
+            OutboxMessage(
+                message_id(order.order_id, decided.event_id, k),
+                order.order_id,
+                topic,
+                payload,
+                decided.at,
+            )
+            for k, (topic, payload) in enumerate(owed)
+        )
+
+
+def _stock(lock_id: str, events: tuple[DomainEvent, ...]) -> list[tuple[str, dict[str, Any]]]:
+    """The stock movements ``events`` imply, as ``(topic, payload)``."""
+    owed: list[tuple[str, dict[str, Any]]] = []
+    for event in events:
+        if isinstance(event, LinesCancelled) and event.skus:
+            owed.append((STOCK_RELEASE, {"lock_id": lock_id, "lines": dict(event.skus)}))
+        elif isinstance(event, OrderCancelled):
+            owed.append((STOCK_RELEASE, {"lock_id": lock_id, "lines": None}))
+        elif isinstance(event, LinesShipped) and event.skus:
+            owed.append((STOCK_COMMIT, {"lock_id": lock_id, "lines": dict(event.skus)}))
+        elif isinstance(event, Refunded) and event.released:
+            owed.append((STOCK_RELEASE, {"lock_id": lock_id, "lines": dict(event.released)}))
+    return owed
+

@@ -12,7 +12,7 @@ from orderkit.adapters.memory import MemoryInventoryStore, MemoryOrderRepository
 from orderkit.adapters.sqlite import SQLiteInventoryStore, SQLiteOrderRepository
 from orderkit.inventory import InventoryLedger
 from orderkit.lifecycle import Event, OrderService
-from orderkit.model.errors import ConcurrencyError, InsufficientStock, OrderNotFound
+from orderkit.model.errors import DuplicateOrder, InsufficientStock, OrderNotFound
 from orderkit.model.money import Money
 from orderkit.model.orders import Order, OrderLine, OrderStatus
 from orderkit.testing import ManualClock
@@ -124,11 +124,12 @@ def test_failed_lock_stores_no_order(wired: Any) -> None:
     assert levels(ledger, "CUP") == (5, 0, 5)
 
 
-def test_lock_is_released_when_the_order_cannot_be_saved(wired: Any) -> None:
+def test_placing_a_stored_order_again_is_a_duplicate_and_locks_nothing(wired: Any) -> None:
     service, ledger = wired
     service.place(order())
-    with pytest.raises(ConcurrencyError):
+    with pytest.raises(DuplicateOrder) as caught:
         service.place(order())
+    assert caught.value.existing_order_id == "ORD-1"
     assert levels(ledger, "TEA") == (10, 5, 5)
 
 

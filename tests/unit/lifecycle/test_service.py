@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -20,15 +19,14 @@ from orderkit.lifecycle import (
     Event,
     Lifecycle,
     OrderService,
-    PaymentReceived,
     Policy,
-    StatusChanged,
 )
 from orderkit.lifecycle.ports import OrderRepository
 from orderkit.model.audit import AuditEntry
 from orderkit.model.errors import ConcurrencyError, NotPermitted, TransitionNotAllowed
 from orderkit.model.money import Money
 from orderkit.model.orders import Address, Order, OrderLine, OrderStatus
+from orderkit.outbox import OutboxMessage
 from orderkit.testing import ManualClock
 from orderkit.testing.lifecycle import handle_events
 from orderkit.testing.processes import race
@@ -62,19 +60,14 @@ class ListSink:
 
 
 class InterleavingRepository:
-    """Wraps a repository; just before the first write block opens (after the order was
-    read), another writer gets in first and commits."""
+    """Wraps a repository; just before the first save (after the order was read),
+    another writer gets in first and commits."""
 
     def __init__(self, inner: OrderRepository, interloper: Any) -> None:
         self.inner = inner
         self.interloper = interloper
         self.blocks = 0
 
-    def atomic(self) -> AbstractContextManager[object]:
-        self.blocks += 1
-        if self.blocks == 1 and self.interloper is not None:
-            self.interloper()
-        return self.inner.atomic()
 
     def get(self, order_id: str) -> Order:
         return self.inner.get(order_id)
@@ -83,9 +76,21 @@ class InterleavingRepository:
         return self.inner.find_by_channel(channel, channel_order_id)
 
     def save(
-        self, order: Order, expected_version: int | None, *, audit: Sequence[AuditEntry] = ()
+        self,
+        order: Order,
+        expected_version: int | None,
+        *,
+        audit: Sequence[AuditEntry] = (),
+        outbox: Sequence[OutboxMessage] = (),
     ) -> None:
-        self.inner.save(order, expected_version, audit=audit)
+        self.blocks += 1
+        if self.blocks == 1 and self.interloper is not None:
+            self.interloper()
+        self.inner.save(order, expected_version, audit=audit, outbox=outbox)
+
+    def __getattr__(self, name: str) -> Any:
+        # The outbox side of the port, unchanged.
+        return getattr(self.inner, name)
 
     def record_audit(self, order_id: str, entries: Sequence[AuditEntry]) -> None:
         self.inner.record_audit(order_id, entries)
@@ -117,7 +122,8 @@ def test_handle_saves_order_and_audit_then_publishes(repository: OrderRepository
     stored = repository.get("ORD-1")
     assert stored == transition.order
     assert stored.status is OrderStatus.PAID
-    assert [type(e) for e in sink.published] == [PaymentReceived, StatusChanged]
+    assert [m.topic for m in sink.published] == ["event.PaymentReceived", "event.StatusChanged"]
+    assert sink.published[0].payload["amount"] == {"amount": "30.00", "currency": "CNY"}
     assert [e.event_id for e in repository.audit_trail("ORD-1")] == ["pay-1"]
 
 
@@ -208,7 +214,12 @@ def test_service_gives_up_after_max_attempts(repository: OrderRepository) -> Non
 
     class AlwaysLoses(InterleavingRepository):
         def save(
-            self, order: Order, expected_version: int | None, *, audit: Sequence[AuditEntry] = ()
+            self,
+            order: Order,
+            expected_version: int | None,
+            *,
+            audit: Sequence[AuditEntry] = (),
+            outbox: Sequence[OutboxMessage] = (),
         ) -> None:
             raise ConcurrencyError(order.order_id, expected_version, expected_version)
 

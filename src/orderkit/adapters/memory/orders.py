@@ -1,10 +1,16 @@
-"""``OrderRepository`` in memory, for unit tests and single-process tools."""
+"""``OrderRepository`` and ``OutboxStore`` in memory, for unit tests and single-process
+tools."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
+from itertools import islice
+from typing import TYPE_CHECKING
+
+import attrs
 
 from orderkit.model.audit import (
     AddressVersion,
@@ -14,17 +20,34 @@ from orderkit.model.audit import (
 )
 from orderkit.model.errors import ConcurrencyError, DuplicateOrder, OrderNotFound, ValidationError
 from orderkit.model.orders import Order, check_version_raised
+from orderkit.model.time import ensure_aware
+
+if TYPE_CHECKING:
+    from orderkit.outbox.messages import OutboxMessage, StoredMessage
 
 __all__ = ["MemoryOrderRepository"]
+
+
+@attrs.frozen
+class _Held:
+    """One outbox message as kept here: its place in commit order, its delivery state."""
+
+    seq: int
+    stored: StoredMessage
+    delivered_at: datetime | None = None
 
 
 class MemoryOrderRepository:
     """Orders in a dict, guarded by a lock; same contract as the SQLite repository.
 
-    Audit entries and address versions are kept beside the orders and written under the
-    same lock as the order, so a save is all or nothing. An :meth:`atomic` block holds
-    the lock and keeps an undo log, so an exception undoes every save and audit record
-    made in it.
+    Audit entries, address versions and outbox messages are kept beside the orders and
+    written under the same lock as the order, so a save is all or nothing. An
+    :meth:`atomic` block holds the lock and keeps an undo log, so an exception undoes
+    every save, audit record and outbox change made in it.
+
+    It is also the :class:`~orderkit.outbox.ports.OutboxStore` of the messages saved with
+    its orders: they are numbered as they are saved, under the lock, so that number is
+    their commit order. Delivered messages are kept (their ids stay taken).
     """
 
     def __init__(self) -> None:
@@ -32,6 +55,11 @@ class MemoryOrderRepository:
         self._by_channel: dict[tuple[str, str], str] = {}
         self._audit: dict[str, list[AuditEntry]] = {}
         self._addresses: dict[str, list[AddressVersion]] = {}
+        #: Every outbox message by id, in commit order.
+        self._outbox: dict[str, _Held] = {}
+        #: The pending ones: id -> seq, lowest seq first.
+        self._pending: dict[str, int] = {}
+        self._seq = 0
         self._lock = threading.RLock()
         #: While an atomic block is open: how to undo each write, oldest first.
         self._undo: list[Callable[[], None]] | None = None
@@ -97,19 +125,34 @@ class MemoryOrderRepository:
             return None if order_id is None else self._orders[order_id]
 
     def save(
-        self, order: Order, expected_version: int | None, *, audit: Sequence[AuditEntry] = ()
+        self,
+        order: Order,
+        expected_version: int | None,
+        *,
+        audit: Sequence[AuditEntry] = (),
+        outbox: Sequence[OutboxMessage] = (),
     ) -> None:
         """Insert or replace ``order`` if the stored version is ``expected_version``;
-        store ``audit`` and any address change with it."""
+        store ``audit``, any address change and the ``outbox`` messages with it."""
         if not isinstance(order, Order):
             raise ValidationError("order", order, "expected an Order")
         check_version_raised(order, expected_version)
         entries = checked_entries(audit)
+        messages: list[OutboxMessage] = []
+        if outbox or not isinstance(outbox, Sequence):
+            from orderkit.adapters import _outbox  # the outbox only loads when used
+
+            messages = [m for m, _ in _outbox.checked_messages(order.order_id, outbox)]
         with self._lock:
             current = self._orders.get(order.order_id)
             stored = None if current is None else current.version
             if stored != expected_version:
                 raise ConcurrencyError(order.order_id, expected_version, stored)
+            for index, message in enumerate(messages):
+                if message.message_id in self._outbox:
+                    raise ValidationError(
+                        f"outbox[{index}].message_id", message.message_id, "already stored"
+                    )
             key = (order.channel, order.channel_order_id)
             holder = self._by_channel.get(key)
             if holder is not None and holder != order.order_id:
@@ -126,6 +169,12 @@ class MemoryOrderRepository:
             self._by_channel[key] = order.order_id
             if entries:
                 self._audit.setdefault(order.order_id, []).extend(entries)
+            if messages:
+                from orderkit.adapters._outbox import StoredMessage
+
+                for message in messages:
+                    self._seq += 1
+                    self._put(message.message_id, _Held(self._seq, StoredMessage(message)))
 
     def record_audit(self, order_id: str, entries: Sequence[AuditEntry]) -> None:
         """Append audit entries without touching the order."""
@@ -143,3 +192,94 @@ class MemoryOrderRepository:
         """The order's address changes, oldest first."""
         with self._lock:
             return list(self._addresses.get(order_id, ()))
+
+    # --- the outbox store ----------------------------------------------------------------
+
+    def pending(self, limit: int) -> list[StoredMessage]:
+        """Up to ``limit`` pending messages, oldest (first saved) first."""
+        from orderkit.adapters import _outbox
+
+        count = _outbox.checked_limit(limit)
+        with self._lock:
+            return [self._outbox[i].stored for i in islice(self._pending, count)]
+
+    def mark_delivered(self, message_ids: Sequence[str], at: datetime) -> None:
+        """Mark these messages delivered at ``at``; unknown or delivered ones are skipped."""
+        from orderkit.adapters import _outbox
+
+        ids = _outbox.checked_ids(message_ids)
+        at = ensure_aware(at, path="at")
+        with self._lock:
+            for message_id in ids:
+                held = self._outbox.get(message_id)
+                if held is not None and held.stored.status != "delivered":
+                    stored = attrs.evolve(held.stored, status="delivered")
+                    self._put(message_id, attrs.evolve(held, stored=stored, delivered_at=at))
+
+    def mark_failed(self, message_id: str, error: str, *, dead: bool) -> None:
+        """Count a failed delivery of a pending message and keep ``error`` (cut to
+        2000 characters); ``dead`` moves it to the dead letters."""
+        from orderkit.adapters import _outbox
+
+        message_id = _outbox.checked_id(message_id)
+        text = _outbox.checked_error(error)
+        dead = _outbox.checked_dead(dead)
+        with self._lock:
+            held = self._outbox.get(message_id)
+            if held is None or held.stored.status != "pending":
+                return
+            stored = attrs.evolve(
+                held.stored,
+                status="dead" if dead else "pending",
+                attempts=held.stored.attempts + 1,
+                error=text,
+            )
+            self._put(message_id, attrs.evolve(held, stored=stored))
+
+    def dead_letters(self) -> list[StoredMessage]:
+        """Every dead message, oldest first."""
+        with self._lock:
+            return [h.stored for h in self._outbox.values() if h.stored.status == "dead"]
+
+    def replay(self, message_id: str) -> bool:
+        """Make a dead message pending again, attempts and error cleared; ``False`` when
+        no dead message has that id."""
+        from orderkit.adapters import _outbox
+
+        message_id = _outbox.checked_id(message_id)
+        with self._lock:
+            held = self._outbox.get(message_id)
+            if held is None or held.stored.status != "dead":
+                return False
+            stored = attrs.evolve(held.stored, status="pending", attempts=0, error="")
+            self._put(message_id, attrs.evolve(held, stored=stored))
+            return True
+
+    def oldest_pending(self) -> datetime | None:
+        """When the earliest created pending message was created (``None``: none waits)."""
+        with self._lock:
+            return min(
+                (self._outbox[i].stored.message.created_at for i in self._pending), default=None
+            )
+
+    def _put(self, message_id: str, held: _Held) -> None:
+        """Store ``held`` under ``message_id``, undoably inside an atomic block."""
+        previous = self._outbox.get(message_id)
+        if self._undo is not None:
+            self._undo.append(lambda: self._place(message_id, previous))
+        self._place(message_id, held)
+
+    def _place(self, message_id: str, held: _Held | None) -> None:
+        if held is None:
+            self._outbox.pop(message_id, None)
+        else:
+            self._outbox[message_id] = held
+        if held is None or held.stored.status != "pending":
+            self._pending.pop(message_id, None)
+            return
+        if message_id in self._pending:
+            return
+        last = next(reversed(self._pending.values()), 0)
+        self._pending[message_id] = held.seq
+        if held.seq < last:  # a replayed or restored message goes back to its place
+            self._pending = dict(sorted(self._pending.items(), key=lambda item: item[1]))

@@ -1,4 +1,9 @@
-"""``OrderRepository`` on SQLite: one row per order, the order as canonical JSON."""
+"""``OrderRepository`` and ``OutboxStore`` on SQLite: one row per order, the order as
+canonical JSON, and one row per outbox message (table ``order_outbox``).
+
+Instants of the outbox are stored as integer microseconds since the epoch (UTC), so they
+compare and sort as numbers and come back exact.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,8 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Final
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final
 
 from orderkit.adapters.sqlite._db import Database
 from orderkit.model.audit import (
@@ -21,6 +27,10 @@ from orderkit.model.audit import (
 from orderkit.model.errors import ConcurrencyError, DuplicateOrder, OrderNotFound, ValidationError
 from orderkit.model.orders import Address, Order, check_version_raised
 from orderkit.model.serialization import from_dict, to_dict
+from orderkit.model.time import ensure_aware
+
+if TYPE_CHECKING:
+    from orderkit.outbox.messages import OutboxMessage, StoredMessage
 
 __all__ = ["SQLiteOrderRepository"]
 
@@ -51,7 +61,28 @@ _MIGRATIONS: Final = (
         PRIMARY KEY (order_id, version)
     )
     """,
+    # seq gives commit order: writers are serialised, and AUTOINCREMENT never reuses one.
+    """
+    CREATE TABLE order_outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        message_id TEXT NOT NULL UNIQUE,
+        order_id TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_us INTEGER NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending'
+            CHECK (status IN ('pending', 'delivered', 'dead')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        error TEXT NOT NULL DEFAULT '',
+        delivered_us INTEGER
+    );
+    CREATE INDEX order_outbox_pending ON order_outbox (seq) WHERE status = 'pending';
+    CREATE INDEX order_outbox_dead ON order_outbox (seq) WHERE status = 'dead'
+    """,
 )
+
+_OUTBOX_COLUMNS: Final = "message_id, order_id, topic, payload, created_us, status, attempts, error"
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class SQLiteOrderRepository:
@@ -59,8 +90,14 @@ class SQLiteOrderRepository:
 
     ``save`` checks the stored version and writes in one ``BEGIN IMMEDIATE``
     transaction, so of two processes saving on top of the same version exactly one wins.
-    The audit entries and the address version saved with an order are written in the
-    same transaction (tables ``order_audit`` and ``order_addresses``).
+    The audit entries, the address version and the outbox messages saved with an order
+    are written in the same transaction (tables ``order_audit``, ``order_addresses`` and
+    ``order_outbox``).
+
+    It is also the :class:`~orderkit.outbox.ports.OutboxStore` of those messages.
+    Writers on a file are serialised, so the ``seq`` a message gets when it is inserted
+    is its commit order, and :meth:`pending` reads the pending ones by ``seq`` through a
+    partial index that holds only them.
 
     Orders are immutable values and every save changes the version, so the repository
     keeps the last ``cache_size`` orders it read or saved by ``(order_id, version)``:
@@ -127,10 +164,16 @@ class SQLiteOrderRepository:
         return None if row is None else _load(row[0])
 
     def save(
-        self, order: Order, expected_version: int | None, *, audit: Sequence[AuditEntry] = ()
+        self,
+        order: Order,
+        expected_version: int | None,
+        *,
+        audit: Sequence[AuditEntry] = (),
+        outbox: Sequence[OutboxMessage] = (),
     ) -> None:
         """Insert or replace ``order`` if the stored version is ``expected_version``;
-        store ``audit`` and any address change in the same transaction."""
+        store ``audit``, any address change and the ``outbox`` messages in the same
+        transaction."""
         if not isinstance(order, Order):
             raise ValidationError("order", order, "expected an Order")
         check_version_raised(order, expected_version)
@@ -138,6 +181,14 @@ class SQLiteOrderRepository:
         data = to_dict(order)
         body = _dumps(data)
         audit_rows = [(order.order_id, _dumps(to_dict(e))) for e in entries]
+        outbox_rows: list[tuple[str, str, str, str, int]] = []
+        if outbox or not isinstance(outbox, Sequence):
+            from orderkit.adapters import _outbox  # the outbox only loads when used
+
+            outbox_rows = [
+                (m.message_id, m.order_id, m.topic, payload, _us(m.created_at))
+                for m, payload in _outbox.checked_messages(order.order_id, outbox)
+            ]
         # Every check that can refuse the save runs before its first write, so inside an
         # atomic block it joins the outer transaction without a savepoint of its own.
         with self._db.write("save order", savepoint=False) as conn:
@@ -149,6 +200,8 @@ class SQLiteOrderRepository:
             stored = None if row is None else int(row[0])
             if stored != expected_version:
                 raise ConcurrencyError(order.order_id, expected_version, stored)
+            if outbox_rows:
+                _refuse_stored_ids(conn, [r[0] for r in outbox_rows])
             try:
                 conn.execute(
                     "INSERT INTO orders"
@@ -191,9 +244,14 @@ class SQLiteOrderRepository:
                 conn.executemany(
                     "INSERT INTO order_audit (order_id, body) VALUES (?, ?)", audit_rows
                 )
+            if outbox_rows:
+                conn.executemany(
+                    "INSERT INTO order_outbox"
+                    " (message_id, order_id, topic, payload, created_us) VALUES (?, ?, ?, ?, ?)",
+                    outbox_rows,
+                )
             # Only a committed version may be served from the cache.
             self._db.after_commit(lambda: self._remember(order))
-
 
     def record_audit(self, order_id: str, entries: Sequence[AuditEntry]) -> None:
         """Append audit entries without touching the order."""
@@ -218,6 +276,121 @@ class SQLiteOrderRepository:
                 (order_id,),
             ).fetchall()
         return [from_dict(AddressVersion, json.loads(row[0])) for row in rows]
+
+    # --- the outbox store ----------------------------------------------------------------
+
+    def pending(self, limit: int) -> list[StoredMessage]:
+        """Up to ``limit`` pending messages, oldest (lowest ``seq``) first."""
+        from orderkit.adapters import _outbox
+
+        count = _outbox.checked_limit(limit)
+        with self._db.statement("read pending outbox messages") as conn:
+            rows = conn.execute(
+                f"SELECT {_OUTBOX_COLUMNS} FROM order_outbox"
+                " WHERE status = 'pending' ORDER BY seq LIMIT ?",
+                (count,),
+            ).fetchall()
+        return [_stored(row) for row in rows]
+
+    def mark_delivered(self, message_ids: Sequence[str], at: datetime) -> None:
+        """Mark these messages delivered at ``at``; unknown or delivered ones are skipped."""
+        from orderkit.adapters import _outbox
+
+        ids = _outbox.checked_ids(message_ids)
+        delivered_us = _us(ensure_aware(at, path="at"))
+        if not ids:
+            return
+        with self._db.write("mark outbox messages delivered", savepoint=False) as conn:
+            conn.execute(
+                "UPDATE order_outbox SET status = 'delivered', delivered_us = ?"
+                " WHERE message_id IN (SELECT value FROM json_each(?))"
+                " AND status != 'delivered'",
+                (delivered_us, json.dumps(ids)),
+            )
+
+    def mark_failed(self, message_id: str, error: str, *, dead: bool) -> None:
+        """Count a failed delivery of a pending message and keep ``error`` (cut to
+        2000 characters); ``dead`` moves it to the dead letters."""
+        from orderkit.adapters import _outbox
+
+        message_id = _outbox.checked_id(message_id)
+        text = _outbox.checked_error(error)
+        status = "dead" if _outbox.checked_dead(dead) else "pending"
+        with self._db.write("mark outbox message failed", savepoint=False) as conn:
+            conn.execute(
+                "UPDATE order_outbox SET attempts = attempts + 1, error = ?, status = ?"
+                " WHERE message_id = ? AND status = 'pending'",
+                (text, status, message_id),
+            )
+
+    def dead_letters(self) -> list[StoredMessage]:
+        """Every dead message, oldest first."""
+        with self._db.statement("read dead outbox messages") as conn:
+            rows = conn.execute(
+                f"SELECT {_OUTBOX_COLUMNS} FROM order_outbox"
+                " WHERE status = 'dead' ORDER BY seq"
+            ).fetchall()
+        return [_stored(row) for row in rows]
+
+    def replay(self, message_id: str) -> bool:
+        """Make a dead message pending again, attempts and error cleared; ``False`` when
+        no dead message has that id."""
+        from orderkit.adapters import _outbox
+
+        message_id = _outbox.checked_id(message_id)
+        with self._db.write("replay outbox message", savepoint=False) as conn:
+            cursor = conn.execute(
+                "UPDATE order_outbox SET status = 'pending', attempts = 0, error = ''"
+                " WHERE message_id = ? AND status = 'dead'",
+                (message_id,),
+            )
+            return cursor.rowcount == 1
+
+    def oldest_pending(self) -> datetime | None:
+        """When the earliest created pending message was created (``None``: none waits)."""
+        with self._db.statement("read oldest pending outbox message") as conn:
+            row = conn.execute(
+                "SELECT MIN(created_us) FROM order_outbox WHERE status = 'pending'"
+            ).fetchone()
+        return None if row is None or row[0] is None else _dt(int(row[0]))
+
+
+def _refuse_stored_ids(conn: sqlite3.Connection, ids: list[str]) -> None:
+    """Refuse the save when one of its message ids is already stored (any status)."""
+    taken = {
+        row[0]
+        for row in conn.execute(
+            "SELECT message_id FROM order_outbox"
+            " WHERE message_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(ids),),
+        )
+    }
+    for index, message_id in enumerate(ids):
+        if message_id in taken:
+            raise ValidationError(f"outbox[{index}].message_id", message_id, "already stored")
+
+
+def _stored(row: tuple[Any, ...]) -> StoredMessage:
+    from orderkit.adapters._outbox import OutboxMessage, StoredMessage
+
+    message_id, order_id, topic, payload, created_us, status, attempts, error = row
+    message = OutboxMessage(
+        message_id=message_id,
+        order_id=order_id,
+        topic=topic,
+        payload=json.loads(payload),
+        created_at=_dt(int(created_us)),
+    )
+    return StoredMessage(message, status=status, attempts=int(attempts), error=error)
+
+
+def _us(instant: datetime) -> int:
+    delta = instant - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _dt(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
 
 
 def _dumps(data: Any) -> str:

@@ -11,11 +11,13 @@ Each class is named ``...Contract`` (so pytest does not collect it by itself) an
 from orderkit.testing.contracts.idempotency import IdempotencyStoreContract
 from orderkit.testing.contracts.inventory import InventoryStoreContract
 from orderkit.testing.contracts.orders import OrderRepositoryContract
+from orderkit.testing.contracts.outbox import OutboxStoreContract
 from orderkit.testing.contracts.sequences import ReconIdSequenceContract
 
 __all__ = [
     "IdempotencyStoreContract",
     "InventoryStoreContract",
     "OrderRepositoryContract",
+    "OutboxStoreContract",
     "ReconIdSequenceContract",
 ]

@@ -1,0 +1,137 @@
+"""The checks every order repository adapter runs on the outbox side of its work.
+
+The memory and the SQLite repository are both outbox stores; they refuse the same input
+with the same :class:`~orderkit.model.errors.ValidationError`, so these checks live here
+once. Every check runs before the first write, so a refused call writes nothing.
+
+Adapters import this module inside the methods that need it: importing an order
+repository loads the model and that adapter only, not the outbox capability.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from orderkit.model.errors import ValidationError
+from orderkit.model.frozen import FrozenMap
+from orderkit.outbox.messages import OutboxMessage, StoredMessage
+
+__all__ = [
+    "MAX_ERROR_LENGTH",
+    "OutboxMessage",
+    "StoredMessage",
+    "checked_dead",
+    "checked_error",
+    "checked_id",
+    "checked_ids",
+    "checked_limit",
+    "checked_messages",
+    "payload_json",
+]
+
+#: The longest failure text kept; a longer one is cut and ends with an ellipsis.
+MAX_ERROR_LENGTH: Final = 2000
+
+
+def checked_messages(
+    order_id: str, outbox: Sequence[OutboxMessage]
+) -> list[tuple[OutboxMessage, str]]:
+    """``outbox``'s messages, each with its payload as JSON text: messages of
+    ``order_id`` with distinct ids, storable as UTF-8 text; a :class:`ValidationError`
+    names ``outbox[i]...`` otherwise."""
+    if isinstance(outbox, str | bytes | Mapping) or not isinstance(outbox, Sequence):
+        raise ValidationError("outbox", outbox, "expected a sequence of OutboxMessage")
+    messages = list(outbox)
+    checked: list[tuple[OutboxMessage, str]] = []
+    seen: set[str] = set()
+    for index, message in enumerate(messages):
+        path = f"outbox[{index}]"
+        if not isinstance(message, OutboxMessage):
+            raise ValidationError(path, message, "expected an OutboxMessage")
+        if message.order_id != order_id:
+            raise ValidationError(
+                f"{path}.order_id", message.order_id, f"expected the saved order {order_id!r}"
+            )
+        if message.message_id in seen:
+            raise ValidationError(
+                f"{path}.message_id", message.message_id, "given twice in one save"
+            )
+        seen.add(message.message_id)
+        _utf8(f"{path}.message_id", message.message_id)
+        _utf8(f"{path}.topic", message.topic)
+        checked.append((message, payload_json(message, path=f"{path}.payload")))
+    return checked
+
+
+def payload_json(message: OutboxMessage, *, path: str = "payload") -> str:
+    """The message's payload as compact JSON text (what the SQLite adapter stores)."""
+    try:
+        text = json.dumps(
+            message.payload, default=_thaw, ensure_ascii=False, separators=(",", ":")
+        )
+    except (TypeError, ValueError) as error:  # e.g. an int beyond Python's digit limit
+        raise ValidationError(path, message.payload, f"not storable as JSON: {error}") from None
+    _utf8(path, text, message.payload)
+    return text
+
+
+def checked_limit(limit: object) -> int:
+    """``limit`` as an integer of at least 1."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValidationError("limit", limit, "expected an integer >= 1")
+    return limit
+
+
+def checked_id(message_id: object) -> str:
+    """One message id."""
+    if not isinstance(message_id, str):
+        raise ValidationError("message_id", message_id, "expected a string")
+    _utf8("message_id", message_id)
+    return message_id
+
+
+def checked_ids(message_ids: Sequence[str]) -> list[str]:
+    """A sequence of message ids (a lone string is refused, not read as characters)."""
+    if isinstance(message_ids, str | bytes) or not isinstance(message_ids, Sequence):
+        raise ValidationError("message_ids", message_ids, "expected a sequence of strings")
+    ids = list(message_ids)
+    for index, message_id in enumerate(ids):
+        if not isinstance(message_id, str):
+            raise ValidationError(f"message_ids[{index}]", message_id, "expected a string")
+        _utf8(f"message_ids[{index}]", message_id)
+    return ids
+
+
+def checked_dead(dead: object) -> bool:
+    """The ``dead`` flag of ``mark_failed``."""
+    if not isinstance(dead, bool):
+        raise ValidationError("dead", dead, "expected True or False")
+    return dead
+
+
+def checked_error(error: object) -> str:
+    """A failure's text as kept: at most :data:`MAX_ERROR_LENGTH` characters, and
+    characters UTF-8 cannot hold (lone surrogates) written as escapes."""
+    if not isinstance(error, str):
+        raise ValidationError("error", error, "expected a string")
+    text = error.encode("utf-8", "backslashreplace").decode("utf-8")
+    if len(text) > MAX_ERROR_LENGTH:
+        text = text[: MAX_ERROR_LENGTH - 1] + "…"
+    return text
+
+
+def _utf8(path: str, text: str, value: object = None) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError(
+            path, text if value is None else value, "not valid Unicode text (a lone surrogate)"
+        ) from None
+
+
+def _thaw(value: object) -> Any:
+    if isinstance(value, FrozenMap):
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not a JSON value")

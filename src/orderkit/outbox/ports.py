@@ -1,0 +1,87 @@
+"""The outbox's ports: where messages wait, and the stock ledger the relay feeds.
+
+Each order repository adapter is also the outbox store of the messages it saved with
+its orders (``OrderRepository.save(..., outbox=...)``), so that the order and what it
+owes commit in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from orderkit.outbox.messages import StoredMessage
+
+__all__ = ["OutboxStore", "StockEffects"]
+
+
+@runtime_checkable
+class OutboxStore(Protocol):
+    """Keeps outbox messages until they are delivered.
+
+    Messages are returned in the order their transactions committed; a store never
+    passes over a message that commits after a later one was already returned.
+    """
+
+    def atomic(self) -> AbstractContextManager[object]:
+        """A block whose writes commit together (see ``OrderRepository.atomic``)."""
+        ...
+
+    def pending(self, limit: int) -> Sequence[StoredMessage]:
+        """Up to ``limit`` undelivered, not dead messages, oldest first."""
+        ...
+
+    def mark_delivered(self, message_ids: Sequence[str], at: datetime) -> None:
+        """Record that these messages reached every consumer."""
+        ...
+
+    def mark_failed(self, message_id: str, error: str, *, dead: bool) -> None:
+        """Count a failed delivery and keep ``error``; ``dead`` moves it to the dead
+        letters, where it waits for :meth:`replay`."""
+        ...
+
+    def dead_letters(self) -> Sequence[StoredMessage]:
+        """Every dead message, oldest first."""
+        ...
+
+    def replay(self, message_id: str) -> bool:
+        """Make a dead message pending again with its attempts reset; ``False`` when no
+        dead message has that id."""
+        ...
+
+    def oldest_pending(self) -> datetime | None:
+        """When the oldest undelivered message was created (``None``: none waits)."""
+        ...
+
+
+@runtime_checkable
+class StockEffects(Protocol):
+    """What the relay asks of the inventory ledger (:class:`~orderkit.inventory.InventoryLedger`).
+
+    ``ref`` is the message id: a second call with the same ``ref`` changes nothing.
+    """
+
+    def release(
+        self,
+        lock_id: str,
+        lines: Mapping[str, int] | None = None,
+        *,
+        order_id: str | None = None,
+        ref: str | None = None,
+    ) -> Any:
+        """Return locked units to available (all that is locked when ``lines`` is None)."""
+        ...
+
+    def commit(
+        self,
+        lock_id: str,
+        lines: Mapping[str, int] | None = None,
+        *,
+        order_id: str | None = None,
+        ref: str | None = None,
+    ) -> Any:
+        """Take shipped units out of ``on_hand``."""
+        ...

@@ -1,0 +1,188 @@
+"""The relay: delivers outbox messages to their consumers, in batches, exactly once in effect.
+
+:meth:`OutboxRelay.run_once` reads up to ``limit`` pending messages, oldest first, and
+hands each to its consumer by topic:
+
+* ``stock.*`` messages go to the inventory ledger with ``ref=message_id``; each one is
+  applied and marked delivered in one savepoint of one transaction per batch, so where
+  the ledger's store shares the outbox store's transaction (SQLite adapters on one file)
+  a batch of effects costs one commit and an effect and its "delivered" mark are kept
+  or lost together. Elsewhere the ledger's ``ref`` makes a second delivery a no-op.
+* ``event.*`` messages go to the host's :class:`~orderkit.lifecycle.ports.EventSink`
+  one by one, outside any transaction (a sink is a network call), and are marked
+  delivered afterwards: a crash in between delivers them again, so the sink keeps
+  what it applied by ``message_id``.
+
+Messages of one order reach each consumer in the order they were saved: when one fails,
+the order's later messages wait for the next run. A message that failed
+``max_attempts`` times becomes a dead letter (kept with its error, no longer blocking),
+listed by :meth:`dead_letters` and put back by :meth:`replay`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Final
+
+import attrs
+
+from orderkit.model.errors import ValidationError
+from orderkit.model.time import Clock, SystemClock
+from orderkit.outbox.messages import STOCK_COMMIT, STOCK_RELEASE, OutboxMessage, StoredMessage
+from orderkit.outbox.ports import OutboxStore, StockEffects
+
+if TYPE_CHECKING:
+    from orderkit.lifecycle.ports import EventSink
+
+__all__ = ["OutboxRelay", "RelayReport"]
+
+_NO_LAG: Final = timedelta(0)
+_ERROR_TEXT: Final = 2000
+
+
+@attrs.frozen
+class RelayReport:
+    """What one :meth:`OutboxRelay.run_once` did: messages ``delivered``, deliveries
+    that ``failed`` (to be retried), messages ``dead_lettered`` in this run, and the
+    ``lag`` after it (the age of the oldest message still waiting; zero when none)."""
+
+    delivered: int = 0
+    failed: int = 0
+    dead_lettered: int = 0
+    lag: timedelta = _NO_LAG
+
+
+class OutboxRelay:
+    """Delivers the messages of ``store`` to ``sink`` (``event.*``) and ``inventory``
+    (``stock.*``). A message whose consumer is not given fails (and, after
+    ``max_attempts`` runs, becomes a dead letter): nothing is dropped silently."""
+
+    def __init__(
+        self,
+        store: OutboxStore,
+        *,
+        sink: EventSink | None = None,
+        inventory: StockEffects | None = None,
+        clock: Clock | None = None,
+        max_attempts: int = 5,
+    ) -> None:
+        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
+            raise ValidationError("max_attempts", max_attempts, "expected an integer >= 1")
+        self.store = store
+        self.sink = sink
+        self.inventory = inventory
+        self.clock: Clock = clock or SystemClock()
+        self.max_attempts = max_attempts
+
+    def run_once(self, limit: int = 100) -> RelayReport:
+        """Deliver up to ``limit`` pending messages; see the module docstring."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValidationError("limit", limit, "expected an integer >= 1")
+        now = self.clock.now()
+        delivered = failed = dead = 0
+        blocked: set[str] = set()  # orders whose earlier message failed in this run
+        events: list[StoredMessage] = []
+        with self.store.atomic():
+            for stored in self.store.pending(limit):
+                message = stored.message
+                if message.order_id in blocked:
+                    continue
+                if message.topic.startswith("event."):
+                    events.append(stored)
+                    continue
+                try:
+                    with self.store.atomic():
+                        self._apply_stock(message)
+                        self.store.mark_delivered((message.message_id,), now)
+                except Exception as error:  # recorded on the message, retried next run
+                    dead += self._failed(stored, error)
+                    failed += 1
+                    blocked.add(message.order_id)
+                else:
+                    delivered += 1
+        published: list[str] = []
+        failures: list[tuple[StoredMessage, Exception]] = []
+        for stored in events:
+            message = stored.message
+            if message.order_id in blocked:
+                continue
+            try:
+                self._publish(message)
+            except Exception as error:  # recorded on the message, retried next run
+                failures.append((stored, error))
+                blocked.add(message.order_id)
+            else:
+                published.append(message.message_id)
+        if published or failures:
+            with self.store.atomic():
+                self.store.mark_delivered(published, now)
+                for stored, failure in failures:
+                    dead += self._failed(stored, failure)
+        delivered += len(published)
+        failed += len(failures)
+        return RelayReport(delivered, failed, dead, self.lag(now))
+
+    def run_until_idle(self, limit: int = 100, *, max_batches: int = 1000) -> RelayReport:
+        """Run batches until one delivers nothing or meets a failure (a failed message
+        waits for the next run instead of using up its attempts in one drain); the report
+        sums the batches."""
+        delivered = failed = dead = 0
+        report = RelayReport()
+        for _batch in range(max_batches):
+            report = self.run_once(limit)
+            delivered += report.delivered
+            failed += report.failed
+            dead += report.dead_lettered
+            if not report.delivered or report.failed:
+                break
+        return RelayReport(delivered, failed, dead, report.lag)
+
+    def lag(self, now: datetime | None = None) -> timedelta:
+        """How long the oldest undelivered message has waited (zero when none waits)."""
+        oldest = self.store.oldest_pending()
+        if oldest is None:
+            return _NO_LAG
+        return max(_NO_LAG, (now or self.clock.now()) - oldest)
+
+    def dead_letters(self) -> Sequence[StoredMessage]:
+        """Every message that failed ``max_attempts`` times, with its last error."""
+        return self.store.dead_letters()
+
+    def replay(self, message_id: str) -> bool:
+        """Put a dead letter back in line (attempts reset); ``False`` if none has that id."""
+        return self.store.replay(message_id)
+
+    # --- consumers -----------------------------------------------------------------------
+
+    def _apply_stock(self, message: OutboxMessage) -> None:
+        if self.inventory is None:
+            raise LookupError(f"no inventory ledger for {message.topic!r} messages")
+        payload = message.payload
+        lock_id = payload.get("lock_id")
+        if not isinstance(lock_id, str):
+            raise ValidationError("payload.lock_id", lock_id, "expected a lock id")
+        lines = payload.get("lines")
+        units = None if lines is None else dict(lines)
+        if message.topic == STOCK_RELEASE:
+            self.inventory.release(
+                lock_id, units, order_id=message.order_id, ref=message.message_id
+            )
+        elif message.topic == STOCK_COMMIT:
+            self.inventory.commit(
+                lock_id, units, order_id=message.order_id, ref=message.message_id
+            )
+        else:
+            raise LookupError(f"no consumer for topic {message.topic!r}")
+
+    def _publish(self, message: OutboxMessage) -> None:
+        if self.sink is None:
+            raise LookupError(f"no event sink for {message.topic!r} messages")
+        self.sink.publish((message,))
+
+    def _failed(self, stored: StoredMessage, error: Exception) -> int:
+        """Record a failed delivery; 1 when it made the message a dead letter."""
+        dead = stored.attempts + 1 >= self.max_attempts
+        text = f"{type(error).__name__}: {error}"[:_ERROR_TEXT]
+        self.store.mark_failed(stored.message.message_id, text, dead=dead)
+        return int(dead)
