@@ -77,7 +77,7 @@ def test_a_file_of_the_previous_schema_is_migrated_and_keeps_its_orders(
         conn.execute("UPDATE schema_version SET version = 2 WHERE component = 'orders'")
     conn.close()
     repository = SQLiteOrderRepository(path)
-    assert repository.database.schema_version("orders") == 3
+    assert repository.database.schema_version("orders") == 4
     assert repository.get(order.order_id) == order
     assert repository.pending(5) == []
     changed = attrs.evolve(order, version=order.version + 1)

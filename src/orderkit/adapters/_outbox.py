@@ -23,6 +23,7 @@ __all__ = [
     "OutboxMessage",
     "StoredMessage",
     "checked_dead",
+    "checked_enqueue",
     "checked_error",
     "checked_id",
     "checked_ids",
@@ -62,6 +63,26 @@ def checked_messages(
         _utf8(f"{path}.message_id", message.message_id)
         _utf8(f"{path}.topic", message.topic)
         checked.append((message, payload_json(message, path=f"{path}.payload")))
+    return checked
+
+
+def checked_enqueue(messages: Sequence[OutboxMessage]) -> list[OutboxMessage]:
+    """Messages to enqueue, checked as a save checks its outbox (each against its own
+    order) and with distinct ids; a :class:`ValidationError` names ``messages[i]...``."""
+    if isinstance(messages, str | bytes | Mapping) or not isinstance(messages, Sequence):
+        raise ValidationError("messages", messages, "expected a sequence of OutboxMessage")
+    checked: list[OutboxMessage] = []
+    seen: set[str] = set()
+    for index, message in enumerate(messages):
+        if not isinstance(message, OutboxMessage):
+            raise ValidationError(f"messages[{index}]", message, "expected an OutboxMessage")
+        if message.message_id in seen:
+            raise ValidationError(
+                f"messages[{index}].message_id", message.message_id, "given twice"
+            )
+        seen.add(message.message_id)
+        checked_messages(message.order_id, [message])
+        checked.append(message)
     return checked
 
 

@@ -88,12 +88,14 @@ class OutboxMessage:
 @attrs.frozen
 class StoredMessage:
     """A message as the outbox store keeps it: its delivery ``status``, how many
-    deliveries failed (``attempts``) and the last failure's text (``error``)."""
+    deliveries failed (``attempts``), the last failure's text (``error``) and, after a
+    failure, the instant before which it is not tried again (``retry_at``)."""
 
     message: OutboxMessage
     status: DeliveryStatus = "pending"
     attempts: int = 0
     error: str = ""
+    retry_at: datetime | None = None
 
 
 def message_id(order_id: str, event_id: str, index: int) -> str:

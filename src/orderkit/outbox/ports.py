@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from orderkit.outbox.messages import StoredMessage
+    from orderkit.outbox.messages import OutboxMessage, StoredMessage
 
 __all__ = ["OutboxStore", "StockEffects"]
 
@@ -30,6 +30,12 @@ class OutboxStore(Protocol):
         """A block whose writes commit together (see ``OrderRepository.atomic``)."""
         ...
 
+    def enqueue(self, messages: Sequence[OutboxMessage]) -> None:
+        """Add messages that no order save carries (what the relay itself found out,
+        such as an oversell), atomically; an id already stored is refused with a
+        :class:`~orderkit.model.errors.ValidationError` naming ``messages[i].message_id``."""
+        ...
+
     def pending(self, limit: int) -> Sequence[StoredMessage]:
         """Up to ``limit`` undelivered, not dead messages, oldest first."""
         ...
@@ -38,9 +44,12 @@ class OutboxStore(Protocol):
         """Record that these messages reached every consumer."""
         ...
 
-    def mark_failed(self, message_id: str, error: str, *, dead: bool) -> None:
-        """Count a failed delivery and keep ``error``; ``dead`` moves it to the dead
-        letters, where it waits for :meth:`replay`."""
+    def mark_failed(
+        self, message_id: str, error: str, *, dead: bool, retry_at: datetime | None = None
+    ) -> None:
+        """Count a failed delivery, keep ``error`` and ``retry_at`` (not to be tried
+        before then); ``dead`` moves it to the dead letters, where it waits for
+        :meth:`replay` (which clears ``retry_at``)."""
         ...
 
     def dead_letters(self) -> Sequence[StoredMessage]:

@@ -195,6 +195,22 @@ class MemoryOrderRepository:
 
     # --- the outbox store ----------------------------------------------------------------
 
+    def enqueue(self, messages: Sequence[OutboxMessage]) -> None:
+        """Add messages no order save carries; all or none."""
+        from orderkit.adapters._outbox import StoredMessage, checked_enqueue
+
+        checked = checked_enqueue(messages)
+
+        with self._lock:
+            for index, message in enumerate(checked):
+                if message.message_id in self._outbox:
+                    raise ValidationError(
+                        f"messages[{index}].message_id", message.message_id, "already stored"
+                    )
+            for message in checked:
+                self._seq += 1
+                self._put(message.message_id, _Held(self._seq, StoredMessage(message)))
+
     def pending(self, limit: int) -> list[StoredMessage]:
         """Up to ``limit`` pending messages, oldest (first saved) first."""
         from orderkit.adapters import _outbox
@@ -216,14 +232,17 @@ class MemoryOrderRepository:
                     stored = attrs.evolve(held.stored, status="delivered")
                     self._put(message_id, attrs.evolve(held, stored=stored, delivered_at=at))
 
-    def mark_failed(self, message_id: str, error: str, *, dead: bool) -> None:
+    def mark_failed(
+        self, message_id: str, error: str, *, dead: bool, retry_at: datetime | None = None
+    ) -> None:
         """Count a failed delivery of a pending message and keep ``error`` (cut to
-        2000 characters); ``dead`` moves it to the dead letters."""
+        2000 characters) and ``retry_at``; ``dead`` moves it to the dead letters."""
         from orderkit.adapters import _outbox
 
         message_id = _outbox.checked_id(message_id)
         text = _outbox.checked_error(error)
         dead = _outbox.checked_dead(dead)
+        retry = None if retry_at is None else ensure_aware(retry_at, path="retry_at")
         with self._lock:
             held = self._outbox.get(message_id)
             if held is None or held.stored.status != "pending":
@@ -233,6 +252,7 @@ class MemoryOrderRepository:
                 status="dead" if dead else "pending",
                 attempts=held.stored.attempts + 1,
                 error=text,
+                retry_at=retry,
             )
             self._put(message_id, attrs.evolve(held, stored=stored))
 
@@ -251,7 +271,9 @@ class MemoryOrderRepository:
             held = self._outbox.get(message_id)
             if held is None or held.stored.status != "dead":
                 return False
-            stored = attrs.evolve(held.stored, status="pending", attempts=0, error="")
+            stored = attrs.evolve(
+                held.stored, status="pending", attempts=0, error="", retry_at=None
+            )
             self._put(message_id, attrs.evolve(held, stored=stored))
             return True
 

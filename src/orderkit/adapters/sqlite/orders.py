@@ -79,9 +79,15 @@ _MIGRATIONS: Final = (
     CREATE INDEX order_outbox_pending ON order_outbox (seq) WHERE status = 'pending';
     CREATE INDEX order_outbox_dead ON order_outbox (seq) WHERE status = 'dead'
     """,
+    # When a failed message may be tried again (NULL: at once).
+    """
+    ALTER TABLE order_outbox ADD COLUMN retry_us INTEGER
+    """,
 )
 
-_OUTBOX_COLUMNS: Final = "message_id, order_id, topic, payload, created_us, status, attempts, error"
+_OUTBOX_COLUMNS: Final = (
+    "message_id, order_id, topic, payload, created_us, status, attempts, error, retry_us"
+)
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -279,6 +285,36 @@ class SQLiteOrderRepository:
 
     # --- the outbox store ----------------------------------------------------------------
 
+    def enqueue(self, messages: Sequence[OutboxMessage]) -> None:
+        """Add messages no order save carries, in one transaction."""
+        from orderkit.adapters import _outbox
+
+        rows = [
+            (m.message_id, m.order_id, m.topic, _outbox.payload_json(m), _us(m.created_at))
+            for m in _outbox.checked_enqueue(messages)
+        ]
+        if not rows:
+            return
+        with self._db.write("enqueue outbox messages", savepoint=False) as conn:
+            taken = {
+                row[0]
+                for row in conn.execute(
+                    "SELECT message_id FROM order_outbox"
+                    " WHERE message_id IN (SELECT value FROM json_each(?))",
+                    (json.dumps([r[0] for r in rows]),),
+                )
+            }
+            for index, row in enumerate(rows):
+                if row[0] in taken:
+                    raise ValidationError(
+                        f"messages[{index}].message_id", row[0], "already stored"
+                    )
+            conn.executemany(
+                "INSERT INTO order_outbox"
+                " (message_id, order_id, topic, payload, created_us) VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+
     def pending(self, limit: int) -> list[StoredMessage]:
         """Up to ``limit`` pending messages, oldest (lowest ``seq``) first."""
         from orderkit.adapters import _outbox
@@ -308,19 +344,22 @@ class SQLiteOrderRepository:
                 (delivered_us, json.dumps(ids)),
             )
 
-    def mark_failed(self, message_id: str, error: str, *, dead: bool) -> None:
+    def mark_failed(
+        self, message_id: str, error: str, *, dead: bool, retry_at: datetime | None = None
+    ) -> None:
         """Count a failed delivery of a pending message and keep ``error`` (cut to
-        2000 characters); ``dead`` moves it to the dead letters."""
+        2000 characters) and ``retry_at``; ``dead`` moves it to the dead letters."""
         from orderkit.adapters import _outbox
 
         message_id = _outbox.checked_id(message_id)
         text = _outbox.checked_error(error)
         status = "dead" if _outbox.checked_dead(dead) else "pending"
+        retry_us = None if retry_at is None else _us(ensure_aware(retry_at, path="retry_at"))
         with self._db.write("mark outbox message failed", savepoint=False) as conn:
             conn.execute(
-                "UPDATE order_outbox SET attempts = attempts + 1, error = ?, status = ?"
-                " WHERE message_id = ? AND status = 'pending'",
-                (text, status, message_id),
+                "UPDATE order_outbox SET attempts = attempts + 1, error = ?, status = ?,"
+                " retry_us = ? WHERE message_id = ? AND status = 'pending'",
+                (text, status, retry_us, message_id),
             )
 
     def dead_letters(self) -> list[StoredMessage]:
@@ -340,7 +379,8 @@ class SQLiteOrderRepository:
         message_id = _outbox.checked_id(message_id)
         with self._db.write("replay outbox message", savepoint=False) as conn:
             cursor = conn.execute(
-                "UPDATE order_outbox SET status = 'pending', attempts = 0, error = ''"
+                "UPDATE order_outbox SET status = 'pending', attempts = 0, error = '',"
+                " retry_us = NULL"
                 " WHERE message_id = ? AND status = 'dead'",
                 (message_id,),
             )
@@ -373,7 +413,7 @@ def _refuse_stored_ids(conn: sqlite3.Connection, ids: list[str]) -> None:
 def _stored(row: tuple[Any, ...]) -> StoredMessage:
     from orderkit.adapters._outbox import OutboxMessage, StoredMessage
 
-    message_id, order_id, topic, payload, created_us, status, attempts, error = row
+    message_id, order_id, topic, payload, created_us, status, attempts, error, retry_us = row
     message = OutboxMessage(
         message_id=message_id,
         order_id=order_id,
@@ -381,7 +421,13 @@ def _stored(row: tuple[Any, ...]) -> StoredMessage:
         payload=json.loads(payload),
         created_at=_dt(int(created_us)),
     )
-    return StoredMessage(message, status=status, attempts=int(attempts), error=error)
+    return StoredMessage(
+        message,
+        status=status,
+        attempts=int(attempts),
+        error=error,
+        retry_at=None if retry_us is None else _dt(int(retry_us)),
+    )
 
 
 def _us(instant: datetime) -> int:

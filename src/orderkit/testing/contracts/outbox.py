@@ -190,6 +190,27 @@ class OutboxStoreContract:
         _raises(OrderNotFound, store.get, "ORD-2")
         assert _messages(store.pending(10)) == [kept]
 
+    def test_enqueued_messages_wait_behind_those_saved_before(self) -> None:
+        store = self.create_store()
+        saved = _message("ORD-1", "E1")
+        store.save(sample_order("ORD-1"), expected_version=None, outbox=(saved,))
+        found = _message("ORD-1", "oversell", topic="event.OversellDetected")
+        other = _message("ORD-9", "oversell")  # no order needs to be stored for it
+        store.enqueue([found, other])
+        assert _messages(store.pending(10)) == [saved, found, other]
+
+    def test_an_enqueue_with_a_taken_or_repeated_id_writes_nothing(self) -> None:
+        store = self.create_store()
+        kept = _message("ORD-1", "E1")
+        store.save(sample_order("ORD-1"), expected_version=None, outbox=(kept,))
+        fresh = _message("ORD-2", "E2")
+        error = _raises(ValidationError, store.enqueue, [fresh, kept])
+        assert (error.path, error.value) == ("messages[1].message_id", kept.message_id)
+        error = _raises(ValidationError, store.enqueue, [fresh, fresh])
+        assert error.path == "messages[1].message_id"
+        _raises(ValidationError, store.enqueue, ["not a message"])
+        assert _messages(store.pending(10)) == [kept]
+
     def test_an_id_stays_taken_after_delivery(self) -> None:
         store = self.create_store()
         kept = _message("ORD-1", "E1")

@@ -1,0 +1,190 @@
+"""Stories of the outbox: no effect of a saved decision is lost or applied twice.
+
+Each story runs through the public API as a host would, and ends with the inventory
+invariants of ARCHITECTURE.md: for every SKU ``on_hand == available + locked`` and the
+ledger replays to its counters (``verify()``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orderkit import Money, Order, OrderLine
+from orderkit.adapters.memory import MemoryInventoryStore, MemoryOrderRepository
+from orderkit.adapters.sqlite import SQLiteInventoryStore, SQLiteOrderRepository
+from orderkit.errors import DuplicateOrder
+from orderkit.inventory import InventoryLedger
+from orderkit.lifecycle import Event, OrderService
+from orderkit.outbox import OutboxMessage, OutboxRelay
+from orderkit.testing import ManualClock
+
+T0 = datetime(2026, 2, 16, 1, 0, tzinfo=UTC)
+SECRET = b"outbox-story-secret-0123456789"
+
+
+def _order(order_id: str, cups: int = 2, **extra: Any) -> Order:
+    return Order(
+        order_id=order_id, channel="tmall", channel_order_id=f"T-{order_id}",
+        lines=[OrderLine("1", "CUP", cups, Money("45.50", "CNY"))], created_at=T0, **extra,
+    )
+
+
+def _event(name: str, event_id: str, **data: Any) -> Event:
+    return Event(name, event_id=event_id, at=T0 + timedelta(minutes=5), data=data)
+
+
+def _pay(order_id: str, cups: int = 2) -> Event:
+    return _event("pay", f"pay-{order_id}", amount=Money("45.50", "CNY") * cups)
+
+
+def _balanced(ledger: InventoryLedger, sku: str = "CUP") -> tuple[int, int, int]:
+    level = ledger.stock(sku)
+    assert level.on_hand == level.available + level.locked
+    assert ledger.verify().ok
+    return level.on_hand, level.locked, level.available
+
+
+class FlakySink:
+    """An event sink that is down while ``down`` is set, and keeps every message it
+    accepted (a host's consumer keeps them by id)."""
+
+    def __init__(self) -> None:
+        self.down = True
+        self.refused = 0
+        self.accepted: list[OutboxMessage] = []
+
+    def publish(self, events: Sequence[object]) -> None:
+        if self.down:
+            self.refused += 1
+            raise ConnectionError("message broker unreachable")
+        for message in events:
+            assert isinstance(message, OutboxMessage)
+            self.accepted.append(message)
+
+
+class DiesAfterApplying:
+    """Wraps the ledger: applies the call, then the relay's process dies before it can
+    mark the message delivered (the exception stands in for the crash)."""
+
+    def __init__(self, ledger: InventoryLedger) -> None:
+        self.ledger = ledger
+
+    def release(self, lock_id: str, lines: Mapping[str, int] | None = None, **kw: Any) -> Any:
+        self.ledger.release(lock_id, lines, **kw)
+        raise SystemError("killed after the ledger committed")
+
+    def commit(self, lock_id: str, lines: Mapping[str, int] | None = None, **kw: Any) -> Any:
+        self.ledger.commit(lock_id, lines, **kw)
+        raise SystemError("killed after the ledger committed")
+
+
+def test_kill_between_save_and_stock_move_loses_nothing(tmp_path: Path) -> None:
+    # The ledger lives in its own file: its commit and the outbox mark are two
+    # transactions, the worst case for a crash in between.
+    clock = ManualClock(T0)
+    orders_file, stock_file = tmp_path / "orders.db", tmp_path / "stock.db"
+    ledger = InventoryLedger(SQLiteInventoryStore(stock_file), secret=SECRET, clock=clock)
+    ledger.receive("CUP", 5, reference="PO-1")
+    service = OrderService(
+        SQLiteOrderRepository(orders_file), inventory=ledger, clock=clock, deliver=False
+    )
+    service.place(_order("ORD-1"))
+    service.handle("ORD-1", _pay("ORD-1"))
+    service.handle("ORD-1", _event("cancel_lines", "cs-1", lines={"1": 1}))
+    # The process dies here: saved as cancelled, the release owed.
+    assert _balanced(ledger) == (5, 2, 3)
+
+    # After a restart: new adapters on the same files; the first relay dies after the
+    # ledger applied the release and before the message was marked delivered.
+    repository = SQLiteOrderRepository(orders_file)
+    ledger = InventoryLedger(SQLiteInventoryStore(stock_file), secret=SECRET, clock=clock)
+    dying = OutboxRelay(repository, inventory=DiesAfterApplying(ledger), clock=clock)
+    assert dying.run_once().failed == 1
+    assert _balanced(ledger) == (5, 1, 4)  # applied once...
+    relay = OutboxRelay(repository, inventory=ledger, clock=clock)
+    assert relay.run_once().delivered == 0  # the failed message waits out its back-off
+    clock.advance(timedelta(seconds=2))
+    report = relay.run_once()
+    assert (report.delivered, report.failed) == (1, 0)
+    assert _balanced(ledger) == (5, 1, 4)  # ...and not again on redelivery
+    assert repository.pending(10) == []
+
+
+def test_sink_down_then_up_delivers_every_event_once(tmp_path: Path) -> None:
+    clock = ManualClock(T0)
+    repository = SQLiteOrderRepository(tmp_path / "shop.db")
+    sink = FlakySink()
+    service = OrderService(repository, sink=sink, clock=clock)
+    for n in range(3):
+        service.place(_order(f"ORD-{n}"))
+        service.handle(f"ORD-{n}", _pay(f"ORD-{n}"))
+        clock.advance(timedelta(seconds=1))
+        service.handle(f"ORD-{n}", _event("pack", f"pack-{n}"))
+    # Every decision was saved while the broker was down; nothing was raised or lost,
+    # and the failed deliveries wait out their back-off instead of using up attempts.
+    assert all(repository.get(f"ORD-{n}").version == 2 for n in range(3))
+    assert sink.accepted == [] and sink.refused >= 3
+    assert len(repository.pending(100)) == 9 and repository.dead_letters() == []
+    relay = OutboxRelay(repository, sink=sink, clock=clock)
+    assert relay.run_once().delivered == 0  # still down
+    assert relay.lag() > timedelta(0)
+    sink.down = False
+    clock.advance(timedelta(minutes=10))  # every back-off has passed
+    report = relay.run_until_idle()
+    assert (report.delivered, report.failed, report.lag) == (9, 0, timedelta(0))
+    assert relay.run_until_idle().delivered == 0
+    ids = Counter(message.message_id for message in sink.accepted)
+    assert len(ids) == 9 and set(ids.values()) == {1}  # pay: 2 events, pack: 1; once each
+    for n in range(3):  # in order per order
+        topics = [m.topic for m in sink.accepted if m.order_id == f"ORD-{n}"]
+        assert topics == ["event.PaymentReceived", "event.StatusChanged", "event.StatusChanged"]
+
+
+def test_foreign_lock_id_cannot_release_another_orders_stock() -> None:
+    clock = ManualClock(T0)
+    repository = MemoryOrderRepository()
+    ledger = InventoryLedger(MemoryInventoryStore(), secret=SECRET, clock=clock)
+    ledger.receive("CUP", 10, reference="PO-1")
+    service = OrderService(repository, inventory=ledger, clock=clock)
+    original = service.place(_order("ORD-1", cups=5))
+    service.handle("ORD-1", _pay("ORD-1", 5))
+    # A split copies the original's lock id onto a new order, which is then cancelled.
+    copy = _order("ORD-1-SPLIT", cups=5, lock_id=original.lock_id)
+    service.place(copy)
+    service.handle("ORD-1-SPLIT", _event("cancel", "cs-split"))
+    assert _balanced(ledger) == (10, 5, 5)  # the original's 5 units stay locked
+    relay = OutboxRelay(repository, inventory=ledger, clock=clock, max_attempts=3)
+    for _run in range(3):
+        clock.advance(timedelta(minutes=10))
+        relay.run_once()
+    (dead,) = relay.dead_letters()
+    assert dead.message.order_id == "ORD-1-SPLIT"
+    assert dead.error.startswith("InvalidLock") and "another order" in dead.error
+    assert _balanced(ledger) == (10, 5, 5)
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_placing_a_stored_order_again_is_a_duplicate(kind: str, tmp_path: Path) -> None:
+    clock = ManualClock(T0)
+    if kind == "memory":
+        repository: Any = MemoryOrderRepository()
+        store: Any = MemoryInventoryStore()
+    else:
+        repository = SQLiteOrderRepository(tmp_path / "shop.db")
+        store = SQLiteInventoryStore(tmp_path / "shop.db")
+    ledger = InventoryLedger(store, secret=SECRET, clock=clock)
+    ledger.receive("CUP", 10, reference="PO-1")
+    service = OrderService(repository, inventory=ledger, clock=clock)
+    service.place(_order("ORD-1"))
+    for _attempt in range(3):  # a retrying importer
+        with pytest.raises(DuplicateOrder) as caught:
+            service.place(_order("ORD-1"))
+        assert caught.value.existing_order_id == "ORD-1"
+    assert _balanced(ledger) == (10, 2, 8)  # locked once
+    assert len(ledger.occupancy("ORD-1")) == 1
