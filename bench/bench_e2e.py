@@ -1,21 +1,28 @@
 """End to end on the durable SQLite default, next to the bare driver doing the same writes.
 
-orderkit: ``N`` orders placed through :class:`~orderkit.lifecycle.OrderService` with an
-inventory ledger (stock locked at placement), then each taken pay -> pack -> ship ->
-deliver, on SQLite files with ``synchronous=FULL`` (the default): five decisions per
-order, each loading the order, deciding, and saving order and audit with the version it
-read; the ship also commits the shipped stock and the placement locks it.
+**Deciding (the producing side).** ``N`` orders placed through
+:class:`~orderkit.lifecycle.OrderService` with an inventory ledger and an event sink
+(stock locked at placement), then each taken pay -> pack -> ship -> deliver, on one
+SQLite file with ``synchronous=FULL`` (the default), with ``deliver=False``: five
+decisions per order, each loading the order, deciding, and saving the order, its audit
+entry and its outbox messages (every domain event; the stock a shipment moves) in one
+transaction; the placement also locks the stock, in the same transaction.
 
-The floor: bare ``sqlite3`` on a file with the same settings, doing one durable
-transaction per decision that writes the same rows: the order row (inserted, then
-updated with its new status and a JSON body of the real size), one audit row, and for
-the placement and the shipment, per SKU, a ledger entry, the balance and the lock line.
-It writes them into orderkit's own tables and indexes (made by the adapters before the
-clock starts), and, as a second reference, into the same tables without secondary
-indexes.
+**Relaying.** Then an :class:`~orderkit.outbox.OutboxRelay` delivers every message
+(``run_until_idle(limit=500)``): the stock commits to the ledger in one transaction per
+batch, the events to a sink that keeps them.
 
-Prints decisions/s, p50 and p99 latency per decision, and the ratio to the floor. Rounds
-of orderkit and the floor take turns so that a slow spell of the machine hits both.
+The floors: bare ``sqlite3`` on a file with the same settings, writing the same rows
+into orderkit's own tables and indexes (made by the adapters before the clock starts),
+nothing read, nothing checked, every value prepared beforehand: for deciding, one
+durable transaction per decision (the order row, one audit row, the outbox rows, and
+for a placement per SKU a ledger entry, the balance and the lock line); for relaying,
+one transaction per batch of 500 messages (per stock message and SKU a ledger entry, the
+balance and the lock line; every message marked delivered).
+
+Prints decisions/s with p50 and p99 per decision, relay effects/s, and the ratios to the
+floors. Rounds of orderkit and the floors take turns so that a slow spell of the machine
+hits both.
 
     python bench/bench_e2e.py [--orders 500] [--rounds 3] [--profile]
 """
@@ -30,7 +37,7 @@ import sqlite3
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -38,10 +45,16 @@ from orderkit import Money, Order, OrderLine, to_dict
 from orderkit.adapters.sqlite import SQLiteInventoryStore, SQLiteOrderRepository
 from orderkit.inventory import InventoryLedger
 from orderkit.lifecycle import Event, OrderService
+from orderkit.outbox import OutboxRelay
 from orderkit.testing import ManualClock
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 SKUS = ("TEA-250G", "CUP", "POT")
+BATCH = 500
+#: Outbox messages per decision with a sink: pay (PaymentReceived, StatusChanged), pack
+#: (StatusChanged), ship (the stock commit, LinesShipped, StatusChanged), deliver
+#: (StatusChanged).
+MESSAGES = {"pay": 2, "pack": 1, "ship": 3, "deliver": 1}
 
 
 def _order(n: int) -> Order:
@@ -67,16 +80,29 @@ def _events(n: int) -> list[Event]:
     ]
 
 
-def run_orderkit(folder: Path, orders: int) -> list[float]:
-    """Per-decision latencies (seconds) of ``orders`` orders through the service."""
+class KeepingSink:
+    """An event sink that keeps what it is given, as a host's consumer would."""
+
+    def __init__(self) -> None:
+        self.kept: list[object] = []
+
+    def publish(self, events: Sequence[object]) -> None:
+        self.kept.extend(events)
+
+
+def run_orderkit(folder: Path, orders: int) -> tuple[list[float], float, int]:
+    """Per-decision latencies of ``orders`` orders through the service, then the relay's
+    time and the number of messages it delivered."""
     clock = ManualClock(T0)
-    repository = SQLiteOrderRepository(folder / "orders.db")
+    path = folder / "shop.db"
+    repository = SQLiteOrderRepository(path)
     ledger = InventoryLedger(
-        SQLiteInventoryStore(folder / "orders.db"), secret=b"bench-secret-0123456789", clock=clock
+        SQLiteInventoryStore(path), secret=b"bench-secret-0123456789", clock=clock
     )
     for sku in SKUS:
         ledger.receive(sku, orders * 3, reference="bench stock")
-    service = OrderService(repository, inventory=ledger, clock=clock)
+    sink = KeepingSink()
+    service = OrderService(repository, inventory=ledger, sink=sink, clock=clock, deliver=False)
     latencies: list[float] = []
     timer = time.perf_counter
     for n in range(orders):
@@ -87,71 +113,104 @@ def run_orderkit(folder: Path, orders: int) -> list[float]:
             started = timer()
             service.handle(f"ORD-{n:06d}", event)
             latencies.append(timer() - started)
-    return latencies
+    relay = OutboxRelay(repository, sink=sink, inventory=ledger, clock=clock)
+    started = timer()
+    report = relay.run_until_idle(limit=BATCH)
+    relayed = timer() - started
+    assert report.failed == 0 and report.lag == timedelta(0), report
+    return latencies, relayed, report.delivered
 
 
-_BARE_SCHEMA = """
-CREATE TABLE orders (order_id TEXT PRIMARY KEY, channel TEXT NOT NULL,
-                     channel_order_id TEXT NOT NULL, status INTEGER NOT NULL,
-                     version INTEGER NOT NULL, body TEXT NOT NULL);
-CREATE TABLE order_audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, order_id TEXT NOT NULL,
-                          body TEXT NOT NULL);
-CREATE TABLE inventory_entries (seq INTEGER PRIMARY KEY AUTOINCREMENT, entry_id TEXT NOT NULL,
-    kind TEXT NOT NULL, sku TEXT NOT NULL, qty INTEGER NOT NULL, at_us INTEGER NOT NULL,
-    actor TEXT NOT NULL, reason TEXT NOT NULL, order_id TEXT, lock_key TEXT,
-    expires_us INTEGER, ref TEXT);
-CREATE TABLE inventory_balances (sku TEXT PRIMARY KEY, on_hand INTEGER NOT NULL,
-                                 locked INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE inventory_lock_lines (lock_key TEXT NOT NULL, sku TEXT NOT NULL,
-    order_id TEXT NOT NULL, qty INTEGER NOT NULL, locked_us INTEGER NOT NULL,
-    expires_us INTEGER NOT NULL, released INTEGER NOT NULL DEFAULT 0,
-    committed INTEGER NOT NULL DEFAULT 0, expired INTEGER NOT NULL DEFAULT 0,
-    open INTEGER NOT NULL DEFAULT 1, PRIMARY KEY (lock_key, sku)) WITHOUT ROWID;
-"""
-
-
-def _prepare(path: Path, schema: str, orders: int) -> None:
-    """The floor's file: orderkit's own tables and indexes (``schema="orderkit"``, made by
-    the adapters before anything is timed) or the same tables without secondary indexes."""
-    if schema == "orderkit":
-        SQLiteOrderRepository(path)
-        SQLiteInventoryStore(path)
-    else:
-        with sqlite3.connect(path) as conn:
-            conn.executescript(_BARE_SCHEMA)
-    with sqlite3.connect(path) as conn:
-        conn.executemany(
-            "INSERT INTO inventory_balances (sku, on_hand, locked) VALUES (?, ?, 0)",
-            [(sku, orders * 3) for sku in SKUS],
-        )
-
-
-def run_floor(folder: Path, orders: int, schema: str) -> list[float]:
-    """Per-decision latencies of bare ``sqlite3`` writing the rows orderkit writes (the
-    order, one audit row, and per SKU of a lock or a shipment a ledger entry, the balance
-    and the lock line), one durable transaction per decision; nothing read, nothing
-    checked, every value prepared before the clock starts."""
-    path = folder / f"floor-{schema}.db"
-    _prepare(path, schema, orders)
+def _floor_file(path: Path, orders: int) -> sqlite3.Connection:
+    """A file with orderkit's own tables and indexes (made by the adapters before the
+    clock starts) and the stock received; a bare connection to it."""
+    SQLiteOrderRepository(path)
+    SQLiteInventoryStore(path)
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
+    conn.executemany(
+        "INSERT INTO inventory_balances (sku, on_hand, locked) VALUES (?, ?, 0)",
+        [(sku, orders * 3) for sku in SKUS],
+    )
+    return conn
+
+
+_ENTRY = (
+    "INSERT INTO inventory_entries (entry_id, kind, sku, qty, at_us, actor, reason,"
+    " order_id, lock_key, expires_us, ref) VALUES (?, ?, ?, ?, 0, 'system', ?, ?, ?, ?, NULL)"
+)
+_OUTBOX = (
+    "INSERT INTO order_outbox (message_id, order_id, topic, payload, created_us)"
+    " VALUES (?, ?, ?, ?, 0)"
+)
+
+
+def run_floor(folder: Path, orders: int) -> tuple[list[float], float, int]:
+    """Bare ``sqlite3`` writing the same rows: per-decision latencies, then the time of
+    the relay's writes in batches and the number of messages they cover."""
+    conn = _floor_file(folder / "floor.db", orders)
     # Bodies of the real sizes, serialised once: the floor times the driver, not JSON.
     body = json.dumps(to_dict(_order(0)), separators=(",", ":"))
     audit = body[:300]
+    payload = body[:250]
     latencies: list[float] = []
     timer = time.perf_counter
+    messages: list[tuple[str, str, dict[str, int] | None]] = []
 
-    def stock(order_id: str, skus: dict[str, int], *, shipped: bool) -> None:
-        for sku, units in skus.items():
+    def decide(order_id: str, status: int, version: int, name: str, skus: dict[str, int]) -> None:
+        started = timer()
+        conn.execute("BEGIN IMMEDIATE")
+        if version == 0:
             conn.execute(
-                "INSERT INTO inventory_entries (entry_id, kind, sku, qty, at_us, actor, reason,"
-                " order_id, lock_key, expires_us, ref) VALUES (?, ?, ?, ?, 0, 'system', ?, ?, ?,"
-                " ?, NULL)",
-                (f"{order_id}-{sku}-{shipped}", "commit" if shipped else "lock", sku, units,
-                 "ship" if shipped else "lock", order_id, order_id, None if shipped else 1),
+                "INSERT INTO orders (order_id, channel, channel_order_id, status, version, body)"
+                " VALUES (?, 'tmall', ?, ?, 0, ?)",
+                (order_id, order_id, status, body),
             )
-            if shipped:
+            for sku, units in skus.items():
+                conn.execute(_ENTRY, (f"{order_id}-{sku}-lock", "lock", sku, units, "lock",
+                                      order_id, order_id, 1))
+                conn.execute(
+                    "UPDATE inventory_balances SET locked = locked + ? WHERE sku = ?",
+                    (units, sku),
+                )
+                conn.execute(
+                    "INSERT INTO inventory_lock_lines (lock_key, order_id, sku, qty, locked_us,"
+                    " expires_us) VALUES (?, ?, ?, ?, 0, 1)",
+                    (order_id, order_id, sku, units),
+                )
+        else:
+            conn.execute(
+                "UPDATE orders SET status = ?, version = ?, body = ?"
+                " WHERE order_id = ? AND version = ?",
+                (status, version, body, order_id, version - 1),
+            )
+            conn.execute(
+                "INSERT INTO order_audit (order_id, body) VALUES (?, ?)", (order_id, audit)
+            )
+            for k in range(MESSAGES[name]):
+                message = f"{order_id}-{name}-{k}"
+                stock = skus if name == "ship" and k == 0 else None
+                conn.execute(_OUTBOX, (message, order_id, "stock.commit" if stock else
+                                       "event.StatusChanged", payload))
+                messages.append((message, order_id, stock))
+        conn.execute("COMMIT")
+        latencies.append(timer() - started)
+
+    for n in range(orders):
+        order_id = f"ORD-{n:06d}"
+        skus = {SKUS[n % 3]: 2, SKUS[(n + 1) % 3]: 1}
+        for status, version, name in ((10, 0, "place"), (20, 1, "pay"), (25, 2, "pack"),
+                                      (30, 3, "ship"), (40, 4, "deliver")):
+            decide(order_id, status, version, name, skus)
+
+    started = timer()
+    for first in range(0, len(messages), BATCH):
+        conn.execute("BEGIN IMMEDIATE")
+        for message, order_id, stock in messages[first:first + BATCH]:
+            for sku, units in (stock or {}).items():
+                conn.execute(_ENTRY, (f"{message}:{sku}", "commit", sku, units, "ship",
+                                      order_id, order_id, None))
                 conn.execute(
                     "UPDATE inventory_balances SET on_hand = on_hand - ?, locked = locked - ?"
                     " WHERE sku = ?",
@@ -162,59 +221,15 @@ def run_floor(folder: Path, orders: int, schema: str) -> list[float]:
                     " WHERE lock_key = ? AND sku = ?",
                     (units, order_id, sku),
                 )
-            else:
-                conn.execute(
-                    "UPDATE inventory_balances SET locked = locked + ? WHERE sku = ?",
-                    (units, sku),
-                )
-                conn.execute(
-                    "INSERT INTO inventory_lock_lines (lock_key, order_id, sku, qty, locked_us,"
-                    " expires_us) VALUES (?, ?, ?, ?, 0, 1)",
-                    (order_id, order_id, sku, units),
-                )
-
-    def decision(order_id: str, status: int, version: int, effect: Callable[[], None]) -> None:
-        started = timer()
-        conn.execute("BEGIN IMMEDIATE")
-        if version == 0:
             conn.execute(
-                "INSERT INTO orders (order_id, channel, channel_order_id, status, version, body)"
-                " VALUES (?, 'tmall', ?, ?, 0, ?)",
-                (order_id, order_id, status, body),
+                "UPDATE order_outbox SET status = 'delivered', delivered_us = 0"
+                " WHERE message_id = ?",
+                (message,),
             )
-        else:
-            conn.execute(
-                "UPDATE orders SET status = ?, version = ?, body = ?"
-                " WHERE order_id = ? AND version = ?",
-                (status, version, body, order_id, version - 1),
-            )
-            conn.execute(
-                "INSERT INTO order_audit (order_id, body) VALUES (?, ?)", (order_id, audit)
-            )
-        effect()
         conn.execute("COMMIT")
-        latencies.append(timer() - started)
-
-    for n in range(orders):
-        order_id = f"ORD-{n:06d}"
-        skus = {SKUS[n % 3]: 2, SKUS[(n + 1) % 3]: 1}
-
-        def nothing() -> None:
-            pass
-
-        def lock(oid: str = order_id, units: dict[str, int] = skus) -> None:
-            stock(oid, units, shipped=False)
-
-        def ship(oid: str = order_id, units: dict[str, int] = skus) -> None:
-            stock(oid, units, shipped=True)
-
-        decision(order_id, 10, 0, lock)
-        decision(order_id, 20, 1, nothing)
-        decision(order_id, 25, 2, nothing)
-        decision(order_id, 30, 3, ship)
-        decision(order_id, 40, 4, nothing)
+    relayed = timer() - started
     conn.close()
-    return latencies
+    return latencies, relayed, len(messages)
 
 
 def _summary(latencies: list[float]) -> tuple[float, float, float]:
@@ -229,28 +244,28 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="profile one orderkit round")
     args = parser.parse_args()
-    print(f"{args.orders} orders x 5 decisions, durable SQLite (synchronous=FULL, WAL)")
-    print("floor: bare sqlite3, the same writes in one transaction per decision, into")
-    print("  'schema': orderkit's own tables and indexes; 'bare': no secondary indexes")
-    print(f"{'round':>5} {'orderkit/s':>11} {'p50 ms':>7} {'p99 ms':>7}"
-          f" {'schema/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'ratio':>6}"
-          f" {'bare/s':>8} {'ratio':>6}")
-    ratios: list[float] = []
-    bare_ratios: list[float] = []
+    print(f"{args.orders} orders x 5 decisions, durable SQLite (synchronous=FULL, WAL);")
+    print("floors: bare sqlite3, the same rows into orderkit's own tables and indexes")
+    print(f"{'round':>5} {'decide/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'floor/s':>8}"
+          f" {'p50 ms':>7} {'ratio':>6} {'relay/s':>8} {'floor/s':>8} {'ratio':>6}")
+    decide_ratios: list[float] = []
+    relay_rates: list[float] = []
     for k in range(args.rounds):
         with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
-            ours = _summary(run_orderkit(Path(a), args.orders))
-            floor = _summary(run_floor(Path(b), args.orders, "orderkit"))
-            bare = _summary(run_floor(Path(b), args.orders, "bare"))
-        ratios.append(ours[0] / floor[0])
-        bare_ratios.append(ours[0] / bare[0])
-        print(f"{k + 1:>5} {ours[0]:>11.0f} {ours[1]:>7.2f} {ours[2]:>7.2f}"
-              f" {floor[0]:>9.0f} {floor[1]:>7.2f} {floor[2]:>7.2f} {ratios[-1]:>6.2f}"
-              f" {bare[0]:>8.0f} {bare_ratios[-1]:>6.2f}")
-    print(f"ratio to the floor on orderkit's schema: median {statistics.median(ratios):.2f},"
-          f" range {min(ratios):.2f}-{max(ratios):.2f}")
-    print(f"ratio to the bare-table floor: median {statistics.median(bare_ratios):.2f},"
-          f" range {min(bare_ratios):.2f}-{max(bare_ratios):.2f}")
+            ours, ours_relay, delivered = run_orderkit(Path(a), args.orders)
+            floor, floor_relay, written = run_floor(Path(b), args.orders)
+        mine, bare = _summary(ours), _summary(floor)
+        relay_rate, floor_rate = delivered / ours_relay, written / floor_relay
+        decide_ratios.append(mine[0] / bare[0])
+        relay_rates.append(relay_rate)
+        print(f"{k + 1:>5} {mine[0]:>9.0f} {mine[1]:>7.2f} {mine[2]:>7.2f} {bare[0]:>8.0f}"
+              f" {bare[1]:>7.2f} {decide_ratios[-1]:>6.2f} {relay_rate:>8.0f}"
+              f" {floor_rate:>8.0f} {relay_rate / floor_rate:>6.2f}")
+    print(f"deciding, ratio to the floor: median {statistics.median(decide_ratios):.2f},"
+          f" range {min(decide_ratios):.2f}-{max(decide_ratios):.2f}")
+    print(f"relaying: median {statistics.median(relay_rates):,.0f} messages/s"
+          f" ({delivered} messages, of which {args.orders} stock commits, in batches of"
+          f" {BATCH})")
     if args.profile:
         with tempfile.TemporaryDirectory() as a:
             profiler = cProfile.Profile()

@@ -61,7 +61,7 @@ def test_committed_messages_are_in_the_file(tmp_path: Path) -> None:
             "SELECT message_id, order_id, topic, payload, status, attempts FROM order_outbox"
         ).fetchall()
     conn.close()
-    payload = '{"title":"绿茶","lines":{"SKU-A":2}}'  # compact, not ASCII-escaped
+    payload = '{"lines":{"SKU-A":2},"title":"绿茶"}'  # canonical: compact, keys sorted, UTF-8
     assert rows == [(sent.message_id, "ORD-1", "event.PaymentReceived", payload, "pending", 0)]
     assert SQLiteOrderRepository(path).pending(5) == [StoredMessage(sent)]
 

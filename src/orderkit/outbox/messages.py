@@ -18,6 +18,7 @@ Topics name the consumer and what to do:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final, Literal
@@ -26,7 +27,6 @@ import attrs
 
 from orderkit.model import _checks as check
 from orderkit.model.errors import ValidationError
-from orderkit.model.frozen import FrozenMap
 from orderkit.model.ids import fingerprint
 from orderkit.model.time import ensure_aware
 
@@ -46,27 +46,44 @@ STOCK_COMMIT: Final = "stock.commit"
 DeliveryStatus = Literal["pending", "delivered", "dead"]
 
 
-def _frozen(value: object, path: str) -> Any:
-    """A deep, read-only copy of JSON-like data: mappings become FrozenMaps, lists tuples."""
+def _check_json(value: object, path: str) -> None:
+    """Refuse anything but JSON values (text, integers, booleans, null, lists, mappings
+    with text keys): amounts travel as text, never as floats."""
+    if isinstance(value, str | bool | int) or value is None:
+        return
     if isinstance(value, Mapping):
-        out = {}
         for key, item in value.items():
             if not isinstance(key, str):
                 raise ValidationError(path, key, "payload keys must be strings")
-            out[key] = _frozen(item, f"{path}.{key}")
-        return FrozenMap(out)
+            _check_json(item, f"{path}.{key}")
+        return
     if isinstance(value, list | tuple):
-        return tuple(_frozen(item, f"{path}[{i}]") for i, item in enumerate(value))
-    if value is None or isinstance(value, str | int | bool):
-        return value
-    raise ValidationError(path, value, "payloads hold JSON values (text, numbers as text)")
+        for index, item in enumerate(value):
+            _check_json(item, f"{path}[{index}]")
+        return
+    raise ValidationError(path, value, "payloads hold JSON values (text, integers; no floats)")
 
 
-def _payload(value: object) -> FrozenMap[str, Any]:
+def _payload_text(value: object) -> str:
+    """The payload (a mapping, or its JSON text) as canonical JSON text (keys sorted),
+    which is what the message keeps: immutable, equal for equal payloads, and what a
+    store writes as it is."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ValidationError("payload", value, "expected a JSON object") from None
     if not isinstance(value, Mapping):
         raise ValidationError("payload", value, "expected a mapping")
-    frozen: FrozenMap[str, Any] = _frozen(value, "payload")
-    return frozen
+    _check_json(value, "payload")
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError(
+            "payload", value, "not valid Unicode text (a lone surrogate)"
+        ) from None
+    return text
 
 
 def _created_at(value: object) -> datetime:
@@ -76,13 +93,24 @@ def _created_at(value: object) -> datetime:
 @attrs.frozen
 class OutboxMessage:
     """One thing a saved decision owes: ``topic`` says to whom and what, ``payload`` the
-    details (JSON values, read-only), ``created_at`` when the decision was saved."""
+    details (JSON values), ``created_at`` when the decision was saved.
+
+    The message keeps its payload as canonical JSON text (``payload_json``);
+    :attr:`payload` reads it back as a fresh mapping on every access, so nothing a
+    consumer does to what it reads can change the message.
+    """
 
     message_id: str = attrs.field(validator=check.text(allow_empty=False, max_length=128))
     order_id: str = attrs.field(validator=check.text(allow_empty=False))
     topic: str = attrs.field(validator=check.text(allow_empty=False, max_length=64))
-    payload: FrozenMap[str, Any] = attrs.field(converter=_payload)
+    payload_json: str = attrs.field(alias="payload", converter=_payload_text)
     created_at: datetime = attrs.field(converter=_created_at)
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """The payload, parsed from :attr:`payload_json` (a new mapping each time)."""
+        parsed: dict[str, Any] = json.loads(self.payload_json)
+        return parsed
 
 
 @attrs.frozen
