@@ -10,9 +10,8 @@ repository loads the model and that adapter only, not the outbox capability.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Final
 
 from orderkit.model.errors import ValidationError
 from orderkit.outbox.messages import OutboxMessage, StoredMessage
