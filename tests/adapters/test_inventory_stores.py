@@ -10,9 +10,18 @@ import pytest
 
 from orderkit.adapters.memory import MemoryInventoryStore
 from orderkit.adapters.sqlite import SQLiteInventoryStore
-from orderkit.inventory import Balance, EntryKind, LedgerEntry
+from orderkit.inventory import (
+    NEVER,
+    Balance,
+    EntryKind,
+    InventoryLedger,
+    LedgerEntry,
+    LockTokens,
+    StockLevel,
+)
 from orderkit.inventory.ports import InventoryStore
 from orderkit.model.errors import StoreError
+from orderkit.testing import ManualClock
 from orderkit.testing.contracts import InventoryStoreContract
 
 
@@ -82,3 +91,145 @@ def test_sqlite_due_lines_are_fresh_after_an_append_in_a_batch(tmp_path: Path) -
         tx.append(LedgerEntry("x2", EntryKind.RELEASE, "TEA", 1, later, lock_key="k2"))
         assert tx.due_lines("TEA", later) == ()
         assert tx.balance("TEA").locked == 0
+
+
+# --- paid orders, late shipments and the schema that allows an oversell --------------------
+
+SECRET = b"stores-test-secret-0123456789"
+
+#: The inventory schema as the previous release wrote it (schema version 1).
+_SCHEMA_1 = """
+CREATE TABLE inventory_entries (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    entry_id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    sku TEXT NOT NULL,
+    qty INTEGER NOT NULL,
+    at_us INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    order_id TEXT,
+    lock_key TEXT,
+    expires_us INTEGER,
+    ref TEXT
+);
+CREATE INDEX inventory_entries_by_kind ON inventory_entries (sku, kind, at_us);
+CREATE UNIQUE INDEX inventory_entries_approvals ON inventory_entries (ref)
+    WHERE kind = 'approve';
+CREATE TABLE inventory_balances (
+    sku TEXT PRIMARY KEY,
+    on_hand INTEGER NOT NULL,
+    locked INTEGER NOT NULL,
+    CHECK (locked >= 0),
+    CHECK (on_hand - locked >= 0)
+) WITHOUT ROWID;
+CREATE TABLE inventory_lock_lines (
+    lock_key TEXT NOT NULL,
+    sku TEXT NOT NULL,
+    order_id TEXT NOT NULL,
+    qty INTEGER NOT NULL,
+    locked_us INTEGER NOT NULL,
+    expires_us INTEGER NOT NULL,
+    released INTEGER NOT NULL DEFAULT 0,
+    committed INTEGER NOT NULL DEFAULT 0,
+    expired INTEGER NOT NULL DEFAULT 0,
+    open INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (lock_key, sku),
+    CHECK (released + committed + expired <= qty)
+) WITHOUT ROWID;
+CREATE INDEX inventory_lines_by_order ON inventory_lock_lines (order_id, locked_us);
+CREATE INDEX inventory_lines_due_by_sku ON inventory_lock_lines (sku, expires_us)
+    WHERE open = 1;
+CREATE INDEX inventory_lines_due ON inventory_lock_lines (expires_us) WHERE open = 1;
+CREATE TABLE schema_version (component TEXT PRIMARY KEY, version INTEGER NOT NULL);
+INSERT INTO schema_version (component, version) VALUES ('inventory', 1);
+"""
+
+T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)
+
+
+def _micros(instant: datetime) -> int:
+    return (instant - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+
+
+def _file_of_schema_1(path: Path) -> None:
+    """A file the previous release left: CUP received 1 and locked 1 by order A (k1)."""
+    conn = sqlite3.connect(path)
+    conn.executescript(_SCHEMA_1)
+    expires = _micros(T0 + timedelta(minutes=30))
+    conn.executemany(
+        "INSERT INTO inventory_entries (entry_id, kind, sku, qty, at_us, actor, reason,"
+        " order_id, lock_key, expires_us, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            ("e1", "receive", "CUP", 1, _micros(T0), "clerk", "receive", None, None, None, "PO"),
+            ("e2", "lock", "CUP", 1, _micros(T0), "shop", "lock", "A", "k1", expires, None),
+            ("e3", "receive", "TEA", 4, _micros(T0), "clerk", "receive", None, None, None, "PO"),
+        ],
+    )
+    conn.executemany(
+        "INSERT INTO inventory_balances (sku, on_hand, locked) VALUES (?, ?, ?)",
+        [("CUP", 1, 1), ("TEA", 4, 0)],
+    )
+    conn.execute(
+        "INSERT INTO inventory_lock_lines (lock_key, sku, order_id, qty, locked_us, expires_us)"
+        " VALUES ('k1', 'CUP', 'A', 1, ?, ?)",
+        (_micros(T0), expires),
+    )
+    conn.commit()
+    try:  # the old schema refuses a negative available outright
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute("UPDATE inventory_balances SET on_hand = 0 WHERE sku = 'CUP'")
+    finally:
+        conn.close()
+
+
+def test_a_file_of_the_previous_schema_migrates_and_may_then_record_an_oversell(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "inventory.db"
+    _file_of_schema_1(path)
+    store = SQLiteInventoryStore(path)
+    assert store.database.schema_version("inventory") == 2
+    assert dict(store.balances()) == {"CUP": Balance(1, 1), "TEA": Balance(4, 0)}
+    (line,) = store.lock_lines("k1")
+    assert (line.order_id, line.qty, line.remaining, line.shipped_unlocked) == ("A", 1, 1, 0)
+    assert line.expires_at == T0 + timedelta(minutes=30)
+    clock = ManualClock(T0 + timedelta(hours=25))
+    ledger = InventoryLedger(store, secret=SECRET, clock=clock)
+    assert ledger.verify().ok
+    other = ledger.lock("B", {"CUP": 1}, ttl=timedelta(minutes=30))  # A's lock expired
+    ledger.commit(other.lock_id)
+    late = ledger.commit(LockTokens(SECRET).issue("k1", "A"), {"CUP": 1}, order_id="A")
+    assert (late.outcome, late.unlocked, late.oversold) == ("committed", {"CUP": 1}, {"CUP": 1})
+    again = SQLiteInventoryStore(path)
+    assert again.balance("CUP") == Balance(-1, 0)
+    assert again.lock_lines("k1")[0].shipped_unlocked == 1
+    report = InventoryLedger(again, secret=SECRET, clock=clock).verify({"A": {"CUP": 1}})
+    assert (report.drifts, report.problems, report.mismatches) == ((), (), ())
+    assert [(o.sku, o.units) for o in report.oversold] == [("CUP", 1)]
+    conn = sqlite3.connect(path)
+    try:
+        (ddl,) = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE name = 'inventory_balances'"
+        ).fetchone()
+        with pytest.raises(sqlite3.IntegrityError):  # locked >= 0 still holds
+            conn.execute("UPDATE inventory_balances SET locked = -1 WHERE sku = 'TEA'")
+    finally:
+        conn.close()
+    assert "on_hand - locked" not in ddl
+
+
+def test_sqlite_keeps_a_confirmed_line_after_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "inventory.db"
+    clock = ManualClock(T0)
+    ledger = InventoryLedger(SQLiteInventoryStore(path), secret=SECRET, clock=clock)
+    ledger.receive("TEA", 3, reference="PO-1")
+    lock = ledger.lock("A", {"TEA": 2}, ttl=timedelta(minutes=30))
+    assert ledger.confirm(lock.lock_id, order_id="A").outcome == "confirmed"
+    clock.advance(timedelta(days=30))
+    reopened = InventoryLedger(SQLiteInventoryStore(path), secret=SECRET, clock=clock)
+    assert reopened.expire_due() == 0
+    assert reopened.stock("TEA") == StockLevel("TEA", 3, 2, 1)
+    (line,) = reopened.store.lock_lines(LockTokens(SECRET).open(lock.lock_id)[0])
+    assert line.expires_at == NEVER
+    assert reopened.verify().ok

@@ -98,7 +98,7 @@ def test_a_relay_batch_applies_its_stock_and_marks_it_in_one_commit(tmp_path: Pa
         lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None
     )
     report = OutboxRelay(repository, inventory=ledger, clock=clock).run_once(limit=100)
-    assert (report.delivered, report.failed) == (4, 0)
+    assert (report.delivered, report.failed) == (8, 0)  # 4 confirmations, 4 shipments
     assert commits == ["COMMIT"]
     assert ledger.stock("CUP").on_hand == 12
     assert repository.pending(10) == []

@@ -18,7 +18,7 @@ import pytest
 from orderkit import Money, Order, OrderLine
 from orderkit.adapters.memory import MemoryInventoryStore, MemoryOrderRepository
 from orderkit.adapters.sqlite import SQLiteInventoryStore, SQLiteOrderRepository
-from orderkit.errors import DuplicateOrder
+from orderkit.errors import DuplicateOrder, InsufficientStock
 from orderkit.inventory import InventoryLedger
 from orderkit.lifecycle import Event, OrderService
 from orderkit.outbox import OutboxMessage, OutboxRelay
@@ -83,6 +83,9 @@ class DiesAfterApplying:
         self.ledger.commit(lock_id, lines, **kw)
         raise SystemError("killed after the ledger committed")
 
+    def confirm(self, lock_id: str, **kw: Any) -> Any:
+        return self.ledger.confirm(lock_id, **kw)  # the payment's confirmation goes through
+
 
 def test_kill_between_save_and_stock_move_loses_nothing(tmp_path: Path) -> None:
     # The ledger lives in its own file: its commit and the outbox mark are two
@@ -105,7 +108,8 @@ def test_kill_between_save_and_stock_move_loses_nothing(tmp_path: Path) -> None:
     repository = SQLiteOrderRepository(orders_file)
     ledger = InventoryLedger(SQLiteInventoryStore(stock_file), secret=SECRET, clock=clock)
     dying = OutboxRelay(repository, inventory=DiesAfterApplying(ledger), clock=clock)
-    assert dying.run_once().failed == 1
+    report = dying.run_once()
+    assert (report.delivered, report.failed) == (1, 1)  # the confirmation; the release died
     assert _balanced(ledger) == (5, 1, 4)  # applied once...
     relay = OutboxRelay(repository, inventory=ledger, clock=clock)
     assert relay.run_once().delivered == 0  # the failed message waits out its back-off
@@ -188,3 +192,57 @@ def test_placing_a_stored_order_again_is_a_duplicate(kind: str, tmp_path: Path) 
         assert caught.value.existing_order_id == "ORD-1"
     assert _balanced(ledger) == (10, 2, 8)  # locked once
     assert len(ledger.occupancy("ORD-1")) == 1
+
+
+def test_paid_order_shipping_after_a_day_still_takes_stock_out(tmp_path: Path) -> None:
+    clock = ManualClock(T0)
+    path = tmp_path / "shop.db"
+    repository = SQLiteOrderRepository(path)
+    ledger = InventoryLedger(SQLiteInventoryStore(path), secret=SECRET, clock=clock)
+    ledger.receive("CUP", 1, reference="PO-1")
+    sink = FlakySink()
+    sink.down = False
+    service = OrderService(
+        repository, inventory=ledger, sink=sink, clock=clock,
+        payment_timeout=timedelta(minutes=30),
+    )
+    service.place(_order("ORD-A", cups=1))
+    service.handle("ORD-A", _pay("ORD-A", 1))  # the payment confirms the reservation
+    clock.advance(timedelta(hours=25))  # the warehouse is a day behind
+    with pytest.raises(InsufficientStock):  # the cup is still A's
+        service.place(_order("ORD-B", cups=1))
+    service.handle("ORD-A", _event("ship", "ship-A", carrier="SF", waybill="SF1"))
+    level = ledger.stock("CUP")
+    assert (level.on_hand, level.locked, level.available) == (0, 0, 0)  # 1 received - 1 shipped
+    assert ledger.verify(shipped={"ORD-A": {"CUP": 1}}).ok
+    assert repository.pending(10) == []
+    assert "event.OversellDetected" not in {m.topic for m in sink.accepted}
+
+
+def test_a_late_payment_and_a_shipment_anyway_are_reported_not_hidden(tmp_path: Path) -> None:
+    clock = ManualClock(T0)
+    path = tmp_path / "shop.db"
+    repository = SQLiteOrderRepository(path)
+    ledger = InventoryLedger(SQLiteInventoryStore(path), secret=SECRET, clock=clock)
+    ledger.receive("CUP", 1, reference="PO-1")
+    sink = FlakySink()
+    sink.down = False
+    service = OrderService(
+        repository, inventory=ledger, sink=sink, clock=clock,
+        payment_timeout=timedelta(minutes=30),
+    )
+    service.place(_order("ORD-A", cups=1))
+    clock.advance(timedelta(minutes=45))  # the lock lapsed; the platform still took the money
+    service.handle("ORD-A", _pay("ORD-A", 1))
+    lapsed = [m for m in sink.accepted if m.topic == "event.ReservationLapsed"]
+    assert [m.payload["lines"] for m in lapsed] == [{"CUP": 1}]
+    service.place(_order("ORD-B", cups=1))  # the cup was free again: B takes it
+    service.handle("ORD-A", _event("ship", "ship-A", carrier="SF", waybill="SF1"))
+    # The cup physically left for A: on_hand follows the warehouse, and the shortfall is
+    # reported, never hidden.
+    level = ledger.stock("CUP")
+    assert (level.on_hand, level.locked, level.available) == (0, 1, -1)
+    (oversell,) = [m for m in sink.accepted if m.topic == "event.OversellDetected"]
+    assert (oversell.payload["sku"], oversell.payload["units"]) == ("CUP", 1)
+    assert oversell.payload["order_ids"] == ["ORD-A"]
+    assert not ledger.verify().ok

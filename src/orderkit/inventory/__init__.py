@@ -12,6 +12,7 @@ StockLevel(sku='TEA', on_hand=10, locked=3, available=7)
 """
 
 from orderkit.inventory.entries import (
+    NEVER,
     Balance,
     EntryKind,
     InventoryLock,
@@ -26,9 +27,16 @@ from orderkit.inventory.entries import (
 from orderkit.inventory.ledger import InventoryLedger
 from orderkit.inventory.rules import apply_entry
 from orderkit.inventory.tokens import LockTokens
-from orderkit.inventory.verify import Drift, VerifyReport, verify_store
+from orderkit.inventory.verify import (
+    Drift,
+    Oversell,
+    ShipmentMismatch,
+    VerifyReport,
+    verify_store,
+)
 
 __all__ = [
+    "NEVER",
     "Balance",
     "Drift",
     "EntryKind",
@@ -39,8 +47,10 @@ __all__ = [
     "LineOccupancy",
     "LockLine",
     "LockTokens",
+    "Oversell",
     "ParkedRelease",
     "ReleaseResult",
+    "ShipmentMismatch",
     "StockLevel",
     "VerifyReport",
     "apply_entry",

@@ -10,14 +10,15 @@ drifted.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Final, Literal
 
 import attrs
 
 from orderkit.model.errors import ReleaseSuspended
 
 __all__ = [
+    "NEVER",
     "Balance",
     "EntryKind",
     "InventoryLock",
@@ -30,12 +31,18 @@ __all__ = [
     "StockLevel",
 ]
 
-#: What a ``release``/``commit``/``approve_release`` call did.
+#: The expiry of a confirmed lock line: it never falls due.
+NEVER: Final = datetime(9999, 12, 31, tzinfo=UTC)
+
+#: What a ``release``/``commit``/``confirm``/``approve_release`` call did.
 LedgerOutcome = Literal[
     "released",
     "committed",
+    "confirmed",
+    "lapsed",
     "already_released",
     "already_committed",
+    "already_confirmed",
     "expired",
     "parked",
     "already_applied",
@@ -53,6 +60,8 @@ class EntryKind(enum.StrEnum):
     EXPIRE = "expire"  # (0, -qty): the lock outlived its ttl
     PARK = "park"  # (0, 0): a release held back by the breaker, pending review
     APPROVE = "approve"  # (0, -qty): a parked release applied after review
+    CONFIRM = "confirm"  # (0, 0): a paid order's line stops expiring (``expires_at`` = new)
+    SHIP_UNLOCKED = "ship_unlocked"  # (-qty, 0): shipped without (enough) lock; may oversell
 
 
 _EFFECTS: dict[EntryKind, tuple[int, int]] = {
@@ -64,7 +73,12 @@ _EFFECTS: dict[EntryKind, tuple[int, int]] = {
     EntryKind.EXPIRE: (0, -1),
     EntryKind.PARK: (0, 0),
     EntryKind.APPROVE: (0, -1),
+    EntryKind.CONFIRM: (0, 0),
+    EntryKind.SHIP_UNLOCKED: (-1, 0),
 }
+
+#: Kinds that take units out of the building (``shipped`` in the balance invariant).
+SHIPPING: Final = frozenset({EntryKind.COMMIT, EntryKind.SHIP_UNLOCKED})
 
 #: Kinds that resolve units of a lock line, by the line counter they add to.
 RESOLVING: dict[EntryKind, str] = {
@@ -80,8 +94,9 @@ class LedgerEntry:
     """One immutable movement of one SKU: who moved how much, when and why.
 
     ``lock_key`` names the lock a lock-related entry belongs to (the lock's identity,
-    never its secret token). ``expires_at`` is set on ``LOCK`` entries. ``ref`` carries
-    the receiving reference, or for an ``APPROVE`` the id of the ``PARK`` it applies.
+    never its secret token). ``expires_at`` is set on ``LOCK`` entries, and on
+    ``CONFIRM`` entries (the line's new expiry, :data:`NEVER`). ``ref`` carries the
+    receiving reference, or for an ``APPROVE`` the id of the ``PARK`` it applies.
     """
 
     entry_id: str
@@ -109,14 +124,18 @@ class LedgerEntry:
 
 @attrs.frozen
 class Balance:
-    """The two stored counters of one SKU; ``available`` follows from them."""
+    """The two stored counters of one SKU; ``available`` follows from them.
+
+    ``available`` is negative only after a shipment of units that were not locked
+    (``SHIP_UNLOCKED``) took units promised to other orders: the SKU is oversold.
+    """
 
     on_hand: int = 0
     locked: int = 0
 
     @property
     def available(self) -> int:
-        """Units that may still be locked: ``on_hand - locked``."""
+        """Units that may still be locked: ``on_hand - locked`` (below zero: oversold)."""
         return self.on_hand - self.locked
 
 
@@ -132,7 +151,13 @@ class StockLevel:
 
 @attrs.frozen
 class LockLine:
-    """One SKU of one lock and how its units were resolved so far."""
+    """One SKU of one lock and how its units were resolved so far.
+
+    ``expires_at`` is :data:`NEVER` once the line was confirmed. ``shipped_unlocked``
+    counts units shipped against this line beyond what it still held (``SHIP_UNLOCKED``
+    entries: after expiry, after release, or more than was locked); it is not part of
+    ``remaining``.
+    """
 
     lock_key: str
     order_id: str
@@ -143,6 +168,7 @@ class LockLine:
     released: int = 0
     committed: int = 0
     expired: int = 0
+    shipped_unlocked: int = 0
 
     @property
     def remaining(self) -> int:
@@ -186,13 +212,20 @@ class ParkedRelease:
 
 @attrs.frozen
 class ReleaseResult:
-    """What ``release``, ``commit`` or ``approve_release`` did.
+    """What ``release``, ``commit``, ``confirm`` or ``approve_release`` did.
 
     ``lines`` holds the units actually moved per SKU by this call (empty when nothing
-    changed). When ``outcome == "parked"``, ``parked`` lists the held-back lines and
-    ``suspension`` is the :class:`~orderkit.model.errors.ReleaseSuspended` describing the first
-    of them, returned rather than raised so that the lines that were not parked stay
-    applied; call :meth:`raise_if_parked` to turn it into an exception.
+    changed); for ``confirm``, the units whose lock it made permanent. When
+    ``outcome == "parked"``, ``parked`` lists the held-back lines and ``suspension`` is
+    the :class:`~orderkit.model.errors.ReleaseSuspended` describing the first of them,
+    returned rather than raised so that the lines that were not parked stay applied;
+    call :meth:`raise_if_parked` to turn it into an exception.
+
+    ``unlocked`` (commit): units of ``lines`` shipped although no longer locked on the
+    lock (expired, released, or more than was locked). ``oversold`` (commit): per SKU,
+    how many units below zero ``available`` went because of this call (units promised
+    to other orders that are gone); empty when nobody else lost stock. ``lapsed``
+    (confirm): per SKU, units of the lock that had already expired and are not held.
     """
 
     outcome: LedgerOutcome
@@ -200,6 +233,9 @@ class ReleaseResult:
     order_id: str
     lines: dict[str, int] = attrs.Factory(dict)
     parked: tuple[ParkedRelease, ...] = ()
+    unlocked: dict[str, int] = attrs.Factory(dict)
+    oversold: dict[str, int] = attrs.Factory(dict)
+    lapsed: dict[str, int] = attrs.Factory(dict)
 
     @property
     def suspension(self) -> ReleaseSuspended | None:

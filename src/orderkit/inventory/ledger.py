@@ -3,14 +3,17 @@
 Stock moves in two phases, like a ledger of pending transfers. Placing an order *locks*
 units (they stop being available but are still on hand); shipping *commits* them (they
 leave ``on_hand``); cancelling *releases* them (they become available again), line by
-line and never more than is still locked; a lock nobody resolves *expires*. Every
-movement is an immutable entry, so the counters can always be recomputed and checked
-(:meth:`InventoryLedger.verify`).
+line and never more than is still locked; a lock nobody resolves *expires*, unless
+payment *confirmed* it. Every movement is an immutable entry, so the counters can always
+be recomputed and checked (:meth:`InventoryLedger.verify`).
 
 The oversell incidents this closes: a cancel that never returned stock, a partial cancel
 of 2 of 5 lines that returned all 5, two channels selling the last unit at the same
 moment, a forged id releasing another order's stock, and a runaway script releasing
-thousands of locks in a minute (the release breaker parks those for review).
+thousands of locks in a minute (the release breaker parks those for review), and a
+paid order shipped after its lock expired while another order shipped the same unit
+(confirmed locks never expire; a late shipment is booked anyway and reported as an
+oversell, which ``verify()`` keeps reporting until stock covers it).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from orderkit.inventory.entries import (
+    NEVER,
     EntryKind,
     InventoryLock,
     LedgerEntry,
@@ -52,6 +56,17 @@ def _ref_id(ref: str, sku: str) -> str:
     """The entry id of ``sku``'s movement for the call identified by ``ref``: the same on
     every retry, so a second call finds the first one's entries."""
     return f"{ref}:{sku}"
+
+
+def _unlocked_ref_id(ref: str, sku: str) -> str:
+    """The entry id of ``sku``'s ``SHIP_UNLOCKED`` entry for the call identified by ``ref``
+    (a commit may write it beside a ``COMMIT`` of the same SKU)."""
+    return f"{ref}:{sku}:unlocked"
+
+
+def _unshipped(line: LockLine) -> int:
+    """Units the lock took for its order that were neither released nor shipped yet."""
+    return max(0, line.qty - line.released - line.committed - line.shipped_unlocked)
 
 
 def _text(path: str, value: object) -> str:
@@ -89,13 +104,17 @@ def _demand(lines: object, path: str = "lines") -> dict[str, int]:
 
 
 def _nothing_moved(lines: Iterable[LockLine], *, commit: bool) -> LedgerOutcome:
-    """Why a release/commit moved nothing: what happened to those units before."""
+    """Why a release/commit/confirm moved nothing: what happened to those units before.
+
+    A commit (or confirm) that moved nothing found no expired unit left to ship, so its
+    answer is whether the units were released or shipped.
+    """
     released = committed = expired = 0
     for line in lines:
         released += line.released
         committed += line.committed
         expired += line.expired
-    if expired:
+    if expired and not commit:
         return "expired"
     # Report the surprising fact first: a cancel of shipped units, a shipment of
     # released units.
@@ -150,7 +169,10 @@ class InventoryLedger:
         return self._move(sku, EntryKind.RECEIVE, qty, actor=actor, reason="receive", ref=reference)
 
     def adjust(self, sku: str, delta: int, *, reason: str, actor: str = "system") -> StockLevel:
-        """Correct ``on_hand`` by ``delta`` after a count; never below what is locked."""
+        """Correct ``on_hand`` by ``delta`` after a count; never below what is locked.
+
+        A positive correction is always booked, even while the SKU is oversold.
+        """
         _text("sku", sku)
         if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0:
             raise ValidationError("delta", delta, "expected a non-zero integer")
@@ -165,7 +187,7 @@ class InventoryLedger:
         with self._store.transaction((sku,)) as tx:
             self._expire_lines(tx, (sku,), now, actor)
             balance = tx.balance(sku)
-            if balance.available + min(qty, 0) < 0:
+            if qty < 0 and balance.available + qty < 0:
                 short = InsufficientStock({sku: (-qty, balance.available)})
             else:
                 tx.append(
@@ -287,59 +309,15 @@ class InventoryLedger:
         (nothing changed), or ``"parked"`` when the breaker held lines back for review
         (see :attr:`ReleaseResult.suspension`).
         """
-        return self._resolve(lock_id, lines, order_id, actor, reason, ref, commit=False)
-
-    def commit(
-        self,
-        lock_id: str,
-        lines: Mapping[str, int] | Iterable[tuple[str, int]] | None = None,
-        *,
-        order_id: str | None = None,
-        actor: str = "system",
-        reason: str = "ship",
-        ref: str | None = None,
-    ) -> ReleaseResult:
-        """On shipment: the locked units of ``lines`` (or all) leave ``on_hand``.
-
-        Committing part of a lock leaves the rest locked until released or expired.
-        ``order_id`` and ``ref`` as for :meth:`release`. Outcomes: ``"committed"``,
-        ``"already_committed"`` / ``"already_released"`` / ``"expired"`` (nothing
-        changed), ``"already_applied"`` (this ``ref`` was applied before).
-        """
-        return self._resolve(lock_id, lines, order_id, actor, reason, ref, commit=True)
-
-    def _resolve(
-        self,
-        lock_id: str,
-        lines: object,
-        order_id: str | None,
-        actor: str,
-        reason: str,
-        ref: str | None,
-        *,
-        commit: bool,
-    ) -> ReleaseResult:
-        if ref is not None:
-            _text("ref", ref)
-        lock_key, token_order = self._tokens.open(lock_id)
-        if order_id is not None and order_id != token_order:
-            raise InvalidLock(lock_id, f"belongs to another order, not {order_id}")
-        now = self._clock.now()
-        known = tuple(self._store.lock_lines(lock_key))
-        if not known or known[0].order_id != token_order:
-            raise InvalidLock(lock_id, "unknown lock")
-        wanted = None if lines is None else _demand(lines)
+        lock_key, token_order, known = self._opened(lock_id, order_id, ref)
+        wanted = self._wanted(lines, known)
         skus = {line.sku for line in known}
-        if wanted is not None:
-            for sku, qty in wanted.items():
-                if sku not in skus:
-                    raise ValidationError(f"lines[{sku!r}]", qty, "this lock holds no such SKU")
+        now = self._clock.now()
         since = now - self._release_window
         moved: dict[str, int] = {}
         parked: list[ParkedRelease] = []
-        kind = EntryKind.COMMIT if commit else EntryKind.RELEASE
         with self._store.transaction(skus) as tx:
-            if ref is not None and any(tx.entry(_ref_id(ref, sku)) for sku in sorted(skus)):
+            if self._applied(tx, ref, skus):
                 return ReleaseResult("already_applied", lock_id, token_order)
             self._expire_lines(tx, skus, now, actor, only=lock_key)
             current = {line.sku: line for line in tx.lock_lines(lock_key)}
@@ -349,11 +327,11 @@ class InventoryLedger:
                 if qty <= 0:
                     continue
                 entry = LedgerEntry(
-                    _new_id() if ref is None else _ref_id(ref, sku), kind, sku, qty, now,
-                    actor, reason, order_id=token_order, lock_key=lock_key,
+                    _new_id() if ref is None else _ref_id(ref, sku), EntryKind.RELEASE, sku,
+                    qty, now, actor, reason, order_id=token_order, lock_key=lock_key,
                 )
                 limit = self._release_limit
-                if not commit and tx.release_count(sku, since, limit) >= limit:
+                if tx.release_count(sku, since, limit) >= limit:
                     entry = LedgerEntry(
                         entry.entry_id, EntryKind.PARK, sku, qty, now, actor,
                         f"release breaker: more than {self._release_limit} releases of {sku}"
@@ -370,10 +348,190 @@ class InventoryLedger:
         if parked:
             outcome = "parked"
         elif moved:
-            outcome = "committed" if commit else "released"
+            outcome = "released"
         else:  # nothing changed in the loop, so ``current`` is still the stored state
-            outcome = _nothing_moved([current[sku] for sku in targets], commit=commit)
+            outcome = _nothing_moved([current[sku] for sku in targets], commit=False)
         return ReleaseResult(outcome, lock_id, token_order, moved, tuple(parked))
+
+    def commit(
+        self,
+        lock_id: str,
+        lines: Mapping[str, int] | Iterable[tuple[str, int]] | None = None,
+        *,
+        order_id: str | None = None,
+        actor: str = "system",
+        reason: str = "ship",
+        ref: str | None = None,
+    ) -> ReleaseResult:
+        """On shipment: the units of ``lines`` leave ``on_hand``; a shipment is a fact.
+
+        Units still locked on the lock are committed (``COMMIT``: ``on_hand`` and
+        ``locked`` go down). Units named in ``lines`` beyond what is still locked
+        (their lock expired, they were released, or more than was locked) are shipped
+        anyway (``SHIP_UNLOCKED``: ``on_hand`` goes down) and listed in
+        :attr:`ReleaseResult.unlocked`; if that takes ``available`` below zero, the units
+        promised to other orders that are gone are listed per SKU in
+        :attr:`ReleaseResult.oversold`, and the commit is still booked. Every call ships
+        what it names: pass ``ref`` to make a retry safe.
+
+        ``lines=None`` ships everything the lock took for its order that was neither
+        released nor shipped yet (units still locked, and units whose lock expired).
+        Committing part of a lock leaves the rest locked until released or expired.
+        ``order_id`` and ``ref`` as for :meth:`release`. Outcomes: ``"committed"``,
+        ``"already_committed"`` / ``"already_released"`` (``lines=None`` and nothing
+        left to ship; nothing changed), ``"already_applied"`` (this ``ref`` was applied
+        before).
+        """
+        lock_key, token_order, known = self._opened(lock_id, order_id, ref)
+        wanted = self._wanted(lines, known)
+        skus = {line.sku for line in known}
+        now = self._clock.now()
+        moved: dict[str, int] = {}
+        unlocked: dict[str, int] = {}
+        oversold: dict[str, int] = {}
+        with self._store.transaction(skus) as tx:
+            if self._applied(tx, ref, skus, shipped=True):
+                return ReleaseResult("already_applied", lock_id, token_order)
+            self._expire_lines(tx, skus, now, actor, only=lock_key)
+            current = {line.sku: line for line in tx.lock_lines(lock_key)}
+            targets = wanted if wanted is not None else {
+                sku: _unshipped(line) for sku, line in current.items()
+            }
+            for sku in sorted(targets):
+                qty = targets[sku]
+                if qty <= 0:
+                    continue
+                before = tx.balance(sku).available
+                held = min(qty, current[sku].remaining)
+                if held:
+                    tx.append(
+                        LedgerEntry(
+                            _new_id() if ref is None else _ref_id(ref, sku), EntryKind.COMMIT,
+                            sku, held, now, actor, reason,
+                            order_id=token_order, lock_key=lock_key,
+                        )
+                    )
+                if qty > held:
+                    tx.append(
+                        LedgerEntry(
+                            _new_id() if ref is None else _unlocked_ref_id(ref, sku),
+                            EntryKind.SHIP_UNLOCKED, sku, qty - held, now, actor,
+                            f"{reason}: {qty - held} no longer locked",
+                            order_id=token_order, lock_key=lock_key,
+                        )
+                    )
+                    unlocked[sku] = qty - held
+                moved[sku] = qty
+                below = max(0, -tx.balance(sku).available) - max(0, -before)
+                if below > 0:
+                    oversold[sku] = below
+        if not moved:  # nothing changed in the loop, so ``current`` is the stored state
+            outcome = _nothing_moved([current[sku] for sku in targets], commit=True)
+            return ReleaseResult(outcome, lock_id, token_order)
+        return ReleaseResult(
+            "committed", lock_id, token_order, moved, unlocked=unlocked, oversold=oversold
+        )
+
+    def confirm(
+        self,
+        lock_id: str,
+        *,
+        order_id: str | None = None,
+        ref: str | None = None,
+        actor: str = "system",
+    ) -> ReleaseResult:
+        """On payment: the lock's units still locked never expire (their expiry becomes
+        :data:`~orderkit.inventory.entries.NEVER`), so a paid order keeps its stock until
+        it is shipped (:meth:`commit`) or cancelled (:meth:`release`).
+
+        Units whose lock had already expired are not locked again (another order may
+        hold them now); they are listed per SKU in :attr:`ReleaseResult.lapsed`.
+        ``lines`` lists the units this call confirmed. ``order_id`` and ``ref`` as for
+        :meth:`release`. Outcomes: ``"confirmed"`` (every line with units still locked
+        is confirmed and none lapsed), ``"lapsed"`` (some units had expired; the rest are
+        confirmed), ``"already_confirmed"`` (nothing left to confirm),
+        ``"already_committed"`` / ``"already_released"`` (no units left on the lock:
+        nothing changed), ``"already_applied"`` (this ``ref`` was applied before).
+        """
+        _text("actor", actor)
+        lock_key, token_order, known = self._opened(lock_id, order_id, ref)
+        skus = {line.sku for line in known}
+        now = self._clock.now()
+        confirmed: dict[str, int] = {}
+        lapsed: dict[str, int] = {}
+        held = False
+        with self._store.transaction(skus) as tx:
+            if self._applied(tx, ref, skus):
+                return ReleaseResult("already_applied", lock_id, token_order)
+            self._expire_lines(tx, skus, now, actor, only=lock_key)
+            current = tuple(tx.lock_lines(lock_key))
+            for line in current:
+                if line.expired:
+                    lapsed[line.sku] = line.expired
+                if line.remaining <= 0:
+                    continue
+                if line.expires_at >= NEVER:
+                    held = True
+                    continue
+                tx.append(
+                    LedgerEntry(
+                        _new_id() if ref is None else _ref_id(ref, line.sku),
+                        EntryKind.CONFIRM, line.sku, line.remaining, now, actor,
+                        f"confirm: expired at {line.expires_at.isoformat()}, now never",
+                        order_id=token_order, lock_key=lock_key, expires_at=NEVER,
+                    )
+                )
+                confirmed[line.sku] = line.remaining
+        outcome: LedgerOutcome
+        if lapsed:
+            outcome = "lapsed"
+        elif confirmed:
+            outcome = "confirmed"
+        elif held:
+            outcome = "already_confirmed"
+        else:
+            outcome = _nothing_moved(current, commit=True)
+        return ReleaseResult(outcome, lock_id, token_order, confirmed, lapsed=lapsed)
+
+    def _opened(
+        self, lock_id: str, order_id: str | None, ref: str | None
+    ) -> tuple[str, str, tuple[LockLine, ...]]:
+        """Check the call's ids; the lock's key, its order and its stored lines."""
+        if ref is not None:
+            _text("ref", ref)
+        lock_key, token_order = self._tokens.open(lock_id)
+        if order_id is not None and order_id != token_order:
+            raise InvalidLock(lock_id, f"belongs to another order, not {order_id}")
+        known = tuple(self._store.lock_lines(lock_key))
+        if not known or known[0].order_id != token_order:
+            raise InvalidLock(lock_id, "unknown lock")
+        return lock_key, token_order, known
+
+    @staticmethod
+    def _wanted(lines: object, known: tuple[LockLine, ...]) -> dict[str, int] | None:
+        """The call's ``lines`` checked against the lock's SKUs (``None``: all of them)."""
+        if lines is None:
+            return None
+        wanted = _demand(lines)
+        skus = {line.sku for line in known}
+        for sku, qty in wanted.items():
+            if sku not in skus:
+                raise ValidationError(f"lines[{sku!r}]", qty, "this lock holds no such SKU")
+        return wanted
+
+    @staticmethod
+    def _applied(
+        tx: InventoryTransaction, ref: str | None, skus: Iterable[str], *, shipped: bool = False
+    ) -> bool:
+        """Whether a call with this ``ref`` already wrote entries (read under the lock);
+        ``shipped`` also looks for the ``SHIP_UNLOCKED`` entries only a commit writes."""
+        if ref is None:
+            return False
+        return any(
+            tx.entry(_ref_id(ref, sku)) is not None
+            or (shipped and tx.entry(_unlocked_ref_id(ref, sku)) is not None)
+            for sku in sorted(skus)
+        )
 
     # --- the release breaker ---------------------------------------------------------------
 
@@ -503,6 +661,8 @@ class InventoryLedger:
         """The whole ledger, in order (for audits and exports)."""
         return tuple(self._store.entries())
 
-    def verify(self) -> VerifyReport:
-        """Recompute every balance and lock line from the entries and report any drift."""
-        return verify_store(self._store)
+    def verify(self, shipped: Mapping[str, Mapping[str, int]] | None = None) -> VerifyReport:
+        """Recompute every balance and lock line from the entries and report any drift,
+        every oversold SKU, and (given ``shipped``: order id -> SKU -> units the orders
+        say shipped) every order whose shipments the ledger books differently."""
+        return verify_store(self._store, shipped=shipped)

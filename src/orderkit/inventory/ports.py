@@ -25,11 +25,14 @@ class InventoryStore(Protocol):
     The contract is an atomic batch: inside :meth:`transaction` the ledger reads what it
     needs and appends entries; the store applies each entry to its counters and lock
     lines at once (so later reads in the same transaction see it), refuses any entry that
-    would break a balance (:func:`orderkit.inventory.rules.apply_entry`: ``available``,
-    ``locked`` and every lock line's remaining units never go below zero), and commits
-    all of the transaction's entries or none. Transactions are serialised by the store's
-    write lock, taken *before* the first read; stores that lock per SKU lock the declared
-    ``skus`` in sorted order, so two transactions can never deadlock.
+    would break a balance (:func:`orderkit.inventory.rules.apply_entry`: ``locked`` and
+    every lock line's remaining units never go below zero, and ``available`` only
+    through a ``SHIP_UNLOCKED`` shipment, which the ledger reports as an oversell),
+    keeps every field of each lock line it returns (a ``CONFIRM`` changes a line's
+    ``expires_at``), and commits all of the transaction's entries or none. Transactions
+    are serialised by the store's write lock, taken *before* the first read; stores that
+    lock per SKU lock the declared ``skus`` in sorted order, so two transactions can
+    never deadlock.
 
     The reads outside a transaction are snapshots for display and for ``verify()``.
     """

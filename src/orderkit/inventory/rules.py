@@ -4,13 +4,28 @@ One function, shared by all adapters (and by hosts writing their own), so that "
 oversell" does not depend on each store re-implementing the arithmetic. The ledger
 already decides only valid entries; these checks are the store's last line of defence
 when two writers raced or a caller appended by hand.
+
+One kind may take ``available`` below zero: ``SHIP_UNLOCKED``, a shipment of units that
+were no longer locked. Shipping is a physical fact, so it is booked, and the shortfall is
+reported as an oversell rather than hidden. ``on_hand`` may go below zero only through
+shipments (``SHIP_UNLOCKED``, and ``COMMIT`` of a locked unit of a SKU already oversold
+by one): more units left the building than were ever booked in. Every other entry that
+lowers ``available`` is refused when ``available`` would end below zero; entries that
+raise it (a receipt, a release) are accepted even while the SKU is still oversold.
 """
 
 from __future__ import annotations
 
 import attrs
 
-from orderkit.inventory.entries import RESOLVING, Balance, EntryKind, LedgerEntry, LockLine
+from orderkit.inventory.entries import (
+    RESOLVING,
+    SHIPPING,
+    Balance,
+    EntryKind,
+    LedgerEntry,
+    LockLine,
+)
 from orderkit.model.errors import InsufficientStock, InvalidLock, ValidationError
 
 __all__ = ["apply_entry"]
@@ -22,9 +37,11 @@ def apply_entry(
     """Return the SKU balance and lock line after ``entry``, or refuse it.
 
     ``line`` is the entry's lock line (``lock_key``, ``sku``) as stored, or ``None``.
-    Refusals: :class:`InsufficientStock` when ``available`` would go below zero,
-    :class:`InvalidLock` when a lock line would resolve more units than it holds (or
-    does not exist), :class:`ValidationError` for a malformed entry.
+    Refusals: :class:`InsufficientStock` when an entry other than ``SHIP_UNLOCKED``
+    would lower ``available`` below zero (or ``on_hand`` below zero, other than by a
+    shipment), :class:`InvalidLock` when a lock line would resolve more units than it
+    holds (or does not exist, or a confirm finds it due), :class:`ValidationError` for a
+    malformed entry.
     """
     kind = entry.kind
     qty = entry.qty
@@ -42,7 +59,10 @@ def apply_entry(
     after_line = _line_after(entry, line)
     on_hand = balance.on_hand + entry.on_hand_delta
     locked = balance.locked + entry.locked_delta
-    if on_hand - locked < 0 or locked < 0:
+    available = on_hand - locked
+    oversells = available < min(0, balance.available) and kind is not EntryKind.SHIP_UNLOCKED
+    overships = on_hand < min(0, balance.on_hand) and kind not in SHIPPING
+    if locked < 0 or oversells or overships:
         wanted = qty if kind is EntryKind.LOCK else -qty
         raise InsufficientStock(
             {entry.sku: (wanted, balance.on_hand - balance.locked)},
@@ -68,6 +88,18 @@ def _line_after(entry: LedgerEntry, line: LockLine | None) -> LockLine | None:
         if line is None:
             raise InvalidLock(str(entry.lock_key), "unknown lock")
         return line
+    if kind is EntryKind.CONFIRM:
+        return _confirmed(entry, line)
+    if kind is EntryKind.SHIP_UNLOCKED:
+        if not entry.order_id:
+            raise ValidationError(
+                "entry.order_id", entry.order_id, "a shipment names the order it shipped"
+            )
+        if entry.lock_key is None:
+            return line
+        if line is None:
+            raise InvalidLock(str(entry.lock_key), "unknown lock")
+        return attrs.evolve(line, shipped_unlocked=line.shipped_unlocked + qty)
     field = RESOLVING.get(kind)
     if field is None:
         return line
@@ -85,3 +117,25 @@ def _line_after(entry: LedgerEntry, line: LockLine | None) -> LockLine | None:
     if field == "committed":
         return attrs.evolve(line, committed=line.committed + qty)
     return attrs.evolve(line, expired=line.expired + qty)
+
+
+def _confirmed(entry: LedgerEntry, line: LockLine | None) -> LockLine:
+    """The line a ``CONFIRM`` leaves: every unit still locked now expires at the new time."""
+    if line is None:
+        raise InvalidLock(str(entry.lock_key), "unknown lock")
+    expires_at = entry.expires_at
+    if expires_at is None:
+        raise ValidationError("entry.expires_at", None, "a confirm entry carries the new expiry")
+    if line.expires_at <= entry.at:
+        raise InvalidLock(
+            line.lock_key,
+            f"line {line.sku} fell due at {line.expires_at.isoformat()}; expire it first",
+        )
+    if expires_at < line.expires_at:
+        raise ValidationError("entry.expires_at", expires_at, "a confirm never shortens a lock")
+    if entry.qty != line.remaining:
+        raise InvalidLock(
+            line.lock_key,
+            f"confirm of {entry.qty} {line.sku} but {line.remaining} still locked",
+        )
+    return attrs.evolve(line, expires_at=expires_at)

@@ -2,17 +2,27 @@
 
 The counters a store caches beside the ledger are what every lock decision reads; if a
 half-applied write or a hand edit ever made them disagree with the entries, stock would
-be oversold or stranded silently. This replays every entry and compares.
+be oversold or stranded silently. This replays every entry and compares. It also reports
+what the counters may legitimately show but nobody may ignore: a SKU whose ``available``
+is below zero (oversold by a shipment of units that were no longer locked), and, when the
+caller says what each order shipped, every order whose shipments the ledger books
+differently.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
+
 import attrs
 
-from orderkit.inventory.entries import RESOLVING, Balance, EntryKind
+from orderkit.inventory.entries import RESOLVING, SHIPPING, Balance, EntryKind
 from orderkit.inventory.ports import InventoryStore
+from orderkit.model.errors import ValidationError
 
-__all__ = ["Drift", "VerifyReport", "verify_store"]
+__all__ = ["Drift", "Oversell", "ShipmentMismatch", "VerifyReport", "verify_store"]
+
+_LINE_COUNTERS = ("qty", "released", "committed", "expired", "shipped_unlocked")
 
 
 @attrs.frozen
@@ -26,25 +36,96 @@ class Drift:
 
 
 @attrs.frozen
+class Oversell:
+    """A SKU whose ``available`` is below zero: ``units`` promised to orders are gone.
+
+    ``on_hand`` below zero as well means more units shipped than were ever booked in.
+    """
+
+    sku: str
+    units: int
+    on_hand: int
+    locked: int
+
+
+@attrs.frozen
+class ShipmentMismatch:
+    """An order whose shipped units (as the caller says) differ from the ledger's.
+
+    ``committed`` counts the order's ``COMMIT`` and ``SHIP_UNLOCKED`` entries of ``sku``.
+    """
+
+    order_id: str
+    sku: str
+    shipped: int
+    committed: int
+
+
+@attrs.frozen
 class VerifyReport:
-    """The result of :func:`verify_store`; ``ok`` is true when nothing drifted."""
+    """The result of :func:`verify_store`; ``ok`` is true when nothing needs a person.
+
+    ``drifts`` are cached counters that disagree with the ledger; ``problems`` are broken
+    rules, as text (including one line per :class:`ShipmentMismatch`); ``oversold``
+    lists every SKU below zero available; ``mismatches`` the orders whose shipments
+    disagree with the ledger (only when :func:`verify_store` was given ``shipped``).
+    """
 
     skus: int
     lock_lines: int
     entries: int
     drifts: tuple[Drift, ...] = ()
     problems: tuple[str, ...] = ()
+    oversold: tuple[Oversell, ...] = ()
+    mismatches: tuple[ShipmentMismatch, ...] = ()
 
     @property
     def ok(self) -> bool:
-        """True when counters match the ledger and every balance rule holds."""
-        return not self.drifts and not self.problems
+        """True when counters match the ledger, every rule holds and nothing is oversold."""
+        return not self.drifts and not self.problems and not self.oversold and (
+            not self.mismatches
+        )
 
 
-def verify_store(store: InventoryStore) -> VerifyReport:
-    """Replay ``store``'s entries and compare with its cached counters and lock lines."""
+def _shipped_units(shipped: object) -> dict[str, dict[str, int]]:
+    """Check ``{order_id: {sku: units}}`` and copy it; :class:`ValidationError` if not."""
+    if not isinstance(shipped, Mapping):
+        raise ValidationError("shipped", shipped, "expected a mapping of order id to lines")
+    checked: dict[str, dict[str, int]] = {}
+    for order_id, lines in shipped.items():
+        if not isinstance(order_id, str) or not order_id.strip():
+            raise ValidationError("shipped", order_id, "expected an order id (a non-empty string)")
+        if not isinstance(lines, Mapping):
+            raise ValidationError(
+                f"shipped[{order_id!r}]", lines, "expected a mapping of SKU to units"
+            )
+        units: dict[str, int] = {}
+        for sku, qty in lines.items():
+            if not isinstance(sku, str) or not sku.strip():
+                raise ValidationError(f"shipped[{order_id!r}]", sku, "expected a SKU")
+            if isinstance(qty, bool) or not isinstance(qty, int) or qty < 0:
+                raise ValidationError(
+                    f"shipped[{order_id!r}][{sku!r}]", qty, "expected an integer >= 0"
+                )
+            units[sku] = qty
+        checked[order_id] = units
+    return checked
+
+
+def verify_store(
+    store: InventoryStore, *, shipped: Mapping[str, Mapping[str, int]] | None = None
+) -> VerifyReport:
+    """Replay ``store``'s entries and compare with its cached counters and lock lines.
+
+    ``shipped`` (order id -> SKU -> units the orders say shipped) adds a check per order:
+    the units the ledger shipped for it (``COMMIT`` + ``SHIP_UNLOCKED``) equal those.
+    Orders not named in ``shipped`` are not checked.
+    """
+    wanted = None if shipped is None else _shipped_units(shipped)
     totals: dict[str, list[int]] = {}
     lines: dict[tuple[str, str], dict[str, int]] = {}
+    expiries: dict[tuple[str, str], datetime] = {}
+    booked: dict[str, dict[str, int]] = {}
     approved: set[str] = set()
     problems: list[str] = []
     count = 0
@@ -53,28 +134,43 @@ def verify_store(store: InventoryStore) -> VerifyReport:
         total = totals.setdefault(entry.sku, [0, 0])
         total[0] += entry.on_hand_delta
         total[1] += entry.locked_delta
+        if entry.kind in SHIPPING and wanted is not None and entry.order_id in wanted:
+            units = booked.setdefault(entry.order_id, {})
+            units[entry.sku] = units.get(entry.sku, 0) + entry.qty
         if entry.kind is EntryKind.APPROVE:
             if entry.ref in approved:
                 problems.append(f"parked release {entry.ref} approved twice")
             approved.add(entry.ref or "")
-        if entry.lock_key is None or entry.kind in (EntryKind.PARK,):
+        if entry.lock_key is None or entry.kind is EntryKind.PARK:
             continue
         key = (entry.lock_key, entry.sku)
         if entry.kind is EntryKind.LOCK:
             if key in lines:
                 problems.append(f"lock line {entry.lock_key}/{entry.sku} locked twice")
-            lines[key] = {"qty": entry.qty, "released": 0, "committed": 0, "expired": 0}
+            lines[key] = dict.fromkeys(_LINE_COUNTERS, 0)
+            lines[key]["qty"] = entry.qty
+            if entry.expires_at is not None:
+                expiries[key] = entry.expires_at
             continue
-        field = RESOLVING.get(entry.kind)
-        if field is None:
-            continue
+        if entry.kind is EntryKind.CONFIRM:
+            field = None
+            if entry.expires_at is not None:
+                expiries[key] = entry.expires_at
+        elif entry.kind is EntryKind.SHIP_UNLOCKED:
+            field = "shipped_unlocked"
+        else:
+            field = RESOLVING.get(entry.kind)
+            if field is None:
+                continue
         line = lines.get(key)
         if line is None:
             problems.append(f"{entry.kind.value} {entry.entry_id} on unknown lock line")
             continue
-        line[field] += entry.qty
+        if field is not None:
+            line[field] += entry.qty
 
     drifts: list[Drift] = []
+    oversold: list[Oversell] = []
     stored = dict(store.balances())
     for sku in sorted(set(stored) | set(totals)):
         balance = stored.get(sku, Balance())
@@ -83,8 +179,10 @@ def verify_store(store: InventoryStore) -> VerifyReport:
             drifts.append(Drift(sku, "on_hand", balance.on_hand, on_hand))
         if balance.locked != locked:
             drifts.append(Drift(sku, "locked", balance.locked, locked))
-        if locked < 0 or on_hand - locked < 0:
+        if locked < 0:
             problems.append(f"{sku}: ledger gives on_hand {on_hand}, locked {locked}")
+        elif on_hand - locked < 0:
+            oversold.append(Oversell(sku, locked - on_hand, on_hand, locked))
 
     seen: set[tuple[str, str]] = set()
     for stored_line in store.all_lock_lines():
@@ -95,18 +193,38 @@ def verify_store(store: InventoryStore) -> VerifyReport:
         if expected is None:
             problems.append(f"lock line {subject} has no lock entry")
             continue
-        for field in ("qty", "released", "committed", "expired"):
+        for field in _LINE_COUNTERS:
             value = int(getattr(stored_line, field))
             if value != expected[field]:
                 drifts.append(Drift(subject, field, value, expected[field]))
+        expires_at = expiries.get(key)
+        if expires_at is not None and stored_line.expires_at != expires_at:
+            problems.append(
+                f"lock line {subject} expires at {stored_line.expires_at.isoformat()},"
+                f" the ledger says {expires_at.isoformat()}"
+            )
         if stored_line.remaining < 0:
             problems.append(f"lock line {subject} resolved more units than it locked")
     for key in sorted(set(lines) - seen):
         problems.append(f"lock line {key[0]}/{key[1]} is in the ledger but not stored")
+
+    mismatches: list[ShipmentMismatch] = []
+    for order_id, units in sorted((wanted or {}).items()):
+        found = booked.get(order_id, {})
+        for sku in sorted(set(units) | set(found)):
+            said, ledger = units.get(sku, 0), found.get(sku, 0)
+            if said != ledger:
+                mismatches.append(ShipmentMismatch(order_id, sku, said, ledger))
+                problems.append(
+                    f"order {order_id}: {sku} shipped {said} by the order,"
+                    f" {ledger} in the ledger"
+                )
     return VerifyReport(
         skus=len(set(stored) | set(totals)),
         lock_lines=len(lines),
         entries=count,
         drifts=tuple(drifts),
         problems=tuple(problems),
+        oversold=tuple(oversold),
+        mismatches=tuple(mismatches),
     )

@@ -39,6 +39,7 @@ from orderkit.lifecycle.events import (
     LinesCancelled,
     LinesShipped,
     OrderCancelled,
+    PaymentReceived,
     Refunded,
 )
 from orderkit.lifecycle.ports import CarrierGateway, EventSink, OrderRepository
@@ -53,7 +54,14 @@ from orderkit.model.errors import (
 from orderkit.model.orders import LineStatus, Order
 from orderkit.model.serialization import to_dict
 from orderkit.model.time import Clock
-from orderkit.outbox.messages import STOCK_COMMIT, STOCK_RELEASE, OutboxMessage, message_id
+from orderkit.outbox.messages import (
+    STOCK_COMMIT,
+    STOCK_CONFIRM,
+    STOCK_RELEASE,
+    OutboxMessage,
+    message_id,
+)
+from orderkit.outbox.ports import StockResult
 from orderkit.outbox.relay import OutboxRelay, RelayReport
 
 __all__ = ["InventoryLedgerLike", "OrderService"]
@@ -73,7 +81,7 @@ class InventoryLedgerLike(Protocol):
         *,
         order_id: str | None = None,
         ref: str | None = None,
-    ) -> Any:
+    ) -> StockResult:
         """Return locked stock (only ``lines`` when given); idempotent per ``ref``."""
         ...
 
@@ -84,8 +92,14 @@ class InventoryLedgerLike(Protocol):
         *,
         order_id: str | None = None,
         ref: str | None = None,
-    ) -> Any:
-        """Take locked stock out of ``on_hand`` (it shipped); idempotent per ``ref``."""
+    ) -> StockResult:
+        """Take shipped stock out of ``on_hand``; idempotent per ``ref``."""
+        ...
+
+    def confirm(
+        self, lock_id: str, *, order_id: str | None = None, ref: str | None = None
+    ) -> StockResult:
+        """A payment: the lock's units still locked never expire; idempotent per ``ref``."""
         ...
 
 
@@ -95,6 +109,9 @@ class OrderService:
 
     With a ``carrier`` gateway, an :class:`AddressChanged` on an order that already has a
     waybill is forwarded with ``update_address`` after the commit.
+    ``payment_timeout`` (``lock_ttl`` is its former name, 24 hours by default) is how
+    long the stock of an unpaid order stays locked; the payment confirms the lock, which
+    from then on never expires: it ends when the order ships or is cancelled.
     ``max_attempts`` bounds the re-read/re-decide loop under contention; when every
     attempt loses, the last :class:`ConcurrencyError` propagates. ``conflicts`` counts
     the re-reads so far (a contention metric for the host).
@@ -112,11 +129,17 @@ class OrderService:
         max_attempts: int = 20,
         carrier: CarrierGateway | None = None,
         deliver: bool = True,
+        payment_timeout: timedelta | None = None,
     ) -> None:
         if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
             raise ValidationError("max_attempts", max_attempts, "expected an integer >= 1")
+        if payment_timeout is not None:
+            lock_ttl = payment_timeout
+            name = "payment_timeout"
+        else:
+            name = "lock_ttl"
         if not isinstance(lock_ttl, timedelta) or lock_ttl <= timedelta(0):
-            raise ValidationError("lock_ttl", lock_ttl, "expected a positive timedelta")
+            raise ValidationError(name, lock_ttl, "expected a positive timedelta")
         self.repository = repository
         self.lifecycle = lifecycle or Lifecycle(clock=clock)
         self.sink = sink
@@ -240,7 +263,9 @@ def _stock(lock_id: str, events: tuple[DomainEvent, ...]) -> list[tuple[str, dic
     """The stock movements ``events`` imply, as ``(topic, payload)``."""
     owed: list[tuple[str, dict[str, Any]]] = []
     for event in events:
-        if isinstance(event, LinesCancelled) and event.skus:
+        if isinstance(event, PaymentReceived):
+            owed.append((STOCK_CONFIRM, {"lock_id": lock_id}))
+        elif isinstance(event, LinesCancelled) and event.skus:
             owed.append((STOCK_RELEASE, {"lock_id": lock_id, "lines": dict(event.skus)}))
         elif isinstance(event, OrderCancelled):
             owed.append((STOCK_RELEASE, {"lock_id": lock_id, "lines": None}))

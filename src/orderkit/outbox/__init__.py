@@ -10,26 +10,32 @@
   adapter is an outbox store).
 """
 
+from orderkit.outbox.findings import OversellDetected, ReservationLapsed
 from orderkit.outbox.messages import (
     STOCK_COMMIT,
+    STOCK_CONFIRM,
     STOCK_RELEASE,
     DeliveryStatus,
     OutboxMessage,
     StoredMessage,
     message_id,
 )
-from orderkit.outbox.ports import OutboxStore, StockEffects
+from orderkit.outbox.ports import OutboxStore, StockEffects, StockResult
 from orderkit.outbox.relay import OutboxRelay, RelayReport
 
 __all__ = [
     "STOCK_COMMIT",
+    "STOCK_CONFIRM",
     "STOCK_RELEASE",
     "DeliveryStatus",
     "OutboxMessage",
     "OutboxRelay",
     "OutboxStore",
+    "OversellDetected",
     "RelayReport",
+    "ReservationLapsed",
     "StockEffects",
+    "StockResult",
     "StoredMessage",
     "message_id",
 ]

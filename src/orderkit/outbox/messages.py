@@ -13,7 +13,8 @@ Topics name the consumer and what to do:
   :func:`~orderkit.model.serialization.to_dict` gives it, plus ``"type"``.
 * ``stock.release`` and ``stock.commit``: a movement for the inventory ledger;
   ``payload`` is ``{"lock_id": ..., "lines": {sku: units} or None}`` (``None``: all
-  that is still locked).
+  that is still locked); ``stock.confirm``: a payment confirms the lock
+  (``{"lock_id": ...}``), which then never expires.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from orderkit.model.time import ensure_aware
 
 __all__ = [
     "STOCK_COMMIT",
+    "STOCK_CONFIRM",
     "STOCK_RELEASE",
     "DeliveryStatus",
     "OutboxMessage",
@@ -41,6 +43,7 @@ __all__ = [
 
 STOCK_RELEASE: Final = "stock.release"
 STOCK_COMMIT: Final = "stock.commit"
+STOCK_CONFIRM: Final = "stock.confirm"
 #: ``pending``: not yet delivered (or failed, to be retried); ``delivered``: every
 #: consumer has it; ``dead``: failed ``max_attempts`` times, kept with its error.
 DeliveryStatus = Literal["pending", "delivered", "dead"]

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from orderkit.outbox.messages import OutboxMessage, StoredMessage
 
-__all__ = ["OutboxStore", "StockEffects"]
+__all__ = ["OutboxStore", "StockEffects", "StockResult"]
 
 
 @runtime_checkable
@@ -66,6 +66,17 @@ class OutboxStore(Protocol):
         ...
 
 
+class StockResult(Protocol):
+    """What the ledger answers a stock call: units it had to ship beyond what was
+    available (``oversold``) and units of a confirmed lock that had lapsed."""
+
+    @property
+    def oversold(self) -> Mapping[str, int]: ...
+
+    @property
+    def lapsed(self) -> Mapping[str, int]: ...
+
+
 @runtime_checkable
 class StockEffects(Protocol):
     """What the relay asks of the inventory ledger (:class:`~orderkit.inventory.InventoryLedger`).
@@ -80,7 +91,7 @@ class StockEffects(Protocol):
         *,
         order_id: str | None = None,
         ref: str | None = None,
-    ) -> Any:
+    ) -> StockResult:
         """Return locked units to available (all that is locked when ``lines`` is None)."""
         ...
 
@@ -91,6 +102,12 @@ class StockEffects(Protocol):
         *,
         order_id: str | None = None,
         ref: str | None = None,
-    ) -> Any:
-        """Take shipped units out of ``on_hand``."""
+    ) -> StockResult:
+        """Take shipped units out of ``on_hand`` (even when their lock lapsed)."""
+        ...
+
+    def confirm(
+        self, lock_id: str, *, order_id: str | None = None, ref: str | None = None
+    ) -> StockResult:
+        """A payment: the lock's units still locked never expire."""
         ...

@@ -3,7 +3,9 @@
 :meth:`OutboxRelay.run_once` reads up to ``limit`` pending messages, oldest first, and
 hands each to its consumer by topic:
 
-* ``stock.*`` messages go to the inventory ledger with ``ref=message_id``; each one is
+* ``stock.*`` messages go to the inventory ledger with ``ref=message_id`` (an oversell
+  or lapsed units it reports are enqueued as ``event.OversellDetected`` and
+  ``event.ReservationLapsed`` messages in the same transaction); each one is
   applied and marked delivered in one savepoint of one transaction per batch, so where
   the ledger's store shares the outbox store's transaction (SQLite adapters on one file)
   a batch of effects costs one commit and an effect and its "delivered" mark are kept
@@ -31,8 +33,17 @@ from typing import TYPE_CHECKING, Final
 import attrs
 
 from orderkit.model.errors import ValidationError
+from orderkit.model.serialization import to_dict
 from orderkit.model.time import Clock, SystemClock
-from orderkit.outbox.messages import STOCK_COMMIT, STOCK_RELEASE, OutboxMessage, StoredMessage
+from orderkit.outbox.findings import OversellDetected, ReservationLapsed
+from orderkit.outbox.messages import (
+    STOCK_COMMIT,
+    STOCK_CONFIRM,
+    STOCK_RELEASE,
+    OutboxMessage,
+    StoredMessage,
+    message_id,
+)
 from orderkit.outbox.ports import OutboxStore, StockEffects
 
 if TYPE_CHECKING:
@@ -108,7 +119,7 @@ class OutboxRelay:
                     continue
                 try:
                     with self.store.atomic():
-                        self._apply_stock(message)
+                        found = self._apply_stock(message, now)
                         self.store.mark_delivered((message.message_id,), now)
                 except Exception as error:  # recorded on the message, retried later
                     dead += self._failed(stored, error, now)
@@ -116,6 +127,8 @@ class OutboxRelay:
                     blocked.add(message.order_id)
                 else:
                     delivered += 1
+                    # What the ledger found goes out with this run's events.
+                    events.extend(StoredMessage(m) for m in found)
         published: list[str] = []
         failures: list[tuple[StoredMessage, Exception]] = []
         for stored in events:
@@ -170,8 +183,11 @@ class OutboxRelay:
 
     # --- consumers -----------------------------------------------------------------------
 
-    def _apply_stock(self, message: OutboxMessage) -> None:
-        if self.inventory is None:
+    def _apply_stock(self, message: OutboxMessage, now: datetime) -> list[OutboxMessage]:
+        """Apply one stock message (``ref`` = its id) and enqueue what the ledger found
+        (an oversell, lapsed units of a confirmed lock); returns those messages."""
+        inventory = self.inventory
+        if inventory is None:
             raise LookupError(f"no inventory ledger for {message.topic!r} messages")
         payload = message.payload
         lock_id = payload.get("lock_id")
@@ -179,16 +195,34 @@ class OutboxRelay:
             raise ValidationError("payload.lock_id", lock_id, "expected a lock id")
         lines = payload.get("lines")
         units = None if lines is None else dict(lines)
+        order_id, ref = message.order_id, message.message_id
         if message.topic == STOCK_RELEASE:
-            self.inventory.release(
-                lock_id, units, order_id=message.order_id, ref=message.message_id
-            )
+            result = inventory.release(lock_id, units, order_id=order_id, ref=ref)
         elif message.topic == STOCK_COMMIT:
-            self.inventory.commit(
-                lock_id, units, order_id=message.order_id, ref=message.message_id
-            )
+            result = inventory.commit(lock_id, units, order_id=order_id, ref=ref)
+        elif message.topic == STOCK_CONFIRM:
+            result = inventory.confirm(lock_id, order_id=order_id, ref=ref)
         else:
             raise LookupError(f"no consumer for topic {message.topic!r}")
+        found: list[object] = [
+            OversellDetected(sku, units, (order_id,), now, ref)
+            for sku, units in sorted(result.oversold.items())
+        ]
+        if result.lapsed:
+            found.append(ReservationLapsed(order_id, dict(result.lapsed), now, ref))
+        messages = [
+            OutboxMessage(
+                message_id(order_id, f"found:{ref}", k),
+                order_id,
+                f"event.{type(fact).__name__}",
+                {"type": type(fact).__name__, **to_dict(fact)},
+                now,
+            )
+            for k, fact in enumerate(found)
+        ]
+        if messages:
+            self.store.enqueue(messages)
+        return messages
 
     def _publish(self, message: OutboxMessage) -> None:
         if self.sink is None:

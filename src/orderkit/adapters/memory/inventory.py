@@ -5,6 +5,8 @@ A transaction holds the store lock for its whole block. Its entries are checked 
 store (reads inside the transaction see them); a clean exit copies the staged counters,
 lock lines and entries into the store, and an exception discards them, so nobody ever
 sees half a transaction. The store decides nothing else: the ledger keeps the policy.
+Lock lines are kept whole, so a confirmed line's new expiry and its count of units
+shipped unlocked are kept with it.
 """
 
 from __future__ import annotations

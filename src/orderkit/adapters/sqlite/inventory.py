@@ -5,7 +5,9 @@ first balance is read: two processes can never both read "1 available" and both 
 it. The declared SKUs are read in sorted order, the ledger's entries are checked with
 :func:`orderkit.inventory.rules.apply_entry` against the rows read inside the same
 transaction, and the entries, counters and lock lines are written together or not at
-all. ``CHECK`` constraints on the counter tables are a second guard.
+all. ``CHECK`` constraints on the counter tables are a second guard (``locked`` never
+below zero; ``available`` may be, after a shipment of units no longer locked, so the
+first schema's ``CHECK (on_hand - locked >= 0)`` was dropped by migration 2).
 
 Instants are stored as integer microseconds since the epoch (UTC), so they compare and
 index correctly.
@@ -74,13 +76,31 @@ _MIGRATIONS: Final = (
         WHERE open = 1;
     CREATE INDEX inventory_lines_due ON inventory_lock_lines (expires_us) WHERE open = 1
     """,
+    # 2: a shipment of units no longer locked may take ``available`` (and ``on_hand``)
+    # below zero, so the balance CHECK goes; SQLite cannot drop a CHECK, so the table is
+    # rebuilt. Lock lines count the units shipped beyond what they still held.
+    """
+    CREATE TABLE inventory_balances_v2 (
+        sku TEXT PRIMARY KEY,
+        on_hand INTEGER NOT NULL,
+        locked INTEGER NOT NULL,
+        CHECK (locked >= 0)
+    ) WITHOUT ROWID;
+    INSERT INTO inventory_balances_v2 (sku, on_hand, locked)
+        SELECT sku, on_hand, locked FROM inventory_balances;
+    DROP TABLE inventory_balances;
+    ALTER TABLE inventory_balances_v2 RENAME TO inventory_balances;
+    ALTER TABLE inventory_lock_lines ADD COLUMN shipped_unlocked INTEGER NOT NULL DEFAULT 0
+        CHECK (shipped_unlocked >= 0)
+    """,
 )
 
 _ENTRY_COLUMNS: Final = (
     "entry_id, kind, sku, qty, at_us, actor, reason, order_id, lock_key, expires_us, ref"
 )
 _LINE_COLUMNS: Final = (
-    "lock_key, order_id, sku, qty, locked_us, expires_us, released, committed, expired"
+    "lock_key, order_id, sku, qty, locked_us, expires_us, released, committed, expired,"
+    " shipped_unlocked"
 )
 
 
@@ -121,7 +141,10 @@ def _entry(row: Sequence[Any]) -> LedgerEntry:
 
 
 def _line(row: Sequence[Any]) -> LockLine:
-    lock_key, order_id, sku, qty, locked_us, expires_us, released, committed, expired = row
+    (
+        lock_key, order_id, sku, qty, locked_us, expires_us, released, committed, expired,
+        shipped_unlocked,
+    ) = row
     return LockLine(
         lock_key=str(lock_key),
         order_id=str(order_id),
@@ -132,6 +155,7 @@ def _line(row: Sequence[Any]) -> LockLine:
         released=int(released),
         committed=int(committed),
         expired=int(expired),
+        shipped_unlocked=int(shipped_unlocked),
     )
 
 
@@ -450,12 +474,12 @@ class _SQLiteTransaction:
         if inserted:
             conn.executemany(
                 f"INSERT INTO inventory_lock_lines ({_LINE_COLUMNS}, open)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         line.lock_key, line.order_id, line.sku, line.qty, _us(line.locked_at),
                         _us(line.expires_at), line.released, line.committed, line.expired,
-                        int(line.remaining > 0),
+                        line.shipped_unlocked, int(line.remaining > 0),
                     )
                     for line in inserted
                 ],
@@ -463,11 +487,11 @@ class _SQLiteTransaction:
         if updated:
             conn.executemany(
                 "UPDATE inventory_lock_lines SET released = ?, committed = ?, expired = ?,"
-                " open = ? WHERE lock_key = ? AND sku = ?",
+                " shipped_unlocked = ?, expires_us = ?, open = ? WHERE lock_key = ? AND sku = ?",
                 [
                     (
-                        line.released, line.committed, line.expired, int(line.remaining > 0),
-                        line.lock_key, line.sku,
+                        line.released, line.committed, line.expired, line.shipped_unlocked,
+                        _us(line.expires_at), int(line.remaining > 0), line.lock_key, line.sku,
                     )
                     for line in updated
                 ],

@@ -2,8 +2,10 @@
 
 The ledger trusts its store for three things: a transaction commits all of its entries
 or none, every entry is checked against the balances *inside* the transaction (so no
-SKU is ever oversold and no lock line resolves a unit twice), and the reads return what
-was written, to the microsecond.
+lock oversells a SKU and no lock line resolves a unit twice), and the reads return what
+was written, to the microsecond, including a confirmed line's new expiry. Only a
+shipment of units that were no longer locked (``SHIP_UNLOCKED``) may take ``available``
+below zero: the store books it and ``verify()`` reports the oversell.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import attrs
 
-from orderkit.inventory.entries import Balance, EntryKind, InventoryLock, LedgerEntry
+from orderkit.inventory.entries import NEVER, Balance, EntryKind, InventoryLock, LedgerEntry
 from orderkit.inventory.ledger import InventoryLedger
 from orderkit.inventory.ports import InventoryStore
 from orderkit.model.errors import InsufficientStock, InvalidLock, OrderkitError, ValidationError
@@ -45,6 +47,24 @@ def _lock(sku: str, qty: int, lock_key: str, at: datetime = _T0) -> LedgerEntry:
 def _resolve(kind: EntryKind, sku: str, qty: int, lock_key: str, at: datetime = _T0) -> LedgerEntry:
     return LedgerEntry(
         _id(), kind, sku, qty, at, "shop", kind.value, order_id="ORD-1", lock_key=lock_key
+    )
+
+
+def _confirm(
+    sku: str, qty: int, lock_key: str, at: datetime = _T0, expires_at: datetime | None = NEVER
+) -> LedgerEntry:
+    return LedgerEntry(
+        _id(), EntryKind.CONFIRM, sku, qty, at, "shop", "paid",
+        order_id="ORD-1", lock_key=lock_key, expires_at=expires_at,
+    )
+
+
+def _ship(
+    sku: str, qty: int, lock_key: str | None = None, order_id: str | None = "ORD-2"
+) -> LedgerEntry:
+    return LedgerEntry(
+        _id(), EntryKind.SHIP_UNLOCKED, sku, qty, _T0, "warehouse", "shipped",
+        order_id=order_id, lock_key=lock_key,
     )
 
 
@@ -302,19 +322,184 @@ class InventoryStoreContract:
         with store.transaction({"CUP"}) as tx:
             assert [line.lock_key for line in tx.due_lines("CUP", _T0)] == ["k2"]
 
+    def test_a_confirm_moves_the_line_expiry_and_the_store_keeps_it(self) -> None:
+        store = self._seeded(TEA=5, CUP=5)
+        with store.transaction({"TEA", "CUP"}) as tx:
+            tx.append(_lock("TEA", 2, "k1"))
+            tx.append(_lock("CUP", 1, "k1"))
+        with store.transaction({"TEA"}) as tx:
+            tx.append(_confirm("TEA", 2, "k1"))
+            assert [line.expires_at for line in tx.lock_lines("k1")] == [_T0 + _TTL, NEVER]
+            assert tx.due_lines("TEA", _T0 + 2 * _TTL) == ()
+            assert tx.balance("TEA") == Balance(5, 2)
+        later = _T0 + timedelta(days=400)
+        assert [line.expires_at for line in store.lock_lines("k1")] == [_T0 + _TTL, NEVER]
+        assert {line.sku: line.expires_at for line in store.lines_of_order("ORD-1")} == {
+            "CUP": _T0 + _TTL, "TEA": NEVER
+        }
+        assert {line.sku: line.expires_at for line in store.all_lock_lines()}["TEA"] == NEVER
+        assert [(line.lock_key, line.sku) for line in store.due_lines(later, 10)] == [
+            ("k1", "CUP")
+        ]
+        with store.transaction({"TEA"}) as tx:
+            assert tx.due_lines("TEA", later) == ()
+        assert store.balance("TEA") == Balance(5, 2)
+        assert [entry.kind for entry in store.entries()][-1] is EntryKind.CONFIRM
+        assert list(store.entries())[-1].expires_at == NEVER
+
+    def test_a_confirm_of_a_due_partial_or_unknown_line_is_refused(self) -> None:
+        store = self._seeded(TEA=5)
+        with store.transaction({"TEA"}) as tx:
+            tx.append(_lock("TEA", 3, "k1"))
+            tx.append(_resolve(EntryKind.RELEASE, "TEA", 1, "k1"))
+        before = _reads(store)
+        for kind, entry in (
+            (InvalidLock, _confirm("TEA", 2, "k1", at=_T0 + _TTL)),  # due: expire it first
+            (InvalidLock, _confirm("TEA", 1, "k1")),  # 2 still locked
+            (InvalidLock, _confirm("TEA", 2, "nope")),
+            (ValidationError, _confirm("TEA", 2, "k1", expires_at=None)),
+            (ValidationError, _confirm("TEA", 2, "k1", expires_at=_T0 + timedelta(minutes=1))),
+            (ValidationError, _confirm("TEA", 0, "k1")),
+        ):
+
+            def append(entry: LedgerEntry = entry) -> None:
+                with store.transaction({"TEA"}) as tx:
+                    tx.append(entry)
+
+            _refused(kind, append)
+        assert _reads(store) == before
+
+    def test_only_a_shipment_of_unlocked_units_may_oversell(self) -> None:
+        store = self._seeded(CUP=1)
+        with store.transaction({"CUP"}) as tx:
+            tx.append(_lock("CUP", 1, "k1"))
+        with store.transaction({"CUP"}) as tx:
+            tx.append(_ship("CUP", 1))  # another order's expired lock shipped anyway
+            assert tx.balance("CUP") == Balance(0, 1)
+        assert store.balance("CUP").available == -1
+        for entry in (
+            _lock("CUP", 1, "k2"),
+            LedgerEntry(_id(), EntryKind.ADJUST, "CUP", -1, _T0, "counter", "count"),
+        ):
+
+            def append(entry: LedgerEntry = entry) -> None:
+                with store.transaction({"CUP"}) as tx:
+                    tx.append(entry)
+
+            _refused(InsufficientStock, append)
+
+        def nameless() -> None:
+            with store.transaction({"CUP"}) as tx:
+                tx.append(_ship("CUP", 1, order_id=None))
+
+        error = _refused(ValidationError, nameless)
+        assert isinstance(error, ValidationError)
+        assert error.path == "entry.order_id"
+        assert store.balance("CUP") == Balance(0, 1)
+        with store.transaction({"CUP"}) as tx:
+            tx.append(_resolve(EntryKind.COMMIT, "CUP", 1, "k1"))  # the locked unit ships
+            assert tx.balance("CUP") == Balance(-1, 0)  # two shipped, one ever received
+        assert store.balance("CUP") == Balance(-1, 0)
+        assert dict(store.balances()) == {"CUP": Balance(-1, 0)}
+        with store.transaction({"CUP"}) as tx:
+            tx.append(_receive("CUP", 1))  # still short by nothing: back to zero
+        assert store.balance("CUP") == Balance(0, 0)
+        assert [entry.kind for entry in store.entries()] == [
+            EntryKind.RECEIVE, EntryKind.LOCK, EntryKind.SHIP_UNLOCKED, EntryKind.COMMIT,
+            EntryKind.RECEIVE,
+        ]
+
+    def test_units_shipped_beyond_a_lock_line_are_counted_on_the_line(self) -> None:
+        store = self._seeded(TEA=9)
+        with store.transaction({"TEA"}) as tx:
+            tx.append(_lock("TEA", 2, "k1"))
+            tx.append(_resolve(EntryKind.COMMIT, "TEA", 2, "k1"))
+            tx.append(_ship("TEA", 3, lock_key="k1", order_id="ORD-1"))
+            (line,) = tx.lock_lines("k1")
+            assert (line.committed, line.shipped_unlocked, line.remaining) == (2, 3, 0)
+        (line,) = store.lock_lines("k1")
+        assert (line.committed, line.shipped_unlocked, line.remaining) == (2, 3, 0)
+        assert store.balance("TEA") == Balance(4, 0)
+
+        def unknown() -> None:
+            with store.transaction({"TEA"}) as tx:
+                tx.append(_ship("TEA", 1, lock_key="nope"))
+
+        _refused(InvalidLock, unknown)
+
+    def test_a_ledger_over_the_store_tells_the_late_shipment_story(self) -> None:
+        clock = ManualClock(_T0)
+        ledger = InventoryLedger(self.create_store(), secret=b"contract-secret-0123", clock=clock)
+        ledger.receive("CUP", 1, reference="PO-1")
+        late = ledger.lock("A", {"CUP": 1}, ttl=_TTL)
+        clock.advance(timedelta(hours=25))
+        other = ledger.lock("B", {"CUP": 1}, ttl=_TTL)  # A's lock expired: B gets the cup
+        assert ledger.commit(other.lock_id, order_id="B").oversold == {}
+        shipped = ledger.commit(late.lock_id, {"CUP": 1}, order_id="A", ref="ship-A")
+        assert (shipped.outcome, shipped.lines) == ("committed", {"CUP": 1})
+        assert (shipped.unlocked, shipped.oversold) == ({"CUP": 1}, {"CUP": 1})
+        again = ledger.commit(late.lock_id, {"CUP": 1}, order_id="A", ref="ship-A")
+        assert (again.outcome, again.lines) == ("already_applied", {})
+        level = ledger.stock("CUP")
+        assert (level.on_hand, level.locked, level.available) == (-1, 0, -1)
+        report = ledger.verify()
+        assert not report.ok
+        assert (report.drifts, report.problems) == ((), ())
+        assert [(o.sku, o.units, o.on_hand) for o in report.oversold] == [("CUP", 1, -1)]
+        assert ledger.verify({"A": {"CUP": 1}, "B": {"CUP": 1}}).mismatches == ()
+        (mismatch,) = ledger.verify({"A": {"CUP": 2}, "B": {"CUP": 1}}).mismatches
+        assert (mismatch.order_id, mismatch.sku, mismatch.shipped, mismatch.committed) == (
+            "A", "CUP", 2, 1
+        )
+        ledger.receive("CUP", 1, reference="PO-2")
+        assert ledger.verify({"A": {"CUP": 1}, "B": {"CUP": 1}}).ok
+
+    def test_a_confirmed_lock_outlives_its_ttl_and_a_lapsed_one_is_reported(self) -> None:
+        clock = ManualClock(_T0)
+        ledger = InventoryLedger(self.create_store(), secret=b"contract-secret-0123", clock=clock)
+        ledger.receive("TEA", 5, reference="PO-1")
+        ledger.receive("CUP", 5, reference="PO-1")
+        paid = ledger.lock("A", {"TEA": 2, "CUP": 1}, ttl=_TTL)
+        result = ledger.confirm(paid.lock_id, order_id="A", ref="pay-A")
+        assert (result.outcome, result.lines, result.lapsed) == (
+            "confirmed", {"CUP": 1, "TEA": 2}, {}
+        )
+        assert ledger.confirm(paid.lock_id, ref="pay-A").outcome == "already_applied"
+        assert ledger.confirm(paid.lock_id).outcome == "already_confirmed"
+        _refused(InvalidLock, lambda: ledger.confirm(paid.lock_id, order_id="B"))
+        clock.advance(timedelta(days=3))
+        assert ledger.expire_due() == 0
+        assert ledger.stock("TEA").locked == 2
+        assert [line.expires_at for line in ledger.occupancy("A")] == [NEVER, NEVER]
+        unpaid = ledger.lock("B", {"TEA": 3}, ttl=_TTL)
+        clock.advance(_TTL)
+        lapsed = ledger.confirm(unpaid.lock_id)
+        assert (lapsed.outcome, lapsed.lines, lapsed.lapsed) == ("lapsed", {}, {"TEA": 3})
+        assert ledger.commit(paid.lock_id).lines == {"CUP": 1, "TEA": 2}
+        assert ledger.verify().ok
+
     def test_random_ledger_operations_keep_every_balance_invariant(self) -> None:
-        """Seeded random stories through the ledger: the invariants hold after each step."""
+        """Seeded random stories through the ledger: the invariants hold after each step.
+
+        The stories lock, release, confirm, commit (also after expiry or release, and more
+        than was locked, so SKUs get oversold), adjust, expire and approve.
+        """
+        kinds: set[EntryKind] = set()
+        oversold = False
         for seed in range(3):
             rng = random.Random(seed)
             clock = ManualClock(_T0)
             ledger = InventoryLedger(
                 self.create_store(), secret=b"contract-secret-0123", clock=clock,
-                release_limit=3, release_window=timedelta(minutes=30), expiry_batch=2,
+                release_limit=2, release_window=timedelta(minutes=30), expiry_batch=2,
             )
             locks: list[str] = []
             for step in range(120):
                 _random_step(ledger, clock, rng, locks)
-                _assert_invariants(ledger, f"seed {seed}, step {step}")
+                oversold |= _assert_invariants(ledger, f"seed {seed}, step {step}")
+            kinds.update(entry.kind for entry in ledger.entries())
+        assert kinds == set(EntryKind), f"the stories never wrote {set(EntryKind) - kinds}"
+        assert oversold, "the stories never oversold a SKU"
 
 
 _SKUS = ("CUP", "POT", "TEA")
@@ -337,24 +522,26 @@ def _random_step(
 ) -> None:
     roll = rng.random()
     try:
-        if roll < 0.15 or not locks:
+        if roll < 0.15:
             ledger.receive(rng.choice(_SKUS), rng.randint(1, 6), reference="PO")
-        elif roll < 0.40:
+        elif roll < 0.40 or (roll < 0.70 and not locks):
             lines = [(rng.choice(_SKUS), rng.randint(1, 4)) for _ in range(rng.randint(1, 3))]
             locks.append(ledger.lock(f"ORD-{rng.randint(1, 3)}", lines, ttl=_TTL).lock_id)
         elif roll < 0.45:
             batch = [(f"ORD-{n}", {rng.choice(_SKUS): rng.randint(1, 3)}) for n in range(3)]
             results = ledger.lock_many(batch, ttl=_TTL)
             locks.extend(r.lock_id for r in results if isinstance(r, InventoryLock))
-        elif roll < 0.70:
+        elif roll < 0.64:
             wanted = None if rng.random() < 0.5 else {rng.choice(_SKUS): rng.randint(1, 4)}
             action = ledger.commit if rng.random() < 0.3 else ledger.release
             action(rng.choice(locks), wanted)
+        elif roll < 0.70:
+            ledger.confirm(rng.choice(locks), ref=f"pay-{rng.randint(1, 30)}")
         elif roll < 0.78:
             ledger.adjust(rng.choice(_SKUS), rng.choice([-3, -1, 1, 2]), reason="count")
-        elif roll < 0.88:
+        elif roll < 0.85:
             clock.advance(timedelta(minutes=rng.choice([1, 10, 31])))
-        elif roll < 0.94:
+        elif roll < 0.90:
             ledger.expire_due(limit=rng.randint(1, 3))
         else:
             for parked in ledger.pending_review()[:1]:
@@ -363,17 +550,24 @@ def _random_step(
         pass  # a refusal is an answer; the invariants must hold after it too
 
 
-def _assert_invariants(ledger: InventoryLedger, where: str) -> None:
+def _assert_invariants(ledger: InventoryLedger, where: str) -> bool:
+    """Check every balance invariant; whether some SKU is oversold (and reported so)."""
     report = ledger.verify()
-    assert report.ok, (where, report)
+    assert (report.drifts, report.problems) == ((), ()), (where, report)
     moved: dict[str, int] = dict.fromkeys(_SKUS, 0)
     for entry in ledger.entries():
         if entry.kind in (EntryKind.RECEIVE, EntryKind.ADJUST):
             moved[entry.sku] += entry.qty  # received (and restocked), adjusted (signed)
-        elif entry.kind is EntryKind.COMMIT:
+        elif entry.kind in (EntryKind.COMMIT, EntryKind.SHIP_UNLOCKED):
             moved[entry.sku] -= entry.qty  # shipped
+    short: dict[str, int] = {}
     for sku in _SKUS:
         balance = ledger.store.balance(sku)
         assert balance.on_hand == balance.available + balance.locked, where
-        assert balance.available >= 0 and balance.locked >= 0, where
+        assert balance.locked >= 0, where
         assert balance.on_hand == moved[sku], where
+        if balance.available < 0:
+            short[sku] = -balance.available
+    assert {o.sku: o.units for o in report.oversold} == short, where
+    assert report.ok == (not short), where
+    return bool(short)

@@ -1,0 +1,130 @@
+"""The relay: order per order, back-off, dead letters, replay, lag, missing consumers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from orderkit.adapters.memory import MemoryOrderRepository
+from orderkit.errors import ValidationError
+from orderkit.outbox import OutboxMessage, OutboxRelay, message_id
+from orderkit.testing import ManualClock
+from orderkit.testing.samples import sample_order
+
+T0 = datetime(2026, 2, 16, 1, 0, tzinfo=UTC)
+
+
+class Sink:
+    """Refuses the messages whose ids are in ``refuse``; keeps the others in order."""
+
+    def __init__(self) -> None:
+        self.refuse: set[str] = set()
+        self.kept: list[str] = []
+
+    def publish(self, events: Sequence[object]) -> None:
+        for message in events:
+            assert isinstance(message, OutboxMessage)
+            if message.message_id in self.refuse:
+                raise ConnectionError(f"refused {message.message_id}")
+            self.kept.append(message.message_id)
+
+
+def _stored(repository: MemoryOrderRepository, order_id: str, count: int) -> list[str]:
+    messages = [
+        OutboxMessage(message_id(order_id, "e", k), order_id, "event.StatusChanged", {"k": k}, T0)
+        for k in range(count)
+    ]
+    repository.save(sample_order(order_id, channel_order_id=f"T-{order_id}"), None,
+                    outbox=messages)
+    return [m.message_id for m in messages]
+
+
+def test_a_failing_message_holds_back_its_orders_later_ones_only() -> None:
+    repository, clock, sink = MemoryOrderRepository(), ManualClock(T0), Sink()
+    a = _stored(repository, "ORD-A", 3)
+    b = _stored(repository, "ORD-B", 2)
+    sink.refuse = {a[1]}
+    relay = OutboxRelay(repository, sink=sink, clock=clock)
+    report = relay.run_once()
+    assert (report.delivered, report.failed, report.dead_lettered) == (3, 1, 0)
+    assert sink.kept == [a[0], *b]  # a[2] waits behind a[1]
+    sink.refuse = set()
+    assert relay.run_once().delivered == 0  # a[1] waits out its back-off (1 s)
+    clock.advance(timedelta(seconds=1))
+    assert relay.run_once().delivered == 2
+    assert sink.kept == [a[0], *b, a[1], a[2]]
+
+
+def test_back_off_doubles_up_to_its_ceiling_then_the_message_is_a_dead_letter() -> None:
+    repository, clock, sink = MemoryOrderRepository(), ManualClock(T0), Sink()
+    (only,) = _stored(repository, "ORD-A", 1)
+    sink.refuse = {only}
+    relay = OutboxRelay(repository, sink=sink, clock=clock, max_attempts=4,
+                        backoff=timedelta(seconds=10), max_backoff=timedelta(seconds=25))
+    waits = []
+    for _attempt in range(3):
+        relay.run_once()
+        (stored,) = repository.pending(1)
+        assert stored.retry_at is not None
+        waits.append(stored.retry_at - clock.now())
+        clock.advance(waits[-1] - timedelta(microseconds=1))
+        assert relay.run_once().failed == 0  # not yet
+        clock.advance(timedelta(microseconds=1))
+    assert waits == [timedelta(seconds=10), timedelta(seconds=20), timedelta(seconds=25)]
+    report = relay.run_once()
+    assert (report.failed, report.dead_lettered, report.lag) == (1, 1, timedelta(0))
+    (dead,) = relay.dead_letters()
+    assert (dead.attempts, dead.error) == (4, f"ConnectionError: refused {only}")
+    sink.refuse = set()
+    assert relay.replay(only) is True and relay.replay(only) is False
+    assert relay.run_once().delivered == 1 and sink.kept == [only]
+
+
+def test_a_message_without_its_consumer_fails_loudly_instead_of_vanishing() -> None:
+    repository, clock = MemoryOrderRepository(), ManualClock(T0)
+    _stored(repository, "ORD-A", 1)
+    relay = OutboxRelay(repository, clock=clock, max_attempts=1)  # no sink given
+    report = relay.run_once()
+    assert report.dead_lettered == 1
+    assert relay.dead_letters()[0].error.startswith("LookupError: no event sink")
+
+
+def test_lag_is_the_age_of_the_oldest_waiting_message() -> None:
+    repository, clock, sink = MemoryOrderRepository(), ManualClock(T0), Sink()
+    _stored(repository, "ORD-A", 1)
+    relay = OutboxRelay(repository, sink=sink, clock=clock)
+    clock.advance(timedelta(minutes=3))
+    assert relay.lag() == timedelta(minutes=3)
+    assert relay.run_once().lag == timedelta(0)
+
+
+def test_run_until_idle_stops_at_a_failure_instead_of_burning_attempts() -> None:
+    repository, clock, sink = MemoryOrderRepository(), ManualClock(T0), Sink()
+    ids = _stored(repository, "ORD-A", 1) + _stored(repository, "ORD-B", 1)
+    sink.refuse = {ids[0]}
+    relay = OutboxRelay(repository, sink=sink, clock=clock, backoff=timedelta(0))
+    report = relay.run_until_idle(limit=1)
+    assert (report.delivered, report.failed) == (0, 1)
+    assert repository.pending(5)[0].attempts == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "kwargs"),
+    [
+        ("max_attempts", {"max_attempts": 0}),
+        ("backoff", {"backoff": timedelta(seconds=-1)}),
+        ("max_backoff", {"max_backoff": 5}),
+    ],
+)
+def test_bad_settings_are_refused_naming_the_field(field: str, kwargs: dict[str, object]) -> None:
+    with pytest.raises(ValidationError) as caught:
+        OutboxRelay(MemoryOrderRepository(), **kwargs)  # type: ignore[arg-type]
+    assert caught.value.path == field
+
+
+def test_a_limit_below_one_is_refused() -> None:
+    with pytest.raises(ValidationError) as caught:
+        OutboxRelay(MemoryOrderRepository()).run_once(limit=0)
+    assert caught.value.path == "limit"
