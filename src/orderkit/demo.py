@@ -396,6 +396,80 @@ def chapter_lifecycle(story: Story) -> None:
     )
 
 
+def chapter_outbox(story: Story) -> None:
+    """A cancel whose stock release is lost, a broker that is down: nothing is lost."""
+    from collections.abc import Sequence
+    from datetime import timedelta
+
+    from orderkit.adapters.sqlite import SQLiteInventoryStore
+    from orderkit.inventory import InventoryLedger
+    from orderkit.lifecycle import Event, OrderService
+    from orderkit.outbox import OutboxMessage, OutboxRelay
+
+    story.title("The outbox: a crash or a broker outage loses no effect")
+    ledger = InventoryLedger(
+        SQLiteInventoryStore(story.db_path),
+        secret=b"demo-secret-not-for-production",
+        clock=story.clock,
+    )
+    repository = SQLiteOrderRepository(story.db_path)
+    sku = "TEAPOT-ZISHA"
+    ledger.receive(sku, 4, reference="PO-2026-0216")
+
+    class Broker:
+        """The host's message broker: down at first, then keeping messages by id."""
+
+        def __init__(self) -> None:
+            self.up = False
+            self.kept: dict[str, OutboxMessage] = {}
+
+        def publish(self, events: Sequence[object]) -> None:
+            if not self.up:
+                raise ConnectionError("broker unreachable")
+            for message in events:
+                assert isinstance(message, OutboxMessage)
+                self.kept.setdefault(message.message_id, message)
+
+    broker = Broker()
+    # The web process saves decisions; a separate relay delivers (deliver=False).
+    service = OrderService(
+        repository, inventory=ledger, sink=broker, clock=story.clock, deliver=False,
+        payment_timeout=timedelta(minutes=30),
+    )
+    at = story.clock.now()
+    service.place(Order(
+        order_id="ORD-3001", channel="douyin", channel_order_id="6918201117360010001",
+        lines=[OrderLine("1", sku, 3, Money("268.00", "CNY"))], created_at=at,
+    ))
+    service.handle("ORD-3001", Event("pay", event_id="dy-pay-1", at=at,
+                                     data={"amount": Money("804.00", "CNY")}))
+    service.handle("ORD-3001", Event("cancel_lines", event_id="cs-3001-1", at=at,
+                                     data={"lines": {"1": 2}}))
+    level = ledger.stock(sku)
+    story.say(
+        f"ORD-3001 locks 3 {sku}, is paid, and customer service cancels 2; the process"
+        f" dies before any effect is sent: locked {level.locked}, available"
+        f" {level.available}, {len(repository.pending(100))} messages waiting in the outbox."
+    )
+    relay = OutboxRelay(repository, inventory=ledger, sink=broker, clock=story.clock)
+    report = relay.run_once()
+    level = ledger.stock(sku)
+    story.say(
+        f"After the restart the relay runs with the broker still down: {report.delivered}"
+        f" stock messages applied (locked {level.locked}, available {level.available});"
+        f" {report.failed} event delivery failed, and the events wait out their back-off."
+    )
+    broker.up = True
+    story.clock.advance(timedelta(minutes=10))
+    report = relay.run_until_idle()
+    relay.run_until_idle()
+    story.say(
+        f"The broker is back: {report.delivered} more delivered, {len(broker.kept)} events"
+        f" in the broker, each once; lag now {report.lag.total_seconds():.0f} s;"
+        f" ledger verified clean: {ledger.verify().ok}."
+    )
+
+
 #: The chapters in reading order. Each takes the shared :class:`Story`.
 CHAPTERS: list[Callable[[Story], None]] = [
     chapter_orders,
@@ -403,6 +477,7 @@ CHAPTERS: list[Callable[[Story], None]] = [
     chapter_lifecycle,
     chapter_idempotency,
     chapter_inventory,
+    chapter_outbox,
     chapter_reconcile,
     # (chapters are added above this line)
 ]
