@@ -194,7 +194,10 @@ def test_placing_a_stored_order_again_is_a_duplicate(kind: str, tmp_path: Path) 
     assert len(ledger.occupancy("ORD-1")) == 1
 
 
-def test_paid_order_shipping_after_a_day_still_takes_stock_out(tmp_path: Path) -> None:
+def _one_cup_shop(
+    tmp_path: Path,
+) -> tuple[ManualClock, SQLiteOrderRepository, InventoryLedger, FlakySink, OrderService]:
+    """One cup in stock, a sink that is up, unpaid locks held for 30 minutes."""
     clock = ManualClock(T0)
     path = tmp_path / "shop.db"
     repository = SQLiteOrderRepository(path)
@@ -206,6 +209,11 @@ def test_paid_order_shipping_after_a_day_still_takes_stock_out(tmp_path: Path) -
         repository, inventory=ledger, sink=sink, clock=clock,
         payment_timeout=timedelta(minutes=30),
     )
+    return clock, repository, ledger, sink, service
+
+
+def test_paid_order_shipping_after_a_day_still_takes_stock_out(tmp_path: Path) -> None:
+    clock, repository, ledger, sink, service = _one_cup_shop(tmp_path)
     service.place(_order("ORD-A", cups=1))
     service.handle("ORD-A", _pay("ORD-A", 1))  # the payment confirms the reservation
     clock.advance(timedelta(hours=25))  # the warehouse is a day behind
@@ -220,17 +228,7 @@ def test_paid_order_shipping_after_a_day_still_takes_stock_out(tmp_path: Path) -
 
 
 def test_a_late_payment_and_a_shipment_anyway_are_reported_not_hidden(tmp_path: Path) -> None:
-    clock = ManualClock(T0)
-    path = tmp_path / "shop.db"
-    repository = SQLiteOrderRepository(path)
-    ledger = InventoryLedger(SQLiteInventoryStore(path), secret=SECRET, clock=clock)
-    ledger.receive("CUP", 1, reference="PO-1")
-    sink = FlakySink()
-    sink.down = False
-    service = OrderService(
-        repository, inventory=ledger, sink=sink, clock=clock,
-        payment_timeout=timedelta(minutes=30),
-    )
+    clock, _repository, ledger, sink, service = _one_cup_shop(tmp_path)
     service.place(_order("ORD-A", cups=1))
     clock.advance(timedelta(minutes=45))  # the lock lapsed; the platform still took the money
     service.handle("ORD-A", _pay("ORD-A", 1))

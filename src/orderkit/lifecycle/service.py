@@ -61,45 +61,18 @@ from orderkit.outbox.messages import (
     OutboxMessage,
     message_id,
 )
-from orderkit.outbox.ports import StockResult
+from orderkit.outbox.ports import StockEffects
 from orderkit.outbox.relay import OutboxRelay, RelayReport
 
 __all__ = ["InventoryLedgerLike", "OrderService"]
 
 
-class InventoryLedgerLike(Protocol):
-    """The calls the service and its relay make on :class:`orderkit.inventory.InventoryLedger`."""
+class InventoryLedgerLike(StockEffects, Protocol):
+    """The calls the service and its relay make on :class:`orderkit.inventory.InventoryLedger`:
+    the relay's stock effects, and the lock a placement takes."""
 
     def lock(self, order_id: str, lines: Mapping[str, int], *, ttl: timedelta) -> Any:
         """Lock stock for an order; the result has ``.lock_id``."""
-        ...
-
-    def release(
-        self,
-        lock_id: str,
-        lines: Mapping[str, int] | None = None,
-        *,
-        order_id: str | None = None,
-        ref: str | None = None,
-    ) -> StockResult:
-        """Return locked stock (only ``lines`` when given); idempotent per ``ref``."""
-        ...
-
-    def commit(
-        self,
-        lock_id: str,
-        lines: Mapping[str, int] | None = None,
-        *,
-        order_id: str | None = None,
-        ref: str | None = None,
-    ) -> StockResult:
-        """Take shipped stock out of ``on_hand``; idempotent per ``ref``."""
-        ...
-
-    def confirm(
-        self, lock_id: str, *, order_id: str | None = None, ref: str | None = None
-    ) -> StockResult:
-        """A payment: the lock's units still locked never expire; idempotent per ``ref``."""
         ...
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from orderkit.adapters._lazy import lazy_names
 
 if TYPE_CHECKING:
     from orderkit.adapters.memory.idempotency import MemoryIdempotencyStore
@@ -27,15 +28,4 @@ _MODULES = {
     "MemoryReconIdSequence": "orderkit.adapters.memory.sequences",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _MODULES.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names(__name__, _MODULES, globals())
