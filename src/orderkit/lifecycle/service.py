@@ -48,6 +48,7 @@ from orderkit.model.errors import (
     ConcurrencyError,
     DuplicateOrder,
     NotPermitted,
+    OrderNotFound,
     TransitionNotAllowed,
     ValidationError,
 )
@@ -140,6 +141,15 @@ class OrderService:
         if not isinstance(order, Order):
             raise ValidationError("order", order, "expected an Order")
         with self.repository.atomic():
+            try:
+                # A replayed placement is recognised before it asks for stock: when the
+                # stock it locked the first time was the last, it must not read as
+                # "sold out".
+                self.repository.get(order.order_id)
+            except OrderNotFound:
+                pass
+            else:
+                raise DuplicateOrder(order.channel, order.channel_order_id, order.order_id)
             lock_id = None
             if self.inventory is not None and order.lock_id is None:
                 skus: dict[str, int] = {}

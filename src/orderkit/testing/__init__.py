@@ -8,6 +8,10 @@
   ``test`` extra).
 * ``orderkit.testing.reconcile.outcome_signature``: a reconciliation run as plain tuples,
   to compare two runs outcome by outcome.
+* ``orderkit.testing.crash``: a crash test's parts: :func:`~orderkit.testing.crash.supervise`
+  kills worker and relay processes at random and restarts them; plans of orders that a
+  restarted worker replays from the start (:func:`~orderkit.testing.crash.shop_plan`,
+  :func:`~orderkit.testing.crash.run_plan`).
 """
 
 from orderkit.testing.clock import ManualClock
