@@ -62,6 +62,7 @@ class EntryKind(enum.StrEnum):
     APPROVE = "approve"  # (0, -qty): a parked release applied after review
     CONFIRM = "confirm"  # (0, 0): a paid order's line stops expiring (``expires_at`` = new)
     SHIP_UNLOCKED = "ship_unlocked"  # (-qty, 0): shipped without (enough) lock; may oversell
+    OVERSELL = "oversell"  # (0, 0): the record that a shipment left the SKU qty short
 
 
 _EFFECTS: dict[EntryKind, tuple[int, int]] = {
@@ -75,6 +76,7 @@ _EFFECTS: dict[EntryKind, tuple[int, int]] = {
     EntryKind.APPROVE: (0, -1),
     EntryKind.CONFIRM: (0, 0),
     EntryKind.SHIP_UNLOCKED: (-1, 0),
+    EntryKind.OVERSELL: (0, 0),
 }
 
 #: Kinds that take units out of the building (``shipped`` in the balance invariant).

@@ -64,6 +64,12 @@ def _unlocked_ref_id(ref: str, sku: str) -> str:
     return f"{ref}:{sku}:unlocked"
 
 
+def _oversell_ref_id(ref: str, sku: str) -> str:
+    """The entry id of the ``OVERSELL`` record of ``sku`` for the call identified by
+    ``ref``: a retried call reads back what the first one found."""
+    return f"{ref}:{sku}:oversold"
+
+
 def _unshipped(line: LockLine) -> int:
     """Units the lock took for its order that were neither released nor shipped yet."""
     return max(0, line.qty - line.released - line.committed - line.shipped_unlocked)
@@ -390,8 +396,16 @@ class InventoryLedger:
         unlocked: dict[str, int] = {}
         oversold: dict[str, int] = {}
         with self._store.transaction(skus) as tx:
-            if self._applied(tx, ref, skus, shipped=True):
-                return ReleaseResult("already_applied", lock_id, token_order)
+            if ref is not None and self._applied(tx, ref, skus, shipped=True):
+                # What the first call found is kept in the ledger, so a retry after a
+                # crash still reports it.
+                for sku in sorted(skus):
+                    record = tx.entry(_oversell_ref_id(ref, sku))
+                    if record is not None:
+                        oversold[sku] = record.qty
+                return ReleaseResult(
+                    "already_applied", lock_id, token_order, oversold=oversold
+                )
             self._expire_lines(tx, skus, now, actor, only=lock_key)
             current = {line.sku: line for line in tx.lock_lines(lock_key)}
             targets = wanted if wanted is not None else {
@@ -425,6 +439,14 @@ class InventoryLedger:
                 below = max(0, -tx.balance(sku).available) - max(0, -before)
                 if below > 0:
                     oversold[sku] = below
+                    tx.append(
+                        LedgerEntry(
+                            _new_id() if ref is None else _oversell_ref_id(ref, sku),
+                            EntryKind.OVERSELL, sku, below, now, actor,
+                            f"{reason}: available went {below} below zero",
+                            order_id=token_order, lock_key=lock_key,
+                        )
+                    )
         if not moved:  # nothing changed in the loop, so ``current`` is the stored state
             outcome = _nothing_moved([current[sku] for sku in targets], commit=True)
             return ReleaseResult(outcome, lock_id, token_order)
