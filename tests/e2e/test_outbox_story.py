@@ -163,13 +163,17 @@ def test_foreign_lock_id_cannot_release_another_orders_stock() -> None:
     service.place(copy)
     service.handle("ORD-1-SPLIT", _event("cancel", "cs-split"))
     assert _balanced(ledger) == (10, 5, 5)  # the original's 5 units stay locked
-    relay = OutboxRelay(repository, inventory=ledger, clock=clock, max_attempts=3)
-    for _run in range(3):
-        clock.advance(timedelta(minutes=10))
-        relay.run_once()
+    # The service delivered at once; the ledger's refusal is final, no retry can change it.
+    assert service.last_delivery is not None and service.last_delivery.dead_lettered == 1
+    relay = OutboxRelay(repository, inventory=ledger, clock=clock)
     (dead,) = relay.dead_letters()
     assert dead.message.order_id == "ORD-1-SPLIT"
     assert dead.error.startswith("InvalidLock") and "another order" in dead.error
+    refused = repository.audit_trail("ORD-1-SPLIT")[-1]  # and the order's trail says so
+    assert (refused.outcome, refused.event, refused.actor) == (
+        "refused", "stock.release", "outbox-relay"
+    )
+    assert "another order" in refused.reason
     assert _balanced(ledger) == (10, 5, 5)
 
 

@@ -19,9 +19,11 @@ Messages of one order reach each consumer in the order they were saved: when one
 the order's later messages wait behind it. A failed message is not tried again before
 its back-off has passed (``backoff`` doubled per failure, at most ``max_backoff``), so a
 consumer that is down for a while is not hammered and its messages do not use up their
-attempts in a burst. A message that failed ``max_attempts`` times becomes a dead letter
-(kept with its error, no longer blocking), listed by :meth:`dead_letters` and put back
-by :meth:`replay`.
+attempts in a burst. A stock message the ledger refuses (a lock id of another order,
+say) becomes a dead letter at once, and the refusal is written into the order's audit
+trail; any other message that failed ``max_attempts`` times becomes a dead letter too.
+Dead letters are kept with their error, no longer block, are listed by
+:meth:`dead_letters` and put back by :meth:`replay`.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from typing import TYPE_CHECKING, Final
 
 import attrs
 
-from orderkit.model.errors import ValidationError
+from orderkit.model.audit import AuditEntry
+from orderkit.model.errors import OrderNotFound, RefusedError, ValidationError
 from orderkit.model.serialization import to_dict
 from orderkit.model.time import Clock, SystemClock
 from orderkit.outbox.findings import OversellDetected, ReservationLapsed
@@ -44,10 +47,10 @@ from orderkit.outbox.messages import (
     StoredMessage,
     message_id,
 )
-from orderkit.outbox.ports import OutboxStore, StockEffects
+from orderkit.outbox.ports import StockEffects
 
 if TYPE_CHECKING:
-    from orderkit.lifecycle.ports import EventSink
+    from orderkit.lifecycle.ports import EventSink, OrderRepository
 
 __all__ = ["OutboxRelay", "RelayReport"]
 
@@ -76,7 +79,7 @@ class OutboxRelay:
 
     def __init__(
         self,
-        store: OutboxStore,
+        store: OrderRepository,
         *,
         sink: EventSink | None = None,
         inventory: StockEffects | None = None,
@@ -121,6 +124,10 @@ class OutboxRelay:
                     with self.store.atomic():
                         found = self._apply_stock(message, now)
                         self.store.mark_delivered((message.message_id,), now)
+                except RefusedError as error:  # the ledger refuses it: retrying cannot help
+                    self._audit_refusal(message, error, now)
+                    dead += self._failed(stored, error, now, final=True)
+                    failed += 1
                 except Exception as error:  # recorded on the message, retried later
                     dead += self._failed(stored, error, now)
                     failed += 1
@@ -229,11 +236,39 @@ class OutboxRelay:
             raise LookupError(f"no event sink for {message.topic!r} messages")
         self.sink.publish((message,))
 
-    def _failed(self, stored: StoredMessage, error: Exception, now: datetime) -> int:
+    def _audit_refusal(self, message: OutboxMessage, error: RefusedError, now: datetime) -> None:
+        """Write the ledger's refusal (a lock id of another order, say) into the order's
+        audit trail, beside the decisions it followed from."""
+        try:
+            order = self.store.get(message.order_id)
+        except OrderNotFound:
+            return
+        self.store.record_audit(
+            message.order_id,
+            (
+                AuditEntry(
+                    message.order_id,
+                    message.message_id,
+                    message.topic,
+                    "outbox-relay",
+                    now,
+                    message.created_at,
+                    int(order.status),
+                    int(order.status),
+                    "refused",
+                    (),
+                    f"{type(error).__name__}: {error.message}",
+                ),
+            ),
+        )
+
+    def _failed(
+        self, stored: StoredMessage, error: Exception, now: datetime, *, final: bool = False
+    ) -> int:
         """Record a failed delivery and its back-off; 1 when it made the message a dead
-        letter."""
+        letter (at once when ``final``: a refusal that no retry can change)."""
         attempts = stored.attempts + 1
-        dead = attempts >= self.max_attempts
+        dead = final or attempts >= self.max_attempts
         wait = min(self.max_backoff, self.backoff * 2 ** min(attempts - 1, 32))
         text = f"{type(error).__name__}: {error}"[:_ERROR_TEXT]
         self.store.mark_failed(
