@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -40,8 +41,6 @@ def test_a_payload_is_kept_as_canonical_text_and_read_back_fresh() -> None:
     assert first.payload_json == '{"lines":{"A":2,"B":1},"n":1}'
     first.payload["lines"]["A"] = 99  # the reader's copy, not the message
     assert first.payload["lines"]["A"] == 2
-    import attrs
-
     assert attrs.evolve(first, message_id="m2").payload == first.payload
 
 
