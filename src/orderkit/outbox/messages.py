@@ -67,18 +67,26 @@ def _check_json(value: object, path: str) -> None:
     raise ValidationError(path, value, "payloads hold JSON values (text, integers; no floats)")
 
 
+def _no_float(text: str) -> Any:
+    raise ValueError(f"{text} is not a whole number: amounts travel as text")
+
+
 def _payload_text(value: object) -> str:
     """The payload (a mapping, or its JSON text) as canonical JSON text (keys sorted),
     which is what the message keeps: immutable, equal for equal payloads, and what a
     store writes as it is."""
     if isinstance(value, str):
+        # JSON text holds only JSON values once parsed, floats refused by the parser.
         try:
-            value = json.loads(value)
-        except ValueError:
-            raise ValidationError("payload", value, "expected a JSON object") from None
-    if not isinstance(value, Mapping):
+            value = json.loads(value, parse_float=_no_float, parse_constant=_no_float)
+        except ValueError as error:
+            raise ValidationError("payload", value, f"expected a JSON object ({error})") from None
+        if not isinstance(value, dict):
+            raise ValidationError("payload", value, "expected a JSON object")
+    elif isinstance(value, Mapping):
+        _check_json(value, "payload")
+    else:
         raise ValidationError("payload", value, "expected a mapping")
-    _check_json(value, "payload")
     text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     try:
         text.encode("utf-8")

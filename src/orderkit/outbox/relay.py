@@ -109,6 +109,7 @@ class OutboxRelay:
         delivered = failed = dead = 0
         blocked: set[str] = set()  # orders whose earlier message failed in this run
         events: list[StoredMessage] = []
+        applied: list[str] = []
         with self.store.atomic():
             for stored in self.store.pending(limit):
                 message = stored.message
@@ -123,7 +124,6 @@ class OutboxRelay:
                 try:
                     with self.store.atomic():
                         found = self._apply_stock(message, now)
-                        self.store.mark_delivered((message.message_id,), now)
                 except RefusedError as error:  # the ledger refuses it: retrying cannot help
                     self._audit_refusal(message, error, now)
                     dead += self._failed(stored, error, now, final=True)
@@ -133,9 +133,12 @@ class OutboxRelay:
                     failed += 1
                     blocked.add(message.order_id)
                 else:
-                    delivered += 1
+                    applied.append(message.message_id)
                     # What the ledger found goes out with this run's events.
                     events.extend(StoredMessage(m) for m in found)
+            # Marked in the transaction that applied them: kept or lost together.
+            self.store.mark_delivered(applied, now)
+            delivered += len(applied)
         published: list[str] = []
         failures: list[tuple[StoredMessage, Exception]] = []
         for stored in events:

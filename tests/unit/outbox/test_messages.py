@@ -52,6 +52,9 @@ def test_a_payload_is_kept_as_canonical_text_and_read_back_fresh() -> None:
         ({1: "x"}, "payload"),
         (["not", "a", "mapping"], "payload"),
         ("[1, 2]", "payload"),
+        ('{"amount": 12.3}', "payload"),
+        ('{"amount": NaN}', "payload"),
+        ("{not json", "payload"),
     ],
 )
 def test_a_payload_that_is_not_json_values_is_refused(payload: object, path: str) -> None:
