@@ -79,8 +79,10 @@ class Transition:
 class Lifecycle:
     """Applies events to orders through a :class:`TransitionTable`.
 
-    ``clock`` stamps audit entries and decides the address edit window;
-    ``address_edit_window`` is how long after payment the buyer may change the address
+    ``clock`` only stamps when audit entries and domain events were written; every
+    decision uses the event's own time (``event.at``), so replaying a stream on any day
+    gives the same orders. ``address_edit_window`` is how long after payment (by event
+    time) the buyer may change the address
     without an approver; ``policy`` checks roles, regions and the two-person rule
     (default: allow everything); ``remember`` bounds ``Order.applied_event_ids``.
     """

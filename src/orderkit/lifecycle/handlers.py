@@ -257,8 +257,13 @@ def refund(step: Step) -> Effect:
     amount: Money = data["amount"]
     wanted: Mapping[str, int] = data.get("lines", {})
     totals = order.totals
-    if totals.paid and totals.refunded + amount > totals.paid:
-        raise ValidationError("data.amount", amount, f"refunds would exceed the {totals.paid} paid")
+    if totals.refunded + amount > totals.paid:
+        # Bounded even when nothing was paid: a refund never exceeds paid minus refunded.
+        raise ValidationError(
+            "data.amount",
+            amount,
+            f"refunds would exceed the {totals.paid} paid ({totals.refunded} refunded so far)",
+        )
     lines, _skus = _move(order, wanted, (_SHIPPED, _OPEN), LineStatus.REFUNDED, "data.lines")
     released: dict[str, int] = {}
     by_id = {line.line_id: line for line in order.lines}
@@ -317,7 +322,9 @@ def change_address(step: Step) -> Effect:
     address: Address = event.data["address"]
     approved_by = approver(event.data)
     window = step.address_edit_window
-    if order.paid_at is not None and step.now > order.paid_at + window:
+    # Judged by the event's own time, never the clock: a replay, or an edit that arrives
+    # late, is decided as it was when it happened.
+    if order.paid_at is not None and event.at > order.paid_at + window:
         who = event.actor.id if event.actor is not None else None
         if approved_by is None or approved_by == who:
             raise AddressLocked(

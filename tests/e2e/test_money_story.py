@@ -1,0 +1,101 @@
+"""Money stories decided by the event's time (the first of the money rules; the rest
+follow with payments, partial cancels and returns)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import attrs
+import pytest
+
+from orderkit import Address, Money, Order, OrderLine, OrderStatus
+from orderkit.adapters.memory import MemoryOrderRepository
+from orderkit.errors import AddressLocked, ValidationError
+from orderkit.lifecycle import Event, Lifecycle, OrderService
+from orderkit.testing import ManualClock
+
+T0 = datetime(2026, 2, 16, 1, 0, tzinfo=UTC)
+
+
+def _order() -> Order:
+    return Order(
+        order_id="ORD-1", channel="tmall", channel_order_id="T1",
+        lines=[OrderLine("1", "TEA", 2, Money("89.00", "CNY")),
+               OrderLine("2", "CUP", 1, Money("45.50", "CNY"))],
+        created_at=T0, ship_to=Address(name="张*", province="浙江省"),
+    )
+
+
+def _stream() -> list[Event]:
+    """A day of one order, each event stamped with when it happened."""
+    def at(minutes: int) -> datetime:
+        return T0 + timedelta(minutes=minutes)
+
+    return [
+        Event("pay", event_id="pay-1", at=at(5), data={"amount": Money("223.50", "CNY")}),
+        Event("change_address", event_id="addr-1", at=at(90),
+              data={"address": Address(name="张*", province="江苏省")}),
+        Event("hold", event_id="hold-1", at=at(100), data={"kind": "fraud_review"}),
+        Event("release_hold", event_id="unhold-1", at=at(130), data={"kind": "fraud_review"}),
+        Event("pack", event_id="pack-1", at=at(200)),
+        Event("ship", event_id="ship-1", at=at(240), data={"carrier": "SF", "waybill": "SF1"}),
+    ]
+
+
+def _replay(clock_at: datetime, *, late_by: timedelta = timedelta(0)) -> Order:
+    clock = ManualClock(clock_at)
+    repository = MemoryOrderRepository()
+    service = OrderService(repository, lifecycle=Lifecycle(clock=clock))
+    service.place(_order())
+    for event in _stream():
+        clock.advance(late_by)  # the clock runs on while events arrive late
+        service.handle("ORD-1", event)
+    return repository.get("ORD-1")
+
+
+def test_replaying_events_a_year_later_gives_the_same_orders() -> None:
+    today = _replay(T0 + timedelta(hours=1))
+    next_year = _replay(T0 + timedelta(days=366), late_by=timedelta(hours=3))
+    assert next_year == today
+    assert today.ship_to == Address(name="张*", province="江苏省")  # edited 85 min after paying
+
+
+def test_an_address_edit_is_judged_by_when_it_happened_not_when_it_arrived() -> None:
+    clock = ManualClock(T0)
+    service = OrderService(MemoryOrderRepository(), lifecycle=Lifecycle(clock=clock))
+    service.place(_order())
+    paid = {"amount": Money("223.50", "CNY")}
+    service.handle("ORD-1", Event("pay", event_id="p", at=T0, data=paid))
+    clock.advance(timedelta(hours=5))  # arrives three hours after the window closed...
+    late = Event("change_address", event_id="a", at=T0 + timedelta(hours=1),
+                 data={"address": Address(name="李*")})
+    service.handle("ORD-1", late)  # ...but happened inside it
+    after = Event("change_address", event_id="b", at=T0 + timedelta(hours=3),
+                  data={"address": Address(name="王*")})
+    with pytest.raises(AddressLocked):
+        service.handle("ORD-1", after)
+
+
+def test_refund_can_never_exceed_what_was_paid() -> None:
+    lifecycle = Lifecycle(clock=ManualClock(T0))
+    order = _order()
+    # Imported from a platform as PAID, with no payment recorded: nothing to refund.
+    imported = attrs.evolve(order, status=OrderStatus.PAID)
+    refund = Event("refund", event_id="r1", at=T0, data={"amount": Money("1000000.00", "CNY")})
+    with pytest.raises(ValidationError) as caught:
+        lifecycle.apply(imported, refund)
+    assert caught.value.path == "data.amount"
+    paid = lifecycle.apply(
+        order, Event("pay", event_id="p", at=T0, data={"amount": Money("223.50", "CNY")})
+    ).order
+    first = lifecycle.apply(
+        paid, Event("refund", event_id="r2", at=T0, data={"amount": Money("200.00", "CNY")})
+    ).order
+    with pytest.raises(ValidationError):
+        lifecycle.apply(
+            first, Event("refund", event_id="r3", at=T0, data={"amount": Money("23.51", "CNY")})
+        )
+    last = lifecycle.apply(
+        first, Event("refund", event_id="r4", at=T0, data={"amount": Money("23.50", "CNY")})
+    ).order
+    assert last.totals.refunded == last.totals.paid == Money("223.50", "CNY")
