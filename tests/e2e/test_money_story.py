@@ -4,12 +4,14 @@ follow with payments, partial cancels and returns)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import attrs
 import pytest
 
 from orderkit import Address, Money, Order, OrderLine, OrderStatus
 from orderkit.adapters.memory import MemoryOrderRepository
+from orderkit.adapters.sqlite import SQLiteOrderRepository
 from orderkit.errors import AddressLocked, ValidationError
 from orderkit.lifecycle import Event, Lifecycle, OrderService
 from orderkit.testing import ManualClock
@@ -99,3 +101,26 @@ def test_refund_can_never_exceed_what_was_paid() -> None:
         first, Event("refund", event_id="r4", at=T0, data={"amount": Money("23.50", "CNY")})
     ).order
     assert last.totals.refunded == last.totals.paid == Money("223.50", "CNY")
+
+
+def test_three_hundred_redeliveries_apply_once(tmp_path: Path) -> None:
+    # An order that takes 300 events (holds placed and lifted by a jittery risk engine),
+    # every one of them delivered again afterwards: none applies twice.
+    clock = ManualClock(T0)
+    repository = SQLiteOrderRepository(tmp_path / "shop.db")
+    service = OrderService(repository, lifecycle=Lifecycle(clock=clock))
+    service.place(_order())
+    events = [
+        Event("hold" if n % 2 == 0 else "release_hold", event_id=f"risk-{n}",
+              at=T0 + timedelta(seconds=n), data={"kind": "risk"})
+        for n in range(300)
+    ]
+    for event in events:
+        service.handle("ORD-1", event)
+    stored = repository.get("ORD-1")
+    assert stored.version == 300 and len(stored.applied_event_ids) == 300
+    for event in reversed(events):  # the redeliveries, oldest last
+        assert service.handle("ORD-1", event).changed is False
+    fresh = SQLiteOrderRepository(tmp_path / "shop.db").get("ORD-1")
+    assert fresh == stored
+    assert len(repository.audit_trail("ORD-1")) == 300

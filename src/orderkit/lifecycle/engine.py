@@ -13,11 +13,11 @@ validators) and return the :class:`Transition`.
 
 Rules the engine keeps, whatever the table says:
 
-* **Idempotent by event id.** The order remembers the ids of the last ``remember``
-  (default 256) events applied to it in ``Order.applied_event_ids``. Re-applying one of
-  them returns ``changed=False`` with no events and no audit. 256 covers every realistic
-  redelivery of a platform callback; a host that replays older history must deduplicate
-  upstream (the idempotency guard does).
+* **Idempotent by event id, forever.** The order keeps the id of every event applied to
+  it in ``Order.applied_event_ids``. Re-applying one of them returns ``changed=False``
+  with no events and no audit. A host may bound an order's history with ``remember``:
+  an order that reached the bound refuses new events with
+  :class:`TransitionNotAllowed` instead of forgetting an id.
 * **Stale events are recorded, not refused, not reversed.** An event the table lists as
   stale for the current status (a slow ``pay`` after ``ship``) leaves the status alone;
   its id is remembered and an ``ignored`` audit entry says why.
@@ -84,7 +84,8 @@ class Lifecycle:
     gives the same orders. ``address_edit_window`` is how long after payment (by event
     time) the buyer may change the address
     without an approver; ``policy`` checks roles, regions and the two-person rule
-    (default: allow everything); ``remember`` bounds ``Order.applied_event_ids``.
+    (default: allow everything); ``remember`` (default ``None``: no bound) is the most
+    events an order may take: past it, new events are refused, never an id forgotten.
     """
 
     def __init__(
@@ -94,7 +95,7 @@ class Lifecycle:
         clock: Clock | None = None,
         address_edit_window: timedelta = timedelta(hours=2),
         policy: Policy | None = None,
-        remember: int = 256,
+        remember: int | None = None,
     ) -> None:
         if not isinstance(table, TransitionTable):
             raise ValidationError("table", table, "expected a TransitionTable")
@@ -102,8 +103,10 @@ class Lifecycle:
             raise ValidationError(
                 "address_edit_window", address_edit_window, "expected a non-negative timedelta"
             )
-        if isinstance(remember, bool) or not isinstance(remember, int) or remember < 1:
-            raise ValidationError("remember", remember, "expected an integer >= 1")
+        if remember is not None and (
+            isinstance(remember, bool) or not isinstance(remember, int) or remember < 1
+        ):
+            raise ValidationError("remember", remember, "expected an integer >= 1 or None")
         self.table = table
         self.clock: Clock = clock or SystemClock()
         self.address_edit_window = address_edit_window
@@ -248,8 +251,17 @@ class Lifecycle:
         return Transition(new, True, (), (entry,), reason)
 
     def _remembered(self, order: Order, event: Event) -> tuple[str, ...]:
-        """The order's applied event ids with ``event``'s added, the last ``remember``."""
-        return (*order.applied_event_ids, event.event_id)[-self.remember :]
+        """The order's applied event ids with ``event``'s added; an order at the
+        ``remember`` bound refuses the event rather than forget an id."""
+        ids = order.applied_event_ids
+        if self.remember is not None and len(ids) >= self.remember:
+            raise TransitionNotAllowed(
+                order.order_id,
+                self.table.name(order.status),
+                event.name,
+                f"the order has taken {len(ids)} events, the lifecycle's bound (remember)",
+            )
+        return (*ids, event.event_id)
 
 
 def _actor_id(event: Event) -> str | None:

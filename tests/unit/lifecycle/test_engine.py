@@ -283,15 +283,21 @@ def test_each_change_bumps_version_and_leaves_an_audit_entry() -> None:
     assert entry.at == T0
 
 
-def test_applied_event_ids_are_bounded() -> None:
+def test_an_order_at_its_bound_refuses_events_instead_of_forgetting_ids() -> None:
     lifecycle = Lifecycle(clock=ManualClock(T0), remember=3)
     order = new_order()
-    for index in range(5):
-        order = lifecycle.apply(
-            order, Event("hold" if index % 2 == 0 else "release_hold", event_id=f"H{index}",
-                         at=T0, data={"kind": "manual"})
-        ).order
-    assert order.applied_event_ids == ("H2", "H3", "H4")
+
+    def toggle(index: int) -> Event:
+        name = "hold" if index % 2 == 0 else "release_hold"
+        return Event(name, event_id=f"H{index}", at=T0, data={"kind": "manual"})
+
+    for index in range(3):
+        order = lifecycle.apply(order, toggle(index)).order
+    with pytest.raises(TransitionNotAllowed) as caught:
+        lifecycle.apply(order, toggle(3))
+    assert "remember" in caught.value.reason
+    assert order.applied_event_ids == ("H0", "H1", "H2")
+    assert lifecycle.apply(order, toggle(0)).changed is False  # still known, still no-op
 
 
 def test_bad_event_data_names_the_field() -> None:
