@@ -12,8 +12,8 @@ import pytest
 from orderkit import Address, Money, Order, OrderLine, OrderStatus
 from orderkit.adapters.memory import MemoryOrderRepository
 from orderkit.adapters.sqlite import SQLiteOrderRepository
-from orderkit.errors import AddressLocked, ValidationError
-from orderkit.lifecycle import Event, Lifecycle, OrderService
+from orderkit.errors import AddressLocked, TransitionNotAllowed, ValidationError
+from orderkit.lifecycle import Event, Lifecycle, OrderService, Overpaid, PaymentShort
 from orderkit.testing import ManualClock
 
 T0 = datetime(2026, 2, 16, 1, 0, tzinfo=UTC)
@@ -124,3 +124,42 @@ def test_three_hundred_redeliveries_apply_once(tmp_path: Path) -> None:
     fresh = SQLiteOrderRepository(tmp_path / "shop.db").get("ORD-1")
     assert fresh == stored
     assert len(repository.audit_trail("ORD-1")) == 300
+
+
+def _paying(amount: str, event_id: str, minutes: int = 5) -> Event:
+    return Event("pay", event_id=event_id, at=T0 + timedelta(minutes=minutes),
+                 data={"amount": Money(amount, "CNY")})
+
+
+def test_short_payment_does_not_make_an_order_paid() -> None:
+    lifecycle = Lifecycle(clock=ManualClock(T0))
+    t = lifecycle.apply(_order(), _paying("0.01", "cent"))  # a 223.50 order paid 0.01
+    assert t.order.status is OrderStatus.PENDING_PAYMENT and t.order.paid_at is None
+    (short,) = [e for e in t.events if isinstance(e, PaymentShort)]
+    assert (short.due, short.received, short.short) == (
+        Money("223.50", "CNY"), Money("0.01", "CNY"), Money("223.49", "CNY")
+    )
+    with pytest.raises(TransitionNotAllowed):  # nothing ships before it is paid
+        lifecycle.apply(t.order, Event("ship", event_id="s", at=T0,
+                                       data={"carrier": "SF", "waybill": "SF1"}))
+
+
+def test_deposit_and_balance_add_up_to_paid() -> None:
+    lifecycle = Lifecycle(clock=ManualClock(T0))
+    deposit = lifecycle.apply(_order(), _paying("50.00", "deposit", 5)).order
+    assert deposit.totals.due == Money("173.50", "CNY")
+    balance = lifecycle.apply(deposit, _paying("173.50", "balance", 60 * 24 * 10))
+    paid = balance.order
+    assert paid.status is OrderStatus.PAID
+    assert paid.totals.paid == paid.totals.payable and paid.totals.due == Money("0", "CNY")
+    assert paid.paid_at == T0 + timedelta(minutes=60 * 24 * 10)  # when it became fully paid
+    assert not [e for e in balance.events if isinstance(e, PaymentShort | Overpaid)]
+
+
+def test_an_overpayment_is_paid_held_for_review_and_names_the_excess() -> None:
+    lifecycle = Lifecycle(clock=ManualClock(T0))
+    t = lifecycle.apply(_order(), _paying("250.00", "over"))
+    assert t.order.status is OrderStatus.PAID
+    (over,) = [e for e in t.events if isinstance(e, Overpaid)]
+    assert over.excess == Money("26.50", "CNY")
+    assert t.order.hold("payment_review") is not None  # no shipping until finance looks

@@ -37,7 +37,9 @@ __all__ = [
     "LinesCancelled",
     "LinesShipped",
     "OrderCancelled",
+    "Overpaid",
     "PaymentReceived",
+    "PaymentShort",
     "PriceChanged",
     "ReceivableDue",
     "Refunded",
@@ -123,6 +125,24 @@ class PaymentReceived(DomainEvent):
     """A payment was recorded."""
 
     amount: Money
+
+
+@attrs.frozen
+class PaymentShort(DomainEvent):
+    """A payment covered less than was due: the order is not PAID yet; later payments
+    add up (a presale's deposit, then its balance)."""
+
+    due: Money
+    received: Money
+    short: Money
+
+
+@attrs.frozen
+class Overpaid(DomainEvent):
+    """A payment covered more than was due: the order is PAID and held for payment
+    review (``payment_review``) until finance settles the ``excess``."""
+
+    excess: Money
 
 
 @attrs.frozen

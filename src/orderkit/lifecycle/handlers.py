@@ -28,7 +28,9 @@ from orderkit.lifecycle.events import (
     LinesCancelled,
     LinesShipped,
     OrderCancelled,
+    Overpaid,
     PaymentReceived,
+    PaymentShort,
     PriceChanged,
     ReceivableDue,
     Refunded,
@@ -42,6 +44,7 @@ from orderkit.model.orders import (
     Address,
     CarrierScan,
     Hold,
+    HoldKind,
     LineStatus,
     Order,
     OrderLine,
@@ -103,8 +106,13 @@ def approver(data: Mapping[str, Any]) -> str | None:
 
 
 def pay(step: Step) -> Effect:
+    """Record the payment against what is due: exact makes the order PAID (the table's
+    ``pays_in_full`` row); short keeps it unpaid with a :class:`PaymentShort` (later
+    payments add up); over makes it PAID, held for payment review, with an
+    :class:`Overpaid` naming the excess."""
     order, event = step.order, step.event
     amount: Money = event.data["amount"]
+    due = order.totals.due
     payment = Payment(
         event.event_id,
         amount,
@@ -113,11 +121,21 @@ def pay(step: Step) -> Effect:
         kind=PaymentKind.PAYMENT,
         reference=str(event.data.get("reference", "")),
     )
-    return Effect(
-        {"payments": (*order.payments, payment), "paid_at": event.at},
-        (PaymentReceived(order.order_id, event.event_id, step.now, amount),),
-        (("paid", "", str(amount)),),
-    )
+    fields: dict[str, Any] = {"payments": (*order.payments, payment)}
+    events: list[DomainEvent] = [PaymentReceived(order.order_id, event.event_id, step.now, amount)]
+    if amount < due:
+        events.append(
+            PaymentShort(order.order_id, event.event_id, step.now, due, amount, due - amount)
+        )
+    else:
+        fields["paid_at"] = event.at
+        if amount > due:
+            events.append(Overpaid(order.order_id, event.event_id, step.now, amount - due))
+            if order.hold(HoldKind.PAYMENT_REVIEW) is None:
+                excess = f"overpaid by {amount - due}"
+                review = Hold(HoldKind.PAYMENT_REVIEW, "system", event.at, excess)
+                fields["holds"] = (*order.holds, review)
+    return Effect(fields, tuple(events), (("paid", "", str(amount)),))
 
 
 def ship(step: Step) -> Effect:

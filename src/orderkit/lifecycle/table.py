@@ -30,6 +30,7 @@ import attrs
 
 from orderkit.lifecycle.events import EVENT_NAMES
 from orderkit.model.errors import DefinitionError
+from orderkit.model.money import Money
 from orderkit.model.orders import LineStatus, Order, OrderStatus, TrackingStatus
 
 if TYPE_CHECKING:
@@ -279,6 +280,15 @@ def _has_open_units(order: Order, _event: Event) -> bool:
 
 
 #: The guards the default table names; an extension may add its own.
+def _pays_in_full(order: Order, event: Event) -> bool:
+    """The payment brings what was paid up to what is payable (or beyond)."""
+    amount = event.data.get("amount")
+    if not isinstance(amount, Money):
+        return False
+    totals = order.totals
+    return totals.paid + amount >= totals.payable
+
+
 DEFAULT_GUARDS: Mapping[str, Guard] = {
     "no_holds": _no_holds,
     "carrier_moving": _carrier(TrackingStatus.IN_TRANSIT, TrackingStatus.OUT_FOR_DELIVERY),
@@ -286,6 +296,7 @@ DEFAULT_GUARDS: Mapping[str, Guard] = {
     "cancels_everything": _cancels_everything,
     "refunds_everything": _refunds_everything,
     "has_open_units": _has_open_units,
+    "pays_in_full": _pays_in_full,
 }
 
 _S = OrderStatus
@@ -297,7 +308,8 @@ def _default_rules() -> list[Rule]:
     def add(source: int, event: str, target: int, guard: str | None = None) -> None:
         rules.append(Rule(int(source), event, int(target), guard))
 
-    add(_S.PENDING_PAYMENT, "pay", _S.PAID)
+    add(_S.PENDING_PAYMENT, "pay", _S.PAID, "pays_in_full")
+    add(_S.PENDING_PAYMENT, "pay", _S.PENDING_PAYMENT)  # short: recorded, still unpaid
     for status in (_S.PENDING_PAYMENT, _S.PAID, _S.PACKED):
         if status is not _S.PENDING_PAYMENT:
             if status is _S.PAID:

@@ -428,6 +428,12 @@ class OrderTotals:
     paid: Money
     refunded: Money
 
+    @property
+    def due(self) -> Money:
+        """What the buyer still owes: ``payable - paid``, never below zero."""
+        owed = self.payable - self.paid
+        return owed if owed.amount > 0 else Money.zero(owed.currency)
+
 
 def _check_lines(order: Order, _attribute: Any, lines: tuple[OrderLine, ...]) -> None:
     if not lines:

@@ -92,7 +92,7 @@ def test_cancel_releases_the_rest(wired: Any) -> None:
 def test_ship_commits_what_ships_and_a_replay_commits_nothing(wired: Any) -> None:
     service, ledger = wired
     service.place(order())
-    service.handle("ORD-1", event("pay", "p-1", amount=Money("50.00", "CNY")))
+    service.handle("ORD-1", event("pay", "p-1", amount=Money("60.00", "CNY")))
     ship = event("ship", "s-1", carrier="SF", waybill="SF1", lines={"L1": 3, "L2": 2})
     service.handle("ORD-1", ship)
     service.handle("ORD-1", ship)
@@ -104,7 +104,7 @@ def test_ship_commits_what_ships_and_a_replay_commits_nothing(wired: Any) -> Non
 def test_carrier_scan_on_a_lost_ship_event_commits_the_stock(wired: Any) -> None:
     service, ledger = wired
     service.place(order())
-    service.handle("ORD-1", event("pay", "p-1", amount=Money("50.00", "CNY")))
+    service.handle("ORD-1", event("pay", "p-1", amount=Money("60.00", "CNY")))
     scan = event("track", "scan-1", status="in_transit", carrier_time=T0 + timedelta(hours=3))
     service.handle("ORD-1", scan)
     assert levels(ledger, "TEA") == (5, 0, 5)
