@@ -9,11 +9,18 @@ from pathlib import Path
 import attrs
 import pytest
 
-from orderkit import Address, Money, Order, OrderLine, OrderStatus
+from orderkit import Address, LineStatus, Money, Order, OrderLine, OrderStatus
 from orderkit.adapters.memory import MemoryOrderRepository
 from orderkit.adapters.sqlite import SQLiteOrderRepository
 from orderkit.errors import AddressLocked, TransitionNotAllowed, ValidationError
-from orderkit.lifecycle import Event, Lifecycle, OrderService, Overpaid, PaymentShort
+from orderkit.lifecycle import (
+    Event,
+    Lifecycle,
+    OrderService,
+    Overpaid,
+    PaymentShort,
+    Refunded,
+)
 from orderkit.testing import ManualClock
 
 T0 = datetime(2026, 2, 16, 1, 0, tzinfo=UTC)
@@ -163,3 +170,24 @@ def test_an_overpayment_is_paid_held_for_review_and_names_the_excess() -> None:
     (over,) = [e for e in t.events if isinstance(e, Overpaid)]
     assert over.excess == Money("26.50", "CNY")
     assert t.order.hold("payment_review") is not None  # no shipping until finance looks
+
+
+def test_refund_of_everything_closes_the_order_and_stops_shipping() -> None:
+    lifecycle = Lifecycle(clock=ManualClock(T0))
+    paid = lifecycle.apply(_order(), _paying("223.50", "pay")).order
+    everything = Event("refund", event_id="r-all", at=T0 + timedelta(hours=1),
+                       data={"amount": Money("223.50", "CNY")})  # no lines named
+    t = lifecycle.apply(paid, everything)
+    closed = t.order
+    assert closed.status is OrderStatus.CLOSED
+    assert all(line.quantities[LineStatus.REFUNDED] == line.quantity for line in closed.lines)
+    (refunded,) = [e for e in t.events if isinstance(e, Refunded)]
+    assert refunded.released == {"TEA": 2, "CUP": 1}  # the stock goes back
+    with pytest.raises(TransitionNotAllowed):
+        lifecycle.apply(closed, Event("ship", event_id="s", at=T0 + timedelta(hours=2),
+                                      data={"carrier": "SF", "waybill": "SF1"}))
+    # A money-only refund (part of the amount, no lines) moves no units.
+    part = lifecycle.apply(paid, Event("refund", event_id="r-part", at=T0,
+                                       data={"amount": Money("20.00", "CNY")})).order
+    assert part.status is OrderStatus.PAID
+    assert all(line.quantities[LineStatus.OPEN] == line.quantity for line in part.lines)

@@ -36,7 +36,7 @@ from orderkit.lifecycle.events import (
     Refunded,
     TrackingRecorded,
 )
-from orderkit.lifecycle.table import Rule, TransitionTable
+from orderkit.lifecycle.table import Rule, TransitionTable, refund_lines
 from orderkit.model.audit import Change
 from orderkit.model.errors import AddressLocked, TransitionNotAllowed, ValidationError
 from orderkit.model.money import Money
@@ -273,7 +273,7 @@ def refund(step: Step) -> Effect:
     order, event = step.order, step.event
     data = event.data
     amount: Money = data["amount"]
-    wanted: Mapping[str, int] = data.get("lines", {})
+    wanted = refund_lines(order, event)  # the named lines, or everything for a full refund
     totals = order.totals
     if totals.refunded + amount > totals.paid:
         # Bounded even when nothing was paid: a refund never exceeds paid minus refunded.

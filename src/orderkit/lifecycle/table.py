@@ -36,7 +36,7 @@ from orderkit.model.orders import LineStatus, Order, OrderStatus, TrackingStatus
 if TYPE_CHECKING:
     from orderkit.lifecycle.events import Event
 
-__all__ = ["DEFAULT_GUARDS", "DEFAULT_TABLE", "Guard", "Rule", "TransitionTable"]
+__all__ = ["DEFAULT_GUARDS", "DEFAULT_TABLE", "Guard", "Rule", "TransitionTable", "refund_lines"]
 
 #: ``guard(order, event) -> bool``; called after the event's data was validated.
 Guard = Callable[[Order, "Event"], bool]
@@ -269,8 +269,26 @@ def _cancels_everything(order: Order, event: Event) -> bool:
     return sum(lines.values()) == _open_units(order) and not _shipped_units(order)
 
 
+def refund_lines(order: Order, event: Event) -> dict[str, int]:
+    """The units a ``refund`` covers, by line id: the lines it names, or, when it names
+    none and brings what was refunded up to everything paid, every unit still open or
+    shipped (a refund of everything). Empty for a money-only refund."""
+    named: Mapping[str, int] = event.data.get("lines", {})
+    if named:
+        return dict(named)
+    amount = event.data.get("amount")
+    totals = order.totals
+    if not isinstance(amount, Money) or not totals.paid or totals.refunded + amount != totals.paid:
+        return {}
+    return {
+        line.line_id: units
+        for line in order.lines
+        if (units := line.quantities[LineStatus.OPEN] + line.quantities[LineStatus.SHIPPED])
+    }
+
+
 def _refunds_everything(order: Order, event: Event) -> bool:
-    lines: Mapping[str, int] = event.data.get("lines", {})
+    lines = refund_lines(order, event)
     return bool(lines) and sum(lines.values()) == _open_units(order) + _shipped_units(order)
 
 
