@@ -148,11 +148,7 @@ class MemoryOrderRepository:
             stored = None if current is None else current.version
             if stored != expected_version:
                 raise ConcurrencyError(order.order_id, expected_version, stored)
-            for index, message in enumerate(messages):
-                if message.message_id in self._outbox:
-                    raise ValidationError(
-                        f"outbox[{index}].message_id", message.message_id, "already stored"
-                    )
+            self._refuse_stored_ids(messages, "outbox")
             key = (order.channel, order.channel_order_id)
             holder = self._by_channel.get(key)
             if holder is not None and holder != order.order_id:
@@ -169,12 +165,7 @@ class MemoryOrderRepository:
             self._by_channel[key] = order.order_id
             if entries:
                 self._audit.setdefault(order.order_id, []).extend(entries)
-            if messages:
-                from orderkit.adapters._outbox import StoredMessage
-
-                for message in messages:
-                    self._seq += 1
-                    self._put(message.message_id, _Held(self._seq, StoredMessage(message)))
+            self._append(messages)
 
     def record_audit(self, order_id: str, entries: Sequence[AuditEntry]) -> None:
         """Append audit entries without touching the order."""
@@ -197,19 +188,12 @@ class MemoryOrderRepository:
 
     def enqueue(self, messages: Sequence[OutboxMessage]) -> None:
         """Add messages no order save carries; all or none."""
-        from orderkit.adapters._outbox import StoredMessage, checked_enqueue
+        from orderkit.adapters._outbox import checked_enqueue
 
         checked = checked_enqueue(messages)
-
         with self._lock:
-            for index, message in enumerate(checked):
-                if message.message_id in self._outbox:
-                    raise ValidationError(
-                        f"messages[{index}].message_id", message.message_id, "already stored"
-                    )
-            for message in checked:
-                self._seq += 1
-                self._put(message.message_id, _Held(self._seq, StoredMessage(message)))
+            self._refuse_stored_ids(checked, "messages")
+            self._append(checked)
 
     def pending(self, limit: int) -> list[StoredMessage]:
         """Up to ``limit`` pending messages, oldest (first saved) first."""
@@ -283,6 +267,24 @@ class MemoryOrderRepository:
             return min(
                 (self._outbox[i].stored.message.created_at for i in self._pending), default=None
             )
+
+    def _refuse_stored_ids(self, messages: Sequence[OutboxMessage], path: str) -> None:
+        """Refuse a write one of whose message ids is stored already (any status)."""
+        for index, message in enumerate(messages):
+            if message.message_id in self._outbox:
+                raise ValidationError(
+                    f"{path}[{index}].message_id", message.message_id, "already stored"
+                )
+
+    def _append(self, messages: Sequence[OutboxMessage]) -> None:
+        """Store ``messages`` as pending, in order, undoably inside an atomic block."""
+        if not messages:
+            return
+        from orderkit.adapters._outbox import StoredMessage
+
+        for message in messages:
+            self._seq += 1
+            self._put(message.message_id, _Held(self._seq, StoredMessage(message)))
 
     def _put(self, message_id: str, held: _Held) -> None:
         """Store ``held`` under ``message_id``, undoably inside an atomic block."""

@@ -251,11 +251,7 @@ class SQLiteOrderRepository:
                     "INSERT INTO order_audit (order_id, body) VALUES (?, ?)", audit_rows
                 )
             if outbox_rows:
-                conn.executemany(
-                    "INSERT INTO order_outbox"
-                    " (message_id, order_id, topic, payload, created_us) VALUES (?, ?, ?, ?, ?)",
-                    outbox_rows,
-                )
+                _insert_messages(conn, outbox_rows)
             # Only a committed version may be served from the cache.
             self._db.after_commit(lambda: self._remember(order))
 
@@ -296,24 +292,8 @@ class SQLiteOrderRepository:
         if not rows:
             return
         with self._db.write("enqueue outbox messages", savepoint=False) as conn:
-            taken = {
-                row[0]
-                for row in conn.execute(
-                    "SELECT message_id FROM order_outbox"
-                    " WHERE message_id IN (SELECT value FROM json_each(?))",
-                    (json.dumps([r[0] for r in rows]),),
-                )
-            }
-            for index, row in enumerate(rows):
-                if row[0] in taken:
-                    raise ValidationError(
-                        f"messages[{index}].message_id", row[0], "already stored"
-                    )
-            conn.executemany(
-                "INSERT INTO order_outbox"
-                " (message_id, order_id, topic, payload, created_us) VALUES (?, ?, ?, ?, ?)",
-                rows,
-            )
+            _refuse_stored_ids(conn, [r[0] for r in rows], path="messages")
+            _insert_messages(conn, rows)
 
     def pending(self, limit: int) -> list[StoredMessage]:
         """Up to ``limit`` pending messages, oldest (lowest ``seq``) first."""
@@ -395,8 +375,17 @@ class SQLiteOrderRepository:
         return None if row is None or row[0] is None else _dt(int(row[0]))
 
 
-def _refuse_stored_ids(conn: sqlite3.Connection, ids: list[str]) -> None:
-    """Refuse the save when one of its message ids is already stored (any status)."""
+def _insert_messages(conn: sqlite3.Connection, rows: list[tuple[str, str, str, str, int]]) -> None:
+    conn.executemany(
+        "INSERT INTO order_outbox (message_id, order_id, topic, payload, created_us)"
+        " VALUES (?, ?, ?, ?, ?)",
+        rows,
+    )
+
+
+def _refuse_stored_ids(conn: sqlite3.Connection, ids: list[str], *, path: str = "outbox") -> None:
+    """Refuse the write when one of its message ids is already stored (any status),
+    naming ``path[i].message_id``."""
     taken = {
         row[0]
         for row in conn.execute(
@@ -407,7 +396,7 @@ def _refuse_stored_ids(conn: sqlite3.Connection, ids: list[str]) -> None:
     }
     for index, message_id in enumerate(ids):
         if message_id in taken:
-            raise ValidationError(f"outbox[{index}].message_id", message_id, "already stored")
+            raise ValidationError(f"{path}[{index}].message_id", message_id, "already stored")
 
 
 def _stored(row: tuple[Any, ...]) -> StoredMessage:
