@@ -47,6 +47,7 @@ from orderkit.model.errors import (
     AddressLocked,
     ConcurrencyError,
     DuplicateOrder,
+    InsufficientStock,
     NotPermitted,
     OrderNotFound,
     TransitionNotAllowed,
@@ -141,15 +142,6 @@ class OrderService:
         if not isinstance(order, Order):
             raise ValidationError("order", order, "expected an Order")
         with self.repository.atomic():
-            try:
-                # A replayed placement is recognised before it asks for stock: when the
-                # stock it locked the first time was the last, it must not read as
-                # "sold out".
-                self.repository.get(order.order_id)
-            except OrderNotFound:
-                pass
-            else:
-                raise DuplicateOrder(order.channel, order.channel_order_id, order.order_id)
             lock_id = None
             if self.inventory is not None and order.lock_id is None:
                 skus: dict[str, int] = {}
@@ -158,7 +150,14 @@ class OrderService:
                     if open_units:
                         skus[line.sku] = skus.get(line.sku, 0) + open_units
                 if skus:
-                    lock_id = self.inventory.lock(order.order_id, skus, ttl=self.lock_ttl).lock_id
+                    try:
+                        lock = self.inventory.lock(order.order_id, skus, ttl=self.lock_ttl)
+                    except InsufficientStock:
+                        # A replayed placement whose stock was the last is a duplicate,
+                        # not "sold out".
+                        self._refuse_if_stored(order)
+                        raise
+                    lock_id = lock.lock_id
                     order = attrs.evolve(order, lock_id=lock_id)
             try:
                 self.repository.save(order, None)
@@ -172,6 +171,14 @@ class OrderService:
                     ) from error
                 raise
         return order
+
+    def _refuse_if_stored(self, order: Order) -> None:
+        """Raise :class:`DuplicateOrder` when ``order``'s id is stored already."""
+        try:
+            self.repository.get(order.order_id)
+        except OrderNotFound:
+            return
+        raise DuplicateOrder(order.channel, order.channel_order_id, order.order_id)
 
     def handle(self, order_id: str, event: Event) -> Transition:
         """Apply ``event`` to the stored order and return the :class:`Transition`.
