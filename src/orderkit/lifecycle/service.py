@@ -54,13 +54,13 @@ from orderkit.model.errors import (
     ValidationError,
 )
 from orderkit.model.orders import LineStatus, Order
-from orderkit.model.serialization import to_dict
 from orderkit.model.time import Clock
 from orderkit.outbox.messages import (
     STOCK_COMMIT,
     STOCK_CONFIRM,
     STOCK_RELEASE,
     OutboxMessage,
+    event_content,
     message_id,
 )
 from orderkit.outbox.ports import StockEffects
@@ -230,10 +230,7 @@ class OrderService:
         if self.inventory is not None and order.lock_id is not None:
             owed += _stock(order.lock_id, transition.events)
         if self.sink is not None:
-            owed += [
-                (f"event.{type(event).__name__}", {"type": type(event).__name__, **to_dict(event)})
-                for event in transition.events
-            ]
+            owed += [event_content(event) for event in transition.events]
         if not owed:
             return ()
         decided = transition.audit[0]  # every saved transition carries its entry

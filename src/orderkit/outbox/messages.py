@@ -29,6 +29,7 @@ import attrs
 
 from orderkit.model import _checks as check
 from orderkit.model.errors import ValidationError
+from orderkit.model.serialization import to_dict
 from orderkit.model.time import ensure_aware
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "DeliveryStatus",
     "OutboxMessage",
     "StoredMessage",
+    "event_content",
     "message_id",
 ]
 
@@ -135,6 +137,14 @@ class StoredMessage:
     attempts: int = 0
     error: str = ""
     retry_at: datetime | None = None
+
+
+def event_content(fact: object) -> tuple[str, dict[str, Any]]:
+    """The topic (``event.<its class>``) and payload (the fact as
+    :func:`~orderkit.model.serialization.to_dict` gives it, plus ``"type"``) of the
+    message carrying a domain event or a relay's finding to the sink."""
+    name = type(fact).__name__
+    return f"event.{name}", {"type": name, **to_dict(fact)}
 
 
 def message_id(order_id: str, event_id: str, index: int) -> str:

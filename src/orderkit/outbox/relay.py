@@ -36,7 +36,6 @@ import attrs
 
 from orderkit.model.audit import AuditEntry
 from orderkit.model.errors import OrderNotFound, RefusedError, ValidationError
-from orderkit.model.serialization import to_dict
 from orderkit.model.time import Clock, SystemClock
 from orderkit.outbox.findings import OversellDetected, ReservationLapsed
 from orderkit.outbox.messages import (
@@ -45,6 +44,7 @@ from orderkit.outbox.messages import (
     STOCK_RELEASE,
     OutboxMessage,
     StoredMessage,
+    event_content,
     message_id,
 )
 from orderkit.outbox.ports import StockEffects
@@ -222,11 +222,7 @@ class OutboxRelay:
             found.append(ReservationLapsed(order_id, dict(result.lapsed), now, ref))
         messages = [
             OutboxMessage(
-                message_id(order_id, f"found:{ref}", k),
-                order_id,
-                f"event.{type(fact).__name__}",
-                {"type": type(fact).__name__, **to_dict(fact)},
-                now,
+                message_id(order_id, f"found:{ref}", k), order_id, *event_content(fact), now
             )
             for k, fact in enumerate(found)
         ]
