@@ -12,10 +12,10 @@ import pytest
 
 from orderkit.adapters.memory import MemoryOrderRepository
 from orderkit.adapters.sqlite import SQLiteOrderRepository
+from orderkit.lifecycle.ports import OrderRepository
 from orderkit.model.errors import StoreError
 from orderkit.outbox.messages import OutboxMessage, StoredMessage, message_id
 from orderkit.testing.contracts import OutboxStoreContract
-from orderkit.testing.contracts.outbox import OutboxRepository
 from orderkit.testing.samples import sample_order
 
 T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)
@@ -26,7 +26,7 @@ class _Abort(Exception):
 
 
 class TestMemoryOutboxStore(OutboxStoreContract):
-    def create_store(self) -> OutboxRepository:
+    def create_store(self) -> OrderRepository:
         return MemoryOrderRepository()
 
 
@@ -35,10 +35,10 @@ class TestSQLiteOutboxStore(OutboxStoreContract):
     def _tmp(self, tmp_path: Path) -> None:
         self.path = tmp_path / "orders.db"
 
-    def create_store(self) -> OutboxRepository:
+    def create_store(self) -> OrderRepository:
         return SQLiteOrderRepository(self.path)
 
-    def create_peer(self, store: OutboxRepository) -> OutboxRepository:
+    def create_peer(self, store: OrderRepository) -> OrderRepository:
         return SQLiteOrderRepository(self.path)
 
 

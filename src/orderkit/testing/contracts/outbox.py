@@ -14,7 +14,7 @@ import contextlib
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -26,7 +26,7 @@ from orderkit.outbox.messages import OutboxMessage, StoredMessage, message_id
 from orderkit.outbox.ports import OutboxStore
 from orderkit.testing.samples import sample_order
 
-__all__ = ["OutboxRepository", "OutboxStoreContract"]
+__all__ = ["OutboxStoreContract"]
 
 _T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)
 _PAYLOAD: dict[str, Any] = {
@@ -38,11 +38,6 @@ _PAYLOAD: dict[str, Any] = {
     "flags": [True, False, None, 0, -7, 2**70, "", {"deep": [[], {}]}],
     "empty": {},
 }
-
-
-@runtime_checkable
-class OutboxRepository(OrderRepository, OutboxStore, Protocol):
-    """An order repository that is also the outbox store of the messages it saves."""
 
 
 def _message(
@@ -79,11 +74,11 @@ class _Abort(Exception):
 class OutboxStoreContract:
     """Subclass as ``Test...`` and implement :meth:`create_store`."""
 
-    def create_store(self) -> OutboxRepository:
+    def create_store(self) -> OrderRepository:
         """Return a new, empty repository that is also an outbox store."""
         raise NotImplementedError
 
-    def create_peer(self, store: OutboxRepository) -> OutboxRepository:
+    def create_peer(self, store: OrderRepository) -> OrderRepository:
         """Another repository object over the same backing storage as ``store``.
 
         A store that cannot be opened twice (the memory store) is its own peer.
