@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import pickle
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from orderkit.adapters.memory import MemoryInventoryStore
-from orderkit.adapters.sqlite import SQLiteInventoryStore
 from orderkit.inventory import EntryKind, InventoryLedger, InventoryLock, StockLevel
 from orderkit.inventory.ports import InventoryStore
 from orderkit.model.errors import (
@@ -24,19 +21,6 @@ from orderkit.testing import ManualClock
 T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)
 TTL = timedelta(minutes=30)
 SECRET = b"ledger-test-secret-0123456789"
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[InventoryStore]:
-    if request.param == "memory":
-        yield MemoryInventoryStore()
-    else:
-        yield SQLiteInventoryStore(tmp_path / "inventory.db")
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(T0)
 
 
 @pytest.fixture

@@ -8,14 +8,10 @@ one received.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from orderkit.adapters.memory import MemoryInventoryStore
-from orderkit.adapters.sqlite import SQLiteInventoryStore
 from orderkit.inventory import (
     NEVER,
     Balance,
@@ -35,19 +31,6 @@ T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)
 TTL = timedelta(minutes=30)
 DAY = timedelta(hours=24)
 SECRET = b"paid-orders-test-secret-0123456789"
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[InventoryStore]:
-    if request.param == "memory":
-        yield MemoryInventoryStore()
-    else:
-        yield SQLiteInventoryStore(tmp_path / "inventory.db")
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(T0)
 
 
 @pytest.fixture
