@@ -33,10 +33,12 @@ class TestMemoryInventoryStore(InventoryStoreContract):
 class TestSQLiteInventoryStore(InventoryStoreContract):
     @pytest.fixture(autouse=True)
     def _tmp(self, tmp_path: Path) -> None:
-        self.path = tmp_path / "inventory.db"
+        self.folder = tmp_path
+        self.made = 0
 
     def create_store(self) -> InventoryStore:
-        return SQLiteInventoryStore(self.path)
+        self.made += 1  # the contract asks for a new, empty store on every call
+        return SQLiteInventoryStore(self.folder / f"inventory-{self.made}.db")
 
 
 def test_both_stores_are_inventory_stores(tmp_path: Path) -> None:

@@ -1,5 +1,9 @@
-"""Money stories decided by the event's time (the first of the money rules; the rest
-follow with payments, partial cancels and returns)."""
+"""Money stories: payments against what is due, partial cancels and returns that owe
+the buyer exactly their share, bounded refunds, and decisions by the event's time.
+
+Each story checks the money identity at the end:
+``paid - refunded - refund_due + due == sold`` (for a paid order, ``due`` is zero).
+"""
 
 from __future__ import annotations
 
@@ -9,17 +13,33 @@ from pathlib import Path
 import attrs
 import pytest
 
-from orderkit import Address, LineStatus, Money, Order, OrderLine, OrderStatus
+from orderkit import (
+    Address,
+    Adjustment,
+    AdjustmentKind,
+    AfterSale,
+    Bearer,
+    LineStatus,
+    Money,
+    Order,
+    OrderLine,
+    OrderStatus,
+)
 from orderkit.adapters.memory import MemoryOrderRepository
-from orderkit.adapters.sqlite import SQLiteOrderRepository
+from orderkit.adapters.sqlite import SQLiteInventoryStore, SQLiteOrderRepository
 from orderkit.errors import AddressLocked, TransitionNotAllowed, ValidationError
+from orderkit.inventory import EntryKind, InventoryLedger
 from orderkit.lifecycle import (
     Event,
     Lifecycle,
+    LinesCancelled,
     OrderService,
     Overpaid,
     PaymentShort,
+    ReceivableDue,
+    RefundDue,
     Refunded,
+    ReturnReceived,
 )
 from orderkit.testing import ManualClock
 
@@ -191,3 +211,131 @@ def test_refund_of_everything_closes_the_order_and_stops_shipping() -> None:
                                        data={"amount": Money("20.00", "CNY")})).order
     assert part.status is OrderStatus.PAID
     assert all(line.quantities[LineStatus.OPEN] == line.quantity for line in part.lines)
+
+
+def _couponed() -> Order:
+    """The tea order with a 20.00 order-level coupon and 8.00 shipping: 211.50 payable."""
+    return attrs.evolve(
+        _order(),
+        adjustments=[
+            Adjustment(AdjustmentKind.COUPON, Money("20.00", "CNY"), Bearer.PLATFORM),
+            Adjustment(AdjustmentKind.SHIPPING, Money("8.00", "CNY"), Bearer.BUYER),
+        ],
+    )
+
+
+def _identity_holds(order: Order) -> None:
+    totals = order.totals
+    assert totals.paid - totals.refunded - totals.refund_due + totals.due == totals.sold
+
+
+def _stocked_service(tmp_path: Path, clock: ManualClock) -> tuple[OrderService, InventoryLedger]:
+    db = tmp_path / "shop.db"
+    ledger = InventoryLedger(SQLiteInventoryStore(db), secret=b"money-story-secret-0123456789",
+                             clock=clock)
+    ledger.receive("TEA", 10, reference="PO-1")
+    ledger.receive("CUP", 4, reference="PO-1")
+    service = OrderService(SQLiteOrderRepository(db), inventory=ledger, clock=clock,
+                           lifecycle=Lifecycle(clock=clock))
+    return service, ledger
+
+
+def test_partial_cancel_after_payment_owes_the_buyer_exactly_the_cancelled_share(
+    tmp_path: Path,
+) -> None:
+    clock = ManualClock(T0)
+    service, ledger = _stocked_service(tmp_path, clock)
+    service.place(_couponed())
+    service.handle("ORD-1", _paying("211.50", "pay"))
+    # The warehouse has no cup after all: cancel that line of the paid order.
+    one_hour, two_hours = T0 + timedelta(hours=1), T0 + timedelta(hours=2)
+    cut = service.handle("ORD-1", Event("cancel_lines", event_id="cut-cup", at=one_hour,
+                                        data={"lines": {"2": 1}}))
+    (cancelled,) = [e for e in cut.events if isinstance(e, LinesCancelled)]
+    # 45.50 of goods, less its share of the coupon (20.00 spread by value: 4.07), and no
+    # shipping (the tea still ships): the buyer is owed 41.43, to the fen.
+    assert (cancelled.goods, cancelled.discounts, cancelled.shipping, cancelled.amount) == (
+        Money("45.50", "CNY"), Money("4.07", "CNY"), Money("0.00", "CNY"), Money("41.43", "CNY")
+    )
+    (due,) = [e for e in cut.events if isinstance(e, RefundDue)]
+    assert (due.amount, due.lines) == (Money("41.43", "CNY"), {"2": 1})
+    order = cut.order
+    assert order.status is OrderStatus.PAID  # the tea is still sold and ships
+    assert order.totals.refund_due == Money("41.43", "CNY")
+    assert order.totals.sold == Money("170.07", "CNY")
+    assert ledger.stock("CUP").locked == 0 and ledger.stock("TEA").locked == 2
+    _identity_holds(order)
+
+    # Finance pays it back (a money-only refund): nothing is owed any more.
+    paid_back = service.handle("ORD-1", Event("refund", event_id="refund-cup", at=two_hours,
+                                              data={"amount": Money("41.43", "CNY")})).order
+    assert paid_back.totals.refund_due == Money("0.00", "CNY")
+    assert paid_back.adjustments == order.adjustments  # it paid a debt: no concession
+    # The carrier's first scan proves the shipment: revenue is what is still sold.
+    scan = Event("track", event_id="scan-1", at=T0 + timedelta(hours=5),
+                 data={"status": "in_transit", "carrier_time": T0 + timedelta(hours=5),
+                       "carrier": "SF", "waybill": "SF1"})
+    shipped = service.handle("ORD-1", scan)
+    (receivable,) = [e for e in shipped.events if isinstance(e, ReceivableDue)]
+    assert receivable.amount == Money("170.07", "CNY")
+    final = shipped.order
+    assert final.totals.paid - final.totals.refunded == final.totals.sold
+    _identity_holds(final)
+    assert ledger.stock("TEA").on_hand == 8 and ledger.verify().ok
+
+
+def test_seven_day_return_restocks_sellable_units_only(tmp_path: Path) -> None:
+    clock = ManualClock(T0)
+    service, ledger = _stocked_service(tmp_path, clock)
+    service.place(_couponed())
+    day = timedelta(days=1)
+
+    def handle(name: str, event_id: str, when: timedelta, **data: object) -> Order:
+        clock.advance(timedelta(minutes=1))
+        return service.handle("ORD-1", Event(name, event_id=event_id, at=T0 + when,
+                                             data=data)).order
+
+    handle("pay", "pay", timedelta(minutes=5), amount=Money("211.50", "CNY"))
+    handle("ship", "ship", timedelta(hours=3), carrier="SF", waybill="SF1")
+    delivered = handle("track", "signed", day, status="signed", carrier_time=T0 + day)
+    assert delivered.status is OrderStatus.DELIVERED and delivered.delivered_at == T0 + day
+    assert ledger.stock("TEA").on_hand == 8
+
+    # Day 3: "7 days, no reason": both tins of tea go back.
+    asked = handle("return_requested", "rma-1", 3 * day, lines={"1": 2})
+    assert asked.after_sale is AfterSale.RETURN_REQUESTED
+    # Day 5: they arrive; one tin is dented and cannot be sold again.
+    back = service.handle("ORD-1", Event("return_received", event_id="wms-rx-1", at=T0 + 5 * day,
+                                         data={"lines": {"1": 2}, "sellable": {"1": 1}}))
+    (received,) = [e for e in back.events if isinstance(e, ReturnReceived)]
+    assert (received.return_id, received.lines, received.restocked) == (
+        "rma-1", {"1": 2}, {"TEA": 1}
+    )
+    (due,) = [e for e in back.events if isinstance(e, RefundDue)]
+    assert due.amount == Money("162.07", "CNY")  # 178.00 of tea less its 15.93 of coupon
+    order = back.order
+    assert order.line("1").quantities[LineStatus.RETURNED] == 2
+    assert order.after_sale is AfterSale.REFUND_DUE
+    assert ledger.stock("TEA").on_hand == 9  # only the sellable tin is back for sale
+    assert ledger.stock("TEA").available == 9
+    again = service.handle("ORD-1", Event("return_received", event_id="wms-rx-1",
+                                          at=T0 + 5 * day, data={"lines": {"1": 2}}))
+    assert not again.changed and ledger.stock("TEA").on_hand == 9  # a redelivery: once
+
+    refunded = handle("refund", "refund-1", 6 * day, amount=Money("162.07", "CNY"))
+    assert refunded.after_sale is AfterSale.RETURNED
+    assert refunded.status is OrderStatus.DELIVERED  # the cup was kept
+    _identity_holds(refunded)
+    assert refunded.totals.paid - refunded.totals.refunded == refunded.totals.sold == Money(
+        "49.43", "CNY"
+    )  # the cup, less its coupon share, plus the shipping that was spent
+
+    # Day 9: the window (7 days after delivery, by the event's time) has closed.
+    late = Event("return_requested", event_id="rma-2", at=T0 + 9 * day, data={"lines": {"2": 1}})
+    with pytest.raises(TransitionNotAllowed):
+        service.handle("ORD-1", late)
+    entries = [e for e in ledger.entries() if e.kind is EntryKind.RESTOCK]
+    assert [(e.sku, e.qty, e.order_id) for e in entries] == [("TEA", 1, "ORD-1")]
+    assert ledger.verify().ok
+    level = ledger.stock("TEA")
+    assert level.on_hand == level.available + level.locked == 10 - 2 + 1

@@ -100,10 +100,15 @@ def test_a_day_of_orders_on_sqlite_keeps_every_invariant(tmp_path: Path) -> None
         for line in order.lines:
             assert sum(line.quantities.values()) == line.quantity
 
-    # Money on the delivered order: paid minus refunded is what was sold, exactly. (What a
-    # cancelled paid order owes back is the refunds story, told with the money rules.)
+    # Money: paid - refunded - still to refund == what is still sold, exactly. The
+    # delivered order keeps everything; the cancelled one owes the buyer all they paid.
     totals = first.totals
-    assert totals.paid - totals.refunded == totals.payable == Money("223.50", "CNY")
+    assert totals.paid - totals.refunded == totals.sold == Money("223.50", "CNY")
+    for order in (first, second):
+        totals = order.totals
+        assert totals.paid - totals.refunded - totals.refund_due == totals.sold
+    assert second.totals.refund_due == Money("223.50", "CNY")
+    assert second.totals.sold == Money("0.00", "CNY")
     assert first.line("1").quantities[LineStatus.SHIPPED] == 2
     assert second.line("2").quantities[LineStatus.CANCELLED] == 1
     assert second.line("1").quantities[LineStatus.CANCELLED] == 2

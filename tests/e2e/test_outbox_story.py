@@ -86,6 +86,9 @@ class DiesAfterApplying:
     def confirm(self, lock_id: str, **kw: Any) -> Any:
         return self.ledger.confirm(lock_id, **kw)  # the payment's confirmation goes through
 
+    def restock(self, lines: Mapping[str, int], **kw: Any) -> Any:
+        return self.ledger.restock(lines, **kw)
+
 
 def test_kill_between_save_and_stock_move_loses_nothing(tmp_path: Path) -> None:
     # The ledger lives in its own file: its commit and the outbox mark are two

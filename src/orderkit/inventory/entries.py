@@ -34,7 +34,7 @@ __all__ = [
 #: The expiry of a confirmed lock line: it never falls due.
 NEVER: Final = datetime(9999, 12, 31, tzinfo=UTC)
 
-#: What a ``release``/``commit``/``confirm``/``approve_release`` call did.
+#: What a ``release``/``commit``/``confirm``/``restock``/``approve_release`` call did.
 LedgerOutcome = Literal[
     "released",
     "committed",
@@ -45,6 +45,7 @@ LedgerOutcome = Literal[
     "already_confirmed",
     "expired",
     "parked",
+    "restocked",
     "already_applied",
 ]
 
@@ -63,6 +64,7 @@ class EntryKind(enum.StrEnum):
     CONFIRM = "confirm"  # (0, 0): a paid order's line stops expiring (``expires_at`` = new)
     SHIP_UNLOCKED = "ship_unlocked"  # (-qty, 0): shipped without (enough) lock; may oversell
     OVERSELL = "oversell"  # (0, 0): the record that a shipment left the SKU qty short
+    RESTOCK = "restock"  # (+qty, 0): returned units back in stock, sellable again
 
 
 _EFFECTS: dict[EntryKind, tuple[int, int]] = {
@@ -77,6 +79,7 @@ _EFFECTS: dict[EntryKind, tuple[int, int]] = {
     EntryKind.CONFIRM: (0, 0),
     EntryKind.SHIP_UNLOCKED: (-1, 0),
     EntryKind.OVERSELL: (0, 0),
+    EntryKind.RESTOCK: (1, 0),
 }
 
 #: Kinds that take units out of the building (``shipped`` in the balance invariant).
@@ -214,7 +217,7 @@ class ParkedRelease:
 
 @attrs.frozen
 class ReleaseResult:
-    """What ``release``, ``commit``, ``confirm`` or ``approve_release`` did.
+    """What ``release``, ``commit``, ``confirm``, ``restock`` or ``approve_release`` did.
 
     ``lines`` holds the units actually moved per SKU by this call (empty when nothing
     changed); for ``confirm``, the units whose lock it made permanent. When

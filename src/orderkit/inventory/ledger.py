@@ -174,6 +174,40 @@ class InventoryLedger:
         _text("reference", reference)
         return self._move(sku, EntryKind.RECEIVE, qty, actor=actor, reason="receive", ref=reference)
 
+    def restock(
+        self,
+        lines: Mapping[str, int],
+        *,
+        order_id: str,
+        ref: str,
+        reason: str = "return",
+        actor: str = "system",
+    ) -> ReleaseResult:
+        """Put returned units (``lines``, SKU to units) back in stock for ``order_id``.
+
+        ``ref`` identifies the call (the outbox message of the return): a second call
+        with the same ``ref`` changes nothing (outcome ``"already_applied"``); the first
+        answers ``"restocked"``. Restocked units count as ``restocked`` in the balance
+        rule ``on_hand == received - shipped + restocked - adjusted``.
+        """
+        wanted = _demand(lines)
+        _text("order_id", order_id)
+        _text("ref", ref)
+        _text("reason", reason)
+        _text("actor", actor)
+        now = self._clock.now()
+        with self._store.transaction(tuple(wanted)) as tx:
+            if self._applied(tx, ref, wanted):
+                return ReleaseResult("already_applied", "", order_id)
+            for sku, qty in sorted(wanted.items()):
+                tx.append(
+                    LedgerEntry(
+                        _ref_id(ref, sku), EntryKind.RESTOCK, sku, qty, now, actor, reason,
+                        order_id=order_id, ref=ref,
+                    )
+                )
+        return ReleaseResult("restocked", "", order_id, wanted)
+
     def adjust(self, sku: str, delta: int, *, reason: str, actor: str = "system") -> StockLevel:
         """Correct ``on_hand`` by ``delta`` after a count; never below what is locked.
 

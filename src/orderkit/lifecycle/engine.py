@@ -39,7 +39,7 @@ from typing import Final
 
 import attrs
 
-from orderkit.lifecycle.events import DomainEvent, Event, StatusChanged
+from orderkit.lifecycle.events import DomainEvent, Event, RefundDue, StatusChanged
 from orderkit.lifecycle.handlers import HANDLERS, Effect, Step, approver
 from orderkit.lifecycle.policy import Policy
 from orderkit.lifecycle.table import DEFAULT_TABLE, Rule, TransitionTable
@@ -58,6 +58,8 @@ __all__ = ["Lifecycle", "Transition"]
 
 _ADDRESS_LOCKED_FROM: Final = OrderStatus.PACKED
 _NO_EFFECT: Final = Effect()
+#: Order fields whose change can change what the buyer is owed back.
+_MONEY_FIELDS: Final = frozenset({"lines", "payments", "adjustments"})
 
 
 @attrs.frozen
@@ -82,10 +84,15 @@ class Lifecycle:
     ``clock`` only stamps when audit entries and domain events were written; every
     decision uses the event's own time (``event.at``), so replaying a stream on any day
     gives the same orders. ``address_edit_window`` is how long after payment (by event
-    time) the buyer may change the address
-    without an approver; ``policy`` checks roles, regions and the two-person rule
-    (default: allow everything); ``remember`` (default ``None``: no bound) is the most
-    events an order may take: past it, new events are refused, never an id forgotten.
+    time) the buyer may change the address without an approver;
+    ``after_sale_window`` (7 days by default) how long after delivery the buyer may ask
+    for a return; ``policy`` checks roles, regions and the two-person rule (default:
+    allow everything); ``remember`` (default ``None``: no bound) is the most events an
+    order may take: past it, new events are refused, never an id forgotten.
+
+    Whenever a decision leaves the buyer owed more than before (units they paid for
+    cancelled or returned, an overpayment, a price lowered after payment), the
+    transition carries a :class:`~orderkit.lifecycle.RefundDue` naming the amount.
     """
 
     def __init__(
@@ -96,12 +103,17 @@ class Lifecycle:
         address_edit_window: timedelta = timedelta(hours=2),
         policy: Policy | None = None,
         remember: int | None = None,
+        after_sale_window: timedelta = timedelta(days=7),
     ) -> None:
         if not isinstance(table, TransitionTable):
             raise ValidationError("table", table, "expected a TransitionTable")
         if not isinstance(address_edit_window, timedelta) or address_edit_window < timedelta(0):
             raise ValidationError(
                 "address_edit_window", address_edit_window, "expected a non-negative timedelta"
+            )
+        if not isinstance(after_sale_window, timedelta) or after_sale_window < timedelta(0):
+            raise ValidationError(
+                "after_sale_window", after_sale_window, "expected a non-negative timedelta"
             )
         if remember is not None and (
             isinstance(remember, bool) or not isinstance(remember, int) or remember < 1
@@ -112,6 +124,7 @@ class Lifecycle:
         self.address_edit_window = address_edit_window
         self.policy = policy or Policy.allow_all()
         self.remember = remember
+        self.after_sale_window = after_sale_window
 
     def apply(self, order: Order, event: Event) -> Transition:
         """Apply ``event`` to ``order``; see the module docstring for the rules.
@@ -143,13 +156,25 @@ class Lifecycle:
         effect = (
             _NO_EFFECT
             if handler is None
-            else handler(Step(order, event, rule, now, self.table, self.address_edit_window))
+            else handler(
+                Step(
+                    order,
+                    event,
+                    rule,
+                    now,
+                    self.table,
+                    self.address_edit_window,
+                    self.after_sale_window,
+                )
+            )
         )
         fields = dict(effect.fields)
         events = list(effect.events)
         if rule.target != rule.source:
             fields["status"] = rule.target
             fields["status_since"] = event.at
+            if rule.target == OrderStatus.DELIVERED and order.delivered_at is None:
+                fields.setdefault("delivered_at", event.at)
             events.append(
                 StatusChanged(
                     order.order_id,
@@ -166,6 +191,12 @@ class Lifecycle:
             version=order.version + 1,
             **fields,
         )
+        if _MONEY_FIELDS.intersection(fields):
+            owed = new.totals.refund_due - order.totals.refund_due
+            if owed.amount > 0:
+                events.append(
+                    RefundDue(order.order_id, event.event_id, now, owed, _left(order, new))
+                )
         entry = AuditEntry(
             order.order_id,
             event.event_id,
@@ -266,3 +297,13 @@ class Lifecycle:
 
 def _actor_id(event: Event) -> str | None:
     return None if event.actor is None else event.actor.id
+
+
+def _left(before: Order, after: Order) -> dict[str, int]:
+    """Units that stopped being sold between ``before`` and ``after``, by line id."""
+    now = after.sold_units
+    return {
+        line_id: units - now.get(line_id, 0)
+        for line_id, units in before.sold_units.items()
+        if units > now.get(line_id, 0)
+    }

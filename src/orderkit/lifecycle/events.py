@@ -42,7 +42,10 @@ __all__ = [
     "PaymentShort",
     "PriceChanged",
     "ReceivableDue",
+    "RefundDue",
     "Refunded",
+    "ReturnReceived",
+    "ReturnRequested",
     "StatusChanged",
     "TrackingRecorded",
 ]
@@ -64,6 +67,8 @@ EVENT_NAMES = frozenset(
         "release_hold",
         "change_address",
         "change_price",
+        "return_requested",
+        "return_received",
     }
 )
 
@@ -161,18 +166,62 @@ class LinesShipped(DomainEvent):
 
 @attrs.frozen
 class LinesCancelled(DomainEvent):
-    """Exactly these units were cancelled: release only these from inventory."""
+    """Exactly these units were cancelled: release only these from inventory.
+
+    The money that left the order with them: their ``goods`` value, their share of the
+    order's ``discounts``, ``shipping`` and ``tax`` (see
+    :class:`~orderkit.model.orders.SoldValue`), and ``amount``, the net of those
+    (``goods - discounts + shipping + tax``, plus the order's own charges when the last
+    unit goes). When the order was paid, a :class:`RefundDue` says what to pay back.
+    """
 
     lines: Mapping[str, int]
     skus: Mapping[str, int]
+    goods: Money
+    discounts: Money
+    shipping: Money
+    tax: Money
+    amount: Money
 
 
 @attrs.frozen
 class OrderCancelled(DomainEvent):
-    """The whole order was cancelled; ``lines``/``skus`` are the units still open then."""
+    """The whole order was cancelled; ``lines``/``skus`` are the units still open then,
+    ``amount`` the value that left with them (as in :class:`LinesCancelled`)."""
 
     lines: Mapping[str, int]
     skus: Mapping[str, int]
+    amount: Money
+
+
+@attrs.frozen
+class RefundDue(DomainEvent):
+    """The buyer is now owed ``amount`` more than before: units they paid for were
+    cancelled or returned (``lines``, line id to units), a price was lowered after
+    payment, or a payment went over what was due (``lines`` empty). Finance pays it back
+    with a ``refund``; :attr:`~orderkit.model.orders.OrderTotals.refund_due` is what is
+    still owed."""
+
+    amount: Money
+    lines: Mapping[str, int]
+
+
+@attrs.frozen
+class ReturnRequested(DomainEvent):
+    """The buyer asked, inside the after-sales window, to send back these units."""
+
+    return_id: str
+    lines: Mapping[str, int]
+
+
+@attrs.frozen
+class ReturnReceived(DomainEvent):
+    """The warehouse received returned units (``lines``, line id to units); the
+    ``restocked`` ones (SKU to units) came back sellable and go back into stock."""
+
+    return_id: str
+    lines: Mapping[str, int]
+    restocked: Mapping[str, int]
 
 
 @attrs.frozen
@@ -189,7 +238,8 @@ class Refunded(DomainEvent):
 
 @attrs.frozen
 class ReceivableDue(DomainEvent):
-    """A carrier scan proved the goods left: finance may book ``amount`` as revenue."""
+    """A carrier scan proved the goods left: finance may book ``amount``, the value of
+    what is still sold (cancelled, refunded and returned units excluded), as revenue."""
 
     amount: Money
     status: int

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any, Final
 
 import attrs
@@ -34,14 +35,19 @@ from orderkit.lifecycle.events import (
     PriceChanged,
     ReceivableDue,
     Refunded,
+    ReturnReceived,
+    ReturnRequested,
     TrackingRecorded,
 )
-from orderkit.lifecycle.table import Rule, TransitionTable, refund_lines
+from orderkit.lifecycle.table import Rule, TransitionTable, refund_lines, refund_moves
 from orderkit.model.audit import Change
 from orderkit.model.errors import AddressLocked, TransitionNotAllowed, ValidationError
 from orderkit.model.money import Money
 from orderkit.model.orders import (
     Address,
+    Adjustment,
+    AdjustmentKind,
+    Bearer,
     CarrierScan,
     Hold,
     HoldKind,
@@ -51,7 +57,9 @@ from orderkit.model.orders import (
     OrderStatus,
     Payment,
     PaymentKind,
+    Return,
     Shipment,
+    SoldValue,
     status_code,
 )
 
@@ -59,6 +67,9 @@ __all__ = ["HANDLERS", "Effect", "Handler", "Step", "approver"]
 
 _OPEN: Final = LineStatus.OPEN
 _SHIPPED: Final = LineStatus.SHIPPED
+_CANCELLED: Final = LineStatus.CANCELLED
+_RETURNED: Final = LineStatus.RETURNED
+_REFUNDED: Final = LineStatus.REFUNDED
 _PRE_SHIP: Final = frozenset({OrderStatus.PENDING_PAYMENT, OrderStatus.PAID, OrderStatus.PACKED})
 
 
@@ -73,6 +84,7 @@ class Step:
     now: datetime
     table: TransitionTable
     address_edit_window: timedelta
+    after_sale_window: timedelta
 
     def refuse(self, reason: str) -> TransitionNotAllowed:
         """The error refusing this step's event with ``reason``."""
@@ -143,7 +155,7 @@ def ship(step: Step) -> Effect:
     data = event.data
     named: Mapping[str, int] | None = data.get("lines")
     wanted = _open_lines(order) if named is None else dict(named)
-    lines, skus = _move(order, wanted, (_OPEN,), _SHIPPED, "data.lines")
+    lines, skus, _taken = _move(order, wanted, (_OPEN,), _SHIPPED, "data.lines")
     shipment = Shipment(event.event_id, data["carrier"], data["waybill"], wanted, event.at)
     shipped = LinesShipped(
         order.order_id,
@@ -195,7 +207,7 @@ def track(step: Step) -> Effect:
     units = dict(shipment.lines)
     if forced:
         wanted = _open_lines(order)
-        fields["lines"], skus = _move(order, wanted, (_OPEN,), _SHIPPED, "lines")
+        fields["lines"], skus, _taken = _move(order, wanted, (_OPEN,), _SHIPPED, "lines")
         for line_id, qty in wanted.items():
             units[line_id] = units.get(line_id, 0) + qty
         events.append(
@@ -229,15 +241,15 @@ def track(step: Step) -> Effect:
             scan.at,
         )
     )
+    if rule.target == OrderStatus.DELIVERED and order.delivered_at is None:
+        fields["delivered_at"] = scan.at
     if forced:
-        totals = order.totals
-        due = (totals.paid if totals.paid else totals.payable) - totals.refunded
         events.append(
             ReceivableDue(
                 order.order_id,
                 event.event_id,
                 step.now,
-                due,
+                order.totals.sold,  # forcing the shipment moves no unit out of "sold"
                 status_code(rule.target),
                 scan.at,
                 f"carrier scan {scan.status.value} at {scan.at.isoformat()}",
@@ -250,10 +262,11 @@ def track(step: Step) -> Effect:
 def cancel(step: Step) -> Effect:
     order, event = step.order, step.event
     wanted = _open_lines(order)
-    lines, skus = _move(order, wanted, (_OPEN,), LineStatus.CANCELLED, "lines")
+    lines, skus, _taken = _move(order, wanted, (_OPEN,), _CANCELLED, "lines")
+    left = _value_left(order, lines)
     return Effect(
         {"lines": lines},
-        (OrderCancelled(order.order_id, event.event_id, step.now, wanted, skus),),
+        (OrderCancelled(order.order_id, event.event_id, step.now, wanted, skus, left.amount),),
         (("cancelled", "", _units(wanted)),),
     )
 
@@ -261,48 +274,147 @@ def cancel(step: Step) -> Effect:
 def cancel_lines(step: Step) -> Effect:
     order, event = step.order, step.event
     wanted: Mapping[str, int] = event.data["lines"]
-    lines, skus = _move(order, wanted, (_OPEN,), LineStatus.CANCELLED, "data.lines")
-    return Effect(
-        {"lines": lines},
-        (LinesCancelled(order.order_id, event.event_id, step.now, dict(wanted), skus),),
-        (("cancelled", "", _units(wanted)),),
+    lines, skus, _taken = _move(order, wanted, (_OPEN,), _CANCELLED, "data.lines")
+    left = _value_left(order, lines)
+    cancelled = LinesCancelled(
+        order.order_id,
+        event.event_id,
+        step.now,
+        dict(wanted),
+        skus,
+        left.goods,
+        left.discounts,
+        left.shipping,
+        left.tax,
+        left.amount,
     )
+    return Effect({"lines": lines}, (cancelled,), (("cancelled", "", _units(wanted)),))
 
 
 def refund(step: Step) -> Effect:
+    """Pay money back, never more than was paid and not yet refunded.
+
+    Named lines (or, with none named, a refund of everything still paid) move their
+    units to REFUNDED (open ones first, their stock released; see
+    :func:`refund_moves` for units already cancelled or returned). The amount pays
+    off what is owed first (:attr:`OrderTotals.refund_due` once those units left);
+    anything beyond is a concession on the units still sold, recorded as CONCESSION
+    adjustments spread over them by value.
+    """
     order, event = step.order, step.event
     data = event.data
     amount: Money = data["amount"]
-    wanted = refund_lines(order, event)  # the named lines, or everything for a full refund
     totals = order.totals
-    if totals.refunded + amount > totals.paid:
+    left = totals.paid - totals.refunded
+    if amount > left:
         # Bounded even when nothing was paid: a refund never exceeds paid minus refunded.
         raise ValidationError(
             "data.amount",
             amount,
             f"refunds would exceed the {totals.paid} paid ({totals.refunded} refunded so far)",
         )
-    lines, _skus = _move(order, wanted, (_SHIPPED, _OPEN), LineStatus.REFUNDED, "data.lines")
+    wanted = refund_lines(order, event)  # the named lines, or everything for a full refund
+    moves = refund_moves(order, event)  # less units already out of the sale
+    fields: dict[str, Any] = {}
     released: dict[str, int] = {}
-    by_id = {line.line_id: line for line in order.lines}
-    for line_id, qty in wanted.items():
-        line = by_id[line_id]
-        from_open = max(0, qty - line.quantities[_SHIPPED])
-        if from_open:
-            released[line.sku] = released.get(line.sku, 0) + from_open
-    payment = Payment(
-        event.event_id,
-        amount,
-        event.at,
-        kind=PaymentKind.REFUND,
-        lines=wanted,
-        reference=str(data.get("reference", "")),
+    after = order
+    if moves:
+        fields["lines"], _skus, taken = _move(order, moves, (_OPEN, _SHIPPED), _REFUNDED,
+                                              "data.lines")
+        released = taken.get(_OPEN, {})
+        after = attrs.evolve(order, lines=fields["lines"])
+    owed = left - after.totals.sold
+    concession = amount - owed if owed.amount > 0 else amount
+    worth = sum((m.amount for m in after.sold_by_line().values()), Decimal(0))
+    if concession.amount > worth:
+        # Beyond what is owed, a refund lowers the price of goods still sold; the order's
+        # own shipping is not goods, so it cannot take a concession.
+        raise ValidationError(
+            "data.amount",
+            amount,
+            f"more than the {max(owed, Money.zero(amount.currency))} owed plus the"
+            f" {worth} the goods still sold are worth",
+        )
+    if concession.amount > 0:
+        fields["adjustments"] = (*order.adjustments, *_concession(after, concession, event))
+    fields["payments"] = (
+        *order.payments,
+        Payment(
+            event.event_id,
+            amount,
+            event.at,
+            kind=PaymentKind.REFUND,
+            lines=wanted,
+            reference=str(data.get("reference", "")),
+        ),
     )
     return Effect(
-        {"lines": lines, "payments": (*order.payments, payment)},
+        fields,
         (Refunded(order.order_id, event.event_id, step.now, amount, dict(wanted), released),),
         (("refunded", str(totals.refunded), str(totals.refunded + amount)),),
         approver(data),
+    )
+
+
+def return_requested(step: Step) -> Effect:
+    """The buyer asks to send back shipped units, inside the after-sales window (from
+    delivery, by the event's time)."""
+    order, event = step.order, step.event
+    wanted: Mapping[str, int] = event.data["lines"]
+    since = order.delivered_at or order.status_since or order.created_at
+    if event.at > since + step.after_sale_window:
+        raise step.refuse(
+            f"the after-sales window of {step.after_sale_window} after delivery"
+            f" ({since.isoformat()}) has closed"
+        )
+    asked = _outstanding(order)
+    shipped = {line.line_id: line.quantities[_SHIPPED] for line in order.lines}
+    _known(order, wanted, "data.lines")
+    for line_id, qty in wanted.items():
+        free = shipped[line_id] - asked.get(line_id, 0)
+        if qty > free:
+            raise ValidationError(
+                f"data.lines[{line_id!r}]",
+                qty,
+                f"only {free} shipped unit(s) are not already asked back",
+            )
+    request = Return(event.event_id, wanted, requested_at=event.at)
+    return Effect(
+        {"returns": (*order.returns, request)},
+        (ReturnRequested(order.order_id, event.event_id, step.now, event.event_id, dict(wanted)),),
+        (("returns", "", _units(wanted)),),
+    )
+
+
+def return_received(step: Step) -> Effect:
+    """Returned units arrived: they move to RETURNED, the ``sellable``
+    ones go back into stock, and the oldest open requests are marked received (goods
+    nobody asked back open a return of their own)."""
+    order, event = step.order, step.event
+    wanted: Mapping[str, int] = event.data["lines"]
+    sellable: Mapping[str, int] = event.data.get("sellable", {})
+    for line_id, qty in sellable.items():
+        if qty > wanted.get(line_id, 0):
+            raise ValidationError(
+                f"data.sellable[{line_id!r}]",
+                qty,
+                f"more than the {wanted.get(line_id, 0)} unit(s) received",
+            )
+    # Units refunded before their parcel came back arrive too.
+    lines, _skus, _taken = _move(order, wanted, (_SHIPPED, _REFUNDED), _RETURNED, "data.lines")
+    returns, return_id = _receive(order, wanted, sellable, event)
+    restocked: dict[str, int] = {}
+    for line_id, qty in sellable.items():
+        if qty:
+            sku = order.line(line_id).sku
+            restocked[sku] = restocked.get(sku, 0) + qty
+    received = ReturnReceived(
+        order.order_id, event.event_id, step.now, return_id, dict(wanted), restocked
+    )
+    return Effect(
+        {"lines": lines, "returns": returns},
+        (received,),
+        (("returned", "", _units(wanted)),),
     )
 
 
@@ -371,6 +483,15 @@ def change_price(step: Step) -> Effect:
         attrs.evolve(line, unit_price=price) if line.line_id == line_id else line
         for line in order.lines
     )
+    repriced = attrs.evolve(order, lines=lines)
+    floor = repriced.line_discounts()[line_id]
+    totals = repriced.totals
+    if price * order.line(line_id).quantity < floor or totals.goods < totals.discounts:
+        raise ValidationError(
+            "data.unit_price",
+            price,
+            f"line {line_id} (or the order) would be worth less than its discounts",
+        )
     approved_by = approver(event.data)
     return Effect(
         {"lines": lines},
@@ -392,6 +513,8 @@ HANDLERS: Final[Mapping[str, Handler]] = {
     "cancel": cancel,
     "cancel_lines": cancel_lines,
     "refund": refund,
+    "return_requested": return_requested,
+    "return_received": return_received,
     "hold": hold,
     "release_hold": release_hold,
     "change_address": change_address,
@@ -406,23 +529,29 @@ def _open_lines(order: Order) -> dict[str, int]:
     return {line.line_id: line.quantities[_OPEN] for line in order.lines if line.quantities[_OPEN]}
 
 
-def _move(
-    order: Order,
-    wanted: Mapping[str, int],
-    sources: tuple[LineStatus, ...],
-    target: LineStatus,
-    path: str,
-) -> tuple[tuple[OrderLine, ...], dict[str, int]]:
-    """Move ``wanted`` units per line from ``sources`` (in order) into ``target``:
-    ``(new lines, units by SKU)``. Raises :class:`ValidationError` naming
-    ``path[line_id]`` for an unknown line or more units than the sources hold."""
+def _known(order: Order, wanted: Mapping[str, int], path: str) -> None:
     known = {line.line_id for line in order.lines}
     for line_id in wanted:
         if line_id not in known:
             raise ValidationError(
                 f"{path}[{line_id!r}]", line_id, f"order {order.order_id} has no such line"
             )
+
+
+def _move(
+    order: Order,
+    wanted: Mapping[str, int],
+    sources: tuple[LineStatus, ...],
+    target: LineStatus,
+    path: str,
+) -> tuple[tuple[OrderLine, ...], dict[str, int], dict[LineStatus, dict[str, int]]]:
+    """Move ``wanted`` units per line from ``sources`` (in order) into ``target``:
+    ``(new lines, units by SKU, units taken by source and SKU)``. Raises
+    :class:`ValidationError` naming ``path[line_id]`` for an unknown line or more units
+    than the sources hold."""
+    _known(order, wanted, path)
     skus: dict[str, int] = {}
+    taken: dict[LineStatus, dict[str, int]] = {}
     lines = []
     for line in order.lines:
         qty = wanted.get(line.line_id)
@@ -433,8 +562,11 @@ def _move(
         left = qty
         for source in sources:
             take = min(left, buckets[source])
-            buckets[source] -= take
-            left -= take
+            if take:
+                buckets[source] -= take
+                left -= take
+                by_sku = taken.setdefault(source, {})
+                by_sku[line.sku] = by_sku.get(line.sku, 0) + take
         if left:
             names = "/".join(s.value for s in sources)
             raise ValidationError(
@@ -443,7 +575,91 @@ def _move(
         buckets[target] += qty
         lines.append(attrs.evolve(line, quantities=buckets))
         skus[line.sku] = skus.get(line.sku, 0) + qty
-    return tuple(lines), skus
+    return tuple(lines), skus, taken
+
+
+def _value_left(order: Order, lines: tuple[OrderLine, ...]) -> SoldValue:
+    """The value that leaves ``order`` when its lines become ``lines``."""
+    return order.sold_value.minus(attrs.evolve(order, lines=lines).sold_value)
+
+
+def _concession(order: Order, amount: Money, event: Event) -> list[Adjustment]:
+    """``amount`` off the units still sold, spread over their lines by what each is
+    still worth (so no line goes below zero), each part covering the line's units sold
+    now."""
+    worth = order.sold_by_line()
+    sold = [(line, units) for line, units in _sold(order) if units]
+    weights: list[int | Decimal] = [
+        max(Decimal(0), worth[line.line_id].amount) for line, _units in sold
+    ]
+    if not any(weights):
+        weights = [units for _line, units in sold]
+    label = f"refund {event.event_id}"
+    return [
+        Adjustment(AdjustmentKind.CONCESSION, part, Bearer.MERCHANT, line.line_id, label, units)
+        for (line, units), part in zip(sold, amount.allocate(weights), strict=True)
+        if part.amount
+    ]
+
+
+def _sold(order: Order) -> list[tuple[OrderLine, int]]:
+    return [(line, line.quantities[_OPEN] + line.quantities[_SHIPPED]) for line in order.lines]
+
+
+def _outstanding(order: Order) -> dict[str, int]:
+    """Units asked back and not received yet, by line id."""
+    out: dict[str, int] = {}
+    for request in order.returns:
+        for line_id, units in request.outstanding.items():
+            out[line_id] = out.get(line_id, 0) + units
+    return out
+
+
+def _receive(
+    order: Order, wanted: Mapping[str, int], sellable: Mapping[str, int], event: Event
+) -> tuple[tuple[Return, ...], str]:
+    """Mark ``wanted`` received against the oldest open requests; units nobody asked
+    back open a return of their own. Returns the returns and the id the units went to
+    (the first request they matched, or this event's id)."""
+    left = dict(wanted)
+    good = dict(sellable)
+    returns: list[Return] = []
+    first: str | None = None
+    for request in order.returns:
+        got: dict[str, int] = {}
+        fine: dict[str, int] = {}
+        for line_id, missing in request.outstanding.items():
+            take = min(missing, left.get(line_id, 0))
+            if take:
+                got[line_id] = take
+                left[line_id] -= take
+                fine[line_id] = min(take, good.get(line_id, 0))
+                good[line_id] = good.get(line_id, 0) - fine[line_id]
+        if got:
+            first = first or request.return_id
+            request = attrs.evolve(
+                request,
+                received=_add(request.received, got),
+                sellable=_add(request.sellable, {k: v for k, v in fine.items() if v}),
+                received_at=event.at,
+            )
+        returns.append(request)
+    rest = {line_id: units for line_id, units in left.items() if units}
+    if rest:
+        fine = {line_id: units for line_id, units in good.items() if units and line_id in rest}
+        returns.append(
+            Return(event.event_id, rest, received=rest, sellable=fine, received_at=event.at)
+        )
+        first = first or event.event_id
+    assert first is not None
+    return tuple(returns), first
+
+
+def _add(base: Mapping[str, int], more: Mapping[str, int]) -> dict[str, int]:
+    out = dict(base)
+    for key, units in more.items():
+        out[key] = out.get(key, 0) + units
+    return out
 
 
 def _units(lines: Mapping[str, int]) -> str:

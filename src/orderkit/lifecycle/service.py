@@ -11,7 +11,8 @@ already applied is "nothing to do", and writes no message.
 The messages: with an inventory ledger, the stock a decision moves
 (:class:`LinesCancelled` releases exactly the cancelled units, :class:`OrderCancelled`
 what is left, :class:`LinesShipped` commits what shipped, a refund of unshipped units
-releases them); with an event sink, every domain event. After the commit the service
+releases them, a :class:`ReturnReceived` puts the sellable units back in stock); with an
+event sink, every domain event. After the commit the service
 delivers them at once through an :class:`~orderkit.outbox.OutboxRelay` (``deliver=True``,
 the default); a delivery that fails stays in the outbox for the next relay run, so a
 crash or a sink outage loses nothing. Hosts that run the relay elsewhere (a worker, a
@@ -41,6 +42,7 @@ from orderkit.lifecycle.events import (
     OrderCancelled,
     PaymentReceived,
     Refunded,
+    ReturnReceived,
 )
 from orderkit.lifecycle.ports import CarrierGateway, EventSink, OrderRepository
 from orderkit.model.errors import (
@@ -59,6 +61,7 @@ from orderkit.outbox.messages import (
     STOCK_COMMIT,
     STOCK_CONFIRM,
     STOCK_RELEASE,
+    STOCK_RESTOCK,
     OutboxMessage,
     event_content,
     message_id,
@@ -227,7 +230,7 @@ class OrderService:
         every domain event (with a sink), with ids fixed by the order and event."""
         order = transition.order
         owed: list[tuple[str, dict[str, Any]]] = []
-        if self.inventory is not None and order.lock_id is not None:
+        if self.inventory is not None:
             owed += _stock(order.lock_id, transition.events)
         if self.sink is not None:
             owed += [event_content(event) for event in transition.events]
@@ -246,11 +249,19 @@ class OrderService:
         )
 
 
-def _stock(lock_id: str, events: tuple[DomainEvent, ...]) -> list[tuple[str, dict[str, Any]]]:
-    """The stock movements ``events`` imply, as ``(topic, payload)``."""
+def _stock(
+    lock_id: str | None, events: tuple[DomainEvent, ...]
+) -> list[tuple[str, dict[str, Any]]]:
+    """The stock movements ``events`` imply, as ``(topic, payload)``: returned sellable
+    units go back into stock; the rest move the order's lock, when it has one."""
     owed: list[tuple[str, dict[str, Any]]] = []
     for event in events:
-        if isinstance(event, PaymentReceived):
+        if isinstance(event, ReturnReceived) and event.restocked:
+            payload = {"lines": dict(event.restocked), "return_id": event.return_id}
+            owed.append((STOCK_RESTOCK, payload))
+        elif lock_id is None:
+            continue
+        elif isinstance(event, PaymentReceived):
             owed.append((STOCK_CONFIRM, {"lock_id": lock_id}))
         elif isinstance(event, LinesCancelled) and event.skus:
             owed.append((STOCK_RELEASE, {"lock_id": lock_id, "lines": dict(event.skus)}))

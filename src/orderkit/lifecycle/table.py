@@ -36,7 +36,15 @@ from orderkit.model.orders import LineStatus, Order, OrderStatus, TrackingStatus
 if TYPE_CHECKING:
     from orderkit.lifecycle.events import Event
 
-__all__ = ["DEFAULT_GUARDS", "DEFAULT_TABLE", "Guard", "Rule", "TransitionTable", "refund_lines"]
+__all__ = [
+    "DEFAULT_GUARDS",
+    "DEFAULT_TABLE",
+    "Guard",
+    "Rule",
+    "TransitionTable",
+    "refund_lines",
+    "refund_moves",
+]
 
 #: ``guard(order, event) -> bool``; called after the event's data was validated.
 Guard = Callable[[Order, "Event"], bool]
@@ -280,16 +288,35 @@ def refund_lines(order: Order, event: Event) -> dict[str, int]:
     totals = order.totals
     if not isinstance(amount, Money) or not totals.paid or totals.refunded + amount != totals.paid:
         return {}
-    return {
-        line.line_id: units
-        for line in order.lines
-        if (units := line.quantities[LineStatus.OPEN] + line.quantities[LineStatus.SHIPPED])
-    }
+    return {line_id: units for line_id, units in order.sold_units.items() if units}
+
+
+def refund_moves(order: Order, event: Event) -> dict[str, int]:
+    """The units a ``refund`` moves to REFUNDED (from open first, then shipped), by line
+    id: those :func:`refund_lines` covers, less, for named lines while the buyer is owed
+    money, the line's units already out of the sale (cancelled or returned: the refund
+    pays for them and they stay where they are)."""
+    wanted = refund_lines(order, event)
+    if not (event.data.get("lines") and order.totals.refund_due):
+        return wanted
+    moves: dict[str, int] = {}
+    for line in order.lines:
+        units = wanted.get(line.line_id, 0)
+        out = line.quantities[LineStatus.CANCELLED] + line.quantities[LineStatus.RETURNED]
+        if units > out:
+            moves[line.line_id] = units - out
+    for line_id, units in wanted.items():  # unknown lines reach the handler's check
+        if line_id not in moves and all(line.line_id != line_id for line in order.lines):
+            moves[line_id] = units
+    return moves
 
 
 def _refunds_everything(order: Order, event: Event) -> bool:
-    lines = refund_lines(order, event)
-    return bool(lines) and sum(lines.values()) == _open_units(order) + _shipped_units(order)
+    """After this refund no unit is still sold (open or shipped)."""
+    moves = refund_moves(order, event)
+    sold = order.sold_units
+    taken = sum(min(units, sold.get(line_id, 0)) for line_id, units in moves.items())
+    return taken == _open_units(order) + _shipped_units(order)
 
 
 def _has_open_units(order: Order, _event: Event) -> bool:
@@ -299,12 +326,11 @@ def _has_open_units(order: Order, _event: Event) -> bool:
 
 #: The guards the default table names; an extension may add its own.
 def _pays_in_full(order: Order, event: Event) -> bool:
-    """The payment brings what was paid up to what is payable (or beyond)."""
+    """The payment covers what is still due (or more)."""
     amount = event.data.get("amount")
     if not isinstance(amount, Money):
         return False
-    totals = order.totals
-    return totals.paid + amount >= totals.payable
+    return amount >= order.totals.due
 
 
 DEFAULT_GUARDS: Mapping[str, Guard] = {
@@ -353,11 +379,21 @@ def _default_rules() -> list[Rule]:
     add(_S.SHIPPED, "track", _S.SHIPPED)
     add(_S.SHIPPED, "refund", _S.CLOSED, "refunds_everything")
     add(_S.SHIPPED, "refund", _S.SHIPPED)
+    add(_S.SHIPPED, "return_received", _S.SHIPPED)  # a parcel the buyer refused
     add(_S.DELIVERED, "complete", _S.COMPLETED)
     add(_S.DELIVERED, "track", _S.DELIVERED)
     add(_S.DELIVERED, "refund", _S.CLOSED, "refunds_everything")
     add(_S.DELIVERED, "refund", _S.DELIVERED)
     add(_S.COMPLETED, "track", _S.COMPLETED)
+    # After-sales run beside the status (``Order.after_sale``): a COMPLETED order stays
+    # COMPLETED while units come back and money goes back.
+    for status in (_S.DELIVERED, _S.COMPLETED):
+        add(status, "return_requested", status)
+        add(status, "return_received", status)
+    # Money still owed after the order ended (a cancel after payment, a late return).
+    for status in (_S.COMPLETED, _S.CANCELLED, _S.CLOSED):
+        add(status, "refund", status)
+    add(_S.CLOSED, "return_received", _S.CLOSED)
     return rules
 
 

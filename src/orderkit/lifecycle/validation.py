@@ -86,6 +86,15 @@ def refund(order: Order, data: Mapping[str, Any]) -> None:
     _lines(data, "lines", required=False)
 
 
+def return_requested(order: Order, data: Mapping[str, Any]) -> None:
+    _lines(data, "lines")
+
+
+def return_received(order: Order, data: Mapping[str, Any]) -> None:
+    _lines(data, "lines")
+    _lines(data, "sellable", required=False)
+
+
 def hold(order: Order, data: Mapping[str, Any]) -> None:
     _text(data, "kind")
     if len(data["kind"]) > NAME_MAX_LENGTH:
@@ -112,6 +121,8 @@ CHECKS: Final[Mapping[str, DataCheck]] = {
     "track": track,
     "cancel_lines": cancel_lines,
     "refund": refund,
+    "return_requested": return_requested,
+    "return_received": return_received,
     "hold": hold,
     "release_hold": hold,
     "change_address": change_address,

@@ -313,6 +313,14 @@ class Money:
             )
         return int(scaled)
 
+    @property
+    def digits(self) -> int:
+        """Decimals that hold this amount exactly: the currency's minor digits, or more
+        for an amount finer than the minor unit (``Money("0.125", "CNY").digits == 3``)."""
+        exponent = self.amount.as_tuple().exponent
+        assert isinstance(exponent, int)  # a finite amount (checked on construction)
+        return max(minor_digits(self.currency), -exponent)
+
     def round(self, rounding: str = ROUND_HALF_UP) -> Money:
         """Round to the currency's minor unit (half-up by default)."""
         exponent = Decimal(1).scaleb(-minor_digits(self.currency))
@@ -395,10 +403,11 @@ class Money:
     def allocate(self, weights: Sequence[int | Decimal]) -> list[Money]:
         """Split into parts proportional to ``weights`` that sum back exactly.
 
-        Works in minor units: each part gets the floor of its exact share, and the
-        remaining units go one each to the parts with the largest remainders (earlier
-        parts win ties), so the result is deterministic and never off by a fen. Used to
-        spread an order-level discount over lines by line value.
+        Works in minor units (or, for an amount finer than the minor unit, in its own
+        smallest digit): each part gets the floor of its exact share, and the remaining
+        units go one each to the parts with the largest remainders (earlier parts win
+        ties), so the result is deterministic and never off by a fen. Used to spread an
+        order-level discount over lines by line value.
 
         >>> [str(m) for m in Money("10.00", "CNY").allocate([1, 1, 1])]
         ['CNY 3.34', 'CNY 3.33', 'CNY 3.33']
@@ -415,7 +424,8 @@ class Money:
         total_weight = sum(exact, Decimal(0))
         if total_weight == 0:
             raise ValidationError("weights", list(weights), "weights must not all be zero")
-        units = self.minor
+        digits = self.digits
+        units = int(self.amount.scaleb(digits))
         sign = -1 if units < 0 else 1
         units = abs(units)
         shares = []
@@ -430,7 +440,7 @@ class Money:
         order = sorted(range(len(shares)), key=lambda i: (-remainders[i], i))
         for i in order[:leftover]:
             shares[i] += 1
-        return [Money.from_minor(sign * share, self.currency) for share in shares]
+        return [Money(Decimal(sign * share).scaleb(-digits), self.currency) for share in shares]
 
     # --- text --------------------------------------------------------------------------
 

@@ -15,10 +15,12 @@ cancelled, or 1 of 3 refunded, without losing track of the rest.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from enum import IntEnum, StrEnum
+from fractions import Fraction
 from typing import Any, Final
 
 import attrs
@@ -27,12 +29,13 @@ from orderkit.model import _checks as check
 from orderkit.model.errors import CurrencyMismatch, ValidationError
 from orderkit.model.frozen import FrozenMap
 from orderkit.model.ids import parse_recon_id
-from orderkit.model.money import Money
+from orderkit.model.money import Money, minor_digits
 
 __all__ = [
     "Address",
     "Adjustment",
     "AdjustmentKind",
+    "AfterSale",
     "Bearer",
     "CarrierScan",
     "Hold",
@@ -44,7 +47,9 @@ __all__ = [
     "OrderTotals",
     "Payment",
     "PaymentKind",
+    "Return",
     "Shipment",
+    "SoldValue",
     "TrackingEvent",
     "TrackingStatus",
     "check_version_raised",
@@ -104,6 +109,9 @@ class AdjustmentKind(StrEnum):
     COMMISSION = "commission"
     TAX = "tax"
     ROUNDING = "rounding"
+    CONCESSION = "concession"
+    """Money given back while the goods stay sold (a partial refund, compensation for a
+    late parcel): a discount granted after the sale, recorded by a ``refund``."""
 
 
 class Bearer(StrEnum):
@@ -139,6 +147,20 @@ class PaymentKind(StrEnum):
 
     PAYMENT = "payment"
     REFUND = "refund"
+
+
+class AfterSale(StrEnum):
+    """Where an order stands after delivery (:attr:`Order.after_sale`), beside its
+    status: a COMPLETED order stays COMPLETED while the buyer returns a unit."""
+
+    NONE = "none"
+    """No return asked for."""
+    RETURN_REQUESTED = "return_requested"
+    """The buyer asked to return units the warehouse has not received yet."""
+    REFUND_DUE = "refund_due"
+    """Every requested unit is back; the buyer is still owed money for them."""
+    RETURNED = "returned"
+    """Every requested unit is back and refunded."""
 
 
 # --- value objects -----------------------------------------------------------------------
@@ -276,6 +298,9 @@ class Adjustment:
     borne_by: Bearer = attrs.field(default=Bearer.MERCHANT, converter=_to_bearer)
     line_id: str | None = attrs.field(default=None, validator=check.optional_text)
     label: str = attrs.field(default="", validator=check.text())
+    units: int | None = attrs.field(default=None)
+    """How many of ``line_id``'s units it covers (``None``: every unit of the line). A
+    concession covers the units still sold when it was granted."""
 
     @amount.validator
     def _magnitude(self, _attribute: Any, value: Money) -> None:
@@ -283,6 +308,15 @@ class Adjustment:
             raise ValidationError(
                 "amount.amount", value.amount, f"a {self.kind.value} amount must be >= 0"
             )
+
+    @units.validator
+    def _covered(self, _attribute: Any, value: int | None) -> None:
+        if value is None:
+            return
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValidationError("units", value, "expected an integer >= 1 or None")
+        if self.line_id is None:
+            raise ValidationError("units", value, "only an adjustment of one line covers units")
 
     @property
     def payable_effect(self) -> Money:
@@ -295,7 +329,12 @@ class Adjustment:
 
 
 _ADDS = frozenset({AdjustmentKind.SHIPPING, AdjustmentKind.TAX, AdjustmentKind.ROUNDING})
-_SUBTRACTS = (AdjustmentKind.DISCOUNT, AdjustmentKind.COUPON, AdjustmentKind.SUBSIDY)
+_SUBTRACTS = (
+    AdjustmentKind.DISCOUNT,
+    AdjustmentKind.COUPON,
+    AdjustmentKind.SUBSIDY,
+    AdjustmentKind.CONCESSION,
+)
 
 
 _to_at_impl = check.aware("at")
@@ -407,13 +446,95 @@ class Hold:
     reason: str = attrs.field(default="", validator=check.text())
 
 
+_to_requested_at_impl = check.optional_aware("requested_at")
+
+
+def _to_requested_at(value: object) -> datetime | None:
+    return _to_requested_at_impl(value)
+
+
+_to_received_at_impl = check.optional_aware("received_at")
+
+
+def _to_received_at(value: object) -> datetime | None:
+    return _to_received_at_impl(value)
+
+
+@attrs.frozen
+class Return:
+    """One after-sales return: the units the buyer asked to send back (``lines``, line
+    id to units), when (``requested_at``), and what the warehouse got back so far
+    (``received``), of which ``sellable`` went back into stock.
+
+    ``return_id`` is the id of the ``return_requested`` event (or of the
+    ``return_received`` event, for goods that came back unannounced).
+    """
+
+    return_id: str = attrs.field(validator=check.text(allow_empty=False))
+    lines: FrozenMap[str, int] = attrs.field(converter=_to_unit_map)
+    requested_at: datetime | None = attrs.field(default=None, converter=_to_requested_at)
+    received: FrozenMap[str, int] = attrs.field(factory=FrozenMap, converter=_to_unit_map)
+    sellable: FrozenMap[str, int] = attrs.field(factory=FrozenMap, converter=_to_unit_map)
+    received_at: datetime | None = attrs.field(default=None, converter=_to_received_at)
+
+    @property
+    def outstanding(self) -> dict[str, int]:
+        """Requested units not received yet, by line id."""
+        return {
+            line_id: left
+            for line_id, units in self.lines.items()
+            if (left := units - self.received.get(line_id, 0)) > 0
+        }
+
+
+@attrs.frozen
+class SoldValue:
+    """What the buyer pays for the units still sold, by component.
+
+    ``goods`` is their price; ``discounts``, ``tax`` and per-line ``shipping`` are their
+    share of the order's: order-level amounts are spread over lines by line value (net
+    of the line's own discounts) with :meth:`Money.allocate`, and a line's share goes
+    to its units in proportion, rounded once to the fen, so a line's units together
+    always carry exactly its share. The order's own shipping and rounding count while
+    anything is still sold or travelled. ``amount = goods - discounts + shipping + tax + rounding``.
+    """
+
+    goods: Money
+    discounts: Money
+    shipping: Money
+    tax: Money
+    rounding: Money
+
+    @property
+    def amount(self) -> Money:
+        """``goods - discounts + shipping + tax + rounding``."""
+        return self.goods - self.discounts + self.shipping + self.tax + self.rounding
+
+    def minus(self, other: SoldValue) -> SoldValue:
+        """Component by component, what ``self`` holds beyond ``other`` (the value that
+        left when an order went from ``self`` to ``other``)."""
+        return SoldValue(
+            self.goods - other.goods,
+            self.discounts - other.discounts,
+            self.shipping - other.shipping,
+            self.tax - other.tax,
+            self.rounding - other.rounding,
+        )
+
+
 @attrs.frozen
 class OrderTotals:
     """An order's money, computed from its lines and adjustments, exact to the cent.
 
-    ``payable = goods + shipping + tax - discounts + rounding`` is what the buyer owes.
-    ``settlement = payable + platform_funded - merchant_fees`` is what the channel should
-    pay the merchant: discounts the platform bears come back, fees and commissions go.
+    ``payable = goods + shipping + tax - discounts + rounding`` is what the order was
+    placed for (less any concession granted since). ``sold`` is the part of it for the
+    units still sold (open or shipped; see :class:`SoldValue`): cancelled, refunded and
+    returned units leave it. ``settlement = payable + platform_funded - merchant_fees``
+    is what the channel should pay the merchant: discounts the platform bears come back,
+    fees and commissions go.
+
+    The money identity, exact to the fen after every event:
+    ``paid - refunded - refund_due + due == sold`` (for a paid order ``due`` is zero).
     """
 
     goods: Money
@@ -427,11 +548,20 @@ class OrderTotals:
     settlement: Money
     paid: Money
     refunded: Money
+    sold: Money
 
     @property
     def due(self) -> Money:
-        """What the buyer still owes: ``payable - paid``, never below zero."""
-        owed = self.payable - self.paid
+        """What the buyer still owes: ``sold - (paid - refunded)``, never below zero."""
+        owed = self.sold - self.paid + self.refunded
+        return owed if owed.amount > 0 else Money.zero(owed.currency)
+
+    @property
+    def refund_due(self) -> Money:
+        """What the buyer is owed back: ``paid - refunded - sold``, never below zero
+        (cancelled or returned units paid for, an overpayment, a price lowered after
+        payment)."""
+        owed = self.paid - self.refunded - self.sold
         return owed if owed.amount > 0 else Money.zero(owed.currency)
 
 
@@ -592,6 +722,16 @@ def _to_status_since(value: object) -> datetime | None:
 
 
 _to_event_ids_impl = check.tuple_of(str, "applied_event_ids")
+_to_delivered_at_impl = check.optional_aware("delivered_at")
+_to_returns_impl = check.tuple_of(Return, "returns")
+
+
+def _to_delivered_at(value: object) -> datetime | None:
+    return _to_delivered_at_impl(value)
+
+
+def _to_returns(value: object) -> tuple[Return, ...]:
+    return _to_returns_impl(value)
 
 
 def _to_event_ids(value: object) -> tuple[str, ...]:
@@ -644,7 +784,11 @@ class Order:
     lock_id: str | None = attrs.field(default=None, validator=check.optional_text)
     """The inventory lock holding this order's stock, when a ledger is wired in."""
     applied_event_ids: tuple[str, ...] = attrs.field(default=(), converter=_to_event_ids)
-    """The most recent event ids applied to this order (bounded by the lifecycle)."""
+    """Every event id applied to this order (never forgotten; see the lifecycle)."""
+    delivered_at: datetime | None = attrs.field(default=None, converter=_to_delivered_at)
+    """When the buyer signed for it (the after-sales window runs from here)."""
+    returns: tuple[Return, ...] = attrs.field(default=(), converter=_to_returns)
+    """After-sales returns asked for or received, oldest first."""
 
     @property
     def currency(self) -> str:
@@ -671,8 +815,119 @@ class Order:
         return None
 
     @property
+    def after_sale(self) -> AfterSale:
+        """Where the order stands after delivery (see :class:`AfterSale`)."""
+        if not self.returns:
+            return AfterSale.NONE
+        if any(r.outstanding for r in self.returns):
+            return AfterSale.RETURN_REQUESTED
+        if self.totals.refund_due:
+            return AfterSale.REFUND_DUE
+        return AfterSale.RETURNED
+
+    @property
+    def sold_units(self) -> dict[str, int]:
+        """Units still sold (open or shipped), by line id."""
+        return {
+            line.line_id: line.quantities[LineStatus.OPEN] + line.quantities[LineStatus.SHIPPED]
+            for line in self.lines
+        }
+
+    @property
+    def sold_value(self) -> SoldValue:
+        """What the buyer pays for the units still sold (see :class:`SoldValue`)."""
+        currency = self.currency
+        minor = minor_digits(currency)
+        zero = Money.zero(currency).amount
+        goods = zero
+        sums = [zero, zero, zero, zero]  # discounts, shipping, tax, rounding
+        anything = bool(self.shipments)
+        for line_goods, line_sums in self._sold_lines(minor).values():
+            anything = True
+            goods += line_goods
+            for slot, amount in enumerate(line_sums):
+                sums[slot] += amount
+        if anything:  # the order's own charges stand while anything is sold or travelled
+            known = {line.line_id for line in self.lines}
+            for adjustment in self.adjustments:
+                if adjustment.line_id not in known and adjustment.kind in _ORDER_CHARGES:
+                    sums[_SHARE_SLOT[adjustment.kind]] += adjustment.amount.amount
+        return SoldValue(*(Money(amount, currency) for amount in (goods, *sums)))
+
+    def sold_by_line(self) -> dict[str, Money]:
+        """What the buyer pays for each line's units still sold (its goods, less its
+        discounts, plus its tax and own shipping), by line id; lines with nothing sold
+        are left out. The order's own shipping and rounding are not in any line."""
+        currency = self.currency
+        return {
+            line_id: Money(goods - sums[0] + sums[1] + sums[2] + sums[3], currency)
+            for line_id, (goods, sums) in self._sold_lines(minor_digits(currency)).items()
+        }
+
+    def _sold_lines(self, minor: int) -> dict[str, tuple[Decimal, list[Decimal]]]:
+        """Per line with units still sold: their goods and their ``(discounts, shipping,
+        tax, rounding)`` shares."""
+        parts = self._line_parts()
+        out: dict[str, tuple[Decimal, list[Decimal]]] = {}
+        for line in self.lines:
+            sold = line.quantities[LineStatus.OPEN] + line.quantities[LineStatus.SHIPPED]
+            if not sold:
+                continue
+            groups: dict[int, list[tuple[Decimal, int]]] = {}
+            for (slot, covered), total in parts[line.line_id].items():
+                groups.setdefault(slot, []).append((total, covered))
+            sums = [Decimal(0)] * 4
+            for slot, shares in groups.items():
+                sums[slot] = _units_share(shares, sold, minor)
+            out[line.line_id] = (line.unit_price.amount * sold, sums)
+        return out
+
+    def line_discounts(self) -> dict[str, Money]:
+        """Each line's whole share of the order's discounts (its own, plus its part of
+        the order-level ones), by line id."""
+        currency = self.currency
+        return {
+            line_id: Money(sum((a for (slot, _u), a in row.items() if slot == 0), Decimal(0)),
+                           currency)
+            for line_id, row in self._line_parts().items()
+        }
+
+    def _line_parts(self) -> dict[str, dict[tuple[int, int], Decimal]]:
+        """Each line's share of the adjustments, as ``(slot, units covered) -> amount``
+        (slots: discounts, shipping, tax, rounding): its own adjustments, plus its part
+        of the order-level discounts and tax, spread by line value (by units when every
+        line is free)."""
+        currency = self.currency
+        parts: dict[str, dict[tuple[int, int], Decimal]] = {line.line_id: {} for line in self.lines}
+        quantity = {line.line_id: line.quantity for line in self.lines}
+        spread: dict[int, Decimal] = {}
+        own: dict[str, Decimal] = {}  # each line's own discounts at sale
+        for adjustment in self.adjustments:
+            slot = _SHARE_SLOT.get(adjustment.kind)
+            if slot is None:
+                continue
+            amount, line_id = adjustment.amount.amount, adjustment.line_id
+            if line_id is not None and line_id in parts:
+                key = (slot, adjustment.units or quantity[line_id])
+                parts[line_id][key] = parts[line_id].get(key, 0) + amount
+                if slot == 0 and adjustment.kind is not AdjustmentKind.CONCESSION:
+                    own[line_id] = own.get(line_id, Decimal(0)) + amount
+            elif adjustment.kind not in _ORDER_CHARGES:
+                spread[slot] = spread.get(slot, 0) + amount
+        if spread:
+            weights = _spread_weights(self.lines, own)
+            for slot, total in spread.items():
+                shares = Money(total, currency).allocate(weights)
+                for line, share in zip(self.lines, shares, strict=True):
+                    key = (slot, line.quantity)
+                    row = parts[line.line_id]
+                    row[key] = row.get(key, 0) + share.amount
+        return parts
+
+    @property
     def totals(self) -> OrderTotals:
-        """Goods, shipping, discounts, payable and settlement, exact to the cent."""
+        """Goods, shipping, discounts, payable, what is still sold, paid and refunded, and
+        settlement, exact to the cent."""
         # Every amount on an order shares its currency (checked on construction), so the
         # sums run on Decimals and become Money once at the end.
         currency = self.currency
@@ -717,4 +972,52 @@ class Order:
             settlement=money(payable + platform_funded - fees),
             paid=money(paid),
             refunded=money(refunded),
+            sold=self.sold_value.amount,
         )
+
+
+def _spread_weights(
+    lines: tuple[OrderLine, ...], own: Mapping[str, Decimal]
+) -> list[int | Decimal]:
+    """How order-level discounts and tax are spread: by each line's value net of its own
+    discounts at sale (``own``; as the platforms allocate a coupon), else by value, else
+    by units. Concessions granted later do not move the spread."""
+    gross: list[int | Decimal] = [line.amount.amount for line in lines]
+    net: list[int | Decimal] = [
+        max(Decimal(0), value - own.get(line.line_id, Decimal(0)))
+        for line, value in zip(lines, gross, strict=True)
+    ]
+    if any(net):
+        return net
+    if any(gross):
+        return gross
+    return [line.quantity for line in lines]
+
+
+#: Order-level kinds that stay with the order instead of being spread over its lines.
+_ORDER_CHARGES: Final = frozenset({AdjustmentKind.SHIPPING, AdjustmentKind.ROUNDING})
+
+#: Where an adjustment kind goes in a line's share ``(discounts, shipping, tax, rounding)``.
+_SHARE_SLOT: Final[dict[AdjustmentKind, int]] = {
+    **dict.fromkeys(_SUBTRACTS, 0),
+    AdjustmentKind.SHIPPING: 1,
+    AdjustmentKind.TAX: 2,
+    AdjustmentKind.ROUNDING: 3,
+}
+
+
+def _units_share(shares: list[tuple[Decimal, int]], sold: int, minor: int) -> Decimal:
+    """What ``sold`` units of a line carry of its ``shares`` (``(amount, units covered)``
+    of one kind, say every discount of the line): each amount in proportion to the
+    units it covers that are still sold, summed exactly and rounded once, half up, to
+    the smallest digit of the amounts. Rounding once keeps a unit's share within its
+    exact part by less than one fen, so no unit carries more discount than its price."""
+    digits = minor
+    exact = Fraction(0)
+    for total, covered in shares:
+        exponent = total.as_tuple().exponent
+        assert isinstance(exponent, int)
+        digits = max(digits, -exponent)
+        exact += Fraction(total) * min(sold, covered) / covered
+    # Half up (floor of x + 1/2): shifting by whole fen shifts the result by as much.
+    return Decimal(math.floor(exact * 10**digits + Fraction(1, 2))).scaleb(-digits)

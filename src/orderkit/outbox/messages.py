@@ -36,6 +36,7 @@ __all__ = [
     "STOCK_COMMIT",
     "STOCK_CONFIRM",
     "STOCK_RELEASE",
+    "STOCK_RESTOCK",
     "DeliveryStatus",
     "OutboxMessage",
     "StoredMessage",
@@ -46,6 +47,7 @@ __all__ = [
 STOCK_RELEASE: Final = "stock.release"
 STOCK_COMMIT: Final = "stock.commit"
 STOCK_CONFIRM: Final = "stock.confirm"
+STOCK_RESTOCK: Final = "stock.restock"
 #: ``pending``: not yet delivered (or failed, to be retried); ``delivered``: every
 #: consumer has it; ``dead``: failed ``max_attempts`` times, kept with its error.
 DeliveryStatus = Literal["pending", "delivered", "dead"]

@@ -111,3 +111,7 @@ class StockEffects(Protocol):
     ) -> StockResult:
         """A payment: the lock's units still locked never expire."""
         ...
+
+    def restock(self, lines: Mapping[str, int], *, order_id: str, ref: str) -> StockResult:
+        """Returned units (SKU to units) came back sellable: back into stock."""
+        ...

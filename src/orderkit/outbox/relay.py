@@ -42,6 +42,7 @@ from orderkit.outbox.messages import (
     STOCK_COMMIT,
     STOCK_CONFIRM,
     STOCK_RELEASE,
+    STOCK_RESTOCK,
     OutboxMessage,
     StoredMessage,
     event_content,
@@ -200,12 +201,16 @@ class OutboxRelay:
         if inventory is None:
             raise LookupError(f"no inventory ledger for {message.topic!r} messages")
         payload = message.payload
+        order_id, ref = message.order_id, message.message_id
+        if message.topic == STOCK_RESTOCK:
+            # Returned units are the order's, not a lock's: no lock id to check.
+            inventory.restock(_units(payload.get("lines")), order_id=order_id, ref=ref)
+            return []
         lock_id = payload.get("lock_id")
         if not isinstance(lock_id, str):
             raise ValidationError("payload.lock_id", lock_id, "expected a lock id")
         lines = payload.get("lines")
-        units = None if lines is None else dict(lines)
-        order_id, ref = message.order_id, message.message_id
+        units = None if lines is None else _units(lines)
         if message.topic == STOCK_RELEASE:
             result = inventory.release(lock_id, units, order_id=order_id, ref=ref)
         elif message.topic == STOCK_COMMIT:
@@ -274,3 +279,10 @@ class OutboxRelay:
             stored.message.message_id, text, dead=dead, retry_at=None if dead else now + wait
         )
         return int(dead)
+
+
+def _units(lines: object) -> dict[str, int]:
+    """A stock message's ``lines`` (SKU to units), as the ledger takes them."""
+    if not isinstance(lines, dict):
+        raise ValidationError("payload.lines", lines, "expected a mapping of SKU to units")
+    return dict(lines)

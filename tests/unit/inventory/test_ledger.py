@@ -332,6 +332,30 @@ def test_every_movement_is_an_entry_with_who_when_and_why(
     assert lock.lock_id not in repr(ledger.entries())  # the secret token is never stored
 
 
+def test_a_restock_puts_returned_units_back_once_per_reference(ledger: InventoryLedger) -> None:
+    lock = ledger.lock("ORD-1", {"CUP": 2}, ttl=TTL)
+    ledger.commit(lock.lock_id)
+    assert level(ledger, "CUP") == (3, 0, 3)
+    first = ledger.restock({"CUP": 1}, order_id="ORD-1", ref="ORD-1:return-1")
+    assert (first.outcome, first.lines) == ("restocked", {"CUP": 1})
+    again = ledger.restock({"CUP": 1}, order_id="ORD-1", ref="ORD-1:return-1")
+    assert again.outcome == "already_applied"  # a redelivered return message
+    assert level(ledger, "CUP") == (4, 0, 4)
+    last = ledger.entries()[-1]
+    assert (last.kind, last.order_id, last.ref, last.reason) == (
+        EntryKind.RESTOCK, "ORD-1", "ORD-1:return-1", "return"
+    )
+    assert ledger.verify().ok
+    before = snapshot(ledger)
+    for bad, path in (({"CUP": 0}, "lines['CUP']"), ({}, "lines")):
+        with pytest.raises(ValidationError) as caught:
+            ledger.restock(bad, order_id="ORD-1", ref="r")
+        assert caught.value.path == path
+    with pytest.raises(ValidationError):
+        ledger.restock({"CUP": 1}, order_id="", ref="r")
+    assert snapshot(ledger) == before
+
+
 # --- release breaker ------------------------------------------------------------------------
 
 

@@ -219,3 +219,26 @@ def test_woocommerce_line_without_sku_uses_its_variation_then_product() -> None:
     order = normalize("woocommerce", load("woocommerce", "on_hold_bank_transfer"))
     assert [line.sku for line in order.lines] == ["TEA-OOLONG-250G", "23", "TRAY-BAMBOO"]
     assert order.status is OrderStatus.PENDING_PAYMENT
+
+
+def test_a_partly_shipped_trade_is_shipped_in_the_map_and_in_the_lifecycle() -> None:
+    from orderkit.lifecycle import Event, Lifecycle
+
+    payload = load("tmall", "wait_seller_send_goods")
+    payload["status"] = "SELLER_CONSIGNED_PART"  # one sub-order left the warehouse
+    payload["orders"]["order"][0]["status"] = "WAIT_BUYER_CONFIRM_GOODS"
+    mapped = normalize("tmall", payload)
+    assert mapped.status is OrderStatus.SHIPPED
+    assert [line.status for line in mapped.lines] == [
+        LineStatus.SHIPPED, LineStatus.OPEN, LineStatus.OPEN
+    ]
+    # The same fact through the lifecycle: the paid trade ships its first line only.
+    paid = normalize("tmall", load("tmall", "wait_seller_send_goods"))
+    assert paid.status is OrderStatus.PAID
+    first = paid.lines[0]
+    at = datetime(2026, 2, 17, tzinfo=UTC)
+    ship = Event("ship", event_id="s1", at=at,
+                 data={"carrier": "SF", "waybill": "SF1", "lines": {first.line_id: first.quantity}})
+    decided = Lifecycle().apply(paid, ship).order
+    assert decided.status == mapped.status
+    assert [line.status for line in decided.lines] == [line.status for line in mapped.lines]

@@ -167,6 +167,9 @@ class Spy:
             lambda: self.ledger.confirm(lock_id, order_id=order_id, ref=ref),
         )
 
+    def restock(self, lines: Mapping[str, int], *, order_id: str, ref: str) -> ReleaseResult:
+        return self.ledger.restock(lines, order_id=order_id, ref=ref)
+
     def _call(
         self,
         method: str,

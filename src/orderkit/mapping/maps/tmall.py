@@ -110,9 +110,10 @@ def platform_map() -> PlatformMap:
             rules=(
                 StatusRule({"trade": ("TRADE_NO_CREATE_PAY", "WAIT_BUYER_PAY", "PAY_PENDING")},
                            OrderStatus.PENDING_PAYMENT),
-                StatusRule({"trade": ("WAIT_SELLER_SEND_GOODS", "PAID_FORBID_CONSIGN",
-                                      "SELLER_CONSIGNED_PART")},
-                           OrderStatus.PAID, "part-shipped trades stay PAID; lines tell which"),
+                StatusRule({"trade": ("WAIT_SELLER_SEND_GOODS", "PAID_FORBID_CONSIGN")},
+                           OrderStatus.PAID),
+                StatusRule({"trade": "SELLER_CONSIGNED_PART"}, OrderStatus.SHIPPED,
+                           "partly shipped is SHIPPED, as in the lifecycle; lines tell which"),
                 StatusRule({"trade": "WAIT_BUYER_CONFIRM_GOODS"}, OrderStatus.SHIPPED),
                 StatusRule({"trade": "TRADE_BUYER_SIGNED"}, OrderStatus.DELIVERED),
                 StatusRule({"trade": "TRADE_FINISHED"}, OrderStatus.COMPLETED),

@@ -482,7 +482,7 @@ class InventoryStoreContract:
         """Seeded random stories through the ledger: the invariants hold after each step.
 
         The stories lock, release, confirm, commit (also after expiry or release, and more
-        than was locked, so SKUs get oversold), adjust, expire and approve.
+        than was locked, so SKUs get oversold), adjust, expire, restock and approve.
         """
         kinds: set[EntryKind] = set()
         oversold = False
@@ -523,7 +523,11 @@ def _random_step(
     roll = rng.random()
     try:
         if roll < 0.15:
-            ledger.receive(rng.choice(_SKUS), rng.randint(1, 6), reference="PO")
+            sku, qty = rng.choice(_SKUS), rng.randint(1, 6)
+            if roll < 0.03:  # a return: a retried message (same ref) restocks once
+                ledger.restock({sku: 1}, order_id="ORD-1", ref=f"return-{sku}-{qty}")
+            else:
+                ledger.receive(sku, qty, reference="PO")
         elif roll < 0.40 or (roll < 0.70 and not locks):
             lines = [(rng.choice(_SKUS), rng.randint(1, 4)) for _ in range(rng.randint(1, 3))]
             locks.append(ledger.lock(f"ORD-{rng.randint(1, 3)}", lines, ttl=_TTL).lock_id)
@@ -556,8 +560,8 @@ def _assert_invariants(ledger: InventoryLedger, where: str) -> bool:
     assert (report.drifts, report.problems) == ((), ()), (where, report)
     moved: dict[str, int] = dict.fromkeys(_SKUS, 0)
     for entry in ledger.entries():
-        if entry.kind in (EntryKind.RECEIVE, EntryKind.ADJUST):
-            moved[entry.sku] += entry.qty  # received (and restocked), adjusted (signed)
+        if entry.kind in (EntryKind.RECEIVE, EntryKind.RESTOCK, EntryKind.ADJUST):
+            moved[entry.sku] += entry.qty  # received, restocked, adjusted (signed)
         elif entry.kind in (EntryKind.COMMIT, EntryKind.SHIP_UNLOCKED):
             moved[entry.sku] -= entry.qty  # shipped
     short: dict[str, int] = {}
