@@ -12,7 +12,7 @@ Keys come from business identity through :func:`orderkit.model.ids.fingerprint`.
 
 from orderkit.idempotency.codec import Codec, PickleCodec, StoredResult
 from orderkit.idempotency.duplicates import DuplicateDetector
-from orderkit.idempotency.guard import DEFAULT_RETRYABLE, Idempotency
+from orderkit.idempotency.guard import DEFAULT_RETRYABLE, FinalErrors, Idempotency
 from orderkit.idempotency.records import IdempotencyRecord, RecordState
 from orderkit.idempotency.retry import RetryPolicy
 from orderkit.model.ids import fingerprint
@@ -21,6 +21,7 @@ __all__ = [
     "DEFAULT_RETRYABLE",
     "Codec",
     "DuplicateDetector",
+    "FinalErrors",
     "Idempotency",
     "IdempotencyRecord",
     "PickleCodec",

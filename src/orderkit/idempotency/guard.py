@@ -6,21 +6,34 @@ caller *claims* the key in the store (put-if-absent, with a lease and a unique c
 token), runs ``fn`` and stores its outcome; every later caller with the same key and an
 equal payload gets that outcome back without running ``fn``.
 
-The rule for errors raised by ``fn``:
+The rule for what ``fn`` did:
 
-* **Business outcomes are stored and replayed.** An :class:`~orderkit.model.errors.OrderkitError`
-  (``InsufficientStock``, ``TransitionNotAllowed``, a ``ValidationError``) is the answer
-  to the request; asking again with the same payload must give the same answer, not run
-  the work again.
-* **Transient faults release the claim**, so a retry runs ``fn`` again: any exception
-  that is not an ``OrderkitError`` (a timeout, a dropped connection, a bug) and every
-  error the guard's ``retryable`` marks as retryable. By default that is
-  :class:`~orderkit.model.errors.StoreError`, :class:`~orderkit.model.errors.ConcurrencyError` and
-  :class:`~orderkit.model.errors.AlreadyInProgress`: faults that a retry can clear.
+* **A result is stored and replayed.** Every later caller with the same key and payload
+  gets it back; ``fn`` never runs again under that key (until :meth:`purge`).
+* **A result that cannot be stored never runs twice.** When the codec cannot encode it
+  (it does not pickle, say), the guard stores a *not-stored marker* instead of releasing
+  the claim: the first caller still gets its result, and every retry gets an
+  :class:`~orderkit.model.errors.IdempotencyError` naming the key, never a second run of
+  work that may already have charged a card.
+* **A refusal is retried unless the caller says it is final.** An exception raised by
+  ``fn`` releases the claim, so a later retry runs ``fn`` again: a "confirm receipt"
+  refused while the order was still SHIPPED goes through once it is DELIVERED. Only an
+  error the caller marks as final with ``final_errors=`` (on the guard, or per call on
+  :meth:`~Idempotency.run` and :meth:`~Idempotency.idempotent`) is stored and raised
+  again to every retry without running ``fn``; ``DuplicateOrder`` or a
+  ``ValidationError`` of the payload are typical final answers. An error that
+  ``retryable`` marks (by default :class:`~orderkit.model.errors.StoreError`,
+  :class:`~orderkit.model.errors.ConcurrencyError` and
+  :class:`~orderkit.model.errors.AlreadyInProgress`) is never final. A final error that
+  cannot be encoded is remembered as the not-stored marker.
 * **A crash** (the process dies inside ``fn``) leaves the claim in place until its lease
   expires; then the next caller takes the key over. If the first caller was only slow
   and finishes late, its token no longer matches and the store refuses its write, so
   the new holder's outcome stands.
+
+The not-stored marker is a completed record whose outcome is empty (``b""``); a codec
+must therefore never encode an outcome as empty bytes (the guard treats that as "cannot
+be stored").
 """
 
 from __future__ import annotations
@@ -39,6 +52,7 @@ from orderkit.model.errors import (
     AlreadyInProgress,
     ConcurrencyError,
     IdempotencyConflict,
+    IdempotencyError,
     OrderkitError,
     StoreError,
     ValidationError,
@@ -49,7 +63,7 @@ if TYPE_CHECKING:
     from orderkit.idempotency.ports import IdempotencyStore
     from orderkit.model.time import Clock
 
-__all__ = ["DEFAULT_RETRYABLE", "Idempotency"]
+__all__ = ["DEFAULT_RETRYABLE", "FinalErrors", "Idempotency"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -71,6 +85,23 @@ _RECEIVERS: Final = frozenset({"self", "cls"})
 
 Retryable = tuple[type[BaseException], ...] | Callable[[BaseException], bool]
 
+#: Which errors raised by the work are final answers: exception types or a predicate.
+FinalErrors = tuple[type[BaseException], ...] | Callable[[BaseException], bool]
+
+#: The stored outcome of a run whose result (or final error) could not be encoded.
+_NOT_STORED: Final = b""
+
+
+def _predicate(name: str, value: object) -> Callable[[BaseException], bool]:
+    if isinstance(value, tuple):
+        if not all(isinstance(kind, type) and issubclass(kind, BaseException) for kind in value):
+            raise ValidationError(name, value, "expected exception types")
+        kinds = value
+        return lambda error: isinstance(error, kinds)
+    if callable(value):
+        return cast(Callable[[BaseException], bool], value)
+    raise ValidationError(name, value, "expected a tuple of exception types or a predicate")
+
 
 def _positive(name: str, value: object) -> timedelta:
     if not isinstance(value, timedelta) or value <= timedelta(0):
@@ -85,6 +116,9 @@ class Idempotency:
     take the key over: it must outlive the slowest honest run (see
     :meth:`RetryPolicy.lock_ttl <orderkit.idempotency.RetryPolicy.lock_ttl>`).
     ``retention`` is how long outcomes are kept before :meth:`purge` may drop them.
+    ``final_errors`` names the errors raised by the work that are final answers, stored
+    and raised again to every retry (default: none; see the module docstring);
+    ``retryable`` the errors that are never final.
     """
 
     def __init__(
@@ -96,27 +130,25 @@ class Idempotency:
         lease: timedelta = timedelta(seconds=30),
         retryable: Retryable = DEFAULT_RETRYABLE,
         codec: Codec | None = None,
+        final_errors: FinalErrors = (),
     ) -> None:
         self._store = store
         self._clock: Clock = clock if clock is not None else SystemClock()
         self.retention = _positive("retention", retention)
         self.lease = _positive("lease", lease)
-        if isinstance(retryable, tuple):
-            kinds = retryable
-            self._retryable: Callable[[BaseException], bool] = lambda e: isinstance(e, kinds)
-        elif callable(retryable):
-            self._retryable = retryable
-        else:
-            raise ValidationError(
-                "retryable", retryable, "expected a tuple of exception types or a predicate"
-            )
+        self._retryable = _predicate("retryable", retryable)
+        self._final = _predicate("final_errors", final_errors)
         self._codec: Codec = codec if codec is not None else PickleCodec()
 
     # --- the rule ----------------------------------------------------------------------
 
     def is_transient(self, error: BaseException) -> bool:
-        """True when ``error`` releases the claim rather than being stored (module doc)."""
-        return not isinstance(error, OrderkitError) or self._retryable(error)
+        """True when ``error`` releases the claim rather than being stored (module doc):
+        every error but those ``final_errors`` marks final and ``retryable`` does not."""
+        return not self._is_final(error, self._final)
+
+    def _is_final(self, error: BaseException, final: Callable[[BaseException], bool]) -> bool:
+        return final(error) and not self._retryable(error)
 
     # --- running -----------------------------------------------------------------------
 
@@ -127,18 +159,25 @@ class Idempotency:
         fn: Callable[[], T],
         *,
         lease: timedelta | None = None,
+        final_errors: FinalErrors | None = None,
     ) -> T:
         """Run ``fn()`` once for ``key``; return (or raise) its stored outcome afterwards.
 
+        ``final_errors`` (default: the guard's) names the errors of ``fn`` that are final
+        answers, stored and raised again; any other error releases the key for a retry.
+
         Raises :class:`~orderkit.model.errors.IdempotencyConflict` naming the differing fields
-        when ``key`` was used with another payload, and
-        :class:`~orderkit.model.errors.AlreadyInProgress` while another caller holds the key.
+        when ``key`` was used with another payload,
+        :class:`~orderkit.model.errors.AlreadyInProgress` while another caller holds the key,
+        and :class:`~orderkit.model.errors.IdempotencyError` when the work already ran under
+        ``key`` but its outcome could not be stored.
         """
         if not isinstance(key, str) or not key or len(key) > 512:
             raise ValidationError("key", key, "expected a non-empty string of at most 512 chars")
         if not callable(fn):
             raise ValidationError("fn", fn, "expected a function taking no arguments")
         hold = self.lease if lease is None else _positive("lease", lease)
+        final = self._final if final_errors is None else _predicate("final_errors", final_errors)
         request_hash, field_hashes = payload_digests(payload)
         now = self._now()
         mine = IdempotencyRecord(
@@ -153,7 +192,7 @@ class Idempotency:
         for _ in range(_MAX_ROUNDS):
             stored = store.claim(mine)
             if stored is None:
-                return self._execute(mine, fn)
+                return self._execute(mine, fn, final)
             if stored.request_hash != request_hash:
                 raise IdempotencyConflict(key, stored.differing_fields(field_hashes))
             if stored.state is _COMPLETED:
@@ -161,7 +200,7 @@ class Idempotency:
             if not stored.lease_expired(now):
                 raise AlreadyInProgress(key, stored.lease_expires_at)
             if store.take_over(stored.token, mine):
-                return self._execute(mine, fn)
+                return self._execute(mine, fn, final)
             # Someone else completed, released or took over meanwhile: look again.
         raise AlreadyInProgress(key, now + hold)
 
@@ -172,29 +211,40 @@ class Idempotency:
         data = record.outcome
         if data is None:
             raise StoreError("replay idempotent outcome", f"record {record.key} has no outcome")
+        if data == _NOT_STORED:
+            raise IdempotencyError(
+                record.key,
+                "the work already ran under this key but its outcome could not be stored for"
+                " replay; it will not run again (check its effect, then use a new key)",
+            )
         return self._codec.decode(data).replay()
 
-    def _execute(self, mine: IdempotencyRecord, fn: Callable[[], T]) -> T:
+    def _encode(self, outcome: StoredResult) -> tuple[bytes, Exception | None]:
+        """The stored bytes for ``outcome``: its encoding, or the not-stored marker and why."""
+        try:
+            data = self._codec.encode(outcome)
+        except Exception as failure:  # any codec failure: the outcome cannot be stored
+            return _NOT_STORED, failure
+        if not isinstance(data, bytes) or data == _NOT_STORED:
+            return _NOT_STORED, ValidationError("result", data, "the codec returned no bytes")
+        return data, None
+
+    def _execute(
+        self, mine: IdempotencyRecord, fn: Callable[[], T], final: Callable[[BaseException], bool]
+    ) -> T:
         try:
             result = fn()
         except BaseException as error:
-            if self.is_transient(error):
+            if not self._is_final(error, final):
                 self._release(mine, error)
                 raise
-            try:
-                data = self._codec.encode(StoredResult(error=error))
-            except OrderkitError as failure:
-                # The refusal cannot be replayed, so it must not be remembered either.
-                error.add_note(f"not stored for replay: {failure}")
-                self._release(mine, error)
-                raise error from None
+            data, failure = self._encode(StoredResult(error=error))
+            if failure is not None:
+                error.add_note(f"not stored for replay ({failure}); retries get IdempotencyError")
             self._complete(mine, data)
             raise
-        try:
-            data = self._codec.encode(StoredResult(value=result))
-        except OrderkitError as failure:
-            self._release(mine, failure)
-            raise
+        # The work ran: from here on the key is never released, whatever the codec says.
+        data, _ = self._encode(StoredResult(value=result))
         self._complete(mine, data)
         return result
 
@@ -231,6 +281,7 @@ class Idempotency:
         key: Callable[..., str],
         payload: Callable[..., Mapping[str, object]] | None = None,
         lease: timedelta | None = None,
+        final_errors: FinalErrors | None = None,
     ) -> Callable[[Callable[P, T]], Callable[P, T]]:
         """Guard a function: ``key`` (and ``payload``) get the call's arguments.
 
@@ -260,7 +311,11 @@ class Idempotency:
                 else:
                     body = payload(*args, **kwargs)
                 return self.run(
-                    key(*args, **kwargs), body, lambda: fn(*args, **kwargs), lease=lease
+                    key(*args, **kwargs),
+                    body,
+                    lambda: fn(*args, **kwargs),
+                    lease=lease,
+                    final_errors=final_errors,
                 )
 
             return guarded

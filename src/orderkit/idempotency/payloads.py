@@ -4,7 +4,10 @@ A stored key remembers these digests, not the payload, so that a conflicting reu
 the key can name the fields that differ without keeping personal data around.
 
 Every field is turned into a text ``name NUL tag value`` and hashed length-prefixed
-(``f"{len(text)}:{text}"`` in UTF-8). Scalar fields are tagged and written directly:
+(``f"{len(text)}:{text}"`` in UTF-8). A NUL inside a field name is written twice, so the
+single NUL after the name always marks where the name ends: field names of any
+characters never make two different payloads give the same text (a name without NUL is
+written exactly as earlier releases wrote it). Scalar fields are tagged and written directly:
 ``s`` + the text of a ``str``, ``i`` + the digits of an ``int``, ``k`` +
 ``None``/``True``/``False``. Every other value is ``c`` + its
 :func:`orderkit.model.ids.canonical_json`, the form
@@ -27,6 +30,16 @@ from orderkit.model.errors import ValidationError
 from orderkit.model.ids import canonical_json
 
 __all__ = ["payload_digests"]
+
+_NUL = "\x00"
+
+
+def _unencodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _field_text(name: str, value: object) -> str:
@@ -65,9 +78,15 @@ def payload_digests(payload: Mapping[str, object]) -> tuple[str, dict[str, str]]
     whole = hashlib.blake2b(digest_size=16)
     fields: dict[str, str] = {}
     for name in sorted(payload):
-        text = f"{name}\x00{_field_text(name, payload[name])}"
-        # Length-prefixed, so no choice of values can make two payloads hash alike.
-        chunk = f"{len(text)}:{text}".encode()
+        # NUL ends the name (a NUL inside it is doubled) and the value starts with its tag
+        # letter; length-prefixed, so no choice of names or values hash alike.
+        text = f"{name.replace(_NUL, _NUL * 2)}{_NUL}{_field_text(name, payload[name])}"
+        try:
+            chunk = f"{len(text)}:{text}".encode()
+        except UnicodeEncodeError:
+            bad = name if _unencodable(name) else payload[name]
+            where = "payload" if bad is name else f"payload.{name}"
+            raise ValidationError(where, bad, "text must encode as UTF-8") from None
         whole.update(chunk)
         fields[name] = f"{crc32(chunk):08x}"
     return whole.hexdigest(), fields

@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 from orderkit.mapping.check import check
 from orderkit.mapping.registry import default_registry
-from orderkit.model.errors import MappingError
+from orderkit.model.errors import MappingError, ValidationError
 from orderkit.model.serialization import to_dict
 
 __all__ = ["add_commands", "read_payloads", "run_check_mapping", "run_normalize"]
@@ -56,9 +56,13 @@ def read_payloads(text: str) -> Iterator[tuple[int, Any]]:
 
 
 def _read(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
-    return Path(path).read_text(encoding="utf-8")
+    """The text of ``path`` (``-``: stdin); an ``OSError`` when it cannot be read."""
+    try:
+        if path == "-":
+            return sys.stdin.read()
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ValidationError("FILE", path, f"is not UTF-8 text ({error.reason})") from None
 
 
 def run_normalize(args: argparse.Namespace, out: TextIO | None = None,

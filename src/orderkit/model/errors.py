@@ -33,6 +33,7 @@ __all__ = [
     "DefinitionError",
     "DuplicateOrder",
     "IdempotencyConflict",
+    "IdempotencyError",
     "InsufficientStock",
     "InvalidLock",
     "MappingError",
@@ -264,6 +265,20 @@ class AlreadyInProgress(RefusedError):
         )
         self.key = key
         self.lease_expires_at = lease_expires_at
+
+
+class IdempotencyError(RefusedError):
+    """The guard will not run the work under ``key`` again, and has no outcome to replay.
+
+    Raised on a retry when the first run's outcome could not be stored (its result did
+    not encode with the guard's codec): the work already ran once, so running it again
+    could charge a card twice. ``reason`` says what happened.
+    """
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"idempotency key {key}: {reason}")
+        self.key = key
+        self.reason = reason
 
 
 # --- not found / storage -----------------------------------------------------------------

@@ -11,6 +11,7 @@ daily difference alerts above ``--alert-threshold`` are printed to stderr as wel
 from __future__ import annotations
 
 import argparse
+import codecs
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -63,6 +64,8 @@ def _reader(
 ) -> Iterator[Record | Rejected]:
     if fmt not in FORMATS:
         raise ValidationError(f"--{side}-format", fmt, f"expected one of {sorted(FORMATS)}")
+    with open(path, "rb"):  # a missing or unreadable file is an OSError, not bad data
+        pass
     options: dict[str, Any] = {}
     encoding = getattr(args, f"{side}_encoding")
     if encoding:
@@ -91,21 +94,40 @@ def _threshold(text: str) -> Money:
     return Money(amount, currency.strip() or "CNY")
 
 
+def _encoding(args: argparse.Namespace, side: str) -> None:
+    name = getattr(args, f"{side}_encoding")
+    if name:
+        try:
+            codecs.lookup(name)
+        except LookupError:
+            raise ValidationError(f"--{side}-encoding", name, "unknown text encoding") from None
+
+
 def run_reconcile(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
-    """The handler of ``orderkit reconcile``."""
+    """The handler of ``orderkit reconcile``.
+
+    Every option is checked before a file is read, and every input file is opened
+    before the first is parsed: a bad option or a missing file fails at once.
+    """
     stream = err if err is not None else sys.stderr
     started = time.perf_counter()
-    left = list(_reader(args.left, args.left_format, args, "left", stream))
-    right = list(_reader(args.right, args.right_format, args, "right", stream))
+    for side in ("left", "right"):
+        _encoding(args, side)
+    cutoff = (
+        parse_timestamp(args.cutoff, source_tz=args.tz, path="--cutoff") if args.cutoff else None
+    )
+    rules = Rules(tz=args.tz, cutoff=cutoff)
+    threshold = _threshold(args.alert_threshold)
+    left_rows = _reader(args.left, args.left_format, args, "left", stream)
+    right_rows = _reader(args.right, args.right_format, args, "right", stream)
+    left = list(left_rows)
+    right = list(right_rows)
     print(
         f"read {len(left):,} left and {len(right):,} right inputs; reconciling in {args.tz} ...",
         file=stream,
         flush=True,
     )
-    cutoff = (
-        parse_timestamp(args.cutoff, source_tz=args.tz, path="--cutoff") if args.cutoff else None
-    )
-    result = reconcile(left, right, rules=Rules(tz=args.tz, cutoff=cutoff))
+    result = reconcile(left, right, rules=rules)
     summary = result.summary()
     print(
         f"reconciled in {time.perf_counter() - started:.2f}s: match rate"
@@ -113,7 +135,7 @@ def run_reconcile(args: argparse.Namespace, *, err: TextIO | None = None) -> int
         file=stream,
         flush=True,
     )
-    alert_differences(result, _StderrNotifier(stream), threshold=_threshold(args.alert_threshold))
+    alert_differences(result, _StderrNotifier(stream), threshold=threshold)
     for out in args.out:
         path = write_report(result, out)
         print(f"wrote {path}", file=stream, flush=True)

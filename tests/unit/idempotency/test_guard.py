@@ -19,6 +19,7 @@ from orderkit.idempotency.ports import IdempotencyStore
 from orderkit.model.errors import (
     AlreadyInProgress,
     IdempotencyConflict,
+    IdempotencyError,
     InsufficientStock,
     StoreError,
     TransitionNotAllowed,
@@ -189,9 +190,10 @@ def test_a_per_call_lease_overrides_the_default(guard: Idempotency) -> None:
 # --- crash of fn: business outcome vs transient fault ----------------------------------
 
 
-def test_a_business_refusal_is_stored_and_replayed_without_running_again(
-    guard: Idempotency,
+def test_a_refusal_marked_final_is_stored_and_replayed_without_running_again(
+    store: IdempotencyStore, clock: ManualClock
 ) -> None:
+    guard = Idempotency(store, clock=clock, final_errors=(InsufficientStock,))
     calls = 0
 
     def lock_stock() -> None:
@@ -205,6 +207,45 @@ def test_a_business_refusal_is_stored_and_replayed_without_running_again(
         assert caught.value.shortages == {"TEA-250G": (3, 1)}
         assert caught.value.order_id == "T1001"
     assert calls == 1
+
+
+def test_a_refusal_not_marked_final_releases_the_key(guard: Idempotency) -> None:
+    def refuse() -> None:
+        raise InsufficientStock({"TEA-250G": (3, 1)}, order_id="T1001")
+
+    with pytest.raises(InsufficientStock):
+        guard.run("lock", {"order_id": "T1001"}, refuse)
+    assert guard.record("lock") is None
+    assert guard.run("lock", {"order_id": "T1001"}, Counter("locked")) == "locked"
+
+
+def test_final_errors_per_call_override_the_guards(store: IdempotencyStore) -> None:
+    guard = Idempotency(store, final_errors=(InsufficientStock,))
+    work = Counter()
+    refusals = 0
+
+    def refuse_stock() -> None:
+        raise InsufficientStock({"TEA-250G": (3, 1)})
+
+    def refuse_confirmation() -> None:
+        nonlocal refusals
+        refusals += 1
+        raise TransitionNotAllowed("T1001", "SHIPPED", "confirm", "not delivered yet")
+
+    with pytest.raises(InsufficientStock):
+        guard.run("a", CONFIRM, refuse_stock, final_errors=())
+    assert guard.run("a", CONFIRM, work) == "confirmed"  # not remembered: the retry ran
+
+    def final(error: BaseException) -> bool:
+        return isinstance(error, TransitionNotAllowed)
+
+    for _ in range(2):
+        with pytest.raises(TransitionNotAllowed):
+            guard.run("b", CONFIRM, refuse_confirmation, final_errors=final)
+    with pytest.raises(TransitionNotAllowed):  # a stored answer stands for every caller
+        guard.run("b", CONFIRM, work)
+    assert refusals == 1
+    assert work.calls == 1
 
 
 def test_a_transient_fault_releases_the_claim_so_the_retry_runs(guard: Idempotency) -> None:
@@ -237,44 +278,78 @@ def test_store_errors_from_inside_fn_count_as_transient(guard: Idempotency) -> N
     assert guard.run("k", CONFIRM, work) == "confirmed"
 
 
-def test_the_host_can_mark_its_own_errors_retryable(store: IdempotencyStore) -> None:
-    guard = Idempotency(store, retryable=lambda e: isinstance(e, TransitionNotAllowed))
+def test_retryable_errors_are_never_final(store: IdempotencyStore) -> None:
+    guard = Idempotency(
+        store,
+        final_errors=(TransitionNotAllowed, InsufficientStock, StoreError),
+        retryable=lambda e: isinstance(e, TransitionNotAllowed | StoreError),
+    )
 
-    def refused() -> None:
+    def refuse() -> None:
         raise TransitionNotAllowed("T1001", "PAID", "confirm", "not shipped yet")
 
     with pytest.raises(TransitionNotAllowed):
-        guard.run("k", CONFIRM, refused)
+        guard.run("k", CONFIRM, refuse)
     assert guard.run("k", CONFIRM, Counter("now allowed")) == "now allowed"
     assert guard.is_transient(TransitionNotAllowed("T", "PAID", "x")) is True
+    assert guard.is_transient(StoreError("save", "locked")) is True
     assert guard.is_transient(InsufficientStock({})) is False
     assert guard.is_transient(KeyError("x")) is True
 
 
-def test_a_result_that_cannot_be_stored_is_refused_and_the_claim_released(
+def test_a_result_that_cannot_be_stored_is_returned_once_and_never_run_again(
     guard: Idempotency,
 ) -> None:
-    with pytest.raises(ValidationError) as caught:
-        guard.run("k", CONFIRM, lambda: threading.Lock())
-    assert caught.value.path == "result"
-    assert guard.record("k") is None
+    made: list[threading.Lock] = []
+
+    def charge() -> threading.Lock:
+        made.append(threading.Lock())  # does not pickle
+        return made[-1]
+
+    assert guard.run("k", CONFIRM, charge) is made[0]
+    record = guard.record("k")
+    assert record is not None and record.state is RecordState.COMPLETED
+    with pytest.raises(IdempotencyError) as caught:
+        guard.run("k", CONFIRM, charge)
+    assert caught.value.key == "k"
+    assert "could not be stored" in str(caught.value)
+    assert len(made) == 1
 
 
-def test_a_refusal_that_cannot_be_stored_is_raised_as_itself_and_not_remembered(
-    guard: Idempotency,
+def test_a_final_refusal_that_cannot_be_stored_is_raised_as_itself_and_never_run_again(
+    store: IdempotencyStore,
 ) -> None:
+    guard = Idempotency(store, final_errors=(InsufficientStock,))
+    calls = 0
+
     class Unstorable(InsufficientStock):
         def __init__(self) -> None:
             super().__init__({"TEA": (2, 0)})
             self.lock = threading.Lock()
 
     def refuse() -> None:
+        nonlocal calls
+        calls += 1
         raise Unstorable()
 
     with pytest.raises(Unstorable) as caught:
         guard.run("k", CONFIRM, refuse)
     assert any("not stored for replay" in note for note in caught.value.__notes__)
-    assert guard.record("k") is None
+    with pytest.raises(IdempotencyError):
+        guard.run("k", CONFIRM, refuse)
+    assert calls == 1
+
+
+@pytest.mark.parametrize("final_errors", [(KeyError, "x"), "KeyError", 3])
+def test_final_errors_must_be_exception_types_or_a_predicate(
+    store: IdempotencyStore, final_errors: object
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Idempotency(store, final_errors=final_errors)  # type: ignore[arg-type]
+    assert caught.value.path == "final_errors"
+    with pytest.raises(ValidationError) as caught:
+        Idempotency(store).run("k", CONFIRM, Counter(), final_errors=final_errors)  # type: ignore[arg-type]
+    assert caught.value.path == "final_errors"
 
 
 def test_fn_must_be_callable(guard: Idempotency) -> None:

@@ -145,7 +145,7 @@ def refuse() -> None:
 
 def test_stored_outcomes_are_what_the_codec_encodes() -> None:
     store = MemoryIdempotencyStore()
-    guard = Idempotency(store, clock=ManualClock(T0))
+    guard = Idempotency(store, clock=ManualClock(T0), final_errors=(InsufficientStock,))
     result = {"order_id": "T1001", "version": 7}
     guard.run("ok", {"order_id": "T1001"}, lambda: result)
     with pytest.raises(InsufficientStock):
@@ -170,7 +170,7 @@ def test_a_replayed_result_is_equal_but_independent_of_the_stored_one() -> None:
 
 def test_a_codec_of_the_hosts_own_is_used_both_ways() -> None:
     codec = RecordingCodec()
-    guard = Idempotency(MemoryIdempotencyStore(), codec=codec)
+    guard = Idempotency(MemoryIdempotencyStore(), codec=codec, final_errors=(InsufficientStock,))
     assert guard.run("k", {"order_id": "T1001"}, lambda: 42) == 42
     assert guard.run("k", {"order_id": "T1001"}, lambda: 0) == 42
     for _ in range(2):

@@ -182,3 +182,42 @@ def test_bad_payloads_are_refused_naming_the_field() -> None:
     with pytest.raises(ValidationError) as caught:
         payload_digests(["T1001"])  # type: ignore[arg-type]
     assert caught.value.path == "payload"
+
+
+def test_field_names_with_nul_never_share_a_fingerprint() -> None:
+    # Each pair reads the same when written naively as "name NUL tagged value".
+    pairs = [
+        ({"a": "b\x00sc"}, {"a\x00sb": "c"}),
+        ({"a\x00": "x"}, {"a": "\x00x"}),
+        ({"a": "x", "a\x00sx": "y"}, {"a": "x\x00sx", "a\x00": "y"}),
+    ]
+    for first, second in pairs:
+        assert payload_digests(first)[0] != payload_digests(second)[0], (first, second)
+
+
+names = st.text(alphabet=st.sampled_from(["a", "s", "\x00", "1", ":"]), max_size=4)
+values = st.one_of(
+    st.text(alphabet=st.sampled_from(["a", "s", "\x00", "1", ":"]), max_size=4),
+    st.integers(-2, 2),
+    st.none(),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(names, values, max_size=3), st.dictionaries(names, values, max_size=3))
+def test_payloads_digest_alike_only_when_they_are_equal(
+    first: dict[str, object], second: dict[str, object]
+) -> None:
+    same = {k: (type(v), v) for k, v in first.items()} == {
+        k: (type(v), v) for k, v in second.items()
+    }
+    assert (payload_digests(first)[0] == payload_digests(second)[0]) == same
+
+
+def test_text_that_is_not_utf8_is_refused_naming_the_field() -> None:
+    with pytest.raises(ValidationError) as caught:
+        payload_digests({"order_id": "T\udc80"})
+    assert caught.value.path == "payload.order_id"
+    with pytest.raises(ValidationError) as caught:
+        payload_digests({"order\udc80": "T1001"})
+    assert caught.value.path == "payload"

@@ -12,10 +12,19 @@ from orderkit.model.errors import ValidationError
 from orderkit.reconcile.matrix import MultiReconciliation
 from orderkit.reconcile.outcomes import Reconciliation
 from orderkit.reconcile.report.csv_report import CSV_COLUMNS, write_csv
+from orderkit.reconcile.report.escaping import spreadsheet_safe
 from orderkit.reconcile.report.html_report import render_html, write_html
 from orderkit.reconcile.report.json_report import write_json
 
-__all__ = ["CSV_COLUMNS", "render_html", "write_csv", "write_html", "write_json", "write_report"]
+__all__ = [
+    "CSV_COLUMNS",
+    "render_html",
+    "spreadsheet_safe",
+    "write_csv",
+    "write_html",
+    "write_json",
+    "write_report",
+]
 
 
 def write_report(result: Reconciliation | MultiReconciliation, path: str | Path) -> Path:

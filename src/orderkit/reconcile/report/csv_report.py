@@ -5,6 +5,14 @@ multi-source result), ``status``, ``kind``, ``rule``, ``side``, then the record'
 the evidence and the trace as text. A rejected input line is one row with its file, line
 and column in the evidence. The file starts with a UTF-8 BOM so spreadsheet programs read
 the Chinese memos correctly.
+
+Every cell goes through :func:`~orderkit.reconcile.report.escaping.spreadsheet_safe`: a
+text cell starting with ``=``, ``+``, ``-``, ``@``, a tab, a carriage return or NUL is
+written with a single quote in front (``'=HYPERLINK(...)``) so a spreadsheet shows it as
+text instead of evaluating it; the rest of the cell is kept as it is. Cells that are
+plain decimal numbers (the ``amount`` column's ``-20.00``) are written unchanged. A
+program that loads the file back as data strips one leading ``'`` from a cell whose
+second character is one of those prefixes.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from typing import Final
 from orderkit.reconcile.matrix import MultiReconciliation
 from orderkit.reconcile.outcomes import Reconciliation
 from orderkit.reconcile.report._common import evidence_text
+from orderkit.reconcile.report.escaping import spreadsheet_safe
 
 __all__ = ["CSV_COLUMNS", "write_csv"]
 
@@ -92,5 +101,5 @@ def write_csv(result: Reconciliation | MultiReconciliation, path: str | Path) ->
         writer = csv.writer(out)
         writer.writerow(CSV_COLUMNS)
         for name, pair in pairs:
-            writer.writerows(_rows(name, pair))
+            writer.writerows([spreadsheet_safe(cell) for cell in row] for row in _rows(name, pair))
     return target

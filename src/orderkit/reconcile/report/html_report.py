@@ -16,7 +16,6 @@ out; the JSON and CSV reports always carry everything.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from html import escape
 from pathlib import Path
 from typing import Final
 
@@ -24,6 +23,7 @@ from orderkit.reconcile.matrix import MultiReconciliation
 from orderkit.reconcile.outcomes import Reconciliation
 from orderkit.reconcile.records import Record
 from orderkit.reconcile.report._common import evidence_text
+from orderkit.reconcile.report.escaping import Html, join, tag
 
 __all__ = ["render_html", "write_html"]
 
@@ -38,17 +38,32 @@ td.diff{background:#ffe3e0;font-weight:600}td.ok{background:#e6f5e9}
 .note{color:#667}.trace{font-family:ui-monospace,monospace;font-size:.85em}
 """
 
+_TITLE: Final = "Reconciliation report"
 
-def _table(head: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    """A table; cells are pre-escaped HTML ``<td>`` elements or plain text."""
-    out = ["<table><tr>", *(f"<th>{escape(h)}</th>" for h in head), "</tr>"]
-    for row in rows:
-        out.append("<tr>")
-        for cell in row:
-            out.append(cell if cell.startswith("<td") else f"<td>{escape(cell)}</td>")
-        out.append("</tr>")
-    out.append("</table>")
-    return "".join(out)
+#: The page head: fixed literals only (no input reaches it).
+_HEAD: Final = Html(
+    '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+    f"<title>{_TITLE}</title><style>{_STYLE}</style></head><body>"
+)
+
+#: A table cell: plain text (escaped into ``<td>``), or a ``<td>`` built by :func:`_td`.
+Cell = str | Html
+
+
+def _td(content: str, cls: str | None = None) -> Html:
+    return tag("td", content, cls=cls)
+
+
+def _table(head: Sequence[str], rows: Iterable[Sequence[Cell]]) -> Html:
+    """A table; a ``str`` cell is escaped text, an :class:`Html` cell a built ``<td>``."""
+    return tag(
+        "table",
+        tag("tr", *(tag("th", h) for h in head)),
+        *(
+            tag("tr", *(cell if isinstance(cell, Html) else _td(cell) for cell in row))
+            for row in rows
+        ),
+    )
 
 
 def _money(amounts: object) -> str:
@@ -57,28 +72,31 @@ def _money(amounts: object) -> str:
     return ""
 
 
-def _summary(result: Reconciliation) -> str:
+def _summary(result: Reconciliation) -> Html:
     summary = result.summary()
     conservation = result.conservation()
     by_status = summary["by_status"]
     by_kind = summary["by_kind"]
     assert isinstance(by_status, dict) and isinstance(by_kind, dict)
     parts = [
-        f"<p>{escape(result.left_source)} (left) against {escape(result.right_source)} (right);"
-        f" match rate {float(summary['match_rate']):.2%}"  # type: ignore[arg-type]
-        f", paired {float(summary['paired_rate']):.2%}"  # type: ignore[arg-type]
-        f"; amounts in {escape(_money(conservation['amount_in']))}"
-        f", accounted for {escape(_money(conservation['amount_accounted']))}"
-        f" ({'balanced' if conservation['balanced'] else 'NOT balanced'}).</p>",
+        tag(
+            "p",
+            f"{result.left_source} (left) against {result.right_source} (right);"
+            f" match rate {float(summary['match_rate']):.2%}"  # type: ignore[arg-type]
+            f", paired {float(summary['paired_rate']):.2%}"  # type: ignore[arg-type]
+            f"; amounts in {_money(conservation['amount_in'])}"
+            f", accounted for {_money(conservation['amount_accounted'])}"
+            f" ({'balanced' if conservation['balanced'] else 'NOT balanced'}).",
+        ),
         _table(
             ("status", "outcomes", "records", "left amount", "right amount"),
             (
                 (
-                    status,
-                    f'<td class="num">{body["outcomes"]}</td>',
-                    f'<td class="num">{body["records"]}</td>',
-                    f'<td class="num">{escape(_money(body["left_amount"]))}</td>',
-                    f'<td class="num">{escape(_money(body["right_amount"]))}</td>',
+                    str(status),
+                    _td(str(body["outcomes"]), "num"),
+                    _td(str(body["records"]), "num"),
+                    _td(_money(body["left_amount"]), "num"),
+                    _td(_money(body["right_amount"]), "num"),
                 )
                 for status, body in by_status.items()
             ),
@@ -90,17 +108,17 @@ def _summary(result: Reconciliation) -> str:
                 ("difference kind", "outcomes", "left amount", "right amount", "difference"),
                 (
                     (
-                        kind,
-                        f'<td class="num">{body["outcomes"]}</td>',
-                        f'<td class="num">{escape(_money(body["left_amount"]))}</td>',
-                        f'<td class="num">{escape(_money(body["right_amount"]))}</td>',
-                        f'<td class="num diff">{escape(_money(body["difference"]))}</td>',
+                        str(kind),
+                        _td(str(body["outcomes"]), "num"),
+                        _td(_money(body["left_amount"]), "num"),
+                        _td(_money(body["right_amount"]), "num"),
+                        _td(_money(body["difference"]), "num diff"),
                     )
                     for kind, body in by_kind.items()
                 ),
             )
         )
-    return "".join(parts)
+    return join(parts)
 
 
 def _amount(records: Sequence[Record]) -> str:
@@ -109,19 +127,19 @@ def _amount(records: Sequence[Record]) -> str:
     return str(sum((r.amount for r in records[1:]), records[0].amount))
 
 
-def _cell(text: str, differs: bool) -> str:
-    return f'<td class="{"diff" if differs else "ok"} num">{escape(text)}</td>'
+def _cell(content: str, differs: bool) -> Html:
+    return _td(content, f"{'diff' if differs else 'ok'} num")
 
 
-def _more(total: int, limit: int) -> str:
+def _more(total: int, limit: int) -> Html:
     if total <= limit:
-        return ""
-    return f'<p class="note">{total - limit} more rows are in the JSON and CSV reports.</p>'
+        return join(())
+    return tag("p", f"{total - limit} more rows are in the JSON and CSV reports.", cls="note")
 
 
-def _pair_matrix(result: Reconciliation, limit: int) -> str:
+def _pair_matrix(result: Reconciliation, limit: int) -> Html:
     rows = [o for o in result.outcomes if o.status not in ("matched", "rejected")]
-    body = []
+    body: list[tuple[Cell, ...]] = []
     for outcome in rows[:limit]:
         key = (outcome.left or outcome.right)[0].ref or (outcome.left or outcome.right)[0].record_id
         left_text = _amount(outcome.left) or "—"
@@ -134,31 +152,34 @@ def _pair_matrix(result: Reconciliation, limit: int) -> str:
                 f"{outcome.status} / {outcome.kind or ''}",
             )
         )
-    return _table(("ref", result.left_source, result.right_source, "outcome"), body) + _more(
-        len(rows), limit
+    return join(
+        (
+            _table(("ref", result.left_source, result.right_source, "outcome"), body),
+            _more(len(rows), limit),
+        )
     )
 
 
-def _multi_matrix(result: MultiReconciliation, limit: int) -> str:
+def _multi_matrix(result: MultiReconciliation, limit: int) -> Html:
     rows = [row for row in result.matrix() if row.differs]
     names = [result.anchor, *result.pairs]
-    body = []
+    body: list[list[Cell]] = []
     for row in rows[:limit]:
-        cells = [row.key]
+        cells: list[Cell] = [row.key]
         for cell in row.cells:
             label = cell.amount or "—"
             if cell.differs:
                 label += f" ({cell.kind or cell.status})"
-            cells.append(_cell(label, cell.differs) if cell.status else "<td></td>")
-        cells.append(f'<td class="trace">{escape(" -> ".join(str(s) for s in row.trace))}</td>')
+            cells.append(_cell(label, cell.differs) if cell.status else _td(""))
+        cells.append(_td(" -> ".join(str(s) for s in row.trace), "trace"))
         body.append(cells)
-    return _table(("row", *names, "trace"), body) + _more(len(rows), limit)
+    return join((_table(("row", *names, "trace"), body), _more(len(rows), limit)))
 
 
-def _differences(result: Reconciliation, limit: int) -> str:
-    parts = []
+def _differences(result: Reconciliation, limit: int) -> Html:
+    parts: list[Html] = []
     for kind, outcomes in result.by_kind().items():
-        parts.append(f"<h3>{escape(kind)} ({len(outcomes)})</h3>")
+        parts.append(tag("h3", f"{kind} ({len(outcomes)})"))
         parts.append(
             _table(
                 ("status", "rule", "left", "right", "evidence", "trace"),
@@ -169,7 +190,7 @@ def _differences(result: Reconciliation, limit: int) -> str:
                         _records(o.left),
                         _records(o.right),
                         evidence_text(o),
-                        f'<td class="trace">{escape(o.trace_text())}</td>',
+                        _td(o.trace_text(), "trace"),
                     )
                     for o in outcomes[:limit]
                 ),
@@ -178,7 +199,7 @@ def _differences(result: Reconciliation, limit: int) -> str:
         parts.append(_more(len(outcomes), limit))
     suggestions = [o for o in result.outcomes if o.status == "suggestion"]
     if suggestions:
-        parts.append(f"<h3>suggestions to confirm ({len(suggestions)})</h3>")
+        parts.append(tag("h3", f"suggestions to confirm ({len(suggestions)})"))
         parts.append(
             _table(
                 ("left", "right", "evidence"),
@@ -190,7 +211,7 @@ def _differences(result: Reconciliation, limit: int) -> str:
         )
     rejected = [o for o in result.outcomes if o.rejected is not None]
     if rejected:
-        parts.append(f"<h3>rejected input lines ({len(rejected)})</h3>")
+        parts.append(tag("h3", f"rejected input lines ({len(rejected)})"))
         parts.append(
             _table(
                 ("file", "line", "column", "value", "reason"),
@@ -201,7 +222,7 @@ def _differences(result: Reconciliation, limit: int) -> str:
                 ),
             )
         )
-    return "".join(parts)
+    return join(parts)
 
 
 def _records(records: Sequence[Record]) -> str:
@@ -209,36 +230,39 @@ def _records(records: Sequence[Record]) -> str:
 
 
 def render_html(result: Reconciliation | MultiReconciliation, *, limit: int = 500) -> str:
-    """The report as one HTML string."""
-    title = "Reconciliation report"
-    parts = [
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
-        f"<title>{title}</title><style>{_STYLE}</style></head><body>",
-        f"<h1>{title}</h1>",
-    ]
+    """The report as one HTML string.
+
+    Every value from the input (record ids, refs, rejected cells, evidence) is escaped
+    on its way in (:mod:`orderkit.reconcile.report.escaping`): it shows as text and can
+    never add an element or an attribute to the page.
+    """
+    parts = [_HEAD, tag("h1", _TITLE)]
     pairs = result.pairs if isinstance(result, MultiReconciliation) else {"": result}
     first = next(iter(pairs.values()))
     rules = first.rules
     parts.append(
-        f'<p class="note">accounting zone {escape(rules.tz)}, period {escape(rules.period)},'
-        f" time window {escape(str(rules.time_window))}, cut-off"
-        f" {escape(rules.cutoff.isoformat() if rules.cutoff else 'none')}</p>"
+        tag(
+            "p",
+            f"accounting zone {rules.tz}, period {rules.period},"
+            f" time window {rules.time_window}, cut-off"
+            f" {rules.cutoff.isoformat() if rules.cutoff else 'none'}",
+            cls="note",
+        )
     )
-    parts.append("<h2>Summary</h2>")
-    for pair in pairs.values():
-        parts.append(_summary(pair))
-    parts.append("<h2>Cross-system matrix</h2>")
+    parts.append(tag("h2", "Summary"))
+    parts.extend(_summary(pair) for pair in pairs.values())
+    parts.append(tag("h2", "Cross-system matrix"))
     if isinstance(result, MultiReconciliation):
         parts.append(_multi_matrix(result, limit))
     else:
         parts.append(_pair_matrix(result, limit))
-    parts.append("<h2>Differences by kind</h2>")
+    parts.append(tag("h2", "Differences by kind"))
     for name, pair in pairs.items():
         if name:
-            parts.append(f"<h3>{escape(pair.left_source)} vs {escape(name)}</h3>")
+            parts.append(tag("h3", f"{pair.left_source} vs {name}"))
         parts.append(_differences(pair, limit))
-    parts.append("</body></html>\n")
-    return "".join(parts)
+    parts.append(Html("</body></html>\n"))
+    return join(parts).markup
 
 
 def write_html(

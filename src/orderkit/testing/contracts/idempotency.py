@@ -5,6 +5,11 @@ Subclass :class:`IdempotencyStoreContract` as ``Test...`` and implement
 backing store (two processes on one SQLite file), also implement
 :meth:`~IdempotencyStoreContract.create_peer` so the sharing is proven too (by default a
 store is its own peer).
+
+The last tests run the :class:`~orderkit.idempotency.Idempotency` guard over the store:
+work that ran is never run twice (even when its result cannot be stored), a refusal is
+retried unless the caller marks it final, and field names never make two payloads
+share a fingerprint.
 """
 
 from __future__ import annotations
@@ -13,9 +18,15 @@ import threading
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from orderkit.idempotency.guard import Idempotency
 from orderkit.idempotency.ports import IdempotencyStore
 from orderkit.idempotency.records import IdempotencyRecord, RecordState
-from orderkit.model.errors import ValidationError
+from orderkit.model.errors import (
+    IdempotencyConflict,
+    IdempotencyError,
+    TransitionNotAllowed,
+    ValidationError,
+)
 
 __all__ = ["IdempotencyStoreContract"]
 
@@ -118,6 +129,15 @@ class IdempotencyStoreContract:
         assert stored.completed_at == done_at
         assert stored.token == "t1"
         assert dict(stored.field_hashes) == {"order_id": "aa", "status": "bb"}
+
+    def test_an_empty_outcome_is_kept_as_empty_bytes(self) -> None:
+        # The guard's not-stored marker: it must not read back as "no outcome".
+        store = self.create_store()
+        store.claim(_claim())
+        assert store.complete("k1", "t1", b"", _T0) is True
+        stored = self.create_peer(store).get("k1")
+        assert stored is not None and stored.state is RecordState.COMPLETED
+        assert stored.outcome == b""
 
     def test_completing_with_another_token_is_refused(self) -> None:
         store = self.create_store()
@@ -236,3 +256,80 @@ class IdempotencyStoreContract:
         assert peer.complete("k1", "mine", b"done", _T0) is True
         stored = store.get("k1")
         assert stored is not None and stored.outcome == b"done"
+
+    # --- the guard over this store -----------------------------------------------------
+
+    def test_unstorable_result_never_runs_the_work_twice(self) -> None:
+        store = self.create_store()
+        charges: list[threading.Lock] = []
+
+        def charge_card() -> threading.Lock:
+            charges.append(threading.Lock())  # a result that does not pickle
+            return charges[-1]
+
+        payload = {"order_id": "T1001", "amount": "89.00"}
+        first = Idempotency(store).run("charge:T1001", payload, charge_card)
+        assert first is charges[0]
+        for guard in (Idempotency(store), Idempotency(self.create_peer(store))):
+            for _ in range(2):
+                try:
+                    guard.run("charge:T1001", payload, charge_card)
+                except IdempotencyError as refused:
+                    assert refused.key == "charge:T1001"
+                else:
+                    raise AssertionError("a retry returned without an IdempotencyError")
+        assert len(charges) == 1
+
+    def test_a_refusal_is_retried_unless_the_caller_says_it_is_final(self) -> None:
+        store = self.create_store()
+        guard = Idempotency(store)
+        status = ["SHIPPED"]
+        runs: list[str] = []
+
+        def confirm_receipt() -> str:
+            runs.append(status[0])
+            if status[0] != "DELIVERED":
+                raise TransitionNotAllowed("T1001", status[0], "confirm", "not delivered yet")
+            return "COMPLETED"
+
+        payload = {"order_id": "T1001"}
+        for final in (False, True):
+            key = f"confirm:T1001:{final}"
+            status[0] = "SHIPPED"
+            try:
+                guard.run(
+                    key,
+                    payload,
+                    confirm_receipt,
+                    final_errors=(TransitionNotAllowed,) if final else (),
+                )
+            except TransitionNotAllowed:
+                pass
+            else:
+                raise AssertionError("the refusal was not raised")
+            status[0] = "DELIVERED"
+            try:
+                outcome = guard.run(key, payload, confirm_receipt)
+            except TransitionNotAllowed as replayed:
+                assert final, "a refusal not marked final was replayed"
+                assert replayed.status == "SHIPPED"
+            else:
+                assert not final, "a refusal marked final was run again"
+                assert outcome == "COMPLETED"
+        assert runs == ["SHIPPED", "DELIVERED", "SHIPPED"]
+
+    def test_field_names_with_nul_never_share_a_fingerprint(self) -> None:
+        store = self.create_store()
+        guard = Idempotency(store)
+        # Written naively as "name NUL value", both read "a NUL s b NUL s c".
+        first: dict[str, object] = {"a": "b\x00sc"}
+        second: dict[str, object] = {"a\x00sb": "c"}
+        runs: list[str] = []
+        guard.run("refund:T1001", first, lambda: runs.append("first"))
+        try:
+            guard.run("refund:T1001", second, lambda: runs.append("second"))
+        except IdempotencyConflict as conflict:
+            assert set(conflict.fields) == {"a", "a\x00sb"}
+        else:
+            raise AssertionError("a different payload was taken for the same request")
+        assert runs == ["first"]

@@ -1,0 +1,186 @@
+"""The ``orderkit`` command fails with one line on stderr and a documented exit code."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orderkit import cli
+from orderkit.cli import (
+    EXIT_CODES,
+    EXIT_FILE,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+)
+
+ROOT = Path(__file__).parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "reconcile"
+ERP = FIXTURES / "erp_2026-02-16.csv"
+WECHAT = FIXTURES / "wechatpay_20260216.csv"
+
+
+def orderkit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The real console script, as a host's shell runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "orderkit", *args],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=cwd,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+        timeout=120,
+        check=False,
+    )
+
+
+def assert_one_line(done: subprocess.CompletedProcess[str], code: int, *words: str) -> str:
+    assert done.returncode == code, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, lines
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+    return lines[0]
+
+
+def reconcile_args(*extra: str, left: Path = ERP, out: str = "report.json") -> list[str]:
+    return [
+        "reconcile",
+        "--left",
+        str(left),
+        "--right",
+        str(WECHAT),
+        "--right-format",
+        "wechatpay",
+        "--out",
+        out,
+        *extra,
+    ]
+
+
+@pytest.mark.parametrize("command", ["normalize", "check-mapping"])
+def test_a_missing_orders_file_is_one_line_and_exit_3(tmp_path: Path, command: str) -> None:
+    done = orderkit(command, "--platform", "tmall", "trades.json", cwd=tmp_path)
+    assert_one_line(done, EXIT_FILE, "orderkit:", "trades.json", "No such file")
+
+
+def test_a_directory_given_as_a_file_is_one_line_and_exit_3(tmp_path: Path) -> None:
+    done = orderkit("normalize", "--platform", "tmall", str(tmp_path), cwd=tmp_path)
+    assert_one_line(done, EXIT_FILE, str(tmp_path), "Is a directory")
+
+
+def test_an_orders_file_that_is_not_utf8_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    (tmp_path / "trades.json").write_bytes(b'\xff\xfe{"tid": 1}')
+    done = orderkit("normalize", "--platform", "tmall", "trades.json", cwd=tmp_path)
+    assert_one_line(done, EXIT_REFUSED, "ValidationError", "trades.json", "not UTF-8")
+
+
+def test_malformed_orders_are_reported_per_record_and_exit_1(tmp_path: Path) -> None:
+    (tmp_path / "trades.jsonl").write_text('{"tid": \n[1]\n', encoding="utf-8")
+    done = orderkit("normalize", "--platform", "tmall", "trades.jsonl", cwd=tmp_path)
+    assert done.returncode == EXIT_REFUSED
+    assert "Traceback" not in done.stderr
+    assert [line.split(":")[0] for line in done.stderr.splitlines()] == ["record 1", "record 2"]
+
+
+def test_an_unknown_platform_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    (tmp_path / "trades.json").write_text("{}", encoding="utf-8")
+    done = orderkit("normalize", "--platform", "ebay", "trades.json", cwd=tmp_path)
+    assert_one_line(done, EXIT_REFUSED, "MappingError", "unknown platform", "'ebay'")
+
+
+def test_a_missing_bank_statement_fails_before_anything_is_read(tmp_path: Path) -> None:
+    done = orderkit(*reconcile_args(left=tmp_path / "erp.csv"), cwd=tmp_path)
+    assert_one_line(done, EXIT_FILE, "erp.csv", "No such file")
+    assert not (tmp_path / "report.json").exists()
+
+
+def test_a_report_that_cannot_be_written_is_exit_3(tmp_path: Path) -> None:
+    done = orderkit(*reconcile_args(out=str(tmp_path / "missing" / "r.json")), cwd=tmp_path)
+    assert done.returncode == EXIT_FILE
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[-1].startswith("orderkit: cannot use ")
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "value"),
+    [
+        (("--tz", "Mars/Olympus"), "tz", "Mars/Olympus"),
+        (("--cutoff", "yesterday"), "--cutoff", "yesterday"),
+        (("--alert-threshold", "lots"), "--alert-threshold", "lots"),
+        (("--alert-threshold", "5 ZZZZ"), "currency", "ZZZZ"),
+        (("--left-encoding", "klingon"), "--left-encoding", "klingon"),
+    ],
+)
+def test_a_bad_option_value_is_one_line_naming_it_before_any_file_is_read(
+    tmp_path: Path, extra: tuple[str, ...], field: str, value: str
+) -> None:
+    done = orderkit(*reconcile_args(*extra), cwd=tmp_path)
+    assert_one_line(done, EXIT_REFUSED, f"{field}:", value)
+    assert not (tmp_path / "report.json").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["reconcile", "--left", "erp.csv"],
+        ["reconcile", "--left", "a", "--right", "b", "--out", "x", "--left-format", "sap"],
+        ["frobnicate"],
+        ["--frobnicate"],
+        ["normalize", "trades.json"],
+    ],
+)
+def test_a_bad_command_line_is_one_line_and_exit_2(tmp_path: Path, args: list[str]) -> None:
+    done = orderkit(*args, cwd=tmp_path)
+    line = assert_one_line(done, EXIT_USAGE, "orderkit", "--help")
+    assert "usage:" not in line
+
+
+def test_a_database_that_cannot_be_opened_is_exit_3(tmp_path: Path) -> None:
+    done = orderkit("demo", "--db", str(tmp_path / "missing" / "demo.db"), cwd=tmp_path)
+    assert done.returncode == EXIT_FILE
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[-1].startswith("orderkit: StoreError:")
+
+
+def test_help_lists_every_exit_code(tmp_path: Path) -> None:
+    for args in (["--help"], ["reconcile", "--help"]):
+        done = orderkit(*args, cwd=tmp_path)
+        assert done.returncode == EXIT_OK
+        assert "exit codes:" in done.stdout
+        for code in EXIT_CODES:
+            assert f"\n  {code} " in done.stdout, code
+
+
+def test_the_docs_list_the_same_exit_codes() -> None:
+    page = (ROOT / "docs" / "index.md").read_text(encoding="utf-8")
+    for code in EXIT_CODES:
+        assert f"| {code} |" in page, code
+
+
+def test_an_unexpected_error_is_one_line_unless_the_traceback_is_asked_for(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real = cli.build_parser
+
+    def broken(_args: argparse.Namespace) -> int:
+        raise RuntimeError("a bug\nover two lines")
+
+    def parser_with_a_broken_command() -> argparse.ArgumentParser:
+        parser = real()
+        parser.set_defaults(handler=broken)
+        return parser
+
+    monkeypatch.setattr(cli, "build_parser", parser_with_a_broken_command)
+    assert cli.main([]) == EXIT_INTERNAL
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("orderkit: internal error: RuntimeError: a bug over two lines")
+    with pytest.raises(RuntimeError):
+        cli.main(["--traceback"])
