@@ -470,6 +470,80 @@ def chapter_outbox(story: Story) -> None:
     )
 
 
+def chapter_money(story: Story) -> None:
+    """A partial cancel after payment and a 7-day return: the buyer is owed exactly
+    their share, and only sellable units go back on sale."""
+    from datetime import timedelta
+
+    from orderkit.adapters.sqlite import SQLiteInventoryStore
+    from orderkit.inventory import InventoryLedger
+    from orderkit.lifecycle import (
+        Event,
+        LinesCancelled,
+        OrderService,
+        RefundDue,
+        Transition,
+    )
+    from orderkit.model.orders import Adjustment, AdjustmentKind, Bearer
+
+    story.title("Money: a partial cancel and a 7-day return, to the fen")
+    ledger = InventoryLedger(
+        SQLiteInventoryStore(story.db_path),
+        secret=b"demo-secret-not-for-production",
+        clock=story.clock,
+    )
+    ledger.receive("TEA-LONGJING-250G", 6, reference="PO-2026-0301")
+    ledger.receive("CUP-CELADON", 2, reference="PO-2026-0301")
+    service = OrderService(SQLiteOrderRepository(story.db_path), inventory=ledger,
+                           clock=story.clock)
+    at = story.clock.now()
+    day = timedelta(days=1)
+
+    def handle(name: str, event_id: str, when: timedelta, **data: object) -> Transition:
+        return service.handle("ORD-4001", Event(name, event_id=event_id, at=at + when,
+                                                data=data))
+
+    service.place(Order(
+        order_id="ORD-4001", channel="tmall", channel_order_id="3698512204871539001",
+        lines=[OrderLine("1", "TEA-LONGJING-250G", 2, Money("89.00", "CNY")),
+               OrderLine("2", "CUP-CELADON", 1, Money("45.50", "CNY"))],
+        adjustments=[Adjustment(AdjustmentKind.COUPON, Money("20.00", "CNY"), Bearer.PLATFORM),
+                     Adjustment(AdjustmentKind.SHIPPING, Money("8.00", "CNY"), Bearer.BUYER)],
+        created_at=at,
+    ))
+    handle("pay", "alipay-4001", timedelta(minutes=2), amount=Money("211.50", "CNY"))
+    cut = handle("cancel_lines", "cs-4001-1", timedelta(hours=1), lines={"2": 1})
+    (gone,) = [e for e in cut.events if isinstance(e, LinesCancelled)]
+    story.say(
+        f"ORD-4001: 2 tins of tea and a cup, a 20.00 coupon and 8.00 shipping, paid 211.50."
+        f" The cup is out of stock and cancelled: {gone.goods.amount} of goods less"
+        f" {gone.discounts.amount} of coupon share = {gone.amount.amount} owed back"
+        f" (refund due {cut.order.totals.refund_due.amount}); only the cup's lock is"
+        f" released (tea locked {ledger.stock('TEA-LONGJING-250G').locked})."
+    )
+    handle("refund", "alipay-refund-4001-1", timedelta(hours=2), amount=gone.amount)
+    handle("ship", "wms-4001", timedelta(hours=5), carrier="SF", waybill="SF4001")
+    handle("deliver", "sf-4001-signed", day)
+    handle("return_requested", "rma-4001", 3 * day, lines={"1": 2})
+    back = handle("return_received", "wms-rx-4001", 5 * day,
+                  lines={"1": 2}, sellable={"1": 1})
+    (due,) = [e for e in back.events if isinstance(e, RefundDue)]
+    handle("refund", "alipay-refund-4001-2", 6 * day, amount=due.amount)
+    order = service.repository.get("ORD-4001")
+    totals = order.totals
+    story.say(
+        f"Delivered, then returned within 7 days; one tin came back dented. Owed back"
+        f" {due.amount.amount} (178.00 of tea less its coupon share), refunded; tea on hand"
+        f" {ledger.stock('TEA-LONGJING-250G').on_hand} (only the sellable tin restocked)."
+    )
+    story.say(
+        f"Paid {totals.paid.amount} - refunded {totals.refunded.amount} - still owed"
+        f" {totals.refund_due.amount} = {totals.sold.amount} kept (the shipping the parcel"
+        f" used; nothing else is still sold);"
+        f" after-sale: {order.after_sale.value}; ledger clean: {ledger.verify().ok}."
+    )
+
+
 #: The chapters in reading order. Each takes the shared :class:`Story`.
 CHAPTERS: list[Callable[[Story], None]] = [
     chapter_orders,
@@ -478,6 +552,7 @@ CHAPTERS: list[Callable[[Story], None]] = [
     chapter_idempotency,
     chapter_inventory,
     chapter_outbox,
+    chapter_money,
     chapter_reconcile,
     # (chapters are added above this line)
 ]

@@ -1,0 +1,20 @@
+"""The demo's money chapter tells the partial cancel and the return with their numbers."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from orderkit.demo import run_demo
+
+
+def test_the_money_chapter_owes_exactly_the_share_and_restocks_one_tin(tmp_path: Path) -> None:
+    out = io.StringIO()
+    run_demo(out, tmp_path / "demo.db")
+    text = out.getvalue()
+    chapter = text[text.index("Money: a partial cancel"):]
+    assert "45.50 of goods less 4.07 of coupon share = 41.43 owed back" in chapter
+    assert "Owed back 162.07" in chapter
+    assert "tea on hand 5 (only the sellable tin restocked)" in chapter
+    assert "Paid 211.50 - refunded 203.50 - still owed 0.00 = 8.00 kept" in chapter
+    assert "after-sale: returned; ledger clean: True." in chapter
