@@ -30,7 +30,7 @@ from orderkit.lifecycle.events import (
     StatusChanged,
     TrackingRecorded,
 )
-from orderkit.lifecycle.policy import Actor, Policy
+from orderkit.lifecycle.policy import Actor, ActorDirectory, Directory, Policy, person_key
 from orderkit.lifecycle.service import InventoryLedgerLike, OrderService
 from orderkit.lifecycle.table import DEFAULT_GUARDS, DEFAULT_TABLE, Guard, Rule, TransitionTable
 from orderkit.model.audit import AuditEntry
@@ -40,8 +40,10 @@ __all__ = [
     "DEFAULT_TABLE",
     "EVENT_NAMES",
     "Actor",
+    "ActorDirectory",
     "AddressChanged",
     "AuditEntry",
+    "Directory",
     "DomainEvent",
     "Event",
     "Guard",
@@ -68,4 +70,5 @@ __all__ = [
     "TrackingRecorded",
     "Transition",
     "TransitionTable",
+    "person_key",
 ]

@@ -15,9 +15,10 @@ Rules the engine keeps, whatever the table says:
 
 * **Idempotent by event id, forever.** The order keeps the id of every event applied to
   it in ``Order.applied_event_ids``. Re-applying one of them returns ``changed=False``
-  with no events and no audit. A host may bound an order's history with ``remember``:
-  an order that reached the bound refuses new events with
-  :class:`TransitionNotAllowed` instead of forgetting an id.
+  with no events and no audit, after the same policy check as the first time: an actor
+  who may not apply the event gets :class:`NotPermitted`, not the order. A host may
+  bound an order's history with ``remember``: an order that reached the bound refuses
+  new events with :class:`TransitionNotAllowed` instead of forgetting an id.
 * **Stale events are recorded, not refused, not reversed.** An event the table lists as
   stale for the current status (a slow ``pay`` after ``ship``) leaves the status alone;
   its id is remembered and an ``ignored`` audit entry says why.
@@ -137,14 +138,16 @@ class Lifecycle:
             raise ValidationError("order", order, "expected an Order")
         if not isinstance(event, Event):
             raise ValidationError("event", event, "expected an Event")
-        if event.event_id in order.applied_event_ids:
-            return Transition(order, False)
         name = event.name
         if name not in self.table.events:
             raise TransitionNotAllowed(
                 order.order_id, self.table.name(order.status), name, "unknown event"
             )
-        self.policy.check(event.actor, order, name, event.data)
+        # Every path checks the policy, a replay too: a replay returns the order, so only
+        # someone who may apply the event gets it back.
+        approved = self.policy.check(event.actor, order, name, event.data)
+        if event.event_id in order.applied_event_ids:
+            return Transition(order, False)
         check = CHECKS.get(name)
         if check is not None:
             check(order, event.data)
@@ -165,6 +168,8 @@ class Lifecycle:
                     self.table,
                     self.address_edit_window,
                     self.after_sale_window,
+                    self.policy,
+                    approved.id if approved is not None else approver(event.data),
                 )
             )
         )

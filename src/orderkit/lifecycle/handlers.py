@@ -39,9 +39,15 @@ from orderkit.lifecycle.events import (
     ReturnRequested,
     TrackingRecorded,
 )
+from orderkit.lifecycle.policy import Actor, Policy
 from orderkit.lifecycle.table import Rule, TransitionTable, refund_lines, refund_moves
 from orderkit.model.audit import Change
-from orderkit.model.errors import AddressLocked, TransitionNotAllowed, ValidationError
+from orderkit.model.errors import (
+    AddressLocked,
+    NotPermitted,
+    TransitionNotAllowed,
+    ValidationError,
+)
 from orderkit.model.money import Money
 from orderkit.model.orders import (
     Address,
@@ -85,6 +91,10 @@ class Step:
     table: TransitionTable
     address_edit_window: timedelta
     after_sale_window: timedelta
+    policy: Policy
+    approved_by: str | None = None
+    """Who approved the event: the policy's checked approver, else the id named in
+    ``data["approved_by"]``."""
 
     def refuse(self, reason: str) -> TransitionNotAllowed:
         """The error refusing this step's event with ``reason``."""
@@ -109,8 +119,11 @@ Handler = Callable[[Step], Effect]
 
 
 def approver(data: Mapping[str, Any]) -> str | None:
-    """The ``approved_by`` named in event data, or ``None``."""
+    """The id of the ``approved_by`` named in event data (an :class:`Actor` or an id),
+    or ``None``."""
     value = data.get("approved_by")
+    if isinstance(value, Actor):
+        return value.id
     return value if isinstance(value, str) and value else None
 
 
@@ -352,7 +365,7 @@ def refund(step: Step) -> Effect:
         fields,
         (Refunded(order.order_id, event.event_id, step.now, amount, dict(wanted), released),),
         (("refunded", str(totals.refunded), str(totals.refunded + amount)),),
-        approver(data),
+        step.approved_by,
     )
 
 
@@ -438,7 +451,7 @@ def release_hold(step: Step) -> Effect:
     if order.hold(kind) is None:
         raise step.refuse(f"no hold {kind!r} to release")
     by = event.actor.id if event.actor is not None else "system"
-    approved_by = approver(event.data)
+    approved_by = step.approved_by
     return Effect(
         {"holds": tuple(h for h in order.holds if h.kind != kind)},
         (HoldReleased(order.order_id, event.event_id, step.now, kind, by, approved_by),),
@@ -450,18 +463,20 @@ def release_hold(step: Step) -> Effect:
 def change_address(step: Step) -> Effect:
     order, event = step.order, step.event
     address: Address = event.data["address"]
-    approved_by = approver(event.data)
+    approved_by = step.approved_by
     window = step.address_edit_window
     # Judged by the event's own time, never the clock: a replay, or an edit that arrives
     # late, is decided as it was when it happened.
     if order.paid_at is not None and event.at > order.paid_at + window:
-        who = event.actor.id if event.actor is not None else None
-        if approved_by is None or approved_by == who:
+        try:
+            approved_by = step.policy.approval(event.actor, order, event.name, event.data).id
+        except NotPermitted as refused:
             raise AddressLocked(
                 order.order_id,
                 step.table.name(order.status),
-                f"more than {window} after payment: needs approved_by from a second person",
-            )
+                f"more than {window} after payment: needs approved_by from a second person"
+                f" ({refused.reason})",
+            ) from None
     waybill = next((s.waybill for s in reversed(order.shipments) if s.waybill), None)
     changed = AddressChanged(
         order.order_id, event.event_id, step.now, order.ship_to, address, waybill, approved_by
@@ -492,7 +507,7 @@ def change_price(step: Step) -> Effect:
             price,
             f"line {line_id} (or the order) would be worth less than its discounts",
         )
-    approved_by = approver(event.data)
+    approved_by = step.approved_by
     return Effect(
         {"lines": lines},
         (

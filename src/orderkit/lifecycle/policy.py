@@ -1,19 +1,28 @@
 """Who may do what to which order: actors, roles, regions and the two-person rule.
 
-The incident: a unit price edited by an agent who should not have been able to, and a
-loss-making hold released by the same person who placed the order on it. A
-:class:`Policy` maps roles to the events they may apply and limits actors to their
+The incident: a regional manager lowered prices for his own profit because his account
+could, and a loss-making hold was released by the same person who placed the order on
+it. A :class:`Policy` maps roles to the events they may apply and limits actors to their
 regions; *sensitive* actions (a refund above a threshold, a price change, releasing a
-``loss_making`` hold) also need ``data["approved_by"]`` naming a second person.
+``loss_making`` hold) also need ``data["approved_by"]``: a second, real person.
+
+An approver is an :class:`Actor`, passed as one or named by id and resolved through the
+host's :class:`ActorDirectory`. Ids are compared as people, not as strings
+(:func:`person_key`: Unicode NFKC, surrounding space dropped, case folded), so
+``"cs-1 "`` or a full-width ``"ＣＳ-1"`` is still ``"CS-1"``. The approver must be a
+different person, hold a role that may approve the action and see the order's region.
+A name the directory does not know approves nothing.
 
 The default, :meth:`Policy.allow_all`, allows everything, so a host that has no roles yet
-is not forced to invent them.
+is not forced to invent them; it checks no roles and verifies no approver beyond "a
+different name".
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
@@ -22,7 +31,13 @@ from orderkit.model.errors import NotPermitted, ValidationError
 from orderkit.model.money import Money
 from orderkit.model.orders import HoldKind, Order
 
-__all__ = ["Actor", "Policy"]
+__all__ = ["Actor", "ActorDirectory", "Directory", "Policy", "person_key"]
+
+
+def person_key(actor_id: str) -> str:
+    """The form in which two ids name the same person: Unicode NFKC (full-width letters
+    become ASCII), surrounding whitespace dropped, case folded."""
+    return unicodedata.normalize("NFKC", actor_id).strip().casefold()
 
 
 def _name_set(value: object, path: str) -> frozenset[str]:
@@ -55,6 +70,44 @@ class Actor:
     roles: frozenset[str] = attrs.field(default=frozenset(), converter=_roles)
     regions: frozenset[str] = attrs.field(default=frozenset(), converter=_regions)
 
+    @id.validator
+    def _names_someone(self, _attribute: Any, value: str) -> None:
+        if not person_key(value):
+            raise ValidationError("id", value, "an actor id must name someone")
+
+    @property
+    def key(self) -> str:
+        """The id as a person (:func:`person_key`)."""
+        return person_key(self.id)
+
+
+@runtime_checkable
+class ActorDirectory(Protocol):
+    """The host's people: who an id names, with their roles and regions."""
+
+    def find(self, actor_id: str) -> Actor | None:
+        """The actor ``actor_id`` names (compared with :func:`person_key`), or ``None``."""
+        ...
+
+
+class Directory:
+    """An :class:`ActorDirectory` over a fixed list of actors (tests, small hosts)."""
+
+    def __init__(self, actors: Iterable[Actor]) -> None:
+        self._by_key: dict[str, Actor] = {}
+        for index, actor in enumerate(actors):
+            if not isinstance(actor, Actor):
+                raise ValidationError(f"actors[{index}]", actor, "expected an Actor")
+            if actor.key in self._by_key:
+                raise ValidationError(
+                    f"actors[{index}].id", actor.id, "names the same person as another actor"
+                )
+            self._by_key[actor.key] = actor
+
+    def find(self, actor_id: str) -> Actor | None:
+        """The actor ``actor_id`` names, or ``None``."""
+        return self._by_key.get(person_key(actor_id)) if isinstance(actor_id, str) else None
+
 
 def _default_region(order: Order) -> str:
     return order.ship_to.province if order.ship_to is not None else ""
@@ -71,7 +124,10 @@ class Policy:
     ``roles`` maps a role name to the event names it may apply (``"*"`` for all).
     ``region_of`` gives an order's region (default: the ship-to province).
     ``refund_threshold``: refunds above it need an approver. ``system_events`` may be
-    sent without an actor. Refusals raise :class:`~orderkit.model.errors.NotPermitted`.
+    sent without an actor. ``directory`` resolves approvers named by id (without one,
+    only approvers passed as :class:`Actor` are accepted). ``approvers`` maps an event
+    to the roles that may approve it (default: the roles that may apply it).
+    Refusals raise :class:`~orderkit.model.errors.NotPermitted`.
     """
 
     def __init__(
@@ -82,6 +138,8 @@ class Policy:
         refund_threshold: Money | None = None,
         system_events: Iterable[str] = SYSTEM_EVENTS,
         sensitive_holds: Iterable[str] = (HoldKind.LOSS_MAKING,),
+        directory: ActorDirectory | None = None,
+        approvers: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
         if not isinstance(roles, Mapping):
             raise ValidationError("roles", roles, "expected a mapping of role to event names")
@@ -94,6 +152,15 @@ class Policy:
         self._refund_threshold = refund_threshold
         self._system = _name_set(system_events, "system_events")
         self._sensitive_holds = _name_set(sensitive_holds, "sensitive_holds")
+        if directory is not None and not isinstance(directory, ActorDirectory):
+            raise ValidationError("directory", directory, "expected an ActorDirectory")
+        self._directory = directory
+        if approvers is not None and not isinstance(approvers, Mapping):
+            raise ValidationError("approvers", approvers, "expected a mapping of event to roles")
+        self._approvers = {
+            event: _name_set(roles, f"approvers[{event!r}]")
+            for event, roles in (approvers or {}).items()
+        }
         self._open = False
 
     @classmethod
@@ -143,10 +210,13 @@ class Policy:
             )
         return False
 
-    def check(self, actor: Actor | None, order: Order, event: str, data: Mapping[str, Any]) -> None:
-        """Raise :class:`NotPermitted` unless ``actor`` may apply ``event`` now."""
+    def check(
+        self, actor: Actor | None, order: Order, event: str, data: Mapping[str, Any]
+    ) -> Actor | None:
+        """Raise :class:`NotPermitted` unless ``actor`` may apply ``event`` now; the
+        checked approver of a sensitive action (see :meth:`approval`), else ``None``."""
         if self._open:
-            return
+            return None
         who = actor.id if actor is not None else "system"
         if not self.can_view(actor, order):
             raise NotPermitted(who, event, "order is outside the actor's regions",
@@ -154,10 +224,57 @@ class Policy:
         if not self.can_act(actor, order, event):
             raise NotPermitted(who, event, "no role allows this event", order_id=order.order_id)
         if self.is_sensitive(order, event, data):
-            approver = data.get("approved_by")
-            if not isinstance(approver, str) or not approver:
-                raise NotPermitted(who, event, "needs approved_by (two-person rule)",
-                                   order_id=order.order_id)
-            if approver == who:
-                raise NotPermitted(who, event, "approver must be a different person",
-                                   order_id=order.order_id)
+            return self.approval(actor, order, event, data)
+        return None
+
+    def approval(
+        self, actor: Actor | None, order: Order, event: str, data: Mapping[str, Any]
+    ) -> Actor:
+        """The second person ``data["approved_by"]`` names, checked: known (an
+        :class:`Actor`, or an id the directory resolves), a different person from
+        ``actor``, holding a role that may approve ``event`` and seeing the order's
+        region. Raises :class:`NotPermitted` saying which rule failed.
+
+        Under :meth:`allow_all` only "a different person" is checked: there are no roles
+        or directory to check against.
+        """
+        who = actor.id if actor is not None else "system"
+        value = data.get("approved_by")
+        if value is None or value == "":
+            raise NotPermitted(who, event, "needs approved_by (two-person rule)",
+                               order_id=order.order_id)
+        if not isinstance(value, str | Actor):
+            raise ValidationError("data.approved_by", value, "expected an Actor or an actor id")
+        named = value.key if isinstance(value, Actor) else person_key(value)
+        if actor is not None and named == actor.key:
+            raise NotPermitted(who, event, "approver must be a different person",
+                               order_id=order.order_id)
+        if isinstance(value, Actor):
+            approver: Actor | None = value
+        elif self._directory is not None:
+            approver = self._directory.find(value)
+        elif self._open:
+            approver = Actor(value)
+        else:
+            raise NotPermitted(who, event, f"cannot verify approver {value!r}: the policy"
+                               " has no actor directory", order_id=order.order_id)
+        if approver is None:
+            raise NotPermitted(who, event, f"approver {value!r} is not a known actor",
+                               order_id=order.order_id)
+        if actor is not None and approver.key == actor.key:
+            raise NotPermitted(who, event, "approver must be a different person",
+                               order_id=order.order_id)
+        if self._open:
+            return approver
+        if not self.can_view(approver, order):
+            raise NotPermitted(who, event, f"approver {approver.id!r} does not see the order's"
+                               " region", order_id=order.order_id)
+        may = self._approvers.get(event)
+        allowed = (
+            bool(approver.roles & may) if may is not None
+            else self.can_act(approver, order, event)
+        )
+        if not allowed:
+            raise NotPermitted(who, event, f"approver {approver.id!r} holds no role that may"
+                               f" approve {event}", order_id=order.order_id)
+        return approver

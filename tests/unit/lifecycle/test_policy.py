@@ -7,20 +7,25 @@ from typing import Any
 
 import pytest
 
-from orderkit.lifecycle import Actor, Event, Lifecycle, Policy
+from orderkit.adapters.memory import MemoryOrderRepository
+from orderkit.lifecycle import Actor, Directory, Event, Lifecycle, OrderService, Policy
 from orderkit.model.errors import NotPermitted, ValidationError
 from orderkit.model.money import Money
 from orderkit.model.orders import Address, HoldKind, Order, OrderLine
 from orderkit.testing import ManualClock
 
 T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)
-POLICY = Policy(
-    {"support": {"cancel", "cancel_lines", "hold", "release_hold", "change_address", "refund"},
-     "pricing": {"change_price"}, "admin": {"*"}},
-    refund_threshold=Money("200.00", "CNY"),
-)
 AGENT = Actor("cs-1", roles=["support"], regions=["浙江省"])
 LEAD = Actor("lead-2", roles=["support", "pricing"], regions=["浙江省"])
+CFO = Actor("cfo-1", roles=["admin"])
+PEOPLE = Directory([AGENT, LEAD, CFO, Actor("intern-9", roles=["viewer"], regions=["浙江省"]),
+                    Actor("lead-gd", roles=["support", "pricing"], regions=["广东省"])])
+POLICY = Policy(
+    {"support": {"cancel", "cancel_lines", "hold", "release_hold", "change_address", "refund"},
+     "pricing": {"change_price"}, "admin": {"*"}, "viewer": set()},
+    refund_threshold=Money("200.00", "CNY"),
+    directory=PEOPLE,
+)
 
 
 def order(province: str = "浙江省") -> Order:
@@ -105,3 +110,66 @@ def test_bad_policy_definitions_are_refused() -> None:
         Policy({"support": "cancel"})
     with pytest.raises(ValidationError):
         Actor("x", roles="admin")
+
+
+@pytest.mark.parametrize("spelling", ["cs-1 ", "CS-1", "ＣＳ-1", "\u3000cs-1"])
+def test_same_person_with_different_spelling_cannot_approve_own_refund(spelling: str) -> None:
+    with pytest.raises(NotPermitted, match="different person"):
+        apply(paid(), "refund", AGENT, amount=Money("250.00", "CNY"), approved_by=spelling)
+    with pytest.raises(NotPermitted, match="different person"):  # also passed as an Actor
+        apply(paid(), "refund", AGENT, amount=Money("250.00", "CNY"),
+              approved_by=Actor(spelling.strip() or "x", roles=["admin"]))
+
+
+def test_a_made_up_approver_approves_nothing() -> None:
+    with pytest.raises(NotPermitted, match="not a known actor"):
+        apply(paid(), "refund", AGENT, amount=Money("250.00", "CNY"), approved_by="my-friend")
+    no_directory = Policy({"support": {"refund"}}, refund_threshold=Money("200.00", "CNY"))
+    lifecycle = Lifecycle(clock=ManualClock(T0), policy=no_directory)
+    with pytest.raises(NotPermitted, match="no actor directory"):
+        lifecycle.apply(paid(), Event("refund", event_id="r", at=T0, actor=AGENT,
+                                      data={"amount": Money("250.00", "CNY"),
+                                            "approved_by": "lead-2"}))
+
+
+def test_an_approver_needs_a_role_that_may_approve_and_the_order_s_region() -> None:
+    with pytest.raises(NotPermitted, match="no role that may approve"):
+        apply(order(), "change_price", LEAD, line_id="L1", unit_price=Money("9.00", "CNY"),
+              approved_by="intern-9")
+    with pytest.raises(NotPermitted, match="region"):
+        apply(order(), "change_price", LEAD, line_id="L1", unit_price=Money("9.00", "CNY"),
+              approved_by="lead-gd")
+    finance_only = Policy({"support": {"refund"}, "finance": set()},
+                          refund_threshold=Money("200.00", "CNY"), directory=PEOPLE,
+                          approvers={"refund": {"admin"}})
+    lifecycle = Lifecycle(clock=ManualClock(T0), policy=finance_only)
+    refund = {"amount": Money("250.00", "CNY")}
+    with pytest.raises(NotPermitted, match="no role that may approve"):
+        lifecycle.apply(paid(), Event("refund", event_id="r1", at=T0, actor=AGENT,
+                                      data={**refund, "approved_by": "lead-2"}))
+    done = lifecycle.apply(paid(), Event("refund", event_id="r2", at=T0, actor=AGENT,
+                                         data={**refund, "approved_by": "CFO-1"}))
+    assert done.audit[0].approved_by == "cfo-1"  # the directory's id, not the spelling
+    with pytest.raises(ValidationError, match="approved_by"):
+        lifecycle.apply(paid(), Event("refund", event_id="r3", at=T0, actor=AGENT,
+                                      data={**refund, "approved_by": 42}))
+
+
+def test_replay_by_an_outsider_reveals_nothing_and_is_audited() -> None:
+    repository = MemoryOrderRepository()
+    service = OrderService(repository, lifecycle=Lifecycle(clock=ManualClock(T0), policy=POLICY))
+    service.place(order())
+    cancel = Event("cancel", event_id="cs-cancel-1", at=T0, actor=AGENT)
+    service.handle("ORD-1", cancel)
+    outsider = Actor("cs-gd", roles=[], regions=["广东省"])
+    replay = Event("cancel", event_id="cs-cancel-1", at=T0, actor=outsider)
+    with pytest.raises(NotPermitted, match="regions"):
+        service.handle("ORD-1", replay)
+    trail = repository.audit_trail("ORD-1")
+    refused = [entry for entry in trail if entry.outcome == "refused"]
+    assert [(e.actor, e.event, e.event_id) for e in refused] == [
+        ("cs-gd", "cancel", "cs-cancel-1")
+    ]
+    assert "regions" in refused[0].reason
+    # The actor who may apply it gets the replay as before: nothing changes.
+    assert service.handle("ORD-1", cancel).changed is False
