@@ -335,7 +335,9 @@ def test_seven_day_return_restocks_sellable_units_only(tmp_path: Path) -> None:
     with pytest.raises(TransitionNotAllowed):
         service.handle("ORD-1", late)
     entries = [e for e in ledger.entries() if e.kind is EntryKind.RESTOCK]
-    assert [(e.sku, e.qty, e.order_id) for e in entries] == [("TEA", 1, "ORD-1")]
+    assert [(e.sku, e.qty, e.order_id, e.reason) for e in entries] == [
+        ("TEA", 1, "ORD-1", "return rma-1")  # the order and the return it came back on
+    ]
     assert ledger.verify().ok
     level = ledger.stock("TEA")
     assert level.on_hand == level.available + level.locked == 10 - 2 + 1

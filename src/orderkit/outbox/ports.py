@@ -112,6 +112,9 @@ class StockEffects(Protocol):
         """A payment: the lock's units still locked never expire."""
         ...
 
-    def restock(self, lines: Mapping[str, int], *, order_id: str, ref: str) -> StockResult:
-        """Returned units (SKU to units) came back sellable: back into stock."""
+    def restock(
+        self, lines: Mapping[str, int], *, order_id: str, ref: str, reason: str = "return"
+    ) -> StockResult:
+        """Returned units (SKU to units) came back sellable: back into stock; ``reason``
+        names the return."""
         ...

@@ -204,7 +204,9 @@ class OutboxRelay:
         order_id, ref = message.order_id, message.message_id
         if message.topic == STOCK_RESTOCK:
             # Returned units are the order's, not a lock's: no lock id to check.
-            inventory.restock(_units(payload.get("lines")), order_id=order_id, ref=ref)
+            reason = f"return {payload.get('return_id') or ''}".strip()
+            inventory.restock(_units(payload.get("lines")), order_id=order_id, ref=ref,
+                              reason=reason)
             return []
         lock_id = payload.get("lock_id")
         if not isinstance(lock_id, str):

@@ -167,8 +167,10 @@ class Spy:
             lambda: self.ledger.confirm(lock_id, order_id=order_id, ref=ref),
         )
 
-    def restock(self, lines: Mapping[str, int], *, order_id: str, ref: str) -> ReleaseResult:
-        return self.ledger.restock(lines, order_id=order_id, ref=ref)
+    def restock(
+        self, lines: Mapping[str, int], *, order_id: str, ref: str, reason: str = "return"
+    ) -> ReleaseResult:
+        return self.ledger.restock(lines, order_id=order_id, ref=ref, reason=reason)
 
     def _call(
         self,
