@@ -544,6 +544,64 @@ def chapter_money(story: Story) -> None:
     )
 
 
+def chapter_fulfilment(story: Story) -> None:
+    """A flash-sale order held for its loss, and a wave that says what it left out."""
+    from datetime import date, timedelta
+    from decimal import Decimal
+
+    from orderkit.costing import CostModel, FeeTable, loss_hold, margin
+    from orderkit.fulfilment import WavePolicy, plan_wave
+    from orderkit.lifecycle import Actor, Event, OrderService
+    from orderkit.model.orders import Adjustment, AdjustmentKind, Bearer
+
+    story.title("Profit and waves: a loss held with its numbers, no order left out silently")
+
+    class Catalog:
+        """The purchase price of each SKU (the host's ERP knows it)."""
+
+        def unit_cost(self, sku: str, on: date) -> Money | None:
+            return Money("52.00", "CNY") if sku == "TEA-LONGJING-250G" else None
+
+    def fees(channel: str, commission: str, influencer: str = "0") -> FeeTable:
+        return FeeTable(channel, date(2026, 1, 1), Decimal(commission), Decimal("0.006"),
+                        shipping_cost=Money("6.00", "CNY"), packaging=Money("1.50", "CNY"),
+                        influencer_rate=Decimal(influencer))
+
+    costs = CostModel([fees("tmall", "0.05"), fees("douyin", "0.05", "0.20"),
+                       fees("pdd", "0.006")], Catalog())
+    service = OrderService(SQLiteOrderRepository(story.db_path), clock=story.clock)
+    at = story.clock.now()
+    bot = Actor("costing-bot")
+    placed = []
+    for n, (channel, price, coupon) in enumerate(
+        (("tmall", "99.00", None), ("douyin", "89.00", None), ("pdd", "79.00", "25.00"))
+    ):
+        coupons = (
+            [Adjustment(AdjustmentKind.COUPON, Money(coupon, "CNY"), Bearer.MERCHANT)]
+            if coupon else []
+        )
+        order = service.place(Order(
+            order_id=f"ORD-50{n}", channel=channel, channel_order_id=f"{channel}-50{n}",
+            lines=[OrderLine("1", "TEA-LONGJING-250G", 1, Money(price, "CNY"))],
+            adjustments=coupons, created_at=at,
+            tags={"presale", "ship_from:2026-03-20"} if channel == "douyin" else set(),
+        ))
+        paid = service.handle(order.order_id, Event(
+            "pay", event_id=f"pay-50{n}", at=at, data={"amount": order.totals.payable})).order
+        found = margin(paid, costs)
+        story.say(f"{paid.order_id} {channel} at {price}: {found.explain()}")
+        hold = loss_hold(paid, costs, at=at, actor=bot)
+        if hold is not None:
+            service.handle(paid.order_id, hold)
+            story.say("  -> held loss_making until a second person releases it")
+        placed.append(paid.order_id)
+    orders = [service.repository.get(order_id) for order_id in placed]
+    wave = plan_wave(orders, WavePolicy(), at + timedelta(hours=1))
+    story.say(f"Today's in-stock wave takes {', '.join(wave.selected) or 'nothing'}; left out:")
+    for order_id, exclusion in sorted(wave.excluded.items()):
+        story.say(f"  {order_id}: {exclusion.code.value}: {exclusion.words}")
+
+
 #: The chapters in reading order. Each takes the shared :class:`Story`.
 CHAPTERS: list[Callable[[Story], None]] = [
     chapter_orders,
@@ -553,6 +611,7 @@ CHAPTERS: list[Callable[[Story], None]] = [
     chapter_inventory,
     chapter_outbox,
     chapter_money,
+    chapter_fulfilment,
     chapter_reconcile,
     # (chapters are added above this line)
 ]

@@ -11,6 +11,8 @@ Every port method that can fail for infrastructure reasons raises
 driver's own exception type.
 """
 
+from orderkit.costing.ports import CostCatalog
+from orderkit.fulfilment.ports import LotCatalog
 from orderkit.idempotency.ports import IdempotencyStore
 from orderkit.inventory.ports import InventoryStore, InventoryTransaction
 from orderkit.lifecycle.ports import CarrierGateway, EventSink, OrderRepository
@@ -22,10 +24,12 @@ from orderkit.reconcile.ports import Notifier
 __all__ = [
     "CarrierGateway",
     "Clock",
+    "CostCatalog",
     "EventSink",
     "IdempotencyStore",
     "InventoryStore",
     "InventoryTransaction",
+    "LotCatalog",
     "Notifier",
     "OrderRepository",
     "OutboxStore",

@@ -1,0 +1,317 @@
+"""Shipping waves that explain every order they leave out.
+
+The incident: a daily batch shipment skipped every presale order for two weeks (237
+late orders) because a filter excluded them and nothing said why. :func:`plan_wave`
+selects the orders of one shipping batch by a :class:`WavePolicy` and gives, for every
+candidate it did not select, an :class:`Exclusion`: a reason code and words. An
+:class:`ExclusionLog` turns an order left out for the same reason for too long into an
+:class:`~orderkit.model.alerts.Alert`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Literal
+
+import attrs
+
+from orderkit.model._checks import Validator
+from orderkit.model.alerts import Alert
+from orderkit.model.errors import ValidationError
+from orderkit.model.orders import HoldKind, LineStatus, Order, OrderStatus, status_name
+from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, ensure_aware, zone
+
+__all__ = [
+    "Exclusion",
+    "ExclusionLog",
+    "Reason",
+    "Wave",
+    "WavePolicy",
+    "plan_wave",
+]
+
+Stream = Literal["in_stock", "presale"]
+
+
+class Reason(StrEnum):
+    """Why a candidate is not in the wave."""
+
+    NOT_READY = "not_ready"
+    """Not PAID or PACKED (unpaid, already shipped, ended)."""
+    ON_HOLD = "on_hold"
+    """A hold blocks shipment (the words name it)."""
+    ADDRESS_REVIEW = "address_review"
+    """The address is under review."""
+    OTHER_STREAM = "other_stream"
+    """Presale and in-stock orders ship in their own waves."""
+    PRESALE_NOT_SHIPPABLE = "presale_not_shippable"
+    """A presale order before its ship-from date."""
+    AWAITING_STOCK = "awaiting_stock"
+    """Not enough stock for its open units (orders without a lock)."""
+    AFTER_CUTOFF = "after_cutoff"
+    """Paid after the wave's cut-off: the next wave takes it."""
+    CARRIER = "carrier"
+    """Its carrier is not in this wave."""
+    REGION = "region"
+    """Its region is not in this wave."""
+    OVER_CAP = "over_cap"
+    """The wave's order or line cap was reached."""
+
+
+@attrs.frozen
+class Exclusion:
+    """Why one candidate was left out: ``code`` for machines, ``words`` for people."""
+
+    code: Reason
+    words: str
+
+
+def _tag_value(order: Order, prefix: str) -> str | None:
+    for tag in order.tags:
+        if tag.startswith(prefix):
+            return tag[len(prefix):]
+    return None
+
+
+def _ship_from(order: Order) -> date | None:
+    """A presale order's ship-from date, from its ``ship_from:YYYY-MM-DD`` tag."""
+    value = _tag_value(order, "ship_from:")
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(
+            "tags", f"ship_from:{value}", "expected ship_from:YYYY-MM-DD"
+        ) from None
+
+
+def _positive(name: str) -> Validator:
+    def validate(_instance: object, _attribute: object, value: object) -> None:
+        if value is None:
+            return
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValidationError(name, value, "expected an integer >= 1 or None")
+
+    return validate
+
+
+def _names(value: object) -> frozenset[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ValidationError("names", value, "expected a collection of strings or None")
+    return frozenset(str(item) for item in value)
+
+
+@attrs.frozen
+class WavePolicy:
+    """How one wave picks its orders.
+
+    ``stream``: ``"in_stock"`` or ``"presale"`` (an order is presale when it has the
+    ``presale_tag``; presale orders ship from the date of their ``ship_from:YYYY-MM-DD``
+    tag). ``cutoff``: the local time of day (in ``tz``) after which a payment waits for
+    the next wave. ``carriers`` and ``regions`` limit the wave (``carrier_of`` reads an
+    order's carrier, default its ``carrier:<name>`` tag; the region is the ship-to
+    province). ``max_orders`` and ``max_lines`` cap it. Orders are taken by promised
+    ship time (a ``promise:<ISO datetime>`` tag, else paid time plus ``promise``), then
+    paid time, then id.
+    """
+
+    stream: Stream = attrs.field(default="in_stock")
+    cutoff: time | None = None
+    tz: str = DEFAULT_ACCOUNTING_TZ
+    carriers: frozenset[str] | None = attrs.field(default=None, converter=_names)
+    regions: frozenset[str] | None = attrs.field(default=None, converter=_names)
+    max_orders: int | None = attrs.field(default=None, validator=_positive("max_orders"))
+    max_lines: int | None = attrs.field(default=None, validator=_positive("max_lines"))
+    promise: timedelta = timedelta(hours=48)
+    presale_tag: str = "presale"
+    carrier_of: Callable[[Order], str | None] | None = None
+
+    @stream.validator
+    def _stream(self, _attribute: object, value: object) -> None:
+        if value not in ("in_stock", "presale"):
+            raise ValidationError("stream", value, "expected in_stock or presale")
+
+    def promised(self, order: Order) -> datetime:
+        """When the platform promised ``order`` would ship."""
+        value = _tag_value(order, "promise:")
+        if value is not None:
+            try:
+                return ensure_aware(datetime.fromisoformat(value), path="tags")
+            except (ValueError, ValidationError):
+                raise ValidationError("tags", f"promise:{value}",
+                                      "expected promise:<ISO datetime with offset>") from None
+        return (order.paid_at or order.created_at) + self.promise
+
+    def carrier(self, order: Order) -> str | None:
+        """``order``'s carrier (``carrier_of``, else its ``carrier:<name>`` tag)."""
+        if self.carrier_of is not None:
+            return self.carrier_of(order)
+        return _tag_value(order, "carrier:")
+
+
+@attrs.frozen
+class Wave:
+    """One planned wave: ``selected`` order ids in pick order, and for every other
+    candidate its :class:`Exclusion`."""
+
+    stream: Stream
+    at: datetime
+    selected: tuple[str, ...]
+    excluded: Mapping[str, Exclusion]
+
+    def summary(self) -> dict[Reason, int]:
+        """How many candidates each reason left out, most first."""
+        counts: dict[Reason, int] = {}
+        for exclusion in self.excluded.values():
+            counts[exclusion.code] = counts.get(exclusion.code, 0) + 1
+        return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0].value)))
+
+
+def plan_wave(
+    orders: Iterable[Order],
+    policy: WavePolicy,
+    now: datetime,
+    *,
+    stock: Mapping[str, int] | None = None,
+) -> Wave:
+    """Select the orders of one wave; every candidate not selected gets a reason.
+
+    ``stock`` (SKU to units available), when given, is spent in pick order by the
+    orders that hold no lock (an order placed with an inventory ledger has its units
+    reserved already). No candidate is ever left out without an :class:`Exclusion`.
+    """
+    if not isinstance(policy, WavePolicy):
+        raise ValidationError("policy", policy, "expected a WavePolicy")
+    now = ensure_aware(now, path="now")
+    local = zone(policy.tz)
+    today = now.astimezone(local).date()
+    cutoff = (
+        datetime.combine(today, policy.cutoff, tzinfo=local)
+        if policy.cutoff is not None
+        else None
+    )
+    left = dict(stock or {})
+    excluded: dict[str, Exclusion] = {}
+    ready: list[Order] = []
+    for order in orders:
+        if not isinstance(order, Order):
+            raise ValidationError("orders", order, "expected Orders")
+        reason = _why_not(order, policy, today, cutoff)
+        if reason is not None:
+            excluded[order.order_id] = reason
+        else:
+            ready.append(order)
+    ready.sort(key=lambda o: (policy.promised(o), o.paid_at or o.created_at, o.order_id))
+    selected: list[str] = []
+    lines = 0
+    for order in ready:
+        open_lines = [line for line in order.lines if line.quantities[LineStatus.OPEN]]
+        if policy.max_orders is not None and len(selected) >= policy.max_orders:
+            excluded[order.order_id] = Exclusion(
+                Reason.OVER_CAP, f"the wave is full ({policy.max_orders} orders)")
+            continue
+        if policy.max_lines is not None and lines + len(open_lines) > policy.max_lines:
+            excluded[order.order_id] = Exclusion(
+                Reason.OVER_CAP, f"{len(open_lines)} lines would pass the cap of"
+                f" {policy.max_lines} ({lines} taken)")
+            continue
+        if stock is not None and order.lock_id is None:
+            wanted: dict[str, int] = {}
+            for line in open_lines:
+                wanted[line.sku] = wanted.get(line.sku, 0) + line.quantities[LineStatus.OPEN]
+            short = {sku: (qty, left.get(sku, 0)) for sku, qty in wanted.items()
+                     if qty > left.get(sku, 0)}
+            if short:
+                words = ", ".join(f"{sku} needs {qty}, {have} available"
+                                  for sku, (qty, have) in sorted(short.items()))
+                excluded[order.order_id] = Exclusion(Reason.AWAITING_STOCK, words)
+                continue
+            for sku, qty in wanted.items():
+                left[sku] = left.get(sku, 0) - qty
+        selected.append(order.order_id)
+        lines += len(open_lines)
+    return Wave(policy.stream, now, tuple(selected), excluded)
+
+
+_READY = frozenset({OrderStatus.PAID, OrderStatus.PACKED})
+
+
+def _why_not(
+    order: Order, policy: WavePolicy, today: date, cutoff: datetime | None
+) -> Exclusion | None:
+    if order.status not in _READY:
+        return Exclusion(Reason.NOT_READY, f"status {status_name(order.status)}")
+    if order.hold(HoldKind.ADDRESS_REVIEW) is not None:
+        return Exclusion(Reason.ADDRESS_REVIEW, "the address is under review")
+    if order.holds:
+        held = ", ".join(f"{h.kind} ({h.reason})" if h.reason else h.kind for h in order.holds)
+        return Exclusion(Reason.ON_HOLD, f"on hold: {held}")
+    presale = policy.presale_tag in order.tags
+    if presale != (policy.stream == "presale"):
+        other = "presale" if presale else "in-stock"
+        return Exclusion(Reason.OTHER_STREAM, f"{other}: planned in the {other} wave")
+    if presale:
+        ship_from = _ship_from(order)
+        if ship_from is not None and ship_from > today:
+            return Exclusion(Reason.PRESALE_NOT_SHIPPABLE,
+                             f"presale ships from {ship_from.isoformat()}")
+    if cutoff is not None and (order.paid_at or order.created_at) > cutoff:
+        return Exclusion(Reason.AFTER_CUTOFF,
+                         f"paid after the {policy.cutoff.isoformat() if policy.cutoff else ''}"
+                         " cut-off: next wave")
+    if policy.carriers is not None:
+        carrier = policy.carrier(order)
+        if carrier not in policy.carriers:
+            return Exclusion(Reason.CARRIER, f"carrier {carrier or 'unknown'} is not in this wave")
+    if policy.regions is not None:
+        region = order.ship_to.province if order.ship_to is not None else ""
+        if region not in policy.regions:
+            return Exclusion(Reason.REGION, f"region {region or 'unknown'} is not in this wave")
+    return None
+
+
+@attrs.frozen
+class _Since:
+    code: Reason
+    since: datetime
+    alerted: bool = False
+
+
+class ExclusionLog:
+    """Remembers since when each order is left out for the same reason, across waves;
+    :meth:`update` returns an :class:`Alert` (kind ``fulfilment.excluded_too_long``)
+    once per order and reason when that lasts longer than ``threshold``."""
+
+    def __init__(self, *, threshold: timedelta = timedelta(hours=24)) -> None:
+        if not isinstance(threshold, timedelta) or threshold <= timedelta(0):
+            raise ValidationError("threshold", threshold, "expected a positive timedelta")
+        self.threshold = threshold
+        self._since: dict[str, _Since] = {}
+
+    def update(self, wave: Wave) -> list[Alert]:
+        """Record ``wave``; alerts for orders left out too long (each raised once)."""
+        alerts: list[Alert] = []
+        for order_id in wave.selected:
+            self._since.pop(order_id, None)
+        for order_id, exclusion in sorted(wave.excluded.items()):
+            if exclusion.code in (Reason.NOT_READY, Reason.OTHER_STREAM):
+                continue  # not this wave's to ship
+            seen = self._since.get(order_id)
+            if seen is None or seen.code is not exclusion.code:
+                seen = _Since(exclusion.code, wave.at)
+            if not seen.alerted and wave.at - seen.since > self.threshold:
+                alerts.append(Alert(
+                    "fulfilment.excluded_too_long", "warning", order_id,
+                    f"left out of every {wave.stream} wave for"
+                    f" {wave.at - seen.since}: {exclusion.words}",
+                    wave.at,
+                    {"reason": exclusion.code.value, "since": seen.since.isoformat()},
+                ))
+                seen = attrs.evolve(seen, alerted=True)
+            self._since[order_id] = seen
+        return alerts

@@ -1,0 +1,157 @@
+"""Waves that explain every order they leave out; near-expiry holds; releasing a wave."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+import attrs
+import pytest
+
+from orderkit import Address, Hold, Money, Order, OrderLine, OrderStatus
+from orderkit.adapters.memory import MemoryOrderRepository
+from orderkit.errors import ValidationError
+from orderkit.fulfilment import (
+    ExclusionLog,
+    Lot,
+    Reason,
+    WavePolicy,
+    near_expiry_hold,
+    plan_wave,
+    release_wave,
+)
+from orderkit.lifecycle import Event, Lifecycle, OrderService
+from orderkit.testing import ManualClock
+
+T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
+
+
+def order(order_id: str, *, minutes: int = 0, tags: set[str] | None = None,
+          status: int = OrderStatus.PAID, qty: int = 1, sku: str = "TEA",
+          province: str = "浙江省") -> Order:
+    paid_at = T0 + timedelta(minutes=minutes)
+    return Order(order_id=order_id, channel="tmall", channel_order_id=order_id,
+                 lines=[OrderLine("1", sku, qty, Money("99.00", "CNY"))], created_at=paid_at,
+                 paid_at=paid_at if status != OrderStatus.PENDING_PAYMENT else None,
+                 status=status, tags=tags or set(), ship_to=Address(province=province))
+
+
+def day_of_orders() -> list[Order]:
+    return [
+        order("IN-1", minutes=5),
+        order("IN-2", minutes=10, tags={"promise:2026-03-02T03:00:00+00:00"}),  # due soonest
+        order("PRE-READY", minutes=1, tags={"presale", "ship_from:2026-03-02"}),
+        order("PRE-LATER", minutes=2, tags={"presale", "ship_from:2026-03-20"}),
+        attrs.evolve(order("HELD", minutes=3),
+                     holds=[Hold("loss_making", "costing", T0, "margin -7.07%")]),
+        attrs.evolve(order("ADDR", minutes=4), holds=[Hold("address_review", "risk", T0)]),
+        order("UNPAID", status=OrderStatus.PENDING_PAYMENT),
+        order("LATE", minutes=9 * 60),  # paid 18:00 Shanghai, after a 16:00 cut-off
+    ]
+
+
+def test_no_candidate_is_ever_left_out_without_a_reason_and_presale_has_its_own_wave() -> None:
+    orders = day_of_orders()
+    now = T0 + timedelta(hours=10)
+    in_stock = plan_wave(orders, WavePolicy(cutoff=time(16, 0)), now)
+    assert in_stock.selected == ("IN-2", "IN-1")  # the earlier promise first
+    assert set(in_stock.selected) | set(in_stock.excluded) == {o.order_id for o in orders}
+    assert not set(in_stock.selected) & set(in_stock.excluded)
+    codes = {order_id: e.code for order_id, e in in_stock.excluded.items()}
+    assert codes == {
+        "PRE-READY": Reason.OTHER_STREAM, "PRE-LATER": Reason.OTHER_STREAM,
+        "HELD": Reason.ON_HOLD, "ADDR": Reason.ADDRESS_REVIEW, "UNPAID": Reason.NOT_READY,
+        "LATE": Reason.AFTER_CUTOFF,
+    }
+    assert "loss_making (margin -7.07%)" in in_stock.excluded["HELD"].words
+    assert in_stock.excluded["PRE-READY"].words == "presale: planned in the presale wave"
+    assert in_stock.summary()[Reason.OTHER_STREAM] == 2
+    presale = plan_wave(orders, WavePolicy(stream="presale"), now)
+    assert presale.selected == ("PRE-READY",)
+    assert presale.excluded["PRE-LATER"].code is Reason.PRESALE_NOT_SHIPPABLE
+    assert presale.excluded["PRE-LATER"].words == "presale ships from 2026-03-20"
+    assert set(presale.selected) | set(presale.excluded) == {o.order_id for o in orders}
+
+
+def test_an_order_left_out_too_long_raises_one_alert() -> None:
+    log = ExclusionLog(threshold=timedelta(hours=24))
+    waiting = order("WAIT", qty=5)
+    policy = WavePolicy()
+    alerts = []
+    for hours in (0, 12, 23, 25, 30):
+        wave = plan_wave([waiting], policy, T0 + timedelta(hours=hours), stock={"TEA": 2})
+        assert wave.excluded["WAIT"].code is Reason.AWAITING_STOCK
+        alerts.append(log.update(wave))
+    assert [len(a) for a in alerts] == [0, 0, 0, 1, 0]  # once, after 24 hours
+    (alert,) = alerts[3]
+    assert (alert.kind, alert.subject, alert.detail("reason")) == (
+        "fulfilment.excluded_too_long", "WAIT", "awaiting_stock")
+    assert "TEA needs 5, 2 available" in alert.message
+    # Stock arrives: it ships, and the log forgets it.
+    shipped = plan_wave([waiting], policy, T0 + timedelta(hours=31), stock={"TEA": 9})
+    assert shipped.selected == ("WAIT",) and log.update(shipped) == []
+
+
+def test_stock_caps_carriers_and_regions_explain_themselves() -> None:
+    orders = [order(f"O-{n}", minutes=n, qty=2,
+                    tags={"carrier:SF" if n % 2 else "carrier:YTO"},
+                    province="浙江省" if n < 5 else "广东省") for n in range(8)]
+    wave = plan_wave(orders, WavePolicy(carriers={"SF"}, regions={"浙江省"}, max_orders=1),
+                     T0 + timedelta(hours=1), stock={"TEA": 10})
+    assert wave.selected == ("O-1",)
+    codes = {k: v.code for k, v in wave.excluded.items()}
+    assert codes["O-0"] is Reason.CARRIER and codes["O-5"] is Reason.REGION
+    assert codes["O-3"] is Reason.OVER_CAP
+    short = plan_wave(orders[:3], WavePolicy(), T0 + timedelta(hours=1), stock={"TEA": 3})
+    assert short.selected == ("O-0",) and short.excluded["O-1"].code is Reason.AWAITING_STOCK
+    locked = [attrs.evolve(o, lock_id="lock-held") for o in orders[:3]]  # reserved already
+    assert len(plan_wave(locked, WavePolicy(), T0, stock={"TEA": 0}).selected) == 3
+    lines = plan_wave(orders[:3], WavePolicy(max_lines=2), T0 + timedelta(hours=1))
+    assert lines.selected == ("O-0", "O-1") and lines.excluded["O-2"].code is Reason.OVER_CAP
+    with pytest.raises(ValidationError):
+        WavePolicy(stream="tomorrow")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):
+        WavePolicy(max_orders=0)
+
+
+class Lots:
+    def __init__(self, expires: dict[str, date]) -> None:
+        self.expires = expires
+
+    def lot_for(self, sku: str, qty: int, on: date) -> Lot | None:
+        when = self.expires.get(sku)
+        return None if when is None else Lot(f"LOT-{sku}", sku, when)
+
+
+def test_a_lot_at_89_days_holds_the_order_at_91_it_does_not_and_categories_differ() -> None:
+    today = date(2026, 3, 2)
+    near = near_expiry_hold(order("A", sku="GLOVES"), Lots({"GLOVES": today + timedelta(days=89)}),
+                            at=T0)
+    assert near is not None and near.data["kind"] == "near_expiry"
+    assert near.data["reason"] == "line 1 (GLOVES) from lot LOT-GLOVES: 89 days left, under 90"
+    assert near_expiry_hold(order("A", sku="GLOVES"),
+                            Lots({"GLOVES": today + timedelta(days=91)}), at=T0) is None
+    medical = {"STENT": "medical"}
+    stent = Lots({"STENT": today + timedelta(days=120)})
+    held = near_expiry_hold(order("B", sku="STENT"), stent, at=T0,
+                            by_category={"medical": timedelta(days=180)},
+                            category_of=medical.get)
+    assert held is not None and "under 180" in held.data["reason"]
+    assert near_expiry_hold(order("B", sku="STENT"), stent, at=T0,
+                            by_sku={"STENT": timedelta(days=100)},
+                            by_category={"medical": timedelta(days=180)},
+                            category_of=medical.get) is None  # the SKU's own threshold wins
+    assert near_expiry_hold(order("C", sku="TEA"), Lots({}), at=T0) is None
+
+
+def test_releasing_a_wave_packs_its_orders_once() -> None:
+    repository = MemoryOrderRepository()
+    service = OrderService(repository, lifecycle=Lifecycle(clock=ManualClock(T0)))
+    for o in (order("IN-1"), order("IN-2", minutes=1)):
+        service.place(attrs.evolve(o, status=OrderStatus.PENDING_PAYMENT, paid_at=None))
+        service.handle(o.order_id, Event("pay", event_id=f"pay-{o.order_id}", at=T0,
+                                         data={"amount": Money("99.00", "CNY")}))
+    wave = plan_wave([repository.get("IN-1"), repository.get("IN-2")], WavePolicy(), T0)
+    assert release_wave(wave, service, at=T0, wave_id="W-0302-1") == {}
+    assert {repository.get(i).status for i in ("IN-1", "IN-2")} == {OrderStatus.PACKED}
+    assert release_wave(wave, service, at=T0, wave_id="W-0302-1") == {}  # nothing twice
+    assert repository.get("IN-1").version == 2
