@@ -97,6 +97,28 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _watch(args: argparse.Namespace) -> int:
+    import time
+
+    from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteWatchState
+    from orderkit.watch import Watcher
+    from orderkit.watch.notifiers import StdoutNotifier, WebhookNotifier
+
+    if not Path(args.db).is_file():
+        _say(f"orderkit: cannot use {args.db}: no such database file")
+        return EXIT_FILE
+    notifier = WebhookNotifier(args.webhook) if args.webhook else StdoutNotifier()
+    watcher = Watcher(SQLiteOrderRepository(args.db), notifier, state=SQLiteWatchState(args.db))
+    while True:
+        report = watcher.run_once()
+        print(f"watch: {len(report.raised)} raised, {len(report.repeated)} repeated,"
+              f" {len(report.resolved)} resolved, {report.pending} pending,"
+              f" {len(report.inhibited)} inhibited, {len(report.failed)} failed", flush=True)
+        if args.every is None:
+            return EXIT_OK
+        time.sleep(args.every)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; subcommands register themselves here."""
     parser = _Parser(
@@ -125,6 +147,16 @@ def build_parser() -> argparse.ArgumentParser:
     from orderkit.lifecycle.cli import add_lifecycle_command
 
     add_lifecycle_command(commands)  # lifecycle-table
+    watch = commands.add_parser(
+        "watch", help="run the watch rules over a SQLite order database and send alerts")
+    watch.add_argument("--db", metavar="PATH", required=True, help="the orders' SQLite file")
+    when = watch.add_mutually_exclusive_group()
+    when.add_argument("--once", action="store_true", help="one cycle, then exit (default)")
+    when.add_argument("--every", metavar="SECONDS", type=float,
+                      help="a cycle every SECONDS until interrupted")
+    watch.add_argument("--webhook", metavar="URL",
+                       help="POST each alert as JSON here (default: one line on stdout)")
+    watch.set_defaults(handler=_watch)
     # (commands are registered above this line)
     for command in commands.choices.values():
         command.epilog = _EPILOG

@@ -20,6 +20,7 @@ from orderkit.model.time import Clock
 from orderkit.numbering.ports import ReconIdSequence
 from orderkit.outbox.ports import OutboxStore, StockEffects
 from orderkit.reconcile.ports import Notifier
+from orderkit.watch.ports import WatchState
 
 __all__ = [
     "CarrierGateway",
@@ -35,4 +36,5 @@ __all__ = [
     "OutboxStore",
     "ReconIdSequence",
     "StockEffects",
+    "WatchState",
 ]

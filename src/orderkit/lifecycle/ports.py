@@ -6,9 +6,10 @@ Every method that can fail for infrastructure reasons raises
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from datetime import datetime
+from typing import TYPE_CHECKING, Final, Literal, Protocol, runtime_checkable
 
 from orderkit.model.orders import Address, Order
 from orderkit.outbox.ports import OutboxStore
@@ -18,10 +19,16 @@ if TYPE_CHECKING:
     from orderkit.outbox.messages import OutboxMessage
 
 __all__ = [
+    "ANCHORS",
+    "Anchor",
     "CarrierGateway",
     "EventSink",
     "OrderRepository",
 ]
+
+#: The instant a watch measures an order's age from (see :meth:`OrderRepository.stale`).
+Anchor = Literal["status_since", "paid_at", "created_at", "unscanned_since"]
+ANCHORS: Final[tuple[Anchor, ...]] = ("status_since", "paid_at", "created_at", "unscanned_since")
 
 
 @runtime_checkable
@@ -41,6 +48,17 @@ class OrderRepository(OutboxStore, Protocol):
 
     def find_by_channel(self, channel: str, channel_order_id: str) -> Order | None:
         """The order holding this channel order id, or ``None``."""
+        ...
+
+    def stale(
+        self, statuses: Collection[int], anchor: Anchor, before: datetime, limit: int
+    ) -> list[Order]:
+        """Orders in one of ``statuses`` whose ``anchor`` instant is earlier than
+        ``before``, oldest first, at most ``limit`` (the watch's query: backed by an
+        index, so a watch cycle never loads every order). Anchors: ``status_since``,
+        ``paid_at``, ``created_at``, and ``unscanned_since`` (when the latest parcel
+        was handed over, for orders whose latest parcel has no carrier scan yet).
+        Orders without that instant are left out."""
         ...
 
     def save(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import multiprocessing
 import queue as queue_module
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 import attrs
@@ -25,7 +25,7 @@ from orderkit.lifecycle.ports import OrderRepository
 from orderkit.model.orders import Order
 from orderkit.numbering.ports import ReconIdSequence
 
-__all__ = ["Failure", "draw_numbers", "race", "save_order"]
+__all__ = ["Failure", "draw_numbers", "race", "save_order", "watch_cycle"]
 
 S = TypeVar("S")
 
@@ -104,3 +104,26 @@ def save_order(order: Order, expected_version: int | None, repository: OrderRepo
 def draw_numbers(prefix: str, on: date, count: int, sequence: ReconIdSequence) -> list[int]:
     """Job: draw ``count`` numbers from ``sequence``."""
     return [sequence.next_value(prefix, on) for _ in range(count)]
+
+
+class _Kept:
+    """A notifier that keeps what it was told."""
+
+    def __init__(self) -> None:
+        self.told: list[str] = []
+
+    def notify(self, alert: Any) -> None:
+        self.told.append(f"{alert.detail('state')} {alert.subject}")
+
+
+def watch_cycle(path: str, now: datetime, repository: OrderRepository) -> list[str]:
+    """Job: one watch cycle with the default rules over ``repository``, its episodes in
+    SQLite at ``path``, at ``now``; returns what it notified (``"raised <key>"``)."""
+    from orderkit.adapters.sqlite.watch import SQLiteWatchState
+    from orderkit.testing.clock import ManualClock
+    from orderkit.watch import Watcher
+
+    kept = _Kept()
+    watcher = Watcher(repository, kept, state=SQLiteWatchState(path), clock=ManualClock(now))
+    watcher.run_once()
+    return kept.told

@@ -11,12 +11,14 @@ if TYPE_CHECKING:
     from orderkit.adapters.memory.inventory import MemoryInventoryStore
     from orderkit.adapters.memory.orders import MemoryOrderRepository
     from orderkit.adapters.memory.sequences import MemoryReconIdSequence
+    from orderkit.adapters.memory.watch import MemoryWatchState
 
 __all__ = [
     "MemoryIdempotencyStore",
     "MemoryInventoryStore",
     "MemoryOrderRepository",
     "MemoryReconIdSequence",
+    "MemoryWatchState",
 ]
 
 #: Each name and its module: a module is imported when its name is first used, so
@@ -26,6 +28,7 @@ _MODULES = {
     "MemoryInventoryStore": "orderkit.adapters.memory.inventory",
     "MemoryOrderRepository": "orderkit.adapters.memory.orders",
     "MemoryReconIdSequence": "orderkit.adapters.memory.sequences",
+    "MemoryWatchState": "orderkit.adapters.memory.watch",
 }
 
 __getattr__, __dir__ = lazy_names(__name__, _MODULES, globals())

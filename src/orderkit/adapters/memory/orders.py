@@ -4,7 +4,7 @@ tools."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from itertools import islice
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from orderkit.adapters._watch import anchor_of, checked_query
 from orderkit.model.audit import (
     AddressVersion,
     AuditEntry,
@@ -23,6 +24,7 @@ from orderkit.model.orders import Order, check_version_raised
 from orderkit.model.time import ensure_aware
 
 if TYPE_CHECKING:
+    from orderkit.lifecycle.ports import Anchor
     from orderkit.outbox.messages import OutboxMessage, StoredMessage
 
 __all__ = ["MemoryOrderRepository"]
@@ -123,6 +125,22 @@ class MemoryOrderRepository:
         with self._lock:
             order_id = self._by_channel.get((channel, channel_order_id))
             return None if order_id is None else self._orders[order_id]
+
+    def stale(
+        self, statuses: Collection[int], anchor: Anchor, before: datetime, limit: int
+    ) -> list[Order]:
+        """See :meth:`orderkit.lifecycle.ports.OrderRepository.stale` (a scan here)."""
+        codes, anchor, before, limit = checked_query(statuses, anchor, before, limit)
+        with self._lock:
+            found = [
+                (at, order.order_id, order)
+                for order in self._orders.values()
+                if order.status in codes
+                and (at := anchor_of(order, anchor)) is not None
+                and at < before
+            ]
+        found.sort(key=lambda item: (item[0], item[1]))
+        return [order for _at, _id, order in found[:limit]]
 
     def save(
         self,

@@ -12,11 +12,12 @@ import os
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
+from orderkit.adapters._watch import checked_query
 from orderkit.adapters.sqlite._db import Database
 from orderkit.model.audit import (
     AddressVersion,
@@ -30,6 +31,7 @@ from orderkit.model.serialization import from_dict, to_dict
 from orderkit.model.time import ensure_aware
 
 if TYPE_CHECKING:
+    from orderkit.lifecycle.ports import Anchor
     from orderkit.outbox.messages import OutboxMessage, StoredMessage
 
 __all__ = ["SQLiteOrderRepository"]
@@ -83,7 +85,26 @@ _MIGRATIONS: Final = (
     """
     ALTER TABLE order_outbox ADD COLUMN retry_us INTEGER
     """,
+    # The watch's stale query: indexes on the instants inside the order's JSON (UTC ISO
+    # text, which sorts as time), so a watch cycle reads only the orders it reports.
+    """
+    CREATE INDEX orders_by_status_since
+        ON orders (status, json_extract(body, '$.status_since'));
+    CREATE INDEX orders_by_paid_at ON orders (status, json_extract(body, '$.paid_at'));
+    CREATE INDEX orders_by_created_at ON orders (status, json_extract(body, '$.created_at'));
+    CREATE INDEX orders_unscanned
+        ON orders (json_extract(body, '$.shipments[#-1].shipped_at'))
+        WHERE json_extract(body, '$.shipments[#-1].first_scan_at') IS NULL
+    """,
 )
+
+#: The indexed expression of each anchor of the stale query.
+_ANCHOR_SQL: Final = {
+    "status_since": "json_extract(body, '$.status_since')",
+    "paid_at": "json_extract(body, '$.paid_at')",
+    "created_at": "json_extract(body, '$.created_at')",
+    "unscanned_since": "json_extract(body, '$.shipments[#-1].shipped_at')",
+}
 
 _OUTBOX_COLUMNS: Final = (
     "message_id, order_id, topic, payload, created_us, status, attempts, error, retry_us"
@@ -168,6 +189,33 @@ class SQLiteOrderRepository:
                 (channel, channel_order_id),
             ).fetchone()
         return None if row is None else _load(row[0])
+
+    def stale(
+        self, statuses: Collection[int], anchor: Anchor, before: datetime, limit: int
+    ) -> list[Order]:
+        """See :meth:`orderkit.lifecycle.ports.OrderRepository.stale`: one indexed
+        range read per status."""
+        codes, anchor, before, limit = checked_query(statuses, anchor, before, limit)
+        expression = _ANCHOR_SQL[anchor]
+        # Parcels without a scan are few: their partial index is the one to read.
+        unscanned = anchor == "unscanned_since"
+        source = "orders INDEXED BY orders_unscanned" if unscanned else "orders"
+        condition = (
+            " AND json_extract(body, '$.shipments[#-1].first_scan_at') IS NULL"
+            if unscanned
+            else ""
+        )
+        found: list[tuple[str, str, str]] = []
+        with self._db.read("stale orders") as conn:
+            for code in codes:
+                found += conn.execute(
+                    f"SELECT {expression}, order_id, body FROM {source}"
+                    f" WHERE {expression} < ?{condition} AND status = ?"
+                    f" ORDER BY {expression} LIMIT ?",
+                    (_iso(before), code, limit),
+                ).fetchall()
+        found.sort(key=lambda row: (datetime.fromisoformat(row[0]), row[1]))
+        return [_load(body) for _at, _id, body in found[:limit]]
 
     def save(
         self,
@@ -434,3 +482,9 @@ def _dumps(data: Any) -> str:
 
 def _load(body: str) -> Order:
     return from_dict(Order, json.loads(body))
+
+
+def _iso(moment: datetime) -> str:
+    """``moment`` (UTC) as the order's JSON writes instants, so that text compares as
+    time does."""
+    return moment.astimezone(UTC).isoformat()

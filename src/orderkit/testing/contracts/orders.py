@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import attrs
 
@@ -16,7 +17,7 @@ from orderkit.model.errors import (
     OrderNotFound,
     ValidationError,
 )
-from orderkit.model.orders import Address, OrderStatus
+from orderkit.model.orders import Address, OrderStatus, Shipment
 from orderkit.testing.samples import sample_order
 
 __all__ = ["OrderRepositoryContract"]
@@ -36,6 +37,47 @@ class OrderRepositoryContract:
     def create_repository(self) -> OrderRepository:
         """Return a new, empty repository."""
         raise NotImplementedError
+
+    def test_stale_finds_the_orders_past_their_anchor_oldest_first(self) -> None:
+        repo = self.create_repository()
+        t0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+
+        def stored(order_id: str, status: int, minutes: int, **fields: Any) -> None:
+            changes: dict[str, Any] = {"shipments": (), **fields}
+            order = attrs.evolve(
+                sample_order(order_id, channel_order_id=order_id), status=status,
+                status_since=t0 + timedelta(minutes=minutes), **changes,
+            )
+            repo.save(order, None)
+
+        stored("P-1", OrderStatus.PENDING_PAYMENT, 0)
+        stored("P-2", OrderStatus.PENDING_PAYMENT, 20)
+        stored("P-3", OrderStatus.PENDING_PAYMENT, -30)
+        stored("PAID-1", OrderStatus.PAID, -60, paid_at=t0 - timedelta(minutes=61))
+        parcel = Shipment("S1", "SF", "SF1", {"1": 1}, shipped_at=t0 + timedelta(minutes=1))
+        scanned = attrs.evolve(parcel, shipment_id="S2", first_scan_at=t0 + timedelta(minutes=2))
+        stored("SHIP-1", OrderStatus.SHIPPED, 1, shipments=(parcel,))
+        stored("SHIP-2", OrderStatus.SHIPPED, 1, shipments=(scanned,))
+        pending = repo.stale([OrderStatus.PENDING_PAYMENT], "status_since",
+                             t0 + timedelta(minutes=15), 10)
+        assert [o.order_id for o in pending] == ["P-3", "P-1"]  # oldest first; P-2 is fresh
+        assert [o.order_id for o in repo.stale([OrderStatus.PENDING_PAYMENT], "status_since",
+                                               t0 + timedelta(minutes=15), 1)] == ["P-3"]
+        both = repo.stale([OrderStatus.PENDING_PAYMENT, OrderStatus.PAID], "status_since",
+                          t0 + timedelta(minutes=15), 10)
+        assert [o.order_id for o in both] == ["PAID-1", "P-3", "P-1"]
+        assert [o.order_id for o in repo.stale([OrderStatus.PAID], "paid_at", t0, 5)] == [
+            "PAID-1"
+        ]
+        unscanned = repo.stale([OrderStatus.SHIPPED], "unscanned_since",
+                               t0 + timedelta(minutes=6), 10)
+        assert [o.order_id for o in unscanned] == ["SHIP-1"]  # SHIP-2 has its first scan
+        assert repo.stale([OrderStatus.SHIPPED], "unscanned_since", t0, 10) == []
+        assert repo.stale([OrderStatus.COMPLETED], "created_at", t0 + timedelta(days=9), 5) == []
+        stale = repo.stale
+        _raises(ValidationError, stale, [10], "eta", t0, 5)
+        _raises(ValidationError, stale, [10], "status_since", t0, 0)
+        _raises(ValidationError, stale, [10], "status_since", datetime(2026, 3, 2), 5)
 
     def test_saved_order_reads_back_equal_with_every_field(self) -> None:
         repository = self.create_repository()

@@ -1,0 +1,47 @@
+"""What every order repository shares for the watch's ``stale`` query."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import UTC, datetime
+
+from orderkit.lifecycle.ports import ANCHORS, Anchor
+from orderkit.model.errors import ValidationError
+from orderkit.model.orders import Order
+from orderkit.model.time import ensure_aware
+
+__all__ = ["anchor_of", "checked_query"]
+
+
+def checked_query(
+    statuses: Collection[int], anchor: object, before: object, limit: object
+) -> tuple[tuple[int, ...], Anchor, datetime, int]:
+    """The ``stale`` arguments, checked: status codes, a known anchor, an aware
+    ``before`` (in UTC) and a positive ``limit``."""
+    if isinstance(statuses, str | bytes) or not isinstance(statuses, Collection):
+        raise ValidationError("statuses", statuses, "expected a collection of status codes")
+    codes = []
+    for code in statuses:
+        if isinstance(code, bool) or not isinstance(code, int):
+            raise ValidationError("statuses", code, "expected integer status codes")
+        codes.append(int(code))
+    if anchor not in ANCHORS:
+        raise ValidationError("anchor", anchor, f"expected one of {', '.join(ANCHORS)}")
+    moment = ensure_aware(before, path="before").astimezone(UTC)
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValidationError("limit", limit, "expected an integer >= 1")
+    return tuple(sorted(set(codes))), anchor, moment, limit
+
+
+def anchor_of(order: Order, anchor: Anchor) -> datetime | None:
+    """The instant ``anchor`` names on ``order`` (``None`` when it has none)."""
+    if anchor == "status_since":
+        return order.status_since
+    if anchor == "paid_at":
+        return order.paid_at
+    if anchor == "created_at":
+        return order.created_at
+    if not order.shipments:
+        return None
+    latest = order.shipments[-1]
+    return latest.shipped_at if latest.first_scan_at is None else None

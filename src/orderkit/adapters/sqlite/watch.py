@@ -1,0 +1,78 @@
+"""The watch's episodes in SQLite, shared by every watcher process on the file."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Final
+
+from orderkit.adapters.sqlite._db import Database
+from orderkit.watch.ports import Episode
+
+__all__ = ["SQLiteWatchState"]
+
+_MIGRATIONS: Final = (
+    """
+    CREATE TABLE watch_episodes (
+        key TEXT PRIMARY KEY,
+        body TEXT NOT NULL
+    ) WITHOUT ROWID
+    """,
+)
+
+
+def _dump(episode: Episode) -> str:
+    def iso(value: datetime | None) -> str | None:
+        return None if value is None else value.isoformat()
+
+    return json.dumps({
+        "key": episode.key, "rule": episode.rule, "group": episode.group,
+        "state": episode.state, "orders": list(episode.orders),
+        "first_seen": iso(episode.first_seen), "fired_at": iso(episode.fired_at),
+        "last_sent": iso(episode.last_sent), "sent": episode.sent,
+    }, ensure_ascii=False, sort_keys=True)
+
+
+def _load(body: str) -> Episode:
+    data = json.loads(body)
+
+    def when(value: str | None) -> datetime | None:
+        return None if value is None else datetime.fromisoformat(value)
+
+    first_seen = when(data["first_seen"])
+    assert first_seen is not None
+    return Episode(data["key"], data["rule"], data["group"], data["state"],
+                   tuple(data["orders"]), first_seen, when(data["fired_at"]),
+                   when(data["last_sent"]), data["sent"])
+
+
+class SQLiteWatchState:
+    """Open alert episodes in table ``watch_episodes``; a cycle is one ``BEGIN
+    IMMEDIATE`` transaction, so watcher processes on the file take turns."""
+
+    def __init__(self, path: str | os.PathLike[str], *, durable: bool = True) -> None:
+        self._db = Database(path, durable=durable)
+        self._db.ensure_schema("watch", _MIGRATIONS)
+
+    @contextmanager
+    def cycle(self) -> Iterator[MutableMapping[str, Episode]]:
+        """The open episodes; the block's changes are written in its transaction."""
+        with self._db.write("watch cycle") as conn:
+            rows = conn.execute("SELECT key, body FROM watch_episodes").fetchall()
+            before: dict[str, str] = dict(rows)
+            working = {key: _load(body) for key, body in rows}
+            yield working
+            after = {key: _dump(episode) for key, episode in working.items()}
+            gone = [(key,) for key in before if key not in after]
+            changed = [(key, body) for key, body in after.items() if before.get(key) != body]
+            if gone:
+                conn.executemany("DELETE FROM watch_episodes WHERE key = ?", gone)
+            if changed:
+                conn.executemany(
+                    "INSERT INTO watch_episodes (key, body) VALUES (?, ?)"
+                    " ON CONFLICT (key) DO UPDATE SET body = excluded.body",
+                    changed,
+                )

@@ -1,0 +1,191 @@
+"""Watch rules as data, checked when built, and the defaults the shops asked for."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+from typing import Final, Literal
+
+import attrs
+
+from orderkit.lifecycle.ports import ANCHORS, Anchor
+from orderkit.model._checks import Validator
+from orderkit.model.errors import DefinitionError
+from orderkit.model.money import Money
+from orderkit.model.orders import Order, OrderStatus
+
+__all__ = ["DEFAULT_RULES", "QUEUES", "Route", "Rule", "group_key"]
+
+Severity = Literal["info", "warning", "critical"]
+GroupBy = Literal["channel", "carrier", "region"]
+
+#: The queues alerts are routed to; a host may name its own too.
+QUEUES: Final = ("finance", "customer_service", "warehouse", "tech")
+
+
+def _positive(name: str) -> Validator:
+    def validate(_instance: object, _attribute: object, value: object) -> None:
+        if not isinstance(value, timedelta) or value <= timedelta(0):
+            raise DefinitionError("expected a positive timedelta", path=name, value=value)
+
+    return validate
+
+
+def _not_negative(name: str) -> Validator:
+    def validate(_instance: object, _attribute: object, value: object) -> None:
+        if not isinstance(value, timedelta) or value < timedelta(0):
+            raise DefinitionError("expected a non-negative timedelta", path=name, value=value)
+
+    return validate
+
+
+def _names(value: object) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise DefinitionError("expected rule names", path="inhibits", value=value)
+    return tuple(str(item) for item in value)
+
+
+def _statuses(value: object) -> frozenset[int]:
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise DefinitionError("expected status codes", path="statuses", value=value)
+    codes = frozenset(value)
+    if not codes or any(isinstance(c, bool) or not isinstance(c, int) for c in codes):
+        raise DefinitionError("expected at least one integer status code", path="statuses",
+                              value=value)
+    return frozenset(int(c) for c in codes)
+
+
+@attrs.frozen
+class Rule:
+    """One watch rule: orders in ``statuses`` whose ``anchor`` instant is more than
+    ``older_than`` ago are a condition; it must hold for ``for_`` before an alert is
+    raised (no flapping).
+
+    ``group_by`` (``channel``, ``carrier`` or ``region``) makes one alert per group
+    instead of one per order, raised only once the group has ``min_orders`` orders;
+    ``inhibits`` names rules whose alerts on the same group value stay silent while
+    this one fires (a channel outage silences that channel's per-order alerts).
+    ``repeat`` is how long a firing alert waits before it is sent again, ``regroup``
+    how long a grouped alert waits before an update when orders joined it.
+    ``severity``, ``labels`` and ``route_to`` (a queue) say who looks.
+    """
+
+    name: str
+    statuses: frozenset[int] = attrs.field(converter=_statuses)
+    anchor: Anchor
+    older_than: timedelta = attrs.field(validator=_positive("older_than"))
+    route_to: str
+    severity: Severity = "warning"
+    for_: timedelta = attrs.field(default=timedelta(0), validator=_not_negative("for_"))
+    group_by: GroupBy | None = None
+    min_orders: int = 1
+    inhibits: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    repeat: timedelta = attrs.field(default=timedelta(hours=4), validator=_positive("repeat"))
+    regroup: timedelta = attrs.field(default=timedelta(minutes=5),
+                                     validator=_positive("regroup"))
+    labels: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
+    summary: str = ""
+    limit: int = 1000
+
+    def __attrs_post_init__(self) -> None:
+        path = f"rules[{self.name!r}]"
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise DefinitionError("a rule needs a name", path="name", value=self.name)
+        if self.anchor not in ANCHORS:
+            raise DefinitionError(f"unknown anchor (one of {', '.join(ANCHORS)})",
+                                  path=f"{path}.anchor", value=self.anchor)
+        if self.severity not in ("info", "warning", "critical"):
+            raise DefinitionError("expected info, warning or critical",
+                                  path=f"{path}.severity", value=self.severity)
+        if self.group_by not in (None, "channel", "carrier", "region"):
+            raise DefinitionError("expected channel, carrier, region or None",
+                                  path=f"{path}.group_by", value=self.group_by)
+        if not isinstance(self.route_to, str) or not self.route_to:
+            raise DefinitionError("expected a queue name", path=f"{path}.route_to",
+                                  value=self.route_to)
+        for name, number in (("min_orders", self.min_orders), ("limit", self.limit)):
+            if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+                raise DefinitionError("expected an integer >= 1", path=f"{path}.{name}",
+                                      value=number)
+        if self.min_orders > 1 and self.group_by is None:
+            raise DefinitionError("min_orders needs group_by", path=f"{path}.min_orders",
+                                  value=self.min_orders)
+        if self.inhibits and self.group_by is None:
+            raise DefinitionError("inhibits needs group_by (the value both alerts share)",
+                                  path=f"{path}.inhibits", value=self.inhibits)
+
+
+def group_key(order: Order, group_by: GroupBy) -> str:
+    """The value ``order`` has for ``group_by`` (``"unknown"`` when it has none)."""
+    if group_by == "channel":
+        return order.channel
+    if group_by == "carrier":
+        carrier = order.shipments[-1].carrier if order.shipments else ""
+        return carrier or "unknown"
+    province = order.ship_to.province if order.ship_to is not None else ""
+    return province or "unknown"
+
+
+def _route_amount(value: object) -> Money | None:
+    if value is not None and not isinstance(value, Money):
+        raise DefinitionError("expected Money or None", path="min_amount", value=value)
+    return value
+
+
+@attrs.frozen
+class Route:
+    """A routing rule: alerts on orders of these ``channels``, of at least
+    ``min_amount`` (the orders' payable, summed), in these ``regions`` (ship-to
+    province) and with these ``labels`` go to queue ``to``. ``None`` matches anything;
+    the first matching route wins, else the rule's own ``route_to``."""
+
+    to: str
+    channels: frozenset[str] | None = attrs.field(
+        default=None, converter=attrs.converters.optional(frozenset))
+    min_amount: Money | None = attrs.field(default=None, converter=_route_amount)
+    regions: frozenset[str] | None = attrs.field(
+        default=None, converter=attrs.converters.optional(frozenset))
+    labels: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
+
+    def matches(self, rule: Rule, orders: Iterable[Order]) -> bool:
+        """Whether an alert of ``rule`` on ``orders`` goes to this route."""
+        found = list(orders)
+        if any(rule.labels.get(k) != v for k, v in self.labels.items()):
+            return False
+        if self.channels is not None and not any(o.channel in self.channels for o in found):
+            return False
+        if self.regions is not None and not any(
+            o.ship_to is not None and o.ship_to.province in self.regions for o in found
+        ):
+            return False
+        if self.min_amount is not None:
+            total = Money.zero(self.min_amount.currency)
+            for order in found:
+                if order.currency == total.currency:
+                    total += order.totals.payable
+            if total < self.min_amount:
+                return False
+        return True
+
+
+_S = OrderStatus
+
+#: The shops' rules with their numbers: a pending order is red after 15 minutes; a paid
+#: order unshipped after 24 hours; no first carrier scan 5 minutes after the waybill
+#: (one message per carrier, to the warehouse lead); and 20 orders of one channel
+#: pending for 30 minutes means the channel's payments are down (which silences that
+#: channel's per-order pending alerts).
+DEFAULT_RULES: Final[tuple[Rule, ...]] = (
+    Rule("pending_payment_stale", {_S.PENDING_PAYMENT}, "status_since",
+         timedelta(minutes=15), "customer_service",
+         summary="orders pending payment for more than 15 minutes"),
+    Rule("paid_not_shipped", {_S.PAID, _S.PACKED}, "paid_at", timedelta(hours=24),
+         "warehouse", summary="paid orders not shipped after 24 hours"),
+    Rule("no_first_scan", {_S.SHIPPED}, "unscanned_since", timedelta(minutes=5),
+         "warehouse", severity="critical", group_by="carrier", for_=timedelta(seconds=30),
+         summary="no first carrier scan 5 minutes after the waybill"),
+    Rule("payment_channel_down", {_S.PENDING_PAYMENT}, "status_since", timedelta(minutes=30),
+         "tech", severity="critical", group_by="channel", min_orders=20,
+         inhibits=("pending_payment_stale",),
+         summary="20 or more orders of one channel pending for 30 minutes"),
+)

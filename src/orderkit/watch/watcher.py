@@ -1,0 +1,251 @@
+"""The watch cycle: query stale orders per rule, keep alert episodes, notify once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Literal
+
+import attrs
+
+from orderkit.lifecycle.ports import OrderRepository
+from orderkit.model.alerts import Alert as Notice
+from orderkit.model.errors import DefinitionError, ValidationError
+from orderkit.model.orders import Order
+from orderkit.model.time import Clock, SystemClock
+from orderkit.reconcile.ports import Notifier
+from orderkit.watch.memory import MemoryWatchState
+from orderkit.watch.ports import Episode, WatchState
+from orderkit.watch.rules import DEFAULT_RULES, Route, Rule, group_key
+
+__all__ = ["Alert", "WatchReport", "Watcher"]
+
+AlertState = Literal["raised", "repeated", "resolved"]
+
+
+@attrs.frozen
+class Alert:
+    """One notification of an alert episode: its stable ``key`` (rule and order, or rule
+    and group), the ``rule``, the ``order_ids``, ``severity``, the queue it is routed to
+    (``route_to``), the ``message`` and its ``state`` (raised, repeated, resolved)."""
+
+    key: str
+    rule: str
+    order_ids: tuple[str, ...]
+    severity: str
+    route_to: str
+    message: str
+    state: AlertState
+    at: datetime
+    group: str = ""
+
+    def notice(self) -> Notice:
+        """The alert as the :class:`~orderkit.reconcile.ports.Notifier` port takes it
+        (kind ``watch.<rule>``, subject the key, the facts as details)."""
+        shown = ", ".join(self.order_ids[:50]) + (" ..." if len(self.order_ids) > 50 else "")
+        return Notice(
+            f"watch.{self.rule}", self.severity, self.key, self.message, self.at,
+            {"state": self.state, "route_to": self.route_to, "orders": shown,
+             "count": str(len(self.order_ids)), "group": self.group},
+        )
+
+
+@attrs.frozen
+class WatchReport:
+    """What one cycle sent (``raised``, ``repeated``, ``resolved``), how many episodes
+    wait out their ``for`` (``pending``), which are silenced by another alert
+    (``inhibited``), and the notifications that failed (retried next cycle)."""
+
+    raised: tuple[Alert, ...] = ()
+    repeated: tuple[Alert, ...] = ()
+    resolved: tuple[Alert, ...] = ()
+    pending: int = 0
+    inhibited: tuple[str, ...] = ()
+    failed: tuple[tuple[Alert, str], ...] = ()
+
+
+@attrs.frozen
+class _Condition:
+    rule: Rule
+    group: str
+    orders: tuple[Order, ...]
+
+
+class Watcher:
+    """Runs watch cycles over ``repository`` and tells ``notifier``.
+
+    ``rules`` (default :data:`DEFAULT_RULES`) are checked when the watcher is built
+    (unique names, inhibited rules known). ``state`` keeps the episodes (default: in
+    memory; give the SQLite state on the orders' file so restarts and other watcher
+    processes share them). ``routes`` send alerts to queues by channel, amount, region
+    and labels; the first that matches wins, else the rule's ``route_to``.
+    """
+
+    def __init__(
+        self,
+        repository: OrderRepository,
+        notifier: Notifier,
+        *,
+        rules: Iterable[Rule] = DEFAULT_RULES,
+        clock: Clock | None = None,
+        state: WatchState | None = None,
+        routes: Sequence[Route] = (),
+    ) -> None:
+        self.rules = tuple(rules)
+        names = [rule.name for rule in self.rules]
+        for index, rule in enumerate(self.rules):
+            if not isinstance(rule, Rule):
+                raise DefinitionError("expected a Rule", path=f"rules[{index}]", value=rule)
+            if names.count(rule.name) > 1:
+                raise DefinitionError("two rules share a name", path=f"rules[{index}]",
+                                      value=rule.name)
+            for target in rule.inhibits:
+                if target not in names:
+                    raise DefinitionError("inhibits an unknown rule",
+                                          path=f"rules[{index}].inhibits", value=target)
+        for index, route in enumerate(routes):
+            if not isinstance(route, Route):
+                raise DefinitionError("expected a Route", path=f"routes[{index}]", value=route)
+        if state is None:
+            state = MemoryWatchState()
+        if not isinstance(state, WatchState):
+            raise ValidationError("state", state, "expected a WatchState")
+        self.repository = repository
+        self.notifier = notifier
+        self.clock: Clock = clock or SystemClock()
+        self.state = state
+        self.routes = tuple(routes)
+
+    def run_once(self) -> WatchReport:
+        """One cycle: find every rule's stale orders, update the episodes (raise after
+        ``for``, repeat after ``repeat``, resolve when the condition clears), then send
+        what is due. Every decision of the cycle is stored before anything is sent."""
+        now = self.clock.now()
+        conditions = self._conditions(now)
+        silenced = self._silenced(conditions)
+        names = {rule.name for rule in self.rules}
+        due: list[tuple[Alert, Episode | None]] = []  # what to send, and what to restore
+        pending = 0
+        inhibited: list[str] = []
+        with self.state.cycle() as episodes:
+            for key, found in conditions.items():
+                rule = found.rule
+                ids = tuple(order.order_id for order in found.orders)
+                episode = episodes.get(key) or Episode(key, rule.name, found.group,
+                                                       "pending", ids, now)
+                if self._is_silenced(rule, found, silenced):
+                    inhibited.append(key)
+                    episodes[key] = attrs.evolve(episode, state="inhibited", orders=ids)
+                    continue
+                if episode.state != "firing":
+                    if now - episode.first_seen < rule.for_:
+                        pending += 1
+                        episodes[key] = attrs.evolve(episode, state="pending", orders=ids)
+                        continue
+                    fired = attrs.evolve(episode, state="firing", orders=ids, fired_at=now,
+                                         last_sent=now, sent=episode.sent + 1)
+                    episodes[key] = fired
+                    due.append((self._alert(found, "raised", now), episode))
+                    continue
+                assert episode.last_sent is not None
+                joined = bool(set(ids) - set(episode.orders))
+                since = now - episode.last_sent
+                if since >= rule.repeat or (joined and rule.group_by and since >= rule.regroup):
+                    episodes[key] = attrs.evolve(episode, orders=ids, last_sent=now,
+                                                 sent=episode.sent + 1)
+                    due.append((self._alert(found, "repeated", now), episode))
+                else:
+                    episodes[key] = attrs.evolve(episode, orders=ids)
+            for key, episode in list(episodes.items()):
+                if key in conditions or episode.rule not in names:
+                    continue
+                del episodes[key]
+                if episode.state == "firing":
+                    due.append((self._resolved(episode, now), None))
+        return self._send(due, pending, tuple(inhibited))
+
+    # --- the cycle's parts ---------------------------------------------------------------
+
+    def _conditions(self, now: datetime) -> dict[str, _Condition]:
+        found: dict[str, _Condition] = {}
+        # Rules that inhibit others go first, so their state is known when the others run.
+        for rule in sorted(self.rules, key=lambda r: not r.inhibits):
+            orders = self.repository.stale(rule.statuses, rule.anchor, now - rule.older_than,
+                                           rule.limit)
+            if rule.group_by is None:
+                for order in orders:
+                    found[f"{rule.name}:{order.order_id}"] = _Condition(rule, order.order_id,
+                                                                        (order,))
+                continue
+            groups: dict[str, list[Order]] = {}
+            for order in orders:
+                groups.setdefault(group_key(order, rule.group_by), []).append(order)
+            for group, members in sorted(groups.items()):
+                if len(members) >= rule.min_orders:
+                    found[f"{rule.name}:{group}"] = _Condition(rule, group, tuple(members))
+        return found
+
+    @staticmethod
+    def _silenced(conditions: dict[str, _Condition]) -> dict[str, list[tuple[Rule, str]]]:
+        """Inhibited rule name -> the (inhibiting rule, group value) pairs silencing it."""
+        out: dict[str, list[tuple[Rule, str]]] = {}
+        for found in conditions.values():
+            for target in found.rule.inhibits:
+                out.setdefault(target, []).append((found.rule, found.group))
+        return out
+
+    @staticmethod
+    def _is_silenced(
+        rule: Rule, found: _Condition, silenced: dict[str, list[tuple[Rule, str]]]
+    ) -> bool:
+        for source, group in silenced.get(rule.name, ()):
+            assert source.group_by is not None
+            if all(group_key(order, source.group_by) == group for order in found.orders):
+                return True
+        return False
+
+    def _route(self, rule: Rule, orders: Sequence[Order]) -> str:
+        for route in self.routes:
+            if route.matches(rule, orders):
+                return route.to
+        return rule.route_to
+
+    def _alert(self, found: _Condition, state: AlertState, now: datetime) -> Alert:
+        rule = found.rule
+        ids = tuple(order.order_id for order in found.orders)
+        what = rule.summary or rule.name
+        where = f" ({rule.group_by} {found.group})" if rule.group_by else ""
+        shown = ", ".join(ids[:10]) + (" ..." if len(ids) > 10 else "")
+        message = f"{what}{where}: {len(ids)} order(s): {shown}"
+        return Alert(f"{rule.name}:{found.group}", rule.name, ids, rule.severity,
+                     self._route(rule, found.orders), message, state, now, found.group)
+
+    def _resolved(self, episode: Episode, now: datetime) -> Alert:
+        rule = next(r for r in self.rules if r.name == episode.rule)
+        message = f"resolved: {rule.summary or rule.name} ({episode.group})"
+        return Alert(episode.key, rule.name, episode.orders, rule.severity, rule.route_to,
+                     message, "resolved", now, episode.group)
+
+    def _send(
+        self, due: list[tuple[Alert, Episode | None]], pending: int, inhibited: tuple[str, ...]
+    ) -> WatchReport:
+        sent: dict[AlertState, list[Alert]] = {"raised": [], "repeated": [], "resolved": []}
+        failed: list[tuple[Alert, str]] = []
+        restore: dict[str, Episode] = {}
+        for alert, before in due:
+            try:
+                self.notifier.notify(alert.notice())
+            except Exception as error:  # any notifier failure: retried next cycle
+                failed.append((alert, f"{type(error).__name__}: {error}"))
+                if before is not None:
+                    restore[alert.key] = before
+                continue
+            sent[alert.state].append(alert)
+        if restore:
+            # Not sent: put the episode back as it was, so the next cycle sends it again.
+            with self.state.cycle() as episodes:
+                for key, before in restore.items():
+                    if key in episodes:
+                        episodes[key] = attrs.evolve(before, orders=episodes[key].orders)
+        return WatchReport(tuple(sent["raised"]), tuple(sent["repeated"]),
+                           tuple(sent["resolved"]), pending, inhibited, tuple(failed))

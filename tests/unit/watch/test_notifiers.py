@@ -1,0 +1,100 @@
+"""The notifiers that ship with orderkit, and ``orderkit watch`` on a real database."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from orderkit import OrderStatus
+from orderkit.adapters.sqlite import SQLiteOrderRepository
+from orderkit.errors import StoreError, ValidationError
+from orderkit.model.alerts import Alert
+from orderkit.testing.samples import sample_order
+from orderkit.watch.notifiers import StdoutNotifier, WebhookNotifier
+
+T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+ALERT = Alert("watch.pending_payment_stale", "warning", "pending_payment_stale:A",
+              "orders pending payment for more than 15 minutes: 1 order(s): A", T0,
+              {"state": "raised", "route_to": "customer_service", "orders": "A"})
+
+
+def test_stdout_notifier_writes_one_line_per_alert() -> None:
+    out = io.StringIO()
+    StdoutNotifier(out).notify(ALERT)
+    assert out.getvalue() == (
+        "2026-03-02T01:00:00+00:00 WARNING raised -> customer_service"
+        " pending_payment_stale:A: orders pending payment for more than 15 minutes:"
+        " 1 order(s): A\n"
+    )
+
+
+def test_webhook_notifier_posts_the_alert_as_json_and_reports_failures() -> None:
+    received: list[Any] = []
+    status = {"code": 200}
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers["Content-Length"])
+            received.append((self.headers["Content-Type"],
+                             json.loads(self.rfile.read(length).decode("utf-8"))))
+            self.send_response(status["code"])
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/alerts"
+        WebhookNotifier(url).notify(ALERT)
+        ((content_type, body),) = received
+        assert content_type == "application/json; charset=utf-8"
+        assert body["subject"] == "pending_payment_stale:A"
+        assert body["details"]["route_to"] == "customer_service"
+        status["code"] = 503
+        with pytest.raises(StoreError, match="503"):
+            WebhookNotifier(url).notify(ALERT)
+    finally:
+        server.shutdown()
+        server.server_close()
+    with pytest.raises(StoreError):
+        WebhookNotifier(f"http://127.0.0.1:{server.server_port}/gone", timeout=2).notify(ALERT)
+    with pytest.raises(ValidationError):
+        WebhookNotifier("file:///etc/passwd")
+
+
+def test_orderkit_watch_alerts_once_across_runs(tmp_path: Path) -> None:
+    db = tmp_path / "shop.db"
+    repository = SQLiteOrderRepository(db)
+    stale = attrs.evolve(sample_order("ORD-1"), status=OrderStatus.PENDING_PAYMENT,
+                         status_since=datetime.now(UTC) - timedelta(hours=1), shipments=())
+    repository.save(stale, None)
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "orderkit", "watch", "--db", str(db),
+                               "--once"], capture_output=True, text=True, timeout=120,
+                              check=False)
+
+    first = run()
+    assert first.returncode == 0, first.stderr
+    assert "raised -> customer_service pending_payment_stale:ORD-1" in first.stdout
+    assert first.stdout.splitlines()[-1].startswith("watch: 1 raised, 0 repeated")
+    second = run()  # a restart: the episode is stored, nothing is sent again
+    assert second.stdout.splitlines() == ["watch: 0 raised, 0 repeated, 0 resolved, 0 pending,"
+                                          " 0 inhibited, 0 failed"]
+    missing = subprocess.run([sys.executable, "-m", "orderkit", "watch", "--db",
+                              str(tmp_path / "none.db")], capture_output=True, text=True,
+                             timeout=120, check=False)
+    assert missing.returncode == 3 and "Traceback" not in missing.stderr

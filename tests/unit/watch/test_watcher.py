@@ -1,0 +1,220 @@
+"""The watch, driven by an injected clock: thresholds, for, repeat, resolve, grouping,
+inhibition, routing, and episodes shared by restarts and by two watcher processes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
+
+import attrs
+import pytest
+
+from orderkit import Address, Money, Order, OrderStatus, Shipment
+from orderkit.adapters.memory import MemoryOrderRepository
+from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteWatchState
+from orderkit.errors import DefinitionError
+from orderkit.model.alerts import Alert as Notice
+from orderkit.testing import ManualClock
+from orderkit.testing.processes import race, watch_cycle
+from orderkit.testing.samples import sample_order
+from orderkit.watch import DEFAULT_RULES, Route, Rule, Watcher
+
+T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+
+
+class Inbox:
+    def __init__(self, *, down: bool = False) -> None:
+        self.notices: list[Notice] = []
+        self.down = down
+
+    def notify(self, alert: Notice) -> None:
+        if self.down:
+            raise ConnectionError("webhook unreachable")
+        self.notices.append(alert)
+
+    def said(self) -> list[str]:
+        return [f"{n.detail('state')} {n.subject}" for n in self.notices]
+
+
+def stored(repo: object, order_id: str, status: int, since: datetime, **fields: object) -> Order:
+    changes: dict[str, object] = {"shipments": (), **fields}
+    order = attrs.evolve(sample_order(order_id, channel_order_id=order_id), status=status,
+                         status_since=since, **changes)  # type: ignore[arg-type]
+    repo.save(order, None)  # type: ignore[attr-defined]
+    return order
+
+
+def test_each_default_rule_fires_at_its_threshold_and_not_before() -> None:
+    repo = MemoryOrderRepository()
+    clock = ManualClock(T0)
+    inbox = Inbox()
+    watcher = Watcher(repo, inbox, clock=clock)
+    stored(repo, "PENDING", OrderStatus.PENDING_PAYMENT, T0)
+    stored(repo, "PAID", OrderStatus.PAID, T0, paid_at=T0)
+    parcel = Shipment("S1", "SF", "SF1", {"1": 1}, shipped_at=T0)
+    stored(repo, "SHIPPED", OrderStatus.SHIPPED, T0, shipments=(parcel,))
+    clock.set(T0 + timedelta(minutes=14, seconds=59))
+    assert watcher.run_once().raised == ()
+    clock.set(T0 + timedelta(minutes=15, seconds=1))
+    report = watcher.run_once()
+    # The missing first scan waits out its 30 s "for" since it was first seen at 14:59.
+    assert [a.key for a in report.raised] == ["pending_payment_stale:PENDING"]
+    clock.set(T0 + timedelta(minutes=15, seconds=30))
+    assert [a.key for a in watcher.run_once().raised] == ["no_first_scan:SF"]
+    clock.set(T0 + timedelta(hours=23, minutes=59))
+    assert watcher.run_once().raised == ()
+    clock.set(T0 + timedelta(hours=24, minutes=1))
+    (paid,) = watcher.run_once().raised
+    assert (paid.key, paid.route_to, paid.severity) == ("paid_not_shipped:PAID", "warehouse",
+                                                        "warning")
+    assert inbox.said() == [
+        "raised pending_payment_stale:PENDING", "raised no_first_scan:SF",
+        # still firing a day later: repeated once (every 4 hours, at most once a cycle)
+        "repeated pending_payment_stale:PENDING", "repeated no_first_scan:SF",
+        "raised paid_not_shipped:PAID",
+    ]
+
+
+def test_for_suppresses_flapping_then_repeat_and_resolve() -> None:
+    repo = MemoryOrderRepository()
+    clock = ManualClock(T0)
+    inbox = Inbox()
+    rule = Rule("pending", {OrderStatus.PENDING_PAYMENT}, "status_since", timedelta(minutes=5),
+                "customer_service", for_=timedelta(minutes=10), repeat=timedelta(hours=1))
+    watcher = Watcher(repo, inbox, rules=[rule], clock=clock)
+    order = stored(repo, "A", OrderStatus.PENDING_PAYMENT, T0)
+    clock.set(T0 + timedelta(minutes=6))
+    assert watcher.run_once().pending == 1
+    paid = attrs.evolve(order, status=OrderStatus.PAID, version=order.version + 1,
+                        status_since=T0 + timedelta(minutes=8))
+    repo.save(paid, order.version)  # it cleared before "for" was over: nothing was ever sent
+    clock.set(T0 + timedelta(minutes=20))
+    assert watcher.run_once() == watcher.run_once() and inbox.notices == []
+    stuck = stored(repo, "B", OrderStatus.PENDING_PAYMENT, T0 + timedelta(minutes=20))
+    for minutes in (26, 30, 36, 50, 95, 100):
+        clock.set(T0 + timedelta(minutes=minutes))
+        watcher.run_once()
+    assert inbox.said() == ["raised pending:B", "repeated pending:B"]  # at 36, then 1 h later
+    repo.save(attrs.evolve(stuck, status=OrderStatus.CANCELLED, version=stuck.version + 1),
+              stuck.version)
+    clock.set(T0 + timedelta(minutes=101))
+    report = watcher.run_once()
+    assert [a.key for a in report.resolved] == ["pending:B"]
+    assert inbox.said()[-1] == "resolved pending:B"
+    assert watcher.run_once().resolved == ()  # once
+
+
+def test_a_group_is_one_message_and_a_channel_outage_silences_its_orders(tmp_path: Path) -> None:
+    repo = SQLiteOrderRepository(tmp_path / "shop.db")
+    clock = ManualClock(T0)
+    inbox = Inbox()
+    for n in range(40):
+        parcel = Shipment(f"S{n}", "YTO", f"YT{n}", {"1": 1}, shipped_at=T0)
+        stored(repo, f"Y-{n:02}", OrderStatus.SHIPPED, T0, shipments=(parcel,))
+    for n in range(25):
+        stored(repo, f"DY-{n:02}", OrderStatus.PENDING_PAYMENT, T0)
+    odd = stored(repo, "TM-1", OrderStatus.PENDING_PAYMENT, T0)
+    repo.save(attrs.evolve(odd, channel_order_id="TM-1b", channel="pos",
+                           version=odd.version + 1), odd.version)
+    watcher = Watcher(repo, inbox, clock=clock, state=SQLiteWatchState(tmp_path / "shop.db"))
+    clock.set(T0 + timedelta(minutes=31))
+    watcher.run_once()
+    clock.set(T0 + timedelta(minutes=32))
+    report = watcher.run_once()
+    keys = sorted(inbox.said())
+    # 40 parcels without a scan: one message for the carrier; the 26 pending orders of
+    # the sample's channel are one outage, which silences their per-order alerts; the
+    # pos order pending alone is alerted on its own.
+    channel = sample_order("x").channel
+    assert keys == sorted(["raised no_first_scan:YTO", f"raised payment_channel_down:{channel}",
+                           "raised pending_payment_stale:TM-1"])
+    carrier = next(n for n in inbox.notices if n.subject == "no_first_scan:YTO")
+    assert carrier.detail("count") == "40"
+    assert len(report.inhibited) == 25
+
+
+def test_alerts_are_routed_by_channel_amount_and_region() -> None:
+    repo = MemoryOrderRepository()
+    clock = ManualClock(T0)
+    inbox = Inbox()
+    big = stored(repo, "BIG", OrderStatus.PENDING_PAYMENT, T0)
+    east = stored(repo, "EAST", OrderStatus.PENDING_PAYMENT, T0,
+                  ship_to=Address(province="广东省"))
+    routes = [Route("finance", min_amount=big.totals.payable),
+              Route("customer_service_south", regions={"广东省"})]
+    rule = Rule("pending", {OrderStatus.PENDING_PAYMENT}, "status_since", timedelta(minutes=5),
+                "customer_service")
+    cheap = attrs.evolve(east, lines=[attrs.evolve(east.lines[0],
+                                                   unit_price=Money("1.00", "CNY"))],
+                         adjustments=(), version=east.version + 1)
+    repo.save(cheap, east.version)
+    watcher = Watcher(repo, inbox, rules=[rule], clock=clock, routes=routes)
+    clock.set(T0 + timedelta(minutes=6))
+    routed = {a.key: a.route_to for a in watcher.run_once().raised}
+    assert routed == {"pending:BIG": "finance", "pending:EAST": "customer_service_south"}
+
+
+def test_a_failed_notification_is_sent_again_next_cycle() -> None:
+    repo = MemoryOrderRepository()
+    clock = ManualClock(T0 + timedelta(minutes=20))
+    inbox = Inbox(down=True)
+    stored(repo, "A", OrderStatus.PENDING_PAYMENT, T0)
+    watcher = Watcher(repo, inbox, clock=clock)
+    report = watcher.run_once()
+    assert [a.key for a, _ in report.failed] == ["pending_payment_stale:A"]
+    inbox.down = False
+    assert [a.key for a in watcher.run_once().raised] == ["pending_payment_stale:A"]
+    assert watcher.run_once().raised == ()
+
+
+def test_a_restart_and_a_second_watcher_process_send_each_alert_once(tmp_path: Path) -> None:
+    path = tmp_path / "shop.db"
+    repo = SQLiteOrderRepository(path)
+    for n in range(5):
+        stored(repo, f"P-{n}", OrderStatus.PENDING_PAYMENT, T0)
+    now = T0 + timedelta(minutes=20)
+    told = race(partial(SQLiteOrderRepository, str(path)),
+                [partial(watch_cycle, str(path), now)] * 2)
+    sent = [line for lines in told for line in lines]
+    assert sorted(sent) == [f"raised pending_payment_stale:P-{n}" for n in range(5)]
+    restarted = Watcher(SQLiteOrderRepository(path), Inbox(), clock=ManualClock(now),
+                        state=SQLiteWatchState(path))
+    assert restarted.run_once().raised == ()
+
+
+def test_rules_are_checked_when_built() -> None:
+    with pytest.raises(DefinitionError):
+        Rule("x", {10}, "eta", timedelta(minutes=5), "tech")  # type: ignore[arg-type]
+    with pytest.raises(DefinitionError):
+        Rule("x", {10}, "status_since", timedelta(0), "tech")
+    with pytest.raises(DefinitionError):
+        Rule("x", {10}, "status_since", timedelta(minutes=1), "tech", min_orders=3)
+    with pytest.raises(DefinitionError):
+        Watcher(MemoryOrderRepository(), Inbox(), rules=[*DEFAULT_RULES, DEFAULT_RULES[0]])
+    lonely = Rule("y", {10}, "status_since", timedelta(minutes=1), "tech", group_by="channel",
+                  inhibits=("nobody",))
+    with pytest.raises(DefinitionError):
+        Watcher(MemoryOrderRepository(), Inbox(), rules=[lonely])
+
+
+def test_the_stale_query_reads_through_an_index_on_sqlite(tmp_path: Path) -> None:
+    repo = SQLiteOrderRepository(tmp_path / "shop.db")
+    with repo.database.read("plan") as conn:
+        plans = {
+            anchor: " ".join(row[-1] for row in conn.execute(
+                f"EXPLAIN QUERY PLAN SELECT body FROM orders WHERE status = 10"
+                f" AND {expression} < '2026' ORDER BY {expression} LIMIT 5"))
+            for anchor, expression in (
+                ("status_since", "json_extract(body, '$.status_since')"),
+                ("paid_at", "json_extract(body, '$.paid_at')"),
+            )
+        }
+        unscanned = " ".join(row[-1] for row in conn.execute(
+            "EXPLAIN QUERY PLAN SELECT body FROM orders INDEXED BY orders_unscanned"
+            " WHERE json_extract(body, '$.shipments[#-1].shipped_at') < '2026'"
+            " AND json_extract(body, '$.shipments[#-1].first_scan_at') IS NULL"
+            " AND status = 30"))
+    assert "USING INDEX orders_by_status_since" in plans["status_since"]
+    assert "USING INDEX orders_by_paid_at" in plans["paid_at"]
+    assert "USING INDEX orders_unscanned" in unscanned
