@@ -602,6 +602,55 @@ def chapter_fulfilment(story: Story) -> None:
         story.say(f"  {order_id}: {exclusion.code.value}: {exclusion.words}")
 
 
+def chapter_watch(story: Story) -> None:
+    """A paid order nobody ships and a parcel with no scan: alerted once, then resolved."""
+    from datetime import timedelta
+
+    from orderkit.adapters.sqlite import SQLiteWatchState
+    from orderkit.lifecycle import Event, OrderService
+    from orderkit.model.alerts import Alert
+    from orderkit.watch import Watcher
+
+    story.title("Watch: no grey state unnoticed, no alert storm")
+    told: list[Alert] = []
+
+    class Lead:
+        """The warehouse lead's phone."""
+
+        def notify(self, alert: Alert) -> None:
+            told.append(alert)
+
+    # A shop of its own (a temporary file), so the earlier chapters' orders stay quiet.
+    fresh = Path(tempfile.mkdtemp(prefix="orderkit-watch-")) / "watch.db"
+    repository = SQLiteOrderRepository(fresh)
+    service = OrderService(repository, clock=story.clock)
+    watcher = Watcher(repository, Lead(), clock=story.clock, state=SQLiteWatchState(fresh))
+    start = story.clock.now()
+    for n in (1, 2):
+        order = service.place(Order(
+            order_id=f"ORD-600{n}", channel="jd", channel_order_id=f"J-600{n}",
+            lines=[OrderLine("1", "TEA-LONGJING-250G", 1, Money("89.00", "CNY"))],
+            created_at=start,
+        ))
+        service.handle(order.order_id, Event("pay", event_id=f"jd-pay-{n}", at=start,
+                                             data={"amount": Money("89.00", "CNY")}))
+    service.handle("ORD-6002", Event("ship", event_id="wms-6002", at=start,
+                                     data={"carrier": "YTO", "waybill": "YT6002"}))
+    for minutes in (4, 6, 30, 90):
+        story.clock.set(start + timedelta(minutes=minutes))
+        watcher.run_once()
+    story.say(f"90 minutes of cycles every few minutes: {len(told)} alert(s):"
+              f" {'; '.join(a.message for a in told)}")
+    scan = Event("track", event_id="yto-scan-1", at=story.clock.now(),
+                 data={"status": "in_transit", "carrier_time": story.clock.now()})
+    service.handle("ORD-6002", scan)
+    story.clock.set(start + timedelta(hours=25))
+    report = watcher.run_once()
+    story.say(f"The first scan arrives: {', '.join(a.key for a in report.resolved)} resolved;"
+              f" a day on, {', '.join(a.key for a in report.raised)} raised for the paid"
+              f" order nobody shipped, once ({len(watcher.run_once().raised)} more next cycle).")
+
+
 #: The chapters in reading order. Each takes the shared :class:`Story`.
 CHAPTERS: list[Callable[[Story], None]] = [
     chapter_orders,
@@ -612,6 +661,7 @@ CHAPTERS: list[Callable[[Story], None]] = [
     chapter_outbox,
     chapter_money,
     chapter_fulfilment,
+    chapter_watch,
     chapter_reconcile,
     # (chapters are added above this line)
 ]

@@ -98,3 +98,15 @@ def test_orderkit_watch_alerts_once_across_runs(tmp_path: Path) -> None:
                               str(tmp_path / "none.db")], capture_output=True, text=True,
                              timeout=120, check=False)
     assert missing.returncode == 3 and "Traceback" not in missing.stderr
+
+
+def test_the_demo_watch_chapter_alerts_once_and_resolves(tmp_path: Path) -> None:
+    from orderkit.demo import run_demo
+
+    out = io.StringIO()
+    run_demo(out, tmp_path / "demo.db")
+    chapter = out.getvalue()[out.getvalue().index("Watch: no grey state"):]
+    assert "90 minutes of cycles every few minutes: 1 alert(s): no first carrier scan" in chapter
+    assert "no_first_scan:YTO resolved" in chapter
+    assert "paid_not_shipped:ORD-6001 raised for the paid order nobody shipped, once" in chapter
+    assert "(0 more next cycle)" in chapter
