@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import UTC, datetime
 
-from orderkit.lifecycle.ports import ANCHORS, Anchor
 from orderkit.model.errors import ValidationError
-from orderkit.model.orders import Order
+from orderkit.model.orders import ANCHORS, Anchor, Order
 from orderkit.model.time import ensure_aware
 
 __all__ = ["anchor_of", "checked_query"]

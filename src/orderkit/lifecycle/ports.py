@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Final, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from orderkit.model.orders import Address, Order
+from orderkit.model.orders import ANCHORS, Address, Anchor, Order
 from orderkit.outbox.ports import OutboxStore
 
 if TYPE_CHECKING:
@@ -26,9 +26,6 @@ __all__ = [
     "OrderRepository",
 ]
 
-#: The instant a watch measures an order's age from (see :meth:`OrderRepository.stale`).
-Anchor = Literal["status_since", "paid_at", "created_at", "unscanned_since"]
-ANCHORS: Final[tuple[Anchor, ...]] = ("status_since", "paid_at", "created_at", "unscanned_since")
 
 
 @runtime_checkable

@@ -21,7 +21,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import IntEnum, StrEnum
 from fractions import Fraction
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import attrs
 
@@ -32,10 +32,12 @@ from orderkit.model.ids import parse_recon_id
 from orderkit.model.money import Money, minor_digits
 
 __all__ = [
+    "ANCHORS",
     "Address",
     "Adjustment",
     "AdjustmentKind",
     "AfterSale",
+    "Anchor",
     "Bearer",
     "CarrierScan",
     "Hold",
@@ -56,6 +58,13 @@ __all__ = [
     "status_code",
     "status_name",
 ]
+
+
+#: The instants a watch measures an order's age from (see the order repository's
+#: ``stale`` query): when it entered its status, was fully paid or was placed, and when
+#: its latest parcel was handed over while that parcel has no carrier scan.
+Anchor = Literal["status_since", "paid_at", "created_at", "unscanned_since"]
+ANCHORS: Final[tuple[Anchor, ...]] = ("status_since", "paid_at", "created_at", "unscanned_since")
 
 
 class OrderStatus(IntEnum):

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from orderkit.adapters._watch import anchor_of, checked_query
 from orderkit.model.audit import (
     AddressVersion,
     AuditEntry,
@@ -24,7 +23,7 @@ from orderkit.model.orders import Order, check_version_raised
 from orderkit.model.time import ensure_aware
 
 if TYPE_CHECKING:
-    from orderkit.lifecycle.ports import Anchor
+    from orderkit.model.orders import Anchor
     from orderkit.outbox.messages import OutboxMessage, StoredMessage
 
 __all__ = ["MemoryOrderRepository"]
@@ -130,6 +129,8 @@ class MemoryOrderRepository:
         self, statuses: Collection[int], anchor: Anchor, before: datetime, limit: int
     ) -> list[Order]:
         """See :meth:`orderkit.lifecycle.ports.OrderRepository.stale` (a scan here)."""
+        from orderkit.adapters._watch import anchor_of, checked_query  # loads only when watched
+
         codes, anchor, before, limit = checked_query(statuses, anchor, before, limit)
         with self._lock:
             found = [

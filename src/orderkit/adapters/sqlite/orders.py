@@ -17,7 +17,6 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from orderkit.adapters._watch import checked_query
 from orderkit.adapters.sqlite._db import Database
 from orderkit.model.audit import (
     AddressVersion,
@@ -31,7 +30,7 @@ from orderkit.model.serialization import from_dict, to_dict
 from orderkit.model.time import ensure_aware
 
 if TYPE_CHECKING:
-    from orderkit.lifecycle.ports import Anchor
+    from orderkit.model.orders import Anchor
     from orderkit.outbox.messages import OutboxMessage, StoredMessage
 
 __all__ = ["SQLiteOrderRepository"]
@@ -195,6 +194,8 @@ class SQLiteOrderRepository:
     ) -> list[Order]:
         """See :meth:`orderkit.lifecycle.ports.OrderRepository.stale`: one indexed
         range read per status."""
+        from orderkit.adapters._watch import checked_query  # loads only when watched
+
         codes, anchor, before, limit = checked_query(statuses, anchor, before, limit)
         expression = _ANCHOR_SQL[anchor]
         # Parcels without a scan are few: their partial index is the one to read.
