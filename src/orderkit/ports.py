@@ -18,17 +18,21 @@ from orderkit.model.time import Clock
 from orderkit.numbering.ports import ReconIdSequence
 from orderkit.outbox.ports import OutboxStore, StockEffects
 from orderkit.reconcile.ports import Notifier
+from orderkit.sync.ports import ChannelClient, OrderLookup, SyncStore
 
 __all__ = [
     "CarrierGateway",
+    "ChannelClient",
     "Clock",
     "EventSink",
     "IdempotencyStore",
     "InventoryStore",
     "InventoryTransaction",
     "Notifier",
+    "OrderLookup",
     "OrderRepository",
     "OutboxStore",
     "ReconIdSequence",
     "StockEffects",
+    "SyncStore",
 ]

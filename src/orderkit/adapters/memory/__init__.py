@@ -11,12 +11,14 @@ if TYPE_CHECKING:
     from orderkit.adapters.memory.inventory import MemoryInventoryStore
     from orderkit.adapters.memory.orders import MemoryOrderRepository
     from orderkit.adapters.memory.sequences import MemoryReconIdSequence
+    from orderkit.adapters.memory.sync import MemorySyncStore
 
 __all__ = [
     "MemoryIdempotencyStore",
     "MemoryInventoryStore",
     "MemoryOrderRepository",
     "MemoryReconIdSequence",
+    "MemorySyncStore",
 ]
 
 #: Each name and its module: a module is imported when its name is first used, so
@@ -26,6 +28,7 @@ _MODULES = {
     "MemoryInventoryStore": "orderkit.adapters.memory.inventory",
     "MemoryOrderRepository": "orderkit.adapters.memory.orders",
     "MemoryReconIdSequence": "orderkit.adapters.memory.sequences",
+    "MemorySyncStore": "orderkit.adapters.memory.sync",
 }
 
 __getattr__, __dir__ = lazy_names(__name__, _MODULES, globals())

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from orderkit.adapters.sqlite.inventory import SQLiteInventoryStore
     from orderkit.adapters.sqlite.orders import SQLiteOrderRepository
     from orderkit.adapters.sqlite.sequences import SQLiteReconIdSequence
+    from orderkit.adapters.sqlite.sync import SQLiteSyncStore
 
 __all__ = [
     "Database",
@@ -24,6 +25,7 @@ __all__ = [
     "SQLiteInventoryStore",
     "SQLiteOrderRepository",
     "SQLiteReconIdSequence",
+    "SQLiteSyncStore",
 ]
 
 #: Each name and its module: a module is imported when its name is first used, so
@@ -34,6 +36,7 @@ _MODULES = {
     "SQLiteInventoryStore": "orderkit.adapters.sqlite.inventory",
     "SQLiteOrderRepository": "orderkit.adapters.sqlite.orders",
     "SQLiteReconIdSequence": "orderkit.adapters.sqlite.sequences",
+    "SQLiteSyncStore": "orderkit.adapters.sqlite.sync",
 }
 
 __getattr__, __dir__ = lazy_names(__name__, _MODULES, globals())
