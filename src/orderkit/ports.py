@@ -20,10 +20,12 @@ from orderkit.model.time import Clock
 from orderkit.numbering.ports import ReconIdSequence
 from orderkit.outbox.ports import OutboxStore, StockEffects
 from orderkit.reconcile.ports import Notifier
+from orderkit.sync.ports import ChannelClient, OrderLookup, SyncStore
 from orderkit.watch.ports import WatchState
 
 __all__ = [
     "CarrierGateway",
+    "ChannelClient",
     "Clock",
     "CostCatalog",
     "EventSink",
@@ -32,9 +34,11 @@ __all__ = [
     "InventoryTransaction",
     "LotCatalog",
     "Notifier",
+    "OrderLookup",
     "OrderRepository",
     "OutboxStore",
     "ReconIdSequence",
     "StockEffects",
+    "SyncStore",
     "WatchState",
 ]

@@ -1,6 +1,8 @@
 """Test support for integrators: a manual clock, port contract suites, strategies.
 
 * :class:`ManualClock`: a ``Clock`` that moves only when told.
+* :class:`FileChannelClient`: a marketplace's "changed orders" API over a JSON-lines
+  file of payloads, able to fail on demand (an outage).
 * ``orderkit.testing.contracts``: one abstract test class per port. Subclass it in your
   own test module, implement its ``create_...()`` hook, and pytest runs the whole
   contract against your adapter.
@@ -14,6 +16,7 @@
   :func:`~orderkit.testing.crash.run_plan`).
 """
 
+from orderkit.testing.channel import FileChannelClient
 from orderkit.testing.clock import ManualClock
 
-__all__ = ["ManualClock"]
+__all__ = ["FileChannelClient", "ManualClock"]

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from orderkit.adapters.memory.inventory import MemoryInventoryStore
     from orderkit.adapters.memory.orders import MemoryOrderRepository
     from orderkit.adapters.memory.sequences import MemoryReconIdSequence
+    from orderkit.adapters.memory.sync import MemorySyncStore
     from orderkit.adapters.memory.watch import MemoryWatchState
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "MemoryInventoryStore",
     "MemoryOrderRepository",
     "MemoryReconIdSequence",
+    "MemorySyncStore",
     "MemoryWatchState",
 ]
 
@@ -29,6 +31,7 @@ _MODULES = {
     "MemoryOrderRepository": "orderkit.adapters.memory.orders",
     "MemoryReconIdSequence": "orderkit.adapters.memory.sequences",
     "MemoryWatchState": "orderkit.adapters.memory.watch",
+    "MemorySyncStore": "orderkit.adapters.memory.sync",
 }
 
 __getattr__, __dir__ = lazy_names(__name__, _MODULES, globals())

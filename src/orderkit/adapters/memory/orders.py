@@ -54,6 +54,7 @@ class MemoryOrderRepository:
     def __init__(self) -> None:
         self._orders: dict[str, Order] = {}
         self._by_channel: dict[tuple[str, str], str] = {}
+        self._by_waybill: dict[str, set[str]] = {}
         self._audit: dict[str, list[AuditEntry]] = {}
         self._addresses: dict[str, list[AddressVersion]] = {}
         #: Every outbox message by id, in commit order.
@@ -97,6 +98,7 @@ class MemoryOrderRepository:
         addresses = len(self._addresses.get(order_id, ()))
 
         def undo() -> None:
+            self._index_waybills(self._orders.get(order_id), previous)
             if previous is None:
                 self._orders.pop(order_id, None)
             else:
@@ -142,6 +144,26 @@ class MemoryOrderRepository:
             ]
         found.sort(key=lambda item: (item[0], item[1]))
         return [order for _at, _id, order in found[:limit]]
+    def find_by_waybill(self, waybill: str) -> list[Order]:
+        """Every order with a shipment carrying ``waybill``, by order id."""
+        if not isinstance(waybill, str) or not waybill.strip():
+            raise ValidationError("waybill", waybill, "expected a non-empty string")
+        with self._lock:
+            return [self._orders[i] for i in sorted(self._by_waybill.get(waybill, ()))]
+
+    def _index_waybills(self, old: Order | None, new: Order | None) -> None:
+        """Move the waybill index from ``old`` to ``new`` (the same order's versions)."""
+        for order, add in ((old, False), (new, True)):
+            if order is None:
+                continue
+            for waybill in {s.waybill for s in order.shipments if s.waybill}:
+                holders = self._by_waybill.setdefault(waybill, set())
+                if add:
+                    holders.add(order.order_id)
+                else:
+                    holders.discard(order.order_id)
+                    if not holders:
+                        del self._by_waybill[waybill]
 
     def save(
         self,
@@ -180,6 +202,7 @@ class MemoryOrderRepository:
                         address_version(current.ship_to, order.order_id, order.version,
                                         order.ship_to, entries)
                     )
+            self._index_waybills(current, order)
             self._orders[order.order_id] = order
             self._by_channel[key] = order.order_id
             if entries:

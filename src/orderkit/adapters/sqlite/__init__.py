@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from orderkit.adapters.sqlite.inventory import SQLiteInventoryStore
     from orderkit.adapters.sqlite.orders import SQLiteOrderRepository
     from orderkit.adapters.sqlite.sequences import SQLiteReconIdSequence
+    from orderkit.adapters.sqlite.sync import SQLiteSyncStore
     from orderkit.adapters.sqlite.watch import SQLiteWatchState
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "SQLiteInventoryStore",
     "SQLiteOrderRepository",
     "SQLiteReconIdSequence",
+    "SQLiteSyncStore",
     "SQLiteWatchState",
 ]
 
@@ -37,6 +39,7 @@ _MODULES = {
     "SQLiteOrderRepository": "orderkit.adapters.sqlite.orders",
     "SQLiteReconIdSequence": "orderkit.adapters.sqlite.sequences",
     "SQLiteWatchState": "orderkit.adapters.sqlite.watch",
+    "SQLiteSyncStore": "orderkit.adapters.sqlite.sync",
 }
 
 __getattr__, __dir__ = lazy_names(__name__, _MODULES, globals())

@@ -1,5 +1,6 @@
 """``OrderRepository`` and ``OutboxStore`` on SQLite: one row per order, the order as
-canonical JSON, and one row per outbox message (table ``order_outbox``).
+canonical JSON, one row per outbox message (table ``order_outbox``) and one per waybill of an order
+(table ``order_waybills``, the index of :meth:`SQLiteOrderRepository.find_by_waybill`).
 
 Instants of the outbox are stored as integer microseconds since the epoch (UTC), so they
 compare and sort as numbers and come back exact.
@@ -83,6 +84,19 @@ _MIGRATIONS: Final = (
     # When a failed message may be tried again (NULL: at once).
     """
     ALTER TABLE order_outbox ADD COLUMN retry_us INTEGER
+    """,
+    # Carrier callbacks carry only the waybill: one row per (waybill, order), filled
+    # from the orders already stored.
+    """
+    CREATE TABLE order_waybills (
+        waybill TEXT NOT NULL,
+        order_id TEXT NOT NULL,
+        PRIMARY KEY (waybill, order_id)
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO order_waybills (waybill, order_id)
+        SELECT json_extract(s.value, '$.waybill'), o.order_id
+        FROM orders AS o, json_each(o.body, '$.shipments') AS s
+        WHERE json_extract(s.value, '$.waybill') != ''
     """,
     # The watch's stale query: indexes on the instants inside the order's JSON (UTC ISO
     # text, which sorts as time), so a watch cycle reads only the orders it reports.
@@ -217,6 +231,18 @@ class SQLiteOrderRepository:
                 ).fetchall()
         found.sort(key=lambda row: (datetime.fromisoformat(row[0]), row[1]))
         return [_load(body) for _at, _id, body in found[:limit]]
+    def find_by_waybill(self, waybill: str) -> list[Order]:
+        """Every order with a shipment carrying ``waybill``, by order id."""
+        if not isinstance(waybill, str) or not waybill.strip():
+            raise ValidationError("waybill", waybill, "expected a non-empty string")
+        with self._db.read("find orders by waybill") as conn:
+            rows = conn.execute(
+                "SELECT o.body FROM order_waybills AS w JOIN orders AS o USING (order_id)"
+                " WHERE w.waybill = ? ORDER BY o.order_id",
+                (waybill,),
+            ).fetchall()
+        orders = [_load(row[0]) for row in rows]
+        return [o for o in orders if any(s.waybill == waybill for s in o.shipments)]
 
     def save(
         self,
@@ -295,6 +321,11 @@ class SQLiteOrderRepository:
                         " VALUES (?, ?, ?)",
                         (order.order_id, order.version, _dumps(to_dict(change))),
                     )
+            if order.shipments:
+                conn.executemany(
+                    "INSERT OR IGNORE INTO order_waybills (waybill, order_id) VALUES (?, ?)",
+                    [(w, order.order_id) for w in {s.waybill for s in order.shipments} if w],
+                )
             if audit_rows:
                 conn.executemany(
                     "INSERT INTO order_audit (order_id, body) VALUES (?, ?)", audit_rows

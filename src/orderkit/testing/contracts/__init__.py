@@ -13,6 +13,7 @@ from orderkit.testing.contracts.inventory import InventoryStoreContract
 from orderkit.testing.contracts.orders import OrderRepositoryContract
 from orderkit.testing.contracts.outbox import OutboxStoreContract
 from orderkit.testing.contracts.sequences import ReconIdSequenceContract
+from orderkit.testing.contracts.sync import SyncStoreContract
 
 __all__ = [
     "IdempotencyStoreContract",
@@ -20,4 +21,5 @@ __all__ = [
     "OrderRepositoryContract",
     "OutboxStoreContract",
     "ReconIdSequenceContract",
+    "SyncStoreContract",
 ]

@@ -18,6 +18,7 @@ from orderkit.model.errors import (
     ValidationError,
 )
 from orderkit.model.orders import Address, OrderStatus, Shipment
+from orderkit.sync.ports import OrderLookup
 from orderkit.testing.samples import sample_order
 
 __all__ = ["OrderRepositoryContract"]
@@ -147,6 +148,48 @@ class OrderRepositoryContract:
         )
         assert error.existing_order_id == "ORD-1"  # type: ignore[attr-defined]
         _raises(OrderNotFound, repository.get, "ORD-2")
+
+    # --- lookups a host needs (sync, carrier callbacks) -----------------------------------
+
+    def lookups(self) -> OrderLookup:
+        """The repository, proven to offer ``find_by_waybill`` too."""
+        repository = self.create_repository()
+        assert isinstance(repository, OrderLookup), (
+            f"{type(repository).__name__} lacks find_by_waybill (orderkit.sync.OrderLookup)"
+        )
+        return repository
+
+    def test_order_is_found_by_waybill(self) -> None:
+        repository = self.lookups()
+        order = sample_order("ORD-7")
+        repository.save(order, expected_version=None)
+        assert repository.find_by_waybill("SF1234567890") == [order]
+        assert repository.find_by_waybill("SF0000000000") == []
+
+    def test_orders_sharing_a_waybill_are_all_found_and_later_waybills_too(self) -> None:
+        repository = self.lookups()
+        first, second = sample_order("ORD-1"), sample_order("ORD-2")
+        repository.save(first, expected_version=None)
+        repository.save(second, expected_version=None)
+        parcel = Shipment("S2", "YTO", "YT7528461903572", {"1": 5})
+        moved = attrs.evolve(second, shipments=(*second.shipments, parcel),
+                             version=second.version + 1)
+        repository.save(moved, expected_version=second.version)
+        assert repository.find_by_waybill("SF1234567890") == [first, moved]
+        assert repository.find_by_waybill("YT7528461903572") == [moved]
+
+    def test_a_waybill_saved_in_a_block_that_raises_is_not_found(self) -> None:
+        repository = self.lookups()
+        order = sample_order("ORD-1")
+        with contextlib.suppress(_Abort), repository.atomic():
+            repository.save(order, expected_version=None)
+            raise _Abort
+        assert repository.find_by_waybill("SF1234567890") == []
+
+    def test_a_blank_waybill_is_refused_naming_it(self) -> None:
+        repository = self.lookups()
+        error = _raises(ValidationError, repository.find_by_waybill, " ")
+        assert error.path == "waybill"  # type: ignore[attr-defined]
 
     # --- audit trail and address versions (lifecycle) -----------------------------------
 

@@ -1,0 +1,90 @@
+"""``SyncStore`` in memory, for tests and single-process tools."""
+
+from __future__ import annotations
+
+import threading
+
+import attrs
+
+from orderkit.model.errors import ValidationError
+from orderkit.sync.records import Cursor, DeadLetter, Seen
+
+__all__ = ["MemorySyncStore"]
+
+
+class MemorySyncStore:
+    """What sync saw, its cursors and its dead letters, in dicts under one lock."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str], Seen] = {}
+        self._cursors: dict[tuple[str, str], Cursor] = {}
+        self._letters: dict[str, DeadLetter] = {}
+        self._lock = threading.Lock()
+
+    def seen(self, platform: str, channel_order_id: str) -> Seen | None:
+        """The newest version applied of this order, or ``None``."""
+        with self._lock:
+            return self._seen.get((platform, channel_order_id))
+
+    def mark_seen(self, seen: Seen) -> bool:
+        """Keep ``seen`` unless a later version is stored."""
+        if not isinstance(seen, Seen):
+            raise ValidationError("seen", seen, "expected a Seen")
+        key = (seen.platform, seen.channel_order_id)
+        with self._lock:
+            stored = self._seen.get(key)
+            if stored is not None and stored.modified_at > seen.modified_at:
+                return False
+            self._seen[key] = attrs.evolve(seen, stale=stored.stale if stored else seen.stale)
+            return True
+
+    def mark_stale(self, platform: str, channel_order_id: str) -> None:
+        """Count one late, older version of this order."""
+        with self._lock:
+            stored = self._seen.get((platform, channel_order_id))
+            if stored is not None:
+                self._seen[(platform, channel_order_id)] = attrs.evolve(
+                    stored, stale=stored.stale + 1
+                )
+
+    def cursor(self, platform: str, shop: str) -> Cursor | None:
+        """The polling cursor of this platform and shop, or ``None``."""
+        with self._lock:
+            return self._cursors.get((platform, shop))
+
+    def save_cursor(self, cursor: Cursor) -> Cursor:
+        """Move the stored cursor forward to ``cursor``; never back."""
+        if not isinstance(cursor, Cursor):
+            raise ValidationError("cursor", cursor, "expected a Cursor")
+        key = (cursor.platform, cursor.shop)
+        with self._lock:
+            stored = self._cursors.get(key)
+            kept = cursor if stored is None else stored.advanced(cursor.modified_at,
+                                                                 cursor.ids_at)
+            self._cursors[key] = kept
+            return kept
+
+    def add_dead_letter(self, letter: DeadLetter) -> DeadLetter:
+        """Keep ``letter``, or count one more attempt of the stored one."""
+        if not isinstance(letter, DeadLetter):
+            raise ValidationError("letter", letter, "expected a DeadLetter")
+        with self._lock:
+            stored = self._letters.get(letter.letter_id)
+            kept = letter if stored is None else attrs.evolve(
+                stored, error=letter.error, attempts=stored.attempts + 1
+            )
+            self._letters[letter.letter_id] = kept
+            return kept
+
+    def dead_letters(self, platform: str | None = None) -> list[DeadLetter]:
+        """The dead letters (of ``platform``), oldest first."""
+        with self._lock:
+            return [
+                letter for letter in self._letters.values()
+                if platform is None or letter.platform == platform
+            ]
+
+    def resolve_dead_letter(self, letter_id: str) -> bool:
+        """Drop a letter; ``False`` when there is none with that id."""
+        with self._lock:
+            return self._letters.pop(letter_id, None) is not None

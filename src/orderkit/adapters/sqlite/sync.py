@@ -1,0 +1,190 @@
+"""``SyncStore`` on SQLite, on the same file as the orders.
+
+Tables ``sync_seen`` (one row per platform and channel order id), ``sync_cursors`` (one
+per platform and shop) and ``sync_dead_letters``. Writes made inside the order
+repository's ``atomic()`` block on the same file join its transaction, so an order and
+what sync saw of it commit together. Instants are integer microseconds since the epoch
+(UTC), so "never backwards" is one comparison in the ``UPDATE``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from orderkit.adapters.sqlite._db import Database
+from orderkit.model.errors import ValidationError
+from orderkit.sync.records import Cursor, DeadLetter, Seen
+
+__all__ = ["SQLiteSyncStore"]
+
+_MIGRATIONS: Final = (
+    """
+    CREATE TABLE sync_seen (
+        platform TEXT NOT NULL,
+        channel_order_id TEXT NOT NULL,
+        modified_us INTEGER NOT NULL,
+        digest TEXT NOT NULL,
+        received_us INTEGER NOT NULL,
+        stale INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (platform, channel_order_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE sync_cursors (
+        platform TEXT NOT NULL,
+        shop TEXT NOT NULL,
+        modified_us INTEGER NOT NULL,
+        ids_at TEXT NOT NULL,
+        PRIMARY KEY (platform, shop)
+    ) WITHOUT ROWID;
+    CREATE TABLE sync_dead_letters (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        letter_id TEXT NOT NULL UNIQUE,
+        platform TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        error TEXT NOT NULL,
+        received_us INTEGER NOT NULL,
+        attempts INTEGER NOT NULL
+    )
+    """,
+)
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class SQLiteSyncStore:
+    """What sync saw, its cursors and its dead letters in a SQLite file (usually the
+    orders' file), safe for several processes."""
+
+    def __init__(self, path: str | os.PathLike[str], *, durable: bool = True) -> None:
+        self._db = Database(path, durable=durable)
+        self._db.ensure_schema("sync", _MIGRATIONS)
+
+    @property
+    def database(self) -> Database:
+        """The underlying file handle (shared with other adapters on the same file)."""
+        return self._db
+
+    def seen(self, platform: str, channel_order_id: str) -> Seen | None:
+        """The newest version applied of this order, or ``None``."""
+        with self._db.statement("read seen order") as conn:
+            row = conn.execute(
+                "SELECT modified_us, digest, received_us, stale FROM sync_seen"
+                " WHERE platform = ? AND channel_order_id = ?",
+                (platform, channel_order_id),
+            ).fetchone()
+        if row is None:
+            return None
+        return Seen(platform, channel_order_id, _dt(row[0]), row[1], _dt(row[2]), int(row[3]))
+
+    def mark_seen(self, seen: Seen) -> bool:
+        """Keep ``seen`` unless a later version is stored (one conditional upsert)."""
+        if not isinstance(seen, Seen):
+            raise ValidationError("seen", seen, "expected a Seen")
+        with self._db.write("mark order seen", savepoint=False) as conn:
+            cursor = conn.execute(
+                "INSERT INTO sync_seen"
+                " (platform, channel_order_id, modified_us, digest, received_us, stale)"
+                " VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (platform, channel_order_id) DO UPDATE SET"
+                " modified_us = excluded.modified_us, digest = excluded.digest,"
+                " received_us = excluded.received_us"
+                " WHERE excluded.modified_us >= sync_seen.modified_us",
+                (seen.platform, seen.channel_order_id, _us(seen.modified_at), seen.digest,
+                 _us(seen.received_at), seen.stale),
+            )
+            return cursor.rowcount == 1
+
+    def mark_stale(self, platform: str, channel_order_id: str) -> None:
+        """Count one late, older version of this order."""
+        with self._db.write("mark order stale", savepoint=False) as conn:
+            conn.execute(
+                "UPDATE sync_seen SET stale = stale + 1"
+                " WHERE platform = ? AND channel_order_id = ?",
+                (platform, channel_order_id),
+            )
+
+    def cursor(self, platform: str, shop: str) -> Cursor | None:
+        """The polling cursor of this platform and shop, or ``None``."""
+        with self._db.statement("read sync cursor") as conn:
+            row = conn.execute(
+                "SELECT modified_us, ids_at FROM sync_cursors WHERE platform = ? AND shop = ?",
+                (platform, shop),
+            ).fetchone()
+        return None if row is None else Cursor(platform, shop, _dt(row[0]), json.loads(row[1]))
+
+    def save_cursor(self, cursor: Cursor) -> Cursor:
+        """Move the stored cursor forward to ``cursor``; never back."""
+        if not isinstance(cursor, Cursor):
+            raise ValidationError("cursor", cursor, "expected a Cursor")
+        with self._db.write("save sync cursor") as conn:
+            row = conn.execute(
+                "SELECT modified_us, ids_at FROM sync_cursors WHERE platform = ? AND shop = ?",
+                (cursor.platform, cursor.shop),
+            ).fetchone()
+            kept = cursor
+            if row is not None:
+                stored = Cursor(cursor.platform, cursor.shop, _dt(row[0]), json.loads(row[1]))
+                kept = stored.advanced(cursor.modified_at, cursor.ids_at)
+            conn.execute(
+                "INSERT INTO sync_cursors (platform, shop, modified_us, ids_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (platform, shop) DO UPDATE SET"
+                " modified_us = excluded.modified_us, ids_at = excluded.ids_at",
+                (kept.platform, kept.shop, _us(kept.modified_at), json.dumps(sorted(kept.ids_at))),
+            )
+        return kept
+
+    def add_dead_letter(self, letter: DeadLetter) -> DeadLetter:
+        """Keep ``letter``, or count one more attempt of the stored one."""
+        if not isinstance(letter, DeadLetter):
+            raise ValidationError("letter", letter, "expected a DeadLetter")
+        with self._db.write("add dead letter") as conn:
+            conn.execute(
+                "INSERT INTO sync_dead_letters"
+                " (letter_id, platform, payload, error, received_us, attempts)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (letter_id) DO UPDATE SET"
+                " error = excluded.error, attempts = sync_dead_letters.attempts + 1",
+                (letter.letter_id, letter.platform, letter.payload, letter.error,
+                 _us(letter.received_at), letter.attempts),
+            )
+            row = conn.execute(
+                f"SELECT {_LETTER} FROM sync_dead_letters WHERE letter_id = ?",
+                (letter.letter_id,),
+            ).fetchone()
+        return _letter(row)
+
+    def dead_letters(self, platform: str | None = None) -> list[DeadLetter]:
+        """The dead letters (of ``platform``), oldest first."""
+        with self._db.statement("read dead letters") as conn:
+            rows = conn.execute(
+                f"SELECT {_LETTER} FROM sync_dead_letters"
+                " WHERE ? IS NULL OR platform = ? ORDER BY seq",
+                (platform, platform),
+            ).fetchall()
+        return [_letter(row) for row in rows]
+
+    def resolve_dead_letter(self, letter_id: str) -> bool:
+        """Drop a letter; ``False`` when there is none with that id."""
+        with self._db.write("resolve dead letter", savepoint=False) as conn:
+            cursor = conn.execute(
+                "DELETE FROM sync_dead_letters WHERE letter_id = ?", (letter_id,)
+            )
+            return cursor.rowcount == 1
+
+
+_LETTER: Final = "letter_id, platform, payload, error, received_us, attempts"
+
+
+def _letter(row: tuple[Any, ...]) -> DeadLetter:
+    letter_id, platform, payload, error, received_us, attempts = row
+    return DeadLetter(letter_id, platform, payload, error, _dt(int(received_us)), int(attempts))
+
+
+def _us(instant: datetime) -> int:
+    delta = instant - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _dt(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)

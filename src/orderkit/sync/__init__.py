@@ -1,0 +1,38 @@
+"""Marketplace sync: webhooks, polling and backfill converge on one stored order.
+
+:class:`Sync` takes every payload through one path (map, then upsert by channel and
+channel order id: the first sighting places the order, later ones become lifecycle
+events), keeps what it saw in a :class:`~orderkit.sync.ports.SyncStore`, polls through
+a :class:`~orderkit.sync.ports.ChannelClient` with cursors that never skip, and keeps
+what it could not map as dead letters. See ``docs/sync.md``.
+"""
+
+from orderkit.sync.diff import SYNC_ACTOR, UNKNOWN_WAYBILL, initial, next_event
+from orderkit.sync.limits import LIMITS, PlatformLimits, limits_for, windows
+from orderkit.sync.modified import modified_at, payload_digest, payload_text
+from orderkit.sync.ports import ChannelClient, OrderLookup, SyncStore
+from orderkit.sync.records import Cursor, DeadLetter, Page, Seen
+from orderkit.sync.sync import Sync, SyncReport
+
+__all__ = [
+    "LIMITS",
+    "SYNC_ACTOR",
+    "UNKNOWN_WAYBILL",
+    "ChannelClient",
+    "Cursor",
+    "DeadLetter",
+    "OrderLookup",
+    "Page",
+    "PlatformLimits",
+    "Seen",
+    "Sync",
+    "SyncReport",
+    "SyncStore",
+    "initial",
+    "limits_for",
+    "modified_at",
+    "next_event",
+    "payload_digest",
+    "payload_text",
+    "windows",
+]

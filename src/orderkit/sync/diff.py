@@ -1,0 +1,227 @@
+"""From a stored order and a freshly mapped one, the next lifecycle event.
+
+Sync never stores a mapped order over a stored one. A first sighting is placed in its
+*initial* form (:func:`initial`: unpaid, every unit open) and then, like every later
+sighting, brought to the mapped state one event at a time: :func:`next_event` looks at
+what the stored order still lacks and returns the event that supplies it, or ``None``
+when nothing is missing. Events only move forward (more paid, more units cancelled,
+shipped or refunded, a later status), so an older payload yields nothing over a newer
+state, and no update is ever undone.
+
+Event ids come from the order and the *cumulative* state the event brings it to
+(``"<channel>:<channel order id>:pay:328.50"``), never from when or how the payload
+arrived: the same change seen from a webhook and from a poll is one event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Final
+
+import attrs
+
+from orderkit.lifecycle.events import Event
+from orderkit.lifecycle.policy import Actor
+from orderkit.model.money import Money
+from orderkit.model.orders import LineStatus, Order, OrderLine, OrderStatus, PaymentKind
+
+__all__ = ["SYNC_ACTOR", "UNKNOWN_WAYBILL", "initial", "next_event"]
+
+#: Who sync's holds and releases are by: sync releases only the holds it placed.
+SYNC_ACTOR: Final = Actor("orderkit-sync")
+#: Carrier and waybill of a shipment the payload reports without one.
+UNKNOWN_WAYBILL: Final = "unknown"
+
+_PAID: Final = frozenset(
+    {OrderStatus.PAID, OrderStatus.PACKED, OrderStatus.SHIPPED, OrderStatus.DELIVERED,
+     OrderStatus.COMPLETED, OrderStatus.CLOSED}
+)
+_BEFORE_SHIP: Final = frozenset({OrderStatus.PAID, OrderStatus.PACKED})
+_CANCELLABLE: Final = frozenset(
+    {OrderStatus.PENDING_PAYMENT, OrderStatus.PAID, OrderStatus.PACKED, OrderStatus.SHIPPED}
+)
+_OPEN, _SHIPPED, _CANCELLED = LineStatus.OPEN, LineStatus.SHIPPED, LineStatus.CANCELLED
+_REFUNDED, _RETURNED = LineStatus.REFUNDED, LineStatus.RETURNED
+
+
+def initial(order: Order) -> Order:
+    """``order`` as it was when placed: unpaid, every unit open, nothing shipped or held."""
+    return attrs.evolve(
+        order,
+        status=OrderStatus.PENDING_PAYMENT,
+        lines=tuple(
+            OrderLine(line.line_id, line.sku, line.quantity, line.unit_price,
+                      title=line.title, channel_line_id=line.channel_line_id)
+            for line in order.lines
+        ),
+        payments=(),
+        shipments=(),
+        holds=(),
+        paid_at=None,
+        status_since=None,
+        delivered_at=None,
+        returns=(),
+        version=0,
+        applied_event_ids=(),
+        lock_id=None,
+    )
+
+
+def next_event(stored: Order, target: Order, *, at: datetime) -> Event | None:
+    """The event that brings ``stored`` one step closer to ``target`` (``None``: it has
+    everything ``target`` has). ``at`` is the platform's modified time of ``target``,
+    the time of every event whose own time the payload does not give."""
+    key = f"{target.channel}:{target.channel_order_id}"
+    for step in (_release, _pay, _cancel_lines, _cancel, _ship, _refund, _deliver,
+                 _complete, _hold):
+        event = step(stored, target, at, key)
+        if event is not None:
+            return event
+    return None
+
+
+def _units(order: Order, *buckets: LineStatus) -> dict[str, int]:
+    return {line.line_id: sum(line.quantities[b] for b in buckets) for line in order.lines}
+
+
+def _text(units: Mapping[str, int]) -> str:
+    return ",".join(f"{line_id}={n}" for line_id, n in sorted(units.items()))
+
+
+def _more(stored: Order, target: Order, *buckets: LineStatus) -> tuple[dict[str, int], str]:
+    """Units ``target`` has in ``buckets`` beyond ``stored`` (movable from open units),
+    and ``target``'s cumulative count as text for the event id."""
+    have, want = _units(stored, *buckets), _units(target, *buckets)
+    open_units = _units(stored, _OPEN)
+    more = {
+        line_id: n
+        for line_id, wanted in want.items()
+        if (n := min(wanted - have.get(line_id, 0), open_units.get(line_id, 0))) > 0
+    }
+    return more, _text(want)
+
+
+def _paid(order: Order) -> Money:
+    return order.totals.paid
+
+
+def _release(stored: Order, target: Order, at: datetime, key: str) -> Event | None:
+    for hold in stored.holds:
+        if hold.by == SYNC_ACTOR.id and target.hold(hold.kind) is None:
+            return Event("release_hold", event_id=f"{key}:release_hold:{hold.kind}:{_iso(at)}",
+                         at=at, data={"kind": hold.kind}, actor=SYNC_ACTOR)
+    return None
+
+
+def _pay(stored: Order, target: Order, at: datetime, key: str) -> Event | None:
+    if target.status not in _PAID or stored.status != OrderStatus.PENDING_PAYMENT:
+        return None
+    paid_in = any(p.kind is PaymentKind.PAYMENT for p in target.payments)
+    wanted = _paid(target) if paid_in else target.totals.payable
+    amount = wanted - _paid(stored)
+    if amount.amount <= 0:
+        return None
+    when = target.paid_at or next(
+        (p.at for p in target.payments if p.kind is PaymentKind.PAYMENT), at
+    )
+    return Event("pay", event_id=f"{key}:pay:{wanted.amount}", at=when,
+                 data={"amount": amount})
+
+
+def _cancel_lines(stored: Order, target: Order, at: datetime, key: str) -> Event | None:
+    if stored.status not in _CANCELLABLE:
+        return None
+    more, text = _more(stored, target, _CANCELLED)
+    if not more:
+        return None
+    return Event("cancel_lines", event_id=f"{key}:cancel_lines:{text}", at=at,
+                 data={"lines": more})
+
+
+def _cancel(stored: Order, target: Order, at: datetime, key: str) -> Event | None:
+    if target.status != OrderStatus.CANCELLED or stored.status not in _CANCELLABLE:
+        return None
+    if stored.status == OrderStatus.SHIPPED:
+        return None  # goods left: the lifecycle cannot cancel; the refund says the rest
+    return Event("cancel", event_id=f"{key}:cancel", at=at)
+
+
+def _ship(stored: Order, target: Order, at: datetime, key: str) -> Event | None:
+    if stored.status not in _BEFORE_SHIP and stored.status != OrderStatus.SHIPPED:
+        return None
+    more, text = _more(stored, target, _SHIPPED, _RETURNED)
+    if not more:
+        return None
+    known = {s.waybill for s in stored.shipments}
+    parcel = next((s for s in target.shipments if s.waybill and s.waybill not in known), None)
+    carrier = (parcel.carrier if parcel is not None else "") or UNKNOWN_WAYBILL
+    waybill = parcel.waybill if parcel is not None else UNKNOWN_WAYBILL
+    when = (parcel.shipped_at if parcel is not None else None) or at
+    return Event("ship", event_id=f"{key}:ship:{waybill}:{text}", at=when,
+                 data={"carrier": carrier, "waybill": waybill, "lines": more})
+
+
+def _refund(stored: Order, target: Order, at: datetime, key: str) -> Event | None:
+    totals = stored.totals
+    left = totals.paid - totals.refunded
+    if target.status == OrderStatus.CLOSED and stored.status != OrderStatus.CLOSED:
+        if stored.status == OrderStatus.CANCELLED and left.amount <= 0:
+            return None
+        return Event("refund", event_id=f"{key}:refund:all", at=at, data={"amount": left})
+    have, want = _units(stored, _REFUNDED), _units(target, _REFUNDED)
+    sold = _units(stored, _OPEN, _SHIPPED)
+    more = {
+        line_id: n
+        for line_id, wanted in want.items()
+        if (n := min(wanted - have.get(line_id, 0), sold.get(line_id, 0))) > 0
+    }
+    if not more:
+        return None
+    after = _moved(stored, more)
+    owed = left - after.totals.sold
+    amount = owed if owed.amount > 0 else Money.zero(stored.currency)
+    return Event("refund", event_id=f"{key}:refund:{_text(want)}", at=at,
+                 data={"amount": amount, "lines": more})
+
+
+def _moved(order: Order, refunded: Mapping[str, int]) -> Order:
+    """``order`` with these units refunded, open ones first (as the lifecycle moves them)."""
+    lines = []
+    for line in order.lines:
+        n = refunded.get(line.line_id, 0)
+        q = dict(line.quantities)
+        from_open = min(n, q[_OPEN])
+        q[_OPEN] -= from_open
+        q[_SHIPPED] -= n - from_open
+        q[_REFUNDED] += n
+        lines.append(attrs.evolve(line, quantities=q))
+    return attrs.evolve(order, lines=tuple(lines))
+
+
+def _deliver(stored: Order, target: Order, at: datetime, key: str) -> Event | None:
+    if stored.status != OrderStatus.SHIPPED:
+        return None
+    if target.status not in (OrderStatus.DELIVERED, OrderStatus.COMPLETED):
+        return None
+    return Event("deliver", event_id=f"{key}:deliver", at=target.delivered_at or at)
+
+
+def _complete(stored: Order, target: Order, at: datetime, key: str) -> Event | None:
+    if stored.status != OrderStatus.DELIVERED or target.status != OrderStatus.COMPLETED:
+        return None
+    return Event("complete", event_id=f"{key}:complete", at=at)
+
+
+def _hold(stored: Order, target: Order, at: datetime, key: str) -> Event | None:
+    if stored.is_final:
+        return None
+    for hold in target.holds:
+        if stored.hold(hold.kind) is None:
+            return Event("hold", event_id=f"{key}:hold:{hold.kind}:{_iso(at)}", at=at,
+                         data={"kind": hold.kind, "reason": hold.reason}, actor=SYNC_ACTOR)
+    return None
+
+
+def _iso(at: datetime) -> str:
+    return at.isoformat()

@@ -1,0 +1,106 @@
+"""Sync's ports: the marketplace's API, where sync keeps its own state, and the order
+lookups it (and a carrier callback) needs.
+
+Every method that can fail for infrastructure reasons raises
+:class:`~orderkit.model.errors.StoreError` (with the driver error chained).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from orderkit.lifecycle.ports import OrderRepository
+from orderkit.model.orders import Order
+from orderkit.sync.records import Cursor, DeadLetter, Page, Seen
+
+__all__ = ["ChannelClient", "OrderLookup", "SyncStore"]
+
+
+@runtime_checkable
+class OrderLookup(OrderRepository, Protocol):
+    """An :class:`~orderkit.lifecycle.ports.OrderRepository` that also finds orders by
+    waybill, through an index (carrier callbacks carry only the waybill).
+
+    ``find_by_channel`` (an order by ``(channel, channel_order_id)``) is on the
+    repository port already; both lookups are in the repository contract suite.
+    """
+
+    def find_by_waybill(self, waybill: str) -> list[Order]:
+        """Every order with a shipment carrying ``waybill``, by order id (empty when
+        none; several orders can travel in one merged parcel)."""
+        ...
+
+
+@runtime_checkable
+class ChannelClient(Protocol):
+    """One shop's marketplace API, as sync reads it.
+
+    ``changed(since, until, cursor)`` returns one page of the orders whose platform
+    modified time lies in ``[since, until]`` (both aware), oldest first where the
+    platform allows; ``cursor`` is ``None`` for the first page and then the previous
+    page's ``next``. ``get`` reads one order (``None`` when the platform has none).
+    Failures raise :class:`~orderkit.model.errors.StoreError`.
+    """
+
+    @property
+    def shop(self) -> str:
+        """The shop this client reads (cursors are kept per platform and shop)."""
+        ...
+
+    def changed(self, since: datetime, until: datetime, cursor: str | None) -> Page:
+        """One page of orders changed in ``[since, until]``."""
+        ...
+
+    def get(self, channel_order_id: str) -> Mapping[str, Any] | None:
+        """The order's current payload, or ``None``."""
+        ...
+
+
+@runtime_checkable
+class SyncStore(Protocol):
+    """What sync remembers: the newest version seen of each order, one cursor per
+    platform and shop, and the dead letters.
+
+    ``mark_seen`` and ``save_cursor`` never move backwards: an older version, or an
+    earlier cursor, written after a newer one (two processes racing) is ignored, so no
+    update is lost. A store that can share the order repository's transaction
+    (SQLite on the same file) joins its ``atomic()`` blocks, so an order and what sync
+    saw of it commit together.
+    """
+
+    def seen(self, platform: str, channel_order_id: str) -> Seen | None:
+        """The newest version applied of this order, or ``None``."""
+        ...
+
+    def mark_seen(self, seen: Seen) -> bool:
+        """Keep ``seen`` unless a version with a later ``modified_at`` is stored;
+        ``True`` when it was kept."""
+        ...
+
+    def mark_stale(self, platform: str, channel_order_id: str) -> None:
+        """Count one older version of this order that arrived late and was ignored."""
+        ...
+
+    def cursor(self, platform: str, shop: str) -> Cursor | None:
+        """The polling cursor of this platform and shop, or ``None`` before the first."""
+        ...
+
+    def save_cursor(self, cursor: Cursor) -> Cursor:
+        """Move the stored cursor forward to ``cursor`` (ids at an equal time are
+        merged; an earlier one changes nothing) and return what is stored."""
+        ...
+
+    def add_dead_letter(self, letter: DeadLetter) -> DeadLetter:
+        """Keep ``letter``; if its id is stored already, count one more attempt and
+        keep the newer error. Returns what is stored."""
+        ...
+
+    def dead_letters(self, platform: str | None = None) -> list[DeadLetter]:
+        """The dead letters (of ``platform``, when given), oldest first."""
+        ...
+
+    def resolve_dead_letter(self, letter_id: str) -> bool:
+        """Drop a letter whose replay succeeded; ``False`` when no such letter."""
+        ...

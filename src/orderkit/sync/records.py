@@ -1,0 +1,124 @@
+"""The values sync keeps: what it saw of each order, where each poll stands, what it
+could not map, and one page of a channel's changed orders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+import attrs
+
+from orderkit.model import _checks as check
+from orderkit.model.errors import ValidationError
+from orderkit.model.time import ensure_aware
+
+__all__ = ["PAYLOAD_MAX_LENGTH", "Cursor", "DeadLetter", "Page", "Seen"]
+
+#: Longest payload text a dead letter keeps (a marketplace order is a few kilobytes).
+PAYLOAD_MAX_LENGTH: Final = 4_000_000
+
+
+def _modified_at(value: object) -> datetime:
+    return ensure_aware(value, path="modified_at")
+
+
+def _received_at(value: object) -> datetime:
+    return ensure_aware(value, path="received_at")
+
+
+def _ids(value: object) -> frozenset[str]:
+    if isinstance(value, str) or not isinstance(value, Sequence | frozenset | set):
+        raise ValidationError("ids_at", value, "expected a collection of channel order ids")
+    out = frozenset(value)
+    for item in out:
+        if not isinstance(item, str) or not item:
+            raise ValidationError("ids_at", item, "expected a non-empty string")
+    return out
+
+
+@attrs.frozen
+class Seen:
+    """The newest version of one channel order that sync applied.
+
+    ``modified_at`` is the platform's own modified time of that version, ``digest`` the
+    SHA-256 of its canonical JSON, ``received_at`` when orderkit received it (the lag,
+    ``received_at - modified_at``, is what a watch rule reads). ``stale`` counts the
+    older versions that arrived after it and were ignored.
+    """
+
+    platform: str = attrs.field(validator=check.text(allow_empty=False))
+    channel_order_id: str = attrs.field(validator=check.text(allow_empty=False))
+    modified_at: datetime = attrs.field(converter=_modified_at)
+    digest: str = attrs.field(validator=check.text(allow_empty=False))
+    received_at: datetime = attrs.field(converter=_received_at)
+    stale: int = attrs.field(default=0, validator=check.count(minimum=0))
+
+    @property
+    def lag(self) -> timedelta:
+        """How long after the platform's change orderkit received it (may be negative
+        when the two clocks disagree)."""
+        return self.received_at - self.modified_at
+
+
+@attrs.frozen
+class Cursor:
+    """Where polling of one platform and shop stands.
+
+    ``modified_at`` is the platform's modified time up to which every changed order is
+    stored; ``ids_at`` the channel order ids already stored at exactly that time, so a
+    poll that starts there (it starts a settle margin earlier) neither loses the other
+    orders sharing the boundary time nor counts these as new.
+    """
+
+    platform: str = attrs.field(validator=check.text(allow_empty=False))
+    shop: str = attrs.field(validator=check.text())
+    modified_at: datetime = attrs.field(converter=_modified_at)
+    ids_at: frozenset[str] = attrs.field(default=frozenset(), converter=_ids)
+
+    def advanced(self, modified_at: datetime, ids: frozenset[str]) -> Cursor:
+        """This cursor moved to ``modified_at`` with ``ids`` stored there; never back."""
+        if modified_at < self.modified_at:
+            return self
+        if modified_at == self.modified_at:
+            return attrs.evolve(self, ids_at=self.ids_at | ids)
+        return attrs.evolve(self, modified_at=modified_at, ids_at=ids)
+
+
+@attrs.frozen
+class DeadLetter:
+    """A payload sync could not apply, kept with the error until a replay succeeds.
+
+    ``letter_id`` is ``"<platform>:<digest>"``: the same bad payload received twice is
+    one letter, with ``attempts`` counting the receipts and replays that failed.
+    """
+
+    letter_id: str = attrs.field(validator=check.text(allow_empty=False))
+    platform: str = attrs.field(validator=check.text(allow_empty=False))
+    payload: str = attrs.field(
+        validator=check.text(allow_empty=False, max_length=PAYLOAD_MAX_LENGTH)
+    )
+    error: str = attrs.field(validator=check.text())
+    received_at: datetime = attrs.field(converter=_received_at)
+    attempts: int = attrs.field(default=1, validator=check.count(minimum=1))
+
+
+def _page_payloads(value: Iterable[Mapping[str, Any]]) -> tuple[Mapping[str, Any], ...]:
+    if isinstance(value, Mapping | str) or not isinstance(value, Iterable):
+        raise ValidationError("payloads", value, "expected a sequence of JSON objects")
+    return tuple(value)
+
+
+@attrs.frozen
+class Page:
+    """One page of a channel's changed orders: the payloads, and the token of the next
+    page (``None`` on the last)."""
+
+    payloads: tuple[Mapping[str, Any], ...] = attrs.field(converter=_page_payloads)
+    next: str | None = attrs.field(default=None, validator=check.optional_text)
+
+    @payloads.validator
+    def _mappings(self, _attribute: Any, value: tuple[object, ...]) -> None:
+        for index, payload in enumerate(value):
+            if not isinstance(payload, Mapping):
+                raise ValidationError(f"payloads[{index}]", payload, "expected a JSON object")

@@ -1,0 +1,123 @@
+"""One path in: first sightings are placed, later ones become events; duplicates, stale
+payloads and bad payloads are told apart; lookups by channel id and waybill."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orderkit.mapping import Registry, StatusRule, get_map, normalize
+from orderkit.model.orders import LineStatus, OrderStatus
+from orderkit.sync import SyncReport
+
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "mapping"
+CASES = sorted((p.parent.name, p.stem) for p in FIXTURES.glob("*/*.json"))
+DAY = timedelta(days=1)
+NOW = datetime(2026, 2, 20, 12, 0, tzinfo=UTC)  # the shop fixture's clock
+Shop = Any
+
+
+def _buckets(order: Any) -> list[dict[str, int]]:
+    return [{k.value: v for k, v in line.quantities.items() if v} for line in order.lines]
+
+
+@pytest.mark.parametrize(("platform", "name"), CASES)
+def test_every_fixture_is_placed_and_brought_to_its_mapped_state(
+    shop: Shop, payloads: Any, platform: str, name: str
+) -> None:
+    payload = payloads(platform, name)
+    mapped = normalize(platform, payload)
+    shop.stock(*{line.sku for line in mapped.lines})
+    report = shop.sync.receive(platform, payload, received_at=NOW)
+    assert report == SyncReport(new=1)
+    stored = shop.repository.find_by_channel(mapped.channel, mapped.channel_order_id)
+    assert stored is not None
+    assert (stored.status, _buckets(stored)) == (mapped.status, _buckets(mapped))
+    assert stored.totals.paid - stored.totals.refunded - stored.totals.refund_due \
+        + stored.totals.due == stored.totals.sold
+    for sku in {line.sku for line in mapped.lines}:
+        level = shop.ledger.stock(sku)
+        assert level.on_hand == level.available + level.locked
+        open_units = sum(line.quantities[LineStatus.OPEN] for line in stored.lines
+                         if line.sku == sku)
+        if stored.status in (OrderStatus.CANCELLED, OrderStatus.CLOSED):
+            assert level.locked == 0
+        else:
+            assert level.locked == open_units
+
+
+def test_a_later_version_becomes_events_and_a_repeat_is_a_no_op(
+    shop: Shop, versions: Any
+) -> None:
+    shop.stock("TEA-OOLONG-250G", "100012345681")
+    t = NOW - DAY
+    assert shop.sync.receive("jd", versions("9001", "unpaid", t), received_at=NOW) \
+        == SyncReport(new=1)
+    shipped = versions("9001", "shipped", t + timedelta(hours=2))
+    assert shop.sync.receive("jd", shipped, received_at=NOW) == SyncReport(updated=1)
+    assert shop.sync.receive("jd", shipped, received_at=NOW) == SyncReport(unchanged=1)
+    stored = shop.repository.get("jd:9001")
+    assert stored.status == OrderStatus.SHIPPED
+    assert list(stored.applied_event_ids) == [
+        "jd:9001:pay:358.00", "jd:9001:ship:JDVA21738465902:1=1,2=1",
+    ]
+    assert shop.repository.find_by_waybill("JDVA21738465902") == [stored]
+    assert shop.ledger.stock("TEA-OOLONG-250G").on_hand == 999  # shipped: out of stock
+    seen = shop.store.seen("jd", "9001")
+    assert seen is not None
+    assert seen.lag == NOW - (t + timedelta(hours=2))
+
+
+def test_an_older_payload_is_stale_and_changes_nothing(shop: Shop, versions: Any) -> None:
+    shop.stock("TEA-OOLONG-250G", "100012345681")
+    t = NOW - DAY
+    shop.sync.receive("jd", versions("9001", "shipped", t + timedelta(hours=2)), received_at=NOW)
+    before = shop.repository.get("jd:9001")
+    report = shop.sync.receive("jd", versions("9001", "paid", t), received_at=NOW)
+    assert report == SyncReport(stale=1)
+    assert shop.repository.get("jd:9001") == before
+    seen = shop.store.seen("jd", "9001")
+    assert seen is not None
+    assert seen.stale == 1
+
+
+def test_a_payload_the_map_refuses_is_a_dead_letter_until_the_map_is_fixed(
+    shop: Shop, payloads: Any
+) -> None:
+    registry = Registry()
+    shop.sync.maps = registry
+    trade = dict(payloads("tmall", "wait_seller_send_goods"), status="WAIT_PRE_AUTH_CONFIRM")
+    shop.stock(*{line.sku for line in normalize("tmall", payloads("tmall",
+                                                                   "wait_seller_send_goods")).lines})
+    assert shop.sync.receive("tmall", trade, received_at=NOW) == SyncReport(dead_lettered=1)
+    assert shop.sync.receive("tmall", trade, received_at=NOW) == SyncReport(dead_lettered=1)
+    (letter,) = shop.store.dead_letters()
+    assert letter.attempts == 2
+    assert "status" in letter.error
+    assert "WAIT_PRE_AUTH_CONFIRM" in letter.error
+    assert shop.repository.find_by_channel("tmall", trade["tid_str"]) is None
+    fixed = get_map("tmall").extended(
+        "tmall",
+        status_values={"trade": ("WAIT_PRE_AUTH_CONFIRM",)},
+        status_rules=(StatusRule({"trade": "WAIT_PRE_AUTH_CONFIRM"},
+                                 OrderStatus.PENDING_PAYMENT),),
+    )
+    registry.register(fixed, replace=True)
+    assert shop.sync.replay_dead_letters() == SyncReport(new=1)
+    assert shop.store.dead_letters() == []
+    stored = shop.repository.find_by_channel("tmall", trade["tid_str"])
+    assert stored is not None
+    assert stored.status == OrderStatus.PENDING_PAYMENT
+
+
+def test_a_payload_without_the_platforms_modified_time_is_a_dead_letter(
+    shop: Shop, versions: Any
+) -> None:
+    payload = versions("9001", "paid", NOW)
+    del payload["modified"]
+    assert shop.sync.receive("jd", payload, received_at=NOW) == SyncReport(dead_lettered=1)
+    (letter,) = shop.store.dead_letters("jd")
+    assert "modified" in letter.error
