@@ -47,6 +47,12 @@ class OrderRepository(OutboxStore, Protocol):
         """The order holding this channel order id, or ``None``."""
         ...
 
+    def find_by_waybill(self, waybill: str) -> list[Order]:
+        """Every order with a shipment carrying ``waybill``, by order id, through an
+        index (carrier callbacks carry only the waybill; several orders can travel in one
+        merged parcel). Empty when none; a blank waybill is a ``ValidationError``."""
+        ...
+
     def stale(
         self, statuses: Collection[int], anchor: Anchor, before: datetime, limit: int
     ) -> list[Order]:

@@ -12,25 +12,14 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from orderkit.lifecycle.ports import OrderRepository
-from orderkit.model.orders import Order
 from orderkit.sync.records import Cursor, DeadLetter, Page, Seen
 
 __all__ = ["ChannelClient", "OrderLookup", "SyncStore"]
 
 
-@runtime_checkable
-class OrderLookup(OrderRepository, Protocol):
-    """An :class:`~orderkit.lifecycle.ports.OrderRepository` that also finds orders by
-    waybill, through an index (carrier callbacks carry only the waybill).
-
-    ``find_by_channel`` (an order by ``(channel, channel_order_id)``) is on the
-    repository port already; both lookups are in the repository contract suite.
-    """
-
-    def find_by_waybill(self, waybill: str) -> list[Order]:
-        """Every order with a shipment carrying ``waybill``, by order id (empty when
-        none; several orders can travel in one merged parcel)."""
-        ...
+#: What sync needs of the order repository: ``find_by_channel`` and ``find_by_waybill``,
+#: which every :class:`~orderkit.lifecycle.ports.OrderRepository` offers.
+OrderLookup = OrderRepository
 
 
 @runtime_checkable

@@ -18,7 +18,6 @@ from orderkit.model.errors import (
     ValidationError,
 )
 from orderkit.model.orders import Address, OrderStatus, Shipment
-from orderkit.sync.ports import OrderLookup
 from orderkit.testing.samples import sample_order
 
 __all__ = ["OrderRepositoryContract"]
@@ -151,11 +150,11 @@ class OrderRepositoryContract:
 
     # --- lookups a host needs (sync, carrier callbacks) -----------------------------------
 
-    def lookups(self) -> OrderLookup:
-        """The repository, proven to offer ``find_by_waybill`` too."""
+    def lookups(self) -> OrderRepository:
+        """The repository, proven to offer ``find_by_waybill`` (part of the port)."""
         repository = self.create_repository()
-        assert isinstance(repository, OrderLookup), (
-            f"{type(repository).__name__} lacks find_by_waybill (orderkit.sync.OrderLookup)"
+        assert isinstance(repository, OrderRepository), (
+            f"{type(repository).__name__} is not an OrderRepository (find_by_waybill?)"
         )
         return repository
 
