@@ -119,6 +119,41 @@ def _watch(args: argparse.Namespace) -> int:
         time.sleep(args.every)
 
 
+def _wave(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from orderkit.adapters.sqlite import SQLiteOrderRepository
+    from orderkit.fulfilment import WavePolicy, plan_wave, policy_from_toml
+    from orderkit.model.orders import OrderStatus
+    from orderkit.model.time import parse_timestamp
+
+    if not Path(args.db).is_file():
+        _say(f"orderkit: cannot use {args.db}: no such database file")
+        return EXIT_FILE
+    policy = (
+        policy_from_toml(Path(args.policy).read_text(encoding="utf-8"))
+        if args.policy else WavePolicy()
+    )
+    now = (
+        parse_timestamp(args.at, source_tz=policy.tz, path="--at")
+        if args.at else datetime.now(UTC)
+    )
+    repository = SQLiteOrderRepository(args.db)
+    candidates = repository.stale([OrderStatus.PAID, OrderStatus.PACKED], "paid_at", now,
+                                  args.limit)
+    wave = plan_wave(candidates, policy, now)
+    print(f"wave ({policy.stream}) at {now.isoformat()}: {len(wave.selected)} selected,"
+          f" {len(wave.excluded)} left out")
+    for order_id in wave.selected:
+        print(f"  {order_id}")
+    for reason, count in wave.summary().items():
+        print(f"{reason.value}: {count}")
+        for order_id, exclusion in sorted(wave.excluded.items()):
+            if exclusion.code is reason:
+                print(f"  {order_id}: {exclusion.words}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; subcommands register themselves here."""
     parser = _Parser(
@@ -157,6 +192,15 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--webhook", metavar="URL",
                        help="POST each alert as JSON here (default: one line on stdout)")
     watch.set_defaults(handler=_watch)
+    wave = commands.add_parser(
+        "wave", help="plan a shipping wave from a SQLite order database and say why each"
+        " paid order was left out")
+    wave.add_argument("--db", metavar="PATH", required=True, help="the orders' SQLite file")
+    wave.add_argument("--policy", metavar="FILE", help="a TOML wave policy ([wave] table)")
+    wave.add_argument("--at", metavar="ISO", help="plan as of this time (default: now)")
+    wave.add_argument("--limit", metavar="N", type=int, default=100_000,
+                      help="the most paid orders to consider (oldest first)")
+    wave.set_defaults(handler=_wave)
     # (commands are registered above this line)
     for command in commands.choices.values():
         command.epilog = _EPILOG

@@ -20,6 +20,7 @@ from orderkit.fulfilment.waves import (
     Wave,
     WavePolicy,
     plan_wave,
+    policy_from_toml,
 )
 
 __all__ = [
@@ -32,5 +33,6 @@ __all__ = [
     "WavePolicy",
     "near_expiry_hold",
     "plan_wave",
+    "policy_from_toml",
     "release_wave",
 ]

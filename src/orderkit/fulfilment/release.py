@@ -2,32 +2,59 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from orderkit.fulfilment.waves import Wave
 from orderkit.lifecycle.events import Event
 from orderkit.lifecycle.service import OrderService
-from orderkit.model.errors import OrderkitError
+from orderkit.model.errors import OrderkitError, ValidationError
 from orderkit.model.time import ensure_aware
 
-__all__ = ["release_wave"]
+__all__ = ["SECOND_CHECK", "release_wave"]
+
+
+#: The hold that keeps a packed order from shipping until a second check.
+SECOND_CHECK = "second_check"
 
 
 def release_wave(
-    wave: Wave, service: OrderService, *, at: datetime, wave_id: str
+    wave: Wave,
+    service: OrderService,
+    *,
+    at: datetime,
+    wave_id: str,
+    second_check: Collection[str] = (),
 ) -> dict[str, OrderkitError]:
     """Apply ``pack`` to every selected order of ``wave`` through ``service`` (event id
     ``<wave_id>:<order_id>``, so releasing the same wave again packs nothing twice).
+
+    An order with a line whose SKU is in ``second_check`` (high-value or easily
+    confused items) is also put on a ``second_check`` hold naming those SKUs: it cannot
+    ship until someone releases the hold after checking the parcel (list
+    ``second_check`` in the policy's ``sensitive_holds`` to make that a second person).
 
     Stock: an order placed with an inventory ledger already holds its units (its lock
     is confirmed at payment). Returns the orders the lifecycle refused (a hold placed
     since the wave was planned, say), by id, with the refusal; the others are packed.
     """
     at = ensure_aware(at, path="at")
+    if isinstance(second_check, str) or not isinstance(second_check, Collection):
+        raise ValidationError("second_check", second_check, "expected a collection of SKUs")
+    checked = frozenset(second_check)
     refused: dict[str, OrderkitError] = {}
     for order_id in wave.selected:
         try:
-            service.handle(order_id, Event("pack", event_id=f"{wave_id}:{order_id}", at=at))
+            packed = service.handle(
+                order_id, Event("pack", event_id=f"{wave_id}:{order_id}", at=at)
+            ).order
+            skus = sorted({line.sku for line in packed.lines if line.sku in checked})
+            if skus and packed.hold(SECOND_CHECK) is None:
+                service.handle(order_id, Event(
+                    "hold", event_id=f"{wave_id}:{order_id}:check", at=at,
+                    data={"kind": SECOND_CHECK,
+                          "reason": "check before shipping: " + ", ".join(skus)},
+                ))
         except OrderkitError as error:
             refused[order_id] = error
     return refused

@@ -10,10 +10,11 @@ candidate it did not select, an :class:`Exclusion`: a reason code and words. An
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Literal
+from typing import Final, Literal
 
 import attrs
 
@@ -30,6 +31,7 @@ __all__ = [
     "Wave",
     "WavePolicy",
     "plan_wave",
+    "policy_from_toml",
 ]
 
 Stream = Literal["in_stock", "presale"]
@@ -152,6 +154,66 @@ class WavePolicy:
         if self.carrier_of is not None:
             return self.carrier_of(order)
         return _tag_value(order, "carrier:")
+
+
+_POLICY_KEYS: Final = frozenset({
+    "stream", "cutoff", "tz", "carriers", "regions", "max_orders", "max_lines",
+    "promise_hours", "presale_tag",
+})
+
+
+def policy_from_toml(text: str) -> WavePolicy:
+    """A :class:`WavePolicy` from TOML text (the ``[wave]`` table, or the top level)::
+
+        [wave]
+        stream = "in_stock"        # or "presale"
+        cutoff = "16:00"           # local time in tz
+        tz = "Asia/Shanghai"
+        carriers = ["SF", "YTO"]
+        regions = ["浙江省"]
+        max_orders = 500
+        max_lines = 2000
+        promise_hours = 48
+
+    Unknown keys and wrong types raise :class:`~orderkit.model.errors.ValidationError`
+    naming the key.
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ValidationError("policy", text[:80], f"not TOML: {error}") from None
+    table = data.get("wave", data)
+    if not isinstance(table, dict):
+        raise ValidationError("wave", table, "expected a table")
+    for key in table:
+        if key not in _POLICY_KEYS:
+            raise ValidationError(f"wave.{key}", table[key], "unknown policy key")
+    fields: dict[str, object] = {}
+    for key, value in table.items():
+        if key == "cutoff":
+            try:
+                fields["cutoff"] = time.fromisoformat(str(value))
+            except ValueError:
+                raise ValidationError("wave.cutoff", value, "expected HH:MM") from None
+        elif key == "promise_hours":
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ValidationError("wave.promise_hours", value, "expected hours >= 0")
+            fields["promise"] = timedelta(hours=value)
+        elif key in ("carriers", "regions"):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ValidationError(f"wave.{key}", value, "expected a list of names")
+            fields[key] = value
+        elif key in ("stream", "tz", "presale_tag"):
+            if not isinstance(value, str):
+                raise ValidationError(f"wave.{key}", value, "expected text")
+            fields[key] = value
+        else:
+            fields[key] = value
+    zone(str(fields.get("tz", DEFAULT_ACCOUNTING_TZ)), path="wave.tz")
+    try:
+        return WavePolicy(**fields)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise ValidationError(f"wave.{error.path}", error.value, error.reason) from None
 
 
 @attrs.frozen

@@ -9,7 +9,7 @@ import pytest
 
 from orderkit import Address, Hold, Money, Order, OrderLine, OrderStatus
 from orderkit.adapters.memory import MemoryOrderRepository
-from orderkit.errors import ValidationError
+from orderkit.errors import TransitionNotAllowed, ValidationError
 from orderkit.fulfilment import (
     ExclusionLog,
     Lot,
@@ -155,3 +155,27 @@ def test_releasing_a_wave_packs_its_orders_once() -> None:
     assert {repository.get(i).status for i in ("IN-1", "IN-2")} == {OrderStatus.PACKED}
     assert release_wave(wave, service, at=T0, wave_id="W-0302-1") == {}  # nothing twice
     assert repository.get("IN-1").version == 2
+
+
+def test_high_value_items_wait_for_a_second_check_before_they_ship() -> None:
+    repository = MemoryOrderRepository()
+    service = OrderService(repository, lifecycle=Lifecycle(clock=ManualClock(T0)))
+    for o in (order("JADE", sku="JADE-BANGLE"), order("TEA-1", minutes=1)):
+        service.place(attrs.evolve(o, status=OrderStatus.PENDING_PAYMENT, paid_at=None))
+        service.handle(o.order_id, Event("pay", event_id=f"pay-{o.order_id}", at=T0,
+                                         data={"amount": Money("99.00", "CNY")}))
+    wave = plan_wave([repository.get("JADE"), repository.get("TEA-1")], WavePolicy(), T0)
+    assert release_wave(wave, service, at=T0, wave_id="W-1",
+                        second_check={"JADE-BANGLE"}) == {}
+    jade = repository.get("JADE")
+    assert jade.status is OrderStatus.PACKED
+    assert jade.hold("second_check").reason == "check before shipping: JADE-BANGLE"  # type: ignore[union-attr]
+    assert repository.get("TEA-1").holds == ()
+    ship = Event("ship", event_id="ship-jade", at=T0, data={"carrier": "SF", "waybill": "SF9"})
+    with pytest.raises(TransitionNotAllowed):
+        service.handle("JADE", ship)
+    service.handle("JADE", Event("release_hold", event_id="checked", at=T0,
+                                 data={"kind": "second_check"}))
+    assert service.handle("JADE", ship).order.status is OrderStatus.SHIPPED
+    with pytest.raises(ValidationError):
+        release_wave(wave, service, at=T0, wave_id="W-2", second_check="JADE-BANGLE")

@@ -1,0 +1,76 @@
+"""``orderkit wave`` on a real database, and wave policies read from TOML."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+
+import attrs
+import pytest
+
+from orderkit import Hold, Money, Order, OrderLine, OrderStatus
+from orderkit.adapters.sqlite import SQLiteOrderRepository
+from orderkit.errors import ValidationError
+from orderkit.fulfilment import policy_from_toml
+
+T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+
+
+def paid(order_id: str, minutes: int, **fields: object) -> Order:
+    at = T0 + timedelta(minutes=minutes)
+    order = Order(order_id=order_id, channel="jd", channel_order_id=order_id,
+                  lines=[OrderLine("1", "TEA", 1, Money("99.00", "CNY"))], created_at=at,
+                  paid_at=at, status=OrderStatus.PAID, status_since=at)
+    return attrs.evolve(order, **fields)  # type: ignore[arg-type]
+
+
+def test_orderkit_wave_prints_the_wave_and_every_order_left_out(tmp_path: Path) -> None:
+    db = tmp_path / "shop.db"
+    repository = SQLiteOrderRepository(db)
+    repository.save(paid("A", 0), None)
+    repository.save(paid("B", 5), None)
+    repository.save(paid("HELD", 1, holds=[Hold("manual", "cs-1", T0, "buyer called")]), None)
+    repository.save(paid("LATE", 9 * 60), None)  # 18:00 in Shanghai
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[wave]\ncutoff = "16:00"\nmax_orders = 1\n', encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, "-m", "orderkit", "wave", "--db", str(db), "--policy", str(policy),
+         "--at", "2026-03-02T20:00:00+08:00"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [
+        "wave (in_stock) at 2026-03-02T12:00:00+00:00: 1 selected, 3 left out",
+        "  A",
+        "after_cutoff: 1",
+        "  LATE: paid after the 16:00:00 cut-off: next wave",
+        "on_hold: 1",
+        "  HELD: on hold: manual (buyer called)",
+        "over_cap: 1",
+        "  B: the wave is full (1 orders)",
+    ]
+    policy.write_text('[wave]\ncutof = "16:00"\n', encoding="utf-8")
+    bad = subprocess.run(
+        [sys.executable, "-m", "orderkit", "wave", "--db", str(db), "--policy", str(policy)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert bad.returncode == 1 and "wave.cutof: unknown policy key" in bad.stderr
+
+
+def test_a_policy_reads_from_toml_and_names_bad_keys() -> None:
+    policy = policy_from_toml(
+        'stream = "presale"\ncutoff = "15:30"\ncarriers = ["SF"]\npromise_hours = 24\n'
+    )
+    assert (policy.stream, policy.cutoff, policy.carriers, policy.promise) == (
+        "presale", time(15, 30), frozenset({"SF"}), timedelta(hours=24))
+    for text, path in (('[wave]\nstream = "tomorrow"', "wave.stream"),
+                       ('[wave]\ncutoff = "late"', "wave.cutoff"),
+                       ('[wave]\ncarriers = "SF"', "wave.carriers"),
+                       ('[wave]\nmax_orders = 0', "wave.max_orders"),
+                       ('[wave]\ntz = "Mars/Base"', "wave.tz"),
+                       ("[wave", "policy")):
+        with pytest.raises(ValidationError) as caught:
+            policy_from_toml(text)
+        assert caught.value.path == path, text
