@@ -18,6 +18,7 @@ For a record *left alone* after every pass:
 * ``pending``: at or after the cut-off (not due yet; not a break);
 * ``platform_fee``: a fee record (the source says it is a fee);
 * ``coupon_or_subsidy``: a subsidy record (a coupon, a platform subsidy);
+* ``bank_charge``: a bank's own charge (account fee, transfer fee), never a refund;
 * ``partial_refund``: a refund whose amount is smaller than the sale with the same ref;
 * ``missing_right`` / ``missing_left``: nothing on the other side.
 
@@ -56,6 +57,7 @@ class DifferenceKind(StrEnum):
     MISSING_RIGHT = "missing_right"
     DUPLICATE = "duplicate"
     PENDING = "pending"
+    BANK_CHARGE = "bank_charge"
 
 
 _HOUR: Final = timedelta(hours=1)
@@ -182,6 +184,8 @@ def classify_lone(
         return "difference", DifferenceKind.PLATFORM_FEE.value
     if record.kind == "subsidy":
         return "difference", DifferenceKind.COUPON_OR_SUBSIDY.value
+    if record.kind == "charge":
+        return "difference", DifferenceKind.BANK_CHARGE.value
     if (
         record.kind == "refund"
         and sale_amount is not None

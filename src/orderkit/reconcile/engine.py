@@ -3,14 +3,18 @@
 1. ``exact_ref``: hash join on ``(ref, kind)``. Keys that occur more than once on a side
    are resolved in a small group step (equal amounts pair in time order, the rest are
    duplicates or split payments).
-2. ``memo_ref``: references extracted from memos (:func:`~orderkit.reconcile.extract_refs`)
-   looked up in a hash index of the other side's open refs and links. A candidate that
-   points at exactly one open record with the same amount is a match; anything else is a
+2. ``shared_link``: a hash join on the ids both systems carry (refs and links, and the
+   Tmall order number inside ``T200P<tid>``); only a pair that is each other's only
+   candidate is matched.
+3. ``memo_ref``: references extracted from memos (:func:`~orderkit.reconcile.extract_refs`)
+   looked up in a hash index of the other side's open refs and links. When the open
+   records a memo names add up to its amount within the rounding tolerance (one record,
+   or several orders paid in one credit), they are matched; anything else is a
    ``suggestion`` and never a match.
-3. ``amount_time``: the remaining records bucketed by currency, kind and amount; within a
-   bucket a bisected time window; ties broken by amount distance, time distance, time,
-   then record id.
-4. ``batch`` then ``subset_sum``: one record against several on the other side, first by
+4. ``amount_time``: the remaining records bucketed by currency, kind and amount; within a
+   bucket a bisected time window. A pair is matched only when each is the other's only
+   candidate; every record with a choice is a ``suggestion`` naming its candidates.
+5. ``batch`` then ``subset_sum``: one record against several on the other side, first by
    explicit batch or parent keys in ``links``, then a bounded subset-sum search among the
    records nearest in time (settlements covering several orders, split payments).
 
@@ -46,7 +50,7 @@ from orderkit.model.money import Money
 from orderkit.reconcile.classify import PeriodOf, classify_lone, classify_pair
 from orderkit.reconcile.outcomes import Amounts, Facts, Reconciliation, Related, Row
 from orderkit.reconcile.records import KINDS, Record, Rejected
-from orderkit.reconcile.refs import extract_refs
+from orderkit.reconcile.refs import extract_refs, linked_ids
 from orderkit.reconcile.rules import Rules
 
 __all__ = ["reconcile"]
@@ -335,6 +339,65 @@ class _Engine:
                 {"ref": ref},
             )
 
+    def _sums_to(self, record: Record, members: list[Record]) -> bool:
+        """True when ``members`` (all in ``record``'s currency) add up to ``record``'s
+        amount within the rounding tolerance."""
+        currency = record.amount.currency
+        total = _ZERO
+        for member in members:
+            if member.amount.currency != currency:
+                return False
+            total += member.amount.amount
+        return abs(total - record.amount.amount) <= self.rules.tolerance(currency)
+
+    # --- pass 1b: shared links --------------------------------------------------------
+
+    def shared_links(self) -> None:
+        """Pair records that share an id both systems carry (the Alipay or WeChat Pay
+        transaction number, a Tmall order number inside ``T200P<tid>``), see
+        :func:`~orderkit.reconcile.refs.linked_ids`.
+
+        Only a pair that is each other's only candidate (among the open records of the
+        same kind) is matched; a shared id with several candidates is left to the later
+        passes, which never auto-match an ambiguous candidate either.
+        """
+        left_index = self._link_index("left")
+        right_index = self._link_index("right")
+        if not left_index or not right_index:
+            return
+        left = self.left
+        left_of: dict[int, dict[int, str]] = {}
+        right_of: dict[int, dict[int, str]] = {}
+        for key, rpos in right_index.items():
+            lpos = left_index.get(key)
+            if not lpos:
+                continue
+            name = key.split(_SEP)[-1]
+            for i in lpos:
+                for j in rpos:
+                    left_of.setdefault(i, {}).setdefault(j, name)
+                    right_of.setdefault(j, {}).setdefault(i, name)
+        for i in sorted(left_of, key=lambda i: _order(left[i])):
+            partners = left_of[i]
+            if len(partners) != 1:
+                continue
+            ((j, name),) = partners.items()
+            if len(right_of[j]) != 1:
+                continue
+            self._group((i,), (j,), "shared_link", {"link": name})
+
+    def _link_index(self, side: str) -> dict[str, list[int]]:
+        """Open records of ``side`` under each id they share (keys carry the kind)."""
+        records, flags, _, _ = self._sides(side)
+        index: dict[str, list[int]] = {}
+        for p in itertools.compress(range(len(flags)), flags):
+            record = records[p]
+            if not record.links and not record.ref:
+                continue
+            for name in linked_ids(record.ref, record.links):
+                index.setdefault(_key(record, name), []).append(p)
+        return index
+
     # --- pass 2: references in memos -------------------------------------------------
 
     def memos(self, memo_side: str) -> None:
@@ -383,16 +446,15 @@ class _Engine:
                 "tokens": ",".join(matched_tokens),
                 "candidates": ",".join([others[q].record_id for q in hits]),
             }
-            if len(hits) == 1:
-                q = hits[0]
-                money = record.amount
-                other_money = others[q].amount
-                if other_money.amount == money.amount and other_money.currency == money.currency:
-                    if memo_is_left:
-                        self._group((p,), (q,), "memo_ref", evidence)
-                    else:
-                        self._group((q,), (p,), "memo_ref", evidence)
-                    continue
+            if self._sums_to(record, [others[q] for q in hits]):
+                # One candidate within the rounding tolerance, or several orders the memo
+                # names that add up to it: the memo accounts for the whole amount.
+                members = tuple(sorted(hits, key=lambda q: _order(others[q])))
+                if memo_is_left:
+                    self._group((p,), members, "memo_ref", evidence)
+                else:
+                    self._group(members, (p,), "memo_ref", evidence)
+                continue
             lpos, rpos = ((p,), ()) if memo_is_left else ((), (p,))
             self._row("suggestion", None, lpos, rpos, "memo_ref", evidence)
 
@@ -424,6 +486,10 @@ class _Engine:
     # --- pass 3: amount and time window ---------------------------------------------
 
     def amount_time(self) -> None:
+        """Pair by amount (within the tolerance) and time (within the window), but only a
+        pair that is each other's only candidate. Every record with two or more
+        candidates, or whose candidate has another candidate, is a ``suggestion`` that
+        names them: an ambiguous candidate is never matched automatically."""
         left, right = self.left, self.right
         right_open = self.right_open
         buckets: dict[tuple[str, str], dict[Decimal, list[tuple[float, str, int]]]] = {}
@@ -441,6 +507,8 @@ class _Engine:
                 entries.sort()
             amounts[name] = sorted(group)
         window = self.rules.time_window.total_seconds()
+        candidates_of: dict[int, list[int]] = {}
+        reverse: dict[int, list[int]] = {}
         for i in self._open("left"):  # already in time order
             record = left[i]
             name = (record.amount.currency, record.kind)
@@ -451,7 +519,7 @@ class _Engine:
             value = record.amount.amount
             tolerance = self.rules.tolerance(record.amount.currency)
             ts = record.at.timestamp()
-            best: tuple[Decimal, float, float, str, int] | None = None
+            found: list[tuple[Decimal, float, float, str, int]] = []
             for amount in keys[
                 bisect_left(keys, value - tolerance) : bisect_right(keys, value + tolerance)
             ]:
@@ -465,20 +533,32 @@ class _Engine:
                     other = right[j]
                     if record.ref and other.ref and record.ref != other.ref:
                         continue
-                    score = (abs(amount - value), abs(when - ts), when, record_id, j)
-                    if best is None or score < best:
-                        best = score
-            if best is not None:
-                j = best[4]
+                    found.append((abs(amount - value), abs(when - ts), when, record_id, j))
+            if found:
+                found.sort()
+                candidates_of[i] = [j for *_score, j in found]
+                for j in candidates_of[i]:
+                    reverse.setdefault(j, []).append(i)
+        for i, js in candidates_of.items():
+            j = js[0]
+            if len(js) == 1 and len(reverse[j]) == 1:
                 self._group(
                     (i,),
                     (j,),
                     "amount_time",
                     {
-                        "time_difference": str(right[j].at - record.at),
+                        "time_difference": str(right[j].at - left[i].at),
                         "window": str(self.rules.time_window),
                     },
                 )
+        for i, js in candidates_of.items():
+            if self.left_open[i]:
+                evidence: Facts = {"candidates": ",".join(right[j].record_id for j in js)}
+                self._row("suggestion", None, (i,), (), "amount_time", evidence)
+        for j in sorted(reverse, key=lambda j: _order(right[j])):
+            if right_open[j]:
+                evidence = {"candidates": ",".join(left[i].record_id for i in reverse[j])}
+                self._row("suggestion", None, (), (j,), "amount_time", evidence)
 
     # --- pass 4: one-to-many and many-to-one -----------------------------------------
 
@@ -847,6 +927,7 @@ def reconcile(
     right_records, right_rejected = _split(right, "right")
     engine = _Engine(left_records, right_records, settings)
     engine.exact()
+    engine.shared_links()
     engine.memos("right")
     engine.memos("left")
     engine.amount_time()

@@ -90,7 +90,7 @@ class Outcome:
     ``"memo_ref"``, ``"amount_time"``, ``"batch"``, ``"subset_sum"``, ...) and ``evidence``
     the facts it used, as ``(name, value)`` pairs. ``related`` holds records that belong
     to other outcomes but explain this one (the sale a fee was charged on); they appear
-    in the trace only.
+    in the trace only. ``hop`` names the hop of the settlement chain.
     """
 
     status: str
@@ -101,6 +101,10 @@ class Outcome:
     evidence: Evidence = ()
     rejected: Rejected | None = None
     related: tuple[Record, ...] = ()
+    hop: str = ""
+    """Along the settlement chain (:func:`~orderkit.reconcile.settle`), the hop this
+    outcome belongs to: ``"order_channel"``, ``"channel_bank"`` or ``"order_bank"``;
+    empty for a plain two-sided reconciliation."""
 
     @property
     def records(self) -> tuple[Record, ...]:

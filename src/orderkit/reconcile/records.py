@@ -22,8 +22,13 @@ from orderkit.model.time import ensure_aware
 __all__ = ["KINDS", "Record", "Rejected"]
 
 #: What a record is about. Sales and refunds are paired across systems; fees and
-#: subsidies are the pieces that make "received" differ from "receivable".
-KINDS: Final = frozenset({"sale", "refund", "fee", "subsidy", "adjustment"})
+#: subsidies are the pieces that make "received" differ from "receivable". Along the
+#: settlement chain, ``settlement`` is a channel's payout of a day or a batch to the bank,
+#: ``transfer`` money moved between the merchant's own accounts (an Alipay withdrawal to
+#: the bank) and ``charge`` a bank's own charge (not a refund).
+KINDS: Final = frozenset(
+    {"sale", "refund", "fee", "subsidy", "adjustment", "settlement", "transfer", "charge"}
+)
 
 
 def _check_kind(_instance: object, _attribute: object, value: object) -> None:
@@ -56,8 +61,9 @@ class Record:
 
     ``ref`` is the reconciliation id or order id when the source knows it (``None`` for a
     bank credit that only has a memo). ``at`` must be aware and is stored in UTC.
-    ``links`` holds other ids the source knows (a platform order number, a settlement
-    batch), used to group one-to-many settlements.
+    ``links`` holds other ids the source knows (a platform order number, a gateway
+    transaction number, a settlement batch), used to pair records through an id both
+    systems carry and to group one-to-many settlements.
 
     >>> from datetime import datetime, UTC
     >>> r = Record("erp", "SO20260216000892", "SO20260216000892", Money("170.00", "CNY"),
@@ -75,6 +81,9 @@ class Record:
     kind: str = attrs.field(default="sale", validator=_check_kind)
     status: str | None = attrs.field(default=None, validator=_checks.optional_text)
     links: tuple[str, ...] = attrs.field(default=(), converter=_links)
+    channel: str | None = attrs.field(default=None, validator=_checks.optional_text)
+    """The payment channel an ERP record was paid through (the name of its bill in
+    :func:`~orderkit.reconcile.settle`), ``None`` when unknown."""
 
 
 @attrs.frozen

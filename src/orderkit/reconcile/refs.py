@@ -14,7 +14,7 @@ import re
 import unicodedata
 from typing import Final
 
-__all__ = ["extract_refs"]
+__all__ = ["extract_refs", "linked_ids"]
 
 #: A run of 8 or more digits (a platform order number, a bank reference) with the up to
 #: 8 letters right before it. With letters and exactly 14 digits the two together are a
@@ -28,6 +28,9 @@ _RUN: Final = re.compile(r"([A-Z]{0,8}+)([0-9]{8,}+)")
 #: drops (encoding it to ASCII with errors ignored has already dropped the rest).
 _SYMBOLS: Final = bytes(b for b in range(128) if not (48 <= b <= 57 or 65 <= b <= 90))
 _ID_DIGITS: Final = 14
+#: Tmall and Taobao orders paid through Alipay carry ``T200P`` and the Taobao order
+#: number (tid) as their merchant order number in the Alipay bills.
+_PLATFORM_PREFIXES: Final = ("T200P",)
 
 
 def _normalise(memo: str) -> str:
@@ -76,3 +79,22 @@ def extract_refs(memo: str) -> list[str]:
                 ids.extend(letters[start:] + run for start in range(len(letters) - 1))
     # dict.fromkeys keeps the first occurrence of each candidate, in order.
     return list(dict.fromkeys(ids + digits))
+
+
+def linked_ids(ref: str | None, links: tuple[str, ...]) -> list[str]:
+    """The ids a record shares with records of other systems: its ``ref``, its ``links``
+    and the platform order numbers they embed (``"T200P3698512204871532841"``, the
+    merchant order number Alipay shows for a Tmall order, embeds the Tmall order number
+    ``"3698512204871532841"``), without duplicates.
+
+    >>> linked_ids("T200P3698512204871532841", ("2026021622001400001",))
+    ['T200P3698512204871532841', '2026021622001400001', '3698512204871532841']
+    >>> linked_ids(None, ())
+    []
+    """
+    names = [ref, *links] if ref else list(links)
+    for name in tuple(names):
+        for prefix in _PLATFORM_PREFIXES:
+            if name.startswith(prefix) and name[len(prefix) :].isdigit():
+                names.append(name[len(prefix) :])
+    return list(dict.fromkeys(names))

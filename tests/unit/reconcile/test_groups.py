@@ -1,8 +1,9 @@
 """Amount-and-time and subset-sum passes against a plain reference written here.
 
 One bank credit without a reference against a handful of ERP orders: the reference
-below states the rules as the docs do (the earliest order within the tolerance and the
-window takes the credit by amount and time; otherwise the smallest group, then the first
+below states the rules as the docs do (the only order within the tolerance and the
+window takes the credit by amount and time; two or more such orders make the credit and
+each of them a suggestion, never a match; otherwise the smallest group, then the first
 combination, among the ``max_candidates`` orders nearest in time whose amounts add up to
 the credit) and tries every combination. Times are coarse, so ties in time are common.
 """
@@ -29,10 +30,16 @@ def plain_group(
     erp: list[Record], credit: Record, window: timedelta, max_group: int, limit: int
 ) -> tuple[str, list[str]] | None:
     target = credit.amount.amount
-    for record in sorted(erp, key=lambda r: (r.at, r.record_id)):
-        close = abs(record.amount.amount - target) <= Decimal("0.01")
-        if close and abs(record.at - credit.at) <= window:
-            return "amount_time", [record.record_id]
+    close = [
+        record.record_id
+        for record in erp
+        if abs(record.amount.amount - target) <= Decimal("0.01")
+        and abs(record.at - credit.at) <= window
+    ]
+    if len(close) == 1:
+        return "amount_time", close
+    if close:
+        return "suggestion", sorted(close)
     nearest = sorted(
         (abs(r.at - credit.at), r.at, r.record_id, r.amount.amount)
         for r in erp
@@ -86,12 +93,18 @@ def test_one_credit_is_paired_or_grouped_as_the_plain_rule_says(
     expected = plain_group(erp, credit, timedelta(minutes=window), max_group, limit)
     if expected is None:
         assert (outcome.status, outcome.kind, outcome.left) == ("unmatched", "missing_left", ())
+    elif expected[0] == "suggestion":
+        assert (outcome.status, outcome.rule, outcome.left) == ("suggestion", "amount_time", ())
+        assert sorted(dict(outcome.evidence)["candidates"].split(",")) == expected[1]
+        for order_id in expected[1]:
+            (mine,) = [o for o in result.outcomes if [r.record_id for r in o.left] == [order_id]]
+            assert (mine.status, dict(mine.evidence)["candidates"]) == ("suggestion", "B1")
     else:
         rule, members = expected
         assert outcome.rule == rule
         assert sorted(r.record_id for r in outcome.left) == members
         assert outcome.status in ("matched", "difference")
     # Whatever is left is reported in time order, then record id, whatever the input order.
-    alone = [o.left[0] for o in result.outcomes if not o.right]
+    alone = [o.left[0] for o in result.outcomes if o.left and o.status == "unmatched"]
     assert alone == sorted(alone, key=lambda r: (r.at, r.record_id))
     assert result.conservation()["balanced"] is True

@@ -142,17 +142,21 @@ def test_amount_match_outside_the_time_window_is_not_paired() -> None:
     assert kinds == ["missing_left", "missing_right"]
 
 
-def test_equal_amounts_pair_by_nearest_time_then_id() -> None:
+def test_equal_amounts_within_the_window_are_suggestions_and_a_unique_pair_matches() -> None:
     erp = [rec("erp", "E1", "SO1", "10.00", 0), rec("erp", "E2", "SO2", "10.00", 100)]
     bank = [
         rec("bank", "B9", None, "10.00", 101),
         rec("bank", "B1", None, "10.00", 2),
         rec("bank", "B2", None, "10.00", 2),
     ]
-    result = reconcile(erp, bank)
+    result = reconcile(erp, bank, time_window=timedelta(minutes=30))
     pairs = {ids(o.left)[0]: ids(o.right)[0] for o in only(result, "matched")}
-    assert pairs == {"E1": "B1", "E2": "B9"}
-    assert ids(only(result, "unmatched")[0].right) == ["B2"]
+    assert pairs == {"E2": "B9"}
+    suggested = {
+        (*ids(o.left), *ids(o.right)): dict(o.evidence)["candidates"]
+        for o in only(result, "suggestion")
+    }
+    assert suggested == {("E1",): "B1,B2", ("B1",): "E1", ("B2",): "E1"}
 
 
 def test_pairing_does_not_depend_on_input_order() -> None:

@@ -112,7 +112,8 @@ def test_bank_csv_with_its_own_headers_and_date_format() -> None:
         "CMB202602170005",
     ]
     assert records[0].at.isoformat() == "2026-02-17T01:30:00+00:00"
-    assert records[-1].amount.amount == Decimal("-12.00") and records[-1].kind == "refund"
+    # The bank's own 手续费 is a charge, not a refund.
+    assert records[-1].amount.amount == Decimal("-12.00") and records[-1].kind == "charge"
     (bad,) = rejected
     assert (bad.line, bad.column, bad.value) == (4, "贷方金额", "abc")
     assert "bank_2026-02.csv:4 column '贷方金额'" in str(bad)

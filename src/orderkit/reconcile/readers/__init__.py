@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Final
 
+from orderkit.reconcile.readers._table import parse_amount
 from orderkit.reconcile.readers.alipay import ALIPAY_COLUMNS, read_alipay_statement
-from orderkit.reconcile.readers.bank import BankColumns, read_bank_csv
+from orderkit.reconcile.readers.bank import CHARGE_WORDS, BankColumns, read_bank_csv
 from orderkit.reconcile.readers.erp import ERP_COLUMNS, read_erp_csv
 from orderkit.reconcile.readers.pos import read_pos_csv
 from orderkit.reconcile.readers.wechatpay import WECHATPAY_COLUMNS, read_wechatpay_bill
@@ -20,10 +21,12 @@ from orderkit.reconcile.records import Record, Rejected
 
 __all__ = [
     "ALIPAY_COLUMNS",
+    "CHARGE_WORDS",
     "ERP_COLUMNS",
     "FORMATS",
     "WECHATPAY_COLUMNS",
     "BankColumns",
+    "parse_amount",
     "read_alipay_statement",
     "read_bank_csv",
     "read_erp_csv",

@@ -3,11 +3,20 @@
 A reader walks a file row by row (never loading it whole), turns each row into records
 and turns each failure into a :class:`~orderkit.reconcile.Rejected` that names the file,
 the physical line and the column. One bad row never stops the rows after it.
+
+Bills are one row per line, so each physical line is parsed on its own, strictly: a
+stray quote (``货款"SO1`` typed at the start of a memo cell) makes that one line a
+rejected line that says so, and never swallows the lines after it into one cell. A
+file that ends without a line break inside a data row was cut off: that row is
+rejected as truncated rather than read with half an amount. A preamble before the
+header (a bank's account and period lines) is skipped: the header is the first line
+that has every required column.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
@@ -26,6 +35,7 @@ __all__ = [
     "RowParser",
     "cell_amount",
     "cell_time",
+    "parse_amount",
     "read_table",
 ]
 
@@ -35,23 +45,64 @@ Cells = dict[str, str]
 RowParser = Callable[[Cells], Sequence[Record]]
 
 PROGRESS_EVERY: Final = 100_000
-_AMOUNT_NOISE: Final = str.maketrans("", "", "¥￥,， \t`")
+#: How many lines before the header a reader looks through for it (a bank's preamble).
+HEADER_SEARCH_LINES: Final = 50
+#: An amount as bills write it, once the currency symbol, the sign and the parentheses
+#: are off: digits with thousands separators every three digits (``1,234,567``) or none
+#: at all, then an optional fraction.
+_AMOUNT: Final = re.compile(r"(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?|\.[0-9]+")
+_SYMBOLS: Final = ("¥", "￥", "CNY", "RMB")
+_EMPTY: Final = frozenset({"", "-", "--", "—"})
+
+
+def parse_amount(text: str, column: str = "amount") -> Decimal | None:
+    """``text`` as a Decimal, strictly; ``None`` for an empty cell (``""``, ``"-"``).
+
+    Accepted: an optional sign, a currency symbol (``¥``, ``￥``, ``CNY``, ``RMB``) before
+    or ``元`` after the number, thousands separators only every three digits, parentheses
+    for a negative amount. Anything else is refused with a :class:`ValidationError`
+    naming the column and the text: ``"12,34"`` is not 1234, ``"12.3.4"`` is nothing.
+
+    >>> parse_amount("¥1,234.50"), parse_amount("(12.50)"), parse_amount("-0.99元")
+    (Decimal('1234.50'), Decimal('-12.50'), Decimal('-0.99'))
+    >>> parse_amount("12,34")
+    Traceback (most recent call last):
+    ...
+    orderkit.model.errors.ValidationError: amount: expected an amount such as 1,234.50 (got '12,34')
+    """
+    cell = text.strip().strip("`").strip().replace("，", ",")
+    if cell in _EMPTY:
+        return None
+    negative = False
+    if cell.startswith("(") and cell.endswith(")"):
+        negative, cell = True, cell[1:-1].strip()
+    if cell.startswith(("+", "-")):
+        negative, cell = negative != (cell[0] == "-"), cell[1:].strip()
+    for symbol in _SYMBOLS:
+        if cell.startswith(symbol):
+            cell = cell[len(symbol) :].strip()
+            break
+    if cell.endswith("元"):
+        cell = cell[:-1].strip()
+    if cell.startswith(("+", "-")) and not negative:
+        negative, cell = cell[0] == "-", cell[1:].strip()
+    if not _AMOUNT.fullmatch(cell):
+        raise ValidationError(column, text, "expected an amount such as 1,234.50")
+    try:
+        value = Decimal(cell.replace(",", ""))
+    except InvalidOperation:  # pragma: no cover - the pattern admits only decimals
+        raise ValidationError(column, text, "expected an amount such as 1,234.50") from None
+    return -value if negative else value
 
 
 def cell_amount(cells: Cells, column: str, currency: str, *, required: bool = True) -> Money:
-    """The cell as Money; ``"¥1,234.50"`` is accepted, ``"12.3.4"`` is not."""
+    """The cell as Money, read by :func:`parse_amount`; an empty optional cell is zero."""
     text = cells.get(column, "")
-    cleaned = text.translate(_AMOUNT_NOISE)
-    if not cleaned:
+    value = parse_amount(text, column)
+    if value is None:
         if required:
             raise ValidationError(column, text, "expected an amount, got an empty cell")
         return Money(0, currency)
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        raise ValidationError(column, text, "expected a decimal amount") from None
-    if not value.is_finite():
-        raise ValidationError(column, text, "expected a finite amount")
     return Money(value, currency)
 
 
@@ -80,6 +131,11 @@ def _clean(cell: str) -> str:
     return cell.strip().lstrip("`").strip()
 
 
+def _cells(line: str) -> list[str]:
+    """One physical line as cells; a quote left open raises ``csv.Error``."""
+    return next(csv.reader((line,), strict=True), [])
+
+
 def read_table(
     path: str | Path,
     *,
@@ -89,14 +145,17 @@ def read_table(
     required: Sequence[str] = (),
     skip: Callable[[str], bool] | None = None,
     stop: Callable[[Sequence[str]], bool] | None = None,
+    footer: str | None = None,
     progress: Progress | None = None,
 ) -> Iterator[Record | Rejected]:
     """Yield records (and rejects) from a CSV file with one header row.
 
     ``skip(raw_line)`` drops comment lines before the CSV parser sees them (Alipay's
     ``#`` lines); ``stop(cells)`` ends the data part (WeChat Pay's summary block);
-    ``required`` lists header names that must be present. ``progress(rows)`` is called
-    every 100,000 rows.
+    ``required`` lists header names that must be present (lines before the first line
+    that has them all are a preamble and skipped). ``footer`` names what must end the
+    file (WeChat Pay's summary block): a file without it was cut off, which is reported
+    as a rejected line. ``progress(rows)`` is called every 100,000 rows.
     """
     name = Path(path).name
     source = sys.intern(source)
@@ -105,56 +164,93 @@ def read_table(
     except OSError as error:
         raise ValidationError("path", str(path), f"cannot open: {error.strerror}") from None
     with handle:
-        line_numbers: list[int] = []
-
-        def lines() -> Iterator[str]:
-            try:
-                for number, line in enumerate(handle, start=1):
-                    if skip is not None and skip(line):
-                        continue
-                    if not line.strip():
-                        continue
-                    line_numbers.append(number)
-                    yield line
-            except UnicodeDecodeError as error:
-                raise ValidationError(
-                    "encoding", encoding, f"{name} is not {encoding} text ({error.reason})"
-                ) from None
-
-        rows = csv.reader(lines())
         header: list[str] | None = None
+        first_header: list[str] | None = None
         count = 0
-        for cells in rows:
-            line = line_numbers[-1] if line_numbers else 0
-            if header is None:
-                header = [_clean(cell) for cell in cells]
-                missing = [column for column in required if column not in header]
-                if missing:
-                    raise ValidationError(
-                        "header", ",".join(header), f"{name}: missing column(s) {missing}"
+        line = 0
+        stopped = False
+        try:
+            for line, text in enumerate(handle, start=1):
+                if skip is not None and skip(text):
+                    continue
+                if not text.strip():
+                    continue
+                try:
+                    cells = _cells(text)
+                except csv.Error:
+                    if header is None:
+                        continue
+                    yield Rejected(
+                        source,
+                        name,
+                        line,
+                        "",
+                        text.rstrip("\r\n"),
+                        'a quote (") opens a cell that does not close on this line',
+                        text.rstrip("\r\n"),
                     )
-                continue
-            values = [_clean(cell) for cell in cells]
-            if stop is not None and stop(values):
-                break
-            count += 1
-            if progress is not None and count % PROGRESS_EVERY == 0:
-                progress(count)
-            raw = ",".join(cells)
-            if len(values) != len(header):
-                yield Rejected(
-                    source,
-                    name,
-                    line,
-                    "",
-                    str(len(values)),
-                    f"expected {len(header)} cells, found {len(values)}",
-                    raw,
-                )
-                continue
-            try:
-                yield from parse(dict(zip(header, values, strict=True)))
-            except ValidationError as error:
-                yield Rejected(source, name, line, error.path, str(error.value), error.reason, raw)
+                    continue
+                if header is None:
+                    candidate = [_clean(cell) for cell in cells]
+                    if all(column in candidate for column in required):
+                        header = candidate
+                    elif first_header is None:
+                        first_header = candidate
+                    if header is None and line >= HEADER_SEARCH_LINES:
+                        break
+                    continue
+                values = [_clean(cell) for cell in cells]
+                if stop is not None and stop(values):
+                    stopped = True
+                    break
+                count += 1
+                if progress is not None and count % PROGRESS_EVERY == 0:
+                    progress(count)
+                raw = text.rstrip("\r\n")
+                if not text.endswith(("\n", "\r")):
+                    yield Rejected(
+                        source,
+                        name,
+                        line,
+                        "",
+                        raw,
+                        "the file ends inside this line: it was cut off (truncated)",
+                        raw,
+                    )
+                    continue
+                if len(values) != len(header):
+                    yield Rejected(
+                        source,
+                        name,
+                        line,
+                        "",
+                        str(len(values)),
+                        f"expected {len(header)} cells, found {len(values)}",
+                        raw,
+                    )
+                    continue
+                try:
+                    yield from parse(dict(zip(header, values, strict=True)))
+                except ValidationError as error:
+                    yield Rejected(
+                        source, name, line, error.path, str(error.value), error.reason, raw
+                    )
+        except UnicodeDecodeError as error:
+            raise ValidationError(
+                "encoding", encoding, f"{name} is not {encoding} text ({error.reason})"
+            ) from None
+        if header is None:
+            seen = first_header or []
+            missing = [column for column in required if column not in seen]
+            raise ValidationError("header", ",".join(seen), f"{name}: missing column(s) {missing}")
+        if footer is not None and not stopped:
+            yield Rejected(
+                source,
+                name,
+                line + 1,
+                "",
+                "",
+                f"the file ends before its {footer}: it was cut off (truncated)",
+            )
         if progress is not None and (count % PROGRESS_EVERY or not count):
             progress(count)

@@ -171,5 +171,6 @@ def read_wechatpay_bill(
         encoding=encoding,
         required=("交易时间", "微信订单号", "商户订单号", "交易状态", "应结订单金额", "手续费"),
         stop=lambda values: bool(values) and values[0] == _SUMMARY_FIRST_CELL,
+        footer=f"summary block ({_SUMMARY_FIRST_CELL})",
         progress=progress,
     )

@@ -1,0 +1,104 @@
+"""From stored orders to the ERP side of a reconciliation.
+
+:func:`records_from_orders` turns canonical :class:`~orderkit.model.orders.Order` objects
+into :class:`~orderkit.reconcile.Record` objects: one per payment and one per refund, so
+an order paid in two parts or refunded twice is reconciled part by part. Each record
+carries what the channel's bill shares with it: the order's reconciliation id as
+``ref``, the gateway's transaction number (``Payment.reference``), the channel's own
+order number (a Tmall tid, which Alipay shows inside ``T200P<tid>``) and the order id as
+``links``, and
+the channel it was paid through as ``channel``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+
+from orderkit.model.errors import ValidationError
+from orderkit.model.orders import Order, Payment, PaymentKind, status_name
+from orderkit.reconcile.records import Record
+
+__all__ = ["records_from_orders"]
+
+ChannelOf = Callable[[Order, Payment], str | None]
+
+
+def _default_channel(order: Order, payment: Payment) -> str:
+    # The payment method names the gateway ("wechatpay", "alipay", "pos"); an order
+    # without one was paid through its sales channel.
+    return payment.method or order.channel
+
+
+def records_from_orders(
+    orders: Iterable[Order],
+    *,
+    source: str = "erp",
+    channels: Mapping[str, str] | ChannelOf | None = None,
+) -> list[Record]:
+    """The ERP-side records of ``orders``: one ``sale`` per payment and one negative
+    ``refund`` per refund, at the payment's own time.
+
+    ``channels`` routes a payment to the name of its channel's bill: a mapping from the
+    payment method (or, when the payment has none, the order's channel) to a bill name,
+    or a function of ``(order, payment)``. By default the method itself (or the order's
+    channel) is the name. An order's records add up to ``order.totals.paid -
+    order.totals.refunded``; ``refund_due`` (owed but not yet paid back) moves no money
+    and makes no record.
+
+    >>> from datetime import datetime, UTC
+    >>> from orderkit.model.money import Money
+    >>> from orderkit.model.orders import Order, OrderLine, Payment
+    >>> at = datetime(2026, 3, 10, 4, 0, tzinfo=UTC)
+    >>> order = Order("O1", "tmall", "3698512204871532841",
+    ...               (OrderLine("L1", "TEA-1", 1, Money("256.00", "CNY")),), at,
+    ...               recon_id="SO20260310000001",
+    ...               payments=(Payment("P1", Money("256.00", "CNY"), at, method="alipay",
+    ...                                 reference="2026031022001456780001"),))
+    >>> (record,) = records_from_orders([order])
+    >>> record.ref, record.channel, str(record.amount)
+    ('SO20260310000001', 'alipay', 'CNY 256.00')
+    >>> record.links
+    ('2026031022001456780001', '3698512204871532841', 'O1')
+    """
+    return list(_records(orders, source, channels))
+
+
+def _records(
+    orders: Iterable[Order], source: str, channels: Mapping[str, str] | ChannelOf | None
+) -> Iterator[Record]:
+    for position, order in enumerate(orders):
+        if not isinstance(order, Order):
+            raise ValidationError(f"orders[{position}]", order, "expected an Order")
+        ref = order.recon_id or order.order_id
+        for payment in order.payments:
+            channel = _channel(order, payment, channels)
+            refund = payment.kind is PaymentKind.REFUND
+            links = tuple(
+                name
+                for name in dict.fromkeys(
+                    (payment.reference, order.channel_order_id, order.order_id)
+                )
+                if name and name != ref
+            )
+            yield Record(
+                source,
+                f"{order.order_id}/{payment.payment_id}",
+                ref,
+                -payment.amount if refund else payment.amount,
+                payment.at,
+                kind="refund" if refund else "sale",
+                status=status_name(order.status),
+                links=links,
+                channel=channel,
+            )
+
+
+def _channel(
+    order: Order, payment: Payment, channels: Mapping[str, str] | ChannelOf | None
+) -> str | None:
+    if channels is None:
+        return _default_channel(order, payment)
+    if callable(channels):
+        return channels(order, payment)
+    name = _default_channel(order, payment)
+    return channels.get(name, name)
