@@ -29,6 +29,7 @@ from orderkit.mapping.registry import (
     register,
 )
 from orderkit.mapping.spec import (
+    MULTI_BUY_REMAINDER,
     AdjustmentListSpec,
     AdjustmentSpec,
     Field,
@@ -43,6 +44,7 @@ from orderkit.mapping.spec import (
 )
 
 __all__ = [
+    "MULTI_BUY_REMAINDER",
     "AdjustmentListSpec",
     "AdjustmentSpec",
     "BatchResult",

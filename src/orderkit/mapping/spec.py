@@ -22,6 +22,7 @@ import attrs
 from orderkit.model.orders import AdjustmentKind, Bearer, LineStatus, OrderStatus
 
 __all__ = [
+    "MULTI_BUY_REMAINDER",
     "AdjustmentListSpec",
     "AdjustmentSpec",
     "Field",
@@ -34,6 +35,11 @@ __all__ = [
     "StatusRule",
     "StatusTable",
 ]
+
+
+#: The label of the ROUNDING adjustment that carries what a line total does not divide
+#: into whole minor units per unit (see :attr:`LinesSpec.line_total`).
+MULTI_BUY_REMAINDER = "multi-buy remainder"
 
 
 def _tuple(value: object) -> tuple[object, ...]:
@@ -168,6 +174,15 @@ class LinesSpec:
     Without ``line_id`` lines are numbered ``"1"``, ``"2"``, ... in payload order.
     ``status`` is a per-line status table (its axes are read inside the item) giving the
     bucket all the line's units sit in; without one, lines follow the order status.
+
+    ``line_total`` is the line's own total (Douyin ``sum_amount``: price times units),
+    for platforms that send a total beside or instead of a unit price. When it is given
+    and the unit price is missing or does not multiply out to it, the total wins (it is
+    what the buyer was charged for the line): the unit price becomes the total over the
+    units, rounded down to the minor unit, and what does not divide (``3 for 100.00``:
+    ``33.33`` a unit and ``0.01`` left) becomes a ROUNDING adjustment of that line
+    labelled :data:`MULTI_BUY_REMAINDER`, so the line and the order stay exact to the
+    fen. ``unit_price`` may then be optional (``required=False``).
     """
 
     path: str
@@ -177,6 +192,7 @@ class LinesSpec:
     line_id: Field | None = None
     title: Field | None = None
     status: StatusTable | None = None
+    line_total: Field | None = None
 
 
 @attrs.frozen

@@ -3,7 +3,10 @@ item).
 
 A shop (parent) order holds sku sub-orders in ``sku_order_list``, each with its own
 ``order_id``, ``parent_order_id``, ``order_status`` and after-sale state; they become the
-lines, identified by their sku order id. Amounts are integer fen, times unix seconds
+lines, identified by their sku order id. A line's unit price is ``goods_price`` when
+sent, else ``origin_amount`` (the current unit price); ``sum_amount`` (unit price times
+``item_num``) is the line total and wins when the unit price does not multiply out to it,
+as on a multi-buy offer ("3 for 100.00"). Amounts are integer fen, times unix seconds
 (``pay_time`` is ``0`` until paid). Discounts are split by who funds them: the shop
 (``promotion_shop_amount``), the platform (``promotion_platform_amount``), the
 influencer whose live room sold it (``promotion_talent_amount``) and the payment channel
@@ -62,7 +65,9 @@ def platform_map() -> PlatformMap:
             line_id=Field("order_id", "id"),
             sku=Field("code", "id", null=(None, ""), fallback=("sku_id",)),
             quantity=Field("item_num", "count"),
-            unit_price=Field("goods_price", "fen"),
+            unit_price=Field("goods_price", "fen", required=False,
+                             fallback=("origin_amount",)),
+            line_total=Field("sum_amount", "fen", required=False),
             title=Field("product_name", required=False),
             status=StatusTable(
                 axes={
@@ -119,7 +124,7 @@ def platform_map() -> PlatformMap:
             "post_addr.street.name", "post_addr.detail", "post_addr.encrypt_detail",
             "mask_post_addr", "logistics_info", "buyer_words", "seller_words",
             "sku_order_list[*].parent_order_id", "sku_order_list[*].product_id",
-            "sku_order_list[*].sku_id", "sku_order_list[*].origin_amount",
+            "sku_order_list[*].sku_id",
             "sku_order_list[*].order_amount", "sku_order_list[*].pay_amount",
             "sku_order_list[*].post_amount", "sku_order_list[*].promotion_amount",
             "sku_order_list[*].promotion_shop_amount",
