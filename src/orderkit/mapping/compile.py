@@ -27,7 +27,7 @@ from orderkit.mapping.adjustments import (
     compile_adjustment_list,
 )
 from orderkit.mapping.fields import compile_field, compile_optional_field
-from orderkit.mapping.lines import LineDraft, compile_lines
+from orderkit.mapping.lines import compile_lines
 from orderkit.mapping.paths import lookup, parse_path
 from orderkit.mapping.plan import (
     AddressReader,
@@ -37,10 +37,10 @@ from orderkit.mapping.plan import (
     PaymentsReader,
     Plan,
     Sections,
-    ShipmentsReader,
 )
 from orderkit.mapping.refunds import compile_refunds
-from orderkit.mapping.spec import Field, PaymentSpec, PlatformMap, ShipmentSpec
+from orderkit.mapping.shipments import compile_shipments
+from orderkit.mapping.spec import Field, PaymentSpec, PlatformMap
 from orderkit.mapping.status import StatusPlan, compile_status
 from orderkit.mapping.units import MONEY_UNITS
 from orderkit.model.errors import DefinitionError, MappingError, ValidationError
@@ -50,7 +50,6 @@ from orderkit.model.orders import (
     Adjustment,
     OrderStatus,
     Payment,
-    Shipment,
 )
 from orderkit.model.time import zone
 
@@ -207,33 +206,6 @@ def _compile_payment(spec: PlatformMap, tz: tzinfo) -> PaymentsReader:
     return read
 
 
-def _compile_shipment(spec: PlatformMap, tz: tzinfo) -> ShipmentsReader:
-    """An order-level waybill, recorded as a shipment of every unit when it is not empty."""
-    name = spec.name
-    shipment: ShipmentSpec | None = spec.shipment
-    if shipment is None:
-        return lambda _payload, _currency, _header, _lines: ()
-    read_carrier = compile_field(shipment.carrier, name, "shipment.carrier", tz)
-    read_waybill = compile_field(shipment.waybill, name, "shipment.waybill", tz)
-    read_shipped = compile_optional_field(shipment.shipped_at, name, "shipment.shipped_at", tz)
-
-    def read(
-        payload: Mapping[str, Any], currency: str, header: Header, lines: list[LineDraft]
-    ) -> tuple[Shipment, ...]:
-        waybill = read_waybill(payload, "", currency)
-        if not waybill:
-            return ()
-        return (Shipment(
-            shipment_id=f"{name}:{header.channel_order_id}:{waybill}",
-            carrier=read_carrier(payload, "", currency) or "",
-            waybill=waybill,
-            lines={line.line_id: line.quantity for line in lines},
-            shipped_at=read_shipped(payload, "", currency),
-        ),)
-
-    return read
-
-
 def _status_plans(
     spec: PlatformMap, order_status: StatusPlan, line_status: StatusPlan | None
 ) -> dict[str, tuple[str, StatusPlan]]:
@@ -292,9 +264,15 @@ def _patterns(spec: PlatformMap) -> Iterator[tuple[str, str]]:
         yield from field(spec.payment.reference)
         yield from field(spec.payment.method)
     if spec.shipment is not None:
-        yield from field(spec.shipment.carrier)
-        yield from field(spec.shipment.waybill)
-        yield from field(spec.shipment.shipped_at)
+        shipment = spec.shipment
+        parcel = line if shipment.scope == "line" else (
+            f"{shipment.path}[*]." if shipment.path else "")
+        yield from field(shipment.carrier, parcel)
+        yield from field(shipment.waybill, parcel)
+        yield from field(shipment.shipped_at, parcel)
+        if shipment.items:
+            yield (f"{parcel}{shipment.items}[*].{shipment.line_ref}", "ref")
+            yield (f"{parcel}{shipment.items}[*].{shipment.units}", "count")
 
 
 def compile_map(spec: PlatformMap) -> Plan:
@@ -311,7 +289,7 @@ def compile_map(spec: PlatformMap) -> Plan:
     lines, line_status = compile_lines(spec.lines, name, tz, line_adjustments)
     refunds = compile_refunds(spec.refunds, name)
     payments = _compile_payment(spec, tz)
-    shipments = _compile_shipment(spec, tz)
+    shipments = compile_shipments(spec.shipment, name, name, tz, spec.lines.path)
     _check_ignored(spec)
     sections = Sections(
         platform=name, currency=currency, header=header, lines=lines, refunds=refunds,

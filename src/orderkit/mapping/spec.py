@@ -219,11 +219,26 @@ class PaymentSpec:
 
 @attrs.frozen
 class ShipmentSpec:
-    """An order-level waybill; a shipment is recorded when the waybill is not empty."""
+    """Where the waybills are; a shipment is recorded for each waybill that is not empty.
+
+    ``scope="order"`` (the default) reads one waybill on the order object (JD
+    ``waybill``), carrying every unit. With ``path`` it reads a list of parcels instead
+    (Douyin ``logistics_info``): ``carrier``, ``waybill`` and ``shipped_at`` are read
+    inside each parcel, and ``items`` names the list of what it carries, each entry
+    naming its line by ``line_ref`` (matched against the line id) and its units by
+    ``units``; a parcel without such a list carries every unit. ``scope="line"`` reads
+    the waybill inside each line item (Tmall sub-orders' ``invoice_no``): lines that
+    share a waybill are one shipment, each with all its units.
+    """
 
     carrier: Field
     waybill: Field
     shipped_at: Field | None = None
+    scope: Literal["order", "line"] = "order"
+    path: str | None = None
+    items: str | None = None
+    line_ref: str | None = None
+    units: str | None = None
 
 
 @attrs.frozen

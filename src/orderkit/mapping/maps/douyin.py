@@ -13,6 +13,8 @@ influencer whose live room sold it (``promotion_talent_amount``) and the payment
 (``promotion_pay_amount``). ``pay_amount`` is what the buyer paid. Receivers come
 encrypted with masked twins (``mask_post_receiver``: ``"张**"``); the masked values are
 kept as given.
+Parcels are ``logistics_info`` entries (``tracking_no``, ``company``, ``ship_time``), each
+listing the sku orders and units it carries in ``product_info``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from orderkit.mapping.spec import (
     LinesSpec,
     PaymentSpec,
     PlatformMap,
+    ShipmentSpec,
     StatusAxis,
     StatusRule,
     StatusTable,
@@ -115,6 +118,15 @@ def platform_map() -> PlatformMap:
         ),
         payment=PaymentSpec(reference=Field("channel_payment_no", required=False),
                             method=Field("pay_type_desc", required=False)),
+        shipment=ShipmentSpec(
+            path="logistics_info",
+            carrier=Field("company", required=False),
+            waybill=Field("tracking_no", required=False),
+            shipped_at=Field("ship_time", "timestamp", required=False, null=(None, 0, "")),
+            items="product_info",
+            line_ref="sku_order_id",
+            units="product_count",
+        ),
         ignore=(
             "order_status_desc", "main_status", "main_status_desc", "update_time",
             "finish_time", "order_amount", "promotion_amount", "pay_type", "shop_id",
@@ -122,7 +134,14 @@ def platform_map() -> PlatformMap:
             "encrypt_post_tel", "post_receiver", "post_tel", "post_addr.province.id",
             "post_addr.city.id", "post_addr.town.id", "post_addr.street.id",
             "post_addr.street.name", "post_addr.detail", "post_addr.encrypt_detail",
-            "mask_post_addr", "logistics_info", "buyer_words", "seller_words",
+            "mask_post_addr", "logistics_info[*].company_name", "logistics_info[*].delivery_id",
+            "logistics_info[*].product_info[*].product_name",
+            "logistics_info[*].product_info[*].price",
+            "logistics_info[*].product_info[*].outer_sku_id",
+            "logistics_info[*].product_info[*].sku_id",
+            "logistics_info[*].product_info[*].sku_specs",
+            "logistics_info[*].product_info[*].product_id",
+            "logistics_info[*].product_info[*].product_id_str", "buyer_words", "seller_words",
             "sku_order_list[*].parent_order_id", "sku_order_list[*].product_id",
             "sku_order_list[*].sku_id",
             "sku_order_list[*].order_amount", "sku_order_list[*].pay_amount",

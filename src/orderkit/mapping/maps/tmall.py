@@ -8,6 +8,8 @@ own ``status`` and ``refund_status``, which is how one refunded line of a still-
 shows up. Sub-order discounts (``discount_fee``, ``part_mjz_discount``) are the
 merchant's; ``adjust_fee`` is the seller's manual price change and can go either way.
 ``payment`` is what the buyer pays: sum of sub-order payments plus ``post_fee``.
+Waybills are per sub-order (``invoice_no``, ``logistics_company``, ``consign_time``):
+sub-orders that share a waybill are one shipment.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from orderkit.mapping.spec import (
     LinesSpec,
     PaymentSpec,
     PlatformMap,
+    ShipmentSpec,
     StatusAxis,
     StatusRule,
     StatusTable,
@@ -133,6 +136,12 @@ def platform_map() -> PlatformMap:
                            scope="line", signed=True, label="seller price adjustment"),
         ),
         payment=PaymentSpec(reference=Field("alipay_no", required=False)),
+        shipment=ShipmentSpec(
+            scope="line",
+            carrier=Field("logistics_company", required=False),
+            waybill=Field("invoice_no", required=False),
+            shipped_at=Field("consign_time", "timestamp", required=False, null=(None, "")),
+        ),
         ignore=(
             "seller_nick", "type", "modified", "consign_time", "end_time", "total_fee",
             "discount_fee", "adjust_fee", "received_payment", "buyer_nick", "buyer_message",
@@ -142,7 +151,6 @@ def platform_map() -> PlatformMap:
             "orders.order[*].divide_order_fee", "orders.order[*].sku_id",
             "orders.order[*].sku_properties_name", "orders.order[*].num_iid",
             "orders.order[*].outer_iid", "orders.order[*].refund_id",
-            "orders.order[*].logistics_company", "orders.order[*].invoice_no",
-            "orders.order[*].consign_time", "orders.order[*].pic_path",
+            "orders.order[*].pic_path", "orders.order[*].shipping_type",
         ),
     )
