@@ -15,19 +15,23 @@ sub-orders that share a waybill are one shipment.
 from __future__ import annotations
 
 from orderkit.mapping.spec import (
+    PRESALE,
     AdjustmentSpec,
     Field,
+    HoldSpec,
     LinesSpec,
     PaymentSpec,
+    PlatformHold,
     PlatformMap,
     ShipmentSpec,
     StatusAxis,
     StatusRule,
     StatusTable,
+    TagSpec,
 )
 from orderkit.model.orders import AdjustmentKind, Bearer, LineStatus, OrderStatus
 
-__all__ = ["TRADE_STATUSES", "platform_map"]
+__all__ = ["REFUND_REQUESTED", "REFUND_STATUSES", "TRADE_STATUSES", "platform_map"]
 
 #: Documented trade statuses. ``WAIT_PRE_AUTH_CONFIRM`` (credit pre-authorisation) is
 #: deliberately absent until a shop that uses it decides what it means for them.
@@ -54,6 +58,9 @@ REFUND_STATUSES = (
     "CLOSED",
     "SUCCESS",
 )
+
+#: A refund asked for and not settled yet: the sub-order must not ship meanwhile.
+REFUND_REQUESTED = ("WAIT_SELLER_AGREE", "WAIT_BUYER_RETURN_GOODS", "WAIT_SELLER_CONFIRM_GOODS")
 
 
 def platform_map() -> PlatformMap:
@@ -142,15 +149,28 @@ def platform_map() -> PlatformMap:
             waybill=Field("invoice_no", required=False),
             shipped_at=Field("consign_time", "timestamp", required=False, null=(None, "")),
         ),
+        modified_at=Field("modified", "timestamp", required=False, null=(None, "")),
+        shop_id=Field("seller_nick", required=False),
+        buyer_note=Field("buyer_message", required=False),
+        seller_note=Field("seller_memo", required=False),
+        holds=(
+            HoldSpec(PlatformHold.REFUND_REQUESTED, "refund_status", REFUND_REQUESTED,
+                     "the buyer asked for a refund", scope="line"),
+            HoldSpec(PlatformHold.CONSIGN_FORBIDDEN, "status", "PAID_FORBID_CONSIGN",
+                     "paid, but the platform forbids shipping it"),
+        ),
+        tags=(
+            TagSpec(PRESALE, "new_presell", True),
+            TagSpec(PRESALE, "general_new_presell", True),
+        ),
         ignore=(
-            "seller_nick", "type", "modified", "consign_time", "end_time", "total_fee",
-            "discount_fee", "adjust_fee", "received_payment", "buyer_nick", "buyer_message",
-            "seller_memo", "shipping_type", "tid_str", "orders.order[*].oid_str",
-            "receiver_town", "num", "num_iid", "title",
+            "type", "consign_time", "end_time", "total_fee", "discount_fee", "adjust_fee",
+            "received_payment", "buyer_nick", "shipping_type", "tid_str",
+            "orders.order[*].oid_str", "receiver_town", "num", "num_iid", "title",
             "orders.order[*].total_fee", "orders.order[*].payment",
             "orders.order[*].divide_order_fee", "orders.order[*].sku_id",
             "orders.order[*].sku_properties_name", "orders.order[*].num_iid",
-            "orders.order[*].outer_iid", "orders.order[*].refund_id",
-            "orders.order[*].pic_path", "orders.order[*].shipping_type",
+            "orders.order[*].outer_iid", "orders.order[*].refund_id", "orders.order[*].pic_path",
+            "orders.order[*].shipping_type", "step_trade_status", "step_paid_fee",
         ),
     )
