@@ -144,6 +144,9 @@ def platform_map() -> PlatformMap:
             "consigneeInfo.countyId", "consigneeInfo.town", "consigneeInfo.townId",
             "itemInfoList[*].skuId", "itemInfoList[*].wareId", "itemInfoList[*].productNo",
             "itemInfoList[*].giftPoint", "itemInfoList[*].newStoreId",
-            "couponDetailList[*].orderId", "couponDetailList[*].skuId",
+            "couponDetailList[*].orderId", "couponDetailList[*].skuId", "directParentOrderId",
+            "parentOrderId", "realPin", "open_id", "pauseBizInfo", "taxFee", "orderSign",
+            "storeId", "idSopShipmenttype", "scDT", "serviceFee", "vatInfo", "customs",
+            "customsModel", "invoiceEasyInfo", "tuiHuoWuYou",
         ),
     )
