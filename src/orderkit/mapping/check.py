@@ -184,7 +184,7 @@ def check(
             if envelope and inner_path.startswith(f"{envelope}."):
                 inner_path = inner_path[len(envelope) + 1:]
             error_pattern = pattern_of(inner_path)
-            if error_pattern in plan.typed_paths and error.value is not None:
+            if error_pattern in plan.typed_paths and error.value not in (None, MISSING):
                 tally = drift_errors.setdefault(error_pattern, _Tally())
                 tally.detail = error.reason
                 tally.add(index, error.value)

@@ -26,21 +26,24 @@ from orderkit.mapping.adjustments import (
     compile_adjustment,
     compile_adjustment_list,
 )
-from orderkit.mapping.fields import compile_field, compile_optional_field
-from orderkit.mapping.lines import LineDraft, compile_lines
+from orderkit.mapping.fields import FieldReader, compile_field, compile_optional_field
+from orderkit.mapping.lines import compile_lines
 from orderkit.mapping.paths import lookup, parse_path
 from orderkit.mapping.plan import (
     AddressReader,
     CurrencyReader,
+    Extras,
+    ExtrasReader,
     Header,
     HeaderReader,
     PaymentsReader,
     Plan,
     Sections,
-    ShipmentsReader,
 )
 from orderkit.mapping.refunds import compile_refunds
-from orderkit.mapping.spec import Field, PaymentSpec, PlatformMap, ShipmentSpec
+from orderkit.mapping.shipments import compile_shipments
+from orderkit.mapping.signals import compile_holds, compile_tags
+from orderkit.mapping.spec import Field, HoldSpec, PaymentSpec, PlatformMap, TagSpec
 from orderkit.mapping.status import StatusPlan, compile_status
 from orderkit.mapping.units import MONEY_UNITS
 from orderkit.model.errors import DefinitionError, MappingError, ValidationError
@@ -50,7 +53,6 @@ from orderkit.model.orders import (
     Adjustment,
     OrderStatus,
     Payment,
-    Shipment,
 )
 from orderkit.model.time import zone
 
@@ -68,6 +70,15 @@ def _check_name(spec: object) -> PlatformMap:
             "a platform name is a short word like 'tmall'", path="name", value=name
         )
     return spec
+
+
+def _check_channel(spec: PlatformMap) -> str:
+    channel = spec.channel_name
+    if not isinstance(channel, str) or not channel.replace("_", "").replace("-", "").isalnum():
+        raise DefinitionError(
+            "a channel is a short word like 'tmall'", path=f"{spec.name}.channel", value=channel
+        )
+    return channel
 
 
 def _compile_zone(spec: PlatformMap) -> tzinfo:
@@ -113,15 +124,44 @@ def _compile_header(spec: PlatformMap, tz: tzinfo) -> tuple[HeaderReader, Status
     read_created = compile_field(spec.created_at, name, "created_at", tz,
                                  units=frozenset({"timestamp"}))
     read_paid = compile_optional_field(spec.paid_at, name, "paid_at", tz)
+    read_modified = compile_modified(spec, tz)
     status = compile_status(spec.status, name, "status", OrderStatus)
 
     def read(payload: Mapping[str, Any], currency: str) -> Header:
         channel_order_id = read_id(payload, "", currency)
         created_at = read_created(payload, "", currency)
         paid_at = read_paid(payload, "", currency)
-        return Header(channel_order_id, created_at, paid_at, status.status(payload, "", name))
+        modified_at = read_modified(payload, "", currency)
+        return Header(channel_order_id, created_at, paid_at, status.status(payload, "", name),
+                      modified_at)
 
     return read, status
+
+
+def compile_modified(spec: PlatformMap, tz: tzinfo) -> FieldReader:
+    """The reader of the platform's modified time (``None`` without one)."""
+    return compile_optional_field(spec.modified_at, spec.name, "modified_at", tz,
+                                  units=frozenset({"timestamp"}))
+
+
+def _compile_extras(spec: PlatformMap, tz: tzinfo) -> ExtrasReader:
+    """Shop id and the buyer's and seller's notes (``""`` when the map has none)."""
+    name = spec.name
+    read_shop = compile_optional_field(spec.shop_id, name, "shop_id", tz, empty="",
+                                       units=frozenset({"id", "text"}))
+    read_buyer = compile_optional_field(spec.buyer_note, name, "buyer_note", tz, empty="",
+                                        units=frozenset({"text"}))
+    read_seller = compile_optional_field(spec.seller_note, name, "seller_note", tz, empty="",
+                                         units=frozenset({"text"}))
+
+    def read(payload: Mapping[str, Any], currency: str) -> Extras:
+        return Extras(
+            shop_id=read_shop(payload, "", currency) or "",
+            buyer_note=read_buyer(payload, "", currency) or "",
+            seller_note=read_seller(payload, "", currency) or "",
+        )
+
+    return read
 
 
 def _compile_adjustments(
@@ -186,6 +226,7 @@ def _compile_payment(spec: PlatformMap, tz: tzinfo) -> PaymentsReader:
         return lambda _payload, _currency, _header, _payable: ()
     if spec.paid_at is None:
         raise DefinitionError("a payment needs paid_at", path=f"{name}.payment", value=payment)
+    channel = spec.channel_name
     read_reference = compile_optional_field(payment.reference, name, "payment.reference", tz)
     read_method = compile_optional_field(payment.method, name, "payment.method", tz)
 
@@ -197,38 +238,11 @@ def _compile_payment(spec: PlatformMap, tz: tzinfo) -> PaymentsReader:
         reference = read_reference(payload, "", currency) or ""
         method = read_method(payload, "", currency) or ""
         return (Payment(
-            payment_id=f"{name}:{header.channel_order_id}:payment",
+            payment_id=f"{channel}:{header.channel_order_id}:payment",
             amount=payable,
             at=header.paid_at,
             method=method,
             reference=reference,
-        ),)
-
-    return read
-
-
-def _compile_shipment(spec: PlatformMap, tz: tzinfo) -> ShipmentsReader:
-    """An order-level waybill, recorded as a shipment of every unit when it is not empty."""
-    name = spec.name
-    shipment: ShipmentSpec | None = spec.shipment
-    if shipment is None:
-        return lambda _payload, _currency, _header, _lines: ()
-    read_carrier = compile_field(shipment.carrier, name, "shipment.carrier", tz)
-    read_waybill = compile_field(shipment.waybill, name, "shipment.waybill", tz)
-    read_shipped = compile_optional_field(shipment.shipped_at, name, "shipment.shipped_at", tz)
-
-    def read(
-        payload: Mapping[str, Any], currency: str, header: Header, lines: list[LineDraft]
-    ) -> tuple[Shipment, ...]:
-        waybill = read_waybill(payload, "", currency)
-        if not waybill:
-            return ()
-        return (Shipment(
-            shipment_id=f"{name}:{header.channel_order_id}:{waybill}",
-            carrier=read_carrier(payload, "", currency) or "",
-            waybill=waybill,
-            lines={line.line_id: line.quantity for line in lines},
-            shipped_at=read_shipped(payload, "", currency),
         ),)
 
     return read
@@ -262,13 +276,19 @@ def _patterns(spec: PlatformMap) -> Iterator[tuple[str, str]]:
     yield from field(spec.paid_at)
     yield from field(spec.buyer_id)
     yield from field(spec.payable)
+    for extra in (spec.modified_at, spec.shop_id, spec.buyer_note, spec.seller_note):
+        yield from field(extra)
+    signals: list[HoldSpec | TagSpec] = [*spec.holds, *spec.tags]
+    for signal in signals:
+        yield (f"{spec.lines.path}[*].{signal.path}" if signal.scope == "line"
+               else signal.path, "flag")
     if spec.currency_path:
         yield (spec.currency_path, "text")
     for receiver in spec.ship_to.values():
         yield from field(receiver)
     line = f"{spec.lines.path}[*]."
     for item in (spec.lines.sku, spec.lines.quantity, spec.lines.unit_price,
-                 spec.lines.line_id, spec.lines.title):
+                 spec.lines.line_id, spec.lines.title, spec.lines.line_total):
         yield from field(item, line)
     for axis in spec.status.axes.values():
         yield (axis.path, "status")
@@ -292,9 +312,15 @@ def _patterns(spec: PlatformMap) -> Iterator[tuple[str, str]]:
         yield from field(spec.payment.reference)
         yield from field(spec.payment.method)
     if spec.shipment is not None:
-        yield from field(spec.shipment.carrier)
-        yield from field(spec.shipment.waybill)
-        yield from field(spec.shipment.shipped_at)
+        shipment = spec.shipment
+        parcel = line if shipment.scope == "line" else (
+            f"{shipment.path}[*]." if shipment.path else "")
+        yield from field(shipment.carrier, parcel)
+        yield from field(shipment.waybill, parcel)
+        yield from field(shipment.shipped_at, parcel)
+        if shipment.items:
+            yield (f"{parcel}{shipment.items}[*].{shipment.line_ref}", "ref")
+            yield (f"{parcel}{shipment.items}[*].{shipment.units}", "count")
 
 
 def compile_map(spec: PlatformMap) -> Plan:
@@ -311,12 +337,17 @@ def compile_map(spec: PlatformMap) -> Plan:
     lines, line_status = compile_lines(spec.lines, name, tz, line_adjustments)
     refunds = compile_refunds(spec.refunds, name)
     payments = _compile_payment(spec, tz)
-    shipments = _compile_shipment(spec, tz)
+    channel = _check_channel(spec)
+    shipments = compile_shipments(spec.shipment, name, channel, tz, spec.lines.path)
+    holds = compile_holds(spec.holds, name, channel, spec.lines.path)
+    tags = compile_tags(spec.tags, name, spec.lines.path)
+    extras = _compile_extras(spec, tz)
     _check_ignored(spec)
     sections = Sections(
         platform=name, currency=currency, header=header, lines=lines, refunds=refunds,
         adjustments=adjustments, address=address, payable=payable, payments=payments,
-        shipments=shipments, buyer=buyer,
+        shipments=shipments, buyer=buyer, holds=holds, tags=tags, extras=extras,
+        channel=channel,
     )
     patterns = dict(_patterns(spec))
     envelopes = tuple(
@@ -327,4 +358,6 @@ def compile_map(spec: PlatformMap) -> Plan:
     return Plan(
         spec, frozenset(patterns) | frozenset(spec.ignore), patterns, sections, envelopes,
         id_key, _status_plans(spec, order_status, line_status),
+        compile_field(spec.order_id, name, "order_id", tz, units=frozenset({"id"})),
+        compile_modified(spec, tz),
     )

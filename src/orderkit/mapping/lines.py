@@ -10,22 +10,32 @@ Adjustments scoped to a line are read inside each item and carry its line id.
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Callable, Mapping, Sequence
 from datetime import tzinfo
+from decimal import Decimal
 from typing import Any, Final
 
 import attrs
 
 from orderkit.mapping.adjustments import AdjustmentReader
 from orderkit.mapping.fields import compile_field, compile_optional_field
-from orderkit.mapping.paths import MISSING, lookup, parse_path
-from orderkit.mapping.spec import LinesSpec
+from orderkit.mapping.paths import MISSING, lookup, parse_path, path_text
+from orderkit.mapping.spec import MULTI_BUY_REMAINDER, LinesSpec
 from orderkit.mapping.status import StatusPlan, compile_status
 from orderkit.mapping.units import MONEY_UNITS
-from orderkit.model.errors import MappingError
-from orderkit.model.orders import Adjustment, LineStatus, OrderLine, OrderStatus
+from orderkit.model.errors import DefinitionError, MappingError
+from orderkit.model.money import Money, minor_digits
+from orderkit.model.orders import (
+    Adjustment,
+    AdjustmentKind,
+    Bearer,
+    LineStatus,
+    OrderLine,
+    OrderStatus,
+)
 
-__all__ = ["LINES_FOLLOW_ORDER", "LineDraft", "LinesReader", "compile_lines"]
+__all__ = ["LINES_FOLLOW_ORDER", "LineDraft", "LinesReader", "compile_lines", "split_total"]
 
 #: Where lines sit when the platform has no per-line status: they follow the order.
 LINES_FOLLOW_ORDER: Final[Mapping[OrderStatus, LineStatus]] = {
@@ -73,6 +83,29 @@ LinesReader = Callable[
 """``(order object, currency, order status)`` -> the line drafts and their adjustments."""
 
 
+#: Unit prices derived from a line total are divided in this context, not the host's.
+_EXACT: Final = decimal.Context(prec=60)
+
+
+def split_total(total: Money, quantity: int) -> tuple[Money, Money]:
+    """``(unit price, remainder)`` of a line ``total`` over ``quantity`` units: the unit
+    price is rounded down to the total's smallest digit (the currency's minor unit, or
+    finer when the total is), so ``unit * quantity + remainder == total`` exactly and
+    ``0 <= remainder < quantity`` of that digit.
+
+    >>> split_total(Money("100.00", "CNY"), 3)
+    (Money('33.33', 'CNY'), Money('0.01', 'CNY'))
+    """
+    exponent = total.amount.as_tuple().exponent
+    assert isinstance(exponent, int)  # a finite amount (checked by Money)
+    quantum = Decimal(1).scaleb(-max(minor_digits(total.currency), -exponent))
+    unit = _EXACT.divide(total.amount, Decimal(quantity)).quantize(
+        quantum, rounding=decimal.ROUND_FLOOR, context=_EXACT
+    )
+    remainder = _EXACT.subtract(total.amount, _EXACT.multiply(unit, Decimal(quantity)))
+    return Money(unit, total.currency), Money(remainder, total.currency)
+
+
 BucketReader = Callable[[Mapping[str, Any], str, OrderStatus], LineStatus]
 
 
@@ -109,6 +142,14 @@ def compile_lines(
                                   units=frozenset({"count"}))
     read_price = compile_field(spec.unit_price, platform, f"{where}.unit_price", source_tz,
                                units=MONEY_UNITS)
+    read_total = compile_optional_field(spec.line_total, platform, f"{where}.line_total",
+                                        source_tz, units=MONEY_UNITS)
+    if spec.line_total is None and not spec.unit_price.required:
+        raise DefinitionError(
+            "unit_price may be optional only when the map gives a line_total",
+            path=f"{platform}.{where}.unit_price", value=spec.unit_price,
+        )
+    price_keys = parse_path(spec.unit_price.path, where=f"{platform}.{where}.unit_price")
     numbered = spec.line_id is None
     read_line_id = compile_optional_field(spec.line_id, platform, f"{where}.line_id", source_tz)
     read_title = compile_optional_field(spec.title, platform, f"{where}.title", source_tz,
@@ -137,11 +178,28 @@ def compile_lines(
             if line_id in seen:
                 raise MappingError(platform, prefix, line_id, "duplicate line id")
             seen.add(line_id)
+            sku = read_sku(item, prefix, currency)
+            unit_price = read_price(item, prefix, currency)
+            total: Money | None = read_total(item, prefix, currency)
+            if total is not None and (
+                unit_price is None
+                or _EXACT.multiply(unit_price.amount, Decimal(quantity)) != total.amount
+            ):
+                unit_price, remainder = split_total(total, quantity)
+                if remainder:
+                    found.append(Adjustment(AdjustmentKind.ROUNDING, remainder, Bearer.BUYER,
+                                            line_id, MULTI_BUY_REMAINDER))
+            elif unit_price is None:
+                raise MappingError(
+                    platform, path_text(prefix, price_keys),
+                    lookup(item, price_keys, prefix, platform),
+                    "required field missing (neither a unit price nor a line total)",
+                )
             drafts.append(LineDraft(
                 line_id=line_id,
-                sku=read_sku(item, prefix, currency),
+                sku=sku,
                 quantity=quantity,
-                unit_price=read_price(item, prefix, currency),
+                unit_price=unit_price,
                 buckets={units_in: quantity},
                 title=read_title(item, prefix, currency) or "",
                 channel_line_id="" if numbered else line_id,

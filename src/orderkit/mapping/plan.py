@@ -16,7 +16,7 @@ import decimal
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import attrs
 
@@ -25,6 +25,8 @@ from orderkit.mapping.fields import FieldReader
 from orderkit.mapping.lines import LineDraft, LinesReader
 from orderkit.mapping.paths import lookup
 from orderkit.mapping.refunds import RefundsReader
+from orderkit.mapping.result import MappedOrder, payload_digest
+from orderkit.mapping.signals import HoldsReader, TagsReader
 from orderkit.mapping.spec import PlatformMap
 from orderkit.mapping.status import StatusPlan
 from orderkit.model.errors import MappingError, ValidationError
@@ -38,8 +40,9 @@ from orderkit.model.orders import (
     Shipment,
 )
 
-__all__ = ["Header", "Plan", "Sections", "totals_mismatch"]
+__all__ = ["Built", "Extras", "Header", "Plan", "Sections", "totals_mismatch"]
 
+_T = TypeVar("_T")
 _ZERO: Final = Decimal(0)
 #: The totals are summed in this context, not the host's thread context: below the amount
 #: limit a sum has far fewer than 60 digits, so it is exact whatever precision the host set.
@@ -54,6 +57,32 @@ class Header:
     created_at: datetime
     paid_at: datetime | None
     status: OrderStatus
+    modified_at: datetime | None = None
+
+    @property
+    def signalled_at(self) -> datetime:
+        """When the payload's signals (holds) were raised, as best the payload says: the
+        platform's modified time, else the paid time, else the created time."""
+        return self.modified_at or self.paid_at or self.created_at
+
+
+@attrs.frozen
+class Extras:
+    """What a payload says beside the order (see :class:`MappedOrder`)."""
+
+    shop_id: str
+    buyer_note: str
+    seller_note: str
+
+
+@attrs.frozen
+class Built:
+    """One payload read: the order, the platform's payable and the rest."""
+
+    order: Order
+    payable: Money
+    header: Header
+    extras: Extras
 
 
 CurrencyReader = Callable[[Mapping[str, Any]], str]
@@ -63,6 +92,7 @@ PaymentsReader = Callable[[Mapping[str, Any], str, Header, Money], tuple[Payment
 ShipmentsReader = Callable[
     [Mapping[str, Any], str, Header, "list[LineDraft]"], tuple[Shipment, ...]
 ]
+ExtrasReader = Callable[[Mapping[str, Any], str], Extras]
 
 
 @attrs.frozen
@@ -84,9 +114,14 @@ class Sections:
     payments: PaymentsReader
     shipments: ShipmentsReader
     buyer: FieldReader
+    holds: HoldsReader
+    tags: TagsReader
+    extras: ExtrasReader
+    channel: str
 
-    def build(self, payload: Mapping[str, Any]) -> tuple[Order, Money]:
-        """The order in ``payload`` (the order object itself) and its payable amount."""
+    def build(self, payload: Mapping[str, Any]) -> Built:
+        """The order in ``payload`` (the order object itself), its payable amount and
+        what the payload says beside it."""
         currency = self.currency(payload)
         header = self.header(payload, currency)
         drafts, adjustments = self.lines(payload, currency, header.status)
@@ -98,9 +133,12 @@ class Sections:
         payments = self.payments(payload, currency, header, payable)
         shipments = self.shipments(payload, currency, header, drafts)
         buyer = self.buyer(payload, "", currency) or ""
+        holds = self.holds(payload, drafts, header.signalled_at)
+        tags = self.tags(payload, drafts)
+        extras = self.extras(payload, currency)
         order = Order(
-            order_id=f"{self.platform}:{header.channel_order_id}",
-            channel=self.platform,
+            order_id=f"{self.channel}:{header.channel_order_id}",
+            channel=self.channel,
             channel_order_id=header.channel_order_id,
             lines=tuple(draft.line() for draft in drafts),
             created_at=header.created_at,
@@ -111,8 +149,10 @@ class Sections:
             shipments=shipments,
             paid_at=header.paid_at,
             buyer_id=buyer,
+            holds=holds,
+            tags=tags,
         )
-        return order, payable
+        return Built(order, payable, header, extras)
 
 
 @attrs.frozen
@@ -131,24 +171,23 @@ class Plan:
     status_plans: Mapping[str, tuple[str, StatusPlan]]
     """``"order"`` and (if any) ``"line"`` -> (list path or "", compiled table)."""
 
+    _read_id: FieldReader
+    _read_modified: FieldReader
+
     @property
     def name(self) -> str:
         """The platform name."""
         return self.map.name
 
+    @property
+    def channel(self) -> str:
+        """The channel identity of the orders this map reads (``Order.channel``)."""
+        return self.map.channel_name
+
     def build(self, payload: object) -> tuple[Order, Money]:
         """The mapped order and the platform's payable amount, unchecked."""
-        platform = self.map.name
-        if not isinstance(payload, Mapping):
-            raise MappingError(platform, "$", payload, "expected a JSON object (the order)")
-        inner, where = self.unwrap(payload)
-        if not where:
-            return self._build_order(payload)
-        try:
-            return self._build_order(inner)
-        except MappingError as error:
-            path = where if error.path == "$" else f"{where}.{error.path}"
-            raise MappingError(platform, path, error.value, error.reason) from None
+        built = self._built(payload)[0]
+        return built.order, built.payable
 
     def unwrap(self, payload: Mapping[str, Any]) -> tuple[Mapping[str, Any], str]:
         """The order object inside ``payload`` and the envelope path ("" if none)."""
@@ -159,32 +198,84 @@ class Plan:
                     return inner, ".".join(keys)
         return payload, ""
 
-    def _build_order(self, payload: Mapping[str, Any]) -> tuple[Order, Money]:
+    def _inside(self, payload: object) -> tuple[Mapping[str, Any], str]:
+        if not isinstance(payload, Mapping):
+            raise MappingError(self.map.name, "$", payload, "expected a JSON object (the order)")
+        return self.unwrap(payload)
+
+    def _guarded(self, read: Callable[[Mapping[str, Any]], _T], inner: Mapping[str, Any],
+                 where: str) -> _T:
+        """``read(inner)``, its errors made :class:`MappingError` with the envelope path."""
         platform = self.map.name
         try:
-            return self._sections.build(payload)
-        except MappingError:
-            raise
+            return read(inner)
+        except MappingError as error:
+            if not where:
+                raise
+            path = where if error.path == "$" else f"{where}.{error.path}"
+            raise MappingError(platform, path, error.value, error.reason) from None
         except ValidationError as error:
-            raise MappingError(platform, error.path or "$", error.value, error.reason) from None
+            path = error.path or "$"
+            if where:
+                path = where if path == "$" else f"{where}.{path}"
+            raise MappingError(platform, path, error.value, error.reason) from None
         except (TypeError, ValueError, KeyError, IndexError, ArithmeticError,
                 AttributeError, RecursionError) as error:  # pragma: no cover - safety net
             raise MappingError(
-                platform, "$", None, f"unexpected {type(error).__name__}: {error}"
+                platform, where or "$", None, f"unexpected {type(error).__name__}: {error}"
             ) from None
+
+    def _built(self, payload: object) -> tuple[Built, Mapping[str, Any], str]:
+        inner, where = self._inside(payload)
+        return self._guarded(self._sections.build, inner, where), inner, where
+
+    def _checked(self, payload: object) -> tuple[Built, Mapping[str, Any]]:
+        built, inner, where = self._built(payload)
+        mismatch = totals_mismatch(built.order, built.payable)
+        if mismatch is not None:
+            path = self.map.payable.path
+            path = f"{where}.{path}" if where else path
+            raise MappingError(self.map.name, path, str(built.payable.amount), mismatch)
+        return built, inner
 
     def normalize(self, payload: object) -> Order:
         """Map ``payload`` and refuse it when goods + shipping + tax - discounts differs
         from what the platform says the buyer pays."""
-        order, payable = self.build(payload)
-        mismatch = totals_mismatch(order, payable)
-        if mismatch is not None:
-            path = self.map.payable.path
-            if isinstance(payload, Mapping):
-                where = self.unwrap(payload)[1]
-                path = f"{where}.{path}" if where else path
-            raise MappingError(self.map.name, path, str(payable.amount), mismatch)
-        return order
+        return self._checked(payload)[0].order
+
+    def read_order(self, payload: object) -> MappedOrder:
+        """:meth:`normalize`, with what the payload says beside the order: the
+        platform's modified time, shop, notes and the payload's digest."""
+        built, inner = self._checked(payload)
+        try:
+            digest = payload_digest(inner)
+        except (TypeError, ValueError) as error:
+            raise MappingError(self.map.name, "$", str(error),
+                               "the payload holds a value JSON cannot hold") from None
+        extras = built.extras
+        return MappedOrder(
+            order=built.order, payable=built.payable, platform=self.map.name,
+            modified_at=built.header.modified_at, shop_id=extras.shop_id,
+            buyer_note=extras.buyer_note, seller_note=extras.seller_note,
+            digest=digest, raw=inner,
+        )
+
+    def modified_at(self, payload: object) -> datetime | None:
+        """The platform's modified time of ``payload`` (aware, UTC), or ``None`` when the
+        map or the payload has none; only that field is read."""
+        inner, where = self._inside(payload)
+        found: datetime | None = self._guarded(
+            lambda obj: self._read_modified(obj, "", ""), inner, where
+        )
+        return found
+
+    def identity(self, payload: object) -> tuple[str, str]:
+        """``(channel, channel order id)`` of ``payload``, the key one stored order has;
+        only the id is read."""
+        inner, where = self._inside(payload)
+        channel_order_id: str = self._guarded(lambda obj: self._read_id(obj, "", ""),
+                                              inner, where)
+        return self.channel, channel_order_id
 
 
 _SIGN: Final = {

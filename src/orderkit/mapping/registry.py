@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 import attrs
 
 from orderkit.mapping.compile import compile_map
 from orderkit.mapping.plan import Plan
+from orderkit.mapping.result import MappedOrder
 from orderkit.mapping.spec import PlatformMap
 from orderkit.model.errors import DefinitionError, MappingError
 from orderkit.model.orders import Order
@@ -25,22 +27,30 @@ __all__ = [
     "MappingFailure",
     "Registry",
     "builtin_maps",
+    "channel_identity",
     "default_registry",
     "get_map",
+    "modified_at",
     "normalize",
     "normalize_many",
     "platforms",
+    "read_order",
     "register",
 ]
 
 
 def builtin_maps() -> dict[str, Callable[[], PlatformMap]]:
-    """The built-in platform maps by name (``"taobao"`` is the Tmall map under that name)."""
+    """The built-in platform maps by name.
+
+    ``"taobao"`` is the Tmall map under that name: Taobao and Tmall trades come from the
+    same API with ids from one sequence, so both names give the channel identity
+    ``"tmall"`` and one trade is one stored order whichever name a host passes.
+    """
     from orderkit.mapping.maps import douyin, jd, pdd, shopify, tmall, woocommerce
 
     return {
         "tmall": tmall.platform_map,
-        "taobao": lambda: attrs.evolve(tmall.platform_map(), name="taobao"),
+        "taobao": lambda: attrs.evolve(tmall.platform_map(), name="taobao", channel="tmall"),
         "jd": jd.platform_map,
         "pdd": pdd.platform_map,
         "douyin": douyin.platform_map,
@@ -139,6 +149,19 @@ class Registry:
         """Map one platform order object onto the canonical :class:`Order`."""
         return self.plan(platform).normalize(payload)
 
+    def read_order(self, platform: str, payload: Mapping[str, Any]) -> MappedOrder:
+        """Map one payload, like :meth:`normalize`, and return the order with what the
+        payload says beside it (see :class:`MappedOrder`)."""
+        return self.plan(platform).read_order(payload)
+
+    def modified_at(self, platform: str, payload: Mapping[str, Any]) -> datetime | None:
+        """The platform's modified time of ``payload`` (aware, UTC), or ``None``."""
+        return self.plan(platform).modified_at(payload)
+
+    def channel_identity(self, platform: str, payload: Mapping[str, Any]) -> tuple[str, str]:
+        """``(channel, channel order id)`` of ``payload``, reading only its id."""
+        return self.plan(platform).identity(payload)
+
     def normalize_many(self, platform: str, payloads: Iterable[object]) -> BatchResult:
         """Map every payload; failures are kept beside successes, nothing is dropped."""
         plan = self.plan(platform)
@@ -169,6 +192,26 @@ def normalize(platform: str, payload: Mapping[str, Any]) -> Order:
 def normalize_many(platform: str, payloads: Iterable[object]) -> BatchResult:
     """Map a batch; see :meth:`Registry.normalize_many`."""
     return default_registry().normalize_many(platform, payloads)
+
+
+def read_order(platform: str, payload: Mapping[str, Any]) -> MappedOrder:
+    """Map one payload and return the order with the platform's modified time, shop id,
+    buyer and seller notes and the payload's digest; see :meth:`Registry.read_order`."""
+    return default_registry().read_order(platform, payload)
+
+
+def modified_at(platform: str, payload: Mapping[str, Any]) -> datetime | None:
+    """The platform's own modified time of ``payload``: aware (UTC), naive platform text
+    read in the platform's zone (Asia/Shanghai for the Chinese platforms); ``None`` when
+    the payload has none. Only that field is read, so it is cheap enough to compare a
+    payload with the stored one before mapping it."""
+    return default_registry().modified_at(platform, payload)
+
+
+def channel_identity(platform: str, payload: Mapping[str, Any]) -> tuple[str, str]:
+    """``(channel, channel order id)``: the key of the one stored order ``payload``
+    belongs to (``("tmall", "36985...")`` for ``"tmall"`` and ``"taobao"`` alike)."""
+    return default_registry().channel_identity(platform, payload)
 
 
 def platforms() -> tuple[str, ...]:

@@ -15,6 +15,7 @@ from a built-in map with :meth:`PlatformMap.extended`, without forking any code.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Literal
 
 import attrs
@@ -22,18 +23,50 @@ import attrs
 from orderkit.model.orders import AdjustmentKind, Bearer, LineStatus, OrderStatus
 
 __all__ = [
+    "MULTI_BUY_REMAINDER",
+    "PRESALE",
     "AdjustmentListSpec",
     "AdjustmentSpec",
     "Field",
+    "HoldSpec",
     "LinesSpec",
     "PaymentSpec",
+    "PlatformHold",
     "PlatformMap",
     "RefundSpec",
     "ShipmentSpec",
     "StatusAxis",
     "StatusRule",
     "StatusTable",
+    "TagSpec",
 ]
+
+
+#: The label of the ROUNDING adjustment that carries what a line total does not divide
+#: into whole minor units per unit (see :attr:`LinesSpec.line_total`).
+MULTI_BUY_REMAINDER = "multi-buy remainder"
+
+#: The tag of an order sold before its goods are in stock (Tmall ``new_presell`` or a
+#: step trade, Douyin ``pre_sale_type``, Pinduoduo ``is_pre_sale``).
+PRESALE = "presale"
+
+
+class PlatformHold(StrEnum):
+    """The hold kinds the built-in maps place when a platform says "do not ship".
+
+    :attr:`Hold.kind <orderkit.model.orders.Hold.kind>` is a free string; these are the
+    ones orderkit's own maps use, each with the platform's signal in ``Hold.reason``.
+    """
+
+    PLATFORM_LOCKED = "platform_locked"
+    """The platform locked the order, a cancellation is pending (JD ``LOCKED``)."""
+    PLATFORM_PAUSED = "platform_paused"
+    """The platform paused the order (JD ``POP_ORDER_PAUSE``, ``PAUSE``)."""
+    REFUND_REQUESTED = "refund_requested"
+    """The buyer asked for a refund of a line not shipped yet (Tmall sub-order
+    ``refund_status`` ``WAIT_SELLER_AGREE`` and the steps after it)."""
+    CONSIGN_FORBIDDEN = "consign_forbidden"
+    """Paid, but the platform forbids shipping it (Taobao ``PAID_FORBID_CONSIGN``)."""
 
 
 def _tuple(value: object) -> tuple[object, ...]:
@@ -168,6 +201,15 @@ class LinesSpec:
     Without ``line_id`` lines are numbered ``"1"``, ``"2"``, ... in payload order.
     ``status`` is a per-line status table (its axes are read inside the item) giving the
     bucket all the line's units sit in; without one, lines follow the order status.
+
+    ``line_total`` is the line's own total (Douyin ``sum_amount``: price times units),
+    for platforms that send a total beside or instead of a unit price. When it is given
+    and the unit price is missing or does not multiply out to it, the total wins (it is
+    what the buyer was charged for the line): the unit price becomes the total over the
+    units, rounded down to the minor unit, and what does not divide (``3 for 100.00``:
+    ``33.33`` a unit and ``0.01`` left) becomes a ROUNDING adjustment of that line
+    labelled :data:`MULTI_BUY_REMAINDER`, so the line and the order stay exact to the
+    fen. ``unit_price`` may then be optional (``required=False``).
     """
 
     path: str
@@ -177,6 +219,7 @@ class LinesSpec:
     line_id: Field | None = None
     title: Field | None = None
     status: StatusTable | None = None
+    line_total: Field | None = None
 
 
 @attrs.frozen
@@ -203,11 +246,57 @@ class PaymentSpec:
 
 @attrs.frozen
 class ShipmentSpec:
-    """An order-level waybill; a shipment is recorded when the waybill is not empty."""
+    """Where the waybills are; a shipment is recorded for each waybill that is not empty.
+
+    ``scope="order"`` (the default) reads one waybill on the order object (JD
+    ``waybill``), carrying every unit. With ``path`` it reads a list of parcels instead
+    (Douyin ``logistics_info``): ``carrier``, ``waybill`` and ``shipped_at`` are read
+    inside each parcel, and ``items`` names the list of what it carries, each entry
+    naming its line by ``line_ref`` (matched against the line id) and its units by
+    ``units``; a parcel without such a list carries every unit. ``scope="line"`` reads
+    the waybill inside each line item (Tmall sub-orders' ``invoice_no``): lines that
+    share a waybill are one shipment, each with all its units.
+    """
 
     carrier: Field
     waybill: Field
     shipped_at: Field | None = None
+    scope: Literal["order", "line"] = "order"
+    path: str | None = None
+    items: str | None = None
+    line_ref: str | None = None
+    units: str | None = None
+
+
+@attrs.frozen
+class HoldSpec:
+    """A "do not ship" signal: when the value at ``path`` is one of ``values`` (type
+    included: ``1`` is not ``"1"``), the order gets a hold of ``kind``.
+
+    ``scope="line"`` reads ``path`` inside each line item and places the hold only while
+    a matching line still has units to ship (a refund asked for a parcel already on its
+    way stops nothing). The hold is placed by the channel, at the platform's modified
+    time (else the paid time, else the created time), and its reason is ``reason``
+    followed by the field and value (and the line ids) that raised it.
+    """
+
+    kind: str
+    path: str
+    values: tuple[object, ...] = attrs.field(converter=_tuple)
+    reason: str = ""
+    scope: Literal["order", "line"] = "order"
+
+
+@attrs.frozen
+class TagSpec:
+    """A flag kept on the order as a tag: ``tag`` is added to ``Order.tags`` when the
+    value at ``path`` is one of ``values`` (type included), on the order or, with
+    ``scope="line"``, on any line item."""
+
+    tag: str
+    path: str
+    values: tuple[object, ...] = attrs.field(converter=_tuple)
+    scope: Literal["order", "line"] = "order"
 
 
 @attrs.frozen
@@ -219,6 +308,17 @@ class PlatformMap:
     ``payable`` is the platform's own "buyer pays" field: the mapped order must satisfy
     goods + shipping + tax - discounts = payable to the cent, or the payload is refused.
     ``ignore`` lists source fields deliberately not mapped (for :func:`check`).
+
+    ``channel`` is the channel identity the orders carry (``Order.channel`` and the
+    prefix of ``order_id``); it defaults to ``name``. Two maps that read the same
+    platform share it (``taobao`` reads with the ``tmall`` map, so both give
+    ``channel == "tmall"`` and one trade is one order, whichever name read it).
+    ``modified_at`` is the platform's own modified time, ``shop_id`` the shop (or
+    seller) the order belongs to, ``buyer_note`` and ``seller_note`` the buyer's message
+    and the seller's memo; they are returned beside the order by
+    :meth:`~orderkit.mapping.Registry.read_order`. ``holds`` turn "do not ship" signals
+    into :class:`~orderkit.model.orders.Hold` values and ``tags`` flags into
+    ``Order.tags``.
     """
 
     name: str
@@ -244,6 +344,18 @@ class PlatformMap:
     """Where the order object sits in a whole API response
     (``"trade_fullinfo_get_response.trade"``); tried when the payload is not the order
     object itself, so either can be passed. Error paths then include the envelope."""
+    channel: str | None = None
+    modified_at: Field | None = None
+    shop_id: Field | None = None
+    buyer_note: Field | None = None
+    seller_note: Field | None = None
+    holds: tuple[HoldSpec, ...] = ()
+    tags: tuple[TagSpec, ...] = ()
+
+    @property
+    def channel_name(self) -> str:
+        """The channel identity of this map's orders: ``channel``, else ``name``."""
+        return self.name if self.channel is None else self.channel
 
     def extended(
         self,
@@ -254,11 +366,21 @@ class PlatformMap:
         adjustments: tuple[AdjustmentSpec, ...] = (),
         ship_to: Mapping[str, Field] | None = None,
         ignore: tuple[str, ...] = (),
+        lines: LinesSpec | None = None,
+        shipment: ShipmentSpec | None = None,
+        holds: tuple[HoldSpec, ...] = (),
+        tags: tuple[TagSpec, ...] = (),
+        channel: str | None = None,
     ) -> PlatformMap:
-        """A copy with more status values/rules, adjustments, receiver fields or ignores.
+        """A copy with more status values/rules, adjustments, receiver fields, holds,
+        tags or ignores, or with other ``lines`` or ``shipment`` readers.
 
         This is how a built-in map is extended without forking it: new rules are tried
         before the built-in ones, and the result is validated again when registered.
+        ``lines`` replaces how line items are read (build it from the base map's with
+        ``attrs.evolve(base.lines, sku=Field(...))``). A copy under a new ``name``
+        reads the same platform, so it keeps the base map's channel identity unless
+        ``channel`` names another.
         """
         status = self.status
         for axis, values in (status_values or {}).items():
@@ -272,8 +394,14 @@ class PlatformMap:
         return attrs.evolve(
             self,
             name=self.name if name is None else name,
+            channel=self.channel_name if channel is None and name is not None else (
+                channel if channel is not None else self.channel),
             status=status,
             adjustments=self.adjustments + tuple(adjustments),
             ship_to={**self.ship_to, **(ship_to or {})},
             ignore=self.ignore + tuple(ignore),
+            lines=self.lines if lines is None else lines,
+            shipment=self.shipment if shipment is None else shipment,
+            holds=self.holds + tuple(holds),
+            tags=self.tags + tuple(tags),
         )

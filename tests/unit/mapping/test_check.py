@@ -7,9 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
-from orderkit.mapping import check
+from orderkit.cli import main
+from orderkit.mapping import Registry, check, get_map
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "mapping"
 
@@ -40,10 +42,12 @@ def test_a_new_trade_status_is_reported_with_the_fix() -> None:
 
 def test_a_field_the_platform_started_sending_is_reported_unmapped() -> None:
     orders = batch("jd")
-    orders[0]["storeId"] = "9981"
+    orders[0]["giftWrapNote"] = "红色礼盒"
     orders[-1]["itemInfoList"][1]["serviceName"] = "延保一年"
     report = check("jd", orders)
-    assert {f.path for f in report.unmapped_fields} == {"storeId", "itemInfoList[*].serviceName"}
+    assert {f.path for f in report.unmapped_fields} == {
+        "giftWrapNote", "itemInfoList[*].serviceName"
+    }
     assert all("ignore list" in f.suggestion for f in report.unmapped_fields)
 
 
@@ -82,3 +86,30 @@ def test_records_that_are_not_objects_are_errors_not_crashes() -> None:
     [finding] = report.errors
     assert finding.path == "$"
     assert "error $" in report.to_text()
+
+
+@pytest.mark.parametrize(
+    ("platform", "name"),
+    [("tmall", "finished_many_requested_fields"), ("douyin", "shipped_every_documented_field")],
+)
+def test_strict_check_passes_on_payloads_carrying_the_documented_fields(
+    platform: str, name: str
+) -> None:
+    path = FIXTURES / platform / f"{name}.json"
+    payload = json.loads(path.read_text("utf-8"))
+    assert len(payload) > 80  # far more than the map reads
+    report = check(platform, [payload])
+    assert report.ok, report.to_text()
+    assert main(["check-mapping", "--platform", platform, "--strict", str(path)]) == 0
+
+
+def test_an_ignored_field_is_still_reported_once_the_map_stops_ignoring_it() -> None:
+    payload = json.loads((FIXTURES / "douyin" / "shipped_every_documented_field.json")
+                         .read_text("utf-8"))
+    spec = get_map("douyin")
+    registry = Registry(builtins=False)
+    registry.register(attrs.evolve(spec, ignore=tuple(
+        path for path in spec.ignore if path != "modify_amount"
+    )))
+    report = check("douyin", [payload], registry=registry)
+    assert [f.path for f in report.unmapped_fields] == ["modify_amount"]

@@ -51,7 +51,7 @@ def test_check_mapping_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[
     clean = tmp_path / "jd.json"
     clean.write_text(json.dumps(orders, ensure_ascii=False), "utf-8")
     assert main(["check-mapping", "--platform", "jd", str(clean)]) == 0
-    orders[0]["storeId"] = "9981"
+    orders[0]["giftWrapNote"] = "红色礼盒"
     extra = tmp_path / "jd-extra.json"
     extra.write_text(json.dumps(orders, ensure_ascii=False), "utf-8")
     assert main(["check-mapping", "--platform", "jd", str(extra)]) == 0

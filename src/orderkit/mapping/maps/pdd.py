@@ -14,6 +14,7 @@ free order (``capital_free_discount``) by the shop. ``pay_amount`` is what the b
 from __future__ import annotations
 
 from orderkit.mapping.spec import (
+    PRESALE,
     AdjustmentSpec,
     Field,
     LinesSpec,
@@ -23,6 +24,7 @@ from orderkit.mapping.spec import (
     StatusAxis,
     StatusRule,
     StatusTable,
+    TagSpec,
 )
 from orderkit.model.orders import AdjustmentKind, Bearer, OrderStatus
 
@@ -92,12 +94,15 @@ def platform_map() -> PlatformMap:
             waybill=Field("tracking_number", required=False),
             shipped_at=Field("shipping_time", "timestamp", required=False, null=(None, "")),
         ),
+        modified_at=Field("updated_at", "timestamp", required=False, null=(None, "")),
+        buyer_note=Field("buyer_memo", required=False),
+        seller_note=Field("remark", required=False),
+        tags=(TagSpec(PRESALE, "is_pre_sale", 1),),
         ignore=(
-            "goods_amount", "discount_amount", "confirm_time", "receive_time", "updated_at",
-            "last_ship_time", "buyer_memo", "remark", "trade_type", "is_lucky_flag",
-            "after_sales_status", "risk_control_status", "country_id", "province_id",
-            "city_id", "town_id", "address", "receiver_name_mask", "receiver_phone_mask",
-            "receiver_address_mask", "address_mask", "is_pre_sale", "self_contained",
+            "goods_amount", "discount_amount", "confirm_time", "receive_time", "last_ship_time",
+            "trade_type", "is_lucky_flag", "after_sales_status", "risk_control_status",
+            "country_id", "province_id", "city_id", "town_id", "address", "receiver_name_mask",
+            "receiver_phone_mask", "receiver_address_mask", "address_mask", "self_contained",
             "item_list[*].goods_id", "item_list[*].sku_id", "item_list[*].outer_goods_id",
             "item_list[*].goods_spec", "item_list[*].goods_img",
         ),

@@ -1,0 +1,167 @@
+"""Waybills (:class:`~orderkit.mapping.spec.ShipmentSpec`), compiled into a reader.
+
+A platform names its waybills in one of three places: on the order (JD ``waybill``), in a
+list of parcels (Douyin ``logistics_info``, each listing the sku orders and units it
+carries) or on each line (Tmall sub-orders' ``invoice_no``). The compiled reader returns
+one :class:`~orderkit.model.orders.Shipment` per distinct waybill that is not empty,
+built through its validating constructor, in payload order. Its id is
+``"<channel>:<channel order id>:<waybill>"``, the same however often the payload is read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, tzinfo
+from typing import Any
+
+import attrs
+
+from orderkit.mapping.fields import compile_field, compile_optional_field
+from orderkit.mapping.lines import LineDraft
+from orderkit.mapping.paths import MISSING, lookup, parse_path, path_text
+from orderkit.mapping.plan import Header, ShipmentsReader
+from orderkit.mapping.spec import ShipmentSpec
+from orderkit.mapping.units import Reject, read_count
+from orderkit.model.errors import DefinitionError, MappingError
+from orderkit.model.orders import Shipment
+
+__all__ = ["compile_shipments"]
+
+
+@attrs.define
+class _Parcel:
+    carrier: str
+    shipped_at: datetime | None
+    lines: dict[str, int]
+
+
+def _no_shipments(
+    _payload: Mapping[str, Any], _currency: str, _header: Header, _lines: list[LineDraft]
+) -> tuple[Shipment, ...]:
+    return ()
+
+
+def _check(spec: ShipmentSpec, at: str) -> None:
+    if spec.scope not in ("order", "line"):
+        raise DefinitionError("scope is 'order' or 'line'", path=f"{at}.scope", value=spec.scope)
+    if spec.scope == "line" and spec.path is not None:
+        raise DefinitionError("a line-scoped waybill is read inside each line; no path",
+                              path=f"{at}.path", value=spec.path)
+    if spec.items is not None and (spec.path is None or not spec.line_ref or not spec.units):
+        raise DefinitionError("items need a parcel path, a line_ref and units",
+                              path=f"{at}.items", value=spec.items)
+
+
+def compile_shipments(
+    spec: ShipmentSpec | None, platform: str, channel: str, tz: tzinfo, lines_path: str
+) -> ShipmentsReader:
+    """The reader of the waybills (none without a spec) of a map whose line items are at
+    ``lines_path``; :class:`DefinitionError` names a bad entry of ``shipment``."""
+    if spec is None:
+        return _no_shipments
+    at = f"{platform}.shipment"
+    _check(spec, at)
+    read_carrier = compile_field(spec.carrier, platform, "shipment.carrier", tz)
+    read_waybill = compile_field(spec.waybill, platform, "shipment.waybill", tz)
+    read_shipped = compile_optional_field(spec.shipped_at, platform, "shipment.shipped_at", tz)
+    parcels_keys = parse_path(spec.path, where=f"{at}.path") if spec.path else None
+    items_keys = parse_path(spec.items, where=f"{at}.items") if spec.items else None
+    ref_keys = parse_path(spec.line_ref, where=f"{at}.line_ref") if spec.line_ref else ()
+    units_keys = parse_path(spec.units, where=f"{at}.units") if spec.units else ()
+
+    def parcel_of(
+        obj: Mapping[str, Any], prefix: str, currency: str, found: dict[str, _Parcel]
+    ) -> _Parcel | None:
+        waybill = read_waybill(obj, prefix, currency)
+        if not waybill:
+            return None
+        parcel = found.get(waybill)
+        if parcel is None:
+            parcel = found[waybill] = _Parcel(
+                read_carrier(obj, prefix, currency) or "",
+                read_shipped(obj, prefix, currency), {},
+            )
+        return parcel
+
+    def carried(
+        parcel_obj: Mapping[str, Any], prefix: str, lines: list[LineDraft]
+    ) -> dict[str, int]:
+        """The units a parcel carries, by line id (every unit without an items list)."""
+        if items_keys is None:
+            return {line.line_id: line.quantity for line in lines}
+        items = lookup(parcel_obj, items_keys, prefix, platform)
+        where = path_text(prefix, items_keys)
+        if items is MISSING or items is None:
+            return {line.line_id: line.quantity for line in lines}
+        if not isinstance(items, list):
+            raise MappingError(platform, where, items, "expected a list")
+        known = {line.line_id for line in lines}
+        out: dict[str, int] = {}
+        for index, item in enumerate(items):
+            item_at = f"{where}[{index}]"
+            if not isinstance(item, Mapping):
+                raise MappingError(platform, item_at, item, "expected an object")
+            ref = lookup(item, ref_keys, item_at, platform)
+            line_id = str(ref) if isinstance(ref, str | int) and not isinstance(ref, bool) else ""
+            if line_id not in known:
+                raise MappingError(platform, path_text(item_at, ref_keys), ref,
+                                   "parcel names no line of this order")
+            raw = lookup(item, units_keys, item_at, platform)
+            try:
+                units = read_count(raw)
+            except Reject as error:
+                raise MappingError(platform, path_text(item_at, units_keys), raw,
+                                   error.reason) from None
+            out[line_id] = out.get(line_id, 0) + units
+        return out
+
+    def order_scope(
+        payload: Mapping[str, Any], currency: str, lines: list[LineDraft]
+    ) -> dict[str, _Parcel]:
+        found: dict[str, _Parcel] = {}
+        if parcels_keys is None:
+            parcel = parcel_of(payload, "", currency, found)
+            if parcel is not None:
+                parcel.lines = {line.line_id: line.quantity for line in lines}
+            return found
+        parcels = lookup(payload, parcels_keys, "", platform)
+        base = ".".join(parcels_keys)
+        if parcels is MISSING or parcels is None:
+            return found
+        if not isinstance(parcels, list):
+            raise MappingError(platform, base, parcels, "expected a list")
+        for index, obj in enumerate(parcels):
+            prefix = f"{base}[{index}]"
+            if not isinstance(obj, Mapping):
+                raise MappingError(platform, prefix, obj, "expected an object")
+            parcel = parcel_of(obj, prefix, currency, found)
+            if parcel is not None:
+                for line_id, units in carried(obj, prefix, lines).items():
+                    parcel.lines[line_id] = parcel.lines.get(line_id, 0) + units
+        return found
+
+    def line_scope(currency: str, lines: list[LineDraft]) -> dict[str, _Parcel]:
+        found: dict[str, _Parcel] = {}
+        for index, line in enumerate(lines):
+            parcel = parcel_of(line.item, f"{lines_path}[{index}]", currency, found)
+            if parcel is not None:
+                parcel.lines[line.line_id] = line.quantity
+        return found
+
+    def read(
+        payload: Mapping[str, Any], currency: str, header: Header, lines: list[LineDraft]
+    ) -> tuple[Shipment, ...]:
+        if spec.scope == "line":
+            found = line_scope(currency, lines)
+        else:
+            found = order_scope(payload, currency, lines)
+        return tuple(
+            Shipment(
+                shipment_id=f"{channel}:{header.channel_order_id}:{waybill}",
+                carrier=parcel.carrier, waybill=waybill, lines=parcel.lines,
+                shipped_at=parcel.shipped_at,
+            )
+            for waybill, parcel in found.items()
+        )
+
+    return read
