@@ -42,10 +42,14 @@ from orderkit.model import _checks as check
 from orderkit.model.errors import InsufficientStock, InvalidLock, ValidationError
 from orderkit.model.time import Clock, SystemClock, ensure_instant
 
-__all__ = ["MAX_TTL", "InventoryLedger"]
+__all__ = ["DEFAULT_SKEW_TOLERANCE", "MAX_TTL", "InventoryLedger"]
 
 _MAX_TEXT: Final = 256
 _NO_TIME: Final = timedelta(0)
+
+#: How far ahead of the store's clock a process's clock may run before the store's clock
+#: (plus this) is used instead: see "The lock clock rule" in the security guide.
+DEFAULT_SKEW_TOLERANCE: Final = timedelta(seconds=5)
 
 #: The longest time-to-live of a lock, and the longest ``release_window``.
 MAX_TTL: Final = timedelta(days=3653)
@@ -143,9 +147,12 @@ class InventoryLedger:
     """Locks, releases, commits and counts stock over an :class:`InventoryStore`.
 
     ``secret`` signs lock ids (at least 16 bytes; keep it in the host's secret store,
-    never in the database). ``clock`` dates every entry and decides expiry. The release
-    breaker parks releases of a SKU once it had ``release_limit`` releases within
-    ``release_window``; :meth:`approve_release` applies a parked one.
+    never in the database). ``clock`` dates every entry and decides expiry, but never
+    later than the store's clock (:meth:`InventoryStore.now`) plus ``skew_tolerance``:
+    a process whose clock runs fast cannot expire the locks of the others early (see
+    "The lock clock rule" in the security guide). The release breaker parks releases
+    of a SKU once it had ``release_limit`` releases within ``release_window``;
+    :meth:`approve_release` applies a parked one.
     """
 
     def __init__(
@@ -157,12 +164,20 @@ class InventoryLedger:
         release_limit: int = 20,
         release_window: timedelta = timedelta(hours=1),
         expiry_batch: int = 100,
+        skew_tolerance: timedelta = DEFAULT_SKEW_TOLERANCE,
     ) -> None:
         for name, number in (("release_limit", release_limit), ("expiry_batch", expiry_batch)):
             if isinstance(number, bool) or not isinstance(number, int) or number < 1:
                 raise ValidationError(name, number, "expected a positive integer")
         _ttl("release_window", release_window)
+        if not isinstance(skew_tolerance, timedelta) or not (
+            _NO_TIME <= skew_tolerance <= timedelta(hours=1)
+        ):
+            raise ValidationError(
+                "skew_tolerance", skew_tolerance, "expected a timedelta from 0 to 1 hour"
+            )
         self._store = store
+        self._skew_tolerance = skew_tolerance
         self._tokens = LockTokens(secret)
         self._clock: Clock = SystemClock() if clock is None else clock
         self._release_limit = release_limit
@@ -174,9 +189,17 @@ class InventoryLedger:
         """The store the ledger writes to."""
         return self._store
 
+    @property
+    def skew_tolerance(self) -> timedelta:
+        """How far past the store's clock this ledger's clock may decide expiry."""
+        return self._skew_tolerance
+
     def _now(self, now: object = None, *, path: str = "clock.now()") -> datetime:
-        """The instant this call decides by: ``now`` (or the ledger's clock), checked."""
-        return ensure_instant(self._clock.now() if now is None else now, path=path)
+        """The instant this call decides by: ``now`` (or the ledger's clock), checked,
+        and never later than the store's clock plus the skew tolerance."""
+        own = ensure_instant(self._clock.now() if now is None else now, path=path)
+        ceiling = ensure_instant(self._store.now(), path="store.now()") + self._skew_tolerance
+        return own if own <= ceiling else ceiling
 
     # --- stock in ------------------------------------------------------------------------
 
@@ -685,7 +708,9 @@ class InventoryLedger:
         """Return the stock of up to ``limit`` expired lock lines; returns how many.
 
         Hosts call this from a periodic job; reads and writes of a SKU also expire its
-        due lines lazily, so a missed run never keeps stock locked from a buyer.
+        due lines lazily, so a missed run never keeps stock locked from a buyer. ``now``
+        (the ledger's clock by default) is aware and in the supported range, and is
+        used only up to the store's clock plus ``skew_tolerance``.
         """
         at = self._now(now, path="now" if now is not None else "clock.now()")
         batch = self._expiry_batch if limit is None else limit

@@ -105,6 +105,13 @@ class InventoryStoreContract:
         assert list(store.all_lock_lines()) == []
         assert store.pending_parks() == ()
 
+    def test_the_store_clock_is_aware_utc_and_never_runs_backwards(self) -> None:
+        store = self.create_store()
+        first = store.now()
+        second = store.now()
+        assert first.utcoffset() == timedelta(0)
+        assert second >= first
+
     def test_counters_beyond_the_store_range_are_refused_and_nothing_is_written(
         self,
     ) -> None:
