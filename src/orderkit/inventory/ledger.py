@@ -716,6 +716,7 @@ class InventoryLedger:
         batch = self._expiry_batch if limit is None else limit
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
             raise ValidationError("limit", limit, "expected a positive integer or None")
+        check.quantity("limit", batch)
         due = self._store.due_lines(at, batch)
         if not due:
             return 0
