@@ -24,7 +24,7 @@ from orderkit.inventory.entries import (
     ReleaseResult,
     StockLevel,
 )
-from orderkit.inventory.ledger import InventoryLedger
+from orderkit.inventory.ledger import DEFAULT_SKEW_TOLERANCE, MAX_TTL, InventoryLedger
 from orderkit.inventory.rules import apply_entry
 from orderkit.inventory.tokens import LockTokens
 from orderkit.inventory.verify import (
@@ -36,6 +36,8 @@ from orderkit.inventory.verify import (
 )
 
 __all__ = [
+    "DEFAULT_SKEW_TOLERANCE",
+    "MAX_TTL",
     "NEVER",
     "Balance",
     "Drift",

@@ -38,13 +38,21 @@ from orderkit.inventory.entries import (
 from orderkit.inventory.ports import InventoryStore, InventoryTransaction
 from orderkit.inventory.tokens import LockTokens
 from orderkit.inventory.verify import VerifyReport, verify_store
+from orderkit.model import _checks as check
 from orderkit.model.errors import InsufficientStock, InvalidLock, ValidationError
-from orderkit.model.time import Clock, SystemClock
+from orderkit.model.time import Clock, SystemClock, ensure_instant
 
-__all__ = ["InventoryLedger"]
+__all__ = ["DEFAULT_SKEW_TOLERANCE", "MAX_TTL", "InventoryLedger"]
 
 _MAX_TEXT: Final = 256
 _NO_TIME: Final = timedelta(0)
+
+#: How far ahead of the store's clock a process's clock may run before the store's clock
+#: (plus this) is used instead: see "The lock clock rule" in the security guide.
+DEFAULT_SKEW_TOLERANCE: Final = timedelta(seconds=5)
+
+#: The longest time-to-live of a lock, and the longest ``release_window``.
+MAX_TTL: Final = timedelta(days=3653)
 
 
 def _new_id() -> str:
@@ -80,12 +88,18 @@ def _text(path: str, value: object) -> str:
         raise ValidationError(path, value, "expected a non-empty string")
     if len(value) > _MAX_TEXT:
         raise ValidationError(path, value, f"longer than {_MAX_TEXT} characters")
-    return value
+    return check.encodable(path, value)
 
 
 def _quantity(path: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValidationError(path, value, "expected a positive integer")
+    return check.quantity(path, value)
+
+
+def _ttl(path: str, value: object) -> timedelta:
+    if not isinstance(value, timedelta) or not _NO_TIME < value <= MAX_TTL:
+        raise ValidationError(path, value, "expected a positive timedelta of at most 10 years")
     return value
 
 
@@ -103,7 +117,7 @@ def _demand(lines: object, path: str = "lines") -> dict[str, int]:
             raise ValidationError(f"{path}[{index}]", pair, "expected a (sku, qty) pair")
         sku = _text(f"{path}[{index}].sku", pair[0])
         qty = _quantity(f"{path}[{sku!r}]", pair[1])
-        total[sku] = total.get(sku, 0) + qty
+        total[sku] = check.quantity(f"{path}[{sku!r}]", total.get(sku, 0) + qty)
     if not total:
         raise ValidationError(path, lines, "expected at least one line")
     return dict(sorted(total.items()))
@@ -133,9 +147,12 @@ class InventoryLedger:
     """Locks, releases, commits and counts stock over an :class:`InventoryStore`.
 
     ``secret`` signs lock ids (at least 16 bytes; keep it in the host's secret store,
-    never in the database). ``clock`` dates every entry and decides expiry. The release
-    breaker parks releases of a SKU once it had ``release_limit`` releases within
-    ``release_window``; :meth:`approve_release` applies a parked one.
+    never in the database). ``clock`` dates every entry and decides expiry, but never
+    later than the store's clock (:meth:`InventoryStore.now`) plus ``skew_tolerance``:
+    a process whose clock runs fast cannot expire the locks of the others early (see
+    "The lock clock rule" in the security guide). The release breaker parks releases
+    of a SKU once it had ``release_limit`` releases within ``release_window``;
+    :meth:`approve_release` applies a parked one.
     """
 
     def __init__(
@@ -147,13 +164,20 @@ class InventoryLedger:
         release_limit: int = 20,
         release_window: timedelta = timedelta(hours=1),
         expiry_batch: int = 100,
+        skew_tolerance: timedelta = DEFAULT_SKEW_TOLERANCE,
     ) -> None:
         for name, number in (("release_limit", release_limit), ("expiry_batch", expiry_batch)):
             if isinstance(number, bool) or not isinstance(number, int) or number < 1:
                 raise ValidationError(name, number, "expected a positive integer")
-        if not isinstance(release_window, timedelta) or release_window <= timedelta(0):
-            raise ValidationError("release_window", release_window, "expected a positive timedelta")
+        _ttl("release_window", release_window)
+        if not isinstance(skew_tolerance, timedelta) or not (
+            _NO_TIME <= skew_tolerance <= timedelta(hours=1)
+        ):
+            raise ValidationError(
+                "skew_tolerance", skew_tolerance, "expected a timedelta from 0 to 1 hour"
+            )
         self._store = store
+        self._skew_tolerance = skew_tolerance
         self._tokens = LockTokens(secret)
         self._clock: Clock = SystemClock() if clock is None else clock
         self._release_limit = release_limit
@@ -165,6 +189,18 @@ class InventoryLedger:
         """The store the ledger writes to."""
         return self._store
 
+    @property
+    def skew_tolerance(self) -> timedelta:
+        """How far past the store's clock this ledger's clock may decide expiry."""
+        return self._skew_tolerance
+
+    def _now(self, now: object = None, *, path: str = "clock.now()") -> datetime:
+        """The instant this call decides by: ``now`` (or the ledger's clock), checked,
+        and never later than the store's clock plus the skew tolerance."""
+        own = ensure_instant(self._clock.now() if now is None else now, path=path)
+        ceiling = ensure_instant(self._store.now(), path="store.now()") + self._skew_tolerance
+        return own if own <= ceiling else ceiling
+
     # --- stock in ------------------------------------------------------------------------
 
     def receive(self, sku: str, qty: int, *, reference: str, actor: str = "system") -> StockLevel:
@@ -172,6 +208,7 @@ class InventoryLedger:
         _text("sku", sku)
         _quantity("qty", qty)
         _text("reference", reference)
+        _text("actor", actor)
         return self._move(sku, EntryKind.RECEIVE, qty, actor=actor, reason="receive", ref=reference)
 
     def restock(
@@ -195,7 +232,7 @@ class InventoryLedger:
         _text("ref", ref)
         _text("reason", reason)
         _text("actor", actor)
-        now = self._clock.now()
+        now = self._now()
         with self._store.transaction(tuple(wanted)) as tx:
             if self._applied(tx, ref, wanted):
                 return ReleaseResult("already_applied", "", order_id)
@@ -216,13 +253,15 @@ class InventoryLedger:
         _text("sku", sku)
         if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0:
             raise ValidationError("delta", delta, "expected a non-zero integer")
+        check.quantity("delta", abs(delta))
         _text("reason", reason)
+        _text("actor", actor)
         return self._move(sku, EntryKind.ADJUST, delta, actor=actor, reason=reason, ref=None)
 
     def _move(
         self, sku: str, kind: EntryKind, qty: int, *, actor: str, reason: str, ref: str | None
     ) -> StockLevel:
-        now = self._clock.now()
+        now = self._now()
         short: InsufficientStock | None = None
         with self._store.transaction((sku,)) as tx:
             self._expire_lines(tx, (sku,), now, actor)
@@ -256,8 +295,8 @@ class InventoryLedger:
         """
         _text("order_id", order_id)
         demand = _demand(lines)
-        if not isinstance(ttl, timedelta) or ttl <= _NO_TIME:
-            raise ValidationError("ttl", ttl, "expected a positive timedelta")
+        _ttl("ttl", ttl)
+        _text("actor", actor)
         (result,) = self._lock_checked([(order_id, demand)], ttl, actor)
         if isinstance(result, InsufficientStock):
             raise result
@@ -277,8 +316,8 @@ class InventoryLedger:
         :class:`InsufficientStock` in the returned list instead of a lock. Invalid input
         anywhere refuses the whole batch before anything is written.
         """
-        if not isinstance(ttl, timedelta) or ttl <= _NO_TIME:
-            raise ValidationError("ttl", ttl, "expected a positive timedelta")
+        _ttl("ttl", ttl)
+        _text("actor", actor)
         if isinstance(requests, str | bytes | Mapping) or not isinstance(requests, Iterable):
             raise ValidationError("requests", requests, "expected (order_id, lines) pairs")
         checked: list[tuple[str, dict[str, int]]] = []
@@ -299,7 +338,7 @@ class InventoryLedger:
         self, checked: list[tuple[str, dict[str, int]]], ttl: timedelta, actor: str
     ) -> list[InventoryLock | InsufficientStock]:
         """Decide validated ``(order_id, demand)`` requests in order, in one transaction."""
-        now = self._clock.now()
+        now = self._now()
         expires_at = now + ttl
         skus = {sku for _order, demand in checked for sku in demand}
         results: list[InventoryLock | InsufficientStock] = []
@@ -349,10 +388,12 @@ class InventoryLedger:
         (nothing changed), or ``"parked"`` when the breaker held lines back for review
         (see :attr:`ReleaseResult.suspension`).
         """
+        _text("actor", actor)
+        _text("reason", reason)
         lock_key, token_order, known = self._opened(lock_id, order_id, ref)
         wanted = self._wanted(lines, known)
         skus = {line.sku for line in known}
-        now = self._clock.now()
+        now = self._now()
         since = now - self._release_window
         moved: dict[str, int] = {}
         parked: list[ParkedRelease] = []
@@ -422,10 +463,12 @@ class InventoryLedger:
         left to ship; nothing changed), ``"already_applied"`` (this ``ref`` was applied
         before).
         """
+        _text("actor", actor)
+        _text("reason", reason)
         lock_key, token_order, known = self._opened(lock_id, order_id, ref)
         wanted = self._wanted(lines, known)
         skus = {line.sku for line in known}
-        now = self._clock.now()
+        now = self._now()
         moved: dict[str, int] = {}
         unlocked: dict[str, int] = {}
         oversold: dict[str, int] = {}
@@ -512,7 +555,7 @@ class InventoryLedger:
         _text("actor", actor)
         lock_key, token_order, known = self._opened(lock_id, order_id, ref)
         skus = {line.sku for line in known}
-        now = self._clock.now()
+        now = self._now()
         confirmed: dict[str, int] = {}
         lapsed: dict[str, int] = {}
         held = False
@@ -606,7 +649,7 @@ class InventoryLedger:
         lock_key = park.lock_key
         order_id = park.order_id or ""
         lock_id = self._tokens.issue(lock_key, order_id)
-        now = self._clock.now()
+        now = self._now()
         with self._store.transaction((park.sku,)) as tx:
             if tx.approval_of(entry_id) is not None:
                 return ReleaseResult("already_released", lock_id, order_id)
@@ -665,10 +708,15 @@ class InventoryLedger:
         """Return the stock of up to ``limit`` expired lock lines; returns how many.
 
         Hosts call this from a periodic job; reads and writes of a SKU also expire its
-        due lines lazily, so a missed run never keeps stock locked from a buyer.
+        due lines lazily, so a missed run never keeps stock locked from a buyer. ``now``
+        (the ledger's clock by default) is aware and in the supported range, and is
+        used only up to the store's clock plus ``skew_tolerance``.
         """
-        at = self._clock.now() if now is None else now
+        at = self._now(now, path="now" if now is not None else "clock.now()")
         batch = self._expiry_batch if limit is None else limit
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise ValidationError("limit", limit, "expected a positive integer or None")
+        check.quantity("limit", batch)
         due = self._store.due_lines(at, batch)
         if not due:
             return 0
@@ -694,7 +742,7 @@ class InventoryLedger:
     def stock(self, sku: str) -> StockLevel:
         """``on_hand``, ``locked`` and ``available`` of ``sku``, after lazy expiry."""
         _text("sku", sku)
-        now = self._clock.now()
+        now = self._now()
         with self._store.transaction((sku,)) as tx:
             self._expire_lines(tx, (sku,), now, "system")
             balance = tx.balance(sku)
@@ -703,7 +751,7 @@ class InventoryLedger:
     def occupancy(self, order_id: str) -> tuple[LineOccupancy, ...]:
         """Each line still locked for ``order_id``: what the order page shows the buyer."""
         _text("order_id", order_id)
-        now = self._clock.now()
+        now = self._now()
         return tuple(
             LineOccupancy(
                 line.sku, line.remaining, line.locked_at, line.expires_at,

@@ -35,7 +35,20 @@ class InventoryStore(Protocol):
     never deadlock.
 
     The reads outside a transaction are snapshots for display and for ``verify()``.
+
+    :meth:`now` is the store's clock: the one every process sharing the store agrees on.
+    The ledger never decides expiry (nor dates an entry) later than it plus the ledger's
+    ``skew_tolerance``.
     """
+
+    def now(self) -> datetime:
+        """The store's current instant, aware, in UTC (added in 0.2).
+
+        A database server's ``now`` where there is one (PostgreSQL: ``clock_timestamp()``
+        or ``now()``); the machine's clock for a store every process reaches on one
+        machine (SQLite); the clock the store was given for an in-memory store.
+        """
+        ...
 
     def transaction(self, skus: Collection[str]) -> AbstractContextManager[InventoryTransaction]:
         """Open a write transaction touching only ``skus``; commit on a clean exit.

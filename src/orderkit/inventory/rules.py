@@ -27,6 +27,7 @@ from orderkit.inventory.entries import (
     LockLine,
 )
 from orderkit.model.errors import InsufficientStock, InvalidLock, ValidationError
+from orderkit.model.limits import MAX_QUANTITY
 
 __all__ = ["apply_entry"]
 
@@ -41,7 +42,8 @@ def apply_entry(
     would lower ``available`` below zero (or ``on_hand`` below zero, other than by a
     shipment), :class:`InvalidLock` when a lock line would resolve more units than it
     holds (or does not exist, or a confirm finds it due), :class:`ValidationError` for a
-    malformed entry.
+    malformed entry or one that would take a counter beyond ``MAX_QUANTITY`` either way
+    (the range every store holds).
     """
     kind = entry.kind
     qty = entry.qty
@@ -55,10 +57,16 @@ def apply_entry(
             raise ValidationError("entry.qty", qty, "expected an integer >= 0")
     elif qty <= 0:
         raise ValidationError("entry.qty", qty, "expected a positive integer")
+    if abs(qty) > MAX_QUANTITY:
+        raise ValidationError("entry.qty", qty, "beyond the range a store holds (2**63-1)")
 
     after_line = _line_after(entry, line)
     on_hand = balance.on_hand + entry.on_hand_delta
     locked = balance.locked + entry.locked_delta
+    if abs(on_hand) > MAX_QUANTITY or abs(locked) > MAX_QUANTITY:
+        raise ValidationError(
+            "entry.qty", qty, f"would take the counters of {entry.sku} beyond 2**63-1"
+        )
     available = on_hand - locked
     oversells = available < min(0, balance.available) and kind is not EntryKind.SHIP_UNLOCKED
     overships = on_hand < min(0, balance.on_hand) and kind not in SHIPPING

@@ -25,7 +25,7 @@ from orderkit.model import _checks as check
 from orderkit.model.errors import ValidationError
 from orderkit.model.money import Money
 from orderkit.model.orders import Address
-from orderkit.model.time import ensure_aware
+from orderkit.model.time import ensure_instant
 
 __all__ = [
     "EVENT_NAMES",
@@ -85,7 +85,7 @@ def _data(value: object) -> Mapping[str, Any]:
 
 
 def _at(value: object) -> datetime:
-    return ensure_aware(value, path="at")
+    return ensure_instant(value, path="at")
 
 
 @attrs.frozen

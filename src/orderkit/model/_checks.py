@@ -12,7 +12,8 @@ from datetime import datetime
 from typing import Any, Final, TypeVar
 
 from orderkit.model.errors import ValidationError
-from orderkit.model.time import ensure_aware
+from orderkit.model.limits import MAX_QUANTITY
+from orderkit.model.time import ensure_instant
 
 T = TypeVar("T")
 Validator = Callable[[Any, Any, Any], None]
@@ -20,6 +21,28 @@ Validator = Callable[[Any, Any, Any], None]
 
 #: The longest text a canonical field takes unless it says otherwise.
 TEXT_MAX_LENGTH: Final = 4096
+
+
+def encodable(path: str, value: str) -> str:
+    """Refuse text that does not encode as UTF-8 (a lone surrogate such as ``"\\udc80"``,
+    which JSON allows); every store and every hash writes text as UTF-8."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise ValidationError(
+                path, value, f"not encodable as UTF-8 (lone surrogate at {error.start})"
+            ) from None
+    return value
+
+
+def quantity(path: str, value: object, *, minimum: int = 1) -> int:
+    """An ``int`` (bools refused) from ``minimum`` to :data:`MAX_QUANTITY`."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(path, value, "expected an integer")
+    if not minimum <= value <= MAX_QUANTITY:
+        raise ValidationError(path, value, f"expected an integer from {minimum} to 2**63-1")
+    return value
 
 
 def text(*, allow_empty: bool = True, max_length: int = TEXT_MAX_LENGTH) -> Validator:
@@ -32,14 +55,20 @@ def text(*, allow_empty: bool = True, max_length: int = TEXT_MAX_LENGTH) -> Vali
             raise ValidationError(attribute.name, value, "must not be empty")
         if len(value) > max_length:
             raise ValidationError(attribute.name, value, f"longer than {max_length} characters")
+        encodable(attribute.name, value)
 
     return check
 
 
 def optional_text(_instance: object, attribute: Any, value: object) -> None:
     """A ``str`` field that may be ``None``."""
-    if value is not None and not isinstance(value, str):
+    if value is None:
+        return
+    if not isinstance(value, str):
         raise ValidationError(attribute.name, value, "expected a string or None")
+    if len(value) > TEXT_MAX_LENGTH:
+        raise ValidationError(attribute.name, value, f"longer than {TEXT_MAX_LENGTH} characters")
+    encodable(attribute.name, value)
 
 
 def instance(kind: type[Any] | tuple[type[Any], ...], *, optional: bool = False) -> Validator:
@@ -56,31 +85,28 @@ def instance(kind: type[Any] | tuple[type[Any], ...], *, optional: bool = False)
 
 
 def count(*, minimum: int = 0) -> Validator:
-    """An ``int`` field (bools refused) of at least ``minimum``."""
+    """An ``int`` field (bools refused) from ``minimum`` to :data:`MAX_QUANTITY`."""
 
     def check(_instance: object, attribute: Any, value: object) -> None:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValidationError(attribute.name, value, "expected an integer")
-        if value < minimum:
-            raise ValidationError(attribute.name, value, f"expected an integer >= {minimum}")
+        quantity(attribute.name, value, minimum=minimum)
 
     return check
 
 
 def aware(path: str) -> Callable[[object], datetime]:
-    """Converter: an aware datetime, normalised to UTC."""
+    """Converter: an aware datetime in the supported range, normalised to UTC."""
 
     def convert(value: object) -> datetime:
-        return ensure_aware(value, path=path)
+        return ensure_instant(value, path=path)
 
     return convert
 
 
 def optional_aware(path: str) -> Callable[[object], datetime | None]:
-    """Converter: ``None`` or an aware datetime, normalised to UTC."""
+    """Converter: ``None`` or an aware datetime in the supported range, in UTC."""
 
     def convert(value: object) -> datetime | None:
-        return None if value is None else ensure_aware(value, path=path)
+        return None if value is None else ensure_instant(value, path=path)
 
     return convert
 
@@ -129,9 +155,10 @@ def quantity_map(path: str) -> Callable[[object], dict[str, int]]:
         for key, qty in value.items():
             if not isinstance(key, str) or not key:
                 raise ValidationError(f"{path}", key, "keys must be non-empty strings")
-            if isinstance(qty, bool) or not isinstance(qty, int) or qty <= 0:
-                raise ValidationError(f"{path}[{key!r}]", qty, "expected a positive integer")
-            out[key] = qty
+            if len(key) > TEXT_MAX_LENGTH:
+                raise ValidationError(path, key, f"keys longer than {TEXT_MAX_LENGTH} characters")
+            encodable(path, key)
+            out[key] = quantity(f"{path}[{key!r}]", qty)
         return out
 
     return convert

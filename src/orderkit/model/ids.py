@@ -26,6 +26,7 @@ from typing import Final, cast
 
 import attrs
 
+from orderkit.model._checks import encodable
 from orderkit.model.errors import ValidationError
 
 __all__ = [
@@ -103,8 +104,10 @@ def parse_recon_id(text: str) -> ReconId:
 
 
 def _canonical(value: object, path: str) -> object:
-    if value is None or isinstance(value, bool | str):
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, str):
+        return encodable(path, value)
     if isinstance(value, Enum):
         return _canonical(value.value, path)
     if isinstance(value, int):
@@ -121,7 +124,10 @@ def _canonical(value: object, path: str) -> object:
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValidationError(path, value, "cannot fingerprint a naive datetime")
-        return {"$datetime": value.astimezone(UTC).isoformat()}
+        try:
+            return {"$datetime": value.astimezone(UTC).isoformat()}
+        except OverflowError:  # datetime.min east of UTC, datetime.max west of it
+            raise ValidationError(path, value, "instant out of range") from None
     if isinstance(value, date):
         return {"$date": value.isoformat()}
     if isinstance(value, Mapping):
@@ -130,6 +136,8 @@ def _canonical(value: object, path: str) -> object:
             name = key.value if isinstance(key, Enum) else key
             if not isinstance(name, str | int):
                 raise ValidationError(f"{path}.{key!r}", key, "mapping keys must be strings")
+            if isinstance(name, str):
+                encodable(f"{path}.{name!r}", name)
             out[str(name)] = _canonical(item, f"{path}.{name}")
         return out
     if isinstance(value, list | tuple):

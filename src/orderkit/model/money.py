@@ -18,6 +18,7 @@ from typing import Any, Final
 import attrs
 
 from orderkit.model.errors import CurrencyMismatch, ValidationError
+from orderkit.model.limits import MAX_AMOUNT, MAX_AMOUNT_PLACES
 
 __all__ = ["MINOR_DIGITS", "Money", "minor_digits"]
 
@@ -250,6 +251,12 @@ def _to_amount(value: object) -> Decimal:
         raise ValidationError("amount", value, "expected a Decimal, an int or a decimal string")
     if not amount.is_finite():
         raise ValidationError("amount", value, "expected a finite amount")
+    if abs(amount) > MAX_AMOUNT:
+        raise ValidationError("amount", value, "expected an amount of at most 10**15")
+    if amount.as_tuple().exponent < -MAX_AMOUNT_PLACES:  # type: ignore[operator]
+        raise ValidationError(
+            "amount", value, f"expected at most {MAX_AMOUNT_PLACES} decimal places"
+        )
     return amount
 
 

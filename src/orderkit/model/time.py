@@ -26,6 +26,8 @@ from orderkit.model.errors import ValidationError
 
 __all__ = [
     "DEFAULT_ACCOUNTING_TZ",
+    "EARLIEST",
+    "LATEST",
     "MILLIS_THRESHOLD",
     "UTC",
     "AccountingPeriod",
@@ -34,11 +36,19 @@ __all__ = [
     "accounting_date",
     "accounting_period",
     "ensure_aware",
+    "ensure_instant",
     "parse_timestamp",
     "zone",
 ]
 
 DEFAULT_ACCOUNTING_TZ: Final = "Asia/Shanghai"
+
+#: The first instant an order, an event or the inventory ledger accepts.
+EARLIEST: Final = datetime(1900, 1, 1, tzinfo=UTC)
+#: The first instant past the supported range. It leaves room to add any window or lock
+#: time-to-live (at most ten years) without overflowing ``datetime``, and keeps every
+#: accepted instant before :data:`orderkit.inventory.NEVER`.
+LATEST: Final = datetime(9000, 1, 1, tzinfo=UTC)
 
 #: Unix values at or above this are read as milliseconds (1e11 seconds is year 5138).
 MILLIS_THRESHOLD: Final = 100_000_000_000
@@ -66,7 +76,24 @@ def ensure_aware(value: object, *, path: str = "value") -> datetime:
         return value
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
         raise ValidationError(path, value, "expected an aware datetime (with a time zone)")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # datetime.min east of UTC, datetime.max west of it
+        raise ValidationError(path, value, "instant out of range") from None
+
+
+def ensure_instant(value: object, *, path: str = "value") -> datetime:
+    """Like :func:`ensure_aware`, and also within ``[EARLIEST, LATEST)``.
+
+    Every instant an order, an event or the ledger stores passes this check, so adding
+    a window or a time-to-live to it never overflows and every store can hold it.
+    """
+    instant = ensure_aware(value, path=path)
+    if not EARLIEST <= instant < LATEST:
+        raise ValidationError(
+            path, value, f"expected an instant from {EARLIEST.year} to before {LATEST.year}"
+        )
+    return instant
 
 
 def _from_unix(number: Decimal, raw: object, path: str) -> datetime:

@@ -30,7 +30,7 @@ import attrs
 from orderkit.model import _checks as check
 from orderkit.model.errors import ValidationError
 from orderkit.model.serialization import to_dict
-from orderkit.model.time import ensure_aware
+from orderkit.model.time import ensure_instant
 
 __all__ = [
     "STOCK_COMMIT",
@@ -102,7 +102,7 @@ def _payload_text(value: object) -> str:
 
 
 def _created_at(value: object) -> datetime:
-    return ensure_aware(value, path="created_at")
+    return ensure_instant(value, path="created_at")
 
 
 @attrs.frozen

@@ -17,7 +17,7 @@ import attrs
 from orderkit.model import _checks
 from orderkit.model.errors import ValidationError
 from orderkit.model.money import Money
-from orderkit.model.time import ensure_aware
+from orderkit.model.time import ensure_instant
 
 __all__ = ["KINDS", "Record", "Rejected"]
 
@@ -47,7 +47,7 @@ def _optional_ref(value: object) -> str | None:
 
 
 def _to_at(value: object) -> datetime:
-    return ensure_aware(value, path="at")
+    return ensure_instant(value, path="at")
 
 
 def _links(value: object) -> tuple[str, ...]:

@@ -484,6 +484,8 @@ class CrashingStore:
             yield _CrashingTransaction(tx, self)
         self._crash("after the commit")
 
+    def now(self) -> datetime:
+        return self.inner.now()
 
     def balance(self, sku: str) -> Balance:
         return self.inner.balance(sku)

@@ -19,6 +19,7 @@ from types import TracebackType
 from orderkit.inventory.entries import Balance, EntryKind, LedgerEntry, LockLine
 from orderkit.inventory.rules import apply_entry
 from orderkit.model.errors import ValidationError
+from orderkit.model.time import Clock, SystemClock
 
 __all__ = ["MemoryInventoryStore"]
 
@@ -28,9 +29,14 @@ def _due_order(line: LockLine) -> tuple[datetime, str, str]:
 
 
 class MemoryInventoryStore:
-    """The inventory ledger in dicts, guarded by one lock; same contract as SQLite."""
+    """The inventory ledger in dicts, guarded by one lock; same contract as SQLite.
 
-    def __init__(self) -> None:
+    ``clock`` is the store's clock (:meth:`now`; the system clock by default): the one
+    every ledger on this store defers to when its own clock runs ahead.
+    """
+
+    def __init__(self, *, clock: Clock | None = None) -> None:
+        self._clock: Clock = SystemClock() if clock is None else clock
         self._lock = threading.Lock()
         self._balances: dict[str, Balance] = {}
         #: lock key -> SKU -> line, locks in the order they were taken.
@@ -66,6 +72,10 @@ class MemoryInventoryStore:
                 self._releases.setdefault(entry.sku, []).append(entry.at)
             elif entry.kind is EntryKind.APPROVE and entry.ref is not None:
                 self._approvals[entry.ref] = entry
+
+    def now(self) -> datetime:
+        """The store's clock: the instant every ledger on this store defers to."""
+        return self._clock.now()
 
     # --- reads -------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from orderkit.adapters.sqlite._db import Database
 from orderkit.inventory.entries import Balance, EntryKind, LedgerEntry, LockLine
 from orderkit.inventory.rules import apply_entry
 from orderkit.model.errors import StoreError, ValidationError
+from orderkit.model.time import Clock, SystemClock
 
 __all__ = ["SQLiteInventoryStore"]
 
@@ -163,9 +164,14 @@ class SQLiteInventoryStore:
     """The inventory ledger in a SQLite file shared by every process on the machine.
 
     ``durable=True`` (the default) makes every committed lock survive a power cut.
+    ``clock`` is the store's clock (:meth:`now`): by default the machine's clock, which
+    is what SQLite's own ``'now'`` reads and what every process on the file shares.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, durable: bool = True) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, durable: bool = True, clock: Clock | None = None
+    ) -> None:
+        self._clock: Clock = SystemClock() if clock is None else clock
         self._db = Database(path, durable=durable)
         self._db.ensure_schema("inventory", _MIGRATIONS)
 
@@ -181,6 +187,10 @@ class SQLiteInventoryStore:
             transaction = _SQLiteTransaction(conn, skus)
             yield transaction
             transaction.flush()
+
+    def now(self) -> datetime:
+        """The store's clock: the machine's, read without a round trip to the file."""
+        return self._clock.now()
 
     # --- reads -------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ below zero: the store books it and ``verify()`` reports the oversell.
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from orderkit.inventory.entries import NEVER, Balance, EntryKind, InventoryLock,
 from orderkit.inventory.ledger import InventoryLedger
 from orderkit.inventory.ports import InventoryStore
 from orderkit.model.errors import InsufficientStock, InvalidLock, OrderkitError, ValidationError
+from orderkit.model.limits import MAX_QUANTITY
 from orderkit.testing.clock import ManualClock
 
 __all__ = ["InventoryStoreContract"]
@@ -68,6 +70,11 @@ def _ship(
     )
 
 
+def _append(store: InventoryStore, entry: LedgerEntry) -> None:
+    with store.transaction({entry.sku}) as tx:
+        tx.append(entry)
+
+
 def _refused(kind: type[OrderkitError], action: Callable[[], object]) -> OrderkitError:
     try:
         action()
@@ -97,6 +104,26 @@ class InventoryStoreContract:
         assert list(store.entries()) == []
         assert list(store.all_lock_lines()) == []
         assert store.pending_parks() == ()
+
+    def test_the_store_clock_is_aware_utc_and_never_runs_backwards(self) -> None:
+        store = self.create_store()
+        first = store.now()
+        second = store.now()
+        assert first.utcoffset() == timedelta(0)
+        assert second >= first
+
+    def test_counters_beyond_the_store_range_are_refused_and_nothing_is_written(
+        self,
+    ) -> None:
+        store = self._seeded(TEA=MAX_QUANTITY)
+        before = list(store.entries())
+        for entry in (_receive("TEA", 1), _receive("CUP", MAX_QUANTITY + 1)):
+            error = _refused(ValidationError, functools.partial(_append, store, entry))
+            assert isinstance(error, ValidationError)
+            assert (error.path, error.value) == ("entry.qty", entry.qty)
+        assert list(store.entries()) == before
+        assert store.balance("TEA") == Balance(MAX_QUANTITY, 0)
+        assert store.balance("CUP") == Balance(0, 0)
 
     def test_entries_round_trip_exactly_and_in_order(self) -> None:
         store = self.create_store()
