@@ -432,11 +432,18 @@ def test_normalize_refuses_hostile_payload_fields_with_orderkit_errors(
     only_orderkit_errors(lambda: normalize(platform, _replaced(payload, leaf, bad)))
 
 
-def _csv_fixture(name: str) -> list[str]:
-    return (FIXTURES / "reconcile" / name).read_text(encoding="utf-8").splitlines()
+def _csv_fixture(name: str, encoding: str = "utf-8") -> list[str]:
+    return (FIXTURES / "reconcile" / name).read_text(encoding=encoding).splitlines()
 
 
-READERS = [("erp", "erp_2026-02-16.csv"), ("pos", "pos_store7.csv")]
+#: Every reader, with the file it reads and that file's encoding (Alipay exports GBK).
+READERS = [
+    ("erp", "erp_2026-02-16.csv", "utf-8"),
+    ("pos", "pos_store7.csv", "utf-8"),
+    ("bank-csv", "bank_2026-02.csv", "utf-8"),
+    ("wechatpay", "wechatpay_20260216.csv", "utf-8"),
+    ("alipay", "alipay_20260216.csv", "gbk"),
+]
 
 
 @FAST
@@ -447,8 +454,8 @@ READERS = [("erp", "erp_2026-02-16.csv"), ("pos", "pos_store7.csv")]
 def test_readers_and_reconcile_turn_hostile_cells_into_rejects_or_records(
     data: st.DataObject, cell: str
 ) -> None:
-    fmt, name = data.draw(st.sampled_from(READERS))
-    lines = _csv_fixture(name)
+    fmt, name, encoding = data.draw(st.sampled_from(READERS))
+    lines = _csv_fixture(name, encoding)
     row = data.draw(st.integers(1, len(lines) - 1))
     cells = lines[row].split(",")
     column = data.draw(st.integers(0, len(cells) - 1))
@@ -456,7 +463,10 @@ def test_readers_and_reconcile_turn_hostile_cells_into_rejects_or_records(
     lines[row] = ",".join(cells)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / name
-        path.write_bytes("\n".join(lines).encode("utf-8", "surrogatepass"))
+        # What GBK cannot hold becomes "?" in a GBK file; UTF-8 files keep even a lone
+        # surrogate, as a broken export would.
+        errors = "surrogatepass" if encoding == "utf-8" else "replace"
+        path.write_bytes("\n".join(lines).encode(encoding, errors))
         read: list[object] = []
 
         def run() -> None:
