@@ -16,7 +16,23 @@
   :func:`~orderkit.testing.crash.run_plan`).
 """
 
-from orderkit.testing.channel import FileChannelClient
-from orderkit.testing.clock import ManualClock
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from orderkit.adapters._lazy import lazy_names
+
+if TYPE_CHECKING:
+    from orderkit.testing.channel import FileChannelClient
+    from orderkit.testing.clock import ManualClock
 
 __all__ = ["FileChannelClient", "ManualClock"]
+
+#: Each name and its module, imported when first used: a crash test's worker process
+#: that needs only ``orderkit.testing.crash`` does not load sync and the maps.
+_MODULES = {
+    "FileChannelClient": "orderkit.testing.channel",
+    "ManualClock": "orderkit.testing.clock",
+}
+
+__getattr__, __dir__ = lazy_names(__name__, _MODULES, globals())
