@@ -16,7 +16,8 @@ cancelled, or 1 of 3 refunded, without losing track of the rest.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+import weakref
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from enum import IntEnum, StrEnum
@@ -845,6 +846,10 @@ class Order:
     @property
     def sold_value(self) -> SoldValue:
         """What the buyer pays for the units still sold (see :class:`SoldValue`)."""
+        value: SoldValue = _derived(self, "sold_value", self._sold_value)
+        return value
+
+    def _sold_value(self) -> SoldValue:
         currency = self.currency
         minor = minor_digits(currency)
         zero = Money.zero(currency).amount
@@ -905,7 +910,13 @@ class Order:
         """Each line's share of the adjustments, as ``(slot, units covered) -> amount``
         (slots: discounts, shipping, tax, rounding): its own adjustments, plus its part
         of the order-level discounts and tax, spread by line value (by units when every
-        line is free)."""
+        line is free). Shared: callers must not change it."""
+        parts: dict[str, dict[tuple[int, int], Decimal]] = _derived(
+            self, "line_parts", self._compute_line_parts
+        )
+        return parts
+
+    def _compute_line_parts(self) -> dict[str, dict[tuple[int, int], Decimal]]:
         currency = self.currency
         parts: dict[str, dict[tuple[int, int], Decimal]] = {line.line_id: {} for line in self.lines}
         quantity = {line.line_id: line.quantity for line in self.lines}
@@ -937,6 +948,10 @@ class Order:
     def totals(self) -> OrderTotals:
         """Goods, shipping, discounts, payable, what is still sold, paid and refunded, and
         settlement, exact to the cent."""
+        value: OrderTotals = _derived(self, "totals", self._totals)
+        return value
+
+    def _totals(self) -> OrderTotals:
         # Every amount on an order shares its currency (checked on construction), so the
         # sums run on Decimals and become Money once at the end.
         currency = self.currency
@@ -1003,6 +1018,32 @@ def _spread_weights(
     return [line.quantity for line in lines]
 
 
+#: Values derived from an order, kept while the order lives: an order is immutable, so
+#: its totals never change, and a decision reads them several times (the guard, the
+#: handler, the refund check). Keyed by ``id``; the weak reference's callback drops the
+#: entry when the order is freed, before its ``id`` can be reused.
+_DERIVED: dict[int, tuple[weakref.ref[Order], dict[str, Any]]] = {}
+
+
+def _derived(order: Order, name: str, compute: Callable[[], Any]) -> Any:
+    """``compute()``, once per order and ``name``."""
+    key = id(order)
+    entry = _DERIVED.get(key)
+    if entry is None or entry[0]() is not order:
+
+        def forget(_gone: weakref.ref[Order]) -> None:
+            _DERIVED.pop(key, None)
+
+        entry = (weakref.ref(order, forget), {})
+        _DERIVED[key] = entry
+    cache = entry[1]
+    try:
+        return cache[name]
+    except KeyError:
+        value = cache[name] = compute()
+        return value
+
+
 #: Order-level kinds that stay with the order instead of being spread over its lines.
 _ORDER_CHARGES: Final = frozenset({AdjustmentKind.SHIPPING, AdjustmentKind.ROUNDING})
 
@@ -1021,6 +1062,8 @@ def _units_share(shares: list[tuple[Decimal, int]], sold: int, minor: int) -> De
     units it covers that are still sold, summed exactly and rounded once, half up, to
     the smallest digit of the amounts. Rounding once keeps a unit's share within its
     exact part by less than one fen, so no unit carries more discount than its price."""
+    if all(sold >= covered for _total, covered in shares):  # every covered unit is sold
+        return sum((total for total, _covered in shares), Decimal(0))
     digits = minor
     exact = Fraction(0)
     for total, covered in shares:
