@@ -11,10 +11,13 @@ import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Final, NoReturn
+from typing import TYPE_CHECKING, Final, NoReturn
 
 from orderkit import __version__
 from orderkit.model.errors import OrderkitError, StoreError
+
+if TYPE_CHECKING:
+    from orderkit.sync import Sync
 
 __all__ = [
     "EXIT_CODES",
@@ -154,6 +157,18 @@ def _wave(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _open_sync(db: str) -> Sync:
+    """A Sync on the SQLite file ``db``: orders and what sync saw on one file, so a
+    batch commits with one fsync. No stock ledger: a file of payloads says nothing of
+    the stock on hand (a host that keeps stock runs ``Sync`` with its ledger)."""
+    from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteSyncStore
+    from orderkit.lifecycle import OrderService
+    from orderkit.sync import Sync
+
+    repository = SQLiteOrderRepository(db)
+    return Sync(repository, OrderService(repository), store=SQLiteSyncStore(db))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; subcommands register themselves here."""
     parser = _Parser(
@@ -201,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     wave.add_argument("--limit", metavar="N", type=int, default=100_000,
                       help="the most paid orders to consider (oldest first)")
     wave.set_defaults(handler=_wave)
+    from orderkit.sync.cli import add_sync_commands
+
+    add_sync_commands(commands, _open_sync)  # sync, backfill
     # (commands are registered above this line)
     for command in commands.choices.values():
         command.epilog = _EPILOG

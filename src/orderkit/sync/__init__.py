@@ -8,22 +8,29 @@ what it could not map as dead letters. See ``docs/sync.md``.
 """
 
 from orderkit.sync.diff import SYNC_ACTOR, UNKNOWN_WAYBILL, initial, next_event
+from orderkit.sync.feed import MemoryChannelClient, read_payloads
 from orderkit.sync.limits import LIMITS, PlatformLimits, limits_for, windows
 from orderkit.sync.modified import modified_at, payload_digest, payload_text
-from orderkit.sync.ports import ChannelClient, OrderLookup, SyncStore
-from orderkit.sync.records import Cursor, DeadLetter, Page, Seen
-from orderkit.sync.sync import Sync, SyncReport
+from orderkit.sync.ports import ChannelClient, ListingClient, OrderLookup, SyncStore
+from orderkit.sync.records import Cursor, DeadLetter, Listed, Listing, Page, Seen
+from orderkit.sync.sync import DEFAULT_BATCH, Progress, Sync, SyncReport
 
 __all__ = [
+    "DEFAULT_BATCH",
     "LIMITS",
     "SYNC_ACTOR",
     "UNKNOWN_WAYBILL",
     "ChannelClient",
     "Cursor",
     "DeadLetter",
+    "Listed",
+    "Listing",
+    "ListingClient",
+    "MemoryChannelClient",
     "OrderLookup",
     "Page",
     "PlatformLimits",
+    "Progress",
     "Seen",
     "Sync",
     "SyncReport",
@@ -34,5 +41,6 @@ __all__ = [
     "next_event",
     "payload_digest",
     "payload_text",
+    "read_payloads",
     "windows",
 ]

@@ -7,14 +7,14 @@ Every method that can fail for infrastructure reasons raises
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from orderkit.lifecycle.ports import OrderRepository
-from orderkit.sync.records import Cursor, DeadLetter, Page, Seen
+from orderkit.sync.records import Cursor, DeadLetter, Listing, Page, Seen
 
-__all__ = ["ChannelClient", "OrderLookup", "SyncStore"]
+__all__ = ["ChannelClient", "ListingClient", "OrderLookup", "SyncStore"]
 
 
 #: What sync needs of the order repository: ``find_by_channel`` and ``find_by_waybill``,
@@ -48,6 +48,20 @@ class ChannelClient(Protocol):
 
 
 @runtime_checkable
+class ListingClient(ChannelClient, Protocol):
+    """A :class:`ChannelClient` that also offers a cheap listing of the orders changed
+    in a window as ``(channel order id, modified time)`` only (most marketplaces have
+    one: an increment call without the order details), which
+    :meth:`~orderkit.sync.Sync.sweep` reads to fetch only what is newer than stored.
+    """
+
+    def listed(self, since: datetime, until: datetime, cursor: str | None) -> Listing:
+        """One page of the ids and modified times of the orders changed in ``[since,
+        until]``; ``cursor`` as for :meth:`ChannelClient.changed`."""
+        ...
+
+
+@runtime_checkable
 class SyncStore(Protocol):
     """What sync remembers: the newest version seen of each order, one cursor per
     platform and shop, and the dead letters.
@@ -61,6 +75,17 @@ class SyncStore(Protocol):
 
     def seen(self, platform: str, channel_order_id: str) -> Seen | None:
         """The newest version applied of this order, or ``None``."""
+        ...
+
+    def seen_many(self, platform: str, channel_order_ids: Collection[str]) -> dict[str, Seen]:
+        """The newest version applied of each of these orders that has one, by channel
+        order id, in one read (a page of payloads is checked at once)."""
+        ...
+
+    def seen_digests(self, platform: str, digests: Collection[str]) -> dict[str, Seen]:
+        """The newest versions applied of this platform's orders whose digest is one of
+        ``digests``, by digest, in one read: a payload identical to one of them is
+        unchanged, and needs no mapping to tell."""
         ...
 
     def mark_seen(self, seen: Seen) -> bool:

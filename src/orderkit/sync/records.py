@@ -13,7 +13,7 @@ from orderkit.model import _checks as check
 from orderkit.model.errors import ValidationError
 from orderkit.model.time import ensure_aware
 
-__all__ = ["PAYLOAD_MAX_LENGTH", "Cursor", "DeadLetter", "Page", "Seen"]
+__all__ = ["PAYLOAD_MAX_LENGTH", "Cursor", "DeadLetter", "Listed", "Listing", "Page", "Seen"]
 
 #: Longest payload text a dead letter keeps (a marketplace order is a few kilobytes).
 PAYLOAD_MAX_LENGTH: Final = 4_000_000
@@ -122,3 +122,31 @@ class Page:
         for index, payload in enumerate(value):
             if not isinstance(payload, Mapping):
                 raise ValidationError(f"payloads[{index}]", payload, "expected a JSON object")
+
+
+@attrs.frozen
+class Listed:
+    """One entry of a channel's cheap listing: a channel order id (as the platform map
+    gives it) and the platform's modified time of its newest version."""
+
+    channel_order_id: str = attrs.field(validator=check.text(allow_empty=False))
+    modified_at: datetime = attrs.field(converter=_modified_at)
+
+
+def _listed(value: Iterable[Listed]) -> tuple[Listed, ...]:
+    if isinstance(value, Mapping | str) or not isinstance(value, Iterable):
+        raise ValidationError("entries", value, "expected a sequence of Listed")
+    out = tuple(value)
+    for index, entry in enumerate(out):
+        if not isinstance(entry, Listed):
+            raise ValidationError(f"entries[{index}]", entry, "expected a Listed")
+    return out
+
+
+@attrs.frozen
+class Listing:
+    """One page of a channel's id-and-modified-time listing, and the token of the next
+    page (``None`` on the last)."""
+
+    entries: tuple[Listed, ...] = attrs.field(converter=_listed)
+    next: str | None = attrs.field(default=None, validator=check.optional_text)

@@ -1,12 +1,13 @@
 """``Sync``: webhooks, polls and backfills through one path onto the stored orders.
 
-Every payload, however it came, goes through :meth:`Sync._ingest`: read the platform's
-modified time and map the payload; a payload older than the version already applied is
-stale and ignored, an identical one is a no-op; otherwise the order is found by
-``(channel, channel order id)`` and, inside one
-:meth:`~orderkit.lifecycle.ports.OrderRepository.atomic` block, placed in its initial
-form when new (:meth:`OrderService.place`: stock locked, recon id issued) and brought
-to the mapped state through :meth:`OrderService.handle`, one event at a time
+Every payload, however it came, goes through :meth:`Sync._batch` (a webhook is a batch
+of one, a poll or a backfill one batch per page): read the platform's modified time and
+map the payload; a payload older than the version already applied is stale and ignored,
+an identical one is a no-op; otherwise the order is found by ``(channel, channel order
+id)`` and, inside one :meth:`~orderkit.lifecycle.ports.OrderRepository.atomic` block
+per batch (a nested block per payload), placed in its initial form when new
+(:meth:`OrderService.place`: stock locked, recon id issued) and brought to the mapped
+state through :meth:`OrderService.handle`, one event at a time
 (:mod:`orderkit.sync.diff`), with what sync saw of it. A payload that fails to map, or
 whose events the lifecycle refuses, is kept as a dead letter with the error, and
 nothing of it is written.
@@ -15,7 +16,8 @@ nothing of it is written.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final, Literal
 
@@ -23,19 +25,22 @@ import attrs
 
 from orderkit.lifecycle.service import OrderService
 from orderkit.mapping.registry import Registry, default_registry
-from orderkit.model.errors import DuplicateOrder, RefusedError, ValidationError
+from orderkit.model.errors import DuplicateOrder, OrderkitError, RefusedError, ValidationError
 from orderkit.model.orders import Order
 from orderkit.model.time import Clock, SystemClock, ensure_aware
 from orderkit.numbering.issuer import ReconIdIssuer
 from orderkit.sync.diff import initial, next_event
 from orderkit.sync.limits import PlatformLimits, limits_for, windows
 from orderkit.sync.modified import modified_at, payload_digest, payload_text
-from orderkit.sync.ports import ChannelClient, OrderLookup, SyncStore
+from orderkit.sync.ports import ChannelClient, ListingClient, OrderLookup, SyncStore
 from orderkit.sync.records import Cursor, DeadLetter, Seen
 
-__all__ = ["Sync", "SyncReport"]
+__all__ = ["DEFAULT_BATCH", "Progress", "Sync", "SyncReport"]
 
 Outcome = Literal["new", "updated", "unchanged", "stale", "dead_lettered"]
+
+#: Payloads :meth:`Sync.receive_many` applies per commit unless told otherwise.
+DEFAULT_BATCH: Final = 100
 
 #: Most events one payload may bring (a fresh order that is already completed takes
 #: pay, ship, deliver and complete; the bound only stops a map that never converges).
@@ -73,8 +78,60 @@ class SyncReport:
                 f"stale {self.stale}, dead letters {self.dead_lettered}")
 
 
+#: Called after every batch with the report so far and the fraction of the work done
+#: (of the payloads for :meth:`Sync.receive_many`, of the time span for a poll or a
+#: backfill), between 0 and 1: what a progress bar shows.
+Progress = Callable[[SyncReport, float], None]
+
+
 def _one(outcome: Outcome) -> SyncReport:
     return SyncReport(**{outcome: 1})
+
+
+def _count(outcomes: Iterable[Outcome]) -> SyncReport:
+    tally = Counter(outcomes)
+    return SyncReport(tally["new"], tally["updated"], tally["unchanged"], tally["stale"],
+                      tally["dead_lettered"])
+
+
+@attrs.frozen
+class _Mapped:
+    """A payload of a batch that mapped: its place in the batch, its canonical text and
+    digest, its platform modified time and the order it maps to."""
+
+    index: int
+    text: str
+    digest: str
+    modified: datetime
+    target: Order
+
+
+def _decide(seen: Seen | None, item: _Mapped) -> Outcome | None:
+    """``stale`` or ``unchanged`` when what sync saw already decides ``item``."""
+    if seen is None:
+        return None
+    if item.modified < seen.modified_at:
+        return "stale"
+    if item.modified == seen.modified_at and item.digest == seen.digest:
+        return "unchanged"
+    return None
+
+
+class _Tally:
+    """A poll's or a backfill's report so far, told to a :data:`Progress` hook after
+    every page as the fraction of ``[since, until]`` read."""
+
+    def __init__(self, since: datetime, until: datetime, hook: Progress | None) -> None:
+        self.since = since
+        self.span = until - since
+        self.hook = hook
+        self.report = SyncReport()
+
+    def add(self, page: SyncReport, reached: datetime) -> None:
+        self.report += page
+        if self.hook is not None:
+            fraction = 1.0 if not self.span else (reached - self.since) / self.span
+            self.hook(self.report, min(max(fraction, 0.0), 1.0))
 
 
 class Sync:
@@ -117,6 +174,15 @@ class Sync:
 
     # --- the three ways in -------------------------------------------------------------
 
+    def _seen_key(self, platform: str) -> str:
+        """Whose orders ``platform``'s payloads are (the map's channel identity: ``taobao``
+        and ``tmall`` read the same trades), so what sync saw of a trade is found
+        whichever name delivered it."""
+        try:
+            return self.maps.plan(platform).channel
+        except OrderkitError:
+            return platform
+
     def receive(
         self, platform: str, payload: Mapping[str, Any], *, received_at: datetime
     ) -> SyncReport:
@@ -124,8 +190,42 @@ class Sync:
         received_at = ensure_aware(received_at, path="received_at")
         return _one(self._ingest(platform, payload, received_at)[0])
 
+    def receive_many(
+        self,
+        platform: str,
+        payloads: Sequence[Mapping[str, Any]],
+        *,
+        received_at: datetime,
+        batch: int = DEFAULT_BATCH,
+        progress: Progress | None = None,
+    ) -> SyncReport:
+        """Webhooks drained in bulk (a queue, an export file): apply ``payloads`` in
+        order, ``batch`` per commit, each exactly as :meth:`receive` would.
+
+        A payload that fails becomes a dead letter without undoing the rest of its
+        batch; a crash leaves every batch applied or not at all.
+        """
+        received_at = ensure_aware(received_at, path="received_at")
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise ValidationError("batch", batch, "expected an integer >= 1")
+        if isinstance(payloads, Mapping | str) or not isinstance(payloads, Sequence):
+            raise ValidationError("payloads", payloads, "expected a sequence of JSON objects")
+        report = SyncReport()
+        for start in range(0, len(payloads), batch):
+            chunk = payloads[start:start + batch]
+            report += _count(outcome for outcome, _at, _id in
+                             self._batch(platform, chunk, received_at))
+            if progress is not None:
+                progress(report, min(start + batch, len(payloads)) / len(payloads))
+        return report
+
     def poll(
-        self, platform: str, client: ChannelClient, *, start: datetime | None = None
+        self,
+        platform: str,
+        client: ChannelClient,
+        *,
+        start: datetime | None = None,
+        progress: Progress | None = None,
     ) -> SyncReport:
         """A polling pass: read every order changed since this platform and shop's
         cursor (less the settle margin) up to now, window by window, and move the
@@ -146,10 +246,9 @@ class Sync:
                 now - limits.max_window
             )
         since = min(since, now)
-        report = SyncReport()
+        tally = _Tally(since, now, progress)
         for low, high in windows(limits, since, now, now=now):
-            done, top, ids = self._window(platform, client, low, high)
-            report += done
+            _done, top, ids = self._window(platform, client, low, high, tally)
             mark = high - limits.settle
             if top is not None and top >= mark:
                 mark, held = top, ids
@@ -160,18 +259,71 @@ class Sync:
             else:
                 cursor = cursor.advanced(mark, held)
             cursor = self.store.save_cursor(cursor)
-        return report
+        return tally.report
 
     def backfill(
-        self, platform: str, client: ChannelClient, since: datetime, until: datetime
+        self,
+        platform: str,
+        client: ChannelClient,
+        since: datetime,
+        until: datetime,
+        *,
+        progress: Progress | None = None,
     ) -> SyncReport:
-        """Read every order changed in ``[since, until]`` through the same path; the
-        cursor does not move."""
+        """Read every order changed in ``[since, until]`` through the same path, one
+        commit per page; the cursor does not move."""
         limits = limits_for(platform, self.limits)
-        report = SyncReport()
-        for low, high in windows(limits, since, until, now=self.clock.now()):
-            report += self._window(platform, client, low, high)[0]
-        return report
+        spans = windows(limits, since, until, now=self.clock.now())
+        tally = _Tally(ensure_aware(since, path="since"), ensure_aware(until, path="until"),
+                       progress)
+        for low, high in spans:
+            self._window(platform, client, low, high, tally)
+        return tally.report
+
+    def sweep(
+        self,
+        platform: str,
+        client: ListingClient,
+        since: datetime,
+        until: datetime,
+        *,
+        progress: Progress | None = None,
+    ) -> SyncReport:
+        """The cheap backstop: list the ids and modified times of the orders changed in
+        ``[since, until]`` (:meth:`ListingClient.listed`), compare each page of the
+        listing with what sync saw in one read, fetch (:meth:`ChannelClient.get`) only
+        the orders listed newer than stored (or never seen), and apply them as one
+        batch. Listed orders not newer than stored are counted ``unchanged`` without a
+        fetch; an order the platform no longer returns is skipped. The cursor does not
+        move.
+        """
+        if not isinstance(client, ListingClient):
+            raise ValidationError("client", client, "expected a client with listed()")
+        limits = limits_for(platform, self.limits)
+        spans = windows(limits, since, until, now=self.clock.now())
+        tally = _Tally(ensure_aware(since, path="since"), ensure_aware(until, path="until"),
+                       progress)
+        for low, high in spans:
+            token: str | None = None
+            while True:
+                listing = client.listed(low, high, token)
+                seen = self.store.seen_many(
+                    self._seen_key(platform), [entry.channel_order_id for entry in listing.entries]
+                )
+                wanted = [
+                    entry.channel_order_id for entry in listing.entries
+                    if (known := seen.get(entry.channel_order_id)) is None
+                    or entry.modified_at > known.modified_at
+                ]
+                fetched = [p for p in map(client.get, wanted) if p is not None]
+                done = _count(outcome for outcome, _at, _id in
+                              self._batch(platform, fetched, self.clock.now()))
+                done += SyncReport(unchanged=len(listing.entries) - len(wanted))
+                tally.add(done, low if listing.next is not None else high)
+                if listing.next is None:
+                    break
+                token = listing.next
+        return tally.report
 
     def replay_dead_letters(self, platform: str | None = None) -> SyncReport:
         """Run every dead letter (of ``platform``) through the path again, as received
@@ -189,26 +341,32 @@ class Sync:
     # --- one window, one payload -------------------------------------------------------
 
     def _window(
-        self, platform: str, client: ChannelClient, low: datetime, high: datetime
+        self,
+        platform: str,
+        client: ChannelClient,
+        low: datetime,
+        high: datetime,
+        tally: _Tally,
     ) -> tuple[SyncReport, datetime | None, frozenset[str]]:
-        """Read every page of ``[low, high]``; the latest platform modified time among
-        its orders and the ids stored at exactly that time."""
+        """Read every page of ``[low, high]``, each page one batch; the latest platform
+        modified time among its orders and the ids stored at exactly that time."""
         report = SyncReport()
         top: datetime | None = None
         ids: set[str] = set()
         token: str | None = None
         while True:
             page = client.changed(low, high, token)
-            for payload in page.payloads:
-                received_at = self.clock.now()
-                outcome, stamp, order_id = self._ingest(platform, payload, received_at)
-                report += _one(outcome)
+            results = self._batch(platform, page.payloads, self.clock.now())
+            done = _count(outcome for outcome, _at, _id in results)
+            report += done
+            for _outcome, stamp, order_id in results:
                 if stamp is None or order_id is None:
                     continue
                 if top is None or stamp > top:
                     top, ids = stamp, {order_id}
                 elif stamp == top:
                     ids.add(order_id)
+            tally.add(done, low if page.next is not None else high)
             if page.next is None:
                 return report, top, frozenset(ids)
             token = page.next
@@ -216,46 +374,103 @@ class Sync:
     def _ingest(
         self, platform: str, payload: Mapping[str, Any], received_at: datetime
     ) -> tuple[Outcome, datetime | None, str | None]:
-        """Apply one payload: its outcome, its modified time and channel order id
-        (``None`` when it did not map)."""
-        if not isinstance(payload, Mapping):
-            raise ValidationError("payload", payload, "expected a JSON object")
-        text = payload_text(payload)
-        digest = payload_digest(text)
-        try:
-            modified = modified_at(platform, payload)
-            target = self.maps.normalize(platform, payload)
-        except ValidationError as error:
-            return self._dead(platform, text, digest, error, received_at), None, None
-        position = (modified, target.channel_order_id)
-        quick = self._settled(platform, target, modified, digest)
-        if quick is not None:
-            return (quick, *position)
-        try:
-            with self.repository.atomic():
-                outcome = self._settled(platform, target, modified, digest)
-                if outcome is None:
-                    outcome = self._apply(target, modified)
-                    self.store.mark_seen(
-                        Seen(platform, target.channel_order_id, modified, digest, received_at)
-                    )
-        except (ValidationError, RefusedError) as error:
-            outcome = self._dead(platform, text, digest, error, received_at)
-        return (outcome, *position)
+        """Apply one payload (a batch of one)."""
+        return self._batch(platform, (payload,), received_at)[0]
 
-    def _settled(
-        self, platform: str, target: Order, modified: datetime, digest: str
-    ) -> Outcome | None:
-        """``stale`` or ``unchanged`` when what is stored already decides it."""
-        seen = self.store.seen(platform, target.channel_order_id)
-        if seen is None:
-            return None
-        if modified < seen.modified_at:
-            self.store.mark_stale(platform, target.channel_order_id)
-            return "stale"
-        if modified == seen.modified_at and digest == seen.digest:
-            return "unchanged"
-        return None
+    def _batch(
+        self, platform: str, payloads: Sequence[Mapping[str, Any]], received_at: datetime
+    ) -> list[tuple[Outcome, datetime | None, str | None]]:
+        """Apply a page of payloads, in order; per payload its outcome, its modified
+        time and its channel order id (``None`` when it did not map).
+
+        First every payload's canonical text and digest (a value JSON cannot hold is
+        refused before anything is written), and one read of the versions sync applied
+        with those digests: a payload identical to the newest version applied of its
+        order is ``unchanged`` without being mapped, and without a transaction. The
+        rest are mapped and run inside one
+        :meth:`~orderkit.lifecycle.ports.OrderRepository.atomic` block (one commit,
+        one ``fsync`` on SQLite), which reads what sync saw of their orders in one read
+        under the write lock, applies each payload inside a nested block of its own (a
+        savepoint: a refused payload becomes a dead letter without undoing the others)
+        and records what it saw of every applied order before the block commits. A
+        crash leaves the whole page applied with its sync records, or none of it.
+        """
+        texts: list[tuple[str, str]] = []
+        for index, payload in enumerate(payloads):
+            if not isinstance(payload, Mapping):
+                path = "payload" if len(payloads) == 1 else f"payloads[{index}]"
+                raise ValidationError(path, payload, "expected a JSON object")
+            text = payload_text(payload)
+            texts.append((text, payload_digest(text)))
+        hits = self.store.seen_digests(
+            self._seen_key(platform), [digest for _text, digest in texts]
+        )
+        known = Counter(hits[digest].channel_order_id for _text, digest in texts
+                        if digest in hits)
+        results: list[tuple[Outcome, datetime | None, str | None] | None] = []
+        failed: list[tuple[str, str, ValidationError]] = []
+        pending: list[_Mapped] = []
+        for payload, (text, digest) in zip(payloads, texts, strict=True):
+            hit = hits.get(digest)
+            if hit is not None and known[hit.channel_order_id] == 1:
+                results.append(("unchanged", hit.modified_at, hit.channel_order_id))
+                continue
+            try:
+                modified = modified_at(platform, payload)
+                target = self.maps.normalize(platform, payload)
+            except ValidationError as error:
+                failed.append((text, digest, error))
+                results.append(("dead_lettered", None, None))
+                continue
+            pending.append(_Mapped(len(results), text, digest, modified, target))
+            results.append(None)
+        # An order whose identical version shares the page with another version is
+        # decided in the block, in page order, like every other version of it.
+        pending_ids = Counter(item.target.channel_order_id for item in pending)
+        for index, result in enumerate(results):
+            if result is not None and result[2] in pending_ids:
+                text, digest = texts[index]
+                try:
+                    modified = modified_at(platform, payloads[index])
+                    target = self.maps.normalize(platform, payloads[index])
+                except ValidationError as error:
+                    failed.append((text, digest, error))
+                    results[index] = ("dead_lettered", None, None)
+                    continue
+                pending.append(_Mapped(index, text, digest, modified, target))
+                results[index] = None
+        pending.sort(key=lambda item: item.index)
+        if pending or failed:
+            with self.repository.atomic():
+                for text, digest, problem in failed:
+                    self._dead(platform, text, digest, problem, received_at)
+                seen = self.store.seen_many(
+                    self._seen_key(platform), [i.target.channel_order_id for i in pending]
+                )
+                stored = set(seen)
+                marks: dict[str, Seen] = {}
+                for item in pending:
+                    key = item.target.channel_order_id
+                    outcome = _decide(seen.get(key), item)
+                    if outcome == "stale" and key in marks and key not in stored:
+                        marks[key] = attrs.evolve(marks[key], stale=marks[key].stale + 1)
+                    elif outcome == "stale":
+                        self.store.mark_stale(self._seen_key(platform), key)
+                    elif outcome is None:
+                        try:
+                            with self.repository.atomic():
+                                outcome = self._apply(item.target, item.modified)
+                        except (ValidationError, RefusedError) as error:
+                            outcome = self._dead(platform, item.text, item.digest, error,
+                                                 received_at)
+                        else:
+                            mark = Seen(self._seen_key(platform), key, item.modified,
+                                        item.digest, received_at)
+                            seen[key] = marks[key] = mark
+                    results[item.index] = (outcome, item.modified, key)
+                for mark in marks.values():
+                    self.store.mark_seen(mark)
+        return [result for result in results if result is not None]
 
     def _apply(self, target: Order, modified: datetime) -> Outcome:
         stored = self.repository.find_by_channel(target.channel, target.channel_order_id)

@@ -2,7 +2,9 @@
 
 * :class:`ManualClock`: a ``Clock`` that moves only when told.
 * :class:`FileChannelClient`: a marketplace's "changed orders" API over a JSON-lines
-  file of payloads, able to fail on demand (an outage).
+  file of payloads, able to fail on demand (an outage); :class:`MemoryChannelClient`
+  the same over payloads in memory (dated once); both list ids and modified times for
+  a sweep.
 * ``orderkit.testing.contracts``: one abstract test class per port. Subclass it in your
   own test module, implement its ``create_...()`` hook, and pytest runs the whole
   contract against your adapter.
@@ -23,15 +25,17 @@ from typing import TYPE_CHECKING
 from orderkit.adapters._lazy import lazy_names
 
 if TYPE_CHECKING:
-    from orderkit.testing.channel import FileChannelClient
+    from orderkit.testing.channel import FileChannelClient, MemoryChannelClient, read_payloads
     from orderkit.testing.clock import ManualClock
 
-__all__ = ["FileChannelClient", "ManualClock"]
+__all__ = ["FileChannelClient", "ManualClock", "MemoryChannelClient", "read_payloads"]
 
 #: Each name and its module, imported when first used: a crash test's worker process
 #: that needs only ``orderkit.testing.crash`` does not load sync and the maps.
 _MODULES = {
     "FileChannelClient": "orderkit.testing.channel",
+    "MemoryChannelClient": "orderkit.testing.channel",
+    "read_payloads": "orderkit.testing.channel",
     "ManualClock": "orderkit.testing.clock",
 }
 

@@ -1,8 +1,8 @@
-"""A :class:`~orderkit.sync.ports.ChannelClient` over a JSON-lines file of payloads."""
+""":class:`~orderkit.sync.ports.ChannelClient`\\ s over payloads in memory and in a
+JSON-lines file, with the id-and-modified-time listing a sweep reads."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from datetime import datetime
@@ -12,22 +12,19 @@ from typing import Any
 from orderkit.mapping.registry import Registry, default_registry
 from orderkit.model.errors import StoreError, ValidationError
 from orderkit.model.time import ensure_aware
-from orderkit.sync.modified import modified_at
-from orderkit.sync.records import Page
+from orderkit.sync.feed import MemoryChannelClient, read_payloads
+from orderkit.sync.records import Listing, Page
 
-__all__ = ["FileChannelClient"]
+__all__ = ["FileChannelClient", "MemoryChannelClient", "read_payloads"]
 
 
 class FileChannelClient:
     """One platform's "changed orders" API, read from a JSON-lines file (one payload a
     line; blank lines skipped), for tests and examples.
 
-    ``changed(since, until, cursor)`` returns the payloads whose platform modified time
-    lies in ``[since, until]``, oldest first (file order among equal times), in pages
-    of ``page_size``; the file is read on every call, so lines appended between calls
-    show up as they would on the platform. Payloads without a readable modified time
-    are returned in every window (a real API would return them somewhere; sync dead-
-    letters them). ``fail(times)`` makes the next ``times`` calls (every call, with
+    It answers like :class:`MemoryChannelClient` over the file's payloads, and reads the
+    file again on every call, so lines appended between calls show up as they would on
+    the platform. ``fail(times)`` makes the next ``times`` calls (every call, with
     ``None``, until :meth:`recover`) raise :class:`~orderkit.model.errors.StoreError`:
     an outage.
     """
@@ -65,65 +62,27 @@ class FileChannelClient:
         """End an outage."""
         self._failing = 0
 
-    def _call(self, operation: str) -> None:
+    def _client(self, operation: str) -> MemoryChannelClient:
         if self._failing is None:
             raise StoreError(operation, "channel unavailable (simulated outage)")
         if self._failing > 0:
             self._failing -= 1
             raise StoreError(operation, "channel unavailable (simulated outage)")
-
-    def _payloads(self) -> list[Mapping[str, Any]]:
-        try:
-            text = self.path.read_text("utf-8")
-        except OSError as error:
-            raise StoreError(f"read {self.path.name}", str(error)) from error
-        out: list[Mapping[str, Any]] = []
-        for number, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                payload = json.loads(line)
-            except ValueError as error:
-                where = f"{self.path.name}:{number}"
-                raise ValidationError(where, line[:80], str(error)) from error
-            if not isinstance(payload, Mapping):
-                where = f"{self.path.name}:{number}"
-                raise ValidationError(where, payload, "expected a JSON object")
-            out.append(payload)
-        return out
+        return MemoryChannelClient(read_payloads(self.path), platform=self.platform,
+                                   shop=self._shop, page_size=self.page_size, maps=self.maps)
 
     def changed(self, since: datetime, until: datetime, cursor: str | None) -> Page:
         """One page of the payloads changed in ``[since, until]``."""
         since = ensure_aware(since, path="since")
         until = ensure_aware(until, path="until")
         self.calls.append((since, until, cursor))
-        self._call("changed orders")
-        start = 0 if cursor is None else int(cursor)
-        dated: list[tuple[datetime | None, int, Mapping[str, Any]]] = []
-        for index, payload in enumerate(self._payloads()):
-            try:
-                stamp: datetime | None = modified_at(self.platform, payload)
-            except ValidationError:
-                stamp = None
-            if stamp is None or since <= stamp <= until:
-                dated.append((stamp, index, payload))
-        dated.sort(key=lambda row: (row[0] or since, row[1]))
-        chunk = [payload for _stamp, _index, payload in dated[start:start + self.page_size]]
-        end = start + self.page_size
-        return Page(chunk, str(end) if end < len(dated) else None)
+        return self._client("changed orders").changed(since, until, cursor)
+
+    def listed(self, since: datetime, until: datetime, cursor: str | None) -> Listing:
+        """One page of ``(channel order id, modified time)`` changed in ``[since,
+        until]``."""
+        return self._client("list changed orders").listed(since, until, cursor)
 
     def get(self, channel_order_id: str) -> Mapping[str, Any] | None:
         """The newest payload (by modified time, then file order) of this order."""
-        self._call("get order")
-        best: tuple[datetime, int, Mapping[str, Any]] | None = None
-        for index, payload in enumerate(self._payloads()):
-            try:
-                order = self.maps.normalize(self.platform, payload)
-                stamp = modified_at(self.platform, payload)
-            except ValidationError:
-                continue
-            if order.channel_order_id == channel_order_id and (
-                best is None or (stamp, index) >= best[:2]
-            ):
-                best = (stamp, index, payload)
-        return None if best is None else best[2]
+        return self._client("get order").get(channel_order_id)

@@ -126,3 +126,16 @@ def test_a_payload_without_the_platforms_modified_time_is_a_dead_letter(
     assert shop.sync.receive("jd", payload, received_at=NOW) == SyncReport(dead_lettered=1)
     (letter,) = shop.store.dead_letters("jd")
     assert "modified" in letter.error
+
+
+def test_a_trade_read_as_taobao_and_as_tmall_is_one_order_and_its_older_version_is_stale(
+    shop: Shop, payloads: Any
+) -> None:
+    newer = payloads("tmall", "wait_seller_send_goods")
+    older = {**newer, "modified": "2026-02-16 00:10:00"}
+    mapped = normalize("tmall", newer)
+    shop.stock(*{line.sku for line in mapped.lines})
+    assert shop.sync.receive("tmall", newer, received_at=NOW) == SyncReport(new=1)
+    # The same trade from a Taobao integration, an older version: seen, never applied.
+    assert shop.sync.receive("taobao", older, received_at=NOW) == SyncReport(stale=1)
+    assert shop.sync.receive("taobao", newer, received_at=NOW) == SyncReport(unchanged=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Collection
 
 import attrs
 
@@ -17,6 +18,8 @@ class MemorySyncStore:
 
     def __init__(self) -> None:
         self._seen: dict[tuple[str, str], Seen] = {}
+        #: (platform, digest) -> channel order id of the newest versions in ``_seen``.
+        self._by_digest: dict[tuple[str, str], str] = {}
         self._cursors: dict[tuple[str, str], Cursor] = {}
         self._letters: dict[str, DeadLetter] = {}
         self._lock = threading.Lock()
@@ -25,6 +28,18 @@ class MemorySyncStore:
         """The newest version applied of this order, or ``None``."""
         with self._lock:
             return self._seen.get((platform, channel_order_id))
+
+    def seen_many(self, platform: str, channel_order_ids: Collection[str]) -> dict[str, Seen]:
+        """The newest version applied of each of these orders that has one."""
+        with self._lock:
+            found = ((key, self._seen.get((platform, key))) for key in set(channel_order_ids))
+            return {key: seen for key, seen in found if seen is not None}
+
+    def seen_digests(self, platform: str, digests: Collection[str]) -> dict[str, Seen]:
+        """The newest versions applied whose digest is one of ``digests``."""
+        with self._lock:
+            found = ((d, self._by_digest.get((platform, d))) for d in set(digests))
+            return {d: self._seen[(platform, key)] for d, key in found if key is not None}
 
     def mark_seen(self, seen: Seen) -> bool:
         """Keep ``seen`` unless a later version is stored."""
@@ -36,6 +51,9 @@ class MemorySyncStore:
             if stored is not None and stored.modified_at > seen.modified_at:
                 return False
             self._seen[key] = attrs.evolve(seen, stale=stored.stale if stored else seen.stale)
+            if stored is not None:
+                self._by_digest.pop((seen.platform, stored.digest), None)
+            self._by_digest[(seen.platform, seen.digest)] = seen.channel_order_id
             return True
 
     def mark_stale(self, platform: str, channel_order_id: str) -> None:

@@ -1,6 +1,7 @@
 """``SyncStore`` on SQLite, on the same file as the orders.
 
-Tables ``sync_seen`` (one row per platform and channel order id), ``sync_cursors`` (one
+Tables ``sync_seen`` (one row per platform and channel order id, indexed by digest
+too), ``sync_cursors`` (one
 per platform and shop) and ``sync_dead_letters``. Writes made inside the order
 repository's ``atomic()`` block on the same file join its transaction, so an order and
 what sync saw of it commit together. Instants are integer microseconds since the epoch
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -48,6 +50,10 @@ _MIGRATIONS: Final = (
         attempts INTEGER NOT NULL
     )
     """,
+    # 2: a page of payloads is told unchanged by digest before it is mapped.
+    """
+    CREATE INDEX sync_seen_by_digest ON sync_seen (platform, digest)
+    """,
 )
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -77,6 +83,42 @@ class SQLiteSyncStore:
         if row is None:
             return None
         return Seen(platform, channel_order_id, _dt(row[0]), row[1], _dt(row[2]), int(row[3]))
+
+    def seen_many(self, platform: str, channel_order_ids: Collection[str]) -> dict[str, Seen]:
+        """The newest version applied of each of these orders that has one: one indexed
+        read, the ids passed as one JSON array."""
+        ids = sorted(set(channel_order_ids))
+        if not ids:
+            return {}
+        with self._db.statement("read seen orders") as conn:
+            rows = conn.execute(
+                "SELECT channel_order_id, modified_us, digest, received_us, stale"
+                " FROM sync_seen WHERE platform = ?"
+                " AND channel_order_id IN (SELECT value FROM json_each(?))",
+                (platform, json.dumps(ids)),
+            ).fetchall()
+        return {
+            row[0]: Seen(platform, row[0], _dt(row[1]), row[2], _dt(row[3]), int(row[4]))
+            for row in rows
+        }
+
+    def seen_digests(self, platform: str, digests: Collection[str]) -> dict[str, Seen]:
+        """The newest versions applied whose digest is one of ``digests``: one read
+        through the ``(platform, digest)`` index."""
+        wanted = sorted(set(digests))
+        if not wanted:
+            return {}
+        with self._db.statement("read seen digests") as conn:
+            rows = conn.execute(
+                "SELECT channel_order_id, modified_us, digest, received_us, stale"
+                " FROM sync_seen WHERE platform = ?"
+                " AND digest IN (SELECT value FROM json_each(?))",
+                (platform, json.dumps(wanted)),
+            ).fetchall()
+        return {
+            row[2]: Seen(platform, row[0], _dt(row[1]), row[2], _dt(row[3]), int(row[4]))
+            for row in rows
+        }
 
     def mark_seen(self, seen: Seen) -> bool:
         """Keep ``seen`` unless a later version is stored (one conditional upsert)."""

@@ -33,6 +33,31 @@ class SyncStoreContract:
         assert seen is not None
         assert seen.lag == 3 * _S
 
+    def test_seen_versions_are_read_for_many_orders_at_once(self) -> None:
+        store = self.create_store()
+        assert store.seen_many("jd", ["J-1", "J-2"]) == {}
+        store.mark_seen(_seen(_T0))
+        store.mark_seen(Seen("jd", "J-3", _T0 + _S, "d3", _T0 + 2 * _S))
+        store.mark_seen(Seen("pdd", "J-2", _T0, "p2", _T0))
+        ids = ["J-1", "J-2", "J-3", "J-4", "J-1"]
+        assert store.seen_many("jd", ids) == {
+            "J-1": _seen(_T0), "J-3": Seen("jd", "J-3", _T0 + _S, "d3", _T0 + 2 * _S),
+        }
+        assert store.seen_many("jd", []) == {}
+
+    def test_newest_versions_are_found_by_digest(self) -> None:
+        store = self.create_store()
+        assert store.seen_digests("jd", ["d1"]) == {}
+        store.mark_seen(_seen(_T0, "d1"))
+        store.mark_seen(Seen("jd", "J-3", _T0, "d3", _T0))
+        store.mark_seen(Seen("pdd", "J-4", _T0, "d4", _T0))
+        assert store.seen_digests("jd", ["d1", "d3", "d4", "d9"]) == {
+            "d1": _seen(_T0, "d1"), "d3": Seen("jd", "J-3", _T0, "d3", _T0),
+        }
+        store.mark_seen(_seen(_T0 + _S, "d2"))  # a newer version replaces d1
+        assert store.seen_digests("jd", ["d1", "d2"]) == {"d2": _seen(_T0 + _S, "d2")}
+        assert store.seen_digests("jd", []) == {}
+
     def test_an_older_version_never_replaces_a_newer_one(self) -> None:
         store = self.create_store()
         store.mark_seen(_seen(_T0 + _S, "new"))

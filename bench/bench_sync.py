@@ -1,0 +1,213 @@
+"""A backfill of mixed-platform payloads into durable SQLite, many orders per commit,
+next to the bare driver inserting the same rows.
+
+**The payloads.** ``N`` (default 100,000) payloads built from orderkit's own samples
+(``tests/fixtures/mapping/<platform>/*.json``, six platforms), each a copy of a sample
+with a fresh channel order id and a platform modified time spread over the last 20 days.
+
+**orderkit.** One SQLite file (``synchronous=FULL``, the default) holding the orders,
+the inventory ledger (every SKU received in plenty first) and the sync store;
+:class:`~orderkit.sync.Sync` backfills each platform through a
+:class:`~orderkit.testing.MemoryChannelClient` in pages of 100: one transaction per
+page, each payload placed with its stock locked and brought to its mapped state through
+the lifecycle, its audit, outbox and what sync saw in the same transaction. Then the
+same backfill again: every payload is ``unchanged``.
+
+**The floor.** Bare ``sqlite3`` on a file with the same settings inserting the same
+order rows (the stored order's JSON, prepared beforehand) and one sync row per order,
+100 per transaction; and reading the digests of the same pages, one read per page.
+
+Prints new orders/s and unchanged payloads/s with the floors and ratios; ``--profile``
+prints the top functions of each orderkit phase (cProfile).
+
+    python bench/bench_sync.py [--payloads 100000] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import cProfile
+import json
+import pstats
+import sqlite3
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from orderkit.adapters.sqlite import SQLiteInventoryStore, SQLiteOrderRepository, SQLiteSyncStore
+from orderkit.inventory import InventoryLedger
+from orderkit.lifecycle import OrderService
+from orderkit.mapping import normalize
+from orderkit.serialization import to_dict
+from orderkit.sync import Sync, SyncReport, modified_at, payload_digest, payload_text
+from orderkit.testing import ManualClock, MemoryChannelClient
+
+FIXTURES = Path(__file__).parents[1] / "tests" / "fixtures" / "mapping"
+NOW = datetime(2026, 2, 20, 12, 0, tzinfo=UTC)
+SPAN = timedelta(days=20)
+PAGE = 100
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+def _set_modified(payload: dict[str, Any], at: datetime) -> None:
+    """Write ``at`` into the payload's modified-time field(s), in the sample's format."""
+    for key in ("modified", "updated_at", "update_time", "date_modified_gmt", "date_modified"):
+        old = payload.get(key)
+        if isinstance(old, int):
+            payload[key] = int(at.timestamp())
+        elif isinstance(old, str) and "T" in old and old[-6] in "+-":
+            payload[key] = at.astimezone(BEIJING if "+08" in old else UTC).isoformat()
+            if old[-6:] != "+08:00":  # keep the sample's own offset
+                offset = datetime.fromisoformat(old).utcoffset()
+                assert offset is not None
+                payload[key] = (at + offset).replace(tzinfo=None).isoformat() + old[-6:]
+        elif isinstance(old, str) and "T" in old:
+            shift = timedelta(0) if key.endswith("_gmt") else timedelta(hours=-3)
+            payload[key] = (at + shift).replace(tzinfo=None).isoformat()
+        elif isinstance(old, str):
+            payload[key] = at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _templates() -> list[tuple[str, dict[str, Any], list[str]]]:
+    """Every sample with the keys that hold its channel order id."""
+    out = []
+    for path in sorted(FIXTURES.glob("*/*.json")):
+        platform, payload = path.parent.name, json.loads(path.read_text("utf-8"))
+        order_id = normalize(platform, payload).channel_order_id
+        keys = [k for k, v in payload.items() if str(v) == order_id]
+        out.append((platform, payload, keys))
+    return out
+
+
+def build(count: int) -> dict[str, list[dict[str, Any]]]:
+    """``count`` payloads by platform, round-robin over the samples."""
+    templates = _templates()
+    feeds: dict[str, list[dict[str, Any]]] = {}
+    step = SPAN / count
+    for n in range(count):
+        platform, sample, keys = templates[n % len(templates)]
+        payload = copy.deepcopy(sample)
+        for key in keys:
+            payload[key] = 900_000_000 + n if isinstance(sample[key], int) else f"B{n:09d}"
+        at = (NOW - SPAN + n * step).replace(microsecond=0)
+        _set_modified(payload, at)
+        if n < len(templates):  # each format written back reads back the same instant
+            assert modified_at(platform, payload) == at, (platform, payload)
+        feeds.setdefault(platform, []).append(payload)
+    return feeds
+
+
+def shop(path: Path, feeds: dict[str, list[dict[str, Any]]]) -> Sync:
+    clock = ManualClock(NOW)
+    repository = SQLiteOrderRepository(path)
+    ledger = InventoryLedger(SQLiteInventoryStore(path), secret=b"bench-secret-0123456789",
+                             clock=clock)
+    skus = {line.sku for platform, payloads in feeds.items()
+            for line in normalize(platform, payloads[0]).lines}
+    skus |= {line.sku for _p, sample, _k in _templates()
+             for line in normalize(_p, sample).lines}
+    for sku in sorted(skus):
+        ledger.receive(sku, 10_000_000, reference=f"PO-{sku}")
+    service = OrderService(repository, inventory=ledger, clock=clock,
+                           lock_ttl=timedelta(days=365))
+    return Sync(repository, service, store=SQLiteSyncStore(path), clock=clock)
+
+
+def backfill(sync: Sync, feeds: dict[str, list[dict[str, Any]]],
+             clients: dict[str, MemoryChannelClient]) -> SyncReport:
+    report = SyncReport()
+    for platform in feeds:
+        report += sync.backfill(platform, clients[platform], NOW - SPAN - timedelta(hours=1),
+                                NOW)
+    return report
+
+
+def timed(label: str, work: Callable[[], Any], profile: bool) -> tuple[float, Any]:
+    profiler = cProfile.Profile() if profile else None
+    start = time.perf_counter()
+    if profiler is not None:
+        profiler.enable()
+    result = work()
+    if profiler is not None:
+        profiler.disable()
+    seconds = time.perf_counter() - start
+    if profiler is not None:
+        print(f"--- profile: {label} (times inflated by the profiler)")
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
+    return seconds, result
+
+
+def floor(path: Path, sync: Sync, feeds: dict[str, list[dict[str, Any]]]) -> tuple[float, float]:
+    """Bare sqlite3: the same order rows and sync rows inserted 100 per transaction, and
+    the digests read back one read per page. Returns (rows/s, payloads/s)."""
+    repository = sync.repository
+    rows, seen, digests = [], [], []
+    for platform, payloads in feeds.items():
+        for payload in payloads:
+            text = payload_text(payload)
+            digest = payload_digest(text)
+            order = normalize(platform, payload)
+            stored = repository.find_by_channel(order.channel, order.channel_order_id)
+            assert stored is not None
+            rows.append((stored.order_id, stored.channel, stored.channel_order_id,
+                         int(stored.status), stored.version, json.dumps(to_dict(stored))))
+            seen.append((platform, order.channel_order_id, 0, digest, 0, 0))
+            digests.append((platform, text))
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("CREATE TABLE orders (order_id TEXT PRIMARY KEY, channel TEXT, "
+                 "channel_order_id TEXT, status INTEGER, version INTEGER, body TEXT)")
+    conn.execute("CREATE UNIQUE INDEX by_channel ON orders (channel, channel_order_id)")
+    conn.execute("CREATE TABLE sync_seen (platform TEXT, channel_order_id TEXT, "
+                 "modified_us INTEGER, digest TEXT, received_us INTEGER, stale INTEGER, "
+                 "PRIMARY KEY (platform, channel_order_id)) WITHOUT ROWID")
+    conn.execute("CREATE INDEX by_digest ON sync_seen (platform, digest)")
+    start = time.perf_counter()
+    for k in range(0, len(rows), PAGE):
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?)", rows[k:k + PAGE])
+        conn.executemany("INSERT INTO sync_seen VALUES (?, ?, ?, ?, ?, ?)", seen[k:k + PAGE])
+        conn.execute("COMMIT")
+    inserts = len(rows) / (time.perf_counter() - start)
+    start = time.perf_counter()
+    for k in range(0, len(digests), PAGE):
+        page = [payload_digest(text) for _platform, text in digests[k:k + PAGE]]
+        conn.execute("SELECT channel_order_id FROM sync_seen WHERE platform = ? AND digest"
+                     " IN (SELECT value FROM json_each(?))",
+                     (digests[k][0], json.dumps(page))).fetchall()
+    reads = len(digests) / (time.perf_counter() - start)
+    conn.close()
+    return inserts, reads
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--payloads", type=int, default=100_000)
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    feeds = build(args.payloads)
+    clients = {p: MemoryChannelClient(f, platform=p, page_size=PAGE) for p, f in feeds.items()}
+    with tempfile.TemporaryDirectory() as tmp:
+        sync = shop(Path(tmp) / "shop.db", feeds)
+        seconds, report = timed("new", lambda: backfill(sync, feeds, clients), args.profile)
+        print(f"first backfill: {report.summary()} in {seconds:.1f} s")
+        new_rate = report.new / seconds
+        seconds, again = timed("unchanged", lambda: backfill(sync, feeds, clients),
+                               args.profile)
+        print(f"second backfill: {again.summary()} in {seconds:.1f} s")
+        unchanged_rate = again.unchanged / seconds
+        inserts, reads = floor(Path(tmp) / "floor.db", sync, feeds)
+    print(f"new orders/s:         {new_rate:10,.0f}   (target 3,000)   bare sqlite3 inserting"
+          f" the same rows: {inserts:10,.0f} rows/s   ratio {inserts / new_rate:6.1f}x")
+    print(f"unchanged payloads/s: {unchanged_rate:10,.0f}   (target 10,000)  bare sqlite3"
+          f" reading digests per page: {reads:10,.0f} /s   ratio {reads / unchanged_rate:6.1f}x")
+
+
+if __name__ == "__main__":
+    main()

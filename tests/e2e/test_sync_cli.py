@@ -1,0 +1,59 @@
+"""``orderkit sync`` and ``orderkit backfill`` on a JSON-lines file: progress on stderr,
+the summary on stdout, exit 1 when a payload became a dead letter."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteSyncStore
+from orderkit.cli import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, main
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "mapping" / "jd"
+
+
+def _feed(tmp_path: Path, *, broken: bool) -> Path:
+    lines = [json.loads(p.read_text("utf-8")) for p in sorted(FIXTURES.glob("*.json"))]
+    if broken:
+        lines.append({"orderId": "1", "modified": "not a time"})
+    path = tmp_path / "orders.jsonl"
+    path.write_text("".join(json.dumps(p) + "\n" for p in lines), "utf-8")
+    return path
+
+
+def test_sync_applies_a_file_and_a_second_run_changes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    feed, db = _feed(tmp_path, broken=False), tmp_path / "shop.db"
+    args = ["sync", "--platform", "jd", "--from-file", str(feed), "--db", str(db)]
+    assert main(args) == EXIT_OK
+    out, err = capsys.readouterr()
+    assert out.strip() == "new 6, updated 0, unchanged 0, stale 0, dead letters 0"
+    assert "100%" in err
+    assert main(args) == EXIT_OK
+    assert capsys.readouterr().out.strip().startswith("new 0, updated 0, unchanged 6")
+    assert SQLiteOrderRepository(db).find_by_channel("jd", "281736112233") is not None
+
+
+def test_backfill_reads_a_window_and_a_dead_letter_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    feed, db = _feed(tmp_path, broken=True), tmp_path / "shop.db"
+    code = main(["backfill", "--platform", "jd", "--from-file", str(feed), "--db", str(db),
+                 "--since", "2026-02-14T00:00:00+08:00", "--until", "2026-02-16T00:00:00Z"])
+    assert code == EXIT_REFUSED
+    out: Any = capsys.readouterr().out
+    # Modified on 14-16 February: shipped_with_waybill, both cancellations; the broken
+    # payload has no time, so each of the three one-day windows returns it: one letter,
+    # three attempts.
+    assert out.strip() == "new 3, updated 0, unchanged 0, stale 0, dead letters 3"
+    letters = SQLiteSyncStore(db).dead_letters("jd")
+    assert [letter.attempts for letter in letters] == [3]
+    assert "modified" in letters[0].error
+    with pytest.raises(SystemExit) as caught:
+        main(["backfill", "--platform", "jd", "--from-file", str(feed), "--db", str(db),
+              "--since", "yesterday", "--until", "2026-02-16T00:00:00Z"])
+    assert caught.value.code == EXIT_USAGE
