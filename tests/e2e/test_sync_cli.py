@@ -13,10 +13,13 @@ from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteSyncStore
 from orderkit.cli import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, main
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "mapping" / "jd"
+#: Six JD orders, each with the platform's modified time.
+FEED = ("cancelled_after_payment", "cancelled_unpaid", "cash_on_delivery_not_yet_paid",
+        "finished", "shipped_with_waybill", "wait_seller_stock_out")
 
 
 def _feed(tmp_path: Path, *, broken: bool) -> Path:
-    lines = [json.loads(p.read_text("utf-8")) for p in sorted(FIXTURES.glob("*.json"))]
+    lines = [json.loads((FIXTURES / f"{name}.json").read_text("utf-8")) for name in FEED]
     if broken:
         lines.append({"orderId": "1", "modified": "not a time"})
     path = tmp_path / "orders.jsonl"
