@@ -8,17 +8,39 @@
   once after ``for``, repeated after ``repeat``, resolved when the condition clears),
   stored in a :class:`WatchState` so restarts and other watcher processes never send
   an alert twice; grouping, inhibition and :class:`Route` routing to queues.
+* :class:`ChannelHealth`: payment callbacks missing past the channels' published
+  notification schedules; a channel with 3 misses in a row is degraded (an alert naming
+  its fallback, active queries through a :class:`PaymentGateway`) until a callback
+  arrives again.
 """
 
-from orderkit.watch.ports import Episode, WatchState
+from orderkit.watch.channels import (
+    ALIPAY,
+    SCHEDULES,
+    WECHAT_PAY,
+    ChannelHealth,
+    ChannelReport,
+    ChannelStatus,
+    NotifySchedule,
+)
+from orderkit.watch.ports import Episode, PaymentGateway, PaymentStatus, WatchState
 from orderkit.watch.rules import DEFAULT_RULES, QUEUES, Route, Rule, group_key
 from orderkit.watch.watcher import Alert, Watcher, WatchReport
 
 __all__ = [
+    "ALIPAY",
     "DEFAULT_RULES",
     "QUEUES",
+    "SCHEDULES",
+    "WECHAT_PAY",
     "Alert",
+    "ChannelHealth",
+    "ChannelReport",
+    "ChannelStatus",
     "Episode",
+    "NotifySchedule",
+    "PaymentGateway",
+    "PaymentStatus",
     "Route",
     "Rule",
     "WatchReport",
