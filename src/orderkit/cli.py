@@ -169,6 +169,51 @@ def _open_sync(db: str) -> Sync:
     return Sync(repository, OrderService(repository), store=SQLiteSyncStore(db))
 
 
+def _health(args: argparse.Namespace) -> int:
+    from datetime import UTC, date, datetime
+
+    from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteWatchState
+    from orderkit.model.errors import ValidationError
+    from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, AccountingPeriod, accounting_period
+    from orderkit.watch import carrier_report, health
+    from orderkit.watch.page import write_health_page
+
+    if not Path(args.db).is_file():
+        _say(f"orderkit: cannot use {args.db}: no such database file")
+        return EXIT_FILE
+    now = datetime.now(UTC)
+    if args.now is not None:
+        try:
+            now = datetime.fromisoformat(args.now)
+        except ValueError as error:
+            raise ValidationError("--now", args.now, "expected an ISO 8601 instant") from error
+        if now.tzinfo is None:
+            raise ValidationError("--now", args.now, "expected a UTC offset")
+    if args.period is None:
+        day = accounting_period(now)
+    else:
+        try:
+            if len(args.period) == 7:
+                day = AccountingPeriod("month", date.fromisoformat(args.period + "-01"),
+                                       DEFAULT_ACCOUNTING_TZ)
+            else:
+                day = AccountingPeriod("day", date.fromisoformat(args.period),
+                                       DEFAULT_ACCOUNTING_TZ)
+        except ValueError as error:
+            raise ValidationError("--period", args.period,
+                                  "expected YYYY-MM-DD (a day) or YYYY-MM (a month)") from error
+    month = AccountingPeriod("month", day.start.replace(day=1), day.tz)
+    repository = SQLiteOrderRepository(args.db)
+    report = health(repository, day, now=now)
+    carriers = carrier_report(repository, month, now=now)
+    with SQLiteWatchState(args.db).cycle() as episodes:
+        alerts = list(episodes.values())
+    page = write_health_page(args.out, report, carriers, alerts)
+    print(f"health {day.label}: index {report.index}, {len(report.alerts)} KPI(s) past their"
+          f" threshold; {page}", flush=True)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; subcommands register themselves here."""
     parser = _Parser(
@@ -219,6 +264,15 @@ def build_parser() -> argparse.ArgumentParser:
     from orderkit.sync.cli import add_sync_commands
 
     add_sync_commands(commands, _open_sync)  # sync, backfill
+    page = commands.add_parser(
+        "health", help="write the health page of a SQLite order database (one HTML file)")
+    page.add_argument("--db", metavar="PATH", required=True, help="the orders' SQLite file")
+    page.add_argument("--out", metavar="FILE", required=True, help="the page to write")
+    page.add_argument("--period", metavar="PERIOD",
+                      help="YYYY-MM-DD (a day) or YYYY-MM (a month); default: today")
+    page.add_argument("--now", metavar="INSTANT",
+                      help="measure as of this ISO 8601 instant (default: now)")
+    page.set_defaults(handler=_health)
     # (commands are registered above this line)
     for command in commands.choices.values():
         command.epilog = _EPILOG

@@ -11,6 +11,8 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+import attrs
+
 from orderkit.model.orders import ANCHORS, Address, Anchor, Order
 from orderkit.outbox.ports import OutboxStore
 
@@ -23,9 +25,25 @@ __all__ = [
     "Anchor",
     "CarrierGateway",
     "EventSink",
+    "FirstScan",
     "OrderRepository",
 ]
 
+
+@attrs.frozen
+class FirstScan:
+    """An order's first parcel, as the carrier report reads it: who carried it, when it
+    was handed over (``shipped_at``, aware UTC) and when the carrier first scanned it
+    (``first_scan_at``, ``None`` while it has no scan), with the order's ``channel``
+    and ``tags`` (where a host keeps its outlet)."""
+
+    order_id: str
+    channel: str
+    carrier: str
+    waybill: str
+    shipped_at: datetime
+    first_scan_at: datetime | None
+    tags: frozenset[str] = frozenset()
 
 
 @runtime_checkable
@@ -62,6 +80,26 @@ class OrderRepository(OutboxStore, Protocol):
         ``paid_at``, ``created_at``, and ``unscanned_since`` (when the latest parcel
         was handed over, for orders whose latest parcel has no carrier scan yet).
         Orders without that instant are left out."""
+        ...
+
+    def count_by_status(
+        self,
+        anchor: Anchor,
+        since: datetime | None,
+        until: datetime,
+        statuses: Collection[int] | None = None,
+    ) -> dict[int, int]:
+        """How many orders have their ``anchor`` instant in ``[since, until)``
+        (``since=None``: no lower bound), by status code, of ``statuses`` only (``None``:
+        every status); statuses with none are left out. Counted in the store (an
+        aggregate over the ``stale`` indexes), never by loading orders: the health
+        page's query."""
+        ...
+
+    def first_scans(self, since: datetime, until: datetime) -> list[FirstScan]:
+        """The first parcel of every order whose first parcel was handed over in
+        ``[since, until)``, by ``shipped_at`` then order id, through an index: the
+        carrier report's query (one small row per order, no order loaded)."""
         ...
 
     def save(

@@ -8,21 +8,64 @@
   once after ``for``, repeated after ``repeat``, resolved when the condition clears),
   stored in a :class:`WatchState` so restarts and other watcher processes never send
   an alert twice; grouping, inhibition and :class:`Route` routing to queues.
+* :class:`ChannelHealth`: payment callbacks missing past the channels' published
+  notification schedules; a channel with 3 misses in a row is degraded (an alert naming
+  its fallback, active queries through a :class:`PaymentGateway`) until a callback
+  arrives again.
+* :func:`carrier_report`: first parcels with no carrier scan after 24 hours, top 5 by
+  carrier and outlet, and each carrier's first-scan delay percentiles.
+* :func:`health`: the KPIs against their thresholds and the health index.
 """
 
-from orderkit.watch.ports import Episode, WatchState
+from orderkit.watch.carriers import (
+    CarrierDelay,
+    CarrierReport,
+    LateGroup,
+    carrier_report,
+    outlet_from_tag,
+)
+from orderkit.watch.channels import (
+    ALIPAY,
+    SCHEDULES,
+    WECHAT_PAY,
+    ChannelHealth,
+    ChannelReport,
+    ChannelStatus,
+    NotifySchedule,
+)
+from orderkit.watch.health import STUCK_AFTER, HealthReport, Kpi, Thresholds, health
+from orderkit.watch.ports import Episode, PaymentGateway, PaymentStatus, WatchState
 from orderkit.watch.rules import DEFAULT_RULES, QUEUES, Route, Rule, group_key
 from orderkit.watch.watcher import Alert, Watcher, WatchReport
 
 __all__ = [
+    "ALIPAY",
     "DEFAULT_RULES",
     "QUEUES",
+    "SCHEDULES",
+    "STUCK_AFTER",
+    "WECHAT_PAY",
     "Alert",
+    "CarrierDelay",
+    "CarrierReport",
+    "ChannelHealth",
+    "ChannelReport",
+    "ChannelStatus",
     "Episode",
+    "HealthReport",
+    "Kpi",
+    "LateGroup",
+    "NotifySchedule",
+    "PaymentGateway",
+    "PaymentStatus",
     "Route",
     "Rule",
+    "Thresholds",
     "WatchReport",
     "WatchState",
     "Watcher",
+    "carrier_report",
     "group_key",
+    "health",
+    "outlet_from_tag",
 ]

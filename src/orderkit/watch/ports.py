@@ -6,11 +6,15 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Literal, Protocol, runtime_checkable
+from enum import StrEnum
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 import attrs
 
-__all__ = ["Episode", "EpisodeState", "WatchState"]
+if TYPE_CHECKING:
+    from orderkit.model.orders import Order
+
+__all__ = ["Episode", "EpisodeState", "PaymentGateway", "PaymentStatus", "WatchState"]
 
 EpisodeState = Literal["pending", "firing", "inhibited"]
 
@@ -40,4 +44,29 @@ class WatchState(Protocol):
 
     def cycle(self) -> AbstractContextManager[MutableMapping[str, Episode]]:
         """The open episodes by key, to read and change; written back on exit."""
+        ...
+
+
+class PaymentStatus(StrEnum):
+    """What a payment channel's order query answers (WeChat Pay ``trade_state``,
+    Alipay ``trade_status``, mapped by the host's gateway)."""
+
+    PAID = "paid"
+    """The buyer paid (WeChat Pay ``SUCCESS``; Alipay ``TRADE_SUCCESS``/``TRADE_FINISHED``)."""
+    NOT_PAID = "not_paid"
+    """Not paid yet (``NOTPAY``, ``USERPAYING``; ``WAIT_BUYER_PAY``)."""
+    CLOSED = "closed"
+    """Closed or revoked without payment (``CLOSED``, ``REVOKED``; ``TRADE_CLOSED``)."""
+    UNKNOWN = "unknown"
+    """The channel could not say (a system error): asked again next check."""
+
+
+@runtime_checkable
+class PaymentGateway(Protocol):
+    """One payment channel's order query (WeChat Pay's query-order API, Alipay's
+    ``alipay.trade.query``), used when the channel's callbacks stop arriving."""
+
+    def query(self, order: Order) -> PaymentStatus:
+        """Where ``order``'s payment on this channel stands. A failure raises (any
+        exception); the order is asked again at the next check."""
         ...

@@ -19,10 +19,11 @@ from orderkit.model.audit import (
     checked_entries,
 )
 from orderkit.model.errors import ConcurrencyError, DuplicateOrder, OrderNotFound, ValidationError
-from orderkit.model.orders import Order, check_version_raised
+from orderkit.model.orders import ANCHORS, Order, check_version_raised
 from orderkit.model.time import ensure_aware
 
 if TYPE_CHECKING:
+    from orderkit.lifecycle.ports import FirstScan
     from orderkit.model.orders import Anchor
     from orderkit.outbox.messages import OutboxMessage, StoredMessage
 
@@ -144,6 +145,52 @@ class MemoryOrderRepository:
             ]
         found.sort(key=lambda item: (item[0], item[1]))
         return [order for _at, _id, order in found[:limit]]
+
+    def count_by_status(
+        self,
+        anchor: Anchor,
+        since: datetime | None,
+        until: datetime,
+        statuses: Collection[int] | None = None,
+    ) -> dict[int, int]:
+        """See :meth:`orderkit.lifecycle.ports.OrderRepository.count_by_status` (a scan
+        here)."""
+        from orderkit.adapters._watch import anchor_of, checked_query
+
+        if anchor not in ANCHORS:
+            raise ValidationError("anchor", anchor, f"expected one of {', '.join(ANCHORS)}")
+        until = ensure_aware(until, path="until")
+        wanted = None if statuses is None else set(checked_query(statuses, anchor, until, 1)[0])
+        start = None if since is None else ensure_aware(since, path="since")
+        counts: dict[int, int] = {}
+        with self._lock:
+            for order in self._orders.values():
+                at = anchor_of(order, anchor)
+                if wanted is not None and order.status not in wanted:
+                    continue
+                if at is not None and at < until and (start is None or at >= start):
+                    counts[order.status] = counts.get(order.status, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def first_scans(self, since: datetime, until: datetime) -> list[FirstScan]:
+        """See :meth:`orderkit.lifecycle.ports.OrderRepository.first_scans` (a scan here)."""
+        from orderkit.lifecycle.ports import FirstScan
+
+        start = ensure_aware(since, path="since")
+        end = ensure_aware(until, path="until")
+        found: list[FirstScan] = []
+        with self._lock:
+            for order in self._orders.values():
+                first = order.shipments[0] if order.shipments else None
+                if first is None or first.shipped_at is None:
+                    continue
+                if start <= first.shipped_at < end:
+                    found.append(FirstScan(order.order_id, order.channel, first.carrier,
+                                           first.waybill, first.shipped_at,
+                                           first.first_scan_at, order.tags))
+        found.sort(key=lambda scan: (scan.shipped_at, scan.order_id))
+        return found
+
     def find_by_waybill(self, waybill: str) -> list[Order]:
         """Every order with a shipment carrying ``waybill``, by order id."""
         if not isinstance(waybill, str) or not waybill.strip():

@@ -26,11 +26,12 @@ from orderkit.model.audit import (
     checked_entries,
 )
 from orderkit.model.errors import ConcurrencyError, DuplicateOrder, OrderNotFound, ValidationError
-from orderkit.model.orders import Address, Order, check_version_raised
+from orderkit.model.orders import ANCHORS, Address, Order, check_version_raised
 from orderkit.model.serialization import from_dict, to_dict
 from orderkit.model.time import ensure_aware
 
 if TYPE_CHECKING:
+    from orderkit.lifecycle.ports import FirstScan
     from orderkit.model.orders import Anchor
     from orderkit.outbox.messages import OutboxMessage, StoredMessage
 
@@ -109,6 +110,12 @@ _MIGRATIONS: Final = (
         ON orders (json_extract(body, '$.shipments[#-1].shipped_at'))
         WHERE json_extract(body, '$.shipments[#-1].first_scan_at') IS NULL
     """,
+    # The carrier report reads each order's first parcel by when it was handed over.
+    """
+    CREATE INDEX orders_by_first_shipped
+        ON orders (json_extract(body, '$.shipments[0].shipped_at'))
+        WHERE json_extract(body, '$.shipments[0].shipped_at') IS NOT NULL
+    """,
 )
 
 #: The indexed expression of each anchor of the stale query.
@@ -118,6 +125,13 @@ _ANCHOR_SQL: Final = {
     "created_at": "json_extract(body, '$.created_at')",
     "unscanned_since": "json_extract(body, '$.shipments[#-1].shipped_at')",
 }
+
+#: The stored status codes, one index seek each (a skip scan of ``orders_by_status``).
+_STATUSES_SQL: Final = (
+    "WITH RECURSIVE codes(code) AS (SELECT min(status) FROM orders UNION ALL"
+    " SELECT (SELECT min(status) FROM orders WHERE status > code) FROM codes"
+    " WHERE code IS NOT NULL) SELECT code FROM codes WHERE code IS NOT NULL"
+)
 
 _OUTBOX_COLUMNS: Final = (
     "message_id, order_id, topic, payload, created_us, status, attempts, error, retry_us"
@@ -231,6 +245,73 @@ class SQLiteOrderRepository:
                 ).fetchall()
         found.sort(key=lambda row: (datetime.fromisoformat(row[0]), row[1]))
         return [_load(body) for _at, _id, body in found[:limit]]
+
+    def count_by_status(
+        self,
+        anchor: Anchor,
+        since: datetime | None,
+        until: datetime,
+        statuses: Collection[int] | None = None,
+    ) -> dict[int, int]:
+        """See :meth:`orderkit.lifecycle.ports.OrderRepository.count_by_status`: one
+        indexed range count per stored status (the statuses come from their index)."""
+        from orderkit.adapters._watch import checked_query
+
+        if anchor not in ANCHORS:
+            raise ValidationError("anchor", anchor, f"expected one of {', '.join(ANCHORS)}")
+        until = ensure_aware(until, path="until")
+        wanted = None if statuses is None else set(checked_query(statuses, anchor, until, 1)[0])
+        start = "" if since is None else _iso(ensure_aware(since, path="since"))
+        expression = _ANCHOR_SQL[anchor]
+        unscanned = anchor == "unscanned_since"
+        source = "orders INDEXED BY orders_unscanned" if unscanned else "orders"
+        condition = (
+            " AND json_extract(body, '$.shipments[#-1].first_scan_at') IS NULL"
+            if unscanned
+            else ""
+        )
+        counts: dict[int, int] = {}
+        with self._db.read("count orders by status") as conn:
+            codes = [row[0] for row in conn.execute(_STATUSES_SQL)
+                     if wanted is None or row[0] in wanted]
+            for code in codes:
+                (count,) = conn.execute(
+                    f"SELECT count(*) FROM {source} WHERE status = ?"
+                    f" AND {expression} >= ? AND {expression} < ?{condition}",
+                    (code, start, _iso(until)),
+                ).fetchone()
+                if count:
+                    counts[int(code)] = int(count)
+        return dict(sorted(counts.items()))
+
+    def first_scans(self, since: datetime, until: datetime) -> list[FirstScan]:
+        """See :meth:`orderkit.lifecycle.ports.OrderRepository.first_scans`: one range
+        read of index ``orders_by_first_shipped``, the parcel's fields taken in SQL."""
+        from orderkit.lifecycle.ports import FirstScan
+
+        start = _iso(ensure_aware(since, path="since"))
+        end = _iso(ensure_aware(until, path="until"))
+        first = "json_extract(body, '$.shipments[0].shipped_at')"
+        with self._db.read("first scans") as conn:
+            rows = conn.execute(
+                f"SELECT order_id, channel, json_extract(body, '$.shipments[0].carrier'),"
+                f" json_extract(body, '$.shipments[0].waybill'), {first},"
+                f" json_extract(body, '$.shipments[0].first_scan_at'),"
+                f" json_extract(body, '$.tags')"
+                f" FROM orders INDEXED BY orders_by_first_shipped"
+                f" WHERE {first} IS NOT NULL AND {first} >= ? AND {first} < ?",
+                (start, end),
+            ).fetchall()
+        found = [
+            FirstScan(order_id, channel, carrier or "", waybill or "",
+                      datetime.fromisoformat(shipped), None if scanned is None
+                      else datetime.fromisoformat(scanned),
+                      frozenset(json.loads(tags)) if tags else frozenset())
+            for order_id, channel, carrier, waybill, shipped, scanned, tags in rows
+        ]
+        found.sort(key=lambda scan: (scan.shipped_at, scan.order_id))
+        return found
+
     def find_by_waybill(self, waybill: str) -> list[Order]:
         """Every order with a shipment carrying ``waybill``, by order id."""
         if not isinstance(waybill, str) or not waybill.strip():

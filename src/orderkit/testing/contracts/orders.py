@@ -79,6 +79,59 @@ class OrderRepositoryContract:
         _raises(ValidationError, stale, [10], "status_since", t0, 0)
         _raises(ValidationError, stale, [10], "status_since", datetime(2026, 3, 2), 5)
 
+    def test_orders_are_counted_by_status_over_an_anchor_range(self) -> None:
+        repo = self.create_repository()
+        t0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+        for index, (status, minutes) in enumerate(
+            [(OrderStatus.PENDING_PAYMENT, 0), (OrderStatus.PENDING_PAYMENT, 30),
+             (OrderStatus.CANCELLED, 10), (OrderStatus.PAID, -10)]
+        ):
+            order_id = f"C-{index}"
+            order = attrs.evolve(sample_order(order_id, channel_order_id=order_id),
+                                 status=status, shipments=(),
+                                 status_since=t0 + timedelta(minutes=minutes))
+            repo.save(order, None)
+        until = t0 + timedelta(minutes=20)
+        assert repo.count_by_status("status_since", t0, until) == {
+            OrderStatus.PENDING_PAYMENT: 1, OrderStatus.CANCELLED: 1}
+        assert repo.count_by_status("status_since", None, until) == {
+            OrderStatus.PENDING_PAYMENT: 1, OrderStatus.PAID: 1, OrderStatus.CANCELLED: 1}
+        assert repo.count_by_status("status_since", None, until, [OrderStatus.PAID, 40]) == {
+            OrderStatus.PAID: 1}
+        assert repo.count_by_status("status_since", until, until) == {}
+        assert repo.count_by_status("unscanned_since", None, until) == {}
+        _raises(ValidationError, repo.count_by_status, "eta", None, until)
+        _raises(ValidationError, repo.count_by_status, "status_since", None, until, ["10"])
+        error = _raises(ValidationError, repo.count_by_status, "status_since", None,
+                        datetime(2026, 3, 2))
+        assert getattr(error, "path", None) == "until"
+
+    def test_first_scans_read_each_orders_first_parcel_by_when_it_left(self) -> None:
+        repo = self.create_repository()
+        t0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+        first = Shipment("S1", "SF", "SF1", {"1": 1}, shipped_at=t0,
+                         first_scan_at=t0 + timedelta(hours=30))
+        later = Shipment("S2", "YTO", "YT2", {"1": 1}, shipped_at=t0 + timedelta(days=3))
+        unscanned = Shipment("S3", "ZTO", "ZT3", {"1": 1}, shipped_at=t0 + timedelta(hours=1))
+        for order_id, shipments, tags in [
+            ("F-1", (first, later), {"outlet:Hangzhou"}),
+            ("F-2", (unscanned,), set()),
+            ("F-3", (), set()),
+            ("F-4", (attrs.evolve(first, shipped_at=t0 + timedelta(days=40)),), set()),
+        ]:
+            order = attrs.evolve(sample_order(order_id, channel_order_id=order_id),
+                                 status=OrderStatus.SHIPPED, shipments=shipments,
+                                 tags=frozenset(tags))
+            repo.save(order, None)
+        scans = repo.first_scans(t0, t0 + timedelta(days=31))
+        assert [(s.order_id, s.carrier, s.waybill) for s in scans] == [
+            ("F-1", "SF", "SF1"), ("F-2", "ZTO", "ZT3")]
+        assert (scans[0].shipped_at, scans[0].first_scan_at) == (t0, t0 + timedelta(hours=30))
+        assert scans[0].tags == frozenset({"outlet:Hangzhou"})
+        assert scans[1].first_scan_at is None and scans[1].channel == "tmall"
+        assert repo.first_scans(t0 + timedelta(seconds=1), t0 + timedelta(hours=1)) == []
+        _raises(ValidationError, repo.first_scans, datetime(2026, 3, 2), t0)
+
     def test_saved_order_reads_back_equal_with_every_field(self) -> None:
         repository = self.create_repository()
         order = sample_order()

@@ -1,0 +1,153 @@
+"""``orderkit health``: a self-contained page with the KPIs, stuck orders, first-scan
+delays and alert history as inline SVG, built from escaped fragments only, checked as a
+browser sees it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+
+import attrs
+import pytest
+
+from orderkit import OrderStatus, Shipment
+from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteWatchState
+from orderkit.cli import EXIT_FILE, EXIT_OK, EXIT_REFUSED, main
+from orderkit.testing import ManualClock
+from orderkit.testing.samples import sample_order
+from orderkit.watch import Watcher
+
+NOW = datetime(2026, 3, 3, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai, the day after
+HOSTILE = "<script>alert(1)</script>"
+
+PAGE_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "div",
+             "table", "tr", "th", "td", "svg", "g", "rect", "line", "text"}
+
+
+class _Page(HTMLParser):
+    """Elements, attributes and text of a page, as a parser sees them."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.attributes: set[str] = set()
+        self.chunks: list[str] = []
+        self._skip = 0
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attributes.update(name for name, _ in attrs)
+        if tag == "style":
+            self._skip += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "style":
+            self._skip -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.chunks.append(data)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.chunks)
+
+
+def _shop(path: Path) -> None:
+    """A day of orders: shipped parcels (one carrier named with a script), one paid
+    order never shipped, one pending, one cancelled; and a watcher's open alerts."""
+    repo = SQLiteOrderRepository(path)
+    placed = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+    for index in range(12):
+        carrier = HOSTILE if index < 3 else ("SF" if index % 2 else "YTO")
+        scan = None if index < 3 else placed + timedelta(hours=2 + index * 3)
+        parcel = Shipment("S1", carrier, f"W{index}", {"1": 1}, shipped_at=placed,
+                          first_scan_at=scan)
+        order = attrs.evolve(sample_order(f"S-{index:02}", channel_order_id=f"S-{index:02}"),
+                             status=OrderStatus.SHIPPED, shipments=(parcel,),
+                             created_at=placed, paid_at=placed, status_since=placed,
+                             tags=frozenset({f"outlet:{HOSTILE}" if index < 3 else "outlet:A"}))
+        repo.save(order, None)
+    for order_id, status in (("P-1", OrderStatus.PAID), ("Q-1", OrderStatus.PENDING_PAYMENT),
+                             ("C-1", OrderStatus.CANCELLED)):
+        order = attrs.evolve(sample_order(order_id, channel_order_id=order_id), status=status,
+                             shipments=(), created_at=placed, status_since=placed,
+                             paid_at=placed if status == OrderStatus.PAID else None)
+        repo.save(order, None)
+
+    class Quiet:
+        def notify(self, _alert: object) -> None:
+            return None
+
+    Watcher(repo, Quiet(), clock=ManualClock(NOW), state=SQLiteWatchState(path)).run_once()
+
+
+def _chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is required in CI to check the page as a browser sees it")
+        pytest.skip("chromium is not installed")  # CI fails any skipped test (conftest.py)
+    return found
+
+
+def _browser_dom(page: Path, profile: Path) -> str:
+    done = subprocess.run(
+        [_chromium(), "--headless", "--no-sandbox", "--disable-gpu",
+         f"--user-data-dir={profile}", "--dump-dom", page.as_uri()],
+        capture_output=True, text=True, encoding="utf-8", timeout=120, check=True,
+    )
+    return done.stdout
+
+
+def test_the_health_page_shows_kpis_stuck_orders_delays_and_alerts_as_svg(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "shop.db"
+    _shop(db)
+    out = tmp_path / "health.html"
+    code = main(["health", "--db", str(db), "--out", str(out), "--period", "2026-03-02",
+                 "--now", NOW.isoformat()])
+    assert code == EXIT_OK
+    said = capsys.readouterr().out
+    assert said.startswith("health 2026-03-02: index ")
+    html = out.read_text(encoding="utf-8")
+
+    # Self-contained and inert: no script, no link out, input only as escaped text.
+    assert "<script" not in html and "src=" not in html and "href=" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    parsed = _Page(html)
+    assert set(parsed.tags) <= PAGE_TAGS, set(parsed.tags) - PAGE_TAGS
+    assert parsed.tags.count("svg") == 4
+    for words in ("orderkit health: 2026-03-02", "unshipped 24 h after payment",
+                  "cancellation rate", "Orders stuck by state", "PENDING_PAYMENT",
+                  "First-scan delay by carrier", "Alert history", "no_first_scan:",
+                  f"outlet {HOSTILE}"[7:], "pending_payment_stale:Q-1"):
+        assert words in parsed.text, words
+
+    dom = _browser_dom(out, tmp_path / "profile")
+    shown = _Page(dom)
+    assert "script" not in shown.tags
+    assert shown.tags.count("svg") == 4 and shown.tags.count("rect") >= 10
+    assert HOSTILE in shown.text  # the carrier's name, shown as text
+    assert "health index" in shown.text
+
+
+def test_health_refuses_a_missing_file_and_a_bad_period(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "health.html"
+    assert main(["health", "--db", str(tmp_path / "none.db"), "--out", str(out)]) == EXIT_FILE
+    db = tmp_path / "shop.db"
+    SQLiteOrderRepository(db)
+    assert main(["health", "--db", str(db), "--out", str(out), "--period", "March"]) == (
+        EXIT_REFUSED)
+    err = capsys.readouterr().err
+    assert "--period" in err and "March" in err
+    assert not out.exists()

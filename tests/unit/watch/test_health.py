@@ -1,0 +1,112 @@
+"""Health: the KPIs of a day against their thresholds, counted in the store, and the
+health index by its documented formula."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import attrs
+import pytest
+
+from orderkit import Money, OrderStatus
+from orderkit.adapters.memory import MemoryOrderRepository
+from orderkit.adapters.sqlite import SQLiteOrderRepository
+from orderkit.errors import ValidationError
+from orderkit.lifecycle.ports import OrderRepository
+from orderkit.model.time import accounting_period
+from orderkit.testing.samples import sample_order
+from orderkit.watch import Thresholds, health
+
+DAY = accounting_period(datetime(2026, 3, 2, 1, 0, tzinfo=UTC))  # 2026-03-02 in Shanghai
+START = DAY.bounds()[0]
+S = OrderStatus
+
+
+def a_day_of_orders(repo: OrderRepository) -> None:
+    """20 orders placed: 16 shipped, 1 paid and never shipped, 1 pending, 2 cancelled."""
+    plan = [(S.SHIPPED, 5)] * 16 + [(S.PAID, 2), (S.PENDING_PAYMENT, 1)] + [(S.CANCELLED, 3)] * 2
+    for index, (status, hours) in enumerate(plan):
+        order_id = f"H-{index:02}"
+        paid = status in (S.SHIPPED, S.PAID)
+        order = attrs.evolve(sample_order(order_id, channel_order_id=order_id), status=status,
+                             created_at=START + timedelta(hours=1), shipments=(),
+                             paid_at=START + timedelta(hours=2) if paid else None,
+                             status_since=START + timedelta(hours=hours))
+        repo.save(order, None)
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_a_days_kpis_against_their_thresholds_and_the_index(store: str, tmp_path: Path) -> None:
+    repo: OrderRepository = (MemoryOrderRepository() if store == "memory"
+                             else SQLiteOrderRepository(tmp_path / "orders.db"))
+    a_day_of_orders(repo)
+    lags = [timedelta(seconds=30)] * 99 + [timedelta(minutes=10)]
+    report = health(repo, DAY, Money("812.00", "CNY"), now=START + timedelta(hours=30),
+                    lags=lags, retries=(1, 100))
+
+    unshipped = report.kpi("unshipped_24h")
+    assert (unshipped.value, unshipped.breached) == (Decimal(1) / 17, True)
+    assert unshipped.detail == "1 of 17 orders paid in the period"
+    assert report.kpi("cancellation_rate").value == Decimal("0.1")  # above 8%
+    assert report.kpi("cancellation_rate").breached
+    assert report.stuck == {S.PENDING_PAYMENT: 1, S.PAID: 1}
+    assert (report.kpi("stuck").value, report.kpi("stuck").breached) == (Decimal(2) / 18, True)
+    difference = report.kpi("reconciliation_difference")
+    assert (difference.value, difference.unit, difference.breached) == (
+        Decimal("812.00"), "CNY", True)
+    sync = report.kpi("status_sync_rate")
+    assert (sync.value, sync.breached, sync.score) == (Decimal("0.99"), False, Decimal("0.5"))
+    assert report.lag == {"p50": timedelta(seconds=30), "p90": timedelta(seconds=30),
+                          "p99": timedelta(seconds=30)}
+    assert (report.kpi("retry_rate").value, report.kpi("retry_rate").breached) == (
+        Decimal("0.01"), False)
+    assert [k.name for k in report.alerts] == [
+        "unshipped_24h", "stuck", "cancellation_rate", "reconciliation_difference"]
+    assert report.orders_by_status == {S.PENDING_PAYMENT: 1, S.PAID: 1, S.SHIPPED: 16,
+                                       S.CANCELLED: 2}
+    # 100 x (25 x 0.0196 + 20 x 0 + 15 x 0.375 + 15 x 0.188 + 15 x 0.5 + 10 x 0.833) / 100
+    assert report.index == Decimal("24.8")
+
+
+def test_what_is_not_given_is_not_measured_and_left_out_of_the_index() -> None:
+    repo = MemoryOrderRepository()
+    report = health(repo, DAY, now=START + timedelta(hours=30))
+    assert [k.name for k in report.kpis if k.value is None] == [
+        "unshipped_24h", "stuck", "cancellation_rate", "reconciliation_difference",
+        "status_sync_rate", "retry_rate"]
+    assert report.alerts == () and report.index == Decimal("100.0") and report.lag == {}
+    a_day_of_orders(repo)
+    strict = health(repo, DAY, now=START + timedelta(hours=30),
+                    thresholds=Thresholds(cancellation_rate=Decimal("0.2")))
+    assert not strict.kpi("cancellation_rate").breached
+
+
+def test_bad_input_is_named() -> None:
+    repo = MemoryOrderRepository()
+    now = START + timedelta(hours=30)
+    with pytest.raises(ValidationError, match="retries"):
+        health(repo, DAY, now=now, retries=(5, 1))
+    with pytest.raises(ValidationError, match=r"lags\[1\]"):
+        health(repo, DAY, now=now, lags=[timedelta(0), 3])  # type: ignore[list-item]
+    with pytest.raises(ValidationError, match="reconciliation"):
+        health(repo, DAY, "812.00", now=now)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="cancellation_rate"):
+        Thresholds(cancellation_rate=Decimal("8"))
+    with pytest.raises(ValidationError, match="name"):
+        health(repo, DAY, now=now).kpi("happiness")
+
+
+def test_the_reconciliation_difference_is_the_book_total_against_the_money_total() -> None:
+    from orderkit.reconcile import Record, reconcile
+
+    at = START + timedelta(hours=3)
+    book = [Record("erp", "SO-1", "SO-1", Money("170.00", "CNY"), at),
+            Record("erp", "SO-2", "SO-2", Money("420.50", "CNY"), at)]
+    bank = [Record("bank", "B-1", "SO-1", Money("170.00", "CNY"), at)]
+    report = health(MemoryOrderRepository(), DAY, reconcile(book, bank),
+                    now=START + timedelta(hours=30))
+    difference = report.kpi("reconciliation_difference")
+    assert (difference.value, difference.unit, difference.breached) == (
+        Decimal("420.50"), "CNY", False)
