@@ -16,15 +16,19 @@ from orderkit.reconcile.classify import DifferenceKind
 from orderkit.reconcile.engine import reconcile
 from orderkit.reconcile.matrix import MatrixCell, MatrixRow, MultiReconciliation, reconcile_many
 from orderkit.reconcile.outcomes import STATUSES, Outcome, Reconciliation, TraceStep
-from orderkit.reconcile.records import KINDS, Record, Rejected
+from orderkit.reconcile.readers.bill import LAYOUTS, BillRead, UnknownBillLayout, read_bill
+from orderkit.reconcile.records import CATEGORIES, KINDS, Record, Rejected
 from orderkit.reconcile.refs import extract_refs, linked_ids
 from orderkit.reconcile.rules import Rules
 
 __all__ = [
     "BREAK_KINDS",
+    "CATEGORIES",
     "HOPS",
     "KINDS",
+    "LAYOUTS",
     "STATUSES",
+    "BillRead",
     "ChainStep",
     "DifferenceKind",
     "MatrixCell",
@@ -37,8 +41,10 @@ __all__ = [
     "Rules",
     "Settlement",
     "TraceStep",
+    "UnknownBillLayout",
     "extract_refs",
     "linked_ids",
+    "read_bill",
     "reconcile",
     "reconcile_many",
     "records_from_orders",

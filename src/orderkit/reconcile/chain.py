@@ -55,6 +55,14 @@ BREAK_KINDS: Final = frozenset({"amount_mismatch", "duplicate", "partial_refund"
 _NEEDS_A_PERSON: Final = frozenset({"unmatched", "suggestion", "rejected"})
 
 
+def needs_a_person(outcome: Outcome) -> bool:
+    """Whether ``outcome`` is a break: an unmatched record, a suggestion, a rejected
+    line, or a difference the records do not explain (``BREAK_KINDS``)."""
+    return outcome.status in _NEEDS_A_PERSON or (
+        outcome.status == "difference" and outcome.kind in BREAK_KINDS
+    )
+
+
 @attrs.frozen
 class ChainStep:
     """One record on an order's way to the bank: its hop, its outcome and how long after
@@ -138,11 +146,7 @@ class Settlement:
     def breaks(self) -> list[Outcome]:
         """The outcomes that need a person: unmatched records, suggestions, rejected
         lines and differences the records do not explain (``BREAK_KINDS``)."""
-        return [
-            o
-            for o in self.outcomes
-            if o.status in _NEEDS_A_PERSON or (o.status == "difference" and o.kind in BREAK_KINDS)
-        ]
+        return [o for o in self.outcomes if needs_a_person(o)]
 
     def chain(self, ref: str) -> tuple[ChainStep, ...]:
         """The steps of the order whose ref (or ERP record id) is ``ref``: its ERP

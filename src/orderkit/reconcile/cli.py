@@ -5,7 +5,10 @@
         --date-format "%Y/%m/%d %H:%M" --out report.html --out report.json
 
 Progress (rows read, passes run, files written) goes to stderr so stdout stays clean;
-daily difference alerts above ``--alert-threshold`` are printed to stderr as well.
+daily difference alerts above ``--alert-threshold`` are printed to stderr as well. The
+command exits with 1 (``EXIT_REFUSED``: a check found problems) when any outcome needs a
+person (unmatched, a suggestion, a rejected line, an unexplained difference), 0 when
+the reports hold only matches and explained differences (fees, coupons, pending).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from orderkit.model.errors import ValidationError
 from orderkit.model.money import Money
 from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, parse_timestamp
 from orderkit.reconcile.alerting import alert_differences
+from orderkit.reconcile.chain import needs_a_person
 from orderkit.reconcile.engine import reconcile
 from orderkit.reconcile.readers import FORMATS, BankColumns
 from orderkit.reconcile.records import Record, Rejected
@@ -136,9 +140,14 @@ def run_reconcile(args: argparse.Namespace, *, err: TextIO | None = None) -> int
         flush=True,
     )
     alert_differences(result, _StderrNotifier(stream), threshold=threshold)
+    files = (Path(args.left).name, Path(args.right).name)
     for out in args.out:
-        path = write_report(result, out)
+        path = write_report(result, out, files=files)
         print(f"wrote {path}", file=stream, flush=True)
+    breaks = sum(1 for outcome in result.outcomes if needs_a_person(outcome))
+    if breaks:
+        print(f"{breaks:,} outcomes need a person (see the report)", file=stream, flush=True)
+        return 1  # orderkit.cli.EXIT_REFUSED: a check found problems
     return 0
 
 

@@ -19,7 +19,7 @@ from orderkit.model.errors import ValidationError
 from orderkit.model.money import Money
 from orderkit.model.time import ensure_instant
 
-__all__ = ["KINDS", "Record", "Rejected"]
+__all__ = ["CATEGORIES", "KINDS", "Record", "Rejected"]
 
 #: What a record is about. Sales and refunds are paired across systems; fees and
 #: subsidies are the pieces that make "received" differ from "receivable". Along the
@@ -29,6 +29,42 @@ __all__ = ["KINDS", "Record", "Rejected"]
 KINDS: Final = frozenset(
     {"sale", "refund", "fee", "subsidy", "adjustment", "settlement", "transfer", "charge"}
 )
+
+#: The fee taxonomy of a bill line (``Record.category``) and the record kind each is
+#: reconciled as. A reader names what the line *is* (a platform commission, a payment
+#: fee, a withdrawal); the engine only needs to know how to pair it.
+CATEGORIES: Final = {
+    "sale": "sale",
+    "refund": "refund",
+    "coupon": "subsidy",
+    "subsidy": "subsidy",
+    "commission": "fee",
+    "payment_fee": "fee",
+    "service_fee": "fee",
+    "settlement": "settlement",
+    "withdrawal": "transfer",
+    "transfer": "transfer",
+    "bank_charge": "charge",
+    "credit": "sale",
+    "debit": "refund",
+    "deposit": "adjustment",
+    "adjustment": "adjustment",
+}
+"""``sale`` and ``refund`` are the goods; ``coupon`` a discount the merchant funds
+(negative) and ``subsidy`` one the platform funds; ``commission`` the platform's or an
+affiliate's commission (佣金, 技术服务费), ``payment_fee`` the payment channel's fee
+(手续费, 支付服务费), ``service_fee`` any other platform charge (freight insurance,
+advertising); ``settlement`` a payout, ``withdrawal`` money taken from a platform balance
+to the bank, ``transfer`` money between the merchant's own accounts; ``bank_charge`` a
+bank's own charge; ``credit`` and ``debit`` a bank line whose nature the statement does
+not say; ``deposit`` a security deposit; ``adjustment`` anything else, left for a person."""
+
+
+def _check_category(_instance: object, _attribute: object, value: str | None) -> None:
+    if value is not None and value not in CATEGORIES:
+        raise ValidationError(
+            "category", value, f"expected one of {', '.join(sorted(CATEGORIES))} or None"
+        )
 
 
 def _check_kind(_instance: object, _attribute: object, value: object) -> None:
@@ -84,6 +120,9 @@ class Record:
     channel: str | None = attrs.field(default=None, validator=_checks.optional_text)
     """The payment channel an ERP record was paid through (the name of its bill in
     :func:`~orderkit.reconcile.settle`), ``None`` when unknown."""
+    category: str | None = attrs.field(default=None, validator=_check_category)
+    """What a bill line is in the fee taxonomy (:data:`CATEGORIES`), ``None`` when the
+    source does not say (an ERP export)."""
 
 
 @attrs.frozen

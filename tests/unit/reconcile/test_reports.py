@@ -83,7 +83,7 @@ def test_cli_writes_html_json_and_csv_with_progress_on_stderr(
     assert "Cross-system matrix" in html and "platform_fee (5)" in html
 
 
-def test_cli_bank_csv_with_column_mapping_reports_rejected_rows(
+def test_cli_bank_csv_with_column_mapping_reports_rejected_rows_and_exits_1(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "bank.json"
@@ -105,7 +105,8 @@ def test_cli_bank_csv_with_column_mapping_reports_rejected_rows(
         ]
     )
     err = capsys.readouterr().err
-    assert code == 0
+    assert code == 1  # EXIT_REFUSED: a rejected line and breaks need a person
+    assert "outcomes need a person" in err
     assert "ALERT [warning] erp vs bank 2026-02-16" in err
     data = json.loads(out.read_text(encoding="utf-8"))
     (rejected,) = [o for o in data["outcomes"] if o["status"] == "rejected"]

@@ -30,11 +30,15 @@ from orderkit.model.time import parse_timestamp, zone
 from orderkit.reconcile.records import Record, Rejected
 
 __all__ = [
+    "LINE",
     "Cells",
+    "Column",
     "Progress",
     "RowParser",
     "cell_amount",
     "cell_time",
+    "first_cell",
+    "first_name",
     "parse_amount",
     "read_table",
 ]
@@ -43,6 +47,11 @@ Progress = Callable[[int], None]
 #: One data row: header name -> cell text (already stripped).
 Cells = dict[str, str]
 RowParser = Callable[[Cells], Sequence[Record]]
+#: A required column: one header name, or several spellings of which any one will do.
+Column = str | tuple[str, ...]
+#: The key under which :func:`read_table` passes the physical line number to ``parse``
+#: when asked (``numbered=True``), for layouts whose rows carry no id of their own.
+LINE: Final = "\x00line"
 
 PROGRESS_EVERY: Final = 100_000
 #: How many lines before the header a reader looks through for it (a bank's preamble).
@@ -125,6 +134,26 @@ def cell_time(cells: Cells, column: str, *, source_tz: str, date_format: str | N
     return parse_timestamp(parsed, source_tz=source_tz, path=column)
 
 
+def first_cell(cells: Cells, names: Column, default: str = "") -> str:
+    """The cell of the first of ``names`` that the header has, else ``default``."""
+    for name in (names,) if isinstance(names, str) else names:
+        if name in cells:
+            return cells[name]
+    return default
+
+
+def first_name(cells: Cells, names: Column) -> str:
+    """The first of ``names`` that the header has (for error messages), else the first."""
+    options = (names,) if isinstance(names, str) else names
+    return next((name for name in options if name in cells), options[0])
+
+
+def _has(candidate: Sequence[str], column: Column) -> bool:
+    if isinstance(column, str):
+        return column in candidate
+    return any(name in candidate for name in column)
+
+
 def _clean(cell: str) -> str:
     # WeChat Pay prefixes every cell with a backtick (so spreadsheets keep long numbers as
     # text); Alipay appends a tab for the same reason.
@@ -142,10 +171,12 @@ def read_table(
     source: str,
     parse: RowParser,
     encoding: str = "utf-8-sig",
-    required: Sequence[str] = (),
+    required: Sequence[Column] = (),
     skip: Callable[[str], bool] | None = None,
     stop: Callable[[Sequence[str]], bool] | None = None,
+    end: Callable[[str], bool] | None = None,
     footer: str | None = None,
+    numbered: bool = False,
     progress: Progress | None = None,
 ) -> Iterator[Record | Rejected]:
     """Yield records (and rejects) from a CSV file with one header row.
@@ -155,7 +186,10 @@ def read_table(
     ``required`` lists header names that must be present (lines before the first line
     that has them all are a preamble and skipped). ``footer`` names what must end the
     file (WeChat Pay's summary block): a file without it was cut off, which is reported
-    as a rejected line. ``progress(rows)`` is called every 100,000 rows.
+    as a rejected line. ``end(raw_line)`` marks, after the header, a raw line that ends
+    the table (Alipay's ``#`` summary lines). ``numbered`` passes each row's physical
+    line number to ``parse`` under :data:`LINE`. A required column may be a tuple of
+    spellings, any one of which will do. ``progress(rows)`` is called every 100,000 rows.
     """
     name = Path(path).name
     source = sys.intern(source)
@@ -171,6 +205,9 @@ def read_table(
         stopped = False
         try:
             for line, text in enumerate(handle, start=1):
+                if header is not None and end is not None and end(text):
+                    stopped = True
+                    break
                 if skip is not None and skip(text):
                     continue
                 if not text.strip():
@@ -192,7 +229,7 @@ def read_table(
                     continue
                 if header is None:
                     candidate = [_clean(cell) for cell in cells]
-                    if all(column in candidate for column in required):
+                    if all(_has(candidate, column) for column in required):
                         header = candidate
                     elif first_header is None:
                         first_header = candidate
@@ -218,6 +255,8 @@ def read_table(
                         raw,
                     )
                     continue
+                if len(values) > len(header) and not any(values[len(header) :]):
+                    values = values[: len(header)]  # a trailing comma (ICBC ends rows so)
                 if len(values) != len(header):
                     yield Rejected(
                         source,
@@ -229,8 +268,11 @@ def read_table(
                         raw,
                     )
                     continue
+                row = dict(zip(header, values, strict=True))
+                if numbered:
+                    row[LINE] = str(line)
                 try:
-                    yield from parse(dict(zip(header, values, strict=True)))
+                    yield from parse(row)
                 except ValidationError as error:
                     yield Rejected(
                         source, name, line, error.path, str(error.value), error.reason, raw
@@ -241,7 +283,11 @@ def read_table(
             ) from None
         if header is None:
             seen = first_header or []
-            missing = [column for column in required if column not in seen]
+            missing = [
+                column if isinstance(column, str) else " or ".join(column)
+                for column in required
+                if not _has(seen, column)
+            ]
             raise ValidationError("header", ",".join(seen), f"{name}: missing column(s) {missing}")
         if footer is not None and not stopped:
             yield Rejected(

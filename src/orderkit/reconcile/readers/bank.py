@@ -20,10 +20,18 @@ import attrs
 
 from orderkit.model.errors import ValidationError
 from orderkit.model.time import DEFAULT_ACCOUNTING_TZ
-from orderkit.reconcile.readers._table import Cells, Progress, cell_amount, cell_time, read_table
-from orderkit.reconcile.records import Record, Rejected
+from orderkit.reconcile.readers._signed import plain_datetime
+from orderkit.reconcile.readers._table import (
+    LINE,
+    Cells,
+    Progress,
+    cell_amount,
+    cell_time,
+    read_table,
+)
+from orderkit.reconcile.records import CATEGORIES, Record, Rejected
 
-__all__ = ["CHARGE_WORDS", "BankColumns", "read_bank_csv"]
+__all__ = ["CHARGE_WORDS", "BankColumns", "read_bank_csv", "read_bank_statement"]
 
 #: Words in a debit's memo that make it a bank charge.
 CHARGE_WORDS: Final = ("手续费", "服务费", "管理费", "年费", "工本费", "短信费", "汇划费", "charge")
@@ -92,6 +100,7 @@ def read_bank_csv(
         kind = "sale"
         if amount.amount < 0:
             kind = "charge" if any(word in memo for word in charge_words) else "refund"
+        category = {"sale": "credit", "refund": "debit", "charge": "bank_charge"}[kind]
         if spec.time:
             cells = {**cells, spec.at: f"{cells[spec.at]} {cells[spec.time]}"}
         return (
@@ -103,9 +112,138 @@ def read_bank_csv(
                 cell_time(cells, spec.at, source_tz=source_tz, date_format=date_format),
                 memo=memo,
                 kind=kind,
+                category=category,
             ),
         )
 
     return read_table(
         path, source=source, parse=parse, encoding=encoding, required=required, progress=progress
+    )
+
+
+#: Header spellings of Chinese bank statement exports, tried in this order.
+STATEMENT_DATE: Final = ("交易日期", "记账日期", "交易日", "入账日期", "日期")
+STATEMENT_TIME: Final = ("交易时间", "时间")
+STATEMENT_ID: Final = ("交易流水号", "流水号", "银行流水号", "交易流水", "凭证号", "交易参考号")
+STATEMENT_CREDIT: Final = (
+    "贷方金额",
+    "贷方发生额",
+    "记账金额(收入)",
+    "记账金额（收入）",
+    "交易金额(收入)",
+    "交易金额（收入）",
+    "收入金额",
+    "收入",
+)
+STATEMENT_DEBIT: Final = (
+    "借方金额",
+    "借方发生额",
+    "记账金额(支出)",
+    "记账金额（支出）",
+    "交易金额(支出)",
+    "交易金额（支出）",
+    "支出金额",
+    "支出",
+)
+STATEMENT_MEMO: Final = (
+    "摘要",
+    "用途",
+    "附言",
+    "交易详情",
+    "备注",
+    "交易场所",
+    "对方户名",
+    "对方账户名称",
+    "对方名称",
+)
+STATEMENT_CURRENCY: Final = ("币种", "记账币种", "交易币种", "货币")
+_CURRENCY_NAMES: Final = {"": "", "人民币": "CNY", "RMB": "CNY", "CNY": "CNY", "美元": "USD"}
+
+
+def _first_present(header: Sequence[str], names: Sequence[str]) -> str | None:
+    return next((name for name in names if name in header), None)
+
+
+def read_bank_statement(
+    path: str | Path,
+    *,
+    source: str = "bank",
+    source_tz: str = DEFAULT_ACCOUNTING_TZ,
+    currency: str = "CNY",
+    encoding: str = "utf-8-sig",
+    charge_words: tuple[str, ...] = CHARGE_WORDS,
+    progress: Progress | None = None,
+) -> Iterator[Record | Rejected]:
+    """Stream records from a Chinese bank statement export, its columns found by name.
+
+    The header is found after the bank's preamble by its date, credit and debit
+    columns (``交易日期``/``记账日期``, ``贷方金额``/``记账金额(收入)``, ``借方金额``/...);
+    a separate ``交易时间`` column is read with the date, dates without separators
+    (``20260302``) as dates. The memo joins every memo-like cell (摘要, 用途, 附言,
+    交易详情, 对方户名 ...), so the order numbers and the payer's name are all searched. A
+    statement without a transaction number column gets ``L<line>`` ids. A line whose
+    first cell ends in ``合计`` (``人民币合计``) ends the table. Credits are ``credit``
+    records (kind ``sale``); a debit naming a bank charge is a ``bank_charge``
+    (kind ``charge``), any other debit a ``debit`` (kind ``refund``).
+    """
+    columns: dict[str, str | None] = {}
+
+    def parse(cells: Cells) -> Sequence[Record]:
+        if not columns:
+            header = list(cells)
+            for key, names in (
+                ("date", STATEMENT_DATE),
+                ("time", STATEMENT_TIME),
+                ("id", STATEMENT_ID),
+                ("credit", STATEMENT_CREDIT),
+                ("debit", STATEMENT_DEBIT),
+                ("currency", STATEMENT_CURRENCY),
+            ):
+                columns[key] = _first_present(header, names)
+        date_column = columns["date"] or columns["time"] or ""
+        text = plain_datetime(cells.get(date_column, ""))
+        time_column = columns["time"]
+        if time_column and time_column != date_column and ":" not in text:
+            clock = cells.get(time_column, "")
+            if len(clock) == 6 and clock.isdigit():
+                clock = f"{clock[:2]}:{clock[2:4]}:{clock[4:]}"
+            text = f"{text} {clock}" if clock else text
+        row_currency = cells.get(columns["currency"] or "", "")
+        money_currency = _CURRENCY_NAMES.get(row_currency, row_currency) or currency
+        credit = cell_amount(cells, columns["credit"] or "", money_currency, required=False)
+        debit = cell_amount(cells, columns["debit"] or "", money_currency, required=False)
+        if credit and debit:
+            debit_column = columns["debit"] or ""
+            raise ValidationError(
+                debit_column, cells.get(debit_column), "a line has a credit or a debit, not both"
+            )
+        amount = credit - abs(debit)
+        record_id = cells.get(columns["id"] or "", "") or f"L{cells[LINE]}"
+        memo = " ".join(cells[name] for name in STATEMENT_MEMO if cells.get(name))
+        if amount.amount < 0:
+            category = "bank_charge" if any(word in memo for word in charge_words) else "debit"
+        else:
+            category = "credit"
+        return (
+            Record(
+                source,
+                record_id,
+                None,
+                amount,
+                cell_time({date_column: text}, date_column, source_tz=source_tz, date_format=None),
+                memo=memo,
+                kind=CATEGORIES[category],
+                category=category,
+            ),
+        )
+
+    return read_table(
+        path,
+        source=source,
+        parse=parse,
+        encoding=encoding,
+        required=(STATEMENT_DATE, STATEMENT_CREDIT, STATEMENT_DEBIT),
+        stop=lambda values: bool(values) and values[0].endswith("合计"),
+        numbered=True,
+        progress=progress,
     )

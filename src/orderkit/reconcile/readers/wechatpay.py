@@ -15,7 +15,14 @@ Each row becomes up to three records that share the merchant order number as ``r
 
 So the three add up to what WeChat Pay actually pays out for the row, and the engine
 reports the coupon and the fee as ``coupon_or_subsidy`` and ``platform_fee`` differences
-instead of one unexplained amount mismatch.
+instead of one unexplained amount mismatch. Their categories are ``sale`` (or
+``refund``), ``coupon`` and ``payment_fee``.
+
+The older layouts (24 columns for ``ALL``, 26 for ``REFUND``, before 2019) name the
+amount 总金额 instead of 应结订单金额, the coupon 企业红包金额 instead of 代金券金额, have
+no 订单金额, and end with a five-column summary; they are read the same way. A refund row
+of a ``REFUND`` bill carries the payment's time in 交易时间 and the refund's in
+退款成功时间: the refund is dated by the latter.
 """
 
 from __future__ import annotations
@@ -26,10 +33,17 @@ from typing import Final
 
 from orderkit.model.errors import ValidationError
 from orderkit.model.money import Money
-from orderkit.reconcile.readers._table import Cells, Progress, cell_amount, cell_time, read_table
+from orderkit.reconcile.readers._table import (
+    Cells,
+    Progress,
+    cell_amount,
+    cell_time,
+    first_name,
+    read_table,
+)
 from orderkit.reconcile.records import Record, Rejected
 
-__all__ = ["WECHATPAY_COLUMNS", "read_wechatpay_bill"]
+__all__ = ["WECHATPAY_COLUMNS", "WECHATPAY_LEGACY_COLUMNS", "read_wechatpay_bill"]
 
 #: The columns of the ALL bill, in WeChat Pay's order.
 WECHATPAY_COLUMNS: Final = (
@@ -61,6 +75,36 @@ WECHATPAY_COLUMNS: Final = (
     "申请退款金额",
     "费率备注",
 )
+#: The columns of the older ALL bill (24 columns; the REFUND bill adds 退款申请时间 and
+#: 退款成功时间 after 企业红包金额).
+WECHATPAY_LEGACY_COLUMNS: Final = (
+    "交易时间",
+    "公众账号ID",
+    "商户号",
+    "子商户号",
+    "设备号",
+    "微信订单号",
+    "商户订单号",
+    "用户标识",
+    "交易类型",
+    "交易状态",
+    "付款银行",
+    "货币种类",
+    "总金额",
+    "企业红包金额",
+    "微信退款单号",
+    "商户退款单号",
+    "退款金额",
+    "企业红包退款金额",
+    "退款类型",
+    "退款状态",
+    "商品名称",
+    "商户数据包",
+    "手续费",
+    "费率",
+)
+_SETTLED: Final = ("应结订单金额", "总金额")
+_COUPON: Final = ("代金券金额", "代金券或立减优惠金额", "企业红包金额")
 _SUMMARY_FIRST_CELL: Final = "总交易单数"
 _CURRENCIES: Final = {"CNY": "CNY", "人民币": "CNY", "": "CNY"}
 _WECHAT_TZ: Final = "Asia/Shanghai"
@@ -92,8 +136,8 @@ def read_wechatpay_bill(
         memo = cells.get("商品名称", "")
         records: list[Record] = []
         if state == "SUCCESS":
-            settled = cell_amount(cells, "应结订单金额", currency)
-            coupon = cell_amount(cells, "代金券金额", currency, required=False)
+            settled = cell_amount(cells, first_name(cells, _SETTLED), currency)
+            coupon = cell_amount(cells, first_name(cells, _COUPON), currency, required=False)
             if cells.get("订单金额"):
                 ordered = cell_amount(cells, "订单金额", currency)
             else:
@@ -108,6 +152,7 @@ def read_wechatpay_bill(
                     memo=memo,
                     status=state,
                     links=(transaction,),
+                    category="sale",
                 )
             )
             withheld = ordered - settled
@@ -123,6 +168,7 @@ def read_wechatpay_bill(
                         kind="subsidy",
                         status=state,
                         links=(transaction,),
+                        category="coupon",
                     )
                 )
             record_id = transaction
@@ -132,6 +178,8 @@ def read_wechatpay_bill(
                 refunded = cell_amount(cells, "申请退款金额", currency)
             else:
                 refunded = cell_amount(cells, "退款金额", currency)
+            if cells.get("退款成功时间"):
+                at = cell_time(cells, "退款成功时间", source_tz=_WECHAT_TZ, date_format=None)
             records.append(
                 Record(
                     source,
@@ -143,6 +191,7 @@ def read_wechatpay_bill(
                     kind="refund",
                     status=cells.get("退款状态") or state,
                     links=(transaction,),
+                    category="refund",
                 )
             )
             record_id = refund_no
@@ -160,6 +209,7 @@ def read_wechatpay_bill(
                     kind="fee",
                     status=state,
                     links=(transaction,),
+                    category="payment_fee",
                 )
             )
         return records
@@ -169,7 +219,7 @@ def read_wechatpay_bill(
         source=source,
         parse=parse,
         encoding=encoding,
-        required=("交易时间", "微信订单号", "商户订单号", "交易状态", "应结订单金额", "手续费"),
+        required=("交易时间", "微信订单号", "商户订单号", "交易状态", _SETTLED, "手续费"),
         stop=lambda values: bool(values) and values[0] == _SUMMARY_FIRST_CELL,
         footer=f"summary block ({_SUMMARY_FIRST_CELL})",
         progress=progress,

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from orderkit.model.errors import ValidationError
@@ -13,11 +14,12 @@ from orderkit.reconcile.matrix import MultiReconciliation
 from orderkit.reconcile.outcomes import Reconciliation
 from orderkit.reconcile.report.csv_report import CSV_COLUMNS, write_csv
 from orderkit.reconcile.report.escaping import spreadsheet_safe
-from orderkit.reconcile.report.html_report import render_html, write_html
+from orderkit.reconcile.report.html_report import format_amount, render_html, write_html
 from orderkit.reconcile.report.json_report import write_json
 
 __all__ = [
     "CSV_COLUMNS",
+    "format_amount",
     "render_html",
     "spreadsheet_safe",
     "write_csv",
@@ -27,8 +29,16 @@ __all__ = [
 ]
 
 
-def write_report(result: Reconciliation | MultiReconciliation, path: str | Path) -> Path:
-    """Write ``result`` in the format named by ``path``'s suffix."""
+def write_report(
+    result: Reconciliation | MultiReconciliation,
+    path: str | Path,
+    *,
+    files: Sequence[str] = (),
+) -> Path:
+    """Write ``result`` in the format named by ``path``'s suffix.
+
+    ``files`` names the input files, shown in the HTML report's header.
+    """
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix == ".json":
@@ -36,5 +46,5 @@ def write_report(result: Reconciliation | MultiReconciliation, path: str | Path)
     if suffix == ".csv":
         return write_csv(result, target)
     if suffix in (".html", ".htm"):
-        return write_html(result, target)
+        return write_html(result, target, files=files)
     raise ValidationError("out", str(path), "expected a .html, .json or .csv file name")

@@ -16,16 +16,20 @@ out; the JSON and CSV reports always carry everything.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import timedelta, tzinfo
+from decimal import Decimal
 from pathlib import Path
 from typing import Final
 
+from orderkit.model.money import Money, minor_digits
+from orderkit.model.time import zone
 from orderkit.reconcile.matrix import MultiReconciliation
 from orderkit.reconcile.outcomes import Reconciliation
 from orderkit.reconcile.records import Record
 from orderkit.reconcile.report._common import evidence_text
 from orderkit.reconcile.report.escaping import Html, join, tag
 
-__all__ = ["render_html", "write_html"]
+__all__ = ["format_amount", "render_html", "write_html"]
 
 _STYLE: Final = """
 body{font-family:system-ui,-apple-system,"Segoe UI","PingFang SC","Microsoft YaHei",sans-serif;
@@ -66,10 +70,42 @@ def _table(head: Sequence[str], rows: Iterable[Sequence[Cell]]) -> Html:
     )
 
 
+def format_amount(value: Decimal | str, currency: str) -> str:
+    """``value`` to the currency's minor unit with thousands separators: ``1,234.50``.
+
+    An amount with more places than the minor unit (a WeChat Pay fee of ``0.99000``) is
+    shown to the minor unit when that loses nothing, and in full otherwise.
+    """
+    amount = Decimal(value)
+    digits = minor_digits(currency)
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > digits:
+        shown = amount.quantize(Decimal(1).scaleb(-digits))
+        if shown != amount:
+            return f"{currency} {amount:,}"
+        amount = shown
+    return f"{currency} {amount:,.{digits}f}"
+
+
+def _is_zero(amounts: object) -> bool:
+    return isinstance(amounts, dict) and all(Decimal(v) == 0 for v in amounts.values())
+
+
 def _money(amounts: object) -> str:
     if isinstance(amounts, dict):
-        return ", ".join(f"{currency} {value}" for currency, value in amounts.items())
+        return ", ".join(format_amount(value, currency) for currency, value in amounts.items())
     return ""
+
+
+def _total(money: Money) -> str:
+    return format_amount(money.amount, money.currency)
+
+
+def _window(window: timedelta) -> str:
+    hours, rest = divmod(int(window.total_seconds()), 3600)
+    days, hours = divmod(hours, 24)
+    minutes = rest // 60
+    return (f"{days} d " if days else "") + f"{hours:02d}:{minutes:02d}"
 
 
 def _summary(result: Reconciliation) -> Html:
@@ -112,7 +148,10 @@ def _summary(result: Reconciliation) -> Html:
                         _td(str(body["outcomes"]), "num"),
                         _td(_money(body["left_amount"]), "num"),
                         _td(_money(body["right_amount"]), "num"),
-                        _td(_money(body["difference"]), "num diff"),
+                        _td(
+                            _money(body["difference"]),
+                            "num" if _is_zero(body["difference"]) else "num diff",
+                        ),
                     )
                     for kind, body in by_kind.items()
                 ),
@@ -124,7 +163,7 @@ def _summary(result: Reconciliation) -> Html:
 def _amount(records: Sequence[Record]) -> str:
     if not records:
         return ""
-    return str(sum((r.amount for r in records[1:]), records[0].amount))
+    return _total(sum((r.amount for r in records[1:]), records[0].amount))
 
 
 def _cell(content: str, differs: bool) -> Html:
@@ -177,6 +216,7 @@ def _multi_matrix(result: MultiReconciliation, limit: int) -> Html:
 
 
 def _differences(result: Reconciliation, limit: int) -> Html:
+    tz = zone(result.rules.tz)
     parts: list[Html] = []
     for kind, outcomes in result.by_kind().items():
         parts.append(tag("h3", f"{kind} ({len(outcomes)})"))
@@ -187,8 +227,8 @@ def _differences(result: Reconciliation, limit: int) -> Html:
                     (
                         o.status,
                         o.rule,
-                        _records(o.left),
-                        _records(o.right),
+                        _records(o.left, tz),
+                        _records(o.right, tz),
                         evidence_text(o),
                         _td(o.trace_text(), "trace"),
                     )
@@ -204,7 +244,7 @@ def _differences(result: Reconciliation, limit: int) -> Html:
             _table(
                 ("left", "right", "evidence"),
                 (
-                    (_records(o.left), _records(o.right), evidence_text(o))
+                    (_records(o.left, tz), _records(o.right, tz), evidence_text(o))
                     for o in suggestions[:limit]
                 ),
             )
@@ -225,11 +265,35 @@ def _differences(result: Reconciliation, limit: int) -> Html:
     return join(parts)
 
 
-def _records(records: Sequence[Record]) -> str:
-    return "; ".join(f"{r.record_id} {r.amount}" for r in records)
+def _records(records: Sequence[Record], tz: tzinfo) -> str:
+    return "; ".join(
+        " ".join(
+            part
+            for part in (
+                r.record_id,
+                _total(r.amount),
+                r.at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+                r.memo,
+            )
+            if part
+        )
+        for r in records
+    )
 
 
-def render_html(result: Reconciliation | MultiReconciliation, *, limit: int = 500) -> str:
+def _span(pairs: Iterable[Reconciliation], tz: tzinfo) -> str:
+    days = [
+        record.at.astimezone(tz).date()
+        for pair in pairs
+        for outcome in pair.outcomes
+        for record in outcome.records
+    ]
+    return f"{min(days)} – {max(days)}" if days else "—"
+
+
+def render_html(
+    result: Reconciliation | MultiReconciliation, *, limit: int = 500, files: Sequence[str] = ()
+) -> str:
     """The report as one HTML string.
 
     Every value from the input (record ids, refs, rejected cells, evidence) is escaped
@@ -240,15 +304,21 @@ def render_html(result: Reconciliation | MultiReconciliation, *, limit: int = 50
     pairs = result.pairs if isinstance(result, MultiReconciliation) else {"": result}
     first = next(iter(pairs.values()))
     rules = first.rules
+    local = zone(rules.tz)
+    cutoff = (
+        rules.cutoff.astimezone(local).strftime("%Y-%m-%d %H:%M") if rules.cutoff else "none"
+    )
     parts.append(
         tag(
             "p",
-            f"accounting zone {rules.tz}, period {rules.period},"
-            f" time window {rules.time_window}, cut-off"
-            f" {rules.cutoff.isoformat() if rules.cutoff else 'none'}",
+            f"records dated {_span(pairs.values(), local)} ({rules.tz});"
+            f" accounting period: {rules.period}; cut-off {cutoff} ({rules.tz});"
+            f" time window {_window(rules.time_window)}",
             cls="note",
         )
     )
+    if files:
+        parts.append(tag("p", f"files: {', '.join(files)}", cls="note"))
     parts.append(tag("h2", "Summary"))
     parts.extend(_summary(pair) for pair in pairs.values())
     parts.append(tag("h2", "Cross-system matrix"))
@@ -266,9 +336,13 @@ def render_html(result: Reconciliation | MultiReconciliation, *, limit: int = 50
 
 
 def write_html(
-    result: Reconciliation | MultiReconciliation, path: str | Path, *, limit: int = 500
+    result: Reconciliation | MultiReconciliation,
+    path: str | Path,
+    *,
+    limit: int = 500,
+    files: Sequence[str] = (),
 ) -> Path:
     """Write :func:`render_html` to ``path`` (UTF-8); returns the path."""
     target = Path(path)
-    target.write_text(render_html(result, limit=limit), encoding="utf-8")
+    target.write_text(render_html(result, limit=limit, files=files), encoding="utf-8")
     return target
