@@ -125,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     from orderkit.lifecycle.cli import add_lifecycle_command
 
     add_lifecycle_command(commands)  # lifecycle-table
+    from orderkit.adapters.postgres.cli import add_db_command
+
+    add_db_command(commands)  # db upgrade
     # (commands are registered above this line)
     for command in commands.choices.values():
         command.epilog = _EPILOG
