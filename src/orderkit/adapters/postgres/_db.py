@@ -255,13 +255,11 @@ class Database:
                 not conn.autocommit or conn.info.transaction_status != TransactionStatus.IDLE
             )
             local.conn = conn
-            local.after_commit = []
             try:
                 if host:
                     local.depth = 1
                     with self._savepoint(conn, operation, 0):
                         yield conn
-                    callbacks = local.after_commit  # run now: the host commits later
                 else:
                     with _translated(operation, self):
                         if conn.autocommit:
@@ -276,15 +274,11 @@ class Database:
                             raise _store_error(operation, error, self) from error
                         raise
                     local.depth = 0
-                    callbacks = local.after_commit
                     with _translated(operation, self):
                         conn.commit()
             finally:
                 local.depth = 0
                 local.conn = None
-                local.after_commit = []
-        for callback in callbacks:
-            callback()
 
     @contextmanager
     def _savepoint(
@@ -295,12 +289,10 @@ class Database:
         with _translated(operation, self):
             conn.execute(f"SAVEPOINT {name}")
         local.depth = depth + 1
-        pending = len(local.after_commit)
         try:
             yield
         except BaseException as error:
             local.depth = depth
-            del local.after_commit[pending:]
             if not conn.broken and not conn.closed:
                 with _translated(operation, self):
                     conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
@@ -330,15 +322,6 @@ class Database:
             conn.close()
         connections = self._shared.connections
         connections[:] = [(pid, c) for pid, c in connections if c is not conn]
-
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        """Run ``callback`` once this thread's transaction has committed (at once when
-        none is open); forgotten if the block it was registered in rolls back."""
-        local = self._shared.local
-        if getattr(local, "depth", 0):
-            local.after_commit.append(callback)
-        else:
-            callback()
 
     def run(
         self,
