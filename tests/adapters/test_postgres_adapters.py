@@ -274,6 +274,10 @@ def test_bad_sources_and_schema_names_are_refused_naming_the_field(pg_dsn: str) 
     with pytest.raises(ValidationError) as caught:
         PostgresOrderRepository(pg_dsn, schema="Robert'); DROP TABLE orders;--")
     assert caught.value.path == "schema"
+    store = PostgresInventoryStore(pg_dsn, schema=fresh_schema())
+    with pytest.raises(ValidationError) as caught, store.transaction({"TEA", 7}):  # type: ignore[arg-type]
+        pass
+    assert (caught.value.path, caught.value.value) == ("skus", 7)
 
 
 def test_without_psycopg_the_error_names_the_extra() -> None:

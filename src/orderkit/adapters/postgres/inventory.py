@@ -160,10 +160,10 @@ class PostgresInventoryStore:
     @contextmanager
     def transaction(self, skus: Collection[str]) -> Iterator[_PostgresTransaction]:
         """Lock the SKUs (sorted), read their balances, commit on a clean exit."""
-        ordered = sorted(set(skus))
-        for index, sku in enumerate(ordered):
+        for sku in skus:
             if not isinstance(sku, str):
-                raise ValidationError(f"skus[{index}]", sku, "expected a SKU string")
+                raise ValidationError("skus", sku, "expected SKU strings")
+        ordered = sorted(set(skus))
         with self._db.transaction("inventory transaction") as conn:
             transaction = _PostgresTransaction(self._db, conn, ordered)
             yield transaction
