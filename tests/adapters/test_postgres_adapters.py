@@ -204,22 +204,27 @@ def test_a_deadlock_is_run_again_when_orderkit_owns_the_transaction(
     ))
     both = threading.Barrier(2)
     runs: list[int] = []
+    errors: list[BaseException] = []
 
     def work(first: int, second: int) -> None:
         def body(conn: psycopg.Connection[tuple[object, ...]]) -> None:
             runs.append(first)
             conn.execute(f"UPDATE {schema}_pair SET n = n + 1 WHERE id = %s", (first,))
             if len(runs) <= 2:
-                both.wait(timeout=10)  # the first attempts hold one row each
+                both.wait(timeout=120)  # the first attempts hold one row each
             conn.execute(f"UPDATE {schema}_pair SET n = n + 1 WHERE id = %s", (second,))
 
-        Database(pg_dsn, schema=schema).run("cross update", body)
+        try:
+            Database(pg_dsn, schema=schema).run("cross update", body)
+        except BaseException as error:  # reported by the test's own thread
+            errors.append(error)
 
     threads = [threading.Thread(target=work, args=pair) for pair in ((1, 2), (2, 1))]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=30)
+        thread.join(timeout=180)
+    assert errors == []
     assert len(runs) == 3  # one of the two was chosen as the deadlock victim and re-run
     rows = db.run("read", lambda conn: conn.execute(
         f"SELECT n FROM {schema}_pair ORDER BY id").fetchall())
