@@ -1,10 +1,13 @@
-"""Suite-wide rules."""
+"""Suite-wide rules, and the PostgreSQL server the PostgreSQL tests share."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
+
+from orderkit.testing.postgres import server_for_tests
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -15,3 +18,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if reporter is not None:
             reporter.write_line(f"CI: {skipped} test(s) skipped; skipping is a failure here")
+
+
+@pytest.fixture(scope="session")
+def pg_dsn() -> Iterator[str]:
+    """The DSN of the session's PostgreSQL server, started on first use.
+
+    ``ORDERKIT_TEST_PG_DSN`` names a server to use; otherwise a throw-away cluster is
+    started (:mod:`orderkit.testing.postgres`). A server that cannot be had is an error
+    of the tests that need it: PostgreSQL tests never skip.
+    """
+    dsn, cluster = server_for_tests()
+    try:
+        yield dsn
+    finally:
+        if cluster is not None:
+            cluster.stop()

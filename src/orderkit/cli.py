@@ -273,6 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     page.add_argument("--now", metavar="INSTANT",
                       help="measure as of this ISO 8601 instant (default: now)")
     page.set_defaults(handler=_health)
+    from orderkit.adapters.postgres.cli import add_db_command
+
+    add_db_command(commands)  # db upgrade
     # (commands are registered above this line)
     for command in commands.choices.values():
         command.epilog = _EPILOG

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 import orderkit.adapters.memory
+import orderkit.adapters.postgres
 import orderkit.adapters.sqlite
 
 
@@ -22,19 +23,23 @@ def _loaded_after(statement: str) -> list[str]:
     return loaded
 
 
-@pytest.mark.parametrize("adapter", ["memory", "sqlite"])
+@pytest.mark.parametrize("adapter", ["memory", "sqlite", "postgres"])
 def test_an_order_repository_loads_no_capability(adapter: str) -> None:
     loaded = _loaded_after(f"import orderkit.adapters.{adapter}.orders")
     outside = [
         name
         for name in loaded
         if not name.startswith(("orderkit.model", f"orderkit.adapters.{adapter}"))
-        and name not in ("orderkit", "orderkit.adapters", "orderkit.adapters._lazy")
+        and name
+        not in ("orderkit", "orderkit.adapters", "orderkit.adapters._lazy",
+                "orderkit.adapters._extras")
     ]
     assert outside == []
 
 
-@pytest.mark.parametrize("package", [orderkit.adapters.memory, orderkit.adapters.sqlite])
+@pytest.mark.parametrize(
+    "package", [orderkit.adapters.memory, orderkit.adapters.sqlite, orderkit.adapters.postgres]
+)
 def test_every_exported_adapter_resolves(package: object) -> None:
     for name in package.__all__:  # type: ignore[attr-defined]
         assert getattr(package, name).__name__ == name

@@ -1,0 +1,463 @@
+"""The PostgreSQL plumbing every PostgreSQL adapter shares.
+
+A :class:`Database` wraps what the host gives: a DSN (orderkit opens one connection per
+thread and process), a ``psycopg_pool.ConnectionPool`` (a connection is borrowed for
+each transaction) or the host's own open ``psycopg.Connection`` (orderkit joins the
+host's transaction and never commits it). Every adapter built on the same source object
+in one thread shares one open transaction: a block opened inside another one, by this
+adapter or another adapter on the same source, is a savepoint of the outer transaction.
+
+Tables live in one PostgreSQL schema (``orderkit`` unless the host names another), and
+each component's tables are versioned in ``<schema>.schema_version``, migrated on first
+use (or by ``orderkit db upgrade``) under an advisory lock, so that processes starting
+together migrate once. A schema newer than this orderkit knows is refused.
+
+Driver errors become :class:`~orderkit.model.errors.StoreError` naming the operation,
+with the ``psycopg`` error chained. Work that orderkit runs in a transaction of its own
+(not inside a block the caller opened) is retried when PostgreSQL reports a
+serialization failure or a deadlock (SQLSTATE 40001, 40P01): the transaction was rolled
+back whole, so running it again is safe. A connection that broke is dropped; the call
+that met it raises ``StoreError`` and the next call opens a fresh one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import re
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+from orderkit.adapters._extras import MissingExtra
+from orderkit.model.errors import StoreError, ValidationError
+
+try:
+    import psycopg
+    from psycopg import errors as pg_errors
+    from psycopg.pq import TransactionStatus
+except ImportError as _missing:  # pragma: no cover - exercised in a subprocess test
+    raise MissingExtra("postgres", "psycopg") from _missing
+
+if TYPE_CHECKING:
+    from psycopg_pool import ConnectionPool
+
+__all__ = ["DEFAULT_SCHEMA", "Database", "Migration", "Source", "utc"]
+
+#: A component's migrations: index i upgrades the schema from version i to i + 1.
+Migration = Sequence[str]
+#: What an adapter accepts: a DSN, a pool, the host's connection, or a Database.
+Source = "str | ConnectionPool[Any] | psycopg.Connection[Any] | Database"
+
+DEFAULT_SCHEMA: Final = "orderkit"
+_SCHEMA_NAME: Final = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+#: SQLSTATEs after which the whole transaction may simply run again.
+_RETRYABLE: Final = frozenset({"40001", "40P01"})
+_ATTEMPTS: Final = 5
+
+T = TypeVar("T")
+
+
+def utc(value: datetime) -> datetime:
+    """A ``timestamp`` read as ``col AT TIME ZONE 'UTC'``, as an aware UTC datetime."""
+    return value.replace(tzinfo=UTC)
+
+
+class _Shared:
+    """What every :class:`Database` on one source shares in this process: the thread's
+    open transaction (its connection and depth) and the schemas already migrated."""
+
+    def __init__(self, source: object) -> None:
+        self.source = source
+        self.local = threading.local()
+        self.ready: set[tuple[str, str]] = set()
+        self.ready_lock = threading.Lock()
+        #: The connections this process opened for a DSN, closed when no Database uses
+        #: this source any more (psycopg warns about a connection collected open).
+        self.connections: list[tuple[int, psycopg.Connection[Any]]] = []
+        self.__weakref__: object
+        weakref.finalize(self, _close_all, self.connections)
+
+
+def _close_all(connections: list[tuple[int, psycopg.Connection[Any]]]) -> None:
+    for pid, conn in connections:
+        if pid != os.getpid():
+            continue  # inherited through a fork: the parent's session, not ours to end
+        with contextlib.suppress(psycopg.Error):  # closing a dead socket
+            conn.close()
+    connections.clear()
+
+
+_SHARED: weakref.WeakValueDictionary[object, _Shared] = weakref.WeakValueDictionary()
+_SHARED_LOCK = threading.Lock()
+
+
+def _shared(source: object) -> _Shared:
+    # A DSN is its own key; a pool or a connection is keyed by identity (the _Shared
+    # holds it, so its id cannot be reused while the entry lives).
+    key: object = source if isinstance(source, str) else ("id", id(source))
+    with _SHARED_LOCK:
+        found = _SHARED.get(key)
+        if found is None:
+            found = _SHARED[key] = _Shared(source)
+        return found
+
+
+def _is_pool(source: object) -> bool:
+    try:
+        from psycopg_pool import ConnectionPool
+    except ImportError:
+        return False
+    return isinstance(source, ConnectionPool)
+
+
+class Database:
+    """Connections, transactions and schema versions for one PostgreSQL source.
+
+    ``source`` is a DSN (``"postgresql://..."`` or ``"host=... dbname=..."``), a
+    ``psycopg_pool.ConnectionPool`` or an open ``psycopg.Connection`` of the host.
+    ``schema`` names the PostgreSQL schema holding orderkit's tables (default:
+    ``orderkit``, or the schema of a ``Database`` given as the source).
+    """
+
+    source: object
+    schema: str
+    kind: str
+
+    def __init__(self, source: object, *, schema: str | None = None) -> None:
+        if isinstance(source, Database):
+            schema = source.schema if schema is None else schema
+            source = source.source
+        if schema is None:
+            schema = DEFAULT_SCHEMA
+        if isinstance(source, str):
+            if not source.strip():
+                raise ValidationError("source", source, "expected a DSN")
+            self.kind = "dsn"
+        elif isinstance(source, psycopg.Connection):
+            self.kind = "connection"
+        elif _is_pool(source):
+            self.kind = "pool"
+        else:
+            raise ValidationError(
+                "source", source, "expected a DSN, a psycopg_pool.ConnectionPool or a"
+                " psycopg.Connection"
+            )
+        if not isinstance(schema, str) or not _SCHEMA_NAME.fullmatch(schema):
+            raise ValidationError(
+                "schema", schema, "expected a lower-case SQL name ([a-z_][a-z0-9_]*)"
+            )
+        self.source = source
+        self.schema = schema
+        self._shared = _shared(source)
+        self._texts: dict[str, str] = {}
+
+    # --- SQL text ---------------------------------------------------------------------
+
+    def sql(self, text: str) -> str:
+        """``text`` with every ``{s}`` replaced by this database's schema name."""
+        found = self._texts.get(text)
+        if found is None:
+            found = self._texts[text] = text.replace("{s}", f'"{self.schema}"')
+        return found
+
+    # --- connections ------------------------------------------------------------------
+
+    def _own_connection(self) -> psycopg.Connection[Any]:
+        """This thread's connection to the DSN (opened on first use, reopened after a
+        fork or once it broke)."""
+        local = self._shared.local
+        conn: psycopg.Connection[Any] | None = getattr(local, "own", None)
+        if conn is not None and getattr(local, "pid", None) == os.getpid() and not conn.closed:
+            return conn
+        try:
+            fresh = psycopg.connect(str(self.source), autocommit=True)
+        except psycopg.Error as error:
+            raise StoreError("connect to PostgreSQL", _reason(error)) from error
+        if conn is not None and getattr(local, "pid", None) == os.getpid():
+            self._forget(conn)  # closed: drop it
+        # (after a fork the parent's connection is left alone: closing it here would
+        # close the parent's session)
+        local.own = conn = fresh
+        local.pid = os.getpid()
+        self._shared.connections.append((os.getpid(), conn))
+        return conn
+
+    @contextmanager
+    def _borrow(self) -> Iterator[psycopg.Connection[Any]]:
+        """A connection for one outermost unit of work."""
+        if self.kind == "connection":
+            host: psycopg.Connection[Any] = self.source  # type: ignore[assignment]
+            yield host
+        elif self.kind == "dsn":
+            yield self._own_connection()
+        else:
+            pool: ConnectionPool[Any] = self.source  # type: ignore[assignment]
+            try:
+                handle = pool.connection()
+                conn = handle.__enter__()
+            except psycopg.Error as error:
+                raise StoreError("borrow a pooled connection", _reason(error)) from error
+            try:
+                yield conn
+            except BaseException as error:
+                handle.__exit__(type(error), error, error.__traceback__)
+                raise
+            handle.__exit__(None, None, None)
+
+    def close(self) -> None:
+        """Close this thread's own connection (DSN sources only)."""
+        conn: psycopg.Connection[Any] | None = getattr(self._shared.local, "own", None)
+        if conn is not None:
+            self._forget(conn)
+
+    # --- transactions -----------------------------------------------------------------
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether this thread has a block open on this source."""
+        return bool(getattr(self._shared.local, "depth", 0))
+
+    @contextmanager
+    def transaction(
+        self, operation: str, *, savepoint: bool = True
+    ) -> Iterator[psycopg.Connection[Any]]:
+        """A transaction: committed on success, rolled back on error.
+
+        Inside another block of this thread on the same source it is a savepoint of
+        that transaction (``savepoint=False``: it simply joins it, for work that runs
+        every check able to refuse it before its first write). On the host's connection
+        the outermost block is a savepoint of the host's transaction, which the host
+        commits; only a connection in autocommit mode outside any transaction gets a
+        transaction of orderkit's own.
+
+        orderkit errors raised inside pass through unchanged (after the rollback);
+        ``psycopg`` errors become :class:`StoreError` naming ``operation``.
+        """
+        local = self._shared.local
+        depth = getattr(local, "depth", 0)
+        if depth:
+            conn = local.conn
+            if not savepoint:
+                with _translated(operation, self):
+                    yield conn
+                return
+            with self._savepoint(conn, operation, depth):
+                yield conn
+            return
+        with self._borrow() as conn:
+            host = self.kind == "connection" and (
+                not conn.autocommit or conn.info.transaction_status != TransactionStatus.IDLE
+            )
+            local.conn = conn
+            try:
+                if host:
+                    local.depth = 1
+                    with self._savepoint(conn, operation, 0):
+                        yield conn
+                else:
+                    with _translated(operation, self):
+                        if conn.autocommit:
+                            conn.execute("BEGIN")
+                    local.depth = 1
+                    try:
+                        yield conn
+                    except BaseException as error:
+                        local.depth = 0
+                        self._rollback(conn)
+                        if isinstance(error, psycopg.Error):
+                            raise _store_error(operation, error, self) from error
+                        raise
+                    local.depth = 0
+                    with _translated(operation, self):
+                        conn.commit()
+            finally:
+                local.depth = 0
+                local.conn = None
+
+    @contextmanager
+    def _savepoint(
+        self, conn: psycopg.Connection[Any], operation: str, depth: int
+    ) -> Iterator[None]:
+        local = self._shared.local
+        name = f"orderkit_{depth}"  # savepoints nest by depth: one name per level
+        with _translated(operation, self):
+            conn.execute(f"SAVEPOINT {name}")
+        local.depth = depth + 1
+        try:
+            yield
+        except BaseException as error:
+            local.depth = depth
+            if not conn.broken and not conn.closed:
+                with _translated(operation, self):
+                    conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                    conn.execute(f"RELEASE SAVEPOINT {name}")
+            if isinstance(error, psycopg.Error):
+                raise _store_error(operation, error, self) from error
+            raise
+        local.depth = depth
+        with _translated(operation, self):
+            conn.execute(f"RELEASE SAVEPOINT {name}")
+
+    def _rollback(self, conn: psycopg.Connection[Any]) -> None:
+        if conn.closed or conn.broken:
+            self._forget(conn)
+            return
+        try:
+            conn.rollback()
+        except psycopg.Error:
+            self._forget(conn)
+
+    def _forget(self, conn: psycopg.Connection[Any]) -> None:
+        """Drop a connection that broke, so that the next call opens a fresh one."""
+        local = self._shared.local
+        if getattr(local, "own", None) is conn:
+            local.own = None
+        with contextlib.suppress(psycopg.Error):  # closing a dead socket
+            conn.close()
+        connections = self._shared.connections
+        connections[:] = [(pid, c) for pid, c in connections if c is not conn]
+
+    def run(
+        self,
+        operation: str,
+        work: Callable[[psycopg.Connection[Any]], T],
+        *,
+        savepoint: bool = False,
+        single: bool = False,
+    ) -> T:
+        """Run ``work`` in a transaction and return what it returns.
+
+        Inside an open block it joins that block (as a savepoint with ``savepoint=True``)
+        and is not retried: the caller's block decides. Outside, it gets a transaction
+        of its own that is run again after a serialization failure or a deadlock.
+        ``single=True`` marks work of one statement, which on a connection in autocommit
+        mode needs no ``BEGIN``/``COMMIT`` around it.
+        """
+        if self.in_transaction:
+            with self.transaction(operation, savepoint=savepoint) as conn:
+                return work(conn)
+        for attempt in range(_ATTEMPTS):
+            try:
+                if single and self.kind == "dsn":
+                    conn = self._own_connection()
+                    with _translated(operation, self):
+                        return work(conn)
+                with self.transaction(operation) as conn:
+                    return work(conn)
+            except StoreError as error:
+                if not _retryable(error) or attempt == _ATTEMPTS - 1:
+                    raise
+            time.sleep(random.uniform(0, 0.002 * 2**attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # --- schema -----------------------------------------------------------------------
+
+    def ensure_schema(self, component: str, migrations: Migration) -> None:
+        """Bring ``component``'s tables up to ``len(migrations)``, once per process."""
+        key = (self.schema, component)
+        shared = self._shared
+        if key in shared.ready:
+            return
+        with shared.ready_lock:
+            if key in shared.ready:
+                return
+            self.run(f"migrate {component}", lambda conn: self._migrate(conn, component,
+                                                                        migrations))
+            shared.ready.add(key)
+
+    def _migrate(
+        self, conn: psycopg.Connection[Any], component: str, migrations: Migration
+    ) -> int:
+        # Up to date (the usual case): a read, and no lock that the host's transaction
+        # would hold until it ends.
+        current = self._stored_version(conn, component)
+        if current < len(migrations):
+            conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))",
+                (f"orderkit-migrate:{self.schema}",),
+            )
+            conn.execute(self.sql("CREATE SCHEMA IF NOT EXISTS {s}"))
+            conn.execute(
+                self.sql(
+                    "CREATE TABLE IF NOT EXISTS {s}.schema_version ("
+                    " component text PRIMARY KEY, version integer NOT NULL)"
+                )
+            )
+            current = self._stored_version(conn, component)  # another process may have
+        if current > len(migrations):
+            raise StoreError(
+                f"migrate {component}",
+                f"schema {self.schema!r} has {component} version {current}, this orderkit"
+                f" knows {len(migrations)}: upgrade orderkit",
+            )
+        for script in migrations[current:]:
+            conn.execute(self.sql(script))
+        if current < len(migrations):
+            conn.execute(
+                self.sql(
+                    "INSERT INTO {s}.schema_version (component, version) VALUES (%s, %s)"
+                    " ON CONFLICT (component) DO UPDATE SET version = excluded.version"
+                ),
+                (component, len(migrations)),
+            )
+        return len(migrations) - current
+
+    def _stored_version(self, conn: psycopg.Connection[Any], component: str) -> int:
+        exists = conn.execute(
+            "SELECT to_regclass(%s)", (f'"{self.schema}".schema_version',)
+        ).fetchone()
+        if exists is None or exists[0] is None:
+            return 0
+        row = conn.execute(
+            self.sql("SELECT version FROM {s}.schema_version WHERE component = %s"),
+            (component,),
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def schema_version(self, component: str) -> int:
+        """The stored schema version of ``component`` (0 when never created)."""
+        return self.run(
+            "read schema version", lambda conn: self._stored_version(conn, component)
+        )
+
+
+def _retryable(error: StoreError) -> bool:
+    cause = error.__cause__
+    return isinstance(cause, psycopg.Error) and cause.sqlstate in _RETRYABLE
+
+
+def _reason(error: psycopg.Error) -> str:
+    text = str(error).strip().splitlines()
+    first = text[0] if text else type(error).__name__
+    if error.sqlstate:
+        return f"{first} (SQLSTATE {error.sqlstate})"
+    return first
+
+
+def _store_error(operation: str, error: psycopg.Error, db: Database) -> StoreError:
+    if isinstance(error, pg_errors.SerializationFailure | pg_errors.DeadlockDetected):
+        return StoreError(operation, f"{_reason(error)}; the transaction may be run again")
+    if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+        conn = getattr(db._shared.local, "own", None)
+        if conn is not None and (conn.closed or conn.broken):
+            db._forget(conn)
+            return StoreError(
+                operation, f"connection to PostgreSQL lost: {_reason(error)}; not retried,"
+                " the next call opens a new connection"
+            )
+    return StoreError(operation, _reason(error))
+
+
+@contextmanager
+def _translated(operation: str, db: Database) -> Iterator[None]:
+    try:
+        yield
+    except psycopg.Error as error:
+        raise _store_error(operation, error, db) from error
+

@@ -1,0 +1,485 @@
+"""``InventoryStore`` on PostgreSQL: correct with many processes on many machines.
+
+A transaction first takes one transaction-level advisory lock per declared SKU, in the
+sorted order of the lock keys (a hash of the schema and the SKU), so two transactions
+touching the same SKUs wait for each other instead of both reading "1 available", and
+can never deadlock. The lock is taken *before* the balances are read, and each statement
+of a ``READ COMMITTED`` transaction reads what committed before it started, so the reads
+after the lock see every earlier transaction on those SKUs. The lock and the read go to
+the server in one pipeline: one round trip. A lock on a SKU that has no row yet works
+the same, which a row lock (``SELECT ... FOR UPDATE``) could not do.
+
+The ledger's entries are checked with :func:`orderkit.inventory.rules.apply_entry`
+against what the transaction read, and written set-wise when the transaction ends (or
+before a read that needs them): the entries, the final balance of each SKU and the final
+state of each lock line, one statement per table in one pipeline. ``CHECK`` constraints
+guard the counters a second time.
+
+Lock expiry: the ledger decides which locks have expired and passes that instant in
+(``due_lines(sku, now)``), from its own :class:`~orderkit.model.time.Clock`; this store
+compares with the instant it is given and never reads a clock, as the port asks. Hosts
+that want the database's clock give the ledger a clock that reads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from orderkit.adapters.postgres._db import Database, utc
+from orderkit.inventory.entries import Balance, EntryKind, LedgerEntry, LockLine
+from orderkit.inventory.rules import apply_entry
+from orderkit.model.errors import ValidationError
+
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = ["PostgresInventoryStore"]
+
+MIGRATIONS: Final = (
+    """
+    CREATE TABLE {s}.inventory_entries (
+        seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        entry_id text NOT NULL UNIQUE,
+        kind text NOT NULL,
+        sku text NOT NULL,
+        qty bigint NOT NULL,
+        at timestamptz NOT NULL,
+        actor text NOT NULL,
+        reason text NOT NULL,
+        order_id text,
+        lock_key text,
+        expires_at timestamptz,
+        ref text
+    );
+    CREATE INDEX inventory_entries_by_kind ON {s}.inventory_entries (sku, kind, at);
+    CREATE UNIQUE INDEX inventory_entries_approvals ON {s}.inventory_entries (ref)
+        WHERE kind = 'approve';
+    CREATE TABLE {s}.inventory_balances (
+        sku text PRIMARY KEY,
+        on_hand bigint NOT NULL,
+        locked bigint NOT NULL CHECK (locked >= 0)
+    );
+    CREATE TABLE {s}.inventory_lock_lines (
+        lock_key text NOT NULL,
+        sku text NOT NULL,
+        order_id text NOT NULL,
+        qty bigint NOT NULL,
+        locked_at timestamptz NOT NULL,
+        expires_at timestamptz NOT NULL,
+        released bigint NOT NULL DEFAULT 0,
+        committed bigint NOT NULL DEFAULT 0,
+        expired bigint NOT NULL DEFAULT 0,
+        shipped_unlocked bigint NOT NULL DEFAULT 0 CHECK (shipped_unlocked >= 0),
+        open boolean NOT NULL DEFAULT true,
+        PRIMARY KEY (lock_key, sku),
+        CHECK (released + committed + expired <= qty)
+    );
+    CREATE INDEX inventory_lines_by_order ON {s}.inventory_lock_lines (order_id, locked_at);
+    CREATE INDEX inventory_lines_due_by_sku ON {s}.inventory_lock_lines (sku, expires_at)
+        WHERE open;
+    CREATE INDEX inventory_lines_due ON {s}.inventory_lock_lines (expires_at) WHERE open
+    """,
+)
+
+#: The first key of every SKU advisory lock ("ok"), apart from the host's own locks.
+_LOCK_CLASS: Final = 0x6F6B
+_ENTRY_COLUMNS: Final = (
+    "entry_id, kind, sku, qty, at, actor, reason, order_id, lock_key, expires_at, ref"
+)
+_ENTRY_SELECT: Final = (
+    "entry_id, kind, sku, qty, at AT TIME ZONE 'UTC', actor, reason, order_id, lock_key,"
+    " expires_at AT TIME ZONE 'UTC', ref"
+)
+_LINE_SELECT: Final = (
+    "lock_key, order_id, sku, qty, locked_at AT TIME ZONE 'UTC',"
+    " expires_at AT TIME ZONE 'UTC', released, committed, expired, shipped_unlocked"
+)
+_ZERO: Final = Balance(0, 0)
+
+
+def _entry(row: Sequence[Any]) -> LedgerEntry:
+    entry_id, kind, sku, qty, at, actor, reason, order_id, lock_key, expires_at, ref = row
+    return LedgerEntry(
+        entry_id=entry_id,
+        kind=EntryKind(kind),
+        sku=sku,
+        qty=int(qty),
+        at=utc(at),
+        actor=actor,
+        reason=reason,
+        order_id=order_id,
+        lock_key=lock_key,
+        expires_at=None if expires_at is None else utc(expires_at),
+        ref=ref,
+    )
+
+
+def _line(row: Sequence[Any]) -> LockLine:
+    (
+        lock_key, order_id, sku, qty, locked_at, expires_at, released, committed, expired,
+        shipped_unlocked,
+    ) = row
+    return LockLine(
+        lock_key=lock_key,
+        order_id=order_id,
+        sku=sku,
+        qty=int(qty),
+        locked_at=utc(locked_at),
+        expires_at=utc(expires_at),
+        released=int(released),
+        committed=int(committed),
+        expired=int(expired),
+        shipped_unlocked=int(shipped_unlocked),
+    )
+
+
+class PostgresInventoryStore:
+    """The inventory ledger in PostgreSQL, shared by every process and machine.
+
+    ``source`` is a DSN, a pool, the host's connection or another adapter's
+    ``database``; adapters on one source share this thread's transaction, so an order
+    saved in a repository's ``atomic()`` block commits with the stock it locked.
+    """
+
+    def __init__(self, source: object, *, schema: str | None = None) -> None:
+        self._db = Database(source, schema=schema)
+        self._db.ensure_schema("inventory", MIGRATIONS)
+
+    @property
+    def database(self) -> Database:
+        """The source and schema (shared with the other PostgreSQL adapters)."""
+        return self._db
+
+    def close(self) -> None:
+        """Close this thread's own connection (DSN sources only)."""
+        self._db.close()
+
+    @contextmanager
+    def transaction(self, skus: Collection[str]) -> Iterator[_PostgresTransaction]:
+        """Lock the SKUs (sorted), read their balances, commit on a clean exit."""
+        for sku in skus:
+            if not isinstance(sku, str):
+                raise ValidationError("skus", sku, "expected SKU strings")
+        ordered = sorted(set(skus))
+        with self._db.transaction("inventory transaction") as conn:
+            transaction = _PostgresTransaction(self._db, conn, ordered)
+            yield transaction
+            transaction.flush()
+
+    # --- reads -------------------------------------------------------------------------
+
+    def _all(self, operation: str, sql: str, params: Sequence[object] = ()) -> list[Any]:
+        text = self._db.sql(sql)
+        return self._db.run(
+            operation, lambda conn: conn.execute(text, params).fetchall(), single=True
+        )
+
+    def now(self) -> datetime:
+        """The store's clock: the database server's (``clock_timestamp()``), in UTC."""
+        rows = self._all("read the database clock", "SELECT clock_timestamp()")
+        moment: datetime = rows[0][0]
+        return moment.astimezone(UTC)
+
+    def balance(self, sku: str) -> Balance:
+        """The counters of ``sku`` (zeros when never seen)."""
+        rows = self._all(
+            "read inventory balance",
+            "SELECT on_hand, locked FROM {s}.inventory_balances WHERE sku = %s",
+            (sku,),
+        )
+        return _ZERO if not rows else Balance(int(rows[0][0]), int(rows[0][1]))
+
+    def balances(self) -> Mapping[str, Balance]:
+        """The counters of every SKU seen."""
+        rows = self._all(
+            "read inventory balances", "SELECT sku, on_hand, locked FROM {s}.inventory_balances"
+        )
+        return {sku: Balance(int(on_hand), int(locked)) for sku, on_hand, locked in rows}
+
+    def lock_lines(self, lock_key: str) -> Sequence[LockLine]:
+        """The lines of one lock, by SKU (empty when unknown)."""
+        rows = self._all(
+            "read lock",
+            f"SELECT {_LINE_SELECT} FROM {{s}}.inventory_lock_lines WHERE lock_key = %s"
+            " ORDER BY sku",
+            (lock_key,),
+        )
+        return tuple(_line(row) for row in rows)
+
+    def lines_of_order(self, order_id: str) -> Sequence[LockLine]:
+        """Every lock line taken for ``order_id``, oldest first."""
+        rows = self._all(
+            "read order locks",
+            f"SELECT {_LINE_SELECT} FROM {{s}}.inventory_lock_lines WHERE order_id = %s"
+            " ORDER BY locked_at, lock_key, sku",
+            (order_id,),
+        )
+        return tuple(_line(row) for row in rows)
+
+    def all_lock_lines(self) -> Iterator[LockLine]:
+        """Every lock line."""
+        rows = self._all(
+            "read lock lines", f"SELECT {_LINE_SELECT} FROM {{s}}.inventory_lock_lines"
+        )
+        return (_line(row) for row in rows)
+
+    def due_lines(self, now: datetime, limit: int) -> Sequence[LockLine]:
+        """Up to ``limit`` open lines whose lock expired by ``now``, oldest expiry first."""
+        rows = self._all(
+            "read due locks",
+            f"SELECT {_LINE_SELECT} FROM {{s}}.inventory_lock_lines"
+            " WHERE open AND expires_at <= %s ORDER BY expires_at, lock_key, sku LIMIT %s",
+            (now, limit),
+        )
+        return tuple(_line(row) for row in rows)
+
+    def entries(self) -> Iterator[LedgerEntry]:
+        """Every entry in append order."""
+        rows = self._all(
+            "read inventory ledger",
+            f"SELECT {_ENTRY_SELECT} FROM {{s}}.inventory_entries ORDER BY seq",
+        )
+        return (_entry(row) for row in rows)
+
+    def entry(self, entry_id: str) -> LedgerEntry | None:
+        """One entry by id, or ``None``."""
+        rows = self._all(
+            "read inventory entry",
+            f"SELECT {_ENTRY_SELECT} FROM {{s}}.inventory_entries WHERE entry_id = %s",
+            (entry_id,),
+        )
+        return None if not rows else _entry(rows[0])
+
+    def pending_parks(self) -> Sequence[LedgerEntry]:
+        """``PARK`` entries not yet approved, oldest first."""
+        rows = self._all(
+            "read parked releases",
+            f"SELECT {_ENTRY_SELECT} FROM {{s}}.inventory_entries AS p WHERE p.kind = 'park'"
+            " AND NOT EXISTS (SELECT 1 FROM {s}.inventory_entries AS a"
+            "  WHERE a.kind = 'approve' AND a.ref = p.entry_id)"
+            " ORDER BY p.seq",
+        )
+        return tuple(_entry(row) for row in rows)
+
+
+class _PostgresTransaction:
+    """Reads and appends inside one transaction holding the declared SKUs' locks.
+
+    What it read stays valid until it writes it (the SKU locks are held), so it keeps
+    the balances of the declared SKUs (read with the locks) and the lines of each lock
+    it touches; appends are checked at once and written set-wise by :meth:`flush`.
+    """
+
+    __slots__ = (
+        "_balances",
+        "_conn",
+        "_db",
+        "_lines",
+        "_new_lines",
+        "_pending_balances",
+        "_pending_entries",
+        "_pending_lines",
+        "_skus",
+    )
+
+    def __init__(self, db: Database, conn: psycopg.Connection[Any], skus: list[str]) -> None:
+        self._db = db
+        self._conn = conn
+        self._skus = frozenset(skus)
+        self._balances: dict[str, Balance] = {}
+        self._lines: dict[tuple[str, str], LockLine | None] = {}
+        self._pending_entries: list[LedgerEntry] = []
+        self._pending_balances: dict[str, Balance] = {}
+        self._pending_lines: dict[tuple[str, str], LockLine] = {}
+        self._new_lines: set[tuple[str, str]] = set()
+        if not skus:
+            return
+        with conn.pipeline():
+            conn.execute(
+                "SELECT pg_advisory_xact_lock(%s, k) FROM (SELECT DISTINCT"
+                " hashtext(%s || x) AS k FROM unnest(%s::text[]) AS x ORDER BY k) AS keys",
+                (_LOCK_CLASS, f"{db.schema}:", skus),
+            )
+            # A later statement of the pipeline: its snapshot is taken after the locks.
+            found = conn.execute(
+                db.sql("SELECT sku, on_hand, locked FROM {s}.inventory_balances"
+                       " WHERE sku = ANY(%s)"),
+                (skus,),
+            )
+        rows = {sku: Balance(int(h), int(lk)) for sku, h, lk in found.fetchall()}
+        for sku in skus:
+            self._balances[sku] = rows.get(sku, _ZERO)
+
+    def _query(self, sql: str, params: Sequence[object]) -> list[Any]:
+        """Rows of ``sql`` after writing what is pending, so the database answers for it."""
+        self.flush()
+        return self._conn.execute(self._db.sql(sql), params).fetchall()
+
+    def balance(self, sku: str) -> Balance:
+        found = self._balances.get(sku)
+        if found is not None:
+            return found
+        rows = self._query(
+            "SELECT on_hand, locked FROM {s}.inventory_balances WHERE sku = %s", (sku,)
+        )
+        return _ZERO if not rows else Balance(int(rows[0][0]), int(rows[0][1]))
+
+    def lock_lines(self, lock_key: str) -> Sequence[LockLine]:
+        rows = self._query(
+            f"SELECT {_LINE_SELECT} FROM {{s}}.inventory_lock_lines WHERE lock_key = %s"
+            " ORDER BY sku",
+            (lock_key,),
+        )
+        lines = tuple(_line(row) for row in rows)
+        for sku in self._skus:
+            self._lines[(lock_key, sku)] = None
+        for line in lines:
+            self._lines[(lock_key, line.sku)] = line
+        return lines
+
+    def _lock_line(self, lock_key: str, sku: str) -> LockLine | None:
+        key = (lock_key, sku)
+        if key not in self._lines:
+            self.lock_lines(lock_key)  # every line of the lock at once
+        return self._lines.get(key)
+
+    def due_lines(self, sku: str, now: datetime) -> Sequence[LockLine]:
+        rows = self._query(
+            f"SELECT {_LINE_SELECT} FROM {{s}}.inventory_lock_lines"
+            " WHERE sku = %s AND open AND expires_at <= %s ORDER BY expires_at, lock_key",
+            (sku, now),
+        )
+        return tuple(_line(row) for row in rows)
+
+    def release_count(self, sku: str, since: datetime, cap: int) -> int:
+        rows = self._query(
+            "SELECT count(*) FROM (SELECT 1 FROM {s}.inventory_entries WHERE sku = %s"
+            " AND kind = 'release' AND at >= %s LIMIT %s) AS found",
+            (sku, since, cap),
+        )
+        return int(rows[0][0])
+
+    def entry(self, entry_id: str) -> LedgerEntry | None:
+        rows = self._query(
+            f"SELECT {_ENTRY_SELECT} FROM {{s}}.inventory_entries WHERE entry_id = %s",
+            (entry_id,),
+        )
+        return None if not rows else _entry(rows[0])
+
+    def approval_of(self, park_entry_id: str) -> LedgerEntry | None:
+        rows = self._query(
+            f"SELECT {_ENTRY_SELECT} FROM {{s}}.inventory_entries"
+            " WHERE kind = 'approve' AND ref = %s",
+            (park_entry_id,),
+        )
+        return None if not rows else _entry(rows[0])
+
+    def append(self, entry: LedgerEntry) -> None:
+        sku = entry.sku
+        if sku not in self._skus:
+            raise ValidationError("entry.sku", sku, "not among the SKUs this transaction locked")
+        if entry.kind is EntryKind.APPROVE:
+            park = None if entry.ref is None else self.entry(entry.ref)
+            if park is None or park.kind is not EntryKind.PARK or (
+                self.approval_of(park.entry_id) is not None
+            ):
+                raise ValidationError("entry.ref", entry.ref, "no unapproved parked release")
+        before = None if entry.lock_key is None else self._lock_line(entry.lock_key, sku)
+        balance, line = apply_entry(entry, self.balance(sku), before)
+        if any(e.entry_id == entry.entry_id for e in self._pending_entries):
+            raise ValidationError("entry.entry_id", entry.entry_id, "already in the ledger")
+        self._pending_entries.append(entry)
+        if entry.on_hand_delta or entry.locked_delta:
+            self._pending_balances[sku] = balance
+        self._balances[sku] = balance
+        if line is None or line is before:
+            return
+        key = (line.lock_key, sku)
+        if before is None:
+            self._new_lines.add(key)
+        self._pending_lines[key] = line
+        self._lines[key] = line
+
+    def flush(self) -> None:
+        """Write the pending entries, balances and lock lines: one statement per table,
+        all in one pipeline (one round trip)."""
+        if not self._pending_entries:
+            return
+        conn, db = self._conn, self._db
+        entries, self._pending_entries = self._pending_entries, []
+        balances, self._pending_balances = self._pending_balances, {}
+        lines, self._pending_lines = self._pending_lines, {}
+        new, self._new_lines = self._new_lines, set()
+        inserted = [line for key, line in lines.items() if key in new]
+        updated = [line for key, line in lines.items() if key not in new]
+        ids = [e.entry_id for e in entries]
+        with conn.pipeline():
+            taken = conn.execute(
+                db.sql("SELECT entry_id FROM {s}.inventory_entries WHERE entry_id = ANY(%s)"),
+                (ids,),
+            )
+            added = conn.cursor()
+            added.executemany(
+                db.sql(
+                    f"INSERT INTO {{s}}.inventory_entries ({_ENTRY_COLUMNS})"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                    " ON CONFLICT (entry_id) DO NOTHING"
+                ),
+                [
+                    (
+                        e.entry_id, e.kind.value, e.sku, e.qty, e.at, e.actor, e.reason,
+                        e.order_id, e.lock_key, e.expires_at, e.ref,
+                    )
+                    for e in entries
+                ],
+            )
+            if balances:
+                conn.cursor().executemany(
+                    db.sql(
+                        "INSERT INTO {s}.inventory_balances (sku, on_hand, locked)"
+                        " VALUES (%s, %s, %s) ON CONFLICT (sku) DO UPDATE"
+                        " SET on_hand = excluded.on_hand, locked = excluded.locked"
+                    ),
+                    [(sku, b.on_hand, b.locked) for sku, b in balances.items()],
+                )
+            if inserted:
+                conn.cursor().executemany(
+                    db.sql(
+                        "INSERT INTO {s}.inventory_lock_lines (lock_key, order_id, sku, qty,"
+                        " locked_at, expires_at, released, committed, expired,"
+                        " shipped_unlocked, open)"
+                        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                    ),
+                    [
+                        (
+                            line.lock_key, line.order_id, line.sku, line.qty, line.locked_at,
+                            line.expires_at, line.released, line.committed, line.expired,
+                            line.shipped_unlocked, line.remaining > 0,
+                        )
+                        for line in inserted
+                    ],
+                )
+            if updated:
+                conn.cursor().executemany(
+                    db.sql(
+                        "UPDATE {s}.inventory_lock_lines SET released = %s, committed = %s,"
+                        " expired = %s, shipped_unlocked = %s, expires_at = %s, open = %s"
+                        " WHERE lock_key = %s AND sku = %s"
+                    ),
+                    [
+                        (
+                            line.released, line.committed, line.expired, line.shipped_unlocked,
+                            line.expires_at, line.remaining > 0, line.lock_key, line.sku,
+                        )
+                        for line in updated
+                    ],
+                )
+        if added.rowcount != len(entries):
+            # An entry id already stored: refuse (the transaction's exit rolls back all).
+            stored = {row[0] for row in taken.fetchall()}
+            refused = next((e.entry_id for e in entries if e.entry_id in stored),
+                           entries[0].entry_id)
+            raise ValidationError("entry.entry_id", refused, "already in the ledger")

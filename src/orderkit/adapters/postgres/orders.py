@@ -1,0 +1,664 @@
+"""``OrderRepository`` and ``OutboxStore`` on PostgreSQL: one row per order (the order
+as canonical JSON text), its audit entries, address versions and outbox messages, all
+written in the transaction that saves the order.
+
+**Reading the outbox in commit order.** Transactions commit in an order that sequence
+numbers cannot show: a message numbered 7 may commit after message 8 was already read,
+and a relay that remembered "delivered up to 8" would pass over 7 forever. So each
+message keeps a *position*: the id of the transaction that wrote it
+(``pg_current_xact_id()``), raised when needed to the position of the order's previous
+message, so that one order's messages keep the order of its saves. :meth:`pending`
+returns only messages whose position lies below the oldest transaction still running
+(``pg_snapshot_xmin(pg_current_snapshot())``): every transaction with such an id has
+finished, and every transaction still to write one gets a larger id. The pending
+messages a reader sees are therefore always a prefix of every later reading, in
+``(position, seq)`` order: a message that commits late was never passed over, it
+simply is not returned before the transactions around it end. No high-water mark is
+kept; a delivered message leaves the ``pending`` partial index.
+
+The price: a transaction that holds a transaction id open for long (anywhere in the
+cluster) holds the relay back until it ends; ``oldest_pending`` shows the wait.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Sequence
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from orderkit.adapters.postgres._db import Database, utc
+from orderkit.model.audit import (
+    AddressVersion,
+    AuditEntry,
+    address_version,
+    checked_entries,
+)
+from orderkit.model.errors import ConcurrencyError, DuplicateOrder, OrderNotFound, ValidationError
+from orderkit.model.orders import ANCHORS, Address, Anchor, Order, check_version_raised
+from orderkit.model.serialization import from_dict, to_dict
+from orderkit.model.time import ensure_aware
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from orderkit.lifecycle.ports import FirstScan
+    from orderkit.outbox.messages import OutboxMessage, StoredMessage
+
+__all__ = ["PostgresOrderRepository"]
+
+MIGRATIONS: Final = (
+    """
+    CREATE TABLE {s}.orders (
+        order_id text PRIMARY KEY,
+        channel text NOT NULL,
+        channel_order_id text NOT NULL,
+        status integer NOT NULL,
+        version bigint NOT NULL,
+        ship_to text NOT NULL,
+        body text NOT NULL,
+        CONSTRAINT orders_by_channel UNIQUE (channel, channel_order_id)
+    );
+    CREATE INDEX orders_by_status ON {s}.orders (status);
+    CREATE TABLE {s}.order_audit (
+        seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        order_id text NOT NULL,
+        body text NOT NULL
+    );
+    CREATE INDEX order_audit_by_order ON {s}.order_audit (order_id, seq);
+    CREATE TABLE {s}.order_addresses (
+        order_id text NOT NULL,
+        version bigint NOT NULL,
+        body text NOT NULL,
+        PRIMARY KEY (order_id, version)
+    );
+    CREATE TABLE {s}.order_outbox (
+        seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        position bigint NOT NULL,
+        message_id text NOT NULL UNIQUE,
+        order_id text NOT NULL,
+        topic text NOT NULL,
+        payload text NOT NULL,
+        created_at timestamptz NOT NULL,
+        status text NOT NULL DEFAULT 'pending'
+            CHECK (status IN ('pending', 'delivered', 'dead')),
+        attempts integer NOT NULL DEFAULT 0,
+        error text NOT NULL DEFAULT '',
+        retry_at timestamptz,
+        delivered_at timestamptz
+    );
+    CREATE INDEX order_outbox_pending ON {s}.order_outbox (position, seq)
+        WHERE status = 'pending';
+    CREATE INDEX order_outbox_dead ON {s}.order_outbox (position, seq) WHERE status = 'dead';
+    CREATE INDEX order_outbox_by_order ON {s}.order_outbox (order_id, position)
+    """,
+    # The watch's instants and the carriers' waybills, kept beside the order by every
+    # save (and filled here from the orders stored before), each read through an index.
+    """
+    ALTER TABLE {s}.orders
+        ADD COLUMN status_since timestamptz,
+        ADD COLUMN paid_at timestamptz,
+        ADD COLUMN created_at timestamptz,
+        ADD COLUMN unscanned_since timestamptz,
+        ADD COLUMN first_shipped_at timestamptz;
+    UPDATE {s}.orders SET
+        status_since = (body::jsonb ->> 'status_since')::timestamptz,
+        paid_at = (body::jsonb ->> 'paid_at')::timestamptz,
+        created_at = (body::jsonb ->> 'created_at')::timestamptz,
+        unscanned_since = CASE
+            WHEN body::jsonb -> 'shipments' -> -1 ->> 'first_scan_at' IS NULL
+            THEN (body::jsonb -> 'shipments' -> -1 ->> 'shipped_at')::timestamptz END,
+        first_shipped_at = (body::jsonb -> 'shipments' -> 0 ->> 'shipped_at')::timestamptz;
+    CREATE INDEX orders_by_status_since ON {s}.orders (status, status_since);
+    CREATE INDEX orders_by_paid_at ON {s}.orders (status, paid_at);
+    CREATE INDEX orders_by_created_at ON {s}.orders (status, created_at);
+    CREATE INDEX orders_unscanned ON {s}.orders (unscanned_since)
+        WHERE unscanned_since IS NOT NULL;
+    CREATE INDEX orders_by_first_shipped ON {s}.orders (first_shipped_at)
+        WHERE first_shipped_at IS NOT NULL;
+    CREATE TABLE {s}.order_waybills (
+        waybill text NOT NULL,
+        order_id text NOT NULL,
+        PRIMARY KEY (waybill, order_id)
+    );
+    INSERT INTO {s}.order_waybills (waybill, order_id)
+        SELECT DISTINCT s ->> 'waybill', o.order_id
+        FROM {s}.orders AS o, jsonb_array_elements(o.body::jsonb -> 'shipments') AS s
+        WHERE coalesce(s ->> 'waybill', '') <> ''
+        ON CONFLICT DO NOTHING
+    """,
+)
+
+#: The column of each anchor of the watch's ``stale`` query.
+_ANCHOR_COLUMN: Final = {
+    "status_since": "status_since",
+    "paid_at": "paid_at",
+    "created_at": "created_at",
+    "unscanned_since": "unscanned_since",
+}
+
+_OUTBOX_COLUMNS: Final = (
+    "message_id, order_id, topic, payload, created_at AT TIME ZONE 'UTC', status, attempts,"
+    " error, retry_at AT TIME ZONE 'UTC'"
+)
+#: The position of a new message: its transaction's id, or the position of the order's
+#: latest message when that is higher (see the module docstring).
+_INSERT_MESSAGE: Final = (
+    "INSERT INTO {s}.order_outbox"
+    " (position, message_id, order_id, topic, payload, created_at)"
+    " VALUES (greatest(pg_current_xact_id()::text::bigint,"
+    " (SELECT max(position) FROM {s}.order_outbox WHERE order_id = %(order_id)s)),"
+    " %(message_id)s, %(order_id)s, %(topic)s, %(payload)s, %(created_at)s)"
+)
+#: Below the oldest transaction id still running: every writer of such a message ended.
+_VISIBLE: Final = "position < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+
+
+class PostgresOrderRepository:
+    """Orders in PostgreSQL, for many processes on many machines.
+
+    ``source`` is a DSN, a ``psycopg_pool.ConnectionPool``, the host's open
+    ``psycopg.Connection`` (orderkit's writes then commit or roll back with the host's
+    transaction) or another adapter's :attr:`database`. Tables live in the PostgreSQL
+    schema ``schema`` and are created or migrated on first use.
+
+    ``save`` locks the stored row (``SELECT ... FOR UPDATE``), compares its version and
+    writes, in one transaction, so of two writers saving on top of the same version
+    exactly one wins. It is also the :class:`~orderkit.outbox.ports.OutboxStore` of the
+    messages saved with the orders (see the module docstring for their order).
+    """
+
+    def __init__(self, source: object, *, schema: str | None = None) -> None:
+        self._db = Database(source, schema=schema)
+        self._db.ensure_schema("orders", MIGRATIONS)
+
+    @property
+    def database(self) -> Database:
+        """The source and schema (pass it to the other PostgreSQL adapters to share
+        their transactions)."""
+        return self._db
+
+    def atomic(self) -> AbstractContextManager[object]:
+        """A block whose writes commit together: this repository's and those of every
+        PostgreSQL adapter on the same source. An exception rolls the whole block back.
+        On the host's connection the block is a savepoint of the host's transaction."""
+        return self._db.transaction("atomic block")
+
+    def close(self) -> None:
+        """Close this thread's own connection (DSN sources only)."""
+        self._db.close()
+
+    # --- orders ------------------------------------------------------------------------
+
+    def get(self, order_id: str) -> Order:
+        """The stored order; :class:`OrderNotFound` when absent."""
+        sql = self._db.sql("SELECT body FROM {s}.orders WHERE order_id = %s")
+        row = self._db.run(
+            "get order", lambda conn: conn.execute(sql, (order_id,)).fetchone(), single=True
+        )
+        if row is None:
+            raise OrderNotFound(order_id)
+        return _load(row[0])
+
+    def find_by_channel(self, channel: str, channel_order_id: str) -> Order | None:
+        """The order holding ``channel_order_id`` on ``channel``, or ``None``."""
+        sql = self._db.sql(
+            "SELECT body FROM {s}.orders WHERE channel = %s AND channel_order_id = %s"
+        )
+        row = self._db.run(
+            "find order by channel",
+            lambda conn: conn.execute(sql, (channel, channel_order_id)).fetchone(),
+            single=True,
+        )
+        return None if row is None else _load(row[0])
+
+    def find_by_waybill(self, waybill: str) -> list[Order]:
+        """Every order with a shipment carrying ``waybill``, by order id."""
+        if not isinstance(waybill, str) or not waybill.strip():
+            raise ValidationError("waybill", waybill, "expected a non-empty string")
+        sql = self._db.sql(
+            "SELECT o.body FROM {s}.order_waybills AS w JOIN {s}.orders AS o"
+            " USING (order_id) WHERE w.waybill = %s ORDER BY o.order_id"
+        )
+        rows = self._db.run(
+            "find orders by waybill", lambda conn: conn.execute(sql, (waybill,)).fetchall(),
+            single=True,
+        )
+        orders = [_load(row[0]) for row in rows]
+        return [o for o in orders if any(s.waybill == waybill for s in o.shipments)]
+
+    def stale(
+        self, statuses: Collection[int], anchor: Anchor, before: datetime, limit: int
+    ) -> list[Order]:
+        """See :meth:`orderkit.lifecycle.ports.OrderRepository.stale`: one indexed range
+        read."""
+        from orderkit.adapters._watch import checked_query
+
+        codes, anchor, before, limit = checked_query(statuses, anchor, before, limit)
+        column = _ANCHOR_COLUMN[anchor]
+        sql = self._db.sql(
+            f"SELECT body FROM {{s}}.orders WHERE status = ANY(%s) AND {column} < %s"
+            f" ORDER BY {column}, order_id LIMIT %s"
+        )
+        rows = self._db.run(
+            "stale orders",
+            lambda conn: conn.execute(sql, (list(codes), before, limit)).fetchall(),
+            single=True,
+        )
+        return [_load(row[0]) for row in rows]
+
+    def count_by_status(
+        self,
+        anchor: Anchor,
+        since: datetime | None,
+        until: datetime,
+        statuses: Collection[int] | None = None,
+    ) -> dict[int, int]:
+        """See :meth:`orderkit.lifecycle.ports.OrderRepository.count_by_status`: one
+        grouped count over the anchor's index."""
+        from orderkit.adapters._watch import checked_query
+
+        if anchor not in ANCHORS:
+            raise ValidationError("anchor", anchor, f"expected one of {', '.join(ANCHORS)}")
+        until = ensure_aware(until, path="until")
+        start = None if since is None else ensure_aware(since, path="since")
+        wanted = None if statuses is None else list(checked_query(statuses, anchor, until, 1)[0])
+        column = _ANCHOR_COLUMN[anchor]
+        sql = self._db.sql(
+            f"SELECT status, count(*) FROM {{s}}.orders WHERE {column} < %(until)s"
+            f" AND (%(since)s::timestamptz IS NULL OR {column} >= %(since)s)"
+            f" AND (%(wanted)s::integer[] IS NULL OR status = ANY(%(wanted)s))"
+            f" GROUP BY status ORDER BY status"
+        )
+        params = {"until": until, "since": start, "wanted": wanted}
+        rows = self._db.run(
+            "count orders by status", lambda conn: conn.execute(sql, params).fetchall(),
+            single=True,
+        )
+        return {int(status): int(count) for status, count in rows if count}
+
+    def first_scans(self, since: datetime, until: datetime) -> list[FirstScan]:
+        """See :meth:`orderkit.lifecycle.ports.OrderRepository.first_scans`: one range
+        read of index ``orders_by_first_shipped``."""
+        from orderkit.lifecycle.ports import FirstScan
+
+        start = ensure_aware(since, path="since")
+        end = ensure_aware(until, path="until")
+        sql = self._db.sql(
+            "SELECT order_id, channel, body::jsonb -> 'shipments' -> 0 ->> 'carrier',"
+            " body::jsonb -> 'shipments' -> 0 ->> 'waybill', first_shipped_at,"
+            " body::jsonb -> 'shipments' -> 0 ->> 'first_scan_at', body::jsonb -> 'tags'"
+            " FROM {s}.orders WHERE first_shipped_at >= %s AND first_shipped_at < %s"
+            " ORDER BY first_shipped_at, order_id"
+        )
+        rows = self._db.run(
+            "first scans", lambda conn: conn.execute(sql, (start, end)).fetchall(),
+            single=True,
+        )
+        return [
+            FirstScan(order_id, channel, carrier or "", waybill or "",
+                      shipped.astimezone(UTC),
+                      None if scanned is None else datetime.fromisoformat(scanned),
+                      frozenset(tags or ()))
+            for order_id, channel, carrier, waybill, shipped, scanned, tags in rows
+        ]
+
+    def save(
+        self,
+        order: Order,
+        expected_version: int | None,
+        *,
+        audit: Sequence[AuditEntry] = (),
+        outbox: Sequence[OutboxMessage] = (),
+    ) -> None:
+        """Insert or replace ``order`` if the stored version is ``expected_version``;
+        store ``audit``, any address change and the ``outbox`` messages in the same
+        transaction."""
+        if not isinstance(order, Order):
+            raise ValidationError("order", order, "expected an Order")
+        check_version_raised(order, expected_version)
+        entries = checked_entries(audit)
+        data = to_dict(order)
+        values = {
+            "order_id": order.order_id,
+            "channel": order.channel,
+            "channel_order_id": order.channel_order_id,
+            "status": int(order.status),
+            "version": order.version,
+            "ship_to": _dumps(data["ship_to"]),
+            "body": _dumps(data),
+            **_instants(order),
+        }
+        waybills = sorted({s.waybill for s in order.shipments if s.waybill})
+        audit_rows = [(order.order_id, _dumps(to_dict(e))) for e in entries]
+        messages: list[dict[str, object]] = []
+        if outbox or not isinstance(outbox, Sequence):
+            from orderkit.adapters import _outbox  # the outbox only loads when used
+
+            messages = [
+                _message_row(m, payload)
+                for m, payload in _outbox.checked_messages(order.order_id, outbox)
+            ]
+
+        def write(conn: psycopg.Connection[Any]) -> None:
+            db = self._db
+            # Every check that can refuse the save runs before its first write, so inside
+            # a block it joins the block's transaction without a savepoint of its own.
+            with conn.pipeline():
+                found = conn.execute(
+                    db.sql(
+                        "SELECT version, ship_to, channel, channel_order_id FROM {s}.orders"
+                        " WHERE order_id = %s FOR UPDATE"
+                    ),
+                    (order.order_id,),
+                )
+                taken = (
+                    conn.execute(
+                        db.sql(
+                            "SELECT message_id FROM {s}.order_outbox"
+                            " WHERE message_id = ANY(%s)"
+                        ),
+                        ([m["message_id"] for m in messages],),
+                    )
+                    if messages
+                    else None
+                )
+            row = found.fetchone()
+            stored = None if row is None else int(row[0])
+            if stored != expected_version:
+                raise ConcurrencyError(order.order_id, expected_version, stored)
+            if taken is not None:
+                _refuse_stored_ids({r[0] for r in taken.fetchall()}, messages, "outbox")
+            if row is None:
+                inserted = conn.execute(
+                    db.sql(
+                        "INSERT INTO {s}.orders (order_id, channel, channel_order_id, status,"
+                        " version, ship_to, body, status_since, paid_at, created_at,"
+                        " unscanned_since, first_shipped_at) VALUES (%(order_id)s,"
+                        " %(channel)s, %(channel_order_id)s, %(status)s, %(version)s,"
+                        " %(ship_to)s, %(body)s, %(status_since)s, %(paid_at)s,"
+                        " %(created_at)s, %(unscanned_since)s, %(first_shipped_at)s)"
+                        " ON CONFLICT DO NOTHING RETURNING 1"
+                    ),
+                    values,
+                ).fetchone()
+                if inserted is None:
+                    self._refuse_insert(conn, order, expected_version)
+            else:
+                if (row[2], row[3]) != (order.channel, order.channel_order_id):
+                    self._refuse_channel_holder(conn, order)
+                conn.execute(
+                    db.sql(
+                        "UPDATE {s}.orders SET channel = %(channel)s,"
+                        " channel_order_id = %(channel_order_id)s, status = %(status)s,"
+                        " version = %(version)s, ship_to = %(ship_to)s, body = %(body)s,"
+                        " status_since = %(status_since)s, paid_at = %(paid_at)s,"
+                        " created_at = %(created_at)s, unscanned_since = %(unscanned_since)s,"
+                        " first_shipped_at = %(first_shipped_at)s"
+                        " WHERE order_id = %(order_id)s"
+                    ),
+                    values,
+                )
+            with conn.pipeline():
+                if row is not None and row[1] != values["ship_to"]:
+                    previous = json.loads(row[1])
+                    change = address_version(
+                        None if previous is None else from_dict(Address, previous),
+                        order.order_id, order.version, order.ship_to, entries,
+                    )
+                    conn.execute(
+                        db.sql(
+                            "INSERT INTO {s}.order_addresses (order_id, version, body)"
+                            " VALUES (%s, %s, %s) ON CONFLICT (order_id, version)"
+                            " DO UPDATE SET body = excluded.body"
+                        ),
+                        (order.order_id, order.version, _dumps(to_dict(change))),
+                    )
+                if audit_rows:
+                    conn.cursor().executemany(
+                        db.sql("INSERT INTO {s}.order_audit (order_id, body) VALUES (%s, %s)"),
+                        audit_rows,
+                    )
+                if waybills:
+                    conn.cursor().executemany(
+                        db.sql(
+                            "INSERT INTO {s}.order_waybills (waybill, order_id)"
+                            " VALUES (%s, %s) ON CONFLICT DO NOTHING"
+                        ),
+                        [(waybill, order.order_id) for waybill in waybills],
+                    )
+                if messages:
+                    conn.cursor().executemany(db.sql(_INSERT_MESSAGE), messages)
+
+        self._db.run("save order", write)
+
+    def _refuse_insert(
+        self, conn: psycopg.Connection[Any], order: Order, expected_version: int | None
+    ) -> None:
+        """The insert met a row a concurrent writer committed: say which key it took."""
+        row = conn.execute(
+            self._db.sql("SELECT version FROM {s}.orders WHERE order_id = %s"),
+            (order.order_id,),
+        ).fetchone()
+        if row is not None:
+            raise ConcurrencyError(order.order_id, expected_version, int(row[0]))
+        self._refuse_channel_holder(conn, order)
+
+    def _refuse_channel_holder(self, conn: psycopg.Connection[Any], order: Order) -> None:
+        holder = conn.execute(
+            self._db.sql(
+                "SELECT order_id FROM {s}.orders WHERE channel = %s AND channel_order_id = %s"
+                " AND order_id <> %s"
+            ),
+            (order.channel, order.channel_order_id, order.order_id),
+        ).fetchone()
+        if holder is not None:
+            raise DuplicateOrder(order.channel, order.channel_order_id, holder[0])
+
+    def record_audit(self, order_id: str, entries: Sequence[AuditEntry]) -> None:
+        """Append audit entries without touching the order."""
+        rows = [(order_id, _dumps(to_dict(e))) for e in checked_entries(entries)]
+        if not rows:
+            return
+        sql = self._db.sql("INSERT INTO {s}.order_audit (order_id, body) VALUES (%s, %s)")
+        self._db.run("record audit", lambda conn: conn.cursor().executemany(sql, rows))
+
+    def audit_trail(self, order_id: str) -> list[AuditEntry]:
+        """The order's audit entries, oldest first."""
+        sql = self._db.sql("SELECT body FROM {s}.order_audit WHERE order_id = %s ORDER BY seq")
+        rows = self._db.run(
+            "read audit trail", lambda conn: conn.execute(sql, (order_id,)).fetchall(),
+            single=True,
+        )
+        return [from_dict(AuditEntry, json.loads(row[0])) for row in rows]
+
+    def address_history(self, order_id: str) -> list[AddressVersion]:
+        """The order's address changes, oldest first."""
+        sql = self._db.sql(
+            "SELECT body FROM {s}.order_addresses WHERE order_id = %s ORDER BY version"
+        )
+        rows = self._db.run(
+            "read address history", lambda conn: conn.execute(sql, (order_id,)).fetchall(),
+            single=True,
+        )
+        return [from_dict(AddressVersion, json.loads(row[0])) for row in rows]
+
+    # --- the outbox store ----------------------------------------------------------------
+
+    def enqueue(self, messages: Sequence[OutboxMessage]) -> None:
+        """Add messages no order save carries, in one transaction."""
+        from orderkit.adapters import _outbox
+
+        rows = [_message_row(m, _outbox.payload_json(m)) for m in _outbox.checked_enqueue(messages)]
+        if not rows:
+            return
+        db = self._db
+
+        def write(conn: psycopg.Connection[Any]) -> None:
+            taken = conn.execute(
+                db.sql("SELECT message_id FROM {s}.order_outbox WHERE message_id = ANY(%s)"),
+                ([r["message_id"] for r in rows],),
+            ).fetchall()
+            _refuse_stored_ids({r[0] for r in taken}, rows, "messages")
+            conn.cursor().executemany(db.sql(_INSERT_MESSAGE), rows)
+
+        db.run("enqueue outbox messages", write)
+
+    def pending(self, limit: int) -> list[StoredMessage]:
+        """Up to ``limit`` pending messages whose writers have all ended, by position
+        (see the module docstring)."""
+        from orderkit.adapters import _outbox
+
+        count = _outbox.checked_limit(limit)
+        sql = self._db.sql(
+            f"SELECT {_OUTBOX_COLUMNS} FROM {{s}}.order_outbox"
+            f" WHERE status = 'pending' AND {_VISIBLE} ORDER BY position, seq LIMIT %s"
+        )
+        rows = self._db.run(
+            "read pending outbox messages",
+            lambda conn: conn.execute(sql, (count,)).fetchall(),
+            single=True,
+        )
+        return [_stored(row) for row in rows]
+
+    def mark_delivered(self, message_ids: Sequence[str], at: datetime) -> None:
+        """Mark these messages delivered at ``at``; unknown or delivered ones are skipped."""
+        from orderkit.adapters import _outbox
+
+        ids = _outbox.checked_ids(message_ids)
+        delivered = ensure_aware(at, path="at")
+        if not ids:
+            return
+        sql = self._db.sql(
+            "UPDATE {s}.order_outbox SET status = 'delivered', delivered_at = %s"
+            " WHERE message_id = ANY(%s) AND status <> 'delivered'"
+        )
+        self._db.run(
+            "mark outbox messages delivered",
+            lambda conn: conn.execute(sql, (delivered, ids)),
+            single=True,
+        )
+
+    def mark_failed(
+        self, message_id: str, error: str, *, dead: bool, retry_at: datetime | None = None
+    ) -> None:
+        """Count a failed delivery of a pending message and keep ``error`` (cut to
+        2000 characters) and ``retry_at``; ``dead`` moves it to the dead letters."""
+        from orderkit.adapters import _outbox
+
+        message_id = _outbox.checked_id(message_id)
+        text = _outbox.checked_error(error).replace("\x00", "\\x00")  # text holds no NUL
+        status = "dead" if _outbox.checked_dead(dead) else "pending"
+        retry = None if retry_at is None else ensure_aware(retry_at, path="retry_at")
+        sql = self._db.sql(
+            "UPDATE {s}.order_outbox SET attempts = attempts + 1, error = %s, status = %s,"
+            " retry_at = %s WHERE message_id = %s AND status = 'pending'"
+        )
+        self._db.run(
+            "mark outbox message failed",
+            lambda conn: conn.execute(sql, (text, status, retry, message_id)),
+            single=True,
+        )
+
+    def dead_letters(self) -> list[StoredMessage]:
+        """Every dead message, oldest first."""
+        sql = self._db.sql(
+            f"SELECT {_OUTBOX_COLUMNS} FROM {{s}}.order_outbox"
+            " WHERE status = 'dead' ORDER BY position, seq"
+        )
+        rows = self._db.run(
+            "read dead outbox messages", lambda conn: conn.execute(sql).fetchall(), single=True
+        )
+        return [_stored(row) for row in rows]
+
+    def replay(self, message_id: str) -> bool:
+        """Make a dead message pending again, attempts and error cleared, in its old
+        place; ``False`` when no dead message has that id."""
+        from orderkit.adapters import _outbox
+
+        message_id = _outbox.checked_id(message_id)
+        sql = self._db.sql(
+            "UPDATE {s}.order_outbox SET status = 'pending', attempts = 0, error = '',"
+            " retry_at = NULL WHERE message_id = %s AND status = 'dead'"
+        )
+        count = self._db.run(
+            "replay outbox message",
+            lambda conn: conn.execute(sql, (message_id,)).rowcount,
+            single=True,
+        )
+        return count == 1
+
+    def oldest_pending(self) -> datetime | None:
+        """When the earliest created pending message was created (``None``: none waits)."""
+        sql = self._db.sql(
+            "SELECT min(created_at) AT TIME ZONE 'UTC' FROM {s}.order_outbox"
+            " WHERE status = 'pending'"
+        )
+        row = self._db.run(
+            "read oldest pending outbox message",
+            lambda conn: conn.execute(sql).fetchone(),
+            single=True,
+        )
+        return None if row is None or row[0] is None else utc(row[0])
+
+
+def _message_row(message: OutboxMessage, payload: str) -> dict[str, object]:
+    return {
+        "message_id": message.message_id,
+        "order_id": message.order_id,
+        "topic": message.topic,
+        "payload": payload,
+        "created_at": message.created_at,
+    }
+
+
+def _refuse_stored_ids(taken: set[str], rows: list[dict[str, object]], path: str) -> None:
+    """Refuse the write when one of its message ids is already stored (any status),
+    naming ``path[i].message_id``."""
+    for index, row in enumerate(rows):
+        if row["message_id"] in taken:
+            raise ValidationError(f"{path}[{index}].message_id", row["message_id"],
+                                  "already stored")
+
+
+def _stored(row: tuple[Any, ...]) -> StoredMessage:
+    from orderkit.adapters._outbox import OutboxMessage, StoredMessage
+
+    message_id, order_id, topic, payload, created_at, status, attempts, error, retry_at = row
+    message = OutboxMessage(
+        message_id=message_id,
+        order_id=order_id,
+        topic=topic,
+        payload=json.loads(payload),
+        created_at=utc(created_at),
+    )
+    return StoredMessage(
+        message,
+        status=status,
+        attempts=int(attempts),
+        error=error,
+        retry_at=None if retry_at is None else utc(retry_at),
+    )
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def _load(body: str) -> Order:
+    return from_dict(Order, json.loads(body))
+
+
+def _instants(order: Order) -> dict[str, datetime | None]:
+    """The instants the watch reads, as columns beside the stored order."""
+    latest = order.shipments[-1] if order.shipments else None
+    return {
+        "status_since": order.status_since,
+        "paid_at": order.paid_at,
+        "created_at": order.created_at,
+        "unscanned_since": (
+            latest.shipped_at if latest is not None and latest.first_scan_at is None else None
+        ),
+        "first_shipped_at": order.shipments[0].shipped_at if order.shipments else None,
+    }

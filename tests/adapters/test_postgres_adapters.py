@@ -1,0 +1,388 @@
+"""PostgreSQL adapters beyond the contracts: the host's transaction, pools, dropped
+connections, deadlocks, schema versions and the relay's reading order, on a real server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import attrs
+import psycopg
+import pytest
+from psycopg_pool import ConnectionPool
+
+from orderkit import Money, Order, OrderLine, OrderStatus, Shipment
+from orderkit.adapters.postgres import (
+    Database,
+    PostgresIdempotencyStore,
+    PostgresInventoryStore,
+    PostgresOrderRepository,
+    PostgresReconIdSequence,
+    upgrade,
+)
+from orderkit.cli import EXIT_FILE, EXIT_OK, main
+from orderkit.errors import OrderNotFound, StoreError
+from orderkit.inventory import InventoryLedger
+from orderkit.lifecycle import OrderService
+from orderkit.outbox import OutboxMessage, OutboxRelay, message_id
+from orderkit.testing import ManualClock
+from orderkit.testing.postgres import fresh_schema
+
+T0 = datetime(2026, 2, 16, 1, 0, tzinfo=UTC)
+SECRET = b"postgres-adapters-secret-0123456789"
+
+
+def _order(order_id: str, cups: int = 2) -> Order:
+    return Order(
+        order_id=order_id, channel="tmall", channel_order_id=f"T-{order_id}",
+        lines=[OrderLine("1", "CUP", cups, Money("45.50", "CNY"))], created_at=T0,
+    )
+
+
+def _message(order_id: str, event: str) -> OutboxMessage:
+    return OutboxMessage(
+        message_id=message_id(order_id, event, 0), order_id=order_id,
+        topic="event.Test", payload={"event": event}, created_at=T0,
+    )
+
+
+@pytest.fixture
+def schema() -> str:
+    return fresh_schema()
+
+
+@pytest.fixture
+def host(pg_dsn: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    """The host application's own connection, as an ERP would hold it (no autocommit)."""
+    with psycopg.connect(pg_dsn) as conn:
+        yield conn
+
+
+def _others(dsn: str) -> int:
+    """Terminate every other client session on the server; how many there were."""
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        rows = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        ).fetchall()
+    return len(rows)
+
+
+# --- the host's transaction ----------------------------------------------------------------
+
+
+def test_orderkit_writes_commit_and_roll_back_with_the_hosts_transaction(
+    pg_dsn: str, schema: str, host: psycopg.Connection[tuple[object, ...]]
+) -> None:
+    host.execute(f"CREATE TABLE {schema}_invoices (order_id text PRIMARY KEY, total numeric)")
+    host.commit()
+    repository = PostgresOrderRepository(host, schema=schema)
+    ledger = InventoryLedger(
+        PostgresInventoryStore(repository.database), secret=SECRET, clock=ManualClock(T0)
+    )
+    ledger.receive("CUP", 5, reference="PO-1")
+    host.commit()  # the host decides when the receipt commits
+    service = OrderService(repository, inventory=ledger, clock=ManualClock(T0), deliver=False)
+
+    # The host writes its own table, orderkit places an order in the same transaction,
+    # and the host rolls back: nothing of either is left.
+    host.execute(f"INSERT INTO {schema}_invoices VALUES ('ORD-1', 91.00)")
+    service.place(_order("ORD-1"))
+    assert repository.get("ORD-1").lock_id is not None  # visible inside the transaction
+    host.rollback()
+    observer = PostgresOrderRepository(pg_dsn, schema=schema)
+    with pytest.raises(OrderNotFound):
+        observer.get("ORD-1")
+    assert list(observer.pending(10)) == []
+    assert host.execute(f"SELECT count(*) FROM {schema}_invoices").fetchone() == (0,)
+    store = PostgresInventoryStore(pg_dsn, schema=schema)
+    assert (store.balance("CUP").on_hand, store.balance("CUP").locked) == (5, 0)
+
+    # The same again, committed: both are there, with the order's audit and outbox.
+    host.execute(f"INSERT INTO {schema}_invoices VALUES ('ORD-1', 91.00)")
+    service.place(_order("ORD-1"))
+    assert observer.pending(10) == []  # not committed yet: no other session sees it
+    host.commit()
+    assert observer.get("ORD-1").lock_id is not None
+    assert host.execute(f"SELECT total FROM {schema}_invoices").fetchone() == (
+        pytest.approx(91),
+    )
+    assert (store.balance("CUP").on_hand, store.balance("CUP").locked) == (5, 2)
+    assert ledger.verify().ok
+
+
+def test_a_refused_call_inside_the_hosts_transaction_keeps_it_usable(
+    pg_dsn: str, schema: str, host: psycopg.Connection[tuple[object, ...]]
+) -> None:
+    repository = PostgresOrderRepository(host, schema=schema)
+    host.commit()
+    host.execute("SELECT 1")  # the host's transaction is open
+    repository.save(_order("ORD-1"), expected_version=None)
+
+    def refused() -> None:
+        with repository.atomic():
+            repository.database.run("break", lambda conn: conn.execute("SELECT 1/0"))
+
+    with pytest.raises(StoreError):  # a refused statement, undone to orderkit's savepoint
+        refused()
+    repository.save(_order("ORD-2"), expected_version=None)
+    host.commit()
+    observer = PostgresOrderRepository(pg_dsn, schema=schema)
+    assert [observer.get(o).order_id for o in ("ORD-1", "ORD-2")] == ["ORD-1", "ORD-2"]
+
+
+# --- pools ---------------------------------------------------------------------------------
+
+
+def test_adapters_on_one_pool_share_a_transaction(pg_dsn: str, schema: str) -> None:
+    with ConnectionPool(pg_dsn, min_size=1, max_size=2, open=True) as pool:
+        repository = PostgresOrderRepository(pool, schema=schema)
+        ledger = InventoryLedger(
+            PostgresInventoryStore(pool, schema=schema), secret=SECRET, clock=ManualClock(T0)
+        )
+        ledger.receive("CUP", 3, reference="PO-1")
+
+        def give_up() -> None:
+            with repository.atomic():
+                ledger.lock("ORD-1", {"CUP": 2}, ttl=timedelta(hours=1))
+                repository.save(_order("ORD-1"), expected_version=None)
+                raise RuntimeError("the host gives up before the commit")
+
+        with pytest.raises(RuntimeError):
+            give_up()
+        assert (ledger.stock("CUP").locked, ledger.stock("CUP").available) == (0, 3)
+        with pytest.raises(OrderNotFound):
+            repository.get("ORD-1")
+        service = OrderService(repository, inventory=ledger, clock=ManualClock(T0))
+        service.place(_order("ORD-1"))
+        assert ledger.stock("CUP").locked == 2
+        assert ledger.verify().ok
+
+
+# --- failures ------------------------------------------------------------------------------
+
+
+def test_a_dropped_connection_is_a_store_error_and_the_next_call_works(
+    pg_dsn: str, schema: str
+) -> None:
+    dsn = f"{pg_dsn} application_name=dropped"  # a source of its own: a fresh connection
+    repository = PostgresOrderRepository(dsn, schema=schema)
+    repository.save(_order("ORD-1"), expected_version=None)
+    assert _others(pg_dsn) >= 1  # the server ends the session between two calls
+    with pytest.raises(StoreError) as caught:
+        repository.get("ORD-1")
+    assert "connection" in str(caught.value)
+    assert isinstance(caught.value.__cause__, psycopg.OperationalError)
+    assert repository.get("ORD-1").order_id == "ORD-1"  # a retry succeeds
+
+    # Mid-transaction: the block fails whole, nothing of it is kept, a retry succeeds.
+    def dropped_mid_block() -> None:
+        with repository.atomic():
+            repository.save(_order("ORD-2"), expected_version=None)
+            _others(pg_dsn)
+            repository.save(_order("ORD-3"), expected_version=None)
+
+    with pytest.raises(StoreError):
+        dropped_mid_block()
+    with pytest.raises(OrderNotFound):
+        repository.get("ORD-2")
+    repository.save(_order("ORD-2"), expected_version=None)
+    assert repository.get("ORD-2").order_id == "ORD-2"
+
+
+def test_a_deadlock_is_run_again_when_orderkit_owns_the_transaction(
+    pg_dsn: str, schema: str
+) -> None:
+    db = Database(pg_dsn, schema=schema)
+    db.run("setup", lambda conn: conn.execute(
+        f"CREATE TABLE {schema}_pair (id int PRIMARY KEY, n int);"
+        f" INSERT INTO {schema}_pair VALUES (1, 0), (2, 0)"
+    ))
+    both = threading.Barrier(2)
+    runs: list[int] = []
+    errors: list[BaseException] = []
+
+    def work(first: int, second: int) -> None:
+        def body(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+            runs.append(first)
+            conn.execute(f"UPDATE {schema}_pair SET n = n + 1 WHERE id = %s", (first,))
+            if len(runs) <= 2:
+                both.wait(timeout=120)  # the first attempts hold one row each
+            conn.execute(f"UPDATE {schema}_pair SET n = n + 1 WHERE id = %s", (second,))
+
+        try:
+            Database(pg_dsn, schema=schema).run("cross update", body)
+        except BaseException as error:  # reported by the test's own thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=pair) for pair in ((1, 2), (2, 1))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=180)
+    assert errors == []
+    assert len(runs) == 3  # one of the two was chosen as the deadlock victim and re-run
+    rows = db.run("read", lambda conn: conn.execute(
+        f"SELECT n FROM {schema}_pair ORDER BY id").fetchall())
+    assert rows == [(2,), (2,)]
+
+
+def test_a_deadlock_inside_the_callers_block_is_not_run_again(pg_dsn: str, schema: str) -> None:
+    db = Database(pg_dsn, schema=schema)
+    with pytest.raises(StoreError) as caught, db.transaction("host block") as conn:
+        db.run("inner", lambda c: c.execute(
+            "DO $$ BEGIN RAISE EXCEPTION 'simulated' USING ERRCODE = '40P01'; END $$"))
+    assert conn is not None
+    assert "may be run again" in str(caught.value)
+
+
+# --- schema versions -----------------------------------------------------------------------
+
+
+def test_orders_stored_by_the_previous_schema_are_found_by_the_watch_and_by_waybill(
+    pg_dsn: str, schema: str
+) -> None:
+    repository = PostgresOrderRepository(pg_dsn, schema=schema)
+    parcel = Shipment("S1", "SF", "SF77", {"1": 2}, shipped_at=T0)
+    shipped = attrs.evolve(_order("ORD-1"), status=OrderStatus.SHIPPED, status_since=T0,
+                           shipments=(parcel,))
+    repository.save(shipped, None)
+    with psycopg.connect(pg_dsn, autocommit=True) as admin:  # the previous release's file
+        admin.execute(f"DROP TABLE {schema}.order_waybills")
+        admin.execute(
+            f"ALTER TABLE {schema}.orders DROP COLUMN status_since, DROP COLUMN paid_at,"
+            " DROP COLUMN created_at, DROP COLUMN unscanned_since,"
+            " DROP COLUMN first_shipped_at"
+        )
+        admin.execute(
+            f"UPDATE {schema}.schema_version SET version = 1 WHERE component = 'orders'"
+        )
+    later = PostgresOrderRepository(f"{pg_dsn} application_name=after-upgrade", schema=schema)
+    assert later.find_by_waybill("SF77") == [shipped]
+    assert later.stale([OrderStatus.SHIPPED], "unscanned_since", T0 + timedelta(minutes=6),
+                       5) == [shipped]
+    assert [s.order_id for s in later.first_scans(T0, T0 + timedelta(days=1))] == ["ORD-1"]
+
+
+def test_a_schema_newer_than_this_orderkit_is_refused(pg_dsn: str, schema: str) -> None:
+    PostgresOrderRepository(pg_dsn, schema=schema)
+    with psycopg.connect(pg_dsn, autocommit=True) as admin:
+        admin.execute(
+            f"UPDATE {schema}.schema_version SET version = 99 WHERE component = 'orders'"
+        )
+    later = f"{pg_dsn} application_name=another-process"  # no memory of the first check
+    with pytest.raises(StoreError) as caught:
+        PostgresOrderRepository(later, schema=schema)
+    assert "version 99" in str(caught.value) and "upgrade orderkit" in str(caught.value)
+    assert main(["db", "upgrade", "--dsn", later, "--schema", schema]) == EXIT_FILE
+
+
+def test_db_upgrade_creates_every_table_once(
+    pg_dsn: str, schema: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["db", "upgrade", "--dsn", pg_dsn, "--schema", schema]) == EXIT_OK
+    first = capsys.readouterr().out
+    assert f"{schema}.orders: version 2 (migrated from 0)" in first
+    assert upgrade(pg_dsn, schema=schema) == {
+        "orders": (2, 2), "inventory": (1, 1), "idempotency": (1, 1), "recon_sequences": (1, 1)
+    }
+    # The adapters find their tables ready.
+    PostgresIdempotencyStore(pg_dsn, schema=schema)
+    assert PostgresReconIdSequence(pg_dsn, schema=schema).next_value("SO", T0.date()) == 1
+
+
+def test_bad_sources_and_schema_names_are_refused_naming_the_field(pg_dsn: str) -> None:
+    from orderkit.errors import ValidationError
+
+    with pytest.raises(ValidationError) as caught:
+        PostgresOrderRepository(42)
+    assert caught.value.path == "source"
+    with pytest.raises(ValidationError) as caught:
+        PostgresOrderRepository(pg_dsn, schema="Robert'); DROP TABLE orders;--")
+    assert caught.value.path == "schema"
+    store = PostgresInventoryStore(pg_dsn, schema=fresh_schema())
+    with pytest.raises(ValidationError) as caught, store.transaction({"TEA", 7}):  # type: ignore[arg-type]
+        pass
+    assert (caught.value.path, caught.value.value) == ("skus", 7)
+
+
+def test_without_psycopg_the_error_names_the_extra() -> None:
+    code = (
+        "import sys, json\n"
+        "sys.modules['psycopg'] = None\n"
+        "import orderkit.adapters.postgres as pg\n"
+        "try:\n"
+        "    pg.PostgresOrderRepository\n"
+        "except ImportError as error:\n"
+        "    from orderkit.errors import OrderkitError\n"
+        "    print(json.dumps([isinstance(error, OrderkitError), str(error)]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    is_orderkit, text = json.loads(out.stdout)
+    assert is_orderkit
+    assert 'pip install "orderkit[postgres]"' in text
+
+
+# --- the relay reads in commit order -------------------------------------------------------
+
+
+def test_the_relay_never_passes_over_a_message_that_commits_late(
+    pg_dsn: str, schema: str
+) -> None:
+    relay_store = PostgresOrderRepository(pg_dsn, schema=schema)
+    delivered: list[str] = []
+
+    class Sink:
+        def publish(self, events: object) -> None:
+            delivered.extend(m.message_id for m in events)  # type: ignore[attr-defined]
+
+    relay = OutboxRelay(relay_store, sink=Sink(), clock=ManualClock(T0))
+    with psycopg.connect(pg_dsn) as a, psycopg.connect(pg_dsn) as b:
+        writer_a = PostgresOrderRepository(a, schema=schema)
+        writer_b = PostgresOrderRepository(b, schema=schema)
+        a.commit()
+        b.commit()
+        # A saves first (its message gets the lower number) but commits last.
+        writer_a.save(_order("ORD-A"), None, outbox=[_message("ORD-A", "E1")])
+        writer_b.save(_order("ORD-B"), None, outbox=[_message("ORD-B", "E1")])
+        b.commit()
+        assert relay_store.get("ORD-B").order_id == "ORD-B"  # B is committed and visible
+        # B's message waits behind A's open transaction instead of overtaking it.
+        assert relay_store.pending(10) == []
+        assert relay.run_once().delivered == 0
+        # Meanwhile a third writer commits; A is still open.
+        writer_b.save(_order("ORD-C"), None, outbox=[_message("ORD-C", "E1")])
+        b.commit()
+        assert relay.run_once().delivered == 0
+        a.commit()
+    report = relay.run_until_idle()
+    expected = [message_id(o, "E1", 0) for o in ("ORD-A", "ORD-B", "ORD-C")]
+    assert delivered == expected  # each once, none passed over
+    assert report.delivered == 3
+    assert relay_store.pending(10) == []
+    assert relay.run_until_idle().delivered == 0
+
+
+def test_one_orders_messages_keep_the_order_of_its_saves(pg_dsn: str, schema: str) -> None:
+    """A transaction that got its id early but saves on top of a later one's commit
+    still comes after it."""
+    store = PostgresOrderRepository(pg_dsn, schema=schema)
+    store.save(_order("ORD-1"), None)
+    with psycopg.connect(pg_dsn) as early, psycopg.connect(pg_dsn) as late:
+        early.execute("SELECT pg_current_xact_id()")  # the older transaction id
+        first = PostgresOrderRepository(late, schema=schema)
+        order = first.get("ORD-1")
+        v2 = attrs.evolve(order, version=order.version + 1)
+        first.save(v2, order.version, outbox=[_message("ORD-1", "v2")])
+        late.commit()
+        second = PostgresOrderRepository(early, schema=schema)
+        v3 = attrs.evolve(v2, version=v2.version + 1)
+        second.save(v3, v2.version, outbox=[_message("ORD-1", "v3")])
+        early.commit()
+    assert [s.message.payload["event"] for s in store.pending(10)] == ["v2", "v3"]
+

@@ -1,0 +1,87 @@
+"""A flash sale on PostgreSQL: eight processes, one SKU, no oversell."""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import multiprocessing
+
+import pytest
+
+from orderkit import OrderStatus
+from orderkit.adapters.postgres import PostgresInventoryStore, PostgresOrderRepository
+from orderkit.inventory import EntryKind, InventoryLedger
+from orderkit.model.errors import OrderNotFound
+from orderkit.testing.flash_sale import SaleReport, flash_sale_worker
+from orderkit.testing.postgres import fresh_schema
+
+SECRET = b"flash-sale-secret-0123456789abcd"
+SKU = "MILK-POWDER-800G"
+STOCK = 100
+PROCESSES = 8
+ATTEMPTS = 2_000
+
+
+@pytest.mark.slow
+def test_eight_processes_in_a_flash_sale_never_oversell(pg_dsn: str) -> None:
+    schema = fresh_schema("flash")
+    repositories = functools.partial(PostgresOrderRepository, pg_dsn, schema=schema)
+    stores = functools.partial(PostgresInventoryStore, pg_dsn, schema=schema)
+    ledger = InventoryLedger(stores(), secret=SECRET)
+    ledger.receive(SKU, STOCK, reference="PO-FLASH")
+    repositories()  # tables ready before the race
+
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(PROCESSES)
+    results = ctx.Queue()
+    workers = [
+        ctx.Process(
+            target=flash_sale_worker,
+            args=(repositories, stores, SECRET, SKU, ATTEMPTS // PROCESSES, 7000 + n, n,
+                  barrier, results),
+        )
+        for n in range(PROCESSES)
+    ]
+    for worker in workers:
+        worker.start()
+    reports = [results.get(timeout=400) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+    for report in reports:
+        if isinstance(report, BaseException):
+            raise report
+    assert all(isinstance(report, SaleReport) for report in reports)
+    assert sum(r.attempts for r in reports) == ATTEMPTS
+    placed = {order_id: units for r in reports for order_id, units in r.placed}
+    cancelled = {order_id for r in reports for order_id in r.cancelled}
+    assert sum(r.sold_out for r in reports) > 0  # the SKU really sold out, again and again
+    assert len(placed) > STOCK // 3  # and cancelled units were sold again
+
+    # The ledger in commit order (one SKU: its entries are written under its lock):
+    # never more units locked than received, at any point.
+    on_hand = locked = 0
+    owners = []
+    for entry in ledger.entries():
+        on_hand += entry.on_hand_delta
+        locked += entry.locked_delta
+        assert 0 <= locked <= on_hand <= STOCK, entry
+        if entry.kind is EntryKind.LOCK:
+            owners.append(entry.order_id.split("-")[0] if entry.order_id else "")
+    switches = sum(1 for a, b in itertools.pairwise(owners) if a != b)
+    assert len(set(owners)) >= 2 and switches > 2 * len(set(owners))  # they interleaved
+
+    # At the end: every placed order holds its units unless it was cancelled.
+    level = ledger.stock(SKU)
+    held = sum(units for order_id, units in placed.items() if order_id not in cancelled)
+    assert level.on_hand == STOCK == level.available + level.locked
+    assert level.locked == held <= STOCK
+    assert ledger.verify().ok
+    repository = repositories()
+    for order_id in placed:
+        order = repository.get(order_id)
+        expected = OrderStatus.CANCELLED if order_id in cancelled else OrderStatus.PENDING_PAYMENT
+        assert order.status == expected and order.lock_id is not None
+    with pytest.raises(OrderNotFound):  # a sold-out attempt left no order behind
+        repository.get(next(f"W{r.worker}-{i}" for r in reports for i in range(r.attempts)
+                            if f"W{r.worker}-{i}" not in placed))
+    assert list(repository.pending(10)) == []  # every release was delivered
