@@ -15,7 +15,8 @@ packaging, the flash sale lost money on every order and nobody knew per order.
 * :func:`loss_hold`: the ``hold`` event that stops a loss-making order (predicted margin
   below -5% by default) with the numbers in its reason; releasing a ``loss_making`` hold
   needs a second person under a :class:`~orderkit.lifecycle.Policy`.
-* :func:`profit_by`: profit tables by channel, SKU, day or tag.
+* :func:`profit_by`: profit tables by channel, SKU, day or tag; :func:`profit_grid` by
+  day and channel, the health page's heat map.
 """
 
 from orderkit.costing.margins import (
@@ -28,6 +29,7 @@ from orderkit.costing.margins import (
     loss_hold,
     margin,
     profit_by,
+    profit_grid,
 )
 from orderkit.costing.ports import CostCatalog
 
@@ -42,4 +44,5 @@ __all__ = [
     "loss_hold",
     "margin",
     "profit_by",
+    "profit_grid",
 ]

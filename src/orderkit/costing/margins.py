@@ -29,6 +29,7 @@ __all__ = [
     "loss_hold",
     "margin",
     "profit_by",
+    "profit_grid",
 ]
 
 #: The hold :func:`loss_hold` places when a cost is unknown (a person looks first).
@@ -413,6 +414,21 @@ def profit_by(
         name: ProfitRow(name, row.orders, row.revenue, row.profit, row.unknown)
         for name, row in sorted(rows.items())
     }
+
+
+def profit_grid(orders: Iterable[Order], costs: CostModel) -> dict[tuple[str, str], ProfitRow]:
+    """Profit by (accounting day, channel), for a heat map: the rows of
+    :func:`profit_by` by ``day`` for each channel's orders, keyed ``(day, channel)``."""
+    by_channel: dict[str, list[Order]] = {}
+    for order in orders:
+        if not isinstance(order, Order):
+            raise ValidationError("orders", order, "expected Orders")
+        by_channel.setdefault(order.channel, []).append(order)
+    grid: dict[tuple[str, str], ProfitRow] = {}
+    for channel, found in sorted(by_channel.items()):
+        for day, row in profit_by(found, costs, "day").items():
+            grid[(day, channel)] = attrs.evolve(row, key=f"{day} {channel}")
+    return dict(sorted(grid.items()))
 
 
 @attrs.define

@@ -19,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Final
 
+from orderkit.costing.margins import ProfitRow
 from orderkit.model.errors import StoreError, ValidationError
 from orderkit.model.orders import status_name
 from orderkit.reconcile.report.escaping import Html, join, tag, text
@@ -259,14 +260,52 @@ def _alert_section(alerts: Sequence[Episode], now: datetime) -> Html:
     return join([tag("h2", "Alert history"), chart, tag("table", *rows)])
 
 
+def _profit_section(profit: Mapping[tuple[str, str], ProfitRow] | None) -> Html:
+    """A heat map of margin by day (columns) and channel (rows): red below -5%, amber
+    below 5%, green above; grey where a cost is unknown."""
+    if not profit:
+        return join([])
+    days = sorted({day for day, _channel in profit})
+    channels = sorted({channel for _day, channel in profit})
+    left, cell, top = 200, 64, 22
+    parts: list[Html] = []
+    for column, day in enumerate(days):
+        parts.append(_label(left + column * cell + cell / 2, 14, day[5:], anchor="middle"))
+    for row_index, channel in enumerate(channels):
+        y = top + row_index * (cell // 2 + 4)
+        parts.append(_label(left - 8, y + 20, _short(channel), anchor="end", bold=True))
+        for column, day in enumerate(days):
+            found = profit.get((day, channel))
+            if found is None:
+                continue
+            ratio = found.ratio
+            if ratio is None or found.unknown:
+                colour, words = "#bdbdbd", "n/a"
+            else:
+                colour = _ALERT if ratio < Decimal("-0.05") else (
+                    "#f9a825" if ratio < Decimal("0.05") else "#43a047")
+                words = f"{ratio * 100:.1f}%"
+            hint = (f"{channel} {day}: {found.orders} order(s), revenue {found.revenue.amount},"
+                    f" profit {found.profit.amount}, {found.unknown} with unknown costs")
+            x = left + column * cell
+            parts.append(_bar(x + 2, y + 2, cell - 4, cell // 2, colour, hint))
+            parts.append(_label(x + cell / 2, y + 22, words, anchor="middle"))
+    width = left + max(len(days), 1) * cell + 20
+    height = top + len(channels) * (cell // 2 + 4) + 8
+    chart = _chart("Profit margin by day and channel", width, height, *parts)
+    return join([tag("h2", "Profit by day and channel"), chart])
+
+
 def health_page(
     report: HealthReport,
     carriers: CarrierReport | None = None,
     alerts: Sequence[Episode] = (),
+    profit: Mapping[tuple[str, str], ProfitRow] | None = None,
 ) -> str:
     """The page as text: the health index, the KPIs against their thresholds, stuck
-    orders by state, first-scan delay by carrier (when ``carriers`` is given) and the
-    ``alerts`` (the watch's open episodes) over time."""
+    orders by state, first-scan delay by carrier (when ``carriers`` is given), the
+    ``alerts`` (the watch's open episodes) over time, and, given ``profit``
+    (:func:`orderkit.costing.profit_grid`), a heat map of margin by day and channel."""
     if not isinstance(report, HealthReport):
         raise ValidationError("report", report, "expected a HealthReport")
     good = not report.alerts
@@ -282,7 +321,7 @@ def health_page(
     parts = [
         _HEAD, head, _kpi_section(report),
         tag("p", f"sync lag: {lag}" if lag else "sync lag: not measured", cls="muted"),
-        _stuck_section(report), _carrier_section(carriers),
+        _stuck_section(report), _carrier_section(carriers), _profit_section(profit),
         _alert_section(alerts, report.as_of), Html("</body></html>\n"),
     ]
     return join(parts).markup
@@ -293,12 +332,13 @@ def write_health_page(
     report: HealthReport,
     carriers: CarrierReport | None = None,
     alerts: Sequence[Episode] = (),
+    profit: Mapping[tuple[str, str], ProfitRow] | None = None,
 ) -> Path:
     """Write :func:`health_page` to ``path`` (UTF-8); :class:`StoreError` when it
     cannot be written."""
     target = Path(path)
     try:
-        target.write_text(health_page(report, carriers, alerts), encoding="utf-8")
+        target.write_text(health_page(report, carriers, alerts, profit), encoding="utf-8")
     except OSError as error:
         raise StoreError(f"write {target}", str(error)) from error
     return target

@@ -174,3 +174,25 @@ def test_bad_fee_tables_name_the_field() -> None:
     with pytest.raises(ValidationError) as caught:
         CostModel([FEES[0], FEES[0]], Catalog({}))
     assert caught.value.path == "fees[1].effective_from"
+
+
+def test_the_health_page_shows_profit_by_day_and_channel_as_a_heat_map() -> None:
+    from orderkit.costing import profit_grid
+    from orderkit.model.time import accounting_period
+    from orderkit.watch import health
+    from orderkit.watch.page import health_page
+
+    orders = [sale("tmall", "99.00"), sale("pdd", "79.00", coupon="25.00"),
+              attrs.evolve(sale("jd", "99.00"), channel="<b>jd</b>")]
+    grid = profit_grid(orders, COSTS)
+    assert sorted(grid) == [("2026-03-02", "<b>jd</b>"), ("2026-03-02", "pdd"),
+                            ("2026-03-02", "tmall")]
+    assert grid[("2026-03-02", "pdd")].profit == cny("-3.82")
+    assert grid[("2026-03-02", "<b>jd</b>")].unknown == 1  # no jd fee table
+    repository = MemoryOrderRepository()
+    report = health(repository, accounting_period(T0), now=T0 + timedelta(hours=1))
+    page = health_page(report, profit=grid)
+    assert "Profit margin by day and channel" in page
+    assert ">-7.1%<" in page and ">34.3%<" in page and ">n/a<" in page
+    assert "<b>jd</b>" not in page and "&lt;b&gt;jd&lt;/b&gt;" in page  # text, not markup
+    assert "Profit by day and channel" not in health_page(report)  # only when given
