@@ -34,16 +34,25 @@ def release_wave(
     ship until someone releases the hold after checking the parcel (list
     ``second_check`` in the policy's ``sensitive_holds`` to make that a second person).
 
-    Stock: an order placed with an inventory ledger already holds its units (its lock
-    is confirmed at payment). Returns the orders the lifecycle refused (a hold placed
-    since the wave was planned, say), by id, with the refusal; the others are packed.
+    Stock: with an inventory ledger on ``service``, selected orders that hold no lock
+    yet (imported, or synced without a ledger) are reserved first in one
+    :meth:`~orderkit.lifecycle.OrderService.reserve` call (``lock_many``); an order
+    placed through the service holds its units already (its lock is confirmed at
+    payment). Returns the orders not packed, by id, with why (short of stock, or a
+    hold placed since the wave was planned, say); the others are packed.
     """
     at = ensure_aware(at, path="at")
     if isinstance(second_check, str) or not isinstance(second_check, Collection):
         raise ValidationError("second_check", second_check, "expected a collection of SKUs")
     checked = frozenset(second_check)
     refused: dict[str, OrderkitError] = {}
+    if service.inventory is not None:
+        # Orders that came in without a lock take their stock now, in one ledger call;
+        # one that cannot is not packed.
+        refused.update(service.reserve(wave.selected, at=at))
     for order_id in wave.selected:
+        if order_id in refused:
+            continue
         try:
             packed = service.handle(
                 order_id, Event("pack", event_id=f"{wave_id}:{order_id}", at=at)

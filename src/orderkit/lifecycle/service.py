@@ -26,8 +26,8 @@ repository refuses takes its lock back with it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import timedelta
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import attrs
@@ -45,18 +45,20 @@ from orderkit.lifecycle.events import (
     ReturnReceived,
 )
 from orderkit.lifecycle.ports import CarrierGateway, EventSink, OrderRepository
+from orderkit.model.audit import AuditEntry
 from orderkit.model.errors import (
     AddressLocked,
     ConcurrencyError,
     DuplicateOrder,
     InsufficientStock,
     NotPermitted,
+    OrderkitError,
     OrderNotFound,
     TransitionNotAllowed,
     ValidationError,
 )
 from orderkit.model.orders import LineStatus, Order
-from orderkit.model.time import Clock
+from orderkit.model.time import Clock, ensure_instant
 from orderkit.outbox.messages import (
     STOCK_COMMIT,
     STOCK_CONFIRM,
@@ -78,6 +80,13 @@ class InventoryLedgerLike(StockEffects, Protocol):
 
     def lock(self, order_id: str, lines: Mapping[str, int], *, ttl: timedelta) -> Any:
         """Lock stock for an order; the result has ``.lock_id``."""
+        ...
+
+    def lock_many(
+        self, requests: Sequence[tuple[str, Mapping[str, int]]], *, ttl: timedelta
+    ) -> list[Any]:
+        """Lock several orders in one call; each result has ``.lock_id`` or is the
+        :class:`~orderkit.model.errors.InsufficientStock` refusing that order."""
         ...
 
 
@@ -174,6 +183,64 @@ class OrderService:
                     ) from error
                 raise
         return order
+
+    def reserve(self, order_ids: Sequence[str], *, at: datetime) -> dict[str, OrderkitError]:
+        """Lock the open units of stored orders that hold no lock yet (placed without a
+        ledger: imported, or synced from a file), in one ledger call
+        (:meth:`~orderkit.inventory.InventoryLedger.lock_many`), and keep each lock id on
+        its order: a new version with an audit entry (event ``reserve``, at ``at``).
+        A paid order's lock is confirmed in the same save (a ``stock.confirm`` outbox
+        message), so it never lapses.
+
+        Orders that hold a lock already, or have nothing open, are left as they are.
+        Returns the orders that could not be reserved, with why (short of stock, or
+        changed meanwhile: their lock is released again).
+        """
+        if self.inventory is None:
+            raise ValidationError("inventory", None, "reserving stock needs an inventory ledger")
+        at = ensure_instant(at, path="at")
+        wanted: list[tuple[Order, dict[str, int]]] = []
+        for order_id in order_ids:
+            order = self.repository.get(order_id)
+            skus: dict[str, int] = {}
+            for line in order.lines:
+                if line.quantities[LineStatus.OPEN]:
+                    skus[line.sku] = skus.get(line.sku, 0) + line.quantities[LineStatus.OPEN]
+            if order.lock_id is None and skus:
+                wanted.append((order, skus))
+        if not wanted:
+            return {}
+        results = self.inventory.lock_many(
+            [(order.order_id, skus) for order, skus in wanted], ttl=self.lock_ttl
+        )
+        refused: dict[str, OrderkitError] = {}
+        now = self.lifecycle.clock.now()
+        for (order, _skus), result in zip(wanted, results, strict=True):
+            if isinstance(result, OrderkitError):
+                refused[order.order_id] = result
+                continue
+            lock_id: str = result.lock_id
+            event_id = f"reserve:{order.order_id}:{order.version + 1}"
+            reserved = attrs.evolve(order, lock_id=lock_id, version=order.version + 1)
+            entry = AuditEntry(
+                order.order_id, event_id, "reserve", None, now, at, int(order.status),
+                int(order.status), "applied", (("lock_id", "", "reserved"),),
+            )
+            confirm = (
+                (OutboxMessage(message_id(order.order_id, event_id, 0), order.order_id,
+                               STOCK_CONFIRM, {"lock_id": lock_id}, now),)
+                if order.paid_at is not None
+                else ()
+            )
+            try:
+                self.repository.save(reserved, order.version, audit=(entry,), outbox=confirm)
+            except ConcurrencyError as error:
+                self.inventory.release(lock_id, order_id=order.order_id)
+                refused[order.order_id] = error
+                continue
+            if confirm and self.relay is not None:
+                self.last_delivery = self.relay.run_once()
+        return refused
 
     def _refuse_if_stored(self, order: Order) -> None:
         """Raise :class:`DuplicateOrder` when ``order``'s id is stored already."""

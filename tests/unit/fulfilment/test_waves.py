@@ -179,3 +179,36 @@ def test_high_value_items_wait_for_a_second_check_before_they_ship() -> None:
     assert service.handle("JADE", ship).order.status is OrderStatus.SHIPPED
     with pytest.raises(ValidationError):
         release_wave(wave, service, at=T0, wave_id="W-2", second_check="JADE-BANGLE")
+
+
+def test_releasing_a_wave_reserves_the_stock_of_orders_that_came_in_without_a_lock() -> None:
+    from orderkit.adapters.memory import MemoryInventoryStore
+    from orderkit.errors import InsufficientStock
+    from orderkit.inventory import InventoryLedger
+
+    clock = ManualClock(T0)
+    repository = MemoryOrderRepository()
+    ledger = InventoryLedger(MemoryInventoryStore(), secret=b"wave-secret-0123456789abcd",
+                             clock=clock)
+    ledger.receive("TEA", 3, reference="PO-1")
+    # Imported paid orders, stored without a ledger: no lock, no stock taken yet.
+    for o in (order("IMP-1", qty=2), order("IMP-2", minutes=1, qty=2)):
+        repository.save(o, None)
+    service = OrderService(repository, lifecycle=Lifecycle(clock=clock), inventory=ledger,
+                           clock=clock)
+    wave = plan_wave([repository.get("IMP-1"), repository.get("IMP-2")], WavePolicy(), T0)
+    refused = release_wave(wave, service, at=T0, wave_id="W-9")
+    assert list(refused) == ["IMP-2"] and isinstance(refused["IMP-2"], InsufficientStock)
+    packed = repository.get("IMP-1")
+    assert packed.status is OrderStatus.PACKED and packed.lock_id is not None
+    assert repository.get("IMP-2").status is OrderStatus.PAID  # not packed: no stock
+    trail = repository.audit_trail("IMP-1")
+    assert [(e.event, e.outcome) for e in trail] == [("reserve", "applied"),
+                                                    ("pack", "applied")]
+    level = ledger.stock("TEA")
+    assert (level.on_hand, level.locked, level.available) == (3, 2, 1)
+    # The paid order's lock was confirmed with it: it never lapses.
+    clock.advance(timedelta(days=30))
+    ledger.expire_due()
+    assert ledger.stock("TEA").locked == 2
+    assert release_wave(wave, service, at=T0, wave_id="W-9").keys() == {"IMP-2"}  # once
