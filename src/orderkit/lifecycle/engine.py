@@ -59,8 +59,6 @@ __all__ = ["Lifecycle", "Transition"]
 
 _ADDRESS_LOCKED_FROM: Final = OrderStatus.PACKED
 _NO_EFFECT: Final = Effect()
-#: Order fields whose change can change what the buyer is owed back.
-_MONEY_FIELDS: Final = frozenset({"lines", "payments", "adjustments"})
 
 
 @attrs.frozen
@@ -196,7 +194,7 @@ class Lifecycle:
             version=order.version + 1,
             **fields,
         )
-        if _MONEY_FIELDS.intersection(fields):
+        if _money_moved(order, new, fields):
             owed = new.totals.refund_due - order.totals.refund_due
             if owed.amount > 0:
                 events.append(
@@ -312,3 +310,17 @@ def _left(before: Order, after: Order) -> dict[str, int]:
         for line_id, units in before.sold_units.items()
         if units > now.get(line_id, 0)
     }
+
+
+def _money_moved(before: Order, after: Order, fields: Mapping[str, object]) -> bool:
+    """Whether the change can change what the buyer is owed: a payment, an adjustment,
+    or lines whose prices or units still sold changed (a shipment moves units from open
+    to shipped, which changes neither)."""
+    if "payments" in fields or "adjustments" in fields:
+        return True
+    if "lines" not in fields:
+        return False
+    return before.sold_units != after.sold_units or any(
+        old.unit_price != new.unit_price
+        for old, new in zip(before.lines, after.lines, strict=True)
+    )
