@@ -9,17 +9,20 @@ from orderkit.adapters.postgres import (
     PostgresInventoryStore,
     PostgresOrderRepository,
     PostgresReconIdSequence,
+    PostgresSyncStore,
 )
 from orderkit.idempotency.ports import IdempotencyStore
 from orderkit.inventory.ports import InventoryStore
 from orderkit.lifecycle.ports import OrderRepository
 from orderkit.numbering.ports import ReconIdSequence
+from orderkit.sync.ports import SyncStore
 from orderkit.testing.contracts import (
     IdempotencyStoreContract,
     InventoryStoreContract,
     OrderRepositoryContract,
     OutboxStoreContract,
     ReconIdSequenceContract,
+    SyncStoreContract,
 )
 from orderkit.testing.postgres import fresh_schema
 
@@ -61,3 +64,8 @@ class TestPostgresIdempotencyStore(_OnPostgres, IdempotencyStoreContract):
 class TestPostgresReconIdSequence(_OnPostgres, ReconIdSequenceContract):
     def create_sequence(self) -> ReconIdSequence:
         return PostgresReconIdSequence(self.dsn, schema=fresh_schema())
+
+
+class TestPostgresSyncStore(_OnPostgres, SyncStoreContract):
+    def create_store(self) -> SyncStore:
+        return PostgresSyncStore(self.dsn, schema=fresh_schema())

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from orderkit.adapters.postgres.migrate import upgrade
     from orderkit.adapters.postgres.orders import PostgresOrderRepository
     from orderkit.adapters.postgres.sequences import PostgresReconIdSequence
+    from orderkit.adapters.postgres.sync import PostgresSyncStore
+    from orderkit.adapters.postgres.watch import PostgresWatchState
 
 __all__ = [
     "Database",
@@ -31,6 +33,8 @@ __all__ = [
     "PostgresInventoryStore",
     "PostgresOrderRepository",
     "PostgresReconIdSequence",
+    "PostgresSyncStore",
+    "PostgresWatchState",
     "upgrade",
 ]
 
@@ -42,6 +46,8 @@ _MODULES = {
     "PostgresInventoryStore": "orderkit.adapters.postgres.inventory",
     "PostgresOrderRepository": "orderkit.adapters.postgres.orders",
     "PostgresReconIdSequence": "orderkit.adapters.postgres.sequences",
+    "PostgresSyncStore": "orderkit.adapters.postgres.sync",
+    "PostgresWatchState": "orderkit.adapters.postgres.watch",
     "upgrade": "orderkit.adapters.postgres.migrate",
 }
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from orderkit.adapters.postgres import idempotency, inventory, orders, sequences
+from orderkit.adapters.postgres import idempotency, inventory, orders, sequences, sync, watch
 from orderkit.adapters.postgres._db import Database, Migration
 
 __all__ = ["COMPONENTS", "upgrade"]
@@ -19,6 +19,8 @@ COMPONENTS: Final[tuple[tuple[str, Migration], ...]] = (
     ("inventory", inventory.MIGRATIONS),
     ("idempotency", idempotency.MIGRATIONS),
     ("recon_sequences", sequences.MIGRATIONS),
+    ("sync", sync.MIGRATIONS),
+    ("watch", watch.MIGRATIONS),
 )
 
 

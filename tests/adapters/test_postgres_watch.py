@@ -1,0 +1,88 @@
+"""Two watcher processes on PostgreSQL take turns: each alert is sent once."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import attrs
+
+from orderkit import OrderStatus
+from orderkit.adapters.postgres import PostgresOrderRepository, PostgresWatchState
+from orderkit.model.alerts import Alert
+from orderkit.testing import ManualClock
+from orderkit.testing.postgres import fresh_schema
+from orderkit.testing.samples import sample_order
+from orderkit.watch import Watcher
+from orderkit.watch.ports import Episode
+
+T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+NOW = T0 + timedelta(minutes=20)
+ORDERS = 5
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.told: list[str] = []
+
+    def notify(self, alert: Alert) -> None:
+        self.told.append(f"{alert.detail('state')} {alert.subject}")
+
+
+class SlowCycles:
+    """The PostgreSQL state with a pause inside each cycle, after its episodes were read:
+    two cycles not kept apart would both read no episode and both send every alert."""
+
+    def __init__(self, state: PostgresWatchState) -> None:
+        self.state = state
+
+    @contextmanager
+    def cycle(self) -> Iterator[MutableMapping[str, Episode]]:
+        with self.state.cycle() as episodes:
+            time.sleep(0.5)
+            yield episodes
+
+
+def _watch_once(dsn: str, schema: str, barrier: Any, results: Any) -> None:
+    """The forked watcher process: its own adapters, one cycle, what it sent."""
+    inbox = Inbox()
+    watcher = Watcher(PostgresOrderRepository(dsn, schema=schema), inbox, clock=ManualClock(NOW),
+                      state=SlowCycles(PostgresWatchState(dsn, schema=schema)))
+    barrier.wait(timeout=60)
+    watcher.run_once()
+    results.put(inbox.told)
+
+
+def test_two_watcher_processes_on_postgres_send_each_alert_once(pg_dsn: str) -> None:
+    schema = fresh_schema("watch")
+    repository = PostgresOrderRepository(pg_dsn, schema=schema)
+    for n in range(ORDERS):
+        order = attrs.evolve(sample_order(f"P-{n}", channel_order_id=f"P-{n}"),
+                             status=OrderStatus.PENDING_PAYMENT, status_since=T0, shipments=())
+        repository.save(order, None)
+    state = PostgresWatchState(pg_dsn, schema=schema)  # tables ready before the race
+    repository.close()
+    state.database.close()  # no connection may cross the fork
+
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(2)
+    results = context.Queue()
+    workers = [context.Process(target=_watch_once, args=(pg_dsn, schema, barrier, results))
+               for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    told = [results.get(timeout=120) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+        assert worker.exitcode == 0
+
+    expected = [f"raised pending_payment_stale:P-{n}" for n in range(ORDERS)]
+    assert sorted(line for lines in told for line in lines) == expected
+    assert sorted(len(lines) for lines in told) == [0, ORDERS]  # one cycle after the other
+    restarted = Watcher(PostgresOrderRepository(pg_dsn, schema=schema), Inbox(),
+                        clock=ManualClock(NOW), state=PostgresWatchState(pg_dsn, schema=schema))
+    assert restarted.run_once().raised == ()
