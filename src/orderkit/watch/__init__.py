@@ -44,7 +44,13 @@ from orderkit.watch.metrics import (
     RetryRate,
     SyncLagMetric,
 )
-from orderkit.watch.ports import Episode, PaymentGateway, PaymentStatus, WatchState
+from orderkit.watch.ports import (
+    Episode,
+    PaymentGateway,
+    PaymentStatus,
+    WatchHistory,
+    WatchState,
+)
 from orderkit.watch.rules import DEFAULT_RULES, QUEUES, Route, Rule, group_key
 from orderkit.watch.watcher import Alert, Watcher, WatchReport
 
@@ -77,6 +83,7 @@ __all__ = [
     "Rule",
     "SyncLagMetric",
     "Thresholds",
+    "WatchHistory",
     "WatchReport",
     "WatchState",
     "Watcher",

@@ -143,8 +143,9 @@ class Watcher:
             for key, found in conditions.items():
                 rule = found.rule
                 ids = tuple(order.order_id for order in found.orders)
-                episode = episodes.get(key) or Episode(key, rule.name, found.group,
-                                                       "pending", ids, now)
+                episode = episodes.get(key)
+                if episode is None or episode.state == "resolved":  # a new episode
+                    episode = Episode(key, rule.name, found.group, "pending", ids, now)
                 if self._is_silenced(rule, found, silenced):
                     inhibited.append(key)
                     episodes[key] = attrs.evolve(episode, state="inhibited", orders=ids)
@@ -173,9 +174,11 @@ class Watcher:
             for key, episode in list(episodes.items()):
                 if key in conditions or episode.rule not in names:
                     continue
-                del episodes[key]
-                if episode.state == "firing":
+                if episode.state == "firing":  # closed: the state keeps it as history
+                    episodes[key] = attrs.evolve(episode, state="resolved", resolved_at=now)
                     due.append((self._resolved(episode, now), None))
+                else:
+                    del episodes[key]
         return self._send(due, pending, tuple(inhibited))
 
     # --- the cycle's parts ---------------------------------------------------------------
