@@ -603,13 +603,14 @@ def chapter_fulfilment(story: Story) -> None:
 
 
 def chapter_watch(story: Story) -> None:
-    """A paid order nobody ships and a parcel with no scan: alerted once, then resolved."""
+    """A paid order nobody ships and a parcel with no scan: alerted once, then resolved;
+    a payment channel whose callbacks stop: degraded, the fallback named, recovered."""
     from datetime import timedelta
 
     from orderkit.adapters.sqlite import SQLiteWatchState
     from orderkit.lifecycle import Event, OrderService
     from orderkit.model.alerts import Alert
-    from orderkit.watch import Watcher
+    from orderkit.watch import ChannelHealth, PaymentStatus, Watcher
 
     story.title("Watch: no grey state unnoticed, no alert storm")
     told: list[Alert] = []
@@ -649,6 +650,42 @@ def chapter_watch(story: Story) -> None:
     story.say(f"The first scan arrives: {', '.join(a.key for a in report.resolved)} resolved;"
               f" a day on, {', '.join(a.key for a in report.raised)} raised for the paid"
               f" order nobody shipped, once ({len(watcher.run_once().raised)} more next cycle).")
+
+    class WechatQuery:
+        """WeChat Pay's query-order API, as the host wraps it: every order was paid."""
+
+        def query(self, order: Order) -> PaymentStatus:
+            return PaymentStatus.PAID
+
+    state = SQLiteWatchState(fresh)
+    channels = ChannelHealth(Lead(), gateways={"wechat_pay": WechatQuery()},
+                             fallbacks={"wechat_pay": "alipay"}, clock=story.clock,
+                             state=state)
+    paid_at = story.clock.now()
+    for n in (1, 2, 3, 4):
+        order = service.place(Order(
+            order_id=f"ORD-610{n}", channel="jd", channel_order_id=f"J-610{n}",
+            lines=[OrderLine("1", "TEA-LONGJING-250G", 1, Money("89.00", "CNY"))],
+            created_at=paid_at,
+        ))
+        if n < 4:  # the buyer's app says "paid"; the callback never comes
+            channels.expect(order, "wechat_pay", paid_at + timedelta(minutes=n))
+    story.clock.set(paid_at + timedelta(minutes=10))
+    checked = channels.check()
+    (down,) = checked.raised
+    queried = ", ".join(f"{order_id} {answer}" for order_id, _channel, answer in checked.queried)
+    fallback = next(part for part in down.message.split("; ") if "fallback" in part)
+    story.say(f"WeChat Pay: {len(down.order_ids)} callbacks missing in a row: {down.key}"
+              f" raised ({down.severity}, to {down.route_to}: {fallback}); checkout now offers"
+              f" {channels.channel_for('wechat_pay')}; active queries: {queried}.")
+    story.clock.set(paid_at + timedelta(minutes=12))
+    channels.expect(repository.get("ORD-6104"), "wechat_pay", story.clock.now())
+    channels.callback("ORD-6104", story.clock.now() + timedelta(seconds=3))
+    story.clock.set(paid_at + timedelta(minutes=13))
+    (back,) = channels.check().resolved
+    kept = ", ".join(episode.key for episode in state.history())
+    story.say(f"A callback arrives again: {back.message}; checkout offers"
+              f" {channels.channel_for('wechat_pay')} again. Resolved alerts kept: {kept}.")
 
 
 #: The chapters in reading order. Each takes the shared :class:`Story`.

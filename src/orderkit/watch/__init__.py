@@ -8,6 +8,8 @@
   once after ``for``, repeated after ``repeat``, resolved when the condition clears),
   stored in a :class:`WatchState` so restarts and other watcher processes never send
   an alert twice; grouping, inhibition and :class:`Route` routing to queues.
+* :class:`MetricRule` and :data:`DEFAULT_METRIC_RULES`: rules on host-fed rates and lags
+  (:class:`Metrics`, :class:`RetryRate`, :class:`SyncLagMetric`), with the same episodes.
 * :class:`ChannelHealth`: payment callbacks missing past the channels' published
   notification schedules; a channel with 3 misses in a row is degraded (an alert naming
   its fallback, active queries through a :class:`PaymentGateway`) until a callback
@@ -34,12 +36,27 @@ from orderkit.watch.channels import (
     NotifySchedule,
 )
 from orderkit.watch.health import STUCK_AFTER, HealthReport, Kpi, Thresholds, health
-from orderkit.watch.ports import Episode, PaymentGateway, PaymentStatus, WatchState
+from orderkit.watch.metrics import (
+    DEFAULT_METRIC_RULES,
+    LagRecord,
+    MetricRule,
+    Metrics,
+    RetryRate,
+    SyncLagMetric,
+)
+from orderkit.watch.ports import (
+    Episode,
+    PaymentGateway,
+    PaymentStatus,
+    WatchHistory,
+    WatchState,
+)
 from orderkit.watch.rules import DEFAULT_RULES, QUEUES, Route, Rule, group_key
 from orderkit.watch.watcher import Alert, Watcher, WatchReport
 
 __all__ = [
     "ALIPAY",
+    "DEFAULT_METRIC_RULES",
     "DEFAULT_RULES",
     "QUEUES",
     "SCHEDULES",
@@ -54,13 +71,19 @@ __all__ = [
     "Episode",
     "HealthReport",
     "Kpi",
+    "LagRecord",
     "LateGroup",
+    "MetricRule",
+    "Metrics",
     "NotifySchedule",
     "PaymentGateway",
     "PaymentStatus",
+    "RetryRate",
     "Route",
     "Rule",
+    "SyncLagMetric",
     "Thresholds",
+    "WatchHistory",
     "WatchReport",
     "WatchState",
     "Watcher",

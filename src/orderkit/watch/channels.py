@@ -421,7 +421,7 @@ class ChannelHealth:
             assert episode.fired_at is not None
             came = [e for at, ok, e in decided if ok and at >= episode.fired_at]
             if came:
-                del episodes[key]
+                episodes[key] = attrs.evolve(episode, state="resolved", resolved_at=now)
                 alert = self._alert(channel, episode.orders, "resolved", now,
                                     came[-1].order.order_id)
                 degraded = False

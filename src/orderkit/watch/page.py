@@ -57,6 +57,7 @@ _NAME: Final = re.compile(r"[a-z][a-z0-9-]*\Z")
 _OK: Final = "#2e7d32"
 _ALERT: Final = "#c62828"
 _NEUTRAL: Final = "#5c7cfa"
+_RESOLVED: Final = _OK
 
 
 def _svg(name: str, attributes: Mapping[str, object], *children: Html | str) -> Html:
@@ -226,10 +227,11 @@ def _carrier_section(carriers: CarrierReport | None) -> Html:
                  table])
 
 
-def _alert_section(alerts: Sequence[Episode], now: datetime) -> Html:
-    if not alerts:
-        return join([tag("h2", "Alert history"), tag("p", "No open alert.", cls="muted")])
-    ordered = sorted(alerts, key=lambda e: (e.fired_at or e.first_seen, e.key))
+def _alert_section(alerts: Sequence[Episode], resolved: Sequence[Episode],
+                   now: datetime) -> Html:
+    if not alerts and not resolved:
+        return join([tag("h2", "Alert history"), tag("p", "No alert.", cls="muted")])
+    ordered = sorted([*alerts, *resolved], key=lambda e: (e.fired_at or e.first_seen, e.key))
     start = min(e.first_seen for e in ordered)
     span = max((now - start).total_seconds(), 60.0)
     width, left, bar_width, row = 720, 260, 420, 24
@@ -237,27 +239,35 @@ def _alert_section(alerts: Sequence[Episode], now: datetime) -> Html:
     for index, episode in enumerate(ordered):
         y = 8 + index * row
         since = episode.fired_at or episode.first_seen
+        until = episode.resolved_at or now
         x = left + (since - start).total_seconds() / span * bar_width
-        length = max((now - since).total_seconds() / span * bar_width, 2.0)
-        colour = _ALERT if episode.state == "firing" else "#9e9e9e"
+        length = max((until - since).total_seconds() / span * bar_width, 2.0)
+        colour = {"firing": _ALERT, "resolved": _RESOLVED}.get(episode.state, "#9e9e9e")
+        ended = (f", resolved {episode.resolved_at.isoformat()}"
+                 if episode.resolved_at is not None else "")
         parts.append(_label(left - 8, y + 14, _short(episode.key, 36), anchor="end"))
         parts.append(_bar(x, y + 3, length, 14, colour,
-                          f"{episode.key}: {episode.state} since {since.isoformat()},"
+                          f"{episode.key}: {episode.state} since {since.isoformat()}{ended},"
                           f" sent {episode.sent} time(s)"))
     height = 28 + len(ordered) * row
     parts.append(_label(left, height - 4, start.isoformat(timespec="minutes")))
     parts.append(_label(left + bar_width, height - 4, now.isoformat(timespec="minutes"),
                         anchor="end"))
-    chart = _chart("Alert history: open alert episodes over time", width, height, *parts)
+    chart = _chart("Alert history: open and resolved alert episodes over time", width, height,
+                   *parts)
     rows = [tag("tr", tag("th", "alert"), tag("th", "state"), tag("th", "since"),
-                tag("th", "sent", cls="num"), tag("th", "orders", cls="num"))]
+                tag("th", "resolved"), tag("th", "sent", cls="num"),
+                tag("th", "orders", cls="num"))]
     for episode in ordered:
         since = episode.fired_at or episode.first_seen
+        ended = ("" if episode.resolved_at is None
+                 else episode.resolved_at.isoformat(timespec="seconds"))
         rows.append(tag("tr", tag("td", episode.key), tag("td", episode.state),
-                        tag("td", since.isoformat(timespec="seconds")),
+                        tag("td", since.isoformat(timespec="seconds")), tag("td", ended),
                         tag("td", str(episode.sent), cls="num"),
                         tag("td", str(len(episode.orders)), cls="num")))
-    return join([tag("h2", "Alert history"), chart, tag("table", *rows)])
+    counts = tag("p", f"{len(alerts)} open, {len(resolved)} resolved", cls="muted")
+    return join([tag("h2", "Alert history"), counts, chart, tag("table", *rows)])
 
 
 def _profit_section(profit: Mapping[tuple[str, str], ProfitRow] | None) -> Html:
@@ -301,10 +311,13 @@ def health_page(
     carriers: CarrierReport | None = None,
     alerts: Sequence[Episode] = (),
     profit: Mapping[tuple[str, str], ProfitRow] | None = None,
+    *,
+    resolved: Sequence[Episode] = (),
 ) -> str:
     """The page as text: the health index, the KPIs against their thresholds, stuck
     orders by state, first-scan delay by carrier (when ``carriers`` is given), the
-    ``alerts`` (the watch's open episodes) over time, and, given ``profit``
+    ``alerts`` (the watch's open episodes) and the ``resolved`` ones (its history,
+    :meth:`~orderkit.watch.WatchHistory.history`) over time, and, given ``profit``
     (:func:`orderkit.costing.profit_grid`), a heat map of margin by day and channel."""
     if not isinstance(report, HealthReport):
         raise ValidationError("report", report, "expected a HealthReport")
@@ -322,7 +335,7 @@ def health_page(
         _HEAD, head, _kpi_section(report),
         tag("p", f"sync lag: {lag}" if lag else "sync lag: not measured", cls="muted"),
         _stuck_section(report), _carrier_section(carriers), _profit_section(profit),
-        _alert_section(alerts, report.as_of), Html("</body></html>\n"),
+        _alert_section(alerts, resolved, report.as_of), Html("</body></html>\n"),
     ]
     return join(parts).markup
 
@@ -333,12 +346,15 @@ def write_health_page(
     carriers: CarrierReport | None = None,
     alerts: Sequence[Episode] = (),
     profit: Mapping[tuple[str, str], ProfitRow] | None = None,
+    *,
+    resolved: Sequence[Episode] = (),
 ) -> Path:
     """Write :func:`health_page` to ``path`` (UTF-8); :class:`StoreError` when it
     cannot be written."""
     target = Path(path)
     try:
-        target.write_text(health_page(report, carriers, alerts, profit), encoding="utf-8")
+        target.write_text(health_page(report, carriers, alerts, profit, resolved=resolved),
+                          encoding="utf-8")
     except OSError as error:
         raise StoreError(f"write {target}", str(error)) from error
     return target

@@ -14,16 +14,24 @@ import attrs
 if TYPE_CHECKING:
     from orderkit.model.orders import Order
 
-__all__ = ["Episode", "EpisodeState", "PaymentGateway", "PaymentStatus", "WatchState"]
+__all__ = [
+    "Episode",
+    "EpisodeState",
+    "PaymentGateway",
+    "PaymentStatus",
+    "WatchHistory",
+    "WatchState",
+]
 
-EpisodeState = Literal["pending", "firing", "inhibited"]
+EpisodeState = Literal["pending", "firing", "inhibited", "resolved"]
 
 
 @attrs.frozen
 class Episode:
     """One alert's life: its dedup ``key`` (rule and order, or rule and group), the
     ``orders`` it is about, when the condition was first seen, when it fired and was last
-    sent, and how many times it was sent."""
+    sent, how many times it was sent, and when it was resolved (``resolved_at``, with
+    state ``resolved``)."""
 
     key: str
     rule: str
@@ -34,16 +42,32 @@ class Episode:
     fired_at: datetime | None = None
     last_sent: datetime | None = None
     sent: int = 0
+    resolved_at: datetime | None = None
 
 
 @runtime_checkable
 class WatchState(Protocol):
     """The open episodes. ``cycle()`` is a block that sees every open episode by key and
     writes back what the block changed, atomically and exclusively: two watcher
-    processes run their cycles one after the other."""
+    processes run their cycles one after the other.
+
+    An episode the block leaves in state ``resolved`` is closed: the states orderkit
+    ships move it out of the open episodes into their :class:`WatchHistory`. (A state
+    that keeps it open is tolerated: the watch treats a resolved episode as absent.)"""
 
     def cycle(self) -> AbstractContextManager[MutableMapping[str, Episode]]:
         """The open episodes by key, to read and change; written back on exit."""
+        ...
+
+
+@runtime_checkable
+class WatchHistory(Protocol):
+    """The resolved episodes a :class:`WatchState` kept (optional; the memory and SQLite
+    states have it), for the health page's alert history."""
+
+    def history(self, *, since: datetime | None = None, limit: int = 100) -> list[Episode]:
+        """Resolved episodes, newest resolution first, resolved at or after ``since``
+        (aware) when given, at most ``limit``."""
         ...
 
 

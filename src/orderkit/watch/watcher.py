@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Literal
 
 import attrs
@@ -15,6 +16,7 @@ from orderkit.model.orders import Order
 from orderkit.model.time import Clock, SystemClock
 from orderkit.reconcile.ports import Notifier
 from orderkit.watch.memory import MemoryWatchState
+from orderkit.watch.metrics import MetricRule, Metrics
 from orderkit.watch.ports import Episode, WatchState
 from orderkit.watch.rules import DEFAULT_RULES, Route, Rule, group_key
 
@@ -66,16 +68,19 @@ class WatchReport:
 
 @attrs.frozen
 class _Condition:
-    rule: Rule
+    rule: Rule | MetricRule
     group: str
     orders: tuple[Order, ...]
+    value: Decimal | None = None
 
 
 class Watcher:
     """Runs watch cycles over ``repository`` and tells ``notifier``.
 
     ``rules`` (default :data:`DEFAULT_RULES`) are checked when the watcher is built
-    (unique names, inhibited rules known). ``state`` keeps the episodes (default: in
+    (unique names, inhibited rules known); they may include
+    :class:`~orderkit.watch.MetricRule` rules, whose values come from ``metrics`` (each
+    source asked in turn, the first answer wins). ``state`` keeps the episodes (default: in
     memory; give the SQLite state on the orders' file so restarts and other watcher
     processes share them). ``routes`` send alerts to queues by channel, amount, region
     and labels; the first that matches wins, else the rule's ``route_to``.
@@ -86,23 +91,29 @@ class Watcher:
         repository: OrderRepository,
         notifier: Notifier,
         *,
-        rules: Iterable[Rule] = DEFAULT_RULES,
+        rules: Iterable[Rule | MetricRule] = DEFAULT_RULES,
         clock: Clock | None = None,
         state: WatchState | None = None,
         routes: Sequence[Route] = (),
+        metrics: Sequence[Metrics] = (),
     ) -> None:
         self.rules = tuple(rules)
         names = [rule.name for rule in self.rules]
+        order_rules = [rule.name for rule in self.rules if isinstance(rule, Rule)]
         for index, rule in enumerate(self.rules):
-            if not isinstance(rule, Rule):
-                raise DefinitionError("expected a Rule", path=f"rules[{index}]", value=rule)
+            if not isinstance(rule, Rule | MetricRule):
+                raise DefinitionError("expected a Rule or a MetricRule", path=f"rules[{index}]",
+                                      value=rule)
             if names.count(rule.name) > 1:
                 raise DefinitionError("two rules share a name", path=f"rules[{index}]",
                                       value=rule.name)
-            for target in rule.inhibits:
-                if target not in names:
-                    raise DefinitionError("inhibits an unknown rule",
+            for target in rule.inhibits if isinstance(rule, Rule) else ():
+                if target not in order_rules:
+                    raise DefinitionError("inhibits an unknown rule (or a metric rule)",
                                           path=f"rules[{index}].inhibits", value=target)
+        for index, source in enumerate(metrics):
+            if not isinstance(source, Metrics):
+                raise ValidationError(f"metrics[{index}]", source, "expected a Metrics")
         for index, route in enumerate(routes):
             if not isinstance(route, Route):
                 raise DefinitionError("expected a Route", path=f"routes[{index}]", value=route)
@@ -115,6 +126,7 @@ class Watcher:
         self.clock: Clock = clock or SystemClock()
         self.state = state
         self.routes = tuple(routes)
+        self.metrics = tuple(metrics)
 
     def run_once(self) -> WatchReport:
         """One cycle: find every rule's stale orders, update the episodes (raise after
@@ -131,13 +143,14 @@ class Watcher:
             for key, found in conditions.items():
                 rule = found.rule
                 ids = tuple(order.order_id for order in found.orders)
-                episode = episodes.get(key) or Episode(key, rule.name, found.group,
-                                                       "pending", ids, now)
+                episode = episodes.get(key)
+                if episode is None or episode.state == "resolved":  # a new episode
+                    episode = Episode(key, rule.name, found.group, "pending", ids, now)
                 if self._is_silenced(rule, found, silenced):
                     inhibited.append(key)
                     episodes[key] = attrs.evolve(episode, state="inhibited", orders=ids)
                     continue
-                if episode.state != "firing":
+                if episode.state != "firing":  # pending, or inhibited until now
                     if now - episode.first_seen < rule.for_:
                         pending += 1
                         episodes[key] = attrs.evolve(episode, state="pending", orders=ids)
@@ -150,7 +163,9 @@ class Watcher:
                 assert episode.last_sent is not None
                 joined = bool(set(ids) - set(episode.orders))
                 since = now - episode.last_sent
-                if since >= rule.repeat or (joined and rule.group_by and since >= rule.regroup):
+                regroup = (joined and isinstance(rule, Rule) and rule.group_by is not None
+                           and since >= rule.regroup)
+                if since >= rule.repeat or regroup:
                     episodes[key] = attrs.evolve(episode, orders=ids, last_sent=now,
                                                  sent=episode.sent + 1)
                     due.append((self._alert(found, "repeated", now), episode))
@@ -159,9 +174,11 @@ class Watcher:
             for key, episode in list(episodes.items()):
                 if key in conditions or episode.rule not in names:
                     continue
-                del episodes[key]
-                if episode.state == "firing":
+                if episode.state == "firing":  # closed: the state keeps it as history
+                    episodes[key] = attrs.evolve(episode, state="resolved", resolved_at=now)
                     due.append((self._resolved(episode, now), None))
+                else:
+                    del episodes[key]
         return self._send(due, pending, tuple(inhibited))
 
     # --- the cycle's parts ---------------------------------------------------------------
@@ -169,7 +186,13 @@ class Watcher:
     def _conditions(self, now: datetime) -> dict[str, _Condition]:
         found: dict[str, _Condition] = {}
         # Rules that inhibit others go first, so their state is known when the others run.
-        for rule in sorted(self.rules, key=lambda r: not r.inhibits):
+        for rule in sorted(self.rules, key=lambda r: not isinstance(r, Rule) or not r.inhibits):
+            if isinstance(rule, MetricRule):
+                value = self._metric(rule.metric, now)
+                if value is not None and value > rule.threshold:
+                    found[f"{rule.name}:{rule.metric}"] = _Condition(rule, rule.metric, (),
+                                                                     value)
+                continue
             orders = self.repository.stale(rule.statuses, rule.anchor, now - rule.older_than,
                                            rule.limit)
             if rule.group_by is None:
@@ -190,13 +213,15 @@ class Watcher:
         """Inhibited rule name -> the (inhibiting rule, group value) pairs silencing it."""
         out: dict[str, list[tuple[Rule, str]]] = {}
         for found in conditions.values():
+            if not isinstance(found.rule, Rule):
+                continue
             for target in found.rule.inhibits:
                 out.setdefault(target, []).append((found.rule, found.group))
         return out
 
     @staticmethod
     def _is_silenced(
-        rule: Rule, found: _Condition, silenced: dict[str, list[tuple[Rule, str]]]
+        rule: Rule | MetricRule, found: _Condition, silenced: dict[str, list[tuple[Rule, str]]]
     ) -> bool:
         for source, group in silenced.get(rule.name, ()):
             assert source.group_by is not None
@@ -204,9 +229,22 @@ class Watcher:
                 return True
         return False
 
-    def _route(self, rule: Rule, orders: Sequence[Order]) -> str:
+    def _metric(self, metric: str, now: datetime) -> Decimal | None:
+        for source in self.metrics:
+            value = source.value(metric, now)
+            if value is not None:
+                return value
+        return None
+
+    def _route(self, rule: Rule | MetricRule, orders: Sequence[Order]) -> str:
         for route in self.routes:
-            if route.matches(rule, orders):
+            if isinstance(rule, MetricRule):
+                # No orders to match on: only a route on labels alone applies.
+                plain = (route.channels is None and route.regions is None
+                         and route.min_amount is None)
+                if plain and all(rule.labels.get(k) == v for k, v in route.labels.items()):
+                    return route.to
+            elif route.matches(rule, orders):
                 return route.to
         return rule.route_to
 
@@ -214,6 +252,10 @@ class Watcher:
         rule = found.rule
         ids = tuple(order.order_id for order in found.orders)
         what = rule.summary or rule.name
+        if isinstance(rule, MetricRule):
+            message = f"{what}: {rule.metric} is {found.value} (threshold {rule.threshold})"
+            return Alert(f"{rule.name}:{found.group}", rule.name, ids, rule.severity,
+                         self._route(rule, ()), message, state, now, found.group)
         where = f" ({rule.group_by} {found.group})" if rule.group_by else ""
         shown = ", ".join(ids[:10]) + (" ..." if len(ids) > 10 else "")
         message = f"{what}{where}: {len(ids)} order(s): {shown}"

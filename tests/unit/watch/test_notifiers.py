@@ -100,7 +100,9 @@ def test_orderkit_watch_alerts_once_across_runs(tmp_path: Path) -> None:
     assert missing.returncode == 3 and "Traceback" not in missing.stderr
 
 
-def test_the_demo_watch_chapter_alerts_once_and_resolves(tmp_path: Path) -> None:
+def test_the_demo_watch_chapter_alerts_once_resolves_and_recovers_a_channel(
+    tmp_path: Path,
+) -> None:
     from orderkit.demo import run_demo
 
     out = io.StringIO()
@@ -110,3 +112,10 @@ def test_the_demo_watch_chapter_alerts_once_and_resolves(tmp_path: Path) -> None
     assert "no_first_scan:YTO resolved" in chapter
     assert "paid_not_shipped:ORD-6001 raised for the paid order nobody shipped, once" in chapter
     assert "(0 more next cycle)" in chapter
+    assert ("WeChat Pay: 3 callbacks missing in a row: payment_channel_degraded:wechat_pay"
+            " raised (critical, to tech: switch to fallback channel alipay); checkout now"
+            " offers alipay; active queries: ORD-6101 paid, ORD-6102 paid, ORD-6103 paid."
+            in chapter)
+    assert ("A callback arrives again: payment channel wechat_pay recovered: the callback for"
+            " ORD-6104 arrived; checkout offers wechat_pay again. Resolved alerts kept:"
+            " payment_channel_degraded:wechat_pay, no_first_scan:YTO." in chapter)

@@ -6,7 +6,7 @@ import json
 import os
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Final
 
 from orderkit.adapters.sqlite._db import Database
@@ -21,7 +21,21 @@ _MIGRATIONS: Final = (
         body TEXT NOT NULL
     ) WITHOUT ROWID
     """,
+    """
+    CREATE TABLE watch_history (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL,
+        resolved_at TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX watch_history_by_resolved_at ON watch_history (resolved_at);
+    """,
 )
+
+
+def _utc(value: datetime) -> str:
+    """A sortable text instant (UTC, microseconds always shown)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
 def _dump(episode: Episode) -> str:
@@ -33,6 +47,7 @@ def _dump(episode: Episode) -> str:
         "state": episode.state, "orders": list(episode.orders),
         "first_seen": iso(episode.first_seen), "fired_at": iso(episode.fired_at),
         "last_sent": iso(episode.last_sent), "sent": episode.sent,
+        "resolved_at": iso(episode.resolved_at),
     }, ensure_ascii=False, sort_keys=True)
 
 
@@ -46,12 +61,13 @@ def _load(body: str) -> Episode:
     assert first_seen is not None
     return Episode(data["key"], data["rule"], data["group"], data["state"],
                    tuple(data["orders"]), first_seen, when(data["fired_at"]),
-                   when(data["last_sent"]), data["sent"])
+                   when(data["last_sent"]), data["sent"], when(data.get("resolved_at")))
 
 
 class SQLiteWatchState:
-    """Open alert episodes in table ``watch_episodes``; a cycle is one ``BEGIN
-    IMMEDIATE`` transaction, so watcher processes on the file take turns."""
+    """Open alert episodes in table ``watch_episodes``, resolved ones in
+    ``watch_history``; a cycle is one ``BEGIN IMMEDIATE`` transaction, so watcher
+    processes on the file take turns."""
 
     def __init__(self, path: str | os.PathLike[str], *, durable: bool = True) -> None:
         self._db = Database(path, durable=durable)
@@ -65,7 +81,9 @@ class SQLiteWatchState:
             before: dict[str, str] = dict(rows)
             working = {key: _load(body) for key, body in rows}
             yield working
-            after = {key: _dump(episode) for key, episode in working.items()}
+            closed = [e for e in working.values() if e.state == "resolved"]
+            after = {key: _dump(episode) for key, episode in working.items()
+                     if episode.state != "resolved"}
             gone = [(key,) for key in before if key not in after]
             changed = [(key, body) for key, body in after.items() if before.get(key) != body]
             if gone:
@@ -76,3 +94,20 @@ class SQLiteWatchState:
                     " ON CONFLICT (key) DO UPDATE SET body = excluded.body",
                     changed,
                 )
+            if closed:
+                conn.executemany(
+                    "INSERT INTO watch_history (key, resolved_at, body) VALUES (?, ?, ?)",
+                    [(e.key, _utc(e.resolved_at or e.first_seen), _dump(e)) for e in closed],
+                )
+
+    def history(self, *, since: datetime | None = None, limit: int = 100) -> list[Episode]:
+        """Resolved episodes from ``watch_history``, newest resolution first."""
+        sql = "SELECT body FROM watch_history"
+        params: tuple[object, ...] = ()
+        if since is not None:
+            sql += " WHERE resolved_at >= ?"
+            params = (_utc(since),)
+        sql += " ORDER BY resolved_at DESC, id DESC LIMIT ?"
+        with self._db.read("watch history") as conn:
+            rows = conn.execute(sql, (*params, limit)).fetchall()
+        return [_load(body) for (body,) in rows]

@@ -1,0 +1,181 @@
+"""Rules on rates and lags: a :class:`MetricRule` fires when a host-fed metric stays
+above its threshold for ``for_`` ("retry rate above 3% for 5 minutes")."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import deque
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Final, Protocol, runtime_checkable
+
+import attrs
+
+from orderkit.model.errors import DefinitionError, ValidationError
+from orderkit.watch.rules import Severity
+
+__all__ = [
+    "DEFAULT_METRIC_RULES",
+    "LagRecord",
+    "MetricRule",
+    "Metrics",
+    "RetryRate",
+    "SyncLagMetric",
+]
+
+
+@runtime_checkable
+class Metrics(Protocol):
+    """A host-fed source of metric values (a port)."""
+
+    def value(self, metric: str, now: datetime) -> Decimal | None:
+        """``metric``'s value at ``now`` (aware), or ``None`` when this source does not
+        know the metric or has nothing to measure (no condition then)."""
+        ...
+
+
+def _threshold(value: object) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, Decimal | int | str):
+        raise DefinitionError("expected a Decimal threshold", path="threshold", value=value)
+    try:
+        number = Decimal(value)
+    except ArithmeticError as error:
+        raise DefinitionError("expected a Decimal threshold", path="threshold",
+                              value=value) from error
+    if not number.is_finite():
+        raise DefinitionError("expected a finite threshold", path="threshold", value=value)
+    return number
+
+
+@attrs.frozen
+class MetricRule:
+    """A rule on a metric, not on orders: the condition holds while ``metric`` (as the
+    watcher's :class:`Metrics` answer it) is above ``threshold``; it must hold for
+    ``for_`` before the alert is raised. The alert's key is ``<name>:<metric>``; it is
+    repeated after ``repeat`` and resolved when the value is back at or under the
+    threshold, through the same stored episodes as :class:`~orderkit.watch.Rule`.
+    A metric nobody measures (``None``) is no condition."""
+
+    name: str
+    metric: str
+    threshold: Decimal = attrs.field(converter=_threshold)
+    for_: timedelta
+    severity: Severity = "warning"
+    route_to: str = "tech"
+    repeat: timedelta = timedelta(hours=4)
+    labels: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
+    summary: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        path = f"rules[{self.name!r}]"
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise DefinitionError("a rule needs a name", path="name", value=self.name)
+        if not isinstance(self.metric, str) or not self.metric:
+            raise DefinitionError("expected a metric name", path=f"{path}.metric",
+                                  value=self.metric)
+        if not isinstance(self.for_, timedelta) or self.for_ < timedelta(0):
+            raise DefinitionError("expected a non-negative timedelta", path=f"{path}.for_",
+                                  value=self.for_)
+        if not isinstance(self.repeat, timedelta) or self.repeat <= timedelta(0):
+            raise DefinitionError("expected a positive timedelta", path=f"{path}.repeat",
+                                  value=self.repeat)
+        if self.severity not in ("info", "warning", "critical"):
+            raise DefinitionError("expected info, warning or critical",
+                                  path=f"{path}.severity", value=self.severity)
+        if not isinstance(self.route_to, str) or not self.route_to:
+            raise DefinitionError("expected a queue name", path=f"{path}.route_to",
+                                  value=self.route_to)
+
+
+class RetryRate:
+    """The share of calls that were retries, over the last ``window``: the host calls
+    :meth:`record` for each outgoing call (a platform API call, a relay delivery).
+    Answers metric ``name`` (``retry_rate``, a fraction: 0.03 is 3%); ``None`` when no
+    call was recorded in the window. Kept in memory, for one process."""
+
+    def __init__(self, *, window: timedelta = timedelta(minutes=1),
+                 name: str = "retry_rate") -> None:
+        if window <= timedelta(0):
+            raise ValidationError("window", window, "expected a positive timedelta")
+        self.window = window
+        self.name = name
+        self._calls: deque[tuple[datetime, bool]] = deque()
+        self._lock = threading.Lock()
+
+    def record(self, at: datetime, *, retried: bool) -> None:
+        """One call made at ``at`` (aware); ``retried`` when it was a retry."""
+        if at.tzinfo is None:
+            raise ValidationError("at", at, "expected an aware datetime")
+        with self._lock:
+            self._calls.append((at, retried))
+
+    def value(self, metric: str, now: datetime) -> Decimal | None:
+        """The retried share of the calls in ``(now - window, now]``."""
+        if metric != self.name:
+            return None
+        since = now - self.window
+        with self._lock:
+            while self._calls and self._calls[0][0] <= since:
+                self._calls.popleft()  # out of the window (the clock only moves on)
+            calls = [retried for at, retried in self._calls if since < at <= now]
+        if not calls:
+            return None
+        return Decimal(sum(calls)) / Decimal(len(calls))
+
+
+class LagRecord(Protocol):
+    """What :class:`SyncLagMetric` reads: ``orderkit.sync.Seen`` has both."""
+
+    @property
+    def received_at(self) -> datetime: ...
+
+    @property
+    def lag(self) -> timedelta: ...
+
+
+class SyncLagMetric:
+    """A percentile (95 by default) of the sync lags received in the last ``window``, in
+    seconds, as metric ``name`` (``sync_lag_p95``).
+
+    ``records`` is host-fed: a collection the host appends to (a list or a bounded
+    ``deque``) of records with ``received_at`` and ``lag``, such as the ``Seen`` that
+    sync returns for each applied order. It is read again at every check. (The watch
+    sits below sync in orderkit's layers, so it does not read the ``SyncStore``.)
+    ``None`` when no lag was received in the window. Percentiles are nearest rank."""
+
+    def __init__(self, records: Iterable[LagRecord], *,
+                 window: timedelta = timedelta(minutes=5), percentile: int = 95,
+                 name: str = "sync_lag_p95") -> None:
+        if window <= timedelta(0):
+            raise ValidationError("window", window, "expected a positive timedelta")
+        if isinstance(percentile, bool) or not 0 < percentile <= 100:
+            raise ValidationError("percentile", percentile, "expected 1 to 100")
+        self.records = records
+        self.window = window
+        self.percentile = percentile
+        self.name = name
+
+    def value(self, metric: str, now: datetime) -> Decimal | None:
+        """The percentile of the lags received in ``(now - window, now]``, in seconds."""
+        if metric != self.name:
+            return None
+        since = now - self.window
+        lags = sorted(r.lag for r in list(self.records) if since < r.received_at <= now)
+        if not lags:
+            return None
+        rank = math.ceil(self.percentile * len(lags) / 100)
+        return Decimal(str(lags[rank - 1].total_seconds()))
+
+
+#: Rules on the retry rate and the sync lag, for hosts that feed :class:`RetryRate` and
+#: :class:`SyncLagMetric`: retries above 3% of calls for 5 minutes (the shops' numbers);
+#: the 95th percentile of sync lag above 5 minutes for 5 minutes (orderkit's default,
+#: the same 5 minutes as the health page's status-sync rate).
+DEFAULT_METRIC_RULES: Final[tuple[MetricRule, ...]] = (
+    MetricRule("retry_rate_high", "retry_rate", Decimal("0.03"), timedelta(minutes=5),
+               summary="retry rate above 3% for 5 minutes"),
+    MetricRule("sync_lag_high", "sync_lag_p95", Decimal(300), timedelta(minutes=5),
+               summary="sync lag p95 above 5 minutes for 5 minutes"),
+)
