@@ -206,9 +206,11 @@ def _health(args: argparse.Namespace) -> int:
     repository = SQLiteOrderRepository(args.db)
     report = health(repository, day, now=now)
     carriers = carrier_report(repository, month, now=now)
-    with SQLiteWatchState(args.db).cycle() as episodes:
+    state = SQLiteWatchState(args.db)
+    with state.cycle() as episodes:
         alerts = list(episodes.values())
-    page = write_health_page(args.out, report, carriers, alerts)
+    resolved = state.history(since=month.bounds()[0], limit=500)
+    page = write_health_page(args.out, report, carriers, alerts, resolved=resolved)
     print(f"health {day.label}: index {report.index}, {len(report.alerts)} KPI(s) past their"
           f" threshold; {page}", flush=True)
     return EXIT_OK
