@@ -112,6 +112,60 @@ def chapter_orders(story: Story) -> None:
     )
 
 
+def chapter_sync(story: Story) -> None:
+    """A mixed feed through one path: a duplicate, a stale update, a malformed payload."""
+    import copy
+    import json
+    from importlib import resources
+
+    from orderkit.adapters.sqlite import SQLiteSyncStore
+    from orderkit.lifecycle import OrderService
+    from orderkit.sync import Sync, SyncReport
+
+    story.title("Sync: webhooks, polls and backfills converge on one stored order")
+    samples = resources.files("orderkit.mapping").joinpath("samples")
+    tmall = json.loads(samples.joinpath("tmall.json").read_text(encoding="utf-8"))
+    jd = json.loads(samples.joinpath("jd.json").read_text(encoding="utf-8"))
+    shipped = dict(copy.deepcopy(jd), orderState="WAIT_GOODS_RECEIVE_CONFIRM",
+                   waybill="JDVA21738465902", modified="2026-02-16 11:40:00")
+    older = dict(copy.deepcopy(tmall), status="WAIT_BUYER_PAY", modified="2026-02-16 00:10:00")
+    malformed = dict(copy.deepcopy(tmall), tid=3698512204871539999,
+                     tid_str="3698512204871539999", status="WAIT_PRE_AUTH_CONFIRM")
+    feed = [
+        ("tmall", tmall, "webhook"),
+        ("jd", jd, "webhook"),
+        ("jd", jd, "poll (the same version again)"),
+        ("jd", shipped, "webhook (shipped)"),
+        ("tmall", older, "backfill (an older version)"),
+        ("tmall", malformed, "webhook (a status the map does not know)"),
+    ]
+    # Its own file: the orders of this chapter stay out of the other chapters' counts.
+    path = story.db_path.with_name(story.db_path.stem + "-sync.db")
+    repository = SQLiteOrderRepository(path)
+    store = SQLiteSyncStore(path)
+    sync = Sync(repository, OrderService(repository, clock=story.clock), store=store,
+                clock=story.clock)
+    total = SyncReport()
+    for platform, payload, how in feed:
+        report = sync.receive(platform, payload, received_at=story.clock.now())
+        total += report
+        (outcome,) = (name for name, count in attrs.asdict(report).items() if count)
+        order_id = payload.get("tid_str") or payload.get("orderId")
+        story.say(f"{platform:<6} {order_id:<20} {how:<42} -> {outcome}")
+    story.say(f"SyncReport: {total.summary()}")
+    for channel, channel_order_id in (("tmall", tmall["tid_str"]), ("jd", jd["orderId"])):
+        order = repository.find_by_channel(channel, channel_order_id)
+        if order is not None:
+            waybills = ", ".join(s.waybill for s in order.shipments) or "-"
+            story.say(f"stored {order.order_id}: {status_name(order.status)},"
+                      f" waybill {waybills}")
+    for letter in store.dead_letters():
+        story.say(f"dead letter {letter.letter_id[:22]}... ({letter.attempts} attempt):"
+                  f" {letter.error}")
+    story.say("Nothing was dropped: the bad payload waits, whole, for a map fix and"
+              " replay_dead_letters().")
+
+
 def chapter_idempotency(story: Story) -> None:
     """A "confirm receipt" delivered 17 times by a retrying job is applied once."""
     from datetime import timedelta
@@ -691,6 +745,7 @@ def chapter_watch(story: Story) -> None:
 #: The chapters in reading order. Each takes the shared :class:`Story`.
 CHAPTERS: list[Callable[[Story], None]] = [
     chapter_orders,
+    chapter_sync,
     chapter_mapping,
     chapter_lifecycle,
     chapter_idempotency,

@@ -79,7 +79,7 @@ class MemoryChannelClient:
         dated: list[tuple[datetime, int, Mapping[str, Any]]] = []
         for index, payload in enumerate(payloads):
             try:
-                dated.append((modified_at(platform, payload), index, payload))
+                dated.append((modified_at(platform, payload, maps=self.maps), index, payload))
             except ValidationError:
                 self._undated.append(payload)
         dated.sort(key=lambda row: (row[0], row[1]))

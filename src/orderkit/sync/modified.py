@@ -1,13 +1,12 @@
 """The platform's own modified time of a payload, and the payload's digest.
 
 Sync tells an old payload from a new one by the time the platform says the order last
-changed, never by when it arrived. Until the platform maps read it themselves, this
-module reads it per platform: Taobao/Tmall and JD ``modified``, Douyin ``update_time``
-(unix seconds), Pinduoduo ``updated_at``, Shopify ``updated_at`` and WooCommerce
-``date_modified_gmt`` (else ``date_modified``). Text without an offset is read in the
-platform's zone (``Asia/Shanghai`` for the Chinese platforms, UTC for WooCommerce's
-``_gmt`` fields). Payloads wrapped in the API response envelope the maps accept are
-read through it.
+changed, never by when it arrived. The platform maps read that time themselves
+(:attr:`PlatformMap.modified_at <orderkit.mapping.PlatformMap>`, through
+:func:`orderkit.mapping.modified_at`): Taobao/Tmall and JD ``modified``, Douyin
+``update_time``, Pinduoduo ``updated_at``, Shopify ``updated_at`` and WooCommerce
+``date_modified_gmt``, in the map's zone when the text has no offset. This module only
+turns "the payload has none" into an error sync can keep as a dead letter.
 """
 
 from __future__ import annotations
@@ -16,68 +15,31 @@ import hashlib
 import json
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
+from orderkit.mapping.registry import Registry, default_registry
 from orderkit.model.errors import MappingError, ValidationError
-from orderkit.model.time import parse_timestamp
 
 __all__ = ["modified_at", "payload_digest", "payload_text"]
 
-#: Per platform: the fields that hold the modified time (first present wins) and the
-#: zone of text without an offset.
-_FIELDS: Final[dict[str, tuple[tuple[str, ...], str]]] = {
-    "tmall": (("modified",), "Asia/Shanghai"),
-    "taobao": (("modified",), "Asia/Shanghai"),
-    "jd": (("modified",), "Asia/Shanghai"),
-    "pdd": (("updated_at",), "Asia/Shanghai"),
-    "douyin": (("update_time",), "Asia/Shanghai"),
-    "shopify": (("updated_at",), "UTC"),
-    "woocommerce": (("date_modified_gmt", "date_modified"), "UTC"),
-}
 
-#: The response envelopes the maps accept, as key paths to the order object.
-_ENVELOPES: Final = (
-    ("trade_fullinfo_get_response", "trade"),
-    ("order_info_get_response", "order_info"),
-    ("data", "shop_order_detail"),
-    ("order",),
-)
-
-
-def modified_at(platform: str, payload: Mapping[str, Any]) -> datetime:
-    """The platform's modified time of ``payload`` (aware, UTC).
+def modified_at(
+    platform: str, payload: Mapping[str, Any], *, maps: Registry | None = None
+) -> datetime:
+    """The platform's modified time of ``payload`` (aware, UTC), as ``platform``'s map
+    in ``maps`` (default: the built-in registry) reads it.
 
     Raises :class:`~orderkit.model.errors.MappingError` naming the field when the
-    payload has none or it is not a time, and
-    :class:`~orderkit.model.errors.ValidationError` for a platform without a reader.
+    payload has none (or the map reads none), when it is not a time, and for an unknown
+    platform.
     """
-    try:
-        names, zone = _FIELDS[platform]
-    except KeyError:
-        known = ", ".join(sorted(_FIELDS))
-        raise ValidationError(
-            "platform", platform, f"no modified-time reader (known: {known})"
-        ) from None
-    body, prefix = _unwrap(payload)
-    for name in names:
-        value = body.get(name)
-        if value in (None, "", 0):
-            continue
-        try:
-            return parse_timestamp(value, source_tz=zone, path=prefix + name)
-        except ValidationError as error:
-            raise MappingError(platform, error.path, value, error.reason) from error
-    raise MappingError(platform, prefix + names[0], None, "the platform's modified time is missing")
-
-
-def _unwrap(payload: Mapping[str, Any]) -> tuple[Mapping[str, Any], str]:
-    for path in _ENVELOPES:
-        node: object = payload
-        for key in path:
-            node = node.get(key) if isinstance(node, Mapping) else None
-        if isinstance(node, Mapping):
-            return node, "".join(f"{key}." for key in path)
-    return payload, ""
+    registry = maps if maps is not None else default_registry()
+    found = registry.modified_at(platform, payload)
+    if found is None:
+        spec = registry.get_map(platform).modified_at
+        path = spec.path if spec is not None else "modified_at"
+        raise MappingError(platform, path, None, "the platform's modified time is missing")
+    return found
 
 
 def payload_text(payload: Mapping[str, Any]) -> str:

@@ -416,7 +416,7 @@ class Sync:
                 results.append(("unchanged", hit.modified_at, hit.channel_order_id))
                 continue
             try:
-                modified = modified_at(platform, payload)
+                modified = modified_at(platform, payload, maps=self.maps)
                 target = self.maps.normalize(platform, payload)
             except ValidationError as error:
                 failed.append((text, digest, error))
@@ -431,7 +431,7 @@ class Sync:
             if result is not None and result[2] in pending_ids:
                 text, digest = texts[index]
                 try:
-                    modified = modified_at(platform, payloads[index])
+                    modified = modified_at(platform, payloads[index], maps=self.maps)
                     target = self.maps.normalize(platform, payloads[index])
                 except ValidationError as error:
                     failed.append((text, digest, error))

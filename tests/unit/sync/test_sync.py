@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
-from orderkit.mapping import Registry, StatusRule, get_map, modified_at, normalize
+from orderkit.mapping import Field, Registry, StatusRule, get_map, modified_at, normalize
 from orderkit.model.orders import LineStatus, OrderStatus
 from orderkit.sync import SyncReport
 
@@ -126,6 +127,33 @@ def test_a_payload_without_the_platforms_modified_time_is_a_dead_letter(
     assert shop.sync.receive("jd", payload, received_at=NOW) == SyncReport(dead_lettered=1)
     (letter,) = shop.store.dead_letters("jd")
     assert "modified" in letter.error
+
+
+def test_sync_reads_the_modified_time_through_its_maps(shop: Shop, versions: Any) -> None:
+    # A host whose JD integration puts the modified time elsewhere changes the map, not
+    # sync: the map's own ``modified_at`` field decides new against stale.
+    registry = Registry()
+    registry.register(
+        attrs.evolve(get_map("jd"), modified_at=Field("changed", "timestamp", required=False)),
+        replace=True,
+    )
+    shop.sync.maps = registry
+    shop.stock("TEA-OOLONG-250G", "100012345681")
+    newer = versions("9001", "paid", NOW - DAY)
+    newer["changed"] = newer.pop("modified")
+    older = versions("9001", "unpaid", NOW - 2 * DAY)
+    older["changed"] = older.pop("modified")
+    assert shop.sync.receive("jd", newer, received_at=NOW) == SyncReport(new=1)
+    assert shop.sync.receive("jd", older, received_at=NOW) == SyncReport(stale=1)
+    seen = shop.store.seen("jd", "9001")
+    assert seen is not None
+    assert seen.modified_at == NOW - DAY
+    # Without the field the map reads, the payload waits as a dead letter naming it.
+    del older["changed"]
+    assert shop.sync.receive("jd", older, received_at=NOW) == SyncReport(dead_lettered=1)
+    (letter,) = shop.store.dead_letters("jd")
+    assert "changed" in letter.error
+    assert "modified time is missing" in letter.error
 
 
 def test_a_trade_read_as_taobao_and_as_tmall_is_one_order_and_its_older_version_is_stale(

@@ -1,0 +1,113 @@
+"""Receive marketplace webhooks with the standard library and apply them with ``Sync``.
+
+Usage: ``python examples/webhook_receiver.py --db PATH [--host 127.0.0.1] [--port 8080]``
+
+``POST /webhook/<platform>`` with one order payload (a JSON object) as the body, the
+way the platform pushes it (``jd``, ``tmall``, ``taobao``, ``pdd``, ``douyin``,
+``shopify``, ``woocommerce``). Every payload goes through :meth:`Sync.receive`: a new
+order is placed, a later version becomes lifecycle events, a repeat is unchanged, an
+older version is stale, and one that cannot be mapped is kept as a dead letter (answered
+``202`` all the same: it is stored, and a platform that retries would only repeat it).
+A body that is not a JSON object is answered ``400`` and not kept. The answer is the
+``SyncReport`` as JSON. ``--port 0`` takes a free port; the first line printed names the
+address. Ctrl-C (SIGINT) stops the server and prints the totals.
+
+A production receiver also checks the platform's signature before trusting the body,
+answers quickly and drains a queue with ``Sync.receive_many``; this one shows the path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from threading import Lock
+from typing import Any
+
+import attrs
+
+from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteSyncStore
+from orderkit.lifecycle import OrderService
+from orderkit.mapping import platforms
+from orderkit.sync import Sync, SyncReport
+
+
+def open_sync(db: str) -> Sync:
+    """Orders and what sync saw on one SQLite file, so each receipt commits once. No
+    stock ledger here; a host that keeps stock passes ``OrderService(..., inventory=)``."""
+    repository = SQLiteOrderRepository(db)
+    return Sync(repository, OrderService(repository), store=SQLiteSyncStore(db))
+
+
+class Receiver(ThreadingHTTPServer):
+    """An HTTP server holding the ``Sync`` and the totals so far."""
+
+    def __init__(self, address: tuple[str, int], sync: Sync) -> None:
+        super().__init__(address, WebhookHandler)
+        self.sync = sync
+        self.lock = Lock()  # one receipt at a time: the SQLite connection is shared
+        self.total = SyncReport()
+
+
+class WebhookHandler(BaseHTTPRequestHandler):
+    server: Receiver
+
+    def do_POST(self) -> None:
+        prefix = "/webhook/"
+        platform = self.path[len(prefix):] if self.path.startswith(prefix) else ""
+        if platform not in platforms():
+            self._answer(HTTPStatus.NOT_FOUND, {"error": f"no platform {platform!r}"})
+            return
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        try:
+            payload: Any = json.loads(body)
+        except ValueError as error:
+            self._answer(HTTPStatus.BAD_REQUEST, {"error": f"not JSON: {error}"})
+            return
+        if not isinstance(payload, dict):
+            self._answer(HTTPStatus.BAD_REQUEST, {"error": "expected a JSON object"})
+            return
+        with self.server.lock:
+            report = self.server.sync.receive(platform, payload,
+                                              received_at=datetime.now(UTC))
+            self.server.total += report
+        status = HTTPStatus.ACCEPTED if report.dead_lettered else HTTPStatus.OK
+        print(f"{platform}: {report.summary()}", flush=True)
+        self._answer(status, attrs.asdict(report))
+
+    def _answer(self, status: HTTPStatus, body: dict[str, object]) -> None:
+        data = json.dumps(body).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: each receipt prints its own line."""
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", required=True, help="the orders' SQLite file")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080, help="0 takes a free port")
+    args = parser.parse_args(argv)
+    server = Receiver((args.host, args.port), open_sync(args.db))
+    host, port = server.server_address[:2]
+    print(f"listening on http://{host!s}:{port}/webhook/<platform>", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    print(f"stopped; {server.total.summary()}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,175 @@
+"""The examples in ``examples/`` run end to end as a host would run them (each in its
+own process, on a SQLite file), so they cannot rot."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteSyncStore
+from orderkit.model.orders import OrderStatus
+
+ROOT = Path(__file__).parents[2]
+EXAMPLES = ROOT / "examples"
+JD = ROOT / "tests" / "fixtures" / "mapping" / "jd"
+#: Six JD orders, each with the platform's modified time.
+FEED = ("cancelled_after_payment", "cancelled_unpaid", "cash_on_delivery_not_yet_paid",
+        "finished", "shipped_with_waybill", "wait_seller_stock_out")
+BEIJING = timedelta(hours=8)
+
+
+def _jd(name: str) -> dict[str, Any]:
+    payload: dict[str, Any] = json.loads((JD / f"{name}.json").read_text("utf-8"))
+    return payload
+
+
+def _malformed() -> dict[str, Any]:
+    """A JD order the map refuses (a status it does not know), with a modified time."""
+    return dict(_jd("wait_seller_stock_out"), orderId="281739999999",
+                orderState="WAIT_FOR_MARS")
+
+
+def _write(path: Path, payloads: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in payloads),
+                    "utf-8")
+    return path
+
+
+def _run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(EXAMPLES / script), *args],
+        capture_output=True, text=True, encoding="utf-8", check=False, timeout=120,
+    )
+
+
+def test_backfill_job_stores_a_window_once_keeps_the_dead_letter_and_leaves_the_cursor(
+    tmp_path: Path,
+) -> None:
+    feed = _write(tmp_path / "jd.jsonl", [_jd(name) for name in FEED] + [_malformed()])
+    db = tmp_path / "shop.db"
+    args = ("--platform", "jd", "--feed", str(feed), "--db", str(db),
+            "--since", "2026-01-31T00:00:00+08:00", "--until", "2026-02-17T00:00:00+08:00")
+    done = _run("backfill_job.py", *args)
+    assert done.returncode == 1, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "backfill jd: new 6, updated 0, unchanged 0, stale 0, dead letters 1"
+    assert lines[1] == "replayed dead letters: new 0, updated 0, unchanged 0, stale 0, " \
+        "dead letters 1"
+    assert re.fullmatch(r"dead letter jd:[0-9a-f]{64}: MappingError: jd: .*WAIT_FOR_MARS.*",
+                        lines[2])
+    again = _run("backfill_job.py", *args)
+    assert again.stdout.splitlines()[0] == \
+        "backfill jd: new 0, updated 0, unchanged 6, stale 0, dead letters 1"
+    repository = SQLiteOrderRepository(db)
+    for name in FEED:
+        assert repository.find_by_channel("jd", str(_jd(name)["orderId"])) is not None
+    assert repository.find_by_channel("jd", "281739999999") is None
+    assert SQLiteSyncStore(db).cursor("jd", "") is None
+
+
+def test_polling_job_reads_what_changed_since_its_cursor(tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    payloads = []
+    for minutes, name in enumerate(("cancelled_unpaid", "wait_seller_stock_out",
+                                    "shipped_with_waybill"), start=1):
+        payload = _jd(name)
+        payload["modified"] = (now - timedelta(hours=2, minutes=minutes) + BEIJING) \
+            .strftime("%Y-%m-%d %H:%M:%S")
+        payloads.append(payload)
+    feed = _write(tmp_path / "jd.jsonl", payloads)
+    db = tmp_path / "shop.db"
+    args = ("--platform", "jd", "--feed", str(feed), "--db", str(db))
+    first = _run("polling_job.py", *args)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines()[0] == \
+        "poll jd: new 3, updated 0, unchanged 0, stale 0, dead letters 0"
+    assert first.stdout.splitlines()[1].startswith("cursor: ")
+    cursor = SQLiteSyncStore(db).cursor("jd", "")
+    assert cursor is not None
+    assert cursor.modified_at > now - timedelta(minutes=10)
+    # The platform ships the waiting order: its new version is appended to the feed.
+    shipped = copy.deepcopy(payloads[1])
+    shipped.update(orderState="WAIT_GOODS_RECEIVE_CONFIRM", waybill="JDVA000000000001",
+                   modified=(datetime.now(UTC) + BEIJING).strftime("%Y-%m-%d %H:%M:%S"))
+    _write(feed, [*payloads, shipped])
+    second = _run("polling_job.py", *args)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.splitlines()[0].startswith("poll jd: new 0, updated 1, ")
+    order = SQLiteOrderRepository(db).find_by_channel("jd", str(shipped["orderId"]))
+    assert order is not None
+    assert order.status == OrderStatus.SHIPPED
+
+
+def _post(url: str, body: bytes) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_webhook_receiver_applies_posted_payloads_and_stops_on_sigint(tmp_path: Path) -> None:
+    db = tmp_path / "shop.db"
+    server = subprocess.Popen(
+        [sys.executable, str(EXAMPLES / "webhook_receiver.py"), "--db", str(db), "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
+    )
+    try:
+        assert server.stdout is not None
+        first = server.stdout.readline()
+        found = re.fullmatch(r"listening on (http://127\.0\.0\.1:\d+)/webhook/<platform>\n",
+                             first)
+        assert found is not None, first
+        url = found.group(1) + "/webhook/jd"
+        order = json.dumps(_jd("shipped_with_waybill")).encode()
+        assert _post(url, order) == (200, {"new": 1, "updated": 0, "unchanged": 0,
+                                           "stale": 0, "dead_lettered": 0})
+        assert _post(url, order)[1]["unchanged"] == 1
+        assert _post(url, json.dumps(_malformed()).encode()) == (
+            202, {"new": 0, "updated": 0, "unchanged": 0, "stale": 0, "dead_lettered": 1})
+        status, answer = _post(url, b"{not json")
+        assert status == 400
+        assert "not JSON" in answer["error"]
+        assert _post(found.group(1) + "/webhook/ebay", order)[0] == 404
+        server.send_signal(signal.SIGINT)
+        out, err = server.communicate(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate()
+    assert server.returncode == 0, err
+    assert out.splitlines()[-1] == \
+        "stopped; new 1, updated 0, unchanged 1, stale 0, dead letters 1"
+    stored = SQLiteOrderRepository(db).find_by_channel("jd", "281736112233")
+    assert stored is not None
+    assert stored.status == OrderStatus.SHIPPED
+    (letter,) = SQLiteSyncStore(db).dead_letters("jd")
+    assert "WAIT_FOR_MARS" in letter.error
+
+
+def test_tmall_to_erp_stores_orderkits_own_sample_once_and_prints_it(tmp_path: Path) -> None:
+    db = tmp_path / "erp.db"
+    done = _run("tmall_to_erp.py", "--db", str(db))
+    assert done.returncode == 0, done.stderr
+    (row,) = [json.loads(line) for line in done.stdout.splitlines()]
+    assert (row["channel"], row["channel_order_id"]) == ("tmall", "3698512204871532841")
+    assert row["totals"]["payable"] == "328.50"
+    assert "stored 1 new, 0 already stored" in done.stderr
+    again = _run("tmall_to_erp.py", "--db", str(db))
+    assert again.returncode == 0, again.stderr
+    assert "stored 0 new, 1 already stored" in again.stderr
+    assert [json.loads(line) for line in again.stdout.splitlines()] == [row]
+    stored = SQLiteOrderRepository(db).find_by_channel("tmall", "3698512204871532841")
+    assert stored is not None
+    assert str(stored.totals.payable.amount) == "328.50"

@@ -1,0 +1,32 @@
+"""The demo's sync chapter: a mixed feed with a duplicate, a stale update and a
+malformed payload, its report and the dead letter it keeps."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from orderkit.demo import CHAPTERS, chapter_orders, chapter_sync, run_demo
+
+
+def test_the_sync_chapter_follows_the_orders_chapter() -> None:
+    assert CHAPTERS.index(chapter_sync) == CHAPTERS.index(chapter_orders) + 1
+
+
+def test_the_sync_chapter_tells_new_duplicate_stale_and_malformed_apart(
+    tmp_path: Path,
+) -> None:
+    out = io.StringIO()
+    run_demo(out, tmp_path / "demo.db")
+    text = out.getvalue()
+    start = text.index("2. Sync: webhooks, polls and backfills converge on one stored order")
+    chapter = text[start:text.index("\n3. ", start)]
+    lines = [line.split("->")[-1].strip() for line in chapter.splitlines() if "->" in line]
+    assert lines == ["new", "new", "unchanged", "updated", "stale", "dead_lettered"]
+    assert "SyncReport: new 2, updated 1, unchanged 1, stale 1, dead letters 1" in chapter
+    assert "stored tmall:3698512204871532841: PAID, waybill -" in chapter
+    assert "stored jd:281736459102: SHIPPED, waybill JDVA21738465902" in chapter
+    assert "dead letter tmall:" in chapter
+    assert "add 'WAIT_PRE_AUTH_CONFIRM' to the tmall status table" in chapter
+    # The chapter's orders live in their own file, beside the demo's.
+    assert (tmp_path / "demo-sync.db").exists()
