@@ -140,7 +140,8 @@ def chapter_sync(story: Story) -> None:
         ("tmall", malformed, "webhook (a status the map does not know)"),
     ]
     # Its own file: the orders of this chapter stay out of the other chapters' counts.
-    path = story.db_path.with_name(story.db_path.stem + "-sync.db")
+    # A shop of its own (a temporary file): chapter 1 stored the Tmall sample already.
+    path = Path(tempfile.mkdtemp(prefix="orderkit-sync-")) / "sync.db"
     repository = SQLiteOrderRepository(path)
     store = SQLiteSyncStore(path)
     sync = Sync(repository, OrderService(repository, clock=story.clock), store=store,
