@@ -13,7 +13,7 @@ from orderkit.model.errors import ValidationError
 from orderkit.reconcile.matrix import MultiReconciliation
 from orderkit.reconcile.outcomes import Reconciliation
 from orderkit.reconcile.report.csv_report import CSV_COLUMNS, write_csv
-from orderkit.reconcile.report.escaping import spreadsheet_safe
+from orderkit.reconcile.report.escaping import spreadsheet_safe, spreadsheet_text
 from orderkit.reconcile.report.html_report import format_amount, render_html, write_html
 from orderkit.reconcile.report.json_report import write_json
 
@@ -22,6 +22,7 @@ __all__ = [
     "format_amount",
     "render_html",
     "spreadsheet_safe",
+    "spreadsheet_text",
     "write_csv",
     "write_html",
     "write_json",
