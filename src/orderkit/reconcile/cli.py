@@ -31,7 +31,7 @@ from orderkit.reconcile.chain import needs_a_person
 from orderkit.reconcile.engine import reconcile
 from orderkit.reconcile.readers import FORMATS, BankColumns
 from orderkit.reconcile.records import Record, Rejected
-from orderkit.reconcile.report import write_report
+from orderkit.reconcile.report import LANGS, write_report
 from orderkit.reconcile.rules import Rules
 
 __all__ = ["add_reconcile_command", "run_reconcile"]
@@ -142,13 +142,22 @@ def run_reconcile(args: argparse.Namespace, *, err: TextIO | None = None) -> int
     alert_differences(result, _StderrNotifier(stream), threshold=threshold)
     files = (Path(args.left).name, Path(args.right).name)
     for out in args.out:
-        path = write_report(result, out, files=files)
+        path = write_report(result, out, files=files, lang=args.lang)
         print(f"wrote {path}", file=stream, flush=True)
     breaks = sum(1 for outcome in result.outcomes if needs_a_person(outcome))
     if breaks:
         print(f"{breaks:,} outcomes need a person (see the report)", file=stream, flush=True)
         return 1  # orderkit.cli.EXIT_REFUSED: a check found problems
     return 0
+
+
+def _add_lang(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--lang",
+        default="en",
+        choices=LANGS,
+        help="language of the HTML and CSV reports' labels (default: en)",
+    )
 
 
 def add_reconcile_command(
@@ -183,5 +192,6 @@ def add_reconcile_command(
         metavar="PATH",
         help="report.html, report.json or report.csv (repeatable)",
     )
+    _add_lang(parser)
     parser.set_defaults(handler=handler if handler is not None else run_reconcile)
     return parser

@@ -16,10 +16,13 @@ from orderkit.reconcile.report.csv_report import CSV_COLUMNS, write_csv
 from orderkit.reconcile.report.escaping import spreadsheet_safe, spreadsheet_text
 from orderkit.reconcile.report.html_report import format_amount, render_html, write_html
 from orderkit.reconcile.report.json_report import write_json
+from orderkit.reconcile.report.labels import LANGS, labels
 
 __all__ = [
     "CSV_COLUMNS",
+    "LANGS",
     "format_amount",
+    "labels",
     "render_html",
     "spreadsheet_safe",
     "spreadsheet_text",
@@ -35,17 +38,20 @@ def write_report(
     path: str | Path,
     *,
     files: Sequence[str] = (),
+    lang: str = "en",
 ) -> Path:
     """Write ``result`` in the format named by ``path``'s suffix.
 
-    ``files`` names the input files, shown in the HTML report's header.
+    ``files`` names the input files, shown in the HTML report's header; ``lang``
+    (``"en"`` or ``"zh"``) is the language of the HTML and CSV reports' labels.
     """
+    labels(lang)  # an unknown language is refused whatever the format
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix == ".json":
         return write_json(result, target)
     if suffix == ".csv":
-        return write_csv(result, target)
+        return write_csv(result, target, lang=lang)
     if suffix in (".html", ".htm"):
-        return write_html(result, target, files=files)
+        return write_html(result, target, files=files, lang=lang)
     raise ValidationError("out", str(path), "expected a .html, .json or .csv file name")

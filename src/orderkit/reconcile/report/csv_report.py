@@ -33,6 +33,7 @@ from orderkit.reconcile.matrix import MultiReconciliation
 from orderkit.reconcile.outcomes import Reconciliation
 from orderkit.reconcile.report._common import evidence_text
 from orderkit.reconcile.report.escaping import spreadsheet_safe, spreadsheet_text
+from orderkit.reconcile.report.labels import labels
 
 __all__ = ["CSV_COLUMNS", "ID_COLUMNS", "write_csv"]
 
@@ -105,8 +106,15 @@ def _rows(name: str, result: Reconciliation) -> Iterator[list[str]]:
                 ]
 
 
-def write_csv(result: Reconciliation | MultiReconciliation, path: str | Path) -> Path:
-    """Write ``result`` as CSV to ``path``; returns the path."""
+def write_csv(
+    result: Reconciliation | MultiReconciliation, path: str | Path, *, lang: str = "en"
+) -> Path:
+    """Write ``result`` as CSV to ``path``; returns the path.
+
+    The header row names :data:`CSV_COLUMNS` in ``lang``: ``"en"`` (the names
+    themselves) or ``"zh"`` (``结果序号,对账方,状态,...``); the cells do not change.
+    """
+    say = labels(lang)
     target = Path(path)
     pairs = (
         result.pairs.items()
@@ -115,7 +123,7 @@ def write_csv(result: Reconciliation | MultiReconciliation, path: str | Path) ->
     )
     with target.open("w", encoding="utf-8-sig", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow(CSV_COLUMNS)
+        writer.writerow([say[column] for column in CSV_COLUMNS])
         for name, pair in pairs:
             writer.writerows(_row(row) for row in _rows(name, pair))
     return target
