@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from orderkit.model.errors import ValidationError
+from orderkit.reconcile.chain import Settlement
 from orderkit.reconcile.matrix import MultiReconciliation
 from orderkit.reconcile.outcomes import Reconciliation
 from orderkit.reconcile.report.csv_report import CSV_COLUMNS, write_csv
@@ -24,6 +25,7 @@ __all__ = [
     "format_amount",
     "labels",
     "render_html",
+    "settlement_view",
     "spreadsheet_safe",
     "spreadsheet_text",
     "write_csv",
@@ -33,8 +35,22 @@ __all__ = [
 ]
 
 
+def settlement_view(settlement: Settlement) -> MultiReconciliation:
+    """A :class:`~orderkit.reconcile.Settlement` as the report writers show it.
+
+    One pair per hop run: the ERP against each channel's bill (``order_channel``, under
+    the channel's name), and the payouts and direct payments against the bank (under
+    ``bank``).
+    """
+    pairs = {
+        channel if hop == "order_channel" else "bank": result
+        for (hop, channel), result in settlement.results.items()
+    }
+    return MultiReconciliation("erp", pairs)
+
+
 def write_report(
-    result: Reconciliation | MultiReconciliation,
+    result: Reconciliation | MultiReconciliation | Settlement,
     path: str | Path,
     *,
     files: Sequence[str] = (),
@@ -42,10 +58,13 @@ def write_report(
 ) -> Path:
     """Write ``result`` in the format named by ``path``'s suffix.
 
+    A :class:`~orderkit.reconcile.Settlement` is written as :func:`settlement_view`.
     ``files`` names the input files, shown in the HTML report's header; ``lang``
     (``"en"`` or ``"zh"``) is the language of the HTML and CSV reports' labels.
     """
     labels(lang)  # an unknown language is refused whatever the format
+    if isinstance(result, Settlement):
+        result = settlement_view(result)
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix == ".json":
