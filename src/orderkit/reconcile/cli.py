@@ -1,4 +1,4 @@
-"""``orderkit reconcile``: reconcile two exports from the command line.
+"""``orderkit reconcile`` and ``orderkit settle``: reconcile from the command line.
 
     orderkit reconcile --left erp.csv --right bank.csv --right-format bank-csv \\
         --bank-columns record_id=交易流水号,at=交易时间,credit=贷方金额,debit=借方金额,memo=摘要 \\
@@ -9,6 +9,21 @@ daily difference alerts above ``--alert-threshold`` are printed to stderr as wel
 command exits with 1 (``EXIT_REFUSED``: a check found problems) when any outcome needs a
 person (unmatched, a suggestion, a rejected line, an unexplained difference), 0 when
 the reports hold only matches and explained differences (fees, coupons, pending).
+
+``--format auto`` (or ``--left-format auto`` / ``--right-format auto``) reads a file with
+:func:`~orderkit.reconcile.read_bill`, its layout chosen by its header; a file whose
+header is the canonical ERP export's is read as the ERP export.
+
+``orderkit settle`` follows the money along the settlement chain with
+:func:`~orderkit.reconcile.settle`::
+
+    orderkit settle --erp erp.csv --bill wechatpay=wechat-2026-03.csv \\
+        --bill alipay=alipay-2026-03.csv --bank bank-2026-03.csv --out report.html
+
+The ERP file is the canonical export (its ``channel`` column routes each order to its
+channel's bill); each ``--bill CHANNEL=FILE`` and the ``--bank`` statement are read with
+``read_bill``. It exits with 1 when ``Settlement.breaks()`` is not empty, as
+``reconcile`` does.
 """
 
 from __future__ import annotations
@@ -27,14 +42,18 @@ from orderkit.model.errors import ValidationError
 from orderkit.model.money import Money
 from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, parse_timestamp
 from orderkit.reconcile.alerting import alert_differences
-from orderkit.reconcile.chain import needs_a_person
+from orderkit.reconcile.chain import needs_a_person, settle
 from orderkit.reconcile.engine import reconcile
-from orderkit.reconcile.readers import FORMATS, BankColumns
+from orderkit.reconcile.readers import ERP_COLUMNS, FORMATS, BankColumns, read_erp_csv
+from orderkit.reconcile.readers.bill import UnknownBillLayout, read_bill
 from orderkit.reconcile.records import Record, Rejected
-from orderkit.reconcile.report import write_report
+from orderkit.reconcile.report import LANGS, write_report
 from orderkit.reconcile.rules import Rules
 
-__all__ = ["add_reconcile_command", "run_reconcile"]
+__all__ = ["add_reconcile_command", "add_settle_command", "run_reconcile", "run_settle"]
+
+#: ``--format auto``: the layout is chosen by the file's header.
+AUTO = "auto"
 
 
 class _StderrNotifier:
@@ -63,9 +82,53 @@ def _bank_columns(text: str) -> BankColumns:
     return BankColumns(**values)
 
 
+def _progress(path: str, err: TextIO) -> Callable[[int], None]:
+    name = Path(path).name
+
+    def progress(rows: int) -> None:
+        print(f"reading {name}: {rows:,} rows", file=err, flush=True)
+
+    return progress
+
+
+def _read_auto(
+    path: str,
+    *,
+    encoding: str | None,
+    source_tz: str,
+    err: TextIO,
+    source: str | None = None,
+) -> Iterator[Record | Rejected]:
+    """Read ``path`` with :func:`read_bill`; the canonical ERP export if its header is."""
+    progress = _progress(path, err)
+    try:
+        bill = read_bill(path, source=source, encoding=encoding, progress=progress)
+    except UnknownBillLayout as error:
+        if not set(ERP_COLUMNS[:4]) <= set(error.columns):
+            raise
+        print(f"read {Path(path).name} as the ERP export", file=err, flush=True)
+        options = {"encoding": encoding} if encoding else {}
+        yield from read_erp_csv(
+            path, source=source or "erp", source_tz=source_tz, progress=progress, **options
+        )
+        return
+    print(
+        f"read {bill.file} as {bill.layout} ({bill.encoding}): {len(bill.records):,} records,"
+        f" {len(bill.rejected):,} rejected lines",
+        file=err,
+        flush=True,
+    )
+    yield from bill.items
+
+
 def _reader(
     path: str, fmt: str, args: argparse.Namespace, side: str, err: TextIO
 ) -> Iterator[Record | Rejected]:
+    if fmt == AUTO:
+        with open(path, "rb"):  # a missing or unreadable file is an OSError, not bad data
+            pass
+        encoding = getattr(args, f"{side}_encoding")
+        return _read_auto(path, encoding=encoding, source_tz=args.source_tz, err=err)
     if fmt not in FORMATS:
         raise ValidationError(f"--{side}-format", fmt, f"expected one of {sorted(FORMATS)}")
     with open(path, "rb"):  # a missing or unreadable file is an OSError, not bad data
@@ -81,12 +144,7 @@ def _reader(
             options["date_format"] = args.date_format
     if fmt in ("bank-csv", "erp", "pos"):
         options["source_tz"] = args.source_tz
-    name = Path(path).name
-
-    def progress(rows: int) -> None:
-        print(f"reading {name}: {rows:,} rows", file=err, flush=True)
-
-    return FORMATS[fmt](path, progress=progress, **options)
+    return FORMATS[fmt](path, progress=_progress(path, err), **options)
 
 
 def _threshold(text: str) -> Money:
@@ -115,6 +173,8 @@ def run_reconcile(args: argparse.Namespace, *, err: TextIO | None = None) -> int
     """
     stream = err if err is not None else sys.stderr
     started = time.perf_counter()
+    if args.format is not None:
+        args.left_format = args.right_format = args.format
     for side in ("left", "right"):
         _encoding(args, side)
     cutoff = (
@@ -142,13 +202,22 @@ def run_reconcile(args: argparse.Namespace, *, err: TextIO | None = None) -> int
     alert_differences(result, _StderrNotifier(stream), threshold=threshold)
     files = (Path(args.left).name, Path(args.right).name)
     for out in args.out:
-        path = write_report(result, out, files=files)
+        path = write_report(result, out, files=files, lang=args.lang)
         print(f"wrote {path}", file=stream, flush=True)
     breaks = sum(1 for outcome in result.outcomes if needs_a_person(outcome))
     if breaks:
         print(f"{breaks:,} outcomes need a person (see the report)", file=stream, flush=True)
         return 1  # orderkit.cli.EXIT_REFUSED: a check found problems
     return 0
+
+
+def _add_lang(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--lang",
+        default="en",
+        choices=LANGS,
+        help="language of the HTML and CSV reports' labels (default: en)",
+    )
 
 
 def add_reconcile_command(
@@ -159,11 +228,17 @@ def add_reconcile_command(
     parser: argparse.ArgumentParser = commands.add_parser(
         "reconcile", help="match two exports and write a report"
     )
-    formats = sorted(FORMATS)
+    formats = [AUTO, *sorted(FORMATS)]
     parser.add_argument("--left", required=True, metavar="PATH", help="left file (the ERP)")
     parser.add_argument("--right", required=True, metavar="PATH", help="right file")
     parser.add_argument("--left-format", default="erp", choices=formats)
     parser.add_argument("--right-format", default="bank-csv", choices=formats)
+    parser.add_argument(
+        "--format",
+        default=None,
+        choices=[AUTO],
+        help="auto: read both files with read_bill, the layout chosen by the header",
+    )
     parser.add_argument("--left-encoding", default=None, help="text encoding of --left")
     parser.add_argument("--right-encoding", default=None, help="e.g. gbk for Alipay")
     parser.add_argument("--tz", default=DEFAULT_ACCOUNTING_TZ, help="accounting time zone")
@@ -183,5 +258,112 @@ def add_reconcile_command(
         metavar="PATH",
         help="report.html, report.json or report.csv (repeatable)",
     )
+    _add_lang(parser)
     parser.set_defaults(handler=handler if handler is not None else run_reconcile)
+    add_settle_command(commands)
+    return parser
+
+
+def _bill_option(text: str) -> tuple[str, str]:
+    channel, _, path = text.partition("=")
+    if not channel.strip() or not path.strip():
+        raise ValidationError("--bill", text, "expected CHANNEL=FILE, e.g. wechatpay=bill.csv")
+    return channel.strip(), path.strip()
+
+
+def run_settle(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
+    """The handler of ``orderkit settle``: read, :func:`settle`, write, exit 1 on breaks.
+
+    Every option is checked and every input file opened before the first is parsed.
+    """
+    stream = err if err is not None else sys.stderr
+    started = time.perf_counter()
+    bills = [_bill_option(text) for text in args.bill]
+    channels = [channel for channel, _path in bills]
+    if len(set(channels)) != len(channels):
+        raise ValidationError("--bill", ",".join(channels), "each channel may be named once")
+    cutoff = (
+        parse_timestamp(args.cutoff, source_tz=args.tz, path="--cutoff") if args.cutoff else None
+    )
+    if args.settlement_days < 0:
+        raise ValidationError("--settlement-days", args.settlement_days, "expected 0 or more")
+    rules = Rules(tz=args.tz, cutoff=cutoff)
+    paths = [args.erp, *(path for _channel, path in bills), args.bank]
+    for path in paths:
+        with open(path, "rb"):  # a missing or unreadable file is an OSError, not bad data
+            pass
+    erp_options = {"encoding": args.erp_encoding} if args.erp_encoding else {}
+    erp = list(
+        read_erp_csv(
+            args.erp, source_tz=args.source_tz, progress=_progress(args.erp, stream), **erp_options
+        )
+    )
+    channel_records = {
+        channel: list(
+            _read_auto(path, encoding=None, source_tz=args.source_tz, err=stream, source=channel)
+        )
+        for channel, path in bills
+    }
+    bank = list(_read_auto(args.bank, encoding=None, source_tz=args.source_tz, err=stream))
+    result = settle(erp, channel_records, bank, rules=rules, settlement_days=args.settlement_days)
+    summary = result.summary()
+    print(
+        f"settled in {time.perf_counter() - started:.2f}s: {summary['records_in']:,} inputs,"
+        f" {'balanced' if summary['balanced'] else 'NOT balanced'}",
+        file=stream,
+        flush=True,
+    )
+    files = tuple(Path(path).name for path in paths)
+    for out in args.out:
+        path = write_report(result, out, files=files, lang=args.lang)
+        print(f"wrote {path}", file=stream, flush=True)
+    breaks = result.breaks()
+    if breaks:
+        print(f"{len(breaks):,} outcomes need a person (see the report)", file=stream, flush=True)
+        return 1  # orderkit.cli.EXIT_REFUSED: a check found problems
+    return 0
+
+
+def add_settle_command(
+    commands: argparse._SubParsersAction,  # type: ignore[type-arg]
+    handler: Callable[[argparse.Namespace], int] | None = None,
+) -> argparse.ArgumentParser:
+    """Register ``settle`` on the ``orderkit`` parser's subcommands.
+
+    :func:`add_reconcile_command` registers it too, so the ``orderkit`` parser gets both.
+    """
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "settle", help="follow the money: ERP -> channel bills -> bank, and write a report"
+    )
+    parser.add_argument("--erp", required=True, metavar="FILE", help="the canonical ERP export")
+    parser.add_argument(
+        "--bill",
+        action="append",
+        default=[],
+        metavar="CHANNEL=FILE",
+        help="a channel's bill, its layout chosen by its header (repeatable)",
+    )
+    parser.add_argument("--bank", required=True, metavar="FILE", help="the bank statement")
+    parser.add_argument("--erp-encoding", default=None, help="text encoding of --erp")
+    parser.add_argument("--tz", default=DEFAULT_ACCOUNTING_TZ, help="accounting time zone")
+    parser.add_argument(
+        "--source-tz", default=DEFAULT_ACCOUNTING_TZ, help="zone of naive times in the files"
+    )
+    parser.add_argument("--cutoff", default=None, help="records at or after this are pending")
+    parser.add_argument(
+        "--settlement-days",
+        type=int,
+        default=1,
+        metavar="N",
+        help="T+N of the payouts derived for a bill without payout rows (default: 1)",
+    )
+    parser.add_argument(
+        "--out",
+        action="append",
+        required=True,
+        metavar="PATH",
+        help="report.html, report.json or report.csv (repeatable)",
+    )
+    _add_lang(parser)
+    parser.set_defaults(handler=handler if handler is not None else run_settle)
     return parser

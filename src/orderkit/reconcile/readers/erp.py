@@ -2,10 +2,12 @@
 
 Columns (header names; only the first four are required)::
 
-    record_id,ref,amount,at,currency,memo,kind,status,links
+    record_id,ref,amount,at,currency,memo,kind,status,links,channel
 
 ``at`` is ISO-8601 with an offset, or naive text read in ``source_tz``; ``links`` holds
-other ids separated by ``|`` (a platform order number, a settlement batch).
+other ids separated by ``|`` (a platform order number, a settlement batch); ``channel``
+names the payment channel the order was paid through (the name of its bill in
+:func:`~orderkit.reconcile.settle`, ``orderkit settle --bill CHANNEL=FILE``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,18 @@ from orderkit.reconcile.records import KINDS, Record, Rejected
 
 __all__ = ["ERP_COLUMNS", "read_erp_csv"]
 
-ERP_COLUMNS = ("record_id", "ref", "amount", "at", "currency", "memo", "kind", "status", "links")
+ERP_COLUMNS = (
+    "record_id",
+    "ref",
+    "amount",
+    "at",
+    "currency",
+    "memo",
+    "kind",
+    "status",
+    "links",
+    "channel",
+)
 
 
 def read_erp_csv(
@@ -55,6 +68,7 @@ def read_erp_csv(
                 kind=intern(kind),
                 status=cells.get("status") or None,
                 links=links,
+                channel=cells.get("channel") or None,
             ),
         )
 

@@ -13,6 +13,13 @@ text instead of evaluating it; the rest of the cell is kept as it is. Cells that
 plain decimal numbers (the ``amount`` column's ``-20.00``) are written unchanged. A
 program that loads the file back as data strips one leading ``'`` from a cell whose
 second character is one of those prefixes.
+
+Ids are kept as text. The ``record_id`` and ``ref`` cells go through
+:func:`~orderkit.reconcile.report.escaping.spreadsheet_text`: an id a spreadsheet would
+read as a number (a 19-digit Tmall tid, a 28-digit WeChat Pay transaction id, an id with
+leading zeros) is written with the same leading ``'``, so it is not shown as
+``4.2E+27`` nor rounded to 15 digits. A program loading the file back strips one leading
+``'`` from every ``record_id`` and ``ref`` cell.
 """
 
 from __future__ import annotations
@@ -25,9 +32,10 @@ from typing import Final
 from orderkit.reconcile.matrix import MultiReconciliation
 from orderkit.reconcile.outcomes import Reconciliation
 from orderkit.reconcile.report._common import evidence_text
-from orderkit.reconcile.report.escaping import spreadsheet_safe
+from orderkit.reconcile.report.escaping import spreadsheet_safe, spreadsheet_text
+from orderkit.reconcile.report.labels import labels
 
-__all__ = ["CSV_COLUMNS", "write_csv"]
+__all__ = ["CSV_COLUMNS", "ID_COLUMNS", "write_csv"]
 
 CSV_COLUMNS: Final = (
     "outcome",
@@ -47,6 +55,15 @@ CSV_COLUMNS: Final = (
     "evidence",
     "trace",
 )
+#: The columns holding ids, written with :func:`spreadsheet_text`.
+ID_COLUMNS: Final = frozenset({CSV_COLUMNS.index("record_id"), CSV_COLUMNS.index("ref")})
+
+
+def _row(cells: list[str]) -> list[str]:
+    return [
+        spreadsheet_text(cell) if n in ID_COLUMNS and cell else spreadsheet_safe(cell)
+        for n, cell in enumerate(cells)
+    ]
 
 
 def _rows(name: str, result: Reconciliation) -> Iterator[list[str]]:
@@ -89,8 +106,15 @@ def _rows(name: str, result: Reconciliation) -> Iterator[list[str]]:
                 ]
 
 
-def write_csv(result: Reconciliation | MultiReconciliation, path: str | Path) -> Path:
-    """Write ``result`` as CSV to ``path``; returns the path."""
+def write_csv(
+    result: Reconciliation | MultiReconciliation, path: str | Path, *, lang: str = "en"
+) -> Path:
+    """Write ``result`` as CSV to ``path``; returns the path.
+
+    The header row names :data:`CSV_COLUMNS` in ``lang``: ``"en"`` (the names
+    themselves) or ``"zh"`` (``结果序号,对账方,状态,...``); the cells do not change.
+    """
+    say = labels(lang)
     target = Path(path)
     pairs = (
         result.pairs.items()
@@ -99,7 +123,7 @@ def write_csv(result: Reconciliation | MultiReconciliation, path: str | Path) ->
     )
     with target.open("w", encoding="utf-8-sig", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow(CSV_COLUMNS)
+        writer.writerow([say[column] for column in CSV_COLUMNS])
         for name, pair in pairs:
-            writer.writerows([spreadsheet_safe(cell) for cell in row] for row in _rows(name, pair))
+            writer.writerows(_row(row) for row in _rows(name, pair))
     return target

@@ -12,6 +12,11 @@ memo is attacker-controlled text. Two rules keep it inert:
   or NUL) gets a single quote (``'``) in front and is otherwise kept intact, as OWASP
   recommends. A cell that is a plain decimal number (``-12.50``, ``+3``, ``1E+3``) is a
   number, not a formula, and is written as it is.
+* **Ids in CSV** (record ids, refs) go through :func:`spreadsheet_text`: an id a
+  spreadsheet would read as a number (a 19-digit Tmall tid, a 28-digit WeChat Pay
+  transaction id, ``00123``) gets the same leading ``'`` so it stays text instead of
+  becoming ``4.2E+27`` or losing its zeros. An id that already starts with ``'`` gets one
+  more, so a loader strips exactly one leading ``'`` from every id cell.
 
 >>> str(tag("td", "<script>alert(1)</script>", cls="num"))
 '<td class="num">&lt;script&gt;alert(1)&lt;/script&gt;</td>'
@@ -30,7 +35,15 @@ import attrs
 
 from orderkit.model.errors import ValidationError
 
-__all__ = ["FORMULA_PREFIXES", "Html", "join", "spreadsheet_safe", "tag", "text"]
+__all__ = [
+    "FORMULA_PREFIXES",
+    "Html",
+    "join",
+    "spreadsheet_safe",
+    "spreadsheet_text",
+    "tag",
+    "text",
+]
 
 
 @attrs.frozen
@@ -93,3 +106,24 @@ def spreadsheet_safe(cell: str) -> str:
     if cell.startswith(FORMULA_PREFIXES) and not _NUMBER.match(cell):
         return "'" + cell
     return cell
+
+
+#: A cell a spreadsheet reads as a number (or a date-like figure) when it opens a CSV.
+_NUMERIC: Final = re.compile(r"[+-]?[0-9][0-9.,/:eE+-]*\Z")
+
+
+def spreadsheet_text(cell: str) -> str:
+    """An id cell as a spreadsheet keeps it: text, never a number.
+
+    An id that a spreadsheet would turn into a number (digits, perhaps with a sign, a
+    point, an exponent or separators) is written with the same leading ``'`` that
+    :func:`spreadsheet_safe` puts before a formula, as is an id that already starts with
+    ``'``; any other id goes through :func:`spreadsheet_safe`. Reading the file back,
+    strip one leading ``'`` from an id cell.
+
+    >>> [spreadsheet_text(c) for c in ("4200001234202603011234567890", "00123", "T200P1", "=1")]
+    ["'4200001234202603011234567890", "'00123", 'T200P1', "'=1"]
+    """
+    if _NUMERIC.match(cell) or cell.startswith("'"):
+        return "'" + cell
+    return spreadsheet_safe(cell)

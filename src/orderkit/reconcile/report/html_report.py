@@ -15,7 +15,7 @@ out; the JSON and CSV reports always carry everything.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta, tzinfo
 from decimal import Decimal
 from pathlib import Path
@@ -28,6 +28,7 @@ from orderkit.reconcile.outcomes import Reconciliation
 from orderkit.reconcile.records import Record
 from orderkit.reconcile.report._common import evidence_text
 from orderkit.reconcile.report.escaping import Html, join, tag
+from orderkit.reconcile.report.labels import labels
 
 __all__ = ["format_amount", "render_html", "write_html"]
 
@@ -42,13 +43,17 @@ td.diff{background:#ffe3e0;font-weight:600}td.ok{background:#e6f5e9}
 .note{color:#667}.trace{font-family:ui-monospace,monospace;font-size:.85em}
 """
 
-_TITLE: Final = "Reconciliation report"
+#: The page head per language: fixed literals only (no input reaches it).
+_HEADS: Final = {
+    lang: Html(
+        f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">'
+        f"<title>{labels(lang)['title']}</title><style>{_STYLE}</style></head><body>"
+    )
+    for lang in ("en", "zh")
+}
 
-#: The page head: fixed literals only (no input reaches it).
-_HEAD: Final = Html(
-    '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-    f"<title>{_TITLE}</title><style>{_STYLE}</style></head><body>"
-)
+#: The label table in use (see :mod:`orderkit.reconcile.report.labels`).
+Labels = Mapping[str, str]
 
 #: A table cell: plain text (escaped into ``<td>``), or a ``<td>`` built by :func:`_td`.
 Cell = str | Html
@@ -108,7 +113,7 @@ def _window(window: timedelta) -> str:
     return (f"{days} d " if days else "") + f"{hours:02d}:{minutes:02d}"
 
 
-def _summary(result: Reconciliation) -> Html:
+def _summary(result: Reconciliation, say: Labels) -> Html:
     summary = result.summary()
     conservation = result.conservation()
     by_status = summary["by_status"]
@@ -117,15 +122,18 @@ def _summary(result: Reconciliation) -> Html:
     parts = [
         tag(
             "p",
-            f"{result.left_source} (left) against {result.right_source} (right);"
-            f" match rate {float(summary['match_rate']):.2%}"  # type: ignore[arg-type]
-            f", paired {float(summary['paired_rate']):.2%}"  # type: ignore[arg-type]
-            f"; amounts in {_money(conservation['amount_in'])}"
-            f", accounted for {_money(conservation['amount_accounted'])}"
-            f" ({'balanced' if conservation['balanced'] else 'NOT balanced'}).",
+            say["summary_line"].format(
+                left=result.left_source,
+                right=result.right_source,
+                match=f"{float(summary['match_rate']):.2%}",  # type: ignore[arg-type]
+                paired=f"{float(summary['paired_rate']):.2%}",  # type: ignore[arg-type]
+                amount_in=_money(conservation["amount_in"]),
+                accounted=_money(conservation["amount_accounted"]),
+                balanced=say["balanced" if conservation["balanced"] else "not_balanced"],
+            ),
         ),
         _table(
-            ("status", "outcomes", "records", "left amount", "right amount"),
+            _heads(say, "status", "outcomes", "records", "left_amount", "right_amount"),
             (
                 (
                     str(status),
@@ -141,7 +149,9 @@ def _summary(result: Reconciliation) -> Html:
     if by_kind:
         parts.append(
             _table(
-                ("difference kind", "outcomes", "left amount", "right amount", "difference"),
+                _heads(
+                    say, "difference_kind", "outcomes", "left_amount", "right_amount", "difference"
+                ),
                 (
                     (
                         str(kind),
@@ -170,13 +180,17 @@ def _cell(content: str, differs: bool) -> Html:
     return _td(content, f"{'diff' if differs else 'ok'} num")
 
 
-def _more(total: int, limit: int) -> Html:
+def _heads(say: Labels, *names: str) -> tuple[str, ...]:
+    return tuple(say[name] for name in names)
+
+
+def _more(total: int, limit: int, say: Labels) -> Html:
     if total <= limit:
         return join(())
-    return tag("p", f"{total - limit} more rows are in the JSON and CSV reports.", cls="note")
+    return tag("p", say["more"].format(count=total - limit), cls="note")
 
 
-def _pair_matrix(result: Reconciliation, limit: int) -> Html:
+def _pair_matrix(result: Reconciliation, limit: int, say: Labels) -> Html:
     rows = [o for o in result.outcomes if o.status not in ("matched", "rejected")]
     body: list[tuple[Cell, ...]] = []
     for outcome in rows[:limit]:
@@ -193,13 +207,13 @@ def _pair_matrix(result: Reconciliation, limit: int) -> Html:
         )
     return join(
         (
-            _table(("ref", result.left_source, result.right_source, "outcome"), body),
-            _more(len(rows), limit),
+            _table((say["ref"], result.left_source, result.right_source, say["outcome"]), body),
+            _more(len(rows), limit, say),
         )
     )
 
 
-def _multi_matrix(result: MultiReconciliation, limit: int) -> Html:
+def _multi_matrix(result: MultiReconciliation, limit: int, say: Labels) -> Html:
     rows = [row for row in result.matrix() if row.differs]
     names = [result.anchor, *result.pairs]
     body: list[list[Cell]] = []
@@ -212,17 +226,17 @@ def _multi_matrix(result: MultiReconciliation, limit: int) -> Html:
             cells.append(_cell(label, cell.differs) if cell.status else _td(""))
         cells.append(_td(" -> ".join(str(s) for s in row.trace), "trace"))
         body.append(cells)
-    return join((_table(("row", *names, "trace"), body), _more(len(rows), limit)))
+    return join((_table((say["row"], *names, say["trace"]), body), _more(len(rows), limit, say)))
 
 
-def _differences(result: Reconciliation, limit: int) -> Html:
+def _differences(result: Reconciliation, limit: int, say: Labels) -> Html:
     tz = zone(result.rules.tz)
     parts: list[Html] = []
     for kind, outcomes in result.by_kind().items():
         parts.append(tag("h3", f"{kind} ({len(outcomes)})"))
         parts.append(
             _table(
-                ("status", "rule", "left", "right", "evidence", "trace"),
+                _heads(say, "status", "rule", "left", "right", "evidence", "trace"),
                 (
                     (
                         o.status,
@@ -236,13 +250,13 @@ def _differences(result: Reconciliation, limit: int) -> Html:
                 ),
             )
         )
-        parts.append(_more(len(outcomes), limit))
+        parts.append(_more(len(outcomes), limit, say))
     suggestions = [o for o in result.outcomes if o.status == "suggestion"]
     if suggestions:
-        parts.append(tag("h3", f"suggestions to confirm ({len(suggestions)})"))
+        parts.append(tag("h3", say["suggestions"].format(count=len(suggestions))))
         parts.append(
             _table(
-                ("left", "right", "evidence"),
+                _heads(say, "left", "right", "evidence"),
                 (
                     (_records(o.left, tz), _records(o.right, tz), evidence_text(o))
                     for o in suggestions[:limit]
@@ -251,10 +265,10 @@ def _differences(result: Reconciliation, limit: int) -> Html:
         )
     rejected = [o for o in result.outcomes if o.rejected is not None]
     if rejected:
-        parts.append(tag("h3", f"rejected input lines ({len(rejected)})"))
+        parts.append(tag("h3", say["rejected_lines"].format(count=len(rejected))))
         parts.append(
             _table(
-                ("file", "line", "column", "value", "reason"),
+                _heads(say, "file", "line", "column", "value", "reason"),
                 (
                     (r.file, str(r.line), r.column, r.value, r.reason)
                     for r in (o.rejected for o in rejected[:limit])
@@ -292,45 +306,54 @@ def _span(pairs: Iterable[Reconciliation], tz: tzinfo) -> str:
 
 
 def render_html(
-    result: Reconciliation | MultiReconciliation, *, limit: int = 500, files: Sequence[str] = ()
+    result: Reconciliation | MultiReconciliation,
+    *,
+    limit: int = 500,
+    files: Sequence[str] = (),
+    lang: str = "en",
 ) -> str:
-    """The report as one HTML string.
+    """The report as one HTML string, its labels in ``lang`` (``"en"`` or ``"zh"``).
 
     Every value from the input (record ids, refs, rejected cells, evidence) is escaped
     on its way in (:mod:`orderkit.reconcile.report.escaping`): it shows as text and can
     never add an element or an attribute to the page.
     """
-    parts = [_HEAD, tag("h1", _TITLE)]
+    say = labels(lang)
+    parts = [_HEADS[lang], tag("h1", say["title"])]
     pairs = result.pairs if isinstance(result, MultiReconciliation) else {"": result}
     first = next(iter(pairs.values()))
     rules = first.rules
     local = zone(rules.tz)
     cutoff = (
-        rules.cutoff.astimezone(local).strftime("%Y-%m-%d %H:%M") if rules.cutoff else "none"
+        rules.cutoff.astimezone(local).strftime("%Y-%m-%d %H:%M") if rules.cutoff else say["none"]
     )
     parts.append(
         tag(
             "p",
-            f"records dated {_span(pairs.values(), local)} ({rules.tz});"
-            f" accounting period: {rules.period}; cut-off {cutoff} ({rules.tz});"
-            f" time window {_window(rules.time_window)}",
+            say["header"].format(
+                span=_span(pairs.values(), local),
+                tz=rules.tz,
+                period=rules.period,
+                cutoff=cutoff,
+                window=_window(rules.time_window),
+            ),
             cls="note",
         )
     )
     if files:
-        parts.append(tag("p", f"files: {', '.join(files)}", cls="note"))
-    parts.append(tag("h2", "Summary"))
-    parts.extend(_summary(pair) for pair in pairs.values())
-    parts.append(tag("h2", "Cross-system matrix"))
+        parts.append(tag("p", say["files"].format(files=", ".join(files)), cls="note"))
+    parts.append(tag("h2", say["summary"]))
+    parts.extend(_summary(pair, say) for pair in pairs.values())
+    parts.append(tag("h2", say["matrix"]))
     if isinstance(result, MultiReconciliation):
-        parts.append(_multi_matrix(result, limit))
+        parts.append(_multi_matrix(result, limit, say))
     else:
-        parts.append(_pair_matrix(result, limit))
-    parts.append(tag("h2", "Differences by kind"))
+        parts.append(_pair_matrix(result, limit, say))
+    parts.append(tag("h2", say["differences"]))
     for name, pair in pairs.items():
         if name:
-            parts.append(tag("h3", f"{pair.left_source} vs {name}"))
-        parts.append(_differences(pair, limit))
+            parts.append(tag("h3", say["versus"].format(left=pair.left_source, right=name)))
+        parts.append(_differences(pair, limit, say))
     parts.append(Html("</body></html>\n"))
     return join(parts).markup
 
@@ -341,8 +364,9 @@ def write_html(
     *,
     limit: int = 500,
     files: Sequence[str] = (),
+    lang: str = "en",
 ) -> Path:
     """Write :func:`render_html` to ``path`` (UTF-8); returns the path."""
     target = Path(path)
-    target.write_text(render_html(result, limit=limit, files=files), encoding="utf-8")
+    target.write_text(render_html(result, limit=limit, files=files, lang=lang), encoding="utf-8")
     return target

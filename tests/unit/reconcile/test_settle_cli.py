@@ -1,0 +1,135 @@
+"""The command line follows the chain: ``orderkit settle`` and ``reconcile --format auto``.
+
+Each test writes the files finance downloads (a WeChat Pay bill in UTF-8 with a BOM and
+CRLF, a corporate bank statement in GBK with its preamble, the canonical ERP export) and
+runs the ``orderkit`` console script on them as a separate process.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from orderkit.cli import EXIT_FILE, EXIT_OK, EXIT_REFUSED
+
+ORDERKIT = Path(sys.executable).parent / "orderkit"
+
+WECHAT = [
+    "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,"
+    "交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,"
+    "充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,"
+    "费率备注",
+    "`2026-03-10 12:00:00,`wx1,`1900000001,`,`,`4200001001,`SO20260310000001,`o1,`JSAPI,"
+    "`SUCCESS,`CFT,`CNY,`165.00,`5.00,`0,`0,`0.00,`0.00,`,`,`红茶,`,`0.99000,`0.60%,"
+    "`170.00,`0.00,`",
+    "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额",
+    "`1,`165.00,`0.00,`0.00,`0.99000,`170.00,`0.00",
+]
+#: WeChat Pay pays the 10th out on the 11th: 170.00 - 5.00 coupon - 0.99 fee.
+BANK = [
+    "账号:755900000000001,户名:某某茶业有限公司",
+    "起始日期:20260301,终止日期:20260331",
+    "交易日期,交易时间,交易流水号,借方金额,贷方金额,余额,摘要,对方户名,附言",
+    "20260311,100215,B0001,,164.01,10164.01,网银入账,财付通支付科技有限公司,结算款",
+]
+ERP_HEADER = "record_id,ref,amount,at,channel"
+PAID = "W1,SO20260310000001,170.00,2026-03-10T12:00:00+08:00,wechatpay"
+UNPAID = "W2,SO20260310000002,58.00,2026-03-10T13:00:00+08:00,wechatpay"
+
+
+def write(path: Path, lines: list[str], encoding: str, newline: str = "\n") -> Path:
+    path.write_bytes(newline.join(lines).encode(encoding) + newline.encode(encoding))
+    return path
+
+
+def files(tmp_path: Path, *orders: str) -> tuple[Path, Path, Path]:
+    erp = write(tmp_path / "erp-2026-03.csv", [ERP_HEADER, *orders], "utf-8")
+    wechat = write(tmp_path / "wechat-2026-03.csv", WECHAT, "utf-8-sig", "\r\n")
+    bank = write(tmp_path / "bank-2026-03.csv", BANK, "gbk")
+    return erp, wechat, bank
+
+
+def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(ORDERKIT), *map(str, args)],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        check=False,
+        timeout=120,
+    )
+
+
+def test_settle_follows_a_wechat_order_to_the_bank_and_exits_0(tmp_path: Path) -> None:
+    erp, wechat, bank = files(tmp_path, PAID)
+    html, report = tmp_path / "report.html", tmp_path / "report.json"
+    done = run(
+        "settle", "--erp", erp, "--bill", f"wechatpay={wechat}", "--bank", bank,
+        "--tz", "Asia/Shanghai", "--out", html, "--out", report,
+    )  # fmt: skip
+    assert done.returncode == EXIT_OK, done.stderr
+    assert done.stdout == ""
+    assert "wechat-2026-03.csv as wechatpay (utf-8-sig)" in done.stderr
+    assert "bank-2026-03.csv as bank (gbk)" in done.stderr
+    assert "balanced" in done.stderr and "NOT balanced" not in done.stderr
+    data = json.loads(report.read_text(encoding="utf-8"))
+    assert set(data["pairs"]) == {"wechatpay", "bank"}
+    bank_pair = data["pairs"]["bank"]
+    assert [(o["status"], o["right"][0]["record_id"]) for o in bank_pair] == [("matched", "B0001")]
+    assert bank_pair[0]["left"][0]["amount"] == "164.01000"
+    page = html.read_text(encoding="utf-8")
+    assert "erp-2026-03.csv, wechat-2026-03.csv, bank-2026-03.csv" in page
+
+
+def test_settle_exits_1_when_an_order_never_reached_its_channel(tmp_path: Path) -> None:
+    erp, wechat, bank = files(tmp_path, PAID, UNPAID)
+    table = tmp_path / "report.csv"
+    done = run(
+        "settle", "--erp", erp, "--bill", f"wechatpay={wechat}", "--bank", bank,
+        "--out", table, "--lang", "zh",
+    )  # fmt: skip
+    assert done.returncode == EXIT_REFUSED, done.stderr
+    assert "1 outcomes need a person" in done.stderr
+    with table.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {(row["记录号"], row["状态"]) for row in rows if row["状态"] == "unmatched"} == {
+        ("W2", "unmatched")
+    }
+
+
+def test_settle_refuses_a_missing_file_and_a_bill_without_a_channel(tmp_path: Path) -> None:
+    erp, wechat, bank = files(tmp_path, PAID)
+    out = tmp_path / "r.html"
+    missing = run("settle", "--erp", erp, "--bill", f"wechatpay={wechat}",
+                  "--bank", tmp_path / "nope.csv", "--out", out)  # fmt: skip
+    assert missing.returncode == EXIT_FILE, missing.stderr
+    unnamed = run("settle", "--erp", erp, "--bill", str(wechat), "--bank", bank, "--out", out)
+    assert unnamed.returncode == EXIT_REFUSED, unnamed.stderr
+    assert "CHANNEL=FILE" in unnamed.stderr
+    assert not out.exists()
+
+
+def test_reconcile_format_auto_reads_each_file_by_its_header(tmp_path: Path) -> None:
+    erp, wechat, _bank = files(tmp_path, PAID)
+    report = tmp_path / "report.json"
+    done = run("reconcile", "--format", "auto", "--left", erp, "--right", wechat,
+               "--out", report)  # fmt: skip
+    assert done.returncode == EXIT_OK, done.stderr
+    assert "erp-2026-03.csv as the ERP export" in done.stderr
+    assert "wechat-2026-03.csv as wechatpay (utf-8-sig): 3 records" in done.stderr
+    data = json.loads(report.read_text(encoding="utf-8"))
+    sources = {r["source"] for o in data["outcomes"] for r in o["right"]}
+    assert sources == {"wechatpay"}
+    assert {o["status"] for o in data["outcomes"]} <= {"matched", "difference"}
+
+
+def test_reconcile_format_auto_refuses_a_file_no_layout_knows(tmp_path: Path) -> None:
+    erp, _wechat, _bank = files(tmp_path, PAID)
+    mystery = write(tmp_path / "mystery.csv", ["日期,金额,说明", "2026-03-01,1.00,x"], "utf-8")
+    done = run("reconcile", "--format", "auto", "--left", erp, "--right", mystery,
+               "--out", tmp_path / "r.json")  # fmt: skip
+    assert done.returncode == EXIT_REFUSED
+    assert "mystery.csv: no known bill layout" in done.stderr
