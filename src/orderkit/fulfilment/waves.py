@@ -18,7 +18,7 @@ from typing import Final, Literal
 
 import attrs
 
-from orderkit.model._checks import Validator
+from orderkit.model import _checks as check
 from orderkit.model.alerts import Alert
 from orderkit.model.errors import ValidationError
 from orderkit.model.orders import HoldKind, LineStatus, Order, OrderStatus, status_name
@@ -90,14 +90,8 @@ def _ship_from(order: Order) -> date | None:
         ) from None
 
 
-def _positive(name: str) -> Validator:
-    def validate(_instance: object, _attribute: object, value: object) -> None:
-        if value is None:
-            return
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValidationError(name, value, "expected an integer >= 1 or None")
-
-    return validate
+#: A cap of a wave: an integer >= 1, or None for none.
+_CAP: Final = attrs.validators.optional(check.count(minimum=1))
 
 
 def _names(value: object) -> frozenset[str] | None:
@@ -127,8 +121,8 @@ class WavePolicy:
     tz: str = DEFAULT_ACCOUNTING_TZ
     carriers: frozenset[str] | None = attrs.field(default=None, converter=_names)
     regions: frozenset[str] | None = attrs.field(default=None, converter=_names)
-    max_orders: int | None = attrs.field(default=None, validator=_positive("max_orders"))
-    max_lines: int | None = attrs.field(default=None, validator=_positive("max_lines"))
+    max_orders: int | None = attrs.field(default=None, validator=_CAP)
+    max_lines: int | None = attrs.field(default=None, validator=_CAP)
     promise: timedelta = timedelta(hours=48)
     presale_tag: str = "presale"
     carrier_of: Callable[[Order], str | None] | None = None

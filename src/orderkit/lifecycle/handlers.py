@@ -603,7 +603,8 @@ def _concession(order: Order, amount: Money, event: Event) -> list[Adjustment]:
     still worth (so no line goes below zero), each part covering the line's units sold
     now."""
     worth = order.sold_by_line()
-    sold = [(line, units) for line, units in _sold(order) if units]
+    sold_units = order.sold_units
+    sold = [(line, sold_units[line.line_id]) for line in order.lines if sold_units[line.line_id]]
     weights: list[int | Decimal] = [
         max(Decimal(0), worth[line.line_id].amount) for line, _units in sold
     ]
@@ -615,10 +616,6 @@ def _concession(order: Order, amount: Money, event: Event) -> list[Adjustment]:
         for (line, units), part in zip(sold, amount.allocate(weights), strict=True)
         if part.amount
     ]
-
-
-def _sold(order: Order) -> list[tuple[OrderLine, int]]:
-    return [(line, line.quantities[_OPEN] + line.quantities[_SHIPPED]) for line in order.lines]
 
 
 def _outstanding(order: Order) -> dict[str, int]:

@@ -299,15 +299,15 @@ def refund_moves(order: Order, event: Event) -> dict[str, int]:
     wanted = refund_lines(order, event)
     if not (event.data.get("lines") and order.totals.refund_due):
         return wanted
+    by_id = {line.line_id: line for line in order.lines}
     moves: dict[str, int] = {}
-    for line in order.lines:
-        units = wanted.get(line.line_id, 0)
-        out = line.quantities[LineStatus.CANCELLED] + line.quantities[LineStatus.RETURNED]
+    for line_id, units in wanted.items():
+        line = by_id.get(line_id)  # an unknown line reaches the handler's check as it is
+        out = 0 if line is None else (
+            line.quantities[LineStatus.CANCELLED] + line.quantities[LineStatus.RETURNED]
+        )
         if units > out:
-            moves[line.line_id] = units - out
-    for line_id, units in wanted.items():  # unknown lines reach the handler's check
-        if line_id not in moves and all(line.line_id != line_id for line in order.lines):
-            moves[line_id] = units
+            moves[line_id] = units - out
     return moves
 
 

@@ -23,18 +23,15 @@ GroupBy = Literal["channel", "carrier", "region"]
 QUEUES: Final = ("finance", "customer_service", "warehouse", "tech")
 
 
-def _positive(name: str) -> Validator:
+def _duration(name: str, *, allow_zero: bool = False) -> Validator:
+    """A timedelta field: positive, or non-negative with ``allow_zero``."""
+    floor = "non-negative" if allow_zero else "positive"
+
     def validate(_instance: object, _attribute: object, value: object) -> None:
-        if not isinstance(value, timedelta) or value <= timedelta(0):
-            raise DefinitionError("expected a positive timedelta", path=name, value=value)
-
-    return validate
-
-
-def _not_negative(name: str) -> Validator:
-    def validate(_instance: object, _attribute: object, value: object) -> None:
-        if not isinstance(value, timedelta) or value < timedelta(0):
-            raise DefinitionError("expected a non-negative timedelta", path=name, value=value)
+        if not isinstance(value, timedelta) or value < timedelta(0) or (
+            value == timedelta(0) and not allow_zero
+        ):
+            raise DefinitionError(f"expected a {floor} timedelta", path=name, value=value)
 
     return validate
 
@@ -73,16 +70,18 @@ class Rule:
     name: str
     statuses: frozenset[int] = attrs.field(converter=_statuses)
     anchor: Anchor
-    older_than: timedelta = attrs.field(validator=_positive("older_than"))
+    older_than: timedelta = attrs.field(validator=_duration("older_than"))
     route_to: str
     severity: Severity = "warning"
-    for_: timedelta = attrs.field(default=timedelta(0), validator=_not_negative("for_"))
+    for_: timedelta = attrs.field(
+        default=timedelta(0), validator=_duration("for_", allow_zero=True)
+    )
     group_by: GroupBy | None = None
     min_orders: int = 1
     inhibits: tuple[str, ...] = attrs.field(default=(), converter=_names)
-    repeat: timedelta = attrs.field(default=timedelta(hours=4), validator=_positive("repeat"))
+    repeat: timedelta = attrs.field(default=timedelta(hours=4), validator=_duration("repeat"))
     regroup: timedelta = attrs.field(default=timedelta(minutes=5),
-                                     validator=_positive("regroup"))
+                                     validator=_duration("regroup"))
     labels: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
     summary: str = ""
     limit: int = 1000
