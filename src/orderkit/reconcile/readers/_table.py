@@ -39,6 +39,7 @@ __all__ = [
     "cell_time",
     "first_cell",
     "first_name",
+    "income_less_expense",
     "parse_amount",
     "read_table",
 ]
@@ -114,6 +115,16 @@ def cell_amount(cells: Cells, column: str, currency: str, *, required: bool = Tr
         return Money(0, currency)
     return Money(value, currency)
 
+
+
+def income_less_expense(cells: Cells, income: str, expense: str, currency: str) -> Money:
+    """A row's signed amount from its income and expense columns (an expense written
+    with or without its minus sign); a row filling both is refused naming ``expense``."""
+    money_in = cell_amount(cells, income, currency, required=False)
+    money_out = cell_amount(cells, expense, currency, required=False)
+    if money_in and money_out:
+        raise ValidationError(expense, cells[expense], "a row has income or expense, not both")
+    return money_in - abs(money_out)
 
 def cell_time(cells: Cells, column: str, *, source_tz: str, date_format: str | None) -> datetime:
     """The cell as an aware UTC datetime, read in ``source_tz`` when it has no offset."""

@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Final
 
 from orderkit.model.errors import ValidationError
-from orderkit.reconcile.readers._table import Cells, Progress, cell_amount, cell_time, read_table
+from orderkit.reconcile.readers._table import (
+    Cells,
+    Progress,
+    cell_amount,
+    cell_time,
+    income_less_expense,
+    read_table,
+)
 from orderkit.reconcile.readers.categories import categorise, kind_of
 from orderkit.reconcile.records import Record, Rejected
 
@@ -97,13 +104,7 @@ def read_alipay_statement(
     """
 
     def parse(cells: Cells) -> Sequence[Record]:
-        income = cell_amount(cells, _INCOME, "CNY", required=False)
-        expense = cell_amount(cells, _EXPENSE, "CNY", required=False)
-        if income and expense:
-            raise ValidationError(
-                _EXPENSE, cells[_EXPENSE], "a row has income or expense, not both"
-            )
-        amount = income - abs(expense)
+        amount = income_less_expense(cells, _INCOME, _EXPENSE, "CNY")
         record_id = cells["账务流水号"]
         if not record_id:
             raise ValidationError("账务流水号", record_id, "expected the account entry number")
@@ -290,13 +291,7 @@ def read_alipay_qianniu(
     """
 
     def parse(cells: Cells) -> Sequence[Record]:
-        income = cell_amount(cells, "收入（+元）", "CNY", required=False)
-        expense = cell_amount(cells, "支出（-元）", "CNY", required=False)
-        if income and expense:
-            raise ValidationError(
-                "支出（-元）", cells["支出（-元）"], "a row has income or expense, not both"
-            )
-        amount = income - abs(expense)
+        amount = income_less_expense(cells, "收入（+元）", "支出（-元）", "CNY")
         record_id = cells["支付宝流水号"]
         if not record_id:
             raise ValidationError("支付宝流水号", record_id, "expected the account entry number")

@@ -16,14 +16,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Final
 
-from orderkit.model.errors import ValidationError
 from orderkit.reconcile.readers._table import (
     LINE,
     Cells,
     Progress,
-    cell_amount,
     cell_time,
     first_name,
+    income_less_expense,
     read_table,
 )
 from orderkit.reconcile.readers.categories import categorise, kind_of
@@ -57,13 +56,7 @@ def read_pdd_bill(
     def parse(cells: Cells) -> Sequence[Record]:
         income_column = first_name(cells, _INCOME)
         expense_column = first_name(cells, _EXPENSE)
-        income = cell_amount(cells, income_column, "CNY", required=False)
-        expense = cell_amount(cells, expense_column, "CNY", required=False)
-        if income and expense:
-            raise ValidationError(
-                expense_column, cells[expense_column], "a row has income or expense, not both"
-            )
-        amount = income - abs(expense)
+        amount = income_less_expense(cells, income_column, expense_column, "CNY")
         business = cells.get("账务类型", "")
         category = categorise(business, amount.amount)
         if category == "adjustment":
