@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from orderkit.testing.browser import find_chromium
 from orderkit.testing.postgres import server_for_tests
 
 
@@ -34,3 +35,14 @@ def pg_dsn() -> Iterator[str]:
     finally:
         if cluster is not None:
             cluster.stop()
+
+
+@pytest.fixture
+def chromium() -> str:
+    """The Chromium to look at pages with: required in CI, a skip elsewhere."""
+    found = find_chromium()
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is required in CI to check pages as a browser sees them")
+        pytest.skip("chromium is not installed")  # CI fails any skipped test (see above)
+    return found

@@ -4,11 +4,7 @@ browser sees it."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from datetime import UTC, datetime, timedelta
-from html.parser import HTMLParser
 from pathlib import Path
 
 import attrs
@@ -18,6 +14,7 @@ from orderkit import OrderStatus, Shipment
 from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteWatchState
 from orderkit.cli import EXIT_FILE, EXIT_OK, EXIT_REFUSED, main
 from orderkit.testing import ManualClock
+from orderkit.testing.browser import PageParts, browser_dom
 from orderkit.testing.samples import sample_order
 from orderkit.watch import Watcher
 
@@ -26,37 +23,6 @@ HOSTILE = "<script>alert(1)</script>"
 
 PAGE_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "div",
              "table", "tr", "th", "td", "svg", "g", "rect", "line", "text"}
-
-
-class _Page(HTMLParser):
-    """Elements, attributes and text of a page, as a parser sees them."""
-
-    def __init__(self, html: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self.tags: list[str] = []
-        self.attributes: set[str] = set()
-        self.chunks: list[str] = []
-        self._skip = 0
-        self.feed(html)
-        self.close()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append(tag)
-        self.attributes.update(name for name, _ in attrs)
-        if tag == "style":
-            self._skip += 1
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "style":
-            self._skip -= 1
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.chunks.append(data)
-
-    @property
-    def text(self) -> str:
-        return "".join(self.chunks)
 
 
 def _shop(path: Path) -> None:
@@ -88,26 +54,8 @@ def _shop(path: Path) -> None:
     Watcher(repo, Quiet(), clock=ManualClock(NOW), state=SQLiteWatchState(path)).run_once()
 
 
-def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is required in CI to check the page as a browser sees it")
-        pytest.skip("chromium is not installed")  # CI fails any skipped test (conftest.py)
-    return found
-
-
-def _browser_dom(page: Path, profile: Path) -> str:
-    done = subprocess.run(
-        [_chromium(), "--headless", "--no-sandbox", "--disable-gpu",
-         f"--user-data-dir={profile}", "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, encoding="utf-8", timeout=120, check=True,
-    )
-    return done.stdout
-
-
 def test_the_health_page_shows_kpis_stuck_orders_delays_and_alerts_as_svg(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], chromium: str
 ) -> None:
     db = tmp_path / "shop.db"
     _shop(db)
@@ -122,7 +70,7 @@ def test_the_health_page_shows_kpis_stuck_orders_delays_and_alerts_as_svg(
     # Self-contained and inert: no script, no link out, input only as escaped text.
     assert "<script" not in html and "src=" not in html and "href=" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    parsed = _Page(html)
+    parsed = PageParts(html)
     assert set(parsed.tags) <= PAGE_TAGS, set(parsed.tags) - PAGE_TAGS
     assert parsed.tags.count("svg") == 4
     for words in ("orderkit health: 2026-03-02", "unshipped 24 h after payment",
@@ -131,8 +79,8 @@ def test_the_health_page_shows_kpis_stuck_orders_delays_and_alerts_as_svg(
                   f"outlet {HOSTILE}"[7:], "pending_payment_stale:Q-1"):
         assert words in parsed.text, words
 
-    dom = _browser_dom(out, tmp_path / "profile")
-    shown = _Page(dom)
+    dom = browser_dom(chromium, out, tmp_path / "profile")
+    shown = PageParts(dom)
     assert "script" not in shown.tags
     assert shown.tags.count("svg") == 4 and shown.tags.count("rect") >= 10
     assert HOSTILE in shown.text  # the carrier's name, shown as text

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import csv
-import os
-import shutil
-import subprocess
 from datetime import UTC, datetime
 from decimal import Decimal
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -19,6 +15,7 @@ from orderkit.model.money import Money
 from orderkit.reconcile import Record, Rejected, reconcile
 from orderkit.reconcile.readers import BankColumns, read_bank_csv, read_erp_csv
 from orderkit.reconcile.report import render_html, spreadsheet_safe, write_csv, write_html
+from orderkit.testing.browser import PageParts, browser_dom
 
 ROOT = Path(__file__).parents[3]
 ERP = ROOT / "tests" / "fixtures" / "reconcile" / "erp_2026-02-16.csv"
@@ -46,37 +43,6 @@ REPORT_TAGS = {
     "td",
 }
 REPORT_ATTRIBUTES = {"lang", "charset", "class"}
-
-
-class _Page(HTMLParser):
-    """The elements, attributes and text of a page, as a browser's parser sees them."""
-
-    def __init__(self, html: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self.tags: list[str] = []
-        self.attributes: set[str] = set()
-        self.chunks: list[str] = []
-        self._skip = 0
-        self.feed(html)
-        self.close()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append(tag)
-        self.attributes.update(name for name, _ in attrs)
-        if tag == "style":
-            self._skip += 1
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "style":
-            self._skip -= 1
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.chunks.append(data)
-
-    @property
-    def text(self) -> str:
-        return "".join(self.chunks)
 
 
 def _hostile_bank_statement(path: Path) -> Path:
@@ -107,36 +73,7 @@ def _hostile_result(tmp_path: Path) -> object:
     return reconcile(read_erp_csv(ERP), bank)
 
 
-def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is required in CI to check the report as a browser sees it")
-        pytest.skip("chromium is not installed")  # CI fails any skipped test (conftest.py)
-    return found
-
-
-def _browser_dom(page: Path, profile: Path) -> str:
-    done = subprocess.run(
-        [
-            _chromium(),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            f"--user-data-dir={profile}",
-            "--dump-dom",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=120,
-        check=True,
-    )
-    return done.stdout
-
-
-def test_bank_memo_with_a_script_is_shown_as_text(tmp_path: Path) -> None:
+def test_bank_memo_with_a_script_is_shown_as_text(tmp_path: Path, chromium: str) -> None:
     result = _hostile_result(tmp_path)
     page = write_html(result, tmp_path / "report.html")  # type: ignore[arg-type]
     html = page.read_text(encoding="utf-8")
@@ -144,15 +81,15 @@ def test_bank_memo_with_a_script_is_shown_as_text(tmp_path: Path) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "&lt;td onclick=&quot;alert(2)&quot;&gt;SO20260216000899&lt;/td&gt;" in html
     assert SCRIPT not in html and "<td onclick" not in html and "<img" not in html
-    parsed = _Page(html)
+    parsed = PageParts(html)
     assert set(parsed.tags) <= REPORT_TAGS
     assert parsed.attributes <= REPORT_ATTRIBUTES
     for shown in (f"CMB-1{SCRIPT}", CELL, IMAGE):
         assert shown in parsed.text
 
     # The page as a browser builds it: no element from the input, the text as text.
-    dom = _browser_dom(page, tmp_path / "profile")
-    seen = _Page(dom)
+    dom = browser_dom(chromium, page, tmp_path / "profile")
+    seen = PageParts(dom)
     assert "script" not in seen.tags and "img" not in seen.tags
     assert seen.attributes <= REPORT_ATTRIBUTES  # no onclick, no data-pwned
     assert f"CMB-1{SCRIPT}" in seen.text
@@ -255,7 +192,7 @@ def test_no_input_text_adds_an_element_or_an_attribute_to_the_html(
         Record("bank", ref + record_id, None, Money("9.00", "CNY"), at),
         Rejected("bank", value, 3, value, value, reason, value),
     ]
-    page = _Page(render_html(reconcile(left, right)))
+    page = PageParts(render_html(reconcile(left, right)))
     assert set(page.tags) <= REPORT_TAGS
     assert page.attributes <= REPORT_ATTRIBUTES
     assert record_id in page.text and value in page.text and reason in page.text

@@ -4,9 +4,6 @@ difference with its date and memo; checked in the DOM a browser builds."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -16,15 +13,7 @@ import pytest
 from orderkit.model.money import Money
 from orderkit.reconcile import Record, Rules, reconcile
 from orderkit.reconcile.report import format_amount, write_report
-
-
-def browser() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is required in CI to check the report as a browser sees it")
-        pytest.skip("chromium is not installed")  # CI fails any skipped test (conftest.py)
-    return found
+from orderkit.testing.browser import browser_dom
 
 
 @pytest.mark.parametrize(
@@ -43,7 +32,9 @@ def test_amounts_are_shown_to_the_minor_unit_with_thousands_separators(
     assert format_amount(Decimal(value), currency) == text
 
 
-def test_the_report_header_and_differences_read_as_finance_needs(tmp_path: Path) -> None:
+def test_the_report_header_and_differences_read_as_finance_needs(
+    tmp_path: Path, chromium: str
+) -> None:
     at = datetime(2026, 3, 31, 15, 30, tzinfo=UTC)  # 23:30 on the 31st in Beijing
     erp = [Record("erp", "E1", "SO20260331000001", Money("1234567.50", "CNY"), at)]
     bank = [
@@ -59,23 +50,7 @@ def test_the_report_header_and_differences_read_as_finance_needs(tmp_path: Path)
     cutoff = datetime(2026, 3, 31, 16, 0, tzinfo=UTC)  # midnight, 1 April, in Beijing
     result = reconcile(erp, bank, rules=Rules(cutoff=cutoff))
     page = write_report(result, tmp_path / "r.html", files=("erp.csv", "bank-2026-03.csv"))
-    done = subprocess.run(
-        [
-            browser(),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--dump-dom",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=120,
-        check=True,
-    )
-    dom = done.stdout
+    dom = browser_dom(chromium, page, tmp_path / "profile")
     assert "cut-off 2026-04-01 00:00 (Asia/Shanghai)" in dom
     assert "records dated 2026-03-31 – 2026-03-31 (Asia/Shanghai)" in dom
     assert "files: erp.csv, bank-2026-03.csv" in dom
