@@ -211,7 +211,7 @@ def _health(args: argparse.Namespace) -> int:
         alerts = list(episodes.values())
     resolved = state.history(since=month.bounds()[0], limit=500)
     page = write_health_page(args.out, report, carriers, alerts, resolved=resolved)
-    print(f"health {day.label}: index {report.index}, {len(report.alerts)} KPI(s) past their"
+    print(f"health {day.label}: index {report.index_text}, {len(report.alerts)} KPI(s) past their"
           f" threshold; {page}", flush=True)
     return EXIT_OK
 

@@ -99,3 +99,17 @@ def test_health_refuses_a_missing_file_and_a_bad_period(
     err = capsys.readouterr().err
     assert "--period" in err and "March" in err
     assert not out.exists()
+
+
+def test_a_day_with_nothing_measured_says_so_instead_of_a_perfect_index(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], chromium: str
+) -> None:
+    db = tmp_path / "quiet.db"
+    SQLiteOrderRepository(db)  # no order, no sync, no reconciliation, no retries
+    out = tmp_path / "health.html"
+    assert main(["health", "--db", str(db), "--out", str(out), "--period", "2026-03-02",
+                 "--now", NOW.isoformat()]) == EXIT_OK
+    assert capsys.readouterr().out.startswith("health 2026-03-02: index not measured, 0 KPI")
+    shown = PageParts(browser_dom(chromium, out, tmp_path / "profile"))
+    assert "health index not measured" in shown.text
+    assert "health index 100" not in shown.text

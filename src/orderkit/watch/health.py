@@ -123,7 +123,8 @@ class HealthReport:
     """The health of ``period`` as of ``as_of``: the KPIs (``kpis``), the orders created
     in the period by status (``orders_by_status``), the open orders stuck by status
     (``stuck``, against :data:`STUCK_AFTER`), the sync lag percentiles (``lag``: p50,
-    p90, p99, empty when no lag was given) and the health ``index`` (0 to 100)."""
+    p90, p99, empty when no lag was given) and the health ``index`` (0 to 100; ``None``,
+    "not measured", when no KPI was measured: a quiet day is not a perfect one)."""
 
     period: AccountingPeriod
     as_of: datetime
@@ -132,7 +133,7 @@ class HealthReport:
     stuck: Mapping[int, int]
     stuck_after: Mapping[int, timedelta]
     lag: Mapping[str, timedelta]
-    index: Decimal
+    index: Decimal | None
 
     def kpi(self, name: str) -> Kpi:
         """The KPI named ``name``; :class:`ValidationError` when there is none."""
@@ -140,6 +141,12 @@ class HealthReport:
             if found.name == name:
                 return found
         raise ValidationError("name", name, f"expected one of {', '.join(WEIGHTS)}")
+
+    @property
+    def index_text(self) -> str:
+        """The index as shown on the page and by ``orderkit health``: ``"24.8"``, or
+        ``"not measured"``."""
+        return "not measured" if self.index is None else str(self.index)
 
     @property
     def alerts(self) -> tuple[Kpi, ...]:
@@ -261,8 +268,8 @@ def health(
                         _index(kpis))
 
 
-def _index(kpis: Iterable[Kpi]) -> Decimal:
-    """100 x the weighted mean of the measured KPIs' scores (100 when none is)."""
+def _index(kpis: Iterable[Kpi]) -> Decimal | None:
+    """100 x the weighted mean of the measured KPIs' scores (``None`` when none is)."""
     weight = Decimal(0)
     total = Decimal(0)
     for kpi in kpis:
@@ -270,7 +277,7 @@ def _index(kpis: Iterable[Kpi]) -> Decimal:
             weight += WEIGHTS[kpi.name]
             total += WEIGHTS[kpi.name] * kpi.score
     if not weight:
-        return Decimal("100.0")
+        return None
     return (Decimal(100) * total / weight).quantize(Decimal("0.1"))
 
 

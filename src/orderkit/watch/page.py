@@ -327,7 +327,8 @@ def health_page(
         tag("p", f"as of {report.as_of.isoformat(timespec='seconds')};"
                  f" {sum(report.orders_by_status.values())} orders placed in the period",
             cls="muted"),
-        tag("div", f"health index {report.index}", cls="index " + ("good" if good else "bad")),
+        tag("div", f"health index {report.index_text}",
+            cls="index " + ("muted" if report.index is None else "good" if good else "bad")),
         tag("p", f"{len(report.alerts)} KPI(s) past their threshold", cls="muted"),
     ])
     lag = ", ".join(f"{name} {value}" for name, value in report.lag.items())

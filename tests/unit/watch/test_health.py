@@ -18,6 +18,7 @@ from orderkit.lifecycle.ports import OrderRepository
 from orderkit.model.time import accounting_period
 from orderkit.testing.samples import sample_order
 from orderkit.watch import Thresholds, health
+from orderkit.watch.page import health_page
 
 DAY = accounting_period(datetime(2026, 3, 2, 1, 0, tzinfo=UTC))  # 2026-03-02 in Shanghai
 START = DAY.bounds()[0]
@@ -67,7 +68,7 @@ def test_a_days_kpis_against_their_thresholds_and_the_index(store: str, tmp_path
     assert report.orders_by_status == {S.PENDING_PAYMENT: 1, S.PAID: 1, S.SHIPPED: 16,
                                        S.CANCELLED: 2}
     # 100 x (25 x 0.0196 + 20 x 0 + 15 x 0.375 + 15 x 0.188 + 15 x 0.5 + 10 x 0.833) / 100
-    assert report.index == Decimal("24.8")
+    assert (report.index, report.index_text) == (Decimal("24.8"), "24.8")
 
 
 def test_what_is_not_given_is_not_measured_and_left_out_of_the_index() -> None:
@@ -76,7 +77,10 @@ def test_what_is_not_given_is_not_measured_and_left_out_of_the_index() -> None:
     assert [k.name for k in report.kpis if k.value is None] == [
         "unshipped_24h", "stuck", "cancellation_rate", "reconciliation_difference",
         "status_sync_rate", "retry_rate"]
-    assert report.alerts == () and report.index == Decimal("100.0") and report.lag == {}
+    assert report.alerts == () and report.lag == {}
+    assert (report.index, report.index_text) == (None, "not measured")  # not a perfect 100
+    page = health_page(report)
+    assert "health index not measured" in page and "health index 100" not in page
     a_day_of_orders(repo)
     strict = health(repo, DAY, now=START + timedelta(hours=30),
                     thresholds=Thresholds(cancellation_rate=Decimal("0.2")))
