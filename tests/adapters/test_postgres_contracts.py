@@ -10,6 +10,7 @@ from orderkit.adapters.postgres import (
     PostgresOrderRepository,
     PostgresReconIdSequence,
     PostgresSyncStore,
+    PostgresWatchState,
 )
 from orderkit.idempotency.ports import IdempotencyStore
 from orderkit.inventory.ports import InventoryStore
@@ -23,8 +24,10 @@ from orderkit.testing.contracts import (
     OutboxStoreContract,
     ReconIdSequenceContract,
     SyncStoreContract,
+    WatchStateContract,
 )
 from orderkit.testing.postgres import fresh_schema
+from orderkit.watch.ports import WatchState
 
 
 class _OnPostgres:
@@ -69,3 +72,12 @@ class TestPostgresReconIdSequence(_OnPostgres, ReconIdSequenceContract):
 class TestPostgresSyncStore(_OnPostgres, SyncStoreContract):
     def create_store(self) -> SyncStore:
         return PostgresSyncStore(self.dsn, schema=fresh_schema())
+
+
+class TestPostgresWatchState(_OnPostgres, WatchStateContract):
+    def create_state(self) -> WatchState:
+        return PostgresWatchState(self.dsn, schema=fresh_schema())
+
+    def create_peer(self, state: WatchState) -> WatchState:
+        assert isinstance(state, PostgresWatchState)
+        return PostgresWatchState(self.dsn, schema=state.database.schema)

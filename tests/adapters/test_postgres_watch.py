@@ -86,3 +86,31 @@ def test_two_watcher_processes_on_postgres_send_each_alert_once(pg_dsn: str) -> 
     restarted = Watcher(PostgresOrderRepository(pg_dsn, schema=schema), Inbox(),
                         clock=ManualClock(NOW), state=PostgresWatchState(pg_dsn, schema=schema))
     assert restarted.run_once().raised == ()
+
+
+def test_a_schema_of_version_1_gets_the_history_and_keeps_its_open_episodes(
+    pg_dsn: str,
+) -> None:
+    import psycopg
+
+    schema = fresh_schema("watch")
+    PostgresWatchState(pg_dsn, schema=schema)
+    first = Episode("pending_payment_stale:P-1", "pending_payment_stale", "", "firing",
+                    ("P-1",), T0, T0, T0, 1)
+    with psycopg.connect(pg_dsn, autocommit=True) as admin:  # as the first release left it
+        admin.execute(f"DROP TABLE {schema}.watch_history")
+        admin.execute(f"UPDATE {schema}.schema_version SET version = 1"
+                      " WHERE component = 'watch'")
+        admin.execute(  # its text had no resolved_at
+            f"INSERT INTO {schema}.watch_episodes (key, body) VALUES (%s, %s)",
+            (first.key, '{"fired_at": "2026-03-02T01:00:00+00:00", "first_seen":'
+             ' "2026-03-02T01:00:00+00:00", "group": "", "key": "pending_payment_stale:P-1",'
+             ' "last_sent": "2026-03-02T01:00:00+00:00", "orders": ["P-1"], "rule":'
+             ' "pending_payment_stale", "sent": 1, "state": "firing"}'))
+    later = f"{pg_dsn} application_name=after-the-upgrade"  # no memory of the first check
+    state = PostgresWatchState(later, schema=schema)
+    assert state.database.schema_version("watch") == 2
+    with state.cycle() as episodes:
+        assert dict(episodes) == {first.key: first}
+        episodes[first.key] = attrs.evolve(first, state="resolved", resolved_at=NOW)
+    assert state.history() == [attrs.evolve(first, state="resolved", resolved_at=NOW)]

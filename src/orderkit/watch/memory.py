@@ -8,7 +8,7 @@ from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from datetime import datetime
 
-from orderkit.watch.ports import Episode
+from orderkit.watch.ports import Episode, checked_history
 
 __all__ = ["MemoryWatchState"]
 
@@ -33,7 +33,8 @@ class MemoryWatchState:
             self._history.extend(closed)
 
     def history(self, *, since: datetime | None = None, limit: int = 100) -> list[Episode]:
-        """Resolved episodes, newest resolution first."""
+        """Resolved episodes, newest resolution first (ties by key, last first)."""
+        since, limit = checked_history(since, limit)
         with self._lock:
             found = [e for e in self._history
                      if since is None or (e.resolved_at is not None and e.resolved_at >= since)]

@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 import attrs
 
+from orderkit.model.errors import ValidationError
+from orderkit.model.time import ensure_aware
+
 if TYPE_CHECKING:
     from orderkit.model.orders import Order
 
@@ -21,6 +24,7 @@ __all__ = [
     "PaymentStatus",
     "WatchHistory",
     "WatchState",
+    "checked_history",
 ]
 
 EpisodeState = Literal["pending", "firing", "inhibited", "resolved"]
@@ -62,13 +66,26 @@ class WatchState(Protocol):
 
 @runtime_checkable
 class WatchHistory(Protocol):
-    """The resolved episodes a :class:`WatchState` kept (optional; the memory and SQLite
-    states have it), for the health page's alert history."""
+    """The resolved episodes a :class:`WatchState` kept (optional for a host's own state;
+    the memory, SQLite and PostgreSQL states have it), for the health page's alert
+    history."""
 
     def history(self, *, since: datetime | None = None, limit: int = 100) -> list[Episode]:
-        """Resolved episodes, newest resolution first, resolved at or after ``since``
-        (aware) when given, at most ``limit``."""
+        """Resolved episodes, newest resolution first (ties by key, last first),
+        resolved at or after ``since`` (aware) when given, at most ``limit`` (>= 1).
+        A naive ``since`` or a bad ``limit`` raises
+        :class:`~orderkit.model.errors.ValidationError` naming it."""
         ...
+
+
+def checked_history(since: object, limit: object) -> tuple[datetime | None, int]:
+    """:meth:`WatchHistory.history`'s arguments, checked: ``since`` aware (or ``None``),
+    ``limit`` an integer >= 1."""
+    if since is not None:
+        since = ensure_aware(since, path="since")
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValidationError("limit", limit, "expected an integer >= 1")
+    return since, limit
 
 
 class PaymentStatus(StrEnum):

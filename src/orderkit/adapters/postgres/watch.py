@@ -12,14 +12,15 @@ take turns and never send the same alert twice.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Final
 
+from orderkit.adapters._episodes import dump_episode as _dump
+from orderkit.adapters._episodes import load_episode as _load
 from orderkit.adapters.postgres._db import Database
-from orderkit.watch.ports import Episode
+from orderkit.watch.ports import Episode, checked_history
 
 __all__ = ["PostgresWatchState"]
 
@@ -30,38 +31,24 @@ MIGRATIONS: Final = (
         body text NOT NULL
     )
     """,
+    # 2: resolved episodes are kept, for the health page's alert history.
+    """
+    CREATE TABLE {s}.watch_history (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        key text NOT NULL,
+        resolved_at timestamptz NOT NULL,
+        body text NOT NULL
+    );
+    CREATE INDEX watch_history_by_resolved_at ON {s}.watch_history (resolved_at)
+    """,
 )
 
 
-def _dump(episode: Episode) -> str:
-    def iso(value: datetime | None) -> str | None:
-        return None if value is None else value.isoformat()
-
-    return json.dumps({
-        "key": episode.key, "rule": episode.rule, "group": episode.group,
-        "state": episode.state, "orders": list(episode.orders),
-        "first_seen": iso(episode.first_seen), "fired_at": iso(episode.fired_at),
-        "last_sent": iso(episode.last_sent), "sent": episode.sent,
-    }, ensure_ascii=False, sort_keys=True)
-
-
-def _load(body: str) -> Episode:
-    data = json.loads(body)
-
-    def when(value: str | None) -> datetime | None:
-        return None if value is None else datetime.fromisoformat(value)
-
-    first_seen = when(data["first_seen"])
-    assert first_seen is not None
-    return Episode(data["key"], data["rule"], data["group"], data["state"],
-                   tuple(data["orders"]), first_seen, when(data["fired_at"]),
-                   when(data["last_sent"]), data["sent"])
-
-
 class PostgresWatchState:
-    """Open alert episodes in table ``watch_episodes`` (component ``watch`` of
-    ``schema_version``, version 1); a cycle is one transaction under a
-    transaction-level advisory lock, so watcher processes take turns.
+    """Open alert episodes in table ``watch_episodes``, resolved ones in
+    ``watch_history`` (component ``watch`` of ``schema_version``, version 2); a cycle is
+    one transaction under a transaction-level advisory lock, so watcher processes take
+    turns, and an episode resolved in it moves to the history in the same transaction.
 
     ``source`` and ``schema`` as for the other PostgreSQL adapters. A cycle opened
     inside another adapter's block on the same source (``repository.atomic()``, or the
@@ -90,7 +77,9 @@ class PostgresWatchState:
             before: dict[str, str] = dict(rows)
             working = {key: _load(body) for key, body in rows}
             yield working
-            after = {key: _dump(episode) for key, episode in working.items()}
+            closed = [e for e in working.values() if e.state == "resolved"]
+            after = {key: _dump(episode) for key, episode in working.items()
+                     if episode.state != "resolved"}
             gone = [key for key in before if key not in after]
             changed = [(key, body) for key, body in after.items() if before.get(key) != body]
             if gone:
@@ -106,3 +95,27 @@ class PostgresWatchState:
                         ),
                         changed,
                     )
+            if closed:
+                with conn.cursor() as cursor:
+                    cursor.executemany(
+                        db.sql(
+                            "INSERT INTO {s}.watch_history (key, resolved_at, body)"
+                            " VALUES (%s, %s, %s)"
+                        ),
+                        [(e.key, e.resolved_at or e.first_seen, _dump(e)) for e in closed],
+                    )
+
+    def history(self, *, since: datetime | None = None, limit: int = 100) -> list[Episode]:
+        """Resolved episodes from ``watch_history``, newest resolution first (ties by
+        key in code point order, last first), through the index on ``resolved_at``."""
+        since, limit = checked_history(since, limit)
+        db = self._db
+        where = "" if since is None else " WHERE resolved_at >= %s"
+        params: tuple[object, ...] = (limit,) if since is None else (since, limit)
+        sql = db.sql(
+            f"SELECT body FROM {{s}}.watch_history{where}"
+            ' ORDER BY resolved_at DESC, key COLLATE "C" DESC, id DESC LIMIT %s'
+        )
+        rows = db.run("watch history", lambda conn: conn.execute(sql, params).fetchall(),
+                      single=True)
+        return [_load(body) for (body,) in rows]

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Final
 
+from orderkit.adapters._episodes import dump_episode as _dump
+from orderkit.adapters._episodes import load_episode as _load
 from orderkit.adapters.sqlite._db import Database
-from orderkit.watch.ports import Episode
+from orderkit.watch.ports import Episode, checked_history
 
 __all__ = ["SQLiteWatchState"]
 
@@ -36,32 +37,6 @@ _MIGRATIONS: Final = (
 def _utc(value: datetime) -> str:
     """A sortable text instant (UTC, microseconds always shown)."""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
-
-
-def _dump(episode: Episode) -> str:
-    def iso(value: datetime | None) -> str | None:
-        return None if value is None else value.isoformat()
-
-    return json.dumps({
-        "key": episode.key, "rule": episode.rule, "group": episode.group,
-        "state": episode.state, "orders": list(episode.orders),
-        "first_seen": iso(episode.first_seen), "fired_at": iso(episode.fired_at),
-        "last_sent": iso(episode.last_sent), "sent": episode.sent,
-        "resolved_at": iso(episode.resolved_at),
-    }, ensure_ascii=False, sort_keys=True)
-
-
-def _load(body: str) -> Episode:
-    data = json.loads(body)
-
-    def when(value: str | None) -> datetime | None:
-        return None if value is None else datetime.fromisoformat(value)
-
-    first_seen = when(data["first_seen"])
-    assert first_seen is not None
-    return Episode(data["key"], data["rule"], data["group"], data["state"],
-                   tuple(data["orders"]), first_seen, when(data["fired_at"]),
-                   when(data["last_sent"]), data["sent"], when(data.get("resolved_at")))
 
 
 class SQLiteWatchState:
@@ -101,13 +76,15 @@ class SQLiteWatchState:
                 )
 
     def history(self, *, since: datetime | None = None, limit: int = 100) -> list[Episode]:
-        """Resolved episodes from ``watch_history``, newest resolution first."""
+        """Resolved episodes from ``watch_history``, newest resolution first (ties by
+        key, last first), through the index on ``resolved_at``."""
+        since, limit = checked_history(since, limit)
         sql = "SELECT body FROM watch_history"
         params: tuple[object, ...] = ()
         if since is not None:
             sql += " WHERE resolved_at >= ?"
             params = (_utc(since),)
-        sql += " ORDER BY resolved_at DESC, id DESC LIMIT ?"
+        sql += " ORDER BY resolved_at DESC, key DESC, id DESC LIMIT ?"
         with self._db.read("watch history") as conn:
             rows = conn.execute(sql, (*params, limit)).fetchall()
         return [_load(body) for (body,) in rows]

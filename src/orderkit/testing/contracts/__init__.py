@@ -14,6 +14,7 @@ from orderkit.testing.contracts.orders import OrderRepositoryContract
 from orderkit.testing.contracts.outbox import OutboxStoreContract
 from orderkit.testing.contracts.sequences import ReconIdSequenceContract
 from orderkit.testing.contracts.sync import SyncStoreContract
+from orderkit.testing.contracts.watch import WatchStateContract
 
 __all__ = [
     "IdempotencyStoreContract",
@@ -22,4 +23,5 @@ __all__ = [
     "OutboxStoreContract",
     "ReconIdSequenceContract",
     "SyncStoreContract",
+    "WatchStateContract",
 ]

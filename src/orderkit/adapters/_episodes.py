@@ -1,0 +1,41 @@
+"""What the SQLite and PostgreSQL watch states share: an alert episode as JSON text."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from orderkit.watch.ports import Episode
+
+__all__ = ["dump_episode", "load_episode"]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _when(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def dump_episode(episode: Episode) -> str:
+    """``episode`` as canonical JSON text (keys sorted), every instant in ISO 8601 with
+    its offset, so an unchanged episode dumps to the same text."""
+    return json.dumps({
+        "key": episode.key, "rule": episode.rule, "group": episode.group,
+        "state": episode.state, "orders": list(episode.orders),
+        "first_seen": _iso(episode.first_seen), "fired_at": _iso(episode.fired_at),
+        "last_sent": _iso(episode.last_sent), "sent": episode.sent,
+        "resolved_at": _iso(episode.resolved_at),
+    }, ensure_ascii=False, sort_keys=True)
+
+
+def load_episode(body: str) -> Episode:
+    """The episode :func:`dump_episode` wrote (text without ``resolved_at``, as the
+    first PostgreSQL release wrote it, reads as not resolved)."""
+    data = json.loads(body)
+    first_seen = _when(data["first_seen"])
+    assert first_seen is not None
+    return Episode(data["key"], data["rule"], data["group"], data["state"],
+                   tuple(data["orders"]), first_seen, _when(data["fired_at"]),
+                   _when(data["last_sent"]), data["sent"], _when(data.get("resolved_at")))

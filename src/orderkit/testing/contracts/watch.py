@@ -1,0 +1,168 @@
+"""The contract every ``WatchState`` keeps, with its ``WatchHistory``.
+
+Subclass :class:`WatchStateContract` as ``Test...`` and implement
+:meth:`~WatchStateContract.create_state`. Where two state objects can share one backing
+store (two watcher processes on one SQLite file or PostgreSQL schema), also implement
+:meth:`~WatchStateContract.create_peer`, so that episodes and the history are proven to
+outlive the object that wrote them and cycles of two objects to take turns (by default
+a state is its own peer).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import attrs
+
+from orderkit.model.errors import ValidationError
+from orderkit.watch.ports import Episode, WatchHistory, WatchState
+
+__all__ = ["WatchStateContract"]
+
+_T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+_M = timedelta(minutes=1)
+
+
+def _episode(key: str, **changes: object) -> Episode:
+    base = Episode(key, key.split(":")[0], "", "firing", (key.split(":")[-1], "B-2"), _T0,
+                   fired_at=_T0 + _M, last_sent=_T0 + _M, sent=1)
+    return attrs.evolve(base, **changes)
+
+
+def _resolved(key: str, minutes: int) -> Episode:
+    return _episode(key, state="resolved", resolved_at=_T0 + minutes * _M)
+
+
+def _refused(call: Callable[[], object]) -> ValidationError:
+    try:
+        call()
+    except ValidationError as error:
+        return error
+    raise AssertionError("expected ValidationError")
+
+
+def _open(state: WatchState) -> dict[str, Episode]:
+    with state.cycle() as episodes:
+        return dict(episodes)
+
+
+class WatchStateContract:
+    """Subclass as ``Test...`` and implement :meth:`create_state`."""
+
+    def create_state(self) -> WatchState:
+        """Return a new, empty state that also keeps a :class:`WatchHistory`."""
+        raise NotImplementedError
+
+    def create_peer(self, state: WatchState) -> WatchState:
+        """Another object on ``state``'s backing store (a restarted or second watcher
+        process); by default ``state`` itself."""
+        return state
+
+    def _history(self, state: WatchState) -> WatchHistory:
+        assert isinstance(state, WatchHistory), "the state keeps no history"
+        return state
+
+    def test_episodes_written_in_a_cycle_read_back_in_the_next(self) -> None:
+        state = self.create_state()
+        assert _open(state) == {}
+        pending = Episode("late:A", "late", "tmall", "pending", ("A",), _T0)
+        firing = _episode("stale:绿茶-1", first_seen=_T0.astimezone(ZoneInfo("Asia/Shanghai")))
+        with state.cycle() as episodes:
+            episodes[pending.key] = pending
+            episodes[firing.key] = firing
+        assert _open(self.create_peer(state)) == {pending.key: pending, firing.key: firing}
+        with state.cycle() as episodes:
+            episodes[pending.key] = attrs.evolve(pending, state="firing", fired_at=_T0 + _M,
+                                                 last_sent=_T0 + _M, sent=1)
+            del episodes[firing.key]
+        assert list(_open(self.create_peer(state))) == [pending.key]
+        assert _open(state)[pending.key].sent == 1
+
+    def test_a_block_that_raises_writes_nothing(self) -> None:
+        state = self.create_state()
+        with state.cycle() as episodes:
+            episodes["stale:A"] = _episode("stale:A")
+        try:
+            with state.cycle() as episodes:
+                episodes["stale:B"] = _episode("stale:B")
+                episodes["stale:A"] = _resolved("stale:A", 5)
+                raise RuntimeError("the notifier failed")
+        except RuntimeError:
+            pass
+        assert list(_open(self.create_peer(state))) == ["stale:A"]
+        assert self._history(state).history() == []
+
+    def test_a_resolved_episode_moves_to_the_history(self) -> None:
+        state = self.create_state()
+        with state.cycle() as episodes:
+            episodes["stale:A"] = _episode("stale:A")
+            episodes["stale:B"] = _episode("stale:B")
+        with state.cycle() as episodes:
+            episodes["stale:A"] = _resolved("stale:A", 10)
+        peer = self.create_peer(state)
+        assert list(_open(peer)) == ["stale:B"]
+        assert self._history(peer).history() == [_resolved("stale:A", 10)]
+        # The same key raised and resolved again: a second entry, newest first.
+        with state.cycle() as episodes:
+            episodes["stale:A"] = _episode("stale:A", first_seen=_T0 + 20 * _M)
+        with state.cycle() as episodes:
+            episodes["stale:A"] = attrs.evolve(_resolved("stale:A", 30),
+                                               first_seen=_T0 + 20 * _M)
+        found = self._history(self.create_peer(state)).history()
+        assert [(e.key, e.resolved_at) for e in found] == [
+            ("stale:A", _T0 + 30 * _M), ("stale:A", _T0 + 10 * _M)]
+        assert list(_open(state)) == ["stale:B"]
+
+    def test_the_history_is_newest_first_from_since_up_to_limit(self) -> None:
+        state = self.create_state()
+        keys = {"a:1": 5, "b:2": 7, "c:3": 7, "d:4": 9, "e:5": 3}
+        with state.cycle() as episodes:
+            for key in keys:
+                episodes[key] = _episode(key)
+        with state.cycle() as episodes:
+            for key, minutes in keys.items():
+                episodes[key] = _resolved(key, minutes)
+        history = self._history(self.create_peer(state))
+        assert [e.key for e in history.history()] == ["d:4", "c:3", "b:2", "a:1", "e:5"]
+        assert [e.key for e in history.history(limit=2)] == ["d:4", "c:3"]
+        since = (_T0 + 7 * _M).astimezone(ZoneInfo("Asia/Shanghai"))  # any zone, same instant
+        assert [e.key for e in history.history(since=since)] == ["d:4", "c:3", "b:2"]
+        assert [e.key for e in history.history(since=since, limit=1)] == ["d:4"]
+        assert history.history(since=_T0 + 9 * _M + timedelta(microseconds=1)) == []
+        (latest,) = history.history(limit=1)
+        assert latest == _resolved("d:4", 9)
+
+    def test_bad_history_arguments_are_refused_naming_them(self) -> None:
+        history = self._history(self.create_state())
+        naive = _refused(lambda: history.history(since=datetime(2026, 3, 2, 1, 0)))
+        assert naive.path == "since"
+        for limit in (0, -1, True, "10"):
+            bad = _refused(lambda: history.history(limit=limit))  # type: ignore[arg-type]  # noqa: B023
+            assert (bad.path, bad.value) == ("limit", limit)
+
+    def test_cycles_of_two_watchers_take_turns(self) -> None:
+        state = self.create_state()
+        peer = self.create_peer(state)
+        with state.cycle() as episodes:
+            episodes["count:x"] = _episode("count:x", sent=0)
+        errors: list[BaseException] = []
+
+        def bump(on: WatchState) -> None:
+            try:
+                for _ in range(10):
+                    with on.cycle() as episodes:
+                        seen = episodes["count:x"]
+                        episodes["count:x"] = attrs.evolve(seen, sent=seen.sent + 1)
+            except BaseException as error:  # pragma: no cover - reported below
+                errors.append(error)
+
+        threads = [threading.Thread(target=bump, args=(on,)) for on in (state, peer)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert errors == []
+        assert _open(state)["count:x"].sent == 20  # no update lost
