@@ -17,7 +17,11 @@ from orderkit import __version__
 from orderkit.model.errors import OrderkitError, StoreError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from orderkit.model.money import Money
     from orderkit.sync import Sync
+    from orderkit.watch.health import Kpi
 
 __all__ = [
     "EXIT_CODES",
@@ -169,10 +173,54 @@ def _open_sync(db: str) -> Sync:
     return Sync(repository, OrderService(repository), store=SQLiteSyncStore(db))
 
 
+def _health_retries(text: str) -> tuple[int, int]:
+    """``--retries RETRIED/ATTEMPTED``, checked."""
+    import re
+
+    from orderkit.model.errors import ValidationError
+
+    found = re.fullmatch(r"\s*(\d{1,18})\s*/\s*(\d{1,18})\s*", text)
+    if found is None or int(found[1]) > int(found[2]):
+        raise ValidationError("--retries", text, "expected RETRIED/ATTEMPTED counts like"
+                              " 12/400, retried no more than attempted")
+    return int(found[1]), int(found[2])
+
+
+def _health_difference(text: str) -> Money:
+    """``--reconciliation-difference AMOUNT [CURRENCY]``, checked (CNY by default)."""
+    from orderkit.model.errors import ValidationError
+    from orderkit.model.money import Money
+
+    parts = text.split()
+    try:
+        if not 1 <= len(parts) <= 2:
+            raise ValueError(text)
+        return abs(Money(parts[0], parts[1] if len(parts) == 2 else "CNY"))
+    except (ValueError, ValidationError) as error:
+        raise ValidationError("--reconciliation-difference", text,
+                              "expected an amount like 123.45 or 123.45 CNY") from error
+
+
+def _health_reconciliation(path: str) -> Mapping[str, object]:
+    """The summary of ``--reconciliation FILE``, a JSON report of ``orderkit
+    reconcile``, checked."""
+    from orderkit.model.errors import ValidationError
+    from orderkit.reconcile.report.json_report import read_summary
+    from orderkit.watch.health import summary_difference
+
+    summary = read_summary(path, field="--reconciliation")
+    try:
+        summary_difference(summary)
+    except ValidationError as error:
+        raise ValidationError("--reconciliation", path,
+                              f"not the report of one reconciliation: {error}") from error
+    return summary
+
+
 def _health(args: argparse.Namespace) -> int:
     from datetime import UTC, date, datetime
 
-    from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteWatchState
+    from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteSyncStore, SQLiteWatchState
     from orderkit.model.errors import ValidationError
     from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, AccountingPeriod, accounting_period
     from orderkit.watch import carrier_report, health
@@ -202,18 +250,36 @@ def _health(args: argparse.Namespace) -> int:
         except ValueError as error:
             raise ValidationError("--period", args.period,
                                   "expected YYYY-MM-DD (a day) or YYYY-MM (a month)") from error
+    retries = None if args.retries is None else _health_retries(args.retries)
+    reconciliation: Money | Mapping[str, object] | None = None
+    if args.reconciliation_difference is not None:
+        reconciliation = _health_difference(args.reconciliation_difference)
+    elif args.reconciliation is not None:
+        reconciliation = _health_reconciliation(args.reconciliation)
     month = AccountingPeriod("month", day.start.replace(day=1), day.tz)
     repository = SQLiteOrderRepository(args.db)
-    report = health(repository, day, now=now)
+    if retries is None:  # what the file's outbox records: its deliveries in the period
+        retries = repository.delivery_counts(*day.bounds())
+    synced = repository.database.schema_version("sync") > 0
+    report = health(repository, day, reconciliation, now=now, retries=retries,
+                    lags=SQLiteSyncStore(args.db) if synced else ())
     carriers = carrier_report(repository, month, now=now)
     state = SQLiteWatchState(args.db)
     with state.cycle() as episodes:
         alerts = list(episodes.values())
     resolved = state.history(since=month.bounds()[0], limit=500)
     page = write_health_page(args.out, report, carriers, alerts, resolved=resolved)
-    print(f"health {day.label}: index {report.index_text}, {len(report.alerts)} KPI(s) past their"
-          f" threshold; {page}", flush=True)
+    print(f"health {day.label}: index {report.index_text}, {len(report.alerts)} KPI(s) past"
+          f" their threshold; {page}", flush=True)
+    lag = ", ".join(f"{name} {value}" for name, value in report.lag.items())
+    print(f"sync lag: {lag or 'not measured'}; retry rate:"
+          f" {report.kpi('retry_rate').detail}; reconciliation difference:"
+          f" {_shown(report.kpi('reconciliation_difference'))}", flush=True)
     return EXIT_OK
+
+
+def _shown(kpi: Kpi) -> str:
+    return "not measured" if kpi.value is None else f"{kpi.value} {kpi.unit}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -274,6 +340,14 @@ def build_parser() -> argparse.ArgumentParser:
                       help="YYYY-MM-DD (a day) or YYYY-MM (a month); default: today")
     page.add_argument("--now", metavar="INSTANT",
                       help="measure as of this ISO 8601 instant (default: now)")
+    page.add_argument("--retries", metavar="RETRIED/ATTEMPTED",
+                      help="the period's retried and attempted calls, like 12/400 (default:"
+                      " the outbox deliveries of the messages created in the period)")
+    money = page.add_mutually_exclusive_group()
+    money.add_argument("--reconciliation", metavar="FILE",
+                       help="the day's JSON report of orderkit reconcile (--out report.json)")
+    money.add_argument("--reconciliation-difference", metavar="AMOUNT",
+                       help="the day's reconciliation difference, like 123.45 or '123.45 CNY'")
     page.set_defaults(handler=_health)
     from orderkit.adapters.postgres.cli import add_db_command
 

@@ -21,7 +21,7 @@ from orderkit.numbering.ports import ReconIdSequence
 from orderkit.outbox.ports import OutboxStore, StockEffects
 from orderkit.reconcile.ports import Notifier
 from orderkit.sync.ports import ChannelClient, OrderLookup, SyncStore
-from orderkit.watch.ports import WatchState
+from orderkit.watch.ports import SyncLagSource, WatchState
 
 __all__ = [
     "CarrierGateway",
@@ -39,6 +39,7 @@ __all__ = [
     "OutboxStore",
     "ReconIdSequence",
     "StockEffects",
+    "SyncLagSource",
     "SyncStore",
     "WatchState",
 ]

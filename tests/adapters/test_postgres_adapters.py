@@ -289,7 +289,7 @@ def test_db_upgrade_creates_every_table_once(
     assert f"{schema}.orders: version 2 (migrated from 0)" in first
     assert upgrade(pg_dsn, schema=schema) == {
         "orders": (2, 2), "inventory": (1, 1), "idempotency": (1, 1), "recon_sequences": (1, 1),
-        "sync": (1, 1), "watch": (2, 2),
+        "sync": (2, 2), "watch": (2, 2),
     }
     # The adapters find their tables ready.
     PostgresIdempotencyStore(pg_dsn, schema=schema)

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -114,3 +115,26 @@ def test_a_schema_of_version_1_gets_the_history_and_keeps_its_open_episodes(
         assert dict(episodes) == {first.key: first}
         episodes[first.key] = attrs.evolve(first, state="resolved", resolved_at=NOW)
     assert state.history() == [attrs.evolve(first, state="resolved", resolved_at=NOW)]
+
+
+def test_the_sync_lag_is_read_from_a_postgres_sync_store_of_the_previous_schema(
+    pg_dsn: str,
+) -> None:
+    import psycopg
+
+    from orderkit.adapters.postgres import PostgresSyncStore
+    from orderkit.sync import Seen
+    from orderkit.watch import SyncLagMetric
+
+    schema = fresh_schema("sync")
+    PostgresSyncStore(pg_dsn, schema=schema).mark_seen(
+        Seen("jd", "J-1", T0, "d1", T0 + timedelta(seconds=40)))
+    with psycopg.connect(pg_dsn, autocommit=True) as admin:  # as version 1 left it
+        admin.execute(f"DROP INDEX {schema}.sync_seen_by_received")
+        admin.execute(f"UPDATE {schema}.schema_version SET version = 1"
+                      " WHERE component = 'sync'")
+    store = PostgresSyncStore(f"{pg_dsn} application_name=after-the-upgrade", schema=schema)
+    assert store.database.schema_version("sync") == 2
+    metric = SyncLagMetric(store)
+    assert metric.value("sync_lag_p95", T0 + timedelta(seconds=40)) == Decimal("40.0")
+    assert metric.value("sync_lag_p95", T0 + timedelta(minutes=5, seconds=40)) is None

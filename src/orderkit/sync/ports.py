@@ -8,7 +8,7 @@ Every method that can fail for infrastructure reasons raises
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from orderkit.lifecycle.ports import OrderRepository
@@ -117,4 +117,13 @@ class SyncStore(Protocol):
 
     def resolve_dead_letter(self, letter_id: str) -> bool:
         """Drop a letter whose replay succeeded; ``False`` when no such letter."""
+        ...
+
+    def lags(self, since: datetime, until: datetime) -> list[timedelta]:
+        """The lag (``received_at - modified_at``) of every version stored by
+        :meth:`mark_seen` that was received in ``[since, until)`` and is still the
+        newest of its order, smallest first: what the watch reads as the sync lag
+        (every ``SyncStore`` is an :class:`orderkit.watch.ports.SyncLagSource`).
+        Read through an index on the receipt time; a naive bound raises
+        :class:`~orderkit.model.errors.ValidationError` naming it."""
         ...

@@ -48,6 +48,7 @@ from orderkit.watch.ports import (
     Episode,
     PaymentGateway,
     PaymentStatus,
+    SyncLagSource,
     WatchHistory,
     WatchState,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "Route",
     "Rule",
     "SyncLagMetric",
+    "SyncLagSource",
     "Thresholds",
     "WatchHistory",
     "WatchReport",

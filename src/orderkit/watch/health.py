@@ -20,6 +20,7 @@ from orderkit.model.orders import OrderStatus
 from orderkit.model.time import AccountingPeriod, ensure_aware
 from orderkit.reconcile.outcomes import Reconciliation
 from orderkit.watch.carriers import percentile
+from orderkit.watch.ports import SyncLagSource
 
 __all__ = [
     "STUCK_AFTER",
@@ -29,6 +30,7 @@ __all__ = [
     "Thresholds",
     "health",
     "kpi_score",
+    "summary_difference",
 ]
 
 _S = OrderStatus
@@ -167,30 +169,62 @@ def _kpi(name: str, label: str, value: Decimal | None, threshold: Decimal, unit:
     return Kpi(name, label, value, threshold, unit, higher_is_better, breached, score, detail)
 
 
-def _difference(reconciliation: Reconciliation | Money) -> Money:
-    if isinstance(reconciliation, Money):
-        return abs(reconciliation)
-    if not isinstance(reconciliation, Reconciliation):
-        raise ValidationError("reconciliation", reconciliation,
-                              "expected a Reconciliation or a Money difference")
+def summary_difference(summary: Mapping[str, object]) -> Money:
+    """The book total against the money total of a reconciliation's summary
+    (:meth:`~orderkit.reconcile.Reconciliation.summary`, or the ``summary`` of the JSON
+    report ``orderkit reconcile --out report.json`` writes): left minus right over every
+    status, per currency, as a positive amount in the currency with the largest
+    difference (``0.00 CNY`` when there is none). A summary that is not one
+    reconciliation's (a settle report's has one per pair) raises
+    :class:`ValidationError` naming the part."""
+    if not isinstance(summary, Mapping):
+        raise ValidationError("reconciliation", summary, "expected a reconciliation summary")
+    by_status = summary.get("by_status")
+    if not isinstance(by_status, Mapping):
+        raise ValidationError("reconciliation.by_status", by_status,
+                              "expected the summary of one reconciliation (orderkit"
+                              " reconcile), with amounts by status")
     sums: dict[str, Decimal] = {}
-    for sign, records in ((1, reconciliation.left), (-1, reconciliation.right)):
-        for record in records:
-            amount = record.amount
-            sums[amount.currency] = sums.get(amount.currency, Decimal(0)) + sign * amount.amount
+    for status, entry in sorted(by_status.items()):
+        for side, sign in (("left_amount", 1), ("right_amount", -1)):
+            path = f"reconciliation.by_status.{status}.{side}"
+            amounts = entry.get(side, {}) if isinstance(entry, Mapping) else None
+            if not isinstance(amounts, Mapping):
+                raise ValidationError(path, amounts, "expected amounts by currency")
+            for currency, text in amounts.items():
+                try:
+                    if not isinstance(text, str):
+                        raise TypeError(text)  # a JSON number would be a float
+                    amount = Money(text, currency).amount
+                except (TypeError, ValidationError) as error:
+                    raise ValidationError(f"{path}.{currency}", text,
+                                          "expected a decimal amount as text in an ISO 4217"
+                                          " currency") from error
+                sums[currency] = sums.get(currency, Decimal(0)) + sign * amount
     if not sums:
         return Money.zero("CNY")
     currency = max(sorted(sums), key=lambda c: abs(sums[c]))
     return Money(abs(sums[currency]), currency)
 
 
+def _difference(reconciliation: Reconciliation | Money | Mapping[str, object]) -> Money:
+    if isinstance(reconciliation, Money):
+        return abs(reconciliation)
+    if isinstance(reconciliation, Reconciliation):
+        return summary_difference(reconciliation.summary())
+    if isinstance(reconciliation, Mapping):
+        return summary_difference(reconciliation)
+    raise ValidationError("reconciliation", reconciliation,
+                          "expected a Reconciliation, its summary or a Money difference")
+
+
 def health(
     repository: OrderRepository,
     period: AccountingPeriod,
-    reconciliation: Reconciliation | Money | None = None,
+    reconciliation: Reconciliation | Money | Mapping[str, object] | None = None,
     *,
     now: datetime,
-    lags: Iterable[timedelta] = (),
+    lags: Iterable[timedelta] | SyncLagSource = (),
     retries: tuple[int, int] | None = None,
     thresholds: Thresholds | None = None,
     stuck_after: Mapping[int, timedelta] = STUCK_AFTER,
@@ -199,9 +233,13 @@ def health(
 
     Orders are counted in the repository (:meth:`~orderkit.lifecycle.ports.
     OrderRepository.count_by_status`, a few indexed counts), never loaded.
-    ``reconciliation`` is the day's :class:`~orderkit.reconcile.Reconciliation` (or its
-    difference as :class:`Money`); ``lags`` the sync lags of the period (each
-    ``Seen.lag`` sync recorded); ``retries`` ``(retried, attempted)`` calls of the
+    ``reconciliation`` is the day's :class:`~orderkit.reconcile.Reconciliation`, its
+    summary (read back from a JSON report with
+    :func:`orderkit.reconcile.report.json_report.read_summary`) or its difference as
+    :class:`Money` (see :func:`summary_difference`); ``lags`` the sync lags of the period: a
+    :class:`~orderkit.watch.ports.SyncLagSource` (the ``SyncStore`` sync runs on: the
+    lags it stored for the versions received in the period, up to ``now``), or the lags
+    themselves (each ``Seen.lag``); ``retries`` ``(retried, attempted)`` calls of the
     period. What is not given is shown as not measured and left out of the index.
     """
     if not isinstance(period, AccountingPeriod):
@@ -232,6 +270,9 @@ def health(
             stuck[code] = found
     watched = sum(open_now.get(code, 0) for code in stuck_after)
 
+    if isinstance(lags, SyncLagSource):
+        until = min(end, as_of)
+        lags = lags.lags(start, until) if until > start else []
     measured = sorted(_checked_lags(lags))
     lag = {} if not measured else {
         f"p{p}": value for p in (50, 90, 99)

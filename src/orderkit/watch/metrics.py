@@ -14,6 +14,7 @@ from typing import Final, Protocol, runtime_checkable
 import attrs
 
 from orderkit.model.errors import DefinitionError, ValidationError
+from orderkit.watch.ports import SyncLagSource
 from orderkit.watch.rules import Severity
 
 __all__ = [
@@ -135,24 +136,37 @@ class LagRecord(Protocol):
     def lag(self) -> timedelta: ...
 
 
+_TICK: Final = timedelta(microseconds=1)
+
+
 class SyncLagMetric:
     """A percentile (95 by default) of the sync lags received in the last ``window``, in
     seconds, as metric ``name`` (``sync_lag_p95``).
 
-    ``records`` is host-fed: a collection the host appends to (a list or a bounded
-    ``deque``) of records with ``received_at`` and ``lag``, such as the ``Seen`` that
-    sync returns for each applied order. It is read again at every check. (The watch
-    sits below sync in orderkit's layers, so it does not read the ``SyncStore``.)
-    ``None`` when no lag was received in the window. Percentiles are nearest rank."""
+    ``source`` is where the lags are read, at every check:
 
-    def __init__(self, records: Iterable[LagRecord], *,
+    * a :class:`~orderkit.watch.ports.SyncLagSource`, such as the ``SyncStore`` sync
+      runs on (``SQLiteSyncStore``, ``PostgresSyncStore``, ``MemorySyncStore``): the lag
+      sync stored with each order version it applied, read from the store, so every
+      process that syncs is counted;
+    * or host-fed records: a collection the host appends to (a list or a bounded
+      ``deque``) of records with ``received_at`` and ``lag``, such as the ``Seen`` that
+      sync returns for each applied order.
+
+    The window is ``(now - window, now]``. ``None`` when no lag was received in it.
+    Percentiles are nearest rank."""
+
+    def __init__(self, source: SyncLagSource | Iterable[LagRecord], *,
                  window: timedelta = timedelta(minutes=5), percentile: int = 95,
                  name: str = "sync_lag_p95") -> None:
         if window <= timedelta(0):
             raise ValidationError("window", window, "expected a positive timedelta")
         if isinstance(percentile, bool) or not 0 < percentile <= 100:
             raise ValidationError("percentile", percentile, "expected 1 to 100")
-        self.records = records
+        if not isinstance(source, SyncLagSource | Iterable) or isinstance(source, str | bytes):
+            raise ValidationError("source", source,
+                                  "expected a SyncLagSource or a collection of lag records")
+        self.source = source
         self.window = window
         self.percentile = percentile
         self.name = name
@@ -162,7 +176,11 @@ class SyncLagMetric:
         if metric != self.name:
             return None
         since = now - self.window
-        lags = sorted(r.lag for r in list(self.records) if since < r.received_at <= now)
+        if isinstance(self.source, SyncLagSource):
+            # Instants are whole microseconds: [since + 1 us, now + 1 us) is (since, now].
+            lags = sorted(self.source.lags(since + _TICK, now + _TICK))
+        else:
+            lags = sorted(r.lag for r in list(self.source) if since < r.received_at <= now)
         if not lags:
             return None
         rank = math.ceil(self.percentile * len(lags) / 100)

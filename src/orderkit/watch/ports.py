@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import MutableMapping
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
@@ -22,9 +22,11 @@ __all__ = [
     "EpisodeState",
     "PaymentGateway",
     "PaymentStatus",
+    "SyncLagSource",
     "WatchHistory",
     "WatchState",
     "checked_history",
+    "checked_window",
 ]
 
 EpisodeState = Literal["pending", "firing", "inhibited", "resolved"]
@@ -78,6 +80,11 @@ class WatchHistory(Protocol):
         ...
 
 
+def checked_window(since: object, until: object) -> tuple[datetime, datetime]:
+    """:meth:`SyncLagSource.lags`'s bounds, checked: both aware."""
+    return ensure_aware(since, path="since"), ensure_aware(until, path="until")
+
+
 def checked_history(since: object, limit: object) -> tuple[datetime | None, int]:
     """:meth:`WatchHistory.history`'s arguments, checked: ``since`` aware (or ``None``),
     ``limit`` an integer >= 1."""
@@ -86,6 +93,22 @@ def checked_history(since: object, limit: object) -> tuple[datetime | None, int]
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ValidationError("limit", limit, "expected an integer >= 1")
     return since, limit
+
+
+@runtime_checkable
+class SyncLagSource(Protocol):
+    """Where the watch reads sync lags: how long after a platform changed an order
+    orderkit received the change. Every ``SyncStore`` orderkit ships is one (sync keeps
+    each applied version's platform modified time and receipt time), so the watch reads
+    the lag from what sync stored, not from records the host collects."""
+
+    def lags(self, since: datetime, until: datetime) -> list[timedelta]:
+        """The lag (``received_at - modified_at``) of every order version received in
+        ``[since, until)`` (aware) and still the newest applied of its order, smallest
+        first. An order changed twice in the window counts once, with its newer
+        version's lag. A lag may be negative when the two clocks disagree. A naive bound
+        raises :class:`~orderkit.model.errors.ValidationError` naming it."""
+        ...
 
 
 class PaymentStatus(StrEnum):

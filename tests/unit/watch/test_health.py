@@ -23,6 +23,7 @@ from orderkit.watch.page import health_page
 DAY = accounting_period(datetime(2026, 3, 2, 1, 0, tzinfo=UTC))  # 2026-03-02 in Shanghai
 START = DAY.bounds()[0]
 S = OrderStatus
+_US = timedelta(microseconds=1)
 
 
 def a_day_of_orders(repo: OrderRepository) -> None:
@@ -114,3 +115,24 @@ def test_the_reconciliation_difference_is_the_book_total_against_the_money_total
     difference = report.kpi("reconciliation_difference")
     assert (difference.value, difference.unit, difference.breached) == (
         Decimal("420.50"), "CNY", False)
+
+
+def test_the_sync_lag_percentiles_are_read_from_a_sync_store(tmp_path: Path) -> None:
+    from orderkit.adapters.sqlite import SQLiteSyncStore
+    from orderkit.sync import Seen
+
+    store = SQLiteSyncStore(tmp_path / "shop.db")
+    at = START + timedelta(hours=2)
+    seconds = [10, 20, 30, 40, 50, 60, 70, 80, 90, 600]  # one 10 minutes late
+    for n, lag in enumerate(seconds):
+        store.mark_seen(Seen("jd", f"J-{n}", at - timedelta(seconds=lag), f"d{n}", at))
+    store.mark_seen(Seen("jd", "before", START - timedelta(hours=1), "b", START - _US))
+    store.mark_seen(Seen("jd", "after-now", at, "a", START + timedelta(hours=5)))
+    report = health(MemoryOrderRepository(), DAY, now=START + timedelta(hours=4), lags=store)
+    assert report.lag == {"p50": timedelta(seconds=50), "p90": timedelta(seconds=90),
+                          "p99": timedelta(seconds=600)}
+    sync = report.kpi("status_sync_rate")
+    assert (sync.value, sync.breached) == (Decimal("0.9"), True)
+    assert sync.detail == "9 of 10 within 0:05:00"
+    # As of the period's start nothing was received yet.
+    assert health(MemoryOrderRepository(), DAY, now=START, lags=store).lag == {}

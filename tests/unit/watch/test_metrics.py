@@ -10,10 +10,11 @@ from pathlib import Path
 import attrs
 import pytest
 
-from orderkit.adapters.memory import MemoryOrderRepository
-from orderkit.adapters.sqlite import SQLiteWatchState
-from orderkit.errors import DefinitionError
+from orderkit.adapters.memory import MemoryOrderRepository, MemorySyncStore
+from orderkit.adapters.sqlite import SQLiteSyncStore, SQLiteWatchState
+from orderkit.errors import DefinitionError, ValidationError
 from orderkit.model.alerts import Alert as Notice
+from orderkit.sync import Seen
 from orderkit.testing import ManualClock
 from orderkit.watch import (
     DEFAULT_METRIC_RULES,
@@ -150,3 +151,30 @@ def test_metric_rules_are_checked_when_built() -> None:
         Watcher(MemoryOrderRepository(), Inbox(),
                 rules=[inhibiting, *DEFAULT_METRIC_RULES])
     assert inhibits.value.value == "retry_rate_high"
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_sync_lag_p95_is_read_from_the_sync_store(store: str, tmp_path: Path) -> None:
+    sync_store = MemorySyncStore() if store == "memory" else SQLiteSyncStore(tmp_path / "s.db")
+    clock = ManualClock(T0)
+    inbox = Inbox()
+    metric = SyncLagMetric(sync_store)
+    watcher = Watcher(MemoryOrderRepository(), inbox, rules=DEFAULT_METRIC_RULES, clock=clock,
+                      metrics=[metric])
+    for minute in range(1, 13):
+        clock.set(T0 + timedelta(minutes=minute))
+        slow = timedelta(minutes=7) if minute <= 6 else timedelta(seconds=20)
+        for n in range(20):  # 18 quick orders and 2 slow ones a minute, as sync stores them
+            lag = slow if n >= 18 else timedelta(seconds=2)
+            now = clock.now()
+            sync_store.mark_seen(Seen("jd", f"J-{minute}-{n}", now - lag, f"d{minute}-{n}", now))
+        watcher.run_once()
+        if minute == 1:  # received at "now" exactly: inside the window (now - 5 min, now]
+            assert metric.value("sync_lag_p95", clock.now()) == Decimal("420.0")
+    assert inbox.said() == ["raised sync_lag_high:sync_lag_p95",
+                            "resolved sync_lag_high:sync_lag_p95"]
+    # The window's far end is left out: 5 minutes after the last receipt nothing is.
+    assert metric.value("sync_lag_p95", clock.now() + timedelta(minutes=5)) is None
+    with pytest.raises(ValidationError) as bad:
+        SyncLagMetric("not lags")  # type: ignore[arg-type]
+    assert bad.value.path == "source"

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Collection
+from datetime import datetime, timedelta
 
 import attrs
 
 from orderkit.model.errors import ValidationError
 from orderkit.sync.records import Cursor, DeadLetter, Seen
+from orderkit.watch.ports import checked_window
 
 __all__ = ["MemorySyncStore"]
 
@@ -55,6 +57,13 @@ class MemorySyncStore:
                 self._by_digest.pop((seen.platform, stored.digest), None)
             self._by_digest[(seen.platform, seen.digest)] = seen.channel_order_id
             return True
+
+    def lags(self, since: datetime, until: datetime) -> list[timedelta]:
+        """The lags of the newest versions received in ``[since, until)``, smallest
+        first (a scan: this store is for tests and small tools)."""
+        since, until = checked_window(since, until)
+        with self._lock:
+            return sorted(s.lag for s in self._seen.values() if since <= s.received_at < until)
 
     def mark_stale(self, platform: str, channel_order_id: str) -> None:
         """Count one late, older version of this order."""

@@ -1,9 +1,10 @@
 """``SyncStore`` on PostgreSQL, in the orders' schema.
 
 Tables ``sync_seen`` (one row per platform and channel order id, indexed by digest
-too), ``sync_cursors`` (one per platform and shop) and ``sync_dead_letters``. Built on
-the same source as the order repository, its writes join the repository's
-``atomic()`` block, so an order and what sync saw of it commit together.
+and by receipt time too), ``sync_cursors`` (one per platform and shop) and
+``sync_dead_letters``. Built on the same source as the order repository, its writes
+join the repository's ``atomic()`` block, so an order and what sync saw of it commit
+together.
 
 "Never backwards" holds across processes and machines: ``mark_seen`` is one
 conditional upsert (``... DO UPDATE ... WHERE excluded.modified_at >=
@@ -15,12 +16,13 @@ cursors one after the other instead of the later commit overwriting the earlier.
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from orderkit.adapters.postgres._db import Database, utc
 from orderkit.model.errors import ValidationError
 from orderkit.sync.records import Cursor, DeadLetter, Seen
+from orderkit.watch.ports import checked_window
 
 if TYPE_CHECKING:
     import psycopg
@@ -57,6 +59,10 @@ MIGRATIONS: Final = (
     );
     CREATE INDEX sync_dead_letters_by_platform ON {s}.sync_dead_letters (platform, seq)
     """,
+    # 2: the watch reads the sync lag of the versions received in a window.
+    """
+    CREATE INDEX sync_seen_by_received ON {s}.sync_seen (received_at) INCLUDE (modified_at)
+    """,
 )
 
 _SEEN: Final = (
@@ -75,7 +81,7 @@ class PostgresSyncStore:
     ``source`` is a DSN, a ``psycopg_pool.ConnectionPool``, the host's open
     ``psycopg.Connection`` or another PostgreSQL adapter's ``database``; ``schema``
     names the PostgreSQL schema (default ``orderkit``). The tables are component
-    ``sync`` of ``schema_version`` (version 1).
+    ``sync`` of ``schema_version`` (version 2).
     """
 
     def __init__(self, source: object, *, schema: str | None = None) -> None:
@@ -149,6 +155,19 @@ class PostgresSyncStore:
             "mark order seen", lambda conn: conn.execute(sql, params).rowcount == 1,
             single=True,
         )
+
+    def lags(self, since: datetime, until: datetime) -> list[timedelta]:
+        """The lags of the newest versions received in ``[since, until)``, smallest
+        first: one read of the ``sync_seen_by_received`` index (an index-only scan
+        where the table is vacuumed), the lag computed and sorted by the server."""
+        since, until = checked_window(since, until)
+        rows = self._all(
+            "read sync lags",
+            "SELECT received_at - modified_at AS lag FROM {s}.sync_seen"
+            " WHERE received_at >= %s AND received_at < %s ORDER BY lag",
+            (since, until),
+        )
+        return [lag for (lag,) in rows]
 
     def mark_stale(self, platform: str, channel_order_id: str) -> None:
         """Count one late, older version of this order."""

@@ -469,6 +469,23 @@ class SQLiteOrderRepository:
             ).fetchall()
         return [_stored(row) for row in rows]
 
+    def delivery_counts(self, since: datetime, until: datetime) -> tuple[int, int]:
+        """``(retried, attempted)`` deliveries of the outbox messages created in
+        ``[since, until)`` (aware), counted in SQL: a message was tried ``attempts``
+        times without success, plus once more if it was delivered, and every try after
+        its first was a retry. The health page's retry rate (``orderkit health``).
+        A message put back in line by ``requeue`` starts its count again."""
+        low = _us(ensure_aware(since, path="since"))
+        high = _us(ensure_aware(until, path="until"))
+        with self._db.statement("count outbox deliveries") as conn:
+            row = conn.execute(
+                "SELECT COALESCE(SUM(tries), 0), COALESCE(SUM(MAX(tries - 1, 0)), 0) FROM"
+                " (SELECT attempts + (status = 'delivered') AS tries FROM order_outbox"
+                "  WHERE created_us >= ? AND created_us < ?)",
+                (low, high),
+            ).fetchone()
+        return int(row[1]), int(row[0])
+
     def mark_delivered(self, message_ids: Sequence[str], at: datetime) -> None:
         """Mark these messages delivered at ``at``; unknown or delivered ones are skipped."""
         from orderkit.adapters import _outbox

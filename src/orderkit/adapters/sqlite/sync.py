@@ -1,7 +1,7 @@
 """``SyncStore`` on SQLite, on the same file as the orders.
 
 Tables ``sync_seen`` (one row per platform and channel order id, indexed by digest
-too), ``sync_cursors`` (one
+and by receipt time too), ``sync_cursors`` (one
 per platform and shop) and ``sync_dead_letters``. Writes made inside the order
 repository's ``atomic()`` block on the same file join its transaction, so an order and
 what sync saw of it commit together. Instants are integer microseconds since the epoch
@@ -19,6 +19,7 @@ from typing import Any, Final
 from orderkit.adapters.sqlite._db import Database
 from orderkit.model.errors import ValidationError
 from orderkit.sync.records import Cursor, DeadLetter, Seen
+from orderkit.watch.ports import checked_window
 
 __all__ = ["SQLiteSyncStore"]
 
@@ -53,6 +54,10 @@ _MIGRATIONS: Final = (
     # 2: a page of payloads is told unchanged by digest before it is mapped.
     """
     CREATE INDEX sync_seen_by_digest ON sync_seen (platform, digest)
+    """,
+    # 3: the watch reads the sync lag of the versions received in a window.
+    """
+    CREATE INDEX sync_seen_by_received ON sync_seen (received_us, modified_us)
     """,
 )
 
@@ -137,6 +142,19 @@ class SQLiteSyncStore:
                  _us(seen.received_at), seen.stale),
             )
             return cursor.rowcount == 1
+
+    def lags(self, since: datetime, until: datetime) -> list[timedelta]:
+        """The lags of the newest versions received in ``[since, until)``, smallest
+        first: one read of the ``(received_us, modified_us)`` index, the lag computed
+        and sorted in SQL."""
+        since, until = checked_window(since, until)
+        with self._db.statement("read sync lags") as conn:
+            rows = conn.execute(
+                "SELECT received_us - modified_us AS lag FROM sync_seen"
+                " WHERE received_us >= ? AND received_us < ? ORDER BY lag",
+                (_us(since), _us(until)),
+            ).fetchall()
+        return [timedelta(microseconds=lag) for (lag,) in rows]
 
     def mark_stale(self, platform: str, channel_order_id: str) -> None:
         """Count one late, older version of this order."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
+from orderkit.model.errors import ValidationError
 from orderkit.sync.ports import SyncStore
 from orderkit.sync.records import Cursor, DeadLetter, Seen
+from orderkit.watch.ports import SyncLagSource
 
 __all__ = ["SyncStoreContract"]
 
@@ -102,3 +104,48 @@ class SyncStoreContract:
         assert store.resolve_dead_letter("jd:abc")
         assert not store.resolve_dead_letter("jd:abc")
         assert [x.letter_id for x in store.dead_letters()] == ["pdd:def"]
+
+    def test_the_lags_of_versions_received_in_a_window_are_read_smallest_first(self) -> None:
+        store = self.create_store()
+        assert isinstance(store, SyncLagSource)
+        assert store.lags(_T0, _T0 + 3600 * _S) == []
+        ms = timedelta(microseconds=1000)
+        for order_id, platform, lag, received in (
+            ("J-1", "jd", 90 * _S, 60), ("J-2", "jd", 2 * _S, 61), ("P-1", "pdd", 7 * _S, 62),
+            ("J-3", "jd", -ms, 63),  # the platform's clock a millisecond ahead
+            ("J-4", "jd", 5 * _S, 120),  # received at the window's end: left out
+            ("J-5", "jd", 4 * _S, 59),  # just before the window: left out
+        ):
+            at = _T0 + received * _S
+            store.mark_seen(Seen(platform, order_id, at - lag, "d-" + order_id, at))
+        window = (_T0 + 60 * _S, _T0 + 120 * _S)
+        assert store.lags(*window) == [-ms, 2 * _S, 7 * _S, 90 * _S]
+        shanghai = timezone(timedelta(hours=8))
+        assert store.lags(window[0].astimezone(shanghai), window[1]) == store.lags(*window)
+        # J-1's newer version, received later, replaces its lag; an older one changes nothing.
+        store.mark_seen(Seen("jd", "J-1", _T0 + 100 * _S, "d-new", _T0 + 103 * _S))
+        assert not store.mark_seen(Seen("jd", "J-1", _T0, "d-old", _T0 + 104 * _S))
+        assert store.lags(*window) == [-ms, 2 * _S, 3 * _S, 7 * _S]
+        assert store.lags(_T0 + 103 * _S, _T0 + 103 * _S) == []
+        with _Refused() as naive:
+            store.lags(datetime(2026, 2, 16, 2, 0), _T0)
+        assert naive.error is not None and naive.error.path == "since"
+        with _Refused() as naive:
+            store.lags(_T0, datetime(2026, 2, 16, 2, 0))
+        assert naive.error is not None and naive.error.path == "until"
+
+
+class _Refused:
+    """A block that must raise ValidationError, kept as ``.error``."""
+
+    def __init__(self) -> None:
+        self.error: ValidationError | None = None
+
+    def __enter__(self) -> _Refused:
+        return self
+
+    def __exit__(self, kind: object, error: BaseException | None, _tb: object) -> bool:
+        if not isinstance(error, ValidationError):
+            raise AssertionError("expected ValidationError") from error
+        self.error = error
+        return True

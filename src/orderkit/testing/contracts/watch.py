@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -26,7 +27,7 @@ _T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 _M = timedelta(minutes=1)
 
 
-def _episode(key: str, **changes: object) -> Episode:
+def _episode(key: str, **changes: Any) -> Episode:
     base = Episode(key, key.split(":")[0], "", "firing", (key.split(":")[-1], "B-2"), _T0,
                    fired_at=_T0 + _M, last_sent=_T0 + _M, sent=1)
     return attrs.evolve(base, **changes)
