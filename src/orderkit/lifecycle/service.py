@@ -57,7 +57,7 @@ from orderkit.model.errors import (
     TransitionNotAllowed,
     ValidationError,
 )
-from orderkit.model.orders import LineStatus, Order
+from orderkit.model.orders import LineStatus, Order, PaymentTerms
 from orderkit.model.time import Clock, ensure_instant
 from orderkit.outbox.messages import (
     STOCK_COMMIT,
@@ -98,7 +98,9 @@ class OrderService:
     waybill is forwarded with ``update_address`` after the commit.
     ``payment_timeout`` (``lock_ttl`` is its former name, 24 hours by default) is how
     long the stock of an unpaid order stays locked; the payment confirms the lock, which
-    from then on never expires: it ends when the order ships or is cancelled.
+    from then on never expires: it ends when the order ships or is cancelled. A cash on
+    delivery order (:attr:`~orderkit.model.orders.PaymentTerms.ON_DELIVERY`) ships
+    unpaid, so its lock is confirmed when it is placed.
     ``max_attempts`` bounds the re-read/re-decide loop under contention; when every
     attempt loses, the last :class:`ConcurrencyError` propagates. ``conflicts`` counts
     the re-reads so far (a contention metric for the host).
@@ -171,6 +173,10 @@ class OrderService:
                         raise
                     lock_id = lock.lock_id
                     order = attrs.evolve(order, lock_id=lock_id)
+                    if order.payment_terms is PaymentTerms.ON_DELIVERY:
+                        # Accepted cash on delivery: it ships unpaid, so its stock is
+                        # held until it ships or is cancelled, never lapsing unpaid.
+                        self.inventory.confirm(lock_id, order_id=order.order_id)
             try:
                 self.repository.save(order, None)
             except BaseException as error:
@@ -229,7 +235,7 @@ class OrderService:
             confirm = (
                 (OutboxMessage(message_id(order.order_id, event_id, 0), order.order_id,
                                STOCK_CONFIRM, {"lock_id": lock_id}, now),)
-                if order.paid_at is not None
+                if order.paid_at is not None or order.payment_terms is PaymentTerms.ON_DELIVERY
                 else ()
             )
             try:
