@@ -26,7 +26,8 @@ repository refuses takes its lock back with it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -146,6 +147,8 @@ class OrderService:
         )
         #: What the last delivery after a commit did (``None`` before any).
         self.last_delivery: RelayReport | None = None
+        self._deferred = 0  # depth of deliver_later() blocks
+        self._owed = False  # a delivery is owed when the outermost block ends
 
     def place(self, order: Order) -> Order:
         """Store a new order; with a ledger, lock its open units first (per SKU) and keep
@@ -245,7 +248,10 @@ class OrderService:
                 refused[order.order_id] = error
                 continue
             if confirm and self.relay is not None:
-                self.last_delivery = self.relay.run_once()
+                if self._deferred:
+                    self._owed = True
+                else:
+                    self.last_delivery = self.relay.run_once()
         return refused
 
     def _refuse_if_stored(self, order: Order) -> None:
@@ -256,15 +262,29 @@ class OrderService:
             return
         raise DuplicateOrder(order.channel, order.channel_order_id, order.order_id)
 
-    def handle(self, order_id: str, event: Event) -> Transition:
+    def handle(
+        self, order_id: str, event: Event, *, current: Order | None = None
+    ) -> Transition:
         """Apply ``event`` to the stored order and return the :class:`Transition`.
+
+        ``current`` is the stored order when the caller holds it already (read or saved
+        in the same open transaction, as sync does): the first decision starts from it
+        instead of reading the order again. The save still checks its version, so a
+        ``current`` that is not the stored version only costs a re-read.
 
         Refusals (:class:`TransitionNotAllowed`, :class:`AddressLocked`,
         :class:`NotPermitted`) are written to the audit trail and re-raised.
         """
+        if current is not None and (
+            not isinstance(current, Order) or current.order_id != order_id
+        ):
+            raise ValidationError("current", current, f"expected the order {order_id}")
         last: ConcurrencyError | None = None
         for _try in range(self.max_attempts):
-            order = self.repository.get(order_id)
+            if current is not None:
+                order, current = current, None
+            else:
+                order = self.repository.get(order_id)
             try:
                 transition = self.lifecycle.apply(order, event)
             except (TransitionNotAllowed, AddressLocked, NotPermitted) as error:
@@ -288,11 +308,35 @@ class OrderService:
         assert last is not None
         raise last
 
+    @contextmanager
+    def deliver_later(self) -> Iterator[None]:
+        """A block whose decisions owe their outbox deliveries until it ends: the relay
+        runs once when the (outermost) block exits normally, instead of once per
+        decision. Sync opens one inside each page's transaction, so a page's messages
+        are delivered once, in the page's commit when the ledger shares the file."""
+        self._deferred += 1
+        try:
+            yield
+        except BaseException:
+            self._deferred -= 1
+            if not self._deferred:
+                self._owed = False  # rolled back with the block; the next run catches up
+            raise
+        self._deferred -= 1
+        if not self._deferred and self._owed:
+            self._owed = False
+            if self.relay is not None:
+                self.last_delivery = self.relay.run_once()
+
     def _after_commit(self, transition: Transition, owed: bool) -> None:
-        """Deliver the outbox (failures stay in it for the next run), then forward an
-        address change to the carrier (its failure is raised: the order is saved)."""
+        """Deliver the outbox (failures stay in it for the next run; inside
+        :meth:`deliver_later`, once at its end), then forward an address change to the
+        carrier (its failure is raised: the order is saved)."""
         if owed and self.relay is not None:
-            self.last_delivery = self.relay.run_once()
+            if self._deferred:
+                self._owed = True
+            else:
+                self.last_delivery = self.relay.run_once()
         if self.carrier is not None:
             for event in transition.events:
                 if isinstance(event, AddressChanged) and event.waybill:

@@ -441,7 +441,8 @@ class Sync:
                 results[index] = None
         pending.sort(key=lambda item: item.index)
         if pending or failed:
-            with self.repository.atomic():
+            # The page's deliveries run once, at the end of its transaction.
+            with self.repository.atomic(), self.service.deliver_later():
                 for text, digest, problem in failed:
                     self._dead(platform, text, digest, problem, received_at)
                 seen = self.store.seen_many(
@@ -494,7 +495,7 @@ class Sync:
             event = next_event(stored, target, at=modified)
             if event is None:
                 break
-            transition = self.service.handle(stored.order_id, event)
+            transition = self.service.handle(stored.order_id, event, current=stored)
             if not transition.changed:
                 break
             stored, changed = transition.order, True
