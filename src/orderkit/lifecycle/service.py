@@ -26,7 +26,7 @@ repository refuses takes its lock back with it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -275,36 +275,80 @@ class OrderService:
         Refusals (:class:`TransitionNotAllowed`, :class:`AddressLocked`,
         :class:`NotPermitted`) are written to the audit trail and re-raised.
         """
+        transitions, unchanged = self._decide(order_id, lambda _order: event, current, 1)
+        return transitions[0] if transitions else unchanged
+
+    def advance(
+        self,
+        order_id: str,
+        step: Callable[[Order], Event | None],
+        *,
+        current: Order | None = None,
+        limit: int = 32,
+    ) -> tuple[Transition, ...]:
+        """Apply the events ``step`` gives, one at a time, each chosen from the order the
+        one before left (``step`` returns ``None`` when nothing is left), and save them
+        together: one save of the order with every audit entry and outbox message, as
+        :meth:`handle` saves one. Stops at an event that changes nothing, and after
+        ``limit`` events. Returns the transitions that changed the order (empty: nothing
+        to do). ``current`` as for :meth:`handle`; on a conflict the order is re-read
+        and every event chosen again. A refusal is audited and raised, and nothing of
+        this call is saved."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValidationError("limit", limit, "expected an integer >= 1")
+        return self._decide(order_id, step, current, limit)[0]
+
+    def _decide(
+        self,
+        order_id: str,
+        step: Callable[[Order], Event | None],
+        current: Order | None,
+        limit: int,
+    ) -> tuple[tuple[Transition, ...], Transition]:
+        """The one load-decide-save loop of :meth:`handle` and :meth:`advance`: the
+        transitions saved and the last transition decided (unchanged when none was)."""
         if current is not None and (
             not isinstance(current, Order) or current.order_id != order_id
         ):
             raise ValidationError("current", current, f"expected the order {order_id}")
         last: ConcurrencyError | None = None
-        for _try in range(self.max_attempts):
+        for _attempt in range(self.max_attempts):
             if current is not None:
                 order, current = current, None
             else:
                 order = self.repository.get(order_id)
-            try:
-                transition = self.lifecycle.apply(order, event)
-            except (TransitionNotAllowed, AddressLocked, NotPermitted) as error:
-                self.repository.record_audit(
-                    order_id, (self.lifecycle.refusal(order, event, error),)
-                )
-                raise
-            if not transition.changed:
-                return transition
-            messages = self._messages(transition)
+            moved: list[Transition] = []
+            latest = Transition(order, False)
+            for _n in range(limit):
+                event = step(latest.order)
+                if event is None:
+                    break
+                try:
+                    transition = self.lifecycle.apply(latest.order, event)
+                except (TransitionNotAllowed, AddressLocked, NotPermitted) as error:
+                    self.repository.record_audit(
+                        order_id, (self.lifecycle.refusal(latest.order, event, error),)
+                    )
+                    raise
+                latest = transition
+                if not transition.changed:
+                    break
+                moved.append(transition)
+            if not moved:
+                return (), latest
+            messages = tuple(m for t in moved for m in self._messages(t))
             try:
                 self.repository.save(
-                    transition.order, order.version, audit=transition.audit, outbox=messages
+                    moved[-1].order, order.version,
+                    audit=tuple(e for t in moved for e in t.audit), outbox=messages,
                 )
             except ConcurrencyError as error:
                 last = error
                 self.conflicts += 1
                 continue
-            self._after_commit(transition, bool(messages))
-            return transition
+            for transition in moved:
+                self._after_commit(transition, bool(messages))
+            return tuple(moved), latest
         assert last is not None
         raise last
 

@@ -490,15 +490,11 @@ class Sync:
                 if stored is None:
                     raise
                 new = False
-        changed = False
-        for _step in range(_MAX_STEPS):
-            event = next_event(stored, target, at=modified)
-            if event is None:
-                break
-            transition = self.service.handle(stored.order_id, event, current=stored)
-            if not transition.changed:
-                break
-            stored, changed = transition.order, True
+        moved = self.service.advance(
+            stored.order_id, lambda order: next_event(order, target, at=modified),
+            current=stored, limit=_MAX_STEPS,
+        )
+        changed = bool(moved)
         if new:
             return "new"
         return "updated" if changed else "unchanged"

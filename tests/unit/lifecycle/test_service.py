@@ -435,3 +435,47 @@ def test_deliver_later_runs_the_relay_once_when_the_block_ends(
     published = len(sink.published)
     service.handle("ORD-2", Event("pack", event_id="pack-2", at=T0))
     assert len(sink.published) > published
+
+
+def test_advance_saves_every_event_it_applies_in_one_save(repository: OrderRepository) -> None:
+    service = service_for(repository)
+    service.place(new_order())
+    saves: list[int] = []
+    original = repository.save
+
+    def counting_save(order: Order, expected: int | None, **kw: Any) -> None:
+        saves.append(order.version)
+        original(order, expected, **kw)
+
+    repository.save = counting_save  # type: ignore[method-assign]
+    script = [pay(), Event("pack", event_id="pack-1", at=T0),
+              Event("ship", event_id="ship-1", at=T0, data={"carrier": "sf", "waybill": "SF1"})]
+
+    def step(order: Order) -> Event | None:
+        return script[order.version] if order.version < len(script) else None
+
+    moved = service.advance("ORD-1", step)
+    assert [t.order.status for t in moved] == [
+        OrderStatus.PAID, OrderStatus.PACKED, OrderStatus.SHIPPED]
+    assert saves == [3]  # one save, version raised once per event
+    stored = repository.get("ORD-1")
+    assert stored == moved[-1].order
+    assert [e.event_id for e in repository.audit_trail("ORD-1")] == ["pay-1", "pack-1", "ship-1"]
+    assert service.advance("ORD-1", step) == ()  # nothing left to do
+    assert saves == [3]
+
+
+def test_advance_refused_midway_saves_nothing_and_audits_the_refusal(
+    repository: OrderRepository,
+) -> None:
+    service = service_for(repository)
+    service.place(new_order())
+    script = [pay(), Event("deliver", event_id="deliver-1", at=T0)]  # PAID cannot deliver
+    with pytest.raises(TransitionNotAllowed):
+        service.advance("ORD-1", lambda order: script[order.version])
+    stored = repository.get("ORD-1")
+    assert (stored.version, stored.status) == (0, OrderStatus.PENDING_PAYMENT)
+    assert [(e.event_id, e.outcome) for e in repository.audit_trail("ORD-1")] == [
+        ("deliver-1", "refused")]
+    with pytest.raises(ValidationError):
+        service.advance("ORD-1", lambda order: None, limit=0)
