@@ -6,7 +6,9 @@ what the decision owes the world (see :mod:`orderkit.outbox`). When another writ
 first (:class:`~orderkit.model.errors.ConcurrencyError`) it re-reads and decides again
 from the fresh order; it never re-saves the order it computed before. Because the event
 id is remembered on the order, the second decision about an event a concurrent writer
-already applied is "nothing to do", and writes no message.
+already applied is "nothing to do", and writes no message. ``advance(order_id, step)``
+is the same loop for several events: each is decided from the order the one before
+left, and all are saved in one save; ``handle`` is its one-event case.
 
 The messages: with an inventory ledger, the stock a decision moves
 (:class:`LinesCancelled` releases exactly the cancelled units, :class:`OrderCancelled`
@@ -346,8 +348,7 @@ class OrderService:
                 last = error
                 self.conflicts += 1
                 continue
-            for transition in moved:
-                self._after_commit(transition, bool(messages))
+            self._after_commit(moved, bool(messages))
             return tuple(moved), latest
         assert last is not None
         raise last
@@ -372,9 +373,9 @@ class OrderService:
             if self.relay is not None:
                 self.last_delivery = self.relay.run_once()
 
-    def _after_commit(self, transition: Transition, owed: bool) -> None:
-        """Deliver the outbox (failures stay in it for the next run; inside
-        :meth:`deliver_later`, once at its end), then forward an address change to the
+    def _after_commit(self, transitions: Sequence[Transition], owed: bool) -> None:
+        """Deliver the outbox once (failures stay in it for the next run; inside
+        :meth:`deliver_later`, once at its end), then forward each address change to the
         carrier (its failure is raised: the order is saved)."""
         if owed and self.relay is not None:
             if self._deferred:
@@ -382,9 +383,10 @@ class OrderService:
             else:
                 self.last_delivery = self.relay.run_once()
         if self.carrier is not None:
-            for event in transition.events:
-                if isinstance(event, AddressChanged) and event.waybill:
-                    self.carrier.update_address(event.waybill, event.address)
+            for transition in transitions:
+                for event in transition.events:
+                    if isinstance(event, AddressChanged) and event.waybill:
+                        self.carrier.update_address(event.waybill, event.address)
 
     def _messages(self, transition: Transition) -> tuple[OutboxMessage, ...]:
         """What the decision owes: stock movements (with a ledger and a lock), then
