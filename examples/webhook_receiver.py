@@ -1,10 +1,18 @@
 """Receive marketplace webhooks with the standard library and apply them with ``Sync``.
 
-Usage: ``python examples/webhook_receiver.py --db PATH [--host 127.0.0.1] [--port 8080]``
+Usage: ``python examples/webhook_receiver.py --db PATH --secret PLATFORM=SECRET ...
+[--host 127.0.0.1] [--port 8080]``
 
-``POST /webhook/<platform>`` with one order payload (a JSON object) as the body, the
-way the platform pushes it (``jd``, ``tmall``, ``taobao``, ``pdd``, ``douyin``,
-``shopify``, ``woocommerce``). Every payload goes through :meth:`Sync.receive`: a new
+``POST /webhook/<platform>?<signed parameters>`` with one order payload (a JSON object)
+as the body, the way the platform pushes it (``jd``, ``tmall``, ``taobao``, ``pdd``,
+``douyin``). First the platform's signature is checked
+(:mod:`orderkit.sync.signatures`), over the raw body and the query parameters exactly
+as received: a missing or wrong one is answered ``401`` and nothing of the message is
+read or stored. ``--secret`` gives each platform's secret (repeat it per platform;
+Douyin takes ``douyin=APP_KEY:APP_SECRET``); a platform without one is refused. JD's
+and Pinduoduo's rules sign parameters only, so the body is signed as the parameter it
+stands for (JD ``360buy_param_json``; ``data`` for Pinduoduo, agreed with the sender).
+Every verified payload goes through :meth:`Sync.receive`: a new
 order is placed, a later version becomes lifecycle events, a repeat is unchanged, an
 older version is stale, and one that cannot be mapped is kept as a dead letter (answered
 ``202`` all the same: it is stored, and a platform that retries would only repeat it).
@@ -12,8 +20,9 @@ A body that is not a JSON object is answered ``400`` and not kept. The answer is
 ``SyncReport`` as JSON. ``--port 0`` takes a free port; the first line printed names the
 address. Ctrl-C (SIGINT) stops the server and prints the totals.
 
-A production receiver also checks the platform's signature before trusting the body,
-answers quickly and drains a queue with ``Sync.receive_many``; this one shows the path.
+A production receiver also answers quickly and drains a queue with
+``Sync.receive_many``, and reads its secrets from the environment or a vault rather than
+the command line; this one shows the path.
 """
 
 from __future__ import annotations
@@ -26,13 +35,23 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from threading import Lock
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import attrs
 
 from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteSyncStore
 from orderkit.lifecycle import OrderService
 from orderkit.mapping import platforms
+from orderkit.model.errors import InvalidSignature
 from orderkit.sync import Sync, SyncReport
+from orderkit.sync.signatures import (
+    DouyinSignature,
+    JdSignature,
+    PddSignature,
+    SignatureCheck,
+    TopSignature,
+    WebhookRequest,
+)
 
 
 def open_sync(db: str) -> Sync:
@@ -42,12 +61,29 @@ def open_sync(db: str) -> Sync:
     return Sync(repository, OrderService(repository), store=SQLiteSyncStore(db))
 
 
-class Receiver(ThreadingHTTPServer):
-    """An HTTP server holding the ``Sync`` and the totals so far."""
+def signature_check(platform: str, secret: str) -> SignatureCheck:
+    """The platform's signing rule with its secret (Douyin: ``APP_KEY:APP_SECRET``)."""
+    if platform in ("tmall", "taobao"):
+        return TopSignature(secret, platform=platform)
+    if platform == "jd":
+        return JdSignature(secret)
+    if platform == "pdd":
+        return PddSignature(secret, body_param="data")
+    if platform == "douyin":
+        app_key, _, app_secret = secret.partition(":")
+        return DouyinSignature(app_key, app_secret)
+    raise SystemExit(f"--secret: no signature rule for {platform!r}")
 
-    def __init__(self, address: tuple[str, int], sync: Sync) -> None:
+
+class Receiver(ThreadingHTTPServer):
+    """An HTTP server holding the ``Sync``, the signature checks and the totals so far."""
+
+    def __init__(
+        self, address: tuple[str, int], sync: Sync, checks: dict[str, SignatureCheck]
+    ) -> None:
         super().__init__(address, WebhookHandler)
         self.sync = sync
+        self.checks = checks
         self.lock = Lock()  # one receipt at a time: the SQLite connection is shared
         self.total = SyncReport()
 
@@ -57,11 +93,26 @@ class WebhookHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         prefix = "/webhook/"
-        platform = self.path[len(prefix):] if self.path.startswith(prefix) else ""
+        url = urlsplit(self.path)
+        platform = url.path[len(prefix):] if url.path.startswith(prefix) else ""
         if platform not in platforms():
             self._answer(HTTPStatus.NOT_FOUND, {"error": f"no platform {platform!r}"})
             return
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        check = self.server.checks.get(platform)
+        if check is None:
+            self._answer(HTTPStatus.UNAUTHORIZED,
+                         {"error": f"no secret configured for {platform!r}"})
+            return
+        request = WebhookRequest(params=dict(parse_qsl(url.query, keep_blank_values=True)),
+                                 headers=dict(self.headers.items()), body=body)
+        try:
+            check.verify(request)
+        except InvalidSignature as error:
+            print(f"{platform}: refused: {error}", flush=True)
+            self._answer(HTTPStatus.UNAUTHORIZED, {"error": str(error),
+                                                   "field": error.field})
+            return
         try:
             payload: Any = json.loads(body)
         except ValueError as error:
@@ -95,8 +146,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--db", required=True, help="the orders' SQLite file")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080, help="0 takes a free port")
+    parser.add_argument("--secret", action="append", default=[], metavar="PLATFORM=SECRET",
+                        help="a platform's signing secret (douyin=APP_KEY:APP_SECRET)")
     args = parser.parse_args(argv)
-    server = Receiver((args.host, args.port), open_sync(args.db))
+    checks: dict[str, SignatureCheck] = {}
+    for given in args.secret:
+        platform, _, secret = given.partition("=")
+        checks[platform] = signature_check(platform, secret)
+    server = Receiver((args.host, args.port), open_sync(args.db), checks)
     host, port = server.server_address[:2]
     print(f"listening on http://{host!s}:{port}/webhook/<platform>", flush=True)
     try:

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteSyncStore
 from orderkit.model.orders import OrderStatus
+from orderkit.sync.signatures import JdSignature
 
 ROOT = Path(__file__).parents[2]
 EXAMPLES = ROOT / "examples"
@@ -119,10 +121,22 @@ def _post(url: str, body: bytes) -> tuple[int, dict[str, Any]]:
         return error.code, json.loads(error.read())
 
 
+JD_SECRET = "jd-test-secret"
+
+
+def _signed(base: str, body: bytes, *, secret: str = JD_SECRET) -> str:
+    """The JD webhook URL for ``body``, with JD's signed parameters in its query."""
+    params = {"app_key": "JDAPPKEY", "method": "jingdong.pop.order.get",
+              "timestamp": "2026-02-16 10:20:31", "v": "2.0"}
+    sign = JdSignature(secret).sign({**params, "360buy_param_json": body.decode("utf-8")})
+    return f"{base}/webhook/jd?" + urllib.parse.urlencode({**params, "sign": sign})
+
+
 def test_webhook_receiver_applies_posted_payloads_and_stops_on_sigint(tmp_path: Path) -> None:
     db = tmp_path / "shop.db"
     server = subprocess.Popen(
-        [sys.executable, str(EXAMPLES / "webhook_receiver.py"), "--db", str(db), "--port", "0"],
+        [sys.executable, str(EXAMPLES / "webhook_receiver.py"), "--db", str(db), "--port", "0",
+         "--secret", f"jd={JD_SECRET}"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
     )
     try:
@@ -131,17 +145,31 @@ def test_webhook_receiver_applies_posted_payloads_and_stops_on_sigint(tmp_path: 
         found = re.fullmatch(r"listening on (http://127\.0\.0\.1:\d+)/webhook/<platform>\n",
                              first)
         assert found is not None, first
-        url = found.group(1) + "/webhook/jd"
+        base = found.group(1)
         order = json.dumps(_jd("shipped_with_waybill")).encode()
-        assert _post(url, order) == (200, {"new": 1, "updated": 0, "unchanged": 0,
-                                           "stale": 0, "dead_lettered": 0})
-        assert _post(url, order)[1]["unchanged"] == 1
-        assert _post(url, json.dumps(_malformed()).encode()) == (
+        # Refused before anything is read: a tampered body, a missing signature, a
+        # signature made with another secret, a platform without a secret.
+        tampered = order.replace(b"281736112233", b"281736999999")
+        status, answer = _post(_signed(base, order), tampered)
+        assert (status, answer["field"]) == (401, "sign")
+        assert "jd signature 'sign': does not match" in answer["error"]
+        status, answer = _post(base + "/webhook/jd", order)
+        assert (status, answer["field"]) == (401, "sign")
+        assert "missing" in answer["error"]
+        assert _post(_signed(base, order, secret="guessed"), order)[0] == 401
+        assert _post(base + "/webhook/pdd", order)[0] == 401
+        assert _post(base + "/webhook/jd", b"{not json")[0] == 401
+
+        assert _post(_signed(base, order), order) == (200, {
+            "new": 1, "updated": 0, "unchanged": 0, "stale": 0, "dead_lettered": 0})
+        assert _post(_signed(base, order), order)[1]["unchanged"] == 1
+        malformed = json.dumps(_malformed()).encode()
+        assert _post(_signed(base, malformed), malformed) == (
             202, {"new": 0, "updated": 0, "unchanged": 0, "stale": 0, "dead_lettered": 1})
-        status, answer = _post(url, b"{not json")
+        status, answer = _post(_signed(base, b"{not json"), b"{not json")
         assert status == 400
         assert "not JSON" in answer["error"]
-        assert _post(found.group(1) + "/webhook/ebay", order)[0] == 404
+        assert _post(base + "/webhook/ebay", order)[0] == 404
         server.send_signal(signal.SIGINT)
         out, err = server.communicate(timeout=30)
     finally:
@@ -151,9 +179,12 @@ def test_webhook_receiver_applies_posted_payloads_and_stops_on_sigint(tmp_path: 
     assert server.returncode == 0, err
     assert out.splitlines()[-1] == \
         "stopped; new 1, updated 0, unchanged 1, stale 0, dead letters 1"
-    stored = SQLiteOrderRepository(db).find_by_channel("jd", "281736112233")
+    assert out.count("jd: refused: jd signature") == 4
+    repository = SQLiteOrderRepository(db)
+    stored = repository.find_by_channel("jd", "281736112233")
     assert stored is not None
     assert stored.status == OrderStatus.SHIPPED
+    assert repository.find_by_channel("jd", "281736999999") is None  # the tampered one
     (letter,) = SQLiteSyncStore(db).dead_letters("jd")
     assert "WAIT_FOR_MARS" in letter.error
 

@@ -6,7 +6,9 @@ what the decision owes the world (see :mod:`orderkit.outbox`). When another writ
 first (:class:`~orderkit.model.errors.ConcurrencyError`) it re-reads and decides again
 from the fresh order; it never re-saves the order it computed before. Because the event
 id is remembered on the order, the second decision about an event a concurrent writer
-already applied is "nothing to do", and writes no message.
+already applied is "nothing to do", and writes no message. ``advance(order_id, step)``
+is the same loop for several events: each is decided from the order the one before
+left, and all are saved in one save; ``handle`` is its one-event case.
 
 The messages: with an inventory ledger, the stock a decision moves
 (:class:`LinesCancelled` releases exactly the cancelled units, :class:`OrderCancelled`
@@ -26,7 +28,8 @@ repository refuses takes its lock back with it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -57,7 +60,7 @@ from orderkit.model.errors import (
     TransitionNotAllowed,
     ValidationError,
 )
-from orderkit.model.orders import LineStatus, Order
+from orderkit.model.orders import LineStatus, Order, PaymentTerms
 from orderkit.model.time import Clock, ensure_instant
 from orderkit.outbox.messages import (
     STOCK_COMMIT,
@@ -98,7 +101,9 @@ class OrderService:
     waybill is forwarded with ``update_address`` after the commit.
     ``payment_timeout`` (``lock_ttl`` is its former name, 24 hours by default) is how
     long the stock of an unpaid order stays locked; the payment confirms the lock, which
-    from then on never expires: it ends when the order ships or is cancelled.
+    from then on never expires: it ends when the order ships or is cancelled. A cash on
+    delivery order (:attr:`~orderkit.model.orders.PaymentTerms.ON_DELIVERY`) ships
+    unpaid, so its lock is confirmed when it is placed.
     ``max_attempts`` bounds the re-read/re-decide loop under contention; when every
     attempt loses, the last :class:`ConcurrencyError` propagates. ``conflicts`` counts
     the re-reads so far (a contention metric for the host).
@@ -144,6 +149,8 @@ class OrderService:
         )
         #: What the last delivery after a commit did (``None`` before any).
         self.last_delivery: RelayReport | None = None
+        self._deferred = 0  # depth of deliver_later() blocks
+        self._owed = False  # a delivery is owed when the outermost block ends
 
     def place(self, order: Order) -> Order:
         """Store a new order; with a ledger, lock its open units first (per SKU) and keep
@@ -171,6 +178,10 @@ class OrderService:
                         raise
                     lock_id = lock.lock_id
                     order = attrs.evolve(order, lock_id=lock_id)
+                    if order.payment_terms is PaymentTerms.ON_DELIVERY:
+                        # Accepted cash on delivery: it ships unpaid, so its stock is
+                        # held until it ships or is cancelled, never lapsing unpaid.
+                        self.inventory.confirm(lock_id, order_id=order.order_id)
             try:
                 self.repository.save(order, None)
             except BaseException as error:
@@ -229,7 +240,7 @@ class OrderService:
             confirm = (
                 (OutboxMessage(message_id(order.order_id, event_id, 0), order.order_id,
                                STOCK_CONFIRM, {"lock_id": lock_id}, now),)
-                if order.paid_at is not None
+                if order.paid_at is not None or order.payment_terms is PaymentTerms.ON_DELIVERY
                 else ()
             )
             try:
@@ -239,7 +250,10 @@ class OrderService:
                 refused[order.order_id] = error
                 continue
             if confirm and self.relay is not None:
-                self.last_delivery = self.relay.run_once()
+                if self._deferred:
+                    self._owed = True
+                else:
+                    self.last_delivery = self.relay.run_once()
         return refused
 
     def _refuse_if_stored(self, order: Order) -> None:
@@ -250,47 +264,129 @@ class OrderService:
             return
         raise DuplicateOrder(order.channel, order.channel_order_id, order.order_id)
 
-    def handle(self, order_id: str, event: Event) -> Transition:
+    def handle(
+        self, order_id: str, event: Event, *, current: Order | None = None
+    ) -> Transition:
         """Apply ``event`` to the stored order and return the :class:`Transition`.
+
+        ``current`` is the stored order when the caller holds it already (read or saved
+        in the same open transaction, as sync does): the first decision starts from it
+        instead of reading the order again. The save still checks its version, so a
+        ``current`` that is not the stored version only costs a re-read.
 
         Refusals (:class:`TransitionNotAllowed`, :class:`AddressLocked`,
         :class:`NotPermitted`) are written to the audit trail and re-raised.
         """
+        transitions, unchanged = self._decide(order_id, lambda _order: event, current, 1)
+        return transitions[0] if transitions else unchanged
+
+    def advance(
+        self,
+        order_id: str,
+        step: Callable[[Order], Event | None],
+        *,
+        current: Order | None = None,
+        limit: int = 32,
+    ) -> tuple[Transition, ...]:
+        """Apply the events ``step`` gives, one at a time, each chosen from the order the
+        one before left (``step`` returns ``None`` when nothing is left), and save them
+        together: one save of the order with every audit entry and outbox message, as
+        :meth:`handle` saves one. Stops at an event that changes nothing, and after
+        ``limit`` events. Returns the transitions that changed the order (empty: nothing
+        to do). ``current`` as for :meth:`handle`; on a conflict the order is re-read
+        and every event chosen again. A refusal is audited and raised, and nothing of
+        this call is saved."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValidationError("limit", limit, "expected an integer >= 1")
+        return self._decide(order_id, step, current, limit)[0]
+
+    def _decide(
+        self,
+        order_id: str,
+        step: Callable[[Order], Event | None],
+        current: Order | None,
+        limit: int,
+    ) -> tuple[tuple[Transition, ...], Transition]:
+        """The one load-decide-save loop of :meth:`handle` and :meth:`advance`: the
+        transitions saved and the last transition decided (unchanged when none was)."""
+        if current is not None and (
+            not isinstance(current, Order) or current.order_id != order_id
+        ):
+            raise ValidationError("current", current, f"expected the order {order_id}")
         last: ConcurrencyError | None = None
-        for _try in range(self.max_attempts):
-            order = self.repository.get(order_id)
-            try:
-                transition = self.lifecycle.apply(order, event)
-            except (TransitionNotAllowed, AddressLocked, NotPermitted) as error:
-                self.repository.record_audit(
-                    order_id, (self.lifecycle.refusal(order, event, error),)
-                )
-                raise
-            if not transition.changed:
-                return transition
-            messages = self._messages(transition)
+        for _attempt in range(self.max_attempts):
+            if current is not None:
+                order, current = current, None
+            else:
+                order = self.repository.get(order_id)
+            moved: list[Transition] = []
+            latest = Transition(order, False)
+            for _n in range(limit):
+                event = step(latest.order)
+                if event is None:
+                    break
+                try:
+                    transition = self.lifecycle.apply(latest.order, event)
+                except (TransitionNotAllowed, AddressLocked, NotPermitted) as error:
+                    self.repository.record_audit(
+                        order_id, (self.lifecycle.refusal(latest.order, event, error),)
+                    )
+                    raise
+                latest = transition
+                if not transition.changed:
+                    break
+                moved.append(transition)
+            if not moved:
+                return (), latest
+            messages = tuple(m for t in moved for m in self._messages(t))
             try:
                 self.repository.save(
-                    transition.order, order.version, audit=transition.audit, outbox=messages
+                    moved[-1].order, order.version,
+                    audit=tuple(e for t in moved for e in t.audit), outbox=messages,
                 )
             except ConcurrencyError as error:
                 last = error
                 self.conflicts += 1
                 continue
-            self._after_commit(transition, bool(messages))
-            return transition
+            self._after_commit(moved, bool(messages))
+            return tuple(moved), latest
         assert last is not None
         raise last
 
-    def _after_commit(self, transition: Transition, owed: bool) -> None:
-        """Deliver the outbox (failures stay in it for the next run), then forward an
-        address change to the carrier (its failure is raised: the order is saved)."""
+    @contextmanager
+    def deliver_later(self) -> Iterator[None]:
+        """A block whose decisions owe their outbox deliveries until it ends: the relay
+        runs once when the (outermost) block exits normally, instead of once per
+        decision. Sync opens one inside each page's transaction, so a page's messages
+        are delivered once, in the page's commit when the ledger shares the file."""
+        self._deferred += 1
+        try:
+            yield
+        except BaseException:
+            self._deferred -= 1
+            if not self._deferred:
+                self._owed = False  # rolled back with the block; the next run catches up
+            raise
+        self._deferred -= 1
+        if not self._deferred and self._owed:
+            self._owed = False
+            if self.relay is not None:
+                self.last_delivery = self.relay.run_once()
+
+    def _after_commit(self, transitions: Sequence[Transition], owed: bool) -> None:
+        """Deliver the outbox once (failures stay in it for the next run; inside
+        :meth:`deliver_later`, once at its end), then forward each address change to the
+        carrier (its failure is raised: the order is saved)."""
         if owed and self.relay is not None:
-            self.last_delivery = self.relay.run_once()
+            if self._deferred:
+                self._owed = True
+            else:
+                self.last_delivery = self.relay.run_once()
         if self.carrier is not None:
-            for event in transition.events:
-                if isinstance(event, AddressChanged) and event.waybill:
-                    self.carrier.update_address(event.waybill, event.address)
+            for transition in transitions:
+                for event in transition.events:
+                    if isinstance(event, AddressChanged) and event.waybill:
+                        self.carrier.update_address(event.waybill, event.address)
 
     def _messages(self, transition: Transition) -> tuple[OutboxMessage, ...]:
         """What the decision owes: stock movements (with a ledger and a lock), then

@@ -31,7 +31,7 @@ import attrs
 from orderkit.lifecycle.events import EVENT_NAMES
 from orderkit.model.errors import DefinitionError
 from orderkit.model.money import Money
-from orderkit.model.orders import LineStatus, Order, OrderStatus, TrackingStatus
+from orderkit.model.orders import LineStatus, Order, OrderStatus, PaymentTerms, TrackingStatus
 
 if TYPE_CHECKING:
     from orderkit.lifecycle.events import Event
@@ -333,6 +333,15 @@ def _pays_in_full(order: Order, event: Event) -> bool:
     return amount >= order.totals.due
 
 
+def _on_delivery(order: Order, _event: Event) -> bool:
+    """Cash on delivery: the order may go out unpaid and is paid when it arrives."""
+    return order.payment_terms is PaymentTerms.ON_DELIVERY
+
+
+def _on_delivery_no_holds(order: Order, event: Event) -> bool:
+    return _on_delivery(order, event) and not order.holds
+
+
 DEFAULT_GUARDS: Mapping[str, Guard] = {
     "no_holds": _no_holds,
     "carrier_moving": _carrier(TrackingStatus.IN_TRANSIT, TrackingStatus.OUT_FOR_DELIVERY),
@@ -341,6 +350,8 @@ DEFAULT_GUARDS: Mapping[str, Guard] = {
     "refunds_everything": _refunds_everything,
     "has_open_units": _has_open_units,
     "pays_in_full": _pays_in_full,
+    "on_delivery": _on_delivery,
+    "on_delivery_no_holds": _on_delivery_no_holds,
 }
 
 _S = OrderStatus
@@ -372,6 +383,12 @@ def _default_rules() -> list[Rule]:
         if status is not _S.PACKED:
             add(status, "change_address", status)
             add(status, "change_price", status)
+    # Cash on delivery: packed and shipped unpaid; the money the carrier collects is
+    # recorded when it comes (at delivery, or with the carrier's later remittance).
+    add(_S.PENDING_PAYMENT, "pack", _S.PACKED, "on_delivery")
+    add(_S.PENDING_PAYMENT, "ship", _S.SHIPPED, "on_delivery_no_holds")
+    for status in (_S.PACKED, _S.SHIPPED, _S.DELIVERED, _S.COMPLETED):
+        add(status, "pay", status, "on_delivery")
     add(_S.SHIPPED, "ship", _S.SHIPPED, "has_open_units")
     add(_S.SHIPPED, "cancel_lines", _S.SHIPPED)
     add(_S.SHIPPED, "deliver", _S.DELIVERED)

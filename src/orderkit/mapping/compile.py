@@ -42,7 +42,7 @@ from orderkit.mapping.plan import (
 )
 from orderkit.mapping.refunds import compile_refunds
 from orderkit.mapping.shipments import compile_shipments
-from orderkit.mapping.signals import compile_holds, compile_tags
+from orderkit.mapping.signals import compile_holds, compile_tags, value_matcher
 from orderkit.mapping.spec import Field, HoldSpec, PaymentSpec, PlatformMap, TagSpec
 from orderkit.mapping.status import StatusPlan, compile_status
 from orderkit.mapping.units import MONEY_UNITS
@@ -53,6 +53,7 @@ from orderkit.model.orders import (
     Adjustment,
     OrderStatus,
     Payment,
+    PaymentTerms,
 )
 from orderkit.model.time import zone
 
@@ -218,29 +219,49 @@ def _compile_address(ship_to: Mapping[str, Field], platform: str, tz: tzinfo) ->
     return read
 
 
+#: Statuses in which a cash on delivery order has been paid to the carrier.
+_COLLECTED: Final = frozenset({OrderStatus.DELIVERED, OrderStatus.COMPLETED})
+
+
 def _compile_payment(spec: PlatformMap, tz: tzinfo) -> PaymentsReader:
-    """The buyer's payment, recorded when the order has a paid time (none without a spec)."""
+    """The payment terms and the buyer's payment, recorded when the order has a paid
+    time, or, on delivery terms, once it is delivered (none without a spec)."""
     name = spec.name
     payment: PaymentSpec | None = spec.payment
     if payment is None:
-        return lambda _payload, _currency, _header, _payable: ()
+        return lambda _payload, _currency, _header, _payable: (PaymentTerms.PREPAID, ())
     if spec.paid_at is None:
         raise DefinitionError("a payment needs paid_at", path=f"{name}.payment", value=payment)
     channel = spec.channel_name
     read_reference = compile_optional_field(payment.reference, name, "payment.reference", tz)
     read_method = compile_optional_field(payment.method, name, "payment.method", tz)
+    read_collected = compile_optional_field(payment.collected_at, name,
+                                            "payment.collected_at", tz)
+    on_delivery = None
+    if payment.on_delivery_path is not None:
+        on_delivery = value_matcher(payment.on_delivery_path, payment.on_delivery_values,
+                                    name, f"{name}.payment.on_delivery")
+    elif payment.on_delivery_values or payment.collected_at is not None:
+        raise DefinitionError("on_delivery_values and collected_at need on_delivery_path",
+                              path=f"{name}.payment", value=payment)
 
     def read(
         payload: Mapping[str, Any], currency: str, header: Header, payable: Money
-    ) -> tuple[Payment, ...]:
-        if header.paid_at is None:
-            return ()
+    ) -> tuple[PaymentTerms, tuple[Payment, ...]]:
+        terms = PaymentTerms.PREPAID
+        if on_delivery is not None and on_delivery(payload) is not None:
+            terms = PaymentTerms.ON_DELIVERY
+        at = header.paid_at
+        if at is None and terms is PaymentTerms.ON_DELIVERY and header.status in _COLLECTED:
+            at = read_collected(payload, "", currency) or header.signalled_at
+        if at is None:
+            return terms, ()
         reference = read_reference(payload, "", currency) or ""
         method = read_method(payload, "", currency) or ""
-        return (Payment(
+        return terms, (Payment(
             payment_id=f"{channel}:{header.channel_order_id}:payment",
             amount=payable,
-            at=header.paid_at,
+            at=at,
             method=method,
             reference=reference,
         ),)
@@ -309,8 +330,11 @@ def _patterns(spec: PlatformMap) -> Iterator[tuple[str, str]]:
         yield (f"{spec.refunds.path}[*].{spec.refunds.line_ref}", "ref")
         yield (f"{spec.refunds.path}[*].{spec.refunds.quantity}", "count")
     if spec.payment is not None:
+        if spec.payment.on_delivery_path is not None:  # a field read as text stays text
+            yield (spec.payment.on_delivery_path, "flag")
         yield from field(spec.payment.reference)
         yield from field(spec.payment.method)
+        yield from field(spec.payment.collected_at)
     if spec.shipment is not None:
         shipment = spec.shipment
         parcel = line if shipment.scope == "line" else (

@@ -37,6 +37,7 @@ from orderkit.model.orders import (
     Order,
     OrderStatus,
     Payment,
+    PaymentTerms,
     Shipment,
 )
 
@@ -88,7 +89,10 @@ class Built:
 CurrencyReader = Callable[[Mapping[str, Any]], str]
 HeaderReader = Callable[[Mapping[str, Any], str], Header]
 AddressReader = Callable[[Mapping[str, Any], str], "Address | None"]
-PaymentsReader = Callable[[Mapping[str, Any], str, Header, Money], tuple[Payment, ...]]
+PaymentsReader = Callable[
+    [Mapping[str, Any], str, Header, Money], tuple[PaymentTerms, tuple[Payment, ...]]
+]
+"""``(order object, currency, header, payable)`` -> the payment terms and payments."""
 ShipmentsReader = Callable[
     [Mapping[str, Any], str, Header, "list[LineDraft]"], tuple[Shipment, ...]
 ]
@@ -130,7 +134,7 @@ class Sections:
                                         frozenset(draft.line_id for draft in drafts))
         ship_to = self.address(payload, currency)
         payable: Money = self.payable(payload, "", currency)
-        payments = self.payments(payload, currency, header, payable)
+        terms, payments = self.payments(payload, currency, header, payable)
         shipments = self.shipments(payload, currency, header, drafts)
         buyer = self.buyer(payload, "", currency) or ""
         holds = self.holds(payload, drafts, header.signalled_at)
@@ -147,10 +151,11 @@ class Sections:
             adjustments=tuple(adjustments),
             payments=payments,
             shipments=shipments,
-            paid_at=header.paid_at,
+            paid_at=header.paid_at or (payments[0].at if payments else None),
             buyer_id=buyer,
             holds=holds,
             tags=tags,
+            payment_terms=terms,
         )
         return Built(order, payable, header, extras)
 

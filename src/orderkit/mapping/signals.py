@@ -20,7 +20,7 @@ from orderkit.mapping.spec import HoldSpec, TagSpec
 from orderkit.model.errors import DefinitionError
 from orderkit.model.orders import Hold, LineStatus
 
-__all__ = ["HoldsReader", "TagsReader", "compile_holds", "compile_tags"]
+__all__ = ["HoldsReader", "TagsReader", "compile_holds", "compile_tags", "value_matcher"]
 
 HoldsReader = Callable[[Mapping[str, Any], Sequence[LineDraft], datetime], tuple[Hold, ...]]
 """``(order object, line drafts, when)`` -> the holds the payload asks for."""
@@ -51,6 +51,16 @@ def _matcher(
         return value if (type(value), value) in known else None
 
     return keys, match
+
+
+def value_matcher(
+    path: str, values: tuple[object, ...], platform: str, at: str
+) -> Callable[[Mapping[str, Any]], object | None]:
+    """A reader of the value at ``path`` of an order object when it is one of ``values``
+    (type included), else ``None``; :class:`DefinitionError` at ``at`` for a bad path
+    or non-scalar values."""
+    _keys, match = _matcher(path, values, "order", platform, at)
+    return lambda obj: match(obj, "")
 
 
 def _name(value: object, what: str, at: str) -> str:

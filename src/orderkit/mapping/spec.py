@@ -238,10 +238,21 @@ class RefundSpec:
 
 @attrs.frozen
 class PaymentSpec:
-    """How the buyer's payment reads; it is recorded when the order has a paid time."""
+    """How the buyer's payment reads; it is recorded when the order has a paid time.
+
+    Cash on delivery: when the value at ``on_delivery_path`` is one of
+    ``on_delivery_values`` (JD ``payType`` ``"1-货到付款"``), the order's
+    :attr:`~orderkit.model.orders.Order.payment_terms` are ``ON_DELIVERY``; such an
+    order ships unpaid, and once the payload says it is delivered or completed, what the
+    buyer pays is recorded as collected at ``collected_at`` (else the platform's
+    modified time), even when the platform gives no paid time.
+    """
 
     reference: Field | None = None
     method: Field | None = None
+    on_delivery_path: str | None = None
+    on_delivery_values: tuple[object, ...] = attrs.field(default=(), converter=_tuple)
+    collected_at: Field | None = None
 
 
 @attrs.frozen

@@ -36,6 +36,7 @@ __all__ = [
     "IdempotencyError",
     "InsufficientStock",
     "InvalidLock",
+    "InvalidSignature",
     "MappingError",
     "NotFoundError",
     "NotPermitted",
@@ -282,6 +283,22 @@ class IdempotencyError(RefusedError):
 
 
 # --- not found / storage -----------------------------------------------------------------
+
+
+class InvalidSignature(OrderkitError):
+    """A pushed message's signature is missing or does not match the platform's rule:
+    the message may not come from the platform, or was changed on the way. Nothing of it
+    may be applied or stored; a webhook answers 401.
+
+    ``platform`` names the platform, ``field`` the parameter or header that carries the
+    signature (``"sign"``, ``"event-sign"``), ``reason`` what is wrong with it.
+    """
+
+    def __init__(self, platform: str, field: str, reason: str) -> None:
+        super().__init__(f"{platform} signature {field!r}: {reason}")
+        self.platform = platform
+        self.field = field
+        self.reason = reason
 
 
 class NotFoundError(OrderkitError):

@@ -50,6 +50,7 @@ __all__ = [
     "OrderTotals",
     "Payment",
     "PaymentKind",
+    "PaymentTerms",
     "Return",
     "Shipment",
     "SoldValue",
@@ -157,6 +158,16 @@ class PaymentKind(StrEnum):
 
     PAYMENT = "payment"
     REFUND = "refund"
+
+
+class PaymentTerms(StrEnum):
+    """When the buyer pays (:attr:`Order.payment_terms`)."""
+
+    PREPAID = "prepaid"
+    """Paid before the goods leave: an unpaid order is not packed or shipped."""
+    ON_DELIVERY = "on_delivery"
+    """Cash on delivery (JD 货到付款): packed and shipped unpaid; the carrier collects
+    what is due when the buyer signs, and that payment is recorded then."""
 
 
 class AfterSale(StrEnum):
@@ -740,6 +751,13 @@ def _to_delivered_at(value: object) -> datetime | None:
     return _to_delivered_at_impl(value)
 
 
+_to_payment_terms_impl = check.enum_member(PaymentTerms, "payment_terms")
+
+
+def _to_payment_terms(value: object) -> PaymentTerms:
+    return _to_payment_terms_impl(value)
+
+
 def _to_returns(value: object) -> tuple[Return, ...]:
     return _to_returns_impl(value)
 
@@ -799,6 +817,11 @@ class Order:
     """When the buyer signed for it (the after-sales window runs from here)."""
     returns: tuple[Return, ...] = attrs.field(default=(), converter=_to_returns)
     """After-sales returns asked for or received, oldest first."""
+    payment_terms: PaymentTerms = attrs.field(
+        default=PaymentTerms.PREPAID, converter=_to_payment_terms
+    )
+    """When the buyer pays: before shipment (the default) or on delivery (see
+    :class:`PaymentTerms`)."""
 
     @property
     def currency(self) -> str:

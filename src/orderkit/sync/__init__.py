@@ -4,7 +4,8 @@
 channel order id: the first sighting places the order, later ones become lifecycle
 events), keeps what it saw in a :class:`~orderkit.sync.ports.SyncStore`, polls through
 a :class:`~orderkit.sync.ports.ChannelClient` with cursors that never skip, and keeps
-what it could not map as dead letters. See ``docs/sync.md``.
+what it could not map as dead letters. :mod:`orderkit.sync.signatures` checks the
+platforms' webhook signatures before a message is received. See ``docs/sync.md``.
 """
 
 from orderkit.sync.diff import SYNC_ACTOR, UNKNOWN_WAYBILL, initial, next_event
@@ -13,6 +14,14 @@ from orderkit.sync.limits import LIMITS, PlatformLimits, limits_for, windows
 from orderkit.sync.modified import modified_at, payload_digest, payload_text
 from orderkit.sync.ports import ChannelClient, ListingClient, OrderLookup, SyncStore
 from orderkit.sync.records import Cursor, DeadLetter, Listed, Listing, Page, Seen
+from orderkit.sync.signatures import (
+    DouyinSignature,
+    JdSignature,
+    PddSignature,
+    SignatureCheck,
+    TopSignature,
+    WebhookRequest,
+)
 from orderkit.sync.sync import DEFAULT_BATCH, Progress, Sync, SyncReport
 
 __all__ = [
@@ -23,18 +32,24 @@ __all__ = [
     "ChannelClient",
     "Cursor",
     "DeadLetter",
+    "DouyinSignature",
+    "JdSignature",
     "Listed",
     "Listing",
     "ListingClient",
     "MemoryChannelClient",
     "OrderLookup",
     "Page",
+    "PddSignature",
     "PlatformLimits",
     "Progress",
     "Seen",
+    "SignatureCheck",
     "Sync",
     "SyncReport",
     "SyncStore",
+    "TopSignature",
+    "WebhookRequest",
     "initial",
     "limits_for",
     "modified_at",

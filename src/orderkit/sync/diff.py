@@ -24,7 +24,14 @@ import attrs
 from orderkit.lifecycle.events import Event
 from orderkit.lifecycle.policy import Actor
 from orderkit.model.money import Money
-from orderkit.model.orders import LineStatus, Order, OrderLine, OrderStatus, PaymentKind
+from orderkit.model.orders import (
+    LineStatus,
+    Order,
+    OrderLine,
+    OrderStatus,
+    PaymentKind,
+    PaymentTerms,
+)
 
 __all__ = ["SYNC_ACTOR", "UNKNOWN_WAYBILL", "initial", "next_event"]
 
@@ -73,8 +80,8 @@ def next_event(stored: Order, target: Order, *, at: datetime) -> Event | None:
     everything ``target`` has). ``at`` is the platform's modified time of ``target``,
     the time of every event whose own time the payload does not give."""
     key = f"{target.channel}:{target.channel_order_id}"
-    for step in (_release, _pay, _cancel_lines, _cancel, _ship, _refund, _deliver,
-                 _complete, _hold):
+    steps = _COD_STEPS if stored.payment_terms is PaymentTerms.ON_DELIVERY else _STEPS
+    for step in steps:
         event = step(stored, target, at, key)
         if event is not None:
             return event
@@ -115,10 +122,17 @@ def _release(stored: Order, target: Order, at: datetime, key: str) -> Event | No
 
 
 def _pay(stored: Order, target: Order, at: datetime, key: str) -> Event | None:
-    if target.status not in _PAID or stored.status != OrderStatus.PENDING_PAYMENT:
-        return None
     paid_in = any(p.kind is PaymentKind.PAYMENT for p in target.payments)
-    wanted = _paid(target) if paid_in else target.totals.payable
+    if stored.payment_terms is PaymentTerms.ON_DELIVERY:
+        # Shipped unpaid: only money the payload says was collected is paid, whatever
+        # its status (a shipped or delivered status says nothing about the money).
+        if not paid_in or stored.status not in _COLLECTING:
+            return None
+        wanted = _paid(target)
+    elif target.status not in _PAID or stored.status != OrderStatus.PENDING_PAYMENT:
+        return None
+    else:
+        wanted = _paid(target) if paid_in else target.totals.payable
     amount = wanted - _paid(stored)
     if amount.amount <= 0:
         return None
@@ -148,7 +162,11 @@ def _cancel(stored: Order, target: Order, at: datetime, key: str) -> Event | Non
 
 
 def _ship(stored: Order, target: Order, at: datetime, key: str) -> Event | None:
-    if stored.status not in _BEFORE_SHIP and stored.status != OrderStatus.SHIPPED:
+    unpaid_goes = (stored.status == OrderStatus.PENDING_PAYMENT
+                   and stored.payment_terms is PaymentTerms.ON_DELIVERY)
+    if stored.status not in _BEFORE_SHIP and stored.status != OrderStatus.SHIPPED and not (
+        unpaid_goes
+    ):
         return None
     more, text = _more(stored, target, _SHIPPED, _RETURNED)
     if not more:
@@ -225,3 +243,17 @@ def _hold(stored: Order, target: Order, at: datetime, key: str) -> Event | None:
 
 def _iso(at: datetime) -> str:
     return at.isoformat()
+
+
+#: The steps in the order :func:`next_event` tries them.
+_STEPS: Final = (_release, _pay, _cancel_lines, _cancel, _ship, _refund, _deliver, _complete,
+                 _hold)
+#: Cash on delivery: the goods go first and the carrier collects on delivery, so the
+#: payment comes after the delivery and before the completion.
+_COD_STEPS: Final = (_release, _cancel_lines, _cancel, _ship, _refund, _deliver, _pay,
+                     _complete, _hold)
+#: Statuses in which a cash on delivery order takes the money collected for it.
+_COLLECTING: Final = frozenset(
+    {OrderStatus.PENDING_PAYMENT, OrderStatus.PACKED, OrderStatus.SHIPPED,
+     OrderStatus.DELIVERED, OrderStatus.COMPLETED}
+)

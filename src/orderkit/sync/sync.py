@@ -441,7 +441,8 @@ class Sync:
                 results[index] = None
         pending.sort(key=lambda item: item.index)
         if pending or failed:
-            with self.repository.atomic():
+            # The page's deliveries run once, at the end of its transaction.
+            with self.repository.atomic(), self.service.deliver_later():
                 for text, digest, problem in failed:
                     self._dead(platform, text, digest, problem, received_at)
                 seen = self.store.seen_many(
@@ -489,15 +490,11 @@ class Sync:
                 if stored is None:
                     raise
                 new = False
-        changed = False
-        for _step in range(_MAX_STEPS):
-            event = next_event(stored, target, at=modified)
-            if event is None:
-                break
-            transition = self.service.handle(stored.order_id, event)
-            if not transition.changed:
-                break
-            stored, changed = transition.order, True
+        moved = self.service.advance(
+            stored.order_id, lambda order: next_event(order, target, at=modified),
+            current=stored, limit=_MAX_STEPS,
+        )
+        changed = bool(moved)
         if new:
             return "new"
         return "updated" if changed else "unchanged"

@@ -23,7 +23,12 @@ from orderkit.lifecycle import (
 )
 from orderkit.lifecycle.ports import OrderRepository
 from orderkit.model.audit import AuditEntry
-from orderkit.model.errors import ConcurrencyError, NotPermitted, TransitionNotAllowed
+from orderkit.model.errors import (
+    ConcurrencyError,
+    NotPermitted,
+    TransitionNotAllowed,
+    ValidationError,
+)
 from orderkit.model.money import Money
 from orderkit.model.orders import Address, Order, OrderLine, OrderStatus
 from orderkit.outbox import OutboxMessage
@@ -379,3 +384,98 @@ def test_an_order_waits_in_a_host_defined_review_status_and_is_stored_there(
     approved = service.handle("ORD-1", Event("approve_review", event_id="rev-2", at=T0))
     assert approved.order.status is OrderStatus.PAID
     assert [e.to_status for e in repository.audit_trail("ORD-1")][-2:] == [22, 20]
+
+
+def test_handle_starts_from_the_order_the_caller_holds(repository: OrderRepository) -> None:
+    service = service_for(repository)
+    placed = service.place(new_order())
+    reads: list[str] = []
+    original = repository.get
+
+    def counting_get(order_id: str) -> Order:
+        reads.append(order_id)
+        return original(order_id)
+
+    repository.get = counting_get  # type: ignore[method-assign]
+    paid = service.handle("ORD-1", pay(), current=placed).order
+    assert reads == []  # decided from the order held, saved against its version
+    assert paid.status == OrderStatus.PAID
+    # A held order that is no longer the stored version costs a re-read, not a lost update.
+    hold = Event("hold", event_id="h-1", at=T0, data={"kind": "manual", "reason": "check"})
+    held = service.handle("ORD-1", hold, current=placed).order
+    assert reads == ["ORD-1"]
+    assert (held.status, held.version, [h.kind for h in held.holds]) == (
+        OrderStatus.PAID, 2, ["manual"])
+    with pytest.raises(ValidationError):
+        service.handle("ORD-1", pay("pay-2"), current=new_order("ORD-2"))
+
+
+def test_deliver_later_runs_the_relay_once_when_the_block_ends(
+    repository: OrderRepository,
+) -> None:
+    sink = ListSink()
+    service = service_for(repository, sink=sink)
+    for n in (1, 2):
+        service.place(new_order(f"ORD-{n}"))
+    with service.deliver_later():
+        with service.deliver_later():  # nested: only the outermost block delivers
+            service.handle("ORD-1", pay())
+        service.handle("ORD-2", pay())
+        assert sink.published == []
+    assert sorted({e.order_id for e in sink.published}) == ["ORD-1", "ORD-2"]  # type: ignore[attr-defined]
+    assert service.last_delivery is not None and service.last_delivery.delivered >= 2
+    # A block that fails owes nothing more; the next delivery catches up.
+    def failing_host() -> None:
+        with service.deliver_later():
+            service.handle("ORD-1", Event("pack", event_id="pack-1", at=T0))
+            raise RuntimeError("host failed after the decision")
+
+    with pytest.raises(RuntimeError):
+        failing_host()
+    published = len(sink.published)
+    service.handle("ORD-2", Event("pack", event_id="pack-2", at=T0))
+    assert len(sink.published) > published
+
+
+def test_advance_saves_every_event_it_applies_in_one_save(repository: OrderRepository) -> None:
+    service = service_for(repository)
+    service.place(new_order())
+    saves: list[int] = []
+    original = repository.save
+
+    def counting_save(order: Order, expected: int | None, **kw: Any) -> None:
+        saves.append(order.version)
+        original(order, expected, **kw)
+
+    repository.save = counting_save  # type: ignore[method-assign]
+    script = [pay(), Event("pack", event_id="pack-1", at=T0),
+              Event("ship", event_id="ship-1", at=T0, data={"carrier": "sf", "waybill": "SF1"})]
+
+    def step(order: Order) -> Event | None:
+        return script[order.version] if order.version < len(script) else None
+
+    moved = service.advance("ORD-1", step)
+    assert [t.order.status for t in moved] == [
+        OrderStatus.PAID, OrderStatus.PACKED, OrderStatus.SHIPPED]
+    assert saves == [3]  # one save, version raised once per event
+    stored = repository.get("ORD-1")
+    assert stored == moved[-1].order
+    assert [e.event_id for e in repository.audit_trail("ORD-1")] == ["pay-1", "pack-1", "ship-1"]
+    assert service.advance("ORD-1", step) == ()  # nothing left to do
+    assert saves == [3]
+
+
+def test_advance_refused_midway_saves_nothing_and_audits_the_refusal(
+    repository: OrderRepository,
+) -> None:
+    service = service_for(repository)
+    service.place(new_order())
+    script = [pay(), Event("deliver", event_id="deliver-1", at=T0)]  # PAID cannot deliver
+    with pytest.raises(TransitionNotAllowed):
+        service.advance("ORD-1", lambda order: script[order.version])
+    stored = repository.get("ORD-1")
+    assert (stored.version, stored.status) == (0, OrderStatus.PENDING_PAYMENT)
+    assert [(e.event_id, e.outcome) for e in repository.audit_trail("ORD-1")] == [
+        ("deliver-1", "refused")]
+    with pytest.raises(ValidationError):
+        service.advance("ORD-1", lambda order: None, limit=0)

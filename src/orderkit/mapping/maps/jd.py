@@ -8,6 +8,11 @@ order from one cancelled after payment. ``sellerDiscount`` already contains the 
 own promotions; of ``couponDetailList`` only the JD-funded types are added, as platform
 subsidies (the shop-funded types are listed with ``None`` so they are not counted twice).
 ``orderPayment`` is what the buyer pays.
+
+Cash on delivery (``payType`` ``"1-货到付款"``): the order goes out unpaid
+(``WAIT_GOODS_RECEIVE_CONFIRM`` with ``paymentConfirmTime`` still "not yet") and the
+carrier collects ``orderPayment`` from the buyer; ``FINISHED_L`` records that payment,
+at ``orderEndTime`` (else ``modified``) when JD gives no ``paymentConfirmTime``.
 """
 
 from __future__ import annotations
@@ -28,7 +33,10 @@ from orderkit.mapping.spec import (
 )
 from orderkit.model.orders import AdjustmentKind, Bearer, OrderStatus
 
-__all__ = ["NOT_YET", "ORDER_STATES", "platform_map"]
+__all__ = ["CASH_ON_DELIVERY", "NOT_YET", "ORDER_STATES", "platform_map"]
+
+#: ``payType`` of a cash on delivery order (``"4-在线支付"`` is paid online).
+CASH_ON_DELIVERY = "1-货到付款"
 
 #: JD's "no value" for a time field.
 NOT_YET = "0001-01-01 00:00:00"
@@ -122,7 +130,12 @@ def platform_map() -> PlatformMap:
                 },
             ),
         ),
-        payment=PaymentSpec(method=Field("payType", required=False)),
+        payment=PaymentSpec(
+            method=Field("payType", required=False),
+            on_delivery_path="payType",
+            on_delivery_values=(CASH_ON_DELIVERY,),
+            collected_at=Field("orderEndTime", "timestamp", required=False, null=not_set),
+        ),
         shipment=ShipmentSpec(
             carrier=Field("logisticsId", "id", required=False, null=(None, "")),
             waybill=Field("waybill", required=False),
@@ -139,7 +152,7 @@ def platform_map() -> PlatformMap:
         ),
         ignore=(
             "orderType", "orderTotalPrice", "orderSellerPrice", "orderStateRemark", "deliveryType",
-            "invoiceInfo", "invoiceCode", "orderEndTime", "balanceUsed", "pin", "returnOrder",
+            "invoiceInfo", "invoiceCode", "balanceUsed", "pin", "returnOrder",
             "orderSource", "storeOrder", "consigneeInfo.provinceId", "consigneeInfo.cityId",
             "consigneeInfo.countyId", "consigneeInfo.town", "consigneeInfo.townId",
             "itemInfoList[*].skuId", "itemInfoList[*].wareId", "itemInfoList[*].productNo",

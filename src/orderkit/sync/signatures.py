@@ -1,0 +1,228 @@
+"""Webhook signatures: is a pushed message really from the platform, unchanged?
+
+A webhook receiver checks the platform's signature *before* anything of the message is
+read into :meth:`~orderkit.sync.Sync.receive`. One checker per platform, each following
+the platform's published signing rule (the sources are named in ``docs/sync.md``):
+
+* :class:`TopSignature` (Taobao/Tmall open platform, TOP): the request parameters but
+  ``sign``, sorted by name, joined as ``name + value`` (empty values left out), then the
+  raw body when the message carries one; ``sign_method`` ``md5`` (the default) digests
+  ``secret + text + secret`` with MD5, ``hmac`` keys HMAC-MD5 and ``hmac-sha256``
+  keys HMAC-SHA256 with the secret; upper-case hex.
+* :class:`JdSignature` (JD open platform): MD5 of ``secret + sorted name/value pairs +
+  secret``, upper-case hex, in the ``sign`` parameter.
+* :class:`PddSignature` (Pinduoduo open platform): MD5 of ``client_secret + sorted
+  name/value pairs + client_secret``, upper-case hex, in the ``sign`` parameter.
+
+JD's and Pinduoduo's rules sign parameters only: a raw body is signed as the value of
+the parameter it stands for (``body_param``), and a body no parameter stands for is
+refused rather than trusted unsigned.
+* :class:`DouyinSignature` (Douyin shop message push): the ``event-sign`` header is the
+  MD5 hex of ``app_key + body + app_secret`` over the raw body as received, and the
+  ``app-id`` header names the app.
+
+Each checker's :meth:`verify` raises :class:`~orderkit.model.errors.InvalidSignature`
+naming the platform and the field when the signature is missing or does not match;
+:meth:`sign` computes the signature (for tests and for a host that forwards messages).
+Signatures are compared with :func:`hmac.compare_digest`, in constant time. Header names
+are matched without regard to case, as HTTP does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from typing import Final, Protocol, runtime_checkable
+
+import attrs
+
+from orderkit.model import _checks as check
+from orderkit.model.errors import InvalidSignature, ValidationError
+
+__all__ = [
+    "DouyinSignature",
+    "JdSignature",
+    "PddSignature",
+    "SignatureCheck",
+    "TopSignature",
+    "WebhookRequest",
+]
+
+#: The ``sign_method`` values TOP documents.
+TOP_METHODS: Final = ("md5", "hmac", "hmac-sha256")
+
+
+@attrs.frozen
+class WebhookRequest:
+    """What a signature covers: the request's parameters (query string and form
+    fields, one value each), its headers and its raw body, exactly as received."""
+
+    params: Mapping[str, str] = attrs.field(factory=dict)
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    body: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        """The header ``name`` (any case), or ``None``."""
+        wanted = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == wanted:
+                return value
+        return None
+
+
+@runtime_checkable
+class SignatureCheck(Protocol):
+    """One platform's signing rule."""
+
+    platform: str
+
+    def verify(self, request: WebhookRequest) -> None:
+        """Raise :class:`~orderkit.model.errors.InvalidSignature` unless ``request``
+        carries this platform's valid signature."""
+        ...
+
+
+def _sorted_pairs(params: Mapping[str, str], skip: str) -> str:
+    """``name + value`` of every parameter but ``skip``, sorted by name (code point
+    order, which is ASCII order for the platforms' parameter names); empty values are
+    left out."""
+    return "".join(f"{name}{value}" for name, value in sorted(params.items())
+                   if name != skip and name and value != "")
+
+
+def _md5_upper(text: str | bytes) -> str:
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    return hashlib.md5(data, usedforsecurity=False).hexdigest().upper()
+
+
+def _compare(platform: str, field: str, given: str | None, expected: str) -> None:
+    if given is None or given == "":
+        raise InvalidSignature(platform, field, "missing")
+    if not hmac.compare_digest(given.strip().upper().encode("utf-8"),
+                               expected.upper().encode("utf-8")):
+        raise InvalidSignature(platform, field, "does not match")
+
+
+def _params(request: object) -> WebhookRequest:
+    if not isinstance(request, WebhookRequest):
+        raise ValidationError("request", request, "expected a WebhookRequest")
+    return request
+
+
+@attrs.frozen
+class TopSignature:
+    """Taobao/Tmall TOP: ``sign`` over the sorted parameters (and body), by
+    ``sign_method`` (see the module docstring)."""
+
+    secret: str = attrs.field(validator=check.text(allow_empty=False), repr=False)
+    platform: str = "tmall"
+
+    def sign(self, params: Mapping[str, str], body: bytes = b"") -> str:
+        """The ``sign`` value of ``params`` (and ``body``), by their ``sign_method``."""
+        method = params.get("sign_method", "md5") or "md5"
+        text = _sorted_pairs(params, "sign").encode("utf-8") + body
+        key = self.secret.encode("utf-8")
+        if method == "md5":
+            return _md5_upper(key + text + key)
+        if method == "hmac":
+            return hmac.new(key, text, hashlib.md5).hexdigest().upper()
+        if method == "hmac-sha256":
+            return hmac.new(key, text, hashlib.sha256).hexdigest().upper()
+        raise InvalidSignature(self.platform, "sign_method",
+                               f"{method!r} is none of {', '.join(TOP_METHODS)}")
+
+    def verify(self, request: WebhookRequest) -> None:
+        request = _params(request)
+        _compare(self.platform, "sign", request.params.get("sign"),
+                 self.sign(request.params, request.body))
+
+
+def _covered(request: WebhookRequest, body_param: str | None, platform: str) -> dict[str, str]:
+    """The signed parameters: the request's, with the raw body as the value of
+    ``body_param``; a body that no parameter stands for is refused (the rule signs
+    parameters only, so such a body could be anything)."""
+    params = dict(request.params)
+    if body_param is not None:
+        if request.body and body_param in params:
+            raise InvalidSignature(platform, body_param,
+                                   "given both as a parameter and as the body")
+        if request.body:
+            params[body_param] = request.body.decode("utf-8")
+    elif request.body:
+        raise InvalidSignature(platform, "body", "not covered by the signature (set body_param)")
+    return params
+
+
+def _decoded(request: WebhookRequest, platform: str) -> WebhookRequest:
+    try:
+        request.body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidSignature(platform, "body", "not UTF-8 text") from None
+    return request
+
+
+@attrs.frozen
+class JdSignature:
+    """JD: ``sign`` is MD5 of ``secret + sorted pairs + secret``, upper-case hex.
+
+    JD's rule signs parameters; a receiver given the business JSON as the raw body names
+    the parameter it stands for in ``body_param`` (JD's ``360buy_param_json``)."""
+
+    secret: str = attrs.field(validator=check.text(allow_empty=False), repr=False)
+    body_param: str | None = "360buy_param_json"
+    platform: str = "jd"
+
+    def sign(self, params: Mapping[str, str]) -> str:
+        """The ``sign`` value of ``params``."""
+        return _md5_upper(self.secret + _sorted_pairs(params, "sign") + self.secret)
+
+    def verify(self, request: WebhookRequest) -> None:
+        request = _decoded(_params(request), self.platform)
+        signed = _covered(request, self.body_param, self.platform)
+        _compare(self.platform, "sign", request.params.get("sign"), self.sign(signed))
+
+
+@attrs.frozen
+class PddSignature:
+    """Pinduoduo: ``sign`` is MD5 of ``client_secret + sorted pairs + client_secret``,
+    upper-case hex. As for JD, ``body_param`` names the parameter a raw body stands for
+    (none by default: a request with a body is then refused)."""
+
+    client_secret: str = attrs.field(validator=check.text(allow_empty=False), repr=False)
+    body_param: str | None = None
+    platform: str = "pdd"
+
+    def sign(self, params: Mapping[str, str]) -> str:
+        """The ``sign`` value of ``params``."""
+        return _md5_upper(self.client_secret + _sorted_pairs(params, "sign")
+                          + self.client_secret)
+
+    def verify(self, request: WebhookRequest) -> None:
+        request = _decoded(_params(request), self.platform)
+        signed = _covered(request, self.body_param, self.platform)
+        _compare(self.platform, "sign", request.params.get("sign"), self.sign(signed))
+
+
+@attrs.frozen
+class DouyinSignature:
+    """Douyin shop message push: the ``event-sign`` header is the MD5 hex of
+    ``app_key + body + app_secret``; the ``app-id`` header must name ``app_key``."""
+
+    app_key: str = attrs.field(validator=check.text(allow_empty=False))
+    app_secret: str = attrs.field(validator=check.text(allow_empty=False), repr=False)
+    platform: str = "douyin"
+
+    def sign(self, body: bytes) -> str:
+        """The ``event-sign`` value of ``body`` (lower-case hex, as pushed)."""
+        text = self.app_key.encode("utf-8") + body + self.app_secret.encode("utf-8")
+        return hashlib.md5(text, usedforsecurity=False).hexdigest()
+
+    def verify(self, request: WebhookRequest) -> None:
+        request = _params(request)
+        app_id = request.header("app-id")
+        if app_id is not None and not hmac.compare_digest(app_id.encode("utf-8"),
+                                                          self.app_key.encode("utf-8")):
+            raise InvalidSignature(self.platform, "app-id", "names another app")
+        _compare(self.platform, "event-sign", request.header("event-sign"),
+                 self.sign(request.body))
