@@ -444,13 +444,16 @@ def _store_error(operation: str, error: psycopg.Error, db: Database) -> StoreErr
     if isinstance(error, pg_errors.SerializationFailure | pg_errors.DeadlockDetected):
         return StoreError(operation, f"{_reason(error)}; the transaction may be run again")
     if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
-        conn = getattr(db._shared.local, "own", None)
-        if conn is not None and (conn.closed or conn.broken):
-            db._forget(conn)
-            return StoreError(
-                operation, f"connection to PostgreSQL lost: {_reason(error)}; not retried,"
-                " the next call opens a new connection"
-            )
+        local = db._shared.local
+        # The thread's own connection, or the one its open block runs on (which a
+        # first failure in the block may have dropped already).
+        for conn in (getattr(local, "own", None), getattr(local, "conn", None)):
+            if conn is not None and (conn.closed or conn.broken):
+                db._forget(conn)
+                return StoreError(
+                    operation, f"connection to PostgreSQL lost: {_reason(error)}; not"
+                    " retried, the next call opens a new connection"
+                )
     return StoreError(operation, _reason(error))
 
 
