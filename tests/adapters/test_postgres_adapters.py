@@ -27,7 +27,7 @@ from orderkit.adapters.postgres import (
 )
 from orderkit.cli import EXIT_FILE, EXIT_OK, main
 from orderkit.errors import OrderNotFound, StoreError
-from orderkit.inventory import InventoryLedger
+from orderkit.inventory import Balance, EntryKind, InventoryLedger, LedgerEntry
 from orderkit.lifecycle import OrderService
 from orderkit.outbox import OutboxMessage, OutboxRelay, message_id
 from orderkit.testing import ManualClock
@@ -137,6 +137,35 @@ def test_a_refused_call_inside_the_hosts_transaction_keeps_it_usable(
 
 
 # --- pools ---------------------------------------------------------------------------------
+
+
+def test_a_failed_inventory_transaction_inside_a_block_leaves_none_of_its_writes(
+    pg_dsn: str, schema: str
+) -> None:
+    """The inventory transaction's savepoint is sent with its first write, not before:
+    when it fails after writing, inside a block that goes on, its writes are undone and
+    the block's own writes commit."""
+    repository = PostgresOrderRepository(pg_dsn, schema=schema)
+    store = PostgresInventoryStore(repository.database)
+    receipt = LedgerEntry("E-1", EntryKind.RECEIVE, "CUP", 5, T0, "system", "receive",
+                          ref="PO-1")
+
+    def write_then_fail() -> None:
+        with store.transaction(["CUP"]) as tx:
+            tx.append(receipt)
+            assert tx.lock_lines("no-such-lock") == ()  # a read: the receipt is written
+            assert store.database.run("seen", lambda conn: conn.execute(
+                f"SELECT count(*) FROM {schema}.inventory_entries").fetchone()) == (1,)
+            raise RuntimeError("the host's check fails after the write")
+
+    with repository.atomic():
+        with pytest.raises(RuntimeError):
+            write_then_fail()
+        with store.transaction(["TEA"]) as tx:  # a read only: no savepoint at all
+            assert tx.balance("TEA") == Balance(0, 0)
+        repository.save(_order("ORD-1"), None)
+    assert repository.get("ORD-1").order_id == "ORD-1"  # the block committed
+    assert store.balance("CUP") == Balance(0, 0) and store.entry("E-1") is None
 
 
 def test_adapters_on_one_pool_share_a_transaction(pg_dsn: str, schema: str) -> None:
