@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -26,7 +27,7 @@ from orderkit.adapters.postgres import (
 )
 from orderkit.cli import EXIT_FILE, EXIT_OK, main
 from orderkit.errors import OrderNotFound, StoreError
-from orderkit.inventory import InventoryLedger
+from orderkit.inventory import Balance, EntryKind, InventoryLedger, LedgerEntry
 from orderkit.lifecycle import OrderService
 from orderkit.outbox import OutboxMessage, OutboxRelay, message_id
 from orderkit.testing import ManualClock
@@ -138,6 +139,35 @@ def test_a_refused_call_inside_the_hosts_transaction_keeps_it_usable(
 # --- pools ---------------------------------------------------------------------------------
 
 
+def test_a_failed_inventory_transaction_inside_a_block_leaves_none_of_its_writes(
+    pg_dsn: str, schema: str
+) -> None:
+    """The inventory transaction's savepoint is sent with its first write, not before:
+    when it fails after writing, inside a block that goes on, its writes are undone and
+    the block's own writes commit."""
+    repository = PostgresOrderRepository(pg_dsn, schema=schema)
+    store = PostgresInventoryStore(repository.database)
+    receipt = LedgerEntry("E-1", EntryKind.RECEIVE, "CUP", 5, T0, "system", "receive",
+                          ref="PO-1")
+
+    def write_then_fail() -> None:
+        with store.transaction(["CUP"]) as tx:
+            tx.append(receipt)
+            assert tx.lock_lines("no-such-lock") == ()  # a read: the receipt is written
+            assert store.database.run("seen", lambda conn: conn.execute(
+                f"SELECT count(*) FROM {schema}.inventory_entries").fetchone()) == (1,)
+            raise RuntimeError("the host's check fails after the write")
+
+    with repository.atomic():
+        with pytest.raises(RuntimeError):
+            write_then_fail()
+        with store.transaction(["TEA"]) as tx:  # a read only: no savepoint at all
+            assert tx.balance("TEA") == Balance(0, 0)
+        repository.save(_order("ORD-1"), None)
+    assert repository.get("ORD-1").order_id == "ORD-1"  # the block committed
+    assert store.balance("CUP") == Balance(0, 0) and store.entry("E-1") is None
+
+
 def test_adapters_on_one_pool_share_a_transaction(pg_dsn: str, schema: str) -> None:
     with ConnectionPool(pg_dsn, min_size=1, max_size=2, open=True) as pool:
         repository = PostgresOrderRepository(pool, schema=schema)
@@ -197,12 +227,19 @@ def test_a_dropped_connection_is_a_store_error_and_the_next_call_works(
 def test_a_deadlock_is_run_again_when_orderkit_owns_the_transaction(
     pg_dsn: str, schema: str
 ) -> None:
+    """Two transactions update rows 1 and 2 in opposite orders. The steps are ordered by
+    the test, not by timing: each first updates its own row; then the first asks for the
+    other's row, and only once the server shows it waiting for that lock does the second
+    ask for the first's row, closing the cycle. The server kills one of them (40P01) and
+    ``Database.run`` runs it again, which then simply waits its turn."""
     db = Database(pg_dsn, schema=schema)
     db.run("setup", lambda conn: conn.execute(
         f"CREATE TABLE {schema}_pair (id int PRIMARY KEY, n int);"
         f" INSERT INTO {schema}_pair VALUES (1, 0), (2, 0)"
     ))
-    both = threading.Barrier(2)
+    holding = {1: threading.Event(), 2: threading.Event()}
+    go = {1: threading.Event(), 2: threading.Event()}
+    backends: dict[int, int] = {}
     runs: list[int] = []
     errors: list[BaseException] = []
 
@@ -210,8 +247,12 @@ def test_a_deadlock_is_run_again_when_orderkit_owns_the_transaction(
         def body(conn: psycopg.Connection[tuple[object, ...]]) -> None:
             runs.append(first)
             conn.execute(f"UPDATE {schema}_pair SET n = n + 1 WHERE id = %s", (first,))
-            if len(runs) <= 2:
-                both.wait(timeout=120)  # the first attempts hold one row each
+            if not holding[first].is_set():  # the first attempt: wait for the test's turn
+                row = conn.execute("SELECT pg_backend_pid()").fetchone()
+                assert row is not None
+                backends[first] = int(row[0])
+                holding[first].set()
+                assert go[first].wait(timeout=120)
             conn.execute(f"UPDATE {schema}_pair SET n = n + 1 WHERE id = %s", (second,))
 
         try:
@@ -219,11 +260,25 @@ def test_a_deadlock_is_run_again_when_orderkit_owns_the_transaction(
         except BaseException as error:  # reported by the test's own thread
             errors.append(error)
 
+    def waiting_for_a_lock(pid: int) -> bool:
+        row = db.run("watch", lambda conn: conn.execute(
+            "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (pid,)
+        ).fetchone())
+        return row is not None and row[0] == "Lock"
+
     threads = [threading.Thread(target=work, args=pair) for pair in ((1, 2), (2, 1))]
     for thread in threads:
         thread.start()
+    assert holding[1].wait(timeout=120) and holding[2].wait(timeout=120)
+    go[1].set()  # the first asks for row 2, held by the second, and waits
+    deadline = time.monotonic() + 120
+    while not waiting_for_a_lock(backends[1]):
+        assert time.monotonic() < deadline, "the first transaction never waited for row 2"
+        time.sleep(0.01)
+    go[2].set()  # the second asks for row 1: a cycle the server must break
     for thread in threads:
         thread.join(timeout=180)
+        assert not thread.is_alive()
     assert errors == []
     assert len(runs) == 3  # one of the two was chosen as the deadlock victim and re-run
     rows = db.run("read", lambda conn: conn.execute(

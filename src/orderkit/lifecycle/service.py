@@ -57,6 +57,7 @@ from orderkit.model.errors import (
     NotPermitted,
     OrderkitError,
     OrderNotFound,
+    StoreError,
     TransitionNotAllowed,
     ValidationError,
 )
@@ -186,7 +187,13 @@ class OrderService:
                 self.repository.save(order, None)
             except BaseException as error:
                 if lock_id is not None and self.inventory is not None:
-                    self.inventory.release(lock_id, order_id=order.order_id)
+                    try:
+                        self.inventory.release(lock_id, order_id=order.order_id)
+                    except StoreError as undo:
+                        # The store failed with the save (a lost connection): the
+                        # block's rollback takes a shared store's lock back; the
+                        # save's own error is the one to report.
+                        error.add_note(f"releasing lock {lock_id} again failed: {undo}")
                 if isinstance(error, ConcurrencyError):
                     # The id is stored already: a duplicate, not a race worth retrying.
                     raise DuplicateOrder(

@@ -225,7 +225,7 @@ class Database:
 
     @contextmanager
     def transaction(
-        self, operation: str, *, savepoint: bool = True
+        self, operation: str, *, savepoint: bool = True, deferred: bool = False
     ) -> Iterator[psycopg.Connection[Any]]:
         """A transaction: committed on success, rolled back on error.
 
@@ -236,6 +236,14 @@ class Database:
         commits; only a connection in autocommit mode outside any transaction gets a
         transaction of orderkit's own.
 
+        The statements that open and close blocks (``BEGIN``, ``SAVEPOINT``,
+        ``RELEASE``) are not sent on their own: an opening goes to the server with the
+        first statement run in the block, and a release with the next one or not at all
+        (``COMMIT`` and ``ROLLBACK`` end every savepoint); a block in which nothing ran
+        costs no round trip. With ``deferred=False`` the openings are sent before the
+        connection is handed out; ``deferred=True`` promises that the caller sends
+        :meth:`take_pending` as the first statements of its first pipeline.
+
         orderkit errors raised inside pass through unchanged (after the rollback);
         ``psycopg`` errors become :class:`StoreError` naming ``operation``.
         """
@@ -245,9 +253,11 @@ class Database:
             conn = local.conn
             if not savepoint:
                 with _translated(operation, self):
+                    if not deferred:
+                        self._send_openings(conn)
                     yield conn
                 return
-            with self._savepoint(conn, operation, depth):
+            with self._savepoint(conn, operation, depth, deferred):
                 yield conn
             return
         with self._borrow() as conn:
@@ -255,45 +265,90 @@ class Database:
                 not conn.autocommit or conn.info.transaction_status != TransactionStatus.IDLE
             )
             local.conn = conn
+            local.pending = []
             try:
                 if host:
                     local.depth = 1
-                    with self._savepoint(conn, operation, 0):
+                    with self._savepoint(conn, operation, 0, deferred):
                         yield conn
                 else:
-                    with _translated(operation, self):
-                        if conn.autocommit:
-                            conn.execute("BEGIN")
+                    if conn.autocommit:
+                        local.pending.append("BEGIN")
                     local.depth = 1
                     try:
+                        if not deferred:
+                            with _translated(operation, self):
+                                self._send_openings(conn)
                         yield conn
                     except BaseException as error:
                         local.depth = 0
-                        self._rollback(conn)
+                        if "BEGIN" not in local.pending:  # else nothing reached the server
+                            self._rollback(conn)
                         if isinstance(error, psycopg.Error):
                             raise _store_error(operation, error, self) from error
                         raise
                     local.depth = 0
-                    with _translated(operation, self):
-                        conn.commit()
+                    if "BEGIN" not in local.pending:
+                        with _translated(operation, self):
+                            conn.commit()  # ends the savepoints whose release waits
             finally:
                 local.depth = 0
                 local.conn = None
+                local.pending = []
+
+    def take_pending(self, *, reads: bool = False) -> list[str]:
+        """The opening and closing statements not sent yet, in order, for a caller that
+        runs them as the first statements of its pipeline (see :meth:`transaction`).
+
+        ``reads=True``, for a pipeline that only reads: the savepoint of the innermost
+        block stays pending, to be sent with the block's first write (a block that
+        only read then needs none)."""
+        local = self._shared.local
+        pending: list[str] = getattr(local, "pending", [])
+        innermost = f"SAVEPOINT orderkit_{getattr(local, 'depth', 0) - 1}"
+        if reads and pending and pending[-1] == innermost:
+            local.pending = [innermost]
+            return pending[:-1]
+        local.pending = []
+        return pending
+
+    def _send_openings(self, conn: psycopg.Connection[Any]) -> None:
+        """Send what is pending when it opens a block (a release alone may wait)."""
+        pending: list[str] = getattr(self._shared.local, "pending", [])
+        if any(not statement.startswith("RELEASE") for statement in pending):
+            statements = self.take_pending()
+            with conn.pipeline():
+                for statement in statements:
+                    conn.execute(statement)
 
     @contextmanager
     def _savepoint(
-        self, conn: psycopg.Connection[Any], operation: str, depth: int
+        self, conn: psycopg.Connection[Any], operation: str, depth: int, deferred: bool
     ) -> Iterator[None]:
         local = self._shared.local
         name = f"orderkit_{depth}"  # savepoints nest by depth: one name per level
-        with _translated(operation, self):
-            conn.execute(f"SAVEPOINT {name}")
+        opening = f"SAVEPOINT {name}"
+        local.pending.append(opening)
+        if not deferred:
+            with _translated(operation, self):
+                self._send_openings(conn)
         local.depth = depth + 1
+
+        def unsent() -> bool:
+            """Whether the savepoint never reached the server (then drop it and what
+            came after it, and there is nothing to undo)."""
+            pending: list[str] = local.pending
+            if opening not in pending:
+                return False
+            del pending[len(pending) - 1 - pending[::-1].index(opening):]
+            return True
+
         try:
             yield
         except BaseException as error:
             local.depth = depth
-            if not conn.broken and not conn.closed:
+            if not unsent() and not conn.broken and not conn.closed:
+                local.pending = []  # rolling back to it ends the savepoints inside it
                 with _translated(operation, self):
                     conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
                     conn.execute(f"RELEASE SAVEPOINT {name}")
@@ -301,8 +356,10 @@ class Database:
                 raise _store_error(operation, error, self) from error
             raise
         local.depth = depth
-        with _translated(operation, self):
-            conn.execute(f"RELEASE SAVEPOINT {name}")
+        if not unsent():
+            # Releasing it releases the savepoints inside it; sent with the next
+            # statement, or never when the transaction ends first.
+            local.pending = [f"RELEASE SAVEPOINT {name}"]
 
     def _rollback(self, conn: psycopg.Connection[Any]) -> None:
         if conn.closed or conn.broken:
@@ -330,6 +387,7 @@ class Database:
         *,
         savepoint: bool = False,
         single: bool = False,
+        deferred: bool = False,
     ) -> T:
         """Run ``work`` in a transaction and return what it returns.
 
@@ -337,10 +395,11 @@ class Database:
         and is not retried: the caller's block decides. Outside, it gets a transaction
         of its own that is run again after a serialization failure or a deadlock.
         ``single=True`` marks work of one statement, which on a connection in autocommit
-        mode needs no ``BEGIN``/``COMMIT`` around it.
+        mode needs no ``BEGIN``/``COMMIT`` around it. ``deferred=True``: ``work`` sends
+        :meth:`take_pending` first in its first pipeline (see :meth:`transaction`).
         """
         if self.in_transaction:
-            with self.transaction(operation, savepoint=savepoint) as conn:
+            with self.transaction(operation, savepoint=savepoint, deferred=deferred) as conn:
                 return work(conn)
         for attempt in range(_ATTEMPTS):
             try:
@@ -348,7 +407,7 @@ class Database:
                     conn = self._own_connection()
                     with _translated(operation, self):
                         return work(conn)
-                with self.transaction(operation) as conn:
+                with self.transaction(operation, deferred=deferred) as conn:
                     return work(conn)
             except StoreError as error:
                 if not _retryable(error) or attempt == _ATTEMPTS - 1:
@@ -444,13 +503,16 @@ def _store_error(operation: str, error: psycopg.Error, db: Database) -> StoreErr
     if isinstance(error, pg_errors.SerializationFailure | pg_errors.DeadlockDetected):
         return StoreError(operation, f"{_reason(error)}; the transaction may be run again")
     if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
-        conn = getattr(db._shared.local, "own", None)
-        if conn is not None and (conn.closed or conn.broken):
-            db._forget(conn)
-            return StoreError(
-                operation, f"connection to PostgreSQL lost: {_reason(error)}; not retried,"
-                " the next call opens a new connection"
-            )
+        local = db._shared.local
+        # The thread's own connection, or the one its open block runs on (which a
+        # first failure in the block may have dropped already).
+        for conn in (getattr(local, "own", None), getattr(local, "conn", None)):
+            if conn is not None and (conn.closed or conn.broken):
+                db._forget(conn)
+                return StoreError(
+                    operation, f"connection to PostgreSQL lost: {_reason(error)}; not"
+                    " retried, the next call opens a new connection"
+                )
     return StoreError(operation, _reason(error))
 
 

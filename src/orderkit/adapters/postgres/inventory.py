@@ -5,9 +5,14 @@ sorted order of the lock keys (a hash of the schema and the SKU), so two transac
 touching the same SKUs wait for each other instead of both reading "1 available", and
 can never deadlock. The lock is taken *before* the balances are read, and each statement
 of a ``READ COMMITTED`` transaction reads what committed before it started, so the reads
-after the lock see every earlier transaction on those SKUs. The lock and the read go to
-the server in one pipeline: one round trip. A lock on a SKU that has no row yet works
-the same, which a row lock (``SELECT ... FOR UPDATE``) could not do.
+after the lock see every earlier transaction on those SKUs. The opening of the
+transaction, the lock, the balances and the SKUs' open lock lines due within a few
+seconds of the server's clock (what the ledger's lazy expiry asks for next) go to the
+server in one pipeline: one round trip. A lock on a SKU that has no row yet works the
+same, which a row lock (``SELECT ... FOR UPDATE``) could not do. Inside another block
+(``OrderService.place`` locks stock inside the repository's ``atomic()``) the
+transaction is a savepoint, sent with its first write: a refused lock wrote nothing and
+needs none.
 
 The ledger's entries are checked with :func:`orderkit.inventory.rules.apply_entry`
 against what the transaction read, and written set-wise when the transaction ends (or
@@ -16,16 +21,18 @@ state of each lock line, one statement per table in one pipeline. ``CHECK`` cons
 guard the counters a second time.
 
 Lock expiry: the ledger decides which locks have expired and passes that instant in
-(``due_lines(sku, now)``), from its own :class:`~orderkit.model.time.Clock`; this store
-compares with the instant it is given and never reads a clock, as the port asks. Hosts
-that want the database's clock give the ledger a clock that reads it.
+(``due_lines(sku, now)``), from its own :class:`~orderkit.model.time.Clock`, never later
+than the store's clock (:meth:`PostgresInventoryStore.now`, the database server's) plus
+its skew tolerance; this store compares with the instant it is given. Hosts that want
+the database's clock alone give the ledger a clock that reads it.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from orderkit.adapters.postgres._db import Database, utc
@@ -98,6 +105,19 @@ _LINE_SELECT: Final = (
     " expires_at AT TIME ZONE 'UTC', released, committed, expired, shipped_unlocked"
 )
 _ZERO: Final = Balance(0, 0)
+#: The open lines of a transaction's SKUs due within ``_DUE_HORIZON`` seconds of the
+#: server's clock, read with its balances: the ledger asks for the lines due by its own
+#: ``now``, which is at most a few seconds (its skew tolerance) past the server's clock,
+#: so this read usually answers it without a round trip of its own.
+_DUE_HORIZON: Final = 10.0
+_DUE_PREFETCH: Final = 32
+_DUE_SOON: Final = (
+    "SELECT b.due_by AT TIME ZONE 'UTC', l.* FROM"
+    " (SELECT clock_timestamp() + make_interval(secs => %s) AS due_by) AS b"
+    f" LEFT JOIN LATERAL (SELECT {_LINE_SELECT} FROM {{s}}.inventory_lock_lines"
+    "  WHERE sku = ANY(%s) AND open AND expires_at <= b.due_by"
+    "  ORDER BY expires_at, lock_key, sku LIMIT %s) AS l ON true"
+)
 
 
 def _entry(row: Sequence[Any]) -> LedgerEntry:
@@ -147,6 +167,10 @@ class PostgresInventoryStore:
     def __init__(self, source: object, *, schema: str | None = None) -> None:
         self._db = Database(source, schema=schema)
         self._db.ensure_schema("inventory", MIGRATIONS)
+        #: How long a reading of the server's clock is advanced locally (see :meth:`now`).
+        self.clock_refresh = timedelta(seconds=1)
+        self._clock_sample: tuple[float, datetime] | None = None
+        self._clock_last = datetime.min.replace(tzinfo=UTC)
 
     @property
     def database(self) -> Database:
@@ -164,7 +188,7 @@ class PostgresInventoryStore:
             if not isinstance(sku, str):
                 raise ValidationError("skus", sku, "expected SKU strings")
         ordered = sorted(set(skus))
-        with self._db.transaction("inventory transaction") as conn:
+        with self._db.transaction("inventory transaction", deferred=True) as conn:
             transaction = _PostgresTransaction(self._db, conn, ordered)
             yield transaction
             transaction.flush()
@@ -178,10 +202,23 @@ class PostgresInventoryStore:
         )
 
     def now(self) -> datetime:
-        """The store's clock: the database server's (``clock_timestamp()``), in UTC."""
-        rows = self._all("read the database clock", "SELECT clock_timestamp()")
-        moment: datetime = rows[0][0]
-        return moment.astimezone(UTC)
+        """The store's clock: the database server's, in UTC.
+
+        The server's ``clock_timestamp()`` is read at most once every
+        :attr:`clock_refresh` (one second) and advanced in between by this process's
+        monotonic clock, so that a ledger call costs no round trip for it; the reading
+        is taken halfway through its round trip, and the clock never goes back."""
+        moment = time.monotonic()
+        sample = self._clock_sample
+        if sample is None or moment - sample[0] >= self.clock_refresh.total_seconds():
+            rows = self._all("read the database clock", "SELECT clock_timestamp()")
+            after = time.monotonic()
+            server: datetime = rows[0][0]
+            sample = self._clock_sample = ((moment + after) / 2, server.astimezone(UTC))
+            moment = after
+        reading = max(sample[1] + timedelta(seconds=moment - sample[0]), self._clock_last)
+        self._clock_last = reading
+        return reading
 
     def balance(self, sku: str) -> Balance:
         """The counters of ``sku`` (zeros when never seen)."""
@@ -277,6 +314,8 @@ class _PostgresTransaction:
         "_balances",
         "_conn",
         "_db",
+        "_due",
+        "_due_by",
         "_lines",
         "_new_lines",
         "_pending_balances",
@@ -295,23 +334,37 @@ class _PostgresTransaction:
         self._pending_balances: dict[str, Balance] = {}
         self._pending_lines: dict[tuple[str, str], LockLine] = {}
         self._new_lines: set[tuple[str, str]] = set()
-        if not skus:
-            return
+        #: The open lines of the SKUs due by ``_due_by`` (a little after the server's
+        #: clock), read with the balances; valid until this transaction appends.
+        self._due: list[LockLine] | None = None
+        self._due_by = datetime.min.replace(tzinfo=UTC)
         with conn.pipeline():
+            # The block's opening statements first (see Database.transaction); its
+            # savepoint waits for the first write.
+            for statement in db.take_pending(reads=True):
+                conn.execute(statement)
+            if not skus:
+                return
             conn.execute(
                 "SELECT pg_advisory_xact_lock(%s, k) FROM (SELECT DISTINCT"
                 " hashtext(%s || x) AS k FROM unnest(%s::text[]) AS x ORDER BY k) AS keys",
                 (_LOCK_CLASS, f"{db.schema}:", skus),
             )
-            # A later statement of the pipeline: its snapshot is taken after the locks.
+            # Later statements of the pipeline: their snapshots are taken after the locks.
             found = conn.execute(
                 db.sql("SELECT sku, on_hand, locked FROM {s}.inventory_balances"
                        " WHERE sku = ANY(%s)"),
                 (skus,),
             )
+            due = conn.execute(db.sql(_DUE_SOON), (_DUE_HORIZON, skus, _DUE_PREFETCH))
         rows = {sku: Balance(int(h), int(lk)) for sku, h, lk in found.fetchall()}
         for sku in skus:
             self._balances[sku] = rows.get(sku, _ZERO)
+        soon = due.fetchall()
+        lines = [_line(row[1:]) for row in soon if row[1] is not None]
+        if len(lines) < _DUE_PREFETCH:  # else maybe cut short: due_lines asks again
+            self._due_by = utc(soon[0][0])
+            self._due = lines
 
     def _query(self, sql: str, params: Sequence[object]) -> list[Any]:
         """Rows of ``sql`` after writing what is pending, so the database answers for it."""
@@ -347,6 +400,8 @@ class _PostgresTransaction:
         return self._lines.get(key)
 
     def due_lines(self, sku: str, now: datetime) -> Sequence[LockLine]:
+        if self._due is not None and now <= self._due_by:  # read with the balances
+            return tuple(line for line in self._due if line.sku == sku and line.expires_at <= now)
         rows = self._query(
             f"SELECT {_LINE_SELECT} FROM {{s}}.inventory_lock_lines"
             " WHERE sku = %s AND open AND expires_at <= %s ORDER BY expires_at, lock_key",
@@ -378,6 +433,7 @@ class _PostgresTransaction:
         return None if not rows else _entry(rows[0])
 
     def append(self, entry: LedgerEntry) -> None:
+        self._due = None  # what was due may change now: ask the database again
         sku = entry.sku
         if sku not in self._skus:
             raise ValidationError("entry.sku", sku, "not among the SKUs this transaction locked")
@@ -417,6 +473,8 @@ class _PostgresTransaction:
         updated = [line for key, line in lines.items() if key not in new]
         ids = [e.entry_id for e in entries]
         with conn.pipeline():
+            for statement in db.take_pending():  # the block's savepoint, if not sent
+                conn.execute(statement)
             taken = conn.execute(
                 db.sql("SELECT entry_id FROM {s}.inventory_entries WHERE entry_id = ANY(%s)"),
                 (ids,),

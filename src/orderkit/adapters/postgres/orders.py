@@ -23,8 +23,8 @@ cluster) holds the relay back until it ends; ``oldest_pending`` shows the wait.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
@@ -151,6 +151,13 @@ _INSERT_MESSAGE: Final = (
     " (SELECT max(position) FROM {s}.order_outbox WHERE order_id = %(order_id)s)),"
     " %(message_id)s, %(order_id)s, %(topic)s, %(payload)s, %(created_at)s)"
 )
+_INSERT_ORDER: Final = (
+    "INSERT INTO {s}.orders (order_id, channel, channel_order_id, status, version, ship_to,"
+    " body, status_since, paid_at, created_at, unscanned_since, first_shipped_at)"
+    " VALUES (%(order_id)s, %(channel)s, %(channel_order_id)s, %(status)s, %(version)s,"
+    " %(ship_to)s, %(body)s, %(status_since)s, %(paid_at)s, %(created_at)s,"
+    " %(unscanned_since)s, %(first_shipped_at)s) ON CONFLICT DO NOTHING RETURNING 1"
+)
 #: Below the oldest transaction id still running: every writer of such a message ended.
 _VISIBLE: Final = "position < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 
@@ -182,8 +189,17 @@ class PostgresOrderRepository:
     def atomic(self) -> AbstractContextManager[object]:
         """A block whose writes commit together: this repository's and those of every
         PostgreSQL adapter on the same source. An exception rolls the whole block back.
-        On the host's connection the block is a savepoint of the host's transaction."""
-        return self._db.transaction("atomic block")
+        On the host's connection the block is a savepoint of the host's transaction.
+        The block's ``BEGIN`` goes to the server with its first statement; a block in
+        which nothing ran costs nothing."""
+        return self._atomic()
+
+    @contextmanager
+    def _atomic(self) -> Iterator[None]:
+        # Deferred: every adapter call inside sends the block's opening first (the
+        # connection itself is not handed out).
+        with self._db.transaction("atomic block", deferred=True):
+            yield
 
     def close(self) -> None:
         """Close this thread's own connection (DSN sources only)."""
@@ -345,63 +361,70 @@ class PostgresOrderRepository:
             db = self._db
             # Every check that can refuse the save runs before its first write, so inside
             # a block it joins the block's transaction without a savepoint of its own.
+            if expected_version is None and not messages:
+                # A new order with no message ids to check: the insert is the check.
+                with conn.pipeline():
+                    for statement in db.take_pending():  # the block's opening, if any
+                        conn.execute(statement)
+                    inserting = conn.execute(db.sql(_INSERT_ORDER), values)
+                if inserting.fetchone() is None:
+                    self._refuse_insert(conn, order, expected_version)
+                row = None
+            else:
+                with conn.pipeline():
+                    for statement in db.take_pending():
+                        conn.execute(statement)
+                    found = conn.execute(
+                        db.sql(
+                            "SELECT version, ship_to, channel, channel_order_id"
+                            " FROM {s}.orders WHERE order_id = %s FOR UPDATE"
+                        ),
+                        (order.order_id,),
+                    )
+                    taken = (
+                        conn.execute(
+                            db.sql(
+                                "SELECT message_id FROM {s}.order_outbox"
+                                " WHERE message_id = ANY(%s)"
+                            ),
+                            ([m["message_id"] for m in messages],),
+                        )
+                        if messages
+                        else None
+                    )
+                row = found.fetchone()
+                stored = None if row is None else int(row[0])
+                if stored != expected_version:
+                    raise ConcurrencyError(order.order_id, expected_version, stored)
+                if taken is not None:
+                    _refuse_stored_ids({r[0] for r in taken.fetchall()}, messages, "outbox")
+                if row is None:
+                    inserted = conn.execute(db.sql(_INSERT_ORDER), values).fetchone()
+                    if inserted is None:
+                        self._refuse_insert(conn, order, expected_version)
+                elif (row[2], row[3]) != (order.channel, order.channel_order_id):
+                    self._refuse_channel_holder(conn, order)
+            moved = row is not None and row[1] != values["ship_to"]
+            if row is None and not (audit_rows or waybills or messages):
+                return
+            # The update (every check passed) and the rows beside it: one round trip.
             with conn.pipeline():
-                found = conn.execute(
-                    db.sql(
-                        "SELECT version, ship_to, channel, channel_order_id FROM {s}.orders"
-                        " WHERE order_id = %s FOR UPDATE"
-                    ),
-                    (order.order_id,),
-                )
-                taken = (
+                if row is not None:
                     conn.execute(
                         db.sql(
-                            "SELECT message_id FROM {s}.order_outbox"
-                            " WHERE message_id = ANY(%s)"
+                            "UPDATE {s}.orders SET channel = %(channel)s,"
+                            " channel_order_id = %(channel_order_id)s, status = %(status)s,"
+                            " version = %(version)s, ship_to = %(ship_to)s, body = %(body)s,"
+                            " status_since = %(status_since)s, paid_at = %(paid_at)s,"
+                            " created_at = %(created_at)s,"
+                            " unscanned_since = %(unscanned_since)s,"
+                            " first_shipped_at = %(first_shipped_at)s"
+                            " WHERE order_id = %(order_id)s"
                         ),
-                        ([m["message_id"] for m in messages],),
+                        values,
                     )
-                    if messages
-                    else None
-                )
-            row = found.fetchone()
-            stored = None if row is None else int(row[0])
-            if stored != expected_version:
-                raise ConcurrencyError(order.order_id, expected_version, stored)
-            if taken is not None:
-                _refuse_stored_ids({r[0] for r in taken.fetchall()}, messages, "outbox")
-            if row is None:
-                inserted = conn.execute(
-                    db.sql(
-                        "INSERT INTO {s}.orders (order_id, channel, channel_order_id, status,"
-                        " version, ship_to, body, status_since, paid_at, created_at,"
-                        " unscanned_since, first_shipped_at) VALUES (%(order_id)s,"
-                        " %(channel)s, %(channel_order_id)s, %(status)s, %(version)s,"
-                        " %(ship_to)s, %(body)s, %(status_since)s, %(paid_at)s,"
-                        " %(created_at)s, %(unscanned_since)s, %(first_shipped_at)s)"
-                        " ON CONFLICT DO NOTHING RETURNING 1"
-                    ),
-                    values,
-                ).fetchone()
-                if inserted is None:
-                    self._refuse_insert(conn, order, expected_version)
-            else:
-                if (row[2], row[3]) != (order.channel, order.channel_order_id):
-                    self._refuse_channel_holder(conn, order)
-                conn.execute(
-                    db.sql(
-                        "UPDATE {s}.orders SET channel = %(channel)s,"
-                        " channel_order_id = %(channel_order_id)s, status = %(status)s,"
-                        " version = %(version)s, ship_to = %(ship_to)s, body = %(body)s,"
-                        " status_since = %(status_since)s, paid_at = %(paid_at)s,"
-                        " created_at = %(created_at)s, unscanned_since = %(unscanned_since)s,"
-                        " first_shipped_at = %(first_shipped_at)s"
-                        " WHERE order_id = %(order_id)s"
-                    ),
-                    values,
-                )
-            with conn.pipeline():
-                if row is not None and row[1] != values["ship_to"]:
+                if moved:
+                    assert row is not None
                     previous = json.loads(row[1])
                     change = address_version(
                         None if previous is None else from_dict(Address, previous),
@@ -431,7 +454,7 @@ class PostgresOrderRepository:
                 if messages:
                     conn.cursor().executemany(db.sql(_INSERT_MESSAGE), messages)
 
-        self._db.run("save order", write)
+        self._db.run("save order", write, deferred=True)
 
     def _refuse_insert(
         self, conn: psycopg.Connection[Any], order: Order, expected_version: int | None
