@@ -6,10 +6,10 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 
 from orderkit.model.errors import ValidationError
-from orderkit.model.orders import ANCHORS, Anchor, Order
+from orderkit.model.orders import ANCHORS, Anchor, Order, PaymentTerms
 from orderkit.model.time import ensure_aware
 
-__all__ = ["anchor_of", "checked_query"]
+__all__ = ["anchor_of", "checked_query", "checked_terms"]
 
 
 def checked_query(
@@ -30,6 +30,14 @@ def checked_query(
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ValidationError("limit", limit, "expected an integer >= 1")
     return tuple(sorted(set(codes))), anchor, moment, limit
+
+
+def checked_terms(terms: object) -> PaymentTerms | None:
+    """The ``stale`` query's ``terms``: ``None`` (any) or a :class:`PaymentTerms`."""
+    if terms is None or isinstance(terms, PaymentTerms):
+        return terms
+    raise ValidationError("terms", terms,
+                          f"expected None or one of {', '.join(t.value for t in PaymentTerms)}")
 
 
 def anchor_of(order: Order, anchor: Anchor) -> datetime | None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import attrs
 
-from orderkit.model.orders import ANCHORS, Address, Anchor, Order
+from orderkit.model.orders import ANCHORS, Address, Anchor, Order, PaymentTerms
 from orderkit.outbox.ports import OutboxStore
 
 if TYPE_CHECKING:
@@ -72,14 +72,22 @@ class OrderRepository(OutboxStore, Protocol):
         ...
 
     def stale(
-        self, statuses: Collection[int], anchor: Anchor, before: datetime, limit: int
+        self,
+        statuses: Collection[int],
+        anchor: Anchor,
+        before: datetime,
+        limit: int,
+        *,
+        terms: PaymentTerms | None = None,
     ) -> list[Order]:
         """Orders in one of ``statuses`` whose ``anchor`` instant is earlier than
         ``before``, oldest first, at most ``limit`` (the watch's query: backed by an
         index, so a watch cycle never loads every order). Anchors: ``status_since``,
         ``paid_at``, ``created_at``, and ``unscanned_since`` (when the latest parcel
         was handed over, for orders whose latest parcel has no carrier scan yet).
-        Orders without that instant are left out."""
+        Orders without that instant are left out. ``terms`` keeps only orders with
+        those :attr:`~orderkit.model.orders.Order.payment_terms` (``None``: any), so a
+        cash-on-delivery order waiting to ship is not taken for an unpaid one."""
         ...
 
     def count_by_status(

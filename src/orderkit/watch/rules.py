@@ -12,7 +12,7 @@ from orderkit.lifecycle.ports import ANCHORS, Anchor
 from orderkit.model._checks import Validator
 from orderkit.model.errors import DefinitionError
 from orderkit.model.money import Money
-from orderkit.model.orders import Order, OrderStatus
+from orderkit.model.orders import Order, OrderStatus, PaymentTerms
 
 __all__ = ["DEFAULT_RULES", "QUEUES", "Route", "Rule", "group_key"]
 
@@ -52,6 +52,17 @@ def _statuses(value: object) -> frozenset[int]:
     return frozenset(int(c) for c in codes)
 
 
+def _terms(value: object) -> PaymentTerms | None:
+    if value is None or isinstance(value, PaymentTerms):
+        return value
+    if isinstance(value, str) and value in {t.value for t in PaymentTerms}:
+        return PaymentTerms(value)
+    raise DefinitionError(
+        f"expected None or one of {', '.join(t.value for t in PaymentTerms)}",
+        path="payment_terms", value=value,
+    )
+
+
 @attrs.frozen
 class Rule:
     """One watch rule: orders in ``statuses`` whose ``anchor`` instant is more than
@@ -65,6 +76,9 @@ class Rule:
     ``repeat`` is how long a firing alert waits before it is sent again, ``regroup``
     how long a grouped alert waits before an update when orders joined it.
     ``severity``, ``labels`` and ``route_to`` (a queue) say who looks.
+    ``payment_terms`` keeps the rule to orders with those terms (``None``: any): a
+    cash-on-delivery order is unpaid until its parcel is delivered, so the
+    pending-payment rules are for prepaid orders only.
     """
 
     name: str
@@ -85,6 +99,7 @@ class Rule:
     labels: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
     summary: str = ""
     limit: int = 1000
+    payment_terms: PaymentTerms | None = attrs.field(default=None, converter=_terms)
 
     def __attrs_post_init__(self) -> None:
         path = f"rules[{self.name!r}]"
@@ -173,18 +188,25 @@ _S = OrderStatus
 #: order unshipped after 24 hours; no first carrier scan 5 minutes after the waybill
 #: (one message per carrier, to the warehouse lead); and 20 orders of one channel
 #: pending for 30 minutes means the channel's payments are down (which silences that
-#: channel's per-order pending alerts).
+#: channel's per-order pending alerts). A cash-on-delivery order waits unpaid by design:
+#: the pending rules leave it out, and it is late when not shipped 24 hours after it was
+#: placed.
 DEFAULT_RULES: Final[tuple[Rule, ...]] = (
     Rule("pending_payment_stale", {_S.PENDING_PAYMENT}, "status_since",
          timedelta(minutes=15), "customer_service",
-         summary="orders pending payment for more than 15 minutes"),
+         summary="orders pending payment for more than 15 minutes",
+         payment_terms=PaymentTerms.PREPAID),
     Rule("paid_not_shipped", {_S.PAID, _S.PACKED}, "paid_at", timedelta(hours=24),
          "warehouse", summary="paid orders not shipped after 24 hours"),
+    Rule("cod_not_shipped", {_S.PENDING_PAYMENT, _S.PACKED}, "created_at",
+         timedelta(hours=24), "warehouse",
+         summary="cash-on-delivery orders not shipped 24 hours after they were placed",
+         payment_terms=PaymentTerms.ON_DELIVERY),
     Rule("no_first_scan", {_S.SHIPPED}, "unscanned_since", timedelta(minutes=5),
          "warehouse", severity="critical", group_by="carrier", for_=timedelta(seconds=30),
          summary="no first carrier scan 5 minutes after the waybill"),
     Rule("payment_channel_down", {_S.PENDING_PAYMENT}, "status_since", timedelta(minutes=30),
          "tech", severity="critical", group_by="channel", min_orders=20,
-         inhibits=("pending_payment_stale",),
+         inhibits=("pending_payment_stale",), payment_terms=PaymentTerms.PREPAID,
          summary="20 or more orders of one channel pending for 30 minutes"),
 )

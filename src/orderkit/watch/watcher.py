@@ -194,7 +194,7 @@ class Watcher:
                                                                      value)
                 continue
             orders = self.repository.stale(rule.statuses, rule.anchor, now - rule.older_than,
-                                           rule.limit)
+                                           rule.limit, terms=rule.payment_terms)
             if rule.group_by is None:
                 for order in orders:
                     found[f"{rule.name}:{order.order_id}"] = _Condition(rule, order.order_id,

@@ -10,7 +10,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from orderkit import Address, Money, Order, OrderStatus, Shipment
+from orderkit import Address, Money, Order, OrderStatus, PaymentTerms, Shipment
 from orderkit.adapters.memory import MemoryOrderRepository
 from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteWatchState
 from orderkit.errors import DefinitionError
@@ -74,6 +74,29 @@ def test_each_default_rule_fires_at_its_threshold_and_not_before() -> None:
         "repeated pending_payment_stale:PENDING", "repeated no_first_scan:SF",
         "raised paid_not_shipped:PAID",
     ]
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_a_cash_on_delivery_order_is_late_unshipped_not_unpaid(backend: str,
+                                                                tmp_path: Path) -> None:
+    repo = (MemoryOrderRepository() if backend == "memory"
+            else SQLiteOrderRepository(tmp_path / "orders.db"))
+    clock = ManualClock(T0)
+    watcher = Watcher(repo, Inbox(), clock=clock)
+    # 25 JD orders waiting for their parcels to be paid at the door: no payment is
+    # missing, so neither a pending alert nor a "payments down" outage for the channel.
+    for n in range(25):
+        stored(repo, f"COD-{n}", OrderStatus.PENDING_PAYMENT, T0, channel="jd",
+               created_at=T0, payment_terms=PaymentTerms.ON_DELIVERY)
+    stored(repo, "PREPAID", OrderStatus.PENDING_PAYMENT, T0, channel="jd")
+    clock.set(T0 + timedelta(hours=1))
+    assert [a.key for a in watcher.run_once().raised] == ["pending_payment_stale:PREPAID"]
+    clock.set(T0 + timedelta(hours=23, minutes=59))
+    assert watcher.run_once().raised == ()
+    clock.set(T0 + timedelta(hours=24, minutes=1))
+    late = watcher.run_once().raised
+    assert sorted(a.key for a in late) == sorted(f"cod_not_shipped:COD-{n}" for n in range(25))
+    assert {(a.route_to, a.severity) for a in late} == {("warehouse", "warning")}
 
 
 def test_for_suppresses_flapping_then_repeat_and_resolve() -> None:
@@ -192,6 +215,10 @@ def test_rules_are_checked_when_built() -> None:
         Rule("x", {10}, "status_since", timedelta(minutes=1), "tech", min_orders=3)
     with pytest.raises(DefinitionError):
         Watcher(MemoryOrderRepository(), Inbox(), rules=[*DEFAULT_RULES, DEFAULT_RULES[0]])
+    with pytest.raises(DefinitionError):
+        Rule("x", {10}, "status_since", timedelta(minutes=1), "tech", payment_terms="cod")
+    assert Rule("x", {10}, "status_since", timedelta(minutes=1), "tech",
+                payment_terms="on_delivery").payment_terms is PaymentTerms.ON_DELIVERY
     lonely = Rule("y", {10}, "status_since", timedelta(minutes=1), "tech", group_by="channel",
                   inhibits=("nobody",))
     with pytest.raises(DefinitionError):

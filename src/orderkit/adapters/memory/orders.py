@@ -19,7 +19,7 @@ from orderkit.model.audit import (
     checked_entries,
 )
 from orderkit.model.errors import ConcurrencyError, DuplicateOrder, OrderNotFound, ValidationError
-from orderkit.model.orders import ANCHORS, Order, check_version_raised
+from orderkit.model.orders import ANCHORS, Order, PaymentTerms, check_version_raised
 from orderkit.model.time import ensure_aware
 
 if TYPE_CHECKING:
@@ -129,17 +129,29 @@ class MemoryOrderRepository:
             return None if order_id is None else self._orders[order_id]
 
     def stale(
-        self, statuses: Collection[int], anchor: Anchor, before: datetime, limit: int
+        self,
+        statuses: Collection[int],
+        anchor: Anchor,
+        before: datetime,
+        limit: int,
+        *,
+        terms: PaymentTerms | None = None,
     ) -> list[Order]:
         """See :meth:`orderkit.lifecycle.ports.OrderRepository.stale` (a scan here)."""
-        from orderkit.adapters._watch import anchor_of, checked_query  # loads only when watched
+        from orderkit.adapters._watch import (  # loads only when watched
+            anchor_of,
+            checked_query,
+            checked_terms,
+        )
 
         codes, anchor, before, limit = checked_query(statuses, anchor, before, limit)
+        terms = checked_terms(terms)
         with self._lock:
             found = [
                 (at, order.order_id, order)
                 for order in self._orders.values()
                 if order.status in codes
+                and (terms is None or order.payment_terms == terms)
                 and (at := anchor_of(order, anchor)) is not None
                 and at < before
             ]

@@ -36,7 +36,14 @@ from orderkit.model.audit import (
     checked_entries,
 )
 from orderkit.model.errors import ConcurrencyError, DuplicateOrder, OrderNotFound, ValidationError
-from orderkit.model.orders import ANCHORS, Address, Anchor, Order, check_version_raised
+from orderkit.model.orders import (
+    ANCHORS,
+    Address,
+    Anchor,
+    Order,
+    PaymentTerms,
+    check_version_raised,
+)
 from orderkit.model.serialization import from_dict, to_dict
 from orderkit.model.time import ensure_aware
 
@@ -245,21 +252,36 @@ class PostgresOrderRepository:
         return [o for o in orders if any(s.waybill == waybill for s in o.shipments)]
 
     def stale(
-        self, statuses: Collection[int], anchor: Anchor, before: datetime, limit: int
+        self,
+        statuses: Collection[int],
+        anchor: Anchor,
+        before: datetime,
+        limit: int,
+        *,
+        terms: PaymentTerms | None = None,
     ) -> list[Order]:
         """See :meth:`orderkit.lifecycle.ports.OrderRepository.stale`: one indexed range
-        read."""
-        from orderkit.adapters._watch import checked_query
+        read (``terms`` filters the rows the index walk meets)."""
+        from orderkit.adapters._watch import checked_query, checked_terms
 
         codes, anchor, before, limit = checked_query(statuses, anchor, before, limit)
+        terms = checked_terms(terms)
         column = _ANCHOR_COLUMN[anchor]
+        # Orders stored before payment terms existed are prepaid.
+        condition = (
+            "" if terms is None
+            else " AND coalesce(body::jsonb ->> 'payment_terms', 'prepaid') = %s"
+        )
+        arguments: tuple[object, ...] = (list(codes), before)
+        if terms is not None:
+            arguments += (terms.value,)
         sql = self._db.sql(
             f"SELECT body FROM {{s}}.orders WHERE status = ANY(%s) AND {column} < %s"
-            f" ORDER BY {column}, order_id LIMIT %s"
+            f"{condition} ORDER BY {column}, order_id LIMIT %s"
         )
         rows = self._db.run(
             "stale orders",
-            lambda conn: conn.execute(sql, (list(codes), before, limit)).fetchall(),
+            lambda conn: conn.execute(sql, (*arguments, limit)).fetchall(),
             single=True,
         )
         return [_load(row[0]) for row in rows]

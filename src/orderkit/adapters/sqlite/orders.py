@@ -26,7 +26,7 @@ from orderkit.model.audit import (
     checked_entries,
 )
 from orderkit.model.errors import ConcurrencyError, DuplicateOrder, OrderNotFound, ValidationError
-from orderkit.model.orders import ANCHORS, Address, Order, check_version_raised
+from orderkit.model.orders import ANCHORS, Address, Order, PaymentTerms, check_version_raised
 from orderkit.model.serialization import from_dict, to_dict
 from orderkit.model.time import ensure_aware
 
@@ -218,13 +218,20 @@ class SQLiteOrderRepository:
         return None if row is None else _load(row[0])
 
     def stale(
-        self, statuses: Collection[int], anchor: Anchor, before: datetime, limit: int
+        self,
+        statuses: Collection[int],
+        anchor: Anchor,
+        before: datetime,
+        limit: int,
+        *,
+        terms: PaymentTerms | None = None,
     ) -> list[Order]:
         """See :meth:`orderkit.lifecycle.ports.OrderRepository.stale`: one indexed
-        range read per status."""
-        from orderkit.adapters._watch import checked_query  # loads only when watched
+        range read per status (``terms`` filters the rows the index walk meets)."""
+        from orderkit.adapters._watch import checked_query, checked_terms  # when watched
 
         codes, anchor, before, limit = checked_query(statuses, anchor, before, limit)
+        terms = checked_terms(terms)
         expression = _ANCHOR_SQL[anchor]
         # Parcels without a scan are few: their partial index is the one to read.
         unscanned = anchor == "unscanned_since"
@@ -234,6 +241,11 @@ class SQLiteOrderRepository:
             if unscanned
             else ""
         )
+        arguments: tuple[str, ...] = ()
+        if terms is not None:
+            # Orders stored before payment terms existed are prepaid.
+            condition += " AND coalesce(json_extract(body, '$.payment_terms'), 'prepaid') = ?"
+            arguments = (terms.value,)
         found: list[tuple[str, str, str]] = []
         with self._db.read("stale orders") as conn:
             for code in codes:
@@ -241,7 +253,7 @@ class SQLiteOrderRepository:
                     f"SELECT {expression}, order_id, body FROM {source}"
                     f" WHERE {expression} < ?{condition} AND status = ?"
                     f" ORDER BY {expression} LIMIT ?",
-                    (_iso(before), code, limit),
+                    (_iso(before), *arguments, code, limit),
                 ).fetchall()
         found.sort(key=lambda row: (datetime.fromisoformat(row[0]), row[1]))
         return [_load(body) for _at, _id, body in found[:limit]]

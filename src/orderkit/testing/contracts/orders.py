@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import attrs
@@ -17,7 +18,7 @@ from orderkit.model.errors import (
     OrderNotFound,
     ValidationError,
 )
-from orderkit.model.orders import Address, OrderStatus, Shipment
+from orderkit.model.orders import Address, OrderStatus, PaymentTerms, Shipment
 from orderkit.testing.samples import sample_order
 
 __all__ = ["OrderRepositoryContract"]
@@ -78,6 +79,33 @@ class OrderRepositoryContract:
         _raises(ValidationError, stale, [10], "eta", t0, 5)
         _raises(ValidationError, stale, [10], "status_since", t0, 0)
         _raises(ValidationError, stale, [10], "status_since", datetime(2026, 3, 2), 5)
+        unknown_terms: Any = "cod"
+        error = _raises(ValidationError, partial(stale, terms=unknown_terms), [10],
+                        "status_since", t0, 5)
+        assert getattr(error, "path", None) == "terms"
+
+    def test_stale_keeps_the_payment_terms_asked_for(self) -> None:
+        repo = self.create_repository()
+        t0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+        for order_id, terms, minutes in [("PRE-1", PaymentTerms.PREPAID, -40),
+                                         ("COD-1", PaymentTerms.ON_DELIVERY, -50),
+                                         ("PRE-2", PaymentTerms.PREPAID, -20),
+                                         ("COD-2", PaymentTerms.ON_DELIVERY, -10)]:
+            repo.save(attrs.evolve(sample_order(order_id, channel_order_id=order_id),
+                                   status=OrderStatus.PENDING_PAYMENT, shipments=(),
+                                   payment_terms=terms,
+                                   status_since=t0 + timedelta(minutes=minutes)), None)
+        pending = [OrderStatus.PENDING_PAYMENT]
+        assert [o.order_id for o in repo.stale(pending, "status_since", t0, 10)] == [
+            "COD-1", "PRE-1", "PRE-2", "COD-2"]
+        assert [o.order_id for o in repo.stale(pending, "status_since", t0, 10,
+                                               terms=PaymentTerms.PREPAID)] == ["PRE-1", "PRE-2"]
+        # The limit counts the kept orders only: the older cash-on-delivery one takes no slot.
+        assert [o.order_id for o in repo.stale(pending, "status_since", t0, 1,
+                                               terms=PaymentTerms.PREPAID)] == ["PRE-1"]
+        assert [o.order_id for o in repo.stale(pending, "status_since", t0, 10,
+                                               terms=PaymentTerms.ON_DELIVERY)] == [
+            "COD-1", "COD-2"]
 
     def test_orders_are_counted_by_status_over_an_anchor_range(self) -> None:
         repo = self.create_repository()
