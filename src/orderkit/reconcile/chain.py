@@ -129,13 +129,20 @@ class Settlement:
         self.inputs = inputs
         self._members = members
         self._derived = derived
-        self._of_record: dict[int, Outcome] = {}
+        # Which outcome holds each record, and which explain it: built for chain().
+        self._of_record: dict[int, Outcome] | None = None
         self._explains: dict[int, list[Outcome]] = {}
-        for outcome in outcomes:
-            for record in outcome.records:
-                self._of_record[id(record)] = outcome
-            for record in outcome.related:
-                self._explains.setdefault(id(record), []).append(outcome)
+
+    def _index(self) -> dict[int, Outcome]:
+        if self._of_record is None:
+            of_record: dict[int, Outcome] = {}
+            for outcome in self.outcomes:
+                for record in outcome.records:
+                    of_record[id(record)] = outcome
+                for record in outcome.related:
+                    self._explains.setdefault(id(record), []).append(outcome)
+            self._of_record = of_record
+        return self._of_record
 
     def members(self, payout: Record) -> tuple[Record, ...]:
         """The channel transactions a derived payout adds up (empty for other records)."""
@@ -182,12 +189,13 @@ class Settlement:
             raise ValidationError("ref", ref, "no ERP record has this ref or id")
         steps: list[tuple[Record, Outcome]] = []
         seen: set[int] = set()
+        of_record = self._index()
 
         def visit(record: Record) -> None:
             if id(record) in seen:
                 return
             seen.add(id(record))
-            outcome = self._of_record.get(id(record))
+            outcome = of_record.get(id(record))
             if outcome is None:
                 return
             steps.append((record, outcome))
@@ -371,8 +379,9 @@ def settle(
         transactions = [r for r in records if r.kind not in PAYOUT_KINDS]
         payouts = [r for r in records if r.kind in PAYOUT_KINDS]
         result = reconcile(routed[name], [*transactions, *rejected], rules=settings)
+        result.hop = "order_channel"  # its outcomes are built naming their hop
         results["order_channel", name] = result
-        outcomes += [attrs.evolve(o, hop="order_channel") for o in result.outcomes]
+        outcomes += result.outcomes
         if payouts:
             # The bill's own payout rows: money leaving the channel's account for the bank.
             by_channel[name] = sorted(payouts, key=lambda r: (r.at, r.record_id))

@@ -209,3 +209,20 @@ def test_settle_writes_an_xlsx_report_from_the_command_line(tmp_path: Path) -> N
     assert {(row[9], row[11]) for row in rows} == {("wechatpay:2026-03-10", 1227.09),
                                                     ("B1", 1227.09)}  # fmt: skip
     assert Decimal(str(rows[0][11])) == Decimal("1227.09")
+
+
+def test_settle_without_openpyxl_stops_before_reading_any_file(tmp_path: Path) -> None:
+    missing = tmp_path / "not-read.csv"  # would fail with "cannot use" if it were opened
+    script = (
+        "import sys; sys.modules['openpyxl'] = None\n"
+        "from orderkit.cli import main\n"
+        f"raise SystemExit(main(['settle', '--erp', {str(missing)!r}, '--bank', "
+        f"{str(missing)!r}, '--out', {str(tmp_path / 'r.xlsx')!r}]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.returncode == 1, done.stderr
+    assert 'pip install "orderkit[xlsx]"' in done.stderr
+    assert "not-read.csv" not in done.stderr and "reading" not in done.stderr
+    assert not (tmp_path / "r.xlsx").exists()
