@@ -39,7 +39,7 @@ margin:2em;color:#1d2733}
 h1{font-size:1.5em}h2{margin-top:2em;border-bottom:1px solid #ccd}h3{margin-top:1.5em}
 table{border-collapse:collapse;margin:.5em 0;font-size:.9em}
 th,td{border:1px solid #ccd;padding:.3em .6em;text-align:left;vertical-align:top}
-th{background:#eef1f6}td.num{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#eef1f6}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 td.diff{background:#ffe3e0;font-weight:600}td.ok{background:#e6f5e9}
 .note{color:#667}.trace{font-family:ui-monospace,monospace;font-size:.85em}
 """
