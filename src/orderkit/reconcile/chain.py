@@ -97,6 +97,7 @@ class Settlement:
     """
 
     __slots__ = (
+        "_channel_payouts",
         "_derived",
         "_erp",
         "_explains",
@@ -118,25 +119,52 @@ class Settlement:
         erp: list[Record],
         inputs: list[Record | Rejected],
         rules: Rules,
+        payouts: dict[str, list[Record]] | None = None,
     ) -> None:
         self._erp = {id(record) for record in erp}
+        self._channel_payouts = payouts if payouts is not None else {}
         self.outcomes = outcomes
         self.results = results
         self.rules = rules
         self.inputs = inputs
         self._members = members
         self._derived = derived
-        self._of_record: dict[int, Outcome] = {}
+        # Which outcome holds each record, and which explain it: built for chain().
+        self._of_record: dict[int, Outcome] | None = None
         self._explains: dict[int, list[Outcome]] = {}
-        for outcome in outcomes:
-            for record in outcome.records:
-                self._of_record[id(record)] = outcome
-            for record in outcome.related:
-                self._explains.setdefault(id(record), []).append(outcome)
+
+    def _index(self) -> dict[int, Outcome]:
+        if self._of_record is None:
+            of_record: dict[int, Outcome] = {}
+            for outcome in self.outcomes:
+                for record in outcome.records:
+                    of_record[id(record)] = outcome
+                for record in outcome.related:
+                    self._explains.setdefault(id(record), []).append(outcome)
+            self._of_record = of_record
+        return self._of_record
 
     def members(self, payout: Record) -> tuple[Record, ...]:
         """The channel transactions a derived payout adds up (empty for other records)."""
         return self._members.get(id(payout), ())
+
+    def is_order(self, record: Record) -> bool:
+        """Whether ``record`` is one of the ERP's input records (an order's payment or
+        refund), not a bill, bank or derived record."""
+        return id(record) in self._erp
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """The names of the channels whose bills were settled, in the order given."""
+        return tuple(channel for hop, channel in self.results if hop == "order_channel")
+
+    def payouts(self, channel: str) -> tuple[Record, ...]:
+        """The payouts of ``channel`` to the bank: the bill's own payout rows (an Alipay
+        withdrawal) or, for a bill without them, the payouts derived from its
+        transactions (:attr:`derived`), in time order."""
+        if channel not in self.channels:
+            raise ValidationError("channel", channel, "no bill of this name was settled")
+        return tuple(self._channel_payouts.get(channel, ()))
 
     @property
     def derived(self) -> list[Record]:
@@ -161,12 +189,13 @@ class Settlement:
             raise ValidationError("ref", ref, "no ERP record has this ref or id")
         steps: list[tuple[Record, Outcome]] = []
         seen: set[int] = set()
+        of_record = self._index()
 
         def visit(record: Record) -> None:
             if id(record) in seen:
                 return
             seen.add(id(record))
-            outcome = self._of_record.get(id(record))
+            outcome = of_record.get(id(record))
             if outcome is None:
                 return
             steps.append((record, outcome))
@@ -341,6 +370,7 @@ def settle(
     members: dict[int, tuple[Record, ...]] = {}
     derived: list[Record] = []
     payout_views: list[Record] = []
+    by_channel: dict[str, list[Record]] = {}
     for name, items in bills.items():
         if not isinstance(name, str) or not name:
             raise ValidationError("bills", name, "expected a channel name")
@@ -349,10 +379,12 @@ def settle(
         transactions = [r for r in records if r.kind not in PAYOUT_KINDS]
         payouts = [r for r in records if r.kind in PAYOUT_KINDS]
         result = reconcile(routed[name], [*transactions, *rejected], rules=settings)
+        result.hop = "order_channel"  # its outcomes are built naming their hop
         results["order_channel", name] = result
-        outcomes += [attrs.evolve(o, hop="order_channel") for o in result.outcomes]
+        outcomes += result.outcomes
         if payouts:
             # The bill's own payout rows: money leaving the channel's account for the bank.
+            by_channel[name] = sorted(payouts, key=lambda r: (r.at, r.record_id))
             for payout in payouts:
                 view = _inflow(payout, -payout.amount)
                 original[id(view)] = payout
@@ -363,6 +395,7 @@ def settle(
         if not isinstance(days, int) or days < 0:
             raise ValidationError("settlement_days", days, "expected a whole number of days >= 0")
         for payout, of_payout in _daily_payouts(name, transactions, settings, days):
+            by_channel.setdefault(name, []).append(payout)
             derived.append(payout)
             members[id(payout)] = of_payout
             view = _inflow(payout, payout.amount)
@@ -413,4 +446,5 @@ def settle(
         erp=erp_records,
         inputs=inputs,
         rules=settings,
+        payouts=by_channel,
     )

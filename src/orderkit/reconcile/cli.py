@@ -14,6 +14,10 @@ the reports hold only matches and explained differences (fees, coupons, pending)
 :func:`~orderkit.reconcile.read_bill`, its layout chosen by its header; a file whose
 header is the canonical ERP export's is read as the ERP export.
 
+Each ``--out`` file's suffix picks its writer: ``.html``, ``.json``, ``.csv`` or ``.xlsx``
+(the last needs the ``xlsx`` extra, ``pip install "orderkit[xlsx]"``; without it the
+command stops before reading any file).
+
 ``orderkit settle`` follows the money along the settlement chain with
 :func:`~orderkit.reconcile.settle`::
 
@@ -22,8 +26,9 @@ header is the canonical ERP export's is read as the ERP export.
 
 The ERP file is the canonical export (its ``channel`` column routes each order to its
 channel's bill); each ``--bill CHANNEL=FILE`` and the ``--bank`` statement are read with
-``read_bill``. It exits with 1 when ``Settlement.breaks()`` is not empty, as
-``reconcile`` does.
+``read_bill``. Its HTML, CSV and xlsx reports are laid out hop by hop (order -> bill ->
+payout -> bank credit, per channel). It exits with 1 when ``Settlement.breaks()`` is
+not empty, as ``reconcile`` does.
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ from orderkit.reconcile.engine import reconcile
 from orderkit.reconcile.readers import ERP_COLUMNS, FORMATS, BankColumns, read_erp_csv
 from orderkit.reconcile.readers.bill import UnknownBillLayout, read_bill
 from orderkit.reconcile.records import Record, Rejected
-from orderkit.reconcile.report import LANGS, write_report
+from orderkit.reconcile.report import LANGS, check_report_path, write_report
 from orderkit.reconcile.rules import Rules
 
 __all__ = ["add_reconcile_command", "add_settle_command", "run_reconcile", "run_settle"]
@@ -182,6 +187,8 @@ def run_reconcile(args: argparse.Namespace, *, err: TextIO | None = None) -> int
     )
     rules = Rules(tz=args.tz, cutoff=cutoff)
     threshold = _threshold(args.alert_threshold)
+    for out in args.out:
+        check_report_path(out)
     left_rows = _reader(args.left, args.left_format, args, "left", stream)
     right_rows = _reader(args.right, args.right_format, args, "right", stream)
     left = list(left_rows)
@@ -256,7 +263,7 @@ def add_reconcile_command(
         action="append",
         required=True,
         metavar="PATH",
-        help="report.html, report.json or report.csv (repeatable)",
+        help="report.html, .json, .csv or .xlsx (repeatable; .xlsx needs orderkit[xlsx])",
     )
     _add_lang(parser)
     parser.set_defaults(handler=handler if handler is not None else run_reconcile)
@@ -288,6 +295,8 @@ def run_settle(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
     if args.settlement_days < 0:
         raise ValidationError("--settlement-days", args.settlement_days, "expected 0 or more")
     rules = Rules(tz=args.tz, cutoff=cutoff)
+    for out in args.out:
+        check_report_path(out)
     paths = [args.erp, *(path for _channel, path in bills), args.bank]
     for path in paths:
         with open(path, "rb"):  # a missing or unreadable file is an OSError, not bad data
@@ -362,7 +371,7 @@ def add_settle_command(
         action="append",
         required=True,
         metavar="PATH",
-        help="report.html, report.json or report.csv (repeatable)",
+        help="report.html, .json, .csv or .xlsx (repeatable; .xlsx needs orderkit[xlsx])",
     )
     _add_lang(parser)
     parser.set_defaults(handler=handler if handler is not None else run_settle)

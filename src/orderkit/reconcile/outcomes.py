@@ -171,6 +171,7 @@ class Reconciliation:
         "_pair_right",
         "_pair_totals",
         "_rows",
+        "hop",
         "left",
         "left_source",
         "rejected_left",
@@ -210,12 +211,15 @@ class Reconciliation:
         self.rules = rules
         self.left_source = left_source
         self.right_source = right_source
+        self.hop = ""
+        """The hop of the settlement chain the outcomes belong to (set by
+        :func:`~orderkit.reconcile.settle` before they are built), else empty."""
         self._outcomes: list[Outcome] | None = None
 
     # --- outcomes --------------------------------------------------------------------
 
     def _iter_outcomes(self) -> Iterator[Outcome]:
-        left, right = self.left, self.right
+        left, right, hop = self.left, self.right, self.hop
         kinds = self._pair_kind
         for n, (i, j) in enumerate(zip(self._pair_left, self._pair_right, strict=True)):
             kind = kinds.get(n)
@@ -226,6 +230,7 @@ class Reconciliation:
                 (right[j],),
                 "exact_ref",
                 (("ref", left[i].ref or ""),),
+                hop=hop,
             )
         for status, kind, lpos, rpos, rule, evidence, related in self._rows:
             yield Outcome(
@@ -236,6 +241,7 @@ class Reconciliation:
                 rule,
                 tuple(evidence.items()),
                 related=tuple((right if side else left)[p] for side, p in related),
+                hop=hop,
             )
         for rejected in (*self.rejected_left, *self.rejected_right):
             yield Outcome(
@@ -251,6 +257,7 @@ class Reconciliation:
                     ("reason", rejected.reason),
                 ),
                 rejected,
+                hop=hop,
             )
 
     @property

@@ -300,6 +300,44 @@ def test_pdd_bill_rows_without_ids_get_line_ids_and_categories(tmp_path: Path) -
     assert list(categories(bill).values()) == ["sale", "subsidy", "commission", "withdrawal"]
 
 
+def test_jd_settlement_detail_with_only_the_columns_it_needs(tmp_path: Path) -> None:
+    # The shape without the optional columns (商品编号, 商户订单号, 钱包结算备注, ...):
+    # the time falls back to 下单时间 when 费用计费时间 is absent.
+    lines = [
+        "订单编号,单据编号,费用项,金额,收支方向,下单时间",
+        "300003,D3,货款,88.00,收入,2026-03-07 09:00:00",
+        "300003,D3,佣金,7.04,支出,2026-03-07 09:00:00",
+    ]
+    bill = read_bill(write(tmp_path / "jd-min.csv", lines, "gbk"))
+    assert (bill.layout, bill.rejected) == ("jd-settlement", ())
+    assert amounts(bill) == {"D3#货款": Decimal("88.00"), "D3#佣金": Decimal("-7.04")}
+
+
+def test_pdd_bill_with_the_plain_amount_headers_the_field_list_names(tmp_path: Path) -> None:
+    # 收入金额 / 支出金额 as the Kuaimai field list names them (see the fixture README),
+    # without the (+元)/(-元) unit; no 备注 column.
+    lines = [
+        "商户订单号,发生时间,收入金额,支出金额,账务类型,业务描述",
+        "260305-000000000002,2026-03-05 11:00:00,19.90,,交易收入,订单收入",
+        "260305-000000000002,2026-03-05 11:00:00,,-0.12,技术服务费,技术服务费",
+    ]
+    bill = read_bill(write(tmp_path / "pdd-plain.csv", lines, "utf-8-sig"))
+    assert (bill.layout, bill.rejected) == ("pdd-bill", ())
+    assert sorted(amounts(bill).values()) == [Decimal("-0.12"), Decimal("19.90")]
+
+
+def test_douyin_fund_flow_with_the_unit_in_the_amount_header(tmp_path: Path) -> None:
+    # 动账金额(元) as ERP vendors label the field; no 备注 or 商品ID columns.
+    lines = [
+        "动账时间,动账流水号,动账方向,动账账户,动账金额(元),动账摘要,订单号",
+        "2026-03-12 08:00:00,F9,入账,聚合账户,66.00,订单结算,69009",
+        "2026-03-13 08:00:00,F10,出账,聚合账户,66.00,提现,",
+    ]
+    bill = read_bill(write(tmp_path / "flow-yuan.csv", lines, "utf-8-sig"))
+    assert (bill.layout, bill.rejected) == ("douyin-flow", ())
+    assert amounts(bill) == {"F9": Decimal("66.00"), "F10": Decimal("-66.00")}
+
+
 DOUYIN_FLOW = [
     "动账时间,动账流水号,动账方向,动账账户,动账金额,动账摘要,订单号,子订单号,下单时间,商品ID,"
     "业务类型,备注",

@@ -82,6 +82,9 @@ def test_settle_follows_a_wechat_order_to_the_bank_and_exits_0(tmp_path: Path) -
     assert bank_pair[0]["left"][0]["amount"] == "164.01000"
     page = html.read_text(encoding="utf-8")
     assert "erp-2026-03.csv, wechat-2026-03.csv, bank-2026-03.csv" in page
+    # The page shows the derived payout to the fen under its own hop, not under "erp".
+    assert "wechatpay payout → bank credit" in page
+    assert "CNY 164.01<" in page and "164.01000" not in page
 
 
 def test_settle_exits_1_when_an_order_never_reached_its_channel(tmp_path: Path) -> None:
@@ -98,6 +101,9 @@ def test_settle_exits_1_when_an_order_never_reached_its_channel(tmp_path: Path) 
     assert {(row["记录号"], row["状态"]) for row in rows if row["状态"] == "unmatched"} == {
         ("W2", "unmatched")
     }
+    (missing,) = [row for row in rows if row["状态"] == "unmatched"]
+    assert (missing["渠道"], missing["环节"]) == ("wechatpay", "order_bill")
+    assert missing["归类"] == "break"
 
 
 def test_settle_refuses_a_missing_file_and_a_bill_without_a_channel(tmp_path: Path) -> None:

@@ -35,7 +35,11 @@ from orderkit.reconcile.readers.bank import (
     STATEMENT_MEMO,
     read_bank_statement,
 )
-from orderkit.reconcile.readers.douyin import read_douyin_flow, read_douyin_settlement
+from orderkit.reconcile.readers.douyin import (
+    FLOW_AMOUNT,
+    read_douyin_flow,
+    read_douyin_settlement,
+)
 from orderkit.reconcile.readers.jd import read_jd_settlement
 from orderkit.reconcile.readers.pdd import read_pdd_bill
 from orderkit.reconcile.readers.wechatpay import read_wechatpay_bill
@@ -140,7 +144,7 @@ LAYOUTS: Final[tuple[Layout, ...]] = (
     Layout(
         "douyin-flow",
         "Douyin shop fund flow (资金流水)",
-        ("动账时间", "动账流水号", "动账方向", "动账金额"),
+        ("动账时间", "动账流水号", "动账方向", FLOW_AMOUNT),
         read_douyin_flow,
         "douyin",
     ),

@@ -5,7 +5,8 @@ vendors list for the exported files:
 
 * **资金流水**, one row per movement of the shop's account (the fund-flow fields of the
   Kuaimai open platform's 抖音账单明细): 动账时间, 动账流水号, 动账方向 (入账/出账),
-  动账账户, 动账金额, 动账摘要, 订单号, 子订单号, 下单时间, 商品ID, 业务类型, 备注. One
+  动账账户, 动账金额 (or ``动账金额(元)``), 动账摘要, 订单号, 子订单号, 下单时间, 商品ID,
+  业务类型, 备注. One
   record per row, signed by 动账方向 and categorised by 动账摘要 (``订单结算`` a sale,
   ``达人带货佣金`` a commission, ``平台补贴扣回`` a subsidy, ``提现`` a withdrawal).
 * **结算账单**, one row per settled sub-order (``order.getSettleBillDetailV3``): 结算时间,
@@ -28,13 +29,21 @@ from typing import Final
 from orderkit.model.errors import ValidationError
 from orderkit.model.money import Money
 from orderkit.reconcile.readers._signed import signed
-from orderkit.reconcile.readers._table import Cells, Progress, cell_amount, cell_time, read_table
+from orderkit.reconcile.readers._table import (
+    Cells,
+    Progress,
+    cell_amount,
+    cell_time,
+    first_name,
+    read_table,
+)
 from orderkit.reconcile.readers.categories import categorise, kind_of
 from orderkit.reconcile.records import Record, Rejected
 
 __all__ = [
     "DOUYIN_FLOW_COLUMNS",
     "DOUYIN_SETTLEMENT_COLUMNS",
+    "FLOW_AMOUNT",
     "read_douyin_flow",
     "read_douyin_settlement",
 ]
@@ -77,6 +86,8 @@ DOUYIN_SETTLEMENT_COLUMNS: Final = (
     "其他分成",
     "备注",
 )
+#: The fund flow's amount column: ``动账金额``, or with its unit as ERP vendors label it.
+FLOW_AMOUNT: Final = ("动账金额", "动账金额(元)", "动账金额（元）")
 _SUBSIDIES: Final = ("平台补贴", "达人补贴", "抖音支付补贴")
 _SHARES: Final = ("平台服务费", "佣金", "渠道分成", "招商服务费", "站外推广费", "其他分成")
 _DOUYIN_TZ: Final = "Asia/Shanghai"
@@ -95,7 +106,8 @@ def read_douyin_flow(
         record_id = cells["动账流水号"]
         if not record_id:
             raise ValidationError("动账流水号", record_id, "expected the movement number")
-        amount = signed(cell_amount(cells, "动账金额", "CNY"), cells["动账方向"], "动账方向")
+        amount_column = first_name(cells, FLOW_AMOUNT)
+        amount = signed(cell_amount(cells, amount_column, "CNY"), cells["动账方向"], "动账方向")
         summary = cells.get("动账摘要", "")
         category = categorise(summary, amount.amount)
         sub_order = cells.get("子订单号", "")
@@ -119,7 +131,7 @@ def read_douyin_flow(
         source=source,
         parse=parse,
         encoding=encoding,
-        required=("动账时间", "动账流水号", "动账方向", "动账金额"),
+        required=("动账时间", "动账流水号", "动账方向", FLOW_AMOUNT),
         progress=progress,
     )
 

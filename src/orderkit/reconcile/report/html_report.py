@@ -29,8 +29,9 @@ from orderkit.reconcile.records import Record
 from orderkit.reconcile.report._common import evidence_text
 from orderkit.reconcile.report.escaping import Html, join, tag
 from orderkit.reconcile.report.labels import labels
+from orderkit.reconcile.rules import Rules
 
-__all__ = ["format_amount", "render_html", "write_html"]
+__all__ = ["cutoff_text", "format_amount", "page_header", "render_html", "write_html"]
 
 _STYLE: Final = """
 body{font-family:system-ui,-apple-system,"Segoe UI","PingFang SC","Microsoft YaHei",sans-serif;
@@ -38,7 +39,7 @@ margin:2em;color:#1d2733}
 h1{font-size:1.5em}h2{margin-top:2em;border-bottom:1px solid #ccd}h3{margin-top:1.5em}
 table{border-collapse:collapse;margin:.5em 0;font-size:.9em}
 th,td{border:1px solid #ccd;padding:.3em .6em;text-align:left;vertical-align:top}
-th{background:#eef1f6}td.num{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#eef1f6}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 td.diff{background:#ffe3e0;font-weight:600}td.ok{background:#e6f5e9}
 .note{color:#667}.trace{font-family:ui-monospace,monospace;font-size:.85em}
 """
@@ -305,6 +306,34 @@ def _span(pairs: Iterable[Reconciliation], tz: tzinfo) -> str:
     return f"{min(days)} – {max(days)}" if days else "—"
 
 
+def cutoff_text(rules: Rules, say: Labels) -> str:
+    """The cut-off in the accounting zone (``2026-04-01 00:00``), or the word for none."""
+    if rules.cutoff is None:
+        return say["none"]
+    return rules.cutoff.astimezone(zone(rules.tz)).strftime("%Y-%m-%d %H:%M")
+
+
+def page_header(rules: Rules, span: str, files: Sequence[str], say: Labels) -> Html:
+    """The lines under a report's title: the records' dates, zone, period, cut-off in
+    local time and time window, then the source file names."""
+    parts = [
+        tag(
+            "p",
+            say["header"].format(
+                span=span,
+                tz=rules.tz,
+                period=rules.period,
+                cutoff=cutoff_text(rules, say),
+                window=_window(rules.time_window),
+            ),
+            cls="note",
+        )
+    ]
+    if files:
+        parts.append(tag("p", say["files"].format(files=", ".join(files)), cls="note"))
+    return join(parts)
+
+
 def render_html(
     result: Reconciliation | MultiReconciliation,
     *,
@@ -322,26 +351,7 @@ def render_html(
     parts = [_HEADS[lang], tag("h1", say["title"])]
     pairs = result.pairs if isinstance(result, MultiReconciliation) else {"": result}
     first = next(iter(pairs.values()))
-    rules = first.rules
-    local = zone(rules.tz)
-    cutoff = (
-        rules.cutoff.astimezone(local).strftime("%Y-%m-%d %H:%M") if rules.cutoff else say["none"]
-    )
-    parts.append(
-        tag(
-            "p",
-            say["header"].format(
-                span=_span(pairs.values(), local),
-                tz=rules.tz,
-                period=rules.period,
-                cutoff=cutoff,
-                window=_window(rules.time_window),
-            ),
-            cls="note",
-        )
-    )
-    if files:
-        parts.append(tag("p", say["files"].format(files=", ".join(files)), cls="note"))
+    parts.append(page_header(first.rules, _span(pairs.values(), zone(first.rules.tz)), files, say))
     parts.append(tag("h2", say["summary"]))
     parts.extend(_summary(pair, say) for pair in pairs.values())
     parts.append(tag("h2", say["matrix"]))

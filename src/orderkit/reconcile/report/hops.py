@@ -1,0 +1,272 @@
+"""A settlement laid out as finance reads it: per channel, the hops the money takes.
+
+:func:`settlement_hops` turns a :class:`~orderkit.reconcile.Settlement` into tables, one
+per hop, each holding only that hop's rows:
+
+* for each channel, in the order the bills were given:
+
+  1. ``order_bill``: the ERP's orders against the channel's bill, line by line (the
+     ``order_channel`` outcomes of that channel);
+  2. ``bill_payout``: the bill's transactions against the payouts they were paid out
+     in (one row per payout: a payout derived as a day's net, with the transactions it
+     adds up, or the bill's own payout row, such as an Alipay withdrawal, which the bill
+     itself states);
+  3. ``payout_bank``: the channel's payouts against the bank's credits (the
+     ``channel_bank`` outcomes that hold a payout of that channel);
+
+* then, for no channel, ``order_bank``: orders paid straight into the bank, and
+  ``bank_only``: bank lines no payout and no order explains (a bank charge, an unknown
+  credit, a rejected statement line).
+
+Every outcome of the settlement is in exactly one table; the ``bill_payout`` rows are
+built from the payouts and add no outcome. Each row names the orders it traces back to
+(:attr:`HopRow.orders`): the ERP records' refs, a bill line's order ref, or, for a
+payout, the refs of the transactions it adds up.
+
+Each row has a ``state`` that the counts are kept by: ``matched``; ``explained`` (a
+difference the records explain: a fee, a coupon, a rounding, a bank charge, a payout
+row the bill states); ``pending`` (not due before the cut-off); ``break`` (needs a
+person: :meth:`Settlement.breaks() <orderkit.reconcile.Settlement.breaks>`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Final
+
+import attrs
+
+from orderkit.reconcile.chain import Settlement, needs_a_person
+from orderkit.reconcile.outcomes import Outcome
+from orderkit.reconcile.records import Record, Rejected
+from orderkit.reconcile.report._common import evidence_text
+
+__all__ = ["HOP_TABLES", "STATES", "HopRow", "HopTable", "settlement_hops"]
+
+#: The tables of a settlement report, in the order money travels.
+HOP_TABLES: Final = ("order_bill", "bill_payout", "payout_bank", "order_bank", "bank_only")
+#: What a row counts as, in the order the report shows the counts.
+STATES: Final = ("matched", "explained", "pending", "break")
+
+Totals = dict[str, Decimal]
+
+
+def _totals(pairs: Iterable[tuple[str, Decimal]]) -> Totals:
+    out: Totals = {}
+    for currency, value in pairs:
+        out[currency] = out.get(currency, Decimal(0)) + value
+    return out
+
+
+def _add(into: Totals, more: Totals) -> None:
+    for currency, value in more.items():
+        into[currency] = into.get(currency, Decimal(0)) + value
+
+
+@attrs.frozen
+class HopRow:
+    """One row of a hop: the records of each side, their amounts as that hop counts them,
+    what the row is (``status``, ``kind``, ``rule``, ``state``) and the orders it traces
+    back to."""
+
+    state: str
+    status: str
+    kind: str | None
+    rule: str
+    left: tuple[Record, ...]
+    right: tuple[Record, ...]
+    left_amount: Totals
+    right_amount: Totals
+    orders: tuple[str, ...]
+    evidence: str
+    rejected: Rejected | None = None
+
+    @property
+    def difference(self) -> Totals:
+        """Right amount less left amount, per currency."""
+        out = dict(self.right_amount)
+        for currency, value in self.left_amount.items():
+            out[currency] = out.get(currency, Decimal(0)) - value
+        return out
+
+
+@attrs.frozen
+class HopTable:
+    """The rows of one hop of one channel (``channel`` is empty for ``order_bank`` and
+    ``bank_only``). ``left_side`` and ``right_side`` say what each side holds:
+    ``"erp"``, ``"bill"``, ``"transactions"``, ``"payout"`` or ``"bank"``."""
+
+    channel: str
+    hop: str
+    left_side: str
+    right_side: str
+    rows: tuple[HopRow, ...]
+
+    def counts(self) -> dict[str, int]:
+        """Rows by state, every state of :data:`STATES` present (zero when none)."""
+        out = dict.fromkeys(STATES, 0)
+        for row in self.rows:
+            out[row.state] += 1
+        return out
+
+    def totals(self) -> tuple[Totals, Totals]:
+        """The left and the right amounts of all rows, per currency."""
+        left: Totals = {}
+        right: Totals = {}
+        for row in self.rows:
+            _add(left, row.left_amount)
+            _add(right, row.right_amount)
+        return left, right
+
+    def breaks(self) -> tuple[HopRow, ...]:
+        """The rows that need a person."""
+        return tuple(row for row in self.rows if row.state == "break")
+
+
+def _state(outcome: Outcome) -> str:
+    if needs_a_person(outcome):
+        return "break"
+    if outcome.status == "pending":
+        return "pending"
+    return "matched" if outcome.status == "matched" else "explained"
+
+
+def _refs(records: Iterable[Record]) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for record in records:
+        if record.ref:
+            seen.setdefault(record.ref, None)
+    return tuple(seen)
+
+
+def _amounts(records: Sequence[Record], sign: int = 1) -> Totals:
+    return _totals((r.amount.currency, sign * r.amount.amount) for r in records)
+
+
+class _Builder:
+    """Everything a row needs to know about payouts: whose they are, what they add up."""
+
+    def __init__(self, settlement: Settlement) -> None:
+        self.settlement = settlement
+        self.order_refs = {
+            r.record_id: r.ref or r.record_id
+            for r in settlement.inputs
+            if isinstance(r, Record) and settlement.is_order(r)
+        }
+        self.channel_of: dict[int, str] = {}
+        self.stated: set[int] = set()
+        for channel in settlement.channels:
+            for payout in settlement.payouts(channel):
+                self.channel_of[id(payout)] = channel
+                if not settlement.members(payout):
+                    self.stated.add(id(payout))
+
+    def paid_out(self, record: Record) -> Decimal:
+        """A payout as the bank receives it: a bill's own payout row is money leaving
+        the channel (negative in the bill), a derived payout is already an inflow."""
+        amount = record.amount.amount
+        return -amount if id(record) in self.stated else amount
+
+    def orders(self, records: Iterable[Record]) -> tuple[str, ...]:
+        traced: list[Record] = []
+        for record in records:
+            members = self.settlement.members(record)
+            if members:
+                traced.extend(members)
+            else:
+                traced.append(record)
+        return _refs(traced)
+
+    def row(self, outcome: Outcome) -> HopRow:
+        left_amount = _totals(
+            (r.amount.currency, self.paid_out(r) if id(r) in self.channel_of else r.amount.amount)
+            for r in outcome.left
+        )
+        erp_first = [r for r in outcome.left if self.settlement.is_order(r)]
+        orders = self.orders(erp_first) or self.orders((*outcome.left, *outcome.right))
+        if not orders and outcome.status == "suggestion":
+            # A bank credit suggested for orders: the orders it may belong to.
+            named = dict(outcome.evidence).get("candidates", "").split(",")
+            orders = tuple(dict.fromkeys(self.order_refs[n] for n in named if n in self.order_refs))
+        return HopRow(
+            _state(outcome),
+            outcome.status,
+            outcome.kind,
+            outcome.rule,
+            outcome.left,
+            outcome.right,
+            left_amount,
+            _amounts(outcome.right),
+            orders,
+            evidence_text(outcome),
+            outcome.rejected,
+        )
+
+    def payout_rows(self, channel: str) -> tuple[HopRow, ...]:
+        rows: list[HopRow] = []
+        for payout in self.settlement.payouts(channel):
+            members = self.settlement.members(payout)
+            money = _totals([(payout.amount.currency, self.paid_out(payout))])
+            if members:
+                rows.append(
+                    HopRow(
+                        "matched",
+                        "matched",
+                        None,
+                        "daily_net",
+                        members,
+                        (payout,),
+                        _amounts(members),
+                        money,
+                        _refs(members),
+                        f"transactions={len(members)}; due={payout.at.date().isoformat()}",
+                    )
+                )
+            else:
+                rows.append(
+                    HopRow(
+                        "explained",
+                        "stated",
+                        payout.category or payout.kind,
+                        "bill_row",
+                        (),
+                        (payout,),
+                        {},
+                        money,
+                        (),
+                        "the bill's own payout row",
+                    )
+                )
+        return tuple(rows)
+
+
+def settlement_hops(settlement: Settlement) -> tuple[HopTable, ...]:
+    """The tables of a settlement report (see the module docstring), channels in the
+    order their bills were given, then ``order_bank`` and ``bank_only``."""
+    build = _Builder(settlement)
+    tables: list[HopTable] = []
+    to_bank: dict[str, list[HopRow]] = {channel: [] for channel in settlement.channels}
+    direct: list[HopRow] = []
+    bank_only: list[HopRow] = []
+    for outcome in settlement.outcomes:
+        if outcome.hop == "order_bank":
+            direct.append(build.row(outcome))
+        elif outcome.hop == "channel_bank":
+            owner = next(
+                (build.channel_of[id(r)] for r in outcome.left if id(r) in build.channel_of), None
+            )
+            (bank_only if owner is None else to_bank[owner]).append(build.row(outcome))
+    for channel in settlement.channels:
+        result = settlement.results["order_channel", channel]
+        rows = tuple(
+            build.row(attrs.evolve(outcome, hop="order_channel")) for outcome in result.outcomes
+        )
+        tables.append(HopTable(channel, "order_bill", "erp", "bill", rows))
+        tables.append(
+            HopTable(channel, "bill_payout", "transactions", "payout", build.payout_rows(channel))
+        )
+        tables.append(HopTable(channel, "payout_bank", "payout", "bank", tuple(to_bank[channel])))
+    tables.append(HopTable("", "order_bank", "erp", "bank", tuple(direct)))
+    tables.append(HopTable("", "bank_only", "payout", "bank", tuple(bank_only)))
+    return tuple(tables)

@@ -1,0 +1,138 @@
+"""The settlement report as CSV: one row per record per hop row, hop by hop.
+
+Columns (:data:`SETTLEMENT_CSV_COLUMNS`): ``channel`` (empty for the bank's own
+sections), ``hop`` (``order_bill``, ``bill_payout``, ``payout_bank``, ``order_bank``,
+``bank_only``), ``row`` (the row's number within its hop), ``state`` (``matched``,
+``explained``, ``pending``, ``break``), ``status``, ``kind``, ``rule``, ``side``
+(``left`` or ``right``), the record's fields, ``orders`` (the order refs the row traces
+back to, ``;``-separated) and ``evidence``. The rows of a hop are those of
+:func:`~orderkit.reconcile.report.hops.settlement_hops`; a ``bill_payout`` row is written
+as its payout record alone (the transactions it adds up are the ``order_bill`` rows of
+the same channel, and its ``orders`` name them).
+
+Amounts are written to the currency's minor unit (``164.01``, not ``164.01000``) when
+that loses nothing, without thousands separators, so a spreadsheet reads them as
+numbers. Ids and every other cell are written as in the pair report
+(:mod:`orderkit.reconcile.report.csv_report`): ids a spreadsheet would turn into numbers
+get a leading ``'``, formula-like text gets one too. The file starts with a UTF-8 BOM.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Final
+
+from orderkit.model.money import minor_digits
+from orderkit.reconcile.chain import Settlement
+from orderkit.reconcile.records import Record
+from orderkit.reconcile.report.escaping import spreadsheet_safe, spreadsheet_text
+from orderkit.reconcile.report.hops import HopRow, HopTable, settlement_hops
+from orderkit.reconcile.report.labels import labels
+
+__all__ = [
+    "SETTLEMENT_CSV_COLUMNS",
+    "amount_text",
+    "settlement_rows",
+    "table_rows",
+    "write_settlement_csv",
+]
+
+SETTLEMENT_CSV_COLUMNS: Final = (
+    "channel",
+    "hop",
+    "row",
+    "state",
+    "status",
+    "kind",
+    "rule",
+    "side",
+    "source",
+    "record_id",
+    "ref",
+    "amount",
+    "currency",
+    "at",
+    "record_kind",
+    "memo",
+    "orders",
+    "evidence",
+)
+_IDS: Final = frozenset(
+    {SETTLEMENT_CSV_COLUMNS.index("record_id"), SETTLEMENT_CSV_COLUMNS.index("ref")}
+)
+
+
+def amount_text(value: Decimal, currency: str) -> str:
+    """``value`` to ``currency``'s minor unit when that loses nothing (``0.99000`` ->
+    ``0.99``), in full otherwise; no thousands separators."""
+    digits = minor_digits(currency)
+    shown = value.quantize(Decimal(1).scaleb(-digits))
+    return f"{shown:f}" if shown == value else f"{value:f}"
+
+
+def _record_cells(record: Record) -> list[str]:
+    return [
+        record.source,
+        record.record_id,
+        record.ref or "",
+        amount_text(record.amount.amount, record.amount.currency),
+        record.amount.currency,
+        record.at.isoformat(),
+        record.kind,
+        record.memo,
+    ]
+
+
+def _rows_of(table: HopTable, number: int, row: HopRow) -> Iterator[list[str]]:
+    head = [
+        table.channel,
+        table.hop,
+        str(number),
+        row.state,
+        row.status,
+        row.kind or "",
+        row.rule,
+    ]
+    tail = [";".join(row.orders), row.evidence]
+    if row.rejected is not None:
+        rejected = row.rejected
+        yield [*head, "", rejected.source, rejected.record_id, "", "", "", "", "", rejected.raw,
+               *tail]  # fmt: skip
+        return
+    left = () if table.hop == "bill_payout" else row.left
+    for side, records in (("left", left), ("right", row.right)):
+        for record in records:
+            yield [*head, side, *_record_cells(record), *tail]
+
+
+def table_rows(table: HopTable) -> Iterator[list[str]]:
+    """The CSV rows of one hop table, as raw cells (before spreadsheet escaping)."""
+    for number, row in enumerate(table.rows, start=1):
+        yield from _rows_of(table, number, row)
+
+
+def settlement_rows(settlement: Settlement) -> Iterator[list[str]]:
+    """Every CSV row of ``settlement``, hop table by hop table, as raw cells."""
+    for table in settlement_hops(settlement):
+        yield from table_rows(table)
+
+
+def write_settlement_csv(settlement: Settlement, path: str | Path, *, lang: str = "en") -> Path:
+    """Write ``settlement`` as CSV to ``path`` (see the module docstring); the header row
+    names :data:`SETTLEMENT_CSV_COLUMNS` in ``lang``. Returns the path."""
+    say = labels(lang)
+    target = Path(path)
+    with target.open("w", encoding="utf-8-sig", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow([say[column] for column in SETTLEMENT_CSV_COLUMNS])
+        for cells in settlement_rows(settlement):
+            writer.writerow(
+                [
+                    spreadsheet_text(cell) if n in _IDS and cell else spreadsheet_safe(cell)
+                    for n, cell in enumerate(cells)
+                ]
+            )
+    return target
