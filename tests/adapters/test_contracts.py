@@ -27,6 +27,14 @@ class TestSQLiteOrderRepository(OrderRepositoryContract):
         return SQLiteOrderRepository(self.path)
 
 
+class TestSQLiteOrderRepositoryWithoutCache(TestSQLiteOrderRepository):
+    """Without its cache the repository knows no stored version when it saves: the
+    version, address and waybill checks read the file instead."""
+
+    def create_repository(self) -> OrderRepository:
+        return SQLiteOrderRepository(self.path, cache_size=0)
+
+
 class TestMemoryReconIdSequence(ReconIdSequenceContract):
     def create_sequence(self) -> ReconIdSequence:
         return MemoryReconIdSequence()

@@ -9,7 +9,7 @@ mapping with the same items (a plain ``dict`` included), hashes, and pickles.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
 from typing import Any, TypeVar
 
 __all__ = ["FrozenMap"]
@@ -51,6 +51,17 @@ class FrozenMap(Mapping[K, V]):
 
     def get(self, key: K, default: Any = None) -> Any:
         return self._items.get(key, default)
+
+    # The views of the dict inside: read-only (a view offers no way to change its
+    # dict), and iterated in C instead of through ``__getitem__``.
+    def keys(self) -> KeysView[K]:
+        return self._items.keys()
+
+    def values(self) -> ValuesView[V]:
+        return self._items.values()
+
+    def items(self) -> ItemsView[K, V]:
+        return self._items.items()
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, FrozenMap):

@@ -874,6 +874,18 @@ class Order:
 
     def _sold_value(self) -> SoldValue:
         currency = self.currency
+        return SoldValue(*(Money(amount, currency) for amount in self._sold_amounts()))
+
+    def _sold_amounts(self) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal]:
+        """:attr:`sold_value`'s ``(goods, discounts, shipping, tax, rounding)`` as
+        Decimals, shared by it and :attr:`totals` (each builds its own ``Money``)."""
+        amounts: tuple[Decimal, Decimal, Decimal, Decimal, Decimal] = _derived(
+            self, "sold_amounts", self._compute_sold_amounts
+        )
+        return amounts
+
+    def _compute_sold_amounts(self) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal]:
+        currency = self.currency
         minor = minor_digits(currency)
         zero = Money.zero(currency).amount
         goods = zero
@@ -889,7 +901,7 @@ class Order:
             for adjustment in self.adjustments:
                 if adjustment.line_id not in known and adjustment.kind in _ORDER_CHARGES:
                     sums[_SHARE_SLOT[adjustment.kind]] += adjustment.amount.amount
-        return SoldValue(*(Money(amount, currency) for amount in (goods, *sums)))
+        return goods, sums[0], sums[1], sums[2], sums[3]
 
     def sold_by_line(self) -> dict[str, Money]:
         """What the buyer pays for each line's units still sold (its goods, less its
@@ -1004,6 +1016,10 @@ class Order:
             else:
                 refunded += payment.amount.amount
 
+        sold_goods, sold_discounts, sold_shipping, sold_tax, sold_rounding = (
+            self._sold_amounts()
+        )
+
         def money(amount: Decimal) -> Money:
             return Money(amount, currency)
 
@@ -1019,7 +1035,7 @@ class Order:
             settlement=money(payable + platform_funded - fees),
             paid=money(paid),
             refunded=money(refunded),
-            sold=self.sold_value.amount,
+            sold=money(sold_goods - sold_discounts + sold_shipping + sold_tax + sold_rounding),
         )
 
 

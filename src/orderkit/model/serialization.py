@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import cattrs
 from cattrs.errors import AttributeValidationNote, IterableValidationNote
@@ -113,6 +113,10 @@ def _is_enum_keyed_dict(cls: Any) -> bool:
     return typing.get_origin(cls) is dict and bool(args) and _is_enum(args[0])
 
 
+#: Types whose values are JSON values as they are (no hook to run per item).
+_PLAIN: Final = (str, int, bool)
+
+
 def make_converter() -> cattrs.Converter:
     """Build orderkit's private converter (one per caller; never the global one)."""
     converter = cattrs.Converter(detailed_validation=True, forbid_extra_keys=True)
@@ -131,9 +135,15 @@ def make_converter() -> cattrs.Converter:
     def unstructure_frozen_map(cls: Any) -> Callable[[FrozenMap[Any, Any]], dict[Any, Any]]:
         # One hook per FrozenMap[K, V], resolved once: enum keys by value, values by V's hook.
         key, item = typing.get_args(cls) or (Any, Any)
-        value_hook = converter.get_unstructure_hook(item)
         if _is_enum(key):
-            return lambda m: {k.value: value_hook(v) for k, v in m.items()}
+            codes = {member: member.value for member in key}
+            if item in _PLAIN:
+                return lambda m: {codes[k]: v for k, v in m.items()}
+            value_hook = converter.get_unstructure_hook(item)
+            return lambda m: {codes[k]: value_hook(v) for k, v in m.items()}
+        if item in _PLAIN and key in _PLAIN:
+            return lambda m: dict(m.items())
+        value_hook = converter.get_unstructure_hook(item)
         return lambda m: {k: value_hook(v) for k, v in m.items()}
 
     converter.register_unstructure_hook_factory(_is_frozen_map, unstructure_frozen_map)

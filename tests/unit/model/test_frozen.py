@@ -34,6 +34,13 @@ def test_a_frozen_map_refuses_every_change() -> None:
         del frozen["L1"]  # type: ignore[attr-defined]
     with pytest.raises(AttributeError):
         frozen.update({"L2": 1})  # type: ignore[attr-defined]
+    # Its views are views of the dict inside, and they change nothing either.
+    assert list(frozen.items()) == [("L1", 2)]
+    assert (list(frozen.keys()), list(frozen.values())) == (["L1"], [2])
+    inside = frozen.items().mapping  # type: ignore[attr-defined]
+    with pytest.raises(TypeError):
+        inside["L1"] = 3
+    assert frozen == {"L1": 2}
 
 
 def test_no_dict_inside_an_order_can_be_changed_in_place() -> None:

@@ -25,7 +25,13 @@ from orderkit.model.audit import (
     address_version,
     checked_entries,
 )
-from orderkit.model.errors import ConcurrencyError, DuplicateOrder, OrderNotFound, ValidationError
+from orderkit.model.errors import (
+    ConcurrencyError,
+    DuplicateOrder,
+    OrderNotFound,
+    StoreError,
+    ValidationError,
+)
 from orderkit.model.orders import ANCHORS, Address, Order, PaymentTerms, check_version_raised
 from orderkit.model.serialization import from_dict, to_dict
 from orderkit.model.time import ensure_aware
@@ -363,70 +369,129 @@ class SQLiteOrderRepository:
                 (m.message_id, m.order_id, m.topic, payload, _us(m.created_at))
                 for m, payload in _outbox.checked_messages(order.order_id, outbox)
             ]
-        # Every check that can refuse the save runs before its first write, so inside an
-        # atomic block it joins the outer transaction without a savepoint of its own.
-        with self._db.write("save order", savepoint=False) as conn:
-            row = conn.execute(
-                "SELECT version, json_extract(body, '$.ship_to') FROM orders"
-                " WHERE order_id = ?",
-                (order.order_id,),
-            ).fetchone()
-            stored = None if row is None else int(row[0])
-            if stored != expected_version:
-                raise ConcurrencyError(order.order_id, expected_version, stored)
-            if outbox_rows:
-                _refuse_stored_ids(conn, [r[0] for r in outbox_rows])
-            try:
-                conn.execute(
-                    "INSERT INTO orders"
-                    " (order_id, channel, channel_order_id, status, version, body)"
-                    " VALUES (?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (order_id) DO UPDATE SET channel = excluded.channel,"
-                    " channel_order_id = excluded.channel_order_id, status = excluded.status,"
-                    " version = excluded.version, body = excluded.body",
-                    (
-                        order.order_id,
-                        order.channel,
-                        order.channel_order_id,
-                        int(order.status),
-                        order.version,
-                        body,
-                    ),
-                )
-            except sqlite3.IntegrityError as error:
-                # The only unique key left to break is (channel, channel_order_id).
-                holder = conn.execute(
-                    "SELECT order_id FROM orders WHERE channel = ? AND channel_order_id = ?",
-                    (order.channel, order.channel_order_id),
-                ).fetchone()
-                raise DuplicateOrder(
-                    order.channel, order.channel_order_id, "?" if holder is None else holder[0]
-                ) from error
-            if row is not None:
-                previous = None if row[1] is None else json.loads(row[1])
-                if previous != data["ship_to"]:
+        # The stored version this save replaces, when this process read or saved it: a
+        # version is one value in every process, so it is the stored row whenever the
+        # version check below passes, and the address and waybill checks read it here.
+        previous = None
+        if expected_version is not None:
+            with self._cache_lock:
+                cached = self._cache.get(order.order_id)
+            if cached is not None and cached.version == expected_version:
+                previous = cached
+        try:
+            # The constraints refuse what the reads used to (a stale version, a taken
+            # channel order id or message id); the block is a savepoint inside an outer
+            # transaction, so a refused save leaves none of its writes behind.
+            with self._db.write("save order") as conn:
+                moved: tuple[Address | None] | None = None  # the previous address, if moved
+                if expected_version is None:
+                    self._insert(conn, order, body)
+                else:
+                    moved = self._update(conn, order, body, expected_version, previous,
+                                         data["ship_to"])
+                if outbox_rows:
+                    _insert_messages(conn, outbox_rows)
+                if audit_rows:
+                    conn.executemany(
+                        "INSERT INTO order_audit (order_id, body) VALUES (?, ?)", audit_rows
+                    )
+                if moved is not None:
                     change = address_version(
-                        None if previous is None else from_dict(Address, previous),
-                        order.order_id, order.version, order.ship_to, entries,
+                        moved[0], order.order_id, order.version, order.ship_to, entries,
                     )
                     conn.execute(
                         "INSERT OR REPLACE INTO order_addresses (order_id, version, body)"
                         " VALUES (?, ?, ?)",
                         (order.order_id, order.version, _dumps(to_dict(change))),
                     )
-            if order.shipments:
-                conn.executemany(
-                    "INSERT OR IGNORE INTO order_waybills (waybill, order_id) VALUES (?, ?)",
-                    [(w, order.order_id) for w in {s.waybill for s in order.shipments} if w],
+                known = set() if previous is None else {s.waybill for s in previous.shipments}
+                waybills = [(w, order.order_id) for w in {s.waybill for s in order.shipments}
+                            if w and w not in known]
+                if waybills:
+                    conn.executemany(
+                        "INSERT OR IGNORE INTO order_waybills (waybill, order_id) VALUES (?, ?)",
+                        waybills,
+                    )
+                # Only a committed version may be served from the cache.
+                self._db.after_commit(lambda: self._remember(order))
+        except _TakenMessageId:
+            # Named after the rollback, so that only ids stored before this save count.
+            with self._db.read("find stored outbox ids") as conn:
+                _refuse_stored_ids(conn, [r[0] for r in outbox_rows])
+            raise StoreError("save order", "an outbox message id is taken") from None
+
+    def _insert(self, conn: sqlite3.Connection, order: Order, body: str) -> None:
+        """Insert a new order: a stored order id is a :class:`ConcurrencyError`, a taken
+        ``(channel, channel_order_id)`` a :class:`DuplicateOrder`."""
+        try:
+            conn.execute(
+                "INSERT INTO orders (order_id, channel, channel_order_id, status, version, body)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (order.order_id, order.channel, order.channel_order_id, int(order.status),
+                 order.version, body),
+            )
+        except sqlite3.IntegrityError as error:
+            row = conn.execute(
+                "SELECT version FROM orders WHERE order_id = ?", (order.order_id,)
+            ).fetchone()
+            if row is not None:
+                raise ConcurrencyError(order.order_id, None, int(row[0])) from None
+            raise _duplicate(conn, order) from error
+
+    def _update(
+        self,
+        conn: sqlite3.Connection,
+        order: Order,
+        body: str,
+        expected: int,
+        previous: Order | None,
+        ship_to: object,
+    ) -> tuple[Address | None] | None:
+        """Replace the stored version ``expected`` of the order (one statement, which is
+        the version check too). Returns ``(previous address,)`` when the address
+        changed, else ``None``. ``previous`` is the stored version when this process
+        knows it; otherwise the stored address is read (``ship_to`` is the new one as
+        JSON values)."""
+        moved: tuple[Address | None] | None = None
+        if previous is not None:
+            if previous.ship_to != order.ship_to:
+                moved = (previous.ship_to,)
+        else:
+            row = conn.execute(
+                "SELECT json_extract(body, '$.ship_to') FROM orders"
+                " WHERE order_id = ? AND version = ?",
+                (order.order_id, expected),
+            ).fetchone()
+            stored = None if row is None or row[0] is None else json.loads(row[0])
+            if row is not None and stored != ship_to:
+                moved = (None if stored is None else from_dict(Address, stored),)
+        # The channel columns are only written when they change: an unchanged unique
+        # index is neither checked nor rewritten.
+        same_channel = previous is not None and (
+            previous.channel, previous.channel_order_id
+        ) == (order.channel, order.channel_order_id)
+        try:
+            if same_channel:
+                cursor = conn.execute(
+                    "UPDATE orders SET status = ?, version = ?, body = ?"
+                    " WHERE order_id = ? AND version = ?",
+                    (int(order.status), order.version, body, order.order_id, expected),
                 )
-            if audit_rows:
-                conn.executemany(
-                    "INSERT INTO order_audit (order_id, body) VALUES (?, ?)", audit_rows
+            else:
+                cursor = conn.execute(
+                    "UPDATE orders SET channel = ?, channel_order_id = ?, status = ?,"
+                    " version = ?, body = ? WHERE order_id = ? AND version = ?",
+                    (order.channel, order.channel_order_id, int(order.status), order.version,
+                     body, order.order_id, expected),
                 )
-            if outbox_rows:
-                _insert_messages(conn, outbox_rows)
-            # Only a committed version may be served from the cache.
-            self._db.after_commit(lambda: self._remember(order))
+        except sqlite3.IntegrityError as error:
+            raise _duplicate(conn, order) from error
+        if cursor.rowcount != 1:
+            row = conn.execute(
+                "SELECT version FROM orders WHERE order_id = ?", (order.order_id,)
+            ).fetchone()
+            raise ConcurrencyError(order.order_id, expected, None if row is None else int(row[0]))
+        return moved
 
     def record_audit(self, order_id: str, entries: Sequence[AuditEntry]) -> None:
         """Append audit entries without touching the order."""
@@ -464,9 +529,13 @@ class SQLiteOrderRepository:
         ]
         if not rows:
             return
-        with self._db.write("enqueue outbox messages", savepoint=False) as conn:
-            _refuse_stored_ids(conn, [r[0] for r in rows], path="messages")
-            _insert_messages(conn, rows)
+        try:
+            with self._db.write("enqueue outbox messages") as conn:
+                _insert_messages(conn, rows)
+        except _TakenMessageId:
+            with self._db.read("find stored outbox ids") as conn:
+                _refuse_stored_ids(conn, [r[0] for r in rows], path="messages")
+            raise StoreError("enqueue outbox messages", "an outbox message id is taken") from None
 
     def pending(self, limit: int) -> list[StoredMessage]:
         """Up to ``limit`` pending messages, oldest (lowest ``seq``) first."""
@@ -565,11 +634,35 @@ class SQLiteOrderRepository:
         return None if row is None or row[0] is None else _dt(int(row[0]))
 
 
+class _TakenMessageId(Exception):
+    """An outbox message id is stored already: raised out of the write block, so that
+    the id is named (by :func:`_refuse_stored_ids`) after the block's rollback."""
+
+
 def _insert_messages(conn: sqlite3.Connection, rows: list[tuple[str, str, str, str, int]]) -> None:
-    conn.executemany(
-        "INSERT INTO order_outbox (message_id, order_id, topic, payload, created_us)"
-        " VALUES (?, ?, ?, ?, ?)",
-        rows,
+    """Insert outbox rows; a message id stored already (the unique index refuses it)
+    raises :class:`_TakenMessageId`."""
+    try:
+        conn.executemany(
+            "INSERT INTO order_outbox (message_id, order_id, topic, payload, created_us)"
+            " VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
+    except sqlite3.IntegrityError as error:
+        if "order_outbox.message_id" not in str(error):
+            raise
+        raise _TakenMessageId from error
+
+
+def _duplicate(conn: sqlite3.Connection, order: Order) -> DuplicateOrder:
+    """The error for ``order`` claiming a ``(channel, channel_order_id)`` another order
+    holds (the only unique key an order row can break besides its id)."""
+    holder = conn.execute(
+        "SELECT order_id FROM orders WHERE channel = ? AND channel_order_id = ?",
+        (order.channel, order.channel_order_id),
+    ).fetchone()
+    return DuplicateOrder(
+        order.channel, order.channel_order_id, "?" if holder is None else holder[0]
     )
 
 
@@ -597,7 +690,7 @@ def _stored(row: tuple[Any, ...]) -> StoredMessage:
         message_id=message_id,
         order_id=order_id,
         topic=topic,
-        payload=json.loads(payload),
+        payload=payload,  # the stored JSON text, which the message checks as it parses it
         created_at=_dt(int(created_us)),
     )
     return StoredMessage(
