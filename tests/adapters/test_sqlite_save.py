@@ -141,3 +141,26 @@ def test_a_save_on_a_version_another_repository_wrote_checks_the_file(tmp_path: 
     history = mine.address_history("ORD-1")
     assert [(v.previous, v.address) for v in history] == [
         (order.ship_to, elsewhere), (elsewhere, order.ship_to)]
+
+
+def test_a_refused_save_without_messages_inside_a_block_writes_nothing(
+    repository: SQLiteOrderRepository,
+) -> None:
+    # Its one refusable write is its first, so it joins the block without a savepoint.
+    first = sample_order("ORD-1", channel_order_id="T-1")
+    second = sample_order("ORD-2", channel_order_id="T-2")
+    repository.save(first, None)
+    repository.save(second, None)
+    clash = attrs.evolve(second, channel_order_id="T-1", version=second.version + 1,
+                         ship_to=Address(name="赵*"))
+    stale = attrs.evolve(first, version=first.version + 2)
+    with repository.atomic():
+        with pytest.raises(DuplicateOrder):
+            repository.save(clash, second.version, audit=(_entry("ORD-2", "E1"),))
+        with pytest.raises(ConcurrencyError):
+            repository.save(stale, first.version + 1, audit=(_entry("ORD-1", "E1"),))
+        repository.save(sample_order("ORD-3"), None)
+    assert (repository.get("ORD-1"), repository.get("ORD-2")) == (first, second)
+    assert repository.audit_trail("ORD-1") == repository.audit_trail("ORD-2") == []
+    assert repository.address_history("ORD-2") == []
+    assert repository.get("ORD-3") == sample_order("ORD-3")

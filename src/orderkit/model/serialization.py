@@ -113,6 +113,11 @@ def _is_enum_keyed_dict(cls: Any) -> bool:
     return typing.get_origin(cls) is dict and bool(args) and _is_enum(args[0])
 
 
+def _is_tuple_of(cls: Any) -> bool:
+    args = typing.get_args(cls)
+    return typing.get_origin(cls) is tuple and len(args) == 2 and args[1] is Ellipsis
+
+
 #: Types whose values are JSON values as they are (no hook to run per item).
 _PLAIN: Final = (str, int, bool)
 
@@ -147,6 +152,16 @@ def make_converter() -> cattrs.Converter:
         return lambda m: {k: value_hook(v) for k, v in m.items()}
 
     converter.register_unstructure_hook_factory(_is_frozen_map, unstructure_frozen_map)
+
+    def unstructure_tuple_of(cls: Any) -> Callable[[tuple[Any, ...]], list[Any]]:
+        # tuple[X, ...] -> a list, as cattrs gives it, with X's hook resolved once.
+        item = typing.get_args(cls)[0]
+        if item in _PLAIN:
+            return list
+        hook = converter.get_unstructure_hook(item)
+        return lambda values: [hook(value) for value in values]
+
+    converter.register_unstructure_hook_factory(_is_tuple_of, unstructure_tuple_of)
 
     def structure_frozen_map(value: Any, cls: Any) -> FrozenMap[Any, Any]:
         key, item = typing.get_args(cls) or (Any, Any)

@@ -71,6 +71,10 @@ def _check_json(value: object, path: str) -> None:
     raise ValidationError(path, value, "payloads hold JSON values (text, integers; no floats)")
 
 
+#: Canonical JSON: keys sorted, no spaces, text as it is (one encoder, not one per call).
+_CANONICAL: Final = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
 def _no_float(text: str) -> Any:
     raise ValueError(f"{text} is not a whole number: amounts travel as text")
 
@@ -91,7 +95,7 @@ def _payload_text(value: object) -> str:
         _check_json(value, "payload")
     else:
         raise ValidationError("payload", value, "expected a mapping")
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    text = _CANONICAL.encode(value)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -379,10 +379,13 @@ class SQLiteOrderRepository:
             if cached is not None and cached.version == expected_version:
                 previous = cached
         try:
-            # The constraints refuse what the reads used to (a stale version, a taken
-            # channel order id or message id); the block is a savepoint inside an outer
-            # transaction, so a refused save leaves none of its writes behind.
-            with self._db.write("save order") as conn:
+            # The constraints refuse what reads would (a stale version, a taken order
+            # id, channel order id or message id), and only two statements can be
+            # refused: the order's row, written first, and the outbox rows. Inside an
+            # outer transaction a save with outbox rows is a savepoint, so that a
+            # refused save leaves none of its writes behind; without them the refusable
+            # write is the first, and the save joins the outer transaction as it is.
+            with self._db.write("save order", savepoint=bool(outbox_rows)) as conn:
                 moved: tuple[Address | None] | None = None  # the previous address, if moved
                 if expected_version is None:
                     self._insert(conn, order, body)
@@ -711,8 +714,13 @@ def _dt(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
 
 
+#: One encoder for every row this module writes (``json.dumps`` with arguments builds a
+#: new one per call).
+_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def _dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(data)
 
 
 def _load(body: str) -> Order:
