@@ -63,7 +63,9 @@ from orderkit.lifecycle import Event, OrderService
 from orderkit.outbox import OutboxRelay
 from orderkit.testing import ManualClock
 
-T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+#: The run's clock starts now: the PostgreSQL store reads the lock lines due by the
+#: database server's clock, which a clock months away would make all of them.
+T0 = datetime.now(UTC).replace(second=0, microsecond=0)
 SKUS = ("TEA-250G", "CUP", "POT")
 BATCH = 500
 #: Outbox messages per decision with a sink and a ledger: pay (the stock confirmation,
@@ -384,7 +386,7 @@ class Postgres:
         )
         body, audit, payload = _bodies()
         ship_to = "null"
-        expires = T0 + timedelta(minutes=30)
+        expires = T0 + timedelta(hours=24)  # the service's default payment timeout
         plan = list(_decisions(orders))
         latencies: list[float] = []
         timer = time.perf_counter
