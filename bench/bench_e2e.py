@@ -50,7 +50,7 @@ import sqlite3
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -78,6 +78,8 @@ STEPS = (("place", 10, 0), ("pay", 20, 1), ("pack", 25, 2), ("ship", 30, 3),
 
 #: Per-decision latencies, the relay's time, and the number of messages it covered.
 Run = tuple[list[float], float, int]
+#: A run stepped one order at a time: ``None`` after each order, the :data:`Run` last.
+Steps = Generator[Run | None, None, None]
 
 
 def _order(n: int) -> Order:
@@ -113,10 +115,10 @@ class KeepingSink:
         self.kept.extend(events)
 
 
-def run_orderkit(repository: Any, store: Any, orders: int) -> Run:
+def run_orderkit(repository: Any, store: Any, orders: int) -> Generator[None, None, Run]:
     """Per-decision latencies of ``orders`` orders through the service on ``repository``
     and ``store`` (empty), then the relay's time and the number of messages it
-    delivered."""
+    delivered; yields after each order."""
     clock = ManualClock(T0)
     ledger = InventoryLedger(store, secret=b"bench-secret-0123456789", clock=clock)
     for sku in SKUS:
@@ -133,6 +135,7 @@ def run_orderkit(repository: Any, store: Any, orders: int) -> Run:
             started = timer()
             service.handle(f"ORD-{n:06d}", event)
             latencies.append(timer() - started)
+        yield
     relay = OutboxRelay(repository, sink=sink, inventory=ledger, clock=clock)
     started = timer()
     report = relay.run_until_idle(limit=BATCH)
@@ -224,18 +227,21 @@ class SQLite:
         with tempfile.TemporaryDirectory() as folder:
             yield Path(folder)
 
-    def orderkit(self, orders: int) -> Run:
+    def orderkit(self, orders: int) -> Steps:
         with self._folder() as folder:
             path = folder / "shop.db"
-            return run_orderkit(SQLiteOrderRepository(path), SQLiteInventoryStore(path), orders)
+            run = yield from run_orderkit(SQLiteOrderRepository(path),
+                                          SQLiteInventoryStore(path), orders)
+        yield run
 
-    def floor(self, orders: int) -> Run:
+    def floor(self, orders: int) -> Steps:
         """Bare ``sqlite3`` writing the same rows: per-decision latencies, then the time
         of the relay's writes in batches and the number of messages they cover."""
         with self._folder() as folder:
-            return self._floor(folder, orders)
+            run = yield from self._floor(folder, orders)
+        yield run
 
-    def _floor(self, folder: Path, orders: int) -> Run:
+    def _floor(self, folder: Path, orders: int) -> Generator[None, None, Run]:
         conn = _floor_file(folder / "floor.db", orders)
         body, audit, payload = _bodies()
         plan = list(_decisions(orders))
@@ -275,6 +281,8 @@ class SQLite:
                     conn.execute(_OUTBOX, (m.message_id, m.order_id, m.topic, payload))
             conn.execute("COMMIT")
             latencies.append(timer() - started)
+            if d.name == "deliver":
+                yield
 
         messages = [m for d in plan for m in d.messages]
         started = timer()
@@ -357,22 +365,24 @@ class Postgres:
             with self._psycopg.connect(self.dsn, autocommit=True) as conn:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
-    def orderkit(self, orders: int) -> Run:
+    def orderkit(self, orders: int) -> Steps:
         from orderkit.adapters.postgres import PostgresInventoryStore, PostgresOrderRepository
 
         with self._schema() as schema:
             repository = PostgresOrderRepository(self.dsn, schema=schema)
             store = PostgresInventoryStore(repository.database)
             try:
-                return run_orderkit(repository, store, orders)
+                run = yield from run_orderkit(repository, store, orders)
             finally:
                 repository.close()
+        yield run
 
-    def floor(self, orders: int) -> Run:
+    def floor(self, orders: int) -> Steps:
         with self._schema() as schema:
-            return self._floor(schema, orders)
+            run = yield from self._floor(schema, orders)
+        yield run
 
-    def _floor(self, schema: str, orders: int) -> Run:
+    def _floor(self, schema: str, orders: int) -> Generator[None, None, Run]:
         from orderkit.adapters.postgres import PostgresInventoryStore, PostgresOrderRepository
 
         made = PostgresOrderRepository(self.dsn, schema=schema)
@@ -461,6 +471,8 @@ class Postgres:
                     ])
                 conn.execute("COMMIT")
             latencies.append(timer() - started)
+            if d.name == "deliver":
+                yield
 
         messages = [m for d in plan for m in d.messages]
         started = timer()
@@ -513,6 +525,21 @@ class Postgres:
 # --- rounds ----------------------------------------------------------------------------------
 
 
+def _in_turn(first: Steps, second: Steps) -> tuple[Run, Run]:
+    """Run both an order at a time, taking turns, so that a slow spell of the machine hits
+    both; then each one's relay."""
+    runs = [first, second]
+    done: list[Run | None] = [None, None]
+    while None in done:
+        for k, steps in enumerate(runs):
+            if done[k] is None:
+                done[k] = next(steps)
+    for steps in runs:
+        steps.close()
+    assert done[0] is not None and done[1] is not None
+    return done[0], done[1]
+
+
 def _summary(latencies: list[float]) -> tuple[float, float, float]:
     """(decisions/s, p50 ms, p99 ms)."""
     cuts = statistics.quantiles(latencies, n=100)
@@ -539,7 +566,7 @@ def main() -> None:
         _rounds(backend, args.orders, args.rounds)
         if args.profile:
             profiler = cProfile.Profile()
-            profiler.runcall(backend.orderkit, args.orders)
+            profiler.runcall(lambda: list(backend.orderkit(args.orders)))
             pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
     finally:
         backend.close()
@@ -555,8 +582,9 @@ def _rounds(backend: SQLite | Postgres, orders: int, rounds: int) -> None:
     relay_rates: list[float] = []
     delivered = 0
     for k in range(rounds):
-        ours, ours_relay, delivered = backend.orderkit(orders)
-        floor, floor_relay, written = backend.floor(orders)
+        (ours, ours_relay, delivered), (floor, floor_relay, written) = _in_turn(
+            backend.orderkit(orders), backend.floor(orders)
+        )
         mine, bare = _summary(ours), _summary(floor)
         relay_rate, floor_rate = delivered / ours_relay, written / floor_relay
         decide_ratios.append(mine[0] / bare[0])
