@@ -3,6 +3,7 @@ connections, deadlocks, schema versions and the relay's reading order, on a real
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -536,3 +537,61 @@ def test_a_taken_message_id_is_refused_after_a_stale_version_and_writes_nothing(
     assert repository.get("ORD-1") == nxt
     assert repository.audit_trail("ORD-1") == []
     assert [s.message.payload["event"] for s in repository.pending(10)] == ["E1", "E3"]
+
+
+# --- the decoded orders the repository keeps ------------------------------------------------
+
+
+class _Abort(Exception):
+    pass
+
+
+def test_a_version_rolled_back_with_its_block_is_never_served_from_the_cache(
+    pg_dsn: str, schema: str
+) -> None:
+    """Only committed versions are kept: a block's save and its reads may roll back, and
+    another process may then commit different content under the same version."""
+    repository = PostgresOrderRepository(pg_dsn, schema=schema)
+    peer = PostgresOrderRepository(Database(pg_dsn + " application_name=peer"),
+                                   schema=schema, cache_size=0)
+    order = _order("ORD-1")
+    repository.save(order, None)
+    undone = attrs.evolve(order, status=OrderStatus.PAID, version=order.version + 1)
+    with contextlib.suppress(_Abort), repository.atomic():
+        repository.save(undone, order.version)
+        assert repository.get("ORD-1") == undone
+        raise _Abort
+    assert peer.get("ORD-1") == order
+    other = attrs.evolve(order, status=OrderStatus.CANCELLED, version=order.version + 1)
+    peer.save(other, order.version)
+    assert repository.get("ORD-1") == other  # the version moved: read, not the cache
+    again = attrs.evolve(other, tags=frozenset({"vip"}), version=other.version + 1)
+    peer.save(again, other.version)
+    assert repository.get("ORD-1") == again
+    assert peer.get("ORD-1") == again
+
+
+def test_the_cache_size_is_checked() -> None:
+    for bad in (-1, True, "10"):
+        with pytest.raises(ValidationError) as refused:
+            PostgresOrderRepository("host=nowhere", cache_size=bad)  # type: ignore[arg-type]
+        assert refused.value.path == "cache_size"
+
+
+def test_on_the_hosts_connection_nothing_is_kept_the_host_may_roll_back(
+    pg_dsn: str, schema: str, host: psycopg.Connection[tuple[object, ...]]
+) -> None:
+    repository = PostgresOrderRepository(host, schema=schema)
+    host.commit()  # the tables
+    peer = PostgresOrderRepository(pg_dsn, schema=schema, cache_size=0)
+    order = _order("ORD-1")
+    repository.save(order, None)
+    host.commit()
+    undone = attrs.evolve(order, status=OrderStatus.PAID, version=order.version + 1)
+    repository.save(undone, order.version)
+    assert repository.get("ORD-1") == undone
+    host.rollback()
+    other = attrs.evolve(order, status=OrderStatus.CANCELLED, version=order.version + 1)
+    peer.save(other, order.version)
+    assert repository.get("ORD-1") == other
+    host.rollback()

@@ -23,6 +23,8 @@ cluster) holds the relay back until it ends; ``oldest_pending`` shows the wait.
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
@@ -231,13 +233,29 @@ class PostgresOrderRepository:
     when the row was written. Outside a block that statement is a transaction of its
     own (one round trip); of two writers saving on top of the same version exactly one
     wins. When the address or channel order changed, the statement reports the stored
-    ones and runs again expecting them. It is also the :class:`~orderkit.outbox.ports.OutboxStore` of the
-    messages saved with the orders (see the module docstring for their order).
+    ones and runs again expecting them. It is also the
+    :class:`~orderkit.outbox.ports.OutboxStore` of the messages saved with the orders
+    (see the module docstring for their order).
+
+    Orders are immutable values and every save changes the version, so the repository
+    keeps the last ``cache_size`` committed orders it read or saved by ``(order_id,
+    version)``: ``get`` reads the stored version in one statement, with the JSON only
+    when this process has not seen that version yet. The database stays the only
+    authority (another process's save changes the version, which misses the cache).
+    Only what ran outside any block on a DSN or a pool is kept: a block's writes and
+    reads may still roll back.
     """
 
-    def __init__(self, source: object, *, schema: str | None = None) -> None:
+    def __init__(
+        self, source: object, *, schema: str | None = None, cache_size: int = 4096
+    ) -> None:
+        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
+            raise ValidationError("cache_size", cache_size, "expected an integer >= 0")
         self._db = Database(source, schema=schema)
         self._db.ensure_schema("orders", MIGRATIONS)
+        self._cache: OrderedDict[str, Order] = OrderedDict()
+        self._cache_size = cache_size
+        self._cache_lock = threading.Lock()
 
     @property
     def database(self) -> Database:
@@ -268,13 +286,40 @@ class PostgresOrderRepository:
 
     def get(self, order_id: str) -> Order:
         """The stored order; :class:`OrderNotFound` when absent."""
-        sql = self._db.sql("SELECT body FROM {s}.orders WHERE order_id = %s")
+        with self._cache_lock:
+            cached = self._cache.get(order_id)
+        known = None if cached is None else cached.version
+        sql = self._db.sql(
+            "SELECT version, CASE WHEN version = %s THEN NULL ELSE body END"
+            " FROM {s}.orders WHERE order_id = %s"
+        )
+        committed = self._committed()
         row = self._db.run(
-            "get order", lambda conn: conn.execute(sql, (order_id,)).fetchone(), single=True
+            "get order", lambda conn: conn.execute(sql, (known, order_id)).fetchone(),
+            single=True,
         )
         if row is None:
             raise OrderNotFound(order_id)
-        return _load(row[0])
+        if cached is not None and row[1] is None:
+            return cached
+        order = _load(row[1])
+        if committed:
+            self._remember(order)
+        return order
+
+    def _committed(self) -> bool:
+        """Whether what this thread reads or writes now is committed when the call ends
+        (outside any block, on a DSN or a pool), so that it may be kept."""
+        return bool(self._cache_size) and self._db.kind != "connection" and (
+            not self._db.in_transaction
+        )
+
+    def _remember(self, order: Order) -> None:
+        with self._cache_lock:
+            self._cache[order.order_id] = order
+            self._cache.move_to_end(order.order_id)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
 
     def find_by_channel(self, channel: str, channel_order_id: str) -> Order | None:
         """The order holding ``channel_order_id`` on ``channel``, or ``None``."""
@@ -485,6 +530,7 @@ class PostgresOrderRepository:
         # Outside a block the statement is a transaction of its own: no BEGIN, no COMMIT.
         # Inside one it runs in a savepoint (sent with it), which a taken message id
         # rolls back, so the block stays usable.
+        committed = self._committed()
         try:
             db.run("save order", write, savepoint=True, single=True, deferred=True)
         except StoreError as error:
@@ -492,6 +538,8 @@ class PostgresOrderRepository:
                 raise
             self._refuse_taken_ids(order.order_id, expected_version, ids)
             raise
+        if committed:
+            self._remember(order)
 
     def _refuse_taken_ids(
         self, order_id: str, expected_version: int | None, ids: list[str]
