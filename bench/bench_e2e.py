@@ -33,8 +33,8 @@ Without ``--dsn`` a throw-away cluster is started (``fsync`` off unless ``--dura
 the server settings are printed.
 
 Prints decisions/s with p50 and p99 per decision, relay effects/s, and the ratios to the
-floors. Rounds of orderkit and the floors take turns so that a slow spell of the machine
-hits both.
+floors. In each round orderkit and the floors take turns an order at a time (then each
+relays), so that a slow spell of the machine hits both.
 
     python bench/bench_e2e.py [--orders 500] [--rounds 3] [--profile]
         [--postgres [--dsn DSN] [--durable]]
