@@ -1,4 +1,5 @@
-"""End to end on the durable SQLite default, next to the bare driver doing the same writes.
+"""End to end on the durable SQLite default (or on PostgreSQL), next to the bare driver
+doing the same writes.
 
 **Deciding (the producing side).** ``N`` orders placed through
 :class:`~orderkit.lifecycle.OrderService` with an inventory ledger and an event sink
@@ -20,11 +21,23 @@ for a placement per SKU a ledger entry, the balance and the lock line); for rela
 one transaction per batch of 500 messages (per stock message and SKU a ledger entry and
 the lock line, and for a shipment the balance; every message marked delivered).
 
+**On PostgreSQL** (``--postgres``) orderkit runs on
+:class:`~orderkit.adapters.postgres.PostgresOrderRepository` and
+:class:`~orderkit.adapters.postgres.PostgresInventoryStore` sharing one connection,
+each round in a fresh schema, and the floors are bare ``psycopg`` writing the same rows
+into orderkit's PostgreSQL tables (the outbox position expression orderkit writes
+included, the shipment's waybill row too): per decision one transaction sent as one
+pipeline (``BEGIN``, the SKUs' advisory locks for a placement, the writes, ``COMMIT``:
+one round trip); per relay batch one transaction of one ``executemany`` per statement.
+Without ``--dsn`` a throw-away cluster is started (``fsync`` off unless ``--durable``);
+the server settings are printed.
+
 Prints decisions/s with p50 and p99 per decision, relay effects/s, and the ratios to the
-floors. Rounds of orderkit and the floors take turns so that a slow spell of the machine
-hits both.
+floors. In each round orderkit and the floors take turns an order at a time (then each
+relays), so that a slow spell of the machine hits both.
 
     python bench/bench_e2e.py [--orders 500] [--rounds 3] [--profile]
+        [--postgres [--dsn DSN] [--durable]]
 """
 
 from __future__ import annotations
@@ -37,9 +50,11 @@ import sqlite3
 import statistics
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Generator, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from orderkit import Money, Order, OrderLine, to_dict
 from orderkit.adapters.sqlite import SQLiteInventoryStore, SQLiteOrderRepository
@@ -48,13 +63,23 @@ from orderkit.lifecycle import Event, OrderService
 from orderkit.outbox import OutboxRelay
 from orderkit.testing import ManualClock
 
-T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+#: The run's clock starts now: the PostgreSQL store reads the lock lines due by the
+#: database server's clock, which a clock months away would make all of them.
+T0 = datetime.now(UTC).replace(second=0, microsecond=0)
 SKUS = ("TEA-250G", "CUP", "POT")
 BATCH = 500
 #: Outbox messages per decision with a sink and a ledger: pay (the stock confirmation,
 #: PaymentReceived, StatusChanged), pack (StatusChanged), ship (the stock commit,
 #: LinesShipped, StatusChanged), deliver (StatusChanged).
 MESSAGES = {"pay": 3, "pack": 1, "ship": 3, "deliver": 1}
+#: The decisions of one order: (name, status code, version after it).
+STEPS = (("place", 10, 0), ("pay", 20, 1), ("pack", 25, 2), ("ship", 30, 3),
+         ("deliver", 40, 4))
+
+#: Per-decision latencies, the relay's time, and the number of messages it covered.
+Run = tuple[list[float], float, int]
+#: A run stepped one order at a time: ``None`` after each order, the :data:`Run` last.
+Steps = Generator[Run | None, None, None]
 
 
 def _order(n: int) -> Order:
@@ -90,15 +115,12 @@ class KeepingSink:
         self.kept.extend(events)
 
 
-def run_orderkit(folder: Path, orders: int) -> tuple[list[float], float, int]:
-    """Per-decision latencies of ``orders`` orders through the service, then the relay's
-    time and the number of messages it delivered."""
+def run_orderkit(repository: Any, store: Any, orders: int) -> Generator[None, None, Run]:
+    """Per-decision latencies of ``orders`` orders through the service on ``repository``
+    and ``store`` (empty), then the relay's time and the number of messages it
+    delivered; yields after each order."""
     clock = ManualClock(T0)
-    path = folder / "shop.db"
-    repository = SQLiteOrderRepository(path)
-    ledger = InventoryLedger(
-        SQLiteInventoryStore(path), secret=b"bench-secret-0123456789", clock=clock
-    )
+    ledger = InventoryLedger(store, secret=b"bench-secret-0123456789", clock=clock)
     for sku in SKUS:
         ledger.receive(sku, orders * 3, reference="bench stock")
     sink = KeepingSink()
@@ -113,12 +135,59 @@ def run_orderkit(folder: Path, orders: int) -> tuple[list[float], float, int]:
             started = timer()
             service.handle(f"ORD-{n:06d}", event)
             latencies.append(timer() - started)
+        yield
     relay = OutboxRelay(repository, sink=sink, inventory=ledger, clock=clock)
     started = timer()
     report = relay.run_until_idle(limit=BATCH)
     relayed = timer() - started
     assert report.failed == 0 and report.lag == timedelta(0), report
     return latencies, relayed, report.delivered
+
+
+# --- what the floors write: the same for both back ends ---------------------------------
+
+
+class Message(NamedTuple):
+    message_id: str
+    order_id: str
+    kind: str  # "event", or the stock movement: "confirm", "commit"
+    topic: str
+    stock: dict[str, int]
+
+
+class Decision(NamedTuple):
+    order_id: str
+    name: str
+    status: int
+    version: int
+    skus: dict[str, int]
+    messages: list[Message]
+
+
+def _decisions(orders: int) -> Iterator[Decision]:
+    """The decisions of ``orders`` orders with the outbox rows each one writes."""
+    for n in range(orders):
+        order_id = f"ORD-{n:06d}"
+        skus = {SKUS[n % 3]: 2, SKUS[(n + 1) % 3]: 1}
+        for name, status, version in STEPS:
+            messages = []
+            for k in range(MESSAGES.get(name, 0)):
+                stock = skus if name in ("pay", "ship") and k == 0 else None
+                kind = ("commit" if name == "ship" else "confirm") if stock else "event"
+                topic = "event.StatusChanged" if kind == "event" else f"stock.{kind}"
+                messages.append(Message(f"{order_id}-{name}-{k}", order_id, kind, topic,
+                                        stock or {}))
+            yield Decision(order_id, name, status, version, skus, messages)
+
+
+def _bodies() -> tuple[str, str, str]:
+    """An order's JSON, an audit entry's and a payload's, of the real sizes, serialised
+    once: the floor times the driver, not JSON."""
+    body = json.dumps(to_dict(_order(0)), separators=(",", ":"))
+    return body, body[:300], body[:250]
+
+
+# --- SQLite --------------------------------------------------------------------------------
 
 
 def _floor_file(path: Path, orders: int) -> sqlite3.Connection:
@@ -146,98 +215,329 @@ _OUTBOX = (
 )
 
 
-def run_floor(folder: Path, orders: int) -> tuple[list[float], float, int]:
-    """Bare ``sqlite3`` writing the same rows: per-decision latencies, then the time of
-    the relay's writes in batches and the number of messages they cover."""
-    conn = _floor_file(folder / "floor.db", orders)
-    # Bodies of the real sizes, serialised once: the floor times the driver, not JSON.
-    body = json.dumps(to_dict(_order(0)), separators=(",", ":"))
-    audit = body[:300]
-    payload = body[:250]
-    latencies: list[float] = []
-    timer = time.perf_counter
-    messages: list[tuple[str, str, str, dict[str, int]]] = []
+class SQLite:
+    """The durable SQLite default: a fresh file per round."""
 
-    def decide(order_id: str, status: int, version: int, name: str, skus: dict[str, int]) -> None:
-        started = timer()
-        conn.execute("BEGIN IMMEDIATE")
-        if version == 0:
-            conn.execute(
-                "INSERT INTO orders (order_id, channel, channel_order_id, status, version, body)"
-                " VALUES (?, 'tmall', ?, ?, 0, ?)",
-                (order_id, order_id, status, body),
-            )
-            for sku, units in skus.items():
-                conn.execute(_ENTRY, (f"{order_id}-{sku}-lock", "lock", sku, units, "lock",
-                                      order_id, order_id, 1))
+    def describe(self) -> list[str]:
+        return ["durable SQLite (synchronous=FULL, WAL);",
+                "floors: bare sqlite3, the same rows into orderkit's own tables and indexes"]
+
+    @contextmanager
+    def _folder(self) -> Iterator[Path]:
+        with tempfile.TemporaryDirectory() as folder:
+            yield Path(folder)
+
+    def orderkit(self, orders: int) -> Steps:
+        with self._folder() as folder:
+            path = folder / "shop.db"
+            run = yield from run_orderkit(SQLiteOrderRepository(path),
+                                          SQLiteInventoryStore(path), orders)
+        yield run
+
+    def floor(self, orders: int) -> Steps:
+        """Bare ``sqlite3`` writing the same rows: per-decision latencies, then the time
+        of the relay's writes in batches and the number of messages they cover."""
+        with self._folder() as folder:
+            run = yield from self._floor(folder, orders)
+        yield run
+
+    def _floor(self, folder: Path, orders: int) -> Generator[None, None, Run]:
+        conn = _floor_file(folder / "floor.db", orders)
+        body, audit, payload = _bodies()
+        plan = list(_decisions(orders))
+        latencies: list[float] = []
+        timer = time.perf_counter
+        for d in plan:
+            started = timer()
+            conn.execute("BEGIN IMMEDIATE")
+            if d.version == 0:
                 conn.execute(
-                    "UPDATE inventory_balances SET locked = locked + ? WHERE sku = ?",
-                    (units, sku),
+                    "INSERT INTO orders (order_id, channel, channel_order_id, status, version,"
+                    " body) VALUES (?, 'tmall', ?, ?, 0, ?)",
+                    (d.order_id, d.order_id, d.status, body),
                 )
-                conn.execute(
-                    "INSERT INTO inventory_lock_lines (lock_key, order_id, sku, qty, locked_us,"
-                    " expires_us) VALUES (?, ?, ?, ?, 0, 1)",
-                    (order_id, order_id, sku, units),
-                )
-        else:
-            conn.execute(
-                "UPDATE orders SET status = ?, version = ?, body = ?"
-                " WHERE order_id = ? AND version = ?",
-                (status, version, body, order_id, version - 1),
-            )
-            conn.execute(
-                "INSERT INTO order_audit (order_id, body) VALUES (?, ?)", (order_id, audit)
-            )
-            for k in range(MESSAGES[name]):
-                message = f"{order_id}-{name}-{k}"
-                stock = skus if name in ("pay", "ship") and k == 0 else None
-                kind = ("commit" if name == "ship" else "confirm") if stock else "event"
-                topic = "event.StatusChanged" if kind == "event" else f"stock.{kind}"
-                conn.execute(_OUTBOX, (message, order_id, topic, payload))
-                messages.append((message, order_id, kind, stock or {}))
-        conn.execute("COMMIT")
-        latencies.append(timer() - started)
-
-    for n in range(orders):
-        order_id = f"ORD-{n:06d}"
-        skus = {SKUS[n % 3]: 2, SKUS[(n + 1) % 3]: 1}
-        for status, version, name in ((10, 0, "place"), (20, 1, "pay"), (25, 2, "pack"),
-                                      (30, 3, "ship"), (40, 4, "deliver")):
-            decide(order_id, status, version, name, skus)
-
-    started = timer()
-    for first in range(0, len(messages), BATCH):
-        conn.execute("BEGIN IMMEDIATE")
-        for message, order_id, kind, stock in messages[first:first + BATCH]:
-            for sku, units in stock.items():
-                conn.execute(_ENTRY, (f"{message}:{sku}", kind, sku, units, kind,
-                                      order_id, order_id, None))
-                if kind == "confirm":
+                for sku, units in d.skus.items():
+                    conn.execute(_ENTRY, (f"{d.order_id}-{sku}-lock", "lock", sku, units,
+                                          "lock", d.order_id, d.order_id, 1))
                     conn.execute(
-                        "UPDATE inventory_lock_lines SET expires_us = ?"
-                        " WHERE lock_key = ? AND sku = ?",
-                        (2**62, order_id, sku),
+                        "UPDATE inventory_balances SET locked = locked + ? WHERE sku = ?",
+                        (units, sku),
                     )
-                    continue
+                    conn.execute(
+                        "INSERT INTO inventory_lock_lines (lock_key, order_id, sku, qty,"
+                        " locked_us, expires_us) VALUES (?, ?, ?, ?, 0, 1)",
+                        (d.order_id, d.order_id, sku, units),
+                    )
+            else:
                 conn.execute(
-                    "UPDATE inventory_balances SET on_hand = on_hand - ?, locked = locked - ?"
-                    " WHERE sku = ?",
-                    (units, units, sku),
+                    "UPDATE orders SET status = ?, version = ?, body = ?"
+                    " WHERE order_id = ? AND version = ?",
+                    (d.status, d.version, body, d.order_id, d.version - 1),
                 )
                 conn.execute(
-                    "UPDATE inventory_lock_lines SET committed = ?, open = 0"
-                    " WHERE lock_key = ? AND sku = ?",
-                    (units, order_id, sku),
+                    "INSERT INTO order_audit (order_id, body) VALUES (?, ?)", (d.order_id, audit)
                 )
-            conn.execute(
-                "UPDATE order_outbox SET status = 'delivered', delivered_us = 0"
-                " WHERE message_id = ?",
-                (message,),
-            )
-        conn.execute("COMMIT")
-    relayed = timer() - started
-    conn.close()
-    return latencies, relayed, len(messages)
+                for m in d.messages:
+                    conn.execute(_OUTBOX, (m.message_id, m.order_id, m.topic, payload))
+            conn.execute("COMMIT")
+            latencies.append(timer() - started)
+            if d.name == "deliver":
+                yield
+
+        messages = [m for d in plan for m in d.messages]
+        started = timer()
+        for first in range(0, len(messages), BATCH):
+            conn.execute("BEGIN IMMEDIATE")
+            for m in messages[first:first + BATCH]:
+                for sku, units in m.stock.items():
+                    conn.execute(_ENTRY, (f"{m.message_id}:{sku}", m.kind, sku, units, m.kind,
+                                          m.order_id, m.order_id, None))
+                    if m.kind == "confirm":
+                        conn.execute(
+                            "UPDATE inventory_lock_lines SET expires_us = ?"
+                            " WHERE lock_key = ? AND sku = ?",
+                            (2**62, m.order_id, sku),
+                        )
+                        continue
+                    conn.execute(
+                        "UPDATE inventory_balances SET on_hand = on_hand - ?,"
+                        " locked = locked - ? WHERE sku = ?",
+                        (units, units, sku),
+                    )
+                    conn.execute(
+                        "UPDATE inventory_lock_lines SET committed = ?, open = 0"
+                        " WHERE lock_key = ? AND sku = ?",
+                        (units, m.order_id, sku),
+                    )
+                conn.execute(
+                    "UPDATE order_outbox SET status = 'delivered', delivered_us = 0"
+                    " WHERE message_id = ?",
+                    (m.message_id,),
+                )
+            conn.execute("COMMIT")
+        relayed = timer() - started
+        conn.close()
+        return latencies, relayed, len(messages)
+
+    def close(self) -> None:
+        pass
+
+
+# --- PostgreSQL ----------------------------------------------------------------------------
+
+
+class Postgres:
+    """orderkit's PostgreSQL adapters, a fresh schema per round."""
+
+    def __init__(self, dsn: str | None, durable: bool) -> None:
+        import psycopg
+
+        from orderkit.testing.postgres import TemporaryCluster
+
+        self._psycopg = psycopg
+        self._cluster = None
+        if dsn is None:
+            settings = ("fsync=on", "full_page_writes=on") if durable else ()
+            self._cluster = TemporaryCluster(settings=settings)
+            dsn = self._cluster.start()
+        self.dsn = dsn
+
+    def describe(self) -> list[str]:
+        with self._psycopg.connect(self.dsn) as conn:
+            shown = {
+                name: conn.execute(f"SHOW {name}").fetchone()[0]  # type: ignore[index]
+                for name in ("server_version", "fsync", "synchronous_commit",
+                             "full_page_writes", "shared_buffers")
+            }
+        return ["PostgreSQL, server: " + ", ".join(f"{k}={v}" for k, v in shown.items())
+                + ";",
+                "floors: bare psycopg, the same rows into orderkit's own tables and indexes,"
+                " one pipeline per decision"]
+
+    @contextmanager
+    def _schema(self) -> Iterator[str]:
+        from orderkit.testing.postgres import fresh_schema
+
+        schema = fresh_schema("bench")
+        try:
+            yield schema
+        finally:
+            with self._psycopg.connect(self.dsn, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+    def orderkit(self, orders: int) -> Steps:
+        from orderkit.adapters.postgres import PostgresInventoryStore, PostgresOrderRepository
+
+        with self._schema() as schema:
+            repository = PostgresOrderRepository(self.dsn, schema=schema)
+            store = PostgresInventoryStore(repository.database)
+            try:
+                run = yield from run_orderkit(repository, store, orders)
+            finally:
+                repository.close()
+        yield run
+
+    def floor(self, orders: int) -> Steps:
+        with self._schema() as schema:
+            run = yield from self._floor(schema, orders)
+        yield run
+
+    def _floor(self, schema: str, orders: int) -> Generator[None, None, Run]:
+        from orderkit.adapters.postgres import PostgresInventoryStore, PostgresOrderRepository
+
+        made = PostgresOrderRepository(self.dsn, schema=schema)
+        PostgresInventoryStore(made.database)
+        made.close()
+        s = f'"{schema}"'
+        conn = self._psycopg.connect(self.dsn, autocommit=True)
+        conn.cursor().executemany(
+            f"INSERT INTO {s}.inventory_balances (sku, on_hand, locked) VALUES (%s, %s, 0)",
+            [(sku, orders * 3) for sku in SKUS],
+        )
+        body, audit, payload = _bodies()
+        ship_to = "null"
+        expires = T0 + timedelta(hours=24)  # the service's default payment timeout
+        plan = list(_decisions(orders))
+        latencies: list[float] = []
+        timer = time.perf_counter
+        insert_order = (
+            f"INSERT INTO {s}.orders (order_id, channel, channel_order_id, status, version,"
+            " ship_to, body, status_since, paid_at, created_at, unscanned_since,"
+            " first_shipped_at) VALUES (%s, 'tmall', %s, %s, 0, %s, %s, %s, NULL, %s, NULL,"
+            " NULL)"
+        )
+        entry = (
+            f"INSERT INTO {s}.inventory_entries (entry_id, kind, sku, qty, at, actor, reason,"
+            " order_id, lock_key, expires_at, ref)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        )
+        update_order = (
+            f"UPDATE {s}.orders SET channel = 'tmall', channel_order_id = %s, status = %s,"
+            " version = %s, ship_to = %s, body = %s, status_since = %s, paid_at = %s,"
+            " created_at = %s, unscanned_since = %s, first_shipped_at = %s"
+            " WHERE order_id = %s"
+        )
+        # What orderkit writes as a message's position (see the repository's docstring).
+        outbox = (
+            f"INSERT INTO {s}.order_outbox (position, message_id, order_id, topic, payload,"
+            " created_at) VALUES (greatest(pg_current_xact_id()::text::bigint,"
+            f" (SELECT max(position) FROM {s}.order_outbox WHERE order_id = %s)),"
+            " %s, %s, %s, %s, %s)"
+        )
+        for d in plan:
+            started = timer()
+            shipped = T0 if d.version >= 3 else None
+            with conn.pipeline():
+                conn.execute("BEGIN")
+                if d.version == 0:
+                    conn.execute(
+                        "SELECT pg_advisory_xact_lock(28523, k) FROM (SELECT DISTINCT"
+                        " hashtext(%s || x) AS k FROM unnest(%s::text[]) AS x ORDER BY k)"
+                        " AS keys",
+                        (f"{schema}:", sorted(d.skus)),
+                    )
+                    cursor = conn.cursor()
+                    cursor.executemany(entry, [
+                        (f"{d.order_id}-{sku}-lock", "lock", sku, units, T0, "system", "lock",
+                         d.order_id, d.order_id, expires, None)
+                        for sku, units in d.skus.items()
+                    ])
+                    cursor.executemany(
+                        f"UPDATE {s}.inventory_balances SET locked = locked + %s"
+                        " WHERE sku = %s",
+                        [(units, sku) for sku, units in d.skus.items()],
+                    )
+                    cursor.executemany(
+                        f"INSERT INTO {s}.inventory_lock_lines (lock_key, order_id, sku, qty,"
+                        " locked_at, expires_at) VALUES (%s, %s, %s, %s, %s, %s)",
+                        [(d.order_id, d.order_id, sku, units, T0, expires)
+                         for sku, units in d.skus.items()],
+                    )
+                    conn.execute(insert_order, (d.order_id, d.order_id, d.status, ship_to,
+                                                body, T0, T0))
+                else:
+                    conn.execute(update_order, (d.order_id, d.status, d.version, ship_to,
+                                                body, T0, T0, T0, shipped, shipped,
+                                                d.order_id))
+                    conn.execute(f"INSERT INTO {s}.order_audit (order_id, body)"
+                                 " VALUES (%s, %s)", (d.order_id, audit))
+                    if d.name == "ship":
+                        conn.execute(f"INSERT INTO {s}.order_waybills (waybill, order_id)"
+                                     " VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                                     (f"SF{d.order_id}", d.order_id))
+                    conn.cursor().executemany(outbox, [
+                        (m.order_id, m.message_id, m.order_id, m.topic, payload, T0)
+                        for m in d.messages
+                    ])
+                conn.execute("COMMIT")
+            latencies.append(timer() - started)
+            if d.name == "deliver":
+                yield
+
+        messages = [m for d in plan for m in d.messages]
+        started = timer()
+        for first in range(0, len(messages), BATCH):
+            batch = messages[first:first + BATCH]
+            stock = [(m, sku, units) for m in batch for sku, units in m.stock.items()]
+            commits = [(m, sku, units) for m, sku, units in stock if m.kind == "commit"]
+            with conn.pipeline():
+                conn.execute("BEGIN")
+                cursor = conn.cursor()
+                if stock:
+                    cursor.executemany(entry, [
+                        (f"{m.message_id}:{sku}", m.kind, sku, units, T0, "relay", m.kind,
+                         m.order_id, m.order_id, None, m.message_id)
+                        for m, sku, units in stock
+                    ])
+                    confirms = [(m, sku) for m, sku, _units in stock if m.kind == "confirm"]
+                    if confirms:
+                        cursor.executemany(
+                            f"UPDATE {s}.inventory_lock_lines SET expires_at = 'infinity'"
+                            " WHERE lock_key = %s AND sku = %s",
+                            [(m.order_id, sku) for m, sku in confirms],
+                        )
+                if commits:
+                    cursor.executemany(
+                        f"UPDATE {s}.inventory_balances SET on_hand = on_hand - %s,"
+                        " locked = locked - %s WHERE sku = %s",
+                        [(units, units, sku) for _m, sku, units in commits],
+                    )
+                    cursor.executemany(
+                        f"UPDATE {s}.inventory_lock_lines SET committed = %s, open = false"
+                        " WHERE lock_key = %s AND sku = %s",
+                        [(units, m.order_id, sku) for m, sku, units in commits],
+                    )
+                conn.execute(
+                    f"UPDATE {s}.order_outbox SET status = 'delivered', delivered_at = %s"
+                    " WHERE message_id = ANY(%s)",
+                    (T0, [m.message_id for m in batch]),
+                )
+                conn.execute("COMMIT")
+        relayed = timer() - started
+        conn.close()
+        return latencies, relayed, len(messages)
+
+    def close(self) -> None:
+        if self._cluster is not None:
+            self._cluster.stop()
+
+
+# --- rounds ----------------------------------------------------------------------------------
+
+
+def _in_turn(first: Steps, second: Steps) -> tuple[Run, Run]:
+    """Run both an order at a time, taking turns, so that a slow spell of the machine hits
+    both; then each one's relay."""
+    runs = [first, second]
+    done: list[Run | None] = [None, None]
+    while None in done:
+        for k, steps in enumerate(runs):
+            if done[k] is None:
+                done[k] = next(steps)
+    for steps in runs:
+        steps.close()
+    assert done[0] is not None and done[1] is not None
+    return done[0], done[1]
 
 
 def _summary(latencies: list[float]) -> tuple[float, float, float]:
@@ -251,17 +551,40 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="profile one orderkit round")
+    parser.add_argument("--postgres", action="store_true",
+                        help="on PostgreSQL (a throw-away cluster unless --dsn)")
+    parser.add_argument("--dsn", help="with --postgres: the server to use")
+    parser.add_argument("--durable", action="store_true",
+                        help="with --postgres and no --dsn: a cluster with fsync on")
     args = parser.parse_args()
-    print(f"{args.orders} orders x 5 decisions, durable SQLite (synchronous=FULL, WAL);")
-    print("floors: bare sqlite3, the same rows into orderkit's own tables and indexes")
+    if (args.dsn or args.durable) and not args.postgres:
+        parser.error("--dsn and --durable go with --postgres")
+    backend: SQLite | Postgres = (
+        Postgres(args.dsn, args.durable) if args.postgres else SQLite()
+    )
+    try:
+        _rounds(backend, args.orders, args.rounds)
+        if args.profile:
+            profiler = cProfile.Profile()
+            profiler.runcall(lambda: list(backend.orderkit(args.orders)))
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+    finally:
+        backend.close()
+
+
+def _rounds(backend: SQLite | Postgres, orders: int, rounds: int) -> None:
+    first, second = backend.describe()
+    print(f"{orders} orders x 5 decisions, {first}")
+    print(second)
     print(f"{'round':>5} {'decide/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'floor/s':>8}"
           f" {'p50 ms':>7} {'ratio':>6} {'relay/s':>8} {'floor/s':>8} {'ratio':>6}")
     decide_ratios: list[float] = []
     relay_rates: list[float] = []
-    for k in range(args.rounds):
-        with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
-            ours, ours_relay, delivered = run_orderkit(Path(a), args.orders)
-            floor, floor_relay, written = run_floor(Path(b), args.orders)
+    delivered = 0
+    for k in range(rounds):
+        (ours, ours_relay, delivered), (floor, floor_relay, written) = _in_turn(
+            backend.orderkit(orders), backend.floor(orders)
+        )
         mine, bare = _summary(ours), _summary(floor)
         relay_rate, floor_rate = delivered / ours_relay, written / floor_relay
         decide_ratios.append(mine[0] / bare[0])
@@ -272,13 +595,8 @@ def main() -> None:
     print(f"deciding, ratio to the floor: median {statistics.median(decide_ratios):.2f},"
           f" range {min(decide_ratios):.2f}-{max(decide_ratios):.2f}")
     print(f"relaying: median {statistics.median(relay_rates):,.0f} messages/s"
-          f" ({delivered} messages, of which {2 * args.orders} stock confirmations and"
+          f" ({delivered} messages, of which {2 * orders} stock confirmations and"
           f" commits, in batches of {BATCH})")
-    if args.profile:
-        with tempfile.TemporaryDirectory() as a:
-            profiler = cProfile.Profile()
-            profiler.runcall(run_orderkit, Path(a), args.orders)
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ connections, deadlocks, schema versions and the relay's reading order, on a real
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -26,9 +27,17 @@ from orderkit.adapters.postgres import (
     upgrade,
 )
 from orderkit.cli import EXIT_FILE, EXIT_OK, main
-from orderkit.errors import OrderNotFound, StoreError
+from orderkit.errors import (
+    ConcurrencyError,
+    DuplicateOrder,
+    OrderNotFound,
+    StoreError,
+    ValidationError,
+)
 from orderkit.inventory import Balance, EntryKind, InventoryLedger, LedgerEntry
 from orderkit.lifecycle import OrderService
+from orderkit.model.audit import AuditEntry
+from orderkit.model.orders import Address
 from orderkit.outbox import OutboxMessage, OutboxRelay, message_id
 from orderkit.testing import ManualClock
 from orderkit.testing.postgres import fresh_schema
@@ -442,3 +451,147 @@ def test_one_orders_messages_keep_the_order_of_its_saves(pg_dsn: str, schema: st
         early.commit()
     assert [s.message.payload["event"] for s in store.pending(10)] == ["v2", "v3"]
 
+
+
+# --- one statement per save ------------------------------------------------------------------
+
+
+def _entry(order_id: str, event_id: str, event: str = "pay") -> AuditEntry:
+    return AuditEntry(order_id, event_id, event, "cs-1", T0, T0, 10, 20, "applied", (), "",
+                      None)
+
+
+def test_a_save_that_changes_the_channel_order_writes_all_or_nothing(
+    pg_dsn: str, schema: str
+) -> None:
+    """The save's one statement expects the stored channel order; a changed one is
+    checked for another holder first, and a refused save writes no row beside it."""
+    repository = PostgresOrderRepository(pg_dsn, schema=schema)
+    first, other = _order("ORD-1"), _order("ORD-2")
+    repository.save(first, None)
+    repository.save(other, None)
+    renamed = attrs.evolve(first, channel_order_id="T-NEW", version=first.version + 1)
+    repository.save(renamed, first.version, audit=[_entry("ORD-1", "E1")],
+                    outbox=[_message("ORD-1", "E1")])
+    assert repository.find_by_channel("tmall", "T-NEW") == renamed
+    assert repository.find_by_channel("tmall", first.channel_order_id) is None
+
+    taken = attrs.evolve(renamed, channel_order_id=other.channel_order_id,
+                         version=renamed.version + 1)
+    with repository.atomic():
+        with pytest.raises(DuplicateOrder):
+            repository.save(taken, renamed.version, audit=[_entry("ORD-1", "E2")],
+                            outbox=[_message("ORD-1", "E2")])
+        later = attrs.evolve(renamed, version=renamed.version + 1)
+        repository.save(later, renamed.version, audit=[_entry("ORD-1", "E3")])
+    assert repository.get("ORD-1") == later
+    assert [e.event_id for e in repository.audit_trail("ORD-1")] == ["E1", "E3"]
+    assert [s.message.payload["event"] for s in repository.pending(10)] == ["E1"]
+    assert repository.find_by_channel("tmall", other.channel_order_id) == other
+
+
+def test_an_address_change_inside_a_block_writes_each_row_once(
+    pg_dsn: str, schema: str
+) -> None:
+    """The statement first expects the address unchanged; told otherwise, it runs again
+    with the address version, and the audit entries and messages are written once, in
+    their order."""
+    repository = PostgresOrderRepository(pg_dsn, schema=schema)
+    order = attrs.evolve(_order("ORD-1"), ship_to=Address(name="王*", province="浙江省",
+                                                             city="杭州市"))
+    repository.save(order, None)
+    moved = Address(name="李*", province="江苏省", city="南京市")
+    changed = attrs.evolve(order, ship_to=moved, version=order.version + 1)
+    entries = [_entry("ORD-1", "E1", "change_address"), _entry("ORD-1", "E2")]
+    with repository.atomic():
+        repository.save(changed, order.version, audit=entries,
+                        outbox=[_message("ORD-1", "E1"), _message("ORD-1", "E2")])
+        again = attrs.evolve(changed, version=changed.version + 1)
+        repository.save(again, changed.version, outbox=[_message("ORD-1", "E3")])
+    (version,) = repository.address_history("ORD-1")
+    assert (version.previous, version.address, version.event_id) == (order.ship_to, moved, "E1")
+    assert repository.audit_trail("ORD-1") == entries
+    assert [s.message.payload["event"] for s in repository.pending(10)] == ["E1", "E2", "E3"]
+    assert repository.get("ORD-1") == again
+
+
+def test_a_taken_message_id_is_refused_after_a_stale_version_and_writes_nothing(
+    pg_dsn: str, schema: str
+) -> None:
+    """The unique index refuses a stored message id; the save then says what a save that
+    checked first would: a stale version before a taken id, and nothing is written."""
+    repository = PostgresOrderRepository(pg_dsn, schema=schema)
+    order = _order("ORD-1")
+    repository.save(order, None, outbox=[_message("ORD-1", "E1")])
+    nxt = attrs.evolve(order, version=order.version + 1)
+    reused = [_message("ORD-1", "E2"), _message("ORD-1", "E1")]
+    stale = attrs.evolve(order, version=order.version + 6)
+    with pytest.raises(ConcurrencyError):
+        repository.save(stale, order.version + 5, audit=[_entry("ORD-1", "E2")], outbox=reused)
+    with repository.atomic():
+        with pytest.raises(ValidationError) as refused:
+            repository.save(nxt, order.version, audit=[_entry("ORD-1", "E2")], outbox=reused)
+        repository.save(nxt, order.version, outbox=[_message("ORD-1", "E3")])
+    assert (refused.value.path, refused.value.value) == ("outbox[1].message_id",
+                                                          reused[1].message_id)
+    assert repository.get("ORD-1") == nxt
+    assert repository.audit_trail("ORD-1") == []
+    assert [s.message.payload["event"] for s in repository.pending(10)] == ["E1", "E3"]
+
+
+# --- the decoded orders the repository keeps ------------------------------------------------
+
+
+class _Abort(Exception):
+    pass
+
+
+def test_a_version_rolled_back_with_its_block_is_never_served_from_the_cache(
+    pg_dsn: str, schema: str
+) -> None:
+    """Only committed versions are kept: a block's save and its reads may roll back, and
+    another process may then commit different content under the same version."""
+    repository = PostgresOrderRepository(pg_dsn, schema=schema)
+    peer = PostgresOrderRepository(Database(pg_dsn + " application_name=peer"),
+                                   schema=schema, cache_size=0)
+    order = _order("ORD-1")
+    repository.save(order, None)
+    undone = attrs.evolve(order, status=OrderStatus.PAID, version=order.version + 1)
+    with contextlib.suppress(_Abort), repository.atomic():
+        repository.save(undone, order.version)
+        assert repository.get("ORD-1") == undone
+        raise _Abort
+    assert peer.get("ORD-1") == order
+    other = attrs.evolve(order, status=OrderStatus.CANCELLED, version=order.version + 1)
+    peer.save(other, order.version)
+    assert repository.get("ORD-1") == other  # the version moved: read, not the cache
+    again = attrs.evolve(other, tags=frozenset({"vip"}), version=other.version + 1)
+    peer.save(again, other.version)
+    assert repository.get("ORD-1") == again
+    assert peer.get("ORD-1") == again
+
+
+def test_the_cache_size_is_checked() -> None:
+    for bad in (-1, True, "10"):
+        with pytest.raises(ValidationError) as refused:
+            PostgresOrderRepository("host=nowhere", cache_size=bad)  # type: ignore[arg-type]
+        assert refused.value.path == "cache_size"
+
+
+def test_on_the_hosts_connection_nothing_is_kept_the_host_may_roll_back(
+    pg_dsn: str, schema: str, host: psycopg.Connection[tuple[object, ...]]
+) -> None:
+    repository = PostgresOrderRepository(host, schema=schema)
+    host.commit()  # the tables
+    peer = PostgresOrderRepository(pg_dsn, schema=schema, cache_size=0)
+    order = _order("ORD-1")
+    repository.save(order, None)
+    host.commit()
+    undone = attrs.evolve(order, status=OrderStatus.PAID, version=order.version + 1)
+    repository.save(undone, order.version)
+    assert repository.get("ORD-1") == undone
+    host.rollback()
+    other = attrs.evolve(order, status=OrderStatus.CANCELLED, version=order.version + 1)
+    peer.save(other, order.version)
+    assert repository.get("ORD-1") == other
+    host.rollback()

@@ -47,7 +47,7 @@ except ImportError as _missing:  # pragma: no cover - exercised in a subprocess 
 if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
 
-__all__ = ["DEFAULT_SCHEMA", "Database", "Migration", "Source", "utc"]
+__all__ = ["DEFAULT_SCHEMA", "Database", "Migration", "Source", "unique_violation", "utc"]
 
 #: A component's migrations: index i upgrades the schema from version i to i + 1.
 Migration = Sequence[str]
@@ -484,6 +484,14 @@ class Database:
         return self.run(
             "read schema version", lambda conn: self._stored_version(conn, component)
         )
+
+
+def unique_violation(error: StoreError) -> str | None:
+    """The unique index or constraint whose violation ``error`` reports, else ``None``."""
+    cause = error.__cause__
+    if isinstance(cause, pg_errors.UniqueViolation):
+        return cause.diag.constraint_name
+    return None
 
 
 def _retryable(error: StoreError) -> bool:

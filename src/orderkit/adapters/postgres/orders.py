@@ -23,19 +23,27 @@ cluster) holds the relay back until it ends; ``oldest_pending`` shows the wait.
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from orderkit.adapters.postgres._db import Database, utc
+from orderkit.adapters.postgres._db import Database, unique_violation, utc
 from orderkit.model.audit import (
     AddressVersion,
     AuditEntry,
     address_version,
     checked_entries,
 )
-from orderkit.model.errors import ConcurrencyError, DuplicateOrder, OrderNotFound, ValidationError
+from orderkit.model.errors import (
+    ConcurrencyError,
+    DuplicateOrder,
+    OrderNotFound,
+    StoreError,
+    ValidationError,
+)
 from orderkit.model.orders import (
     ANCHORS,
     Address,
@@ -158,13 +166,55 @@ _INSERT_MESSAGE: Final = (
     " (SELECT max(position) FROM {s}.order_outbox WHERE order_id = %(order_id)s)),"
     " %(message_id)s, %(order_id)s, %(topic)s, %(payload)s, %(created_at)s)"
 )
+#: The order row of a save that finds none: the first part of :data:`_SAVE_INSERT`.
 _INSERT_ORDER: Final = (
     "INSERT INTO {s}.orders (order_id, channel, channel_order_id, status, version, ship_to,"
     " body, status_since, paid_at, created_at, unscanned_since, first_shipped_at)"
-    " VALUES (%(order_id)s, %(channel)s, %(channel_order_id)s, %(status)s, %(version)s,"
+    " SELECT %(order_id)s, %(channel)s, %(channel_order_id)s, %(status)s, %(version)s,"
     " %(ship_to)s, %(body)s, %(status_since)s, %(paid_at)s, %(created_at)s,"
-    " %(unscanned_since)s, %(first_shipped_at)s) ON CONFLICT DO NOTHING RETURNING 1"
+    " %(unscanned_since)s, %(first_shipped_at)s ON CONFLICT DO NOTHING RETURNING 1"
 )
+#: The order row of a save on top of a stored version: written only when the stored row
+#: is what the save expects (its version, address and channel order).
+_UPDATE_ORDER: Final = (
+    "UPDATE {s}.orders SET channel = %(channel)s, channel_order_id = %(channel_order_id)s,"
+    " status = %(status)s, version = %(version)s, ship_to = %(ship_to)s, body = %(body)s,"
+    " status_since = %(status_since)s, paid_at = %(paid_at)s, created_at = %(created_at)s,"
+    " unscanned_since = %(unscanned_since)s, first_shipped_at = %(first_shipped_at)s"
+    " WHERE order_id = %(order_id)s AND version = %(expected)s"
+    " AND ship_to = %(stored_ship_to)s AND channel = %(stored_channel)s"
+    " AND channel_order_id = %(stored_channel_order_id)s RETURNING 1"
+)
+#: What a save writes beside the order row, each only when the row was written (``u``),
+#: and what the stored row was when it was not: one statement, so a refused save writes
+#: nothing. Audit entries and messages keep their given order (their ``seq``). A message
+#: id stored already fails the statement on the unique index (no probe whose plan could
+#: turn into a scan of the outbox), and the save says which one.
+_SAVE_REST: Final = (
+    " address AS (INSERT INTO {s}.order_addresses (order_id, version, body)"
+    " SELECT %(order_id)s, %(version)s, b FROM u, unnest(%(addresses)b::text[]) AS b"
+    " ON CONFLICT (order_id, version) DO UPDATE SET body = excluded.body),"
+    " audit AS (INSERT INTO {s}.order_audit (order_id, body)"
+    " SELECT %(order_id)s, a.b FROM u, unnest(%(audit)b::text[]) WITH ORDINALITY AS a(b, n)"
+    " ORDER BY a.n),"
+    " waybill AS (INSERT INTO {s}.order_waybills (waybill, order_id)"
+    " SELECT w, %(order_id)s FROM u, unnest(%(waybills)b::text[]) AS w"
+    " ON CONFLICT DO NOTHING),"
+    " message AS (INSERT INTO {s}.order_outbox"
+    " (position, message_id, order_id, topic, payload, created_at)"
+    " SELECT greatest(pg_current_xact_id()::text::bigint,"
+    " (SELECT max(position) FROM {s}.order_outbox WHERE order_id = %(order_id)s)),"
+    " m.id, %(order_id)s, m.topic, m.payload, m.at FROM u,"
+    " unnest(%(ids)b::text[], %(topics)b::text[], %(payloads)b::text[],"
+    " %(ats)b::timestamptz[]) WITH ORDINALITY AS m(id, topic, payload, at, n) ORDER BY m.n)"
+    " SELECT (SELECT count(*) FROM u), o.version, o.ship_to, o.channel, o.channel_order_id"
+    " FROM (SELECT) AS one LEFT JOIN {s}.orders AS o ON o.order_id = %(order_id)s"
+)
+_SAVE_INSERT: Final = f"WITH u AS ({_INSERT_ORDER}),{_SAVE_REST}"
+_SAVE_UPDATE: Final = f"WITH u AS ({_UPDATE_ORDER}),{_SAVE_REST}"
+#: How often a save runs its statement again after learning the stored row (an address
+#: or channel order that changed, a concurrent writer that went first).
+_SAVE_ATTEMPTS: Final = 3
 #: Below the oldest transaction id still running: every writer of such a message ended.
 _VISIBLE: Final = "position < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 
@@ -177,15 +227,35 @@ class PostgresOrderRepository:
     transaction) or another adapter's :attr:`database`. Tables live in the PostgreSQL
     schema ``schema`` and are created or migrated on first use.
 
-    ``save`` locks the stored row (``SELECT ... FOR UPDATE``), compares its version and
-    writes, in one transaction, so of two writers saving on top of the same version
-    exactly one wins. It is also the :class:`~orderkit.outbox.ports.OutboxStore` of the
-    messages saved with the orders (see the module docstring for their order).
+    ``save`` is one statement: it updates the stored row only where its version is the
+    expected one (and its address and channel order what the save takes them to be),
+    and writes the audit entries, address version, waybills and outbox messages only
+    when the row was written. Outside a block that statement is a transaction of its
+    own (one round trip); of two writers saving on top of the same version exactly one
+    wins. When the address or channel order changed, the statement reports the stored
+    ones and runs again expecting them. It is also the
+    :class:`~orderkit.outbox.ports.OutboxStore` of the messages saved with the orders
+    (see the module docstring for their order).
+
+    Orders are immutable values and every save changes the version, so the repository
+    keeps the last ``cache_size`` committed orders it read or saved by ``(order_id,
+    version)``: ``get`` reads the stored version in one statement, with the JSON only
+    when this process has not seen that version yet. The database stays the only
+    authority (another process's save changes the version, which misses the cache).
+    Only what ran outside any block on a DSN or a pool is kept: a block's writes and
+    reads may still roll back.
     """
 
-    def __init__(self, source: object, *, schema: str | None = None) -> None:
+    def __init__(
+        self, source: object, *, schema: str | None = None, cache_size: int = 4096
+    ) -> None:
+        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
+            raise ValidationError("cache_size", cache_size, "expected an integer >= 0")
         self._db = Database(source, schema=schema)
         self._db.ensure_schema("orders", MIGRATIONS)
+        self._cache: OrderedDict[str, Order] = OrderedDict()
+        self._cache_size = cache_size
+        self._cache_lock = threading.Lock()
 
     @property
     def database(self) -> Database:
@@ -216,13 +286,40 @@ class PostgresOrderRepository:
 
     def get(self, order_id: str) -> Order:
         """The stored order; :class:`OrderNotFound` when absent."""
-        sql = self._db.sql("SELECT body FROM {s}.orders WHERE order_id = %s")
+        with self._cache_lock:
+            cached = self._cache.get(order_id)
+        known = None if cached is None else cached.version
+        sql = self._db.sql(
+            "SELECT version, CASE WHEN version = %s THEN NULL ELSE body END"
+            " FROM {s}.orders WHERE order_id = %s"
+        )
+        committed = self._committed()
         row = self._db.run(
-            "get order", lambda conn: conn.execute(sql, (order_id,)).fetchone(), single=True
+            "get order", lambda conn: conn.execute(sql, (known, order_id)).fetchone(),
+            single=True,
         )
         if row is None:
             raise OrderNotFound(order_id)
-        return _load(row[0])
+        if cached is not None and row[1] is None:
+            return cached
+        order = _load(row[1])
+        if committed:
+            self._remember(order)
+        return order
+
+    def _committed(self) -> bool:
+        """Whether what this thread reads or writes now is committed when the call ends
+        (outside any block, on a DSN or a pool), so that it may be kept."""
+        return bool(self._cache_size) and self._db.kind != "connection" and (
+            not self._db.in_transaction
+        )
+
+    def _remember(self, order: Order) -> None:
+        with self._cache_lock:
+            self._cache[order.order_id] = order
+            self._cache.move_to_end(order.order_id)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
 
     def find_by_channel(self, channel: str, channel_order_id: str) -> Order | None:
         """The order holding ``channel_order_id`` on ``channel``, or ``None``."""
@@ -358,7 +455,7 @@ class PostgresOrderRepository:
         check_version_raised(order, expected_version)
         entries = checked_entries(audit)
         data = to_dict(order)
-        values = {
+        values: dict[str, object] = {
             "order_id": order.order_id,
             "channel": order.channel,
             "channel_order_id": order.channel_order_id,
@@ -369,114 +466,102 @@ class PostgresOrderRepository:
             **_instants(order),
         }
         waybills = sorted({s.waybill for s in order.shipments if s.waybill})
-        audit_rows = [(order.order_id, _dumps(to_dict(e))) for e in entries]
-        messages: list[dict[str, object]] = []
+        messages: list[tuple[OutboxMessage, str]] = []
         if outbox or not isinstance(outbox, Sequence):
             from orderkit.adapters import _outbox  # the outbox only loads when used
 
-            messages = [
-                _message_row(m, payload)
-                for m, payload in _outbox.checked_messages(order.order_id, outbox)
-            ]
+            messages = _outbox.checked_messages(order.order_id, outbox)
+        ids = [m.message_id for m, _payload in messages]
+        values.update(
+            expected=expected_version,
+            # What the stored row is taken to be until the database says otherwise.
+            stored_ship_to=values["ship_to"],
+            stored_channel=order.channel,
+            stored_channel_order_id=order.channel_order_id,
+            addresses=[],
+            audit=[_dumps(to_dict(e)) for e in entries],
+            waybills=waybills,
+            ids=ids,
+            topics=[m.topic for m, _payload in messages],
+            payloads=[payload for _m, payload in messages],
+            ats=[m.created_at for m, _payload in messages],
+        )
+        db = self._db
+        sql = db.sql(_SAVE_INSERT if expected_version is None else _SAVE_UPDATE)
 
         def write(conn: psycopg.Connection[Any]) -> None:
-            db = self._db
-            # Every check that can refuse the save runs before its first write, so inside
-            # a block it joins the block's transaction without a savepoint of its own.
-            if expected_version is None and not messages:
-                # A new order with no message ids to check: the insert is the check.
-                with conn.pipeline():
-                    for statement in db.take_pending():  # the block's opening, if any
-                        conn.execute(statement)
-                    inserting = conn.execute(db.sql(_INSERT_ORDER), values)
-                if inserting.fetchone() is None:
+            # One statement writes the order and every row beside it, or nothing when the
+            # stored row is not what it expects; it then says what the stored row is,
+            # and after a changed address or channel order it runs again expecting that.
+            # Inside a block it joins the block's transaction: a refusal wrote nothing.
+            stored = expected_version
+            for _attempt in range(_SAVE_ATTEMPTS):
+                pending = db.take_pending()  # the block's opening, if any
+                if pending:
+                    with conn.pipeline():
+                        for statement in pending:
+                            conn.execute(statement)
+                        saving = conn.execute(sql, values)
+                else:
+                    saving = conn.execute(sql, values)
+                row = saving.fetchone()
+                assert row is not None  # the statement returns one row
+                written, stored, ship_to, channel, channel_order_id = row
+                if written:
+                    return
+                if expected_version is None:
                     self._refuse_insert(conn, order, expected_version)
-                row = None
-            else:
-                with conn.pipeline():
-                    for statement in db.take_pending():
-                        conn.execute(statement)
-                    found = conn.execute(
-                        db.sql(
-                            "SELECT version, ship_to, channel, channel_order_id"
-                            " FROM {s}.orders WHERE order_id = %s FOR UPDATE"
-                        ),
-                        (order.order_id,),
-                    )
-                    taken = (
-                        conn.execute(
-                            db.sql(
-                                "SELECT message_id FROM {s}.order_outbox"
-                                " WHERE message_id = ANY(%s)"
-                            ),
-                            ([m["message_id"] for m in messages],),
-                        )
-                        if messages
-                        else None
-                    )
-                row = found.fetchone()
-                stored = None if row is None else int(row[0])
+                    continue  # the row that was in the way is gone again
                 if stored != expected_version:
                     raise ConcurrencyError(order.order_id, expected_version, stored)
-                if taken is not None:
-                    _refuse_stored_ids({r[0] for r in taken.fetchall()}, messages, "outbox")
-                if row is None:
-                    inserted = conn.execute(db.sql(_INSERT_ORDER), values).fetchone()
-                    if inserted is None:
-                        self._refuse_insert(conn, order, expected_version)
-                elif (row[2], row[3]) != (order.channel, order.channel_order_id):
+                if (channel, channel_order_id) != (order.channel, order.channel_order_id):
                     self._refuse_channel_holder(conn, order)
-            moved = row is not None and row[1] != values["ship_to"]
-            if row is None and not (audit_rows or waybills or messages):
-                return
-            # The update (every check passed) and the rows beside it: one round trip.
-            with conn.pipeline():
-                if row is not None:
-                    conn.execute(
-                        db.sql(
-                            "UPDATE {s}.orders SET channel = %(channel)s,"
-                            " channel_order_id = %(channel_order_id)s, status = %(status)s,"
-                            " version = %(version)s, ship_to = %(ship_to)s, body = %(body)s,"
-                            " status_since = %(status_since)s, paid_at = %(paid_at)s,"
-                            " created_at = %(created_at)s,"
-                            " unscanned_since = %(unscanned_since)s,"
-                            " first_shipped_at = %(first_shipped_at)s"
-                            " WHERE order_id = %(order_id)s"
-                        ),
-                        values,
-                    )
-                if moved:
-                    assert row is not None
-                    previous = json.loads(row[1])
+                if ship_to != values["ship_to"]:
+                    previous = json.loads(ship_to)
                     change = address_version(
                         None if previous is None else from_dict(Address, previous),
                         order.order_id, order.version, order.ship_to, entries,
                     )
-                    conn.execute(
-                        db.sql(
-                            "INSERT INTO {s}.order_addresses (order_id, version, body)"
-                            " VALUES (%s, %s, %s) ON CONFLICT (order_id, version)"
-                            " DO UPDATE SET body = excluded.body"
-                        ),
-                        (order.order_id, order.version, _dumps(to_dict(change))),
-                    )
-                if audit_rows:
-                    conn.cursor().executemany(
-                        db.sql("INSERT INTO {s}.order_audit (order_id, body) VALUES (%s, %s)"),
-                        audit_rows,
-                    )
-                if waybills:
-                    conn.cursor().executemany(
-                        db.sql(
-                            "INSERT INTO {s}.order_waybills (waybill, order_id)"
-                            " VALUES (%s, %s) ON CONFLICT DO NOTHING"
-                        ),
-                        [(waybill, order.order_id) for waybill in waybills],
-                    )
-                if messages:
-                    conn.cursor().executemany(db.sql(_INSERT_MESSAGE), messages)
+                    values["addresses"] = [_dumps(to_dict(change))]
+                values.update(stored_ship_to=ship_to, stored_channel=channel,
+                              stored_channel_order_id=channel_order_id)
+            raise ConcurrencyError(order.order_id, expected_version, stored)
 
-        self._db.run("save order", write, deferred=True)
+        # Outside a block the statement is a transaction of its own: no BEGIN, no COMMIT.
+        # Inside one it runs in a savepoint (sent with it), which a taken message id
+        # rolls back, so the block stays usable.
+        committed = self._committed()
+        try:
+            db.run("save order", write, savepoint=True, single=True, deferred=True)
+        except StoreError as error:
+            if unique_violation(error) != "order_outbox_message_id_key":
+                raise
+            self._refuse_taken_ids(order.order_id, expected_version, ids)
+            raise
+        if committed:
+            self._remember(order)
+
+    def _refuse_taken_ids(
+        self, order_id: str, expected_version: int | None, ids: list[str]
+    ) -> None:
+        """A save met a stored message id: refuse it as a save that checked first would
+        (a stale version before a taken id)."""
+        db = self._db
+
+        def read(conn: psycopg.Connection[Any]) -> tuple[int | None, set[str]]:
+            row = conn.execute(
+                db.sql("SELECT version FROM {s}.orders WHERE order_id = %s"), (order_id,)
+            ).fetchone()
+            taken = conn.execute(
+                db.sql("SELECT message_id FROM {s}.order_outbox WHERE message_id = ANY(%s)"),
+                (ids,),
+            ).fetchall()
+            return (None if row is None else int(row[0])), {r[0] for r in taken}
+
+        stored, taken = db.run("read a refused save", read)
+        if stored != expected_version:
+            raise ConcurrencyError(order_id, expected_version, stored)
+        _refuse_stored_ids(taken, ids, "outbox")
 
     def _refuse_insert(
         self, conn: psycopg.Connection[Any], order: Order, expected_version: int | None
@@ -545,7 +630,8 @@ class PostgresOrderRepository:
                 db.sql("SELECT message_id FROM {s}.order_outbox WHERE message_id = ANY(%s)"),
                 ([r["message_id"] for r in rows],),
             ).fetchall()
-            _refuse_stored_ids({r[0] for r in taken}, rows, "messages")
+            _refuse_stored_ids({r[0] for r in taken}, [r["message_id"] for r in rows],
+                               "messages")
             conn.cursor().executemany(db.sql(_INSERT_MESSAGE), rows)
 
         db.run("enqueue outbox messages", write)
@@ -658,13 +744,12 @@ def _message_row(message: OutboxMessage, payload: str) -> dict[str, object]:
     }
 
 
-def _refuse_stored_ids(taken: set[str], rows: list[dict[str, object]], path: str) -> None:
+def _refuse_stored_ids(taken: Collection[str], ids: Sequence[object], path: str) -> None:
     """Refuse the write when one of its message ids is already stored (any status),
     naming ``path[i].message_id``."""
-    for index, row in enumerate(rows):
-        if row["message_id"] in taken:
-            raise ValidationError(f"{path}[{index}].message_id", row["message_id"],
-                                  "already stored")
+    for index, message_id in enumerate(ids):
+        if message_id in taken:
+            raise ValidationError(f"{path}[{index}].message_id", message_id, "already stored")
 
 
 def _stored(row: tuple[Any, ...]) -> StoredMessage:
