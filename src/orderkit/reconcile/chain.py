@@ -28,9 +28,13 @@ hops with the time of each step.
 
 from __future__ import annotations
 
+import itertools
+from collections import Counter
 from collections.abc import Iterable, Mapping
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from itertools import repeat
+from operator import attrgetter, eq, ne, not_
 from typing import Final
 
 import attrs
@@ -38,6 +42,8 @@ import attrs
 from orderkit.model.errors import ValidationError
 from orderkit.model.money import Money
 from orderkit.model.time import zone
+from orderkit.reconcile.classify import PeriodOf
+from orderkit.reconcile.columns import in_time_order, split, totals
 from orderkit.reconcile.engine import reconcile
 from orderkit.reconcile.outcomes import Outcome, Reconciliation
 from orderkit.reconcile.records import Record, Rejected
@@ -53,14 +59,21 @@ PAYOUT_KINDS: Final = frozenset({"settlement", "transfer"})
 #: themselves (a fee, a coupon, a bank charge, a rounding, a timing difference).
 BREAK_KINDS: Final = frozenset({"amount_mismatch", "duplicate", "partial_refund"})
 _NEEDS_A_PERSON: Final = frozenset({"unmatched", "suggestion", "rejected"})
+_AT: Final = attrgetter("at")
+_KIND: Final = attrgetter("kind")
+_CHANNEL: Final = attrgetter("channel")
+_AMOUNT: Final = attrgetter("amount.amount")
+_CURRENCY: Final = attrgetter("amount.currency")
 
 
 def needs_a_person(outcome: Outcome) -> bool:
     """Whether ``outcome`` is a break: an unmatched record, a suggestion, a rejected
     line, or a difference the records do not explain (``BREAK_KINDS``)."""
-    return outcome.status in _NEEDS_A_PERSON or (
-        outcome.status == "difference" and outcome.kind in BREAK_KINDS
-    )
+    return _is_a_break(outcome.status, outcome.kind)
+
+
+def _is_a_break(status: str, kind: str | None) -> bool:
+    return status in _NEEDS_A_PERSON or (status == "difference" and kind in BREAK_KINDS)
 
 
 @attrs.frozen
@@ -91,20 +104,24 @@ class ChainStep:
 class Settlement:
     """The result of :func:`settle`.
 
-    ``outcomes`` lists every outcome of every hop; ``results`` holds each hop's own
+    :attr:`outcomes` lists every outcome of every hop; ``results`` holds each hop's own
     :class:`~orderkit.reconcile.Reconciliation` by ``(hop, channel)`` (``channel`` is
-    empty for the bank hop).
+    empty for the bank hop). :meth:`breaks` and :meth:`summary` read the hops' compact
+    results: a month's clean matches and fee lines are only built as outcomes when
+    :attr:`outcomes` (or :meth:`chain`) is read.
     """
 
     __slots__ = (
+        "_bank_outcomes",
+        "_breaks",
         "_channel_payouts",
         "_derived",
         "_erp",
         "_explains",
         "_members",
         "_of_record",
+        "_outcomes",
         "inputs",
-        "outcomes",
         "results",
         "rules",
     )
@@ -112,7 +129,7 @@ class Settlement:
     def __init__(
         self,
         *,
-        outcomes: list[Outcome],
+        bank_outcomes: list[Outcome],
         results: dict[tuple[str, str], Reconciliation],
         members: dict[int, tuple[Record, ...]],
         derived: list[Record],
@@ -121,9 +138,11 @@ class Settlement:
         rules: Rules,
         payouts: dict[str, list[Record]] | None = None,
     ) -> None:
-        self._erp = {id(record) for record in erp}
+        self._erp = set(map(id, erp))
         self._channel_payouts = payouts if payouts is not None else {}
-        self.outcomes = outcomes
+        self._bank_outcomes = bank_outcomes
+        self._outcomes: list[Outcome] | None = None
+        self._breaks: list[Outcome] | None = None
         self.results = results
         self.rules = rules
         self.inputs = inputs
@@ -132,6 +151,22 @@ class Settlement:
         # Which outcome holds each record, and which explain it: built for chain().
         self._of_record: dict[int, Outcome] | None = None
         self._explains: dict[int, list[Outcome]] = {}
+
+    @property
+    def outcomes(self) -> list[Outcome]:
+        """Every outcome of every hop: each channel's order hop (in the order the bills
+        were given), then the bank hop's (payouts and direct payments against the bank)."""
+        if self._outcomes is None:
+            outcomes: list[Outcome] = []
+            for (hop, _channel), result in self.results.items():
+                if hop == "order_channel":
+                    outcomes += result.outcomes
+            outcomes += self._bank_outcomes
+            self._outcomes = outcomes
+        return self._outcomes
+
+    def _channel_results(self) -> list[Reconciliation]:
+        return [result for (hop, _c), result in self.results.items() if hop == "order_channel"]
 
     def _index(self) -> dict[int, Outcome]:
         if self._of_record is None:
@@ -173,8 +208,17 @@ class Settlement:
 
     def breaks(self) -> list[Outcome]:
         """The outcomes that need a person: unmatched records, suggestions, rejected
-        lines and differences the records do not explain (``BREAK_KINDS``)."""
-        return [o for o in self.outcomes if needs_a_person(o)]
+        lines and differences the records do not explain (``BREAK_KINDS``), in the order
+        of :attr:`outcomes`. Only these outcomes are built (once)."""
+        if self._breaks is None:
+            if self._outcomes is not None:
+                self._breaks = [o for o in self._outcomes if needs_a_person(o)]
+            else:
+                found: list[Outcome] = []
+                for result in self._channel_results():
+                    found += result.where(_is_a_break)
+                self._breaks = found + [o for o in self._bank_outcomes if needs_a_person(o)]
+        return list(self._breaks)
 
     def chain(self, ref: str) -> tuple[ChainStep, ...]:
         """The steps of the order whose ref (or ERP record id) is ``ref``: its ERP
@@ -231,38 +275,59 @@ class Settlement:
 
     def summary(self) -> dict[str, object]:
         """Counts and amounts by hop, status and kind, the breaks, and the conservation
-        check (every input record in exactly one outcome, amounts equal)."""
+        check (every input record in exactly one outcome, amounts equal).
+
+        The counts come from each hop's rows (:meth:`Reconciliation.tally`); the check
+        recounts the records where each hop placed them (:meth:`Reconciliation.placed`)
+        against the inputs, by identity, without building the outcomes.
+        """
         by_hop: dict[str, dict[str, int]] = {}
         by_status: dict[str, int] = {}
         by_kind: dict[str, dict[str, Decimal]] = {}
         kind_counts: dict[str, int] = {}
+
+        def count(hop: str, status: str, kind: str | None, times: int) -> None:
+            of_hop = by_hop.setdefault(hop, {})
+            of_hop[status] = of_hop.get(status, 0) + times
+            by_status[status] = by_status.get(status, 0) + times
+            if kind is not None:
+                kind_counts[kind] = kind_counts.get(kind, 0) + times
+
+        def add(kind: str, differences: dict[str, Decimal]) -> None:
+            totals = by_kind.setdefault(kind, {})
+            for currency, value in differences.items():
+                totals[currency] = totals.get(currency, Decimal(0)) + value
+
+        placed: list[Record] = []
+        placed_rejected: list[Rejected] = []
+        for result in self._channel_results():
+            counts, differences = result.tally()
+            for (status, kind), times in counts.items():
+                count("order_channel", status, kind, times)
+            for kind, values in differences.items():
+                add(kind, values)
+            records, rejected = result.placed()
+            placed += records
+            placed_rejected += rejected
         derived = {id(r) for r in self._derived}
-        counted: dict[int, int] = {}
-        accounted: dict[str, Decimal] = {}
-        for outcome in self.outcomes:
-            hop = by_hop.setdefault(outcome.hop, {})
-            hop[outcome.status] = hop.get(outcome.status, 0) + 1
-            by_status[outcome.status] = by_status.get(outcome.status, 0) + 1
-            if outcome.rejected is not None:
-                counted[id(outcome.rejected)] = counted.get(id(outcome.rejected), 0) + 1
-            for record in outcome.records:
-                if id(record) in derived:
-                    continue
-                counted[id(record)] = counted.get(id(record), 0) + 1
-                money = record.amount
-                accounted[money.currency] = accounted.get(money.currency, Decimal(0)) + money.amount
+        for outcome in self._bank_outcomes:
+            count(outcome.hop, outcome.status, outcome.kind, 1)
             if outcome.kind is not None:
-                kind_counts[outcome.kind] = kind_counts.get(outcome.kind, 0) + 1
-                totals = by_kind.setdefault(outcome.kind, {})
-                for currency, value in outcome.difference.items():
-                    totals[currency] = totals.get(currency, Decimal(0)) + value
-        amount_in: dict[str, Decimal] = {}
-        for item in self.inputs:
-            if isinstance(item, Record):
-                money = item.amount
-                amount_in[money.currency] = amount_in.get(money.currency, Decimal(0)) + money.amount
-        once = all(counted.get(id(item)) == 1 for item in self.inputs) and len(counted) == len(
-            self.inputs
+                add(outcome.kind, outcome.difference)
+            if outcome.rejected is not None:
+                placed_rejected.append(outcome.rejected)
+            placed += [r for r in outcome.records if id(r) not in derived]
+        counted = Counter(map(id, placed))
+        counted.update(map(id, placed_rejected))
+        inputs = self.inputs
+        records_in = itertools.compress(inputs, map(isinstance, inputs, repeat(Record)))
+        amount_in = totals(records_in)  # type: ignore[arg-type]
+        accounted = totals(placed)
+        distinct = set(map(id, self.inputs))
+        once = (
+            len(distinct) == len(self.inputs)
+            and counted.keys() == distinct
+            and counted.total() == len(distinct)
         )
         return {
             "by_hop": {hop: by_hop[hop] for hop in HOPS if hop in by_hop},
@@ -273,7 +338,7 @@ class Settlement:
             },
             "breaks": len(self.breaks()),
             "records_in": len(self.inputs),
-            "records_accounted": sum(counted.values()),
+            "records_accounted": counted.total(),
             "amount_in": _text(amount_in),
             "amount_accounted": _text(accounted),
             "balanced": once and _text(amount_in) == _text(accounted),
@@ -282,19 +347,6 @@ class Settlement:
 
 def _text(totals: dict[str, Decimal]) -> dict[str, str]:
     return {currency: str(value) for currency, value in sorted(totals.items())}
-
-
-def _split(items: Iterable[Record | Rejected], path: str) -> tuple[list[Record], list[Rejected]]:
-    records: list[Record] = []
-    rejected: list[Rejected] = []
-    for position, item in enumerate(items):
-        if isinstance(item, Record):
-            records.append(item)
-        elif isinstance(item, Rejected):
-            rejected.append(item)
-        else:
-            raise ValidationError(f"{path}[{position}]", item, "expected a Record or a Rejected")
-    return records, rejected
 
 
 def _inflow(record: Record, amount: Money) -> Record:
@@ -307,29 +359,42 @@ def _daily_payouts(
     channel: str, transactions: list[Record], rules: Rules, days: int
 ) -> list[tuple[Record, tuple[Record, ...]]]:
     """One payout per accounting day of ``transactions`` (in ``rules.tz``), due at the
-    start of the day ``days`` later, for the net of the day in each currency."""
+    start of the day ``days`` later, for the net of the day in each currency; each with
+    its members in time order (then record id).
+
+    Worked on columns: the transactions are put in time order once, in which each local
+    day is one run (a day's first instant follows the day before's last), so a day's
+    members are a slice; each instant's day comes from :class:`PeriodOf`'s hour memo.
+    """
     tz = zone(rules.tz)
-    groups: dict[tuple[str, str], list[Record]] = {}
-    for record in transactions:
-        day = record.at.astimezone(tz).date().isoformat()
-        groups.setdefault((day, record.amount.currency), []).append(record)
+    order = in_time_order(transactions, list(range(len(transactions))))
+    ordered = list(map(transactions.__getitem__, order))
+    day_of = PeriodOf(tz, "day").column(list(map(_AT, ordered)))
+    starts = [0, *itertools.compress(range(1, len(day_of)), map(ne, day_of, day_of[1:]))]
+    groups: list[tuple[int, str, list[Record]]] = []
+    for start, end in zip(starts, [*starts[1:], len(ordered)], strict=True):
+        members = ordered[start:end]
+        currencies = list(map(_CURRENCY, members))
+        for currency in sorted(set(currencies)):
+            of_currency = list(itertools.compress(members, map(eq, currencies, repeat(currency))))
+            groups.append((day_of[start], currency, of_currency))
     payouts: list[tuple[Record, tuple[Record, ...]]] = []
-    for (day, currency), members in sorted(groups.items()):
-        total = sum((m.amount.amount for m in members), Decimal(0))
-        due = datetime.combine(
-            datetime.fromisoformat(day).date() + timedelta(days=days), time(0), tzinfo=tz
-        )
+    for ordinal, currency, members in groups:
+        day = date.fromordinal(ordinal)
+        total = sum(map(_AMOUNT, members), Decimal(0))
+        due = datetime.combine(day + timedelta(days=days), time(0), tzinfo=tz)
+        label = day.isoformat()
         payout = Record(
             channel,
-            f"{channel}:{day}" + ("" if currency == "CNY" else f":{currency}"),
+            f"{channel}:{label}" + ("" if currency == "CNY" else f":{currency}"),
             None,
             Money(total, currency),
             due,
-            memo=f"{channel} T+{days} payout of {day}",
+            memo=f"{channel} T+{days} payout of {label}",
             kind="settlement",
             status="derived",
         )
-        payouts.append((payout, tuple(sorted(members, key=lambda r: (r.at, r.record_id)))))
+        payouts.append((payout, tuple(members)))
     return payouts
 
 
@@ -353,17 +418,16 @@ def settle(
     settings = Rules.build(rules, options)
     if not isinstance(bills, Mapping):
         raise ValidationError("bills", bills, "expected a mapping of channel name to records")
-    erp_records, erp_rejected = _split(erp, "erp")
-    bank_records, bank_rejected = _split(bank, "bank")
-    routed: dict[str, list[Record]] = {name: [] for name in bills}
-    direct: list[Record] = []
-    for record in erp_records:
-        if record.channel is not None and record.channel in routed:
-            routed[record.channel].append(record)
-        else:
-            direct.append(record)
+    erp_records, erp_rejected = split(erp, "erp")
+    bank_records, bank_rejected = split(bank, "bank")
+    # Each ERP record goes to the bill of its channel, the rest straight to the bank.
+    channels = list(map(_CHANNEL, erp_records))
+    routed: dict[str, list[Record]] = {
+        name: list(itertools.compress(erp_records, map(eq, channels, repeat(name))))
+        for name in bills
+    }
+    direct = list(itertools.compress(erp_records, map(not_, map(routed.__contains__, channels))))
     inputs: list[Record | Rejected] = [*erp_records, *erp_rejected]
-    outcomes: list[Outcome] = []
     results: dict[tuple[str, str], Reconciliation] = {}
     original: dict[int, Record] = {}
     views: list[Record] = []
@@ -374,14 +438,14 @@ def settle(
     for name, items in bills.items():
         if not isinstance(name, str) or not name:
             raise ValidationError("bills", name, "expected a channel name")
-        records, rejected = _split(items, f"bills[{name!r}]")
+        records, rejected = split(items, f"bills[{name!r}]")
         inputs += [*records, *rejected]
-        transactions = [r for r in records if r.kind not in PAYOUT_KINDS]
-        payouts = [r for r in records if r.kind in PAYOUT_KINDS]
+        is_payout = list(map(PAYOUT_KINDS.__contains__, map(_KIND, records)))
+        transactions = list(itertools.compress(records, map(not_, is_payout)))
+        payouts = list(itertools.compress(records, is_payout))
         result = reconcile(routed[name], [*transactions, *rejected], rules=settings)
         result.hop = "order_channel"  # its outcomes are built naming their hop
         results["order_channel", name] = result
-        outcomes += result.outcomes
         if payouts:
             # The bill's own payout rows: money leaving the channel's account for the bank.
             by_channel[name] = sorted(payouts, key=lambda r: (r.at, r.record_id))
@@ -421,6 +485,7 @@ def settle(
         return tuple(original.get(id(r), r) for r in records)
 
     direct_names = {r.record_id for r in direct}
+    outcomes: list[Outcome] = []
     for outcome in result.outcomes:
         left = back(outcome.left)
         named = dict(outcome.evidence).get("candidates", "").split(",")
@@ -439,7 +504,7 @@ def settle(
             )
         )
     return Settlement(
-        outcomes=outcomes,
+        bank_outcomes=outcomes,
         results=results,
         members=members,
         derived=derived,
