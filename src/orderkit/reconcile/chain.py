@@ -131,7 +131,7 @@ class Settlement:
         *,
         bank_outcomes: list[Outcome],
         results: dict[tuple[str, str], Reconciliation],
-        members: dict[int, tuple[Record, ...]],
+        members: dict[int, list[Record] | tuple[Record, ...]],
         derived: list[Record],
         erp: list[Record],
         inputs: list[Record | Rejected],
@@ -180,8 +180,16 @@ class Settlement:
         return self._of_record
 
     def members(self, payout: Record) -> tuple[Record, ...]:
-        """The channel transactions a derived payout adds up (empty for other records)."""
-        return self._members.get(id(payout), ())
+        """The channel transactions a derived payout adds up, in time order (then record
+        id); empty for other records."""
+        found = self._members.get(id(payout))
+        if found is None:
+            return ()
+        if not isinstance(found, tuple):
+            found = self._members[id(payout)] = tuple(
+                map(found.__getitem__, in_time_order(found, list(range(len(found)))))
+            )
+        return found
 
     def is_order(self, record: Record) -> bool:
         """Whether ``record`` is one of the ERP's input records (an order's payment or
@@ -277,9 +285,11 @@ class Settlement:
         """Counts and amounts by hop, status and kind, the breaks, and the conservation
         check (every input record in exactly one outcome, amounts equal).
 
-        The counts come from each hop's rows (:meth:`Reconciliation.tally`); the check
-        recounts the records where each hop placed them (:meth:`Reconciliation.placed`)
-        against the inputs, by identity, without building the outcomes.
+        The counts come from each hop's rows (:meth:`Reconciliation.tally`). The check
+        needs no outcome built: the records where each hop placed them
+        (:meth:`Reconciliation.placed`) must be the inputs, each exactly once, by identity;
+        and the totals the engine kept while placing them (:meth:`Reconciliation.accounted`)
+        must equal the inputs' amounts, added up afresh.
         """
         by_hop: dict[str, dict[str, int]] = {}
         by_status: dict[str, int] = {}
@@ -300,6 +310,7 @@ class Settlement:
 
         placed: list[Record] = []
         placed_rejected: list[Rejected] = []
+        accounted: dict[str, Decimal] = {}
         for result in self._channel_results():
             counts, differences = result.tally()
             for (status, kind), times in counts.items():
@@ -309,23 +320,28 @@ class Settlement:
             records, rejected = result.placed()
             placed += records
             placed_rejected += rejected
+            for currency, value in result.accounted().items():
+                accounted[currency] = accounted.get(currency, Decimal(0)) + value
         derived = {id(r) for r in self._derived}
+        bank_placed: list[Record] = []
         for outcome in self._bank_outcomes:
             count(outcome.hop, outcome.status, outcome.kind, 1)
             if outcome.kind is not None:
                 add(outcome.kind, outcome.difference)
             if outcome.rejected is not None:
                 placed_rejected.append(outcome.rejected)
-            placed += [r for r in outcome.records if id(r) not in derived]
+            bank_placed += [r for r in outcome.records if id(r) not in derived]
+        for currency, value in totals(bank_placed).items():
+            accounted[currency] = accounted.get(currency, Decimal(0)) + value
         counted = Counter(map(id, placed))
+        counted.update(map(id, bank_placed))
         counted.update(map(id, placed_rejected))
         inputs = self.inputs
         records_in = itertools.compress(inputs, map(isinstance, inputs, repeat(Record)))
         amount_in = totals(records_in)  # type: ignore[arg-type]
-        accounted = totals(placed)
-        distinct = set(map(id, self.inputs))
+        distinct = set(map(id, inputs))
         once = (
-            len(distinct) == len(self.inputs)
+            len(distinct) == len(inputs)
             and counted.keys() == distinct
             and counted.total() == len(distinct)
         )
@@ -341,7 +357,7 @@ class Settlement:
             "records_accounted": counted.total(),
             "amount_in": _text(amount_in),
             "amount_accounted": _text(accounted),
-            "balanced": once and _text(amount_in) == _text(accounted),
+            "balanced": once and amount_in == accounted,
         }
 
 
@@ -357,44 +373,46 @@ def _inflow(record: Record, amount: Money) -> Record:
 
 def _daily_payouts(
     channel: str, transactions: list[Record], rules: Rules, days: int
-) -> list[tuple[Record, tuple[Record, ...]]]:
+) -> list[tuple[Record, list[Record]]]:
     """One payout per accounting day of ``transactions`` (in ``rules.tz``), due at the
     start of the day ``days`` later, for the net of the day in each currency; each with
-    its members in time order (then record id).
+    its members in input order (:meth:`Settlement.members` puts them in time order when
+    they are read).
 
-    Worked on columns: the transactions are put in time order once, in which each local
-    day is one run (a day's first instant follows the day before's last), so a day's
-    members are a slice; each instant's day comes from :class:`PeriodOf`'s hour memo.
+    Worked on columns: each instant's local day comes from :class:`PeriodOf`'s hour memo,
+    the positions are sorted by day (a C-level sort of ints, stable), and each day is a
+    run of that order.
     """
     tz = zone(rules.tz)
-    order = in_time_order(transactions, list(range(len(transactions))))
-    ordered = list(map(transactions.__getitem__, order))
-    day_of = PeriodOf(tz, "day").column(list(map(_AT, ordered)))
-    starts = [0, *itertools.compress(range(1, len(day_of)), map(ne, day_of, day_of[1:]))]
-    groups: list[tuple[int, str, list[Record]]] = []
-    for start, end in zip(starts, [*starts[1:], len(ordered)], strict=True):
-        members = ordered[start:end]
-        currencies = list(map(_CURRENCY, members))
-        for currency in sorted(set(currencies)):
-            of_currency = list(itertools.compress(members, map(eq, currencies, repeat(currency))))
-            groups.append((day_of[start], currency, of_currency))
-    payouts: list[tuple[Record, tuple[Record, ...]]] = []
-    for ordinal, currency, members in groups:
-        day = date.fromordinal(ordinal)
-        total = sum(map(_AMOUNT, members), Decimal(0))
-        due = datetime.combine(day + timedelta(days=days), time(0), tzinfo=tz)
+    day_of = PeriodOf(tz, "day").column(list(map(_AT, transactions)))
+    order = sorted(range(len(day_of)), key=day_of.__getitem__)
+    days_in_order = list(map(day_of.__getitem__, order))
+    starts = [
+        0,
+        *itertools.compress(range(1, len(order)), map(ne, days_in_order, days_in_order[1:])),
+    ]
+    payouts: list[tuple[Record, list[Record]]] = []
+    for start, end in zip(starts, [*starts[1:], len(order)], strict=True):
+        if start == end:
+            continue  # no transactions at all
+        of_day = list(map(transactions.__getitem__, order[start:end]))
+        currencies = list(map(_CURRENCY, of_day))
+        day = date.fromordinal(days_in_order[start])
         label = day.isoformat()
-        payout = Record(
-            channel,
-            f"{channel}:{label}" + ("" if currency == "CNY" else f":{currency}"),
-            None,
-            Money(total, currency),
-            due,
-            memo=f"{channel} T+{days} payout of {label}",
-            kind="settlement",
-            status="derived",
-        )
-        payouts.append((payout, tuple(members)))
+        due = datetime.combine(day + timedelta(days=days), time(0), tzinfo=tz)
+        for currency in sorted(set(currencies)):
+            members = list(itertools.compress(of_day, map(eq, currencies, repeat(currency))))
+            payout = Record(
+                channel,
+                f"{channel}:{label}" + ("" if currency == "CNY" else f":{currency}"),
+                None,
+                Money(sum(map(_AMOUNT, members), Decimal(0)), currency),
+                due,
+                memo=f"{channel} T+{days} payout of {label}",
+                kind="settlement",
+                status="derived",
+            )
+            payouts.append((payout, members))
     return payouts
 
 
@@ -431,7 +449,7 @@ def settle(
     results: dict[tuple[str, str], Reconciliation] = {}
     original: dict[int, Record] = {}
     views: list[Record] = []
-    members: dict[int, tuple[Record, ...]] = {}
+    members: dict[int, list[Record] | tuple[Record, ...]] = {}
     derived: list[Record] = []
     payout_views: list[Record] = []
     by_channel: dict[str, list[Record]] = {}

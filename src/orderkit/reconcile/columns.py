@@ -21,8 +21,9 @@ _ZERO: Final = Decimal(0)
 _AT: Final = attrgetter("at")
 _REF: Final = attrgetter("ref")
 _KIND: Final = attrgetter("kind")
-_AMOUNT: Final = attrgetter("amount.amount")
-_CURRENCY: Final = attrgetter("amount.currency")
+_MONEY: Final = attrgetter("amount")
+_AMOUNT_OF: Final = attrgetter("amount")
+_CURRENCY_OF: Final = attrgetter("currency")
 
 
 def in_time_order(records: Sequence[Record], positions: list[int]) -> list[int]:
@@ -84,9 +85,9 @@ def sales_of(
 
 def totals(records: Iterable[Record]) -> dict[str, Decimal]:
     """The amounts of ``records`` added up per currency."""
-    items = records if isinstance(records, list) else list(records)
-    currencies = list(map(_CURRENCY, items))
-    amounts = list(map(_AMOUNT, items))
+    moneys = list(map(_MONEY, records))
+    currencies = list(map(_CURRENCY_OF, moneys))
+    amounts = list(map(_AMOUNT_OF, moneys))
     out: dict[str, Decimal] = {}
     for currency in sorted(set(currencies)):
         out[currency] = sum(compress(amounts, map(eq, currencies, repeat(currency))), _ZERO)

@@ -759,14 +759,17 @@ def _add_lone(
     amounts: Amounts, side: int, classes: list[tuple[str, str]], records: list[Record]
 ) -> None:
     """Add the lone ``records`` of ``side`` into ``amounts`` by their class and currency
-    (one C-level pass per class and currency; a side has a handful of each)."""
-    keys = list(zip(classes, map(_CURRENCY, records), strict=True))
+    (one C-level pass per class and per currency; a side has a handful of each)."""
+    currencies = list(map(_CURRENCY, records))
     values = list(map(_AMOUNT, records))
-    for key in sorted(set(keys)):
-        (status, kind), currency = key
-        total = sum(itertools.compress(values, map(eq, keys, repeat(key))), _ZERO)
-        slot = (status, kind, side, currency)
-        amounts[slot] = amounts.get(slot, _ZERO) + total
+    of_currency = {c: bytes(map(eq, currencies, repeat(c))) for c in sorted(set(currencies))}
+    for status, kind in sorted(set(classes)):
+        of_class = bytes(map(eq, classes, repeat((status, kind))))
+        for currency, flags in of_currency.items():
+            total = sum(itertools.compress(values, _both(of_class, flags)), _ZERO)
+            if total or any(_both(of_class, flags)):
+                slot = (status, kind, side, currency)
+                amounts[slot] = amounts.get(slot, _ZERO) + total
 
 
 def _add_pair(amounts: Amounts, kind: str, left: Money, right: Money) -> None:

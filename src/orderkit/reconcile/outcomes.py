@@ -385,6 +385,17 @@ class Reconciliation:
                 totals[currency] = totals.get(currency, Decimal(0)) + (value if side else -value)
         return counts, differences
 
+    def accounted(self) -> dict[str, Decimal]:
+        """The total of every record in the outcomes, per currency, from the totals the
+        engine kept while it placed them (both sides of the clean pairs, then every other
+        outcome): no record is read."""
+        out: dict[str, Decimal] = {}
+        for currency, value in self._pair_totals.items():
+            out[currency] = out.get(currency, Decimal(0)) + value + value
+        for (_status, _kind, _side, currency), value in self._amounts.items():
+            out[currency] = out.get(currency, Decimal(0)) + value
+        return out
+
     def placed(self) -> tuple[list[Record], list[Rejected]]:
         """Every record where the outcomes put it (a record placed twice appears twice),
         and every rejected line: for recounting without building the outcomes."""
