@@ -29,7 +29,6 @@ hops with the time of each step.
 from __future__ import annotations
 
 import itertools
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -117,6 +116,7 @@ class Settlement:
         "_channel_payouts",
         "_derived",
         "_erp",
+        "_erp_records",
         "_explains",
         "_members",
         "_of_record",
@@ -138,7 +138,8 @@ class Settlement:
         rules: Rules,
         payouts: dict[str, list[Record]] | None = None,
     ) -> None:
-        self._erp = set(map(id, erp))
+        self._erp_records = erp
+        self._erp: set[int] | None = None
         self._channel_payouts = payouts if payouts is not None else {}
         self._bank_outcomes = bank_outcomes
         self._outcomes: list[Outcome] | None = None
@@ -194,7 +195,12 @@ class Settlement:
     def is_order(self, record: Record) -> bool:
         """Whether ``record`` is one of the ERP's input records (an order's payment or
         refund), not a bill, bank or derived record."""
-        return id(record) in self._erp
+        return id(record) in self._erp_ids()
+
+    def _erp_ids(self) -> set[int]:
+        if self._erp is None:
+            self._erp = set(map(id, self._erp_records))
+        return self._erp
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -232,10 +238,11 @@ class Settlement:
         """The steps of the order whose ref (or ERP record id) is ``ref``: its ERP
         records, the channel records they matched, the payout those were paid out in
         and the bank credit it became, each with its hop, outcome and time."""
+        erp = self._erp_ids()
         wanted = [
             r
             for r in self.inputs
-            if isinstance(r, Record) and id(r) in self._erp and ref in (r.ref, r.record_id)
+            if isinstance(r, Record) and id(r) in erp and ref in (r.ref, r.record_id)
         ]
         if not wanted:
             raise ValidationError("ref", ref, "no ERP record has this ref or id")
@@ -252,7 +259,7 @@ class Settlement:
                 return
             steps.append((record, outcome))
             for other in outcome.records:
-                if other is not record and id(other) not in self._erp:
+                if other is not record and id(other) not in erp:
                     visit(other)
             for payout in self._payouts_of(record):
                 visit(payout)
@@ -333,18 +340,19 @@ class Settlement:
             bank_placed += [r for r in outcome.records if id(r) not in derived]
         for currency, value in totals(bank_placed).items():
             accounted[currency] = accounted.get(currency, Decimal(0)) + value
-        counted = Counter(map(id, placed))
-        counted.update(map(id, bank_placed))
-        counted.update(map(id, placed_rejected))
+        # Every input exactly once: no record placed twice, as many placed as there are
+        # inputs, and every input among them.
+        placed_ids = set(map(id, placed))
+        placed_ids.update(map(id, bank_placed))
+        placed_ids.update(map(id, placed_rejected))
+        records_accounted = len(placed) + len(bank_placed) + len(placed_rejected)
         inputs = self.inputs
+        once = (
+            records_accounted == len(placed_ids) == len(inputs)
+            and all(map(placed_ids.__contains__, map(id, inputs)))
+        )
         records_in = itertools.compress(inputs, map(isinstance, inputs, repeat(Record)))
         amount_in = totals(records_in)  # type: ignore[arg-type]
-        distinct = set(map(id, inputs))
-        once = (
-            len(distinct) == len(inputs)
-            and counted.keys() == distinct
-            and counted.total() == len(distinct)
-        )
         return {
             "by_hop": {hop: by_hop[hop] for hop in HOPS if hop in by_hop},
             "by_status": by_status,
@@ -354,7 +362,7 @@ class Settlement:
             },
             "breaks": len(self.breaks()),
             "records_in": len(self.inputs),
-            "records_accounted": counted.total(),
+            "records_accounted": records_accounted,
             "amount_in": _text(amount_in),
             "amount_accounted": _text(accounted),
             "balanced": once and amount_in == accounted,
