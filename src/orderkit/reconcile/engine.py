@@ -18,7 +18,11 @@
    explicit batch or parent keys in ``links``, then a bounded subset-sum search among the
    records nearest in time (settlements covering several orders, split payments).
 
-Whatever is left is classified on its own (:func:`~orderkit.reconcile.classify.classify_lone`).
+Right after the exact pass, the open records no later pass can pair (their kind has no
+open record on the other side, and no id ties them to one for the batch pass: a bill's
+fee lines) are set aside in one column-wise step. Whatever is left at the end, set aside
+or not, is classified on columns (:func:`~orderkit.reconcile.classify.classify_lone`);
+its outcomes are built when read.
 The hot path works on positions in two lists and on the records' own strings: no
 per-pair objects are created for the million pairs that match on the first pass.
 
@@ -48,7 +52,7 @@ from typing import Final
 from orderkit.model.money import Money
 from orderkit.reconcile.classify import PeriodOf, classify_lone, classify_pair
 from orderkit.reconcile.columns import in_time_order, sales_of, split
-from orderkit.reconcile.outcomes import Amounts, Facts, Reconciliation, Related, Row
+from orderkit.reconcile.outcomes import Amounts, Facts, Reconciliation, Row
 from orderkit.reconcile.records import KINDS, Record, Rejected
 from orderkit.reconcile.refs import extract_refs, linked_ids
 from orderkit.reconcile.rules import Rules
@@ -120,7 +124,6 @@ class _Engine:
         rpos: tuple[int, ...],
         rule: str,
         evidence: Facts,
-        related: Related = (),
     ) -> None:
         # The row's amounts are added up now, while its records are at hand: the
         # summary then never has to visit them again (they lie scattered in memory).
@@ -135,7 +138,7 @@ class _Engine:
             money = self.right[j].amount
             key = (status, kind, 1, money.currency)
             amounts[key] = amounts.get(key, _ZERO) + money.amount
-        self.rows.append((status, kind, lpos, rpos, rule, evidence, related))
+        self.rows.append((status, kind, lpos, rpos, rule, evidence, ()))
 
     def _group(
         self, lpos: tuple[int, ...], rpos: tuple[int, ...], rule: str, evidence: Facts
