@@ -24,7 +24,9 @@ is its own:
   matching.
 
 Both runs must find the same breaks, and the month's own truth; the script prints
-both times, their ratio and each peak RSS. Not a test: speed is never asserted in the
+both times (wall clock and the process's CPU time, since the machine may be shared), their
+ratios, each peak RSS (``settle``'s read right after its timed part) and the load
+average before and after. Not a test: speed is never asserted in the
 suite. Run::
 
     python bench/bench_settle.py                 # 1,000,000 records
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -61,14 +64,18 @@ def build(records: int, seed: int) -> tuple[Month, float]:
 
 
 def run_settle(month: Month) -> dict[str, Any]:
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     result = settle(month.erp, month.bills, month.bank)
     breaks = result.breaks()
     summary = result.summary()
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    peak = peak_mb()  # before anything untimed is built
     assert summary["balanced"] is True, summary
     ids = sorted({r.record_id for o in breaks for r in o.records})
-    return {"seconds": seconds, "breaks": ids, "outcomes": len(result.outcomes)}
+    by_status = summary["by_status"]
+    assert isinstance(by_status, dict)
+    return {"seconds": seconds, "cpu": cpu, "breaks": ids, "outcomes": sum(by_status.values()),
+            "timed_peak_mb": peak}  # fmt: skip
 
 
 def frames(month: Month) -> tuple[Any, dict[str, Any], Any]:
@@ -93,7 +100,7 @@ def run_pandas(month: Month) -> dict[str, Any]:
     import pandas as pd
 
     erp, bills, bank = frames(month)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     broken: list[Any] = []
     payouts: list[Any] = []
     for channel, bill in bills.items():
@@ -139,14 +146,14 @@ def run_pandas(month: Month) -> dict[str, Any]:
     alone = credits[credits["_merge"] != "both"]
     broken += [alone["record_id_payout"].dropna(), alone["record_id_bank"].dropna()]
     ids = sorted(set(pd.concat(broken, ignore_index=True)))
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     # The floor: the exact-reference merge alone, ERP against every bill line.
     every = pd.concat(list(bills.values()), ignore_index=True)
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     merged = erp.merge(every, how="outer", on="ref", indicator=True)
-    exact_seconds = time.perf_counter() - t1
-    return {"seconds": seconds, "breaks": ids, "exact_ref_seconds": exact_seconds,
-            "exact_ref_rows": len(merged)}  # fmt: skip
+    exact_seconds, exact_cpu = time.perf_counter() - t1, time.process_time() - c1
+    return {"seconds": seconds, "cpu": cpu, "breaks": ids, "exact_ref_seconds": exact_seconds,
+            "exact_ref_cpu": exact_cpu, "exact_ref_rows": len(merged)}  # fmt: skip
 
 
 def child(mode: str, records: int, seed: int) -> None:
@@ -185,6 +192,7 @@ def main(argv: list[str]) -> int:
     except ImportError:
         print("pandas is not installed: pip install -e '.[bench]'")
         return 2
+    load_before = os.getloadavg()
     floor = spawn("generate", args.records, args.seed)
     print(
         f"python {sys.version.split()[0]}, pandas {pd.__version__}; {floor['records']:,} input"
@@ -197,18 +205,29 @@ def main(argv: list[str]) -> int:
     base = floor["peak_mb"]
     print(f"peak RSS of the month alone (the floor): {base:,.0f} MB")
     print(
-        f"settle + breaks + summary: {ours['seconds']:.2f}s, peak RSS {ours['peak_mb']:,.0f} MB"
-        f" (+{ours['peak_mb'] - base:,.0f} MB over the month); {ours['outcomes']:,} outcomes"
+        f"settle + breaks + summary: {ours['seconds']:.2f}s (CPU {ours['cpu']:.2f}s), peak RSS"
+        f" {ours['timed_peak_mb']:,.0f} MB (+{ours['timed_peak_mb'] - base:,.0f} MB over the"
+        f" month); {ours['outcomes']:,} outcomes"
     )
     print(
-        f"pandas, the same matching: {theirs['seconds']:.2f}s, peak RSS"
-        f" {theirs['peak_mb']:,.0f} MB (+{theirs['peak_mb'] - base:,.0f} MB over the month,"
+        f"pandas, the same matching: {theirs['seconds']:.2f}s (CPU {theirs['cpu']:.2f}s), peak"
+        f" RSS {theirs['peak_mb']:,.0f} MB (+{theirs['peak_mb'] - base:,.0f} MB over the month,"
         f" frames included)"
     )
-    print(f"pandas exact-reference merge alone (floor): {theirs['exact_ref_seconds']:.2f}s")
     print(
-        f"ratio settle / pandas matching: {ours['seconds'] / theirs['seconds']:.2f};"
-        f" settle / exact-ref merge: {ours['seconds'] / theirs['exact_ref_seconds']:.2f}"
+        f"pandas exact-reference merge alone (floor): {theirs['exact_ref_seconds']:.2f}s"
+        f" (CPU {theirs['exact_ref_cpu']:.2f}s)"
+    )
+    print(
+        f"ratio settle / pandas matching: {ours['seconds'] / theirs['seconds']:.2f}"
+        f" (CPU {ours['cpu'] / theirs['cpu']:.2f}); settle / exact-ref merge:"
+        f" {ours['seconds'] / theirs['exact_ref_seconds']:.2f}"
+        f" (CPU {ours['cpu'] / theirs['exact_ref_cpu']:.2f})"
+    )
+    load_after = os.getloadavg()
+    print(
+        f"load average (1, 5, 15 min) before: {', '.join(f'{x:.2f}' for x in load_before)};"
+        f" after: {', '.join(f'{x:.2f}' for x in load_after)} ({os.cpu_count()} CPUs)"
     )
     print(
         f"breaks: settle {len(ours['breaks'])}, pandas {len(theirs['breaks'])}, month's truth"

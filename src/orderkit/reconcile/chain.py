@@ -28,9 +28,12 @@ hops with the time of each step.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from itertools import repeat
+from operator import attrgetter, eq, ne, not_
 from typing import Final
 
 import attrs
@@ -38,6 +41,8 @@ import attrs
 from orderkit.model.errors import ValidationError
 from orderkit.model.money import Money
 from orderkit.model.time import zone
+from orderkit.reconcile.classify import PeriodOf
+from orderkit.reconcile.columns import in_time_order, split, totals
 from orderkit.reconcile.engine import reconcile
 from orderkit.reconcile.outcomes import Outcome, Reconciliation
 from orderkit.reconcile.records import Record, Rejected
@@ -53,14 +58,21 @@ PAYOUT_KINDS: Final = frozenset({"settlement", "transfer"})
 #: themselves (a fee, a coupon, a bank charge, a rounding, a timing difference).
 BREAK_KINDS: Final = frozenset({"amount_mismatch", "duplicate", "partial_refund"})
 _NEEDS_A_PERSON: Final = frozenset({"unmatched", "suggestion", "rejected"})
+_AT: Final = attrgetter("at")
+_KIND: Final = attrgetter("kind")
+_CHANNEL: Final = attrgetter("channel")
+_AMOUNT: Final = attrgetter("amount.amount")
+_CURRENCY: Final = attrgetter("amount.currency")
 
 
 def needs_a_person(outcome: Outcome) -> bool:
     """Whether ``outcome`` is a break: an unmatched record, a suggestion, a rejected
     line, or a difference the records do not explain (``BREAK_KINDS``)."""
-    return outcome.status in _NEEDS_A_PERSON or (
-        outcome.status == "difference" and outcome.kind in BREAK_KINDS
-    )
+    return _is_a_break(outcome.status, outcome.kind)
+
+
+def _is_a_break(status: str, kind: str | None) -> bool:
+    return status in _NEEDS_A_PERSON or (status == "difference" and kind in BREAK_KINDS)
 
 
 @attrs.frozen
@@ -91,20 +103,25 @@ class ChainStep:
 class Settlement:
     """The result of :func:`settle`.
 
-    ``outcomes`` lists every outcome of every hop; ``results`` holds each hop's own
+    :attr:`outcomes` lists every outcome of every hop; ``results`` holds each hop's own
     :class:`~orderkit.reconcile.Reconciliation` by ``(hop, channel)`` (``channel`` is
-    empty for the bank hop).
+    empty for the bank hop). :meth:`breaks` and :meth:`summary` read the hops' compact
+    results: a month's clean matches and fee lines are only built as outcomes when
+    :attr:`outcomes` (or :meth:`chain`) is read.
     """
 
     __slots__ = (
+        "_bank_outcomes",
+        "_breaks",
         "_channel_payouts",
         "_derived",
         "_erp",
+        "_erp_records",
         "_explains",
         "_members",
         "_of_record",
+        "_outcomes",
         "inputs",
-        "outcomes",
         "results",
         "rules",
     )
@@ -112,18 +129,21 @@ class Settlement:
     def __init__(
         self,
         *,
-        outcomes: list[Outcome],
+        bank_outcomes: list[Outcome],
         results: dict[tuple[str, str], Reconciliation],
-        members: dict[int, tuple[Record, ...]],
+        members: dict[int, list[Record] | tuple[Record, ...]],
         derived: list[Record],
         erp: list[Record],
         inputs: list[Record | Rejected],
         rules: Rules,
         payouts: dict[str, list[Record]] | None = None,
     ) -> None:
-        self._erp = {id(record) for record in erp}
+        self._erp_records = erp
+        self._erp: set[int] | None = None
         self._channel_payouts = payouts if payouts is not None else {}
-        self.outcomes = outcomes
+        self._bank_outcomes = bank_outcomes
+        self._outcomes: list[Outcome] | None = None
+        self._breaks: list[Outcome] | None = None
         self.results = results
         self.rules = rules
         self.inputs = inputs
@@ -132,6 +152,22 @@ class Settlement:
         # Which outcome holds each record, and which explain it: built for chain().
         self._of_record: dict[int, Outcome] | None = None
         self._explains: dict[int, list[Outcome]] = {}
+
+    @property
+    def outcomes(self) -> list[Outcome]:
+        """Every outcome of every hop: each channel's order hop (in the order the bills
+        were given), then the bank hop's (payouts and direct payments against the bank)."""
+        if self._outcomes is None:
+            outcomes: list[Outcome] = []
+            for (hop, _channel), result in self.results.items():
+                if hop == "order_channel":
+                    outcomes += result.outcomes
+            outcomes += self._bank_outcomes
+            self._outcomes = outcomes
+        return self._outcomes
+
+    def _channel_results(self) -> list[Reconciliation]:
+        return [result for (hop, _c), result in self.results.items() if hop == "order_channel"]
 
     def _index(self) -> dict[int, Outcome]:
         if self._of_record is None:
@@ -145,13 +181,26 @@ class Settlement:
         return self._of_record
 
     def members(self, payout: Record) -> tuple[Record, ...]:
-        """The channel transactions a derived payout adds up (empty for other records)."""
-        return self._members.get(id(payout), ())
+        """The channel transactions a derived payout adds up, in time order (then record
+        id); empty for other records."""
+        found = self._members.get(id(payout))
+        if found is None:
+            return ()
+        if not isinstance(found, tuple):
+            found = self._members[id(payout)] = tuple(
+                map(found.__getitem__, in_time_order(found, list(range(len(found)))))
+            )
+        return found
 
     def is_order(self, record: Record) -> bool:
         """Whether ``record`` is one of the ERP's input records (an order's payment or
         refund), not a bill, bank or derived record."""
-        return id(record) in self._erp
+        return id(record) in self._erp_ids()
+
+    def _erp_ids(self) -> set[int]:
+        if self._erp is None:
+            self._erp = set(map(id, self._erp_records))
+        return self._erp
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -173,17 +222,27 @@ class Settlement:
 
     def breaks(self) -> list[Outcome]:
         """The outcomes that need a person: unmatched records, suggestions, rejected
-        lines and differences the records do not explain (``BREAK_KINDS``)."""
-        return [o for o in self.outcomes if needs_a_person(o)]
+        lines and differences the records do not explain (``BREAK_KINDS``), in the order
+        of :attr:`outcomes`. Only these outcomes are built (once)."""
+        if self._breaks is None:
+            if self._outcomes is not None:
+                self._breaks = [o for o in self._outcomes if needs_a_person(o)]
+            else:
+                found: list[Outcome] = []
+                for result in self._channel_results():
+                    found += result.where(_is_a_break)
+                self._breaks = found + [o for o in self._bank_outcomes if needs_a_person(o)]
+        return list(self._breaks)
 
     def chain(self, ref: str) -> tuple[ChainStep, ...]:
         """The steps of the order whose ref (or ERP record id) is ``ref``: its ERP
         records, the channel records they matched, the payout those were paid out in
         and the bank credit it became, each with its hop, outcome and time."""
+        erp = self._erp_ids()
         wanted = [
             r
             for r in self.inputs
-            if isinstance(r, Record) and id(r) in self._erp and ref in (r.ref, r.record_id)
+            if isinstance(r, Record) and id(r) in erp and ref in (r.ref, r.record_id)
         ]
         if not wanted:
             raise ValidationError("ref", ref, "no ERP record has this ref or id")
@@ -200,7 +259,7 @@ class Settlement:
                 return
             steps.append((record, outcome))
             for other in outcome.records:
-                if other is not record and id(other) not in self._erp:
+                if other is not record and id(other) not in erp:
                     visit(other)
             for payout in self._payouts_of(record):
                 visit(payout)
@@ -231,39 +290,69 @@ class Settlement:
 
     def summary(self) -> dict[str, object]:
         """Counts and amounts by hop, status and kind, the breaks, and the conservation
-        check (every input record in exactly one outcome, amounts equal)."""
+        check (every input record in exactly one outcome, amounts equal).
+
+        The counts come from each hop's rows (:meth:`Reconciliation.tally`). The check
+        needs no outcome built: the records where each hop placed them
+        (:meth:`Reconciliation.placed`) must be the inputs, each exactly once, by identity;
+        and the totals the engine kept while placing them (:meth:`Reconciliation.accounted`)
+        must equal the inputs' amounts, added up afresh.
+        """
         by_hop: dict[str, dict[str, int]] = {}
         by_status: dict[str, int] = {}
         by_kind: dict[str, dict[str, Decimal]] = {}
         kind_counts: dict[str, int] = {}
-        derived = {id(r) for r in self._derived}
-        counted: dict[int, int] = {}
+
+        def count(hop: str, status: str, kind: str | None, times: int) -> None:
+            of_hop = by_hop.setdefault(hop, {})
+            of_hop[status] = of_hop.get(status, 0) + times
+            by_status[status] = by_status.get(status, 0) + times
+            if kind is not None:
+                kind_counts[kind] = kind_counts.get(kind, 0) + times
+
+        def add(kind: str, differences: dict[str, Decimal]) -> None:
+            totals = by_kind.setdefault(kind, {})
+            for currency, value in differences.items():
+                totals[currency] = totals.get(currency, Decimal(0)) + value
+
+        placed: list[Record] = []
+        placed_rejected: list[Rejected] = []
         accounted: dict[str, Decimal] = {}
-        for outcome in self.outcomes:
-            hop = by_hop.setdefault(outcome.hop, {})
-            hop[outcome.status] = hop.get(outcome.status, 0) + 1
-            by_status[outcome.status] = by_status.get(outcome.status, 0) + 1
-            if outcome.rejected is not None:
-                counted[id(outcome.rejected)] = counted.get(id(outcome.rejected), 0) + 1
-            for record in outcome.records:
-                if id(record) in derived:
-                    continue
-                counted[id(record)] = counted.get(id(record), 0) + 1
-                money = record.amount
-                accounted[money.currency] = accounted.get(money.currency, Decimal(0)) + money.amount
+        for result in self._channel_results():
+            counts, differences = result.tally()
+            for (status, kind), times in counts.items():
+                count("order_channel", status, kind, times)
+            for kind, values in differences.items():
+                add(kind, values)
+            records, rejected = result.placed()
+            placed += records
+            placed_rejected += rejected
+            for currency, value in result.accounted().items():
+                accounted[currency] = accounted.get(currency, Decimal(0)) + value
+        derived = {id(r) for r in self._derived}
+        bank_placed: list[Record] = []
+        for outcome in self._bank_outcomes:
+            count(outcome.hop, outcome.status, outcome.kind, 1)
             if outcome.kind is not None:
-                kind_counts[outcome.kind] = kind_counts.get(outcome.kind, 0) + 1
-                totals = by_kind.setdefault(outcome.kind, {})
-                for currency, value in outcome.difference.items():
-                    totals[currency] = totals.get(currency, Decimal(0)) + value
-        amount_in: dict[str, Decimal] = {}
-        for item in self.inputs:
-            if isinstance(item, Record):
-                money = item.amount
-                amount_in[money.currency] = amount_in.get(money.currency, Decimal(0)) + money.amount
-        once = all(counted.get(id(item)) == 1 for item in self.inputs) and len(counted) == len(
-            self.inputs
+                add(outcome.kind, outcome.difference)
+            if outcome.rejected is not None:
+                placed_rejected.append(outcome.rejected)
+            bank_placed += [r for r in outcome.records if id(r) not in derived]
+        for currency, value in totals(bank_placed).items():
+            accounted[currency] = accounted.get(currency, Decimal(0)) + value
+        # Every input exactly once: no record placed twice, as many placed as there are
+        # inputs, and every input among them.
+        placed_ids = set(map(id, placed))
+        placed_ids.update(map(id, bank_placed))
+        placed_ids.update(map(id, placed_rejected))
+        records_accounted = len(placed) + len(bank_placed) + len(placed_rejected)
+        inputs = self.inputs
+        once = (
+            records_accounted == len(placed_ids) == len(inputs)
+            and all(map(placed_ids.__contains__, map(id, inputs)))
         )
+        records_in = itertools.compress(inputs, map(isinstance, inputs, repeat(Record)))
+        amount_in = totals(records_in)  # type: ignore[arg-type]
         return {
             "by_hop": {hop: by_hop[hop] for hop in HOPS if hop in by_hop},
             "by_status": by_status,
@@ -273,28 +362,15 @@ class Settlement:
             },
             "breaks": len(self.breaks()),
             "records_in": len(self.inputs),
-            "records_accounted": sum(counted.values()),
+            "records_accounted": records_accounted,
             "amount_in": _text(amount_in),
             "amount_accounted": _text(accounted),
-            "balanced": once and _text(amount_in) == _text(accounted),
+            "balanced": once and amount_in == accounted,
         }
 
 
 def _text(totals: dict[str, Decimal]) -> dict[str, str]:
     return {currency: str(value) for currency, value in sorted(totals.items())}
-
-
-def _split(items: Iterable[Record | Rejected], path: str) -> tuple[list[Record], list[Rejected]]:
-    records: list[Record] = []
-    rejected: list[Rejected] = []
-    for position, item in enumerate(items):
-        if isinstance(item, Record):
-            records.append(item)
-        elif isinstance(item, Rejected):
-            rejected.append(item)
-        else:
-            raise ValidationError(f"{path}[{position}]", item, "expected a Record or a Rejected")
-    return records, rejected
 
 
 def _inflow(record: Record, amount: Money) -> Record:
@@ -305,31 +381,46 @@ def _inflow(record: Record, amount: Money) -> Record:
 
 def _daily_payouts(
     channel: str, transactions: list[Record], rules: Rules, days: int
-) -> list[tuple[Record, tuple[Record, ...]]]:
+) -> list[tuple[Record, list[Record]]]:
     """One payout per accounting day of ``transactions`` (in ``rules.tz``), due at the
-    start of the day ``days`` later, for the net of the day in each currency."""
+    start of the day ``days`` later, for the net of the day in each currency; each with
+    its members in input order (:meth:`Settlement.members` puts them in time order when
+    they are read).
+
+    Worked on columns: each instant's local day comes from :class:`PeriodOf`'s hour memo,
+    the positions are sorted by day (a C-level sort of ints, stable), and each day is a
+    run of that order.
+    """
     tz = zone(rules.tz)
-    groups: dict[tuple[str, str], list[Record]] = {}
-    for record in transactions:
-        day = record.at.astimezone(tz).date().isoformat()
-        groups.setdefault((day, record.amount.currency), []).append(record)
-    payouts: list[tuple[Record, tuple[Record, ...]]] = []
-    for (day, currency), members in sorted(groups.items()):
-        total = sum((m.amount.amount for m in members), Decimal(0))
-        due = datetime.combine(
-            datetime.fromisoformat(day).date() + timedelta(days=days), time(0), tzinfo=tz
-        )
-        payout = Record(
-            channel,
-            f"{channel}:{day}" + ("" if currency == "CNY" else f":{currency}"),
-            None,
-            Money(total, currency),
-            due,
-            memo=f"{channel} T+{days} payout of {day}",
-            kind="settlement",
-            status="derived",
-        )
-        payouts.append((payout, tuple(sorted(members, key=lambda r: (r.at, r.record_id)))))
+    day_of = PeriodOf(tz, "day").column(list(map(_AT, transactions)))
+    order = sorted(range(len(day_of)), key=day_of.__getitem__)
+    days_in_order = list(map(day_of.__getitem__, order))
+    starts = [
+        0,
+        *itertools.compress(range(1, len(order)), map(ne, days_in_order, days_in_order[1:])),
+    ]
+    payouts: list[tuple[Record, list[Record]]] = []
+    for start, end in zip(starts, [*starts[1:], len(order)], strict=True):
+        if start == end:
+            continue  # no transactions at all
+        of_day = list(map(transactions.__getitem__, order[start:end]))
+        currencies = list(map(_CURRENCY, of_day))
+        day = date.fromordinal(days_in_order[start])
+        label = day.isoformat()
+        due = datetime.combine(day + timedelta(days=days), time(0), tzinfo=tz)
+        for currency in sorted(set(currencies)):
+            members = list(itertools.compress(of_day, map(eq, currencies, repeat(currency))))
+            payout = Record(
+                channel,
+                f"{channel}:{label}" + ("" if currency == "CNY" else f":{currency}"),
+                None,
+                Money(sum(map(_AMOUNT, members), Decimal(0)), currency),
+                due,
+                memo=f"{channel} T+{days} payout of {label}",
+                kind="settlement",
+                status="derived",
+            )
+            payouts.append((payout, members))
     return payouts
 
 
@@ -353,35 +444,34 @@ def settle(
     settings = Rules.build(rules, options)
     if not isinstance(bills, Mapping):
         raise ValidationError("bills", bills, "expected a mapping of channel name to records")
-    erp_records, erp_rejected = _split(erp, "erp")
-    bank_records, bank_rejected = _split(bank, "bank")
-    routed: dict[str, list[Record]] = {name: [] for name in bills}
-    direct: list[Record] = []
-    for record in erp_records:
-        if record.channel is not None and record.channel in routed:
-            routed[record.channel].append(record)
-        else:
-            direct.append(record)
+    erp_records, erp_rejected = split(erp, "erp")
+    bank_records, bank_rejected = split(bank, "bank")
+    # Each ERP record goes to the bill of its channel, the rest straight to the bank.
+    channels = list(map(_CHANNEL, erp_records))
+    routed: dict[str, list[Record]] = {
+        name: list(itertools.compress(erp_records, map(eq, channels, repeat(name))))
+        for name in bills
+    }
+    direct = list(itertools.compress(erp_records, map(not_, map(routed.__contains__, channels))))
     inputs: list[Record | Rejected] = [*erp_records, *erp_rejected]
-    outcomes: list[Outcome] = []
     results: dict[tuple[str, str], Reconciliation] = {}
     original: dict[int, Record] = {}
     views: list[Record] = []
-    members: dict[int, tuple[Record, ...]] = {}
+    members: dict[int, list[Record] | tuple[Record, ...]] = {}
     derived: list[Record] = []
     payout_views: list[Record] = []
     by_channel: dict[str, list[Record]] = {}
     for name, items in bills.items():
         if not isinstance(name, str) or not name:
             raise ValidationError("bills", name, "expected a channel name")
-        records, rejected = _split(items, f"bills[{name!r}]")
+        records, rejected = split(items, f"bills[{name!r}]")
         inputs += [*records, *rejected]
-        transactions = [r for r in records if r.kind not in PAYOUT_KINDS]
-        payouts = [r for r in records if r.kind in PAYOUT_KINDS]
+        is_payout = list(map(PAYOUT_KINDS.__contains__, map(_KIND, records)))
+        transactions = list(itertools.compress(records, map(not_, is_payout)))
+        payouts = list(itertools.compress(records, is_payout))
         result = reconcile(routed[name], [*transactions, *rejected], rules=settings)
         result.hop = "order_channel"  # its outcomes are built naming their hop
         results["order_channel", name] = result
-        outcomes += result.outcomes
         if payouts:
             # The bill's own payout rows: money leaving the channel's account for the bank.
             by_channel[name] = sorted(payouts, key=lambda r: (r.at, r.record_id))
@@ -421,6 +511,7 @@ def settle(
         return tuple(original.get(id(r), r) for r in records)
 
     direct_names = {r.record_id for r in direct}
+    outcomes: list[Outcome] = []
     for outcome in result.outcomes:
         left = back(outcome.left)
         named = dict(outcome.evidence).get("candidates", "").split(",")
@@ -439,7 +530,7 @@ def settle(
             )
         )
     return Settlement(
-        outcomes=outcomes,
+        bank_outcomes=outcomes,
         results=results,
         members=members,
         derived=derived,

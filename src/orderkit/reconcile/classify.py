@@ -28,12 +28,12 @@ with the same reference, kind and amount as one already paired.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from enum import StrEnum
 from itertools import compress, repeat
-from operator import add, attrgetter, eq, mul
+from operator import add, attrgetter, eq, ge, mul
 from typing import Final
 
 from orderkit.model.time import zone
@@ -63,6 +63,8 @@ class DifferenceKind(StrEnum):
 _HOUR: Final = timedelta(hours=1)
 _MICROSECOND: Final = timedelta(microseconds=1)
 _HOUR_OF_DAY: Final = attrgetter("hour")
+_KIND_OF: Final = attrgetter("kind")
+_AT_OF: Final = attrgetter("at")
 #: What the memo holds for an hour whose instants do not all share one period.
 _MIXED: Final = -1
 
@@ -166,31 +168,45 @@ def classify_pair(
     return None
 
 
+#: ``(status, kind)`` of a lone record by its kind: the kinds the source itself says are
+#: a difference (a fee, a coupon or subsidy, a bank's charge).
+_LONE_BY_KIND: Final = {
+    "fee": ("difference", DifferenceKind.PLATFORM_FEE.value),
+    "subsidy": ("difference", DifferenceKind.COUPON_OR_SUBSIDY.value),
+    "charge": ("difference", DifferenceKind.BANK_CHARGE.value),
+}
+_PENDING: Final = ("pending", DifferenceKind.PENDING.value)
+_PARTIAL_REFUND: Final = ("difference", DifferenceKind.PARTIAL_REFUND.value)
+_MISSING: Final = {
+    "left": ("unmatched", DifferenceKind.MISSING_RIGHT.value),
+    "right": ("unmatched", DifferenceKind.MISSING_LEFT.value),
+}
+
+
 def classify_lone(
-    record: Record,
+    records: Sequence[Record],
     *,
     side: str,
-    sale_amount: Decimal | None,
+    sale_amounts: Mapping[str, Decimal],
     rules: Rules,
-) -> tuple[str, str]:
-    """``(status, kind)`` of a record no pass could pair.
+) -> list[tuple[str, str]]:
+    """``(status, kind)`` of each record of ``side`` (``"left"`` or ``"right"``) that no
+    pass could pair, in the order of ``records``.
 
-    ``side`` is ``"left"`` or ``"right"``; ``sale_amount`` the amount of a sale with the
-    same ref anywhere in the input (for telling a partial refund from a missing one).
+    ``sale_amounts`` maps a ref to the amount of the sale with that ref anywhere in the
+    input (for telling a partial refund from a missing one); only refunds' refs are
+    looked up. The classes are decided on columns: the kind decides most records, then
+    the few refunds are compared with their sale, then everything at or after the
+    cut-off is ``pending`` (not due yet; that rule comes first).
     """
-    if rules.cutoff is not None and record.at >= rules.cutoff:
-        return "pending", DifferenceKind.PENDING.value
-    if record.kind == "fee":
-        return "difference", DifferenceKind.PLATFORM_FEE.value
-    if record.kind == "subsidy":
-        return "difference", DifferenceKind.COUPON_OR_SUBSIDY.value
-    if record.kind == "charge":
-        return "difference", DifferenceKind.BANK_CHARGE.value
-    if (
-        record.kind == "refund"
-        and sale_amount is not None
-        and abs(record.amount.amount) < abs(sale_amount)
-    ):
-        return "difference", DifferenceKind.PARTIAL_REFUND.value
-    missing = DifferenceKind.MISSING_RIGHT if side == "left" else DifferenceKind.MISSING_LEFT
-    return "unmatched", missing.value
+    kinds = list(map(_KIND_OF, records))
+    classes = list(map(_LONE_BY_KIND.get, kinds, repeat(_MISSING[side])))
+    for k in compress(range(len(kinds)), map(eq, kinds, repeat("refund"))):
+        record = records[k]
+        sale_amount = sale_amounts.get(record.ref) if record.ref else None
+        if sale_amount is not None and abs(record.amount.amount) < abs(sale_amount):
+            classes[k] = _PARTIAL_REFUND
+    if rules.cutoff is not None:
+        for k in compress(range(len(kinds)), map(ge, map(_AT_OF, records), repeat(rules.cutoff))):
+            classes[k] = _PENDING
+    return classes

@@ -18,7 +18,11 @@
    explicit batch or parent keys in ``links``, then a bounded subset-sum search among the
    records nearest in time (settlements covering several orders, split payments).
 
-Whatever is left is classified on its own (:func:`~orderkit.reconcile.classify.classify_lone`).
+Right after the exact pass, the open records no later pass can pair (their kind has no
+open record on the other side, and no id ties them to one for the batch pass: a bill's
+fee lines) are set aside in one column-wise step. Whatever is left at the end, set aside
+or not, is classified on columns (:func:`~orderkit.reconcile.classify.classify_lone`);
+its outcomes are built when read.
 The hot path works on positions in two lists and on the records' own strings: no
 per-pair objects are created for the million pairs that match on the first pass.
 
@@ -42,13 +46,13 @@ from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from itertools import repeat
-from operator import add, attrgetter, eq, is_, lt
+from operator import add, attrgetter, eq, is_, lt, not_, or_
 from typing import Final
 
-from orderkit.model.errors import ValidationError
 from orderkit.model.money import Money
 from orderkit.reconcile.classify import PeriodOf, classify_lone, classify_pair
-from orderkit.reconcile.outcomes import Amounts, Facts, Reconciliation, Related, Row
+from orderkit.reconcile.columns import in_time_order, sales_of, split
+from orderkit.reconcile.outcomes import Amounts, Facts, Reconciliation, Row
 from orderkit.reconcile.records import KINDS, Record, Rejected
 from orderkit.reconcile.refs import extract_refs, linked_ids
 from orderkit.reconcile.rules import Rules
@@ -57,30 +61,20 @@ __all__ = ["reconcile"]
 
 _SEP: Final = "\x1f"
 _SALE: Final = "sale"
+_REFUND: Final = "refund"
 _ZERO: Final = Decimal(0)
 _REF: Final = attrgetter("ref")
 _KIND: Final = attrgetter("kind")
 _AT: Final = attrgetter("at")
 _MEMO: Final = attrgetter("memo")
+_RECORD_ID: Final = attrgetter("record_id")
+_LINKS: Final = attrgetter("links")
 _AMOUNT: Final = attrgetter("amount.amount")
 _CURRENCY: Final = attrgetter("amount.currency")
 #: What a record's kind puts before its ref in a join key.
 _PREFIX: Final = {kind: "" if kind == _SALE else kind + _SEP for kind in KINDS}
 #: Turns "found" flags into "still open" flags.
 _FLIP: Final = bytes.maketrans(b"\x00\x01", b"\x01\x00")
-
-
-def _split(items: Iterable[Record | Rejected], side: str) -> tuple[list[Record], list[Rejected]]:
-    records: list[Record] = []
-    rejected: list[Rejected] = []
-    for position, item in enumerate(items):
-        if isinstance(item, Record):
-            records.append(item)
-        elif isinstance(item, Rejected):
-            rejected.append(item)
-        else:
-            raise ValidationError(f"{side}[{position}]", item, "expected a Record or a Rejected")
-    return records, rejected
 
 
 def _key(record: Record, ref: str) -> str:
@@ -112,6 +106,13 @@ class _Engine:
         self.rows: list[Row] = []
         self.period_of = PeriodOf(rules.tz, rules.period)
         self._rest: dict[str, list[int]] = {}
+        #: Each side's kind column (read by the exact pass).
+        self.kinds: tuple[list[str], list[str]] = ([], [])
+        #: Records no later pass can pair, closed by :meth:`set_aside` (left, right).
+        self.aside: tuple[list[int], list[int]] = ([], [])
+        #: The lone records of each side, and the (status, kind) of each.
+        self.lone: tuple[list[int], list[int]] = ([], [])
+        self.lone_classes: tuple[list[tuple[str, str]], list[tuple[str, str]]] = ([], [])
 
     # --- helpers ---------------------------------------------------------------------
 
@@ -123,7 +124,6 @@ class _Engine:
         rpos: tuple[int, ...],
         rule: str,
         evidence: Facts,
-        related: Related = (),
     ) -> None:
         # The row's amounts are added up now, while its records are at hand: the
         # summary then never has to visit them again (they lie scattered in memory).
@@ -138,7 +138,7 @@ class _Engine:
             money = self.right[j].amount
             key = (status, kind, 1, money.currency)
             amounts[key] = amounts.get(key, _ZERO) + money.amount
-        self.rows.append((status, kind, lpos, rpos, rule, evidence, related))
+        self.rows.append((status, kind, lpos, rpos, rule, evidence, ()))
 
     def _group(
         self, lpos: tuple[int, ...], rpos: tuple[int, ...], rule: str, evidence: Facts
@@ -167,7 +167,7 @@ class _Engine:
         records, flags, _, _ = self._sides(side)
         cached = self._rest.get(side)
         if cached is None:
-            cached = _in_time_order(records, list(itertools.compress(range(len(flags)), flags)))
+            cached = in_time_order(records, list(itertools.compress(range(len(flags)), flags)))
         else:
             cached = [p for p in cached if flags[p]]
         self._rest[side] = cached
@@ -186,7 +186,9 @@ class _Engine:
         left, right = self.left, self.right
         nl, nr = len(left), len(right)
         left_kinds: list[str] = list(map(_KIND, left))
-        right_keys = _keys(list(map(_REF, right)), list(map(_KIND, right)))
+        right_kinds: list[str] = list(map(_KIND, right))
+        self.kinds = (left_kinds, right_kinds)
+        right_keys = _keys(list(map(_REF, right)), right_kinds)
         left_keys = _keys(list(map(_REF, left)), left_kinds)
         index: dict[str | None, int] = dict(zip(right_keys, range(nr), strict=True))
         # A repeated key keeps its last position in the index; ``nr`` stands for "none".
@@ -339,6 +341,44 @@ class _Engine:
                 {"ref": ref},
             )
 
+    # --- pass 1a: what no later pass can pair ----------------------------------------
+
+    def set_aside(self) -> None:
+        """Close, in one column-wise step, the open records that no later pass can pair.
+
+        Every later pass but one pairs a record only with records of its own kind (their
+        keys, buckets and lanes carry the kind): a record whose kind has no open record
+        on the other side can only end alone. The exception is the batch pass, which
+        pairs across kinds through ids (a child's link naming a parent's ref or id, or a
+        parent's link naming a child's ref), so a record that such an id ties to an open
+        record of the other side stays open. In a channel's bill these are the fee lines
+        (commissions, payment fees, subsidies) that the orders have no counterpart for;
+        a third of a month's records. They go straight to :meth:`leftovers`, which
+        classifies them as it would have after every pass.
+
+        Both sides are decided against the open records as the exact pass left them,
+        before either is closed (the batch tie is symmetric, so a tied pair stays open
+        on both sides).
+        """
+        sides = ((self.left, self.left_open), (self.right, self.right_open))
+        aside: list[list[int]] = []
+        for mine, theirs in ((0, 1), (1, 0)):
+            records, flags = sides[mine]
+            others, other_flags = sides[theirs]
+            open_kinds = set(itertools.compress(self.kinds[theirs], other_flags))
+            alone = bytes(map(not_, map(open_kinds.__contains__, self.kinds[mine])))
+            positions = list(itertools.compress(range(len(records)), _both(bytes(flags), alone)))
+            if positions:
+                tied = _batch_tied(
+                    list(map(records.__getitem__, positions)),
+                    list(itertools.compress(others, other_flags)),
+                )
+                positions = list(itertools.compress(positions, map(not_, tied)))
+            aside.append(positions)
+        for (_records, flags), positions in zip(sides, aside, strict=True):
+            deque(map(flags.__setitem__, positions, repeat(0)), maxlen=0)
+        self.aside = (aside[0], aside[1])
+
     def _sums_to(self, record: Record, members: list[Record]) -> bool:
         """True when ``members`` (all in ``record``'s currency) add up to ``record``'s
         amount within the rounding tolerance."""
@@ -419,7 +459,7 @@ class _Engine:
             return
         memo_is_left = memo_side == "left"
         get = index.get
-        order = _in_time_order(memo_records, candidates)
+        order = in_time_order(memo_records, candidates)
         records = list(map(memo_records.__getitem__, order))
         # Every memo's candidates, and what each finds in the index, before the loop:
         # the loop then only checks which of the found records are still open (an
@@ -659,74 +699,80 @@ class _Engine:
     # --- what is left ----------------------------------------------------------------
 
     def leftovers(self) -> None:
-        rules = self.rules
-        lone_left = self._open("left")
-        lone_right = self._open("right")
-        wanted = {
-            r.ref
-            for r in itertools.chain(
-                (self.left[i] for i in lone_left), (self.right[j] for j in lone_right)
-            )
-            if r.kind != _SALE and r.ref
+        """Classify every record still alone (:func:`classify_lone`), on columns.
+
+        The lone records of a side are those still open plus those :meth:`set_aside`
+        closed. Their classes and totals are decided here; their outcomes (in time
+        order, each naming the sale it belongs to) are built only when somebody reads
+        them (:attr:`Reconciliation.outcomes`).
+        """
+        sides = (
+            (self.left, self.left_open, self.aside[0]),
+            (self.right, self.right_open, self.aside[1]),
+        )
+        lone = [
+            [*itertools.compress(range(len(flags)), flags), *aside]
+            for _records, flags, aside in sides
+        ]
+        lone_records = [
+            list(map(records.__getitem__, positions))
+            for (records, _flags, _aside), positions in zip(sides, lone, strict=True)
+        ]
+        # A lone refund is partial when the sale it belongs to is larger: look those up.
+        refunds = {
+            record.ref
+            for records in lone_records
+            for record in itertools.compress(records, map(eq, map(_KIND, records), repeat(_REFUND)))
+            if record.ref
         }
-        # The sale each lone fee, subsidy or refund belongs to (one scan, only if needed).
-        sales: dict[str, list[tuple[int, int]]] = {}
-        if wanted:
-            for side, records in ((0, self.left), (1, self.right)):
-                for p, record in enumerate(records):
-                    if record.kind == _SALE and record.ref in wanted:
-                        sales.setdefault(record.ref, []).append((side, p))
-            for found in sales.values():
-                found.sort(
-                    key=lambda sp: (sp[0], _order((self.right if sp[0] else self.left)[sp[1]]))
-                )
-        for side_name, positions in (("left", lone_left), ("right", lone_right)):
-            records = self.left if side_name == "left" else self.right
-            for p in positions:  # already in time order
-                record = records[p]
-                related: Related = ()
-                sale_amount: Decimal | None = None
-                if record.ref and record.kind != _SALE:
-                    related = tuple(sales.get(record.ref, ()))
-                    if related:
-                        side, q = related[0]
-                        sale_amount = (self.right if side else self.left)[q].amount.amount
-                status, kind = classify_lone(
-                    record, side=side_name, sale_amount=sale_amount, rules=rules
-                )
-                evidence: Facts = {"ref": record.ref} if record.ref else {}
-                if related:
-                    evidence["belongs_to"] = ",".join(
-                        (self.right if side else self.left)[q].record_id for side, q in related
-                    )
-                lpos, rpos = ((p,), ()) if side_name == "left" else ((), (p,))
-                self._row(status, kind, lpos, rpos, "unpaired", evidence, related)
+        sale_amounts = {
+            ref: (self.right if side else self.left)[p].amount.amount
+            for ref, ((side, p), *_rest) in sales_of(self.left, self.right, refunds).items()
+        }
+        classes: list[list[tuple[str, str]]] = []
+        for side, records in enumerate(lone_records):
+            of_side = classify_lone(
+                records, side=("left", "right")[side], sale_amounts=sale_amounts, rules=self.rules
+            )
+            _add_lone(self.row_amounts, side, of_side, records)
+            classes.append(of_side)
+        for (_records, flags, _aside), positions in zip(sides, lone, strict=True):
+            deque(map(flags.__setitem__, positions, repeat(0)), maxlen=0)
+        self.lone = (lone[0], lone[1])
+        self.lone_classes = (classes[0], classes[1])
 
 
-def _in_time_order(records: list[Record], positions: list[int]) -> list[int]:
-    """``positions`` sorted by their records' time, then record id, then position.
+def _batch_tied(records: list[Record], others: list[Record]) -> list[bool]:
+    """For each of ``records``, whether the batch pass could group it with one of
+    ``others`` (the other side's open records): a link of one names the other's ref or
+    record id (either way round; a slight over-approximation of the batch pass's keys,
+    which only ever keeps a record open)."""
+    names: set[str | None] = set(map(_REF, others))
+    names.update(map(_RECORD_ID, others))
+    names.discard(None)
+    links = set(itertools.chain.from_iterable(map(_LINKS, others)))
+    tied = list(map(not_, map(names.isdisjoint, map(_LINKS, records))))
+    if links:
+        tied = list(map(or_, tied, map(links.__contains__, map(_REF, records))))
+        tied = list(map(or_, tied, map(links.__contains__, map(_RECORD_ID, records))))
+    return tied
 
-    The sort compares the instants alone: a list of datetimes sorts with one C-level
-    comparison per step, several times faster than ``(at, record_id)`` tuples, which
-    compare their first items twice (for equality, then for order). The sort is stable,
-    so only runs of equal instants (rare) are then put in record-id order; those runs
-    keep position order among equal ids, as sorting by the tuples would.
-    """
-    ats = list(map(_AT, map(records.__getitem__, positions)))
-    order = sorted(range(len(ats)), key=ats.__getitem__)
-    ordered = list(map(ats.__getitem__, order))
-    # k is in ``ties`` when the k-th instant in order equals the one before it.
-    ties = list(itertools.compress(range(1, len(order)), map(eq, ordered, ordered[1:])))
-    k = 0
-    while k < len(ties):
-        start = end = ties[k]
-        while k + 1 < len(ties) and ties[k + 1] == end + 1:
-            k += 1
-            end += 1
-        k += 1
-        run = order[start - 1 : end + 1]
-        order[start - 1 : end + 1] = sorted(run, key=lambda o: records[positions[o]].record_id)
-    return list(map(positions.__getitem__, order))
+
+def _add_lone(
+    amounts: Amounts, side: int, classes: list[tuple[str, str]], records: list[Record]
+) -> None:
+    """Add the lone ``records`` of ``side`` into ``amounts`` by their class and currency
+    (one C-level pass per class and per currency; a side has a handful of each)."""
+    currencies = list(map(_CURRENCY, records))
+    values = list(map(_AMOUNT, records))
+    of_currency = {c: bytes(map(eq, currencies, repeat(c))) for c in sorted(set(currencies))}
+    for status, kind in sorted(set(classes)):
+        of_class = bytes(map(eq, classes, repeat((status, kind))))
+        for currency, flags in of_currency.items():
+            total = sum(itertools.compress(values, _both(of_class, flags)), _ZERO)
+            if total or any(_both(of_class, flags)):
+                slot = (status, kind, side, currency)
+                amounts[slot] = amounts.get(slot, _ZERO) + total
 
 
 def _add_pair(amounts: Amounts, kind: str, left: Money, right: Money) -> None:
@@ -923,10 +969,11 @@ def reconcile(
     ``cutoff``, ``refund_delay``, ``max_group``, ``max_candidates``.
     """
     settings = Rules.build(rules, options)
-    left_records, left_rejected = _split(left, "left")
-    right_records, right_rejected = _split(right, "right")
+    left_records, left_rejected = split(left, "left")
+    right_records, right_rejected = split(right, "right")
     engine = _Engine(left_records, right_records, settings)
     engine.exact()
+    engine.set_aside()
     engine.shared_links()
     engine.memos("right")
     engine.memos("left")
@@ -944,6 +991,8 @@ def reconcile(
         pair_kind=engine.pair_kind,
         pair_totals=engine.clean_totals,
         rows=engine.rows,
+        lone=engine.lone,
+        lone_classes=engine.lone_classes,
         amounts=_merged(engine.row_amounts, engine.pair_amounts),
         rules=settings,
         left_source=_source_name(left_records, left_rejected, "left"),

@@ -13,14 +13,16 @@ records at hand), so :meth:`Reconciliation.summary` reads no record at all.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+import itertools
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Final
 
 import attrs
 
+from orderkit.reconcile.columns import in_time_order, sales_of
 from orderkit.reconcile.records import Record, Rejected
 from orderkit.reconcile.rules import Rules
 
@@ -45,6 +47,14 @@ Related = tuple[tuple[int, int], ...]
 Row = tuple[str, str | None, tuple[int, ...], tuple[int, ...], str, Facts, Related]
 #: Totals by (status, kind, 0 for left or 1 for right, currency).
 Amounts = dict[tuple[str, str | None, int, str], Decimal]
+#: The (status, kind) of a record left alone.
+Lone = tuple[str, str]
+#: Which outcomes to build, by (status, kind).
+Keep = Callable[[str, str | None], bool]
+
+
+def _needs_a_look(status: str, _kind: str | None) -> bool:
+    return status in ("difference", "suggestion", "unmatched")
 
 
 @attrs.frozen
@@ -165,6 +175,8 @@ class Reconciliation:
 
     __slots__ = (
         "_amounts",
+        "_lone",
+        "_lone_classes",
         "_outcomes",
         "_pair_kind",
         "_pair_left",
@@ -197,6 +209,8 @@ class Reconciliation:
         left_source: str,
         right_source: str,
         amounts: Amounts,
+        lone: tuple[list[int], list[int]] = ([], []),
+        lone_classes: tuple[list[Lone], list[Lone]] = ([], []),
     ) -> None:
         self.left = left
         self.right = right
@@ -208,6 +222,8 @@ class Reconciliation:
         self._pair_totals = pair_totals
         self._rows = rows
         self._amounts = amounts
+        self._lone = lone
+        self._lone_classes = lone_classes
         self.rules = rules
         self.left_source = left_source
         self.right_source = right_source
@@ -218,13 +234,24 @@ class Reconciliation:
 
     # --- outcomes --------------------------------------------------------------------
 
-    def _iter_outcomes(self) -> Iterator[Outcome]:
+    def _iter_outcomes(self, keep: Keep | None = None) -> Iterator[Outcome]:
+        """Every outcome in order, or only those whose ``(status, kind)`` ``keep``
+        accepts: the others are never built."""
         left, right, hop = self.left, self.right, self.hop
         kinds = self._pair_kind
-        for n, (i, j) in enumerate(zip(self._pair_left, self._pair_right, strict=True)):
+        if keep is None or keep("matched", None):
+            numbered: Iterable[int] = range(len(self._pair_left))
+        else:
+            numbered = sorted(n for n, kind in kinds.items() if keep("difference", kind))
+        pair_left, pair_right = self._pair_left, self._pair_right
+        for n in numbered:
+            i, j = pair_left[n], pair_right[n]
             kind = kinds.get(n)
+            status = "matched" if kind is None else "difference"
+            if keep is not None and not keep(status, kind):
+                continue
             yield Outcome(
-                "matched" if kind is None else "difference",
+                status,
                 kind,
                 (left[i],),
                 (right[j],),
@@ -232,7 +259,10 @@ class Reconciliation:
                 (("ref", left[i].ref or ""),),
                 hop=hop,
             )
-        for status, kind, lpos, rpos, rule, evidence, related in self._rows:
+        rows = (*self._rows, *self._lone_rows(keep))
+        for status, kind, lpos, rpos, rule, evidence, related in rows:
+            if keep is not None and not keep(status, kind):
+                continue
             yield Outcome(
                 status,
                 kind,
@@ -243,6 +273,8 @@ class Reconciliation:
                 related=tuple((right if side else left)[p] for side, p in related),
                 hop=hop,
             )
+        if keep is not None and not keep("rejected", None):
+            return
         for rejected in (*self.rejected_left, *self.rejected_right):
             yield Outcome(
                 "rejected",
@@ -260,6 +292,45 @@ class Reconciliation:
                 hop=hop,
             )
 
+    def _lone_rows(self, keep: Keep | None) -> list[Row]:
+        """The rows of the records left alone (those ``keep`` accepts), left side then
+        right, each in time order (then record id), naming the sale a lone fee, coupon or
+        refund belongs to."""
+        sides = (self.left, self.right)
+        chosen: list[list[int]] = []
+        class_of: list[dict[int, Lone]] = []
+        for positions, classes in zip(self._lone, self._lone_classes, strict=True):
+            if keep is not None:
+                picked = [k for k, (status, kind) in enumerate(classes) if keep(status, kind)]
+                positions = [positions[k] for k in picked]
+                classes = [classes[k] for k in picked]
+            chosen.append(positions)
+            class_of.append(dict(zip(positions, classes, strict=True)))
+        wanted = {
+            record.ref
+            for records, positions in zip(sides, chosen, strict=True)
+            for record in map(records.__getitem__, positions)
+            if record.ref and record.kind != "sale"
+        }
+        sales = sales_of(self.left, self.right, wanted)
+        rows: list[Row] = []
+        for side, (records, positions) in enumerate(zip(sides, chosen, strict=True)):
+            of_position = class_of[side]
+            for p in in_time_order(records, positions):
+                record = records[p]
+                status, kind = of_position[p]
+                evidence: Facts = {"ref": record.ref} if record.ref else {}
+                related: Related = ()
+                if record.ref and record.kind != "sale":
+                    related = tuple(sales.get(record.ref, ()))
+                    if related:
+                        evidence["belongs_to"] = ",".join(
+                            sides[s][q].record_id for s, q in related
+                        )
+                lpos, rpos = ((p,), ()) if side == 0 else ((), (p,))
+                rows.append((status, kind, lpos, rpos, "unpaired", evidence, related))
+        return rows
+
     @property
     def outcomes(self) -> list[Outcome]:
         """Every outcome: exact-reference pairs first, then the later passes, then rejects."""
@@ -267,9 +338,16 @@ class Reconciliation:
             self._outcomes = list(self._iter_outcomes())
         return self._outcomes
 
+    def where(self, keep: Keep) -> list[Outcome]:
+        """The outcomes whose ``(status, kind)`` ``keep`` accepts, in outcome order. Only
+        those are built (a month's breaks without its million clean matches)."""
+        if self._outcomes is not None:
+            return [o for o in self._outcomes if keep(o.status, o.kind)]
+        return list(self._iter_outcomes(keep))
+
     def differences(self) -> list[Outcome]:
         """Outcomes that need a person: differences, suggestions and unmatched records."""
-        return [o for o in self.outcomes if o.status in ("difference", "suggestion", "unmatched")]
+        return self.where(_needs_a_look)
 
     def by_kind(self) -> dict[str, list[Outcome]]:
         """Outcomes with a difference kind, grouped by it (kinds sorted by name)."""
@@ -278,6 +356,59 @@ class Reconciliation:
             if outcome.kind is not None:
                 groups[outcome.kind].append(outcome)
         return dict(sorted(groups.items()))
+
+    def _lone_counts(self) -> Counter[Lone]:
+        """How many records were left alone, by ``(status, kind)``."""
+        counts: Counter[Lone] = Counter(self._lone_classes[0])
+        counts.update(self._lone_classes[1])
+        return counts
+
+    def tally(self) -> tuple[Counter[tuple[str, str | None]], dict[str, dict[str, Decimal]]]:
+        """How many outcomes there are by ``(status, kind)``, and the difference (right
+        total minus left total, per currency) of the outcomes of each kind, from the
+        engine's rows and totals: no outcome is built."""
+        counts: Counter[tuple[str, str | None]] = Counter(
+            ("difference", kind) for kind in self._pair_kind.values()
+        )
+        clean = len(self._pair_left) - len(self._pair_kind)
+        if clean:
+            counts["matched", None] += clean
+        counts.update((row[0], row[1]) for row in self._rows)
+        counts.update(self._lone_counts())
+        rejected = len(self.rejected_left) + len(self.rejected_right)
+        if rejected:
+            counts["rejected", None] += rejected
+        differences: dict[str, dict[str, Decimal]] = {}
+        for (_status, kind, side, currency), value in self._amounts.items():
+            if kind is not None:
+                totals = differences.setdefault(kind, {})
+                totals[currency] = totals.get(currency, Decimal(0)) + (value if side else -value)
+        return counts, differences
+
+    def accounted(self) -> dict[str, Decimal]:
+        """The total of every record in the outcomes, per currency, from the totals the
+        engine kept while it placed them (both sides of the clean pairs, then every other
+        outcome): no record is read."""
+        out: dict[str, Decimal] = {}
+        for currency, value in self._pair_totals.items():
+            out[currency] = out.get(currency, Decimal(0)) + value + value
+        for (_status, _kind, _side, currency), value in self._amounts.items():
+            out[currency] = out.get(currency, Decimal(0)) + value
+        return out
+
+    def placed(self) -> tuple[list[Record], list[Rejected]]:
+        """Every record where the outcomes put it (a record placed twice appears twice),
+        and every rejected line: for recounting without building the outcomes."""
+        left, right = self.left, self.right
+        rows = self._rows
+        lefts = itertools.chain(
+            self._pair_left, itertools.chain.from_iterable(row[2] for row in rows), self._lone[0]
+        )
+        rights = itertools.chain(
+            self._pair_right, itertools.chain.from_iterable(row[3] for row in rows), self._lone[1]
+        )
+        records = [*map(left.__getitem__, lefts), *map(right.__getitem__, rights)]
+        return records, [*self.rejected_left, *self.rejected_right]
 
     # --- summary ---------------------------------------------------------------------
 
@@ -312,6 +443,11 @@ class Reconciliation:
             status_records[status] = status_records.get(status, 0) + len(lpos) + len(rpos)
             if row_kind is not None:
                 kind_counts[row_kind] = kind_counts.get(row_kind, 0) + 1
+        for (status, lone_kind), times in self._lone_counts().items():
+            # A lone record is an outcome of its own.
+            status_counts[status] = status_counts.get(status, 0) + times
+            status_records[status] = status_records.get(status, 0) + times
+            kind_counts[lone_kind] = kind_counts.get(lone_kind, 0) + times
         for (status, of_kind, side, currency), value in self._amounts.items():
             key = (status, side, currency)
             status_sums[key] = status_sums.get(key, zero) + value
@@ -399,6 +535,9 @@ class Reconciliation:
             _add(accounted, left, lpos)
             _add(accounted, right, rpos)
             records += len(lpos) + len(rpos)
+        for side, positions in zip((left, right), self._lone, strict=True):
+            _add(accounted, side, positions)
+            records += len(positions)
         rejected = len(self.rejected_left) + len(self.rejected_right)
         records_in = len(left) + len(right) + rejected
         result = {

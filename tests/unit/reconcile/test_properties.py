@@ -135,3 +135,48 @@ def test_outcomes_do_not_depend_on_input_order(
     seed.shuffle(shuffled_left)
     seed.shuffle(shuffled_right)
     assert signature(left, right) == signature(shuffled_left, shuffled_right)
+
+
+def _decoys(source: str) -> list[Record | Rejected]:
+    """One record of every kind that nothing can pair with: no ref, link or memo, a
+    currency the other records never use, and a time far past the rest (so it sorts
+    last among the lone records of its side)."""
+    far = T0 + timedelta(days=400)
+    return [
+        Record(source, f"{source}-decoy-{kind}", None, Money("12345.67", "EUR"), far, kind=kind)
+        for kind in sorted(set(KINDS))
+    ]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    left=records("erp"),
+    right=records("bank"),
+    cutoff=st.none() | st.just(T0 + timedelta(days=5)),
+)
+def test_setting_aside_what_no_pass_can_pair_changes_no_outcome(
+    left: list[Record | Rejected], right: list[Record | Rejected], cutoff: datetime | None
+) -> None:
+    """The engine closes, right after the exact pass, the records whose kind has no open
+    record on the other side (unless an id ties them to a batch). With a lone decoy of
+    every kind on both sides nothing qualifies, so every record goes through every pass:
+    the outcomes of the real records must be the same either way, in the same order."""
+
+    def shapes(result_left: list[Record | Rejected], result_right: list[Record | Rejected]) -> list[
+        tuple[object, ...]
+    ]:
+        return [
+            (
+                o.status,
+                o.kind,
+                o.rule,
+                o.evidence,
+                tuple(r.record_id for r in o.left),
+                tuple(r.record_id for r in o.right),
+                tuple(r.record_id for r in o.related),
+            )
+            for o in reconcile(result_left, result_right, cutoff=cutoff).outcomes
+            if not any("decoy" in r.record_id for r in o.records)
+        ]
+
+    assert shapes(left, right) == shapes([*left, *_decoys("erp")], [*right, *_decoys("bank")])

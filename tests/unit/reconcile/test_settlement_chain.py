@@ -25,7 +25,14 @@ import pytest
 from orderkit.model.errors import ValidationError
 from orderkit.model.money import Money
 from orderkit.model.orders import Order, OrderLine, OrderStatus, Payment, PaymentKind
-from orderkit.reconcile import Record, Settlement, reconcile, records_from_orders, settle
+from orderkit.reconcile import (
+    Outcome,
+    Record,
+    Settlement,
+    reconcile,
+    records_from_orders,
+    settle,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CUTOFF = datetime(2026, 4, 1, tzinfo=SHANGHAI)
@@ -360,3 +367,41 @@ def test_settle_refuses_bad_input_with_its_name() -> None:
         settle([], {"wechatpay": WECHATPAY}, [], settlement_days=-1)
     with pytest.raises(ValidationError, match="unknown option"):
         settle([], {}, [], tolerance=1)
+
+
+def test_breaks_and_summary_agree_whether_or_not_the_outcomes_were_built() -> None:
+    """breaks() and summary() read the hops' compact results; read after the outcomes,
+    they filter and recount those. Both ways give the same answer."""
+    from orderkit.testing.settlement_month import settlement_month
+
+    month = settlement_month(400, seed=11)
+
+    def shape(outcome: Outcome) -> tuple[object, ...]:
+        records = tuple(r.record_id for r in outcome.records)
+        return (outcome.hop, outcome.status, outcome.kind, outcome.rule, records)
+
+    def story() -> Settlement:
+        return month_end()[1]
+
+    def generated() -> Settlement:
+        return settle(month.erp, month.bills, month.bank)
+
+    for build in (story, generated):
+        lazy = build()
+        lazy_breaks = [shape(o) for o in lazy.breaks()]
+        lazy_summary = lazy.summary()
+        eager = build()
+        every = eager.outcomes
+        assert [shape(o) for o in eager.breaks()] == lazy_breaks
+        assert lazy_breaks == [shape(o) for o in every if o in eager.breaks()]
+        assert eager.summary() == lazy_summary
+        assert lazy_summary["balanced"] is True
+        derived = {id(p) for p in eager.derived}
+        placed = [id(r) for o in every for r in o.records if id(r) not in derived]
+        placed += [id(o.rejected) for o in every if o.rejected is not None]
+        assert sorted(placed) == sorted(map(id, eager.inputs))
+        assert lazy_summary["records_accounted"] == len(placed)
+        # Derived payouts list their members in time order, then record id.
+        for payout in eager.derived:
+            members = eager.members(payout)
+            assert list(members) == sorted(members, key=lambda r: (r.at, r.record_id))
