@@ -18,9 +18,11 @@ from orderkit.sync.signatures import (
     DouyinSignature,
     JdSignature,
     PddSignature,
+    ShopifySignature,
     SignatureCheck,
     TopSignature,
     WebhookRequest,
+    WooCommerceSignature,
 )
 from orderkit.sync.sync import DEFAULT_BATCH, Progress, Sync, SyncReport
 
@@ -44,12 +46,14 @@ __all__ = [
     "PlatformLimits",
     "Progress",
     "Seen",
+    "ShopifySignature",
     "SignatureCheck",
     "Sync",
     "SyncReport",
     "SyncStore",
     "TopSignature",
     "WebhookRequest",
+    "WooCommerceSignature",
     "initial",
     "limits_for",
     "modified_at",
