@@ -65,6 +65,15 @@ class OrderRepository(OutboxStore, Protocol):
         """The order holding this channel order id, or ``None``."""
         ...
 
+    def find_many_by_channel(
+        self, keys: Collection[tuple[str, str]]
+    ) -> dict[tuple[str, str], Order]:
+        """The stored orders holding these ``(channel, channel order id)`` keys, by key,
+        in one set-based read through the channel index (keys not stored are left
+        out): how sync finds a page's orders at once. A key that is not a pair of
+        strings is a ``ValidationError`` naming it."""
+        ...
+
     def find_by_waybill(self, waybill: str) -> list[Order]:
         """Every order with a shipment carrying ``waybill``, by order id, through an
         index (carrier callbacks carry only the waybill; several orders can travel in one

@@ -23,9 +23,16 @@ from typing import Any, Final, Literal
 
 import attrs
 
+from orderkit.lifecycle.engine import Transition
 from orderkit.lifecycle.service import OrderService
 from orderkit.mapping.registry import Registry, default_registry
-from orderkit.model.errors import DuplicateOrder, OrderkitError, RefusedError, ValidationError
+from orderkit.model.errors import (
+    ConcurrencyError,
+    DuplicateOrder,
+    OrderkitError,
+    RefusedError,
+    ValidationError,
+)
 from orderkit.model.orders import Order
 from orderkit.model.time import Clock, SystemClock, ensure_aware
 from orderkit.numbering.issuer import ReconIdIssuer
@@ -104,6 +111,29 @@ class _Mapped:
     digest: str
     modified: datetime
     target: Order
+
+
+class _Chain:
+    """One order's payloads in a page, decided in memory: the stored order (``None``:
+    a new order), the form it is placed or found in (``base``), the transitions decided
+    so far, the order they leave (``current``), the payloads applied and what sync saw
+    of the last of them (``mark``, with the ``stale`` versions counted on it)."""
+
+    def __init__(self, stored: Order | None, base: Order) -> None:
+        self.stored = stored
+        self.base = base
+        self.current = base
+        self.moved: tuple[Transition, ...] = ()
+        self.items: list[_Mapped] = []
+        self.mark: Seen | None = None
+        self.stale = 0
+
+    def add(self, item: _Mapped, moved: tuple[Transition, ...], mark: Seen) -> None:
+        self.items.append(item)
+        if moved:
+            self.moved += moved
+            self.current = moved[-1].order
+        self.mark = mark
 
 
 def _decide(seen: Seen | None, item: _Mapped) -> Outcome | None:
@@ -445,59 +475,158 @@ class Sync:
             with self.repository.atomic(), self.service.deliver_later():
                 for text, digest, problem in failed:
                     self._dead(platform, text, digest, problem, received_at)
-                seen = self.store.seen_many(
-                    self._seen_key(platform), [i.target.channel_order_id for i in pending]
-                )
-                stored = set(seen)
-                marks: dict[str, Seen] = {}
-                for item in pending:
-                    key = item.target.channel_order_id
-                    outcome = _decide(seen.get(key), item)
-                    if outcome == "stale" and key in marks and key not in stored:
-                        marks[key] = attrs.evolve(marks[key], stale=marks[key].stale + 1)
-                    elif outcome == "stale":
-                        self.store.mark_stale(self._seen_key(platform), key)
-                    elif outcome is None:
-                        try:
-                            with self.repository.atomic():
-                                outcome = self._apply(item.target, item.modified)
-                        except (ValidationError, RefusedError) as error:
-                            outcome = self._dead(platform, item.text, item.digest, error,
-                                                 received_at)
-                        else:
-                            mark = Seen(self._seen_key(platform), key, item.modified,
-                                        item.digest, received_at)
-                            seen[key] = marks[key] = mark
-                    results[item.index] = (outcome, item.modified, key)
-                for mark in marks.values():
-                    self.store.mark_seen(mark)
+                for item, outcome in self._page(platform, pending, received_at):
+                    results[item.index] = (outcome, item.modified,
+                                           item.target.channel_order_id)
         return [result for result in results if result is not None]
 
-    def _apply(self, target: Order, modified: datetime) -> Outcome:
-        stored = self.repository.find_by_channel(target.channel, target.channel_order_id)
-        new = stored is None
-        if stored is None:
-            base = initial(target)
-            if base.recon_id is None and self.recon_ids is not None:
-                base = attrs.evolve(
-                    base, recon_id=self.recon_ids.issue(self.recon_prefix, at=base.created_at)
-                )
-            try:
-                stored = self.service.place(base)
-            except DuplicateOrder:
-                # Placed by another writer that does not share this transaction.
-                stored = self.repository.find_by_channel(target.channel, target.channel_order_id)
-                if stored is None:
-                    raise
-                new = False
-        moved = self.service.advance(
-            stored.order_id, lambda order: next_event(order, target, at=modified),
-            current=stored, limit=_MAX_STEPS,
+    def _page(
+        self, platform: str, pending: list[_Mapped], received_at: datetime
+    ) -> list[tuple[_Mapped, Outcome]]:
+        """Decide a page's mapped payloads in memory, then write them, inside the page's
+        block (see :meth:`_batch`).
+
+        One read of what sync saw of their orders and one of the stored orders
+        (:meth:`~orderkit.lifecycle.ports.OrderRepository.find_many_by_channel`). Then,
+        per payload in page order: ``stale`` or ``unchanged`` by what sync saw (or what
+        the page applied before it), else the events it brings, decided in memory
+        (:meth:`OrderService.decide`) from the order as the page left it, or from the
+        initial form of a new order; a refusal makes it a dead letter before anything
+        of it is written. Only then the writes: the page's new orders placed together
+        (:meth:`OrderService.place_many`: one ``lock_many`` for the page, each order
+        saved once in its final form; an order short of stock is a dead letter, every
+        version of it in the page), each stored order that moved saved once with all
+        its events (:meth:`OrderService.save_decided`), and what sync saw of every
+        order applied.
+        """
+        seen_key = self._seen_key(platform)
+        seen = self.store.seen_many(seen_key, [i.target.channel_order_id for i in pending])
+        stored = self.repository.find_many_by_channel(
+            {(i.target.channel, i.target.channel_order_id) for i in pending}
         )
-        changed = bool(moved)
+        chains: dict[tuple[str, str], _Chain] = {}
+        decided: list[tuple[_Mapped, Outcome]] = []
+        late: list[str] = []  # stale versions of orders sync had seen before the page
+        for item in pending:
+            key = (item.target.channel, item.target.channel_order_id)
+            chain = chains.get(key)
+            outcome = _decide(chain.mark if chain is not None else seen.get(key[1]), item)
+            if outcome == "stale":
+                if chain is not None and key[1] not in seen:
+                    chain.stale += 1
+                else:
+                    late.append(key[1])
+            if outcome is not None:
+                decided.append((item, outcome))
+                continue
+            if chain is None:
+                found = stored.get(key)
+                chain = _Chain(found, found if found is not None else initial(item.target))
+            try:
+                moved = self._decided(chain.current, item)
+            except (ValidationError, RefusedError) as error:
+                decided.append((item, self._dead(platform, item.text, item.digest, error,
+                                                 received_at)))
+                continue
+            chain.add(item, moved, Seen(seen_key, key[1], item.modified, item.digest,
+                                        received_at))
+            chains[key] = chain
+            first = chain.stored is None and len(chain.items) == 1
+            decided.append((item, "new" if first else "updated" if moved else "unchanged"))
+        changed: dict[int, Outcome] = {}
+        new = [chain for chain in chains.values() if chain.stored is None]
         if new:
-            return "new"
-        return "updated" if changed else "unchanged"
+            placed = self.service.place_many(
+                [(chain.base, chain.moved) for chain in new], stamp=self._stamp
+            )
+            for chain, result in zip(new, placed, strict=True):
+                if isinstance(result, DuplicateOrder):
+                    # Placed meanwhile by a writer outside this transaction: the page's
+                    # payloads of it apply to the order as stored.
+                    changed.update(self._settle(platform, chain, received_at, error=result))
+                elif isinstance(result, OrderkitError):
+                    for item in chain.items:
+                        changed[item.index] = self._dead(platform, item.text, item.digest,
+                                                         result, received_at)
+                    chain.items.clear()
+        for chain in chains.values():
+            if chain.stored is not None:
+                changed.update(self._settle(platform, chain, received_at))
+        for chain in chains.values():
+            if chain.items and chain.mark is not None:
+                self.store.mark_seen(attrs.evolve(chain.mark, stale=chain.stale)
+                                     if chain.stale else chain.mark)
+        for channel_order_id in late:
+            self.store.mark_stale(seen_key, channel_order_id)
+        return [(item, changed.get(item.index, outcome)) for item, outcome in decided]
+
+    def _decided(self, order: Order, item: _Mapped) -> tuple[Transition, ...]:
+        """The events ``item`` brings to ``order``, decided in memory."""
+        return self.service.decide(
+            order, lambda current: next_event(current, item.target, at=item.modified),
+            limit=_MAX_STEPS,
+        )
+
+    def _settle(
+        self,
+        platform: str,
+        chain: _Chain,
+        received_at: datetime,
+        *,
+        error: DuplicateOrder | None = None,
+    ) -> dict[int, Outcome]:
+        """Save a stored order's decided events in one save. When another writer moved
+        the order meanwhile (or, with ``error``, placed it), its page's payloads are
+        decided again from the order as stored; those that fail then are dead letters.
+        The outcomes that changed, by payload index."""
+        outcomes: dict[int, Outcome] = {}
+        again = error is not None
+        for attempt in range(self.service.max_attempts):
+            if again:
+                key = chain.items[-1].target
+                fresh = self.repository.find_by_channel(key.channel, key.channel_order_id)
+                if fresh is None:
+                    assert error is not None  # a conflict means the order is stored
+                    for item in chain.items:
+                        outcomes[item.index] = self._dead(platform, item.text, item.digest,
+                                                          error, received_at)
+                    chain.items.clear()
+                    return outcomes
+                items, chain.items = chain.items, []
+                chain.stored = chain.base = chain.current = fresh
+                chain.moved = ()
+                for item in items:
+                    try:
+                        moved = self._decided(chain.current, item)
+                    except (ValidationError, RefusedError) as refusal:
+                        outcomes[item.index] = self._dead(platform, item.text, item.digest,
+                                                          refusal, received_at)
+                        continue
+                    assert chain.mark is not None
+                    chain.add(item, moved, attrs.evolve(
+                        chain.mark, modified_at=item.modified, digest=item.digest))
+                    outcomes[item.index] = "updated" if moved else "unchanged"
+            if not chain.moved:
+                return outcomes
+            assert chain.stored is not None
+            try:
+                self.service.save_decided(chain.stored, chain.moved)
+            except ConcurrencyError:
+                self.service.conflicts += 1
+                if attempt == self.service.max_attempts - 1:
+                    raise
+                again = True
+            else:
+                return outcomes
+        return outcomes  # pragma: no cover - the loop returns or raises
+
+    def _stamp(self, order: Order) -> Order:
+        """A new order's recon id, drawn as it is saved (a refused order draws none)."""
+        if order.recon_id is None and self.recon_ids is not None:
+            return attrs.evolve(
+                order, recon_id=self.recon_ids.issue(self.recon_prefix, at=order.created_at)
+            )
+        return order
 
     def _dead(
         self, platform: str, text: str, digest: str, error: Exception, received_at: datetime

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from orderkit.adapters._keys import checked_channel_keys
 from orderkit.model.audit import (
     AddressVersion,
     AuditEntry,
@@ -127,6 +128,18 @@ class MemoryOrderRepository:
         with self._lock:
             order_id = self._by_channel.get((channel, channel_order_id))
             return None if order_id is None else self._orders[order_id]
+
+    def find_many_by_channel(
+        self, keys: Collection[tuple[str, str]]
+    ) -> dict[tuple[str, str], Order]:
+        """The orders holding these ``(channel, channel order id)`` keys, by key."""
+        wanted = checked_channel_keys(keys)
+        with self._lock:
+            return {
+                key: self._orders[order_id]
+                for key in wanted
+                if (order_id := self._by_channel.get(key)) is not None
+            }
 
     def stale(
         self,

@@ -28,6 +28,7 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
+from orderkit.adapters._keys import checked_channel_keys
 from orderkit.adapters.postgres._db import Database, utc
 from orderkit.model.audit import (
     AddressVersion,
@@ -235,6 +236,28 @@ class PostgresOrderRepository:
             single=True,
         )
         return None if row is None else _load(row[0])
+
+    def find_many_by_channel(
+        self, keys: Collection[tuple[str, str]]
+    ) -> dict[tuple[str, str], Order]:
+        """The orders holding these ``(channel, channel order id)`` keys, by key, in one
+        read through the channel index."""
+        wanted = checked_channel_keys(keys)
+        if not wanted:
+            return {}
+        sql = self._db.sql(
+            "SELECT o.body FROM unnest(%s::text[], %s::text[]) AS k(channel, channel_order_id)"
+            " JOIN {s}.orders AS o USING (channel, channel_order_id)"
+        )
+        channels = [channel for channel, _id in wanted]
+        ids = [channel_order_id for _channel, channel_order_id in wanted]
+        rows = self._db.run(
+            "find orders by channel",
+            lambda conn: conn.execute(sql, (channels, ids)).fetchall(),
+            single=True,
+        )
+        orders = [_load(row[0]) for row in rows]
+        return {(o.channel, o.channel_order_id): o for o in orders}
 
     def find_by_waybill(self, waybill: str) -> list[Order]:
         """Every order with a shipment carrying ``waybill``, by order id."""

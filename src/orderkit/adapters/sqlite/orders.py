@@ -18,6 +18,7 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
+from orderkit.adapters._keys import checked_channel_keys
 from orderkit.adapters.sqlite._db import Database
 from orderkit.model.audit import (
     AddressVersion,
@@ -216,6 +217,34 @@ class SQLiteOrderRepository:
                 (channel, channel_order_id),
             ).fetchone()
         return None if row is None else _load(row[0])
+
+    def find_many_by_channel(
+        self, keys: Collection[tuple[str, str]]
+    ) -> dict[tuple[str, str], Order]:
+        """The orders holding these ``(channel, channel order id)`` keys, by key, in one
+        read through the channel index; an order whose stored version this process has
+        decoded already is not decoded again."""
+        wanted = checked_channel_keys(keys)
+        if not wanted:
+            return {}
+        with self._db.read("find orders by channel") as conn:
+            rows = conn.execute(
+                "SELECT o.order_id, o.version, o.body FROM json_each(?) AS k"
+                " JOIN orders AS o ON o.channel = json_extract(k.value, '$[0]')"
+                " AND o.channel_order_id = json_extract(k.value, '$[1]')",
+                (json.dumps(wanted),),
+            ).fetchall()
+        found: dict[tuple[str, str], Order] = {}
+        for order_id, version, body in rows:
+            with self._cache_lock:
+                cached = self._cache.get(order_id)
+            if cached is not None and cached.version == version:
+                order = cached
+            else:
+                order = _load(body)
+                self._remember(order)
+            found[(order.channel, order.channel_order_id)] = order
+        return found
 
     def stale(
         self,
