@@ -130,8 +130,12 @@ class WebhookHandler(BaseHTTPRequestHandler):
         if not isinstance(payload, dict):
             self._answer(HTTPStatus.BAD_REQUEST, {"error": "expected a JSON object"})
             return
+        try:
+            text: str | None = body.decode("utf-8")  # a repeat is known by its hash
+        except UnicodeDecodeError:
+            text = None
         with self.server.lock:
-            report = self.server.sync.receive(platform, payload,
+            report = self.server.sync.receive(platform, payload, text=text,
                                               received_at=datetime.now(UTC))
             self.server.total += report
         status = HTTPStatus.ACCEPTED if report.dead_lettered else HTTPStatus.OK

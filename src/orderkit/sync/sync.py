@@ -38,7 +38,7 @@ from orderkit.model.time import Clock, SystemClock, ensure_aware
 from orderkit.numbering.issuer import ReconIdIssuer
 from orderkit.sync.diff import initial, next_event
 from orderkit.sync.limits import PlatformLimits, limits_for, windows
-from orderkit.sync.modified import modified_at, payload_digest, payload_text
+from orderkit.sync.modified import modified_at, payload_digest, payload_text, raw_digest
 from orderkit.sync.ports import ChannelClient, ListingClient, OrderLookup, SyncStore
 from orderkit.sync.records import Cursor, DeadLetter, Seen
 
@@ -103,11 +103,13 @@ def _count(outcomes: Iterable[Outcome]) -> SyncReport:
 
 @attrs.frozen
 class _Mapped:
-    """A payload of a batch that mapped: its place in the batch, its canonical text and
-    digest, its platform modified time and the order it maps to."""
+    """A payload of a batch that mapped: its place in the batch, the payload, its
+    canonical text (``None`` when it came with its raw text) and digest, its platform
+    modified time and the order it maps to."""
 
     index: int
-    text: str
+    payload: Mapping[str, Any]
+    text: str | None
     digest: str
     modified: datetime
     target: Order
@@ -214,11 +216,25 @@ class Sync:
             return platform
 
     def receive(
-        self, platform: str, payload: Mapping[str, Any], *, received_at: datetime
+        self,
+        platform: str,
+        payload: Mapping[str, Any],
+        *,
+        received_at: datetime,
+        text: str | None = None,
     ) -> SyncReport:
-        """A webhook: apply one payload received at ``received_at`` (aware)."""
+        """A webhook: apply one payload received at ``received_at`` (aware).
+
+        ``text`` is the raw JSON text ``payload`` was parsed from (the request body),
+        when the caller has it: a payload is then known as one applied before by a hash
+        of that text (:func:`~orderkit.sync.modified.raw_digest`) instead of its
+        canonical JSON, which costs more to write out than the hash does. The same
+        version arriving with another text (a poll, other spacing) is mapped and found
+        to change nothing: still ``unchanged``, one step later.
+        """
         received_at = ensure_aware(received_at, path="received_at")
-        return _one(self._ingest(platform, payload, received_at)[0])
+        texts = None if text is None else (text,)
+        return _one(self._batch(platform, (payload,), received_at, texts)[0][0])
 
     def receive_many(
         self,
@@ -228,9 +244,11 @@ class Sync:
         received_at: datetime,
         batch: int = DEFAULT_BATCH,
         progress: Progress | None = None,
+        texts: Sequence[str] | None = None,
     ) -> SyncReport:
         """Webhooks drained in bulk (a queue, an export file): apply ``payloads`` in
-        order, ``batch`` per commit, each exactly as :meth:`receive` would.
+        order, ``batch`` per commit, each exactly as :meth:`receive` would (``texts``:
+        the raw JSON text of each, as for :meth:`receive`).
 
         A payload that fails becomes a dead letter without undoing the rest of its
         batch; a crash leaves every batch applied or not at all.
@@ -240,11 +258,15 @@ class Sync:
             raise ValidationError("batch", batch, "expected an integer >= 1")
         if isinstance(payloads, Mapping | str) or not isinstance(payloads, Sequence):
             raise ValidationError("payloads", payloads, "expected a sequence of JSON objects")
+        if texts is not None and (isinstance(texts, str) or not isinstance(texts, Sequence)
+                                  or len(texts) != len(payloads)):
+            raise ValidationError("texts", texts, "expected one JSON text per payload")
         report = SyncReport()
         for start in range(0, len(payloads), batch):
             chunk = payloads[start:start + batch]
+            raw = None if texts is None else texts[start:start + batch]
             report += _count(outcome for outcome, _at, _id in
-                             self._batch(platform, chunk, received_at))
+                             self._batch(platform, chunk, received_at, raw))
             if progress is not None:
                 progress(report, min(start + batch, len(payloads)) / len(payloads))
         return report
@@ -386,7 +408,7 @@ class Sync:
         token: str | None = None
         while True:
             page = client.changed(low, high, token)
-            results = self._batch(platform, page.payloads, self.clock.now())
+            results = self._batch(platform, page.payloads, self.clock.now(), page.texts)
             done = _count(outcome for outcome, _at, _id in results)
             report += done
             for _outcome, stamp, order_id in results:
@@ -408,39 +430,51 @@ class Sync:
         return self._batch(platform, (payload,), received_at)[0]
 
     def _batch(
-        self, platform: str, payloads: Sequence[Mapping[str, Any]], received_at: datetime
+        self,
+        platform: str,
+        payloads: Sequence[Mapping[str, Any]],
+        received_at: datetime,
+        texts: Sequence[str] | None = None,
     ) -> list[tuple[Outcome, datetime | None, str | None]]:
         """Apply a page of payloads, in order; per payload its outcome, its modified
         time and its channel order id (``None`` when it did not map).
 
-        First every payload's canonical text and digest (a value JSON cannot hold is
-        refused before anything is written), and one read of the versions sync applied
-        with those digests: a payload identical to the newest version applied of its
-        order is ``unchanged`` without being mapped, and without a transaction. The
-        rest are mapped and run inside one
-        :meth:`~orderkit.lifecycle.ports.OrderRepository.atomic` block (one commit,
-        one ``fsync`` on SQLite), which reads what sync saw of their orders in one read
-        under the write lock, applies each payload inside a nested block of its own (a
-        savepoint: a refused payload becomes a dead letter without undoing the others)
-        and records what it saw of every applied order before the block commits. A
-        crash leaves the whole page applied with its sync records, or none of it.
+        First every payload's digest: of its raw text when ``texts`` gives it
+        (:func:`~orderkit.sync.modified.raw_digest`), else of its canonical text (a
+        value JSON cannot hold is refused before anything is written); and one read of
+        the versions sync applied with those digests: a payload identical to the newest
+        version applied of its order is ``unchanged`` without being mapped, and without
+        a transaction. The rest are mapped and decided, then written, in one
+        :meth:`~orderkit.lifecycle.ports.OrderRepository.atomic` block (one commit, one
+        ``fsync`` on SQLite): see :meth:`_page`. A crash leaves the whole page applied
+        with its sync records, or none of it.
         """
-        texts: list[tuple[str, str]] = []
+        if texts is not None and len(texts) != len(payloads):
+            raise ValidationError("texts", len(texts),
+                                  f"expected one text per payload ({len(payloads)})")
+        keys: list[tuple[str | None, str]] = []
         for index, payload in enumerate(payloads):
             if not isinstance(payload, Mapping):
                 path = "payload" if len(payloads) == 1 else f"payloads[{index}]"
                 raise ValidationError(path, payload, "expected a JSON object")
-            text = payload_text(payload)
-            texts.append((text, payload_digest(text)))
+            if texts is not None:
+                raw = texts[index]
+                if not isinstance(raw, str):
+                    path = "text" if len(payloads) == 1 else f"texts[{index}]"
+                    raise ValidationError(path, raw, "expected the payload's JSON text")
+                keys.append((None, raw_digest(raw)))
+            else:
+                canonical = payload_text(payload)
+                keys.append((canonical, payload_digest(canonical)))
         hits = self.store.seen_digests(
-            self._seen_key(platform), [digest for _text, digest in texts]
+            self._seen_key(platform), [digest for _text, digest in keys]
         )
-        known = Counter(hits[digest].channel_order_id for _text, digest in texts
+        known = Counter(hits[digest].channel_order_id for _text, digest in keys
                         if digest in hits)
         results: list[tuple[Outcome, datetime | None, str | None] | None] = []
-        failed: list[tuple[str, str, ValidationError]] = []
+        failed: list[tuple[Mapping[str, Any], str | None, str, ValidationError]] = []
         pending: list[_Mapped] = []
-        for payload, (text, digest) in zip(payloads, texts, strict=True):
+        for payload, (text, digest) in zip(payloads, keys, strict=True):
             hit = hits.get(digest)
             if hit is not None and known[hit.channel_order_id] == 1:
                 results.append(("unchanged", hit.modified_at, hit.channel_order_id))
@@ -449,32 +483,33 @@ class Sync:
                 modified = modified_at(platform, payload, maps=self.maps)
                 target = self.maps.normalize(platform, payload)
             except ValidationError as error:
-                failed.append((text, digest, error))
+                failed.append((payload, text, digest, error))
                 results.append(("dead_lettered", None, None))
                 continue
-            pending.append(_Mapped(len(results), text, digest, modified, target))
+            pending.append(_Mapped(len(results), payload, text, digest, modified, target))
             results.append(None)
         # An order whose identical version shares the page with another version is
         # decided in the block, in page order, like every other version of it.
         pending_ids = Counter(item.target.channel_order_id for item in pending)
         for index, result in enumerate(results):
             if result is not None and result[2] in pending_ids:
-                text, digest = texts[index]
+                text, digest = keys[index]
                 try:
                     modified = modified_at(platform, payloads[index], maps=self.maps)
                     target = self.maps.normalize(platform, payloads[index])
                 except ValidationError as error:
-                    failed.append((text, digest, error))
+                    failed.append((payloads[index], text, digest, error))
                     results[index] = ("dead_lettered", None, None)
                     continue
-                pending.append(_Mapped(index, text, digest, modified, target))
+                pending.append(_Mapped(index, payloads[index], text, digest, modified,
+                                       target))
                 results[index] = None
         pending.sort(key=lambda item: item.index)
         if pending or failed:
             # The page's deliveries run once, at the end of its transaction.
             with self.repository.atomic(), self.service.deliver_later():
-                for text, digest, problem in failed:
-                    self._dead(platform, text, digest, problem, received_at)
+                for payload, text, digest, problem in failed:
+                    self._dead(platform, payload, text, digest, problem, received_at)
                 for item, outcome in self._page(platform, pending, received_at):
                     results[item.index] = (outcome, item.modified,
                                            item.target.channel_order_id)
@@ -525,8 +560,7 @@ class Sync:
             try:
                 moved = self._decided(chain.current, item)
             except (ValidationError, RefusedError) as error:
-                decided.append((item, self._dead(platform, item.text, item.digest, error,
-                                                 received_at)))
+                decided.append((item, self._dead_item(platform, item, error, received_at)))
                 continue
             chain.add(item, moved, Seen(seen_key, key[1], item.modified, item.digest,
                                         received_at))
@@ -546,8 +580,7 @@ class Sync:
                     changed.update(self._settle(platform, chain, received_at, error=result))
                 elif isinstance(result, OrderkitError):
                     for item in chain.items:
-                        changed[item.index] = self._dead(platform, item.text, item.digest,
-                                                         result, received_at)
+                        changed[item.index] = self._dead_item(platform, item, result, received_at)
                     chain.items.clear()
         for chain in chains.values():
             if chain.stored is not None:
@@ -588,8 +621,7 @@ class Sync:
                 if fresh is None:
                     assert error is not None  # a conflict means the order is stored
                     for item in chain.items:
-                        outcomes[item.index] = self._dead(platform, item.text, item.digest,
-                                                          error, received_at)
+                        outcomes[item.index] = self._dead_item(platform, item, error, received_at)
                     chain.items.clear()
                     return outcomes
                 items, chain.items = chain.items, []
@@ -599,8 +631,7 @@ class Sync:
                     try:
                         moved = self._decided(chain.current, item)
                     except (ValidationError, RefusedError) as refusal:
-                        outcomes[item.index] = self._dead(platform, item.text, item.digest,
-                                                          refusal, received_at)
+                        outcomes[item.index] = self._dead_item(platform, item, refusal, received_at)
                         continue
                     assert chain.mark is not None
                     chain.add(item, moved, attrs.evolve(
@@ -628,9 +659,25 @@ class Sync:
             )
         return order
 
-    def _dead(
-        self, platform: str, text: str, digest: str, error: Exception, received_at: datetime
+    def _dead_item(
+        self, platform: str, item: _Mapped, error: Exception, received_at: datetime
     ) -> Outcome:
+        return self._dead(platform, item.payload, item.text, item.digest, error, received_at)
+
+    def _dead(
+        self,
+        platform: str,
+        payload: Mapping[str, Any],
+        text: str | None,
+        digest: str,
+        error: Exception,
+        received_at: datetime,
+    ) -> Outcome:
+        """Keep ``payload`` as a dead letter: always its canonical text, under the digest
+        of that text (so one bad payload is one letter however it came)."""
+        if text is None:
+            text = payload_text(payload)
+            digest = payload_digest(text)
         message = f"{type(error).__name__}: {error}"[:_ERROR_MAX]
         self.store.add_dead_letter(
             DeadLetter(f"{platform}:{digest}", platform, text, message, received_at)

@@ -2,11 +2,13 @@
 the page is mapped and its events decided before the first write, so a payload that
 fails (malformed, refused by the lifecycle, short of stock) is a dead letter and
 writes nothing, while the rest of the page is stored in one transaction; the same page
-again is a no-op."""
+again is a no-op. A payload that comes with its raw text is known again by a hash of
+that text."""
 
 from __future__ import annotations
 
 import copy
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,9 +18,18 @@ import pytest
 
 from orderkit.adapters.memory import MemoryReconIdSequence
 from orderkit.adapters.sqlite import SQLiteInventoryStore, SQLiteOrderRepository, SQLiteSyncStore
+from orderkit.model.errors import ValidationError
 from orderkit.model.orders import OrderStatus
 from orderkit.numbering import ReconIdIssuer
-from orderkit.sync import Sync, SyncReport
+from orderkit.sync import (
+    Page,
+    Sync,
+    SyncReport,
+    payload_digest,
+    payload_text,
+    raw_digest,
+)
+from orderkit.testing import FileChannelClient, MemoryChannelClient
 
 NOW = datetime(2026, 2, 20, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -154,3 +165,76 @@ def test_versions_of_a_new_order_in_one_page_are_one_placement(
     assert kinds == ["pay", "ship"]
     seen = shop.store.seen("jd", "7201")
     assert (seen.modified_at, seen.stale) == (NOW - HOUR, 1)
+
+
+# --- payloads that come with their raw text --------------------------------------------
+
+
+def test_a_payload_with_its_raw_text_is_known_again_by_a_hash_of_that_text(
+    new_shop: Any, versions: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "shop.db"
+    shop = new_shop(repository=SQLiteOrderRepository(path), store=SQLiteSyncStore(path),
+                    inventory=SQLiteInventoryStore(path))
+    shop.stock(TEA, POT)
+    payload = versions("7301", "paid", NOW - HOUR)
+    text = json.dumps(payload, ensure_ascii=False, indent=1)  # as the platform sent it
+    assert shop.sync.receive("jd", payload, received_at=NOW, text=text) == SyncReport(new=1)
+    assert shop.store.seen("jd", "7301").digest == raw_digest(text)
+    begun: list[str] = []
+    shop.repository.database.connection().set_trace_callback(
+        lambda sql: begun.append(sql) if sql.startswith("BEGIN IMMEDIATE") else None)
+    # The same text again: unchanged by one read, no mapping, no transaction.
+    assert shop.sync.receive("jd", json.loads(text), received_at=NOW,
+                             text=text) == SyncReport(unchanged=1)
+    assert begun == []
+    # The same version in another text (a poll, other spacing; or no text at all): it
+    # is mapped and changes nothing, so it is unchanged all the same.
+    order = shop.repository.find_by_channel("jd", "7301")
+    other = json.dumps(payload, separators=(",", ":"))
+    assert shop.sync.receive("jd", json.loads(other), received_at=NOW,
+                             text=other) == SyncReport(unchanged=1)
+    assert shop.sync.receive("jd", payload, received_at=NOW) == SyncReport(unchanged=1)
+    assert shop.repository.find_by_channel("jd", "7301") == order
+    assert shop.store.seen("jd", "7301").digest == payload_digest(payload_text(payload))
+
+
+def test_a_dead_letter_keeps_the_canonical_text_however_the_payload_came(
+    shop: Any, versions: Any
+) -> None:
+    bad = _malformed(versions, "7401", NOW - HOUR)
+    text = json.dumps(bad, indent=2)
+    assert shop.sync.receive("jd", bad, received_at=NOW, text=text) == \
+        SyncReport(dead_lettered=1)
+    assert shop.sync.receive("jd", bad, received_at=NOW) == SyncReport(dead_lettered=1)
+    (letter,) = shop.store.dead_letters("jd")  # one bad payload, one letter
+    assert letter.payload == payload_text(bad)
+    assert letter.letter_id == "jd:" + payload_digest(payload_text(bad))
+    assert letter.attempts == 2
+
+
+def test_texts_must_be_one_json_text_per_payload(shop: Any, versions: Any) -> None:
+    page = [versions("7501", "paid", NOW - HOUR), versions("7502", "paid", NOW - HOUR)]
+    with pytest.raises(ValidationError) as caught:
+        shop.sync.receive_many("jd", page, received_at=NOW, texts=["{}"])
+    assert caught.value.path == "texts"
+    with pytest.raises(ValidationError) as caught:
+        shop.sync.receive("jd", page[0], received_at=NOW, text=b"{}")  # type: ignore[arg-type]
+    assert caught.value.path == "text"
+    with pytest.raises(ValidationError) as caught:
+        Page(page, texts=["{}"])
+    assert caught.value.path == "texts"
+    assert shop.repository.find_by_channel("jd", "7501") is None
+
+
+def test_file_client_pages_carry_the_lines_as_read(versions: Any, tmp_path: Path) -> None:
+    feed = tmp_path / "feed.jsonl"
+    lines = [json.dumps(versions(str(7600 + n), "paid", NOW - HOUR + n * timedelta(minutes=1)),
+                        ensure_ascii=False) for n in range(3)]
+    feed.write_text("\n".join(lines) + "\n", "utf-8")
+    page = FileChannelClient(feed, platform="jd").changed(NOW - 2 * HOUR, NOW, None)
+    assert page.texts == tuple(lines)
+    assert [json.loads(t) for t in lines] == list(page.payloads)
+    texts = MemoryChannelClient([json.loads(t) for t in lines], platform="jd",
+                                texts=lines).changed(NOW - 2 * HOUR, NOW, None).texts
+    assert texts == tuple(lines)
