@@ -138,6 +138,18 @@ class OrderRepository(OutboxStore, Protocol):
         """
         ...
 
+    def insert_many(
+        self, placements: Sequence[tuple[Order, Sequence[AuditEntry], Sequence[OutboxMessage]]]
+    ) -> None:
+        """Insert several new orders, each with its audit entries and outbox messages,
+        in one atomic write (one multi-row write where the store has one): how a page of
+        new orders is stored at once. Each order must be new, as ``save(order, None)``
+        requires: an order id stored already (or twice in ``placements``) raises
+        :class:`~orderkit.model.errors.ConcurrencyError` and a channel order id held
+        already :class:`~orderkit.model.errors.DuplicateOrder`, naming it, and nothing
+        of the call is written."""
+        ...
+
     def atomic(self) -> AbstractContextManager[object]:
         """A block whose writes commit together, or not at all when it raises.
 

@@ -178,15 +178,17 @@ class OrderService:
         :meth:`decide` chose from it (empty: store it as it is). With a ledger, the open
         units of every order that holds no lock yet are locked in one
         :meth:`~orderkit.inventory.InventoryLedger.lock_many` call, in order (a cash on
-        delivery order's lock is confirmed at once); then each order is saved once, in
-        its final form with the lock id, every audit entry and outbox message of its
-        transitions. Per placement, the saved order, or the error that refused it with
-        nothing of it written: :class:`~orderkit.model.errors.InsufficientStock` (short
-        of stock), :class:`~orderkit.model.errors.DuplicateOrder` (the id or the channel
-        order id is stored already; its lock is released again). ``stamp``, when
-        given, is called on each order whose lock was taken, right before its save, and
-        returns the order to save (sync gives it its recon id there, so a refused order
-        draws no number). The outbox is delivered once, after the block.
+        delivery order's lock is confirmed at once); then every order is stored in its
+        final form with the lock id, every audit entry and outbox message of its
+        transitions, all in one :meth:`~OrderRepository.insert_many` write. Per
+        placement, the stored order, or the error that refused it with nothing of it
+        written: :class:`~orderkit.model.errors.InsufficientStock` (short of stock),
+        :class:`~orderkit.model.errors.DuplicateOrder` (the id or the channel order id
+        is stored already: the block is rolled back, its locks released, and the others
+        placed again). ``stamp``, when given, is called on each order whose lock was
+        taken, before it is stored, and returns the order to store (sync gives it its
+        recon id there, so a refused order draws no number). The outbox is delivered
+        once, after the block.
         """
         checked: list[tuple[Order, tuple[Transition, ...]]] = []
         for index, placement in enumerate(placements):
@@ -223,6 +225,7 @@ class OrderService:
                 [order for index, (order, _t) in enumerate(checked) if index not in refused]
             )
             taken = iter(locks)
+            saves: list[tuple[int, Order, tuple[AuditEntry, ...], tuple[OutboxMessage, ...]]] = []
             for index, (order, transitions) in enumerate(checked):
                 if index in refused:
                     results.append(refused[index])
@@ -238,22 +241,24 @@ class OrderService:
                 if stamp is not None:
                     final = stamp(final)
                 messages = tuple(m for t in transitions for m in self._messages(t, lock_id))
-                try:
-                    self._save(final, None, transitions, messages)
-                except BaseException as error:
-                    self._release_all(checked, refused, locks, error)
-                    if isinstance(error, ConcurrencyError):
-                        # The id is stored already: a duplicate, not a race to retry.
-                        duplicate = DuplicateOrder(
-                            order.channel, order.channel_order_id, order.order_id)
-                        duplicate.__cause__ = error
-                        raise _Refused(index, duplicate) from error
-                    if isinstance(error, DuplicateOrder):
-                        raise _Refused(index, error) from error
-                    raise
+                saves.append((index, final, tuple(e for t in transitions for e in t.audit),
+                              messages))
                 results.append(final)
                 moved.extend(transitions)
                 owed = owed or bool(messages)
+            try:
+                self.repository.insert_many(
+                    [(final, audit, messages) for _i, final, audit, messages in saves]
+                )
+            except BaseException as error:
+                self._release_all(checked, refused, locks, error)
+                if isinstance(error, ConcurrencyError | DuplicateOrder):
+                    index, order = _refused_one(error, saves)
+                    # The id is stored already: a duplicate, not a race to retry.
+                    duplicate = error if isinstance(error, DuplicateOrder) else DuplicateOrder(
+                        order.channel, order.channel_order_id, order.order_id)
+                    raise _Refused(index, duplicate) from error
+                raise
         return results, moved, owed
 
     def _release_all(
@@ -622,3 +627,18 @@ class _Refused(Exception):
         super().__init__(index, error)
         self.index = index
         self.error = error
+
+
+def _refused_one(
+    error: ConcurrencyError | DuplicateOrder,
+    saves: Sequence[tuple[int, Order, tuple[AuditEntry, ...], tuple[OutboxMessage, ...]]],
+) -> tuple[int, Order]:
+    """The placement ``error`` names (its order id, or its channel order id)."""
+    for index, order, _audit, _messages in saves:
+        if isinstance(error, ConcurrencyError) and order.order_id == error.order_id:
+            return index, order
+        if isinstance(error, DuplicateOrder) and (order.channel, order.channel_order_id) == (
+            error.channel, error.channel_order_id
+        ):
+            return index, order
+    raise error

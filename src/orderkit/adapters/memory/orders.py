@@ -281,6 +281,15 @@ class MemoryOrderRepository:
                 self._audit.setdefault(order.order_id, []).extend(entries)
             self._append(messages)
 
+    def insert_many(
+        self, placements: Sequence[tuple[Order, Sequence[AuditEntry], Sequence[OutboxMessage]]]
+    ) -> None:
+        """Insert new orders with their audit entries and outbox messages, all or none
+        (one block of inserts)."""
+        with self.atomic():
+            for order, audit, outbox in placements:
+                self.save(order, None, audit=audit, outbox=outbox)
+
     def record_audit(self, order_id: str, entries: Sequence[AuditEntry]) -> None:
         """Append audit entries without touching the order."""
         checked = checked_entries(entries)

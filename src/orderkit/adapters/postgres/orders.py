@@ -524,6 +524,15 @@ class PostgresOrderRepository:
         if holder is not None:
             raise DuplicateOrder(order.channel, order.channel_order_id, holder[0])
 
+    def insert_many(
+        self, placements: Sequence[tuple[Order, Sequence[AuditEntry], Sequence[OutboxMessage]]]
+    ) -> None:
+        """Insert new orders with their audit entries and outbox messages, all or none
+        (one block of inserts)."""
+        with self.atomic():
+            for order, audit, outbox in placements:
+                self.save(order, None, audit=audit, outbox=outbox)
+
     def record_audit(self, order_id: str, entries: Sequence[AuditEntry]) -> None:
         """Append audit entries without touching the order."""
         rows = [(order_id, _dumps(to_dict(e))) for e in checked_entries(entries)]

@@ -241,6 +241,31 @@ class OrderRepositoryContract:
         error = _raises(ValidationError, repository.find_many_by_channel, "tmall")
         assert error.path == "keys"  # type: ignore[attr-defined]
 
+    def test_many_new_orders_are_inserted_in_one_write_or_not_at_all(self) -> None:
+        repository = self.create_repository()
+        first = sample_order("ORD-1", channel_order_id="T-1")
+        second = sample_order("ORD-2", channel_order_id="T-2")
+        entry = _audit("ORD-2", "ev-1")
+        repository.insert_many([(first, (), ()), (second, (entry,), ())])
+        assert repository.get("ORD-1") == first
+        assert repository.get("ORD-2") == second
+        assert repository.audit_trail("ORD-2") == [entry]
+        repository.insert_many([])
+        # One order that is not new refuses the whole call: nothing of it is written.
+        third = sample_order("ORD-3", channel_order_id="T-3")
+        error = _raises(ConcurrencyError, repository.insert_many,
+                        [(third, (), ()), (first, (), ())])
+        assert error.order_id == "ORD-1"  # type: ignore[attr-defined]
+        _raises(OrderNotFound, repository.get, "ORD-3")
+        error = _raises(DuplicateOrder, repository.insert_many,
+                        [(third, (), ()), (sample_order("ORD-4", channel_order_id="T-2"), (), ())])
+        assert error.existing_order_id == "ORD-2"  # type: ignore[attr-defined]
+        _raises(OrderNotFound, repository.get, "ORD-3")
+        twins = [(third, (), ()), (sample_order("ORD-5", channel_order_id="T-3"), (), ())]
+        _raises(DuplicateOrder, repository.insert_many, twins)
+        _raises(OrderNotFound, repository.get, "ORD-3")
+        assert repository.find_many_by_channel([("tmall", "T-3")]) == {}
+
     def test_second_order_for_the_same_channel_order_is_refused(self) -> None:
         repository = self.create_repository()
         repository.save(sample_order("ORD-1", channel_order_id="T-9"), expected_version=None)
