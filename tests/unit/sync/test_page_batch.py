@@ -238,3 +238,19 @@ def test_file_client_pages_carry_the_lines_as_read(versions: Any, tmp_path: Path
     texts = MemoryChannelClient([json.loads(t) for t in lines], platform="jd",
                                 texts=lines).changed(NOW - 2 * HOUR, NOW, None).texts
     assert texts == tuple(lines)
+
+
+def test_every_version_of_a_sold_out_new_order_in_a_page_is_a_dead_letter(
+    shop: Any, versions: Any
+) -> None:
+    greedy = _greedy(versions, "7701", NOW - 2 * HOUR)
+    later = dict(greedy, modified=versions("7701", "paid", NOW - HOUR)["modified"])
+    page = [versions("7702", "paid", NOW - HOUR), versions("7703", "paid", NOW - HOUR),
+            greedy, later]  # the tea left after 7702 and 7703 is 4 of the 5 wanted
+    assert shop.sync.receive_many("jd", page, received_at=NOW) == \
+        SyncReport(new=2, dead_lettered=2)
+    assert shop.repository.find_by_channel("jd", "7701") is None
+    assert shop.store.seen("jd", "7701") is None
+    letters = shop.store.dead_letters("jd")
+    assert len(letters) == 2
+    assert all(letter.error.startswith("InsufficientStock") for letter in letters)
