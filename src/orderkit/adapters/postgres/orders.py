@@ -28,7 +28,6 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from orderkit.adapters._keys import checked_channel_keys
 from orderkit.adapters.postgres._db import Database, utc
 from orderkit.model.audit import (
     AddressVersion,
@@ -242,6 +241,8 @@ class PostgresOrderRepository:
     ) -> dict[tuple[str, str], Order]:
         """The orders holding these ``(channel, channel order id)`` keys, by key, in one
         read through the channel index."""
+        from orderkit.adapters._keys import checked_channel_keys  # loaded when used
+
         wanted = checked_channel_keys(keys)
         if not wanted:
             return {}

@@ -18,7 +18,6 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from orderkit.adapters._keys import checked_channel_keys
 from orderkit.adapters.sqlite._db import Database
 from orderkit.model.audit import (
     AddressVersion,
@@ -224,6 +223,8 @@ class SQLiteOrderRepository:
         """The orders holding these ``(channel, channel order id)`` keys, by key, in one
         read through the channel index; an order whose stored version this process has
         decoded already is not decoded again."""
+        from orderkit.adapters._keys import checked_channel_keys  # loaded when used
+
         wanted = checked_channel_keys(keys)
         if not wanted:
             return {}
