@@ -224,29 +224,29 @@ class OrderService:
             locks = self._lock_new(
                 [order for index, (order, _t) in enumerate(checked) if index not in refused]
             )
-            taken = iter(locks)
             saves: list[tuple[int, Order, tuple[AuditEntry, ...], tuple[OutboxMessage, ...]]] = []
-            for index, (order, transitions) in enumerate(checked):
-                if index in refused:
-                    results.append(refused[index])
-                    continue
-                lock = next(taken)
-                if isinstance(lock, OrderkitError):
-                    results.append(lock)
-                    continue
-                lock_id = order.lock_id if lock is None else lock
-                final = transitions[-1].order if transitions else order
-                if final.lock_id != lock_id:
-                    final = attrs.evolve(final, lock_id=lock_id)
-                if stamp is not None:
-                    final = stamp(final)
-                messages = tuple(m for t in transitions for m in self._messages(t, lock_id))
-                saves.append((index, final, tuple(e for t in transitions for e in t.audit),
-                              messages))
-                results.append(final)
-                moved.extend(transitions)
-                owed = owed or bool(messages)
             try:
+                taken = iter(locks)
+                for index, (order, transitions) in enumerate(checked):
+                    if index in refused:
+                        results.append(refused[index])
+                        continue
+                    lock = next(taken)
+                    if isinstance(lock, OrderkitError):
+                        results.append(lock)
+                        continue
+                    lock_id = order.lock_id if lock is None else lock
+                    final = transitions[-1].order if transitions else order
+                    if final.lock_id != lock_id:
+                        final = attrs.evolve(final, lock_id=lock_id)
+                    if stamp is not None:
+                        final = stamp(final)
+                    messages = tuple(m for t in transitions for m in self._messages(t, lock_id))
+                    saves.append((index, final, tuple(e for t in transitions for e in t.audit),
+                                  messages))
+                    results.append(final)
+                    moved.extend(transitions)
+                    owed = owed or bool(messages)
                 self.repository.insert_many(
                     [(final, audit, messages) for _i, final, audit, messages in saves]
                 )

@@ -3,14 +3,16 @@
 Every payload, however it came, goes through :meth:`Sync._batch` (a webhook is a batch
 of one, a poll or a backfill one batch per page): read the platform's modified time and
 map the payload; a payload older than the version already applied is stale and ignored,
-an identical one is a no-op; otherwise the order is found by ``(channel, channel order
-id)`` and, inside one :meth:`~orderkit.lifecycle.ports.OrderRepository.atomic` block
-per batch (a nested block per payload), placed in its initial form when new
-(:meth:`OrderService.place`: stock locked, recon id issued) and brought to the mapped
-state through :meth:`OrderService.handle`, one event at a time
-(:mod:`orderkit.sync.diff`), with what sync saw of it. A payload that fails to map, or
-whose events the lifecycle refuses, is kept as a dead letter with the error, and
-nothing of it is written.
+an identical one is a no-op; otherwise its order is found by ``(channel, channel order
+id)`` (the whole page's in one read) and the events the payload brings are decided in
+memory (:mod:`orderkit.sync.diff`, :meth:`OrderService.decide`), from the order as the
+page left it or from the initial form of a new order. Only then, inside one
+:meth:`~orderkit.lifecycle.ports.OrderRepository.atomic` block per page, the page is
+written: its new orders placed together (:meth:`OrderService.place_many`: one stock
+lock call, one insert, a recon id each), its stored orders that moved saved once each,
+and what sync saw of them. A payload that fails to map, whose events the lifecycle
+refuses, or whose new order is short of stock, is kept as a dead letter with the error,
+and nothing else of it is written.
 """
 
 from __future__ import annotations
