@@ -36,10 +36,22 @@ HOUR = timedelta(hours=1)
 TEA, POT = "TEA-OOLONG-250G", "100012345681"
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def shop(request: pytest.FixtureRequest, new_shop: Any, tmp_path: Path) -> Any:
     if request.param == "memory":
         made = new_shop()
+    elif request.param == "postgres":
+        from orderkit.adapters.postgres import (
+            PostgresInventoryStore,
+            PostgresOrderRepository,
+            PostgresSyncStore,
+        )
+        from orderkit.testing.postgres import fresh_schema
+
+        dsn = request.getfixturevalue("pg_dsn")
+        repository = PostgresOrderRepository(dsn, schema=fresh_schema())
+        made = new_shop(repository=repository, store=PostgresSyncStore(repository.database),
+                        inventory=PostgresInventoryStore(repository.database))
     else:
         path = tmp_path / "shop.db"
         made = new_shop(repository=SQLiteOrderRepository(path), store=SQLiteSyncStore(path),
@@ -67,7 +79,10 @@ def _malformed(versions: Any, order_id: str, at: datetime) -> dict[str, Any]:
 
 
 def _state(shop: Any, ids: list[str]) -> dict[str, Any]:
-    """Everything the page could have written, per order and for the stock."""
+    """Everything the page could have written, per order and for the stock (the outbox
+    drained first: on PostgreSQL a page's stock messages are delivered by the next
+    relay run, not by the one inside the page's block)."""
+    shop.service.relay.run_until_idle()
     orders = {i: shop.repository.find_by_channel("jd", i) for i in ids}
     return {
         "orders": {i: None if o is None else (o.version, o.status, o.recon_id, o.lock_id)
