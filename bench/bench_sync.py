@@ -3,7 +3,9 @@ next to the bare driver inserting the same rows.
 
 **The payloads.** ``N`` (default 100,000) payloads built from orderkit's own samples
 (``tests/fixtures/mapping/<platform>/*.json``, six platforms), each a copy of a sample
-with a fresh channel order id and a platform modified time spread over the last 20 days.
+with a fresh channel order id and a platform modified time spread over the last 20 days,
+and the JSON text it arrives as (what a client reads off the platform's API, handed to
+sync with the payload: ``Page.texts``).
 
 **orderkit.** One SQLite file (``synchronous=FULL``, the default) holding the orders,
 the inventory ledger (every SKU received in plenty first) and the sync store;
@@ -15,7 +17,8 @@ same backfill again: every payload is ``unchanged``.
 
 **The floor.** Bare ``sqlite3`` on a file with the same settings inserting the same
 order rows (the stored order's JSON, prepared beforehand) and one sync row per order,
-100 per transaction; and reading the digests of the same pages, one read per page.
+100 per transaction; and hashing the same pages' texts and reading those digests, one
+read per page.
 
 Prints new orders/s and unchanged payloads/s with the floors and ratios; ``--profile``
 prints the top functions of each orderkit phase (cProfile).
@@ -45,7 +48,7 @@ from orderkit.lifecycle import OrderService
 from orderkit.mapping import normalize
 from orderkit.model.errors import MappingError
 from orderkit.serialization import to_dict
-from orderkit.sync import Sync, SyncReport, modified_at, payload_digest, payload_text
+from orderkit.sync import Sync, SyncReport, modified_at, raw_digest
 from orderkit.testing import ManualClock, MemoryChannelClient
 
 FIXTURES = Path(__file__).parents[1] / "tests" / "fixtures" / "mapping"
@@ -90,7 +93,8 @@ def _templates() -> list[tuple[str, dict[str, Any], list[str]]]:
 
 
 def build(count: int) -> dict[str, list[dict[str, Any]]]:
-    """``count`` payloads by platform, round-robin over the samples."""
+    """``count`` payloads by platform, round-robin over the samples (see :func:`texts`
+    for the JSON each arrives as)."""
     templates = _templates()
     feeds: dict[str, list[dict[str, Any]]] = {}
     step = SPAN / count
@@ -105,6 +109,12 @@ def build(count: int) -> dict[str, list[dict[str, Any]]]:
             assert modified_at(platform, payload) == at, (platform, payload)
         feeds.setdefault(platform, []).append(payload)
     return feeds
+
+
+def texts(feeds: dict[str, list[dict[str, Any]]]) -> dict[str, list[str]]:
+    """Each payload as the JSON text the platform sends."""
+    return {platform: [json.dumps(p, ensure_ascii=False) for p in payloads]
+            for platform, payloads in feeds.items()}
 
 
 def shop(path: Path, feeds: dict[str, list[dict[str, Any]]]) -> Sync:
@@ -132,7 +142,7 @@ def backfill(sync: Sync, feeds: dict[str, list[dict[str, Any]]],
     return report
 
 
-def timed(label: str, work: Callable[[], Any], profile: bool) -> tuple[float, Any]:
+def timed(label: str, work: Callable[[], Any], profile: bool) -> tuple[float, float, Any]:
     profiler = cProfile.Profile() if profile else None
     start, cpu = time.perf_counter(), time.process_time()
     if profiler is not None:
@@ -146,18 +156,20 @@ def timed(label: str, work: Callable[[], Any], profile: bool) -> tuple[float, An
     if profiler is not None:
         print(f"--- profile: {label} (times inflated by the profiler)")
         pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
-    return seconds, result
+    return seconds, cpu, result
 
 
-def floor(path: Path, sync: Sync, feeds: dict[str, list[dict[str, Any]]]) -> tuple[float, float]:
+def floor(
+    path: Path, sync: Sync, feeds: dict[str, list[dict[str, Any]]], raw: dict[str, list[str]]
+) -> tuple[float, float]:
     """Bare sqlite3: the same order rows and sync rows inserted 100 per transaction, and
-    the digests read back one read per page. Returns (rows/s, payloads/s)."""
+    the same texts hashed and their digests read back one read per page. Returns
+    (rows/s, payloads/s)."""
     repository = sync.repository
     rows, seen, digests = [], [], []
     for platform, payloads in feeds.items():
-        for payload in payloads:
-            text = payload_text(payload)
-            digest = payload_digest(text)
+        for payload, text in zip(payloads, raw[platform], strict=True):
+            digest = raw_digest(text)
             order = normalize(platform, payload)
             stored = repository.find_by_channel(order.channel, order.channel_order_id)
             assert stored is not None
@@ -184,7 +196,7 @@ def floor(path: Path, sync: Sync, feeds: dict[str, list[dict[str, Any]]]) -> tup
     inserts = len(rows) / (time.perf_counter() - start)
     start = time.perf_counter()
     for k in range(0, len(digests), PAGE):
-        page = [payload_digest(text) for _platform, text in digests[k:k + PAGE]]
+        page = [raw_digest(text) for _platform, text in digests[k:k + PAGE]]
         conn.execute("SELECT channel_order_id FROM sync_seen WHERE platform = ? AND digest"
                      " IN (SELECT value FROM json_each(?))",
                      (digests[k][0], json.dumps(page))).fetchall()
@@ -199,21 +211,26 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     feeds = build(args.payloads)
-    clients = {p: MemoryChannelClient(f, platform=p, page_size=PAGE) for p, f in feeds.items()}
+    raw = texts(feeds)
+    clients = {p: MemoryChannelClient(f, platform=p, page_size=PAGE, texts=raw[p])
+               for p, f in feeds.items()}
     with tempfile.TemporaryDirectory() as tmp:
         sync = shop(Path(tmp) / "shop.db", feeds)
-        seconds, report = timed("new", lambda: backfill(sync, feeds, clients), args.profile)
+        seconds, new_cpu, report = timed("new", lambda: backfill(sync, feeds, clients),
+                                         args.profile)
         print(f"first backfill: {report.summary()} in {seconds:.1f} s")
         new_rate = report.new / seconds
-        seconds, again = timed("unchanged", lambda: backfill(sync, feeds, clients),
-                               args.profile)
+        seconds, same_cpu, again = timed("unchanged",
+                                         lambda: backfill(sync, feeds, clients), args.profile)
         print(f"second backfill: {again.summary()} in {seconds:.1f} s")
         unchanged_rate = again.unchanged / seconds
-        inserts, reads = floor(Path(tmp) / "floor.db", sync, feeds)
+        inserts, reads = floor(Path(tmp) / "floor.db", sync, feeds, raw)
     print(f"new orders/s:         {new_rate:10,.0f}   (target 3,000)   bare sqlite3 inserting"
           f" the same rows: {inserts:10,.0f} rows/s   ratio {inserts / new_rate:6.1f}x")
     print(f"unchanged payloads/s: {unchanged_rate:10,.0f}   (target 10,000)  bare sqlite3"
           f" reading digests per page: {reads:10,.0f} /s   ratio {reads / unchanged_rate:6.1f}x")
+    print(f"CPU of this process: {1000 * new_cpu / max(report.new, 1):.2f} ms per new order,"
+          f" {1_000_000 * same_cpu / max(again.unchanged, 1):.0f} us per unchanged payload")
 
 
 if __name__ == "__main__":

@@ -5,13 +5,16 @@ Usage: ``python examples/webhook_receiver.py --db PATH --secret PLATFORM=SECRET 
 
 ``POST /webhook/<platform>?<signed parameters>`` with one order payload (a JSON object)
 as the body, the way the platform pushes it (``jd``, ``tmall``, ``taobao``, ``pdd``,
-``douyin``). First the platform's signature is checked
+``douyin``, ``shopify``, ``woocommerce``). First the platform's signature is checked
 (:mod:`orderkit.sync.signatures`), over the raw body and the query parameters exactly
 as received: a missing or wrong one is answered ``401`` and nothing of the message is
 read or stored. ``--secret`` gives each platform's secret (repeat it per platform;
 Douyin takes ``douyin=APP_KEY:APP_SECRET``); a platform without one is refused. JD's
 and Pinduoduo's rules sign parameters only, so the body is signed as the parameter it
 stands for (JD ``360buy_param_json``; ``data`` for Pinduoduo, agreed with the sender).
+Shopify (``X-Shopify-Hmac-Sha256``, keyed with the app's client secret) and WooCommerce
+(``X-WC-Webhook-Signature``, keyed with the webhook's secret) sign the raw body with a
+base64 HMAC-SHA256 header.
 Every verified payload goes through :meth:`Sync.receive`: a new
 order is placed, a later version becomes lifecycle events, a repeat is unchanged, an
 older version is stale, and one that cannot be mapped is kept as a dead letter (answered
@@ -48,9 +51,11 @@ from orderkit.sync.signatures import (
     DouyinSignature,
     JdSignature,
     PddSignature,
+    ShopifySignature,
     SignatureCheck,
     TopSignature,
     WebhookRequest,
+    WooCommerceSignature,
 )
 
 
@@ -72,6 +77,10 @@ def signature_check(platform: str, secret: str) -> SignatureCheck:
     if platform == "douyin":
         app_key, _, app_secret = secret.partition(":")
         return DouyinSignature(app_key, app_secret)
+    if platform == "shopify":
+        return ShopifySignature(secret)
+    if platform == "woocommerce":
+        return WooCommerceSignature(secret)
     raise SystemExit(f"--secret: no signature rule for {platform!r}")
 
 
@@ -121,8 +130,12 @@ class WebhookHandler(BaseHTTPRequestHandler):
         if not isinstance(payload, dict):
             self._answer(HTTPStatus.BAD_REQUEST, {"error": "expected a JSON object"})
             return
+        try:
+            text: str | None = body.decode("utf-8")  # a repeat is known by its hash
+        except UnicodeDecodeError:
+            text = None
         with self.server.lock:
-            report = self.server.sync.receive(platform, payload,
+            report = self.server.sync.receive(platform, payload, text=text,
                                               received_at=datetime.now(UTC))
             self.server.total += report
         status = HTTPStatus.ACCEPTED if report.dead_lettered else HTTPStatus.OK

@@ -34,9 +34,10 @@ ORDER = Order(
 
 
 class PausingRepository:
-    """The PostgreSQL repository, except that ``save`` tells the parent the backend's
-    pid and then waits to be killed: before writing the order (the stock is locked
-    already) or after (both are written), inside ``place``'s open transaction."""
+    """The PostgreSQL repository, except that ``insert_many`` (the write ``place``
+    makes) tells the parent the backend's pid and then waits to be killed: before
+    writing the order (the stock is locked already) or after (both are written), inside
+    ``place``'s open transaction."""
 
     def __init__(self, inner: PostgresOrderRepository, when: str, told: Any) -> None:
         self.inner = inner
@@ -46,9 +47,9 @@ class PausingRepository:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    def save(self, order: Order, expected_version: int | None) -> None:
+    def insert_many(self, placements: Any) -> None:
         if self.when == "after the order is written":
-            self.inner.save(order, expected_version)
+            self.inner.insert_many(placements)
         pid = self.inner.database.run(
             "backend pid", lambda conn: conn.execute("SELECT pg_backend_pid()").fetchone()
         )
@@ -145,9 +146,10 @@ def test_a_worker_killed_mid_place_leaves_nothing_and_a_retry_succeeds(
 
 
 class TerminatingRepository:
-    """The PostgreSQL repository, except that ``save`` first has the server end this
-    session (``pg_terminate_backend`` from another connection), before the order is
-    written (the stock is locked already) or after it (before the commit)."""
+    """The PostgreSQL repository, except that ``insert_many`` (the write ``place``
+    makes) first has the server end this session (``pg_terminate_backend`` from another
+    connection), before the order is written (the stock is locked already) or after it
+    (before the commit)."""
 
     def __init__(self, inner: PostgresOrderRepository, when: str) -> None:
         self.inner = inner
@@ -157,9 +159,9 @@ class TerminatingRepository:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    def save(self, order: Order, expected_version: int | None) -> None:
+    def insert_many(self, placements: Any) -> None:
         if self.when == "after the order is written":
-            self.inner.save(order, expected_version)
+            self.inner.insert_many(placements)
         if not self.terminated:
             db = self.inner.database
             row = db.run("backend pid",
@@ -175,7 +177,7 @@ class TerminatingRepository:
                 time.sleep(0.02)
             self.terminated.append(pid)
         if self.when == "before the order is written":
-            self.inner.save(order, expected_version)
+            self.inner.insert_many(placements)
 
 
 @pytest.mark.parametrize("when", ["before the order is written", "after the order is written"])

@@ -18,7 +18,7 @@ from typing import Any
 
 from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteSyncStore
 from orderkit.model.orders import OrderStatus
-from orderkit.sync.signatures import JdSignature
+from orderkit.sync.signatures import JdSignature, ShopifySignature, WooCommerceSignature
 
 ROOT = Path(__file__).parents[2]
 EXAMPLES = ROOT / "examples"
@@ -111,9 +111,12 @@ def test_polling_job_reads_what_changed_since_its_cursor(tmp_path: Path) -> None
     assert order.status == OrderStatus.SHIPPED
 
 
-def _post(url: str, body: bytes) -> tuple[int, dict[str, Any]]:
+def _post(
+    url: str, body: bytes, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, Any]]:
     request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json",
+                                              **(headers or {})})
     try:
         with urllib.request.urlopen(request, timeout=30) as answer:
             return answer.status, json.loads(answer.read())
@@ -187,6 +190,52 @@ def test_webhook_receiver_applies_posted_payloads_and_stops_on_sigint(tmp_path: 
     assert repository.find_by_channel("jd", "281736999999") is None  # the tampered one
     (letter,) = SQLiteSyncStore(db).dead_letters("jd")
     assert "WAIT_FOR_MARS" in letter.error
+
+
+def test_webhook_receiver_checks_shopify_and_woocommerce_body_hmacs(tmp_path: Path) -> None:
+    db = tmp_path / "shop.db"
+    server = subprocess.Popen(
+        [sys.executable, str(EXAMPLES / "webhook_receiver.py"), "--db", str(db), "--port", "0",
+         "--secret", "shopify=shpss-test", "--secret", "woocommerce=wc-test"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
+    )
+    fixtures = ROOT / "tests" / "fixtures" / "mapping"
+    shop = (fixtures / "shopify" / "paid_unfulfilled_new_york.json").read_bytes()
+    woo = (fixtures / "woocommerce" / "processing_from_docs.json").read_bytes()
+    shopify_header = "X-Shopify-Hmac-Sha256"
+    woo_header = "X-WC-Webhook-Signature"
+    try:
+        assert server.stdout is not None
+        found = re.fullmatch(r"listening on (http://127\.0\.0\.1:\d+)/webhook/<platform>\n",
+                             server.stdout.readline())
+        assert found is not None
+        base = found.group(1)
+        good = ShopifySignature("shpss-test").sign(shop)
+        # Refused: no header, another secret, a changed body, the other platform's rule.
+        assert _post(base + "/webhook/shopify", shop)[0] == 401
+        assert _post(base + "/webhook/shopify", shop,
+                     {shopify_header: ShopifySignature("guess").sign(shop)})[0] == 401
+        status, answer = _post(base + "/webhook/shopify", shop.replace(b"1", b"2", 1),
+                               {shopify_header: good})
+        assert (status, answer["field"]) == (401, shopify_header)
+        assert _post(base + "/webhook/woocommerce", woo,
+                     {woo_header: ShopifySignature("wc-test").sign(woo[:-1])})[0] == 401
+        assert _post(base + "/webhook/shopify", shop, {shopify_header: good})[1]["new"] == 1
+        assert _post(base + "/webhook/woocommerce", woo,
+                     {woo_header: WooCommerceSignature("wc-test").sign(woo)})[1]["new"] == 1
+        server.send_signal(signal.SIGINT)
+        out, err = server.communicate(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate()
+    assert server.returncode == 0, err
+    assert out.splitlines()[-1] == \
+        "stopped; new 2, updated 0, unchanged 0, stale 0, dead letters 0"
+    assert out.count("refused") == 4
+    repository = SQLiteOrderRepository(db)
+    assert repository.find_by_channel("shopify", str(json.loads(shop)["id"])) is not None
+    assert repository.find_by_channel("woocommerce", str(json.loads(woo)["id"])) is not None
 
 
 def test_tmall_to_erp_stores_orderkits_own_sample_once_and_prints_it(tmp_path: Path) -> None:

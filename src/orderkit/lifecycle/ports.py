@@ -65,6 +65,15 @@ class OrderRepository(OutboxStore, Protocol):
         """The order holding this channel order id, or ``None``."""
         ...
 
+    def find_many_by_channel(
+        self, keys: Collection[tuple[str, str]]
+    ) -> dict[tuple[str, str], Order]:
+        """The stored orders holding these ``(channel, channel order id)`` keys, by key,
+        in one set-based read through the channel index (keys not stored are left
+        out): how sync finds a page's orders at once. A key that is not a pair of
+        strings is a ``ValidationError`` naming it."""
+        ...
+
     def find_by_waybill(self, waybill: str) -> list[Order]:
         """Every order with a shipment carrying ``waybill``, by order id, through an
         index (carrier callbacks carry only the waybill; several orders can travel in one
@@ -127,6 +136,18 @@ class OrderRepository(OutboxStore, Protocol):
         stored yet, or :class:`~orderkit.model.errors.ValidationError` names
         ``outbox[i].order_id`` or ``outbox[i].message_id`` and nothing is written.
         """
+        ...
+
+    def insert_many(
+        self, placements: Sequence[tuple[Order, Sequence[AuditEntry], Sequence[OutboxMessage]]]
+    ) -> None:
+        """Insert several new orders, each with its audit entries and outbox messages,
+        in one atomic write (one multi-row write where the store has one): how a page of
+        new orders is stored at once. Each order must be new, as ``save(order, None)``
+        requires: an order id stored already (or twice in ``placements``) raises
+        :class:`~orderkit.model.errors.ConcurrencyError` and a channel order id held
+        already :class:`~orderkit.model.errors.DuplicateOrder`, naming it, and nothing
+        of the call is written."""
         ...
 
     def atomic(self) -> AbstractContextManager[object]:

@@ -53,7 +53,6 @@ from orderkit.model.errors import (
     AddressLocked,
     ConcurrencyError,
     DuplicateOrder,
-    InsufficientStock,
     NotPermitted,
     OrderkitError,
     OrderNotFound,
@@ -158,49 +157,175 @@ class OrderService:
         the lock id on the order. Lock and save run in one :meth:`~OrderRepository.atomic`
         block; if the save fails the lock is released again (rolled back with the block
         when the ledger's store shares the repository's transaction). An order id that is
-        stored already raises :class:`~orderkit.model.errors.DuplicateOrder`."""
+        stored already raises :class:`~orderkit.model.errors.DuplicateOrder`. The
+        one-order case of :meth:`place_many`."""
         if not isinstance(order, Order):
             raise ValidationError("order", order, "expected an Order")
-        with self.repository.atomic():
-            lock_id = None
-            if self.inventory is not None and order.lock_id is None:
-                skus: dict[str, int] = {}
-                for line in order.lines:
-                    open_units = line.quantities[LineStatus.OPEN]
-                    if open_units:
-                        skus[line.sku] = skus.get(line.sku, 0) + open_units
-                if skus:
-                    try:
-                        lock = self.inventory.lock(order.order_id, skus, ttl=self.lock_ttl)
-                    except InsufficientStock:
-                        # A replayed placement whose stock was the last is a duplicate,
-                        # not "sold out".
-                        self._refuse_if_stored(order)
-                        raise
-                    lock_id = lock.lock_id
-                    order = attrs.evolve(order, lock_id=lock_id)
-                    if order.payment_terms is PaymentTerms.ON_DELIVERY:
-                        # Accepted cash on delivery: it ships unpaid, so its stock is
-                        # held until it ships or is cancelled, never lapsing unpaid.
-                        self.inventory.confirm(lock_id, order_id=order.order_id)
+        (placed,) = self.place_many([(order, ())])
+        if isinstance(placed, OrderkitError):
+            raise placed
+        return placed
+
+    def place_many(
+        self,
+        placements: Sequence[tuple[Order, Sequence[Transition]]],
+        *,
+        stamp: Callable[[Order], Order] | None = None,
+    ) -> list[Order | OrderkitError]:
+        """Place several new orders in one :meth:`~OrderRepository.atomic` block.
+
+        Each placement is a new order in its placed form and the transitions
+        :meth:`decide` chose from it (empty: store it as it is). With a ledger, the open
+        units of every order that holds no lock yet are locked in one
+        :meth:`~orderkit.inventory.InventoryLedger.lock_many` call, in order (a cash on
+        delivery order's lock is confirmed at once); then every order is stored in its
+        final form with the lock id, every audit entry and outbox message of its
+        transitions, all in one :meth:`~OrderRepository.insert_many` write. Per
+        placement, the stored order, or the error that refused it with nothing of it
+        written: :class:`~orderkit.model.errors.InsufficientStock` (short of stock),
+        :class:`~orderkit.model.errors.DuplicateOrder` (the id or the channel order id
+        is stored already: the block is rolled back, its locks released, and the others
+        placed again). ``stamp``, when given, is called on each order whose lock was
+        taken, before it is stored, and returns the order to store (sync gives it its
+        recon id there, so a refused order draws no number). The outbox is delivered
+        once, after the block.
+        """
+        checked: list[tuple[Order, tuple[Transition, ...]]] = []
+        for index, placement in enumerate(placements):
+            order, transitions = placement
+            if not isinstance(order, Order):
+                raise ValidationError(f"placements[{index}]", order, "expected an Order")
+            checked.append((order, tuple(transitions)))
+        refused: dict[int, OrderkitError] = {}
+        while True:
             try:
-                self.repository.save(order, None)
+                results, moved, owed = self._place_checked(checked, refused, stamp)
+            except _Refused as stop:
+                # Rolled back with its block (its lock, when the ledger shares the
+                # transaction, else released): placed again without it.
+                refused[stop.index] = stop.error
+                continue
+            if moved:
+                self._after_commit(moved, owed)
+            return results
+
+    def _place_checked(
+        self,
+        checked: Sequence[tuple[Order, tuple[Transition, ...]]],
+        refused: Mapping[int, OrderkitError],
+        stamp: Callable[[Order], Order] | None,
+    ) -> tuple[list[Order | OrderkitError], list[Transition], bool]:
+        """One attempt of :meth:`place_many`, all or nothing: a save the repository
+        refuses releases this attempt's locks and raises :class:`_Refused` naming it."""
+        results: list[Order | OrderkitError] = []
+        moved: list[Transition] = []
+        owed = False
+        with self.repository.atomic():
+            locks = self._lock_new(
+                [order for index, (order, _t) in enumerate(checked) if index not in refused]
+            )
+            saves: list[tuple[int, Order, tuple[AuditEntry, ...], tuple[OutboxMessage, ...]]] = []
+            try:
+                taken = iter(locks)
+                for index, (order, transitions) in enumerate(checked):
+                    if index in refused:
+                        results.append(refused[index])
+                        continue
+                    lock = next(taken)
+                    if isinstance(lock, OrderkitError):
+                        results.append(lock)
+                        continue
+                    lock_id = order.lock_id if lock is None else lock
+                    final = transitions[-1].order if transitions else order
+                    if final.lock_id != lock_id:
+                        final = attrs.evolve(final, lock_id=lock_id)
+                    if stamp is not None:
+                        final = stamp(final)
+                    messages = tuple(m for t in transitions for m in self._messages(t, lock_id))
+                    saves.append((index, final, tuple(e for t in transitions for e in t.audit),
+                                  messages))
+                    results.append(final)
+                    moved.extend(transitions)
+                    owed = owed or bool(messages)
+                self.repository.insert_many(
+                    [(final, audit, messages) for _i, final, audit, messages in saves]
+                )
             except BaseException as error:
-                if lock_id is not None and self.inventory is not None:
-                    try:
-                        self.inventory.release(lock_id, order_id=order.order_id)
-                    except StoreError as undo:
-                        # The store failed with the save (a lost connection): the
-                        # block's rollback takes a shared store's lock back; the
-                        # save's own error is the one to report.
-                        error.add_note(f"releasing lock {lock_id} again failed: {undo}")
-                if isinstance(error, ConcurrencyError):
-                    # The id is stored already: a duplicate, not a race worth retrying.
-                    raise DuplicateOrder(
-                        order.channel, order.channel_order_id, order.order_id
-                    ) from error
+                self._release_all(checked, refused, locks, error)
+                if isinstance(error, ConcurrencyError | DuplicateOrder):
+                    index, order = _refused_one(error, saves)
+                    # The id is stored already: a duplicate, not a race to retry.
+                    duplicate = error if isinstance(error, DuplicateOrder) else DuplicateOrder(
+                        order.channel, order.channel_order_id, order.order_id)
+                    raise _Refused(index, duplicate) from error
                 raise
-        return order
+        return results, moved, owed
+
+    def _release_all(
+        self,
+        checked: Sequence[tuple[Order, tuple[Transition, ...]]],
+        refused: Mapping[int, OrderkitError],
+        locks: Sequence[str | OrderkitError | None],
+        error: BaseException,
+    ) -> None:
+        """Release the locks one attempt of :meth:`place_many` took (a ledger that
+        shares the repository's transaction loses them with the block's rollback
+        anyway)."""
+        if self.inventory is None:
+            return
+        orders = [order for index, (order, _t) in enumerate(checked) if index not in refused]
+        for order, lock in zip(orders, locks, strict=True):
+            if isinstance(lock, str):
+                try:
+                    self.inventory.release(lock, order_id=order.order_id)
+                except StoreError as undo:
+                    # The store failed with the save (a lost connection): the block's
+                    # rollback takes a shared store's lock back; the save's own error
+                    # is the one to report.
+                    error.add_note(f"releasing lock {lock} again failed: {undo}")
+                    return
+
+    def _lock_new(self, orders: Sequence[Order]) -> list[str | OrderkitError | None]:
+        """Per order, the lock id taken for its open units (``None``: no ledger, a lock
+        held already, or nothing open) or the error refusing it, in one ledger call."""
+        out: list[str | OrderkitError | None] = [None] * len(orders)
+        if self.inventory is None:
+            return out
+        wanted: list[tuple[int, dict[str, int]]] = []
+        for index, order in enumerate(orders):
+            if order.lock_id is not None:
+                continue
+            skus: dict[str, int] = {}
+            for line in order.lines:
+                open_units = line.quantities[LineStatus.OPEN]
+                if open_units:
+                    skus[line.sku] = skus.get(line.sku, 0) + open_units
+            if skus:
+                wanted.append((index, skus))
+        if not wanted:
+            return out
+        results = self.inventory.lock_many(
+            [(orders[index].order_id, skus) for index, skus in wanted], ttl=self.lock_ttl
+        )
+        for (index, _skus), result in zip(wanted, results, strict=True):
+            order = orders[index]
+            if isinstance(result, OrderkitError):
+                # A replayed placement whose stock was the last is a duplicate, not
+                # "sold out".
+                try:
+                    self._refuse_if_stored(order)
+                except DuplicateOrder as duplicate:
+                    out[index] = duplicate
+                else:
+                    out[index] = result
+                continue
+            lock_id: str = result.lock_id
+            if order.payment_terms is PaymentTerms.ON_DELIVERY:
+                # Accepted cash on delivery: it ships unpaid, so its stock is held until
+                # it ships or is cancelled, never lapsing unpaid.
+                self.inventory.confirm(lock_id, order_id=order.order_id)
+            out[index] = lock_id
+        return out
 
     def reserve(self, order_ids: Sequence[str], *, at: datetime) -> dict[str, OrderkitError]:
         """Lock the open units of stored orders that hold no lock yet (placed without a
@@ -307,6 +432,72 @@ class OrderService:
             raise ValidationError("limit", limit, "expected an integer >= 1")
         return self._decide(order_id, step, current, limit)[0]
 
+    def decide(
+        self, order: Order, step: Callable[[Order], Event | None], *, limit: int = 32
+    ) -> tuple[Transition, ...]:
+        """What :meth:`advance` would apply to ``order``, decided in memory: nothing is
+        read or written. A refusal is raised (and not audited: nothing was attempted on
+        the stored order). What :meth:`place_many` saves for a new order."""
+        if not isinstance(order, Order):
+            raise ValidationError("order", order, "expected an Order")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValidationError("limit", limit, "expected an integer >= 1")
+        return tuple(self._steps(order, step, limit, audit=False)[0])
+
+    def _steps(
+        self, order: Order, step: Callable[[Order], Event | None], limit: int, *, audit: bool
+    ) -> tuple[list[Transition], Transition]:
+        """Apply ``step``'s events to ``order`` in memory: the transitions that changed
+        it and the last one decided. A refusal is raised, audited first when ``audit``."""
+        moved: list[Transition] = []
+        latest = Transition(order, False)
+        for _n in range(limit):
+            event = step(latest.order)
+            if event is None:
+                break
+            try:
+                transition = self.lifecycle.apply(latest.order, event)
+            except (TransitionNotAllowed, AddressLocked, NotPermitted) as error:
+                if audit:
+                    self.repository.record_audit(
+                        order.order_id, (self.lifecycle.refusal(latest.order, event, error),)
+                    )
+                raise
+            latest = transition
+            if not transition.changed:
+                break
+            moved.append(transition)
+        return moved, latest
+
+    def save_decided(self, current: Order, transitions: Sequence[Transition]) -> None:
+        """Save the ``transitions`` :meth:`decide` chose from ``current`` (the stored
+        version) in one save, with every audit entry and outbox message, as
+        :meth:`advance` saves them, and deliver. Raises
+        :class:`~orderkit.model.errors.ConcurrencyError` when the stored version moved
+        on meanwhile (decide again from the fresh order)."""
+        if not isinstance(current, Order):
+            raise ValidationError("current", current, "expected an Order")
+        moved = tuple(transitions)
+        if not moved:
+            return
+        messages = tuple(m for t in moved for m in self._messages(t))
+        self._save(moved[-1].order, current.version, moved, messages)
+        self._after_commit(moved, bool(messages))
+
+    def _save(
+        self,
+        order: Order,
+        expected: int | None,
+        transitions: Sequence[Transition],
+        messages: tuple[OutboxMessage, ...],
+    ) -> None:
+        """One save of ``order`` with the audit entries of ``transitions`` and
+        ``messages``."""
+        self.repository.save(
+            order, expected, audit=tuple(e for t in transitions for e in t.audit),
+            outbox=messages,
+        )
+
     def _decide(
         self,
         order_id: str,
@@ -326,31 +517,12 @@ class OrderService:
                 order, current = current, None
             else:
                 order = self.repository.get(order_id)
-            moved: list[Transition] = []
-            latest = Transition(order, False)
-            for _n in range(limit):
-                event = step(latest.order)
-                if event is None:
-                    break
-                try:
-                    transition = self.lifecycle.apply(latest.order, event)
-                except (TransitionNotAllowed, AddressLocked, NotPermitted) as error:
-                    self.repository.record_audit(
-                        order_id, (self.lifecycle.refusal(latest.order, event, error),)
-                    )
-                    raise
-                latest = transition
-                if not transition.changed:
-                    break
-                moved.append(transition)
+            moved, latest = self._steps(order, step, limit, audit=True)
             if not moved:
                 return (), latest
             messages = tuple(m for t in moved for m in self._messages(t))
             try:
-                self.repository.save(
-                    moved[-1].order, order.version,
-                    audit=tuple(e for t in moved for e in t.audit), outbox=messages,
-                )
+                self._save(moved[-1].order, order.version, moved, messages)
             except ConcurrencyError as error:
                 last = error
                 self.conflicts += 1
@@ -395,13 +567,16 @@ class OrderService:
                     if isinstance(event, AddressChanged) and event.waybill:
                         self.carrier.update_address(event.waybill, event.address)
 
-    def _messages(self, transition: Transition) -> tuple[OutboxMessage, ...]:
-        """What the decision owes: stock movements (with a ledger and a lock), then
-        every domain event (with a sink), with ids fixed by the order and event."""
+    def _messages(
+        self, transition: Transition, lock_id: str | None = None
+    ) -> tuple[OutboxMessage, ...]:
+        """What the decision owes: stock movements (with a ledger and a lock: the
+        order's, or ``lock_id`` for an order being placed with it), then every domain
+        event (with a sink), with ids fixed by the order and event."""
         order = transition.order
         owed: list[tuple[str, dict[str, Any]]] = []
         if self.inventory is not None:
-            owed += _stock(order.lock_id, transition.events)
+            owed += _stock(lock_id or order.lock_id, transition.events)
         if self.sink is not None:
             owed += [event_content(event) for event in transition.events]
         if not owed:
@@ -443,3 +618,27 @@ def _stock(
             owed.append((STOCK_RELEASE, {"lock_id": lock_id, "lines": dict(event.released)}))
     return owed
 
+
+class _Refused(Exception):
+    """One placement of a :meth:`OrderService.place_many` attempt that the repository
+    refused: the attempt is rolled back and made again without it."""
+
+    def __init__(self, index: int, error: OrderkitError) -> None:
+        super().__init__(index, error)
+        self.index = index
+        self.error = error
+
+
+def _refused_one(
+    error: ConcurrencyError | DuplicateOrder,
+    saves: Sequence[tuple[int, Order, tuple[AuditEntry, ...], tuple[OutboxMessage, ...]]],
+) -> tuple[int, Order]:
+    """The placement ``error`` names (its order id, or its channel order id)."""
+    for index, order, _audit, _messages in saves:
+        if isinstance(error, ConcurrencyError) and order.order_id == error.order_id:
+            return index, order
+        if isinstance(error, DuplicateOrder) and (order.channel, order.channel_order_id) == (
+            error.channel, error.channel_order_id
+        ):
+            return index, order
+    raise error

@@ -9,18 +9,20 @@ platforms' webhook signatures before a message is received. See ``docs/sync.md``
 """
 
 from orderkit.sync.diff import SYNC_ACTOR, UNKNOWN_WAYBILL, initial, next_event
-from orderkit.sync.feed import MemoryChannelClient, read_payloads
+from orderkit.sync.feed import MemoryChannelClient, read_lines, read_payloads
 from orderkit.sync.limits import LIMITS, PlatformLimits, limits_for, windows
-from orderkit.sync.modified import modified_at, payload_digest, payload_text
+from orderkit.sync.modified import modified_at, payload_digest, payload_text, raw_digest
 from orderkit.sync.ports import ChannelClient, ListingClient, OrderLookup, SyncStore
 from orderkit.sync.records import Cursor, DeadLetter, Listed, Listing, Page, Seen
 from orderkit.sync.signatures import (
     DouyinSignature,
     JdSignature,
     PddSignature,
+    ShopifySignature,
     SignatureCheck,
     TopSignature,
     WebhookRequest,
+    WooCommerceSignature,
 )
 from orderkit.sync.sync import DEFAULT_BATCH, Progress, Sync, SyncReport
 
@@ -44,18 +46,22 @@ __all__ = [
     "PlatformLimits",
     "Progress",
     "Seen",
+    "ShopifySignature",
     "SignatureCheck",
     "Sync",
     "SyncReport",
     "SyncStore",
     "TopSignature",
     "WebhookRequest",
+    "WooCommerceSignature",
     "initial",
     "limits_for",
     "modified_at",
     "next_event",
     "payload_digest",
     "payload_text",
+    "raw_digest",
+    "read_lines",
     "read_payloads",
     "windows",
 ]

@@ -15,7 +15,7 @@ from typing import Any, Final, TextIO
 
 from orderkit.model.errors import ValidationError
 from orderkit.model.time import parse_timestamp
-from orderkit.sync.feed import MemoryChannelClient, read_payloads
+from orderkit.sync.feed import MemoryChannelClient, read_lines
 from orderkit.sync.sync import Sync, SyncReport
 
 __all__ = ["ProgressBar", "add_sync_commands"]
@@ -70,16 +70,20 @@ def add_sync_commands(commands: Any, opener: Opener) -> None:
     """Add ``sync`` and ``backfill`` to the ``orderkit`` subcommands."""
 
     def run_sync(args: argparse.Namespace) -> int:
-        payloads = read_payloads(args.from_file)
-        sync = opener(args.db)
+        lines = read_lines(args.from_file)  # each payload with its line: a repeat is
+        sync = opener(args.db)              # known by a hash of the line
         bar = ProgressBar("sync")
-        report = sync.receive_many(args.platform, payloads, received_at=sync.clock.now(),
-                                   batch=args.batch, progress=bar)
+        report = sync.receive_many(args.platform, [payload for payload, _text in lines],
+                                   texts=[text for _payload, text in lines],
+                                   received_at=sync.clock.now(), batch=args.batch,
+                                   progress=bar)
         return _finish(report, bar)
 
     def run_backfill(args: argparse.Namespace) -> int:
-        client = MemoryChannelClient(read_payloads(args.from_file), platform=args.platform,
-                                     page_size=args.batch)
+        lines = read_lines(args.from_file)
+        client = MemoryChannelClient([payload for payload, _text in lines],
+                                     texts=[text for _payload, text in lines],
+                                     platform=args.platform, page_size=args.batch)
         sync = opener(args.db)
         bar = ProgressBar("backfill")
         report = sync.backfill(args.platform, client, args.since, args.until, progress=bar)

@@ -110,7 +110,13 @@ def _more(stored: Order, target: Order, *buckets: LineStatus) -> tuple[dict[str,
 
 
 def _paid(order: Order) -> Money:
-    return order.totals.paid
+    """What the order's payments brought in (its totals' ``paid``), summed from the
+    payments alone: deciding whether a payment is missing needs no other total."""
+    paid = Money.zero(order.currency)
+    for payment in order.payments:
+        if payment.kind is PaymentKind.PAYMENT:
+            paid = paid + payment.amount
+    return paid
 
 
 def _release(stored: Order, target: Order, at: datetime, key: str) -> Event | None:
@@ -181,13 +187,16 @@ def _ship(stored: Order, target: Order, at: datetime, key: str) -> Event | None:
 
 
 def _refund(stored: Order, target: Order, at: datetime, key: str) -> Event | None:
-    totals = stored.totals
-    left = totals.paid - totals.refunded
     if target.status == OrderStatus.CLOSED and stored.status != OrderStatus.CLOSED:
+        totals = stored.totals
+        left = totals.paid - totals.refunded
         if stored.status == OrderStatus.CANCELLED and left.amount <= 0:
             return None
         return Event("refund", event_id=f"{key}:refund:all", at=at, data={"amount": left})
-    have, want = _units(stored, _REFUNDED), _units(target, _REFUNDED)
+    want = _units(target, _REFUNDED)
+    if not any(want.values()):
+        return None  # the payload refunds no unit: nothing to compare
+    have = _units(stored, _REFUNDED)
     sold = _units(stored, _OPEN, _SHIPPED)
     more = {
         line_id: n
@@ -196,6 +205,8 @@ def _refund(stored: Order, target: Order, at: datetime, key: str) -> Event | Non
     }
     if not more:
         return None
+    totals = stored.totals
+    left = totals.paid - totals.refunded
     after = _moved(stored, more)
     owed = left - after.totals.sold
     amount = owed if owed.amount > 0 else Money.zero(stored.currency)

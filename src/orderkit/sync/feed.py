@@ -18,7 +18,7 @@ from orderkit.model.time import ensure_aware
 from orderkit.sync.modified import modified_at
 from orderkit.sync.records import Listed, Listing, Page
 
-__all__ = ["MemoryChannelClient", "read_payloads"]
+__all__ = ["MemoryChannelClient", "read_lines", "read_payloads"]
 
 
 def read_payloads(path: str | os.PathLike[str]) -> list[Mapping[str, Any]]:
@@ -27,12 +27,18 @@ def read_payloads(path: str | os.PathLike[str]) -> list[Mapping[str, Any]]:
     A line that is not a JSON object raises
     :class:`~orderkit.model.errors.ValidationError` naming ``<file>:<line>``; a file
     that cannot be read raises :class:`~orderkit.model.errors.StoreError`."""
+    return [payload for payload, _text in read_lines(path)]
+
+
+def read_lines(path: str | os.PathLike[str]) -> list[tuple[Mapping[str, Any], str]]:
+    """Each payload of a JSON-lines file with its line as read (its raw text), checked
+    as :func:`read_payloads` checks them."""
     path = Path(path)
     try:
         text = path.read_text("utf-8")
     except OSError as error:
         raise StoreError(f"read {path.name}", str(error)) from error
-    out: list[Mapping[str, Any]] = []
+    out: list[tuple[Mapping[str, Any], str]] = []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
@@ -42,7 +48,7 @@ def read_payloads(path: str | os.PathLike[str]) -> list[Mapping[str, Any]]:
             raise ValidationError(f"{path.name}:{number}", line[:80], str(error)) from error
         if not isinstance(payload, Mapping):
             raise ValidationError(f"{path.name}:{number}", payload, "expected a JSON object")
-        out.append(payload)
+        out.append((payload, line))
     return out
 
 
@@ -58,6 +64,9 @@ class MemoryChannelClient:
     modified time)`` only, for a sweep (payloads that do not map are left out: they have
     no id). ``get`` returns the newest
     payload of an order. The payloads are dated once, when the client is built.
+    ``texts``, when given, are the raw JSON texts the payloads were parsed from (one
+    each, as a real client reads them off the wire); its pages then carry them
+    (:attr:`Page.texts <orderkit.sync.records.Page>`).
     """
 
     def __init__(
@@ -68,23 +77,34 @@ class MemoryChannelClient:
         shop: str = "",
         page_size: int = 100,
         maps: Registry | None = None,
+        texts: Iterable[str] | None = None,
     ) -> None:
         if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
             raise ValidationError("page_size", page_size, "expected an integer >= 1")
+        payloads = list(payloads)
+        raw = None if texts is None else list(texts)
+        if raw is not None and len(raw) != len(payloads):
+            raise ValidationError("texts", len(raw),
+                                  f"expected one text per payload ({len(payloads)})")
         self.platform = platform
         self._shop = shop
         self.page_size = page_size
         self.maps = maps if maps is not None else default_registry()
+        self._texts = raw is not None
         self._undated: list[Mapping[str, Any]] = []
+        self._undated_texts: list[str] = []
         dated: list[tuple[datetime, int, Mapping[str, Any]]] = []
         for index, payload in enumerate(payloads):
             try:
                 dated.append((modified_at(platform, payload, maps=self.maps), index, payload))
             except ValidationError:
                 self._undated.append(payload)
+                if raw is not None:
+                    self._undated_texts.append(raw[index])
         dated.sort(key=lambda row: (row[0], row[1]))
         self._stamps = [row[0] for row in dated]
         self._dated = [row[2] for row in dated]
+        self._dated_texts = [] if raw is None else [raw[row[1]] for row in dated]
         self._ids: list[str | None] | None = None
         self._latest: dict[str, int] | None = None
 
@@ -113,11 +133,16 @@ class MemoryChannelClient:
         count = len(self._undated) + high - low
         end = min(start + self.page_size, count)
         chunk = [self._at(low, k) for k in range(start, end)]
-        return Page(chunk, str(end) if end < count else None)
+        texts = [self._text_at(low, k) for k in range(start, end)] if self._texts else None
+        return Page(chunk, str(end) if end < count else None, texts=texts)
 
     def _at(self, low: int, k: int) -> Mapping[str, Any]:
         undated = len(self._undated)
         return self._undated[k] if k < undated else self._dated[low + k - undated]
+
+    def _text_at(self, low: int, k: int) -> str:
+        undated = len(self._undated)
+        return self._undated_texts[k] if k < undated else self._dated_texts[low + k - undated]
 
     def _channel_ids(self) -> list[str | None]:
         if self._ids is None:

@@ -20,7 +20,7 @@ from typing import Any
 from orderkit.mapping.registry import Registry, default_registry
 from orderkit.model.errors import MappingError, ValidationError
 
-__all__ = ["modified_at", "payload_digest", "payload_text"]
+__all__ = ["modified_at", "payload_digest", "payload_text", "raw_digest"]
 
 
 def modified_at(
@@ -55,3 +55,11 @@ def payload_text(payload: Mapping[str, Any]) -> str:
 def payload_digest(text: str) -> str:
     """The SHA-256 of a payload's canonical JSON text, in hex."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def raw_digest(text: str) -> str:
+    """The digest of a payload's raw JSON text as received (``raw:`` and the SHA-256
+    hex of its UTF-8 bytes): how sync knows a payload it applied before when the client
+    hands over the text, without writing the payload out as canonical JSON. The prefix
+    keeps it apart from :func:`payload_digest`."""
+    return "raw:" + hashlib.sha256(text.encode("utf-8")).hexdigest()

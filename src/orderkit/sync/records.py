@@ -109,19 +109,45 @@ def _page_payloads(value: Iterable[Mapping[str, Any]]) -> tuple[Mapping[str, Any
     return tuple(value)
 
 
+def _page_texts(value: Iterable[str] | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ValidationError("texts", value, "expected a sequence of JSON texts")
+    return tuple(value)
+
+
 @attrs.frozen
 class Page:
     """One page of a channel's changed orders: the payloads, and the token of the next
-    page (``None`` on the last)."""
+    page (``None`` on the last).
+
+    ``texts``, when the client has them, are the raw JSON texts the payloads were
+    parsed from, one per payload, exactly as the platform sent them: sync then tells a
+    payload it applied before by a hash of that text, without writing the payload out
+    as canonical JSON (see :meth:`orderkit.sync.Sync.receive`)."""
 
     payloads: tuple[Mapping[str, Any], ...] = attrs.field(converter=_page_payloads)
     next: str | None = attrs.field(default=None, validator=check.optional_text)
+    texts: tuple[str, ...] | None = attrs.field(default=None, converter=_page_texts,
+                                                kw_only=True)
 
     @payloads.validator
     def _mappings(self, _attribute: Any, value: tuple[object, ...]) -> None:
         for index, payload in enumerate(value):
             if not isinstance(payload, Mapping):
                 raise ValidationError(f"payloads[{index}]", payload, "expected a JSON object")
+
+    @texts.validator
+    def _one_text_each(self, _attribute: Any, value: tuple[object, ...] | None) -> None:
+        if value is None:
+            return
+        if len(value) != len(self.payloads):
+            raise ValidationError("texts", len(value),
+                                  f"expected one text per payload ({len(self.payloads)})")
+        for index, text in enumerate(value):
+            if not isinstance(text, str):
+                raise ValidationError(f"texts[{index}]", text, "expected a JSON text")
 
 
 @attrs.frozen

@@ -20,6 +20,10 @@ refused rather than trusted unsigned.
 * :class:`DouyinSignature` (Douyin shop message push): the ``event-sign`` header is the
   MD5 hex of ``app_key + body + app_secret`` over the raw body as received, and the
   ``app-id`` header names the app.
+* :class:`ShopifySignature` (Shopify webhooks): the ``X-Shopify-Hmac-Sha256`` header
+  is the base64 HMAC-SHA256 of the raw body, keyed with the app's client secret.
+* :class:`WooCommerceSignature` (WooCommerce webhooks): the ``X-WC-Webhook-Signature``
+  header is the base64 HMAC-SHA256 of the raw body, keyed with the webhook's secret.
 
 Each checker's :meth:`verify` raises :class:`~orderkit.model.errors.InvalidSignature`
 naming the platform and the field when the signature is missing or does not match;
@@ -30,10 +34,11 @@ are matched without regard to case, as HTTP does.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 from collections.abc import Mapping
-from typing import Final, Protocol, runtime_checkable
+from typing import ClassVar, Final, Protocol, runtime_checkable
 
 import attrs
 
@@ -44,9 +49,11 @@ __all__ = [
     "DouyinSignature",
     "JdSignature",
     "PddSignature",
+    "ShopifySignature",
     "SignatureCheck",
     "TopSignature",
     "WebhookRequest",
+    "WooCommerceSignature",
 ]
 
 #: The ``sign_method`` values TOP documents.
@@ -226,3 +233,61 @@ class DouyinSignature:
             raise InvalidSignature(self.platform, "app-id", "names another app")
         _compare(self.platform, "event-sign", request.header("event-sign"),
                  self.sign(request.body))
+
+
+def _body_hmac_base64(secret: str, body: bytes) -> str:
+    """Base64 of the HMAC-SHA256 of ``body`` keyed with ``secret`` (UTF-8)."""
+    mac = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
+    return base64.b64encode(mac).decode("ascii")
+
+
+def _compare_base64(platform: str, field: str, given: str | None, expected: str) -> None:
+    """Base64 is case-sensitive: compared exactly (surrounding blanks aside), in
+    constant time."""
+    if given is None or given.strip() == "":
+        raise InvalidSignature(platform, field, "missing")
+    if not hmac.compare_digest(given.strip().encode("utf-8"), expected.encode("utf-8")):
+        raise InvalidSignature(platform, field, "does not match")
+
+
+@attrs.frozen
+class ShopifySignature:
+    """Shopify webhooks: the ``X-Shopify-Hmac-Sha256`` header is the base64 HMAC-SHA256
+    of the raw body, keyed with the app's client secret (API secret key)."""
+
+    client_secret: str = attrs.field(validator=check.text(allow_empty=False), repr=False)
+    platform: str = "shopify"
+
+    #: The header carrying the signature.
+    header: ClassVar[str] = "X-Shopify-Hmac-Sha256"
+
+    def sign(self, body: bytes) -> str:
+        """The header's value for ``body``."""
+        return _body_hmac_base64(self.client_secret, body)
+
+    def verify(self, request: WebhookRequest) -> None:
+        request = _params(request)
+        _compare_base64(self.platform, self.header, request.header(self.header),
+                        self.sign(request.body))
+
+
+@attrs.frozen
+class WooCommerceSignature:
+    """WooCommerce webhooks: the ``X-WC-Webhook-Signature`` header is the base64
+    HMAC-SHA256 of the raw body, keyed with the secret set on the webhook (as entered:
+    WooCommerce undoes the HTML escaping of its stored copy before signing)."""
+
+    secret: str = attrs.field(validator=check.text(allow_empty=False), repr=False)
+    platform: str = "woocommerce"
+
+    #: The header carrying the signature.
+    header: ClassVar[str] = "X-WC-Webhook-Signature"
+
+    def sign(self, body: bytes) -> str:
+        """The header's value for ``body``."""
+        return _body_hmac_base64(self.secret, body)
+
+    def verify(self, request: WebhookRequest) -> None:
+        request = _params(request)
+        _compare_base64(self.platform, self.header, request.header(self.header),
+                        self.sign(request.body))

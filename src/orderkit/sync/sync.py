@@ -3,14 +3,16 @@
 Every payload, however it came, goes through :meth:`Sync._batch` (a webhook is a batch
 of one, a poll or a backfill one batch per page): read the platform's modified time and
 map the payload; a payload older than the version already applied is stale and ignored,
-an identical one is a no-op; otherwise the order is found by ``(channel, channel order
-id)`` and, inside one :meth:`~orderkit.lifecycle.ports.OrderRepository.atomic` block
-per batch (a nested block per payload), placed in its initial form when new
-(:meth:`OrderService.place`: stock locked, recon id issued) and brought to the mapped
-state through :meth:`OrderService.handle`, one event at a time
-(:mod:`orderkit.sync.diff`), with what sync saw of it. A payload that fails to map, or
-whose events the lifecycle refuses, is kept as a dead letter with the error, and
-nothing of it is written.
+an identical one is a no-op; otherwise its order is found by ``(channel, channel order
+id)`` (the whole page's in one read) and the events the payload brings are decided in
+memory (:mod:`orderkit.sync.diff`, :meth:`OrderService.decide`), from the order as the
+page left it or from the initial form of a new order. Only then, inside one
+:meth:`~orderkit.lifecycle.ports.OrderRepository.atomic` block per page, the page is
+written: its new orders placed together (:meth:`OrderService.place_many`: one stock
+lock call, one insert, a recon id each), its stored orders that moved saved once each,
+and what sync saw of them. A payload that fails to map, whose events the lifecycle
+refuses, or whose new order is short of stock, is kept as a dead letter with the error,
+and nothing else of it is written.
 """
 
 from __future__ import annotations
@@ -23,15 +25,22 @@ from typing import Any, Final, Literal
 
 import attrs
 
+from orderkit.lifecycle.engine import Transition
 from orderkit.lifecycle.service import OrderService
 from orderkit.mapping.registry import Registry, default_registry
-from orderkit.model.errors import DuplicateOrder, OrderkitError, RefusedError, ValidationError
+from orderkit.model.errors import (
+    ConcurrencyError,
+    DuplicateOrder,
+    OrderkitError,
+    RefusedError,
+    ValidationError,
+)
 from orderkit.model.orders import Order
 from orderkit.model.time import Clock, SystemClock, ensure_aware
 from orderkit.numbering.issuer import ReconIdIssuer
 from orderkit.sync.diff import initial, next_event
 from orderkit.sync.limits import PlatformLimits, limits_for, windows
-from orderkit.sync.modified import modified_at, payload_digest, payload_text
+from orderkit.sync.modified import modified_at, payload_digest, payload_text, raw_digest
 from orderkit.sync.ports import ChannelClient, ListingClient, OrderLookup, SyncStore
 from orderkit.sync.records import Cursor, DeadLetter, Seen
 
@@ -96,14 +105,39 @@ def _count(outcomes: Iterable[Outcome]) -> SyncReport:
 
 @attrs.frozen
 class _Mapped:
-    """A payload of a batch that mapped: its place in the batch, its canonical text and
-    digest, its platform modified time and the order it maps to."""
+    """A payload of a batch that mapped: its place in the batch, the payload, its
+    canonical text (``None`` when it came with its raw text) and digest, its platform
+    modified time and the order it maps to."""
 
     index: int
-    text: str
+    payload: Mapping[str, Any]
+    text: str | None
     digest: str
     modified: datetime
     target: Order
+
+
+class _Chain:
+    """One order's payloads in a page, decided in memory: the stored order (``None``:
+    a new order), the form it is placed or found in (``base``), the transitions decided
+    so far, the order they leave (``current``), the payloads applied and what sync saw
+    of the last of them (``mark``, with the ``stale`` versions counted on it)."""
+
+    def __init__(self, stored: Order | None, base: Order) -> None:
+        self.stored = stored
+        self.base = base
+        self.current = base
+        self.moved: tuple[Transition, ...] = ()
+        self.items: list[_Mapped] = []
+        self.mark: Seen | None = None
+        self.stale = 0
+
+    def add(self, item: _Mapped, moved: tuple[Transition, ...], mark: Seen) -> None:
+        self.items.append(item)
+        if moved:
+            self.moved += moved
+            self.current = moved[-1].order
+        self.mark = mark
 
 
 def _decide(seen: Seen | None, item: _Mapped) -> Outcome | None:
@@ -184,11 +218,25 @@ class Sync:
             return platform
 
     def receive(
-        self, platform: str, payload: Mapping[str, Any], *, received_at: datetime
+        self,
+        platform: str,
+        payload: Mapping[str, Any],
+        *,
+        received_at: datetime,
+        text: str | None = None,
     ) -> SyncReport:
-        """A webhook: apply one payload received at ``received_at`` (aware)."""
+        """A webhook: apply one payload received at ``received_at`` (aware).
+
+        ``text`` is the raw JSON text ``payload`` was parsed from (the request body),
+        when the caller has it: a payload is then known as one applied before by a hash
+        of that text (:func:`~orderkit.sync.modified.raw_digest`) instead of its
+        canonical JSON, which costs more to write out than the hash does. The same
+        version arriving with another text (a poll, other spacing) is mapped and found
+        to change nothing: still ``unchanged``, one step later.
+        """
         received_at = ensure_aware(received_at, path="received_at")
-        return _one(self._ingest(platform, payload, received_at)[0])
+        texts = None if text is None else (text,)
+        return _one(self._batch(platform, (payload,), received_at, texts)[0][0])
 
     def receive_many(
         self,
@@ -198,9 +246,11 @@ class Sync:
         received_at: datetime,
         batch: int = DEFAULT_BATCH,
         progress: Progress | None = None,
+        texts: Sequence[str] | None = None,
     ) -> SyncReport:
         """Webhooks drained in bulk (a queue, an export file): apply ``payloads`` in
-        order, ``batch`` per commit, each exactly as :meth:`receive` would.
+        order, ``batch`` per commit, each exactly as :meth:`receive` would (``texts``:
+        the raw JSON text of each, as for :meth:`receive`).
 
         A payload that fails becomes a dead letter without undoing the rest of its
         batch; a crash leaves every batch applied or not at all.
@@ -210,11 +260,15 @@ class Sync:
             raise ValidationError("batch", batch, "expected an integer >= 1")
         if isinstance(payloads, Mapping | str) or not isinstance(payloads, Sequence):
             raise ValidationError("payloads", payloads, "expected a sequence of JSON objects")
+        if texts is not None and (isinstance(texts, str) or not isinstance(texts, Sequence)
+                                  or len(texts) != len(payloads)):
+            raise ValidationError("texts", texts, "expected one JSON text per payload")
         report = SyncReport()
         for start in range(0, len(payloads), batch):
             chunk = payloads[start:start + batch]
+            raw = None if texts is None else texts[start:start + batch]
             report += _count(outcome for outcome, _at, _id in
-                             self._batch(platform, chunk, received_at))
+                             self._batch(platform, chunk, received_at, raw))
             if progress is not None:
                 progress(report, min(start + batch, len(payloads)) / len(payloads))
         return report
@@ -356,7 +410,7 @@ class Sync:
         token: str | None = None
         while True:
             page = client.changed(low, high, token)
-            results = self._batch(platform, page.payloads, self.clock.now())
+            results = self._batch(platform, page.payloads, self.clock.now(), page.texts)
             done = _count(outcome for outcome, _at, _id in results)
             report += done
             for _outcome, stamp, order_id in results:
@@ -378,39 +432,51 @@ class Sync:
         return self._batch(platform, (payload,), received_at)[0]
 
     def _batch(
-        self, platform: str, payloads: Sequence[Mapping[str, Any]], received_at: datetime
+        self,
+        platform: str,
+        payloads: Sequence[Mapping[str, Any]],
+        received_at: datetime,
+        texts: Sequence[str] | None = None,
     ) -> list[tuple[Outcome, datetime | None, str | None]]:
         """Apply a page of payloads, in order; per payload its outcome, its modified
         time and its channel order id (``None`` when it did not map).
 
-        First every payload's canonical text and digest (a value JSON cannot hold is
-        refused before anything is written), and one read of the versions sync applied
-        with those digests: a payload identical to the newest version applied of its
-        order is ``unchanged`` without being mapped, and without a transaction. The
-        rest are mapped and run inside one
-        :meth:`~orderkit.lifecycle.ports.OrderRepository.atomic` block (one commit,
-        one ``fsync`` on SQLite), which reads what sync saw of their orders in one read
-        under the write lock, applies each payload inside a nested block of its own (a
-        savepoint: a refused payload becomes a dead letter without undoing the others)
-        and records what it saw of every applied order before the block commits. A
-        crash leaves the whole page applied with its sync records, or none of it.
+        First every payload's digest: of its raw text when ``texts`` gives it
+        (:func:`~orderkit.sync.modified.raw_digest`), else of its canonical text (a
+        value JSON cannot hold is refused before anything is written); and one read of
+        the versions sync applied with those digests: a payload identical to the newest
+        version applied of its order is ``unchanged`` without being mapped, and without
+        a transaction. The rest are mapped and decided, then written, in one
+        :meth:`~orderkit.lifecycle.ports.OrderRepository.atomic` block (one commit, one
+        ``fsync`` on SQLite): see :meth:`_page`. A crash leaves the whole page applied
+        with its sync records, or none of it.
         """
-        texts: list[tuple[str, str]] = []
+        if texts is not None and len(texts) != len(payloads):
+            raise ValidationError("texts", len(texts),
+                                  f"expected one text per payload ({len(payloads)})")
+        keys: list[tuple[str | None, str]] = []
         for index, payload in enumerate(payloads):
             if not isinstance(payload, Mapping):
                 path = "payload" if len(payloads) == 1 else f"payloads[{index}]"
                 raise ValidationError(path, payload, "expected a JSON object")
-            text = payload_text(payload)
-            texts.append((text, payload_digest(text)))
+            if texts is not None:
+                raw = texts[index]
+                if not isinstance(raw, str):
+                    path = "text" if len(payloads) == 1 else f"texts[{index}]"
+                    raise ValidationError(path, raw, "expected the payload's JSON text")
+                keys.append((None, raw_digest(raw)))
+            else:
+                canonical = payload_text(payload)
+                keys.append((canonical, payload_digest(canonical)))
         hits = self.store.seen_digests(
-            self._seen_key(platform), [digest for _text, digest in texts]
+            self._seen_key(platform), [digest for _text, digest in keys]
         )
-        known = Counter(hits[digest].channel_order_id for _text, digest in texts
+        known = Counter(hits[digest].channel_order_id for _text, digest in keys
                         if digest in hits)
         results: list[tuple[Outcome, datetime | None, str | None] | None] = []
-        failed: list[tuple[str, str, ValidationError]] = []
+        failed: list[tuple[Mapping[str, Any], str | None, str, ValidationError]] = []
         pending: list[_Mapped] = []
-        for payload, (text, digest) in zip(payloads, texts, strict=True):
+        for payload, (text, digest) in zip(payloads, keys, strict=True):
             hit = hits.get(digest)
             if hit is not None and known[hit.channel_order_id] == 1:
                 results.append(("unchanged", hit.modified_at, hit.channel_order_id))
@@ -419,89 +485,201 @@ class Sync:
                 modified = modified_at(platform, payload, maps=self.maps)
                 target = self.maps.normalize(platform, payload)
             except ValidationError as error:
-                failed.append((text, digest, error))
+                failed.append((payload, text, digest, error))
                 results.append(("dead_lettered", None, None))
                 continue
-            pending.append(_Mapped(len(results), text, digest, modified, target))
+            pending.append(_Mapped(len(results), payload, text, digest, modified, target))
             results.append(None)
         # An order whose identical version shares the page with another version is
         # decided in the block, in page order, like every other version of it.
         pending_ids = Counter(item.target.channel_order_id for item in pending)
         for index, result in enumerate(results):
             if result is not None and result[2] in pending_ids:
-                text, digest = texts[index]
+                text, digest = keys[index]
                 try:
                     modified = modified_at(platform, payloads[index], maps=self.maps)
                     target = self.maps.normalize(platform, payloads[index])
                 except ValidationError as error:
-                    failed.append((text, digest, error))
+                    failed.append((payloads[index], text, digest, error))
                     results[index] = ("dead_lettered", None, None)
                     continue
-                pending.append(_Mapped(index, text, digest, modified, target))
+                pending.append(_Mapped(index, payloads[index], text, digest, modified,
+                                       target))
                 results[index] = None
         pending.sort(key=lambda item: item.index)
         if pending or failed:
             # The page's deliveries run once, at the end of its transaction.
             with self.repository.atomic(), self.service.deliver_later():
-                for text, digest, problem in failed:
-                    self._dead(platform, text, digest, problem, received_at)
-                seen = self.store.seen_many(
-                    self._seen_key(platform), [i.target.channel_order_id for i in pending]
-                )
-                stored = set(seen)
-                marks: dict[str, Seen] = {}
-                for item in pending:
-                    key = item.target.channel_order_id
-                    outcome = _decide(seen.get(key), item)
-                    if outcome == "stale" and key in marks and key not in stored:
-                        marks[key] = attrs.evolve(marks[key], stale=marks[key].stale + 1)
-                    elif outcome == "stale":
-                        self.store.mark_stale(self._seen_key(platform), key)
-                    elif outcome is None:
-                        try:
-                            with self.repository.atomic():
-                                outcome = self._apply(item.target, item.modified)
-                        except (ValidationError, RefusedError) as error:
-                            outcome = self._dead(platform, item.text, item.digest, error,
-                                                 received_at)
-                        else:
-                            mark = Seen(self._seen_key(platform), key, item.modified,
-                                        item.digest, received_at)
-                            seen[key] = marks[key] = mark
-                    results[item.index] = (outcome, item.modified, key)
-                for mark in marks.values():
-                    self.store.mark_seen(mark)
+                for payload, text, digest, problem in failed:
+                    self._dead(platform, payload, text, digest, problem, received_at)
+                for item, outcome in self._page(platform, pending, received_at):
+                    results[item.index] = (outcome, item.modified,
+                                           item.target.channel_order_id)
         return [result for result in results if result is not None]
 
-    def _apply(self, target: Order, modified: datetime) -> Outcome:
-        stored = self.repository.find_by_channel(target.channel, target.channel_order_id)
-        new = stored is None
-        if stored is None:
-            base = initial(target)
-            if base.recon_id is None and self.recon_ids is not None:
-                base = attrs.evolve(
-                    base, recon_id=self.recon_ids.issue(self.recon_prefix, at=base.created_at)
-                )
-            try:
-                stored = self.service.place(base)
-            except DuplicateOrder:
-                # Placed by another writer that does not share this transaction.
-                stored = self.repository.find_by_channel(target.channel, target.channel_order_id)
-                if stored is None:
-                    raise
-                new = False
-        moved = self.service.advance(
-            stored.order_id, lambda order: next_event(order, target, at=modified),
-            current=stored, limit=_MAX_STEPS,
+    def _page(
+        self, platform: str, pending: list[_Mapped], received_at: datetime
+    ) -> list[tuple[_Mapped, Outcome]]:
+        """Decide a page's mapped payloads in memory, then write them, inside the page's
+        block (see :meth:`_batch`).
+
+        One read of what sync saw of their orders and one of the stored orders
+        (:meth:`~orderkit.lifecycle.ports.OrderRepository.find_many_by_channel`). Then,
+        per payload in page order: ``stale`` or ``unchanged`` by what sync saw (or what
+        the page applied before it), else the events it brings, decided in memory
+        (:meth:`OrderService.decide`) from the order as the page left it, or from the
+        initial form of a new order; a refusal makes it a dead letter before anything
+        of it is written. Only then the writes: the page's new orders placed together
+        (:meth:`OrderService.place_many`: one ``lock_many`` for the page, each order
+        saved once in its final form; an order short of stock is a dead letter, every
+        version of it in the page), each stored order that moved saved once with all
+        its events (:meth:`OrderService.save_decided`), and what sync saw of every
+        order applied.
+        """
+        seen_key = self._seen_key(platform)
+        seen = self.store.seen_many(seen_key, [i.target.channel_order_id for i in pending])
+        stored = self.repository.find_many_by_channel(
+            {(i.target.channel, i.target.channel_order_id) for i in pending}
         )
-        changed = bool(moved)
+        chains: dict[tuple[str, str], _Chain] = {}
+        decided: list[tuple[_Mapped, Outcome]] = []
+        late: list[str] = []  # stale versions of orders sync had seen before the page
+        for item in pending:
+            key = (item.target.channel, item.target.channel_order_id)
+            chain = chains.get(key)
+            outcome = _decide(chain.mark if chain is not None else seen.get(key[1]), item)
+            if outcome == "stale":
+                if chain is not None and key[1] not in seen:
+                    chain.stale += 1
+                else:
+                    late.append(key[1])
+            if outcome is not None:
+                decided.append((item, outcome))
+                continue
+            if chain is None:
+                found = stored.get(key)
+                chain = _Chain(found, found if found is not None else initial(item.target))
+            try:
+                moved = self._decided(chain.current, item)
+            except (ValidationError, RefusedError) as error:
+                decided.append((item, self._dead_item(platform, item, error, received_at)))
+                continue
+            chain.add(item, moved, Seen(seen_key, key[1], item.modified, item.digest,
+                                        received_at))
+            chains[key] = chain
+            first = chain.stored is None and len(chain.items) == 1
+            decided.append((item, "new" if first else "updated" if moved else "unchanged"))
+        changed: dict[int, Outcome] = {}
+        new = [chain for chain in chains.values() if chain.stored is None]
         if new:
-            return "new"
-        return "updated" if changed else "unchanged"
+            placed = self.service.place_many(
+                [(chain.base, chain.moved) for chain in new], stamp=self._stamp
+            )
+            for chain, result in zip(new, placed, strict=True):
+                if isinstance(result, DuplicateOrder):
+                    # Placed meanwhile by a writer outside this transaction: the page's
+                    # payloads of it apply to the order as stored.
+                    changed.update(self._settle(platform, chain, received_at, error=result))
+                elif isinstance(result, OrderkitError):
+                    for item in chain.items:
+                        changed[item.index] = self._dead_item(platform, item, result, received_at)
+                    chain.items.clear()
+        for chain in chains.values():
+            if chain.stored is not None:
+                changed.update(self._settle(platform, chain, received_at))
+        for chain in chains.values():
+            if chain.items and chain.mark is not None:
+                self.store.mark_seen(attrs.evolve(chain.mark, stale=chain.stale)
+                                     if chain.stale else chain.mark)
+        for channel_order_id in late:
+            self.store.mark_stale(seen_key, channel_order_id)
+        return [(item, changed.get(item.index, outcome)) for item, outcome in decided]
+
+    def _decided(self, order: Order, item: _Mapped) -> tuple[Transition, ...]:
+        """The events ``item`` brings to ``order``, decided in memory."""
+        return self.service.decide(
+            order, lambda current: next_event(current, item.target, at=item.modified),
+            limit=_MAX_STEPS,
+        )
+
+    def _settle(
+        self,
+        platform: str,
+        chain: _Chain,
+        received_at: datetime,
+        *,
+        error: DuplicateOrder | None = None,
+    ) -> dict[int, Outcome]:
+        """Save a stored order's decided events in one save. When another writer moved
+        the order meanwhile (or, with ``error``, placed it), its page's payloads are
+        decided again from the order as stored; those that fail then are dead letters.
+        The outcomes that changed, by payload index."""
+        outcomes: dict[int, Outcome] = {}
+        again = error is not None
+        for attempt in range(self.service.max_attempts):
+            if again:
+                key = chain.items[-1].target
+                fresh = self.repository.find_by_channel(key.channel, key.channel_order_id)
+                if fresh is None:
+                    assert error is not None  # a conflict means the order is stored
+                    for item in chain.items:
+                        outcomes[item.index] = self._dead_item(platform, item, error, received_at)
+                    chain.items.clear()
+                    return outcomes
+                items, chain.items = chain.items, []
+                chain.stored = chain.base = chain.current = fresh
+                chain.moved = ()
+                for item in items:
+                    try:
+                        moved = self._decided(chain.current, item)
+                    except (ValidationError, RefusedError) as refusal:
+                        outcomes[item.index] = self._dead_item(platform, item, refusal, received_at)
+                        continue
+                    assert chain.mark is not None
+                    chain.add(item, moved, attrs.evolve(
+                        chain.mark, modified_at=item.modified, digest=item.digest))
+                    outcomes[item.index] = "updated" if moved else "unchanged"
+            if not chain.moved:
+                return outcomes
+            assert chain.stored is not None
+            try:
+                self.service.save_decided(chain.stored, chain.moved)
+            except ConcurrencyError:
+                self.service.conflicts += 1
+                if attempt == self.service.max_attempts - 1:
+                    raise
+                again = True
+            else:
+                return outcomes
+        return outcomes  # pragma: no cover - the loop returns or raises
+
+    def _stamp(self, order: Order) -> Order:
+        """A new order's recon id, drawn as it is saved (a refused order draws none)."""
+        if order.recon_id is None and self.recon_ids is not None:
+            return attrs.evolve(
+                order, recon_id=self.recon_ids.issue(self.recon_prefix, at=order.created_at)
+            )
+        return order
+
+    def _dead_item(
+        self, platform: str, item: _Mapped, error: Exception, received_at: datetime
+    ) -> Outcome:
+        return self._dead(platform, item.payload, item.text, item.digest, error, received_at)
 
     def _dead(
-        self, platform: str, text: str, digest: str, error: Exception, received_at: datetime
+        self,
+        platform: str,
+        payload: Mapping[str, Any],
+        text: str | None,
+        digest: str,
+        error: Exception,
+        received_at: datetime,
     ) -> Outcome:
+        """Keep ``payload`` as a dead letter: always its canonical text, under the digest
+        of that text (so one bad payload is one letter however it came)."""
+        if text is None:
+            text = payload_text(payload)
+            digest = payload_digest(text)
         message = f"{type(error).__name__}: {error}"[:_ERROR_MAX]
         self.store.add_dead_letter(
             DeadLetter(f"{platform}:{digest}", platform, text, message, received_at)

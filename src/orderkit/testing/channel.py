@@ -12,10 +12,10 @@ from typing import Any
 from orderkit.mapping.registry import Registry, default_registry
 from orderkit.model.errors import StoreError, ValidationError
 from orderkit.model.time import ensure_aware
-from orderkit.sync.feed import MemoryChannelClient, read_payloads
+from orderkit.sync.feed import MemoryChannelClient, read_lines, read_payloads
 from orderkit.sync.records import Listing, Page
 
-__all__ = ["FileChannelClient", "MemoryChannelClient", "read_payloads"]
+__all__ = ["FileChannelClient", "MemoryChannelClient", "read_lines", "read_payloads"]
 
 
 class FileChannelClient:
@@ -68,8 +68,11 @@ class FileChannelClient:
         if self._failing > 0:
             self._failing -= 1
             raise StoreError(operation, "channel unavailable (simulated outage)")
-        return MemoryChannelClient(read_payloads(self.path), platform=self.platform,
-                                   shop=self._shop, page_size=self.page_size, maps=self.maps)
+        lines = read_lines(self.path)
+        return MemoryChannelClient([payload for payload, _text in lines],
+                                   texts=[text for _payload, text in lines],
+                                   platform=self.platform, shop=self._shop,
+                                   page_size=self.page_size, maps=self.maps)
 
     def changed(self, since: datetime, until: datetime, cursor: str | None) -> Page:
         """One page of the payloads changed in ``[since, until]``."""

@@ -1,9 +1,11 @@
 """Webhook signatures by each platform's published rule; wrong or missing ones refused.
 
 Vectors: the two TOP examples published with Taobao's signing guide (also used as
-golden tests by public TOP SDKs), and, for every rule, the signature computed here
-straight from the documented string (secret + sorted name/value pairs + secret, or
-app_key + body + app_secret), independently of the code under test.
+golden tests by public TOP SDKs), RFC 4231's HMAC-SHA256 test case 2 for the base64
+body HMACs of Shopify and WooCommerce, and, for every rule, the signature computed here
+straight from the documented string (secret + sorted name/value pairs + secret,
+app_key + body + app_secret, or HMAC written out from RFC 2104 over the raw body),
+independently of the code under test.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from orderkit.sync.signatures import (
     DouyinSignature,
     JdSignature,
     PddSignature,
+    ShopifySignature,
     SignatureCheck,
     TopSignature,
     WebhookRequest,
+    WooCommerceSignature,
 )
 
 #: Taobao's published example: secret "test", ``taobao.user.seller.get``.
@@ -169,3 +173,97 @@ def test_bad_arguments_are_validation_errors() -> None:
 def test_the_secret_is_not_in_the_repr() -> None:
     assert "s3cret" not in repr(JdSignature("s3cret"))
     assert "s3cret" not in repr(DouyinSignature("app", "s3cret"))
+
+
+# --- the own-shop platforms: base64 HMAC-SHA256 of the raw body ------------------------
+
+#: RFC 4231, test case 2 (HMAC-SHA256 of "what do ya want for nothing?" keyed "Jefe"),
+#: the published HMAC-SHA256 vector; Shopify and WooCommerce send its base64.
+RFC4231_KEY = "Jefe"
+RFC4231_DATA = b"what do ya want for nothing?"
+RFC4231_HEX = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+SHOP_BODY = json.dumps({"id": 820982911946154508, "email": "jon@example.com",
+                        "financial_status": "paid", "total_price": "199.00"}).encode()
+
+
+def _hmac_sha256_by_rfc2104(key: bytes, data: bytes) -> bytes:
+    """HMAC written out from RFC 2104 (ipad/opad around SHA-256), independent of the
+    ``hmac`` module the checkers use."""
+    block = 64
+    key = hashlib.sha256(key).digest() if len(key) > block else key
+    key = key.ljust(block, b"\0")
+    inner = hashlib.sha256(bytes(k ^ 0x36 for k in key) + data).digest()
+    return hashlib.sha256(bytes(k ^ 0x5C for k in key) + inner).digest()
+
+
+def _b64(raw: bytes) -> str:
+    import base64
+    return base64.b64encode(raw).decode("ascii")
+
+
+@pytest.mark.parametrize("make", [ShopifySignature, WooCommerceSignature])
+def test_own_shop_signatures_match_the_rfc4231_vector_in_base64(make: Any) -> None:
+    expected = _b64(bytes.fromhex(RFC4231_HEX))
+    assert expected == "W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEM="
+    check = make(RFC4231_KEY)
+    assert check.sign(RFC4231_DATA) == expected
+    check.verify(WebhookRequest(headers={check.header: expected}, body=RFC4231_DATA))
+
+
+def test_shopify_hmac_header_is_base64_hmac_sha256_of_the_raw_body() -> None:
+    check = ShopifySignature("shpss_client_secret")
+    expected = _b64(_hmac_sha256_by_rfc2104(b"shpss_client_secret", SHOP_BODY))
+    assert check.sign(SHOP_BODY) == expected
+    # Header names are matched in any case, as HTTP does.
+    check.verify(WebhookRequest(headers={"x-shopify-hmac-sha256": expected,
+                                         "X-Shopify-Topic": "orders/paid"}, body=SHOP_BODY))
+    with pytest.raises(InvalidSignature) as caught:  # one byte of the body changed
+        check.verify(WebhookRequest(headers={"X-Shopify-Hmac-Sha256": expected},
+                                    body=SHOP_BODY.replace(b"199.00", b"1.00")))
+    assert (caught.value.platform, caught.value.field, caught.value.reason) == (
+        "shopify", "X-Shopify-Hmac-Sha256", "does not match")
+    # The same body re-serialized (what a parsed-then-dumped JSON gives) is refused:
+    # the signature covers the raw bytes.
+    reserialized = json.dumps(json.loads(SHOP_BODY), separators=(",", ":")).encode()
+    with pytest.raises(InvalidSignature):
+        check.verify(WebhookRequest(headers={"X-Shopify-Hmac-Sha256": expected},
+                                    body=reserialized))
+
+
+def test_woocommerce_signature_header_is_base64_hmac_sha256_of_the_raw_body() -> None:
+    check = WooCommerceSignature("wc webhook secret")
+    expected = _b64(_hmac_sha256_by_rfc2104(b"wc webhook secret", SHOP_BODY))
+    assert check.sign(SHOP_BODY) == expected
+    check.verify(WebhookRequest(headers={"X-WC-Webhook-Signature": expected,
+                                         "X-WC-Webhook-Topic": "order.updated"},
+                                body=SHOP_BODY))
+    with pytest.raises(InvalidSignature) as caught:
+        check.verify(WebhookRequest(headers={"X-WC-Webhook-Signature": expected},
+                                    body=SHOP_BODY + b"\n"))
+    assert (caught.value.platform, caught.value.field) == ("woocommerce",
+                                                           "X-WC-Webhook-Signature")
+
+
+@pytest.mark.parametrize("make", [ShopifySignature, WooCommerceSignature])
+def test_own_shop_base64_is_compared_exactly(make: Any) -> None:
+    """Base64 is case-sensitive: the upper-cased signature (equal for hex rules) is
+    another signature here; a missing or blank header is ``missing``."""
+    check = make("k")
+    good = check.sign(SHOP_BODY)
+    check.verify(WebhookRequest(headers={check.header: f" {good} "}, body=SHOP_BODY))
+    assert good.upper() != good
+    with pytest.raises(InvalidSignature) as caught:
+        check.verify(WebhookRequest(headers={check.header: good.upper()}, body=SHOP_BODY))
+    assert caught.value.reason == "does not match"
+    for headers in ({}, {check.header: " "}):
+        with pytest.raises(InvalidSignature) as caught:
+            check.verify(WebhookRequest(headers=headers, body=SHOP_BODY))
+        assert caught.value.reason == "missing"
+        assert caught.value.platform == check.platform
+    with pytest.raises(InvalidSignature):  # made with another secret
+        check.verify(WebhookRequest(headers={check.header: make("other").sign(SHOP_BODY)},
+                                    body=SHOP_BODY))
+    assert "s3cret" not in repr(make("s3cret"))
+    with pytest.raises(ValidationError):
+        make("")
+    assert isinstance(check, SignatureCheck)

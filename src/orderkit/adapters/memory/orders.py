@@ -128,6 +128,20 @@ class MemoryOrderRepository:
             order_id = self._by_channel.get((channel, channel_order_id))
             return None if order_id is None else self._orders[order_id]
 
+    def find_many_by_channel(
+        self, keys: Collection[tuple[str, str]]
+    ) -> dict[tuple[str, str], Order]:
+        """The orders holding these ``(channel, channel order id)`` keys, by key."""
+        from orderkit.adapters._keys import checked_channel_keys  # loaded when used
+
+        wanted = checked_channel_keys(keys)
+        with self._lock:
+            return {
+                key: self._orders[order_id]
+                for key in wanted
+                if (order_id := self._by_channel.get(key)) is not None
+            }
+
     def stale(
         self,
         statuses: Collection[int],
@@ -267,6 +281,15 @@ class MemoryOrderRepository:
             if entries:
                 self._audit.setdefault(order.order_id, []).extend(entries)
             self._append(messages)
+
+    def insert_many(
+        self, placements: Sequence[tuple[Order, Sequence[AuditEntry], Sequence[OutboxMessage]]]
+    ) -> None:
+        """Insert new orders with their audit entries and outbox messages, all or none
+        (one block of inserts)."""
+        with self.atomic():
+            for order, audit, outbox in placements:
+                self.save(order, None, audit=audit, outbox=outbox)
 
     def record_audit(self, order_id: str, entries: Sequence[AuditEntry]) -> None:
         """Append audit entries without touching the order."""

@@ -333,6 +333,30 @@ class PostgresOrderRepository:
         )
         return None if row is None else _load(row[0])
 
+    def find_many_by_channel(
+        self, keys: Collection[tuple[str, str]]
+    ) -> dict[tuple[str, str], Order]:
+        """The orders holding these ``(channel, channel order id)`` keys, by key, in one
+        read through the channel index."""
+        from orderkit.adapters._keys import checked_channel_keys  # loaded when used
+
+        wanted = checked_channel_keys(keys)
+        if not wanted:
+            return {}
+        sql = self._db.sql(
+            "SELECT o.body FROM unnest(%s::text[], %s::text[]) AS k(channel, channel_order_id)"
+            " JOIN {s}.orders AS o USING (channel, channel_order_id)"
+        )
+        channels = [channel for channel, _id in wanted]
+        ids = [channel_order_id for _channel, channel_order_id in wanted]
+        rows = self._db.run(
+            "find orders by channel",
+            lambda conn: conn.execute(sql, (channels, ids)).fetchall(),
+            single=True,
+        )
+        orders = [_load(row[0]) for row in rows]
+        return {(o.channel, o.channel_order_id): o for o in orders}
+
     def find_by_waybill(self, waybill: str) -> list[Order]:
         """Every order with a shipment carrying ``waybill``, by order id."""
         if not isinstance(waybill, str) or not waybill.strip():
@@ -585,6 +609,15 @@ class PostgresOrderRepository:
         ).fetchone()
         if holder is not None:
             raise DuplicateOrder(order.channel, order.channel_order_id, holder[0])
+
+    def insert_many(
+        self, placements: Sequence[tuple[Order, Sequence[AuditEntry], Sequence[OutboxMessage]]]
+    ) -> None:
+        """Insert new orders with their audit entries and outbox messages, all or none
+        (one block of inserts)."""
+        with self.atomic():
+            for order, audit, outbox in placements:
+                self.save(order, None, audit=audit, outbox=outbox)
 
     def record_audit(self, order_id: str, entries: Sequence[AuditEntry]) -> None:
         """Append audit entries without touching the order."""

@@ -223,6 +223,36 @@ class SQLiteOrderRepository:
             ).fetchone()
         return None if row is None else _load(row[0])
 
+    def find_many_by_channel(
+        self, keys: Collection[tuple[str, str]]
+    ) -> dict[tuple[str, str], Order]:
+        """The orders holding these ``(channel, channel order id)`` keys, by key, in one
+        read through the channel index; an order whose stored version this process has
+        decoded already is not decoded again."""
+        from orderkit.adapters._keys import checked_channel_keys  # loaded when used
+
+        wanted = checked_channel_keys(keys)
+        if not wanted:
+            return {}
+        with self._db.read("find orders by channel") as conn:
+            rows = conn.execute(
+                "SELECT o.order_id, o.version, o.body FROM json_each(?) AS k"
+                " JOIN orders AS o ON o.channel = json_extract(k.value, '$[0]')"
+                " AND o.channel_order_id = json_extract(k.value, '$[1]')",
+                (json.dumps(wanted),),
+            ).fetchall()
+        found: dict[tuple[str, str], Order] = {}
+        for order_id, version, body in rows:
+            with self._cache_lock:
+                cached = self._cache.get(order_id)
+            if cached is not None and cached.version == version:
+                order = cached
+            else:
+                order = _load(body)
+                self._remember(order)
+            found[(order.channel, order.channel_order_id)] = order
+        return found
+
     def stale(
         self,
         statuses: Collection[int],
@@ -495,6 +525,88 @@ class SQLiteOrderRepository:
             ).fetchone()
             raise ConcurrencyError(order.order_id, expected, None if row is None else int(row[0]))
         return moved
+
+    def insert_many(
+        self, placements: Sequence[tuple[Order, Sequence[AuditEntry], Sequence[OutboxMessage]]]
+    ) -> None:
+        """Insert new orders with their audit entries and outbox messages in one
+        transaction of multi-row statements: one check that no order id, channel order
+        id or message id is stored, then one insert per table."""
+        rows: list[tuple[str, str, str, int, int, str]] = []
+        audit_rows: list[tuple[str, str]] = []
+        outbox_rows: list[tuple[str, str, str, str, int]] = []
+        waybills: list[tuple[str, str]] = []
+        orders: list[Order] = []
+        ids: dict[str, None] = {}
+        keys: dict[tuple[str, str], str] = {}
+        for index, placement in enumerate(placements):
+            order, audit, outbox = placement
+            if not isinstance(order, Order):
+                raise ValidationError(f"placements[{index}]", order, "expected an Order")
+            if order.order_id in ids:
+                raise ConcurrencyError(order.order_id, None, order.version)
+            holder = keys.get((order.channel, order.channel_order_id))
+            if holder is not None:
+                raise DuplicateOrder(order.channel, order.channel_order_id, holder)
+            ids[order.order_id] = None
+            keys[(order.channel, order.channel_order_id)] = order.order_id
+            orders.append(order)
+            rows.append((order.order_id, order.channel, order.channel_order_id,
+                         int(order.status), order.version, _dumps(to_dict(order))))
+            audit_rows += [(order.order_id, _dumps(to_dict(e))) for e in checked_entries(audit)]
+            if outbox or not isinstance(outbox, Sequence):
+                from orderkit.adapters import _outbox  # the outbox only loads when used
+
+                outbox_rows += [
+                    (m.message_id, m.order_id, m.topic, payload, _us(m.created_at))
+                    for m, payload in _outbox.checked_messages(order.order_id, outbox)
+                ]
+            waybills += [(w, order.order_id) for w in {s.waybill for s in order.shipments} if w]
+        if not rows:
+            return
+        # Every check that can refuse the write runs before its first write.
+        with self._db.write("insert orders", savepoint=False) as conn:
+            stored = conn.execute(
+                "SELECT order_id, version FROM orders"
+                " WHERE order_id IN (SELECT value FROM json_each(?)) LIMIT 1",
+                (json.dumps(list(ids)),),
+            ).fetchone()
+            if stored is not None:
+                raise ConcurrencyError(stored[0], None, int(stored[1]))
+            held = conn.execute(
+                "SELECT o.channel, o.channel_order_id, o.order_id FROM json_each(?) AS k"
+                " JOIN orders AS o ON o.channel = json_extract(k.value, '$[0]')"
+                " AND o.channel_order_id = json_extract(k.value, '$[1]') LIMIT 1",
+                (json.dumps(list(keys)),),
+            ).fetchone()
+            if held is not None:
+                raise DuplicateOrder(held[0], held[1], held[2])
+            if outbox_rows:
+                _refuse_stored_ids(conn, [r[0] for r in outbox_rows])
+            conn.executemany(
+                "INSERT INTO orders"
+                " (order_id, channel, channel_order_id, status, version, body)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            if waybills:
+                conn.executemany(
+                    "INSERT OR IGNORE INTO order_waybills (waybill, order_id) VALUES (?, ?)",
+                    waybills,
+                )
+            if audit_rows:
+                conn.executemany(
+                    "INSERT INTO order_audit (order_id, body) VALUES (?, ?)", audit_rows
+                )
+            if outbox_rows:
+                _insert_messages(conn, outbox_rows)
+
+            def remember() -> None:
+                for order in orders:
+                    self._remember(order)
+
+            # Only committed versions may be served from the cache.
+            self._db.after_commit(remember)
 
     def record_audit(self, order_id: str, entries: Sequence[AuditEntry]) -> None:
         """Append audit entries without touching the order."""

@@ -220,6 +220,52 @@ class OrderRepositoryContract:
         assert repository.find_by_channel("tmall", "3698512204871532841") == order
         assert repository.find_by_channel("jd", "3698512204871532841") is None
 
+    def test_orders_are_found_by_many_channel_keys_in_one_read(self) -> None:
+        repository = self.create_repository()
+        first = sample_order("ORD-1", channel_order_id="T-1")
+        second = sample_order("ORD-2", channel_order_id="T-2")
+        repository.save(first, expected_version=None)
+        repository.save(second, expected_version=None)
+        changed = attrs.evolve(second, version=second.version + 1, tags={"later"})
+        repository.save(changed, expected_version=second.version)
+        found = repository.find_many_by_channel(
+            [("tmall", "T-1"), ("tmall", "T-2"), ("jd", "T-1"), ("tmall", "T-404"),
+             ("tmall", "T-1")]
+        )
+        assert found == {("tmall", "T-1"): first, ("tmall", "T-2"): changed}
+        assert repository.find_many_by_channel([]) == {}
+        assert repository.find_many_by_channel({("tmall", "T-2")}) == {("tmall", "T-2"): changed}
+        error = _raises(ValidationError, repository.find_many_by_channel,
+                        [("tmall", "T-1"), ("tmall", 7)])
+        assert error.path == "keys[1]"  # type: ignore[attr-defined]
+        error = _raises(ValidationError, repository.find_many_by_channel, "tmall")
+        assert error.path == "keys"  # type: ignore[attr-defined]
+
+    def test_many_new_orders_are_inserted_in_one_write_or_not_at_all(self) -> None:
+        repository = self.create_repository()
+        first = sample_order("ORD-1", channel_order_id="T-1")
+        second = sample_order("ORD-2", channel_order_id="T-2")
+        entry = _audit("ORD-2", "ev-1")
+        repository.insert_many([(first, (), ()), (second, (entry,), ())])
+        assert repository.get("ORD-1") == first
+        assert repository.get("ORD-2") == second
+        assert repository.audit_trail("ORD-2") == [entry]
+        repository.insert_many([])
+        # One order that is not new refuses the whole call: nothing of it is written.
+        third = sample_order("ORD-3", channel_order_id="T-3")
+        error = _raises(ConcurrencyError, repository.insert_many,
+                        [(third, (), ()), (first, (), ())])
+        assert error.order_id == "ORD-1"  # type: ignore[attr-defined]
+        _raises(OrderNotFound, repository.get, "ORD-3")
+        error = _raises(DuplicateOrder, repository.insert_many,
+                        [(third, (), ()), (sample_order("ORD-4", channel_order_id="T-2"), (), ())])
+        assert error.existing_order_id == "ORD-2"  # type: ignore[attr-defined]
+        _raises(OrderNotFound, repository.get, "ORD-3")
+        twins = [(third, (), ()), (sample_order("ORD-5", channel_order_id="T-3"), (), ())]
+        _raises(DuplicateOrder, repository.insert_many, twins)
+        _raises(OrderNotFound, repository.get, "ORD-3")
+        assert repository.find_many_by_channel([("tmall", "T-3")]) == {}
+
     def test_second_order_for_the_same_channel_order_is_refused(self) -> None:
         repository = self.create_repository()
         repository.save(sample_order("ORD-1", channel_order_id="T-9"), expected_version=None)
