@@ -3,11 +3,12 @@ once, each committed page whole (orders, what sync saw, stock, outbox), and neve
 the polling cursor.
 
 A backfill process applies a feed of JD orders (each paid, then shipped) onto one
-SQLite file in pages of 50, one transaction per page. The parent kills it at random
-moments (as :mod:`orderkit.testing.crash` does: ``SIGKILL``, no cleanup) and, while it
-is dead, reads the file: the orders stored and the orders sync recorded are the same
-set, no outbox message is left pending, and the stock matches the stored orders. Then
-it restarts the backfill from the start, until one run finishes.
+SQLite file in pages of 50, one transaction per page. The parent kills it a few
+milliseconds after the store grew past a random mark (as :mod:`orderkit.testing.crash`
+does: ``SIGKILL``, no cleanup) and, while it is dead, reads the file: the orders stored
+and the orders sync recorded are the same set, no outbox message is left pending, and
+the stock matches the stored orders. Then it restarts the backfill from the start,
+until one run finishes.
 
 Set ``ORDERKIT_CRASH_SEED`` to rerun a failed seed (it is printed with every run).
 """
@@ -77,6 +78,16 @@ def _backfill(path: Path, client: MemoryChannelClient) -> None:
     _sync(path).backfill("jd", client, SINCE, UNTIL)
 
 
+def _stored(path: Path) -> int:
+    """The JD orders committed so far (read while the backfill writes)."""
+    conn = sqlite3.connect(path)
+    try:
+        return int(conn.execute(
+            "SELECT count(*) FROM orders WHERE channel = 'jd'").fetchone()[0])
+    finally:
+        conn.close()
+
+
 def _check_committed(path: Path, units: dict[str, int]) -> int:
     """What a killed backfill left: whole pages only. Returns the orders stored."""
     conn = sqlite3.connect(path)
@@ -125,10 +136,15 @@ def test_a_backfill_killed_mid_page_and_run_again_stores_every_order_once(
     context = multiprocessing.get_context("fork")
     kills, counts = 0, []
     while True:
+        # The kill lands a few milliseconds into a page after the store grew past a
+        # random mark, wherever the backfill is, however fast the machine.
+        mark = min(ORDERS, _stored(path) + rng.randint(1, 120))
         process = context.Process(target=_backfill, args=(path, client), daemon=True)
         process.start()
+        while kills < KILLS and process.is_alive() and _stored(path) < mark:
+            time.sleep(0.002)
         if kills < KILLS:
-            time.sleep(rng.uniform(0.1, 1.0))
+            time.sleep(rng.uniform(0.0, 0.01))
         if process.is_alive() and kills < KILLS:
             assert process.pid is not None
             os.kill(process.pid, signal.SIGKILL)
