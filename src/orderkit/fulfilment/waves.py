@@ -277,9 +277,7 @@ def plan_wave(
                 f" {policy.max_lines} ({lines} taken)")
             continue
         if stock is not None and order.lock_id is None:
-            wanted: dict[str, int] = {}
-            for line in open_lines:
-                wanted[line.sku] = wanted.get(line.sku, 0) + line.quantities[LineStatus.OPEN]
+            wanted = order.open_units_by_sku
             short = {sku: (qty, left.get(sku, 0)) for sku, qty in wanted.items()
                      if qty > left.get(sku, 0)}
             if short:

@@ -60,7 +60,7 @@ from orderkit.model.errors import (
     TransitionNotAllowed,
     ValidationError,
 )
-from orderkit.model.orders import LineStatus, Order, PaymentTerms
+from orderkit.model.orders import Order, PaymentTerms
 from orderkit.model.time import Clock, ensure_instant
 from orderkit.outbox.messages import (
     STOCK_COMMIT,
@@ -295,11 +295,7 @@ class OrderService:
         for index, order in enumerate(orders):
             if order.lock_id is not None:
                 continue
-            skus: dict[str, int] = {}
-            for line in order.lines:
-                open_units = line.quantities[LineStatus.OPEN]
-                if open_units:
-                    skus[line.sku] = skus.get(line.sku, 0) + open_units
+            skus = order.open_units_by_sku
             if skus:
                 wanted.append((index, skus))
         if not wanted:
@@ -345,10 +341,7 @@ class OrderService:
         wanted: list[tuple[Order, dict[str, int]]] = []
         for order_id in order_ids:
             order = self.repository.get(order_id)
-            skus: dict[str, int] = {}
-            for line in order.lines:
-                if line.quantities[LineStatus.OPEN]:
-                    skus[line.sku] = skus.get(line.sku, 0) + line.quantities[LineStatus.OPEN]
+            skus = order.open_units_by_sku
             if order.lock_id is None and skus:
                 wanted.append((order, skus))
         if not wanted:

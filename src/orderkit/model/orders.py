@@ -867,6 +867,16 @@ class Order:
         }
 
     @property
+    def open_units_by_sku(self) -> dict[str, int]:
+        """Units still to ship (open), by SKU; SKUs with none are left out: what a stock
+        lock for the order holds."""
+        units: dict[str, int] = {}
+        for line in self.lines:
+            if line.quantities[LineStatus.OPEN]:
+                units[line.sku] = units.get(line.sku, 0) + line.quantities[LineStatus.OPEN]
+        return units
+
+    @property
     def sold_value(self) -> SoldValue:
         """What the buyer pays for the units still sold (see :class:`SoldValue`)."""
         value: SoldValue = _derived(self, "sold_value", self._sold_value)
