@@ -195,7 +195,7 @@ class Lifecycle:
             **fields,
         )
         if _money_moved(order, new, fields):
-            owed = new.totals.refund_due - order.totals.refund_due
+            owed = new.refund_due - order.refund_due
             if owed.amount > 0:
                 events.append(
                     RefundDue(order.order_id, event.event_id, now, owed, _left(order, new))

@@ -137,7 +137,7 @@ def pay(step: Step) -> Effect:
     :class:`Overpaid` naming the excess."""
     order, event = step.order, step.event
     amount: Money = event.data["amount"]
-    due = order.totals.due
+    due = order.due
     payment = Payment(
         event.event_id,
         amount,

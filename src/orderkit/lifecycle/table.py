@@ -297,7 +297,7 @@ def refund_moves(order: Order, event: Event) -> dict[str, int]:
     money, the line's units already out of the sale (cancelled or returned: the refund
     pays for them and they stay where they are)."""
     wanted = refund_lines(order, event)
-    if not (event.data.get("lines") and order.totals.refund_due):
+    if not (event.data.get("lines") and order.refund_due):
         return wanted
     by_id = {line.line_id: line for line in order.lines}
     moves: dict[str, int] = {}
@@ -330,7 +330,7 @@ def _pays_in_full(order: Order, event: Event) -> bool:
     amount = event.data.get("amount")
     if not isinstance(amount, Money):
         return False
-    return amount >= order.totals.due
+    return amount >= order.due
 
 
 def _on_delivery(order: Order, _event: Event) -> bool:

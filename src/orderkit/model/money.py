@@ -265,6 +265,10 @@ def _check_currency(_instance: object, _attribute: object, value: Any) -> None:
         raise ValidationError("currency", value, "expected an ISO 4217 currency code like 'CNY'")
 
 
+#: The zero of each currency asked for so far (see :meth:`Money.zero`).
+_ZEROS: dict[str, Money] = {}
+
+
 def _coerce_factor(value: object) -> Decimal:
     if isinstance(value, Decimal) and value.is_finite():
         return value
@@ -300,8 +304,17 @@ class Money:
 
     @classmethod
     def zero(cls, currency: str) -> Money:
-        """Zero in ``currency``, with the currency's decimals (``0.00`` for CNY)."""
-        return cls.from_minor(0, currency)
+        """Zero in ``currency``, with the currency's decimals (``0.00`` for CNY).
+
+        Money is immutable, so one zero per currency is made and handed out again."""
+        if cls is Money and isinstance(currency, str):
+            kept = _ZEROS.get(currency)
+            if kept is not None:
+                return kept
+        zero = cls.from_minor(0, currency)  # checks the currency: at most one per code
+        if cls is Money:
+            _ZEROS[currency] = zero
+        return zero
 
     # --- conversion --------------------------------------------------------------------
 

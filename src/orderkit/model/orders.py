@@ -574,16 +574,23 @@ class OrderTotals:
     @property
     def due(self) -> Money:
         """What the buyer still owes: ``sold - (paid - refunded)``, never below zero."""
-        owed = self.sold - self.paid + self.refunded
-        return owed if owed.amount > 0 else Money.zero(owed.currency)
+        return _at_least_zero(
+            self.sold.amount - self.paid.amount + self.refunded.amount, self.sold.currency
+        )
 
     @property
     def refund_due(self) -> Money:
         """What the buyer is owed back: ``paid - refunded - sold``, never below zero
         (cancelled or returned units paid for, an overpayment, a price lowered after
         payment)."""
-        owed = self.paid - self.refunded - self.sold
-        return owed if owed.amount > 0 else Money.zero(owed.currency)
+        return _at_least_zero(
+            self.paid.amount - self.refunded.amount - self.sold.amount, self.sold.currency
+        )
+
+
+def _at_least_zero(amount: Decimal, currency: str) -> Money:
+    """``amount`` in ``currency``, or zero when it is not above zero."""
+    return Money(amount, currency) if amount > 0 else Money.zero(currency)
 
 
 def _check_lines(order: Order, _attribute: Any, lines: tuple[OrderLine, ...]) -> None:
@@ -990,6 +997,39 @@ class Order:
         return parts
 
     @property
+    def due(self) -> Money:
+        """What the buyer still owes: ``totals.due``, without building the whole
+        :class:`OrderTotals` (a payment's guard reads it on every ``pay``)."""
+        paid, refunded, sold = self._balance()
+        return _at_least_zero(sold - paid + refunded, self.currency)
+
+    @property
+    def refund_due(self) -> Money:
+        """What the buyer is owed back: ``totals.refund_due``, without building the
+        whole :class:`OrderTotals` (the engine compares it before and after every
+        decision that moves money)."""
+        paid, refunded, sold = self._balance()
+        return _at_least_zero(paid - refunded - sold, self.currency)
+
+    def _balance(self) -> tuple[Decimal, Decimal, Decimal]:
+        """``(paid, refunded, sold)`` as Decimals, shared by :attr:`totals`, :attr:`due`
+        and :attr:`refund_due`."""
+        balance: tuple[Decimal, Decimal, Decimal] = _derived(
+            self, "balance", self._compute_balance
+        )
+        return balance
+
+    def _compute_balance(self) -> tuple[Decimal, Decimal, Decimal]:
+        paid = refunded = Money.zero(self.currency).amount
+        for payment in self.payments:
+            if payment.kind is PaymentKind.PAYMENT:
+                paid += payment.amount.amount
+            else:
+                refunded += payment.amount.amount
+        goods, discounts, shipping, tax, rounding = self._sold_amounts()
+        return paid, refunded, goods - discounts + shipping + tax + rounding
+
+    @property
     def totals(self) -> OrderTotals:
         """Goods, shipping, discounts, payable, what is still sold, paid and refunded, and
         settlement, exact to the cent."""
@@ -1019,16 +1059,7 @@ class Order:
             discounts += by_kind.get(kind, zero)
         payable = goods + shipping + tax - discounts + rounding
         fees = by_kind.get(AdjustmentKind.FEE, zero) + by_kind.get(AdjustmentKind.COMMISSION, zero)
-        paid = refunded = zero
-        for payment in self.payments:
-            if payment.kind is PaymentKind.PAYMENT:
-                paid += payment.amount.amount
-            else:
-                refunded += payment.amount.amount
-
-        sold_goods, sold_discounts, sold_shipping, sold_tax, sold_rounding = (
-            self._sold_amounts()
-        )
+        paid, refunded, sold = self._balance()
 
         def money(amount: Decimal) -> Money:
             return Money(amount, currency)
@@ -1045,7 +1076,7 @@ class Order:
             settlement=money(payable + platform_funded - fees),
             paid=money(paid),
             refunded=money(refunded),
-            sold=money(sold_goods - sold_discounts + sold_shipping + sold_tax + sold_rounding),
+            sold=money(sold),
         )
 
 

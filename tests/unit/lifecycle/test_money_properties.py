@@ -175,6 +175,8 @@ def check_step(
         assert isinstance(value.amount, Decimal), field
         assert value.amount >= 0, (field, value)
     assert totals.paid - totals.refunded - totals.refund_due + totals.due == totals.sold
+    # the order's own due and refund_due, read without the whole report, are the same
+    assert (after.due, after.refund_due) == (totals.due, totals.refund_due)
     assert totals.sold.amount == sold_oracle(after)
     for line in after.lines:
         assert sum(line.quantities.values()) == line.quantity

@@ -61,6 +61,21 @@ def test_zero_and_three_digit_currencies() -> None:
     assert Money("1.5", "JPY").is_whole_minor() is False
 
 
+@given(currencies())
+def test_zero_has_the_currency_decimals_and_is_made_once(currency: str) -> None:
+    zero = Money.zero(currency)
+    assert zero.amount == 0 and zero.amount.as_tuple().exponent == -minor_digits(currency)
+    assert zero.currency == currency
+    assert Money.zero(currency) is zero
+
+
+@pytest.mark.parametrize("currency", ["XYZ", "cny", "", None, ["CNY"], 156])
+def test_zero_of_no_currency_is_refused(currency: object) -> None:
+    with pytest.raises(ValidationError) as raised:
+        Money.zero(currency)  # type: ignore[arg-type]
+    assert raised.value.path == "currency"
+
+
 def test_sub_fen_amount_must_be_rounded_before_minor() -> None:
     fee = Money("0.12345", "CNY")  # WeChat Pay fees have five decimals
     with pytest.raises(ValidationError):
