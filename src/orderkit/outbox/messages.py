@@ -53,20 +53,29 @@ STOCK_RESTOCK: Final = "stock.restock"
 DeliveryStatus = Literal["pending", "delivered", "dead"]
 
 
+#: The scalar types a payload holds as they are (``bool`` is an ``int``; subclasses such
+#: as an ``IntEnum`` go through :func:`_check_json`, which accepts them too).
+_SCALARS: Final = frozenset({str, int, bool, type(None)})
+
+
 def _check_json(value: object, path: str) -> None:
     """Refuse anything but JSON values (text, integers, booleans, null, lists, mappings
-    with text keys): amounts travel as text, never as floats."""
+    with text keys): amounts travel as text, never as floats. A container's plain
+    scalars are checked in its own loop; only its containers (and anything unusual) are
+    visited one call deeper."""
     if isinstance(value, str | bool | int) or value is None:
         return
     if isinstance(value, Mapping):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise ValidationError(path, key, "payload keys must be strings")
-            _check_json(item, f"{path}.{key}")
+            if type(item) not in _SCALARS:
+                _check_json(item, f"{path}.{key}")
         return
     if isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            _check_json(item, f"{path}[{index}]")
+            if type(item) not in _SCALARS:
+                _check_json(item, f"{path}[{index}]")
         return
     raise ValidationError(path, value, "payloads hold JSON values (text, integers; no floats)")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import attrs
 import pytest
@@ -50,6 +51,10 @@ def test_a_payload_is_kept_as_canonical_text_and_read_back_fresh() -> None:
         ({"amount": 12.3}, "payload.amount"),
         ({"lines": [1, 2.5]}, "payload.lines[1]"),
         ({1: "x"}, "payload"),
+        ({"a": {"b": [{"c": 1.5}]}}, "payload.a.b[0].c"),
+        ({"a": [[1, "x", None, True], {"d": Decimal("1.50")}]}, "payload.a[1].d"),
+        ({"skus": {"A", "B"}}, "payload.skus"),
+        ({"ok": "x", "inner": {2: "y"}}, "payload.inner"),
         (["not", "a", "mapping"], "payload"),
         ("[1, 2]", "payload"),
         ('{"amount": 12.3}', "payload"),
