@@ -21,7 +21,8 @@ order rows (the stored order's JSON, prepared beforehand) and one sync row per o
 read per page.
 
 Prints new orders/s and unchanged payloads/s with the floors and ratios; ``--profile``
-prints the top functions of each orderkit phase (cProfile).
+prints the top functions of each orderkit phase (cProfile) and the share of each part
+of it (mapping, deciding, placing, the relay, the sync store: :data:`PARTS`).
 
     python bench/bench_sync.py [--payloads 100000] [--profile]
 """
@@ -142,6 +143,40 @@ def backfill(sync: Sync, feeds: dict[str, list[dict[str, Any]]],
     return report
 
 
+#: The parts of a pass ``--profile`` reports as shares of the pass: (label, module,
+#: function), each the cumulative time of that function (a part may hold the next).
+PARTS = (
+    ("mapping (Registry.normalize)", "orderkit/mapping/registry.py", "normalize"),
+    ("modified time (sync.modified_at)", "orderkit/sync/modified.py", "modified_at"),
+    ("initial form (sync.initial)", "orderkit/sync/diff.py", "initial"),
+    ("deciding (OrderService.decide)", "orderkit/lifecycle/service.py", "decide"),
+    ("  of which sync's next_event", "orderkit/sync/diff.py", "next_event"),
+    ("  of which the engine's apply", "orderkit/lifecycle/engine.py", "apply"),
+    ("placing (OrderService.place_many)", "orderkit/lifecycle/service.py", "place_many"),
+    ("  of which lock_many", "orderkit/inventory/ledger.py", "lock_many"),
+    ("  of which insert_many", "orderkit/adapters/sqlite/orders.py", "insert_many"),
+    ("relay (OutboxRelay.run_once)", "orderkit/outbox/relay.py", "run_once"),
+    ("sync store: digests read", "orderkit/adapters/sqlite/sync.py", "seen_digests"),
+    ("sync store: seen read", "orderkit/adapters/sqlite/sync.py", "seen_many"),
+    ("sync store: seen written", "orderkit/adapters/sqlite/sync.py", "mark_seen_many"),
+    ("stored orders read", "orderkit/adapters/sqlite/orders.py", "find_many_by_channel"),
+)
+
+
+def parts(profiler: cProfile.Profile, count: int) -> None:
+    """Each of :data:`PARTS` as its share of the profiled pass and its (inflated) time
+    per payload."""
+    stats = pstats.Stats(profiler)
+    entries = stats.stats  # type: ignore[attr-defined]
+    total = stats.total_tt  # type: ignore[attr-defined]
+    for label, module, function in PARTS:
+        cumulative = sum(row[3] for (path, _line, name), row in entries.items()
+                         if name == function and path.replace("\\", "/").endswith(module))
+        if cumulative:
+            print(f"  {label:36s} {100 * cumulative / total:5.1f}%"
+                  f"  {1_000_000 * cumulative / max(count, 1):8.0f} us per payload")
+
+
 def timed(label: str, work: Callable[[], Any], profile: bool) -> tuple[float, float, Any]:
     profiler = cProfile.Profile() if profile else None
     start, cpu = time.perf_counter(), time.process_time()
@@ -156,6 +191,8 @@ def timed(label: str, work: Callable[[], Any], profile: bool) -> tuple[float, fl
     if profiler is not None:
         print(f"--- profile: {label} (times inflated by the profiler)")
         pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
+        print(f"--- parts of the pass: {label} (shares of the profiled time)")
+        parts(profiler, result.total if isinstance(result, SyncReport) else 1)
     return seconds, cpu, result
 
 

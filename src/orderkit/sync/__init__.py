@@ -8,7 +8,7 @@ what it could not map as dead letters. :mod:`orderkit.sync.signatures` checks th
 platforms' webhook signatures before a message is received. See ``docs/sync.md``.
 """
 
-from orderkit.sync.diff import SYNC_ACTOR, UNKNOWN_WAYBILL, initial, next_event
+from orderkit.sync.diff import SYNC_ACTOR, UNKNOWN_WAYBILL, Wanted, initial, next_event
 from orderkit.sync.feed import MemoryChannelClient, read_lines, read_payloads
 from orderkit.sync.limits import LIMITS, PlatformLimits, limits_for, windows
 from orderkit.sync.modified import modified_at, payload_digest, payload_text, raw_digest
@@ -52,6 +52,7 @@ __all__ = [
     "SyncReport",
     "SyncStore",
     "TopSignature",
+    "Wanted",
     "WebhookRequest",
     "WooCommerceSignature",
     "initial",

@@ -33,7 +33,7 @@ from orderkit.model.orders import (
     PaymentTerms,
 )
 
-__all__ = ["SYNC_ACTOR", "UNKNOWN_WAYBILL", "initial", "next_event"]
+__all__ = ["SYNC_ACTOR", "UNKNOWN_WAYBILL", "Wanted", "initial", "next_event"]
 
 #: Who sync's holds and releases are by: sync releases only the holds it placed.
 SYNC_ACTOR: Final = Actor("orderkit-sync")
@@ -53,11 +53,13 @@ _REFUNDED, _RETURNED = LineStatus.REFUNDED, LineStatus.RETURNED
 
 
 def initial(order: Order) -> Order:
-    """``order`` as it was when placed: unpaid, every unit open, nothing shipped or held."""
+    """``order`` as it was when placed: unpaid, every unit open, nothing shipped or held
+    (a line whose units are all open already is kept as it is)."""
     return attrs.evolve(
         order,
         status=OrderStatus.PENDING_PAYMENT,
         lines=tuple(
+            line if line.quantities[_OPEN] == line.quantity else
             OrderLine(line.line_id, line.sku, line.quantity, line.unit_price,
                       title=line.title, channel_line_id=line.channel_line_id)
             for line in order.lines
@@ -79,13 +81,47 @@ def next_event(stored: Order, target: Order, *, at: datetime) -> Event | None:
     """The event that brings ``stored`` one step closer to ``target`` (``None``: it has
     everything ``target`` has). ``at`` is the platform's modified time of ``target``,
     the time of every event whose own time the payload does not give."""
-    key = f"{target.channel}:{target.channel_order_id}"
-    steps = _COD_STEPS if stored.payment_terms is PaymentTerms.ON_DELIVERY else _STEPS
-    for step in steps:
-        event = step(stored, target, at, key)
-        if event is not None:
-            return event
-    return None
+    return Wanted(target, at).next_event(stored)
+
+
+class Wanted:
+    """What a mapped order ``target`` (modified at ``at``) asks of a stored order, read
+    once: its units per line in the buckets the steps compare, whether and how much it
+    says was paid, its holds. :meth:`next_event` is :func:`next_event` with these facts
+    read from ``target`` once instead of at every step of every event, which is what
+    sync does for each payload while the lifecycle applies its events one by one."""
+
+    __slots__ = ("_payable", "at", "cancelled", "holds", "key", "paid_in", "refunded",
+                 "shipped", "target")
+
+    def __init__(self, target: Order, at: datetime) -> None:
+        self.target = target
+        self.at = at
+        self.key = f"{target.channel}:{target.channel_order_id}"
+        self.paid_in = any(p.kind is PaymentKind.PAYMENT for p in target.payments)
+        self.cancelled = _units(target, _CANCELLED)
+        self.shipped = _units(target, _SHIPPED, _RETURNED)
+        self.refunded = _units(target, _REFUNDED)
+        self.holds = frozenset(hold.kind for hold in target.holds)
+        self._payable: Money | None = None
+
+    def paid(self) -> Money:
+        """What ``target`` says the buyer paid: its payments, or without any, its
+        payable (read once, when a step first asks)."""
+        if self._payable is None:
+            target = self.target
+            self._payable = _paid(target) if self.paid_in else target.totals.payable
+        return self._payable
+
+    def next_event(self, stored: Order) -> Event | None:
+        """The event that brings ``stored`` one step closer to the target (``None``:
+        nothing is missing)."""
+        steps = _COD_STEPS if stored.payment_terms is PaymentTerms.ON_DELIVERY else _STEPS
+        for step in steps:
+            event = step(stored, self)
+            if event is not None:
+                return event
+        return None
 
 
 def _units(order: Order, *buckets: LineStatus) -> dict[str, int]:
@@ -96,17 +132,17 @@ def _text(units: Mapping[str, int]) -> str:
     return ",".join(f"{line_id}={n}" for line_id, n in sorted(units.items()))
 
 
-def _more(stored: Order, target: Order, *buckets: LineStatus) -> tuple[dict[str, int], str]:
-    """Units ``target`` has in ``buckets`` beyond ``stored`` (movable from open units),
-    and ``target``'s cumulative count as text for the event id."""
-    have, want = _units(stored, *buckets), _units(target, *buckets)
-    open_units = _units(stored, _OPEN)
-    more = {
+def _more(stored: Order, want: Mapping[str, int], *buckets: LineStatus) -> dict[str, int]:
+    """Units ``want`` has in ``buckets`` beyond ``stored`` (movable from open units);
+    none without reading ``stored`` when ``want`` has none at all."""
+    if not any(want.values()):
+        return {}
+    have, open_units = _units(stored, *buckets), _units(stored, _OPEN)
+    return {
         line_id: n
         for line_id, wanted in want.items()
         if (n := min(wanted - have.get(line_id, 0), open_units.get(line_id, 0))) > 0
     }
-    return more, _text(want)
 
 
 def _paid(order: Order) -> Money:
@@ -119,89 +155,92 @@ def _paid(order: Order) -> Money:
     return paid
 
 
-def _release(stored: Order, target: Order, at: datetime, key: str) -> Event | None:
+def _release(stored: Order, want: Wanted) -> Event | None:
     for hold in stored.holds:
-        if hold.by == SYNC_ACTOR.id and target.hold(hold.kind) is None:
-            return Event("release_hold", event_id=f"{key}:release_hold:{hold.kind}:{_iso(at)}",
+        if hold.by == SYNC_ACTOR.id and hold.kind not in want.holds:
+            at = want.at
+            return Event("release_hold",
+                         event_id=f"{want.key}:release_hold:{hold.kind}:{_iso(at)}",
                          at=at, data={"kind": hold.kind}, actor=SYNC_ACTOR)
     return None
 
 
-def _pay(stored: Order, target: Order, at: datetime, key: str) -> Event | None:
-    paid_in = any(p.kind is PaymentKind.PAYMENT for p in target.payments)
+def _pay(stored: Order, want: Wanted) -> Event | None:
+    target = want.target
     if stored.payment_terms is PaymentTerms.ON_DELIVERY:
         # Shipped unpaid: only money the payload says was collected is paid, whatever
         # its status (a shipped or delivered status says nothing about the money).
-        if not paid_in or stored.status not in _COLLECTING:
+        if not want.paid_in or stored.status not in _COLLECTING:
             return None
-        wanted = _paid(target)
     elif target.status not in _PAID or stored.status != OrderStatus.PENDING_PAYMENT:
         return None
-    else:
-        wanted = _paid(target) if paid_in else target.totals.payable
+    wanted = want.paid()
     amount = wanted - _paid(stored)
     if amount.amount <= 0:
         return None
     when = target.paid_at or next(
-        (p.at for p in target.payments if p.kind is PaymentKind.PAYMENT), at
+        (p.at for p in target.payments if p.kind is PaymentKind.PAYMENT), want.at
     )
-    return Event("pay", event_id=f"{key}:pay:{wanted.amount}", at=when,
+    return Event("pay", event_id=f"{want.key}:pay:{wanted.amount}", at=when,
                  data={"amount": amount})
 
 
-def _cancel_lines(stored: Order, target: Order, at: datetime, key: str) -> Event | None:
+def _cancel_lines(stored: Order, want: Wanted) -> Event | None:
     if stored.status not in _CANCELLABLE:
         return None
-    more, text = _more(stored, target, _CANCELLED)
+    more = _more(stored, want.cancelled, _CANCELLED)
     if not more:
         return None
-    return Event("cancel_lines", event_id=f"{key}:cancel_lines:{text}", at=at,
-                 data={"lines": more})
+    return Event("cancel_lines", event_id=f"{want.key}:cancel_lines:{_text(want.cancelled)}",
+                 at=want.at, data={"lines": more})
 
 
-def _cancel(stored: Order, target: Order, at: datetime, key: str) -> Event | None:
-    if target.status != OrderStatus.CANCELLED or stored.status not in _CANCELLABLE:
+def _cancel(stored: Order, want: Wanted) -> Event | None:
+    if want.target.status != OrderStatus.CANCELLED or stored.status not in _CANCELLABLE:
         return None
     if stored.status == OrderStatus.SHIPPED:
         return None  # goods left: the lifecycle cannot cancel; the refund says the rest
-    return Event("cancel", event_id=f"{key}:cancel", at=at)
+    return Event("cancel", event_id=f"{want.key}:cancel", at=want.at)
 
 
-def _ship(stored: Order, target: Order, at: datetime, key: str) -> Event | None:
+def _ship(stored: Order, want: Wanted) -> Event | None:
     unpaid_goes = (stored.status == OrderStatus.PENDING_PAYMENT
                    and stored.payment_terms is PaymentTerms.ON_DELIVERY)
     if stored.status not in _BEFORE_SHIP and stored.status != OrderStatus.SHIPPED and not (
         unpaid_goes
     ):
         return None
-    more, text = _more(stored, target, _SHIPPED, _RETURNED)
+    more = _more(stored, want.shipped, _SHIPPED, _RETURNED)
     if not more:
         return None
     known = {s.waybill for s in stored.shipments}
-    parcel = next((s for s in target.shipments if s.waybill and s.waybill not in known), None)
+    parcel = next((s for s in want.target.shipments if s.waybill and s.waybill not in known),
+                  None)
     carrier = (parcel.carrier if parcel is not None else "") or UNKNOWN_WAYBILL
     waybill = parcel.waybill if parcel is not None else UNKNOWN_WAYBILL
-    when = (parcel.shipped_at if parcel is not None else None) or at
-    return Event("ship", event_id=f"{key}:ship:{waybill}:{text}", at=when,
+    when = (parcel.shipped_at if parcel is not None else None) or want.at
+    return Event("ship", event_id=f"{want.key}:ship:{waybill}:{_text(want.shipped)}", at=when,
                  data={"carrier": carrier, "waybill": waybill, "lines": more})
 
 
-def _refund(stored: Order, target: Order, at: datetime, key: str) -> Event | None:
-    if target.status == OrderStatus.CLOSED and stored.status != OrderStatus.CLOSED:
+def _refund(stored: Order, want: Wanted) -> Event | None:
+    at = want.at
+    if want.target.status == OrderStatus.CLOSED and stored.status != OrderStatus.CLOSED:
         totals = stored.totals
         left = totals.paid - totals.refunded
         if stored.status == OrderStatus.CANCELLED and left.amount <= 0:
             return None
-        return Event("refund", event_id=f"{key}:refund:all", at=at, data={"amount": left})
-    want = _units(target, _REFUNDED)
-    if not any(want.values()):
+        return Event("refund", event_id=f"{want.key}:refund:all", at=at,
+                     data={"amount": left})
+    wanted = want.refunded
+    if not any(wanted.values()):
         return None  # the payload refunds no unit: nothing to compare
     have = _units(stored, _REFUNDED)
     sold = _units(stored, _OPEN, _SHIPPED)
     more = {
         line_id: n
-        for line_id, wanted in want.items()
-        if (n := min(wanted - have.get(line_id, 0), sold.get(line_id, 0))) > 0
+        for line_id, units in wanted.items()
+        if (n := min(units - have.get(line_id, 0), sold.get(line_id, 0))) > 0
     }
     if not more:
         return None
@@ -210,7 +249,7 @@ def _refund(stored: Order, target: Order, at: datetime, key: str) -> Event | Non
     after = _moved(stored, more)
     owed = left - after.totals.sold
     amount = owed if owed.amount > 0 else Money.zero(stored.currency)
-    return Event("refund", event_id=f"{key}:refund:{_text(want)}", at=at,
+    return Event("refund", event_id=f"{want.key}:refund:{_text(wanted)}", at=at,
                  data={"amount": amount, "lines": more})
 
 
@@ -228,26 +267,28 @@ def _moved(order: Order, refunded: Mapping[str, int]) -> Order:
     return attrs.evolve(order, lines=tuple(lines))
 
 
-def _deliver(stored: Order, target: Order, at: datetime, key: str) -> Event | None:
+def _deliver(stored: Order, want: Wanted) -> Event | None:
     if stored.status != OrderStatus.SHIPPED:
         return None
+    target = want.target
     if target.status not in (OrderStatus.DELIVERED, OrderStatus.COMPLETED):
         return None
-    return Event("deliver", event_id=f"{key}:deliver", at=target.delivered_at or at)
+    return Event("deliver", event_id=f"{want.key}:deliver", at=target.delivered_at or want.at)
 
 
-def _complete(stored: Order, target: Order, at: datetime, key: str) -> Event | None:
-    if stored.status != OrderStatus.DELIVERED or target.status != OrderStatus.COMPLETED:
+def _complete(stored: Order, want: Wanted) -> Event | None:
+    if stored.status != OrderStatus.DELIVERED or want.target.status != OrderStatus.COMPLETED:
         return None
-    return Event("complete", event_id=f"{key}:complete", at=at)
+    return Event("complete", event_id=f"{want.key}:complete", at=want.at)
 
 
-def _hold(stored: Order, target: Order, at: datetime, key: str) -> Event | None:
-    if stored.is_final:
+def _hold(stored: Order, want: Wanted) -> Event | None:
+    if stored.is_final or not want.holds:
         return None
-    for hold in target.holds:
+    for hold in want.target.holds:
         if stored.hold(hold.kind) is None:
-            return Event("hold", event_id=f"{key}:hold:{hold.kind}:{_iso(at)}", at=at,
+            at = want.at
+            return Event("hold", event_id=f"{want.key}:hold:{hold.kind}:{_iso(at)}", at=at,
                          data={"kind": hold.kind, "reason": hold.reason}, actor=SYNC_ACTOR)
     return None
 

@@ -7,7 +7,7 @@ Every method that can fail for infrastructure reasons raises
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
@@ -91,6 +91,12 @@ class SyncStore(Protocol):
     def mark_seen(self, seen: Seen) -> bool:
         """Keep ``seen`` unless a version with a later ``modified_at`` is stored;
         ``True`` when it was kept."""
+        ...
+
+    def mark_seen_many(self, seen: Sequence[Seen]) -> int:
+        """:meth:`mark_seen` for several versions in one write (a page's orders):
+        what calling it on each in turn would keep, kept; the number of orders whose
+        version was kept. A non-``Seen`` item is refused before anything is written."""
         ...
 
     def mark_stale(self, platform: str, channel_order_id: str) -> None:

@@ -13,7 +13,10 @@ from orderkit.model import _checks as check
 from orderkit.model.errors import ValidationError
 from orderkit.model.time import ensure_aware
 
-__all__ = ["PAYLOAD_MAX_LENGTH", "Cursor", "DeadLetter", "Listed", "Listing", "Page", "Seen"]
+__all__ = [
+    "PAYLOAD_MAX_LENGTH", "Cursor", "DeadLetter", "Listed", "Listing", "Page", "Seen",
+    "newest_seen",
+]
 
 #: Longest payload text a dead letter keeps (a marketplace order is a few kilobytes).
 PAYLOAD_MAX_LENGTH: Final = 4_000_000
@@ -59,6 +62,25 @@ class Seen:
         """How long after the platform's change orderkit received it (may be negative
         when the two clocks disagree)."""
         return self.received_at - self.modified_at
+
+
+def newest_seen(seen: Iterable[Seen]) -> list[Seen]:
+    """Of several versions seen, the one per order that :meth:`SyncStore.mark_seen
+    <orderkit.sync.ports.SyncStore.mark_seen>` called on each in turn would leave: the
+    latest ``modified_at`` per ``(platform, channel order id)``, the later one given on
+    a tie. Every item is checked first (a :class:`ValidationError` names
+    ``seen[index]``), so a store writes nothing of a bad call."""
+    if isinstance(seen, Seen | str | Mapping) or not isinstance(seen, Iterable):
+        raise ValidationError("seen", seen, "expected a sequence of Seen")
+    newest: dict[tuple[str, str], Seen] = {}
+    for index, item in enumerate(seen):
+        if not isinstance(item, Seen):
+            raise ValidationError(f"seen[{index}]", item, "expected a Seen")
+        key = (item.platform, item.channel_order_id)
+        kept = newest.get(key)
+        if kept is None or item.modified_at >= kept.modified_at:
+            newest[key] = item
+    return list(newest.values())
 
 
 @attrs.frozen

@@ -38,7 +38,7 @@ from orderkit.model.errors import (
 from orderkit.model.orders import Order
 from orderkit.model.time import Clock, SystemClock, ensure_aware
 from orderkit.numbering.issuer import ReconIdIssuer
-from orderkit.sync.diff import initial, next_event
+from orderkit.sync.diff import Wanted, initial
 from orderkit.sync.limits import PlatformLimits, limits_for, windows
 from orderkit.sync.modified import modified_at, payload_digest, payload_text, raw_digest
 from orderkit.sync.ports import ChannelClient, ListingClient, OrderLookup, SyncStore
@@ -534,7 +534,7 @@ class Sync:
         saved once in its final form; an order short of stock is a dead letter, every
         version of it in the page), each stored order that moved saved once with all
         its events (:meth:`OrderService.save_decided`), and what sync saw of every
-        order applied.
+        order applied (one :meth:`~orderkit.sync.ports.SyncStore.mark_seen_many` write).
         """
         seen_key = self._seen_key(platform)
         seen = self.store.seen_many(seen_key, [i.target.channel_order_id for i in pending])
@@ -587,20 +587,18 @@ class Sync:
         for chain in chains.values():
             if chain.stored is not None:
                 changed.update(self._settle(platform, chain, received_at))
-        for chain in chains.values():
-            if chain.items and chain.mark is not None:
-                self.store.mark_seen(attrs.evolve(chain.mark, stale=chain.stale)
-                                     if chain.stale else chain.mark)
+        self.store.mark_seen_many([
+            attrs.evolve(chain.mark, stale=chain.stale) if chain.stale else chain.mark
+            for chain in chains.values() if chain.items and chain.mark is not None
+        ])
         for channel_order_id in late:
             self.store.mark_stale(seen_key, channel_order_id)
         return [(item, changed.get(item.index, outcome)) for item, outcome in decided]
 
     def _decided(self, order: Order, item: _Mapped) -> tuple[Transition, ...]:
         """The events ``item`` brings to ``order``, decided in memory."""
-        return self.service.decide(
-            order, lambda current: next_event(current, item.target, at=item.modified),
-            limit=_MAX_STEPS,
-        )
+        return self.service.decide(order, Wanted(item.target, item.modified).next_event,
+                                   limit=_MAX_STEPS)
 
     def _settle(
         self,

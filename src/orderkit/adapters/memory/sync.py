@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 import attrs
 
 from orderkit.model.errors import ValidationError
-from orderkit.sync.records import Cursor, DeadLetter, Seen
+from orderkit.sync.records import Cursor, DeadLetter, Seen, newest_seen
 from orderkit.watch.ports import checked_window
 
 __all__ = ["MemorySyncStore"]
@@ -57,6 +57,10 @@ class MemorySyncStore:
                 self._by_digest.pop((seen.platform, stored.digest), None)
             self._by_digest[(seen.platform, seen.digest)] = seen.channel_order_id
             return True
+
+    def mark_seen_many(self, seen: Sequence[Seen]) -> int:
+        """:meth:`mark_seen` for several versions; the number of orders kept."""
+        return sum(self.mark_seen(item) for item in newest_seen(seen))
 
     def lags(self, since: datetime, until: datetime) -> list[timedelta]:
         """The lags of the newest versions received in ``[since, until)``, smallest

@@ -15,13 +15,13 @@ cursors one after the other instead of the later commit overwriting the earlier.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from orderkit.adapters.postgres._db import Database, utc
 from orderkit.model.errors import ValidationError
-from orderkit.sync.records import Cursor, DeadLetter, Seen
+from orderkit.sync.records import Cursor, DeadLetter, Seen, newest_seen
 from orderkit.watch.ports import checked_window
 
 if TYPE_CHECKING:
@@ -155,6 +155,31 @@ class PostgresSyncStore:
             "mark order seen", lambda conn: conn.execute(sql, params).rowcount == 1,
             single=True,
         )
+
+    def mark_seen_many(self, seen: Sequence[Seen]) -> int:
+        """:meth:`mark_seen` for several versions in one statement: the same
+        conditional upsert over the rows of ``unnest`` of one array per column; the
+        number of orders whose version was kept."""
+        kept = newest_seen(seen)
+        if not kept:
+            return 0
+        sql = self._db.sql(
+            "INSERT INTO {s}.sync_seen AS old"
+            " (platform, channel_order_id, modified_at, digest, received_at, stale)"
+            " SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::text[],"
+            " %s::timestamptz[], %s::integer[])"
+            " ON CONFLICT (platform, channel_order_id) DO UPDATE SET"
+            " modified_at = excluded.modified_at, digest = excluded.digest,"
+            " received_at = excluded.received_at"
+            " WHERE excluded.modified_at >= old.modified_at"
+        )
+        params = ([s.platform for s in kept], [s.channel_order_id for s in kept],
+                  [s.modified_at for s in kept], [s.digest for s in kept],
+                  [s.received_at for s in kept], [s.stale for s in kept])
+        rows: int = self._db.run(
+            "mark orders seen", lambda conn: conn.execute(sql, params).rowcount, single=True
+        )
+        return rows
 
     def lags(self, since: datetime, until: datetime) -> list[timedelta]:
         """The lags of the newest versions received in ``[since, until)``, smallest

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from orderkit.adapters.sqlite._db import Database
 from orderkit.model.errors import ValidationError
-from orderkit.sync.records import Cursor, DeadLetter, Seen
+from orderkit.sync.records import Cursor, DeadLetter, Seen, newest_seen
 from orderkit.watch.ports import checked_window
 
 __all__ = ["SQLiteSyncStore"]
@@ -62,6 +62,16 @@ _MIGRATIONS: Final = (
 )
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+#: Keep a version seen unless a later one is stored ("never backwards" in one statement).
+_MARK_SEEN: Final = (
+    "INSERT INTO sync_seen"
+    " (platform, channel_order_id, modified_us, digest, received_us, stale)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (platform, channel_order_id) DO UPDATE SET"
+    " modified_us = excluded.modified_us, digest = excluded.digest,"
+    " received_us = excluded.received_us"
+    " WHERE excluded.modified_us >= sync_seen.modified_us"
+)
 
 
 class SQLiteSyncStore:
@@ -132,18 +142,18 @@ class SQLiteSyncStore:
         if not isinstance(seen, Seen):
             raise ValidationError("seen", seen, "expected a Seen")
         with self._db.write("mark order seen", savepoint=False) as conn:
-            cursor = conn.execute(
-                "INSERT INTO sync_seen"
-                " (platform, channel_order_id, modified_us, digest, received_us, stale)"
-                " VALUES (?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (platform, channel_order_id) DO UPDATE SET"
-                " modified_us = excluded.modified_us, digest = excluded.digest,"
-                " received_us = excluded.received_us"
-                " WHERE excluded.modified_us >= sync_seen.modified_us",
-                (seen.platform, seen.channel_order_id, _us(seen.modified_at), seen.digest,
-                 _us(seen.received_at), seen.stale),
-            )
+            cursor = conn.execute(_MARK_SEEN, _seen_row(seen))
             return cursor.rowcount == 1
+
+    def mark_seen_many(self, seen: Sequence[Seen]) -> int:
+        """:meth:`mark_seen` for several versions: the same conditional upsert run
+        over all of them in one ``executemany``, in one transaction (the caller's, in
+        its ``atomic()`` block); the number of orders whose version was kept."""
+        rows = [_seen_row(item) for item in newest_seen(seen)]
+        if not rows:
+            return 0
+        with self._db.write("mark orders seen", savepoint=False) as conn:
+            return conn.executemany(_MARK_SEEN, rows).rowcount
 
     def lags(self, since: datetime, until: datetime) -> list[timedelta]:
         """The lags of the newest versions received in ``[since, until)``, smallest
@@ -241,6 +251,11 @@ _LETTER: Final = "letter_id, platform, payload, error, received_us, attempts"
 def _letter(row: tuple[Any, ...]) -> DeadLetter:
     letter_id, platform, payload, error, received_us, attempts = row
     return DeadLetter(letter_id, platform, payload, error, _dt(int(received_us)), int(attempts))
+
+
+def _seen_row(seen: Seen) -> tuple[str, str, int, str, int, int]:
+    return (seen.platform, seen.channel_order_id, _us(seen.modified_at), seen.digest,
+            _us(seen.received_at), seen.stale)
 
 
 def _us(instant: datetime) -> int:

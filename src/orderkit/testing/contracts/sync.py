@@ -35,6 +35,38 @@ class SyncStoreContract:
         assert seen is not None
         assert seen.lag == 3 * _S
 
+    def test_many_versions_are_marked_in_one_call_as_one_by_one(self) -> None:
+        store = self.create_store()
+        assert store.mark_seen_many([]) == 0
+        store.mark_seen(Seen("jd", "J-2", _T0 + 5 * _S, "d2-new", _T0 + 6 * _S))
+        kept = store.mark_seen_many([
+            _seen(_T0, "d1-old"),
+            _seen(_T0 + 2 * _S, "d1-new"),
+            _seen(_T0 + _S, "d1-between"),  # older than the one before: ignored
+            Seen("jd", "J-2", _T0, "d2-old", _T0 + _S),  # older than stored: ignored
+            Seen("jd", "J-3", _T0, "d3", _T0 + _S, stale=2),
+        ])
+        assert kept == 2
+        assert store.seen_many("jd", ["J-1", "J-2", "J-3"]) == {
+            "J-1": _seen(_T0 + 2 * _S, "d1-new"),
+            "J-2": Seen("jd", "J-2", _T0 + 5 * _S, "d2-new", _T0 + 6 * _S),
+            "J-3": Seen("jd", "J-3", _T0, "d3", _T0 + _S, stale=2),
+        }
+        assert store.seen_digests("jd", ["d1-old", "d1-new"]) == {
+            "d1-new": _seen(_T0 + 2 * _S, "d1-new")}
+        # A version seen at the same modified time later replaces the earlier one.
+        assert store.mark_seen_many([_seen(_T0 + 2 * _S, "same-a"),
+                                     _seen(_T0 + 2 * _S, "same-b")]) == 1
+        assert store.seen("jd", "J-1") == _seen(_T0 + 2 * _S, "same-b")
+
+    def test_marking_many_refuses_a_bad_item_before_writing_any(self) -> None:
+        store = self.create_store()
+        with _Refused() as refused:
+            store.mark_seen_many([_seen(_T0), "J-2"])  # type: ignore[list-item]
+        assert refused.error is not None
+        assert (refused.error.path, refused.error.value) == ("seen[1]", "J-2")
+        assert store.seen("jd", "J-1") is None
+
     def test_seen_versions_are_read_for_many_orders_at_once(self) -> None:
         store = self.create_store()
         assert store.seen_many("jd", ["J-1", "J-2"]) == {}
