@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
@@ -156,6 +157,14 @@ def _line(row: Sequence[Any]) -> LockLine:
     )
 
 
+def _by_lock(rows: Sequence[Sequence[Any]]) -> dict[str, tuple[LockLine, ...]]:
+    found: dict[str, list[LockLine]] = {}
+    for row in rows:
+        line = _line(row)
+        found.setdefault(line.lock_key, []).append(line)
+    return {key: tuple(lines) for key, lines in found.items()}
+
+
 class PostgresInventoryStore:
     """The inventory ledger in PostgreSQL, shared by every process and machine.
 
@@ -246,6 +255,17 @@ class PostgresInventoryStore:
         )
         return tuple(_line(row) for row in rows)
 
+    def lines_of_locks(self, lock_keys: Collection[str]) -> Mapping[str, Sequence[LockLine]]:
+        """The lines of several locks, by lock key then SKU (unknown locks left out):
+        one statement."""
+        rows = self._all(
+            "read locks",
+            f"SELECT {_LINE_SELECT} FROM {{s}}.inventory_lock_lines"
+            " WHERE lock_key = ANY(%s) ORDER BY lock_key, sku",
+            (sorted(set(lock_keys)),),
+        )
+        return _by_lock(rows)
+
     def lines_of_order(self, order_id: str) -> Sequence[LockLine]:
         """Every lock line taken for ``order_id``, oldest first."""
         rows = self._all(
@@ -307,7 +327,9 @@ class _PostgresTransaction:
 
     What it read stays valid until it writes it (the SKU locks are held), so it keeps
     the balances of the declared SKUs (read with the locks) and the lines of each lock
-    it touches; appends are checked at once and written set-wise by :meth:`flush`.
+    it read (a lock's lines are all on SKUs the ledger declared), updated by its own
+    appends, and answers later reads of those locks without a round trip; appends are
+    checked at once and written set-wise by :meth:`flush`.
     """
 
     __slots__ = (
@@ -316,7 +338,7 @@ class _PostgresTransaction:
         "_db",
         "_due",
         "_due_by",
-        "_lines",
+        "_locks",
         "_new_lines",
         "_pending_balances",
         "_pending_entries",
@@ -329,7 +351,8 @@ class _PostgresTransaction:
         self._conn = conn
         self._skus = frozenset(skus)
         self._balances: dict[str, Balance] = {}
-        self._lines: dict[tuple[str, str], LockLine | None] = {}
+        #: The lines of each lock read in this transaction, by SKU, kept current.
+        self._locks: dict[str, dict[str, LockLine]] = {}
         self._pending_entries: list[LedgerEntry] = []
         self._pending_balances: dict[str, Balance] = {}
         self._pending_lines: dict[tuple[str, str], LockLine] = {}
@@ -381,23 +404,34 @@ class _PostgresTransaction:
         return _ZERO if not rows else Balance(int(rows[0][0]), int(rows[0][1]))
 
     def lock_lines(self, lock_key: str) -> Sequence[LockLine]:
-        rows = self._query(
-            f"SELECT {_LINE_SELECT} FROM {{s}}.inventory_lock_lines WHERE lock_key = %s"
-            " ORDER BY sku",
-            (lock_key,),
-        )
-        lines = tuple(_line(row) for row in rows)
-        for sku in self._skus:
-            self._lines[(lock_key, sku)] = None
-        for line in lines:
-            self._lines[(lock_key, line.sku)] = line
-        return lines
+        by_sku = self._locks.get(lock_key)
+        if by_sku is None:
+            self.lines_of_locks((lock_key,))
+            by_sku = self._locks[lock_key]
+        return tuple(by_sku[sku] for sku in sorted(by_sku))
+
+    def lines_of_locks(self, lock_keys: Collection[str]) -> Mapping[str, Sequence[LockLine]]:
+        unread = sorted(set(lock_keys) - self._locks.keys())
+        if unread:
+            rows = self._query(
+                f"SELECT {_LINE_SELECT} FROM {{s}}.inventory_lock_lines"
+                " WHERE lock_key = ANY(%s) ORDER BY lock_key, sku",
+                (unread,),
+            )
+            found = _by_lock(rows)
+            for key in unread:
+                self._locks[key] = {line.sku: line for line in found.get(key, ())}
+        answer: dict[str, Sequence[LockLine]] = {}
+        for key in set(lock_keys):
+            by_sku = self._locks[key]
+            if by_sku:
+                answer[key] = tuple(by_sku[sku] for sku in sorted(by_sku))
+        return answer
 
     def _lock_line(self, lock_key: str, sku: str) -> LockLine | None:
-        key = (lock_key, sku)
-        if key not in self._lines:
-            self.lock_lines(lock_key)  # every line of the lock at once
-        return self._lines.get(key)
+        if lock_key not in self._locks:
+            self.lines_of_locks((lock_key,))  # every line of the lock at once
+        return self._locks[lock_key].get(sku)
 
     def due_lines(self, sku: str, now: datetime) -> Sequence[LockLine]:
         if self._due is not None and now <= self._due_by:  # read with the balances
@@ -423,6 +457,16 @@ class _PostgresTransaction:
             (entry_id,),
         )
         return None if not rows else _entry(rows[0])
+
+    def stored(self, entry_ids: Collection[str]) -> AbstractSet[str]:
+        wanted = set(entry_ids)
+        found = {e.entry_id for e in self._pending_entries if e.entry_id in wanted}
+        # What is pending is known here; the database answers for the rest (no flush).
+        rows = self._conn.execute(
+            self._db.sql("SELECT entry_id FROM {s}.inventory_entries WHERE entry_id = ANY(%s)"),
+            (sorted(wanted - found),),
+        ).fetchall()
+        return found | {str(row[0]) for row in rows}
 
     def approval_of(self, park_entry_id: str) -> LedgerEntry | None:
         rows = self._query(
@@ -457,7 +501,7 @@ class _PostgresTransaction:
         if before is None:
             self._new_lines.add(key)
         self._pending_lines[key] = line
-        self._lines[key] = line
+        self._locks.setdefault(line.lock_key, {})[sku] = line
 
     def flush(self) -> None:
         """Write the pending entries, balances and lock lines: one statement per table,

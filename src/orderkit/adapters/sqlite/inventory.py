@@ -15,9 +15,11 @@ index correctly.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -227,6 +229,27 @@ class SQLiteInventoryStore:
             raise StoreError("read lock", str(error)) from error
         return tuple(_line(row) for row in rows)
 
+    def lines_of_locks(self, lock_keys: Collection[str]) -> Mapping[str, Sequence[LockLine]]:
+        """The lines of several locks, by lock key then SKU (unknown locks left out): one
+        statement, its own snapshot (see :meth:`lock_lines`)."""
+        try:
+            rows = (
+                self._db.connection()
+                .execute(
+                    f"SELECT {_LINE_COLUMNS} FROM inventory_lock_lines WHERE lock_key IN"
+                    " (SELECT value FROM json_each(?)) ORDER BY lock_key, sku",
+                    (json.dumps(sorted(set(lock_keys))),),
+                )
+                .fetchall()
+            )
+        except sqlite3.Error as error:
+            raise StoreError("read locks", str(error)) from error
+        found: dict[str, list[LockLine]] = {}
+        for row in rows:
+            line = _line(row)
+            found.setdefault(line.lock_key, []).append(line)
+        return {key: tuple(lines) for key, lines in found.items()}
+
     def lines_of_order(self, order_id: str) -> Sequence[LockLine]:
         """Every lock line taken for ``order_id``, oldest first."""
         with self._db.read("read order locks") as conn:
@@ -356,6 +379,25 @@ class _SQLiteTransaction:
             self._lines[(lock_key, line.sku)] = line
         return lines
 
+    def lines_of_locks(self, lock_keys: Collection[str]) -> Mapping[str, Sequence[LockLine]]:
+        keys = sorted(set(lock_keys))
+        rows = self._query(
+            f"SELECT {_LINE_COLUMNS} FROM inventory_lock_lines WHERE lock_key IN"
+            " (SELECT value FROM json_each(?)) ORDER BY lock_key, sku",
+            (json.dumps(keys),),
+        )
+        found: dict[str, list[LockLine]] = {}
+        for row in rows:
+            line = _line(row)
+            found.setdefault(line.lock_key, []).append(line)
+        for key in keys:
+            for sku in self._skus:
+                self._lines[(key, sku)] = None
+        for lines in found.values():
+            for line in lines:
+                self._lines[(line.lock_key, line.sku)] = line
+        return {key: tuple(lines) for key, lines in found.items()}
+
     def _lock_line(self, lock_key: str, sku: str) -> LockLine | None:
         key = (lock_key, sku)
         if key not in self._lines:
@@ -405,6 +447,16 @@ class _SQLiteTransaction:
             f"SELECT {_ENTRY_COLUMNS} FROM inventory_entries WHERE entry_id = ?", (entry_id,)
         )
         return None if not rows else _entry(rows[0])
+
+    def stored(self, entry_ids: Collection[str]) -> AbstractSet[str]:
+        wanted = set(entry_ids)
+        found = {e.entry_id for e in self._pending_entries if e.entry_id in wanted}
+        rows = self._conn.execute(
+            "SELECT entry_id FROM inventory_entries WHERE entry_id IN"
+            " (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(wanted)),),
+        ).fetchall()
+        return found | {str(row[0]) for row in rows}
 
     def approval_of(self, park_entry_id: str) -> LedgerEntry | None:
         rows = self._query(
