@@ -36,6 +36,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
+from psycopg import sql as pgsql
+
 from orderkit.adapters.postgres._db import Database, utc
 from orderkit.inventory.entries import Balance, EntryKind, LedgerEntry, LockLine
 from orderkit.inventory.rules import apply_entry
@@ -112,12 +114,21 @@ _ZERO: Final = Balance(0, 0)
 #: so this read usually answers it without a round trip of its own.
 _DUE_HORIZON: Final = 10.0
 _DUE_PREFETCH: Final = 32
-_DUE_SOON: Final = (
-    "SELECT b.due_by AT TIME ZONE 'UTC', l.* FROM"
-    " (SELECT clock_timestamp() + make_interval(secs => %s) AS due_by) AS b"
+
+
+#: What opens a transaction, after the block's own opening statements: the SKUs'
+#: advisory locks in sorted key order, then (each statement with a snapshot of its own,
+#: taken after the locks) their balances and their lines due soon. Literal values, as
+#: one query string of several statements may carry no parameters.
+_OPEN: Final = (
+    "SELECT pg_advisory_xact_lock({}, k) FROM (SELECT DISTINCT"
+    " hashtext({} || x) AS k FROM unnest({}::text[]) AS x ORDER BY k) AS keys;"
+    " SELECT sku, on_hand, locked FROM {s}.inventory_balances WHERE sku = ANY({}::text[]);"
+    " SELECT b.due_by AT TIME ZONE 'UTC', l.* FROM"
+    " (SELECT clock_timestamp() + make_interval(secs => {}) AS due_by) AS b"
     f" LEFT JOIN LATERAL (SELECT {_LINE_SELECT} FROM {{s}}.inventory_lock_lines"
-    "  WHERE sku = ANY(%s) AND open AND expires_at <= b.due_by"
-    "  ORDER BY expires_at, lock_key, sku LIMIT %s) AS l ON true"
+    "  WHERE sku = ANY({}::text[]) AND open AND expires_at <= b.due_by"
+    "  ORDER BY expires_at, lock_key, sku LIMIT {}) AS l ON true"
 )
 
 
@@ -361,29 +372,33 @@ class _PostgresTransaction:
         #: clock), read with the balances; valid until this transaction appends.
         self._due: list[LockLine] | None = None
         self._due_by = datetime.min.replace(tzinfo=UTC)
-        with conn.pipeline():
-            # The block's opening statements first (see Database.transaction); its
-            # savepoint waits for the first write.
-            for statement in db.take_pending(reads=True):
-                conn.execute(statement)
-            if not skus:
-                return
-            conn.execute(
-                "SELECT pg_advisory_xact_lock(%s, k) FROM (SELECT DISTINCT"
-                " hashtext(%s || x) AS k FROM unnest(%s::text[]) AS x ORDER BY k) AS keys",
-                (_LOCK_CLASS, f"{db.schema}:", skus),
-            )
-            # Later statements of the pipeline: their snapshots are taken after the locks.
-            found = conn.execute(
-                db.sql("SELECT sku, on_hand, locked FROM {s}.inventory_balances"
-                       " WHERE sku = ANY(%s)"),
-                (skus,),
-            )
-            due = conn.execute(db.sql(_DUE_SOON), (_DUE_HORIZON, skus, _DUE_PREFETCH))
-        rows = {sku: Balance(int(h), int(lk)) for sku, h, lk in found.fetchall()}
+        # The block's opening statements first (see Database.transaction); its
+        # savepoint waits for the first write.
+        opening = [pgsql.SQL(statement) for statement in db.take_pending(reads=True)]
+        if not skus:
+            if opening:
+                conn.execute(pgsql.SQL("; ").join(opening))
+            return
+        # One query string of several statements (the simple protocol): one round trip
+        # and one result to read per statement, without a pipeline's client-side work.
+        # Each statement takes its own snapshot, so the reads after the locks see every
+        # transaction that held them before.
+        cursor = conn.cursor()
+        cursor.execute(
+            pgsql.SQL("; ").join([*opening, pgsql.SQL(db.sql(_OPEN)).format(
+                pgsql.Literal(_LOCK_CLASS), pgsql.Literal(f"{db.schema}:"),
+                pgsql.Literal(skus), pgsql.Literal(skus), pgsql.Literal(_DUE_HORIZON),
+                pgsql.Literal(skus), pgsql.Literal(_DUE_PREFETCH),
+            )])
+        )
+        for _statement in range(len(opening) + 1):  # to the balances
+            cursor.nextset()
+        found = cursor.fetchall()
+        cursor.nextset()
+        soon = cursor.fetchall()
+        rows = {sku: Balance(int(h), int(lk)) for sku, h, lk in found}
         for sku in skus:
             self._balances[sku] = rows.get(sku, _ZERO)
-        soon = due.fetchall()
         lines = [_line(row[1:]) for row in soon if row[1] is not None]
         if len(lines) < _DUE_PREFETCH:  # else maybe cut short: due_lines asks again
             self._due_by = utc(soon[0][0])
