@@ -605,7 +605,7 @@ def test_skus_with_quotes_braces_and_commas_lock_the_right_rows(pg_dsn: str, sch
     odd = ["it's", 'say "hi"', "{a,b}", "back\\slash", "茶叶;DROP TABLE x", "NULL"]
     for sku in odd:
         ledger.receive(sku, 5, reference="PO-1")
-    lock = ledger.lock("ORD-ODD", {sku: 2 for sku in odd}, ttl=timedelta(hours=1))
+    lock = ledger.lock("ORD-ODD", dict.fromkeys(odd, 2), ttl=timedelta(hours=1))
     assert all(ledger.stock(sku).available == 3 for sku in odd)
     ledger.release(lock.lock_id, {odd[0]: 2}, order_id="ORD-ODD")
     assert ledger.stock(odd[0]).available == 5 and ledger.stock(odd[1]).available == 3

@@ -329,6 +329,7 @@ class _SQLiteTransaction:
         "_new_lines",
         "_pending_balances",
         "_pending_entries",
+        "_pending_ids",
         "_pending_lines",
         "_skus",
     )
@@ -341,6 +342,8 @@ class _SQLiteTransaction:
         self._due: dict[str, list[LockLine]] = {}
         self._due_at: datetime | None = None
         self._pending_entries: list[LedgerEntry] = []
+        #: The ids of the pending entries, for the check of a reused id.
+        self._pending_ids: set[str] = set()
         self._pending_balances: dict[str, Balance] = {}
         self._pending_lines: dict[tuple[str, str], LockLine] = {}
         self._new_lines: set[tuple[str, str]] = set()
@@ -450,7 +453,7 @@ class _SQLiteTransaction:
 
     def stored(self, entry_ids: Collection[str]) -> AbstractSet[str]:
         wanted = set(entry_ids)
-        found = {e.entry_id for e in self._pending_entries if e.entry_id in wanted}
+        found = wanted & self._pending_ids
         rows = self._conn.execute(
             "SELECT entry_id FROM inventory_entries WHERE entry_id IN"
             " (SELECT value FROM json_each(?))",
@@ -478,10 +481,11 @@ class _SQLiteTransaction:
                 raise ValidationError("entry.ref", entry.ref, "no unapproved parked release")
         before = None if entry.lock_key is None else self._lock_line(entry.lock_key, sku)
         balance, line = apply_entry(entry, self.balance(sku), before)
-        if any(e.entry_id == entry.entry_id for e in self._pending_entries):
+        if entry.entry_id in self._pending_ids:
             raise ValidationError("entry.entry_id", entry.entry_id, "already in the ledger")
         self._due.pop(sku, None)  # its due lines may change now: ask the file next time
         self._pending_entries.append(entry)
+        self._pending_ids.add(entry.entry_id)
         if entry.on_hand_delta or entry.locked_delta:
             self._pending_balances[sku] = balance
         self._balances[sku] = balance
@@ -499,6 +503,7 @@ class _SQLiteTransaction:
             return
         conn = self._conn
         entries, self._pending_entries = self._pending_entries, []
+        self._pending_ids = set()
         try:
             conn.executemany(
                 f"INSERT INTO inventory_entries ({_ENTRY_COLUMNS})"
