@@ -37,7 +37,10 @@ floors. In each round orderkit and the floors take turns an order at a time (the
 relays), so that a slow spell of the machine hits both.
 
     python bench/bench_e2e.py [--orders 500] [--rounds 3] [--profile]
-        [--postgres [--dsn DSN] [--durable]]
+        [--postgres [--dsn DSN] [--durable] [--round-trips]]
+
+``--round-trips`` runs one more (untimed) round on a connection that counts how often
+the client waits for the server: per decision, and per relay batch.
 """
 
 from __future__ import annotations
@@ -115,10 +118,12 @@ class KeepingSink:
         self.kept.extend(events)
 
 
-def run_orderkit(repository: Any, store: Any, orders: int) -> Generator[None, None, Run]:
+def run_orderkit(
+    repository: Any, store: Any, orders: int, before_relay: Any = None
+) -> Generator[None, None, Run]:
     """Per-decision latencies of ``orders`` orders through the service on ``repository``
     and ``store`` (empty), then the relay's time and the number of messages it
-    delivered; yields after each order."""
+    delivered; yields after each order (``before_relay``: called before the relay)."""
     clock = ManualClock(T0)
     ledger = InventoryLedger(store, secret=b"bench-secret-0123456789", clock=clock)
     for sku in SKUS:
@@ -137,6 +142,8 @@ def run_orderkit(repository: Any, store: Any, orders: int) -> Generator[None, No
             latencies.append(timer() - started)
         yield
     relay = OutboxRelay(repository, sink=sink, inventory=ledger, clock=clock)
+    if before_relay is not None:
+        before_relay()
     started = timer()
     report = relay.run_until_idle(limit=BATCH)
     relayed = timer() - started
@@ -382,6 +389,38 @@ class Postgres:
             run = yield from self._floor(schema, orders)
         yield run
 
+    def round_trips(self, orders: int) -> None:
+        """One untimed orderkit round on a connection that counts its round trips (each
+        wait for the server), printed for the decisions and for the relay."""
+        from orderkit.adapters.postgres import PostgresInventoryStore, PostgresOrderRepository
+
+        class Counting(self._psycopg.Connection):  # type: ignore[name-defined,misc]
+            waits = 0
+
+            def wait(self, *args: Any, **kwargs: Any) -> Any:
+                Counting.waits += 1
+                return super().wait(*args, **kwargs)
+
+        marks: list[int] = []
+        with self._schema() as schema:
+            conn = Counting.connect(self.dsn, autocommit=True)
+            repository = PostgresOrderRepository(conn, schema=schema)
+            store = PostgresInventoryStore(repository.database)
+            start = Counting.waits
+            steps = run_orderkit(repository, store, orders,
+                                 lambda: marks.append(Counting.waits))
+            try:
+                while True:
+                    next(steps)
+            except StopIteration as stop:
+                _latencies, _relayed, delivered = stop.value
+            conn.close()
+        relay = Counting.waits - marks[0]
+        batches = -(-delivered // BATCH)
+        print(f"round trips: {(marks[0] - start) / (orders * 5):.1f} per decision;"
+              f" relay {relay} for {delivered} messages ({2 * orders} stock) in"
+              f" {batches} batches of up to {BATCH}: {relay / batches:.0f} per batch")
+
     def _floor(self, schema: str, orders: int) -> Generator[None, None, Run]:
         from orderkit.adapters.postgres import PostgresInventoryStore, PostgresOrderRepository
 
@@ -556,6 +595,8 @@ def main() -> None:
     parser.add_argument("--dsn", help="with --postgres: the server to use")
     parser.add_argument("--durable", action="store_true",
                         help="with --postgres and no --dsn: a cluster with fsync on")
+    parser.add_argument("--round-trips", action="store_true",
+                        help="with --postgres: count the round trips of one round")
     args = parser.parse_args()
     if (args.dsn or args.durable) and not args.postgres:
         parser.error("--dsn and --durable go with --postgres")
@@ -564,6 +605,8 @@ def main() -> None:
     )
     try:
         _rounds(backend, args.orders, args.rounds)
+        if args.round_trips and isinstance(backend, Postgres):
+            backend.round_trips(args.orders)
         if args.profile:
             profiler = cProfile.Profile()
             profiler.runcall(lambda: list(backend.orderkit(args.orders)))

@@ -20,7 +20,11 @@ Every process checks at the end that nothing was oversold. Prints attempts/s for
 client count and the ratio to the floor, and the server settings used.
 
     python bench/bench_postgres.py [--attempts 2000] [--stock 100] [--clients 1 4 8]
-        [--dsn DSN] [--durable]
+        [--dsn DSN] [--durable] [--profile]
+
+``--profile`` then runs one client whose every attempt is refused (the SKU sold out),
+prints its client CPU per attempt and the functions that take it (cProfile), and the
+same for the floor's refusal (``BEGIN``, the lock, the balance, ``COMMIT``).
 
 Without ``--dsn`` it starts a throw-away cluster (``fsync`` off unless ``--durable``).
 """
@@ -155,6 +159,39 @@ def _round(target: Any, dsn: str, clients: int, attempts: int, stock: int) -> fl
     return share * clients / max(seconds for seconds, _placed in done)
 
 
+def _profile(dsn: str, attempts: int) -> None:
+    """Client CPU per refused attempt, orderkit's (with its profile) and the floor's."""
+    import cProfile
+    import pstats
+
+    schema = fresh_schema("bench")
+    repository = PostgresOrderRepository(dsn, schema=schema)
+    store = PostgresInventoryStore(dsn, schema=schema)
+    InventoryLedger(store, secret=SECRET).receive(SKU, 1, reference="PO-BENCH")
+    run_sale(repository, store, secret=SECRET, sku=SKU, attempts=50, seed=0, worker=0)
+    started = time.process_time()
+    report = run_sale(repository, store, secret=SECRET, sku=SKU, attempts=attempts, seed=1,
+                      worker=1)
+    ours = (time.process_time() - started) / attempts
+    assert report.sold_out == attempts
+    conn = psycopg.connect(dsn, autocommit=True)
+    s = f'"{schema}"'
+    started = time.process_time()
+    for _attempt in range(attempts):
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(28523, hashtext(%s))", (f"{schema}:{SKU}",))
+            conn.execute(f"SELECT on_hand, locked FROM {s}.inventory_balances WHERE sku = %s",
+                         (SKU,)).fetchone()
+    floor = (time.process_time() - started) / attempts
+    conn.close()
+    print(f"client CPU per refused attempt: orderkit {ours * 1000:.3f} ms,"
+          f" floor {floor * 1000:.3f} ms, ratio {floor / ours:.2f}")
+    profiler = cProfile.Profile()
+    profiler.runcall(lambda: run_sale(repository, store, secret=SECRET, sku=SKU,
+                                      attempts=attempts, seed=2, worker=2))
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--attempts", type=int, default=2000)
@@ -163,6 +200,8 @@ def main() -> None:
     parser.add_argument("--dsn")
     parser.add_argument("--durable", action="store_true",
                         help="a throw-away cluster with fsync on")
+    parser.add_argument("--profile", action="store_true",
+                        help="then profile the client of a refused attempt")
     args = parser.parse_args()
     cluster = None
     dsn = args.dsn
@@ -185,6 +224,8 @@ def main() -> None:
             ours = _round(_orderkit, dsn, clients, args.attempts, args.stock)
             floor = _round(_floor, dsn, clients, args.attempts, args.stock)
             print(f"{clients:>7} {ours:>11.0f} {floor:>9.0f} {ours / floor:>6.2f}")
+        if args.profile:
+            _profile(dsn, args.attempts)
     finally:
         if cluster is not None:
             cluster.stop()

@@ -595,3 +595,19 @@ def test_on_the_hosts_connection_nothing_is_kept_the_host_may_roll_back(
     peer.save(other, order.version)
     assert repository.get("ORD-1") == other
     host.rollback()
+
+
+def test_skus_with_quotes_braces_and_commas_lock_the_right_rows(pg_dsn: str, schema: str) -> None:
+    # The transaction's opening statements carry the SKUs as quoted literals (one query
+    # string of several statements takes no parameters): any SKU text must round-trip.
+    store = PostgresInventoryStore(pg_dsn, schema=schema)
+    ledger = InventoryLedger(store, secret=SECRET)
+    odd = ["it's", 'say "hi"', "{a,b}", "back\\slash", "茶叶;DROP TABLE x", "NULL"]
+    for sku in odd:
+        ledger.receive(sku, 5, reference="PO-1")
+    lock = ledger.lock("ORD-ODD", dict.fromkeys(odd, 2), ttl=timedelta(hours=1))
+    assert all(ledger.stock(sku).available == 3 for sku in odd)
+    ledger.release(lock.lock_id, {odd[0]: 2}, order_id="ORD-ODD")
+    assert ledger.stock(odd[0]).available == 5 and ledger.stock(odd[1]).available == 3
+    assert ledger.verify().ok
+    store.close()

@@ -261,8 +261,9 @@ class DedupSink:
 
 
 class Pausing:
-    """Wraps a consumer: after its ``after``-th delivery in this process it tells the
-    parent and waits to be killed (inside the relay's batch)."""
+    """Wraps a consumer: once it made its ``after``-th delivery in this process (a call
+    of ``apply_many`` makes one per stock call) it tells the parent and waits to be
+    killed (inside the relay's batch)."""
 
     def __init__(self, inner: Any, methods: tuple[str, ...], after: int, told: Any) -> None:
         self.inner, self.methods, self.after, self.told = inner, methods, after, told
@@ -275,9 +276,10 @@ class Pausing:
 
         def counted(*args: Any, **kwargs: Any) -> Any:
             result = found(*args, **kwargs)
-            self.calls += 1
-            if self.calls == self.after:
-                self.told.send(self.calls)
+            before = self.calls
+            self.calls += len(args[0]) if name == "apply_many" else 1
+            if before < self.after <= self.calls:
+                self.told.send(self.after)
                 time.sleep(600)  # the parent kills this process long before
             return result
 
@@ -290,7 +292,7 @@ def _relay_until_killed(dsn: str, schema: str, consumer: str, after: int, told: 
     sink: Any = DedupSink(dsn, schema)
     inventory: Any = ledger
     if consumer == "stock":
-        inventory = Pausing(ledger, ("release", "confirm", "commit"), after, told)
+        inventory = Pausing(ledger, ("apply_many",), after, told)
     else:
         sink = Pausing(sink, ("publish",), after, told)
     OutboxRelay(repository, sink=sink, inventory=inventory).run_until_idle(limit=20)

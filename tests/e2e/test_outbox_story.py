@@ -21,7 +21,7 @@ from orderkit.adapters.sqlite import SQLiteInventoryStore, SQLiteOrderRepository
 from orderkit.errors import DuplicateOrder, InsufficientStock
 from orderkit.inventory import InventoryLedger
 from orderkit.lifecycle import Event, OrderService
-from orderkit.outbox import OutboxMessage, OutboxRelay
+from orderkit.outbox import OutboxMessage, OutboxRelay, StockCall
 from orderkit.testing import ManualClock
 
 T0 = datetime(2026, 2, 16, 1, 0, tzinfo=UTC)
@@ -88,6 +88,12 @@ class DiesAfterApplying:
 
     def restock(self, lines: Mapping[str, int], **kw: Any) -> Any:
         return self.ledger.restock(lines, **kw)
+
+    def apply_many(self, calls: Sequence[StockCall]) -> Any:
+        results = self.ledger.apply_many(calls)
+        if any(call.operation in ("release", "commit") for call in calls):
+            raise SystemError("killed after the ledger committed")
+        return results  # the payment's confirmation goes through
 
 
 def test_kill_between_save_and_stock_move_loses_nothing(tmp_path: Path) -> None:

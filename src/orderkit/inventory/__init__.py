@@ -22,6 +22,7 @@ from orderkit.inventory.entries import (
     LockLine,
     ParkedRelease,
     ReleaseResult,
+    StockCall,
     StockLevel,
 )
 from orderkit.inventory.ledger import DEFAULT_SKEW_TOLERANCE, MAX_TTL, InventoryLedger
@@ -53,6 +54,7 @@ __all__ = [
     "ParkedRelease",
     "ReleaseResult",
     "ShipmentMismatch",
+    "StockCall",
     "StockLevel",
     "VerifyReport",
     "apply_entry",

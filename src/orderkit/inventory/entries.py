@@ -10,8 +10,9 @@ drifted.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Final, Literal
+from typing import Final, Literal, Protocol
 
 import attrs
 
@@ -28,6 +29,7 @@ __all__ = [
     "LockLine",
     "ParkedRelease",
     "ReleaseResult",
+    "StockCall",
     "StockLevel",
 ]
 
@@ -256,3 +258,33 @@ class ReleaseResult:
         if suspension is not None:
             raise suspension
         return self
+
+
+class StockCall(Protocol):
+    """One call of :meth:`~orderkit.inventory.InventoryLedger.apply_many` (added in 0.3).
+
+    ``operation`` is ``"release"``, ``"commit"``, ``"confirm"`` or ``"restock"``, with
+    the arguments of the ledger method of that name: ``lock_id`` (not for a restock),
+    ``lines`` (``None``: the whole lock; required for a restock), ``order_id``, ``ref``
+    (the call's id, which makes a retry a no-op; required for a restock) and ``reason``
+    (``None``: the method's default). Any object with these attributes will do, such as
+    :class:`orderkit.outbox.StockCall`.
+    """
+
+    @property
+    def operation(self) -> str: ...
+
+    @property
+    def lock_id(self) -> str | None: ...
+
+    @property
+    def lines(self) -> Mapping[str, int] | None: ...
+
+    @property
+    def order_id(self) -> str | None: ...
+
+    @property
+    def ref(self) -> str | None: ...
+
+    @property
+    def reason(self) -> str | None: ...

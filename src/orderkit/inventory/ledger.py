@@ -19,9 +19,11 @@ oversell, which ``verify()`` keeps reporting until stock covers it).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Final
+
+import attrs
 
 from orderkit.inventory.entries import (
     NEVER,
@@ -33,13 +35,14 @@ from orderkit.inventory.entries import (
     LockLine,
     ParkedRelease,
     ReleaseResult,
+    StockCall,
     StockLevel,
 )
 from orderkit.inventory.ports import InventoryStore, InventoryTransaction
 from orderkit.inventory.tokens import LockTokens
 from orderkit.inventory.verify import VerifyReport, verify_store
 from orderkit.model import _checks as check
-from orderkit.model.errors import InsufficientStock, InvalidLock, ValidationError
+from orderkit.model.errors import InsufficientStock, InvalidLock, RefusedError, ValidationError
 from orderkit.model.time import Clock, SystemClock, ensure_instant
 
 __all__ = ["DEFAULT_SKEW_TOLERANCE", "MAX_TTL", "InventoryLedger"]
@@ -76,6 +79,57 @@ def _oversell_ref_id(ref: str, sku: str) -> str:
     """The entry id of the ``OVERSELL`` record of ``sku`` for the call identified by
     ``ref``: a retried call reads back what the first one found."""
     return f"{ref}:{sku}:oversold"
+
+
+#: The reason each lock call writes into its entries unless the caller names one.
+_DEFAULT_REASONS: Final = {"release": "release", "commit": "ship", "confirm": ""}
+
+
+@attrs.frozen
+class _Call:
+    """One checked call of :meth:`InventoryLedger.apply_many` (``skus``: the SKUs of
+    its lock, or of its lines for a restock, once known)."""
+
+    operation: str
+    lock_id: str
+    lock_key: str
+    order_id: str
+    wanted: dict[str, int] | None
+    ref: str | None
+    reason: str
+    skus: frozenset[str] = frozenset()
+
+
+#: A place in ``_apply``'s results not decided yet (every one is, before it returns).
+_UNDECIDED: Final = ReleaseResult("already_applied", "", "")
+
+
+def _ids_of(call: _Call, sku: str) -> tuple[str, ...]:
+    """The entry ids ``call`` (with a ``ref``) writes or reads back for ``sku``."""
+    ref = call.ref or ""
+    if call.operation == "commit":
+        return (_ref_id(ref, sku), _unlocked_ref_id(ref, sku), _oversell_ref_id(ref, sku))
+    return (_ref_id(ref, sku),)
+
+
+def _applied(stored: Collection[str], call: _Call) -> bool:
+    """Whether a call with this ``ref`` already wrote entries (``stored``: the ids of
+    the transaction's calls found in the ledger, read under the lock); for a commit the
+    ``SHIP_UNLOCKED`` entries only a commit writes count too."""
+    ref = call.ref
+    if ref is None:
+        return False
+    return any(
+        _ref_id(ref, sku) in stored
+        or (call.operation == "commit" and _unlocked_ref_id(ref, sku) in stored)
+        for sku in call.skus
+    )
+
+
+def _append(tx: InventoryTransaction, stored: set[str], entry: LedgerEntry) -> None:
+    """Append ``entry`` and count its id as applied for the rest of the transaction."""
+    tx.append(entry)
+    stored.add(entry.entry_id)
 
 
 def _unshipped(line: LockLine) -> int:
@@ -232,18 +286,7 @@ class InventoryLedger:
         _text("ref", ref)
         _text("reason", reason)
         _text("actor", actor)
-        now = self._now()
-        with self._store.transaction(tuple(wanted)) as tx:
-            if self._applied(tx, ref, wanted):
-                return ReleaseResult("already_applied", "", order_id)
-            for sku, qty in sorted(wanted.items()):
-                tx.append(
-                    LedgerEntry(
-                        _ref_id(ref, sku), EntryKind.RESTOCK, sku, qty, now, actor, reason,
-                        order_id=order_id, ref=ref,
-                    )
-                )
-        return ReleaseResult("restocked", "", order_id, wanted)
+        return self._one(_Call("restock", "", "", order_id, wanted, ref, reason), actor)
 
     def adjust(self, sku: str, delta: int, *, reason: str, actor: str = "system") -> StockLevel:
         """Correct ``on_hand`` by ``delta`` after a count; never below what is locked.
@@ -390,49 +433,7 @@ class InventoryLedger:
         """
         _text("actor", actor)
         _text("reason", reason)
-        lock_key, token_order, known = self._opened(lock_id, order_id, ref)
-        wanted = self._wanted(lines, known)
-        skus = {line.sku for line in known}
-        now = self._now()
-        since = now - self._release_window
-        moved: dict[str, int] = {}
-        parked: list[ParkedRelease] = []
-        with self._store.transaction(skus) as tx:
-            if self._applied(tx, ref, skus):
-                return ReleaseResult("already_applied", lock_id, token_order)
-            self._expire_lines(tx, skus, now, actor, only=lock_key)
-            current = {line.sku: line for line in tx.lock_lines(lock_key)}
-            targets = wanted if wanted is not None else {s: current[s].remaining for s in current}
-            for sku in sorted(targets):
-                qty = min(targets[sku], current[sku].remaining)
-                if qty <= 0:
-                    continue
-                entry = LedgerEntry(
-                    _new_id() if ref is None else _ref_id(ref, sku), EntryKind.RELEASE, sku,
-                    qty, now, actor, reason, order_id=token_order, lock_key=lock_key,
-                )
-                limit = self._release_limit
-                if tx.release_count(sku, since, limit) >= limit:
-                    entry = LedgerEntry(
-                        entry.entry_id, EntryKind.PARK, sku, qty, now, actor,
-                        f"release breaker: more than {self._release_limit} releases of {sku}"
-                        f" within {self._release_window}; {reason}",
-                        order_id=token_order, lock_key=lock_key,
-                    )
-                    parked.append(
-                        ParkedRelease(entry.entry_id, sku, qty, token_order, lock_id, now)
-                    )
-                else:
-                    moved[sku] = qty
-                tx.append(entry)
-        outcome: LedgerOutcome
-        if parked:
-            outcome = "parked"
-        elif moved:
-            outcome = "released"
-        else:  # nothing changed in the loop, so ``current`` is still the stored state
-            outcome = _nothing_moved([current[sku] for sku in targets], commit=False)
-        return ReleaseResult(outcome, lock_id, token_order, moved, tuple(parked))
+        return self._one(self._checked("release", lock_id, lines, order_id, ref, reason), actor)
 
     def commit(
         self,
@@ -465,71 +466,7 @@ class InventoryLedger:
         """
         _text("actor", actor)
         _text("reason", reason)
-        lock_key, token_order, known = self._opened(lock_id, order_id, ref)
-        wanted = self._wanted(lines, known)
-        skus = {line.sku for line in known}
-        now = self._now()
-        moved: dict[str, int] = {}
-        unlocked: dict[str, int] = {}
-        oversold: dict[str, int] = {}
-        with self._store.transaction(skus) as tx:
-            if ref is not None and self._applied(tx, ref, skus, shipped=True):
-                # What the first call found is kept in the ledger, so a retry after a
-                # crash still reports it.
-                for sku in sorted(skus):
-                    record = tx.entry(_oversell_ref_id(ref, sku))
-                    if record is not None:
-                        oversold[sku] = record.qty
-                return ReleaseResult(
-                    "already_applied", lock_id, token_order, oversold=oversold
-                )
-            self._expire_lines(tx, skus, now, actor, only=lock_key)
-            current = {line.sku: line for line in tx.lock_lines(lock_key)}
-            targets = wanted if wanted is not None else {
-                sku: _unshipped(line) for sku, line in current.items()
-            }
-            for sku in sorted(targets):
-                qty = targets[sku]
-                if qty <= 0:
-                    continue
-                before = tx.balance(sku).available
-                held = min(qty, current[sku].remaining)
-                if held:
-                    tx.append(
-                        LedgerEntry(
-                            _new_id() if ref is None else _ref_id(ref, sku), EntryKind.COMMIT,
-                            sku, held, now, actor, reason,
-                            order_id=token_order, lock_key=lock_key,
-                        )
-                    )
-                if qty > held:
-                    tx.append(
-                        LedgerEntry(
-                            _new_id() if ref is None else _unlocked_ref_id(ref, sku),
-                            EntryKind.SHIP_UNLOCKED, sku, qty - held, now, actor,
-                            f"{reason}: {qty - held} no longer locked",
-                            order_id=token_order, lock_key=lock_key,
-                        )
-                    )
-                    unlocked[sku] = qty - held
-                moved[sku] = qty
-                below = max(0, -tx.balance(sku).available) - max(0, -before)
-                if below > 0:
-                    oversold[sku] = below
-                    tx.append(
-                        LedgerEntry(
-                            _new_id() if ref is None else _oversell_ref_id(ref, sku),
-                            EntryKind.OVERSELL, sku, below, now, actor,
-                            f"{reason}: available went {below} below zero",
-                            order_id=token_order, lock_key=lock_key,
-                        )
-                    )
-        if not moved:  # nothing changed in the loop, so ``current`` is the stored state
-            outcome = _nothing_moved([current[sku] for sku in targets], commit=True)
-            return ReleaseResult(outcome, lock_id, token_order)
-        return ReleaseResult(
-            "committed", lock_id, token_order, moved, unlocked=unlocked, oversold=oversold
-        )
+        return self._one(self._checked("commit", lock_id, lines, order_id, ref, reason), actor)
 
     def confirm(
         self,
@@ -553,34 +490,289 @@ class InventoryLedger:
         nothing changed), ``"already_applied"`` (this ``ref`` was applied before).
         """
         _text("actor", actor)
-        lock_key, token_order, known = self._opened(lock_id, order_id, ref)
-        skus = {line.sku for line in known}
+        return self._one(self._checked("confirm", lock_id, None, order_id, ref, ""), actor)
+
+    # --- many calls in one transaction -------------------------------------------------------
+
+    def apply_many(
+        self, calls: Sequence[StockCall], *, actor: str = "system"
+    ) -> list[ReleaseResult | RefusedError]:
+        """Apply several release/commit/confirm/restock calls in one store transaction
+        (added in 0.3): what the outbox relay does with a batch of stock messages.
+
+        Each call is decided in order, seeing the calls before it, exactly as the method
+        of its ``operation`` would decide it alone (:class:`StockCall` names the
+        arguments). A call refused for its lock id (:class:`InvalidLock`: forged,
+        unknown, of another order) gets the error in the returned list and writes
+        nothing; the others are applied. Any other error (invalid arguments, the
+        store) refuses the whole batch: nothing of it is written. The store is asked
+        once which of the calls' ``ref`` were applied before, and once for the lines of
+        every lock named, so a batch costs a few reads however many calls it holds.
+        """
+        _text("actor", actor)
+        if isinstance(calls, str | bytes | Mapping) or not isinstance(calls, Sequence):
+            raise ValidationError("calls", calls, "expected a sequence of stock calls")
+        checked: list[_Call | RefusedError] = []
+        for index, call in enumerate(calls):
+            operation = getattr(call, "operation", None)
+            path = f"calls[{index}]"
+            reason = getattr(call, "reason", None)
+            lines = getattr(call, "lines", None)
+            order_id = getattr(call, "order_id", None)
+            ref = getattr(call, "ref", None)
+            if operation == "restock":
+                wanted = _demand(lines, f"{path}.lines")
+                order = _text(f"{path}.order_id", order_id)
+                _text(f"{path}.ref", ref)
+                reason = _text(f"{path}.reason", "return" if reason is None else reason)
+                checked.append(_Call("restock", "", "", order, wanted, ref, reason))
+                continue
+            if operation not in _DEFAULT_REASONS:
+                raise ValidationError(
+                    f"{path}.operation", operation,
+                    "expected 'release', 'commit', 'confirm' or 'restock'",
+                )
+            lock_id = getattr(call, "lock_id", None)
+            if not isinstance(lock_id, str):
+                raise ValidationError(f"{path}.lock_id", lock_id, "expected a lock id")
+            if reason is None:
+                reason = _DEFAULT_REASONS[operation]
+            elif operation != "confirm":
+                _text(f"{path}.reason", reason)
+            try:
+                checked.append(
+                    self._checked(operation, lock_id, lines, order_id, ref, reason, path)
+                )
+            except InvalidLock as refusal:
+                checked.append(refusal)
+        return self._apply(checked, actor)
+
+    def _checked(
+        self,
+        operation: str,
+        lock_id: str,
+        lines: object,
+        order_id: object,
+        ref: object,
+        reason: str,
+        path: str = "",
+    ) -> _Call:
+        """A lock call's arguments checked (the lock itself is looked up by ``_apply``)."""
+        prefix = f"{path}." if path else ""
+        if ref is not None:
+            _text(f"{prefix}ref", ref)
+        lock_key, token_order = self._tokens.open(lock_id)
+        if order_id is not None and order_id != token_order:
+            raise InvalidLock(lock_id, f"belongs to another order, not {order_id}")
+        wanted = None if lines is None else _demand(lines, f"{prefix}lines")
+        return _Call(
+            operation, lock_id, lock_key, token_order, wanted,
+            None if ref is None else str(ref), reason,
+        )
+
+    def _one(self, call: _Call, actor: str) -> ReleaseResult:
+        (result,) = self._apply([call], actor)
+        if isinstance(result, RefusedError):
+            raise result
+        return result
+
+    def _apply(
+        self, checked: Sequence[_Call | RefusedError], actor: str
+    ) -> list[ReleaseResult | RefusedError]:
+        """Decide checked calls in order, in one transaction (see :meth:`apply_many`)."""
+        # Refusals stand as they are; every call's place is filled below.
+        results: list[ReleaseResult | RefusedError] = [
+            call if isinstance(call, RefusedError) else _UNDECIDED for call in checked
+        ]
+        keys = sorted({c.lock_key for c in checked if isinstance(c, _Call) and c.lock_key})
+        known = self._store.lines_of_locks(keys) if keys else {}
+        live: list[tuple[int, _Call]] = []
+        for index, call in enumerate(checked):
+            if isinstance(call, RefusedError):
+                continue
+            if call.operation != "restock":
+                lines = known.get(call.lock_key, ())
+                if not lines or lines[0].order_id != call.order_id:
+                    results[index] = InvalidLock(call.lock_id, "unknown lock")
+                    continue
+                skus = frozenset(line.sku for line in lines)
+                for sku, qty in (call.wanted or {}).items():
+                    if sku not in skus:
+                        raise ValidationError(f"lines[{sku!r}]", qty, "this lock holds no such SKU")
+                call = attrs.evolve(call, skus=skus)
+            else:
+                call = attrs.evolve(call, skus=frozenset(call.wanted or ()))
+            live.append((index, call))
+        if not live:
+            return results
         now = self._now()
+        with self._store.transaction({sku for _i, c in live for sku in c.skus}) as tx:
+            ids = [
+                entry_id
+                for _index, call in live
+                if call.ref is not None
+                for sku in call.skus
+                for entry_id in _ids_of(call, sku)
+            ]
+            stored = set(tx.stored(ids)) if ids else set()
+            todo = [(i, c) for i, c in live if not _applied(stored, c)]
+            locks = sorted({c.lock_key for _i, c in todo if c.lock_key})
+            if locks:
+                tx.lines_of_locks(locks)  # every lock of the batch in one read
+            since = now - self._release_window
+            counts = {
+                sku: tx.release_count(sku, since, self._release_limit)
+                for sku in sorted({s for _i, c in todo if c.operation == "release" for s in c.skus})
+            }
+            expiring = {sku for _i, c in todo if c.operation != "restock" for sku in c.skus}
+            if expiring:
+                self._expire_lines(tx, expiring, now, actor, only=locks)
+            for index, call in live:
+                decide = getattr(self, f"_{call.operation}_in")
+                results[index] = decide(tx, call, now, actor, stored, counts)
+        return results
+
+    def _restock_in(
+        self, tx: InventoryTransaction, call: _Call, now: datetime, actor: str,
+        stored: set[str], counts: dict[str, int],
+    ) -> ReleaseResult:
+        wanted = call.wanted or {}
+        if _applied(stored, call):
+            return ReleaseResult("already_applied", "", call.order_id)
+        for sku, qty in sorted(wanted.items()):
+            _append(tx, stored, LedgerEntry(
+                _ref_id(call.ref or "", sku), EntryKind.RESTOCK, sku, qty, now, actor,
+                call.reason, order_id=call.order_id, ref=call.ref,
+            ))
+        return ReleaseResult("restocked", "", call.order_id, dict(wanted))
+
+    def _release_in(
+        self, tx: InventoryTransaction, call: _Call, now: datetime, actor: str,
+        stored: set[str], counts: dict[str, int],
+    ) -> ReleaseResult:
+        lock_id, lock_key, token_order, ref = call.lock_id, call.lock_key, call.order_id, call.ref
+        if _applied(stored, call):
+            return ReleaseResult("already_applied", lock_id, token_order)
+        moved: dict[str, int] = {}
+        parked: list[ParkedRelease] = []
+        current = {line.sku: line for line in tx.lock_lines(lock_key)}
+        wanted = call.wanted
+        targets = wanted if wanted is not None else {s: current[s].remaining for s in current}
+        for sku in sorted(targets):
+            qty = min(targets[sku], current[sku].remaining)
+            if qty <= 0:
+                continue
+            entry = LedgerEntry(
+                _new_id() if ref is None else _ref_id(ref, sku), EntryKind.RELEASE, sku,
+                qty, now, actor, call.reason, order_id=token_order, lock_key=lock_key,
+            )
+            # Releases of the SKU within the window: counted once per transaction, plus
+            # the ones this transaction appended.
+            if counts[sku] >= self._release_limit:
+                entry = LedgerEntry(
+                    entry.entry_id, EntryKind.PARK, sku, qty, now, actor,
+                    f"release breaker: more than {self._release_limit} releases of {sku}"
+                    f" within {self._release_window}; {call.reason}",
+                    order_id=token_order, lock_key=lock_key,
+                )
+                parked.append(ParkedRelease(entry.entry_id, sku, qty, token_order, lock_id, now))
+            else:
+                moved[sku] = qty
+                counts[sku] += 1
+            _append(tx, stored, entry)
+        outcome: LedgerOutcome
+        if parked:
+            outcome = "parked"
+        elif moved:
+            outcome = "released"
+        else:  # nothing changed in the loop, so ``current`` is still the stored state
+            outcome = _nothing_moved([current[sku] for sku in targets], commit=False)
+        return ReleaseResult(outcome, lock_id, token_order, moved, tuple(parked))
+
+    def _commit_in(
+        self, tx: InventoryTransaction, call: _Call, now: datetime, actor: str,
+        stored: set[str], counts: dict[str, int],
+    ) -> ReleaseResult:
+        lock_id, lock_key, token_order, ref = call.lock_id, call.lock_key, call.order_id, call.ref
+        reason = call.reason
+        moved: dict[str, int] = {}
+        unlocked: dict[str, int] = {}
+        oversold: dict[str, int] = {}
+        if ref is not None and _applied(stored, call):
+            # What the first call found is kept in the ledger, so a retry after a
+            # crash still reports it.
+            for sku in sorted(call.skus):
+                if _oversell_ref_id(ref, sku) in stored:
+                    record = tx.entry(_oversell_ref_id(ref, sku))
+                    if record is not None:
+                        oversold[sku] = record.qty
+            return ReleaseResult("already_applied", lock_id, token_order, oversold=oversold)
+        current = {line.sku: line for line in tx.lock_lines(lock_key)}
+        targets = call.wanted if call.wanted is not None else {
+            sku: _unshipped(line) for sku, line in current.items()
+        }
+        for sku in sorted(targets):
+            qty = targets[sku]
+            if qty <= 0:
+                continue
+            before = tx.balance(sku).available
+            held = min(qty, current[sku].remaining)
+            if held:
+                _append(tx, stored, LedgerEntry(
+                    _new_id() if ref is None else _ref_id(ref, sku), EntryKind.COMMIT,
+                    sku, held, now, actor, reason, order_id=token_order, lock_key=lock_key,
+                ))
+            if qty > held:
+                _append(tx, stored, LedgerEntry(
+                    _new_id() if ref is None else _unlocked_ref_id(ref, sku),
+                    EntryKind.SHIP_UNLOCKED, sku, qty - held, now, actor,
+                    f"{reason}: {qty - held} no longer locked",
+                    order_id=token_order, lock_key=lock_key,
+                ))
+                unlocked[sku] = qty - held
+            moved[sku] = qty
+            below = max(0, -tx.balance(sku).available) - max(0, -before)
+            if below > 0:
+                oversold[sku] = below
+                _append(tx, stored, LedgerEntry(
+                    _new_id() if ref is None else _oversell_ref_id(ref, sku),
+                    EntryKind.OVERSELL, sku, below, now, actor,
+                    f"{reason}: available went {below} below zero",
+                    order_id=token_order, lock_key=lock_key,
+                ))
+        if not moved:  # nothing changed in the loop, so ``current`` is the stored state
+            outcome = _nothing_moved([current[sku] for sku in targets], commit=True)
+            return ReleaseResult(outcome, lock_id, token_order)
+        return ReleaseResult(
+            "committed", lock_id, token_order, moved, unlocked=unlocked, oversold=oversold
+        )
+
+    def _confirm_in(
+        self, tx: InventoryTransaction, call: _Call, now: datetime, actor: str,
+        stored: set[str], counts: dict[str, int],
+    ) -> ReleaseResult:
+        lock_id, lock_key, token_order, ref = call.lock_id, call.lock_key, call.order_id, call.ref
+        if _applied(stored, call):
+            return ReleaseResult("already_applied", lock_id, token_order)
         confirmed: dict[str, int] = {}
         lapsed: dict[str, int] = {}
         held = False
-        with self._store.transaction(skus) as tx:
-            if self._applied(tx, ref, skus):
-                return ReleaseResult("already_applied", lock_id, token_order)
-            self._expire_lines(tx, skus, now, actor, only=lock_key)
-            current = tuple(tx.lock_lines(lock_key))
-            for line in current:
-                if line.expired:
-                    lapsed[line.sku] = line.expired
-                if line.remaining <= 0:
-                    continue
-                if line.expires_at >= NEVER:
-                    held = True
-                    continue
-                tx.append(
-                    LedgerEntry(
-                        _new_id() if ref is None else _ref_id(ref, line.sku),
-                        EntryKind.CONFIRM, line.sku, line.remaining, now, actor,
-                        f"confirm: expired at {line.expires_at.isoformat()}, now never",
-                        order_id=token_order, lock_key=lock_key, expires_at=NEVER,
-                    )
-                )
-                confirmed[line.sku] = line.remaining
+        current = tuple(tx.lock_lines(lock_key))
+        for line in current:
+            if line.expired:
+                lapsed[line.sku] = line.expired
+            if line.remaining <= 0:
+                continue
+            if line.expires_at >= NEVER:
+                held = True
+                continue
+            _append(tx, stored, LedgerEntry(
+                _new_id() if ref is None else _ref_id(ref, line.sku),
+                EntryKind.CONFIRM, line.sku, line.remaining, now, actor,
+                f"confirm: expired at {line.expires_at.isoformat()}, now never",
+                order_id=token_order, lock_key=lock_key, expires_at=NEVER,
+            ))
+            confirmed[line.sku] = line.remaining
         outcome: LedgerOutcome
         if lapsed:
             outcome = "lapsed"
@@ -591,46 +783,6 @@ class InventoryLedger:
         else:
             outcome = _nothing_moved(current, commit=True)
         return ReleaseResult(outcome, lock_id, token_order, confirmed, lapsed=lapsed)
-
-    def _opened(
-        self, lock_id: str, order_id: str | None, ref: str | None
-    ) -> tuple[str, str, tuple[LockLine, ...]]:
-        """Check the call's ids; the lock's key, its order and its stored lines."""
-        if ref is not None:
-            _text("ref", ref)
-        lock_key, token_order = self._tokens.open(lock_id)
-        if order_id is not None and order_id != token_order:
-            raise InvalidLock(lock_id, f"belongs to another order, not {order_id}")
-        known = tuple(self._store.lock_lines(lock_key))
-        if not known or known[0].order_id != token_order:
-            raise InvalidLock(lock_id, "unknown lock")
-        return lock_key, token_order, known
-
-    @staticmethod
-    def _wanted(lines: object, known: tuple[LockLine, ...]) -> dict[str, int] | None:
-        """The call's ``lines`` checked against the lock's SKUs (``None``: all of them)."""
-        if lines is None:
-            return None
-        wanted = _demand(lines)
-        skus = {line.sku for line in known}
-        for sku, qty in wanted.items():
-            if sku not in skus:
-                raise ValidationError(f"lines[{sku!r}]", qty, "this lock holds no such SKU")
-        return wanted
-
-    @staticmethod
-    def _applied(
-        tx: InventoryTransaction, ref: str | None, skus: Iterable[str], *, shipped: bool = False
-    ) -> bool:
-        """Whether a call with this ``ref`` already wrote entries (read under the lock);
-        ``shipped`` also looks for the ``SHIP_UNLOCKED`` entries only a commit writes."""
-        if ref is None:
-            return False
-        return any(
-            tx.entry(_ref_id(ref, sku)) is not None
-            or (shipped and tx.entry(_unlocked_ref_id(ref, sku)) is not None)
-            for sku in sorted(skus)
-        )
 
     # --- the release breaker ---------------------------------------------------------------
 
@@ -653,7 +805,7 @@ class InventoryLedger:
         with self._store.transaction((park.sku,)) as tx:
             if tx.approval_of(entry_id) is not None:
                 return ReleaseResult("already_released", lock_id, order_id)
-            self._expire_lines(tx, (park.sku,), now, actor, only=lock_key)
+            self._expire_lines(tx, (park.sku,), now, actor, only=(lock_key,))
             line = next(ln for ln in tx.lock_lines(lock_key) if ln.sku == park.sku)
             qty = min(park.qty, line.remaining)
             tx.append(
@@ -686,13 +838,13 @@ class InventoryLedger:
         now: datetime,
         actor: str,
         *,
-        only: str | None = None,
+        only: Collection[str] = (),
     ) -> int:
         """Expire the due lines of ``skus`` (lazy expiry on every write touching them)."""
         count = 0
         for sku in sorted(skus):
             for line in tx.due_lines(sku, now):
-                if count >= self._expiry_batch and line.lock_key != only:
+                if count >= self._expiry_batch and line.lock_key not in only:
                     continue
                 tx.append(
                     LedgerEntry(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterator, Mapping, Sequence
+    from collections.abc import Set as AbstractSet
     from contextlib import AbstractContextManager
 
     from orderkit.inventory.entries import Balance, LedgerEntry, LockLine
@@ -70,6 +71,11 @@ class InventoryStore(Protocol):
         """The lines of one lock, by SKU (empty when the lock is unknown)."""
         ...
 
+    def lines_of_locks(self, lock_keys: Collection[str]) -> Mapping[str, Sequence[LockLine]]:
+        """The lines of several locks, by lock key then SKU, in one read (added in 0.3);
+        an unknown lock has no key in the answer."""
+        ...
+
     def lines_of_order(self, order_id: str) -> Sequence[LockLine]:
         """Every lock line taken for ``order_id``, oldest first."""
         ...
@@ -107,6 +113,13 @@ class InventoryTransaction(Protocol):
         """The lines of one lock, including this transaction's entries so far."""
         ...
 
+    def lines_of_locks(self, lock_keys: Collection[str]) -> Mapping[str, Sequence[LockLine]]:
+        """The lines of several locks at once, as :meth:`lock_lines` would give each
+        (added in 0.3); an unknown lock has no key in the answer. A store that keeps
+        what it read may answer later :meth:`lock_lines` calls for these locks without
+        asking its database again."""
+        ...
+
     def due_lines(self, sku: str, now: datetime) -> Sequence[LockLine]:
         """Lines of ``sku`` with units still locked whose lock expired by ``now``."""
         ...
@@ -121,6 +134,12 @@ class InventoryTransaction(Protocol):
 
     def entry(self, entry_id: str) -> LedgerEntry | None:
         """One entry by id, or ``None``."""
+        ...
+
+    def stored(self, entry_ids: Collection[str]) -> AbstractSet[str]:
+        """Which of ``entry_ids`` are in the ledger, this transaction's entries included
+        (added in 0.3): the ledger's "was this call applied before?" for a whole batch
+        of calls, in one read."""
         ...
 
     def approval_of(self, park_entry_id: str) -> LedgerEntry | None:

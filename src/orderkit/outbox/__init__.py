@@ -20,7 +20,7 @@ from orderkit.outbox.messages import (
     StoredMessage,
     message_id,
 )
-from orderkit.outbox.ports import OutboxStore, StockEffects, StockResult
+from orderkit.outbox.ports import OutboxStore, StockCall, StockEffects, StockResult
 from orderkit.outbox.relay import OutboxRelay, RelayReport
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "OversellDetected",
     "RelayReport",
     "ReservationLapsed",
+    "StockCall",
     "StockEffects",
     "StockResult",
     "StoredMessage",

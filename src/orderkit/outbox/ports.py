@@ -12,10 +12,13 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+import attrs
+
 if TYPE_CHECKING:
+    from orderkit.model.errors import RefusedError
     from orderkit.outbox.messages import OutboxMessage, StoredMessage
 
-__all__ = ["OutboxStore", "StockEffects", "StockResult"]
+__all__ = ["OutboxStore", "StockCall", "StockEffects", "StockResult"]
 
 
 @runtime_checkable
@@ -77,6 +80,21 @@ class StockResult(Protocol):
     def lapsed(self) -> Mapping[str, int]: ...
 
 
+@attrs.frozen
+class StockCall:
+    """One stock message as a call of :meth:`StockEffects.apply_many` (added in 0.3):
+    ``operation`` is ``"release"``, ``"commit"``, ``"confirm"`` or ``"restock"``, the
+    other fields the arguments of the method of that name (``reason=None``: its
+    default)."""
+
+    operation: str
+    lock_id: str | None = None
+    lines: Mapping[str, int] | None = None
+    order_id: str | None = None
+    ref: str | None = None
+    reason: str | None = None
+
+
 @runtime_checkable
 class StockEffects(Protocol):
     """What the relay asks of the inventory ledger (:class:`~orderkit.inventory.InventoryLedger`).
@@ -117,4 +135,12 @@ class StockEffects(Protocol):
     ) -> StockResult:
         """Returned units (SKU to units) came back sellable: back into stock; ``reason``
         names the return."""
+        ...
+
+    def apply_many(self, calls: Sequence[StockCall]) -> Sequence[StockResult | RefusedError]:
+        """Apply a batch of calls in one transaction, in order, each as its method would
+        alone (added in 0.3): what the relay uses. A call refused for its lock id gets
+        its :class:`~orderkit.model.errors.RefusedError` in the answer and changes
+        nothing; any other error raised refuses the whole batch (the relay then tries
+        the batch's messages one at a time)."""
         ...

@@ -5,11 +5,16 @@ hands each to its consumer by topic:
 
 * ``stock.*`` messages go to the inventory ledger with ``ref=message_id`` (an oversell
   or lapsed units it reports are enqueued as ``event.OversellDetected`` and
-  ``event.ReservationLapsed`` messages in the same transaction); each one is
-  applied and marked delivered in one savepoint of one transaction per batch, so where
-  the ledger's store shares the outbox store's transaction (SQLite adapters on one file)
+  ``event.ReservationLapsed`` messages in the same transaction): the batch's stock
+  messages in one :meth:`~orderkit.outbox.StockEffects.apply_many` call (one ledger
+  transaction that asks the store once which of them were applied before), marked
+  delivered in the same transaction, so where the ledger's store shares the outbox
+  store's transaction (SQLite adapters on one file, PostgreSQL adapters on one source)
   a batch of effects costs one commit and an effect and its "delivered" mark are kept
   or lost together. Elsewhere the ledger's ``ref`` makes a second delivery a no-op.
+  When the batch call fails, its messages are applied one at a time, each in a
+  savepoint of its own, so that the failing one is found and recorded and the others
+  go through.
 * ``event.*`` messages go to the host's :class:`~orderkit.lifecycle.ports.EventSink`
   one by one, outside any transaction (a sink is a network call), and are marked
   delivered afterwards: a crash in between delivers them again, so the sink keeps
@@ -48,7 +53,7 @@ from orderkit.outbox.messages import (
     event_content,
     message_id,
 )
-from orderkit.outbox.ports import StockEffects
+from orderkit.outbox.ports import StockCall, StockEffects, StockResult
 
 if TYPE_CHECKING:
     from orderkit.lifecycle.ports import EventSink, OrderRepository
@@ -57,6 +62,8 @@ __all__ = ["OutboxRelay", "RelayReport"]
 
 _NO_LAG: Final = timedelta(0)
 _ERROR_TEXT: Final = 2000
+#: The ledger call of each stock topic.
+_OPERATIONS: Final = {STOCK_RELEASE: "release", STOCK_COMMIT: "commit", STOCK_CONFIRM: "confirm"}
 
 
 @attrs.frozen
@@ -112,6 +119,7 @@ class OutboxRelay:
         events: list[StoredMessage] = []
         applied: list[str] = []
         with self.store.atomic():
+            stock: list[tuple[StoredMessage, StockCall]] = []
             for stored in self.store.pending(limit):
                 message = stored.message
                 if message.order_id in blocked:
@@ -123,18 +131,37 @@ class OutboxRelay:
                     events.append(stored)
                     continue
                 try:
-                    with self.store.atomic():
-                        found = self._apply_stock(message, now)
-                except RefusedError as error:  # the ledger refuses it: retrying cannot help
-                    self._audit_refusal(message, error, now)
-                    dead += self._failed(stored, error, now, final=True)
-                    failed += 1
+                    stock.append((stored, _stock_call(message)))
                 except Exception as error:  # recorded on the message, retried later
                     dead += self._failed(stored, error, now)
                     failed += 1
                     blocked.add(message.order_id)
+            outcomes: list[tuple[StoredMessage, StockResult | RefusedError, list[OutboxMessage]]]
+            outcomes = []
+            if len(stock) > 1:
+                try:  # the whole batch in one ledger transaction
+                    with self.store.atomic():
+                        outcomes = self._apply_stock(stock, now)
+                except Exception:  # some message failed: one at a time, to find which
+                    outcomes = []
+            if not outcomes:
+                for stored, call in stock:
+                    if stored.message.order_id in blocked:
+                        continue
+                    try:
+                        with self.store.atomic():
+                            outcomes += self._apply_stock([(stored, call)], now)
+                    except Exception as error:  # recorded on the message, retried later
+                        dead += self._failed(stored, error, now)
+                        failed += 1
+                        blocked.add(stored.message.order_id)
+            for stored, outcome, found in outcomes:
+                if isinstance(outcome, RefusedError):  # retrying cannot help
+                    self._audit_refusal(stored.message, outcome, now)
+                    dead += self._failed(stored, outcome, now, final=True)
+                    failed += 1
                 else:
-                    applied.append(message.message_id)
+                    applied.append(stored.message.message_id)
                     # What the ledger found goes out with this run's events.
                     events.extend(StoredMessage(m) for m in found)
             # Marked in the transaction that applied them: kept or lost together.
@@ -194,48 +221,43 @@ class OutboxRelay:
 
     # --- consumers -----------------------------------------------------------------------
 
-    def _apply_stock(self, message: OutboxMessage, now: datetime) -> list[OutboxMessage]:
-        """Apply one stock message (``ref`` = its id) and enqueue what the ledger found
-        (an oversell, lapsed units of a confirmed lock); returns those messages."""
+    def _apply_stock(
+        self, stock: Sequence[tuple[StoredMessage, StockCall]], now: datetime
+    ) -> list[tuple[StoredMessage, StockResult | RefusedError, list[OutboxMessage]]]:
+        """Apply stock messages in one ledger call (``ref`` = each one's id) and enqueue
+        what the ledger found (an oversell, lapsed units of a confirmed lock); per message
+        its result (or the ledger's refusal) and the messages it found."""
         inventory = self.inventory
         if inventory is None:
-            raise LookupError(f"no inventory ledger for {message.topic!r} messages")
-        payload = message.payload
-        order_id, ref = message.order_id, message.message_id
-        if message.topic == STOCK_RESTOCK:
-            # Returned units are the order's, not a lock's: no lock id to check.
-            reason = f"return {payload.get('return_id') or ''}".strip()
-            inventory.restock(_units(payload.get("lines")), order_id=order_id, ref=ref,
-                              reason=reason)
-            return []
-        lock_id = payload.get("lock_id")
-        if not isinstance(lock_id, str):
-            raise ValidationError("payload.lock_id", lock_id, "expected a lock id")
-        lines = payload.get("lines")
-        units = None if lines is None else _units(lines)
-        if message.topic == STOCK_RELEASE:
-            result = inventory.release(lock_id, units, order_id=order_id, ref=ref)
-        elif message.topic == STOCK_COMMIT:
-            result = inventory.commit(lock_id, units, order_id=order_id, ref=ref)
-        elif message.topic == STOCK_CONFIRM:
-            result = inventory.confirm(lock_id, order_id=order_id, ref=ref)
-        else:
-            raise LookupError(f"no consumer for topic {message.topic!r}")
-        found: list[object] = [
-            OversellDetected(sku, units, (order_id,), now, ref)
-            for sku, units in sorted(result.oversold.items())
-        ]
-        if result.lapsed:
-            found.append(ReservationLapsed(order_id, dict(result.lapsed), now, ref))
-        messages = [
-            OutboxMessage(
-                message_id(order_id, f"found:{ref}", k), order_id, *event_content(fact), now
-            )
-            for k, fact in enumerate(found)
-        ]
-        if messages:
-            self.store.enqueue(messages)
-        return messages
+            raise LookupError(f"no inventory ledger for {stock[0][0].message.topic!r} messages")
+        results = inventory.apply_many([call for _stored, call in stock])
+        if len(results) != len(stock):
+            raise LookupError(f"the ledger answered {len(results)} of {len(stock)} calls")
+        outcomes: list[tuple[StoredMessage, StockResult | RefusedError, list[OutboxMessage]]]
+        outcomes = []
+        enqueued: list[OutboxMessage] = []
+        for (stored, _call), result in zip(stock, results, strict=True):
+            messages: list[OutboxMessage] = []
+            if not isinstance(result, RefusedError):
+                order_id, ref = stored.message.order_id, stored.message.message_id
+                found: list[object] = [
+                    OversellDetected(sku, units, (order_id,), now, ref)
+                    for sku, units in sorted(result.oversold.items())
+                ]
+                if result.lapsed:
+                    found.append(ReservationLapsed(order_id, dict(result.lapsed), now, ref))
+                messages = [
+                    OutboxMessage(
+                        message_id(order_id, f"found:{ref}", k), order_id,
+                        *event_content(fact), now,
+                    )
+                    for k, fact in enumerate(found)
+                ]
+                enqueued += messages
+            outcomes.append((stored, result, messages))
+        if enqueued:
+            self.store.enqueue(enqueued)
+        return outcomes
 
     def _publish(self, message: OutboxMessage) -> None:
         if self.sink is None:
@@ -281,6 +303,25 @@ class OutboxRelay:
             stored.message.message_id, text, dead=dead, retry_at=None if dead else now + wait
         )
         return int(dead)
+
+
+def _stock_call(message: OutboxMessage) -> StockCall:
+    """The ledger call a stock message asks for (``ref``: the message's id)."""
+    payload = message.payload
+    order_id, ref = message.order_id, message.message_id
+    if message.topic == STOCK_RESTOCK:
+        # Returned units are the order's, not a lock's: no lock id to check.
+        reason = f"return {payload.get('return_id') or ''}".strip()
+        return StockCall("restock", None, _units(payload.get("lines")), order_id, ref, reason)
+    operation = _OPERATIONS.get(message.topic)
+    if operation is None:
+        raise LookupError(f"no consumer for topic {message.topic!r}")
+    lock_id = payload.get("lock_id")
+    if not isinstance(lock_id, str):
+        raise ValidationError("payload.lock_id", lock_id, "expected a lock id")
+    lines = payload.get("lines")
+    units = None if lines is None else _units(lines)
+    return StockCall(operation, lock_id, None if operation == "confirm" else units, order_id, ref)
 
 
 def _units(lines: object) -> dict[str, int]:

@@ -496,6 +496,9 @@ class CrashingStore:
     def lock_lines(self, lock_key: str) -> Sequence[LockLine]:
         return self.inner.lock_lines(lock_key)
 
+    def lines_of_locks(self, lock_keys: Collection[str]) -> Mapping[str, Sequence[LockLine]]:
+        return self.inner.lines_of_locks(lock_keys)
+
     def lines_of_order(self, order_id: str) -> Sequence[LockLine]:
         return self.inner.lines_of_order(order_id)
 

@@ -41,6 +41,7 @@ from orderkit.adapters.sqlite import SQLiteInventoryStore, SQLiteOrderRepository
 from orderkit.errors import (
     InsufficientStock,
     OrderNotFound,
+    RefusedError,
     TransitionNotAllowed,
     ValidationError,
 )
@@ -54,6 +55,7 @@ from orderkit.outbox import (
     STOCK_RELEASE,
     OutboxMessage,
     OutboxRelay,
+    StockCall,
     StoredMessage,
 )
 from orderkit.testing import ManualClock
@@ -98,7 +100,9 @@ class LedgerDown(ConnectionError):
 class Crash:
     """Where the relay crashes: at the call for ``target`` (a stock message),
     ``"before"`` or ``"after"`` the real ledger booked it; its process ``dies``, or the
-    call fails and the relay records it."""
+    call fails and the relay records it. A relay that survives a failed batch tries its
+    messages one at a time: the crash then hits the target's own call again, so that it
+    is the target that fails, as the relay would find out."""
 
     target: OutboxMessage
     when: str
@@ -115,12 +119,14 @@ class Crash:
 
 @attrs.frozen
 class Call:
-    """One stock call that reached the real ledger and returned."""
+    """One stock call that reached the real ledger and returned (``ref``: the id of
+    the message it was made for, when made by ``apply_many``)."""
 
     method: str
     lock_id: str
     lines: Mapping[str, int] | None
     result: ReleaseResult
+    ref: str | None = None
 
 
 class Spy:
@@ -171,6 +177,26 @@ class Spy:
         self, lines: Mapping[str, int], *, order_id: str, ref: str, reason: str = "return"
     ) -> ReleaseResult:
         return self.ledger.restock(lines, order_id=order_id, ref=ref, reason=reason)
+
+    def apply_many(self, calls: Sequence[StockCall]) -> list[ReleaseResult | RefusedError]:
+        crash = self.crash
+        hit = crash is not None and any(c.ref == crash.target.message_id for c in calls)
+        if crash is not None and hit and crash.when == "before":
+            self._fire(crash, len(calls))
+        results = self.ledger.apply_many(calls)
+        for call, result in zip(calls, results, strict=True):
+            if isinstance(result, ReleaseResult) and call.operation in TOPICS:
+                lines = None if call.lines is None else dict(call.lines)
+                self.calls.append(Call(call.operation, call.lock_id or "", lines, result,
+                                       call.ref))
+        if crash is not None and hit:
+            self._fire(crash, len(calls))
+        return results
+
+    def _fire(self, crash: Crash, size: int) -> None:
+        if crash.dies or size == 1:
+            self.crash = None  # one message only
+        self._raise(crash)
 
     def _call(
         self,
@@ -425,7 +451,10 @@ class OutboxMachine(RuleBasedStateMachine):
 
     @staticmethod
     def message_of(call: Call, pending: Sequence[StoredMessage], used: set[str]) -> OutboxMessage:
-        """The first pending message this call delivers (the relay goes oldest first)."""
+        """The pending message this call delivers: the one it names, or the first that
+        fits (the relay goes oldest first)."""
+        if call.ref is not None:
+            return next(s.message for s in pending if s.message.message_id == call.ref)
         for stored in pending:
             message = stored.message
             payload = message.payload

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import datetime
 from types import TracebackType
 
@@ -94,6 +95,11 @@ class MemoryInventoryStore:
         with self._lock:
             by_sku = self._lines.get(lock_key, {})
             return tuple(by_sku[sku] for sku in sorted(by_sku))
+
+    def lines_of_locks(self, lock_keys: Collection[str]) -> Mapping[str, Sequence[LockLine]]:
+        """The lines of several locks, by lock key (unknown locks left out)."""
+        found = {key: self.lock_lines(key) for key in set(lock_keys)}
+        return {key: lines for key, lines in found.items() if lines}
 
     def lines_of_order(self, order_id: str) -> Sequence[LockLine]:
         """Every lock line taken for ``order_id``, oldest first."""
@@ -182,6 +188,10 @@ class _MemoryTransaction:
         by_sku = {**self.store._lines.get(lock_key, {}), **self.lines.get(lock_key, {})}
         return tuple(by_sku[sku] for sku in sorted(by_sku))
 
+    def lines_of_locks(self, lock_keys: Collection[str]) -> Mapping[str, Sequence[LockLine]]:
+        found = {key: self.lock_lines(key) for key in set(lock_keys)}
+        return {key: lines for key, lines in found.items() if lines}
+
     def due_lines(self, sku: str, now: datetime) -> Sequence[LockLine]:
         keys = set(self.store._open.get(sku, ()))
         keys.update(lock_key for lock_key, by_sku in self.lines.items() if sku in by_sku)
@@ -205,6 +215,9 @@ class _MemoryTransaction:
     def entry(self, entry_id: str) -> LedgerEntry | None:
         staged = self.by_id.get(entry_id)
         return staged if staged is not None else self.store._by_id.get(entry_id)
+
+    def stored(self, entry_ids: Collection[str]) -> AbstractSet[str]:
+        return {entry_id for entry_id in entry_ids if self.entry(entry_id) is not None}
 
     def approval_of(self, park_entry_id: str) -> LedgerEntry | None:
         for entry in self.entries:

@@ -8,7 +8,8 @@ of a ``READ COMMITTED`` transaction reads what committed before it started, so t
 after the lock see every earlier transaction on those SKUs. The opening of the
 transaction, the lock, the balances and the SKUs' open lock lines due within a few
 seconds of the server's clock (what the ledger's lazy expiry asks for next) go to the
-server in one pipeline: one round trip. A lock on a SKU that has no row yet works the
+server as one query string of several statements: one round trip, and less work for
+the client than a pipeline of the same statements. A lock on a SKU that has no row yet works the
 same, which a row lock (``SELECT ... FOR UPDATE``) could not do. Inside another block
 (``OrderService.place`` locks stock inside the repository's ``atomic()``) the
 transaction is a savepoint, sent with its first write: a refused lock wrote nothing and
@@ -31,9 +32,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
+
+from psycopg import sql as pgsql
 
 from orderkit.adapters.postgres._db import Database, utc
 from orderkit.inventory.entries import Balance, EntryKind, LedgerEntry, LockLine
@@ -111,12 +115,21 @@ _ZERO: Final = Balance(0, 0)
 #: so this read usually answers it without a round trip of its own.
 _DUE_HORIZON: Final = 10.0
 _DUE_PREFETCH: Final = 32
-_DUE_SOON: Final = (
-    "SELECT b.due_by AT TIME ZONE 'UTC', l.* FROM"
-    " (SELECT clock_timestamp() + make_interval(secs => %s) AS due_by) AS b"
+
+
+#: What opens a transaction, after the block's own opening statements: the SKUs'
+#: advisory locks in sorted key order, then (each statement with a snapshot of its own,
+#: taken after the locks) their balances and their lines due soon. Literal values, as
+#: one query string of several statements may carry no parameters.
+_OPEN: Final = (
+    "SELECT pg_advisory_xact_lock({}, k) FROM (SELECT DISTINCT"
+    " hashtext({} || x) AS k FROM unnest({}::text[]) AS x ORDER BY k) AS keys;"
+    " SELECT sku, on_hand, locked FROM {s}.inventory_balances WHERE sku = ANY({}::text[]);"
+    " SELECT b.due_by AT TIME ZONE 'UTC', l.* FROM"
+    " (SELECT clock_timestamp() + make_interval(secs => {}) AS due_by) AS b"
     f" LEFT JOIN LATERAL (SELECT {_LINE_SELECT} FROM {{s}}.inventory_lock_lines"
-    "  WHERE sku = ANY(%s) AND open AND expires_at <= b.due_by"
-    "  ORDER BY expires_at, lock_key, sku LIMIT %s) AS l ON true"
+    "  WHERE sku = ANY({}::text[]) AND open AND expires_at <= b.due_by"
+    "  ORDER BY expires_at, lock_key, sku LIMIT {}) AS l ON true"
 )
 
 
@@ -154,6 +167,14 @@ def _line(row: Sequence[Any]) -> LockLine:
         expired=int(expired),
         shipped_unlocked=int(shipped_unlocked),
     )
+
+
+def _by_lock(rows: Sequence[Sequence[Any]]) -> dict[str, tuple[LockLine, ...]]:
+    found: dict[str, list[LockLine]] = {}
+    for row in rows:
+        line = _line(row)
+        found.setdefault(line.lock_key, []).append(line)
+    return {key: tuple(lines) for key, lines in found.items()}
 
 
 class PostgresInventoryStore:
@@ -246,6 +267,17 @@ class PostgresInventoryStore:
         )
         return tuple(_line(row) for row in rows)
 
+    def lines_of_locks(self, lock_keys: Collection[str]) -> Mapping[str, Sequence[LockLine]]:
+        """The lines of several locks, by lock key then SKU (unknown locks left out):
+        one statement."""
+        rows = self._all(
+            "read locks",
+            f"SELECT {_LINE_SELECT} FROM {{s}}.inventory_lock_lines"
+            " WHERE lock_key = ANY(%s) ORDER BY lock_key, sku",
+            (sorted(set(lock_keys)),),
+        )
+        return _by_lock(rows)
+
     def lines_of_order(self, order_id: str) -> Sequence[LockLine]:
         """Every lock line taken for ``order_id``, oldest first."""
         rows = self._all(
@@ -307,7 +339,9 @@ class _PostgresTransaction:
 
     What it read stays valid until it writes it (the SKU locks are held), so it keeps
     the balances of the declared SKUs (read with the locks) and the lines of each lock
-    it touches; appends are checked at once and written set-wise by :meth:`flush`.
+    it read (a lock's lines are all on SKUs the ledger declared), updated by its own
+    appends, and answers later reads of those locks without a round trip; appends are
+    checked at once and written set-wise by :meth:`flush`.
     """
 
     __slots__ = (
@@ -316,10 +350,11 @@ class _PostgresTransaction:
         "_db",
         "_due",
         "_due_by",
-        "_lines",
+        "_locks",
         "_new_lines",
         "_pending_balances",
         "_pending_entries",
+        "_pending_ids",
         "_pending_lines",
         "_skus",
     )
@@ -329,8 +364,11 @@ class _PostgresTransaction:
         self._conn = conn
         self._skus = frozenset(skus)
         self._balances: dict[str, Balance] = {}
-        self._lines: dict[tuple[str, str], LockLine | None] = {}
+        #: The lines of each lock read in this transaction, by SKU, kept current.
+        self._locks: dict[str, dict[str, LockLine]] = {}
         self._pending_entries: list[LedgerEntry] = []
+        #: The ids of the pending entries, for the check of a reused id.
+        self._pending_ids: set[str] = set()
         self._pending_balances: dict[str, Balance] = {}
         self._pending_lines: dict[tuple[str, str], LockLine] = {}
         self._new_lines: set[tuple[str, str]] = set()
@@ -338,29 +376,33 @@ class _PostgresTransaction:
         #: clock), read with the balances; valid until this transaction appends.
         self._due: list[LockLine] | None = None
         self._due_by = datetime.min.replace(tzinfo=UTC)
-        with conn.pipeline():
-            # The block's opening statements first (see Database.transaction); its
-            # savepoint waits for the first write.
-            for statement in db.take_pending(reads=True):
-                conn.execute(statement)
-            if not skus:
-                return
-            conn.execute(
-                "SELECT pg_advisory_xact_lock(%s, k) FROM (SELECT DISTINCT"
-                " hashtext(%s || x) AS k FROM unnest(%s::text[]) AS x ORDER BY k) AS keys",
-                (_LOCK_CLASS, f"{db.schema}:", skus),
-            )
-            # Later statements of the pipeline: their snapshots are taken after the locks.
-            found = conn.execute(
-                db.sql("SELECT sku, on_hand, locked FROM {s}.inventory_balances"
-                       " WHERE sku = ANY(%s)"),
-                (skus,),
-            )
-            due = conn.execute(db.sql(_DUE_SOON), (_DUE_HORIZON, skus, _DUE_PREFETCH))
-        rows = {sku: Balance(int(h), int(lk)) for sku, h, lk in found.fetchall()}
+        # The block's opening statements first (see Database.transaction); its
+        # savepoint waits for the first write.
+        opening = [pgsql.SQL(statement) for statement in db.take_pending(reads=True)]
+        if not skus:
+            if opening:
+                conn.execute(pgsql.SQL("; ").join(opening))
+            return
+        # One query string of several statements (the simple protocol): one round trip
+        # and one result to read per statement, without a pipeline's client-side work.
+        # Each statement takes its own snapshot, so the reads after the locks see every
+        # transaction that held them before.
+        cursor = conn.cursor()
+        cursor.execute(
+            pgsql.SQL("; ").join([*opening, pgsql.SQL(db.sql(_OPEN)).format(
+                pgsql.Literal(_LOCK_CLASS), pgsql.Literal(f"{db.schema}:"),
+                pgsql.Literal(skus), pgsql.Literal(skus), pgsql.Literal(_DUE_HORIZON),
+                pgsql.Literal(skus), pgsql.Literal(_DUE_PREFETCH),
+            )])
+        )
+        for _statement in range(len(opening) + 1):  # to the balances
+            cursor.nextset()
+        found = cursor.fetchall()
+        cursor.nextset()
+        soon = cursor.fetchall()
+        rows = {sku: Balance(int(h), int(lk)) for sku, h, lk in found}
         for sku in skus:
             self._balances[sku] = rows.get(sku, _ZERO)
-        soon = due.fetchall()
         lines = [_line(row[1:]) for row in soon if row[1] is not None]
         if len(lines) < _DUE_PREFETCH:  # else maybe cut short: due_lines asks again
             self._due_by = utc(soon[0][0])
@@ -381,23 +423,34 @@ class _PostgresTransaction:
         return _ZERO if not rows else Balance(int(rows[0][0]), int(rows[0][1]))
 
     def lock_lines(self, lock_key: str) -> Sequence[LockLine]:
-        rows = self._query(
-            f"SELECT {_LINE_SELECT} FROM {{s}}.inventory_lock_lines WHERE lock_key = %s"
-            " ORDER BY sku",
-            (lock_key,),
-        )
-        lines = tuple(_line(row) for row in rows)
-        for sku in self._skus:
-            self._lines[(lock_key, sku)] = None
-        for line in lines:
-            self._lines[(lock_key, line.sku)] = line
-        return lines
+        by_sku = self._locks.get(lock_key)
+        if by_sku is None:
+            self.lines_of_locks((lock_key,))
+            by_sku = self._locks[lock_key]
+        return tuple(by_sku[sku] for sku in sorted(by_sku))
+
+    def lines_of_locks(self, lock_keys: Collection[str]) -> Mapping[str, Sequence[LockLine]]:
+        unread = sorted(set(lock_keys) - self._locks.keys())
+        if unread:
+            rows = self._query(
+                f"SELECT {_LINE_SELECT} FROM {{s}}.inventory_lock_lines"
+                " WHERE lock_key = ANY(%s) ORDER BY lock_key, sku",
+                (unread,),
+            )
+            found = _by_lock(rows)
+            for key in unread:
+                self._locks[key] = {line.sku: line for line in found.get(key, ())}
+        answer: dict[str, Sequence[LockLine]] = {}
+        for key in set(lock_keys):
+            by_sku = self._locks[key]
+            if by_sku:
+                answer[key] = tuple(by_sku[sku] for sku in sorted(by_sku))
+        return answer
 
     def _lock_line(self, lock_key: str, sku: str) -> LockLine | None:
-        key = (lock_key, sku)
-        if key not in self._lines:
-            self.lock_lines(lock_key)  # every line of the lock at once
-        return self._lines.get(key)
+        if lock_key not in self._locks:
+            self.lines_of_locks((lock_key,))  # every line of the lock at once
+        return self._locks[lock_key].get(sku)
 
     def due_lines(self, sku: str, now: datetime) -> Sequence[LockLine]:
         if self._due is not None and now <= self._due_by:  # read with the balances
@@ -424,6 +477,16 @@ class _PostgresTransaction:
         )
         return None if not rows else _entry(rows[0])
 
+    def stored(self, entry_ids: Collection[str]) -> AbstractSet[str]:
+        wanted = set(entry_ids)
+        found = wanted & self._pending_ids
+        # What is pending is known here; the database answers for the rest (no flush).
+        rows = self._conn.execute(
+            self._db.sql("SELECT entry_id FROM {s}.inventory_entries WHERE entry_id = ANY(%s)"),
+            (sorted(wanted - found),),
+        ).fetchall()
+        return found | {str(row[0]) for row in rows}
+
     def approval_of(self, park_entry_id: str) -> LedgerEntry | None:
         rows = self._query(
             f"SELECT {_ENTRY_SELECT} FROM {{s}}.inventory_entries"
@@ -445,9 +508,10 @@ class _PostgresTransaction:
                 raise ValidationError("entry.ref", entry.ref, "no unapproved parked release")
         before = None if entry.lock_key is None else self._lock_line(entry.lock_key, sku)
         balance, line = apply_entry(entry, self.balance(sku), before)
-        if any(e.entry_id == entry.entry_id for e in self._pending_entries):
+        if entry.entry_id in self._pending_ids:
             raise ValidationError("entry.entry_id", entry.entry_id, "already in the ledger")
         self._pending_entries.append(entry)
+        self._pending_ids.add(entry.entry_id)
         if entry.on_hand_delta or entry.locked_delta:
             self._pending_balances[sku] = balance
         self._balances[sku] = balance
@@ -457,7 +521,7 @@ class _PostgresTransaction:
         if before is None:
             self._new_lines.add(key)
         self._pending_lines[key] = line
-        self._lines[key] = line
+        self._locks.setdefault(line.lock_key, {})[sku] = line
 
     def flush(self) -> None:
         """Write the pending entries, balances and lock lines: one statement per table,
@@ -466,6 +530,7 @@ class _PostgresTransaction:
             return
         conn, db = self._conn, self._db
         entries, self._pending_entries = self._pending_entries, []
+        self._pending_ids = set()
         balances, self._pending_balances = self._pending_balances, {}
         lines, self._pending_lines = self._pending_lines, {}
         new, self._new_lines = self._new_lines, set()

@@ -15,9 +15,11 @@ index correctly.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -227,6 +229,27 @@ class SQLiteInventoryStore:
             raise StoreError("read lock", str(error)) from error
         return tuple(_line(row) for row in rows)
 
+    def lines_of_locks(self, lock_keys: Collection[str]) -> Mapping[str, Sequence[LockLine]]:
+        """The lines of several locks, by lock key then SKU (unknown locks left out): one
+        statement, its own snapshot (see :meth:`lock_lines`)."""
+        try:
+            rows = (
+                self._db.connection()
+                .execute(
+                    f"SELECT {_LINE_COLUMNS} FROM inventory_lock_lines WHERE lock_key IN"
+                    " (SELECT value FROM json_each(?)) ORDER BY lock_key, sku",
+                    (json.dumps(sorted(set(lock_keys))),),
+                )
+                .fetchall()
+            )
+        except sqlite3.Error as error:
+            raise StoreError("read locks", str(error)) from error
+        found: dict[str, list[LockLine]] = {}
+        for row in rows:
+            line = _line(row)
+            found.setdefault(line.lock_key, []).append(line)
+        return {key: tuple(lines) for key, lines in found.items()}
+
     def lines_of_order(self, order_id: str) -> Sequence[LockLine]:
         """Every lock line taken for ``order_id``, oldest first."""
         with self._db.read("read order locks") as conn:
@@ -306,6 +329,7 @@ class _SQLiteTransaction:
         "_new_lines",
         "_pending_balances",
         "_pending_entries",
+        "_pending_ids",
         "_pending_lines",
         "_skus",
     )
@@ -318,6 +342,8 @@ class _SQLiteTransaction:
         self._due: dict[str, list[LockLine]] = {}
         self._due_at: datetime | None = None
         self._pending_entries: list[LedgerEntry] = []
+        #: The ids of the pending entries, for the check of a reused id.
+        self._pending_ids: set[str] = set()
         self._pending_balances: dict[str, Balance] = {}
         self._pending_lines: dict[tuple[str, str], LockLine] = {}
         self._new_lines: set[tuple[str, str]] = set()
@@ -355,6 +381,25 @@ class _SQLiteTransaction:
         for line in lines:
             self._lines[(lock_key, line.sku)] = line
         return lines
+
+    def lines_of_locks(self, lock_keys: Collection[str]) -> Mapping[str, Sequence[LockLine]]:
+        keys = sorted(set(lock_keys))
+        rows = self._query(
+            f"SELECT {_LINE_COLUMNS} FROM inventory_lock_lines WHERE lock_key IN"
+            " (SELECT value FROM json_each(?)) ORDER BY lock_key, sku",
+            (json.dumps(keys),),
+        )
+        found: dict[str, list[LockLine]] = {}
+        for row in rows:
+            line = _line(row)
+            found.setdefault(line.lock_key, []).append(line)
+        for key in keys:
+            for sku in self._skus:
+                self._lines[(key, sku)] = None
+        for lines in found.values():
+            for line in lines:
+                self._lines[(line.lock_key, line.sku)] = line
+        return {key: tuple(lines) for key, lines in found.items()}
 
     def _lock_line(self, lock_key: str, sku: str) -> LockLine | None:
         key = (lock_key, sku)
@@ -406,6 +451,16 @@ class _SQLiteTransaction:
         )
         return None if not rows else _entry(rows[0])
 
+    def stored(self, entry_ids: Collection[str]) -> AbstractSet[str]:
+        wanted = set(entry_ids)
+        found = wanted & self._pending_ids
+        rows = self._conn.execute(
+            "SELECT entry_id FROM inventory_entries WHERE entry_id IN"
+            " (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(wanted)),),
+        ).fetchall()
+        return found | {str(row[0]) for row in rows}
+
     def approval_of(self, park_entry_id: str) -> LedgerEntry | None:
         rows = self._query(
             f"SELECT {_ENTRY_COLUMNS} FROM inventory_entries"
@@ -426,10 +481,11 @@ class _SQLiteTransaction:
                 raise ValidationError("entry.ref", entry.ref, "no unapproved parked release")
         before = None if entry.lock_key is None else self._lock_line(entry.lock_key, sku)
         balance, line = apply_entry(entry, self.balance(sku), before)
-        if any(e.entry_id == entry.entry_id for e in self._pending_entries):
+        if entry.entry_id in self._pending_ids:
             raise ValidationError("entry.entry_id", entry.entry_id, "already in the ledger")
         self._due.pop(sku, None)  # its due lines may change now: ask the file next time
         self._pending_entries.append(entry)
+        self._pending_ids.add(entry.entry_id)
         if entry.on_hand_delta or entry.locked_delta:
             self._pending_balances[sku] = balance
         self._balances[sku] = balance
@@ -447,6 +503,7 @@ class _SQLiteTransaction:
             return
         conn = self._conn
         entries, self._pending_entries = self._pending_entries, []
+        self._pending_ids = set()
         try:
             conn.executemany(
                 f"INSERT INTO inventory_entries ({_ENTRY_COLUMNS})"

@@ -10,6 +10,7 @@ below zero: the store books it and ``verify()`` reports the oversell.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import random
@@ -151,6 +152,56 @@ class InventoryStoreContract:
             tx.append(_resolve(EntryKind.RELEASE, "TEA", 1, "k1"))
             assert tx.lock_lines("k1")[0].released == 1
             assert tx.release_count("TEA", _T0, 100) == 1
+
+    def test_stored_names_the_entry_ids_already_in_the_ledger(self) -> None:
+        store = self._seeded(TEA=5, CUP=2)
+        first = _lock("TEA", 2, "k1")
+        with store.transaction({"TEA"}) as tx:
+            tx.append(first)
+        second = _resolve(EntryKind.RELEASE, "TEA", 1, "k1")
+        with store.transaction({"TEA", "CUP"}) as tx:
+            assert set(tx.stored([first.entry_id, "nope"])) == {first.entry_id}
+            assert set(tx.stored([])) == set()
+            tx.append(second)  # this transaction's own entries count too
+            assert set(tx.stored([first.entry_id, second.entry_id, "nope"])) == {
+                first.entry_id, second.entry_id,
+            }
+        lost = _resolve(EntryKind.RELEASE, "TEA", 1, "k1")
+
+        def crash() -> None:
+            with store.transaction({"TEA"}) as tx:
+                tx.append(lost)
+                raise RuntimeError("crash")
+
+        with contextlib.suppress(RuntimeError):
+            crash()
+        with store.transaction({"TEA"}) as tx:
+            assert set(tx.stored([first.entry_id, second.entry_id, lost.entry_id])) == {
+                first.entry_id, second.entry_id,
+            }
+
+    def test_lines_of_locks_reads_several_locks_at_once(self) -> None:
+        store = self._seeded(TEA=5, CUP=3)
+        with store.transaction({"TEA", "CUP"}) as tx:
+            tx.append(_lock("TEA", 2, "k1"))
+            tx.append(_lock("CUP", 1, "k1"))
+            tx.append(_lock("TEA", 1, "k2"))
+        found = store.lines_of_locks(["k2", "k1", "nope"])
+        assert set(found) == {"k1", "k2"}
+        assert tuple(found["k1"]) == tuple(store.lock_lines("k1"))
+        assert [line.sku for line in found["k1"]] == ["CUP", "TEA"]
+        assert tuple(found["k2"]) == tuple(store.lock_lines("k2"))
+        assert store.lines_of_locks([]) == {}
+        with store.transaction({"TEA", "CUP"}) as tx:
+            inside = tx.lines_of_locks(["k1", "k2", "nope"])
+            assert {k: tuple(v) for k, v in inside.items()} == {
+                k: tuple(v) for k, v in found.items()
+            }
+            tx.append(_resolve(EntryKind.RELEASE, "TEA", 1, "k1"))
+            (cup, tea) = tx.lines_of_locks(["k1"])["k1"]
+            assert (cup.released, tea.released) == (0, 1)
+            assert tuple(tx.lock_lines("k1")) == (cup, tea)
+        assert store.lines_of_locks(["k1"])["k1"][1].released == 1
 
     def test_an_exception_inside_a_transaction_writes_nothing(self) -> None:
         store = self._seeded(TEA=5)
