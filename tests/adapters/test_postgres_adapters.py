@@ -289,7 +289,10 @@ def test_a_deadlock_is_run_again_when_orderkit_owns_the_transaction(
         thread.join(timeout=180)
         assert not thread.is_alive()
     assert errors == []
-    assert len(runs) == 3  # one of the two was chosen as the deadlock victim and re-run
+    # One of the two was chosen as the deadlock victim and run again (at least once: on
+    # a loaded machine a run again can be chosen once more); each run's writes count
+    # once, as the rows show.
+    assert len(runs) >= 3
     rows = db.run("read", lambda conn: conn.execute(
         f"SELECT n FROM {schema}_pair ORDER BY id").fetchall())
     assert rows == [(2,), (2,)]
