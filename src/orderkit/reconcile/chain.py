@@ -289,14 +289,15 @@ class Settlement:
         return [p for p in self._derived if any(m is record for m in self._members[id(p)])]
 
     def summary(self) -> dict[str, object]:
-        """Counts and amounts by hop, status and kind, the breaks, and the conservation
-        check (every input record in exactly one outcome, amounts equal).
+        """Counts and amounts by hop, status and kind, and the breaks, as the engine
+        accounted for them by construction: nothing is recounted and no outcome is built.
 
-        The counts come from each hop's rows (:meth:`Reconciliation.tally`). The check
-        needs no outcome built: the records where each hop placed them
-        (:meth:`Reconciliation.placed`) must be the inputs, each exactly once, by identity;
-        and the totals the engine kept while placing them (:meth:`Reconciliation.accounted`)
-        must equal the inputs' amounts, added up afresh.
+        The counts come from each hop's rows (:meth:`Reconciliation.tally`);
+        ``records_accounted`` is the number of records the rows place (each pair two, each
+        group its members, each lone record and rejected line one) and
+        ``amount_accounted`` the totals the engine kept while it placed them
+        (:meth:`Reconciliation.accounted`). Whether every input record is placed exactly
+        once, with its amount, is :meth:`conservation`'s independent recount.
         """
         by_hop: dict[str, dict[str, int]] = {}
         by_status: dict[str, int] = {}
@@ -315,44 +316,26 @@ class Settlement:
             for currency, value in differences.items():
                 totals[currency] = totals.get(currency, Decimal(0)) + value
 
-        placed: list[Record] = []
-        placed_rejected: list[Rejected] = []
         accounted: dict[str, Decimal] = {}
+        records_accounted = 0
         for result in self._channel_results():
             counts, differences = result.tally()
             for (status, kind), times in counts.items():
                 count("order_channel", status, kind, times)
             for kind, values in differences.items():
                 add(kind, values)
-            records, rejected = result.placed()
-            placed += records
-            placed_rejected += rejected
+            records_accounted += result.records_placed()
             for currency, value in result.accounted().items():
                 accounted[currency] = accounted.get(currency, Decimal(0)) + value
-        derived = {id(r) for r in self._derived}
-        bank_placed: list[Record] = []
         for outcome in self._bank_outcomes:
             count(outcome.hop, outcome.status, outcome.kind, 1)
             if outcome.kind is not None:
                 add(outcome.kind, outcome.difference)
-            if outcome.rejected is not None:
-                placed_rejected.append(outcome.rejected)
-            bank_placed += [r for r in outcome.records if id(r) not in derived]
+            records_accounted += outcome.rejected is not None
+        bank_placed = self._bank_placed()
+        records_accounted += len(bank_placed)
         for currency, value in totals(bank_placed).items():
             accounted[currency] = accounted.get(currency, Decimal(0)) + value
-        # Every input exactly once: no record placed twice, as many placed as there are
-        # inputs, and every input among them.
-        placed_ids = set(map(id, placed))
-        placed_ids.update(map(id, bank_placed))
-        placed_ids.update(map(id, placed_rejected))
-        records_accounted = len(placed) + len(bank_placed) + len(placed_rejected)
-        inputs = self.inputs
-        once = (
-            records_accounted == len(placed_ids) == len(inputs)
-            and all(map(placed_ids.__contains__, map(id, inputs)))
-        )
-        records_in = itertools.compress(inputs, map(isinstance, inputs, repeat(Record)))
-        amount_in = totals(records_in)  # type: ignore[arg-type]
         return {
             "by_hop": {hop: by_hop[hop] for hop in HOPS if hop in by_hop},
             "by_status": by_status,
@@ -362,6 +345,46 @@ class Settlement:
             },
             "breaks": len(self.breaks()),
             "records_in": len(self.inputs),
+            "records_accounted": records_accounted,
+            "amount_accounted": _text(accounted),
+        }
+
+    def _bank_placed(self) -> list[Record]:
+        """The input records the bank hop's outcomes hold (its derived payouts are not
+        inputs: their members are placed in the order hops)."""
+        derived = {id(r) for r in self._derived}
+        return [
+            r for outcome in self._bank_outcomes for r in outcome.records if id(r) not in derived
+        ]
+
+    def conservation(self) -> dict[str, object]:
+        """Recount every input and every outcome independently and compare: the check a
+        caller (or a report) asks for, apart from :meth:`summary`.
+
+        The records where each hop placed them (:meth:`Reconciliation.placed`) must be the
+        inputs, each exactly once, by identity; and their amounts, added up afresh, must
+        equal the inputs' amounts, added up afresh. ``balanced`` is true when both hold.
+        """
+        placed: list[Record] = []
+        placed_rejected: list[Rejected] = []
+        for result in self._channel_results():
+            records, rejected = result.placed()
+            placed += records
+            placed_rejected += rejected
+        placed += self._bank_placed()
+        placed_rejected += [o.rejected for o in self._bank_outcomes if o.rejected is not None]
+        placed_ids = set(map(id, placed))
+        placed_ids.update(map(id, placed_rejected))
+        records_accounted = len(placed) + len(placed_rejected)
+        inputs = self.inputs
+        once = records_accounted == len(placed_ids) == len(inputs) and all(
+            map(placed_ids.__contains__, map(id, inputs))
+        )
+        records_in = itertools.compress(inputs, map(isinstance, inputs, repeat(Record)))
+        amount_in = totals(records_in)  # type: ignore[arg-type]
+        accounted = totals(placed)
+        return {
+            "records_in": len(inputs),
             "records_accounted": records_accounted,
             "amount_in": _text(amount_in),
             "amount_accounted": _text(accounted),

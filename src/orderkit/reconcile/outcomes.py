@@ -396,6 +396,14 @@ class Reconciliation:
             out[currency] = out.get(currency, Decimal(0)) + value
         return out
 
+    def records_placed(self) -> int:
+        """How many records and rejected lines the outcomes hold, from the rows' lengths:
+        no record is read."""
+        rows = sum(len(row[2]) + len(row[3]) for row in self._rows)
+        lone = len(self._lone[0]) + len(self._lone[1])
+        rejected = len(self.rejected_left) + len(self.rejected_right)
+        return 2 * len(self._pair_left) + rows + lone + rejected
+
     def placed(self) -> tuple[list[Record], list[Rejected]]:
         """Every record where the outcomes put it (a record placed twice appears twice),
         and every rejected line: for recounting without building the outcomes."""
