@@ -29,9 +29,10 @@ per-pair objects are created for the million pairs that match on the first pass.
 The exact pass, which settles most records, works on columns: each side's keys,
 amounts, currencies and accounting periods are read once, in that side's own order, with
 C-level ``map`` calls, and the pairs are compared column against column. A pair whose
-columns agree (both sales, equal amounts in one currency, one accounting period) is a
-clean match, which is what :func:`~orderkit.reconcile.classify.classify_pair` says of
-it; every other pair is classified by ``classify_pair`` itself. Later passes read a
+columns agree (equal amounts in one currency, one accounting period) is a clean
+match, which is what :func:`~orderkit.reconcile.classify.classify_pair` says of
+it (a refund pair also needs its two sides within ``refund_delay``); every other pair
+is classified by ``classify_pair`` itself. Later passes read a
 record while it is at hand and keep what later steps need (the totals the summary
 reports are added up as rows are made).
 """
@@ -246,11 +247,14 @@ class _Engine:
     def _classify_pairs(self, partners: array[int], found: bytes, left_kinds: list[str]) -> None:
         """Give every 1:1 pair the kind :func:`classify_pair` gives it, and keep the totals.
 
-        A pair whose columns agree (both records sales, equal amounts in one currency, one
-        accounting period) is a clean match: every rule of ``classify_pair`` needs a
-        difference in one of those. That is decided on columns, with no record read in
-        the other side's order. The other pairs (about one in a hundred in a month's
-        data) are classified by ``classify_pair``.
+        A pair whose columns agree (equal amounts in one currency, one accounting period)
+        is a clean match when it is not a refund pair, or when it is one whose two sides
+        are within ``refund_delay``: every rule of ``classify_pair`` needs a difference
+        in one of those. The columns are compared column against column, with no record
+        read in the other side's order; only the refund pairs (a few in a hundred) have
+        their two instants compared, one by one. The other pairs (those with a real
+        difference, a few in a thousand in a month's data) are classified by
+        ``classify_pair``.
         """
         left, right = self.left, self.right
         nl = len(left)
@@ -266,16 +270,21 @@ class _Engine:
         left_periods = period_of.column(list(map(_AT, left)))
         right_periods: list[int | None] = list(period_of.column(list(map(_AT, right))))
         right_periods.append(None)
-        clean = found
+        agree = found
         for left_column, right_column in (
             (left_amounts, right_amounts),
             (left_currencies, right_currencies),
             (left_periods, right_periods),
         ):
             same = bytes(map(eq, left_column, map(right_column.__getitem__, partners)))
-            clean = _both(clean, same)
+            agree = _both(agree, same)
         # The key holds the kind, so both records of a pair have the same kind.
-        clean = _both(clean, bytes(map(eq, left_kinds, repeat(_SALE))))
+        is_refund = bytes(map(eq, left_kinds, repeat(_REFUND)))
+        clean = bytearray(_but_not(agree, is_refund))
+        delay = self.rules.refund_delay
+        for i in itertools.compress(range(nl), _both(agree, is_refund)):
+            if abs(right[partners[i]].at - left[i].at) <= delay:
+                clean[i] = 1
         totals: dict[str, Decimal] = {}
         for currency in sorted(set(itertools.compress(left_currencies, clean))):
             of_currency = _both(clean, bytes(map(eq, left_currencies, repeat(currency))))
