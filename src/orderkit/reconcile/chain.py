@@ -43,7 +43,7 @@ from orderkit.model.money import Money
 from orderkit.model.time import zone
 from orderkit.reconcile.classify import PeriodOf
 from orderkit.reconcile.columns import in_time_order, split, totals
-from orderkit.reconcile.engine import reconcile
+from orderkit.reconcile.engine import reconcile_split
 from orderkit.reconcile.outcomes import Outcome, Reconciliation
 from orderkit.reconcile.records import Record, Rejected
 from orderkit.reconcile.rules import Rules
@@ -61,8 +61,9 @@ _NEEDS_A_PERSON: Final = frozenset({"unmatched", "suggestion", "rejected"})
 _AT: Final = attrgetter("at")
 _KIND: Final = attrgetter("kind")
 _CHANNEL: Final = attrgetter("channel")
-_AMOUNT: Final = attrgetter("amount.amount")
-_CURRENCY: Final = attrgetter("amount.currency")
+#: A record's money, and a money's amount: both are called ``amount``.
+_MONEY: Final = attrgetter("amount")
+_CURRENCY_OF: Final = attrgetter("currency")
 
 
 def needs_a_person(outcome: Outcome) -> bool:
@@ -410,12 +411,17 @@ def _daily_payouts(
     its members in input order (:meth:`Settlement.members` puts them in time order when
     they are read).
 
-    Worked on columns: each instant's local day comes from :class:`PeriodOf`'s hour memo,
-    the positions are sorted by day (a C-level sort of ints, stable), and each day is a
-    run of that order.
+    Worked on columns, each read once in the transactions' own (memory) order: each
+    instant's local day comes from :class:`PeriodOf`'s hour memo, the amounts and
+    currencies from the records' money; the positions are sorted by day (a C-level sort
+    of ints, stable), each day is a run of that order, and its net is added up from the
+    amount column.
     """
     tz = zone(rules.tz)
     day_of = PeriodOf(tz, "day").column(list(map(_AT, transactions)))
+    moneys = list(map(_MONEY, transactions))
+    amounts = list(map(_MONEY, moneys))
+    currencies = list(map(_CURRENCY_OF, moneys))
     order = sorted(range(len(day_of)), key=day_of.__getitem__)
     days_in_order = list(map(day_of.__getitem__, order))
     starts = [
@@ -426,23 +432,24 @@ def _daily_payouts(
     for start, end in zip(starts, [*starts[1:], len(order)], strict=True):
         if start == end:
             continue  # no transactions at all
-        of_day = list(map(transactions.__getitem__, order[start:end]))
-        currencies = list(map(_CURRENCY, of_day))
+        of_day = order[start:end]
+        currencies_of_day = list(map(currencies.__getitem__, of_day))
         day = date.fromordinal(days_in_order[start])
         label = day.isoformat()
         due = datetime.combine(day + timedelta(days=days), time(0), tzinfo=tz)
-        for currency in sorted(set(currencies)):
-            members = list(itertools.compress(of_day, map(eq, currencies, repeat(currency))))
+        for currency in sorted(set(currencies_of_day)):
+            chosen = list(itertools.compress(of_day, map(eq, currencies_of_day, repeat(currency))))
             payout = Record(
                 channel,
                 f"{channel}:{label}" + ("" if currency == "CNY" else f":{currency}"),
                 None,
-                Money(sum(map(_AMOUNT, members), Decimal(0)), currency),
+                Money(sum(map(amounts.__getitem__, chosen), Decimal(0)), currency),
                 due,
                 memo=f"{channel} T+{days} payout of {label}",
                 kind="settlement",
                 status="derived",
             )
+            members = list(map(transactions.__getitem__, chosen))
             payouts.append((payout, members))
     return payouts
 
@@ -492,7 +499,7 @@ def settle(
         is_payout = list(map(PAYOUT_KINDS.__contains__, map(_KIND, records)))
         transactions = list(itertools.compress(records, map(not_, is_payout)))
         payouts = list(itertools.compress(records, is_payout))
-        result = reconcile(routed[name], [*transactions, *rejected], rules=settings)
+        result = reconcile_split(routed[name], [], transactions, rejected, settings)
         result.hop = "order_channel"  # its outcomes are built naming their hop
         results["order_channel", name] = result
         if payouts:
@@ -516,7 +523,7 @@ def settle(
             views.append(view)
             payout_views.append(view)
     inputs += [*bank_records, *bank_rejected]
-    bank_side: list[Record | Rejected] = []
+    bank_side: list[Record] = []
     for record in bank_records:
         if record.kind in PAYOUT_KINDS:
             view = _inflow(record, record.amount)
@@ -525,8 +532,9 @@ def settle(
             bank_side.append(view)
         else:
             bank_side.append(record)
-    bank_side += bank_rejected
-    result = reconcile([*payout_views, *direct, *erp_rejected], bank_side, rules=settings)
+    result = reconcile_split(
+        [*payout_views, *direct], erp_rejected, bank_side, bank_rejected, settings
+    )
     results["bank", ""] = result
     direct_ids = {id(r) for r in direct}
 

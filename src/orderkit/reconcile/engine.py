@@ -1030,6 +1030,18 @@ def reconcile(
     settings = Rules.build(rules, options)
     left_records, left_rejected = split(left, "left")
     right_records, right_rejected = split(right, "right")
+    return reconcile_split(left_records, left_rejected, right_records, right_rejected, settings)
+
+
+def reconcile_split(
+    left_records: list[Record],
+    left_rejected: list[Rejected],
+    right_records: list[Record],
+    right_rejected: list[Rejected],
+    settings: Rules,
+) -> Reconciliation:
+    """:func:`reconcile` on sides already split into records and rejected lines (as
+    :func:`~orderkit.reconcile.settle` has them), with the rules already built."""
     engine = _Engine(left_records, right_records, settings)
     engine.exact()
     engine.set_aside()

@@ -301,9 +301,11 @@ class Reconciliation:
         class_of: list[dict[int, Lone]] = []
         for positions, classes in zip(self._lone, self._lone_classes, strict=True):
             if keep is not None:
-                picked = [k for k, (status, kind) in enumerate(classes) if keep(status, kind)]
-                positions = [positions[k] for k in picked]
-                classes = [classes[k] for k in picked]
+                # ``keep`` is asked once per class (a side has a handful), not per record.
+                kept = {c for c in set(classes) if keep(*c)}
+                picked = list(map(kept.__contains__, classes))
+                positions = list(itertools.compress(positions, picked))
+                classes = list(itertools.compress(classes, picked))
             chosen.append(positions)
             class_of.append(dict(zip(positions, classes, strict=True)))
         wanted = {
