@@ -814,8 +814,9 @@ def _add_lone(
     for status, kind in sorted(set(classes)):
         of_class = bytes(map(eq, classes, repeat((status, kind))))
         for currency, flags in of_currency.items():
-            total = sum(itertools.compress(values, _both(of_class, flags)), _ZERO)
-            if total or any(_both(of_class, flags)):
+            chosen = _both(of_class, flags)
+            if 1 in chosen:
+                total = sum(itertools.compress(values, chosen), _ZERO)
                 slot = (status, kind, side, currency)
                 amounts[slot] = amounts.get(slot, _ZERO) + total
 
