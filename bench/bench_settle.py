@@ -12,7 +12,8 @@ Three child processes each build the same month from the same seed, so each peak
 is its own:
 
 * ``generate``: the month alone (the floor every peak includes);
-* ``settle``: ``settle(erp, bills, bank)`` plus ``breaks()`` and ``summary()`` timed;
+* ``settle``: ``settle(erp, bills, bank)`` plus ``breaks()`` and ``summary()`` timed,
+  then ``conservation()`` (the independent recount) timed apart;
 * ``pandas``: the same matching as a pandas user writes it, timed from frames built
   from the same records (amounts as int64 fen, times as UTC timestamps; building them is
   not timed): per channel an outer merge of the ERP and the bill's payments and refunds
@@ -70,12 +71,18 @@ def run_settle(month: Month) -> dict[str, Any]:
     summary = result.summary()
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     peak = peak_mb()  # before anything untimed is built
-    assert summary["balanced"] is True, summary
+    # The independent recount, timed on its own: a caller asks for it (the reports do).
+    t1, c1 = time.perf_counter(), time.process_time()
+    conservation = result.conservation()
+    recount_seconds, recount_cpu = time.perf_counter() - t1, time.process_time() - c1
+    assert conservation["balanced"] is True, conservation
+    assert summary["records_accounted"] == conservation["records_in"], summary
     ids = sorted({r.record_id for o in breaks for r in o.records})
     by_status = summary["by_status"]
     assert isinstance(by_status, dict)
     return {"seconds": seconds, "cpu": cpu, "breaks": ids, "outcomes": sum(by_status.values()),
-            "timed_peak_mb": peak}  # fmt: skip
+            "timed_peak_mb": peak, "recount_seconds": recount_seconds,
+            "recount_cpu": recount_cpu}  # fmt: skip
 
 
 def frames(month: Month) -> tuple[Any, dict[str, Any], Any]:
@@ -208,6 +215,10 @@ def main(argv: list[str]) -> int:
         f"settle + breaks + summary: {ours['seconds']:.2f}s (CPU {ours['cpu']:.2f}s), peak RSS"
         f" {ours['timed_peak_mb']:,.0f} MB (+{ours['timed_peak_mb'] - base:,.0f} MB over the"
         f" month); {ours['outcomes']:,} outcomes"
+    )
+    print(
+        f"conservation() (the independent recount, asked for apart):"
+        f" {ours['recount_seconds']:.2f}s (CPU {ours['recount_cpu']:.2f}s)"
     )
     print(
         f"pandas, the same matching: {theirs['seconds']:.2f}s (CPU {theirs['cpu']:.2f}s), peak"

@@ -43,7 +43,7 @@ from orderkit.model.money import Money
 from orderkit.model.time import zone
 from orderkit.reconcile.classify import PeriodOf
 from orderkit.reconcile.columns import in_time_order, split, totals
-from orderkit.reconcile.engine import reconcile
+from orderkit.reconcile.engine import reconcile_split
 from orderkit.reconcile.outcomes import Outcome, Reconciliation
 from orderkit.reconcile.records import Record, Rejected
 from orderkit.reconcile.rules import Rules
@@ -61,8 +61,9 @@ _NEEDS_A_PERSON: Final = frozenset({"unmatched", "suggestion", "rejected"})
 _AT: Final = attrgetter("at")
 _KIND: Final = attrgetter("kind")
 _CHANNEL: Final = attrgetter("channel")
-_AMOUNT: Final = attrgetter("amount.amount")
-_CURRENCY: Final = attrgetter("amount.currency")
+#: A record's money, and a money's amount: both are called ``amount``.
+_MONEY: Final = attrgetter("amount")
+_CURRENCY_OF: Final = attrgetter("currency")
 
 
 def needs_a_person(outcome: Outcome) -> bool:
@@ -289,14 +290,15 @@ class Settlement:
         return [p for p in self._derived if any(m is record for m in self._members[id(p)])]
 
     def summary(self) -> dict[str, object]:
-        """Counts and amounts by hop, status and kind, the breaks, and the conservation
-        check (every input record in exactly one outcome, amounts equal).
+        """Counts and amounts by hop, status and kind, and the breaks, as the engine
+        accounted for them by construction: nothing is recounted and no outcome is built.
 
-        The counts come from each hop's rows (:meth:`Reconciliation.tally`). The check
-        needs no outcome built: the records where each hop placed them
-        (:meth:`Reconciliation.placed`) must be the inputs, each exactly once, by identity;
-        and the totals the engine kept while placing them (:meth:`Reconciliation.accounted`)
-        must equal the inputs' amounts, added up afresh.
+        The counts come from each hop's rows (:meth:`Reconciliation.tally`);
+        ``records_accounted`` is the number of records the rows place (each pair two, each
+        group its members, each lone record and rejected line one) and
+        ``amount_accounted`` the totals the engine kept while it placed them
+        (:meth:`Reconciliation.accounted`). Whether every input record is placed exactly
+        once, with its amount, is :meth:`conservation`'s independent recount.
         """
         by_hop: dict[str, dict[str, int]] = {}
         by_status: dict[str, int] = {}
@@ -315,44 +317,26 @@ class Settlement:
             for currency, value in differences.items():
                 totals[currency] = totals.get(currency, Decimal(0)) + value
 
-        placed: list[Record] = []
-        placed_rejected: list[Rejected] = []
         accounted: dict[str, Decimal] = {}
+        records_accounted = 0
         for result in self._channel_results():
             counts, differences = result.tally()
             for (status, kind), times in counts.items():
                 count("order_channel", status, kind, times)
             for kind, values in differences.items():
                 add(kind, values)
-            records, rejected = result.placed()
-            placed += records
-            placed_rejected += rejected
+            records_accounted += result.records_placed()
             for currency, value in result.accounted().items():
                 accounted[currency] = accounted.get(currency, Decimal(0)) + value
-        derived = {id(r) for r in self._derived}
-        bank_placed: list[Record] = []
         for outcome in self._bank_outcomes:
             count(outcome.hop, outcome.status, outcome.kind, 1)
             if outcome.kind is not None:
                 add(outcome.kind, outcome.difference)
-            if outcome.rejected is not None:
-                placed_rejected.append(outcome.rejected)
-            bank_placed += [r for r in outcome.records if id(r) not in derived]
+            records_accounted += outcome.rejected is not None
+        bank_placed = self._bank_placed()
+        records_accounted += len(bank_placed)
         for currency, value in totals(bank_placed).items():
             accounted[currency] = accounted.get(currency, Decimal(0)) + value
-        # Every input exactly once: no record placed twice, as many placed as there are
-        # inputs, and every input among them.
-        placed_ids = set(map(id, placed))
-        placed_ids.update(map(id, bank_placed))
-        placed_ids.update(map(id, placed_rejected))
-        records_accounted = len(placed) + len(bank_placed) + len(placed_rejected)
-        inputs = self.inputs
-        once = (
-            records_accounted == len(placed_ids) == len(inputs)
-            and all(map(placed_ids.__contains__, map(id, inputs)))
-        )
-        records_in = itertools.compress(inputs, map(isinstance, inputs, repeat(Record)))
-        amount_in = totals(records_in)  # type: ignore[arg-type]
         return {
             "by_hop": {hop: by_hop[hop] for hop in HOPS if hop in by_hop},
             "by_status": by_status,
@@ -362,6 +346,46 @@ class Settlement:
             },
             "breaks": len(self.breaks()),
             "records_in": len(self.inputs),
+            "records_accounted": records_accounted,
+            "amount_accounted": _text(accounted),
+        }
+
+    def _bank_placed(self) -> list[Record]:
+        """The input records the bank hop's outcomes hold (its derived payouts are not
+        inputs: their members are placed in the order hops)."""
+        derived = {id(r) for r in self._derived}
+        return [
+            r for outcome in self._bank_outcomes for r in outcome.records if id(r) not in derived
+        ]
+
+    def conservation(self) -> dict[str, object]:
+        """Recount every input and every outcome independently and compare: the check a
+        caller (or a report) asks for, apart from :meth:`summary`.
+
+        The records where each hop placed them (:meth:`Reconciliation.placed`) must be the
+        inputs, each exactly once, by identity; and their amounts, added up afresh, must
+        equal the inputs' amounts, added up afresh. ``balanced`` is true when both hold.
+        """
+        placed: list[Record] = []
+        placed_rejected: list[Rejected] = []
+        for result in self._channel_results():
+            records, rejected = result.placed()
+            placed += records
+            placed_rejected += rejected
+        placed += self._bank_placed()
+        placed_rejected += [o.rejected for o in self._bank_outcomes if o.rejected is not None]
+        placed_ids = set(map(id, placed))
+        placed_ids.update(map(id, placed_rejected))
+        records_accounted = len(placed) + len(placed_rejected)
+        inputs = self.inputs
+        once = records_accounted == len(placed_ids) == len(inputs) and all(
+            map(placed_ids.__contains__, map(id, inputs))
+        )
+        records_in = itertools.compress(inputs, map(isinstance, inputs, repeat(Record)))
+        amount_in = totals(records_in)  # type: ignore[arg-type]
+        accounted = totals(placed)
+        return {
+            "records_in": len(inputs),
             "records_accounted": records_accounted,
             "amount_in": _text(amount_in),
             "amount_accounted": _text(accounted),
@@ -387,12 +411,17 @@ def _daily_payouts(
     its members in input order (:meth:`Settlement.members` puts them in time order when
     they are read).
 
-    Worked on columns: each instant's local day comes from :class:`PeriodOf`'s hour memo,
-    the positions are sorted by day (a C-level sort of ints, stable), and each day is a
-    run of that order.
+    Worked on columns, each read once in the transactions' own (memory) order: each
+    instant's local day comes from :class:`PeriodOf`'s hour memo, the amounts and
+    currencies from the records' money; the positions are sorted by day (a C-level sort
+    of ints, stable), each day is a run of that order, and its net is added up from the
+    amount column.
     """
     tz = zone(rules.tz)
     day_of = PeriodOf(tz, "day").column(list(map(_AT, transactions)))
+    moneys = list(map(_MONEY, transactions))
+    amounts = list(map(_MONEY, moneys))
+    currencies = list(map(_CURRENCY_OF, moneys))
     order = sorted(range(len(day_of)), key=day_of.__getitem__)
     days_in_order = list(map(day_of.__getitem__, order))
     starts = [
@@ -403,23 +432,24 @@ def _daily_payouts(
     for start, end in zip(starts, [*starts[1:], len(order)], strict=True):
         if start == end:
             continue  # no transactions at all
-        of_day = list(map(transactions.__getitem__, order[start:end]))
-        currencies = list(map(_CURRENCY, of_day))
+        of_day = order[start:end]
+        currencies_of_day = list(map(currencies.__getitem__, of_day))
         day = date.fromordinal(days_in_order[start])
         label = day.isoformat()
         due = datetime.combine(day + timedelta(days=days), time(0), tzinfo=tz)
-        for currency in sorted(set(currencies)):
-            members = list(itertools.compress(of_day, map(eq, currencies, repeat(currency))))
+        for currency in sorted(set(currencies_of_day)):
+            chosen = list(itertools.compress(of_day, map(eq, currencies_of_day, repeat(currency))))
             payout = Record(
                 channel,
                 f"{channel}:{label}" + ("" if currency == "CNY" else f":{currency}"),
                 None,
-                Money(sum(map(_AMOUNT, members), Decimal(0)), currency),
+                Money(sum(map(amounts.__getitem__, chosen), Decimal(0)), currency),
                 due,
                 memo=f"{channel} T+{days} payout of {label}",
                 kind="settlement",
                 status="derived",
             )
+            members = list(map(transactions.__getitem__, chosen))
             payouts.append((payout, members))
     return payouts
 
@@ -469,7 +499,7 @@ def settle(
         is_payout = list(map(PAYOUT_KINDS.__contains__, map(_KIND, records)))
         transactions = list(itertools.compress(records, map(not_, is_payout)))
         payouts = list(itertools.compress(records, is_payout))
-        result = reconcile(routed[name], [*transactions, *rejected], rules=settings)
+        result = reconcile_split(routed[name], [], transactions, rejected, settings)
         result.hop = "order_channel"  # its outcomes are built naming their hop
         results["order_channel", name] = result
         if payouts:
@@ -493,7 +523,7 @@ def settle(
             views.append(view)
             payout_views.append(view)
     inputs += [*bank_records, *bank_rejected]
-    bank_side: list[Record | Rejected] = []
+    bank_side: list[Record] = []
     for record in bank_records:
         if record.kind in PAYOUT_KINDS:
             view = _inflow(record, record.amount)
@@ -502,8 +532,9 @@ def settle(
             bank_side.append(view)
         else:
             bank_side.append(record)
-    bank_side += bank_rejected
-    result = reconcile([*payout_views, *direct, *erp_rejected], bank_side, rules=settings)
+    result = reconcile_split(
+        [*payout_views, *direct], erp_rejected, bank_side, bank_rejected, settings
+    )
     results["bank", ""] = result
     direct_ids = {id(r) for r in direct}
 

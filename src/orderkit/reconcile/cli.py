@@ -315,10 +315,10 @@ def run_settle(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
     }
     bank = list(_read_auto(args.bank, encoding=None, source_tz=args.source_tz, err=stream))
     result = settle(erp, channel_records, bank, rules=rules, settlement_days=args.settlement_days)
-    summary = result.summary()
+    conservation = result.conservation()
     print(
-        f"settled in {time.perf_counter() - started:.2f}s: {summary['records_in']:,} inputs,"
-        f" {'balanced' if summary['balanced'] else 'NOT balanced'}",
+        f"settled in {time.perf_counter() - started:.2f}s: {conservation['records_in']:,} inputs,"
+        f" {'balanced' if conservation['balanced'] else 'NOT balanced'}",
         file=stream,
         flush=True,
     )

@@ -29,9 +29,10 @@ per-pair objects are created for the million pairs that match on the first pass.
 The exact pass, which settles most records, works on columns: each side's keys,
 amounts, currencies and accounting periods are read once, in that side's own order, with
 C-level ``map`` calls, and the pairs are compared column against column. A pair whose
-columns agree (both sales, equal amounts in one currency, one accounting period) is a
-clean match, which is what :func:`~orderkit.reconcile.classify.classify_pair` says of
-it; every other pair is classified by ``classify_pair`` itself. Later passes read a
+columns agree (equal amounts in one currency, one accounting period) is a clean
+match, which is what :func:`~orderkit.reconcile.classify.classify_pair` says of
+it (a refund pair also needs its two sides within ``refund_delay``); every other pair
+is classified by ``classify_pair`` itself. Later passes read a
 record while it is at hand and keep what later steps need (the totals the summary
 reports are added up as rows are made).
 """
@@ -182,14 +183,27 @@ class _Engine:
         side in that side's own (memory) order: the keys are read once per record into a
         column, the right side's keys become a hash index and the left side's keys probe
         it. :meth:`_classify_pairs` then classifies the pairs on columns too.
+
+        A key holds its record's kind, so a record whose kind the other side does not
+        have at all (a bill's fee lines against the orders) can never pair here: such
+        records never enter the join, and none of their columns is read. The join works
+        on the positions of the others and its results are put back in place.
         """
         left, right = self.left, self.right
-        nl, nr = len(left), len(right)
         left_kinds: list[str] = list(map(_KIND, left))
         right_kinds: list[str] = list(map(_KIND, right))
         self.kinds = (left_kinds, right_kinds)
-        right_keys = _keys(list(map(_REF, right)), right_kinds)
-        left_keys = _keys(list(map(_REF, left)), left_kinds)
+        left_at = _of_kinds(left_kinds, set(right_kinds))
+        right_at = _of_kinds(right_kinds, set(left_kinds))
+        jleft = left if left_at is None else list(map(left.__getitem__, left_at))
+        jright = right if right_at is None else list(map(right.__getitem__, right_at))
+        jleft_kinds = left_kinds if left_at is None else list(map(left_kinds.__getitem__, left_at))
+        jright_kinds = (
+            right_kinds if right_at is None else list(map(right_kinds.__getitem__, right_at))
+        )
+        nl, nr = len(jleft), len(jright)
+        right_keys = _keys(list(map(_REF, jright)), jright_kinds)
+        left_keys = _keys(list(map(_REF, jleft)), jleft_kinds)
         index: dict[str | None, int] = dict(zip(right_keys, range(nr), strict=True))
         # A repeated key keeps its last position in the index; ``nr`` stands for "none".
         index.pop(None, None)
@@ -204,11 +218,23 @@ class _Engine:
                 left_multi.setdefault(key, []).append(i)
                 partners[i] = nr  # the group step decides these
             found, pair_right, right_open = _join(partners, nr)
-        self.right_open = right_open
-        self.left_open = bytearray(found.translate(_FLIP))
-        self.pair_left = list(itertools.compress(range(nl), found))
+        pair_left = list(itertools.compress(range(nl), found))
+        self._classify_pairs(jleft, jright, partners, found, jleft_kinds, pair_left)
+        # Back to the positions of the whole sides (the order of the pairs is kept).
+        if left_at is None:
+            self.left_open = bytearray(found.translate(_FLIP))
+        else:
+            pair_left = list(map(left_at.__getitem__, pair_left))
+            self.left_open = _open_but(len(left), pair_left)
+            left_multi = {k: list(map(left_at.__getitem__, v)) for k, v in left_multi.items()}
+        if right_at is None:
+            self.right_open = right_open
+        else:
+            pair_right = list(map(right_at.__getitem__, pair_right))
+            self.right_open = _open_but(len(right), pair_right)
+            right_multi = {k: list(map(right_at.__getitem__, v)) for k, v in right_multi.items()}
+        self.pair_left = pair_left
         self.pair_right = pair_right
-        self._classify_pairs(partners, found, left_kinds)
         for key in sorted(right_multi):
             self._exact_group(key, left_multi.get(key, []), right_multi[key])
 
@@ -243,16 +269,29 @@ class _Engine:
             positions.sort()
         return multi
 
-    def _classify_pairs(self, partners: array[int], found: bytes, left_kinds: list[str]) -> None:
+    def _classify_pairs(
+        self,
+        left: list[Record],
+        right: list[Record],
+        partners: array[int],
+        found: bytes,
+        left_kinds: list[str],
+        pair_left: list[int],
+    ) -> None:
         """Give every 1:1 pair the kind :func:`classify_pair` gives it, and keep the totals.
 
-        A pair whose columns agree (both records sales, equal amounts in one currency, one
-        accounting period) is a clean match: every rule of ``classify_pair`` needs a
-        difference in one of those. That is decided on columns, with no record read in
-        the other side's order. The other pairs (about one in a hundred in a month's
-        data) are classified by ``classify_pair``.
+        A pair whose columns agree (equal amounts in one currency, one accounting period)
+        is a clean match when it is not a refund pair, or when it is one whose two sides
+        are within ``refund_delay``: every rule of ``classify_pair`` needs a difference
+        in one of those. The columns are compared column against column, with no record
+        read in the other side's order; only the refund pairs (a few in a hundred) have
+        their two instants compared, one by one. The other pairs (those with a real
+        difference, a few in a thousand in a month's data) are classified by
+        ``classify_pair``.
+
+        ``left`` and ``right`` are the records in the join (``partners`` and
+        ``pair_left`` index them); a pair is numbered by its place in ``pair_left``.
         """
-        left, right = self.left, self.right
         nl = len(left)
         period_of = self.period_of
         # Each right column ends with a value no left value equals: the "partner" of a
@@ -266,21 +305,27 @@ class _Engine:
         left_periods = period_of.column(list(map(_AT, left)))
         right_periods: list[int | None] = list(period_of.column(list(map(_AT, right))))
         right_periods.append(None)
-        clean = found
+        agree = found
         for left_column, right_column in (
             (left_amounts, right_amounts),
             (left_currencies, right_currencies),
             (left_periods, right_periods),
         ):
             same = bytes(map(eq, left_column, map(right_column.__getitem__, partners)))
-            clean = _both(clean, same)
+            agree = _both(agree, same)
         # The key holds the kind, so both records of a pair have the same kind.
-        clean = _both(clean, bytes(map(eq, left_kinds, repeat(_SALE))))
+        is_refund = bytes(map(eq, left_kinds, repeat(_REFUND)))
+        timely = bytearray(nl)
+        delay = self.rules.refund_delay
+        for i in itertools.compress(range(nl), _both(agree, is_refund)):
+            if abs(right[partners[i]].at - left[i].at) <= delay:
+                timely[i] = 1
+        clean = _but_not(agree, is_refund)
+        clean = bytes(map(or_, clean, timely))
         totals: dict[str, Decimal] = {}
         for currency in sorted(set(itertools.compress(left_currencies, clean))):
             of_currency = _both(clean, bytes(map(eq, left_currencies, repeat(currency))))
             totals[currency] = sum(itertools.compress(left_amounts, of_currency), _ZERO)
-        pair_left = self.pair_left
         pair_kind = self.pair_kind
         for i in itertools.compress(range(nl), _but_not(found, clean)):
             record = left[i]
@@ -769,8 +814,9 @@ def _add_lone(
     for status, kind in sorted(set(classes)):
         of_class = bytes(map(eq, classes, repeat((status, kind))))
         for currency, flags in of_currency.items():
-            total = sum(itertools.compress(values, _both(of_class, flags)), _ZERO)
-            if total or any(_both(of_class, flags)):
+            chosen = _both(of_class, flags)
+            if 1 in chosen:
+                total = sum(itertools.compress(values, chosen), _ZERO)
                 slot = (status, kind, side, currency)
                 amounts[slot] = amounts.get(slot, _ZERO) + total
 
@@ -809,6 +855,20 @@ def _join(partners: array[int], none: int) -> tuple[bytes, list[int], bytearray]
     right_open = bytearray(b"\x01") * none
     deque(map(right_open.__setitem__, pair_right, repeat(0)), maxlen=0)
     return found, pair_right, right_open
+
+
+def _of_kinds(kinds: list[str], wanted: set[str]) -> list[int] | None:
+    """The positions whose kind is in ``wanted``, or ``None`` when every one is."""
+    if wanted.issuperset(kinds):
+        return None
+    return list(itertools.compress(range(len(kinds)), map(wanted.__contains__, kinds)))
+
+
+def _open_but(size: int, taken: list[int]) -> bytearray:
+    """Open flags for ``size`` positions with those in ``taken`` cleared (a C-level loop)."""
+    flags = bytearray(b"\x01") * size
+    deque(map(flags.__setitem__, taken, repeat(0)), maxlen=0)
+    return flags
 
 
 def _both(first: bytes, second: bytes) -> bytes:
@@ -971,6 +1031,18 @@ def reconcile(
     settings = Rules.build(rules, options)
     left_records, left_rejected = split(left, "left")
     right_records, right_rejected = split(right, "right")
+    return reconcile_split(left_records, left_rejected, right_records, right_rejected, settings)
+
+
+def reconcile_split(
+    left_records: list[Record],
+    left_rejected: list[Rejected],
+    right_records: list[Record],
+    right_rejected: list[Rejected],
+    settings: Rules,
+) -> Reconciliation:
+    """:func:`reconcile` on sides already split into records and rejected lines (as
+    :func:`~orderkit.reconcile.settle` has them), with the rules already built."""
     engine = _Engine(left_records, right_records, settings)
     engine.exact()
     engine.set_aside()

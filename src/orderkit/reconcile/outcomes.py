@@ -301,9 +301,11 @@ class Reconciliation:
         class_of: list[dict[int, Lone]] = []
         for positions, classes in zip(self._lone, self._lone_classes, strict=True):
             if keep is not None:
-                picked = [k for k, (status, kind) in enumerate(classes) if keep(status, kind)]
-                positions = [positions[k] for k in picked]
-                classes = [classes[k] for k in picked]
+                # ``keep`` is asked once per class (a side has a handful), not per record.
+                kept = {c for c in set(classes) if keep(*c)}
+                picked = list(map(kept.__contains__, classes))
+                positions = list(itertools.compress(positions, picked))
+                classes = list(itertools.compress(classes, picked))
             chosen.append(positions)
             class_of.append(dict(zip(positions, classes, strict=True)))
         wanted = {
@@ -395,6 +397,14 @@ class Reconciliation:
         for (_status, _kind, _side, currency), value in self._amounts.items():
             out[currency] = out.get(currency, Decimal(0)) + value
         return out
+
+    def records_placed(self) -> int:
+        """How many records and rejected lines the outcomes hold, from the rows' lengths:
+        no record is read."""
+        rows = sum(len(row[2]) + len(row[3]) for row in self._rows)
+        lone = len(self._lone[0]) + len(self._lone[1])
+        rejected = len(self.rejected_left) + len(self.rejected_right)
+        return 2 * len(self._pair_left) + rows + lone + rejected
 
     def placed(self) -> tuple[list[Record], list[Rejected]]:
         """Every record where the outcomes put it (a record placed twice appears twice),

@@ -172,12 +172,13 @@ def records(draw: st.DrawFn, source: str) -> list[Record]:
     right=records("bank"),
     tz=st.sampled_from(ZONES),
     period=st.sampled_from(["day", "month"]),
+    refund_delay=st.sampled_from([timedelta(minutes=15), timedelta(days=1), timedelta(days=7)]),
 )
 def test_exact_pass_pairs_and_classifies_as_the_plain_reference(
-    left: list[Record], right: list[Record], tz: str, period: str
+    left: list[Record], right: list[Record], tz: str, period: str, refund_delay: timedelta
 ) -> None:
-    result = reconcile(left, right, tz=tz, period=period)
-    rules = Rules(tz=tz, period=period)  # type: ignore[arg-type]
+    result = reconcile(left, right, tz=tz, period=period, refund_delay=refund_delay)
+    rules = Rules(tz=tz, period=period, refund_delay=refund_delay)  # type: ignore[arg-type]
     assert engine_exact_pairs(result) == plain_exact_pairs(left, right, rules)
     assert_summary_is_a_recount(result)
 

@@ -454,7 +454,7 @@ def test_bills_read_by_their_headers_settle_against_the_bank(tmp_path: Path) -> 
     )
     month = settle([order], {"wechatpay": wechat.inputs()}, bank.inputs())
     assert month.breaks() == []
-    assert month.summary()["balanced"] is True
+    assert month.conservation()["balanced"] is True
     hops = {(o.hop, o.status, o.kind) for o in month.outcomes}
     assert ("channel_bank", "matched", None) in hops
 

@@ -287,10 +287,13 @@ def test_month_end_follows_every_yuan_from_order_to_bank() -> None:
     ) == [("B4/P1",), ("B5/P1",), ("BK08",), ("BK09",)]
 
     summary = result.summary()
-    assert summary["balanced"] is True
+    conservation = result.conservation()
+    assert conservation["balanced"] is True
     assert summary["records_in"] == summary["records_accounted"] == len(inputs)
+    assert conservation["records_in"] == conservation["records_accounted"] == len(inputs)
     amount_in = sum((r.amount.amount for r in inputs), Decimal(0))
-    assert summary["amount_in"] == summary["amount_accounted"] == {"CNY": str(amount_in)}
+    assert summary["amount_accounted"] == {"CNY": str(amount_in)}
+    assert conservation["amount_in"] == conservation["amount_accounted"] == {"CNY": str(amount_in)}
 
 
 def test_chain_of_a_wechat_order_shows_each_hop_with_its_time() -> None:
@@ -395,7 +398,7 @@ def test_breaks_and_summary_agree_whether_or_not_the_outcomes_were_built() -> No
         assert [shape(o) for o in eager.breaks()] == lazy_breaks
         assert lazy_breaks == [shape(o) for o in every if o in eager.breaks()]
         assert eager.summary() == lazy_summary
-        assert lazy_summary["balanced"] is True
+        assert lazy.conservation()["balanced"] is True
         derived = {id(p) for p in eager.derived}
         placed = [id(r) for o in every for r in o.records if id(r) not in derived]
         placed += [id(o.rejected) for o in every if o.rejected is not None]
@@ -405,3 +408,35 @@ def test_breaks_and_summary_agree_whether_or_not_the_outcomes_were_built() -> No
         for payout in eager.derived:
             members = eager.members(payout)
             assert list(members) == sorted(members, key=lambda r: (r.at, r.record_id))
+
+
+@pytest.mark.parametrize("fault", ["dropped", "counted_twice", "one_for_another"])
+def test_conservation_fails_when_a_record_is_dropped_or_counted_twice(fault: str) -> None:
+    """summary() reports what the engine placed, by construction; conservation() recounts
+    the inputs and the placements independently and must catch a placement gone wrong,
+    even one that keeps the count (one record placed in another's stead)."""
+    from orderkit.testing.settlement_month import settlement_month
+
+    month = settlement_month(200, seed=4)
+    result = settle(month.erp, month.bills, month.bank)
+    assert result.conservation()["balanced"] is True
+    hop = result.results["order_channel", "wechatpay"]
+    # The bill's lone records (its fee lines, among others) and their classes.
+    lone_right, classes = hop._lone[1], hop._lone_classes[1]
+    assert len(lone_right) >= 2
+    if fault == "dropped":
+        lone_right.pop()
+        classes.pop()
+    elif fault == "counted_twice":
+        lone_right.append(lone_right[0])
+        classes.append(classes[0])
+    else:
+        lone_right[-1], classes[-1] = lone_right[0], classes[0]
+    conservation = result.conservation()
+    assert conservation["balanced"] is False
+    summary = result.summary()
+    if fault == "one_for_another":
+        assert summary["records_accounted"] == summary["records_in"]
+    else:
+        assert summary["records_accounted"] != summary["records_in"]
+        assert conservation["records_accounted"] != conservation["records_in"]

@@ -17,7 +17,7 @@ def test_settle_finds_exactly_the_breaks_the_month_was_built_with(seed: int) -> 
     assert found == month.break_ids()
     assert all(month.breaks[kind] for kind in BREAK_KINDS)
     summary = result.summary()
-    assert summary["balanced"] is True and summary["records_in"] == month.records
+    assert result.conservation()["balanced"] is True and summary["records_in"] == month.records
     # The bill has the Alipay withdrawals; WeChat Pay's payouts are derived, one a day.
     assert {r.kind for r in month.bills["alipay"]} >= {"sale", "fee", "transfer"}
     assert {p.source for p in result.derived} == {"wechatpay"}

@@ -238,6 +238,7 @@ def render_settlement_html(
     say = labels(lang)
     tables = settlement_hops(settlement)
     summary = settlement.summary()
+    conservation = settlement.conservation()
     head = Html(
         f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">'
         f"<title>{say['settle_title']}</title><style>{_STYLE}</style></head><body>"
@@ -249,10 +250,10 @@ def render_settlement_html(
         tag(
             "p",
             say["settle_balance"].format(
-                records_in=f"{summary['records_in']:,}",
-                amount_in=_amounts(summary["amount_in"]),
-                accounted=_amounts(summary["amount_accounted"]),
-                balanced=say["balanced" if summary["balanced"] else "not_balanced"],
+                records_in=f"{conservation['records_in']:,}",
+                amount_in=_amounts(conservation["amount_in"]),
+                accounted=_amounts(conservation["amount_accounted"]),
+                balanced=say["balanced" if conservation["balanced"] else "not_balanced"],
                 breaks=f"{summary['breaks']:,}",
             ),
         ),
