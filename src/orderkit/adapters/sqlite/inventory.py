@@ -330,6 +330,7 @@ class _SQLiteTransaction:
         "_pending_balances",
         "_pending_entries",
         "_pending_ids",
+        "_pending_locks",
         "_pending_lines",
         "_skus",
     )
@@ -342,8 +343,10 @@ class _SQLiteTransaction:
         self._due: dict[str, list[LockLine]] = {}
         self._due_at: datetime | None = None
         self._pending_entries: list[LedgerEntry] = []
-        #: The ids of the pending entries, for the check of a reused id.
-        self._pending_ids: set[str] = set()
+        #: The pending entries by id: the check of a reused id, and :meth:`entry`.
+        self._pending_ids: dict[str, LedgerEntry] = {}
+        #: The lock keys with a pending line: a read of another lock needs no flush.
+        self._pending_locks: set[str] = set()
         self._pending_balances: dict[str, Balance] = {}
         self._pending_lines: dict[tuple[str, str], LockLine] = {}
         self._new_lines: set[tuple[str, str]] = set()
@@ -371,10 +374,14 @@ class _SQLiteTransaction:
         return _ZERO if not rows else Balance(int(rows[0][0]), int(rows[0][1]))
 
     def lock_lines(self, lock_key: str) -> Sequence[LockLine]:
-        rows = self._query(
+        # Only this lock's own pending lines change the answer (a new lock, the common
+        # case in a batch of placements, has none on file): flush only for them.
+        if lock_key in self._pending_locks:
+            self.flush()
+        rows = self._conn.execute(
             f"SELECT {_LINE_COLUMNS} FROM inventory_lock_lines WHERE lock_key = ? ORDER BY sku",
             (lock_key,),
-        )
+        ).fetchall()
         lines = tuple(_line(row) for row in rows)
         for sku in self._skus:
             self._lines[(lock_key, sku)] = None
@@ -384,11 +391,13 @@ class _SQLiteTransaction:
 
     def lines_of_locks(self, lock_keys: Collection[str]) -> Mapping[str, Sequence[LockLine]]:
         keys = sorted(set(lock_keys))
-        rows = self._query(
+        if not self._pending_locks.isdisjoint(keys):
+            self.flush()
+        rows = self._conn.execute(
             f"SELECT {_LINE_COLUMNS} FROM inventory_lock_lines WHERE lock_key IN"
             " (SELECT value FROM json_each(?)) ORDER BY lock_key, sku",
             (json.dumps(keys),),
-        )
+        ).fetchall()
         found: dict[str, list[LockLine]] = {}
         for row in rows:
             line = _line(row)
@@ -446,14 +455,17 @@ class _SQLiteTransaction:
         return int(rows[0][0])
 
     def entry(self, entry_id: str) -> LedgerEntry | None:
-        rows = self._query(
+        pending = self._pending_ids.get(entry_id)
+        if pending is not None:
+            return pending
+        rows = self._conn.execute(  # no pending entry has this id: the file answers
             f"SELECT {_ENTRY_COLUMNS} FROM inventory_entries WHERE entry_id = ?", (entry_id,)
-        )
+        ).fetchall()
         return None if not rows else _entry(rows[0])
 
     def stored(self, entry_ids: Collection[str]) -> AbstractSet[str]:
         wanted = set(entry_ids)
-        found = wanted & self._pending_ids
+        found = wanted & self._pending_ids.keys()
         rows = self._conn.execute(
             "SELECT entry_id FROM inventory_entries WHERE entry_id IN"
             " (SELECT value FROM json_each(?))",
@@ -485,7 +497,7 @@ class _SQLiteTransaction:
             raise ValidationError("entry.entry_id", entry.entry_id, "already in the ledger")
         self._due.pop(sku, None)  # its due lines may change now: ask the file next time
         self._pending_entries.append(entry)
-        self._pending_ids.add(entry.entry_id)
+        self._pending_ids[entry.entry_id] = entry
         if entry.on_hand_delta or entry.locked_delta:
             self._pending_balances[sku] = balance
         self._balances[sku] = balance
@@ -495,6 +507,7 @@ class _SQLiteTransaction:
         if before is None:
             self._new_lines.add(key)
         self._pending_lines[key] = line
+        self._pending_locks.add(line.lock_key)
         self._lines[key] = line
 
     def flush(self) -> None:
@@ -503,7 +516,7 @@ class _SQLiteTransaction:
             return
         conn = self._conn
         entries, self._pending_entries = self._pending_entries, []
-        self._pending_ids = set()
+        self._pending_ids = {}
         try:
             conn.executemany(
                 f"INSERT INTO inventory_entries ({_ENTRY_COLUMNS})"
@@ -535,6 +548,7 @@ class _SQLiteTransaction:
                 [(sku, b.on_hand, b.locked) for sku, b in balances.items()],
             )
         lines, self._pending_lines = self._pending_lines, {}
+        self._pending_locks = set()
         new, self._new_lines = self._new_lines, set()
         inserted = [line for key, line in lines.items() if key in new]
         updated = [line for key, line in lines.items() if key not in new]

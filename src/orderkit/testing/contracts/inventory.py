@@ -180,6 +180,25 @@ class InventoryStoreContract:
                 first.entry_id, second.entry_id,
             }
 
+    def test_a_transaction_reads_its_own_entries_and_lock_lines(self) -> None:
+        store = self._seeded(TEA=5, CUP=3)
+        first = _lock("TEA", 2, "k1")
+        with store.transaction({"TEA", "CUP"}) as tx:
+            tx.append(first)
+            assert tx.entry(first.entry_id) == first  # written in this transaction
+            assert tx.entry("nope") is None
+            assert [(line.sku, line.qty) for line in tx.lock_lines("k1")] == [("TEA", 2)]
+            other = _lock("CUP", 1, "k2")
+            tx.append(other)
+            assert tx.entry(other.entry_id) == other
+            assert tx.lock_lines("k9") == ()
+            both = tx.lines_of_locks(["k1", "k2", "k9"])
+            assert {key: [(x.sku, x.qty) for x in lines] for key, lines in both.items()} == {
+                "k1": [("TEA", 2)], "k2": [("CUP", 1)],
+            }
+        with store.transaction({"TEA"}) as tx:
+            assert tx.entry(first.entry_id) == first  # and after the commit
+
     def test_lines_of_locks_reads_several_locks_at_once(self) -> None:
         store = self._seeded(TEA=5, CUP=3)
         with store.transaction({"TEA", "CUP"}) as tx:
