@@ -330,8 +330,8 @@ class _SQLiteTransaction:
         "_pending_balances",
         "_pending_entries",
         "_pending_ids",
-        "_pending_locks",
         "_pending_lines",
+        "_pending_locks",
         "_skus",
     )
 
