@@ -628,8 +628,8 @@ class InventoryLedger:
             if expiring:
                 self._expire_lines(tx, expiring, now, actor, only=locks)
             for index, call in live:
-                decide = getattr(self, f"_{call.operation}_in")
-                results[index] = decide(tx, call, now, actor, stored, counts)
+                decide = self._DECIDERS[call.operation]
+                results[index] = decide(self, tx, call, now, actor, stored, counts)
         return results
 
     def _restock_in(
@@ -783,6 +783,14 @@ class InventoryLedger:
         else:
             outcome = _nothing_moved(current, commit=True)
         return ReleaseResult(outcome, lock_id, token_order, confirmed, lapsed=lapsed)
+
+    #: How each operation of a checked call is decided inside the batch's transaction.
+    _DECIDERS: Final = {
+        "restock": _restock_in,
+        "release": _release_in,
+        "commit": _commit_in,
+        "confirm": _confirm_in,
+    }
 
     # --- the release breaker ---------------------------------------------------------------
 
