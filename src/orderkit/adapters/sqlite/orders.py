@@ -197,11 +197,16 @@ class SQLiteOrderRepository:
             ).fetchone()
         if row is None:
             raise OrderNotFound(order_id)
+        return self._decoded(order_id, row[0], row[1])
+
+    def _decoded(self, order_id: str, version: int, body: str) -> Order:
+        """The stored version ``version`` of the order (its JSON ``body``): the one this
+        process decoded already, or ``body`` decoded and kept."""
         with self._cache_lock:
             cached = self._cache.get(order_id)
-        if cached is not None and cached.version == row[0]:
+        if cached is not None and cached.version == version:
             return cached
-        order = _load(row[1])
+        order = _load(body)
         self._remember(order)
         return order
 
@@ -243,13 +248,7 @@ class SQLiteOrderRepository:
             ).fetchall()
         found: dict[tuple[str, str], Order] = {}
         for order_id, version, body in rows:
-            with self._cache_lock:
-                cached = self._cache.get(order_id)
-            if cached is not None and cached.version == version:
-                order = cached
-            else:
-                order = _load(body)
-                self._remember(order)
+            order = self._decoded(order_id, version, body)
             found[(order.channel, order.channel_order_id)] = order
         return found
 
