@@ -154,6 +154,20 @@ def test_the_incident_a_late_shipment_is_booked_and_reported_as_an_oversell(
     assert ledger.verify().ok
 
 
+def test_a_redelivered_late_shipment_still_reports_its_oversell_and_moves_nothing(
+    ledger: InventoryLedger, clock: ManualClock
+) -> None:
+    paid = ledger.lock("ORD-A", {"CUP": 1}, ttl=TTL)
+    clock.advance(DAY + timedelta(hours=1))
+    other = ledger.lock("ORD-B", {"CUP": 1}, ttl=TTL)
+    ledger.commit(other.lock_id, order_id="ORD-B")
+    first = ledger.commit(paid.lock_id, {"CUP": 1}, order_id="ORD-A", ref="ship-A")
+    assert (first.outcome, first.oversold) == ("committed", {"CUP": 1})
+    again = ledger.commit(paid.lock_id, {"CUP": 1}, order_id="ORD-A", ref="ship-A")
+    assert (again.outcome, again.lines, again.oversold) == ("already_applied", {}, {"CUP": 1})
+    assert level(ledger, "CUP") == (-1, 0, -1)  # nothing moved twice
+
+
 def test_a_shipment_before_the_other_order_ships_oversells_it_and_both_ship(
     ledger: InventoryLedger, clock: ManualClock
 ) -> None:
