@@ -112,6 +112,20 @@ def _ids_of(call: _Call, sku: str) -> tuple[str, ...]:
     return (_ref_id(ref, sku),)
 
 
+def _replayed(tx: InventoryTransaction, call: _Call, stored: Collection[str]) -> ReleaseResult:
+    """The answer to a call whose ``ref`` was applied before: ``already_applied``; for a
+    commit with what the first call found oversold (kept in the ledger, so a retry
+    after a crash still reports it)."""
+    oversold: dict[str, int] = {}
+    if call.operation == "commit" and call.ref is not None:
+        for sku in sorted(call.skus):
+            if _oversell_ref_id(call.ref, sku) in stored:
+                record = tx.entry(_oversell_ref_id(call.ref, sku))
+                if record is not None:
+                    oversold[sku] = record.qty
+    return ReleaseResult("already_applied", call.lock_id, call.order_id, oversold=oversold)
+
+
 def _applied(stored: Collection[str], call: _Call) -> bool:
     """Whether a call with this ``ref`` already wrote entries (``stored``: the ids of
     the transaction's calls found in the ledger, read under the lock); for a commit the
@@ -628,6 +642,10 @@ class InventoryLedger:
             if expiring:
                 self._expire_lines(tx, expiring, now, actor, only=locks)
             for index, call in live:
+                # Asked at its turn: an earlier call of the batch may have applied its ref.
+                if _applied(stored, call):
+                    results[index] = _replayed(tx, call, stored)
+                    continue
                 decide = self._DECIDERS[call.operation]
                 results[index] = decide(self, tx, call, now, actor, stored, counts)
         return results
@@ -637,8 +655,6 @@ class InventoryLedger:
         stored: set[str], counts: dict[str, int],
     ) -> ReleaseResult:
         wanted = call.wanted or {}
-        if _applied(stored, call):
-            return ReleaseResult("already_applied", "", call.order_id)
         for sku, qty in sorted(wanted.items()):
             _append(tx, stored, LedgerEntry(
                 _ref_id(call.ref or "", sku), EntryKind.RESTOCK, sku, qty, now, actor,
@@ -651,8 +667,6 @@ class InventoryLedger:
         stored: set[str], counts: dict[str, int],
     ) -> ReleaseResult:
         lock_id, lock_key, token_order, ref = call.lock_id, call.lock_key, call.order_id, call.ref
-        if _applied(stored, call):
-            return ReleaseResult("already_applied", lock_id, token_order)
         moved: dict[str, int] = {}
         parked: list[ParkedRelease] = []
         current = {line.sku: line for line in tx.lock_lines(lock_key)}
@@ -698,15 +712,6 @@ class InventoryLedger:
         moved: dict[str, int] = {}
         unlocked: dict[str, int] = {}
         oversold: dict[str, int] = {}
-        if ref is not None and _applied(stored, call):
-            # What the first call found is kept in the ledger, so a retry after a
-            # crash still reports it.
-            for sku in sorted(call.skus):
-                if _oversell_ref_id(ref, sku) in stored:
-                    record = tx.entry(_oversell_ref_id(ref, sku))
-                    if record is not None:
-                        oversold[sku] = record.qty
-            return ReleaseResult("already_applied", lock_id, token_order, oversold=oversold)
         current = {line.sku: line for line in tx.lock_lines(lock_key)}
         targets = call.wanted if call.wanted is not None else {
             sku: _unshipped(line) for sku, line in current.items()
@@ -752,8 +757,6 @@ class InventoryLedger:
         stored: set[str], counts: dict[str, int],
     ) -> ReleaseResult:
         lock_id, lock_key, token_order, ref = call.lock_id, call.lock_key, call.order_id, call.ref
-        if _applied(stored, call):
-            return ReleaseResult("already_applied", lock_id, token_order)
         confirmed: dict[str, int] = {}
         lapsed: dict[str, int] = {}
         held = False
