@@ -112,7 +112,10 @@ def test_a_memo_match_accounts_for_the_whole_amount_and_the_rest_are_suggestions
             # The memo record against every open candidate it names, adding up to its
             # amount within the rounding tolerance (one fen).
             assert outcome.status in ("matched", "difference")
-            (memo_record,) = memo_records
+            # The memo record is the one the candidates do not name (a candidate may
+            # carry the same memo text).
+            (memo_record,) = [r for r in outcome.records if r.record_id not in candidates]
+            assert memo_record.memo == evidence["memo"]
             named = [r for r in outcome.records if r is not memo_record]
             assert sorted(r.record_id for r in named) == sorted(candidates)
             total = sum((r.amount.amount for r in named), Decimal(0))
