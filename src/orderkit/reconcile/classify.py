@@ -94,7 +94,9 @@ class PeriodOf:
         self._memo = _HourMemo(self._zone, self._month)
 
     def __call__(self, at: datetime) -> int:
-        return self.column([at.astimezone(UTC)])[0]
+        instant = at.astimezone(UTC)
+        period = self._memo[instant.toordinal() * 24 + instant.hour]
+        return _local_period(instant, self._zone, self._month) if period == _MIXED else period
 
     def column(self, ats: Iterable[datetime]) -> list[int]:
         """The period of each instant of ``ats`` (aware, in UTC), with the memo read in
@@ -163,7 +165,8 @@ def classify_pair(
     first_right = min(r.at for r in right)
     if left[0].kind == "refund" and abs(first_right - first_left) > rules.refund_delay:
         return DifferenceKind.DELAYED_REFUND.value
-    if any(period_of(r.at) != period_of(first_left) for r in (*left, *right)):
+    period = period_of(first_left)
+    if any(period_of(r.at) != period for r in (*left, *right)):
         return DifferenceKind.CROSS_PERIOD.value
     return None
 
