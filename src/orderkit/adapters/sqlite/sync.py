@@ -91,13 +91,10 @@ class SQLiteSyncStore:
         """The newest version applied of this order, or ``None``."""
         with self._db.statement("read seen order") as conn:
             row = conn.execute(
-                "SELECT modified_us, digest, received_us, stale FROM sync_seen"
-                " WHERE platform = ? AND channel_order_id = ?",
+                f"SELECT {_SEEN} FROM sync_seen WHERE platform = ? AND channel_order_id = ?",
                 (platform, channel_order_id),
             ).fetchone()
-        if row is None:
-            return None
-        return Seen(platform, channel_order_id, _dt(row[0]), row[1], _dt(row[2]), int(row[3]))
+        return None if row is None else _seen(platform, row)
 
     def seen_many(self, platform: str, channel_order_ids: Collection[str]) -> dict[str, Seen]:
         """The newest version applied of each of these orders that has one: one indexed
@@ -107,15 +104,11 @@ class SQLiteSyncStore:
             return {}
         with self._db.statement("read seen orders") as conn:
             rows = conn.execute(
-                "SELECT channel_order_id, modified_us, digest, received_us, stale"
-                " FROM sync_seen WHERE platform = ?"
+                f"SELECT {_SEEN} FROM sync_seen WHERE platform = ?"
                 " AND channel_order_id IN (SELECT value FROM json_each(?))",
                 (platform, json.dumps(ids)),
             ).fetchall()
-        return {
-            row[0]: Seen(platform, row[0], _dt(row[1]), row[2], _dt(row[3]), int(row[4]))
-            for row in rows
-        }
+        return {row[0]: _seen(platform, row) for row in rows}
 
     def seen_digests(self, platform: str, digests: Collection[str]) -> dict[str, Seen]:
         """The newest versions applied whose digest is one of ``digests``: one read
@@ -127,15 +120,11 @@ class SQLiteSyncStore:
             return {}
         with self._db.statement("read seen digests") as conn:
             rows = conn.execute(
-                "SELECT channel_order_id, modified_us, digest, received_us, stale"
-                " FROM sync_seen INDEXED BY sync_seen_by_digest WHERE platform = ?"
-                " AND digest IN (SELECT value FROM json_each(?))",
+                f"SELECT {_SEEN} FROM sync_seen INDEXED BY sync_seen_by_digest"
+                " WHERE platform = ? AND digest IN (SELECT value FROM json_each(?))",
                 (platform, json.dumps(wanted)),
             ).fetchall()
-        return {
-            row[2]: Seen(platform, row[0], _dt(row[1]), row[2], _dt(row[3]), int(row[4]))
-            for row in rows
-        }
+        return {row[2]: _seen(platform, row) for row in rows}
 
     def mark_seen(self, seen: Seen) -> bool:
         """Keep ``seen`` unless a later version is stored (one conditional upsert)."""
@@ -265,3 +254,13 @@ def _us(instant: datetime) -> int:
 
 def _dt(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
+
+
+#: The columns of a ``sync_seen`` row, in the order :func:`_seen` reads them.
+_SEEN: Final = "channel_order_id, modified_us, digest, received_us, stale"
+
+
+def _seen(platform: str, row: tuple[Any, ...]) -> Seen:
+    channel_order_id, modified_us, digest, received_us, stale = row
+    return Seen(platform, channel_order_id, _dt(modified_us), digest, _dt(received_us),
+                int(stale))
