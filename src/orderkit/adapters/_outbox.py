@@ -10,7 +10,7 @@ repository loads the model and that adapter only, not the outbox capability.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Final
 
 from orderkit.model.errors import ValidationError
@@ -28,6 +28,7 @@ __all__ = [
     "checked_limit",
     "checked_messages",
     "payload_json",
+    "refuse_stored_ids",
 ]
 
 #: The longest failure text kept; a longer one is cut and ends with an ellipsis.
@@ -90,6 +91,14 @@ def payload_json(message: OutboxMessage, *, path: str = "payload") -> str:
     if not isinstance(message.payload_json, str):
         raise ValidationError(path, message.payload_json, "expected JSON text")
     return message.payload_json
+
+
+def refuse_stored_ids(taken: Collection[str], ids: Sequence[str], path: str) -> None:
+    """Refuse a write one of whose message ids ``ids`` is among ``taken`` (the ids the
+    store holds already, in any status), naming ``path[i].message_id``."""
+    for index, message_id in enumerate(ids):
+        if message_id in taken:
+            raise ValidationError(f"{path}[{index}].message_id", message_id, "already stored")
 
 
 def checked_limit(limit: object) -> int:

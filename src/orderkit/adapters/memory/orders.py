@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from orderkit.adapters._keys import checked_channel_keys
 from orderkit.model.audit import (
     AddressVersion,
     AuditEntry,
@@ -132,8 +133,6 @@ class MemoryOrderRepository:
         self, keys: Collection[tuple[str, str]]
     ) -> dict[tuple[str, str], Order]:
         """The orders holding these ``(channel, channel order id)`` keys, by key."""
-        from orderkit.adapters._keys import checked_channel_keys  # loaded when used
-
         wanted = checked_channel_keys(keys)
         with self._lock:
             return {
@@ -394,11 +393,10 @@ class MemoryOrderRepository:
 
     def _refuse_stored_ids(self, messages: Sequence[OutboxMessage], path: str) -> None:
         """Refuse a write one of whose message ids is stored already (any status)."""
-        for index, message in enumerate(messages):
-            if message.message_id in self._outbox:
-                raise ValidationError(
-                    f"{path}[{index}].message_id", message.message_id, "already stored"
-                )
+        if messages:
+            from orderkit.adapters import _outbox
+
+            _outbox.refuse_stored_ids(self._outbox, [m.message_id for m in messages], path)
 
     def _append(self, messages: Sequence[OutboxMessage]) -> None:
         """Store ``messages`` as pending, in order, undoably inside an atomic block."""

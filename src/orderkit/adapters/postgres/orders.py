@@ -30,6 +30,7 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
+from orderkit.adapters._keys import checked_channel_keys
 from orderkit.adapters.postgres._db import Database, unique_violation, utc
 from orderkit.model.audit import (
     AddressVersion,
@@ -159,11 +160,14 @@ _OUTBOX_COLUMNS: Final = (
 )
 #: The position of a new message: its transaction's id, or the position of the order's
 #: latest message when that is higher (see the module docstring).
+_POSITION: Final = (
+    "greatest(pg_current_xact_id()::text::bigint,"
+    " (SELECT max(position) FROM {s}.order_outbox WHERE order_id = %(order_id)s))"
+)
 _INSERT_MESSAGE: Final = (
     "INSERT INTO {s}.order_outbox"
     " (position, message_id, order_id, topic, payload, created_at)"
-    " VALUES (greatest(pg_current_xact_id()::text::bigint,"
-    " (SELECT max(position) FROM {s}.order_outbox WHERE order_id = %(order_id)s)),"
+    f" VALUES ({_POSITION},"
     " %(message_id)s, %(order_id)s, %(topic)s, %(payload)s, %(created_at)s)"
 )
 #: The order row of a save that finds none: the first part of :data:`_SAVE_INSERT`.
@@ -202,8 +206,7 @@ _SAVE_REST: Final = (
     " ON CONFLICT DO NOTHING),"
     " message AS (INSERT INTO {s}.order_outbox"
     " (position, message_id, order_id, topic, payload, created_at)"
-    " SELECT greatest(pg_current_xact_id()::text::bigint,"
-    " (SELECT max(position) FROM {s}.order_outbox WHERE order_id = %(order_id)s)),"
+    f" SELECT {_POSITION},"
     " m.id, %(order_id)s, m.topic, m.payload, m.at FROM u,"
     " unnest(%(ids)b::text[], %(topics)b::text[], %(payloads)b::text[],"
     " %(ats)b::timestamptz[]) WITH ORDINALITY AS m(id, topic, payload, at, n) ORDER BY m.n)"
@@ -338,8 +341,6 @@ class PostgresOrderRepository:
     ) -> dict[tuple[str, str], Order]:
         """The orders holding these ``(channel, channel order id)`` keys, by key, in one
         read through the channel index."""
-        from orderkit.adapters._keys import checked_channel_keys  # loaded when used
-
         wanted = checked_channel_keys(keys)
         if not wanted:
             return {}
@@ -585,7 +586,9 @@ class PostgresOrderRepository:
         stored, taken = db.run("read a refused save", read)
         if stored != expected_version:
             raise ConcurrencyError(order_id, expected_version, stored)
-        _refuse_stored_ids(taken, ids, "outbox")
+        from orderkit.adapters import _outbox
+
+        _outbox.refuse_stored_ids(taken, ids, "outbox")
 
     def _refuse_insert(
         self, conn: psycopg.Connection[Any], order: Order, expected_version: int | None
@@ -658,13 +661,14 @@ class PostgresOrderRepository:
             return
         db = self._db
 
+        ids = [str(r["message_id"]) for r in rows]
+
         def write(conn: psycopg.Connection[Any]) -> None:
             taken = conn.execute(
                 db.sql("SELECT message_id FROM {s}.order_outbox WHERE message_id = ANY(%s)"),
-                ([r["message_id"] for r in rows],),
+                (ids,),
             ).fetchall()
-            _refuse_stored_ids({r[0] for r in taken}, [r["message_id"] for r in rows],
-                               "messages")
+            _outbox.refuse_stored_ids({r[0] for r in taken}, ids, "messages")
             conn.cursor().executemany(db.sql(_INSERT_MESSAGE), rows)
 
         db.run("enqueue outbox messages", write)
@@ -775,14 +779,6 @@ def _message_row(message: OutboxMessage, payload: str) -> dict[str, object]:
         "payload": payload,
         "created_at": message.created_at,
     }
-
-
-def _refuse_stored_ids(taken: Collection[str], ids: Sequence[object], path: str) -> None:
-    """Refuse the write when one of its message ids is already stored (any status),
-    naming ``path[i].message_id``."""
-    for index, message_id in enumerate(ids):
-        if message_id in taken:
-            raise ValidationError(f"{path}[{index}].message_id", message_id, "already stored")
 
 
 def _stored(row: tuple[Any, ...]) -> StoredMessage:

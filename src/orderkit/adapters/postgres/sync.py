@@ -73,6 +73,14 @@ _LETTER: Final = (
     "letter_id, platform, payload, error, received_at AT TIME ZONE 'UTC', attempts"
 )
 
+#: How a marked version meets the stored one: it replaces it unless that one is later.
+_KEEP_LATER: Final = (
+    " ON CONFLICT (platform, channel_order_id) DO UPDATE SET"
+    " modified_at = excluded.modified_at, digest = excluded.digest,"
+    " received_at = excluded.received_at"
+    " WHERE excluded.modified_at >= old.modified_at"
+)
+
 
 class PostgresSyncStore:
     """What sync saw, its cursors and its dead letters in PostgreSQL, shared by every
@@ -143,11 +151,7 @@ class PostgresSyncStore:
         sql = self._db.sql(
             "INSERT INTO {s}.sync_seen AS old"
             " (platform, channel_order_id, modified_at, digest, received_at, stale)"
-            " VALUES (%s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (platform, channel_order_id) DO UPDATE SET"
-            " modified_at = excluded.modified_at, digest = excluded.digest,"
-            " received_at = excluded.received_at"
-            " WHERE excluded.modified_at >= old.modified_at"
+            " VALUES (%s, %s, %s, %s, %s, %s)" + _KEEP_LATER
         )
         params = (seen.platform, seen.channel_order_id, seen.modified_at, seen.digest,
                   seen.received_at, seen.stale)
@@ -167,11 +171,7 @@ class PostgresSyncStore:
             "INSERT INTO {s}.sync_seen AS old"
             " (platform, channel_order_id, modified_at, digest, received_at, stale)"
             " SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::text[],"
-            " %s::timestamptz[], %s::integer[])"
-            " ON CONFLICT (platform, channel_order_id) DO UPDATE SET"
-            " modified_at = excluded.modified_at, digest = excluded.digest,"
-            " received_at = excluded.received_at"
-            " WHERE excluded.modified_at >= old.modified_at"
+            " %s::timestamptz[], %s::integer[])" + _KEEP_LATER
         )
         params = ([s.platform for s in kept], [s.channel_order_id for s in kept],
                   [s.modified_at for s in kept], [s.digest for s in kept],

@@ -18,6 +18,7 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
+from orderkit.adapters._keys import checked_channel_keys
 from orderkit.adapters.sqlite._db import Database
 from orderkit.model.audit import (
     AddressVersion,
@@ -234,8 +235,6 @@ class SQLiteOrderRepository:
         """The orders holding these ``(channel, channel order id)`` keys, by key, in one
         read through the channel index; an order whose stored version this process has
         decoded already is not decoded again."""
-        from orderkit.adapters._keys import checked_channel_keys  # loaded when used
-
         wanted = checked_channel_keys(keys)
         if not wanted:
             return {}
@@ -783,6 +782,8 @@ def _duplicate(conn: sqlite3.Connection, order: Order) -> DuplicateOrder:
 def _refuse_stored_ids(conn: sqlite3.Connection, ids: list[str], *, path: str = "outbox") -> None:
     """Refuse the write when one of its message ids is already stored (any status),
     naming ``path[i].message_id``."""
+    from orderkit.adapters import _outbox
+
     taken = {
         row[0]
         for row in conn.execute(
@@ -791,9 +792,7 @@ def _refuse_stored_ids(conn: sqlite3.Connection, ids: list[str], *, path: str = 
             (json.dumps(ids),),
         )
     }
-    for index, message_id in enumerate(ids):
-        if message_id in taken:
-            raise ValidationError(f"{path}[{index}].message_id", message_id, "already stored")
+    _outbox.refuse_stored_ids(taken, ids, path)
 
 
 def _stored(row: tuple[Any, ...]) -> StoredMessage:
