@@ -636,7 +636,12 @@ class InventoryLedger:
             since = now - self._release_window
             counts = {
                 sku: tx.release_count(sku, since, self._release_limit)
-                for sku in sorted({s for _i, c in todo if c.operation == "release" for s in c.skus})
+                for sku in sorted({
+                    s
+                    for _i, c in todo
+                    if c.operation == "release"
+                    for s in (c.skus if c.wanted is None else c.wanted)
+                })
             }
             expiring = {sku for _i, c in todo if c.operation != "restock" for sku in c.skus}
             if expiring:

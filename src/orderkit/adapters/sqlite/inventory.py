@@ -333,6 +333,7 @@ class _SQLiteTransaction:
         "_pending_lines",
         "_pending_locks",
         "_skus",
+        "_whole",
     )
 
     def __init__(self, conn: sqlite3.Connection, skus: Collection[str]) -> None:
@@ -340,6 +341,9 @@ class _SQLiteTransaction:
         self._skus = frozenset(skus)
         self._balances: dict[str, Balance] = {}
         self._lines: dict[tuple[str, str], LockLine | None] = {}
+        #: The SKUs of each lock read whole in this transaction: its lines are then all
+        #: in ``_lines``, kept current by :meth:`append`, and read again from there.
+        self._whole: dict[str, set[str]] = {}
         self._due: dict[str, list[LockLine]] = {}
         self._due_at: datetime | None = None
         self._pending_entries: list[LedgerEntry] = []
@@ -374,6 +378,13 @@ class _SQLiteTransaction:
         return _ZERO if not rows else Balance(int(rows[0][0]), int(rows[0][1]))
 
     def lock_lines(self, lock_key: str) -> Sequence[LockLine]:
+        whole = self._whole.get(lock_key)
+        if whole is not None:
+            return tuple(
+                line
+                for sku in sorted(whole)
+                if (line := self._lines[(lock_key, sku)]) is not None
+            )
         # Only this lock's own pending lines change the answer (a new lock, the common
         # case in a batch of placements, has none on file): flush only for them.
         if lock_key in self._pending_locks:
@@ -387,6 +398,7 @@ class _SQLiteTransaction:
             self._lines[(lock_key, sku)] = None
         for line in lines:
             self._lines[(lock_key, line.sku)] = line
+        self._whole[lock_key] = {line.sku for line in lines}
         return lines
 
     def lines_of_locks(self, lock_keys: Collection[str]) -> Mapping[str, Sequence[LockLine]]:
@@ -405,6 +417,7 @@ class _SQLiteTransaction:
         for key in keys:
             for sku in self._skus:
                 self._lines[(key, sku)] = None
+            self._whole[key] = {line.sku for line in found.get(key, ())}
         for lines in found.values():
             for line in lines:
                 self._lines[(line.lock_key, line.sku)] = line
@@ -506,6 +519,9 @@ class _SQLiteTransaction:
         key = (line.lock_key, sku)
         if before is None:
             self._new_lines.add(key)
+            whole = self._whole.get(line.lock_key)
+            if whole is not None:
+                whole.add(sku)
         self._pending_lines[key] = line
         self._pending_locks.add(line.lock_key)
         self._lines[key] = line
