@@ -463,6 +463,32 @@ class Postgres:
             f" (SELECT max(position) FROM {s}.order_outbox WHERE order_id = %s)),"
             " %s, %s, %s, %s, %s)"
         )
+        lock_balance = f"UPDATE {s}.inventory_balances SET locked = locked + %s WHERE sku = %s"
+        lock_line = (
+            f"INSERT INTO {s}.inventory_lock_lines (lock_key, order_id, sku, qty,"
+            " locked_at, expires_at) VALUES (%s, %s, %s, %s, %s, %s)"
+        )
+        audit_entry = f"INSERT INTO {s}.order_audit (order_id, body) VALUES (%s, %s)"
+        waybill = (
+            f"INSERT INTO {s}.order_waybills (waybill, order_id)"
+            " VALUES (%s, %s) ON CONFLICT DO NOTHING"
+        )
+        confirm_line = (
+            f"UPDATE {s}.inventory_lock_lines SET expires_at = 'infinity'"
+            " WHERE lock_key = %s AND sku = %s"
+        )
+        commit_balance = (
+            f"UPDATE {s}.inventory_balances SET on_hand = on_hand - %s,"
+            " locked = locked - %s WHERE sku = %s"
+        )
+        commit_line = (
+            f"UPDATE {s}.inventory_lock_lines SET committed = %s, open = false"
+            " WHERE lock_key = %s AND sku = %s"
+        )
+        delivered = (
+            f"UPDATE {s}.order_outbox SET status = 'delivered', delivered_at = %s"
+            " WHERE message_id = ANY(%s)"
+        )
         for d in plan:
             started = timer()
             shipped = T0 if d.version >= 3 else None
@@ -481,29 +507,21 @@ class Postgres:
                          d.order_id, d.order_id, expires, None)
                         for sku, units in d.skus.items()
                     ])
-                    cursor.executemany(
-                        f"UPDATE {s}.inventory_balances SET locked = locked + %s"
-                        " WHERE sku = %s",
-                        [(units, sku) for sku, units in d.skus.items()],
-                    )
-                    cursor.executemany(
-                        f"INSERT INTO {s}.inventory_lock_lines (lock_key, order_id, sku, qty,"
-                        " locked_at, expires_at) VALUES (%s, %s, %s, %s, %s, %s)",
-                        [(d.order_id, d.order_id, sku, units, T0, expires)
-                         for sku, units in d.skus.items()],
-                    )
+                    cursor.executemany(lock_balance,
+                                       [(units, sku) for sku, units in d.skus.items()])
+                    cursor.executemany(lock_line, [
+                        (d.order_id, d.order_id, sku, units, T0, expires)
+                        for sku, units in d.skus.items()
+                    ])
                     conn.execute(insert_order, (d.order_id, d.order_id, d.status, ship_to,
                                                 body, T0, T0))
                 else:
                     conn.execute(update_order, (d.order_id, d.status, d.version, ship_to,
                                                 body, T0, T0, T0, shipped, shipped,
                                                 d.order_id))
-                    conn.execute(f"INSERT INTO {s}.order_audit (order_id, body)"
-                                 " VALUES (%s, %s)", (d.order_id, audit))
+                    conn.execute(audit_entry, (d.order_id, audit))
                     if d.name == "ship":
-                        conn.execute(f"INSERT INTO {s}.order_waybills (waybill, order_id)"
-                                     " VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                                     (f"SF{d.order_id}", d.order_id))
+                        conn.execute(waybill, (f"SF{d.order_id}", d.order_id))
                     conn.cursor().executemany(outbox, [
                         (m.order_id, m.message_id, m.order_id, m.topic, payload, T0)
                         for m in d.messages
@@ -530,27 +548,14 @@ class Postgres:
                     ])
                     confirms = [(m, sku) for m, sku, _units in stock if m.kind == "confirm"]
                     if confirms:
-                        cursor.executemany(
-                            f"UPDATE {s}.inventory_lock_lines SET expires_at = 'infinity'"
-                            " WHERE lock_key = %s AND sku = %s",
-                            [(m.order_id, sku) for m, sku in confirms],
-                        )
+                        cursor.executemany(confirm_line,
+                                           [(m.order_id, sku) for m, sku in confirms])
                 if commits:
-                    cursor.executemany(
-                        f"UPDATE {s}.inventory_balances SET on_hand = on_hand - %s,"
-                        " locked = locked - %s WHERE sku = %s",
-                        [(units, units, sku) for _m, sku, units in commits],
-                    )
-                    cursor.executemany(
-                        f"UPDATE {s}.inventory_lock_lines SET committed = %s, open = false"
-                        " WHERE lock_key = %s AND sku = %s",
-                        [(units, m.order_id, sku) for m, sku, units in commits],
-                    )
-                conn.execute(
-                    f"UPDATE {s}.order_outbox SET status = 'delivered', delivered_at = %s"
-                    " WHERE message_id = ANY(%s)",
-                    (T0, [m.message_id for m in batch]),
-                )
+                    cursor.executemany(commit_balance,
+                                       [(units, units, sku) for _m, sku, units in commits])
+                    cursor.executemany(commit_line,
+                                       [(units, m.order_id, sku) for m, sku, units in commits])
+                conn.execute(delivered, (T0, [m.message_id for m in batch]))
                 conn.execute("COMMIT")
         relayed = timer() - started
         conn.close()
