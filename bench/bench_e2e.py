@@ -53,7 +53,7 @@ import sqlite3
 import statistics
 import tempfile
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -194,6 +194,32 @@ def _bodies() -> tuple[str, str, str]:
     return body, body[:300], body[:250]
 
 
+def _timed_floor(
+    plan: list[Decision],
+    decide: Callable[[Decision], None],
+    relay: Callable[[list[Message]], None],
+) -> Generator[None, None, Run]:
+    """A floor's run: ``decide`` timed on each decision of ``plan`` (yielding after each
+    order's ``deliver``), then ``relay`` timed over the plan's messages in batches of
+    :data:`BATCH`; the per-decision latencies, the relay's time and the messages it
+    covered."""
+    latencies: list[float] = []
+    timer = time.perf_counter
+    for d in plan:
+        started = timer()
+        decide(d)
+        latencies.append(timer() - started)
+        if d.name == "deliver":
+            yield
+
+    messages = [m for d in plan for m in d.messages]
+    started = timer()
+    for first in range(0, len(messages), BATCH):
+        relay(messages[first:first + BATCH])
+    relayed = timer() - started
+    return latencies, relayed, len(messages)
+
+
 # --- SQLite --------------------------------------------------------------------------------
 
 
@@ -251,11 +277,8 @@ class SQLite:
     def _floor(self, folder: Path, orders: int) -> Generator[None, None, Run]:
         conn = _floor_file(folder / "floor.db", orders)
         body, audit, payload = _bodies()
-        plan = list(_decisions(orders))
-        latencies: list[float] = []
-        timer = time.perf_counter
-        for d in plan:
-            started = timer()
+
+        def decide(d: Decision) -> None:
             conn.execute("BEGIN IMMEDIATE")
             if d.version == 0:
                 conn.execute(
@@ -287,15 +310,10 @@ class SQLite:
                 for m in d.messages:
                     conn.execute(_OUTBOX, (m.message_id, m.order_id, m.topic, payload))
             conn.execute("COMMIT")
-            latencies.append(timer() - started)
-            if d.name == "deliver":
-                yield
 
-        messages = [m for d in plan for m in d.messages]
-        started = timer()
-        for first in range(0, len(messages), BATCH):
+        def relay(batch: list[Message]) -> None:
             conn.execute("BEGIN IMMEDIATE")
-            for m in messages[first:first + BATCH]:
+            for m in batch:
                 for sku, units in m.stock.items():
                     conn.execute(_ENTRY, (f"{m.message_id}:{sku}", m.kind, sku, units, m.kind,
                                           m.order_id, m.order_id, None))
@@ -322,9 +340,10 @@ class SQLite:
                     (m.message_id,),
                 )
             conn.execute("COMMIT")
-        relayed = timer() - started
+
+        run = yield from _timed_floor(list(_decisions(orders)), decide, relay)
         conn.close()
-        return latencies, relayed, len(messages)
+        return run
 
     def close(self) -> None:
         pass
@@ -436,9 +455,6 @@ class Postgres:
         body, audit, payload = _bodies()
         ship_to = "null"
         expires = T0 + timedelta(hours=24)  # the service's default payment timeout
-        plan = list(_decisions(orders))
-        latencies: list[float] = []
-        timer = time.perf_counter
         insert_order = (
             f"INSERT INTO {s}.orders (order_id, channel, channel_order_id, status, version,"
             " ship_to, body, status_since, paid_at, created_at, unscanned_since,"
@@ -489,8 +505,8 @@ class Postgres:
             f"UPDATE {s}.order_outbox SET status = 'delivered', delivered_at = %s"
             " WHERE message_id = ANY(%s)"
         )
-        for d in plan:
-            started = timer()
+
+        def decide(d: Decision) -> None:
             shipped = T0 if d.version >= 3 else None
             with conn.pipeline():
                 conn.execute("BEGIN")
@@ -527,14 +543,8 @@ class Postgres:
                         for m in d.messages
                     ])
                 conn.execute("COMMIT")
-            latencies.append(timer() - started)
-            if d.name == "deliver":
-                yield
 
-        messages = [m for d in plan for m in d.messages]
-        started = timer()
-        for first in range(0, len(messages), BATCH):
-            batch = messages[first:first + BATCH]
+        def relay(batch: list[Message]) -> None:
             stock = [(m, sku, units) for m in batch for sku, units in m.stock.items()]
             commits = [(m, sku, units) for m, sku, units in stock if m.kind == "commit"]
             with conn.pipeline():
@@ -557,9 +567,10 @@ class Postgres:
                                        [(units, m.order_id, sku) for m, sku, units in commits])
                 conn.execute(delivered, (T0, [m.message_id for m in batch]))
                 conn.execute("COMMIT")
-        relayed = timer() - started
+
+        run = yield from _timed_floor(list(_decisions(orders)), decide, relay)
         conn.close()
-        return latencies, relayed, len(messages)
+        return run
 
     def close(self) -> None:
         if self._cluster is not None:
