@@ -53,7 +53,7 @@ import sqlite3
 import statistics
 import tempfile
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -194,6 +194,32 @@ def _bodies() -> tuple[str, str, str]:
     return body, body[:300], body[:250]
 
 
+def _timed_floor(
+    plan: list[Decision],
+    decide: Callable[[Decision], None],
+    relay: Callable[[list[Message]], None],
+) -> Generator[None, None, Run]:
+    """A floor's run: ``decide`` timed on each decision of ``plan`` (yielding after each
+    order's ``deliver``), then ``relay`` timed over the plan's messages in batches of
+    :data:`BATCH`; the per-decision latencies, the relay's time and the messages it
+    covered."""
+    latencies: list[float] = []
+    timer = time.perf_counter
+    for d in plan:
+        started = timer()
+        decide(d)
+        latencies.append(timer() - started)
+        if d.name == "deliver":
+            yield
+
+    messages = [m for d in plan for m in d.messages]
+    started = timer()
+    for first in range(0, len(messages), BATCH):
+        relay(messages[first:first + BATCH])
+    relayed = timer() - started
+    return latencies, relayed, len(messages)
+
+
 # --- SQLite --------------------------------------------------------------------------------
 
 
@@ -251,11 +277,8 @@ class SQLite:
     def _floor(self, folder: Path, orders: int) -> Generator[None, None, Run]:
         conn = _floor_file(folder / "floor.db", orders)
         body, audit, payload = _bodies()
-        plan = list(_decisions(orders))
-        latencies: list[float] = []
-        timer = time.perf_counter
-        for d in plan:
-            started = timer()
+
+        def decide(d: Decision) -> None:
             conn.execute("BEGIN IMMEDIATE")
             if d.version == 0:
                 conn.execute(
@@ -287,15 +310,10 @@ class SQLite:
                 for m in d.messages:
                     conn.execute(_OUTBOX, (m.message_id, m.order_id, m.topic, payload))
             conn.execute("COMMIT")
-            latencies.append(timer() - started)
-            if d.name == "deliver":
-                yield
 
-        messages = [m for d in plan for m in d.messages]
-        started = timer()
-        for first in range(0, len(messages), BATCH):
+        def relay(batch: list[Message]) -> None:
             conn.execute("BEGIN IMMEDIATE")
-            for m in messages[first:first + BATCH]:
+            for m in batch:
                 for sku, units in m.stock.items():
                     conn.execute(_ENTRY, (f"{m.message_id}:{sku}", m.kind, sku, units, m.kind,
                                           m.order_id, m.order_id, None))
@@ -322,9 +340,10 @@ class SQLite:
                     (m.message_id,),
                 )
             conn.execute("COMMIT")
-        relayed = timer() - started
+
+        run = yield from _timed_floor(list(_decisions(orders)), decide, relay)
         conn.close()
-        return latencies, relayed, len(messages)
+        return run
 
     def close(self) -> None:
         pass
@@ -436,9 +455,6 @@ class Postgres:
         body, audit, payload = _bodies()
         ship_to = "null"
         expires = T0 + timedelta(hours=24)  # the service's default payment timeout
-        plan = list(_decisions(orders))
-        latencies: list[float] = []
-        timer = time.perf_counter
         insert_order = (
             f"INSERT INTO {s}.orders (order_id, channel, channel_order_id, status, version,"
             " ship_to, body, status_since, paid_at, created_at, unscanned_since,"
@@ -463,8 +479,34 @@ class Postgres:
             f" (SELECT max(position) FROM {s}.order_outbox WHERE order_id = %s)),"
             " %s, %s, %s, %s, %s)"
         )
-        for d in plan:
-            started = timer()
+        lock_balance = f"UPDATE {s}.inventory_balances SET locked = locked + %s WHERE sku = %s"
+        lock_line = (
+            f"INSERT INTO {s}.inventory_lock_lines (lock_key, order_id, sku, qty,"
+            " locked_at, expires_at) VALUES (%s, %s, %s, %s, %s, %s)"
+        )
+        audit_entry = f"INSERT INTO {s}.order_audit (order_id, body) VALUES (%s, %s)"
+        waybill = (
+            f"INSERT INTO {s}.order_waybills (waybill, order_id)"
+            " VALUES (%s, %s) ON CONFLICT DO NOTHING"
+        )
+        confirm_line = (
+            f"UPDATE {s}.inventory_lock_lines SET expires_at = 'infinity'"
+            " WHERE lock_key = %s AND sku = %s"
+        )
+        commit_balance = (
+            f"UPDATE {s}.inventory_balances SET on_hand = on_hand - %s,"
+            " locked = locked - %s WHERE sku = %s"
+        )
+        commit_line = (
+            f"UPDATE {s}.inventory_lock_lines SET committed = %s, open = false"
+            " WHERE lock_key = %s AND sku = %s"
+        )
+        delivered = (
+            f"UPDATE {s}.order_outbox SET status = 'delivered', delivered_at = %s"
+            " WHERE message_id = ANY(%s)"
+        )
+
+        def decide(d: Decision) -> None:
             shipped = T0 if d.version >= 3 else None
             with conn.pipeline():
                 conn.execute("BEGIN")
@@ -481,42 +523,28 @@ class Postgres:
                          d.order_id, d.order_id, expires, None)
                         for sku, units in d.skus.items()
                     ])
-                    cursor.executemany(
-                        f"UPDATE {s}.inventory_balances SET locked = locked + %s"
-                        " WHERE sku = %s",
-                        [(units, sku) for sku, units in d.skus.items()],
-                    )
-                    cursor.executemany(
-                        f"INSERT INTO {s}.inventory_lock_lines (lock_key, order_id, sku, qty,"
-                        " locked_at, expires_at) VALUES (%s, %s, %s, %s, %s, %s)",
-                        [(d.order_id, d.order_id, sku, units, T0, expires)
-                         for sku, units in d.skus.items()],
-                    )
+                    cursor.executemany(lock_balance,
+                                       [(units, sku) for sku, units in d.skus.items()])
+                    cursor.executemany(lock_line, [
+                        (d.order_id, d.order_id, sku, units, T0, expires)
+                        for sku, units in d.skus.items()
+                    ])
                     conn.execute(insert_order, (d.order_id, d.order_id, d.status, ship_to,
                                                 body, T0, T0))
                 else:
                     conn.execute(update_order, (d.order_id, d.status, d.version, ship_to,
                                                 body, T0, T0, T0, shipped, shipped,
                                                 d.order_id))
-                    conn.execute(f"INSERT INTO {s}.order_audit (order_id, body)"
-                                 " VALUES (%s, %s)", (d.order_id, audit))
+                    conn.execute(audit_entry, (d.order_id, audit))
                     if d.name == "ship":
-                        conn.execute(f"INSERT INTO {s}.order_waybills (waybill, order_id)"
-                                     " VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                                     (f"SF{d.order_id}", d.order_id))
+                        conn.execute(waybill, (f"SF{d.order_id}", d.order_id))
                     conn.cursor().executemany(outbox, [
                         (m.order_id, m.message_id, m.order_id, m.topic, payload, T0)
                         for m in d.messages
                     ])
                 conn.execute("COMMIT")
-            latencies.append(timer() - started)
-            if d.name == "deliver":
-                yield
 
-        messages = [m for d in plan for m in d.messages]
-        started = timer()
-        for first in range(0, len(messages), BATCH):
-            batch = messages[first:first + BATCH]
+        def relay(batch: list[Message]) -> None:
             stock = [(m, sku, units) for m in batch for sku, units in m.stock.items()]
             commits = [(m, sku, units) for m, sku, units in stock if m.kind == "commit"]
             with conn.pipeline():
@@ -530,31 +558,19 @@ class Postgres:
                     ])
                     confirms = [(m, sku) for m, sku, _units in stock if m.kind == "confirm"]
                     if confirms:
-                        cursor.executemany(
-                            f"UPDATE {s}.inventory_lock_lines SET expires_at = 'infinity'"
-                            " WHERE lock_key = %s AND sku = %s",
-                            [(m.order_id, sku) for m, sku in confirms],
-                        )
+                        cursor.executemany(confirm_line,
+                                           [(m.order_id, sku) for m, sku in confirms])
                 if commits:
-                    cursor.executemany(
-                        f"UPDATE {s}.inventory_balances SET on_hand = on_hand - %s,"
-                        " locked = locked - %s WHERE sku = %s",
-                        [(units, units, sku) for _m, sku, units in commits],
-                    )
-                    cursor.executemany(
-                        f"UPDATE {s}.inventory_lock_lines SET committed = %s, open = false"
-                        " WHERE lock_key = %s AND sku = %s",
-                        [(units, m.order_id, sku) for m, sku, units in commits],
-                    )
-                conn.execute(
-                    f"UPDATE {s}.order_outbox SET status = 'delivered', delivered_at = %s"
-                    " WHERE message_id = ANY(%s)",
-                    (T0, [m.message_id for m in batch]),
-                )
+                    cursor.executemany(commit_balance,
+                                       [(units, units, sku) for _m, sku, units in commits])
+                    cursor.executemany(commit_line,
+                                       [(units, m.order_id, sku) for m, sku, units in commits])
+                conn.execute(delivered, (T0, [m.message_id for m in batch]))
                 conn.execute("COMMIT")
-        relayed = timer() - started
+
+        run = yield from _timed_floor(list(_decisions(orders)), decide, relay)
         conn.close()
-        return latencies, relayed, len(messages)
+        return run
 
     def close(self) -> None:
         if self._cluster is not None:

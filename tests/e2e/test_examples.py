@@ -12,6 +12,8 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -135,20 +137,37 @@ def _signed(base: str, body: bytes, *, secret: str = JD_SECRET) -> str:
     return f"{base}/webhook/jd?" + urllib.parse.urlencode({**params, "sign": sign})
 
 
-def test_webhook_receiver_applies_posted_payloads_and_stops_on_sigint(tmp_path: Path) -> None:
-    db = tmp_path / "shop.db"
+@contextmanager
+def _receiver(db: Path, *secrets: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """Run ``examples/webhook_receiver.py`` on ``db`` and a free port, with a ``--secret``
+    for each ``platform=secret``; yield its base URL and a dict that receives its stdout
+    as ``"out"`` once the block ends and SIGINT has stopped it with exit status 0."""
     server = subprocess.Popen(
         [sys.executable, str(EXAMPLES / "webhook_receiver.py"), "--db", str(db), "--port", "0",
-         "--secret", f"jd={JD_SECRET}"],
+         *(arg for secret in secrets for arg in ("--secret", secret))],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
     )
+    result: dict[str, str] = {}
     try:
         assert server.stdout is not None
         first = server.stdout.readline()
         found = re.fullmatch(r"listening on (http://127\.0\.0\.1:\d+)/webhook/<platform>\n",
                              first)
         assert found is not None, first
-        base = found.group(1)
+        yield found.group(1), result
+        server.send_signal(signal.SIGINT)
+        out, err = server.communicate(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate()
+    assert server.returncode == 0, err
+    result["out"] = out
+
+
+def test_webhook_receiver_applies_posted_payloads_and_stops_on_sigint(tmp_path: Path) -> None:
+    db = tmp_path / "shop.db"
+    with _receiver(db, f"jd={JD_SECRET}") as (base, result):
         order = json.dumps(_jd("shipped_with_waybill")).encode()
         # Refused before anything is read: a tampered body, a missing signature, a
         # signature made with another secret, a platform without a secret.
@@ -173,13 +192,7 @@ def test_webhook_receiver_applies_posted_payloads_and_stops_on_sigint(tmp_path: 
         assert status == 400
         assert "not JSON" in answer["error"]
         assert _post(base + "/webhook/ebay", order)[0] == 404
-        server.send_signal(signal.SIGINT)
-        out, err = server.communicate(timeout=30)
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.communicate()
-    assert server.returncode == 0, err
+    out = result["out"]
     assert out.splitlines()[-1] == \
         "stopped; new 1, updated 0, unchanged 1, stale 0, dead letters 1"
     assert out.count("jd: refused: jd signature") == 4
@@ -194,22 +207,12 @@ def test_webhook_receiver_applies_posted_payloads_and_stops_on_sigint(tmp_path: 
 
 def test_webhook_receiver_checks_shopify_and_woocommerce_body_hmacs(tmp_path: Path) -> None:
     db = tmp_path / "shop.db"
-    server = subprocess.Popen(
-        [sys.executable, str(EXAMPLES / "webhook_receiver.py"), "--db", str(db), "--port", "0",
-         "--secret", "shopify=shpss-test", "--secret", "woocommerce=wc-test"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
-    )
     fixtures = ROOT / "tests" / "fixtures" / "mapping"
     shop = (fixtures / "shopify" / "paid_unfulfilled_new_york.json").read_bytes()
     woo = (fixtures / "woocommerce" / "processing_from_docs.json").read_bytes()
     shopify_header = "X-Shopify-Hmac-Sha256"
     woo_header = "X-WC-Webhook-Signature"
-    try:
-        assert server.stdout is not None
-        found = re.fullmatch(r"listening on (http://127\.0\.0\.1:\d+)/webhook/<platform>\n",
-                             server.stdout.readline())
-        assert found is not None
-        base = found.group(1)
+    with _receiver(db, "shopify=shpss-test", "woocommerce=wc-test") as (base, result):
         good = ShopifySignature("shpss-test").sign(shop)
         # Refused: no header, another secret, a changed body, the other platform's rule.
         assert _post(base + "/webhook/shopify", shop)[0] == 401
@@ -223,13 +226,7 @@ def test_webhook_receiver_checks_shopify_and_woocommerce_body_hmacs(tmp_path: Pa
         assert _post(base + "/webhook/shopify", shop, {shopify_header: good})[1]["new"] == 1
         assert _post(base + "/webhook/woocommerce", woo,
                      {woo_header: WooCommerceSignature("wc-test").sign(woo)})[1]["new"] == 1
-        server.send_signal(signal.SIGINT)
-        out, err = server.communicate(timeout=30)
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.communicate()
-    assert server.returncode == 0, err
+    out = result["out"]
     assert out.splitlines()[-1] == \
         "stopped; new 2, updated 0, unchanged 0, stale 0, dead letters 0"
     assert out.count("refused") == 4

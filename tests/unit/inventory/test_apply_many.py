@@ -4,6 +4,7 @@ transaction, each as its method would decide it alone."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ SECRET = b"ledger-test-secret-0123456789"
 
 
 class CountingStore(MemoryInventoryStore):
-    """Counts the write transactions and the reads of the batch's questions."""
+    """A memory store that counts the write transactions begun on it."""
 
     def __init__(self) -> None:
         super().__init__(clock=ManualClock(T0))
@@ -29,9 +30,11 @@ class CountingStore(MemoryInventoryStore):
         return super().transaction(skus)
 
 
-def _ledger() -> tuple[InventoryLedger, CountingStore]:
+def _ledger(**kwargs: Any) -> tuple[InventoryLedger, CountingStore]:
+    """A ledger (``kwargs`` for :class:`InventoryLedger`) on a counting store, with 10
+    of TEA and 10 of CUP received."""
     store = CountingStore()
-    ledger = InventoryLedger(store, secret=SECRET, clock=ManualClock(T0))
+    ledger = InventoryLedger(store, secret=SECRET, clock=ManualClock(T0), **kwargs)
     ledger.receive("TEA", 10, reference="PO-1")
     ledger.receive("CUP", 10, reference="PO-1")
     return ledger, store
@@ -104,9 +107,7 @@ def test_bad_input_refuses_the_whole_batch_before_anything_is_written() -> None:
 
 
 def test_the_release_breaker_counts_the_batch_s_own_releases() -> None:
-    store = MemoryInventoryStore(clock=ManualClock(T0))
-    ledger = InventoryLedger(store, secret=SECRET, clock=ManualClock(T0), release_limit=2)
-    ledger.receive("TEA", 10, reference="PO-1")
+    ledger, _store = _ledger(release_limit=2)  # CUP's stock too: the breaker counts per SKU
     locks = [ledger.lock(f"O{n}", {"TEA": 1}, ttl=timedelta(hours=1)) for n in range(4)]
     results = ledger.apply_many(
         [StockCall("release", lk.lock_id, None, lk.order_id, f"m{n}") for n, lk in

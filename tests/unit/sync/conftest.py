@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from orderkit.adapters.memory import MemoryInventoryStore, MemoryOrderRepository, MemorySyncStore
+from orderkit.adapters.sqlite import SQLiteInventoryStore, SQLiteOrderRepository, SQLiteSyncStore
 from orderkit.inventory import InventoryLedger
 from orderkit.lifecycle import OrderService
 from orderkit.sync import Sync
@@ -40,6 +41,14 @@ JD_STAGES: dict[str, dict[str, str]] = {
     "finished": {"orderState": "FINISHED_L"},
     "cancelled": {"orderState": "TRADE_CANCELED", "waybill": ""},
 }
+
+
+def transactions_begun(shop: Any) -> list[str]:
+    """Every transaction the shop's file begins from now on (on this thread)."""
+    begun: list[str] = []
+    shop.repository.database.connection().set_trace_callback(
+        lambda sql: begun.append(sql) if sql.startswith("BEGIN IMMEDIATE") else None)
+    return begun
 
 
 def jd_version(order_id: str, stage: str, modified: datetime) -> dict[str, Any]:
@@ -93,3 +102,18 @@ def payloads() -> Callable[[str, str], dict[str, Any]]:
 def new_shop() -> Callable[..., Shop]:
     """Makes fresh shops (for tests that compare two, or use other stores)."""
     return Shop
+
+
+@pytest.fixture
+def sqlite_shop(new_shop: Callable[..., Shop], tmp_path: Path) -> Shop:
+    """A fresh shop on one SQLite file (orders, sync store and ledger)."""
+    path = tmp_path / "shop.db"
+    return new_shop(repository=SQLiteOrderRepository(path), store=SQLiteSyncStore(path),
+                    inventory=SQLiteInventoryStore(path))
+
+
+@pytest.fixture
+def transactions() -> Callable[[Any], list[str]]:
+    """``transactions_begun``: the list of every transaction a SQLite shop's file begins
+    from now on (on this thread)."""
+    return transactions_begun

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
 
-from orderkit.adapters.sqlite import SQLiteInventoryStore, SQLiteOrderRepository, SQLiteSyncStore
 from orderkit.model.errors import ValidationError
 from orderkit.sync import Listing, Page, SyncReport
 from orderkit.testing import MemoryChannelClient
@@ -22,28 +20,15 @@ NOW = datetime(2026, 2, 20, 12, 0, tzinfo=UTC)  # the shop fixture's clock
 HOUR = timedelta(hours=1)
 
 
-@pytest.fixture
-def sqlite_shop(new_shop: Any, tmp_path: Path) -> Any:
-    path = tmp_path / "shop.db"
-    return new_shop(repository=SQLiteOrderRepository(path), store=SQLiteSyncStore(path),
-                    inventory=SQLiteInventoryStore(path))
-
-
-def _transactions(shop: Any) -> list[str]:
-    """Every transaction the shop's file begins from now on (on this thread)."""
-    begun: list[str] = []
-    shop.repository.database.connection().set_trace_callback(
-        lambda sql: begun.append(sql) if sql.startswith("BEGIN IMMEDIATE") else None)
-    return begun
-
-
-def test_a_backfill_commits_once_per_page(sqlite_shop: Any, versions: Any) -> None:
+def test_a_backfill_commits_once_per_page(
+    sqlite_shop: Any, versions: Any, transactions: Any
+) -> None:
     shop = sqlite_shop
     shop.stock(*SKUS)
     feed = [versions(str(5000 + n), "shipped", NOW - 3 * HOUR + n * timedelta(seconds=20))
             for n in range(250)]
     client = MemoryChannelClient(feed, platform="jd", page_size=100)
-    begun = _transactions(shop)
+    begun = transactions(shop)
     report = shop.sync.backfill("jd", client, NOW - 4 * HOUR, NOW)
     assert report == SyncReport(new=250)
     assert len(begun) == 3  # 100 + 100 + 50: one transaction (one fsync) per page
@@ -54,14 +39,14 @@ def test_a_backfill_commits_once_per_page(sqlite_shop: Any, versions: Any) -> No
 
 
 def test_a_refused_payload_is_a_dead_letter_and_the_rest_of_its_page_commits(
-    sqlite_shop: Any, versions: Any
+    sqlite_shop: Any, versions: Any, transactions: Any
 ) -> None:
     shop = sqlite_shop
     for sku in SKUS:
         shop.ledger.receive(sku, 7, reference=f"PO-{sku}")  # stock for 7 orders of 10
     feed = [versions(str(6000 + n), "paid", NOW - HOUR + n * timedelta(minutes=1))
             for n in range(10)]
-    begun = _transactions(shop)
+    begun = transactions(shop)
     report = shop.sync.receive_many("jd", feed, received_at=NOW)
     assert report == SyncReport(new=7, dead_lettered=3)
     assert len(begun) == 1

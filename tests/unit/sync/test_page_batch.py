@@ -17,7 +17,6 @@ import attrs
 import pytest
 
 from orderkit.adapters.memory import MemoryReconIdSequence
-from orderkit.adapters.sqlite import SQLiteInventoryStore, SQLiteOrderRepository, SQLiteSyncStore
 from orderkit.model.errors import ValidationError
 from orderkit.model.orders import OrderStatus
 from orderkit.numbering import ReconIdIssuer
@@ -37,7 +36,7 @@ TEA, POT = "TEA-OOLONG-250G", "100012345681"
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
-def shop(request: pytest.FixtureRequest, new_shop: Any, tmp_path: Path) -> Any:
+def shop(request: pytest.FixtureRequest, new_shop: Any) -> Any:
     if request.param == "memory":
         made = new_shop()
     elif request.param == "postgres":
@@ -53,9 +52,7 @@ def shop(request: pytest.FixtureRequest, new_shop: Any, tmp_path: Path) -> Any:
         made = new_shop(repository=repository, store=PostgresSyncStore(repository.database),
                         inventory=PostgresInventoryStore(repository.database))
     else:
-        path = tmp_path / "shop.db"
-        made = new_shop(repository=SQLiteOrderRepository(path), store=SQLiteSyncStore(path),
-                        inventory=SQLiteInventoryStore(path))
+        made = request.getfixturevalue("sqlite_shop")
     made.sequence = MemoryReconIdSequence()
     made.sync = Sync(made.repository, made.service, store=made.store, clock=made.clock,
                      recon_ids=ReconIdIssuer(made.sequence, clock=made.clock))
@@ -186,19 +183,15 @@ def test_versions_of_a_new_order_in_one_page_are_one_placement(
 
 
 def test_a_payload_with_its_raw_text_is_known_again_by_a_hash_of_that_text(
-    new_shop: Any, versions: Any, tmp_path: Path
+    sqlite_shop: Any, versions: Any, transactions: Any
 ) -> None:
-    path = tmp_path / "shop.db"
-    shop = new_shop(repository=SQLiteOrderRepository(path), store=SQLiteSyncStore(path),
-                    inventory=SQLiteInventoryStore(path))
+    shop = sqlite_shop
     shop.stock(TEA, POT)
     payload = versions("7301", "paid", NOW - HOUR)
     text = json.dumps(payload, ensure_ascii=False, indent=1)  # as the platform sent it
     assert shop.sync.receive("jd", payload, received_at=NOW, text=text) == SyncReport(new=1)
     assert shop.store.seen("jd", "7301").digest == raw_digest(text)
-    begun: list[str] = []
-    shop.repository.database.connection().set_trace_callback(
-        lambda sql: begun.append(sql) if sql.startswith("BEGIN IMMEDIATE") else None)
+    begun = transactions(shop)
     # The same text again: unchanged by one read, no mapping, no transaction.
     assert shop.sync.receive("jd", json.loads(text), received_at=NOW,
                              text=text) == SyncReport(unchanged=1)
