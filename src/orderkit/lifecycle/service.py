@@ -71,7 +71,7 @@ from orderkit.outbox.messages import (
     event_content,
     message_id,
 )
-from orderkit.outbox.ports import StockEffects
+from orderkit.outbox.ports import StockCall, StockEffects
 from orderkit.outbox.relay import OutboxRelay, RelayReport
 
 __all__ = ["InventoryLedgerLike", "OrderService"]
@@ -220,10 +220,9 @@ class OrderService:
         results: list[Order | OrderkitError] = []
         moved: list[Transition] = []
         owed = False
+        live = [order for index, (order, _t) in enumerate(checked) if index not in refused]
         with self.repository.atomic():
-            locks = self._lock_new(
-                [order for index, (order, _t) in enumerate(checked) if index not in refused]
-            )
+            locks = self._lock_new(live)
             saves: list[tuple[int, Order, tuple[AuditEntry, ...], tuple[OutboxMessage, ...]]] = []
             try:
                 taken = iter(locks)
@@ -251,7 +250,7 @@ class OrderService:
                     [(final, audit, messages) for _i, final, audit, messages in saves]
                 )
             except BaseException as error:
-                self._release_all(checked, refused, locks, error)
+                self._release_all(live, locks, error)
                 if isinstance(error, ConcurrencyError | DuplicateOrder):
                     index, order = _refused_one(error, saves)
                     # The id is stored already: a duplicate, not a race to retry.
@@ -262,18 +261,14 @@ class OrderService:
         return results, moved, owed
 
     def _release_all(
-        self,
-        checked: Sequence[tuple[Order, tuple[Transition, ...]]],
-        refused: Mapping[int, OrderkitError],
-        locks: Sequence[str | OrderkitError | None],
+        self, orders: Sequence[Order], locks: Sequence[str | OrderkitError | None],
         error: BaseException,
     ) -> None:
-        """Release the locks one attempt of :meth:`place_many` took (a ledger that
-        shares the repository's transaction loses them with the block's rollback
-        anyway)."""
+        """Release the locks one attempt of :meth:`place_many` took for ``orders`` (a
+        ledger that shares the repository's transaction loses them with the block's
+        rollback anyway)."""
         if self.inventory is None:
             return
-        orders = [order for index, (order, _t) in enumerate(checked) if index not in refused]
         for order, lock in zip(orders, locks, strict=True):
             if isinstance(lock, str):
                 try:
@@ -303,6 +298,9 @@ class OrderService:
         results = self.inventory.lock_many(
             [(orders[index].order_id, skus) for index, skus in wanted], ttl=self.lock_ttl
         )
+        # Accepted cash on delivery ships unpaid: its stock is held until it ships or is
+        # cancelled, never lapsing unpaid (every such lock confirmed in one ledger call).
+        confirms: list[StockCall] = []
         for (index, _skus), result in zip(wanted, results, strict=True):
             order = orders[index]
             if isinstance(result, OrderkitError):
@@ -317,10 +315,10 @@ class OrderService:
                 continue
             lock_id: str = result.lock_id
             if order.payment_terms is PaymentTerms.ON_DELIVERY:
-                # Accepted cash on delivery: it ships unpaid, so its stock is held until
-                # it ships or is cancelled, never lapsing unpaid.
-                self.inventory.confirm(lock_id, order_id=order.order_id)
+                confirms.append(StockCall("confirm", lock_id, order_id=order.order_id))
             out[index] = lock_id
+        if confirms:
+            self.inventory.apply_many(confirms)
         return out
 
     def reserve(self, order_ids: Sequence[str], *, at: datetime) -> dict[str, OrderkitError]:
@@ -467,14 +465,18 @@ class OrderService:
         version) in one save, with every audit entry and outbox message, as
         :meth:`advance` saves them, and deliver. Raises
         :class:`~orderkit.model.errors.ConcurrencyError` when the stored version moved
-        on meanwhile (decide again from the fresh order)."""
+        on meanwhile (decide again from the fresh order), counted in ``conflicts``."""
         if not isinstance(current, Order):
             raise ValidationError("current", current, "expected an Order")
         moved = tuple(transitions)
         if not moved:
             return
         messages = tuple(m for t in moved for m in self._messages(t))
-        self._save(moved[-1].order, current.version, moved, messages)
+        try:
+            self._save(moved[-1].order, current.version, moved, messages)
+        except ConcurrencyError:
+            self.conflicts += 1
+            raise
         self._after_commit(moved, bool(messages))
 
     def _save(

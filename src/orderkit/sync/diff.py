@@ -91,8 +91,7 @@ class Wanted:
     read from ``target`` once instead of at every step of every event, which is what
     sync does for each payload while the lifecycle applies its events one by one."""
 
-    __slots__ = ("_payable", "at", "cancelled", "holds", "key", "paid_in", "refunded",
-                 "shipped", "target")
+    __slots__ = ("at", "cancelled", "holds", "key", "paid_in", "refunded", "shipped", "target")
 
     def __init__(self, target: Order, at: datetime) -> None:
         self.target = target
@@ -103,15 +102,11 @@ class Wanted:
         self.shipped = _units(target, _SHIPPED, _RETURNED)
         self.refunded = _units(target, _REFUNDED)
         self.holds = frozenset(hold.kind for hold in target.holds)
-        self._payable: Money | None = None
 
     def paid(self) -> Money:
         """What ``target`` says the buyer paid: its payments, or without any, its
-        payable (read once, when a step first asks)."""
-        if self._payable is None:
-            target = self.target
-            self._payable = _paid(target) if self.paid_in else target.totals.payable
-        return self._payable
+        payable (the order keeps its totals once derived)."""
+        return _paid(self.target) if self.paid_in else self.target.totals.payable
 
     def next_event(self, stored: Order) -> Event | None:
         """The event that brings ``stored`` one step closer to the target (``None``:
@@ -132,16 +127,22 @@ def _text(units: Mapping[str, int]) -> str:
     return ",".join(f"{line_id}={n}" for line_id, n in sorted(units.items()))
 
 
-def _more(stored: Order, want: Mapping[str, int], *buckets: LineStatus) -> dict[str, int]:
-    """Units ``want`` has in ``buckets`` beyond ``stored`` (movable from open units);
-    none without reading ``stored`` when ``want`` has none at all."""
+def _more(
+    stored: Order,
+    want: Mapping[str, int],
+    buckets: tuple[LineStatus, ...],
+    movable: tuple[LineStatus, ...] = (_OPEN,),
+) -> dict[str, int]:
+    """Units ``want`` has in ``buckets`` beyond ``stored``, up to what ``stored`` has in
+    ``movable`` (the units they can come from); none without reading ``stored`` when
+    ``want`` has none at all."""
     if not any(want.values()):
         return {}
-    have, open_units = _units(stored, *buckets), _units(stored, _OPEN)
+    have, free = _units(stored, *buckets), _units(stored, *movable)
     return {
         line_id: n
         for line_id, wanted in want.items()
-        if (n := min(wanted - have.get(line_id, 0), open_units.get(line_id, 0))) > 0
+        if (n := min(wanted - have.get(line_id, 0), free.get(line_id, 0))) > 0
     }
 
 
@@ -188,7 +189,7 @@ def _pay(stored: Order, want: Wanted) -> Event | None:
 def _cancel_lines(stored: Order, want: Wanted) -> Event | None:
     if stored.status not in _CANCELLABLE:
         return None
-    more = _more(stored, want.cancelled, _CANCELLED)
+    more = _more(stored, want.cancelled, (_CANCELLED,))
     if not more:
         return None
     return Event("cancel_lines", event_id=f"{want.key}:cancel_lines:{_text(want.cancelled)}",
@@ -210,7 +211,7 @@ def _ship(stored: Order, want: Wanted) -> Event | None:
         unpaid_goes
     ):
         return None
-    more = _more(stored, want.shipped, _SHIPPED, _RETURNED)
+    more = _more(stored, want.shipped, (_SHIPPED, _RETURNED))
     if not more:
         return None
     known = {s.waybill for s in stored.shipments}
@@ -232,25 +233,13 @@ def _refund(stored: Order, want: Wanted) -> Event | None:
             return None
         return Event("refund", event_id=f"{want.key}:refund:all", at=at,
                      data={"amount": left})
-    wanted = want.refunded
-    if not any(wanted.values()):
-        return None  # the payload refunds no unit: nothing to compare
-    have = _units(stored, _REFUNDED)
-    sold = _units(stored, _OPEN, _SHIPPED)
-    more = {
-        line_id: n
-        for line_id, units in wanted.items()
-        if (n := min(units - have.get(line_id, 0), sold.get(line_id, 0))) > 0
-    }
+    # Refunded units come from open or shipped ones; what is owed back is what the
+    # order, with them refunded, has been paid beyond its sold amount.
+    more = _more(stored, want.refunded, (_REFUNDED,), (_OPEN, _SHIPPED))
     if not more:
         return None
-    totals = stored.totals
-    left = totals.paid - totals.refunded
-    after = _moved(stored, more)
-    owed = left - after.totals.sold
-    amount = owed if owed.amount > 0 else Money.zero(stored.currency)
-    return Event("refund", event_id=f"{want.key}:refund:{_text(wanted)}", at=at,
-                 data={"amount": amount, "lines": more})
+    return Event("refund", event_id=f"{want.key}:refund:{_text(want.refunded)}", at=at,
+                 data={"amount": _moved(stored, more).refund_due, "lines": more})
 
 
 def _moved(order: Order, refunded: Mapping[str, int]) -> Order:

@@ -481,14 +481,11 @@ class Sync:
             if hit is not None and known[hit.channel_order_id] == 1:
                 results.append(("unchanged", hit.modified_at, hit.channel_order_id))
                 continue
-            try:
-                modified = modified_at(platform, payload, maps=self.maps)
-                target = self.maps.normalize(platform, payload)
-            except ValidationError as error:
-                failed.append((payload, text, digest, error))
+            mapped = self._map(platform, len(results), payload, text, digest, failed)
+            if mapped is None:
                 results.append(("dead_lettered", None, None))
                 continue
-            pending.append(_Mapped(len(results), payload, text, digest, modified, target))
+            pending.append(mapped)
             results.append(None)
         # An order whose identical version shares the page with another version is
         # decided in the block, in page order, like every other version of it.
@@ -496,15 +493,11 @@ class Sync:
         for index, result in enumerate(results):
             if result is not None and result[2] in pending_ids:
                 text, digest = keys[index]
-                try:
-                    modified = modified_at(platform, payloads[index], maps=self.maps)
-                    target = self.maps.normalize(platform, payloads[index])
-                except ValidationError as error:
-                    failed.append((payloads[index], text, digest, error))
+                mapped = self._map(platform, index, payloads[index], text, digest, failed)
+                if mapped is None:
                     results[index] = ("dead_lettered", None, None)
                     continue
-                pending.append(_Mapped(index, payloads[index], text, digest, modified,
-                                       target))
+                pending.append(mapped)
                 results[index] = None
         pending.sort(key=lambda item: item.index)
         if pending or failed:
@@ -516,6 +509,25 @@ class Sync:
                     results[item.index] = (outcome, item.modified,
                                            item.target.channel_order_id)
         return [result for result in results if result is not None]
+
+    def _map(
+        self,
+        platform: str,
+        index: int,
+        payload: Mapping[str, Any],
+        text: str | None,
+        digest: str,
+        failed: list[tuple[Mapping[str, Any], str | None, str, ValidationError]],
+    ) -> _Mapped | None:
+        """The page's ``index``-th payload mapped (``None``: refused by its map, and
+        added to ``failed`` for the dead letters)."""
+        try:
+            modified = modified_at(platform, payload, maps=self.maps)
+            target = self.maps.normalize(platform, payload)
+        except ValidationError as error:
+            failed.append((payload, text, digest, error))
+            return None
+        return _Mapped(index, payload, text, digest, modified, target)
 
     def _page(
         self, platform: str, pending: list[_Mapped], received_at: datetime
@@ -559,16 +571,12 @@ class Sync:
             if chain is None:
                 found = stored.get(key)
                 chain = _Chain(found, found if found is not None else initial(item.target))
-            try:
-                moved = self._decided(chain.current, item)
-            except (ValidationError, RefusedError) as error:
-                decided.append((item, self._dead_item(platform, item, error, received_at)))
-                continue
-            chain.add(item, moved, Seen(seen_key, key[1], item.modified, item.digest,
-                                        received_at))
-            chains[key] = chain
-            first = chain.stored is None and len(chain.items) == 1
-            decided.append((item, "new" if first else "updated" if moved else "unchanged"))
+            outcome = self._extend(platform, seen_key, chain, item, received_at)
+            if outcome != "dead_lettered":
+                chains[key] = chain
+                if chain.stored is None and len(chain.items) == 1:
+                    outcome = "new"
+            decided.append((item, outcome))
         changed: dict[int, Outcome] = {}
         new = [chain for chain in chains.values() if chain.stored is None]
         if new:
@@ -594,6 +602,20 @@ class Sync:
         for channel_order_id in late:
             self.store.mark_stale(seen_key, channel_order_id)
         return [(item, changed.get(item.index, outcome)) for item, outcome in decided]
+
+    def _extend(
+        self, platform: str, seen_key: str, chain: _Chain, item: _Mapped, received_at: datetime
+    ) -> Outcome:
+        """Decide ``item`` on the order as ``chain`` leaves it and add it to the chain
+        (``updated`` or ``unchanged``); refused, it is a dead letter and the chain stays
+        as it was."""
+        try:
+            moved = self._decided(chain.current, item)
+        except (ValidationError, RefusedError) as error:
+            return self._dead_item(platform, item, error, received_at)
+        chain.add(item, moved, Seen(seen_key, item.target.channel_order_id, item.modified,
+                                    item.digest, received_at))
+        return "updated" if moved else "unchanged"
 
     def _decided(self, order: Order, item: _Mapped) -> tuple[Transition, ...]:
         """The events ``item`` brings to ``order``, decided in memory."""
@@ -627,23 +649,16 @@ class Sync:
                 items, chain.items = chain.items, []
                 chain.stored = chain.base = chain.current = fresh
                 chain.moved = ()
+                seen_key = self._seen_key(platform)
                 for item in items:
-                    try:
-                        moved = self._decided(chain.current, item)
-                    except (ValidationError, RefusedError) as refusal:
-                        outcomes[item.index] = self._dead_item(platform, item, refusal, received_at)
-                        continue
-                    assert chain.mark is not None
-                    chain.add(item, moved, attrs.evolve(
-                        chain.mark, modified_at=item.modified, digest=item.digest))
-                    outcomes[item.index] = "updated" if moved else "unchanged"
+                    outcomes[item.index] = self._extend(platform, seen_key, chain, item,
+                                                        received_at)
             if not chain.moved:
                 return outcomes
             assert chain.stored is not None
             try:
                 self.service.save_decided(chain.stored, chain.moved)
             except ConcurrencyError:
-                self.service.conflicts += 1
                 if attempt == self.service.max_attempts - 1:
                     raise
                 again = True
