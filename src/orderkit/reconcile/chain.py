@@ -61,9 +61,6 @@ _NEEDS_A_PERSON: Final = frozenset({"unmatched", "suggestion", "rejected"})
 _AT: Final = attrgetter("at")
 _KIND: Final = attrgetter("kind")
 _CHANNEL: Final = attrgetter("channel")
-#: A record's money, and a money's amount: both are called ``amount``.
-_MONEY: Final = attrgetter("amount")
-_CURRENCY_OF: Final = attrgetter("currency")
 
 
 def needs_a_person(outcome: Outcome) -> bool:
@@ -411,17 +408,13 @@ def _daily_payouts(
     its members in input order (:meth:`Settlement.members` puts them in time order when
     they are read).
 
-    Worked on columns, each read once in the transactions' own (memory) order: each
-    instant's local day comes from :class:`PeriodOf`'s hour memo, the amounts and
-    currencies from the records' money; the positions are sorted by day (a C-level sort
-    of ints, stable), each day is a run of that order, and its net is added up from the
-    amount column.
+    Each instant's local day comes from :class:`PeriodOf`'s hour memo, read as one
+    column; the positions are sorted by day (a C-level sort of ints, stable), each day
+    is a run of that order, and its nets are :func:`~orderkit.reconcile.columns.totals`
+    of its records.
     """
     tz = zone(rules.tz)
     day_of = PeriodOf(tz, "day").column(list(map(_AT, transactions)))
-    moneys = list(map(_MONEY, transactions))
-    amounts = list(map(_MONEY, moneys))
-    currencies = list(map(_CURRENCY_OF, moneys))
     order = sorted(range(len(day_of)), key=day_of.__getitem__)
     days_in_order = list(map(day_of.__getitem__, order))
     starts = [
@@ -432,24 +425,25 @@ def _daily_payouts(
     for start, end in zip(starts, [*starts[1:], len(order)], strict=True):
         if start == end:
             continue  # no transactions at all
-        of_day = order[start:end]
-        currencies_of_day = list(map(currencies.__getitem__, of_day))
+        of_day = list(map(transactions.__getitem__, order[start:end]))
         day = date.fromordinal(days_in_order[start])
         label = day.isoformat()
         due = datetime.combine(day + timedelta(days=days), time(0), tzinfo=tz)
-        for currency in sorted(set(currencies_of_day)):
-            chosen = list(itertools.compress(of_day, map(eq, currencies_of_day, repeat(currency))))
+        nets = totals(of_day)
+        for currency, net in nets.items():
             payout = Record(
                 channel,
                 f"{channel}:{label}" + ("" if currency == "CNY" else f":{currency}"),
                 None,
-                Money(sum(map(amounts.__getitem__, chosen), Decimal(0)), currency),
+                Money(net, currency),
                 due,
                 memo=f"{channel} T+{days} payout of {label}",
                 kind="settlement",
                 status="derived",
             )
-            members = list(map(transactions.__getitem__, chosen))
+            members = of_day if len(nets) == 1 else [
+                record for record in of_day if record.amount.currency == currency
+            ]
             payouts.append((payout, members))
     return payouts
 

@@ -315,13 +315,13 @@ class _Engine:
             agree = _both(agree, same)
         # The key holds the kind, so both records of a pair have the same kind.
         is_refund = bytes(map(eq, left_kinds, repeat(_REFUND)))
-        timely = bytearray(nl)
+        # Clean: agreeing pairs, refunds among them only when the refund came in time.
+        flags = bytearray(_but_not(agree, is_refund))
         delay = self.rules.refund_delay
         for i in itertools.compress(range(nl), _both(agree, is_refund)):
             if abs(right[partners[i]].at - left[i].at) <= delay:
-                timely[i] = 1
-        clean = _but_not(agree, is_refund)
-        clean = bytes(map(or_, clean, timely))
+                flags[i] = 1
+        clean = bytes(flags)
         totals: dict[str, Decimal] = {}
         for currency in sorted(set(itertools.compress(left_currencies, clean))):
             of_currency = _both(clean, bytes(map(eq, left_currencies, repeat(currency))))
@@ -852,9 +852,7 @@ def _join(partners: array[int], none: int) -> tuple[bytes, list[int], bytearray]
     cleared by mapping ``bytearray.__setitem__`` over the partners)."""
     found = bytes(map(lt, partners, repeat(none)))
     pair_right = list(itertools.compress(partners, found))
-    right_open = bytearray(b"\x01") * none
-    deque(map(right_open.__setitem__, pair_right, repeat(0)), maxlen=0)
-    return found, pair_right, right_open
+    return found, pair_right, _open_but(none, pair_right)
 
 
 def _of_kinds(kinds: list[str], wanted: set[str]) -> list[int] | None:
