@@ -119,11 +119,21 @@ def _replayed(tx: InventoryTransaction, call: _Call, stored: Collection[str]) ->
     oversold: dict[str, int] = {}
     if call.operation == "commit" and call.ref is not None:
         for sku in sorted(call.skus):
-            if _oversell_ref_id(call.ref, sku) in stored:
-                record = tx.entry(_oversell_ref_id(call.ref, sku))
-                if record is not None:
-                    oversold[sku] = record.qty
+            oversell_id = _oversell_ref_id(call.ref, sku)
+            if oversell_id in stored and (record := tx.entry(oversell_id)) is not None:
+                oversold[sku] = record.qty
     return ReleaseResult("already_applied", call.lock_id, call.order_id, oversold=oversold)
+
+
+def _restock_call(
+    lines: object, order_id: object, ref: object, reason: object, prefix: str = ""
+) -> _Call:
+    """A restock's arguments checked, each named under ``prefix``."""
+    wanted = _demand(lines, f"{prefix}lines")
+    order = _text(f"{prefix}order_id", order_id)
+    checked_ref = _text(f"{prefix}ref", ref)
+    checked_reason = _text(f"{prefix}reason", reason)
+    return _Call("restock", "", "", order, wanted, checked_ref, checked_reason)
 
 
 def _applied(stored: Collection[str], call: _Call) -> bool:
@@ -295,12 +305,9 @@ class InventoryLedger:
         answers ``"restocked"``. Restocked units count as ``restocked`` in the balance
         rule ``on_hand == received - shipped + restocked - adjusted``.
         """
-        wanted = _demand(lines)
-        _text("order_id", order_id)
-        _text("ref", ref)
-        _text("reason", reason)
+        call = _restock_call(lines, order_id, ref, reason)
         _text("actor", actor)
-        return self._one(_Call("restock", "", "", order_id, wanted, ref, reason), actor)
+        return self._one(call, actor)
 
     def adjust(self, sku: str, delta: int, *, reason: str, actor: str = "system") -> StockLevel:
         """Correct ``on_hand`` by ``delta`` after a count; never below what is locked.
@@ -535,11 +542,8 @@ class InventoryLedger:
             order_id = getattr(call, "order_id", None)
             ref = getattr(call, "ref", None)
             if operation == "restock":
-                wanted = _demand(lines, f"{path}.lines")
-                order = _text(f"{path}.order_id", order_id)
-                _text(f"{path}.ref", ref)
-                reason = _text(f"{path}.reason", "return" if reason is None else reason)
-                checked.append(_Call("restock", "", "", order, wanted, ref, reason))
+                reason = "return" if reason is None else reason
+                checked.append(_restock_call(lines, order_id, ref, reason, f"{path}."))
                 continue
             if operation not in _DEFAULT_REASONS:
                 raise ValidationError(
