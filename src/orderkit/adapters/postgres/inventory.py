@@ -169,6 +169,13 @@ def _line(row: Sequence[Any]) -> LockLine:
     )
 
 
+#: The lines of the locks of an array of lock keys, by lock key then SKU.
+_LINES_OF_LOCKS: Final = (
+    f"SELECT {_LINE_SELECT} FROM {{s}}.inventory_lock_lines"
+    " WHERE lock_key = ANY(%s) ORDER BY lock_key, sku"
+)
+
+
 def _by_lock(rows: Sequence[Sequence[Any]]) -> dict[str, tuple[LockLine, ...]]:
     found: dict[str, list[LockLine]] = {}
     for row in rows:
@@ -270,13 +277,7 @@ class PostgresInventoryStore:
     def lines_of_locks(self, lock_keys: Collection[str]) -> Mapping[str, Sequence[LockLine]]:
         """The lines of several locks, by lock key then SKU (unknown locks left out):
         one statement."""
-        rows = self._all(
-            "read locks",
-            f"SELECT {_LINE_SELECT} FROM {{s}}.inventory_lock_lines"
-            " WHERE lock_key = ANY(%s) ORDER BY lock_key, sku",
-            (sorted(set(lock_keys)),),
-        )
-        return _by_lock(rows)
+        return _by_lock(self._all("read locks", _LINES_OF_LOCKS, (sorted(set(lock_keys)),)))
 
     def lines_of_order(self, order_id: str) -> Sequence[LockLine]:
         """Every lock line taken for ``order_id``, oldest first."""
@@ -422,24 +423,21 @@ class _PostgresTransaction:
         )
         return _ZERO if not rows else Balance(int(rows[0][0]), int(rows[0][1]))
 
+    def _read(self, lock_keys: Collection[str]) -> None:
+        """Keep the lines of every lock of ``lock_keys`` not read yet (one statement)."""
+        unread = sorted(set(lock_keys) - self._locks.keys())
+        if unread:
+            found = _by_lock(self._query(_LINES_OF_LOCKS, (unread,)))
+            for key in unread:
+                self._locks[key] = {line.sku: line for line in found.get(key, ())}
+
     def lock_lines(self, lock_key: str) -> Sequence[LockLine]:
-        by_sku = self._locks.get(lock_key)
-        if by_sku is None:
-            self.lines_of_locks((lock_key,))
-            by_sku = self._locks[lock_key]
+        self._read((lock_key,))
+        by_sku = self._locks[lock_key]
         return tuple(by_sku[sku] for sku in sorted(by_sku))
 
     def lines_of_locks(self, lock_keys: Collection[str]) -> Mapping[str, Sequence[LockLine]]:
-        unread = sorted(set(lock_keys) - self._locks.keys())
-        if unread:
-            rows = self._query(
-                f"SELECT {_LINE_SELECT} FROM {{s}}.inventory_lock_lines"
-                " WHERE lock_key = ANY(%s) ORDER BY lock_key, sku",
-                (unread,),
-            )
-            found = _by_lock(rows)
-            for key in unread:
-                self._locks[key] = {line.sku: line for line in found.get(key, ())}
+        self._read(lock_keys)
         answer: dict[str, Sequence[LockLine]] = {}
         for key in set(lock_keys):
             by_sku = self._locks[key]
@@ -448,8 +446,7 @@ class _PostgresTransaction:
         return answer
 
     def _lock_line(self, lock_key: str, sku: str) -> LockLine | None:
-        if lock_key not in self._locks:
-            self.lines_of_locks((lock_key,))  # every line of the lock at once
+        self._read((lock_key,))  # every line of the lock at once
         return self._locks[lock_key].get(sku)
 
     def due_lines(self, sku: str, now: datetime) -> Sequence[LockLine]:

@@ -105,6 +105,11 @@ _LINE_COLUMNS: Final = (
     "lock_key, order_id, sku, qty, locked_us, expires_us, released, committed, expired,"
     " shipped_unlocked"
 )
+#: The lines of the locks of a JSON array of lock keys, by lock key then SKU.
+_LINES_OF_LOCKS: Final = (
+    f"SELECT {_LINE_COLUMNS} FROM inventory_lock_lines WHERE lock_key IN"
+    " (SELECT value FROM json_each(?)) ORDER BY lock_key, sku"
+)
 
 
 def _us(instant: datetime) -> int:
@@ -235,20 +240,12 @@ class SQLiteInventoryStore:
         try:
             rows = (
                 self._db.connection()
-                .execute(
-                    f"SELECT {_LINE_COLUMNS} FROM inventory_lock_lines WHERE lock_key IN"
-                    " (SELECT value FROM json_each(?)) ORDER BY lock_key, sku",
-                    (json.dumps(sorted(set(lock_keys))),),
-                )
+                .execute(_LINES_OF_LOCKS, (json.dumps(sorted(set(lock_keys))),))
                 .fetchall()
             )
         except sqlite3.Error as error:
             raise StoreError("read locks", str(error)) from error
-        found: dict[str, list[LockLine]] = {}
-        for row in rows:
-            line = _line(row)
-            found.setdefault(line.lock_key, []).append(line)
-        return {key: tuple(lines) for key, lines in found.items()}
+        return _by_lock(rows)
 
     def lines_of_order(self, order_id: str) -> Sequence[LockLine]:
         """Every lock line taken for ``order_id``, oldest first."""
@@ -394,34 +391,27 @@ class _SQLiteTransaction:
             (lock_key,),
         ).fetchall()
         lines = tuple(_line(row) for row in rows)
-        for sku in self._skus:
-            self._lines[(lock_key, sku)] = None
-        for line in lines:
-            self._lines[(lock_key, line.sku)] = line
-        self._whole[lock_key] = {line.sku for line in lines}
+        self._keep((lock_key,), {lock_key: lines})
         return lines
 
     def lines_of_locks(self, lock_keys: Collection[str]) -> Mapping[str, Sequence[LockLine]]:
         keys = sorted(set(lock_keys))
         if not self._pending_locks.isdisjoint(keys):
             self.flush()
-        rows = self._conn.execute(
-            f"SELECT {_LINE_COLUMNS} FROM inventory_lock_lines WHERE lock_key IN"
-            " (SELECT value FROM json_each(?)) ORDER BY lock_key, sku",
-            (json.dumps(keys),),
-        ).fetchall()
-        found: dict[str, list[LockLine]] = {}
-        for row in rows:
-            line = _line(row)
-            found.setdefault(line.lock_key, []).append(line)
+        found = _by_lock(self._conn.execute(_LINES_OF_LOCKS, (json.dumps(keys),)).fetchall())
+        self._keep(keys, found)
+        return found
+
+    def _keep(self, keys: Sequence[str], found: Mapping[str, Sequence[LockLine]]) -> None:
+        """Hold the lines just read of the locks ``keys`` (``found``: by lock key), each
+        lock read whole."""
         for key in keys:
             for sku in self._skus:
                 self._lines[(key, sku)] = None
-            self._whole[key] = {line.sku for line in found.get(key, ())}
-        for lines in found.values():
+            lines = found.get(key, ())
             for line in lines:
-                self._lines[(line.lock_key, line.sku)] = line
-        return {key: tuple(lines) for key, lines in found.items()}
+                self._lines[(key, line.sku)] = line
+            self._whole[key] = {line.sku for line in lines}
 
     def _lock_line(self, lock_key: str, sku: str) -> LockLine | None:
         key = (lock_key, sku)
@@ -482,7 +472,7 @@ class _SQLiteTransaction:
         rows = self._conn.execute(
             "SELECT entry_id FROM inventory_entries WHERE entry_id IN"
             " (SELECT value FROM json_each(?))",
-            (json.dumps(sorted(wanted)),),
+            (json.dumps(sorted(wanted - found)),),
         ).fetchall()
         return found | {str(row[0]) for row in rows}
 
@@ -593,3 +583,12 @@ class _SQLiteTransaction:
                     for line in updated
                 ],
             )
+
+
+def _by_lock(rows: Sequence[Sequence[Any]]) -> dict[str, tuple[LockLine, ...]]:
+    """Lock lines by lock key, in the rows' order."""
+    found: dict[str, list[LockLine]] = {}
+    for row in rows:
+        line = _line(row)
+        found.setdefault(line.lock_key, []).append(line)
+    return {key: tuple(lines) for key, lines in found.items()}
