@@ -144,7 +144,11 @@ _OUTBOX_COLUMNS: Final = (
     "message_id, order_id, topic, payload, created_us, status, attempts, error, retry_us"
 )
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-
+#: Orders joined to a JSON array of ``[channel, channel order id]`` keys, as ``o``.
+_BY_CHANNEL_KEYS: Final = (
+    " FROM json_each(?) AS k JOIN orders AS o ON o.channel = json_extract(k.value, '$[0]')"
+    " AND o.channel_order_id = json_extract(k.value, '$[1]')"
+)
 
 class SQLiteOrderRepository:
     """Orders in a SQLite file, safe for several processes on one machine.
@@ -240,9 +244,7 @@ class SQLiteOrderRepository:
             return {}
         with self._db.read("find orders by channel") as conn:
             rows = conn.execute(
-                "SELECT o.order_id, o.version, o.body FROM json_each(?) AS k"
-                " JOIN orders AS o ON o.channel = json_extract(k.value, '$[0]')"
-                " AND o.channel_order_id = json_extract(k.value, '$[1]')",
+                f"SELECT o.order_id, o.version, o.body{_BY_CHANNEL_KEYS}",
                 (json.dumps(wanted),),
             ).fetchall()
         found: dict[tuple[str, str], Order] = {}
@@ -388,15 +390,8 @@ class SQLiteOrderRepository:
         entries = checked_entries(audit)
         data = to_dict(order)
         body = _dumps(data)
-        audit_rows = [(order.order_id, _dumps(to_dict(e))) for e in entries]
-        outbox_rows: list[tuple[str, str, str, str, int]] = []
-        if outbox or not isinstance(outbox, Sequence):
-            from orderkit.adapters import _outbox  # the outbox only loads when used
-
-            outbox_rows = [
-                (m.message_id, m.order_id, m.topic, payload, _us(m.created_at))
-                for m, payload in _outbox.checked_messages(order.order_id, outbox)
-            ]
+        audit_rows = _audit_rows(order.order_id, entries)
+        outbox_rows = _outbox_rows(order.order_id, outbox)
         # The stored version this save replaces, when this process read or saved it: a
         # version is one value in every process, so it is the stored row whenever the
         # version check below passes, and the address and waybill checks read it here.
@@ -551,14 +546,8 @@ class SQLiteOrderRepository:
             orders.append(order)
             rows.append((order.order_id, order.channel, order.channel_order_id,
                          int(order.status), order.version, _dumps(to_dict(order))))
-            audit_rows += [(order.order_id, _dumps(to_dict(e))) for e in checked_entries(audit)]
-            if outbox or not isinstance(outbox, Sequence):
-                from orderkit.adapters import _outbox  # the outbox only loads when used
-
-                outbox_rows += [
-                    (m.message_id, m.order_id, m.topic, payload, _us(m.created_at))
-                    for m, payload in _outbox.checked_messages(order.order_id, outbox)
-                ]
+            audit_rows += _audit_rows(order.order_id, checked_entries(audit))
+            outbox_rows += _outbox_rows(order.order_id, outbox)
             waybills += [(w, order.order_id) for w in {s.waybill for s in order.shipments} if w]
         if not rows:
             return
@@ -572,9 +561,7 @@ class SQLiteOrderRepository:
             if stored is not None:
                 raise ConcurrencyError(stored[0], None, int(stored[1]))
             held = conn.execute(
-                "SELECT o.channel, o.channel_order_id, o.order_id FROM json_each(?) AS k"
-                " JOIN orders AS o ON o.channel = json_extract(k.value, '$[0]')"
-                " AND o.channel_order_id = json_extract(k.value, '$[1]') LIMIT 1",
+                f"SELECT o.channel, o.channel_order_id, o.order_id{_BY_CHANNEL_KEYS} LIMIT 1",
                 (json.dumps(list(keys)),),
             ).fetchone()
             if held is not None:
@@ -608,7 +595,7 @@ class SQLiteOrderRepository:
 
     def record_audit(self, order_id: str, entries: Sequence[AuditEntry]) -> None:
         """Append audit entries without touching the order."""
-        rows = [(order_id, _dumps(to_dict(e))) for e in checked_entries(entries)]
+        rows = _audit_rows(order_id, checked_entries(entries))
         if rows:
             with self._db.write("record audit") as conn:
                 conn.executemany("INSERT INTO order_audit (order_id, body) VALUES (?, ?)", rows)
@@ -777,6 +764,26 @@ def _duplicate(conn: sqlite3.Connection, order: Order) -> DuplicateOrder:
     return DuplicateOrder(
         order.channel, order.channel_order_id, "?" if holder is None else holder[0]
     )
+
+
+def _audit_rows(order_id: str, entries: Sequence[AuditEntry]) -> list[tuple[str, str]]:
+    """The ``order_audit`` rows of checked ``entries``."""
+    return [(order_id, _dumps(to_dict(entry))) for entry in entries]
+
+
+def _outbox_rows(
+    order_id: str, outbox: Sequence[OutboxMessage]
+) -> list[tuple[str, str, str, str, int]]:
+    """The ``order_outbox`` rows of a save's ``outbox``, checked (none given: none, and
+    the outbox capability is not loaded)."""
+    if not outbox and isinstance(outbox, Sequence):
+        return []
+    from orderkit.adapters import _outbox  # the outbox only loads when used
+
+    return [
+        (m.message_id, m.order_id, m.topic, payload, _us(m.created_at))
+        for m, payload in _outbox.checked_messages(order_id, outbox)
+    ]
 
 
 def _refuse_stored_ids(conn: sqlite3.Connection, ids: list[str], *, path: str = "outbox") -> None:
