@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from orderkit.adapters._keys import checked_channel_keys
 from orderkit.model.audit import (
     AddressVersion,
     AuditEntry,
@@ -133,6 +132,8 @@ class MemoryOrderRepository:
         self, keys: Collection[tuple[str, str]]
     ) -> dict[tuple[str, str], Order]:
         """The orders holding these ``(channel, channel order id)`` keys, by key."""
+        from orderkit.adapters._keys import checked_channel_keys  # loaded when used
+
         wanted = checked_channel_keys(keys)
         with self._lock:
             return {

@@ -23,14 +23,11 @@ cluster) holds the relay back until it ends; ``oldest_pending`` shows the wait.
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from orderkit.adapters._keys import checked_channel_keys
 from orderkit.adapters.postgres._db import Database, unique_violation, utc
 from orderkit.model.audit import (
     AddressVersion,
@@ -252,13 +249,11 @@ class PostgresOrderRepository:
     def __init__(
         self, source: object, *, schema: str | None = None, cache_size: int = 4096
     ) -> None:
-        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
-            raise ValidationError("cache_size", cache_size, "expected an integer >= 0")
+        from orderkit.adapters._cache import OrderCache  # loaded when used
+
+        self._cache = OrderCache(cache_size)
         self._db = Database(source, schema=schema)
         self._db.ensure_schema("orders", MIGRATIONS)
-        self._cache: OrderedDict[str, Order] = OrderedDict()
-        self._cache_size = cache_size
-        self._cache_lock = threading.Lock()
 
     @property
     def database(self) -> Database:
@@ -289,8 +284,7 @@ class PostgresOrderRepository:
 
     def get(self, order_id: str) -> Order:
         """The stored order; :class:`OrderNotFound` when absent."""
-        with self._cache_lock:
-            cached = self._cache.get(order_id)
+        cached = self._cache.get(order_id)
         known = None if cached is None else cached.version
         sql = self._db.sql(
             "SELECT version, CASE WHEN version = %s THEN NULL ELSE body END"
@@ -307,22 +301,15 @@ class PostgresOrderRepository:
             return cached
         order = _load(row[1])
         if committed:
-            self._remember(order)
+            self._cache.remember(order)
         return order
 
     def _committed(self) -> bool:
         """Whether what this thread reads or writes now is committed when the call ends
         (outside any block, on a DSN or a pool), so that it may be kept."""
-        return bool(self._cache_size) and self._db.kind != "connection" and (
+        return bool(self._cache.size) and self._db.kind != "connection" and (
             not self._db.in_transaction
         )
-
-    def _remember(self, order: Order) -> None:
-        with self._cache_lock:
-            self._cache[order.order_id] = order
-            self._cache.move_to_end(order.order_id)
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
 
     def find_by_channel(self, channel: str, channel_order_id: str) -> Order | None:
         """The order holding ``channel_order_id`` on ``channel``, or ``None``."""
@@ -341,6 +328,8 @@ class PostgresOrderRepository:
     ) -> dict[tuple[str, str], Order]:
         """The orders holding these ``(channel, channel order id)`` keys, by key, in one
         read through the channel index."""
+        from orderkit.adapters._keys import checked_channel_keys  # loaded when used
+
         wanted = checked_channel_keys(keys)
         if not wanted:
             return {}
@@ -564,7 +553,7 @@ class PostgresOrderRepository:
             self._refuse_taken_ids(order.order_id, expected_version, ids)
             raise
         if committed:
-            self._remember(order)
+            self._cache.remember(order)
 
     def _refuse_taken_ids(
         self, order_id: str, expected_version: int | None, ids: list[str]

@@ -11,14 +11,11 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import threading
-from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from orderkit.adapters._keys import checked_channel_keys
 from orderkit.adapters.sqlite._db import Database
 from orderkit.model.audit import (
     AddressVersion,
@@ -174,13 +171,11 @@ class SQLiteOrderRepository:
     def __init__(
         self, path: str | os.PathLike[str], *, durable: bool = True, cache_size: int = 4096
     ) -> None:
-        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
-            raise ValidationError("cache_size", cache_size, "expected an integer >= 0")
+        from orderkit.adapters._cache import OrderCache  # loaded when used
+
+        self._cache = OrderCache(cache_size)
         self._db = Database(path, durable=durable)
         self._db.ensure_schema("orders", _MIGRATIONS)
-        self._cache: OrderedDict[str, Order] = OrderedDict()
-        self._cache_size = cache_size
-        self._cache_lock = threading.Lock()
 
     def atomic(self) -> AbstractContextManager[object]:
         """A block whose writes commit together: this repository's, and those of every
@@ -207,22 +202,12 @@ class SQLiteOrderRepository:
     def _decoded(self, order_id: str, version: int, body: str) -> Order:
         """The stored version ``version`` of the order (its JSON ``body``): the one this
         process decoded already, or ``body`` decoded and kept."""
-        with self._cache_lock:
-            cached = self._cache.get(order_id)
-        if cached is not None and cached.version == version:
+        cached = self._cache.at(order_id, version)
+        if cached is not None:
             return cached
         order = _load(body)
-        self._remember(order)
+        self._cache.remember(order)
         return order
-
-    def _remember(self, order: Order) -> None:
-        if not self._cache_size:
-            return
-        with self._cache_lock:
-            self._cache[order.order_id] = order
-            self._cache.move_to_end(order.order_id)
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
 
     def find_by_channel(self, channel: str, channel_order_id: str) -> Order | None:
         """The order holding ``channel_order_id`` on ``channel``, or ``None``."""
@@ -239,6 +224,8 @@ class SQLiteOrderRepository:
         """The orders holding these ``(channel, channel order id)`` keys, by key, in one
         read through the channel index; an order whose stored version this process has
         decoded already is not decoded again."""
+        from orderkit.adapters._keys import checked_channel_keys  # loaded when used
+
         wanted = checked_channel_keys(keys)
         if not wanted:
             return {}
@@ -395,12 +382,10 @@ class SQLiteOrderRepository:
         # The stored version this save replaces, when this process read or saved it: a
         # version is one value in every process, so it is the stored row whenever the
         # version check below passes, and the address and waybill checks read it here.
-        previous = None
-        if expected_version is not None:
-            with self._cache_lock:
-                cached = self._cache.get(order.order_id)
-            if cached is not None and cached.version == expected_version:
-                previous = cached
+        previous = (
+            None if expected_version is None
+            else self._cache.at(order.order_id, expected_version)
+        )
         try:
             # The constraints refuse what reads would (a stale version, a taken order
             # id, channel order id or message id), and only two statements can be
@@ -439,7 +424,7 @@ class SQLiteOrderRepository:
                         waybills,
                     )
                 # Only a committed version may be served from the cache.
-                self._db.after_commit(lambda: self._remember(order))
+                self._db.after_commit(lambda: self._cache.remember(order))
         except _TakenMessageId:
             # Named after the rollback, so that only ids stored before this save count.
             with self._db.read("find stored outbox ids") as conn:
@@ -588,7 +573,7 @@ class SQLiteOrderRepository:
 
             def remember() -> None:
                 for order in orders:
-                    self._remember(order)
+                    self._cache.remember(order)
 
             # Only committed versions may be served from the cache.
             self._db.after_commit(remember)
