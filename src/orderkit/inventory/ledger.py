@@ -150,10 +150,22 @@ def _applied(stored: Collection[str], call: _Call) -> bool:
     )
 
 
-def _append(tx: InventoryTransaction, stored: set[str], entry: LedgerEntry) -> None:
-    """Append ``entry`` and count its id as applied for the rest of the transaction."""
-    tx.append(entry)
-    stored.add(entry.entry_id)
+@attrs.define
+class _Batch:
+    """What the calls of one batch share while they are decided in its transaction:
+    the instant and actor they are booked with, the ids of the entries applied so far
+    (``stored``), and each released SKU's releases within the breaker's window."""
+
+    tx: InventoryTransaction
+    now: datetime
+    actor: str
+    stored: set[str]
+    counts: dict[str, int]
+
+    def append(self, entry: LedgerEntry) -> None:
+        """Append ``entry`` and count its id as applied for the rest of the batch."""
+        self.tx.append(entry)
+        self.stored.add(entry.entry_id)
 
 
 def _unshipped(line: LockLine) -> int:
@@ -650,31 +662,27 @@ class InventoryLedger:
             expiring = {sku for _i, c in todo if c.operation != "restock" for sku in c.skus}
             if expiring:
                 self._expire_lines(tx, expiring, now, actor, only=locks)
+            batch = _Batch(tx, now, actor, stored, counts)
             for index, call in live:
                 # Asked at its turn: an earlier call of the batch may have applied its ref.
                 if _applied(stored, call):
                     results[index] = _replayed(tx, call, stored)
                     continue
-                decide = self._DECIDERS[call.operation]
-                results[index] = decide(self, tx, call, now, actor, stored, counts)
+                results[index] = self._DECIDERS[call.operation](self, batch, call)
         return results
 
-    def _restock_in(
-        self, tx: InventoryTransaction, call: _Call, now: datetime, actor: str,
-        stored: set[str], counts: dict[str, int],
-    ) -> ReleaseResult:
+    def _restock_in(self, batch: _Batch, call: _Call) -> ReleaseResult:
+        now, actor = batch.now, batch.actor
         wanted = call.wanted or {}
         for sku, qty in sorted(wanted.items()):
-            _append(tx, stored, LedgerEntry(
+            batch.append(LedgerEntry(
                 _ref_id(call.ref or "", sku), EntryKind.RESTOCK, sku, qty, now, actor,
                 call.reason, order_id=call.order_id, ref=call.ref,
             ))
         return ReleaseResult("restocked", "", call.order_id, dict(wanted))
 
-    def _release_in(
-        self, tx: InventoryTransaction, call: _Call, now: datetime, actor: str,
-        stored: set[str], counts: dict[str, int],
-    ) -> ReleaseResult:
+    def _release_in(self, batch: _Batch, call: _Call) -> ReleaseResult:
+        tx, now, actor = batch.tx, batch.now, batch.actor
         lock_id, lock_key, token_order, ref = call.lock_id, call.lock_key, call.order_id, call.ref
         moved: dict[str, int] = {}
         parked: list[ParkedRelease] = []
@@ -691,7 +699,7 @@ class InventoryLedger:
             )
             # Releases of the SKU within the window: counted once per transaction, plus
             # the ones this transaction appended.
-            if counts[sku] >= self._release_limit:
+            if batch.counts[sku] >= self._release_limit:
                 entry = LedgerEntry(
                     entry.entry_id, EntryKind.PARK, sku, qty, now, actor,
                     f"release breaker: more than {self._release_limit} releases of {sku}"
@@ -701,8 +709,8 @@ class InventoryLedger:
                 parked.append(ParkedRelease(entry.entry_id, sku, qty, token_order, lock_id, now))
             else:
                 moved[sku] = qty
-                counts[sku] += 1
-            _append(tx, stored, entry)
+                batch.counts[sku] += 1
+            batch.append(entry)
         outcome: LedgerOutcome
         if parked:
             outcome = "parked"
@@ -712,10 +720,8 @@ class InventoryLedger:
             outcome = _nothing_moved([current[sku] for sku in targets], commit=False)
         return ReleaseResult(outcome, lock_id, token_order, moved, tuple(parked))
 
-    def _commit_in(
-        self, tx: InventoryTransaction, call: _Call, now: datetime, actor: str,
-        stored: set[str], counts: dict[str, int],
-    ) -> ReleaseResult:
+    def _commit_in(self, batch: _Batch, call: _Call) -> ReleaseResult:
+        tx, now, actor = batch.tx, batch.now, batch.actor
         lock_id, lock_key, token_order, ref = call.lock_id, call.lock_key, call.order_id, call.ref
         reason = call.reason
         moved: dict[str, int] = {}
@@ -732,12 +738,12 @@ class InventoryLedger:
             before = tx.balance(sku).available
             held = min(qty, current[sku].remaining)
             if held:
-                _append(tx, stored, LedgerEntry(
+                batch.append(LedgerEntry(
                     _new_id() if ref is None else _ref_id(ref, sku), EntryKind.COMMIT,
                     sku, held, now, actor, reason, order_id=token_order, lock_key=lock_key,
                 ))
             if qty > held:
-                _append(tx, stored, LedgerEntry(
+                batch.append(LedgerEntry(
                     _new_id() if ref is None else _unlocked_ref_id(ref, sku),
                     EntryKind.SHIP_UNLOCKED, sku, qty - held, now, actor,
                     f"{reason}: {qty - held} no longer locked",
@@ -748,7 +754,7 @@ class InventoryLedger:
             below = max(0, -tx.balance(sku).available) - max(0, -before)
             if below > 0:
                 oversold[sku] = below
-                _append(tx, stored, LedgerEntry(
+                batch.append(LedgerEntry(
                     _new_id() if ref is None else _oversell_ref_id(ref, sku),
                     EntryKind.OVERSELL, sku, below, now, actor,
                     f"{reason}: available went {below} below zero",
@@ -761,10 +767,8 @@ class InventoryLedger:
             "committed", lock_id, token_order, moved, unlocked=unlocked, oversold=oversold
         )
 
-    def _confirm_in(
-        self, tx: InventoryTransaction, call: _Call, now: datetime, actor: str,
-        stored: set[str], counts: dict[str, int],
-    ) -> ReleaseResult:
+    def _confirm_in(self, batch: _Batch, call: _Call) -> ReleaseResult:
+        tx, now, actor = batch.tx, batch.now, batch.actor
         lock_id, lock_key, token_order, ref = call.lock_id, call.lock_key, call.order_id, call.ref
         confirmed: dict[str, int] = {}
         lapsed: dict[str, int] = {}
@@ -778,7 +782,7 @@ class InventoryLedger:
             if line.expires_at >= NEVER:
                 held = True
                 continue
-            _append(tx, stored, LedgerEntry(
+            batch.append(LedgerEntry(
                 _new_id() if ref is None else _ref_id(ref, line.sku),
                 EntryKind.CONFIRM, line.sku, line.remaining, now, actor,
                 f"confirm: expired at {line.expires_at.isoformat()}, now never",
