@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from psycopg import sql as pgsql
 
+from orderkit.adapters._lines import by_lock
 from orderkit.adapters.postgres._db import Database, utc
 from orderkit.inventory.entries import Balance, EntryKind, LedgerEntry, LockLine
 from orderkit.inventory.rules import apply_entry
@@ -176,12 +177,6 @@ _LINES_OF_LOCKS: Final = (
 )
 
 
-def _by_lock(rows: Sequence[Sequence[Any]]) -> dict[str, tuple[LockLine, ...]]:
-    found: dict[str, list[LockLine]] = {}
-    for row in rows:
-        line = _line(row)
-        found.setdefault(line.lock_key, []).append(line)
-    return {key: tuple(lines) for key, lines in found.items()}
 
 
 class PostgresInventoryStore:
@@ -277,7 +272,8 @@ class PostgresInventoryStore:
     def lines_of_locks(self, lock_keys: Collection[str]) -> Mapping[str, Sequence[LockLine]]:
         """The lines of several locks, by lock key then SKU (unknown locks left out):
         one statement."""
-        return _by_lock(self._all("read locks", _LINES_OF_LOCKS, (sorted(set(lock_keys)),)))
+        rows = self._all("read locks", _LINES_OF_LOCKS, (sorted(set(lock_keys)),))
+        return by_lock(map(_line, rows))
 
     def lines_of_order(self, order_id: str) -> Sequence[LockLine]:
         """Every lock line taken for ``order_id``, oldest first."""
@@ -427,7 +423,7 @@ class _PostgresTransaction:
         """Keep the lines of every lock of ``lock_keys`` not read yet (one statement)."""
         unread = sorted(set(lock_keys) - self._locks.keys())
         if unread:
-            found = _by_lock(self._query(_LINES_OF_LOCKS, (unread,)))
+            found = by_lock(map(_line, self._query(_LINES_OF_LOCKS, (unread,))))
             for key in unread:
                 self._locks[key] = {line.sku: line for line in found.get(key, ())}
 

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+from orderkit.adapters._lines import by_lock
 from orderkit.adapters.sqlite._db import Database
 from orderkit.inventory.entries import Balance, EntryKind, LedgerEntry, LockLine
 from orderkit.inventory.rules import apply_entry
@@ -245,7 +246,7 @@ class SQLiteInventoryStore:
             )
         except sqlite3.Error as error:
             raise StoreError("read locks", str(error)) from error
-        return _by_lock(rows)
+        return by_lock(map(_line, rows))
 
     def lines_of_order(self, order_id: str) -> Sequence[LockLine]:
         """Every lock line taken for ``order_id``, oldest first."""
@@ -398,7 +399,8 @@ class _SQLiteTransaction:
         keys = sorted(set(lock_keys))
         if not self._pending_locks.isdisjoint(keys):
             self.flush()
-        found = _by_lock(self._conn.execute(_LINES_OF_LOCKS, (json.dumps(keys),)).fetchall())
+        rows = self._conn.execute(_LINES_OF_LOCKS, (json.dumps(keys),)).fetchall()
+        found = by_lock(map(_line, rows))
         self._keep(keys, found)
         return found
 
@@ -583,12 +585,3 @@ class _SQLiteTransaction:
                     for line in updated
                 ],
             )
-
-
-def _by_lock(rows: Sequence[Sequence[Any]]) -> dict[str, tuple[LockLine, ...]]:
-    """Lock lines by lock key, in the rows' order."""
-    found: dict[str, list[LockLine]] = {}
-    for row in rows:
-        line = _line(row)
-        found.setdefault(line.lock_key, []).append(line)
-    return {key: tuple(lines) for key, lines in found.items()}
