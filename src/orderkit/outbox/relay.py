@@ -21,14 +21,17 @@ hands each to its consumer by topic:
   what it applied by ``message_id``.
 
 Messages of one order reach each consumer in the order they were saved: when one fails,
-the order's later messages wait behind it. A failed message is not tried again before
-its back-off has passed (``backoff`` doubled per failure, at most ``max_backoff``), so a
-consumer that is down for a while is not hammered and its messages do not use up their
-attempts in a burst. A stock message the ledger refuses (a lock id of another order,
-say) becomes a dead letter at once, and the refusal is written into the order's audit
-trail; any other message that failed ``max_attempts`` times becomes a dead letter too.
-Dead letters are kept with their error, no longer block, are listed by
-:meth:`dead_letters` and put back by :meth:`replay`.
+the order's later messages *for the same consumer* wait behind it, and its messages for
+the other consumer go on (a sink that is down never holds back the stock a cancel
+releases, and a ledger that refuses never holds back the order's events). A failed
+message is not tried again before its back-off has passed (``backoff`` doubled per
+failure, at most ``max_backoff``), so a consumer that is down for a while is not
+hammered and its messages do not use up their attempts in a burst. A stock message the
+ledger refuses (a lock id of another order, say) becomes a dead letter at once, and the
+refusal is written into the order's audit trail; any other message that failed
+``max_attempts`` times becomes a dead letter too. Dead letters are kept with their
+error, no longer block, are listed by :meth:`dead_letters` and put back by
+:meth:`replay`.
 """
 
 from __future__ import annotations
@@ -61,6 +64,8 @@ if TYPE_CHECKING:
 __all__ = ["OutboxRelay", "RelayReport"]
 
 _NO_LAG: Final = timedelta(0)
+_EVENTS: Final = "sink"
+_STOCK: Final = "ledger"
 _ERROR_TEXT: Final = 2000
 #: The ledger call of each stock topic.
 _OPERATIONS: Final = {STOCK_RELEASE: "release", STOCK_COMMIT: "commit", STOCK_CONFIRM: "confirm"}
@@ -115,19 +120,21 @@ class OutboxRelay:
             raise ValidationError("limit", limit, "expected an integer >= 1")
         now = self.clock.now()
         delivered = failed = dead = 0
-        blocked: set[str] = set()  # orders whose earlier message failed in this run
+        # (order, consumer) pairs whose earlier message failed or waits in this run
+        blocked: set[tuple[str, str]] = set()
         events: list[StoredMessage] = []
         applied: list[str] = []
         with self.store.atomic():
             stock: list[tuple[StoredMessage, StockCall]] = []
             for stored in self.store.pending(limit):
                 message = stored.message
-                if message.order_id in blocked:
+                lane = _lane(message)
+                if lane in blocked:
                     continue
                 if stored.retry_at is not None and stored.retry_at > now:
-                    blocked.add(message.order_id)  # waits out its back-off, and so do
-                    continue  # the order's later messages
-                if message.topic.startswith("event."):
+                    blocked.add(lane)  # waits out its back-off, and so do the order's
+                    continue  # later messages for the same consumer
+                if lane[1] == _EVENTS:
                     events.append(stored)
                     continue
                 try:
@@ -135,7 +142,7 @@ class OutboxRelay:
                 except Exception as error:  # recorded on the message, retried later
                     dead += self._failed(stored, error, now)
                     failed += 1
-                    blocked.add(message.order_id)
+                    blocked.add(lane)
             outcomes: list[tuple[StoredMessage, StockResult | RefusedError, list[OutboxMessage]]]
             outcomes = []
             if len(stock) > 1:
@@ -146,7 +153,7 @@ class OutboxRelay:
                     outcomes = []
             if not outcomes:
                 for stored, call in stock:
-                    if stored.message.order_id in blocked:
+                    if _lane(stored.message) in blocked:
                         continue
                     try:
                         with self.store.atomic():
@@ -154,7 +161,7 @@ class OutboxRelay:
                     except Exception as error:  # recorded on the message, retried later
                         dead += self._failed(stored, error, now)
                         failed += 1
-                        blocked.add(stored.message.order_id)
+                        blocked.add(_lane(stored.message))
             for stored, outcome, found in outcomes:
                 if isinstance(outcome, RefusedError):  # retrying cannot help
                     self._audit_refusal(stored.message, outcome, now)
@@ -171,13 +178,14 @@ class OutboxRelay:
         failures: list[tuple[StoredMessage, Exception]] = []
         for stored in events:
             message = stored.message
-            if message.order_id in blocked:
+            lane = _lane(message)
+            if lane in blocked:
                 continue
             try:
                 self._publish(message)
             except Exception as error:  # recorded on the message, retried later
                 failures.append((stored, error))
-                blocked.add(message.order_id)
+                blocked.add(lane)
             else:
                 published.append(message.message_id)
         if published or failures:
@@ -303,6 +311,13 @@ class OutboxRelay:
             stored.message.message_id, text, dead=dead, retry_at=None if dead else now + wait
         )
         return int(dead)
+
+
+def _lane(message: OutboxMessage) -> tuple[str, str]:
+    """The order and the consumer a message goes to: the unit that keeps its order
+    (``event.*`` to the sink, everything else to the ledger)."""
+    consumer = _EVENTS if message.topic.startswith("event.") else _STOCK
+    return message.order_id, consumer
 
 
 def _stock_call(message: OutboxMessage) -> StockCall:

@@ -7,8 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from orderkit.adapters.memory import MemoryOrderRepository
+from orderkit import Money, Order, OrderLine
+from orderkit.adapters.memory import MemoryInventoryStore, MemoryOrderRepository
 from orderkit.errors import ValidationError
+from orderkit.inventory import InventoryLedger, StockLevel
+from orderkit.lifecycle import Event, OrderService
 from orderkit.outbox import OutboxMessage, OutboxRelay, message_id
 from orderkit.testing import ManualClock
 from orderkit.testing.samples import sample_order
@@ -22,13 +25,16 @@ class Sink:
     def __init__(self) -> None:
         self.refuse: set[str] = set()
         self.kept: list[str] = []
+        self.topics: list[str] = []
+        self.down = False
 
     def publish(self, events: Sequence[object]) -> None:
         for message in events:
             assert isinstance(message, OutboxMessage)
-            if message.message_id in self.refuse:
+            if self.down or message.message_id in self.refuse:
                 raise ConnectionError(f"refused {message.message_id}")
             self.kept.append(message.message_id)
+            self.topics.append(message.topic)
 
 
 def _stored(repository: MemoryOrderRepository, order_id: str, count: int) -> list[str]:
@@ -55,6 +61,37 @@ def test_a_failing_message_holds_back_its_orders_later_ones_only() -> None:
     clock.advance(timedelta(seconds=1))
     assert relay.run_once().delivered == 2
     assert sink.kept == [a[0], *b, a[1], a[2]]
+
+
+def test_a_sink_that_is_down_never_holds_back_the_stock_a_cancel_releases() -> None:
+    """Order is kept per consumer: the cancel's release reaches the ledger while the
+    order's earlier events wait for the sink, in this run and while they back off; the
+    events then go out in the order they were saved."""
+    clock = ManualClock(T0)
+    repository = MemoryOrderRepository()
+    ledger = InventoryLedger(MemoryInventoryStore(), secret=b"k" * 16, clock=clock)
+    ledger.receive("SKU-1", 2, reference="PO-1")
+    sink = Sink()
+    sink.down = True
+    service = OrderService(repository, inventory=ledger, sink=sink, clock=clock)
+    order = Order("ORD-A", "tmall", "T-A", [OrderLine("1", "SKU-1", 2, Money("10.00", "CNY"))],
+                  T0)
+    service.place(order)
+    service.handle("ORD-A", Event("pay", event_id="p1", at=T0,
+                                  data={"amount": order.totals.payable}))
+    assert ledger.stock("SKU-1").locked == 2
+    service.handle("ORD-A", Event("cancel", event_id="c1", at=T0))
+    assert ledger.stock("SKU-1") == StockLevel("SKU-1", 2, 0, 2)  # released at once
+    waiting = [m.message.topic for m in repository.pending(50)]
+    assert waiting and all(topic.startswith("event.") for topic in waiting)
+    relay = OutboxRelay(repository, inventory=ledger, sink=sink, clock=clock)
+    assert relay.run_once().delivered == 0  # the events back off; nothing else waits
+    sink.down = False
+    clock.advance(timedelta(minutes=5))
+    report = relay.run_until_idle()
+    assert (report.failed, report.dead_lettered) == (0, 0)
+    assert repository.pending(50) == []
+    assert sink.topics == waiting  # the sink got the order's events in saved order
 
 
 def test_back_off_doubles_up_to_its_ceiling_then_the_message_is_a_dead_letter() -> None:
