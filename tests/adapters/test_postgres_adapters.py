@@ -363,6 +363,30 @@ def test_db_upgrade_creates_every_table_once(
     assert PostgresReconIdSequence(pg_dsn, schema=schema).next_value("SO", T0.date()) == 1
 
 
+def test_upgrades_run_together_report_one_migration_per_component(
+    pg_dsn: str, schema: str
+) -> None:
+    # Six deploy scripts upgrading a fresh schema at once, each as its own process would
+    # (its own connection, no memory of the others): exactly one of them migrated each
+    # component, and the others found it up to date.
+    start = threading.Barrier(6)
+    reports: list[dict[str, tuple[int, int]]] = []
+
+    def deploy(n: int) -> None:
+        start.wait()
+        reports.append(upgrade(f"{pg_dsn} application_name=deploy-{n}", schema=schema))
+
+    threads = [threading.Thread(target=deploy, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(reports) == 6
+    for component, (_before, after) in reports[0].items():
+        befores = sorted(report[component][0] for report in reports)
+        assert befores == [0] + [after] * 5, component
+
+
 def test_bad_sources_and_schema_names_are_refused_naming_the_field(pg_dsn: str) -> None:
     from orderkit.errors import ValidationError
 

@@ -417,18 +417,23 @@ class Database:
 
     # --- schema -----------------------------------------------------------------------
 
-    def ensure_schema(self, component: str, migrations: Migration) -> None:
-        """Bring ``component``'s tables up to ``len(migrations)``, once per process."""
+    def ensure_schema(self, component: str, migrations: Migration) -> int:
+        """Bring ``component``'s tables up to ``len(migrations)``, once per process, and
+        return the version they had before (read under the migration lock when they
+        were behind, so that of processes migrating together only one reports the old
+        version)."""
         key = (self.schema, component)
         shared = self._shared
         if key in shared.ready:
-            return
+            return len(migrations)
         with shared.ready_lock:
             if key in shared.ready:
-                return
-            self.run(f"migrate {component}", lambda conn: self._migrate(conn, component,
-                                                                        migrations))
+                return len(migrations)
+            before = self.run(
+                f"migrate {component}", lambda conn: self._migrate(conn, component, migrations)
+            )
             shared.ready.add(key)
+            return before
 
     def _migrate(
         self, conn: psycopg.Connection[Any], component: str, migrations: Migration
@@ -465,7 +470,7 @@ class Database:
                 ),
                 (component, len(migrations)),
             )
-        return len(migrations) - current
+        return current
 
     def _stored_version(self, conn: psycopg.Connection[Any], component: str) -> int:
         exists = conn.execute(
