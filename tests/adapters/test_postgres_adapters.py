@@ -145,6 +145,39 @@ def test_a_refused_call_inside_the_hosts_transaction_keeps_it_usable(
     assert [observer.get(o).order_id for o in ("ORD-1", "ORD-2")] == ["ORD-1", "ORD-2"]
 
 
+def test_tables_created_in_a_hosts_transaction_it_rolls_back_are_created_again(
+    pg_dsn: str, schema: str, host: psycopg.Connection[tuple[object, ...]]
+) -> None:
+    # The host's first orderkit call creates the tables inside its transaction, then the
+    # host rolls back for its own reasons: the tables are gone with it.
+    repository = PostgresOrderRepository(host, schema=schema)
+    ledger = InventoryLedger(
+        PostgresInventoryStore(repository.database), secret=SECRET, clock=ManualClock(T0)
+    )
+    ledger.receive("CUP", 5, reference="PO-1")
+    host.rollback()
+    tables = f"SELECT count(*) FROM pg_tables WHERE schemaname = '{schema}'"
+    assert host.execute(tables).fetchone() == (0,)
+    host.rollback()
+
+    # The next call of each adapter creates its tables again, and so does a new adapter.
+    assert ledger.receive("CUP", 5, reference="PO-2").on_hand == 5
+    with pytest.raises(OrderNotFound):
+        repository.get("ORD-1")
+    repository.save(_order("ORD-1"), expected_version=None)
+    host.rollback()
+    again = PostgresOrderRepository(host, schema=schema)
+    again.save(_order("ORD-1"), expected_version=None)
+    assert ledger.receive("CUP", 3, reference="PO-3").on_hand == 3
+    host.commit()  # this time the host commits: the tables and the rows stay
+
+    assert repository.get("ORD-1").order_id == "ORD-1"
+    host.commit()
+    later = f"{pg_dsn} application_name=another-process"
+    assert PostgresOrderRepository(later, schema=schema).get("ORD-1").order_id == "ORD-1"
+    assert PostgresInventoryStore(later, schema=schema).balance("CUP") == Balance(3, 0)
+
+
 # --- pools ---------------------------------------------------------------------------------
 
 
@@ -361,6 +394,30 @@ def test_db_upgrade_creates_every_table_once(
     # The adapters find their tables ready.
     PostgresIdempotencyStore(pg_dsn, schema=schema)
     assert PostgresReconIdSequence(pg_dsn, schema=schema).next_value("SO", T0.date()) == 1
+
+
+def test_upgrades_run_together_report_one_migration_per_component(
+    pg_dsn: str, schema: str
+) -> None:
+    # Six deploy scripts upgrading a fresh schema at once, each as its own process would
+    # (its own connection, no memory of the others): exactly one of them migrated each
+    # component, and the others found it up to date.
+    start = threading.Barrier(6)
+    reports: list[dict[str, tuple[int, int]]] = []
+
+    def deploy(n: int) -> None:
+        start.wait()
+        reports.append(upgrade(f"{pg_dsn} application_name=deploy-{n}", schema=schema))
+
+    threads = [threading.Thread(target=deploy, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(reports) == 6
+    for component, (_before, after) in reports[0].items():
+        befores = sorted(report[component][0] for report in reports)
+        assert befores == [0] + [after] * 5, component
 
 
 def test_bad_sources_and_schema_names_are_refused_naming_the_field(pg_dsn: str) -> None:

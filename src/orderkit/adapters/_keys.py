@@ -1,11 +1,12 @@
 """The check every order repository adapter runs on the keys of
-``find_many_by_channel``: each a ``(channel, channel order id)`` pair of strings, named
-by its place when it is not; duplicates read once."""
+``find_many_by_channel``: each a ``(channel, channel order id)`` pair of strings that
+encode as UTF-8, named by its place when it is not; duplicates read once."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
 
+from orderkit.model._checks import encodable
 from orderkit.model.errors import ValidationError
 
 __all__ = ["checked_channel_keys"]
@@ -21,5 +22,7 @@ def checked_channel_keys(keys: Collection[tuple[str, str]]) -> list[tuple[str, s
                 or not all(isinstance(part, str) for part in key)):
             raise ValidationError(f"keys[{index}]", key,
                                   "expected a (channel, channel order id) pair of strings")
+        for part in key:
+            encodable(f"keys[{index}]", part)
         seen[key] = None
     return list(seen)

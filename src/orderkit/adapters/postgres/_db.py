@@ -75,7 +75,12 @@ class _Shared:
     def __init__(self, source: object) -> None:
         self.source = source
         self.local = threading.local()
+        #: The (schema, component) pairs whose tables are committed at their version.
         self.ready: set[tuple[str, str]] = set()
+        #: Those created in a transaction orderkit does not end (the host's, or a block
+        #: the caller opened), by the id of that transaction: ready once it committed,
+        #: created again if it rolled back.
+        self.unsettled: dict[tuple[str, str], str] = {}
         self.ready_lock = threading.Lock()
         #: The connections this process opened for a DSN, closed when no Database uses
         #: this source any more (psycopg warns about a connection collected open).
@@ -156,6 +161,9 @@ class Database:
         self.schema = schema
         self._shared = _shared(source)
         self._texts: dict[str, str] = {}
+        #: The components whose tables this database's adapter uses, ensured again
+        #: before its next call while their creation is not known to be committed.
+        self._components: dict[str, Migration] = {}
 
     # --- SQL text ---------------------------------------------------------------------
 
@@ -260,6 +268,8 @@ class Database:
             with self._savepoint(conn, operation, depth, deferred):
                 yield conn
             return
+        if self._shared.unsettled:
+            self._settle()
         with self._borrow() as conn:
             host = self.kind == "connection" and (
                 not conn.autocommit or conn.info.transaction_status != TransactionStatus.IDLE
@@ -404,6 +414,8 @@ class Database:
         for attempt in range(_ATTEMPTS):
             try:
                 if single and self.kind == "dsn":
+                    if self._shared.unsettled:
+                        self._settle()
                     conn = self._own_connection()
                     with _translated(operation, self):
                         return work(conn)
@@ -417,22 +429,72 @@ class Database:
 
     # --- schema -----------------------------------------------------------------------
 
-    def ensure_schema(self, component: str, migrations: Migration) -> None:
-        """Bring ``component``'s tables up to ``len(migrations)``, once per process."""
+    def ensure_schema(self, component: str, migrations: Migration) -> int:
+        """Bring ``component``'s tables up to ``len(migrations)``, once per process, and
+        return the version they had before (read under the migration lock when they
+        were behind, so that of processes migrating together only one reports the old
+        version).
+
+        Tables created in a transaction orderkit does not end (the host's, or a block
+        the caller opened) are known ready only once it committed: until then each
+        outermost call of this database checks again first, and creates them again
+        when that transaction rolled back."""
         key = (self.schema, component)
         shared = self._shared
         if key in shared.ready:
-            return
+            self._components[component] = migrations
+            return len(migrations)
         with shared.ready_lock:
             if key in shared.ready:
-                return
-            self.run(f"migrate {component}", lambda conn: self._migrate(conn, component,
-                                                                        migrations))
-            shared.ready.add(key)
+                self._components[component] = migrations
+                return len(migrations)
+            joins = self.in_transaction or self._joins_host()
+            before, created_in = self.run(
+                f"migrate {component}",
+                lambda conn: self._migrate(
+                    conn, component, migrations, joins, shared.unsettled.get(key)
+                ),
+            )
+            if created_in is None:
+                shared.unsettled.pop(key, None)
+                shared.ready.add(key)
+            else:
+                shared.unsettled[key] = created_in
+            self._components[component] = migrations
+            return before
+
+    def _joins_host(self) -> bool:
+        """Whether an outermost block now would join the host's transaction."""
+        if self.kind != "connection":
+            return False
+        conn: psycopg.Connection[Any] = self.source  # type: ignore[assignment]
+        return not conn.autocommit or conn.info.transaction_status != TransactionStatus.IDLE
+
+    def _settle(self) -> None:
+        """Before an outermost call: ensure again this database's components whose
+        tables were created in a transaction not known to have committed (once it
+        committed they are ready; if it rolled back they are created again)."""
+        local = self._shared.local
+        if getattr(local, "settling", False):
+            return  # the migration's own transaction
+        local.settling = True
+        try:
+            for component, migrations in list(self._components.items()):
+                self.ensure_schema(component, migrations)
+        finally:
+            local.settling = False
 
     def _migrate(
-        self, conn: psycopg.Connection[Any], component: str, migrations: Migration
-    ) -> int:
+        self,
+        conn: psycopg.Connection[Any],
+        component: str,
+        migrations: Migration,
+        joins: bool,
+        created_in: str | None,
+    ) -> tuple[int, str | None]:
+        """The version before, and the id of the transaction that created the tables
+        when it is not known to have committed yet (``joins``: this one is not
+        orderkit's to end; ``created_in``: the one that created them earlier)."""
         # Up to date (the usual case): a read, and no lock that the host's transaction
         # would hold until it ends.
         current = self._stored_version(conn, component)
@@ -465,7 +527,16 @@ class Database:
                 ),
                 (component, len(migrations)),
             )
-        return len(migrations) - current
+            if joins:
+                row = conn.execute("SELECT pg_current_xact_id()::text").fetchone()
+                return current, None if row is None else str(row[0])
+        elif created_in is not None:
+            # Found up to date: by the transaction that created them, still open (then
+            # still unsettled), or by one that committed.
+            row = conn.execute("SELECT pg_xact_status(%s::xid8)", (created_in,)).fetchone()
+            if row is not None and row[0] == "in progress":
+                return current, created_in
+        return current, None
 
     def _stored_version(self, conn: psycopg.Connection[Any], component: str) -> int:
         exists = conn.execute(

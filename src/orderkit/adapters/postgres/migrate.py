@@ -26,16 +26,16 @@ COMPONENTS: Final[tuple[tuple[str, Migration], ...]] = (
 
 def upgrade(source: object, *, schema: str | None = None) -> dict[str, tuple[int, int]]:
     """Migrate every component in ``schema``, each in a transaction of its own; returns
-    each component's ``(version before, version after)``. A schema newer than this
+    each component's ``(version before, version after)``, the version before as read
+    under the migration lock (of several upgrades run at once, one reports the
+    migration and the others find the tables up to date). A schema newer than this
     orderkit knows raises :class:`~orderkit.model.errors.StoreError` and changes nothing
     of that component."""
     db = Database(source, schema=schema)
     done: dict[str, tuple[int, int]] = {}
     try:
         for component, migrations in COMPONENTS:
-            before = db.schema_version(component)
-            db.ensure_schema(component, migrations)
-            done[component] = (before, len(migrations))
+            done[component] = (db.ensure_schema(component, migrations), len(migrations))
     finally:
         db.close()
     return done

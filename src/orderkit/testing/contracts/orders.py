@@ -172,6 +172,28 @@ class OrderRepositoryContract:
         assert isinstance(error, OrderkitError)
         assert error.order_id == "nope"  # type: ignore[attr-defined]
 
+    def test_an_id_no_store_can_hold_is_refused_naming_it(self) -> None:
+        # Text with a lone surrogate encodes in no store, and an id is a string: every
+        # read that takes one refuses it as bad input, as the canonical types do, on
+        # every adapter alike (not a driver error, not "not found" on some only).
+        repository = self.lookups()
+        repository.save(sample_order("ORD-1"), expected_version=None)
+        for bad in ("\udc80", "ORD-\ud800", 5, None, b"ORD-1"):
+            for read in (repository.get, repository.audit_trail,
+                         repository.address_history):
+                error = _raises(ValidationError, read, bad)
+                assert (error.path, error.value) == ("order_id", bad), read  # type: ignore[attr-defined]
+            error = _raises(ValidationError, repository.find_by_channel, "tmall", bad)
+            assert (error.path, error.value) == ("channel_order_id", bad)  # type: ignore[attr-defined]
+            error = _raises(ValidationError, repository.find_by_channel, bad, "T-1")
+            assert (error.path, error.value) == ("channel", bad)  # type: ignore[attr-defined]
+            error = _raises(ValidationError, repository.find_many_by_channel,
+                            [("tmall", "T-1"), ("tmall", bad)])
+            assert error.path == "keys[1]"  # type: ignore[attr-defined]
+            error = _raises(ValidationError, repository.find_by_waybill, bad)
+            assert (error.path, error.value) == ("waybill", bad)  # type: ignore[attr-defined]
+        assert repository.get("ORD-1").order_id == "ORD-1"  # still usable
+
     def test_save_on_top_of_the_version_read_wins(self) -> None:
         repository = self.create_repository()
         order = sample_order()
