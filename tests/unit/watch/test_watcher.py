@@ -10,10 +10,11 @@ from pathlib import Path
 import attrs
 import pytest
 
-from orderkit import Address, Money, Order, OrderStatus, PaymentTerms, Shipment
+from orderkit import Address, Money, Order, OrderLine, OrderStatus, PaymentTerms, Shipment
 from orderkit.adapters.memory import MemoryOrderRepository
 from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteWatchState
 from orderkit.errors import DefinitionError
+from orderkit.lifecycle import OrderService
 from orderkit.model.alerts import Alert as Notice
 from orderkit.testing import ManualClock
 from orderkit.testing.processes import race, watch_cycle
@@ -97,6 +98,31 @@ def test_a_cash_on_delivery_order_is_late_unshipped_not_unpaid(backend: str,
     late = watcher.run_once().raised
     assert sorted(a.key for a in late) == sorted(f"cod_not_shipped:COD-{n}" for n in range(25))
     assert {(a.route_to, a.severity) for a in late} == {("warehouse", "warning")}
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_orders_placed_and_never_paid_are_red_and_then_a_channel_outage(
+    backend: str, tmp_path: Path
+) -> None:
+    repo = (MemoryOrderRepository() if backend == "memory"
+            else SQLiteOrderRepository(tmp_path / "orders.db"))
+    clock = ManualClock(T0)
+    service = OrderService(repo, clock=clock)
+    for n in range(20):  # placed, never paid: no status change, so no status_since
+        placed = service.place(Order(order_id=f"P-{n:02}", channel="tmall",
+                                     channel_order_id=str(n), created_at=T0,
+                                     lines=[OrderLine("1", "TEA", 1, Money("10.00", "CNY"))]))
+        assert placed.status == OrderStatus.PENDING_PAYMENT and placed.status_since is None
+    watcher = Watcher(repo, Inbox(), clock=clock)
+    clock.set(T0 + timedelta(minutes=14))
+    assert watcher.run_once().raised == ()
+    clock.set(T0 + timedelta(minutes=16))
+    assert sorted(a.key for a in watcher.run_once().raised) == [
+        f"pending_payment_stale:P-{n:02}" for n in range(20)]
+    clock.set(T0 + timedelta(minutes=31))
+    report = watcher.run_once()
+    assert [a.key for a in report.raised] == ["payment_channel_down:tmall"]
+    assert len(report.inhibited) == 20
 
 
 def test_for_suppresses_flapping_then_repeat_and_resolve() -> None:
@@ -233,7 +259,8 @@ def test_the_stale_query_reads_through_an_index_on_sqlite(tmp_path: Path) -> Non
                 f"EXPLAIN QUERY PLAN SELECT body FROM orders WHERE status = 10"
                 f" AND {expression} < '2026' ORDER BY {expression} LIMIT 5"))
             for anchor, expression in (
-                ("status_since", "json_extract(body, '$.status_since')"),
+                ("status_since", "coalesce(json_extract(body, '$.status_since'),"
+                                 " json_extract(body, '$.created_at'))"),
                 ("paid_at", "json_extract(body, '$.paid_at')"),
             )
         }
@@ -242,6 +269,6 @@ def test_the_stale_query_reads_through_an_index_on_sqlite(tmp_path: Path) -> Non
             " WHERE json_extract(body, '$.shipments[#-1].shipped_at') < '2026'"
             " AND json_extract(body, '$.shipments[#-1].first_scan_at') IS NULL"
             " AND status = 30"))
-    assert "USING INDEX orders_by_status_since" in plans["status_since"]
+    assert "USING INDEX orders_by_time_in_status" in plans["status_since"]
     assert "USING INDEX orders_by_paid_at" in plans["paid_at"]
     assert "USING INDEX orders_unscanned" in unscanned
