@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, TypeVar
 
 import attrs
 
@@ -23,6 +23,7 @@ from orderkit.watch.rules import DEFAULT_RULES, Route, Rule, group_key
 __all__ = ["Alert", "WatchReport", "Watcher"]
 
 AlertState = Literal["raised", "repeated", "resolved"]
+_T = TypeVar("_T")
 
 
 @attrs.frozen
@@ -74,6 +75,14 @@ class _Condition:
     value: Decimal | None = None
 
 
+def _collection(path: str, value: Iterable[_T]) -> tuple[_T, ...]:
+    """A watcher argument given as a collection (a single rule, route or string is
+    refused, not iterated)."""
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise DefinitionError("expected a collection", path=path, value=value)
+    return tuple(value)
+
+
 class Watcher:
     """Runs watch cycles over ``repository`` and tells ``notifier``.
 
@@ -97,13 +106,14 @@ class Watcher:
         routes: Sequence[Route] = (),
         metrics: Sequence[Metrics] = (),
     ) -> None:
-        self.rules = tuple(rules)
-        names = [rule.name for rule in self.rules]
-        order_rules = [rule.name for rule in self.rules if isinstance(rule, Rule)]
+        self.rules = _collection("rules", rules)
         for index, rule in enumerate(self.rules):
             if not isinstance(rule, Rule | MetricRule):
                 raise DefinitionError("expected a Rule or a MetricRule", path=f"rules[{index}]",
                                       value=rule)
+        names = [rule.name for rule in self.rules]
+        order_rules = [rule.name for rule in self.rules if isinstance(rule, Rule)]
+        for index, rule in enumerate(self.rules):
             if names.count(rule.name) > 1:
                 raise DefinitionError("two rules share a name", path=f"rules[{index}]",
                                       value=rule.name)
@@ -111,6 +121,8 @@ class Watcher:
                 if target not in order_rules:
                     raise DefinitionError("inhibits an unknown rule (or a metric rule)",
                                           path=f"rules[{index}].inhibits", value=target)
+        metrics = _collection("metrics", metrics)
+        routes = _collection("routes", routes)
         for index, source in enumerate(metrics):
             if not isinstance(source, Metrics):
                 raise ValidationError(f"metrics[{index}]", source, "expected a Metrics")

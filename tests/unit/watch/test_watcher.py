@@ -406,3 +406,28 @@ def test_a_condition_back_before_its_resolved_got_through_is_still_up() -> None:
     report = watcher.run_once()
     assert (report.raised, report.repeated, report.resolved) == ((), (), ())
     assert inbox.said() == ["raised pending:A"]
+
+
+def test_bad_rule_route_and_watcher_arguments_are_refused_naming_them() -> None:
+    rule = partial(Rule, "x", {10}, "status_since", timedelta(minutes=1), "tech")
+    repo = MemoryOrderRepository()
+    bad: list[tuple[Any, str, object]] = [
+        (lambda: rule(labels="team"), "labels", "team"),
+        (lambda: rule(labels={"team": 5}), "labels", {"team": 5}),
+        (lambda: rule(summary=5), "summary", 5),
+        (lambda: Route(5), "to", 5),
+        (lambda: Route("finance", channels=5), "channels", 5),
+        # one channel given as a string is not the set of its letters
+        (lambda: Route("finance", channels="tmall"), "channels", "tmall"),
+        (lambda: Route("finance", regions="广东省"), "regions", "广东省"),
+        (lambda: Route("finance", labels="x"), "labels", "x"),
+        (lambda: Watcher(repo, Inbox(), rules=[5]), "rules[0]", 5),
+        (lambda: Watcher(repo, Inbox(), rules="pending_payment_stale"), "rules",
+         "pending_payment_stale"),
+        (lambda: Watcher(repo, Inbox(), routes=Route("finance")), "routes", Route("finance")),
+    ]
+    for make, path, value in bad:
+        with pytest.raises(DefinitionError) as caught:
+            make()
+        assert (caught.value.path, caught.value.value) == (path, value)
+    assert Route("finance", channels=["tmall"]).channels == {"tmall"}
