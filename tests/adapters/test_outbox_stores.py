@@ -75,13 +75,13 @@ def test_a_file_of_the_previous_schema_is_migrated_and_keeps_its_orders(
     with sqlite3.connect(path) as conn:  # make it a file the previous release wrote
         conn.execute("DROP TABLE order_outbox")
         conn.execute("DROP TABLE order_waybills")
-        for index in ("by_status_since", "by_paid_at", "by_created_at", "unscanned",
+        for index in ("by_time_in_status", "by_paid_at", "by_created_at", "unscanned",
                       "by_first_shipped"):
             conn.execute(f"DROP INDEX orders_{index}")
         conn.execute("UPDATE schema_version SET version = 2 WHERE component = 'orders'")
     conn.close()
     repository = SQLiteOrderRepository(path)
-    assert repository.database.schema_version("orders") == 7
+    assert repository.database.schema_version("orders") == 8
     assert repository.get(order.order_id) == order
     assert repository.find_by_waybill("SF1234567890") == [order]  # the index is filled
     assert repository.pending(5) == []

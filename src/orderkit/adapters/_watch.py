@@ -41,9 +41,10 @@ def checked_terms(terms: object) -> PaymentTerms | None:
 
 
 def anchor_of(order: Order, anchor: Anchor) -> datetime | None:
-    """The instant ``anchor`` names on ``order`` (``None`` when it has none)."""
+    """The instant ``anchor`` names on ``order`` (``None`` when it has none).
+    ``status_since`` is ``created_at`` for an order that has never changed status."""
     if anchor == "status_since":
-        return order.status_since
+        return order.status_since or order.created_at
     if anchor == "paid_at":
         return order.paid_at
     if anchor == "created_at":

@@ -42,6 +42,10 @@ def near_expiry_hold(
     (when the check ran); ``actor`` holds (``None``: a system event). Lines the catalog
     has no lot for are not held here.
     """
+    if not isinstance(order, Order):
+        raise ValidationError("order", order, "expected an Order")
+    if not isinstance(lots, LotCatalog):
+        raise ValidationError("lots", lots, "expected a LotCatalog (with lot_for)")
     at = ensure_aware(at, path="at")
     _days(threshold, "threshold")
     skus = dict(by_sku or {})

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Protocol, runtime_checkable
 
 import attrs
+
+from orderkit.model.errors import ValidationError
 
 __all__ = ["Lot", "LotCatalog"]
 
@@ -16,7 +18,13 @@ class Lot:
 
     lot_id: str
     sku: str
-    expires_on: date
+    expires_on: date = attrs.field()
+
+    @expires_on.validator
+    def _expires_on(self, _attribute: object, value: object) -> None:
+        # A datetime is a date too, but days left are counted between dates.
+        if not isinstance(value, date) or isinstance(value, datetime):
+            raise ValidationError("expires_on", value, "expected a date")
 
 
 @runtime_checkable

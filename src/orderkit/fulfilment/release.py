@@ -41,6 +41,10 @@ def release_wave(
     payment). Returns the orders not packed, by id, with why (short of stock, or a
     hold placed since the wave was planned, say); the others are packed.
     """
+    if not isinstance(wave, Wave):
+        raise ValidationError("wave", wave, "expected a Wave")
+    if not isinstance(service, OrderService):
+        raise ValidationError("service", service, "expected an OrderService")
     at = ensure_aware(at, path="at")
     if isinstance(second_check, str) or not isinstance(second_check, Collection):
         raise ValidationError("second_check", second_check, "expected a collection of SKUs")

@@ -10,6 +10,7 @@ candidate it did not select, an :class:`Exclusion`: a reason code and words. An
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, time, timedelta
@@ -102,6 +103,18 @@ def _names(value: object) -> frozenset[str] | None:
     return frozenset(str(item) for item in value)
 
 
+def _cutoff(_instance: object, _attribute: object, value: time | None) -> None:
+    if value is not None and (not isinstance(value, time) or value.tzinfo is not None):
+        raise ValidationError("cutoff", value,
+                              "expected None or a local time of day without an offset"
+                              " (its zone is tz)")
+
+
+def _promise(_instance: object, _attribute: object, value: object) -> None:
+    if not isinstance(value, timedelta) or value < timedelta(0):
+        raise ValidationError("promise", value, "expected a non-negative timedelta")
+
+
 @attrs.frozen
 class WavePolicy:
     """How one wave picks its orders.
@@ -117,13 +130,13 @@ class WavePolicy:
     """
 
     stream: Stream = attrs.field(default="in_stock")
-    cutoff: time | None = None
+    cutoff: time | None = attrs.field(default=None, validator=_cutoff)
     tz: str = DEFAULT_ACCOUNTING_TZ
     carriers: frozenset[str] | None = attrs.field(default=None, converter=_names)
     regions: frozenset[str] | None = attrs.field(default=None, converter=_names)
     max_orders: int | None = attrs.field(default=None, validator=_CAP)
     max_lines: int | None = attrs.field(default=None, validator=_CAP)
-    promise: timedelta = timedelta(hours=48)
+    promise: timedelta = attrs.field(default=timedelta(hours=48), validator=_promise)
     presale_tag: str = "presale"
     carrier_of: Callable[[Order], str | None] | None = None
 
@@ -149,6 +162,9 @@ class WavePolicy:
             return self.carrier_of(order)
         return _tag_value(order, "carrier:")
 
+
+#: The longest promise a policy file may give: a year, in hours.
+_MAX_PROMISE_HOURS: Final = 366 * 24
 
 _POLICY_KEYS: Final = frozenset({
     "stream", "cutoff", "tz", "carriers", "regions", "max_orders", "max_lines",
@@ -186,12 +202,16 @@ def policy_from_toml(text: str) -> WavePolicy:
     for key, value in table.items():
         if key == "cutoff":
             try:
-                fields["cutoff"] = time.fromisoformat(str(value))
+                if not isinstance(value, str):
+                    raise ValueError(value)
+                fields["cutoff"] = time.fromisoformat(value)
             except ValueError:
                 raise ValidationError("wave.cutoff", value, "expected HH:MM") from None
         elif key == "promise_hours":
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                raise ValidationError("wave.promise_hours", value, "expected hours >= 0")
+            if (isinstance(value, bool) or not isinstance(value, int | float)
+                    or not math.isfinite(value) or not 0 <= value <= _MAX_PROMISE_HOURS):
+                raise ValidationError("wave.promise_hours", value,
+                                      f"expected hours from 0 to {_MAX_PROMISE_HOURS}")
             fields["promise"] = timedelta(hours=value)
         elif key in ("carriers", "regions"):
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -251,7 +271,7 @@ def plan_wave(
         if policy.cutoff is not None
         else None
     )
-    left = dict(stock or {})
+    left = _stock(stock)
     excluded: dict[str, Exclusion] = {}
     ready: list[Order] = []
     for order in orders:
@@ -290,6 +310,20 @@ def plan_wave(
         selected.append(order.order_id)
         lines += len(open_lines)
     return Wave(policy.stream, now, tuple(selected), excluded)
+
+
+def _stock(stock: object) -> dict[str, int]:
+    """``plan_wave``'s ``stock``, checked: SKU to whole units available (>= 0)."""
+    if stock is None:
+        return {}
+    if not isinstance(stock, Mapping):
+        raise ValidationError("stock", stock, "expected a mapping of SKU to units")
+    for sku, units in stock.items():
+        if not isinstance(sku, str) or not sku:
+            raise ValidationError("stock", sku, "expected SKUs as keys")
+        if isinstance(units, bool) or not isinstance(units, int) or units < 0:
+            raise ValidationError(f"stock[{sku!r}]", units, "expected whole units >= 0")
+    return dict(stock)
 
 
 _READY = frozenset({OrderStatus.PAID, OrderStatus.PACKED})

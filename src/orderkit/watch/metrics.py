@@ -14,8 +14,9 @@ from typing import Final, Protocol, runtime_checkable
 import attrs
 
 from orderkit.model.errors import DefinitionError, ValidationError
+from orderkit.model.time import ensure_aware
 from orderkit.watch.ports import SyncLagSource
-from orderkit.watch.rules import Severity
+from orderkit.watch.rules import Severity, _labels, _summary
 
 __all__ = [
     "DEFAULT_METRIC_RULES",
@@ -47,6 +48,8 @@ def _threshold(value: object) -> Decimal:
                               value=value) from error
     if not number.is_finite():
         raise DefinitionError("expected a finite threshold", path="threshold", value=value)
+    if number < 0:  # a share or a lag: a negative threshold would always hold
+        raise DefinitionError("expected a threshold >= 0", path="threshold", value=value)
     return number
 
 
@@ -66,8 +69,8 @@ class MetricRule:
     severity: Severity = "warning"
     route_to: str = "tech"
     repeat: timedelta = timedelta(hours=4)
-    labels: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
-    summary: str = ""
+    labels: Mapping[str, str] = attrs.field(factory=dict, converter=_labels)
+    summary: str = attrs.field(default="", validator=_summary)
 
     def __attrs_post_init__(self) -> None:
         path = f"rules[{self.name!r}]"
@@ -90,6 +93,11 @@ class MetricRule:
                                   value=self.route_to)
 
 
+def _window(window: object) -> None:
+    if not isinstance(window, timedelta) or window <= timedelta(0):
+        raise ValidationError("window", window, "expected a positive timedelta")
+
+
 class RetryRate:
     """The share of calls that were retries, over the last ``window``: the host calls
     :meth:`record` for each outgoing call (a platform API call, a relay delivery).
@@ -98,8 +106,7 @@ class RetryRate:
 
     def __init__(self, *, window: timedelta = timedelta(minutes=1),
                  name: str = "retry_rate") -> None:
-        if window <= timedelta(0):
-            raise ValidationError("window", window, "expected a positive timedelta")
+        _window(window)
         self.window = window
         self.name = name
         self._calls: deque[tuple[datetime, bool]] = deque()
@@ -107,13 +114,13 @@ class RetryRate:
 
     def record(self, at: datetime, *, retried: bool) -> None:
         """One call made at ``at`` (aware); ``retried`` when it was a retry."""
-        if at.tzinfo is None:
-            raise ValidationError("at", at, "expected an aware datetime")
+        at = ensure_aware(at, path="at")
         with self._lock:
             self._calls.append((at, retried))
 
     def value(self, metric: str, now: datetime) -> Decimal | None:
         """The retried share of the calls in ``(now - window, now]``."""
+        now = ensure_aware(now, path="now")
         if metric != self.name:
             return None
         since = now - self.window
@@ -159,10 +166,12 @@ class SyncLagMetric:
     def __init__(self, source: SyncLagSource | Iterable[LagRecord], *,
                  window: timedelta = timedelta(minutes=5), percentile: int = 95,
                  name: str = "sync_lag_p95") -> None:
-        if window <= timedelta(0):
-            raise ValidationError("window", window, "expected a positive timedelta")
-        if isinstance(percentile, bool) or not 0 < percentile <= 100:
-            raise ValidationError("percentile", percentile, "expected 1 to 100")
+        _window(window)
+        if isinstance(percentile, bool) or not isinstance(percentile, int) or not (
+            0 < percentile <= 100
+        ):
+            raise ValidationError("percentile", percentile,
+                                  "expected an integer from 1 to 100 (95 is the 95th)")
         if not isinstance(source, SyncLagSource | Iterable) or isinstance(source, str | bytes):
             raise ValidationError("source", source,
                                   "expected a SyncLagSource or a collection of lag records")
@@ -173,6 +182,7 @@ class SyncLagMetric:
 
     def value(self, metric: str, now: datetime) -> Decimal | None:
         """The percentile of the lags received in ``(now - window, now]``, in seconds."""
+        now = ensure_aware(now, path="now")
         if metric != self.name:
             return None
         since = now - self.window

@@ -52,6 +52,21 @@ def _statuses(value: object) -> frozenset[int]:
     return frozenset(int(c) for c in codes)
 
 
+def _labels(value: object) -> dict[str, str]:
+    """Labels: a mapping of text to text (a rule's, or what a route asks of it)."""
+    if not isinstance(value, Mapping) or any(
+        not isinstance(k, str) or not isinstance(v, str) for k, v in value.items()
+    ):
+        raise DefinitionError("expected a mapping of text labels to text values",
+                              path="labels", value=value)
+    return dict(value)
+
+
+def _summary(_instance: object, _attribute: object, value: object) -> None:
+    if not isinstance(value, str):
+        raise DefinitionError("expected text", path="summary", value=value)
+
+
 def _terms(value: object) -> PaymentTerms | None:
     if value is None or isinstance(value, PaymentTerms):
         return value
@@ -96,8 +111,8 @@ class Rule:
     repeat: timedelta = attrs.field(default=timedelta(hours=4), validator=_duration("repeat"))
     regroup: timedelta = attrs.field(default=timedelta(minutes=5),
                                      validator=_duration("regroup"))
-    labels: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
-    summary: str = ""
+    labels: Mapping[str, str] = attrs.field(factory=dict, converter=_labels)
+    summary: str = attrs.field(default="", validator=_summary)
     limit: int = 1000
     payment_terms: PaymentTerms | None = attrs.field(default=None, converter=_terms)
 
@@ -140,6 +155,36 @@ def group_key(order: Order, group_by: GroupBy) -> str:
     return province or "unknown"
 
 
+def _route_names(path: str, value: object) -> frozenset[str] | None:
+    """A route's ``channels`` or ``regions``: ``None`` (any) or a collection of names
+    (a single string is refused, not read as a set of its letters)."""
+    if value is None:
+        return None
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise DefinitionError("expected None or a collection of names", path=path,
+                              value=value)
+    names = frozenset(value)
+    if any(not isinstance(name, str) or not name for name in names):
+        raise DefinitionError("expected non-empty names", path=path, value=value)
+    return names
+
+
+def _route_channels(value: object) -> frozenset[str] | None:
+    return _route_names("channels", value)
+
+
+def _route_regions(value: object) -> frozenset[str] | None:
+    return _route_names("regions", value)
+
+
+def _check_route_to(_instance: object, _attribute: object, value: object) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise DefinitionError("expected a queue name", path="to", value=value)
+
+
+_route_to: Validator = _check_route_to
+
+
 def _route_amount(value: object) -> Money | None:
     if value is not None and not isinstance(value, Money):
         raise DefinitionError("expected Money or None", path="min_amount", value=value)
@@ -153,13 +198,13 @@ class Route:
     province) and with these ``labels`` go to queue ``to``. ``None`` matches anything;
     the first matching route wins, else the rule's own ``route_to``."""
 
-    to: str
-    channels: frozenset[str] | None = attrs.field(
-        default=None, converter=attrs.converters.optional(frozenset))
+    to: str = attrs.field(validator=_route_to)
+    channels: frozenset[str] | None = attrs.field(default=None,
+                                                  converter=_route_channels)
     min_amount: Money | None = attrs.field(default=None, converter=_route_amount)
-    regions: frozenset[str] | None = attrs.field(
-        default=None, converter=attrs.converters.optional(frozenset))
-    labels: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
+    regions: frozenset[str] | None = attrs.field(default=None,
+                                                 converter=_route_regions)
+    labels: Mapping[str, str] = attrs.field(factory=dict, converter=_labels)
 
     def matches(self, rule: Rule, orders: Iterable[Order]) -> bool:
         """Whether an alert of ``rule`` on ``orders`` goes to this route."""

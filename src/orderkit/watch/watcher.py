@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, TypeVar
 
 import attrs
 
@@ -23,6 +23,7 @@ from orderkit.watch.rules import DEFAULT_RULES, Route, Rule, group_key
 __all__ = ["Alert", "WatchReport", "Watcher"]
 
 AlertState = Literal["raised", "repeated", "resolved"]
+_T = TypeVar("_T")
 
 
 @attrs.frozen
@@ -74,6 +75,14 @@ class _Condition:
     value: Decimal | None = None
 
 
+def _collection(path: str, value: Iterable[_T]) -> tuple[_T, ...]:
+    """A watcher argument given as a collection (a single rule, route or string is
+    refused, not iterated)."""
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise DefinitionError("expected a collection", path=path, value=value)
+    return tuple(value)
+
+
 class Watcher:
     """Runs watch cycles over ``repository`` and tells ``notifier``.
 
@@ -97,13 +106,14 @@ class Watcher:
         routes: Sequence[Route] = (),
         metrics: Sequence[Metrics] = (),
     ) -> None:
-        self.rules = tuple(rules)
-        names = [rule.name for rule in self.rules]
-        order_rules = [rule.name for rule in self.rules if isinstance(rule, Rule)]
+        self.rules = _collection("rules", rules)
         for index, rule in enumerate(self.rules):
             if not isinstance(rule, Rule | MetricRule):
                 raise DefinitionError("expected a Rule or a MetricRule", path=f"rules[{index}]",
                                       value=rule)
+        names = [rule.name for rule in self.rules]
+        order_rules = [rule.name for rule in self.rules if isinstance(rule, Rule)]
+        for index, rule in enumerate(self.rules):
             if names.count(rule.name) > 1:
                 raise DefinitionError("two rules share a name", path=f"rules[{index}]",
                                       value=rule.name)
@@ -111,6 +121,8 @@ class Watcher:
                 if target not in order_rules:
                     raise DefinitionError("inhibits an unknown rule (or a metric rule)",
                                           path=f"rules[{index}].inhibits", value=target)
+        metrics = _collection("metrics", metrics)
+        routes = _collection("routes", routes)
         for index, source in enumerate(metrics):
             if not isinstance(source, Metrics):
                 raise ValidationError(f"metrics[{index}]", source, "expected a Metrics")
@@ -136,7 +148,7 @@ class Watcher:
         conditions = self._conditions(now)
         silenced = self._silenced(conditions)
         names = {rule.name for rule in self.rules}
-        due: list[tuple[Alert, Episode | None]] = []  # what to send, and what to restore
+        due: list[tuple[Alert, Episode]] = []  # what to send, and what to restore
         pending = 0
         inhibited: list[str] = []
         with self.state.cycle() as episodes:
@@ -146,11 +158,15 @@ class Watcher:
                 episode = episodes.get(key)
                 if episode is None or episode.state == "resolved":  # a new episode
                     episode = Episode(key, rule.name, found.group, "pending", ids, now)
+                elif episode.resolved_at is not None:
+                    # Back before its "resolved" reached anyone: the alert is still up.
+                    episode = attrs.evolve(episode, resolved_at=None)
                 if self._is_silenced(rule, found, silenced):
+                    # Silenced, not forgotten: an alert already raised stays raised.
                     inhibited.append(key)
                     episodes[key] = attrs.evolve(episode, state="inhibited", orders=ids)
                     continue
-                if episode.state != "firing":  # pending, or inhibited until now
+                if episode.fired_at is None:  # not raised yet: pending, or inhibited so far
                     if now - episode.first_seen < rule.for_:
                         pending += 1
                         episodes[key] = attrs.evolve(episode, state="pending", orders=ids)
@@ -160,25 +176,32 @@ class Watcher:
                     episodes[key] = fired
                     due.append((self._alert(found, "raised", now), episode))
                     continue
+                # Raised already (firing, or inhibited since): repeated when it is due.
                 assert episode.last_sent is not None
                 joined = bool(set(ids) - set(episode.orders))
                 since = now - episode.last_sent
                 regroup = (joined and isinstance(rule, Rule) and rule.group_by is not None
                            and since >= rule.regroup)
                 if since >= rule.repeat or regroup:
-                    episodes[key] = attrs.evolve(episode, orders=ids, last_sent=now,
-                                                 sent=episode.sent + 1)
+                    episodes[key] = attrs.evolve(episode, state="firing", orders=ids,
+                                                 last_sent=now, sent=episode.sent + 1)
                     due.append((self._alert(found, "repeated", now), episode))
                 else:
-                    episodes[key] = attrs.evolve(episode, orders=ids)
+                    episodes[key] = attrs.evolve(episode, state="firing", orders=ids)
             for key, episode in list(episodes.items()):
                 if key in conditions or episode.rule not in names:
                     continue
-                if episode.state == "firing":  # closed: the state keeps it as history
-                    episodes[key] = attrs.evolve(episode, state="resolved", resolved_at=now)
-                    due.append((self._resolved(episode, now), None))
-                else:
+                if episode.fired_at is None or episode.state == "resolved":
+                    del episodes[key]  # never raised: nobody to tell
+                elif episode.resolved_at is not None:
+                    # Its "resolved" failed before and it is in the history already: sent
+                    # again, closed without a second history entry.
                     del episodes[key]
+                    due.append((self._resolved(episode, now), episode))
+                else:  # raised (firing or inhibited): closed, kept as history
+                    closed = attrs.evolve(episode, state="resolved", resolved_at=now)
+                    episodes[key] = closed
+                    due.append((self._resolved(episode, now), closed))
         return self._send(due, pending, tuple(inhibited))
 
     # --- the cycle's parts ---------------------------------------------------------------
@@ -269,7 +292,7 @@ class Watcher:
                      message, "resolved", now, episode.group)
 
     def _send(
-        self, due: list[tuple[Alert, Episode | None]], pending: int, inhibited: tuple[str, ...]
+        self, due: list[tuple[Alert, Episode]], pending: int, inhibited: tuple[str, ...]
     ) -> WatchReport:
         sent: dict[AlertState, list[Alert]] = {"raised": [], "repeated": [], "resolved": []}
         failed: list[tuple[Alert, str]] = []
@@ -279,15 +302,19 @@ class Watcher:
                 self.notifier.notify(alert.notice())
             except Exception as error:  # any notifier failure: retried next cycle
                 failed.append((alert, f"{type(error).__name__}: {error}"))
-                if before is not None:
-                    restore[alert.key] = before
+                restore[alert.key] = before
                 continue
             sent[alert.state].append(alert)
         if restore:
             # Not sent: put the episode back as it was, so the next cycle sends it again.
             with self.state.cycle() as episodes:
                 for key, before in restore.items():
-                    if key in episodes:
+                    if before.resolved_at is not None:
+                        # A "resolved" not sent: the episode is open again, still raised
+                        # (unless the condition came back meanwhile: a newer episode).
+                        if key not in episodes:
+                            episodes[key] = attrs.evolve(before, state="firing")
+                    elif key in episodes:
                         episodes[key] = attrs.evolve(before, orders=episodes[key].orders)
         return WatchReport(tuple(sent["raised"]), tuple(sent["repeated"]),
                            tuple(sent["resolved"]), pending, inhibited, tuple(failed))

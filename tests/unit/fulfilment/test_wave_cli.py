@@ -74,3 +74,29 @@ def test_a_policy_reads_from_toml_and_names_bad_keys() -> None:
         with pytest.raises(ValidationError) as caught:
             policy_from_toml(text)
         assert caught.value.path == path, text
+
+
+@pytest.mark.parametrize(("text", "path"), [
+    ("[wave]\npromise_hours = nan", "wave.promise_hours"),
+    ("[wave]\npromise_hours = inf", "wave.promise_hours"),
+    ("[wave]\npromise_hours = 1e300", "wave.promise_hours"),
+    ("[wave]\ncutoff = 16", "wave.cutoff"),
+    ('[wave]\ncutoff = "16:00+08:00"', "wave.cutoff"),  # the zone is tz
+])
+def test_a_policy_out_of_range_is_refused_naming_the_key(text: str, path: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        policy_from_toml(text)
+    assert caught.value.path == path
+
+
+def test_orderkit_wave_refuses_a_bad_policy_file_in_one_line(tmp_path: Path) -> None:
+    db = tmp_path / "shop.db"
+    SQLiteOrderRepository(db).save(paid("A", 0), None)
+    policy = tmp_path / "policy.toml"
+    policy.write_text("[wave]\npromise_hours = nan\n", encoding="utf-8")
+    bad = subprocess.run(
+        [sys.executable, "-m", "orderkit", "wave", "--db", str(db), "--policy", str(policy)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert bad.returncode == 1, bad.stderr
+    assert len(bad.stderr.splitlines()) == 1 and "wave.promise_hours" in bad.stderr

@@ -212,3 +212,28 @@ def test_releasing_a_wave_reserves_the_stock_of_orders_that_came_in_without_a_lo
     ledger.expire_due()
     assert ledger.stock("TEA").locked == 2
     assert release_wave(wave, service, at=T0, wave_id="W-9").keys() == {"IMP-2"}  # once
+
+
+def test_bad_fulfilment_input_is_refused_naming_the_field() -> None:
+    now = T0 + timedelta(hours=1)
+    one = [order("IN-1")]
+    repo = MemoryOrderRepository()
+    noon = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+    for call, path, value in [
+        (lambda: WavePolicy(cutoff="16:00"), "cutoff", "16:00"),
+        (lambda: WavePolicy(promise=48), "promise", 48),
+        (lambda: plan_wave(one, WavePolicy(), now, stock={"TEA": "5"}), "stock['TEA']", "5"),
+        (lambda: plan_wave(one, WavePolicy(), now, stock={"TEA": 1.5}), "stock['TEA']", 1.5),
+        (lambda: plan_wave(one, WavePolicy(), now, stock={"TEA": -3}), "stock['TEA']", -3),
+        (lambda: plan_wave(one, WavePolicy(), now, stock=[1]), "stock", [1]),
+        (lambda: Lot("L1", "TEA", "2026-05-01"), "expires_on", "2026-05-01"),
+        (lambda: Lot("L1", "TEA", noon), "expires_on", noon),
+        (lambda: near_expiry_hold(one[0], None, at=now), "lots", None),
+        (lambda: release_wave(plan_wave(one, WavePolicy(), now), None, at=now, wave_id="W1"),
+         "service", None),
+        (lambda: release_wave(None, OrderService(repo), at=now, wave_id="W1"), "wave", None),
+    ]:
+        with pytest.raises(ValidationError) as caught:
+            call()
+        assert (caught.value.path, caught.value.value) == (path, value)
+    assert plan_wave(one, WavePolicy(), now, stock={"TEA": 1}).selected == ("IN-1",)

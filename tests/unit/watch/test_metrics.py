@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -178,3 +179,31 @@ def test_sync_lag_p95_is_read_from_the_sync_store(store: str, tmp_path: Path) ->
     with pytest.raises(ValidationError) as bad:
         SyncLagMetric("not lags")  # type: ignore[arg-type]
     assert bad.value.path == "source"
+
+
+@pytest.mark.parametrize(("make", "path", "value"), [
+    (lambda: MetricRule("x", "retry_rate", -1, timedelta(minutes=5)), "threshold", -1),
+    (lambda: MetricRule("x", "retry_rate", 1, timedelta(minutes=5), labels="x"),
+     "labels", "x"),
+    (lambda: MetricRule("x", "retry_rate", 1, timedelta(minutes=5), summary=5),
+     "summary", 5),
+])
+def test_bad_metric_rule_fields_are_refused_naming_them(make: Any, path: str,
+                                                        value: object) -> None:
+    with pytest.raises(DefinitionError) as caught:
+        make()
+    assert (caught.value.path, caught.value.value) == (path, value)
+
+
+def test_bad_metric_source_arguments_are_refused_naming_them() -> None:
+    naive = datetime(2026, 3, 2, 1, 0)
+    for call, path, value in [
+        (lambda: RetryRate(window=60), "window", 60),  # type: ignore[arg-type]
+        (lambda: RetryRate().value("retry_rate", naive), "now", naive),
+        (lambda: SyncLagMetric([], window=300), "window", 300),  # type: ignore[arg-type]
+        (lambda: SyncLagMetric([], percentile=0.95), "percentile", 0.95),  # type: ignore[arg-type]
+        (lambda: SyncLagMetric([]).value("sync_lag_p95", naive), "now", naive),
+    ]:
+        with pytest.raises(ValidationError) as caught:
+            call()
+        assert (caught.value.path, caught.value.value) == (path, value)

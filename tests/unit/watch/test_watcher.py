@@ -6,19 +6,21 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
 
-from orderkit import Address, Money, Order, OrderStatus, PaymentTerms, Shipment
-from orderkit.adapters.memory import MemoryOrderRepository
+from orderkit import Address, Money, Order, OrderLine, OrderStatus, PaymentTerms, Shipment
+from orderkit.adapters.memory import MemoryOrderRepository, MemoryWatchState
 from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteWatchState
 from orderkit.errors import DefinitionError
+from orderkit.lifecycle import Event, OrderService
 from orderkit.model.alerts import Alert as Notice
 from orderkit.testing import ManualClock
 from orderkit.testing.processes import race, watch_cycle
 from orderkit.testing.samples import sample_order
-from orderkit.watch import DEFAULT_RULES, Route, Rule, Watcher
+from orderkit.watch import DEFAULT_RULES, Route, Rule, Watcher, WatchHistory, WatchState
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
@@ -97,6 +99,31 @@ def test_a_cash_on_delivery_order_is_late_unshipped_not_unpaid(backend: str,
     late = watcher.run_once().raised
     assert sorted(a.key for a in late) == sorted(f"cod_not_shipped:COD-{n}" for n in range(25))
     assert {(a.route_to, a.severity) for a in late} == {("warehouse", "warning")}
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_orders_placed_and_never_paid_are_red_and_then_a_channel_outage(
+    backend: str, tmp_path: Path
+) -> None:
+    repo = (MemoryOrderRepository() if backend == "memory"
+            else SQLiteOrderRepository(tmp_path / "orders.db"))
+    clock = ManualClock(T0)
+    service = OrderService(repo, clock=clock)
+    for n in range(20):  # placed, never paid: no status change, so no status_since
+        placed = service.place(Order(order_id=f"P-{n:02}", channel="tmall",
+                                     channel_order_id=str(n), created_at=T0,
+                                     lines=[OrderLine("1", "TEA", 1, Money("10.00", "CNY"))]))
+        assert placed.status == OrderStatus.PENDING_PAYMENT and placed.status_since is None
+    watcher = Watcher(repo, Inbox(), clock=clock)
+    clock.set(T0 + timedelta(minutes=14))
+    assert watcher.run_once().raised == ()
+    clock.set(T0 + timedelta(minutes=16))
+    assert sorted(a.key for a in watcher.run_once().raised) == [
+        f"pending_payment_stale:P-{n:02}" for n in range(20)]
+    clock.set(T0 + timedelta(minutes=31))
+    report = watcher.run_once()
+    assert [a.key for a in report.raised] == ["payment_channel_down:tmall"]
+    assert len(report.inhibited) == 20
 
 
 def test_for_suppresses_flapping_then_repeat_and_resolve() -> None:
@@ -233,7 +260,8 @@ def test_the_stale_query_reads_through_an_index_on_sqlite(tmp_path: Path) -> Non
                 f"EXPLAIN QUERY PLAN SELECT body FROM orders WHERE status = 10"
                 f" AND {expression} < '2026' ORDER BY {expression} LIMIT 5"))
             for anchor, expression in (
-                ("status_since", "json_extract(body, '$.status_since')"),
+                ("status_since", "coalesce(json_extract(body, '$.status_since'),"
+                                 " json_extract(body, '$.created_at'))"),
                 ("paid_at", "json_extract(body, '$.paid_at')"),
             )
         }
@@ -242,6 +270,164 @@ def test_the_stale_query_reads_through_an_index_on_sqlite(tmp_path: Path) -> Non
             " WHERE json_extract(body, '$.shipments[#-1].shipped_at') < '2026'"
             " AND json_extract(body, '$.shipments[#-1].first_scan_at') IS NULL"
             " AND status = 30"))
-    assert "USING INDEX orders_by_status_since" in plans["status_since"]
+    assert "USING INDEX orders_by_time_in_status" in plans["status_since"]
     assert "USING INDEX orders_by_paid_at" in plans["paid_at"]
     assert "USING INDEX orders_unscanned" in unscanned
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def shop_store(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Any, WatchState]:
+    """An order repository and the watch state beside it, on each store."""
+    if request.param == "memory":
+        return MemoryOrderRepository(), MemoryWatchState()
+    if request.param == "sqlite":
+        path = tmp_path / "shop.db"
+        return SQLiteOrderRepository(path), SQLiteWatchState(path)
+    from orderkit.adapters.postgres import PostgresOrderRepository, PostgresWatchState
+    from orderkit.testing.postgres import fresh_schema
+
+    dsn = request.getfixturevalue("pg_dsn")
+    schema = fresh_schema("watch")
+    return (PostgresOrderRepository(dsn, schema=schema),
+            PostgresWatchState(dsn, schema=schema))
+
+
+def test_an_inhibited_alert_stays_raised_and_is_resolved_once(
+    shop_store: tuple[Any, WatchState],
+) -> None:
+    repo, state = shop_store
+    clock = ManualClock(T0)
+    inbox = Inbox()
+    service = OrderService(repo, clock=clock)
+    for n in range(22):
+        service.place(Order(order_id=f"P-{n:02}", channel="tmall", channel_order_id=str(n),
+                            created_at=T0,
+                            lines=[OrderLine("1", "TEA", 1, Money("10.00", "CNY"))]))
+    watcher = Watcher(repo, inbox, clock=clock, state=state)
+    per_order = [f"pending_payment_stale:P-{n:02}" for n in range(22)]
+    clock.set(T0 + timedelta(minutes=16))
+    assert sorted(a.key for a in watcher.run_once().raised) == per_order
+    clock.set(T0 + timedelta(minutes=31))  # the outage silences the 22 raised alerts
+    report = watcher.run_once()
+    assert [a.key for a in report.raised] == ["payment_channel_down:tmall"]
+    assert sorted(report.inhibited) == per_order and report.resolved == ()
+    for n in range(5):  # 5 buyers pay: 17 pending, under 20, so the outage clears
+        service.handle(f"P-{n:02}", Event("pay", event_id=f"pay-{n}", at=clock.now(),
+                                          data={"amount": Money("10.00", "CNY")}))
+    clock.set(T0 + timedelta(minutes=32))
+    report = watcher.run_once()
+    assert sorted(a.key for a in report.resolved) == [
+        "payment_channel_down:tmall", *per_order[:5]]
+    assert report.raised == () and report.repeated == ()  # the 17 still up were sent
+    clock.set(T0 + timedelta(minutes=33))
+    report = watcher.run_once()
+    assert (report.raised, report.repeated, report.resolved) == ((), (), ())
+    clock.set(T0 + timedelta(hours=4, minutes=16))  # their repeat is due
+    assert sorted(a.key for a in watcher.run_once().repeated) == per_order[5:]
+    said = inbox.said()
+    assert all(said.count(f"raised {key}") == 1 for key in per_order)
+    assert sorted(line for line in said if line.startswith("resolved")) == sorted(
+        ["resolved payment_channel_down:tmall", *(f"resolved {k}" for k in per_order[:5])])
+
+
+def test_an_alert_silenced_before_it_was_raised_is_raised_when_the_silence_ends() -> None:
+    repo = MemoryOrderRepository()
+    clock = ManualClock(T0)
+    inbox = Inbox()
+    for n in range(21):
+        stored(repo, f"P-{n:02}", OrderStatus.PENDING_PAYMENT, T0 - timedelta(minutes=40))
+    pending_rules = [r for r in DEFAULT_RULES if r.statuses == {OrderStatus.PENDING_PAYMENT}
+                     and r.payment_terms is PaymentTerms.PREPAID]
+    watcher = Watcher(repo, inbox, rules=pending_rules, clock=clock)
+    assert [a.key for a in watcher.run_once().raised] == ["payment_channel_down:tmall"]
+    paid = repo.get("P-00")
+    repo.save(attrs.evolve(paid, status=OrderStatus.PAID, version=paid.version + 1,
+                           status_since=clock.now()), paid.version)
+    paid = repo.get("P-01")
+    repo.save(attrs.evolve(paid, status=OrderStatus.PAID, version=paid.version + 1,
+                           status_since=clock.now()), paid.version)
+    clock.set(T0 + timedelta(minutes=1))
+    report = watcher.run_once()
+    # P-00 and P-01 were never raised: nothing to resolve; the 19 others are raised now.
+    assert [a.key for a in report.resolved] == ["payment_channel_down:tmall"]
+    assert sorted(a.key for a in report.raised) == [
+        f"pending_payment_stale:P-{n:02}" for n in range(2, 21)]
+
+
+def test_a_failed_resolved_notification_is_sent_again_next_cycle(
+    shop_store: tuple[Any, WatchState],
+) -> None:
+    repo, state = shop_store
+    clock = ManualClock(T0 + timedelta(minutes=20))
+    inbox = Inbox()
+    order = stored(repo, "A", OrderStatus.PENDING_PAYMENT, T0)
+    watcher = Watcher(repo, inbox, rules=DEFAULT_RULES[:1], clock=clock, state=state)
+    assert [a.key for a in watcher.run_once().raised] == ["pending_payment_stale:A"]
+    repo.save(attrs.evolve(order, status=OrderStatus.PAID, version=order.version + 1,
+                           status_since=clock.now()), order.version)
+    inbox.down = True
+    clock.set(T0 + timedelta(minutes=21))
+    report = watcher.run_once()
+    assert [(a.key, a.state) for a, _ in report.failed] == [
+        ("pending_payment_stale:A", "resolved")]
+    clock.set(T0 + timedelta(minutes=22))
+    assert [a.key for a, _ in watcher.run_once().failed] == ["pending_payment_stale:A"]
+    inbox.down = False
+    clock.set(T0 + timedelta(minutes=23))
+    assert [a.key for a in watcher.run_once().resolved] == ["pending_payment_stale:A"]
+    clock.set(T0 + timedelta(minutes=24))
+    assert watcher.run_once() == type(watcher.run_once())()  # nothing left to send
+    assert inbox.said() == ["raised pending_payment_stale:A",
+                            "resolved pending_payment_stale:A"]
+    assert isinstance(state, WatchHistory)
+    (closed,) = state.history()  # one episode, resolved when the condition cleared
+    assert (closed.key, closed.resolved_at) == ("pending_payment_stale:A",
+                                                 T0 + timedelta(minutes=21))
+
+
+def test_a_condition_back_before_its_resolved_got_through_is_still_up() -> None:
+    repo = MemoryOrderRepository()
+    clock = ManualClock(T0 + timedelta(minutes=20))
+    inbox = Inbox()
+    rule = Rule("pending", {OrderStatus.PENDING_PAYMENT, OrderStatus.PAID}, "created_at",
+                timedelta(minutes=5), "customer_service")
+    order = stored(repo, "A", OrderStatus.PENDING_PAYMENT, T0, created_at=T0)
+    watcher = Watcher(repo, inbox, rules=[rule], clock=clock)
+    watcher.run_once()
+    moved = attrs.evolve(order, status=OrderStatus.PACKED, version=order.version + 1)
+    repo.save(moved, order.version)
+    inbox.down = True
+    clock.set(T0 + timedelta(minutes=21))
+    assert len(watcher.run_once().failed) == 1
+    repo.save(attrs.evolve(moved, status=OrderStatus.PAID, version=moved.version + 1),
+              moved.version)
+    inbox.down = False
+    clock.set(T0 + timedelta(minutes=22))
+    report = watcher.run_once()
+    assert (report.raised, report.repeated, report.resolved) == ((), (), ())
+    assert inbox.said() == ["raised pending:A"]
+
+
+def test_bad_rule_route_and_watcher_arguments_are_refused_naming_them() -> None:
+    rule = partial(Rule, "x", {10}, "status_since", timedelta(minutes=1), "tech")
+    repo = MemoryOrderRepository()
+    bad: list[tuple[Any, str, object]] = [
+        (lambda: rule(labels="team"), "labels", "team"),
+        (lambda: rule(labels={"team": 5}), "labels", {"team": 5}),
+        (lambda: rule(summary=5), "summary", 5),
+        (lambda: Route(5), "to", 5),
+        (lambda: Route("finance", channels=5), "channels", 5),
+        # one channel given as a string is not the set of its letters
+        (lambda: Route("finance", channels="tmall"), "channels", "tmall"),
+        (lambda: Route("finance", regions="广东省"), "regions", "广东省"),
+        (lambda: Route("finance", labels="x"), "labels", "x"),
+        (lambda: Watcher(repo, Inbox(), rules=[5]), "rules[0]", 5),
+        (lambda: Watcher(repo, Inbox(), rules="pending_payment_stale"), "rules",
+         "pending_payment_stale"),
+        (lambda: Watcher(repo, Inbox(), routes=Route("finance")), "routes", Route("finance")),
+    ]
+    for make, path, value in bad:
+        with pytest.raises(DefinitionError) as caught:
+            make()
+        assert (caught.value.path, caught.value.value) == (path, value)
+    assert Route("finance", channels=["tmall"]).channels == {"tmall"}

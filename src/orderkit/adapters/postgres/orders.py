@@ -142,11 +142,20 @@ MIGRATIONS: Final = (
         WHERE coalesce(s ->> 'waybill', '') <> ''
         ON CONFLICT DO NOTHING
     """,
+    # An order's time in its status runs from status_since, or from created_at while it
+    # has never changed status (placed orders have no status_since).
+    """
+    DROP INDEX {s}.orders_by_status_since;
+    CREATE INDEX orders_by_time_in_status ON {s}.orders
+        (status, coalesce(status_since, created_at))
+    """,
 )
 
-#: The column of each anchor of the watch's ``stale`` query.
+#: The indexed expression of each anchor of the watch's ``stale`` query
+#: (``status_since`` falls back to ``created_at`` for an order that has never changed
+#: status).
 _ANCHOR_COLUMN: Final = {
-    "status_since": "status_since",
+    "status_since": "coalesce(status_since, created_at)",
     "paid_at": "paid_at",
     "created_at": "created_at",
     "unscanned_since": "unscanned_since",

@@ -121,11 +121,23 @@ _MIGRATIONS: Final = (
         ON orders (json_extract(body, '$.shipments[0].shipped_at'))
         WHERE json_extract(body, '$.shipments[0].shipped_at') IS NOT NULL
     """,
+    # An order's time in its status runs from status_since, or from created_at while it
+    # has never changed status (placed orders have no status_since).
+    """
+    DROP INDEX orders_by_status_since;
+    CREATE INDEX orders_by_time_in_status ON orders (
+        status,
+        coalesce(json_extract(body, '$.status_since'), json_extract(body, '$.created_at'))
+    )
+    """,
 )
 
-#: The indexed expression of each anchor of the stale query.
+#: The indexed expression of each anchor of the stale query (``status_since`` falls back
+#: to ``created_at`` for an order that has never changed status).
 _ANCHOR_SQL: Final = {
-    "status_since": "json_extract(body, '$.status_since')",
+    "status_since": (
+        "coalesce(json_extract(body, '$.status_since'), json_extract(body, '$.created_at'))"
+    ),
     "paid_at": "json_extract(body, '$.paid_at')",
     "created_at": "json_extract(body, '$.created_at')",
     "unscanned_since": "json_extract(body, '$.shipments[#-1].shipped_at')",

@@ -107,6 +107,29 @@ class OrderRepositoryContract:
                                                terms=PaymentTerms.ON_DELIVERY)] == [
             "COD-1", "COD-2"]
 
+    def test_an_order_that_never_changed_status_is_in_it_since_it_was_placed(self) -> None:
+        repo = self.create_repository()
+        t0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+        for order_id, placed, since in [("NEW-1", -40, None), ("MOVED", -90, -20),
+                                        ("NEW-2", -10, None), ("NEW-3", 30, None)]:
+            repo.save(attrs.evolve(
+                sample_order(order_id, channel_order_id=order_id), shipments=(),
+                status=OrderStatus.PENDING_PAYMENT, created_at=t0 + timedelta(minutes=placed),
+                status_since=None if since is None else t0 + timedelta(minutes=since),
+            ), None)
+        pending = [OrderStatus.PENDING_PAYMENT]
+        # status_since, or created_at while it is None; NEW-3 was placed after t0.
+        assert [o.order_id for o in repo.stale(pending, "status_since", t0, 10)] == [
+            "NEW-1", "MOVED", "NEW-2"]
+        assert [o.order_id for o in repo.stale(pending, "status_since", t0, 1)] == ["NEW-1"]
+        assert [o.order_id for o in repo.stale(pending, "status_since",
+                                               t0 - timedelta(minutes=15), 10)] == [
+            "NEW-1", "MOVED"]
+        assert repo.count_by_status("status_since", None, t0) == {
+            OrderStatus.PENDING_PAYMENT: 3}
+        assert repo.count_by_status("status_since", t0 - timedelta(minutes=30), t0) == {
+            OrderStatus.PENDING_PAYMENT: 2}
+
     def test_orders_are_counted_by_status_over_an_anchor_range(self) -> None:
         repo = self.create_repository()
         t0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
