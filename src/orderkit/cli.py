@@ -131,7 +131,7 @@ def _wave(args: argparse.Namespace) -> int:
 
     from orderkit.adapters.sqlite import SQLiteOrderRepository
     from orderkit.fulfilment import WavePolicy, plan_wave, policy_from_toml
-    from orderkit.model.orders import OrderStatus
+    from orderkit.model.orders import OrderStatus, PaymentTerms
     from orderkit.model.time import parse_timestamp
 
     if not Path(args.db).is_file():
@@ -146,8 +146,11 @@ def _wave(args: argparse.Namespace) -> int:
         if args.at else datetime.now(UTC)
     )
     repository = SQLiteOrderRepository(args.db)
-    candidates = repository.stale([OrderStatus.PAID, OrderStatus.PACKED], "paid_at", now,
-                                  args.limit)
+    candidates = list(repository.stale([OrderStatus.PAID, OrderStatus.PACKED], "paid_at", now,
+                                       args.limit))
+    # Cash on delivery ships unpaid: those waiting to ship are candidates too.
+    candidates += repository.stale([OrderStatus.PENDING_PAYMENT], "status_since", now,
+                                   args.limit, terms=PaymentTerms.ON_DELIVERY)
     wave = plan_wave(candidates, policy, now)
     print(f"wave ({policy.stream}) at {now.isoformat()}: {len(wave.selected)} selected,"
           f" {len(wave.excluded)} left out")

@@ -22,7 +22,14 @@ import attrs
 from orderkit.model import _checks as check
 from orderkit.model.alerts import Alert
 from orderkit.model.errors import ValidationError
-from orderkit.model.orders import HoldKind, LineStatus, Order, OrderStatus, status_name
+from orderkit.model.orders import (
+    HoldKind,
+    LineStatus,
+    Order,
+    OrderStatus,
+    PaymentTerms,
+    status_name,
+)
 from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, ensure_aware, zone
 
 __all__ = [
@@ -42,7 +49,8 @@ class Reason(StrEnum):
     """Why a candidate is not in the wave."""
 
     NOT_READY = "not_ready"
-    """Not PAID or PACKED (unpaid, already shipped, ended)."""
+    """Not ready to ship: not PAID or PACKED and not cash on delivery waiting to ship
+    (unpaid, already shipped, ended)."""
     ON_HOLD = "on_hold"
     """A hold blocks shipment (the words name it)."""
     ADDRESS_REVIEW = "address_review"
@@ -329,10 +337,19 @@ def _stock(stock: object) -> dict[str, int]:
 _READY = frozenset({OrderStatus.PAID, OrderStatus.PACKED})
 
 
+def _ready(order: Order) -> bool:
+    """PAID or PACKED, or cash on delivery waiting to ship: the lifecycle packs and ships
+    those unpaid (the buyer pays the courier)."""
+    if order.status in _READY:
+        return True
+    return (order.status == OrderStatus.PENDING_PAYMENT
+            and order.payment_terms is PaymentTerms.ON_DELIVERY)
+
+
 def _why_not(
     order: Order, policy: WavePolicy, today: date, cutoff: datetime | None
 ) -> Exclusion | None:
-    if order.status not in _READY:
+    if not _ready(order):
         return Exclusion(Reason.NOT_READY, f"status {status_name(order.status)}")
     if order.hold(HoldKind.ADDRESS_REVIEW) is not None:
         return Exclusion(Reason.ADDRESS_REVIEW, "the address is under review")

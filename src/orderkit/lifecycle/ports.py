@@ -93,7 +93,8 @@ class OrderRepository(OutboxStore, Protocol):
         ``before``, oldest first, at most ``limit`` (the watch's query: backed by an
         index, so a watch cycle never loads every order). Anchors: ``status_since``,
         ``paid_at``, ``created_at``, and ``unscanned_since`` (when the latest parcel
-        was handed over, for orders whose latest parcel has no carrier scan yet).
+        was handed over, for orders whose latest parcel has no carrier scan yet);
+        ``status_since`` is ``created_at`` for an order that never changed status.
         Orders without that instant are left out. ``terms`` keeps only orders with
         those :attr:`~orderkit.model.orders.Order.payment_terms` (``None``: any), so a
         cash-on-delivery order waiting to ship is not taken for an unpaid one."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from orderkit import Hold, Money, Order, OrderLine, OrderStatus
+from orderkit import Hold, Money, Order, OrderLine, OrderStatus, PaymentTerms
 from orderkit.adapters.sqlite import SQLiteOrderRepository
 from orderkit.errors import ValidationError
 from orderkit.fulfilment import policy_from_toml
@@ -33,6 +33,10 @@ def test_orderkit_wave_prints_the_wave_and_every_order_left_out(tmp_path: Path) 
     repository.save(paid("B", 5), None)
     repository.save(paid("HELD", 1, holds=[Hold("manual", "cs-1", T0, "buyer called")]), None)
     repository.save(paid("LATE", 9 * 60), None)  # 18:00 in Shanghai
+    # Cash on delivery ships unpaid: a candidate; an unpaid online order is not.
+    repository.save(paid("COD", 2, status=OrderStatus.PENDING_PAYMENT, paid_at=None,
+                         payment_terms=PaymentTerms.ON_DELIVERY), None)
+    repository.save(paid("UNPAID", 3, status=OrderStatus.PENDING_PAYMENT, paid_at=None), None)
     policy = tmp_path / "policy.toml"
     policy.write_text('[wave]\ncutoff = "16:00"\nmax_orders = 1\n', encoding="utf-8")
     run = subprocess.run(
@@ -42,14 +46,15 @@ def test_orderkit_wave_prints_the_wave_and_every_order_left_out(tmp_path: Path) 
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines() == [
-        "wave (in_stock) at 2026-03-02T12:00:00+00:00: 1 selected, 3 left out",
+        "wave (in_stock) at 2026-03-02T12:00:00+00:00: 1 selected, 4 left out",
         "  A",
+        "over_cap: 2",
+        "  B: the wave is full (1 orders)",
+        "  COD: the wave is full (1 orders)",
         "after_cutoff: 1",
         "  LATE: paid after the 16:00:00 cut-off: next wave",
         "on_hold: 1",
         "  HELD: on hold: manual (buyer called)",
-        "over_cap: 1",
-        "  B: the wave is full (1 orders)",
     ]
     policy.write_text('[wave]\ncutof = "16:00"\n', encoding="utf-8")
     bad = subprocess.run(

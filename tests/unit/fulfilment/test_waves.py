@@ -214,6 +214,27 @@ def test_releasing_a_wave_reserves_the_stock_of_orders_that_came_in_without_a_lo
     assert release_wave(wave, service, at=T0, wave_id="W-9").keys() == {"IMP-2"}  # once
 
 
+def test_cash_on_delivery_waiting_to_ship_is_planned_and_packed_unpaid() -> None:
+    """The lifecycle packs and ships cash on delivery unpaid (the buyer pays the
+    courier), so such an order is a wave candidate; an unpaid online order is not."""
+    from orderkit import PaymentTerms
+
+    repository = MemoryOrderRepository()
+    service = OrderService(repository, lifecycle=Lifecycle(clock=ManualClock(T0)))
+    cod = attrs.evolve(order("COD-1", status=OrderStatus.PENDING_PAYMENT),
+                       payment_terms=PaymentTerms.ON_DELIVERY)
+    unpaid = order("UNPAID", status=OrderStatus.PENDING_PAYMENT)
+    for o in (cod, unpaid):
+        service.place(o)
+    wave = plan_wave([repository.get("COD-1"), repository.get("UNPAID")], WavePolicy(),
+                     T0 + timedelta(hours=1))
+    assert wave.selected == ("COD-1",)
+    assert wave.excluded["UNPAID"].code is Reason.NOT_READY
+    assert release_wave(wave, service, at=T0, wave_id="W-COD") == {}
+    packed = repository.get("COD-1")
+    assert packed.status is OrderStatus.PACKED and packed.totals.paid.amount == 0
+
+
 def test_bad_fulfilment_input_is_refused_naming_the_field() -> None:
     now = T0 + timedelta(hours=1)
     one = [order("IN-1")]
