@@ -18,7 +18,7 @@ from orderkit.sync.diff import (
 )
 from orderkit.sync.feed import MemoryChannelClient, read_lines, read_payloads
 from orderkit.sync.limits import LIMITS, PlatformLimits, limits_for, windows
-from orderkit.sync.modified import modified_at, payload_digest, payload_text, raw_digest
+from orderkit.sync.modified import modified_at, parse_json, payload_digest, payload_text, raw_digest
 from orderkit.sync.ports import ChannelClient, ListingClient, OrderLookup, SyncStore
 from orderkit.sync.records import Cursor, DeadLetter, Listed, Listing, Page, Seen
 from orderkit.sync.signatures import (
@@ -67,6 +67,7 @@ __all__ = [
     "limits_for",
     "modified_at",
     "next_event",
+    "parse_json",
     "payload_digest",
     "payload_text",
     "raw_digest",
