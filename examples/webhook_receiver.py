@@ -45,8 +45,8 @@ import attrs
 from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteSyncStore
 from orderkit.lifecycle import OrderService
 from orderkit.mapping import platforms
-from orderkit.model.errors import InvalidSignature
-from orderkit.sync import Sync, SyncReport
+from orderkit.model.errors import InvalidSignature, OrderkitError
+from orderkit.sync import Sync, SyncReport, parse_json
 from orderkit.sync.signatures import (
     DouyinSignature,
     JdSignature,
@@ -123,7 +123,7 @@ class WebhookHandler(BaseHTTPRequestHandler):
                                                    "field": error.field})
             return
         try:
-            payload: Any = json.loads(body)
+            payload: Any = parse_json(body)  # NaN and Infinity refused, as JSON has none
         except ValueError as error:
             self._answer(HTTPStatus.BAD_REQUEST, {"error": f"not JSON: {error}"})
             return
@@ -135,8 +135,12 @@ class WebhookHandler(BaseHTTPRequestHandler):
         except UnicodeDecodeError:
             text = None
         with self.server.lock:
-            report = self.server.sync.receive(platform, payload, text=text,
-                                              received_at=datetime.now(UTC))
+            try:
+                report = self.server.sync.receive(platform, payload, text=text,
+                                                  received_at=datetime.now(UTC))
+            except OrderkitError as error:  # refused as a whole (an unknown platform)
+                self._answer(HTTPStatus.BAD_REQUEST, {"error": str(error)})
+                return
             self.server.total += report
         status = HTTPStatus.ACCEPTED if report.dead_lettered else HTTPStatus.OK
         print(f"{platform}: {report.summary()}", flush=True)

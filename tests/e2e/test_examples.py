@@ -191,6 +191,12 @@ def test_webhook_receiver_applies_posted_payloads_and_stops_on_sigint(tmp_path: 
         status, answer = _post(_signed(base, b"{not json"), b"{not json")
         assert status == 400
         assert "not JSON" in answer["error"]
+        for constant in (b"NaN", b"Infinity"):  # Python's json reads them; JSON has none
+            odd = order.replace(b'"orderPayment": "', b'"orderPayment": ' + constant
+                                + b', "was": "')
+            status, answer = _post(_signed(base, odd), odd)
+            assert status == 400
+            assert constant.decode() + " is not a JSON number" in answer["error"]
         assert _post(base + "/webhook/ebay", order)[0] == 404
     out = result["out"]
     assert out.splitlines()[-1] == \

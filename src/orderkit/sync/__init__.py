@@ -8,10 +8,17 @@ what it could not map as dead letters. :mod:`orderkit.sync.signatures` checks th
 platforms' webhook signatures before a message is received. See ``docs/sync.md``.
 """
 
-from orderkit.sync.diff import SYNC_ACTOR, UNKNOWN_WAYBILL, Wanted, initial, next_event
+from orderkit.sync.diff import (
+    MISMATCH_HOLD,
+    SYNC_ACTOR,
+    UNKNOWN_WAYBILL,
+    Wanted,
+    initial,
+    next_event,
+)
 from orderkit.sync.feed import MemoryChannelClient, read_lines, read_payloads
 from orderkit.sync.limits import LIMITS, PlatformLimits, limits_for, windows
-from orderkit.sync.modified import modified_at, payload_digest, payload_text, raw_digest
+from orderkit.sync.modified import modified_at, parse_json, payload_digest, payload_text, raw_digest
 from orderkit.sync.ports import ChannelClient, ListingClient, OrderLookup, SyncStore
 from orderkit.sync.records import Cursor, DeadLetter, Listed, Listing, Page, Seen
 from orderkit.sync.signatures import (
@@ -29,6 +36,7 @@ from orderkit.sync.sync import DEFAULT_BATCH, Progress, Sync, SyncReport
 __all__ = [
     "DEFAULT_BATCH",
     "LIMITS",
+    "MISMATCH_HOLD",
     "SYNC_ACTOR",
     "UNKNOWN_WAYBILL",
     "ChannelClient",
@@ -59,6 +67,7 @@ __all__ = [
     "limits_for",
     "modified_at",
     "next_event",
+    "parse_json",
     "payload_digest",
     "payload_text",
     "raw_digest",

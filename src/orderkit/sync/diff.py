@@ -15,8 +15,10 @@ arrived: the same change seen from a webhook and from a poll is one event.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Final
 
 import attrs
@@ -25,6 +27,8 @@ from orderkit.lifecycle.events import Event
 from orderkit.lifecycle.policy import Actor
 from orderkit.model.money import Money
 from orderkit.model.orders import (
+    Adjustment,
+    AdjustmentKind,
     LineStatus,
     Order,
     OrderLine,
@@ -33,18 +37,29 @@ from orderkit.model.orders import (
     PaymentTerms,
 )
 
-__all__ = ["SYNC_ACTOR", "UNKNOWN_WAYBILL", "Wanted", "initial", "next_event"]
+__all__ = ["MISMATCH_HOLD", "SYNC_ACTOR", "UNKNOWN_WAYBILL", "Wanted", "initial", "next_event"]
 
 #: Who sync's holds and releases are by: sync releases only the holds it placed.
 SYNC_ACTOR: Final = Actor("orderkit-sync")
 #: Carrier and waybill of a shipment the payload reports without one.
 UNKNOWN_WAYBILL: Final = "unknown"
+#: The hold sync places while the channel shows lines or amounts the lifecycle has no
+#: event for (a line added, an adjustment changed, a price changed after payment); its
+#: reason names the difference, and sync releases it once the channel no longer shows one.
+MISMATCH_HOLD: Final = "channel_mismatch"
+#: Adjustments that never change what the buyer pays (fees, commissions) or that the
+#: lifecycle itself adds (concessions recorded by refunds): left out of the comparison.
+_UNCOMPARED: Final = frozenset(
+    {AdjustmentKind.FEE, AdjustmentKind.COMMISSION, AdjustmentKind.CONCESSION}
+)
 
 _PAID: Final = frozenset(
     {OrderStatus.PAID, OrderStatus.PACKED, OrderStatus.SHIPPED, OrderStatus.DELIVERED,
      OrderStatus.COMPLETED, OrderStatus.CLOSED}
 )
 _BEFORE_SHIP: Final = frozenset({OrderStatus.PAID, OrderStatus.PACKED})
+#: Longest hold reason sync writes.
+_REASON_MAX: Final = 1000
 _CANCELLABLE: Final = frozenset(
     {OrderStatus.PENDING_PAYMENT, OrderStatus.PAID, OrderStatus.PACKED, OrderStatus.SHIPPED}
 )
@@ -91,7 +106,8 @@ class Wanted:
     read from ``target`` once instead of at every step of every event, which is what
     sync does for each payload while the lifecycle applies its events one by one."""
 
-    __slots__ = ("at", "cancelled", "holds", "key", "paid_in", "refunded", "shipped", "target")
+    __slots__ = ("at", "cancelled", "holds", "key", "lines", "paid_in", "refunded", "shipped",
+                 "target")
 
     def __init__(self, target: Order, at: datetime) -> None:
         self.target = target
@@ -102,6 +118,7 @@ class Wanted:
         self.shipped = _units(target, _SHIPPED, _RETURNED)
         self.refunded = _units(target, _REFUNDED)
         self.holds = frozenset(hold.kind for hold in target.holds)
+        self.lines = {line.line_id: line for line in target.lines}
 
     def paid(self) -> Money:
         """What ``target`` says the buyer paid: its payments, or without any, its
@@ -158,12 +175,61 @@ def _paid(order: Order) -> Money:
 
 def _release(stored: Order, want: Wanted) -> Event | None:
     for hold in stored.holds:
-        if hold.by == SYNC_ACTOR.id and hold.kind not in want.holds:
+        if hold.by == SYNC_ACTOR.id and hold.kind not in want.holds and (
+            hold.kind != MISMATCH_HOLD or _difference(stored, want) is None
+        ):
             at = want.at
             return Event("release_hold",
                          event_id=f"{want.key}:release_hold:{hold.kind}:{_iso(at)}",
                          at=at, data={"kind": hold.kind}, actor=SYNC_ACTOR)
     return None
+
+
+def _unpaid(stored: Order) -> bool:
+    """Before payment (and before any shipment): its lines and prices may still change."""
+    return stored.status == OrderStatus.PENDING_PAYMENT and not stored.shipments
+
+
+def _reprice(stored: Order, want: Wanted) -> Event | None:
+    """Before payment, a line whose unit price the channel changed: ``change_price``."""
+    if not _unpaid(stored):
+        return None
+    for line in stored.lines:
+        wanted = want.lines.get(line.line_id)
+        if wanted is None or wanted is line or wanted.sku != line.sku:
+            continue
+        price = wanted.unit_price
+        if price != line.unit_price and price.currency == line.unit_price.currency:
+            at = want.at
+            return Event("change_price",
+                         event_id=f"{want.key}:change_price:{line.line_id}:{price.amount}:"
+                                  f"{_iso(at)}",
+                         at=at, data={"line_id": line.line_id, "unit_price": price})
+    return None
+
+
+def _remove(stored: Order, want: Wanted) -> Event | None:
+    """Before payment, lines the channel no longer shows: their open units cancelled
+    (unless a line kept its id with another SKU, as lines numbered by position are when
+    one before them goes: that difference is :func:`_mismatch`'s)."""
+    if len(want.lines) >= len(stored.lines) and all(
+        line.line_id in want.lines for line in stored.lines
+    ):
+        return None
+    if not _unpaid(stored):
+        return None
+    gone: dict[str, int] = {}
+    for line in stored.lines:
+        wanted = want.lines.get(line.line_id)
+        if wanted is None:
+            if line.quantities[_OPEN]:
+                gone[line.line_id] = line.quantities[_OPEN]
+        elif wanted.sku != line.sku:
+            return None  # lines numbered by position and renumbered: not told apart here
+    if not gone:
+        return None
+    return Event("cancel_lines", event_id=f"{want.key}:remove_lines:{_text(gone)}", at=want.at,
+                 data={"lines": gone})
 
 
 def _pay(stored: Order, want: Wanted) -> Event | None:
@@ -282,17 +348,84 @@ def _hold(stored: Order, want: Wanted) -> Event | None:
     return None
 
 
+def _mismatch(stored: Order, want: Wanted) -> Event | None:
+    """A difference in lines or amounts no other step can bring (see :func:`_difference`):
+    the :data:`MISMATCH_HOLD` hold, with the difference as its reason."""
+    if stored.is_final or stored.hold(MISMATCH_HOLD) is not None:
+        return None
+    reason = _difference(stored, want)
+    if reason is None:
+        return None
+    at = want.at
+    return Event("hold", event_id=f"{want.key}:hold:{MISMATCH_HOLD}:{_iso(at)}", at=at,
+                 data={"kind": MISMATCH_HOLD, "reason": reason[:_REASON_MAX]},
+                 actor=SYNC_ACTOR)
+
+
+def _difference(stored: Order, want: Wanted) -> str | None:
+    """What the channel shows of ``stored``'s lines and amounts that the lifecycle has no
+    event for, as text (``None``: nothing): a line added; a line's SKU or quantity
+    changed; after payment, a line gone (units not cancelled) or repriced; an adjustment
+    the buyer's price depends on (not a fee, commission or concession) added, changed or
+    gone. Before payment a repriced line is :func:`_reprice`'s and a line gone
+    :func:`_remove`'s."""
+    target = want.target
+    found: list[str] = []
+    unpaid = _unpaid(stored)
+    matched = 0
+    for line in stored.lines:
+        wanted = want.lines.get(line.line_id)
+        if wanted is not None:
+            matched += 1
+        if wanted is line:
+            continue
+        if wanted is None:
+            if not unpaid and line.quantities[_CANCELLED] != line.quantity:
+                found.append(f"line {line.line_id} ({line.sku}) is gone from the channel")
+        elif wanted.sku != line.sku or wanted.quantity != line.quantity:
+            found.append(f"line {line.line_id} is {wanted.quantity} x {wanted.sku} on the "
+                         f"channel, {line.quantity} x {line.sku} stored")
+        elif wanted.unit_price != line.unit_price and not unpaid:
+            found.append(f"line {line.line_id} costs {wanted.unit_price} a unit on the "
+                         f"channel, {line.unit_price} stored")
+    if matched < len(want.lines):
+        known = {line.line_id for line in stored.lines}
+        found += [f"line {line.line_id} ({line.quantity} x {line.sku} at {line.unit_price}) "
+                  "is on the channel, not stored" for line in target.lines
+                  if line.line_id not in known]
+    if stored.adjustments != target.adjustments:
+        # A line gone from the channel takes its adjustments with it.
+        gone = frozenset(line.line_id for line in stored.lines if line.line_id not in want.lines)
+        have = _adjusted(stored.adjustments, gone)
+        want_ = _adjusted(target.adjustments, gone)
+        for sign, items in (("on the channel, not stored", want_ - have),
+                            ("stored, not on the channel", have - want_)):
+            found += [f"adjustment {kind} {amount}"
+                      + (f" on line {line_id}" if line_id else "") + f" {sign}"
+                      for kind, amount, line_id in sorted(items.elements(), key=str)]
+    if not found:
+        return None
+    return "the channel shows what the lifecycle has no event for: " + "; ".join(found)
+
+
+def _adjusted(
+    adjustments: tuple[Adjustment, ...], gone: frozenset[str]
+) -> Counter[tuple[str, Decimal, str]]:
+    return Counter((str(a.kind), a.amount.amount, a.line_id or "") for a in adjustments
+                   if a.kind not in _UNCOMPARED and a.line_id not in gone)
+
+
 def _iso(at: datetime) -> str:
     return at.isoformat()
 
 
 #: The steps in the order :func:`next_event` tries them.
-_STEPS: Final = (_release, _pay, _cancel_lines, _cancel, _ship, _refund, _deliver, _complete,
-                 _hold)
+_STEPS: Final = (_release, _reprice, _remove, _pay, _cancel_lines, _cancel, _ship, _refund,
+                 _deliver, _complete, _hold, _mismatch)
 #: Cash on delivery: the goods go first and the carrier collects on delivery, so the
 #: payment comes after the delivery and before the completion.
-_COD_STEPS: Final = (_release, _cancel_lines, _cancel, _ship, _refund, _deliver, _pay,
-                     _complete, _hold)
+_COD_STEPS: Final = (_release, _reprice, _remove, _cancel_lines, _cancel, _ship, _refund,
+                     _deliver, _pay, _complete, _hold, _mismatch)
 #: Statuses in which a cash on delivery order takes the money collected for it.
 _COLLECTING: Final = frozenset(
     {OrderStatus.PENDING_PAYMENT, OrderStatus.PACKED, OrderStatus.SHIPPED,

@@ -5,7 +5,6 @@ benchmarks read (a host's own client talks to the platform's API)."""
 from __future__ import annotations
 
 import bisect
-import json
 import os
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -15,7 +14,7 @@ from typing import Any
 from orderkit.mapping.registry import Registry, default_registry
 from orderkit.model.errors import StoreError, ValidationError
 from orderkit.model.time import ensure_aware
-from orderkit.sync.modified import modified_at
+from orderkit.sync.modified import modified_at, parse_json
 from orderkit.sync.records import Listed, Listing, Page
 
 __all__ = ["MemoryChannelClient", "read_lines", "read_payloads"]
@@ -24,7 +23,8 @@ __all__ = ["MemoryChannelClient", "read_lines", "read_payloads"]
 def read_payloads(path: str | os.PathLike[str]) -> list[Mapping[str, Any]]:
     """The payloads of a JSON-lines file (one JSON object a line, blank lines skipped).
 
-    A line that is not a JSON object raises
+    A line that is not a JSON object (or holds ``NaN`` or ``Infinity``, which JSON has
+    not: see :func:`~orderkit.sync.modified.parse_json`) raises
     :class:`~orderkit.model.errors.ValidationError` naming ``<file>:<line>``; a file
     that cannot be read raises :class:`~orderkit.model.errors.StoreError`."""
     return [payload for payload, _text in read_lines(path)]
@@ -43,7 +43,7 @@ def read_lines(path: str | os.PathLike[str]) -> list[tuple[Mapping[str, Any], st
         if not line.strip():
             continue
         try:
-            payload = json.loads(line)
+            payload = parse_json(line)
         except ValueError as error:
             raise ValidationError(f"{path.name}:{number}", line[:80], str(error)) from error
         if not isinstance(payload, Mapping):

@@ -20,7 +20,7 @@ from typing import Any
 from orderkit.mapping.registry import Registry, default_registry
 from orderkit.model.errors import MappingError, ValidationError
 
-__all__ = ["modified_at", "payload_digest", "payload_text", "raw_digest"]
+__all__ = ["modified_at", "parse_json", "payload_digest", "payload_text", "raw_digest"]
 
 
 def modified_at(
@@ -40,6 +40,18 @@ def modified_at(
         path = spec.path if spec is not None else "modified_at"
         raise MappingError(platform, path, None, "the platform's modified time is missing")
     return found
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number (non-finite numbers are refused)")
+
+
+def parse_json(text: str | bytes) -> Any:
+    """JSON text parsed as sync reads payloads: like :func:`json.loads`, except that
+    ``NaN``, ``Infinity`` and ``-Infinity`` (which Python writes and reads but JSON has
+    not) raise :class:`ValueError` naming the constant, so such a payload is refused
+    where it is read, never stored with a value no JSON writer can write back."""
+    return json.loads(text, parse_constant=_no_constant)
 
 
 def payload_text(payload: Mapping[str, Any]) -> str:

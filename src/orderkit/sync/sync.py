@@ -40,9 +40,15 @@ from orderkit.model.time import Clock, SystemClock, ensure_aware
 from orderkit.numbering.issuer import ReconIdIssuer
 from orderkit.sync.diff import Wanted, initial
 from orderkit.sync.limits import PlatformLimits, limits_for, windows
-from orderkit.sync.modified import modified_at, payload_digest, payload_text, raw_digest
+from orderkit.sync.modified import (
+    modified_at,
+    parse_json,
+    payload_digest,
+    payload_text,
+    raw_digest,
+)
 from orderkit.sync.ports import ChannelClient, ListingClient, OrderLookup, SyncStore
-from orderkit.sync.records import Cursor, DeadLetter, Seen
+from orderkit.sync.records import PAYLOAD_MAX_LENGTH, Cursor, DeadLetter, Seen
 
 __all__ = ["DEFAULT_BATCH", "Progress", "Sync", "SyncReport"]
 
@@ -56,6 +62,8 @@ DEFAULT_BATCH: Final = 100
 _MAX_STEPS: Final = 32
 #: Longest error text a dead letter keeps.
 _ERROR_MAX: Final = 2000
+#: How much of a payload text too long for a dead letter the letter keeps.
+_KEPT: Final = 100_000
 
 
 @attrs.frozen
@@ -385,7 +393,15 @@ class Sync:
         fails again stays with the new error."""
         report = SyncReport()
         for letter in self.store.dead_letters(platform):
-            payload = json.loads(letter.payload)
+            try:
+                payload = parse_json(letter.payload)
+            except ValueError:
+                # Kept cut short or with a value JSON has not: nothing to replay.
+                report += _one("dead_lettered")
+                continue
+            if not isinstance(payload, Mapping):
+                report += _one("dead_lettered")
+                continue
             outcome = self._ingest(letter.platform, payload, letter.received_at)[0]
             if outcome != "dead_lettered":
                 self.store.resolve_dead_letter(letter.letter_id)
@@ -443,7 +459,7 @@ class Sync:
 
         First every payload's digest: of its raw text when ``texts`` gives it
         (:func:`~orderkit.sync.modified.raw_digest`), else of its canonical text (a
-        value JSON cannot hold is refused before anything is written); and one read of
+        payload holding a value JSON cannot hold is a dead letter); and one read of
         the versions sync applied with those digests: a payload identical to the newest
         version applied of its order is ``unchanged`` without being mapped, and without
         a transaction. The rest are mapped and decided, then written, in one
@@ -455,6 +471,7 @@ class Sync:
             raise ValidationError("texts", len(texts),
                                   f"expected one text per payload ({len(payloads)})")
         keys: list[tuple[str | None, str]] = []
+        unwritable: dict[int, ValidationError] = {}
         for index, payload in enumerate(payloads):
             if not isinstance(payload, Mapping):
                 path = "payload" if len(payloads) == 1 else f"payloads[{index}]"
@@ -466,7 +483,13 @@ class Sync:
                     raise ValidationError(path, raw, "expected the payload's JSON text")
                 keys.append((None, raw_digest(raw)))
             else:
-                canonical = payload_text(payload)
+                try:
+                    canonical = payload_text(payload)
+                except ValidationError as error:
+                    # A value JSON cannot hold (NaN, Infinity, an object): this payload
+                    # alone is a dead letter.
+                    unwritable[index] = error
+                    canonical = _any_text(payload)
                 keys.append((canonical, payload_digest(canonical)))
         hits = self.store.seen_digests(
             self._seen_key(platform), [digest for _text, digest in keys]
@@ -474,9 +497,14 @@ class Sync:
         known = Counter(hits[digest].channel_order_id for _text, digest in keys
                         if digest in hits)
         results: list[tuple[Outcome, datetime | None, str | None] | None] = []
-        failed: list[tuple[Mapping[str, Any], str | None, str, ValidationError]] = []
+        failed: list[tuple[int, Mapping[str, Any], str | None, str, ValidationError]] = []
         pending: list[_Mapped] = []
         for payload, (text, digest) in zip(payloads, keys, strict=True):
+            problem = unwritable.get(len(results))
+            if problem is not None:
+                failed.append((len(results), payload, text, digest, problem))
+                results.append(("dead_lettered", None, None))
+                continue
             hit = hits.get(digest)
             if hit is not None and known[hit.channel_order_id] == 1:
                 results.append(("unchanged", hit.modified_at, hit.channel_order_id))
@@ -503,8 +531,10 @@ class Sync:
         if pending or failed:
             # The page's deliveries run once, at the end of its transaction.
             with self.repository.atomic(), self.service.deliver_later():
-                for payload, text, digest, problem in failed:
-                    self._dead(platform, payload, text, digest, problem, received_at)
+                for index, payload, text, digest, problem in failed:
+                    where = f"payloads[{index}]" if len(payloads) > 1 else "payload"
+                    self._dead(platform, payload, text, digest, problem, received_at,
+                               where=f"{platform} {where}")
                 for item, outcome in self._page(platform, pending, received_at):
                     results[item.index] = (outcome, item.modified,
                                            item.target.channel_order_id)
@@ -517,7 +547,7 @@ class Sync:
         payload: Mapping[str, Any],
         text: str | None,
         digest: str,
-        failed: list[tuple[Mapping[str, Any], str | None, str, ValidationError]],
+        failed: list[tuple[int, Mapping[str, Any], str | None, str, ValidationError]],
     ) -> _Mapped | None:
         """The page's ``index``-th payload mapped (``None``: refused by its map, and
         added to ``failed`` for the dead letters)."""
@@ -525,7 +555,7 @@ class Sync:
             modified = modified_at(platform, payload, maps=self.maps)
             target = self.maps.normalize(platform, payload)
         except ValidationError as error:
-            failed.append((payload, text, digest, error))
+            failed.append((index, payload, text, digest, error))
             return None
         return _Mapped(index, payload, text, digest, modified, target)
 
@@ -677,7 +707,8 @@ class Sync:
     def _dead_item(
         self, platform: str, item: _Mapped, error: Exception, received_at: datetime
     ) -> Outcome:
-        return self._dead(platform, item.payload, item.text, item.digest, error, received_at)
+        return self._dead(platform, item.payload, item.text, item.digest, error, received_at,
+                          where=f"{platform} order {item.target.channel_order_id}")
 
     def _dead(
         self,
@@ -687,14 +718,44 @@ class Sync:
         digest: str,
         error: Exception,
         received_at: datetime,
+        *,
+        where: str,
     ) -> Outcome:
         """Keep ``payload`` as a dead letter: always its canonical text, under the digest
-        of that text (so one bad payload is one letter however it came)."""
+        of that text (so one bad payload is one letter however it came).
+
+        Keeping it never fails the batch: a payload JSON cannot hold is kept as Python's
+        JSON writer writes it (``NaN``), and a text longer than a letter holds is kept
+        cut to :data:`_KEPT` characters, the error saying so and naming the payload
+        (``where``: the platform and channel order id, or its place in the batch) and
+        the digest of the whole text. Such a letter cannot be replayed; it waits for
+        a person."""
         if text is None:
-            text = payload_text(payload)
+            try:
+                text = payload_text(payload)
+            except ValidationError:
+                text = _any_text(payload)
             digest = payload_digest(text)
         message = f"{type(error).__name__}: {error}"[:_ERROR_MAX]
+        if len(text) > PAYLOAD_MAX_LENGTH:
+            note = (f"{where}: payload of {len(text)} characters is longer than a dead "
+                    f"letter keeps ({PAYLOAD_MAX_LENGTH}): kept its first {_KEPT} "
+                    f"characters (sha256 of the whole: {digest}); ")
+            message = note + message[:_ERROR_MAX - len(note)] if len(note) < _ERROR_MAX \
+                else note[:_ERROR_MAX]
+            text = text[:_KEPT]
         self.store.add_dead_letter(
             DeadLetter(f"{platform}:{digest}", platform, text, message, received_at)
         )
         return "dead_lettered"
+
+
+def _any_text(payload: Mapping[str, Any]) -> str:
+    """``payload`` as JSON text even when JSON cannot hold it (``NaN``, ``Infinity``, any
+    other value as its ``repr``): what a dead letter keeps of a payload
+    :func:`~orderkit.sync.modified.payload_text` refuses."""
+    try:
+        return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                          default=repr)
+    except (TypeError, ValueError):
+        return repr(payload)
