@@ -404,7 +404,8 @@ def _daily_payouts(
     channel: str, transactions: list[Record], rules: Rules, days: int
 ) -> list[tuple[Record, list[Record]]]:
     """One payout per accounting day of ``transactions`` (in ``rules.tz``), due at the
-    start of the day ``days`` later, for the net of the day in each currency; each with
+    start of the day ``days`` later, for the net of the day in each currency (none for a
+    currency whose day nets to zero: nothing is paid out); each with
     its members in input order (:meth:`Settlement.members` puts them in time order when
     they are read).
 
@@ -431,6 +432,8 @@ def _daily_payouts(
         due = datetime.combine(day + timedelta(days=days), time(0), tzinfo=tz)
         nets = totals(of_day)
         for currency, net in nets.items():
+            if not net:
+                continue  # the day's transactions cancel out: nothing reaches the bank
             payout = Record(
                 channel,
                 f"{channel}:{label}" + ("" if currency == "CNY" else f":{currency}"),
