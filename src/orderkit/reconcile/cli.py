@@ -49,6 +49,7 @@ from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, parse_timestamp
 from orderkit.reconcile.alerting import alert_differences
 from orderkit.reconcile.chain import needs_a_person, settle
 from orderkit.reconcile.engine import reconcile
+from orderkit.reconcile.payouts import PayoutTerms
 from orderkit.reconcile.readers import ERP_COLUMNS, FORMATS, BankColumns, read_erp_csv
 from orderkit.reconcile.readers.bill import UnknownBillLayout, read_bill
 from orderkit.reconcile.records import Record, Rejected
@@ -278,6 +279,13 @@ def _bill_option(text: str) -> tuple[str, str]:
     return channel.strip(), path.strip()
 
 
+def _payout_option(text: str) -> tuple[str, PayoutTerms]:
+    channel, _, terms = text.partition("=")
+    if not channel.strip() or not terms.strip():
+        raise ValidationError("--payout", text, "expected CHANNEL=withdrawal or CHANNEL=T+N")
+    return channel.strip(), PayoutTerms.parse(terms)
+
+
 def run_settle(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
     """The handler of ``orderkit settle``: read, :func:`settle`, write, exit 1 on breaks.
 
@@ -294,6 +302,7 @@ def run_settle(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
     )
     if args.settlement_days < 0:
         raise ValidationError("--settlement-days", args.settlement_days, "expected 0 or more")
+    payout_terms = dict(_payout_option(text) for text in args.payout)
     rules = Rules(tz=args.tz, cutoff=cutoff)
     for out in args.out:
         check_report_path(out)
@@ -314,7 +323,14 @@ def run_settle(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
         for channel, path in bills
     }
     bank = list(_read_auto(args.bank, encoding=None, source_tz=args.source_tz, err=stream))
-    result = settle(erp, channel_records, bank, rules=rules, settlement_days=args.settlement_days)
+    result = settle(
+        erp,
+        channel_records,
+        bank,
+        rules=rules,
+        settlement_days=args.settlement_days,
+        payout_terms=payout_terms,
+    )
     conservation = result.conservation()
     print(
         f"settled in {time.perf_counter() - started:.2f}s: {conservation['records_in']:,} inputs,"
@@ -365,6 +381,14 @@ def add_settle_command(
         default=1,
         metavar="N",
         help="T+N of the payouts derived for a bill without payout rows (default: 1)",
+    )
+    parser.add_argument(
+        "--payout",
+        action="append",
+        default=[],
+        metavar="CHANNEL=TERMS",
+        help="how a channel pays out: withdrawal, or T+N (automatic); defaults: wechatpay"
+        " T+1, alipay withdrawal (repeatable)",
     )
     parser.add_argument(
         "--out",

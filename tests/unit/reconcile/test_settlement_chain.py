@@ -28,7 +28,9 @@ from orderkit.model.errors import ValidationError
 from orderkit.model.money import Money
 from orderkit.model.orders import Order, OrderLine, OrderStatus, Payment, PaymentKind
 from orderkit.reconcile import (
+    DEFAULT_PAYOUT_TERMS,
     Outcome,
+    PayoutTerms,
     Record,
     Settlement,
     reconcile,
@@ -417,6 +419,48 @@ def test_a_refund_without_a_method_of_an_order_paid_two_ways_follows_the_payment
     }
     unpaid_method = attrs.evolve(order, payments=order.payments[2:3])
     assert records_from_orders([unpaid_method])[0].channel == "store"
+
+
+def test_an_alipay_month_without_a_withdrawal_carries_its_balance_and_has_no_breaks() -> None:
+    # Alipay keeps the money until the merchant withdraws it: no T+1 payout is invented.
+    at = datetime(2026, 3, 14, 20, tzinfo=SHANGHAI)
+    erp = [Record("erp", "TM1", "SO20260314000001", cny("256.00"), at, channel="alipay")]
+    sale = Record("alipay", "A01", "SO20260314000001", cny("256.00"), at, category="sale")
+    fee = Record(
+        "alipay", "A02", "SO20260314000001", cny("-1.54"), at, kind="fee",
+        category="payment_fee",
+    )
+    month = settle(erp, {"alipay": [sale, fee]}, [], tz="Asia/Shanghai")
+    assert month.payouts("alipay") == () and month.derived == []
+    assert month.breaks() == []
+    assert month.carried() == {"alipay": {"CNY": cny("254.46")}}
+    assert month.summary()["carried"] == {"alipay": {"CNY": "254.46"}}
+    # With a withdrawal of 100.00 the rest stays in the balance.
+    withdrawal = Record(
+        "alipay", "A03", None, cny("-100.00"), at + timedelta(days=6), kind="transfer",
+        category="withdrawal",
+    )
+    credit = Record("bank", "BK1", None, cny("100.00"), at + timedelta(days=6, hours=1))
+    month = settle(erp, {"alipay": [sale, fee, withdrawal]}, [credit])
+    assert month.breaks() == []
+    assert month.carried() == {"alipay": {"CNY": cny("154.46")}}
+    # A host whose channel pays out by itself says so; one it names "mall" withdraws.
+    daily = settle(
+        erp, {"alipay": [sale, fee]}, [], payout_terms={"alipay": PayoutTerms.automatic(1)}
+    )
+    assert [str(p.amount) for p in daily.payouts("alipay")] == ["CNY 254.46"]
+    mall = [attrs.evolve(r, source="mall") for r in (sale, fee)]
+    routed = [attrs.evolve(erp[0], channel="mall")]
+    assert settle(routed, {"mall": mall}, []).payouts("mall") != ()
+    kept = settle(
+        routed, {"mall": mall}, [], payout_terms={"mall": PayoutTerms.withdrawal()}
+    )
+    assert (kept.payouts("mall"), kept.breaks()) == ((), [])
+    assert DEFAULT_PAYOUT_TERMS["wechatpay"] == PayoutTerms.automatic(1)
+    assert PayoutTerms.parse("T+2") == PayoutTerms.automatic(2)  # orderkit settle --payout
+    assert PayoutTerms.parse("withdrawal") == DEFAULT_PAYOUT_TERMS["alipay"]
+    with pytest.raises(ValidationError, match="payout terms"):
+        PayoutTerms.parse("weekly")
 
 
 def test_settle_refuses_bad_input_with_its_name() -> None:
