@@ -108,7 +108,9 @@ def _read_auto(
     """Read ``path`` with :func:`read_bill`; the canonical ERP export if its header is."""
     progress = _progress(path, err)
     try:
-        bill = read_bill(path, source=source, encoding=encoding, progress=progress)
+        bill = read_bill(
+            path, source=source, encoding=encoding, source_tz=source_tz, progress=progress
+        )
     except UnknownBillLayout as error:
         if not set(ERP_COLUMNS[:4]) <= set(error.columns):
             raise
@@ -148,7 +150,7 @@ def _reader(
             options["columns"] = _bank_columns(args.bank_columns)
         if args.date_format:
             options["date_format"] = args.date_format
-    if fmt in ("bank-csv", "erp", "pos"):
+    if fmt in ("bank-csv", "bank", "erp", "pos"):
         options["source_tz"] = args.source_tz
     return FORMATS[fmt](path, progress=_progress(path, err), **options)
 

@@ -139,3 +139,35 @@ def test_reconcile_format_auto_refuses_a_file_no_layout_knows(tmp_path: Path) ->
                "--out", tmp_path / "r.json")  # fmt: skip
     assert done.returncode == EXIT_REFUSED
     assert "mystery.csv: no known bill layout" in done.stderr
+
+
+def test_source_tz_applies_to_a_bank_statement_read_by_its_header_or_as_bank(
+    tmp_path: Path,
+) -> None:
+    # A London shop: its ERP and its bank both write London time without a zone. The
+    # bank credit at 01:00 on 1 April pays the order of 00:30 that day; read as Beijing
+    # time it would fall on 31 March and be reported in the wrong period.
+    erp = write(
+        tmp_path / "erp.csv",
+        ["record_id,ref,amount,at,currency", "E1,SO20260401000001,100.00,2026-04-01 00:30:00,CNY"],
+        "utf-8",
+    )
+    bank = write(
+        tmp_path / "bank.csv",
+        ["交易日期,交易时间,交易流水号,贷方金额,借方金额,摘要",
+         "20260401,010000,BK1,100.00,,SO20260401000001"],
+        "utf-8",
+    )  # fmt: skip
+    london = ("--source-tz", "Europe/London", "--tz", "Europe/London")
+    for formats in (("--format", "auto"), ("--left-format", "erp", "--right-format", "bank")):
+        report = tmp_path / "r.json"
+        done = run("reconcile", "--left", erp, "--right", bank, *formats, *london, "--out", report)
+        assert done.returncode == EXIT_OK, done.stderr
+        (outcome,) = json.loads(report.read_text(encoding="utf-8"))["outcomes"]
+        assert outcome["status"] == "matched", formats
+        assert outcome["right"][0]["at"] == "2026-04-01T00:00:00+00:00"
+    report = tmp_path / "s.json"
+    done = run("settle", "--erp", erp, "--bank", bank, *london, "--out", report)
+    assert done.returncode == EXIT_OK, done.stderr
+    (outcome,) = json.loads(report.read_text(encoding="utf-8"))["pairs"]["bank"]
+    assert outcome["right"][0]["at"] == "2026-04-01T00:00:00+00:00"
