@@ -50,7 +50,14 @@ from orderkit.reconcile.alerting import alert_differences
 from orderkit.reconcile.chain import needs_a_person, settle
 from orderkit.reconcile.engine import reconcile
 from orderkit.reconcile.payouts import PayoutTerms
-from orderkit.reconcile.readers import ERP_COLUMNS, FORMATS, BankColumns, read_erp_csv
+from orderkit.reconcile.readers import (
+    ERP_COLUMNS,
+    FORMATS,
+    BankColumns,
+    detect_encoding,
+    read_bank_csv,
+    read_erp_csv,
+)
 from orderkit.reconcile.readers.bill import UnknownBillLayout, read_bill
 from orderkit.reconcile.records import Record, Rejected
 from orderkit.reconcile.report import LANGS, check_report_path, write_report
@@ -305,6 +312,10 @@ def run_settle(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
     if args.settlement_days < 0:
         raise ValidationError("--settlement-days", args.settlement_days, "expected 0 or more")
     payout_terms = dict(_payout_option(text) for text in args.payout)
+    if args.date_format and not args.bank_columns:
+        raise ValidationError("--date-format", args.date_format, "only with --bank-columns")
+    if args.bank_columns:
+        _bank_columns(args.bank_columns)  # checked before any file is read
     rules = Rules(tz=args.tz, cutoff=cutoff)
     for out in args.out:
         check_report_path(out)
@@ -324,7 +335,19 @@ def run_settle(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
         )
         for channel, path in bills
     }
-    bank = list(_read_auto(args.bank, encoding=None, source_tz=args.source_tz, err=stream))
+    if args.bank_columns:
+        bank = list(
+            read_bank_csv(
+                args.bank,
+                columns=_bank_columns(args.bank_columns),
+                date_format=args.date_format,
+                source_tz=args.source_tz,
+                encoding=detect_encoding(args.bank),
+                progress=_progress(args.bank, stream),
+            )
+        )
+    else:
+        bank = list(_read_auto(args.bank, encoding=None, source_tz=args.source_tz, err=stream))
     result = settle(
         erp,
         channel_records,
@@ -371,6 +394,12 @@ def add_settle_command(
         help="a channel's bill, its layout chosen by its header (repeatable)",
     )
     parser.add_argument("--bank", required=True, metavar="FILE", help="the bank statement")
+    parser.add_argument(
+        "--bank-columns",
+        default=None,
+        help="NAME=HEADER,... to read --bank by these columns instead of by its header",
+    )
+    parser.add_argument("--date-format", default=None, help="strptime pattern for --bank-columns")
     parser.add_argument("--erp-encoding", default=None, help="text encoding of --erp")
     parser.add_argument("--tz", default=DEFAULT_ACCOUNTING_TZ, help="accounting time zone")
     parser.add_argument(

@@ -561,3 +561,20 @@ def test_bytes_that_are_neither_utf8_nor_gbk_are_a_clear_error(tmp_path: Path) -
     with pytest.raises(ValidationError) as caught:
         read_bill(path)
     assert caught.value.path == "encoding" and "gbk" in str(caught.value)
+
+
+def test_a_bank_statement_whose_only_date_column_is_a_date_time_is_read(
+    tmp_path: Path,
+) -> None:
+    lines = [
+        "交易流水号,交易时间,贷方金额,借方金额,摘要",
+        "CMB1,2026-02-17 09:30:00,170.00,,货款 SO20260216000892",
+        "CMB2,2026-02-17 10:05:00,,12.00,账户管理费",
+    ]
+    bill = read_bill(write(tmp_path / "bank.csv", lines, "gbk"))
+    assert (bill.layout, bill.encoding, bill.rejected) == ("bank", "gbk", ())
+    assert [(r.record_id, r.at, r.kind) for r in bill.records] == [
+        ("CMB1", datetime(2026, 2, 17, 1, 30, tzinfo=UTC), "sale"),
+        ("CMB2", datetime(2026, 2, 17, 2, 5, tzinfo=UTC), "charge"),
+    ]
+

@@ -171,3 +171,30 @@ def test_source_tz_applies_to_a_bank_statement_read_by_its_header_or_as_bank(
     assert done.returncode == EXIT_OK, done.stderr
     (outcome,) = json.loads(report.read_text(encoding="utf-8"))["pairs"]["bank"]
     assert outcome["right"][0]["at"] == "2026-04-01T00:00:00+00:00"
+
+
+def test_a_bank_statement_dated_by_one_date_time_column_is_read_by_settle(
+    tmp_path: Path,
+) -> None:
+    # The project's own statement (tests/fixtures/reconcile/bank_2026-02.csv): 交易时间
+    # holds the date and the time, and there is no 交易日期 column.
+    fixtures = Path(__file__).parents[2] / "fixtures" / "reconcile"
+    erp, bill = fixtures / "erp_2026-02-16.csv", fixtures / "wechatpay_20260216.csv"
+    bank = fixtures / "bank_2026-02.csv"
+    by_header, by_columns = tmp_path / "a.json", tmp_path / "b.json"
+    done = run("settle", "--erp", erp, "--bill", f"wechatpay={bill}", "--bank", bank,
+               "--out", by_header)  # fmt: skip
+    assert "bank_2026-02.csv as bank (utf-8): 4 records, 1 rejected lines" in done.stderr
+    assert done.returncode == EXIT_REFUSED and "balanced" in done.stderr, done.stderr
+    columns = "record_id=交易流水号,at=交易时间,credit=贷方金额,debit=借方金额,memo=摘要"
+    done = run("settle", "--erp", erp, "--bill", f"wechatpay={bill}", "--bank", bank,
+               "--bank-columns", columns, "--date-format", "%Y/%m/%d %H:%M",
+               "--out", by_columns)  # fmt: skip
+    assert done.returncode == EXIT_REFUSED and "balanced" in done.stderr, done.stderr
+
+    def bank_ids(report: Path) -> set[tuple[str, str]]:
+        outcomes = json.loads(report.read_text(encoding="utf-8"))["pairs"]["bank"]
+        return {(r["record_id"], r["at"]) for o in outcomes for r in o["right"]}
+
+    assert ("CMB202602170001", "2026-02-17T01:30:00+00:00") in bank_ids(by_header)
+    assert bank_ids(by_header) == bank_ids(by_columns)

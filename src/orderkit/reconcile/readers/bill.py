@@ -31,9 +31,9 @@ from orderkit.reconcile.readers.alipay import (
 )
 from orderkit.reconcile.readers.bank import (
     STATEMENT_CREDIT,
-    STATEMENT_DATE,
     STATEMENT_DEBIT,
     STATEMENT_MEMO,
+    STATEMENT_WHEN,
     read_bank_statement,
 )
 from orderkit.reconcile.readers.douyin import (
@@ -162,8 +162,8 @@ LAYOUTS: Final[tuple[Layout, ...]] = (
     ),
     Layout(
         "bank",
-        "bank statement (交易日期/记账日期, 借方/贷方 or 收入/支出, 摘要)",
-        (STATEMENT_DATE, STATEMENT_CREDIT, STATEMENT_DEBIT, STATEMENT_MEMO),
+        "bank statement (交易日期/记账日期 or 交易时间, 借方/贷方 or 收入/支出, 摘要)",
+        (STATEMENT_WHEN, STATEMENT_CREDIT, STATEMENT_DEBIT, STATEMENT_MEMO),
         read_bank_statement,
         "bank",
         local_time=True,
