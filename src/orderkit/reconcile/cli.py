@@ -122,9 +122,12 @@ def _read_auto(
         if not set(ERP_COLUMNS[:4]) <= set(error.columns):
             raise
         print(f"read {Path(path).name} as the ERP export", file=err, flush=True)
-        options = {"encoding": encoding} if encoding else {}
         yield from read_erp_csv(
-            path, source=source or "erp", source_tz=source_tz, progress=progress, **options
+            path,
+            source=source or "erp",
+            source_tz=source_tz,
+            encoding=encoding or detect_encoding(path),
+            progress=progress,
         )
         return
     print(
@@ -148,10 +151,10 @@ def _reader(
         raise ValidationError(f"--{side}-format", fmt, f"expected one of {sorted(FORMATS)}")
     with open(path, "rb"):  # a missing or unreadable file is an OSError, not bad data
         pass
-    options: dict[str, Any] = {}
-    encoding = getattr(args, f"{side}_encoding")
-    if encoding:
-        options["encoding"] = encoding
+    # The encoding is detected the same way for every file (read_bill's detect_encoding).
+    options: dict[str, Any] = {
+        "encoding": getattr(args, f"{side}_encoding") or detect_encoding(path)
+    }
     if fmt == "bank-csv":
         if args.bank_columns:
             options["columns"] = _bank_columns(args.bank_columns)
@@ -323,10 +326,12 @@ def run_settle(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
     for path in paths:
         with open(path, "rb"):  # a missing or unreadable file is an OSError, not bad data
             pass
-    erp_options = {"encoding": args.erp_encoding} if args.erp_encoding else {}
     erp = list(
         read_erp_csv(
-            args.erp, source_tz=args.source_tz, progress=_progress(args.erp, stream), **erp_options
+            args.erp,
+            source_tz=args.source_tz,
+            encoding=args.erp_encoding or detect_encoding(args.erp),
+            progress=_progress(args.erp, stream),
         )
     )
     channel_records = {

@@ -198,3 +198,17 @@ def test_a_bank_statement_dated_by_one_date_time_column_is_read_by_settle(
 
     assert ("CMB202602170001", "2026-02-17T01:30:00+00:00") in bank_ids(by_header)
     assert bank_ids(by_header) == bank_ids(by_columns)
+
+
+def test_every_file_gets_its_encoding_detected_the_erp_export_and_a_bank_as_bank(
+    tmp_path: Path,
+) -> None:
+    erp = write(tmp_path / "erp.csv", [ERP_HEADER, PAID.replace("wechatpay", "银行")], "gbk")
+    bank = write(tmp_path / "bank.csv", BANK, "gbk")
+    for formats in (("--format", "auto"), ("--left-format", "erp", "--right-format", "bank")):
+        report = tmp_path / "r.json"
+        done = run("reconcile", "--left", erp, "--right", bank, *formats, "--out", report)
+        assert done.returncode in (EXIT_OK, EXIT_REFUSED), done.stderr
+        data = json.loads(report.read_text(encoding="utf-8"))
+        records = [r for o in data["outcomes"] for r in o["left"] + o["right"]]
+        assert {r["record_id"] for r in records} >= {"W1", "B0001"}, formats
