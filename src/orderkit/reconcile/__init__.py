@@ -16,6 +16,7 @@ from orderkit.reconcile.classify import DifferenceKind
 from orderkit.reconcile.engine import reconcile
 from orderkit.reconcile.matrix import MatrixCell, MatrixRow, MultiReconciliation, reconcile_many
 from orderkit.reconcile.outcomes import STATUSES, Outcome, Reconciliation, TraceStep
+from orderkit.reconcile.payouts import DEFAULT_PAYOUT_TERMS, PayoutTerms
 from orderkit.reconcile.readers.bill import LAYOUTS, BillRead, UnknownBillLayout, read_bill
 from orderkit.reconcile.records import CATEGORIES, KINDS, Record, Rejected
 from orderkit.reconcile.refs import extract_refs, linked_ids
@@ -24,6 +25,7 @@ from orderkit.reconcile.rules import Rules
 __all__ = [
     "BREAK_KINDS",
     "CATEGORIES",
+    "DEFAULT_PAYOUT_TERMS",
     "HOPS",
     "KINDS",
     "LAYOUTS",
@@ -35,6 +37,7 @@ __all__ = [
     "MatrixRow",
     "MultiReconciliation",
     "Outcome",
+    "PayoutTerms",
     "Reconciliation",
     "Record",
     "Rejected",

@@ -24,9 +24,30 @@ ChannelOf = Callable[[Order, Payment], str | None]
 
 
 def _default_channel(order: Order, payment: Payment) -> str:
-    # The payment method names the gateway ("wechatpay", "alipay", "pos"); an order
-    # without one was paid through its sales channel.
-    return payment.method or order.channel
+    # The payment method names the gateway ("wechatpay", "alipay", "pos"); a refund
+    # without one goes back through the payment it refunds; an order paid without any
+    # method was paid through its sales channel.
+    if payment.method:
+        return payment.method
+    if payment.kind is PaymentKind.REFUND:
+        return _paying_method(order, payment) or order.channel
+    return order.channel
+
+
+def _paying_method(order: Order, refund: Payment) -> str:
+    """The method of the payment ``refund`` most likely refunds: the only method the
+    order was paid with, else the latest payment made by the refund's time that covers
+    its amount (else the latest made by then, else the first); empty if none has one."""
+    paid = [p for p in order.payments if p.kind is PaymentKind.PAYMENT and p.method]
+    if len({p.method for p in paid}) <= 1:
+        return paid[0].method if paid else ""
+    before = [p for p in paid if p.at <= refund.at] or paid[:1]
+    covering = [
+        p
+        for p in before
+        if p.amount.currency == refund.amount.currency and p.amount.amount >= refund.amount.amount
+    ]
+    return max(covering or before, key=lambda p: p.at).method
 
 
 def records_from_orders(
@@ -39,11 +60,13 @@ def records_from_orders(
     ``refund`` per refund, at the payment's own time.
 
     ``channels`` routes a payment to the name of its channel's bill: a mapping from the
-    payment method (or, when the payment has none, the order's channel) to a bill name,
-    or a function of ``(order, payment)``. By default the method itself (or the order's
-    channel) is the name. An order's records add up to ``order.totals.paid -
-    order.totals.refunded``; ``refund_due`` (owed but not yet paid back) moves no money
-    and makes no record.
+    payment method to a bill name, or a function of ``(order, payment)``. By default the
+    method itself is the name. A refund without a method goes back through the order's
+    paying channel: the method of the payment it refunds (the order's only method, else
+    the latest payment made before it that covers it); only an order with no payment
+    method at all falls back to its sales channel (``order.channel``). An order's records
+    add up to ``order.totals.paid - order.totals.refunded``; ``refund_due`` (owed but not
+    yet paid back) moves no money and makes no record.
 
     >>> from datetime import datetime, UTC
     >>> from orderkit.model.money import Money

@@ -12,8 +12,11 @@ through the acquirer. :func:`settle` reconciles each hop against the right recor
    "missing" from Alipay.
 2. ``channel_bank``: each channel's payouts against the bank's credits. A bill that
    carries its own payouts (``settlement`` or ``transfer`` rows: an Alipay withdrawal)
-   uses them; for any other channel the payouts are derived, one per accounting day, as
-   the net of that day's transactions, due ``settlement_days`` later (T+1 by default).
+   uses them. A channel that pays out by itself (WeChat Pay; its
+   :class:`~orderkit.reconcile.payouts.PayoutTerms` are ``automatic``) and has no payout
+   rows gets derived payouts, one per accounting day, as the net of that day's
+   transactions, due ``settlement_days`` later (T+1 by default); a channel the merchant
+   withdraws from (Alipay) gets none, and what stays in its balance is carried.
    An internal transfer (the withdrawal) is paired with the bank credit it became, not
    reported on both sides as a break. A bank's own ``charge`` is a ``bank_charge``.
 3. ``order_bank``: ERP records paid straight into the bank (a channel with no bill, a
@@ -45,6 +48,7 @@ from orderkit.reconcile.classify import PeriodOf
 from orderkit.reconcile.columns import in_time_order, split, totals
 from orderkit.reconcile.engine import reconcile_split
 from orderkit.reconcile.outcomes import Outcome, Reconciliation
+from orderkit.reconcile.payouts import PayoutTerms, payout_terms_of
 from orderkit.reconcile.records import Record, Rejected
 from orderkit.reconcile.rules import Rules
 
@@ -111,6 +115,7 @@ class Settlement:
     __slots__ = (
         "_bank_outcomes",
         "_breaks",
+        "_carried",
         "_channel_payouts",
         "_derived",
         "_erp",
@@ -135,8 +140,10 @@ class Settlement:
         inputs: list[Record | Rejected],
         rules: Rules,
         payouts: dict[str, list[Record]] | None = None,
+        carried: dict[str, dict[str, Decimal]] | None = None,
     ) -> None:
         self._erp_records = erp
+        self._carried = carried if carried is not None else {}
         self._erp: set[int] | None = None
         self._channel_payouts = payouts if payouts is not None else {}
         self._bank_outcomes = bank_outcomes
@@ -212,6 +219,16 @@ class Settlement:
         if channel not in self.channels:
             raise ValidationError("channel", channel, "no bill of this name was settled")
         return tuple(self._channel_payouts.get(channel, ()))
+
+    def carried(self) -> dict[str, dict[str, Money]]:
+        """What each withdrawal channel (Alipay) kept in its balance over the period: the
+        net of its bill, withdrawals included, by currency; a channel that netted to zero
+        is left out. Explained, not a break: the merchant has not withdrawn it yet."""
+        return {
+            channel: {currency: Money(net, currency) for currency, net in nets.items() if net}
+            for channel, nets in self._carried.items()
+            if any(nets.values())
+        }
 
     @property
     def derived(self) -> list[Record]:
@@ -342,6 +359,10 @@ class Settlement:
                 for kind in sorted(by_kind)
             },
             "breaks": len(self.breaks()),
+            "carried": {
+                channel: _text({c: m.amount for c, m in nets.items()})
+                for channel, nets in self.carried().items()
+            },
             "records_in": len(self.inputs),
             "records_accounted": records_accounted,
             "amount_accounted": _text(accounted),
@@ -404,7 +425,8 @@ def _daily_payouts(
     channel: str, transactions: list[Record], rules: Rules, days: int
 ) -> list[tuple[Record, list[Record]]]:
     """One payout per accounting day of ``transactions`` (in ``rules.tz``), due at the
-    start of the day ``days`` later, for the net of the day in each currency; each with
+    start of the day ``days`` later, for the net of the day in each currency (none for a
+    currency whose day nets to zero: nothing is paid out); each with
     its members in input order (:meth:`Settlement.members` puts them in time order when
     they are read).
 
@@ -431,6 +453,8 @@ def _daily_payouts(
         due = datetime.combine(day + timedelta(days=days), time(0), tzinfo=tz)
         nets = totals(of_day)
         for currency, net in nets.items():
+            if not net:
+                continue  # the day's transactions cancel out: nothing reaches the bank
             payout = Record(
                 channel,
                 f"{channel}:{label}" + ("" if currency == "CNY" else f":{currency}"),
@@ -455,14 +479,21 @@ def settle(
     *,
     rules: Rules | None = None,
     settlement_days: int | Mapping[str, int] = 1,
+    payout_terms: Mapping[str, PayoutTerms] | None = None,
     **options: object,
 ) -> Settlement:
     """Reconcile the ERP, each channel's bill and the bank along the settlement chain
     (see the module docstring).
 
     ``bills`` maps a channel name to that channel's records; an ERP record is routed by
-    its ``channel``. ``settlement_days`` is the T+n of the payouts derived for a channel
-    whose bill has no payout rows (a number, or one per channel name). ``options``
+    its ``channel``. How each channel pays out is its
+    :class:`~orderkit.reconcile.payouts.PayoutTerms`: ``payout_terms`` by channel name,
+    else :data:`~orderkit.reconcile.payouts.DEFAULT_PAYOUT_TERMS` (WeChat Pay automatic
+    T+1, Alipay by withdrawal), else automatic. An automatic channel whose bill has no
+    payout rows gets one derived payout per accounting day, due ``settlement_days`` later
+    unless its terms say otherwise (a number, or one per channel name). A withdrawal
+    channel gets none: only its withdrawal rows reach the bank, and the rest of its net
+    is its carried balance (:meth:`Settlement.carried`), not a break. ``options``
     override fields of ``rules`` as in :func:`~orderkit.reconcile.reconcile`.
     """
     settings = Rules.build(rules, options)
@@ -485,6 +516,7 @@ def settle(
     derived: list[Record] = []
     payout_views: list[Record] = []
     by_channel: dict[str, list[Record]] = {}
+    carried: dict[str, dict[str, Decimal]] = {}
     for name, items in bills.items():
         if not isinstance(name, str) or not name:
             raise ValidationError("bills", name, "expected a channel name")
@@ -497,6 +529,8 @@ def settle(
         result.hop = "order_channel"  # its outcomes are built naming their hop
         results["order_channel", name] = result
         if payouts:
+            if payout_terms_of(name, payout_terms, settlement_days).mode == "withdrawal":
+                carried[name] = totals(records)
             # The bill's own payout rows: money leaving the channel's account for the bank.
             by_channel[name] = sorted(payouts, key=lambda r: (r.at, r.record_id))
             for payout in payouts:
@@ -505,9 +539,12 @@ def settle(
                 views.append(view)
                 payout_views.append(view)
             continue
-        days = settlement_days if isinstance(settlement_days, int) else settlement_days.get(name, 1)
-        if not isinstance(days, int) or days < 0:
-            raise ValidationError("settlement_days", days, "expected a whole number of days >= 0")
+        terms = payout_terms_of(name, payout_terms, settlement_days)
+        if terms.mode == "withdrawal":
+            # The money stays in the channel's balance until the merchant withdraws it.
+            carried[name] = totals(transactions)
+            continue
+        days = terms.days
         for payout, of_payout in _daily_payouts(name, transactions, settings, days):
             by_channel.setdefault(name, []).append(payout)
             derived.append(payout)
@@ -563,4 +600,5 @@ def settle(
         inputs=inputs,
         rules=settings,
         payouts=by_channel,
+        carried=carried,
     )

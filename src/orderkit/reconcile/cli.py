@@ -49,7 +49,15 @@ from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, parse_timestamp
 from orderkit.reconcile.alerting import alert_differences
 from orderkit.reconcile.chain import needs_a_person, settle
 from orderkit.reconcile.engine import reconcile
-from orderkit.reconcile.readers import ERP_COLUMNS, FORMATS, BankColumns, read_erp_csv
+from orderkit.reconcile.payouts import PayoutTerms
+from orderkit.reconcile.readers import (
+    ERP_COLUMNS,
+    FORMATS,
+    BankColumns,
+    detect_encoding,
+    read_bank_csv,
+    read_erp_csv,
+)
 from orderkit.reconcile.readers.bill import UnknownBillLayout, read_bill
 from orderkit.reconcile.records import Record, Rejected
 from orderkit.reconcile.report import LANGS, check_report_path, write_report
@@ -107,14 +115,19 @@ def _read_auto(
     """Read ``path`` with :func:`read_bill`; the canonical ERP export if its header is."""
     progress = _progress(path, err)
     try:
-        bill = read_bill(path, source=source, encoding=encoding, progress=progress)
+        bill = read_bill(
+            path, source=source, encoding=encoding, source_tz=source_tz, progress=progress
+        )
     except UnknownBillLayout as error:
         if not set(ERP_COLUMNS[:4]) <= set(error.columns):
             raise
         print(f"read {Path(path).name} as the ERP export", file=err, flush=True)
-        options = {"encoding": encoding} if encoding else {}
         yield from read_erp_csv(
-            path, source=source or "erp", source_tz=source_tz, progress=progress, **options
+            path,
+            source=source or "erp",
+            source_tz=source_tz,
+            encoding=encoding or detect_encoding(path),
+            progress=progress,
         )
         return
     print(
@@ -138,16 +151,16 @@ def _reader(
         raise ValidationError(f"--{side}-format", fmt, f"expected one of {sorted(FORMATS)}")
     with open(path, "rb"):  # a missing or unreadable file is an OSError, not bad data
         pass
-    options: dict[str, Any] = {}
-    encoding = getattr(args, f"{side}_encoding")
-    if encoding:
-        options["encoding"] = encoding
+    # The encoding is detected the same way for every file (read_bill's detect_encoding).
+    options: dict[str, Any] = {
+        "encoding": getattr(args, f"{side}_encoding") or detect_encoding(path)
+    }
     if fmt == "bank-csv":
         if args.bank_columns:
             options["columns"] = _bank_columns(args.bank_columns)
         if args.date_format:
             options["date_format"] = args.date_format
-    if fmt in ("bank-csv", "erp", "pos"):
+    if fmt in ("bank-csv", "bank", "erp", "pos"):
         options["source_tz"] = args.source_tz
     return FORMATS[fmt](path, progress=_progress(path, err), **options)
 
@@ -278,6 +291,13 @@ def _bill_option(text: str) -> tuple[str, str]:
     return channel.strip(), path.strip()
 
 
+def _payout_option(text: str) -> tuple[str, PayoutTerms]:
+    channel, _, terms = text.partition("=")
+    if not channel.strip() or not terms.strip():
+        raise ValidationError("--payout", text, "expected CHANNEL=withdrawal or CHANNEL=T+N")
+    return channel.strip(), PayoutTerms.parse(terms)
+
+
 def run_settle(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
     """The handler of ``orderkit settle``: read, :func:`settle`, write, exit 1 on breaks.
 
@@ -294,6 +314,11 @@ def run_settle(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
     )
     if args.settlement_days < 0:
         raise ValidationError("--settlement-days", args.settlement_days, "expected 0 or more")
+    payout_terms = dict(_payout_option(text) for text in args.payout)
+    if args.date_format and not args.bank_columns:
+        raise ValidationError("--date-format", args.date_format, "only with --bank-columns")
+    if args.bank_columns:
+        _bank_columns(args.bank_columns)  # checked before any file is read
     rules = Rules(tz=args.tz, cutoff=cutoff)
     for out in args.out:
         check_report_path(out)
@@ -301,10 +326,12 @@ def run_settle(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
     for path in paths:
         with open(path, "rb"):  # a missing or unreadable file is an OSError, not bad data
             pass
-    erp_options = {"encoding": args.erp_encoding} if args.erp_encoding else {}
     erp = list(
         read_erp_csv(
-            args.erp, source_tz=args.source_tz, progress=_progress(args.erp, stream), **erp_options
+            args.erp,
+            source_tz=args.source_tz,
+            encoding=args.erp_encoding or detect_encoding(args.erp),
+            progress=_progress(args.erp, stream),
         )
     )
     channel_records = {
@@ -313,8 +340,27 @@ def run_settle(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
         )
         for channel, path in bills
     }
-    bank = list(_read_auto(args.bank, encoding=None, source_tz=args.source_tz, err=stream))
-    result = settle(erp, channel_records, bank, rules=rules, settlement_days=args.settlement_days)
+    if args.bank_columns:
+        bank = list(
+            read_bank_csv(
+                args.bank,
+                columns=_bank_columns(args.bank_columns),
+                date_format=args.date_format,
+                source_tz=args.source_tz,
+                encoding=detect_encoding(args.bank),
+                progress=_progress(args.bank, stream),
+            )
+        )
+    else:
+        bank = list(_read_auto(args.bank, encoding=None, source_tz=args.source_tz, err=stream))
+    result = settle(
+        erp,
+        channel_records,
+        bank,
+        rules=rules,
+        settlement_days=args.settlement_days,
+        payout_terms=payout_terms,
+    )
     conservation = result.conservation()
     print(
         f"settled in {time.perf_counter() - started:.2f}s: {conservation['records_in']:,} inputs,"
@@ -353,6 +399,12 @@ def add_settle_command(
         help="a channel's bill, its layout chosen by its header (repeatable)",
     )
     parser.add_argument("--bank", required=True, metavar="FILE", help="the bank statement")
+    parser.add_argument(
+        "--bank-columns",
+        default=None,
+        help="NAME=HEADER,... to read --bank by these columns instead of by its header",
+    )
+    parser.add_argument("--date-format", default=None, help="strptime pattern for --bank-columns")
     parser.add_argument("--erp-encoding", default=None, help="text encoding of --erp")
     parser.add_argument("--tz", default=DEFAULT_ACCOUNTING_TZ, help="accounting time zone")
     parser.add_argument(
@@ -365,6 +417,14 @@ def add_settle_command(
         default=1,
         metavar="N",
         help="T+N of the payouts derived for a bill without payout rows (default: 1)",
+    )
+    parser.add_argument(
+        "--payout",
+        action="append",
+        default=[],
+        metavar="CHANNEL=TERMS",
+        help="how a channel pays out: withdrawal, or T+N (automatic); defaults: wechatpay"
+        " T+1, alipay withdrawal (repeatable)",
     )
     parser.add_argument(
         "--out",

@@ -100,6 +100,52 @@ def test_wechat_bill_with_bom_and_crlf_is_read_as_sale_coupon_fee_and_refund(
     assert sum(sale) == Decimal("165.00") - Decimal("0.99")
 
 
+#: A 45.50 order paid with a 5.00 merchant-funded coupon (应结订单金额 40.50) and refunded
+#: in full the same day: 申请退款金额 is the order's 45.50, 退款金额 (应结退款金额) the 40.50
+#: WeChat Pay takes back; the day settles to nothing.
+WECHAT_COUPON_REFUNDED = [
+    WECHAT[0],
+    "`2026-03-10 13:00:05,`wx1,`1900000001,`,`,`4200001002,`SO20260310000002,`o2,`JSAPI,"
+    "`SUCCESS,`CFT,`CNY,`40.50,`5.00,`0,`0,`0.00,`0.00,`,`,`青瓷杯,`,`0.24300,`0.60%,"
+    "`45.50,`0.00,`",
+    "`2026-03-10 18:00:05,`wx1,`1900000001,`,`,`4200001002,`SO20260310000002,`o2,`JSAPI,"
+    "`REFUND,`CFT,`CNY,`0.00,`0.00,`50000002,`SO20260310000002-R1,`40.50,`0.00,`ORIGINAL,"
+    "`SUCCESS,`青瓷杯,`,`-0.24300,`0.60%,`0.00,`45.50,`",
+    WECHAT[3],
+    "`2,`40.50,`40.50,`0.00,`0.00000,`45.50,`45.50",
+]
+
+
+def test_a_wechat_refund_of_a_coupon_order_reverses_the_coupon_and_nets_what_wechat_refunds(
+    tmp_path: Path,
+) -> None:
+    bill = read_bill(write(tmp_path / "wx.csv", WECHAT_COUPON_REFUNDED, "utf-8"))
+    assert bill.rejected == ()
+    assert amounts(bill) == {
+        "4200001002": Decimal("45.50"),
+        "4200001002#coupon": Decimal("-5.00"),
+        "4200001002#fee": Decimal("-0.24300"),
+        "50000002": Decimal("-45.50"),
+        "50000002#coupon": Decimal("5.00"),
+        "50000002#fee": Decimal("0.24300"),
+    }
+    assert categories(bill)["50000002#coupon"] == "coupon"
+    refund_row = [r.amount.amount for r in bill.records if r.record_id.startswith("50000002")]
+    assert sum(refund_row) == -Decimal("40.50") + Decimal("0.24300")  # 退款金额, fee returned
+    # Settled the same day: the ERP's sale and refund match, and nothing is paid out.
+    at = datetime(2026, 3, 10, 5, tzinfo=UTC)
+    erp = [
+        Record("erp", "W2", "SO20260310000002", bill.records[0].amount, at, channel="wechatpay"),
+        Record(
+            "erp", "W2-R1", "SO20260310000002", -bill.records[0].amount, at,
+            kind="refund", channel="wechatpay",
+        ),
+    ]
+    month = settle(erp, {"wechatpay": bill.inputs()}, [], tz="Asia/Shanghai")
+    assert month.payouts("wechatpay") == ()
+    assert month.breaks() == []
+
+
 WECHAT_LEGACY_ALL = [
     "交易时间,公众账号ID,商户号,子商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,"
     "交易状态,付款银行,货币种类,总金额,企业红包金额,微信退款单号,商户退款单号,退款金额,"
@@ -123,6 +169,17 @@ def test_the_older_24_column_wechat_bill_is_recognised_and_read(tmp_path: Path) 
         "4200000145201808202300523655#coupon": Decimal("-1.00"),
         "4200000145201808202300523655#fee": Decimal("-0.06000"),
         "50000307862018082106030153581": Decimal("-0.01"),
+    }
+
+
+def test_an_older_wechat_refund_reverses_the_red_packet_it_returns(tmp_path: Path) -> None:
+    # 退款金额 is what WeChat takes back, 企业红包退款金额 the red packet returned to the
+    # buyer: the refund of the order is their sum, as the sale is 总金额 + 企业红包金额.
+    row = WECHAT_LEGACY_ALL[2].replace("`R1,`0.01,`0.00,", "`R1,`9.00,`1.00,")
+    bill = read_bill(write(tmp_path / "wx-old.csv", [WECHAT_LEGACY_ALL[0], row], "utf-8"))
+    assert amounts(bill) == {
+        "50000307862018082106030153581": Decimal("-10.00"),
+        "50000307862018082106030153581#coupon": Decimal("1.00"),
     }
 
 
@@ -504,3 +561,20 @@ def test_bytes_that_are_neither_utf8_nor_gbk_are_a_clear_error(tmp_path: Path) -
     with pytest.raises(ValidationError) as caught:
         read_bill(path)
     assert caught.value.path == "encoding" and "gbk" in str(caught.value)
+
+
+def test_a_bank_statement_whose_only_date_column_is_a_date_time_is_read(
+    tmp_path: Path,
+) -> None:
+    lines = [
+        "交易流水号,交易时间,贷方金额,借方金额,摘要",
+        "CMB1,2026-02-17 09:30:00,170.00,,货款 SO20260216000892",
+        "CMB2,2026-02-17 10:05:00,,12.00,账户管理费",
+    ]
+    bill = read_bill(write(tmp_path / "bank.csv", lines, "gbk"))
+    assert (bill.layout, bill.encoding, bill.rejected) == ("bank", "gbk", ())
+    assert [(r.record_id, r.at, r.kind) for r in bill.records] == [
+        ("CMB1", datetime(2026, 2, 17, 1, 30, tzinfo=UTC), "sale"),
+        ("CMB2", datetime(2026, 2, 17, 2, 5, tzinfo=UTC), "charge"),
+    ]
+

@@ -139,3 +139,76 @@ def test_reconcile_format_auto_refuses_a_file_no_layout_knows(tmp_path: Path) ->
                "--out", tmp_path / "r.json")  # fmt: skip
     assert done.returncode == EXIT_REFUSED
     assert "mystery.csv: no known bill layout" in done.stderr
+
+
+def test_source_tz_applies_to_a_bank_statement_read_by_its_header_or_as_bank(
+    tmp_path: Path,
+) -> None:
+    # A London shop: its ERP and its bank both write London time without a zone. The
+    # bank credit at 01:00 on 1 April pays the order of 00:30 that day; read as Beijing
+    # time it would fall on 31 March and be reported in the wrong period.
+    erp = write(
+        tmp_path / "erp.csv",
+        ["record_id,ref,amount,at,currency", "E1,SO20260401000001,100.00,2026-04-01 00:30:00,CNY"],
+        "utf-8",
+    )
+    bank = write(
+        tmp_path / "bank.csv",
+        ["交易日期,交易时间,交易流水号,贷方金额,借方金额,摘要",
+         "20260401,010000,BK1,100.00,,SO20260401000001"],
+        "utf-8",
+    )  # fmt: skip
+    london = ("--source-tz", "Europe/London", "--tz", "Europe/London")
+    for formats in (("--format", "auto"), ("--left-format", "erp", "--right-format", "bank")):
+        report = tmp_path / "r.json"
+        done = run("reconcile", "--left", erp, "--right", bank, *formats, *london, "--out", report)
+        assert done.returncode == EXIT_OK, done.stderr
+        (outcome,) = json.loads(report.read_text(encoding="utf-8"))["outcomes"]
+        assert outcome["status"] == "matched", formats
+        assert outcome["right"][0]["at"] == "2026-04-01T00:00:00+00:00"
+    report = tmp_path / "s.json"
+    done = run("settle", "--erp", erp, "--bank", bank, *london, "--out", report)
+    assert done.returncode == EXIT_OK, done.stderr
+    (outcome,) = json.loads(report.read_text(encoding="utf-8"))["pairs"]["bank"]
+    assert outcome["right"][0]["at"] == "2026-04-01T00:00:00+00:00"
+
+
+def test_a_bank_statement_dated_by_one_date_time_column_is_read_by_settle(
+    tmp_path: Path,
+) -> None:
+    # The project's own statement (tests/fixtures/reconcile/bank_2026-02.csv): 交易时间
+    # holds the date and the time, and there is no 交易日期 column.
+    fixtures = Path(__file__).parents[2] / "fixtures" / "reconcile"
+    erp, bill = fixtures / "erp_2026-02-16.csv", fixtures / "wechatpay_20260216.csv"
+    bank = fixtures / "bank_2026-02.csv"
+    by_header, by_columns = tmp_path / "a.json", tmp_path / "b.json"
+    done = run("settle", "--erp", erp, "--bill", f"wechatpay={bill}", "--bank", bank,
+               "--out", by_header)  # fmt: skip
+    assert "bank_2026-02.csv as bank (utf-8): 4 records, 1 rejected lines" in done.stderr
+    assert done.returncode == EXIT_REFUSED and "balanced" in done.stderr, done.stderr
+    columns = "record_id=交易流水号,at=交易时间,credit=贷方金额,debit=借方金额,memo=摘要"
+    done = run("settle", "--erp", erp, "--bill", f"wechatpay={bill}", "--bank", bank,
+               "--bank-columns", columns, "--date-format", "%Y/%m/%d %H:%M",
+               "--out", by_columns)  # fmt: skip
+    assert done.returncode == EXIT_REFUSED and "balanced" in done.stderr, done.stderr
+
+    def bank_ids(report: Path) -> set[tuple[str, str]]:
+        outcomes = json.loads(report.read_text(encoding="utf-8"))["pairs"]["bank"]
+        return {(r["record_id"], r["at"]) for o in outcomes for r in o["right"]}
+
+    assert ("CMB202602170001", "2026-02-17T01:30:00+00:00") in bank_ids(by_header)
+    assert bank_ids(by_header) == bank_ids(by_columns)
+
+
+def test_every_file_gets_its_encoding_detected_the_erp_export_and_a_bank_as_bank(
+    tmp_path: Path,
+) -> None:
+    erp = write(tmp_path / "erp.csv", [ERP_HEADER, PAID.replace("wechatpay", "银行")], "gbk")
+    bank = write(tmp_path / "bank.csv", BANK, "gbk")
+    for formats in (("--format", "auto"), ("--left-format", "erp", "--right-format", "bank")):
+        report = tmp_path / "r.json"
+        done = run("reconcile", "--left", erp, "--right", bank, *formats, "--out", report)
+        assert done.returncode in (EXIT_OK, EXIT_REFUSED), done.stderr
+        data = json.loads(report.read_text(encoding="utf-8"))
+        records = [r for o in data["outcomes"] for r in o["left"] + o["right"]]
+        assert {r["record_id"] for r in records} >= {"W1", "B0001"}, formats

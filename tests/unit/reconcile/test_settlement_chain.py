@@ -20,13 +20,17 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import attrs
 import pytest
 
+from orderkit.lifecycle import Event, Lifecycle
 from orderkit.model.errors import ValidationError
 from orderkit.model.money import Money
 from orderkit.model.orders import Order, OrderLine, OrderStatus, Payment, PaymentKind
 from orderkit.reconcile import (
+    DEFAULT_PAYOUT_TERMS,
     Outcome,
+    PayoutTerms,
     Record,
     Settlement,
     reconcile,
@@ -361,6 +365,102 @@ def test_records_from_orders_add_up_to_what_each_order_was_paid_less_refunded() 
     assert routed[0].channel == "wx"
     with pytest.raises(ValidationError, match=r"orders\[0\]"):
         records_from_orders(["W1"])  # type: ignore[list-item]
+
+
+def test_a_lifecycle_refund_goes_back_through_the_channel_the_order_was_paid_with() -> None:
+    # A store order paid by WeChat Pay and partly refunded through the lifecycle: the
+    # refund is on the WeChat Pay bill, not on a bill of the sales channel "store".
+    life = Lifecycle()
+    t0, t1 = datetime(2026, 3, 10, 12, tzinfo=SHANGHAI), datetime(2026, 3, 12, 9, tzinfo=SHANGHAI)
+    order = Order(
+        "ORD-9", "store", "S-9", (OrderLine("1", "TEA", 1, cny("89.00")),), t0,
+        recon_id="SO20260310000003",
+    )
+    paid = {"amount": cny("89.00"), "method": "wechatpay", "reference": "4200001003"}
+    order = life.apply(order, Event("pay", event_id="p-9", at=t0, data=paid)).order
+    back = {"amount": cny("20.00"), "method": "wechatpay", "reference": "5000001"}
+    order = life.apply(order, Event("refund", event_id="r-9", at=t1, data=back)).order
+    erp = records_from_orders([order])
+    assert [(r.kind, r.channel) for r in erp] == [("sale", "wechatpay"), ("refund", "wechatpay")]
+    bill = [
+        Record("wechatpay", "4200001003", "SO20260310000003", cny("89.00"), t0),
+        Record(
+            "wechatpay", "5000001", "SO20260310000003", cny("-20.00"), t1,
+            kind="refund", links=("4200001003",),
+        ),
+    ]
+    bank = [
+        Record("bank", "BK1", None, cny("89.00"), datetime(2026, 3, 11, 10, tzinfo=SHANGHAI)),
+        Record(
+            "bank", "BK2", None, cny("-20.00"), datetime(2026, 3, 13, 10, tzinfo=SHANGHAI),
+            kind="refund",
+        ),
+    ]
+    assert settle(erp, {"wechatpay": bill}, bank).breaks() == []
+
+
+def test_a_refund_without_a_method_of_an_order_paid_two_ways_follows_the_payment_it_covers() -> (
+    None
+):
+    t0 = datetime(2026, 3, 10, 12, tzinfo=SHANGHAI)
+    order = Order(
+        "ORD-10", "store", "S-10", (OrderLine("1", "TEA", 1, cny("300.00")),), t0,
+        payments=(
+            Payment("P1", cny("250.00"), t0, method="alipay"),
+            Payment("P2", cny("50.00"), t0 + timedelta(minutes=1), method="wechatpay"),
+            Payment("R1", cny("30.00"), t0 + timedelta(days=1), kind=PaymentKind.REFUND),
+            Payment("R2", cny("200.00"), t0 + timedelta(days=2), kind=PaymentKind.REFUND),
+        ),
+    )
+    channels = {r.record_id: r.channel for r in records_from_orders([order])}
+    assert channels == {
+        "ORD-10/P1": "alipay", "ORD-10/P2": "wechatpay",
+        "ORD-10/R1": "wechatpay", "ORD-10/R2": "alipay",
+    }
+    unpaid_method = attrs.evolve(order, payments=order.payments[2:3])
+    assert records_from_orders([unpaid_method])[0].channel == "store"
+
+
+def test_an_alipay_month_without_a_withdrawal_carries_its_balance_and_has_no_breaks() -> None:
+    # Alipay keeps the money until the merchant withdraws it: no T+1 payout is invented.
+    at = datetime(2026, 3, 14, 20, tzinfo=SHANGHAI)
+    erp = [Record("erp", "TM1", "SO20260314000001", cny("256.00"), at, channel="alipay")]
+    sale = Record("alipay", "A01", "SO20260314000001", cny("256.00"), at, category="sale")
+    fee = Record(
+        "alipay", "A02", "SO20260314000001", cny("-1.54"), at, kind="fee",
+        category="payment_fee",
+    )
+    month = settle(erp, {"alipay": [sale, fee]}, [], tz="Asia/Shanghai")
+    assert month.payouts("alipay") == () and month.derived == []
+    assert month.breaks() == []
+    assert month.carried() == {"alipay": {"CNY": cny("254.46")}}
+    assert month.summary()["carried"] == {"alipay": {"CNY": "254.46"}}
+    # With a withdrawal of 100.00 the rest stays in the balance.
+    withdrawal = Record(
+        "alipay", "A03", None, cny("-100.00"), at + timedelta(days=6), kind="transfer",
+        category="withdrawal",
+    )
+    credit = Record("bank", "BK1", None, cny("100.00"), at + timedelta(days=6, hours=1))
+    month = settle(erp, {"alipay": [sale, fee, withdrawal]}, [credit])
+    assert month.breaks() == []
+    assert month.carried() == {"alipay": {"CNY": cny("154.46")}}
+    # A host whose channel pays out by itself says so; one it names "mall" withdraws.
+    daily = settle(
+        erp, {"alipay": [sale, fee]}, [], payout_terms={"alipay": PayoutTerms.automatic(1)}
+    )
+    assert [str(p.amount) for p in daily.payouts("alipay")] == ["CNY 254.46"]
+    mall = [attrs.evolve(r, source="mall") for r in (sale, fee)]
+    routed = [attrs.evolve(erp[0], channel="mall")]
+    assert settle(routed, {"mall": mall}, []).payouts("mall") != ()
+    kept = settle(
+        routed, {"mall": mall}, [], payout_terms={"mall": PayoutTerms.withdrawal()}
+    )
+    assert (kept.payouts("mall"), kept.breaks()) == ((), [])
+    assert DEFAULT_PAYOUT_TERMS["wechatpay"] == PayoutTerms.automatic(1)
+    assert PayoutTerms.parse("T+2") == PayoutTerms.automatic(2)  # orderkit settle --payout
+    assert PayoutTerms.parse("withdrawal") == DEFAULT_PAYOUT_TERMS["alipay"]
+    with pytest.raises(ValidationError, match="payout terms"):
+        PayoutTerms.parse("weekly")
 
 
 def test_settle_refuses_bad_input_with_its_name() -> None:

@@ -124,6 +124,8 @@ def read_bank_csv(
 #: Header spellings of Chinese bank statement exports, tried in this order.
 STATEMENT_DATE: Final = ("交易日期", "记账日期", "交易日", "入账日期", "日期")
 STATEMENT_TIME: Final = ("交易时间", "时间")
+#: A statement's date: a date column, or a single date-and-time column (交易时间).
+STATEMENT_WHEN: Final = (*STATEMENT_DATE, *STATEMENT_TIME)
 STATEMENT_ID: Final = ("交易流水号", "流水号", "银行流水号", "交易流水", "凭证号", "交易参考号")
 STATEMENT_CREDIT: Final = (
     "贷方金额",
@@ -178,11 +180,13 @@ def read_bank_statement(
 
     The header is found after the bank's preamble by its date, credit and debit
     columns (``交易日期``/``记账日期``, ``贷方金额``/``记账金额(收入)``, ``借方金额``/...);
-    a separate ``交易时间`` column is read with the date, dates without separators
-    (``20260302``) as dates. The memo joins every memo-like cell (摘要, 用途, 附言,
-    交易详情, 对方户名 ...), so the order numbers and the payer's name are all searched. A
-    statement without a transaction number column gets ``L<line>`` ids. A line whose
-    first cell ends in ``合计`` (``人民币合计``) ends the table. Credits are ``credit``
+    a statement whose only date column is ``交易时间`` (date and time in one cell) is read
+    by it; a separate ``交易时间`` column beside a date column is read with the date,
+    dates without separators (``20260302``) as dates. The memo joins every memo-like
+    cell (摘要, 用途, 附言, 交易详情, 对方户名 ...), so the order numbers and the payer's
+    name are all searched. A statement without a transaction number column gets
+    ``L<line>`` ids. A line whose first cell ends in ``合计`` (``人民币合计``) ends the
+    table. Credits are ``credit``
     records (kind ``sale``); a debit naming a bank charge is a ``bank_charge``
     (kind ``charge``), any other debit a ``debit`` (kind ``refund``).
     """
@@ -242,7 +246,7 @@ def read_bank_statement(
         source=source,
         parse=parse,
         encoding=encoding,
-        required=(STATEMENT_DATE, STATEMENT_CREDIT, STATEMENT_DEBIT),
+        required=(STATEMENT_WHEN, STATEMENT_CREDIT, STATEMENT_DEBIT),
         stop=lambda values: bool(values) and values[0].endswith("合计"),
         numbered=True,
         progress=progress,

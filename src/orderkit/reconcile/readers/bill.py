@@ -22,6 +22,7 @@ from typing import Final
 import attrs
 
 from orderkit.model.errors import ValidationError
+from orderkit.model.time import DEFAULT_ACCOUNTING_TZ
 from orderkit.reconcile.readers._table import HEADER_SEARCH_LINES, Column, Progress
 from orderkit.reconcile.readers.alipay import (
     read_alipay_qianniu,
@@ -30,9 +31,9 @@ from orderkit.reconcile.readers.alipay import (
 )
 from orderkit.reconcile.readers.bank import (
     STATEMENT_CREDIT,
-    STATEMENT_DATE,
     STATEMENT_DEBIT,
     STATEMENT_MEMO,
+    STATEMENT_WHEN,
     read_bank_statement,
 )
 from orderkit.reconcile.readers.douyin import (
@@ -59,6 +60,10 @@ class Layout:
     signature: tuple[Column, ...]
     reader: BillReader
     source: str
+    #: Whether the file's naive times are in the zone of whoever exported it (a bank's
+    #: statement) rather than in the platform's own (Beijing time for every platform
+    #: bill): :func:`read_bill`'s ``source_tz`` applies to these.
+    local_time: bool = False
 
     def matches(self, header: Sequence[str]) -> bool:
         """Whether ``header`` (cleaned cell texts) has every column of the signature."""
@@ -157,10 +162,11 @@ LAYOUTS: Final[tuple[Layout, ...]] = (
     ),
     Layout(
         "bank",
-        "bank statement (交易日期/记账日期, 借方/贷方 or 收入/支出, 摘要)",
-        (STATEMENT_DATE, STATEMENT_CREDIT, STATEMENT_DEBIT, STATEMENT_MEMO),
+        "bank statement (交易日期/记账日期 or 交易时间, 借方/贷方 or 收入/支出, 摘要)",
+        (STATEMENT_WHEN, STATEMENT_CREDIT, STATEMENT_DEBIT, STATEMENT_MEMO),
         read_bank_statement,
         "bank",
+        local_time=True,
     ),
 )
 _BY_NAME: Final = {layout.name: layout for layout in LAYOUTS}
@@ -266,13 +272,16 @@ def read_bill(
     layout: str | None = None,
     source: str | None = None,
     encoding: str | None = None,
+    source_tz: str = DEFAULT_ACCOUNTING_TZ,
     progress: Progress | None = None,
 ) -> BillRead:
     """Read a bill whose layout is chosen by its header (or named by ``layout``).
 
     ``source`` names the records' source (the layout's channel by default: ``wechatpay``,
     ``alipay``, ``jd``, ``pdd``, ``douyin``, ``bank``); ``encoding`` overrides the
-    detection. A row that cannot be read is a :class:`~orderkit.reconcile.Rejected` in
+    detection. ``source_tz`` is the zone of the naive times of a file without a zone of its
+    own (a bank statement); a platform's bill is read in the zone its platform writes
+    (Beijing time). A row that cannot be read is a :class:`~orderkit.reconcile.Rejected` in
     ``.rejected`` naming its line and column; reading goes on.
     """
     if layout is not None and layout not in _BY_NAME:
@@ -284,9 +293,14 @@ def read_bill(
             raise ValidationError("encoding", encoding, "unknown text encoding") from None
     text_encoding = encoding or detect_encoding(path)
     chosen = _BY_NAME[layout] if layout is not None else _choose(path, text_encoding)
+    options = {"source_tz": source_tz} if chosen.local_time else {}
     items = tuple(
         chosen.reader(
-            path, source=source or chosen.source, encoding=text_encoding, progress=progress
+            path,
+            source=source or chosen.source,
+            encoding=text_encoding,
+            progress=progress,
+            **options,
         )
     )
     return BillRead(

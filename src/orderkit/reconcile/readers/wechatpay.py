@@ -13,14 +13,21 @@ Each row becomes up to three records that share the merchant order number as ``r
   (订单金额 minus 应结订单金额: WeChat does not settle it), negative;
 * a ``fee`` record for the fee, negative (positive on a refund row, the fee returned).
 
-So the three add up to what WeChat Pay actually pays out for the row, and the engine
+A refund row mirrors it: the refund at the amount asked for (申请退款金额, the refund of
+the order as the ERP books it), a positive ``subsidy`` for the coupon part handed back
+to the buyer (申请退款金额 minus 退款金额: WeChat does not take it back from the merchant)
+and a positive ``fee`` for the fee returned. 退款金额 is what WeChat Pay takes back (the
+应结退款金额); 充值券退款金额, a pre-funded coupon's part, is already inside it.
+
+So the records of a row add up to what WeChat Pay actually pays out for it, and the engine
 reports the coupon and the fee as ``coupon_or_subsidy`` and ``platform_fee`` differences
 instead of one unexplained amount mismatch. Their categories are ``sale`` (or
 ``refund``), ``coupon`` and ``payment_fee``.
 
 The older layouts (24 columns for ``ALL``, 26 for ``REFUND``, before 2019) name the
 amount 总金额 instead of 应结订单金额, the coupon 企业红包金额 instead of 代金券金额, have
-no 订单金额, and end with a five-column summary; they are read the same way. A refund row
+no 订单金额 or 申请退款金额, and end with a five-column summary; they are read the same way
+(a refund asked for 退款金额 plus 企业红包退款金额, the red packet handed back). A refund row
 of a ``REFUND`` bill carries the payment's time in 交易时间 and the refund's in
 退款成功时间: the refund is dated by the latter.
 """
@@ -105,6 +112,8 @@ WECHATPAY_LEGACY_COLUMNS: Final = (
 )
 _SETTLED: Final = ("应结订单金额", "总金额")
 _COUPON: Final = ("代金券金额", "代金券或立减优惠金额", "企业红包金额")
+#: The coupon part of a refund in the older layouts (the newer one gives 申请退款金额).
+_COUPON_REFUND: Final = ("企业红包退款金额", "代金券或立减优惠退款金额")
 _SUMMARY_FIRST_CELL: Final = "总交易单数"
 _CURRENCIES: Final = {"CNY": "CNY", "人民币": "CNY", "": "CNY"}
 _WECHAT_TZ: Final = "Asia/Shanghai"
@@ -174,10 +183,16 @@ def read_wechatpay_bill(
             record_id = transaction
         elif state in ("REFUND", "REVOKED"):
             refund_no = cells.get("微信退款单号") or f"{transaction}#refund"
+            # 退款金额 is what WeChat Pay takes back from the merchant (应结退款金额);
+            # 申请退款金额 is the refund of the order, coupon included, as the ERP books it.
+            taken_back = cell_amount(cells, "退款金额", currency)
             if cells.get("申请退款金额"):
-                refunded = cell_amount(cells, "申请退款金额", currency)
+                requested = cell_amount(cells, "申请退款金额", currency)
             else:
-                refunded = cell_amount(cells, "退款金额", currency)
+                returned = cell_amount(
+                    cells, first_name(cells, _COUPON_REFUND), currency, required=False
+                )
+                requested = abs(taken_back) + abs(returned)
             if cells.get("退款成功时间"):
                 at = cell_time(cells, "退款成功时间", source_tz=_WECHAT_TZ, date_format=None)
             records.append(
@@ -185,7 +200,7 @@ def read_wechatpay_bill(
                     source,
                     refund_no,
                     order_no,
-                    -abs(refunded),
+                    -abs(requested),
                     at,
                     memo=memo,
                     kind="refund",
@@ -194,6 +209,22 @@ def read_wechatpay_bill(
                     category="refund",
                 )
             )
+            coupon_back = abs(requested) - abs(taken_back)
+            if coupon_back:
+                records.append(
+                    Record(
+                        source,
+                        f"{refund_no}#coupon",
+                        order_no,
+                        coupon_back,
+                        at,
+                        memo=f"代金券退回 {coupon_back.amount}",
+                        kind="subsidy",
+                        status=cells.get("退款状态") or state,
+                        links=(transaction,),
+                        category="coupon",
+                    )
+                )
             record_id = refund_no
         else:
             raise ValidationError("交易状态", state, "expected SUCCESS, REFUND or REVOKED")
