@@ -110,7 +110,9 @@ def change_address(order: Order, data: Mapping[str, Any]) -> None:
 
 def change_price(order: Order, data: Mapping[str, Any]) -> None:
     _text(data, "line_id")
-    order.line(data["line_id"])
+    line_id = data["line_id"]
+    if all(line.line_id != line_id for line in order.lines):
+        raise ValidationError("data.line_id", line_id, f"order {order.order_id} has no such line")
     _money(order, data, "unit_price")
 
 

@@ -226,7 +226,9 @@ def _line_quantities(value: object) -> FrozenMap[LineStatus, int]:
 
 def _default_quantities(line: OrderLine) -> FrozenMap[LineStatus, int]:
     out = _ZERO_BUCKETS.copy()
-    if isinstance(line.quantity, int):
+    # A bad quantity (negative, not an int) leaves the buckets empty: the quantity's own
+    # validator then names the field the caller got wrong.
+    if type(line.quantity) is int and line.quantity > 0:
         out[LineStatus.OPEN] = line.quantity
     return FrozenMap(out)
 

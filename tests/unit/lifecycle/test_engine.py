@@ -334,3 +334,12 @@ def test_trusted_copy_equals_the_validated_constructor() -> None:
             assert Shipment(**attrs.asdict(shipment, recurse=False)) == shipment
     with pytest.raises(TypeError):
         flow.order.lines[0].quantities[LineStatus.OPEN] = 5  # type: ignore[index]
+
+
+def test_change_price_of_an_unknown_line_names_the_event_field() -> None:
+    flow = Flow()
+    with pytest.raises(ValidationError) as info:
+        flow.send("change_price", {"line_id": "L9", "unit_price": cny("1.00")})
+    assert info.value.path == "data.line_id"
+    assert info.value.value == "L9"
+    assert flow.order.version == 0
