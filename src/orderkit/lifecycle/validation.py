@@ -51,11 +51,16 @@ def _stored_text(data: Mapping[str, Any], key: str) -> None:
         raise ValidationError(f"data.{key}", value, f"longer than {TEXT_MAX_LENGTH} characters")
 
 
-def _lines(data: Mapping[str, Any], key: str, *, required: bool = True) -> None:
+def _lines(
+    data: Mapping[str, Any], key: str, *, required: bool = True, allow_empty: bool = False
+) -> None:
+    """``data[key]`` is a map of line id to units. Present, it names at least one line
+    (an empty map is not "every line": leave the key out for that), unless
+    ``allow_empty`` (``sellable``: none of the units received can be sold again)."""
     if key not in data and not required:
         return
     check.quantity_map(f"data.{key}")(data.get(key))
-    if required and not data[key]:
+    if not allow_empty and not data[key]:
         raise ValidationError(f"data.{key}", data[key], "name at least one line")
 
 
@@ -92,7 +97,7 @@ def return_requested(order: Order, data: Mapping[str, Any]) -> None:
 
 def return_received(order: Order, data: Mapping[str, Any]) -> None:
     _lines(data, "lines")
-    _lines(data, "sellable", required=False)
+    _lines(data, "sellable", required=False, allow_empty=True)
 
 
 def hold(order: Order, data: Mapping[str, Any]) -> None:

@@ -343,3 +343,40 @@ def test_change_price_of_an_unknown_line_names_the_event_field() -> None:
     assert info.value.path == "data.line_id"
     assert info.value.value == "L9"
     assert flow.order.version == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("ship", {"carrier": "SF", "waybill": "SF1", "lines": {}}),
+        ("refund", {"amount": cny("1.00"), "lines": {}}),
+        ("cancel_lines", {"lines": {}}),
+    ],
+)
+def test_an_empty_lines_map_is_refused_not_read_as_nothing(
+    name: str, data: dict[str, Any]
+) -> None:
+    flow = Flow().paid()
+    before = flow.order
+    with pytest.raises(ValidationError) as info:
+        flow.send(name, data)
+    assert info.value.path == "data.lines"
+    assert "name at least one line" in info.value.reason
+    assert flow.order is before
+
+
+def test_ship_with_an_empty_lines_map_after_a_partial_shipment_is_refused() -> None:
+    flow = Flow().paid()
+    flow.send("ship", {"carrier": "SF", "waybill": "SF1", "lines": {"L1": 1}})
+    with pytest.raises(ValidationError) as info:
+        flow.send("ship", {"carrier": "SF", "waybill": "SF2", "lines": {}})
+    assert info.value.path == "data.lines"
+    assert len(flow.order.shipments) == 1
+
+
+def test_return_received_may_name_no_sellable_unit() -> None:
+    flow = Flow().paid()
+    flow.send("ship", {"carrier": "SF", "waybill": "SF1"})
+    flow.send("deliver")
+    flow.send("return_received", {"lines": {"L1": 1}, "sellable": {}})
+    assert flow.order.line("L1").quantities[LineStatus.RETURNED] == 1
