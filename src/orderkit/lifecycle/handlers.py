@@ -312,7 +312,9 @@ def refund(step: Step) -> Effect:
     :func:`refund_moves` for units already cancelled or returned). The amount pays
     off what is owed first (:attr:`OrderTotals.refund_due` once those units left);
     anything beyond is a concession on the units still sold, recorded as CONCESSION
-    adjustments spread over them by value.
+    adjustments spread over them by value, and beyond what they are worth, gives back
+    the order's own shipping still charged (a SHIPPING_CONCESSION on the order). A
+    refund beyond all three is refused.
     """
     order, event = step.order, step.event
     data = event.data
@@ -338,18 +340,36 @@ def refund(step: Step) -> Effect:
         after = attrs.evolve(order, lines=fields["lines"])
     owed = left - after.totals.sold
     concession = amount - owed if owed.amount > 0 else amount
-    worth = sum((m.amount for m in after.sold_by_line().values()), Decimal(0))
-    if concession.amount > worth:
-        # Beyond what is owed, a refund lowers the price of goods still sold; the order's
-        # own shipping is not goods, so it cannot take a concession.
+    zero = Money.zero(amount.currency)
+    worth = max(
+        Money(sum((m.amount for m in after.sold_by_line().values()), Decimal(0)),
+              amount.currency),
+        zero,
+    )
+    shipping = max(after.shipping_standing, zero)
+    rounding = _own_rounding(after)
+    if concession > worth + shipping + rounding:
+        # Beyond what is owed, a refund lowers the price of the goods still sold, then
+        # gives back the order's own shipping (and its rounding up); nothing else is left.
         raise ValidationError(
             "data.amount",
             amount,
-            f"more than the {max(owed, Money.zero(amount.currency))} owed plus the"
-            f" {worth} the goods still sold are worth",
+            f"more than the {max(owed, zero)} owed plus the {worth} the goods still sold"
+            f" are worth and the {shipping + rounding} of the order's own charges still"
+            " standing",
         )
     if concession.amount > 0:
-        fields["adjustments"] = (*order.adjustments, *_concession(after, concession, event))
+        label = f"refund {event.event_id}"
+        on_goods = min(concession, worth)
+        on_shipping = min(concession - on_goods, shipping)
+        on_rounding = concession - on_goods - on_shipping
+        given: list[Adjustment] = _concession(after, on_goods, event) if on_goods else []
+        if on_shipping.amount > 0:
+            given.append(_shipping_back(on_shipping, label))
+        if on_rounding.amount > 0:  # the order's own rounding up, taken back
+            given.append(Adjustment(AdjustmentKind.ROUNDING, -on_rounding, Bearer.MERCHANT,
+                                    None, label))
+        fields["adjustments"] = (*order.adjustments, *given)
     fields["payments"] = (
         *order.payments,
         Payment(
@@ -402,7 +422,12 @@ def return_requested(step: Step) -> Effect:
 def return_received(step: Step) -> Effect:
     """Returned units arrived: they move to RETURNED, the ``sellable``
     ones go back into stock, and the oldest open requests are marked received (goods
-    nobody asked back open a return of their own)."""
+    nobody asked back open a return of their own).
+
+    A cash on delivery parcel refused at the door (the table's ``refused_on_delivery``
+    row: nothing paid, every unit back, none open) closes the order, and the order's
+    own shipping nobody will collect is waived (a SHIPPING_CONCESSION), so nothing is
+    left due."""
     order, event = step.order, step.event
     wanted: Mapping[str, int] = event.data["lines"]
     sellable: Mapping[str, int] = event.data.get("sellable", {})
@@ -424,11 +449,16 @@ def return_received(step: Step) -> Effect:
     received = ReturnReceived(
         order.order_id, event.event_id, step.now, return_id, dict(wanted), restocked
     )
-    return Effect(
-        {"lines": lines, "returns": returns},
-        (received,),
-        (("returned", "", _units(wanted)),),
-    )
+    fields: dict[str, Any] = {"lines": lines, "returns": returns}
+    changes: list[Change] = [("returned", "", _units(wanted))]
+    if step.rule.guard == "refused_on_delivery":
+        after = attrs.evolve(order, lines=lines)
+        waived = min(after.shipping_standing, after.due)
+        if waived.amount > 0:
+            label = f"refused on delivery {event.event_id}"
+            fields["adjustments"] = (*order.adjustments, _shipping_back(waived, label))
+            changes.append(("shipping_waived", "", str(waived)))
+    return Effect(fields, (received,), tuple(changes))
 
 
 def hold(step: Step) -> Effect:
@@ -616,6 +646,23 @@ def _concession(order: Order, amount: Money, event: Event) -> list[Adjustment]:
         for (line, units), part in zip(sold, amount.allocate(weights), strict=True)
         if part.amount
     ]
+
+
+def _own_rounding(order: Order) -> Money:
+    """The order's own rounding (ROUNDING on no line) while it stands (anything sold or
+    shipped), when it rounds up: the rest of what a refund may give back."""
+    zero = Money.zero(order.currency)
+    if not order.shipments and not any(order.sold_units.values()):
+        return zero
+    known = {line.line_id for line in order.lines}
+    total = sum((a.amount for a in order.adjustments
+                 if a.kind is AdjustmentKind.ROUNDING and a.line_id not in known), zero)
+    return max(total, zero)
+
+
+def _shipping_back(amount: Money, label: str) -> Adjustment:
+    """``amount`` of the order's own shipping given back (or waived), by the merchant."""
+    return Adjustment(AdjustmentKind.SHIPPING_CONCESSION, amount, Bearer.MERCHANT, None, label)
 
 
 def _outstanding(order: Order) -> dict[str, int]:
