@@ -376,6 +376,7 @@ def refund(step: Step) -> Effect:
             event.event_id,
             amount,
             event.at,
+            method=_refund_method(order, data),
             kind=PaymentKind.REFUND,
             lines=wanted,
             reference=str(data.get("reference", "")),
@@ -646,6 +647,19 @@ def _concession(order: Order, amount: Money, event: Event) -> list[Adjustment]:
         for (line, units), part in zip(sold, amount.allocate(weights), strict=True)
         if part.amount
     ]
+
+
+def _refund_method(order: Order, data: Mapping[str, Any]) -> str:
+    """How a refund goes back: ``data["method"]`` when given, else the way the money
+    came in (the method of the order's latest payment that names one; refunds go back
+    through the channel that took the payment), else ``""``."""
+    method = data.get("method")
+    if method is not None and str(method):
+        return str(method)
+    for payment in reversed(order.payments):
+        if payment.kind is PaymentKind.PAYMENT and payment.method:
+            return payment.method
+    return ""
 
 
 def _own_rounding(order: Order) -> Money:

@@ -89,6 +89,8 @@ def cancel_lines(order: Order, data: Mapping[str, Any]) -> None:
 def refund(order: Order, data: Mapping[str, Any]) -> None:
     _money(order, data, "amount")
     _lines(data, "lines", required=False)
+    _stored_text(data, "method")
+    _stored_text(data, "reference")
 
 
 def return_requested(order: Order, data: Mapping[str, Any]) -> None:

@@ -380,3 +380,17 @@ def test_return_received_may_name_no_sellable_unit() -> None:
     flow.send("deliver")
     flow.send("return_received", {"lines": {"L1": 1}, "sellable": {}})
     assert flow.order.line("L1").quantities[LineStatus.RETURNED] == 1
+
+
+def test_a_refund_keeps_its_method_or_goes_back_the_way_the_money_came() -> None:
+    flow = Flow()
+    flow.send("pay", {"amount": cny("100.00"), "method": "wechatpay", "reference": "4200"})
+    flow.send("refund", {"amount": cny("10.00"), "reference": "5000"})
+    flow.send("refund", {"amount": cny("5.00"), "method": "alipay"})
+    refunds = [p for p in flow.order.payments if p.kind.value == "refund"]
+    assert [(p.method, p.reference) for p in refunds] == [("wechatpay", "5000"), ("alipay", "")]
+    unpaid = Flow()
+    unpaid.order = attrs.evolve(unpaid.order, payments=[Payment("P0", cny("100.00"), T0)],
+                                status=OrderStatus.PAID)
+    unpaid.send("refund", {"amount": cny("1.00")})
+    assert unpaid.order.payments[-1].method == ""
