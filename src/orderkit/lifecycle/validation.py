@@ -9,12 +9,13 @@ reads.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from decimal import ROUND_DOWN, Decimal
 from typing import Any, Final
 
 from orderkit.model import _checks as check
 from orderkit.model._checks import TEXT_MAX_LENGTH
 from orderkit.model.errors import ValidationError
-from orderkit.model.money import Money
+from orderkit.model.money import Money, minor_digits
 from orderkit.model.orders import NAME_MAX_LENGTH, Address, Order, TrackingStatus
 
 __all__ = ["CHECKS", "DataCheck"]
@@ -32,6 +33,18 @@ def _money(order: Order, data: Mapping[str, Any], key: str) -> None:
         )
     if value.amount < 0:
         raise ValidationError(f"data.{key}.amount", value.amount, "must be >= 0")
+
+
+def _whole_minor_units(order: Order, data: Mapping[str, Any], key: str) -> None:
+    """Money that moves (a payment, a refund) is a whole number of the currency's minor
+    unit (no CNY 0.001: no gateway moves it)."""
+    amount: Decimal = data[key].amount
+    digits = minor_digits(order.currency)
+    if amount != amount.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_DOWN):
+        raise ValidationError(
+            f"data.{key}", data[key],
+            f"more decimals than the {order.currency} minor unit ({digits})",
+        )
 
 
 def _text(data: Mapping[str, Any], key: str, *, required: bool = True) -> None:
@@ -66,6 +79,9 @@ def _lines(
 
 def pay(order: Order, data: Mapping[str, Any]) -> None:
     _money(order, data, "amount")
+    _whole_minor_units(order, data, "amount")
+    if not data["amount"].amount:
+        raise ValidationError("data.amount", data["amount"], "a payment of zero records nothing")
     _stored_text(data, "method")
     _stored_text(data, "reference")
 
@@ -88,7 +104,13 @@ def cancel_lines(order: Order, data: Mapping[str, Any]) -> None:
 
 def refund(order: Order, data: Mapping[str, Any]) -> None:
     _money(order, data, "amount")
+    _whole_minor_units(order, data, "amount")
     _lines(data, "lines", required=False)
+    if not data["amount"].amount and not _zero_refund_moves(order, data):
+        raise ValidationError(
+            "data.amount", data["amount"],
+            "a refund of zero moves no money: name the units it gives back, if any",
+        )
     _stored_text(data, "method")
     _stored_text(data, "reference")
 
@@ -121,6 +143,18 @@ def change_price(order: Order, data: Mapping[str, Any]) -> None:
     if all(line.line_id != line_id for line in order.lines):
         raise ValidationError("data.line_id", line_id, f"order {order.order_id} has no such line")
     _money(order, data, "unit_price")
+
+
+def _zero_refund_moves(order: Order, data: Mapping[str, Any]) -> bool:
+    """A refund of zero still means something when it names units (given back with
+    nothing left to pay for them: cash on delivery units never paid for, units whose
+    money went back before), or when it ends an order with nothing left to sell or pay
+    back (sync's ``refund:all`` of a trade the platform closed)."""
+    if data.get("lines"):
+        return True
+    if order.is_final:
+        return False
+    return not any(order.sold_units.values()) and not order.refund_due
 
 
 #: The data check of every event that carries data the engine reads.

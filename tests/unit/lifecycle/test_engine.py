@@ -394,3 +394,33 @@ def test_a_refund_keeps_its_method_or_goes_back_the_way_the_money_came() -> None
                                 status=OrderStatus.PAID)
     unpaid.send("refund", {"amount": cny("1.00")})
     assert unpaid.order.payments[-1].method == ""
+
+
+@pytest.mark.parametrize("amount", ["0.001", "10.005", "0"])
+@pytest.mark.parametrize("name", ["pay", "refund"])
+def test_money_below_the_minor_unit_or_zero_is_refused(name: str, amount: str) -> None:
+    flow = Flow()
+    if name == "refund":
+        flow.paid()
+    before = flow.order
+    with pytest.raises(ValidationError) as info:
+        flow.send(name, {"amount": cny(amount)})
+    assert info.value.path == "data.amount"
+    assert flow.order is before
+
+
+def test_money_in_whole_minor_units_is_accepted_with_any_trailing_zeros() -> None:
+    flow = Flow()
+    flow.send("pay", {"amount": Money("100.000", "CNY")})
+    assert flow.order.status is OrderStatus.PAID
+    with pytest.raises(ValidationError):
+        Flow().send("pay", {"amount": Money("1.5", "JPY")})
+
+
+def test_a_zero_refund_naming_units_gives_them_back() -> None:
+    flow = Flow()
+    flow.order = attrs.evolve(flow.order, payment_terms="on_delivery")
+    flow.send("ship", {"carrier": "jd", "waybill": "J1"})
+    t = flow.send("refund", {"amount": cny("0.00"), "lines": {"L2": 2}})
+    assert flow.order.line("L2").quantities[LineStatus.REFUNDED] == 2
+    assert isinstance(t.events[0], Refunded)
