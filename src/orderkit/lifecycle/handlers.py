@@ -338,6 +338,9 @@ def refund(step: Step) -> Effect:
                                               "data.lines")
         released = taken.get(_OPEN, {})
         after = attrs.evolve(order, lines=fields["lines"])
+        returns = _refund_requested(order, after)
+        if returns != order.returns:
+            fields["returns"] = returns
     owed = left - after.totals.sold
     concession = amount - owed if owed.amount > 0 else amount
     zero = Money.zero(amount.currency)
@@ -439,8 +442,15 @@ def return_received(step: Step) -> Effect:
                 qty,
                 f"more than the {wanted.get(line_id, 0)} unit(s) received",
             )
-    # Units refunded before their parcel came back arrive too.
-    lines, _skus, _taken = _move(order, wanted, (_SHIPPED, _REFUNDED), _RETURNED, "data.lines")
+    # Requested units refunded before their parcel came back arrive first, from REFUNDED
+    # (the buyer was paid back for them already); the rest from SHIPPED, and units
+    # refunded without a request only when no shipped unit is left.
+    _known(order, wanted, "data.lines")
+    first = _refunded_arriving(order, wanted)
+    lines, _skus, _taken = _move(order, first, (_REFUNDED,), _RETURNED, "data.lines")
+    rest = {line_id: qty - first.get(line_id, 0) for line_id, qty in wanted.items()}
+    lines, _skus, _taken = _move(attrs.evolve(order, lines=lines), rest,
+                                 (_SHIPPED, _REFUNDED), _RETURNED, "data.lines")
     returns, return_id = _receive(order, wanted, sellable, event)
     restocked: dict[str, int] = {}
     for line_id, qty in sellable.items():
@@ -677,6 +687,45 @@ def _own_rounding(order: Order) -> Money:
 def _shipping_back(amount: Money, label: str) -> Adjustment:
     """``amount`` of the order's own shipping given back (or waived), by the merchant."""
     return Adjustment(AdjustmentKind.SHIPPING_CONCESSION, amount, Bearer.MERCHANT, None, label)
+
+
+def _refund_requested(order: Order, after: Order) -> tuple[Return, ...]:
+    """``order``'s returns with the shipped units this refund moved to REFUNDED
+    (``order`` -> ``after``) recorded on the oldest requests that still wait for such
+    units: they are refunded before they came back."""
+    left = {
+        line.line_id: line.quantities[_SHIPPED] - after.line(line.line_id).quantities[_SHIPPED]
+        for line in order.lines
+    }
+    out: list[Return] = []
+    for request in order.returns:
+        more: dict[str, int] = {}
+        waiting = request.refunded_in_transit
+        for line_id, missing in request.outstanding.items():
+            take = min(missing - waiting.get(line_id, 0), left.get(line_id, 0))
+            if take > 0:
+                more[line_id] = take
+                left[line_id] -= take
+        out.append(attrs.evolve(request, refunded=_add(request.refunded, more))
+                   if more else request)
+    return tuple(out)
+
+
+def _refunded_arriving(order: Order, wanted: Mapping[str, int]) -> dict[str, int]:
+    """Of the units ``wanted`` received, those that are requested units refunded before
+    they came back (matched to the oldest open requests, as :func:`_receive` does)."""
+    left = dict(wanted)
+    out: dict[str, int] = {}
+    for request in order.returns:
+        waiting = request.refunded_in_transit
+        for line_id, missing in request.outstanding.items():
+            take = min(missing, left.get(line_id, 0))
+            if take:
+                left[line_id] -= take
+                refunded = min(take, waiting.get(line_id, 0))
+                if refunded:
+                    out[line_id] = out.get(line_id, 0) + refunded
+    return out
 
 
 def _outstanding(order: Order) -> dict[str, int]:

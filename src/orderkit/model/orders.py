@@ -497,7 +497,10 @@ class Return:
     (``received``), of which ``sellable`` went back into stock.
 
     ``return_id`` is the id of the ``return_requested`` event (or of the
-    ``return_received`` event, for goods that came back unannounced).
+    ``return_received`` event, for goods that came back unannounced). ``refunded``
+    counts requested units refunded before they came back (a quick refund, 极速退款):
+    they arrive first, and their receipt takes them from REFUNDED, so the buyer is not
+    owed them a second time.
     """
 
     return_id: str = attrs.field(validator=check.text(allow_empty=False))
@@ -506,6 +509,17 @@ class Return:
     received: FrozenMap[str, int] = attrs.field(factory=FrozenMap, converter=_to_unit_map)
     sellable: FrozenMap[str, int] = attrs.field(factory=FrozenMap, converter=_to_unit_map)
     received_at: datetime | None = attrs.field(default=None, converter=_to_received_at)
+    refunded: FrozenMap[str, int] = attrs.field(factory=FrozenMap, converter=_to_unit_map)
+
+    @property
+    def refunded_in_transit(self) -> dict[str, int]:
+        """Requested units refunded before they came back and not received yet, by
+        line id (refunded units are the first received)."""
+        return {
+            line_id: left
+            for line_id, units in self.refunded.items()
+            if (left := units - self.received.get(line_id, 0)) > 0
+        }
 
     @property
     def outstanding(self) -> dict[str, int]:

@@ -424,3 +424,48 @@ def test_a_zero_refund_naming_units_gives_them_back() -> None:
     t = flow.send("refund", {"amount": cny("0.00"), "lines": {"L2": 2}})
     assert flow.order.line("L2").quantities[LineStatus.REFUNDED] == 2
     assert isinstance(t.events[0], Refunded)
+
+
+def _delivered_tea() -> Flow:
+    flow = Flow()
+    flow.order = Order("ORD-R", "tmall", "T-R", [OrderLine("1", "TEA", 4, cny("25.00"))], T0)
+    flow.send("pay", {"amount": cny("100.00")})
+    flow.send("ship", {"carrier": "SF", "waybill": "SF1"})
+    flow.send("deliver")
+    return flow
+
+
+def test_a_quick_refund_of_a_requested_unit_is_not_owed_again_when_it_arrives() -> None:
+    flow = _delivered_tea()
+    flow.send("return_requested", {"lines": {"1": 1}})
+    flow.send("refund", {"amount": cny("25.00"), "lines": {"1": 1}})  # 极速退款
+    assert dict(flow.order.returns[0].refunded) == {"1": 1}
+    t = flow.send("return_received", {"lines": {"1": 1}, "sellable": {"1": 1}})
+    buckets = {k.value: v for k, v in flow.order.line("1").quantities.items() if v}
+    assert buckets == {"shipped": 3, "returned": 1}
+    assert flow.order.totals.refund_due == cny("0.00")
+    assert not [e for e in t.events if type(e).__name__ == "RefundDue"]
+    assert flow.order.after_sale.name == "RETURNED"
+
+
+def test_a_refund_only_then_a_return_of_another_unit_still_owes_that_unit() -> None:
+    flow = _delivered_tea()
+    flow.send("refund", {"amount": cny("25.00"), "lines": {"1": 1}})  # 仅退款: kept
+    flow.send("return_requested", {"lines": {"1": 1}})
+    assert not flow.order.returns[0].refunded
+    flow.send("return_received", {"lines": {"1": 1}})
+    buckets = {k.value: v for k, v in flow.order.line("1").quantities.items() if v}
+    assert buckets == {"shipped": 2, "refunded": 1, "returned": 1}
+    assert flow.order.totals.refund_due == cny("25.00")
+
+
+def test_a_quick_refund_of_part_of_a_request_takes_the_refunded_units_first() -> None:
+    flow = _delivered_tea()
+    flow.send("return_requested", {"lines": {"1": 2}})
+    flow.send("refund", {"amount": cny("25.00"), "lines": {"1": 1}})
+    flow.send("return_received", {"lines": {"1": 1}})
+    assert flow.order.totals.refund_due == cny("0.00")
+    flow.send("return_received", {"lines": {"1": 1}})
+    assert flow.order.totals.refund_due == cny("25.00")  # the second one was not refunded
+    buckets = {k.value: v for k, v in flow.order.line("1").quantities.items() if v}
+    assert buckets == {"shipped": 2, "returned": 2}
