@@ -312,7 +312,9 @@ def refund(step: Step) -> Effect:
     :func:`refund_moves` for units already cancelled or returned). The amount pays
     off what is owed first (:attr:`OrderTotals.refund_due` once those units left);
     anything beyond is a concession on the units still sold, recorded as CONCESSION
-    adjustments spread over them by value.
+    adjustments spread over them by value, and beyond what they are worth, gives back
+    the order's own shipping still charged (a SHIPPING_CONCESSION on the order). A
+    refund beyond all three is refused.
     """
     order, event = step.order, step.event
     data = event.data
@@ -336,26 +338,48 @@ def refund(step: Step) -> Effect:
                                               "data.lines")
         released = taken.get(_OPEN, {})
         after = attrs.evolve(order, lines=fields["lines"])
+        returns = _refund_requested(order, after)
+        if returns != order.returns:
+            fields["returns"] = returns
     owed = left - after.totals.sold
     concession = amount - owed if owed.amount > 0 else amount
-    worth = sum((m.amount for m in after.sold_by_line().values()), Decimal(0))
-    if concession.amount > worth:
-        # Beyond what is owed, a refund lowers the price of goods still sold; the order's
-        # own shipping is not goods, so it cannot take a concession.
+    zero = Money.zero(amount.currency)
+    worth = max(
+        Money(sum((m.amount for m in after.sold_by_line().values()), Decimal(0)),
+              amount.currency),
+        zero,
+    )
+    shipping = max(after.shipping_standing, zero)
+    rounding = _own_rounding(after)
+    if concession > worth + shipping + rounding:
+        # Beyond what is owed, a refund lowers the price of the goods still sold, then
+        # gives back the order's own shipping (and its rounding up); nothing else is left.
         raise ValidationError(
             "data.amount",
             amount,
-            f"more than the {max(owed, Money.zero(amount.currency))} owed plus the"
-            f" {worth} the goods still sold are worth",
+            f"more than the {max(owed, zero)} owed plus the {worth} the goods still sold"
+            f" are worth and the {shipping + rounding} of the order's own charges still"
+            " standing",
         )
     if concession.amount > 0:
-        fields["adjustments"] = (*order.adjustments, *_concession(after, concession, event))
+        label = f"refund {event.event_id}"
+        on_goods = min(concession, worth)
+        on_shipping = min(concession - on_goods, shipping)
+        on_rounding = concession - on_goods - on_shipping
+        given: list[Adjustment] = _concession(after, on_goods, event) if on_goods else []
+        if on_shipping.amount > 0:
+            given.append(_shipping_back(on_shipping, label))
+        if on_rounding.amount > 0:  # the order's own rounding up, taken back
+            given.append(Adjustment(AdjustmentKind.ROUNDING, -on_rounding, Bearer.MERCHANT,
+                                    None, label))
+        fields["adjustments"] = (*order.adjustments, *given)
     fields["payments"] = (
         *order.payments,
         Payment(
             event.event_id,
             amount,
             event.at,
+            method=_refund_method(order, data),
             kind=PaymentKind.REFUND,
             lines=wanted,
             reference=str(data.get("reference", "")),
@@ -402,7 +426,12 @@ def return_requested(step: Step) -> Effect:
 def return_received(step: Step) -> Effect:
     """Returned units arrived: they move to RETURNED, the ``sellable``
     ones go back into stock, and the oldest open requests are marked received (goods
-    nobody asked back open a return of their own)."""
+    nobody asked back open a return of their own).
+
+    A cash on delivery parcel refused at the door (the table's ``refused_on_delivery``
+    row: nothing paid, every unit back, none open) closes the order, and the order's
+    own shipping nobody will collect is waived (a SHIPPING_CONCESSION), so nothing is
+    left due."""
     order, event = step.order, step.event
     wanted: Mapping[str, int] = event.data["lines"]
     sellable: Mapping[str, int] = event.data.get("sellable", {})
@@ -413,8 +442,15 @@ def return_received(step: Step) -> Effect:
                 qty,
                 f"more than the {wanted.get(line_id, 0)} unit(s) received",
             )
-    # Units refunded before their parcel came back arrive too.
-    lines, _skus, _taken = _move(order, wanted, (_SHIPPED, _REFUNDED), _RETURNED, "data.lines")
+    # Requested units refunded before their parcel came back arrive first, from REFUNDED
+    # (the buyer was paid back for them already); the rest from SHIPPED, and units
+    # refunded without a request only when no shipped unit is left.
+    _known(order, wanted, "data.lines")
+    first = _refunded_arriving(order, wanted)
+    lines, _skus, _taken = _move(order, first, (_REFUNDED,), _RETURNED, "data.lines")
+    rest = {line_id: qty - first.get(line_id, 0) for line_id, qty in wanted.items()}
+    lines, _skus, _taken = _move(attrs.evolve(order, lines=lines), rest,
+                                 (_SHIPPED, _REFUNDED), _RETURNED, "data.lines")
     returns, return_id = _receive(order, wanted, sellable, event)
     restocked: dict[str, int] = {}
     for line_id, qty in sellable.items():
@@ -424,11 +460,16 @@ def return_received(step: Step) -> Effect:
     received = ReturnReceived(
         order.order_id, event.event_id, step.now, return_id, dict(wanted), restocked
     )
-    return Effect(
-        {"lines": lines, "returns": returns},
-        (received,),
-        (("returned", "", _units(wanted)),),
-    )
+    fields: dict[str, Any] = {"lines": lines, "returns": returns}
+    changes: list[Change] = [("returned", "", _units(wanted))]
+    if step.rule.guard == "refused_on_delivery":
+        after = attrs.evolve(order, lines=lines)
+        waived = min(after.shipping_standing, after.due)
+        if waived.amount > 0:
+            label = f"refused on delivery {event.event_id}"
+            fields["adjustments"] = (*order.adjustments, _shipping_back(waived, label))
+            changes.append(("shipping_waived", "", str(waived)))
+    return Effect(fields, (received,), tuple(changes))
 
 
 def hold(step: Step) -> Effect:
@@ -616,6 +657,75 @@ def _concession(order: Order, amount: Money, event: Event) -> list[Adjustment]:
         for (line, units), part in zip(sold, amount.allocate(weights), strict=True)
         if part.amount
     ]
+
+
+def _refund_method(order: Order, data: Mapping[str, Any]) -> str:
+    """How a refund goes back: ``data["method"]`` when given, else the way the money
+    came in (the method of the order's latest payment that names one; refunds go back
+    through the channel that took the payment), else ``""``."""
+    method = data.get("method")
+    if method is not None and str(method):
+        return str(method)
+    for payment in reversed(order.payments):
+        if payment.kind is PaymentKind.PAYMENT and payment.method:
+            return payment.method
+    return ""
+
+
+def _own_rounding(order: Order) -> Money:
+    """The order's own rounding (ROUNDING on no line) while it stands (anything sold or
+    shipped), when it rounds up: the rest of what a refund may give back."""
+    zero = Money.zero(order.currency)
+    if not order.shipments and not any(order.sold_units.values()):
+        return zero
+    known = {line.line_id for line in order.lines}
+    total = sum((a.amount for a in order.adjustments
+                 if a.kind is AdjustmentKind.ROUNDING and a.line_id not in known), zero)
+    return max(total, zero)
+
+
+def _shipping_back(amount: Money, label: str) -> Adjustment:
+    """``amount`` of the order's own shipping given back (or waived), by the merchant."""
+    return Adjustment(AdjustmentKind.SHIPPING_CONCESSION, amount, Bearer.MERCHANT, None, label)
+
+
+def _refund_requested(order: Order, after: Order) -> tuple[Return, ...]:
+    """``order``'s returns with the shipped units this refund moved to REFUNDED
+    (``order`` -> ``after``) recorded on the oldest requests that still wait for such
+    units: they are refunded before they came back."""
+    left = {
+        line.line_id: line.quantities[_SHIPPED] - after.line(line.line_id).quantities[_SHIPPED]
+        for line in order.lines
+    }
+    out: list[Return] = []
+    for request in order.returns:
+        more: dict[str, int] = {}
+        waiting = request.refunded_in_transit
+        for line_id, missing in request.outstanding.items():
+            take = min(missing - waiting.get(line_id, 0), left.get(line_id, 0))
+            if take > 0:
+                more[line_id] = take
+                left[line_id] -= take
+        out.append(attrs.evolve(request, refunded=_add(request.refunded, more))
+                   if more else request)
+    return tuple(out)
+
+
+def _refunded_arriving(order: Order, wanted: Mapping[str, int]) -> dict[str, int]:
+    """Of the units ``wanted`` received, those that are requested units refunded before
+    they came back (matched to the oldest open requests, as :func:`_receive` does)."""
+    left = dict(wanted)
+    out: dict[str, int] = {}
+    for request in order.returns:
+        waiting = request.refunded_in_transit
+        for line_id, missing in request.outstanding.items():
+            take = min(missing, left.get(line_id, 0))
+            if take:
+                left[line_id] -= take
+                refunded = min(take, waiting.get(line_id, 0))
+                if refunded:
+                    out[line_id] = out.get(line_id, 0) + refunded
+    return out
 
 
 def _outstanding(order: Order) -> dict[str, int]:

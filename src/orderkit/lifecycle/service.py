@@ -60,7 +60,7 @@ from orderkit.model.errors import (
     TransitionNotAllowed,
     ValidationError,
 )
-from orderkit.model.orders import Order, PaymentTerms
+from orderkit.model.orders import LineStatus, Order, OrderStatus, PaymentTerms
 from orderkit.model.time import Clock, ensure_instant
 from orderkit.outbox.messages import (
     STOCK_COMMIT,
@@ -191,12 +191,15 @@ class OrderService:
         once, after the block.
         """
         checked: list[tuple[Order, tuple[Transition, ...]]] = []
+        refused: dict[int, OrderkitError] = {}
         for index, placement in enumerate(placements):
             order, transitions = placement
             if not isinstance(order, Order):
                 raise ValidationError(f"placements[{index}]", order, "expected an Order")
+            stuck = _stuck_open_units(order, self.lifecycle)
+            if stuck is not None:
+                refused[index] = stuck
             checked.append((order, tuple(transitions)))
-        refused: dict[int, OrderkitError] = {}
         while True:
             try:
                 results, moved, owed = self._place_checked(checked, refused, stamp)
@@ -298,8 +301,9 @@ class OrderService:
         results = self.inventory.lock_many(
             [(orders[index].order_id, skus) for index, skus in wanted], ttl=self.lock_ttl
         )
-        # Accepted cash on delivery ships unpaid: its stock is held until it ships or is
-        # cancelled, never lapsing unpaid (every such lock confirmed in one ledger call).
+        # A paid order, and accepted cash on delivery (it ships unpaid), keeps its stock
+        # until it ships or is cancelled, never lapsing as unpaid: every such lock is
+        # confirmed in the same transaction, in one ledger call.
         confirms: list[StockCall] = []
         for (index, _skus), result in zip(wanted, results, strict=True):
             order = orders[index]
@@ -314,7 +318,7 @@ class OrderService:
                     out[index] = result
                 continue
             lock_id: str = result.lock_id
-            if order.payment_terms is PaymentTerms.ON_DELIVERY:
+            if _keeps_its_stock(order):
                 confirms.append(StockCall("confirm", lock_id, order_id=order.order_id))
             out[index] = lock_id
         if confirms:
@@ -363,7 +367,7 @@ class OrderService:
             confirm = (
                 (OutboxMessage(message_id(order.order_id, event_id, 0), order.order_id,
                                STOCK_CONFIRM, {"lock_id": lock_id}, now),)
-                if order.paid_at is not None or order.payment_terms is PaymentTerms.ON_DELIVERY
+                if _keeps_its_stock(order)
                 else ()
             )
             try:
@@ -612,6 +616,43 @@ def _stock(
         elif isinstance(event, Refunded) and event.released:
             owed.append((STOCK_RELEASE, {"lock_id": lock_id, "lines": dict(event.released)}))
     return owed
+
+
+#: Statuses that say the order was paid (or is past payment) whatever its payments say:
+#: an order imported in one of them keeps its stock (its lock is confirmed).
+_PAID_STATUSES = frozenset(
+    {OrderStatus.PAID, OrderStatus.PACKED, OrderStatus.SHIPPED, OrderStatus.DELIVERED}
+)
+
+
+def _keeps_its_stock(order: Order) -> bool:
+    """Whether ``order``'s stock lock must never lapse: it was paid (``paid_at``, or a
+    paid status), or it is cash on delivery (it ships unpaid by design)."""
+    return (
+        order.paid_at is not None
+        or order.status in _PAID_STATUSES
+        or order.payment_terms is PaymentTerms.ON_DELIVERY
+    )
+
+
+def _stuck_open_units(order: Order, lifecycle: Lifecycle) -> ValidationError | None:
+    """The refusal of placing ``order`` with open units in a status where no event can
+    ship or cancel them (a final status, or DELIVERED): their lock would never end."""
+    units = {line.line_id: line.quantities[LineStatus.OPEN] for line in order.lines
+             if line.quantities[LineStatus.OPEN]}
+    if not units:
+        return None
+    final = order.status in lifecycle.table.final
+    if not final and order.status != OrderStatus.DELIVERED:
+        return None
+    name = lifecycle.table.name(order.status)
+    return ValidationError(
+        "order.lines",
+        units,
+        f"order {order.order_id} is {name} with open units {units} (line id: units) that"
+        f" no event can ship or cancel: put them in the bucket they are in (cancelled,"
+        f" shipped, refunded or returned) before placing it",
+    )
 
 
 class _Refused(Exception):

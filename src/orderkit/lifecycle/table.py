@@ -323,6 +323,19 @@ def _has_open_units(order: Order, _event: Event) -> bool:
     return _open_units(order) > 0
 
 
+def _refused_on_delivery(order: Order, event: Event) -> bool:
+    """A cash on delivery parcel came back unpaid: nothing was paid (or all of it was
+    refunded), no unit is open, and this receipt brings back every unit still shipped."""
+    if order.payment_terms is not PaymentTerms.ON_DELIVERY or _open_units(order):
+        return False
+    totals = order.totals
+    if totals.paid != totals.refunded:
+        return False
+    lines: Mapping[str, int] = event.data.get("lines", {})
+    shipped = {line.line_id: line.quantities[LineStatus.SHIPPED] for line in order.lines}
+    return all(lines.get(line_id, 0) >= units for line_id, units in shipped.items())
+
+
 
 #: The guards the default table names; an extension may add its own.
 def _pays_in_full(order: Order, event: Event) -> bool:
@@ -352,6 +365,7 @@ DEFAULT_GUARDS: Mapping[str, Guard] = {
     "pays_in_full": _pays_in_full,
     "on_delivery": _on_delivery,
     "on_delivery_no_holds": _on_delivery_no_holds,
+    "refused_on_delivery": _refused_on_delivery,
 }
 
 _S = OrderStatus
@@ -396,6 +410,8 @@ def _default_rules() -> list[Rule]:
     add(_S.SHIPPED, "track", _S.SHIPPED)
     add(_S.SHIPPED, "refund", _S.CLOSED, "refunds_everything")
     add(_S.SHIPPED, "refund", _S.SHIPPED)
+    # A cash on delivery parcel refused at the door ends the order: nothing to collect.
+    add(_S.SHIPPED, "return_received", _S.CLOSED, "refused_on_delivery")
     add(_S.SHIPPED, "return_received", _S.SHIPPED)  # a parcel the buyer refused
     add(_S.DELIVERED, "complete", _S.COMPLETED)
     add(_S.DELIVERED, "track", _S.DELIVERED)

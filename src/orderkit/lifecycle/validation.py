@@ -9,12 +9,13 @@ reads.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from decimal import ROUND_DOWN, Decimal
 from typing import Any, Final
 
 from orderkit.model import _checks as check
 from orderkit.model._checks import TEXT_MAX_LENGTH
 from orderkit.model.errors import ValidationError
-from orderkit.model.money import Money
+from orderkit.model.money import Money, minor_digits
 from orderkit.model.orders import NAME_MAX_LENGTH, Address, Order, TrackingStatus
 
 __all__ = ["CHECKS", "DataCheck"]
@@ -34,6 +35,18 @@ def _money(order: Order, data: Mapping[str, Any], key: str) -> None:
         raise ValidationError(f"data.{key}.amount", value.amount, "must be >= 0")
 
 
+def _whole_minor_units(order: Order, data: Mapping[str, Any], key: str) -> None:
+    """Money that moves (a payment, a refund) is a whole number of the currency's minor
+    unit (no CNY 0.001: no gateway moves it)."""
+    amount: Decimal = data[key].amount
+    digits = minor_digits(order.currency)
+    if amount != amount.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_DOWN):
+        raise ValidationError(
+            f"data.{key}", data[key],
+            f"more decimals than the {order.currency} minor unit ({digits})",
+        )
+
+
 def _text(data: Mapping[str, Any], key: str, *, required: bool = True) -> None:
     value = data.get(key)
     if value is None and not required:
@@ -51,16 +64,24 @@ def _stored_text(data: Mapping[str, Any], key: str) -> None:
         raise ValidationError(f"data.{key}", value, f"longer than {TEXT_MAX_LENGTH} characters")
 
 
-def _lines(data: Mapping[str, Any], key: str, *, required: bool = True) -> None:
+def _lines(
+    data: Mapping[str, Any], key: str, *, required: bool = True, allow_empty: bool = False
+) -> None:
+    """``data[key]`` is a map of line id to units. Present, it names at least one line
+    (an empty map is not "every line": leave the key out for that), unless
+    ``allow_empty`` (``sellable``: none of the units received can be sold again)."""
     if key not in data and not required:
         return
     check.quantity_map(f"data.{key}")(data.get(key))
-    if required and not data[key]:
+    if not allow_empty and not data[key]:
         raise ValidationError(f"data.{key}", data[key], "name at least one line")
 
 
 def pay(order: Order, data: Mapping[str, Any]) -> None:
     _money(order, data, "amount")
+    _whole_minor_units(order, data, "amount")
+    if not data["amount"].amount:
+        raise ValidationError("data.amount", data["amount"], "a payment of zero records nothing")
     _stored_text(data, "method")
     _stored_text(data, "reference")
 
@@ -83,7 +104,15 @@ def cancel_lines(order: Order, data: Mapping[str, Any]) -> None:
 
 def refund(order: Order, data: Mapping[str, Any]) -> None:
     _money(order, data, "amount")
+    _whole_minor_units(order, data, "amount")
     _lines(data, "lines", required=False)
+    if not data["amount"].amount and not _zero_refund_moves(order, data):
+        raise ValidationError(
+            "data.amount", data["amount"],
+            "a refund of zero moves no money: name the units it gives back, if any",
+        )
+    _stored_text(data, "method")
+    _stored_text(data, "reference")
 
 
 def return_requested(order: Order, data: Mapping[str, Any]) -> None:
@@ -92,7 +121,7 @@ def return_requested(order: Order, data: Mapping[str, Any]) -> None:
 
 def return_received(order: Order, data: Mapping[str, Any]) -> None:
     _lines(data, "lines")
-    _lines(data, "sellable", required=False)
+    _lines(data, "sellable", required=False, allow_empty=True)
 
 
 def hold(order: Order, data: Mapping[str, Any]) -> None:
@@ -110,8 +139,22 @@ def change_address(order: Order, data: Mapping[str, Any]) -> None:
 
 def change_price(order: Order, data: Mapping[str, Any]) -> None:
     _text(data, "line_id")
-    order.line(data["line_id"])
+    line_id = data["line_id"]
+    if all(line.line_id != line_id for line in order.lines):
+        raise ValidationError("data.line_id", line_id, f"order {order.order_id} has no such line")
     _money(order, data, "unit_price")
+
+
+def _zero_refund_moves(order: Order, data: Mapping[str, Any]) -> bool:
+    """A refund of zero still means something when it names units (given back with
+    nothing left to pay for them: cash on delivery units never paid for, units whose
+    money went back before), or when it ends an order with nothing left to sell or pay
+    back (sync's ``refund:all`` of a trade the platform closed)."""
+    if data.get("lines"):
+        return True
+    if order.is_final:
+        return False
+    return not any(order.sold_units.values()) and not order.refund_due
 
 
 #: The data check of every event that carries data the engine reads.

@@ -123,6 +123,12 @@ class AdjustmentKind(StrEnum):
     CONCESSION = "concession"
     """Money given back while the goods stay sold (a partial refund, compensation for a
     late parcel): a discount granted after the sale, recorded by a ``refund``."""
+    SHIPPING_CONCESSION = "shipping_concession"
+    """Shipping given back or waived after the sale: it lowers the order's own shipping
+    (a line's, with ``line_id``). Recorded by a ``refund`` beyond what the goods still
+    sold are worth (the merchant refunds the shipping fee: a full refund of a shipped
+    order, the seller's fault, 运费险) and by a cash on delivery parcel refused at the
+    door (the fee nobody will collect)."""
 
 
 class Bearer(StrEnum):
@@ -226,7 +232,9 @@ def _line_quantities(value: object) -> FrozenMap[LineStatus, int]:
 
 def _default_quantities(line: OrderLine) -> FrozenMap[LineStatus, int]:
     out = _ZERO_BUCKETS.copy()
-    if isinstance(line.quantity, int):
+    # A bad quantity (negative, not an int) leaves the buckets empty: the quantity's own
+    # validator then names the field the caller got wrong.
+    if type(line.quantity) is int and line.quantity > 0:
         out[LineStatus.OPEN] = line.quantity
     return FrozenMap(out)
 
@@ -309,7 +317,8 @@ class Adjustment:
 
     ``amount`` is a magnitude (>= 0) and the kind decides the sign, except ROUNDING,
     which is signed. Effect on what the buyer pays (:attr:`payable_effect`):
-    SHIPPING and TAX add; DISCOUNT, COUPON and SUBSIDY subtract; ROUNDING adds its sign;
+    SHIPPING and TAX add; DISCOUNT, COUPON, SUBSIDY, CONCESSION and
+    SHIPPING_CONCESSION subtract; ROUNDING adds its sign;
     FEE and COMMISSION do not touch the buyer's price (they reduce what the merchant is
     settled, see :attr:`Order.totals`).
     """
@@ -344,7 +353,7 @@ class Adjustment:
         """Signed change this adjustment makes to the buyer's payable amount."""
         if self.kind in _ADDS:
             return self.amount
-        if self.kind in _SUBTRACTS:
+        if self.kind in _SUBTRACTS or self.kind is AdjustmentKind.SHIPPING_CONCESSION:
             return -self.amount
         return Money.zero(self.amount.currency)
 
@@ -488,7 +497,10 @@ class Return:
     (``received``), of which ``sellable`` went back into stock.
 
     ``return_id`` is the id of the ``return_requested`` event (or of the
-    ``return_received`` event, for goods that came back unannounced).
+    ``return_received`` event, for goods that came back unannounced). ``refunded``
+    counts requested units refunded before they came back (a quick refund, 极速退款):
+    they arrive first, and their receipt takes them from REFUNDED, so the buyer is not
+    owed them a second time.
     """
 
     return_id: str = attrs.field(validator=check.text(allow_empty=False))
@@ -497,6 +509,17 @@ class Return:
     received: FrozenMap[str, int] = attrs.field(factory=FrozenMap, converter=_to_unit_map)
     sellable: FrozenMap[str, int] = attrs.field(factory=FrozenMap, converter=_to_unit_map)
     received_at: datetime | None = attrs.field(default=None, converter=_to_received_at)
+    refunded: FrozenMap[str, int] = attrs.field(factory=FrozenMap, converter=_to_unit_map)
+
+    @property
+    def refunded_in_transit(self) -> dict[str, int]:
+        """Requested units refunded before they came back and not received yet, by
+        line id (refunded units are the first received)."""
+        return {
+            line_id: left
+            for line_id, units in self.refunded.items()
+            if (left := units - self.received.get(line_id, 0)) > 0
+        }
 
     @property
     def outstanding(self) -> dict[str, int]:
@@ -516,8 +539,9 @@ class SoldValue:
     share of the order's: order-level amounts are spread over lines by line value (net
     of the line's own discounts) with :meth:`Money.allocate`, and a line's share goes
     to its units in proportion, rounded once to the fen, so a line's units together
-    always carry exactly its share. The order's own shipping and rounding count while
-    anything is still sold or travelled. ``amount = goods - discounts + shipping + tax + rounding``.
+    always carry exactly its share. The order's own shipping (net of what was given
+    back) and rounding count while anything is still sold or travelled.
+    ``amount = goods - discounts + shipping + tax + rounding``.
     """
 
     goods: Money
@@ -548,7 +572,8 @@ class OrderTotals:
     """An order's money, computed from its lines and adjustments, exact to the cent.
 
     ``payable = goods + shipping + tax - discounts + rounding`` is what the order was
-    placed for (less any concession granted since). ``sold`` is the part of it for the
+    placed for (less any concession granted since); ``shipping`` is the shipping charged
+    net of what was given back (SHIPPING_CONCESSION). ``sold`` is the part of it for the
     units still sold (open or shipped; see :class:`SoldValue`): cancelled, refunded and
     returned units leave it. ``settlement = payable + platform_funded - merchant_fees``
     is what the channel should pay the merchant: discounts the platform bears come back,
@@ -914,11 +939,37 @@ class Order:
             for slot, amount in enumerate(line_sums):
                 sums[slot] += amount
         if anything:  # the order's own charges stand while anything is sold or travelled
+            sums[1] += self._own_shipping()
             known = {line.line_id for line in self.lines}
             for adjustment in self.adjustments:
-                if adjustment.line_id not in known and adjustment.kind in _ORDER_CHARGES:
-                    sums[_SHARE_SLOT[adjustment.kind]] += adjustment.amount.amount
+                if adjustment.line_id not in known and adjustment.kind is AdjustmentKind.ROUNDING:
+                    sums[3] += adjustment.amount.amount
         return goods, sums[0], sums[1], sums[2], sums[3]
+
+    def _own_shipping(self) -> Decimal:
+        """The order's own shipping (its SHIPPING adjustments on no line of it) less the
+        shipping given back on it (SHIPPING_CONCESSION on no line)."""
+        known = {line.line_id for line in self.lines}
+        total = Money.zero(self.currency).amount
+        for adjustment in self.adjustments:
+            if adjustment.line_id in known:
+                continue
+            if adjustment.kind is AdjustmentKind.SHIPPING:
+                total += adjustment.amount.amount
+            elif adjustment.kind is AdjustmentKind.SHIPPING_CONCESSION:
+                total -= adjustment.amount.amount
+        return total
+
+    @property
+    def shipping_standing(self) -> Money:
+        """The order's own shipping the buyer is still charged (its order-level
+        SHIPPING less the SHIPPING_CONCESSION given back on it), while it stands: once
+        anything is still sold or has shipped (zero when every unit was cancelled or
+        refunded before shipment). What a refund beyond the goods may give back."""
+        anything = bool(self.shipments) or any(self.sold_units.values())
+        if not anything:
+            return Money.zero(self.currency)
+        return Money(self._own_shipping(), self.currency)
 
     def sold_by_line(self) -> dict[str, Money]:
         """What the buyer pays for each line's units still sold (its goods, less its
@@ -981,6 +1032,8 @@ class Order:
             amount, line_id = adjustment.amount.amount, adjustment.line_id
             if line_id is not None and line_id in parts:
                 key = (slot, adjustment.units or quantity[line_id])
+                if adjustment.kind is AdjustmentKind.SHIPPING_CONCESSION:
+                    amount = -amount  # lowers the line's own shipping
                 parts[line_id][key] = parts[line_id].get(key, 0) + amount
                 if slot == 0 and adjustment.kind is not AdjustmentKind.CONCESSION:
                     own[line_id] = own.get(line_id, Decimal(0)) + amount
@@ -1049,9 +1102,14 @@ class Order:
         for adjustment in self.adjustments:
             kind = adjustment.kind
             by_kind[kind] = by_kind.get(kind, zero) + adjustment.amount.amount
-            if kind in _SUBTRACTS and adjustment.borne_by is Bearer.PLATFORM:
+            if (
+                kind in _SUBTRACTS or kind is AdjustmentKind.SHIPPING_CONCESSION
+            ) and adjustment.borne_by is Bearer.PLATFORM:
                 platform_funded += adjustment.amount.amount
-        shipping = by_kind.get(AdjustmentKind.SHIPPING, zero)
+        # Net of the shipping given back since (SHIPPING_CONCESSION): what was charged.
+        shipping = by_kind.get(AdjustmentKind.SHIPPING, zero) - by_kind.get(
+            AdjustmentKind.SHIPPING_CONCESSION, zero
+        )
         tax = by_kind.get(AdjustmentKind.TAX, zero)
         rounding = by_kind.get(AdjustmentKind.ROUNDING, zero)
         discounts = zero
@@ -1125,12 +1183,15 @@ def _derived(order: Order, name: str, compute: Callable[[], Any]) -> Any:
 
 
 #: Order-level kinds that stay with the order instead of being spread over its lines.
-_ORDER_CHARGES: Final = frozenset({AdjustmentKind.SHIPPING, AdjustmentKind.ROUNDING})
+_ORDER_CHARGES: Final = frozenset(
+    {AdjustmentKind.SHIPPING, AdjustmentKind.SHIPPING_CONCESSION, AdjustmentKind.ROUNDING}
+)
 
 #: Where an adjustment kind goes in a line's share ``(discounts, shipping, tax, rounding)``.
 _SHARE_SLOT: Final[dict[AdjustmentKind, int]] = {
     **dict.fromkeys(_SUBTRACTS, 0),
     AdjustmentKind.SHIPPING: 1,
+    AdjustmentKind.SHIPPING_CONCESSION: 1,  # negated: it lowers the shipping
     AdjustmentKind.TAX: 2,
     AdjustmentKind.ROUNDING: 3,
 }

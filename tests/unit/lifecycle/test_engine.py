@@ -334,3 +334,138 @@ def test_trusted_copy_equals_the_validated_constructor() -> None:
             assert Shipment(**attrs.asdict(shipment, recurse=False)) == shipment
     with pytest.raises(TypeError):
         flow.order.lines[0].quantities[LineStatus.OPEN] = 5  # type: ignore[index]
+
+
+def test_change_price_of_an_unknown_line_names_the_event_field() -> None:
+    flow = Flow()
+    with pytest.raises(ValidationError) as info:
+        flow.send("change_price", {"line_id": "L9", "unit_price": cny("1.00")})
+    assert info.value.path == "data.line_id"
+    assert info.value.value == "L9"
+    assert flow.order.version == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("ship", {"carrier": "SF", "waybill": "SF1", "lines": {}}),
+        ("refund", {"amount": cny("1.00"), "lines": {}}),
+        ("cancel_lines", {"lines": {}}),
+    ],
+)
+def test_an_empty_lines_map_is_refused_not_read_as_nothing(
+    name: str, data: dict[str, Any]
+) -> None:
+    flow = Flow().paid()
+    before = flow.order
+    with pytest.raises(ValidationError) as info:
+        flow.send(name, data)
+    assert info.value.path == "data.lines"
+    assert "name at least one line" in info.value.reason
+    assert flow.order is before
+
+
+def test_ship_with_an_empty_lines_map_after_a_partial_shipment_is_refused() -> None:
+    flow = Flow().paid()
+    flow.send("ship", {"carrier": "SF", "waybill": "SF1", "lines": {"L1": 1}})
+    with pytest.raises(ValidationError) as info:
+        flow.send("ship", {"carrier": "SF", "waybill": "SF2", "lines": {}})
+    assert info.value.path == "data.lines"
+    assert len(flow.order.shipments) == 1
+
+
+def test_return_received_may_name_no_sellable_unit() -> None:
+    flow = Flow().paid()
+    flow.send("ship", {"carrier": "SF", "waybill": "SF1"})
+    flow.send("deliver")
+    flow.send("return_received", {"lines": {"L1": 1}, "sellable": {}})
+    assert flow.order.line("L1").quantities[LineStatus.RETURNED] == 1
+
+
+def test_a_refund_keeps_its_method_or_goes_back_the_way_the_money_came() -> None:
+    flow = Flow()
+    flow.send("pay", {"amount": cny("100.00"), "method": "wechatpay", "reference": "4200"})
+    flow.send("refund", {"amount": cny("10.00"), "reference": "5000"})
+    flow.send("refund", {"amount": cny("5.00"), "method": "alipay"})
+    refunds = [p for p in flow.order.payments if p.kind.value == "refund"]
+    assert [(p.method, p.reference) for p in refunds] == [("wechatpay", "5000"), ("alipay", "")]
+    unpaid = Flow()
+    unpaid.order = attrs.evolve(unpaid.order, payments=[Payment("P0", cny("100.00"), T0)],
+                                status=OrderStatus.PAID)
+    unpaid.send("refund", {"amount": cny("1.00")})
+    assert unpaid.order.payments[-1].method == ""
+
+
+@pytest.mark.parametrize("amount", ["0.001", "10.005", "0"])
+@pytest.mark.parametrize("name", ["pay", "refund"])
+def test_money_below_the_minor_unit_or_zero_is_refused(name: str, amount: str) -> None:
+    flow = Flow()
+    if name == "refund":
+        flow.paid()
+    before = flow.order
+    with pytest.raises(ValidationError) as info:
+        flow.send(name, {"amount": cny(amount)})
+    assert info.value.path == "data.amount"
+    assert flow.order is before
+
+
+def test_money_in_whole_minor_units_is_accepted_with_any_trailing_zeros() -> None:
+    flow = Flow()
+    flow.send("pay", {"amount": Money("100.000", "CNY")})
+    assert flow.order.status is OrderStatus.PAID
+    with pytest.raises(ValidationError):
+        Flow().send("pay", {"amount": Money("1.5", "JPY")})
+
+
+def test_a_zero_refund_naming_units_gives_them_back() -> None:
+    flow = Flow()
+    flow.order = attrs.evolve(flow.order, payment_terms="on_delivery")
+    flow.send("ship", {"carrier": "jd", "waybill": "J1"})
+    t = flow.send("refund", {"amount": cny("0.00"), "lines": {"L2": 2}})
+    assert flow.order.line("L2").quantities[LineStatus.REFUNDED] == 2
+    assert isinstance(t.events[0], Refunded)
+
+
+def _delivered_tea() -> Flow:
+    flow = Flow()
+    flow.order = Order("ORD-R", "tmall", "T-R", [OrderLine("1", "TEA", 4, cny("25.00"))], T0)
+    flow.send("pay", {"amount": cny("100.00")})
+    flow.send("ship", {"carrier": "SF", "waybill": "SF1"})
+    flow.send("deliver")
+    return flow
+
+
+def test_a_quick_refund_of_a_requested_unit_is_not_owed_again_when_it_arrives() -> None:
+    flow = _delivered_tea()
+    flow.send("return_requested", {"lines": {"1": 1}})
+    flow.send("refund", {"amount": cny("25.00"), "lines": {"1": 1}})  # 极速退款
+    assert dict(flow.order.returns[0].refunded) == {"1": 1}
+    t = flow.send("return_received", {"lines": {"1": 1}, "sellable": {"1": 1}})
+    buckets = {k.value: v for k, v in flow.order.line("1").quantities.items() if v}
+    assert buckets == {"shipped": 3, "returned": 1}
+    assert flow.order.totals.refund_due == cny("0.00")
+    assert not [e for e in t.events if type(e).__name__ == "RefundDue"]
+    assert flow.order.after_sale.name == "RETURNED"
+
+
+def test_a_refund_only_then_a_return_of_another_unit_still_owes_that_unit() -> None:
+    flow = _delivered_tea()
+    flow.send("refund", {"amount": cny("25.00"), "lines": {"1": 1}})  # 仅退款: kept
+    flow.send("return_requested", {"lines": {"1": 1}})
+    assert not flow.order.returns[0].refunded
+    flow.send("return_received", {"lines": {"1": 1}})
+    buckets = {k.value: v for k, v in flow.order.line("1").quantities.items() if v}
+    assert buckets == {"shipped": 2, "refunded": 1, "returned": 1}
+    assert flow.order.totals.refund_due == cny("25.00")
+
+
+def test_a_quick_refund_of_part_of_a_request_takes_the_refunded_units_first() -> None:
+    flow = _delivered_tea()
+    flow.send("return_requested", {"lines": {"1": 2}})
+    flow.send("refund", {"amount": cny("25.00"), "lines": {"1": 1}})
+    flow.send("return_received", {"lines": {"1": 1}})
+    assert flow.order.totals.refund_due == cny("0.00")
+    flow.send("return_received", {"lines": {"1": 1}})
+    assert flow.order.totals.refund_due == cny("25.00")  # the second one was not refunded
+    buckets = {k.value: v for k, v in flow.order.line("1").quantities.items() if v}
+    assert buckets == {"shipped": 2, "returned": 2}

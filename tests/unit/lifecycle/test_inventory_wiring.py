@@ -6,15 +6,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from orderkit.adapters.memory import MemoryInventoryStore, MemoryOrderRepository
 from orderkit.adapters.sqlite import SQLiteInventoryStore, SQLiteOrderRepository
 from orderkit.inventory import InventoryLedger
 from orderkit.lifecycle import Event, OrderService
-from orderkit.model.errors import DuplicateOrder, InsufficientStock, OrderNotFound
+from orderkit.model.errors import (
+    DuplicateOrder,
+    InsufficientStock,
+    OrderNotFound,
+    ValidationError,
+)
 from orderkit.model.money import Money
-from orderkit.model.orders import Order, OrderLine, OrderStatus
+from orderkit.model.orders import Order, OrderLine, OrderStatus, Payment
 from orderkit.testing import ManualClock
 
 T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)
@@ -140,4 +146,61 @@ def test_refunding_unshipped_units_releases_their_stock(wired: Any) -> None:
     service.handle("ORD-1", event("refund", "r-1", amount=Money("5.00", "CNY"),
                                   lines={"L2": 1}))
     assert levels(ledger, "CUP") == (5, 1, 4)
+    assert levels(ledger, "TEA") == (10, 5, 5)
+
+
+@pytest.mark.parametrize("status", [OrderStatus.PAID, OrderStatus.PACKED])
+def test_placing_a_paid_order_confirms_its_lock_so_it_never_lapses(
+    wired: Any, status: OrderStatus
+) -> None:
+    service, ledger = wired
+    paid = attrs.evolve(order("ORD-P"), status=status,
+                        payments=[Payment("alipay-1", Money("80.00", "CNY"), T0)])
+    service.place(paid)
+    service.lifecycle.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]
+    ledger.expire_due()
+    assert levels(ledger, "TEA") == (10, 5, 5)  # still held: the lock was confirmed
+    service.place(order("ORD-Q"))  # another order takes what is left, not the paid units
+    service.handle("ORD-P", event("ship", "ship-P", carrier="SF", waybill="SF1"))
+    assert ledger.verify().oversold == ()
+    assert levels(ledger, "TEA") == (5, 5, 0)
+
+
+@pytest.mark.parametrize("status", [OrderStatus.CANCELLED, OrderStatus.CLOSED,
+                                    OrderStatus.COMPLETED, OrderStatus.DELIVERED])
+def test_placing_an_ended_order_with_open_units_is_refused_before_anything(
+    wired: Any, status: OrderStatus
+) -> None:
+    service, ledger = wired
+    with pytest.raises(ValidationError) as info:
+        service.place(attrs.evolve(order("ORD-X"), status=status))
+    assert status.name in info.value.reason
+    assert info.value.value == {"L1": 3, "L2": 2, "L3": 2}
+    with pytest.raises(OrderNotFound):
+        service.repository.get("ORD-X")
+    assert levels(ledger, "TEA") == (10, 0, 10)
+    assert levels(ledger, "CUP") == (5, 0, 5)
+
+
+def test_an_ended_order_with_its_units_in_their_buckets_is_placed(wired: Any) -> None:
+    service, ledger = wired
+    cancelled = Order(
+        order_id="ORD-C", channel="tmall", channel_order_id="T-C",
+        lines=[OrderLine("L1", "TEA", 3, Money("10.00", "CNY"),
+                         quantities={"cancelled": 3})],
+        created_at=T0, status=OrderStatus.CANCELLED,
+    )
+    placed = service.place(cancelled)
+    assert placed.lock_id is None
+    assert levels(ledger, "TEA") == (10, 0, 10)
+
+
+def test_place_many_refuses_only_the_ended_order_with_open_units(wired: Any) -> None:
+    service, ledger = wired
+    results = service.place_many([
+        (attrs.evolve(order("ORD-X"), status=OrderStatus.CANCELLED), ()),
+        (order("ORD-Y"), ()),
+    ])
+    assert isinstance(results[0], ValidationError)
+    assert isinstance(results[1], Order) and results[1].lock_id is not None
     assert levels(ledger, "TEA") == (10, 5, 5)

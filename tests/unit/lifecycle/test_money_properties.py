@@ -39,7 +39,8 @@ from orderkit.testing import ManualClock
 
 T0 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 LINE_IDS = ("1", "2", "3")
-_ORDER_CHARGES = (AdjustmentKind.SHIPPING, AdjustmentKind.ROUNDING)
+_ORDER_CHARGES = (AdjustmentKind.SHIPPING, AdjustmentKind.ROUNDING,
+                  AdjustmentKind.SHIPPING_CONCESSION)
 _SUBTRACTS = (
     AdjustmentKind.DISCOUNT,
     AdjustmentKind.COUPON,
@@ -47,7 +48,8 @@ _SUBTRACTS = (
     AdjustmentKind.CONCESSION,
 )
 _SLOTS = {**dict.fromkeys(_SUBTRACTS, "discounts"), AdjustmentKind.SHIPPING: "shipping",
-          AdjustmentKind.TAX: "tax", AdjustmentKind.ROUNDING: "rounding"}
+          AdjustmentKind.TAX: "tax", AdjustmentKind.ROUNDING: "rounding",
+          AdjustmentKind.SHIPPING_CONCESSION: "shipping"}
 
 
 def cny(minor: int) -> Money:
@@ -134,12 +136,15 @@ def sold_oracle(order: Order) -> Decimal:
         if slot is None:
             continue
         line = by_id.get(adjustment.line_id) if adjustment.line_id is not None else None
+        # shipping given back lowers the shipping
+        given = -adjustment.amount if adjustment.kind is AdjustmentKind.SHIPPING_CONCESSION \
+            else adjustment.amount
         if line is not None:
             key = (line.line_id, slot, adjustment.units or line.quantity)
-            shares[key] = shares.get(key, zero) + adjustment.amount
+            shares[key] = shares.get(key, zero) + given
         elif adjustment.kind in _ORDER_CHARGES:
             if order.shipments or any(sold.values()):
-                value += adjustment.amount.amount
+                value += given.amount
         else:
             spread[slot] = spread.get(slot, zero) + adjustment.amount
     own = {line.line_id: sum((a.amount.amount for a in order.adjustments
@@ -230,3 +235,29 @@ def test_every_money_story_keeps_the_identity_and_replays_the_same(
     for event in accepted:
         replayed = years_later.apply(replayed, event).order
     assert replayed == current
+
+
+@settings(max_examples=100, deadline=None)
+@given(orders(), st.booleans())
+def test_a_refund_of_everything_paid_after_shipment_closes_the_order(
+    order: Order, name_lines: bool
+) -> None:
+    """Whatever the order's discounts, tax and shipping: paid in full and shipped, a
+    refund of everything paid gives every fen back (the shipping too) and closes it."""
+    lifecycle = Lifecycle(clock=ManualClock(T0))
+    if not order.due:
+        return  # free: nothing to pay or refund
+    order = lifecycle.apply(order, Event("pay", event_id="p", at=T0,
+                                         data={"amount": order.due})).order
+    order = lifecycle.apply(order, Event("ship", event_id="s", at=T0,
+                                         data={"carrier": "SF", "waybill": "SF1"})).order
+    paid = order.totals.paid
+    data: dict[str, Any] = {"amount": paid}
+    if name_lines:
+        data["lines"] = {line.line_id: line.quantity for line in order.lines}
+    refunded = lifecycle.apply(order, Event("refund", event_id="r", at=T0, data=data))
+    check_step(order, refunded.order, refunded.events, "refund")
+    totals = refunded.order.totals
+    assert refunded.order.status.name == "CLOSED"
+    assert (totals.sold, totals.due, totals.refund_due) == (cny(0), cny(0), cny(0))
+    assert totals.refunded == paid

@@ -109,6 +109,14 @@ def test_line_buckets_must_sum_to_the_ordered_quantity() -> None:
     assert caught.value.path == "quantities"
 
 
+@pytest.mark.parametrize("quantity", [-2, 0, "3", 2.0])
+def test_a_bad_quantity_is_reported_as_the_quantity(quantity: object) -> None:
+    with pytest.raises(ValidationError) as caught:
+        OrderLine("1", "SKU", quantity, cny("1.00"))  # type: ignore[arg-type]
+    assert caught.value.path == "quantity"
+    assert caught.value.value == quantity
+
+
 def test_line_status_summarises_its_buckets() -> None:
     def line(**buckets: int) -> OrderLine:
         return OrderLine("1", "S", sum(buckets.values()), cny("1"), quantities=buckets)

@@ -120,3 +120,16 @@ def test_make_converter_builds_independent_converters() -> None:
     first, second = make_converter(), make_converter()
     assert first is not second
     assert first.unstructure(datetime(2026, 1, 1, tzinfo=UTC)) == "2026-01-01T00:00:00+00:00"
+
+
+def test_a_stored_return_without_refunded_units_reads_back() -> None:
+    from datetime import UTC, datetime
+
+    from orderkit.model.orders import Return
+
+    stored = {"return_id": "rq", "lines": {"1": 1}, "requested_at": None,
+              "received": {}, "sellable": {}, "received_at": None}
+    back = from_dict(Return, stored)
+    assert back.refunded == {} and back.outstanding == {"1": 1}
+    assert from_dict(Return, to_dict(Return("rq", {"1": 1}, datetime(2026, 1, 1, tzinfo=UTC),
+                                            refunded={"1": 1}))).refunded == {"1": 1}
