@@ -69,7 +69,7 @@ from orderkit.model.orders import (
     status_code,
 )
 
-__all__ = ["HANDLERS", "Effect", "Handler", "Step", "approver"]
+__all__ = ["HANDLERS", "Effect", "Handler", "Step", "approver", "refund_label"]
 
 _OPEN: Final = LineStatus.OPEN
 _SHIPPED: Final = LineStatus.SHIPPED
@@ -362,7 +362,7 @@ def refund(step: Step) -> Effect:
             " standing",
         )
     if concession.amount > 0:
-        label = f"refund {event.event_id}"
+        label = refund_label(event.event_id)
         on_goods = min(concession, worth)
         on_shipping = min(concession - on_goods, shipping)
         on_rounding = concession - on_goods - on_shipping
@@ -651,7 +651,7 @@ def _concession(order: Order, amount: Money, event: Event) -> list[Adjustment]:
     ]
     if not any(weights):
         weights = [units for _line, units in sold]
-    label = f"refund {event.event_id}"
+    label = refund_label(event.event_id)
     return [
         Adjustment(AdjustmentKind.CONCESSION, part, Bearer.MERCHANT, line.line_id, label, units)
         for (line, units), part in zip(sold, amount.allocate(weights), strict=True)
@@ -682,6 +682,13 @@ def _own_rounding(order: Order) -> Money:
     total = sum((a.amount for a in order.adjustments
                  if a.kind is AdjustmentKind.ROUNDING and a.line_id not in known), zero)
     return max(total, zero)
+
+
+def refund_label(event_id: str) -> str:
+    """The label of the adjustments a ``refund`` (event ``event_id``) records: the
+    concessions, the shipping given back and the rounding taken back. They are the
+    lifecycle's own record of money given back, never the channel's."""
+    return f"refund {event_id}"
 
 
 def _shipping_back(amount: Money, label: str) -> Adjustment:

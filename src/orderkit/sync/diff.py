@@ -24,6 +24,7 @@ from typing import Final
 import attrs
 
 from orderkit.lifecycle.events import Event
+from orderkit.lifecycle.handlers import refund_label
 from orderkit.lifecycle.policy import Actor
 from orderkit.model.money import Money
 from orderkit.model.orders import (
@@ -48,9 +49,12 @@ UNKNOWN_WAYBILL: Final = "unknown"
 #: reason names the difference, and sync releases it once the channel no longer shows one.
 MISMATCH_HOLD: Final = "channel_mismatch"
 #: Adjustments that never change what the buyer pays (fees, commissions) or that the
-#: lifecycle itself adds (concessions recorded by refunds): left out of the comparison.
+#: lifecycle itself adds (concessions and shipping given back, recorded by refunds and
+#: a refused cash-on-delivery parcel): left out of the comparison, as is the rounding a
+#: refund takes back (labelled by :func:`refund_label`).
 _UNCOMPARED: Final = frozenset(
-    {AdjustmentKind.FEE, AdjustmentKind.COMMISSION, AdjustmentKind.CONCESSION}
+    {AdjustmentKind.FEE, AdjustmentKind.COMMISSION, AdjustmentKind.CONCESSION,
+     AdjustmentKind.SHIPPING_CONCESSION}
 )
 
 _PAID: Final = frozenset(
@@ -396,8 +400,10 @@ def _difference(stored: Order, want: Wanted) -> str | None:
     if stored.adjustments != target.adjustments:
         # A line gone from the channel takes its adjustments with it.
         gone = frozenset(line.line_id for line in stored.lines if line.line_id not in want.lines)
-        have = _adjusted(stored.adjustments, gone)
-        want_ = _adjusted(target.adjustments, gone)
+        refunds = frozenset(refund_label(p.payment_id) for p in stored.payments
+                            if p.kind is PaymentKind.REFUND)
+        have = _adjusted(stored.adjustments, gone, refunds)
+        want_ = _adjusted(target.adjustments, gone, refunds)
         for sign, items in (("on the channel, not stored", want_ - have),
                             ("stored, not on the channel", have - want_)):
             found += [f"adjustment {kind} {amount}"
@@ -409,10 +415,11 @@ def _difference(stored: Order, want: Wanted) -> str | None:
 
 
 def _adjusted(
-    adjustments: tuple[Adjustment, ...], gone: frozenset[str]
+    adjustments: tuple[Adjustment, ...], gone: frozenset[str], refunds: frozenset[str]
 ) -> Counter[tuple[str, Decimal, str]]:
     return Counter((str(a.kind), a.amount.amount, a.line_id or "") for a in adjustments
-                   if a.kind not in _UNCOMPARED and a.line_id not in gone)
+                   if a.kind not in _UNCOMPARED and a.line_id not in gone
+                   and a.label not in refunds)
 
 
 def _iso(at: datetime) -> str:

@@ -9,6 +9,8 @@ import copy
 from datetime import UTC, datetime
 from typing import Any
 
+from orderkit.lifecycle import Event
+from orderkit.model.money import Money
 from orderkit.model.orders import LineStatus, OrderStatus
 from orderkit.sync import MISMATCH_HOLD, SyncReport
 
@@ -136,3 +138,63 @@ def test_a_seller_adjustment_before_payment_is_held_with_the_adjustment_named(
     hold = _stored(shop, "tmall", unpaid["tid_str"]).hold(MISMATCH_HOLD)
     assert hold is not None
     assert "adjustment rounding -10.00" in hold.reason
+
+
+def test_a_trade_refunded_in_full_after_shipping_closes_and_is_not_held_for_its_refund(
+    shop: Shop, payloads: Any
+) -> None:
+    """A shipped trade the buyer got everything back for, its shipping fee too: the
+    refund's own record of the fee given back (and of any rounding taken back) is the
+    lifecycle's, not a difference with the channel, so the closed order is not held and
+    seeing the trade again changes nothing."""
+    shop.stock(*SKUS)
+    paid = copy.deepcopy(payloads("tmall", "wait_seller_send_goods"))
+    assert shop.sync.receive("tmall", paid, received_at=NOW) == SyncReport(new=1)
+    shipped = copy.deepcopy(paid)
+    shipped.update(status="WAIT_BUYER_CONFIRM_GOODS", modified="2026-02-17 09:00:00",
+                   consign_time="2026-02-17 09:00:00")
+    for sub in shipped["orders"]["order"]:
+        sub.update(status="WAIT_BUYER_CONFIRM_GOODS", invoice_no="SF1400000001",
+                   logistics_company="顺丰速运", consign_time="2026-02-17 09:00:00")
+    assert shop.sync.receive("tmall", shipped, received_at=NOW) == SyncReport(updated=1)
+    closed = copy.deepcopy(shipped)
+    closed.update(status="TRADE_CLOSED", modified="2026-02-20 10:00:00")
+    for sub in closed["orders"]["order"]:
+        sub.update(status="TRADE_CLOSED", refund_status="SUCCESS")
+    assert shop.sync.receive("tmall", closed, received_at=NOW) == SyncReport(updated=1)
+    order = _stored(shop, "tmall", str(paid["tid"]))
+    assert order.status == OrderStatus.CLOSED
+    assert order.totals.refunded == order.totals.paid
+    assert order.refund_due.amount == 0 and order.due.amount == 0
+    assert not order.holds
+    again = dict(closed, modified="2026-02-21 10:00:00")
+    assert shop.sync.receive("tmall", again, received_at=NOW) == SyncReport(unchanged=1)
+    assert not _stored(shop, "tmall", str(paid["tid"])).holds
+
+
+def test_money_the_merchant_gave_back_is_not_a_difference_with_the_channel(
+    shop: Shop, payloads: Any
+) -> None:
+    """Customer service refunds a shipped trade's goods and part of its shipping from
+    the ERP: the order stays SHIPPED with the concessions the refund recorded, and the
+    channel's next version of the trade (which knows nothing of them) holds nothing."""
+    shop.stock(*SKUS)
+    paid = copy.deepcopy(payloads("tmall", "wait_seller_send_goods"))
+    shop.sync.receive("tmall", paid, received_at=NOW)
+    shipped = copy.deepcopy(paid)
+    shipped.update(status="WAIT_BUYER_CONFIRM_GOODS", modified="2026-02-17 09:00:00",
+                   consign_time="2026-02-17 09:00:00")
+    for sub in shipped["orders"]["order"]:
+        sub.update(status="WAIT_BUYER_CONFIRM_GOODS", invoice_no="SF1400000001",
+                   logistics_company="顺丰速运", consign_time="2026-02-17 09:00:00")
+    shop.sync.receive("tmall", shipped, received_at=NOW)
+    order = _stored(shop, "tmall", str(paid["tid"]))
+    short_of_all = order.totals.paid - Money("3.00", "CNY")  # 5.00 of the 8.00 shipping
+    shop.service.handle(order.order_id, Event("refund", event_id="cs-refund-1", at=NOW,
+                                              data={"amount": short_of_all}))
+    order = _stored(shop, "tmall", str(paid["tid"]))
+    assert order.status == OrderStatus.SHIPPED
+    assert order.shipping_standing == Money("3.00", "CNY")
+    later = dict(shipped, modified="2026-02-18 09:00:00")
+    assert shop.sync.receive("tmall", later, received_at=NOW) == SyncReport(unchanged=1)
+    assert _stored(shop, "tmall", str(paid["tid"])).holds == ()
