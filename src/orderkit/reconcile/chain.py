@@ -52,7 +52,7 @@ from orderkit.reconcile.payouts import PayoutTerms, payout_terms_of
 from orderkit.reconcile.records import Record, Rejected
 from orderkit.reconcile.rules import Rules
 
-__all__ = ["BREAK_KINDS", "HOPS", "ChainStep", "Settlement", "settle"]
+__all__ = ["BREAK_KINDS", "HOPS", "ChainStep", "Settlement", "needs_a_person", "settle"]
 
 #: The hops of the chain, in the order money travels.
 HOPS: Final = ("order_channel", "channel_bank", "order_bank")
