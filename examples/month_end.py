@@ -5,8 +5,9 @@ Usage: ``python examples/month_end.py ERP_CSV WECHATPAY_BILL BANK_CSV OUT_DIR``
 The bank statement is read with its own headers (交易流水号, 交易时间, 贷方金额, 借方金额,
 摘要) and ``YYYY/MM/DD HH:MM`` times. The script reconciles the ERP against both sources,
 prints the difference summary per source and any daily difference alert, and writes
-``report.html``, ``report.json`` and ``report.csv`` into ``OUT_DIR``. It exits 1 when a
-break (anything other than matched, pending, a fee or a coupon) needs a person.
+``report.html``, ``report.json`` and ``report.csv`` into ``OUT_DIR``. It exits 1 when any
+outcome needs a person (``needs_a_person``: an unmatched record, a suggestion, a rejected
+line, or a difference the records do not explain), the rule of ``orderkit reconcile``.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from pathlib import Path
 
 from orderkit.alerts import Alert
 from orderkit.money import Money
-from orderkit.reconcile import reconcile_many
-from orderkit.reconcile.alerting import ALERT_KINDS, alert_differences
+from orderkit.reconcile import needs_a_person, reconcile_many
+from orderkit.reconcile.alerting import alert_differences
 from orderkit.reconcile.readers import BankColumns, read_bank_csv, read_erp_csv, read_wechatpay_bill
 from orderkit.reconcile.report import write_csv, write_html, write_json
 
@@ -56,12 +57,13 @@ def main(argv: list[str]) -> int:
         print(f"erp vs {name}: match rate {summary['match_rate']:.0%}")
         for kind, body in summary["by_kind"].items():  # type: ignore[attr-defined]
             print(f"  {kind:<18} {body['outcomes']:>3}  difference {body['difference']}")
-            if kind in ALERT_KINDS:
-                breaks += body["outcomes"]
         rejected = summary["records"]["rejected"]  # type: ignore[index]
         if rejected:
             print(f"  rejected lines     {rejected:>3}")
-            breaks += rejected
+        need = sum(1 for outcome in pair.outcomes if needs_a_person(outcome))
+        if need:
+            print(f"  need a person      {need:>3}")
+            breaks += need
         alert_differences(pair, PrintNotifier(), threshold=Money("100.00", "CNY"))
     out_dir.mkdir(parents=True, exist_ok=True)
     for writer, name in (

@@ -11,7 +11,14 @@ builds the ERP side from stored orders. Every input record ends in exactly one
 from __future__ import annotations
 
 from orderkit.reconcile.bridge import records_from_orders
-from orderkit.reconcile.chain import BREAK_KINDS, HOPS, ChainStep, Settlement, settle
+from orderkit.reconcile.chain import (
+    BREAK_KINDS,
+    HOPS,
+    ChainStep,
+    Settlement,
+    needs_a_person,
+    settle,
+)
 from orderkit.reconcile.classify import DifferenceKind
 from orderkit.reconcile.engine import reconcile
 from orderkit.reconcile.matrix import MatrixCell, MatrixRow, MultiReconciliation, reconcile_many
@@ -47,6 +54,7 @@ __all__ = [
     "UnknownBillLayout",
     "extract_refs",
     "linked_ids",
+    "needs_a_person",
     "read_bill",
     "reconcile",
     "reconcile_many",

@@ -52,7 +52,7 @@ from orderkit.reconcile.payouts import PayoutTerms, payout_terms_of
 from orderkit.reconcile.records import Record, Rejected
 from orderkit.reconcile.rules import Rules
 
-__all__ = ["BREAK_KINDS", "HOPS", "ChainStep", "Settlement", "settle"]
+__all__ = ["BREAK_KINDS", "HOPS", "ChainStep", "Settlement", "needs_a_person", "settle"]
 
 #: The hops of the chain, in the order money travels.
 HOPS: Final = ("order_channel", "channel_bank", "order_bank")
@@ -525,7 +525,9 @@ def settle(
         is_payout = list(map(PAYOUT_KINDS.__contains__, map(_KIND, records)))
         transactions = list(itertools.compress(records, map(not_, is_payout)))
         payouts = list(itertools.compress(records, is_payout))
-        result = reconcile_split(routed[name], [], transactions, rejected, settings)
+        result = reconcile_split(
+            routed[name], [], transactions, rejected, settings, names=("erp", name)
+        )
         result.hop = "order_channel"  # its outcomes are built naming their hop
         results["order_channel", name] = result
         if payouts:
@@ -564,7 +566,12 @@ def settle(
         else:
             bank_side.append(record)
     result = reconcile_split(
-        [*payout_views, *direct], erp_rejected, bank_side, bank_rejected, settings
+        [*payout_views, *direct],
+        erp_rejected,
+        bank_side,
+        bank_rejected,
+        settings,
+        names=("erp", "bank"),
     )
     results["bank", ""] = result
     direct_ids = {id(r) for r in direct}

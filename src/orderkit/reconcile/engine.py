@@ -1038,9 +1038,15 @@ def reconcile_split(
     right_records: list[Record],
     right_rejected: list[Rejected],
     settings: Rules,
+    *,
+    names: tuple[str, str] = ("left", "right"),
 ) -> Reconciliation:
     """:func:`reconcile` on sides already split into records and rejected lines (as
-    :func:`~orderkit.reconcile.settle` has them), with the rules already built."""
+    :func:`~orderkit.reconcile.settle` has them), with the rules already built.
+
+    A side is named after the source of its records; ``names`` name a side that has none
+    (a bill with no rows for the period).
+    """
     engine = _Engine(left_records, right_records, settings)
     engine.exact()
     engine.set_aside()
@@ -1065,8 +1071,8 @@ def reconcile_split(
         lone_classes=engine.lone_classes,
         amounts=_merged(engine.row_amounts, engine.pair_amounts),
         rules=settings,
-        left_source=_source_name(left_records, left_rejected, "left"),
-        right_source=_source_name(right_records, right_rejected, "right"),
+        left_source=_source_name(left_records, left_rejected, names[0]),
+        right_source=_source_name(right_records, right_rejected, names[1]),
     )
 
 

@@ -16,7 +16,8 @@ from typing import Any
 import attrs
 
 from orderkit.model.errors import ValidationError
-from orderkit.reconcile.engine import reconcile
+from orderkit.reconcile.columns import split
+from orderkit.reconcile.engine import reconcile_split
 from orderkit.reconcile.outcomes import Outcome, Reconciliation, TraceStep, trace_of
 from orderkit.reconcile.records import Record, Rejected
 from orderkit.reconcile.rules import Rules
@@ -170,9 +171,16 @@ def reconcile_many(
     base = anchor if anchor is not None else names[0]
     if base not in sources:
         raise ValidationError("anchor", anchor, f"expected one of {names}")
-    anchor_items = list(sources[base])
+    settings = Rules.build(rules, options)
+    anchor_records, anchor_rejected = split(sources[base], "left")
     pairs = {
-        name: reconcile(anchor_items, items, rules=rules, **options)
+        name: reconcile_split(
+            list(anchor_records),  # each pair owns its lists, as reconcile() gives them
+            list(anchor_rejected),
+            *split(items, "right"),
+            settings,
+            names=(base, name),
+        )
         for name, items in sources.items()
         if name != base
     }

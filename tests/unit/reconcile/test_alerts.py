@@ -10,7 +10,7 @@ import pytest
 from orderkit.model.alerts import Alert
 from orderkit.model.errors import ValidationError
 from orderkit.model.money import Money
-from orderkit.reconcile import Record, reconcile
+from orderkit.reconcile import Record, reconcile, reconcile_many
 from orderkit.reconcile.alerting import alert_differences, daily_difference_alerts
 from orderkit.reconcile.ports import Notifier
 from orderkit.testing import ManualClock
@@ -78,6 +78,21 @@ def test_threshold_is_configurable_and_days_are_accounting_days() -> None:
         == []
     )
 
+
+def test_a_source_with_no_records_for_the_period_is_named_in_the_alert() -> None:
+    erp = [rec("erp", "E1", "SO1", "600.00")]
+    result = reconcile_many({"erp": erp, "wechatpay": [], "bank": []})
+    assert [(pair.left_source, pair.right_source) for pair in result.pairs.values()] == [
+        ("erp", "wechatpay"),
+        ("erp", "bank"),
+    ]
+    notifier = ListNotifier()
+    for pair in result.pairs.values():
+        alert_differences(pair, notifier, clock=ManualClock(T0))
+    assert [alert.subject for alert in notifier.sent] == [
+        "erp vs wechatpay 2026-02-16",
+        "erp vs bank 2026-02-16",
+    ]
 
 def test_alert_is_an_immutable_value_with_validated_fields() -> None:
     alert = Alert("reconciliation.difference", "warning", "day", "text", T0, {"a": "1"})

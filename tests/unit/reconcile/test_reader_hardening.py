@@ -112,6 +112,20 @@ def test_a_file_cut_off_inside_the_last_amount_is_reported_as_truncated(tmp_path
     assert cut.line == 3 and "truncated" in cut.reason
 
 
+
+def test_a_file_cut_off_inside_a_quoted_last_amount_is_reported_as_truncated(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "bank.csv"
+    path.write_text(
+        HEADER + 'T1,2026-03-02 10:00,10.00,x\nT2,2026-03-02 10:00,"1,2', encoding="utf-8"
+    )
+    records, rejected = split(list(read_bank_csv(path)))
+    assert [r.record_id for r in records] == ["T1"]
+    (cut,) = rejected
+    assert cut.line == 3 and "truncated" in cut.reason and "quote" not in cut.reason
+
+
 WECHAT_HEADER = (
     "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,"
     "交易状态,付款银行,货币种类,应结订单金额,代金券金额,商品名称,商户数据包,手续费,费率,"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from orderkit.model.money import Money
-from orderkit.reconcile import Record, Rules, reconcile
+from orderkit.reconcile import Record, Rules, reconcile, reconcile_many
 from orderkit.reconcile.report import format_amount, write_report
 from orderkit.testing.browser import browser_dom
 
@@ -57,3 +57,22 @@ def test_the_report_header_and_differences_read_as_finance_needs(
     assert "CNY 1,234,567.50" in dom and "CNY 1,234,560.50" in dom
     assert "1234567.50" not in dom  # no amount without its separators
     assert "B1 CNY 1,234,560.50 2026-03-31 23:30 货款 SO20260331000001" in dom
+
+
+def test_the_cross_system_matrix_shows_amounts_as_the_rest_of_the_page(
+    tmp_path: Path, chromium: str
+) -> None:
+    at = datetime(2026, 3, 10, 4, tzinfo=UTC)
+    ref = "SO20260310000001"
+    erp = [Record("erp", "E1", ref, Money("1234.50", "CNY"), at)]
+    wechat = [
+        Record("wechatpay", "T1", ref, Money("1234.50", "CNY"), at),
+        Record("wechatpay", "T1#fee", ref, Money("-0.99000", "CNY"), at, kind="fee"),
+    ]
+    bank = [Record("bank", "B1", None, Money("1234.49", "CNY"), at, memo=ref)]
+    result = reconcile_many({"erp": erp, "wechatpay": wechat, "bank": bank})
+    page = write_report(result, tmp_path / "r.html")
+    dom = browser_dom(chromium, page, tmp_path / "profile")
+    assert "CNY 1,234.49 (rounding)" in dom
+    assert "CNY -0.99 (platform_fee)" in dom
+    assert "1234.5" not in dom and "0.99000" not in dom

@@ -190,6 +190,79 @@ def test_month_end_example_writes_reports_and_flags_breaks(tmp_path: Path) -> No
     ]
 
 
+_WECHAT_HEAD = (
+    "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,"
+    "付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,"
+    "退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注"
+)
+
+
+def _month_end(tmp_path: Path, orders: list[str], bank: str) -> subprocess.CompletedProcess[str]:
+    """Run ``examples/month_end.py`` on ERP orders of CNY 88.00 each (paid by WeChat Pay
+    at 10:00 on 2026-03-17, Shanghai time) and on the bank line ``bank``."""
+    erp = tmp_path / "erp.csv"
+    erp.write_text(
+        "record_id,ref,amount,at,currency\n"
+        + "".join(
+            f"E{i},{ref},88.00,2026-03-17T10:00:00+08:00,CNY\n" for i, ref in enumerate(orders)
+        ),
+        encoding="utf-8",
+    )
+    rows = [
+        ",".join(
+            "`" + cell
+            for cell in (
+                "2026-03-17 10:00:01", "wx1", "1900000109", "0", "", f"420000{i}", ref, "oU",
+                "JSAPI", "SUCCESS", "CMB_DEBIT", "CNY", "88.00", "0.00", "0", "0", "0.00",
+                "0.00", "", "", "茶", "", "0.00000", "0.60%", "88.00", "0.00", "",
+            )
+        )
+        for i, ref in enumerate(orders)
+    ]
+    wechat = tmp_path / "wechat.csv"
+    total = f"{88 * len(orders)}.00"
+    summary = [
+        "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额",
+        f"`{len(orders)},`{total},`0.00,`0.00,`0.00000,`{total},`0.00",
+    ]
+    wechat.write_text("\n".join([_WECHAT_HEAD, *rows, *summary]) + "\n", encoding="utf-8")
+    statement = tmp_path / "bank.csv"
+    statement.write_text(
+        "交易流水号,交易时间,贷方金额,借方金额,摘要\n" + bank + "\n", encoding="utf-8"
+    )
+    return subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "examples" / "month_end.py"),
+            str(erp),
+            str(wechat),
+            str(statement),
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        check=False,
+    )
+
+
+def test_month_end_example_exits_1_when_only_suggestions_need_a_person(tmp_path: Path) -> None:
+    done = _month_end(
+        tmp_path, ["SO20260317000004", "SO20260317000005"], "BK1,2026/03/17 12:00,88.00,,转账"
+    )
+    assert "need a person        3" in done.stdout  # two orders and one bank credit
+    assert done.returncode == 1, done.stderr
+
+
+def test_month_end_example_exits_0_when_a_rounding_is_all_that_differs(tmp_path: Path) -> None:
+    done = _month_end(
+        tmp_path, ["SO20260317000004"], "BK1,2026/03/17 12:00,87.99,,货款 SO20260317000004"
+    )
+    assert "rounding             1" in done.stdout
+    assert "need a person" not in done.stdout
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_demo_ends_with_a_reconciliation_and_its_difference_summary(tmp_path: Path) -> None:
     out = io.StringIO()
     story = Story(

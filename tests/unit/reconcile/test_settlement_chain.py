@@ -343,6 +343,15 @@ def test_an_order_paid_by_wechat_is_never_missing_from_alipay() -> None:
     assert not [o for o in result.outcomes if o.kind == "missing_right"]
 
 
+def test_a_bill_and_a_bank_with_no_rows_for_the_period_are_named_after_their_source() -> None:
+    erp = [Record("erp", "W1", "SO20260310000001", cny("600.00"), at(10, 12), channel="wechatpay")]
+    result = settle(erp, {"wechatpay": []}, [], cutoff=CUTOFF)
+    sides = {hop: (r.left_source, r.right_source) for hop, r in result.results.items()}
+    assert sides == {
+        ("order_channel", "wechatpay"): ("erp", "wechatpay"),
+        ("bank", ""): ("erp", "bank"),
+    }
+
 def test_a_bank_charge_is_not_a_refund_and_a_withdrawal_is_not_a_break() -> None:
     _erp, result = month_end()
     (charge,) = [o for o in result.outcomes if "BK10" in {r.record_id for r in o.right}]

@@ -165,6 +165,9 @@ def _has(candidate: Sequence[str], column: Column) -> bool:
     return any(name in candidate for name in column)
 
 
+_TRUNCATED: Final = "the file ends inside this line: it was cut off (truncated)"
+
+
 def _clean(cell: str) -> str:
     # WeChat Pay prefixes every cell with a backtick (so spreadsheets keep long numbers as
     # text); Alipay appends a tab for the same reason.
@@ -234,7 +237,10 @@ def read_table(
                         line,
                         "",
                         text.rstrip("\r\n"),
-                        'a quote (") opens a cell that does not close on this line',
+                        # The last line, with no line break: the quoted cell was cut off.
+                        _TRUNCATED
+                        if not text.endswith(("\n", "\r"))
+                        else 'a quote (") opens a cell that does not close on this line',
                         text.rstrip("\r\n"),
                     )
                     continue
@@ -262,7 +268,7 @@ def read_table(
                         line,
                         "",
                         raw,
-                        "the file ends inside this line: it was cut off (truncated)",
+                        _TRUNCATED,
                         raw,
                     )
                     continue

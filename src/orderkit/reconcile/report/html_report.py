@@ -214,6 +214,14 @@ def _pair_matrix(result: Reconciliation, limit: int, say: Labels) -> Html:
     )
 
 
+def _cell_amount(text: str) -> str:
+    """A matrix cell's total (``str(Money)``, ``CNY 1234.50``) as every amount on the page."""
+    if not text:
+        return ""
+    currency, _, value = text.partition(" ")
+    return format_amount(value, currency)
+
+
 def _multi_matrix(result: MultiReconciliation, limit: int, say: Labels) -> Html:
     rows = [row for row in result.matrix() if row.differs]
     names = [result.anchor, *result.pairs]
@@ -221,7 +229,7 @@ def _multi_matrix(result: MultiReconciliation, limit: int, say: Labels) -> Html:
     for row in rows[:limit]:
         cells: list[Cell] = [row.key]
         for cell in row.cells:
-            label = cell.amount or "—"
+            label = _cell_amount(cell.amount) or "—"
             if cell.differs:
                 label += f" ({cell.kind or cell.status})"
             cells.append(_cell(label, cell.differs) if cell.status else _td(""))
