@@ -216,6 +216,14 @@ class Sync:
 
     # --- the three ways in -------------------------------------------------------------
 
+    def _known(self, platform: str) -> None:
+        """Refuse ``platform`` unless :attr:`maps` has a map of it, before anything is
+        read or stored: a mistyped name would make every payload a dead letter."""
+        known = self.maps.platforms()
+        if not isinstance(platform, str) or platform not in known:
+            raise ValidationError("platform", platform,
+                                  f"no such platform (known: {', '.join(known)})")
+
     def _seen_key(self, platform: str) -> str:
         """Whose orders ``platform``'s payloads are (the map's channel identity: ``taobao``
         and ``tmall`` read the same trades), so what sync saw of a trade is found
@@ -242,6 +250,7 @@ class Sync:
         version arriving with another text (a poll, other spacing) is mapped and found
         to change nothing: still ``unchanged``, one step later.
         """
+        self._known(platform)
         received_at = ensure_aware(received_at, path="received_at")
         texts = None if text is None else (text,)
         return _one(self._batch(platform, (payload,), received_at, texts)[0][0])
@@ -263,6 +272,7 @@ class Sync:
         A payload that fails becomes a dead letter without undoing the rest of its
         batch; a crash leaves every batch applied or not at all.
         """
+        self._known(platform)
         received_at = ensure_aware(received_at, path="received_at")
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
             raise ValidationError("batch", batch, "expected an integer >= 1")
@@ -298,6 +308,7 @@ class Sync:
         windows completed before it keep their cursor, the failed one is read again by
         the next pass.
         """
+        self._known(platform)
         limits = limits_for(platform, self.limits)
         now = self.clock.now()
         cursor = self.store.cursor(platform, client.shop)
@@ -334,6 +345,7 @@ class Sync:
     ) -> SyncReport:
         """Read every order changed in ``[since, until]`` through the same path, one
         commit per page; the cursor does not move."""
+        self._known(platform)
         limits = limits_for(platform, self.limits)
         spans = windows(limits, since, until, now=self.clock.now())
         tally = _Tally(ensure_aware(since, path="since"), ensure_aware(until, path="until"),
@@ -361,6 +373,7 @@ class Sync:
         """
         if not isinstance(client, ListingClient):
             raise ValidationError("client", client, "expected a client with listed()")
+        self._known(platform)
         limits = limits_for(platform, self.limits)
         spans = windows(limits, since, until, now=self.clock.now())
         tally = _Tally(ensure_aware(since, path="since"), ensure_aware(until, path="until"),
