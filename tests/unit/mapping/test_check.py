@@ -27,6 +27,29 @@ def test_the_recorded_fixtures_are_fully_accounted_for(platform: str) -> None:
     assert report.mapped == report.records >= 5
 
 
+@pytest.mark.parametrize("platform", ["tmall", "jd", "pdd", "douyin", "shopify", "woocommerce"])
+def test_check_mapping_strict_agrees_with_check_on_the_recorded_fixtures(
+    platform: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The command reads numbers with a fraction as Decimal (Pinduoduo's yuan amounts,
+    # WooCommerce's line price); those are JSON numbers, as json.loads gives check().
+    source = tmp_path / f"{platform}.json"
+    source.write_text(json.dumps(batch(platform), ensure_ascii=False), "utf-8")
+    assert main(["check-mapping", "--platform", platform, "--strict", str(source)]) == 0
+    assert capsys.readouterr().out.strip() == check(platform, batch(platform)).to_text()
+
+
+def test_a_yuan_string_read_as_a_decimal_number_is_drift_as_a_float_is() -> None:
+    from decimal import Decimal
+
+    trades = batch("tmall")
+    trades[0]["payment"] = Decimal("97.00")
+    drifted = check("tmall", trades).drifted_fields
+    assert [finding.path for finding in drifted] == ["payment"]
+    assert "arrives as float, str" in drifted[0].detail
+    assert "'yuan_float'" in drifted[0].suggestion
+
+
 def test_a_new_trade_status_is_reported_with_the_fix() -> None:
     trades = batch("tmall")
     trades[1]["status"] = "WAIT_PRE_AUTH_CONFIRM"
