@@ -60,3 +60,22 @@ def test_backfill_reads_a_window_and_a_dead_letter_exits_1(
         main(["backfill", "--platform", "jd", "--from-file", str(feed), "--db", str(db),
               "--since", "yesterday", "--until", "2026-02-16T00:00:00Z"])
     assert caught.value.code == EXIT_USAGE
+
+
+@pytest.mark.parametrize("command", ["sync", "backfill"])
+def test_a_mistyped_platform_exits_1_with_one_line_and_stores_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    feed, db = _feed(tmp_path, broken=False), tmp_path / "shop.db"
+    args = [command, "--platform", "JD", "--from-file", str(feed), "--db", str(db)]
+    if command == "backfill":
+        args += ["--since", "2026-02-14", "--until", "2026-02-16"]
+    assert main(args) == EXIT_REFUSED
+    out, err = capsys.readouterr()
+    assert out == ""
+    [line] = err.splitlines()  # the known ones: the built-in maps (and any registered)
+    assert line.startswith("orderkit: ValidationError: platform: no such platform (known: ")
+    assert " jd, pdd, " in line
+    assert line.endswith(") (got 'JD')")
+    assert SQLiteSyncStore(db).dead_letters() == []
+    assert SQLiteOrderRepository(db).find_by_channel("jd", "281736112233") is None

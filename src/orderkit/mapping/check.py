@@ -14,6 +14,7 @@ API). It never stops at the first problem; it reports, each with a suggested fix
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Any, Final, Literal
 
 import attrs
@@ -44,8 +45,10 @@ _ACCEPTS: Final[Mapping[str, frozenset[str]]] = {
     "id": frozenset({"int", "str"}),
     "text": frozenset({"str"}),
 }
-_JSON_NAMES: Final = {bool: "bool", int: "int", float: "float", str: "str", dict: "object",
-                      list: "list", type(None): "null"}
+#: JSON type names; a ``Decimal`` is a JSON number with a fraction read with
+#: ``parse_float=Decimal`` (as ``orderkit check-mapping`` reads files), so a ``float``.
+_JSON_NAMES: Final = {bool: "bool", int: "int", float: "float", Decimal: "float", str: "str",
+                      dict: "object", list: "list", type(None): "null"}
 
 
 def _json_type(value: object) -> str:

@@ -40,7 +40,7 @@ from orderkit.mapping.plan import (
     Plan,
     Sections,
 )
-from orderkit.mapping.refunds import compile_refunds
+from orderkit.mapping.refunds import compile_refund_payments, compile_refunds
 from orderkit.mapping.shipments import compile_shipments
 from orderkit.mapping.signals import compile_holds, compile_tags, value_matcher
 from orderkit.mapping.spec import Field, HoldSpec, PaymentSpec, PlatformMap, TagSpec
@@ -245,9 +245,13 @@ def _compile_payment(spec: PlatformMap, tz: tzinfo) -> PaymentsReader:
         raise DefinitionError("on_delivery_values and collected_at need on_delivery_path",
                               path=f"{name}.payment", value=payment)
 
+    read_refunds = compile_refund_payments(payment.refunds, name, channel, tz)
+
     def read(
         payload: Mapping[str, Any], currency: str, header: Header, payable: Money
     ) -> tuple[PaymentTerms, tuple[Payment, ...]]:
+        refunds = read_refunds(payload, currency, header.channel_order_id,
+                               header.signalled_at)
         terms = PaymentTerms.PREPAID
         if on_delivery is not None and on_delivery(payload) is not None:
             terms = PaymentTerms.ON_DELIVERY
@@ -255,7 +259,7 @@ def _compile_payment(spec: PlatformMap, tz: tzinfo) -> PaymentsReader:
         if at is None and terms is PaymentTerms.ON_DELIVERY and header.status in _COLLECTED:
             at = read_collected(payload, "", currency) or header.signalled_at
         if at is None:
-            return terms, ()
+            return terms, refunds
         reference = read_reference(payload, "", currency) or ""
         method = read_method(payload, "", currency) or ""
         return terms, (Payment(
@@ -264,7 +268,7 @@ def _compile_payment(spec: PlatformMap, tz: tzinfo) -> PaymentsReader:
             at=at,
             method=method,
             reference=reference,
-        ),)
+        ), *refunds)
 
     return read
 
@@ -335,6 +339,10 @@ def _patterns(spec: PlatformMap) -> Iterator[tuple[str, str]]:
         yield from field(spec.payment.reference)
         yield from field(spec.payment.method)
         yield from field(spec.payment.collected_at)
+        listed_refunds = spec.payment.refunds
+        if listed_refunds is not None:
+            yield from field(listed_refunds.refund_id, f"{listed_refunds.path}[*].")
+            yield (f"{listed_refunds.path}[*].{listed_refunds.amount}", listed_refunds.unit)
     if spec.shipment is not None:
         shipment = spec.shipment
         parcel = line if shipment.scope == "line" else (

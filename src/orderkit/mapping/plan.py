@@ -37,6 +37,7 @@ from orderkit.model.orders import (
     Order,
     OrderStatus,
     Payment,
+    PaymentKind,
     PaymentTerms,
     Shipment,
 )
@@ -151,7 +152,8 @@ class Sections:
             adjustments=tuple(adjustments),
             payments=payments,
             shipments=shipments,
-            paid_at=header.paid_at or (payments[0].at if payments else None),
+            paid_at=header.paid_at or next(
+                (p.at for p in payments if p.kind is PaymentKind.PAYMENT), None),
             buyer_id=buyer,
             holds=holds,
             tags=tags,

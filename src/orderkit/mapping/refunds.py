@@ -1,25 +1,35 @@
-"""Refunded units listed apart from the lines (:class:`~orderkit.mapping.spec.RefundSpec`).
+"""Refunds listed apart from the lines: refunded units
+(:class:`~orderkit.mapping.spec.RefundSpec`) and money paid back
+(:class:`~orderkit.mapping.spec.RefundPaymentSpec`).
 
 Shopify lists refunds as ``refunds[*].refund_line_items[*]``, each naming its line and a
 number of units. The compiled reader moves those units of the named line into the
 REFUNDED bucket, open units first, then shipped ones. A refund that names no line of the
 order, or refunds more units than the line has left, is a
 :class:`~orderkit.model.errors.MappingError`.
+
+WooCommerce lists money paid back as ``refunds[*]`` (``id``, ``total`` as a negative
+decimal text), naming no units: :func:`compile_refund_payments` reads each as a REFUND
+:class:`~orderkit.model.orders.Payment` of the mapped order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, tzinfo
 from typing import Any
 
+from orderkit.mapping.fields import compile_field
 from orderkit.mapping.lines import LineDraft
 from orderkit.mapping.paths import MISSING, lookup, parse_path, path_text
-from orderkit.mapping.spec import RefundSpec
-from orderkit.mapping.units import Reject, read_count
-from orderkit.model.errors import MappingError
-from orderkit.model.orders import LineStatus
+from orderkit.mapping.spec import RefundPaymentSpec, RefundSpec
+from orderkit.mapping.units import MONEY_UNITS, Reject, amount_converter, read_count
+from orderkit.model.errors import DefinitionError, MappingError
+from orderkit.model.money import Money
+from orderkit.model.orders import LineStatus, Payment, PaymentKind
 
-__all__ = ["RefundsReader", "compile_refunds"]
+__all__ = ["RefundPaymentsReader", "RefundsReader", "compile_refund_payments",
+           "compile_refunds"]
 
 RefundsReader = Callable[[Mapping[str, Any], Sequence[LineDraft]], None]
 """``(order object, line drafts)``: moves the refunded units of each draft."""
@@ -100,3 +110,69 @@ def compile_refunds(spec: RefundSpec | None, platform: str) -> RefundsReader:
                 apply_item(item, f"{items_path}[{i_index}]", lines)
 
     return apply
+
+
+RefundPaymentsReader = Callable[[Mapping[str, Any], str, str, datetime], tuple[Payment, ...]]
+"""``(order object, currency, channel order id, when)``: the money paid back."""
+
+
+def _no_refund_payments(_payload: Mapping[str, Any], _currency: str, _order_id: str,
+                        _at: datetime) -> tuple[Payment, ...]:
+    return ()
+
+
+def compile_refund_payments(
+    spec: RefundPaymentSpec | None, platform: str, channel: str, source_tz: tzinfo
+) -> RefundPaymentsReader:
+    """The reader of the money paid back (none without a spec): one REFUND payment per
+    listed refund, ``"<channel>:<order id>:refund:<refund id>"``, at the time given.
+    :class:`DefinitionError` names a malformed entry; a refund that is not an object, an
+    amount that is not one (or, ``negative``, a positive one) is a :class:`MappingError`
+    naming it."""
+    if spec is None:
+        return _no_refund_payments
+    where = f"{platform}.payment.refunds"
+    if not isinstance(spec, RefundPaymentSpec):
+        raise DefinitionError("expected a RefundPaymentSpec", path=where, value=spec)
+    if spec.unit not in MONEY_UNITS:
+        raise DefinitionError(f"expected a money unit, one of {sorted(MONEY_UNITS)}",
+                              path=f"{where}.unit", value=spec.unit)
+    list_keys = parse_path(spec.path, where=f"{where}.path")
+    amount_keys = parse_path(spec.amount, where=f"{where}.amount")
+    read_id = compile_field(spec.refund_id, platform, "payment.refunds.refund_id", source_tz,
+                            units=frozenset({"id"}))
+    convert = amount_converter(spec.unit, signed=True)
+    list_path = ".".join(list_keys)
+
+    def read(payload: Mapping[str, Any], currency: str, order_id: str,
+             at: datetime) -> tuple[Payment, ...]:
+        refunds = lookup(payload, list_keys, "", platform)
+        if refunds is MISSING or refunds is None:
+            return ()
+        if not isinstance(refunds, list):
+            raise MappingError(platform, list_path, refunds, "expected a list")
+        out: list[Payment] = []
+        for index, refund in enumerate(refunds):
+            prefix = f"{list_path}[{index}]"
+            if not isinstance(refund, Mapping):
+                raise MappingError(platform, prefix, refund, "expected an object")
+            refund_id = read_id(refund, prefix, currency)
+            raw = lookup(refund, amount_keys, prefix, platform)
+            try:
+                amount = convert(raw, currency)
+            except Reject as error:
+                raise MappingError(platform, path_text(prefix, amount_keys), raw,
+                                   error.reason) from None
+            if spec.negative:
+                amount = amount.copy_negate()  # exact, whatever the thread's context
+            if amount < 0:
+                raise MappingError(platform, path_text(prefix, amount_keys), raw,
+                                   "expected a refund written as a negative amount"
+                                   if spec.negative else "expected an amount >= 0")
+            if amount:
+                out.append(Payment(f"{channel}:{order_id}:refund:{refund_id}",
+                                   Money(amount, currency), at, kind=PaymentKind.REFUND,
+                                   reference=str(refund_id)))
+        return tuple(out)
+
+    return read

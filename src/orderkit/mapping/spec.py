@@ -33,6 +33,7 @@ __all__ = [
     "PaymentSpec",
     "PlatformHold",
     "PlatformMap",
+    "RefundPaymentSpec",
     "RefundSpec",
     "ShipmentSpec",
     "StatusAxis",
@@ -237,6 +238,25 @@ class RefundSpec:
 
 
 @attrs.frozen
+class RefundPaymentSpec:
+    """Money paid back, listed on the order without its units (WooCommerce ``refunds``:
+    ``id``, ``reason``, ``total``).
+
+    Each item of the list at ``path`` is one refund: ``refund_id`` (a field of unit
+    ``"id"``) and ``amount``, a decimal text in ``unit``; ``negative`` when the platform
+    writes what went back as a negative amount (WooCommerce ``"-10.00"``). Each is
+    recorded as a REFUND payment of the mapped order, at the platform's modified time;
+    a zero amount is skipped.
+    """
+
+    path: str
+    refund_id: Field
+    amount: str
+    unit: str = "decimal"
+    negative: bool = False
+
+
+@attrs.frozen
 class PaymentSpec:
     """How the buyer's payment reads; it is recorded when the order has a paid time.
 
@@ -253,6 +273,8 @@ class PaymentSpec:
     on_delivery_path: str | None = None
     on_delivery_values: tuple[object, ...] = attrs.field(default=(), converter=_tuple)
     collected_at: Field | None = None
+    refunds: RefundPaymentSpec | None = None
+    """Money paid back listed on the order (see :class:`RefundPaymentSpec`)."""
 
 
 @attrs.frozen

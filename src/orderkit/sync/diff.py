@@ -110,8 +110,8 @@ class Wanted:
     read from ``target`` once instead of at every step of every event, which is what
     sync does for each payload while the lifecycle applies its events one by one."""
 
-    __slots__ = ("at", "cancelled", "holds", "key", "lines", "paid_in", "refunded", "shipped",
-                 "target")
+    __slots__ = ("at", "cancelled", "holds", "key", "lines", "paid_back", "paid_in",
+                 "refunded", "shipped", "target")
 
     def __init__(self, target: Order, at: datetime) -> None:
         self.target = target
@@ -121,6 +121,7 @@ class Wanted:
         self.cancelled = _units(target, _CANCELLED)
         self.shipped = _units(target, _SHIPPED, _RETURNED)
         self.refunded = _units(target, _REFUNDED)
+        self.paid_back = _paid(target, PaymentKind.REFUND)
         self.holds = frozenset(hold.kind for hold in target.holds)
         self.lines = {line.line_id: line for line in target.lines}
 
@@ -167,12 +168,13 @@ def _more(
     }
 
 
-def _paid(order: Order) -> Money:
-    """What the order's payments brought in (its totals' ``paid``), summed from the
-    payments alone: deciding whether a payment is missing needs no other total."""
+def _paid(order: Order, kind: PaymentKind = PaymentKind.PAYMENT) -> Money:
+    """What the order's payments brought in (its totals' ``paid``), or with
+    ``kind=REFUND`` paid back, summed from the payments alone: deciding whether a
+    payment is missing needs no other total."""
     paid = Money.zero(order.currency)
     for payment in order.payments:
-        if payment.kind is PaymentKind.PAYMENT:
+        if payment.kind is kind:
             paid = paid + payment.amount
     return paid
 
@@ -306,10 +308,18 @@ def _refund(stored: Order, want: Wanted) -> Event | None:
     # Refunded units come from open or shipped ones; what is owed back is what the
     # order, with them refunded, has been paid beyond its sold amount.
     more = _more(stored, want.refunded, (_REFUNDED,), (_OPEN, _SHIPPED))
-    if not more:
+    if more:
+        return Event("refund", event_id=f"{want.key}:refund:{_text(want.refunded)}", at=at,
+                     data={"amount": _moved(stored, more).refund_due, "lines": more})
+    # Money paid back without units named (WooCommerce ``refunds``): what the channel
+    # lists beyond what the order has refunded, its id the listed total.
+    if not want.paid_back.amount:
         return None
-    return Event("refund", event_id=f"{want.key}:refund:{_text(want.refunded)}", at=at,
-                 data={"amount": _moved(stored, more).refund_due, "lines": more})
+    refunded = stored.totals.refunded
+    if want.paid_back.amount <= refunded.amount:
+        return None
+    return Event("refund", event_id=f"{want.key}:refund:{want.paid_back.amount}", at=at,
+                 data={"amount": want.paid_back - refunded})
 
 
 def _moved(order: Order, refunded: Mapping[str, int]) -> Order:

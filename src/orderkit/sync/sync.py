@@ -39,7 +39,7 @@ from orderkit.model.orders import Order
 from orderkit.model.time import Clock, SystemClock, ensure_aware
 from orderkit.numbering.issuer import ReconIdIssuer
 from orderkit.sync.diff import Wanted, initial
-from orderkit.sync.limits import PlatformLimits, limits_for, windows
+from orderkit.sync.limits import LIMITS, PlatformLimits, limits_for, windows
 from orderkit.sync.modified import (
     modified_at,
     parse_json,
@@ -182,8 +182,10 @@ class Sync:
     ``repository`` is the order repository the ``service`` saves to (it must find
     orders by waybill too, see :class:`~orderkit.sync.ports.OrderLookup`); ``store``
     keeps what sync saw, the cursors and the dead letters; ``maps`` the platform maps
-    (default: the built-in registry); ``limits`` the per-platform API limits (default
-    :data:`~orderkit.sync.limits.LIMITS`); ``recon_ids`` issues a recon id with
+    (default: the built-in registry); ``limits`` the per-platform API limits that
+    override :data:`~orderkit.sync.limits.LIMITS` (a platform not named keeps its
+    default; a map registered under a new name with no limits of its own uses those of
+    the platform whose channel it reads, see :meth:`_limits`); ``recon_ids`` issues a recon id with
     ``recon_prefix`` for each new order that has none.
     """
 
@@ -210,11 +212,36 @@ class Sync:
         self.store = store
         self.maps = maps if maps is not None else default_registry()
         self.clock: Clock = clock if clock is not None else SystemClock()
-        self.limits = dict(limits) if limits is not None else None
+        if limits is not None and not isinstance(limits, Mapping):
+            raise ValidationError("limits", limits, "expected a mapping of platform to"
+                                  " PlatformLimits")
+        for name, value in (limits or {}).items():
+            if not isinstance(value, PlatformLimits):
+                raise ValidationError(f"limits[{name!r}]", value, "expected PlatformLimits")
+        self.limits: dict[str, PlatformLimits] = {**LIMITS, **(limits or {})}
         self.recon_ids = recon_ids
         self.recon_prefix = recon_prefix
 
     # --- the three ways in -------------------------------------------------------------
+
+    def _known(self, platform: str) -> None:
+        """Refuse ``platform`` unless :attr:`maps` has a map of it, before anything is
+        read or stored: a mistyped name would make every payload a dead letter."""
+        known = self.maps.platforms()
+        if not isinstance(platform, str) or platform not in known:
+            raise ValidationError("platform", platform,
+                                  f"no such platform (known: {', '.join(known)})")
+
+    def _limits(self, platform: str) -> PlatformLimits:
+        """The API limits of ``platform`` (refused unless it has a map): its own, else
+        those of its map's channel (a map extended under a new name reads the same
+        platform, so ``tmall_credit`` polls within Tmall's limits)."""
+        self._known(platform)
+        if platform not in self.limits:
+            channel = self._seen_key(platform)
+            if channel in self.limits:
+                return self.limits[channel]
+        return limits_for(platform, self.limits)
 
     def _seen_key(self, platform: str) -> str:
         """Whose orders ``platform``'s payloads are (the map's channel identity: ``taobao``
@@ -242,6 +269,7 @@ class Sync:
         version arriving with another text (a poll, other spacing) is mapped and found
         to change nothing: still ``unchanged``, one step later.
         """
+        self._known(platform)
         received_at = ensure_aware(received_at, path="received_at")
         texts = None if text is None else (text,)
         return _one(self._batch(platform, (payload,), received_at, texts)[0][0])
@@ -263,6 +291,7 @@ class Sync:
         A payload that fails becomes a dead letter without undoing the rest of its
         batch; a crash leaves every batch applied or not at all.
         """
+        self._known(platform)
         received_at = ensure_aware(received_at, path="received_at")
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
             raise ValidationError("batch", batch, "expected an integer >= 1")
@@ -298,7 +327,7 @@ class Sync:
         windows completed before it keep their cursor, the failed one is read again by
         the next pass.
         """
-        limits = limits_for(platform, self.limits)
+        limits = self._limits(platform)
         now = self.clock.now()
         cursor = self.store.cursor(platform, client.shop)
         if cursor is not None:
@@ -334,7 +363,7 @@ class Sync:
     ) -> SyncReport:
         """Read every order changed in ``[since, until]`` through the same path, one
         commit per page; the cursor does not move."""
-        limits = limits_for(platform, self.limits)
+        limits = self._limits(platform)
         spans = windows(limits, since, until, now=self.clock.now())
         tally = _Tally(ensure_aware(since, path="since"), ensure_aware(until, path="until"),
                        progress)
@@ -361,7 +390,7 @@ class Sync:
         """
         if not isinstance(client, ListingClient):
             raise ValidationError("client", client, "expected a client with listed()")
-        limits = limits_for(platform, self.limits)
+        limits = self._limits(platform)
         spans = windows(limits, since, until, now=self.clock.now())
         tally = _Tally(ensure_aware(since, path="since"), ensure_aware(until, path="until"),
                        progress)

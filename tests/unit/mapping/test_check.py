@@ -27,6 +27,29 @@ def test_the_recorded_fixtures_are_fully_accounted_for(platform: str) -> None:
     assert report.mapped == report.records >= 5
 
 
+@pytest.mark.parametrize("platform", ["tmall", "jd", "pdd", "douyin", "shopify", "woocommerce"])
+def test_check_mapping_strict_agrees_with_check_on_the_recorded_fixtures(
+    platform: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The command reads numbers with a fraction as Decimal (Pinduoduo's yuan amounts,
+    # WooCommerce's line price); those are JSON numbers, as json.loads gives check().
+    source = tmp_path / f"{platform}.json"
+    source.write_text(json.dumps(batch(platform), ensure_ascii=False), "utf-8")
+    assert main(["check-mapping", "--platform", platform, "--strict", str(source)]) == 0
+    assert capsys.readouterr().out.strip() == check(platform, batch(platform)).to_text()
+
+
+def test_a_yuan_string_read_as_a_decimal_number_is_drift_as_a_float_is() -> None:
+    from decimal import Decimal
+
+    trades = batch("tmall")
+    trades[0]["payment"] = Decimal("97.00")
+    drifted = check("tmall", trades).drifted_fields
+    assert [finding.path for finding in drifted] == ["payment"]
+    assert "arrives as float, str" in drifted[0].detail
+    assert "'yuan_float'" in drifted[0].suggestion
+
+
 def test_a_new_trade_status_is_reported_with_the_fix() -> None:
     trades = batch("tmall")
     trades[1]["status"] = "WAIT_PRE_AUTH_CONFIRM"
@@ -113,3 +136,44 @@ def test_an_ignored_field_is_still_reported_once_the_map_stops_ignoring_it() -> 
     )))
     report = check("douyin", [payload], registry=registry)
     assert [f.path for f in report.unmapped_fields] == ["modify_amount"]
+
+
+def _woo_723() -> dict[str, Any]:
+    """Order 723 of the WooCommerce REST API v3 documentation (see the fixture README):
+    completed, with two refunds (``refunds[*]``: ``id``, ``reason``, ``total``)."""
+    path = FIXTURES / "woocommerce" / "completed_with_refunds_from_docs.json"
+    order: dict[str, Any] = json.loads(path.read_text("utf-8"))
+    return order
+
+
+def test_woocommerce_refunds_are_read_as_money_paid_back() -> None:
+    from decimal import Decimal
+
+    from orderkit.mapping import normalize
+    from orderkit.model.orders import PaymentKind
+
+    order = normalize("woocommerce", _woo_723())
+    back = [(p.payment_id, p.amount.amount) for p in order.payments
+            if p.kind is PaymentKind.REFUND]
+    assert back == [("woocommerce:723:refund:726", Decimal("10.00")),
+                    ("woocommerce:723:refund:724", Decimal("9.00"))]
+    assert order.paid_at is None  # a bank transfer without a paid time: refunds are not it
+    assert order.totals.refunded.amount == Decimal("19.00")
+
+
+def test_a_woocommerce_refund_not_written_negative_is_refused_by_name() -> None:
+    from orderkit.mapping import normalize
+    from orderkit.model.errors import MappingError
+
+    order = _woo_723()
+    order["refunds"][1]["total"] = "9.00"
+    with pytest.raises(MappingError) as caught:
+        normalize("woocommerce", order)
+    assert (caught.value.path, caught.value.value) == ("refunds[1].total", "9.00")
+
+
+def test_a_new_money_field_in_woocommerce_refunds_is_reported_unmapped() -> None:
+    order = _woo_723()
+    order["refunds"][0]["shipping_total"] = "-10.00"
+    report = check("woocommerce", [order])
+    assert [f.path for f in report.unmapped_fields] == ["refunds[*].shipping_total"]

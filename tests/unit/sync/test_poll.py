@@ -158,3 +158,72 @@ def test_a_webhook_and_a_poller_in_two_processes_lose_and_duplicate_nothing(
     seen = SQLiteSyncStore(path).seen("jd", "3000")
     assert seen is not None
     assert seen.modified_at == NOW - timedelta(minutes=45)
+
+
+def _sync_with(shop: Any, **kwargs: Any) -> Any:
+    from orderkit.sync import Sync
+
+    return Sync(shop.repository, shop.service, store=shop.store, clock=shop.clock, **kwargs)
+
+
+def test_limits_given_override_their_platform_and_keep_the_others_defaults(
+    shop: Any, versions: Any, payloads: Any, tmp_path: Path
+) -> None:
+    from orderkit.sync import PlatformLimits
+
+    shop.stock(*SKUS, "CUP-CELADON", "TRAY-BAMBOO")
+    jd = PlatformLimits("jingdong.pop.order.search", timedelta(hours=6), 100,
+                        timedelta(minutes=10))
+    sync = _sync_with(shop, limits={"jd": jd})
+    assert sync.limits["jd"] == jd
+    assert sync.limits["tmall"] == LIMITS["tmall"]
+    jd_path, tmall_path = tmp_path / "jd.jsonl", tmp_path / "tmall.jsonl"
+    _write(jd_path, [versions("3001", "paid", NOW - timedelta(hours=1))])
+    _write(tmall_path, [payloads("tmall", "wait_seller_send_goods")])
+    jd_client = FileChannelClient(jd_path, platform="jd")
+    tmall_client = FileChannelClient(tmall_path, platform="tmall")
+    assert sync.backfill("jd", jd_client, NOW - timedelta(days=1), NOW) == SyncReport(new=1)
+    assert len(jd_client.calls) == 4  # six-hour windows
+    report = sync.backfill("tmall", tmall_client, NOW - timedelta(days=5), NOW)
+    assert report == SyncReport(new=1)
+    assert len(tmall_client.calls) == 5  # Tmall's one-day windows, as by default
+    with pytest.raises(ValidationError) as caught:
+        _sync_with(shop, limits={"jd": timedelta(days=1)})
+    assert caught.value.path == "limits['jd']"
+
+
+def test_a_map_extended_under_a_new_name_polls_within_its_base_platforms_limits(
+    shop: Any, payloads: Any, tmp_path: Path
+) -> None:
+    from orderkit.mapping import Registry, StatusRule, get_map
+    from orderkit.model.orders import OrderStatus
+    from orderkit.sync import PlatformLimits
+
+    shop.stock(*SKUS, "CUP-CELADON", "TRAY-BAMBOO")
+    credit = get_map("tmall").extended(
+        "tmall_credit", status_values={"trade": ("WAIT_PRE_AUTH_CONFIRM",)},
+        status_rules=(StatusRule({"trade": "WAIT_PRE_AUTH_CONFIRM"},
+                                 OrderStatus.PENDING_PAYMENT),))
+    registry = Registry()
+    registry.register(credit)
+    sync = _sync_with(shop, maps=registry)
+    path = tmp_path / "credit.jsonl"
+    _write(path, [payloads("tmall", "wait_seller_send_goods")])
+    client = FileChannelClient(path, platform="tmall_credit", maps=registry)
+    assert sync.backfill("tmall_credit", client, NOW - timedelta(days=5), NOW) \
+        == SyncReport(new=1)
+    assert len(client.calls) == 5  # Tmall's one-day windows
+    with pytest.raises(ValidationError) as caught:  # and Tmall's 90-day lookback
+        sync.backfill("tmall_credit", client, NOW - timedelta(days=91), NOW)
+    assert caught.value.path == "since"
+    shop.clock.advance(timedelta(minutes=1))
+    assert sync.poll("tmall_credit", client, start=NOW - timedelta(days=5)) \
+        == SyncReport(unchanged=1)
+    assert shop.store.cursor("tmall_credit", "") is not None
+    own = PlatformLimits("taobao.trades.sold.increment.get", timedelta(hours=12), 100,
+                         timedelta(minutes=5))
+    client.calls.clear()
+    sync = _sync_with(shop, maps=registry, limits={"tmall_credit": own})
+    assert sync.backfill("tmall_credit", client, NOW - timedelta(days=5), NOW) \
+        == SyncReport(unchanged=1)
+    assert len(client.calls) == 10  # its own twelve-hour windows

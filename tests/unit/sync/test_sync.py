@@ -167,3 +167,57 @@ def test_a_trade_read_as_taobao_and_as_tmall_is_one_order_and_its_older_version_
     # The same trade from a Taobao integration, an older version: seen, never applied.
     assert shop.sync.receive("taobao", older, received_at=NOW) == SyncReport(stale=1)
     assert shop.sync.receive("taobao", newer, received_at=NOW) == SyncReport(unchanged=1)
+
+
+@pytest.mark.parametrize("platform", ["JD", "jd ", "tmal", ""])
+def test_a_platform_without_a_map_is_refused_before_anything_is_stored(
+    shop: Shop, payloads: Any, platform: str
+) -> None:
+    from orderkit.model.errors import ValidationError
+    from orderkit.sync import MemoryChannelClient
+
+    payload = payloads("jd", "wait_seller_stock_out")
+    client = MemoryChannelClient([payload], platform="jd")
+    since, until = NOW - DAY, NOW
+    calls = [
+        lambda: shop.sync.receive(platform, payload, received_at=NOW),
+        lambda: shop.sync.receive_many(platform, [payload, payload], received_at=NOW),
+        lambda: shop.sync.poll(platform, client),
+        lambda: shop.sync.backfill(platform, client, since, until),
+        lambda: shop.sync.sweep(platform, client, since, until),
+    ]
+    for call in calls:
+        with pytest.raises(ValidationError) as caught:
+            call()
+        assert caught.value.path == "platform"
+        assert caught.value.value == platform
+        assert f"(known: {', '.join(shop.sync.maps.platforms())})" in str(caught.value)
+        assert " jd, pdd, " in str(caught.value)
+    assert shop.store.dead_letters() == []
+    assert shop.store.cursor(platform, client.shop) is None
+    assert shop.repository.find_by_channel("jd", payload["orderId"]) is None
+
+
+def test_woocommerce_refunds_become_refund_events_once(shop: Shop, payloads: Any) -> None:
+    from decimal import Decimal
+
+    payload = payloads("woocommerce", "completed_with_refunds_from_docs")
+    shop.stock(*{line.sku for line in normalize("woocommerce", payload).lines})
+    assert shop.sync.receive("woocommerce", payload, received_at=NOW) == SyncReport(new=1)
+    stored = shop.repository.find_by_channel("woocommerce", "723")
+    assert stored is not None
+    totals = stored.totals
+    assert (stored.status, totals.paid.amount, totals.refunded.amount, totals.sold.amount) \
+        == (OrderStatus.COMPLETED, Decimal("39.00"), Decimal("19.00"), Decimal("20.00"))
+    assert totals.paid - totals.refunded - totals.refund_due + totals.due == totals.sold
+    assert [e for e in stored.applied_event_ids if ":refund:" in e] \
+        == ["woocommerce:723:refund:19.00"]
+    later = dict(payload, date_modified_gmt="2017-03-22T10:00:00",
+                 refunds=[{"id": 730, "reason": "late", "total": "-5.00"},
+                          *payload["refunds"]])
+    assert shop.sync.receive("woocommerce", later, received_at=NOW) == SyncReport(updated=1)
+    assert shop.sync.receive("woocommerce", payload, received_at=NOW) == SyncReport(stale=1)
+    stored = shop.repository.get(stored.order_id)
+    assert stored.totals.refunded.amount == Decimal("24.00")
+    assert [e for e in stored.applied_event_ids if ":refund:" in e] \
+        == ["woocommerce:723:refund:19.00", "woocommerce:723:refund:24.00"]

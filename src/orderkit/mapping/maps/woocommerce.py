@@ -5,7 +5,10 @@ Every time comes twice: ``date_created`` in the site's local zone without an off
 UTC; the local ones are ignored (the site's zone is not in the payload). Totals are
 decimal strings, but a line's ``price`` is a JSON number; it is read through its text
 form. ``status`` is a single axis. A line without a ``sku`` is identified by its
-variation, else its product id. ``total`` is what the buyer pays.
+variation, else its product id. ``total`` is what the buyer pays. ``refunds`` lists the
+money paid back (``id``, ``reason``, ``total`` as a negative decimal text; the
+documentation's example order writes the reason under ``refund``), naming no units:
+each is a REFUND payment, from which sync derives the ``refund`` events.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from orderkit.mapping.spec import (
     LinesSpec,
     PaymentSpec,
     PlatformMap,
+    RefundPaymentSpec,
     StatusAxis,
     StatusRule,
     StatusTable,
@@ -79,7 +83,9 @@ def platform_map() -> PlatformMap:
                            label="total_tax"),
         ),
         payment=PaymentSpec(reference=Field("transaction_id", required=False),
-                            method=Field("payment_method", required=False)),
+                            method=Field("payment_method", required=False),
+                            refunds=RefundPaymentSpec("refunds", Field("id", "id"), "total",
+                                                      negative=True)),
         modified_at=Field("date_modified_gmt", "timestamp", required=False),
         buyer_note=Field("customer_note", required=False),
         ignore=(
@@ -88,7 +94,8 @@ def platform_map() -> PlatformMap:
             "shipping_tax", "cart_tax", "prices_include_tax", "customer_ip_address",
             "customer_user_agent", "billing", "shipping.last_name", "shipping.company",
             "shipping.address_2", "payment_method_title", "cart_hash", "meta_data", "tax_lines",
-            "shipping_lines", "fee_lines", "coupon_lines", "refunds", "_links",
+            "shipping_lines", "fee_lines", "coupon_lines", "refunds[*].reason",
+            "refunds[*].refund", "_links",
             "line_items[*].product_id", "line_items[*].variation_id", "line_items[*].tax_class",
             "line_items[*].subtotal", "line_items[*].subtotal_tax", "line_items[*].total",
             "line_items[*].total_tax", "line_items[*].taxes", "line_items[*].meta_data",
