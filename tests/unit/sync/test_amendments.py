@@ -78,6 +78,16 @@ def _tmall_paid(trade: dict[str, Any], modified: str) -> dict[str, Any]:
     return paid
 
 
+def _tmall_shipped(trade: dict[str, Any], modified: str) -> dict[str, Any]:
+    """``trade`` with every sub-order shipped by SF at ``modified``."""
+    shipped = copy.deepcopy(trade)
+    shipped.update(status="WAIT_BUYER_CONFIRM_GOODS", modified=modified, consign_time=modified)
+    for sub in shipped["orders"]["order"]:
+        sub.update(status="WAIT_BUYER_CONFIRM_GOODS", invoice_no="SF1400000001",
+                   logistics_company="顺丰速运", consign_time=modified)
+    return shipped
+
+
 def test_a_line_gone_before_payment_is_cancelled(shop: Shop, payloads: Any) -> None:
     shop.stock(*SKUS)
     unpaid = _tmall_unpaid(payloads)
@@ -150,12 +160,7 @@ def test_a_trade_refunded_in_full_after_shipping_closes_and_is_not_held_for_its_
     shop.stock(*SKUS)
     paid = copy.deepcopy(payloads("tmall", "wait_seller_send_goods"))
     assert shop.sync.receive("tmall", paid, received_at=NOW) == SyncReport(new=1)
-    shipped = copy.deepcopy(paid)
-    shipped.update(status="WAIT_BUYER_CONFIRM_GOODS", modified="2026-02-17 09:00:00",
-                   consign_time="2026-02-17 09:00:00")
-    for sub in shipped["orders"]["order"]:
-        sub.update(status="WAIT_BUYER_CONFIRM_GOODS", invoice_no="SF1400000001",
-                   logistics_company="顺丰速运", consign_time="2026-02-17 09:00:00")
+    shipped = _tmall_shipped(paid, "2026-02-17 09:00:00")
     assert shop.sync.receive("tmall", shipped, received_at=NOW) == SyncReport(updated=1)
     closed = copy.deepcopy(shipped)
     closed.update(status="TRADE_CLOSED", modified="2026-02-20 10:00:00")
@@ -181,12 +186,7 @@ def test_money_the_merchant_gave_back_is_not_a_difference_with_the_channel(
     shop.stock(*SKUS)
     paid = copy.deepcopy(payloads("tmall", "wait_seller_send_goods"))
     shop.sync.receive("tmall", paid, received_at=NOW)
-    shipped = copy.deepcopy(paid)
-    shipped.update(status="WAIT_BUYER_CONFIRM_GOODS", modified="2026-02-17 09:00:00",
-                   consign_time="2026-02-17 09:00:00")
-    for sub in shipped["orders"]["order"]:
-        sub.update(status="WAIT_BUYER_CONFIRM_GOODS", invoice_no="SF1400000001",
-                   logistics_company="顺丰速运", consign_time="2026-02-17 09:00:00")
+    shipped = _tmall_shipped(paid, "2026-02-17 09:00:00")
     shop.sync.receive("tmall", shipped, received_at=NOW)
     order = _stored(shop, "tmall", str(paid["tid"]))
     short_of_all = order.totals.paid - Money("3.00", "CNY")  # 5.00 of the 8.00 shipping
