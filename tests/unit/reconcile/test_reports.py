@@ -113,6 +113,24 @@ def test_cli_bank_csv_with_column_mapping_reports_rejected_rows_and_exits_1(
     assert rejected["rejected"]["line"] == 4 and rejected["rejected"]["column"] == "贷方金额"
 
 
+def test_cli_names_a_file_with_no_rows_after_the_file_not_right(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bill with no rows for the period: its side is named after the file in the
+    alerts, never ``right``."""
+    empty = tmp_path / "bank_2026-03.csv"
+    empty.write_text(BANK.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
+    code = main(["reconcile", "--left", str(ERP), "--right", str(empty), "--bank-columns",
+                 "record_id=交易流水号,at=交易时间,credit=贷方金额,debit=借方金额,memo=摘要",
+                 "--date-format", "%Y/%m/%d %H:%M", "--out", str(tmp_path / "r.json")])
+    err = capsys.readouterr().err
+    assert code == 1  # every ERP order is missing from the bank
+    assert "erp vs bank_2026-03" in err and "vs right" not in err
+    data = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert (data["summary"]["left_source"], data["summary"]["right_source"]) == (
+        "erp", "bank_2026-03")
+
+
 def test_cli_refuses_an_unknown_report_suffix(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
