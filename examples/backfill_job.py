@@ -3,6 +3,10 @@
 Usage: ``python examples/backfill_job.py --platform jd --feed FEED.jsonl --db PATH
 --since 2026-02-14T00:00:00+08:00 --until 2026-02-17T00:00:00+08:00``
 
+``--since`` and ``--until`` are read as ``orderkit backfill`` reads them
+(:func:`orderkit.parse_timestamp` with UTC for text without an offset, so
+``--since 2026-02-14`` is midnight UTC); a time it cannot read is a usage error.
+
 After an outage (a gateway that timed out, a callback parser that broke), re-read the
 window: :meth:`Sync.backfill` reads every order the platform changed in ``[since,
 until]`` window by window, one commit per page. Orders already stored are unchanged,
@@ -18,10 +22,21 @@ import argparse
 import sys
 from datetime import datetime
 
+from orderkit import parse_timestamp
 from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteSyncStore
 from orderkit.lifecycle import OrderService
+from orderkit.model.errors import ValidationError
 from orderkit.sync import Sync
 from orderkit.testing import FileChannelClient
+
+
+def instant(text: str) -> datetime:
+    """``text`` as an aware time, the way ``orderkit backfill`` reads ``--since``: ISO
+    8601, UTC when it has no offset."""
+    try:
+        return parse_timestamp(text, source_tz="UTC", path="time")
+    except ValidationError as error:
+        raise argparse.ArgumentTypeError(f"{text!r}: {error.reason}") from error
 
 
 def main(argv: list[str]) -> int:
@@ -29,10 +44,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--platform", required=True)
     parser.add_argument("--feed", required=True, help="JSON-lines file the client reads")
     parser.add_argument("--db", required=True, help="the orders' SQLite file")
-    parser.add_argument("--since", required=True, type=datetime.fromisoformat,
-                        help="window start, ISO 8601 with an offset")
-    parser.add_argument("--until", required=True, type=datetime.fromisoformat,
-                        help="window end, ISO 8601 with an offset")
+    parser.add_argument("--since", required=True, type=instant, metavar="ISO",
+                        help="window start, ISO 8601 (UTC without an offset)")
+    parser.add_argument("--until", required=True, type=instant, metavar="ISO",
+                        help="window end, ISO 8601 (UTC without an offset)")
     args = parser.parse_args(argv)
     repository = SQLiteOrderRepository(args.db)
     store = SQLiteSyncStore(args.db)

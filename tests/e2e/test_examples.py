@@ -80,6 +80,30 @@ def test_backfill_job_stores_a_window_once_keeps_the_dead_letter_and_leaves_the_
     assert SQLiteSyncStore(db).cursor("jd", "") is None
 
 
+def test_backfill_job_reads_a_time_without_an_offset_as_utc_like_orderkit_backfill(
+    tmp_path: Path,
+) -> None:
+    feed = _write(tmp_path / "jd.jsonl", [_jd(name) for name in FEED])
+    # 2026-02-16 03:00 UTC takes the order modified at 10:20 Beijing time (02:20 UTC);
+    # read as Beijing time it would not.
+    naive = _run("backfill_job.py", "--platform", "jd", "--feed", str(feed),
+                 "--db", str(tmp_path / "naive.db"),
+                 "--since", "2026-02-15", "--until", "2026-02-16 03:00")
+    assert naive.returncode == 0, naive.stderr
+    utc = _run("backfill_job.py", "--platform", "jd", "--feed", str(feed),
+               "--db", str(tmp_path / "utc.db"),
+               "--since", "2026-02-15T00:00:00Z", "--until", "2026-02-16T03:00:00+00:00")
+    assert naive.stdout == utc.stdout == \
+        "backfill jd: new 3, updated 0, unchanged 0, stale 0, dead letters 0\n"
+    # A time it cannot read is a usage error naming the argument, not a traceback.
+    bad = _run("backfill_job.py", "--platform", "jd", "--feed", str(feed),
+               "--db", str(tmp_path / "bad.db"), "--since", "yesterday",
+               "--until", "2026-02-16")
+    assert bad.returncode == 2
+    assert "argument --since: 'yesterday': expected ISO-8601" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
 def test_polling_job_reads_what_changed_since_its_cursor(tmp_path: Path) -> None:
     now = datetime.now(UTC)
     payloads = []

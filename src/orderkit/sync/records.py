@@ -111,8 +111,13 @@ class Cursor:
 class DeadLetter:
     """A payload sync could not apply, kept with the error until a replay succeeds.
 
-    ``letter_id`` is ``"<platform>:<digest>"``: the same bad payload received twice is
-    one letter, with ``attempts`` counting the receipts and replays that failed.
+    ``letter_id`` is ``"<channel>:<digest>"``, the channel identity of the map that
+    read it (``tmall`` for a trade received as ``taobao`` or as ``tmall``) and the
+    SHA-256 of its canonical text: the same bad payload received twice, under either
+    name, is one letter, with ``attempts`` counting the receipts and replays that
+    failed. ``platform`` is the name it was first received under. Letters kept by
+    earlier versions under ``"<platform>:<digest>"`` are listed as kept, and moved to
+    their channel's key when replayed.
     """
 
     letter_id: str = attrs.field(validator=check.text(allow_empty=False))

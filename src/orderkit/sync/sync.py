@@ -252,6 +252,26 @@ class Sync:
         except OrderkitError:
             return platform
 
+    def _names(self, channel: str) -> list[str]:
+        """Every registered name whose payloads are ``channel``'s (``tmall`` and
+        ``taobao`` for ``tmall``), sorted."""
+        return [name for name in self.maps.platforms() if self._seen_key(name) == channel]
+
+    def _reader(self, platform: str) -> str:
+        """The name of the map that actually reads ``platform``'s payloads: the channel's
+        own name when ``platform``'s map is the channel's map under another name (the
+        built-in ``taobao`` is the Tmall map), else ``platform``. Asked only when a
+        payload fails to map, so the error names the map a host has to fix."""
+        channel = self._seen_key(platform)
+        if channel == platform or channel not in self.maps.platforms():
+            return platform
+        try:
+            own, theirs = self.maps.get_map(platform), self.maps.get_map(channel)
+            same = attrs.evolve(own, name=theirs.name, channel=theirs.channel) == theirs
+        except OrderkitError:
+            return platform
+        return channel if same else platform
+
     def receive(
         self,
         platform: str,
@@ -417,11 +437,30 @@ class Sync:
         return tally.report
 
     def replay_dead_letters(self, platform: str | None = None) -> SyncReport:
-        """Run every dead letter (of ``platform``) through the path again, as received
-        then; a letter that now applies (or is stale or unchanged) is dropped, one that
-        fails again stays with the new error."""
+        """Run every dead letter (of ``platform``'s channel: ``"tmall"`` replays the
+        letters received as ``taobao`` too) through the path again, as received then; a
+        letter that now applies (or is stale or unchanged) is dropped, one that fails
+        again stays with the new error.
+
+        A letter is replayed under the name it was received under, or, when that map
+        still refuses it, under the first other name of its channel whose map reads it
+        (a fixed ``tmall`` map applies a trade received as ``taobao``). A letter kept
+        under its platform name before letters were keyed by channel (``taobao:<digest>``)
+        is moved to its channel's key (``tmall:<digest>``) as it is replayed, merged with
+        a letter of the same payload kept there."""
+        if platform is None:
+            letters = self.store.dead_letters()
+        else:
+            letters = sorted(
+                (letter for name in self._names(self._seen_key(platform))
+                 for letter in self.store.dead_letters(name)),
+                key=lambda letter: letter.received_at,
+            )
         report = SyncReport()
-        for letter in self.store.dead_letters(platform):
+        done: set[str] = set()
+        for letter in letters:
+            if letter.letter_id in done:
+                continue  # merged into a letter of the same payload replayed before
             try:
                 payload = parse_json(letter.payload)
             except ValueError:
@@ -431,11 +470,48 @@ class Sync:
             if not isinstance(payload, Mapping):
                 report += _one("dead_lettered")
                 continue
-            outcome = self._ingest(letter.platform, payload, letter.received_at)[0]
+            letter_id = self._rekey(letter, letters, done)
+            outcome = self._ingest(self._replayer(letter.platform, payload), payload,
+                                   letter.received_at)[0]
             if outcome != "dead_lettered":
-                self.store.resolve_dead_letter(letter.letter_id)
+                self.store.resolve_dead_letter(letter_id)
             report += _one(outcome)
         return report
+
+    def _rekey(self, letter: DeadLetter, letters: Sequence[DeadLetter],
+               done: set[str]) -> str:
+        """The id ``letter`` has under its channel's key, moving it (and every other
+        letter of ``letters`` kept for the same payload under another name of the
+        channel) there first; the ids moved are added to ``done``."""
+        channel = self._seen_key(letter.platform)
+        digest = _digest_of(letter)
+        if digest is None:
+            return letter.letter_id
+        letter_id = f"{channel}:{digest}"
+        for other in letters:
+            if (other.letter_id != letter_id and _digest_of(other) == digest
+                    and self._seen_key(other.platform) == channel):
+                # Added under the new key before the old one is dropped: a crash between
+                # leaves the letter twice, never lost.
+                self.store.add_dead_letter(attrs.evolve(other, letter_id=letter_id))
+                self.store.resolve_dead_letter(other.letter_id)
+                done.add(other.letter_id)
+        done.add(letter_id)
+        return letter_id
+
+    def _replayer(self, platform: str, payload: Mapping[str, Any]) -> str:
+        """The name to replay a letter received as ``platform`` under: ``platform`` when
+        its map reads ``payload``, else the first other name of the same channel whose
+        map does, else ``platform`` (to keep its error)."""
+        names = self._names(self._seen_key(platform))
+        for name in [platform, *(n for n in names if n != platform)]:
+            try:
+                modified_at(name, payload, maps=self.maps)
+                self.maps.normalize(name, payload)
+            except (ValidationError, ValueError):
+                continue
+            return name
+        return platform
 
     # --- one window, one payload -------------------------------------------------------
 
@@ -584,9 +660,25 @@ class Sync:
             modified = modified_at(platform, payload, maps=self.maps)
             target = self.maps.normalize(platform, payload)
         except ValidationError as error:
-            failed.append((index, payload, text, digest, error))
+            failed.append((index, payload, text, digest, self._named(platform, payload, error)))
             return None
         return _Mapped(index, payload, text, digest, modified, target)
+
+    def _named(
+        self, platform: str, payload: Mapping[str, Any], error: ValidationError
+    ) -> ValidationError:
+        """``error`` as the map that actually read ``payload`` gives it: a payload
+        ``taobao`` refuses is refused by the Tmall map, and the error says to add the
+        value to the ``tmall`` status table (see :meth:`_reader`)."""
+        reader = self._reader(platform)
+        if reader == platform:
+            return error
+        try:
+            modified_at(reader, payload, maps=self.maps)
+            self.maps.normalize(reader, payload)
+        except ValidationError as named:
+            return named
+        return error
 
     def _page(
         self, platform: str, pending: list[_Mapped], received_at: datetime
@@ -750,8 +842,9 @@ class Sync:
         *,
         where: str,
     ) -> Outcome:
-        """Keep ``payload`` as a dead letter: always its canonical text, under the digest
-        of that text (so one bad payload is one letter however it came).
+        """Keep ``payload`` as a dead letter: always its canonical text, under its
+        channel identity and the digest of that text (``"tmall:<digest>"``, so one bad
+        payload is one letter however it came, ``taobao`` or ``tmall`` alike).
 
         Keeping it never fails the batch: a payload JSON cannot hold is kept as Python's
         JSON writer writes it (``NaN``), and a text longer than a letter holds is kept
@@ -774,9 +867,17 @@ class Sync:
                 else note[:_ERROR_MAX]
             text = text[:_KEPT]
         self.store.add_dead_letter(
-            DeadLetter(f"{platform}:{digest}", platform, text, message, received_at)
+            DeadLetter(f"{self._seen_key(platform)}:{digest}", platform, text, message,
+                       received_at)
         )
         return "dead_lettered"
+
+
+def _digest_of(letter: DeadLetter) -> str | None:
+    """The payload digest of ``letter``'s id (``"<channel or platform>:<digest>"``), or
+    ``None`` for an id of another form."""
+    _prefix, colon, digest = letter.letter_id.rpartition(":")
+    return digest if colon and digest else None
 
 
 def _any_text(payload: Mapping[str, Any]) -> str:

@@ -12,9 +12,12 @@ from typing import Any
 
 import pytest
 
+from orderkit.mapping import Registry, StatusRule, get_map, normalize
 from orderkit.model.errors import ValidationError
-from orderkit.sync import MemoryChannelClient, SyncReport, parse_json, read_lines
-from orderkit.sync.records import PAYLOAD_MAX_LENGTH
+from orderkit.orders import OrderStatus
+from orderkit.sync import MemoryChannelClient, Sync, SyncReport, parse_json, read_lines
+from orderkit.sync.modified import payload_digest, payload_text
+from orderkit.sync.records import PAYLOAD_MAX_LENGTH, DeadLetter
 
 NOW = datetime(2026, 2, 20, 12, 0, tzinfo=UTC)
 Shop = Any
@@ -83,3 +86,113 @@ def test_json_text_with_nan_or_infinity_is_refused_where_it_is_read(tmp_path: Pa
         read_lines(feed)
     assert caught.value.path == "feed.jsonl:2"
     assert "NaN is not a JSON number" in str(caught.value)
+
+
+# --- one trade, one letter, whichever name of its channel delivered it ------------------
+
+
+def _pre_auth(payloads: Any) -> dict[str, Any]:
+    """A Tmall trade in a status the built-in map does not know."""
+    trade: dict[str, Any] = dict(payloads("tmall", "wait_seller_send_goods"),
+                                 status="WAIT_PRE_AUTH_CONFIRM")
+    trade.pop("pay_time")
+    return trade
+
+
+def _fixed_tmall() -> Registry:
+    """The Tmall map extended to read the status, registered under ``tmall`` (the
+    ``taobao`` name keeps the built-in map)."""
+    fixed = get_map("tmall").extended(
+        "tmall", status_values={"trade": ("WAIT_PRE_AUTH_CONFIRM",)},
+        status_rules=(StatusRule({"trade": "WAIT_PRE_AUTH_CONFIRM"},
+                                 OrderStatus.PENDING_PAYMENT),),
+    )
+    maps = Registry()
+    maps.register(fixed, replace=True)
+    return maps
+
+
+def _stocked(shop: Shop, trade: dict[str, Any]) -> None:
+    shop.stock(*{line.sku for line in normalize("tmall", dict(
+        trade, status="WAIT_SELLER_SEND_GOODS", pay_time="2026-02-16 10:00:00")).lines})
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_a_bad_trade_received_as_taobao_and_as_tmall_is_one_letter_naming_the_tmall_map(
+    shop: Shop, sqlite_shop: Shop, payloads: Any, store: str
+) -> None:
+    shop = sqlite_shop if store == "sqlite" else shop
+    trade = _pre_auth(payloads)
+
+    assert shop.sync.receive("taobao", trade, received_at=NOW) == SyncReport(dead_lettered=1)
+    assert shop.sync.receive("tmall", trade, received_at=NOW) == SyncReport(dead_lettered=1)
+
+    (letter,) = shop.store.dead_letters()
+    assert letter.letter_id == "tmall:" + payload_digest(payload_text(trade))
+    assert (letter.platform, letter.attempts) == ("taobao", 2)
+    # taobao reads with the Tmall map: the value goes in the tmall status table.
+    assert "add 'WAIT_PRE_AUTH_CONFIRM' to the tmall status table" in letter.error
+    assert "taobao" not in letter.error
+
+
+@pytest.mark.parametrize("received_as", ["taobao", "tmall"])
+def test_a_letter_of_either_name_replays_through_a_fixed_tmall_map(
+    shop: Shop, payloads: Any, received_as: str
+) -> None:
+    trade = _pre_auth(payloads)
+    _stocked(shop, trade)
+    shop.sync.receive(received_as, trade, received_at=NOW)
+    shop.sync.receive("taobao", trade, received_at=NOW)
+    fixed = Sync(shop.repository, shop.service, store=shop.store, maps=_fixed_tmall(),
+                 clock=shop.clock)
+
+    # Replaying the tmall channel's letters takes those received as taobao too.
+    assert fixed.replay_dead_letters("tmall") == SyncReport(new=1)
+
+    assert shop.store.dead_letters() == []
+    stored = shop.repository.find_by_channel("tmall", str(trade["tid_str"]))
+    assert stored is not None and stored.status is OrderStatus.PENDING_PAYMENT
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_letters_kept_under_the_platform_name_are_listed_replayed_and_merged(
+    shop: Shop, sqlite_shop: Shop, payloads: Any, store: str
+) -> None:
+    shop = sqlite_shop if store == "sqlite" else shop
+    trade = _pre_auth(payloads)
+    _stocked(shop, trade)
+    text = payload_text(trade)
+    digest = payload_digest(text)
+    # As letters were keyed before: by the name each copy arrived under.
+    for name, attempts in (("taobao", 3), ("tmall", 1)):
+        shop.store.add_dead_letter(DeadLetter(f"{name}:{digest}", name, text,
+                                              "MappingError: old", NOW, attempts))
+    assert {letter.letter_id for letter in shop.store.dead_letters()} == {
+        f"taobao:{digest}", f"tmall:{digest}"}
+
+    # Still refused: one letter, under the channel's key.
+    assert shop.sync.replay_dead_letters() == SyncReport(dead_lettered=1)
+    (letter,) = shop.store.dead_letters()
+    assert letter.letter_id == f"tmall:{digest}"
+    assert letter.attempts > 1 and "tmall status table" in letter.error
+
+    fixed = Sync(shop.repository, shop.service, store=shop.store, maps=_fixed_tmall(),
+                 clock=shop.clock)
+    assert fixed.replay_dead_letters("taobao") == SyncReport(new=1)
+    assert shop.store.dead_letters() == []
+
+
+def test_a_legacy_letter_replayed_after_its_trade_is_stored_is_dropped(
+    shop: Shop, payloads: Any
+) -> None:
+    trade = _pre_auth(payloads)
+    _stocked(shop, trade)
+    text = payload_text(trade)
+    shop.store.add_dead_letter(DeadLetter(f"taobao:{payload_digest(text)}", "taobao", text,
+                                          "MappingError: old", NOW))
+    fixed = Sync(shop.repository, shop.service, store=shop.store, maps=_fixed_tmall(),
+                 clock=shop.clock)
+    assert fixed.receive("tmall", trade, received_at=NOW) == SyncReport(new=1)
+
+    assert fixed.replay_dead_letters() == SyncReport(unchanged=1)
+    assert shop.store.dead_letters() == []

@@ -221,3 +221,39 @@ def test_woocommerce_refunds_become_refund_events_once(shop: Shop, payloads: Any
     assert stored.totals.refunded.amount == Decimal("24.00")
     assert [e for e in stored.applied_event_ids if ":refund:" in e] \
         == ["woocommerce:723:refund:19.00", "woocommerce:723:refund:24.00"]
+
+
+def test_a_platform_hold_is_placed_and_released_by_sync_with_the_channels_words(
+    shop: Shop, versions: Any
+) -> None:
+    """The mapped order's hold names the channel (``Hold.by == "jd"``); the hold sync
+    places on the stored order is sync's (``SYNC_ACTOR``), with the channel's kind and
+    reason, so sync lifts only the holds it placed, never a person's."""
+    from orderkit.lifecycle import Actor, Event
+    from orderkit.sync import SYNC_ACTOR
+
+    paid = versions("9101", "paid", NOW - 2 * DAY)
+    locked = {**versions("9101", "paid", NOW - DAY), "orderState": "LOCKED"}
+    unlocked = versions("9101", "paid", NOW)
+    shop.stock(*{line.sku for line in normalize("jd", paid).lines})
+    shop.sync.receive("jd", paid, received_at=NOW)
+    stored = shop.repository.find_by_channel("jd", "9101")
+    assert stored is not None
+    shop.service.handle(stored.order_id, Event(
+        "hold", event_id="ops:9101:hold", at=NOW - DAY, actor=Actor("ops"),
+        data={"kind": "address_check", "reason": "the buyer asked to check the address"}))
+
+    assert [h.by for h in normalize("jd", locked).holds] == ["jd"]
+    assert shop.sync.receive("jd", locked, received_at=NOW) == SyncReport(updated=1)
+    held = shop.repository.find_by_channel("jd", "9101")
+    assert held is not None
+    assert [(h.kind, h.by) for h in held.holds] == [
+        ("address_check", "ops"), ("platform_locked", SYNC_ACTOR.id)]
+    platform_hold = held.hold("platform_locked")
+    assert platform_hold is not None
+    assert platform_hold.reason == normalize("jd", locked).holds[0].reason
+
+    assert shop.sync.receive("jd", unlocked, received_at=NOW) == SyncReport(updated=1)
+    released = shop.repository.find_by_channel("jd", "9101")
+    assert released is not None
+    assert [(h.kind, h.by) for h in released.holds] == [("address_check", "ops")]
