@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
@@ -50,13 +50,24 @@ def builtin_maps() -> dict[str, Callable[[], PlatformMap]]:
 
     return {
         "tmall": tmall.platform_map,
-        "taobao": lambda: attrs.evolve(tmall.platform_map(), name="taobao", channel="tmall"),
+        "taobao": lambda: _alias(tmall.platform_map(), "taobao"),
         "jd": jd.platform_map,
         "pdd": pdd.platform_map,
         "douyin": douyin.platform_map,
         "shopify": shopify.platform_map,
         "woocommerce": woocommerce.platform_map,
     }
+
+
+#: Built-in names that read with another name's map (see :func:`builtin_maps`): while a
+#: registry has no map of its own under the alias, the alias follows that map, also
+#: when a host replaces it.
+_ALIASES: Final[dict[str, str]] = {"taobao": "tmall"}
+
+
+def _alias(platform_map: PlatformMap, name: str) -> PlatformMap:
+    """``platform_map`` under the name ``name``, with its channel identity."""
+    return attrs.evolve(platform_map, name=name, channel=platform_map.channel_name)
 
 
 @attrs.frozen
@@ -106,12 +117,15 @@ class Registry:
     def __init__(self, *, builtins: bool = True) -> None:
         self._plans: dict[str, Plan] = {}
         self._pending: dict[str, Callable[[], PlatformMap]] = builtin_maps() if builtins else {}
+        self._aliases: dict[str, str] = dict(_ALIASES) if builtins else {}
 
     def register(self, platform_map: PlatformMap, *, replace: bool = False) -> Plan:
         """Validate, compile and add ``platform_map``; returns its plan.
 
         Registering a name that exists raises :class:`DefinitionError` unless
         ``replace=True`` (that is how a built-in map is swapped for an extended one).
+        Replacing ``"tmall"`` replaces what ``"taobao"`` reads too, unless ``"taobao"``
+        was given a map of its own.
         """
         name = getattr(platform_map, "name", None)
         if not replace and isinstance(name, str) and name in self.platforms():
@@ -122,6 +136,11 @@ class Registry:
         plan = compile_map(platform_map)
         self._pending.pop(plan.name, None)
         self._plans[plan.name] = plan
+        self._aliases.pop(plan.name, None)  # a map of its own: no longer an alias
+        for alias, target in self._aliases.items():
+            if target == plan.name:
+                self._plans.pop(alias, None)
+                self._pending[alias] = functools.partial(_alias, platform_map, alias)
         return plan
 
     def platforms(self) -> tuple[str, ...]:

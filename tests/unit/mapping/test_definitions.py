@@ -226,3 +226,31 @@ def test_sub_fen_precision_is_accepted_only_where_the_field_declares_it() -> Non
     with pytest.raises(MappingError, match="more than 2 decimals") as caught:
         registry.normalize("metered", ticket)
     assert caught.value.path == "items[0].price"
+
+
+def test_replacing_the_tmall_map_replaces_what_taobao_reads_unless_taobao_has_its_own() -> None:
+    """``taobao`` is the Tmall map under another name: a host that fixes the Tmall map
+    fixes Taobao trades too; a map registered under ``taobao`` itself stands."""
+    from orderkit.mapping import StatusRule, get_map
+    from orderkit.model.orders import OrderStatus
+
+    trade = dict(load("tmall", "wait_seller_send_goods"), status="WAIT_PRE_AUTH_CONFIRM")
+    trade.pop("pay_time")
+    fixed = get_map("tmall").extended(
+        "tmall", status_values={"trade": ("WAIT_PRE_AUTH_CONFIRM",)},
+        status_rules=(StatusRule({"trade": "WAIT_PRE_AUTH_CONFIRM"},
+                                 OrderStatus.PENDING_PAYMENT),),
+    )
+    registry = Registry()
+    with pytest.raises(MappingError):
+        registry.normalize("taobao", trade)  # compiled before the fix
+    registry.register(fixed, replace=True)
+    order = registry.normalize("taobao", trade)
+    assert (order.status, order.channel) == (OrderStatus.PENDING_PAYMENT, "tmall")
+    assert order.order_id == f"tmall:{trade['tid']}"  # one trade, one order
+
+    own = Registry()
+    own.register(attrs.evolve(get_map("tmall"), name="taobao", channel="tmall"), replace=True)
+    own.register(fixed, replace=True)
+    with pytest.raises(MappingError):
+        own.normalize("taobao", trade)  # its own map, not the fixed Tmall one

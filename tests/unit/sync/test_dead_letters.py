@@ -101,7 +101,7 @@ def _pre_auth(payloads: Any) -> dict[str, Any]:
 
 def _fixed_tmall() -> Registry:
     """The Tmall map extended to read the status, registered under ``tmall`` (the
-    ``taobao`` name keeps the built-in map)."""
+    ``taobao`` name reads with it too)."""
     fixed = get_map("tmall").extended(
         "tmall", status_values={"trade": ("WAIT_PRE_AUTH_CONFIRM",)},
         status_rules=(StatusRule({"trade": "WAIT_PRE_AUTH_CONFIRM"},
