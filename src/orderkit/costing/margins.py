@@ -223,8 +223,13 @@ def margin(order: Order, costs: CostModel) -> Margin:
     come back from the platform), plus the shipping the buyer paid. Costs: the product
     cost of each unit, the platform's commission (on the goods less all discounts), the
     payment fee (on what the buyer paid), the influencer's cut, shipping less any
-    platform subsidy, packaging. The order's own COMMISSION and FEE adjustments (what the
-    settlement bill says) replace the estimates and are marked settled.
+    platform subsidy, packaging. Shipping and packaging are costs while anything is
+    still sold and, once a parcel went out, for good (when every unit came back, or
+    the fee was given back or waived on a parcel refused at the door): they count
+    exactly when the order's own shipping charge stands
+    (:attr:`~orderkit.model.orders.Order.shipping_standing`). The order's own COMMISSION
+    and FEE adjustments (what the settlement bill says) replace the estimates and are
+    marked settled.
     """
     if not isinstance(order, Order):
         raise ValidationError("order", order, "expected an Order")
@@ -264,7 +269,10 @@ def margin(order: Order, costs: CostModel) -> Margin:
             raise ValidationError(f"unit_cost[{line.sku!r}]", cost, f"expected Money in {currency}")
         product += cost * units
     components.append(Component("product_cost", -product, Party.MERCHANT))
-    anything_sold = any(sold_units.values())
+    # The carrier and the box were paid for once a parcel went out (or while units are
+    # still to go): they stay costs whenever the order's own shipping charge stands,
+    # whether or not the fee was given back or waived since.
+    parcel = bool(order.shipments) or any(sold_units.values())
     table = costs.fees_for(order.channel, on)
     settled_commission = _settled(order, AdjustmentKind.COMMISSION)
     settled_fee = _settled(order, AdjustmentKind.FEE)
@@ -284,7 +292,7 @@ def margin(order: Order, costs: CostModel) -> Margin:
             components.append(Component("payment_fee", -fee, Party.MERCHANT))
         influencer = Money(goods_paid.amount * table.influencer_rate, currency).round()
         components.append(Component("influencer", -influencer, Party.MERCHANT))
-        if anything_sold:
+        if parcel:
             components.append(Component("shipping_cost", -table.shipping_cost, Party.MERCHANT))
             if table.shipping_subsidy is not None:
                 components.append(
