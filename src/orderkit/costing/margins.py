@@ -15,8 +15,15 @@ from orderkit.lifecycle.events import Event
 from orderkit.lifecycle.policy import Actor
 from orderkit.model import _checks as check
 from orderkit.model.errors import ValidationError
-from orderkit.model.money import Money
-from orderkit.model.orders import AdjustmentKind, Bearer, HoldKind, Order
+from orderkit.model.money import Money, minor_digits
+from orderkit.model.orders import (
+    AdjustmentKind,
+    Bearer,
+    HoldKind,
+    Order,
+    _spread_weights,
+    _units_share,
+)
 from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, accounting_date, ensure_aware
 
 __all__ = [
@@ -211,16 +218,14 @@ class Margin:
         return text
 
 
-def _share(amount: Money, part: Decimal, whole: Decimal) -> Money:
-    """``amount * part / whole``, rounded half up to the minor unit (``whole`` > 0)."""
-    return Money(amount.amount * part / whole, amount.currency).round()
-
-
 def margin(order: Order, costs: CostModel) -> Margin:
     """The :class:`Margin` of ``order``'s units still sold, by ``costs``.
 
     Income: the goods, less the discounts the merchant bears (platform-funded discounts
-    come back from the platform), plus the shipping the buyer paid. Costs: the product
+    come back from the platform), plus the shipping the buyer paid. Each discount is
+    attributed to who bears it on the units still sold: the platform's part of a coupon
+    on a refunded unit leaves with the unit, and a concession granted later is the
+    merchant's alone, however the platform's coupons were spread. Costs: the product
     cost of each unit, the platform's commission (on the goods less all discounts), the
     payment fee (on what the buyer paid), the influencer's cut, shipping less any
     platform subsidy, packaging. Shipping and packaging are costs while anything is
@@ -241,14 +246,9 @@ def margin(order: Order, costs: CostModel) -> Margin:
     sold = order.sold_value
     totals = order.totals
     sold_units = order.sold_units
-    merchant_discounts = zero
-    if totals.discounts.amount and sold.discounts.amount:
-        borne = sum(
-            (a.amount for a in order.adjustments
-             if a.kind in _DISCOUNT_KINDS and a.borne_by is not Bearer.PLATFORM),
-            zero,
-        )
-        merchant_discounts = _share(borne, sold.discounts.amount, totals.discounts.amount)
+    # What the platform funds of the discounts on the units still sold comes back from
+    # it; the rest of their discounts is the merchant's (its coupons, its concessions).
+    merchant_discounts = sold.discounts - _platform_discounts(order)
     components: list[Component] = [
         Component("goods", sold.goods, Party.BUYER),
         Component("merchant_discounts", -merchant_discounts, Party.MERCHANT),
@@ -310,6 +310,45 @@ _DISCOUNT_KINDS = frozenset({
     AdjustmentKind.SUBSIDY,
     AdjustmentKind.CONCESSION,
 })
+
+
+def _platform_discounts(order: Order) -> Money:
+    """What the platform funds of the discounts on ``order``'s units still sold.
+
+    Each platform-borne discount goes to its lines as the order spreads it: a line's
+    own to that line (over the units it covers), an order-level one over the lines by
+    value net of their own discounts at sale. A line's units still sold carry their
+    part of each, summed exactly and rounded once, as in
+    :attr:`~orderkit.model.orders.Order.sold_value`; so when the platform funds every
+    discount this is ``sold_value.discounts`` to the fen.
+    """
+    currency = order.currency
+    quantity = {line.line_id: line.quantity for line in order.lines}
+    own: dict[str, Decimal] = {}  # each line's own discounts at sale, whoever bears them
+    shares: dict[str, list[tuple[Decimal, int]]] = {line_id: [] for line_id in quantity}
+    spread = Decimal(0)
+    for adjustment in order.adjustments:
+        if adjustment.kind not in _DISCOUNT_KINDS:
+            continue
+        amount, line_id = adjustment.amount.amount, adjustment.line_id
+        platform = adjustment.borne_by is Bearer.PLATFORM
+        if line_id is not None and line_id in quantity:
+            if adjustment.kind is not AdjustmentKind.CONCESSION:
+                own[line_id] = own.get(line_id, Decimal(0)) + amount
+            if platform:
+                shares[line_id].append((amount, adjustment.units or quantity[line_id]))
+        elif platform:
+            spread += amount
+    if spread:
+        parts = Money(spread, currency).allocate(_spread_weights(order.lines, own))
+        for line, part in zip(order.lines, parts, strict=True):
+            shares[line.line_id].append((part.amount, line.quantity))
+    minor = minor_digits(currency)
+    funded = Decimal(0)
+    for line_id, units in order.sold_units.items():
+        if units and shares[line_id]:
+            funded += _units_share(shares[line_id], units, minor)
+    return Money(funded, currency)
 
 
 def _settled(order: Order, kind: AdjustmentKind) -> Money | None:
