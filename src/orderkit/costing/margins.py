@@ -172,7 +172,8 @@ class Margin:
     """An order's predicted profit, component by component.
 
     ``revenue`` is what the merchant is entitled to for what is still sold (goods less
-    the merchant's own discounts, plus the shipping the buyer paid); ``profit`` is the
+    the merchant's own discounts, plus the shipping charged less what the merchant gave
+    back of it); ``profit`` is the
     sum of the components; ``ratio`` is ``profit / revenue`` (``None`` when revenue is
     zero). ``unknown`` names every cost nobody could give (no product cost for a SKU, no
     fee table for the channel on that day): while it is not empty the margin is not
@@ -222,7 +223,9 @@ def margin(order: Order, costs: CostModel) -> Margin:
     """The :class:`Margin` of ``order``'s units still sold, by ``costs``.
 
     Income: the goods, less the discounts the merchant bears (platform-funded discounts
-    come back from the platform), plus the shipping the buyer paid. Each discount is
+    come back from the platform), plus the shipping charged less what the merchant gave
+    back of it (shipping the platform gave back, a platform-borne SHIPPING_CONCESSION,
+    comes back from the platform like its coupons). Each discount is
     attributed to who bears it on the units still sold: the platform's part of a coupon
     on a refunded unit leaves with the unit, and a concession granted later is the
     merchant's alone, however the platform's coupons were spread. Costs: the product
@@ -246,15 +249,18 @@ def margin(order: Order, costs: CostModel) -> Margin:
     sold = order.sold_value
     totals = order.totals
     sold_units = order.sold_units
-    # What the platform funds of the discounts on the units still sold comes back from
-    # it; the rest of their discounts is the merchant's (its coupons, its concessions).
-    merchant_discounts = sold.discounts - _platform_discounts(order)
+    # What the platform funds of the discounts on the units still sold, and of the
+    # shipping given back that still stands, comes back from it; the rest of the
+    # discounts is the merchant's (its coupons, its concessions).
+    platform_discounts, platform_shipping = _platform_funded(order)
+    merchant_discounts = sold.discounts - platform_discounts
+    shipping = sold.shipping + platform_shipping
     components: list[Component] = [
         Component("goods", sold.goods, Party.BUYER),
         Component("merchant_discounts", -merchant_discounts, Party.MERCHANT),
-        Component("shipping_charged", sold.shipping, Party.BUYER),
+        Component("shipping_charged", shipping, Party.BUYER),
     ]
-    revenue = sold.goods - merchant_discounts + sold.shipping
+    revenue = sold.goods - merchant_discounts + shipping
     unknown: list[str] = []
     product = zero
     for line in order.lines:
@@ -312,43 +318,56 @@ _DISCOUNT_KINDS = frozenset({
 })
 
 
-def _platform_discounts(order: Order) -> Money:
-    """What the platform funds of the discounts on ``order``'s units still sold.
+def _platform_funded(order: Order) -> tuple[Money, Money]:
+    """What the platform funds on ``order``'s units still sold: ``(discounts, shipping
+    given back)``.
 
-    Each platform-borne discount goes to its lines as the order spreads it: a line's
-    own to that line (over the units it covers), an order-level one over the lines by
-    value net of their own discounts at sale. A line's units still sold carry their
-    part of each, summed exactly and rounded once, as in
+    Each platform-borne adjustment goes to its lines as the order spreads it: a line's
+    own to that line (over the units it covers), an order-level discount over the
+    lines by value net of their own discounts at sale. A line's units still sold carry
+    their part of each, summed exactly and rounded once, as in
     :attr:`~orderkit.model.orders.Order.sold_value`; so when the platform funds every
-    discount this is ``sold_value.discounts`` to the fen.
+    discount the first is ``sold_value.discounts`` to the fen. Shipping given back on
+    the order itself counts while the order's own shipping stands (anything still sold
+    or shipped), as in :attr:`~orderkit.model.orders.Order.shipping_standing`.
     """
     currency = order.currency
     quantity = {line.line_id: line.quantity for line in order.lines}
     own: dict[str, Decimal] = {}  # each line's own discounts at sale, whoever bears them
-    shares: dict[str, list[tuple[Decimal, int]]] = {line_id: [] for line_id in quantity}
-    spread = Decimal(0)
+    discounts: dict[str, list[tuple[Decimal, int]]] = {line_id: [] for line_id in quantity}
+    shipping: dict[str, list[tuple[Decimal, int]]] = {line_id: [] for line_id in quantity}
+    spread = on_order = Decimal(0)
     for adjustment in order.adjustments:
-        if adjustment.kind not in _DISCOUNT_KINDS:
+        kind = adjustment.kind
+        if kind not in _DISCOUNT_KINDS and kind is not AdjustmentKind.SHIPPING_CONCESSION:
             continue
         amount, line_id = adjustment.amount.amount, adjustment.line_id
         platform = adjustment.borne_by is Bearer.PLATFORM
         if line_id is not None and line_id in quantity:
-            if adjustment.kind is not AdjustmentKind.CONCESSION:
+            if kind in _DISCOUNT_KINDS and kind is not AdjustmentKind.CONCESSION:
                 own[line_id] = own.get(line_id, Decimal(0)) + amount
             if platform:
+                shares = discounts if kind in _DISCOUNT_KINDS else shipping
                 shares[line_id].append((amount, adjustment.units or quantity[line_id]))
-        elif platform:
+        elif platform and kind in _DISCOUNT_KINDS:
             spread += amount
+        elif platform:
+            on_order += amount
     if spread:
         parts = Money(spread, currency).allocate(_spread_weights(order.lines, own))
         for line, part in zip(order.lines, parts, strict=True):
-            shares[line.line_id].append((part.amount, line.quantity))
+            discounts[line.line_id].append((part.amount, line.quantity))
     minor = minor_digits(currency)
-    funded = Decimal(0)
-    for line_id, units in order.sold_units.items():
-        if units and shares[line_id]:
-            funded += _units_share(shares[line_id], units, minor)
-    return Money(funded, currency)
+    funded = [Decimal(0), Decimal(0)]
+    sold_units = order.sold_units
+    for line_id, units in sold_units.items():
+        if units:
+            for slot, shares in enumerate((discounts, shipping)):
+                if shares[line_id]:
+                    funded[slot] += _units_share(shares[line_id], units, minor)
+    if order.shipments or any(sold_units.values()):
+        funded[1] += on_order
+    return Money(funded[0], currency), Money(funded[1], currency)
 
 
 def _settled(order: Order, kind: AdjustmentKind) -> Money | None:

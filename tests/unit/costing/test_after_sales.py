@@ -138,8 +138,9 @@ def test_a_unit_refunded_from_an_order_with_both_coupons_keeps_each_partys_share
 @st.composite
 def refunded_orders(draw: st.DrawFn) -> tuple[Order, Money]:
     """A paid order (perhaps shipped) with platform coupons on its lines, merchant
-    discounts, shipping, then any sequence of unit refunds and partial refunds; with
-    what the platform funds of its coupons on the units still sold."""
+    discounts, shipping the platform may give back, then any sequence of unit refunds
+    and partial refunds; with what the platform funds of its coupons on the units still
+    sold and of the shipping still standing."""
     count = draw(st.integers(1, 3))
     lines, adjustments, per_unit = [], [], {}
     for n in range(count):
@@ -161,8 +162,12 @@ def refunded_orders(draw: st.DrawFn) -> tuple[Order, Money]:
     goods = sum(line.amount.amount for line in lines)
     adjustments.append(Adjustment(AdjustmentKind.COUPON, Money.from_minor(
         draw(st.integers(0, int(goods * 100) // 4)), "CNY"), Bearer.MERCHANT))
-    adjustments.append(Adjustment(AdjustmentKind.SHIPPING,
-                                  Money.from_minor(draw(st.integers(0, 2_000)), "CNY")))
+    shipping = draw(st.integers(0, 2_000))
+    adjustments.append(Adjustment(AdjustmentKind.SHIPPING, Money.from_minor(shipping, "CNY")))
+    waived = draw(st.integers(0, shipping))  # the platform's free shipping, say
+    if waived:
+        adjustments.append(Adjustment(AdjustmentKind.SHIPPING_CONCESSION,
+                                      Money.from_minor(waived, "CNY"), Bearer.PLATFORM))
     story = Story(Order("O1", "tmall", "T1", lines, T0, adjustments=adjustments))
     story.send("pay", amount=story.order.totals.payable)
     if draw(st.booleans()):
@@ -182,6 +187,8 @@ def refunded_orders(draw: st.DrawFn) -> tuple[Order, Money]:
             story.send("refund", amount=owed + extra)
     order = story.order
     funded = sum(per_unit[line_id] * units for line_id, units in order.sold_units.items())
+    if order.shipments or any(order.sold_units.values()):  # the shipping still stands
+        funded += waived
     return order, Money.from_minor(funded, "CNY")
 
 
@@ -195,8 +202,6 @@ def test_revenue_is_what_the_buyer_paid_net_of_refunds_plus_what_the_platform_fu
     assert totals.refund_due == totals.due == cny("0.00")
     found = margin(order, COSTS)
     assert found.revenue == totals.paid - totals.refunded + funded
-    assert found.component("merchant_discounts").amount == (  # type: ignore[union-attr]
-        funded - order.sold_value.discounts)
 
 
 @settings(max_examples=200, deadline=None)
@@ -229,3 +234,32 @@ def test_discounts_the_platform_funds_alone_never_cost_the_merchant(data: st.Dat
     sold_value = story.order.sold_value
     assert found.component("merchant_discounts").amount == cny("0.00")  # type: ignore[union-attr]
     assert found.revenue == sold_value.goods + sold_value.shipping
+
+
+def test_shipping_the_platform_gives_back_comes_back_from_the_platform() -> None:
+    def given_back(bearer: Bearer) -> Order:
+        return tea(Adjustment(AdjustmentKind.SHIPPING_CONCESSION, cny("8.00"), bearer))
+
+    free = given_back(Bearer.PLATFORM)  # the platform's free shipping: it pays the fee
+    assert free.totals.payable == cny("100.00") and free.totals.settlement == cny("108.00")
+    found = margin(free, COSTS)
+    assert found.component("shipping_charged").amount == cny("8.00")  # type: ignore[union-attr]
+    assert found.revenue == cny("108.00")
+    waived = margin(given_back(Bearer.MERCHANT), COSTS)  # the merchant's own
+    assert waived.component("shipping_charged").amount == cny("0.00")  # type: ignore[union-attr]
+    assert waived.revenue == cny("100.00")
+
+
+def test_a_line_shipping_fee_the_platform_gives_back_leaves_with_the_units() -> None:
+    order = Order("O1", "tmall", "T1", [OrderLine("1", "TEA", 2, cny("50.00"))], T0,
+                  adjustments=[Adjustment(AdjustmentKind.SHIPPING, cny("6.00"), line_id="1"),
+                               Adjustment(AdjustmentKind.SHIPPING_CONCESSION, cny("6.00"),
+                                          Bearer.PLATFORM, "1")])
+    story = Story(order)
+    story.send("pay", amount=cny("100.00"))
+    order = story.send("refund", amount=cny("50.00"), lines={"1": 1})
+    found = margin(order, COSTS)
+    assert found.component("shipping_charged").amount == cny("3.00")  # type: ignore[union-attr]
+    assert found.revenue == cny("53.00")
+    order = story.send("refund", amount=cny("50.00"), lines={"1": 1})
+    assert margin(order, COSTS).revenue == cny("0.00")
