@@ -15,8 +15,15 @@ from orderkit.lifecycle.events import Event
 from orderkit.lifecycle.policy import Actor
 from orderkit.model import _checks as check
 from orderkit.model.errors import ValidationError
-from orderkit.model.money import Money
-from orderkit.model.orders import AdjustmentKind, Bearer, HoldKind, Order
+from orderkit.model.money import Money, minor_digits
+from orderkit.model.orders import (
+    AdjustmentKind,
+    Bearer,
+    HoldKind,
+    Order,
+    _spread_weights,
+    _units_share,
+)
 from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, accounting_date, ensure_aware
 
 __all__ = [
@@ -165,7 +172,8 @@ class Margin:
     """An order's predicted profit, component by component.
 
     ``revenue`` is what the merchant is entitled to for what is still sold (goods less
-    the merchant's own discounts, plus the shipping the buyer paid); ``profit`` is the
+    the merchant's own discounts, plus the shipping charged less what the merchant gave
+    back of it); ``profit`` is the
     sum of the components; ``ratio`` is ``profit / revenue`` (``None`` when revenue is
     zero). ``unknown`` names every cost nobody could give (no product cost for a SKU, no
     fee table for the channel on that day): while it is not empty the margin is not
@@ -211,20 +219,25 @@ class Margin:
         return text
 
 
-def _share(amount: Money, part: Decimal, whole: Decimal) -> Money:
-    """``amount * part / whole``, rounded half up to the minor unit (``whole`` > 0)."""
-    return Money(amount.amount * part / whole, amount.currency).round()
-
-
 def margin(order: Order, costs: CostModel) -> Margin:
     """The :class:`Margin` of ``order``'s units still sold, by ``costs``.
 
     Income: the goods, less the discounts the merchant bears (platform-funded discounts
-    come back from the platform), plus the shipping the buyer paid. Costs: the product
+    come back from the platform), plus the shipping charged less what the merchant gave
+    back of it (shipping the platform gave back, a platform-borne SHIPPING_CONCESSION,
+    comes back from the platform like its coupons). Each discount is
+    attributed to who bears it on the units still sold: the platform's part of a coupon
+    on a refunded unit leaves with the unit, and a concession granted later is the
+    merchant's alone, however the platform's coupons were spread. Costs: the product
     cost of each unit, the platform's commission (on the goods less all discounts), the
     payment fee (on what the buyer paid), the influencer's cut, shipping less any
-    platform subsidy, packaging. The order's own COMMISSION and FEE adjustments (what the
-    settlement bill says) replace the estimates and are marked settled.
+    platform subsidy, packaging. Shipping and packaging are costs while anything is
+    still sold and, once a parcel went out, for good (when every unit came back, or
+    the fee was given back or waived on a parcel refused at the door): they count
+    exactly when the order's own shipping charge stands
+    (:attr:`~orderkit.model.orders.Order.shipping_standing`). The order's own COMMISSION
+    and FEE adjustments (what the settlement bill says) replace the estimates and are
+    marked settled.
     """
     if not isinstance(order, Order):
         raise ValidationError("order", order, "expected an Order")
@@ -236,20 +249,18 @@ def margin(order: Order, costs: CostModel) -> Margin:
     sold = order.sold_value
     totals = order.totals
     sold_units = order.sold_units
-    merchant_discounts = zero
-    if totals.discounts.amount and sold.discounts.amount:
-        borne = sum(
-            (a.amount for a in order.adjustments
-             if a.kind in _DISCOUNT_KINDS and a.borne_by is not Bearer.PLATFORM),
-            zero,
-        )
-        merchant_discounts = _share(borne, sold.discounts.amount, totals.discounts.amount)
+    # What the platform funds of the discounts on the units still sold, and of the
+    # shipping given back that still stands, comes back from it; the rest of the
+    # discounts is the merchant's (its coupons, its concessions).
+    platform_discounts, platform_shipping = _platform_funded(order)
+    merchant_discounts = sold.discounts - platform_discounts
+    shipping = sold.shipping + platform_shipping
     components: list[Component] = [
         Component("goods", sold.goods, Party.BUYER),
         Component("merchant_discounts", -merchant_discounts, Party.MERCHANT),
-        Component("shipping_charged", sold.shipping, Party.BUYER),
+        Component("shipping_charged", shipping, Party.BUYER),
     ]
-    revenue = sold.goods - merchant_discounts + sold.shipping
+    revenue = sold.goods - merchant_discounts + shipping
     unknown: list[str] = []
     product = zero
     for line in order.lines:
@@ -264,7 +275,10 @@ def margin(order: Order, costs: CostModel) -> Margin:
             raise ValidationError(f"unit_cost[{line.sku!r}]", cost, f"expected Money in {currency}")
         product += cost * units
     components.append(Component("product_cost", -product, Party.MERCHANT))
-    anything_sold = any(sold_units.values())
+    # The carrier and the box were paid for once a parcel went out (or while units are
+    # still to go): they stay costs whenever the order's own shipping charge stands,
+    # whether or not the fee was given back or waived since.
+    parcel = bool(order.shipments) or any(sold_units.values())
     table = costs.fees_for(order.channel, on)
     settled_commission = _settled(order, AdjustmentKind.COMMISSION)
     settled_fee = _settled(order, AdjustmentKind.FEE)
@@ -284,7 +298,7 @@ def margin(order: Order, costs: CostModel) -> Margin:
             components.append(Component("payment_fee", -fee, Party.MERCHANT))
         influencer = Money(goods_paid.amount * table.influencer_rate, currency).round()
         components.append(Component("influencer", -influencer, Party.MERCHANT))
-        if anything_sold:
+        if parcel:
             components.append(Component("shipping_cost", -table.shipping_cost, Party.MERCHANT))
             if table.shipping_subsidy is not None:
                 components.append(
@@ -302,6 +316,58 @@ _DISCOUNT_KINDS = frozenset({
     AdjustmentKind.SUBSIDY,
     AdjustmentKind.CONCESSION,
 })
+
+
+def _platform_funded(order: Order) -> tuple[Money, Money]:
+    """What the platform funds on ``order``'s units still sold: ``(discounts, shipping
+    given back)``.
+
+    Each platform-borne adjustment goes to its lines as the order spreads it: a line's
+    own to that line (over the units it covers), an order-level discount over the
+    lines by value net of their own discounts at sale. A line's units still sold carry
+    their part of each, summed exactly and rounded once, as in
+    :attr:`~orderkit.model.orders.Order.sold_value`; so when the platform funds every
+    discount the first is ``sold_value.discounts`` to the fen. Shipping given back on
+    the order itself counts while the order's own shipping stands (anything still sold
+    or shipped), as in :attr:`~orderkit.model.orders.Order.shipping_standing`.
+    """
+    currency = order.currency
+    quantity = {line.line_id: line.quantity for line in order.lines}
+    own: dict[str, Decimal] = {}  # each line's own discounts at sale, whoever bears them
+    discounts: dict[str, list[tuple[Decimal, int]]] = {line_id: [] for line_id in quantity}
+    shipping: dict[str, list[tuple[Decimal, int]]] = {line_id: [] for line_id in quantity}
+    spread = on_order = Decimal(0)
+    for adjustment in order.adjustments:
+        kind = adjustment.kind
+        if kind not in _DISCOUNT_KINDS and kind is not AdjustmentKind.SHIPPING_CONCESSION:
+            continue
+        amount, line_id = adjustment.amount.amount, adjustment.line_id
+        platform = adjustment.borne_by is Bearer.PLATFORM
+        if line_id is not None and line_id in quantity:
+            if kind in _DISCOUNT_KINDS and kind is not AdjustmentKind.CONCESSION:
+                own[line_id] = own.get(line_id, Decimal(0)) + amount
+            if platform:
+                shares = discounts if kind in _DISCOUNT_KINDS else shipping
+                shares[line_id].append((amount, adjustment.units or quantity[line_id]))
+        elif platform and kind in _DISCOUNT_KINDS:
+            spread += amount
+        elif platform:
+            on_order += amount
+    if spread:
+        parts = Money(spread, currency).allocate(_spread_weights(order.lines, own))
+        for line, part in zip(order.lines, parts, strict=True):
+            discounts[line.line_id].append((part.amount, line.quantity))
+    minor = minor_digits(currency)
+    funded = [Decimal(0), Decimal(0)]
+    sold_units = order.sold_units
+    for line_id, units in sold_units.items():
+        if units:
+            for slot, shares in enumerate((discounts, shipping)):
+                if shares[line_id]:
+                    funded[slot] += _units_share(shares[line_id], units, minor)
+    if order.shipments or any(sold_units.values()):
+        funded[1] += on_order
+    return Money(funded[0], currency), Money(funded[1], currency)
 
 
 def _settled(order: Order, kind: AdjustmentKind) -> Money | None:
