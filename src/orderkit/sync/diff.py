@@ -254,8 +254,17 @@ def _pay(stored: Order, want: Wanted) -> Event | None:
     when = target.paid_at or next(
         (p.at for p in target.payments if p.kind is PaymentKind.PAYMENT), want.at
     )
-    return Event("pay", event_id=f"{want.key}:pay:{wanted.amount}", at=when,
-                 data={"amount": amount})
+    data: dict[str, object] = {"amount": amount}
+    # The gateway's transaction number and method the payload names (the latest payment
+    # that names one) go with the money, so the stored payment links to the gateway's.
+    for payment in reversed(target.payments):
+        if payment.kind is PaymentKind.PAYMENT and (payment.reference or payment.method):
+            if payment.reference:
+                data["reference"] = payment.reference
+            if payment.method:
+                data["method"] = payment.method
+            break
+    return Event("pay", event_id=f"{want.key}:pay:{wanted.amount}", at=when, data=data)
 
 
 def _cancel_lines(stored: Order, want: Wanted) -> Event | None:

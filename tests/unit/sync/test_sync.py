@@ -221,3 +221,23 @@ def test_woocommerce_refunds_become_refund_events_once(shop: Shop, payloads: Any
     assert stored.totals.refunded.amount == Decimal("24.00")
     assert [e for e in stored.applied_event_ids if ":refund:" in e] \
         == ["woocommerce:723:refund:19.00", "woocommerce:723:refund:24.00"]
+
+
+def test_a_synced_payment_keeps_the_gateway_reference_the_map_reads(
+    shop: Shop, payloads: Any
+) -> None:
+    from orderkit.model.orders import PaymentKind
+    from orderkit.reconcile import records_from_orders
+
+    payload = payloads("tmall", "wait_seller_send_goods")
+    mapped = normalize("tmall", payload)
+    (wanted,) = [p for p in mapped.payments if p.kind is PaymentKind.PAYMENT]
+    assert wanted.reference == payload["alipay_no"]
+    shop.stock(*{line.sku for line in mapped.lines})
+    assert shop.sync.receive("tmall", payload, received_at=NOW) == SyncReport(new=1)
+    stored = shop.repository.find_by_channel("tmall", payload["tid_str"])
+    assert stored is not None
+    (paid,) = [p for p in stored.payments if p.kind is PaymentKind.PAYMENT]
+    assert (paid.reference, paid.method) == (wanted.reference, wanted.method)
+    (record,) = records_from_orders([stored])
+    assert payload["alipay_no"] in record.links
