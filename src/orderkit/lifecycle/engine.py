@@ -178,6 +178,8 @@ class Lifecycle:
             fields["status_since"] = event.at
             if rule.target == OrderStatus.DELIVERED and order.delivered_at is None:
                 fields.setdefault("delivered_at", event.at)
+            if rule.target == OrderStatus.PAID and order.paid_at is None:
+                fields.setdefault("paid_at", event.at)  # paid by what was paid before
             events.append(
                 StatusChanged(
                     order.order_id,

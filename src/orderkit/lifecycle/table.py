@@ -31,7 +31,14 @@ import attrs
 from orderkit.lifecycle.events import EVENT_NAMES
 from orderkit.model.errors import DefinitionError
 from orderkit.model.money import Money
-from orderkit.model.orders import LineStatus, Order, OrderStatus, PaymentTerms, TrackingStatus
+from orderkit.model.orders import (
+    LineStatus,
+    Order,
+    OrderStatus,
+    PaymentKind,
+    PaymentTerms,
+    TrackingStatus,
+)
 
 if TYPE_CHECKING:
     from orderkit.lifecycle.events import Event
@@ -319,6 +326,39 @@ def _refunds_everything(order: Order, event: Event) -> bool:
     return taken == _open_units(order) + _shipped_units(order)
 
 
+def _leaves_nothing_due(order: Order, event: Event) -> bool:
+    """Something was paid and, after this ``cancel_lines`` (its units cancelled) or
+    ``change_price`` (its line repriced), the payments cover what is still sold: the
+    order is paid, as a ``pay`` of the rest would have made it."""
+    if not any(p.kind is PaymentKind.PAYMENT for p in order.payments):
+        return False
+    data = event.data
+    if event.name == "cancel_lines":
+        wanted: Mapping[str, int] = data.get("lines", {})
+        lines = []
+        for line in order.lines:
+            units = wanted.get(line.line_id, 0)
+            if units > line.quantities[LineStatus.OPEN]:
+                return False  # the handler names what is wrong
+            if units:
+                buckets = dict(line.quantities)
+                buckets[LineStatus.OPEN] -= units
+                buckets[LineStatus.CANCELLED] += units
+                line = attrs.evolve(line, quantities=buckets)
+            lines.append(line)
+        after = attrs.evolve(order, lines=tuple(lines))
+    elif event.name == "change_price":
+        price: Money = data["unit_price"]  # checked: Money of the order's currency
+        after = attrs.evolve(order, lines=tuple(
+            attrs.evolve(line, unit_price=price) if line.line_id == data.get("line_id")
+            else line
+            for line in order.lines
+        ))
+    else:
+        return False
+    return not after.due.amount and any(after.sold_units.values())
+
+
 def _has_open_units(order: Order, _event: Event) -> bool:
     return _open_units(order) > 0
 
@@ -362,6 +402,7 @@ DEFAULT_GUARDS: Mapping[str, Guard] = {
     "cancels_everything": _cancels_everything,
     "refunds_everything": _refunds_everything,
     "has_open_units": _has_open_units,
+    "leaves_nothing_due": _leaves_nothing_due,
     "pays_in_full": _pays_in_full,
     "on_delivery": _on_delivery,
     "on_delivery_no_holds": _on_delivery_no_holds,
@@ -391,11 +432,16 @@ def _default_rules() -> list[Rule]:
             add(status, "refund", status)
         add(status, "cancel", _S.CANCELLED)
         add(status, "cancel_lines", _S.CANCELLED, "cancels_everything")
+        if status is _S.PENDING_PAYMENT:
+            # A deposit that covers what is left once lines are cut or repriced pays it.
+            add(status, "cancel_lines", _S.PAID, "leaves_nothing_due")
         add(status, "cancel_lines", status)
         add(status, "hold", status)
         add(status, "release_hold", status)
         if status is not _S.PACKED:
             add(status, "change_address", status)
+            if status is _S.PENDING_PAYMENT:
+                add(status, "change_price", _S.PAID, "leaves_nothing_due")
             add(status, "change_price", status)
     # Cash on delivery: packed and shipped unpaid; the money the carrier collects is
     # recorded when it comes (at delivery, or with the carrier's later remittance).
