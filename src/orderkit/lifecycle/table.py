@@ -364,14 +364,21 @@ def _has_open_units(order: Order, _event: Event) -> bool:
 
 
 def _refused_on_delivery(order: Order, event: Event) -> bool:
-    """A cash on delivery parcel came back unpaid: nothing was paid (or all of it was
-    refunded), no unit is open, and this receipt brings back every unit still shipped."""
-    if order.payment_terms is not PaymentTerms.ON_DELIVERY or _open_units(order):
+    """A cash on delivery order ends unpaid: nothing was paid (or all of it was
+    refunded) and this event takes the last units out of the sale, whichever comes
+    last: a ``return_received`` bringing back every unit still shipped (none open), or
+    a ``cancel_lines`` cancelling every unit still open (none shipped) once the parcel
+    came back."""
+    if order.payment_terms is not PaymentTerms.ON_DELIVERY:
         return False
     totals = order.totals
     if totals.paid != totals.refunded:
         return False
     lines: Mapping[str, int] = event.data.get("lines", {})
+    if event.name == "cancel_lines":
+        return _cancels_everything(order, event)
+    if _open_units(order):
+        return False
     shipped = {line.line_id: line.quantities[LineStatus.SHIPPED] for line in order.lines}
     return all(lines.get(line_id, 0) >= units for line_id, units in shipped.items())
 
@@ -450,6 +457,8 @@ def _default_rules() -> list[Rule]:
     for status in (_S.PACKED, _S.SHIPPED, _S.DELIVERED, _S.COMPLETED):
         add(status, "pay", status, "on_delivery")
     add(_S.SHIPPED, "ship", _S.SHIPPED, "has_open_units")
+    # The unit never sent cancelled after the parcel came back unpaid ends it the same way.
+    add(_S.SHIPPED, "cancel_lines", _S.CLOSED, "refused_on_delivery")
     add(_S.SHIPPED, "cancel_lines", _S.SHIPPED)
     add(_S.SHIPPED, "deliver", _S.DELIVERED)
     add(_S.SHIPPED, "track", _S.DELIVERED, "carrier_signed")
@@ -460,6 +469,8 @@ def _default_rules() -> list[Rule]:
     add(_S.SHIPPED, "return_received", _S.CLOSED, "refused_on_delivery")
     add(_S.SHIPPED, "return_received", _S.SHIPPED)  # a parcel the buyer refused
     add(_S.DELIVERED, "complete", _S.COMPLETED)
+    # Signed for, then every unit came back unpaid: nothing will be collected either.
+    add(_S.DELIVERED, "return_received", _S.CLOSED, "refused_on_delivery")
     add(_S.DELIVERED, "track", _S.DELIVERED)
     add(_S.DELIVERED, "refund", _S.CLOSED, "refunds_everything")
     add(_S.DELIVERED, "refund", _S.DELIVERED)

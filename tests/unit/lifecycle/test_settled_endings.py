@@ -141,6 +141,38 @@ def test_an_order_is_not_completed_owing_what_no_payment_can_settle() -> None:
     assert story.send("pay", amount=cny("101.00")).totals.due == cny("0.00")
 
 
+def two_line_cod_one_sent() -> Story:
+    story = Story(cod(OrderLine("1", "CUP", 1, cny("45.50")),
+                      OrderLine("2", "TEA", 1, cny("89.00"))))
+    story.send("ship", carrier="jd", waybill="JDV4", lines={"1": 1})
+    return story
+
+
+@pytest.mark.parametrize("refused_first", [True, False])
+def test_a_cash_on_delivery_order_refused_in_part_and_cut_closes_whatever_comes_last(
+    refused_first: bool,
+) -> None:
+    story = two_line_cod_one_sent()
+    events = [("return_received", {"lines": {"1": 1}, "sellable": {"1": 1}}),
+              ("cancel_lines", {"lines": {"2": 1}})]
+    for name, data in events if refused_first else events[::-1]:
+        order = story.send(name, **data)
+    totals = order.totals
+    assert order.status is OrderStatus.CLOSED
+    assert (totals.sold, totals.due, totals.paid) == (cny("0.00"),) * 3
+    assert order.adjustments[-1].label.startswith("refused on delivery")
+
+
+def test_a_cash_on_delivery_order_signed_for_then_sent_back_unpaid_closes() -> None:
+    story = Story(cod())
+    story.send("ship", carrier="jd", waybill="JDV1")
+    story.send("track", status="signed", carrier_time=T0)
+    assert story.order.status is OrderStatus.DELIVERED
+    order = story.send("return_received", lines={"1": 2})
+    assert (order.status, order.totals.due, order.totals.sold) == (
+        OrderStatus.CLOSED, cny("0.00"), cny("0.00"))
+
+
 LINE_IDS = ("1", "2")
 units = st.dictionaries(st.sampled_from(LINE_IDS), st.integers(1, 2), min_size=1, max_size=2)
 amounts = st.one_of(
@@ -213,6 +245,10 @@ def test_no_order_is_left_where_no_event_can_settle_it(
             assert _takes(lifecycle, order, "pay", amount=totals.due) is not None
         if order.status == OrderStatus.PENDING_PAYMENT and totals.paid.amount:
             assert totals.due.amount or not any(order.sold_units.values())
+        if (terms is PaymentTerms.ON_DELIVERY and not any(order.sold_units.values())
+                and order.shipments and totals.paid == totals.refunded):
+            # every unit out of the sale, nothing kept: nobody will collect anything
+            assert (order.is_final, totals.due) == (True, cny("0.00")), order.status
         if not any(order.sold_units.values()) and not totals.due and not totals.refund_due:
             ends = [_takes(lifecycle, order, probe, **probe_data) for probe, probe_data in
                     (("refund", {"amount": cny("0.00")}), ("cancel", {}), ("complete", {}))]
