@@ -310,7 +310,9 @@ def _refund(stored: Order, want: Wanted) -> Event | None:
     if want.target.status == OrderStatus.CLOSED and stored.status != OrderStatus.CLOSED:
         totals = stored.totals
         left = totals.paid - totals.refunded
-        if stored.status == OrderStatus.CANCELLED and left.amount <= 0:
+        if stored.is_final and left.amount <= 0:
+            # Ended with nothing left to pay back (cancelled, or completed and refunded
+            # in full): a zero refund cannot close it, the order has nothing to change.
             return None
         return Event("refund", event_id=f"{want.key}:refund:all", at=at,
                      data={"amount": left})

@@ -241,3 +241,33 @@ def test_a_synced_payment_keeps_the_gateway_reference_the_map_reads(
     assert (paid.reference, paid.method) == (wanted.reference, wanted.method)
     (record,) = records_from_orders([stored])
     assert payload["alipay_no"] in record.links
+
+
+@pytest.mark.parametrize("first", ["completed", "processing"])
+def test_a_woocommerce_order_refunded_in_full_by_the_erp_then_refunded_on_the_shop_is_unchanged(
+    shop: Shop, payloads: Any, first: str
+) -> None:
+    from orderkit.lifecycle import Event
+    from orderkit.model.money import Money
+
+    base = payloads("woocommerce", "completed_with_refunds_from_docs")
+
+    def version(status: str, refunds: list[dict[str, Any]], modified: str) -> dict[str, Any]:
+        payload = dict(base, status=status, refunds=refunds, date_modified_gmt=modified,
+                       date_paid_gmt="2017-03-21T19:20:00", date_paid="2017-03-21T16:20:00")
+        if status == "processing":
+            payload.update(date_completed_gmt=None, date_completed=None)
+        return payload
+
+    shop.stock(*{line.sku for line in normalize("woocommerce", base).lines})
+    assert shop.sync.receive("woocommerce", version(first, [], "2017-03-21T19:40:00"),
+                             received_at=NOW) == SyncReport(new=1)
+    stored = shop.repository.find_by_channel("woocommerce", "723")
+    assert stored is not None
+    refund = Event("refund", event_id="erp-r1", at=NOW, data={"amount": Money("39.00", "USD")})
+    ended = shop.service.handle(stored.order_id, refund).order
+    refunded = version("refunded", [{"id": 800, "refund": "", "total": "-39.00"}],
+                       "2017-03-21T19:54:51")
+    assert shop.sync.receive("woocommerce", refunded, received_at=NOW) == SyncReport(unchanged=1)
+    assert shop.store.dead_letters() == []
+    assert shop.repository.get(stored.order_id).status == ended.status
