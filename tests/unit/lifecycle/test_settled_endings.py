@@ -254,3 +254,29 @@ def test_no_order_is_left_where_no_event_can_settle_it(
                     (("refund", {"amount": cny("0.00")}), ("cancel", {}), ("complete", {}))]
             assert order.is_final or any(e is not None and e.is_final for e in ends), (
                 order.status, [line.quantities for line in order.lines])
+
+
+def test_an_order_whose_discounts_exceed_its_goods_and_charges_is_refused() -> None:
+    from orderkit.errors import ValidationError
+
+    with pytest.raises(ValidationError) as info:
+        Order("N1", "pos", "1", [OrderLine("1", "TEA", 1, cny("10.00"))], T0,
+              adjustments=[Adjustment(AdjustmentKind.SHIPPING, cny("5.00")),
+                           Adjustment(AdjustmentKind.COUPON, cny("22.14"))])
+    assert info.value.path == "adjustments"
+    assert "CNY -7.14" in info.value.reason
+    free = Order("N2", "pos", "1", [OrderLine("1", "TEA", 1, cny("10.00"))], T0,
+                 adjustments=[Adjustment(AdjustmentKind.COUPON, cny("10.00"))])
+    assert free.totals.payable == cny("0.00")
+
+
+@pytest.mark.parametrize("name", ["pay", "refund"])
+def test_a_payment_method_that_is_not_text_is_refused(name: str) -> None:
+    from orderkit.errors import ValidationError
+
+    story = Story(presale())
+    if name == "refund":
+        story.send("pay", amount=cny("100.00"))
+    with pytest.raises(ValidationError) as info:
+        story.send(name, amount=cny("10.00"), method=5)
+    assert (info.value.path, info.value.value) == ("data.method", 5)
