@@ -30,6 +30,11 @@ Rules the engine keeps, whatever the table says:
   :class:`~orderkit.lifecycle.ReceivableDue` once, for that move; a later ``signed`` on
   an order already SHIPPED moves it to DELIVERED without a second one, so finance never
   books the same revenue twice.
+* **No order ends owing what nobody can collect.** A decision that moves an order to a
+  final status with money still due and no unit left sold waives what is left, the
+  order's own shipping and rounding up (a SHIPPING_CONCESSION, then a negative
+  ROUNDING, borne by the merchant); with units still sold it is refused unless a
+  ``pay`` in that status can still settle it (cash on delivery completed unpaid).
 """
 
 from __future__ import annotations
@@ -45,14 +50,22 @@ from orderkit.lifecycle.handlers import HANDLERS, Effect, Step, approver
 from orderkit.lifecycle.policy import Policy
 from orderkit.lifecycle.table import DEFAULT_TABLE, Rule, TransitionTable
 from orderkit.lifecycle.validation import CHECKS
-from orderkit.model.audit import AuditEntry
+from orderkit.model.audit import AuditEntry, Change
 from orderkit.model.errors import (
     AddressLocked,
     OrderkitError,
     TransitionNotAllowed,
     ValidationError,
 )
-from orderkit.model.orders import Order, OrderStatus, status_code
+from orderkit.model.money import Money
+from orderkit.model.orders import (
+    Adjustment,
+    AdjustmentKind,
+    Bearer,
+    Order,
+    OrderStatus,
+    status_code,
+)
 from orderkit.model.time import Clock, SystemClock
 
 __all__ = ["Lifecycle", "Transition"]
@@ -178,6 +191,8 @@ class Lifecycle:
             fields["status_since"] = event.at
             if rule.target == OrderStatus.DELIVERED and order.delivered_at is None:
                 fields.setdefault("delivered_at", event.at)
+            if rule.target == OrderStatus.PAID and order.paid_at is None:
+                fields.setdefault("paid_at", event.at)  # paid by what was paid before
             events.append(
                 StatusChanged(
                     order.order_id,
@@ -194,6 +209,12 @@ class Lifecycle:
             version=order.version + 1,
             **fields,
         )
+        changes = effect.changes
+        if rule.target in self.table.final and new.due.amount > 0:
+            waived, waiver = self._settle_ending(new, event, rule)
+            fields["adjustments"] = (*new.adjustments, *waived)
+            new = attrs.evolve(new, adjustments=fields["adjustments"])
+            changes = (*changes, waiver)
         if _money_moved(order, new, fields):
             owed = new.refund_due - order.refund_due
             if owed.amount > 0:
@@ -210,7 +231,7 @@ class Lifecycle:
             rule.source,
             rule.target,
             "applied",
-            effect.changes,
+            changes,
             "",
             effect.approved_by,
         )
@@ -236,6 +257,50 @@ class Lifecycle:
             f"{type(error).__name__}: {error.message}",
             approver(event.data) if isinstance(event.data, Mapping) else None,
         )
+
+    # --- ending with nothing left to collect ---------------------------------------------
+
+    def _settle_ending(
+        self, order: Order, event: Event, rule: Rule
+    ) -> tuple[tuple[Adjustment, ...], Change]:
+        """What settles ``order`` (after ``event``, in the final status ``rule`` moves
+        it to) while it still owes ``due``: with no unit left sold, what it owes is the
+        order's own shipping (and rounding up) that nobody will collect from an ended
+        order, waived by the merchant (a SHIPPING_CONCESSION, then a negative ROUNDING);
+        with units still sold, nothing, when a ``pay`` in that status can still settle
+        it (cash on delivery money collected after completion). Otherwise the event is
+        refused: no order ends owing what no event can settle."""
+        due = order.due
+        if not any(order.sold_units.values()):
+            label = (f"refused on delivery {event.event_id}" if rule.guard == "refused_on_delivery"
+                     else f"waived at {event.name} {event.event_id}")
+            shipping = min(max(order.shipping_standing, Money.zero(due.currency)), due)
+            waived: list[Adjustment] = []
+            if shipping.amount > 0:
+                waived.append(Adjustment(AdjustmentKind.SHIPPING_CONCESSION, shipping,
+                                         Bearer.MERCHANT, None, label))
+            rest = due - shipping
+            if rest.amount > 0:  # the order's own rounding up, taken back
+                waived.append(Adjustment(AdjustmentKind.ROUNDING, -rest, Bearer.MERCHANT,
+                                         None, label))
+            settled = attrs.evolve(order, adjustments=(*order.adjustments, *waived))
+            if not settled.due.amount and not any(settled.sold_units.values()):
+                return tuple(waived), ("shipping_waived", "", str(due))
+        elif self._payable_in(order, event, rule.target):
+            return (), ("due", "", str(due))
+        raise TransitionNotAllowed(
+            order.order_id, self.table.name(order.status), event.name,
+            f"it would end the order in {self.table.name(rule.target)} with {due} still"
+            " due that no event could settle",
+        )
+
+    def _payable_in(self, order: Order, event: Event, status: int) -> bool:
+        """Whether a ``pay`` of what ``order`` owes is taken in ``status``."""
+        probe = Event("pay", event_id=f"{event.event_id}:probe", at=event.at,
+                      data={"amount": order.due})
+        moved = attrs.evolve(order, status=status)
+        return any(rule.guard is None or self.table.guards[rule.guard](moved, probe)
+                   for rule in self.table.candidates(status, "pay"))
 
     # --- choosing the row ----------------------------------------------------------------
 

@@ -429,9 +429,9 @@ def return_received(step: Step) -> Effect:
     nobody asked back open a return of their own).
 
     A cash on delivery parcel refused at the door (the table's ``refused_on_delivery``
-    row: nothing paid, every unit back, none open) closes the order, and the order's
-    own shipping nobody will collect is waived (a SHIPPING_CONCESSION), so nothing is
-    left due."""
+    row: nothing paid, every unit back, none open) closes the order, and the engine
+    waives the order's own shipping nobody will collect (a SHIPPING_CONCESSION), so
+    nothing is left due."""
     order, event = step.order, step.event
     wanted: Mapping[str, int] = event.data["lines"]
     sellable: Mapping[str, int] = event.data.get("sellable", {})
@@ -461,15 +461,7 @@ def return_received(step: Step) -> Effect:
         order.order_id, event.event_id, step.now, return_id, dict(wanted), restocked
     )
     fields: dict[str, Any] = {"lines": lines, "returns": returns}
-    changes: list[Change] = [("returned", "", _units(wanted))]
-    if step.rule.guard == "refused_on_delivery":
-        after = attrs.evolve(order, lines=lines)
-        waived = min(after.shipping_standing, after.due)
-        if waived.amount > 0:
-            label = f"refused on delivery {event.event_id}"
-            fields["adjustments"] = (*order.adjustments, _shipping_back(waived, label))
-            changes.append(("shipping_waived", "", str(waived)))
-    return Effect(fields, (received,), tuple(changes))
+    return Effect(fields, (received,), (("returned", "", _units(wanted)),))
 
 
 def hold(step: Step) -> Effect:

@@ -46,6 +46,7 @@ from orderkit.lifecycle.events import (
     PaymentReceived,
     Refunded,
     ReturnReceived,
+    StatusChanged,
 )
 from orderkit.lifecycle.ports import CarrierGateway, EventSink, OrderRepository
 from orderkit.model.audit import AuditEntry
@@ -605,7 +606,12 @@ def _stock(
             owed.append((STOCK_RESTOCK, payload))
         elif lock_id is None:
             continue
-        elif isinstance(event, PaymentReceived):
+        elif isinstance(event, PaymentReceived) or (
+            isinstance(event, StatusChanged)
+            and event.to_status == OrderStatus.PAID
+            and event.event != "pay"  # a payment confirms with its PaymentReceived
+        ):
+            # Paid: by this payment, or by earlier ones once lines were cut or repriced.
             owed.append((STOCK_CONFIRM, {"lock_id": lock_id}))
         elif isinstance(event, LinesCancelled) and event.skus:
             owed.append((STOCK_RELEASE, {"lock_id": lock_id, "lines": dict(event.skus)}))

@@ -31,7 +31,14 @@ import attrs
 from orderkit.lifecycle.events import EVENT_NAMES
 from orderkit.model.errors import DefinitionError
 from orderkit.model.money import Money
-from orderkit.model.orders import LineStatus, Order, OrderStatus, PaymentTerms, TrackingStatus
+from orderkit.model.orders import (
+    LineStatus,
+    Order,
+    OrderStatus,
+    PaymentKind,
+    PaymentTerms,
+    TrackingStatus,
+)
 
 if TYPE_CHECKING:
     from orderkit.lifecycle.events import Event
@@ -319,19 +326,59 @@ def _refunds_everything(order: Order, event: Event) -> bool:
     return taken == _open_units(order) + _shipped_units(order)
 
 
+def _leaves_nothing_due(order: Order, event: Event) -> bool:
+    """Something was paid and, after this ``cancel_lines`` (its units cancelled) or
+    ``change_price`` (its line repriced), the payments cover what is still sold: the
+    order is paid, as a ``pay`` of the rest would have made it."""
+    if not any(p.kind is PaymentKind.PAYMENT for p in order.payments):
+        return False
+    data = event.data
+    if event.name == "cancel_lines":
+        wanted: Mapping[str, int] = data.get("lines", {})
+        lines = []
+        for line in order.lines:
+            units = wanted.get(line.line_id, 0)
+            if units > line.quantities[LineStatus.OPEN]:
+                return False  # the handler names what is wrong
+            if units:
+                buckets = dict(line.quantities)
+                buckets[LineStatus.OPEN] -= units
+                buckets[LineStatus.CANCELLED] += units
+                line = attrs.evolve(line, quantities=buckets)
+            lines.append(line)
+        after = attrs.evolve(order, lines=tuple(lines))
+    elif event.name == "change_price":
+        price: Money = data["unit_price"]  # checked: Money of the order's currency
+        after = attrs.evolve(order, lines=tuple(
+            attrs.evolve(line, unit_price=price) if line.line_id == data.get("line_id")
+            else line
+            for line in order.lines
+        ))
+    else:
+        return False
+    return not after.due.amount and any(after.sold_units.values())
+
+
 def _has_open_units(order: Order, _event: Event) -> bool:
     return _open_units(order) > 0
 
 
 def _refused_on_delivery(order: Order, event: Event) -> bool:
-    """A cash on delivery parcel came back unpaid: nothing was paid (or all of it was
-    refunded), no unit is open, and this receipt brings back every unit still shipped."""
-    if order.payment_terms is not PaymentTerms.ON_DELIVERY or _open_units(order):
+    """A cash on delivery order ends unpaid: nothing was paid (or all of it was
+    refunded) and this event takes the last units out of the sale, whichever comes
+    last: a ``return_received`` bringing back every unit still shipped (none open), or
+    a ``cancel_lines`` cancelling every unit still open (none shipped) once the parcel
+    came back."""
+    if order.payment_terms is not PaymentTerms.ON_DELIVERY:
         return False
     totals = order.totals
     if totals.paid != totals.refunded:
         return False
     lines: Mapping[str, int] = event.data.get("lines", {})
+    if event.name == "cancel_lines":
+        return _cancels_everything(order, event)
+    if _open_units(order):
+        return False
     shipped = {line.line_id: line.quantities[LineStatus.SHIPPED] for line in order.lines}
     return all(lines.get(line_id, 0) >= units for line_id, units in shipped.items())
 
@@ -362,6 +409,7 @@ DEFAULT_GUARDS: Mapping[str, Guard] = {
     "cancels_everything": _cancels_everything,
     "refunds_everything": _refunds_everything,
     "has_open_units": _has_open_units,
+    "leaves_nothing_due": _leaves_nothing_due,
     "pays_in_full": _pays_in_full,
     "on_delivery": _on_delivery,
     "on_delivery_no_holds": _on_delivery_no_holds,
@@ -391,11 +439,16 @@ def _default_rules() -> list[Rule]:
             add(status, "refund", status)
         add(status, "cancel", _S.CANCELLED)
         add(status, "cancel_lines", _S.CANCELLED, "cancels_everything")
+        if status is _S.PENDING_PAYMENT:
+            # A deposit that covers what is left once lines are cut or repriced pays it.
+            add(status, "cancel_lines", _S.PAID, "leaves_nothing_due")
         add(status, "cancel_lines", status)
         add(status, "hold", status)
         add(status, "release_hold", status)
         if status is not _S.PACKED:
             add(status, "change_address", status)
+            if status is _S.PENDING_PAYMENT:
+                add(status, "change_price", _S.PAID, "leaves_nothing_due")
             add(status, "change_price", status)
     # Cash on delivery: packed and shipped unpaid; the money the carrier collects is
     # recorded when it comes (at delivery, or with the carrier's later remittance).
@@ -404,6 +457,8 @@ def _default_rules() -> list[Rule]:
     for status in (_S.PACKED, _S.SHIPPED, _S.DELIVERED, _S.COMPLETED):
         add(status, "pay", status, "on_delivery")
     add(_S.SHIPPED, "ship", _S.SHIPPED, "has_open_units")
+    # The unit never sent cancelled after the parcel came back unpaid ends it the same way.
+    add(_S.SHIPPED, "cancel_lines", _S.CLOSED, "refused_on_delivery")
     add(_S.SHIPPED, "cancel_lines", _S.SHIPPED)
     add(_S.SHIPPED, "deliver", _S.DELIVERED)
     add(_S.SHIPPED, "track", _S.DELIVERED, "carrier_signed")
@@ -414,6 +469,8 @@ def _default_rules() -> list[Rule]:
     add(_S.SHIPPED, "return_received", _S.CLOSED, "refused_on_delivery")
     add(_S.SHIPPED, "return_received", _S.SHIPPED)  # a parcel the buyer refused
     add(_S.DELIVERED, "complete", _S.COMPLETED)
+    # Signed for, then every unit came back unpaid: nothing will be collected either.
+    add(_S.DELIVERED, "return_received", _S.CLOSED, "refused_on_delivery")
     add(_S.DELIVERED, "track", _S.DELIVERED)
     add(_S.DELIVERED, "refund", _S.CLOSED, "refunds_everything")
     add(_S.DELIVERED, "refund", _S.DELIVERED)

@@ -57,6 +57,15 @@ def _text(data: Mapping[str, Any], key: str, *, required: bool = True) -> None:
         raise ValidationError(f"data.{key}", value, f"longer than {TEXT_MAX_LENGTH} characters")
 
 
+def _method(data: Mapping[str, Any]) -> None:
+    """``data["method"]`` (when present) is text: how the money moved (``alipay``), never
+    a number a record would store as ``'5'``."""
+    value = data.get("method")
+    if value is not None and not isinstance(value, str):
+        raise ValidationError("data.method", value, "expected a string naming the method")
+    _stored_text(data, "method")
+
+
 def _stored_text(data: Mapping[str, Any], key: str) -> None:
     """``data[key]`` (when present), as the text a record stores, fits a text field."""
     value = data.get(key)
@@ -82,7 +91,7 @@ def pay(order: Order, data: Mapping[str, Any]) -> None:
     _whole_minor_units(order, data, "amount")
     if not data["amount"].amount:
         raise ValidationError("data.amount", data["amount"], "a payment of zero records nothing")
-    _stored_text(data, "method")
+    _method(data)
     _stored_text(data, "reference")
 
 
@@ -111,7 +120,7 @@ def refund(order: Order, data: Mapping[str, Any]) -> None:
             "data.amount", data["amount"],
             "a refund of zero moves no money: name the units it gives back, if any",
         )
-    _stored_text(data, "method")
+    _method(data)
     _stored_text(data, "reference")
 
 

@@ -15,6 +15,7 @@ cancelled, or 1 of 3 refunded, without losing track of the rest.
 
 from __future__ import annotations
 
+import decimal
 import math
 import weakref
 from collections.abc import Callable, Iterable, Mapping
@@ -647,6 +648,38 @@ def _check_money_items(name: str) -> Any:
     return validate
 
 
+#: Exact sums and products of amounts, whatever the host's decimal context.
+_EXACT: Final = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX,
+                                Emin=decimal.MIN_EMIN)
+
+
+def _check_payable(order: Order, _attribute: Any, adjustments: tuple[Adjustment, ...]) -> None:
+    """The adjustments leave the order payable at zero or more: discounts beyond the
+    goods plus charges would owe the buyer money nobody paid."""
+    _check_money_items("adjustments")(order, _attribute, adjustments)
+    if not adjustments or not order.lines:
+        return
+    # Exact whatever the host's decimal context: a sum rounded to its precision must not
+    # refuse an order.
+    with decimal.localcontext(_EXACT):
+        payable = sum((line.unit_price.amount * line.quantity for line in order.lines),
+                      Decimal(0))
+        for adjustment in adjustments:
+            amount = adjustment.amount.amount
+            if adjustment.kind in _ADDS:
+                payable += amount
+            elif adjustment.kind in _SUBTRACTS or (
+                adjustment.kind is AdjustmentKind.SHIPPING_CONCESSION
+            ):
+                payable -= amount
+    if payable < 0:
+        raise ValidationError(
+            "adjustments", adjustments,
+            f"discounts beyond the goods plus charges: the order would be payable at"
+            f" {Money(payable, order.currency)}",
+        )
+
+
 def _check_holds(_order: Order, _attribute: Any, holds: tuple[Hold, ...]) -> None:
     kinds: set[str] = set()
     for index, hold in enumerate(holds):
@@ -825,7 +858,7 @@ class Order:
     adjustments: tuple[Adjustment, ...] = attrs.field(
         default=(),
         converter=_to_adjustments,
-        validator=_check_money_items("adjustments"),
+        validator=_check_payable,
     )
     payments: tuple[Payment, ...] = attrs.field(
         default=(),

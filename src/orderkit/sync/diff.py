@@ -254,8 +254,17 @@ def _pay(stored: Order, want: Wanted) -> Event | None:
     when = target.paid_at or next(
         (p.at for p in target.payments if p.kind is PaymentKind.PAYMENT), want.at
     )
-    return Event("pay", event_id=f"{want.key}:pay:{wanted.amount}", at=when,
-                 data={"amount": amount})
+    data: dict[str, object] = {"amount": amount}
+    # The gateway's transaction number and method the payload names (the latest payment
+    # that names one) go with the money, so the stored payment links to the gateway's.
+    for payment in reversed(target.payments):
+        if payment.kind is PaymentKind.PAYMENT and (payment.reference or payment.method):
+            if payment.reference:
+                data["reference"] = payment.reference
+            if payment.method:
+                data["method"] = payment.method
+            break
+    return Event("pay", event_id=f"{want.key}:pay:{wanted.amount}", at=when, data=data)
 
 
 def _cancel_lines(stored: Order, want: Wanted) -> Event | None:
@@ -301,7 +310,9 @@ def _refund(stored: Order, want: Wanted) -> Event | None:
     if want.target.status == OrderStatus.CLOSED and stored.status != OrderStatus.CLOSED:
         totals = stored.totals
         left = totals.paid - totals.refunded
-        if stored.status == OrderStatus.CANCELLED and left.amount <= 0:
+        if stored.is_final and left.amount <= 0:
+            # Ended with nothing left to pay back (cancelled, or completed and refunded
+            # in full): a zero refund cannot close it, the order has nothing to change.
             return None
         return Event("refund", event_id=f"{want.key}:refund:all", at=at,
                      data={"amount": left})

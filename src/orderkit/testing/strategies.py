@@ -130,6 +130,20 @@ def orders(draw: st.DrawFn) -> Order:
             max_size=4,
         )
     )
+    # Discounts never take the order below zero (an Order refuses that): charges count
+    # first, then each discount only while the goods and charges still cover it.
+    payable = sum((line.unit_price.amount * line.quantity for line in lines), Decimal(0))
+    payable += sum((a.payable_effect.amount for a in adjustments
+                    if a.payable_effect.amount > 0), Decimal(0))
+    kept = []
+    for adjustment in adjustments:
+        effect = adjustment.payable_effect.amount
+        if effect < 0:
+            if payable + effect < 0:
+                continue
+            payable += effect
+        kept.append(adjustment)
+    adjustments = kept
     payments = draw(
         st.lists(
             st.builds(

@@ -257,3 +257,53 @@ def test_a_platform_hold_is_placed_and_released_by_sync_with_the_channels_words(
     released = shop.repository.find_by_channel("jd", "9101")
     assert released is not None
     assert [(h.kind, h.by) for h in released.holds] == [("address_check", "ops")]
+
+
+def test_a_synced_payment_keeps_the_gateway_reference_the_map_reads(
+    shop: Shop, payloads: Any
+) -> None:
+    from orderkit.model.orders import PaymentKind
+    from orderkit.reconcile import records_from_orders
+
+    payload = payloads("tmall", "wait_seller_send_goods")
+    mapped = normalize("tmall", payload)
+    (wanted,) = [p for p in mapped.payments if p.kind is PaymentKind.PAYMENT]
+    assert wanted.reference == payload["alipay_no"]
+    shop.stock(*{line.sku for line in mapped.lines})
+    assert shop.sync.receive("tmall", payload, received_at=NOW) == SyncReport(new=1)
+    stored = shop.repository.find_by_channel("tmall", payload["tid_str"])
+    assert stored is not None
+    (paid,) = [p for p in stored.payments if p.kind is PaymentKind.PAYMENT]
+    assert (paid.reference, paid.method) == (wanted.reference, wanted.method)
+    (record,) = records_from_orders([stored])
+    assert payload["alipay_no"] in record.links
+
+
+@pytest.mark.parametrize("first", ["completed", "processing"])
+def test_a_woocommerce_order_refunded_in_full_by_the_erp_then_refunded_on_the_shop_is_unchanged(
+    shop: Shop, payloads: Any, first: str
+) -> None:
+    from orderkit.lifecycle import Event
+    from orderkit.model.money import Money
+
+    base = payloads("woocommerce", "completed_with_refunds_from_docs")
+
+    def version(status: str, refunds: list[dict[str, Any]], modified: str) -> dict[str, Any]:
+        payload = dict(base, status=status, refunds=refunds, date_modified_gmt=modified,
+                       date_paid_gmt="2017-03-21T19:20:00", date_paid="2017-03-21T16:20:00")
+        if status == "processing":
+            payload.update(date_completed_gmt=None, date_completed=None)
+        return payload
+
+    shop.stock(*{line.sku for line in normalize("woocommerce", base).lines})
+    assert shop.sync.receive("woocommerce", version(first, [], "2017-03-21T19:40:00"),
+                             received_at=NOW) == SyncReport(new=1)
+    stored = shop.repository.find_by_channel("woocommerce", "723")
+    assert stored is not None
+    refund = Event("refund", event_id="erp-r1", at=NOW, data={"amount": Money("39.00", "USD")})
+    ended = shop.service.handle(stored.order_id, refund).order
+    refunded = version("refunded", [{"id": 800, "refund": "", "total": "-39.00"}],
+                       "2017-03-21T19:54:51")
+    assert shop.sync.receive("woocommerce", refunded, received_at=NOW) == SyncReport(unchanged=1)
+    assert shop.store.dead_letters() == []
+    assert shop.repository.get(stored.order_id).status == ended.status
