@@ -184,3 +184,14 @@ def test_an_unexpected_error_is_one_line_unless_the_traceback_is_asked_for(
     assert line.startswith("orderkit: internal error: RuntimeError: a bug over two lines")
     with pytest.raises(RuntimeError):
         cli.main(["--traceback"])
+
+
+@pytest.mark.parametrize("every", ["-5", "nan", "inf", "1e300", "0", "0.5", "86401", "soon"])
+def test_a_bad_watch_interval_is_refused_before_any_cycle(tmp_path: Path, every: str) -> None:
+    db = tmp_path / "shop.db"
+    assert orderkit("demo", "--db", str(db), cwd=tmp_path).returncode == EXIT_OK
+    before = db.read_bytes()
+    done = orderkit("watch", "--db", str(db), f"--every={every}", cwd=tmp_path)
+    assert_one_line(done, EXIT_USAGE, "--every", every)
+    assert done.stdout == ""  # no cycle ran, no alert was sent
+    assert db.read_bytes() == before
