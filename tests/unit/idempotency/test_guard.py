@@ -14,7 +14,13 @@ from hypothesis import strategies as st
 
 from orderkit.adapters.memory import MemoryIdempotencyStore
 from orderkit.adapters.sqlite import SQLiteIdempotencyStore
-from orderkit.idempotency import Idempotency, RecordState, fingerprint
+from orderkit.idempotency import (
+    MAX_DURATION,
+    DuplicateDetector,
+    Idempotency,
+    RecordState,
+    fingerprint,
+)
 from orderkit.idempotency.ports import IdempotencyStore
 from orderkit.model.errors import (
     AlreadyInProgress,
@@ -474,6 +480,54 @@ def test_bad_durations_are_refused(store: IdempotencyStore, name: str, value: ob
     with pytest.raises(ValidationError) as caught:
         Idempotency(store, **{name: value})  # type: ignore[arg-type]
     assert caught.value.path == name
+
+
+@pytest.mark.parametrize("name", ["lease", "retention"])
+@pytest.mark.parametrize(
+    "value", [MAX_DURATION + timedelta(microseconds=1), timedelta(days=365 * 8000), timedelta.max]
+)
+def test_a_lease_or_retention_over_ten_years_is_refused_when_the_guard_is_built(
+    store: IdempotencyStore, name: str, value: timedelta
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Idempotency(store, **{name: value})  # type: ignore[arg-type]
+    assert (caught.value.path, caught.value.value) == (name, value)
+    assert "10 years" in caught.value.reason
+
+
+@pytest.mark.parametrize("years", [7000, 8000])
+def test_a_per_call_lease_over_ten_years_is_refused_before_the_key_is_claimed(
+    guard: Idempotency, store: IdempotencyStore, years: int
+) -> None:
+    work = Counter()
+    with pytest.raises(ValidationError) as caught:
+        guard.run("k", CONFIRM, work, lease=timedelta(days=365 * years))
+    assert caught.value.path == "lease"
+    assert work.calls == 0
+    assert store.get("k") is None
+
+
+def test_the_longest_lease_and_retention_are_kept(store: IdempotencyStore) -> None:
+    guard = Idempotency(
+        store, clock=ManualClock(T0), lease=MAX_DURATION, retention=MAX_DURATION
+    )
+    assert guard.run("k", CONFIRM, Counter()) == "confirmed"
+    record = store.get("k")
+    assert record is not None
+    assert record.lease_expires_at == T0 + MAX_DURATION
+    assert guard.purge() == 0
+
+
+def test_a_purge_instant_outside_the_stored_range_is_refused(guard: Idempotency) -> None:
+    with pytest.raises(ValidationError) as caught:
+        guard.purge(datetime(1, 1, 1, tzinfo=UTC))
+    assert caught.value.path == "now"
+
+
+def test_a_duplicate_window_over_ten_years_is_refused(store: IdempotencyStore) -> None:
+    with pytest.raises(ValidationError) as caught:
+        DuplicateDetector(store, window=timedelta.max)
+    assert caught.value.path == "window"
 
 
 # --- the general rule ------------------------------------------------------------------
