@@ -45,7 +45,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final, ParamSpec, TypeVar, cast
 
 from orderkit.idempotency.codec import Codec, PickleCodec, StoredResult
-from orderkit.idempotency.payloads import payload_digests
+from orderkit.idempotency.payloads import legacy_request_hash, payload_digests
 from orderkit.idempotency.records import IdempotencyRecord, RecordState, positive_duration
 from orderkit.idempotency.tokens import new_token
 from orderkit.model.errors import (
@@ -189,7 +189,9 @@ class Idempotency:
             stored = store.claim(mine)
             if stored is None:
                 return self._execute(mine, fn, final)
-            if stored.request_hash != request_hash:
+            if stored.request_hash != request_hash and (
+                stored.request_hash != legacy_request_hash(payload)
+            ):
                 raise IdempotencyConflict(key, stored.differing_fields(field_hashes))
             if stored.state is _COMPLETED:
                 return cast(T, self._replay(stored))

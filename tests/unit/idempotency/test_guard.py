@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,6 +22,7 @@ from orderkit.idempotency import (
     RecordState,
     fingerprint,
 )
+from orderkit.idempotency.payloads import legacy_request_hash
 from orderkit.idempotency.ports import IdempotencyStore
 from orderkit.model.errors import (
     AlreadyInProgress,
@@ -32,6 +34,7 @@ from orderkit.model.errors import (
     ValidationError,
 )
 from orderkit.model.money import Money
+from orderkit.model.orders import OrderStatus
 from orderkit.testing import ManualClock
 
 T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)
@@ -439,6 +442,41 @@ def test_a_decorated_method_leaves_the_object_out_of_the_payload(guard: Idempote
     assert other_worker.send("T1") == 1  # the stored result; the work did not run again
     assert worker.sent == ["T1"]
     assert other_worker.sent == []
+
+
+def test_a_retry_rebuilt_from_json_replays_a_call_made_with_an_enum(
+    guard: Idempotency,
+) -> None:
+    work = Counter()
+    assert guard.run("k", {"order_id": "T1", "status": OrderStatus.PAID}, work) == "confirmed"
+    assert guard.run("k", {"order_id": "T1", "status": 20}, work) == "confirmed"
+    assert guard.run("k", {"order_id": "T1", "status": OrderStatus.PAID}, work) == "confirmed"
+    assert work.calls == 1
+    with pytest.raises(IdempotencyConflict) as caught:
+        guard.run("k", {"order_id": "T1", "status": OrderStatus.SHIPPED}, work)
+    assert caught.value.fields == ("status",)
+
+
+def test_a_record_stored_with_an_enum_by_an_earlier_release_still_replays(
+    store: IdempotencyStore, clock: ManualClock
+) -> None:
+    payload = {"order_id": "T1", "status": OrderStatus.PAID}
+    guard = Idempotency(store, clock=clock)
+    guard.run("k", payload, Counter())
+    record = store.get("k")
+    assert record is not None
+    # As an earlier release wrote it: the enum digested by its canonical JSON.
+    old = attrs.evolve(
+        record, key="old", request_hash=legacy_request_hash(payload), token="t-old",
+        state=RecordState.IN_PROGRESS, outcome=None, completed_at=None,
+    )
+    assert store.claim(old) is None
+    assert store.complete("old", "t-old", record.outcome or b"", T0)
+    work = Counter()
+    assert guard.run("old", payload, work) == "confirmed"
+    assert work.calls == 0
+    with pytest.raises(IdempotencyConflict):  # the old form of another status differs
+        guard.run("old", {"order_id": "T1", "status": OrderStatus.SHIPPED}, work)
 
 
 # --- bad input -------------------------------------------------------------------------
