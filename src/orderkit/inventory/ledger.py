@@ -847,7 +847,9 @@ class InventoryLedger:
 
         Releases the parked units still locked (a parked line that was committed or
         expired meanwhile moves nothing and reports so). Approving twice changes nothing
-        the second time and reports ``"already_released"``.
+        the second time: it reports ``"already_released"`` after an approval that
+        released units, and the first answer again (``"already_committed"``,
+        ``"expired"``) after one that found them gone.
         """
         _text("entry_id", entry_id)
         _text("actor", actor)
@@ -859,8 +861,14 @@ class InventoryLedger:
         lock_id = self._tokens.issue(lock_key, order_id)
         now = self._now()
         with self._store.transaction((park.sku,)) as tx:
-            if tx.approval_of(entry_id) is not None:
+            approval = tx.approval_of(entry_id)
+            if approval is not None and approval.qty:
                 return ReleaseResult("already_released", lock_id, order_id)
+            if approval is not None:
+                # The first approval found the units gone and moved nothing; they stay
+                # gone (a line with nothing remaining never changes), so say it again.
+                line = next(ln for ln in tx.lock_lines(lock_key) if ln.sku == park.sku)
+                return ReleaseResult(_nothing_moved([line], commit=False), lock_id, order_id)
             self._expire_lines(tx, (park.sku,), now, actor, only=(lock_key,))
             line = next(ln for ln in tx.lock_lines(lock_key) if ln.sku == park.sku)
             qty = min(park.qty, line.remaining)
