@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -195,3 +196,25 @@ def test_a_bad_watch_interval_is_refused_before_any_cycle(tmp_path: Path, every:
     assert_one_line(done, EXIT_USAGE, "--every", every)
     assert done.stdout == ""  # no cycle ran, no alert was sent
     assert db.read_bytes() == before
+
+
+def _slug(heading: str) -> str:
+    """The anchor mkdocs gives a heading (lower case, words joined by hyphens)."""
+    words = re.sub(r"[^\w\s-]", "", heading.lower()).split()
+    return "-".join(words)
+
+
+def test_the_docs_list_every_command_with_a_link_to_its_page() -> None:
+    (commands,) = (
+        action.choices
+        for action in cli.build_parser()._actions
+        if isinstance(action, argparse._SubParsersAction)
+    )
+    page = (ROOT / "docs" / "index.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| `([a-z-]+)` \| .* \| \[[^]]+\]\(([^)]+)\) \|$", page, re.M))
+    assert sorted(rows) == sorted(commands)
+    for command, link in rows.items():
+        target, _, anchor = link.partition("#")
+        text = (ROOT / "docs" / target).read_text(encoding="utf-8")
+        headings = {_slug(line.lstrip("#")) for line in text.splitlines() if line.startswith("#")}
+        assert anchor in headings, (command, link)
