@@ -7,6 +7,7 @@ with one of the exit codes in :data:`EXIT_CODES` (also printed by ``orderkit --h
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
@@ -102,6 +103,28 @@ def _demo(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     run_demo(sys.stdout, db)
     return 0
+
+
+_WATCH_EVERY_MIN: Final = 1.0
+"""The shortest ``orderkit watch --every`` interval, in seconds: a shorter one only spins
+(a cycle reads the database and the rules' state, ~175 cycles a second at 0)."""
+_WATCH_EVERY_MAX: Final = 86_400.0
+"""The longest ``orderkit watch --every`` interval, in seconds (a day; a scheduler runs
+``--once`` less often)."""
+
+
+def _watch_interval(text: str) -> float:
+    """``--every SECONDS``: seconds from ``_WATCH_EVERY_MIN`` to ``_WATCH_EVERY_MAX``."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (math.isfinite(seconds) and _WATCH_EVERY_MIN <= seconds <= _WATCH_EVERY_MAX):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give a number of seconds from {_WATCH_EVERY_MIN:g}"
+            f" to {_WATCH_EVERY_MAX:g}"
+        )
+    return seconds
 
 
 def _watch(args: argparse.Namespace) -> int:
@@ -318,8 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--db", metavar="PATH", required=True, help="the orders' SQLite file")
     when = watch.add_mutually_exclusive_group()
     when.add_argument("--once", action="store_true", help="one cycle, then exit (default)")
-    when.add_argument("--every", metavar="SECONDS", type=float,
-                      help="a cycle every SECONDS until interrupted")
+    when.add_argument("--every", metavar="SECONDS", type=_watch_interval,
+                      help=f"a cycle every SECONDS ({_WATCH_EVERY_MIN:g} to"
+                      f" {_WATCH_EVERY_MAX:g}) until interrupted")
     watch.add_argument("--webhook", metavar="URL",
                        help="POST each alert as JSON here (default: one line on stdout)")
     watch.set_defaults(handler=_watch)

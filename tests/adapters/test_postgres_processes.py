@@ -12,7 +12,11 @@ from datetime import UTC, datetime
 import pytest
 
 from orderkit import Money, Order, OrderLine, OrderStatus
-from orderkit.adapters.postgres import PostgresInventoryStore, PostgresOrderRepository
+from orderkit.adapters.postgres import (
+    PostgresInventoryStore,
+    PostgresOrderRepository,
+    PostgresReconIdSequence,
+)
 from orderkit.inventory import EntryKind, InventoryLedger
 from orderkit.lifecycle import OrderService
 from orderkit.model.errors import InsufficientStock, OrderNotFound
@@ -20,6 +24,7 @@ from orderkit.outbox import OutboxRelay
 from orderkit.testing.flash_sale import SaleReport, flash_sale_worker
 from orderkit.testing.inventory_load import LoadReport, load_problems, lock_worker
 from orderkit.testing.postgres import fresh_schema
+from orderkit.testing.processes import draw_numbers, race
 
 SECRET = b"flash-sale-secret-0123456789abcd"
 T0 = datetime(2026, 2, 16, 12, 0, tzinfo=UTC)
@@ -163,3 +168,17 @@ def test_eight_processes_locking_five_skus_in_any_order_never_oversell_nor_deadl
     switches = sum(1 for a, b in itertools.pairwise(owners) if a != b)
     assert len(set(owners)) >= 2 and switches > 2 * len(set(owners))
     assert load_problems(stores(), reports, secret=SECRET, skus=SKUS) == []
+
+
+def test_four_processes_drawing_recon_ids_get_distinct_gap_free_numbers(pg_dsn: str) -> None:
+    schema = fresh_schema("seq")
+    sequences = functools.partial(PostgresReconIdSequence, pg_dsn, schema=schema)
+    sequences()  # the table ready before the race
+    day = T0.date()
+    draw_250 = functools.partial(draw_numbers, "SO", day, 250)
+    results = race(sequences, [draw_250] * 4)
+    drawn = [n for numbers in results for n in numbers]
+    assert sorted(drawn) == list(range(1, 1001))
+    for numbers in results:
+        assert numbers == sorted(numbers)
+    assert sequences().next_value("SO", day) == 1001

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -184,3 +185,36 @@ def test_an_unexpected_error_is_one_line_unless_the_traceback_is_asked_for(
     assert line.startswith("orderkit: internal error: RuntimeError: a bug over two lines")
     with pytest.raises(RuntimeError):
         cli.main(["--traceback"])
+
+
+@pytest.mark.parametrize("every", ["-5", "nan", "inf", "1e300", "0", "0.5", "86401", "soon"])
+def test_a_bad_watch_interval_is_refused_before_any_cycle(tmp_path: Path, every: str) -> None:
+    db = tmp_path / "shop.db"
+    assert orderkit("demo", "--db", str(db), cwd=tmp_path).returncode == EXIT_OK
+    before = db.read_bytes()
+    done = orderkit("watch", "--db", str(db), f"--every={every}", cwd=tmp_path)
+    assert_one_line(done, EXIT_USAGE, "--every", every)
+    assert done.stdout == ""  # no cycle ran, no alert was sent
+    assert db.read_bytes() == before
+
+
+def _slug(heading: str) -> str:
+    """The anchor mkdocs gives a heading (lower case, words joined by hyphens)."""
+    words = re.sub(r"[^\w\s-]", "", heading.lower()).split()
+    return "-".join(words)
+
+
+def test_the_docs_list_every_command_with_a_link_to_its_page() -> None:
+    (commands,) = (
+        action.choices
+        for action in cli.build_parser()._actions
+        if isinstance(action, argparse._SubParsersAction)
+    )
+    page = (ROOT / "docs" / "index.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| `([a-z-]+)` \| .* \| \[[^]]+\]\(([^)]+)\) \|$", page, re.M))
+    assert sorted(rows) == sorted(commands)
+    for command, link in rows.items():
+        target, _, anchor = link.partition("#")
+        text = (ROOT / "docs" / target).read_text(encoding="utf-8")
+        headings = {_slug(line.lstrip("#")) for line in text.splitlines() if line.startswith("#")}
+        assert anchor in headings, (command, link)

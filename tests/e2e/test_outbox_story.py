@@ -186,6 +186,35 @@ def test_foreign_lock_id_cannot_release_another_orders_stock() -> None:
     assert _balanced(ledger) == (10, 5, 5)
 
 
+def test_a_restock_of_more_than_the_order_shipped_is_dead_lettered_with_its_reason() -> None:
+    clock = ManualClock(T0)
+    repository = MemoryOrderRepository()
+    ledger = InventoryLedger(MemoryInventoryStore(), secret=SECRET, clock=clock)
+    ledger.receive("CUP", 10, reference="PO-1")
+    service = OrderService(repository, inventory=ledger, clock=clock)
+    service.place(_order("ORD-1", cups=5))
+    # A return message for units the ledger never saw leave (a forged or mistaken one).
+    repository.enqueue([
+        OutboxMessage("ret-1", "ORD-1", "stock.restock", {"lines": {"CUP": 500}}, T0),
+    ])
+    relay = OutboxRelay(repository, inventory=ledger, clock=clock)
+    report = relay.run_until_idle()
+    assert (report.delivered, report.dead_lettered) == (0, 1)
+    (dead,) = relay.dead_letters()
+    assert dead.message.message_id == "ret-1"
+    assert dead.error.startswith("RestockExceedsShipment") and "500 units of CUP" in dead.error
+    refused = repository.audit_trail("ORD-1")[-1]
+    assert (refused.outcome, refused.event, refused.actor) == (
+        "refused", "stock.restock", "outbox-relay"
+    )
+    assert refused.reason == (
+        "RestockExceedsShipment: order ORD-1: cannot restock 500 units of CUP: it shipped 0"
+        " and 0 were restocked already, so at most 0 may come back"
+    )
+    assert _balanced(ledger) == (10, 5, 5)
+    assert ledger.verify().ok
+
+
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
 def test_placing_a_stored_order_again_is_a_duplicate(kind: str, tmp_path: Path) -> None:
     clock = ManualClock(T0)

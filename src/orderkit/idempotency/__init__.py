@@ -13,12 +13,13 @@ Keys come from business identity through :func:`orderkit.model.ids.fingerprint`.
 from orderkit.idempotency.codec import Codec, PickleCodec, StoredResult
 from orderkit.idempotency.duplicates import DuplicateDetector
 from orderkit.idempotency.guard import DEFAULT_RETRYABLE, FinalErrors, Idempotency
-from orderkit.idempotency.records import IdempotencyRecord, RecordState
+from orderkit.idempotency.records import MAX_DURATION, IdempotencyRecord, RecordState
 from orderkit.idempotency.retry import RetryPolicy
 from orderkit.model.ids import fingerprint
 
 __all__ = [
     "DEFAULT_RETRYABLE",
+    "MAX_DURATION",
     "Codec",
     "DuplicateDetector",
     "FinalErrors",

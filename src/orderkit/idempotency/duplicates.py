@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Final
 
-from orderkit.idempotency.records import IdempotencyRecord
+from orderkit.idempotency.records import IdempotencyRecord, positive_duration
 from orderkit.idempotency.tokens import new_token
 from orderkit.model.errors import ValidationError
 from orderkit.model.ids import fingerprint
@@ -48,10 +48,8 @@ class DuplicateDetector:
         window: timedelta = timedelta(seconds=60),
         clock: Clock | None = None,
     ) -> None:
-        if not isinstance(window, timedelta) or window <= timedelta(0):
-            raise ValidationError("window", window, "expected a positive timedelta")
         self._store = store
-        self.window = window
+        self.window = positive_duration("window", window)
         self._clock: Clock = clock if clock is not None else SystemClock()
 
     @staticmethod

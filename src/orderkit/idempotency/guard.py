@@ -45,8 +45,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final, ParamSpec, TypeVar, cast
 
 from orderkit.idempotency.codec import Codec, PickleCodec, StoredResult
-from orderkit.idempotency.payloads import payload_digests
-from orderkit.idempotency.records import IdempotencyRecord, RecordState
+from orderkit.idempotency.payloads import legacy_request_hash, payload_digests
+from orderkit.idempotency.records import IdempotencyRecord, RecordState, positive_duration
 from orderkit.idempotency.tokens import new_token
 from orderkit.model.errors import (
     AlreadyInProgress,
@@ -57,7 +57,7 @@ from orderkit.model.errors import (
     StoreError,
     ValidationError,
 )
-from orderkit.model.time import SystemClock, ensure_aware
+from orderkit.model.time import SystemClock, ensure_aware, ensure_instant
 
 if TYPE_CHECKING:
     from orderkit.idempotency.ports import IdempotencyStore
@@ -103,12 +103,6 @@ def _predicate(name: str, value: object) -> Callable[[BaseException], bool]:
     raise ValidationError(name, value, "expected a tuple of exception types or a predicate")
 
 
-def _positive(name: str, value: object) -> timedelta:
-    if not isinstance(value, timedelta) or value <= timedelta(0):
-        raise ValidationError(name, value, "expected a positive timedelta")
-    return value
-
-
 class Idempotency:
     """Runs ``fn`` once per key over an :class:`~orderkit.idempotency.ports.IdempotencyStore`.
 
@@ -116,6 +110,8 @@ class Idempotency:
     take the key over: it must outlive the slowest honest run (see
     :meth:`RetryPolicy.lock_ttl <orderkit.idempotency.RetryPolicy.lock_ttl>`).
     ``retention`` is how long outcomes are kept before :meth:`purge` may drop them.
+    Both are positive and at most :data:`~orderkit.idempotency.records.MAX_DURATION`
+    (10 years), as is a per-call ``lease``.
     ``final_errors`` names the errors raised by the work that are final answers, stored
     and raised again to every retry (default: none; see the module docstring);
     ``retryable`` the errors that are never final.
@@ -134,8 +130,8 @@ class Idempotency:
     ) -> None:
         self._store = store
         self._clock: Clock = clock if clock is not None else SystemClock()
-        self.retention = _positive("retention", retention)
-        self.lease = _positive("lease", lease)
+        self.retention = positive_duration("retention", retention)
+        self.lease = positive_duration("lease", lease)
         self._retryable = _predicate("retryable", retryable)
         self._final = _predicate("final_errors", final_errors)
         self._codec: Codec = codec if codec is not None else PickleCodec()
@@ -176,7 +172,7 @@ class Idempotency:
             raise ValidationError("key", key, "expected a non-empty string of at most 512 chars")
         if not callable(fn):
             raise ValidationError("fn", fn, "expected a function taking no arguments")
-        hold = self.lease if lease is None else _positive("lease", lease)
+        hold = self.lease if lease is None else positive_duration("lease", lease)
         final = self._final if final_errors is None else _predicate("final_errors", final_errors)
         request_hash, field_hashes = payload_digests(payload)
         now = self._now()
@@ -193,7 +189,9 @@ class Idempotency:
             stored = store.claim(mine)
             if stored is None:
                 return self._execute(mine, fn, final)
-            if stored.request_hash != request_hash:
+            if stored.request_hash != request_hash and (
+                stored.request_hash != legacy_request_hash(payload)
+            ):
                 raise IdempotencyConflict(key, stored.differing_fields(field_hashes))
             if stored.state is _COMPLETED:
                 return cast(T, self._replay(stored))
@@ -266,7 +264,7 @@ class Idempotency:
 
         A key used again after its record was purged is a new request.
         """
-        instant = self._now() if now is None else ensure_aware(now, path="now")
+        instant = self._now() if now is None else ensure_instant(now, path="now")
         return self._store.purge(instant - self.retention)
 
     def record(self, key: str) -> IdempotencyRecord | None:

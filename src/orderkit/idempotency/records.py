@@ -14,10 +14,10 @@ the payload itself (it may hold personal data).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
@@ -25,7 +25,19 @@ from orderkit.model import _checks as check
 from orderkit.model.errors import ValidationError
 from orderkit.model.time import ensure_aware
 
-__all__ = ["IdempotencyRecord", "RecordState"]
+__all__ = ["MAX_DURATION", "IdempotencyRecord", "RecordState", "positive_duration"]
+
+#: The longest lease, retention or duplicate window (10 years, like the inventory
+#: ledger's ``MAX_TTL``): a lease ending after it is a mistake, and a longer span would
+#: reach past the instants orderkit stores (``orderkit.model.time.LATEST``).
+MAX_DURATION: Final = timedelta(days=3653)
+
+
+def positive_duration(name: str, value: object) -> timedelta:
+    """``value`` if it is a timedelta above zero and at most :data:`MAX_DURATION`."""
+    if not isinstance(value, timedelta) or not timedelta(0) < value <= MAX_DURATION:
+        raise ValidationError(name, value, "expected a positive timedelta of at most 10 years")
+    return value
 
 
 class RecordState(StrEnum):

@@ -26,6 +26,7 @@ from orderkit.inventory.entries import (
     StockLevel,
 )
 from orderkit.inventory.ledger import DEFAULT_SKEW_TOLERANCE, MAX_TTL, InventoryLedger
+from orderkit.inventory.refusals import RestockExceedsShipment
 from orderkit.inventory.rules import apply_entry
 from orderkit.inventory.tokens import LockTokens
 from orderkit.inventory.verify import (
@@ -53,6 +54,7 @@ __all__ = [
     "Oversell",
     "ParkedRelease",
     "ReleaseResult",
+    "RestockExceedsShipment",
     "ShipmentMismatch",
     "StockCall",
     "StockLevel",

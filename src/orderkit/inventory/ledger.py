@@ -27,6 +27,7 @@ import attrs
 
 from orderkit.inventory.entries import (
     NEVER,
+    SHIPPING,
     EntryKind,
     InventoryLock,
     LedgerEntry,
@@ -39,6 +40,7 @@ from orderkit.inventory.entries import (
     StockLevel,
 )
 from orderkit.inventory.ports import InventoryStore, InventoryTransaction
+from orderkit.inventory.refusals import RestockExceedsShipment
 from orderkit.inventory.tokens import LockTokens
 from orderkit.inventory.verify import VerifyReport, verify_store
 from orderkit.model import _checks as check
@@ -161,11 +163,22 @@ class _Batch:
     actor: str
     stored: set[str]
     counts: dict[str, int]
+    #: (order id, SKU) -> [units shipped, units restocked], for the orders restocked in
+    #: this batch: read once, then kept current by the batch's commits and restocks.
+    returns: dict[tuple[str, str], list[int]] = attrs.Factory(dict)
+    restocking: frozenset[str] = frozenset()
 
     def append(self, entry: LedgerEntry) -> None:
         """Append ``entry`` and count its id as applied for the rest of the batch."""
         self.tx.append(entry)
         self.stored.add(entry.entry_id)
+        order_id = entry.order_id
+        if order_id in self.restocking and order_id is not None:
+            tally = self.returns.setdefault((order_id, entry.sku), [0, 0])
+            if entry.kind in SHIPPING:
+                tally[0] += entry.qty
+            elif entry.kind is EntryKind.RESTOCK:
+                tally[1] += entry.qty
 
 
 def _unshipped(line: LockLine) -> int:
@@ -316,6 +329,12 @@ class InventoryLedger:
         with the same ``ref`` changes nothing (outcome ``"already_applied"``); the first
         answers ``"restocked"``. Restocked units count as ``restocked`` in the balance
         rule ``on_hand == received - shipped + restocked - adjusted``.
+
+        Only what the order shipped may come back: a SKU of ``lines`` with more units
+        than the ledger booked leaving for ``order_id`` (its commits, including units
+        shipped unlocked) minus what was restocked for it already is refused with
+        :class:`~orderkit.inventory.refusals.RestockExceedsShipment` naming the SKU and
+        the units, and nothing of the call is written.
         """
         call = _restock_call(lines, order_id, ref, reason)
         _text("actor", actor)
@@ -536,11 +555,13 @@ class InventoryLedger:
         Each call is decided in order, seeing the calls before it, exactly as the method
         of its ``operation`` would decide it alone (:class:`StockCall` names the
         arguments). A call refused for its lock id (:class:`InvalidLock`: forged,
-        unknown, of another order) gets the error in the returned list and writes
-        nothing; the others are applied. Any other error (invalid arguments, the
-        store) refuses the whole batch: nothing of it is written. The store is asked
-        once which of the calls' ``ref`` were applied before, and once for the lines of
-        every lock named, so a batch costs a few reads however many calls it holds.
+        unknown, of another order) or a restock of more than its order shipped
+        (:class:`~orderkit.inventory.refusals.RestockExceedsShipment`) gets the error in
+        the returned list and writes nothing; the others are applied. Any other error
+        (invalid arguments, the store) refuses the whole batch: nothing of it is written.
+        The store is asked once which of the calls' ``ref`` were applied before, once
+        for the lines of every lock named, and once for what the restocked orders
+        shipped and got back, so a batch costs a few reads however many calls it holds.
         """
         _text("actor", actor)
         if isinstance(calls, str | bytes | Mapping) or not isinstance(calls, Sequence):
@@ -662,7 +683,14 @@ class InventoryLedger:
             expiring = {sku for _i, c in todo if c.operation != "restock" for sku in c.skus}
             if expiring:
                 self._expire_lines(tx, expiring, now, actor, only=locks)
-            batch = _Batch(tx, now, actor, stored, counts)
+            restocking = frozenset(c.order_id for _i, c in todo if c.operation == "restock")
+            returns = {
+                key: list(tally)
+                for key, tally in (
+                    tx.shipped_and_restocked(restocking) if restocking else {}
+                ).items()
+            }
+            batch = _Batch(tx, now, actor, stored, counts, returns, restocking)
             for index, call in live:
                 # Asked at its turn: an earlier call of the batch may have applied its ref.
                 if _applied(stored, call):
@@ -671,9 +699,13 @@ class InventoryLedger:
                 results[index] = self._DECIDERS[call.operation](self, batch, call)
         return results
 
-    def _restock_in(self, batch: _Batch, call: _Call) -> ReleaseResult:
+    def _restock_in(self, batch: _Batch, call: _Call) -> ReleaseResult | RefusedError:
         now, actor = batch.now, batch.actor
         wanted = call.wanted or {}
+        for sku, qty in sorted(wanted.items()):
+            shipped, restocked = batch.returns.get((call.order_id, sku), (0, 0))
+            if qty > shipped - restocked:  # nothing of the call is written
+                return RestockExceedsShipment(call.order_id, sku, qty, shipped, restocked)
         for sku, qty in sorted(wanted.items()):
             batch.append(LedgerEntry(
                 _ref_id(call.ref or "", sku), EntryKind.RESTOCK, sku, qty, now, actor,
@@ -815,7 +847,9 @@ class InventoryLedger:
 
         Releases the parked units still locked (a parked line that was committed or
         expired meanwhile moves nothing and reports so). Approving twice changes nothing
-        the second time and reports ``"already_released"``.
+        the second time: it reports ``"already_released"`` after an approval that
+        released units, and the first answer again (``"already_committed"``,
+        ``"expired"``) after one that found them gone.
         """
         _text("entry_id", entry_id)
         _text("actor", actor)
@@ -827,8 +861,14 @@ class InventoryLedger:
         lock_id = self._tokens.issue(lock_key, order_id)
         now = self._now()
         with self._store.transaction((park.sku,)) as tx:
-            if tx.approval_of(entry_id) is not None:
+            approval = tx.approval_of(entry_id)
+            if approval is not None and approval.qty:
                 return ReleaseResult("already_released", lock_id, order_id)
+            if approval is not None:
+                # The first approval found the units gone and moved nothing; they stay
+                # gone (a line with nothing remaining never changes), so say it again.
+                line = next(ln for ln in tx.lock_lines(lock_key) if ln.sku == park.sku)
+                return ReleaseResult(_nothing_moved([line], commit=False), lock_id, order_id)
             self._expire_lines(tx, (park.sku,), now, actor, only=(lock_key,))
             line = next(ln for ln in tx.lock_lines(lock_key) if ln.sku == park.sku)
             qty = min(park.qty, line.remaining)

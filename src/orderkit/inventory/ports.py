@@ -146,6 +146,16 @@ class InventoryTransaction(Protocol):
         """The ``APPROVE`` entry that resolved the ``PARK`` entry, or ``None``."""
         ...
 
+    def shipped_and_restocked(
+        self, order_ids: Collection[str]
+    ) -> Mapping[tuple[str, str], tuple[int, int]]:
+        """For each order of ``order_ids`` and SKU: the units its ``COMMIT`` and
+        ``SHIP_UNLOCKED`` entries took out, and the units its ``RESTOCK`` entries put
+        back, this transaction's entries included, in one read; an
+        (order, SKU) with neither has no key. What bounds a restock: an order returns
+        at most what it shipped."""
+        ...
+
     def append(self, entry: LedgerEntry) -> None:
         """Apply ``entry`` now (checked by ``apply_entry``); it commits with the rest."""
         ...

@@ -8,13 +8,21 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orderkit.adapters.memory import MemoryIdempotencyStore
 from orderkit.adapters.sqlite import SQLiteIdempotencyStore
-from orderkit.idempotency import Idempotency, RecordState, fingerprint
+from orderkit.idempotency import (
+    MAX_DURATION,
+    DuplicateDetector,
+    Idempotency,
+    RecordState,
+    fingerprint,
+)
+from orderkit.idempotency.payloads import legacy_request_hash
 from orderkit.idempotency.ports import IdempotencyStore
 from orderkit.model.errors import (
     AlreadyInProgress,
@@ -26,6 +34,7 @@ from orderkit.model.errors import (
     ValidationError,
 )
 from orderkit.model.money import Money
+from orderkit.model.orders import OrderStatus
 from orderkit.testing import ManualClock
 
 T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)
@@ -435,6 +444,41 @@ def test_a_decorated_method_leaves_the_object_out_of_the_payload(guard: Idempote
     assert other_worker.sent == []
 
 
+def test_a_retry_rebuilt_from_json_replays_a_call_made_with_an_enum(
+    guard: Idempotency,
+) -> None:
+    work = Counter()
+    assert guard.run("k", {"order_id": "T1", "status": OrderStatus.PAID}, work) == "confirmed"
+    assert guard.run("k", {"order_id": "T1", "status": 20}, work) == "confirmed"
+    assert guard.run("k", {"order_id": "T1", "status": OrderStatus.PAID}, work) == "confirmed"
+    assert work.calls == 1
+    with pytest.raises(IdempotencyConflict) as caught:
+        guard.run("k", {"order_id": "T1", "status": OrderStatus.SHIPPED}, work)
+    assert caught.value.fields == ("status",)
+
+
+def test_a_record_stored_with_an_enum_by_an_earlier_release_still_replays(
+    store: IdempotencyStore, clock: ManualClock
+) -> None:
+    payload = {"order_id": "T1", "status": OrderStatus.PAID}
+    guard = Idempotency(store, clock=clock)
+    guard.run("k", payload, Counter())
+    record = store.get("k")
+    assert record is not None
+    # As an earlier release wrote it: the enum digested by its canonical JSON.
+    old = attrs.evolve(
+        record, key="old", request_hash=legacy_request_hash(payload), token="t-old",
+        state=RecordState.IN_PROGRESS, outcome=None, completed_at=None,
+    )
+    assert store.claim(old) is None
+    assert store.complete("old", "t-old", record.outcome or b"", T0)
+    work = Counter()
+    assert guard.run("old", payload, work) == "confirmed"
+    assert work.calls == 0
+    with pytest.raises(IdempotencyConflict):  # the old form of another status differs
+        guard.run("old", {"order_id": "T1", "status": OrderStatus.SHIPPED}, work)
+
+
 # --- bad input -------------------------------------------------------------------------
 
 
@@ -474,6 +518,54 @@ def test_bad_durations_are_refused(store: IdempotencyStore, name: str, value: ob
     with pytest.raises(ValidationError) as caught:
         Idempotency(store, **{name: value})  # type: ignore[arg-type]
     assert caught.value.path == name
+
+
+@pytest.mark.parametrize("name", ["lease", "retention"])
+@pytest.mark.parametrize(
+    "value", [MAX_DURATION + timedelta(microseconds=1), timedelta(days=365 * 8000), timedelta.max]
+)
+def test_a_lease_or_retention_over_ten_years_is_refused_when_the_guard_is_built(
+    store: IdempotencyStore, name: str, value: timedelta
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Idempotency(store, **{name: value})  # type: ignore[arg-type]
+    assert (caught.value.path, caught.value.value) == (name, value)
+    assert "10 years" in caught.value.reason
+
+
+@pytest.mark.parametrize("years", [7000, 8000])
+def test_a_per_call_lease_over_ten_years_is_refused_before_the_key_is_claimed(
+    guard: Idempotency, store: IdempotencyStore, years: int
+) -> None:
+    work = Counter()
+    with pytest.raises(ValidationError) as caught:
+        guard.run("k", CONFIRM, work, lease=timedelta(days=365 * years))
+    assert caught.value.path == "lease"
+    assert work.calls == 0
+    assert store.get("k") is None
+
+
+def test_the_longest_lease_and_retention_are_kept(store: IdempotencyStore) -> None:
+    guard = Idempotency(
+        store, clock=ManualClock(T0), lease=MAX_DURATION, retention=MAX_DURATION
+    )
+    assert guard.run("k", CONFIRM, Counter()) == "confirmed"
+    record = store.get("k")
+    assert record is not None
+    assert record.lease_expires_at == T0 + MAX_DURATION
+    assert guard.purge() == 0
+
+
+def test_a_purge_instant_outside_the_stored_range_is_refused(guard: Idempotency) -> None:
+    with pytest.raises(ValidationError) as caught:
+        guard.purge(datetime(1, 1, 1, tzinfo=UTC))
+    assert caught.value.path == "now"
+
+
+def test_a_duplicate_window_over_ten_years_is_refused(store: IdempotencyStore) -> None:
+    with pytest.raises(ValidationError) as caught:
+        DuplicateDetector(store, window=timedelta.max)
+    assert caught.value.path == "window"
 
 
 # --- the general rule ------------------------------------------------------------------

@@ -11,15 +11,18 @@ import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from enum import StrEnum
 from types import MappingProxyType
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orderkit.idempotency.payloads import payload_digests
+from orderkit.idempotency.payloads import legacy_request_hash, payload_digests
 from orderkit.model.errors import ValidationError
+from orderkit.model.ids import fingerprint
 from orderkit.model.money import Money
+from orderkit.model.orders import OrderStatus
 
 SHANGHAI = timezone(timedelta(hours=8))
 
@@ -158,7 +161,35 @@ def test_scalars_of_different_kinds_are_different_values() -> None:
 
 
 class Tag(str):
-    """A str subclass: digested by its canonical JSON form."""
+    """A str subclass: digested as the str it holds."""
+
+
+class Channel(StrEnum):
+    TMALL = "tmall"
+
+
+class Code(int):
+    """An int subclass: digested as the int it holds."""
+
+
+@pytest.mark.parametrize(
+    ("rich", "plain"),
+    [
+        (OrderStatus.PAID, 20),
+        (Channel.TMALL, "tmall"),
+        (Tag("x"), "x"),
+        (Code(7), 7),
+    ],
+)
+def test_an_enum_or_scalar_subclass_digests_as_its_value_as_fingerprint_does(
+    rich: object, plain: object
+) -> None:
+    assert fingerprint({"v": rich}) == fingerprint({"v": plain})
+    assert payload_digests({"v": rich, "n": 1}) == payload_digests({"v": plain, "n": 1})
+    assert payload_digests({"v": [rich]}) == payload_digests({"v": [plain]})
+    # What releases before this one stored for ``rich`` stays readable.
+    assert legacy_request_hash({"v": rich}) != payload_digests({"v": rich})[0]
+    assert legacy_request_hash({"v": plain}) is None
 
 
 def test_a_str_subclass_value_is_digested_and_a_str_subclass_name_refused() -> None:

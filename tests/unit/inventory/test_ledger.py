@@ -425,6 +425,30 @@ def test_a_parked_release_approved_after_commit_moves_nothing(clock: ManualClock
         ledger.approve_release("no-such-entry", actor="ops")
 
 
+@pytest.mark.parametrize("then", ["commit", "expire"])
+def test_approving_a_parked_release_again_gives_the_first_answer_again(
+    store: InventoryStore, clock: ManualClock, then: str
+) -> None:
+    ledger = InventoryLedger(store, secret=SECRET, clock=clock, release_limit=1)
+    ledger.receive("TEA", 10, reference="PO")
+    ledger.release(ledger.lock("O", {"TEA": 1}, ttl=TTL).lock_id)
+    lock = ledger.lock("O", {"TEA": 2}, ttl=TTL)
+    parked = ledger.release(lock.lock_id)
+    assert parked.suspension is not None
+    if then == "commit":
+        ledger.commit(lock.lock_id)
+    else:
+        clock.advance(TTL)
+        ledger.expire_due()
+    expected = "already_committed" if then == "commit" else "expired"
+    entry_id = parked.suspension.entry_id
+    first = ledger.approve_release(entry_id, actor="ops")
+    again = ledger.approve_release(entry_id, actor="ops")
+    assert (first.outcome, first.lines) == (again.outcome, again.lines) == (expected, {})
+    assert len([e for e in ledger.entries() if e.kind is EntryKind.APPROVE]) == 1
+    assert ledger.verify().ok
+
+
 def test_constructor_refuses_bad_settings(store: InventoryStore) -> None:
     with pytest.raises(ValidationError) as caught:
         InventoryLedger(store, secret=b"short")

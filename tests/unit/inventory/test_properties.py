@@ -351,7 +351,9 @@ class LedgerMachine(RuleBasedStateMachine):
         else:
             assert result.outcome == expected_nothing_outcome([line], commit=False)
         again = self.ledger.approve_release(entry_id, actor="ops")
-        assert (again.outcome, again.lines) == ("already_released", {})
+        # Approving again moves nothing and gives the first answer again.
+        first = "already_released" if moved else result.outcome
+        assert (again.outcome, again.lines) == (first, {})
 
     @rule(lock=locks, lines=st.none() | st.dictionaries(st.sampled_from(SKUS), st.integers(1, 5),
                                                          min_size=1))

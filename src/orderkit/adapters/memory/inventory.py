@@ -17,7 +17,7 @@ from collections.abc import Set as AbstractSet
 from datetime import datetime
 from types import TracebackType
 
-from orderkit.inventory.entries import Balance, EntryKind, LedgerEntry, LockLine
+from orderkit.inventory.entries import SHIPPING, Balance, EntryKind, LedgerEntry, LockLine
 from orderkit.inventory.rules import apply_entry
 from orderkit.model.errors import ValidationError
 from orderkit.model.time import Clock, SystemClock
@@ -27,6 +27,16 @@ __all__ = ["MemoryInventoryStore"]
 
 def _due_order(line: LockLine) -> tuple[datetime, str, str]:
     return (line.expires_at, line.lock_key, line.sku)
+
+
+def _tally(returns: dict[tuple[str, str], list[int]], entry: LedgerEntry) -> None:
+    """Count ``entry`` in ``returns`` when it ships or restocks units of an order."""
+    if entry.order_id is None:
+        return
+    if entry.kind in SHIPPING:
+        returns.setdefault((entry.order_id, entry.sku), [0, 0])[0] += entry.qty
+    elif entry.kind is EntryKind.RESTOCK:
+        returns.setdefault((entry.order_id, entry.sku), [0, 0])[1] += entry.qty
 
 
 class MemoryInventoryStore:
@@ -50,6 +60,8 @@ class MemoryInventoryStore:
         self._approvals: dict[str, LedgerEntry] = {}
         #: SKU -> the instants of its RELEASE entries.
         self._releases: dict[str, list[datetime]] = {}
+        #: (order id, SKU) -> [units shipped, units restocked] by its entries.
+        self._returns: dict[tuple[str, str], list[int]] = {}
 
     def transaction(self, skus: Collection[str]) -> _MemoryTransaction:
         """Stage entries under the store lock; keep them on a clean exit only."""
@@ -73,6 +85,7 @@ class MemoryInventoryStore:
                 self._releases.setdefault(entry.sku, []).append(entry.at)
             elif entry.kind is EntryKind.APPROVE and entry.ref is not None:
                 self._approvals[entry.ref] = entry
+            _tally(self._returns, entry)
 
     def now(self) -> datetime:
         """The store's clock: the instant every ledger on this store defers to."""
@@ -218,6 +231,18 @@ class _MemoryTransaction:
 
     def stored(self, entry_ids: Collection[str]) -> AbstractSet[str]:
         return {entry_id for entry_id in entry_ids if self.entry(entry_id) is not None}
+
+    def shipped_and_restocked(
+        self, order_ids: Collection[str]
+    ) -> Mapping[tuple[str, str], tuple[int, int]]:
+        wanted = set(order_ids)
+        found = {
+            key: list(tally) for key, tally in self.store._returns.items() if key[0] in wanted
+        }
+        for entry in self.entries:
+            if entry.order_id in wanted:
+                _tally(found, entry)
+        return {key: (tally[0], tally[1]) for key, tally in found.items()}
 
     def approval_of(self, park_entry_id: str) -> LedgerEntry | None:
         for entry in self.entries:

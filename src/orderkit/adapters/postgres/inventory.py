@@ -94,6 +94,12 @@ MIGRATIONS: Final = (
         WHERE open;
     CREATE INDEX inventory_lines_due ON {s}.inventory_lock_lines (expires_at) WHERE open
     """,
+    # 2: a restock is bounded by what its order shipped, read by order from the entries
+    # that ship or restock (only those are indexed).
+    """
+    CREATE INDEX inventory_entries_returns ON {s}.inventory_entries (order_id, sku, kind, qty)
+        WHERE kind IN ('commit', 'ship_unlocked', 'restock')
+    """,
 )
 
 #: The first key of every SKU advisory lock ("ok"), apart from the host's own locks.
@@ -479,6 +485,22 @@ class _PostgresTransaction:
             (sorted(wanted - found),),
         ).fetchall()
         return found | {str(row[0]) for row in rows}
+
+    def shipped_and_restocked(
+        self, order_ids: Collection[str]
+    ) -> Mapping[tuple[str, str], tuple[int, int]]:
+        rows = self._query(
+            "SELECT order_id, sku,"
+            " sum(CASE WHEN kind = 'restock' THEN 0 ELSE qty END),"
+            " sum(CASE WHEN kind = 'restock' THEN qty ELSE 0 END)"
+            " FROM {s}.inventory_entries WHERE kind IN ('commit', 'ship_unlocked', 'restock')"
+            " AND order_id = ANY(%s) GROUP BY order_id, sku",
+            (sorted(set(order_ids)),),
+        )
+        return {
+            (str(order_id), str(sku)): (int(shipped), int(restocked))
+            for order_id, sku, shipped, restocked in rows
+        }
 
     def approval_of(self, park_entry_id: str) -> LedgerEntry | None:
         rows = self._query(

@@ -97,6 +97,12 @@ _MIGRATIONS: Final = (
     ALTER TABLE inventory_lock_lines ADD COLUMN shipped_unlocked INTEGER NOT NULL DEFAULT 0
         CHECK (shipped_unlocked >= 0)
     """,
+    # 3: a restock is bounded by what its order shipped, read by order from the entries
+    # that ship or restock (only those are indexed).
+    """
+    CREATE INDEX inventory_entries_returns ON inventory_entries (order_id, sku, kind, qty)
+        WHERE kind IN ('commit', 'ship_unlocked', 'restock')
+    """,
 )
 
 _ENTRY_COLUMNS: Final = (
@@ -105,6 +111,14 @@ _ENTRY_COLUMNS: Final = (
 _LINE_COLUMNS: Final = (
     "lock_key, order_id, sku, qty, locked_us, expires_us, released, committed, expired,"
     " shipped_unlocked"
+)
+#: Per (order, SKU) of a JSON array of order ids: units shipped and units restocked.
+_RETURNS: Final = (
+    "SELECT order_id, sku,"
+    " sum(CASE WHEN kind = 'restock' THEN 0 ELSE qty END),"
+    " sum(CASE WHEN kind = 'restock' THEN qty ELSE 0 END)"
+    " FROM inventory_entries WHERE kind IN ('commit', 'ship_unlocked', 'restock')"
+    " AND order_id IN (SELECT value FROM json_each(?)) GROUP BY order_id, sku"
 )
 #: The lines of the locks of a JSON array of lock keys, by lock key then SKU.
 _LINES_OF_LOCKS: Final = (
@@ -477,6 +491,15 @@ class _SQLiteTransaction:
             (json.dumps(sorted(wanted - found)),),
         ).fetchall()
         return found | {str(row[0]) for row in rows}
+
+    def shipped_and_restocked(
+        self, order_ids: Collection[str]
+    ) -> Mapping[tuple[str, str], tuple[int, int]]:
+        rows = self._query(_RETURNS, (json.dumps(sorted(set(order_ids))),))
+        return {
+            (str(order_id), str(sku)): (int(shipped), int(restocked))
+            for order_id, sku, shipped, restocked in rows
+        }
 
     def approval_of(self, park_entry_id: str) -> LedgerEntry | None:
         rows = self._query(

@@ -22,11 +22,24 @@ import attrs
 from orderkit.inventory.entries import NEVER, Balance, EntryKind, InventoryLock, LedgerEntry
 from orderkit.inventory.ledger import InventoryLedger
 from orderkit.inventory.ports import InventoryStore
+from orderkit.inventory.refusals import RestockExceedsShipment
 from orderkit.model.errors import InsufficientStock, InvalidLock, OrderkitError, ValidationError
 from orderkit.model.limits import MAX_QUANTITY
 from orderkit.testing.clock import ManualClock
 
 __all__ = ["InventoryStoreContract"]
+
+
+@attrs.frozen
+class _Call:
+    """One call of ``InventoryLedger.apply_many``."""
+
+    operation: str
+    lock_id: str | None
+    lines: dict[str, int] | None
+    order_id: str | None
+    ref: str | None
+    reason: str | None = None
 
 _T0 = datetime(2026, 2, 16, 2, 0, 0, 123456, tzinfo=UTC)
 _TTL = timedelta(minutes=30)
@@ -524,6 +537,101 @@ class InventoryStoreContract:
 
         _refused(InvalidLock, unknown)
 
+    def test_shipped_and_restocked_is_read_per_order_and_sku_with_the_transaction(
+        self,
+    ) -> None:
+        store = self._seeded(TEA=9, CUP=9)
+        with store.transaction({"TEA", "CUP"}) as tx:
+            tx.append(_lock("TEA", 3, "k1"))
+            tx.append(_resolve(EntryKind.COMMIT, "TEA", 2, "k1"))
+            tx.append(_ship("TEA", 1, lock_key="k1", order_id="ORD-1"))
+            tx.append(_ship("CUP", 2, lock_key=None, order_id="ORD-2"))
+            assert dict(tx.shipped_and_restocked(["ORD-1", "ORD-9"])) == {("ORD-1", "TEA"): (3, 0)}
+            tx.append(LedgerEntry(
+                _id(), EntryKind.RESTOCK, "TEA", 2, _T0, "shop", "return", order_id="ORD-1",
+            ))
+            assert dict(tx.shipped_and_restocked(["ORD-1", "ORD-2"])) == {
+                ("ORD-1", "TEA"): (3, 2), ("ORD-2", "CUP"): (2, 0),
+            }
+        with store.transaction({"TEA"}) as tx:
+            assert dict(tx.shipped_and_restocked(["ORD-1"])) == {("ORD-1", "TEA"): (3, 2)}
+            assert dict(tx.shipped_and_restocked(["ORD-3"])) == {}
+
+    def test_a_restock_for_an_order_that_never_shipped_is_refused_and_writes_nothing(
+        self,
+    ) -> None:
+        ledger = InventoryLedger(
+            self.create_store(), secret=b"contract-secret-0123", clock=ManualClock(_T0)
+        )
+        ledger.receive("CUP", 1, reference="PO-1")
+        before = ledger.entries()
+        refusal = _refused(
+            RestockExceedsShipment,
+            lambda: ledger.restock({"CUP": 500}, order_id="NEVER-SHIPPED", ref="ret-1"),
+        )
+        assert isinstance(refusal, RestockExceedsShipment)
+        assert (refusal.order_id, refusal.sku, refusal.units) == ("NEVER-SHIPPED", "CUP", 500)
+        assert (refusal.shipped, refusal.restocked) == (0, 0)
+        assert "CUP" in str(refusal) and "500" in str(refusal)
+        assert ledger.entries() == before
+        assert ledger.stock("CUP").on_hand == 1
+        assert ledger.verify().ok
+
+    def test_an_order_restocks_at_most_what_it_shipped_less_what_came_back(self) -> None:
+        ledger = InventoryLedger(
+            self.create_store(), secret=b"contract-secret-0123", clock=ManualClock(_T0)
+        )
+        ledger.receive("CUP", 5, reference="PO-1")
+        ledger.receive("TEA", 5, reference="PO-1")
+        lock = ledger.lock("A", {"CUP": 2, "TEA": 1}, ttl=_TTL)
+        ledger.commit(lock.lock_id, {"CUP": 3, "TEA": 1})  # one CUP shipped unlocked
+        other = ledger.lock("B", {"CUP": 1}, ttl=_TTL)
+        ledger.commit(other.lock_id)
+        assert ledger.restock({"CUP": 2}, order_id="A", ref="r1").outcome == "restocked"
+        # Another order's shipment is not this order's: 1 CUP is left for A.
+        refusal = _refused(
+            RestockExceedsShipment,
+            lambda: ledger.restock({"CUP": 2, "TEA": 1}, order_id="A", ref="r2"),
+        )
+        assert isinstance(refusal, RestockExceedsShipment)
+        assert (refusal.sku, refusal.units, refusal.shipped, refusal.restocked) == (
+            "CUP", 2, 3, 2,
+        )
+        assert ledger.stock("TEA").on_hand == 4  # nothing of the refused call was written
+        assert ledger.restock({"CUP": 1, "TEA": 1}, order_id="A", ref="r2").outcome == (
+            "restocked"
+        )
+        assert ledger.restock({"CUP": 1, "TEA": 1}, order_id="A", ref="r2").outcome == (
+            "already_applied"
+        )
+        _refused(
+            RestockExceedsShipment, lambda: ledger.restock({"TEA": 1}, order_id="A", ref="r3")
+        )
+        assert ledger.stock("CUP").on_hand == 5 - 3 - 1 + 3
+        assert ledger.verify().ok
+
+    def test_a_batch_restocks_what_its_own_commits_shipped_and_refuses_the_rest(self) -> None:
+        ledger = InventoryLedger(
+            self.create_store(), secret=b"contract-secret-0123", clock=ManualClock(_T0)
+        )
+        ledger.receive("CUP", 5, reference="PO-1")
+        lock = ledger.lock("A", {"CUP": 2}, ttl=_TTL)
+        results = ledger.apply_many([
+            _Call("restock", None, {"CUP": 1}, "A", "m1"),  # nothing shipped yet
+            _Call("commit", lock.lock_id, None, "A", "m2"),
+            _Call("restock", None, {"CUP": 1}, "A", "m3"),
+            _Call("restock", None, {"CUP": 2}, "A", "m4"),  # only 1 more was shipped
+            _Call("restock", None, {"CUP": 1}, "A", "m5"),
+        ])
+        assert isinstance(results[0], RestockExceedsShipment)
+        assert isinstance(results[3], RestockExceedsShipment)
+        assert (results[3].units, results[3].shipped, results[3].restocked) == (2, 2, 1)
+        assert [getattr(r, "outcome", None) for r in results] == [
+            None, "committed", "restocked", None, "restocked",
+        ]
+        assert ledger.stock("CUP").on_hand == 5
+        assert ledger.verify().ok
+
     def test_a_ledger_over_the_store_tells_the_late_shipment_story(self) -> None:
         clock = ManualClock(_T0)
         ledger = InventoryLedger(self.create_store(), secret=b"contract-secret-0123", clock=clock)
@@ -621,8 +729,10 @@ def _random_step(
     try:
         if roll < 0.15:
             sku, qty = rng.choice(_SKUS), rng.randint(1, 6)
-            if roll < 0.03:  # a return: a retried message (same ref) restocks once
-                ledger.restock({sku: 1}, order_id="ORD-1", ref=f"return-{sku}-{qty}")
+            if roll < 0.03:  # a return: a retried message (same ref) restocks once; an
+                # order returns at most what it shipped, so some are refused
+                order = f"ORD-{qty % 3 + 1}"
+                ledger.restock({sku: 1}, order_id=order, ref=f"return-{order}-{sku}-{qty}")
             else:
                 ledger.receive(sku, qty, reference="PO")
         elif roll < 0.40 or (roll < 0.70 and not locks):
@@ -647,7 +757,7 @@ def _random_step(
         else:
             for parked in ledger.pending_review()[:1]:
                 ledger.approve_release(parked.entry_id, actor="ops")
-    except (InsufficientStock, ValidationError):
+    except (InsufficientStock, RestockExceedsShipment, ValidationError):
         pass  # a refusal is an answer; the invariants must hold after it too
 
 
