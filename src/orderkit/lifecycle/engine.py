@@ -46,7 +46,7 @@ from typing import Final
 import attrs
 
 from orderkit.lifecycle.events import DomainEvent, Event, RefundDue, StatusChanged
-from orderkit.lifecycle.handlers import HANDLERS, Effect, Step, approver
+from orderkit.lifecycle.handlers import HANDLERS, Effect, Step, approver, charges_back
 from orderkit.lifecycle.policy import Policy
 from orderkit.lifecycle.table import DEFAULT_TABLE, Rule, TransitionTable
 from orderkit.lifecycle.validation import CHECKS
@@ -60,8 +60,6 @@ from orderkit.model.errors import (
 from orderkit.model.money import Money
 from orderkit.model.orders import (
     Adjustment,
-    AdjustmentKind,
-    Bearer,
     Order,
     OrderStatus,
     status_code,
@@ -274,15 +272,8 @@ class Lifecycle:
         if not any(order.sold_units.values()):
             label = (f"refused on delivery {event.event_id}" if rule.guard == "refused_on_delivery"
                      else f"waived at {event.name} {event.event_id}")
-            shipping = min(max(order.shipping_standing, Money.zero(due.currency)), due)
-            waived: list[Adjustment] = []
-            if shipping.amount > 0:
-                waived.append(Adjustment(AdjustmentKind.SHIPPING_CONCESSION, shipping,
-                                         Bearer.MERCHANT, None, label))
-            rest = due - shipping
-            if rest.amount > 0:  # the order's own rounding up, taken back
-                waived.append(Adjustment(AdjustmentKind.ROUNDING, -rest, Bearer.MERCHANT,
-                                         None, label))
+            shipping = max(order.shipping_standing, Money.zero(due.currency))
+            waived = charges_back(due, shipping, label)
             settled = attrs.evolve(order, adjustments=(*order.adjustments, *waived))
             if not settled.due.amount and not any(settled.sold_units.values()):
                 return tuple(waived), ("shipping_waived", "", str(due))

@@ -69,7 +69,7 @@ from orderkit.model.orders import (
     status_code,
 )
 
-__all__ = ["HANDLERS", "Effect", "Handler", "Step", "approver", "refund_label"]
+__all__ = ["HANDLERS", "Effect", "Handler", "Step", "approver", "charges_back", "refund_label"]
 
 _OPEN: Final = LineStatus.OPEN
 _SHIPPED: Final = LineStatus.SHIPPED
@@ -364,14 +364,8 @@ def refund(step: Step) -> Effect:
     if concession.amount > 0:
         label = refund_label(event.event_id)
         on_goods = min(concession, worth)
-        on_shipping = min(concession - on_goods, shipping)
-        on_rounding = concession - on_goods - on_shipping
         given: list[Adjustment] = _concession(after, on_goods, event) if on_goods else []
-        if on_shipping.amount > 0:
-            given.append(_shipping_back(on_shipping, label))
-        if on_rounding.amount > 0:  # the order's own rounding up, taken back
-            given.append(Adjustment(AdjustmentKind.ROUNDING, -on_rounding, Bearer.MERCHANT,
-                                    None, label))
+        given += charges_back(concession - on_goods, shipping, label)
         fields["adjustments"] = (*order.adjustments, *given)
     fields["payments"] = (
         *order.payments,
@@ -683,9 +677,20 @@ def refund_label(event_id: str) -> str:
     return f"refund {event_id}"
 
 
-def _shipping_back(amount: Money, label: str) -> Adjustment:
-    """``amount`` of the order's own shipping given back (or waived), by the merchant."""
-    return Adjustment(AdjustmentKind.SHIPPING_CONCESSION, amount, Bearer.MERCHANT, None, label)
+def charges_back(amount: Money, shipping: Money, label: str) -> list[Adjustment]:
+    """``amount`` of the order's own charges given back (or waived) by the merchant:
+    its ``shipping`` still standing first (a SHIPPING_CONCESSION), the rest from its
+    rounding up (a negative ROUNDING), each labelled ``label``."""
+    on_shipping = min(amount, shipping)
+    on_rounding = amount - on_shipping
+    back: list[Adjustment] = []
+    if on_shipping.amount > 0:
+        back.append(Adjustment(AdjustmentKind.SHIPPING_CONCESSION, on_shipping,
+                               Bearer.MERCHANT, None, label))
+    if on_rounding.amount > 0:
+        back.append(Adjustment(AdjustmentKind.ROUNDING, -on_rounding, Bearer.MERCHANT, None,
+                               label))
+    return back
 
 
 def _refund_requested(order: Order, after: Order) -> tuple[Return, ...]:
