@@ -36,6 +36,15 @@ def encodable(path: str, value: str) -> str:
     return value
 
 
+def stored_key(path: str, value: object, *, blank: bool = True) -> str:
+    """``value`` as a key a store can hold (an id, a waybill): a string (non-blank
+    unless ``blank``) that encodes as UTF-8."""
+    if not isinstance(value, str) or (not blank and not value.strip()):
+        raise ValidationError(path, value,
+                              "expected a string" if blank else "expected a non-empty string")
+    return encodable(path, value)
+
+
 def quantity(path: str, value: object, *, minimum: int = 1) -> int:
     """An ``int`` (bools refused) from ``minimum`` to :data:`MAX_QUANTITY`."""
     if isinstance(value, bool) or not isinstance(value, int):

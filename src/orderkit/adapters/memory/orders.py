@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from orderkit.model._checks import encodable
+from orderkit.model._checks import stored_key
 from orderkit.model.audit import (
     AddressVersion,
     AuditEntry,
@@ -38,13 +38,6 @@ class _Held:
     seq: int
     stored: StoredMessage
     delivered_at: datetime | None = None
-
-
-def _id(path: str, value: object) -> str:
-    """``value`` as an id a store can hold: a string that encodes as UTF-8."""
-    if not isinstance(value, str):
-        raise ValidationError(path, value, "expected a string")
-    return encodable(path, value)
 
 
 class MemoryOrderRepository:
@@ -124,7 +117,7 @@ class MemoryOrderRepository:
 
     def get(self, order_id: str) -> Order:
         """The stored order; :class:`OrderNotFound` when absent."""
-        _id("order_id", order_id)
+        stored_key("order_id", order_id)
         with self._lock:
             try:
                 return self._orders[order_id]
@@ -133,8 +126,8 @@ class MemoryOrderRepository:
 
     def find_by_channel(self, channel: str, channel_order_id: str) -> Order | None:
         """The order holding ``channel_order_id`` on ``channel``, or ``None``."""
-        _id("channel", channel)
-        _id("channel_order_id", channel_order_id)
+        stored_key("channel", channel)
+        stored_key("channel_order_id", channel_order_id)
         with self._lock:
             order_id = self._by_channel.get((channel, channel_order_id))
             return None if order_id is None else self._orders[order_id]
@@ -230,9 +223,7 @@ class MemoryOrderRepository:
 
     def find_by_waybill(self, waybill: str) -> list[Order]:
         """Every order with a shipment carrying ``waybill``, by order id."""
-        if not isinstance(waybill, str) or not waybill.strip():
-            raise ValidationError("waybill", waybill, "expected a non-empty string")
-        encodable("waybill", waybill)
+        stored_key("waybill", waybill, blank=False)
         with self._lock:
             return [self._orders[i] for i in sorted(self._by_waybill.get(waybill, ()))]
 
@@ -305,7 +296,7 @@ class MemoryOrderRepository:
 
     def record_audit(self, order_id: str, entries: Sequence[AuditEntry]) -> None:
         """Append audit entries without touching the order."""
-        _id("order_id", order_id)
+        stored_key("order_id", order_id)
         checked = checked_entries(entries)
         with self._lock:
             self._remember_undo(order_id)
@@ -313,13 +304,13 @@ class MemoryOrderRepository:
 
     def audit_trail(self, order_id: str) -> list[AuditEntry]:
         """The order's audit entries, oldest first."""
-        _id("order_id", order_id)
+        stored_key("order_id", order_id)
         with self._lock:
             return list(self._audit.get(order_id, ()))
 
     def address_history(self, order_id: str) -> list[AddressVersion]:
         """The order's address changes, oldest first."""
-        _id("order_id", order_id)
+        stored_key("order_id", order_id)
         with self._lock:
             return list(self._addresses.get(order_id, ()))
 

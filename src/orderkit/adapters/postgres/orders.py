@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from orderkit.adapters.postgres._db import Database, unique_violation, utc
-from orderkit.model._checks import encodable
+from orderkit.model._checks import stored_key
 from orderkit.model.audit import (
     AddressVersion,
     AuditEntry,
@@ -229,13 +229,6 @@ _SAVE_ATTEMPTS: Final = 3
 _VISIBLE: Final = "position < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 
 
-def _id(path: str, value: object) -> str:
-    """``value`` as an id a store can hold: a string that encodes as UTF-8."""
-    if not isinstance(value, str):
-        raise ValidationError(path, value, "expected a string")
-    return encodable(path, value)
-
-
 class PostgresOrderRepository:
     """Orders in PostgreSQL, for many processes on many machines.
 
@@ -301,7 +294,7 @@ class PostgresOrderRepository:
 
     def get(self, order_id: str) -> Order:
         """The stored order; :class:`OrderNotFound` when absent."""
-        _id("order_id", order_id)
+        stored_key("order_id", order_id)
         cached = self._cache.get(order_id)
         known = None if cached is None else cached.version
         sql = self._db.sql(
@@ -331,8 +324,8 @@ class PostgresOrderRepository:
 
     def find_by_channel(self, channel: str, channel_order_id: str) -> Order | None:
         """The order holding ``channel_order_id`` on ``channel``, or ``None``."""
-        _id("channel", channel)
-        _id("channel_order_id", channel_order_id)
+        stored_key("channel", channel)
+        stored_key("channel_order_id", channel_order_id)
         sql = self._db.sql(
             "SELECT body FROM {s}.orders WHERE channel = %s AND channel_order_id = %s"
         )
@@ -369,9 +362,7 @@ class PostgresOrderRepository:
 
     def find_by_waybill(self, waybill: str) -> list[Order]:
         """Every order with a shipment carrying ``waybill``, by order id."""
-        if not isinstance(waybill, str) or not waybill.strip():
-            raise ValidationError("waybill", waybill, "expected a non-empty string")
-        encodable("waybill", waybill)
+        stored_key("waybill", waybill, blank=False)
         sql = self._db.sql(
             "SELECT o.body FROM {s}.order_waybills AS w JOIN {s}.orders AS o"
             " USING (order_id) WHERE w.waybill = %s ORDER BY o.order_id"
@@ -634,7 +625,7 @@ class PostgresOrderRepository:
 
     def record_audit(self, order_id: str, entries: Sequence[AuditEntry]) -> None:
         """Append audit entries without touching the order."""
-        _id("order_id", order_id)
+        stored_key("order_id", order_id)
         rows = [(order_id, _dumps(to_dict(e))) for e in checked_entries(entries)]
         if not rows:
             return
@@ -643,7 +634,7 @@ class PostgresOrderRepository:
 
     def audit_trail(self, order_id: str) -> list[AuditEntry]:
         """The order's audit entries, oldest first."""
-        _id("order_id", order_id)
+        stored_key("order_id", order_id)
         sql = self._db.sql("SELECT body FROM {s}.order_audit WHERE order_id = %s ORDER BY seq")
         rows = self._db.run(
             "read audit trail", lambda conn: conn.execute(sql, (order_id,)).fetchall(),
@@ -653,7 +644,7 @@ class PostgresOrderRepository:
 
     def address_history(self, order_id: str) -> list[AddressVersion]:
         """The order's address changes, oldest first."""
-        _id("order_id", order_id)
+        stored_key("order_id", order_id)
         sql = self._db.sql(
             "SELECT body FROM {s}.order_addresses WHERE order_id = %s ORDER BY version"
         )

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from orderkit.adapters.sqlite._db import Database
-from orderkit.model._checks import encodable
+from orderkit.model._checks import stored_key
 from orderkit.model.audit import (
     AddressVersion,
     AuditEntry,
@@ -160,13 +160,6 @@ _BY_CHANNEL_KEYS: Final = (
     " AND o.channel_order_id = json_extract(k.value, '$[1]')"
 )
 
-def _id(path: str, value: object) -> str:
-    """``value`` as an id a store can hold: a string that encodes as UTF-8."""
-    if not isinstance(value, str):
-        raise ValidationError(path, value, "expected a string")
-    return encodable(path, value)
-
-
 class SQLiteOrderRepository:
     """Orders in a SQLite file, safe for several processes on one machine.
 
@@ -210,7 +203,7 @@ class SQLiteOrderRepository:
 
     def get(self, order_id: str) -> Order:
         """The stored order; :class:`OrderNotFound` when absent."""
-        _id("order_id", order_id)
+        stored_key("order_id", order_id)
         # One statement is its own consistent snapshot: no explicit transaction needed.
         with self._db.statement("get order") as conn:
             row = conn.execute(
@@ -232,8 +225,8 @@ class SQLiteOrderRepository:
 
     def find_by_channel(self, channel: str, channel_order_id: str) -> Order | None:
         """The order holding ``channel_order_id`` on ``channel``, or ``None``."""
-        _id("channel", channel)
-        _id("channel_order_id", channel_order_id)
+        stored_key("channel", channel)
+        stored_key("channel_order_id", channel_order_id)
         with self._db.read("find order by channel") as conn:
             row = conn.execute(
                 "SELECT body FROM orders WHERE channel = ? AND channel_order_id = ?",
@@ -372,9 +365,7 @@ class SQLiteOrderRepository:
 
     def find_by_waybill(self, waybill: str) -> list[Order]:
         """Every order with a shipment carrying ``waybill``, by order id."""
-        if not isinstance(waybill, str) or not waybill.strip():
-            raise ValidationError("waybill", waybill, "expected a non-empty string")
-        encodable("waybill", waybill)
+        stored_key("waybill", waybill, blank=False)
         with self._db.read("find orders by waybill") as conn:
             rows = conn.execute(
                 "SELECT o.body FROM order_waybills AS w JOIN orders AS o USING (order_id)"
@@ -604,7 +595,7 @@ class SQLiteOrderRepository:
 
     def record_audit(self, order_id: str, entries: Sequence[AuditEntry]) -> None:
         """Append audit entries without touching the order."""
-        _id("order_id", order_id)
+        stored_key("order_id", order_id)
         rows = _audit_rows(order_id, checked_entries(entries))
         if rows:
             with self._db.write("record audit") as conn:
@@ -612,7 +603,7 @@ class SQLiteOrderRepository:
 
     def audit_trail(self, order_id: str) -> list[AuditEntry]:
         """The order's audit entries, oldest first."""
-        _id("order_id", order_id)
+        stored_key("order_id", order_id)
         with self._db.read("read audit trail") as conn:
             rows = conn.execute(
                 "SELECT body FROM order_audit WHERE order_id = ? ORDER BY seq", (order_id,)
@@ -621,7 +612,7 @@ class SQLiteOrderRepository:
 
     def address_history(self, order_id: str) -> list[AddressVersion]:
         """The order's address changes, oldest first."""
-        _id("order_id", order_id)
+        stored_key("order_id", order_id)
         with self._db.read("read address history") as conn:
             rows = conn.execute(
                 "SELECT body FROM order_addresses WHERE order_id = ? ORDER BY version",
