@@ -9,7 +9,6 @@ reads.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from decimal import ROUND_DOWN, Decimal
 from typing import Any, Final
 
 from orderkit.model import _checks as check
@@ -38,12 +37,11 @@ def _money(order: Order, data: Mapping[str, Any], key: str) -> None:
 def _whole_minor_units(order: Order, data: Mapping[str, Any], key: str) -> None:
     """Money that moves (a payment, a refund) is a whole number of the currency's minor
     unit (no CNY 0.001: no gateway moves it)."""
-    amount: Decimal = data[key].amount
-    digits = minor_digits(order.currency)
-    if amount != amount.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_DOWN):
+    if not data[key].is_whole_minor():
         raise ValidationError(
             f"data.{key}", data[key],
-            f"more decimals than the {order.currency} minor unit ({digits})",
+            f"more decimals than the {order.currency} minor unit"
+            f" ({minor_digits(order.currency)})",
         )
 
 

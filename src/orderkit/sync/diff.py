@@ -218,11 +218,11 @@ def _remove(stored: Order, want: Wanted) -> Event | None:
     """Before payment, lines the channel no longer shows: their open units cancelled
     (unless a line kept its id with another SKU, as lines numbered by position are when
     one before them goes: that difference is :func:`_mismatch`'s)."""
+    if not _unpaid(stored):
+        return None
     if len(want.lines) >= len(stored.lines) and all(
         line.line_id in want.lines for line in stored.lines
     ):
-        return None
-    if not _unpaid(stored):
         return None
     gone: dict[str, int] = {}
     for line in stored.lines:
