@@ -48,8 +48,7 @@ from orderkit.model.money import Money
 from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, parse_timestamp
 from orderkit.reconcile.alerting import alert_differences
 from orderkit.reconcile.chain import needs_a_person, settle
-from orderkit.reconcile.columns import split
-from orderkit.reconcile.engine import reconcile_split
+from orderkit.reconcile.engine import reconcile
 from orderkit.reconcile.payouts import PayoutTerms
 from orderkit.reconcile.readers import (
     ERP_COLUMNS,
@@ -214,10 +213,8 @@ def run_reconcile(args: argparse.Namespace, *, err: TextIO | None = None) -> int
     )
     # A side is named after its records' source; a file with none (no rows for the
     # period) after the file itself, never "left" or "right".
-    left_records, left_rejected = split(left, "left")
-    right_records, right_rejected = split(right, "right")
-    result = reconcile_split(left_records, left_rejected, right_records, right_rejected, rules,
-                             names=(Path(args.left).stem, Path(args.right).stem))
+    result = reconcile(left, right, rules=rules,
+                       names=(Path(args.left).stem, Path(args.right).stem))
     summary = result.summary()
     print(
         f"reconciled in {time.perf_counter() - started:.2f}s: match rate"

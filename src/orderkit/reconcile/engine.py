@@ -1016,6 +1016,7 @@ def reconcile(
     right: Iterable[Record | Rejected],
     *,
     rules: Rules | None = None,
+    names: tuple[str, str] = ("left", "right"),
     **options: object,
 ) -> Reconciliation:
     """Match two sides and classify every difference.
@@ -1024,12 +1025,14 @@ def reconcile(
     gateway, settlement). Either may contain :class:`Rejected` inputs from a reader; they
     are reported, not matched. ``options`` override fields of ``rules`` (see
     :class:`Rules`): ``amount_tolerance``, ``time_window``, ``tz``, ``period``,
-    ``cutoff``, ``refund_delay``, ``max_group``, ``max_candidates``.
+    ``cutoff``, ``refund_delay``, ``max_group``, ``max_candidates``. A side is named
+    after the source of its records; ``names`` name a side that has none.
     """
     settings = Rules.build(rules, options)
     left_records, left_rejected = split(left, "left")
     right_records, right_rejected = split(right, "right")
-    return reconcile_split(left_records, left_rejected, right_records, right_rejected, settings)
+    return reconcile_split(left_records, left_rejected, right_records, right_rejected, settings,
+                           names=names)
 
 
 def reconcile_split(
