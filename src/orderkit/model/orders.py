@@ -354,7 +354,7 @@ class Adjustment:
         """Signed change this adjustment makes to the buyer's payable amount."""
         if self.kind in _ADDS:
             return self.amount
-        if self.kind in _SUBTRACTS or self.kind is AdjustmentKind.SHIPPING_CONCESSION:
+        if self.kind in _LOWERS:
             return -self.amount
         return Money.zero(self.amount.currency)
 
@@ -366,6 +366,8 @@ _SUBTRACTS = (
     AdjustmentKind.SUBSIDY,
     AdjustmentKind.CONCESSION,
 )
+#: Kinds that lower what the buyer pays: the discounts, and shipping given back.
+_LOWERS = frozenset({*_SUBTRACTS, AdjustmentKind.SHIPPING_CONCESSION})
 
 
 _to_at_impl = check.aware("at")
@@ -656,7 +658,6 @@ _EXACT: Final = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX,
 def _check_payable(order: Order, _attribute: Any, adjustments: tuple[Adjustment, ...]) -> None:
     """The adjustments leave the order payable at zero or more: discounts beyond the
     goods plus charges would owe the buyer money nobody paid."""
-    _check_money_items("adjustments")(order, _attribute, adjustments)
     if not adjustments or not order.lines:
         return
     # Exact whatever the host's decimal context: a sum rounded to its precision must not
@@ -668,9 +669,7 @@ def _check_payable(order: Order, _attribute: Any, adjustments: tuple[Adjustment,
             amount = adjustment.amount.amount
             if adjustment.kind in _ADDS:
                 payable += amount
-            elif adjustment.kind in _SUBTRACTS or (
-                adjustment.kind is AdjustmentKind.SHIPPING_CONCESSION
-            ):
+            elif adjustment.kind in _LOWERS:
                 payable -= amount
     if payable < 0:
         raise ValidationError(
@@ -858,7 +857,7 @@ class Order:
     adjustments: tuple[Adjustment, ...] = attrs.field(
         default=(),
         converter=_to_adjustments,
-        validator=_check_payable,
+        validator=[_check_money_items("adjustments"), _check_payable],
     )
     payments: tuple[Payment, ...] = attrs.field(
         default=(),
@@ -1135,9 +1134,7 @@ class Order:
         for adjustment in self.adjustments:
             kind = adjustment.kind
             by_kind[kind] = by_kind.get(kind, zero) + adjustment.amount.amount
-            if (
-                kind in _SUBTRACTS or kind is AdjustmentKind.SHIPPING_CONCESSION
-            ) and adjustment.borne_by is Bearer.PLATFORM:
+            if kind in _LOWERS and adjustment.borne_by is Bearer.PLATFORM:
                 platform_funded += adjustment.amount.amount
         # Net of the shipping given back since (SHIPPING_CONCESSION): what was charged.
         shipping = by_kind.get(AdjustmentKind.SHIPPING, zero) - by_kind.get(
