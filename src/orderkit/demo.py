@@ -23,8 +23,12 @@ from orderkit.model.orders import (
     Adjustment,
     AdjustmentKind,
     Bearer,
+    LineStatus,
     Order,
     OrderLine,
+    OrderStatus,
+    Payment,
+    Shipment,
     status_name,
 )
 from orderkit.model.time import accounting_date, parse_timestamp
@@ -271,6 +275,38 @@ def chapter_inventory(story: Story) -> None:
     story.say(
         f"ops-lead approves it -> {_level(ledger, burst)}; ledger verified clean:"
         f" {ledger.verify().ok}."
+    )
+
+    # Going live: the stock was counted this morning; the old system hands over a
+    # shipped order from last week and a sale handed over at the counter since.
+    from orderkit.lifecycle import OrderService
+
+    counted = story.clock.now() - timedelta(hours=1)
+    jar = "JAR-PUER"
+    ledger.receive(jar, 12, reference="opening count")
+    service = OrderService(
+        SQLiteOrderRepository(story.db_path), inventory=ledger, clock=story.clock,
+        stock_counted_at=counted,
+    )
+    for order_id, units, when, channel in (
+        ("ORD-2201", 2, counted - timedelta(days=6), "tmall"),
+        ("POS-0001", 1, story.clock.now(), "pos"),
+    ):
+        price = Money("128.00", "CNY")
+        service.place(Order(
+            order_id=order_id, channel=channel, channel_order_id=f"C-{order_id}",
+            lines=[OrderLine("1", jar, units, price, quantities={LineStatus.SHIPPED: units})],
+            created_at=when, status=OrderStatus.SHIPPED, paid_at=when,
+            payments=[Payment(f"P-{order_id}", price * units, when)],
+            shipments=[Shipment(f"S-{order_id}", "SF", f"SF{order_id[-4:]}",
+                                {"1": units}, shipped_at=when)],
+        ))
+    ledger.restock({jar: 1}, order_id="ORD-2201", ref="rma-2201")
+    story.say(
+        f"Going live: {jar} counted at 12; last week's ORD-2201 (2 shipped before the"
+        f" count) is recorded, not taken again; a counter sale takes 1; one of ORD-2201's"
+        f" jars comes back -> {_level(ledger, jar)}; ledger agrees with the orders:"
+        f" {ledger.verify(shipped={'ORD-2201': {jar: 2}, 'POS-0001': {jar: 1}}).ok}."
     )
 
 

@@ -48,6 +48,7 @@ LedgerOutcome = Literal[
     "expired",
     "parked",
     "restocked",
+    "recorded",
     "already_applied",
 ]
 
@@ -263,10 +264,12 @@ class ReleaseResult:
 class StockCall(Protocol):
     """One call of :meth:`~orderkit.inventory.InventoryLedger.apply_many` (added in 0.3).
 
-    ``operation`` is ``"release"``, ``"commit"``, ``"confirm"`` or ``"restock"``, with
-    the arguments of the ledger method of that name: ``lock_id`` (not for a restock),
-    ``lines`` (``None``: the whole lock; required for a restock), ``order_id``, ``ref``
-    (the call's id, which makes a retry a no-op; required for a restock) and ``reason``
+    ``operation`` is ``"release"``, ``"commit"``, ``"confirm"``, ``"restock"``,
+    ``"ship"`` or ``"record_shipped"``, with the arguments of the ledger method of that
+    name: ``lock_id`` (not for a restock or a ship; optional for ``record_shipped``),
+    ``lines`` (``None``: the whole lock; required for a restock, a ship and
+    ``record_shipped``), ``order_id``, ``ref`` (the call's id, which makes a retry a
+    no-op; required for a restock, a ship and ``record_shipped``) and ``reason``
     (``None``: the method's default). Any object with these attributes will do, such as
     :class:`orderkit.outbox.StockCall`.
     """

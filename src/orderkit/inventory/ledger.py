@@ -83,8 +83,28 @@ def _oversell_ref_id(ref: str, sku: str) -> str:
     return f"{ref}:{sku}:oversold"
 
 
+def _counted_ref_id(ref: str, sku: str) -> str:
+    """The entry id of the ``RECEIVE`` that books ``sku``'s units of a
+    :meth:`InventoryLedger.record_shipped` call (identified by ``ref``) into the stock
+    they left before it was counted."""
+    return f"{ref}:{sku}:counted"
+
+
 #: The reason each lock call writes into its entries unless the caller names one.
-_DEFAULT_REASONS: Final = {"release": "release", "commit": "ship", "confirm": ""}
+_DEFAULT_REASONS: Final = {
+    "release": "release", "commit": "ship", "confirm": "",
+    "record_shipped": "shipped before the stock count",
+}
+
+#: The calls that name an order's units without a lock, with their default reasons
+#: (``record_shipped`` may also name the order's lock).
+_ORDER_REASONS: Final = {
+    "restock": "return", "ship": "ship", "record_shipped": "shipped before the stock count",
+}
+
+#: The calls that take units out of ``on_hand`` as shipped (their entries count as
+#: shipped for the order, which bounds its restocks).
+_SHIPPING_CALLS: Final = frozenset({"commit", "ship", "record_shipped"})
 
 
 @attrs.frozen
@@ -109,7 +129,9 @@ _UNDECIDED: Final = ReleaseResult("already_applied", "", "")
 def _ids_of(call: _Call, sku: str) -> tuple[str, ...]:
     """The entry ids ``call`` (with a ``ref``) writes or reads back for ``sku``."""
     ref = call.ref or ""
-    if call.operation == "commit":
+    if call.operation == "record_shipped":
+        return (_counted_ref_id(ref, sku), _ref_id(ref, sku), _unlocked_ref_id(ref, sku))
+    if call.operation in _SHIPPING_CALLS:
         return (_ref_id(ref, sku), _unlocked_ref_id(ref, sku), _oversell_ref_id(ref, sku))
     return (_ref_id(ref, sku),)
 
@@ -119,7 +141,7 @@ def _replayed(tx: InventoryTransaction, call: _Call, stored: Collection[str]) ->
     commit with what the first call found oversold (kept in the ledger, so a retry
     after a crash still reports it)."""
     oversold: dict[str, int] = {}
-    if call.operation == "commit" and call.ref is not None:
+    if call.operation in _SHIPPING_CALLS and call.ref is not None:
         for sku in sorted(call.skus):
             oversell_id = _oversell_ref_id(call.ref, sku)
             if oversell_id in stored and (record := tx.entry(oversell_id)) is not None:
@@ -127,27 +149,33 @@ def _replayed(tx: InventoryTransaction, call: _Call, stored: Collection[str]) ->
     return ReleaseResult("already_applied", call.lock_id, call.order_id, oversold=oversold)
 
 
-def _restock_call(
-    lines: object, order_id: object, ref: object, reason: object, prefix: str = ""
+def _order_call(
+    operation: str, lines: object, order_id: object, ref: object, reason: object,
+    prefix: str = "",
 ) -> _Call:
-    """A restock's arguments checked, each named under ``prefix``."""
+    """The arguments of a call that names an order's units without a lock (a restock,
+    a shipment without a lock, a shipment before the count) checked, each named under
+    ``prefix``."""
     wanted = _demand(lines, f"{prefix}lines")
     order = _text(f"{prefix}order_id", order_id)
     checked_ref = _text(f"{prefix}ref", ref)
     checked_reason = _text(f"{prefix}reason", reason)
-    return _Call("restock", "", "", order, wanted, checked_ref, checked_reason)
+    return _Call(operation, "", "", order, wanted, checked_ref, checked_reason)
 
 
 def _applied(stored: Collection[str], call: _Call) -> bool:
     """Whether a call with this ``ref`` already wrote entries (``stored``: the ids of
-    the transaction's calls found in the ledger, read under the lock); for a commit the
-    ``SHIP_UNLOCKED`` entries only a commit writes count too."""
+    the transaction's calls found in the ledger, read under the lock); for a shipping
+    call the ``SHIP_UNLOCKED`` entries it may write alone count too, and for a
+    ``record_shipped`` the ``RECEIVE`` it always writes first."""
     ref = call.ref
     if ref is None:
         return False
+    if call.operation == "record_shipped":
+        return any(_counted_ref_id(ref, sku) in stored for sku in call.skus)
     return any(
         _ref_id(ref, sku) in stored
-        or (call.operation == "commit" and _unlocked_ref_id(ref, sku) in stored)
+        or (call.operation in _SHIPPING_CALLS and _unlocked_ref_id(ref, sku) in stored)
         for sku in call.skus
     )
 
@@ -336,8 +364,61 @@ class InventoryLedger:
         :class:`~orderkit.inventory.refusals.RestockExceedsShipment` naming the SKU and
         the units, and nothing of the call is written.
         """
-        call = _restock_call(lines, order_id, ref, reason)
+        call = _order_call("restock", lines, order_id, ref, reason)
         _text("actor", actor)
+        return self._one(call, actor)
+
+    def ship(
+        self,
+        lines: Mapping[str, int],
+        *,
+        order_id: str,
+        ref: str,
+        reason: str = "ship",
+        actor: str = "system",
+    ) -> ReleaseResult:
+        """Units of ``order_id`` (``lines``, SKU to units) left the building with no
+        lock to commit: an order that was already shipped when it was placed (a sale
+        handed over at a shop's counter), or one stored without a lock. They leave
+        ``on_hand`` as ``SHIP_UNLOCKED`` entries for the order, so a later return of
+        them may be restocked; a shipment that takes ``available`` below zero is booked
+        anyway and its shortfall listed in :attr:`ReleaseResult.oversold`, as for
+        :meth:`commit`. ``ref`` identifies the call: a second call with the same
+        ``ref`` changes nothing (``"already_applied"``); the first answers
+        ``"committed"``.
+        """
+        call = _order_call("ship", lines, order_id, ref, reason)
+        _text("actor", actor)
+        return self._one(call, actor)
+
+    def record_shipped(
+        self,
+        lines: Mapping[str, int],
+        *,
+        order_id: str,
+        ref: str,
+        lock_id: str | None = None,
+        reason: str = "shipped before the stock count",
+        actor: str = "system",
+    ) -> ReleaseResult:
+        """Units of ``order_id`` (``lines``, SKU to units) that had left before the
+        stock was counted, so the count that opened the ledger did not include them:
+        they are booked for the order as received into the opening stock (``RECEIVE``)
+        and shipped out of it (``COMMIT`` of what ``lock_id``, the order's lock, still
+        holds of them, ``SHIP_UNLOCKED`` for the rest). ``on_hand`` and ``available``
+        do not change, the balance rule holds, the order's lock lets go of those units,
+        and a later return of them may be restocked (:meth:`restock`). ``ref`` as for
+        :meth:`ship`; the first call answers ``"recorded"``.
+        """
+        _text("actor", actor)
+        _text("reason", reason)
+        if lock_id is None:
+            call = _order_call("record_shipped", lines, order_id, ref, reason)
+        else:
+            if lines is None:
+                raise ValidationError("lines", lines, "expected a mapping of SKU to quantity")
+            call = self._checked("record_shipped", lock_id, lines, order_id, _text("ref", ref),
+                                 reason)
         return self._one(call, actor)
 
     def adjust(self, sku: str, delta: int, *, reason: str, actor: str = "system") -> StockLevel:
@@ -574,16 +655,25 @@ class InventoryLedger:
             lines = getattr(call, "lines", None)
             order_id = getattr(call, "order_id", None)
             ref = getattr(call, "ref", None)
-            if operation == "restock":
-                reason = "return" if reason is None else reason
-                checked.append(_restock_call(lines, order_id, ref, reason, f"{path}."))
+            lock_id = getattr(call, "lock_id", None)
+            if operation in _ORDER_REASONS and (
+                operation != "record_shipped" or lock_id is None
+            ):
+                reason = _ORDER_REASONS[operation] if reason is None else reason
+                checked.append(_order_call(operation, lines, order_id, ref, reason, f"{path}."))
                 continue
             if operation not in _DEFAULT_REASONS:
                 raise ValidationError(
                     f"{path}.operation", operation,
-                    "expected 'release', 'commit', 'confirm' or 'restock'",
+                    "expected 'release', 'commit', 'confirm', 'restock', 'ship' or"
+                    " 'record_shipped'",
                 )
-            lock_id = getattr(call, "lock_id", None)
+            if operation == "record_shipped":
+                if lines is None:
+                    raise ValidationError(
+                        f"{path}.lines", lines, "expected a mapping of SKU to quantity"
+                    )
+                _text(f"{path}.ref", ref)
             if not isinstance(lock_id, str):
                 raise ValidationError(f"{path}.lock_id", lock_id, "expected a lock id")
             if reason is None:
@@ -641,7 +731,7 @@ class InventoryLedger:
         for index, call in enumerate(checked):
             if isinstance(call, RefusedError):
                 continue
-            if call.operation != "restock":
+            if call.lock_key:
                 lines = known.get(call.lock_key, ())
                 if not lines or lines[0].order_id != call.order_id:
                     results[index] = InvalidLock(call.lock_id, "unknown lock")
@@ -680,7 +770,7 @@ class InventoryLedger:
                     for s in (c.skus if c.wanted is None else c.wanted)
                 })
             }
-            expiring = {sku for _i, c in todo if c.operation != "restock" for sku in c.skus}
+            expiring = {sku for _i, c in todo if c.lock_key for sku in c.skus}
             if expiring:
                 self._expire_lines(tx, expiring, now, actor, only=locks)
             restocking = frozenset(c.order_id for _i, c in todo if c.operation == "restock")
@@ -753,22 +843,31 @@ class InventoryLedger:
         return ReleaseResult(outcome, lock_id, token_order, moved, tuple(parked))
 
     def _commit_in(self, batch: _Batch, call: _Call) -> ReleaseResult:
+        """A ``commit`` of a lock, a ``ship`` without one, or a ``record_shipped`` (with
+        the order's lock or without), which first receives the units it ships."""
         tx, now, actor = batch.tx, batch.now, batch.actor
-        lock_id, lock_key, token_order, ref = call.lock_id, call.lock_key, call.order_id, call.ref
+        lock_id, token_order, ref = call.lock_id, call.order_id, call.ref
+        lock_key = call.lock_key or None  # a call of the order's units names no lock
         reason = call.reason
         moved: dict[str, int] = {}
         unlocked: dict[str, int] = {}
         oversold: dict[str, int] = {}
-        current = {line.sku: line for line in tx.lock_lines(lock_key)}
+        current = {line.sku: line for line in tx.lock_lines(lock_key)} if lock_key else {}
         targets = call.wanted if call.wanted is not None else {
             sku: _unshipped(line) for sku, line in current.items()
         }
+        counted = call.operation == "record_shipped"
         for sku in sorted(targets):
             qty = targets[sku]
             if qty <= 0:
                 continue
+            if counted:  # into the opening stock first: on_hand ends where it was
+                batch.append(LedgerEntry(
+                    _counted_ref_id(ref or "", sku), EntryKind.RECEIVE, sku, qty, now, actor,
+                    f"{reason}: order {token_order}", order_id=token_order, ref=ref,
+                ))
             before = tx.balance(sku).available
-            held = min(qty, current[sku].remaining)
+            held = min(qty, current[sku].remaining) if sku in current else 0
             if held:
                 batch.append(LedgerEntry(
                     _new_id() if ref is None else _ref_id(ref, sku), EntryKind.COMMIT,
@@ -778,7 +877,7 @@ class InventoryLedger:
                 batch.append(LedgerEntry(
                     _new_id() if ref is None else _unlocked_ref_id(ref, sku),
                     EntryKind.SHIP_UNLOCKED, sku, qty - held, now, actor,
-                    f"{reason}: {qty - held} no longer locked",
+                    f"{reason}: {qty - held} no longer locked" if lock_key else reason,
                     order_id=token_order, lock_key=lock_key,
                 ))
                 unlocked[sku] = qty - held
@@ -796,7 +895,8 @@ class InventoryLedger:
             outcome = _nothing_moved([current[sku] for sku in targets], commit=True)
             return ReleaseResult(outcome, lock_id, token_order)
         return ReleaseResult(
-            "committed", lock_id, token_order, moved, unlocked=unlocked, oversold=oversold
+            "recorded" if counted else "committed", lock_id, token_order, moved,
+            unlocked=unlocked, oversold=oversold,
         )
 
     def _confirm_in(self, batch: _Batch, call: _Call) -> ReleaseResult:
@@ -837,6 +937,8 @@ class InventoryLedger:
         "restock": _restock_in,
         "release": _release_in,
         "commit": _commit_in,
+        "ship": _commit_in,
+        "record_shipped": _commit_in,
         "confirm": _confirm_in,
     }
 

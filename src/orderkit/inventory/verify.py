@@ -117,6 +117,10 @@ def verify_store(
 ) -> VerifyReport:
     """Replay ``store``'s entries and compare with its cached counters and lock lines.
 
+    Every order's restocks of a SKU are checked against what the ledger shipped for it
+    (a ledger written before restocks were bounded may hold more: a return of units
+    that left before the ledger knew of them, which ``record_shipped`` books).
+
     ``shipped`` (order id -> SKU -> units the orders say shipped) adds a check per order:
     the units the ledger shipped for it (``COMMIT`` + ``SHIP_UNLOCKED``) equal those.
     Orders not named in ``shipped`` are not checked.
@@ -128,12 +132,19 @@ def verify_store(
     booked: dict[str, dict[str, int]] = {}
     approved: set[str] = set()
     problems: list[str] = []
+    #: (order id, SKU) -> [units shipped, units restocked]: a restock never exceeds it.
+    returns: dict[tuple[str, str], list[int]] = {}
     count = 0
     for entry in store.entries():
         count += 1
         total = totals.setdefault(entry.sku, [0, 0])
         total[0] += entry.on_hand_delta
         total[1] += entry.locked_delta
+        if entry.order_id is not None and (
+            entry.kind in SHIPPING or entry.kind is EntryKind.RESTOCK
+        ):
+            tally = returns.setdefault((entry.order_id, entry.sku), [0, 0])
+            tally[entry.kind is EntryKind.RESTOCK] += entry.qty
         if entry.kind in SHIPPING and wanted is not None and entry.order_id in wanted:
             units = booked.setdefault(entry.order_id, {})
             units[entry.sku] = units.get(entry.sku, 0) + entry.qty
@@ -207,6 +218,11 @@ def verify_store(
             problems.append(f"lock line {subject} resolved more units than it locked")
     for key in sorted(set(lines) - seen):
         problems.append(f"lock line {key[0]}/{key[1]} is in the ledger but not stored")
+    for (order_id, sku), (out, back) in sorted(returns.items()):
+        if back > out:
+            problems.append(
+                f"order {order_id}: {sku} restocked {back}, more than the {out} it shipped"
+            )
 
     mismatches: list[ShipmentMismatch] = []
     for order_id, units in sorted((wanted or {}).items()):

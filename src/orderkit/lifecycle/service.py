@@ -54,6 +54,7 @@ from orderkit.model.errors import (
     AddressLocked,
     ConcurrencyError,
     DuplicateOrder,
+    InsufficientStock,
     NotPermitted,
     OrderkitError,
     OrderNotFound,
@@ -66,8 +67,10 @@ from orderkit.model.time import Clock, ensure_instant
 from orderkit.outbox.messages import (
     STOCK_COMMIT,
     STOCK_CONFIRM,
+    STOCK_RECORD_SHIPPED,
     STOCK_RELEASE,
     STOCK_RESTOCK,
+    STOCK_SHIP,
     OutboxMessage,
     event_content,
     message_id,
@@ -105,6 +108,15 @@ class OrderService:
     from then on never expires: it ends when the order ships or is cancelled. A cash on
     delivery order (:attr:`~orderkit.model.orders.PaymentTerms.ON_DELIVERY`) ships
     unpaid, so its lock is confirmed when it is placed.
+    Shipped units leave stock once: an order placed with units already shipped (a sale
+    handed over at the counter) owes a ``stock.ship`` for them, and so does a shipment
+    of an order that holds no lock. ``stock_counted_at`` is the moment of the stock
+    count that opened the ledger: units shipped at or before it (by their shipment's
+    ``shipped_at``; a placed order's shipment without one by the order's
+    ``created_at``) owe a ``stock.record_shipped`` instead, booked for the order
+    without leaving ``on_hand`` again, and an order created at or before it whose lock
+    the count cannot cover is placed without a lock rather than refused (see "Going
+    live with orders in flight" in the inventory guide).
     ``max_attempts`` bounds the re-read/re-decide loop under contention; when every
     attempt loses, the last :class:`ConcurrencyError` propagates. ``conflicts`` counts
     the re-reads so far (a contention metric for the host).
@@ -123,7 +135,10 @@ class OrderService:
         carrier: CarrierGateway | None = None,
         deliver: bool = True,
         payment_timeout: timedelta | None = None,
+        stock_counted_at: datetime | None = None,
     ) -> None:
+        if stock_counted_at is not None:
+            stock_counted_at = ensure_instant(stock_counted_at, path="stock_counted_at")
         if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
             raise ValidationError("max_attempts", max_attempts, "expected an integer >= 1")
         if payment_timeout is not None:
@@ -138,6 +153,9 @@ class OrderService:
         self.sink = sink
         self.inventory = inventory
         self.lock_ttl = lock_ttl
+        #: The moment of the stock count that opened the ledger (``None``: every
+        #: shipment leaves stock when orderkit hears of it): see :func:`_stock`.
+        self.stock_counted_at = stock_counted_at
         self.max_attempts = max_attempts
         self.carrier = carrier
         self.conflicts = 0
@@ -209,7 +227,7 @@ class OrderService:
                 # transaction, else released): placed again without it.
                 refused[stop.index] = stop.error
                 continue
-            if moved:
+            if moved or owed:
                 self._after_commit(moved, owed)
             return results
 
@@ -244,7 +262,9 @@ class OrderService:
                         final = attrs.evolve(final, lock_id=lock_id)
                     if stamp is not None:
                         final = stamp(final)
-                    messages = tuple(m for t in transitions for m in self._messages(t, lock_id))
+                    messages = self._placed_messages(order, lock_id) + tuple(
+                        m for t in transitions for m in self._messages(t, lock_id)
+                    )
                     saves.append((index, final, tuple(e for t in transitions for e in t.audit),
                                   messages))
                     results.append(final)
@@ -316,7 +336,14 @@ class OrderService:
                 except DuplicateOrder as duplicate:
                     out[index] = duplicate
                 else:
-                    out[index] = result
+                    # An order from before the stock count is placed without a lock
+                    # when the count does not hold its units: they may have left before
+                    # it (history replayed at go-live); if they did not, its shipment
+                    # takes them anyway and reports the oversell.
+                    counted = self.stock_counted_at
+                    before_count = counted is not None and order.created_at <= counted
+                    if not (before_count and isinstance(result, InsufficientStock)):
+                        out[index] = result
                 continue
             lock_id: str = result.lock_id
             if _keeps_its_stock(order):
@@ -567,6 +594,21 @@ class OrderService:
                     if isinstance(event, AddressChanged) and event.waybill:
                         self.carrier.update_address(event.waybill, event.address)
 
+    def _placed_messages(self, order: Order, lock_id: str | None) -> tuple[OutboxMessage, ...]:
+        """What placing ``order`` owes the ledger for the units it carries as shipped
+        already (a sale handed over at the counter, an order first heard of after it
+        shipped): ``stock.ship`` for units that left after the stock count (or with no
+        count given), ``stock.record_shipped`` for units that left before it."""
+        if self.inventory is None:
+            return ()
+        owed = _shipped_when_placed(order, self.stock_counted_at)
+        now = self.lifecycle.clock.now()
+        return tuple(
+            OutboxMessage(message_id(order.order_id, "place", k), order.order_id, topic,
+                          {"lines": lines}, now)
+            for k, (topic, lines) in enumerate(owed)
+        )
+
     def _messages(
         self, transition: Transition, lock_id: str | None = None
     ) -> tuple[OutboxMessage, ...]:
@@ -576,7 +618,9 @@ class OrderService:
         order = transition.order
         owed: list[tuple[str, dict[str, Any]]] = []
         if self.inventory is not None:
-            owed += _stock(lock_id or order.lock_id, transition.events)
+            owed += _stock(
+                lock_id or order.lock_id, transition.events, self.stock_counted_at, order
+            )
         if self.sink is not None:
             owed += [event_content(event) for event in transition.events]
         if not owed:
@@ -595,15 +639,30 @@ class OrderService:
 
 
 def _stock(
-    lock_id: str | None, events: tuple[DomainEvent, ...]
+    lock_id: str | None,
+    events: tuple[DomainEvent, ...],
+    counted_at: datetime | None = None,
+    order: Order | None = None,
 ) -> list[tuple[str, dict[str, Any]]]:
     """The stock movements ``events`` imply, as ``(topic, payload)``: returned sellable
-    units go back into stock; the rest move the order's lock, when it has one."""
+    units go back into stock; shipped units leave it (committing the order's lock when
+    it has one), except units shipped at or before ``counted_at``, the stock count that
+    opened the ledger, by their shipment's ``shipped_at`` on ``order``: those are only
+    recorded for the order (the count did not include them); the rest move the order's
+    lock, when it has one."""
     owed: list[tuple[str, dict[str, Any]]] = []
     for event in events:
         if isinstance(event, ReturnReceived) and event.restocked:
             payload = {"lines": dict(event.restocked), "return_id": event.return_id}
             owed.append((STOCK_RESTOCK, payload))
+        elif isinstance(event, LinesShipped) and event.skus:
+            lines = dict(event.skus)
+            if counted_at is not None and _shipped_at(order, event) <= counted_at:
+                owed.append((STOCK_RECORD_SHIPPED, {"lock_id": lock_id, "lines": lines}))
+            elif lock_id is None:
+                owed.append((STOCK_SHIP, {"lines": lines}))
+            else:
+                owed.append((STOCK_COMMIT, {"lock_id": lock_id, "lines": lines}))
         elif lock_id is None:
             continue
         elif isinstance(event, PaymentReceived) or (
@@ -617,10 +676,52 @@ def _stock(
             owed.append((STOCK_RELEASE, {"lock_id": lock_id, "lines": dict(event.skus)}))
         elif isinstance(event, OrderCancelled):
             owed.append((STOCK_RELEASE, {"lock_id": lock_id, "lines": None}))
-        elif isinstance(event, LinesShipped) and event.skus:
-            owed.append((STOCK_COMMIT, {"lock_id": lock_id, "lines": dict(event.skus)}))
         elif isinstance(event, Refunded) and event.released:
             owed.append((STOCK_RELEASE, {"lock_id": lock_id, "lines": dict(event.released)}))
+    return owed
+
+
+def _shipped_at(order: Order | None, event: LinesShipped) -> datetime:
+    """When the units of ``event`` left: its shipment's ``shipped_at`` on ``order`` (the
+    ship event's or carrier scan's own time), else when it was decided."""
+    for shipment in order.shipments if order is not None else ():
+        if shipment.shipment_id == event.shipment_id and shipment.shipped_at is not None:
+            return shipment.shipped_at
+    return event.at
+
+
+def _shipped_when_placed(
+    order: Order, counted_at: datetime | None
+) -> list[tuple[str, dict[str, int]]]:
+    """The units ``order`` carries as shipped when it is placed, by SKU, as the stock
+    messages they owe: ``stock.ship`` (they leave ``on_hand`` now) and, with a stock
+    count at ``counted_at``, ``stock.record_shipped`` for those that left at or before
+    it. A shipment is dated by its ``shipped_at``, or the order's ``created_at`` when it
+    has none; shipped units no shipment of the line dates after the count are dated by
+    ``created_at`` too."""
+    after: dict[str, int] = {}
+    before: dict[str, int] = {}
+    for line in order.lines:
+        units = line.quantities[LineStatus.SHIPPED]
+        if not units:
+            continue
+        late = units
+        if counted_at is not None and order.created_at <= counted_at:
+            dated_after = sum(
+                shipment.lines.get(line.line_id, 0)
+                for shipment in order.shipments
+                if (shipment.shipped_at or order.created_at) > counted_at
+            )
+            late = min(units, dated_after)
+        if late:
+            after[line.sku] = after.get(line.sku, 0) + late
+        if units - late:
+            before[line.sku] = before.get(line.sku, 0) + units - late
+    owed: list[tuple[str, dict[str, int]]] = []
+    if before:
+        owed.append((STOCK_RECORD_SHIPPED, before))
+    if after:
+        owed.append((STOCK_SHIP, after))
     return owed
 
 

@@ -14,7 +14,10 @@ from orderkit.outbox.findings import OversellDetected, ReservationLapsed
 from orderkit.outbox.messages import (
     STOCK_COMMIT,
     STOCK_CONFIRM,
+    STOCK_RECORD_SHIPPED,
     STOCK_RELEASE,
+    STOCK_RESTOCK,
+    STOCK_SHIP,
     DeliveryStatus,
     OutboxMessage,
     StoredMessage,
@@ -26,7 +29,10 @@ from orderkit.outbox.relay import OutboxRelay, RelayReport
 __all__ = [
     "STOCK_COMMIT",
     "STOCK_CONFIRM",
+    "STOCK_RECORD_SHIPPED",
     "STOCK_RELEASE",
+    "STOCK_RESTOCK",
+    "STOCK_SHIP",
     "DeliveryStatus",
     "OutboxMessage",
     "OutboxRelay",

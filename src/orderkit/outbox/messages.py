@@ -15,6 +15,10 @@ Topics name the consumer and what to do:
   ``payload`` is ``{"lock_id": ..., "lines": {sku: units} or None}`` (``None``: all
   that is still locked); ``stock.confirm``: a payment confirms the lock
   (``{"lock_id": ...}``), which then never expires.
+* ``stock.restock``: returned units back in stock (``{"lines": ..., "return_id": ...}``);
+  ``stock.ship``: units that left with no lock to commit (``{"lines": ...}``);
+  ``stock.record_shipped``: units that left before the stock count, booked for the order
+  without leaving ``on_hand`` again (``{"lines": ..., "lock_id": ... or None}``).
 """
 
 from __future__ import annotations
@@ -35,8 +39,10 @@ from orderkit.model.time import ensure_instant
 __all__ = [
     "STOCK_COMMIT",
     "STOCK_CONFIRM",
+    "STOCK_RECORD_SHIPPED",
     "STOCK_RELEASE",
     "STOCK_RESTOCK",
+    "STOCK_SHIP",
     "DeliveryStatus",
     "OutboxMessage",
     "StoredMessage",
@@ -48,6 +54,8 @@ STOCK_RELEASE: Final = "stock.release"
 STOCK_COMMIT: Final = "stock.commit"
 STOCK_CONFIRM: Final = "stock.confirm"
 STOCK_RESTOCK: Final = "stock.restock"
+STOCK_SHIP: Final = "stock.ship"
+STOCK_RECORD_SHIPPED: Final = "stock.record_shipped"
 #: ``pending``: not yet delivered (or failed, to be retried); ``delivered``: every
 #: consumer has it; ``dead``: failed ``max_attempts`` times, kept with its error.
 DeliveryStatus = Literal["pending", "delivered", "dead"]

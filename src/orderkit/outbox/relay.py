@@ -49,8 +49,10 @@ from orderkit.outbox.findings import OversellDetected, ReservationLapsed
 from orderkit.outbox.messages import (
     STOCK_COMMIT,
     STOCK_CONFIRM,
+    STOCK_RECORD_SHIPPED,
     STOCK_RELEASE,
     STOCK_RESTOCK,
+    STOCK_SHIP,
     OutboxMessage,
     StoredMessage,
     event_content,
@@ -69,6 +71,10 @@ _STOCK: Final = "ledger"
 _ERROR_TEXT: Final = 2000
 #: The ledger call of each stock topic.
 _OPERATIONS: Final = {STOCK_RELEASE: "release", STOCK_COMMIT: "commit", STOCK_CONFIRM: "confirm"}
+#: The ledger call of each stock topic that names the order's units, not a lock's.
+_ORDER_OPERATIONS: Final = {
+    STOCK_RESTOCK: "restock", STOCK_SHIP: "ship", STOCK_RECORD_SHIPPED: "record_shipped",
+}
 
 
 @attrs.frozen
@@ -324,10 +330,17 @@ def _stock_call(message: OutboxMessage) -> StockCall:
     """The ledger call a stock message asks for (``ref``: the message's id)."""
     payload = message.payload
     order_id, ref = message.order_id, message.message_id
-    if message.topic == STOCK_RESTOCK:
-        # Returned units are the order's, not a lock's: no lock id to check.
-        reason = f"return {payload.get('return_id') or ''}".strip()
-        return StockCall("restock", None, _units(payload.get("lines")), order_id, ref, reason)
+    operation = _ORDER_OPERATIONS.get(message.topic)
+    if operation is not None:
+        # The order's units: no lock id to check, except the lock a shipment before the
+        # stock count lets go of.
+        reason = None
+        if message.topic == STOCK_RESTOCK:
+            reason = f"return {payload.get('return_id') or ''}".strip()
+        held = payload.get("lock_id") if message.topic == STOCK_RECORD_SHIPPED else None
+        if held is not None and not isinstance(held, str):
+            raise ValidationError("payload.lock_id", held, "expected a lock id")
+        return StockCall(operation, held, _units(payload.get("lines")), order_id, ref, reason)
     operation = _OPERATIONS.get(message.topic)
     if operation is None:
         raise LookupError(f"no consumer for topic {message.topic!r}")

@@ -32,3 +32,9 @@ def test_inventory_chapter_replays_the_oversell_incident(tmp_path: Path) -> None
 
 def test_inventory_chapter_is_deterministic(tmp_path: Path) -> None:
     assert _run(tmp_path / "a") == _run(tmp_path / "b")
+
+
+def test_inventory_chapter_goes_live_with_orders_in_flight(tmp_path: Path) -> None:
+    text = _run(tmp_path)
+    assert "JAR-PUER counted at 12" in text
+    assert "-> on hand 12, locked 0, available 12; ledger agrees with the orders: True" in text

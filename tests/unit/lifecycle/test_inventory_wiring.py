@@ -20,7 +20,7 @@ from orderkit.model.errors import (
     ValidationError,
 )
 from orderkit.model.money import Money
-from orderkit.model.orders import Order, OrderLine, OrderStatus, Payment
+from orderkit.model.orders import Order, OrderLine, OrderStatus, Payment, Shipment
 from orderkit.testing import ManualClock
 
 T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)
@@ -204,3 +204,116 @@ def test_place_many_refuses_only_the_ended_order_with_open_units(wired: Any) -> 
     assert isinstance(results[0], ValidationError)
     assert isinstance(results[1], Order) and results[1].lock_id is not None
     assert levels(ledger, "TEA") == (10, 5, 5)
+
+
+def handed_over(order_id: str, shipped: dict[str, int], **extra: Any) -> Order:
+    """An order placed with ``shipped`` units (line id -> units) already out, paid."""
+    lines = [OrderLine("L1", "TEA", 3, Money("10.00", "CNY")),
+             OrderLine("L2", "CUP", 2, Money("5.00", "CNY"))]
+    lines = [attrs.evolve(line, quantities={
+        "shipped": shipped.get(line.line_id, 0),
+        "open": line.quantity - shipped.get(line.line_id, 0),
+    }) for line in lines]
+    return Order(
+        order_id=order_id, channel="pos", channel_order_id=f"R-{order_id}", lines=lines,
+        created_at=extra.pop("created_at", T0), status=extra.pop("status", OrderStatus.SHIPPED),
+        paid_at=T0, payments=[Payment("p1", Money("40.00", "CNY"), T0)], **extra,
+    )
+
+
+def counted_at(wired: Any, counted: datetime) -> tuple[OrderService, Any]:
+    """A service over the same stores whose ledger was opened by a count at ``counted``."""
+    service, ledger = wired
+    return OrderService(service.repository, clock=service.lifecycle.clock, inventory=ledger,
+                        stock_counted_at=counted), ledger
+
+
+def test_an_order_placed_with_shipped_units_takes_them_out_of_stock_once(wired: Any) -> None:
+    service, ledger = wired
+    placed = service.place(handed_over("POS-1", {"L1": 3, "L2": 1}))
+    assert levels(ledger, "TEA") == (7, 0, 7)
+    assert levels(ledger, "CUP") == (4, 1, 3)  # the open cup is locked, the other left
+    assert service.relay is not None and service.relay.run_once().delivered == 0
+    assert ledger.restock({"TEA": 3}, order_id="POS-1", ref="rma-1").outcome == "restocked"
+    assert ledger.verify(shipped={"POS-1": {"TEA": 3, "CUP": 1}}).ok
+    assert placed.lock_id is not None
+
+
+def test_a_shipment_of_an_order_without_a_lock_takes_its_units_out_of_stock(
+    wired: Any,
+) -> None:
+    service, ledger = wired
+    bare = OrderService(service.repository, clock=service.lifecycle.clock)  # no ledger
+    stored = bare.place(attrs.evolve(order(), status=OrderStatus.PAID, paid_at=T0))
+    assert stored.lock_id is None and levels(ledger, "TEA") == (10, 0, 10)
+    service.handle("ORD-1", event("ship", "s1", carrier="SF", waybill="SF1",
+                                  lines={"L1": 2, "L2": 2}))
+    assert levels(ledger, "TEA") == (8, 0, 8)
+    assert levels(ledger, "CUP") == (3, 0, 3)
+    assert ledger.verify(shipped={"ORD-1": {"TEA": 2, "CUP": 2}}).ok
+
+
+def test_units_shipped_before_the_stock_count_are_recorded_not_taken_again(
+    wired: Any,
+) -> None:
+    counted = T0 + timedelta(days=1)
+    going_live, ledger = counted_at(wired, counted)
+    # Two shipments: one before the count, one after; a shipment without shipped_at
+    # is dated by the order's created_at (before the count here).
+    going_live.place(handed_over("OLD-1", {"L1": 3, "L2": 2}, shipments=[
+        Shipment("s1", "SF", "SF1", {"L1": 2}, shipped_at=counted - timedelta(hours=1)),
+        Shipment("s2", "SF", "SF2", {"L1": 1, "L2": 1}, shipped_at=counted),
+        Shipment("s3", "SF", "SF3", {"L2": 1}, shipped_at=counted + timedelta(seconds=1)),
+    ]))
+    assert levels(ledger, "TEA") == (10, 0, 10)
+    assert levels(ledger, "CUP") == (4, 0, 4)  # only s3 left after the count
+    going_live.place(handed_over("OLD-2", {"L1": 1}, shipments=[
+        Shipment("s4", "SF", "SF4", {"L1": 1})]))
+    assert levels(ledger, "TEA") == (10, 2, 8)  # no shipped_at: created before the count
+    # An order created after the count ships after it, whatever its shipments say.
+    going_live.place(handed_over("NEW-1", {"L1": 1}, created_at=counted + timedelta(hours=1)))
+    assert levels(ledger, "TEA") == (9, 4, 5)
+    report = ledger.verify(shipped={"OLD-1": {"TEA": 3, "CUP": 2}, "OLD-2": {"TEA": 1},
+                                    "NEW-1": {"TEA": 1}})
+    assert report.ok and report.mismatches == ()
+
+
+def test_a_replayed_shipment_before_the_count_lets_the_lock_go_without_taking_stock(
+    wired: Any,
+) -> None:
+    going_live, ledger = counted_at(wired, T0 + timedelta(days=1))
+    going_live.place(order())
+    assert levels(ledger, "TEA") == (10, 5, 5)
+    going_live.handle("ORD-1", event("pay", "p1", amount=Money("60.00", "CNY")))
+    going_live.handle("ORD-1", event("ship", "s1", carrier="SF", waybill="SF1"))
+    assert levels(ledger, "TEA") == (10, 0, 10)
+    assert levels(ledger, "CUP") == (5, 0, 5)
+    assert ledger.verify(shipped={"ORD-1": {"TEA": 5, "CUP": 2}}).ok
+
+
+def test_a_stock_count_time_must_be_aware(wired: Any) -> None:
+    service, _ledger = wired
+    with pytest.raises(ValidationError) as refused:
+        OrderService(service.repository, stock_counted_at=datetime(2026, 3, 1))
+    assert refused.value.path == "stock_counted_at"
+
+
+def test_only_an_order_from_before_the_count_is_placed_without_the_lock_it_cannot_get(
+    wired: Any,
+) -> None:
+    counted = T0 + timedelta(hours=1)
+    going_live, ledger = counted_at(wired, counted)
+    big = [OrderLine("L1", "TEA", 11, Money("10.00", "CNY"))]
+    old = going_live.place(attrs.evolve(order("OLD-1"), lines=big))
+    assert old.lock_id is None and levels(ledger, "TEA") == (10, 0, 10)
+    with pytest.raises(InsufficientStock):
+        going_live.place(attrs.evolve(order("NEW-1"), lines=big, created_at=counted
+                                      + timedelta(seconds=1)))
+    with pytest.raises(InsufficientStock):  # without a count, nothing changes
+        wired[0].place(attrs.evolve(order("OLD-2"), lines=big))
+    # Shipped after the count after all: the units leave and the oversell is reported.
+    going_live.handle("OLD-1", event("pay", "p1", amount=Money("110.00", "CNY")))
+    going_live.handle("OLD-1", Event("ship", event_id="s1", at=counted + timedelta(hours=1),
+                                     data={"carrier": "SF", "waybill": "SF1"}))
+    assert levels(ledger, "TEA") == (-1, 0, -1)
+    assert [o.units for o in ledger.verify().oversold] == [1]

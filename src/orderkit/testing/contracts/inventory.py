@@ -557,6 +557,20 @@ class InventoryStoreContract:
             assert dict(tx.shipped_and_restocked(["ORD-1"])) == {("ORD-1", "TEA"): (3, 2)}
             assert dict(tx.shipped_and_restocked(["ORD-3"])) == {}
 
+    def test_verify_reports_an_order_restocked_beyond_what_it_shipped(self) -> None:
+        store = self._seeded(CUP=5)
+        _append(store, _ship("CUP", 1, order_id="ORD-2"))
+        _append(store, LedgerEntry(  # written before restocks were bounded
+            _id(), EntryKind.RESTOCK, "CUP", 2, _T0, "shop", "return", order_id="ORD-2",
+        ))
+        ledger = InventoryLedger(store, secret=b"contract-secret-0123", clock=ManualClock(_T0))
+        report = ledger.verify()
+        assert report.problems == ("order ORD-2: CUP restocked 2, more than the 1 it shipped",)
+        assert not report.ok and report.drifts == ()
+        # The unit had left before the ledger knew of it: booking that shipment mends it.
+        ledger.record_shipped({"CUP": 1}, order_id="ORD-2", ref="before-the-ledger")
+        assert ledger.verify().ok and ledger.stock("CUP").on_hand == 6
+
     def test_a_restock_for_an_order_that_never_shipped_is_refused_and_writes_nothing(
         self,
     ) -> None:
@@ -631,6 +645,74 @@ class InventoryStoreContract:
         ]
         assert ledger.stock("CUP").on_hand == 5
         assert ledger.verify().ok
+
+    def test_units_shipped_without_a_lock_leave_stock_once_and_may_come_back(self) -> None:
+        ledger = InventoryLedger(
+            self.create_store(), secret=b"contract-secret-0123", clock=ManualClock(_T0)
+        )
+        ledger.receive("CUP", 3, reference="PO-1")
+        shipped = ledger.ship({"CUP": 2}, order_id="POS-1", ref="pos-1:ship")
+        assert (shipped.outcome, dict(shipped.lines), dict(shipped.oversold)) == (
+            "committed", {"CUP": 2}, {},
+        )
+        assert ledger.ship({"CUP": 2}, order_id="POS-1", ref="pos-1:ship").outcome == (
+            "already_applied"
+        )
+        assert ledger.stock("CUP").on_hand == 1
+        # Short of stock: the shipment is a fact, booked and reported as oversold.
+        short = ledger.ship({"CUP": 3}, order_id="POS-2", ref="pos-2:ship")
+        assert dict(short.oversold) == {"CUP": 2}
+        assert ledger.ship({"CUP": 3}, order_id="POS-2", ref="pos-2:ship").oversold == {
+            "CUP": 2
+        }
+        assert [o.units for o in ledger.verify().oversold] == [2]
+        assert ledger.restock({"CUP": 2}, order_id="POS-1", ref="r1").outcome == "restocked"
+        _refused(
+            RestockExceedsShipment, lambda: ledger.restock({"CUP": 1}, order_id="POS-1", ref="r2")
+        )
+        assert ledger.stock("CUP").on_hand == 3 - 2 - 3 + 2
+        report = ledger.verify(shipped={"POS-1": {"CUP": 2}, "POS-2": {"CUP": 3}})
+        assert (report.drifts, report.problems, report.mismatches) == ((), (), ())
+
+    def test_units_shipped_before_the_count_are_recorded_without_leaving_stock_again(
+        self,
+    ) -> None:
+        ledger = InventoryLedger(
+            self.create_store(), secret=b"contract-secret-0123", clock=ManualClock(_T0)
+        )
+        ledger.receive("CUP", 5, reference="opening count")
+        history = ledger.record_shipped({"CUP": 4}, order_id="OLD-1", ref="old-1:ship")
+        assert (history.outcome, dict(history.lines)) == ("recorded", {"CUP": 4})
+        assert ledger.record_shipped(
+            {"CUP": 4}, order_id="OLD-1", ref="old-1:ship"
+        ).outcome == "already_applied"
+        assert ledger.stock("CUP").on_hand == 5
+        # An order locked at go-live whose shipment turns out to predate the count:
+        # its lock lets go of the units, and on_hand still does not move.
+        lock = ledger.lock("OLD-2", {"CUP": 2}, ttl=_TTL)
+        with_lock = ledger.record_shipped(
+            {"CUP": 3}, order_id="OLD-2", ref="old-2:ship", lock_id=lock.lock_id
+        )
+        assert (with_lock.outcome, dict(with_lock.unlocked)) == ("recorded", {"CUP": 1})
+        level = ledger.stock("CUP")
+        assert (level.on_hand, level.locked, level.available) == (5, 0, 5)
+        assert ledger.restock({"CUP": 4}, order_id="OLD-1", ref="r1").outcome == "restocked"
+        assert ledger.restock({"CUP": 3}, order_id="OLD-2", ref="r2").outcome == "restocked"
+        _refused(
+            RestockExceedsShipment, lambda: ledger.restock({"CUP": 1}, order_id="OLD-1", ref="r3")
+        )
+        assert ledger.stock("CUP").on_hand == 12
+        report = ledger.verify(shipped={"OLD-1": {"CUP": 4}, "OLD-2": {"CUP": 3}})
+        assert report.ok and report.mismatches == ()
+        before = ledger.entries()
+        for bad in (
+            lambda: ledger.record_shipped({}, order_id="OLD-3", ref="x"),
+            lambda: ledger.record_shipped({"CUP": 1}, order_id="", ref="x"),
+            lambda: ledger.ship({"CUP": 0}, order_id="OLD-3", ref="x"),
+            lambda: ledger.ship({"CUP": 1}, order_id="OLD-3", ref=""),
+        ):
+            _refused(ValidationError, bad)
+        assert ledger.entries() == before  # a refused call writes nothing
 
     def test_a_ledger_over_the_store_tells_the_late_shipment_story(self) -> None:
         clock = ManualClock(_T0)
@@ -729,10 +811,17 @@ def _random_step(
     try:
         if roll < 0.15:
             sku, qty = rng.choice(_SKUS), rng.randint(1, 6)
-            if roll < 0.03:  # a return: a retried message (same ref) restocks once; an
+            order = f"ORD-{qty % 3 + 1}"
+            if roll < 0.02:  # a return: a retried message (same ref) restocks once; an
                 # order returns at most what it shipped, so some are refused
-                order = f"ORD-{qty % 3 + 1}"
                 ledger.restock({sku: 1}, order_id=order, ref=f"return-{order}-{sku}-{qty}")
+            elif roll < 0.03:  # a sale handed over with no lock (retried: shipped once)
+                ledger.ship({sku: qty}, order_id=order, ref=f"pos-{order}-{sku}-{qty}")
+            elif roll < 0.04:  # a shipment that predates the stock count
+                held = rng.choice(locks) if locks and roll < 0.035 else None
+                with contextlib.suppress(InvalidLock):  # the lock is another order's
+                    ledger.record_shipped({sku: 1}, order_id=order, lock_id=held,
+                                          ref=f"old-{order}-{sku}-{qty}")
             else:
                 ledger.receive(sku, qty, reference="PO")
         elif roll < 0.40 or (roll < 0.70 and not locks):
