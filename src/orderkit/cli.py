@@ -130,15 +130,32 @@ def _watch_interval(text: str) -> float:
 def _watch(args: argparse.Namespace) -> int:
     import time
 
-    from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteWatchState
-    from orderkit.watch import Watcher
+    from orderkit.adapters.sqlite import (
+        SQLiteOrderRepository,
+        SQLiteSyncStore,
+        SQLiteWatchState,
+    )
+    from orderkit.watch import (
+        DEFAULT_METRIC_RULES,
+        DEFAULT_RULES,
+        Backlog,
+        SyncLagMetric,
+        Watcher,
+    )
     from orderkit.watch.notifiers import StdoutNotifier, WebhookNotifier
 
     if not Path(args.db).is_file():
         _say(f"orderkit: cannot use {args.db}: no such database file")
         return EXIT_FILE
     notifier = WebhookNotifier(args.webhook) if args.webhook else StdoutNotifier()
-    watcher = Watcher(SQLiteOrderRepository(args.db), notifier, state=SQLiteWatchState(args.db))
+    # The orders' rules, and the file's sync lag, outbox lag and dead letters.
+    repository = SQLiteOrderRepository(args.db)
+    synced = SQLiteSyncStore(args.db)
+    watcher = Watcher(
+        repository, notifier, rules=[*DEFAULT_RULES, *DEFAULT_METRIC_RULES],
+        state=SQLiteWatchState(args.db),
+        metrics=[SyncLagMetric(synced), Backlog(outbox=repository, sync=synced)],
+    )
     while True:
         report = watcher.run_once()
         print(f"watch: {len(report.raised)} raised, {len(report.repeated)} repeated,"
@@ -337,7 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_lifecycle_command(commands)  # lifecycle-table
     watch = commands.add_parser(
-        "watch", help="run the watch rules over a SQLite order database and send alerts")
+        "watch", help="run the watch rules (orders, sync lag, outbox lag, dead letters) over"
+        " a SQLite order database and send alerts")
     watch.add_argument("--db", metavar="PATH", required=True, help="the orders' SQLite file")
     when = watch.add_mutually_exclusive_group()
     when.add_argument("--once", action="store_true", help="one cycle, then exit (default)")

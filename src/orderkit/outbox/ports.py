@@ -59,6 +59,11 @@ class OutboxStore(Protocol):
         """Every dead message, oldest first."""
         ...
 
+    def dead_letter_count(self) -> int:
+        """How many dead messages wait for a replay (what :meth:`dead_letters` would
+        list, counted in the store)."""
+        ...
+
     def replay(self, message_id: str) -> bool:
         """Make a dead message pending again with its attempts reset; ``False`` when no
         dead message has that id."""

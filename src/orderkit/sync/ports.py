@@ -121,6 +121,11 @@ class SyncStore(Protocol):
         """The dead letters (of ``platform``, when given), oldest first."""
         ...
 
+    def dead_letter_count(self, platform: str | None = None) -> int:
+        """How many dead letters (of ``platform``, when given) wait: what
+        :meth:`dead_letters` would list, counted in the store."""
+        ...
+
     def resolve_dead_letter(self, letter_id: str) -> bool:
         """Drop a letter whose replay succeeded; ``False`` when no such letter."""
         ...

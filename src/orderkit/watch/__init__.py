@@ -9,7 +9,8 @@
   stored in a :class:`WatchState` so restarts and other watcher processes never send
   an alert twice; grouping, inhibition and :class:`Route` routing to queues.
 * :class:`MetricRule` and :data:`DEFAULT_METRIC_RULES`: rules on host-fed rates and lags
-  (:class:`Metrics`, :class:`RetryRate`, :class:`SyncLagMetric`), with the same episodes.
+  (:class:`Metrics`, :class:`RetryRate`, :class:`SyncLagMetric`, :class:`Backlog`: the
+  outbox's lag and its and sync's dead letters), with the same episodes.
 * :class:`ChannelHealth`: payment callbacks missing past the channels' published
   notification schedules; a channel with 3 misses in a row is degraded (an alert naming
   its fallback, active queries through a :class:`PaymentGateway`) until a callback
@@ -38,6 +39,7 @@ from orderkit.watch.channels import (
 from orderkit.watch.health import STUCK_AFTER, HealthReport, Kpi, Thresholds, health
 from orderkit.watch.metrics import (
     DEFAULT_METRIC_RULES,
+    Backlog,
     LagRecord,
     MetricRule,
     Metrics,
@@ -45,7 +47,9 @@ from orderkit.watch.metrics import (
     SyncLagMetric,
 )
 from orderkit.watch.ports import (
+    DeadLetterSource,
     Episode,
+    OutboxBacklogSource,
     PaymentGateway,
     PaymentStatus,
     SyncLagSource,
@@ -64,11 +68,13 @@ __all__ = [
     "STUCK_AFTER",
     "WECHAT_PAY",
     "Alert",
+    "Backlog",
     "CarrierDelay",
     "CarrierReport",
     "ChannelHealth",
     "ChannelReport",
     "ChannelStatus",
+    "DeadLetterSource",
     "Episode",
     "HealthReport",
     "Kpi",
@@ -77,6 +83,7 @@ __all__ = [
     "MetricRule",
     "Metrics",
     "NotifySchedule",
+    "OutboxBacklogSource",
     "PaymentGateway",
     "PaymentStatus",
     "RetryRate",

@@ -15,11 +15,12 @@ import attrs
 
 from orderkit.model.errors import DefinitionError, ValidationError
 from orderkit.model.time import ensure_aware
-from orderkit.watch.ports import SyncLagSource
+from orderkit.watch.ports import DeadLetterSource, OutboxBacklogSource, SyncLagSource
 from orderkit.watch.rules import Severity, _labels, _summary
 
 __all__ = [
     "DEFAULT_METRIC_RULES",
+    "Backlog",
     "LagRecord",
     "MetricRule",
     "Metrics",
@@ -197,13 +198,62 @@ class SyncLagMetric:
         return Decimal(str(lags[rank - 1].total_seconds()))
 
 
-#: Rules on the retry rate and the sync lag, for hosts that feed :class:`RetryRate` and
-#: :class:`SyncLagMetric`: retries above 3% of calls for 5 minutes (the shops' numbers);
-#: the 95th percentile of sync lag above 5 minutes for 5 minutes (orderkit's default,
-#: the same 5 minutes as the health page's status-sync rate).
+class Backlog:
+    """What waits and what failed for good, read from the stores at every check:
+
+    * ``outbox_lag``: how long the oldest undelivered outbox message has waited, in
+      seconds (0 when none waits), from ``outbox`` (an order repository);
+    * ``outbox_dead_letters``: outbox messages that used up their attempts (a stock
+      release or a domain event that will not happen until someone replays it);
+    * ``sync_dead_letters``: payloads sync could not map or store (orders the platform
+      has and the shop does not), from ``sync`` (a ``SyncStore``).
+
+    A metric whose store was not given is not measured (``None``)."""
+
+    def __init__(self, *, outbox: OutboxBacklogSource | None = None,
+                 sync: DeadLetterSource | None = None) -> None:
+        if outbox is None and sync is None:
+            raise ValidationError("outbox", None, "give an outbox store, a sync store or both")
+        if outbox is not None and not isinstance(outbox, OutboxBacklogSource):
+            raise ValidationError("outbox", outbox,
+                                  "expected an outbox store (oldest_pending, dead_letter_count)")
+        if sync is not None and not isinstance(sync, DeadLetterSource):
+            raise ValidationError("sync", sync, "expected a sync store (dead_letter_count)")
+        self.outbox = outbox
+        self.sync = sync
+
+    def value(self, metric: str, now: datetime) -> Decimal | None:
+        """``metric``'s value at ``now``, read from its store."""
+        now = ensure_aware(now, path="now")
+        if self.outbox is not None and metric == "outbox_lag":
+            oldest = self.outbox.oldest_pending()
+            if oldest is None:
+                return Decimal(0)
+            return max(Decimal(0), Decimal(str((now - oldest).total_seconds())))
+        if self.outbox is not None and metric == "outbox_dead_letters":
+            return Decimal(self.outbox.dead_letter_count())
+        if self.sync is not None and metric == "sync_dead_letters":
+            return Decimal(self.sync.dead_letter_count())
+        return None
+
+
+#: Rules on the retry rate, the sync lag and the backlogs, for hosts that feed
+#: :class:`RetryRate`, :class:`SyncLagMetric` and :class:`Backlog`: retries above 3% of
+#: calls for 5 minutes (the shops' numbers); the 95th percentile of sync lag above 5
+#: minutes for 5 minutes (orderkit's default, the same 5 minutes as the health page's
+#: status-sync rate); outbox messages waiting over 5 minutes for 5 minutes (past the
+#: relay's longest back-off, 5 minutes); any outbox or sync dead letter, at once.
 DEFAULT_METRIC_RULES: Final[tuple[MetricRule, ...]] = (
     MetricRule("retry_rate_high", "retry_rate", Decimal("0.03"), timedelta(minutes=5),
                summary="retry rate above 3% for 5 minutes"),
     MetricRule("sync_lag_high", "sync_lag_p95", Decimal(300), timedelta(minutes=5),
                summary="sync lag p95 above 5 minutes for 5 minutes"),
+    MetricRule("outbox_lagging", "outbox_lag", Decimal(300), timedelta(minutes=5),
+               summary="outbox messages undelivered for over 5 minutes"),
+    MetricRule("outbox_dead_letters", "outbox_dead_letters", Decimal(0), timedelta(0),
+               severity="critical",
+               summary="outbox messages that gave up: replay them once the cause is fixed"),
+    MetricRule("sync_dead_letters", "sync_dead_letters", Decimal(0), timedelta(0),
+               severity="critical",
+               summary="platform orders sync could not store: fix the cause, then replay"),
 )

@@ -18,8 +18,10 @@ if TYPE_CHECKING:
     from orderkit.model.orders import Order
 
 __all__ = [
+    "DeadLetterSource",
     "Episode",
     "EpisodeState",
+    "OutboxBacklogSource",
     "PaymentGateway",
     "PaymentStatus",
     "SyncLagSource",
@@ -93,6 +95,26 @@ def checked_history(since: object, limit: object) -> tuple[datetime | None, int]
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ValidationError("limit", limit, "expected an integer >= 1")
     return since, limit
+
+
+@runtime_checkable
+class DeadLetterSource(Protocol):
+    """Where the watch counts what failed for good and waits for a person: every
+    ``SyncStore`` orderkit ships (payloads that did not map or were refused) and every
+    order repository (outbox messages that used up their attempts)."""
+
+    def dead_letter_count(self) -> int:
+        """How many dead letters wait for a replay, counted in the store."""
+        ...
+
+
+@runtime_checkable
+class OutboxBacklogSource(DeadLetterSource, Protocol):
+    """An outbox the watch measures: every order repository orderkit ships is one."""
+
+    def oldest_pending(self) -> datetime | None:
+        """When the oldest undelivered message was created (``None``: none waits)."""
+        ...
 
 
 @runtime_checkable

@@ -16,9 +16,10 @@ import attrs
 import pytest
 
 from orderkit import OrderStatus
-from orderkit.adapters.sqlite import SQLiteOrderRepository
+from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteSyncStore
 from orderkit.errors import StoreError, ValidationError
 from orderkit.model.alerts import Alert
+from orderkit.sync import DeadLetter
 from orderkit.testing.samples import sample_order
 from orderkit.watch.notifiers import StdoutNotifier, WebhookNotifier
 
@@ -94,6 +95,11 @@ def test_orderkit_watch_alerts_once_across_runs(tmp_path: Path) -> None:
     second = run()  # a restart: the episode is stored, nothing is sent again
     assert second.stdout.splitlines() == ["watch: 0 raised, 0 repeated, 0 resolved, 0 pending,"
                                           " 0 inhibited, 0 failed"]
+    # A platform order sync could not store is watched from the same file.
+    SQLiteSyncStore(db).add_dead_letter(DeadLetter("jd:abc", "jd", '{"orderId":"1"}',
+                                                   "MappingError: x", datetime.now(UTC)))
+    third = run()
+    assert "raised -> tech sync_dead_letters:sync_dead_letters" in third.stdout, third.stdout
     missing = subprocess.run([sys.executable, "-m", "orderkit", "watch", "--db",
                               str(tmp_path / "none.db")], capture_output=True, text=True,
                              timeout=120, check=False)

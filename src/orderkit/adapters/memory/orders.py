@@ -375,6 +375,11 @@ class MemoryOrderRepository:
         with self._lock:
             return [h.stored for h in self._outbox.values() if h.stored.status == "dead"]
 
+    def dead_letter_count(self) -> int:
+        """How many dead messages wait for a replay."""
+        with self._lock:
+            return sum(1 for h in self._outbox.values() if h.stored.status == "dead")
+
     def replay(self, message_id: str) -> bool:
         """Make a dead message pending again, attempts and error cleared; ``False`` when
         no dead message has that id."""

@@ -115,6 +115,12 @@ class MemorySyncStore:
                 if platform is None or letter.platform == platform
             ]
 
+    def dead_letter_count(self, platform: str | None = None) -> int:
+        """How many dead letters (of ``platform``) wait."""
+        with self._lock:
+            return sum(1 for letter in self._letters.values()
+                       if platform is None or letter.platform == platform)
+
     def resolve_dead_letter(self, letter_id: str) -> bool:
         """Drop a letter; ``False`` when there is none with that id."""
         with self._lock:

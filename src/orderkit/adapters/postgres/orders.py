@@ -761,6 +761,14 @@ class PostgresOrderRepository:
         )
         return count == 1
 
+    def dead_letter_count(self) -> int:
+        """How many dead messages wait for a replay (through ``order_outbox_dead``)."""
+        sql = self._db.sql("SELECT count(*) FROM {s}.order_outbox WHERE status = 'dead'")
+        row = self._db.run(
+            "count dead outbox messages", lambda conn: conn.execute(sql).fetchone(), single=True
+        )
+        return 0 if row is None else int(row[0])
+
     def oldest_pending(self) -> datetime | None:
         """When the earliest created pending message was created (``None``: none waits)."""
         sql = self._db.sql(

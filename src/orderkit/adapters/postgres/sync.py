@@ -287,6 +287,16 @@ class PostgresSyncStore:
             )
         return [_letter(row) for row in rows]
 
+    def dead_letter_count(self, platform: str | None = None) -> int:
+        """How many dead letters (of ``platform``) wait."""
+        rows = self._all(
+            "count dead letters",
+            "SELECT count(*) FROM {s}.sync_dead_letters"
+            " WHERE %s::text IS NULL OR platform = %s",
+            (platform, platform),
+        )
+        return int(rows[0][0])
+
     def resolve_dead_letter(self, letter_id: str) -> bool:
         """Drop a letter; ``False`` when there is none with that id."""
         sql = self._db.sql("DELETE FROM {s}.sync_dead_letters WHERE letter_id = %s")

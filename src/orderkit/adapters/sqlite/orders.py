@@ -713,6 +713,12 @@ class SQLiteOrderRepository:
             ).fetchall()
         return [_stored(row) for row in rows]
 
+    def dead_letter_count(self) -> int:
+        """How many dead messages wait for a replay (through ``order_outbox_dead``)."""
+        with self._db.statement("count dead outbox messages") as conn:
+            row = conn.execute("SELECT count(*) FROM order_outbox WHERE status = 'dead'").fetchone()
+        return int(row[0])
+
     def replay(self, message_id: str) -> bool:
         """Make a dead message pending again, attempts and error cleared; ``False`` when
         no dead message has that id."""

@@ -225,6 +225,15 @@ class SQLiteSyncStore:
             ).fetchall()
         return [_letter(row) for row in rows]
 
+    def dead_letter_count(self, platform: str | None = None) -> int:
+        """How many dead letters (of ``platform``) wait."""
+        with self._db.statement("count dead letters") as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM sync_dead_letters WHERE ? IS NULL OR platform = ?",
+                (platform, platform),
+            ).fetchone()
+        return int(row[0])
+
     def resolve_dead_letter(self, letter_id: str) -> bool:
         """Drop a letter; ``False`` when there is none with that id."""
         with self._db.write("resolve dead letter", savepoint=False) as conn:

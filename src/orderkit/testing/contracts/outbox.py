@@ -338,15 +338,18 @@ class OutboxStoreContract:
         store.mark_failed(m2.message_id, "again", dead=False)
         assert list(store.pending(10)) == []
         assert list(store.dead_letters()) == [StoredMessage(m2, "dead", 1, "gave up")]
+        assert store.dead_letter_count() == 1
 
     def test_replay_brings_a_dead_message_back_in_its_place(self) -> None:
         store = self.create_store()
         m1, m2 = _message("ORD-1", "E1", 0), _message("ORD-1", "E1", 1)
         store.save(sample_order(), expected_version=None, outbox=(m1, m2))
         store.mark_failed(m1.message_id, "gave up", dead=True)
+        assert store.dead_letter_count() == 1
         assert store.replay(m1.message_id) is True
         assert list(store.pending(10)) == [StoredMessage(m1), StoredMessage(m2)]
         assert list(store.dead_letters()) == []
+        assert store.dead_letter_count() == 0
         assert store.replay(m1.message_id) is False  # pending now, not dead
         assert store.replay("no-such-message") is False
         store.mark_delivered([m1.message_id], _T0)

@@ -125,6 +125,7 @@ class SyncStoreContract:
 
     def test_dead_letters_count_attempts_and_resolve(self) -> None:
         store = self.create_store()
+        assert store.dead_letter_count() == 0
         first = DeadLetter("jd:abc", "jd", '{"orderId":"J-1"}', "MappingError: x", _T0)
         store.add_dead_letter(first)
         again = store.add_dead_letter(DeadLetter("jd:abc", "jd", '{"orderId":"J-1"}',
@@ -133,9 +134,12 @@ class SyncStoreContract:
         store.add_dead_letter(DeadLetter("pdd:def", "pdd", '{"order_sn":"P"}', "e", _T0))
         assert [x.letter_id for x in store.dead_letters()] == ["jd:abc", "pdd:def"]
         assert [x.letter_id for x in store.dead_letters("pdd")] == ["pdd:def"]
+        counts = [store.dead_letter_count(), store.dead_letter_count("pdd")]
+        assert [*counts, store.dead_letter_count("tmall")] == [2, 1, 0]
         assert store.resolve_dead_letter("jd:abc")
         assert not store.resolve_dead_letter("jd:abc")
         assert [x.letter_id for x in store.dead_letters()] == ["pdd:def"]
+        assert store.dead_letter_count() == 1
 
     def test_the_lags_of_versions_received_in_a_window_are_read_smallest_first(self) -> None:
         store = self.create_store()

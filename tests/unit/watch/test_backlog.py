@@ -1,0 +1,154 @@
+"""Backlogs are watched: an outbox that stops draining, an outbox message that gave up
+and a platform order sync could not store each raise an alert from the stores
+themselves (``Backlog`` with ``DEFAULT_METRIC_RULES``), and the alert resolves once the
+backlog is gone."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from orderkit import Money, Order, OrderLine
+from orderkit.adapters.sqlite import (
+    SQLiteInventoryStore,
+    SQLiteOrderRepository,
+    SQLiteSyncStore,
+    SQLiteWatchState,
+)
+from orderkit.errors import ValidationError
+from orderkit.inventory import InventoryLedger
+from orderkit.lifecycle import Event, OrderService
+from orderkit.model.alerts import Alert as Notice
+from orderkit.outbox import OutboxRelay
+from orderkit.sync import Sync
+from orderkit.testing import ManualClock
+from orderkit.watch import DEFAULT_METRIC_RULES, Backlog, Watcher
+
+T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+JD = Path(__file__).parents[2] / "fixtures" / "mapping" / "jd"
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.notices: list[Notice] = []
+
+    def notify(self, alert: Notice) -> None:
+        self.notices.append(alert)
+
+
+class Broker:
+    """The host's event sink: down until ``up`` is set."""
+
+    def __init__(self) -> None:
+        self.up = False
+        self.kept: list[object] = []
+
+    def publish(self, events: Sequence[object]) -> None:
+        if not self.up:
+            raise ConnectionError("broker unreachable")
+        self.kept.extend(events)
+
+
+def _said(watcher: Watcher, minute: int) -> list[str]:
+    report = watcher.run_once()
+    return [f"{minute} {a.state} {a.key}"
+            for a in (*report.raised, *report.repeated, *report.resolved)]
+
+
+def test_an_outbox_that_stops_draining_and_a_message_that_gives_up_are_alerts(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "shop.db"
+    clock = ManualClock(T0)
+    repository = SQLiteOrderRepository(db)
+    broker = Broker()
+    service = OrderService(repository, sink=broker, clock=clock)
+    service.place(Order("ORD-1", "tmall", "T-1", [OrderLine("1", "TEA", 1, Money("9.90", "CNY"))],
+                        T0))
+    service.handle("ORD-1", Event("pay", event_id="p1", at=T0,
+                                  data={"amount": Money("9.90", "CNY")}))
+    relay = OutboxRelay(repository, sink=broker, clock=clock)
+    inbox = Inbox()
+    watcher = Watcher(repository, inbox, rules=DEFAULT_METRIC_RULES, clock=clock,
+                      state=SQLiteWatchState(db), metrics=[Backlog(outbox=repository)])
+    said: list[str] = []
+    for minute in range(1, 21):  # the broker is down for 20 minutes
+        clock.set(T0 + timedelta(minutes=minute))
+        relay.run_once()
+        said += _said(watcher, minute)
+    # Over 5 minutes late from minute 6 (first seen), held 5 minutes: raised at 11. The
+    # messages use up their 10 attempts (about 8.5 minutes of back-off) and die: at once.
+    assert "11 raised outbox_lagging:outbox_lag" in said
+    dead = [line for line in said if "outbox_dead_letters" in line]
+    assert len(dead) == 1 and dead[0].split()[1] == "raised"
+    # The order's next message, held behind the dead one, now waits in its turn.
+    assert not any("resolved" in line for line in said)
+    assert repository.dead_letter_count() == len(relay.dead_letters()) > 0
+    critical = next(n for n in inbox.notices if "outbox_dead_letters" in n.subject)
+    assert critical.severity == "critical"
+    # The broker is back; the dead letters are replayed, the rest waits out its back-off
+    # (5 minutes at most): everything is delivered and both alerts resolve.
+    broker.up = True
+    for letter in relay.dead_letters():
+        relay.replay(letter.message.message_id)
+    after: list[str] = []
+    for minute in range(21, 27):
+        clock.set(T0 + timedelta(minutes=minute))
+        relay.run_until_idle()
+        after += _said(watcher, minute)
+    assert sorted(line.split(" ", 1)[1] for line in after) == [
+        "resolved outbox_dead_letters:outbox_dead_letters",
+        "resolved outbox_lagging:outbox_lag",
+    ]
+    assert repository.oldest_pending() is None and len(broker.kept) > 0
+
+
+def test_an_order_sync_could_not_store_is_an_alert_until_it_is_replayed(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "shop.db"
+    clock = ManualClock(T0)
+    repository = SQLiteOrderRepository(db)
+    ledger = InventoryLedger(SQLiteInventoryStore(db), secret=b"backlog-secret-0123456789",
+                             clock=clock)
+    store = SQLiteSyncStore(db)
+    sync = Sync(repository, OrderService(repository, inventory=ledger, clock=clock),
+                store=store)
+    inbox = Inbox()
+    watcher = Watcher(repository, inbox, rules=DEFAULT_METRIC_RULES, clock=clock,
+                      state=SQLiteWatchState(db), metrics=[Backlog(sync=store)])
+    payload = json.loads((JD / "wait_seller_stock_out.json").read_text(encoding="utf-8"))
+    # Paid on JD, but nothing is in stock yet: the order is a dead letter.
+    assert sync.receive("jd", payload, received_at=clock.now()).dead_lettered == 1
+    assert _said(watcher, 0) == ["0 raised sync_dead_letters:sync_dead_letters"]
+    assert "sync_dead_letters is 1" in inbox.notices[0].message
+    for sku, units in (("TEA-OOLONG-250G", 2), ("CUP-CELADON", 1), ("TRAY-BAMBOO", 1)):
+        ledger.receive(sku, units, reference="PO-1")
+    assert sync.replay_dead_letters().new == 1
+    clock.advance(timedelta(minutes=1))
+    assert _said(watcher, 1) == ["1 resolved sync_dead_letters:sync_dead_letters"]
+
+
+def test_a_backlog_needs_a_store_that_can_count() -> None:
+    with pytest.raises(ValidationError) as neither:
+        Backlog()
+    assert neither.value.path == "outbox"
+    with pytest.raises(ValidationError) as wrong:
+        Backlog(outbox=object())  # type: ignore[arg-type]
+    assert wrong.value.path == "outbox"
+    with pytest.raises(ValidationError) as wrong:
+        Backlog(sync="shop.db")  # type: ignore[arg-type]
+    assert wrong.value.path == "sync"
+
+
+def test_a_metric_whose_store_was_not_given_is_not_measured(tmp_path: Path) -> None:
+    backlog = Backlog(sync=SQLiteSyncStore(tmp_path / "shop.db"))
+    assert backlog.value("sync_dead_letters", T0) == 0
+    assert backlog.value("outbox_lag", T0) is None
+    assert backlog.value("outbox_dead_letters", T0) is None
+    with pytest.raises(ValidationError):
+        backlog.value("sync_dead_letters", datetime(2026, 3, 2))
