@@ -308,9 +308,12 @@ class HoldSpec:
 
     ``scope="line"`` reads ``path`` inside each line item and places the hold only while
     a matching line still has units to ship (a refund asked for a parcel already on its
-    way stops nothing). The hold is placed by the channel, at the platform's modified
-    time (else the paid time, else the created time), and its reason is ``reason``
-    followed by the field and value (and the line ids) that raised it.
+    way stops nothing). In the mapped order the hold is placed by the channel (``by``
+    is the channel name), at the platform's modified time (else the paid time, else
+    the created time), and its reason is ``reason`` followed by the field and value
+    (and the line ids) that raised it; sync places it on the stored order with a
+    ``hold`` event by ``orderkit-sync`` (``SYNC_ACTOR``), and releases it once the
+    platform no longer shows the signal.
     """
 
     kind: str
