@@ -693,17 +693,22 @@ def _shipped_at(order: Order | None, event: LinesShipped) -> datetime:
 def _shipped_when_placed(
     order: Order, counted_at: datetime | None
 ) -> list[tuple[str, dict[str, int]]]:
-    """The units ``order`` carries as shipped when it is placed, by SKU, as the stock
-    messages they owe: ``stock.ship`` (they leave ``on_hand`` now) and, with a stock
-    count at ``counted_at``, ``stock.record_shipped`` for those that left at or before
-    it. A shipment is dated by its ``shipped_at``, or the order's ``created_at`` when it
-    has none; shipped units no shipment of the line dates after the count are dated by
-    ``created_at`` too."""
+    """The units ``order`` had sent out and not got back when it is placed, by SKU, as
+    the stock messages they owe: ``stock.ship`` (they leave ``on_hand`` now) and, with a
+    stock count at ``counted_at``, ``stock.record_shipped`` for those that left at or
+    before it. Per line, the units in its SHIPPED bucket, or, when its shipments say
+    more left (units refunded after they shipped: the buyer kept them), those less the
+    units RETURNED. A shipment is dated by its ``shipped_at``, or the order's
+    ``created_at`` when it has none; units no shipment of the line dates after the count
+    are dated by ``created_at`` too."""
     after: dict[str, int] = {}
     before: dict[str, int] = {}
     for line in order.lines:
-        units = line.quantities[LineStatus.SHIPPED]
-        if not units:
+        sent = sum(shipment.lines.get(line.line_id, 0) for shipment in order.shipments)
+        units = min(line.quantity, max(
+            line.quantities[LineStatus.SHIPPED], sent - line.quantities[LineStatus.RETURNED]
+        ))
+        if units <= 0:
             continue
         late = units
         if counted_at is not None and order.created_at <= counted_at:

@@ -317,3 +317,18 @@ def test_only_an_order_from_before_the_count_is_placed_without_the_lock_it_canno
                                      data={"carrier": "SF", "waybill": "SF1"}))
     assert levels(ledger, "TEA") == (-1, 0, -1)
     assert [o.units for o in ledger.verify().oversold] == [1]
+
+
+def test_units_refunded_after_they_shipped_left_the_shelf_and_returned_ones_came_back(
+    wired: Any,
+) -> None:
+    service, ledger = wired
+    kept = handed_over("POS-K", {"L1": 1}, shipments=[Shipment("s1", "SF", "SF1", {"L1": 3})])
+    kept = attrs.evolve(kept, lines=[
+        attrs.evolve(kept.lines[0], quantities={"shipped": 1, "refunded": 1, "returned": 1}),
+        attrs.evolve(kept.lines[1], quantities={"cancelled": 2}),
+    ])
+    service.place(kept)
+    # Three teas left; one came back (RETURNED), one was refunded and kept by the buyer.
+    assert levels(ledger, "TEA") == (8, 0, 8)
+    assert ledger.verify(shipped={"POS-K": {"TEA": 2}}).ok
