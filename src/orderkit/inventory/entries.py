@@ -31,6 +31,7 @@ __all__ = [
     "ReleaseResult",
     "StockCall",
     "StockLevel",
+    "count_return",
 ]
 
 #: The expiry of a confirmed lock line: it never falls due.
@@ -128,6 +129,18 @@ class LedgerEntry:
     def locked_delta(self) -> int:
         """How this entry moves ``locked``."""
         return _EFFECTS[self.kind][1] * self.qty
+
+
+def count_return(returns: dict[tuple[str, str], list[int]], entry: LedgerEntry) -> None:
+    """Count ``entry`` in ``returns`` ((order id, SKU) -> [units shipped, units
+    restocked]) when it ships or restocks units of an order: what bounds the order's
+    restocks (a restock never brings back more than its order shipped)."""
+    if entry.order_id is None:
+        return
+    if entry.kind in SHIPPING:
+        returns.setdefault((entry.order_id, entry.sku), [0, 0])[0] += entry.qty
+    elif entry.kind is EntryKind.RESTOCK:
+        returns.setdefault((entry.order_id, entry.sku), [0, 0])[1] += entry.qty
 
 
 @attrs.frozen

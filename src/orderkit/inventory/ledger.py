@@ -27,7 +27,6 @@ import attrs
 
 from orderkit.inventory.entries import (
     NEVER,
-    SHIPPING,
     EntryKind,
     InventoryLock,
     LedgerEntry,
@@ -38,6 +37,7 @@ from orderkit.inventory.entries import (
     ReleaseResult,
     StockCall,
     StockLevel,
+    count_return,
 )
 from orderkit.inventory.ports import InventoryStore, InventoryTransaction
 from orderkit.inventory.refusals import RestockExceedsShipment
@@ -200,13 +200,8 @@ class _Batch:
         """Append ``entry`` and count its id as applied for the rest of the batch."""
         self.tx.append(entry)
         self.stored.add(entry.entry_id)
-        order_id = entry.order_id
-        if order_id in self.restocking and order_id is not None:
-            tally = self.returns.setdefault((order_id, entry.sku), [0, 0])
-            if entry.kind in SHIPPING:
-                tally[0] += entry.qty
-            elif entry.kind is EntryKind.RESTOCK:
-                tally[1] += entry.qty
+        if entry.order_id in self.restocking:
+            count_return(self.returns, entry)
 
 
 def _unshipped(line: LockLine) -> int:

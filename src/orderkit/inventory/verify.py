@@ -16,7 +16,7 @@ from datetime import datetime
 
 import attrs
 
-from orderkit.inventory.entries import RESOLVING, SHIPPING, Balance, EntryKind
+from orderkit.inventory.entries import RESOLVING, SHIPPING, Balance, EntryKind, count_return
 from orderkit.inventory.ports import InventoryStore
 from orderkit.model.errors import ValidationError
 
@@ -140,11 +140,7 @@ def verify_store(
         total = totals.setdefault(entry.sku, [0, 0])
         total[0] += entry.on_hand_delta
         total[1] += entry.locked_delta
-        if entry.order_id is not None and (
-            entry.kind in SHIPPING or entry.kind is EntryKind.RESTOCK
-        ):
-            tally = returns.setdefault((entry.order_id, entry.sku), [0, 0])
-            tally[entry.kind is EntryKind.RESTOCK] += entry.qty
+        count_return(returns, entry)
         if entry.kind in SHIPPING and wanted is not None and entry.order_id in wanted:
             units = booked.setdefault(entry.order_id, {})
             units[entry.sku] = units.get(entry.sku, 0) + entry.qty

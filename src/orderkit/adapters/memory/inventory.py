@@ -17,7 +17,13 @@ from collections.abc import Set as AbstractSet
 from datetime import datetime
 from types import TracebackType
 
-from orderkit.inventory.entries import SHIPPING, Balance, EntryKind, LedgerEntry, LockLine
+from orderkit.inventory.entries import (
+    Balance,
+    EntryKind,
+    LedgerEntry,
+    LockLine,
+    count_return,
+)
 from orderkit.inventory.rules import apply_entry
 from orderkit.model.errors import ValidationError
 from orderkit.model.time import Clock, SystemClock
@@ -27,16 +33,6 @@ __all__ = ["MemoryInventoryStore"]
 
 def _due_order(line: LockLine) -> tuple[datetime, str, str]:
     return (line.expires_at, line.lock_key, line.sku)
-
-
-def _tally(returns: dict[tuple[str, str], list[int]], entry: LedgerEntry) -> None:
-    """Count ``entry`` in ``returns`` when it ships or restocks units of an order."""
-    if entry.order_id is None:
-        return
-    if entry.kind in SHIPPING:
-        returns.setdefault((entry.order_id, entry.sku), [0, 0])[0] += entry.qty
-    elif entry.kind is EntryKind.RESTOCK:
-        returns.setdefault((entry.order_id, entry.sku), [0, 0])[1] += entry.qty
 
 
 class MemoryInventoryStore:
@@ -85,7 +81,7 @@ class MemoryInventoryStore:
                 self._releases.setdefault(entry.sku, []).append(entry.at)
             elif entry.kind is EntryKind.APPROVE and entry.ref is not None:
                 self._approvals[entry.ref] = entry
-            _tally(self._returns, entry)
+            count_return(self._returns, entry)
 
     def now(self) -> datetime:
         """The store's clock: the instant every ledger on this store defers to."""
@@ -241,7 +237,7 @@ class _MemoryTransaction:
         }
         for entry in self.entries:
             if entry.order_id in wanted:
-                _tally(found, entry)
+                count_return(found, entry)
         return {key: (tally[0], tally[1]) for key, tally in found.items()}
 
     def approval_of(self, park_entry_id: str) -> LedgerEntry | None:
