@@ -458,6 +458,12 @@ class Sync:
             )
         report = SyncReport()
         done: set[str] = set()
+        # The letters kept for one payload of one channel, under any of its names.
+        kin: dict[tuple[str, str], list[DeadLetter]] = {}
+        for letter in letters:
+            digest = _digest_of(letter)
+            if digest is not None:
+                kin.setdefault((self._seen_key(letter.platform), digest), []).append(letter)
         for letter in letters:
             if letter.letter_id in done:
                 continue  # merged into a letter of the same payload replayed before
@@ -470,7 +476,7 @@ class Sync:
             if not isinstance(payload, Mapping):
                 report += _one("dead_lettered")
                 continue
-            letter_id = self._rekey(letter, letters, done)
+            letter_id = self._rekey(letter, kin, done)
             outcome = self._ingest(self._replayer(letter.platform, payload), payload,
                                    letter.received_at)[0]
             if outcome != "dead_lettered":
@@ -478,19 +484,18 @@ class Sync:
             report += _one(outcome)
         return report
 
-    def _rekey(self, letter: DeadLetter, letters: Sequence[DeadLetter],
+    def _rekey(self, letter: DeadLetter, kin: Mapping[tuple[str, str], list[DeadLetter]],
                done: set[str]) -> str:
         """The id ``letter`` has under its channel's key, moving it (and every other
-        letter of ``letters`` kept for the same payload under another name of the
-        channel) there first; the ids moved are added to ``done``."""
+        letter ``kin`` keeps for the same channel and payload under another name) there
+        first; the ids moved are added to ``done``."""
         channel = self._seen_key(letter.platform)
         digest = _digest_of(letter)
         if digest is None:
             return letter.letter_id
         letter_id = f"{channel}:{digest}"
-        for other in letters:
-            if (other.letter_id != letter_id and _digest_of(other) == digest
-                    and self._seen_key(other.platform) == channel):
+        for other in kin.get((channel, digest), ()):
+            if other.letter_id != letter_id:
                 # Added under the new key before the old one is dropped: a crash between
                 # leaves the letter twice, never lost.
                 self.store.add_dead_letter(attrs.evolve(other, letter_id=letter_id))
