@@ -593,13 +593,11 @@ class Sync:
                     raise ValidationError(path, raw, "expected the payload's JSON text")
                 keys.append((None, raw_digest(raw)))
             else:
-                try:
-                    canonical = payload_text(payload)
-                except ValidationError as error:
+                canonical, problem = _kept_text(payload)
+                if problem is not None:
                     # A value JSON cannot hold (NaN, Infinity, an object): this payload
                     # alone is a dead letter.
-                    unwritable[index] = error
-                    canonical = _any_text(payload)
+                    unwritable[index] = problem
                 keys.append((canonical, payload_digest(canonical)))
         hits = self.store.seen_digests(
             self._seen_key(platform), [digest for _text, digest in keys]
@@ -858,10 +856,7 @@ class Sync:
         the digest of the whole text. Such a letter cannot be replayed; it waits for
         a person."""
         if text is None:
-            try:
-                text = payload_text(payload)
-            except ValidationError:
-                text = _any_text(payload)
+            text, _problem = _kept_text(payload)
             digest = payload_digest(text)
         message = f"{type(error).__name__}: {error}"[:_ERROR_MAX]
         if len(text) > PAYLOAD_MAX_LENGTH:
@@ -883,6 +878,16 @@ def _digest_of(letter: DeadLetter) -> str | None:
     ``None`` for an id of another form."""
     _prefix, colon, digest = letter.letter_id.rpartition(":")
     return digest if colon and digest else None
+
+
+def _kept_text(payload: Mapping[str, Any]) -> tuple[str, ValidationError | None]:
+    """``payload``'s canonical text (:func:`~orderkit.sync.modified.payload_text`), or,
+    when it holds a value JSON cannot hold, its text as :func:`_any_text` writes it and
+    the error refusing it."""
+    try:
+        return payload_text(payload), None
+    except ValidationError as error:
+        return _any_text(payload), error
 
 
 def _any_text(payload: Mapping[str, Any]) -> str:
