@@ -25,21 +25,11 @@ from orderkit.inventory.ports import InventoryStore
 from orderkit.inventory.refusals import RestockExceedsShipment
 from orderkit.model.errors import InsufficientStock, InvalidLock, OrderkitError, ValidationError
 from orderkit.model.limits import MAX_QUANTITY
+from orderkit.outbox.ports import StockCall
 from orderkit.testing.clock import ManualClock
 
 __all__ = ["InventoryStoreContract"]
 
-
-@attrs.frozen
-class _Call:
-    """One call of ``InventoryLedger.apply_many``."""
-
-    operation: str
-    lock_id: str | None
-    lines: dict[str, int] | None
-    order_id: str | None
-    ref: str | None
-    reason: str | None = None
 
 _T0 = datetime(2026, 2, 16, 2, 0, 0, 123456, tzinfo=UTC)
 _TTL = timedelta(minutes=30)
@@ -631,11 +621,11 @@ class InventoryStoreContract:
         ledger.receive("CUP", 5, reference="PO-1")
         lock = ledger.lock("A", {"CUP": 2}, ttl=_TTL)
         results = ledger.apply_many([
-            _Call("restock", None, {"CUP": 1}, "A", "m1"),  # nothing shipped yet
-            _Call("commit", lock.lock_id, None, "A", "m2"),
-            _Call("restock", None, {"CUP": 1}, "A", "m3"),
-            _Call("restock", None, {"CUP": 2}, "A", "m4"),  # only 1 more was shipped
-            _Call("restock", None, {"CUP": 1}, "A", "m5"),
+            StockCall("restock", None, {"CUP": 1}, "A", "m1"),  # nothing shipped yet
+            StockCall("commit", lock.lock_id, None, "A", "m2"),
+            StockCall("restock", None, {"CUP": 1}, "A", "m3"),
+            StockCall("restock", None, {"CUP": 2}, "A", "m4"),  # only 1 more was shipped
+            StockCall("restock", None, {"CUP": 1}, "A", "m5"),
         ])
         assert isinstance(results[0], RestockExceedsShipment)
         assert isinstance(results[3], RestockExceedsShipment)
