@@ -439,14 +439,18 @@ class Database:
         the caller opened) are known ready only once it committed: until then each
         outermost call of this database checks again first, and creates them again
         when that transaction rolled back."""
+        before = self._ensure(component, migrations)
+        self._components[component] = migrations  # checked again by _settle
+        return before
+
+    def _ensure(self, component: str, migrations: Migration) -> int:
+        """:meth:`ensure_schema`'s work: the version before, migrating when behind."""
         key = (self.schema, component)
         shared = self._shared
         if key in shared.ready:
-            self._components[component] = migrations
             return len(migrations)
         with shared.ready_lock:
             if key in shared.ready:
-                self._components[component] = migrations
                 return len(migrations)
             joins = self.in_transaction or self._joins_host()
             before, created_in = self.run(
@@ -460,7 +464,6 @@ class Database:
                 shared.ready.add(key)
             else:
                 shared.unsettled[key] = created_in
-            self._components[component] = migrations
             return before
 
     def _joins_host(self) -> bool:
