@@ -21,9 +21,8 @@ from orderkit.model.orders import (
     Bearer,
     HoldKind,
     Order,
-    _spread_weights,
-    _units_share,
 )
+from orderkit.model.shares import spread_weights, units_share
 from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, accounting_date, ensure_aware
 
 __all__ = [
@@ -354,7 +353,7 @@ def _platform_funded(order: Order) -> tuple[Money, Money]:
         elif platform:
             on_order += amount
     if spread:
-        parts = Money(spread, currency).allocate(_spread_weights(order.lines, own))
+        parts = Money(spread, currency).allocate(spread_weights(order.lines, own))
         for line, part in zip(order.lines, parts, strict=True):
             discounts[line.line_id].append((part.amount, line.quantity))
     minor = minor_digits(currency)
@@ -364,7 +363,7 @@ def _platform_funded(order: Order) -> tuple[Money, Money]:
         if units:
             for slot, shares in enumerate((discounts, shipping)):
                 if shares[line_id]:
-                    funded[slot] += _units_share(shares[line_id], units, minor)
+                    funded[slot] += units_share(shares[line_id], units, minor)
     if order.shipments or any(sold_units.values()):
         funded[1] += on_order
     return Money(funded[0], currency), Money(funded[1], currency)

@@ -16,13 +16,11 @@ cancelled, or 1 of 3 refunded, without losing track of the rest.
 from __future__ import annotations
 
 import decimal
-import math
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from enum import IntEnum, StrEnum
-from fractions import Fraction
 from typing import Any, Final, Literal
 
 import attrs
@@ -32,6 +30,7 @@ from orderkit.model.errors import CurrencyMismatch, ValidationError
 from orderkit.model.frozen import FrozenMap
 from orderkit.model.ids import parse_recon_id
 from orderkit.model.money import Money, minor_digits
+from orderkit.model.shares import spread_weights, units_share
 
 __all__ = [
     "ANCHORS",
@@ -1027,7 +1026,7 @@ class Order:
                 groups.setdefault(slot, []).append((total, covered))
             sums = [Decimal(0)] * 4
             for slot, shares in groups.items():
-                sums[slot] = _units_share(shares, sold, minor)
+                sums[slot] = units_share(shares, sold, minor)
             out[line.line_id] = (line.unit_price.amount * sold, sums)
         return out
 
@@ -1072,7 +1071,7 @@ class Order:
             elif adjustment.kind not in _ORDER_CHARGES:
                 spread[slot] = spread.get(slot, 0) + amount
         if spread:
-            weights = _spread_weights(self.lines, own)
+            weights = spread_weights(self.lines, own)
             for slot, total in spread.items():
                 shares = Money(total, currency).allocate(weights)
                 for line, share in zip(self.lines, shares, strict=True):
@@ -1168,24 +1167,6 @@ class Order:
         )
 
 
-def _spread_weights(
-    lines: tuple[OrderLine, ...], own: Mapping[str, Decimal]
-) -> list[int | Decimal]:
-    """How order-level discounts and tax are spread: by each line's value net of its own
-    discounts at sale (``own``; as the platforms allocate a coupon), else by value, else
-    by units. Concessions granted later do not move the spread."""
-    gross: list[int | Decimal] = [line.amount.amount for line in lines]
-    net: list[int | Decimal] = [
-        max(Decimal(0), value - own.get(line.line_id, Decimal(0)))
-        for line, value in zip(lines, gross, strict=True)
-    ]
-    if any(net):
-        return net
-    if any(gross):
-        return gross
-    return [line.quantity for line in lines]
-
-
 #: Values derived from an order, kept while the order lives: an order is immutable, so
 #: its totals never change, and a decision reads them several times (the guard, the
 #: handler, the refund check). Keyed by ``id``; the weak reference's callback drops the
@@ -1225,22 +1206,3 @@ _SHARE_SLOT: Final[dict[AdjustmentKind, int]] = {
     AdjustmentKind.TAX: 2,
     AdjustmentKind.ROUNDING: 3,
 }
-
-
-def _units_share(shares: list[tuple[Decimal, int]], sold: int, minor: int) -> Decimal:
-    """What ``sold`` units of a line carry of its ``shares`` (``(amount, units covered)``
-    of one kind, say every discount of the line): each amount in proportion to the
-    units it covers that are still sold, summed exactly and rounded once, half up, to
-    the smallest digit of the amounts. Rounding once keeps a unit's share within its
-    exact part by less than one fen, so no unit carries more discount than its price."""
-    if all(sold >= covered for _total, covered in shares):  # every covered unit is sold
-        return sum((total for total, _covered in shares), Decimal(0))
-    digits = minor
-    exact = Fraction(0)
-    for total, covered in shares:
-        exponent = total.as_tuple().exponent
-        assert isinstance(exponent, int)
-        digits = max(digits, -exponent)
-        exact += Fraction(total) * min(sold, covered) / covered
-    # Half up (floor of x + 1/2): shifting by whole fen shifts the result by as much.
-    return Decimal(math.floor(exact * 10**digits + Fraction(1, 2))).scaleb(-digits)
