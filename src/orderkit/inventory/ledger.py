@@ -732,6 +732,10 @@ class InventoryLedger:
                     results[index] = InvalidLock(call.lock_id, "unknown lock")
                     continue
                 skus = frozenset(line.sku for line in lines)
+                if call.operation == "record_shipped":
+                    # Units the lock never held (shipped before it was taken) are booked
+                    # as shipped without it.
+                    skus |= frozenset(call.wanted or ())
                 for sku, qty in (call.wanted or {}).items():
                     if sku not in skus:
                         raise ValidationError(f"lines[{sku!r}]", qty, "this lock holds no such SKU")
@@ -856,12 +860,12 @@ class InventoryLedger:
             qty = targets[sku]
             if qty <= 0:
                 continue
+            before = tx.balance(sku).available
             if counted:  # into the opening stock first: on_hand ends where it was
                 batch.append(LedgerEntry(
                     _counted_ref_id(ref or "", sku), EntryKind.RECEIVE, sku, qty, now, actor,
                     f"{reason}: order {token_order}", order_id=token_order, ref=ref,
                 ))
-            before = tx.balance(sku).available
             held = min(qty, current[sku].remaining) if sku in current else 0
             if held:
                 batch.append(LedgerEntry(

@@ -54,7 +54,6 @@ from orderkit.model.errors import (
     AddressLocked,
     ConcurrencyError,
     DuplicateOrder,
-    InsufficientStock,
     NotPermitted,
     OrderkitError,
     OrderNotFound,
@@ -114,9 +113,9 @@ class OrderService:
     count that opened the ledger: units shipped at or before it (by their shipment's
     ``shipped_at``; a placed order's shipment without one by the order's
     ``created_at``) owe a ``stock.record_shipped`` instead, booked for the order
-    without leaving ``on_hand`` again, and an order created at or before it whose lock
-    the count cannot cover is placed without a lock rather than refused (see "Going
-    live with orders in flight" in the inventory guide).
+    without leaving ``on_hand`` again, and a placement does not lock the units its own
+    transitions ship at or before it (see "Going live with orders in flight" in the
+    inventory guide). A count later than the clock is refused.
     ``max_attempts`` bounds the re-read/re-decide loop under contention; when every
     attempt loses, the last :class:`ConcurrencyError` propagates. ``conflicts`` counts
     the re-reads so far (a contention metric for the host).
@@ -150,6 +149,14 @@ class OrderService:
             raise ValidationError(name, lock_ttl, "expected a positive timedelta")
         self.repository = repository
         self.lifecycle = lifecycle or Lifecycle(clock=clock)
+        if stock_counted_at is not None:
+            now = ensure_instant(self.lifecycle.clock.now(), path="clock.now()")
+            if stock_counted_at > now:
+                # A count still to come would make every shipment "before the count".
+                raise ValidationError(
+                    "stock_counted_at", stock_counted_at,
+                    f"later than now ({now.isoformat()}): give the time the stock was counted",
+                )
         self.sink = sink
         self.inventory = inventory
         self.lock_ttl = lock_ttl
@@ -242,7 +249,7 @@ class OrderService:
         results: list[Order | OrderkitError] = []
         moved: list[Transition] = []
         owed = False
-        live = [order for index, (order, _t) in enumerate(checked) if index not in refused]
+        live = [placement for index, placement in enumerate(checked) if index not in refused]
         with self.repository.atomic():
             locks = self._lock_new(live)
             saves: list[tuple[int, Order, tuple[AuditEntry, ...], tuple[OutboxMessage, ...]]] = []
@@ -274,7 +281,7 @@ class OrderService:
                     [(final, audit, messages) for _i, final, audit, messages in saves]
                 )
             except BaseException as error:
-                self._release_all(live, locks, error)
+                self._release_all([order for order, _t in live], locks, error)
                 if isinstance(error, ConcurrencyError | DuplicateOrder):
                     index, order = _refused_one(error, saves)
                     # The id is stored already: a duplicate, not a race to retry.
@@ -304,17 +311,26 @@ class OrderService:
                     error.add_note(f"releasing lock {lock} again failed: {undo}")
                     return
 
-    def _lock_new(self, orders: Sequence[Order]) -> list[str | OrderkitError | None]:
-        """Per order, the lock id taken for its open units (``None``: no ledger, a lock
-        held already, or nothing open) or the error refusing it, in one ledger call."""
-        out: list[str | OrderkitError | None] = [None] * len(orders)
+    def _lock_new(
+        self, placements: Sequence[tuple[Order, tuple[Transition, ...]]]
+    ) -> list[str | OrderkitError | None]:
+        """Per placement, the lock id taken for its order's open units (``None``: no
+        ledger, a lock held already, or nothing to lock) or the error refusing it, in
+        one ledger call. Units its transitions ship at or before the stock count are
+        not locked: they had left before the count, so it does not hold them."""
+        out: list[str | OrderkitError | None] = [None] * len(placements)
         if self.inventory is None:
             return out
+        orders = [order for order, _transitions in placements]
         wanted: list[tuple[int, dict[str, int]]] = []
-        for index, order in enumerate(orders):
+        for index, (order, transitions) in enumerate(placements):
             if order.lock_id is not None:
                 continue
             skus = order.open_units_by_sku
+            if self.stock_counted_at is not None:
+                for sku, units in _shipped_before(transitions, self.stock_counted_at).items():
+                    skus[sku] = skus.get(sku, 0) - units
+                skus = {sku: units for sku, units in skus.items() if units > 0}
             if skus:
                 wanted.append((index, skus))
         if not wanted:
@@ -336,14 +352,7 @@ class OrderService:
                 except DuplicateOrder as duplicate:
                     out[index] = duplicate
                 else:
-                    # An order from before the stock count is placed without a lock
-                    # when the count does not hold its units: they may have left before
-                    # it (history replayed at go-live); if they did not, its shipment
-                    # takes them anyway and reports the oversell.
-                    counted = self.stock_counted_at
-                    before_count = counted is not None and order.created_at <= counted
-                    if not (before_count and isinstance(result, InsufficientStock)):
-                        out[index] = result
+                    out[index] = result
                 continue
             lock_id: str = result.lock_id
             if _keeps_its_stock(order):
@@ -603,8 +612,10 @@ class OrderService:
             return ()
         owed = _shipped_when_placed(order, self.stock_counted_at)
         now = self.lifecycle.clock.now()
+        # The empty event id, which no event has: the placement's ids never meet an
+        # event's.
         return tuple(
-            OutboxMessage(message_id(order.order_id, "place", k), order.order_id, topic,
+            OutboxMessage(message_id(order.order_id, "", k), order.order_id, topic,
                           {"lines": lines}, now)
             for k, (topic, lines) in enumerate(owed)
         )
@@ -679,6 +690,21 @@ def _stock(
         elif isinstance(event, Refunded) and event.released:
             owed.append((STOCK_RELEASE, {"lock_id": lock_id, "lines": dict(event.released)}))
     return owed
+
+
+def _shipped_before(
+    transitions: Sequence[Transition], counted_at: datetime
+) -> dict[str, int]:
+    """The units, by SKU, that ``transitions`` ship at or before ``counted_at``."""
+    units: dict[str, int] = {}
+    for transition in transitions:
+        for event in transition.events:
+            if isinstance(event, LinesShipped) and _shipped_at(
+                transition.order, event
+            ) <= counted_at:
+                for sku, count in event.skus.items():
+                    units[sku] = units.get(sku, 0) + count
+    return units
 
 
 def _shipped_at(order: Order | None, event: LinesShipped) -> datetime:
@@ -781,8 +807,11 @@ def _refused_one(
     error: ConcurrencyError | DuplicateOrder,
     saves: Sequence[tuple[int, Order, tuple[AuditEntry, ...], tuple[OutboxMessage, ...]]],
 ) -> tuple[int, Order]:
-    """The placement ``error`` names (its order id, or its channel order id)."""
-    for index, order, _audit, _messages in saves:
+    """The placement ``error`` names (its order id, or its channel order id): the last
+    of the block with it, since of two copies in one block the first is the one stored
+    (the later one is the duplicate; an order stored before the block is refused one
+    copy at a time)."""
+    for index, order, _audit, _messages in reversed(saves):
         if isinstance(error, ConcurrencyError) and order.order_id == error.order_id:
             return index, order
         if isinstance(error, DuplicateOrder) and (order.channel, order.channel_order_id) == (

@@ -222,9 +222,12 @@ def handed_over(order_id: str, shipped: dict[str, int], **extra: Any) -> Order:
 
 
 def counted_at(wired: Any, counted: datetime) -> tuple[OrderService, Any]:
-    """A service over the same stores whose ledger was opened by a count at ``counted``."""
+    """A service over the same stores whose ledger was opened by a count at ``counted``,
+    an hour ago."""
     service, ledger = wired
-    return OrderService(service.repository, clock=service.lifecycle.clock, inventory=ledger,
+    clock = service.lifecycle.clock
+    clock.set(counted + timedelta(hours=1))
+    return OrderService(service.repository, clock=clock, inventory=ledger,
                         stock_counted_at=counted), ledger
 
 
@@ -298,25 +301,81 @@ def test_a_stock_count_time_must_be_aware(wired: Any) -> None:
     assert refused.value.path == "stock_counted_at"
 
 
-def test_only_an_order_from_before_the_count_is_placed_without_the_lock_it_cannot_get(
+def test_history_placed_with_its_shipment_before_the_count_locks_nothing_it_shipped(
     wired: Any,
 ) -> None:
-    counted = T0 + timedelta(hours=1)
+    counted = T0 + timedelta(days=1)
     going_live, ledger = counted_at(wired, counted)
-    big = [OrderLine("L1", "TEA", 11, Money("10.00", "CNY"))]
-    old = going_live.place(attrs.evolve(order("OLD-1"), lines=big))
-    assert old.lock_id is None and levels(ledger, "TEA") == (10, 0, 10)
+    # A batch as a go-live backfill places it: last month's order (paid, then shipped
+    # before the count) first, then a paid order still on the shelf, short stock.
+    tight = [OrderLine("L1", "TEA", 8, Money("10.00", "CNY"))]
+    old = attrs.evolve(order("OLD-1"), lines=tight)
+    steps = iter([
+        event("pay", "p-old", amount=Money("80.00", "CNY")),
+        Event("ship", event_id="s-old", at=counted - timedelta(hours=2),
+              data={"carrier": "SF", "waybill": "SF-OLD"}),
+    ])
+    history = going_live.decide(old, lambda _order: next(steps, None))
+    waiting = attrs.evolve(order("WAIT-1"), lines=tight, status=OrderStatus.PAID, paid_at=T0)
+    placed = going_live.place_many([(old, history), (waiting, ())])
+    assert isinstance(placed[0], Order) and placed[0].lock_id is None
+    assert isinstance(placed[1], Order) and placed[1].lock_id is not None
+    assert levels(ledger, "TEA") == (10, 8, 2)  # the waiting order holds its 8
+    # A third order from before the count that the shelf cannot cover is short of stock
+    # like any other: refused, nothing written.
     with pytest.raises(InsufficientStock):
-        going_live.place(attrs.evolve(order("NEW-1"), lines=big, created_at=counted
-                                      + timedelta(seconds=1)))
-    with pytest.raises(InsufficientStock):  # without a count, nothing changes
-        wired[0].place(attrs.evolve(order("OLD-2"), lines=big))
-    # Shipped after the count after all: the units leave and the oversell is reported.
-    going_live.handle("OLD-1", event("pay", "p1", amount=Money("110.00", "CNY")))
-    going_live.handle("OLD-1", Event("ship", event_id="s1", at=counted + timedelta(hours=1),
-                                     data={"carrier": "SF", "waybill": "SF1"}))
-    assert levels(ledger, "TEA") == (-1, 0, -1)
-    assert [o.units for o in ledger.verify().oversold] == [1]
+        going_live.place(attrs.evolve(order("OLD-2"), lines=tight))
+    assert ledger.verify(shipped={"OLD-1": {"TEA": 8}}).ok
+
+
+def test_a_shipment_before_the_count_of_units_outside_the_lock_is_recorded(wired: Any) -> None:
+    counted = T0 + timedelta(days=1)
+    going_live, ledger = counted_at(wired, counted)
+    # Placed part shipped (L1 out before the count): the lock holds the cups only.
+    part = handed_over("PART-1", {"L1": 3}, shipments=[
+        Shipment("s0", "SF", "SF0", {"L1": 3}, shipped_at=counted - timedelta(hours=3))])
+    part = attrs.evolve(part, lines=[
+        attrs.evolve(part.lines[0], quantity=5, quantities={"shipped": 3, "open": 2}),
+        part.lines[1],
+    ], payments=[Payment("p1", Money("60.00", "CNY"), T0)])
+    placed = going_live.place(part)
+    assert levels(ledger, "TEA") == (10, 2, 8) and levels(ledger, "CUP") == (5, 2, 3)
+    # The rest of it is replayed as shipped before the count too, teas and cups.
+    going_live.handle("PART-1", Event("ship", event_id="s1", at=counted - timedelta(hours=1),
+                                      data={"carrier": "SF", "waybill": "SF1"}))
+    assert placed.lock_id is not None
+    assert levels(ledger, "TEA") == (10, 0, 10) and levels(ledger, "CUP") == (5, 0, 5)
+    assert ledger.verify(shipped={"PART-1": {"TEA": 5, "CUP": 2}}).ok
+
+
+def test_a_count_still_to_come_is_refused(wired: Any) -> None:
+    service, _ledger = wired
+    with pytest.raises(ValidationError) as refused:
+        OrderService(service.repository, clock=service.lifecycle.clock,
+                     stock_counted_at=T0 + timedelta(seconds=1))
+    assert refused.value.path == "stock_counted_at" and "later than now" in str(refused.value)
+
+
+def test_two_copies_of_one_order_in_a_batch_store_the_first(wired: Any) -> None:
+    service, ledger = wired
+    first = handed_over("DUP-1", {"L1": 3, "L2": 2})
+    stale = attrs.evolve(order("DUP-1"), channel="pos", channel_order_id="R-DUP-1",
+                         status=OrderStatus.PAID, paid_at=T0)
+    results = service.place_many([(first, ()), (stale, ())])
+    assert isinstance(results[0], Order) and isinstance(results[1], DuplicateOrder)
+    assert service.repository.get("DUP-1").status == OrderStatus.SHIPPED
+    assert levels(ledger, "TEA") == (7, 0, 7)  # shipped, not locked by the stale copy
+
+
+def test_an_event_named_like_the_placement_does_not_collide_with_its_messages(
+    wired: Any,
+) -> None:
+    service, ledger = wired
+    service.place(handed_over("POS-9", {"L1": 1}))
+    service.handle("POS-9", event("ship", "place", carrier="SF", waybill="SF9",
+                                  lines={"L1": 2}))
+    assert levels(ledger, "TEA") == (7, 0, 7)
+    assert service.repository.dead_letters() == []
 
 
 def test_units_refunded_after_they_shipped_left_the_shelf_and_returned_ones_came_back(

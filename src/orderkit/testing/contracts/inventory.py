@@ -692,8 +692,15 @@ class InventoryStoreContract:
             RestockExceedsShipment, lambda: ledger.restock({"CUP": 1}, order_id="OLD-1", ref="r3")
         )
         assert ledger.stock("CUP").on_hand == 12
+        # On a SKU oversold already, a shipment before the count changes nothing and
+        # reports no oversell of its own.
+        ledger.ship({"CUP": 14}, order_id="NEW-1", ref="new-1:ship")
+        assert ledger.record_shipped(
+            {"CUP": 1}, order_id="OLD-3", ref="old-3:ship"
+        ).oversold == {}
+        assert (ledger.stock("CUP").available, ledger.verify().oversold[0].units) == (-2, 2)
         report = ledger.verify(shipped={"OLD-1": {"CUP": 4}, "OLD-2": {"CUP": 3}})
-        assert report.ok and report.mismatches == ()
+        assert report.mismatches == () and report.problems == ()
         before = ledger.entries()
         for bad in (
             lambda: ledger.record_shipped({}, order_id="OLD-3", ref="x"),
