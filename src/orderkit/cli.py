@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from orderkit.model.money import Money
     from orderkit.sync import Sync
+    from orderkit.watch import WatchReport
     from orderkit.watch.health import Kpi
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_REFUSED",
+    "EXIT_UNSENT",
     "EXIT_USAGE",
     "build_parser",
     "main",
@@ -49,6 +51,8 @@ EXIT_USAGE: Final = 2
 EXIT_FILE: Final = 3
 #: An unexpected error inside orderkit (a bug); ``--traceback`` shows where.
 EXIT_INTERNAL: Final = 4
+#: Alerts were due and could not be sent (``orderkit watch``); each is sent next run.
+EXIT_UNSENT: Final = 5
 #: Interrupted (Ctrl-C).
 EXIT_INTERRUPTED: Final = 130
 
@@ -62,6 +66,8 @@ EXIT_CODES: Final = {
     EXIT_FILE: "a file could not be opened, read or written (missing, a directory,"
     " permission denied), or a database file could not be used",
     EXIT_INTERNAL: "an unexpected error inside orderkit (a bug; --traceback shows where)",
+    EXIT_UNSENT: "alerts were due and could not be sent (orderkit watch; each is sent"
+    " again on the next run)",
     EXIT_INTERRUPTED: "interrupted",
 }
 
@@ -130,40 +136,55 @@ def _watch_interval(text: str) -> float:
 def _watch(args: argparse.Namespace) -> int:
     import time
 
-    from orderkit.adapters.sqlite import (
-        SQLiteOrderRepository,
-        SQLiteSyncStore,
-        SQLiteWatchState,
-    )
-    from orderkit.watch import (
-        DEFAULT_METRIC_RULES,
-        DEFAULT_RULES,
-        Backlog,
-        SyncLagMetric,
-        Watcher,
-    )
-    from orderkit.watch.notifiers import StdoutNotifier, WebhookNotifier
+    from orderkit.adapters.sqlite import Database
 
     if not Path(args.db).is_file():
         _say(f"orderkit: cannot use {args.db}: no such database file")
         return EXIT_FILE
-    notifier = WebhookNotifier(args.webhook) if args.webhook else StdoutNotifier()
-    # The orders' rules, and the file's sync lag, outbox lag and dead letters.
-    repository = SQLiteOrderRepository(args.db)
-    synced = SQLiteSyncStore(args.db)
-    watcher = Watcher(
-        repository, notifier, rules=[*DEFAULT_RULES, *DEFAULT_METRIC_RULES],
-        state=SQLiteWatchState(args.db),
-        metrics=[SyncLagMetric(synced), Backlog(outbox=repository, sync=synced)],
-    )
+    if Database(args.db).schema_version("orders") == 0:
+        _say(f"orderkit: cannot use {args.db}: not an orderkit order database"
+             " (no orders were ever written to it)")
+        return EXIT_FILE
     while True:
-        report = watcher.run_once()
+        try:
+            report = _watch_cycle(args)
+        except StoreError as error:
+            if args.every is None:
+                raise
+            # One failed cycle (the file locked too long): said, and the next one runs.
+            _say(f"orderkit: StoreError: {error} (trying again in {args.every:g} s)")
+            time.sleep(args.every)
+            continue
         print(f"watch: {len(report.raised)} raised, {len(report.repeated)} repeated,"
               f" {len(report.resolved)} resolved, {report.pending} pending,"
               f" {len(report.inhibited)} inhibited, {len(report.failed)} failed", flush=True)
+        for alert, reason in report.failed:
+            _say(f"orderkit: could not send {alert.state} {alert.key}: {reason}")
+        for metric, reason in report.unread:
+            _say(f"orderkit: could not read {metric}: {reason}")
         if args.every is None:
-            return EXIT_OK
+            return EXIT_UNSENT if report.failed else EXIT_OK
         time.sleep(args.every)
+
+
+def _watch_cycle(args: argparse.Namespace) -> WatchReport:
+    """One watch cycle over ``args.db``: the orders' rules, and the metric rules on the
+    file's outbox lag and dead letters and, once the file holds sync tables, its sync
+    lag and dead letters (the watch creates no sync table)."""
+    from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteSyncStore, SQLiteWatchState
+    from orderkit.watch import DEFAULT_METRIC_RULES, DEFAULT_RULES, Backlog, SyncLagMetric, Watcher
+    from orderkit.watch.metrics import Metrics
+    from orderkit.watch.notifiers import StdoutNotifier, WebhookNotifier
+
+    notifier = WebhookNotifier(args.webhook) if args.webhook else StdoutNotifier()
+    repository = SQLiteOrderRepository(args.db)
+    metrics: list[Metrics] = [Backlog(outbox=repository)]
+    if repository.database.schema_version("sync") > 0:
+        synced = SQLiteSyncStore(args.db)
+        metrics = [SyncLagMetric(synced), Backlog(outbox=repository, sync=synced)]
+    watcher = Watcher(repository, notifier, rules=[*DEFAULT_RULES, *DEFAULT_METRIC_RULES],
+                      state=SQLiteWatchState(args.db), metrics=metrics)
+    return watcher.run_once()
 
 
 def _wave(args: argparse.Namespace) -> int:

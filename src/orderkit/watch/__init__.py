@@ -43,6 +43,7 @@ from orderkit.watch.metrics import (
     LagRecord,
     MetricRule,
     Metrics,
+    NamedMetrics,
     RetryRate,
     SyncLagMetric,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "LateGroup",
     "MetricRule",
     "Metrics",
+    "NamedMetrics",
     "NotifySchedule",
     "OutboxBacklogSource",
     "PaymentGateway",

@@ -24,6 +24,7 @@ __all__ = [
     "LagRecord",
     "MetricRule",
     "Metrics",
+    "NamedMetrics",
     "RetryRate",
     "SyncLagMetric",
 ]
@@ -37,6 +38,24 @@ class Metrics(Protocol):
         """``metric``'s value at ``now`` (aware), or ``None`` when this source does not
         know the metric or has nothing to measure (no condition then)."""
         ...
+
+
+@runtime_checkable
+class NamedMetrics(Protocol):
+    """A :class:`Metrics` source that says which metrics it measures. A watcher asks a
+    metric only of the sources that provide it, and leaves the alert of a metric none
+    of its sources provides as it is (another watcher sharing the same state, with
+    other sources, may measure it); a source without :meth:`provides` is asked every
+    metric. Every source orderkit ships is one."""
+
+    def provides(self, metric: str) -> bool:
+        """Whether this source measures ``metric``."""
+        ...
+
+
+def provides(source: Metrics, metric: str) -> bool:
+    """Whether ``source`` measures ``metric`` (see :class:`NamedMetrics`)."""
+    return source.provides(metric) if isinstance(source, NamedMetrics) else True
 
 
 def _threshold(value: object) -> Decimal:
@@ -113,6 +132,10 @@ class RetryRate:
         self._calls: deque[tuple[datetime, bool]] = deque()
         self._lock = threading.Lock()
 
+    def provides(self, metric: str) -> bool:
+        """Whether ``metric`` is this rate's name."""
+        return metric == self.name
+
     def record(self, at: datetime, *, retried: bool) -> None:
         """One call made at ``at`` (aware); ``retried`` when it was a retry."""
         at = ensure_aware(at, path="at")
@@ -181,6 +204,10 @@ class SyncLagMetric:
         self.percentile = percentile
         self.name = name
 
+    def provides(self, metric: str) -> bool:
+        """Whether ``metric`` is this percentile's name."""
+        return metric == self.name
+
     def value(self, metric: str, now: datetime) -> Decimal | None:
         """The percentile of the lags received in ``(now - window, now]``, in seconds."""
         now = ensure_aware(now, path="now")
@@ -202,7 +229,8 @@ class Backlog:
     """What waits and what failed for good, read from the stores at every check:
 
     * ``outbox_lag``: how long the oldest undelivered outbox message has waited, in
-      seconds (0 when none waits), from ``outbox`` (an order repository);
+      whole seconds (0 when no message waits: all delivered, or the last ones dead),
+      from ``outbox`` (an order repository);
     * ``outbox_dead_letters``: outbox messages that used up their attempts (a stock
       release or a domain event that will not happen until someone replays it);
     * ``sync_dead_letters``: payloads sync could not map or store (orders the platform
@@ -214,6 +242,9 @@ class Backlog:
                  sync: DeadLetterSource | None = None) -> None:
         if outbox is None and sync is None:
             raise ValidationError("outbox", None, "give an outbox store, a sync store or both")
+        for name, given in (("outbox", outbox), ("sync", sync)):
+            if isinstance(given, type):
+                raise ValidationError(name, given, "expected a store, not its class")
         if outbox is not None and not isinstance(outbox, OutboxBacklogSource):
             raise ValidationError("outbox", outbox,
                                   "expected an outbox store (oldest_pending, dead_letter_count)")
@@ -222,6 +253,13 @@ class Backlog:
         self.outbox = outbox
         self.sync = sync
 
+    def provides(self, metric: str) -> bool:
+        """Whether this backlog measures ``metric``: the outbox's with an outbox store,
+        the sync dead letters with a sync store."""
+        if metric in ("outbox_lag", "outbox_dead_letters"):
+            return self.outbox is not None
+        return metric == "sync_dead_letters" and self.sync is not None
+
     def value(self, metric: str, now: datetime) -> Decimal | None:
         """``metric``'s value at ``now``, read from its store."""
         now = ensure_aware(now, path="now")
@@ -229,7 +267,7 @@ class Backlog:
             oldest = self.outbox.oldest_pending()
             if oldest is None:
                 return Decimal(0)
-            return max(Decimal(0), Decimal(str((now - oldest).total_seconds())))
+            return Decimal(max(0, int((now - oldest).total_seconds())))
         if self.outbox is not None and metric == "outbox_dead_letters":
             return Decimal(self.outbox.dead_letter_count())
         if self.sync is not None and metric == "sync_dead_letters":

@@ -11,12 +11,12 @@ import attrs
 
 from orderkit.lifecycle.ports import OrderRepository
 from orderkit.model.alerts import Alert as Notice
-from orderkit.model.errors import DefinitionError, ValidationError
+from orderkit.model.errors import DefinitionError, StoreError, ValidationError
 from orderkit.model.orders import Order
 from orderkit.model.time import Clock, SystemClock
 from orderkit.reconcile.ports import Notifier
 from orderkit.watch.memory import MemoryWatchState
-from orderkit.watch.metrics import MetricRule, Metrics
+from orderkit.watch.metrics import MetricRule, Metrics, provides
 from orderkit.watch.ports import Episode, WatchState
 from orderkit.watch.rules import DEFAULT_RULES, Route, Rule, group_key
 
@@ -41,23 +41,28 @@ class Alert:
     state: AlertState
     at: datetime
     group: str = ""
+    #: A metric alert's value when it was raised or repeated (``None``: an order alert).
+    value: Decimal | None = None
 
     def notice(self) -> Notice:
         """The alert as the :class:`~orderkit.reconcile.ports.Notifier` port takes it
         (kind ``watch.<rule>``, subject the key, the facts as details)."""
         shown = ", ".join(self.order_ids[:50]) + (" ..." if len(self.order_ids) > 50 else "")
-        return Notice(
-            f"watch.{self.rule}", self.severity, self.key, self.message, self.at,
-            {"state": self.state, "route_to": self.route_to, "orders": shown,
-             "count": str(len(self.order_ids)), "group": self.group},
-        )
+        details = {"state": self.state, "route_to": self.route_to, "orders": shown,
+                   "count": str(len(self.order_ids)), "group": self.group}
+        if self.value is not None:
+            details["value"] = str(self.value)
+        return Notice(f"watch.{self.rule}", self.severity, self.key, self.message, self.at,
+                      details)
 
 
 @attrs.frozen
 class WatchReport:
     """What one cycle sent (``raised``, ``repeated``, ``resolved``), how many episodes
     wait out their ``for`` (``pending``), which are silenced by another alert
-    (``inhibited``), and the notifications that failed (retried next cycle)."""
+    (``inhibited``), the notifications that failed (retried next cycle), and the
+    metrics that could not be read (``unread``: metric name and why; their alerts were
+    left as they were)."""
 
     raised: tuple[Alert, ...] = ()
     repeated: tuple[Alert, ...] = ()
@@ -65,6 +70,7 @@ class WatchReport:
     pending: int = 0
     inhibited: tuple[str, ...] = ()
     failed: tuple[tuple[Alert, str], ...] = ()
+    unread: tuple[tuple[str, str], ...] = ()
 
 
 @attrs.frozen
@@ -145,7 +151,7 @@ class Watcher:
         ``for``, repeat after ``repeat``, resolve when the condition clears), then send
         what is due. Every decision of the cycle is stored before anything is sent."""
         now = self.clock.now()
-        conditions = self._conditions(now)
+        conditions, unknown, unread = self._conditions(now)
         silenced = self._silenced(conditions)
         names = {rule.name for rule in self.rules}
         due: list[tuple[Alert, Episode]] = []  # what to send, and what to restore
@@ -189,8 +195,8 @@ class Watcher:
                 else:
                     episodes[key] = attrs.evolve(episode, state="firing", orders=ids)
             for key, episode in list(episodes.items()):
-                if key in conditions or episode.rule not in names:
-                    continue
+                if key in conditions or episode.rule not in names or episode.rule in unknown:
+                    continue  # a metric this watcher cannot read now: left as it is
                 if episode.fired_at is None or episode.state == "resolved":
                     del episodes[key]  # never raised: nobody to tell
                 elif episode.resolved_at is not None:
@@ -202,17 +208,33 @@ class Watcher:
                     closed = attrs.evolve(episode, state="resolved", resolved_at=now)
                     episodes[key] = closed
                     due.append((self._resolved(episode, now), closed))
-        return self._send(due, pending, tuple(inhibited))
+        return self._send(due, pending, tuple(inhibited), unread)
 
     # --- the cycle's parts ---------------------------------------------------------------
 
-    def _conditions(self, now: datetime) -> dict[str, _Condition]:
+    def _conditions(
+        self, now: datetime
+    ) -> tuple[dict[str, _Condition], set[str], tuple[tuple[str, str], ...]]:
+        """The conditions that hold now, by episode key; the metric rules whose state is
+        unknown this cycle (no source of this watcher provides the metric, as when a
+        second watcher with other sources shares the state, or its store failed), and
+        the metrics that failed, with why."""
         found: dict[str, _Condition] = {}
+        unknown: set[str] = set()
+        unread: list[tuple[str, str]] = []
         # Rules that inhibit others go first, so their state is known when the others run.
         for rule in sorted(self.rules, key=lambda r: not isinstance(r, Rule) or not r.inhibits):
             if isinstance(rule, MetricRule):
-                value = self._metric(rule.metric, now)
-                if value is not None and value > rule.threshold:
+                sources = [s for s in self.metrics if provides(s, rule.metric)]
+                value: Decimal | None = None
+                try:
+                    value = self._metric(sources, rule.metric, now)
+                except StoreError as error:
+                    unread.append((rule.metric, str(error)))
+                    sources = []
+                if not sources:
+                    unknown.add(rule.name)
+                elif value is not None and value > rule.threshold:
                     found[f"{rule.name}:{rule.metric}"] = _Condition(rule, rule.metric, (),
                                                                      value)
                 continue
@@ -229,7 +251,7 @@ class Watcher:
             for group, members in sorted(groups.items()):
                 if len(members) >= rule.min_orders:
                     found[f"{rule.name}:{group}"] = _Condition(rule, group, tuple(members))
-        return found
+        return found, unknown, tuple(unread)
 
     @staticmethod
     def _silenced(conditions: dict[str, _Condition]) -> dict[str, list[tuple[Rule, str]]]:
@@ -252,8 +274,9 @@ class Watcher:
                 return True
         return False
 
-    def _metric(self, metric: str, now: datetime) -> Decimal | None:
-        for source in self.metrics:
+    @staticmethod
+    def _metric(sources: Sequence[Metrics], metric: str, now: datetime) -> Decimal | None:
+        for source in sources:
             value = source.value(metric, now)
             if value is not None:
                 return value
@@ -278,7 +301,7 @@ class Watcher:
         if isinstance(rule, MetricRule):
             message = f"{what}: {rule.metric} is {found.value} (threshold {rule.threshold})"
             return Alert(f"{rule.name}:{found.group}", rule.name, ids, rule.severity,
-                         self._route(rule, ()), message, state, now, found.group)
+                         self._route(rule, ()), message, state, now, found.group, found.value)
         where = f" ({rule.group_by} {found.group})" if rule.group_by else ""
         shown = ", ".join(ids[:10]) + (" ..." if len(ids) > 10 else "")
         message = f"{what}{where}: {len(ids)} order(s): {shown}"
@@ -292,7 +315,8 @@ class Watcher:
                      message, "resolved", now, episode.group)
 
     def _send(
-        self, due: list[tuple[Alert, Episode]], pending: int, inhibited: tuple[str, ...]
+        self, due: list[tuple[Alert, Episode]], pending: int, inhibited: tuple[str, ...],
+        unread: tuple[tuple[str, str], ...] = (),
     ) -> WatchReport:
         sent: dict[AlertState, list[Alert]] = {"raised": [], "repeated": [], "resolved": []}
         failed: list[tuple[Alert, str]] = []
@@ -317,4 +341,4 @@ class Watcher:
                     elif key in episodes:
                         episodes[key] = attrs.evolve(before, orders=episodes[key].orders)
         return WatchReport(tuple(sent["raised"]), tuple(sent["repeated"]),
-                           tuple(sent["resolved"]), pending, inhibited, tuple(failed))
+                           tuple(sent["resolved"]), pending, inhibited, tuple(failed), unread)

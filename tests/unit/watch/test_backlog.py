@@ -10,23 +10,25 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import attrs
 import pytest
 
-from orderkit import Money, Order, OrderLine
+from orderkit import Money, Order, OrderLine, OrderStatus
 from orderkit.adapters.sqlite import (
     SQLiteInventoryStore,
     SQLiteOrderRepository,
     SQLiteSyncStore,
     SQLiteWatchState,
 )
-from orderkit.errors import ValidationError
+from orderkit.errors import StoreError, ValidationError
 from orderkit.inventory import InventoryLedger
 from orderkit.lifecycle import Event, OrderService
 from orderkit.model.alerts import Alert as Notice
 from orderkit.outbox import OutboxRelay
-from orderkit.sync import Sync
+from orderkit.sync import DeadLetter, Sync
 from orderkit.testing import ManualClock
-from orderkit.watch import DEFAULT_METRIC_RULES, Backlog, Watcher
+from orderkit.testing.samples import sample_order
+from orderkit.watch import DEFAULT_METRIC_RULES, DEFAULT_RULES, Backlog, RetryRate, Watcher
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 JD = Path(__file__).parents[2] / "fixtures" / "mapping" / "jd"
@@ -143,6 +145,9 @@ def test_a_backlog_needs_a_store_that_can_count() -> None:
     with pytest.raises(ValidationError) as wrong:
         Backlog(sync="shop.db")  # type: ignore[arg-type]
     assert wrong.value.path == "sync"
+    with pytest.raises(ValidationError) as wrong:
+        Backlog(outbox=SQLiteOrderRepository)  # type: ignore[arg-type]
+    assert wrong.value.path == "outbox" and "not its class" in str(wrong.value)
 
 
 def test_a_metric_whose_store_was_not_given_is_not_measured(tmp_path: Path) -> None:
@@ -152,3 +157,73 @@ def test_a_metric_whose_store_was_not_given_is_not_measured(tmp_path: Path) -> N
     assert backlog.value("outbox_dead_letters", T0) is None
     with pytest.raises(ValidationError):
         backlog.value("sync_dead_letters", datetime(2026, 3, 2))
+
+
+def _dead_letter(store: SQLiteSyncStore) -> None:
+    store.add_dead_letter(DeadLetter("jd:abc", "jd", '{"orderId":"1"}', "MappingError: x", T0))
+
+
+def test_two_watchers_sharing_one_state_leave_each_others_metrics_alone(tmp_path: Path) -> None:
+    db = tmp_path / "shop.db"
+    clock = ManualClock(T0)
+    repository = SQLiteOrderRepository(db)
+    store = SQLiteSyncStore(db)
+    _dead_letter(store)
+    # The command line's watcher reads the backlog; the host's own counts its retries.
+    backlog = Watcher(repository, Inbox(), rules=DEFAULT_METRIC_RULES, clock=clock,
+                      state=SQLiteWatchState(db), metrics=[Backlog(sync=store)])
+    host_inbox = Inbox()
+    host = Watcher(repository, host_inbox, rules=DEFAULT_METRIC_RULES, clock=clock,
+                   state=SQLiteWatchState(db), metrics=[RetryRate()])
+    said: list[str] = []
+    for minute in range(4):
+        clock.set(T0 + timedelta(minutes=minute))
+        said += _said(backlog, minute) + _said(host, minute)
+    assert said == ["0 raised sync_dead_letters:sync_dead_letters"]
+    assert host_inbox.notices == []
+    store.resolve_dead_letter("jd:abc")
+    clock.advance(timedelta(minutes=1))
+    assert _said(host, 9) == [] and _said(backlog, 9) == [
+        "9 resolved sync_dead_letters:sync_dead_letters"]
+
+
+class DownStore:
+    """A sync store whose database cannot be reached."""
+
+    def dead_letter_count(self) -> int:
+        raise StoreError("count dead letters", "connection refused")
+
+
+def test_a_store_that_fails_leaves_its_alert_up_and_the_order_rules_run(tmp_path: Path) -> None:
+    db = tmp_path / "shop.db"
+    clock = ManualClock(T0)
+    repository = SQLiteOrderRepository(db)
+    store = SQLiteSyncStore(db)
+    _dead_letter(store)
+    state = SQLiteWatchState(db)
+    rules = [*DEFAULT_RULES, *DEFAULT_METRIC_RULES]
+    up = Watcher(repository, Inbox(), rules=rules, clock=clock, state=state,
+                 metrics=[Backlog(sync=store)])
+    assert _said(up, 0) == ["0 raised sync_dead_letters:sync_dead_letters"]
+    repository.save(attrs.evolve(sample_order("ORD-9"), status=OrderStatus.PENDING_PAYMENT,
+                                 status_since=T0, shipments=()), None)
+    clock.advance(timedelta(hours=1))
+    down = Watcher(repository, Inbox(), rules=rules, clock=clock, state=state,
+                   metrics=[Backlog(sync=DownStore())])
+    report = down.run_once()
+    assert [a.key for a in report.raised] == ["pending_payment_stale:ORD-9"]
+    assert report.resolved == ()  # the dead letters are unknown, not gone
+    assert report.unread == (("sync_dead_letters",
+                              "count dead letters failed: connection refused"),)
+
+
+def test_a_metric_alert_carries_its_value(tmp_path: Path) -> None:
+    db = tmp_path / "shop.db"
+    store = SQLiteSyncStore(db)
+    for n in range(3):
+        store.add_dead_letter(DeadLetter(f"jd:{n}", "jd", "{}", "MappingError: x", T0))
+    inbox = Inbox()
+    Watcher(SQLiteOrderRepository(db), inbox, rules=DEFAULT_METRIC_RULES,
+            clock=ManualClock(T0), metrics=[Backlog(sync=store)]).run_once()
+    (notice,) = inbox.notices
+    assert (notice.detail("value"), notice.detail("state")) == ("3", "raised")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -125,3 +127,35 @@ def test_the_demo_watch_chapter_alerts_once_resolves_and_recovers_a_channel(
     assert ("A callback arrives again: payment channel wechat_pay recovered: the callback for"
             " ORD-6104 arrived; checkout offers wechat_pay again. Resolved alerts kept:"
             " payment_channel_degraded:wechat_pay, no_first_scan:YTO." in chapter)
+
+
+def test_orderkit_watch_refuses_a_file_that_is_not_an_order_database(tmp_path: Path) -> None:
+    foreign = tmp_path / "other-app.db"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
+    done = subprocess.run([sys.executable, "-m", "orderkit", "watch", "--db", str(foreign)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 3, done.stdout
+    assert "not an orderkit order database" in done.stderr
+    with sqlite3.connect(foreign) as conn:  # nothing was added to the host's file
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    assert tables == {"invoices"}
+
+
+def test_orderkit_watch_creates_no_sync_tables_and_says_what_it_could_not_send(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "shop.db"
+    repository = SQLiteOrderRepository(db)
+    repository.save(attrs.evolve(sample_order("ORD-1"), status=OrderStatus.PENDING_PAYMENT,
+                                 status_since=datetime.now(UTC) - timedelta(hours=1),
+                                 shipments=()), None)
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    done = subprocess.run([sys.executable, "-m", "orderkit", "watch", "--db", str(db),
+                           "--once", "--webhook", f"http://127.0.0.1:{port}/alerts"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 5, done.stderr
+    assert "could not send raised pending_payment_stale:ORD-1" in done.stderr
+    assert repository.database.schema_version("sync") == 0
