@@ -136,12 +136,12 @@ def _watch_interval(text: str) -> float:
 def _watch(args: argparse.Namespace) -> int:
     import time
 
-    from orderkit.adapters.sqlite import Database
+    from orderkit.adapters.sqlite import schema_versions
 
     if not Path(args.db).is_file():
         _say(f"orderkit: cannot use {args.db}: no such database file")
         return EXIT_FILE
-    if Database(args.db).schema_version("orders") == 0:
+    if "orders" not in schema_versions(args.db):
         _say(f"orderkit: cannot use {args.db}: not an orderkit order database"
              " (no orders were ever written to it)")
         return EXIT_FILE
@@ -223,6 +223,19 @@ def _wave(args: argparse.Namespace) -> int:
             if exclusion.code is reason:
                 print(f"  {order_id}: {exclusion.words}")
     return EXIT_OK
+
+
+def _open_existing_sync(db: str) -> Sync:
+    """:func:`_open_sync` on a file that holds orders already (``dead-letters``): any
+    other file is refused and left untouched."""
+    from orderkit.adapters.sqlite import schema_versions
+
+    if not Path(db).is_file():
+        raise StoreError(f"open {db}", "no such database file")
+    if "orders" not in schema_versions(db):
+        raise StoreError(f"open {db}", "not an orderkit order database (no orders were"
+                         " ever written to it)")
+    return _open_sync(db)
 
 
 def _open_sync(db: str) -> Sync:
@@ -397,7 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
     wave.set_defaults(handler=_wave)
     from orderkit.sync.cli import add_sync_commands
 
-    add_sync_commands(commands, _open_sync)  # sync, backfill
+    add_sync_commands(commands, _open_sync, _open_existing_sync)  # sync, backfill, dead-letters
     page = commands.add_parser(
         "health", help="write the health page of a SQLite order database (one HTML file)")
     page.add_argument("--db", metavar="PATH", required=True, help="the orders' SQLite file")

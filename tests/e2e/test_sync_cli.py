@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteSyncStore
-from orderkit.cli import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, main
+from orderkit.cli import EXIT_FILE, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, main
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "mapping" / "jd"
 #: Six JD orders, each with the platform's modified time.
@@ -79,3 +79,37 @@ def test_a_mistyped_platform_exits_1_with_one_line_and_stores_nothing(
     assert line.endswith(") (got 'JD')")
     assert SQLiteSyncStore(db).dead_letters() == []
     assert SQLiteOrderRepository(db).find_by_channel("jd", "281736112233") is None
+
+
+def test_dead_letters_lists_replays_and_drops_what_failed_for_good(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, good = tmp_path / "shop.db", json.loads(
+        (FIXTURES / "shipped_with_waybill.json").read_text("utf-8"))
+    broken = {key: value for key, value in good.items() if key != "orderPayment"}
+    for name, payload in (("broken", broken), ("good", good)):
+        (tmp_path / f"{name}.jsonl").write_text(json.dumps(payload) + "\n", "utf-8")
+    sync = ["sync", "--platform", "jd", "--db", str(db), "--from-file"]
+    assert main([*sync, str(tmp_path / "broken.jsonl")]) == EXIT_REFUSED
+    assert main(["dead-letters", "--db", str(db)]) == EXIT_REFUSED  # one letter waits
+    listed = capsys.readouterr().out
+    assert "sync dead letters: 1" in listed and "orderPayment: required field missing" in listed
+    (letter,) = SQLiteSyncStore(db).dead_letters()
+    # The complete payload arrives later and the order is stored; the broken one still
+    # does not map, so a replay keeps it, and a person drops it.
+    assert main([*sync, str(tmp_path / "good.jsonl")]) == EXIT_OK
+    assert main(["dead-letters", "--db", str(db), "--replay"]) == EXIT_REFUSED
+    assert "sync: new 0, updated 0, unchanged 0, stale 0, dead letters 1" in (
+        capsys.readouterr().out)
+    assert main(["dead-letters", "--db", str(db), "--drop", letter.letter_id]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert f"dropped {letter.letter_id}" in out and "sync dead letters: 0" in out
+    assert main(["dead-letters", "--db", str(db), "--drop", letter.letter_id]) == EXIT_REFUSED
+    assert "--drop" in capsys.readouterr().err
+
+
+def test_dead_letters_refuses_a_file_that_holds_no_orders(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    assert main(["dead-letters", "--db", str(empty)]) == EXIT_FILE
+    assert empty.read_bytes() == b""

@@ -290,8 +290,9 @@ DEFAULT_METRIC_RULES: Final[tuple[MetricRule, ...]] = (
                summary="outbox messages undelivered for over 5 minutes"),
     MetricRule("outbox_dead_letters", "outbox_dead_letters", Decimal(0), timedelta(0),
                severity="critical",
-               summary="outbox messages that gave up: replay them once the cause is fixed"),
+               summary="outbox messages that gave up (orderkit dead-letters lists them)"),
     MetricRule("sync_dead_letters", "sync_dead_letters", Decimal(0), timedelta(0),
                severity="critical",
-               summary="platform orders sync could not store: fix the cause, then replay"),
+               summary="platform orders sync could not store (orderkit dead-letters lists"
+               " them)"),
 )

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from orderkit.adapters._lazy import lazy_names
 
 if TYPE_CHECKING:
-    from orderkit.adapters.sqlite._db import Database
+    from orderkit.adapters.sqlite._db import Database, schema_versions
     from orderkit.adapters.sqlite.idempotency import SQLiteIdempotencyStore
     from orderkit.adapters.sqlite.inventory import SQLiteInventoryStore
     from orderkit.adapters.sqlite.orders import SQLiteOrderRepository
@@ -28,6 +28,7 @@ __all__ = [
     "SQLiteReconIdSequence",
     "SQLiteSyncStore",
     "SQLiteWatchState",
+    "schema_versions",
 ]
 
 #: Each name and its module: a module is imported when its name is first used, so
@@ -40,6 +41,7 @@ _MODULES = {
     "SQLiteReconIdSequence": "orderkit.adapters.sqlite.sequences",
     "SQLiteWatchState": "orderkit.adapters.sqlite.watch",
     "SQLiteSyncStore": "orderkit.adapters.sqlite.sync",
+    "schema_versions": "orderkit.adapters.sqlite._db",
 }
 
 __getattr__, __dir__ = lazy_names(__name__, _MODULES, globals())

@@ -25,7 +25,7 @@ from typing import Final
 
 from orderkit.model.errors import StoreError, ValidationError
 
-__all__ = ["Database", "Migration"]
+__all__ = ["Database", "Migration", "schema_versions"]
 
 #: A component's migrations: index i upgrades the schema from version i to i + 1.
 Migration = Sequence[str]
@@ -284,6 +284,34 @@ class Database:
                 "SELECT version FROM schema_version WHERE component = ?", (component,)
             ).fetchone()
             return int(row[0]) if row else 0
+
+
+def schema_versions(path: str | os.PathLike[str]) -> dict[str, int]:
+    """The version of each orderkit component whose tables the SQLite file at ``path``
+    holds (``{"orders": 4, "sync": 3}``), read without changing the file: opened read
+    only, its journal mode left as it is. ``{}`` for a file orderkit never wrote to,
+    another application's database or a file that is not SQLite at all; a tool that
+    must not create orderkit's tables in a file it was pointed at asks this first."""
+    if not isinstance(path, str | os.PathLike) or not str(path):
+        raise ValidationError("path", path, "expected a file path")
+    file = Path(path)
+    if not file.is_file():
+        return {}
+    try:
+        conn = sqlite3.connect(f"{file.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return {}
+    try:
+        if not conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'schema_version'"
+        ).fetchone():
+            return {}
+        return {str(c): int(v) for c, v in conn.execute(
+            "SELECT component, version FROM schema_version")}
+    except sqlite3.DatabaseError:  # not a SQLite file, or not one of orderkit's
+        return {}
+    finally:
+        conn.close()
 
 
 def _enable_wal(conn: sqlite3.Connection) -> None:
