@@ -86,6 +86,10 @@ def test_douyin_order_without_logistics_info_has_no_shipment() -> None:
         ({"items": "product_info"}, "douyin.shipment.items"),
         ({"scope": "line"}, "douyin.shipment.path"),
         ({"scope": "parcel"}, "douyin.shipment.scope"),
+        ({"status": "status"}, "douyin.shipment.skip"),
+        ({"skip": ("cancelled",)}, "douyin.shipment.status"),
+        ({"status": "status", "skip": (["cancelled"],)}, "douyin.shipment.skip"),
+        ({"status": "", "skip": ("cancelled",)}, "douyin.shipment.status"),
     ],
 )
 def test_an_unsound_shipment_spec_is_refused_when_registered(
@@ -102,3 +106,20 @@ def test_an_unsound_shipment_spec_is_refused_when_registered(
     with pytest.raises(DefinitionError) as caught:
         Registry(builtins=False).register(attrs.evolve(spec, shipment=base))
     assert caught.value.path == where
+
+
+def test_a_parcel_whose_status_is_skipped_is_no_shipment_its_json_type_included() -> None:
+    spec = get_map("douyin")
+    assert spec.shipment is not None
+    registry = Registry(builtins=False)
+    registry.register(attrs.evolve(spec, shipment=attrs.evolve(
+        spec.shipment, status="state", skip=(9,))))
+    payload = load("douyin", "partial_refund_one_sku")
+    payload["logistics_info"][0]["state"] = 9
+    assert registry.normalize("douyin", payload).shipments == ()
+    payload["logistics_info"][0]["state"] = "9"  # not the number 9: a parcel
+    assert [s.waybill for s in registry.normalize("douyin", payload).shipments] == [
+        "773000111222333"
+    ]
+    del payload["logistics_info"][0]["state"]  # no status: a parcel
+    assert len(registry.normalize("douyin", payload).shipments) == 1
