@@ -350,6 +350,8 @@ def _patterns(spec: PlatformMap) -> Iterator[tuple[str, str]]:
         yield from field(shipment.carrier, parcel)
         yield from field(shipment.waybill, parcel)
         yield from field(shipment.shipped_at, parcel)
+        if shipment.status is not None:
+            yield (f"{parcel}{shipment.status}", "flag")
         if shipment.items:
             yield (f"{parcel}{shipment.items}[*].{shipment.line_ref}", "ref")
             yield (f"{parcel}{shipment.items}[*].{shipment.units}", "count")

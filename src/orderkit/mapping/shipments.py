@@ -6,13 +6,15 @@ carries) or on each line (Tmall sub-orders' ``invoice_no``). The compiled reader
 one :class:`~orderkit.model.orders.Shipment` per distinct waybill that is not empty,
 built through its validating constructor, in payload order. Its id is
 ``"<channel>:<channel order id>:<waybill>"``, the same however often the payload is read.
+A parcel whose status is one the spec skips (a cancelled Shopify fulfilment) is passed
+over before anything else of it is read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
@@ -21,11 +23,14 @@ from orderkit.mapping.lines import LineDraft
 from orderkit.mapping.paths import MISSING, lookup, parse_path, path_text
 from orderkit.mapping.plan import Header, ShipmentsReader
 from orderkit.mapping.spec import ShipmentSpec
+from orderkit.mapping.status import is_known
 from orderkit.mapping.units import Reject, read_count
 from orderkit.model.errors import DefinitionError, MappingError
 from orderkit.model.orders import Shipment
 
 __all__ = ["compile_shipments"]
+
+_SCALARS: Final = (str, int, float, bool, type(None))
 
 
 @attrs.define
@@ -50,6 +55,15 @@ def _check(spec: ShipmentSpec, at: str) -> None:
     if spec.items is not None and (spec.path is None or not spec.line_ref or not spec.units):
         raise DefinitionError("items need a parcel path, a line_ref and units",
                               path=f"{at}.items", value=spec.items)
+    if spec.status is not None and not spec.skip:
+        raise DefinitionError("a status needs the values of it to skip",
+                              path=f"{at}.skip", value=spec.skip)
+    if spec.status is None and spec.skip:
+        raise DefinitionError("values to skip need the status they are read from",
+                              path=f"{at}.status", value=spec.status)
+    if not all(isinstance(value, _SCALARS) for value in spec.skip):
+        raise DefinitionError("expected JSON scalar values", path=f"{at}.skip",
+                              value=spec.skip)
 
 
 def compile_shipments(
@@ -68,10 +82,17 @@ def compile_shipments(
     items_keys = parse_path(spec.items, where=f"{at}.items") if spec.items else None
     ref_keys = parse_path(spec.line_ref, where=f"{at}.line_ref") if spec.line_ref else ()
     units_keys = parse_path(spec.units, where=f"{at}.units") if spec.units else ()
+    status_keys = (parse_path(spec.status, where=f"{at}.status")
+                   if spec.status is not None else None)
+    skipped = frozenset((type(value), value) for value in spec.skip)
 
     def parcel_of(
         obj: Mapping[str, Any], prefix: str, currency: str, found: dict[str, _Parcel]
     ) -> _Parcel | None:
+        if status_keys is not None and is_known(
+            skipped, lookup(obj, status_keys, prefix, platform)
+        ):
+            return None
         waybill = read_waybill(obj, prefix, currency)
         if not waybill:
             return None

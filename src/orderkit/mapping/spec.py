@@ -283,12 +283,19 @@ class ShipmentSpec:
 
     ``scope="order"`` (the default) reads one waybill on the order object (JD
     ``waybill``), carrying every unit. With ``path`` it reads a list of parcels instead
-    (Douyin ``logistics_info``): ``carrier``, ``waybill`` and ``shipped_at`` are read
-    inside each parcel, and ``items`` names the list of what it carries, each entry
-    naming its line by ``line_ref`` (matched against the line id) and its units by
-    ``units``; a parcel without such a list carries every unit. ``scope="line"`` reads
-    the waybill inside each line item (Tmall sub-orders' ``invoice_no``): lines that
-    share a waybill are one shipment, each with all its units.
+    (Douyin ``logistics_info``, Shopify ``fulfillments``): ``carrier``, ``waybill`` and
+    ``shipped_at`` are read inside each parcel, and ``items`` names the list of what it
+    carries, each entry naming its line by ``line_ref`` (matched against the line id)
+    and its units by ``units``; a parcel without such a list carries every unit.
+    ``scope="line"`` reads the waybill inside each line item (Tmall sub-orders'
+    ``invoice_no``): lines that share a waybill are one shipment, each with all its units.
+
+    ``status`` names a field read where the waybill is (inside each parcel, on the
+    order, or inside each line) and ``skip`` the values of it that mean "not a shipment"
+    (a Shopify fulfillment's ``status`` ``"cancelled"``, ``"error"`` or ``"failure"``);
+    a parcel whose status is one of them (type included: ``1`` is not ``"1"``) is passed
+    over before its waybill is read, so it neither becomes a shipment nor adds units to
+    one with the same waybill. A missing status skips nothing. Each needs the other.
     """
 
     carrier: Field
@@ -299,6 +306,8 @@ class ShipmentSpec:
     items: str | None = None
     line_ref: str | None = None
     units: str | None = None
+    status: str | None = None
+    skip: tuple[object, ...] = attrs.field(default=(), converter=_tuple)
 
 
 @attrs.frozen

@@ -138,6 +138,26 @@ def test_an_ignored_field_is_still_reported_once_the_map_stops_ignoring_it() -> 
     assert [f.path for f in report.unmapped_fields] == ["modify_amount"]
 
 
+def test_shopify_fulfillments_are_read_and_a_new_field_in_them_is_reported() -> None:
+    orders = batch("shopify")
+    assert sum(len(order.get("fulfillments") or []) for order in orders) == 5
+    shipped = next(order for order in orders if order.get("name") == "#1045")
+    shipped["fulfillments"][0]["origin_address"] = {"city": "Berlin"}
+    shipped["fulfillments"][0]["line_items"][0]["gift_card"] = False
+    report = check("shopify", orders)
+    assert [f.path for f in report.unmapped_fields] == [
+        "fulfillments[*].line_items[*].gift_card", "fulfillments[*].origin_address.city",
+    ]
+
+
+def test_a_fulfillment_status_that_changed_type_is_drift() -> None:
+    orders = batch("shopify")
+    shipped = next(order for order in orders if order.get("name") == "#1045")
+    shipped["fulfillments"][0]["status"] = 1
+    [finding] = check("shopify", orders).drifted_fields
+    assert finding.path == "fulfillments[*].status"
+
+
 def _woo_723() -> dict[str, Any]:
     """Order 723 of the WooCommerce REST API v3 documentation (see the fixture README):
     completed, with two refunds (``refunds[*]``: ``id``, ``reason``, ``total``)."""

@@ -1,4 +1,4 @@
-"""Tmall and Douyin keep the waybills their payloads carry, as JD and Pinduoduo do."""
+"""Tmall, Douyin and Shopify keep the waybills their payloads carry, as JD and Pinduoduo do."""
 
 from __future__ import annotations
 
@@ -10,9 +10,13 @@ from typing import Any
 import attrs
 import pytest
 
+from orderkit.adapters.memory import MemoryInventoryStore, MemoryOrderRepository
+from orderkit.inventory import InventoryLedger
+from orderkit.lifecycle import OrderService
 from orderkit.mapping import Field, Registry, ShipmentSpec, get_map, normalize
 from orderkit.model.errors import DefinitionError, MappingError
 from orderkit.model.orders import LineStatus, OrderStatus
+from orderkit.testing import ManualClock
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "mapping"
 
@@ -86,6 +90,10 @@ def test_douyin_order_without_logistics_info_has_no_shipment() -> None:
         ({"items": "product_info"}, "douyin.shipment.items"),
         ({"scope": "line"}, "douyin.shipment.path"),
         ({"scope": "parcel"}, "douyin.shipment.scope"),
+        ({"status": "status"}, "douyin.shipment.skip"),
+        ({"skip": ("cancelled",)}, "douyin.shipment.status"),
+        ({"status": "status", "skip": (["cancelled"],)}, "douyin.shipment.skip"),
+        ({"status": "", "skip": ("cancelled",)}, "douyin.shipment.status"),
     ],
 )
 def test_an_unsound_shipment_spec_is_refused_when_registered(
@@ -102,3 +110,134 @@ def test_an_unsound_shipment_spec_is_refused_when_registered(
     with pytest.raises(DefinitionError) as caught:
         Registry(builtins=False).register(attrs.evolve(spec, shipment=base))
     assert caught.value.path == where
+
+
+# Shopify: each fulfillment with a tracking number is a parcel (Fulfillment resource).
+REFUNDED = "5723894644908"  # fulfilled_partially_refunded: order #1042
+OOLONG, CUP = "14083919118508", "14083919151276"
+
+
+def test_shopify_fulfillments_are_parcels_carrying_the_line_items_they_list() -> None:
+    order = normalize("shopify", load("shopify", "fulfilled_partially_refunded"))
+    assert [(s.shipment_id, s.carrier, s.waybill, dict(s.lines), s.shipped_at)
+            for s in order.shipments] == [
+        (f"shopify:{REFUNDED}:9400111899561000104201", "USPS", "9400111899561000104201",
+         {OOLONG: 3, CUP: 1}, datetime(2026, 2, 11, 15, 5, tzinfo=UTC)),  # 10:05 -05:00
+        (f"shopify:{REFUNDED}:1Z4E7W190310420022", "UPS", "1Z4E7W190310420022",
+         {CUP: 1}, datetime(2026, 2, 12, 21, 40, tzinfo=UTC)),  # 16:40 -05:00
+    ]
+    # The buckets still come from the line items and the refunds, not the parcels.
+    assert order.lines[1].quantities[LineStatus.SHIPPED] == 1
+    assert order.lines[1].quantities[LineStatus.REFUNDED] == 1
+
+
+def test_shopify_fulfillment_time_keeps_the_shops_offset() -> None:
+    order = normalize("shopify", load("shopify", "taxes_included_berlin"))
+    [shipment] = order.shipments
+    assert (shipment.carrier, shipment.waybill) == ("DHL Express", "4752013350")
+    assert dict(shipment.lines) == {"14083919249580": 2, "14083919282348": 1}
+    assert shipment.shipped_at == datetime(2026, 2, 17, 10, 20, tzinfo=UTC)  # 11:20 +01:00
+
+
+def test_a_cancelled_shopify_fulfillment_is_not_a_shipment() -> None:
+    payload = load("shopify", "fulfilled_after_cancelled_fulfillment")
+    assert [f["status"] for f in payload["fulfillments"]] == ["cancelled", "success"]
+    order = normalize("shopify", payload)
+    [shipment] = order.shipments
+    assert (shipment.carrier, shipment.waybill) == ("FedEx", "771234104702")
+    assert dict(shipment.lines) == {"14083919347884": 1, "14083919380652": 1}
+    assert shipment.shipped_at == datetime(2026, 2, 19, 20, 10, tzinfo=UTC)
+
+
+def test_a_cancelled_shopify_fulfillment_adds_no_units_to_a_parcel_of_its_waybill() -> None:
+    payload = load("shopify", "fulfilled_after_cancelled_fulfillment")
+    payload["fulfillments"][0]["tracking_number"] = "771234104702"  # label used again
+    [shipment] = normalize("shopify", payload).shipments
+    assert (shipment.carrier, dict(shipment.lines)) == (
+        "FedEx", {"14083919347884": 1, "14083919380652": 1})
+
+
+@pytest.mark.parametrize("status", ["cancelled", "error", "failure"])
+def test_a_shopify_fulfillment_that_did_not_go_is_skipped(status: str) -> None:
+    payload = load("shopify", "fulfilled_after_cancelled_fulfillment")
+    payload["fulfillments"][1]["status"] = status
+    assert normalize("shopify", payload).shipments == ()
+
+
+def test_a_shopify_order_without_fulfillments_maps_as_before() -> None:
+    bare = load("shopify", "paid_unfulfilled_new_york_only_required_fields")
+    assert "fulfillments" not in bare
+    order = normalize("shopify", bare)
+    assert order.shipments == ()
+    assert order.status is OrderStatus.PAID
+    assert [line.quantities[LineStatus.OPEN] for line in order.lines] == [2, 1, 1]
+    listed = load("shopify", "paid_unfulfilled_new_york")
+    assert listed["fulfillments"] == []
+    assert normalize("shopify", listed).shipments == ()
+    assert normalize("shopify", {**listed, "fulfillments": None}) == normalize("shopify", listed)
+
+
+def test_a_shopify_fulfillment_without_tracking_number_is_no_shipment() -> None:
+    payload = load("shopify", "fulfilled_partially_refunded")
+    payload["fulfillments"][1].update(tracking_number=None, tracking_company=None)
+    assert [s.waybill for s in normalize("shopify", payload).shipments] == [
+        "9400111899561000104201"
+    ]
+
+
+def test_a_shopify_fulfillment_naming_no_line_of_the_order_is_refused_with_its_path() -> None:
+    payload = load("shopify", "fulfilled_partially_refunded")
+    payload["fulfillments"][1]["line_items"][0]["id"] = 14083919999999
+    with pytest.raises(MappingError) as caught:
+        normalize("shopify", payload)
+    assert caught.value.path == "fulfillments[1].line_items[0].id"
+    assert caught.value.value == 14083919999999
+
+
+def test_a_parcel_whose_status_is_skipped_is_no_shipment_its_json_type_included() -> None:
+    spec = get_map("douyin")
+    assert spec.shipment is not None
+    registry = Registry(builtins=False)
+    registry.register(attrs.evolve(spec, shipment=attrs.evolve(
+        spec.shipment, status="state", skip=(9,))))
+    payload = load("douyin", "partial_refund_one_sku")
+    payload["logistics_info"][0]["state"] = 9
+    assert registry.normalize("douyin", payload).shipments == ()
+    payload["logistics_info"][0]["state"] = "9"  # not the number 9: a parcel
+    assert [s.waybill for s in registry.normalize("douyin", payload).shipments] == [
+        "773000111222333"
+    ]
+    del payload["logistics_info"][0]["state"]  # no status: a parcel
+    assert len(registry.normalize("douyin", payload).shipments) == 1
+
+
+def test_a_shopify_unit_refunded_after_it_shipped_leaves_stock_when_placed() -> None:
+    # Order #1042: 3 oolong and 2 cups, every unit fulfilled in two parcels; then one cup
+    # was refunded without a return (restock_type "no_restock"): the buyer kept it.
+    payload = load("shopify", "fulfilled_partially_refunded")
+    refund = payload["refunds"][0]["refund_line_items"][0]
+    assert (refund["line_item_id"], refund["restock_type"]) == (int(CUP), "no_restock")
+
+    def placed(payload: dict[str, Any]) -> InventoryLedger:
+        clock = ManualClock(datetime(2026, 2, 20, 12, 0, tzinfo=UTC))
+        ledger = InventoryLedger(MemoryInventoryStore(), secret=b"sixteen-bytes-or-more",
+                                 clock=clock)
+        ledger.receive("TEA-OOLONG-250G", 10, reference="PO-1")
+        ledger.receive("CUP-CELADON", 5, reference="PO-1")
+        service = OrderService(MemoryOrderRepository(), inventory=ledger, clock=clock)
+        stored = service.place(normalize("shopify", payload))
+        assert stored.status is OrderStatus.SHIPPED
+        return ledger
+
+    ledger = placed(payload)
+    # Both cups left (one is in the SHIPPED bucket, the refunded one in the UPS parcel).
+    cups = ledger.stock("CUP-CELADON")
+    assert (cups.on_hand, cups.locked, cups.available) == (3, 0, 3)
+    assert ledger.stock("TEA-OOLONG-250G").on_hand == 7
+    order_id = f"shopify:{REFUNDED}"
+    assert ledger.verify(shipped={order_id: {"TEA-OOLONG-250G": 3, "CUP-CELADON": 2}}).ok
+    # Had the refunded cup never gone out (no second parcel), it would still be here.
+    del payload["fulfillments"][1]
+    ledger = placed(payload)
+    assert ledger.stock("CUP-CELADON").on_hand == 4
+    assert ledger.verify(shipped={order_id: {"TEA-OOLONG-250G": 3, "CUP-CELADON": 1}}).ok

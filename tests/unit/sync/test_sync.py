@@ -223,6 +223,25 @@ def test_woocommerce_refunds_become_refund_events_once(shop: Shop, payloads: Any
         == ["woocommerce:723:refund:19.00", "woocommerce:723:refund:24.00"]
 
 
+def test_a_shopify_fulfillment_is_replayed_with_its_carrier_and_tracking_number(
+    shop: Shop, payloads: Any
+) -> None:
+    # A cancelled USPS fulfillment, then a FedEx one that went out.
+    payload = payloads("shopify", "fulfilled_after_cancelled_fulfillment")
+    shop.stock("TEA-OOLONG-250G", "TRAY-BAMBOO")
+    assert shop.sync.receive("shopify", payload, received_at=NOW) == SyncReport(new=1)
+    stored = shop.repository.get("shopify:5723894808748")
+    assert list(stored.applied_event_ids) == [
+        "shopify:5723894808748:pay:72.62",
+        "shopify:5723894808748:ship:771234104702:14083919347884=1,14083919380652=1",
+    ]
+    [shipment] = stored.shipments
+    assert (shipment.carrier, shipment.waybill, shipment.shipped_at) == (
+        "FedEx", "771234104702", datetime(2026, 2, 19, 20, 10, tzinfo=UTC))
+    assert shop.repository.find_by_waybill("771234104702") == [stored]
+    assert shop.repository.find_by_waybill("9400111899561000104703") == []
+
+
 def test_a_platform_hold_is_placed_and_released_by_sync_with_the_channels_words(
     shop: Shop, versions: Any
 ) -> None:

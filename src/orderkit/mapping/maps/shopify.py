@@ -9,6 +9,11 @@ something ships) and whether ``cancelled_at`` is set. Refunded units come from
 ``total_price`` is what the buyer pays. The order carries no payment time
 (``processed_at`` is when the order was processed, paid or not); payments come from the
 Transactions API, so no ``Payment`` is recorded here.
+Shipments are the order's ``fulfillments`` (the Fulfillment resource): each one with a
+``tracking_number`` is a parcel of ``tracking_company``, shipped at its ``created_at``,
+carrying the ``line_items`` it lists (each naming the order's line item by its ``id``,
+with the ``quantity`` fulfilled). A fulfilment whose ``status`` is ``cancelled``,
+``error`` or ``failure`` is not a shipment.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from orderkit.mapping.spec import (
     LinesSpec,
     PlatformMap,
     RefundSpec,
+    ShipmentSpec,
     StatusAxis,
     StatusRule,
     StatusTable,
@@ -30,6 +36,25 @@ __all__ = ["platform_map"]
 FINANCIAL = ("pending", "authorized", "partially_paid", "paid", "partially_refunded",
              "refunded", "voided")
 FULFILLMENT = (None, "partial", "fulfilled", "restocked")
+#: Fulfillment ``status`` values that mean the parcel did not go (of ``pending``,
+#: ``open``, ``success``, ``cancelled``, ``error``, ``failure``).
+NOT_SHIPPED = ("cancelled", "error", "failure")
+
+#: Fields of a Fulfillment the map knowingly does not read; its ``line_items`` are whole
+#: line items of the order, of which only ``id`` and ``quantity`` are read.
+IGNORED_FULFILLMENT_FIELDS = tuple(
+    f"fulfillments[*].{name}" for name in (
+        "id", "order_id", "name", "service", "location_id", "updated_at", "receipt",
+        "shipment_status", "tracking_numbers", "tracking_url", "tracking_urls",
+        "line_items[*].variant_id", "line_items[*].product_id", "line_items[*].title",
+        "line_items[*].name", "line_items[*].variant_title", "line_items[*].vendor",
+        "line_items[*].sku", "line_items[*].price", "line_items[*].grams",
+        "line_items[*].total_discount", "line_items[*].fulfillment_status",
+        "line_items[*].fulfillable_quantity", "line_items[*].requires_shipping",
+        "line_items[*].taxable", "line_items[*].tax_lines",
+        "line_items[*].discount_allocations",
+    )
+)
 
 
 def platform_map() -> PlatformMap:
@@ -99,6 +124,17 @@ def platform_map() -> PlatformMap:
         ),
         refunds=RefundSpec(path="refunds[*].refund_line_items", line_ref="line_item_id",
                            quantity="quantity", line_key="id"),
+        shipment=ShipmentSpec(
+            path="fulfillments",
+            carrier=Field("tracking_company", required=False),
+            waybill=Field("tracking_number", required=False),
+            shipped_at=Field("created_at", "timestamp", required=False),
+            items="line_items",
+            line_ref="id",
+            units="quantity",
+            status="status",
+            skip=NOT_SHIPPED,
+        ),
         modified_at=Field("updated_at", "timestamp", required=False),
         buyer_note=Field("note", required=False),
         ignore=(
@@ -106,7 +142,7 @@ def platform_map() -> PlatformMap:
             "cancel_reason", "subtotal_price", "total_line_items_price", "total_price_set",
             "taxes_included", "tax_lines", "discount_codes", "discount_applications",
             "shipping_lines", "payment_gateway_names", "tags", "billing_address", "customer",
-            "fulfillments", "refunds", "token", "test", "source_name", "presentment_currency",
+            "refunds", "token", "test", "source_name", "presentment_currency",
             "line_items[*].variant_id", "line_items[*].product_id", "line_items[*].name",
             "line_items[*].variant_title", "line_items[*].vendor", "line_items[*].grams",
             "line_items[*].total_discount", "line_items[*].fulfillable_quantity",
@@ -114,5 +150,6 @@ def platform_map() -> PlatformMap:
             "line_items[*].discount_allocations", "shipping_address",
             "total_shipping_price_set.presentment_money",
             "total_shipping_price_set.shop_money.currency_code",
+            *IGNORED_FULFILLMENT_FIELDS,
         ),
     )
