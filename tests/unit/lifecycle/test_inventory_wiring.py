@@ -391,3 +391,18 @@ def test_units_refunded_after_they_shipped_left_the_shelf_and_returned_ones_came
     # Three teas left; one came back (RETURNED), one was refunded and kept by the buyer.
     assert levels(ledger, "TEA") == (8, 0, 8)
     assert ledger.verify(shipped={"POS-K": {"TEA": 2}}).ok
+
+
+def test_cancelled_units_never_left_whatever_an_order_level_waybill_carries(
+    wired: Any,
+) -> None:
+    service, ledger = wired
+    # A map with one waybill for the whole order says it carries every unit.
+    cut = handed_over("JD-1", {"L1": 2}, shipments=[
+        Shipment("s1", "JD", "JDV1", {"L1": 3, "L2": 2})])
+    cut = attrs.evolve(cut, lines=[
+        attrs.evolve(cut.lines[0], quantities={"shipped": 2, "cancelled": 1}),
+        attrs.evolve(cut.lines[1], quantities={"cancelled": 2}),
+    ])
+    service.place(cut)
+    assert levels(ledger, "TEA") == (8, 0, 8) and levels(ledger, "CUP") == (5, 0, 5)
