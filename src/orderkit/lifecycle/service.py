@@ -722,20 +722,15 @@ def _shipped_when_placed(
     """The units ``order`` had sent out and not got back when it is placed, by SKU, as
     the stock messages they owe: ``stock.ship`` (they leave ``on_hand`` now) and, with a
     stock count at ``counted_at``, ``stock.record_shipped`` for those that left at or
-    before it. Per line, the units in its SHIPPED bucket, or, when its shipments say
-    more left (units refunded after they shipped: the buyer kept them), those less the
-    units RETURNED, never counting CANCELLED units. A shipment is dated by its ``shipped_at``, or the order's
+    before it. Per line, its :attr:`~orderkit.model.orders.Order.sent_units` less the
+    units RETURNED. A shipment is dated by its ``shipped_at``, or the order's
     ``created_at`` when it has none; units no shipment of the line dates after the count
     are dated by ``created_at`` too."""
     after: dict[str, int] = {}
     before: dict[str, int] = {}
+    sent = order.sent_units
     for line in order.lines:
-        sent = sum(shipment.lines.get(line.line_id, 0) for shipment in order.shipments)
-        # Cancelled units never left, whatever a parcel said to carry ("every unit" of
-        # an order-level waybill).
-        units = min(line.quantity - line.quantities[LineStatus.CANCELLED], max(
-            line.quantities[LineStatus.SHIPPED], sent - line.quantities[LineStatus.RETURNED]
-        ))
+        units = sent[line.line_id] - line.quantities[LineStatus.RETURNED]  # still out
         if units <= 0:
             continue
         late = units

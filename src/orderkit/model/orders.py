@@ -930,6 +930,25 @@ class Order:
         }
 
     @property
+    def sent_units(self) -> dict[str, int]:
+        """Units that left the building at some point, by line id: those SHIPPED or
+        RETURNED, or, when the order's shipments carried more of a line (a unit
+        refunded after it shipped stays with the buyer, in REFUNDED), what they carried,
+        never counting CANCELLED units (an order-level waybill "carries every unit")."""
+        sent: dict[str, int] = {}
+        for shipment in self.shipments:
+            for line_id, units in shipment.lines.items():
+                sent[line_id] = sent.get(line_id, 0) + units
+        return {
+            line.line_id: min(
+                line.quantity - line.quantities[LineStatus.CANCELLED],
+                max(line.quantities[LineStatus.SHIPPED] + line.quantities[LineStatus.RETURNED],
+                    sent.get(line.line_id, 0)),
+            )
+            for line in self.lines
+        }
+
+    @property
     def open_units_by_sku(self) -> dict[str, int]:
         """Units still to ship (open), by SKU; SKUs with none are left out: what a stock
         lock for the order holds."""

@@ -119,7 +119,7 @@ class Wanted:
         self.key = f"{target.channel}:{target.channel_order_id}"
         self.paid_in = any(p.kind is PaymentKind.PAYMENT for p in target.payments)
         self.cancelled = _units(target, _CANCELLED)
-        self.shipped = _units(target, _SHIPPED, _RETURNED)
+        self.shipped = target.sent_units
         self.refunded = _units(target, _REFUNDED)
         self.paid_back = _paid(target, PaymentKind.REFUND)
         self.holds = frozenset(hold.kind for hold in target.holds)
