@@ -225,17 +225,66 @@ def _wave(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _open_existing_sync(db: str) -> Sync:
-    """:func:`_open_sync` on a file that holds orders already (``dead-letters``): any
-    other file is refused and left untouched."""
-    from orderkit.adapters.sqlite import schema_versions
+def _first_line(text: str, width: int = 160) -> str:
+    line = text.splitlines()[0] if text else ""
+    return line if len(line) <= width else line[: width - 3] + "..."
 
-    if not Path(db).is_file():
-        raise StoreError(f"open {db}", "no such database file")
-    if "orders" not in schema_versions(db):
-        raise StoreError(f"open {db}", "not an orderkit order database (no orders were"
-                         " ever written to it)")
-    return _open_sync(db)
+
+def _dead_letters(args: argparse.Namespace) -> int:
+    """``orderkit dead-letters``: list what failed for good, replay it, or drop a letter
+    a person has dealt with; exits 1 while any letter waits. Reads the file's sync
+    letters only when it holds sync tables (it creates none)."""
+    from datetime import UTC, datetime
+
+    from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteSyncStore, schema_versions
+    from orderkit.lifecycle import OrderService
+    from orderkit.model.errors import ValidationError
+    from orderkit.sync import Sync
+
+    if not Path(args.db).is_file():
+        _say(f"orderkit: cannot use {args.db}: no such database file")
+        return EXIT_FILE
+    versions = schema_versions(args.db)
+    if "orders" not in versions:
+        _say(f"orderkit: cannot use {args.db}: not an orderkit order database"
+             " (no orders were ever written to it)")
+        return EXIT_FILE
+    repository = SQLiteOrderRepository(args.db)
+    store = SQLiteSyncStore(args.db) if "sync" in versions else None
+    if args.drop is not None:
+        dead = {stored.message.message_id for stored in repository.dead_letters()}
+        if store is not None and store.resolve_dead_letter(args.drop):
+            print(f"dropped {args.drop}")
+        elif args.drop in dead:
+            # A person dealt with it: out of the dead letters, never to be applied.
+            repository.replay(args.drop)
+            repository.mark_delivered([args.drop], datetime.now(UTC))
+            print(f"dropped {args.drop} (an outbox message: marked delivered, never applied)")
+        else:
+            raise ValidationError("--drop", args.drop, "no dead letter has this id")
+    if args.replay:
+        if store is not None and "inventory" in versions:
+            print("sync: not replayed here: this file keeps stock, and a replay must lock it"
+                  " (replay through the host's Sync and its ledger: Sync.replay_dead_letters)")
+        elif store is not None:
+            sync = Sync(repository, OrderService(repository), store=store)
+            print(f"sync: {sync.replay_dead_letters().summary()}")
+        dead_messages = list(repository.dead_letters())
+        for stored in dead_messages:
+            repository.replay(stored.message.message_id)
+        print(f"outbox: {len(dead_messages)} dead message(s) waiting for the relay again")
+    letters = store.dead_letters() if store is not None else []
+    print(f"sync dead letters: {len(letters)}")
+    for letter in letters:
+        print(f"  {letter.letter_id}  {letter.platform}  attempts {letter.attempts}"
+              f"  received {letter.received_at.isoformat()}  {_first_line(letter.error)}")
+    messages = list(repository.dead_letters())
+    print(f"outbox dead letters: {len(messages)}")
+    for stored in messages:
+        message = stored.message
+        print(f"  {message.message_id}  {message.order_id}  {message.topic}"
+              f"  attempts {stored.attempts}  {_first_line(stored.error or '')}")
+    return EXIT_REFUSED if letters or messages else EXIT_OK
 
 
 def _open_sync(db: str) -> Sync:
@@ -410,7 +459,22 @@ def build_parser() -> argparse.ArgumentParser:
     wave.set_defaults(handler=_wave)
     from orderkit.sync.cli import add_sync_commands
 
-    add_sync_commands(commands, _open_sync, _open_existing_sync)  # sync, backfill, dead-letters
+    add_sync_commands(commands, _open_sync)  # sync, backfill
+    letters = commands.add_parser(
+        "dead-letters", help="list, replay or drop the dead letters of a SQLite order database",
+        description="List what failed for good in a SQLite order database: the platform"
+        " payloads sync could not map or store, and the outbox messages that used up their"
+        " attempts, each with its error. --replay runs the sync letters through sync again"
+        " (dropped once they apply; not on a file that keeps stock, whose replay must lock"
+        " it through the host's ledger) and puts the dead outbox messages back in line for"
+        " the relay; --drop removes one letter a person has dealt with (a sync letter, or"
+        " an outbox message, then marked delivered and never applied). Exits 1 while any"
+        " letter waits.")
+    letters.add_argument("--db", required=True, metavar="PATH", help="the orders' SQLite file")
+    letters.add_argument("--replay", action="store_true",
+                         help="replay every sync letter; requeue every dead outbox message")
+    letters.add_argument("--drop", metavar="ID", help="drop this dead letter")
+    letters.set_defaults(handler=_dead_letters)
     page = commands.add_parser(
         "health", help="write the health page of a SQLite order database (one HTML file)")
     page.add_argument("--db", metavar="PATH", required=True, help="the orders' SQLite file")

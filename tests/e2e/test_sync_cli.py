@@ -4,13 +4,20 @@ the summary on stdout, exit 1 when a payload became a dead letter."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteSyncStore
+from orderkit import Money, Order, OrderLine
+from orderkit.adapters.sqlite import SQLiteInventoryStore, SQLiteOrderRepository, SQLiteSyncStore
 from orderkit.cli import EXIT_FILE, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, main
+from orderkit.inventory import InventoryLedger
+from orderkit.lifecycle import Event, OrderService
+from orderkit.outbox import OutboxRelay
+from orderkit.sync import Sync
+from orderkit.testing import ManualClock
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "mapping" / "jd"
 #: Six JD orders, each with the platform's modified time.
@@ -113,3 +120,51 @@ def test_dead_letters_refuses_a_file_that_holds_no_orders(tmp_path: Path) -> Non
     empty.write_bytes(b"")
     assert main(["dead-letters", "--db", str(empty)]) == EXIT_FILE
     assert empty.read_bytes() == b""
+
+
+def test_dead_letters_keeps_stock_letters_for_the_host_and_drops_an_outbox_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "shop.db"
+    clock = ManualClock(datetime(2026, 3, 1, tzinfo=UTC))
+    ledger = InventoryLedger(SQLiteInventoryStore(db), secret=b"dead-letters-secret-01",
+                             clock=clock)
+    repository = SQLiteOrderRepository(db)
+    service = OrderService(repository, inventory=ledger, sink=Down(), clock=clock,
+                           deliver=False)
+    # A JD order paid while the shelf is empty: a dead letter the ledger refused.
+    payload = json.loads((FIXTURES / "wait_seller_stock_out.json").read_text("utf-8"))
+    sync = Sync(repository, service, store=SQLiteSyncStore(db))
+    assert sync.receive("jd", payload, received_at=clock.now()).dead_lettered == 1
+    # A counter sale whose events the broker never took: given up after one attempt.
+    ledger.receive("CUP", 1, reference="PO-1")
+    service.place(Order("POS-1", "pos", "R-1", [OrderLine("1", "CUP", 1, Money("9.90", "CNY"))],
+                        clock.now()))
+    service.handle("POS-1", Event("pay", event_id="cash-1", at=clock.now(),
+                                  data={"amount": Money("9.90", "CNY")}))
+    OutboxRelay(repository, sink=Down(), inventory=ledger, clock=clock,
+                max_attempts=1).run_once()
+    (dead, *others) = repository.dead_letters()
+    capsys.readouterr()
+    # Replaying here would store the JD order with no stock locked: left for the host.
+    assert main(["dead-letters", "--db", str(db), "--replay"]) == EXIT_REFUSED
+    out = capsys.readouterr().out
+    assert "sync: not replayed here: this file keeps stock" in out
+    assert "sync dead letters: 1" in out
+    assert repository.find_by_channel("jd", "281736459102") is None
+    # The --replay put the messages back in line; the broker is still down and they give
+    # up again. A person decides one event nobody needs any more: dropped, never applied.
+    for stored in (dead, *others):
+        repository.mark_failed(stored.message.message_id, "gave up", dead=True)
+    assert main(["dead-letters", "--db", str(db), "--drop", dead.message.message_id]) == (
+        EXIT_REFUSED)  # the sync letter still waits
+    out = capsys.readouterr().out
+    assert f"dropped {dead.message.message_id} (an outbox message" in out
+    assert f"outbox dead letters: {len(others)}" in out
+
+
+class Down:
+    """A broker that is down."""
+
+    def publish(self, events: object) -> None:
+        raise ConnectionError("broker unreachable")

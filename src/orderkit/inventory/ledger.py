@@ -120,6 +120,9 @@ class _Call:
     ref: str | None
     reason: str
     skus: frozenset[str] = frozenset()
+    #: For a ``record_shipped`` with a lock: the units (by SKU) the lock keeps holding
+    #: for the order's units still to ship (``None``: none kept back).
+    keep: dict[str, int] | None = None
 
 
 #: A place in ``_apply``'s results not decided yet (every one is, before it returns).
@@ -227,6 +230,21 @@ def _ttl(path: str, value: object) -> timedelta:
     if not isinstance(value, timedelta) or not _NO_TIME < value <= MAX_TTL:
         raise ValidationError(path, value, "expected a positive timedelta of at most 10 years")
     return value
+
+
+def _kept(value: object, path: str) -> dict[str, int] | None:
+    """A ``record_shipped``'s ``keep``: ``None``, or SKU to units (0 or more)."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise ValidationError(path, value, "expected a mapping of SKU to units")
+    kept: dict[str, int] = {}
+    for sku, units in value.items():
+        _text(f"{path}[{sku!r}]", sku)
+        if isinstance(units, bool) or not isinstance(units, int) or units < 0:
+            raise ValidationError(f"{path}[{sku!r}]", units, "expected an integer >= 0")
+        kept[sku] = check.quantity(f"{path}[{sku!r}]", units)
+    return kept
 
 
 def _demand(lines: object, path: str = "lines") -> dict[str, int]:
@@ -393,6 +411,7 @@ class InventoryLedger:
         order_id: str,
         ref: str,
         lock_id: str | None = None,
+        keep: Mapping[str, int] | None = None,
         reason: str = "shipped before the stock count",
         actor: str = "system",
     ) -> ReleaseResult:
@@ -402,8 +421,11 @@ class InventoryLedger:
         and shipped out of it (``COMMIT`` of what ``lock_id``, the order's lock, still
         holds of them, ``SHIP_UNLOCKED`` for the rest). ``on_hand`` and ``available``
         do not change, the balance rule holds, the order's lock lets go of those units,
-        and a later return of them may be restocked (:meth:`restock`). ``ref`` as for
-        :meth:`ship`; the first call answers ``"recorded"``.
+        and a later return of them may be restocked (:meth:`restock`). ``keep`` (SKU to
+        units) is what the lock must go on holding for the order's units still to ship:
+        only what it holds beyond that is committed for these units (a lock taken after
+        they had left never held them); a SKU the lock does not hold is shipped without
+        it. ``ref`` as for :meth:`ship`; the first call answers ``"recorded"``.
         """
         _text("actor", actor)
         _text("reason", reason)
@@ -412,8 +434,11 @@ class InventoryLedger:
         else:
             if lines is None:
                 raise ValidationError("lines", lines, "expected a mapping of SKU to quantity")
-            call = self._checked("record_shipped", lock_id, lines, order_id, _text("ref", ref),
-                                 reason)
+            call = attrs.evolve(
+                self._checked("record_shipped", lock_id, lines, order_id, _text("ref", ref),
+                              reason),
+                keep=_kept(keep, "keep"),
+            )
         return self._one(call, actor)
 
     def adjust(self, sku: str, delta: int, *, reason: str, actor: str = "system") -> StockLevel:
@@ -676,11 +701,15 @@ class InventoryLedger:
             elif operation != "confirm":
                 _text(f"{path}.reason", reason)
             try:
-                checked.append(
-                    self._checked(operation, lock_id, lines, order_id, ref, reason, path)
-                )
+                lock_call = self._checked(operation, lock_id, lines, order_id, ref, reason, path)
             except InvalidLock as refusal:
                 checked.append(refusal)
+                continue
+            if operation == "record_shipped":
+                lock_call = attrs.evolve(
+                    lock_call, keep=_kept(getattr(call, "keep", None), f"{path}.keep")
+                )
+            checked.append(lock_call)
         return self._apply(checked, actor)
 
     def _checked(
@@ -861,12 +890,16 @@ class InventoryLedger:
             if qty <= 0:
                 continue
             before = tx.balance(sku).available
+            line = current.get(sku)
+            held = 0 if line is None else min(qty, line.remaining)
+            if counted and call.keep is not None and line is not None:
+                # The lock goes on holding the order's units still to ship.
+                held = min(qty, max(0, line.remaining - call.keep.get(sku, 0)))
             if counted:  # into the opening stock first: on_hand ends where it was
                 batch.append(LedgerEntry(
                     _counted_ref_id(ref or "", sku), EntryKind.RECEIVE, sku, qty, now, actor,
                     f"{reason}: order {token_order}", order_id=token_order, ref=ref,
                 ))
-            held = min(qty, current[sku].remaining) if sku in current else 0
             if held:
                 batch.append(LedgerEntry(
                     _new_id() if ref is None else _ref_id(ref, sku), EntryKind.COMMIT,
@@ -876,8 +909,8 @@ class InventoryLedger:
                 batch.append(LedgerEntry(
                     _new_id() if ref is None else _unlocked_ref_id(ref, sku),
                     EntryKind.SHIP_UNLOCKED, sku, qty - held, now, actor,
-                    f"{reason}: {qty - held} no longer locked" if lock_key else reason,
-                    order_id=token_order, lock_key=lock_key,
+                    f"{reason}: {qty - held} no longer locked" if line else reason,
+                    order_id=token_order, lock_key=lock_key if line else None,
                 ))
                 unlocked[sku] = qty - held
             moved[sku] = qty
@@ -888,7 +921,7 @@ class InventoryLedger:
                     _new_id() if ref is None else _oversell_ref_id(ref, sku),
                     EntryKind.OVERSELL, sku, below, now, actor,
                     f"{reason}: available went {below} below zero",
-                    order_id=token_order, lock_key=lock_key,
+                    order_id=token_order, lock_key=lock_key if line else None,
                 ))
         if not moved:  # nothing changed in the loop, so ``current`` is the stored state
             outcome = _nothing_moved([current[sku] for sku in targets], commit=True)

@@ -314,10 +314,13 @@ class OrderService:
     def _lock_new(
         self, placements: Sequence[tuple[Order, tuple[Transition, ...]]]
     ) -> list[str | OrderkitError | None]:
-        """Per placement, the lock id taken for its order's open units (``None``: no
-        ledger, a lock held already, or nothing to lock) or the error refusing it, in
-        one ledger call. Units its transitions ship at or before the stock count are
-        not locked: they had left before the count, so it does not hold them."""
+        """Per placement, the lock id taken for the units that need the shelf (``None``:
+        no ledger, a lock held already, or nothing to lock) or the error refusing it, in
+        one ledger call: the units still open once its transitions are applied, and
+        those its transitions ship (after the stock count, when one is given). Units the
+        transitions cancel or refund before shipping never need stock, and units they
+        ship at or before the count had left before it, so the count does not hold
+        them (history replayed at go-live locks nothing of what it no longer has)."""
         out: list[str | OrderkitError | None] = [None] * len(placements)
         if self.inventory is None:
             return out
@@ -326,11 +329,10 @@ class OrderService:
         for index, (order, transitions) in enumerate(placements):
             if order.lock_id is not None:
                 continue
-            skus = order.open_units_by_sku
-            if self.stock_counted_at is not None:
-                for sku, units in _shipped_before(transitions, self.stock_counted_at).items():
-                    skus[sku] = skus.get(sku, 0) - units
-                skus = {sku: units for sku, units in skus.items() if units > 0}
+            final = transitions[-1].order if transitions else order
+            skus = final.open_units_by_sku
+            for sku, units in _shipped_after(transitions, self.stock_counted_at).items():
+                skus[sku] = skus.get(sku, 0) + units
             if skus:
                 wanted.append((index, skus))
         if not wanted:
@@ -669,7 +671,11 @@ def _stock(
         elif isinstance(event, LinesShipped) and event.skus:
             lines = dict(event.skus)
             if counted_at is not None and _shipped_at(order, event) <= counted_at:
-                owed.append((STOCK_RECORD_SHIPPED, {"lock_id": lock_id, "lines": lines}))
+                recorded: dict[str, Any] = {"lock_id": lock_id, "lines": lines}
+                if lock_id is not None and order is not None:
+                    # What the lock goes on holding: the units still to ship.
+                    recorded["keep"] = order.open_units_by_sku
+                owed.append((STOCK_RECORD_SHIPPED, recorded))
             elif lock_id is None:
                 owed.append((STOCK_SHIP, {"lines": lines}))
             else:
@@ -692,16 +698,17 @@ def _stock(
     return owed
 
 
-def _shipped_before(
-    transitions: Sequence[Transition], counted_at: datetime
+def _shipped_after(
+    transitions: Sequence[Transition], counted_at: datetime | None
 ) -> dict[str, int]:
-    """The units, by SKU, that ``transitions`` ship at or before ``counted_at``."""
+    """The units, by SKU, that ``transitions`` ship after ``counted_at`` (all of them
+    without a count): those took stock the count held."""
     units: dict[str, int] = {}
     for transition in transitions:
         for event in transition.events:
-            if isinstance(event, LinesShipped) and _shipped_at(
-                transition.order, event
-            ) <= counted_at:
+            if isinstance(event, LinesShipped) and (
+                counted_at is None or _shipped_at(transition.order, event) > counted_at
+            ):
                 for sku, count in event.skus.items():
                     units[sku] = units.get(sku, 0) + count
     return units

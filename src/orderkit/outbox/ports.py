@@ -101,6 +101,8 @@ class StockCall:
     order_id: str | None = None
     ref: str | None = None
     reason: str | None = None
+    #: ``record_shipped`` only: what the lock keeps holding, SKU to units.
+    keep: Mapping[str, int] | None = None
 
 
 @runtime_checkable

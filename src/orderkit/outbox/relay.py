@@ -340,7 +340,9 @@ def _stock_call(message: OutboxMessage) -> StockCall:
         held = payload.get("lock_id") if message.topic == STOCK_RECORD_SHIPPED else None
         if held is not None and not isinstance(held, str):
             raise ValidationError("payload.lock_id", held, "expected a lock id")
-        return StockCall(operation, held, _units(payload.get("lines")), order_id, ref, reason)
+        keep = payload.get("keep") if held is not None else None
+        return StockCall(operation, held, _units(payload.get("lines")), order_id, ref, reason,
+                         None if keep is None else _units(keep))
     operation = _OPERATIONS.get(message.topic)
     if operation is None:
         raise LookupError(f"no consumer for topic {message.topic!r}")

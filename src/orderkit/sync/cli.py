@@ -1,6 +1,5 @@
 """``orderkit sync`` and ``orderkit backfill``: a JSON-lines file of platform payloads
-onto a SQLite order database, with a progress bar on stderr and a one-line summary; and
-``orderkit dead-letters``: what failed for good in such a file, to list, replay or drop.
+onto a SQLite order database, with a progress bar on stderr and a one-line summary.
 
 Registered by :mod:`orderkit.cli` (the only layer allowed to pick the adapters), which
 passes in the function that builds a :class:`~orderkit.sync.Sync` on a database file.
@@ -67,41 +66,8 @@ def _finish(report: SyncReport, bar: ProgressBar) -> int:
     return 1 if report.dead_lettered else 0
 
 
-def _first_line(text: str, width: int = 160) -> str:
-    line = text.splitlines()[0] if text else ""
-    return line if len(line) <= width else line[: width - 3] + "..."
-
-
-def _letters(args: argparse.Namespace, sync: Sync) -> int:
-    """``orderkit dead-letters``: list what failed for good, replay it, or drop a sync
-    letter a person has dealt with; exits 1 while any letter waits."""
-    if args.drop is not None:
-        if not sync.store.resolve_dead_letter(args.drop):
-            raise ValidationError("--drop", args.drop, "no sync dead letter has this id")
-        print(f"dropped {args.drop}")
-    if args.replay:
-        print(f"sync: {sync.replay_dead_letters().summary()}")
-        dead = list(sync.repository.dead_letters())
-        for stored in dead:
-            sync.repository.replay(stored.message.message_id)
-        print(f"outbox: {len(dead)} dead message(s) waiting for the relay again")
-    letters = sync.store.dead_letters()
-    print(f"sync dead letters: {len(letters)}")
-    for letter in letters:
-        print(f"  {letter.letter_id}  {letter.platform}  attempts {letter.attempts}"
-              f"  received {letter.received_at.isoformat()}  {_first_line(letter.error)}")
-    messages = list(sync.repository.dead_letters())
-    print(f"outbox dead letters: {len(messages)}")
-    for stored in messages:
-        message = stored.message
-        print(f"  {message.message_id}  {message.order_id}  {message.topic}"
-              f"  attempts {stored.attempts}  {_first_line(stored.error or '')}")
-    return 1 if letters or messages else 0
-
-
-def add_sync_commands(commands: Any, opener: Opener, existing: Opener) -> None:
-    """Add ``sync``, ``backfill`` and ``dead-letters`` to the ``orderkit`` subcommands
-    (``existing``: what ``dead-letters`` opens, a file that must hold orders already)."""
+def add_sync_commands(commands: Any, opener: Opener) -> None:
+    """Add ``sync`` and ``backfill`` to the ``orderkit`` subcommands."""
 
     def run_sync(args: argparse.Namespace) -> int:
         lines = read_lines(args.from_file)  # each payload with its line: a repeat is
@@ -147,23 +113,6 @@ def add_sync_commands(commands: Any, opener: Opener, existing: Opener) -> None:
             command.add_argument("--until", required=True, type=_instant, metavar="ISO",
                                  help="window end, ISO 8601 (UTC without an offset)")
         command.set_defaults(handler=handler)
-
-    def run_letters(args: argparse.Namespace) -> int:
-        return _letters(args, existing(args.db))
-
-    letters = commands.add_parser(
-        "dead-letters", help="list, replay or drop the dead letters of a SQLite order database",
-        description="List what failed for good in a SQLite order database: the platform"
-        " payloads sync could not map or store, and the outbox messages that used up their"
-        " attempts, each with its error. --replay runs the sync letters through sync again"
-        " (dropped once they apply) and puts the dead outbox messages back in line for the"
-        " relay; --drop removes one sync letter a person has dealt with (its order stored"
-        " since from a newer payload). Exits 1 while any letter waits.")
-    letters.add_argument("--db", required=True, metavar="PATH", help="the orders' SQLite file")
-    letters.add_argument("--replay", action="store_true",
-                         help="replay every sync letter; requeue every dead outbox message")
-    letters.add_argument("--drop", metavar="LETTER_ID", help="drop this sync dead letter")
-    letters.set_defaults(handler=run_letters)
 
 
 _BATCH_WORDS: Final = "--batch payloads per transaction."

@@ -295,9 +295,15 @@ def _ship(stored: Order, want: Wanted) -> Event | None:
     more = _more(stored, want.shipped, (_SHIPPED, _RETURNED))
     if not more:
         return None
+    # One parcel at a time, each with its own waybill, time and units (what it carried
+    # of the units still missing); what no parcel names goes last, as one shipment.
     known = {s.waybill for s in stored.shipments}
     parcel = next((s for s in want.target.shipments if s.waybill and s.waybill not in known),
                   None)
+    if parcel is not None:
+        carried = {line_id: n for line_id, units in parcel.lines.items()
+                   if (n := min(units, more.get(line_id, 0))) > 0}
+        more = carried or more
     carrier = (parcel.carrier if parcel is not None else "") or UNKNOWN_WAYBILL
     waybill = parcel.waybill if parcel is not None else UNKNOWN_WAYBILL
     when = (parcel.shipped_at if parcel is not None else None) or want.at

@@ -217,8 +217,8 @@ class Watcher:
     ) -> tuple[dict[str, _Condition], set[str], tuple[tuple[str, str], ...]]:
         """The conditions that hold now, by episode key; the metric rules whose state is
         unknown this cycle (no source of this watcher provides the metric, as when a
-        second watcher with other sources shares the state, or its store failed), and
-        the metrics that failed, with why."""
+        second watcher with other sources shares the state; its store failed; or it had
+        nothing to measure), and the metrics that failed, with why."""
         found: dict[str, _Condition] = {}
         unknown: set[str] = set()
         unread: list[tuple[str, str]] = []
@@ -232,9 +232,11 @@ class Watcher:
                 except StoreError as error:
                     unread.append((rule.metric, str(error)))
                     sources = []
-                if not sources:
+                if not sources or value is None:
+                    # Nobody here measures it, its store failed, or it had nothing to
+                    # measure (a retry rate with no calls): not known to be fine.
                     unknown.add(rule.name)
-                elif value is not None and value > rule.threshold:
+                elif value > rule.threshold:
                     found[f"{rule.name}:{rule.metric}"] = _Condition(rule, rule.metric, (),
                                                                      value)
                 continue

@@ -406,3 +406,41 @@ def test_cancelled_units_never_left_whatever_an_order_level_waybill_carries(
     ])
     service.place(cut)
     assert levels(ledger, "TEA") == (8, 0, 8) and levels(ledger, "CUP") == (5, 0, 5)
+
+
+def test_a_lock_keeps_the_units_still_to_ship_when_history_is_recorded(wired: Any) -> None:
+    counted = T0 + timedelta(days=1)
+    going_live, ledger = counted_at(wired, counted)
+    three = [OrderLine("L1", "TEA", 3, Money("10.00", "CNY")),
+             OrderLine("L2", "CUP", 1, Money("5.00", "CNY"))]
+    before = Event("ship", event_id="s1", at=counted - timedelta(hours=1),
+                   data={"carrier": "SF", "waybill": "SF1", "lines": {"L1": 2, "L2": 1}})
+    # Replayed in one placement: the lock never held what left before the count.
+    steps = iter([event("pay", "p1", amount=Money("35.00", "CNY")), before])
+    replayed = attrs.evolve(order("OLD-1"), lines=three)
+    history = going_live.decide(replayed, lambda _order: next(steps, None))
+    going_live.place_many([(replayed, history)])
+    assert levels(ledger, "TEA") == (10, 1, 9) and levels(ledger, "CUP") == (5, 0, 5)
+    # Placed first, its shipment before the count handled later: the lock held it all.
+    going_live.place(attrs.evolve(order("OLD-2"), lines=three))
+    going_live.handle("OLD-2", event("pay", "p2", amount=Money("35.00", "CNY")))
+    going_live.handle("OLD-2", attrs.evolve(before, event_id="s2"))
+    assert levels(ledger, "TEA") == (10, 2, 8) and levels(ledger, "CUP") == (5, 0, 5)
+    assert service_dead_letters(going_live) == []
+    assert ledger.verify(shipped={"OLD-1": {"TEA": 2, "CUP": 1},
+                                  "OLD-2": {"TEA": 2, "CUP": 1}}).ok
+
+
+def service_dead_letters(service: OrderService) -> list[Any]:
+    return list(service.repository.dead_letters())
+
+
+def test_history_cancelled_or_refunded_before_shipping_needs_no_stock(wired: Any) -> None:
+    counted = T0 + timedelta(days=1)
+    going_live, ledger = counted_at(wired, counted)
+    big = attrs.evolve(order("OLD-C"), lines=[OrderLine("L1", "TEA", 40, Money("1.00", "CNY"))])
+    steps = iter([event("cancel", "c1")])
+    history = going_live.decide(big, lambda _order: next(steps, None))
+    (placed,) = going_live.place_many([(big, history)])
+    assert isinstance(placed, Order) and placed.status == OrderStatus.CANCELLED
+    assert levels(ledger, "TEA") == (10, 0, 10)

@@ -52,3 +52,36 @@ def test_sync_and_a_placement_book_a_refunded_kept_unit_as_gone_alike() -> None:
     for book in (ledger, placed_ledger):
         assert book.verify(shipped={stored.order_id: {"CUP-CELADON": 2,
                                                       "TEA-OOLONG-250G": 3}}).ok
+
+
+def test_each_parcel_is_one_shipment_with_its_own_waybill_and_time() -> None:
+    payload = json.loads((SHOPIFY / "fulfilled_partially_refunded.json").read_text("utf-8"))
+    target = normalize("shopify", payload)
+    first, second = target.shipments
+    counted = datetime(2026, 2, 12, tzinfo=UTC)  # between the two parcels
+    assert first.shipped_at is not None and second.shipped_at is not None
+    assert first.shipped_at < counted < second.shipped_at
+    shelves = []
+    for path in ("sync", "place"):
+        clock = ManualClock(datetime(2026, 3, 1, tzinfo=UTC))
+        ledger = InventoryLedger(MemoryInventoryStore(), secret=b"sent-units-secret-0123",
+                                 clock=clock)
+        for sku in ("TEA-OOLONG-250G", "CUP-CELADON"):
+            ledger.receive(sku, 5, reference="opening count")
+        repository = MemoryOrderRepository()
+        service = OrderService(repository, inventory=ledger, clock=clock,
+                               stock_counted_at=counted)
+        if path == "sync":
+            Sync(repository, service, store=MemorySyncStore()).receive(
+                "shopify", payload, received_at=clock.now())
+            stored = repository.find_by_channel(target.channel, target.channel_order_id)
+            assert stored is not None
+            assert [(s.waybill, s.shipped_at) for s in stored.shipments] == [
+                (first.waybill, first.shipped_at), (second.waybill, second.shipped_at)]
+        else:
+            service.place(target)
+        assert repository.dead_letters() == []
+        shelves.append((ledger.stock("TEA-OOLONG-250G").on_hand,
+                        ledger.stock("CUP-CELADON").on_hand))
+    # The first parcel left before the count (recorded), the second after it (taken).
+    assert shelves == [(5, 4), (5, 4)]

@@ -227,3 +227,24 @@ def test_a_metric_alert_carries_its_value(tmp_path: Path) -> None:
             clock=ManualClock(T0), metrics=[Backlog(sync=store)]).run_once()
     (notice,) = inbox.notices
     assert (notice.detail("value"), notice.detail("state")) == ("3", "raised")
+
+
+def test_a_watcher_with_nothing_to_measure_leaves_the_others_episode_to_fire(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "shop.db"
+    clock = ManualClock(T0)
+    repository = SQLiteOrderRepository(db)
+    busy_rate, idle_rate = RetryRate(), RetryRate()
+    inbox = Inbox()
+    busy = Watcher(repository, inbox, rules=DEFAULT_METRIC_RULES, clock=clock,
+                   state=SQLiteWatchState(db), metrics=[busy_rate])
+    idle = Watcher(repository, Inbox(), rules=DEFAULT_METRIC_RULES, clock=clock,
+                   state=SQLiteWatchState(db), metrics=[idle_rate])  # no calls: None
+    said: list[str] = []
+    for minute in range(1, 9):
+        clock.set(T0 + timedelta(minutes=minute))
+        for n in range(10):
+            busy_rate.record(clock.now() - timedelta(seconds=30), retried=n < 3)
+        said += _said(busy, minute) + _said(idle, minute)
+    assert said == ["6 raised retry_rate_high:retry_rate"]
