@@ -18,14 +18,19 @@ from orderkit.testing import ManualClock
 SHOPIFY = Path(__file__).parents[2] / "fixtures" / "mapping" / "shopify"
 
 
-def _service() -> tuple[OrderService, InventoryLedger, MemoryOrderRepository]:
+def _service(
+    counted: datetime | None = None,
+) -> tuple[OrderService, InventoryLedger, MemoryOrderRepository]:
+    """A service on memory stores, five of each SKU in stock (counted at ``counted``)."""
     clock = ManualClock(datetime(2026, 3, 1, tzinfo=UTC))
     ledger = InventoryLedger(MemoryInventoryStore(), secret=b"sent-units-secret-0123",
                              clock=clock)
     for sku in ("TEA-OOLONG-250G", "CUP-CELADON"):
         ledger.receive(sku, 5, reference="PO-1")
     repository = MemoryOrderRepository()
-    return OrderService(repository, inventory=ledger, clock=clock), ledger, repository
+    service = OrderService(repository, inventory=ledger, clock=clock,
+                           stock_counted_at=counted)
+    return service, ledger, repository
 
 
 def test_sync_and_a_placement_book_a_refunded_kept_unit_as_gone_alike() -> None:
@@ -63,17 +68,10 @@ def test_each_parcel_is_one_shipment_with_its_own_waybill_and_time() -> None:
     assert first.shipped_at < counted < second.shipped_at
     shelves = []
     for path in ("sync", "place"):
-        clock = ManualClock(datetime(2026, 3, 1, tzinfo=UTC))
-        ledger = InventoryLedger(MemoryInventoryStore(), secret=b"sent-units-secret-0123",
-                                 clock=clock)
-        for sku in ("TEA-OOLONG-250G", "CUP-CELADON"):
-            ledger.receive(sku, 5, reference="opening count")
-        repository = MemoryOrderRepository()
-        service = OrderService(repository, inventory=ledger, clock=clock,
-                               stock_counted_at=counted)
+        service, ledger, repository = _service(counted)
         if path == "sync":
             Sync(repository, service, store=MemorySyncStore()).receive(
-                "shopify", payload, received_at=clock.now())
+                "shopify", payload, received_at=datetime(2026, 3, 1, tzinfo=UTC))
             stored = repository.find_by_channel(target.channel, target.channel_order_id)
             assert stored is not None
             assert [(s.waybill, s.shipped_at) for s in stored.shipments] == [
