@@ -280,7 +280,8 @@ class Backlog:
 #: calls for 5 minutes (the shops' numbers); the 95th percentile of sync lag above 5
 #: minutes for 5 minutes (orderkit's default, the same 5 minutes as the health page's
 #: status-sync rate); outbox messages waiting over 5 minutes for 5 minutes (past the
-#: relay's longest back-off, 5 minutes); any outbox or sync dead letter, at once.
+#: relay's longest back-off, 5 minutes); any outbox or sync dead letter, at once, and
+#: again every hour with the count then, while any waits.
 DEFAULT_METRIC_RULES: Final[tuple[MetricRule, ...]] = (
     MetricRule("retry_rate_high", "retry_rate", Decimal("0.03"), timedelta(minutes=5),
                summary="retry rate above 3% for 5 minutes"),
@@ -289,10 +290,10 @@ DEFAULT_METRIC_RULES: Final[tuple[MetricRule, ...]] = (
     MetricRule("outbox_lagging", "outbox_lag", Decimal(300), timedelta(minutes=5),
                summary="outbox messages undelivered for over 5 minutes"),
     MetricRule("outbox_dead_letters", "outbox_dead_letters", Decimal(0), timedelta(0),
-               severity="critical",
+               severity="critical", repeat=timedelta(hours=1),
                summary="outbox messages that gave up (orderkit dead-letters lists them)"),
     MetricRule("sync_dead_letters", "sync_dead_letters", Decimal(0), timedelta(0),
-               severity="critical",
+               severity="critical", repeat=timedelta(hours=1),
                summary="platform orders sync could not store (orderkit dead-letters lists"
                " them)"),
 )

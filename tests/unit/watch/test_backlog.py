@@ -248,3 +248,18 @@ def test_a_watcher_with_nothing_to_measure_leaves_the_others_episode_to_fire(
             busy_rate.record(clock.now() - timedelta(seconds=30), retried=n < 3)
         said += _said(busy, minute) + _said(idle, minute)
     assert said == ["6 raised retry_rate_high:retry_rate"]
+
+
+def test_a_dead_letter_alert_is_repeated_every_hour_with_the_count_then(tmp_path: Path) -> None:
+    db = tmp_path / "shop.db"
+    clock = ManualClock(T0)
+    store = SQLiteSyncStore(db)
+    inbox = Inbox()
+    watcher = Watcher(SQLiteOrderRepository(db), inbox, rules=DEFAULT_METRIC_RULES,
+                      clock=clock, state=SQLiteWatchState(db), metrics=[Backlog(sync=store)])
+    for minute in range(0, 121, 10):  # a letter more every ten minutes, for two hours
+        clock.set(T0 + timedelta(minutes=minute))
+        store.add_dead_letter(DeadLetter(f"jd:{minute}", "jd", "{}", "MappingError: x", T0))
+        watcher.run_once()
+    seen = [(notice.detail("state"), notice.detail("value")) for notice in inbox.notices]
+    assert seen == [("raised", "1"), ("repeated", "7"), ("repeated", "13")]
