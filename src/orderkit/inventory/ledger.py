@@ -432,13 +432,8 @@ class InventoryLedger:
         if lock_id is None:
             call = _order_call("record_shipped", lines, order_id, ref, reason)
         else:
-            if lines is None:
-                raise ValidationError("lines", lines, "expected a mapping of SKU to quantity")
-            call = attrs.evolve(
-                self._checked("record_shipped", lock_id, lines, order_id, _text("ref", ref),
-                              reason),
-                keep=_kept(keep, "keep"),
-            )
+            call = self._checked("record_shipped", lock_id, lines, order_id, ref, reason,
+                                 keep=keep)
         return self._one(call, actor)
 
     def adjust(self, sku: str, delta: int, *, reason: str, actor: str = "system") -> StockLevel:
@@ -688,12 +683,6 @@ class InventoryLedger:
                     "expected 'release', 'commit', 'confirm', 'restock', 'ship' or"
                     " 'record_shipped'",
                 )
-            if operation == "record_shipped":
-                if lines is None:
-                    raise ValidationError(
-                        f"{path}.lines", lines, "expected a mapping of SKU to quantity"
-                    )
-                _text(f"{path}.ref", ref)
             if not isinstance(lock_id, str):
                 raise ValidationError(f"{path}.lock_id", lock_id, "expected a lock id")
             if reason is None:
@@ -701,15 +690,10 @@ class InventoryLedger:
             elif operation != "confirm":
                 _text(f"{path}.reason", reason)
             try:
-                lock_call = self._checked(operation, lock_id, lines, order_id, ref, reason, path)
+                checked.append(self._checked(operation, lock_id, lines, order_id, ref, reason,
+                                             path, keep=getattr(call, "keep", None)))
             except InvalidLock as refusal:
                 checked.append(refusal)
-                continue
-            if operation == "record_shipped":
-                lock_call = attrs.evolve(
-                    lock_call, keep=_kept(getattr(call, "keep", None), f"{path}.keep")
-                )
-            checked.append(lock_call)
         return self._apply(checked, actor)
 
     def _checked(
@@ -721,9 +705,19 @@ class InventoryLedger:
         ref: object,
         reason: str,
         path: str = "",
+        *,
+        keep: object = None,
     ) -> _Call:
-        """A lock call's arguments checked (the lock itself is looked up by ``_apply``)."""
+        """A lock call's arguments checked (the lock itself is looked up by ``_apply``);
+        a ``record_shipped`` names its lines and ``ref``, and may give ``keep``."""
         prefix = f"{path}." if path else ""
+        kept = None
+        if operation == "record_shipped":
+            if lines is None:
+                raise ValidationError(f"{prefix}lines", lines,
+                                      "expected a mapping of SKU to quantity")
+            _text(f"{prefix}ref", ref)
+            kept = _kept(keep, f"{prefix}keep")
         if ref is not None:
             _text(f"{prefix}ref", ref)
         lock_key, token_order = self._tokens.open(lock_id)
@@ -732,7 +726,7 @@ class InventoryLedger:
         wanted = None if lines is None else _demand(lines, f"{prefix}lines")
         return _Call(
             operation, lock_id, lock_key, token_order, wanted,
-            None if ref is None else str(ref), reason,
+            None if ref is None else str(ref), reason, keep=kept,
         )
 
     def _one(self, call: _Call, actor: str) -> ReleaseResult:

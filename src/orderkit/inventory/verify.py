@@ -16,7 +16,7 @@ from datetime import datetime
 
 import attrs
 
-from orderkit.inventory.entries import RESOLVING, SHIPPING, Balance, EntryKind, count_return
+from orderkit.inventory.entries import RESOLVING, Balance, EntryKind, count_return
 from orderkit.inventory.ports import InventoryStore
 from orderkit.model.errors import ValidationError
 
@@ -129,7 +129,6 @@ def verify_store(
     totals: dict[str, list[int]] = {}
     lines: dict[tuple[str, str], dict[str, int]] = {}
     expiries: dict[tuple[str, str], datetime] = {}
-    booked: dict[str, dict[str, int]] = {}
     approved: set[str] = set()
     problems: list[str] = []
     #: (order id, SKU) -> [units shipped, units restocked]: a restock never exceeds it.
@@ -141,9 +140,6 @@ def verify_store(
         total[0] += entry.on_hand_delta
         total[1] += entry.locked_delta
         count_return(returns, entry)
-        if entry.kind in SHIPPING and wanted is not None and entry.order_id in wanted:
-            units = booked.setdefault(entry.order_id, {})
-            units[entry.sku] = units.get(entry.sku, 0) + entry.qty
         if entry.kind is EntryKind.APPROVE:
             if entry.ref in approved:
                 problems.append(f"parked release {entry.ref} approved twice")
@@ -220,6 +216,10 @@ def verify_store(
                 f"order {order_id}: {sku} restocked {back}, more than the {out} it shipped"
             )
 
+    booked: dict[str, dict[str, int]] = {}  # what the ledger shipped, per order named
+    for (order_id, sku), (out, _back) in returns.items():
+        if wanted is not None and order_id in wanted and out:
+            booked.setdefault(order_id, {})[sku] = out
     mismatches: list[ShipmentMismatch] = []
     for order_id, units in sorted((wanted or {}).items()):
         found = booked.get(order_id, {})
