@@ -38,7 +38,6 @@ import attrs
 from orderkit.lifecycle.engine import Lifecycle, Transition
 from orderkit.lifecycle.events import (
     AddressChanged,
-    DomainEvent,
     Event,
     LinesCancelled,
     LinesShipped,
@@ -136,8 +135,6 @@ class OrderService:
         payment_timeout: timedelta | None = None,
         stock_counted_at: datetime | None = None,
     ) -> None:
-        if stock_counted_at is not None:
-            stock_counted_at = ensure_instant(stock_counted_at, path="stock_counted_at")
         if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
             raise ValidationError("max_attempts", max_attempts, "expected an integer >= 1")
         if payment_timeout is not None:
@@ -150,6 +147,7 @@ class OrderService:
         self.repository = repository
         self.lifecycle = lifecycle or Lifecycle(clock=clock)
         if stock_counted_at is not None:
+            stock_counted_at = ensure_instant(stock_counted_at, path="stock_counted_at")
             now = ensure_instant(self.lifecycle.clock.now(), path="clock.now()")
             if stock_counted_at > now:
                 # A count still to come would make every shipment "before the count".
@@ -269,7 +267,7 @@ class OrderService:
                         final = attrs.evolve(final, lock_id=lock_id)
                     if stamp is not None:
                         final = stamp(final)
-                    messages = self._placed_messages(order, lock_id) + tuple(
+                    messages = self._placed_messages(order) + tuple(
                         m for t in transitions for m in self._messages(t, lock_id)
                     )
                     saves.append((index, final, tuple(e for t in transitions for e in t.audit),
@@ -605,7 +603,7 @@ class OrderService:
                     if isinstance(event, AddressChanged) and event.waybill:
                         self.carrier.update_address(event.waybill, event.address)
 
-    def _placed_messages(self, order: Order, lock_id: str | None) -> tuple[OutboxMessage, ...]:
+    def _placed_messages(self, order: Order) -> tuple[OutboxMessage, ...]:
         """What placing ``order`` owes the ledger for the units it carries as shipped
         already (a sale handed over at the counter, an order first heard of after it
         shipped): ``stock.ship`` for units that left after the stock count (or with no
@@ -631,9 +629,7 @@ class OrderService:
         order = transition.order
         owed: list[tuple[str, dict[str, Any]]] = []
         if self.inventory is not None:
-            owed += _stock(
-                lock_id or order.lock_id, transition.events, self.stock_counted_at, order
-            )
+            owed += _stock(lock_id or order.lock_id, transition, self.stock_counted_at)
         if self.sink is not None:
             owed += [event_content(event) for event in transition.events]
         if not owed:
@@ -652,19 +648,17 @@ class OrderService:
 
 
 def _stock(
-    lock_id: str | None,
-    events: tuple[DomainEvent, ...],
-    counted_at: datetime | None = None,
-    order: Order | None = None,
+    lock_id: str | None, transition: Transition, counted_at: datetime | None
 ) -> list[tuple[str, dict[str, Any]]]:
-    """The stock movements ``events`` imply, as ``(topic, payload)``: returned sellable
-    units go back into stock; shipped units leave it (committing the order's lock when
-    it has one), except units shipped at or before ``counted_at``, the stock count that
-    opened the ledger, by their shipment's ``shipped_at`` on ``order``: those are only
-    recorded for the order (the count did not include them); the rest move the order's
-    lock, when it has one."""
+    """The stock movements ``transition``'s events imply, as ``(topic, payload)``:
+    returned sellable units go back into stock; shipped units leave it (committing the
+    order's lock when it has one), except units shipped at or before ``counted_at``, the
+    stock count that opened the ledger, by their shipment's ``shipped_at``: those are
+    only recorded for the order (the count did not include them); the rest move the
+    order's lock, when it has one."""
+    order = transition.order
     owed: list[tuple[str, dict[str, Any]]] = []
-    for event in events:
+    for event in transition.events:
         if isinstance(event, ReturnReceived) and event.restocked:
             payload = {"lines": dict(event.restocked), "return_id": event.return_id}
             owed.append((STOCK_RESTOCK, payload))
@@ -672,7 +666,7 @@ def _stock(
             lines = dict(event.skus)
             if counted_at is not None and _shipped_at(order, event) <= counted_at:
                 recorded: dict[str, Any] = {"lock_id": lock_id, "lines": lines}
-                if lock_id is not None and order is not None:
+                if lock_id is not None:
                     # What the lock goes on holding: the units still to ship.
                     recorded["keep"] = order.open_units_by_sku
                 owed.append((STOCK_RECORD_SHIPPED, recorded))
@@ -714,10 +708,10 @@ def _shipped_after(
     return units
 
 
-def _shipped_at(order: Order | None, event: LinesShipped) -> datetime:
+def _shipped_at(order: Order, event: LinesShipped) -> datetime:
     """When the units of ``event`` left: its shipment's ``shipped_at`` on ``order`` (the
     ship event's or carrier scan's own time), else when it was decided."""
-    for shipment in order.shipments if order is not None else ():
+    for shipment in order.shipments:
         if shipment.shipment_id == event.shipment_id and shipment.shipped_at is not None:
             return shipment.shipped_at
     return event.at
