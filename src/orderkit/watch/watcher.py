@@ -225,14 +225,12 @@ class Watcher:
         # Rules that inhibit others go first, so their state is known when the others run.
         for rule in sorted(self.rules, key=lambda r: not isinstance(r, Rule) or not r.inhibits):
             if isinstance(rule, MetricRule):
-                sources = [s for s in self.metrics if provides(s, rule.metric)]
                 value: Decimal | None = None
                 try:
-                    value = self._metric(sources, rule.metric, now)
+                    value = self._metric(rule.metric, now)
                 except StoreError as error:
                     unread.append((rule.metric, str(error)))
-                    sources = []
-                if not sources or value is None:
+                if value is None:
                     # Nobody here measures it, its store failed, or it had nothing to
                     # measure (a retry rate with no calls): not known to be fine.
                     unknown.add(rule.name)
@@ -276,9 +274,10 @@ class Watcher:
                 return True
         return False
 
-    @staticmethod
-    def _metric(sources: Sequence[Metrics], metric: str, now: datetime) -> Decimal | None:
-        for source in sources:
+    def _metric(self, metric: str, now: datetime) -> Decimal | None:
+        """``metric``'s value from the first of this watcher's sources that provides it
+        and has a value (``None``: none)."""
+        for source in (s for s in self.metrics if provides(s, metric)):
             value = source.value(metric, now)
             if value is not None:
                 return value
@@ -318,7 +317,7 @@ class Watcher:
 
     def _send(
         self, due: list[tuple[Alert, Episode]], pending: int, inhibited: tuple[str, ...],
-        unread: tuple[tuple[str, str], ...] = (),
+        unread: tuple[tuple[str, str], ...],
     ) -> WatchReport:
         sent: dict[AlertState, list[Alert]] = {"raised": [], "repeated": [], "resolved": []}
         failed: list[tuple[Alert, str]] = []
