@@ -136,14 +136,7 @@ def _watch_interval(text: str) -> float:
 def _watch(args: argparse.Namespace) -> int:
     import time
 
-    from orderkit.adapters.sqlite import schema_versions
-
-    if not Path(args.db).is_file():
-        _say(f"orderkit: cannot use {args.db}: no such database file")
-        return EXIT_FILE
-    if "orders" not in schema_versions(args.db):
-        _say(f"orderkit: cannot use {args.db}: not an orderkit order database"
-             " (no orders were ever written to it)")
+    if _order_database(args.db) is None:
         return EXIT_FILE
     while True:
         try:
@@ -225,6 +218,23 @@ def _wave(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _order_database(db: str) -> dict[str, int] | None:
+    """The component versions of the orderkit order database ``db`` (read without
+    changing it), or ``None`` after saying why it cannot be used: missing, or no orders
+    were ever written to it (another application's file is left untouched)."""
+    from orderkit.adapters.sqlite import schema_versions
+
+    if not Path(db).is_file():
+        _say(f"orderkit: cannot use {db}: no such database file")
+        return None
+    versions = schema_versions(db)
+    if "orders" not in versions:
+        _say(f"orderkit: cannot use {db}: not an orderkit order database"
+             " (no orders were ever written to it)")
+        return None
+    return versions
+
+
 def _first_line(text: str, width: int = 160) -> str:
     line = text.splitlines()[0] if text else ""
     return line if len(line) <= width else line[: width - 3] + "..."
@@ -236,18 +246,11 @@ def _dead_letters(args: argparse.Namespace) -> int:
     letters only when it holds sync tables (it creates none)."""
     from datetime import UTC, datetime
 
-    from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteSyncStore, schema_versions
-    from orderkit.lifecycle import OrderService
+    from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteSyncStore
     from orderkit.model.errors import ValidationError
-    from orderkit.sync import Sync
 
-    if not Path(args.db).is_file():
-        _say(f"orderkit: cannot use {args.db}: no such database file")
-        return EXIT_FILE
-    versions = schema_versions(args.db)
-    if "orders" not in versions:
-        _say(f"orderkit: cannot use {args.db}: not an orderkit order database"
-             " (no orders were ever written to it)")
+    versions = _order_database(args.db)
+    if versions is None:
         return EXIT_FILE
     repository = SQLiteOrderRepository(args.db)
     store = SQLiteSyncStore(args.db) if "sync" in versions else None
@@ -267,8 +270,7 @@ def _dead_letters(args: argparse.Namespace) -> int:
             print("sync: not replayed here: this file keeps stock, and a replay must lock it"
                   " (replay through the host's Sync and its ledger: Sync.replay_dead_letters)")
         elif store is not None:
-            sync = Sync(repository, OrderService(repository), store=store)
-            print(f"sync: {sync.replay_dead_letters().summary()}")
+            print(f"sync: {_open_sync(args.db).replay_dead_letters().summary()}")
         dead_messages = list(repository.dead_letters())
         for stored in dead_messages:
             repository.replay(stored.message.message_id)
