@@ -377,8 +377,7 @@ class MemoryOrderRepository:
 
     def dead_letter_count(self) -> int:
         """How many dead messages wait for a replay."""
-        with self._lock:
-            return sum(1 for h in self._outbox.values() if h.stored.status == "dead")
+        return len(self.dead_letters())
 
     def replay(self, message_id: str) -> bool:
         """Make a dead message pending again, attempts and error cleared; ``False`` when

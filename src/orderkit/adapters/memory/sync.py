@@ -117,9 +117,7 @@ class MemorySyncStore:
 
     def dead_letter_count(self, platform: str | None = None) -> int:
         """How many dead letters (of ``platform``) wait."""
-        with self._lock:
-            return sum(1 for letter in self._letters.values()
-                       if platform is None or letter.platform == platform)
+        return len(self.dead_letters(platform))
 
     def resolve_dead_letter(self, letter_id: str) -> bool:
         """Drop a letter; ``False`` when there is none with that id."""
