@@ -510,13 +510,19 @@ class Sync:
         map does, else ``platform`` (to keep its error)."""
         names = self._names(self._seen_key(platform))
         for name in [platform, *(n for n in names if n != platform)]:
-            try:
-                modified_at(name, payload, maps=self.maps)
-                self.maps.normalize(name, payload)
-            except (ValidationError, ValueError):
-                continue
-            return name
+            if self._refusal(name, payload) is None:
+                return name
         return platform
+
+    def _refusal(self, platform: str, payload: Mapping[str, Any]) -> ValueError | None:
+        """Why ``platform``'s map refuses ``payload`` (its modified time or the payload
+        itself), or ``None`` when it reads it."""
+        try:
+            modified_at(platform, payload, maps=self.maps)
+            self.maps.normalize(platform, payload)
+        except ValueError as error:  # a ValidationError, or a value the map chokes on
+            return error
+        return None
 
     # --- one window, one payload -------------------------------------------------------
 
@@ -676,12 +682,8 @@ class Sync:
         reader = self._reader(platform)
         if reader == platform:
             return error
-        try:
-            modified_at(reader, payload, maps=self.maps)
-            self.maps.normalize(reader, payload)
-        except ValidationError as named:
-            return named
-        return error
+        named = self._refusal(reader, payload)
+        return named if isinstance(named, ValidationError) else error
 
     def _page(
         self, platform: str, pending: list[_Mapped], received_at: datetime
