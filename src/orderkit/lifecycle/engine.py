@@ -275,7 +275,7 @@ class Lifecycle:
             shipping = max(order.shipping_standing, Money.zero(due.currency))
             waived = charges_back(due, shipping, label)
             settled = attrs.evolve(order, adjustments=(*order.adjustments, *waived))
-            if not settled.due.amount and not any(settled.sold_units.values()):
+            if not settled.due.amount:  # waiving adds adjustments, never sold units
                 return tuple(waived), ("shipping_waived", "", str(due))
         elif self._payable_in(order, event, rule.target):
             return (), ("due", "", str(due))

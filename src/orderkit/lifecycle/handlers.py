@@ -350,7 +350,7 @@ def refund(step: Step) -> Effect:
         zero,
     )
     shipping = max(after.shipping_standing, zero)
-    rounding = _own_rounding(after)
+    rounding = max(after.rounding_standing, zero)
     if concession > worth + shipping + rounding:
         # Beyond what is owed, a refund lowers the price of the goods still sold, then
         # gives back the order's own shipping (and its rounding up); nothing else is left.
@@ -656,18 +656,6 @@ def _refund_method(order: Order, data: Mapping[str, Any]) -> str:
         if payment.kind is PaymentKind.PAYMENT and payment.method:
             return payment.method
     return ""
-
-
-def _own_rounding(order: Order) -> Money:
-    """The order's own rounding (ROUNDING on no line) while it stands (anything sold or
-    shipped), when it rounds up: the rest of what a refund may give back."""
-    zero = Money.zero(order.currency)
-    if not order.shipments and not any(order.sold_units.values()):
-        return zero
-    known = {line.line_id for line in order.lines}
-    total = sum((a.amount for a in order.adjustments
-                 if a.kind is AdjustmentKind.ROUNDING and a.line_id not in known), zero)
-    return max(total, zero)
 
 
 def refund_label(event_id: str) -> str:

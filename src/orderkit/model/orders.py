@@ -989,26 +989,34 @@ class Order:
             for slot, amount in enumerate(line_sums):
                 sums[slot] += amount
         if anything:  # the order's own charges stand while anything is sold or travelled
-            sums[1] += self._own_shipping()
-            known = {line.line_id for line in self.lines}
-            for adjustment in self.adjustments:
-                if adjustment.line_id not in known and adjustment.kind is AdjustmentKind.ROUNDING:
-                    sums[3] += adjustment.amount.amount
+            shipping, rounding = self._own_charges()
+            sums[1] += shipping
+            sums[3] += rounding
         return goods, sums[0], sums[1], sums[2], sums[3]
 
-    def _own_shipping(self) -> Decimal:
-        """The order's own shipping (its SHIPPING adjustments on no line of it) less the
-        shipping given back on it (SHIPPING_CONCESSION on no line)."""
+    def _own_charges(self) -> tuple[Decimal, Decimal]:
+        """The order's own shipping (its SHIPPING adjustments on no line of it, less the
+        SHIPPING_CONCESSION given back on it) and its own ROUNDING (on no line)."""
         known = {line.line_id for line in self.lines}
-        total = Money.zero(self.currency).amount
+        shipping = rounding = Money.zero(self.currency).amount
         for adjustment in self.adjustments:
             if adjustment.line_id in known:
                 continue
             if adjustment.kind is AdjustmentKind.SHIPPING:
-                total += adjustment.amount.amount
+                shipping += adjustment.amount.amount
             elif adjustment.kind is AdjustmentKind.SHIPPING_CONCESSION:
-                total -= adjustment.amount.amount
-        return total
+                shipping -= adjustment.amount.amount
+            elif adjustment.kind is AdjustmentKind.ROUNDING:
+                rounding += adjustment.amount.amount
+        return shipping, rounding
+
+    def _own_standing(self) -> tuple[Decimal, Decimal]:
+        """:meth:`_own_charges` while they stand: once anything is still sold or has
+        shipped (zeros when every unit was cancelled or refunded before shipment)."""
+        if not self.shipments and not any(self.sold_units.values()):
+            zero = Money.zero(self.currency).amount
+            return zero, zero
+        return self._own_charges()
 
     @property
     def shipping_standing(self) -> Money:
@@ -1016,10 +1024,14 @@ class Order:
         SHIPPING less the SHIPPING_CONCESSION given back on it), while it stands: once
         anything is still sold or has shipped (zero when every unit was cancelled or
         refunded before shipment). What a refund beyond the goods may give back."""
-        anything = bool(self.shipments) or any(self.sold_units.values())
-        if not anything:
-            return Money.zero(self.currency)
-        return Money(self._own_shipping(), self.currency)
+        return Money(self._own_standing()[0], self.currency)
+
+    @property
+    def rounding_standing(self) -> Money:
+        """The order's own ROUNDING (on no line) while it stands, as
+        :attr:`shipping_standing`: what a refund may give back after the shipping,
+        when it rounds up."""
+        return Money(self._own_standing()[1], self.currency)
 
     def sold_by_line(self) -> dict[str, Money]:
         """What the buyer pays for each line's units still sold (its goods, less its
