@@ -16,12 +16,7 @@ from orderkit.lifecycle.policy import Actor
 from orderkit.model import _checks as check
 from orderkit.model.errors import ValidationError
 from orderkit.model.money import Money, minor_digits
-from orderkit.model.orders import (
-    AdjustmentKind,
-    Bearer,
-    HoldKind,
-    Order,
-)
+from orderkit.model.orders import AdjustmentKind, Bearer, HoldKind, Order
 from orderkit.model.shares import spread_weights, units_share
 from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, accounting_date, ensure_aware
 
@@ -277,7 +272,7 @@ def margin(order: Order, costs: CostModel) -> Margin:
     # The carrier and the box were paid for once a parcel went out (or while units are
     # still to go): they stay costs whenever the order's own shipping charge stands,
     # whether or not the fee was given back or waived since.
-    parcel = bool(order.shipments) or any(sold_units.values())
+    parcel = order.charges_stand
     table = costs.fees_for(order.channel, on)
     settled_commission = _settled(order, AdjustmentKind.COMMISSION)
     settled_fee = _settled(order, AdjustmentKind.FEE)
@@ -358,13 +353,12 @@ def _platform_funded(order: Order) -> tuple[Money, Money]:
             discounts[line.line_id].append((part.amount, line.quantity))
     minor = minor_digits(currency)
     funded = [Decimal(0), Decimal(0)]
-    sold_units = order.sold_units
-    for line_id, units in sold_units.items():
+    for line_id, units in order.sold_units.items():
         if units:
             for slot, shares in enumerate((discounts, shipping)):
                 if shares[line_id]:
                     funded[slot] += units_share(shares[line_id], units, minor)
-    if order.shipments or any(sold_units.values()):
+    if order.charges_stand:
         funded[1] += on_order
     return Money(funded[0], currency), Money(funded[1], currency)
 

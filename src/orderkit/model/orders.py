@@ -1010,10 +1010,16 @@ class Order:
                 rounding += adjustment.amount.amount
         return shipping, rounding
 
+    @property
+    def charges_stand(self) -> bool:
+        """Whether the order's own charges (its shipping, its rounding) stand: anything
+        is still sold, or a parcel went out (false once every unit was cancelled or
+        refunded before shipment)."""
+        return bool(self.shipments) or any(self.sold_units.values())
+
     def _own_standing(self) -> tuple[Decimal, Decimal]:
-        """:meth:`_own_charges` while they stand: once anything is still sold or has
-        shipped (zeros when every unit was cancelled or refunded before shipment)."""
-        if not self.shipments and not any(self.sold_units.values()):
+        """:meth:`_own_charges` while they stand (:attr:`charges_stand`), else zeros."""
+        if not self.charges_stand:
             zero = Money.zero(self.currency).amount
             return zero, zero
         return self._own_charges()
