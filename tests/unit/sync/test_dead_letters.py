@@ -112,16 +112,21 @@ def _fixed_tmall() -> Registry:
     return maps
 
 
+@pytest.fixture(params=["memory", "sqlite"])
+def either_shop(request: pytest.FixtureRequest, shop: Shop, sqlite_shop: Shop) -> Shop:
+    """The shop on memory stores, then on one SQLite file."""
+    return sqlite_shop if request.param == "sqlite" else shop
+
+
 def _stocked(shop: Shop, trade: dict[str, Any]) -> None:
     shop.stock(*{line.sku for line in normalize("tmall", dict(
         trade, status="WAIT_SELLER_SEND_GOODS", pay_time="2026-02-16 10:00:00")).lines})
 
 
-@pytest.mark.parametrize("store", ["memory", "sqlite"])
 def test_a_bad_trade_received_as_taobao_and_as_tmall_is_one_letter_naming_the_tmall_map(
-    shop: Shop, sqlite_shop: Shop, payloads: Any, store: str
+    either_shop: Shop, payloads: Any
 ) -> None:
-    shop = sqlite_shop if store == "sqlite" else shop
+    shop = either_shop
     trade = _pre_auth(payloads)
 
     assert shop.sync.receive("taobao", trade, received_at=NOW) == SyncReport(dead_lettered=1)
@@ -154,11 +159,10 @@ def test_a_letter_of_either_name_replays_through_a_fixed_tmall_map(
     assert stored is not None and stored.status is OrderStatus.PENDING_PAYMENT
 
 
-@pytest.mark.parametrize("store", ["memory", "sqlite"])
 def test_letters_kept_under_the_platform_name_are_listed_replayed_and_merged(
-    shop: Shop, sqlite_shop: Shop, payloads: Any, store: str
+    either_shop: Shop, payloads: Any
 ) -> None:
-    shop = sqlite_shop if store == "sqlite" else shop
+    shop = either_shop
     trade = _pre_auth(payloads)
     _stocked(shop, trade)
     text = payload_text(trade)

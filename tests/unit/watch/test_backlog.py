@@ -9,6 +9,7 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 import attrs
 import pytest
@@ -32,6 +33,20 @@ from orderkit.watch import DEFAULT_METRIC_RULES, DEFAULT_RULES, Backlog, RetryRa
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 JD = Path(__file__).parents[2] / "fixtures" / "mapping" / "jd"
+
+
+class Shop(NamedTuple):
+    """One SQLite file, its clock and its order repository."""
+
+    db: Path
+    clock: ManualClock
+    repository: SQLiteOrderRepository
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Shop:
+    db = tmp_path / "shop.db"
+    return Shop(db, ManualClock(T0), SQLiteOrderRepository(db))
 
 
 class Inbox:
@@ -62,11 +77,9 @@ def _said(watcher: Watcher, minute: int) -> list[str]:
 
 
 def test_an_outbox_that_stops_draining_and_a_message_that_gives_up_are_alerts(
-    tmp_path: Path,
+    shop: Shop,
 ) -> None:
-    db = tmp_path / "shop.db"
-    clock = ManualClock(T0)
-    repository = SQLiteOrderRepository(db)
+    db, clock, repository = shop
     broker = Broker()
     service = OrderService(repository, sink=broker, clock=clock)
     service.place(Order("ORD-1", "tmall", "T-1", [OrderLine("1", "TEA", 1, Money("9.90", "CNY"))],
@@ -110,11 +123,9 @@ def test_an_outbox_that_stops_draining_and_a_message_that_gives_up_are_alerts(
 
 
 def test_an_order_sync_could_not_store_is_an_alert_until_it_is_replayed(
-    tmp_path: Path,
+    shop: Shop,
 ) -> None:
-    db = tmp_path / "shop.db"
-    clock = ManualClock(T0)
-    repository = SQLiteOrderRepository(db)
+    db, clock, repository = shop
     ledger = InventoryLedger(SQLiteInventoryStore(db), secret=b"backlog-secret-0123456789",
                              clock=clock)
     store = SQLiteSyncStore(db)
@@ -163,10 +174,8 @@ def _dead_letter(store: SQLiteSyncStore) -> None:
     store.add_dead_letter(DeadLetter("jd:abc", "jd", '{"orderId":"1"}', "MappingError: x", T0))
 
 
-def test_two_watchers_sharing_one_state_leave_each_others_metrics_alone(tmp_path: Path) -> None:
-    db = tmp_path / "shop.db"
-    clock = ManualClock(T0)
-    repository = SQLiteOrderRepository(db)
+def test_two_watchers_sharing_one_state_leave_each_others_metrics_alone(shop: Shop) -> None:
+    db, clock, repository = shop
     store = SQLiteSyncStore(db)
     _dead_letter(store)
     # The command line's watcher reads the backlog; the host's own counts its retries.
@@ -194,10 +203,8 @@ class DownStore:
         raise StoreError("count dead letters", "connection refused")
 
 
-def test_a_store_that_fails_leaves_its_alert_up_and_the_order_rules_run(tmp_path: Path) -> None:
-    db = tmp_path / "shop.db"
-    clock = ManualClock(T0)
-    repository = SQLiteOrderRepository(db)
+def test_a_store_that_fails_leaves_its_alert_up_and_the_order_rules_run(shop: Shop) -> None:
+    db, clock, repository = shop
     store = SQLiteSyncStore(db)
     _dead_letter(store)
     state = SQLiteWatchState(db)
@@ -230,11 +237,9 @@ def test_a_metric_alert_carries_its_value(tmp_path: Path) -> None:
 
 
 def test_a_watcher_with_nothing_to_measure_leaves_the_others_episode_to_fire(
-    tmp_path: Path,
+    shop: Shop,
 ) -> None:
-    db = tmp_path / "shop.db"
-    clock = ManualClock(T0)
-    repository = SQLiteOrderRepository(db)
+    db, clock, repository = shop
     busy_rate, idle_rate = RetryRate(), RetryRate()
     inbox = Inbox()
     busy = Watcher(repository, inbox, rules=DEFAULT_METRIC_RULES, clock=clock,
