@@ -9,9 +9,9 @@ type the map does not name is an error, never silently dropped.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import Any
 
-from orderkit.mapping.paths import MISSING, lookup, parse_path, path_text
+from orderkit.mapping.paths import MISSING, SCALARS, lookup, parse_path, path_text
 from orderkit.mapping.spec import AdjustmentListSpec, AdjustmentSpec
 from orderkit.mapping.units import MONEY_UNITS, Reject, amount_converter
 from orderkit.model.errors import DefinitionError, MappingError
@@ -31,7 +31,6 @@ AdjustmentReader = Callable[[Mapping[str, Any], str, str, "str | None"], "Adjust
 AdjustmentListReader = Callable[[Mapping[str, Any], str, frozenset[str]], list[Adjustment]]
 """``(order object, currency, the order's line ids)`` -> the listed adjustments."""
 
-_SCALARS: Final = (str, int, float, bool, type(None))
 
 
 def _condition(
@@ -140,7 +139,7 @@ def compile_adjustment_list(
         item: Mapping[str, Any], prefix: str, currency: str, line_ids: frozenset[str]
     ) -> Adjustment | None:
         type_value = lookup(item, type_keys, prefix, platform)
-        if not isinstance(type_value, _SCALARS) or type_value not in types:
+        if not isinstance(type_value, SCALARS) or type_value not in types:
             raise MappingError(
                 platform, path_text(prefix, type_keys), type_value,
                 f"unknown adjustment type; add it to the {platform} map",

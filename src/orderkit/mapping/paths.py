@@ -9,13 +9,14 @@ Error paths keep the real index (``orders.order[2].price``) so a bad record can 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
 from orderkit.model.errors import DefinitionError, MappingError
 
 __all__ = [
     "MISSING",
+    "SCALARS",
     "Missing",
     "iter_leaves",
     "join",
@@ -23,6 +24,7 @@ __all__ = [
     "parse_path",
     "path_text",
     "pattern_of",
+    "typed_values",
 ]
 
 
@@ -36,6 +38,19 @@ class Missing:
 
 
 MISSING: Final = Missing()
+
+#: The JSON scalar types a payload value, or a value a map declares, may be.
+SCALARS: Final = (str, int, float, bool, type(None))
+
+
+def typed_values(values: Iterable[object], where: str) -> frozenset[tuple[type, object]]:
+    """``values`` a map declares, as ``(type, value)`` pairs, so that a payload's ``1``
+    matches ``1`` and not ``"1"`` or ``True``; :class:`DefinitionError` at ``where``
+    unless every one is a JSON scalar."""
+    values = tuple(values)
+    if not all(isinstance(value, SCALARS) for value in values):
+        raise DefinitionError("expected JSON scalar values", path=where, value=values)
+    return frozenset((type(value), value) for value in values)
 
 _KEY = re.compile(r"[^.\[\]]+")
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, tzinfo
-from typing import Any, Final
+from typing import Any
 
 import attrs
 
 from orderkit.mapping.fields import compile_field, compile_optional_field
 from orderkit.mapping.lines import LineDraft
-from orderkit.mapping.paths import MISSING, lookup, parse_path, path_text
+from orderkit.mapping.paths import MISSING, lookup, parse_path, path_text, typed_values
 from orderkit.mapping.plan import Header, ShipmentsReader
 from orderkit.mapping.spec import ShipmentSpec
 from orderkit.mapping.status import is_known
@@ -30,7 +30,6 @@ from orderkit.model.orders import Shipment
 
 __all__ = ["compile_shipments"]
 
-_SCALARS: Final = (str, int, float, bool, type(None))
 
 
 @attrs.define
@@ -61,9 +60,6 @@ def _check(spec: ShipmentSpec, at: str) -> None:
     if spec.status is None and spec.skip:
         raise DefinitionError("values to skip need the status they are read from",
                               path=f"{at}.status", value=spec.status)
-    if not all(isinstance(value, _SCALARS) for value in spec.skip):
-        raise DefinitionError("expected JSON scalar values", path=f"{at}.skip",
-                              value=spec.skip)
 
 
 def compile_shipments(
@@ -84,7 +80,7 @@ def compile_shipments(
     units_keys = parse_path(spec.units, where=f"{at}.units") if spec.units else ()
     status_keys = (parse_path(spec.status, where=f"{at}.status")
                    if spec.status is not None else None)
-    skipped = frozenset((type(value), value) for value in spec.skip)
+    skipped = typed_values(spec.skip, f"{at}.skip")
 
     def parcel_of(
         obj: Mapping[str, Any], prefix: str, currency: str, found: dict[str, _Parcel]

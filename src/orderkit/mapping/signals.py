@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
 from orderkit.mapping.lines import LineDraft
-from orderkit.mapping.paths import MISSING, lookup, parse_path, path_text
+from orderkit.mapping.paths import MISSING, SCALARS, lookup, parse_path, path_text, typed_values
 from orderkit.mapping.spec import HoldSpec, TagSpec
 from orderkit.model.errors import DefinitionError
 from orderkit.model.orders import Hold, LineStatus
@@ -28,8 +28,6 @@ HoldsReader = Callable[[Mapping[str, Any], Sequence[LineDraft], datetime], tuple
 TagsReader = Callable[[Mapping[str, Any], Sequence[LineDraft]], frozenset[str]]
 """``(order object, line drafts)`` -> the tags of the payload's flags."""
 
-_SCALARS: Final = (str, int, float, bool, type(None))
-
 _Matcher = Callable[[Mapping[str, Any], str], "object | None"]
 
 
@@ -40,13 +38,13 @@ def _matcher(
     if scope not in ("order", "line"):
         raise DefinitionError("scope is 'order' or 'line'", path=f"{at}.scope", value=scope)
     keys = parse_path(path, where=f"{at}.path")
-    if not values or not all(isinstance(v, _SCALARS) for v in values):
+    if not values:
         raise DefinitionError("expected JSON scalar values", path=f"{at}.values", value=values)
-    known = frozenset((type(v), v) for v in values)
+    known = typed_values(values, f"{at}.values")
 
     def match(obj: Mapping[str, Any], prefix: str) -> object | None:
         value = lookup(obj, keys, prefix, platform)
-        if value is MISSING or not isinstance(value, _SCALARS):
+        if value is MISSING or not isinstance(value, SCALARS):
             return None
         return value if (type(value), value) in known else None
 

@@ -15,7 +15,7 @@ from typing import Any, Final, NamedTuple
 
 import attrs
 
-from orderkit.mapping.paths import MISSING, lookup, parse_path, path_text
+from orderkit.mapping.paths import MISSING, SCALARS, lookup, parse_path, path_text
 from orderkit.mapping.spec import StatusTable
 from orderkit.model.errors import DefinitionError, MappingError
 from orderkit.model.orders import LineStatus, OrderStatus
@@ -25,7 +25,6 @@ __all__ = ["MAX_COMBINATIONS", "CompiledAxis", "StatusPlan", "compile_status", "
 #: Tables with more combinations than this are refused (nobody can review them).
 MAX_COMBINATIONS: Final = 20_000
 
-_SCALARS: Final = (str, int, float, bool, type(None))
 _NULL_KEY: Final = (type(None), None)
 
 
@@ -43,7 +42,7 @@ class CompiledAxis(NamedTuple):
 def is_known(known: frozenset[tuple[type, object]], value: object) -> bool:
     """Whether ``value`` is a declared status value, type included: ``"1"`` is not ``1``,
     and ``True`` is not ``1`` (a drifted type is an unknown status, not a match)."""
-    return isinstance(value, _SCALARS) and (type(value), value) in known
+    return isinstance(value, SCALARS) and (type(value), value) in known
 
 
 @attrs.frozen
@@ -96,7 +95,7 @@ def _domain(table: StatusTable, name: str, at: str) -> tuple[object, ...]:
     if not axis.values:
         raise DefinitionError("an axis needs its documented values", path=where, value=axis)
     for value in axis.values:
-        if not isinstance(value, _SCALARS):
+        if not isinstance(value, SCALARS):
             raise DefinitionError("status values are JSON scalars", path=where, value=value)
     if len(set(axis.values)) != len(axis.values):
         raise DefinitionError("duplicate status value", path=where, value=axis.values)
