@@ -16,10 +16,15 @@ batch, the events to a sink that keeps them.
 The floors: bare ``sqlite3`` on a file with the same settings, writing the same rows
 into orderkit's own tables and indexes (made by the adapters before the clock starts),
 nothing read, nothing checked, every value prepared beforehand: for deciding, one
-durable transaction per decision (the order row, one audit row, the outbox rows, and
-for a placement per SKU a ledger entry, the balance and the lock line); for relaying,
-one transaction per batch of 500 messages (per stock message and SKU a ledger entry and
-the lock line, and for a shipment the balance; every message marked delivered).
+durable transaction per decision (the order row, its audit rows, the outbox rows, the
+shipment's waybill, and for a placement per SKU a ledger entry, the balance and the lock
+line); for relaying, one transaction per batch of 500 messages (per stock message and
+SKU a ledger entry and the lock line, and for a shipment the balance; every message
+marked delivered). The values are orderkit's own: the same decisions are made once
+beforehand, untimed, on the memory adapters, and the floors write each decision's order
+body, audit entries and outbox messages as orderkit serialises them (the stores index
+an order's times from its body, so the indexes move as the order is paid and shipped),
+with ids of the shape orderkit's are.
 
 **On PostgreSQL** (``--postgres``) orderkit runs on
 :class:`~orderkit.adapters.postgres.PostgresOrderRepository` and
@@ -47,6 +52,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import hashlib
 import json
 import pstats
 import sqlite3
@@ -60,6 +66,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from orderkit import Money, Order, OrderLine, to_dict
+from orderkit.adapters.memory import MemoryInventoryStore, MemoryOrderRepository
 from orderkit.adapters.sqlite import SQLiteInventoryStore, SQLiteOrderRepository
 from orderkit.inventory import InventoryLedger
 from orderkit.lifecycle import Event, OrderService
@@ -71,10 +78,6 @@ from orderkit.testing import ManualClock
 T0 = datetime.now(UTC).replace(second=0, microsecond=0)
 SKUS = ("TEA-250G", "CUP", "POT")
 BATCH = 500
-#: Outbox messages per decision with a sink and a ledger: pay (the stock confirmation,
-#: PaymentReceived, StatusChanged), pack (StatusChanged), ship (the stock commit,
-#: LinesShipped, StatusChanged), deliver (StatusChanged).
-MESSAGES = {"pay": 3, "pack": 1, "ship": 3, "deliver": 1}
 #: The decisions of one order: (name, status code, version after it).
 STEPS = (("place", 10, 0), ("pay", 20, 1), ("pack", 25, 2), ("ship", 30, 3),
          ("deliver", 40, 4))
@@ -159,7 +162,11 @@ class Message(NamedTuple):
     order_id: str
     kind: str  # "event", or the stock movement: "confirm", "commit"
     topic: str
+    payload: str
+    created_at: datetime
+    created_us: int  # created_at as the SQLite store writes it
     stock: dict[str, int]
+    lock_key: str  # the order's lock
 
 
 class Decision(NamedTuple):
@@ -169,29 +176,78 @@ class Decision(NamedTuple):
     version: int
     skus: dict[str, int]
     messages: list[Message]
+    order: Order  # the order as saved, for the columns a store derives from it
+    body: str
+    audits: list[str]
+    lock_key: str
+    lock_entries: dict[str, str]  # per SKU, the id of the entry locking it
 
 
-def _decisions(orders: int) -> Iterator[Decision]:
-    """The decisions of ``orders`` orders with the outbox rows each one writes."""
+#: The JSON every store writes (compact, text as it is).
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def _hex(text: str) -> str:
+    """A 32-digit hex id standing for ``text``, of the shape orderkit's entry ids, lock
+    keys and message ids have (random-looking, so index inserts land where orderkit's
+    do)."""
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _us(moment: datetime) -> int:
+    """``moment`` as the SQLite store writes instants: microseconds since the epoch."""
+    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+
+
+def _instants(order: Order) -> tuple[datetime | None, ...]:
+    """The instants a PostgreSQL store keeps in columns beside the order's body (for the
+    watch's indexes): since when in its status, paid, created, shipped and not scanned
+    since, first shipped."""
+    latest = order.shipments[-1] if order.shipments else None
+    return (order.status_since, order.paid_at, order.created_at,
+            latest.shipped_at if latest is not None and latest.first_scan_at is None else None,
+            order.shipments[0].shipped_at if order.shipments else None)
+
+
+def _decisions(orders: int) -> list[Decision]:
+    """The decisions of ``orders`` orders with the rows each one writes: the orders, their
+    audit entries and outbox messages exactly as orderkit serialises them, recorded from
+    the same decisions made once beforehand on the memory adapters (untimed). Writing
+    orderkit's own values matters: the stores index the order's times from its body, and
+    those indexes move as an order is paid and shipped."""
+    saved: dict[tuple[str, int], tuple[Order, str, list[str], list[Message]]] = {}
+
+    class Recording(MemoryOrderRepository):
+        def save(self, order: Order, expected_version: int | None, *,
+                 audit: Sequence[Any] = (), outbox: Sequence[Any] = ()) -> None:
+            super().save(order, expected_version, audit=audit, outbox=outbox)
+            skus = {line.sku: line.quantity for line in order.lines}
+            messages = [
+                Message(m.message_id, m.order_id,
+                        m.topic.removeprefix("stock.") if m.topic.startswith("stock.")
+                        else "event", m.topic, m.payload_json, m.created_at,
+                        _us(m.created_at), skus if m.topic.startswith("stock.") else {},
+                        _hex(order.order_id))
+                for m in outbox
+            ]
+            saved[order.order_id, order.version] = (
+                order, _JSON.encode(to_dict(order)),
+                [_JSON.encode(to_dict(entry)) for entry in audit], messages,
+            )
+
+    for _ in run_orderkit(Recording(), MemoryInventoryStore(), orders):
+        pass
+    plan = []
     for n in range(orders):
         order_id = f"ORD-{n:06d}"
-        skus = {SKUS[n % 3]: 2, SKUS[(n + 1) % 3]: 1}
         for name, status, version in STEPS:
-            messages = []
-            for k in range(MESSAGES.get(name, 0)):
-                stock = skus if name in ("pay", "ship") and k == 0 else None
-                kind = ("commit" if name == "ship" else "confirm") if stock else "event"
-                topic = "event.StatusChanged" if kind == "event" else f"stock.{kind}"
-                messages.append(Message(f"{order_id}-{name}-{k}", order_id, kind, topic,
-                                        stock or {}))
-            yield Decision(order_id, name, status, version, skus, messages)
-
-
-def _bodies() -> tuple[str, str, str]:
-    """An order's JSON, an audit entry's and a payload's, of the real sizes, serialised
-    once: the floor times the driver, not JSON."""
-    body = json.dumps(to_dict(_order(0)), separators=(",", ":"))
-    return body, body[:300], body[:250]
+            order, body, audits, messages = saved[order_id, version]
+            assert int(order.status) == status, (order_id, name, order.status)
+            skus = {line.sku: line.quantity for line in order.lines}
+            plan.append(Decision(order_id, name, status, version, skus, messages, order, body,
+                                 audits, _hex(order_id),
+                                 {sku: _hex(f"{order_id}-{sku}-lock") for sku in skus}))
+    return plan
 
 
 def _timed_floor(
@@ -240,11 +296,11 @@ def _floor_file(path: Path, orders: int) -> sqlite3.Connection:
 
 _ENTRY = (
     "INSERT INTO inventory_entries (entry_id, kind, sku, qty, at_us, actor, reason,"
-    " order_id, lock_key, expires_us, ref) VALUES (?, ?, ?, ?, 0, 'system', ?, ?, ?, ?, NULL)"
+    " order_id, lock_key, expires_us, ref) VALUES (?, ?, ?, ?, ?, 'system', ?, ?, ?, ?, NULL)"
 )
 _OUTBOX = (
     "INSERT INTO order_outbox (message_id, order_id, topic, payload, created_us)"
-    " VALUES (?, ?, ?, ?, 0)"
+    " VALUES (?, ?, ?, ?, ?)"
 )
 
 
@@ -275,8 +331,11 @@ class SQLite:
         yield run
 
     def _floor(self, folder: Path, orders: int) -> Generator[None, None, Run]:
+        plan = _decisions(orders)
         conn = _floor_file(folder / "floor.db", orders)
-        body, audit, payload = _bodies()
+        at = _us(T0)
+        expires = _us(T0 + timedelta(hours=24))  # the service's default payment timeout
+        never = _us(datetime(9999, 12, 31, tzinfo=UTC))
 
         def decide(d: Decision) -> None:
             conn.execute("BEGIN IMMEDIATE")
@@ -284,44 +343,49 @@ class SQLite:
                 conn.execute(
                     "INSERT INTO orders (order_id, channel, channel_order_id, status, version,"
                     " body) VALUES (?, 'tmall', ?, ?, 0, ?)",
-                    (d.order_id, d.order_id, d.status, body),
+                    (d.order_id, d.order.channel_order_id, d.status, d.body),
                 )
                 for sku, units in d.skus.items():
-                    conn.execute(_ENTRY, (f"{d.order_id}-{sku}-lock", "lock", sku, units,
-                                          "lock", d.order_id, d.order_id, 1))
+                    conn.execute(_ENTRY, (d.lock_entries[sku], "lock", sku, units,
+                                          at, "lock", d.order_id, d.lock_key, expires))
                     conn.execute(
                         "UPDATE inventory_balances SET locked = locked + ? WHERE sku = ?",
                         (units, sku),
                     )
                     conn.execute(
                         "INSERT INTO inventory_lock_lines (lock_key, order_id, sku, qty,"
-                        " locked_us, expires_us) VALUES (?, ?, ?, ?, 0, 1)",
-                        (d.order_id, d.order_id, sku, units),
+                        " locked_us, expires_us) VALUES (?, ?, ?, ?, ?, ?)",
+                        (d.lock_key, d.order_id, sku, units, at, expires),
                     )
             else:
                 conn.execute(
                     "UPDATE orders SET status = ?, version = ?, body = ?"
                     " WHERE order_id = ? AND version = ?",
-                    (d.status, d.version, body, d.order_id, d.version - 1),
+                    (d.status, d.version, d.body, d.order_id, d.version - 1),
                 )
-                conn.execute(
-                    "INSERT INTO order_audit (order_id, body) VALUES (?, ?)", (d.order_id, audit)
-                )
-                for m in d.messages:
-                    conn.execute(_OUTBOX, (m.message_id, m.order_id, m.topic, payload))
+            for audit in d.audits:
+                conn.execute("INSERT INTO order_audit (order_id, body) VALUES (?, ?)",
+                             (d.order_id, audit))
+            if d.name == "ship":
+                conn.execute("INSERT OR IGNORE INTO order_waybills (waybill, order_id)"
+                             " VALUES (?, ?)", (d.order.shipments[0].waybill, d.order_id))
+            for m in d.messages:
+                conn.execute(_OUTBOX, (m.message_id, m.order_id, m.topic, m.payload,
+                                       m.created_us))
             conn.execute("COMMIT")
 
         def relay(batch: list[Message]) -> None:
             conn.execute("BEGIN IMMEDIATE")
             for m in batch:
                 for sku, units in m.stock.items():
-                    conn.execute(_ENTRY, (f"{m.message_id}:{sku}", m.kind, sku, units, m.kind,
-                                          m.order_id, m.order_id, None))
+                    conn.execute(_ENTRY, (f"{m.message_id}:{sku}", m.kind, sku, units, at,
+                                          m.kind, m.order_id, m.lock_key,
+                                          never if m.kind == "confirm" else None))
                     if m.kind == "confirm":
                         conn.execute(
                             "UPDATE inventory_lock_lines SET expires_us = ?"
                             " WHERE lock_key = ? AND sku = ?",
-                            (2**62, m.order_id, sku),
+                            (never, m.lock_key, sku),
                         )
                         continue
                     conn.execute(
@@ -332,16 +396,16 @@ class SQLite:
                     conn.execute(
                         "UPDATE inventory_lock_lines SET committed = ?, open = 0"
                         " WHERE lock_key = ? AND sku = ?",
-                        (units, m.order_id, sku),
+                        (units, m.lock_key, sku),
                     )
                 conn.execute(
-                    "UPDATE order_outbox SET status = 'delivered', delivered_us = 0"
+                    "UPDATE order_outbox SET status = 'delivered', delivered_us = ?"
                     " WHERE message_id = ?",
-                    (m.message_id,),
+                    (at, m.message_id),
                 )
             conn.execute("COMMIT")
 
-        run = yield from _timed_floor(list(_decisions(orders)), decide, relay)
+        run = yield from _timed_floor(plan, decide, relay)
         conn.close()
         return run
 
@@ -452,14 +516,13 @@ class Postgres:
             f"INSERT INTO {s}.inventory_balances (sku, on_hand, locked) VALUES (%s, %s, 0)",
             [(sku, orders * 3) for sku in SKUS],
         )
-        body, audit, payload = _bodies()
+        plan = _decisions(orders)
         ship_to = "null"
         expires = T0 + timedelta(hours=24)  # the service's default payment timeout
         insert_order = (
             f"INSERT INTO {s}.orders (order_id, channel, channel_order_id, status, version,"
             " ship_to, body, status_since, paid_at, created_at, unscanned_since,"
-            " first_shipped_at) VALUES (%s, 'tmall', %s, %s, 0, %s, %s, %s, NULL, %s, NULL,"
-            " NULL)"
+            " first_shipped_at) VALUES (%s, 'tmall', %s, %s, 0, %s, %s, %s, %s, %s, %s, %s)"
         )
         entry = (
             f"INSERT INTO {s}.inventory_entries (entry_id, kind, sku, qty, at, actor, reason,"
@@ -507,7 +570,7 @@ class Postgres:
         )
 
         def decide(d: Decision) -> None:
-            shipped = T0 if d.version >= 3 else None
+            times = _instants(d.order)
             with conn.pipeline():
                 conn.execute("BEGIN")
                 if d.version == 0:
@@ -519,27 +582,29 @@ class Postgres:
                     )
                     cursor = conn.cursor()
                     cursor.executemany(entry, [
-                        (f"{d.order_id}-{sku}-lock", "lock", sku, units, T0, "system", "lock",
-                         d.order_id, d.order_id, expires, None)
+                        (d.lock_entries[sku], "lock", sku, units, T0, "system",
+                         "lock", d.order_id, d.lock_key, expires, None)
                         for sku, units in d.skus.items()
                     ])
                     cursor.executemany(lock_balance,
                                        [(units, sku) for sku, units in d.skus.items()])
                     cursor.executemany(lock_line, [
-                        (d.order_id, d.order_id, sku, units, T0, expires)
+                        (d.lock_key, d.order_id, sku, units, T0, expires)
                         for sku, units in d.skus.items()
                     ])
-                    conn.execute(insert_order, (d.order_id, d.order_id, d.status, ship_to,
-                                                body, T0, T0))
+                    conn.execute(insert_order, (d.order_id, d.order.channel_order_id, d.status,
+                                                ship_to, d.body, *times))
                 else:
-                    conn.execute(update_order, (d.order_id, d.status, d.version, ship_to,
-                                                body, T0, T0, T0, shipped, shipped,
-                                                d.order_id))
-                    conn.execute(audit_entry, (d.order_id, audit))
-                    if d.name == "ship":
-                        conn.execute(waybill, (f"SF{d.order_id}", d.order_id))
+                    conn.execute(update_order, (d.order.channel_order_id, d.status, d.version,
+                                                ship_to, d.body, *times, d.order_id))
+                if d.audits:
+                    conn.cursor().executemany(audit_entry,
+                                              [(d.order_id, audit) for audit in d.audits])
+                if d.name == "ship":
+                    conn.execute(waybill, (d.order.shipments[0].waybill, d.order_id))
+                if d.messages:
                     conn.cursor().executemany(outbox, [
-                        (m.order_id, m.message_id, m.order_id, m.topic, payload, T0)
+                        (m.order_id, m.message_id, m.order_id, m.topic, m.payload, m.created_at)
                         for m in d.messages
                     ])
                 conn.execute("COMMIT")
@@ -553,22 +618,23 @@ class Postgres:
                 if stock:
                     cursor.executemany(entry, [
                         (f"{m.message_id}:{sku}", m.kind, sku, units, T0, "relay", m.kind,
-                         m.order_id, m.order_id, None, m.message_id)
+                         m.order_id, m.lock_key, None, m.message_id)
                         for m, sku, units in stock
                     ])
                     confirms = [(m, sku) for m, sku, _units in stock if m.kind == "confirm"]
                     if confirms:
                         cursor.executemany(confirm_line,
-                                           [(m.order_id, sku) for m, sku in confirms])
+                                           [(m.lock_key, sku) for m, sku in confirms])
                 if commits:
                     cursor.executemany(commit_balance,
                                        [(units, units, sku) for _m, sku, units in commits])
                     cursor.executemany(commit_line,
-                                       [(units, m.order_id, sku) for m, sku, units in commits])
+                                       [(units, m.lock_key, sku)
+                                        for m, sku, units in commits])
                 conn.execute(delivered, (T0, [m.message_id for m in batch]))
                 conn.execute("COMMIT")
 
-        run = yield from _timed_floor(list(_decisions(orders)), decide, relay)
+        run = yield from _timed_floor(plan, decide, relay)
         conn.close()
         return run
 
