@@ -1,9 +1,10 @@
 """Checks of an event's data, run before any row is chosen or anything changes.
 
 Each check raises :class:`~orderkit.model.errors.ValidationError` naming the field as
-``data.<field>`` and the value it refused. Events without a check (``pack``,
-``deliver``, ``complete``, ``cancel`` and a host's own events) carry no data the engine
-reads.
+``data.<field>`` and the value it refused. A built-in event's data holds only the keys
+the engine reads for it (and ``approved_by``): a key it does not read is refused, not
+ignored. ``pack``, ``deliver``, ``complete`` and ``cancel`` read none; a host's own
+events carry what the host likes.
 """
 
 from __future__ import annotations
@@ -164,17 +165,53 @@ def _zero_refund_moves(order: Order, data: Mapping[str, Any]) -> bool:
     return not any(order.sold_units.values()) and not order.refund_due
 
 
-#: The data check of every event that carries data the engine reads.
+def _nothing(order: Order, data: Mapping[str, Any]) -> None:
+    """Events that carry no data the engine reads (``pack``, ``deliver``, ...)."""
+
+
+#: Per built-in event, its data check and the keys its data may hold: the ones the
+#: engine, its guards and its handlers read, and ``approved_by`` (a second person, read
+#: for every event). A host's own events carry what the host likes.
+_EVENTS: Final[Mapping[str, tuple[DataCheck, frozenset[str]]]] = {
+    "pay": (pay, frozenset({"amount", "method", "reference"})),
+    "ship": (ship, frozenset({"carrier", "waybill", "lines"})),
+    "track": (track, frozenset(
+        {"status", "carrier_time", "waybill", "carrier", "location", "description"}
+    )),
+    "cancel_lines": (cancel_lines, frozenset({"lines"})),
+    "refund": (refund, frozenset({"amount", "lines", "method", "reference"})),
+    "return_requested": (return_requested, frozenset({"lines"})),
+    "return_received": (return_received, frozenset({"lines", "sellable"})),
+    "hold": (hold, frozenset({"kind", "reason"})),
+    "release_hold": (hold, frozenset({"kind"})),
+    "change_address": (change_address, frozenset({"address"})),
+    "change_price": (change_price, frozenset({"line_id", "unit_price"})),
+    "pack": (_nothing, frozenset()),
+    "deliver": (_nothing, frozenset()),
+    "complete": (_nothing, frozenset()),
+    "cancel": (_nothing, frozenset()),
+}
+
+
+def _known_keys(name: str, check: DataCheck, keys: frozenset[str]) -> DataCheck:
+    """``check`` run after refusing any key of the data that ``name`` does not read: a
+    misspelt optional key (``line`` for ``lines``) would otherwise be left unread, and a
+    ``ship`` meant for one unit would send every open unit."""
+    allowed = keys | {"approved_by"}
+    known = ", ".join(sorted(allowed))
+
+    def checked(order: Order, data: Mapping[str, Any]) -> None:
+        for key in data:
+            if key not in allowed:
+                raise ValidationError(
+                    f"data.{key}", data[key], f"{name} reads no such key (it reads: {known})"
+                )
+        check(order, data)
+
+    return checked
+
+
+#: The data check of every built-in event: its keys, then its values.
 CHECKS: Final[Mapping[str, DataCheck]] = {
-    "pay": pay,
-    "ship": ship,
-    "track": track,
-    "cancel_lines": cancel_lines,
-    "refund": refund,
-    "return_requested": return_requested,
-    "return_received": return_received,
-    "hold": hold,
-    "release_hold": hold,
-    "change_address": change_address,
-    "change_price": change_price,
+    name: _known_keys(name, check, keys) for name, (check, keys) in _EVENTS.items()
 }
