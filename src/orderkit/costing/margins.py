@@ -436,9 +436,11 @@ def profit_by(
     orders: Iterable[Order], costs: CostModel, key: ProfitKey = "channel"
 ) -> dict[str, ProfitRow]:
     """Profit tables: by ``channel``, ``sku`` (each order's revenue and profit spread
-    over its SKUs by the value still sold, exact to the fen), ``day`` (the accounting
-    day the fees apply to) or ``tag`` (an order counts under each of its tags, such as
-    ``"douyin-live:influencer-x"``). Rows sorted by key."""
+    over its SKUs by the value still sold, exact to the fen; an order with nothing
+    still sold, returned in full, by the value it sold), ``day`` (the accounting day
+    the fees apply to) or ``tag`` (an order counts under each of its tags, such as
+    ``"douyin-live:influencer-x"``). Rows sorted by key; the rows of ``channel``,
+    ``sku`` and ``day`` each add up to the margins of the orders."""
     if key not in ("channel", "sku", "day", "tag"):
         raise ValidationError("key", key, "expected channel, sku, day or tag")
     rows: dict[str, _Row] = {}
@@ -501,15 +503,20 @@ class _Row:
 def _by_sku(
     order: Order, revenue: Money | None, profit: Money | None
 ) -> Mapping[str, tuple[Money | None, Money | None]]:
-    worth: dict[str, Decimal] = {}
+    """Each SKU's part of ``order``'s revenue and profit, exact to the fen: by the value
+    of its units still sold or, when nothing is still sold (every unit returned, refunded
+    or cancelled), by the value ordered, so what is left of the order (a shipping fee
+    kept, the carrier and the box paid for) stays with the SKUs it was sold for; in
+    equal parts when those values are all zero (a gift)."""
     units = order.sold_units
+    if not any(units.values()):
+        units = {line.line_id: line.quantity for line in order.lines}
+    worth: dict[str, Decimal] = {}
     for line in order.lines:
         if units[line.line_id]:
             worth[line.sku] = worth.get(line.sku, Decimal(0)) + line.unit_price.amount * units[
                 line.line_id
             ]
-    if not worth:
-        return {}
     skus = list(worth)
     weights: list[int | Decimal] = [worth[s] for s in skus]
     if not any(weights):
