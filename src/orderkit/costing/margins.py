@@ -58,11 +58,22 @@ def _rate(name: str) -> check.Validator:
 
 
 def _money(name: str) -> check.Validator:
-    def validate(_instance: object, _attribute: object, value: object) -> None:
+    """A per-order amount of a :class:`FeeTable`: booked as it is, so whole minor units
+    (fen), not negative, and in the currency of the table's ``shipping_cost``."""
+
+    def validate(instance: object, _attribute: object, value: object) -> None:
         if not isinstance(value, Money):
             raise ValidationError(name, value, "expected Money")
         if value.amount < 0:
             raise ValidationError(f"{name}.amount", value.amount, "must be >= 0")
+        if not value.is_whole_minor():
+            raise ValidationError(name, value, f"expected whole minor units of {value.currency}"
+                                  " (a cost booked as it is)")
+        first = getattr(instance, "shipping_cost", value)
+        if isinstance(first, Money) and value.currency != first.currency:
+            raise ValidationError(name, value, f"expected Money in {first.currency}, the"
+                                  f" currency of shipping_cost ({first}): a fee table's amounts"
+                                  " share one currency")
 
     return validate
 
@@ -81,7 +92,8 @@ class FeeTable:
     buyer paid for (the platform's cut), ``payment_fee_rate`` of what the buyer paid,
     ``influencer_rate`` of the goods (a live room's cut). Per order: ``shipping_cost``
     the carrier charges, ``shipping_subsidy`` the platform pays towards it,
-    ``packaging``.
+    ``packaging``; each in whole minor units and all in one currency, that of the
+    orders the table costs.
     """
 
     channel: str = attrs.field(validator=check.text(allow_empty=False))
@@ -255,6 +267,13 @@ def margin(order: Order, costs: CostModel) -> Margin:
         Component("shipping_charged", shipping, Party.BUYER),
     ]
     revenue = sold.goods - merchant_discounts + shipping
+    table = costs.fees_for(order.channel, on)
+    if table is not None and table.shipping_cost.currency != currency:
+        raise ValidationError(
+            "shipping_cost", table.shipping_cost,
+            f"expected Money in {currency}, the currency of order {order.order_id}: the"
+            f" {table.channel} fee table from {table.effective_from.isoformat()} cannot apply",
+        )
     unknown: list[str] = []
     product = zero
     for line in order.lines:
@@ -267,13 +286,16 @@ def margin(order: Order, costs: CostModel) -> Margin:
             continue
         if not isinstance(cost, Money) or cost.currency != currency:
             raise ValidationError(f"unit_cost[{line.sku!r}]", cost, f"expected Money in {currency}")
+        if cost.amount < 0:
+            raise ValidationError(f"unit_cost[{line.sku!r}]", cost, "a cost must be >= 0")
         product += cost * units
-    components.append(Component("product_cost", -product, Party.MERCHANT))
+    # A unit cost may be finer than the fen (an average purchase price); the product
+    # cost is booked rounded, once.
+    components.append(Component("product_cost", -product.round(), Party.MERCHANT))
     # The carrier and the box were paid for once a parcel went out (or while units are
     # still to go): they stay costs whenever the order's own shipping charge stands,
     # whether or not the fee was given back or waived since.
     parcel = order.charges_stand
-    table = costs.fees_for(order.channel, on)
     settled_commission = _settled(order, AdjustmentKind.COMMISSION)
     settled_fee = _settled(order, AdjustmentKind.FEE)
     goods_paid = sold.goods - sold.discounts

@@ -176,6 +176,31 @@ def test_bad_fee_tables_name_the_field() -> None:
     assert caught.value.path == "fees[1].effective_from"
 
 
+def test_costs_that_cannot_be_booked_are_refused_naming_the_field() -> None:
+    order = sale("pdd", "79.00")
+    with pytest.raises(ValidationError) as caught:  # a cost counted as income
+        margin(order, CostModel(FEES, Catalog({"TEA": "-5.00"})))
+    assert (caught.value.path, caught.value.value) == ("unit_cost['TEA']", cny("-5.00"))
+    with pytest.raises(ValidationError) as caught:
+        FeeTable("pdd", date(2026, 1, 1), Decimal("0.006"), Decimal("0"),
+                 shipping_cost=cny("4.505"), packaging=cny("1.00"))
+    assert (caught.value.path, caught.value.value) == ("shipping_cost", cny("4.505"))
+    with pytest.raises(ValidationError) as caught:
+        FeeTable("pdd", date(2026, 1, 1), Decimal("0.006"), Decimal("0"),
+                 shipping_cost=Money("4.50", "USD"), packaging=cny("1.00"))
+    assert caught.value.path == "packaging" and "shipping_cost" in str(caught.value)
+    dollars = FeeTable("pdd", date(2026, 1, 1), Decimal("0.006"), Decimal("0"),
+                       shipping_cost=Money("4.50", "USD"), packaging=Money("1.00", "USD"))
+    with pytest.raises(ValidationError) as caught:  # a dollar table cannot cost a CNY order
+        margin(order, CostModel([dollars], Catalog({"TEA": "52.00"})))
+    assert caught.value.path == "shipping_cost" and "CNY" in str(caught.value)
+    # a purchase price finer than the fen (an average cost) is booked rounded, once
+    three = attrs.evolve(order, lines=[OrderLine("1", "TEA", 3, cny("79.00"))])
+    found = margin(three, CostModel(FEES, Catalog({"TEA": "20.3333"})))
+    assert found.component("product_cost").amount == cny("-61.00")  # type: ignore[union-attr]
+    assert found.profit.is_whole_minor()
+
+
 def test_the_health_page_shows_profit_by_day_and_channel_as_a_heat_map() -> None:
     from orderkit.costing import profit_grid
     from orderkit.model.time import accounting_period
