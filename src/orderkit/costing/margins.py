@@ -401,7 +401,9 @@ def loss_hold(
 ) -> Event | None:
     """The ``hold`` event for ``order`` when its predicted margin is below ``threshold``
     (kind ``loss_making``, the numbers in the reason), or, with ``hold_unknown``, when a
-    cost is unknown (kind ``cost_unknown``, naming it); ``None`` when it may ship.
+    cost is unknown (kind ``cost_unknown``, naming it); ``None`` when it may ship. An
+    order with no revenue (a 0.00 giveaway, goods paid in full by the merchant's coupon)
+    has no margin ratio: any loss holds it, whatever the threshold.
 
     ``at`` is when the check ran (the event's time), ``actor`` who holds (a system
     account the host's policy lets place holds; ``None`` for a system event). The event
@@ -421,9 +423,15 @@ def loss_hold(
         return Event("hold", event_id=f"costing:unknown:{order.order_id}:{len(found.unknown)}",
                      at=at, data={"kind": COST_UNKNOWN, "reason": reason[:4000]}, actor=actor)
     ratio = found.ratio
-    if ratio is None or ratio >= threshold or order.hold(HoldKind.LOSS_MAKING) is not None:
+    rule = f"threshold {threshold * 100:.2f}%"
+    if ratio is None:
+        # No revenue to measure the margin against: any loss is below any threshold.
+        losing, rule = found.profit.amount < 0, f"a loss on no revenue ({rule})"
+    else:
+        losing = ratio < threshold
+    if not losing or order.hold(HoldKind.LOSS_MAKING) is not None:
         return None
-    reason = f"predicted {found.explain()}; threshold {threshold * 100:.2f}%"
+    reason = f"predicted {found.explain()}; {rule}"
     event_id = f"costing:loss:{order.order_id}:{found.revenue.amount}:{found.profit.amount}"
     return Event("hold", event_id=event_id, at=at, actor=actor,
                  data={"kind": HoldKind.LOSS_MAKING.value, "reason": reason[:4000]})

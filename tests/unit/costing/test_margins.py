@@ -50,6 +50,8 @@ def sale(channel: str, price: str, *, coupon: str | None = None, order_id: str =
                   channel_order_id=f"{channel}-1", lines=[OrderLine("1", "TEA", 1, cny(price))],
                   adjustments=adjustments, created_at=T0, ship_to=Address(province="浙江省"),
                   tags={f"{channel}-campaign"})
+    if not order.totals.payable:  # nothing to pay
+        return order
     paid = Lifecycle(clock=ManualClock(T0)).apply(order, Event(
         "pay", event_id="pay", at=T0, data={"amount": order.totals.payable}))
     return paid.order
@@ -108,6 +110,25 @@ def test_the_loss_making_order_is_held_with_its_numbers_and_released_by_a_second
     again = loss_hold(released, COSTS, at=T0 + timedelta(hours=1), actor=bot)
     assert again is not None and again.event_id == hold.event_id  # same numbers, same id
     assert service.handle(flash.order_id, again).changed is False  # not held a second time
+
+
+def test_a_loss_on_no_revenue_is_held_whatever_the_threshold() -> None:
+    giveaway = sale("pdd", "0.00", order_id="ORD-free")  # a 0.00 lucky-draw order
+    covered = sale("pdd", "79.00", coupon="79.00")  # the goods paid by the merchant's coupon
+    for order in (giveaway, covered):
+        found = margin(order, COSTS)
+        assert (found.revenue, found.profit, found.ratio) == (cny("0.00"), cny("-57.50"), None)
+        for threshold in (Decimal("-0.05"), Decimal("-0.99"), Decimal("0.10")):
+            hold = loss_hold(order, COSTS, at=T0, threshold=threshold)
+            assert hold is not None and hold.data["kind"] == "loss_making", order.order_id
+            assert "a loss on no revenue" in hold.data["reason"]
+    # no revenue and no loss (cancelled before it shipped): nothing to hold
+    cancelled = Lifecycle(clock=ManualClock(T0)).apply(
+        sale("pdd", "79.00"), Event("refund", event_id="r", at=T0,
+                                    data={"amount": cny("79.00"), "lines": {"1": 1}})).order
+    found = margin(cancelled, COSTS)
+    assert (found.revenue, found.profit) == (cny("0.00"), cny("0.00"))
+    assert loss_hold(cancelled, COSTS, at=T0, threshold=Decimal("0.10")) is None
 
 
 def test_an_unknown_cost_is_named_never_zero() -> None:
