@@ -58,11 +58,22 @@ def _rate(name: str) -> check.Validator:
 
 
 def _money(name: str) -> check.Validator:
-    def validate(_instance: object, _attribute: object, value: object) -> None:
+    """A per-order amount of a :class:`FeeTable`: booked as it is, so whole minor units
+    (fen), not negative, and in the currency of the table's ``shipping_cost``."""
+
+    def validate(instance: object, _attribute: object, value: object) -> None:
         if not isinstance(value, Money):
             raise ValidationError(name, value, "expected Money")
         if value.amount < 0:
             raise ValidationError(f"{name}.amount", value.amount, "must be >= 0")
+        if not value.is_whole_minor():
+            raise ValidationError(name, value, f"expected whole minor units of {value.currency}"
+                                  " (a cost booked as it is)")
+        first = getattr(instance, "shipping_cost", value)
+        if isinstance(first, Money) and value.currency != first.currency:
+            raise ValidationError(name, value, f"expected Money in {first.currency}, the"
+                                  f" currency of shipping_cost ({first}): a fee table's amounts"
+                                  " share one currency")
 
     return validate
 
@@ -81,7 +92,8 @@ class FeeTable:
     buyer paid for (the platform's cut), ``payment_fee_rate`` of what the buyer paid,
     ``influencer_rate`` of the goods (a live room's cut). Per order: ``shipping_cost``
     the carrier charges, ``shipping_subsidy`` the platform pays towards it,
-    ``packaging``.
+    ``packaging``; each in whole minor units and all in one currency, that of the
+    orders the table costs.
     """
 
     channel: str = attrs.field(validator=check.text(allow_empty=False))
@@ -255,6 +267,13 @@ def margin(order: Order, costs: CostModel) -> Margin:
         Component("shipping_charged", shipping, Party.BUYER),
     ]
     revenue = sold.goods - merchant_discounts + shipping
+    table = costs.fees_for(order.channel, on)
+    if table is not None and table.shipping_cost.currency != currency:
+        raise ValidationError(
+            "shipping_cost", table.shipping_cost,
+            f"expected Money in {currency}, the currency of order {order.order_id}: the"
+            f" {table.channel} fee table from {table.effective_from.isoformat()} cannot apply",
+        )
     unknown: list[str] = []
     product = zero
     for line in order.lines:
@@ -267,13 +286,16 @@ def margin(order: Order, costs: CostModel) -> Margin:
             continue
         if not isinstance(cost, Money) or cost.currency != currency:
             raise ValidationError(f"unit_cost[{line.sku!r}]", cost, f"expected Money in {currency}")
+        if cost.amount < 0:
+            raise ValidationError(f"unit_cost[{line.sku!r}]", cost, "a cost must be >= 0")
         product += cost * units
-    components.append(Component("product_cost", -product, Party.MERCHANT))
+    # A unit cost may be finer than the fen (an average purchase price); the product
+    # cost is booked rounded, once.
+    components.append(Component("product_cost", -product.round(), Party.MERCHANT))
     # The carrier and the box were paid for once a parcel went out (or while units are
     # still to go): they stay costs whenever the order's own shipping charge stands,
     # whether or not the fee was given back or waived since.
     parcel = order.charges_stand
-    table = costs.fees_for(order.channel, on)
     settled_commission = _settled(order, AdjustmentKind.COMMISSION)
     settled_fee = _settled(order, AdjustmentKind.FEE)
     goods_paid = sold.goods - sold.discounts
@@ -379,7 +401,9 @@ def loss_hold(
 ) -> Event | None:
     """The ``hold`` event for ``order`` when its predicted margin is below ``threshold``
     (kind ``loss_making``, the numbers in the reason), or, with ``hold_unknown``, when a
-    cost is unknown (kind ``cost_unknown``, naming it); ``None`` when it may ship.
+    cost is unknown (kind ``cost_unknown``, naming it); ``None`` when it may ship. An
+    order with no revenue (a 0.00 giveaway, goods paid in full by the merchant's coupon)
+    has no margin ratio: any loss holds it, whatever the threshold.
 
     ``at`` is when the check ran (the event's time), ``actor`` who holds (a system
     account the host's policy lets place holds; ``None`` for a system event). The event
@@ -399,9 +423,15 @@ def loss_hold(
         return Event("hold", event_id=f"costing:unknown:{order.order_id}:{len(found.unknown)}",
                      at=at, data={"kind": COST_UNKNOWN, "reason": reason[:4000]}, actor=actor)
     ratio = found.ratio
-    if ratio is None or ratio >= threshold or order.hold(HoldKind.LOSS_MAKING) is not None:
+    rule = f"threshold {threshold * 100:.2f}%"
+    if ratio is None:
+        # No revenue to measure the margin against: any loss is below any threshold.
+        losing, rule = found.profit.amount < 0, f"a loss on no revenue ({rule})"
+    else:
+        losing = ratio < threshold
+    if not losing or order.hold(HoldKind.LOSS_MAKING) is not None:
         return None
-    reason = f"predicted {found.explain()}; threshold {threshold * 100:.2f}%"
+    reason = f"predicted {found.explain()}; {rule}"
     event_id = f"costing:loss:{order.order_id}:{found.revenue.amount}:{found.profit.amount}"
     return Event("hold", event_id=event_id, at=at, actor=actor,
                  data={"kind": HoldKind.LOSS_MAKING.value, "reason": reason[:4000]})
@@ -436,9 +466,11 @@ def profit_by(
     orders: Iterable[Order], costs: CostModel, key: ProfitKey = "channel"
 ) -> dict[str, ProfitRow]:
     """Profit tables: by ``channel``, ``sku`` (each order's revenue and profit spread
-    over its SKUs by the value still sold, exact to the fen), ``day`` (the accounting
-    day the fees apply to) or ``tag`` (an order counts under each of its tags, such as
-    ``"douyin-live:influencer-x"``). Rows sorted by key."""
+    over its SKUs by the value still sold, exact to the fen; an order with nothing
+    still sold, returned in full, by the value it sold), ``day`` (the accounting day
+    the fees apply to) or ``tag`` (an order counts under each of its tags, such as
+    ``"douyin-live:influencer-x"``). Rows sorted by key; the rows of ``channel``,
+    ``sku`` and ``day`` each add up to the margins of the orders."""
     if key not in ("channel", "sku", "day", "tag"):
         raise ValidationError("key", key, "expected channel, sku, day or tag")
     rows: dict[str, _Row] = {}
@@ -501,15 +533,20 @@ class _Row:
 def _by_sku(
     order: Order, revenue: Money | None, profit: Money | None
 ) -> Mapping[str, tuple[Money | None, Money | None]]:
-    worth: dict[str, Decimal] = {}
+    """Each SKU's part of ``order``'s revenue and profit, exact to the fen: by the value
+    of its units still sold or, when nothing is still sold (every unit returned, refunded
+    or cancelled), by the value ordered, so what is left of the order (a shipping fee
+    kept, the carrier and the box paid for) stays with the SKUs it was sold for; in
+    equal parts when those values are all zero (a gift)."""
     units = order.sold_units
+    if not any(units.values()):
+        units = {line.line_id: line.quantity for line in order.lines}
+    worth: dict[str, Decimal] = {}
     for line in order.lines:
         if units[line.line_id]:
             worth[line.sku] = worth.get(line.sku, Decimal(0)) + line.unit_price.amount * units[
                 line.line_id
             ]
-    if not worth:
-        return {}
     skus = list(worth)
     weights: list[int | Decimal] = [worth[s] for s in skus]
     if not any(weights):

@@ -50,6 +50,8 @@ def sale(channel: str, price: str, *, coupon: str | None = None, order_id: str =
                   channel_order_id=f"{channel}-1", lines=[OrderLine("1", "TEA", 1, cny(price))],
                   adjustments=adjustments, created_at=T0, ship_to=Address(province="浙江省"),
                   tags={f"{channel}-campaign"})
+    if not order.totals.payable:  # nothing to pay
+        return order
     paid = Lifecycle(clock=ManualClock(T0)).apply(order, Event(
         "pay", event_id="pay", at=T0, data={"amount": order.totals.payable}))
     return paid.order
@@ -108,6 +110,25 @@ def test_the_loss_making_order_is_held_with_its_numbers_and_released_by_a_second
     again = loss_hold(released, COSTS, at=T0 + timedelta(hours=1), actor=bot)
     assert again is not None and again.event_id == hold.event_id  # same numbers, same id
     assert service.handle(flash.order_id, again).changed is False  # not held a second time
+
+
+def test_a_loss_on_no_revenue_is_held_whatever_the_threshold() -> None:
+    giveaway = sale("pdd", "0.00", order_id="ORD-free")  # a 0.00 lucky-draw order
+    covered = sale("pdd", "79.00", coupon="79.00")  # the goods paid by the merchant's coupon
+    for order in (giveaway, covered):
+        found = margin(order, COSTS)
+        assert (found.revenue, found.profit, found.ratio) == (cny("0.00"), cny("-57.50"), None)
+        for threshold in (Decimal("-0.05"), Decimal("-0.99"), Decimal("0.10")):
+            hold = loss_hold(order, COSTS, at=T0, threshold=threshold)
+            assert hold is not None and hold.data["kind"] == "loss_making", order.order_id
+            assert "a loss on no revenue" in hold.data["reason"]
+    # no revenue and no loss (cancelled before it shipped): nothing to hold
+    cancelled = Lifecycle(clock=ManualClock(T0)).apply(
+        sale("pdd", "79.00"), Event("refund", event_id="r", at=T0,
+                                    data={"amount": cny("79.00"), "lines": {"1": 1}})).order
+    found = margin(cancelled, COSTS)
+    assert (found.revenue, found.profit) == (cny("0.00"), cny("0.00"))
+    assert loss_hold(cancelled, COSTS, at=T0, threshold=Decimal("0.10")) is None
 
 
 def test_an_unknown_cost_is_named_never_zero() -> None:
@@ -174,6 +195,31 @@ def test_bad_fee_tables_name_the_field() -> None:
     with pytest.raises(ValidationError) as caught:
         CostModel([FEES[0], FEES[0]], Catalog({}))
     assert caught.value.path == "fees[1].effective_from"
+
+
+def test_costs_that_cannot_be_booked_are_refused_naming_the_field() -> None:
+    order = sale("pdd", "79.00")
+    with pytest.raises(ValidationError) as caught:  # a cost counted as income
+        margin(order, CostModel(FEES, Catalog({"TEA": "-5.00"})))
+    assert (caught.value.path, caught.value.value) == ("unit_cost['TEA']", cny("-5.00"))
+    with pytest.raises(ValidationError) as caught:
+        FeeTable("pdd", date(2026, 1, 1), Decimal("0.006"), Decimal("0"),
+                 shipping_cost=cny("4.505"), packaging=cny("1.00"))
+    assert (caught.value.path, caught.value.value) == ("shipping_cost", cny("4.505"))
+    with pytest.raises(ValidationError) as caught:
+        FeeTable("pdd", date(2026, 1, 1), Decimal("0.006"), Decimal("0"),
+                 shipping_cost=Money("4.50", "USD"), packaging=cny("1.00"))
+    assert caught.value.path == "packaging" and "shipping_cost" in str(caught.value)
+    dollars = FeeTable("pdd", date(2026, 1, 1), Decimal("0.006"), Decimal("0"),
+                       shipping_cost=Money("4.50", "USD"), packaging=Money("1.00", "USD"))
+    with pytest.raises(ValidationError) as caught:  # a dollar table cannot cost a CNY order
+        margin(order, CostModel([dollars], Catalog({"TEA": "52.00"})))
+    assert caught.value.path == "shipping_cost" and "CNY" in str(caught.value)
+    # a purchase price finer than the fen (an average cost) is booked rounded, once
+    three = attrs.evolve(order, lines=[OrderLine("1", "TEA", 3, cny("79.00"))])
+    found = margin(three, CostModel(FEES, Catalog({"TEA": "20.3333"})))
+    assert found.component("product_cost").amount == cny("-61.00")  # type: ignore[union-attr]
+    assert found.profit.is_whole_minor()
 
 
 def test_the_health_page_shows_profit_by_day_and_channel_as_a_heat_map() -> None:
