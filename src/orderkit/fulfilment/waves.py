@@ -262,12 +262,18 @@ def plan_wave(
     now: datetime,
     *,
     stock: Mapping[str, int] | None = None,
+    held: Mapping[str, Mapping[str, int]] | None = None,
 ) -> Wave:
     """Select the orders of one wave; every candidate not selected gets a reason.
 
     ``stock`` (SKU to units available), when given, is spent in pick order by the
-    orders that hold no lock (an order placed with an inventory ledger has its units
-    reserved already). No candidate is ever left out without an :class:`Exclusion`.
+    open units that no lock holds (an order placed with an inventory ledger has its
+    units reserved already). ``held`` (order id to SKU to units: what each order's lock
+    still holds, as :meth:`~orderkit.inventory.InventoryLedger.occupancy` reads it),
+    when given, says what a lock holds: a lock that lapsed holds nothing, so its order
+    spends ``stock`` like one without a lock; without ``held`` a lock id is trusted to
+    hold the order's open units. No candidate is ever left out without an
+    :class:`Exclusion`.
     """
     if not isinstance(policy, WavePolicy):
         raise ValidationError("policy", policy, "expected a WavePolicy")
@@ -280,6 +286,7 @@ def plan_wave(
         else None
     )
     left = _stock(stock)
+    _check_held(held)
     excluded: dict[str, Exclusion] = {}
     ready: list[Order] = []
     for order in orders:
@@ -304,8 +311,8 @@ def plan_wave(
                 Reason.OVER_CAP, f"{len(open_lines)} lines would pass the cap of"
                 f" {policy.max_lines} ({lines} taken)")
             continue
-        if stock is not None and order.lock_id is None:
-            wanted = order.open_units_by_sku
+        wanted = _unheld(order, held) if stock is not None else {}
+        if wanted:
             short = {sku: (qty, left.get(sku, 0)) for sku, qty in wanted.items()
                      if qty > left.get(sku, 0)}
             if short:
@@ -318,6 +325,33 @@ def plan_wave(
         selected.append(order.order_id)
         lines += len(open_lines)
     return Wave(policy.stream, now, tuple(selected), excluded)
+
+
+def _unheld(order: Order, held: Mapping[str, Mapping[str, int]] | None) -> dict[str, int]:
+    """The open units of ``order`` (SKU to units) that no lock holds for it."""
+    units = order.open_units_by_sku
+    if order.lock_id is None:
+        return units
+    if held is None:
+        return {}
+    mine = held.get(order.order_id, {})
+    return {sku: qty - mine.get(sku, 0) for sku, qty in units.items() if qty > mine.get(sku, 0)}
+
+
+def _check_held(held: object) -> None:
+    """``plan_wave``'s ``held``, checked: order id to SKU to whole units >= 0."""
+    if held is None:
+        return
+    if not isinstance(held, Mapping):
+        raise ValidationError("held", held, "expected a mapping of order id to units by SKU")
+    for order_id, units in held.items():
+        if not isinstance(units, Mapping):
+            raise ValidationError(f"held[{order_id!r}]", units,
+                                  "expected a mapping of SKU to units")
+        for sku, qty in units.items():
+            if isinstance(qty, bool) or not isinstance(qty, int) or qty < 0:
+                raise ValidationError(f"held[{order_id!r}][{sku!r}]", qty,
+                                      "expected whole units >= 0")
 
 
 def _stock(stock: object) -> dict[str, int]:
