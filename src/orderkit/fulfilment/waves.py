@@ -49,8 +49,8 @@ class Reason(StrEnum):
     """Why a candidate is not in the wave."""
 
     NOT_READY = "not_ready"
-    """Not ready to ship: not PAID or PACKED and not cash on delivery waiting to ship
-    (unpaid, already shipped, ended)."""
+    """Not ready to ship: not PAID or PACKED, not cash on delivery waiting to ship, and
+    not partly shipped with units still open (unpaid, shipped in full, ended)."""
     ON_HOLD = "on_hold"
     """A hold blocks shipment (the words name it)."""
     ADDRESS_REVIEW = "address_review"
@@ -273,7 +273,12 @@ def plan_wave(
     when given, says what a lock holds: a lock that lapsed holds nothing, so its order
     spends ``stock`` like one without a lock; without ``held`` a lock id is trusted to
     hold the order's open units. No candidate is ever left out without an
-    :class:`Exclusion`.
+    :class:`Exclusion`. An order given twice is refused with a
+    :class:`~orderkit.model.errors.ValidationError` naming its id.
+
+    A partly shipped order (SHIPPED, with units still OPEN) is a candidate for its
+    open units: they are what its lines and stock count, and a later ``ship`` sends
+    them.
     """
     if not isinstance(policy, WavePolicy):
         raise ValidationError("policy", policy, "expected a WavePolicy")
@@ -289,9 +294,14 @@ def plan_wave(
     _check_held(held)
     excluded: dict[str, Exclusion] = {}
     ready: list[Order] = []
+    seen: set[str] = set()
     for order in orders:
         if not isinstance(order, Order):
             raise ValidationError("orders", order, "expected Orders")
+        if order.order_id in seen:
+            # Two pages of a query that overlap: planned twice, its stock spent twice.
+            raise ValidationError("orders", order.order_id, "the same order is given twice")
+        seen.add(order.order_id)
         reason = _why_not(order, policy, today, cutoff)
         if reason is not None:
             excluded[order.order_id] = reason
@@ -373,9 +383,12 @@ _READY = frozenset({OrderStatus.PAID, OrderStatus.PACKED})
 
 def _ready(order: Order) -> bool:
     """PAID or PACKED, or cash on delivery waiting to ship: the lifecycle packs and ships
-    those unpaid (the buyer pays the courier)."""
+    those unpaid (the buyer pays the courier); or partly shipped (SHIPPED with units
+    still open: a later ``ship`` sends them)."""
     if order.status in _READY:
         return True
+    if order.status == OrderStatus.SHIPPED:
+        return any(line.quantities[LineStatus.OPEN] for line in order.lines)
     return (order.status == OrderStatus.PENDING_PAYMENT
             and order.payment_terms is PaymentTerms.ON_DELIVERY)
 

@@ -265,6 +265,51 @@ def test_a_paid_order_whose_lock_lapsed_is_not_packed_without_stock() -> None:
     assert ledger.verify().ok
 
 
+def test_a_partly_shipped_order_is_planned_for_its_open_units() -> None:
+    """Tea went out first, the cups were back-ordered: the order is SHIPPED with two
+    cups still open, and a wave picks them (its lines and stock count only them)."""
+    repository = MemoryOrderRepository()
+    clock = ManualClock(T0)
+    service = OrderService(repository, lifecycle=Lifecycle(clock=clock))
+    lines = [OrderLine("1", "TEA", 1, Money("10.00", "CNY")),
+             OrderLine("2", "CUP", 2, Money("5.00", "CNY"))]
+    service.place(Order(order_id="D", channel="tmall", channel_order_id="D", lines=lines,
+                        created_at=T0, status=OrderStatus.PAID, paid_at=T0))
+    service.handle("D", Event("ship", event_id="s1", at=T0,
+                              data={"carrier": "SF", "waybill": "D1", "lines": {"1": 1}}))
+    partly = repository.get("D")
+    assert partly.status is OrderStatus.SHIPPED and partly.open_units_by_sku == {"CUP": 2}
+    now = T0 + timedelta(days=1)
+    assert plan_wave([partly], WavePolicy(), now, stock={"CUP": 2}).selected == ("D",)
+    short = plan_wave([partly], WavePolicy(), now, stock={"CUP": 1, "TEA": 0})
+    assert short.excluded["D"] == Exclusion(Reason.AWAITING_STOCK, "CUP needs 2, 1 available")
+    assert plan_wave([partly], WavePolicy(max_lines=1), now).selected == ("D",)
+    # Left out too long for a reason of its own, it raises an alert like any candidate.
+    held = attrs.evolve(partly, holds=[Hold("manual", "cs-1", T0, "buyer called")])
+    log = ExclusionLog(threshold=timedelta(hours=24))
+    alerts = [alert for day in range(3)
+              for alert in log.update(plan_wave([held], WavePolicy(), now + timedelta(days=day)))]
+    assert [alert.subject for alert in alerts] == ["D"]
+    # Released, it is past packing: the pack is ignored, the order waits for its ship.
+    wave = plan_wave([partly], WavePolicy(), now)
+    assert release_wave(wave, service, at=now, wave_id="W-D") == {}
+    assert repository.get("D").status is OrderStatus.SHIPPED
+    # Shipped in full: not ready.
+    service.handle("D", Event("ship", event_id="s2", at=now,
+                              data={"carrier": "SF", "waybill": "D2"}))
+    done = plan_wave([repository.get("D")], WavePolicy(), now)
+    assert done.excluded["D"] == Exclusion(Reason.NOT_READY, "status SHIPPED")
+
+
+def test_an_order_given_twice_is_refused_naming_it() -> None:
+    a, b = order("A", qty=2), order("B", minutes=5, qty=2)
+    with pytest.raises(ValidationError) as caught:
+        plan_wave([a, a, b], WavePolicy(), T0 + timedelta(hours=1), stock={"TEA": 4})
+    assert (caught.value.path, caught.value.value) == ("orders", "A")
+    assert plan_wave([a, b], WavePolicy(), T0 + timedelta(hours=1),
+                     stock={"TEA": 4}).selected == ("A", "B")
+
+
 def test_cash_on_delivery_waiting_to_ship_is_planned_and_packed_unpaid() -> None:
     """The lifecycle packs and ships cash on delivery unpaid (the buyer pays the
     courier), so such an order is a wave candidate; an unpaid online order is not."""
