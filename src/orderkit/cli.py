@@ -200,11 +200,18 @@ def _wave(args: argparse.Namespace) -> int:
         if args.at else datetime.now(UTC)
     )
     repository = SQLiteOrderRepository(args.db)
-    candidates = list(repository.stale([OrderStatus.PAID, OrderStatus.PACKED], "paid_at", now,
-                                       args.limit))
+    candidates = list(repository.stale([OrderStatus.PAID], "paid_at", now, args.limit))
+    # Packed orders by when they were packed: a cash on delivery one has no paid_at.
+    candidates += repository.stale([OrderStatus.PACKED], "status_since", now, args.limit)
     # Cash on delivery ships unpaid: those waiting to ship are candidates too.
     candidates += repository.stale([OrderStatus.PENDING_PAYMENT], "status_since", now,
                                    args.limit, terms=PaymentTerms.ON_DELIVERY)
+    # Partly shipped orders wait in SHIPPED for a later ship of their open units.
+    candidates += [
+        order
+        for order in repository.stale([OrderStatus.SHIPPED], "status_since", now, args.limit)
+        if order.open_units_by_sku
+    ]
     wave = plan_wave(candidates, policy, now)
     print(f"wave ({policy.stream}) at {now.isoformat()}: {len(wave.selected)} selected,"
           f" {len(wave.excluded)} left out")

@@ -49,8 +49,8 @@ class Reason(StrEnum):
     """Why a candidate is not in the wave."""
 
     NOT_READY = "not_ready"
-    """Not ready to ship: not PAID or PACKED and not cash on delivery waiting to ship
-    (unpaid, already shipped, ended)."""
+    """Not ready to ship: not PAID or PACKED, not cash on delivery waiting to ship, and
+    not partly shipped with units still open (unpaid, shipped in full, ended)."""
     ON_HOLD = "on_hold"
     """A hold blocks shipment (the words name it)."""
     ADDRESS_REVIEW = "address_review"
@@ -262,12 +262,23 @@ def plan_wave(
     now: datetime,
     *,
     stock: Mapping[str, int] | None = None,
+    held: Mapping[str, Mapping[str, int]] | None = None,
 ) -> Wave:
     """Select the orders of one wave; every candidate not selected gets a reason.
 
     ``stock`` (SKU to units available), when given, is spent in pick order by the
-    orders that hold no lock (an order placed with an inventory ledger has its units
-    reserved already). No candidate is ever left out without an :class:`Exclusion`.
+    open units that no lock holds (an order placed with an inventory ledger has its
+    units reserved already). ``held`` (order id to SKU to units: what each order's lock
+    still holds, as :meth:`~orderkit.inventory.InventoryLedger.occupancy` reads it),
+    when given, says what a lock holds: a lock that lapsed holds nothing, so its order
+    spends ``stock`` like one without a lock; without ``held`` a lock id is trusted to
+    hold the order's open units. No candidate is ever left out without an
+    :class:`Exclusion`. An order given twice is refused with a
+    :class:`~orderkit.model.errors.ValidationError` naming its id.
+
+    A partly shipped order (SHIPPED, with units still OPEN) is a candidate for its
+    open units: they are what its lines and stock count, and a later ``ship`` sends
+    them.
     """
     if not isinstance(policy, WavePolicy):
         raise ValidationError("policy", policy, "expected a WavePolicy")
@@ -280,11 +291,17 @@ def plan_wave(
         else None
     )
     left = _stock(stock)
+    _check_held(held)
     excluded: dict[str, Exclusion] = {}
     ready: list[Order] = []
+    seen: set[str] = set()
     for order in orders:
         if not isinstance(order, Order):
             raise ValidationError("orders", order, "expected Orders")
+        if order.order_id in seen:
+            # Two pages of a query that overlap: planned twice, its stock spent twice.
+            raise ValidationError("orders", order.order_id, "the same order is given twice")
+        seen.add(order.order_id)
         reason = _why_not(order, policy, today, cutoff)
         if reason is not None:
             excluded[order.order_id] = reason
@@ -304,8 +321,8 @@ def plan_wave(
                 Reason.OVER_CAP, f"{len(open_lines)} lines would pass the cap of"
                 f" {policy.max_lines} ({lines} taken)")
             continue
-        if stock is not None and order.lock_id is None:
-            wanted = order.open_units_by_sku
+        wanted = _unheld(order, held) if stock is not None else {}
+        if wanted:
             short = {sku: (qty, left.get(sku, 0)) for sku, qty in wanted.items()
                      if qty > left.get(sku, 0)}
             if short:
@@ -318,6 +335,33 @@ def plan_wave(
         selected.append(order.order_id)
         lines += len(open_lines)
     return Wave(policy.stream, now, tuple(selected), excluded)
+
+
+def _unheld(order: Order, held: Mapping[str, Mapping[str, int]] | None) -> dict[str, int]:
+    """The open units of ``order`` (SKU to units) that no lock holds for it."""
+    units = order.open_units_by_sku
+    if order.lock_id is None:
+        return units
+    if held is None:
+        return {}
+    mine = held.get(order.order_id, {})
+    return {sku: qty - mine.get(sku, 0) for sku, qty in units.items() if qty > mine.get(sku, 0)}
+
+
+def _check_held(held: object) -> None:
+    """``plan_wave``'s ``held``, checked: order id to SKU to whole units >= 0."""
+    if held is None:
+        return
+    if not isinstance(held, Mapping):
+        raise ValidationError("held", held, "expected a mapping of order id to units by SKU")
+    for order_id, units in held.items():
+        if not isinstance(units, Mapping):
+            raise ValidationError(f"held[{order_id!r}]", units,
+                                  "expected a mapping of SKU to units")
+        for sku, qty in units.items():
+            if isinstance(qty, bool) or not isinstance(qty, int) or qty < 0:
+                raise ValidationError(f"held[{order_id!r}][{sku!r}]", qty,
+                                      "expected whole units >= 0")
 
 
 def _stock(stock: object) -> dict[str, int]:
@@ -339,9 +383,12 @@ _READY = frozenset({OrderStatus.PAID, OrderStatus.PACKED})
 
 def _ready(order: Order) -> bool:
     """PAID or PACKED, or cash on delivery waiting to ship: the lifecycle packs and ships
-    those unpaid (the buyer pays the courier)."""
+    those unpaid (the buyer pays the courier); or partly shipped (SHIPPED with units
+    still open: a later ``ship`` sends them)."""
     if order.status in _READY:
         return True
+    if order.status == OrderStatus.SHIPPED:
+        return any(line.quantities[LineStatus.OPEN] for line in order.lines)
     return (order.status == OrderStatus.PENDING_PAYMENT
             and order.payment_terms is PaymentTerms.ON_DELIVERY)
 

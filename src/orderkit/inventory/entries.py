@@ -69,6 +69,9 @@ class EntryKind(enum.StrEnum):
     SHIP_UNLOCKED = "ship_unlocked"  # (-qty, 0): shipped without (enough) lock; may oversell
     OVERSELL = "oversell"  # (0, 0): the record that a shipment left the SKU qty short
     RESTOCK = "restock"  # (+qty, 0): returned units back in stock, sellable again
+    #: (0, +qty): units of a line that expired locked again for its order (a payment
+    #: made while the lock held, applied after it fell due); ``expires_at`` = new expiry
+    RELOCK = "relock"
 
 
 _EFFECTS: dict[EntryKind, tuple[int, int]] = {
@@ -84,6 +87,7 @@ _EFFECTS: dict[EntryKind, tuple[int, int]] = {
     EntryKind.SHIP_UNLOCKED: (-1, 0),
     EntryKind.OVERSELL: (0, 0),
     EntryKind.RESTOCK: (1, 0),
+    EntryKind.RELOCK: (0, 1),
 }
 
 #: Kinds that take units out of the building (``shipped`` in the balance invariant).
@@ -104,8 +108,9 @@ class LedgerEntry:
 
     ``lock_key`` names the lock a lock-related entry belongs to (the lock's identity,
     never its secret token). ``expires_at`` is set on ``LOCK`` entries, and on
-    ``CONFIRM`` entries (the line's new expiry, :data:`NEVER`). ``ref`` carries the
-    receiving reference, or for an ``APPROVE`` the id of the ``PARK`` it applies.
+    ``CONFIRM`` and ``RELOCK`` entries (the line's new expiry, :data:`NEVER`). ``ref``
+    carries the receiving reference, or for an ``APPROVE`` the id of the ``PARK`` it
+    applies.
     """
 
     entry_id: str
@@ -284,7 +289,10 @@ class StockCall(Protocol):
     ``record_shipped``), ``order_id``, ``ref`` (the call's id, which makes a retry a
     no-op; required for a restock, a ship and ``record_shipped``) and ``reason``
     (``None``: the method's default). Any object with these attributes will do, such as
-    :class:`orderkit.outbox.StockCall`.
+    :class:`orderkit.outbox.StockCall`. A confirm's ``at`` (when its payment was decided,
+    see :meth:`~orderkit.inventory.InventoryLedger.confirm`) is read when the object has
+    that attribute (added in 0.3); without it the confirm is judged at the ledger's
+    clock.
     """
 
     @property

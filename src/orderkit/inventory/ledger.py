@@ -123,6 +123,8 @@ class _Call:
     #: For a ``record_shipped`` with a lock: the units (by SKU) the lock keeps holding
     #: for the order's units still to ship (``None``: none kept back).
     keep: dict[str, int] | None = None
+    #: For a ``confirm``: when the payment was decided (``None``: the batch's instant).
+    at: datetime | None = None
 
 
 #: A place in ``_apply``'s results not decided yet (every one is, before it returns).
@@ -622,23 +624,32 @@ class InventoryLedger:
         *,
         order_id: str | None = None,
         ref: str | None = None,
+        at: datetime | None = None,
         actor: str = "system",
     ) -> ReleaseResult:
         """On payment: the lock's units still locked never expire (their expiry becomes
         :data:`~orderkit.inventory.entries.NEVER`), so a paid order keeps its stock until
         it is shipped (:meth:`commit`) or cancelled (:meth:`release`).
 
-        Units whose lock had already expired are not locked again (another order may
-        hold them now); they are listed per SKU in :attr:`ReleaseResult.lapsed`.
-        ``lines`` lists the units this call confirmed. ``order_id`` and ``ref`` as for
-        :meth:`release`. Outcomes: ``"confirmed"`` (every line with units still locked
-        is confirmed and none lapsed), ``"lapsed"`` (some units had expired; the rest are
+        ``at`` (aware; the ledger's clock when ``None``) is when the payment was
+        decided: the confirm is judged at that instant, not when it reaches the ledger.
+        A line that expired *after* ``at`` (the payment came while the lock held, and
+        was applied later, or an expiry sweep ran in between) is locked again for the
+        order (a ``RELOCK`` entry), as far as its units are still available. Units that
+        cannot be held (the lock had expired before ``at``, or the units were given to
+        another order meanwhile) are not taken from anyone; they are listed per SKU in
+        :attr:`ReleaseResult.lapsed`. ``lines`` lists the units this call confirmed
+        (locked again included). ``order_id`` and ``ref`` as for :meth:`release`.
+        Outcomes: ``"confirmed"`` (every line with units still locked is confirmed and
+        none lapsed), ``"lapsed"`` (some units could not be held; the rest are
         confirmed), ``"already_confirmed"`` (nothing left to confirm),
         ``"already_committed"`` / ``"already_released"`` (no units left on the lock:
         nothing changed), ``"already_applied"`` (this ``ref`` was applied before).
         """
         _text("actor", actor)
-        return self._one(self._checked("confirm", lock_id, None, order_id, ref, ""), actor)
+        return self._one(
+            self._checked("confirm", lock_id, None, order_id, ref, "", at=at), actor
+        )
 
     # --- many calls in one transaction -------------------------------------------------------
 
@@ -691,7 +702,8 @@ class InventoryLedger:
                 _text(f"{path}.reason", reason)
             try:
                 checked.append(self._checked(operation, lock_id, lines, order_id, ref, reason,
-                                             path, keep=getattr(call, "keep", None)))
+                                             path, keep=getattr(call, "keep", None),
+                                             at=getattr(call, "at", None)))
             except InvalidLock as refusal:
                 checked.append(refusal)
         return self._apply(checked, actor)
@@ -707,10 +719,13 @@ class InventoryLedger:
         path: str = "",
         *,
         keep: object = None,
+        at: object = None,
     ) -> _Call:
         """A lock call's arguments checked (the lock itself is looked up by ``_apply``);
-        a ``record_shipped`` names its lines and ``ref``, and may give ``keep``."""
+        a ``record_shipped`` names its lines and ``ref``, and may give ``keep``; a
+        ``confirm`` may give ``at``, when its payment was decided."""
         prefix = f"{path}." if path else ""
+        paid_at = None if at is None else ensure_instant(at, path=f"{prefix}at")
         kept = None
         if operation == "record_shipped":
             if lines is None:
@@ -726,7 +741,7 @@ class InventoryLedger:
         wanted = None if lines is None else _demand(lines, f"{prefix}lines")
         return _Call(
             operation, lock_id, lock_key, token_order, wanted,
-            None if ref is None else str(ref), reason, keep=kept,
+            None if ref is None else str(ref), reason, keep=kept, at=paid_at,
         )
 
     def _one(self, call: _Call, actor: str) -> ReleaseResult:
@@ -926,16 +941,32 @@ class InventoryLedger:
         )
 
     def _confirm_in(self, batch: _Batch, call: _Call) -> ReleaseResult:
+        """A payment's ``confirm``, judged at the payment's instant (``call.at``): units
+        that expired only after it are locked again while they are still available."""
         tx, now, actor = batch.tx, batch.now, batch.actor
         lock_id, lock_key, token_order, ref = call.lock_id, call.lock_key, call.order_id, call.ref
+        paid_at = now if call.at is None else call.at
         confirmed: dict[str, int] = {}
         lapsed: dict[str, int] = {}
         held = False
         current = tuple(tx.lock_lines(lock_key))
         for line in current:
-            if line.expired:
-                lapsed[line.sku] = line.expired
-            if line.remaining <= 0:
+            back = 0
+            if line.expired and paid_at < line.expires_at:
+                # Paid while the lock held: hold again what nobody took meanwhile.
+                back = min(line.expired, max(0, tx.balance(line.sku).available))
+                if back:
+                    batch.append(LedgerEntry(
+                        _new_id() if ref is None else _ref_id(ref, line.sku),
+                        EntryKind.RELOCK, line.sku, back, now, actor,
+                        f"confirm: paid at {paid_at.isoformat()}, before the lock expired"
+                        f" at {line.expires_at.isoformat()}; locked again, now never",
+                        order_id=token_order, lock_key=lock_key, expires_at=NEVER,
+                    ))
+                    confirmed[line.sku] = back
+            if line.expired > back:
+                lapsed[line.sku] = line.expired - back
+            if back or line.remaining <= 0:
                 continue
             if line.expires_at >= NEVER:
                 held = True

@@ -41,7 +41,8 @@ def apply_entry(
     Refusals: :class:`InsufficientStock` when an entry other than ``SHIP_UNLOCKED``
     would lower ``available`` below zero (or ``on_hand`` below zero, other than by a
     shipment), :class:`InvalidLock` when a lock line would resolve more units than it
-    holds (or does not exist, or a confirm finds it due), :class:`ValidationError` for a
+    holds (or does not exist, or a confirm finds it due, or a relock takes back more
+    units than expired on it), :class:`ValidationError` for a
     malformed entry or one that would take a counter beyond ``MAX_QUANTITY`` either way
     (the range every store holds).
     """
@@ -98,6 +99,8 @@ def _line_after(entry: LedgerEntry, line: LockLine | None) -> LockLine | None:
         return line
     if kind is EntryKind.CONFIRM:
         return _confirmed(entry, line)
+    if kind is EntryKind.RELOCK:
+        return _relocked(entry, line)
     if kind is EntryKind.SHIP_UNLOCKED:
         if not entry.order_id:
             raise ValidationError(
@@ -125,6 +128,26 @@ def _line_after(entry: LedgerEntry, line: LockLine | None) -> LockLine | None:
     if field == "committed":
         return attrs.evolve(line, committed=line.committed + qty)
     return attrs.evolve(line, expired=line.expired + qty)
+
+
+def _relocked(entry: LedgerEntry, line: LockLine | None) -> LockLine:
+    """The line a ``RELOCK`` leaves: ``qty`` of its expired units locked again, and the
+    line's units still locked expiring at the entry's ``expires_at``."""
+    if line is None:
+        raise InvalidLock(str(entry.lock_key), "unknown lock")
+    expires_at = entry.expires_at
+    if expires_at is None:
+        raise ValidationError("entry.expires_at", None, "a relock entry carries the new expiry")
+    if expires_at <= entry.at or expires_at < line.expires_at:
+        raise ValidationError(
+            "entry.expires_at", expires_at, "a relock holds the units beyond its own time"
+        )
+    if entry.qty > line.expired:
+        raise InvalidLock(
+            line.lock_key,
+            f"relock of {entry.qty} {line.sku} but {line.expired} expired on the line",
+        )
+    return attrs.evolve(line, expired=line.expired - entry.qty, expires_at=expires_at)
 
 
 def _confirmed(entry: LedgerEntry, line: LockLine | None) -> LockLine:

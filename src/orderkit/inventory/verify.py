@@ -155,7 +155,7 @@ def verify_store(
             if entry.expires_at is not None:
                 expiries[key] = entry.expires_at
             continue
-        if entry.kind is EntryKind.CONFIRM:
+        if entry.kind in (EntryKind.CONFIRM, EntryKind.RELOCK):
             field = None
             if entry.expires_at is not None:
                 expiries[key] = entry.expires_at
@@ -171,6 +171,8 @@ def verify_store(
             continue
         if field is not None:
             line[field] += entry.qty
+        elif entry.kind is EntryKind.RELOCK:
+            line["expired"] -= entry.qty
 
     drifts: list[Drift] = []
     oversold: list[Oversell] = []

@@ -94,6 +94,12 @@ class InventoryLedgerLike(StockEffects, Protocol):
         :class:`~orderkit.model.errors.InsufficientStock` refusing that order."""
         ...
 
+    def occupancy(self, order_id: str) -> Sequence[Any]:
+        """Each line still locked (not expired) for ``order_id``, with ``.sku``, ``.qty``
+        and ``.lock_id`` (added in 0.3): what :meth:`OrderService.reserve` reads to tell
+        a lock that lapsed from one that holds the order's units."""
+        ...
+
 
 class OrderService:
     """Load, decide, save with the expected version and the outbox, retry on conflict,
@@ -363,16 +369,20 @@ class OrderService:
         return out
 
     def reserve(self, order_ids: Sequence[str], *, at: datetime) -> dict[str, OrderkitError]:
-        """Lock the open units of stored orders that hold no lock yet (placed without a
-        ledger: imported, or synced from a file), in one ledger call
-        (:meth:`~orderkit.inventory.InventoryLedger.lock_many`), and keep each lock id on
-        its order: a new version with an audit entry (event ``reserve``, at ``at``).
-        A paid order's lock is confirmed in the same save (a ``stock.confirm`` outbox
-        message), so it never lapses.
+        """Lock the open units of stored orders that hold no lock (placed without a
+        ledger: imported, or synced from a file; or whose lock lapsed), in one ledger
+        call (:meth:`~orderkit.inventory.InventoryLedger.lock_many`), and keep each lock
+        id on its order: a new version with an audit entry (event ``reserve``, at
+        ``at``). A paid order's lock is confirmed in the same save (a ``stock.confirm``
+        outbox message), so it never lapses.
 
-        Orders that hold a lock already, or have nothing open, are left as they are.
-        Returns the orders that could not be reserved, with why (short of stock, or
-        changed meanwhile: their lock is released again).
+        A lock that no longer holds every open unit of its order (it expired unpaid,
+        or its units went to another order before the payment's confirm reached the
+        ledger) counts as no lock: the order takes a new one, and the save owes a
+        ``stock.release`` of whatever the old lock still held. Orders whose lock holds
+        their open units, or with nothing open, are left as they are. Returns the
+        orders that could not be reserved, with why (short of stock, or changed
+        meanwhile: their new lock is released again).
         """
         if self.inventory is None:
             raise ValidationError("inventory", None, "reserving stock needs an inventory ledger")
@@ -381,7 +391,7 @@ class OrderService:
         for order_id in order_ids:
             order = self.repository.get(order_id)
             skus = order.open_units_by_sku
-            if order.lock_id is None and skus:
+            if skus and not self._lock_holds(order, skus):
                 wanted.append((order, skus))
         if not wanted:
             return {}
@@ -399,26 +409,42 @@ class OrderService:
             reserved = attrs.evolve(order, lock_id=lock_id, version=order.version + 1)
             entry = AuditEntry(
                 order.order_id, event_id, "reserve", None, now, at, int(order.status),
-                int(order.status), "applied", (("lock_id", "", "reserved"),),
+                int(order.status), "applied", (("lock_id", order.lock_id or "", "reserved"),),
             )
-            confirm = (
-                (OutboxMessage(message_id(order.order_id, event_id, 0), order.order_id,
-                               STOCK_CONFIRM, {"lock_id": lock_id}, now),)
-                if _keeps_its_stock(order)
-                else ()
+            owed: list[tuple[str, dict[str, Any]]] = []
+            if _keeps_its_stock(order):
+                owed.append((STOCK_CONFIRM, {"lock_id": lock_id}))
+            if order.lock_id is not None:
+                # The lapsed lock is superseded: whatever it still held goes back.
+                owed.append((STOCK_RELEASE, {"lock_id": order.lock_id, "lines": None}))
+            messages = tuple(
+                OutboxMessage(message_id(order.order_id, event_id, k), order.order_id,
+                              topic, payload, now)
+                for k, (topic, payload) in enumerate(owed)
             )
             try:
-                self.repository.save(reserved, order.version, audit=(entry,), outbox=confirm)
+                self.repository.save(reserved, order.version, audit=(entry,), outbox=messages)
             except ConcurrencyError as error:
                 self.inventory.release(lock_id, order_id=order.order_id)
                 refused[order.order_id] = error
                 continue
-            if confirm and self.relay is not None:
+            if messages and self.relay is not None:
                 if self._deferred:
                     self._owed = True
                 else:
                     self.last_delivery = self.relay.run_once()
         return refused
+
+    def _lock_holds(self, order: Order, units: Mapping[str, int]) -> bool:
+        """Whether ``order``'s lock still holds ``units`` (SKU to units): a lock that
+        lapsed, wholly or in part, holds less, and counts as no lock."""
+        if order.lock_id is None or self.inventory is None:
+            return False
+        held: dict[str, int] = {}
+        for line in self.inventory.occupancy(order.order_id):
+            if line.lock_id == order.lock_id:
+                held[line.sku] = held.get(line.sku, 0) + line.qty
+        return all(held.get(sku, 0) >= qty for sku, qty in units.items())
 
     def _refuse_if_stored(self, order: Order) -> None:
         """Raise :class:`DuplicateOrder` when ``order``'s id is stored already."""

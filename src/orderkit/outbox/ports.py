@@ -103,6 +103,10 @@ class StockCall:
     reason: str | None = None
     #: ``record_shipped`` only: what the lock keeps holding, SKU to units.
     keep: Mapping[str, int] | None = None
+    #: ``confirm`` only: when the payment was decided (aware), the instant the ledger
+    #: judges it at (``None``: the ledger's clock); the relay passes the message's
+    #: ``created_at``.
+    at: datetime | None = None
 
 
 @runtime_checkable

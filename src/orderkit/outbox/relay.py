@@ -351,7 +351,10 @@ def _stock_call(message: OutboxMessage) -> StockCall:
         raise ValidationError("payload.lock_id", lock_id, "expected a lock id")
     lines = payload.get("lines")
     units = None if lines is None else _units(lines)
-    return StockCall(operation, lock_id, None if operation == "confirm" else units, order_id, ref)
+    if operation == "confirm":
+        # Judged when the payment was decided, not when the relay got to it.
+        return StockCall(operation, lock_id, None, order_id, ref, at=message.created_at)
+    return StockCall(operation, lock_id, units, order_id, ref)
 
 
 def _units(lines: object) -> dict[str, int]:

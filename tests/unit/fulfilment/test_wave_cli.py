@@ -10,7 +10,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from orderkit import Hold, Money, Order, OrderLine, OrderStatus, PaymentTerms
+from orderkit import Hold, LineStatus, Money, Order, OrderLine, OrderStatus, PaymentTerms
 from orderkit.adapters.sqlite import SQLiteOrderRepository
 from orderkit.errors import ValidationError
 from orderkit.fulfilment import policy_from_toml
@@ -105,3 +105,35 @@ def test_orderkit_wave_refuses_a_bad_policy_file_in_one_line(tmp_path: Path) -> 
     )
     assert bad.returncode == 1, bad.stderr
     assert len(bad.stderr.splitlines()) == 1 and "wave.promise_hours" in bad.stderr
+
+
+def test_orderkit_wave_lists_packed_cash_on_delivery_and_partly_shipped_orders(
+    tmp_path: Path,
+) -> None:
+    """A packed cash-on-delivery order has no paid_at, and a partly shipped one waits in
+    SHIPPED for its open units: both are candidates, as plan_wave says; an order
+    shipped in full is not listed."""
+    db = tmp_path / "shop.db"
+    repository = SQLiteOrderRepository(db)
+    repository.save(paid("COD-PACKED", 0, status=OrderStatus.PACKED, paid_at=None,
+                         payment_terms=PaymentTerms.ON_DELIVERY), None)
+    two = [OrderLine("1", "TEA", 1, Money("99.00", "CNY")),
+           OrderLine("2", "CUP", 2, Money("5.00", "CNY"))]
+    partly = paid("PARTLY", 1, status=OrderStatus.SHIPPED, lines=two)
+    tea, cups = partly.lines
+    shipped_tea = attrs.evolve(tea, quantities={**tea.quantities, LineStatus.OPEN: 0,
+                                                LineStatus.SHIPPED: 1})
+    repository.save(attrs.evolve(partly, lines=[shipped_tea, cups]), None)
+    repository.save(paid("DONE", 2, status=OrderStatus.SHIPPED,
+                         lines=[attrs.evolve(shipped_tea)]), None)
+    run = subprocess.run(
+        [sys.executable, "-m", "orderkit", "wave", "--db", str(db),
+         "--at", "2026-03-02T20:00:00+08:00"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [
+        "wave (in_stock) at 2026-03-02T12:00:00+00:00: 2 selected, 0 left out",
+        "  COD-PACKED",
+        "  PARTLY",
+    ]

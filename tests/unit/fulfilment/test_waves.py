@@ -11,6 +11,7 @@ from orderkit import Address, Hold, Money, Order, OrderLine, OrderStatus
 from orderkit.adapters.memory import MemoryOrderRepository
 from orderkit.errors import TransitionNotAllowed, ValidationError
 from orderkit.fulfilment import (
+    Exclusion,
     ExclusionLog,
     Lot,
     Reason,
@@ -214,6 +215,101 @@ def test_releasing_a_wave_reserves_the_stock_of_orders_that_came_in_without_a_lo
     assert release_wave(wave, service, at=T0, wave_id="W-9").keys() == {"IMP-2"}  # once
 
 
+def test_a_paid_order_whose_lock_lapsed_is_not_packed_without_stock() -> None:
+    """G paid an hour late: its lock had lapsed (it keeps a lock id that holds nothing)
+    and H took the last two units. The plan, told what each lock holds, waits G for
+    stock; releasing the wave reserves G again and refuses it; once stock comes, G takes
+    a new lock and the old one is let go."""
+    from orderkit.adapters.memory import MemoryInventoryStore
+    from orderkit.errors import InsufficientStock
+    from orderkit.inventory import InventoryLedger
+
+    clock = ManualClock(T0)
+    repository = MemoryOrderRepository()
+    ledger = InventoryLedger(MemoryInventoryStore(), secret=b"wave-secret-0123456789abcd",
+                             clock=clock)
+    ledger.receive("RARE", 2, reference="PO-1")
+    service = OrderService(repository, lifecycle=Lifecycle(clock=clock), inventory=ledger,
+                           clock=clock, payment_timeout=timedelta(minutes=30))
+    amount = {"amount": Money("198.00", "CNY")}
+    service.place(order("G", sku="RARE", qty=2, status=OrderStatus.PENDING_PAYMENT))
+    clock.advance(timedelta(hours=1))
+    service.handle("G", Event("pay", event_id="g-pay", at=clock.now(), data=amount))
+    service.place(attrs.evolve(order("H", sku="RARE", qty=2, status=OrderStatus.PENDING_PAYMENT),
+                               created_at=clock.now()))
+    service.handle("H", Event("pay", event_id="h-pay", at=clock.now(), data=amount))
+    stale_lock = repository.get("G").lock_id
+    assert stale_lock is not None and ledger.occupancy("G") == ()
+    orders = [repository.get("G"), repository.get("H")]
+    held = {o.order_id: {line.sku: line.qty for line in ledger.occupancy(o.order_id)}
+            for o in orders}
+    now = clock.now() + timedelta(hours=1)
+    wave = plan_wave(orders, WavePolicy(), now, stock={"RARE": 0}, held=held)
+    assert wave.selected == ("H",)
+    assert wave.excluded["G"] == Exclusion(Reason.AWAITING_STOCK, "RARE needs 2, 0 available")
+    # A plan that trusted G's lock id: the release reserves it again and refuses it.
+    trusting = plan_wave(orders, WavePolicy(), now, stock={"RARE": 0})
+    assert trusting.selected == ("G", "H")
+    refused = release_wave(trusting, service, at=now, wave_id="W-1")
+    assert list(refused) == ["G"] and isinstance(refused["G"], InsufficientStock)
+    assert repository.get("G").status is OrderStatus.PAID
+    assert repository.get("H").status is OrderStatus.PACKED
+    assert ledger.stock("RARE").available == 0
+    ledger.receive("RARE", 2, reference="PO-2")
+    assert release_wave(trusting, service, at=now, wave_id="W-2") == {}
+    packed = repository.get("G")
+    assert packed.status is OrderStatus.PACKED and packed.lock_id not in (None, stale_lock)
+    assert [(line.sku, line.qty) for line in ledger.occupancy("G")] == [("RARE", 2)]
+    clock.advance(timedelta(days=3))
+    assert ledger.stock("RARE").locked == 4  # the new lock was confirmed: it never lapses
+    assert ledger.verify().ok
+
+
+def test_a_partly_shipped_order_is_planned_for_its_open_units() -> None:
+    """Tea went out first, the cups were back-ordered: the order is SHIPPED with two
+    cups still open, and a wave picks them (its lines and stock count only them)."""
+    repository = MemoryOrderRepository()
+    clock = ManualClock(T0)
+    service = OrderService(repository, lifecycle=Lifecycle(clock=clock))
+    lines = [OrderLine("1", "TEA", 1, Money("10.00", "CNY")),
+             OrderLine("2", "CUP", 2, Money("5.00", "CNY"))]
+    service.place(Order(order_id="D", channel="tmall", channel_order_id="D", lines=lines,
+                        created_at=T0, status=OrderStatus.PAID, paid_at=T0))
+    service.handle("D", Event("ship", event_id="s1", at=T0,
+                              data={"carrier": "SF", "waybill": "D1", "lines": {"1": 1}}))
+    partly = repository.get("D")
+    assert partly.status is OrderStatus.SHIPPED and partly.open_units_by_sku == {"CUP": 2}
+    now = T0 + timedelta(days=1)
+    assert plan_wave([partly], WavePolicy(), now, stock={"CUP": 2}).selected == ("D",)
+    short = plan_wave([partly], WavePolicy(), now, stock={"CUP": 1, "TEA": 0})
+    assert short.excluded["D"] == Exclusion(Reason.AWAITING_STOCK, "CUP needs 2, 1 available")
+    assert plan_wave([partly], WavePolicy(max_lines=1), now).selected == ("D",)
+    # Left out too long for a reason of its own, it raises an alert like any candidate.
+    held = attrs.evolve(partly, holds=[Hold("manual", "cs-1", T0, "buyer called")])
+    log = ExclusionLog(threshold=timedelta(hours=24))
+    alerts = [alert for day in range(3)
+              for alert in log.update(plan_wave([held], WavePolicy(), now + timedelta(days=day)))]
+    assert [alert.subject for alert in alerts] == ["D"]
+    # Released, it is past packing: the pack is ignored, the order waits for its ship.
+    wave = plan_wave([partly], WavePolicy(), now)
+    assert release_wave(wave, service, at=now, wave_id="W-D") == {}
+    assert repository.get("D").status is OrderStatus.SHIPPED
+    # Shipped in full: not ready.
+    service.handle("D", Event("ship", event_id="s2", at=now,
+                              data={"carrier": "SF", "waybill": "D2"}))
+    done = plan_wave([repository.get("D")], WavePolicy(), now)
+    assert done.excluded["D"] == Exclusion(Reason.NOT_READY, "status SHIPPED")
+
+
+def test_an_order_given_twice_is_refused_naming_it() -> None:
+    a, b = order("A", qty=2), order("B", minutes=5, qty=2)
+    with pytest.raises(ValidationError) as caught:
+        plan_wave([a, a, b], WavePolicy(), T0 + timedelta(hours=1), stock={"TEA": 4})
+    assert (caught.value.path, caught.value.value) == ("orders", "A")
+    assert plan_wave([a, b], WavePolicy(), T0 + timedelta(hours=1),
+                     stock={"TEA": 4}).selected == ("A", "B")
+
+
 def test_cash_on_delivery_waiting_to_ship_is_planned_and_packed_unpaid() -> None:
     """The lifecycle packs and ships cash on delivery unpaid (the buyer pays the
     courier), so such an order is a wave candidate; an unpaid online order is not."""
@@ -247,6 +343,9 @@ def test_bad_fulfilment_input_is_refused_naming_the_field() -> None:
         (lambda: plan_wave(one, WavePolicy(), now, stock={"TEA": 1.5}), "stock['TEA']", 1.5),
         (lambda: plan_wave(one, WavePolicy(), now, stock={"TEA": -3}), "stock['TEA']", -3),
         (lambda: plan_wave(one, WavePolicy(), now, stock=[1]), "stock", [1]),
+        (lambda: plan_wave(one, WavePolicy(), now, held=[1]), "held", [1]),
+        (lambda: plan_wave(one, WavePolicy(), now, held={"IN-1": {"TEA": -1}}),
+         "held['IN-1']['TEA']", -1),
         (lambda: Lot("L1", "TEA", "2026-05-01"), "expires_on", "2026-05-01"),
         (lambda: Lot("L1", "TEA", noon), "expires_on", noon),
         (lambda: near_expiry_hold(one[0], None, at=now), "lots", None),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import attrs
 import pytest
 
 from orderkit.inventory import (
@@ -89,6 +90,60 @@ def test_a_confirm_after_expiry_reports_the_lapsed_units(
     assert level(ledger, "TEA") == (9, 0, 9)
     assert not any(entry.kind is EntryKind.CONFIRM for entry in ledger.entries())
     assert ledger.verify().ok
+
+
+def test_a_payment_made_while_the_lock_held_keeps_its_units_when_applied_late(
+    ledger: InventoryLedger, clock: ManualClock
+) -> None:
+    """The relay ran two minutes after the payment: the lock had fallen due and a sweep
+    had freed its units; judged at the payment's time they are locked again."""
+    lock = ledger.lock("ORD-A", {"TEA": 2}, ttl=TTL)
+    clock.advance(TTL - timedelta(minutes=1))
+    paid_at = clock.now()
+    clock.advance(timedelta(minutes=2))
+    assert ledger.expire_due() == 1
+    assert level(ledger, "TEA") == (10, 0, 10)
+    result = ledger.confirm(lock.lock_id, order_id="ORD-A", ref="msg-pay-1", at=paid_at)
+    assert (result.outcome, result.lines, result.lapsed) == ("confirmed", {"TEA": 2}, {})
+    assert level(ledger, "TEA") == (10, 2, 8)
+    assert [(line.sku, line.qty, line.expires_at) for line in ledger.occupancy("ORD-A")] == [
+        ("TEA", 2, NEVER)
+    ]
+    clock.advance(DAY)
+    assert ledger.expire_due() == 0
+    again = ledger.confirm(lock.lock_id, order_id="ORD-A", ref="msg-pay-1", at=paid_at)
+    assert again.outcome == "already_applied"
+    assert ledger.commit(lock.lock_id, order_id="ORD-A").lines == {"TEA": 2}
+    assert ledger.verify({"ORD-A": {"TEA": 2}}).ok
+
+
+def test_a_late_confirm_holds_what_is_left_and_reports_the_rest_as_lapsed(
+    ledger: InventoryLedger, clock: ManualClock
+) -> None:
+    lock = ledger.lock("ORD-A", {"CUP": 1, "TEA": 3}, ttl=TTL)
+    paid_at = clock.now() + timedelta(minutes=10)
+    clock.advance(TTL + timedelta(minutes=1))
+    ledger.lock("ORD-B", {"CUP": 1, "TEA": 8}, ttl=TTL)  # the freed units went to B
+    result = ledger.confirm(lock.lock_id, at=paid_at)
+    assert (result.outcome, result.lines, result.lapsed) == (
+        "lapsed", {"TEA": 2}, {"CUP": 1, "TEA": 1}
+    )
+    assert level(ledger, "CUP") == (1, 1, 0)  # B keeps its cup: nobody oversold
+    assert level(ledger, "TEA") == (10, 10, 0)
+    assert ledger.verify().ok
+
+
+def test_a_payment_after_the_lock_lapsed_locks_nothing_again(
+    ledger: InventoryLedger, clock: ManualClock
+) -> None:
+    lock = ledger.lock("ORD-A", {"TEA": 2}, ttl=TTL)
+    clock.advance(TTL + timedelta(minutes=1))
+    result = ledger.confirm(lock.lock_id, at=clock.now())
+    assert (result.outcome, result.lines, result.lapsed) == ("lapsed", {}, {"TEA": 2})
+    assert level(ledger, "TEA") == (10, 0, 10)
+    with pytest.raises(ValidationError) as caught:
+        ledger.confirm(lock.lock_id, at=datetime(2026, 2, 16, 2, 0))
+    assert caught.value.path == "at"
 
 
 def test_a_confirm_replayed_with_its_ref_changes_nothing(ledger: InventoryLedger) -> None:
@@ -312,6 +367,23 @@ def test_a_committed_unit_of_an_oversold_sku_may_take_on_hand_below_zero() -> No
     balance, after = apply_entry(commit, Balance(0, 1), line)
     assert balance == Balance(-1, 0)
     assert after is not None and after.committed == 1
+
+
+def test_a_relock_entry_takes_back_only_expired_units_that_are_available() -> None:
+    line = LockLine("k1", "A", "CUP", 2, T0, T0 + TTL, expired=2)
+    relock = LedgerEntry("e2", EntryKind.RELOCK, "CUP", 2, T0 + DAY, order_id="A",
+                         lock_key="k1", expires_at=NEVER)
+    balance, after = apply_entry(relock, Balance(2, 0), line)
+    assert balance == Balance(2, 2)
+    assert after is not None and (after.expired, after.remaining, after.expires_at) == (
+        0, 2, NEVER
+    )
+    with pytest.raises(InsufficientStock):
+        apply_entry(relock, Balance(2, 1), line)
+    with pytest.raises(InvalidLock, match="1 expired"):
+        apply_entry(relock, Balance(2, 0), attrs.evolve(line, expired=1, released=1))
+    with pytest.raises(ValidationError):
+        apply_entry(attrs.evolve(relock, expires_at=None), Balance(2, 0), line)
 
 
 def test_a_confirm_entry_only_extends_a_line_that_is_not_due() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from orderkit import Money, Order, OrderLine
 from orderkit.adapters.memory import MemoryInventoryStore, MemoryOrderRepository
-from orderkit.errors import ValidationError
+from orderkit.errors import InsufficientStock, ValidationError
 from orderkit.inventory import InventoryLedger, StockLevel
 from orderkit.lifecycle import Event, OrderService
 from orderkit.outbox import OutboxMessage, OutboxRelay, message_id
@@ -165,3 +165,35 @@ def test_a_limit_below_one_is_refused() -> None:
     with pytest.raises(ValidationError) as caught:
         OutboxRelay(MemoryOrderRepository()).run_once(limit=0)
     assert caught.value.path == "limit"
+
+
+def test_a_payment_relayed_after_its_lock_fell_due_keeps_the_stock() -> None:
+    """``deliver=False``: the payment is saved at 01:29, the lock holds until 01:30, the
+    relay runs at 01:31. The confirm is judged at the payment's time: the paid order
+    keeps its units, the next order is refused, and nothing is oversold."""
+    clock = ManualClock(T0)
+    repository = MemoryOrderRepository()
+    ledger = InventoryLedger(MemoryInventoryStore(), secret=b"k" * 16, clock=clock)
+    ledger.receive("TEA", 2, reference="PO-1")
+    sink = Sink()
+    service = OrderService(repository, inventory=ledger, sink=sink, clock=clock,
+                           deliver=False, payment_timeout=timedelta(minutes=30))
+    relay = OutboxRelay(repository, inventory=ledger, sink=sink, clock=clock)
+    lines = [OrderLine("1", "TEA", 2, Money("10.00", "CNY"))]
+    service.place(Order("ORD-A", "shop", "A", lines, T0))
+    relay.run_until_idle()
+    clock.advance(timedelta(minutes=29))
+    service.handle("ORD-A", Event("pay", event_id="p1", at=clock.now(),
+                                  data={"amount": Money("20.00", "CNY")}))
+    clock.advance(timedelta(minutes=2))
+    assert ledger.stock("TEA") == StockLevel("TEA", 2, 0, 2)  # a read swept the lock
+    relay.run_until_idle()
+    assert ledger.stock("TEA") == StockLevel("TEA", 2, 2, 0)
+    assert "event.ReservationLapsed" not in sink.topics
+    with pytest.raises(InsufficientStock):
+        service.place(Order("ORD-B", "shop", "B", lines, clock.now()))
+    service.handle("ORD-A", Event("ship", event_id="s1", at=clock.now(),
+                                  data={"carrier": "SF", "waybill": "W1"}))
+    relay.run_until_idle()
+    assert ledger.stock("TEA") == StockLevel("TEA", 0, 0, 0)
+    assert ledger.verify().ok

@@ -301,11 +301,17 @@ class ModelLedger:
                 oversold[sku] = below
         return oversold
 
-    def confirm(self, order_id: str, now: datetime) -> dict[str, int]:
-        """The lock stops expiring; the units that had lapsed, per SKU."""
+    def confirm(self, order_id: str, now: datetime, paid_at: datetime) -> dict[str, int]:
+        """The lock stops expiring, judged at the payment's instant: units that expired
+        only after it are locked again while still available; the units that could not
+        be held, per SKU."""
         self.expire(now)
         lapsed: dict[str, int] = {}
-        for sku, line in self.locks[order_id].items():
+        for sku, line in sorted(self.locks[order_id].items()):
+            if line.expired and paid_at < line.expires_at:
+                back = min(line.expired, max(0, self.available(sku, now)))
+                line.expired -= back
+                line.remaining += back
             if line.expired:
                 lapsed[sku] = line.expired
             if line.remaining:
@@ -492,7 +498,7 @@ class OutboxMachine(RuleBasedStateMachine):
                 event("oversell")
         else:
             self.confirmed_at[order_id] = now
-            lapsed = self.model.confirm(order_id, now)
+            lapsed = self.model.confirm(order_id, now, message.created_at)
             if lapsed:
                 found = {("lapsed", cause, order_id, tuple(sorted(lapsed.items())))}
                 event("reservation lapsed")
@@ -694,9 +700,13 @@ class OutboxMachine(RuleBasedStateMachine):
             if order.paid_at is not None:
                 assert confirmed is not None, f"{order.order_id} is paid, its lock never confirmed"
             expires = self.placed_at[order.order_id] + PAYMENT_TIMEOUT
-            holds = (order.status == OrderStatus.PENDING_PAYMENT and now < expires) or (
-                order.status in PAID and confirmed is not None and confirmed < expires
-            )
+            holds = order.status == OrderStatus.PENDING_PAYMENT and now < expires
+            # A paid order holds what its confirm could keep (judged at the payment's
+            # time: all of it, unless its units went to another order meanwhile).
+            kept = (self.model.locks.get(order.order_id, {})
+                    if order.status in PAID and confirmed is not None else {})
+            for sku, model_line in kept.items():
+                held[sku] += model_line.remaining
             open_units = 0
             for line in order.lines:
                 units = line.quantities[LineStatus.SHIPPED]
@@ -707,7 +717,11 @@ class OutboxMachine(RuleBasedStateMachine):
                 open_units += line.quantities[LineStatus.OPEN]
                 if holds:
                     held[line.sku] += line.quantities[LineStatus.OPEN]
-            if order.status in PAID and open_units and not holds:
+            short = any(
+                units > (kept[sku].remaining if sku in kept else 0)
+                for sku, units in order.open_units_by_sku.items()
+            )
+            if order.status in PAID and open_units and short:
                 # A paid order lost its reservation: the sink was told.
                 assert any(
                     m.topic == "event.ReservationLapsed" and m.order_id == order.order_id
