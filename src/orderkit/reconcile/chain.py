@@ -124,6 +124,7 @@ class Settlement:
         "_members",
         "_of_record",
         "_outcomes",
+        "_terms",
         "inputs",
         "results",
         "rules",
@@ -141,8 +142,10 @@ class Settlement:
         rules: Rules,
         payouts: dict[str, list[Record]] | None = None,
         carried: dict[str, dict[str, Decimal]] | None = None,
+        terms: dict[str, PayoutTerms] | None = None,
     ) -> None:
         self._erp_records = erp
+        self._terms = terms if terms is not None else {}
         self._carried = carried if carried is not None else {}
         self._erp: set[int] | None = None
         self._channel_payouts = payouts if payouts is not None else {}
@@ -219,6 +222,14 @@ class Settlement:
         if channel not in self.channels:
             raise ValidationError("channel", channel, "no bill of this name was settled")
         return tuple(self._channel_payouts.get(channel, ()))
+
+    def terms(self, channel: str) -> PayoutTerms:
+        """How ``channel`` paid out in this settlement, its settlement zone named: the
+        host's ``payout_terms``, else :data:`~orderkit.reconcile.DEFAULT_PAYOUT_TERMS`,
+        else automatic T+``settlement_days`` in the accounting zone."""
+        if channel not in self.channels:
+            raise ValidationError("channel", channel, "no bill of this name was settled")
+        return self._terms[channel]
 
     def carried(self) -> dict[str, dict[str, Money]]:
         """What each withdrawal channel (Alipay) kept in its balance over the period: the
@@ -422,10 +433,11 @@ def _inflow(record: Record, amount: Money) -> Record:
 
 
 def _daily_payouts(
-    channel: str, transactions: list[Record], rules: Rules, days: int
+    channel: str, transactions: list[Record], terms: PayoutTerms
 ) -> list[tuple[Record, list[Record]]]:
-    """One payout per accounting day of ``transactions`` (in ``rules.tz``), due at the
-    start of the day ``days`` later, for the net of the day in each currency (none for a
+    """One payout per settlement day of ``transactions`` (in the channel's own zone,
+    ``terms.tz``, not the accounting zone), due at the start of the day ``terms.days``
+    later, for the net of the day in each currency (none for a
     currency whose day nets to zero: nothing is paid out); each with
     its members in input order (:meth:`Settlement.members` puts them in time order when
     they are read).
@@ -435,7 +447,9 @@ def _daily_payouts(
     is a run of that order, and its nets are :func:`~orderkit.reconcile.columns.totals`
     of its records.
     """
-    tz = zone(rules.tz)
+    assert terms.tz is not None  # payout_terms_of names it
+    tz = zone(terms.tz)
+    days = terms.days
     day_of = PeriodOf(tz, "day").column(list(map(_AT, transactions)))
     order = sorted(range(len(day_of)), key=day_of.__getitem__)
     days_in_order = list(map(day_of.__getitem__, order))
@@ -517,6 +531,7 @@ def settle(
     payout_views: list[Record] = []
     by_channel: dict[str, list[Record]] = {}
     carried: dict[str, dict[str, Decimal]] = {}
+    terms_of: dict[str, PayoutTerms] = {}
     for name, items in bills.items():
         if not isinstance(name, str) or not name:
             raise ValidationError("bills", name, "expected a channel name")
@@ -530,8 +545,9 @@ def settle(
         )
         result.hop = "order_channel"  # its outcomes are built naming their hop
         results["order_channel", name] = result
+        terms = terms_of[name] = payout_terms_of(name, payout_terms, settlement_days, settings.tz)
         if payouts:
-            if payout_terms_of(name, payout_terms, settlement_days).mode == "withdrawal":
+            if terms.mode == "withdrawal":
                 carried[name] = totals(records)
             # The bill's own payout rows: money leaving the channel's account for the bank.
             by_channel[name] = sorted(payouts, key=lambda r: (r.at, r.record_id))
@@ -541,13 +557,11 @@ def settle(
                 views.append(view)
                 payout_views.append(view)
             continue
-        terms = payout_terms_of(name, payout_terms, settlement_days)
         if terms.mode == "withdrawal":
             # The money stays in the channel's balance until the merchant withdraws it.
             carried[name] = totals(transactions)
             continue
-        days = terms.days
-        for payout, of_payout in _daily_payouts(name, transactions, settings, days):
+        for payout, of_payout in _daily_payouts(name, transactions, terms):
             by_channel.setdefault(name, []).append(payout)
             derived.append(payout)
             members[id(payout)] = of_payout
@@ -608,4 +622,5 @@ def settle(
         rules=settings,
         payouts=by_channel,
         carried=carried,
+        terms=terms_of,
     )

@@ -465,9 +465,9 @@ def test_an_alipay_month_without_a_withdrawal_carries_its_balance_and_has_no_bre
         routed, {"mall": mall}, [], payout_terms={"mall": PayoutTerms.withdrawal()}
     )
     assert (kept.payouts("mall"), kept.breaks()) == ((), [])
-    assert DEFAULT_PAYOUT_TERMS["wechatpay"] == PayoutTerms.automatic(1)
+    assert DEFAULT_PAYOUT_TERMS["wechatpay"] == PayoutTerms.automatic(1, "Asia/Shanghai")
     assert PayoutTerms.parse("T+2") == PayoutTerms.automatic(2)  # orderkit settle --payout
-    assert PayoutTerms.parse("withdrawal") == DEFAULT_PAYOUT_TERMS["alipay"]
+    assert PayoutTerms.parse("withdrawal@Asia/Shanghai") == DEFAULT_PAYOUT_TERMS["alipay"]
     with pytest.raises(ValidationError, match="payout terms"):
         PayoutTerms.parse("weekly")
 
