@@ -432,6 +432,16 @@ def _inflow(record: Record, amount: Money) -> Record:
     return attrs.evolve(record, amount=amount, kind="sale" if amount.amount >= 0 else "refund")
 
 
+def _start_of_day(payout: datetime, terms: PayoutTerms) -> datetime:
+    """The earliest a bank credit can pay ``payout``: the start of its day in the
+    channel's settlement zone. A derived payout is due at that instant; a bill's own
+    payout row (a withdrawal at 09:00) also takes a credit posted earlier the same day,
+    as a statement that gives dates only shows it (at 00:00)."""
+    assert terms.tz is not None  # payout_terms_of names it
+    tz = zone(terms.tz)
+    return datetime.combine(payout.astimezone(tz).date(), time(0), tzinfo=tz)
+
+
 def _daily_payouts(
     channel: str, transactions: list[Record], terms: PayoutTerms
 ) -> list[tuple[Record, list[Record]]]:
@@ -529,6 +539,8 @@ def settle(
     members: dict[int, list[Record] | tuple[Record, ...]] = {}
     derived: list[Record] = []
     payout_views: list[Record] = []
+    # The earliest a bank credit may be to pay each payout (by position in payout_views).
+    bounds: list[datetime] = []
     by_channel: dict[str, list[Record]] = {}
     carried: dict[str, dict[str, Decimal]] = {}
     terms_of: dict[str, PayoutTerms] = {}
@@ -556,6 +568,7 @@ def settle(
                 original[id(view)] = payout
                 views.append(view)
                 payout_views.append(view)
+                bounds.append(_start_of_day(payout.at, terms))
             continue
         if terms.mode == "withdrawal":
             # The money stays in the channel's balance until the merchant withdraws it.
@@ -569,6 +582,7 @@ def settle(
             original[id(view)] = payout
             views.append(view)
             payout_views.append(view)
+            bounds.append(_start_of_day(payout.at, terms))
     inputs += [*bank_records, *bank_rejected]
     bank_side: list[Record] = []
     for record in bank_records:
@@ -586,6 +600,7 @@ def settle(
         bank_rejected,
         settings,
         names=("erp", "bank"),
+        not_before=dict(enumerate(bounds)),
     )
     results["bank", ""] = result
     direct_ids = {id(r) for r in direct}

@@ -100,3 +100,77 @@ def test_the_settlement_zone_is_set_with_the_payout_terms() -> None:
     assert settle([], {"mall": mall}, [], tz="UTC").terms("mall").tz == "UTC"
     with pytest.raises(ValidationError, match="channel"):
         t2.terms("alipay")
+
+
+def one_sale(amount: str = "77.00") -> tuple[list[Record], list[Record]]:
+    """A WeChat Pay sale at noon on 12 March: its T+1 payout is due 13 March 00:00."""
+    erp = [Record("erp", "E1", "SO1", cny(amount), at(12, 12), channel="wechatpay")]
+    bill = [Record("wechatpay", "T1", "SO1", cny(amount), at(12, 12))]
+    return erp, bill
+
+
+def test_a_payout_is_never_paid_by_a_credit_from_before_it_was_due() -> None:
+    erp, bill = one_sale()
+    # A stranger's transfer of the same amount the day before the sale is not the payout.
+    early = Record("bank", "BK1", None, cny("77.00"), at(11, 10), memo="他行汇入 张三")
+    month = balanced(settle(erp, {"wechatpay": bill}, [early]))
+    assert bank_hop(month) == [
+        ("unmatched", "missing_right", ["wechatpay:2026-03-12"], []),
+        ("unmatched", "missing_left", [], ["BK1"]),
+    ]
+    assert len(month.breaks()) == 2
+    # Before the payout is due it is pending, not a break; the stray credit still is.
+    waiting = balanced(settle(erp, {"wechatpay": bill}, [early], cutoff=at(13, 0)))
+    assert [(o.status, o.kind) for o in waiting.outcomes if o.hop == "channel_bank"] == [
+        ("pending", "pending"),
+        ("unmatched", "missing_left"),
+    ]
+    # One minute before midnight is still too early; the due instant itself is not.
+    for credit_at, status in ((at(12, 23, 59), "unmatched"), (at(13, 0), "matched"),
+                              (at(14, 18), "matched")):
+        credit = Record("bank", "BK2", None, cny("77.00"), credit_at)
+        got = balanced(settle(erp, {"wechatpay": bill}, [credit]))
+        assert bank_hop(got)[0][0] == status, credit_at
+
+
+def test_a_withdrawal_takes_a_credit_dated_its_own_day() -> None:
+    # A statement with dates only puts the credit at 00:00; the withdrawal was at 09:00.
+    sale = Record("alipay", "A01", "SO1", cny("256.00"), at(14, 20))
+    withdrawal = Record("alipay", "A02", None, cny("-256.00"), at(20, 9), kind="transfer")
+    erp = [Record("erp", "E1", "SO1", cny("256.00"), at(14, 20), channel="alipay")]
+    same_day = Record("bank", "BK1", None, cny("256.00"), at(20, 0))
+    month = balanced(settle(erp, {"alipay": [sale, withdrawal]}, [same_day]))
+    assert bank_hop(month) == [("matched", None, ["A02"], ["BK1"])]
+    day_before = Record("bank", "BK1", None, cny("256.00"), at(19, 23))
+    month = balanced(settle(erp, {"alipay": [sale, withdrawal]}, [day_before]))
+    assert [status for status, *_ in bank_hop(month)] == ["unmatched", "unmatched"]
+
+
+def test_a_credit_adding_up_payouts_comes_after_each_of_them() -> None:
+    # Two T+1 payouts (of the 11th and the 12th) paid in one credit: only a credit from
+    # on or after the later one's due instant can hold both.
+    erp = [
+        Record("erp", "E1", "SO1", cny("30.00"), at(11, 12), channel="wechatpay"),
+        Record("erp", "E2", "SO2", cny("47.00"), at(12, 12), channel="wechatpay"),
+    ]
+    bill = [
+        Record("wechatpay", "T1", "SO1", cny("30.00"), at(11, 12)),
+        Record("wechatpay", "T2", "SO2", cny("47.00"), at(12, 12)),
+    ]
+    both = ["wechatpay:2026-03-11", "wechatpay:2026-03-12"]
+    late = Record("bank", "BK1", None, cny("77.00"), at(13, 9))
+    month = balanced(settle(erp, {"wechatpay": bill}, [late]))
+    assert bank_hop(month) == [("matched", None, both, ["BK1"])]
+    early = Record("bank", "BK1", None, cny("77.00"), at(12, 9))
+    month = balanced(settle(erp, {"wechatpay": bill}, [early]))
+    assert ("matched", None, both, ["BK1"]) not in bank_hop(month)
+    assert len(month.breaks()) == 3
+    # One payout paid in two credits: both on or after its due instant.
+    erp, bill = one_sale()
+    halves = [Record("bank", f"BK{n}", None, cny("38.50"), when)
+              for n, when in ((1, at(12, 20)), (2, at(13, 10)))]
+    month = balanced(settle(erp, {"wechatpay": bill}, halves))
+    assert ("matched", None, ["wechatpay:2026-03-12"], ["BK1", "BK2"]) not in bank_hop(month)
+    halves[0] = Record("bank", "BK1", None, cny("38.50"), at(13, 9))
+    month = balanced(settle(erp, {"wechatpay": bill}, halves))
+    assert bank_hop(month) == [("matched", None, ["wechatpay:2026-03-12"], ["BK1", "BK2"])]
