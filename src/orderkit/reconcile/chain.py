@@ -14,9 +14,11 @@ through the acquirer. :func:`settle` reconciles each hop against the right recor
    carries its own payouts (``settlement`` or ``transfer`` rows: an Alipay withdrawal)
    uses them. A channel that pays out by itself (WeChat Pay; its
    :class:`~orderkit.reconcile.payouts.PayoutTerms` are ``automatic``) and has no payout
-   rows gets derived payouts, one per accounting day, as the net of that day's
-   transactions, due ``settlement_days`` later (T+1 by default); a channel the merchant
-   withdraws from (Alipay) gets none, and what stays in its balance is carried.
+   rows gets derived payouts, one per settlement day, as the net of that day's
+   transactions, due ``settlement_days`` later (T+1 by default); a day of refunds that
+   leaves the balance negative is taken out of the next payout, never from the bank. A
+   channel the merchant withdraws from (Alipay) gets none, and what stays in its
+   balance is carried.
    An internal transfer (the withdrawal) is paired with the bank credit it became, not
    reported on both sides as a break. A bank's own ``charge`` is a ``bank_charge``.
 3. ``order_bank``: ERP records paid straight into the bank (a channel with no bill, a
@@ -232,9 +234,12 @@ class Settlement:
         return self._terms[channel]
 
     def carried(self) -> dict[str, dict[str, Money]]:
-        """What each withdrawal channel (Alipay) kept in its balance over the period: the
-        net of its bill, withdrawals included, by currency; a channel that netted to zero
-        is left out. Explained, not a break: the merchant has not withdrawn it yet."""
+        """What each channel's balance still holds at the end of the period, by currency;
+        a channel that netted to zero is left out. For a withdrawal channel (Alipay) the
+        net of its bill, withdrawals included: the merchant has not withdrawn it yet. For
+        a channel that pays out by itself (WeChat Pay), the negative balance its last
+        days of refunds left, which it takes out of its next payout. Explained, not a
+        break."""
         return {
             channel: {currency: Money(net, currency) for currency, net in nets.items() if net}
             for channel, nets in self._carried.items()
@@ -444,13 +449,17 @@ def _start_of_day(payout: datetime, terms: PayoutTerms) -> datetime:
 
 def _daily_payouts(
     channel: str, transactions: list[Record], terms: PayoutTerms
-) -> list[tuple[Record, list[Record]]]:
+) -> tuple[list[tuple[Record, list[Record]]], dict[str, Decimal]]:
     """One payout per settlement day of ``transactions`` (in the channel's own zone,
     ``terms.tz``, not the accounting zone), due at the start of the day ``terms.days``
-    later, for the net of the day in each currency (none for a
-    currency whose day nets to zero: nothing is paid out); each with
-    its members in input order (:meth:`Settlement.members` puts them in time order when
-    they are read).
+    later, for the net of the day in each currency; each with its members in input order
+    (:meth:`Settlement.members` puts them in time order when they are read).
+
+    The channel takes refunds out of the merchant's balance, never from the bank: a day
+    whose balance (its net plus what earlier days left owing) is negative pays nothing
+    and carries that balance, and its transactions, into the next day's payout; a day
+    that nets to zero pays nothing. Also returned: the negative balance still carried at
+    the end, by currency.
 
     Each instant's local day comes from :class:`PeriodOf`'s hour memo, read as one
     column; the positions are sorted by day (a C-level sort of ints, stable), each day
@@ -468,6 +477,8 @@ def _daily_payouts(
         *itertools.compress(range(1, len(order)), map(ne, days_in_order, days_in_order[1:])),
     ]
     payouts: list[tuple[Record, list[Record]]] = []
+    # What earlier days left owing, by currency, and their transactions.
+    owed: dict[str, tuple[Decimal, list[Record]]] = {}
     for start, end in zip(starts, [*starts[1:], len(order)], strict=True):
         if start == end:
             continue  # no transactions at all
@@ -477,23 +488,31 @@ def _daily_payouts(
         due = datetime.combine(day + timedelta(days=days), time(0), tzinfo=tz)
         nets = totals(of_day)
         for currency, net in nets.items():
-            if not net:
+            members = of_day if len(nets) == 1 else [
+                record for record in of_day if record.amount.currency == currency
+            ]
+            carried_in, earlier = owed.pop(currency, (Decimal(0), []))
+            balance = net + carried_in
+            if balance < 0:
+                owed[currency] = (balance, [*earlier, *members])
+                continue  # taken from the balance: owed out of the next payout
+            if not balance:
                 continue  # the day's transactions cancel out: nothing reaches the bank
+            memo = f"{channel} T+{days} payout of {label}"
+            if carried_in:
+                memo += f", net of {carried_in} owed from earlier days"
             payout = Record(
                 channel,
                 f"{channel}:{label}" + ("" if currency == "CNY" else f":{currency}"),
                 None,
-                Money(net, currency),
+                Money(balance, currency),
                 due,
-                memo=f"{channel} T+{days} payout of {label}",
+                memo=memo,
                 kind="settlement",
                 status="derived",
             )
-            members = of_day if len(nets) == 1 else [
-                record for record in of_day if record.amount.currency == currency
-            ]
-            payouts.append((payout, members))
-    return payouts
+            payouts.append((payout, [*earlier, *members]))
+    return payouts, {currency: balance for currency, (balance, _members) in owed.items()}
 
 
 def settle(
@@ -514,10 +533,12 @@ def settle(
     :class:`~orderkit.reconcile.payouts.PayoutTerms`: ``payout_terms`` by channel name,
     else :data:`~orderkit.reconcile.payouts.DEFAULT_PAYOUT_TERMS` (WeChat Pay automatic
     T+1, Alipay by withdrawal), else automatic. An automatic channel whose bill has no
-    payout rows gets one derived payout per accounting day, due ``settlement_days`` later
-    unless its terms say otherwise (a number, or one per channel name). A withdrawal
-    channel gets none: only its withdrawal rows reach the bank, and the rest of its net
-    is its carried balance (:meth:`Settlement.carried`), not a break. ``options``
+    payout rows gets one derived payout per settlement day, due ``settlement_days`` later
+    unless its terms say otherwise (a number, or one per channel name); a negative
+    balance is carried into the next payout, and what is still owed at the end is
+    carried (:meth:`Settlement.carried`), not a break. A withdrawal channel gets none:
+    only its withdrawal rows reach the bank, and the rest of its net is its carried
+    balance, not a break either. ``options``
     override fields of ``rules`` as in :func:`~orderkit.reconcile.reconcile`.
     """
     settings = Rules.build(rules, options)
@@ -574,7 +595,10 @@ def settle(
             # The money stays in the channel's balance until the merchant withdraws it.
             carried[name] = totals(transactions)
             continue
-        for payout, of_payout in _daily_payouts(name, transactions, terms):
+        derived_of, owing = _daily_payouts(name, transactions, terms)
+        if owing:
+            carried[name] = owing
+        for payout, of_payout in derived_of:
             by_channel.setdefault(name, []).append(payout)
             derived.append(payout)
             members[id(payout)] = of_payout

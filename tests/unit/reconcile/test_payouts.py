@@ -174,3 +174,49 @@ def test_a_credit_adding_up_payouts_comes_after_each_of_them() -> None:
     halves[0] = Record("bank", "BK1", None, cny("38.50"), at(13, 9))
     month = balanced(settle(erp, {"wechatpay": bill}, halves))
     assert bank_hop(month) == [("matched", None, ["wechatpay:2026-03-12"], ["BK1", "BK2"])]
+
+
+def refund_month(*, later_sale: bool) -> Settlement:
+    """A sale on the 10th paid out on the 11th; a refund alone on the 20th (WeChat Pay
+    takes it, and its fee back, from the merchant's balance); with ``later_sale`` a sale
+    on the 22nd, whose payout is net of the refund."""
+    erp = [
+        Record("erp", "E1", "SO1", cny("170.00"), at(10, 12), channel="wechatpay"),
+        Record("erp", "E1R", "SO1", cny("-50.00"), at(20, 9), kind="refund",
+               channel="wechatpay"),
+    ]
+    bill = [
+        Record("wechatpay", "T1", "SO1", cny("170.00"), at(10, 12)),
+        Record("wechatpay", "T1#fee", "SO1", cny("-1.02"), at(10, 12), kind="fee"),
+        Record("wechatpay", "R1", "SO1", cny("-50.00"), at(20, 9), kind="refund"),
+        Record("wechatpay", "R1#fee", "SO1", cny("0.30"), at(20, 9), kind="fee"),
+    ]
+    bank = [Record("bank", "BK1", None, cny("168.98"), at(11, 10))]
+    if later_sale:
+        erp.append(Record("erp", "E2", "SO2", cny("80.00"), at(22, 12), channel="wechatpay"))
+        bill.append(Record("wechatpay", "T2", "SO2", cny("80.00"), at(22, 12)))
+        bank.append(Record("bank", "BK2", None, cny("30.30"), at(23, 10)))
+    return balanced(settle(erp, {"wechatpay": bill}, bank))
+
+
+def test_a_day_of_refunds_is_no_bank_debit_but_carried_into_the_next_payout() -> None:
+    month = refund_month(later_sale=True)
+    assert month.breaks() == []
+    assert bank_hop(month) == [
+        ("matched", None, ["wechatpay:2026-03-10"], ["BK1"]),
+        ("matched", None, ["wechatpay:2026-03-22"], ["BK2"]),
+    ]
+    payout = month.payouts("wechatpay")[1]
+    assert payout.amount == cny("30.30")
+    # The payout adds up the refund day too, so its transactions still add up to it.
+    assert [r.record_id for r in month.members(payout)] == ["R1", "R1#fee", "T2"]
+    assert month.carried() == {}
+
+
+def test_a_negative_balance_left_at_month_end_is_carried_not_a_break() -> None:
+    month = refund_month(later_sale=False)
+    assert month.breaks() == []
+    assert [p.record_id for p in month.payouts("wechatpay")] == ["wechatpay:2026-03-10"]
+    assert month.carried() == {"wechatpay": {"CNY": cny("-49.70")}}
+    assert month.summary()["carried"] == {"wechatpay": {"CNY": "-49.70"}}
+
