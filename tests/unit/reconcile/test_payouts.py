@@ -16,6 +16,7 @@ import pytest
 from orderkit.model.errors import ValidationError
 from orderkit.model.money import Money
 from orderkit.reconcile import DEFAULT_PAYOUT_TERMS, PayoutTerms, Record, Settlement, settle
+from orderkit.reconcile.report import settlement_hops
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -220,3 +221,16 @@ def test_a_negative_balance_left_at_month_end_is_carried_not_a_break() -> None:
     assert month.carried() == {"wechatpay": {"CNY": cny("-49.70")}}
     assert month.summary()["carried"] == {"wechatpay": {"CNY": "-49.70"}}
 
+
+@pytest.mark.parametrize(("days", "due"), [(1, "2026-03-11"), (2, "2026-03-12")])
+@pytest.mark.parametrize("tz", ["Asia/Shanghai", "UTC"])
+def test_the_report_names_the_day_a_payout_is_due_in_the_channels_zone(
+    days: int, due: str, tz: str
+) -> None:
+    noon = at(10, 12)
+    erp = [Record("erp", "E1", "SO1", cny("170.00"), noon, channel="wechatpay")]
+    bill = [Record("wechatpay", "T1", "SO1", cny("170.00"), noon)]
+    month = balanced(settle(erp, {"wechatpay": bill}, [], settlement_days=days, tz=tz))
+    (table,) = [t for t in settlement_hops(month) if t.hop == "bill_payout"]
+    (row,) = table.rows
+    assert row.evidence == f"transactions=1; due={due}"
