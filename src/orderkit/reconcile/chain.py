@@ -14,9 +14,11 @@ through the acquirer. :func:`settle` reconciles each hop against the right recor
    carries its own payouts (``settlement`` or ``transfer`` rows: an Alipay withdrawal)
    uses them. A channel that pays out by itself (WeChat Pay; its
    :class:`~orderkit.reconcile.payouts.PayoutTerms` are ``automatic``) and has no payout
-   rows gets derived payouts, one per accounting day, as the net of that day's
-   transactions, due ``settlement_days`` later (T+1 by default); a channel the merchant
-   withdraws from (Alipay) gets none, and what stays in its balance is carried.
+   rows gets derived payouts, one per settlement day, as the net of that day's
+   transactions, due ``settlement_days`` later (T+1 by default); a day of refunds that
+   leaves the balance negative is taken out of the next payout, never from the bank. A
+   channel the merchant withdraws from (Alipay) gets none, and what stays in its
+   balance is carried.
    An internal transfer (the withdrawal) is paired with the bank credit it became, not
    reported on both sides as a break. A bank's own ``charge`` is a ``bank_charge``.
 3. ``order_bank``: ERP records paid straight into the bank (a channel with no bill, a
@@ -124,6 +126,7 @@ class Settlement:
         "_members",
         "_of_record",
         "_outcomes",
+        "_terms",
         "inputs",
         "results",
         "rules",
@@ -141,8 +144,10 @@ class Settlement:
         rules: Rules,
         payouts: dict[str, list[Record]] | None = None,
         carried: dict[str, dict[str, Decimal]] | None = None,
+        terms: dict[str, PayoutTerms] | None = None,
     ) -> None:
         self._erp_records = erp
+        self._terms = terms if terms is not None else {}
         self._carried = carried if carried is not None else {}
         self._erp: set[int] | None = None
         self._channel_payouts = payouts if payouts is not None else {}
@@ -220,10 +225,21 @@ class Settlement:
             raise ValidationError("channel", channel, "no bill of this name was settled")
         return tuple(self._channel_payouts.get(channel, ()))
 
+    def terms(self, channel: str) -> PayoutTerms:
+        """How ``channel`` paid out in this settlement, its settlement zone named: the
+        host's ``payout_terms``, else :data:`~orderkit.reconcile.DEFAULT_PAYOUT_TERMS`,
+        else automatic T+``settlement_days`` in the accounting zone."""
+        if channel not in self.channels:
+            raise ValidationError("channel", channel, "no bill of this name was settled")
+        return self._terms[channel]
+
     def carried(self) -> dict[str, dict[str, Money]]:
-        """What each withdrawal channel (Alipay) kept in its balance over the period: the
-        net of its bill, withdrawals included, by currency; a channel that netted to zero
-        is left out. Explained, not a break: the merchant has not withdrawn it yet."""
+        """What each channel's balance still holds at the end of the period, by currency;
+        a channel that netted to zero is left out. For a withdrawal channel (Alipay) the
+        net of its bill, withdrawals included: the merchant has not withdrawn it yet. For
+        a channel that pays out by itself (WeChat Pay), the negative balance its last
+        days of refunds left, which it takes out of its next payout. Explained, not a
+        break."""
         return {
             channel: {currency: Money(net, currency) for currency, net in nets.items() if net}
             for channel, nets in self._carried.items()
@@ -421,21 +437,38 @@ def _inflow(record: Record, amount: Money) -> Record:
     return attrs.evolve(record, amount=amount, kind="sale" if amount.amount >= 0 else "refund")
 
 
+def _start_of_day(payout: datetime, terms: PayoutTerms) -> datetime:
+    """The earliest a bank credit can pay ``payout``: the start of its day in the
+    channel's settlement zone. A derived payout is due at that instant; a bill's own
+    payout row (a withdrawal at 09:00) also takes a credit posted earlier the same day,
+    as a statement that gives dates only shows it (at 00:00)."""
+    assert terms.tz is not None  # payout_terms_of names it
+    tz = zone(terms.tz)
+    return datetime.combine(payout.astimezone(tz).date(), time(0), tzinfo=tz)
+
+
 def _daily_payouts(
-    channel: str, transactions: list[Record], rules: Rules, days: int
-) -> list[tuple[Record, list[Record]]]:
-    """One payout per accounting day of ``transactions`` (in ``rules.tz``), due at the
-    start of the day ``days`` later, for the net of the day in each currency (none for a
-    currency whose day nets to zero: nothing is paid out); each with
-    its members in input order (:meth:`Settlement.members` puts them in time order when
-    they are read).
+    channel: str, transactions: list[Record], terms: PayoutTerms
+) -> tuple[list[tuple[Record, list[Record]]], dict[str, Decimal]]:
+    """One payout per settlement day of ``transactions`` (in the channel's own zone,
+    ``terms.tz``, not the accounting zone), due at the start of the day ``terms.days``
+    later, for the net of the day in each currency; each with its members in input order
+    (:meth:`Settlement.members` puts them in time order when they are read).
+
+    The channel takes refunds out of the merchant's balance, never from the bank: a day
+    whose balance (its net plus what earlier days left owing) is negative pays nothing
+    and carries that balance, and its transactions, into the next day's payout; a day
+    that nets to zero pays nothing. Also returned: the negative balance still carried at
+    the end, by currency.
 
     Each instant's local day comes from :class:`PeriodOf`'s hour memo, read as one
     column; the positions are sorted by day (a C-level sort of ints, stable), each day
     is a run of that order, and its nets are :func:`~orderkit.reconcile.columns.totals`
     of its records.
     """
-    tz = zone(rules.tz)
+    assert terms.tz is not None  # payout_terms_of names it
+    tz = zone(terms.tz)
+    days = terms.days
     day_of = PeriodOf(tz, "day").column(list(map(_AT, transactions)))
     order = sorted(range(len(day_of)), key=day_of.__getitem__)
     days_in_order = list(map(day_of.__getitem__, order))
@@ -444,6 +477,8 @@ def _daily_payouts(
         *itertools.compress(range(1, len(order)), map(ne, days_in_order, days_in_order[1:])),
     ]
     payouts: list[tuple[Record, list[Record]]] = []
+    # What earlier days left owing, by currency, and their transactions.
+    owed: dict[str, tuple[Decimal, list[Record]]] = {}
     for start, end in zip(starts, [*starts[1:], len(order)], strict=True):
         if start == end:
             continue  # no transactions at all
@@ -453,23 +488,31 @@ def _daily_payouts(
         due = datetime.combine(day + timedelta(days=days), time(0), tzinfo=tz)
         nets = totals(of_day)
         for currency, net in nets.items():
-            if not net:
+            members = of_day if len(nets) == 1 else [
+                record for record in of_day if record.amount.currency == currency
+            ]
+            carried_in, earlier = owed.pop(currency, (Decimal(0), []))
+            balance = net + carried_in
+            if balance < 0:
+                owed[currency] = (balance, [*earlier, *members])
+                continue  # taken from the balance: owed out of the next payout
+            if not balance:
                 continue  # the day's transactions cancel out: nothing reaches the bank
+            memo = f"{channel} T+{days} payout of {label}"
+            if carried_in:
+                memo += f", net of {carried_in} owed from earlier days"
             payout = Record(
                 channel,
                 f"{channel}:{label}" + ("" if currency == "CNY" else f":{currency}"),
                 None,
-                Money(net, currency),
+                Money(balance, currency),
                 due,
-                memo=f"{channel} T+{days} payout of {label}",
+                memo=memo,
                 kind="settlement",
                 status="derived",
             )
-            members = of_day if len(nets) == 1 else [
-                record for record in of_day if record.amount.currency == currency
-            ]
-            payouts.append((payout, members))
-    return payouts
+            payouts.append((payout, [*earlier, *members]))
+    return payouts, {currency: balance for currency, (balance, _members) in owed.items()}
 
 
 def settle(
@@ -490,10 +533,12 @@ def settle(
     :class:`~orderkit.reconcile.payouts.PayoutTerms`: ``payout_terms`` by channel name,
     else :data:`~orderkit.reconcile.payouts.DEFAULT_PAYOUT_TERMS` (WeChat Pay automatic
     T+1, Alipay by withdrawal), else automatic. An automatic channel whose bill has no
-    payout rows gets one derived payout per accounting day, due ``settlement_days`` later
-    unless its terms say otherwise (a number, or one per channel name). A withdrawal
-    channel gets none: only its withdrawal rows reach the bank, and the rest of its net
-    is its carried balance (:meth:`Settlement.carried`), not a break. ``options``
+    payout rows gets one derived payout per settlement day, due ``settlement_days`` later
+    unless its terms say otherwise (a number, or one per channel name); a negative
+    balance is carried into the next payout, and what is still owed at the end is
+    carried (:meth:`Settlement.carried`), not a break. A withdrawal channel gets none:
+    only its withdrawal rows reach the bank, and the rest of its net is its carried
+    balance, not a break either. ``options``
     override fields of ``rules`` as in :func:`~orderkit.reconcile.reconcile`.
     """
     settings = Rules.build(rules, options)
@@ -515,8 +560,11 @@ def settle(
     members: dict[int, list[Record] | tuple[Record, ...]] = {}
     derived: list[Record] = []
     payout_views: list[Record] = []
+    # The earliest a bank credit may be to pay each payout (by position in payout_views).
+    bounds: list[datetime] = []
     by_channel: dict[str, list[Record]] = {}
     carried: dict[str, dict[str, Decimal]] = {}
+    terms_of: dict[str, PayoutTerms] = {}
     for name, items in bills.items():
         if not isinstance(name, str) or not name:
             raise ValidationError("bills", name, "expected a channel name")
@@ -530,8 +578,9 @@ def settle(
         )
         result.hop = "order_channel"  # its outcomes are built naming their hop
         results["order_channel", name] = result
+        terms = terms_of[name] = payout_terms_of(name, payout_terms, settlement_days, settings.tz)
         if payouts:
-            if payout_terms_of(name, payout_terms, settlement_days).mode == "withdrawal":
+            if terms.mode == "withdrawal":
                 carried[name] = totals(records)
             # The bill's own payout rows: money leaving the channel's account for the bank.
             by_channel[name] = sorted(payouts, key=lambda r: (r.at, r.record_id))
@@ -540,14 +589,16 @@ def settle(
                 original[id(view)] = payout
                 views.append(view)
                 payout_views.append(view)
+                bounds.append(_start_of_day(payout.at, terms))
             continue
-        terms = payout_terms_of(name, payout_terms, settlement_days)
         if terms.mode == "withdrawal":
             # The money stays in the channel's balance until the merchant withdraws it.
             carried[name] = totals(transactions)
             continue
-        days = terms.days
-        for payout, of_payout in _daily_payouts(name, transactions, settings, days):
+        derived_of, owing = _daily_payouts(name, transactions, terms)
+        if owing:
+            carried[name] = owing
+        for payout, of_payout in derived_of:
             by_channel.setdefault(name, []).append(payout)
             derived.append(payout)
             members[id(payout)] = of_payout
@@ -555,6 +606,7 @@ def settle(
             original[id(view)] = payout
             views.append(view)
             payout_views.append(view)
+            bounds.append(_start_of_day(payout.at, terms))
     inputs += [*bank_records, *bank_rejected]
     bank_side: list[Record] = []
     for record in bank_records:
@@ -572,6 +624,7 @@ def settle(
         bank_rejected,
         settings,
         names=("erp", "bank"),
+        not_before=dict(enumerate(bounds)),
     )
     results["bank", ""] = result
     direct_ids = {id(r) for r in direct}
@@ -608,4 +661,5 @@ def settle(
         rules=settings,
         payouts=by_channel,
         carried=carried,
+        terms=terms_of,
     )

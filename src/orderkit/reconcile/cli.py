@@ -426,8 +426,9 @@ def add_settle_command(
         action="append",
         default=[],
         metavar="CHANNEL=TERMS",
-        help="how a channel pays out: withdrawal, or T+N (automatic); defaults: wechatpay"
-        " T+1, alipay withdrawal (repeatable)",
+        help="how a channel pays out: withdrawal, or T+N (automatic), each with an optional"
+        " @ZONE its days are cut in; defaults: wechatpay T+1@Asia/Shanghai, alipay"
+        " withdrawal (repeatable)",
     )
     parser.add_argument(
         "--out",

@@ -18,6 +18,10 @@
    explicit batch or parent keys in ``links``, then a bounded subset-sum search among the
    records nearest in time (settlements covering several orders, split payments).
 
+The time window of passes 4 and 5 is symmetric, except for a left record given a
+``not_before`` instant (:func:`reconcile_split`): no right record earlier than that may
+pair with it by time. A payout cannot reach the bank before it is due.
+
 Right after the exact pass, the open records no later pass can pair (their kind has no
 open record on the other side, and no id ties them to one for the batch pass: a bill's
 fee lines) are set aside in one column-wise step. Whatever is left at the end, set aside
@@ -43,7 +47,7 @@ import itertools
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from itertools import repeat
@@ -90,10 +94,21 @@ def _order(record: Record) -> tuple[datetime, str]:
 class _Engine:
     """One run. Positions index ``left``/``right``; ``*_open`` flags what is still free."""
 
-    def __init__(self, left: list[Record], right: list[Record], rules: Rules) -> None:
+    def __init__(
+        self,
+        left: list[Record],
+        right: list[Record],
+        rules: Rules,
+        not_before: Mapping[int, datetime] | None = None,
+    ) -> None:
         self.left = left
         self.right = right
         self.rules = rules
+        #: Left position -> the earliest timestamp of a right record that may pair with
+        #: it by time (the amount-and-time and subset-sum passes); unbounded when absent.
+        self.not_before: dict[int, float] = {
+            i: at.timestamp() for i, at in (not_before or {}).items()
+        }
         self.left_open = bytearray(b"\x01") * len(left)
         self.right_open = bytearray(b"\x01") * len(right)
         self.pair_left: list[int] = []
@@ -592,6 +607,7 @@ class _Engine:
                 entries.sort()
             amounts[name] = sorted(group)
         window = self.rules.time_window.total_seconds()
+        not_before = self.not_before
         candidates_of: dict[int, list[int]] = {}
         reverse: dict[int, list[int]] = {}
         for i in self._open("left"):  # already in time order
@@ -604,12 +620,13 @@ class _Engine:
             value = record.amount.amount
             tolerance = self.rules.tolerance(record.amount.currency)
             ts = record.at.timestamp()
+            earliest = max(ts - window, not_before.get(i, ts - window))
             found: list[tuple[Decimal, float, float, str, int]] = []
             for amount in keys[
                 bisect_left(keys, value - tolerance) : bisect_right(keys, value + tolerance)
             ]:
                 entries = group[amount]
-                start = bisect_left(entries, (ts - window,))
+                start = bisect_left(entries, (earliest,))
                 for when, record_id, j in entries[start:]:
                     if when > ts + window:
                         break
@@ -714,6 +731,9 @@ class _Engine:
             lane.sort()
         window = self.rules.time_window.total_seconds()
         limit = self.rules.max_candidates
+        # A left target takes no right record before its own bound; a right target takes
+        # no left record whose bound is after it.
+        bounds: Mapping[int, float] = self.not_before if target_side == "right" else {}
         for p in self._open(target_side):  # already in time order
             if not target_open[p]:
                 continue
@@ -721,7 +741,9 @@ class _Engine:
             found = lanes.get((record.amount.currency, record.kind))
             if not found:
                 continue
-            nearest = found.nearest(record.at.timestamp(), window, limit, pool_open, record.ref)
+            ts = record.at.timestamp()
+            floor = self.not_before.get(p, _NO_BOUND) if target_side == "left" else _NO_BOUND
+            nearest = found.nearest(ts, window, limit, pool_open, record.ref, floor, bounds)
             if len(nearest) < 2:
                 continue
             goal = _scaled(record.amount.amount)
@@ -882,6 +904,8 @@ def _but_not(first: bytes, second: bytes) -> bytes:
 
 
 _Entry = tuple[float, str, int]
+#: The bound of a record that has none.
+_NO_BOUND: Final = -float("inf")
 
 
 class _Lane:
@@ -919,31 +943,47 @@ class _Lane:
             entries.sort()
 
     def nearest(
-        self, ts: float, window: float, limit: int, open_flags: bytearray, ref: str | None
+        self,
+        ts: float,
+        window: float,
+        limit: int,
+        open_flags: bytearray,
+        ref: str | None,
+        floor: float = -float("inf"),
+        bounds: Mapping[int, float] | None = None,
     ) -> list[int]:
         """Up to ``limit`` open positions nearest to ``ts`` within ``window`` that ``ref``
-        may take, ordered by time distance, then time, then record id."""
+        may take, ordered by time distance, then time, then record id; none before
+        ``floor``, and none whose own bound (``bounds``) is after ``ts``."""
         if not ref:
-            found = _walk(self.entries, ts, window, limit, open_flags)
+            found = _walk(self.entries, ts, window, limit, open_flags, floor, bounds)
         else:
-            found = _walk(self.free, ts, window, limit, open_flags)
+            found = _walk(self.free, ts, window, limit, open_flags, floor, bounds)
             own = self.by_ref.get(ref)
             if own:
-                found += _walk(own, ts, window, limit, open_flags)
+                found += _walk(own, ts, window, limit, open_flags, floor, bounds)
                 found.sort()
         return [q for *_rest, q in found[:limit]]
 
 
 def _walk(
-    entries: list[_Entry], ts: float, window: float, limit: int, open_flags: bytearray
+    entries: list[_Entry],
+    ts: float,
+    window: float,
+    limit: int,
+    open_flags: bytearray,
+    floor: float = -float("inf"),
+    bounds: Mapping[int, float] | None = None,
 ) -> list[tuple[float, float, str, int]]:
     """The ``limit`` open entries nearest to ``ts`` within ``window`` (plus any tied with
-    the last of them), sorted by ``(distance, time, record id, position)``.
+    the last of them), sorted by ``(distance, time, record id, position)``. Entries
+    before ``floor`` are outside the window, and so is an entry whose position has a
+    bound in ``bounds`` later than ``ts``.
 
     Entries are visited from ``ts`` outward in order of distance, so once ``limit`` open
     entries are found only ties can still qualify.
     """
-    low = bisect_left(entries, (ts - window,))
+    low = bisect_left(entries, (max(ts - window, floor),))
     high = bisect_right(entries, (ts + window, "\U0010ffff"))
     down = bisect_left(entries, (ts,), low, high) - 1
     up = down + 1
@@ -959,7 +999,7 @@ def _walk(
         distance = abs(when - ts)
         if worst is not None and distance > worst:
             break
-        if open_flags[q]:
+        if open_flags[q] and (not bounds or bounds.get(q, ts) <= ts):
             found.append((distance, when, record_id, q))
             if worst is None and len(found) >= limit:
                 worst = distance
@@ -1043,14 +1083,18 @@ def reconcile_split(
     settings: Rules,
     *,
     names: tuple[str, str] = ("left", "right"),
+    not_before: Mapping[int, datetime] | None = None,
 ) -> Reconciliation:
     """:func:`reconcile` on sides already split into records and rejected lines (as
     :func:`~orderkit.reconcile.settle` has them), with the rules already built.
 
     A side is named after the source of its records; ``names`` name a side that has none
-    (a bill with no rows for the period).
+    (a bill with no rows for the period). ``not_before`` maps a left position to the
+    earliest instant of a right record that may pair with it by amount and time (a
+    payout against the bank: a credit before the payout was due is not its credit); the
+    window stays symmetric for the others.
     """
-    engine = _Engine(left_records, right_records, settings)
+    engine = _Engine(left_records, right_records, settings, not_before)
     engine.exact()
     engine.set_aside()
     engine.shared_links()

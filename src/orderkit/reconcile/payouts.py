@@ -2,10 +2,14 @@
 
 Channels settle in one of two ways. WeChat Pay (and a card acquirer) pays each day's net
 out by itself, T+1: its bill has no payout rows, so :func:`~orderkit.reconcile.settle`
-derives one payout per accounting day. Alipay (and a Pinduoduo or Douyin shop balance)
+derives one payout per settlement day. Alipay (and a Pinduoduo or Douyin shop balance)
 keeps the money in the merchant's balance until the merchant withdraws it: only the
 bill's withdrawal rows reach the bank, and what is not withdrawn in the period is the
 channel's *carried balance*, an explained amount, never a payout nobody made.
+
+A channel's day is its own, not the host's: WeChat Pay cuts its days at Beijing midnight
+whatever zone the host keeps its books in. :attr:`PayoutTerms.tz` names that zone (the
+channel's *settlement zone*); the accounting zone (``Rules.tz``) only decides reporting.
 """
 
 from __future__ import annotations
@@ -17,10 +21,14 @@ from typing import Final, Literal
 import attrs
 
 from orderkit.model.errors import ValidationError
+from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, zone
 
 __all__ = ["DEFAULT_PAYOUT_TERMS", "PayoutTerms", "payout_terms_of"]
 
 Mode = Literal["automatic", "withdrawal"]
+
+#: The settlement zone of the Chinese channels orderkit knows by name (Beijing time).
+_CHINA_TZ: Final = "Asia/Shanghai"
 
 
 def _check_days(instance: object, attribute: object, value: object) -> None:
@@ -33,52 +41,76 @@ def _check_mode(instance: object, attribute: object, value: object) -> None:
         raise ValidationError("mode", value, "expected 'automatic' or 'withdrawal'")
 
 
+def _check_tz(instance: object, attribute: object, value: str | None) -> None:
+    if value is not None:
+        if not isinstance(value, str):
+            raise ValidationError("payout tz", value, "expected an IANA time zone name or None")
+        zone(value, path="payout tz")
+
+
 @attrs.frozen
 class PayoutTerms:
-    """How one channel pays out: ``automatic`` every accounting day, ``days`` later
+    """How one channel pays out: ``automatic`` every settlement day, ``days`` later
     (T+``days``), or on the merchant's ``withdrawal``.
 
+    ``tz`` is the channel's settlement zone: the zone its days are cut in (a derived
+    payout adds up one such day and is due at its midnight ``days`` later). ``None``
+    means the zone of the channel's entry in :data:`DEFAULT_PAYOUT_TERMS` (Beijing time
+    for the Chinese channels orderkit knows), else the accounting zone.
+
     >>> PayoutTerms.automatic(2), PayoutTerms.withdrawal().mode
-    (PayoutTerms(mode='automatic', days=2), 'withdrawal')
+    (PayoutTerms(mode='automatic', days=2, tz=None), 'withdrawal')
+    >>> PayoutTerms.parse("T+1@UTC")
+    PayoutTerms(mode='automatic', days=1, tz='UTC')
     """
 
     mode: Mode = attrs.field(validator=_check_mode)
     days: int = attrs.field(default=1, validator=_check_days)
+    tz: str | None = attrs.field(default=None, validator=_check_tz)
 
     @classmethod
-    def automatic(cls, days: int = 1) -> PayoutTerms:
-        """The channel pays each accounting day's net out by itself, ``days`` later."""
-        return cls("automatic", days)
+    def automatic(cls, days: int = 1, tz: str | None = None) -> PayoutTerms:
+        """The channel pays each settlement day's net out by itself, ``days`` later."""
+        return cls("automatic", days, tz)
 
     @classmethod
-    def withdrawal(cls) -> PayoutTerms:
+    def withdrawal(cls, tz: str | None = None) -> PayoutTerms:
         """The channel keeps the balance until the merchant withdraws it."""
-        return cls("withdrawal", 0)
+        return cls("withdrawal", 0, tz)
 
     @classmethod
     def parse(cls, text: str) -> PayoutTerms:
-        """``withdrawal``, ``automatic`` (T+1), ``automatic:N`` or ``T+N``."""
-        cell = text.strip()
+        """``withdrawal``, ``automatic`` (T+1), ``automatic:N`` or ``T+N``, each with an
+        optional ``@ZONE`` naming the settlement zone (``T+1@Asia/Shanghai``)."""
+        if not isinstance(text, str):
+            raise ValidationError("payout terms", text, "expected text")
+        cell, at, tz_name = text.strip().partition("@")
+        cell = cell.strip()
+        tz = tz_name.strip() if at else None
+        if at and not tz:
+            raise ValidationError("payout terms", text, "expected a zone name after '@'")
         if cell == "withdrawal":
-            return cls.withdrawal()
+            return cls.withdrawal(tz)
         if cell == "automatic":
-            return cls.automatic()
+            return cls.automatic(1, tz)
         for prefix in ("automatic:", "T+", "t+"):
             days = cell.removeprefix(prefix)
             if days != cell and days.isdigit():
-                return cls.automatic(int(days))
-        raise ValidationError("payout terms", text, "expected withdrawal, automatic[:N] or T+N")
+                return cls.automatic(int(days), tz)
+        raise ValidationError(
+            "payout terms", text, "expected withdrawal, automatic[:N] or T+N, then @ZONE or not"
+        )
 
 
-#: The terms of the channels orderkit knows by name; any other channel is ``automatic``
-#: with ``settle()``'s ``settlement_days``.
+#: The terms of the channels orderkit knows by name, each cut by Beijing days; any other
+#: channel is ``automatic`` with ``settle()``'s ``settlement_days``, in the accounting zone.
 DEFAULT_PAYOUT_TERMS: Final[Mapping[str, PayoutTerms]] = MappingProxyType(
     {
-        "wechatpay": PayoutTerms.automatic(1),
-        "pos": PayoutTerms.automatic(1),
-        "alipay": PayoutTerms.withdrawal(),
-        "pdd": PayoutTerms.withdrawal(),
-        "douyin": PayoutTerms.withdrawal(),
+        "wechatpay": PayoutTerms.automatic(1, _CHINA_TZ),
+        "pos": PayoutTerms.automatic(1, _CHINA_TZ),
+        "alipay": PayoutTerms.withdrawal(_CHINA_TZ),
+        "pdd": PayoutTerms.withdrawal(_CHINA_TZ),
+        "douyin": PayoutTerms.withdrawal(_CHINA_TZ),
     }
 )
 
@@ -87,21 +119,25 @@ def payout_terms_of(
     channel: str,
     terms: Mapping[str, PayoutTerms] | None,
     settlement_days: int | Mapping[str, int],
+    tz: str = DEFAULT_ACCOUNTING_TZ,
 ) -> PayoutTerms:
-    """The terms ``channel`` settles on: the host's ``terms`` for it, else the default for
-    its name; an automatic channel the host did not name pays T+``settlement_days``."""
+    """The terms ``channel`` settles on, its settlement zone always named: the host's
+    ``terms`` for it, else the default for its name; an automatic channel the host did
+    not name pays T+``settlement_days``. A zone left ``None`` is the default terms' zone
+    for the channel's name, else ``tz`` (the accounting zone)."""
+    default = DEFAULT_PAYOUT_TERMS.get(channel)
+    settles_in = default.tz if default is not None and default.tz is not None else tz
     if terms is not None and channel in terms:
         given = terms[channel]
         if not isinstance(given, PayoutTerms):
             raise ValidationError(f"payout_terms[{channel!r}]", given, "expected PayoutTerms")
-        return given
-    default = DEFAULT_PAYOUT_TERMS.get(channel, PayoutTerms.automatic())
-    if default.mode == "withdrawal":
-        return default
+        return given if given.tz is not None else attrs.evolve(given, tz=settles_in)
+    if default is not None and default.mode == "withdrawal":
+        return attrs.evolve(default, tz=settles_in)
     if isinstance(settlement_days, int):
         days = settlement_days
     else:
-        days = settlement_days.get(channel, default.days)
+        days = settlement_days.get(channel, default.days if default is not None else 1)
     if not isinstance(days, int) or isinstance(days, bool) or days < 0:
         raise ValidationError("settlement_days", days, "expected a whole number of days >= 0")
-    return PayoutTerms.automatic(days)
+    return PayoutTerms.automatic(days, settles_in)

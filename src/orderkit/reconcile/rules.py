@@ -63,7 +63,8 @@ class Rules:
       minor unit (0.01 for CNY) of the records' currency; a ``Money`` applies to records
       of its currency, others are compared exactly.
     * ``time_window``: how far apart in time two records may be for the amount-and-time
-      and subset-sum passes (default 2 days: banks settle T+1).
+      and subset-sum passes (default 2 days: banks settle T+1). Against the bank,
+      :func:`~orderkit.reconcile.settle` takes no credit from before a payout's day.
     * ``tz`` and ``period``: the accounting zone and period (``"day"`` or ``"month"``)
       used to decide ``cross_period``.
     * ``cutoff``: unmatched records at or after this instant are ``pending`` (not yet

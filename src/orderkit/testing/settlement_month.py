@@ -12,7 +12,8 @@ month, the way the money really flows:
 * the Alipay bill: each payment (the Alipay trade number as a shared link), its 0.6%
   fee, each refund, and one withdrawal row a day (the day's net, moved to the bank at
   09:00 the next day, when the day's net is positive), which the bank shows as a credit
-  five minutes later; a WeChat Pay day of more refunds than sales is a bank debit;
+  five minutes later; a WeChat Pay day of more refunds than sales pays nothing and
+  is taken out of the next day's payout (WeChat Pay never debits the bank);
 * a few breaks, each of a kind finance meets (``Month.breaks`` names the records that
   must end in a break): an order missing from its channel's bill, a bill payment no
   order explains, an order booked at a different amount than the bill, a WeChat Pay
@@ -168,6 +169,7 @@ def settlement_month(
         truth["bill_without_order"].add(record_id)
         book(channel, day, amount)
     bank: list[Record] = []
+    owed = Decimal(0)  # what WeChat Pay's days of refunds left owing
     for (channel, day), total in sorted(net.items()):
         due = datetime.combine((start + timedelta(days=day + 1)).date(), time(0), tzinfo=local)
         label = (start + timedelta(days=day)).date().isoformat()
@@ -184,14 +186,17 @@ def settlement_month(
                        memo="支付宝 提现")
             )
             continue
+        total += owed
+        if total <= 0:
+            owed = total  # taken from the WeChat Pay balance: out of the next payout
+            continue
+        owed = Decimal(0)
         credit = total
         if day in short_days:
             credit -= Decimal(5)
             truth["credit_short"].update((f"wechatpay:{label}", f"BW{label}"))
-        # A day of more refunds than sales is a debit, read as the bank reads one.
         bank.append(
             Record("bank", f"BW{label}", None, Money(credit, "CNY"), due + timedelta(hours=10),
-                   kind="sale" if credit >= 0 else "refund",
                    memo=f"财付通 微信支付 结算 {label}")
         )
     for n in range(each):

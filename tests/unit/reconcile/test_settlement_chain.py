@@ -398,14 +398,14 @@ def test_a_lifecycle_refund_goes_back_through_the_channel_the_order_was_paid_wit
             kind="refund", links=("4200001003",),
         ),
     ]
+    # WeChat Pay takes the refund from the merchant's balance, not from the bank: it is
+    # owed out of the next payout, carried at the end of the records.
     bank = [
         Record("bank", "BK1", None, cny("89.00"), datetime(2026, 3, 11, 10, tzinfo=SHANGHAI)),
-        Record(
-            "bank", "BK2", None, cny("-20.00"), datetime(2026, 3, 13, 10, tzinfo=SHANGHAI),
-            kind="refund",
-        ),
     ]
-    assert settle(erp, {"wechatpay": bill}, bank).breaks() == []
+    month = settle(erp, {"wechatpay": bill}, bank)
+    assert month.breaks() == []
+    assert month.carried() == {"wechatpay": {"CNY": cny("-20.00")}}
 
 
 def test_a_refund_without_a_method_of_an_order_paid_two_ways_follows_the_payment_it_covers() -> (
@@ -465,9 +465,9 @@ def test_an_alipay_month_without_a_withdrawal_carries_its_balance_and_has_no_bre
         routed, {"mall": mall}, [], payout_terms={"mall": PayoutTerms.withdrawal()}
     )
     assert (kept.payouts("mall"), kept.breaks()) == ((), [])
-    assert DEFAULT_PAYOUT_TERMS["wechatpay"] == PayoutTerms.automatic(1)
+    assert DEFAULT_PAYOUT_TERMS["wechatpay"] == PayoutTerms.automatic(1, "Asia/Shanghai")
     assert PayoutTerms.parse("T+2") == PayoutTerms.automatic(2)  # orderkit settle --payout
-    assert PayoutTerms.parse("withdrawal") == DEFAULT_PAYOUT_TERMS["alipay"]
+    assert PayoutTerms.parse("withdrawal@Asia/Shanghai") == DEFAULT_PAYOUT_TERMS["alipay"]
     with pytest.raises(ValidationError, match="payout terms"):
         PayoutTerms.parse("weekly")
 

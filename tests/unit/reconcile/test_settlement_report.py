@@ -11,6 +11,7 @@ orders, and no record under a hop it does not belong to.
 from __future__ import annotations
 
 import csv
+import json
 import re
 from datetime import datetime
 from decimal import Decimal
@@ -47,6 +48,7 @@ class Page(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.sections: list[dict[str, object]] = []
         self.summary: list[tuple[str, list[str]]] = []
+        self.carried: list[list[str]] = []
         self._section: dict[str, object] | None = None
         self._row: list[str] | None = None
         self._row_class = ""
@@ -88,6 +90,8 @@ class Page(HTMLParser):
                     target.append((self._row_class, self._row))
             elif self._row_class.startswith("summary"):
                 self.summary.append((self._row_class, self._row))
+            elif self._row_class == "carried":
+                self.carried.append(self._row)
             self._row = None
 
     def handle_data(self, data: str) -> None:
@@ -296,3 +300,52 @@ def test_each_hops_totals_are_the_amounts_of_the_sources_on_its_sides() -> None:
     bank_right += tables["", "bank_only"].totals()[1].get("CNY", Decimal(0))
     bank_right += tables["", "order_bank"].totals()[1].get("CNY", Decimal(0))
     assert {"CNY": bank_right} == total(data.bank)
+
+
+def carried_month() -> Settlement:
+    """Alipay keeps 99.40 (a sale, no withdrawal); WeChat Pay's last day is a refund its
+    next payout will take (49.70 with the fee it gives back)."""
+    erp = [
+        Record("erp", "TM1", "SO2", Money("100.00", "CNY"), datetime(2026, 3, 14, 20,
+               tzinfo=SHANGHAI), channel="alipay"),
+        Record("erp", "W1", "SO1", Money("170.00", "CNY"), datetime(2026, 3, 10, 12,
+               tzinfo=SHANGHAI), channel="wechatpay"),
+        Record("erp", "W1R", "SO1", Money("-50.00", "CNY"), datetime(2026, 3, 20, 9,
+               tzinfo=SHANGHAI), kind="refund", channel="wechatpay"),
+    ]
+    alipay = [
+        Record("alipay", "A1", "SO2", Money("100.00", "CNY"), erp[0].at),
+        Record("alipay", "A1#fee", "SO2", Money("-0.60", "CNY"), erp[0].at, kind="fee"),
+    ]
+    wechat = [
+        Record("wechatpay", "T1", "SO1", Money("170.00", "CNY"), erp[1].at),
+        Record("wechatpay", "T1#fee", "SO1", Money("-1.02", "CNY"), erp[1].at, kind="fee"),
+        Record("wechatpay", "R1", "SO1", Money("-50.00", "CNY"), erp[2].at, kind="refund"),
+        Record("wechatpay", "R1#fee", "SO1", Money("0.30", "CNY"), erp[2].at, kind="fee"),
+    ]
+    bank = [Record("bank", "BK1", None, Money("168.98", "CNY"),
+                   datetime(2026, 3, 11, 10, tzinfo=SHANGHAI))]
+    month = settle(erp, {"wechatpay": wechat, "alipay": alipay}, bank)
+    assert month.conservation()["balanced"] is True
+    assert month.breaks() == []
+    return month
+
+
+def test_the_reports_show_what_each_channel_still_holds(tmp_path: Path, chromium: str) -> None:
+    month = carried_month()
+    page = look(chromium, tmp_path, month)
+    assert page.carried == [["wechatpay", "CNY -49.70"], ["alipay", "CNY 99.40"]]
+    zh = look(chromium, tmp_path, month, lang="zh")
+    assert zh.carried == page.carried
+    assert labels("zh")["carried"] in render_settlement_html(month, lang="zh")
+    report = json.loads(write_report(month, tmp_path / "s.json").read_text(encoding="utf-8"))
+    assert report["summary"]["settlement"]["carried"] == {
+        "wechatpay": {"CNY": "-49.70"},
+        "alipay": {"CNY": "99.40"},
+    }
+    assert report["summary"]["settlement"] == json.loads(json.dumps(month.summary()))
+    # Nothing carried: the page says so.
+    plain = five_decimal_month()
+    assert plain.carried() == {}
+    html = render_settlement_html(plain)
+    assert Page(html).carried == [] and labels("en")["carried_none"] in html

@@ -107,7 +107,9 @@ def write_report(
     """Write ``result`` in the format named by ``path``'s suffix.
 
     A :class:`~orderkit.reconcile.Settlement` is written hop by hop as HTML, CSV and
-    xlsx, and as :func:`settlement_view` in JSON. ``files`` names the input files, shown
+    xlsx, and as :func:`settlement_view` in JSON, whose summary adds the settlement's
+    own (:meth:`~orderkit.reconcile.Settlement.summary`: by hop, breaks, carried
+    balances) under ``"settlement"``. ``files`` names the input files, shown
     in the HTML report's header and on the xlsx summary sheet; ``lang`` (``"en"`` or
     ``"zh"``) is the language of the HTML, CSV and xlsx reports' labels. ``.xlsx`` needs
     the ``xlsx`` extra (:class:`MissingXlsxExtra` otherwise).
@@ -123,7 +125,11 @@ def write_report(
             return write_settlement_csv(result, target, lang=lang)
         if suffix in (".html", ".htm"):
             return write_settlement_html(result, target, files=files, lang=lang)
-        result = settlement_view(result)
+        view = settlement_view(result)
+        if suffix == ".json":
+            summary = {**view.summary(), "settlement": result.summary()}
+            return write_json(view, target, summary=summary)
+        result = view
     if suffix == ".json":
         return write_json(result, target)
     if suffix == ".csv":

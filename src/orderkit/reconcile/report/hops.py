@@ -19,9 +19,10 @@ per hop, each holding only that hop's rows:
   credit, a rejected statement line).
 
 Every outcome of the settlement is in exactly one table; the ``bill_payout`` rows are
-built from the payouts and add no outcome. Each row names the orders it traces back to
-(:attr:`HopRow.orders`): the ERP records' refs, a bill line's order ref, or, for a
-payout, the refs of the transactions it adds up.
+built from the payouts and add no outcome (a derived payout's evidence names the day it
+is due, in the channel's settlement zone: ``due=2026-03-11``). Each row names the
+orders it traces back to (:attr:`HopRow.orders`): the ERP records' refs, a bill line's
+order ref, or, for a payout, the refs of the transactions it adds up.
 
 Each row has a ``state`` that the counts are kept by: ``matched``; ``explained`` (a
 difference the records explain: a fee, a coupon, a rounding, a bank charge, a payout
@@ -37,6 +38,7 @@ from typing import Final
 
 import attrs
 
+from orderkit.model.time import zone
 from orderkit.reconcile.chain import Settlement, needs_a_person
 from orderkit.reconcile.outcomes import Outcome
 from orderkit.reconcile.records import Record, Rejected
@@ -205,6 +207,8 @@ class _Builder:
 
     def payout_rows(self, channel: str) -> tuple[HopRow, ...]:
         rows: list[HopRow] = []
+        # A payout is due at midnight of a day in the channel's settlement zone.
+        settles_in = zone(self.settlement.terms(channel).tz or self.settlement.rules.tz)
         for payout in self.settlement.payouts(channel):
             members = self.settlement.members(payout)
             money = _totals([(payout.amount.currency, self.paid_out(payout))])
@@ -220,7 +224,8 @@ class _Builder:
                         _amounts(members),
                         money,
                         _refs(members),
-                        f"transactions={len(members)}; due={payout.at.date().isoformat()}",
+                        f"transactions={len(members)};"
+                        f" due={payout.at.astimezone(settles_in).date().isoformat()}",
                     )
                 )
             else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -27,12 +28,19 @@ def _outcomes(out: TextIO, result: Reconciliation) -> None:
     out.write("\n]")
 
 
-def write_json(result: Reconciliation | MultiReconciliation, path: str | Path) -> Path:
-    """Write ``result`` as UTF-8 JSON to ``path``; returns the path."""
+def write_json(
+    result: Reconciliation | MultiReconciliation,
+    path: str | Path,
+    *,
+    summary: Mapping[str, object] | None = None,
+) -> Path:
+    """Write ``result`` as UTF-8 JSON to ``path``; returns the path. ``summary`` is
+    written as the summary instead of ``result.summary()`` (a settlement's adds its own)."""
     target = Path(path)
     with target.open("w", encoding="utf-8") as out:
         out.write('{"summary": ')
-        out.write(json.dumps(result.summary(), ensure_ascii=False, sort_keys=True))
+        written = dict(summary) if summary is not None else result.summary()
+        out.write(json.dumps(written, ensure_ascii=False, sort_keys=True))
         if isinstance(result, MultiReconciliation):
             out.write(', "pairs": {')
             for n, (name, pair) in enumerate(result.pairs.items()):

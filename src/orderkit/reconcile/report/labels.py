@@ -95,6 +95,11 @@ _EN: Final = {
     " ({balanced}); {breaks} rows need a person.",
     "not_shown": "{count} matched rows are counted above and listed in the CSV and xlsx"
     " reports.",
+    "carried": "Carried balances",
+    "carried_amount": "carried",
+    "carried_note": "What each channel still holds at the end: explained, not a break"
+    " (money not withdrawn yet; refunds a channel takes from its next payout).",
+    "carried_none": "No channel carries a balance.",
     "period": "period",
     "zone": "time zone",
     "cutoff": "cut-off",
@@ -184,6 +189,11 @@ _ZH: Final = {
     "settle_balance": "输入 {records_in} 条记录，{amount_in}；已归类 {accounted}（{balanced}）；"
     "{breaks} 行待处理。",
     "not_shown": "另有 {count} 行已匹配，计入上方数量，明细见 CSV 和 xlsx 报告。",
+    "carried": "渠道结余",
+    "carried_amount": "结余",
+    "carried_note": "期末仍留在各渠道余额中的金额：已说明，不算待处理"
+    "（尚未提现的余额；渠道将从下次结算款中扣回的退款）。",
+    "carried_none": "没有渠道留有结余。",
     "period": "会计期间",
     "zone": "时区",
     "cutoff": "截止时间",

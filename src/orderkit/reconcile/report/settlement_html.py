@@ -4,7 +4,9 @@ A :class:`~orderkit.reconcile.Settlement` is shown the way money travels
 (:func:`~orderkit.reconcile.report.hops.settlement_hops`): after the header (records'
 dates, zone, period, cut-off in local time, source files) and the conservation line
 comes one summary table with a row per hop (matched, explained, pending and break
-counts, left and right totals), then, for each channel, a section per hop:
+counts, left and right totals) and what each channel still holds at the end
+(:meth:`Settlement.carried() <orderkit.reconcile.Settlement.carried>`, one
+``<tr class="carried">`` per channel), then, for each channel, a section per hop:
 
 * ``order → <channel> bill``: ERP records against the bill's lines;
 * ``<channel> bill → payout``: the transactions each payout adds up;
@@ -210,6 +212,26 @@ def _summary_table(tables: Sequence[HopTable], say: Labels) -> Html:
     return tag("table", tag("tr", *(tag("th", h) for h in head)), *body)
 
 
+def _carried(settlement: Settlement, say: Labels) -> list[Html]:
+    carried = settlement.carried()
+    if not carried:
+        return [tag("p", say["carried_none"], cls="note carried")]
+    rows = [
+        tag(
+            "tr",
+            tag("td", channel),
+            tag("td", totals_text({c: m.amount for c, m in nets.items()}), cls="num"),
+            cls="carried",
+        )
+        for channel, nets in carried.items()
+    ]
+    return [
+        tag("p", say["carried_note"], cls="note carried"),
+        tag("table", tag("tr", tag("th", say["channel"]), tag("th", say["carried_amount"])),
+            *rows),
+    ]
+
+
 def _span(settlement: Settlement) -> str:
     local = zone(settlement.rules.tz)
     days = [
@@ -259,6 +281,8 @@ def render_settlement_html(
         ),
         tag("h2", say["hops_summary"]),
         _summary_table(tables, say),
+        tag("h2", say["carried"]),
+        *_carried(settlement, say),
     ]
     for channel in settlement.channels:
         parts.append(tag("h2", channel))

@@ -1,0 +1,236 @@
+"""How channels pay out along the settlement chain: whose day a derived payout adds up,
+when it can reach the bank, what a day of refunds leaves, and when it is due.
+
+WeChat Pay pays each Beijing day's net T+1 (its bill has no payout rows, so ``settle``
+derives the payouts); refunds come out of the merchant's WeChat Pay balance, never as a
+bank debit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from orderkit.model.errors import ValidationError
+from orderkit.model.money import Money
+from orderkit.reconcile import DEFAULT_PAYOUT_TERMS, PayoutTerms, Record, Settlement, settle
+from orderkit.reconcile.report import settlement_hops
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def cny(text: str) -> Money:
+    return Money(text, "CNY")
+
+
+def at(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 3, day, hour, minute, tzinfo=SHANGHAI)
+
+
+def balanced(month: Settlement) -> Settlement:
+    conservation = month.conservation()
+    assert conservation["balanced"] is True, conservation
+    assert conservation["amount_in"] == conservation["amount_accounted"]
+    return month
+
+
+def bank_hop(month: Settlement) -> list[tuple[str, str | None, list[str], list[str]]]:
+    return [
+        (o.status, o.kind, [r.record_id for r in o.left], [r.record_id for r in o.right])
+        for o in month.outcomes
+        if o.hop == "channel_bank"
+    ]
+
+
+def three_wechat_days() -> tuple[list[Record], list[Record], list[Record]]:
+    """A 07:00 and a 12:00 sale each Beijing day (10-12 March), and WeChat Pay's credit
+    of each day's net at 10:00 the next day."""
+    erp: list[Record] = []
+    bill: list[Record] = []
+    bank: list[Record] = []
+    n = 0
+    for day in (10, 11, 12):
+        for hour, amount in ((7, f"{day}.00"), (12, f"{100 + 3 * day}.00")):
+            n += 1
+            erp.append(Record("erp", f"E{n}", f"SO{n}", cny(amount), at(day, hour),
+                              channel="wechatpay"))
+            bill.append(Record("wechatpay", f"T{n}", f"SO{n}", cny(amount), at(day, hour)))
+        bank.append(Record("bank", f"BK{day}", None, cny(f"{100 + 4 * day}.00"),
+                           at(day + 1, 10)))
+    return erp, bill, bank
+
+
+@pytest.mark.parametrize("tz", ["Asia/Shanghai", "UTC", "America/New_York"])
+def test_wechat_pay_days_are_beijing_days_whatever_zone_the_books_are_kept_in(tz: str) -> None:
+    erp, bill, bank = three_wechat_days()
+    month = balanced(settle(erp, {"wechatpay": bill}, bank, tz=tz))
+    assert month.breaks() == []
+    assert bank_hop(month) == [
+        ("matched", None, [f"wechatpay:2026-03-{day}"], [f"BK{day}"]) for day in (10, 11, 12)
+    ]
+    assert [p.at for p in month.payouts("wechatpay")] == [at(11, 0), at(12, 0), at(13, 0)]
+    assert month.terms("wechatpay") == PayoutTerms.automatic(1, "Asia/Shanghai")
+
+
+def test_the_settlement_zone_is_set_with_the_payout_terms() -> None:
+    assert DEFAULT_PAYOUT_TERMS["wechatpay"] == PayoutTerms.automatic(1, "Asia/Shanghai")
+    assert PayoutTerms.parse("T+1@UTC") == PayoutTerms.automatic(1, "UTC")
+    assert PayoutTerms.parse(" automatic:2 @ Asia/Tokyo ") == PayoutTerms.automatic(2, "Asia/Tokyo")
+    assert PayoutTerms.parse("withdrawal@UTC") == PayoutTerms.withdrawal("UTC")
+    for bad in ("T+1@Mars/Olympus", "T+1@"):
+        with pytest.raises(ValidationError) as raised:
+            PayoutTerms.parse(bad)
+        assert raised.value.path in ("payout tz", "payout terms")
+    with pytest.raises(ValidationError, match="payout tz"):
+        PayoutTerms.automatic(1, "Nowhere/Town")
+    erp, bill, bank = three_wechat_days()
+    # A host whose channel settles on UTC days says so; its 07:00 Beijing sales then fall
+    # on the UTC day before, so its days no longer add up to the bank's credits.
+    utc_days = settle(erp, {"wechatpay": bill}, bank,
+                      payout_terms={"wechatpay": PayoutTerms.parse("T+1@UTC")})
+    assert utc_days.payouts("wechatpay")[0].record_id == "wechatpay:2026-03-09"
+    assert utc_days.terms("wechatpay").tz == "UTC"
+    # Terms without a zone keep the channel's own; a channel orderkit does not know
+    # settles in the accounting zone.
+    t2 = settle(erp, {"wechatpay": bill}, [], tz="UTC",
+                payout_terms={"wechatpay": PayoutTerms.automatic(2)})
+    assert t2.terms("wechatpay") == PayoutTerms.automatic(2, "Asia/Shanghai")
+    mall = [Record("mall", r.record_id, r.ref, r.amount, r.at) for r in bill]
+    assert settle([], {"mall": mall}, [], tz="UTC").terms("mall").tz == "UTC"
+    with pytest.raises(ValidationError, match="channel"):
+        t2.terms("alipay")
+
+
+def one_sale(amount: str = "77.00") -> tuple[list[Record], list[Record]]:
+    """A WeChat Pay sale at noon on 12 March: its T+1 payout is due 13 March 00:00."""
+    erp = [Record("erp", "E1", "SO1", cny(amount), at(12, 12), channel="wechatpay")]
+    bill = [Record("wechatpay", "T1", "SO1", cny(amount), at(12, 12))]
+    return erp, bill
+
+
+def test_a_payout_is_never_paid_by_a_credit_from_before_it_was_due() -> None:
+    erp, bill = one_sale()
+    # A stranger's transfer of the same amount the day before the sale is not the payout.
+    early = Record("bank", "BK1", None, cny("77.00"), at(11, 10), memo="他行汇入 张三")
+    month = balanced(settle(erp, {"wechatpay": bill}, [early]))
+    assert bank_hop(month) == [
+        ("unmatched", "missing_right", ["wechatpay:2026-03-12"], []),
+        ("unmatched", "missing_left", [], ["BK1"]),
+    ]
+    assert len(month.breaks()) == 2
+    # Before the payout is due it is pending, not a break; the stray credit still is.
+    waiting = balanced(settle(erp, {"wechatpay": bill}, [early], cutoff=at(13, 0)))
+    assert [(o.status, o.kind) for o in waiting.outcomes if o.hop == "channel_bank"] == [
+        ("pending", "pending"),
+        ("unmatched", "missing_left"),
+    ]
+    # One minute before midnight is still too early; the due instant itself is not.
+    for credit_at, status in ((at(12, 23, 59), "unmatched"), (at(13, 0), "matched"),
+                              (at(14, 18), "matched")):
+        credit = Record("bank", "BK2", None, cny("77.00"), credit_at)
+        got = balanced(settle(erp, {"wechatpay": bill}, [credit]))
+        assert bank_hop(got)[0][0] == status, credit_at
+
+
+def test_a_withdrawal_takes_a_credit_dated_its_own_day() -> None:
+    # A statement with dates only puts the credit at 00:00; the withdrawal was at 09:00.
+    sale = Record("alipay", "A01", "SO1", cny("256.00"), at(14, 20))
+    withdrawal = Record("alipay", "A02", None, cny("-256.00"), at(20, 9), kind="transfer")
+    erp = [Record("erp", "E1", "SO1", cny("256.00"), at(14, 20), channel="alipay")]
+    same_day = Record("bank", "BK1", None, cny("256.00"), at(20, 0))
+    month = balanced(settle(erp, {"alipay": [sale, withdrawal]}, [same_day]))
+    assert bank_hop(month) == [("matched", None, ["A02"], ["BK1"])]
+    day_before = Record("bank", "BK1", None, cny("256.00"), at(19, 23))
+    month = balanced(settle(erp, {"alipay": [sale, withdrawal]}, [day_before]))
+    assert [status for status, *_ in bank_hop(month)] == ["unmatched", "unmatched"]
+
+
+def test_a_credit_adding_up_payouts_comes_after_each_of_them() -> None:
+    # Two T+1 payouts (of the 11th and the 12th) paid in one credit: only a credit from
+    # on or after the later one's due instant can hold both.
+    erp = [
+        Record("erp", "E1", "SO1", cny("30.00"), at(11, 12), channel="wechatpay"),
+        Record("erp", "E2", "SO2", cny("47.00"), at(12, 12), channel="wechatpay"),
+    ]
+    bill = [
+        Record("wechatpay", "T1", "SO1", cny("30.00"), at(11, 12)),
+        Record("wechatpay", "T2", "SO2", cny("47.00"), at(12, 12)),
+    ]
+    both = ["wechatpay:2026-03-11", "wechatpay:2026-03-12"]
+    late = Record("bank", "BK1", None, cny("77.00"), at(13, 9))
+    month = balanced(settle(erp, {"wechatpay": bill}, [late]))
+    assert bank_hop(month) == [("matched", None, both, ["BK1"])]
+    early = Record("bank", "BK1", None, cny("77.00"), at(12, 9))
+    month = balanced(settle(erp, {"wechatpay": bill}, [early]))
+    assert ("matched", None, both, ["BK1"]) not in bank_hop(month)
+    assert len(month.breaks()) == 3
+    # One payout paid in two credits: both on or after its due instant.
+    erp, bill = one_sale()
+    halves = [Record("bank", f"BK{n}", None, cny("38.50"), when)
+              for n, when in ((1, at(12, 20)), (2, at(13, 10)))]
+    month = balanced(settle(erp, {"wechatpay": bill}, halves))
+    assert ("matched", None, ["wechatpay:2026-03-12"], ["BK1", "BK2"]) not in bank_hop(month)
+    halves[0] = Record("bank", "BK1", None, cny("38.50"), at(13, 9))
+    month = balanced(settle(erp, {"wechatpay": bill}, halves))
+    assert bank_hop(month) == [("matched", None, ["wechatpay:2026-03-12"], ["BK1", "BK2"])]
+
+
+def refund_month(*, later_sale: bool) -> Settlement:
+    """A sale on the 10th paid out on the 11th; a refund alone on the 20th (WeChat Pay
+    takes it, and its fee back, from the merchant's balance); with ``later_sale`` a sale
+    on the 22nd, whose payout is net of the refund."""
+    erp = [
+        Record("erp", "E1", "SO1", cny("170.00"), at(10, 12), channel="wechatpay"),
+        Record("erp", "E1R", "SO1", cny("-50.00"), at(20, 9), kind="refund",
+               channel="wechatpay"),
+    ]
+    bill = [
+        Record("wechatpay", "T1", "SO1", cny("170.00"), at(10, 12)),
+        Record("wechatpay", "T1#fee", "SO1", cny("-1.02"), at(10, 12), kind="fee"),
+        Record("wechatpay", "R1", "SO1", cny("-50.00"), at(20, 9), kind="refund"),
+        Record("wechatpay", "R1#fee", "SO1", cny("0.30"), at(20, 9), kind="fee"),
+    ]
+    bank = [Record("bank", "BK1", None, cny("168.98"), at(11, 10))]
+    if later_sale:
+        erp.append(Record("erp", "E2", "SO2", cny("80.00"), at(22, 12), channel="wechatpay"))
+        bill.append(Record("wechatpay", "T2", "SO2", cny("80.00"), at(22, 12)))
+        bank.append(Record("bank", "BK2", None, cny("30.30"), at(23, 10)))
+    return balanced(settle(erp, {"wechatpay": bill}, bank))
+
+
+def test_a_day_of_refunds_is_no_bank_debit_but_carried_into_the_next_payout() -> None:
+    month = refund_month(later_sale=True)
+    assert month.breaks() == []
+    assert bank_hop(month) == [
+        ("matched", None, ["wechatpay:2026-03-10"], ["BK1"]),
+        ("matched", None, ["wechatpay:2026-03-22"], ["BK2"]),
+    ]
+    payout = month.payouts("wechatpay")[1]
+    assert payout.amount == cny("30.30")
+    # The payout adds up the refund day too, so its transactions still add up to it.
+    assert [r.record_id for r in month.members(payout)] == ["R1", "R1#fee", "T2"]
+    assert month.carried() == {}
+
+
+def test_a_negative_balance_left_at_month_end_is_carried_not_a_break() -> None:
+    month = refund_month(later_sale=False)
+    assert month.breaks() == []
+    assert [p.record_id for p in month.payouts("wechatpay")] == ["wechatpay:2026-03-10"]
+    assert month.carried() == {"wechatpay": {"CNY": cny("-49.70")}}
+    assert month.summary()["carried"] == {"wechatpay": {"CNY": "-49.70"}}
+
+
+@pytest.mark.parametrize(("days", "due"), [(1, "2026-03-11"), (2, "2026-03-12")])
+@pytest.mark.parametrize("tz", ["Asia/Shanghai", "UTC"])
+def test_the_report_names_the_day_a_payout_is_due_in_the_channels_zone(
+    days: int, due: str, tz: str
+) -> None:
+    noon = at(10, 12)
+    erp = [Record("erp", "E1", "SO1", cny("170.00"), noon, channel="wechatpay")]
+    bill = [Record("wechatpay", "T1", "SO1", cny("170.00"), noon)]
+    month = balanced(settle(erp, {"wechatpay": bill}, [], settlement_days=days, tz=tz))
+    (table,) = [t for t in settlement_hops(month) if t.hop == "bill_payout"]
+    (row,) = table.rows
+    assert row.evidence == f"transactions=1; due={due}"
