@@ -188,8 +188,7 @@ def _wave(args: argparse.Namespace) -> int:
     from orderkit.model.orders import OrderStatus, PaymentTerms
     from orderkit.model.time import parse_timestamp
 
-    if not Path(args.db).is_file():
-        _say(f"orderkit: cannot use {args.db}: no such database file")
+    if _order_database(args.db) is None:
         return EXIT_FILE
     policy = (
         policy_from_toml(Path(args.policy).read_text(encoding="utf-8"))
@@ -361,8 +360,7 @@ def _health(args: argparse.Namespace) -> int:
     from orderkit.watch import carrier_report, health
     from orderkit.watch.page import write_health_page
 
-    if not Path(args.db).is_file():
-        _say(f"orderkit: cannot use {args.db}: no such database file")
+    if _order_database(args.db) is None:
         return EXIT_FILE
     now = datetime.now(UTC)
     if args.now is not None:

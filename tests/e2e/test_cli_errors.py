@@ -218,3 +218,25 @@ def test_the_docs_list_every_command_with_a_link_to_its_page() -> None:
         text = (ROOT / "docs" / target).read_text(encoding="utf-8")
         headings = {_slug(line.lstrip("#")) for line in text.splitlines() if line.startswith("#")}
         assert anchor in headings, (command, link)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["wave"], ["health", "--out", "health.html"], ["watch"], ["dead-letters"]],
+)
+def test_another_applications_database_is_refused_and_left_untouched(
+    tmp_path: Path, command: list[str]
+) -> None:
+    import sqlite3
+
+    db = tmp_path / "erp.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE invoices (id INTEGER)")
+    conn.close()
+    done = orderkit(command[0], "--db", str(db), *command[1:], cwd=tmp_path)
+    assert_one_line(done, EXIT_FILE, "not an orderkit order database")
+    with sqlite3.connect(db) as conn:
+        tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master")]
+    conn.close()
+    assert tables == ["invoices"]
+    assert not (tmp_path / "health.html").exists()
