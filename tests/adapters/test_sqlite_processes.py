@@ -58,3 +58,17 @@ def test_a_store_that_cannot_open_is_reported_not_waited_for() -> None:
     assert isinstance(outcome, Failure)
     assert outcome.error == "ValidationError"
     assert time.monotonic() - started < 60  # the race's own timeout is 120 s
+
+
+def test_a_process_that_dies_before_reporting_fails_the_race_at_once() -> None:
+    import os
+
+    started = time.monotonic()
+    try:
+        race(partial(int, "3"), [os._exit, partial(draw_numbers, "SO", date(2026, 2, 16), 1)])
+    except AssertionError as error:
+        assert "process 0 died (exit code 3)" in str(error)
+        assert "__main__" in str(error)
+    else:
+        raise AssertionError("a dead process went unnoticed")
+    assert time.monotonic() - started < 30  # not the 120 s timeout, nor the barrier's 60

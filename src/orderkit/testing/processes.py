@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing
 import queue as queue_module
+import time
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -81,18 +82,46 @@ def race(
     for worker in workers:
         worker.start()
     collected: dict[int, Any] = {}
+    deadline = time.monotonic() + timeout
     try:
-        for _ in range(processes):
-            index, value = results.get(timeout=timeout)
+        while len(collected) < processes:
+            try:
+                index, value = results.get(timeout=_POLL)
+            except queue_module.Empty:
+                _check_alive(workers, collected, processes, deadline)
+                continue
             collected[index] = value
-    except queue_module.Empty:
-        raise AssertionError(f"only {len(collected)} of {processes} processes reported") from None
+    except BaseException:
+        for worker in workers:  # the others would wait out the barrier for nothing
+            worker.terminate()
+        raise
     finally:
         for worker in workers:
             worker.join(timeout=timeout)
             if worker.is_alive():  # pragma: no cover - only on a hung store
                 worker.terminate()
     return [collected[i] for i in range(processes)]
+
+
+#: How often :func:`race` looks whether a process died without reporting, in seconds.
+_POLL = 0.2
+
+
+def _check_alive(
+    workers: Sequence[Any], collected: dict[int, Any], processes: int, deadline: float
+) -> None:
+    """Fail at once when a process ended without reporting (it could not even start
+    the job), or when the time is up."""
+    for index, worker in enumerate(workers):
+        if index not in collected and worker.exitcode not in (None, 0):
+            raise AssertionError(
+                f"process {index} died (exit code {worker.exitcode}) before reporting:"
+                " its output says why. In a script, call race() under"
+                " `if __name__ == \"__main__\":`, since spawned processes import the"
+                " main module again"
+            )
+    if time.monotonic() > deadline:
+        raise AssertionError(f"only {len(collected)} of {processes} processes reported")
 
 
 def save_order(order: Order, expected_version: int | None, repository: OrderRepository) -> str:

@@ -14,7 +14,14 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from hypothesis import strategies as st
+try:
+    from hypothesis import strategies as st
+except ModuleNotFoundError as missing:  # pragma: no cover - the suite installs the extra
+    raise ModuleNotFoundError(
+        "orderkit.testing.strategies needs hypothesis: pip install 'orderkit[test]'"
+        " (or pip install hypothesis)",
+        name=missing.name,
+    ) from missing
 
 from orderkit.model.money import MINOR_DIGITS, Money, minor_digits
 from orderkit.model.orders import (
