@@ -103,12 +103,25 @@ def _ship_from(order: Order) -> date | None:
 _CAP: Final = attrs.validators.optional(check.count(minimum=1))
 
 
-def _names(value: object) -> frozenset[str] | None:
+def _names(path: str, value: object) -> frozenset[str] | None:
+    """The field ``path``: a collection of strings (or None), refused naming it."""
     if value is None:
         return None
     if isinstance(value, str) or not isinstance(value, Iterable):
-        raise ValidationError("names", value, "expected a collection of strings or None")
-    return frozenset(str(item) for item in value)
+        raise ValidationError(path, value, "expected a collection of strings or None")
+    items = list(value)
+    for item in items:
+        if not isinstance(item, str):
+            raise ValidationError(path, item, "expected a collection of strings or None")
+    return frozenset(items)
+
+
+def _carriers(value: object) -> frozenset[str] | None:
+    return _names("carriers", value)
+
+
+def _regions(value: object) -> frozenset[str] | None:
+    return _names("regions", value)
 
 
 def _cutoff(_instance: object, _attribute: object, value: time | None) -> None:
@@ -140,8 +153,8 @@ class WavePolicy:
     stream: Stream = attrs.field(default="in_stock")
     cutoff: time | None = attrs.field(default=None, validator=_cutoff)
     tz: str = DEFAULT_ACCOUNTING_TZ
-    carriers: frozenset[str] | None = attrs.field(default=None, converter=_names)
-    regions: frozenset[str] | None = attrs.field(default=None, converter=_names)
+    carriers: frozenset[str] | None = attrs.field(default=None, converter=_carriers)
+    regions: frozenset[str] | None = attrs.field(default=None, converter=_regions)
     max_orders: int | None = attrs.field(default=None, validator=_CAP)
     max_lines: int | None = attrs.field(default=None, validator=_CAP)
     promise: timedelta = attrs.field(default=timedelta(hours=48), validator=_promise)

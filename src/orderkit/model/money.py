@@ -22,6 +22,12 @@ from orderkit.model.limits import MAX_AMOUNT, MAX_AMOUNT_PLACES
 
 __all__ = ["MINOR_DIGITS", "Money", "minor_digits"]
 
+#: The rounding modes :meth:`Money.round` takes: the :mod:`decimal` module's.
+_ROUNDINGS: Final = frozenset({
+    decimal.ROUND_05UP, decimal.ROUND_CEILING, decimal.ROUND_DOWN, decimal.ROUND_FLOOR,
+    decimal.ROUND_HALF_DOWN, decimal.ROUND_HALF_EVEN, decimal.ROUND_HALF_UP, decimal.ROUND_UP,
+})
+
 #: Currencies whose minor unit is not 1/100 (ISO 4217 exponent). Everything else in
 #: :data:`_CURRENCIES` has two decimals.
 MINOR_DIGITS: Final[dict[str, int]] = {
@@ -342,7 +348,13 @@ class Money:
         return max(minor_digits(self.currency), -exponent)
 
     def round(self, rounding: str = ROUND_HALF_UP) -> Money:
-        """Round to the currency's minor unit (half-up by default)."""
+        """Round to the currency's minor unit (half-up by default; ``rounding`` is one of
+        the :mod:`decimal` modules' modes, such as ``decimal.ROUND_HALF_EVEN``)."""
+        if not isinstance(rounding, str) or rounding not in _ROUNDINGS:
+            raise ValidationError(
+                "rounding", rounding, "expected a decimal rounding mode: "
+                + ", ".join(sorted(_ROUNDINGS)),
+            )
         exponent = Decimal(1).scaleb(-minor_digits(self.currency))
         return Money(self.amount.quantize(exponent, rounding=rounding), self.currency)
 

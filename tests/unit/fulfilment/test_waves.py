@@ -357,3 +357,16 @@ def test_bad_fulfilment_input_is_refused_naming_the_field() -> None:
             call()
         assert (caught.value.path, caught.value.value) == (path, value)
     assert plan_wave(one, WavePolicy(), now, stock={"TEA": 1}).selected == ("IN-1",)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "named"),
+    [("carriers", "SF", "SF"), ("regions", "浙江省", "浙江省"), ("carriers", ["SF", 7], 7)],
+)
+def test_a_bad_carrier_or_region_list_is_refused_naming_its_field(
+    field: str, value: object, named: object
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        WavePolicy(**{field: value})  # type: ignore[arg-type]
+    assert refused.value.path == field
+    assert refused.value.value == named

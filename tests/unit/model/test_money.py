@@ -164,3 +164,19 @@ def test_allocate_refuses_bad_weights(weights: list[object], path: str) -> None:
     with pytest.raises(ValidationError) as caught:
         Money("1.00", "CNY").allocate(weights)  # type: ignore[arg-type]
     assert caught.value.path == path
+
+
+@pytest.mark.parametrize("rounding", ["BANKERS", 2, None, "round_half_up"])
+def test_round_refuses_a_mode_decimal_does_not_have_naming_it(rounding: object) -> None:
+    with pytest.raises(ValidationError) as refused:
+        Money("1.005", "CNY").round(rounding)  # type: ignore[arg-type]
+    assert refused.value.path == "rounding"
+    assert refused.value.value == rounding
+    assert "ROUND_HALF_EVEN" in refused.value.message
+
+
+def test_round_takes_every_decimal_mode() -> None:
+    import decimal
+
+    assert Money("1.005", "CNY").round(decimal.ROUND_HALF_EVEN) == Money("1.00", "CNY")
+    assert Money("1.001", "CNY").round(decimal.ROUND_CEILING) == Money("1.01", "CNY")
