@@ -243,7 +243,10 @@ class OutboxRelay:
         its result (or the ledger's refusal) and the messages it found."""
         inventory = self.inventory
         if inventory is None:
-            raise LookupError(f"no inventory ledger for {stock[0][0].message.topic!r} messages")
+            raise LookupError(
+                f"no inventory ledger for {stock[0][0].message.topic!r} messages: give the"
+                " relay the ledger the orders' stock is in (OutboxRelay(..., inventory=ledger))"
+            )
         results = inventory.apply_many([call for _stored, call in stock])
         if len(results) != len(stock):
             raise LookupError(f"the ledger answered {len(results)} of {len(stock)} calls")
@@ -275,7 +278,10 @@ class OutboxRelay:
 
     def _publish(self, message: OutboxMessage) -> None:
         if self.sink is None:
-            raise LookupError(f"no event sink for {message.topic!r} messages")
+            raise LookupError(
+                f"no event sink for {message.topic!r} messages: give the relay the host's"
+                " sink (OutboxRelay(..., sink=sink))"
+            )
         self.sink.publish((message,))
 
     def _audit_refusal(self, message: OutboxMessage, error: RefusedError, now: datetime) -> None:

@@ -126,6 +126,22 @@ def test_a_message_without_its_consumer_fails_loudly_instead_of_vanishing() -> N
     report = relay.run_once()
     assert report.dead_lettered == 1
     assert relay.dead_letters()[0].error.startswith("LookupError: no event sink")
+    assert "OutboxRelay(..., sink=sink)" in relay.dead_letters()[0].error
+
+
+def test_a_stock_message_without_a_ledger_says_to_give_the_relay_one() -> None:
+    repository, clock = MemoryOrderRepository(), ManualClock(T0)
+    ledger = InventoryLedger(MemoryInventoryStore(), secret=b"k" * 16, clock=clock)
+    ledger.receive("TEA", 10, reference="count")
+    service = OrderService(repository, inventory=ledger, clock=clock, deliver=False)
+    service.place(Order("ORD-S", "shop", "S-1", [OrderLine("1", "TEA", 2, Money("9.00", "CNY"))],
+                        T0))
+    service.handle("ORD-S", Event("cancel", event_id="c", at=T0))
+    relay = OutboxRelay(repository, clock=clock, max_attempts=1)  # no inventory given
+    relay.run_until_idle()
+    [letter] = relay.dead_letters()
+    assert letter.message.topic.startswith("stock.")
+    assert "OutboxRelay(..., inventory=ledger)" in letter.error
 
 
 def test_lag_is_the_age_of_the_oldest_waiting_message() -> None:
