@@ -101,12 +101,13 @@ def _file_problem(error: OSError) -> str:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from orderkit.demo import run_demo
+    from orderkit.demo import demo_files, run_demo
 
     db = Path(args.db) if args.db else None
-    if db is not None and db.exists():
-        _say(f"orderkit: {db} exists; the demo writes a new database file")
-        return EXIT_USAGE
+    for path in demo_files(db) if db is not None else ():
+        if path.exists():
+            _say(f"orderkit: {path} exists; the demo writes new database files")
+            return EXIT_USAGE
     run_demo(sys.stdout, db)
     return 0
 

@@ -35,7 +35,7 @@ from orderkit.model.time import accounting_date, parse_timestamp
 from orderkit.numbering import ReconIdIssuer
 from orderkit.testing.clock import ManualClock
 
-__all__ = ["Story", "run_demo"]
+__all__ = ["Story", "demo_files", "run_demo"]
 
 
 @attrs.define
@@ -143,9 +143,9 @@ def chapter_sync(story: Story) -> None:
         ("tmall", older, "backfill (an older version)"),
         ("tmall", malformed, "webhook (a status the map does not know)"),
     ]
-    # Its own file: the orders of this chapter stay out of the other chapters' counts.
-    # A shop of its own (a temporary file): chapter 1 stored the Tmall sample already.
-    path = Path(tempfile.mkdtemp(prefix="orderkit-sync-")) / "sync.db"
+    # A shop of its own, beside the demo's file: chapter 1 stored the Tmall sample
+    # already, and this chapter's orders stay out of the other chapters' counts.
+    path = demo_files(story.db_path)[1]
     repository = SQLiteOrderRepository(path)
     store = SQLiteSyncStore(path)
     sync = Sync(repository, OrderService(repository, clock=story.clock), store=store,
@@ -167,8 +167,9 @@ def chapter_sync(story: Story) -> None:
     for letter in store.dead_letters():
         story.say(f"dead letter {letter.letter_id[:22]}... ({letter.attempts} attempt):"
                   f" {letter.error}")
-    story.say("Nothing was dropped: the bad payload waits, whole, for a map fix and"
-              " replay_dead_letters().")
+    story.say("Nothing was dropped: the bad payload waits, whole, in this chapter's shop"
+              " (named on the first line) for a map fix and replay_dead_letters();"
+              " `orderkit dead-letters --db` on that file lists it.")
 
 
 def chapter_idempotency(story: Story) -> None:
@@ -712,8 +713,8 @@ def chapter_watch(story: Story) -> None:
         def notify(self, alert: Alert) -> None:
             told.append(alert)
 
-    # A shop of its own (a temporary file), so the earlier chapters' orders stay quiet.
-    fresh = Path(tempfile.mkdtemp(prefix="orderkit-watch-")) / "watch.db"
+    # A shop of its own, beside the demo's file, so the earlier chapters' orders stay quiet.
+    fresh = demo_files(story.db_path)[2]
     repository = SQLiteOrderRepository(fresh)
     service = OrderService(repository, clock=story.clock)
     watcher = Watcher(repository, Lead(), clock=story.clock, state=SQLiteWatchState(fresh))
@@ -796,6 +797,14 @@ CHAPTERS: list[Callable[[Story], None]] = [
 ]
 
 
+def demo_files(db_path: Path) -> tuple[Path, Path, Path]:
+    """The files the demo writes for ``db_path``: the shop itself, and beside it the
+    sync chapter's shop and the watch chapter's (shops of their own, so that each
+    chapter's counts are its own)."""
+    return (db_path, db_path.with_name(db_path.stem + "-sync.db"),
+            db_path.with_name(db_path.stem + "-watch.db"))
+
+
 def run_demo(out: TextIO, db_path: Path | None = None) -> Path:
     """Run every chapter, writing the narrative to ``out``; returns the database path."""
     if db_path is None:
@@ -803,7 +812,9 @@ def run_demo(out: TextIO, db_path: Path | None = None) -> Path:
     story = Story(
         out=out, db_path=db_path, clock=ManualClock(datetime(2026, 2, 16, 2, 0, tzinfo=UTC))
     )
-    story.say(f"orderkit demo on {db_path}")
+    _shop, synced, watched = demo_files(db_path)
+    story.say(f"orderkit demo on {db_path} (and beside it {synced.name}, {watched.name}: the"
+              " sync and watch chapters' own shops)")
     for chapter in CHAPTERS:
         chapter(story)
     story.say()

@@ -240,3 +240,12 @@ def test_another_applications_database_is_refused_and_left_untouched(
     conn.close()
     assert tables == ["invoices"]
     assert not (tmp_path / "health.html").exists()
+
+
+@pytest.mark.parametrize("taken", ["shop.db", "shop-sync.db", "shop-watch.db"])
+def test_the_demo_writes_no_file_over_one_that_exists(tmp_path: Path, taken: str) -> None:
+    (tmp_path / taken).write_text("a host's own file", encoding="utf-8")
+    done = orderkit("demo", "--db", str(tmp_path / "shop.db"), cwd=tmp_path)
+    assert_one_line(done, EXIT_USAGE, taken, "exists")
+    assert (tmp_path / taken).read_text(encoding="utf-8") == "a host's own file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [taken]

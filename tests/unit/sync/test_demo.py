@@ -28,6 +28,12 @@ def test_the_sync_chapter_tells_new_duplicate_stale_and_malformed_apart(
     assert "stored jd:281736459102: SHIPPED, waybill JDVA21738465902" in chapter
     assert "dead letter tmall:" in chapter
     assert "add 'WAIT_PRE_AUTH_CONFIRM' to the tmall status table" in chapter
-    # The chapter's orders live in a temporary file of their own: nothing lands beside
-    # the demo's database.
-    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".db") == ["demo.db"]
+    # The chapter's orders live in a shop of their own beside the demo's database, named
+    # on the first line, where the dead letter the chapter tells of can be found.
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".db") == [
+        "demo-sync.db", "demo-watch.db", "demo.db"]
+    assert "demo-sync.db" in out.getvalue().splitlines()[0]
+    from orderkit.adapters.sqlite import SQLiteSyncStore
+
+    [letter] = SQLiteSyncStore(tmp_path / "demo-sync.db").dead_letters()
+    assert "WAIT_PRE_AUTH_CONFIRM" in letter.error
