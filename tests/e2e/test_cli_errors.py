@@ -88,7 +88,8 @@ def test_malformed_orders_are_reported_per_record_and_exit_1(tmp_path: Path) -> 
     done = orderkit("normalize", "--platform", "tmall", "trades.jsonl", cwd=tmp_path)
     assert done.returncode == EXIT_REFUSED
     assert "Traceback" not in done.stderr
-    assert [line.split(":")[0] for line in done.stderr.splitlines()] == ["record 1", "record 2"]
+    assert [line.split(": ")[:2] for line in done.stderr.splitlines()] == [
+        ["orderkit", "record 1"], ["orderkit", "record 2"]]
 
 
 def test_an_unknown_platform_is_one_line_and_exit_1(tmp_path: Path) -> None:

@@ -75,14 +75,14 @@ def run_normalize(args: argparse.Namespace, out: TextIO | None = None,
     for number, payload in read_payloads(_read(args.file)):
         if isinstance(payload, ValueError):
             failed += 1
-            print(f"record {number}: {payload}", file=err)
+            print(f"orderkit: record {number}: {payload}", file=err)
             continue
         try:
             order = plan.normalize(payload)
         except MappingError as error:
             failed += 1
-            print(f"record {number}: {error.platform} {error.path}: {error.reason}"
-                  f" (got {error.value!r})", file=err)
+            print(f"orderkit: record {number}: {error.platform} {error.path}:"
+                  f" {error.reason} (got {error.value!r})", file=err)
             continue
         print(json.dumps(to_dict(order), ensure_ascii=False, sort_keys=True), file=out)
     return 1 if failed else 0
