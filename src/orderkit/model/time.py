@@ -117,6 +117,8 @@ def parse_timestamp(value: object, *, source_tz: str | tzinfo, path: str = "valu
       exact, without one (``"2026-02-16 00:30:00"``) it is read in ``source_tz``;
     * ``"YYYY/MM/DD HH:MM[:SS]"`` and ``"YYYYMMDDHHMMSS"`` as naive local text.
 
+    Local text in a zone with daylight saving: a time the clocks skipped is refused, a
+    time they showed twice is the earlier instant (China has no daylight saving).
     ``path`` names the field in error messages.
 
     >>> parse_timestamp("2026-02-16 00:30:00", source_tz="Asia/Shanghai").isoformat()
@@ -176,10 +178,21 @@ def _parse_text(text: str) -> datetime | None:
 
 
 def _localize(naive: datetime, source: tzinfo, raw: object, path: str) -> datetime:
+    """``naive`` read as a wall-clock time in ``source``. A time the clocks skipped (a
+    daylight-saving gap) names no instant and is refused; a time they showed twice is
+    the first of the two (the earlier instant), unless a ``datetime`` given says
+    ``fold=1``."""
     try:
-        return naive.replace(tzinfo=source).astimezone(UTC)
+        instant = naive.replace(tzinfo=source).astimezone(UTC)
+        shown = instant.astimezone(source).replace(tzinfo=None)
     except (OverflowError, ValueError):
         raise ValidationError(path, raw, "timestamp out of range") from None
+    if shown != naive:  # naive datetimes compare without their fold
+        raise ValidationError(
+            path, raw, f"no such local time in {source}: the clocks skipped it"
+            " (give the timestamp with its offset)",
+        )
+    return instant
 
 
 def accounting_date(instant: datetime, tz: str | tzinfo = DEFAULT_ACCOUNTING_TZ) -> date:

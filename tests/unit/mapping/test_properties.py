@@ -354,7 +354,7 @@ def odd_map() -> PlatformMap:
 
 ODD_SEED: dict[str, Any] = {
     "meta": {"currency": "JPY"},
-    "head": {"id": 42, "at": "2026-03-29 01:30:00"},
+    "head": {"id": 42, "at": "2026-10-25 01:30:00"},
     "paid": 1774800000,
     "total": 1500,
     "to": {"name": "Ann", "city": "Leeds"},

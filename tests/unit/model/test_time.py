@@ -159,3 +159,21 @@ def test_unknown_granularity_is_refused() -> None:
 def test_unix_values_below_1e11_are_seconds() -> None:
     assert parse_timestamp(99_999_999_999, source_tz="UTC").year == 5138
     assert parse_timestamp(100_000_000_000, source_tz="UTC").year == 1973
+
+
+def test_a_local_time_the_clocks_skipped_is_refused_naming_the_field() -> None:
+    with pytest.raises(ValidationError) as refused:
+        parse_timestamp("2026-03-08 02:30:00", source_tz="America/New_York", path="pay_time")
+    assert refused.value.path == "pay_time"
+    assert "skipped" in refused.value.message
+
+
+def test_a_local_time_shown_twice_is_the_earlier_instant_unless_fold_says_otherwise() -> None:
+    from datetime import datetime as dt
+
+    twice = "2026-11-01 01:30:00"  # New York's clocks went back from 02:00 to 01:00
+    assert parse_timestamp(twice, source_tz="America/New_York").isoformat() == (
+        "2026-11-01T05:30:00+00:00")
+    second = dt(2026, 11, 1, 1, 30, fold=1)
+    assert parse_timestamp(second, source_tz="America/New_York").isoformat() == (
+        "2026-11-01T06:30:00+00:00")
