@@ -41,7 +41,7 @@ UNPAID = "W2,SO20260310000002,58.00,2026-03-10T13:00:00+08:00,wechatpay"
 
 
 def write(path: Path, lines: list[str], encoding: str, newline: str = "\n") -> Path:
-    path.write_bytes(newline.join(lines).encode(encoding) + newline.encode(encoding))
+    path.write_bytes((newline.join(lines) + newline).encode(encoding))
     return path
 
 

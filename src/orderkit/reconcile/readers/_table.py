@@ -21,13 +21,17 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from itertools import islice
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from orderkit.model.errors import ValidationError
 from orderkit.model.money import Money
 from orderkit.model.time import parse_timestamp, zone
 from orderkit.reconcile.records import Record, Rejected
+
+if TYPE_CHECKING:
+    from orderkit.reconcile.readers._summary import SummaryCheck, Tally
 
 __all__ = [
     "LINE",
@@ -40,6 +44,7 @@ __all__ = [
     "first_cell",
     "first_name",
     "income_less_expense",
+    "line_cells",
     "parse_amount",
     "read_table",
 ]
@@ -57,6 +62,9 @@ LINE: Final = "\x00line"
 PROGRESS_EVERY: Final = 100_000
 #: How many lines before the header a reader looks through for it (a bank's preamble).
 HEADER_SEARCH_LINES: Final = 50
+#: How many lines after the table a summary is looked for in (the line that ended the
+#: table included).
+SUMMARY_LINES: Final = 20
 #: An amount as bills write it, once the currency symbol, the sign and the parentheses
 #: are off: digits with thousands separators every three digits (``1,234,567``) or none
 #: at all, then an optional fraction.
@@ -179,6 +187,14 @@ def _cells(line: str) -> list[str]:
     return next(csv.reader((line,), strict=True), [])
 
 
+def line_cells(line: str) -> list[str] | None:
+    """One physical line as cleaned cells (as a data row's), ``None`` if it cannot be split."""
+    try:
+        return [_clean(cell) for cell in _cells(line)]
+    except csv.Error:
+        return None
+
+
 def read_table(
     path: str | Path,
     *,
@@ -190,6 +206,7 @@ def read_table(
     stop: Callable[[Sequence[str]], bool] | None = None,
     end: Callable[[str], bool] | None = None,
     footer: str | None = None,
+    summary: SummaryCheck | None = None,
     numbered: bool = False,
     progress: Progress | None = None,
 ) -> Iterator[Record | Rejected]:
@@ -201,7 +218,9 @@ def read_table(
     that has them all are a preamble and skipped). ``footer`` names what must end the
     file (WeChat Pay's summary block): a file without it was cut off, which is reported
     as a rejected line. ``end(raw_line)`` marks, after the header, a raw line that ends
-    the table (Alipay's ``#`` summary lines). ``numbered`` passes each row's physical
+    the table (Alipay's ``#`` summary lines). ``summary`` checks the figures of the
+    summary after the table (from the line that ended it) against the rows (see
+    :mod:`~orderkit.reconcile.readers._summary`). ``numbered`` passes each row's physical
     line number to ``parse`` under :data:`LINE`. A required column may be a tuple of
     spellings, any one of which will do. ``progress(rows)`` is called every 100,000 rows.
     """
@@ -214,6 +233,7 @@ def read_table(
     with handle:
         header: list[str] | None = None
         first_header: list[str] | None = None
+        tally: Tally | None = None
         count = 0
         line = 0
         stopped = False
@@ -231,6 +251,8 @@ def read_table(
                 except csv.Error:
                     if header is None:
                         continue
+                    if tally is not None:
+                        tally.add(None)
                     yield Rejected(
                         source,
                         name,
@@ -248,6 +270,7 @@ def read_table(
                     candidate = [_clean(cell) for cell in cells]
                     if all(_has(candidate, column) for column in required):
                         header = candidate
+                        tally = summary.tally(header) if summary is not None else None
                     elif first_header is None:
                         first_header = candidate
                     if header is None and line >= HEADER_SEARCH_LINES:
@@ -262,6 +285,8 @@ def read_table(
                     progress(count)
                 raw = text.rstrip("\r\n")
                 if not text.endswith(("\n", "\r")):
+                    if tally is not None:
+                        tally.add(None)
                     yield Rejected(
                         source,
                         name,
@@ -275,6 +300,8 @@ def read_table(
                 if len(values) > len(header) and not any(values[len(header) :]):
                     values = values[: len(header)]  # a trailing comma (ICBC ends rows so)
                 if len(values) != len(header):
+                    if tally is not None:
+                        tally.add(None)
                     yield Rejected(
                         source,
                         name,
@@ -286,6 +313,8 @@ def read_table(
                     )
                     continue
                 row = dict(zip(header, values, strict=True))
+                if tally is not None:
+                    tally.add(row)
                 if numbered:
                     row[LINE] = str(line)
                 try:
@@ -294,6 +323,11 @@ def read_table(
                     yield Rejected(
                         source, name, line, error.path, str(error.value), error.reason, raw
                     )
+            if stopped and tally is not None:
+                # The summary: the line that ended the table and the few after it.
+                trailer = [(line, text)]
+                trailer += islice(enumerate(handle, start=line + 1), SUMMARY_LINES)
+                yield from tally.differences(source, name, trailer)
         except UnicodeDecodeError as error:
             raise ValidationError(
                 "encoding", encoding, f"{name} is not {encoding} text ({error.reason})"

@@ -34,18 +34,21 @@ of a ``REFUND`` bill carries the payment's time in 交易时间 and the refund's
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Final
 
 from orderkit.model.errors import ValidationError
 from orderkit.model.money import Money
+from orderkit.reconcile.readers._summary import Stated, SummaryCheck, Total
 from orderkit.reconcile.readers._table import (
     Cells,
     Progress,
     cell_amount,
     cell_time,
     first_name,
+    line_cells,
     read_table,
 )
 from orderkit.reconcile.records import Record, Rejected
@@ -122,6 +125,52 @@ _WECHAT_TZ: Final = "Asia/Shanghai"
 def _currency(cells: Cells) -> str:
     text = cells.get("货币种类", "")
     return _CURRENCIES.get(text, text)
+
+
+def _column_sum(column: str) -> Callable[[Mapping[str, str]], Decimal]:
+    def part(cells: Mapping[str, str]) -> Decimal:
+        return cell_amount(dict(cells), column, _currency(dict(cells)), required=False).amount
+
+    return part
+
+
+def _sum(label: str, column: str) -> Total:
+    return Total(label, False, f"the sum of {column}", _column_sum(column), (column,))
+
+
+#: The figures of the summary block (current and older layouts) and the column each sums;
+#: 总交易单数 counts every row, payments and refunds alike.
+_TOTALS: Final = (
+    Total(_SUMMARY_FIRST_CELL, True, "rows"),
+    _sum("应结订单总金额", "应结订单金额"),
+    _sum("退款总金额", "退款金额"),
+    _sum("充值券退款总金额", "充值券退款金额"),
+    _sum("手续费总金额", "手续费"),
+    _sum("订单总金额", "订单金额"),
+    _sum("申请退款总金额", "申请退款金额"),
+    _sum("总交易额", "总金额"),
+    _sum("总退款金额", "退款金额"),
+    _sum("总企业红包退款金额", "企业红包退款金额"),
+)
+
+
+def _summary_figures(lines: Sequence[tuple[int, str]]) -> dict[tuple[str, bool], Stated]:
+    """The summary block: its title line (that ended the table), then a row of figures."""
+    titles = line_cells(lines[0][1]) if lines else None
+    figures = next(
+        ((number, text) for number, text in lines[1:] if text.strip()), None
+    )
+    if not titles or figures is None:
+        return {}
+    number, text = figures
+    cells = line_cells(text) or []
+    return {
+        (title, title == _SUMMARY_FIRST_CELL): Stated(number, value, text.rstrip("\r\n"))
+        for title, value in zip(titles, cells, strict=False)
+    }
+
+
+_SUMMARY: Final = SummaryCheck(_TOTALS, _summary_figures, required=True)
 
 
 def read_wechatpay_bill(
@@ -253,5 +302,6 @@ def read_wechatpay_bill(
         required=("交易时间", "微信订单号", "商户订单号", "交易状态", _SETTLED, "手续费"),
         stop=lambda values: bool(values) and values[0] == _SUMMARY_FIRST_CELL,
         footer=f"summary block ({_SUMMARY_FIRST_CELL})",
+        summary=_SUMMARY,
         progress=progress,
     )
