@@ -118,6 +118,8 @@ def test_a_report_that_cannot_be_written_is_exit_3(tmp_path: Path) -> None:
         (("--alert-threshold", "lots"), "--alert-threshold", "lots"),
         (("--alert-threshold", "5 ZZZZ"), "currency", "ZZZZ"),
         (("--left-encoding", "klingon"), "--left-encoding", "klingon"),
+        (("--right-encoding", "base64"), "--right-encoding", "base64"),
+        (("--source-tz", "Nope/Nope"), "--source-tz", "Nope/Nope"),
     ],
 )
 def test_a_bad_option_value_is_one_line_naming_it_before_any_file_is_read(

@@ -27,6 +27,7 @@ from orderkit.reconcile import (
     read_bill,
     settle,
 )
+from orderkit.reconcile.readers import read_erp_csv
 
 
 def write(path: Path, lines: list[str], encoding: str, *, newline: str = "\n") -> Path:
@@ -619,6 +620,28 @@ def test_a_layout_can_be_named_and_an_unknown_name_is_refused(tmp_path: Path) ->
         read_bill(path, layout="taobao")
     assert caught.value.path == "layout" and caught.value.value == "taobao"
     assert {layout.name for layout in LAYOUTS} >= {"wechatpay", "bank", "douyin-flow"}
+
+
+def test_an_unknown_source_zone_or_encoding_is_refused_before_any_row_is_read(
+    tmp_path: Path,
+) -> None:
+    bank = write(tmp_path / "bank.csv", CORPORATE[:4], "gbk")
+    erp = write(tmp_path / "erp.csv", ["record_id,ref,amount,at", "E1,R1,1.00,2026-03-01"], "utf-8")
+    refused = [
+        (lambda: read_bill(bank, source_tz="Nope/Nope"), "source_tz", "Nope/Nope"),
+        (lambda: read_erp_csv(erp, source_tz="Nope/Nope"), "source_tz", "Nope/Nope"),
+        (lambda: read_bill(bank, encoding="base64"), "encoding", "base64"),
+        (lambda: list(read_erp_csv(erp, encoding="latin-9x")), "encoding", "latin-9x"),
+    ]
+    for call, path, value in refused:
+        with pytest.raises(ValidationError) as caught:
+            call()
+        assert (caught.value.path, caught.value.value) == (path, value)
+    # UTF-16 asked for, a file without its byte-order mark: the file and encoding named
+    for call in (lambda: read_bill(erp, encoding="utf-16"),
+                 lambda: list(read_erp_csv(erp, encoding="utf-16"))):  # fmt: skip
+        with pytest.raises(ValidationError, match=r"erp\.csv is not utf-16 text"):
+            call()
 
 
 def test_a_stray_quote_a_misplaced_comma_and_a_cut_off_line_are_reported(tmp_path: Path) -> None:

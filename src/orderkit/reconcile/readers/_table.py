@@ -15,6 +15,7 @@ that has every required column.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import re
 import sys
@@ -41,10 +42,12 @@ __all__ = [
     "RowParser",
     "cell_amount",
     "cell_time",
+    "check_encoding",
     "first_cell",
     "first_name",
     "income_less_expense",
     "line_cells",
+    "not_text",
     "parse_amount",
     "read_table",
 ]
@@ -111,6 +114,32 @@ def parse_amount(text: str, column: str = "amount") -> Decimal | None:
     except InvalidOperation:  # pragma: no cover - the pattern admits only decimals
         raise ValidationError(column, text, "expected an amount such as 1,234.50") from None
     return -value if negative else value
+
+
+def check_encoding(encoding: str, path: str = "encoding") -> str:
+    """``encoding`` if Python can read text in it, else a :class:`ValidationError` on ``path``.
+
+    >>> check_encoding("gbk"), check_encoding("latin-9x", "--erp-encoding")
+    Traceback (most recent call last):
+    ...
+    orderkit.model.errors.ValidationError: --erp-encoding: unknown text encoding (got 'latin-9x')
+    """
+    try:
+        codecs.lookup(encoding)
+    except (LookupError, ValueError):
+        raise ValidationError(path, encoding, "unknown text encoding") from None
+    try:
+        "".encode(encoding)
+    except LookupError:  # base64, rot13 ...: codecs, but not of text
+        raise ValidationError(path, encoding, "not a text encoding") from None
+    return encoding
+
+
+def not_text(file: str, encoding: str, error: UnicodeError) -> ValidationError:
+    """The error for a file that does not decode in ``encoding`` (a byte that does not
+    decode, or UTF-16 without its byte-order mark), naming the file and the encoding."""
+    reason = error.reason if isinstance(error, UnicodeDecodeError) else str(error)
+    return ValidationError("encoding", encoding, f"{file} is not {encoding} text ({reason})")
 
 
 def cell_amount(cells: Cells, column: str, currency: str, *, required: bool = True) -> Money:
@@ -226,6 +255,7 @@ def read_table(
     """
     name = Path(path).name
     source = sys.intern(source)
+    check_encoding(encoding)
     try:
         handle = open(path, encoding=encoding, newline="")  # noqa: SIM115
     except OSError as error:
@@ -328,10 +358,8 @@ def read_table(
                 trailer = [(line, text)]
                 trailer += islice(enumerate(handle, start=line + 1), SUMMARY_LINES)
                 yield from tally.differences(source, name, trailer)
-        except UnicodeDecodeError as error:
-            raise ValidationError(
-                "encoding", encoding, f"{name} is not {encoding} text ({error.reason})"
-            ) from None
+        except UnicodeError as error:
+            raise not_text(name, encoding, error) from None
         if header is None:
             seen = first_header or []
             missing = [
