@@ -258,6 +258,21 @@ def test_a_wechat_bill_with_every_row_removed_but_its_summary_is_not_clean(
     assert "总交易额 gives 10.00 for the sum of 总金额, the rows add up to 0.00" in summary.reason
 
 
+def test_a_wechat_amount_finer_than_a_fen_is_rejected_but_the_fee_keeps_five_decimals(
+    tmp_path: Path,
+) -> None:
+    sale = WECHAT[1].replace("`170.00,`0.00,`", "`170.005,`0.00,`")  # 订单金额
+    refund = WECHAT[2].replace("`RF1,`45.50,", "`RF1,`45.505,")  # 退款金额
+    bill = read_bill(write(tmp_path / "wx.csv", [WECHAT[0], sale, refund, *WECHAT[3:]], "utf-8"))
+    assert [(r.line, r.column, r.value) for r in bill.rejected] == [
+        (2, "订单金额", "170.005"),
+        (3, "退款金额", "45.505"),
+    ]
+    assert bill.rejected[0].reason == "expected at most 2 decimals: CNY has no smaller unit"
+    # the summary's sums of those columns cannot be compared; its count still is, and holds
+    assert bill.records == ()
+
+
 def test_a_wechat_row_rejected_for_its_own_fault_still_counts_in_the_summary(
     tmp_path: Path,
 ) -> None:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from orderkit.model.errors import ValidationError
-from orderkit.model.money import Money
+from orderkit.model.money import Money, minor_digits
 from orderkit.model.time import parse_timestamp, zone
 from orderkit.reconcile.records import Record, Rejected
 
@@ -142,15 +142,27 @@ def not_text(file: str, encoding: str, error: UnicodeError) -> ValidationError:
     return ValidationError("encoding", encoding, f"{file} is not {encoding} text ({reason})")
 
 
-def cell_amount(cells: Cells, column: str, currency: str, *, required: bool = True) -> Money:
-    """The cell as Money, read by :func:`parse_amount`; an empty optional cell is zero."""
+def cell_amount(
+    cells: Cells, column: str, currency: str, *, required: bool = True, whole: bool = False
+) -> Money:
+    """The cell as Money, read by :func:`parse_amount`; an empty optional cell is zero.
+
+    ``whole``: the amount must be a whole number of the currency's minor unit (fen), as
+    every amount of a bill is but a fee worked out to more decimals.
+    """
     text = cells.get(column, "")
     value = parse_amount(text, column)
     if value is None:
         if required:
             raise ValidationError(column, text, "expected an amount, got an empty cell")
         return Money(0, currency)
-    return Money(value, currency)
+    money = Money(value, currency)
+    if whole and not money.is_whole_minor():
+        digits = minor_digits(currency)
+        raise ValidationError(
+            column, text, f"expected at most {digits} decimals: {currency} has no smaller unit"
+        )
+    return money
 
 
 
