@@ -223,9 +223,53 @@ def _clean(cell: str) -> str:
     return cell.strip().lstrip("`").strip()
 
 
+class _TextAfterQuote(csv.Error):
+    """A quoted cell whose closing quote is followed by more than padding."""
+
+
 def _cells(line: str) -> list[str]:
-    """One physical line as cells; a quote left open raises ``csv.Error``."""
-    return next(csv.reader((line,), strict=True), [])
+    """One physical line as cells; a quote left open raises ``csv.Error``.
+
+    Padding after a closing quote (``"1,234.50" ``, Alipay's ``"乌龙茶,250g"\t``) is
+    dropped like any padding; other text after it raises :class:`_TextAfterQuote`.
+    """
+    try:
+        return next(csv.reader((line,), strict=True), [])
+    except csv.Error:
+        unpadded = _unpad(line)
+        if unpadded is None:
+            raise
+        return next(csv.reader((unpadded,), strict=True), [])
+
+
+def _unpad(line: str) -> str | None:
+    """``line`` without the spaces and tabs after each closing quote; ``None`` when a
+    quote does not close (the caller's error stands)."""
+    body = line.rstrip("\r\n")
+    parts: list[str] = []
+    start = 0
+    while True:
+        if body.startswith('"', start):
+            close = start + 1
+            while True:
+                close = body.find('"', close)
+                if close < 0:
+                    return None
+                if not body.startswith('""', close):
+                    break
+                close += 2
+            comma = body.find(",", close + 1)
+            stop = comma if comma >= 0 else len(body)
+            if body[close + 1 : stop].strip(" \t"):
+                raise _TextAfterQuote(body[close + 1 : stop])
+            parts.append(body[start : close + 1])
+        else:
+            comma = body.find(",", start)
+            stop = comma if comma >= 0 else len(body)
+            parts.append(body[start:stop])
+        if comma < 0:
+            return ",".join(parts) + line[len(body) :]
+        start = comma + 1
 
 
 def line_cells(line: str) -> list[str] | None:
@@ -290,22 +334,20 @@ def read_table(
                     continue
                 try:
                     cells = _cells(text)
-                except csv.Error:
+                except csv.Error as error:
                     if header is None:
                         continue
                     if tally is not None:
                         tally.add(None)
-                    yield Rejected(
-                        source,
-                        name,
-                        line,
-                        "",
-                        text.rstrip("\r\n"),
+                    if isinstance(error, _TextAfterQuote):
+                        reason = f'text ({error}) follows the closing quote (") of a cell'
+                    elif not text.endswith(("\n", "\r")):
                         # The last line, with no line break: the quoted cell was cut off.
-                        _TRUNCATED
-                        if not text.endswith(("\n", "\r"))
-                        else 'a quote (") opens a cell that does not close on this line',
-                        text.rstrip("\r\n"),
+                        reason = _TRUNCATED
+                    else:
+                        reason = 'a quote (") opens a cell that does not close on this line'
+                    yield Rejected(
+                        source, name, line, "", text.rstrip("\r\n"), reason, text.rstrip("\r\n")
                     )
                     continue
                 if header is None:
