@@ -45,7 +45,7 @@ from orderkit.model.alerts import Alert
 from orderkit.model.errors import ValidationError
 from orderkit.model.money import Money
 from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, parse_timestamp, zone
-from orderkit.reconcile.alerting import alert_differences
+from orderkit.reconcile.alerting import alert_differences, check_threshold
 from orderkit.reconcile.chain import needs_a_person, settle
 from orderkit.reconcile.engine import reconcile
 from orderkit.reconcile.payouts import PayoutTerms
@@ -171,7 +171,11 @@ def _threshold(text: str) -> Money:
         Decimal(amount)
     except InvalidOperation:
         raise ValidationError("--alert-threshold", text, "expected an amount like 500.00") from None
-    return Money(amount, currency.strip() or "CNY")
+    money = Money(amount, currency.strip() or "CNY")
+    try:
+        return check_threshold(money, "--alert-threshold")
+    except ValidationError as error:  # named as typed
+        raise ValidationError("--alert-threshold", text, error.reason) from None
 
 
 def _check_options(args: argparse.Namespace, encodings: tuple[str, ...]) -> None:
