@@ -322,7 +322,16 @@ def run_settle(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
     )
     if args.settlement_days < 0:
         raise ValidationError("--settlement-days", args.settlement_days, "expected 0 or more")
-    payout_terms = dict(_payout_option(text) for text in args.payout)
+    payouts = [_payout_option(text) for text in args.payout]
+    payout_terms = dict(payouts)
+    for text, (channel, _terms) in zip(args.payout, payouts, strict=True):
+        if channel not in channels:
+            raise ValidationError(
+                "--payout",
+                text,
+                f"no --bill names channel {channel!r}"
+                f" (channels with a bill: {', '.join(channels) or 'none'})",
+            )
     if args.date_format and not args.bank_columns:
         raise ValidationError("--date-format", args.date_format, "only with --bank-columns")
     if args.bank_columns:

@@ -142,6 +142,19 @@ def test_settle_refuses_a_bad_encoding_or_source_zone_in_one_line(
     assert not out.exists()
 
 
+def test_settle_refuses_payout_terms_for_a_channel_without_a_bill(tmp_path: Path) -> None:
+    erp, wechat, bank = files(tmp_path, PAID)
+    out = tmp_path / "r.json"
+    done = run("settle", "--erp", erp, "--bill", f"wechatpay={wechat}", "--bank", bank,
+               "--payout", "wechatpy=T+3", "--out", out)  # fmt: skip
+    assert done.returncode == EXIT_REFUSED, done.stderr
+    assert done.stderr.splitlines() == [
+        "orderkit: ValidationError: --payout: no --bill names channel 'wechatpy'"
+        " (channels with a bill: wechatpay) (got 'wechatpy=T+3')"
+    ]
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("fmt", ["erp", "auto"])
 def test_reconcile_names_the_file_and_encoding_a_file_does_not_decode_in(
     tmp_path: Path, fmt: str
