@@ -118,7 +118,11 @@ def test_a_report_that_cannot_be_written_is_exit_3(tmp_path: Path) -> None:
         (("--cutoff", "yesterday"), "--cutoff", "yesterday"),
         (("--alert-threshold", "lots"), "--alert-threshold", "lots"),
         (("--alert-threshold", "5 ZZZZ"), "currency", "ZZZZ"),
+        (("--alert-threshold", "-5"), "--alert-threshold", "'-5'"),
+        (("--alert-threshold", "0.001"), "--alert-threshold", "'0.001'"),
         (("--left-encoding", "klingon"), "--left-encoding", "klingon"),
+        (("--right-encoding", "base64"), "--right-encoding", "base64"),
+        (("--source-tz", "Nope/Nope"), "--source-tz", "Nope/Nope"),
     ],
 )
 def test_a_bad_option_value_is_one_line_naming_it_before_any_file_is_read(

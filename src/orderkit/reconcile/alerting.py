@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from orderkit.model.time import Clock
     from orderkit.reconcile.ports import Notifier
 
-__all__ = ["ALERT_KINDS", "alert_differences", "daily_difference_alerts"]
+__all__ = ["ALERT_KINDS", "alert_differences", "check_threshold", "daily_difference_alerts"]
 
 #: The difference kinds that count towards the daily total.
 ALERT_KINDS: Final = frozenset(
@@ -42,6 +42,23 @@ ALERT_KINDS: Final = frozenset(
 )
 
 
+def check_threshold(threshold: object, path: str = "threshold") -> Money:
+    """``threshold`` if it is a threshold: Money, zero or more, in whole minor units.
+
+    A negative threshold would alert every day, a sub-fen one is no amount a bill holds;
+    either is refused with a :class:`ValidationError` on ``path``.
+    """
+    if not isinstance(threshold, Money):
+        raise ValidationError(path, threshold, "expected Money, like Money('500.00', 'CNY')")
+    if threshold.amount < 0 or not threshold.is_whole_minor():
+        raise ValidationError(
+            path,
+            f"{threshold.amount} {threshold.currency}",
+            f"expected an amount of 0 or more in whole {threshold.currency} minor units",
+        )
+    return threshold
+
+
 def daily_difference_alerts(
     reconciliation: Reconciliation,
     *,
@@ -49,9 +66,9 @@ def daily_difference_alerts(
     kinds: frozenset[str] = ALERT_KINDS,
     clock: Clock | None = None,
 ) -> list[Alert]:
-    """One alert per accounting day whose break total exceeds ``threshold``."""
-    if not isinstance(threshold, Money):
-        raise ValidationError("threshold", threshold, "expected Money, like Money('500.00', 'CNY')")
+    """One alert per accounting day whose break total exceeds ``threshold``
+    (:func:`check_threshold`: zero or more, in whole minor units)."""
+    check_threshold(threshold)
     now = (clock if clock is not None else SystemClock()).now()
     tz = reconciliation.rules.tz
     totals: dict[date, Decimal] = defaultdict(Decimal)

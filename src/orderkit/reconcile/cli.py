@@ -34,7 +34,6 @@ not empty, as ``reconcile`` does.
 from __future__ import annotations
 
 import argparse
-import codecs
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -45,8 +44,8 @@ from typing import Any, TextIO
 from orderkit.model.alerts import Alert
 from orderkit.model.errors import ValidationError
 from orderkit.model.money import Money
-from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, parse_timestamp
-from orderkit.reconcile.alerting import alert_differences
+from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, parse_timestamp, zone
+from orderkit.reconcile.alerting import alert_differences, check_threshold
 from orderkit.reconcile.chain import needs_a_person, settle
 from orderkit.reconcile.engine import reconcile
 from orderkit.reconcile.payouts import PayoutTerms
@@ -54,6 +53,7 @@ from orderkit.reconcile.readers import (
     ERP_COLUMNS,
     FORMATS,
     BankColumns,
+    check_encoding,
     detect_encoding,
     read_bank_csv,
     read_erp_csv,
@@ -171,16 +171,21 @@ def _threshold(text: str) -> Money:
         Decimal(amount)
     except InvalidOperation:
         raise ValidationError("--alert-threshold", text, "expected an amount like 500.00") from None
-    return Money(amount, currency.strip() or "CNY")
+    money = Money(amount, currency.strip() or "CNY")
+    try:
+        return check_threshold(money, "--alert-threshold")
+    except ValidationError as error:  # named as typed
+        raise ValidationError("--alert-threshold", text, error.reason) from None
 
 
-def _encoding(args: argparse.Namespace, side: str) -> None:
-    name = getattr(args, f"{side}_encoding")
-    if name:
-        try:
-            codecs.lookup(name)
-        except LookupError:
-            raise ValidationError(f"--{side}-encoding", name, "unknown text encoding") from None
+def _check_options(args: argparse.Namespace, encodings: tuple[str, ...]) -> None:
+    """The options every reading command shares, checked before any file is read:
+    ``--source-tz`` and each of the ``encodings`` options (``erp`` is ``--erp-encoding``)."""
+    zone(args.source_tz, path="--source-tz")
+    for name in encodings:
+        encoding = getattr(args, f"{name}_encoding")
+        if encoding:
+            check_encoding(encoding, f"--{name}-encoding")
 
 
 def run_reconcile(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
@@ -193,8 +198,7 @@ def run_reconcile(args: argparse.Namespace, *, err: TextIO | None = None) -> int
     started = time.perf_counter()
     if args.format is not None:
         args.left_format = args.right_format = args.format
-    for side in ("left", "right"):
-        _encoding(args, side)
+    _check_options(args, ("left", "right"))
     cutoff = (
         parse_timestamp(args.cutoff, source_tz=args.tz, path="--cutoff") if args.cutoff else None
     )
@@ -308,6 +312,7 @@ def run_settle(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
     """
     stream = err if err is not None else sys.stderr
     started = time.perf_counter()
+    _check_options(args, ("erp",))
     bills = [_bill_option(text) for text in args.bill]
     channels = [channel for channel, _path in bills]
     if len(set(channels)) != len(channels):
@@ -317,7 +322,16 @@ def run_settle(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
     )
     if args.settlement_days < 0:
         raise ValidationError("--settlement-days", args.settlement_days, "expected 0 or more")
-    payout_terms = dict(_payout_option(text) for text in args.payout)
+    payouts = [_payout_option(text) for text in args.payout]
+    payout_terms = dict(payouts)
+    for text, (channel, _terms) in zip(args.payout, payouts, strict=True):
+        if channel not in channels:
+            raise ValidationError(
+                "--payout",
+                text,
+                f"no --bill names channel {channel!r}"
+                f" (channels with a bill: {', '.join(channels) or 'none'})",
+            )
     if args.date_format and not args.bank_columns:
         raise ValidationError("--date-format", args.date_format, "only with --bank-columns")
     if args.bank_columns:

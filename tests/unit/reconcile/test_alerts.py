@@ -105,3 +105,13 @@ def test_alert_is_an_immutable_value_with_validated_fields() -> None:
         Alert("x", "info", "day", "text", datetime(2026, 2, 16))
     with pytest.raises(ValidationError):
         daily_difference_alerts(reconcile([], []), threshold="500")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("amount", ["-5", "0.001", "-0.01"])
+def test_a_negative_or_sub_fen_threshold_is_refused(amount: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        daily_difference_alerts(reconcile([], []), threshold=Money(amount, "CNY"))
+    assert caught.value.path == "threshold"
+    assert "0 or more in whole CNY minor units" in caught.value.reason
+    # zero is a threshold: every day with any break alerts
+    assert daily_difference_alerts(reconcile([], []), threshold=Money("0", "CNY")) == []

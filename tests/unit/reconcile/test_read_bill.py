@@ -27,10 +27,11 @@ from orderkit.reconcile import (
     read_bill,
     settle,
 )
+from orderkit.reconcile.readers import read_erp_csv
 
 
 def write(path: Path, lines: list[str], encoding: str, *, newline: str = "\n") -> Path:
-    path.write_bytes(newline.join(lines).encode(encoding) + newline.encode(encoding))
+    path.write_bytes((newline.join(lines) + newline).encode(encoding))
     return path
 
 
@@ -202,6 +203,86 @@ def test_an_older_refund_bill_dates_each_refund_by_its_success_time(tmp_path: Pa
     assert (refund.kind, refund.amount.amount) == ("refund", Decimal("-0.01"))
 
 
+#: The REFUND bill of binarywang/WxJava's ``WxPayBillResultTest`` (identifiers masked
+#: there): one refund row of 0.01 kept, while its summary counts 4 rows and 2.02 refunded,
+#: and no line break at the end.
+WXJAVA_REFUND_BILL = [
+    "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,"
+    "交易状态,付款银行,货币种类,应结订单金额,代金券金额,退款申请时间,退款成功时间,微信退款单号,"
+    "商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,"
+    "订单金额,申请退款金额,费率备注",
+    "`2019-07-23 20:53:36,`xxx,`xxx,`xxx,`,`xxx,`xxxx,`xxxxx,`JSAPI,`REFUND,`CFT,`CNY,`0.00,"
+    "`0.00,`2019-07-23 20:53:36,`2019-07-23 20:53:40,`xxxx,`xxx,`0.01,`0.00,`ORIGINAL,"
+    "`SUCCESS,`xxxx,`xxxx,`0.00000,`0.60%,`0.00,`0.01,`",
+    "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额",
+    "`4,`0.00,`2.02,`0.00,`-0.02000,`0.00,`2.02",
+]
+
+
+def test_a_wechat_bill_whose_rows_do_not_add_up_to_its_summary_is_not_clean(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "wx.csv"
+    path.write_bytes("\n".join(WXJAVA_REFUND_BILL).encode("utf-8"))
+    bill = read_bill(path)
+    assert len(bill.records) == 1
+    (summary,) = bill.rejected
+    assert summary.line == 4
+    assert summary.column == "总交易单数, 退款总金额, 手续费总金额, 申请退款总金额"
+    assert summary.value == "4, 2.02, -0.02000, 2.02"
+    assert "总交易单数 counts 4 rows, the file holds 1" in summary.reason
+    assert "退款总金额 gives 2.02 for the sum of 退款金额, the rows add up to 0.01" in (
+        summary.reason
+    )
+    assert "手续费总金额 gives -0.02000 for the sum of 手续费" in summary.reason
+    assert summary.raw == WXJAVA_REFUND_BILL[3]
+    # and so the month is not clean
+    month = settle([], {"wechatpay": bill.inputs()}, [], tz="Asia/Shanghai")
+    assert summary in [outcome.rejected for outcome in month.breaks()]
+
+
+def test_a_wechat_bill_with_every_row_removed_but_its_summary_is_not_clean(
+    tmp_path: Path,
+) -> None:
+    emptied = [WECHAT[0], *WECHAT[3:]]
+    bill = read_bill(write(tmp_path / "wx.csv", emptied, "utf-8"))
+    assert bill.records == ()
+    (summary,) = bill.rejected
+    assert summary.line == 3 and summary.column.startswith("总交易单数, 应结订单总金额")
+    assert "总交易单数 counts 2 rows, the file holds 0" in summary.reason
+    # the older layout's five-column summary is checked the same way
+    legacy_lines = [WECHAT_LEGACY_ALL[0], *WECHAT_LEGACY_ALL[2:]]
+    legacy = read_bill(write(tmp_path / "old.csv", legacy_lines, "utf-8"))
+    (summary,) = legacy.rejected
+    assert summary.column == "总交易单数, 手续费总金额, 总交易额"
+    assert "总交易额 gives 10.00 for the sum of 总金额, the rows add up to 0.00" in summary.reason
+
+
+def test_a_wechat_amount_finer_than_a_fen_is_rejected_but_the_fee_keeps_five_decimals(
+    tmp_path: Path,
+) -> None:
+    sale = WECHAT[1].replace("`170.00,`0.00,`", "`170.005,`0.00,`")  # 订单金额
+    refund = WECHAT[2].replace("`RF1,`45.50,", "`RF1,`45.505,")  # 退款金额
+    bill = read_bill(write(tmp_path / "wx.csv", [WECHAT[0], sale, refund, *WECHAT[3:]], "utf-8"))
+    assert [(r.line, r.column, r.value) for r in bill.rejected] == [
+        (2, "订单金额", "170.005"),
+        (3, "退款金额", "45.505"),
+    ]
+    assert bill.rejected[0].reason == "expected at most 2 decimals: CNY has no smaller unit"
+    # the summary's sums of those columns cannot be compared; its count still is, and holds
+    assert bill.records == ()
+
+
+def test_a_wechat_row_rejected_for_its_own_fault_still_counts_in_the_summary(
+    tmp_path: Path,
+) -> None:
+    # One rejected line for the row that is wrong, and none for the summary it is part of.
+    broken = WECHAT[2].replace("`REFUND,", "`UNKNOWN,")
+    bill = read_bill(write(tmp_path / "wx.csv", [*WECHAT[:2], broken, *WECHAT[3:]], "utf-8"))
+    (rejected,) = bill.rejected
+    assert (rejected.line, rejected.column) == (3, "交易状态")
+
+
 # --- Alipay -------------------------------------------------------------------------
 
 ALIPAY_ACCOUNT = [
@@ -245,6 +326,21 @@ def test_an_alipay_statement_without_its_closing_lines_was_cut_off(tmp_path: Pat
     assert len(bill.records) == 4
     (cut,) = bill.rejected
     assert "truncated" in cut.reason and cut.line == 10
+
+
+def test_an_alipay_statement_with_a_row_removed_disagrees_with_its_summary_lines(
+    tmp_path: Path,
+) -> None:
+    lines = [line for line in ALIPAY_ACCOUNT if not line.startswith("310003")]
+    bill = read_bill(write(tmp_path / "ali.csv", lines, "gbk", newline="\r\n"))
+    (summary,) = bill.rejected
+    assert (summary.line, summary.column, summary.value) == (11, "支出合计", "3, 1014.34")
+    assert summary.reason == (
+        "the rows do not add up to the bill's own summary: 支出合计 counts 3 rows with"
+        " 支出金额（-元）, the file holds 2; 支出合计 gives 1014.34 for the sum of"
+        " 支出金额（-元）, the rows add up to 1012.80"
+    )
+    assert len(bill.records) == 3
 
 
 ALIPAY_TRADE = [
@@ -499,7 +595,9 @@ def test_a_corporate_statement_with_compact_dates_and_a_separate_time(tmp_path: 
 
 
 def test_bills_read_by_their_headers_settle_against_the_bank(tmp_path: Path) -> None:
-    wechat = read_bill(write(tmp_path / "wx.csv", WECHAT[:2] + WECHAT[3:], "utf-8-sig"))
+    # the sale row alone, with the summary of that one row
+    one_sale = [*WECHAT[:2], WECHAT[3], "`1,`165.00,`0.00,`0.00,`0.99000,`170.00,`0.00"]
+    wechat = read_bill(write(tmp_path / "wx.csv", one_sale, "utf-8-sig"))
     bank = read_bill(write(tmp_path / "bank.csv", CORPORATE[:4], "gbk"))
     order = Record(
         "erp",
@@ -537,6 +635,28 @@ def test_a_layout_can_be_named_and_an_unknown_name_is_refused(tmp_path: Path) ->
         read_bill(path, layout="taobao")
     assert caught.value.path == "layout" and caught.value.value == "taobao"
     assert {layout.name for layout in LAYOUTS} >= {"wechatpay", "bank", "douyin-flow"}
+
+
+def test_an_unknown_source_zone_or_encoding_is_refused_before_any_row_is_read(
+    tmp_path: Path,
+) -> None:
+    bank = write(tmp_path / "bank.csv", CORPORATE[:4], "gbk")
+    erp = write(tmp_path / "erp.csv", ["record_id,ref,amount,at", "E1,R1,1.00,2026-03-01"], "utf-8")
+    refused = [
+        (lambda: read_bill(bank, source_tz="Nope/Nope"), "source_tz", "Nope/Nope"),
+        (lambda: read_erp_csv(erp, source_tz="Nope/Nope"), "source_tz", "Nope/Nope"),
+        (lambda: read_bill(bank, encoding="base64"), "encoding", "base64"),
+        (lambda: list(read_erp_csv(erp, encoding="latin-9x")), "encoding", "latin-9x"),
+    ]
+    for call, path, value in refused:
+        with pytest.raises(ValidationError) as caught:
+            call()
+        assert (caught.value.path, caught.value.value) == (path, value)
+    # UTF-16 asked for, a file without its byte-order mark: the file and encoding named
+    for call in (lambda: read_bill(erp, encoding="utf-16"),
+                 lambda: list(read_erp_csv(erp, encoding="utf-16"))):  # fmt: skip
+        with pytest.raises(ValidationError, match=r"erp\.csv is not utf-16 text"):
+            call()
 
 
 def test_a_stray_quote_a_misplaced_comma_and_a_cut_off_line_are_reported(tmp_path: Path) -> None:

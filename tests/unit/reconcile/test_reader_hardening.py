@@ -101,6 +101,31 @@ def test_a_comma_in_the_wrong_place_is_a_rejected_row_naming_its_column(tmp_path
     assert (bad.line, bad.column, bad.value) == (2, "amount", "12,34")
 
 
+def test_padding_after_a_closing_quote_is_trimmed_and_other_text_after_it_named(
+    tmp_path: Path,
+) -> None:
+    # Alipay and WeChat Pay pad cells with a tab or spaces, after a quoted cell too.
+    path = tmp_path / "bank.csv"
+    path.write_text(
+        HEADER
+        + 'T1,2026-03-02 10:00,"1,234.50" ,货款\n'
+        + 'T2,2026-03-02 10:01,"1,000.00"\t,"乌龙茶,250g"\t\n'
+        + 'T3,2026-03-02 10:02,"1,000.00"x,ok\n'
+        + 'T4,2026-03-02 10:03,"say ""hi"" ,ok" ,ok\n',
+        encoding="utf-8",
+    )
+    records, rejected = split(list(read_bank_csv(path)))
+    assert [(r.record_id, r.amount.amount, r.memo) for r in records] == [
+        ("T1", Decimal("1234.50"), "货款"),
+        ("T2", Decimal("1000.00"), "乌龙茶,250g"),
+    ]
+    bad, quoted = rejected
+    assert bad.line == 4
+    assert bad.reason == 'text (x) follows the closing quote (") of a cell'
+    # the quoted cell with escaped quotes and a comma is one cell; its amount is refused
+    assert (quoted.line, quoted.column, quoted.value) == (5, "amount", 'say "hi" ,ok')
+
+
 def test_a_file_cut_off_inside_the_last_amount_is_reported_as_truncated(tmp_path: Path) -> None:
     path = tmp_path / "bank.csv"
     path.write_text(

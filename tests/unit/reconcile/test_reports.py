@@ -294,3 +294,11 @@ def test_demo_ends_with_a_reconciliation_and_its_difference_summary(tmp_path: Pa
     assert "SO20260228000001: erp matched, pos difference (cross_period), bank pending" in text
     assert "erp vs bank: match rate 80%; outcomes by kind: pending x1" in text
     assert "erp vs pos: match rate 40%; outcomes by kind: cross_period x1, missing_right x1" in text
+
+
+def test_the_page_of_an_empty_month_shows_a_dash_for_its_amounts_as_the_settle_page_does() -> (
+    None
+):
+    page = render_html(reconcile([], [], names=("erp", "bank")))
+    assert "amounts in —, accounted for — (balanced)" in page
+    assert "amounts in , " not in page

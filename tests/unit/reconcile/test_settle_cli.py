@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from orderkit.cli import EXIT_FILE, EXIT_OK, EXIT_REFUSED
 
 ORDERKIT = Path(sys.executable).parent / "orderkit"
@@ -41,7 +43,7 @@ UNPAID = "W2,SO20260310000002,58.00,2026-03-10T13:00:00+08:00,wechatpay"
 
 
 def write(path: Path, lines: list[str], encoding: str, newline: str = "\n") -> Path:
-    path.write_bytes(newline.join(lines).encode(encoding) + newline.encode(encoding))
+    path.write_bytes((newline.join(lines) + newline).encode(encoding))
     return path
 
 
@@ -116,6 +118,56 @@ def test_settle_refuses_a_missing_file_and_a_bill_without_a_channel(tmp_path: Pa
     assert unnamed.returncode == EXIT_REFUSED, unnamed.stderr
     assert "CHANNEL=FILE" in unnamed.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (("--erp-encoding", "latin-9x"), ("--erp-encoding:", "unknown text encoding")),
+        (("--source-tz", "Nope/Nope"), ("--source-tz:", "'Nope/Nope'")),
+        (("--erp-encoding", "utf-16"), ("encoding:", "erp-2026-03.csv is not utf-16 text")),
+    ],
+)
+def test_settle_refuses_a_bad_encoding_or_source_zone_in_one_line(
+    tmp_path: Path, extra: tuple[str, ...], words: tuple[str, ...]
+) -> None:
+    erp, wechat, bank = files(tmp_path, PAID)
+    out = tmp_path / "r.json"
+    done = run("settle", "--erp", erp, "--bill", f"wechatpay={wechat}", "--bank", bank,
+               "--out", out, *extra)  # fmt: skip
+    assert done.returncode == EXIT_REFUSED, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("orderkit: ValidationError: ")
+    assert all(word in line for word in words), line
+    assert not out.exists()
+
+
+def test_settle_refuses_payout_terms_for_a_channel_without_a_bill(tmp_path: Path) -> None:
+    erp, wechat, bank = files(tmp_path, PAID)
+    out = tmp_path / "r.json"
+    done = run("settle", "--erp", erp, "--bill", f"wechatpay={wechat}", "--bank", bank,
+               "--payout", "wechatpy=T+3", "--out", out)  # fmt: skip
+    assert done.returncode == EXIT_REFUSED, done.stderr
+    assert done.stderr.splitlines() == [
+        "orderkit: ValidationError: --payout: no --bill names channel 'wechatpy'"
+        " (channels with a bill: wechatpay) (got 'wechatpy=T+3')"
+    ]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("fmt", ["erp", "auto"])
+def test_reconcile_names_the_file_and_encoding_a_file_does_not_decode_in(
+    tmp_path: Path, fmt: str
+) -> None:
+    erp, wechat, _bank = files(tmp_path, PAID)
+    done = run("reconcile", "--left", erp, "--left-format", fmt, "--left-encoding", "utf-16",
+               "--right", wechat, "--right-format", "wechatpay",
+               "--out", tmp_path / "r.json")  # fmt: skip
+    assert done.returncode == EXIT_REFUSED, done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        "orderkit: ValidationError: encoding: erp-2026-03.csv is not utf-16 text"
+        " (UTF-16 stream does not start with BOM) (got 'utf-16')"
+    )
 
 
 def test_reconcile_format_auto_reads_each_file_by_its_header(tmp_path: Path) -> None:

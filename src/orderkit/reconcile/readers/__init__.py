@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Final
 
-from orderkit.reconcile.readers._table import parse_amount
+from orderkit.reconcile.readers._table import check_encoding, parse_amount
 from orderkit.reconcile.readers.alipay import (
     ALIPAY_COLUMNS,
     ALIPAY_TRADE_COLUMNS,
@@ -72,6 +72,7 @@ __all__ = [
     "Layout",
     "UnknownBillLayout",
     "categorise",
+    "check_encoding",
     "detect_encoding",
     "parse_amount",
     "read_alipay_qianniu",

@@ -15,19 +15,24 @@ that has every required column.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from itertools import islice
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from orderkit.model.errors import ValidationError
-from orderkit.model.money import Money
+from orderkit.model.money import Money, minor_digits
 from orderkit.model.time import parse_timestamp, zone
 from orderkit.reconcile.records import Record, Rejected
+
+if TYPE_CHECKING:
+    from orderkit.reconcile.readers._summary import SummaryCheck, Tally
 
 __all__ = [
     "LINE",
@@ -37,9 +42,12 @@ __all__ = [
     "RowParser",
     "cell_amount",
     "cell_time",
+    "check_encoding",
     "first_cell",
     "first_name",
     "income_less_expense",
+    "line_cells",
+    "not_text",
     "parse_amount",
     "read_table",
 ]
@@ -57,6 +65,9 @@ LINE: Final = "\x00line"
 PROGRESS_EVERY: Final = 100_000
 #: How many lines before the header a reader looks through for it (a bank's preamble).
 HEADER_SEARCH_LINES: Final = 50
+#: How many lines after the table a summary is looked for in (the line that ended the
+#: table included).
+SUMMARY_LINES: Final = 20
 #: An amount as bills write it, once the currency symbol, the sign and the parentheses
 #: are off: digits with thousands separators every three digits (``1,234,567``) or none
 #: at all, then an optional fraction.
@@ -105,15 +116,53 @@ def parse_amount(text: str, column: str = "amount") -> Decimal | None:
     return -value if negative else value
 
 
-def cell_amount(cells: Cells, column: str, currency: str, *, required: bool = True) -> Money:
-    """The cell as Money, read by :func:`parse_amount`; an empty optional cell is zero."""
+def check_encoding(encoding: str, path: str = "encoding") -> str:
+    """``encoding`` if Python can read text in it, else a :class:`ValidationError` on ``path``.
+
+    >>> check_encoding("gbk"), check_encoding("latin-9x", "--erp-encoding")
+    Traceback (most recent call last):
+    ...
+    orderkit.model.errors.ValidationError: --erp-encoding: unknown text encoding (got 'latin-9x')
+    """
+    try:
+        codecs.lookup(encoding)
+    except (LookupError, ValueError):
+        raise ValidationError(path, encoding, "unknown text encoding") from None
+    try:
+        "".encode(encoding)
+    except LookupError:  # base64, rot13 ...: codecs, but not of text
+        raise ValidationError(path, encoding, "not a text encoding") from None
+    return encoding
+
+
+def not_text(file: str, encoding: str, error: UnicodeError) -> ValidationError:
+    """The error for a file that does not decode in ``encoding`` (a byte that does not
+    decode, or UTF-16 without its byte-order mark), naming the file and the encoding."""
+    reason = error.reason if isinstance(error, UnicodeDecodeError) else str(error)
+    return ValidationError("encoding", encoding, f"{file} is not {encoding} text ({reason})")
+
+
+def cell_amount(
+    cells: Cells, column: str, currency: str, *, required: bool = True, whole: bool = False
+) -> Money:
+    """The cell as Money, read by :func:`parse_amount`; an empty optional cell is zero.
+
+    ``whole``: the amount must be a whole number of the currency's minor unit (fen), as
+    every amount of a bill is but a fee worked out to more decimals.
+    """
     text = cells.get(column, "")
     value = parse_amount(text, column)
     if value is None:
         if required:
             raise ValidationError(column, text, "expected an amount, got an empty cell")
         return Money(0, currency)
-    return Money(value, currency)
+    money = Money(value, currency)
+    if whole and not money.is_whole_minor():
+        digits = minor_digits(currency)
+        raise ValidationError(
+            column, text, f"expected at most {digits} decimals: {currency} has no smaller unit"
+        )
+    return money
 
 
 
@@ -174,9 +223,61 @@ def _clean(cell: str) -> str:
     return cell.strip().lstrip("`").strip()
 
 
+class _TextAfterQuote(csv.Error):
+    """A quoted cell whose closing quote is followed by more than padding."""
+
+
 def _cells(line: str) -> list[str]:
-    """One physical line as cells; a quote left open raises ``csv.Error``."""
-    return next(csv.reader((line,), strict=True), [])
+    """One physical line as cells; a quote left open raises ``csv.Error``.
+
+    Padding after a closing quote (``"1,234.50" ``, Alipay's ``"乌龙茶,250g"\t``) is
+    dropped like any padding; other text after it raises :class:`_TextAfterQuote`.
+    """
+    try:
+        return next(csv.reader((line,), strict=True), [])
+    except csv.Error:
+        unpadded = _unpad(line)
+        if unpadded is None:
+            raise
+        return next(csv.reader((unpadded,), strict=True), [])
+
+
+def _unpad(line: str) -> str | None:
+    """``line`` without the spaces and tabs after each closing quote; ``None`` when a
+    quote does not close (the caller's error stands)."""
+    body = line.rstrip("\r\n")
+    parts: list[str] = []
+    start = 0
+    while True:
+        if body.startswith('"', start):
+            close = start + 1
+            while True:
+                close = body.find('"', close)
+                if close < 0:
+                    return None
+                if not body.startswith('""', close):
+                    break
+                close += 2
+            comma = body.find(",", close + 1)
+            stop = comma if comma >= 0 else len(body)
+            if body[close + 1 : stop].strip(" \t"):
+                raise _TextAfterQuote(body[close + 1 : stop])
+            parts.append(body[start : close + 1])
+        else:
+            comma = body.find(",", start)
+            stop = comma if comma >= 0 else len(body)
+            parts.append(body[start:stop])
+        if comma < 0:
+            return ",".join(parts) + line[len(body) :]
+        start = comma + 1
+
+
+def line_cells(line: str) -> list[str] | None:
+    """One physical line as cleaned cells (as a data row's), ``None`` if it cannot be split."""
+    try:
+        return [_clean(cell) for cell in _cells(line)]
+    except csv.Error:
+        return None
 
 
 def read_table(
@@ -190,6 +291,7 @@ def read_table(
     stop: Callable[[Sequence[str]], bool] | None = None,
     end: Callable[[str], bool] | None = None,
     footer: str | None = None,
+    summary: SummaryCheck | None = None,
     numbered: bool = False,
     progress: Progress | None = None,
 ) -> Iterator[Record | Rejected]:
@@ -201,12 +303,15 @@ def read_table(
     that has them all are a preamble and skipped). ``footer`` names what must end the
     file (WeChat Pay's summary block): a file without it was cut off, which is reported
     as a rejected line. ``end(raw_line)`` marks, after the header, a raw line that ends
-    the table (Alipay's ``#`` summary lines). ``numbered`` passes each row's physical
+    the table (Alipay's ``#`` summary lines). ``summary`` checks the figures of the
+    summary after the table (from the line that ended it) against the rows (see
+    :mod:`~orderkit.reconcile.readers._summary`). ``numbered`` passes each row's physical
     line number to ``parse`` under :data:`LINE`. A required column may be a tuple of
     spellings, any one of which will do. ``progress(rows)`` is called every 100,000 rows.
     """
     name = Path(path).name
     source = sys.intern(source)
+    check_encoding(encoding)
     try:
         handle = open(path, encoding=encoding, newline="")  # noqa: SIM115
     except OSError as error:
@@ -214,6 +319,7 @@ def read_table(
     with handle:
         header: list[str] | None = None
         first_header: list[str] | None = None
+        tally: Tally | None = None
         count = 0
         line = 0
         stopped = False
@@ -228,26 +334,27 @@ def read_table(
                     continue
                 try:
                     cells = _cells(text)
-                except csv.Error:
+                except csv.Error as error:
                     if header is None:
                         continue
-                    yield Rejected(
-                        source,
-                        name,
-                        line,
-                        "",
-                        text.rstrip("\r\n"),
+                    if tally is not None:
+                        tally.add(None)
+                    if isinstance(error, _TextAfterQuote):
+                        reason = f'text ({error}) follows the closing quote (") of a cell'
+                    elif not text.endswith(("\n", "\r")):
                         # The last line, with no line break: the quoted cell was cut off.
-                        _TRUNCATED
-                        if not text.endswith(("\n", "\r"))
-                        else 'a quote (") opens a cell that does not close on this line',
-                        text.rstrip("\r\n"),
+                        reason = _TRUNCATED
+                    else:
+                        reason = 'a quote (") opens a cell that does not close on this line'
+                    yield Rejected(
+                        source, name, line, "", text.rstrip("\r\n"), reason, text.rstrip("\r\n")
                     )
                     continue
                 if header is None:
                     candidate = [_clean(cell) for cell in cells]
                     if all(_has(candidate, column) for column in required):
                         header = candidate
+                        tally = summary.tally(header) if summary is not None else None
                     elif first_header is None:
                         first_header = candidate
                     if header is None and line >= HEADER_SEARCH_LINES:
@@ -262,6 +369,8 @@ def read_table(
                     progress(count)
                 raw = text.rstrip("\r\n")
                 if not text.endswith(("\n", "\r")):
+                    if tally is not None:
+                        tally.add(None)
                     yield Rejected(
                         source,
                         name,
@@ -275,6 +384,8 @@ def read_table(
                 if len(values) > len(header) and not any(values[len(header) :]):
                     values = values[: len(header)]  # a trailing comma (ICBC ends rows so)
                 if len(values) != len(header):
+                    if tally is not None:
+                        tally.add(None)
                     yield Rejected(
                         source,
                         name,
@@ -286,6 +397,8 @@ def read_table(
                     )
                     continue
                 row = dict(zip(header, values, strict=True))
+                if tally is not None:
+                    tally.add(row)
                 if numbered:
                     row[LINE] = str(line)
                 try:
@@ -294,10 +407,13 @@ def read_table(
                     yield Rejected(
                         source, name, line, error.path, str(error.value), error.reason, raw
                     )
-        except UnicodeDecodeError as error:
-            raise ValidationError(
-                "encoding", encoding, f"{name} is not {encoding} text ({error.reason})"
-            ) from None
+            if stopped and tally is not None:
+                # The summary: the line that ended the table and the few after it.
+                trailer = [(line, text)]
+                trailer += islice(enumerate(handle, start=line + 1), SUMMARY_LINES)
+                yield from tally.differences(source, name, trailer)
+        except UnicodeError as error:
+            raise not_text(name, encoding, error) from None
         if header is None:
             seen = first_header or []
             missing = [

@@ -15,18 +15,21 @@ their own) and the account statement as a Taobao or Tmall seller exports it from
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Final
 
 from orderkit.model.errors import ValidationError
+from orderkit.reconcile.readers._summary import Stated, SummaryCheck, Total
 from orderkit.reconcile.readers._table import (
     Cells,
     Progress,
     cell_amount,
     cell_time,
     income_less_expense,
+    parse_amount,
     read_table,
 )
 from orderkit.reconcile.readers.categories import categorise, kind_of
@@ -80,6 +83,58 @@ def _is_comment(line: str) -> bool:
     return line.lstrip().startswith("#")
 
 
+#: ``#收入合计：3笔，共304.50元``: a summary line's label, its count and its amount.
+_SUMMARY_LINE: Final = re.compile(
+    r"\s*#\s*(?P<label>\S+?合计)\s*[：:]\s*(?P<count>[0-9,]+)\s*笔\s*[，,]\s*共\s*"
+    r"(?P<amount>[-+]?[0-9,.]+)\s*元"
+)
+
+
+def _summary_lines(lines: Sequence[tuple[int, str]]) -> dict[tuple[str, bool], Stated]:
+    """The ``#...合计：N笔，共X元`` lines after the table, by label."""
+    figures: dict[tuple[str, bool], Stated] = {}
+    for number, text in lines:
+        match = _SUMMARY_LINE.match(text)
+        if match:
+            raw = text.rstrip("\r\n")
+            figures[match["label"], True] = Stated(number, match["count"], raw)
+            figures[match["label"], False] = Stated(number, match["amount"], raw)
+    return figures
+
+
+def _filled(column: str) -> Callable[[Mapping[str, str]], Decimal]:
+    def part(cells: Mapping[str, str]) -> Decimal:
+        return Decimal(bool(parse_amount(cells.get(column, ""), column)))
+
+    return part
+
+
+def _amount(column: str) -> Callable[[Mapping[str, str]], Decimal]:
+    def part(cells: Mapping[str, str]) -> Decimal:
+        return abs(parse_amount(cells.get(column, ""), column) or Decimal(0))
+
+    return part
+
+
+#: 收入合计 counts and sums the income rows, 支出合计 the expense rows (written with or
+#: without their minus sign).
+_STATEMENT_SUMMARY: Final = SummaryCheck(
+    (
+        Total("收入合计", True, f"rows with {_INCOME}", _filled(_INCOME), (_INCOME,)),
+        Total(
+            "收入合计", False, f"the sum of {_INCOME}", _amount(_INCOME), (_INCOME,),
+            absolute=True,
+        ),
+        Total("支出合计", True, f"rows with {_EXPENSE}", _filled(_EXPENSE), (_EXPENSE,)),
+        Total(
+            "支出合计", False, f"the sum of {_EXPENSE}", _amount(_EXPENSE), (_EXPENSE,),
+            absolute=True,
+        ),
+    ),
+    _summary_lines,
+)
+
+
 def alipay_category(business: str, memo: str, amount: Decimal) -> str:
     """The category of an Alipay line from its 业务类型/账务类型, then its memo."""
     category = categorise(business, amount, known=ALIPAY_CATEGORIES)
@@ -100,7 +155,9 @@ def read_alipay_statement(
 
     With ``require_footer`` (as :func:`~orderkit.reconcile.read_bill` reads it), a file
     whose table is not followed by Alipay's ``#`` summary lines was cut off, which is
-    reported as a rejected line.
+    reported as a rejected line. The ``#收入合计`` and ``#支出合计`` lines are checked
+    against the rows (count and amount): where they differ, the summary line is a
+    rejected line saying what each gives.
     """
 
     def parse(cells: Cells) -> Sequence[Record]:
@@ -134,8 +191,9 @@ def read_alipay_statement(
         encoding=encoding,
         required=("账务流水号", "商户订单号", "发生时间", _INCOME, _EXPENSE),
         skip=_is_comment,
-        end=_is_comment if require_footer else None,
+        end=_is_comment,
         footer="summary lines (#...)" if require_footer else None,
+        summary=_STATEMENT_SUMMARY,
         progress=progress,
     )
 

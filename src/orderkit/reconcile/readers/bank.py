@@ -19,7 +19,7 @@ from typing import Final
 import attrs
 
 from orderkit.model.errors import ValidationError
-from orderkit.model.time import DEFAULT_ACCOUNTING_TZ
+from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, zone
 from orderkit.reconcile.readers._signed import plain_datetime
 from orderkit.reconcile.readers._table import (
     LINE,
@@ -81,6 +81,7 @@ def read_bank_csv(
     Credits are positive, debits negative; a debit whose memo holds one of
     ``charge_words`` is a ``charge``, any other debit a ``refund``.
     """
+    zone(source_tz, path="source_tz")  # refused before any row is read
     spec = columns if columns is not None else BankColumns()
     required = spec.required()
 
@@ -190,6 +191,7 @@ def read_bank_statement(
     records (kind ``sale``); a debit naming a bank charge is a ``bank_charge``
     (kind ``charge``), any other debit a ``debit`` (kind ``refund``).
     """
+    zone(source_tz, path="source_tz")  # refused before any row is read
     columns: dict[str, str | None] = {}
 
     def parse(cells: Cells) -> Sequence[Record]:

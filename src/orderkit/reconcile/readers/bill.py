@@ -22,8 +22,14 @@ from typing import Final
 import attrs
 
 from orderkit.model.errors import ValidationError
-from orderkit.model.time import DEFAULT_ACCOUNTING_TZ
-from orderkit.reconcile.readers._table import HEADER_SEARCH_LINES, Column, Progress
+from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, zone
+from orderkit.reconcile.readers._table import (
+    HEADER_SEARCH_LINES,
+    Column,
+    Progress,
+    check_encoding,
+    not_text,
+)
 from orderkit.reconcile.readers.alipay import (
     read_alipay_qianniu,
     read_alipay_statement,
@@ -245,14 +251,17 @@ def detect_encoding(path: str | Path) -> str:
 def _header_lines(path: str | Path, encoding: str) -> list[list[str]]:
     rows: list[list[str]] = []
     with open(path, encoding=encoding, newline="", errors="replace") as handle:
-        for number, text in enumerate(handle, start=1):
-            if number > HEADER_SEARCH_LINES:
-                break
-            try:
-                cells = next(csv.reader((text,)), [])
-            except csv.Error:
-                continue
-            rows.append([cell.strip().lstrip("`").strip() for cell in cells])
+        try:
+            for number, text in enumerate(handle, start=1):
+                if number > HEADER_SEARCH_LINES:
+                    break
+                try:
+                    cells = next(csv.reader((text,)), [])
+                except csv.Error:
+                    continue
+                rows.append([cell.strip().lstrip("`").strip() for cell in cells])
+        except UnicodeError as error:  # UTF-16 without its byte-order mark
+            raise not_text(Path(path).name, encoding, error) from None
     return rows
 
 
@@ -287,10 +296,8 @@ def read_bill(
     if layout is not None and layout not in _BY_NAME:
         raise ValidationError("layout", layout, f"expected one of {', '.join(_BY_NAME)}")
     if encoding is not None:
-        try:
-            codecs.lookup(encoding)
-        except LookupError:
-            raise ValidationError("encoding", encoding, "unknown text encoding") from None
+        check_encoding(encoding)
+    zone(source_tz, path="source_tz")
     text_encoding = encoding or detect_encoding(path)
     chosen = _BY_NAME[layout] if layout is not None else _choose(path, text_encoding)
     options = {"source_tz": source_tz} if chosen.local_time else {}

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from orderkit.model.errors import ValidationError
-from orderkit.model.time import DEFAULT_ACCOUNTING_TZ
+from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, zone
 from orderkit.reconcile.readers._table import Cells, Progress, cell_amount, cell_time, read_table
 from orderkit.reconcile.records import KINDS, Record, Rejected
 
@@ -46,7 +46,11 @@ def read_erp_csv(
     encoding: str = "utf-8-sig",
     progress: Progress | None = None,
 ) -> Iterator[Record | Rejected]:
-    """Stream records from a canonical ERP CSV export (see the module docstring)."""
+    """Stream records from a canonical ERP CSV export (see the module docstring).
+
+    An unknown ``source_tz`` is refused at once, before any row is read.
+    """
+    zone(source_tz, path="source_tz")
     intern = sys.intern
 
     def parse(cells: Cells) -> Sequence[Record]:

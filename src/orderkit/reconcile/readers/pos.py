@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from orderkit.model.errors import ValidationError
-from orderkit.model.time import DEFAULT_ACCOUNTING_TZ
+from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, zone
 from orderkit.reconcile.readers._table import Cells, Progress, cell_amount, cell_time, read_table
 from orderkit.reconcile.records import Record, Rejected
 
@@ -28,6 +28,7 @@ def read_pos_csv(
     progress: Progress | None = None,
 ) -> Iterator[Record | Rejected]:
     """Stream records from a POS CSV export (see the module docstring)."""
+    zone(source_tz, path="source_tz")  # refused before any row is read
 
     def parse(cells: Cells) -> Sequence[Record]:
         receipt = cells["receipt_no"]

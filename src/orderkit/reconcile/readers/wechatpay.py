@@ -2,7 +2,8 @@
 
 The real layout: a header row, then one row per payment or refund in which *every cell*
 starts with a backtick (so spreadsheets keep 28-digit order numbers as text), amounts in
-yuan, the fee (手续费) with five decimals, and at the end a summary block
+yuan in whole fen (a row with ``45.505`` in an amount column is rejected naming the
+column), the fee (手续费) with five decimals, and at the end a summary block
 (``总交易单数,应结订单总金额,...``) followed by its own backticked row. Times are Beijing
 time without an offset.
 
@@ -34,18 +35,21 @@ of a ``REFUND`` bill carries the payment's time in 交易时间 and the refund's
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Final
 
 from orderkit.model.errors import ValidationError
 from orderkit.model.money import Money
+from orderkit.reconcile.readers._summary import Stated, SummaryCheck, Total
 from orderkit.reconcile.readers._table import (
     Cells,
     Progress,
     cell_amount,
     cell_time,
     first_name,
+    line_cells,
     read_table,
 )
 from orderkit.reconcile.records import Record, Rejected
@@ -115,6 +119,7 @@ _COUPON: Final = ("代金券金额", "代金券或立减优惠金额", "企业�
 #: The coupon part of a refund in the older layouts (the newer one gives 申请退款金额).
 _COUPON_REFUND: Final = ("企业红包退款金额", "代金券或立减优惠退款金额")
 _SUMMARY_FIRST_CELL: Final = "总交易单数"
+_FEE: Final = "手续费"
 _CURRENCIES: Final = {"CNY": "CNY", "人民币": "CNY", "": "CNY"}
 _WECHAT_TZ: Final = "Asia/Shanghai"
 
@@ -122,6 +127,58 @@ _WECHAT_TZ: Final = "Asia/Shanghai"
 def _currency(cells: Cells) -> str:
     text = cells.get("货币种类", "")
     return _CURRENCIES.get(text, text)
+
+
+def _amount(cells: Cells, column: str, *, required: bool = True) -> Money:
+    """A cell's amount in the row's currency: whole fen, but for the fee (手续费, worked
+    out to five decimals)."""
+    return cell_amount(cells, column, _currency(cells), required=required, whole=column != _FEE)
+
+
+def _column_sum(column: str) -> Callable[[Mapping[str, str]], Decimal]:
+    def part(cells: Mapping[str, str]) -> Decimal:
+        return _amount(dict(cells), column, required=False).amount
+
+    return part
+
+
+def _sum(label: str, column: str) -> Total:
+    return Total(label, False, f"the sum of {column}", _column_sum(column), (column,))
+
+
+#: The figures of the summary block (current and older layouts) and the column each sums;
+#: 总交易单数 counts every row, payments and refunds alike.
+_TOTALS: Final = (
+    Total(_SUMMARY_FIRST_CELL, True, "rows"),
+    _sum("应结订单总金额", "应结订单金额"),
+    _sum("退款总金额", "退款金额"),
+    _sum("充值券退款总金额", "充值券退款金额"),
+    _sum("手续费总金额", _FEE),
+    _sum("订单总金额", "订单金额"),
+    _sum("申请退款总金额", "申请退款金额"),
+    _sum("总交易额", "总金额"),
+    _sum("总退款金额", "退款金额"),
+    _sum("总企业红包退款金额", "企业红包退款金额"),
+)
+
+
+def _summary_figures(lines: Sequence[tuple[int, str]]) -> dict[tuple[str, bool], Stated]:
+    """The summary block: its title line (that ended the table), then a row of figures."""
+    titles = line_cells(lines[0][1]) if lines else None
+    figures = next(
+        ((number, text) for number, text in lines[1:] if text.strip()), None
+    )
+    if not titles or figures is None:
+        return {}
+    number, text = figures
+    cells = line_cells(text) or []
+    return {
+        (title, title == _SUMMARY_FIRST_CELL): Stated(number, value, text.rstrip("\r\n"))
+        for title, value in zip(titles, cells, strict=False)
+    }
+
+
+_SUMMARY: Final = SummaryCheck(_TOTALS, _summary_figures, required=True)
 
 
 def read_wechatpay_bill(
@@ -141,16 +198,13 @@ def read_wechatpay_bill(
         if not transaction:
             raise ValidationError("微信订单号", transaction, "expected the WeChat Pay order number")
         state = cells["交易状态"]
-        fee = cell_amount(cells, "手续费", currency, required=False)
+        fee = _amount(cells, _FEE, required=False)
         memo = cells.get("商品名称", "")
         records: list[Record] = []
         if state == "SUCCESS":
-            settled = cell_amount(cells, first_name(cells, _SETTLED), currency)
-            coupon = cell_amount(cells, first_name(cells, _COUPON), currency, required=False)
-            if cells.get("订单金额"):
-                ordered = cell_amount(cells, "订单金额", currency)
-            else:
-                ordered = settled + coupon
+            settled = _amount(cells, first_name(cells, _SETTLED))
+            coupon = _amount(cells, first_name(cells, _COUPON), required=False)
+            ordered = _amount(cells, "订单金额") if cells.get("订单金额") else settled + coupon
             records.append(
                 Record(
                     source,
@@ -185,13 +239,11 @@ def read_wechatpay_bill(
             refund_no = cells.get("微信退款单号") or f"{transaction}#refund"
             # 退款金额 is what WeChat Pay takes back from the merchant (应结退款金额);
             # 申请退款金额 is the refund of the order, coupon included, as the ERP books it.
-            taken_back = cell_amount(cells, "退款金额", currency)
+            taken_back = _amount(cells, "退款金额")
             if cells.get("申请退款金额"):
-                requested = cell_amount(cells, "申请退款金额", currency)
+                requested = _amount(cells, "申请退款金额")
             else:
-                returned = cell_amount(
-                    cells, first_name(cells, _COUPON_REFUND), currency, required=False
-                )
+                returned = _amount(cells, first_name(cells, _COUPON_REFUND), required=False)
                 requested = abs(taken_back) + abs(returned)
             if cells.get("退款成功时间"):
                 at = cell_time(cells, "退款成功时间", source_tz=_WECHAT_TZ, date_format=None)
@@ -250,8 +302,9 @@ def read_wechatpay_bill(
         source=source,
         parse=parse,
         encoding=encoding,
-        required=("交易时间", "微信订单号", "商户订单号", "交易状态", _SETTLED, "手续费"),
+        required=("交易时间", "微信订单号", "商户订单号", "交易状态", _SETTLED, _FEE),
         stop=lambda values: bool(values) and values[0] == _SUMMARY_FIRST_CELL,
         footer=f"summary block ({_SUMMARY_FIRST_CELL})",
+        summary=_SUMMARY,
         progress=progress,
     )

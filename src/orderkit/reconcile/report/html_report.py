@@ -98,9 +98,11 @@ def _is_zero(amounts: object) -> bool:
 
 
 def _money(amounts: object) -> str:
-    if isinstance(amounts, dict):
+    """One amount per currency, or ``—`` for none (an empty month, an empty side), as the
+    settlement page writes it."""
+    if isinstance(amounts, dict) and amounts:
         return ", ".join(format_amount(value, currency) for currency, value in amounts.items())
-    return ""
+    return "—"
 
 
 def _total(money: Money) -> str:
