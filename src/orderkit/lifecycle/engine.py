@@ -39,7 +39,7 @@ Rules the engine keeps, whatever the table says:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -60,6 +60,7 @@ from orderkit.model.errors import (
 from orderkit.model.money import Money
 from orderkit.model.orders import (
     Adjustment,
+    LineStatus,
     Order,
     OrderStatus,
     status_code,
@@ -313,8 +314,10 @@ class Lifecycle:
             )
         if failed:
             reason = "guard " + ", ".join(failed) + " failed"
-            if "no_holds" in failed:
-                reason += " (holds: " + ", ".join(h.kind for h in order.holds) + ")"
+            for guard in failed:
+                detail = _GUARD_DETAILS.get(guard)
+                if detail is not None:
+                    reason += f" ({detail(order)})"
             raise TransitionNotAllowed(order.order_id, self.table.name(status), name, reason)
         raise TransitionNotAllowed(order.order_id, self.table.name(status), name)
 
@@ -352,6 +355,23 @@ class Lifecycle:
                 f"the order has taken {len(ids)} events, the lifecycle's bound (remember)",
             )
         return (*ids, event.event_id)
+
+
+def _holds(order: Order) -> str:
+    return "holds: " + ", ".join(h.kind for h in order.holds)
+
+
+def _open_units(order: Order) -> str:
+    units = {line.line_id: line.quantities[LineStatus.OPEN] for line in order.lines
+             if line.quantities[LineStatus.OPEN]}
+    return f"open units {units} (line id: units) still to ship: ship or cancel them first"
+
+
+#: What the order shows that made a guard of the default table say no, for a refusal.
+_GUARD_DETAILS: Final[Mapping[str, Callable[[Order], str]]] = {
+    "no_holds": _holds,
+    "nothing_open": _open_units,
+}
 
 
 def _actor_id(event: Event) -> str | None:

@@ -469,3 +469,27 @@ def test_a_quick_refund_of_part_of_a_request_takes_the_refunded_units_first() ->
     assert flow.order.totals.refund_due == cny("25.00")  # the second one was not refunded
     buckets = {k.value: v for k, v in flow.order.line("1").quantities.items() if v}
     assert buckets == {"shipped": 2, "returned": 2}
+
+
+def test_a_partly_shipped_order_is_delivered_only_once_its_last_units_left() -> None:
+    flow = Flow().paid()
+    flow.send("ship", {"carrier": "SF", "waybill": "SF1", "lines": {"L1": 5}})
+    with pytest.raises(TransitionNotAllowed, match=r"open units \{'L2': 2\}") as info:
+        flow.send("deliver")  # the first parcel was signed for: the cups are still here
+    assert info.value.event == "deliver"
+    assert flow.order.status is OrderStatus.SHIPPED
+    signed = flow.send("track", {"status": "signed", "carrier_time": T0, "waybill": "SF1"})
+    assert (signed.order.status, signed.order.delivered_at) == (OrderStatus.SHIPPED, None)
+    assert [s.status for s in signed.order.shipments[0].events] == [TrackingStatus.SIGNED]
+    second = flow.send("ship", {"carrier": "SF", "waybill": "SF2"})  # a later ship sends them
+    assert qty(second.order, "L2") == {LineStatus.SHIPPED: 2}
+    assert flow.send("deliver").order.status is OrderStatus.DELIVERED
+    assert flow.send("complete").order.status is OrderStatus.COMPLETED
+
+
+def test_units_cut_after_the_first_parcel_let_the_order_be_delivered() -> None:
+    flow = Flow().paid()
+    flow.send("ship", {"carrier": "SF", "waybill": "SF1", "lines": {"L1": 5}})
+    flow.send("cancel_lines", {"lines": {"L2": 2}})
+    t = flow.send("track", {"status": "signed", "carrier_time": T0, "waybill": "SF1"})
+    assert t.order.status is OrderStatus.DELIVERED
