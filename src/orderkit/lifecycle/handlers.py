@@ -373,7 +373,7 @@ def refund(step: Step) -> Effect:
             event.event_id,
             amount,
             event.at,
-            method=_refund_method(order, data),
+            method=_refund_method(order, data, amount, event.at),
             kind=PaymentKind.REFUND,
             lines=wanted,
             reference=str(data.get("reference", "")),
@@ -645,17 +645,14 @@ def _concession(order: Order, amount: Money, event: Event) -> list[Adjustment]:
     ]
 
 
-def _refund_method(order: Order, data: Mapping[str, Any]) -> str:
-    """How a refund goes back: ``data["method"]`` when given, else the way the money
-    came in (the method of the order's latest payment that names one; refunds go back
-    through the channel that took the payment), else ``""``."""
+def _refund_method(order: Order, data: Mapping[str, Any], amount: Money, at: datetime) -> str:
+    """How a refund of ``amount`` at ``at`` goes back: ``data["method"]`` when given,
+    else the way the money came in (:meth:`Order.paying_method`: the payment that
+    refund most likely refunds), else ``""``."""
     method = data.get("method")
     if method is not None and str(method):
         return str(method)
-    for payment in reversed(order.payments):
-        if payment.kind is PaymentKind.PAYMENT and payment.method:
-            return payment.method
-    return ""
+    return order.paying_method(amount, at)
 
 
 def refund_label(event_id: str) -> str:

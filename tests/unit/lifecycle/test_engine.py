@@ -396,6 +396,27 @@ def test_a_refund_keeps_its_method_or_goes_back_the_way_the_money_came() -> None
     assert unpaid.order.payments[-1].method == ""
 
 
+@pytest.mark.parametrize(("amount", "method"), [("60.00", "alipay"), ("30.00", "wechatpay"),
+                                                  ("70.00", "wechatpay")])
+def test_a_refund_of_an_order_paid_two_ways_goes_back_through_the_payment_that_covers_it(
+    amount: str, method: str
+) -> None:
+    from orderkit.reconcile import records_from_orders
+
+    flow = Flow()
+    flow.send("pay", {"amount": cny("60.00"), "method": "alipay", "reference": "ALI1"})
+    flow.clock.advance(timedelta(minutes=5))
+    flow.send("pay", {"amount": cny("40.00"), "method": "wechatpay", "reference": "WX1"})
+    flow.clock.advance(timedelta(days=2))
+    flow.send("refund", {"amount": cny(amount)})
+    refund = flow.order.payments[-1]
+    assert refund.method == method  # the latest payment made before it that covers it
+    # the reconcile bridge routes a refund stored without a method the same way
+    bare = attrs.evolve(flow.order, payments=(*flow.order.payments[:-1],
+                                              attrs.evolve(refund, method="")))
+    assert records_from_orders([bare])[-1].channel == method
+
+
 @pytest.mark.parametrize("amount", ["0.001", "10.005", "0"])
 @pytest.mark.parametrize("name", ["pay", "refund"])
 def test_money_below_the_minor_unit_or_zero_is_refused(name: str, amount: str) -> None:
