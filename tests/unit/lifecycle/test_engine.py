@@ -514,3 +514,28 @@ def test_units_cut_after_the_first_parcel_let_the_order_be_delivered() -> None:
     flow.send("cancel_lines", {"lines": {"L2": 2}})
     t = flow.send("track", {"status": "signed", "carrier_time": T0, "waybill": "SF1"})
     assert t.order.status is OrderStatus.DELIVERED
+
+
+def test_a_return_of_more_units_than_left_the_building_is_refused() -> None:
+    flow = Flow()
+    flow.send("pay", {"amount": cny("100.00")})
+    flow.send("refund", {"amount": cny("10.00"), "lines": {"L1": 1}})  # before shipping
+    flow.send("ship", {"carrier": "SF", "waybill": "SF1"})
+    flow.send("deliver")
+    before = flow.order
+    with pytest.raises(ValidationError, match="only 4 unit") as info:
+        flow.send("return_received", {"lines": {"L1": 5}, "sellable": {"L1": 5}})
+    assert (info.value.path, info.value.value) == ("data.lines['L1']", 5)
+    assert flow.order is before
+    flow.send("return_received", {"lines": {"L1": 3}})
+    with pytest.raises(ValidationError, match="only 1 unit"):
+        flow.send("return_received", {"lines": {"L1": 2}})  # 3 of the 4 sent came back
+    flow.send("return_received", {"lines": {"L1": 1}})
+    assert qty(flow.order, "L1") == {LineStatus.REFUNDED: 1, LineStatus.RETURNED: 4}
+
+
+def test_a_unit_refunded_after_it_shipped_may_still_come_back() -> None:
+    flow = Flow().shipped()
+    flow.send("refund", {"amount": cny("10.00"), "lines": {"L1": 1}})  # the buyer keeps it
+    flow.send("return_received", {"lines": {"L1": 5}})  # ... then sends everything back
+    assert qty(flow.order, "L1") == {LineStatus.RETURNED: 5}

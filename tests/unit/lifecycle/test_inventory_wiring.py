@@ -444,3 +444,24 @@ def test_history_cancelled_or_refunded_before_shipping_needs_no_stock(wired: Any
     (placed,) = going_live.place_many([(big, history)])
     assert isinstance(placed, Order) and placed.status == OrderStatus.CANCELLED
     assert levels(ledger, "TEA") == (10, 0, 10)
+
+
+def test_a_return_of_a_unit_that_never_shipped_is_refused_and_the_real_one_restocks(
+    wired: Any,
+) -> None:
+    service, ledger = wired
+    service.place(order())
+    service.handle("ORD-1", event("pay", "p-1", amount=Money("60.00", "CNY")))
+    service.handle("ORD-1", event("refund", "r-1", amount=Money("5.00", "CNY"),
+                                  lines={"L2": 1}))  # before it shipped: back on the shelf
+    service.handle("ORD-1", event("ship", "s-1", carrier="SF", waybill="SF1"))
+    service.handle("ORD-1", event("deliver", "d-1"))
+    assert levels(ledger, "CUP") == (4, 0, 4)
+    with pytest.raises(ValidationError) as info:
+        service.handle("ORD-1", event("return_received", "rx-1", lines={"L2": 2},
+                                      sellable={"L2": 2}))
+    assert info.value.path == "data.lines['L2']"
+    service.handle("ORD-1", event("return_received", "rx-2", lines={"L2": 1},
+                                  sellable={"L2": 1}))
+    assert levels(ledger, "CUP") == (5, 0, 5)
+    assert ledger.verify().ok
