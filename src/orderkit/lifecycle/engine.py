@@ -30,6 +30,9 @@ Rules the engine keeps, whatever the table says:
   :class:`~orderkit.lifecycle.ReceivableDue` once, for that move; a later ``signed`` on
   an order already SHIPPED moves it to DELIVERED without a second one, so finance never
   books the same revenue twice.
+* **Goods do not move before the order exists.** A ``ship``, ``deliver`` or carrier
+  scan dated (or, for a scan, timed by the carrier) before ``Order.created_at`` is
+  refused with :class:`ValidationError` naming ``at`` (or ``data.carrier_time``).
 * **No order ends owing what nobody can collect.** A decision that moves an order to a
   final status with money still due and no unit left sold waives what is left, the
   order's own shipping and rounding up (a SHIPPING_CONCESSION, then a negative
@@ -161,6 +164,7 @@ class Lifecycle:
         check = CHECKS.get(name)
         if check is not None:
             check(order, event.data)
+        _refuse_if_dated_too_early(order, event)
         rule = self._choose(order, event)
         now = self.clock.now()
         if rule is None:
@@ -355,6 +359,32 @@ class Lifecycle:
                 f"the order has taken {len(ids)} events, the lifecycle's bound (remember)",
             )
         return (*ids, event.event_id)
+
+
+#: The events whose time says when goods moved: a shipment's ``shipped_at`` (which the
+#: stock count compares), a carrier scan's time, ``delivered_at`` (where the after-sales
+#: window starts).
+_GOODS_MOVED: Final = frozenset({"ship", "track", "deliver"})
+
+
+def _refuse_if_dated_too_early(order: Order, event: Event) -> None:
+    """Refuse an event that dates goods moving before the order was created (a ``ship``,
+    a ``deliver``, a carrier scan by its ``at`` or its carrier's time): the stock would
+    book the units as gone before a stock count taken after the order, and the
+    after-sales window would run from before the order existed."""
+    if event.name not in _GOODS_MOVED:
+        return
+    created = order.created_at
+    times = [("at", event.at)]
+    if event.name == "track":
+        times.append(("data.carrier_time", event.data["carrier_time"]))  # checked: aware
+    for path, when in times:
+        if when < created:
+            raise ValidationError(
+                path, when,
+                f"before the order was created ({created.isoformat()}): goods of an order"
+                " do not move before it exists (is the sender's clock or time zone wrong?)",
+            )
 
 
 def _holds(order: Order) -> str:

@@ -539,3 +539,28 @@ def test_a_unit_refunded_after_it_shipped_may_still_come_back() -> None:
     flow.send("refund", {"amount": cny("10.00"), "lines": {"L1": 1}})  # the buyer keeps it
     flow.send("return_received", {"lines": {"L1": 5}})  # ... then sends everything back
     assert qty(flow.order, "L1") == {LineStatus.RETURNED: 5}
+
+
+@pytest.mark.parametrize(("name", "data"), [
+    ("ship", {"carrier": "SF", "waybill": "SF1"}),
+    ("track", {"status": "in_transit", "carrier_time": T0}),
+    ("deliver", {}),
+])
+def test_goods_moving_before_the_order_was_created_are_refused(
+    name: str, data: dict[str, Any]
+) -> None:
+    flow = Flow().shipped() if name == "deliver" else Flow().paid()
+    before = flow.order
+    event = Event(name, event_id="early", at=T0 - timedelta(days=1), data=data)
+    with pytest.raises(ValidationError, match="before the order was created") as info:
+        flow.lifecycle.apply(before, event)
+    assert (info.value.path, info.value.value) == ("at", T0 - timedelta(days=1))
+    assert flow.lifecycle.apply(before, attrs.evolve(event, at=T0)).changed  # on time: fine
+
+
+def test_a_carrier_scan_dated_before_the_order_was_created_is_refused() -> None:
+    flow = Flow().paid()
+    with pytest.raises(ValidationError, match="before the order was created") as info:
+        flow.send("track", {"status": "in_transit", "carrier_time": T0 - timedelta(hours=1)})
+    assert info.value.path == "data.carrier_time"
+    assert flow.order.status is OrderStatus.PAID
