@@ -206,6 +206,29 @@ def test_place_many_refuses_only_the_ended_order_with_open_units(wired: Any) -> 
     assert levels(ledger, "TEA") == (10, 5, 5)
 
 
+@pytest.mark.parametrize("bad", [
+    pytest.param(lambda: order("ORD-Z"), id="a bare order"),
+    pytest.param(lambda: ("x",), id="one item"),
+    pytest.param(lambda: None, id="none"),
+    pytest.param(lambda: (order("ORD-Z"), None), id="no transitions"),
+    pytest.param(lambda: (order("ORD-Z"), ["t"]), id="not a transition"),
+    pytest.param(lambda: ("x", ()), id="not an order"),
+])
+def test_place_many_refuses_a_malformed_placement_naming_it_before_anything(
+    wired: Any, bad: Any
+) -> None:
+    service, ledger = wired
+    with pytest.raises(ValidationError) as info:
+        service.place_many([(order("ORD-Y"), ()), bad()])
+    assert info.value.path == "placements[1]"
+    with pytest.raises(OrderNotFound):
+        service.repository.get("ORD-Y")
+    assert levels(ledger, "TEA") == (10, 0, 10)
+    with pytest.raises(ValidationError) as info:
+        service.place_many(None)
+    assert info.value.path == "placements"
+
+
 def handed_over(order_id: str, shipped: dict[str, int], **extra: Any) -> Order:
     """An order placed with ``shipped`` units (line id -> units) already out, paid."""
     lines = [OrderLine("L1", "TEA", 3, Money("10.00", "CNY")),
