@@ -30,6 +30,9 @@ Rules the engine keeps, whatever the table says:
   :class:`~orderkit.lifecycle.ReceivableDue` once, for that move; a later ``signed`` on
   an order already SHIPPED moves it to DELIVERED without a second one, so finance never
   books the same revenue twice.
+* **Goods do not move before the order exists.** A ``ship``, ``deliver`` or carrier
+  scan dated (or, for a scan, timed by the carrier) before ``Order.created_at`` is
+  refused with :class:`ValidationError` naming ``at`` (or ``data.carrier_time``).
 * **No order ends owing what nobody can collect.** A decision that moves an order to a
   final status with money still due and no unit left sold waives what is left, the
   order's own shipping and rounding up (a SHIPPING_CONCESSION, then a negative
@@ -39,7 +42,7 @@ Rules the engine keeps, whatever the table says:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -60,6 +63,7 @@ from orderkit.model.errors import (
 from orderkit.model.money import Money
 from orderkit.model.orders import (
     Adjustment,
+    LineStatus,
     Order,
     OrderStatus,
     status_code,
@@ -160,6 +164,7 @@ class Lifecycle:
         check = CHECKS.get(name)
         if check is not None:
             check(order, event.data)
+        _refuse_if_dated_too_early(order, event)
         rule = self._choose(order, event)
         now = self.clock.now()
         if rule is None:
@@ -313,8 +318,10 @@ class Lifecycle:
             )
         if failed:
             reason = "guard " + ", ".join(failed) + " failed"
-            if "no_holds" in failed:
-                reason += " (holds: " + ", ".join(h.kind for h in order.holds) + ")"
+            for guard in failed:
+                detail = _GUARD_DETAILS.get(guard)
+                if detail is not None:
+                    reason += f" ({detail(order)})"
             raise TransitionNotAllowed(order.order_id, self.table.name(status), name, reason)
         raise TransitionNotAllowed(order.order_id, self.table.name(status), name)
 
@@ -352,6 +359,49 @@ class Lifecycle:
                 f"the order has taken {len(ids)} events, the lifecycle's bound (remember)",
             )
         return (*ids, event.event_id)
+
+
+#: The events whose time says when goods moved: a shipment's ``shipped_at`` (which the
+#: stock count compares), a carrier scan's time, ``delivered_at`` (where the after-sales
+#: window starts).
+_GOODS_MOVED: Final = frozenset({"ship", "track", "deliver"})
+
+
+def _refuse_if_dated_too_early(order: Order, event: Event) -> None:
+    """Refuse an event that dates goods moving before the order was created (a ``ship``,
+    a ``deliver``, a carrier scan by its ``at`` or its carrier's time): the stock would
+    book the units as gone before a stock count taken after the order, and the
+    after-sales window would run from before the order existed."""
+    if event.name not in _GOODS_MOVED:
+        return
+    created = order.created_at
+    times = [("at", event.at)]
+    if event.name == "track":
+        times.append(("data.carrier_time", event.data["carrier_time"]))  # checked: aware
+    for path, when in times:
+        if when < created:
+            raise ValidationError(
+                path, when,
+                f"before the order was created ({created.isoformat()}): goods of an order"
+                " do not move before it exists (is the sender's clock or time zone wrong?)",
+            )
+
+
+def _holds(order: Order) -> str:
+    return "holds: " + ", ".join(h.kind for h in order.holds)
+
+
+def _open_units(order: Order) -> str:
+    units = {line.line_id: line.quantities[LineStatus.OPEN] for line in order.lines
+             if line.quantities[LineStatus.OPEN]}
+    return f"open units {units} (line id: units) still to ship: ship or cancel them first"
+
+
+#: What the order shows that made a guard of the default table say no, for a refusal.
+_GUARD_DETAILS: Final[Mapping[str, Callable[[Order], str]]] = {
+    "no_holds": _holds,
+    "nothing_open": _open_units,
+}
 
 
 def _actor_id(event: Event) -> str | None:

@@ -373,7 +373,7 @@ def refund(step: Step) -> Effect:
             event.event_id,
             amount,
             event.at,
-            method=_refund_method(order, data),
+            method=_refund_method(order, data, amount, event.at),
             kind=PaymentKind.REFUND,
             lines=wanted,
             reference=str(data.get("reference", "")),
@@ -420,7 +420,9 @@ def return_requested(step: Step) -> Effect:
 def return_received(step: Step) -> Effect:
     """Returned units arrived: they move to RETURNED, the ``sellable``
     ones go back into stock, and the oldest open requests are marked received (goods
-    nobody asked back open a return of their own).
+    nobody asked back open a return of their own). No more units of a line come back
+    than left the building and have not come back yet (:attr:`Order.sent_units` less
+    those RETURNED).
 
     A cash on delivery parcel refused at the door (the table's ``refused_on_delivery``
     row: nothing paid, every unit back, none open) closes the order, and the engine
@@ -440,6 +442,18 @@ def return_received(step: Step) -> Effect:
     # (the buyer was paid back for them already); the rest from SHIPPED, and units
     # refunded without a request only when no shipped unit is left.
     _known(order, wanted, "data.lines")
+    sent = order.sent_units
+    for line_id, qty in wanted.items():
+        out = sent[line_id] - order.line(line_id).quantities[_RETURNED]
+        if qty > out:
+            # A unit refunded or cancelled before it shipped never left: it cannot come
+            # back (and the ledger would refuse to restock it).
+            raise ValidationError(
+                f"data.lines[{line_id!r}]",
+                qty,
+                f"only {out} unit(s) were sent and not returned yet: units returned"
+                " cannot exceed units sent",
+            )
     first = _refunded_arriving(order, wanted)
     lines, _skus, _taken = _move(order, first, (_REFUNDED,), _RETURNED, "data.lines")
     rest = {line_id: qty - first.get(line_id, 0) for line_id, qty in wanted.items()}
@@ -645,17 +659,14 @@ def _concession(order: Order, amount: Money, event: Event) -> list[Adjustment]:
     ]
 
 
-def _refund_method(order: Order, data: Mapping[str, Any]) -> str:
-    """How a refund goes back: ``data["method"]`` when given, else the way the money
-    came in (the method of the order's latest payment that names one; refunds go back
-    through the channel that took the payment), else ``""``."""
+def _refund_method(order: Order, data: Mapping[str, Any], amount: Money, at: datetime) -> str:
+    """How a refund of ``amount`` at ``at`` goes back: ``data["method"]`` when given,
+    else the way the money came in (:meth:`Order.paying_method`: the payment that
+    refund most likely refunds), else ``""``."""
     method = data.get("method")
     if method is not None and str(method):
         return str(method)
-    for payment in reversed(order.payments):
-        if payment.kind is PaymentKind.PAYMENT and payment.method:
-            return payment.method
-    return ""
+    return order.paying_method(amount, at)
 
 
 def refund_label(event_id: str) -> str:

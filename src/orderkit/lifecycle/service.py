@@ -220,16 +220,15 @@ class OrderService:
         recon id there, so a refused order draws no number). The outbox is delivered
         once, after the block.
         """
-        checked: list[tuple[Order, tuple[Transition, ...]]] = []
+        if isinstance(placements, str | bytes) or not isinstance(placements, Sequence):
+            raise ValidationError("placements", placements,
+                                  "expected a sequence of (order, transitions) pairs")
+        checked = [_placement(index, placement) for index, placement in enumerate(placements)]
         refused: dict[int, OrderkitError] = {}
-        for index, placement in enumerate(placements):
-            order, transitions = placement
-            if not isinstance(order, Order):
-                raise ValidationError(f"placements[{index}]", order, "expected an Order")
+        for index, (order, _transitions) in enumerate(checked):
             stuck = _stuck_open_units(order, self.lifecycle)
             if stuck is not None:
                 refused[index] = stuck
-            checked.append((order, tuple(transitions)))
         while True:
             try:
                 results, moved, owed = self._place_checked(checked, refused, stamp)
@@ -795,6 +794,27 @@ def _keeps_its_stock(order: Order) -> bool:
         or order.status in _PAID_STATUSES
         or order.payment_terms is PaymentTerms.ON_DELIVERY
     )
+
+
+def _placement(index: int, placement: object) -> tuple[Order, tuple[Transition, ...]]:
+    """``placements[index]`` of :meth:`OrderService.place_many` as ``(order,
+    transitions)``; :class:`ValidationError` naming it when it is not such a pair."""
+    path = f"placements[{index}]"
+    if (
+        not isinstance(placement, tuple | list)
+        or len(placement) != 2
+        or isinstance(placement[1], str | bytes)
+        or not isinstance(placement[1], Sequence)
+    ):
+        raise ValidationError(path, placement, "expected an (order, transitions) pair")
+    order, transitions = placement
+    if not isinstance(order, Order):
+        raise ValidationError(path, order, "expected an Order")
+    for transition in transitions:
+        if not isinstance(transition, Transition):
+            raise ValidationError(path, transition,
+                                  "expected the Transitions decide() chose for the order")
+    return order, tuple(transitions)
 
 
 def _stuck_open_units(order: Order, lifecycle: Lifecycle) -> ValidationError | None:

@@ -363,6 +363,22 @@ def _has_open_units(order: Order, _event: Event) -> bool:
     return _open_units(order) > 0
 
 
+def _nothing_open(order: Order, _event: Event) -> bool:
+    """No unit is still to ship: each left or left the sale. Only such an order is
+    DELIVERED, a status no ``ship`` or ``cancel`` reaches (its open units would keep
+    their stock locked for ever)."""
+    return not _open_units(order)
+
+
+_signed = _carrier(TrackingStatus.SIGNED)
+
+
+def _signed_nothing_open(order: Order, event: Event) -> bool:
+    """A ``signed`` scan of the last units to go: one parcel of an order that has units
+    still to ship is written onto its shipment, and the order stays SHIPPED."""
+    return _signed(order, event) and _nothing_open(order, event)
+
+
 def _refused_on_delivery(order: Order, event: Event) -> bool:
     """A cash on delivery order ends unpaid: nothing was paid (or all of it was
     refunded) and this event takes the last units out of the sale, whichever comes
@@ -405,10 +421,12 @@ def _on_delivery_no_holds(order: Order, event: Event) -> bool:
 DEFAULT_GUARDS: Mapping[str, Guard] = {
     "no_holds": _no_holds,
     "carrier_moving": _carrier(TrackingStatus.IN_TRANSIT, TrackingStatus.OUT_FOR_DELIVERY),
-    "carrier_signed": _carrier(TrackingStatus.SIGNED),
+    "carrier_signed": _signed,
+    "signed_nothing_open": _signed_nothing_open,
     "cancels_everything": _cancels_everything,
     "refunds_everything": _refunds_everything,
     "has_open_units": _has_open_units,
+    "nothing_open": _nothing_open,
     "leaves_nothing_due": _leaves_nothing_due,
     "pays_in_full": _pays_in_full,
     "on_delivery": _on_delivery,
@@ -460,8 +478,10 @@ def _default_rules() -> list[Rule]:
     # The unit never sent cancelled after the parcel came back unpaid ends it the same way.
     add(_S.SHIPPED, "cancel_lines", _S.CLOSED, "refused_on_delivery")
     add(_S.SHIPPED, "cancel_lines", _S.SHIPPED)
-    add(_S.SHIPPED, "deliver", _S.DELIVERED)
-    add(_S.SHIPPED, "track", _S.DELIVERED, "carrier_signed")
+    # Delivered whole: a parcel signed for while units are still to ship leaves the
+    # order SHIPPED (a later ``ship`` sends them, a ``cancel_lines`` cuts them).
+    add(_S.SHIPPED, "deliver", _S.DELIVERED, "nothing_open")
+    add(_S.SHIPPED, "track", _S.DELIVERED, "signed_nothing_open")
     add(_S.SHIPPED, "track", _S.SHIPPED)
     add(_S.SHIPPED, "refund", _S.CLOSED, "refunds_everything")
     add(_S.SHIPPED, "refund", _S.SHIPPED)

@@ -910,6 +910,23 @@ class Order:
                 return hold
         return None
 
+    def paying_method(self, amount: Money, at: datetime) -> str:
+        """The method of the payment a refund of ``amount`` made at ``at`` goes back
+        through (refunds go back the way the money came in): the only method the order
+        was paid with, else the latest payment made by ``at`` that covers ``amount``
+        (else the latest made by then, else the first); ``""`` when no payment names a
+        method. The lifecycle stamps a refund given without a method with it, and the
+        reconcile bridge routes a refund stored without one by it."""
+        paid = [p for p in self.payments if p.kind is PaymentKind.PAYMENT and p.method]
+        if len({p.method for p in paid}) <= 1:
+            return paid[0].method if paid else ""
+        before = [p for p in paid if p.at <= at] or paid[:1]
+        covering = [
+            p for p in before
+            if p.amount.currency == amount.currency and p.amount.amount >= amount.amount
+        ]
+        return max(covering or before, key=lambda p: p.at).method
+
     @property
     def after_sale(self) -> AfterSale:
         """Where the order stands after delivery (see :class:`AfterSale`)."""

@@ -30,24 +30,8 @@ def _default_channel(order: Order, payment: Payment) -> str:
     if payment.method:
         return payment.method
     if payment.kind is PaymentKind.REFUND:
-        return _paying_method(order, payment) or order.channel
+        return order.paying_method(payment.amount, payment.at) or order.channel
     return order.channel
-
-
-def _paying_method(order: Order, refund: Payment) -> str:
-    """The method of the payment ``refund`` most likely refunds: the only method the
-    order was paid with, else the latest payment made by the refund's time that covers
-    its amount (else the latest made by then, else the first); empty if none has one."""
-    paid = [p for p in order.payments if p.kind is PaymentKind.PAYMENT and p.method]
-    if len({p.method for p in paid}) <= 1:
-        return paid[0].method if paid else ""
-    before = [p for p in paid if p.at <= refund.at] or paid[:1]
-    covering = [
-        p
-        for p in before
-        if p.amount.currency == refund.amount.currency and p.amount.amount >= refund.amount.amount
-    ]
-    return max(covering or before, key=lambda p: p.at).method
 
 
 def records_from_orders(

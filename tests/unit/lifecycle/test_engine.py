@@ -396,6 +396,27 @@ def test_a_refund_keeps_its_method_or_goes_back_the_way_the_money_came() -> None
     assert unpaid.order.payments[-1].method == ""
 
 
+@pytest.mark.parametrize(("amount", "method"), [("60.00", "alipay"), ("30.00", "wechatpay"),
+                                                  ("70.00", "wechatpay")])
+def test_a_refund_of_an_order_paid_two_ways_goes_back_through_the_payment_that_covers_it(
+    amount: str, method: str
+) -> None:
+    from orderkit.reconcile import records_from_orders
+
+    flow = Flow()
+    flow.send("pay", {"amount": cny("60.00"), "method": "alipay", "reference": "ALI1"})
+    flow.clock.advance(timedelta(minutes=5))
+    flow.send("pay", {"amount": cny("40.00"), "method": "wechatpay", "reference": "WX1"})
+    flow.clock.advance(timedelta(days=2))
+    flow.send("refund", {"amount": cny(amount)})
+    refund = flow.order.payments[-1]
+    assert refund.method == method  # the latest payment made before it that covers it
+    # the reconcile bridge routes a refund stored without a method the same way
+    bare = attrs.evolve(flow.order, payments=(*flow.order.payments[:-1],
+                                              attrs.evolve(refund, method="")))
+    assert records_from_orders([bare])[-1].channel == method
+
+
 @pytest.mark.parametrize("amount", ["0.001", "10.005", "0"])
 @pytest.mark.parametrize("name", ["pay", "refund"])
 def test_money_below_the_minor_unit_or_zero_is_refused(name: str, amount: str) -> None:
@@ -469,3 +490,77 @@ def test_a_quick_refund_of_part_of_a_request_takes_the_refunded_units_first() ->
     assert flow.order.totals.refund_due == cny("25.00")  # the second one was not refunded
     buckets = {k.value: v for k, v in flow.order.line("1").quantities.items() if v}
     assert buckets == {"shipped": 2, "returned": 2}
+
+
+def test_a_partly_shipped_order_is_delivered_only_once_its_last_units_left() -> None:
+    flow = Flow().paid()
+    flow.send("ship", {"carrier": "SF", "waybill": "SF1", "lines": {"L1": 5}})
+    with pytest.raises(TransitionNotAllowed, match=r"open units \{'L2': 2\}") as info:
+        flow.send("deliver")  # the first parcel was signed for: the cups are still here
+    assert info.value.event == "deliver"
+    assert flow.order.status is OrderStatus.SHIPPED
+    signed = flow.send("track", {"status": "signed", "carrier_time": T0, "waybill": "SF1"})
+    assert (signed.order.status, signed.order.delivered_at) == (OrderStatus.SHIPPED, None)
+    assert [s.status for s in signed.order.shipments[0].events] == [TrackingStatus.SIGNED]
+    second = flow.send("ship", {"carrier": "SF", "waybill": "SF2"})  # a later ship sends them
+    assert qty(second.order, "L2") == {LineStatus.SHIPPED: 2}
+    assert flow.send("deliver").order.status is OrderStatus.DELIVERED
+    assert flow.send("complete").order.status is OrderStatus.COMPLETED
+
+
+def test_units_cut_after_the_first_parcel_let_the_order_be_delivered() -> None:
+    flow = Flow().paid()
+    flow.send("ship", {"carrier": "SF", "waybill": "SF1", "lines": {"L1": 5}})
+    flow.send("cancel_lines", {"lines": {"L2": 2}})
+    t = flow.send("track", {"status": "signed", "carrier_time": T0, "waybill": "SF1"})
+    assert t.order.status is OrderStatus.DELIVERED
+
+
+def test_a_return_of_more_units_than_left_the_building_is_refused() -> None:
+    flow = Flow()
+    flow.send("pay", {"amount": cny("100.00")})
+    flow.send("refund", {"amount": cny("10.00"), "lines": {"L1": 1}})  # before shipping
+    flow.send("ship", {"carrier": "SF", "waybill": "SF1"})
+    flow.send("deliver")
+    before = flow.order
+    with pytest.raises(ValidationError, match="only 4 unit") as info:
+        flow.send("return_received", {"lines": {"L1": 5}, "sellable": {"L1": 5}})
+    assert (info.value.path, info.value.value) == ("data.lines['L1']", 5)
+    assert flow.order is before
+    flow.send("return_received", {"lines": {"L1": 3}})
+    with pytest.raises(ValidationError, match="only 1 unit"):
+        flow.send("return_received", {"lines": {"L1": 2}})  # 3 of the 4 sent came back
+    flow.send("return_received", {"lines": {"L1": 1}})
+    assert qty(flow.order, "L1") == {LineStatus.REFUNDED: 1, LineStatus.RETURNED: 4}
+
+
+def test_a_unit_refunded_after_it_shipped_may_still_come_back() -> None:
+    flow = Flow().shipped()
+    flow.send("refund", {"amount": cny("10.00"), "lines": {"L1": 1}})  # the buyer keeps it
+    flow.send("return_received", {"lines": {"L1": 5}})  # ... then sends everything back
+    assert qty(flow.order, "L1") == {LineStatus.RETURNED: 5}
+
+
+@pytest.mark.parametrize(("name", "data"), [
+    ("ship", {"carrier": "SF", "waybill": "SF1"}),
+    ("track", {"status": "in_transit", "carrier_time": T0}),
+    ("deliver", {}),
+])
+def test_goods_moving_before_the_order_was_created_are_refused(
+    name: str, data: dict[str, Any]
+) -> None:
+    flow = Flow().shipped() if name == "deliver" else Flow().paid()
+    before = flow.order
+    event = Event(name, event_id="early", at=T0 - timedelta(days=1), data=data)
+    with pytest.raises(ValidationError, match="before the order was created") as info:
+        flow.lifecycle.apply(before, event)
+    assert (info.value.path, info.value.value) == ("at", T0 - timedelta(days=1))
+    assert flow.lifecycle.apply(before, attrs.evolve(event, at=T0)).changed  # on time: fine
+
+
+def test_a_carrier_scan_dated_before_the_order_was_created_is_refused() -> None:
+    flow = Flow().paid()
+    with pytest.raises(ValidationError, match="before the order was created") as info:
+        flow.send("track", {"status": "in_transit", "carrier_time": T0 - timedelta(hours=1)})
+    assert info.value.path == "data.carrier_time"
+    assert flow.order.status is OrderStatus.PAID

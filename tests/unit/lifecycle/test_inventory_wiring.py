@@ -206,6 +206,29 @@ def test_place_many_refuses_only_the_ended_order_with_open_units(wired: Any) -> 
     assert levels(ledger, "TEA") == (10, 5, 5)
 
 
+@pytest.mark.parametrize("bad", [
+    pytest.param(lambda: order("ORD-Z"), id="a bare order"),
+    pytest.param(lambda: ("x",), id="one item"),
+    pytest.param(lambda: None, id="none"),
+    pytest.param(lambda: (order("ORD-Z"), None), id="no transitions"),
+    pytest.param(lambda: (order("ORD-Z"), ["t"]), id="not a transition"),
+    pytest.param(lambda: ("x", ()), id="not an order"),
+])
+def test_place_many_refuses_a_malformed_placement_naming_it_before_anything(
+    wired: Any, bad: Any
+) -> None:
+    service, ledger = wired
+    with pytest.raises(ValidationError) as info:
+        service.place_many([(order("ORD-Y"), ()), bad()])
+    assert info.value.path == "placements[1]"
+    with pytest.raises(OrderNotFound):
+        service.repository.get("ORD-Y")
+    assert levels(ledger, "TEA") == (10, 0, 10)
+    with pytest.raises(ValidationError) as info:
+        service.place_many(None)
+    assert info.value.path == "placements"
+
+
 def handed_over(order_id: str, shipped: dict[str, int], **extra: Any) -> Order:
     """An order placed with ``shipped`` units (line id -> units) already out, paid."""
     lines = [OrderLine("L1", "TEA", 3, Money("10.00", "CNY")),
@@ -444,3 +467,24 @@ def test_history_cancelled_or_refunded_before_shipping_needs_no_stock(wired: Any
     (placed,) = going_live.place_many([(big, history)])
     assert isinstance(placed, Order) and placed.status == OrderStatus.CANCELLED
     assert levels(ledger, "TEA") == (10, 0, 10)
+
+
+def test_a_return_of_a_unit_that_never_shipped_is_refused_and_the_real_one_restocks(
+    wired: Any,
+) -> None:
+    service, ledger = wired
+    service.place(order())
+    service.handle("ORD-1", event("pay", "p-1", amount=Money("60.00", "CNY")))
+    service.handle("ORD-1", event("refund", "r-1", amount=Money("5.00", "CNY"),
+                                  lines={"L2": 1}))  # before it shipped: back on the shelf
+    service.handle("ORD-1", event("ship", "s-1", carrier="SF", waybill="SF1"))
+    service.handle("ORD-1", event("deliver", "d-1"))
+    assert levels(ledger, "CUP") == (4, 0, 4)
+    with pytest.raises(ValidationError) as info:
+        service.handle("ORD-1", event("return_received", "rx-1", lines={"L2": 2},
+                                      sellable={"L2": 2}))
+    assert info.value.path == "data.lines['L2']"
+    service.handle("ORD-1", event("return_received", "rx-2", lines={"L2": 1},
+                                  sellable={"L2": 1}))
+    assert levels(ledger, "CUP") == (5, 0, 5)
+    assert ledger.verify().ok

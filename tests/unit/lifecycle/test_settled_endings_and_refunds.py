@@ -404,3 +404,12 @@ def test_a_payment_method_that_is_not_text_is_refused(name: str) -> None:
     with pytest.raises(ValidationError) as info:
         story.send(name, amount=cny("10.00"), method=5)
     assert (info.value.path, info.value.value) == ("data.method", 5)
+
+
+def test_a_cash_on_delivery_order_sent_in_part_is_not_delivered_with_units_open() -> None:
+    story = two_line_cod_one_sent()
+    with pytest.raises(TransitionNotAllowed, match="open units"):
+        story.send("deliver")
+    assert story.send("track", status="signed", carrier_time=T0).status is OrderStatus.SHIPPED
+    story.send("ship", carrier="jd", waybill="JDV5")
+    assert story.send("deliver").status is OrderStatus.DELIVERED

@@ -12,7 +12,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from orderkit.lifecycle import DEFAULT_TABLE, Event, Lifecycle
 from orderkit.model.errors import OrderkitError
 from orderkit.model.money import Money
-from orderkit.model.orders import Address, Order, OrderLine
+from orderkit.model.orders import Address, Order, OrderLine, OrderStatus
 from orderkit.testing import ManualClock
 
 T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)
@@ -115,6 +115,13 @@ class LifecycleMachine(RuleBasedStateMachine):
             for line in order.lines:
                 assert sum(line.quantities.values()) == line.quantity
                 assert all(v >= 0 for v in line.quantities.values())
+
+    @invariant()
+    def no_order_is_delivered_with_units_still_to_ship(self) -> None:
+        # DELIVERED and COMPLETED take no ship or cancel: open units there would hold
+        # their stock forever.
+        if self.once.status in (OrderStatus.DELIVERED, OrderStatus.COMPLETED):
+            assert not self.once.open_units_by_sku, self.once.lines
 
     @invariant()
     def duplicates_change_nothing(self) -> None:
