@@ -11,8 +11,10 @@ page left it or from the initial form of a new order. Only then, inside one
 written: its new orders placed together (:meth:`OrderService.place_many`: one stock
 lock call, one insert, a recon id each), its stored orders that moved saved once each,
 and what sync saw of them. A payload that fails to map, whose events the lifecycle
-refuses, or whose new order is short of stock, is kept as a dead letter with the error,
-and nothing else of it is written.
+refuses, or whose new order is short of stock for the units it still waits for, is kept
+as a dead letter with the error, and nothing else of it is written (units a new order
+shipped before sync saw it are a physical fact: they leave stock, a shortfall reported as
+an oversell).
 """
 
 from __future__ import annotations
@@ -699,10 +701,11 @@ class Sync:
         initial form of a new order; a refusal makes it a dead letter before anything
         of it is written. Only then the writes: the page's new orders placed together
         (:meth:`OrderService.place_many`: one ``lock_many`` for the page, each order
-        saved once in its final form; an order short of stock is a dead letter, every
-        version of it in the page), each stored order that moved saved once with all
-        its events (:meth:`OrderService.save_decided`), and what sync saw of every
-        order applied (one :meth:`~orderkit.sync.ports.SyncStore.mark_seen_many` write).
+        saved once in its final form; an order short of stock for its waiting units is
+        a dead letter, every version of it in the page), each stored order that moved
+        saved once with all its events (:meth:`OrderService.save_decided`), and what
+        sync saw of every order applied (one
+        :meth:`~orderkit.sync.ports.SyncStore.mark_seen_many` write).
         """
         seen_key = self._seen_key(platform)
         seen = self.store.seen_many(seen_key, [i.target.channel_order_id for i in pending])
