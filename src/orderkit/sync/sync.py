@@ -52,7 +52,7 @@ from orderkit.sync.modified import (
 from orderkit.sync.ports import ChannelClient, ListingClient, OrderLookup, SyncStore
 from orderkit.sync.records import PAYLOAD_MAX_LENGTH, Cursor, DeadLetter, Seen
 
-__all__ = ["DEFAULT_BATCH", "Progress", "Sync", "SyncReport"]
+__all__ = ["DEFAULT_BATCH", "Progress", "Sync", "SyncReport", "check_batch", "check_platform"]
 
 Outcome = Literal["new", "updated", "unchanged", "stale", "dead_lettered"]
 
@@ -101,6 +101,22 @@ class SyncReport:
 #: (of the payloads for :meth:`Sync.receive_many`, of the time span for a poll or a
 #: backfill), between 0 and 1: what a progress bar shows.
 Progress = Callable[[SyncReport, float], None]
+
+
+def check_platform(maps: Registry, platform: object) -> None:
+    """Refuse ``platform`` unless ``maps`` has a map of it, before anything is read or
+    stored: a mistyped name (``"JD"`` for ``"jd"``) would make every payload a dead
+    letter, or find none to replay."""
+    known = maps.platforms()
+    if not isinstance(platform, str) or platform not in known:
+        raise ValidationError("platform", platform,
+                              f"no such platform (known: {', '.join(known)})")
+
+
+def check_batch(batch: object) -> None:
+    """Refuse a ``batch`` (payloads per commit) that is not a whole number >= 1."""
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ValidationError("batch", batch, "expected an integer >= 1")
 
 
 def _one(outcome: Outcome) -> SyncReport:
@@ -227,12 +243,8 @@ class Sync:
     # --- the three ways in -------------------------------------------------------------
 
     def _known(self, platform: str) -> None:
-        """Refuse ``platform`` unless :attr:`maps` has a map of it, before anything is
-        read or stored: a mistyped name would make every payload a dead letter."""
-        known = self.maps.platforms()
-        if not isinstance(platform, str) or platform not in known:
-            raise ValidationError("platform", platform,
-                                  f"no such platform (known: {', '.join(known)})")
+        """Refuse ``platform`` unless :attr:`maps` has a map of it (:func:`check_platform`)."""
+        check_platform(self.maps, platform)
 
     def _limits(self, platform: str) -> PlatformLimits:
         """The API limits of ``platform`` (refused unless it has a map): its own, else
@@ -315,8 +327,7 @@ class Sync:
         """
         self._known(platform)
         received_at = ensure_aware(received_at, path="received_at")
-        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-            raise ValidationError("batch", batch, "expected an integer >= 1")
+        check_batch(batch)
         if isinstance(payloads, Mapping | str) or not isinstance(payloads, Sequence):
             raise ValidationError("payloads", payloads, "expected a sequence of JSON objects")
         if texts is not None and (isinstance(texts, str) or not isinstance(texts, Sequence)
