@@ -460,10 +460,12 @@ class Sync:
         (a fixed ``tmall`` map applies a trade received as ``taobao``). A letter kept
         under its platform name before letters were keyed by channel (``taobao:<digest>``)
         is moved to its channel's key (``tmall:<digest>``) as it is replayed, merged with
-        a letter of the same payload kept there."""
+        a letter of the same payload kept there. A ``platform`` with no map is refused
+        (:class:`ValidationError`), as :meth:`receive` refuses it."""
         if platform is None:
             letters = self.store.dead_letters()
         else:
+            self._known(platform)  # "JD" for "jd" would find no letter and say nothing
             letters = sorted(
                 (letter for name in self._names(self._seen_key(platform))
                  for letter in self.store.dead_letters(name)),
