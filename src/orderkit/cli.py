@@ -273,9 +273,8 @@ def _dead_letters(args: argparse.Namespace) -> int:
         else:
             raise ValidationError("--drop", args.drop, "no dead letter has this id")
     if args.replay:
-        if store is not None and "inventory" in versions:
-            print("sync: not replayed here: this file keeps stock, and a replay must lock it"
-                  " (replay through the host's Sync and its ledger: Sync.replay_dead_letters)")
+        if store is not None and _keeps_stock(args.db):
+            print(f"sync: not replayed here: {_KEEPS_STOCK}")
         elif store is not None:
             print(f"sync: {_open_sync(args.db).replay_dead_letters().summary()}")
         dead_messages = list(repository.dead_letters())
@@ -296,14 +295,35 @@ def _dead_letters(args: argparse.Namespace) -> int:
     return EXIT_REFUSED if letters or messages else EXIT_OK
 
 
+#: Why the command line runs no sync on a file that keeps stock (see :func:`_open_sync`).
+_KEEPS_STOCK: Final = (
+    "this file keeps stock, and sync must lock it (apply the payloads through the"
+    " host's Sync and its ledger: Sync.receive_many, Sync.backfill,"
+    " Sync.replay_dead_letters)"
+)
+
+
+def _keeps_stock(db: str) -> bool:
+    """Whether the SQLite file ``db`` holds an inventory ledger (read without changing
+    it): sync on it must lock and ship its stock, which the command line cannot."""
+    from orderkit.adapters.sqlite import schema_versions
+
+    return "inventory" in schema_versions(db)
+
+
 def _open_sync(db: str) -> Sync:
-    """A Sync on the SQLite file ``db``: orders and what sync saw on one file, so a
-    batch commits with one fsync. No stock ledger: a file of payloads says nothing of
-    the stock on hand (a host that keeps stock runs ``Sync`` with its ledger)."""
+    """A Sync on the SQLite file ``db`` (created when missing): orders and what sync saw
+    on one file, so a batch commits with one fsync. No stock ledger: a file of payloads
+    says nothing of the stock on hand. A file that keeps stock is refused
+    (:class:`StoreError`, exit 3) and left untouched: sync there would store paid and
+    shipped orders with nothing locked or taken (a host that keeps stock runs ``Sync``
+    with its ledger)."""
     from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteSyncStore
     from orderkit.lifecycle import OrderService
     from orderkit.sync import Sync
 
+    if _keeps_stock(db):
+        raise StoreError(f"sync on {db}", _KEEPS_STOCK)
     repository = SQLiteOrderRepository(db)
     return Sync(repository, OrderService(repository), store=SQLiteSyncStore(db))
 

@@ -84,7 +84,46 @@ def test_a_mistyped_platform_exits_1_with_one_line_and_stores_nothing(
     assert line.startswith("orderkit: ValidationError: platform: no such platform (known: ")
     assert " jd, pdd, " in line
     assert line.endswith(") (got 'JD')")
-    assert SQLiteSyncStore(db).dead_letters() == []
+    assert not db.exists()  # refused before the database was created
+
+
+@pytest.mark.parametrize(("command", "options", "field"), [
+    ("sync", ["--batch", "0"], "batch"),
+    ("backfill", ["--batch", "0", "--since", "2026-02-14", "--until", "2026-02-16"], "batch"),
+    ("backfill", ["--since", "2026-02-16", "--until", "2026-02-14"], "until"),
+])
+def test_a_refused_option_creates_no_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, options: list[str],
+    field: str,
+) -> None:
+    feed, db = _feed(tmp_path, broken=False), tmp_path / "shop.db"
+    args = [command, "--platform", "jd", "--from-file", str(feed), "--db", str(db), *options]
+    assert main(args) == EXIT_REFUSED
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"orderkit: ValidationError: {field}: ")
+    assert not db.exists()
+
+
+@pytest.mark.parametrize("command", ["sync", "backfill"])
+def test_sync_refuses_a_file_that_keeps_stock_and_leaves_it_untouched(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    feed, db = _feed(tmp_path, broken=False), tmp_path / "shop.db"
+    SQLiteOrderRepository(db)
+    ledger = InventoryLedger(SQLiteInventoryStore(db), secret=b"stock-file-secret-0123")
+    ledger.receive("TEA-OOLONG-250G", 10, reference="PO-1")
+    before = db.read_bytes()
+    args = [command, "--platform", "jd", "--from-file", str(feed), "--db", str(db)]
+    if command == "backfill":
+        args += ["--since", "2026-02-14", "--until", "2026-02-16"]
+    # Without the ledger the paid and shipped orders would be stored with no stock
+    # locked or taken: refused, as dead-letters --replay refuses such a file.
+    assert main(args) == EXIT_FILE
+    out, err = capsys.readouterr()
+    assert out == ""
+    [line] = err.splitlines()
+    assert line.startswith(f"orderkit: StoreError: sync on {db} failed: this file keeps stock")
+    assert db.read_bytes() == before
     assert SQLiteOrderRepository(db).find_by_channel("jd", "281736112233") is None
 
 

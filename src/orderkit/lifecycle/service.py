@@ -272,8 +272,11 @@ class OrderService:
                         final = attrs.evolve(final, lock_id=lock_id)
                     if stamp is not None:
                         final = stamp(final)
+                    # A lock taken here holds the units the transitions leave open:
+                    # what they ship or cancel never touches it.
                     messages = self._placed_messages(order) + tuple(
-                        m for t in transitions for m in self._messages(t, lock_id)
+                        m for t in transitions
+                        for m in self._messages(t, lock_id, settled=lock is not None)
                     )
                     saves.append((index, final, tuple(e for t in transitions for e in t.audit),
                                   messages))
@@ -319,11 +322,11 @@ class OrderService:
     ) -> list[str | OrderkitError | None]:
         """Per placement, the lock id taken for the units that need the shelf (``None``:
         no ledger, a lock held already, or nothing to lock) or the error refusing it, in
-        one ledger call: the units still open once its transitions are applied, and
-        those its transitions ship (after the stock count, when one is given). Units the
+        one ledger call: the units still open once its transitions are applied. Units the
         transitions cancel or refund before shipping never need stock, and units they
-        ship at or before the count had left before it, so the count does not hold
-        them (history replayed at go-live locks nothing of what it no longer has)."""
+        ship have left: like the shipped units of an order placed as shipped, they leave
+        ``on_hand`` by a ``stock.ship`` (or are recorded, before the stock count), and a
+        shelf short of them is reported as an oversell, never a refused placement."""
         out: list[str | OrderkitError | None] = [None] * len(placements)
         if self.inventory is None:
             return out
@@ -334,8 +337,6 @@ class OrderService:
                 continue
             final = transitions[-1].order if transitions else order
             skus = final.open_units_by_sku
-            for sku, units in _shipped_after(transitions, self.stock_counted_at).items():
-                skus[sku] = skus.get(sku, 0) + units
             if skus:
                 wanted.append((index, skus))
         if not wanted:
@@ -646,15 +647,17 @@ class OrderService:
         )
 
     def _messages(
-        self, transition: Transition, lock_id: str | None = None
+        self, transition: Transition, lock_id: str | None = None, *, settled: bool = False
     ) -> tuple[OutboxMessage, ...]:
         """What the decision owes: stock movements (with a ledger and a lock: the
-        order's, or ``lock_id`` for an order being placed with it), then every domain
-        event (with a sink), with ids fixed by the order and event."""
+        order's, or ``lock_id`` for an order being placed with it; ``settled``: that lock
+        was taken for the units the placement's transitions leave open), then every
+        domain event (with a sink), with ids fixed by the order and event."""
         order = transition.order
         owed: list[tuple[str, dict[str, Any]]] = []
         if self.inventory is not None:
-            owed += _stock(lock_id or order.lock_id, transition, self.stock_counted_at)
+            owed += _stock(lock_id or order.lock_id, transition, self.stock_counted_at,
+                           settled=settled)
         if self.sink is not None:
             owed += [event_content(event) for event in transition.events]
         if not owed:
@@ -673,14 +676,21 @@ class OrderService:
 
 
 def _stock(
-    lock_id: str | None, transition: Transition, counted_at: datetime | None
+    lock_id: str | None,
+    transition: Transition,
+    counted_at: datetime | None,
+    *,
+    settled: bool = False,
 ) -> list[tuple[str, dict[str, Any]]]:
     """The stock movements ``transition``'s events imply, as ``(topic, payload)``:
     returned sellable units go back into stock; shipped units leave it (committing the
     order's lock when it has one), except units shipped at or before ``counted_at``, the
     stock count that opened the ledger, by their shipment's ``shipped_at``: those are
     only recorded for the order (the count did not include them); the rest move the
-    order's lock, when it has one."""
+    order's lock, when it has one. With ``settled`` (a placement's transitions, and
+    ``lock_id`` taken for the units they leave open) the lock only confirms: what the
+    transitions ship leaves as units no lock holds, and what they cancel or refund was
+    never locked."""
     order = transition.order
     owed: list[tuple[str, dict[str, Any]]] = []
     for event in transition.events:
@@ -689,16 +699,17 @@ def _stock(
             owed.append((STOCK_RESTOCK, payload))
         elif isinstance(event, LinesShipped) and event.skus:
             lines = dict(event.skus)
+            holder = None if settled else lock_id
             if counted_at is not None and _shipped_at(order, event) <= counted_at:
-                recorded: dict[str, Any] = {"lock_id": lock_id, "lines": lines}
-                if lock_id is not None:
+                recorded: dict[str, Any] = {"lock_id": holder, "lines": lines}
+                if holder is not None:
                     # What the lock goes on holding: the units still to ship.
                     recorded["keep"] = order.open_units_by_sku
                 owed.append((STOCK_RECORD_SHIPPED, recorded))
-            elif lock_id is None:
+            elif holder is None:
                 owed.append((STOCK_SHIP, {"lines": lines}))
             else:
-                owed.append((STOCK_COMMIT, {"lock_id": lock_id, "lines": lines}))
+                owed.append((STOCK_COMMIT, {"lock_id": holder, "lines": lines}))
         elif lock_id is None:
             continue
         elif isinstance(event, PaymentReceived) or (
@@ -708,6 +719,8 @@ def _stock(
         ):
             # Paid: by this payment, or by earlier ones once lines were cut or repriced.
             owed.append((STOCK_CONFIRM, {"lock_id": lock_id}))
+        elif settled:
+            continue  # the lock never held what the placement's transitions let go
         elif isinstance(event, LinesCancelled) and event.skus:
             owed.append((STOCK_RELEASE, {"lock_id": lock_id, "lines": dict(event.skus)}))
         elif isinstance(event, OrderCancelled):
@@ -715,22 +728,6 @@ def _stock(
         elif isinstance(event, Refunded) and event.released:
             owed.append((STOCK_RELEASE, {"lock_id": lock_id, "lines": dict(event.released)}))
     return owed
-
-
-def _shipped_after(
-    transitions: Sequence[Transition], counted_at: datetime | None
-) -> dict[str, int]:
-    """The units, by SKU, that ``transitions`` ship after ``counted_at`` (all of them
-    without a count): those took stock the count held."""
-    units: dict[str, int] = {}
-    for transition in transitions:
-        for event in transition.events:
-            if isinstance(event, LinesShipped) and (
-                counted_at is None or _shipped_at(transition.order, event) > counted_at
-            ):
-                for sku, count in event.skus.items():
-                    units[sku] = units.get(sku, 0) + count
-    return units
 
 
 def _shipped_at(order: Order, event: LinesShipped) -> datetime:

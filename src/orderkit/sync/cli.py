@@ -10,13 +10,15 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final, TextIO
 
+from orderkit.mapping.registry import default_registry
 from orderkit.model.errors import ValidationError
 from orderkit.model.time import parse_timestamp
 from orderkit.sync.feed import MemoryChannelClient, read_lines
-from orderkit.sync.sync import Sync, SyncReport
+from orderkit.sync.limits import limits_for, windows
+from orderkit.sync.sync import Sync, SyncReport, check_batch, check_platform
 
 __all__ = ["ProgressBar", "add_sync_commands"]
 
@@ -66,10 +68,22 @@ def _finish(report: SyncReport, bar: ProgressBar) -> int:
     return 1 if report.dead_lettered else 0
 
 
+def _check(args: argparse.Namespace) -> None:
+    """Refuse a bad option value (the platform, ``--batch``, a window that ends before
+    it starts) before any file is read or the database created: the checks ``Sync``
+    makes, run before it is opened (its maps and limits are the built-in ones)."""
+    check_platform(default_registry(), args.platform)
+    check_batch(args.batch)
+    if getattr(args, "since", None) is not None:
+        next(windows(limits_for(args.platform), args.since, args.until,
+                     now=datetime.now(UTC)), None)
+
+
 def add_sync_commands(commands: Any, opener: Opener) -> None:
     """Add ``sync`` and ``backfill`` to the ``orderkit`` subcommands."""
 
     def run_sync(args: argparse.Namespace) -> int:
+        _check(args)
         lines = read_lines(args.from_file)  # each payload with its line: a repeat is
         sync = opener(args.db)              # known by a hash of the line
         bar = ProgressBar("sync")
@@ -80,6 +94,7 @@ def add_sync_commands(commands: Any, opener: Opener) -> None:
         return _finish(report, bar)
 
     def run_backfill(args: argparse.Namespace) -> int:
+        _check(args)
         lines = read_lines(args.from_file)
         client = MemoryChannelClient([payload for payload, _text in lines],
                                      texts=[text for _payload, text in lines],

@@ -11,8 +11,10 @@ page left it or from the initial form of a new order. Only then, inside one
 written: its new orders placed together (:meth:`OrderService.place_many`: one stock
 lock call, one insert, a recon id each), its stored orders that moved saved once each,
 and what sync saw of them. A payload that fails to map, whose events the lifecycle
-refuses, or whose new order is short of stock, is kept as a dead letter with the error,
-and nothing else of it is written.
+refuses, or whose new order is short of stock for the units it still waits for, is kept
+as a dead letter with the error, and nothing else of it is written (units a new order
+shipped before sync saw it are a physical fact: they leave stock, a shortfall reported as
+an oversell).
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from orderkit.sync.modified import (
 from orderkit.sync.ports import ChannelClient, ListingClient, OrderLookup, SyncStore
 from orderkit.sync.records import PAYLOAD_MAX_LENGTH, Cursor, DeadLetter, Seen
 
-__all__ = ["DEFAULT_BATCH", "Progress", "Sync", "SyncReport"]
+__all__ = ["DEFAULT_BATCH", "Progress", "Sync", "SyncReport", "check_batch", "check_platform"]
 
 Outcome = Literal["new", "updated", "unchanged", "stale", "dead_lettered"]
 
@@ -99,6 +101,22 @@ class SyncReport:
 #: (of the payloads for :meth:`Sync.receive_many`, of the time span for a poll or a
 #: backfill), between 0 and 1: what a progress bar shows.
 Progress = Callable[[SyncReport, float], None]
+
+
+def check_platform(maps: Registry, platform: object) -> None:
+    """Refuse ``platform`` unless ``maps`` has a map of it, before anything is read or
+    stored: a mistyped name (``"JD"`` for ``"jd"``) would make every payload a dead
+    letter, or find none to replay."""
+    known = maps.platforms()
+    if not isinstance(platform, str) or platform not in known:
+        raise ValidationError("platform", platform,
+                              f"no such platform (known: {', '.join(known)})")
+
+
+def check_batch(batch: object) -> None:
+    """Refuse a ``batch`` (payloads per commit) that is not a whole number >= 1."""
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ValidationError("batch", batch, "expected an integer >= 1")
 
 
 def _one(outcome: Outcome) -> SyncReport:
@@ -225,12 +243,8 @@ class Sync:
     # --- the three ways in -------------------------------------------------------------
 
     def _known(self, platform: str) -> None:
-        """Refuse ``platform`` unless :attr:`maps` has a map of it, before anything is
-        read or stored: a mistyped name would make every payload a dead letter."""
-        known = self.maps.platforms()
-        if not isinstance(platform, str) or platform not in known:
-            raise ValidationError("platform", platform,
-                                  f"no such platform (known: {', '.join(known)})")
+        """Refuse ``platform`` unless :attr:`maps` has a map of it (:func:`check_platform`)."""
+        check_platform(self.maps, platform)
 
     def _limits(self, platform: str) -> PlatformLimits:
         """The API limits of ``platform`` (refused unless it has a map): its own, else
@@ -313,8 +327,7 @@ class Sync:
         """
         self._known(platform)
         received_at = ensure_aware(received_at, path="received_at")
-        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-            raise ValidationError("batch", batch, "expected an integer >= 1")
+        check_batch(batch)
         if isinstance(payloads, Mapping | str) or not isinstance(payloads, Sequence):
             raise ValidationError("payloads", payloads, "expected a sequence of JSON objects")
         if texts is not None and (isinstance(texts, str) or not isinstance(texts, Sequence)
@@ -447,10 +460,12 @@ class Sync:
         (a fixed ``tmall`` map applies a trade received as ``taobao``). A letter kept
         under its platform name before letters were keyed by channel (``taobao:<digest>``)
         is moved to its channel's key (``tmall:<digest>``) as it is replayed, merged with
-        a letter of the same payload kept there."""
+        a letter of the same payload kept there. A ``platform`` with no map is refused
+        (:class:`ValidationError`), as :meth:`receive` refuses it."""
         if platform is None:
             letters = self.store.dead_letters()
         else:
+            self._known(platform)  # "JD" for "jd" would find no letter and say nothing
             letters = sorted(
                 (letter for name in self._names(self._seen_key(platform))
                  for letter in self.store.dead_letters(name)),
@@ -699,10 +714,11 @@ class Sync:
         initial form of a new order; a refusal makes it a dead letter before anything
         of it is written. Only then the writes: the page's new orders placed together
         (:meth:`OrderService.place_many`: one ``lock_many`` for the page, each order
-        saved once in its final form; an order short of stock is a dead letter, every
-        version of it in the page), each stored order that moved saved once with all
-        its events (:meth:`OrderService.save_decided`), and what sync saw of every
-        order applied (one :meth:`~orderkit.sync.ports.SyncStore.mark_seen_many` write).
+        saved once in its final form; an order short of stock for its waiting units is
+        a dead letter, every version of it in the page), each stored order that moved
+        saved once with all its events (:meth:`OrderService.save_decided`), and what
+        sync saw of every order applied (one
+        :meth:`~orderkit.sync.ports.SyncStore.mark_seen_many` write).
         """
         seen_key = self._seen_key(platform)
         seen = self.store.seen_many(seen_key, [i.target.channel_order_id for i in pending])

@@ -200,3 +200,15 @@ def test_a_legacy_letter_replayed_after_its_trade_is_stored_is_dropped(
 
     assert fixed.replay_dead_letters() == SyncReport(unchanged=1)
     assert shop.store.dead_letters() == []
+
+
+def test_replaying_the_letters_of_a_platform_with_no_map_is_refused(
+    shop: Shop, versions: Any
+) -> None:
+    broken = dict(versions("9401", "paid", NOW), orderState="WAIT_FOR_MARS")
+    assert shop.sync.receive("jd", broken, received_at=NOW) == SyncReport(dead_lettered=1)
+    with pytest.raises(ValidationError) as refused:
+        shop.sync.replay_dead_letters("JD")  # a typo for "jd" found nothing, said nothing
+    assert (refused.value.path, refused.value.value) == ("platform", "JD")
+    assert "known: " in refused.value.reason
+    assert shop.sync.replay_dead_letters("jd") == SyncReport(dead_lettered=1)

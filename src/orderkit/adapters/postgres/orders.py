@@ -728,7 +728,7 @@ class PostgresOrderRepository:
             " retry_at = %s WHERE message_id = %s AND status = 'pending'"
         )
         self._db.run(
-            "mark outbox message failed",
+            "record an outbox message's failure",
             lambda conn: conn.execute(sql, (text, status, retry, message_id)),
             single=True,
         )

@@ -697,7 +697,7 @@ class SQLiteOrderRepository:
         text = _outbox.checked_error(error)
         status = "dead" if _outbox.checked_dead(dead) else "pending"
         retry_us = None if retry_at is None else _us(ensure_aware(retry_at, path="retry_at"))
-        with self._db.write("mark outbox message failed", savepoint=False) as conn:
+        with self._db.write("record an outbox message's failure", savepoint=False) as conn:
             conn.execute(
                 "UPDATE order_outbox SET attempts = attempts + 1, error = ?, status = ?,"
                 " retry_us = ? WHERE message_id = ? AND status = 'pending'",
