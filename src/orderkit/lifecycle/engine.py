@@ -144,8 +144,9 @@ class Lifecycle:
         """Apply ``event`` to ``order``; see the module docstring for the rules.
 
         Raises :class:`TransitionNotAllowed` (no row, or every guard failed),
-        :class:`AddressLocked`, :class:`NotPermitted` and :class:`ValidationError` (bad
-        event data, naming ``data.<field>``). A refusal changes nothing.
+        :class:`AddressLocked`, :class:`NotPermitted` and :class:`ValidationError` (an
+        event the table does not have, naming ``event.name``; bad event data, naming
+        ``data.<field>``). A refusal changes nothing.
         """
         if not isinstance(order, Order):
             raise ValidationError("order", order, "expected an Order")
@@ -153,8 +154,12 @@ class Lifecycle:
             raise ValidationError("event", event, "expected an Event")
         name = event.name
         if name not in self.table.events:
-            raise TransitionNotAllowed(
-                order.order_id, self.table.name(order.status), name, "unknown event"
+            # Bad input, not a refusal: no status would take it (a typo, or a host's own
+            # event the table was not extended with).
+            raise ValidationError(
+                "event.name", name,
+                "no such event in the lifecycle table (it has: "
+                + ", ".join(sorted(self.table.events)) + ")",
             )
         # Every path checks the policy, a replay too: a replay returns the order, so only
         # someone who may apply the event gets it back.

@@ -80,3 +80,13 @@ def test_a_hosts_own_event_carries_what_the_host_likes() -> None:
     order = paid_order(lifecycle)
     lifecycle.apply(order, Event("flag_fraud_review", event_id="f", at=T0,
                                  data={"score": 97, "model": "v3"}))
+
+
+def test_an_event_the_table_does_not_have_is_bad_input_listing_the_events() -> None:
+    lifecycle = Lifecycle(clock=ManualClock(T0))
+    order = paid_order(lifecycle)
+    with pytest.raises(ValidationError) as refused:
+        lifecycle.apply(order, Event("shipped", event_id="x", at=T0))
+    assert refused.value.path == "event.name"
+    assert refused.value.value == "shipped"
+    assert "ship, track" in refused.value.message
