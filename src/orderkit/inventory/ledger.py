@@ -953,8 +953,10 @@ class InventoryLedger:
         for line in current:
             back = 0
             if line.expired and paid_at < line.expires_at:
-                # Paid while the lock held: hold again what nobody took meanwhile.
-                back = min(line.expired, max(0, tx.balance(line.sku).available))
+                # Paid while the lock held: hold again what nobody took meanwhile, of the
+                # units that have not left since (shipped after the lock expired).
+                wanted = max(0, line.expired - line.shipped_unlocked)
+                back = min(wanted, max(0, tx.balance(line.sku).available))
                 if back:
                     batch.append(LedgerEntry(
                         _new_id() if ref is None else _ref_id(ref, line.sku),

@@ -250,6 +250,7 @@ class ModelLine:
     remaining: int
     expires_at: datetime
     expired: int = 0
+    shipped_unlocked: int = 0  # shipped beyond what the line still held
 
 
 @attrs.define
@@ -294,7 +295,9 @@ class ModelLedger:
         for sku, qty in sorted(lines.items()):
             before = self.available(sku, now)
             line = self.locks[order_id][sku]
-            line.remaining -= min(qty, line.remaining)
+            held = min(qty, line.remaining)
+            line.remaining -= held
+            line.shipped_unlocked += qty - held
             self.on_hand[sku] -= qty
             below = max(0, -self.available(sku, now)) - max(0, -before)
             if below > 0:
@@ -303,13 +306,14 @@ class ModelLedger:
 
     def confirm(self, order_id: str, now: datetime, paid_at: datetime) -> dict[str, int]:
         """The lock stops expiring, judged at the payment's instant: units that expired
-        only after it are locked again while still available; the units that could not
-        be held, per SKU."""
+        only after it, and did not leave since, are locked again while still available;
+        the units that could not be held, per SKU."""
         self.expire(now)
         lapsed: dict[str, int] = {}
         for sku, line in sorted(self.locks[order_id].items()):
             if line.expired and paid_at < line.expires_at:
-                back = min(line.expired, max(0, self.available(sku, now)))
+                wanted = max(0, line.expired - line.shipped_unlocked)
+                back = min(wanted, max(0, self.available(sku, now)))
                 line.expired -= back
                 line.remaining += back
             if line.expired:
