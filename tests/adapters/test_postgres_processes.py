@@ -182,3 +182,42 @@ def test_four_processes_drawing_recon_ids_get_distinct_gap_free_numbers(pg_dsn: 
     for numbers in results:
         assert numbers == sorted(numbers)
     assert sequences().next_value("SO", day) == 1001
+
+
+def test_webhooks_received_by_four_processes_on_shared_skus_never_deadlock(pg_dsn: str) -> None:
+    """Four processes each receive their own JD orders, first seen paid, on the same
+    four SKUs: each page places (locking its SKUs) and its payment's stock confirm is
+    relayed. The relay runs after the page's commit, so no lock of one waits on the
+    other's: no caller meets a deadlock, and the stock adds up."""
+    import json
+    from pathlib import Path
+
+    from orderkit.testing.processes import postgres_sync, receive_all
+
+    seed = json.loads((Path(__file__).parents[1] / "fixtures" / "mapping" / "jd"
+                       / "wait_seller_stock_out.json").read_text(encoding="utf-8"))
+    skus = ("SKU-A", "SKU-B", "SKU-C", "SKU-D")
+
+    def payload(n: int) -> dict[str, object]:
+        item = dict(seed["itemInfoList"][0], outerSkuId=skus[n * 7 % 11 % 4], jdPrice="10.00",
+                    itemTotal="1")
+        return dict(seed, orderId=str(900_000_000 + n), itemInfoList=[item],
+                    couponDetailList=[], orderTotalPrice="10.00", orderSellerPrice="10.00",
+                    orderPayment="10.00", sellerDiscount="0.00", freightPrice="0.00")
+
+    ORDERS = 40  # noqa: N806 - the test's one knob
+    schema = fresh_schema("syncrace")
+    sync = postgres_sync(pg_dsn, schema, SECRET)
+    ledger = sync.service.inventory
+    for sku in skus:
+        ledger.receive(sku, 1_000, reference="PO")
+    at = datetime(2026, 2, 21, tzinfo=UTC)
+    jobs = [
+        functools.partial(receive_all, "jd", [payload(w * 1000 + i) for i in range(ORDERS)], at)
+        for w in range(4)
+    ]
+    outcomes = race(functools.partial(postgres_sync, pg_dsn, schema, SECRET), jobs)
+    assert outcomes == [["new"] * ORDERS] * 4, outcomes
+    OutboxRelay(sync.repository, inventory=ledger).run_until_idle(limit=1000)
+    assert ledger.verify().ok
+    assert sum(ledger.stock(sku).locked for sku in skus) == 4 * ORDERS

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import ExitStack
 from datetime import datetime
 from typing import Any, Final, Literal
 
@@ -658,8 +659,19 @@ class Sync:
                 results[index] = None
         pending.sort(key=lambda item: item.index)
         if pending or failed:
-            # The page's deliveries run once, at the end of its transaction.
-            with self.repository.atomic(), self.service.deliver_later():
+            # The page's deliveries run once: inside its transaction where the store
+            # sees the messages the page saved (SQLite, memory: the stock they owe
+            # commits with the page, in one fsync), else right after its commit
+            # (PostgreSQL shows a message once its writer ended; a relay run inside
+            # would only apply other pages' messages, its SKU locks waiting while the
+            # page holds its own, and two pages could deadlock).
+            with ExitStack() as page:
+                inside = getattr(self.repository, "sees_own_messages", True)
+                if not inside:
+                    page.enter_context(self.service.deliver_later())
+                page.enter_context(self.repository.atomic())
+                if inside:
+                    page.enter_context(self.service.deliver_later())
                 for index, payload, text, digest, problem in failed:
                     where = f"payloads[{index}]" if len(payloads) > 1 else "payload"
                     self._dead(platform, payload, text, digest, problem, received_at,

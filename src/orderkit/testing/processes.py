@@ -26,7 +26,10 @@ from orderkit.lifecycle.ports import OrderRepository
 from orderkit.model.orders import Order
 from orderkit.numbering.ports import ReconIdSequence
 
-__all__ = ["Failure", "draw_numbers", "race", "save_order", "watch_cycle"]
+__all__ = [
+    "Failure", "draw_numbers", "postgres_sync", "race", "receive_all", "save_order",
+    "watch_cycle",
+]
 
 S = TypeVar("S")
 
@@ -133,6 +136,36 @@ def save_order(order: Order, expected_version: int | None, repository: OrderRepo
 def draw_numbers(prefix: str, on: date, count: int, sequence: ReconIdSequence) -> list[int]:
     """Job: draw ``count`` numbers from ``sequence``."""
     return [sequence.next_value(prefix, on) for _ in range(count)]
+
+
+def postgres_sync(dsn: str, schema: str, secret: bytes) -> Any:
+    """Factory: a :class:`~orderkit.sync.Sync` on the PostgreSQL adapters of ``schema``
+    (orders, sync store and an inventory ledger sharing one database handle)."""
+    from orderkit.adapters.postgres import (
+        PostgresInventoryStore,
+        PostgresOrderRepository,
+        PostgresSyncStore,
+    )
+    from orderkit.inventory import InventoryLedger
+    from orderkit.lifecycle import OrderService
+    from orderkit.sync import Sync
+
+    repository = PostgresOrderRepository(dsn, schema=schema)
+    ledger = InventoryLedger(PostgresInventoryStore(repository.database), secret=secret)
+    return Sync(repository, OrderService(repository, inventory=ledger),
+                store=PostgresSyncStore(repository.database))
+
+
+def receive_all(
+    platform: str, payloads: Sequence[Any], received_at: datetime, sync: Any
+) -> list[str]:
+    """Job: ``sync.receive`` each payload (a webhook's deliveries, one at a time);
+    returns each one's outcome (an exception fails the job: the race reports it)."""
+    outcomes: list[str] = []
+    for payload in payloads:
+        report = sync.receive(platform, payload, received_at=received_at)
+        outcomes.extend(name for name, count in attrs.asdict(report).items() if count)
+    return outcomes
 
 
 class _Kept:
