@@ -598,8 +598,9 @@ class OrderService:
     def deliver_later(self) -> Iterator[None]:
         """A block whose decisions owe their outbox deliveries until it ends: the relay
         runs once when the (outermost) block exits normally, instead of once per
-        decision. Sync opens one around each page's transaction, so a page's messages
-        are delivered once, after the page committed."""
+        decision. Sync opens one inside each page's transaction, so a page's messages
+        are delivered once, in the page's commit (around it, after the commit, on a
+        store that does not show the open block's messages)."""
         self._deferred += 1
         try:
             yield
