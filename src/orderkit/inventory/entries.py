@@ -72,6 +72,10 @@ class EntryKind(enum.StrEnum):
     #: (0, +qty): units of a line that expired locked again for its order (a payment
     #: made while the lock held, applied after it fell due); ``expires_at`` = new expiry
     RELOCK = "relock"
+    #: (0, 0): the record that a confirm could not hold ``qty`` units of the order's
+    #: lock line (they had expired and another order holds them): what the confirm
+    #: reported as ``lapsed``, kept so that its retry reports them again
+    LAPSE = "lapse"
 
 
 _EFFECTS: dict[EntryKind, tuple[int, int]] = {
@@ -88,6 +92,7 @@ _EFFECTS: dict[EntryKind, tuple[int, int]] = {
     EntryKind.OVERSELL: (0, 0),
     EntryKind.RESTOCK: (1, 0),
     EntryKind.RELOCK: (0, 1),
+    EntryKind.LAPSE: (0, 0),
 }
 
 #: Kinds that take units out of the building (``shipped`` in the balance invariant).
@@ -251,7 +256,8 @@ class ReleaseResult:
     lock (expired, released, or more than was locked). ``oversold`` (commit): per SKU,
     how many units below zero ``available`` went because of this call (units promised
     to other orders that are gone); empty when nobody else lost stock. ``lapsed``
-    (confirm): per SKU, units of the lock that had already expired and are not held.
+    (confirm): per SKU, units of the lock that had already expired and are not held
+    (a retry of the confirm with its ``ref`` reports them again).
     """
 
     outcome: LedgerOutcome

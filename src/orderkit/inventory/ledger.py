@@ -83,6 +83,12 @@ def _oversell_ref_id(ref: str, sku: str) -> str:
     return f"{ref}:{sku}:oversold"
 
 
+def _lapsed_ref_id(ref: str, sku: str) -> str:
+    """The entry id of the ``LAPSE`` record of ``sku`` for the confirm identified by
+    ``ref``: a retried confirm reads back what the first one could not hold."""
+    return f"{ref}:{sku}:lapsed"
+
+
 def _counted_ref_id(ref: str, sku: str) -> str:
     """The entry id of the ``RECEIVE`` that books ``sku``'s units of a
     :meth:`InventoryLedger.record_shipped` call (identified by ``ref``) into the stock
@@ -138,20 +144,28 @@ def _ids_of(call: _Call, sku: str) -> tuple[str, ...]:
         return (_counted_ref_id(ref, sku), _ref_id(ref, sku), _unlocked_ref_id(ref, sku))
     if call.operation in _SHIPPING_CALLS:
         return (_ref_id(ref, sku), _unlocked_ref_id(ref, sku), _oversell_ref_id(ref, sku))
+    if call.operation == "confirm":
+        return (_ref_id(ref, sku), _lapsed_ref_id(ref, sku))
     return (_ref_id(ref, sku),)
 
 
 def _replayed(tx: InventoryTransaction, call: _Call, stored: Collection[str]) -> ReleaseResult:
     """The answer to a call whose ``ref`` was applied before: ``already_applied``; for a
-    commit with what the first call found oversold (kept in the ledger, so a retry
-    after a crash still reports it)."""
-    oversold: dict[str, int] = {}
-    if call.operation in _SHIPPING_CALLS and call.ref is not None:
+    commit with what the first call found oversold, for a confirm with what it could
+    not hold (both kept in the ledger, so a retry after a crash still reports them)."""
+    found: dict[str, int] = {}
+    record_id = (
+        _oversell_ref_id if call.operation in _SHIPPING_CALLS
+        else _lapsed_ref_id if call.operation == "confirm" else None
+    )
+    if record_id is not None and call.ref is not None:
         for sku in sorted(call.skus):
-            oversell_id = _oversell_ref_id(call.ref, sku)
-            if oversell_id in stored and (record := tx.entry(oversell_id)) is not None:
-                oversold[sku] = record.qty
-    return ReleaseResult("already_applied", call.lock_id, call.order_id, oversold=oversold)
+            entry_id = record_id(call.ref, sku)
+            if entry_id in stored and (record := tx.entry(entry_id)) is not None:
+                found[sku] = record.qty
+    if call.operation == "confirm":
+        return ReleaseResult("already_applied", call.lock_id, call.order_id, lapsed=found)
+    return ReleaseResult("already_applied", call.lock_id, call.order_id, oversold=found)
 
 
 def _order_call(
@@ -171,8 +185,9 @@ def _order_call(
 def _applied(stored: Collection[str], call: _Call) -> bool:
     """Whether a call with this ``ref`` already wrote entries (``stored``: the ids of
     the transaction's calls found in the ledger, read under the lock); for a shipping
-    call the ``SHIP_UNLOCKED`` entries it may write alone count too, and for a
-    ``record_shipped`` the ``RECEIVE`` it always writes first."""
+    call the ``SHIP_UNLOCKED`` entries it may write alone count too, for a confirm the
+    ``LAPSE`` records it may write alone, and for a ``record_shipped`` the ``RECEIVE``
+    it always writes first."""
     ref = call.ref
     if ref is None:
         return False
@@ -181,6 +196,7 @@ def _applied(stored: Collection[str], call: _Call) -> bool:
     return any(
         _ref_id(ref, sku) in stored
         or (call.operation in _SHIPPING_CALLS and _unlocked_ref_id(ref, sku) in stored)
+        or (call.operation == "confirm" and _lapsed_ref_id(ref, sku) in stored)
         for sku in call.skus
     )
 
@@ -644,7 +660,9 @@ class InventoryLedger:
         none lapsed), ``"lapsed"`` (some units could not be held; the rest are
         confirmed), ``"already_confirmed"`` (nothing left to confirm),
         ``"already_committed"`` / ``"already_released"`` (no units left on the lock:
-        nothing changed), ``"already_applied"`` (this ``ref`` was applied before).
+        nothing changed), ``"already_applied"`` (this ``ref`` was applied before; its
+        ``lapsed`` is what the first call could not hold, recorded as ``LAPSE`` entries,
+        so a retry reports it again and does not decide anew on today's stock).
         """
         _text("actor", actor)
         return self._one(
@@ -968,6 +986,13 @@ class InventoryLedger:
                     confirmed[line.sku] = back
             if line.expired > back:
                 lapsed[line.sku] = line.expired - back
+                batch.append(LedgerEntry(
+                    _new_id() if ref is None else _lapsed_ref_id(ref, line.sku),
+                    EntryKind.LAPSE, line.sku, lapsed[line.sku], now, actor,
+                    f"confirm: paid at {paid_at.isoformat()}; {lapsed[line.sku]} expired"
+                    " and not available: not held for the order",
+                    order_id=token_order, lock_key=lock_key,
+                ))
             if back or line.remaining <= 0:
                 continue
             if line.expires_at >= NEVER:

@@ -156,6 +156,42 @@ def test_a_confirm_replayed_with_its_ref_changes_nothing(ledger: InventoryLedger
     assert ledger.entries() == before
 
 
+def test_a_confirm_retried_with_its_ref_reports_its_lapsed_units_again(
+    ledger: InventoryLedger, clock: ManualClock
+) -> None:
+    """The relay crashed after the ledger booked the confirm: its retry (same ref) must
+    report the units that could not be held, and not decide again on today's stock."""
+    lock = ledger.lock("ORD-A", {"CUP": 1, "TEA": 3}, ttl=TTL)
+    paid_at = clock.now() + timedelta(minutes=10)
+    clock.advance(TTL + timedelta(minutes=1))
+    ledger.lock("ORD-B", {"CUP": 1, "TEA": 8}, ttl=TTL)  # the freed units went to B
+    first = ledger.confirm(lock.lock_id, ref="msg-pay-A", at=paid_at)
+    assert (first.outcome, first.lines, first.lapsed) == (
+        "lapsed", {"TEA": 2}, {"CUP": 1, "TEA": 1}
+    )
+    ledger.receive("CUP", 1, reference="PO-2")  # stock comes back before the retry
+    ledger.receive("TEA", 1, reference="PO-2")
+    before = ledger.entries()
+    again = ledger.confirm(lock.lock_id, ref="msg-pay-A", at=paid_at)
+    assert (again.outcome, again.lines, again.lapsed) == (
+        "already_applied", {}, {"CUP": 1, "TEA": 1}
+    )
+    assert ledger.entries() == before
+    assert level(ledger, "CUP") == (2, 1, 1)
+    # A confirm that held nothing at all is answered the same way on its retry, though
+    # the order that had taken the tea let it go since.
+    unpaid = ledger.lock("ORD-C", {"TEA": 1}, ttl=TTL)
+    paid_at = clock.now() + timedelta(minutes=1)
+    clock.advance(TTL)
+    taker = ledger.lock("ORD-D", {"TEA": 9}, ttl=TTL)
+    assert ledger.confirm(unpaid.lock_id, ref="msg-pay-C", at=paid_at).lapsed == {"TEA": 1}
+    ledger.release(taker.lock_id)
+    retried = ledger.confirm(unpaid.lock_id, ref="msg-pay-C", at=paid_at)
+    assert (retried.outcome, retried.lapsed) == ("already_applied", {"TEA": 1})
+    assert level(ledger, "TEA") == (11, 2, 9)
+    assert ledger.verify().ok
+
+
 def test_a_confirm_of_a_lock_with_nothing_left_says_what_happened(
     ledger: InventoryLedger,
 ) -> None:

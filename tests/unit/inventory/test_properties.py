@@ -79,8 +79,9 @@ class ModelLock:
     lock_id: str
     expires_at: datetime
     lines: dict[str, ModelLine]
-    #: refs of confirm calls that wrote entries (a replay answers "already_applied").
-    refs: set[str] = attrs.Factory(set)
+    #: refs of confirm calls that wrote entries (a replay answers "already_applied"),
+    #: with what each one reported lapsed (a replay reports it again).
+    refs: dict[str, dict[str, int]] = attrs.Factory(dict)
 
 
 def expected_nothing_outcome(lines: Sequence[ModelLine], *, commit: bool) -> str:
@@ -314,7 +315,9 @@ class LedgerMachine(RuleBasedStateMachine):
         result = self.ledger.confirm(lock.lock_id, ref=ref)
         event(f"confirm: {result.outcome}")
         if ref is not None and ref in lock.refs:
-            assert (result.outcome, result.lines) == ("already_applied", {})
+            assert (result.outcome, result.lines, result.lapsed) == (
+                "already_applied", {}, lock.refs[ref]
+            )
             return
         assert (result.lines, result.lapsed) == (confirmed, lapsed)
         if lapsed:
@@ -328,11 +331,11 @@ class LedgerMachine(RuleBasedStateMachine):
             assert result.outcome == expected
         if holding:
             lock.expires_at = NEVER
-        if confirmed and ref is not None:
-            lock.refs.add(ref)
+        if (confirmed or lapsed) and ref is not None:
+            lock.refs[ref] = lapsed
             again = self.ledger.confirm(lock.lock_id, ref=ref)
             event(f"confirm again: {again.outcome}")
-            assert (again.outcome, again.lines, again.lapsed) == ("already_applied", {}, {})
+            assert (again.outcome, again.lines, again.lapsed) == ("already_applied", {}, lapsed)
 
     @precondition(lambda self: bool(self.parked))
     @rule(data=st.data())
