@@ -76,6 +76,9 @@ class EntryKind(enum.StrEnum):
     #: lock line (they had expired and another order holds them): what the confirm
     #: reported as ``lapsed``, kept so that its retry reports them again
     LAPSE = "lapse"
+    #: (0, 0): a release (a cancel) of units whose lock had already expired: they count
+    #: as released, no longer as expired, so a late confirm does not lock them again
+    RELEASE_EXPIRED = "release_expired"
 
 
 _EFFECTS: dict[EntryKind, tuple[int, int]] = {
@@ -93,6 +96,7 @@ _EFFECTS: dict[EntryKind, tuple[int, int]] = {
     EntryKind.RESTOCK: (1, 0),
     EntryKind.RELOCK: (0, 1),
     EntryKind.LAPSE: (0, 0),
+    EntryKind.RELEASE_EXPIRED: (0, 0),
 }
 
 #: Kinds that take units out of the building (``shipped`` in the balance invariant).
@@ -184,7 +188,10 @@ class StockLevel:
 class LockLine:
     """One SKU of one lock and how its units were resolved so far.
 
-    ``expires_at`` is :data:`NEVER` once the line was confirmed. ``shipped_unlocked``
+    ``expires_at`` is :data:`NEVER` once the line was confirmed. ``released`` counts the
+    units the order let go of, including units whose lock had expired first (a
+    ``RELEASE_EXPIRED`` entry moves them from ``expired`` to ``released``: ``expired`` is
+    what the order lost by time and may still want). ``shipped_unlocked``
     counts units shipped against this line beyond what it still held (``SHIP_UNLOCKED``
     entries: after expiry, after release, or more than was locked); it is not part of
     ``remaining``.

@@ -89,6 +89,12 @@ def _lapsed_ref_id(ref: str, sku: str) -> str:
     return f"{ref}:{sku}:lapsed"
 
 
+def _let_go_ref_id(ref: str, sku: str) -> str:
+    """The entry id of ``sku``'s ``RELEASE_EXPIRED`` entry for the release identified by
+    ``ref`` (it may write one beside a ``RELEASE`` of the same SKU)."""
+    return f"{ref}:{sku}:expired"
+
+
 def _counted_ref_id(ref: str, sku: str) -> str:
     """The entry id of the ``RECEIVE`` that books ``sku``'s units of a
     :meth:`InventoryLedger.record_shipped` call (identified by ``ref``) into the stock
@@ -146,6 +152,8 @@ def _ids_of(call: _Call, sku: str) -> tuple[str, ...]:
         return (_ref_id(ref, sku), _unlocked_ref_id(ref, sku), _oversell_ref_id(ref, sku))
     if call.operation == "confirm":
         return (_ref_id(ref, sku), _lapsed_ref_id(ref, sku))
+    if call.operation == "release":
+        return (_ref_id(ref, sku), _let_go_ref_id(ref, sku))
     return (_ref_id(ref, sku),)
 
 
@@ -186,8 +194,8 @@ def _applied(stored: Collection[str], call: _Call) -> bool:
     """Whether a call with this ``ref`` already wrote entries (``stored``: the ids of
     the transaction's calls found in the ledger, read under the lock); for a shipping
     call the ``SHIP_UNLOCKED`` entries it may write alone count too, for a confirm the
-    ``LAPSE`` records it may write alone, and for a ``record_shipped`` the ``RECEIVE``
-    it always writes first."""
+    ``LAPSE`` records and for a release the ``RELEASE_EXPIRED`` entries it may write
+    alone, and for a ``record_shipped`` the ``RECEIVE`` it always writes first."""
     ref = call.ref
     if ref is None:
         return False
@@ -197,6 +205,7 @@ def _applied(stored: Collection[str], call: _Call) -> bool:
         _ref_id(ref, sku) in stored
         or (call.operation in _SHIPPING_CALLS and _unlocked_ref_id(ref, sku) in stored)
         or (call.operation == "confirm" and _lapsed_ref_id(ref, sku) in stored)
+        or (call.operation == "release" and _let_go_ref_id(ref, sku) in stored)
         for sku in call.skus
     )
 
@@ -228,6 +237,12 @@ class _Batch:
 def _unshipped(line: LockLine) -> int:
     """Units the lock took for its order that were neither released nor shipped yet."""
     return max(0, line.qty - line.released - line.committed - line.shipped_unlocked)
+
+
+def _still_wanted(line: LockLine) -> int:
+    """Units of ``line`` whose lock expired and that its order still wants: not shipped
+    since without the lock (a release lets go of them: ``RELEASE_EXPIRED``)."""
+    return max(0, line.expired - line.shipped_unlocked)
 
 
 def _text(path: str, value: object) -> str:
@@ -590,6 +605,11 @@ class InventoryLedger:
         """Return locked units to available: ``lines`` only (up to what is still locked on
         them), or everything still locked when ``lines`` is ``None``.
 
+        Units of the lock whose lock had expired are let go of first (``lines=None``:
+        all of them): they move no stock (they were free already), but they count as
+        released, so a confirm applied late (see :meth:`confirm`) does not lock them
+        again for an order that no longer wants them (``RELEASE_EXPIRED`` entries).
+
         Pass ``order_id`` to refuse a lock id that belongs to another order, and ``ref``
         (a message or request id) to make the call idempotent: a second call with the
         same ``ref`` changes nothing and answers ``"already_applied"``. Outcomes:
@@ -654,7 +674,10 @@ class InventoryLedger:
         order (a ``RELOCK`` entry), as far as its units are still available. Units that
         cannot be held (the lock had expired before ``at``, or the units were given to
         another order meanwhile) are not taken from anyone; they are listed per SKU in
-        :attr:`ReleaseResult.lapsed`. ``lines`` lists the units this call confirmed
+        :attr:`ReleaseResult.lapsed` (and recorded as ``LAPSE`` entries). Only expired
+        units the order still wants count: units it shipped or released since (a
+        confirm applied after the order's later messages) are neither locked again nor
+        reported lapsed. ``lines`` lists the units this call confirmed
         (locked again included). ``order_id`` and ``ref`` as for :meth:`release`.
         Outcomes: ``"confirmed"`` (every line with units still locked is confirmed and
         none lapsed), ``"lapsed"`` (some units could not be held; the rest are
@@ -865,9 +888,22 @@ class InventoryLedger:
         parked: list[ParkedRelease] = []
         current = {line.sku: line for line in tx.lock_lines(lock_key)}
         wanted = call.wanted
-        targets = wanted if wanted is not None else {s: current[s].remaining for s in current}
+        targets = wanted if wanted is not None else {
+            s: line.remaining + _still_wanted(line) for s, line in current.items()
+        }
         for sku in sorted(targets):
-            qty = min(targets[sku], current[sku].remaining)
+            # The order lets go first of units it still wanted whose lock had expired (not
+            # held: no stock moves), so that a late confirm does not lock them again and
+            # the units still locked stay with what the order keeps.
+            let_go = min(targets[sku], _still_wanted(current[sku]))
+            if let_go:
+                batch.append(LedgerEntry(
+                    _new_id() if ref is None else _let_go_ref_id(ref, sku),
+                    EntryKind.RELEASE_EXPIRED, sku, let_go, now, actor,
+                    f"{call.reason}: {let_go} whose lock had expired",
+                    order_id=token_order, lock_key=lock_key,
+                ))
+            qty = min(targets[sku] - let_go, current[sku].remaining)
             if qty <= 0:
                 continue
             entry = LedgerEntry(
@@ -893,7 +929,7 @@ class InventoryLedger:
             outcome = "parked"
         elif moved:
             outcome = "released"
-        else:  # nothing changed in the loop, so ``current`` is still the stored state
+        else:  # no stock moved: say why, from the lines as they were before the call
             outcome = _nothing_moved([current[sku] for sku in targets], commit=False)
         return ReleaseResult(outcome, lock_id, token_order, moved, tuple(parked))
 
@@ -970,10 +1006,10 @@ class InventoryLedger:
         current = tuple(tx.lock_lines(lock_key))
         for line in current:
             back = 0
-            if line.expired and paid_at < line.expires_at:
+            wanted = _still_wanted(line)
+            if wanted and paid_at < line.expires_at:
                 # Paid while the lock held: hold again what nobody took meanwhile, of the
-                # units that have not left since (shipped after the lock expired).
-                wanted = max(0, line.expired - line.shipped_unlocked)
+                # units the order still wants.
                 back = min(wanted, max(0, tx.balance(line.sku).available))
                 if back:
                     batch.append(LedgerEntry(
@@ -984,13 +1020,13 @@ class InventoryLedger:
                         order_id=token_order, lock_key=lock_key, expires_at=NEVER,
                     ))
                     confirmed[line.sku] = back
-            if line.expired > back:
-                lapsed[line.sku] = line.expired - back
+            if wanted > back:
+                lapsed[line.sku] = wanted - back
                 batch.append(LedgerEntry(
                     _new_id() if ref is None else _lapsed_ref_id(ref, line.sku),
                     EntryKind.LAPSE, line.sku, lapsed[line.sku], now, actor,
-                    f"confirm: paid at {paid_at.isoformat()}; {lapsed[line.sku]} expired"
-                    " and not available: not held for the order",
+                    f"confirm: paid at {paid_at.isoformat()}; {lapsed[line.sku]} whose lock"
+                    " had expired not held for the order",
                     order_id=token_order, lock_key=lock_key,
                 ))
             if back or line.remaining <= 0:

@@ -73,6 +73,11 @@ class ModelLine:
     def unshipped(self) -> int:
         return max(0, self.qty - self.released - self.committed - self.shipped_unlocked)
 
+    @property
+    def still_wanted(self) -> int:
+        """Expired units the order has neither shipped nor let go of since."""
+        return max(0, self.expired - self.shipped_unlocked)
+
 
 @attrs.define
 class ModelLock:
@@ -236,14 +241,16 @@ class LedgerMachine(RuleBasedStateMachine):
             return
         requested = {sku: qty for sku, qty in (lines or {}).items() if sku in lock.lines}
         targets = requested if lines is not None else {
-            sku: line.remaining for sku, line in lock.lines.items()
+            sku: line.remaining + line.still_wanted for sku, line in lock.lines.items()
         }
         if lines is not None and not requested:
             return
+        # Expired units the order still wanted are let go of first (no stock moves).
+        let_go = {sku: min(qty, lock.lines[sku].still_wanted) for sku, qty in targets.items()}
         moved = {
-            sku: min(qty, lock.lines[sku].remaining)
+            sku: min(qty - let_go[sku], lock.lines[sku].remaining)
             for sku, qty in targets.items()
-            if min(qty, lock.lines[sku].remaining) > 0
+            if min(qty - let_go[sku], lock.lines[sku].remaining) > 0
         }
         parked = {sku: q for sku, q in moved.items() if self.tripped(sku)}
         applied = {sku: q for sku, q in moved.items() if sku not in parked}
@@ -267,6 +274,9 @@ class LedgerMachine(RuleBasedStateMachine):
         for sku, qty in applied.items():
             lock.lines[sku].released += qty
             self.release_times[sku].append(self.clock.now())
+        for sku, qty in let_go.items():
+            lock.lines[sku].expired -= qty
+            lock.lines[sku].released += qty
 
     def _ship(self, lock: ModelLock, lines: dict[str, int] | None) -> None:
         """A shipment: what is still locked is committed, the rest ships unlocked."""
@@ -309,7 +319,9 @@ class LedgerMachine(RuleBasedStateMachine):
         self.expire_model()
         if ref is not None:
             ref = f"{ref}-{lock.lock_id[:8]}"
-        lapsed = {sku: line.expired for sku, line in lock.lines.items() if line.expired}
+        lapsed = {
+            sku: line.still_wanted for sku, line in lock.lines.items() if line.still_wanted
+        }
         holding = {sku: line.remaining for sku, line in lock.lines.items() if line.remaining}
         confirmed = {} if lock.expires_at == NEVER else holding
         result = self.ledger.confirm(lock.lock_id, ref=ref)
