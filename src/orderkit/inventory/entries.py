@@ -72,6 +72,13 @@ class EntryKind(enum.StrEnum):
     #: (0, +qty): units of a line that expired locked again for its order (a payment
     #: made while the lock held, applied after it fell due); ``expires_at`` = new expiry
     RELOCK = "relock"
+    #: (0, 0): the record that a confirm could not hold ``qty`` units of the order's
+    #: lock line (they had expired and another order holds them): what the confirm
+    #: reported as ``lapsed``, kept so that its retry reports them again
+    LAPSE = "lapse"
+    #: (0, 0): a release (a cancel) of units whose lock had already expired: they count
+    #: as released, no longer as expired, so a late confirm does not lock them again
+    RELEASE_EXPIRED = "release_expired"
 
 
 _EFFECTS: dict[EntryKind, tuple[int, int]] = {
@@ -88,6 +95,8 @@ _EFFECTS: dict[EntryKind, tuple[int, int]] = {
     EntryKind.OVERSELL: (0, 0),
     EntryKind.RESTOCK: (1, 0),
     EntryKind.RELOCK: (0, 1),
+    EntryKind.LAPSE: (0, 0),
+    EntryKind.RELEASE_EXPIRED: (0, 0),
 }
 
 #: Kinds that take units out of the building (``shipped`` in the balance invariant).
@@ -179,7 +188,10 @@ class StockLevel:
 class LockLine:
     """One SKU of one lock and how its units were resolved so far.
 
-    ``expires_at`` is :data:`NEVER` once the line was confirmed. ``shipped_unlocked``
+    ``expires_at`` is :data:`NEVER` once the line was confirmed. ``released`` counts the
+    units the order let go of, including units whose lock had expired first (a
+    ``RELEASE_EXPIRED`` entry moves them from ``expired`` to ``released``: ``expired`` is
+    what the order lost by time and may still want). ``shipped_unlocked``
     counts units shipped against this line beyond what it still held (``SHIP_UNLOCKED``
     entries: after expiry, after release, or more than was locked); it is not part of
     ``remaining``.
@@ -251,7 +263,8 @@ class ReleaseResult:
     lock (expired, released, or more than was locked). ``oversold`` (commit): per SKU,
     how many units below zero ``available`` went because of this call (units promised
     to other orders that are gone); empty when nobody else lost stock. ``lapsed``
-    (confirm): per SKU, units of the lock that had already expired and are not held.
+    (confirm): per SKU, units of the lock that had already expired and are not held
+    (a retry of the confirm with its ``ref`` reports them again).
     """
 
     outcome: LedgerOutcome

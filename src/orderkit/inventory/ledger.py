@@ -83,6 +83,18 @@ def _oversell_ref_id(ref: str, sku: str) -> str:
     return f"{ref}:{sku}:oversold"
 
 
+def _lapsed_ref_id(ref: str, sku: str) -> str:
+    """The entry id of the ``LAPSE`` record of ``sku`` for the confirm identified by
+    ``ref``: a retried confirm reads back what the first one could not hold."""
+    return f"{ref}:{sku}:lapsed"
+
+
+def _let_go_ref_id(ref: str, sku: str) -> str:
+    """The entry id of ``sku``'s ``RELEASE_EXPIRED`` entry for the release identified by
+    ``ref`` (it may write one beside a ``RELEASE`` of the same SKU)."""
+    return f"{ref}:{sku}:expired"
+
+
 def _counted_ref_id(ref: str, sku: str) -> str:
     """The entry id of the ``RECEIVE`` that books ``sku``'s units of a
     :meth:`InventoryLedger.record_shipped` call (identified by ``ref``) into the stock
@@ -138,20 +150,30 @@ def _ids_of(call: _Call, sku: str) -> tuple[str, ...]:
         return (_counted_ref_id(ref, sku), _ref_id(ref, sku), _unlocked_ref_id(ref, sku))
     if call.operation in _SHIPPING_CALLS:
         return (_ref_id(ref, sku), _unlocked_ref_id(ref, sku), _oversell_ref_id(ref, sku))
+    if call.operation == "confirm":
+        return (_ref_id(ref, sku), _lapsed_ref_id(ref, sku))
+    if call.operation == "release":
+        return (_ref_id(ref, sku), _let_go_ref_id(ref, sku))
     return (_ref_id(ref, sku),)
 
 
 def _replayed(tx: InventoryTransaction, call: _Call, stored: Collection[str]) -> ReleaseResult:
     """The answer to a call whose ``ref`` was applied before: ``already_applied``; for a
-    commit with what the first call found oversold (kept in the ledger, so a retry
-    after a crash still reports it)."""
-    oversold: dict[str, int] = {}
-    if call.operation in _SHIPPING_CALLS and call.ref is not None:
+    commit with what the first call found oversold, for a confirm with what it could
+    not hold (both kept in the ledger, so a retry after a crash still reports them)."""
+    found: dict[str, int] = {}
+    record_id = (
+        _oversell_ref_id if call.operation in _SHIPPING_CALLS
+        else _lapsed_ref_id if call.operation == "confirm" else None
+    )
+    if record_id is not None and call.ref is not None:
         for sku in sorted(call.skus):
-            oversell_id = _oversell_ref_id(call.ref, sku)
-            if oversell_id in stored and (record := tx.entry(oversell_id)) is not None:
-                oversold[sku] = record.qty
-    return ReleaseResult("already_applied", call.lock_id, call.order_id, oversold=oversold)
+            entry_id = record_id(call.ref, sku)
+            if entry_id in stored and (record := tx.entry(entry_id)) is not None:
+                found[sku] = record.qty
+    if call.operation == "confirm":
+        return ReleaseResult("already_applied", call.lock_id, call.order_id, lapsed=found)
+    return ReleaseResult("already_applied", call.lock_id, call.order_id, oversold=found)
 
 
 def _order_call(
@@ -171,8 +193,9 @@ def _order_call(
 def _applied(stored: Collection[str], call: _Call) -> bool:
     """Whether a call with this ``ref`` already wrote entries (``stored``: the ids of
     the transaction's calls found in the ledger, read under the lock); for a shipping
-    call the ``SHIP_UNLOCKED`` entries it may write alone count too, and for a
-    ``record_shipped`` the ``RECEIVE`` it always writes first."""
+    call the ``SHIP_UNLOCKED`` entries it may write alone count too, for a confirm the
+    ``LAPSE`` records and for a release the ``RELEASE_EXPIRED`` entries it may write
+    alone, and for a ``record_shipped`` the ``RECEIVE`` it always writes first."""
     ref = call.ref
     if ref is None:
         return False
@@ -181,6 +204,8 @@ def _applied(stored: Collection[str], call: _Call) -> bool:
     return any(
         _ref_id(ref, sku) in stored
         or (call.operation in _SHIPPING_CALLS and _unlocked_ref_id(ref, sku) in stored)
+        or (call.operation == "confirm" and _lapsed_ref_id(ref, sku) in stored)
+        or (call.operation == "release" and _let_go_ref_id(ref, sku) in stored)
         for sku in call.skus
     )
 
@@ -212,6 +237,12 @@ class _Batch:
 def _unshipped(line: LockLine) -> int:
     """Units the lock took for its order that were neither released nor shipped yet."""
     return max(0, line.qty - line.released - line.committed - line.shipped_unlocked)
+
+
+def _still_wanted(line: LockLine) -> int:
+    """Units of ``line`` whose lock expired and that its order still wants: not shipped
+    since without the lock (a release lets go of them: ``RELEASE_EXPIRED``)."""
+    return max(0, line.expired - line.shipped_unlocked)
 
 
 def _text(path: str, value: object) -> str:
@@ -574,6 +605,11 @@ class InventoryLedger:
         """Return locked units to available: ``lines`` only (up to what is still locked on
         them), or everything still locked when ``lines`` is ``None``.
 
+        Units of the lock whose lock had expired are let go of first (``lines=None``:
+        all of them): they move no stock (they were free already), but they count as
+        released, so a confirm applied late (see :meth:`confirm`) does not lock them
+        again for an order that no longer wants them (``RELEASE_EXPIRED`` entries).
+
         Pass ``order_id`` to refuse a lock id that belongs to another order, and ``ref``
         (a message or request id) to make the call idempotent: a second call with the
         same ``ref`` changes nothing and answers ``"already_applied"``. Outcomes:
@@ -638,13 +674,18 @@ class InventoryLedger:
         order (a ``RELOCK`` entry), as far as its units are still available. Units that
         cannot be held (the lock had expired before ``at``, or the units were given to
         another order meanwhile) are not taken from anyone; they are listed per SKU in
-        :attr:`ReleaseResult.lapsed`. ``lines`` lists the units this call confirmed
+        :attr:`ReleaseResult.lapsed` (and recorded as ``LAPSE`` entries). Only expired
+        units the order still wants count: units it shipped or released since (a
+        confirm applied after the order's later messages) are neither locked again nor
+        reported lapsed. ``lines`` lists the units this call confirmed
         (locked again included). ``order_id`` and ``ref`` as for :meth:`release`.
         Outcomes: ``"confirmed"`` (every line with units still locked is confirmed and
         none lapsed), ``"lapsed"`` (some units could not be held; the rest are
         confirmed), ``"already_confirmed"`` (nothing left to confirm),
         ``"already_committed"`` / ``"already_released"`` (no units left on the lock:
-        nothing changed), ``"already_applied"`` (this ``ref`` was applied before).
+        nothing changed), ``"already_applied"`` (this ``ref`` was applied before; its
+        ``lapsed`` is what the first call could not hold, recorded as ``LAPSE`` entries,
+        so a retry reports it again and does not decide anew on today's stock).
         """
         _text("actor", actor)
         return self._one(
@@ -847,9 +888,22 @@ class InventoryLedger:
         parked: list[ParkedRelease] = []
         current = {line.sku: line for line in tx.lock_lines(lock_key)}
         wanted = call.wanted
-        targets = wanted if wanted is not None else {s: current[s].remaining for s in current}
+        targets = wanted if wanted is not None else {
+            s: line.remaining + _still_wanted(line) for s, line in current.items()
+        }
         for sku in sorted(targets):
-            qty = min(targets[sku], current[sku].remaining)
+            # The order lets go first of units it still wanted whose lock had expired (not
+            # held: no stock moves), so that a late confirm does not lock them again and
+            # the units still locked stay with what the order keeps.
+            let_go = min(targets[sku], _still_wanted(current[sku]))
+            if let_go:
+                batch.append(LedgerEntry(
+                    _new_id() if ref is None else _let_go_ref_id(ref, sku),
+                    EntryKind.RELEASE_EXPIRED, sku, let_go, now, actor,
+                    f"{call.reason}: {let_go} whose lock had expired",
+                    order_id=token_order, lock_key=lock_key,
+                ))
+            qty = min(targets[sku] - let_go, current[sku].remaining)
             if qty <= 0:
                 continue
             entry = LedgerEntry(
@@ -875,7 +929,7 @@ class InventoryLedger:
             outcome = "parked"
         elif moved:
             outcome = "released"
-        else:  # nothing changed in the loop, so ``current`` is still the stored state
+        else:  # no stock moved: say why, from the lines as they were before the call
             outcome = _nothing_moved([current[sku] for sku in targets], commit=False)
         return ReleaseResult(outcome, lock_id, token_order, moved, tuple(parked))
 
@@ -952,10 +1006,10 @@ class InventoryLedger:
         current = tuple(tx.lock_lines(lock_key))
         for line in current:
             back = 0
-            if line.expired and paid_at < line.expires_at:
+            wanted = _still_wanted(line)
+            if wanted and paid_at < line.expires_at:
                 # Paid while the lock held: hold again what nobody took meanwhile, of the
-                # units that have not left since (shipped after the lock expired).
-                wanted = max(0, line.expired - line.shipped_unlocked)
+                # units the order still wants.
                 back = min(wanted, max(0, tx.balance(line.sku).available))
                 if back:
                     batch.append(LedgerEntry(
@@ -966,8 +1020,15 @@ class InventoryLedger:
                         order_id=token_order, lock_key=lock_key, expires_at=NEVER,
                     ))
                     confirmed[line.sku] = back
-            if line.expired > back:
-                lapsed[line.sku] = line.expired - back
+            if wanted > back:
+                lapsed[line.sku] = wanted - back
+                batch.append(LedgerEntry(
+                    _new_id() if ref is None else _lapsed_ref_id(ref, line.sku),
+                    EntryKind.LAPSE, line.sku, lapsed[line.sku], now, actor,
+                    f"confirm: paid at {paid_at.isoformat()}; {lapsed[line.sku]} whose lock"
+                    " had expired not held for the order",
+                    order_id=token_order, lock_key=lock_key,
+                ))
             if back or line.remaining <= 0:
                 continue
             if line.expires_at >= NEVER:

@@ -41,8 +41,9 @@ def apply_entry(
     Refusals: :class:`InsufficientStock` when an entry other than ``SHIP_UNLOCKED``
     would lower ``available`` below zero (or ``on_hand`` below zero, other than by a
     shipment), :class:`InvalidLock` when a lock line would resolve more units than it
-    holds (or does not exist, or a confirm finds it due, or a relock takes back more
-    units than expired on it), :class:`ValidationError` for a
+    holds (or does not exist, or a confirm finds it due, or a relock takes back, or a
+    ``RELEASE_EXPIRED`` lets go of, more units than expired on it),
+    :class:`ValidationError` for a
     malformed entry or one that would take a counter beyond ``MAX_QUANTITY`` either way
     (the range every store holds).
     """
@@ -101,6 +102,8 @@ def _line_after(entry: LedgerEntry, line: LockLine | None) -> LockLine | None:
         return _confirmed(entry, line)
     if kind is EntryKind.RELOCK:
         return _relocked(entry, line)
+    if kind is EntryKind.RELEASE_EXPIRED:
+        return _let_go(entry, line)
     if kind is EntryKind.SHIP_UNLOCKED:
         if not entry.order_id:
             raise ValidationError(
@@ -148,6 +151,19 @@ def _relocked(entry: LedgerEntry, line: LockLine | None) -> LockLine:
             f"relock of {entry.qty} {line.sku} but {line.expired} expired on the line",
         )
     return attrs.evolve(line, expired=line.expired - entry.qty, expires_at=expires_at)
+
+
+def _let_go(entry: LedgerEntry, line: LockLine | None) -> LockLine:
+    """The line a ``RELEASE_EXPIRED`` leaves: ``qty`` of its expired units released."""
+    if line is None:
+        raise InvalidLock(str(entry.lock_key), "unknown lock")
+    if entry.qty > line.expired:
+        raise InvalidLock(
+            line.lock_key,
+            f"release of {entry.qty} expired {line.sku} but {line.expired} expired on the line",
+        )
+    return attrs.evolve(line, expired=line.expired - entry.qty,
+                        released=line.released + entry.qty)
 
 
 def _confirmed(entry: LedgerEntry, line: LockLine | None) -> LockLine:

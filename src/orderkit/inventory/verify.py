@@ -161,6 +161,8 @@ def verify_store(
                 expiries[key] = entry.expires_at
         elif entry.kind is EntryKind.SHIP_UNLOCKED:
             field = "shipped_unlocked"
+        elif entry.kind is EntryKind.RELEASE_EXPIRED:
+            field = "released"
         else:
             field = RESOLVING.get(entry.kind)
             if field is None:
@@ -171,7 +173,7 @@ def verify_store(
             continue
         if field is not None:
             line[field] += entry.qty
-        elif entry.kind is EntryKind.RELOCK:
+        if entry.kind in (EntryKind.RELOCK, EntryKind.RELEASE_EXPIRED):
             line["expired"] -= entry.qty
 
     drifts: list[Drift] = []

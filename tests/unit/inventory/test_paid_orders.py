@@ -146,6 +146,49 @@ def test_a_payment_after_the_lock_lapsed_locks_nothing_again(
     assert caught.value.path == "at"
 
 
+def test_a_late_confirm_holds_nothing_for_an_order_cancelled_meanwhile(
+    ledger: InventoryLedger, clock: ManualClock
+) -> None:
+    """The confirm was dead-lettered and replayed after the order's cancel: the cancel
+    found the lock expired, and the order no longer wants its units."""
+    cancelled = ledger.lock("ORD-A", {"TEA": 2}, ttl=TTL)
+    paid_at = clock.now() + timedelta(minutes=10)
+    clock.advance(TTL)
+    assert ledger.release(cancelled.lock_id, order_id="ORD-A", ref="msg-cancel-A").outcome == (
+        "expired"
+    )
+    result = ledger.confirm(cancelled.lock_id, order_id="ORD-A", ref="msg-pay-A", at=paid_at)
+    assert (result.outcome, result.lines, result.lapsed) == ("already_released", {}, {})
+    assert level(ledger, "TEA") == (10, 0, 10)
+    # A partial cancel lets go of what it names: the rest is held again.
+    partly = ledger.lock("ORD-B", {"TEA": 3}, ttl=TTL)
+    paid_at = clock.now() + timedelta(minutes=10)
+    clock.advance(TTL)
+    assert ledger.release(partly.lock_id, {"TEA": 1}).outcome == "expired"
+    assert ledger.release(partly.lock_id, {"TEA": 1}).outcome == "expired"
+    result = ledger.confirm(partly.lock_id, at=paid_at)
+    assert (result.outcome, result.lines, result.lapsed) == ("confirmed", {"TEA": 1}, {})
+    assert level(ledger, "TEA") == (10, 1, 9)
+    # A cancel of everything lets go of the units still locked and of those that expired.
+    assert ledger.release(partly.lock_id).lines == {"TEA": 1}
+    assert ledger.commit(partly.lock_id).outcome == "already_released"
+    assert ledger.verify({"ORD-A": {}, "ORD-B": {}}).ok
+
+
+def test_a_late_confirm_reports_as_lapsed_only_units_the_order_still_wants(
+    ledger: InventoryLedger, clock: ManualClock
+) -> None:
+    lock = ledger.lock("ORD-A", {"TEA": 4}, ttl=TTL)
+    clock.advance(TTL)
+    ledger.commit(lock.lock_id, {"TEA": 1})  # shipped without the lock
+    ledger.release(lock.lock_id, {"TEA": 1})  # cancelled after the lock expired
+    result = ledger.confirm(lock.lock_id, ref="msg-pay-A")  # paid after the lock lapsed
+    assert (result.outcome, result.lines, result.lapsed) == ("lapsed", {}, {"TEA": 2})
+    assert ledger.confirm(lock.lock_id, ref="msg-pay-A").lapsed == {"TEA": 2}
+    assert ledger.commit(lock.lock_id).lines == {"TEA": 2}  # the 2 it still wants
+    assert ledger.verify({"ORD-A": {"TEA": 3}}).ok
+
+
 def test_a_confirm_replayed_with_its_ref_changes_nothing(ledger: InventoryLedger) -> None:
     lock = ledger.lock("ORD-A", {"TEA": 2}, ttl=TTL)
     assert ledger.confirm(lock.lock_id, ref="msg-pay-1").outcome == "confirmed"
@@ -154,6 +197,42 @@ def test_a_confirm_replayed_with_its_ref_changes_nothing(ledger: InventoryLedger
     assert (again.outcome, again.lines, again.lapsed) == ("already_applied", {}, {})
     assert ledger.confirm(lock.lock_id).outcome == "already_confirmed"
     assert ledger.entries() == before
+
+
+def test_a_confirm_retried_with_its_ref_reports_its_lapsed_units_again(
+    ledger: InventoryLedger, clock: ManualClock
+) -> None:
+    """The relay crashed after the ledger booked the confirm: its retry (same ref) must
+    report the units that could not be held, and not decide again on today's stock."""
+    lock = ledger.lock("ORD-A", {"CUP": 1, "TEA": 3}, ttl=TTL)
+    paid_at = clock.now() + timedelta(minutes=10)
+    clock.advance(TTL + timedelta(minutes=1))
+    ledger.lock("ORD-B", {"CUP": 1, "TEA": 8}, ttl=TTL)  # the freed units went to B
+    first = ledger.confirm(lock.lock_id, ref="msg-pay-A", at=paid_at)
+    assert (first.outcome, first.lines, first.lapsed) == (
+        "lapsed", {"TEA": 2}, {"CUP": 1, "TEA": 1}
+    )
+    ledger.receive("CUP", 1, reference="PO-2")  # stock comes back before the retry
+    ledger.receive("TEA", 1, reference="PO-2")
+    before = ledger.entries()
+    again = ledger.confirm(lock.lock_id, ref="msg-pay-A", at=paid_at)
+    assert (again.outcome, again.lines, again.lapsed) == (
+        "already_applied", {}, {"CUP": 1, "TEA": 1}
+    )
+    assert ledger.entries() == before
+    assert level(ledger, "CUP") == (2, 1, 1)
+    # A confirm that held nothing at all is answered the same way on its retry, though
+    # the order that had taken the tea let it go since.
+    unpaid = ledger.lock("ORD-C", {"TEA": 1}, ttl=TTL)
+    paid_at = clock.now() + timedelta(minutes=1)
+    clock.advance(TTL)
+    taker = ledger.lock("ORD-D", {"TEA": 9}, ttl=TTL)
+    assert ledger.confirm(unpaid.lock_id, ref="msg-pay-C", at=paid_at).lapsed == {"TEA": 1}
+    ledger.release(taker.lock_id)
+    retried = ledger.confirm(unpaid.lock_id, ref="msg-pay-C", at=paid_at)
+    assert (retried.outcome, retried.lapsed) == ("already_applied", {"TEA": 1})
+    assert level(ledger, "TEA") == (11, 2, 9)
+    assert ledger.verify().ok
 
 
 def test_a_confirm_of_a_lock_with_nothing_left_says_what_happened(
@@ -384,6 +463,19 @@ def test_a_relock_entry_takes_back_only_expired_units_that_are_available() -> No
         apply_entry(relock, Balance(2, 0), attrs.evolve(line, expired=1, released=1))
     with pytest.raises(ValidationError):
         apply_entry(attrs.evolve(relock, expires_at=None), Balance(2, 0), line)
+
+
+def test_a_release_of_expired_units_moves_no_stock_and_counts_them_released() -> None:
+    line = LockLine("k1", "A", "CUP", 3, T0, T0 + TTL, committed=1, expired=2)
+    let_go = LedgerEntry("e2", EntryKind.RELEASE_EXPIRED, "CUP", 2, T0 + DAY,
+                         order_id="A", lock_key="k1")
+    balance, after = apply_entry(let_go, Balance(2, 0), line)
+    assert balance == Balance(2, 0)
+    assert after is not None and (after.expired, after.released, after.remaining) == (0, 2, 0)
+    with pytest.raises(InvalidLock, match="1 expired"):
+        apply_entry(let_go, Balance(2, 0), attrs.evolve(line, expired=1, released=1))
+    with pytest.raises(InvalidLock, match="unknown lock"):
+        apply_entry(let_go, Balance(2, 0), None)
 
 
 def test_a_confirm_entry_only_extends_a_line_that_is_not_due() -> None:

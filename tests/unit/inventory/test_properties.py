@@ -73,14 +73,20 @@ class ModelLine:
     def unshipped(self) -> int:
         return max(0, self.qty - self.released - self.committed - self.shipped_unlocked)
 
+    @property
+    def still_wanted(self) -> int:
+        """Expired units the order has neither shipped nor let go of since."""
+        return max(0, self.expired - self.shipped_unlocked)
+
 
 @attrs.define
 class ModelLock:
     lock_id: str
     expires_at: datetime
     lines: dict[str, ModelLine]
-    #: refs of confirm calls that wrote entries (a replay answers "already_applied").
-    refs: set[str] = attrs.Factory(set)
+    #: refs of confirm calls that wrote entries (a replay answers "already_applied"),
+    #: with what each one reported lapsed (a replay reports it again).
+    refs: dict[str, dict[str, int]] = attrs.Factory(dict)
 
 
 def expected_nothing_outcome(lines: Sequence[ModelLine], *, commit: bool) -> str:
@@ -235,14 +241,16 @@ class LedgerMachine(RuleBasedStateMachine):
             return
         requested = {sku: qty for sku, qty in (lines or {}).items() if sku in lock.lines}
         targets = requested if lines is not None else {
-            sku: line.remaining for sku, line in lock.lines.items()
+            sku: line.remaining + line.still_wanted for sku, line in lock.lines.items()
         }
         if lines is not None and not requested:
             return
+        # Expired units the order still wanted are let go of first (no stock moves).
+        let_go = {sku: min(qty, lock.lines[sku].still_wanted) for sku, qty in targets.items()}
         moved = {
-            sku: min(qty, lock.lines[sku].remaining)
+            sku: min(qty - let_go[sku], lock.lines[sku].remaining)
             for sku, qty in targets.items()
-            if min(qty, lock.lines[sku].remaining) > 0
+            if min(qty - let_go[sku], lock.lines[sku].remaining) > 0
         }
         parked = {sku: q for sku, q in moved.items() if self.tripped(sku)}
         applied = {sku: q for sku, q in moved.items() if sku not in parked}
@@ -266,6 +274,9 @@ class LedgerMachine(RuleBasedStateMachine):
         for sku, qty in applied.items():
             lock.lines[sku].released += qty
             self.release_times[sku].append(self.clock.now())
+        for sku, qty in let_go.items():
+            lock.lines[sku].expired -= qty
+            lock.lines[sku].released += qty
 
     def _ship(self, lock: ModelLock, lines: dict[str, int] | None) -> None:
         """A shipment: what is still locked is committed, the rest ships unlocked."""
@@ -308,13 +319,17 @@ class LedgerMachine(RuleBasedStateMachine):
         self.expire_model()
         if ref is not None:
             ref = f"{ref}-{lock.lock_id[:8]}"
-        lapsed = {sku: line.expired for sku, line in lock.lines.items() if line.expired}
+        lapsed = {
+            sku: line.still_wanted for sku, line in lock.lines.items() if line.still_wanted
+        }
         holding = {sku: line.remaining for sku, line in lock.lines.items() if line.remaining}
         confirmed = {} if lock.expires_at == NEVER else holding
         result = self.ledger.confirm(lock.lock_id, ref=ref)
         event(f"confirm: {result.outcome}")
         if ref is not None and ref in lock.refs:
-            assert (result.outcome, result.lines) == ("already_applied", {})
+            assert (result.outcome, result.lines, result.lapsed) == (
+                "already_applied", {}, lock.refs[ref]
+            )
             return
         assert (result.lines, result.lapsed) == (confirmed, lapsed)
         if lapsed:
@@ -328,11 +343,11 @@ class LedgerMachine(RuleBasedStateMachine):
             assert result.outcome == expected
         if holding:
             lock.expires_at = NEVER
-        if confirmed and ref is not None:
-            lock.refs.add(ref)
+        if (confirmed or lapsed) and ref is not None:
+            lock.refs[ref] = lapsed
             again = self.ledger.confirm(lock.lock_id, ref=ref)
             event(f"confirm again: {again.outcome}")
-            assert (again.outcome, again.lines, again.lapsed) == ("already_applied", {}, {})
+            assert (again.outcome, again.lines, again.lapsed) == ("already_applied", {}, lapsed)
 
     @precondition(lambda self: bool(self.parked))
     @rule(data=st.data())

@@ -249,8 +249,13 @@ class Sink:
 class ModelLine:
     remaining: int
     expires_at: datetime
-    expired: int = 0
+    expired: int = 0  # lost by time, not let go of by a release since
     shipped_unlocked: int = 0  # shipped beyond what the line still held
+
+    @property
+    def still_wanted(self) -> int:
+        """Expired units the order has neither shipped nor let go of since."""
+        return max(0, self.expired - self.shipped_unlocked)
 
 
 @attrs.define
@@ -286,8 +291,11 @@ class ModelLedger:
         self.expire(now)
         held = self.locks[order_id]
         for sku, line in held.items():
-            line.remaining -= min(line.remaining if lines is None else lines.get(sku, 0),
-                                  line.remaining)
+            asked = line.remaining + line.still_wanted if lines is None else lines.get(sku, 0)
+            # Expired units the order still wanted are let go of first: no stock moves.
+            let_go = min(asked, line.still_wanted)
+            line.expired -= let_go
+            line.remaining -= min(asked - let_go, line.remaining)
 
     def commit(self, order_id: str, lines: Mapping[str, int], now: datetime) -> dict[str, int]:
         """Ship ``lines``; the units that went below what was available, per SKU."""
@@ -306,18 +314,20 @@ class ModelLedger:
 
     def confirm(self, order_id: str, now: datetime, paid_at: datetime) -> dict[str, int]:
         """The lock stops expiring, judged at the payment's instant: units that expired
-        only after it, and did not leave since, are locked again while still available;
-        the units that could not be held, per SKU."""
+        only after it, and that the order still wants (neither shipped nor let go of
+        since), are locked again while still available; the units it still wants and
+        could not get, per SKU."""
         self.expire(now)
         lapsed: dict[str, int] = {}
         for sku, line in sorted(self.locks[order_id].items()):
-            if line.expired and paid_at < line.expires_at:
-                wanted = max(0, line.expired - line.shipped_unlocked)
+            wanted = line.still_wanted
+            back = 0
+            if wanted and paid_at < line.expires_at:
                 back = min(wanted, max(0, self.available(sku, now)))
                 line.expired -= back
                 line.remaining += back
-            if line.expired:
-                lapsed[sku] = line.expired
+            if wanted > back:
+                lapsed[sku] = wanted - back
             if line.remaining:
                 line.expires_at = NEVER
         return lapsed
@@ -832,5 +842,38 @@ def test_an_oversell_found_before_a_crash_still_reaches_the_sink() -> None:
         assert [o.sku for o in machine.ledger.verify().oversold] == ["TEA"]
         found = [m.topic for m in machine.sink.kept.values()]
         assert "event.OversellDetected" in found
+    finally:
+        machine.teardown()
+
+
+@pytest.mark.parametrize("machine_class", [OutboxMachine, SQLiteOutboxMachine])
+def test_a_confirm_replayed_after_the_orders_cancel_locks_nothing_again(
+    machine_class: type[OutboxMachine],
+) -> None:
+    """The payment's confirm is dead-lettered; the order is cancelled after its lock
+    fell due, and the cancel is applied; then the confirm is replayed. Judged at the
+    payment's time it would lock the tea again, for an order that no longer wants it."""
+    machine = machine_class()
+    try:
+        steps: list[Callable[[], None]] = [
+            lambda: machine.opening_stock([3, 4, 2]),
+            lambda: machine.place([("TEA", 1)]),
+            lambda: machine.pay(0, True),  # paid while the lock holds
+            lambda: machine.time_passes(31),  # the lock falls due before the relay runs
+            lambda: machine.crash_the_relay(0, STOCK_CONFIRM, False, "before", dies=False,
+                                            past=0, limit=1),
+            lambda: machine.time_passes(5),
+            lambda: machine.crash_the_relay(0, STOCK_CONFIRM, False, "before", dies=False,
+                                            past=0, limit=1),  # a dead letter now
+            lambda: machine.cancel(0, True),
+            lambda: machine.run_relay_once(4),  # the cancel's release finds the lock expired
+        ]
+        for step in steps:
+            step()
+            machine.stock_follows_the_model()
+        assert [d.message.topic for d in machine.repository.dead_letters()] == [STOCK_CONFIRM]
+        machine.drain()  # replays the confirm
+        assert machine.ledger.stock("TEA").locked == 0
+        assert not any(m.topic in FINDINGS for m in machine.sink.kept.values())
     finally:
         machine.teardown()

@@ -765,8 +765,10 @@ class InventoryStoreContract:
     def test_random_ledger_operations_keep_every_balance_invariant(self) -> None:
         """Seeded random stories through the ledger: the invariants hold after each step.
 
-        The stories lock, release, confirm, commit (also after expiry or release, and more
-        than was locked, so SKUs get oversold), adjust, expire, restock and approve.
+        The stories lock, release, confirm (also late: applied after the lock expired,
+        judged at a payment made while it held, so units are locked again or lapse),
+        commit (also after expiry or release, and more than was locked, so SKUs get
+        oversold), adjust, expire, restock and approve.
         """
         kinds: set[EntryKind] = set()
         oversold = False
@@ -777,7 +779,7 @@ class InventoryStoreContract:
                 self.create_store(), secret=b"contract-secret-0123", clock=clock,
                 release_limit=2, release_window=timedelta(minutes=30), expiry_batch=2,
             )
-            locks: list[str] = []
+            locks: list[InventoryLock] = []
             for step in range(120):
                 _random_step(ledger, clock, rng, locks)
                 oversold |= _assert_invariants(ledger, f"seed {seed}, step {step}")
@@ -802,7 +804,8 @@ def _reads(store: InventoryStore) -> tuple[object, ...]:
 
 
 def _random_step(
-    ledger: InventoryLedger, clock: ManualClock, rng: random.Random, locks: list[str]
+    ledger: InventoryLedger, clock: ManualClock, rng: random.Random,
+    locks: list[InventoryLock],
 ) -> None:
     roll = rng.random()
     try:
@@ -815,7 +818,7 @@ def _random_step(
             elif roll < 0.03:  # a sale handed over with no lock (retried: shipped once)
                 ledger.ship({sku: qty}, order_id=order, ref=f"pos-{order}-{sku}-{qty}")
             elif roll < 0.04:  # a shipment that predates the stock count
-                held = rng.choice(locks) if locks and roll < 0.035 else None
+                held = rng.choice(locks).lock_id if locks and roll < 0.035 else None
                 with contextlib.suppress(InvalidLock):  # the lock is another order's
                     ledger.record_shipped({sku: 1}, order_id=order, lock_id=held,
                                           ref=f"old-{order}-{sku}-{qty}")
@@ -823,17 +826,23 @@ def _random_step(
                 ledger.receive(sku, qty, reference="PO")
         elif roll < 0.40 or (roll < 0.70 and not locks):
             lines = [(rng.choice(_SKUS), rng.randint(1, 4)) for _ in range(rng.randint(1, 3))]
-            locks.append(ledger.lock(f"ORD-{rng.randint(1, 3)}", lines, ttl=_TTL).lock_id)
+            locks.append(ledger.lock(f"ORD-{rng.randint(1, 3)}", lines, ttl=_TTL))
         elif roll < 0.45:
             batch = [(f"ORD-{n}", {rng.choice(_SKUS): rng.randint(1, 3)}) for n in range(3)]
             results = ledger.lock_many(batch, ttl=_TTL)
-            locks.extend(r.lock_id for r in results if isinstance(r, InventoryLock))
+            locks.extend(r for r in results if isinstance(r, InventoryLock))
         elif roll < 0.64:
             wanted = None if rng.random() < 0.5 else {rng.choice(_SKUS): rng.randint(1, 4)}
             action = ledger.commit if rng.random() < 0.3 else ledger.release
-            action(rng.choice(locks), wanted)
+            action(rng.choice(locks).lock_id, wanted)
         elif roll < 0.70:
-            ledger.confirm(rng.choice(locks), ref=f"pay-{rng.randint(1, 30)}")
+            # Half the payments of locks that fell due were made while the lock held and
+            # reach the ledger only now: their units are locked again, or lapse.
+            due = [lock for lock in locks if lock.expires_at <= clock.now()]
+            late = bool(due) and rng.random() < 0.5
+            lock = rng.choice(due if late else locks)
+            paid_at = lock.expires_at - timedelta(minutes=rng.choice([1, 10])) if late else None
+            ledger.confirm(lock.lock_id, ref=f"pay-{rng.randint(1, 30)}", at=paid_at)
         elif roll < 0.78:
             ledger.adjust(rng.choice(_SKUS), rng.choice([-3, -1, 1, 2]), reason="count")
         elif roll < 0.85:
