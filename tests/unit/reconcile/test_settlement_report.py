@@ -349,3 +349,23 @@ def test_the_reports_show_what_each_channel_still_holds(tmp_path: Path, chromium
     assert plain.carried() == {}
     html = render_settlement_html(plain)
     assert Page(html).carried == [] and labels("en")["carried_none"] in html
+
+
+def test_the_workbook_summary_shows_what_each_channel_still_holds(tmp_path: Path) -> None:
+    import openpyxl  # the test extra's
+
+    from orderkit.reconcile.report import write_xlsx
+
+    month = carried_month()
+    book = openpyxl.load_workbook(write_xlsx(month, tmp_path / "s.xlsx"))
+    rows = [[cell for cell in row if cell is not None]
+            for row in book[labels("en")["sheet_summary"]].iter_rows(values_only=True)]
+    at = rows.index([labels("en")["carried"]])
+    # A workbook keeps numbers as binary floats: read back through their text.
+    shown = [[channel, currency, Decimal(str(amount)).quantize(Decimal("0.01"))]
+             for channel, currency, amount in rows[at + 3:at + 5]]
+    assert shown == [["wechatpay", "CNY", Decimal("-49.70")], ["alipay", "CNY", Decimal("99.40")]]
+    plain = openpyxl.load_workbook(write_xlsx(five_decimal_month(), tmp_path / "p.xlsx"))
+    values = [cell for row in plain[labels("en")["sheet_summary"]].iter_rows(values_only=True)
+              for cell in row]
+    assert labels("en")["carried_none"] in values

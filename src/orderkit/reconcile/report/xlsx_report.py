@@ -48,7 +48,7 @@ from orderkit.reconcile.report.hops import STATES, settlement_hops
 from orderkit.reconcile.report.html_report import cutoff_text
 from orderkit.reconcile.report.labels import labels
 from orderkit.reconcile.report.settlement_csv import SETTLEMENT_CSV_COLUMNS, table_rows
-from orderkit.reconcile.report.settlement_html import hop_title
+from orderkit.reconcile.report.settlement_html import Labels, hop_title
 from orderkit.reconcile.rules import Rules
 
 __all__ = ["EXCEL_ROWS", "MissingXlsxExtra", "amount_format", "require_openpyxl", "write_xlsx"]
@@ -249,6 +249,7 @@ def _settlement_book(
                     book.number(summary, right.get(currency, Decimal(0)), digits),
                 ]
             )
+    _carried_rows(book, summary, settlement, say)
     local = zone(rules.tz)
     heads = _heads(SETTLEMENT_CSV_COLUMNS, rules, lang)
     for table in tables:
@@ -258,6 +259,27 @@ def _settlement_book(
             heads,
             (_record_row(book, SETTLEMENT_CSV_COLUMNS, c, local) for c in table_rows(table)),
         )
+
+
+def _carried_rows(book: _Book, summary: Any, settlement: Settlement, say: Labels) -> None:
+    """Under the hops, what each channel still holds at the end (explained, not a
+    break), as the HTML page shows it; or a line saying nothing is carried."""
+    summary.append([])
+    summary.append([book.text(summary, say["carried"])])
+    carried = settlement.carried()
+    if not carried:
+        summary.append([book.text(summary, say["carried_none"])])
+        return
+    summary.append([book.text(summary, say["carried_note"])])
+    summary.append([book.text(summary, say[h]) for h in ("channel", "currency",
+                                                          "carried_amount")])
+    for channel, nets in carried.items():
+        for currency, net in sorted(nets.items()):
+            summary.append([
+                book.text(summary, channel),
+                book.text(summary, currency),
+                book.number(summary, net.amount, amount_format(currency)),
+            ])
 
 
 def _pairs_book(
