@@ -26,6 +26,14 @@ def paid(order_id: str, minutes: int, **fields: object) -> Order:
     return attrs.evolve(order, **fields)  # type: ignore[arg-type]
 
 
+def wave(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``orderkit wave --db db ...`` as a shell runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "orderkit", "wave", "--db", str(db), *args],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+
+
 def test_orderkit_wave_prints_the_wave_and_every_order_left_out(tmp_path: Path) -> None:
     db = tmp_path / "shop.db"
     repository = SQLiteOrderRepository(db)
@@ -39,11 +47,7 @@ def test_orderkit_wave_prints_the_wave_and_every_order_left_out(tmp_path: Path) 
     repository.save(paid("UNPAID", 3, status=OrderStatus.PENDING_PAYMENT, paid_at=None), None)
     policy = tmp_path / "policy.toml"
     policy.write_text('[wave]\ncutoff = "16:00"\nmax_orders = 1\n', encoding="utf-8")
-    run = subprocess.run(
-        [sys.executable, "-m", "orderkit", "wave", "--db", str(db), "--policy", str(policy),
-         "--at", "2026-03-02T20:00:00+08:00"],
-        capture_output=True, text=True, timeout=120, check=False,
-    )
+    run = wave(db, "--policy", str(policy), "--at", "2026-03-02T20:00:00+08:00")
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines() == [
         "wave (in_stock) at 2026-03-02T12:00:00+00:00: 1 selected, 4 left out",
@@ -57,10 +61,7 @@ def test_orderkit_wave_prints_the_wave_and_every_order_left_out(tmp_path: Path) 
         "  HELD: on hold: manual (buyer called)",
     ]
     policy.write_text('[wave]\ncutof = "16:00"\n', encoding="utf-8")
-    bad = subprocess.run(
-        [sys.executable, "-m", "orderkit", "wave", "--db", str(db), "--policy", str(policy)],
-        capture_output=True, text=True, timeout=120, check=False,
-    )
+    bad = wave(db, "--policy", str(policy))
     assert bad.returncode == 1 and "wave.cutof: unknown policy key" in bad.stderr
 
 
@@ -99,10 +100,7 @@ def test_orderkit_wave_refuses_a_bad_policy_file_in_one_line(tmp_path: Path) -> 
     SQLiteOrderRepository(db).save(paid("A", 0), None)
     policy = tmp_path / "policy.toml"
     policy.write_text("[wave]\npromise_hours = nan\n", encoding="utf-8")
-    bad = subprocess.run(
-        [sys.executable, "-m", "orderkit", "wave", "--db", str(db), "--policy", str(policy)],
-        capture_output=True, text=True, timeout=120, check=False,
-    )
+    bad = wave(db, "--policy", str(policy))
     assert bad.returncode == 1, bad.stderr
     assert len(bad.stderr.splitlines()) == 1 and "wave.promise_hours" in bad.stderr
 
@@ -126,11 +124,7 @@ def test_orderkit_wave_lists_packed_cash_on_delivery_and_partly_shipped_orders(
     repository.save(attrs.evolve(partly, lines=[shipped_tea, cups]), None)
     repository.save(paid("DONE", 2, status=OrderStatus.SHIPPED,
                          lines=[attrs.evolve(shipped_tea)]), None)
-    run = subprocess.run(
-        [sys.executable, "-m", "orderkit", "wave", "--db", str(db),
-         "--at", "2026-03-02T20:00:00+08:00"],
-        capture_output=True, text=True, timeout=120, check=False,
-    )
+    run = wave(db, "--at", "2026-03-02T20:00:00+08:00")
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines() == [
         "wave (in_stock) at 2026-03-02T12:00:00+00:00: 2 selected, 0 left out",
