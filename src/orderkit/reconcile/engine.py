@@ -620,7 +620,7 @@ class _Engine:
             value = record.amount.amount
             tolerance = self.rules.tolerance(record.amount.currency)
             ts = record.at.timestamp()
-            earliest = max(ts - window, not_before.get(i, ts - window))
+            earliest = max(ts - window, not_before.get(i, _NO_BOUND))
             found: list[tuple[Decimal, float, float, str, int]] = []
             for amount in keys[
                 bisect_left(keys, value - tolerance) : bisect_right(keys, value + tolerance)
@@ -949,7 +949,7 @@ class _Lane:
         limit: int,
         open_flags: bytearray,
         ref: str | None,
-        floor: float = -float("inf"),
+        floor: float = _NO_BOUND,
         bounds: Mapping[int, float] | None = None,
     ) -> list[int]:
         """Up to ``limit`` open positions nearest to ``ts`` within ``window`` that ``ref``
@@ -972,7 +972,7 @@ def _walk(
     window: float,
     limit: int,
     open_flags: bytearray,
-    floor: float = -float("inf"),
+    floor: float = _NO_BOUND,
     bounds: Mapping[int, float] | None = None,
 ) -> list[tuple[float, float, str, int]]:
     """The ``limit`` open entries nearest to ``ts`` within ``window`` (plus any tied with

@@ -23,14 +23,10 @@ from decimal import Decimal
 import attrs
 
 from orderkit.model.errors import ValidationError
-from orderkit.reconcile.readers._table import parse_amount
+from orderkit.reconcile.readers._table import Cells, parse_amount
 from orderkit.reconcile.records import Rejected
 
 __all__ = ["Stated", "SummaryCheck", "Tally", "Total"]
-
-#: One data row: header name -> cell text (as in ``_table.Cells``).
-_Cells = Mapping[str, str]
-
 
 @attrs.frozen
 class Total:
@@ -46,7 +42,7 @@ class Total:
     label: str
     count: bool
     what: str
-    part: Callable[[_Cells], Decimal] | None = None
+    part: Callable[[Cells], Decimal] | None = None
     columns: tuple[str, ...] = ()
     absolute: bool = False
 
@@ -96,7 +92,7 @@ class Tally:
             for index, total in enumerate(self.check.totals)
         }
 
-    def add(self, cells: _Cells | None) -> None:
+    def add(self, cells: Cells | None) -> None:
         """Count one data row; ``None`` for a row whose cells could not be split."""
         for index, total in enumerate(self.check.totals):
             value = self.values[index]

@@ -35,7 +35,7 @@ of a ``REFUND`` bill carries the payment's time in 交易时间 and the refund's
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Final
@@ -135,9 +135,9 @@ def _amount(cells: Cells, column: str, *, required: bool = True) -> Money:
     return cell_amount(cells, column, _currency(cells), required=required, whole=column != _FEE)
 
 
-def _column_sum(column: str) -> Callable[[Mapping[str, str]], Decimal]:
-    def part(cells: Mapping[str, str]) -> Decimal:
-        return _amount(dict(cells), column, required=False).amount
+def _column_sum(column: str) -> Callable[[Cells], Decimal]:
+    def part(cells: Cells) -> Decimal:
+        return _amount(cells, column, required=False).amount
 
     return part
 
