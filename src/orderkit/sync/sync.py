@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import ExitStack
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Final, Literal
 
@@ -665,13 +665,15 @@ class Sync:
             # (PostgreSQL shows a message once its writer ended; a relay run inside
             # would only apply other pages' messages, its SKU locks waiting while the
             # page holds its own, and two pages could deadlock).
-            with ExitStack() as page:
-                inside = getattr(self.repository, "sees_own_messages", True)
-                if not inside:
-                    page.enter_context(self.service.deliver_later())
-                page.enter_context(self.repository.atomic())
-                if inside:
-                    page.enter_context(self.service.deliver_later())
+            block: Callable[[], AbstractContextManager[object]] = self.repository.atomic
+            deliveries: Callable[[], AbstractContextManager[object]] = (
+                self.service.deliver_later
+            )
+            if getattr(self.repository, "sees_own_messages", True):
+                outer, inner = block, deliveries
+            else:
+                outer, inner = deliveries, block
+            with outer(), inner():
                 for index, payload, text, digest, problem in failed:
                     where = f"payloads[{index}]" if len(payloads) > 1 else "payload"
                     self._dead(platform, payload, text, digest, problem, received_at,
