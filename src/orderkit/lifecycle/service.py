@@ -417,22 +417,14 @@ class OrderService:
             if order.lock_id is not None:
                 # The lapsed lock is superseded: whatever it still held goes back.
                 owed.append((STOCK_RELEASE, {"lock_id": order.lock_id, "lines": None}))
-            messages = tuple(
-                OutboxMessage(message_id(order.order_id, event_id, k), order.order_id,
-                              topic, payload, now)
-                for k, (topic, payload) in enumerate(owed)
-            )
+            messages = _outbox(order.order_id, event_id, owed, now)
             try:
                 self.repository.save(reserved, order.version, audit=(entry,), outbox=messages)
             except ConcurrencyError as error:
                 self.inventory.release(lock_id, order_id=order.order_id)
                 refused[order.order_id] = error
                 continue
-            if messages and self.relay is not None:
-                if self._deferred:
-                    self._owed = True
-                else:
-                    self.last_delivery = self.relay.run_once()
+            self._after_commit((), bool(messages))
         return refused
 
     def _lock_holds(self, order: Order, units: Mapping[str, int]) -> bool:
@@ -641,11 +633,8 @@ class OrderService:
         now = self.lifecycle.clock.now()
         # The empty event id, which no event has: the placement's ids never meet an
         # event's.
-        return tuple(
-            OutboxMessage(message_id(order.order_id, "", k), order.order_id, topic,
-                          {"lines": lines}, now)
-            for k, (topic, lines) in enumerate(owed)
-        )
+        return _outbox(order.order_id, "", [(topic, {"lines": lines}) for topic, lines in owed],
+                       now)
 
     def _messages(
         self, transition: Transition, lock_id: str | None = None, *, settled: bool = False
@@ -664,16 +653,18 @@ class OrderService:
         if not owed:
             return ()
         decided = transition.audit[0]  # every saved transition carries its entry
-        return tuple(
-            OutboxMessage(
-                message_id(order.order_id, decided.event_id, k),
-                order.order_id,
-                topic,
-                payload,
-                decided.at,
-            )
-            for k, (topic, payload) in enumerate(owed)
-        )
+        return _outbox(order.order_id, decided.event_id, owed, decided.at)
+
+
+def _outbox(
+    order_id: str, event_id: str, owed: Sequence[tuple[str, Mapping[str, Any]]], at: datetime
+) -> tuple[OutboxMessage, ...]:
+    """The outbox messages of what one decision on ``event_id`` owes, as ``(topic,
+    payload)``: their ids fixed by the order, the event and their place."""
+    return tuple(
+        OutboxMessage(message_id(order_id, event_id, k), order_id, topic, payload, at)
+        for k, (topic, payload) in enumerate(owed)
+    )
 
 
 def _stock(
