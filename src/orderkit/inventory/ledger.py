@@ -772,9 +772,8 @@ class InventoryLedger:
             if lines is None:
                 raise ValidationError(f"{prefix}lines", lines,
                                       "expected a mapping of SKU to quantity")
-            _text(f"{prefix}ref", ref)
             kept = _kept(keep, f"{prefix}keep")
-        if ref is not None:
+        if ref is not None or operation == "record_shipped":  # a record_shipped names it
             _text(f"{prefix}ref", ref)
         lock_key, token_order = self._tokens.open(lock_id)
         if order_id is not None and order_id != token_order:
