@@ -32,7 +32,6 @@ AdjustmentListReader = Callable[[Mapping[str, Any], str, frozenset[str]], list[A
 """``(order object, currency, the order's line ids)`` -> the listed adjustments."""
 
 
-
 def _condition(
     spec: AdjustmentSpec, platform: str, at: str
 ) -> Callable[[Mapping[str, Any], str], bool]:

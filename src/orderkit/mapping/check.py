@@ -19,10 +19,9 @@ from typing import Any, Final, Literal
 
 import attrs
 
-from orderkit.mapping.paths import MISSING, iter_leaves, lookup, pattern_of
+from orderkit.mapping.paths import MISSING, is_known, iter_leaves, lookup, pattern_of
 from orderkit.mapping.plan import Plan, totals_mismatch
 from orderkit.mapping.registry import Registry, default_registry
-from orderkit.mapping.status import is_known
 from orderkit.model.errors import MappingError
 
 __all__ = ["ConsistencyReport", "Finding", "FindingKind", "check"]

@@ -52,6 +52,14 @@ def typed_values(values: Iterable[object], where: str) -> frozenset[tuple[type, 
         raise DefinitionError("expected JSON scalar values", path=where, value=values)
     return frozenset((type(value), value) for value in values)
 
+
+def is_known(known: frozenset[tuple[type, object]], value: object) -> bool:
+    """Whether ``value`` is one of the :func:`typed_values` ``known``, type included:
+    ``"1"`` is not ``1``, and ``True`` is not ``1`` (a drifted type is an unknown value,
+    not a match)."""
+    return isinstance(value, SCALARS) and (type(value), value) in known
+
+
 _KEY = re.compile(r"[^.\[\]]+")
 
 

@@ -20,16 +20,14 @@ import attrs
 
 from orderkit.mapping.fields import compile_field, compile_optional_field
 from orderkit.mapping.lines import LineDraft
-from orderkit.mapping.paths import MISSING, lookup, parse_path, path_text, typed_values
+from orderkit.mapping.paths import MISSING, is_known, lookup, parse_path, path_text, typed_values
 from orderkit.mapping.plan import Header, ShipmentsReader
 from orderkit.mapping.spec import ShipmentSpec
-from orderkit.mapping.status import is_known
 from orderkit.mapping.units import Reject, read_count
 from orderkit.model.errors import DefinitionError, MappingError
 from orderkit.model.orders import Shipment
 
 __all__ = ["compile_shipments"]
-
 
 
 @attrs.define

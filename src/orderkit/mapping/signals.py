@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from orderkit.mapping.lines import LineDraft
-from orderkit.mapping.paths import MISSING, SCALARS, lookup, parse_path, path_text, typed_values
+from orderkit.mapping.paths import is_known, lookup, parse_path, path_text, typed_values
 from orderkit.mapping.spec import HoldSpec, TagSpec
 from orderkit.model.errors import DefinitionError
 from orderkit.model.orders import Hold, LineStatus
@@ -44,9 +44,7 @@ def _matcher(
 
     def match(obj: Mapping[str, Any], prefix: str) -> object | None:
         value = lookup(obj, keys, prefix, platform)
-        if value is MISSING or not isinstance(value, SCALARS):
-            return None
-        return value if (type(value), value) in known else None
+        return value if is_known(known, value) else None
 
     return keys, match
 

@@ -15,7 +15,7 @@ from typing import Any, Final, NamedTuple
 
 import attrs
 
-from orderkit.mapping.paths import MISSING, SCALARS, lookup, parse_path, path_text
+from orderkit.mapping.paths import MISSING, SCALARS, is_known, lookup, parse_path, path_text
 from orderkit.mapping.spec import StatusTable
 from orderkit.model.errors import DefinitionError, MappingError
 from orderkit.model.orders import LineStatus, OrderStatus
@@ -37,12 +37,6 @@ class CompiledAxis(NamedTuple):
     presence: bool
     null: tuple[object, ...]
     default: object
-
-
-def is_known(known: frozenset[tuple[type, object]], value: object) -> bool:
-    """Whether ``value`` is a declared status value, type included: ``"1"`` is not ``1``,
-    and ``True`` is not ``1`` (a drifted type is an unknown status, not a match)."""
-    return isinstance(value, SCALARS) and (type(value), value) in known
 
 
 @attrs.frozen
