@@ -19,7 +19,9 @@ from orderkit.model.errors import OrderkitError, StoreError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from datetime import datetime
 
+    from orderkit.adapters.sqlite import SQLiteOrderRepository
     from orderkit.model.money import Money
     from orderkit.sync import Sync
     from orderkit.watch import WatchReport
@@ -254,7 +256,9 @@ def _dead_letters(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteSyncStore
+    from orderkit.lifecycle import OrderService
     from orderkit.model.errors import ValidationError
+    from orderkit.sync import Sync
 
     versions = _order_database(args.db)
     if versions is None:
@@ -262,21 +266,18 @@ def _dead_letters(args: argparse.Namespace) -> int:
     repository = SQLiteOrderRepository(args.db)
     store = SQLiteSyncStore(args.db) if "sync" in versions else None
     if args.drop is not None:
-        dead = {stored.message.message_id for stored in repository.dead_letters()}
         if store is not None and store.resolve_dead_letter(args.drop):
             print(f"dropped {args.drop}")
-        elif args.drop in dead:
-            # A person dealt with it: out of the dead letters, never to be applied.
-            repository.replay(args.drop)
-            repository.mark_delivered([args.drop], datetime.now(UTC))
+        elif _drop_message(repository, args.drop, datetime.now(UTC)):
             print(f"dropped {args.drop} (an outbox message: marked delivered, never applied)")
         else:
             raise ValidationError("--drop", args.drop, "no dead letter has this id")
     if args.replay:
-        if store is not None and _keeps_stock(args.db):
+        if store is not None and "inventory" in versions:
             print(f"sync: not replayed here: {_KEEPS_STOCK}")
         elif store is not None:
-            print(f"sync: {_open_sync(args.db).replay_dead_letters().summary()}")
+            sync = Sync(repository, OrderService(repository), store=store)
+            print(f"sync: {sync.replay_dead_letters().summary()}")
         dead_messages = list(repository.dead_letters())
         for stored in dead_messages:
             repository.replay(stored.message.message_id)
@@ -293,6 +294,17 @@ def _dead_letters(args: argparse.Namespace) -> int:
         print(f"  {message.message_id}  {message.order_id}  {message.topic}"
               f"  attempts {stored.attempts}  {_first_line(stored.error or '')}")
     return EXIT_REFUSED if letters or messages else EXIT_OK
+
+
+def _drop_message(repository: SQLiteOrderRepository, message_id: str, now: datetime) -> bool:
+    """Take the dead outbox message ``message_id`` out of the dead letters as delivered
+    (a person dealt with it: never to be applied), in one transaction, so that no relay
+    sees it pending in between; ``False`` when no dead message has that id."""
+    with repository.atomic():
+        dropped = repository.replay(message_id)
+        if dropped:
+            repository.mark_delivered([message_id], now)
+    return dropped
 
 
 #: Why the command line runs no sync on a file that keeps stock (see :func:`_open_sync`).
