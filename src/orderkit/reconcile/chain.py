@@ -438,10 +438,10 @@ def _inflow(record: Record, amount: Money) -> Record:
 
 
 def _start_of_day(payout: datetime, terms: PayoutTerms) -> datetime:
-    """The earliest a bank credit can pay ``payout``: the start of its day in the
-    channel's settlement zone. A derived payout is due at that instant; a bill's own
-    payout row (a withdrawal at 09:00) also takes a credit posted earlier the same day,
-    as a statement that gives dates only shows it (at 00:00)."""
+    """The earliest a bank credit can pay the bill's own ``payout`` row: the start of
+    its day in the channel's settlement zone (a withdrawal at 09:00 also takes a credit
+    posted earlier the same day, as a statement that gives dates only shows it at
+    00:00). A derived payout is due at that instant already."""
     assert terms.tz is not None  # payout_terms_of names it
     tz = zone(terms.tz)
     return datetime.combine(payout.astimezone(tz).date(), time(0), tzinfo=tz)
@@ -606,7 +606,7 @@ def settle(
             original[id(view)] = payout
             views.append(view)
             payout_views.append(view)
-            bounds.append(_start_of_day(payout.at, terms))
+            bounds.append(payout.at)  # due at the start of its day: no credit before it
     inputs += [*bank_records, *bank_rejected]
     bank_side: list[Record] = []
     for record in bank_records:

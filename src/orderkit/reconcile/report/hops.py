@@ -208,7 +208,9 @@ class _Builder:
     def payout_rows(self, channel: str) -> tuple[HopRow, ...]:
         rows: list[HopRow] = []
         # A payout is due at midnight of a day in the channel's settlement zone.
-        settles_in = zone(self.settlement.terms(channel).tz or self.settlement.rules.tz)
+        tz = self.settlement.terms(channel).tz
+        assert tz is not None  # a settlement's terms name their zone
+        settles_in = zone(tz)
         for payout in self.settlement.payouts(channel):
             members = self.settlement.members(payout)
             money = _totals([(payout.amount.currency, self.paid_out(payout))])
