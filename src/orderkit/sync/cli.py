@@ -17,7 +17,7 @@ from orderkit.mapping.registry import default_registry
 from orderkit.model.errors import ValidationError
 from orderkit.model.time import parse_timestamp
 from orderkit.sync.feed import MemoryChannelClient, read_lines
-from orderkit.sync.limits import limits_for, windows
+from orderkit.sync.limits import check_window, limits_for
 from orderkit.sync.sync import Sync, SyncReport, check_batch, check_platform
 
 __all__ = ["ProgressBar", "add_sync_commands"]
@@ -75,8 +75,8 @@ def _check(args: argparse.Namespace) -> None:
     check_platform(default_registry(), args.platform)
     check_batch(args.batch)
     if getattr(args, "since", None) is not None:
-        next(windows(limits_for(args.platform), args.since, args.until,
-                     now=datetime.now(UTC)), None)
+        check_window(limits_for(args.platform), args.since, args.until,
+                     now=datetime.now(UTC))
 
 
 def add_sync_commands(commands: Any, opener: Opener) -> None:

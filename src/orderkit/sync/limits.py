@@ -18,7 +18,7 @@ from orderkit.model import _checks as check
 from orderkit.model.errors import ValidationError
 from orderkit.model.time import ensure_aware
 
-__all__ = ["LIMITS", "PlatformLimits", "limits_for", "windows"]
+__all__ = ["LIMITS", "PlatformLimits", "check_window", "limits_for", "windows"]
 
 
 def _positive(_instance: object, attribute: Any, value: Any) -> None:
@@ -82,16 +82,13 @@ def limits_for(platform: str, table: dict[str, PlatformLimits] | None = None) ->
         raise ValidationError("platform", platform, f"no limits (known: {known})") from None
 
 
-def windows(
+def check_window(
     limits: PlatformLimits, since: datetime, until: datetime, *, now: datetime
-) -> Iterator[tuple[datetime, datetime]]:
-    """``[since, until]`` cut into consecutive windows of at most ``limits.max_window``,
-    oldest first (each starts where the previous ended).
-
-    A ``since`` beyond the platform's ``lookback`` from ``now`` is refused with
-    :class:`ValidationError` naming ``since``: the API would answer with nothing, and
-    an empty answer must not pass for "nothing changed".
-    """
+) -> tuple[datetime, datetime]:
+    """``since`` and ``until`` checked: aware, in order, and ``since`` within the
+    platform's ``lookback`` from ``now`` (refused with :class:`ValidationError` naming
+    ``since``: the API would answer with nothing, and an empty answer must not pass for
+    "nothing changed")."""
     since = ensure_aware(since, path="since")
     until = ensure_aware(until, path="until")
     now = ensure_aware(now, path="now")
@@ -103,6 +100,22 @@ def windows(
             f"{limits.api} answers only the last {limits.lookback.days} days "
             f"(from {(now - limits.lookback).isoformat()})",
         )
+    return since, until
+
+
+def windows(
+    limits: PlatformLimits, since: datetime, until: datetime, *, now: datetime
+) -> Iterator[tuple[datetime, datetime]]:
+    """``[since, until]`` cut into consecutive windows of at most ``limits.max_window``,
+    oldest first (each starts where the previous ended); the window is checked first
+    (:func:`check_window`), when this is called."""
+    since, until = check_window(limits, since, until, now=now)
+    return _cut(limits, since, until)
+
+
+def _cut(
+    limits: PlatformLimits, since: datetime, until: datetime
+) -> Iterator[tuple[datetime, datetime]]:
     start = since
     while True:
         end = min(start + limits.max_window, until)
