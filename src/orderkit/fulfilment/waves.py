@@ -368,27 +368,24 @@ def _check_held(held: object) -> None:
     if not isinstance(held, Mapping):
         raise ValidationError("held", held, "expected a mapping of order id to units by SKU")
     for order_id, units in held.items():
-        if not isinstance(units, Mapping):
-            raise ValidationError(f"held[{order_id!r}]", units,
-                                  "expected a mapping of SKU to units")
-        for sku, qty in units.items():
-            if isinstance(qty, bool) or not isinstance(qty, int) or qty < 0:
-                raise ValidationError(f"held[{order_id!r}][{sku!r}]", qty,
-                                      "expected whole units >= 0")
+        _units(units, f"held[{order_id!r}]")
 
 
 def _stock(stock: object) -> dict[str, int]:
     """``plan_wave``'s ``stock``, checked: SKU to whole units available (>= 0)."""
-    if stock is None:
-        return {}
-    if not isinstance(stock, Mapping):
-        raise ValidationError("stock", stock, "expected a mapping of SKU to units")
-    for sku, units in stock.items():
+    return {} if stock is None else _units(stock, "stock")
+
+
+def _units(value: object, path: str) -> dict[str, int]:
+    """``value`` at ``path``, checked: SKU to whole units (>= 0)."""
+    if not isinstance(value, Mapping):
+        raise ValidationError(path, value, "expected a mapping of SKU to units")
+    for sku, units in value.items():
         if not isinstance(sku, str) or not sku:
-            raise ValidationError("stock", sku, "expected SKUs as keys")
+            raise ValidationError(path, sku, "expected SKUs as keys")
         if isinstance(units, bool) or not isinstance(units, int) or units < 0:
-            raise ValidationError(f"stock[{sku!r}]", units, "expected whole units >= 0")
-    return dict(stock)
+            raise ValidationError(f"{path}[{sku!r}]", units, "expected whole units >= 0")
+    return dict(value)
 
 
 _READY = frozenset({OrderStatus.PAID, OrderStatus.PACKED})
