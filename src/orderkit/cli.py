@@ -174,10 +174,12 @@ def _watch_cycle(args: argparse.Namespace) -> WatchReport:
 
     notifier = WebhookNotifier(args.webhook) if args.webhook else StdoutNotifier()
     repository = SQLiteOrderRepository(args.db)
-    metrics: list[Metrics] = [Backlog(outbox=repository)]
+    metrics: list[Metrics]
     if repository.database.schema_version("sync") > 0:
         synced = SQLiteSyncStore(args.db)
         metrics = [SyncLagMetric(synced), Backlog(outbox=repository, sync=synced)]
+    else:
+        metrics = [Backlog(outbox=repository)]
     watcher = Watcher(repository, notifier, rules=[*DEFAULT_RULES, *DEFAULT_METRIC_RULES],
                       state=SQLiteWatchState(args.db), metrics=metrics)
     return watcher.run_once()

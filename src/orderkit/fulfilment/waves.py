@@ -398,7 +398,7 @@ def _ready(order: Order) -> bool:
     if order.status in _READY:
         return True
     if order.status == OrderStatus.SHIPPED:
-        return any(line.quantities[LineStatus.OPEN] for line in order.lines)
+        return bool(order.open_units_by_sku)
     return (order.status == OrderStatus.PENDING_PAYMENT
             and order.payment_terms is PaymentTerms.ON_DELIVERY)
 
