@@ -53,7 +53,7 @@ from orderkit.sync import Sync, SyncReport, modified_at, raw_digest
 from orderkit.testing import ManualClock, MemoryChannelClient
 
 FIXTURES = Path(__file__).parents[1] / "tests" / "fixtures" / "mapping"
-NOW = datetime(2026, 2, 20, 12, 0, tzinfo=UTC)
+NOW = datetime(2026, 3, 12, 12, 0, tzinfo=UTC)  # the span starts after every sample is created
 SPAN = timedelta(days=20)
 PAGE = 100
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -106,8 +106,10 @@ def build(count: int) -> dict[str, list[dict[str, Any]]]:
             payload[key] = 900_000_000 + n if isinstance(sample[key], int) else f"B{n:09d}"
         at = (NOW - SPAN + n * step).replace(microsecond=0)
         _set_modified(payload, at)
-        if n < len(templates):  # each format written back reads back the same instant
+        if n < len(templates):  # each format written back reads back the same instant,
             assert modified_at(platform, payload) == at, (platform, payload)
+            # and no payload is modified before it was created (its first use is its earliest)
+            assert at >= normalize(platform, payload).created_at, (platform, payload)
         feeds.setdefault(platform, []).append(payload)
     return feeds
 
@@ -209,7 +211,8 @@ def floor(
             digest = raw_digest(text)
             order = normalize(platform, payload)
             stored = repository.find_by_channel(order.channel, order.channel_order_id)
-            assert stored is not None
+            if stored is None:  # a dead letter wrote no order row
+                continue
             rows.append((stored.order_id, stored.channel, stored.channel_order_id,
                          int(stored.status), stored.version, json.dumps(to_dict(stored))))
             seen.append((platform, order.channel_order_id, 0, digest, 0, 0))
