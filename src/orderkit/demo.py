@@ -8,10 +8,10 @@ and one manual clock, so the run is the same every time.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import attrs
 
@@ -34,6 +34,11 @@ from orderkit.model.orders import (
 from orderkit.model.time import accounting_date, parse_timestamp
 from orderkit.numbering import ReconIdIssuer
 from orderkit.testing.clock import ManualClock
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
+
+    from orderkit.sync.ports import SyncStore
 
 __all__ = ["Story", "demo_files", "run_demo"]
 
@@ -170,6 +175,59 @@ def chapter_sync(story: Story) -> None:
     story.say("Nothing was dropped: the bad payload waits, whole, in this chapter's shop"
               " (named on the first line) for a map fix and replay_dead_letters();"
               " `orderkit dead-letters --db` on that file lists it.")
+    _waiting_for_stock(story, repository, store, path, samples)
+
+
+def _waiting_for_stock(
+    story: Story, repository: SQLiteOrderRepository, store: SyncStore, path: Path,
+    samples: Traversable,
+) -> None:
+    """A Pinduoduo order the shelf cannot cover: sold already, so stored waiting for
+    stock, told to the host, and reserved once the goods come in."""
+    import json
+
+    from orderkit.adapters.sqlite import SQLiteInventoryStore
+    from orderkit.inventory import InventoryLedger
+    from orderkit.lifecycle import OrderService
+    from orderkit.sync import Sync
+
+    pdd = json.loads(samples.joinpath("pdd.json").read_text(encoding="utf-8"))
+    ledger = InventoryLedger(SQLiteInventoryStore(path),
+                             secret=b"demo-secret-not-for-production", clock=story.clock)
+    for sku, units in (("TEA-OOLONG-250G", 10), ("CUP-CELADON", 5), ("TRAY-MINI", 1)):
+        ledger.receive(sku, units, reference=f"PO-{sku}")
+    sent: list[object] = []
+    service = OrderService(repository, inventory=ledger, clock=story.clock,
+                           sink=_Told(sent))
+    sync = Sync(repository, service, store=store, clock=story.clock)
+    report = sync.receive("pdd", pdd, received_at=story.clock.now())
+    order = repository.find_by_channel("pdd", pdd["order_sn"])
+    assert order is not None
+    story.say(f"pdd    {pdd['order_sn']} paid, 3 bamboo trays wanted, 1 on the shelf"
+              f" -> {report.summary()}")
+    (refused,) = (e for e in repository.audit_trail(order.order_id) if e.outcome == "refused")
+    shortages = "; ".join(f"{sku} {text}" for _f, sku, text in refused.changes)
+    story.say(f"stored {order.order_id}: {status_name(order.status)}, lock"
+              f" {order.lock_id or 'none'} (waiting for stock: {shortages}); the host was"
+              f" told: {', '.join(getattr(m, 'topic', '?') for m in sent)}")
+    ledger.receive("TRAY-MINI", 6, reference="PO-TRAY-2")
+    refused_now = service.reserve([order.order_id], at=story.clock.now())
+    reserved = repository.get(order.order_id)
+    tray = ledger.stock("TRAY-MINI")
+    story.say(f"6 trays come in; reserve() -> {'refused' if refused_now else 'locked'}:"
+              f" lock {'held' if reserved.lock_id else 'none'}, TRAY-MINI locked {tray.locked},"
+              f" available {tray.available}; the paid order's lock is confirmed and never"
+              f" lapses.")
+
+
+class _Told:
+    """The demo host's event sink: it keeps what it is told."""
+
+    def __init__(self, sent: list[object]) -> None:
+        self.sent = sent
+
+    def publish(self, events: Sequence[object]) -> None:
+        self.sent.extend(events)
 
 
 def chapter_idempotency(story: Story) -> None:
@@ -490,7 +548,6 @@ def chapter_lifecycle(story: Story) -> None:
 
 def chapter_outbox(story: Story) -> None:
     """A cancel whose stock release is lost, a broker that is down: nothing is lost."""
-    from collections.abc import Sequence
     from datetime import timedelta
 
     from orderkit.adapters.sqlite import SQLiteInventoryStore

@@ -207,11 +207,13 @@ def test_webhook_receiver_applies_posted_payloads_and_stops_on_sigint(tmp_path: 
         assert _post(base + "/webhook/jd", b"{not json")[0] == 401
 
         assert _post(_signed(base, order), order) == (200, {
-            "new": 1, "updated": 0, "unchanged": 0, "stale": 0, "dead_lettered": 0})
+            "new": 1, "updated": 0, "unchanged": 0, "stale": 0, "dead_lettered": 0,
+            "waiting_for_stock": 0})
         assert _post(_signed(base, order), order)[1]["unchanged"] == 1
         malformed = json.dumps(_malformed()).encode()
         assert _post(_signed(base, malformed), malformed) == (
-            202, {"new": 0, "updated": 0, "unchanged": 0, "stale": 0, "dead_lettered": 1})
+            202, {"new": 0, "updated": 0, "unchanged": 0, "stale": 0, "dead_lettered": 1,
+                  "waiting_for_stock": 0})
         status, answer = _post(_signed(base, b"{not json"), b"{not json")
         assert status == 400
         assert "not JSON" in answer["error"]

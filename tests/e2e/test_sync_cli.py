@@ -171,8 +171,9 @@ def test_dead_letters_keeps_stock_letters_for_the_host_and_drops_an_outbox_messa
     repository = SQLiteOrderRepository(db)
     service = OrderService(repository, inventory=ledger, sink=Down(), clock=clock,
                            deliver=False)
-    # A JD order paid while the shelf is empty: a dead letter the ledger refused.
+    # A JD order in a state its map does not know: a dead letter.
     payload = json.loads((FIXTURES / "wait_seller_stock_out.json").read_text("utf-8"))
+    payload["orderState"] = "WAIT_FOR_MARS"
     sync = Sync(repository, service, store=SQLiteSyncStore(db))
     assert sync.receive("jd", payload, received_at=clock.now()).dead_lettered == 1
     # A counter sale whose events the broker never took: given up after one attempt.

@@ -28,6 +28,8 @@ from orderkit.lifecycle.events import (
     ReturnReceived,
     ReturnRequested,
     StatusChanged,
+    StockShort,
+    StockShortage,
     TrackingRecorded,
 )
 from orderkit.lifecycle.policy import Actor, ActorDirectory, Directory, Policy, person_key
@@ -67,6 +69,8 @@ __all__ = [
     "ReturnRequested",
     "Rule",
     "StatusChanged",
+    "StockShort",
+    "StockShortage",
     "TrackingRecorded",
     "Transition",
     "TransitionTable",

@@ -47,6 +47,8 @@ __all__ = [
     "ReturnReceived",
     "ReturnRequested",
     "StatusChanged",
+    "StockShort",
+    "StockShortage",
     "TrackingRecorded",
 ]
 
@@ -282,6 +284,24 @@ class HoldReleased(DomainEvent):
     kind: str
     by: str
     approved_by: str | None
+
+
+@attrs.frozen
+class StockShortage:
+    """One SKU an order was short of: units ``wanted`` and units ``available``."""
+
+    wanted: int
+    available: int
+
+
+@attrs.frozen
+class StockShort(DomainEvent):
+    """An order sold already (a marketplace's) was stored **waiting for stock**: the
+    shelf could not cover its open units, so it holds no lock until it is reserved
+    (:meth:`~orderkit.lifecycle.OrderService.reserve`, or a released wave).
+    ``shortages`` maps each short SKU to what was wanted and what was available."""
+
+    shortages: Mapping[str, StockShortage]
 
 
 @attrs.frozen

@@ -46,6 +46,8 @@ from orderkit.lifecycle.events import (
     Refunded,
     ReturnReceived,
     StatusChanged,
+    StockShort,
+    StockShortage,
 )
 from orderkit.lifecycle.ports import CarrierGateway, EventSink, OrderRepository
 from orderkit.model.audit import AuditEntry
@@ -53,6 +55,7 @@ from orderkit.model.errors import (
     AddressLocked,
     ConcurrencyError,
     DuplicateOrder,
+    InsufficientStock,
     NotPermitted,
     OrderkitError,
     OrderNotFound,
@@ -201,6 +204,7 @@ class OrderService:
         placements: Sequence[tuple[Order, Sequence[Transition]]],
         *,
         stamp: Callable[[Order], Order] | None = None,
+        wait_for_stock: bool = False,
     ) -> list[Order | OrderkitError]:
         """Place several new orders in one :meth:`~OrderRepository.atomic` block.
 
@@ -219,10 +223,21 @@ class OrderService:
         taken, before it is stored, and returns the order to store (sync gives it its
         recon id there, so a refused order draws no number). The outbox is delivered
         once, after the block.
+
+        ``wait_for_stock=True`` is for orders sold already (a marketplace took the
+        buyer's order): one the shelf cannot cover is stored all the same, **waiting
+        for stock**, instead of refused. It holds no lock; its audit trail records the
+        refused lock (event ``lock``, outcome ``refused``, one change per short SKU with
+        what was wanted and what was available), and with a sink it owes a
+        :class:`~orderkit.lifecycle.StockShort` event. It takes its stock when it is
+        reserved (:meth:`reserve`, which a released wave calls). Units its transitions
+        ship leave the shelf as for any placement.
         """
         if isinstance(placements, str | bytes) or not isinstance(placements, Sequence):
             raise ValidationError("placements", placements,
                                   "expected a sequence of (order, transitions) pairs")
+        if not isinstance(wait_for_stock, bool):
+            raise ValidationError("wait_for_stock", wait_for_stock, "expected True or False")
         checked = [_placement(index, placement) for index, placement in enumerate(placements)]
         refused: dict[int, OrderkitError] = {}
         for index, (order, _transitions) in enumerate(checked):
@@ -231,7 +246,8 @@ class OrderService:
                 refused[index] = stuck
         while True:
             try:
-                results, moved, owed = self._place_checked(checked, refused, stamp)
+                results, moved, owed = self._place_checked(checked, refused, stamp,
+                                                           wait_for_stock)
             except _Refused as stop:
                 # Rolled back with its block (its lock, when the ledger shares the
                 # transaction, else released): placed again without it.
@@ -246,6 +262,7 @@ class OrderService:
         checked: Sequence[tuple[Order, tuple[Transition, ...]]],
         refused: Mapping[int, OrderkitError],
         stamp: Callable[[Order], Order] | None,
+        wait_for_stock: bool,
     ) -> tuple[list[Order | OrderkitError], list[Transition], bool]:
         """One attempt of :meth:`place_many`, all or nothing: a save the repository
         refuses releases this attempt's locks and raises :class:`_Refused` naming it."""
@@ -263,6 +280,9 @@ class OrderService:
                         results.append(refused[index])
                         continue
                     lock = next(taken)
+                    short = None
+                    if wait_for_stock and isinstance(lock, InsufficientStock):
+                        short, lock = lock, None
                     if isinstance(lock, OrderkitError):
                         results.append(lock)
                         continue
@@ -278,8 +298,12 @@ class OrderService:
                         m for t in transitions
                         for m in self._messages(t, lock_id, settled=lock is not None)
                     )
-                    saves.append((index, final, tuple(e for t in transitions for e in t.audit),
-                                  messages))
+                    audit = tuple(e for t in transitions for e in t.audit)
+                    if short is not None:
+                        entry, owed_short = self._short(final, audit, short)
+                        audit += (entry,)
+                        messages += owed_short
+                    saves.append((index, final, audit, messages))
                     results.append(final)
                     moved.extend(transitions)
                     owed = owed or bool(messages)
@@ -296,6 +320,31 @@ class OrderService:
                     raise _Refused(index, duplicate) from error
                 raise
         return results, moved, owed
+
+    def _short(
+        self, order: Order, audit: Sequence[AuditEntry], short: InsufficientStock
+    ) -> tuple[AuditEntry, tuple[OutboxMessage, ...]]:
+        """The audit entry and, with a sink, the :class:`StockShort` message of
+        ``order`` stored waiting for stock, dated by the last event its placement
+        applied, else by its creation. The entry records the refused lock (event
+        ``lock``, outcome ``refused``: the order did not change, its version neither),
+        one change per short SKU."""
+        at = audit[-1].event_at if audit else order.created_at
+        event_id = f"stock_short:{order.order_id}"
+        shortages = sorted(short.shortages.items())
+        entry = AuditEntry(
+            order.order_id, event_id, "lock", None, self.lifecycle.clock.now(), at,
+            int(order.status), int(order.status), "refused",
+            tuple(("stock", sku, f"wanted {wanted}, available {available}")
+                  for sku, (wanted, available) in shortages),
+            reason="short of stock: stored waiting for stock, no lock until it is reserved",
+        )
+        if self.sink is None:
+            return entry, ()
+        fact = StockShort(order.order_id, event_id, at, {
+            sku: StockShortage(wanted, available) for sku, (wanted, available) in shortages
+        })
+        return entry, _outbox(order.order_id, event_id, [event_content(fact)], entry.at)
 
     def _release_all(
         self, orders: Sequence[Order], locks: Sequence[str | OrderkitError | None],
@@ -406,7 +455,9 @@ class OrderService:
                 continue
             lock_id: str = result.lock_id
             event_id = f"reserve:{order.order_id}:{order.version + 1}"
-            reserved = attrs.evolve(order, lock_id=lock_id, version=order.version + 1)
+            # Remembered like an event's id: every applied audit entry names one.
+            reserved = attrs.evolve(order, lock_id=lock_id, version=order.version + 1,
+                                    applied_event_ids=(*order.applied_event_ids, event_id))
             entry = AuditEntry(
                 order.order_id, event_id, "reserve", None, now, at, int(order.status),
                 int(order.status), "applied", (("lock_id", order.lock_id or "", "reserved"),),

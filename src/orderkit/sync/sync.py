@@ -10,11 +10,13 @@ page left it or from the initial form of a new order. Only then, inside one
 :meth:`~orderkit.lifecycle.ports.OrderRepository.atomic` block per page, the page is
 written: its new orders placed together (:meth:`OrderService.place_many`: one stock
 lock call, one insert, a recon id each), its stored orders that moved saved once each,
-and what sync saw of them. A payload that fails to map, whose events the lifecycle
-refuses, or whose new order is short of stock for the units it still waits for, is kept
-as a dead letter with the error, and nothing else of it is written (units a new order
-shipped before sync saw it are a physical fact: they leave stock, a shortfall reported as
-an oversell).
+and what sync saw of them. A payload that fails to map, or whose events the lifecycle
+refuses, is kept as a dead letter with the error, and nothing else of it is written. A
+new order the shelf cannot cover for the units it still waits for was sold already: it
+is stored waiting for stock, with no lock (``OrderService.place_many(...,
+wait_for_stock=True)``; counted in :attr:`SyncReport.waiting_for_stock`); units a new
+order shipped before sync saw it are a physical fact: they leave stock, a shortfall
+reported as an oversell.
 """
 
 from __future__ import annotations
@@ -55,7 +57,8 @@ from orderkit.sync.records import PAYLOAD_MAX_LENGTH, Cursor, DeadLetter, Seen
 
 __all__ = ["DEFAULT_BATCH", "Progress", "Sync", "SyncReport", "check_batch", "check_platform"]
 
-Outcome = Literal["new", "updated", "unchanged", "stale", "dead_lettered"]
+#: ``waiting``: a new order stored waiting for stock (counted in ``new`` too).
+Outcome = Literal["new", "waiting", "updated", "unchanged", "stale", "dead_lettered"]
 
 #: Payloads :meth:`Sync.receive_many` applies per commit unless told otherwise.
 DEFAULT_BATCH: Final = 100
@@ -73,13 +76,16 @@ _KEPT: Final = 100_000
 class SyncReport:
     """What a receipt, a poll, a backfill or a replay did, per payload: ``new`` orders
     placed, ``updated`` orders moved, ``unchanged`` payloads (seen already, or nothing
-    to apply), ``stale`` ones (older than what is stored) and ``dead_lettered`` ones."""
+    to apply), ``stale`` ones (older than what is stored) and ``dead_lettered`` ones.
+    ``waiting_for_stock`` counts the new orders the shelf could not cover, stored
+    waiting for stock (they are in ``new`` too)."""
 
     new: int = 0
     updated: int = 0
     unchanged: int = 0
     stale: int = 0
     dead_lettered: int = 0
+    waiting_for_stock: int = 0
 
     def __add__(self, other: SyncReport) -> SyncReport:
         if not isinstance(other, SyncReport):
@@ -93,9 +99,12 @@ class SyncReport:
         return self.new + self.updated + self.unchanged + self.stale + self.dead_lettered
 
     def summary(self) -> str:
-        """One line: ``new 3, updated 1, unchanged 2, stale 1, dead letters 0``."""
+        """One line: ``new 3, updated 1, unchanged 2, stale 1, dead letters 0``, and
+        ``, waiting for stock 1`` when new orders wait for stock."""
+        waiting = (f", waiting for stock {self.waiting_for_stock}"
+                   if self.waiting_for_stock else "")
         return (f"new {self.new}, updated {self.updated}, unchanged {self.unchanged}, "
-                f"stale {self.stale}, dead letters {self.dead_lettered}")
+                f"stale {self.stale}, dead letters {self.dead_lettered}{waiting}")
 
 
 #: Called after every batch with the report so far and the fraction of the work done
@@ -121,13 +130,20 @@ def check_batch(batch: object) -> None:
 
 
 def _one(outcome: Outcome) -> SyncReport:
-    return SyncReport(**{outcome: 1})
+    return _count((outcome,))
 
 
 def _count(outcomes: Iterable[Outcome]) -> SyncReport:
     tally = Counter(outcomes)
-    return SyncReport(tally["new"], tally["updated"], tally["unchanged"], tally["stale"],
-                      tally["dead_lettered"])
+    return SyncReport(tally["new"] + tally["waiting"], tally["updated"], tally["unchanged"],
+                      tally["stale"], tally["dead_lettered"], tally["waiting"])
+
+
+def _waiting(service: OrderService, placed: Order) -> bool:
+    """Whether ``placed`` was stored waiting for stock: a ledger locks every open unit
+    of a placement it covers."""
+    return (service.inventory is not None and placed.lock_id is None
+            and bool(placed.open_units_by_sku))
 
 
 @attrs.frozen
@@ -728,8 +744,8 @@ class Sync:
         initial form of a new order; a refusal makes it a dead letter before anything
         of it is written. Only then the writes: the page's new orders placed together
         (:meth:`OrderService.place_many`: one ``lock_many`` for the page, each order
-        saved once in its final form; an order short of stock for its waiting units is
-        a dead letter, every version of it in the page), each stored order that moved
+        saved once in its final form; an order the shelf cannot cover for its waiting
+        units is stored waiting for stock, with no lock), each stored order that moved
         saved once with all its events (:meth:`OrderService.save_decided`), and what
         sync saw of every order applied (one
         :meth:`~orderkit.sync.ports.SyncStore.mark_seen_many` write).
@@ -767,10 +783,14 @@ class Sync:
         new = [chain for chain in chains.values() if chain.stored is None]
         if new:
             placed = self.service.place_many(
-                [(chain.base, chain.moved) for chain in new], stamp=self._stamp
+                [(chain.base, chain.moved) for chain in new], stamp=self._stamp,
+                wait_for_stock=True,
             )
             for chain, result in zip(new, placed, strict=True):
-                if isinstance(result, DuplicateOrder):
+                if isinstance(result, Order):
+                    if _waiting(self.service, result):
+                        changed[chain.items[0].index] = "waiting"
+                elif isinstance(result, DuplicateOrder):
                     # Placed meanwhile by a writer outside this transaction: the page's
                     # payloads of it apply to the order as stored.
                     changed.update(self._settle(platform, chain, received_at, error=result))

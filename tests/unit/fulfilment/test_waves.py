@@ -206,6 +206,9 @@ def test_releasing_a_wave_reserves_the_stock_of_orders_that_came_in_without_a_lo
     trail = repository.audit_trail("IMP-1")
     assert [(e.event, e.outcome) for e in trail] == [("reserve", "applied"),
                                                     ("pack", "applied")]
+    # The reserve is remembered like an event: one applied entry, one id, each version.
+    from orderkit.testing.invariants import order_problems
+    assert order_problems(repository, [packed]) == []
     level = ledger.stock("TEA")
     assert (level.on_hand, level.locked, level.available) == (3, 2, 1)
     # The paid order's lock was confirmed with it: it never lapses.

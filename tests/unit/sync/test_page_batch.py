@@ -1,9 +1,9 @@
 """A page is decided in memory first and then written as a batch: every payload of
 the page is mapped and its events decided before the first write, so a payload that
-fails (malformed, refused by the lifecycle, short of stock) is a dead letter and
-writes nothing, while the rest of the page is stored in one transaction; the same page
-again is a no-op. A payload that comes with its raw text is known again by a hash of
-that text."""
+fails (malformed, refused by the lifecycle) is a dead letter and writes nothing, while
+the rest of the page is stored in one transaction (a new order the shelf cannot cover
+among them, waiting for stock); the same page again is a no-op. A payload that comes
+with its raw text is known again by a hash of that text."""
 
 from __future__ import annotations
 
@@ -109,24 +109,31 @@ def test_a_page_with_a_malformed_a_duplicate_and_a_sold_out_payload(
         versions("7005", "paid", NOW - HOUR),                  # new, after the refusal
     ]
     report = shop.sync.receive_many("jd", page, received_at=NOW)
-    assert report == SyncReport(new=2, updated=1, unchanged=1, dead_lettered=2)
+    assert report == SyncReport(new=3, updated=1, unchanged=1, dead_lettered=1,
+                                waiting_for_stock=1)
     ids = ["7001", "7002", "7003", "7004", "7005"]
     state = _state(shop, ids)
 
     # The others are stored: the new ones paid with their stock locked and a recon id
-    # each, the stored one shipped.
+    # each, the stored one shipped; the one the shelf cannot cover is stored paid,
+    # waiting for stock: no lock, a refused lock in its audit naming what was short.
     assert state["orders"]["7002"][1] == state["orders"]["7005"][1] == OrderStatus.PAID
     assert state["orders"]["7001"][1] == OrderStatus.SHIPPED
     assert state["orders"]["7001"][2] == before.recon_id
-    # The bad ones wrote nothing but their dead letter: no order, no seen, no stock
+    waiting = shop.repository.find_by_channel("jd", "7004")
+    assert (waiting.status, waiting.lock_id) == (OrderStatus.PAID, None)
+    short = [e for e in shop.repository.audit_trail(waiting.order_id)
+             if e.outcome == "refused"]
+    assert [(e.event, e.reason.split(":")[0]) for e in short] == [("lock", "short of stock")]
+    assert [c for e in short for c in e.changes] == [("stock", TEA, "wanted 5, available 4")]
+    # The malformed one wrote nothing but its dead letter: no order, no seen, no stock
     # entry, and no recon id drawn (the numbers stay gap-free).
-    for dead in ("7003", "7004"):
-        assert state["orders"][dead] is None
-        assert state["seen"][dead] is None
-    assert [kind for _id, kind in state["letters"]] == ["InsufficientStock", "MappingError"]
-    numbers = sorted(state["orders"][i][2] for i in ("7001", "7002", "7005"))
-    assert [n[-4:] for n in numbers] == ["0001", "0002", "0003"]
-    # Stock: three orders of one tea each, one of them shipped; nothing of the 5 wanted.
+    assert state["orders"]["7003"] is None
+    assert state["seen"]["7003"] is None
+    assert [kind for _id, kind in state["letters"]] == ["MappingError"]
+    numbers = sorted(state["orders"][i][2] for i in ("7001", "7002", "7004", "7005"))
+    assert [n[-4:] for n in numbers] == ["0001", "0002", "0003", "0004"]
+    # Stock: three orders of one tea each locked or shipped; nothing of the 5 wanted.
     tea = state["stock"][TEA]
     assert (tea.on_hand, tea.locked, tea.available) == (5, 2, 3)
     locked = {entry.order_id for entry in shop.ledger.entries() if entry.order_id}
@@ -135,9 +142,9 @@ def test_a_page_with_a_malformed_a_duplicate_and_a_sold_out_payload(
 
     # The same page again is a no-op: nothing stored, locked, numbered or audited anew;
     # the copy of 7001's older version is now stale (counted on what sync saw), and the
-    # dead letters stay (one more attempt each).
+    # dead letter stays (one more attempt).
     again = shop.sync.receive_many("jd", copy.deepcopy(page), received_at=NOW + HOUR)
-    assert again == SyncReport(unchanged=3, stale=1, dead_lettered=2)
+    assert again == SyncReport(unchanged=4, stale=1, dead_lettered=1)
     after = _state(shop, ids)
     assert after["seen"]["7001"] == attrs.evolve(state["seen"]["7001"], stale=1)
     after["seen"]["7001"] = state["seen"]["7001"]
@@ -146,19 +153,36 @@ def test_a_page_with_a_malformed_a_duplicate_and_a_sold_out_payload(
 
 
 def test_one_payload_is_the_one_payload_page(shop: Any, versions: Any) -> None:
-    """``receive`` takes the page path: a sold-out payload alone writes nothing either."""
+    """``receive`` takes the page path: a sold-out payload alone is stored waiting for
+    stock, with no stock entry, and takes its stock when it is reserved."""
     assert shop.sync.receive("jd", _greedy(versions, "7101", NOW - HOUR),
                              received_at=NOW) == SyncReport(new=1)
     entries = len(shop.ledger.entries())
     report = shop.sync.receive("jd", _greedy(versions, "7102", NOW - HOUR), received_at=NOW)
-    assert report == SyncReport(dead_lettered=1)
-    assert shop.repository.find_by_channel("jd", "7102") is None
+    assert report == SyncReport(new=1, waiting_for_stock=1)
+    assert report.summary().endswith("dead letters 0, waiting for stock 1")
+    waiting = shop.repository.find_by_channel("jd", "7102")
+    assert waiting.lock_id is None
     assert len(shop.ledger.entries()) == entries
     shop.ledger.receive(TEA, 1, reference="PO-TEA-2")
     assert shop.sync.receive("jd", versions("7103", "paid", NOW - HOUR),
                              received_at=NOW) == SyncReport(new=1)
-    numbers = [shop.repository.find_by_channel("jd", i).recon_id for i in ("7101", "7103")]
-    assert [n[-4:] for n in numbers] == ["0001", "0002"]  # 7102 drew no number
+    numbers = [shop.repository.find_by_channel("jd", i).recon_id
+               for i in ("7101", "7102", "7103")]
+    assert [n[-4:] for n in numbers] == ["0001", "0002", "0003"]
+    # The tea left is 0 of the 5 wanted: still waiting; 5 more come in and it is reserved,
+    # its lock confirmed (it is paid) so it never lapses.
+    assert list(shop.service.reserve([waiting.order_id], at=NOW)) == [waiting.order_id]
+    shop.ledger.receive(TEA, 5, reference="PO-TEA-3")
+    assert shop.service.reserve([waiting.order_id], at=NOW) == {}
+    shop.service.relay.run_until_idle()
+    reserved = shop.repository.get(waiting.order_id)
+    assert reserved.lock_id is not None
+    tea = shop.ledger.stock(TEA)
+    assert (tea.on_hand, tea.locked, tea.available) == (12, 11, 1)  # 5 + 1 + 5 locked
+    assert sorted(e.kind.value for e in shop.ledger.entries()
+                  if e.order_id == waiting.order_id) == ["confirm", "confirm", "lock", "lock"]
+    assert shop.ledger.verify().ok
 
 
 def test_versions_of_a_new_order_in_one_page_are_one_placement(
@@ -248,7 +272,7 @@ def test_file_client_pages_carry_the_lines_as_read(versions: Any, tmp_path: Path
     assert texts == tuple(lines)
 
 
-def test_every_version_of_a_sold_out_new_order_in_a_page_is_a_dead_letter(
+def test_every_version_of_a_sold_out_new_order_in_a_page_is_one_order_waiting_for_stock(
     shop: Any, versions: Any
 ) -> None:
     greedy = _greedy(versions, "7701", NOW - 2 * HOUR)
@@ -256,9 +280,10 @@ def test_every_version_of_a_sold_out_new_order_in_a_page_is_a_dead_letter(
     page = [versions("7702", "paid", NOW - HOUR), versions("7703", "paid", NOW - HOUR),
             greedy, later]  # the tea left after 7702 and 7703 is 4 of the 5 wanted
     assert shop.sync.receive_many("jd", page, received_at=NOW) == \
-        SyncReport(new=2, dead_lettered=2)
-    assert shop.repository.find_by_channel("jd", "7701") is None
-    assert shop.store.seen("jd", "7701") is None
-    letters = shop.store.dead_letters("jd")
-    assert len(letters) == 2
-    assert all(letter.error.startswith("InsufficientStock") for letter in letters)
+        SyncReport(new=3, unchanged=1, waiting_for_stock=1)
+    waiting = shop.repository.find_by_channel("jd", "7701")
+    assert (waiting.status, waiting.lock_id) == (OrderStatus.PAID, None)
+    assert shop.store.seen("jd", "7701").modified_at == NOW - HOUR
+    assert shop.store.dead_letters("jd") == []
+    tea = shop.ledger.stock(TEA)
+    assert (tea.on_hand, tea.locked, tea.available) == (6, 2, 4)
