@@ -193,7 +193,8 @@ def _wave(args: argparse.Namespace) -> int:
     from orderkit.model.orders import OrderStatus, PaymentTerms
     from orderkit.model.time import parse_timestamp
 
-    if _order_database(args.db) is None:
+    versions = _order_database(args.db)
+    if versions is None:
         return EXIT_FILE
     policy = (
         policy_from_toml(Path(args.policy).read_text(encoding="utf-8"))
@@ -216,7 +217,18 @@ def _wave(args: argparse.Namespace) -> int:
         for order in repository.stale([OrderStatus.SHIPPED], "status_since", now, args.limit)
         if order.open_units_by_sku
     ]
-    wave = plan_wave(candidates, policy, now)
+    stock: dict[str, int] | None = None
+    held: dict[str, dict[str, int]] | None = None
+    if "inventory" in versions:
+        # The file keeps stock: the plan spends what is available on the units no live
+        # lock holds (orders waiting for stock, lapsed locks), and trusts no lock id.
+        from orderkit.adapters.sqlite import SQLiteInventoryStore
+        from orderkit.inventory import available_units, held_units
+
+        store = SQLiteInventoryStore(args.db)
+        stock = available_units(store)
+        held = held_units(store, [order.order_id for order in candidates], now)
+    wave = plan_wave(candidates, policy, now, stock=stock, held=held)
     print(f"wave ({policy.stream}) at {now.isoformat()}: {len(wave.selected)} selected,"
           f" {len(wave.excluded)} left out")
     for order_id in wave.selected:

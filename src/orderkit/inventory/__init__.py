@@ -36,6 +36,7 @@ from orderkit.inventory.verify import (
     VerifyReport,
     verify_store,
 )
+from orderkit.inventory.views import available_units, held_units
 
 __all__ = [
     "DEFAULT_SKEW_TOLERANCE",
@@ -60,5 +61,7 @@ __all__ = [
     "StockLevel",
     "VerifyReport",
     "apply_entry",
+    "available_units",
+    "held_units",
     "verify_store",
 ]

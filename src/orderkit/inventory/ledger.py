@@ -43,6 +43,7 @@ from orderkit.inventory.ports import InventoryStore, InventoryTransaction
 from orderkit.inventory.refusals import RestockExceedsShipment
 from orderkit.inventory.tokens import LockTokens
 from orderkit.inventory.verify import VerifyReport, verify_store
+from orderkit.inventory.views import available_units, held_units, live_lines
 from orderkit.model import _checks as check
 from orderkit.model.errors import InsufficientStock, InvalidLock, RefusedError, ValidationError
 from orderkit.model.time import Clock, SystemClock, ensure_instant
@@ -1194,9 +1195,24 @@ class InventoryLedger:
                 line.sku, line.remaining, line.locked_at, line.expires_at,
                 self._tokens.issue(line.lock_key, order_id),
             )
-            for line in self._store.lines_of_order(order_id)
-            if line.remaining > 0 and line.expires_at > now
+            for line in live_lines(self._store, order_id, now)
         )
+
+    def available(self) -> dict[str, int]:
+        """Units that may still be locked, per SKU (see
+        :func:`~orderkit.inventory.views.available_units`): a wave plan's ``stock``."""
+        return available_units(self._store)
+
+    def held(self, order_ids: Iterable[str]) -> dict[str, dict[str, int]]:
+        """Per order id, the units its live locks hold now, by SKU: a wave plan's
+        ``held``, so an order whose lock lapsed waits for stock instead of being
+        trusted to hold its units."""
+        if isinstance(order_ids, str):
+            raise ValidationError("order_ids", order_ids, "expected a collection of order ids")
+        ids = list(order_ids)
+        for index, order_id in enumerate(ids):
+            _text(f"order_ids[{index}]", order_id)
+        return held_units(self._store, ids, self._now())
 
     def entries(self) -> tuple[LedgerEntry, ...]:
         """The whole ledger, in order (for audits and exports)."""

@@ -131,3 +131,47 @@ def test_orderkit_wave_lists_packed_cash_on_delivery_and_partly_shipped_orders(
         "  COD-PACKED",
         "  PARTLY",
     ]
+
+
+def test_orderkit_wave_on_a_file_that_keeps_stock_spends_it_and_trusts_no_lock_id(
+    tmp_path: Path,
+) -> None:
+    """On a file with an inventory ledger the plan reads the stock: an order holding its
+    lock goes; one waiting for stock (no lock) goes only while the shelf covers it; one
+    whose lock lapsed counts as holding nothing."""
+    from orderkit.adapters.sqlite import SQLiteInventoryStore
+    from orderkit.inventory import InventoryLedger
+    from orderkit.lifecycle import OrderService
+    from orderkit.testing import ManualClock
+
+    db = tmp_path / "shop.db"
+    clock = ManualClock(T0)
+    ledger = InventoryLedger(SQLiteInventoryStore(db), secret=b"wave-cli-secret-0123456",
+                             clock=clock)
+    ledger.receive("TEA", 2, reference="PO-1")
+    service = OrderService(SQLiteOrderRepository(db), inventory=ledger, clock=clock,
+                           lock_ttl=timedelta(hours=1))
+    # LOCKED holds its tin (placed paid: the lock is confirmed); LAPSED's lock was taken
+    # unconfirmed and ran out; WAITING and LATER came in without a lock. One tin is left
+    # for the three of them, in pick order.
+    service.place(paid("LOCKED", 0))
+    unpaid = paid("LAPSED", 1, status=OrderStatus.PENDING_PAYMENT, paid_at=None)
+    service.place(unpaid)
+    repository = service.repository
+    lapsed = repository.get("LAPSED")
+    repository.save(attrs.evolve(lapsed, status=OrderStatus.PAID, paid_at=T0,
+                                 version=lapsed.version + 1), lapsed.version)
+    repository.save(paid("WAITING", 2), None)
+    repository.save(paid("LATER", 3), None)
+    clock.advance(timedelta(hours=2))
+    ledger.expire_due()
+    run = wave(db, "--at", "2026-03-02T20:00:00+08:00")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [
+        "wave (in_stock) at 2026-03-02T12:00:00+00:00: 2 selected, 2 left out",
+        "  LAPSED",
+        "  LOCKED",
+        "awaiting_stock: 2",
+        "  LATER: TEA needs 1, 0 available",
+        "  WAITING: TEA needs 1, 0 available",
+    ]
