@@ -68,7 +68,7 @@ from orderkit.model.orders import (
     OrderStatus,
     status_code,
 )
-from orderkit.model.time import Clock, SystemClock
+from orderkit.model.time import Clock, SystemClock, ensure_instant
 
 __all__ = ["Lifecycle", "Transition"]
 
@@ -140,6 +140,12 @@ class Lifecycle:
         self.remember = remember
         self.after_sale_window = after_sale_window
 
+    def now(self) -> datetime:
+        """The clock's time, checked as the ledger and the idempotency guard check
+        theirs: a host clock that gives a naive datetime is a
+        :class:`ValidationError` naming ``clock.now()``."""
+        return ensure_instant(self.clock.now(), path="clock.now()")
+
     def apply(self, order: Order, event: Event) -> Transition:
         """Apply ``event`` to ``order``; see the module docstring for the rules.
 
@@ -171,7 +177,7 @@ class Lifecycle:
             check(order, event.data)
         _refuse_if_dated_too_early(order, event)
         rule = self._choose(order, event)
-        now = self.clock.now()
+        now = self.now()
         if rule is None:
             return self._ignore(order, event, now)
         handler = HANDLERS.get(name)
@@ -256,7 +262,7 @@ class Lifecycle:
             event.event_id,
             event.name,
             _actor_id(event),
-            self.clock.now(),
+            self.now(),
             event.at,
             int(order.status),
             int(order.status),
