@@ -859,21 +859,27 @@ def _placement(index: int, placement: object) -> tuple[Order, tuple[Transition, 
 
 def _stuck_open_units(order: Order, lifecycle: Lifecycle) -> ValidationError | None:
     """The refusal of placing ``order`` with open units in a status where no event can
-    ship or cancel them (a final status, or DELIVERED): their lock would never end."""
+    ship or cancel them (:meth:`~orderkit.lifecycle.TransitionTable.can_ship_or_cancel`:
+    a final status, DELIVERED, a status the table does not know): their lock would
+    never end."""
     units = {line.line_id: line.quantities[LineStatus.OPEN] for line in order.lines
              if line.quantities[LineStatus.OPEN]}
-    if not units:
+    table = lifecycle.table
+    if not units or table.can_ship_or_cancel(order.status):
         return None
-    final = order.status in lifecycle.table.final
-    if not final and order.status != OrderStatus.DELIVERED:
-        return None
-    name = lifecycle.table.name(order.status)
+    if order.status in table.statuses:
+        where = f"is {table.name(order.status)}"
+        fix = ("put them in the bucket they are in (cancelled, shipped, refunded or"
+               " returned) before placing it")
+    else:
+        where = f"is in status {int(order.status)}, which the service's lifecycle table"
+        where += " does not know,"
+        fix = "give the service the table that has the status"
     return ValidationError(
         "order.lines",
         units,
-        f"order {order.order_id} is {name} with open units {units} (line id: units) that"
-        f" no event can ship or cancel: put them in the bucket they are in (cancelled,"
-        f" shipped, refunded or returned) before placing it",
+        f"order {order.order_id} {where} with open units {units} (line id: units) that"
+        f" no event can ship or cancel: {fix}",
     )
 
 
