@@ -141,8 +141,8 @@ class Lifecycle:
         self.after_sale_window = after_sale_window
 
     def now(self) -> datetime:
-        """The clock's time, checked as the ledger and the idempotency guard check
-        theirs: a host clock that gives a naive datetime is a
+        """The clock's time (added in 0.3), checked as the ledger and the idempotency
+        guard check theirs: a host clock that gives a naive datetime is a
         :class:`ValidationError` naming ``clock.now()``."""
         return ensure_instant(self.clock.now(), path="clock.now()")
 
