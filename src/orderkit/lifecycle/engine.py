@@ -33,6 +33,10 @@ Rules the engine keeps, whatever the table says:
 * **Goods do not move before the order exists.** A ``ship``, ``deliver`` or carrier
   scan dated (or, for a scan, timed by the carrier) before ``Order.created_at`` is
   refused with :class:`ValidationError` naming ``at`` (or ``data.carrier_time``).
+* **Whichever row moves it, an order fits its new status.** Open units never move to
+  a status where no event can ship or cancel them (DELIVERED, a final status): a
+  host's row into one is refused while a unit is open, as ``deliver [nothing_open]``
+  is.
 * **No order ends owing what nobody can collect.** A decision that moves an order to a
   final status with money still due and no unit left sold waives what is left, the
   order's own shipping and rounding up (a SHIPPING_CONCESSION, then a negative
@@ -223,6 +227,8 @@ class Lifecycle:
             version=order.version + 1,
             **fields,
         )
+        if rule.target != rule.source:
+            self._refuse_misfit(new, event, rule)
         changes = effect.changes
         if rule.target in self.table.final and new.due.amount > 0:
             waived, waiver = self._settle_ending(new, event, rule)
@@ -271,6 +277,23 @@ class Lifecycle:
             f"{type(error).__name__}: {error.message}",
             approver(event.data) if isinstance(event.data, Mapping) else None,
         )
+
+    # --- what a status promises ----------------------------------------------------------
+
+    def _refuse_misfit(self, order: Order, event: Event, rule: Rule) -> None:
+        """Refuse the move of ``order`` (as ``event`` leaves it) to the status ``rule``
+        targets when it does not fit there, whichever row moves it: a host's rows are
+        held to what the default rows' guards keep. Open units in a status where no
+        event can ship or cancel them (:meth:`TransitionTable.can_ship_or_cancel`:
+        DELIVERED, a final status) would keep their stock locked for ever
+        (``deliver [nothing_open]``)."""
+        target = self.table.name(rule.target)
+        if order.open_units_by_sku and not self.table.can_ship_or_cancel(rule.target):
+            reason = f"{target} takes no ship and no cancel: {_open_units(order)}"
+        else:
+            return
+        raise TransitionNotAllowed(order.order_id, self.table.name(rule.source), event.name,
+                                   reason)
 
     # --- ending with nothing left to collect ---------------------------------------------
 
