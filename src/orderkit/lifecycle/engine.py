@@ -34,9 +34,9 @@ Rules the engine keeps, whatever the table says:
   scan dated (or, for a scan, timed by the carrier) before ``Order.created_at`` is
   refused with :class:`ValidationError` naming ``at`` (or ``data.carrier_time``).
 * **Whichever row moves it, an order fits its new status.** Open units never move to
-  a status where no event can ship or cancel them (DELIVERED, a final status): a
-  host's row into one is refused while a unit is open, as ``deliver [nothing_open]``
-  is.
+  a status where no event can ship or cancel them (DELIVERED, a final status), and
+  nothing moves to PAID with money still due: a host's row that would is refused, as
+  ``deliver [nothing_open]`` and ``pay [pays_in_full]`` are.
 * **No order ends owing what nobody can collect.** A decision that moves an order to a
   final status with money still due and no unit left sold waives what is left, the
   order's own shipping and rounding up (a SHIPPING_CONCESSION, then a negative
@@ -286,10 +286,13 @@ class Lifecycle:
         held to what the default rows' guards keep. Open units in a status where no
         event can ship or cancel them (:meth:`TransitionTable.can_ship_or_cancel`:
         DELIVERED, a final status) would keep their stock locked for ever
-        (``deliver [nothing_open]``)."""
+        (``deliver [nothing_open]``); a PAID order owes nothing (``pay
+        [pays_in_full]``)."""
         target = self.table.name(rule.target)
         if order.open_units_by_sku and not self.table.can_ship_or_cancel(rule.target):
             reason = f"{target} takes no ship and no cancel: {_open_units(order)}"
+        elif rule.target == OrderStatus.PAID and order.due.amount > 0:
+            reason = f"it would move the order to {target} with {order.due} still due"
         else:
             return
         raise TransitionNotAllowed(order.order_id, self.table.name(rule.source), event.name,

@@ -567,6 +567,29 @@ def test_a_carrier_scan_dated_before_the_order_was_created_is_refused() -> None:
     assert flow.order.status is OrderStatus.PAID
 
 
+def review_before_payment() -> Lifecycle:
+    table = DEFAULT_TABLE.extend(
+        [(10, "submit_review", 22), (22, "approve_review", 20), (22, "cancel", 90),
+         (22, "pay", 22)],
+        statuses={22: "AWAITING_REVIEW"}, events={"submit_review", "approve_review"})
+    return Lifecycle(table, clock=ManualClock(T0))
+
+
+def test_a_host_row_into_paid_is_refused_while_money_is_due() -> None:
+    # As the built-in row pay [pays_in_full] is: a paid order owes nothing.
+    lifecycle = review_before_payment()
+    order = lifecycle.apply(new_order(), Event("submit_review", event_id="r", at=T0)).order
+    approve = Event("approve_review", event_id="a", at=T0 + timedelta(minutes=5))
+    with pytest.raises(TransitionNotAllowed, match=r"PAID with CNY 100\.00 still due"):
+        lifecycle.apply(order, approve)
+    order = lifecycle.apply(order, Event("pay", event_id="p", at=T0,
+                                         data={"amount": cny("100.00")})).order
+    assert order.status == 22 and order.due == cny("0.00")
+    paid = lifecycle.apply(order, approve).order
+    assert paid.paid_at == T0  # when the payment covered it
+    assert (paid.status, paid.due) == (OrderStatus.PAID, cny("0.00"))
+
+
 def test_a_host_row_into_delivered_is_refused_while_units_are_open() -> None:
     # As the built-in row deliver [nothing_open] is: DELIVERED takes no ship and no
     # cancel, so the open units would keep their stock locked for ever.
