@@ -33,6 +33,10 @@ Rules the engine keeps, whatever the table says:
 * **Goods do not move before the order exists.** A ``ship``, ``deliver`` or carrier
   scan dated (or, for a scan, timed by the carrier) before ``Order.created_at`` is
   refused with :class:`ValidationError` naming ``at`` (or ``data.carrier_time``).
+* **Whichever row moves it, an order fits its new status.** Open units never move to
+  a status where no event can ship or cancel them (DELIVERED, a final status), and
+  nothing moves to PAID with money still due: a host's row that would is refused, as
+  ``deliver [nothing_open]`` and ``pay [pays_in_full]`` are.
 * **No order ends owing what nobody can collect.** A decision that moves an order to a
   final status with money still due and no unit left sold waives what is left, the
   order's own shipping and rounding up (a SHIPPING_CONCESSION, then a negative
@@ -68,7 +72,7 @@ from orderkit.model.orders import (
     OrderStatus,
     status_code,
 )
-from orderkit.model.time import Clock, SystemClock
+from orderkit.model.time import Clock, SystemClock, ensure_instant
 
 __all__ = ["Lifecycle", "Transition"]
 
@@ -140,6 +144,12 @@ class Lifecycle:
         self.remember = remember
         self.after_sale_window = after_sale_window
 
+    def now(self) -> datetime:
+        """The clock's time (added in 0.3), checked as the ledger and the idempotency
+        guard check theirs: a host clock that gives a naive datetime is a
+        :class:`ValidationError` naming ``clock.now()``."""
+        return ensure_instant(self.clock.now(), path="clock.now()")
+
     def apply(self, order: Order, event: Event) -> Transition:
         """Apply ``event`` to ``order``; see the module docstring for the rules.
 
@@ -171,7 +181,7 @@ class Lifecycle:
             check(order, event.data)
         _refuse_if_dated_too_early(order, event)
         rule = self._choose(order, event)
-        now = self.clock.now()
+        now = self.now()
         if rule is None:
             return self._ignore(order, event, now)
         handler = HANDLERS.get(name)
@@ -217,6 +227,8 @@ class Lifecycle:
             version=order.version + 1,
             **fields,
         )
+        if rule.target != rule.source:
+            self._refuse_misfit(new, event, rule)
         changes = effect.changes
         if rule.target in self.table.final and new.due.amount > 0:
             waived, waiver = self._settle_ending(new, event, rule)
@@ -256,7 +268,7 @@ class Lifecycle:
             event.event_id,
             event.name,
             _actor_id(event),
-            self.clock.now(),
+            self.now(),
             event.at,
             int(order.status),
             int(order.status),
@@ -265,6 +277,26 @@ class Lifecycle:
             f"{type(error).__name__}: {error.message}",
             approver(event.data) if isinstance(event.data, Mapping) else None,
         )
+
+    # --- what a status promises ----------------------------------------------------------
+
+    def _refuse_misfit(self, order: Order, event: Event, rule: Rule) -> None:
+        """Refuse the move of ``order`` (as ``event`` leaves it) to the status ``rule``
+        targets when it does not fit there, whichever row moves it: a host's rows are
+        held to what the default rows' guards keep. Open units in a status where no
+        event can ship or cancel them (:meth:`TransitionTable.can_ship_or_cancel`:
+        DELIVERED, a final status) would keep their stock locked for ever
+        (``deliver [nothing_open]``); a PAID order owes nothing (``pay
+        [pays_in_full]``)."""
+        target = self.table.name(rule.target)
+        if order.open_units_by_sku and not self.table.can_ship_or_cancel(rule.target):
+            reason = f"{target} takes no ship and no cancel: {_open_units(order)}"
+        elif rule.target == OrderStatus.PAID and order.due.amount > 0:
+            reason = f"it would move the order to {target} with {order.due} still due"
+        else:
+            return
+        raise TransitionNotAllowed(order.order_id, self.table.name(rule.source), event.name,
+                                   reason)
 
     # --- ending with nothing left to collect ---------------------------------------------
 

@@ -157,7 +157,7 @@ class OrderService:
         self.lifecycle = lifecycle or Lifecycle(clock=clock)
         if stock_counted_at is not None:
             stock_counted_at = ensure_instant(stock_counted_at, path="stock_counted_at")
-            now = ensure_instant(self.lifecycle.clock.now(), path="clock.now()")
+            now = self.lifecycle.now()
             if stock_counted_at > now:
                 # A count still to come would make every shipment "before the count".
                 raise ValidationError(
@@ -333,7 +333,7 @@ class OrderService:
         event_id = f"stock_short:{order.order_id}"
         shortages = sorted(short.shortages.items())
         entry = AuditEntry(
-            order.order_id, event_id, "lock", None, self.lifecycle.clock.now(), at,
+            order.order_id, event_id, "lock", None, self.lifecycle.now(), at,
             int(order.status), int(order.status), "refused",
             tuple(("stock", sku, f"wanted {wanted}, available {available}")
                   for sku, (wanted, available) in shortages),
@@ -448,7 +448,7 @@ class OrderService:
             [(order.order_id, skus) for order, skus in wanted], ttl=self.lock_ttl
         )
         refused: dict[str, OrderkitError] = {}
-        now = self.lifecycle.clock.now()
+        now = self.lifecycle.now()
         for (order, _skus), result in zip(wanted, results, strict=True):
             if isinstance(result, OrderkitError):
                 refused[order.order_id] = result
@@ -681,7 +681,7 @@ class OrderService:
         if self.inventory is None:
             return ()
         owed = _shipped_when_placed(order, self.stock_counted_at)
-        now = self.lifecycle.clock.now()
+        now = self.lifecycle.now()
         # The empty event id, which no event has: the placement's ids never meet an
         # event's.
         return _outbox(order.order_id, "", [(topic, {"lines": lines}) for topic, lines in owed],
@@ -859,21 +859,27 @@ def _placement(index: int, placement: object) -> tuple[Order, tuple[Transition, 
 
 def _stuck_open_units(order: Order, lifecycle: Lifecycle) -> ValidationError | None:
     """The refusal of placing ``order`` with open units in a status where no event can
-    ship or cancel them (a final status, or DELIVERED): their lock would never end."""
+    ship or cancel them (:meth:`~orderkit.lifecycle.TransitionTable.can_ship_or_cancel`:
+    a final status, DELIVERED, a status the table does not know): their lock would
+    never end."""
     units = {line.line_id: line.quantities[LineStatus.OPEN] for line in order.lines
              if line.quantities[LineStatus.OPEN]}
-    if not units:
+    table = lifecycle.table
+    if not units or table.can_ship_or_cancel(order.status):
         return None
-    final = order.status in lifecycle.table.final
-    if not final and order.status != OrderStatus.DELIVERED:
-        return None
-    name = lifecycle.table.name(order.status)
+    if order.status in table.statuses:
+        where = f"is {table.name(order.status)}"
+        fix = ("put them in the bucket they are in (cancelled, shipped, refunded or"
+               " returned) before placing it")
+    else:
+        where = f"is in status {int(order.status)}, which the service's lifecycle table"
+        where += " does not know,"
+        fix = "give the service the table that has the status"
     return ValidationError(
         "order.lines",
         units,
-        f"order {order.order_id} is {name} with open units {units} (line id: units) that"
-        f" no event can ship or cancel: put them in the bucket they are in (cancelled,"
-        f" shipped, refunded or returned) before placing it",
+        f"order {order.order_id} {where} with open units {units} (line id: units) that"
+        f" no event can ship or cancel: {fix}",
     )
 
 

@@ -98,6 +98,9 @@ class TransitionTable:
             by_key.setdefault((rule.source, rule.event), []).append(rule)
         self._by_key = {key: tuple(rows) for key, rows in by_key.items()}
         self._validate()
+        self._lets_units_go = self._leading_to(
+            {r.source for r in self.rules if r.event in _MOVES_OPEN_UNITS}
+        )
 
     @property
     def rows(self) -> Mapping[tuple[int, str], tuple[Rule, ...]]:
@@ -113,6 +116,14 @@ class TransitionTable:
     def stale_reason(self, status: int, event: str) -> str | None:
         """Why ``event`` is stale in ``status``, or ``None`` when it is not."""
         return self.stale.get((status, event))
+
+    def can_ship_or_cancel(self, status: int) -> bool:
+        """Whether the open units of an order in ``status`` can still ship or be
+        cancelled (added in 0.3): a ``ship``, ``cancel`` or ``cancel_lines`` row leaves
+        ``status``, or a status its rows lead to. ``False`` for a final status, for DELIVERED in the
+        default table, and for a status the table does not know: open units there would
+        keep their stock locked for ever."""
+        return int(status) in self._lets_units_go
 
     def name(self, status: int) -> str:
         """The status's name (``"PAID"``), or its code as text when unknown."""
@@ -180,6 +191,18 @@ class TransitionTable:
 
     # --- validation --------------------------------------------------------------------
 
+    def _leading_to(self, targets: set[int]) -> frozenset[int]:
+        """``targets`` and every status from which some rows lead to one of them."""
+        reached = set(targets)
+        frontier = list(targets)
+        while frontier:
+            current = frontier.pop()
+            for rule in self.rules:
+                if rule.target == current and rule.source not in reached:
+                    reached.add(rule.source)
+                    frontier.append(rule.source)
+        return frozenset(reached)
+
     def _validate(self) -> None:
         for code, name in self.statuses.items():
             if isinstance(code, bool) or not isinstance(code, int) or not isinstance(name, str):
@@ -237,6 +260,11 @@ class TransitionTable:
             if not any(r.source == status and r.target != status for r in self.rules):
                 raise DefinitionError("dead end: a non-final status with no way out",
                                       path=f"statuses[{status}]", value=self.name(status))
+
+
+#: The events whose handlers take units out of OPEN as a matter of course (to SHIPPED,
+#: or CANCELLED): see :meth:`TransitionTable.can_ship_or_cancel`.
+_MOVES_OPEN_UNITS = frozenset({"ship", "cancel", "cancel_lines"})
 
 
 def _rule(row: Rule | tuple[Any, ...], index: int) -> Rule:

@@ -10,6 +10,7 @@ import attrs
 import pytest
 
 from orderkit.lifecycle import (
+    DEFAULT_TABLE,
     Actor,
     AddressChanged,
     Event,
@@ -564,3 +565,45 @@ def test_a_carrier_scan_dated_before_the_order_was_created_is_refused() -> None:
         flow.send("track", {"status": "in_transit", "carrier_time": T0 - timedelta(hours=1)})
     assert info.value.path == "data.carrier_time"
     assert flow.order.status is OrderStatus.PAID
+
+
+def review_before_payment() -> Lifecycle:
+    table = DEFAULT_TABLE.extend(
+        [(10, "submit_review", 22), (22, "approve_review", 20), (22, "cancel", 90),
+         (22, "pay", 22)],
+        statuses={22: "AWAITING_REVIEW"}, events={"submit_review", "approve_review"})
+    return Lifecycle(table, clock=ManualClock(T0))
+
+
+def test_a_host_row_into_paid_is_refused_while_money_is_due() -> None:
+    # As the built-in row pay [pays_in_full] is: a paid order owes nothing.
+    lifecycle = review_before_payment()
+    order = lifecycle.apply(new_order(), Event("submit_review", event_id="r", at=T0)).order
+    approve = Event("approve_review", event_id="a", at=T0 + timedelta(minutes=5))
+    with pytest.raises(TransitionNotAllowed, match=r"PAID with CNY 100\.00 still due"):
+        lifecycle.apply(order, approve)
+    order = lifecycle.apply(order, Event("pay", event_id="p", at=T0,
+                                         data={"amount": cny("100.00")})).order
+    assert order.status == 22 and order.due == cny("0.00")
+    paid = lifecycle.apply(order, approve).order
+    assert paid.paid_at == T0  # when the payment covered it
+    assert (paid.status, paid.due) == (OrderStatus.PAID, cny("0.00"))
+
+
+def test_a_host_row_into_delivered_is_refused_while_units_are_open() -> None:
+    # As the built-in row deliver [nothing_open] is: DELIVERED takes no ship and no
+    # cancel, so the open units would keep their stock locked for ever.
+    table = DEFAULT_TABLE.extend([(20, "wms_delivered", 40), (20, "archive", 50)],
+                                 events={"wms_delivered", "archive"})
+    lifecycle = Lifecycle(table, clock=ManualClock(T0))
+    order = lifecycle.apply(new_order(), Event("pay", event_id="p", at=T0,
+                                               data={"amount": cny("100.00")})).order
+    for name in ("wms_delivered", "archive"):
+        with pytest.raises(TransitionNotAllowed, match=r"open units \{'L1': 5, 'L2': 2\}"):
+            lifecycle.apply(order, Event(name, event_id=name, at=T0))
+    shipped = lifecycle.apply(order, Event("ship", event_id="s", at=T0,
+                                           data={"carrier": "SF", "waybill": "SF1"})).order
+    # Once nothing is open the host row may move it (from SHIPPED, with its own row).
+    delivered = Lifecycle(table.extend([(30, "wms_delivered", 40)]), clock=ManualClock(T0))
+    done = delivered.apply(shipped, Event("wms_delivered", event_id="w", at=T0)).order
+    assert done.status is OrderStatus.DELIVERED

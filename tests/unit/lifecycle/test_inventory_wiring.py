@@ -12,7 +12,7 @@ import pytest
 from orderkit.adapters.memory import MemoryInventoryStore, MemoryOrderRepository
 from orderkit.adapters.sqlite import SQLiteInventoryStore, SQLiteOrderRepository
 from orderkit.inventory import InventoryLedger
-from orderkit.lifecycle import Event, OrderService
+from orderkit.lifecycle import DEFAULT_TABLE, Event, Lifecycle, OrderService
 from orderkit.model.errors import (
     DuplicateOrder,
     InsufficientStock,
@@ -488,3 +488,37 @@ def test_a_return_of_a_unit_that_never_shipped_is_refused_and_the_real_one_resto
                                   sellable={"L2": 1}))
     assert levels(ledger, "CUP") == (5, 0, 5)
     assert ledger.verify().ok
+
+
+def test_placing_in_a_status_the_services_table_does_not_know_is_refused(
+    wired: Any,
+) -> None:
+    # One worker wired without the host's extended table: status 22 takes no event
+    # there, so its lock (confirmed: the order is paid) would never end.
+    service, ledger = wired
+    with pytest.raises(ValidationError) as info:
+        service.place(attrs.evolve(order("ORD-X"), status=22, paid_at=T0))
+    assert "22" in info.value.reason and "does not know" in info.value.reason
+    assert info.value.value == {"L1": 3, "L2": 2, "L3": 2}
+    with pytest.raises(OrderNotFound):
+        service.repository.get("ORD-X")
+    assert levels(ledger, "TEA") == (10, 0, 10)
+
+
+def test_placing_in_a_host_status_is_judged_by_where_the_status_leads(wired: Any) -> None:
+    service, ledger = wired
+    table = DEFAULT_TABLE.extend(
+        [(10, "submit_review", 22), (22, "approve_review", 20),
+         (20, "hand_to_wms", 23), (23, "wms_delivered", 40)],
+        statuses={22: "AWAITING_REVIEW", 23: "AT_WMS"},
+        events={"submit_review", "approve_review", "hand_to_wms", "wms_delivered"},
+    )
+    host = OrderService(service.repository, inventory=service.inventory,
+                        clock=service.lifecycle.clock,
+                        lifecycle=Lifecycle(table, clock=service.lifecycle.clock))
+    with pytest.raises(ValidationError) as info:
+        host.place(attrs.evolve(order("ORD-X"), status=23, paid_at=T0))
+    assert "AT_WMS" in info.value.reason
+    placed = host.place(attrs.evolve(order("ORD-Y"), status=22))
+    assert placed.lock_id is not None
+    assert levels(ledger, "TEA") == (10, 5, 5)

@@ -479,3 +479,19 @@ def test_advance_refused_midway_saves_nothing_and_audits_the_refusal(
         ("deliver-1", "refused")]
     with pytest.raises(ValidationError):
         service.advance("ORD-1", lambda order: None, limit=0)
+
+
+class NaiveClock:
+    """A host clock that (wrongly) gives naive datetimes."""
+
+    def now(self) -> datetime:
+        return datetime(2026, 2, 16, 2, 0)
+
+
+def test_a_naive_host_clock_is_refused_naming_clock_now(repository: OrderRepository) -> None:
+    service = OrderService(repository, clock=NaiveClock(), sink=ListSink())
+    service.place(new_order())
+    with pytest.raises(ValidationError) as refused:
+        service.handle("ORD-1", pay())
+    assert refused.value.path == "clock.now()"
+    assert repository.get("ORD-1").version == 0  # nothing written

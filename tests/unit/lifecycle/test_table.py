@@ -107,3 +107,20 @@ def test_cli_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out == DEFAULT_TABLE.to_mermaid()
     assert main(["lifecycle-table", "--format", "markdown"]) == 0
     assert capsys.readouterr().out == DEFAULT_TABLE.to_markdown()
+
+
+def test_the_table_says_where_open_units_can_still_ship_or_be_cancelled() -> None:
+    able = {s for s in OrderStatus if DEFAULT_TABLE.can_ship_or_cancel(s)}
+    assert able == {OrderStatus.PENDING_PAYMENT, OrderStatus.PAID, OrderStatus.PACKED,
+                    OrderStatus.SHIPPED}
+    assert not DEFAULT_TABLE.can_ship_or_cancel(22)  # a status the table does not know
+    # A host status counts by where it leads: on to PAID (which ships), or only to
+    # DELIVERED (which takes no ship and no cancel).
+    host = DEFAULT_TABLE.extend(
+        [(10, "submit_review", 22), (22, "approve_review", 20),
+         (20, "hand_to_wms", 23), (23, "wms_delivered", 40)],
+        statuses={22: "AWAITING_REVIEW", 23: "AT_WMS"},
+        events={"submit_review", "approve_review", "hand_to_wms", "wms_delivered"},
+    )
+    assert host.can_ship_or_cancel(22)
+    assert not host.can_ship_or_cancel(23)
