@@ -25,7 +25,6 @@ __all__ = [
     "checked_error",
     "checked_id",
     "checked_ids",
-    "checked_limit",
     "checked_messages",
     "payload_json",
     "refuse_stored_ids",
@@ -99,13 +98,6 @@ def refuse_stored_ids(taken: Collection[str], ids: Sequence[str], path: str) -> 
     for index, message_id in enumerate(ids):
         if message_id in taken:
             raise ValidationError(f"{path}[{index}].message_id", message_id, "already stored")
-
-
-def checked_limit(limit: object) -> int:
-    """``limit`` as an integer of at least 1."""
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ValidationError("limit", limit, "expected an integer >= 1")
-    return limit
 
 
 def checked_id(message_id: object) -> str:
