@@ -720,7 +720,7 @@ class PostgresOrderRepository:
         from orderkit.adapters import _outbox
 
         message_id = _outbox.checked_id(message_id)
-        text = _outbox.checked_error(error).replace("\x00", "\\x00")  # text holds no NUL
+        text = _outbox.checked_error(error)
         status = "dead" if _outbox.checked_dead(dead) else "pending"
         retry = None if retry_at is None else ensure_aware(retry_at, path="retry_at")
         sql = self._db.sql(

@@ -317,6 +317,10 @@ class OutboxStoreContract:
         (stored,) = store.pending(1)
         assert stored.error.startswith("bad ") and stored.error.endswith(" byte")
         assert stored.attempts == 1
+        # NUL, which PostgreSQL text cannot hold, is kept as the same escape everywhere.
+        store.mark_failed(m1.message_id, "bad \x00 byte", dead=False)
+        (stored,) = store.pending(1)
+        assert stored.error == "bad \\x00 byte"
 
     def test_a_dead_message_leaves_pending_for_the_dead_letters(self) -> None:
         store = self.create_store()
