@@ -148,8 +148,9 @@ def test_a_refused_call_inside_the_hosts_transaction_keeps_it_usable(
 def test_tables_created_in_a_hosts_transaction_it_rolls_back_are_created_again(
     pg_dsn: str, schema: str, host: psycopg.Connection[tuple[object, ...]]
 ) -> None:
-    # The host's first orderkit call creates the tables inside its transaction, then the
-    # host rolls back for its own reasons: the tables are gone with it.
+    # The host's first orderkit call creates the tables inside its open transaction, then
+    # the host rolls back for its own reasons: the tables are gone with it.
+    host.execute("SELECT 1")  # the host's transaction is open
     repository = PostgresOrderRepository(host, schema=schema)
     ledger = InventoryLedger(
         PostgresInventoryStore(repository.database), secret=SECRET, clock=ManualClock(T0)
@@ -176,6 +177,34 @@ def test_tables_created_in_a_hosts_transaction_it_rolls_back_are_created_again(
     later = f"{pg_dsn} application_name=another-process"
     assert PostgresOrderRepository(later, schema=schema).get("ORD-1").order_id == "ORD-1"
     assert PostgresInventoryStore(later, schema=schema).balance("CUP") == Balance(3, 0)
+
+
+def test_building_adapters_on_the_hosts_idle_connection_leaves_it_idle(
+    pg_dsn: str, schema: str, host: psycopg.Connection[tuple[object, ...]]
+) -> None:
+    # A host on REPEATABLE READ builds its adapters at start-up, with no transaction
+    # open. The schema check (which creates the tables here) is orderkit's own
+    # transaction, committed: the host's snapshot is not fixed when it built them.
+    host.execute("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    host.commit()
+    idle = psycopg.pq.TransactionStatus.IDLE
+    repository = PostgresOrderRepository(host, schema=schema)
+    assert host.info.transaction_status == idle
+    PostgresInventoryStore(repository.database)
+    PostgresIdempotencyStore(repository.database)
+    assert host.info.transaction_status == idle
+    again = PostgresOrderRepository(host, schema=schema)  # tables there: a read only
+    assert host.info.transaction_status == idle
+    assert Database(pg_dsn, schema=schema).schema_version("orders") > 0  # committed
+
+    # Another server places an order after the host built its adapters: the host's
+    # next transaction sees it.
+    OrderService(PostgresOrderRepository(pg_dsn, schema=schema), clock=ManualClock(T0)).place(
+        _order("ORD-1")
+    )
+    assert again.get("ORD-1").order_id == "ORD-1"
+    assert host.info.transaction_status != idle  # a call joins (opens) the host's own
+    host.rollback()
 
 
 # --- pools ---------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Final
 
+from orderkit.model._checks import encodable
 from orderkit.model.errors import ValidationError
 from orderkit.outbox.messages import OutboxMessage, StoredMessage
 
@@ -25,7 +26,6 @@ __all__ = [
     "checked_error",
     "checked_id",
     "checked_ids",
-    "checked_limit",
     "checked_messages",
     "payload_json",
     "refuse_stored_ids",
@@ -59,8 +59,8 @@ def checked_messages(
                 f"{path}.message_id", message.message_id, "given twice in one save"
             )
         seen.add(message.message_id)
-        _utf8(f"{path}.message_id", message.message_id)
-        _utf8(f"{path}.topic", message.topic)
+        encodable(f"{path}.message_id", message.message_id)
+        encodable(f"{path}.topic", message.topic)
         checked.append((message, payload_json(message, path=f"{path}.payload")))
     return checked
 
@@ -101,18 +101,11 @@ def refuse_stored_ids(taken: Collection[str], ids: Sequence[str], path: str) -> 
             raise ValidationError(f"{path}[{index}].message_id", message_id, "already stored")
 
 
-def checked_limit(limit: object) -> int:
-    """``limit`` as an integer of at least 1."""
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ValidationError("limit", limit, "expected an integer >= 1")
-    return limit
-
-
 def checked_id(message_id: object) -> str:
     """One message id."""
     if not isinstance(message_id, str):
         raise ValidationError("message_id", message_id, "expected a string")
-    _utf8("message_id", message_id)
+    encodable("message_id", message_id)
     return message_id
 
 
@@ -124,7 +117,7 @@ def checked_ids(message_ids: Sequence[str]) -> list[str]:
     for index, message_id in enumerate(ids):
         if not isinstance(message_id, str):
             raise ValidationError(f"message_ids[{index}]", message_id, "expected a string")
-        _utf8(f"message_ids[{index}]", message_id)
+        encodable(f"message_ids[{index}]", message_id)
     return ids
 
 
@@ -136,20 +129,13 @@ def checked_dead(dead: object) -> bool:
 
 
 def checked_error(error: object) -> str:
-    """A failure's text as kept: at most :data:`MAX_ERROR_LENGTH` characters, and
-    characters UTF-8 cannot hold (lone surrogates) written as escapes."""
+    """A failure's text as kept, the same by every store: at most
+    :data:`MAX_ERROR_LENGTH` characters, and characters UTF-8 cannot hold (lone
+    surrogates) or PostgreSQL text cannot (NUL) written as escapes."""
     if not isinstance(error, str):
         raise ValidationError("error", error, "expected a string")
-    text = error.encode("utf-8", "backslashreplace").decode("utf-8")
+    text = error.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
     if len(text) > MAX_ERROR_LENGTH:
         text = text[: MAX_ERROR_LENGTH - 1] + "…"
     return text
 
-
-def _utf8(path: str, text: str, value: object = None) -> None:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValidationError(
-            path, text if value is None else value, "not valid Unicode text (a lone surrogate)"
-        ) from None

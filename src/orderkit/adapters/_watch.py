@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import UTC, datetime
 
+from orderkit.adapters._counts import checked_limit
 from orderkit.model.errors import ValidationError
 from orderkit.model.orders import ANCHORS, Anchor, Order, PaymentTerms
 from orderkit.model.time import ensure_aware
@@ -16,7 +17,7 @@ def checked_query(
     statuses: Collection[int], anchor: object, before: object, limit: object
 ) -> tuple[tuple[int, ...], Anchor, datetime, int]:
     """The ``stale`` arguments, checked: status codes, a known anchor, an aware
-    ``before`` (in UTC) and a positive ``limit``."""
+    ``before`` (in UTC) and a ``limit`` a store can count to."""
     if isinstance(statuses, str | bytes) or not isinstance(statuses, Collection):
         raise ValidationError("statuses", statuses, "expected a collection of status codes")
     codes = []
@@ -27,9 +28,7 @@ def checked_query(
     if anchor not in ANCHORS:
         raise ValidationError("anchor", anchor, f"expected one of {', '.join(ANCHORS)}")
     moment = ensure_aware(before, path="before").astimezone(UTC)
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ValidationError("limit", limit, "expected an integer >= 1")
-    return tuple(sorted(set(codes))), anchor, moment, limit
+    return tuple(sorted(set(codes))), anchor, moment, checked_limit(limit)
 
 
 def checked_terms(terms: object) -> PaymentTerms | None:

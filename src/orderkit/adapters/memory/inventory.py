@@ -17,6 +17,7 @@ from collections.abc import Set as AbstractSet
 from datetime import datetime
 from types import TracebackType
 
+from orderkit.adapters._counts import checked_limit
 from orderkit.inventory.entries import (
     Balance,
     EntryKind,
@@ -129,6 +130,7 @@ class MemoryInventoryStore:
 
     def due_lines(self, now: datetime, limit: int) -> Sequence[LockLine]:
         """Up to ``limit`` open lines whose lock expired by ``now``, oldest expiry first."""
+        limit = checked_limit(limit)
         with self._lock:
             due = [
                 self._lines[lock_key][sku]

@@ -3,9 +3,11 @@
 A :class:`Database` wraps what the host gives: a DSN (orderkit opens one connection per
 thread and process), a ``psycopg_pool.ConnectionPool`` (a connection is borrowed for
 each transaction) or the host's own open ``psycopg.Connection`` (orderkit joins the
-host's transaction and never commits it). Every adapter built on the same source object
-in one thread shares one open transaction: a block opened inside another one, by this
-adapter or another adapter on the same source, is a savepoint of the outer transaction.
+host's transaction and never commits it; only the schema check an adapter runs when it
+is built, on a connection with no transaction open, is a transaction of its own).
+Every adapter built on the same source object in one thread shares one open
+transaction: a block opened inside another one, by this adapter or another adapter on
+the same source, is a savepoint of the outer transaction.
 
 Tables live in one PostgreSQL schema (``orderkit`` unless the host names another), and
 each component's tables are versioned in ``<schema>.schema_version``, migrated on first
@@ -233,7 +235,8 @@ class Database:
 
     @contextmanager
     def transaction(
-        self, operation: str, *, savepoint: bool = True, deferred: bool = False
+        self, operation: str, *, savepoint: bool = True, deferred: bool = False,
+        own: bool = False,
     ) -> Iterator[psycopg.Connection[Any]]:
         """A transaction: committed on success, rolled back on error.
 
@@ -242,7 +245,9 @@ class Database:
         every check able to refuse it before its first write). On the host's connection
         the outermost block is a savepoint of the host's transaction, which the host
         commits; only a connection in autocommit mode outside any transaction gets a
-        transaction of orderkit's own.
+        transaction of orderkit's own (``own=True``: also one outside autocommit mode with
+        no transaction open, which orderkit then commits: the host finds its connection
+        as it left it).
 
         The statements that open and close blocks (``BEGIN``, ``SAVEPOINT``,
         ``RELEASE``) are not sent on their own: an opening goes to the server with the
@@ -271,9 +276,7 @@ class Database:
         if self._shared.unsettled:
             self._settle()
         with self._borrow() as conn:
-            host = self.kind == "connection" and (
-                not conn.autocommit or conn.info.transaction_status != TransactionStatus.IDLE
-            )
+            host = self._joins_host(own=own)
             local.conn = conn
             local.pending = []
             try:
@@ -398,6 +401,7 @@ class Database:
         savepoint: bool = False,
         single: bool = False,
         deferred: bool = False,
+        own: bool = False,
     ) -> T:
         """Run ``work`` in a transaction and return what it returns.
 
@@ -407,6 +411,8 @@ class Database:
         ``single=True`` marks work of one statement, which on a connection in autocommit
         mode needs no ``BEGIN``/``COMMIT`` around it. ``deferred=True``: ``work`` sends
         :meth:`take_pending` first in its first pipeline (see :meth:`transaction`).
+        ``own=True``: on the host's connection with no transaction open, the transaction
+        is orderkit's own (see :meth:`transaction`).
         """
         if self.in_transaction:
             with self.transaction(operation, savepoint=savepoint, deferred=deferred) as conn:
@@ -419,7 +425,7 @@ class Database:
                     conn = self._own_connection()
                     with _translated(operation, self):
                         return work(conn)
-                with self.transaction(operation, deferred=deferred) as conn:
+                with self.transaction(operation, deferred=deferred, own=own) as conn:
                     return work(conn)
             except StoreError as error:
                 if not _retryable(error) or attempt == _ATTEMPTS - 1:
@@ -438,7 +444,12 @@ class Database:
         Tables created in a transaction orderkit does not end (the host's, or a block
         the caller opened) are known ready only once it committed: until then each
         outermost call of this database checks again first, and creates them again
-        when that transaction rolled back."""
+        when that transaction rolled back.
+
+        On the host's connection with no transaction open the check is a transaction of
+        orderkit's own, committed before this returns: building an adapter (which calls
+        this) leaves the host's connection as it found it, so a host on ``REPEATABLE
+        READ`` does not get a snapshot fixed when it built the adapter."""
         before = self._ensure(component, migrations)
         self._components[component] = migrations  # checked again by _settle
         return before
@@ -452,12 +463,13 @@ class Database:
         with shared.ready_lock:
             if key in shared.ready:
                 return len(migrations)
-            joins = self.in_transaction or self._joins_host()
+            joins = self.in_transaction or self._joins_host(own=True)
             before, created_in = self.run(
                 f"migrate {component}",
                 lambda conn: self._migrate(
                     conn, component, migrations, joins, shared.unsettled.get(key)
                 ),
+                own=True,
             )
             if created_in is None:
                 shared.unsettled.pop(key, None)
@@ -466,12 +478,16 @@ class Database:
                 shared.unsettled[key] = created_in
             return before
 
-    def _joins_host(self) -> bool:
-        """Whether an outermost block now would join the host's transaction."""
+    def _joins_host(self, *, own: bool = False) -> bool:
+        """Whether an outermost block now would join the host's transaction: one is open,
+        or the connection is outside autocommit mode, where a statement opens one that
+        the host ends (``own=True``: orderkit opens it and ends it itself)."""
         if self.kind != "connection":
             return False
         conn: psycopg.Connection[Any] = self.source  # type: ignore[assignment]
-        return not conn.autocommit or conn.info.transaction_status != TransactionStatus.IDLE
+        if conn.info.transaction_status != TransactionStatus.IDLE:
+            return True
+        return not conn.autocommit and not own
 
     def _settle(self) -> None:
         """Before an outermost call: ensure again this database's components whose

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from psycopg import sql as pgsql
 
+from orderkit.adapters._counts import checked_limit
 from orderkit.adapters._lines import by_lock
 from orderkit.adapters.postgres._db import Database, utc
 from orderkit.inventory.entries import Balance, EntryKind, LedgerEntry, LockLine
@@ -300,6 +301,7 @@ class PostgresInventoryStore:
 
     def due_lines(self, now: datetime, limit: int) -> Sequence[LockLine]:
         """Up to ``limit`` open lines whose lock expired by ``now``, oldest expiry first."""
+        limit = checked_limit(limit)
         rows = self._all(
             "read due locks",
             f"SELECT {_LINE_SELECT} FROM {{s}}.inventory_lock_lines"

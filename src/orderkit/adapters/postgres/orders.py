@@ -28,6 +28,7 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
+from orderkit.adapters._counts import checked_limit, checked_save
 from orderkit.adapters.postgres._db import Database, unique_violation, utc
 from orderkit.model._checks import stored_key
 from orderkit.model.audit import (
@@ -49,7 +50,6 @@ from orderkit.model.orders import (
     Anchor,
     Order,
     PaymentTerms,
-    check_version_raised,
 )
 from orderkit.model.serialization import from_dict, to_dict
 from orderkit.model.time import ensure_aware
@@ -480,9 +480,7 @@ class PostgresOrderRepository:
         """Insert or replace ``order`` if the stored version is ``expected_version``;
         store ``audit``, any address change and the ``outbox`` messages in the same
         transaction."""
-        if not isinstance(order, Order):
-            raise ValidationError("order", order, "expected an Order")
-        check_version_raised(order, expected_version)
+        order, expected_version = checked_save(order, expected_version)
         entries = checked_entries(audit)
         data = to_dict(order)
         values: dict[str, object] = {
@@ -684,9 +682,7 @@ class PostgresOrderRepository:
     def pending(self, limit: int) -> list[StoredMessage]:
         """Up to ``limit`` pending messages whose writers have all ended, by position
         (see the module docstring)."""
-        from orderkit.adapters import _outbox
-
-        count = _outbox.checked_limit(limit)
+        count = checked_limit(limit)
         sql = self._db.sql(
             f"SELECT {_OUTBOX_COLUMNS} FROM {{s}}.order_outbox"
             f" WHERE status = 'pending' AND {_VISIBLE} ORDER BY position, seq LIMIT %s"
@@ -724,7 +720,7 @@ class PostgresOrderRepository:
         from orderkit.adapters import _outbox
 
         message_id = _outbox.checked_id(message_id)
-        text = _outbox.checked_error(error).replace("\x00", "\\x00")  # text holds no NUL
+        text = _outbox.checked_error(error)
         status = "dead" if _outbox.checked_dead(dead) else "pending"
         retry = None if retry_at is None else ensure_aware(retry_at, path="retry_at")
         sql = self._db.sql(

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+from orderkit.adapters._counts import checked_limit
 from orderkit.adapters._lines import by_lock
 from orderkit.adapters.sqlite._db import Database
 from orderkit.inventory.entries import Balance, EntryKind, LedgerEntry, LockLine
@@ -280,6 +281,7 @@ class SQLiteInventoryStore:
 
     def due_lines(self, now: datetime, limit: int) -> Sequence[LockLine]:
         """Up to ``limit`` open lines whose lock expired by ``now``, oldest expiry first."""
+        limit = checked_limit(limit)
         with self._db.read("read due locks") as conn:
             rows = conn.execute(
                 f"SELECT {_LINE_COLUMNS} FROM inventory_lock_lines"

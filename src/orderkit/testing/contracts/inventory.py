@@ -16,6 +16,7 @@ import os
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import attrs
 
@@ -333,6 +334,17 @@ class InventoryStoreContract:
             tx.append(_resolve(EntryKind.EXPIRE, "TEA", 1, "k1", later))
             assert [line.lock_key for line in tx.due_lines("TEA", later)] == ["k3"]
         assert [line.lock_key for line in store.due_lines(later, 10)] == ["k3"]
+
+    def test_a_due_lines_limit_not_a_count_is_refused_naming_it(self) -> None:
+        store = self._seeded(TEA=9)
+        bads: tuple[Any, ...] = (0, -1, True, "5", 1.5, 2**63)
+        for bad in bads:
+            try:
+                store.due_lines(_T0, bad)
+            except ValidationError as error:
+                assert (error.path, error.value) == ("limit", bad)
+            else:
+                raise AssertionError(f"due_lines took limit={bad!r}")
 
     def test_release_count_counts_releases_since_an_instant(self) -> None:
         store = self._seeded(TEA=9)

@@ -77,7 +77,9 @@ class OrderRepositoryContract:
         assert repo.stale([OrderStatus.COMPLETED], "created_at", t0 + timedelta(days=9), 5) == []
         stale = repo.stale
         _raises(ValidationError, stale, [10], "eta", t0, 5)
-        _raises(ValidationError, stale, [10], "status_since", t0, 0)
+        for limit in (0, True, "5", 2**63):  # 2**63: more than any store counts
+            error = _raises(ValidationError, stale, [10], "status_since", t0, limit)
+            assert (error.path, error.value) == ("limit", limit)  # type: ignore[attr-defined]
         _raises(ValidationError, stale, [10], "status_since", datetime(2026, 3, 2), 5)
         unknown_terms: Any = "cod"
         error = _raises(ValidationError, partial(stale, terms=unknown_terms), [10],
@@ -257,6 +259,20 @@ class OrderRepositoryContract:
         error = _raises(ValidationError, repository.save, same, order.version)
         assert error.path == "order.version"  # type: ignore[attr-defined]
         assert repository.get(order.order_id) == order
+
+    def test_an_expected_version_not_a_version_is_refused_and_nothing_changes(self) -> None:
+        # A version read back as text from a form, a bool, a negative or a number no
+        # store holds: bad input on every adapter alike (not a bare TypeError, not a
+        # driver error, not True taken for 1), refused before anything is written.
+        repository = self.create_repository()
+        order = sample_order()
+        repository.save(order, expected_version=None)
+        changed = attrs.evolve(order, status=OrderStatus.DELIVERED, version=order.version + 1)
+        for bad in (str(order.version), True, False, -1, 1.0, 2**63):
+            error = _raises(ValidationError, repository.save, changed, bad)
+            assert (error.path, error.value) == ("expected_version", bad)  # type: ignore[attr-defined]
+        assert repository.get(order.order_id) == order
+        assert repository.audit_trail(order.order_id) == []
 
     def test_order_is_found_by_channel_order_id(self) -> None:
         repository = self.create_repository()
