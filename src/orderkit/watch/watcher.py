@@ -177,10 +177,11 @@ class Watcher:
                         pending += 1
                         episodes[key] = attrs.evolve(episode, state="pending", orders=ids)
                         continue
-                    fired = attrs.evolve(episode, state="firing", orders=ids, fired_at=now,
-                                         last_sent=now, sent=episode.sent + 1)
-                    episodes[key] = fired
-                    due.append((self._alert(found, "raised", now), episode))
+                    alert = self._alert(found, "raised", now)
+                    episodes[key] = attrs.evolve(episode, state="firing", orders=ids,
+                                                 fired_at=now, last_sent=now,
+                                                 sent=episode.sent + 1, route_to=alert.route_to)
+                    due.append((alert, episode))
                     continue
                 # Raised already (firing, or inhibited since): repeated when it is due.
                 assert episode.last_sent is not None
@@ -189,9 +190,11 @@ class Watcher:
                 regroup = (joined and isinstance(rule, Rule) and rule.group_by is not None
                            and since >= rule.regroup)
                 if since >= rule.repeat or regroup:
+                    alert = self._alert(found, "repeated", now)
                     episodes[key] = attrs.evolve(episode, state="firing", orders=ids,
-                                                 last_sent=now, sent=episode.sent + 1)
-                    due.append((self._alert(found, "repeated", now), episode))
+                                                 last_sent=now, sent=episode.sent + 1,
+                                                 route_to=alert.route_to)
+                    due.append((alert, episode))
                 else:
                     episodes[key] = attrs.evolve(episode, state="firing", orders=ids)
             for key, episode in list(episodes.items()):
@@ -310,10 +313,14 @@ class Watcher:
                      self._route(rule, found.orders), message, state, now, found.group)
 
     def _resolved(self, episode: Episode, now: datetime) -> Alert:
+        """The ``resolved`` of ``episode``, to the queue it was last sent to (its orders
+        may match no route any more); the rule's own queue for an episode stored
+        without one."""
         rule = next(r for r in self.rules if r.name == episode.rule)
         message = f"resolved: {rule.summary or rule.name} ({episode.group})"
-        return Alert(episode.key, rule.name, episode.orders, rule.severity, rule.route_to,
-                     message, "resolved", now, episode.group)
+        return Alert(episode.key, rule.name, episode.orders, rule.severity,
+                     episode.route_to or rule.route_to, message, "resolved", now,
+                     episode.group)
 
     def _send(
         self, due: list[tuple[Alert, Episode]], pending: int, inhibited: tuple[str, ...],
