@@ -294,12 +294,16 @@ class ChannelHealth:
                 self.notifier.notify(alert.notice())
             except Exception as error:  # any notifier failure: sent again next check
                 failed.append((alert.key, f"{type(error).__name__}: {error}"))
-                if alert.state != "resolved":
-                    with self.state.cycle() as episodes:
-                        if before is None:
-                            episodes.pop(alert.key, None)
-                        else:
-                            episodes[alert.key] = before
+                with self.state.cycle() as episodes:
+                    if alert.state == "resolved":
+                        # A "recovered" not sent: the episode is open again, resolved
+                        # but not told (unless another process raised a new one since).
+                        assert before is not None
+                        episodes.setdefault(alert.key, attrs.evolve(before, state="firing"))
+                    elif before is None:
+                        episodes.pop(alert.key, None)
+                    else:
+                        episodes[alert.key] = before
                 continue
             sent[alert.state].append(alert)
         with self._lock:
@@ -404,12 +408,15 @@ class ChannelHealth:
         fallback = self.fallbacks.get(channel)
         alert: Alert | None = None
         degraded = True
+        before = episode
         if len(run) >= self.misses:
             if episode is None or not firing:
                 episodes[key] = Episode(key, DEGRADED_RULE, channel, "firing",
-                                        ids, now, now, now, 1)
+                                        ids, now, now, now, 1, route_to=self.route_to)
                 alert = self._alert(channel, ids, "raised", now)
             else:
+                # Down again before its "recovered" reached anyone: the alert is still up.
+                episode = attrs.evolve(episode, resolved_at=None)
                 assert episode.last_sent is not None
                 if now - episode.last_sent >= self.repeat:
                     episodes[key] = attrs.evolve(
@@ -420,22 +427,31 @@ class ChannelHealth:
         elif episode is not None and firing:
             assert episode.fired_at is not None
             came = [e for at, ok, e in decided if ok and at >= episode.fired_at]
-            if came:
-                episodes[key] = attrs.evolve(episode, state="resolved", resolved_at=now)
-                alert = self._alert(channel, episode.orders, "resolved", now,
-                                    came[-1].order.order_id)
+            by = came[-1].order.order_id if came else ""
+            if episode.resolved_at is not None:
+                # Its "recovered" failed before and it is in the history already: sent
+                # again, closed without a second history entry.
+                del episodes[key]
+                before = episode
+                alert = self._alert(channel, episode.orders, "resolved", now, by)
+                degraded = False
+            elif came:
+                before = attrs.evolve(episode, state="resolved", resolved_at=now)
+                episodes[key] = before
+                alert = self._alert(channel, episode.orders, "resolved", now, by)
                 degraded = False
         else:
             degraded = False
         status = ChannelStatus(channel, degraded, fallback, len(run), ids, waiting)
-        return status, alert, (episode if alert is not None else None)
+        return status, alert, (before if alert is not None else None)
 
     def _alert(
         self, channel: str, ids: tuple[str, ...], state: AlertState, now: datetime, by: str = ""
     ) -> Alert:
         fallback = self.fallbacks.get(channel)
         if state == "resolved":
-            message = f"payment channel {channel} recovered: the callback for {by} arrived"
+            message = (f"payment channel {channel} recovered: the callback for {by} arrived"
+                       if by else f"payment channel {channel} recovered")
         else:
             backup = (f"switch to fallback channel {fallback}" if fallback
                       else "no fallback channel configured")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from orderkit import Order
+from orderkit.adapters.memory import MemoryWatchState
 from orderkit.adapters.sqlite import SQLiteWatchState
 from orderkit.errors import DefinitionError, ValidationError
 from orderkit.model.alerts import Alert as Notice
@@ -29,8 +30,11 @@ T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 class Inbox:
     def __init__(self) -> None:
         self.notices: list[Notice] = []
+        self.down = False
 
     def notify(self, alert: Notice) -> None:
+        if self.down:
+            raise ConnectionError("webhook unreachable")
         self.notices.append(alert)
 
     def said(self) -> list[str]:
@@ -146,6 +150,72 @@ def test_a_restart_keeps_the_channel_degraded_until_a_callback_and_never_resends
     assert [a.key for a in again.check().resolved] == ["payment_channel_degraded:alipay"]
     assert inbox.said() == ["raised payment_channel_degraded:alipay",
                             "resolved payment_channel_degraded:alipay"]
+
+
+def _paid(*prefixes: str) -> Gateway:
+    return Gateway({f"{p}-{n}": PaymentStatus.PAID for p in prefixes for n in range(3)})
+
+
+def _degraded(health: ChannelHealth, clock: ManualClock, prefix: str) -> None:
+    """Three WeChat Pay payments whose callbacks never come, checked past their grace."""
+    for n in range(3):
+        order_id = f"{prefix}-{n}"
+        health.expect(sample_order(order_id, channel_order_id=order_id), "wechat_pay",
+                      clock.now())
+        clock.advance(timedelta(seconds=10))
+    clock.advance(timedelta(minutes=2))
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_a_recovered_notice_that_failed_is_sent_again_at_the_next_check(
+    store: str, tmp_path: Path
+) -> None:
+    clock = ManualClock(T0)
+    inbox = Inbox()
+    state = MemoryWatchState() if store == "memory" else SQLiteWatchState(tmp_path / "w.db")
+    health = ChannelHealth(inbox, gateways={"wechat_pay": _paid("D")}, clock=clock,
+                           state=state)
+    _degraded(health, clock, "D")
+    assert [a.key for a in health.check().raised] == ["payment_channel_degraded:wechat_pay"]
+    health.expect(sample_order("R-1", channel_order_id="R-1"), "wechat_pay", clock.now())
+    health.callback("R-1", clock.now() + timedelta(seconds=1))
+    inbox.down = True
+    clock.advance(timedelta(seconds=5))
+    report = health.check()
+    assert report.resolved == ()
+    assert report.failed == (("payment_channel_degraded:wechat_pay",
+                              "ConnectionError: webhook unreachable"),)
+    assert health.channel_for("wechat_pay") == "wechat_pay"  # recovered all the same
+    inbox.down = False
+    clock.advance(timedelta(minutes=1))
+    report = health.check()
+    (resolved,) = report.resolved
+    assert "recovered: the callback for R-1 arrived" in resolved.message
+    clock.advance(timedelta(minutes=1))
+    report = health.check()
+    assert (report.raised, report.repeated, report.resolved, report.failed) == ((), (), (), ())
+    assert inbox.said() == ["raised payment_channel_degraded:wechat_pay",
+                            "resolved payment_channel_degraded:wechat_pay"]
+    (closed,) = state.history()  # one episode, resolved when the callback proved it
+    assert closed.resolved_at == T0 + timedelta(minutes=2, seconds=35)
+
+
+def test_misses_back_before_the_recovered_notice_got_through_keep_the_alert_up() -> None:
+    clock = ManualClock(T0)
+    inbox = Inbox()
+    health = ChannelHealth(inbox, gateways={"wechat_pay": _paid("D", "E")}, clock=clock)
+    _degraded(health, clock, "D")
+    health.check()
+    health.expect(sample_order("R-1", channel_order_id="R-1"), "wechat_pay", clock.now())
+    health.callback("R-1", clock.now())
+    inbox.down = True
+    assert len(health.check().failed) == 1
+    inbox.down = False
+    _degraded(health, clock, "E")  # down again before anyone heard it was back
+    report = health.check()
+    assert (report.raised, report.repeated, report.resolved) == ((), (), ())
+    assert report.status("wechat_pay").degraded
+    assert inbox.said() == ["raised payment_channel_degraded:wechat_pay"]
 
 
 def test_an_unpaid_answer_means_no_callback_was_owed() -> None:
