@@ -11,9 +11,9 @@ the merchant acknowledges it:
 
 The host tells :class:`ChannelHealth` when a payment should bring a callback
 (:meth:`ChannelHealth.expect`: the buyer's side reported the payment done) and when the
-callback arrived (:meth:`ChannelHealth.callback`). A callback still missing once the
-channel has sent its first ``notifications`` (4 by default: WeChat Pay 1 min, Alipay
-24 min) is a *miss*. ``misses`` misses in a row (3 by default) mark the channel
+callback arrived (:meth:`ChannelHealth.callback`), in either order. A callback still
+missing once the channel has sent its first ``notifications`` (4 by default: WeChat Pay
+1 min, Alipay 24 min) is a *miss*. ``misses`` misses in a row (3 by default) mark the channel
 degraded: one alert naming the fallback channel, :meth:`ChannelHealth.channel_for`
 answers the fallback, and the missed orders are queried through the channel's
 :class:`~orderkit.watch.ports.PaymentGateway`. The first callback that arrives after
@@ -40,6 +40,7 @@ from orderkit.watch.watcher import Alert, AlertState
 __all__ = [
     "ALIPAY",
     "DEGRADED_RULE",
+    "EARLY_CALLBACKS",
     "SCHEDULES",
     "WECHAT_PAY",
     "ChannelHealth",
@@ -50,6 +51,10 @@ __all__ = [
 
 #: The rule name of a degraded channel's alert (key ``payment_channel_degraded:<channel>``).
 DEGRADED_RULE: Final = "payment_channel_degraded"
+
+#: How many callbacks that arrived before their :meth:`ChannelHealth.expect` one
+#: :class:`ChannelHealth` remembers at most (the oldest is forgotten first).
+EARLY_CALLBACKS: Final = 10_000
 
 
 def _intervals(value: object) -> tuple[timedelta, ...]:
@@ -227,6 +232,11 @@ class ChannelHealth:
         self.route_to = route_to
         self.repeat = repeat
         self._log: dict[str, _Expected] = {}
+        # Callbacks that came before their expect(), by order id, oldest first; kept for
+        # the longest window a channel notifies in (its callback cannot be later).
+        self._early: dict[str, datetime] = {}
+        self._early_for = max((s.gives_up_after for s in self.schedules.values()),
+                              default=timedelta(0))
         self._degraded: set[str] = set()
         self._lock = threading.Lock()
 
@@ -234,27 +244,38 @@ class ChannelHealth:
 
     def expect(self, order: Order, channel: str, at: datetime | None = None) -> None:
         """``order``'s payment on ``channel`` was made at ``at`` (default now; the
-        buyer's side reported it done): its callback is now expected."""
+        buyer's side reported it done): its callback is now expected. A callback that
+        arrived first (:meth:`callback`), no longer before ``at`` than the channel
+        notifies for, is the one expected: it came."""
         if not isinstance(order, Order):
             raise ValidationError("order", order, "expected an Order")
         if channel not in self.schedules:
             raise ValidationError("channel", channel,
                                   f"no notify schedule (known: {', '.join(self.schedules)})")
         when = self.clock.now() if at is None else ensure_aware(at, path="at")
+        window = self.schedules[channel].gives_up_after
         with self._lock:
             known = self._log.get(order.order_id)
+            early = self._early.pop(order.order_id, None)
+            if early is not None and early < when - window:
+                early = None  # too long before this payment to be its callback
             if known is None or known.callback_at is None:
-                self._log[order.order_id] = _Expected(order, channel, when)
+                self._log[order.order_id] = _Expected(order, channel, when, early)
 
     def callback(self, order_id: str, at: datetime | None = None) -> bool:
         """The channel's payment callback for ``order_id`` arrived at ``at`` (default
-        now). ``False`` when no callback was expected for it."""
+        now). ``False`` when no callback was expected for it (yet): it is remembered,
+        for the :meth:`expect` that may follow (a channel's notification often beats
+        the buyer's side), as long as a channel notifies (24 h 22 min with the
+        published schedules), :data:`EARLY_CALLBACKS` at most."""
         if not isinstance(order_id, str) or not order_id:
             raise ValidationError("order_id", order_id, "expected an order id")
         when = self.clock.now() if at is None else ensure_aware(at, path="at")
         with self._lock:
             known = self._log.get(order_id)
             if known is None:
+                self._early.setdefault(order_id, when)
+                self._forget_early(when)
                 return False
             if known.callback_at is None:
                 self._log[order_id] = attrs.evolve(known, callback_at=when)
@@ -315,6 +336,7 @@ class ChannelHealth:
                 merged[order_id] = attrs.evolve(
                     mine, callback_at=current.callback_at or mine.callback_at)
             self._log = self._pruned(merged, now)
+            self._forget_early(now)
             self._degraded = {s.channel for s in statuses if s.degraded}
         return ChannelReport(tuple(statuses), tuple(sent["raised"]), tuple(sent["repeated"]),
                              tuple(sent["resolved"]), tuple(queried), tuple(failed))
@@ -461,6 +483,14 @@ class ChannelHealth:
                        " actively")
         return Alert(f"{DEGRADED_RULE}:{channel}", DEGRADED_RULE, ids, "critical",
                      self.route_to, message, state, now, channel)
+
+    def _forget_early(self, now: datetime) -> None:
+        """Forget the early callbacks past every channel's window, and the oldest beyond
+        :data:`EARLY_CALLBACKS` (the lock is held)."""
+        since = now - self._early_for
+        while self._early and (len(self._early) > EARLY_CALLBACKS
+                               or next(iter(self._early.values())) < since):
+            del self._early[next(iter(self._early))]
 
     def _pruned(self, log: dict[str, _Expected], now: datetime) -> dict[str, _Expected]:
         """Keep what a later check needs: the waiting expectations, the last ``misses``

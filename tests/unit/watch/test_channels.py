@@ -18,6 +18,7 @@ from orderkit.testing import ManualClock
 from orderkit.testing.samples import sample_order
 from orderkit.watch import (
     ALIPAY,
+    EARLY_CALLBACKS,
     WECHAT_PAY,
     ChannelHealth,
     NotifySchedule,
@@ -216,6 +217,51 @@ def test_misses_back_before_the_recovered_notice_got_through_keep_the_alert_up()
     assert (report.raised, report.repeated, report.resolved) == ((), (), ())
     assert report.status("wechat_pay").degraded
     assert inbox.said() == ["raised payment_channel_degraded:wechat_pay"]
+
+
+def test_a_callback_that_arrives_before_its_expect_is_not_a_miss() -> None:
+    """WeChat Pay's notification often beats the app's "ok": the callback is remembered
+    and the expect() that follows finds it."""
+    clock = ManualClock(T0)
+    inbox = Inbox()
+    health = ChannelHealth(inbox, fallbacks={"wechat_pay": "alipay"}, clock=clock)
+    for n in range(3):
+        order_id = f"F-{n}"
+        assert health.callback(order_id, clock.now()) is False  # not expected yet
+        health.expect(sample_order(order_id, channel_order_id=order_id), "wechat_pay",
+                      clock.now() - timedelta(seconds=1))
+        clock.advance(timedelta(seconds=20))
+    clock.advance(timedelta(minutes=2))
+    report = health.check()
+    status = report.status("wechat_pay")
+    assert (status.degraded, status.misses_in_row, status.waiting) == (False, 0, 0)
+    assert report.raised == () and inbox.notices == []
+    assert health.channel_for("wechat_pay") == "wechat_pay"
+
+
+def test_an_early_callback_is_remembered_for_the_channels_window_and_bounded() -> None:
+    clock = ManualClock(T0)
+    health = ChannelHealth(Inbox(), clock=clock)
+    health.callback("OLD", T0)
+    health.callback("STRAY", T0)  # a callback no expect() follows for a day
+    # Alipay notifies for 24 h 22 min: a payment made after that is not the old callback's.
+    clock.set(T0 + timedelta(hours=24, minutes=23))
+    health.expect(sample_order("OLD", channel_order_id="OLD"), "alipay", clock.now())
+    clock.advance(timedelta(minutes=24))
+    assert health.check().status("alipay").missed == ("OLD",)
+    # Past every channel's window the stray callback was forgotten.
+    health.expect(sample_order("STRAY", channel_order_id="STRAY"), "wechat_pay", T0)
+    assert health.check().status("wechat_pay").missed == ("STRAY",)
+
+    health = ChannelHealth(Inbox(), clock=clock)
+    for n in range(EARLY_CALLBACKS + 1):  # one too many: the oldest is forgotten
+        health.callback(f"X-{n}", clock.now())
+    for order_id in ("X-0", "X-1"):
+        health.expect(sample_order(order_id, channel_order_id=order_id), "wechat_pay",
+                      clock.now())
+    clock.advance(timedelta(minutes=1))
+    status = health.check().status("wechat_pay")
+    assert (status.missed, status.waiting) == (("X-0",), 0)
 
 
 def test_an_unpaid_answer_means_no_callback_was_owed() -> None:
