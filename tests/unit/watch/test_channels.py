@@ -294,6 +294,24 @@ def test_a_payment_the_channel_stopped_notifying_is_queried_even_on_a_healthy_ch
     assert [(i, s) for i, _c, s in health.check().queried] == [("L-1", PaymentStatus.PAID)]
 
 
+class NaiveClock:
+    """A host clock that forgot its time zone."""
+
+    def now(self) -> datetime:
+        return datetime(2026, 3, 2, 10, 0)
+
+
+def test_a_clock_without_a_time_zone_is_refused_naming_it() -> None:
+    health = ChannelHealth(Inbox(), clock=NaiveClock())
+    for call in (lambda: health.expect(sample_order(), "wechat_pay"),
+                 lambda: health.callback("W-1"), health.check):
+        with pytest.raises(ValidationError) as error:
+            call()
+        assert (error.value.path, error.value.value) == ("clock.now()", NaiveClock().now())
+    with pytest.raises(ValidationError, match="at"):  # out of range, not an OverflowError
+        health.expect(sample_order(), "alipay", datetime.max.replace(tzinfo=UTC))
+
+
 def test_bad_configuration_and_input_name_the_field() -> None:
     with pytest.raises(DefinitionError, match="misses"):
         ChannelHealth(Inbox(), misses=0)

@@ -14,7 +14,7 @@ import pytest
 from orderkit import Address, Money, Order, OrderLine, OrderStatus, PaymentTerms, Shipment
 from orderkit.adapters.memory import MemoryOrderRepository, MemoryWatchState
 from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteWatchState
-from orderkit.errors import DefinitionError
+from orderkit.errors import DefinitionError, ValidationError
 from orderkit.lifecycle import Event, OrderService
 from orderkit.model.alerts import Alert as Notice
 from orderkit.testing import ManualClock
@@ -443,6 +443,17 @@ def test_a_condition_back_before_its_resolved_got_through_is_still_up() -> None:
     report = watcher.run_once()
     assert (report.raised, report.repeated, report.resolved) == ((), (), ())
     assert inbox.said() == ["raised pending:A"]
+
+
+def test_a_clock_without_a_time_zone_is_refused_naming_it() -> None:
+    class NaiveClock:
+        def now(self) -> datetime:
+            return datetime(2026, 3, 2, 10, 0)
+
+    watcher = Watcher(MemoryOrderRepository(), Inbox(), clock=NaiveClock())
+    with pytest.raises(ValidationError) as error:
+        watcher.run_once()
+    assert (error.value.path, error.value.value) == ("clock.now()", datetime(2026, 3, 2, 10, 0))
 
 
 def test_bad_rule_route_and_watcher_arguments_are_refused_naming_them() -> None:
