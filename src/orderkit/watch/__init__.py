@@ -29,6 +29,7 @@ from orderkit.watch.carriers import (
 )
 from orderkit.watch.channels import (
     ALIPAY,
+    EARLY_CALLBACKS,
     SCHEDULES,
     WECHAT_PAY,
     ChannelHealth,
@@ -64,6 +65,7 @@ __all__ = [
     "ALIPAY",
     "DEFAULT_METRIC_RULES",
     "DEFAULT_RULES",
+    "EARLY_CALLBACKS",
     "QUEUES",
     "SCHEDULES",
     "STUCK_AFTER",

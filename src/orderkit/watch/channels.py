@@ -11,9 +11,9 @@ the merchant acknowledges it:
 
 The host tells :class:`ChannelHealth` when a payment should bring a callback
 (:meth:`ChannelHealth.expect`: the buyer's side reported the payment done) and when the
-callback arrived (:meth:`ChannelHealth.callback`). A callback still missing once the
-channel has sent its first ``notifications`` (4 by default: WeChat Pay 1 min, Alipay
-24 min) is a *miss*. ``misses`` misses in a row (3 by default) mark the channel
+callback arrived (:meth:`ChannelHealth.callback`), in either order. A callback still
+missing once the channel has sent its first ``notifications`` (4 by default: WeChat Pay
+1 min, Alipay 24 min) is a *miss*. ``misses`` misses in a row (3 by default) mark the channel
 degraded: one alert naming the fallback channel, :meth:`ChannelHealth.channel_for`
 answers the fallback, and the missed orders are queried through the channel's
 :class:`~orderkit.watch.ports.PaymentGateway`. The first callback that arrives after
@@ -31,7 +31,7 @@ import attrs
 
 from orderkit.model.errors import DefinitionError, ValidationError
 from orderkit.model.orders import Order
-from orderkit.model.time import Clock, SystemClock, ensure_aware
+from orderkit.model.time import Clock, SystemClock, ensure_instant
 from orderkit.reconcile.ports import Notifier
 from orderkit.watch.memory import MemoryWatchState
 from orderkit.watch.ports import Episode, PaymentGateway, PaymentStatus, WatchState
@@ -40,6 +40,7 @@ from orderkit.watch.watcher import Alert, AlertState
 __all__ = [
     "ALIPAY",
     "DEGRADED_RULE",
+    "EARLY_CALLBACKS",
     "SCHEDULES",
     "WECHAT_PAY",
     "ChannelHealth",
@@ -50,6 +51,10 @@ __all__ = [
 
 #: The rule name of a degraded channel's alert (key ``payment_channel_degraded:<channel>``).
 DEGRADED_RULE: Final = "payment_channel_degraded"
+
+#: How many callbacks that arrived before their :meth:`ChannelHealth.expect` one
+#: :class:`ChannelHealth` remembers at most (the oldest is forgotten first).
+EARLY_CALLBACKS: Final = 10_000
 
 
 def _intervals(value: object) -> tuple[timedelta, ...]:
@@ -227,6 +232,11 @@ class ChannelHealth:
         self.route_to = route_to
         self.repeat = repeat
         self._log: dict[str, _Expected] = {}
+        # Callbacks that came before their expect(), by order id, oldest first; kept for
+        # the longest window a channel notifies in (its callback cannot be later).
+        self._early: dict[str, datetime] = {}
+        self._early_for = max((s.gives_up_after for s in self.schedules.values()),
+                              default=timedelta(0))
         self._degraded: set[str] = set()
         self._lock = threading.Lock()
 
@@ -234,31 +244,47 @@ class ChannelHealth:
 
     def expect(self, order: Order, channel: str, at: datetime | None = None) -> None:
         """``order``'s payment on ``channel`` was made at ``at`` (default now; the
-        buyer's side reported it done): its callback is now expected."""
+        buyer's side reported it done): its callback is now expected. A callback that
+        arrived first (:meth:`callback`), no longer before ``at`` than the channel
+        notifies for, is the one expected: it came."""
         if not isinstance(order, Order):
             raise ValidationError("order", order, "expected an Order")
         if channel not in self.schedules:
             raise ValidationError("channel", channel,
                                   f"no notify schedule (known: {', '.join(self.schedules)})")
-        when = self.clock.now() if at is None else ensure_aware(at, path="at")
+        when = self._now() if at is None else ensure_instant(at, path="at")
+        window = self.schedules[channel].gives_up_after
         with self._lock:
             known = self._log.get(order.order_id)
+            early = self._early.pop(order.order_id, None)
+            if early is not None and early < when - window:
+                early = None  # too long before this payment to be its callback
             if known is None or known.callback_at is None:
-                self._log[order.order_id] = _Expected(order, channel, when)
+                self._log[order.order_id] = _Expected(order, channel, when, early)
 
     def callback(self, order_id: str, at: datetime | None = None) -> bool:
         """The channel's payment callback for ``order_id`` arrived at ``at`` (default
-        now). ``False`` when no callback was expected for it."""
+        now). ``False`` when no callback was expected for it (yet): it is remembered,
+        for the :meth:`expect` that may follow (a channel's notification often beats
+        the buyer's side), as long as a channel notifies (24 h 22 min with the
+        published schedules), :data:`EARLY_CALLBACKS` at most."""
         if not isinstance(order_id, str) or not order_id:
             raise ValidationError("order_id", order_id, "expected an order id")
-        when = self.clock.now() if at is None else ensure_aware(at, path="at")
+        when = self._now() if at is None else ensure_instant(at, path="at")
         with self._lock:
             known = self._log.get(order_id)
             if known is None:
+                self._early.setdefault(order_id, when)
+                self._forget_early(when)
                 return False
             if known.callback_at is None:
                 self._log[order_id] = attrs.evolve(known, callback_at=when)
             return True
+
+    def _now(self) -> datetime:
+        """The clock's instant, checked: aware and in range (a host clock returning a
+        naive datetime is refused, naming it)."""
+        return ensure_instant(self.clock.now(), path="clock.now()")
 
     def channel_for(self, channel: str) -> str:
         """The channel to offer instead of ``channel``: its fallback while it is
@@ -273,7 +299,7 @@ class ChannelHealth:
     def check(self) -> ChannelReport:
         """Count the misses, query what the channels no longer tell, raise, repeat or
         resolve each channel's alert. Every alert decision is stored before it is sent."""
-        now = self.clock.now()
+        now = self._now()
         queried: list[tuple[str, str, PaymentStatus]] = []
         failed: list[tuple[str, str]] = []
         with self._lock:
@@ -294,12 +320,16 @@ class ChannelHealth:
                 self.notifier.notify(alert.notice())
             except Exception as error:  # any notifier failure: sent again next check
                 failed.append((alert.key, f"{type(error).__name__}: {error}"))
-                if alert.state != "resolved":
-                    with self.state.cycle() as episodes:
-                        if before is None:
-                            episodes.pop(alert.key, None)
-                        else:
-                            episodes[alert.key] = before
+                with self.state.cycle() as episodes:
+                    if alert.state == "resolved":
+                        # A "recovered" not sent: the episode is open again, resolved
+                        # but not told (unless another process raised a new one since).
+                        assert before is not None
+                        episodes.setdefault(alert.key, attrs.evolve(before, state="firing"))
+                    elif before is None:
+                        episodes.pop(alert.key, None)
+                    else:
+                        episodes[alert.key] = before
                 continue
             sent[alert.state].append(alert)
         with self._lock:
@@ -311,6 +341,7 @@ class ChannelHealth:
                 merged[order_id] = attrs.evolve(
                     mine, callback_at=current.callback_at or mine.callback_at)
             self._log = self._pruned(merged, now)
+            self._forget_early(now)
             self._degraded = {s.channel for s in statuses if s.degraded}
         return ChannelReport(tuple(statuses), tuple(sent["raised"]), tuple(sent["repeated"]),
                              tuple(sent["resolved"]), tuple(queried), tuple(failed))
@@ -404,12 +435,15 @@ class ChannelHealth:
         fallback = self.fallbacks.get(channel)
         alert: Alert | None = None
         degraded = True
+        before = episode
         if len(run) >= self.misses:
             if episode is None or not firing:
                 episodes[key] = Episode(key, DEGRADED_RULE, channel, "firing",
-                                        ids, now, now, now, 1)
+                                        ids, now, now, now, 1, route_to=self.route_to)
                 alert = self._alert(channel, ids, "raised", now)
             else:
+                # Down again before its "recovered" reached anyone: the alert is still up.
+                episode = attrs.evolve(episode, resolved_at=None)
                 assert episode.last_sent is not None
                 if now - episode.last_sent >= self.repeat:
                     episodes[key] = attrs.evolve(
@@ -420,22 +454,31 @@ class ChannelHealth:
         elif episode is not None and firing:
             assert episode.fired_at is not None
             came = [e for at, ok, e in decided if ok and at >= episode.fired_at]
-            if came:
-                episodes[key] = attrs.evolve(episode, state="resolved", resolved_at=now)
-                alert = self._alert(channel, episode.orders, "resolved", now,
-                                    came[-1].order.order_id)
+            by = came[-1].order.order_id if came else ""
+            if episode.resolved_at is not None:
+                # Its "recovered" failed before and it is in the history already: sent
+                # again, closed without a second history entry.
+                del episodes[key]
+                before = episode
+                alert = self._alert(channel, episode.orders, "resolved", now, by)
+                degraded = False
+            elif came:
+                before = attrs.evolve(episode, state="resolved", resolved_at=now)
+                episodes[key] = before
+                alert = self._alert(channel, episode.orders, "resolved", now, by)
                 degraded = False
         else:
             degraded = False
         status = ChannelStatus(channel, degraded, fallback, len(run), ids, waiting)
-        return status, alert, (episode if alert is not None else None)
+        return status, alert, (before if alert is not None else None)
 
     def _alert(
         self, channel: str, ids: tuple[str, ...], state: AlertState, now: datetime, by: str = ""
     ) -> Alert:
         fallback = self.fallbacks.get(channel)
         if state == "resolved":
-            message = f"payment channel {channel} recovered: the callback for {by} arrived"
+            message = (f"payment channel {channel} recovered: the callback for {by} arrived"
+                       if by else f"payment channel {channel} recovered")
         else:
             backup = (f"switch to fallback channel {fallback}" if fallback
                       else "no fallback channel configured")
@@ -445,6 +488,14 @@ class ChannelHealth:
                        " actively")
         return Alert(f"{DEGRADED_RULE}:{channel}", DEGRADED_RULE, ids, "critical",
                      self.route_to, message, state, now, channel)
+
+    def _forget_early(self, now: datetime) -> None:
+        """Forget the early callbacks past every channel's window, and the oldest beyond
+        :data:`EARLY_CALLBACKS` (the lock is held)."""
+        since = now - self._early_for
+        while self._early and (len(self._early) > EARLY_CALLBACKS
+                               or next(iter(self._early.values())) < since):
+            del self._early[next(iter(self._early))]
 
     def _pruned(self, log: dict[str, _Expected], now: datetime) -> dict[str, _Expected]:
         """Keep what a later check needs: the waiting expectations, the last ``misses``

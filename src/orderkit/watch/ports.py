@@ -38,8 +38,10 @@ EpisodeState = Literal["pending", "firing", "inhibited", "resolved"]
 class Episode:
     """One alert's life: its dedup ``key`` (rule and order, or rule and group), the
     ``orders`` it is about, when the condition was first seen, when it fired and was last
-    sent, how many times it was sent, and when it was resolved (``resolved_at``, with
-    state ``resolved``)."""
+    sent, how many times it was sent, when it was resolved (``resolved_at``, with
+    state ``resolved``), and the queue it was last sent to (``route_to``; its
+    ``resolved`` goes there too, wherever its orders would be routed by then; ``None``
+    before it is sent, or in an episode stored before orderkit kept it)."""
 
     key: str
     rule: str
@@ -51,6 +53,7 @@ class Episode:
     last_sent: datetime | None = None
     sent: int = 0
     resolved_at: datetime | None = None
+    route_to: str | None = None
 
 
 @runtime_checkable

@@ -13,7 +13,7 @@ from orderkit.lifecycle.ports import OrderRepository
 from orderkit.model.alerts import Alert as Notice
 from orderkit.model.errors import DefinitionError, StoreError, ValidationError
 from orderkit.model.orders import Order
-from orderkit.model.time import Clock, SystemClock
+from orderkit.model.time import Clock, SystemClock, ensure_instant
 from orderkit.reconcile.ports import Notifier
 from orderkit.watch.memory import MemoryWatchState
 from orderkit.watch.metrics import MetricRule, Metrics, provides
@@ -150,7 +150,7 @@ class Watcher:
         """One cycle: find every rule's stale orders, update the episodes (raise after
         ``for``, repeat after ``repeat``, resolve when the condition clears), then send
         what is due. Every decision of the cycle is stored before anything is sent."""
-        now = self.clock.now()
+        now = ensure_instant(self.clock.now(), path="clock.now()")
         conditions, unknown, unread = self._conditions(now)
         silenced = self._silenced(conditions)
         names = {rule.name for rule in self.rules}
@@ -177,10 +177,11 @@ class Watcher:
                         pending += 1
                         episodes[key] = attrs.evolve(episode, state="pending", orders=ids)
                         continue
-                    fired = attrs.evolve(episode, state="firing", orders=ids, fired_at=now,
-                                         last_sent=now, sent=episode.sent + 1)
-                    episodes[key] = fired
-                    due.append((self._alert(found, "raised", now), episode))
+                    alert = self._alert(found, "raised", now)
+                    episodes[key] = attrs.evolve(episode, state="firing", orders=ids,
+                                                 fired_at=now, last_sent=now,
+                                                 sent=episode.sent + 1, route_to=alert.route_to)
+                    due.append((alert, episode))
                     continue
                 # Raised already (firing, or inhibited since): repeated when it is due.
                 assert episode.last_sent is not None
@@ -189,9 +190,11 @@ class Watcher:
                 regroup = (joined and isinstance(rule, Rule) and rule.group_by is not None
                            and since >= rule.regroup)
                 if since >= rule.repeat or regroup:
+                    alert = self._alert(found, "repeated", now)
                     episodes[key] = attrs.evolve(episode, state="firing", orders=ids,
-                                                 last_sent=now, sent=episode.sent + 1)
-                    due.append((self._alert(found, "repeated", now), episode))
+                                                 last_sent=now, sent=episode.sent + 1,
+                                                 route_to=alert.route_to)
+                    due.append((alert, episode))
                 else:
                     episodes[key] = attrs.evolve(episode, state="firing", orders=ids)
             for key, episode in list(episodes.items()):
@@ -310,10 +313,14 @@ class Watcher:
                      self._route(rule, found.orders), message, state, now, found.group)
 
     def _resolved(self, episode: Episode, now: datetime) -> Alert:
+        """The ``resolved`` of ``episode``, to the queue it was last sent to (its orders
+        may match no route any more); the rule's own queue for an episode stored
+        without one."""
         rule = next(r for r in self.rules if r.name == episode.rule)
         message = f"resolved: {rule.summary or rule.name} ({episode.group})"
-        return Alert(episode.key, rule.name, episode.orders, rule.severity, rule.route_to,
-                     message, "resolved", now, episode.group)
+        return Alert(episode.key, rule.name, episode.orders, rule.severity,
+                     episode.route_to or rule.route_to, message, "resolved", now,
+                     episode.group)
 
     def _send(
         self, due: list[tuple[Alert, Episode]], pending: int, inhibited: tuple[str, ...],

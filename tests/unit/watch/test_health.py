@@ -50,7 +50,7 @@ def test_a_days_kpis_against_their_thresholds_and_the_index(store: str, tmp_path
 
     unshipped = report.kpi("unshipped_24h")
     assert (unshipped.value, unshipped.breached) == (Decimal(1) / 17, True)
-    assert unshipped.detail == "1 of 17 orders paid in the period"
+    assert unshipped.detail == "1 of 17 orders paid in the period over 24 h ago"
     assert report.kpi("cancellation_rate").value == Decimal("0.1")  # above 8%
     assert report.kpi("cancellation_rate").breached
     assert report.stuck == {S.PENDING_PAYMENT: 1, S.PAID: 1}
@@ -70,6 +70,35 @@ def test_a_days_kpis_against_their_thresholds_and_the_index(store: str, tmp_path
                                        S.CANCELLED: 2}
     # 100 x (25 x 0.0196 + 20 x 0 + 15 x 0.375 + 15 x 0.188 + 15 x 0.5 + 10 x 0.833) / 100
     assert (report.index, report.index_text) == (Decimal("24.8"), "24.8")
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_unshipped_24h_counts_only_the_orders_whose_24_hours_have_run_out(
+    store: str, tmp_path: Path
+) -> None:
+    """24 orders paid through the day, one an hour, none shipped: the share is over the
+    orders paid more than 24 h before ``now``, in both counts; on the day itself none
+    is, and the KPI is not measured (not a perfect 0% lifting the index)."""
+    repo: OrderRepository = (MemoryOrderRepository() if store == "memory"
+                             else SQLiteOrderRepository(tmp_path / "orders.db"))
+    for hour in range(24):
+        at = START + timedelta(hours=hour, minutes=1)
+        repo.save(attrs.evolve(sample_order(f"U-{hour:02}", channel_order_id=str(hour)),
+                               status=S.PAID, created_at=at, paid_at=at, status_since=at,
+                               shipments=()), None)
+    next_morning = health(repo, DAY, now=START + timedelta(hours=30, minutes=30))
+    unshipped = next_morning.kpi("unshipped_24h")
+    assert (unshipped.value, unshipped.breached, unshipped.score) == (
+        Decimal(1), True, Decimal(0))
+    assert unshipped.detail == "7 of 7 orders paid in the period over 24 h ago"
+
+    same_day = health(repo, DAY, now=START + timedelta(hours=23, minutes=30))
+    unshipped = same_day.kpi("unshipped_24h")
+    assert (unshipped.value, unshipped.breached, unshipped.score) == (None, False, None)
+    assert unshipped.detail == "no order paid in the period over 24 h ago"
+    # Left out of the index: only what was measured (none of the 24 stuck yet) counts.
+    assert [k.name for k in same_day.kpis if k.score is not None] == [
+        "stuck", "cancellation_rate"]
 
 
 def test_what_is_not_given_is_not_measured_and_left_out_of_the_index() -> None:

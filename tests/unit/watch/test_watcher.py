@@ -14,7 +14,7 @@ import pytest
 from orderkit import Address, Money, Order, OrderLine, OrderStatus, PaymentTerms, Shipment
 from orderkit.adapters.memory import MemoryOrderRepository, MemoryWatchState
 from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteWatchState
-from orderkit.errors import DefinitionError
+from orderkit.errors import DefinitionError, ValidationError
 from orderkit.lifecycle import Event, OrderService
 from orderkit.model.alerts import Alert as Notice
 from orderkit.testing import ManualClock
@@ -385,6 +385,43 @@ def test_a_failed_resolved_notification_is_sent_again_next_cycle(
                                                  T0 + timedelta(minutes=21))
 
 
+def test_a_routed_alert_is_resolved_to_the_queue_it_was_raised_to(
+    shop_store: tuple[Any, WatchState],
+) -> None:
+    """The queue paged is the queue told it is over, even when the order no longer
+    matches the route by then, the "resolved" first failed, and the watcher restarted:
+    the episode keeps the queue it was sent to."""
+    repo, state = shop_store
+    clock = ManualClock(T0)
+    inbox = Inbox()
+    big = stored(repo, "BIG", OrderStatus.PENDING_PAYMENT, T0)
+    rule = Rule("pending", {OrderStatus.PENDING_PAYMENT}, "status_since", timedelta(minutes=5),
+                "customer_service")
+    routes = [Route("finance", min_amount=big.totals.payable)]
+    watcher = Watcher(repo, inbox, rules=[rule], clock=clock, state=state, routes=routes)
+    clock.set(T0 + timedelta(minutes=6))
+    assert [(a.key, a.route_to) for a in watcher.run_once().raised] == [("pending:BIG", "finance")]
+    # The price is cut under the route's amount, then the buyer pays.
+    cheap = attrs.evolve(big, lines=[attrs.evolve(big.lines[0], unit_price=Money("1.00", "CNY"))],
+                         adjustments=(), version=big.version + 1)
+    repo.save(cheap, big.version)
+    repo.save(attrs.evolve(cheap, status=OrderStatus.PAID, status_since=clock.now(),
+                           version=cheap.version + 1), cheap.version)
+    inbox.down = True
+    clock.set(T0 + timedelta(minutes=7))
+    assert [(a.state, a.route_to) for a, _ in watcher.run_once().failed] == [
+        ("resolved", "finance")]
+    inbox.down = False
+    restarted = Watcher(repo, inbox, rules=[rule], clock=clock, state=state, routes=routes)
+    clock.set(T0 + timedelta(minutes=8))
+    assert [(a.key, a.route_to) for a in restarted.run_once().resolved] == [
+        ("pending:BIG", "finance")]
+    assert [(n.detail("state"), n.detail("route_to")) for n in inbox.notices] == [
+        ("raised", "finance"), ("resolved", "finance")]
+    assert isinstance(state, WatchHistory)
+    assert [e.route_to for e in state.history()] == ["finance"]
+
+
 def test_a_condition_back_before_its_resolved_got_through_is_still_up() -> None:
     repo = MemoryOrderRepository()
     clock = ManualClock(T0 + timedelta(minutes=20))
@@ -406,6 +443,17 @@ def test_a_condition_back_before_its_resolved_got_through_is_still_up() -> None:
     report = watcher.run_once()
     assert (report.raised, report.repeated, report.resolved) == ((), (), ())
     assert inbox.said() == ["raised pending:A"]
+
+
+def test_a_clock_without_a_time_zone_is_refused_naming_it() -> None:
+    class NaiveClock:
+        def now(self) -> datetime:
+            return datetime(2026, 3, 2, 10, 0)
+
+    watcher = Watcher(MemoryOrderRepository(), Inbox(), clock=NaiveClock())
+    with pytest.raises(ValidationError) as error:
+        watcher.run_once()
+    assert (error.value.path, error.value.value) == ("clock.now()", datetime(2026, 3, 2, 10, 0))
 
 
 def test_bad_rule_route_and_watcher_arguments_are_refused_naming_them() -> None:

@@ -29,7 +29,7 @@ _M = timedelta(minutes=1)
 
 def _episode(key: str, **changes: Any) -> Episode:
     base = Episode(key, key.split(":")[0], "", "firing", (key.split(":")[-1], "B-2"), _T0,
-                   fired_at=_T0 + _M, last_sent=_T0 + _M, sent=1)
+                   fired_at=_T0 + _M, last_sent=_T0 + _M, sent=1, route_to="key_accounts")
     return attrs.evolve(base, **changes)
 
 
