@@ -24,6 +24,7 @@ from orderkit.adapters.sqlite import (
 from orderkit.errors import StoreError, ValidationError
 from orderkit.inventory import InventoryLedger
 from orderkit.lifecycle import Event, OrderService
+from orderkit.mapping import Registry, StatusRule, get_map
 from orderkit.model.alerts import Alert as Notice
 from orderkit.outbox import OutboxRelay
 from orderkit.sync import DeadLetter, Sync
@@ -135,13 +136,22 @@ def test_an_order_sync_could_not_store_is_an_alert_until_it_is_replayed(
     watcher = Watcher(repository, inbox, rules=DEFAULT_METRIC_RULES, clock=clock,
                       state=SQLiteWatchState(db), metrics=[Backlog(sync=store)])
     payload = json.loads((JD / "wait_seller_stock_out.json").read_text(encoding="utf-8"))
-    # Paid on JD, but nothing is in stock yet: the order is a dead letter.
+    payload["orderState"] = "WAIT_FOR_MARS"
+    # Paid on JD, in a state the JD map does not know: the order is a dead letter.
     assert sync.receive("jd", payload, received_at=clock.now()).dead_lettered == 1
     assert _said(watcher, 0) == ["0 raised sync_dead_letters:sync_dead_letters"]
     assert "sync_dead_letters is 1" in inbox.notices[0].message
     for sku, units in (("TEA-OOLONG-250G", 2), ("CUP-CELADON", 1), ("TRAY-BAMBOO", 1)):
         ledger.receive(sku, units, reference="PO-1")
-    assert sync.replay_dead_letters().new == 1
+    # The map learns the state; the letter replays and the alert resolves.
+    fixed = get_map("jd").extended(
+        "jd", status_values={"order": ("WAIT_FOR_MARS",)},
+        status_rules=(StatusRule({"order": "WAIT_FOR_MARS"}, OrderStatus.PAID),),
+    )
+    maps = Registry()
+    maps.register(fixed, replace=True)
+    replaying = Sync(repository, sync.service, store=store, maps=maps)
+    assert replaying.replay_dead_letters().new == 1
     clock.advance(timedelta(minutes=1))
     assert _said(watcher, 1) == ["1 resolved sync_dead_letters:sync_dead_letters"]
 
