@@ -329,8 +329,9 @@ class Adjustment:
     line_id: str | None = attrs.field(default=None, validator=check.optional_text)
     label: str = attrs.field(default="", validator=check.text())
     units: int | None = attrs.field(default=None)
-    """How many of ``line_id``'s units it covers (``None``: every unit of the line). A
-    concession covers the units still sold when it was granted."""
+    """How many of ``line_id``'s units it covers (``None``: every unit of the line), at
+    most the line's quantity (the order checks it). A concession covers the units still
+    sold when it was granted."""
 
     @amount.validator
     def _magnitude(self, _attribute: Any, value: Money) -> None:
@@ -678,6 +679,23 @@ def _check_payable(order: Order, _attribute: Any, adjustments: tuple[Adjustment,
         )
 
 
+def _check_covered_units(
+    order: Order, _attribute: Any, adjustments: tuple[Adjustment, ...]
+) -> None:
+    """An adjustment of one line covers at most that line's units (its ``units`` is
+    spread over them: more would leave part of it on units the line does not have)."""
+    quantity = {line.line_id: line.quantity for line in order.lines}
+    for index, adjustment in enumerate(adjustments):
+        units = adjustment.units
+        if units is None or adjustment.line_id not in quantity:
+            continue
+        if units > quantity[adjustment.line_id]:
+            raise ValidationError(
+                f"adjustments[{index}].units", units,
+                f"line {adjustment.line_id} has {quantity[adjustment.line_id]} units",
+            )
+
+
 def _check_holds(_order: Order, _attribute: Any, holds: tuple[Hold, ...]) -> None:
     kinds: set[str] = set()
     for index, hold in enumerate(holds):
@@ -856,7 +874,7 @@ class Order:
     adjustments: tuple[Adjustment, ...] = attrs.field(
         default=(),
         converter=_to_adjustments,
-        validator=[_check_money_items("adjustments"), _check_payable],
+        validator=[_check_money_items("adjustments"), _check_covered_units, _check_payable],
     )
     payments: tuple[Payment, ...] = attrs.field(
         default=(),

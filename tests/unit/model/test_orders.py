@@ -317,3 +317,25 @@ def test_valid_arguments_construct_every_type() -> None:
 def test_decimal_amount_is_kept_exactly() -> None:
     assert make_order().lines[1].unit_price.amount == Decimal("45.50")
     assert CarrierScan(TrackingStatus.SIGNED, T0).status is TrackingStatus.SIGNED
+
+
+# --- an adjustment covers at most its line's units -----------------------------------------
+
+
+@pytest.mark.parametrize("units", [1, 2])
+def test_an_adjustment_may_cover_up_to_its_lines_units(units: int) -> None:
+    order = make_order(adjustments=[Adjustment("discount", cny("15.00"), line_id="1", units=units)])
+    assert order.totals.sold == order.totals.payable == cny("208.50")
+
+
+def test_an_adjustment_covering_more_units_than_its_line_has_is_refused() -> None:
+    """A discount "on 5 units" of a 2-unit line left the order's units carrying less of
+    it than it took off the payable: a fresh order sold for more than it was payable."""
+    with pytest.raises(ValidationError) as caught:
+        make_order(adjustments=[
+            Adjustment("shipping", cny("6.00")),
+            Adjustment("discount", cny("15.00"), line_id="1", units=5),
+        ])
+    assert caught.value.path == "adjustments[1].units"
+    assert caught.value.value == 5
+    assert "line 1 has 2 units" in caught.value.reason
