@@ -339,3 +339,62 @@ def test_an_adjustment_covering_more_units_than_its_line_has_is_refused() -> Non
     assert caught.value.path == "adjustments[1].units"
     assert caught.value.value == 5
     assert "line 1 has 2 units" in caught.value.reason
+
+
+# --- the money an order asks for is whole minor units ---------------------------------------
+
+
+def test_a_line_whose_amount_is_not_whole_fen_is_refused_naming_the_line() -> None:
+    """100.00 / 3 as a unit price: payable 99.999, which no whole-fen payment settles."""
+    with pytest.raises(ValidationError) as caught:
+        OrderLine("7", "TEA", 3, cny("33.333"))
+    assert caught.value.path == "unit_price"
+    assert caught.value.value == cny("33.333")
+    assert "line 7" in caught.value.reason and "CNY 99.999" in caught.value.reason
+
+
+def test_a_sub_fen_line_in_stored_json_is_reported_with_its_path() -> None:
+    from orderkit import from_dict, to_dict
+
+    data = to_dict(make_order())
+    data["lines"][1]["unit_price"]["amount"] = "15.1666"
+    data["lines"][1]["quantity"] = 3
+    data["lines"][1]["quantities"] = {"open": 3}
+    with pytest.raises(ValidationError) as caught:
+        from_dict(Order, data)
+    assert caught.value.path == "lines[1].unit_price"
+
+
+def test_a_unit_price_finer_than_the_fen_stands_when_the_line_comes_to_whole_fen() -> None:
+    """A metered unit (0.0125 each, 8 of them: 0.10), and the multi-buy shape mapping
+    gives "3 for 100.00": 33.33 a unit and the remainder as the line's ROUNDING."""
+    assert OrderLine("1", "SMS", 8, cny("0.0125")).amount == cny("0.1000")
+    order = make_order(
+        lines=[OrderLine("1", "TEA", 3, cny("33.33"))],
+        adjustments=[Adjustment("rounding", cny("0.01"), borne_by="buyer", line_id="1",
+                                label="multi-buy remainder")],
+    )
+    assert order.totals.payable == order.totals.sold == cny("100.00")
+
+
+def test_adjustments_that_leave_the_payable_finer_than_the_fen_are_refused() -> None:
+    with pytest.raises(ValidationError) as caught:
+        make_order(adjustments=[Adjustment("fee", cny("1.23456")),
+                                Adjustment("coupon", cny("0.005"))])
+    assert caught.value.path == "adjustments[1].amount"
+    assert "CNY 223.495" in caught.value.reason
+    # Sub-fen amounts that cancel out, and fees (not paid by the buyer), stand.
+    halves = [Adjustment("coupon", cny("0.005")), Adjustment("discount", cny("0.005"))]
+    assert make_order(adjustments=halves).totals.payable == cny("223.49")
+    assert make_order(adjustments=[Adjustment("fee", cny("1.23456"))]).totals.payable == cny(
+        "223.50"
+    )
+
+
+def test_whole_fen_is_decided_exactly_whatever_the_decimal_context() -> None:
+    import decimal
+
+    with decimal.localcontext(decimal.Context(prec=5)):
+        with pytest.raises(ValidationError):
+            OrderLine("1", "X", 2**62, cny("0.001"))
+        assert OrderLine("1", "X", 2**62, cny("0.01")).quantity == 2**62
