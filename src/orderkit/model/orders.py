@@ -746,6 +746,7 @@ def _to_tags(value: object) -> frozenset[str]:
     for tag in tags:
         if not isinstance(tag, str) or not tag:
             raise ValidationError("tags", tag, "tags are non-empty strings")
+        check.storable("tags", tag)
     return tags
 
 
@@ -871,7 +872,10 @@ def _to_returns(value: object) -> tuple[Return, ...]:
 
 
 def _to_event_ids(value: object) -> tuple[str, ...]:
-    return _to_event_ids_impl(value)
+    ids: tuple[str, ...] = _to_event_ids_impl(value)
+    for index, event_id in enumerate(ids):
+        check.storable(f"applied_event_ids[{index}]", event_id)
+    return ids
 
 
 @attrs.frozen

@@ -398,3 +398,38 @@ def test_whole_fen_is_decided_exactly_whatever_the_decimal_context() -> None:
         with pytest.raises(ValidationError):
             OrderLine("1", "X", 2**62, cny("0.001"))
         assert OrderLine("1", "X", 2**62, cny("0.01")).quantity == 2**62
+
+
+# --- text every store can hold ----------------------------------------------------------------
+
+NUL = "TEA\x00250G"
+
+
+@pytest.mark.parametrize(
+    ("build", "path"),
+    [
+        (lambda: OrderLine("1", NUL, 1, cny("1.00")), "sku"),
+        (lambda: OrderLine(NUL, "A", 1, cny("1.00")), "line_id"),
+        (lambda: OrderLine("1", "A", 1, cny("1.00"), title=NUL), "title"),
+        (lambda: make_order(order_id=NUL), "order_id"),
+        (lambda: make_order(channel_order_id=NUL), "channel_order_id"),
+        (lambda: make_order(buyer_id=NUL), "buyer_id"),
+        (lambda: make_order(lock_id=NUL), "lock_id"),
+        (lambda: make_order(tags={"vip", NUL}), "tags"),
+        (lambda: make_order(applied_event_ids=("pay-1", NUL)), "applied_event_ids[1]"),
+        (lambda: Shipment("S1", "SF", NUL), "waybill"),
+        (lambda: Shipment("S1", "SF", "SF1", lines={NUL: 1}), "lines"),
+        (lambda: Address(street=NUL), "street"),
+        (lambda: Hold(NUL, "ops", T0), "kind"),
+        (lambda: Adjustment("discount", cny("1.00"), line_id=NUL), "line_id"),
+    ],
+)
+def test_text_with_nul_is_refused_naming_the_field(build: Callable[[], object], path: str) -> None:
+    """PostgreSQL text (and JSON) holds no NUL: memory and SQLite kept what PostgreSQL
+    then refused with a driver error. Every store now gets the same refusal, as for a
+    lone surrogate."""
+    with pytest.raises(ValidationError) as caught:
+        build()
+    assert caught.value.path == path
+    assert "NUL" in caught.value.reason
+
