@@ -251,7 +251,7 @@ def _text(path: str, value: object) -> str:
         raise ValidationError(path, value, "expected a non-empty string")
     if len(value) > _MAX_TEXT:
         raise ValidationError(path, value, f"longer than {_MAX_TEXT} characters")
-    return check.encodable(path, value)
+    return check.storable(path, value)
 
 
 def _quantity(path: str, value: object) -> int:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
@@ -25,6 +25,7 @@ from orderkit.model import _checks as check
 from orderkit.model.errors import ValidationError
 from orderkit.model.money import Money
 from orderkit.model.orders import Address
+from orderkit.model.serialization import from_dict
 from orderkit.model.time import ensure_instant
 
 __all__ = [
@@ -90,6 +91,41 @@ def _at(value: object) -> datetime:
     return ensure_instant(value, path="at")
 
 
+#: The data keys of built-in events that hold a value JSON has no type for, by event:
+#: :func:`~orderkit.model.serialization.to_dict` writes Money as ``{"amount",
+#: "currency"}``, a datetime as ISO text, an Address as an object, and an
+#: :class:`Event` reads them back from those forms. These are the keys the lifecycle's
+#: data checks (``validation.py``) read as Money, a datetime or an Address: a key added
+#: there belongs here too (``tests/unit/lifecycle/test_event_json.py`` replays each).
+_JSON_FORMS: Final[Mapping[str, Mapping[str, type[Any]]]] = {
+    "pay": {"amount": Money},
+    "refund": {"amount": Money},
+    "change_price": {"unit_price": Money},
+    "track": {"carrier_time": datetime},
+    "change_address": {"address": Address},
+}
+
+
+def _from_json_forms(name: str, data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``data`` with the values of ``name``'s typed keys read back from their JSON
+    forms; any other value is left for the event's data check to judge."""
+    kinds = _JSON_FORMS.get(name)
+    if kinds is None:
+        return data
+    restored: dict[str, Any] | None = None
+    for key, kind in kinds.items():
+        value = data.get(key)
+        if not isinstance(value, str if kind is datetime else Mapping):
+            continue  # the value itself, or one the data check refuses
+        try:
+            value = from_dict(kind, value)
+        except ValidationError as error:
+            raise error.at(f"data.{key}") from None
+        restored = restored if restored is not None else dict(data)
+        restored[key] = value
+    return data if restored is None else restored
+
+
 @attrs.frozen
 class Event:
     """A request to change an order.
@@ -98,6 +134,10 @@ class Event:
     producer's id for this fact (re-delivering the same id changes nothing), ``at`` when
     it happened (aware), ``data`` the event's details (see ``docs/lifecycle.md``) and
     ``actor`` who asks (``None`` for system and carrier events).
+
+    A built-in event's Money, datetime and Address data may also be given in the JSON
+    forms :func:`~orderkit.model.serialization.to_dict` writes, and are read back
+    from them: ``from_dict(Event, to_dict(event)) == event``.
     """
 
     name: str = attrs.field(validator=check.text(allow_empty=False, max_length=64))
@@ -107,6 +147,12 @@ class Event:
     actor: Actor | None = attrs.field(
         kw_only=True, default=None, validator=check.instance(Actor, optional=True)
     )
+
+    def __attrs_post_init__(self) -> None:
+        # The data's converter cannot see the name, which says which keys are typed.
+        data = _from_json_forms(self.name, self.data)
+        if data is not self.data:
+            object.__setattr__(self, "data", data)  # attrs' way on a frozen class
 
 
 @attrs.frozen

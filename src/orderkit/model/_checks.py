@@ -36,13 +36,26 @@ def encodable(path: str, value: str) -> str:
     return value
 
 
+def storable(path: str, value: str) -> str:
+    """Refuse text a store cannot hold: text holding NUL (PostgreSQL text and JSON
+    refuse it, where memory and SQLite would keep it) or not :func:`encodable`. Every
+    text field of the canonical types, and every key a store looks up, is checked here.
+
+    (Fingerprints and payload digests take NUL: they hash text, they do not store it.)
+    """
+    at = value.find("\x00")
+    if at >= 0:
+        raise ValidationError(path, value, f"contains NUL (at {at}), which no store holds")
+    return encodable(path, value)
+
+
 def stored_key(path: str, value: object, *, blank: bool = True) -> str:
     """``value`` as a key a store can hold (an id, a waybill): a string (non-blank
-    unless ``blank``) that encodes as UTF-8."""
+    unless ``blank``) that is :func:`storable`."""
     if not isinstance(value, str) or (not blank and not value.strip()):
         raise ValidationError(path, value,
                               "expected a string" if blank else "expected a non-empty string")
-    return encodable(path, value)
+    return storable(path, value)
 
 
 def quantity(path: str, value: object, *, minimum: int = 1) -> int:
@@ -64,7 +77,7 @@ def text(*, allow_empty: bool = True, max_length: int = TEXT_MAX_LENGTH) -> Vali
             raise ValidationError(attribute.name, value, "must not be empty")
         if len(value) > max_length:
             raise ValidationError(attribute.name, value, f"longer than {max_length} characters")
-        encodable(attribute.name, value)
+        storable(attribute.name, value)
 
     return check
 
@@ -77,7 +90,7 @@ def optional_text(_instance: object, attribute: Any, value: object) -> None:
         raise ValidationError(attribute.name, value, "expected a string or None")
     if len(value) > TEXT_MAX_LENGTH:
         raise ValidationError(attribute.name, value, f"longer than {TEXT_MAX_LENGTH} characters")
-    encodable(attribute.name, value)
+    storable(attribute.name, value)
 
 
 def instance(kind: type[Any] | tuple[type[Any], ...], *, optional: bool = False) -> Validator:
@@ -166,7 +179,7 @@ def quantity_map(path: str) -> Callable[[object], dict[str, int]]:
                 raise ValidationError(f"{path}", key, "keys must be non-empty strings")
             if len(key) > TEXT_MAX_LENGTH:
                 raise ValidationError(path, key, f"keys longer than {TEXT_MAX_LENGTH} characters")
-            encodable(path, key)
+            storable(path, key)
             out[key] = quantity(f"{path}[{key!r}]", qty)
         return out
 

@@ -20,7 +20,7 @@ import attrs
 from orderkit.model.errors import CurrencyMismatch, ValidationError
 from orderkit.model.limits import MAX_AMOUNT, MAX_AMOUNT_PLACES
 
-__all__ = ["MINOR_DIGITS", "Money", "minor_digits"]
+__all__ = ["MINOR_DIGITS", "Money", "minor_digits", "whole_minor"]
 
 #: The rounding modes :meth:`Money.round` takes: the :mod:`decimal` module's.
 _ROUNDINGS: Final = frozenset({
@@ -236,6 +236,16 @@ def minor_digits(currency: str) -> int:
     return MINOR_DIGITS.get(currency, 2)
 
 
+def whole_minor(amount: Decimal, currency: str) -> bool:
+    """True when ``amount`` is an exact number of ``currency``'s minor units, decided on
+    its digits: exact for any finite amount, whatever the decimal context."""
+    _sign, digits, exponent = amount.as_tuple()
+    if not isinstance(exponent, int):  # not finite
+        return False
+    finer = -exponent - minor_digits(currency)  # digits below the minor unit
+    return finer <= 0 or not any(digits[-finer:])
+
+
 def _to_amount(value: object) -> Decimal:
     # bool is an int subclass; True yuan is a bug, not an amount.
     if isinstance(value, Decimal):
@@ -360,8 +370,7 @@ class Money:
 
     def is_whole_minor(self) -> bool:
         """True when the amount is an exact number of minor units."""
-        scaled = self.amount.scaleb(minor_digits(self.currency))
-        return scaled == scaled.to_integral_value()
+        return whole_minor(self.amount, self.currency)
 
     # --- arithmetic --------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ from orderkit.model import _checks as check
 from orderkit.model.errors import CurrencyMismatch, ValidationError
 from orderkit.model.frozen import FrozenMap
 from orderkit.model.ids import parse_recon_id
-from orderkit.model.money import Money, minor_digits
+from orderkit.model.money import Money, minor_digits, whole_minor
 from orderkit.model.shares import spread_weights, units_share
 
 __all__ = [
@@ -244,7 +244,9 @@ class OrderLine:
     """One SKU on an order.
 
     ``quantities`` defaults to every unit OPEN; the buckets must sum to ``quantity``.
-    ``status`` summarises them (see :attr:`status`).
+    ``status`` summarises them (see :attr:`status`). The line's :attr:`amount` is a
+    whole number of the currency's minor units (what a buyer can be asked to pay); its
+    unit price may be finer (0.0125 a unit, 8 units: 0.10).
     """
 
     line_id: str = attrs.field(validator=check.text(allow_empty=False))
@@ -258,6 +260,18 @@ class OrderLine:
     title: str = attrs.field(default="", validator=check.text())
     channel_line_id: str = attrs.field(default="", validator=check.text())
     """The platform's own id for the line (Taobao ``oid``, Douyin sku order id)."""
+
+    @unit_price.validator
+    def _whole_minor_amount(self, _attribute: Any, value: Money) -> None:
+        amount = _EXACT.multiply(value.amount, Decimal(self.quantity))
+        if not whole_minor(amount, value.currency):
+            raise ValidationError(
+                "unit_price", value,
+                f"line {self.line_id}: {self.quantity} x {value.amount} ="
+                f" {value.currency} {amount}, not a whole number of {value.currency}"
+                f" minor units ({Money.from_minor(1, value.currency).amount}); a multi-buy"
+                " line takes a unit price rounded down and the rest as its ROUNDING",
+            )
 
     @quantities.validator
     def _buckets_sum_to_quantity(
@@ -329,8 +343,9 @@ class Adjustment:
     line_id: str | None = attrs.field(default=None, validator=check.optional_text)
     label: str = attrs.field(default="", validator=check.text())
     units: int | None = attrs.field(default=None)
-    """How many of ``line_id``'s units it covers (``None``: every unit of the line). A
-    concession covers the units still sold when it was granted."""
+    """How many of ``line_id``'s units it covers (``None``: every unit of the line), at
+    most the line's quantity (the order checks it). A concession covers the units still
+    sold when it was granted."""
 
     @amount.validator
     def _magnitude(self, _attribute: Any, value: Money) -> None:
@@ -655,8 +670,9 @@ _EXACT: Final = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX,
 
 
 def _check_payable(order: Order, _attribute: Any, adjustments: tuple[Adjustment, ...]) -> None:
-    """The adjustments leave the order payable at zero or more: discounts beyond the
-    goods plus charges would owe the buyer money nobody paid."""
+    """The adjustments leave the order payable at zero or more (discounts beyond the
+    goods plus charges would owe the buyer money nobody paid), and at a whole number of
+    minor units (no payment settles CNY 99.995)."""
     if not adjustments or not order.lines:
         return
     # Exact whatever the host's decimal context: a sum rounded to its precision must not
@@ -676,6 +692,35 @@ def _check_payable(order: Order, _attribute: Any, adjustments: tuple[Adjustment,
             f"discounts beyond the goods plus charges: the order would be payable at"
             f" {Money(payable, order.currency)}",
         )
+    if not whole_minor(payable, order.currency):
+        # The lines are whole minor units (each checks its own): an adjustment is not.
+        index, adjustment = next(
+            (index, adjustment) for index, adjustment in enumerate(adjustments)
+            if (adjustment.kind in _ADDS or adjustment.kind in _LOWERS)
+            and not adjustment.amount.is_whole_minor()
+        )
+        raise ValidationError(
+            f"adjustments[{index}].amount", adjustment.amount,
+            f"the order would be payable at {order.currency} {payable}, not a whole number"
+            f" of {order.currency} minor units",
+        )
+
+
+def _check_covered_units(
+    order: Order, _attribute: Any, adjustments: tuple[Adjustment, ...]
+) -> None:
+    """An adjustment of one line covers at most that line's units (its ``units`` is
+    spread over them: more would leave part of it on units the line does not have)."""
+    quantity = {line.line_id: line.quantity for line in order.lines}
+    for index, adjustment in enumerate(adjustments):
+        units = adjustment.units
+        if units is None or adjustment.line_id not in quantity:
+            continue
+        if units > quantity[adjustment.line_id]:
+            raise ValidationError(
+                f"adjustments[{index}].units", units,
+                f"line {adjustment.line_id} has {quantity[adjustment.line_id]} units",
+            )
 
 
 def _check_holds(_order: Order, _attribute: Any, holds: tuple[Hold, ...]) -> None:
@@ -701,6 +746,7 @@ def _to_tags(value: object) -> frozenset[str]:
     for tag in tags:
         if not isinstance(tag, str) or not tag:
             raise ValidationError("tags", tag, "tags are non-empty strings")
+        check.storable("tags", tag)
     return tags
 
 
@@ -826,7 +872,10 @@ def _to_returns(value: object) -> tuple[Return, ...]:
 
 
 def _to_event_ids(value: object) -> tuple[str, ...]:
-    return _to_event_ids_impl(value)
+    ids: tuple[str, ...] = _to_event_ids_impl(value)
+    for index, event_id in enumerate(ids):
+        check.storable(f"applied_event_ids[{index}]", event_id)
+    return ids
 
 
 @attrs.frozen
@@ -856,7 +905,7 @@ class Order:
     adjustments: tuple[Adjustment, ...] = attrs.field(
         default=(),
         converter=_to_adjustments,
-        validator=[_check_money_items("adjustments"), _check_payable],
+        validator=[_check_money_items("adjustments"), _check_covered_units, _check_payable],
     )
     payments: tuple[Payment, ...] = attrs.field(
         default=(),

@@ -75,7 +75,8 @@ def money(currency: str, *, min_minor: int = 0, max_minor: int = 10**9) -> st.Se
 
 
 def _text() -> st.SearchStrategy[str]:
-    return st.text(st.characters(codec="utf-8"), max_size=20)
+    # Any text a store holds: UTF-8, no NUL.
+    return st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=20)
 
 
 def _ids() -> st.SearchStrategy[str]:

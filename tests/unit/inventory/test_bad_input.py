@@ -55,6 +55,9 @@ def test_a_sku_with_a_lone_surrogate_is_named_by_every_store(
     assert refused(lambda: ledger.lock("ORD-1", {"TEA\udc80": 1}, ttl=TTL)).path == "lines[0].sku"
     assert refused(lambda: ledger.receive("\ud800", 1, reference="PO-2")).path == "sku"
     assert refused(lambda: ledger.receive("TEA", 1, reference="PO\udfff")).path == "reference"
+    # NUL, which PostgreSQL text refuses, is refused alike by every store.
+    assert refused(lambda: ledger.receive("TEA\x00250G", 1, reference="PO-2")).path == "sku"
+    assert refused(lambda: ledger.lock("ORD-1", {"TEA\x00": 1}, ttl=TTL)).path == "lines[0].sku"
     lock = ledger.lock("ORD-1", {"TEA": 1}, ttl=TTL)
     during = held(store)
     assert refused(lambda: ledger.release(lock.lock_id, actor="cs\udc80")).path == "actor"

@@ -215,8 +215,9 @@ def test_sub_fen_precision_is_accepted_only_where_the_field_declares_it() -> Non
                         unit_price=Field("price", "yuan", max_decimals=4)),
         adjustments=(),
     )
-    ticket = {"ticket": "M-1", "at": 1771216200, "state": "paid", "total": "0.0375",
-              "items": [{"sku": "SMS", "qty": 3, "price": "0.0125"}]}
+    # A unit price finer than the fen; the line (and the order) still comes to whole fen.
+    ticket = {"ticket": "M-1", "at": 1771216200, "state": "paid", "total": "0.1000",
+              "items": [{"sku": "SMS", "qty": 8, "price": "0.0125"}]}
     registry = Registry(builtins=False)
     registry.register(metered)
     assert registry.normalize("metered", ticket).lines[0].unit_price == Money("0.0125", "CNY")

@@ -317,3 +317,119 @@ def test_valid_arguments_construct_every_type() -> None:
 def test_decimal_amount_is_kept_exactly() -> None:
     assert make_order().lines[1].unit_price.amount == Decimal("45.50")
     assert CarrierScan(TrackingStatus.SIGNED, T0).status is TrackingStatus.SIGNED
+
+
+# --- an adjustment covers at most its line's units -----------------------------------------
+
+
+@pytest.mark.parametrize("units", [1, 2])
+def test_an_adjustment_may_cover_up_to_its_lines_units(units: int) -> None:
+    order = make_order(adjustments=[Adjustment("discount", cny("15.00"), line_id="1", units=units)])
+    assert order.totals.sold == order.totals.payable == cny("208.50")
+
+
+def test_an_adjustment_covering_more_units_than_its_line_has_is_refused() -> None:
+    """A discount "on 5 units" of a 2-unit line left the order's units carrying less of
+    it than it took off the payable: a fresh order sold for more than it was payable."""
+    with pytest.raises(ValidationError) as caught:
+        make_order(adjustments=[
+            Adjustment("shipping", cny("6.00")),
+            Adjustment("discount", cny("15.00"), line_id="1", units=5),
+        ])
+    assert caught.value.path == "adjustments[1].units"
+    assert caught.value.value == 5
+    assert "line 1 has 2 units" in caught.value.reason
+
+
+# --- the money an order asks for is whole minor units ---------------------------------------
+
+
+def test_a_line_whose_amount_is_not_whole_fen_is_refused_naming_the_line() -> None:
+    """100.00 / 3 as a unit price: payable 99.999, which no whole-fen payment settles."""
+    with pytest.raises(ValidationError) as caught:
+        OrderLine("7", "TEA", 3, cny("33.333"))
+    assert caught.value.path == "unit_price"
+    assert caught.value.value == cny("33.333")
+    assert "line 7" in caught.value.reason and "CNY 99.999" in caught.value.reason
+
+
+def test_a_sub_fen_line_in_stored_json_is_reported_with_its_path() -> None:
+    from orderkit import from_dict, to_dict
+
+    data = to_dict(make_order())
+    data["lines"][1]["unit_price"]["amount"] = "15.1666"
+    data["lines"][1]["quantity"] = 3
+    data["lines"][1]["quantities"] = {"open": 3}
+    with pytest.raises(ValidationError) as caught:
+        from_dict(Order, data)
+    assert caught.value.path == "lines[1].unit_price"
+
+
+def test_a_unit_price_finer_than_the_fen_stands_when_the_line_comes_to_whole_fen() -> None:
+    """A metered unit (0.0125 each, 8 of them: 0.10), and the multi-buy shape mapping
+    gives "3 for 100.00": 33.33 a unit and the remainder as the line's ROUNDING."""
+    assert OrderLine("1", "SMS", 8, cny("0.0125")).amount == cny("0.1000")
+    order = make_order(
+        lines=[OrderLine("1", "TEA", 3, cny("33.33"))],
+        adjustments=[Adjustment("rounding", cny("0.01"), borne_by="buyer", line_id="1",
+                                label="multi-buy remainder")],
+    )
+    assert order.totals.payable == order.totals.sold == cny("100.00")
+
+
+def test_adjustments_that_leave_the_payable_finer_than_the_fen_are_refused() -> None:
+    with pytest.raises(ValidationError) as caught:
+        make_order(adjustments=[Adjustment("fee", cny("1.23456")),
+                                Adjustment("coupon", cny("0.005"))])
+    assert caught.value.path == "adjustments[1].amount"
+    assert "CNY 223.495" in caught.value.reason
+    # Sub-fen amounts that cancel out, and fees (not paid by the buyer), stand.
+    halves = [Adjustment("coupon", cny("0.005")), Adjustment("discount", cny("0.005"))]
+    assert make_order(adjustments=halves).totals.payable == cny("223.49")
+    assert make_order(adjustments=[Adjustment("fee", cny("1.23456"))]).totals.payable == cny(
+        "223.50"
+    )
+
+
+def test_whole_fen_is_decided_exactly_whatever_the_decimal_context() -> None:
+    import decimal
+
+    with decimal.localcontext(decimal.Context(prec=5)):
+        with pytest.raises(ValidationError):
+            OrderLine("1", "X", 2**62, cny("0.001"))
+        assert OrderLine("1", "X", 2**62, cny("0.01")).quantity == 2**62
+
+
+# --- text every store can hold ----------------------------------------------------------------
+
+NUL = "TEA\x00250G"
+
+
+@pytest.mark.parametrize(
+    ("build", "path"),
+    [
+        (lambda: OrderLine("1", NUL, 1, cny("1.00")), "sku"),
+        (lambda: OrderLine(NUL, "A", 1, cny("1.00")), "line_id"),
+        (lambda: OrderLine("1", "A", 1, cny("1.00"), title=NUL), "title"),
+        (lambda: make_order(order_id=NUL), "order_id"),
+        (lambda: make_order(channel_order_id=NUL), "channel_order_id"),
+        (lambda: make_order(buyer_id=NUL), "buyer_id"),
+        (lambda: make_order(lock_id=NUL), "lock_id"),
+        (lambda: make_order(tags={"vip", NUL}), "tags"),
+        (lambda: make_order(applied_event_ids=("pay-1", NUL)), "applied_event_ids[1]"),
+        (lambda: Shipment("S1", "SF", NUL), "waybill"),
+        (lambda: Shipment("S1", "SF", "SF1", lines={NUL: 1}), "lines"),
+        (lambda: Address(street=NUL), "street"),
+        (lambda: Hold(NUL, "ops", T0), "kind"),
+        (lambda: Adjustment("discount", cny("1.00"), line_id=NUL), "line_id"),
+    ],
+)
+def test_text_with_nul_is_refused_naming_the_field(build: Callable[[], object], path: str) -> None:
+    """PostgreSQL text (and JSON) holds no NUL: memory and SQLite kept what PostgreSQL
+    then refused with a driver error. Every store now gets the same refusal, as for a
+    lone surrogate."""
+    with pytest.raises(ValidationError) as caught:
+        build()
+    assert caught.value.path == path
+    assert "NUL" in caught.value.reason
+

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -217,6 +218,14 @@ class OrderRepositoryContract:
             assert error.path == "keys[1]"  # type: ignore[attr-defined]
             error = _raises(ValidationError, repository.find_by_waybill, bad)
             assert (error.path, error.value) == ("waybill", bad)  # type: ignore[attr-defined]
+        # NUL: PostgreSQL text holds none, so no store is asked for it.
+        reads: tuple[tuple[Callable[[str], object], str], ...] = (
+            (repository.get, "order_id"), (repository.audit_trail, "order_id"),
+            (repository.address_history, "order_id"), (repository.find_by_waybill, "waybill"),
+        )
+        for lookup, field in reads:
+            error = _raises(ValidationError, lookup, "ORD\x001")
+            assert (error.path, error.value) == (field, "ORD\x001"), lookup  # type: ignore[attr-defined]
         assert repository.get("ORD-1").order_id == "ORD-1"  # still usable
 
     def test_save_on_top_of_the_version_read_wins(self) -> None:
