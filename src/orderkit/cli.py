@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from orderkit.adapters.sqlite import SQLiteOrderRepository
     from orderkit.model.money import Money
+    from orderkit.reconcile.ports import Notifier
     from orderkit.sync import Sync
     from orderkit.watch import WatchReport
     from orderkit.watch.health import Kpi
@@ -139,11 +140,12 @@ def _watch_interval(text: str) -> float:
 def _watch(args: argparse.Namespace) -> int:
     import time
 
+    notifier = _watch_notifier(args.webhook)
     if _order_database(args.db) is None:
         return EXIT_FILE
     while True:
         try:
-            report = _watch_cycle(args)
+            report = _watch_cycle(args, notifier)
         except StoreError as error:
             if args.every is None:
                 raise
@@ -163,16 +165,28 @@ def _watch(args: argparse.Namespace) -> int:
         time.sleep(args.every)
 
 
-def _watch_cycle(args: argparse.Namespace) -> WatchReport:
+def _watch_notifier(webhook: str | None) -> Notifier:
+    """``--webhook URL``, checked (a URL no request could be sent to, or an empty one,
+    is refused naming the option); stdout without it."""
+    from orderkit.model.errors import ValidationError
+    from orderkit.watch.notifiers import StdoutNotifier, WebhookNotifier
+
+    if webhook is None:
+        return StdoutNotifier()
+    try:
+        return WebhookNotifier(webhook)
+    except ValidationError as error:
+        raise ValidationError("--webhook", webhook, error.reason) from error
+
+
+def _watch_cycle(args: argparse.Namespace, notifier: Notifier) -> WatchReport:
     """One watch cycle over ``args.db``: the orders' rules, and the metric rules on the
     file's outbox lag and dead letters and, once the file holds sync tables, its sync
     lag and dead letters (the watch creates no sync table)."""
     from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteSyncStore, SQLiteWatchState
     from orderkit.watch import DEFAULT_METRIC_RULES, DEFAULT_RULES, Backlog, SyncLagMetric, Watcher
     from orderkit.watch.metrics import Metrics
-    from orderkit.watch.notifiers import StdoutNotifier, WebhookNotifier
 
-    notifier = WebhookNotifier(args.webhook) if args.webhook else StdoutNotifier()
     repository = SQLiteOrderRepository(args.db)
     metrics: list[Metrics]
     if repository.database.schema_version("sync") > 0:

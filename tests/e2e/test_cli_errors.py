@@ -203,6 +203,20 @@ def test_a_bad_watch_interval_is_refused_before_any_cycle(tmp_path: Path, every:
     assert db.read_bytes() == before
 
 
+
+@pytest.mark.parametrize(
+    "url", ["", "notaurl", "http://[::1", "http://", "https:// hooks.example/x", "http://h:x/"])
+def test_a_bad_webhook_is_refused_naming_the_option_before_any_cycle(
+    tmp_path: Path, url: str
+) -> None:
+    db = tmp_path / "shop.db"
+    assert orderkit("demo", "--db", str(db), cwd=tmp_path).returncode == EXIT_OK
+    before = db.read_bytes()
+    done = orderkit("watch", "--db", str(db), "--once", "--webhook", url, cwd=tmp_path)
+    assert_one_line(done, EXIT_REFUSED, "ValidationError: --webhook:", repr(url))
+    assert done.stdout == ""  # no cycle ran: no alert stored, none printed instead
+    assert db.read_bytes() == before
+
 def _slug(heading: str) -> str:
     """The anchor mkdocs gives a heading (lower case, words joined by hyphens)."""
     words = re.sub(r"[^\w\s-]", "", heading.lower()).split()
