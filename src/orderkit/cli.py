@@ -207,9 +207,6 @@ def _wave(args: argparse.Namespace) -> int:
     from orderkit.model.orders import OrderStatus, PaymentTerms
     from orderkit.model.time import parse_timestamp
 
-    versions = _order_database(args.db)
-    if versions is None:
-        return EXIT_FILE
     policy = (
         policy_from_toml(Path(args.policy).read_text(encoding="utf-8"))
         if args.policy else WavePolicy()
@@ -218,6 +215,9 @@ def _wave(args: argparse.Namespace) -> int:
         parse_timestamp(args.at, source_tz=policy.tz, path="--at")
         if args.at else datetime.now(UTC)
     )
+    versions = _order_database(args.db)
+    if versions is None:
+        return EXIT_FILE
     repository = SQLiteOrderRepository(args.db)
     candidates = list(repository.stale([OrderStatus.PAID], "paid_at", now, args.limit))
     # Packed orders by when they were packed: a cash on delivery one has no paid_at.
@@ -421,8 +421,6 @@ def _health(args: argparse.Namespace) -> int:
     from orderkit.watch import carrier_report, health
     from orderkit.watch.page import write_health_page
 
-    if _order_database(args.db) is None:
-        return EXIT_FILE
     now = datetime.now(UTC)
     if args.now is not None:
         try:
@@ -450,6 +448,8 @@ def _health(args: argparse.Namespace) -> int:
         reconciliation = _health_difference(args.reconciliation_difference)
     elif args.reconciliation is not None:
         reconciliation = _health_reconciliation(args.reconciliation)
+    if _order_database(args.db) is None:
+        return EXIT_FILE
     month = AccountingPeriod("month", day.start.replace(day=1), day.tz)
     repository = SQLiteOrderRepository(args.db)
     if retries is None:  # what the file's outbox records: its deliveries in the period

@@ -217,6 +217,26 @@ def test_a_bad_webhook_is_refused_naming_the_option_before_any_cycle(
     assert done.stdout == ""  # no cycle ran: no alert stored, none printed instead
     assert db.read_bytes() == before
 
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["health", "--out", "h.html", "--retries", "9/3"], "--retries"),
+        (["health", "--out", "h.html", "--now", "yesterday"], "--now"),
+        (["health", "--out", "h.html", "--period", "2026-13"], "--period"),
+        (["health", "--out", "h.html", "--reconciliation-difference", "lots"],
+         "--reconciliation-difference"),
+        (["wave", "--at", "garbage"], "--at"),
+        (["watch", "--webhook", "notaurl"], "--webhook"),
+    ],
+)
+def test_a_bad_option_is_named_before_the_database_file_is_looked_at(
+    tmp_path: Path, args: list[str], option: str
+) -> None:
+    done = orderkit(args[0], "--db", "missing.db", *args[1:], cwd=tmp_path)
+    assert_one_line(done, EXIT_REFUSED, f"{option}:")
+    assert list(tmp_path.iterdir()) == []
+
 def _slug(heading: str) -> str:
     """The anchor mkdocs gives a heading (lower case, words joined by hyphens)."""
     words = re.sub(r"[^\w\s-]", "", heading.lower()).split()
