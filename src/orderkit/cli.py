@@ -205,15 +205,11 @@ def _wave(args: argparse.Namespace) -> int:
     from orderkit.adapters.sqlite import SQLiteOrderRepository
     from orderkit.fulfilment import WavePolicy, plan_wave, policy_from_toml
     from orderkit.model.orders import OrderStatus, PaymentTerms
-    from orderkit.model.time import parse_timestamp
 
+    now = datetime.now(UTC) if args.at is None else _option_instant("--at", args.at)
     policy = (
         policy_from_toml(Path(args.policy).read_text(encoding="utf-8"))
         if args.policy else WavePolicy()
-    )
-    now = (
-        parse_timestamp(args.at, source_tz=policy.tz, path="--at")
-        if args.at else datetime.now(UTC)
     )
     versions = _order_database(args.db)
     if versions is None:
@@ -253,6 +249,22 @@ def _wave(args: argparse.Namespace) -> int:
             if exclusion.code is reason:
                 print(f"  {order_id}: {exclusion.words}")
     return EXIT_OK
+
+
+def _option_instant(option: str, text: str) -> datetime:
+    """The ISO 8601 instant ``text`` given in ``option``, in UTC; refused without its UTC
+    offset (``+08:00``, ``Z``): a bare local time could mean any zone."""
+    from datetime import UTC, datetime
+
+    from orderkit.model.errors import ValidationError
+
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise ValidationError(option, text, "expected an ISO 8601 instant") from error
+    if instant.tzinfo is None:
+        raise ValidationError(option, text, "expected a UTC offset (like +08:00 or Z)")
+    return instant.astimezone(UTC)
 
 
 def _order_database(db: str) -> dict[str, int] | None:
@@ -421,14 +433,7 @@ def _health(args: argparse.Namespace) -> int:
     from orderkit.watch import carrier_report, health
     from orderkit.watch.page import write_health_page
 
-    now = datetime.now(UTC)
-    if args.now is not None:
-        try:
-            now = datetime.fromisoformat(args.now)
-        except ValueError as error:
-            raise ValidationError("--now", args.now, "expected an ISO 8601 instant") from error
-        if now.tzinfo is None:
-            raise ValidationError("--now", args.now, "expected a UTC offset")
+    now = datetime.now(UTC) if args.now is None else _option_instant("--now", args.now)
     if args.period is None:
         day = accounting_period(now)
     else:
@@ -521,7 +526,8 @@ def build_parser() -> argparse.ArgumentParser:
         " paid order was left out")
     wave.add_argument("--db", metavar="PATH", required=True, help="the orders' SQLite file")
     wave.add_argument("--policy", metavar="FILE", help="a TOML wave policy ([wave] table)")
-    wave.add_argument("--at", metavar="ISO", help="plan as of this time (default: now)")
+    wave.add_argument("--at", metavar="ISO", help="plan as of this ISO 8601 instant, with"
+                      " its UTC offset, like 2026-03-02T20:00:00+08:00 (default: now)")
     wave.add_argument("--limit", metavar="N", type=int, default=100_000,
                       help="the most paid orders to consider (oldest first)")
     wave.set_defaults(handler=_wave)
@@ -550,7 +556,8 @@ def build_parser() -> argparse.ArgumentParser:
     page.add_argument("--period", metavar="PERIOD",
                       help="YYYY-MM-DD (a day) or YYYY-MM (a month); default: today")
     page.add_argument("--now", metavar="INSTANT",
-                      help="measure as of this ISO 8601 instant (default: now)")
+                      help="measure as of this ISO 8601 instant, with its UTC offset"
+                      " (default: now)")
     page.add_argument("--retries", metavar="RETRIED/ATTEMPTED",
                       help="the period's retried and attempted calls, like 12/400 (default:"
                       " the outbox deliveries of the messages created in the period)")
