@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from orderkit.adapters.sqlite import SQLiteOrderRepository
     from orderkit.model.money import Money
+    from orderkit.model.time import AccountingPeriod
     from orderkit.reconcile.ports import Notifier
     from orderkit.sync import Sync
     from orderkit.watch import WatchReport
@@ -253,10 +254,13 @@ def _wave(args: argparse.Namespace) -> int:
 
 def _option_instant(option: str, text: str) -> datetime:
     """The ISO 8601 instant ``text`` given in ``option``, in UTC; refused without its UTC
-    offset (``+08:00``, ``Z``): a bare local time could mean any zone."""
-    from datetime import UTC, datetime
+    offset (``+08:00``, ``Z``), since a bare local time could mean any zone, and outside
+    the instants orderkit stores (:func:`~orderkit.model.time.ensure_instant`), so the
+    days and windows measured from it stay in the calendar."""
+    from datetime import datetime
 
     from orderkit.model.errors import ValidationError
+    from orderkit.model.time import ensure_instant
 
     try:
         instant = datetime.fromisoformat(text)
@@ -264,7 +268,10 @@ def _option_instant(option: str, text: str) -> datetime:
         raise ValidationError(option, text, "expected an ISO 8601 instant") from error
     if instant.tzinfo is None:
         raise ValidationError(option, text, "expected a UTC offset (like +08:00 or Z)")
-    return instant.astimezone(UTC)
+    try:
+        return ensure_instant(instant, path=option)
+    except ValidationError as error:
+        raise ValidationError(option, text, error.reason) from error
 
 
 def _order_database(db: str) -> dict[str, int] | None:
@@ -393,6 +400,30 @@ def _health_retries(text: str) -> tuple[int, int]:
     return int(found[1]), int(found[2])
 
 
+def _health_period(text: str) -> AccountingPeriod:
+    """``--period YYYY-MM-DD | YYYY-MM``, a day or a month in the accounting zone, checked:
+    within the years of the instants orderkit stores (:data:`~orderkit.model.time.EARLIEST`
+    to before :data:`~orderkit.model.time.LATEST`)."""
+    from datetime import date
+
+    from orderkit.model.errors import ValidationError
+    from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, EARLIEST, LATEST, AccountingPeriod
+
+    try:
+        if len(text) == 7:
+            period = AccountingPeriod("month", date.fromisoformat(text + "-01"),
+                                      DEFAULT_ACCOUNTING_TZ)
+        else:
+            period = AccountingPeriod("day", date.fromisoformat(text), DEFAULT_ACCOUNTING_TZ)
+    except ValueError as error:
+        raise ValidationError("--period", text,
+                              "expected YYYY-MM-DD (a day) or YYYY-MM (a month)") from error
+    if not EARLIEST.year <= period.start.year < LATEST.year:
+        raise ValidationError("--period", text, f"expected a period from {EARLIEST.year}"
+                              f" to {LATEST.year - 1}")
+    return period
+
+
 def _health_difference(text: str) -> Money:
     """``--reconciliation-difference AMOUNT [CURRENCY]``, checked (CNY by default)."""
     from orderkit.model.errors import ValidationError
@@ -425,28 +456,15 @@ def _health_reconciliation(path: str) -> Mapping[str, object]:
 
 
 def _health(args: argparse.Namespace) -> int:
-    from datetime import UTC, date, datetime
+    from datetime import UTC, datetime
 
     from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteSyncStore, SQLiteWatchState
-    from orderkit.model.errors import ValidationError
-    from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, AccountingPeriod, accounting_period
+    from orderkit.model.time import AccountingPeriod, accounting_period
     from orderkit.watch import carrier_report, health
     from orderkit.watch.page import write_health_page
 
     now = datetime.now(UTC) if args.now is None else _option_instant("--now", args.now)
-    if args.period is None:
-        day = accounting_period(now)
-    else:
-        try:
-            if len(args.period) == 7:
-                day = AccountingPeriod("month", date.fromisoformat(args.period + "-01"),
-                                       DEFAULT_ACCOUNTING_TZ)
-            else:
-                day = AccountingPeriod("day", date.fromisoformat(args.period),
-                                       DEFAULT_ACCOUNTING_TZ)
-        except ValueError as error:
-            raise ValidationError("--period", args.period,
-                                  "expected YYYY-MM-DD (a day) or YYYY-MM (a month)") from error
+    day = accounting_period(now) if args.period is None else _health_period(args.period)
     retries = None if args.retries is None else _health_retries(args.retries)
     reconciliation: Money | Mapping[str, object] | None = None
     if args.reconciliation_difference is not None:

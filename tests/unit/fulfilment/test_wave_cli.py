@@ -126,6 +126,21 @@ def test_orderkit_wave_refuses_a_time_without_its_offset_as_health_does(
     aware = wave(db, "--at", "2026-03-02T10:00:00Z")
     assert aware.stdout.startswith("wave (in_stock) at 2026-03-02T10:00:00+00:00: 1 selected")
 
+
+def test_orderkit_wave_refuses_an_instant_orderkit_cannot_store_naming_at(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "shop.db"
+    SQLiteOrderRepository(db).save(paid("A", 0), None)
+    for at in ("9999-12-31T23:59:59+00:00", "0001-01-01T00:00:00+00:00"):
+        run = wave(db, "--at", at)
+        assert run.returncode == 1, run.stderr
+        assert run.stderr == (f"orderkit: ValidationError: --at: expected an instant from 1900"
+                              f" to before 9000 (got '{at}')\n")
+    last = wave(db, "--at", "8999-12-31T23:59:59+00:00")
+    assert last.returncode == 0, last.stderr
+    assert last.stdout.startswith("wave (in_stock) at 8999-12-31T23:59:59+00:00: 1 selected")
+
 def test_orderkit_wave_lists_packed_cash_on_delivery_and_partly_shipped_orders(
     tmp_path: Path,
 ) -> None:
