@@ -276,14 +276,20 @@ def _option_instant(option: str, text: str) -> datetime:
 
 def _order_database(db: str) -> dict[str, int] | None:
     """The component versions of the orderkit order database ``db`` (read without
-    changing it), or ``None`` after saying why it cannot be used: missing, or no orders
-    were ever written to it (another application's file is left untouched)."""
+    changing it), or ``None`` after saying why it cannot be used: missing, a directory,
+    not readable (permission denied, a read-only directory, locked by another process),
+    or no orders were ever written to it (another application's file is left
+    untouched)."""
     from orderkit.adapters.sqlite import schema_versions
 
-    if not Path(db).is_file():
+    if not Path(db).exists():
         _say(f"orderkit: cannot use {db}: no such database file")
         return None
-    versions = schema_versions(db)
+    try:
+        versions = schema_versions(db)
+    except StoreError as error:
+        _say(f"orderkit: cannot use {db}: {error.reason}")
+        return None
     if "orders" not in versions:
         _say(f"orderkit: cannot use {db}: not an orderkit order database"
              " (no orders were ever written to it)")

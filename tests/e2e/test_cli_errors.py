@@ -281,6 +281,19 @@ def test_another_applications_database_is_refused_and_left_untouched(
     assert not (tmp_path / "health.html").exists()
 
 
+
+@pytest.mark.parametrize(
+    "command",
+    [["wave"], ["health", "--out", "health.html"], ["watch"], ["dead-letters"]],
+)
+def test_a_directory_given_as_the_database_is_said_to_be_one(
+    tmp_path: Path, command: list[str]
+) -> None:
+    (tmp_path / "shop.db").mkdir()
+    done = orderkit(command[0], "--db", "shop.db", *command[1:], cwd=tmp_path)
+    assert_one_line(done, EXIT_FILE, "orderkit: cannot use shop.db: is a directory")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shop.db"]
+
 @pytest.mark.parametrize("taken", ["shop.db", "shop-sync.db", "shop-watch.db"])
 def test_the_demo_writes_no_file_over_one_that_exists(tmp_path: Path, taken: str) -> None:
     (tmp_path / taken).write_text("a host's own file", encoding="utf-8")
