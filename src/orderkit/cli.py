@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
     from orderkit.adapters.sqlite import SQLiteOrderRepository
     from orderkit.model.money import Money
+    from orderkit.model.time import AccountingPeriod
+    from orderkit.reconcile.ports import Notifier
     from orderkit.sync import Sync
     from orderkit.watch import WatchReport
     from orderkit.watch.health import Kpi
@@ -139,11 +141,12 @@ def _watch_interval(text: str) -> float:
 def _watch(args: argparse.Namespace) -> int:
     import time
 
+    notifier = _watch_notifier(args.webhook)
     if _order_database(args.db) is None:
         return EXIT_FILE
     while True:
         try:
-            report = _watch_cycle(args)
+            report = _watch_cycle(args, notifier)
         except StoreError as error:
             if args.every is None:
                 raise
@@ -163,16 +166,28 @@ def _watch(args: argparse.Namespace) -> int:
         time.sleep(args.every)
 
 
-def _watch_cycle(args: argparse.Namespace) -> WatchReport:
+def _watch_notifier(webhook: str | None) -> Notifier:
+    """``--webhook URL``, checked (a URL no request could be sent to, or an empty one,
+    is refused naming the option); stdout without it."""
+    from orderkit.model.errors import ValidationError
+    from orderkit.watch.notifiers import StdoutNotifier, WebhookNotifier
+
+    if webhook is None:
+        return StdoutNotifier()
+    try:
+        return WebhookNotifier(webhook)
+    except ValidationError as error:
+        raise ValidationError("--webhook", webhook, error.reason) from error
+
+
+def _watch_cycle(args: argparse.Namespace, notifier: Notifier) -> WatchReport:
     """One watch cycle over ``args.db``: the orders' rules, and the metric rules on the
     file's outbox lag and dead letters and, once the file holds sync tables, its sync
     lag and dead letters (the watch creates no sync table)."""
     from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteSyncStore, SQLiteWatchState
     from orderkit.watch import DEFAULT_METRIC_RULES, DEFAULT_RULES, Backlog, SyncLagMetric, Watcher
     from orderkit.watch.metrics import Metrics
-    from orderkit.watch.notifiers import StdoutNotifier, WebhookNotifier
 
-    notifier = WebhookNotifier(args.webhook) if args.webhook else StdoutNotifier()
     repository = SQLiteOrderRepository(args.db)
     metrics: list[Metrics]
     if repository.database.schema_version("sync") > 0:
@@ -191,19 +206,15 @@ def _wave(args: argparse.Namespace) -> int:
     from orderkit.adapters.sqlite import SQLiteOrderRepository
     from orderkit.fulfilment import WavePolicy, plan_wave, policy_from_toml
     from orderkit.model.orders import OrderStatus, PaymentTerms
-    from orderkit.model.time import parse_timestamp
 
-    versions = _order_database(args.db)
-    if versions is None:
-        return EXIT_FILE
+    now = datetime.now(UTC) if args.at is None else _option_instant("--at", args.at)
     policy = (
         policy_from_toml(Path(args.policy).read_text(encoding="utf-8"))
         if args.policy else WavePolicy()
     )
-    now = (
-        parse_timestamp(args.at, source_tz=policy.tz, path="--at")
-        if args.at else datetime.now(UTC)
-    )
+    versions = _order_database(args.db)
+    if versions is None:
+        return EXIT_FILE
     repository = SQLiteOrderRepository(args.db)
     candidates = list(repository.stale([OrderStatus.PAID], "paid_at", now, args.limit))
     # Packed orders by when they were packed: a cash on delivery one has no paid_at.
@@ -241,16 +252,44 @@ def _wave(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _option_instant(option: str, text: str) -> datetime:
+    """The ISO 8601 instant ``text`` given in ``option``, in UTC; refused without its UTC
+    offset (``+08:00``, ``Z``), since a bare local time could mean any zone, and outside
+    the instants orderkit stores (:func:`~orderkit.model.time.ensure_instant`), so the
+    days and windows measured from it stay in the calendar."""
+    from datetime import datetime
+
+    from orderkit.model.errors import ValidationError
+    from orderkit.model.time import ensure_instant
+
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise ValidationError(option, text, "expected an ISO 8601 instant") from error
+    if instant.tzinfo is None:
+        raise ValidationError(option, text, "expected a UTC offset (like +08:00 or Z)")
+    try:
+        return ensure_instant(instant, path=option)
+    except ValidationError as error:
+        raise ValidationError(option, text, error.reason) from error
+
+
 def _order_database(db: str) -> dict[str, int] | None:
     """The component versions of the orderkit order database ``db`` (read without
-    changing it), or ``None`` after saying why it cannot be used: missing, or no orders
-    were ever written to it (another application's file is left untouched)."""
+    changing it), or ``None`` after saying why it cannot be used: missing, a directory,
+    not readable (permission denied, a read-only directory, locked by another process),
+    or no orders were ever written to it (another application's file is left
+    untouched)."""
     from orderkit.adapters.sqlite import schema_versions
 
-    if not Path(db).is_file():
+    if not Path(db).exists():
         _say(f"orderkit: cannot use {db}: no such database file")
         return None
-    versions = schema_versions(db)
+    try:
+        versions = schema_versions(db)
+    except StoreError as error:
+        _say(f"orderkit: cannot use {db}: {error.reason}")
+        return None
     if "orders" not in versions:
         _say(f"orderkit: cannot use {db}: not an orderkit order database"
              " (no orders were ever written to it)")
@@ -367,6 +406,30 @@ def _health_retries(text: str) -> tuple[int, int]:
     return int(found[1]), int(found[2])
 
 
+def _health_period(text: str) -> AccountingPeriod:
+    """``--period YYYY-MM-DD | YYYY-MM``, a day or a month in the accounting zone, checked:
+    within the years of the instants orderkit stores (:data:`~orderkit.model.time.EARLIEST`
+    to before :data:`~orderkit.model.time.LATEST`)."""
+    from datetime import date
+
+    from orderkit.model.errors import ValidationError
+    from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, EARLIEST, LATEST, AccountingPeriod
+
+    try:
+        if len(text) == 7:
+            period = AccountingPeriod("month", date.fromisoformat(text + "-01"),
+                                      DEFAULT_ACCOUNTING_TZ)
+        else:
+            period = AccountingPeriod("day", date.fromisoformat(text), DEFAULT_ACCOUNTING_TZ)
+    except ValueError as error:
+        raise ValidationError("--period", text,
+                              "expected YYYY-MM-DD (a day) or YYYY-MM (a month)") from error
+    if not EARLIEST.year <= period.start.year < LATEST.year:
+        raise ValidationError("--period", text, f"expected a period from {EARLIEST.year}"
+                              f" to {LATEST.year - 1}")
+    return period
+
+
 def _health_difference(text: str) -> Money:
     """``--reconciliation-difference AMOUNT [CURRENCY]``, checked (CNY by default)."""
     from orderkit.model.errors import ValidationError
@@ -399,43 +462,23 @@ def _health_reconciliation(path: str) -> Mapping[str, object]:
 
 
 def _health(args: argparse.Namespace) -> int:
-    from datetime import UTC, date, datetime
+    from datetime import UTC, datetime
 
     from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteSyncStore, SQLiteWatchState
-    from orderkit.model.errors import ValidationError
-    from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, AccountingPeriod, accounting_period
+    from orderkit.model.time import AccountingPeriod, accounting_period
     from orderkit.watch import carrier_report, health
     from orderkit.watch.page import write_health_page
 
-    if _order_database(args.db) is None:
-        return EXIT_FILE
-    now = datetime.now(UTC)
-    if args.now is not None:
-        try:
-            now = datetime.fromisoformat(args.now)
-        except ValueError as error:
-            raise ValidationError("--now", args.now, "expected an ISO 8601 instant") from error
-        if now.tzinfo is None:
-            raise ValidationError("--now", args.now, "expected a UTC offset")
-    if args.period is None:
-        day = accounting_period(now)
-    else:
-        try:
-            if len(args.period) == 7:
-                day = AccountingPeriod("month", date.fromisoformat(args.period + "-01"),
-                                       DEFAULT_ACCOUNTING_TZ)
-            else:
-                day = AccountingPeriod("day", date.fromisoformat(args.period),
-                                       DEFAULT_ACCOUNTING_TZ)
-        except ValueError as error:
-            raise ValidationError("--period", args.period,
-                                  "expected YYYY-MM-DD (a day) or YYYY-MM (a month)") from error
+    now = datetime.now(UTC) if args.now is None else _option_instant("--now", args.now)
+    day = accounting_period(now) if args.period is None else _health_period(args.period)
     retries = None if args.retries is None else _health_retries(args.retries)
     reconciliation: Money | Mapping[str, object] | None = None
     if args.reconciliation_difference is not None:
         reconciliation = _health_difference(args.reconciliation_difference)
     elif args.reconciliation is not None:
         reconciliation = _health_reconciliation(args.reconciliation)
+    if _order_database(args.db) is None:
+        return EXIT_FILE
     month = AccountingPeriod("month", day.start.replace(day=1), day.tz)
     repository = SQLiteOrderRepository(args.db)
     if retries is None:  # what the file's outbox records: its deliveries in the period
@@ -507,7 +550,8 @@ def build_parser() -> argparse.ArgumentParser:
         " paid order was left out")
     wave.add_argument("--db", metavar="PATH", required=True, help="the orders' SQLite file")
     wave.add_argument("--policy", metavar="FILE", help="a TOML wave policy ([wave] table)")
-    wave.add_argument("--at", metavar="ISO", help="plan as of this time (default: now)")
+    wave.add_argument("--at", metavar="ISO", help="plan as of this ISO 8601 instant, with"
+                      " its UTC offset, like 2026-03-02T20:00:00+08:00 (default: now)")
     wave.add_argument("--limit", metavar="N", type=int, default=100_000,
                       help="the most paid orders to consider (oldest first)")
     wave.set_defaults(handler=_wave)
@@ -536,7 +580,8 @@ def build_parser() -> argparse.ArgumentParser:
     page.add_argument("--period", metavar="PERIOD",
                       help="YYYY-MM-DD (a day) or YYYY-MM (a month); default: today")
     page.add_argument("--now", metavar="INSTANT",
-                      help="measure as of this ISO 8601 instant (default: now)")
+                      help="measure as of this ISO 8601 instant, with its UTC offset"
+                      " (default: now)")
     page.add_argument("--retries", metavar="RETRIED/ATTEMPTED",
                       help="the period's retried and attempted calls, like 12/400 (default:"
                       " the outbox deliveries of the messages created in the period)")

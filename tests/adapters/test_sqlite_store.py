@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from orderkit.adapters.sqlite import Database, SQLiteOrderRepository
+from orderkit.adapters.sqlite import Database, SQLiteOrderRepository, schema_versions
 from orderkit.model.errors import StoreError, ValidationError
 from orderkit.testing.samples import sample_order
 
@@ -90,6 +90,75 @@ def test_locked_database_is_a_store_error_not_a_driver_error(tmp_path: Path) -> 
         holder.close()
     repository.save(sample_order(), expected_version=None)
 
+
+
+def test_an_up_to_date_file_is_opened_without_writing_to_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "orders.db"
+    SQLiteOrderRepository(path).save(sample_order("A"), expected_version=None)
+    monkeypatch.setattr("orderkit.adapters.sqlite._db._BUSY_TIMEOUT_MS", 200)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process writing: a write would wait
+    try:
+        repository = SQLiteOrderRepository(path)  # a new process's adapter on the file
+        assert repository.get("A") is not None
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+def test_a_file_that_refuses_writes_is_read_and_says_read_only_when_written(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "orders.db"
+    SQLiteOrderRepository(path).save(sample_order("A"), expected_version=None)
+    db = Database(path)
+    db.connection().execute("PRAGMA query_only = ON")  # as a read-only file answers
+    try:
+        db.ensure_schema("orders_probe", [])  # at its version (0): nothing to write
+        with pytest.raises(StoreError) as caught:
+            db.ensure_schema("widgets", ["CREATE TABLE widgets (id INTEGER)"])
+        assert caught.value.operation == "migrate widgets"
+        assert caught.value.reason.startswith("read-only: this user may not write orders.db")
+    finally:
+        db.connection().execute("PRAGMA query_only = OFF")
+
+
+def test_a_locked_file_says_it_is_locked_not_migrate_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "orders.db"
+    writer = SQLiteOrderRepository(path)
+    writer.save(sample_order("A"), expected_version=None)
+    writer.database.close()
+    monkeypatch.setattr("orderkit.adapters.sqlite._db._BUSY_TIMEOUT_MS", 200)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")  # even readers are kept out
+    try:
+        with pytest.raises(StoreError) as caught:
+            schema_versions(path)
+        assert caught.value.reason.startswith("locked by another process")
+        with pytest.raises(StoreError) as caught:
+            Database(path).ensure_schema("widgets", ["CREATE TABLE widgets (id INTEGER)"])
+        assert caught.value.reason.startswith("locked by another process")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+def test_schema_versions_says_why_a_file_cannot_be_read(tmp_path: Path) -> None:
+    assert schema_versions(tmp_path / "missing.db") == {}
+    (tmp_path / "text.db").write_text("not a database at all", encoding="utf-8")
+    assert schema_versions(tmp_path / "text.db") == {}
+    (tmp_path / "adir.db").mkdir()
+    with pytest.raises(StoreError) as caught:
+        schema_versions(tmp_path / "adir.db")
+    assert caught.value.reason == "is a directory"
+    with pytest.raises(StoreError) as caught:
+        Database(tmp_path / "adir.db").connection()
+    assert caught.value.reason.startswith("is a directory")
 
 def test_path_must_be_a_path() -> None:
     with pytest.raises(ValidationError) as caught:

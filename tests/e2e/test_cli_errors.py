@@ -203,6 +203,40 @@ def test_a_bad_watch_interval_is_refused_before_any_cycle(tmp_path: Path, every:
     assert db.read_bytes() == before
 
 
+
+@pytest.mark.parametrize(
+    "url", ["", "notaurl", "http://[::1", "http://", "https:// hooks.example/x", "http://h:x/"])
+def test_a_bad_webhook_is_refused_naming_the_option_before_any_cycle(
+    tmp_path: Path, url: str
+) -> None:
+    db = tmp_path / "shop.db"
+    assert orderkit("demo", "--db", str(db), cwd=tmp_path).returncode == EXIT_OK
+    before = db.read_bytes()
+    done = orderkit("watch", "--db", str(db), "--once", "--webhook", url, cwd=tmp_path)
+    assert_one_line(done, EXIT_REFUSED, "ValidationError: --webhook:", repr(url))
+    assert done.stdout == ""  # no cycle ran: no alert stored, none printed instead
+    assert db.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["health", "--out", "h.html", "--retries", "9/3"], "--retries"),
+        (["health", "--out", "h.html", "--now", "yesterday"], "--now"),
+        (["health", "--out", "h.html", "--period", "2026-13"], "--period"),
+        (["health", "--out", "h.html", "--reconciliation-difference", "lots"],
+         "--reconciliation-difference"),
+        (["wave", "--at", "garbage"], "--at"),
+        (["watch", "--webhook", "notaurl"], "--webhook"),
+    ],
+)
+def test_a_bad_option_is_named_before_the_database_file_is_looked_at(
+    tmp_path: Path, args: list[str], option: str
+) -> None:
+    done = orderkit(args[0], "--db", "missing.db", *args[1:], cwd=tmp_path)
+    assert_one_line(done, EXIT_REFUSED, f"{option}:")
+    assert list(tmp_path.iterdir()) == []
+
 def _slug(heading: str) -> str:
     """The anchor mkdocs gives a heading (lower case, words joined by hyphens)."""
     words = re.sub(r"[^\w\s-]", "", heading.lower()).split()
@@ -246,6 +280,19 @@ def test_another_applications_database_is_refused_and_left_untouched(
     assert tables == ["invoices"]
     assert not (tmp_path / "health.html").exists()
 
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["wave"], ["health", "--out", "health.html"], ["watch"], ["dead-letters"]],
+)
+def test_a_directory_given_as_the_database_is_said_to_be_one(
+    tmp_path: Path, command: list[str]
+) -> None:
+    (tmp_path / "shop.db").mkdir()
+    done = orderkit(command[0], "--db", "shop.db", *command[1:], cwd=tmp_path)
+    assert_one_line(done, EXIT_FILE, "orderkit: cannot use shop.db: is a directory")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shop.db"]
 
 @pytest.mark.parametrize("taken", ["shop.db", "shop-sync.db", "shop-watch.db"])
 def test_the_demo_writes_no_file_over_one_that_exists(tmp_path: Path, taken: str) -> None:

@@ -196,3 +196,38 @@ def test_bad_values_are_refused_naming_the_option_and_nothing_is_written(
     err = capsys.readouterr().err
     assert named in err, err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["--period", "9999-12"], "--period: expected a period from 1900 to 8999"),
+    (["--period", "0001-01-01"], "--period: expected a period from 1900 to 8999"),
+    (["--period", "1899-12"], "--period: expected a period from 1900 to 8999"),
+    (["--now", "9999-12-31T23:00:00+00:00"], "--now: expected an instant from 1900"),
+    (["--now", "0001-01-01T10:00:00+00:00"], "--now: expected an instant from 1900"),
+    (["--now", "0001-01-01T00:00:00+08:00"], "--now: instant out of range"),
+])
+def test_a_date_at_the_edge_of_the_calendar_is_refused_naming_the_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], named: str
+) -> None:
+    db = tmp_path / "shop.db"
+    SQLiteOrderRepository(db)
+    out = tmp_path / "health.html"
+    assert main(["health", "--db", str(db), "--out", str(out), *args]) == EXIT_REFUSED
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"orderkit: ValidationError: {named}"), line
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args", [
+    ["--period", "8999-12", "--now", "8999-12-31T23:59:59+00:00"],
+    ["--period", "1900-01", "--now", "1900-01-01T00:00:00+00:00"],
+    ["--now", "8999-12-31T23:59:59+00:00"],
+])
+def test_the_first_and_last_periods_orderkit_stores_are_measured(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    db = tmp_path / "shop.db"
+    SQLiteOrderRepository(db)
+    out = tmp_path / "health.html"
+    assert main(["health", "--db", str(db), "--out", str(out), *args]) == EXIT_OK
+    assert out.exists()

@@ -105,6 +105,42 @@ def test_orderkit_wave_refuses_a_bad_policy_file_in_one_line(tmp_path: Path) -> 
     assert len(bad.stderr.splitlines()) == 1 and "wave.promise_hours" in bad.stderr
 
 
+
+def test_orderkit_wave_refuses_a_time_without_its_offset_as_health_does(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "shop.db"
+    SQLiteOrderRepository(db).save(paid("A", 0), None)
+    policy = tmp_path / "policy.toml"  # a zone in the policy does not say what --at means
+    policy.write_text('[wave]\ntz = "Asia/Shanghai"\n', encoding="utf-8")
+    naive = "2026-03-02T10:00:00"
+    runs = {"--at": wave(db, "--policy", str(policy), "--at", naive),
+            "--now": subprocess.run([sys.executable, "-m", "orderkit", "health", "--db", str(db),
+                                     "--out", str(tmp_path / "h.html"), "--now", naive],
+                                    capture_output=True, text=True, timeout=120, check=False)}
+    for option, run in runs.items():
+        assert run.returncode == 1, run.stderr
+        assert run.stderr == (f"orderkit: ValidationError: {option}: expected a UTC offset"
+                              f" (like +08:00 or Z) (got '{naive}')\n")
+        assert run.stdout == ""
+    aware = wave(db, "--at", "2026-03-02T10:00:00Z")
+    assert aware.stdout.startswith("wave (in_stock) at 2026-03-02T10:00:00+00:00: 1 selected")
+
+
+def test_orderkit_wave_refuses_an_instant_orderkit_cannot_store_naming_at(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "shop.db"
+    SQLiteOrderRepository(db).save(paid("A", 0), None)
+    for at in ("9999-12-31T23:59:59+00:00", "0001-01-01T00:00:00+00:00"):
+        run = wave(db, "--at", at)
+        assert run.returncode == 1, run.stderr
+        assert run.stderr == (f"orderkit: ValidationError: --at: expected an instant from 1900"
+                              f" to before 9000 (got '{at}')\n")
+    last = wave(db, "--at", "8999-12-31T23:59:59+00:00")
+    assert last.returncode == 0, last.stderr
+    assert last.stdout.startswith("wave (in_stock) at 8999-12-31T23:59:59+00:00: 1 selected")
+
 def test_orderkit_wave_lists_packed_cash_on_delivery_and_partly_shipped_orders(
     tmp_path: Path,
 ) -> None:

@@ -78,6 +78,25 @@ def test_webhook_notifier_posts_the_alert_as_json_and_reports_failures() -> None
         WebhookNotifier("file:///etc/passwd")
 
 
+
+@pytest.mark.parametrize("url", [
+    "", "notaurl", "file:///etc/passwd", "http://", "http:///alerts", "http://:80/x",
+    "http://[::1", "https:// hooks.example/x", "https://hooks.example/x y",
+    "https://hooks.example/\talerts", "http://hooks.example:99999/", "http://hooks.example:x/",
+    "https://hooks.example/é",
+])
+def test_a_webhook_url_no_request_could_be_sent_to_is_refused_at_once(url: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        WebhookNotifier(url)
+    assert caught.value.path == "url" and caught.value.value == url
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:8080/alerts", "https://[::1]:443/x?key=a%20b", "HTTPS://hooks.example",
+])
+def test_a_webhook_url_with_a_scheme_and_a_host_is_kept_as_given(url: str) -> None:
+    assert WebhookNotifier(url).url == url
+
 def test_orderkit_watch_alerts_once_across_runs(tmp_path: Path) -> None:
     db = tmp_path / "shop.db"
     repository = SQLiteOrderRepository(db)

@@ -108,7 +108,7 @@ class Database:
             conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
             conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as error:
-            raise StoreError(f"open {self.path.name}", str(error)) from error
+            raise StoreError(f"open {self.path.name}", _reason(error, self.path)) from error
         local.conn = conn
         local.pid = os.getpid()
         local.durable = durable
@@ -153,7 +153,7 @@ class Database:
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as error:
-            raise StoreError(operation, str(error)) from error
+            raise StoreError(operation, _reason(error, self.path)) from error
         local.depth = 1
         local.after_commit = []
         try:
@@ -163,7 +163,7 @@ class Database:
             local.after_commit = []
             conn.execute("ROLLBACK")
             if isinstance(error, sqlite3.Error):
-                raise StoreError(operation, str(error)) from error
+                raise StoreError(operation, _reason(error, self.path)) from error
             raise
         local.depth = 0
         callbacks, local.after_commit = local.after_commit, []
@@ -171,7 +171,7 @@ class Database:
             conn.execute("COMMIT")
         except sqlite3.Error as error:
             conn.execute("ROLLBACK")
-            raise StoreError(operation, str(error)) from error
+            raise StoreError(operation, _reason(error, self.path)) from error
         for callback in callbacks:
             callback()
 
@@ -200,7 +200,7 @@ class Database:
             conn.execute(f"ROLLBACK TO {name}")
             conn.execute(f"RELEASE {name}")
             if isinstance(error, sqlite3.Error):
-                raise StoreError(operation, str(error)) from error
+                raise StoreError(operation, _reason(error, self.path)) from error
             raise
         local.depth -= 1
         conn.execute(f"RELEASE {name}")
@@ -213,7 +213,7 @@ class Database:
         try:
             yield conn
         except sqlite3.Error as error:
-            raise StoreError(operation, str(error)) from error
+            raise StoreError(operation, _reason(error, self.path)) from error
 
     @contextmanager
     def read(self, operation: str) -> Iterator[sqlite3.Connection]:
@@ -227,12 +227,12 @@ class Database:
         try:
             conn.execute("BEGIN")
         except sqlite3.Error as error:
-            raise StoreError(operation, str(error)) from error
+            raise StoreError(operation, _reason(error, self.path)) from error
         try:
             yield conn
         except sqlite3.Error as error:
             conn.execute("ROLLBACK")
-            raise StoreError(operation, str(error)) from error
+            raise StoreError(operation, _reason(error, self.path)) from error
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -247,6 +247,11 @@ class Database:
         with self._ready_lock:
             if component in self._ready:
                 return
+            with self.read(f"open {self.path.name}") as conn:
+                if _version(conn, component) == len(migrations):
+                    # Up to date: nothing to write, so a read-only file can still be read.
+                    self._ready.add(component)
+                    return
             with self.write(f"migrate {component}") as conn:
                 conn.execute(
                     "CREATE TABLE IF NOT EXISTS schema_version ("
@@ -275,32 +280,41 @@ class Database:
     def schema_version(self, component: str) -> int:
         """The stored schema version of ``component`` (0 when never created)."""
         with self.read("schema version") as conn:
-            exists = conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE name = 'schema_version'"
-            ).fetchone()
-            if not exists:
-                return 0
-            row = conn.execute(
-                "SELECT version FROM schema_version WHERE component = ?", (component,)
-            ).fetchone()
-            return int(row[0]) if row else 0
+            return _version(conn, component)
+
+
+def _version(conn: sqlite3.Connection, component: str) -> int:
+    """``component``'s stored schema version on ``conn`` (0 when never created)."""
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'schema_version'").fetchone():
+        return 0
+    row = conn.execute(
+        "SELECT version FROM schema_version WHERE component = ?", (component,)
+    ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def schema_versions(path: str | os.PathLike[str]) -> dict[str, int]:
     """The version of each orderkit component whose tables the SQLite file at ``path``
     holds (``{"orders": 4, "sync": 3}``), read without changing the file: opened read
-    only, its journal mode left as it is. ``{}`` for a file orderkit never wrote to,
-    another application's database or a file that is not SQLite at all; a tool that
-    must not create orderkit's tables in a file it was pointed at asks this first."""
+    only, its journal mode left as it is. ``{}`` for a missing file, a file orderkit
+    never wrote to, another application's database or a file that is not SQLite at all;
+    a tool that must not create orderkit's tables in a file it was pointed at asks this
+    first. A file that cannot be read raises :class:`StoreError` saying why: a
+    directory, permission denied, a read-only directory (SQLite must create the file's
+    ``-shm`` beside it), or locked by another process for longer than the busy timeout."""
     if not isinstance(path, str | os.PathLike) or not str(path):
         raise ValidationError("path", path, "expected a file path")
     file = Path(path)
+    if not file.exists():
+        return {}
+    operation = f"read {file.name}"
     if not file.is_file():
-        return {}
+        raise StoreError(operation, "is a directory" if file.is_dir() else "not a regular file")
     try:
-        conn = sqlite3.connect(f"{file.resolve().as_uri()}?mode=ro", uri=True)
-    except sqlite3.Error:
-        return {}
+        conn = sqlite3.connect(f"{file.resolve().as_uri()}?mode=ro", uri=True,
+                               timeout=_BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.Error as error:
+        raise StoreError(operation, _reason(error, file)) from error
     try:
         if not conn.execute(
             "SELECT 1 FROM sqlite_master WHERE name = 'schema_version'"
@@ -308,10 +322,42 @@ def schema_versions(path: str | os.PathLike[str]) -> dict[str, int]:
             return {}
         return {str(c): int(v) for c, v in conn.execute(
             "SELECT component, version FROM schema_version")}
-    except sqlite3.DatabaseError:  # not a SQLite file, or not one of orderkit's
-        return {}
+    except sqlite3.Error as error:
+        if getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_NOTADB:
+            return {}  # not a SQLite file
+        raise StoreError(operation, _reason(error, file)) from error
     finally:
         conn.close()
+
+
+def _reason(error: sqlite3.Error, path: Path) -> str:
+    """Why the driver could not use the file at ``path``, in words that say what to fix
+    (the driver's own words in parentheses)."""
+    code = getattr(error, "sqlite_errorcode", None)
+    primary = None if code is None else code & 0xFF  # extended -> primary
+    name = path.name
+    if primary in _BUSY_CODES:
+        why = (f"locked by another process for longer than the busy timeout"
+               f" ({_BUSY_TIMEOUT_MS // 1000} s)")
+    elif code == sqlite3.SQLITE_READONLY_DIRECTORY:
+        why = (f"read-only: this user may not create files in the directory of {name}"
+               f" (SQLite keeps {name}-wal and {name}-shm beside it)")
+    elif primary == sqlite3.SQLITE_READONLY:
+        why = f"read-only: this user may not write {name}"
+    elif primary in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM):
+        if path.is_dir():
+            why = "is a directory"
+        elif not path.parent.is_dir():
+            why = f"no such directory {path.parent}"
+        elif path.exists() and not os.access(path, os.R_OK | os.W_OK):
+            why = f"permission denied on {name}"
+        elif not os.access(path.parent, os.W_OK):
+            why = f"permission denied on the directory of {name}"
+        else:
+            return str(error)
+    else:
+        return str(error)
+    return f"{why} ({error})"
 
 
 def _enable_wal(conn: sqlite3.Connection) -> None:
