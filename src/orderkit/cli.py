@@ -138,6 +138,21 @@ def _watch_interval(text: str) -> float:
     return seconds
 
 
+#: The most orders ``orderkit wave --limit`` reads of each status (a store's row count).
+_WAVE_LIMIT_MAX: Final = 2**63 - 1
+
+
+def _wave_limit(text: str) -> int:
+    """``--limit N``: a whole number of orders from 1."""
+    try:
+        limit = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of orders") from None
+    if not 1 <= limit <= _WAVE_LIMIT_MAX:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of orders from 1")
+    return limit
+
+
 def _watch(args: argparse.Namespace) -> int:
     import time
 
@@ -552,8 +567,8 @@ def build_parser() -> argparse.ArgumentParser:
     wave.add_argument("--policy", metavar="FILE", help="a TOML wave policy ([wave] table)")
     wave.add_argument("--at", metavar="ISO", help="plan as of this ISO 8601 instant, with"
                       " its UTC offset, like 2026-03-02T20:00:00+08:00 (default: now)")
-    wave.add_argument("--limit", metavar="N", type=int, default=100_000,
-                      help="the most paid orders to consider (oldest first)")
+    wave.add_argument("--limit", metavar="N", type=_wave_limit, default=100_000,
+                      help="the most orders of each status to consider (oldest first)")
     wave.set_defaults(handler=_wave)
     from orderkit.sync.cli import add_sync_commands
 

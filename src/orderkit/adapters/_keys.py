@@ -1,12 +1,12 @@
 """The check every order repository adapter runs on the keys of
 ``find_many_by_channel``: each a ``(channel, channel order id)`` pair of strings that
-encode as UTF-8, named by its place when it is not; duplicates read once."""
+a store can hold (UTF-8, no NUL), named by its place when it is not; duplicates read once."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
 
-from orderkit.model._checks import encodable
+from orderkit.model._checks import storable
 from orderkit.model.errors import ValidationError
 
 __all__ = ["checked_channel_keys"]
@@ -23,6 +23,6 @@ def checked_channel_keys(keys: Collection[tuple[str, str]]) -> list[tuple[str, s
             raise ValidationError(f"keys[{index}]", key,
                                   "expected a (channel, channel order id) pair of strings")
         for part in key:
-            encodable(f"keys[{index}]", part)
+            storable(f"keys[{index}]", part)
         seen[key] = None
     return list(seen)

@@ -211,3 +211,14 @@ def test_orderkit_wave_on_a_file_that_keeps_stock_spends_it_and_trusts_no_lock_i
         "  LATER: TEA needs 1, 0 available",
         "  WAITING: TEA needs 1, 0 available",
     ]
+
+
+@pytest.mark.parametrize("limit", ["0", "-5", "ten", "1.5", str(2**63)])
+def test_orderkit_wave_refuses_a_limit_that_is_no_count_of_orders(
+    tmp_path: Path, limit: str
+) -> None:
+    db = tmp_path / "shop.db"
+    SQLiteOrderRepository(db).save(paid("A", 0), None)
+    run = wave(db, "--limit", limit)
+    assert run.returncode == 2
+    assert "--limit" in run.stderr and repr(limit) in run.stderr

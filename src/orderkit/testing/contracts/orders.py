@@ -226,6 +226,11 @@ class OrderRepositoryContract:
         for lookup, field in reads:
             error = _raises(ValidationError, lookup, "ORD\x001")
             assert (error.path, error.value) == (field, "ORD\x001"), lookup  # type: ignore[attr-defined]
+        error = _raises(ValidationError, repository.find_many_by_channel,
+                        [("tmall", "T-1"), ("tmall", "T\x002")])
+        assert error.path == "keys[1]"  # type: ignore[attr-defined]
+        error = _raises(ValidationError, repository.find_by_channel, "tmall", "T\x001")
+        assert error.path == "channel_order_id"  # type: ignore[attr-defined]
         assert repository.get("ORD-1").order_id == "ORD-1"  # still usable
 
     def test_save_on_top_of_the_version_read_wins(self) -> None:
