@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+import attrs
+
 from orderkit.model import _checks as check
 from orderkit.model._checks import TEXT_MAX_LENGTH
 from orderkit.model.errors import ValidationError
@@ -54,6 +56,7 @@ def _text(data: Mapping[str, Any], key: str, *, required: bool = True) -> None:
         raise ValidationError(f"data.{key}", value, "expected a non-empty string")
     if len(value) > TEXT_MAX_LENGTH:
         raise ValidationError(f"data.{key}", value, f"longer than {TEXT_MAX_LENGTH} characters")
+    check.storable(f"data.{key}", value)
 
 
 def _method(data: Mapping[str, Any]) -> None:
@@ -70,6 +73,8 @@ def _stored_text(data: Mapping[str, Any], key: str) -> None:
     value = data.get(key)
     if value is not None and len(value if isinstance(value, str) else str(value)) > TEXT_MAX_LENGTH:
         raise ValidationError(f"data.{key}", value, f"longer than {TEXT_MAX_LENGTH} characters")
+    if isinstance(value, str):
+        check.storable(f"data.{key}", value)
 
 
 def _lines(
@@ -151,6 +156,11 @@ def change_price(order: Order, data: Mapping[str, Any]) -> None:
     if all(line.line_id != line_id for line in order.lines):
         raise ValidationError("data.line_id", line_id, f"order {order.order_id} has no such line")
     _money(order, data, "unit_price")
+    (line,) = (line for line in order.lines if line.line_id == line_id)
+    try:  # the line repriced keeps the model's rules (a whole-fen line amount)
+        attrs.evolve(line, unit_price=data["unit_price"])
+    except ValidationError as error:
+        raise error.at("data") from None
 
 
 def _zero_refund_moves(order: Order, data: Mapping[str, Any]) -> bool:
