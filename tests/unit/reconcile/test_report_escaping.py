@@ -173,15 +173,15 @@ def test_only_cells_a_spreadsheet_would_evaluate_get_a_quote(cell: str, written:
     assert spreadsheet_safe(cell) == written
 
 
-hostile_text = st.lists(
-    st.sampled_from([*"<>&\"'=/ x", "<td ", "<script>", "</td>", " onclick=", "&lt;", "\0"]),
-    min_size=1,
-    max_size=12,
-).map("".join)
+HOSTILE = [*"<>&\"'=/ x", "<td ", "<script>", "</td>", " onclick=", "&lt;"]
+#: What a bill's rejected line may quote (a NUL byte included, as the file had it).
+hostile_text = st.lists(st.sampled_from([*HOSTILE, "\0"]), min_size=1, max_size=12).map("".join)
+#: What a record's id and reference may hold: text a store holds (no NUL).
+hostile_id = st.lists(st.sampled_from(HOSTILE), min_size=1, max_size=12).map("".join)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(record_id=hostile_text, ref=hostile_text, value=hostile_text, reason=hostile_text)
+@given(record_id=hostile_id, ref=hostile_id, value=hostile_text, reason=hostile_text)
 def test_no_input_text_adds_an_element_or_an_attribute_to_the_html(
     record_id: str, ref: str, value: str, reason: str
 ) -> None:
