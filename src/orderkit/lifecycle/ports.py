@@ -6,7 +6,7 @@ Every method that can fail for infrastructure reasons raises
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -158,6 +158,24 @@ class OrderRepository(OutboxStore, Protocol):
         (SQLite adapters on the same file) join it too: :class:`OrderService` saves an
         order and moves its stock in one such block, so they commit with one ``fsync``.
         Stores that cannot share it commit on their own, as outside a block.
+        """
+        ...
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the outermost :meth:`atomic` block open on this thread
+        has committed, and at once when none is open (added in 0.3).
+
+        A callback registered in a block that raises (or in an inner block that raises)
+        is dropped with its writes. One registered again in the same block (an equal
+        callable: the same bound method) runs once. Callbacks run in the order they were
+        registered, after the commit, outside any block: one may open a block of its
+        own; an error it raises propagates from the block's end (whose writes stay
+        committed). :class:`OrderService` delivers a decision's outbox messages through
+        it. A store that joins a transaction it cannot see end (PostgreSQL on the host's
+        own connection) drops the callback: that delivery is left to the relay.
+
+        A host repository without this method still works: the service then delivers at
+        once, as before 0.3.
         """
         ...
 

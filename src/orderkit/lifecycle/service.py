@@ -17,8 +17,10 @@ releases them, a :class:`ReturnReceived` puts the sellable units back in stock);
 event sink, every domain event. After the commit the service
 delivers them at once through an :class:`~orderkit.outbox.OutboxRelay` (``deliver=True``,
 the default); a delivery that fails stays in the outbox for the next relay run, so a
-crash or a sink outage loses nothing. Hosts that run the relay elsewhere (a worker, a
-cron job) pass ``deliver=False``.
+crash or a sink outage loses nothing. Inside a repository block the host opened, "after
+the commit" is after the outermost block's commit, and a block that rolls back owes
+nothing (:meth:`~orderkit.lifecycle.ports.OrderRepository.after_commit`). Hosts that run
+the relay elsewhere (a worker, a cron job) pass ``deliver=False``.
 
 ``place(order)`` locks the order's open units (with a ledger) and saves it in one
 :meth:`~orderkit.lifecycle.ports.OrderRepository.atomic` block: where the ledger's store
@@ -28,6 +30,7 @@ repository refuses takes its lock back with it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -182,8 +185,9 @@ class OrderService:
         )
         #: What the last delivery after a commit did (``None`` before any).
         self.last_delivery: RelayReport | None = None
-        self._deferred = 0  # depth of deliver_later() blocks
-        self._owed = False  # a delivery is owed when the outermost block ends
+        #: Per thread: the depth of its deliver_later() blocks (``depth``) and whether
+        #: a delivery is owed when the outermost one ends (``owed``).
+        self._later = threading.local()
 
     def place(self, order: Order) -> Order:
         """Store a new order; with a ledger, lock its open units first (per SKU) and keep
@@ -640,38 +644,62 @@ class OrderService:
     @contextmanager
     def deliver_later(self) -> Iterator[None]:
         """A block whose decisions owe their outbox deliveries until it ends: the relay
-        runs once when the (outermost) block exits normally, instead of once per
-        decision. Sync opens one inside each page's transaction, so a page's messages
-        are delivered once, in the page's commit (around it, after the commit, on a
-        store that does not show the open block's messages)."""
-        self._deferred += 1
+        runs once when this thread's (outermost) block exits normally, instead of once
+        per decision, whether or not a repository block is still open around it (that
+        is the caller's choice). Sync opens one inside each page's transaction, so a
+        page's messages are delivered once, in the page's commit (around it, after the
+        commit, on a store that does not show the open block's messages). A block that
+        raises owes nothing more: the next delivery catches up."""
+        later = self._later
+        depth = getattr(later, "depth", 0)
+        later.depth = depth + 1
         try:
             yield
         except BaseException:
-            self._deferred -= 1
-            if not self._deferred:
-                self._owed = False  # rolled back with the block; the next run catches up
+            later.depth = depth
+            if not depth:
+                later.owed = False
             raise
-        self._deferred -= 1
-        if not self._deferred and self._owed:
-            self._owed = False
-            if self.relay is not None:
-                self.last_delivery = self.relay.run_once()
+        later.depth = depth
+        if not depth and getattr(later, "owed", False):
+            later.owed = False
+            self._deliver()
 
     def _after_commit(self, transitions: Sequence[Transition], owed: bool) -> None:
-        """Deliver the outbox once (failures stay in it for the next run; inside
-        :meth:`deliver_later`, once at its end), then forward each address change to the
-        carrier (its failure is raised: the order is saved)."""
+        """Deliver the outbox once the repository block open around the decision (if
+        any) has committed (:meth:`_deliver_after_commit`; inside :meth:`deliver_later`,
+        once at its end), then forward each address change to the carrier (its failure
+        is raised: the order is saved)."""
         if owed and self.relay is not None:
-            if self._deferred:
-                self._owed = True
+            if getattr(self._later, "depth", 0):
+                self._later.owed = True
             else:
-                self.last_delivery = self.relay.run_once()
+                self._deliver_after_commit()
         if self.carrier is not None:
             for transition in transitions:
                 for event in transition.events:
                     if isinstance(event, AddressChanged) and event.waybill:
                         self.carrier.update_address(event.waybill, event.address)
+
+    def _deliver_after_commit(self) -> None:
+        """Deliver the outbox once the outermost repository block open on this thread
+        has committed (at once when none is open; never when it rolls back), through
+        :meth:`~orderkit.lifecycle.ports.OrderRepository.after_commit`: decisions made
+        inside a host's block are not delivered before the host's commit, and the
+        decisions of one block are delivered by one relay run. A host repository
+        without ``after_commit`` is delivered to at once."""
+        hook: Callable[[Callable[[], None]], None] | None = getattr(
+            self.repository, "after_commit", None
+        )
+        if hook is None:
+            self._deliver()
+        else:
+            hook(self._deliver)
+
+    def _deliver(self) -> None:
+        """One relay run (failures stay in the outbox for the next)."""
+        if self.relay is not None:
+            self.last_delivery = self.relay.run_once()
 
     def _placed_messages(self, order: Order) -> tuple[OutboxMessage, ...]:
         """What placing ``order`` owes the ledger for the units it carries as shipped

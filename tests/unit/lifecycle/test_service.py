@@ -437,6 +437,61 @@ def test_deliver_later_runs_the_relay_once_when_the_block_ends(
     assert len(sink.published) > published
 
 
+def test_decisions_in_a_block_are_delivered_by_one_run_once_it_commits(
+    repository: OrderRepository,
+) -> None:
+    sink = ListSink()
+    service = service_for(repository, sink=sink)
+    for n in (1, 2):
+        service.place(new_order(f"ORD-{n}"))
+    runs: list[int] = []
+    relay = service.relay
+    assert relay is not None
+    run_once = relay.run_once
+    relay.run_once = lambda limit=100: runs.append(limit) or run_once(limit)  # type: ignore[method-assign]
+    with repository.atomic():
+        service.handle("ORD-1", pay())
+        with repository.atomic():
+            service.handle("ORD-2", pay())
+        assert sink.published == [] and runs == []  # the block has not committed
+    assert sorted({e.order_id for e in sink.published}) == ["ORD-1", "ORD-2"]  # type: ignore[attr-defined]
+    assert len(runs) == 1  # the block's decisions: one relay run after its commit
+    published = len(sink.published)
+
+    def failing_host() -> None:
+        with repository.atomic():
+            service.handle("ORD-1", Event("pack", event_id="pack-1", at=T0))
+            raise RuntimeError("host failed after the decision")
+
+    with pytest.raises(RuntimeError):
+        failing_host()
+    assert len(sink.published) == published and len(runs) == 1
+    assert repository.get("ORD-1").status is OrderStatus.PAID  # rolled back, told no one
+
+
+class WithoutAfterCommit(InterleavingRepository):
+    """A host's own repository written before ``after_commit`` was in the port."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "after_commit":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+
+def test_a_host_repository_without_after_commit_is_delivered_to_at_once(
+    repository: OrderRepository,
+) -> None:
+    sink = ListSink()
+    host = WithoutAfterCommit(repository, None)
+    assert not hasattr(host, "after_commit")
+    service = service_for(host, sink=sink)  # type: ignore[arg-type]
+    service.place(new_order())
+    with repository.atomic():
+        service.handle("ORD-1", pay())
+        assert [m.topic for m in sink.published][-2:] == [
+            "event.PaymentReceived", "event.StatusChanged"]  # as before 0.3
+
+
 def test_advance_saves_every_event_it_applies_in_one_save(repository: OrderRepository) -> None:
     service = service_for(repository)
     service.place(new_order())

@@ -68,6 +68,9 @@ class MemoryOrderRepository:
         self._lock = threading.RLock()
         #: While an atomic block is open: how to undo each write, oldest first.
         self._undo: list[Callable[[], None]] | None = None
+        #: Per thread: the callbacks owed when its outermost block commits (``None``
+        #: while it has no block open).
+        self._local = threading.local()
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
@@ -77,15 +80,34 @@ class MemoryOrderRepository:
             undo = self._undo = [] if outer else self._undo
             assert undo is not None
             mark = len(undo)
+            if outer:
+                self._local.owed = []
+            owed: list[Callable[[], None]] = self._local.owed
+            owed_mark = len(owed)
             try:
                 yield
             except BaseException:
                 while len(undo) > mark:
                     undo.pop()()
+                del owed[owed_mark:]
                 raise
             finally:
                 if outer:
                     self._undo = None
+                    self._local.owed = None
+        if outer:
+            for callback in owed:  # committed, the lock released
+                callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once this thread's outermost :meth:`atomic` block ends
+        without raising (at once when it has none open); dropped if the block it was
+        registered in raises. Registered again in one block, it runs once."""
+        owed: list[Callable[[], None]] | None = getattr(self._local, "owed", None)
+        if owed is None:
+            callback()
+        elif callback not in owed:
+            owed.append(callback)
 
     def _remember_undo(self, order_id: str, key: tuple[str, str] | None = None) -> None:
         """Note how to put back ``order_id``'s order, audit and addresses, and the channel

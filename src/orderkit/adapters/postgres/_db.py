@@ -275,10 +275,14 @@ class Database:
             return
         if self._shared.unsettled:
             self._settle()
+        committed: list[Callable[[], None]] = []
         with self._borrow() as conn:
             host = self._joins_host(own=own)
             local.conn = conn
             local.pending = []
+            # What after_commit() registers: run after orderkit's commit; on the host's
+            # transaction (None) dropped, since orderkit cannot see it end.
+            local.owed = None if host else []
             try:
                 if host:
                     local.depth = 1
@@ -304,10 +308,32 @@ class Database:
                     if "BEGIN" not in local.pending:
                         with _translated(operation, self):
                             conn.commit()  # ends the savepoints whose release waits
+                    committed = local.owed
             finally:
                 local.depth = 0
                 local.conn = None
                 local.pending = []
+                local.owed = None
+        for callback in committed:  # committed, and the connection handed back
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once this thread's outermost block on this source has
+        committed (at once when none is open); dropped if the block, or an inner block
+        it was registered in, rolls back. A callback registered again (an equal one: the
+        same bound method) before the commit runs once.
+
+        On the host's connection orderkit cannot see the host's transaction end: a
+        callback registered in it (in a block joining it, or after a call that opened
+        it) is dropped. Only a transaction of orderkit's own (a connection in
+        autocommit mode) runs it after its commit."""
+        local = self._shared.local
+        if getattr(local, "depth", 0):
+            owed: list[Callable[[], None]] | None = local.owed
+            if owed is not None and callback not in owed:
+                owed.append(callback)
+        elif not self._joins_host():
+            callback()
 
     def take_pending(self, *, reads: bool = False) -> list[str]:
         """The opening and closing statements not sent yet, in order, for a caller that
@@ -346,6 +372,8 @@ class Database:
             with _translated(operation, self):
                 self._send_openings(conn)
         local.depth = depth + 1
+        owed: list[Callable[[], None]] | None = local.owed
+        owed_mark = 0 if owed is None else len(owed)
 
         def unsent() -> bool:
             """Whether the savepoint never reached the server (then drop it and what
@@ -360,6 +388,8 @@ class Database:
             yield
         except BaseException as error:
             local.depth = depth
+            if owed is not None:
+                del owed[owed_mark:]  # what was registered in it rolls back with it
             if not unsent() and not conn.broken and not conn.closed:
                 local.pending = []  # rolling back to it ends the savepoints inside it
                 with _translated(operation, self):

@@ -23,7 +23,7 @@ cluster) holds the relay back until it ends; ``oldest_pending`` shows the wait.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -289,6 +289,14 @@ class PostgresOrderRepository:
         # connection itself is not handed out).
         with self._db.transaction("atomic block", deferred=True):
             yield
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the outermost block open on this thread (on this
+        source, by any PostgreSQL adapter) has committed, at once when none is open;
+        dropped if the block it was registered in rolls back. On the host's own
+        connection, whose commit orderkit cannot see, it is dropped (see
+        :meth:`~orderkit.lifecycle.ports.OrderRepository.after_commit`)."""
+        self._db.after_commit(callback)
 
     def close(self) -> None:
         """Close this thread's own connection (DSN sources only)."""

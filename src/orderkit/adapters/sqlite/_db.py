@@ -178,12 +178,13 @@ class Database:
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once this thread's transaction has committed (at once when
         none is open); forgotten if the transaction, or the savepoint it was registered
-        in, rolls back."""
+        in, rolls back. A callback registered again (an equal one: the same bound
+        method) before the commit runs once."""
         local = self._file.local
-        if getattr(local, "depth", 0):
-            local.after_commit.append(callback)
-        else:
+        if not getattr(local, "depth", 0):
             callback()
+        elif callback not in local.after_commit:
+            local.after_commit.append(callback)
 
     @contextmanager
     def _savepoint(self, conn: sqlite3.Connection, operation: str) -> Iterator[None]:

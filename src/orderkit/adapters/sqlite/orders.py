@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
@@ -196,6 +196,13 @@ class SQLiteOrderRepository:
         SQLite adapter on the same file (the inventory store, the idempotency store);
         one ``fsync`` for all of them. An exception rolls the whole block back."""
         return self._db.write("atomic block")
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the outermost block open on this thread (on this file,
+        by any SQLite adapter) has committed, at once when none is open; dropped if the
+        block it was registered in rolls back (see
+        :meth:`~orderkit.lifecycle.ports.OrderRepository.after_commit`)."""
+        self._db.after_commit(callback)
 
     @property
     def database(self) -> Database:

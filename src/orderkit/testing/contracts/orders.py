@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -476,6 +477,100 @@ class OrderRepositoryContract:
             repository.save(sample_order("ORD-3", channel_order_id="T-3"), None)
         assert repository.get("ORD-3").channel_order_id == "T-3"
         _raises(OrderNotFound, repository.get, "ORD-2")
+
+    # --- after commit ------------------------------------------------------------------
+
+    def test_after_commit_runs_at_once_when_no_block_is_open(self) -> None:
+        repository = self.create_repository()
+        ran: list[str] = []
+        repository.after_commit(lambda: ran.append("now"))
+        assert ran == ["now"]
+
+    def test_after_commit_waits_for_the_outermost_block_to_commit(self) -> None:
+        repository = self.create_repository()
+        ran: list[str] = []
+        with repository.atomic():
+            repository.save(sample_order("ORD-1"), expected_version=None)
+            with repository.atomic():
+                repository.after_commit(lambda: ran.append("inner"))
+            assert ran == []  # the inner block's end is no commit
+            repository.after_commit(lambda: ran.append("outer"))
+            assert ran == []
+        assert ran == ["inner", "outer"]  # once each, in the order registered
+
+    def test_after_commit_runs_after_the_commit_and_may_write(self) -> None:
+        repository = self.create_repository()
+        first = sample_order("ORD-1")
+
+        def write_on() -> None:
+            # The block is over: this write is a transaction of its own.
+            with repository.atomic():
+                repository.save(sample_order("ORD-2", channel_order_id="T-2"), None)
+
+        with repository.atomic():
+            repository.save(first, expected_version=None)
+            repository.after_commit(write_on)
+        assert repository.get("ORD-1") == first
+        assert repository.get("ORD-2").channel_order_id == "T-2"
+        ran: list[str] = []
+        repository.after_commit(lambda: ran.append("idle again"))  # no block left open
+        assert ran == ["idle again"]
+
+    def test_after_commit_is_dropped_when_its_block_rolls_back(self) -> None:
+        repository = self.create_repository()
+        ran: list[str] = []
+        with contextlib.suppress(_Abort), repository.atomic():
+            repository.save(sample_order("ORD-1"), expected_version=None)
+            repository.after_commit(lambda: ran.append("outer"))
+            raise _Abort
+        assert ran == []
+        with repository.atomic():
+            repository.after_commit(lambda: ran.append("kept"))
+            with contextlib.suppress(_Abort), repository.atomic():
+                repository.after_commit(lambda: ran.append("rolled back"))
+                raise _Abort
+        assert ran == ["kept"]  # an inner block that raises drops only its own
+
+    def test_after_commit_runs_a_callback_registered_twice_in_a_block_once(self) -> None:
+        repository = self.create_repository()
+        ran: list[str] = []
+
+        def deliver() -> None:
+            ran.append("delivered")
+
+        with repository.atomic():
+            repository.after_commit(deliver)
+            with repository.atomic():
+                repository.after_commit(deliver)
+            repository.after_commit(deliver)
+        assert ran == ["delivered"]
+        with repository.atomic():
+            with contextlib.suppress(_Abort), repository.atomic():
+                repository.after_commit(deliver)  # dropped with the inner block ...
+                raise _Abort
+            repository.after_commit(deliver)  # ... so this one is kept
+        assert ran == ["delivered", "delivered"]
+
+    def test_after_commit_waits_only_for_a_block_of_its_own_thread(self) -> None:
+        repository = self.create_repository()
+        ran: list[str] = []
+        opened, done = threading.Event(), threading.Event()
+
+        def other_thread() -> None:
+            with repository.atomic():
+                opened.set()
+                done.wait(10)
+
+        worker = threading.Thread(target=other_thread)
+        worker.start()
+        try:
+            assert opened.wait(10)
+            repository.after_commit(lambda: ran.append("here"))  # no block open here
+            assert ran == ["here"]
+        finally:
+            done.set()
+            worker.join(10)
+
 
 
 class _Abort(Exception):

@@ -1,0 +1,144 @@
+"""A host wraps ``OrderService`` calls in its own ``repository.atomic()`` block: what the
+decisions owe is delivered once the host's block commits, and never when it rolls back,
+on every adapter alike."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from orderkit import Money, Order, OrderLine, OrderStatus
+from orderkit.adapters.memory import MemoryInventoryStore, MemoryOrderRepository
+from orderkit.adapters.postgres import PostgresInventoryStore, PostgresOrderRepository
+from orderkit.adapters.sqlite import SQLiteInventoryStore, SQLiteOrderRepository
+from orderkit.inventory import InventoryLedger
+from orderkit.lifecycle import Event, OrderService
+from orderkit.lifecycle.ports import OrderRepository
+from orderkit.outbox import OutboxRelay
+from orderkit.testing import ManualClock
+from orderkit.testing.postgres import fresh_schema
+
+T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)
+SECRET = b"delivery-after-commit-0123456789"
+
+
+class Sink:
+    """Keeps what it was told, by message id (a second delivery changes nothing)."""
+
+    def __init__(self) -> None:
+        self.topics: list[str] = []
+        self._seen: set[str] = set()
+
+    def publish(self, events: Sequence[object]) -> None:
+        for event in events:
+            key = str(getattr(event, "message_id", ""))
+            if key not in self._seen:
+                self._seen.add(key)
+                self.topics.append(str(getattr(event, "topic", "")))
+
+
+class HostFailed(Exception):
+    """The host's own work after orderkit's call failed: its block rolls back."""
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def shop(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> tuple[OrderRepository, InventoryLedger]:
+    clock = ManualClock(T0)
+    repository: OrderRepository
+    if request.param == "memory":
+        repository = MemoryOrderRepository()
+        store: object = MemoryInventoryStore()
+    elif request.param == "sqlite":
+        repository = SQLiteOrderRepository(tmp_path / "shop.db")
+        store = SQLiteInventoryStore(tmp_path / "shop.db")
+    else:
+        dsn = request.getfixturevalue("pg_dsn")
+        postgres = PostgresOrderRepository(dsn, schema=fresh_schema())
+        repository, store = postgres, PostgresInventoryStore(postgres.database)
+    ledger = InventoryLedger(store, secret=SECRET, clock=clock)  # type: ignore[arg-type]
+    ledger.receive("CUP", 3, reference="PO-1")
+    return repository, ledger
+
+
+def _placed(repository: OrderRepository, ledger: InventoryLedger, sink: Sink) -> OrderService:
+    service = OrderService(repository, inventory=ledger, sink=sink, clock=ManualClock(T0))
+    service.place(Order("ORD-1", "shop", "1", [OrderLine("1", "CUP", 2, Money("10.00", "CNY"))],
+                        T0))
+    sink.topics.clear()
+    return service
+
+
+def test_a_cancel_in_a_host_block_that_rolls_back_tells_no_one_and_keeps_the_stock(
+    shop: tuple[OrderRepository, InventoryLedger],
+) -> None:
+    repository, ledger = shop
+    sink = Sink()
+    service = _placed(repository, ledger, sink)
+    with contextlib.suppress(HostFailed), repository.atomic():
+        service.handle("ORD-1", Event("cancel", event_id="c-1", at=T0))
+        assert sink.topics == []  # nothing is delivered inside the host's block
+        raise HostFailed
+    assert repository.get("ORD-1").status is OrderStatus.PENDING_PAYMENT
+    assert sink.topics == []
+    assert ledger.stock("CUP").locked == 2  # the lock of an order still open stays
+    assert list(repository.pending(10)) == []
+    assert ledger.verify().ok
+
+
+def test_a_cancel_in_a_host_block_that_commits_is_delivered_once_after_the_commit(
+    shop: tuple[OrderRepository, InventoryLedger],
+) -> None:
+    repository, ledger = shop
+    sink = Sink()
+    service = _placed(repository, ledger, sink)
+    with repository.atomic():
+        with repository.atomic():  # nested: only the outermost block's commit delivers
+            service.handle("ORD-1", Event("cancel", event_id="c-1", at=T0))
+        assert sink.topics == []
+        assert ledger.stock("CUP").locked == 2
+    assert repository.get("ORD-1").status is OrderStatus.CANCELLED
+    assert sink.topics == ["event.OrderCancelled", "event.StatusChanged"]
+    assert ledger.stock("CUP").locked == 0
+    assert list(repository.pending(10)) == []
+    assert service.last_delivery is not None and service.last_delivery.delivered == 3
+    assert OutboxRelay(repository, inventory=ledger, sink=sink).run_once().delivered == 0
+    assert sink.topics == ["event.OrderCancelled", "event.StatusChanged"]  # once
+
+
+def test_on_the_hosts_own_connection_delivery_is_left_to_the_relay(
+    pg_dsn: str,
+) -> None:
+    """orderkit cannot see the commit of a transaction it did not open: a decision made in
+    the host's transaction is delivered by the relay the host runs, never before."""
+    schema = fresh_schema()
+    with psycopg.connect(pg_dsn) as host:
+        repository = PostgresOrderRepository(host, schema=schema)
+        ledger = InventoryLedger(PostgresInventoryStore(repository.database), secret=SECRET,
+                                 clock=ManualClock(T0))
+        ledger.receive("CUP", 3, reference="PO-1")
+        host.commit()
+        sink = Sink()
+        service = _placed(repository, ledger, sink)
+        host.commit()
+        relay = OutboxRelay(repository, inventory=ledger, sink=sink, clock=ManualClock(T0))
+        relay.run_once()  # the placement's own messages
+        host.commit()
+        sink.topics.clear()
+        service.handle("ORD-1", Event("cancel", event_id="c-1", at=T0))
+        host.rollback()
+        assert repository.get("ORD-1").status is OrderStatus.PENDING_PAYMENT
+        assert sink.topics == [] and ledger.stock("CUP").locked == 2
+        service.handle("ORD-1", Event("cancel", event_id="c-1", at=T0))
+        host.commit()
+        assert sink.topics == [] and ledger.stock("CUP").locked == 2  # not seen: owed
+        assert relay.run_once().delivered == 3
+        host.commit()
+        assert sink.topics == ["event.OrderCancelled", "event.StatusChanged"]
+        assert ledger.stock("CUP").locked == 0
