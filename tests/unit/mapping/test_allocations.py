@@ -86,6 +86,48 @@ def test_a_bad_share_is_refused_naming_the_line_field() -> None:
         "sku_order_list[1].promotion_talent_amount", "2.00")
 
 
+def test_a_shopify_code_on_one_line_and_each_lines_tax_sit_on_those_lines() -> None:
+    order = normalize("shopify", load("shopify", "partially_refunded_code_on_one_line"))
+    tea, cup = (line.line_id for line in order.lines)
+    assert shares(order, "total_discounts") == {tea: Money("10.00", "USD")}
+    assert shares(order, "total_tax") == {tea: Money("3.72", "USD"), cup: Money("1.50", "USD")}
+    assert order.totals.payable == Money("92.22", "USD")
+
+
+def test_without_the_order_level_amount_the_lines_shares_are_the_whole() -> None:
+    payload = load("shopify", "partially_refunded_code_on_one_line")
+    del payload["total_discounts"]
+    order = normalize("shopify", payload)
+    assert shares(order, "total_discounts") == {order.lines[0].line_id: Money("10.00", "USD")}
+
+
+def test_tax_in_the_prices_is_not_read_from_the_lines_either() -> None:
+    payload = load("shopify", "partially_refunded_code_on_one_line")
+    payload.update(taxes_included=True, total_price="87.00")
+    assert normalize("shopify", payload).totals.tax == Money("0.00", "USD")
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "path", "reason"),
+    [
+        ("discount_allocations", {"amount": "10.00"}, "line_items[0].discount_allocations",
+         "expected a list"),
+        ("discount_allocations", ["10.00"], "line_items[0].discount_allocations[0]",
+         "expected an object"),
+        ("tax_lines", [{"price": "3.725"}], "line_items[0].tax_lines[0].price",
+         "more than 2 decimals"),
+    ],
+)
+def test_a_malformed_allocation_list_is_refused_naming_it(
+    where: str, value: object, path: str, reason: str
+) -> None:
+    payload = load("shopify", "partially_refunded_code_on_one_line")
+    payload["line_items"][0][where] = value
+    with pytest.raises(MappingError, match=reason) as caught:
+        normalize("shopify", payload)
+    assert caught.value.path == path
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -125,6 +167,8 @@ def test_an_extended_map_can_read_a_line_share_of_its_own() -> None:
     [
         ("douyin", ("refund_one_sku_with_allocated_coupon",
                     "refund_one_sku_without_sku_amounts")),
+        ("shopify", ("partially_refunded_code_on_one_line",
+                     "partially_refunded_code_without_line_allocations")),
     ],
 )
 def test_check_reads_the_allocation_fixtures_without_findings(

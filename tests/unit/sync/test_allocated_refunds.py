@@ -1,11 +1,12 @@
 """A refunded line gives back what the platform refunds for it: its own net amount, when
-the platform allocates its promotions to the lines (Douyin sku orders'
-``promotion_*_amount``)."""
+the platform allocates its promotions (Douyin sku orders' ``promotion_*_amount``) or its
+discounts and tax (Shopify ``discount_allocations``, ``tax_lines``) to the lines."""
 
 from __future__ import annotations
 
 import copy
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -83,3 +84,22 @@ def test_douyin_sku_orders_without_their_own_amounts_share_the_promotion_by_valu
     # Nothing says where the coupon fell: both sku orders (90.00 each) carry half of it.
     assert stored.totals.refunded == _fen(8000)
     assert stored.totals.sold == _fen(8000)
+
+
+def test_a_refunded_shopify_line_gives_back_its_subtotal_and_tax() -> None:
+    payload = fixture("shopify", "partially_refunded_code_on_one_line")
+    stored = _received("shopify", payload)
+    refund = payload["refunds"][0]
+    sent_back = sum(Decimal(t["amount"]) for t in refund["transactions"])
+    item = refund["refund_line_items"][0]
+    assert sent_back == Decimal(repr(item["subtotal"])) + Decimal(repr(item["total_tax"]))
+    assert stored.totals.refunded == Money(sent_back, "USD") == Money("13.25", "USD")
+    assert stored.totals.sold == Money(payload["total_price"], "USD") - stored.totals.refunded
+
+
+def test_shopify_lines_without_allocations_share_the_discount_by_value() -> None:
+    payload = fixture("shopify", "partially_refunded_code_without_line_allocations")
+    stored = _received("shopify", payload)
+    assert stored.totals.paid == Money("92.22", "USD")
+    # The code spread over 97.00 of goods: the cup's unit carries 1.29 of it.
+    assert stored.totals.refunded == Money("11.88", "USD")
