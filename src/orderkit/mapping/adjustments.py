@@ -3,13 +3,17 @@ or one :class:`~orderkit.mapping.spec.AdjustmentListSpec` into a reader.
 
 A reader returns the :class:`~orderkit.model.orders.Adjustment` values it finds, built
 through their validating constructors; a zero amount is no adjustment. A list entry of a
-type the map does not name is an error, never silently dropped.
+type the map does not name is an error, never silently dropped. An order-level amount
+whose lines say their share of it (``per_line``) is read by :func:`compile_allocated`
+into an adjustment of each such line and one of the order for the rest.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+import decimal
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any, Final
 
 from orderkit.mapping.paths import MISSING, SCALARS, lookup, parse_path, path_text
 from orderkit.mapping.spec import AdjustmentListSpec, AdjustmentSpec
@@ -21,9 +25,15 @@ from orderkit.model.orders import Adjustment, AdjustmentKind, Bearer
 __all__ = [
     "AdjustmentListReader",
     "AdjustmentReader",
+    "AllocatedReader",
+    "LineItems",
     "compile_adjustment",
     "compile_adjustment_list",
+    "compile_allocated",
 ]
+
+#: Shares are summed in this context, not the host's: exact below the amount limit.
+_EXACT: Final = decimal.Context(prec=60)
 
 AdjustmentReader = Callable[[Mapping[str, Any], str, str, "str | None"], "Adjustment | None"]
 """``(object, its path, currency, line id or None)`` -> the adjustment, or None."""
@@ -59,10 +69,9 @@ def _condition(
     return applies
 
 
-def compile_adjustment(spec: AdjustmentSpec, platform: str, where: str) -> AdjustmentReader:
-    """The reader of one adjustment; :class:`DefinitionError` naming ``platform.where`` when
-    its unit, kind, bearer, sign or scope is not sound."""
-    at = f"{platform}.{where}"
+def _check_spec(spec: AdjustmentSpec, at: str) -> tuple[AdjustmentKind, Bearer]:
+    """The kind and bearer of ``spec``; :class:`DefinitionError` naming ``at`` when its
+    unit, kind, bearer, sign, scope or ``per_line`` is not sound."""
     if spec.unit not in MONEY_UNITS:
         raise DefinitionError(f"unknown money unit {spec.unit!r}", path=at, value=spec.unit)
     try:
@@ -74,31 +83,144 @@ def compile_adjustment(spec: AdjustmentSpec, platform: str, where: str) -> Adjus
         raise DefinitionError("only a ROUNDING adjustment may be signed", path=at, value=spec)
     if spec.scope not in ("order", "line"):
         raise DefinitionError("scope is 'order' or 'line'", path=at, value=spec.scope)
+    if spec.per_line is not None and (spec.scope != "order" or spec.signed):
+        raise DefinitionError("per_line is for an order-level, unsigned amount",
+                              path=f"{at}.per_line", value=spec.per_line)
+    return kind, bearer
+
+
+AmountReader = Callable[[Mapping[str, Any], str, str], "tuple[object, Decimal | None]"]
+"""``(object, its path, currency)`` -> (the raw value, its amount or None when unset)."""
+
+
+def _amount(spec: AdjustmentSpec, platform: str, at: str) -> AmountReader:
+    """The reader of the amount at ``spec.path`` (a :class:`MappingError` when it is
+    required and unset, or not an amount of ``spec.unit``)."""
     keys = parse_path(spec.path, where=at)
-    applies = _condition(spec, platform, at)
     convert = amount_converter(spec.unit, signed=spec.signed, max_decimals=spec.max_decimals)
-    label = spec.label or spec.path
     required = spec.required
 
-    def read(
-        obj: Mapping[str, Any], prefix: str, currency: str, line_id: str | None
-    ) -> Adjustment | None:
-        if not applies(obj, prefix):
-            return None
+    def read(obj: Mapping[str, Any], prefix: str, currency: str) -> tuple[object, Decimal | None]:
         value = lookup(obj, keys, prefix, platform)
         if value is MISSING or value is None:
             if required:
                 raise MappingError(
                     platform, path_text(prefix, keys), value, "required field missing"
                 )
-            return None
+            return value, None
         try:
-            amount = convert(value, currency)
+            return value, convert(value, currency)
         except Reject as error:
             raise MappingError(platform, path_text(prefix, keys), value, error.reason) from None
+
+    return read
+
+
+def compile_adjustment(spec: AdjustmentSpec, platform: str, where: str) -> AdjustmentReader:
+    """The reader of one adjustment; :class:`DefinitionError` naming ``platform.where`` when
+    its unit, kind, bearer, sign or scope is not sound."""
+    at = f"{platform}.{where}"
+    kind, bearer = _check_spec(spec, at)
+    applies = _condition(spec, platform, at)
+    amount_of = _amount(spec, platform, at)
+    label = spec.label or spec.path
+
+    def read(
+        obj: Mapping[str, Any], prefix: str, currency: str, line_id: str | None
+    ) -> Adjustment | None:
+        if not applies(obj, prefix):
+            return None
+        amount = amount_of(obj, prefix, currency)[1]
         if not amount:
             return None
         return Adjustment(kind, Money(amount, currency), bearer, line_id, label)
+
+    return read
+
+
+LineItems = Sequence[tuple[str, str, Mapping[str, Any]]]
+"""The order's line items as ``(line id, item path, item)``, in payload order."""
+
+AllocatedReader = Callable[[Mapping[str, Any], str, LineItems], list[Adjustment]]
+"""``(order object, currency, line items)`` -> the order-level adjustment, split into
+the lines' shares and what they leave on the order."""
+
+
+def _share_reader(
+    spec: AdjustmentSpec, per_line: str, platform: str, at: str
+) -> Callable[[Mapping[str, Any], str, str], Decimal]:
+    """The reader of one line's share: the field at ``per_line`` inside the item, or the
+    sum over a list's items (``"discount_allocations[*].amount"``); zero when unset."""
+    outer, star, inner = per_line.partition("[*].")
+    list_keys = parse_path(outer, where=f"{at}.per_line")
+    item_keys = parse_path(inner, where=f"{at}.per_line") if star else ()
+    convert = amount_converter(spec.unit, max_decimals=spec.max_decimals)
+
+    def amount(obj: Mapping[str, Any], keys: tuple[str, ...], prefix: str,
+               currency: str) -> Decimal:
+        value = lookup(obj, keys, prefix, platform)
+        if value is MISSING or value is None:
+            return Decimal(0)
+        try:
+            return convert(value, currency)
+        except Reject as error:
+            raise MappingError(platform, path_text(prefix, keys), value, error.reason) from None
+
+    def read(item: Mapping[str, Any], prefix: str, currency: str) -> Decimal:
+        if not star:
+            return amount(item, list_keys, prefix, currency)
+        parts = lookup(item, list_keys, prefix, platform)
+        if parts is MISSING or parts is None:
+            return Decimal(0)
+        base = path_text(prefix, list_keys)
+        if not isinstance(parts, list):
+            raise MappingError(platform, base, parts, "expected a list")
+        total = Decimal(0)
+        for index, part in enumerate(parts):
+            if not isinstance(part, Mapping):
+                raise MappingError(platform, f"{base}[{index}]", part, "expected an object")
+            total = _EXACT.add(total, amount(part, item_keys, f"{base}[{index}]", currency))
+        return total
+
+    return read
+
+
+def compile_allocated(spec: AdjustmentSpec, platform: str, where: str) -> AllocatedReader:
+    """The reader of an order-level adjustment with its lines' shares (``per_line``):
+    one adjustment per line that has a share, and one on the order for what they leave.
+    Without ``per_line`` it is the order-level adjustment alone.
+    :class:`DefinitionError` naming ``platform.where`` when the spec is not sound."""
+    at = f"{platform}.{where}"
+    kind, bearer = _check_spec(spec, at)
+    applies = _condition(spec, platform, at)
+    amount_of = _amount(spec, platform, at)
+    label = spec.label or spec.path
+    per_line = spec.per_line
+    share_of = None if per_line is None else _share_reader(spec, per_line, platform, at)
+
+    def read(payload: Mapping[str, Any], currency: str, lines: LineItems) -> list[Adjustment]:
+        if not applies(payload, ""):
+            return []
+        raw, total = amount_of(payload, "", currency)
+        out: list[Adjustment] = []
+        allocated = Decimal(0)
+        if share_of is not None:
+            for line_id, prefix, item in lines:
+                share = share_of(item, prefix, currency)
+                if share:
+                    allocated = _EXACT.add(allocated, share)
+                    out.append(Adjustment(kind, Money(share, currency), bearer, line_id, label))
+        if total is None:
+            return out
+        left = _EXACT.subtract(total, allocated)
+        if left < 0:
+            raise MappingError(
+                platform, spec.path, raw,
+                f"less than the {allocated} its lines' {per_line} add up to",
+            )
+        if left:
+            out.append(Adjustment(kind, Money(left, currency), bearer, None, label))
+        return out
 
     return read
 

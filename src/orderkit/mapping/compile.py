@@ -14,23 +14,25 @@ per status, and the validating constructors of the canonical values.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import tzinfo
 from typing import Any, Final
 
 import attrs
 
 from orderkit.mapping.adjustments import (
-    AdjustmentListReader,
     AdjustmentReader,
+    AllocatedReader,
     compile_adjustment,
     compile_adjustment_list,
+    compile_allocated,
 )
 from orderkit.mapping.fields import FieldReader, compile_field, compile_optional_field
-from orderkit.mapping.lines import compile_lines
+from orderkit.mapping.lines import LineDraft, compile_lines
 from orderkit.mapping.paths import lookup, parse_path
 from orderkit.mapping.plan import (
     AddressReader,
+    AdjustmentsReader,
     CurrencyReader,
     Extras,
     ExtrasReader,
@@ -167,28 +169,34 @@ def _compile_extras(spec: PlatformMap, tz: tzinfo) -> ExtrasReader:
 
 def _compile_adjustments(
     spec: PlatformMap,
-) -> tuple[list[AdjustmentReader], AdjustmentListReader]:
+) -> tuple[list[AdjustmentReader], AdjustmentsReader]:
     """Line-scoped adjustment readers (read inside each item), and one reader for the
-    order-scoped adjustments followed by the adjustment lists."""
+    order-level adjustments (each with its lines' shares, see ``per_line``) followed by
+    the adjustment lists."""
     name = spec.name
     line_scoped: list[AdjustmentReader] = []
-    order_scoped: list[AdjustmentReader] = []
+    order_scoped: list[AllocatedReader] = []
     for index, adjustment in enumerate(spec.adjustments):
-        reader = compile_adjustment(adjustment, name, f"adjustments[{index}]")
-        (line_scoped if adjustment.scope == "line" else order_scoped).append(reader)
+        where = f"adjustments[{index}]"
+        if adjustment.scope == "line":
+            line_scoped.append(compile_adjustment(adjustment, name, where))
+        else:
+            order_scoped.append(compile_allocated(adjustment, name, where))
     lists = [
         compile_adjustment_list(listed, name, f"adjustment_lists[{index}]")
         for index, listed in enumerate(spec.adjustment_lists)
     ]
+    base = spec.lines.path
 
     def read(
-        payload: Mapping[str, Any], currency: str, line_ids: frozenset[str]
+        payload: Mapping[str, Any], currency: str, drafts: Sequence[LineDraft]
     ) -> list[Adjustment]:
+        items = [(draft.line_id, f"{base}[{index}]", draft.item)
+                 for index, draft in enumerate(drafts)]
         found = []
         for reader in order_scoped:
-            adjustment = reader(payload, "", currency, None)
-            if adjustment is not None:
-                found.append(adjustment)
+            found.extend(reader(payload, currency, items))
+        line_ids = frozenset(draft.line_id for draft in drafts)
         for read_list in lists:
             found.extend(read_list(payload, currency, line_ids))
         return found
@@ -323,6 +331,8 @@ def _patterns(spec: PlatformMap) -> Iterator[tuple[str, str]]:
     for adjustment in spec.adjustments:
         prefix = line if adjustment.scope == "line" else ""
         yield (f"{prefix}{adjustment.path}", adjustment.unit)
+        if adjustment.per_line:
+            yield (f"{line}{adjustment.per_line}", adjustment.unit)
         if adjustment.only_if:
             yield (f"{prefix}{adjustment.only_if[0]}", "flag")
     for listed in spec.adjustment_lists:

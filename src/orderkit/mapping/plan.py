@@ -13,14 +13,13 @@ canonical value, so whatever a constructor refuses is refused here too, as a
 from __future__ import annotations
 
 import decimal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final, TypeVar
 
 import attrs
 
-from orderkit.mapping.adjustments import AdjustmentListReader
 from orderkit.mapping.fields import FieldReader
 from orderkit.mapping.lines import LineDraft, LinesReader
 from orderkit.mapping.paths import lookup
@@ -33,6 +32,7 @@ from orderkit.model.errors import MappingError, ValidationError
 from orderkit.model.money import Money
 from orderkit.model.orders import (
     Address,
+    Adjustment,
     AdjustmentKind,
     Order,
     OrderStatus,
@@ -42,7 +42,8 @@ from orderkit.model.orders import (
     Shipment,
 )
 
-__all__ = ["Built", "Extras", "Header", "Plan", "Sections", "totals_mismatch"]
+__all__ = ["AdjustmentsReader", "Built", "Extras", "Header", "Plan", "Sections",
+           "totals_mismatch"]
 
 _T = TypeVar("_T")
 _ZERO: Final = Decimal(0)
@@ -98,6 +99,12 @@ ShipmentsReader = Callable[
     [Mapping[str, Any], str, Header, "list[LineDraft]"], tuple[Shipment, ...]
 ]
 ExtrasReader = Callable[[Mapping[str, Any], str], Extras]
+AdjustmentsReader = Callable[
+    [Mapping[str, Any], str, Sequence[LineDraft]], list[Adjustment]
+]
+"""``(order object, currency, line drafts)`` -> the order's adjustments beside the
+lines' own: order-level amounts (split into the lines' shares where the platform gives
+them) and adjustment lists."""
 
 
 @attrs.frozen
@@ -113,7 +120,7 @@ class Sections:
     header: HeaderReader
     lines: LinesReader
     refunds: RefundsReader
-    adjustments: AdjustmentListReader
+    adjustments: AdjustmentsReader
     address: AddressReader
     payable: FieldReader
     payments: PaymentsReader
@@ -131,8 +138,7 @@ class Sections:
         header = self.header(payload, currency)
         drafts, adjustments = self.lines(payload, currency, header.status)
         self.refunds(payload, drafts)
-        adjustments += self.adjustments(payload, currency,
-                                        frozenset(draft.line_id for draft in drafts))
+        adjustments += self.adjustments(payload, currency, drafts)
         ship_to = self.address(payload, currency)
         payable: Money = self.payable(payload, "", currency)
         terms, payments = self.payments(payload, currency, header, payable)

@@ -165,6 +165,17 @@ class AdjustmentSpec:
     kind ROUNDING (a manual price change that can go either way). ``only_if`` applies
     the amount only when another field equals a value (Shopify tax is added only when
     ``taxes_included`` is false).
+
+    ``per_line`` names where the platform says how much of this order-level amount
+    falls on each line, read inside each line item in the same ``unit``: a field
+    (Douyin ``promotion_shop_amount`` of each sku order) or the items of a list, summed
+    (Shopify ``discount_allocations[*].amount``). Each line's share becomes an
+    adjustment of that line (same kind, bearer and label), so a refunded line gives
+    back its own net amount; what the lines' shares do not account for stays on the
+    order, spread over the lines by value as before, and a line that gives no share
+    takes none. Shares adding up to more than the order-level amount are refused
+    naming it; without an order-level amount the shares are the whole amount.
+    ``per_line`` is for an order-level, unsigned amount.
     """
 
     path: str
@@ -177,6 +188,7 @@ class AdjustmentSpec:
     required: bool = False
     only_if: tuple[str, object] | None = None
     max_decimals: int | None = None
+    per_line: str | None = None
 
 
 @attrs.frozen

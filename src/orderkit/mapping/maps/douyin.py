@@ -10,7 +10,12 @@ as on a multi-buy offer ("3 for 100.00"). Amounts are integer fen, times unix se
 (``pay_time`` is ``0`` until paid). Discounts are split by who funds them: the shop
 (``promotion_shop_amount``), the platform (``promotion_platform_amount``), the
 influencer whose live room sold it (``promotion_talent_amount``) and the payment channel
-(``promotion_pay_amount``). ``pay_amount`` is what the buyer paid. Receivers come
+(``promotion_pay_amount``). Douyin allocates each of them to the sku orders itself: a
+sku order's own ``promotion_shop_amount`` (and the others) is its share, read as a
+discount of that line, so refunding a sku order gives back its own ``pay_amount``; what
+the sku orders do not account for (or all of it, when they carry no such fields, as an
+``order.searchList`` item may not) stays on the shop order, spread over the lines by
+value. ``pay_amount`` is what the buyer paid. Receivers come
 encrypted with masked twins (``mask_post_receiver``: ``"张**"``); the masked values are
 kept as given.
 Parcels are ``logistics_info`` entries (``tracking_no``, ``company``, ``ship_time``), each
@@ -112,13 +117,17 @@ def platform_map() -> PlatformMap:
             AdjustmentSpec("post_amount", AdjustmentKind.SHIPPING, Bearer.BUYER, unit="fen",
                            label="post_amount"),
             AdjustmentSpec("promotion_shop_amount", AdjustmentKind.DISCOUNT, Bearer.MERCHANT,
-                           unit="fen", label="shop promotion"),
+                           unit="fen", label="shop promotion",
+                           per_line="promotion_shop_amount"),
             AdjustmentSpec("promotion_platform_amount", AdjustmentKind.SUBSIDY, Bearer.PLATFORM,
-                           unit="fen", label="platform promotion"),
+                           unit="fen", label="platform promotion",
+                           per_line="promotion_platform_amount"),
             AdjustmentSpec("promotion_talent_amount", AdjustmentKind.DISCOUNT,
-                           Bearer.INFLUENCER, unit="fen", label="influencer promotion"),
+                           Bearer.INFLUENCER, unit="fen", label="influencer promotion",
+                           per_line="promotion_talent_amount"),
             AdjustmentSpec("promotion_pay_amount", AdjustmentKind.SUBSIDY, Bearer.PLATFORM,
-                           unit="fen", label="payment channel promotion"),
+                           unit="fen", label="payment channel promotion",
+                           per_line="promotion_pay_amount"),
         ),
         payment=PaymentSpec(reference=Field("channel_payment_no", required=False),
                             method=Field("pay_type_desc", required=False)),
@@ -148,7 +157,8 @@ def platform_map() -> PlatformMap:
 #: the totals do not need on ordinary orders (modify_amount, post_insurance_amount,
 #: tax_amount, packing_amount, the redpack amounts): a payload where one of them changes
 #: what the buyer pays is refused by the totals proof, naming pay_amount, never mapped
-#: silently wrong.
+#: silently wrong. A sku order's ``pay_amount`` (and ``promotion_amount``, the sum of its
+#: promotions) follow from what the map reads: its ``sum_amount`` less its promotions.
 IGNORED: Final = (
     "order_status_desc", "main_status", "main_status_desc", "finish_time", "order_amount",
     "promotion_amount", "pay_type", "shop_name", "b_type", "b_type_desc", "biz", "biz_desc",
@@ -162,9 +172,8 @@ IGNORED: Final = (
     "logistics_info[*].product_info[*].product_id_str", "sku_order_list[*].parent_order_id",
     "sku_order_list[*].product_id", "sku_order_list[*].sku_id", "sku_order_list[*].order_amount",
     "sku_order_list[*].pay_amount", "sku_order_list[*].post_amount",
-    "sku_order_list[*].promotion_amount", "sku_order_list[*].promotion_shop_amount",
-    "sku_order_list[*].promotion_platform_amount", "sku_order_list[*].promotion_talent_amount",
-    "sku_order_list[*].author_id", "sku_order_list[*].author_name",
+    "sku_order_list[*].promotion_amount", "sku_order_list[*].author_id",
+    "sku_order_list[*].author_name",
     "sku_order_list[*].order_status_desc", "sku_order_list[*].after_sale_info",
     "sku_order_list[*].create_time", "sku_order_list[*].pay_time", "sku_order_list[*].spec",
     "accept_order_status", "open_id", "order_level", "order_type", "order_type_desc", "trade_type",
@@ -193,7 +202,7 @@ IGNORED: Final = (
     "sku_order_list[*].channel_payment_no", "sku_order_list[*].post_insurance_amount",
     "sku_order_list[*].modify_amount", "sku_order_list[*].modify_post_amount",
     "sku_order_list[*].shop_cost_amount", "sku_order_list[*].platform_cost_amount",
-    "sku_order_list[*].promotion_pay_amount", "sku_order_list[*].post_tel",
+    "sku_order_list[*].post_tel",
     "sku_order_list[*].encrypt_post_tel", "sku_order_list[*].post_receiver",
     "sku_order_list[*].encrypt_post_receiver", "sku_order_list[*].post_addr",
     "sku_order_list[*].exp_ship_time", "sku_order_list[*].ship_time",

@@ -6,6 +6,12 @@ offset (``"2026-02-15T19:30:00-05:00"``), converted exactly. Status is on three 
 something ships) and whether ``cancelled_at`` is set. Refunded units come from
 ``refunds[].refund_line_items[]``. Tax is added to the payable only when
 ``taxes_included`` is false (in tax-inclusive shops it is already in the prices).
+Shopify allocates discounts and tax to the lines: a line's ``discount_allocations``
+amounts are its share of ``total_discounts`` and its ``tax_lines`` prices its share of
+``total_tax``, each read as an adjustment of that line, so a refunded line gives back
+its own discounted subtotal and tax (as the refund's ``subtotal`` and ``total_tax``
+say); what the lines do not account for (a shipping discount, shipping tax, or all of
+it on a payload without those lists) stays on the order, spread over the lines by value.
 ``total_price`` is what the buyer pays. The order carries no payment time
 (``processed_at`` is when the order was processed, paid or not); payments come from the
 Transactions API, so no ``Payment`` is recorded here.
@@ -118,9 +124,11 @@ def platform_map() -> PlatformMap:
             AdjustmentSpec("total_shipping_price_set.shop_money.amount", AdjustmentKind.SHIPPING,
                            Bearer.BUYER, unit="decimal", label="shipping"),
             AdjustmentSpec("total_discounts", AdjustmentKind.DISCOUNT, Bearer.MERCHANT,
-                           unit="decimal", label="total_discounts"),
+                           unit="decimal", label="total_discounts",
+                           per_line="discount_allocations[*].amount"),
             AdjustmentSpec("total_tax", AdjustmentKind.TAX, Bearer.BUYER, unit="decimal",
-                           label="total_tax", only_if=("taxes_included", False)),
+                           label="total_tax", only_if=("taxes_included", False),
+                           per_line="tax_lines[*].price"),
         ),
         refunds=RefundSpec(path="refunds[*].refund_line_items", line_ref="line_item_id",
                            quantity="quantity", line_key="id"),
@@ -146,8 +154,12 @@ def platform_map() -> PlatformMap:
             "line_items[*].variant_id", "line_items[*].product_id", "line_items[*].name",
             "line_items[*].variant_title", "line_items[*].vendor", "line_items[*].grams",
             "line_items[*].total_discount", "line_items[*].fulfillable_quantity",
-            "line_items[*].requires_shipping", "line_items[*].taxable", "line_items[*].tax_lines",
-            "line_items[*].discount_allocations", "shipping_address",
+            "line_items[*].requires_shipping", "line_items[*].taxable",
+            "line_items[*].tax_lines[*].title", "line_items[*].tax_lines[*].rate",
+            "line_items[*].tax_lines[*].price_set",
+            "line_items[*].discount_allocations[*].amount_set",
+            "line_items[*].discount_allocations[*].discount_application_index",
+            "shipping_address",
             "total_shipping_price_set.presentment_money",
             "total_shipping_price_set.shop_money.currency_code",
             *IGNORED_FULFILLMENT_FIELDS,
