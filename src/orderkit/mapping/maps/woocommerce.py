@@ -4,11 +4,15 @@ Every time comes twice: ``date_created`` in the site's local zone without an off
 ``date_created_gmt`` in UTC, also without an offset. The ``_gmt`` fields are read, as
 UTC; the local ones are ignored (the site's zone is not in the payload). Totals are
 decimal strings, but a line's ``price`` is a JSON number; it is read through its text
-form. ``status`` is a single axis. A line without a ``sku`` is identified by its
-variation, else its product id. ``total`` is what the buyer pays. ``refunds`` lists the
-money paid back (``id``, ``reason``, ``total`` as a negative decimal text; the
-documentation's example order writes the reason under ``refund``), naming no units:
-each is a REFUND payment, from which sync derives the ``refund`` events.
+form. A line is priced by its ``subtotal``, before coupons: ``price`` is
+``total / quantity``, after them, and ``discount_total`` holds the same coupon money
+again, so ``price`` is the unit price only while it multiplies out to the subtotal (no
+coupon on the line), or when a payload gives no ``subtotal``. ``status`` is a single
+axis. A line without a ``sku`` is identified by its variation, else its product id.
+``total`` is what the buyer pays. ``refunds`` lists the money paid back (``id``,
+``reason``, ``total`` as a negative decimal text; the documentation's example order
+writes the reason under ``refund``), naming no units: each is a REFUND payment, from
+which sync derives the ``refund`` events.
 """
 
 from __future__ import annotations
@@ -60,8 +64,9 @@ def platform_map() -> PlatformMap:
             sku=Field("sku", "id", null=(None, "", 0),
                       fallback=("variation_id", "product_id")),
             quantity=Field("quantity", "count"),
-            unit_price=Field("price", "decimal_float"),
+            unit_price=Field("price", "decimal_float", required=False),
             title=Field("name", required=False),
+            line_total=Field("subtotal", "decimal", required=False),
         ),
         status=StatusTable(
             axes={"status": StatusAxis("status", STATUSES)},
@@ -97,7 +102,7 @@ def platform_map() -> PlatformMap:
             "shipping_lines", "fee_lines", "coupon_lines", "refunds[*].reason",
             "refunds[*].refund", "_links",
             "line_items[*].product_id", "line_items[*].variation_id", "line_items[*].tax_class",
-            "line_items[*].subtotal", "line_items[*].subtotal_tax", "line_items[*].total",
+            "line_items[*].subtotal_tax", "line_items[*].total",
             "line_items[*].total_tax", "line_items[*].taxes", "line_items[*].meta_data",
         ),
     )
