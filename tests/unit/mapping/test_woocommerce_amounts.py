@@ -8,6 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from orderkit.errors import MappingError
 from orderkit.mapping import normalize
 from orderkit.model.money import Money
 from orderkit.model.orders import AdjustmentKind, Bearer
@@ -51,3 +54,29 @@ def test_without_a_subtotal_the_line_price_is_the_unit_price() -> None:
     order = normalize("woocommerce", payload)
     assert [line.unit_price for line in order.lines] == [usd("3.00"), usd("12.00")]
     assert order.totals.payable == usd("29.35")
+
+
+def test_a_fee_line_is_a_charge_the_buyer_pays() -> None:
+    payload = load("processing_with_gift_wrap_fee")
+    order = normalize("woocommerce", payload)
+    fees = [(a.kind, a.borne_by, a.amount) for a in order.adjustments
+            if a.amount == usd("5.00")]
+    assert fees == [(AdjustmentKind.SHIPPING, Bearer.BUYER, usd("5.00"))]
+    assert order.totals.payable == order.totals.paid == usd("34.35")
+
+
+def test_a_negative_fee_is_refused_naming_it() -> None:
+    payload = load("processing_with_gift_wrap_fee")
+    payload["fee_lines"][0]["total"] = "-5.00"
+    payload["total"] = "24.35"
+    with pytest.raises(MappingError) as caught:
+        normalize("woocommerce", payload)
+    assert (caught.value.path, caught.value.value) == ("fee_lines[0].total", "-5.00")
+
+
+def test_a_fee_line_of_an_unknown_tax_status_is_refused_naming_it() -> None:
+    payload = load("processing_with_gift_wrap_fee")
+    payload["fee_lines"][0]["tax_status"] = "shipping-only"
+    with pytest.raises(MappingError) as caught:
+        normalize("woocommerce", payload)
+    assert caught.value.path == "fee_lines[0].tax_status"

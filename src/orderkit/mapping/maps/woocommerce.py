@@ -13,11 +13,19 @@ axis. A line without a ``sku`` is identified by its variation, else its product 
 ``reason``, ``total`` as a negative decimal text; the documentation's example order
 writes the reason under ``refund``), naming no units: each is a REFUND payment, from
 which sync derives the ``refund`` events.
+
+``fee_lines`` (a gift wrap, a cash on delivery surcharge) are added into ``total``; each
+is read as a charge the buyer pays beside the goods. The model's only such kinds are
+SHIPPING, TAX and ROUNDING, so a fee is a SHIPPING adjustment borne by the buyer, and,
+read as a typed list, it is labelled by its ``tax_status`` (``taxable`` or ``none``, the
+two values WooCommerce documents); its tax is in ``total_tax`` already. A negative fee
+(a discount written as a fee) is refused naming its ``total``.
 """
 
 from __future__ import annotations
 
 from orderkit.mapping.spec import (
+    AdjustmentListSpec,
     AdjustmentSpec,
     Field,
     LinesSpec,
@@ -87,6 +95,12 @@ def platform_map() -> PlatformMap:
             AdjustmentSpec("total_tax", AdjustmentKind.TAX, Bearer.BUYER, unit="decimal",
                            label="total_tax"),
         ),
+        adjustment_lists=(
+            AdjustmentListSpec("fee_lines", "total", "tax_status", {
+                "taxable": (AdjustmentKind.SHIPPING, Bearer.BUYER),
+                "none": (AdjustmentKind.SHIPPING, Bearer.BUYER),
+            }, unit="decimal"),
+        ),
         payment=PaymentSpec(reference=Field("transaction_id", required=False),
                             method=Field("payment_method", required=False),
                             refunds=RefundPaymentSpec("refunds", Field("id", "id"), "total",
@@ -99,7 +113,10 @@ def platform_map() -> PlatformMap:
             "shipping_tax", "cart_tax", "prices_include_tax", "customer_ip_address",
             "customer_user_agent", "billing", "shipping.last_name", "shipping.company",
             "shipping.address_2", "payment_method_title", "cart_hash", "meta_data", "tax_lines",
-            "shipping_lines", "fee_lines", "coupon_lines", "refunds[*].reason",
+            "shipping_lines", "coupon_lines", "refunds[*].reason",
+            "fee_lines[*].id", "fee_lines[*].name", "fee_lines[*].tax_class",
+            "fee_lines[*].amount", "fee_lines[*].total_tax", "fee_lines[*].taxes",
+            "fee_lines[*].meta_data",
             "refunds[*].refund", "_links",
             "line_items[*].product_id", "line_items[*].variation_id", "line_items[*].tax_class",
             "line_items[*].subtotal_tax", "line_items[*].total",
