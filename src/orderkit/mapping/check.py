@@ -8,11 +8,17 @@ API). It never stops at the first problem; it reports, each with a suggested fix
 * ``type_drift``: mapped fields whose JSON type changed across the batch or does not fit
   the declared unit (a fen field that became a yuan string);
 * ``totals``: orders whose goods + shipping + tax - discounts is not the platform's payable;
+  the fix names the fields the map does not read that explain the difference, when the
+  payload has any (an amount, or the sum of one over a list, equal to the difference: a
+  fee in WooCommerce ``fee_lines``; or a goods total equal to the lines' sum plus the
+  difference: Pinduoduo's ``goods_amount`` after a seller's price change);
 * ``error``: any other reason a record could not be mapped.
 """
 
 from __future__ import annotations
 
+import decimal
+import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any, Final, Literal
@@ -22,7 +28,10 @@ import attrs
 from orderkit.mapping.paths import MISSING, is_known, iter_leaves, lookup, pattern_of
 from orderkit.mapping.plan import Plan, totals_mismatch
 from orderkit.mapping.registry import Registry, default_registry
+from orderkit.mapping.units import AMOUNT_LIMIT
 from orderkit.model.errors import MappingError
+from orderkit.model.money import Money, minor_digits
+from orderkit.model.orders import Order
 
 __all__ = ["ConsistencyReport", "Finding", "FindingKind", "check"]
 
@@ -52,6 +61,81 @@ _JSON_NAMES: Final = {bool: "bool", int: "int", float: "float", Decimal: "float"
 
 def _json_type(value: object) -> str:
     return _JSON_NAMES.get(type(value), type(value).__name__)
+
+
+#: Sums of payload amounts are exact in this context, whatever the host's.
+_EXACT: Final = decimal.Context(prec=60)
+#: A decimal text with a fraction (``"5.00"``); digits alone are more often ids than money.
+_DECIMAL_TEXT: Final = re.compile(r"-?[0-9]{1,20}\.[0-9]{1,10}")
+
+
+def _amount(value: object) -> Decimal | None:
+    """A leaf that reads as an amount: a JSON number with a fraction (a float, or a
+    ``Decimal`` from ``parse_float=Decimal``) or a decimal text; integers are left out
+    (ids, counts and minor units are integers too)."""
+    if isinstance(value, float):
+        amount = Decimal(repr(value))
+    elif isinstance(value, Decimal):
+        amount = value
+    elif isinstance(value, str) and _DECIMAL_TEXT.fullmatch(value):
+        amount = Decimal(value)
+    else:
+        return None
+    return amount if amount.is_finite() and abs(amount) < AMOUNT_LIMIT else None
+
+
+def _shown(amount: Decimal, currency: str) -> str:
+    """``amount`` written with the currency's decimals when that is exact (``100.0`` ->
+    ``100.00``), else as it is."""
+    exact = amount.quantize(Decimal(1).scaleb(-minor_digits(currency)), context=_EXACT)
+    return str(exact if exact == amount else amount)
+
+
+def _gap_hints(
+    plan: Plan, payload: Mapping[str, Any], order: Order, payable: Money
+) -> tuple[tuple[str, ...], str]:
+    """The fields the map does not read that explain why ``order`` is not ``payable``:
+    ``(their patterns, a fix naming them)``, or ``((), "")`` when none does.
+
+    An unread amount (or the sum of one over a list's items) equal to the difference is
+    an amount the buyer pays or saves that the map misses; one equal to the lines' sum
+    plus the difference is the goods total the platform counts (a price change the
+    payload carries no field for)."""
+    currency = payable.currency
+    if currency != order.currency:
+        return (), ""
+    mapped = order.totals
+    gap = _EXACT.subtract(payable.amount, mapped.payable.amount)
+    if not gap:
+        return (), ""
+    sums: dict[str, Decimal] = {}
+    for path, value in iter_leaves(payload):
+        pattern = pattern_of(path)
+        amount = None if pattern in plan.typed_paths else _amount(value)
+        if amount is not None:
+            sums[pattern] = _EXACT.add(sums.get(pattern, Decimal(0)), amount)
+    goods = mapped.goods.amount
+    counted = _EXACT.add(goods, gap)
+    direction = "adds to" if gap > 0 else "lowers"
+    found: list[str] = []
+    fixes: list[str] = []
+    for pattern, amount in sums.items():
+        if amount == abs(gap):
+            found.append(pattern)
+            fixes.append(
+                f"`{pattern}` ({_shown(amount, currency)}) is the difference: map it in the"
+                f" {plan.name} map as an adjustment that {direction} what the buyer pays"
+            )
+        elif amount == counted and amount > 0:
+            found.append(pattern)
+            fixes.append(
+                f"`{pattern}` ({_shown(amount, currency)}) is the goods total the platform"
+                f" counts, {_shown(abs(gap), currency)} {'above' if gap > 0 else 'below'}"
+                f" the sum of the lines ({_shown(goods, currency)}): the difference (a price"
+                f" the seller changed) has no field of its own; the {plan.name} map needs it"
+                " as an adjustment"
+            )
+    return tuple(found), "; ".join(fixes)
 
 
 @attrs.frozen
@@ -126,6 +210,7 @@ class _Tally:
     records: list[int] = attrs.Factory(list)
     examples: list[object] = attrs.Factory(list)
     detail: str = ""
+    fix: str = ""
 
     def add(self, index: int, example: object) -> None:
         self.count += 1
@@ -159,7 +244,7 @@ def check(
     types: dict[str, dict[str, _Tally]] = {}
     drift_errors: dict[str, _Tally] = {}
     errors: dict[tuple[str, str], _Tally] = {}
-    totals: dict[str, _Tally] = {}
+    totals: dict[tuple[str, tuple[str, ...]], _Tally] = {}
     records = mapped = 0
     containers = _containers(plan.mapped_paths)
     for index, payload in enumerate(payloads):
@@ -197,8 +282,10 @@ def check(
         if mismatch is None:
             mapped += 1
         else:
-            tally = totals.setdefault(plan.map.payable.path, _Tally())
+            explained_by, fix = _gap_hints(plan, order_object, order, payable)
+            tally = totals.setdefault((plan.map.payable.path, explained_by), _Tally())
             tally.detail = mismatch
+            tally.fix = tally.fix or fix
             tally.add(index, str(payable.amount))
     return ConsistencyReport(name, records, mapped, tuple(_findings(
         plan, unmapped, statuses, types, drift_errors, errors, totals
@@ -253,7 +340,7 @@ def _findings(
     types: dict[str, dict[str, _Tally]],
     drift_errors: dict[str, _Tally],
     errors: dict[tuple[str, str], _Tally],
-    totals: dict[str, _Tally],
+    totals: dict[tuple[str, tuple[str, ...]], _Tally],
 ) -> list[Finding]:
     name = plan.name
     out: list[Finding] = []
@@ -287,11 +374,11 @@ def _findings(
         out.append(Finding("type_drift", path, tally.detail,
                            _drift_fix(name, path, plan.typed_paths[path], set()),
                            tally.count, tuple(tally.records), tuple(tally.examples)))
-    for path, tally in totals.items():
+    for (path, _explained_by), tally in totals.items():
         out.append(Finding(
             "totals", path, tally.detail,
-            "an amount the buyer pays or saves is not mapped: add the missing discount,"
-            f" subsidy, shipping or tax field to the {name} map's adjustments",
+            tally.fix or "an amount the buyer pays or saves is not mapped: add the missing"
+            f" discount, subsidy, shipping or tax field to the {name} map's adjustments",
             tally.count, tuple(tally.records), tuple(tally.examples),
         ))
     for (path, reason), tally in errors.items():

@@ -197,3 +197,41 @@ def test_a_new_money_field_in_woocommerce_refunds_is_reported_unmapped() -> None
     order["refunds"][0]["shipping_total"] = "-10.00"
     report = check("woocommerce", [order])
     assert [f.path for f in report.unmapped_fields] == ["refunds[*].shipping_total"]
+
+
+def test_a_pdd_seller_price_change_is_named_by_goods_amount() -> None:
+    # goods_amount = goods_price * goods_count - the seller's price change (改价), a field
+    # the payload does not carry; pay_amount = goods_amount - discount_amount + postage.
+    orders = batch("pdd")
+    changed = copy.deepcopy(orders[0])
+    assert (changed["goods_amount"], changed["pay_amount"]) == (105.0, 97.0)
+    changed.update(goods_amount=100.0, pay_amount=92.0)
+    report = check("pdd", [changed])
+    [finding] = report.totals_mismatches
+    assert "but the platform's payable is 92.00" in finding.detail
+    assert "`goods_amount` (100.00)" in finding.suggestion
+    assert "sum of the lines (105.00)" in finding.suggestion
+    assert "discount, subsidy" not in finding.suggestion
+
+
+def test_an_ignored_amount_list_that_is_the_gap_is_named() -> None:
+    payload = json.loads((FIXTURES / "woocommerce" / "processing_with_gift_wrap_fee.json")
+                         .read_text("utf-8"))
+    second = copy.deepcopy(payload)
+    second["fee_lines"].append(dict(second["fee_lines"][0], id=320, total="2.50"))
+    second["total"] = "36.85"
+    spec = get_map("woocommerce")
+    registry = Registry(builtins=False)
+    registry.register(attrs.evolve(spec, adjustment_lists=(), ignore=(*spec.ignore, "fee_lines")))
+    report = check("woocommerce", [payload, second], registry=registry)
+    [finding] = report.totals_mismatches
+    assert finding.records == (0, 1)
+    assert "`fee_lines[*].total`" in finding.suggestion
+    assert "adds to what the buyer pays" in finding.suggestion
+
+
+def test_a_gap_nothing_in_the_payload_explains_keeps_the_general_fix() -> None:
+    orders = batch("pdd")
+    orders[0] = dict(orders[0], pay_amount=95.5)
+    [finding] = check("pdd", orders).totals_mismatches
+    assert "add the missing discount, subsidy, shipping or tax field" in finding.suggestion

@@ -9,6 +9,13 @@ real axes: ``order_status`` (1 awaiting shipment, 2 shipped, 3 signed for),
 (``"~AgAAAA...~"``) or empty once the shipping window closes; they are kept as given.
 ``platform_discount`` is funded by Pinduoduo; ``seller_discount`` and the group-leader
 free order (``capital_free_discount``) by the shop. ``pay_amount`` is what the buyer paid.
+
+``goods_amount`` is documented as price times count less the seller's price change
+(改价金额, a field the payload does not carry), and ``pay_amount`` as ``goods_amount``
+less ``discount_amount`` plus ``postage``. The map proves ``pay_amount`` against the
+lines, so an order whose price the seller changed is refused; the spec has no way yet to
+read the difference between ``goods_amount`` and the lines as an adjustment, and
+:func:`~orderkit.mapping.check` names ``goods_amount`` as what explains the gap.
 """
 
 from __future__ import annotations

@@ -4,16 +4,28 @@ Every time comes twice: ``date_created`` in the site's local zone without an off
 ``date_created_gmt`` in UTC, also without an offset. The ``_gmt`` fields are read, as
 UTC; the local ones are ignored (the site's zone is not in the payload). Totals are
 decimal strings, but a line's ``price`` is a JSON number; it is read through its text
-form. ``status`` is a single axis. A line without a ``sku`` is identified by its
-variation, else its product id. ``total`` is what the buyer pays. ``refunds`` lists the
-money paid back (``id``, ``reason``, ``total`` as a negative decimal text; the
-documentation's example order writes the reason under ``refund``), naming no units:
-each is a REFUND payment, from which sync derives the ``refund`` events.
+form. A line is priced by its ``subtotal``, before coupons: ``price`` is
+``total / quantity``, after them, and ``discount_total`` holds the same coupon money
+again, so ``price`` is the unit price only while it multiplies out to the subtotal (no
+coupon on the line), or when a payload gives no ``subtotal``. ``status`` is a single
+axis. A line without a ``sku`` is identified by its variation, else its product id.
+``total`` is what the buyer pays. ``refunds`` lists the money paid back (``id``,
+``reason``, ``total`` as a negative decimal text; the documentation's example order
+writes the reason under ``refund``), naming no units: each is a REFUND payment, from
+which sync derives the ``refund`` events.
+
+``fee_lines`` (a gift wrap, a cash on delivery surcharge) are added into ``total``; each
+is read as a charge the buyer pays beside the goods. The model's only such kinds are
+SHIPPING, TAX and ROUNDING, so a fee is a SHIPPING adjustment borne by the buyer, and,
+read as a typed list, it is labelled by its ``tax_status`` (``taxable`` or ``none``, the
+two values WooCommerce documents); its tax is in ``total_tax`` already. A negative fee
+(a discount written as a fee) is refused naming its ``total``.
 """
 
 from __future__ import annotations
 
 from orderkit.mapping.spec import (
+    AdjustmentListSpec,
     AdjustmentSpec,
     Field,
     LinesSpec,
@@ -60,8 +72,9 @@ def platform_map() -> PlatformMap:
             sku=Field("sku", "id", null=(None, "", 0),
                       fallback=("variation_id", "product_id")),
             quantity=Field("quantity", "count"),
-            unit_price=Field("price", "decimal_float"),
+            unit_price=Field("price", "decimal_float", required=False),
             title=Field("name", required=False),
+            line_total=Field("subtotal", "decimal", required=False),
         ),
         status=StatusTable(
             axes={"status": StatusAxis("status", STATUSES)},
@@ -82,6 +95,12 @@ def platform_map() -> PlatformMap:
             AdjustmentSpec("total_tax", AdjustmentKind.TAX, Bearer.BUYER, unit="decimal",
                            label="total_tax"),
         ),
+        adjustment_lists=(
+            AdjustmentListSpec("fee_lines", "total", "tax_status", {
+                "taxable": (AdjustmentKind.SHIPPING, Bearer.BUYER),
+                "none": (AdjustmentKind.SHIPPING, Bearer.BUYER),
+            }, unit="decimal"),
+        ),
         payment=PaymentSpec(reference=Field("transaction_id", required=False),
                             method=Field("payment_method", required=False),
                             refunds=RefundPaymentSpec("refunds", Field("id", "id"), "total",
@@ -94,10 +113,13 @@ def platform_map() -> PlatformMap:
             "shipping_tax", "cart_tax", "prices_include_tax", "customer_ip_address",
             "customer_user_agent", "billing", "shipping.last_name", "shipping.company",
             "shipping.address_2", "payment_method_title", "cart_hash", "meta_data", "tax_lines",
-            "shipping_lines", "fee_lines", "coupon_lines", "refunds[*].reason",
+            "shipping_lines", "coupon_lines", "refunds[*].reason",
+            "fee_lines[*].id", "fee_lines[*].name", "fee_lines[*].tax_class",
+            "fee_lines[*].amount", "fee_lines[*].total_tax", "fee_lines[*].taxes",
+            "fee_lines[*].meta_data",
             "refunds[*].refund", "_links",
             "line_items[*].product_id", "line_items[*].variation_id", "line_items[*].tax_class",
-            "line_items[*].subtotal", "line_items[*].subtotal_tax", "line_items[*].total",
+            "line_items[*].subtotal_tax", "line_items[*].total",
             "line_items[*].total_tax", "line_items[*].taxes", "line_items[*].meta_data",
         ),
     )
