@@ -433,3 +433,25 @@ def test_text_with_nul_is_refused_naming_the_field(build: Callable[[], object], 
     assert caught.value.path == path
     assert "NUL" in caught.value.reason
 
+
+@pytest.mark.parametrize(
+    ("ids", "path", "reason"),
+    [
+        (("pay-1", "pay-2", "ship\x00-1"), "applied_event_ids[2]", "NUL (at 4)"),
+        (("pay-1", "pay-\udc80"), "applied_event_ids[1]", "lone surrogate at 4"),
+        # A surrogate pair split over two ids is two lone surrogates, not one character.
+        (("pay-\ud83d", "\ude00"), "applied_event_ids[0]", "lone surrogate at 4"),
+    ],
+)
+def test_an_applied_event_id_no_store_holds_is_named(
+    ids: tuple[str, ...], path: str, reason: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        make_order(applied_event_ids=ids)
+    assert (caught.value.path, caught.value.value) == (path, ids[int(path[-2])])
+    assert reason in caught.value.reason
+
+
+def test_applied_event_ids_beyond_ascii_are_kept() -> None:
+    ids = ("支付-1", "pay-😀")
+    assert make_order(applied_event_ids=ids).applied_event_ids == ids
