@@ -455,16 +455,14 @@ class ChannelHealth:
             assert episode.fired_at is not None
             came = [e for at, ok, e in decided if ok and at >= episode.fired_at]
             by = came[-1].order.order_id if came else ""
-            if episode.resolved_at is not None:
-                # Its "recovered" failed before and it is in the history already: sent
-                # again, closed without a second history entry.
-                del episodes[key]
-                before = episode
-                alert = self._alert(channel, episode.orders, "resolved", now, by)
-                degraded = False
-            elif came:
-                before = attrs.evolve(episode, state="resolved", resolved_at=now)
-                episodes[key] = before
+            if came or episode.resolved_at is not None:
+                if episode.resolved_at is None:
+                    before = attrs.evolve(episode, state="resolved", resolved_at=now)
+                    episodes[key] = before
+                else:
+                    # Its "recovered" failed before and it is in the history already:
+                    # sent again, closed without a second history entry.
+                    del episodes[key]
                 alert = self._alert(channel, episode.orders, "resolved", now, by)
                 degraded = False
         else:
