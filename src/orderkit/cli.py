@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Final, NoReturn
 
 from orderkit import __version__
 from orderkit.model.errors import OrderkitError, StoreError
+from orderkit.model.limits import MAX_QUANTITY
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -138,17 +139,14 @@ def _watch_interval(text: str) -> float:
     return seconds
 
 
-#: The most orders ``orderkit wave --limit`` reads of each status (a store's row count).
-_WAVE_LIMIT_MAX: Final = 2**63 - 1
-
-
 def _wave_limit(text: str) -> int:
-    """``--limit N``: a whole number of orders from 1."""
+    """``--limit N``: a whole number of orders from 1, at most what a store counts rows
+    in (a signed 64-bit integer, :data:`~orderkit.model.limits.MAX_QUANTITY`)."""
     try:
         limit = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of orders") from None
-    if not 1 <= limit <= _WAVE_LIMIT_MAX:
+    if not 1 <= limit <= MAX_QUANTITY:
         raise argparse.ArgumentTypeError(f"{text!r}: give a number of orders from 1")
     return limit
 
