@@ -46,7 +46,7 @@ from orderkit.inventory.verify import VerifyReport, verify_store
 from orderkit.inventory.views import available_units, held_units, live_lines
 from orderkit.model import _checks as check
 from orderkit.model.errors import InsufficientStock, InvalidLock, RefusedError, ValidationError
-from orderkit.model.time import Clock, SystemClock, ensure_instant
+from orderkit.model.time import Clock, SystemClock, checked_now, ensure_instant
 
 __all__ = ["DEFAULT_SKEW_TOLERANCE", "MAX_TTL", "InventoryLedger"]
 
@@ -372,10 +372,10 @@ class InventoryLedger:
         """How far past the store's clock this ledger's clock may decide expiry."""
         return self._skew_tolerance
 
-    def _now(self, now: object = None, *, path: str = "clock.now()") -> datetime:
+    def _now(self, now: object = None) -> datetime:
         """The instant this call decides by: ``now`` (or the ledger's clock), checked,
         and never later than the store's clock plus the skew tolerance."""
-        own = ensure_instant(self._clock.now() if now is None else now, path=path)
+        own = checked_now(self._clock) if now is None else ensure_instant(now, path="now")
         ceiling = ensure_instant(self._store.now(), path="store.now()") + self._skew_tolerance
         return own if own <= ceiling else ceiling
 
@@ -1150,7 +1150,7 @@ class InventoryLedger:
         (the ledger's clock by default) is aware and in the supported range, and is
         used only up to the store's clock plus ``skew_tolerance``.
         """
-        at = self._now(now, path="now" if now is not None else "clock.now()")
+        at = self._now(now)
         batch = self._expiry_batch if limit is None else limit
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
             raise ValidationError("limit", limit, "expected a positive integer or None")

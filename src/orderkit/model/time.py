@@ -35,6 +35,7 @@ __all__ = [
     "SystemClock",
     "accounting_date",
     "accounting_period",
+    "checked_now",
     "ensure_aware",
     "ensure_instant",
     "parse_timestamp",
@@ -273,6 +274,18 @@ class Clock(Protocol):
     def now(self) -> datetime:
         """The current instant: aware, in UTC."""
         ...
+
+
+def checked_now(clock: Clock) -> datetime:
+    """``clock.now()``, checked as every instant orderkit stores is (added in 0.3): aware,
+    in UTC and within ``[EARLIEST, LATEST)`` (:func:`ensure_instant`). A host clock that
+    gives a naive or out-of-range datetime is a
+    :class:`~orderkit.model.errors.ValidationError` naming ``clock.now()``.
+
+    >>> checked_now(SystemClock()).tzinfo
+    datetime.timezone.utc
+    """
+    return ensure_instant(clock.now(), path="clock.now()")
 
 
 class SystemClock:

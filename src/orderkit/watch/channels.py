@@ -31,7 +31,7 @@ import attrs
 
 from orderkit.model.errors import DefinitionError, ValidationError
 from orderkit.model.orders import Order
-from orderkit.model.time import Clock, SystemClock, ensure_instant
+from orderkit.model.time import Clock, SystemClock, checked_now, ensure_instant
 from orderkit.reconcile.ports import Notifier
 from orderkit.watch.memory import MemoryWatchState
 from orderkit.watch.ports import Episode, PaymentGateway, PaymentStatus, WatchState
@@ -252,7 +252,7 @@ class ChannelHealth:
         if channel not in self.schedules:
             raise ValidationError("channel", channel,
                                   f"no notify schedule (known: {', '.join(self.schedules)})")
-        when = self._now() if at is None else ensure_instant(at, path="at")
+        when = checked_now(self.clock) if at is None else ensure_instant(at, path="at")
         window = self.schedules[channel].gives_up_after
         with self._lock:
             known = self._log.get(order.order_id)
@@ -270,7 +270,7 @@ class ChannelHealth:
         published schedules), :data:`EARLY_CALLBACKS` at most."""
         if not isinstance(order_id, str) or not order_id:
             raise ValidationError("order_id", order_id, "expected an order id")
-        when = self._now() if at is None else ensure_instant(at, path="at")
+        when = checked_now(self.clock) if at is None else ensure_instant(at, path="at")
         with self._lock:
             known = self._log.get(order_id)
             if known is None:
@@ -280,11 +280,6 @@ class ChannelHealth:
             if known.callback_at is None:
                 self._log[order_id] = attrs.evolve(known, callback_at=when)
             return True
-
-    def _now(self) -> datetime:
-        """The clock's instant, checked: aware and in range (a host clock returning a
-        naive datetime is refused, naming it)."""
-        return ensure_instant(self.clock.now(), path="clock.now()")
 
     def channel_for(self, channel: str) -> str:
         """The channel to offer instead of ``channel``: its fallback while it is
@@ -299,7 +294,7 @@ class ChannelHealth:
     def check(self) -> ChannelReport:
         """Count the misses, query what the channels no longer tell, raise, repeat or
         resolve each channel's alert. Every alert decision is stored before it is sent."""
-        now = self._now()
+        now = checked_now(self.clock)
         queried: list[tuple[str, str, PaymentStatus]] = []
         failed: list[tuple[str, str]] = []
         with self._lock:

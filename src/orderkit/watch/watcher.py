@@ -13,7 +13,7 @@ from orderkit.lifecycle.ports import OrderRepository
 from orderkit.model.alerts import Alert as Notice
 from orderkit.model.errors import DefinitionError, StoreError, ValidationError
 from orderkit.model.orders import Order
-from orderkit.model.time import Clock, SystemClock, ensure_instant
+from orderkit.model.time import Clock, SystemClock, checked_now
 from orderkit.reconcile.ports import Notifier
 from orderkit.watch.memory import MemoryWatchState
 from orderkit.watch.metrics import MetricRule, Metrics, provides
@@ -150,7 +150,7 @@ class Watcher:
         """One cycle: find every rule's stale orders, update the episodes (raise after
         ``for``, repeat after ``repeat``, resolve when the condition clears), then send
         what is due. Every decision of the cycle is stored before anything is sent."""
-        now = ensure_instant(self.clock.now(), path="clock.now()")
+        now = checked_now(self.clock)
         conditions, unknown, unread = self._conditions(now)
         silenced = self._silenced(conditions)
         names = {rule.name for rule in self.rules}

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from orderkit import accounting_date, accounting_period, parse_timestamp
 from orderkit.model.errors import ValidationError
-from orderkit.model.time import AccountingPeriod
+from orderkit.model.time import AccountingPeriod, checked_now
 
 BEIJING = "Asia/Shanghai"
 
@@ -177,3 +177,22 @@ def test_a_local_time_shown_twice_is_the_earlier_instant_unless_fold_says_otherw
     second = dt(2026, 11, 1, 1, 30, fold=1)
     assert parse_timestamp(second, source_tz="America/New_York").isoformat() == (
         "2026-11-01T06:30:00+00:00")
+
+
+class _FixedClock:
+    def __init__(self, instant: datetime) -> None:
+        self.instant = instant
+
+    def now(self) -> datetime:
+        return self.instant
+
+
+def test_a_clock_reading_is_checked_in_utc_naming_the_clock() -> None:
+    beijing = datetime(2026, 2, 16, 8, 30, tzinfo=ZoneInfo(BEIJING))
+    assert checked_now(_FixedClock(beijing)) == beijing
+    assert checked_now(_FixedClock(beijing)).tzinfo is UTC
+    for wrong in (datetime(2026, 2, 16, 8, 30), datetime(1899, 12, 31, 23, 0, tzinfo=UTC),
+                  datetime(9000, 1, 1, tzinfo=UTC)):
+        with pytest.raises(ValidationError) as refused:
+            checked_now(_FixedClock(wrong))
+        assert (refused.value.path, refused.value.value) == ("clock.now()", wrong)
