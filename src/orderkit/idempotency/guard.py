@@ -57,7 +57,7 @@ from orderkit.model.errors import (
     StoreError,
     ValidationError,
 )
-from orderkit.model.time import SystemClock, ensure_aware, ensure_instant
+from orderkit.model.time import SystemClock, checked_now, ensure_instant
 
 if TYPE_CHECKING:
     from orderkit.idempotency.ports import IdempotencyStore
@@ -203,7 +203,7 @@ class Idempotency:
         raise AlreadyInProgress(key, now + hold)
 
     def _now(self) -> datetime:
-        return ensure_aware(self._clock.now(), path="clock.now()")
+        return checked_now(self._clock)
 
     def _replay(self, record: IdempotencyRecord) -> object:
         data = record.outcome

@@ -238,3 +238,18 @@ def test_a_clock_of_the_hosts_own_is_checked() -> None:
     with pytest.raises(ValidationError) as caught:
         Idempotency(store, clock=NaiveClock()).run("n", {"order_id": "T1001"}, lambda: 1)
     assert caught.value.path == "clock.now()"
+
+
+@pytest.mark.parametrize("instant", [datetime(1899, 12, 31, 23, 0, tzinfo=UTC),
+                                     datetime(9995, 1, 1, tzinfo=UTC)])
+def test_a_clock_beyond_the_supported_range_is_refused_before_anything_is_claimed(
+    instant: datetime,
+) -> None:
+    """A clock past the range with a ten-year lease overflowed (``OverflowError``)
+    instead of naming the clock, as the ledger and the watch do."""
+    store = MemoryIdempotencyStore()
+    guard = Idempotency(store, clock=ManualClock(instant))
+    with pytest.raises(ValidationError) as caught:
+        guard.run("k", {"order_id": "T1001"}, lambda: 1, lease=timedelta(days=3650))
+    assert (caught.value.path, caught.value.value) == ("clock.now()", instant)
+    assert store.get("k") is None
