@@ -150,6 +150,11 @@ def compile_lines(
             path=f"{platform}.{where}.unit_price", value=spec.unit_price,
         )
     price_keys = parse_path(spec.unit_price.path, where=f"{platform}.{where}.unit_price")
+    price_null = spec.unit_price.null
+
+    def price_given(item: Mapping[str, Any], prefix: str) -> bool:
+        value = lookup(item, price_keys, prefix, platform)
+        return value is not MISSING and value not in price_null
     numbered = spec.line_id is None
     read_line_id = compile_optional_field(spec.line_id, platform, f"{where}.line_id", source_tz)
     read_title = compile_optional_field(spec.title, platform, f"{where}.title", source_tz,
@@ -179,8 +184,13 @@ def compile_lines(
                 raise MappingError(platform, prefix, line_id, "duplicate line id")
             seen.add(line_id)
             sku = read_sku(item, prefix, currency)
-            unit_price = read_price(item, prefix, currency)
             total: Money | None = read_total(item, prefix, currency)
+            try:
+                unit_price = read_price(item, prefix, currency)
+            except MappingError:
+                if total is None or not price_given(item, prefix):
+                    raise
+                unit_price = None  # refused by its unit (a float quotient): the total wins
             if total is not None and (
                 unit_price is None
                 or _EXACT.multiply(unit_price.amount, Decimal(quantity)) != total.amount

@@ -217,8 +217,10 @@ class LinesSpec:
 
     ``line_total`` is the line's own total (Douyin ``sum_amount``: price times units),
     for platforms that send a total beside or instead of a unit price. When it is given
-    and the unit price is missing or does not multiply out to it, the total wins (it is
-    what the buyer was charged for the line): the unit price becomes the total over the
+    and the unit price is missing, refused by its unit (a float quotient such as
+    WooCommerce's ``6.666666666666667``, more decimals than the currency has), or does
+    not multiply out to it, the total wins (it is what the buyer was charged for the
+    line): the unit price becomes the total over the
     units, rounded down to the minor unit, and what does not divide (``3 for 100.00``:
     ``33.33`` a unit and ``0.01`` left) becomes a ROUNDING adjustment of that line
     labelled :data:`MULTI_BUY_REMAINDER`, so the line and the order stay exact to the

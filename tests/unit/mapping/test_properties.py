@@ -219,8 +219,10 @@ ODD_CASES: list[tuple[str, tuple[Any, ...], object, tuple[str, str] | None]] = [
     ("douyin", ("sku_order_list", 0, "after_sale_info"), "refunded",
      ("sku_order_list[0].after_sale_info", "expected an object")),
     ("douyin", ("sku_order_list", 0, "after_sale_info", "refund_status"), 3, None),
-    ("douyin", ("sku_order_list", 0, "goods_price"), 1.5,
-     ("sku_order_list[0].goods_price", "expected an integer number of minor units")),
+    # beside its sum_amount, a unit price its unit refuses is passed over for the total
+    ("douyin", ("sku_order_list", 0, "goods_price"), 1.5, None),
+    ("douyin", ("sku_order_list", 0, "sum_amount"), 1.5,
+     ("sku_order_list[0].sum_amount", "expected an integer number of minor units")),
     ("douyin", ("sku_order_list", 0, "item_num"), 10**9 + 1,
      ("sku_order_list[0].item_num", "expected a quantity between 1 and 1000000000")),
 ]
