@@ -23,7 +23,7 @@ from orderkit.mapping.fields import compile_field, compile_optional_field
 from orderkit.mapping.paths import MISSING, lookup, parse_path, path_text
 from orderkit.mapping.spec import MULTI_BUY_REMAINDER, LinesSpec
 from orderkit.mapping.status import StatusPlan, compile_status
-from orderkit.mapping.units import MONEY_UNITS
+from orderkit.mapping.units import EXACT, MONEY_UNITS
 from orderkit.model.errors import DefinitionError, MappingError
 from orderkit.model.money import Money, minor_digits
 from orderkit.model.orders import (
@@ -83,10 +83,6 @@ LinesReader = Callable[
 """``(order object, currency, order status)`` -> the line drafts and their adjustments."""
 
 
-#: Unit prices derived from a line total are divided in this context, not the host's.
-_EXACT: Final = decimal.Context(prec=60)
-
-
 def split_total(total: Money, quantity: int) -> tuple[Money, Money]:
     """``(unit price, remainder)`` of a line ``total`` over ``quantity`` units: the unit
     price is rounded down to the total's smallest digit (the currency's minor unit, or
@@ -99,10 +95,10 @@ def split_total(total: Money, quantity: int) -> tuple[Money, Money]:
     exponent = total.amount.as_tuple().exponent
     assert isinstance(exponent, int)  # a finite amount (checked by Money)
     quantum = Decimal(1).scaleb(-max(minor_digits(total.currency), -exponent))
-    unit = _EXACT.divide(total.amount, Decimal(quantity)).quantize(
-        quantum, rounding=decimal.ROUND_FLOOR, context=_EXACT
+    unit = EXACT.divide(total.amount, Decimal(quantity)).quantize(
+        quantum, rounding=decimal.ROUND_FLOOR, context=EXACT
     )
-    remainder = _EXACT.subtract(total.amount, _EXACT.multiply(unit, Decimal(quantity)))
+    remainder = EXACT.subtract(total.amount, EXACT.multiply(unit, Decimal(quantity)))
     return Money(unit, total.currency), Money(remainder, total.currency)
 
 
@@ -193,7 +189,7 @@ def compile_lines(
                 unit_price = None  # refused by its unit (a float quotient): the total wins
             if total is not None and (
                 unit_price is None
-                or _EXACT.multiply(unit_price.amount, Decimal(quantity)) != total.amount
+                or EXACT.multiply(unit_price.amount, Decimal(quantity)) != total.amount
             ):
                 unit_price, remainder = split_total(total, quantity)
                 if remainder:

@@ -12,7 +12,6 @@ canonical value, so whatever a constructor refuses is refused here too, as a
 
 from __future__ import annotations
 
-import decimal
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -28,6 +27,7 @@ from orderkit.mapping.result import MappedOrder, payload_digest
 from orderkit.mapping.signals import HoldsReader, TagsReader
 from orderkit.mapping.spec import PlatformMap
 from orderkit.mapping.status import StatusPlan
+from orderkit.mapping.units import EXACT
 from orderkit.model.errors import MappingError, ValidationError
 from orderkit.model.money import Money
 from orderkit.model.orders import (
@@ -47,9 +47,6 @@ __all__ = ["AdjustmentsReader", "Built", "Extras", "Header", "Plan", "Sections",
 
 _T = TypeVar("_T")
 _ZERO: Final = Decimal(0)
-#: The totals are summed in this context, not the host's thread context: below the amount
-#: limit a sum has far fewer than 60 digits, so it is exact whatever precision the host set.
-_EXACT: Final = decimal.Context(prec=60)
 
 
 @attrs.frozen
@@ -311,9 +308,9 @@ def totals_mismatch(order: Order, payable: Money) -> str | None:
     """
     total = _ZERO
     for line in order.lines:
-        total = _EXACT.fma(line.unit_price.amount, line.quantity, total)
+        total = EXACT.fma(line.unit_price.amount, line.quantity, total)
     for adjustment in order.adjustments:
-        total = _EXACT.fma(adjustment.amount.amount, _SIGN[adjustment.kind], total)
+        total = EXACT.fma(adjustment.amount.amount, _SIGN[adjustment.kind], total)
     if total == payable.amount and payable.currency == order.currency:
         return None
     totals = order.totals
