@@ -11,7 +11,8 @@ API). It never stops at the first problem; it reports, each with a suggested fix
   the fix names the fields the map does not read that explain the difference, when the
   payload has any (an amount, or the sum of one over a list, equal to the difference: a
   fee in WooCommerce ``fee_lines``; or a goods total equal to the lines' sum plus the
-  difference: Pinduoduo's ``goods_amount`` after a seller's price change);
+  difference: a map without ``goods_total`` reading Pinduoduo's ``goods_amount`` after
+  a seller's price change);
 * ``error``: any other reason a record could not be mapped.
 """
 
@@ -129,8 +130,9 @@ def _gap_hints(
                 f"`{pattern}` ({_shown(amount, currency)}) is the goods total the platform"
                 f" counts, {_shown(abs(gap), currency)} {'above' if gap > 0 else 'below'}"
                 f" the sum of the lines ({_shown(goods, currency)}): the difference (a price"
-                f" the seller changed) has no field of its own; the {plan.name} map needs it"
-                " as an adjustment"
+                " the seller changed) has no field of its own; "
+                + (f"read `{pattern}` as the {plan.name} map's `goods_total`" if gap < 0
+                   else f"the {plan.name} map needs it as an adjustment")
             )
     return tuple(found), "; ".join(fixes)
 

@@ -36,23 +36,28 @@ from orderkit.mapping.plan import (
     CurrencyReader,
     Extras,
     ExtrasReader,
+    GoodsTotalReader,
     Header,
     HeaderReader,
     PaymentsReader,
     Plan,
     Sections,
+    goods_of,
 )
 from orderkit.mapping.refunds import compile_refund_payments, compile_refunds
 from orderkit.mapping.shipments import compile_shipments
 from orderkit.mapping.signals import compile_holds, compile_tags, value_matcher
 from orderkit.mapping.spec import Field, HoldSpec, PaymentSpec, PlatformMap, TagSpec
 from orderkit.mapping.status import StatusPlan, compile_status
-from orderkit.mapping.units import MONEY_UNITS
+from orderkit.mapping.units import EXACT, MONEY_UNITS
 from orderkit.model.errors import DefinitionError, MappingError, ValidationError
 from orderkit.model.money import Money
 from orderkit.model.orders import (
     Address,
     Adjustment,
+    AdjustmentKind,
+    Bearer,
+    OrderLine,
     OrderStatus,
     Payment,
     PaymentTerms,
@@ -281,6 +286,42 @@ def _compile_payment(spec: PlatformMap, tz: tzinfo) -> PaymentsReader:
     return read
 
 
+def _compile_goods_total(spec: PlatformMap, tz: tzinfo) -> GoodsTotalReader:
+    """The reader of the platform's own goods total (``goods_total``): what the lines
+    exceed it by is the merchant's discount (a price the seller changed), a goods total
+    above the lines is refused naming it; nothing without one."""
+    name = spec.name
+    field = spec.goods_total
+    if field is None:
+        return lambda _payload, _currency, _lines: []
+    read_total = compile_field(field, name, "goods_total", tz, units=MONEY_UNITS)
+    keys = parse_path(field.path, where=f"{name}.goods_total")
+    label = f"{field.path}: seller price change"
+
+    def read(
+        payload: Mapping[str, Any], currency: str, lines: Sequence[OrderLine]
+    ) -> list[Adjustment]:
+        total = read_total(payload, "", currency)
+        if total is None:
+            return []
+        if not isinstance(total, Money):  # a map default that is no amount
+            raise MappingError(name, field.path, total, "expected an amount")
+        goods = goods_of(lines)
+        change = EXACT.subtract(goods, total.amount)
+        if change < 0:
+            raise MappingError(
+                name, field.path, lookup(payload, keys, "", name),
+                f"more than the {goods} its lines add up to (unit price times quantity):"
+                " not a goods total less a price change",
+            )
+        if not change:
+            return []
+        return [Adjustment(AdjustmentKind.DISCOUNT, Money(change, currency), Bearer.MERCHANT,
+                           None, label)]
+
+    return read
+
+
 def _status_plans(
     spec: PlatformMap, order_status: StatusPlan, line_status: StatusPlan | None
 ) -> dict[str, tuple[str, StatusPlan]]:
@@ -309,6 +350,7 @@ def _patterns(spec: PlatformMap) -> Iterator[tuple[str, str]]:
     yield from field(spec.paid_at)
     yield from field(spec.buyer_id)
     yield from field(spec.payable)
+    yield from field(spec.goods_total)
     for extra in (spec.modified_at, spec.shop_id, spec.buyer_note, spec.seller_note):
         yield from field(extra)
     signals: list[HoldSpec | TagSpec] = [*spec.holds, *spec.tags]
@@ -391,7 +433,7 @@ def compile_map(spec: PlatformMap) -> Plan:
         platform=name, currency=currency, header=header, lines=lines, refunds=refunds,
         adjustments=adjustments, address=address, payable=payable, payments=payments,
         shipments=shipments, buyer=buyer, holds=holds, tags=tags, extras=extras,
-        channel=channel,
+        goods_total=_compile_goods_total(spec, tz), channel=channel,
     )
     patterns = dict(_patterns(spec))
     envelopes = tuple(

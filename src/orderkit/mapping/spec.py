@@ -378,6 +378,13 @@ class PlatformMap:
     :meth:`~orderkit.mapping.Registry.read_order`. ``holds`` turn "do not ship" signals
     into :class:`~orderkit.model.orders.Hold` values and ``tags`` flags into
     ``Order.tags``.
+
+    ``goods_total`` is the platform's own total of the goods, when it counts them below
+    what the lines add up to by a change the payload has no field for (Pinduoduo
+    ``goods_amount``: price times count less the seller's price change, 改价). What
+    the lines' unit price times quantity exceed it by becomes a DISCOUNT of the order
+    borne by the merchant, labelled ``"<path>: seller price change"``; a goods total
+    above the lines is refused naming it. A missing or null one changes nothing.
     """
 
     name: str
@@ -410,6 +417,7 @@ class PlatformMap:
     seller_note: Field | None = None
     holds: tuple[HoldSpec, ...] = ()
     tags: tuple[TagSpec, ...] = ()
+    goods_total: Field | None = None
 
     @property
     def channel_name(self) -> str:
