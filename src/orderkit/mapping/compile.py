@@ -27,7 +27,12 @@ from orderkit.mapping.adjustments import (
     compile_adjustment_list,
     compile_allocated,
 )
-from orderkit.mapping.fields import FieldReader, compile_field, compile_optional_field
+from orderkit.mapping.fields import (
+    FieldReader,
+    compile_field,
+    compile_optional_field,
+    compile_time_after_creation,
+)
 from orderkit.mapping.lines import LineDraft, compile_lines
 from orderkit.mapping.paths import lookup, parse_path
 from orderkit.mapping.plan import (
@@ -131,14 +136,15 @@ def _compile_header(spec: PlatformMap, tz: tzinfo) -> tuple[HeaderReader, Status
     read_id = compile_field(spec.order_id, name, "order_id", tz, units=frozenset({"id"}))
     read_created = compile_field(spec.created_at, name, "created_at", tz,
                                  units=frozenset({"timestamp"}))
-    read_paid = compile_optional_field(spec.paid_at, name, "paid_at", tz)
+    read_paid = compile_time_after_creation(spec.paid_at, name, "paid_at", tz,
+                                            event="paid", noun="payment")
     read_modified = compile_modified(spec, tz)
     status = compile_status(spec.status, name, "status", OrderStatus)
 
     def read(payload: Mapping[str, Any], currency: str) -> Header:
         channel_order_id = read_id(payload, "", currency)
         created_at = read_created(payload, "", currency)
-        paid_at = read_paid(payload, "", currency)
+        paid_at = read_paid(payload, "", currency, created_at)
         modified_at = read_modified(payload, "", currency)
         return Header(channel_order_id, created_at, paid_at, status.status(payload, "", name),
                       modified_at)
@@ -248,8 +254,9 @@ def _compile_payment(spec: PlatformMap, tz: tzinfo) -> PaymentsReader:
     channel = spec.channel_name
     read_reference = compile_optional_field(payment.reference, name, "payment.reference", tz)
     read_method = compile_optional_field(payment.method, name, "payment.method", tz)
-    read_collected = compile_optional_field(payment.collected_at, name,
-                                            "payment.collected_at", tz)
+    read_collected = compile_time_after_creation(payment.collected_at, name,
+                                                 "payment.collected_at", tz,
+                                                 event="collected", noun="collection")
     on_delivery = None
     if payment.on_delivery_path is not None:
         on_delivery = value_matcher(payment.on_delivery_path, payment.on_delivery_values,
@@ -270,7 +277,7 @@ def _compile_payment(spec: PlatformMap, tz: tzinfo) -> PaymentsReader:
             terms = PaymentTerms.ON_DELIVERY
         at = header.paid_at
         if at is None and terms is PaymentTerms.ON_DELIVERY and header.status in _COLLECTED:
-            at = read_collected(payload, "", currency) or header.signalled_at
+            at = read_collected(payload, "", currency, header.created_at) or header.signalled_at
         if at is None:
             return terms, refunds
         reference = read_reference(payload, "", currency) or ""

@@ -367,6 +367,9 @@ class PlatformMap:
     ``payable`` is the platform's own "buyer pays" field: the mapped order must satisfy
     goods + shipping + tax - discounts = payable to the cent, or the payload is refused.
     ``ignore`` lists source fields deliberately not mapped (for :func:`check`).
+    ``paid_at`` (like a parcel's ``shipped_at`` and a cash on delivery ``collected_at``)
+    before ``created_at`` is refused naming the field: it is a sentinel or a corrupted
+    value, not the time of a payment.
 
     ``channel`` is the channel identity the orders carry (``Order.channel`` and the
     prefix of ``order_id``); it defaults to ``name``. Two maps that read the same
