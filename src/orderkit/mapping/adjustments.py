@@ -10,14 +10,13 @@ into an adjustment of each such line and one of the order for the rest.
 
 from __future__ import annotations
 
-import decimal
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any
 
 from orderkit.mapping.paths import MISSING, SCALARS, lookup, parse_path, path_text
 from orderkit.mapping.spec import AdjustmentListSpec, AdjustmentSpec
-from orderkit.mapping.units import MONEY_UNITS, Reject, amount_converter
+from orderkit.mapping.units import EXACT, MONEY_UNITS, Reject, amount_converter
 from orderkit.model.errors import DefinitionError, MappingError
 from orderkit.model.money import Money
 from orderkit.model.orders import Adjustment, AdjustmentKind, Bearer
@@ -31,9 +30,6 @@ __all__ = [
     "compile_adjustment_list",
     "compile_allocated",
 ]
-
-#: Shares are summed in this context, not the host's: exact below the amount limit.
-_EXACT: Final = decimal.Context(prec=60)
 
 AdjustmentReader = Callable[[Mapping[str, Any], str, str, "str | None"], "Adjustment | None"]
 """``(object, its path, currency, line id or None)`` -> the adjustment, or None."""
@@ -93,25 +89,38 @@ AmountReader = Callable[[Mapping[str, Any], str, str], "tuple[object, Decimal | 
 """``(object, its path, currency)`` -> (the raw value, its amount or None when unset)."""
 
 
-def _amount(spec: AdjustmentSpec, platform: str, at: str) -> AmountReader:
-    """The reader of the amount at ``spec.path`` (a :class:`MappingError` when it is
-    required and unset, or not an amount of ``spec.unit``)."""
-    keys = parse_path(spec.path, where=at)
-    convert = amount_converter(spec.unit, signed=spec.signed, max_decimals=spec.max_decimals)
-    required = spec.required
+def _read_amount(
+    keys: tuple[str, ...], convert: Callable[[object, str], Decimal], platform: str
+) -> AmountReader:
+    """The reader of the amount at ``keys``: (the raw value, its amount, or None when it
+    is unset); a :class:`MappingError` naming the path when ``convert`` refuses it."""
 
     def read(obj: Mapping[str, Any], prefix: str, currency: str) -> tuple[object, Decimal | None]:
         value = lookup(obj, keys, prefix, platform)
         if value is MISSING or value is None:
-            if required:
-                raise MappingError(
-                    platform, path_text(prefix, keys), value, "required field missing"
-                )
             return value, None
         try:
             return value, convert(value, currency)
         except Reject as error:
             raise MappingError(platform, path_text(prefix, keys), value, error.reason) from None
+
+    return read
+
+
+def _amount(spec: AdjustmentSpec, platform: str, at: str) -> AmountReader:
+    """The reader of the amount at ``spec.path`` (a :class:`MappingError` when it is
+    required and unset, or not an amount of ``spec.unit``)."""
+    keys = parse_path(spec.path, where=at)
+    convert = amount_converter(spec.unit, signed=spec.signed, max_decimals=spec.max_decimals)
+    amount = _read_amount(keys, convert, platform)
+    if not spec.required:
+        return amount
+
+    def read(obj: Mapping[str, Any], prefix: str, currency: str) -> tuple[object, Decimal | None]:
+        value, found = amount(obj, prefix, currency)
+        if found is None:
+            raise MappingError(platform, path_text(prefix, keys), value, "required field missing")
+        return value, found
 
     return read
 
@@ -155,20 +164,13 @@ def _share_reader(
     list_keys = parse_path(outer, where=f"{at}.per_line")
     item_keys = parse_path(inner, where=f"{at}.per_line") if star else ()
     convert = amount_converter(spec.unit, max_decimals=spec.max_decimals)
-
-    def amount(obj: Mapping[str, Any], keys: tuple[str, ...], prefix: str,
-               currency: str) -> Decimal:
-        value = lookup(obj, keys, prefix, platform)
-        if value is MISSING or value is None:
-            return Decimal(0)
-        try:
-            return convert(value, currency)
-        except Reject as error:
-            raise MappingError(platform, path_text(prefix, keys), value, error.reason) from None
+    direct = _read_amount(list_keys, convert, platform)
+    of_part = _read_amount(item_keys, convert, platform)
 
     def read(item: Mapping[str, Any], prefix: str, currency: str) -> Decimal:
         if not star:
-            return amount(item, list_keys, prefix, currency)
+            share = direct(item, prefix, currency)[1]
+            return Decimal(0) if share is None else share
         parts = lookup(item, list_keys, prefix, platform)
         if parts is MISSING or parts is None:
             return Decimal(0)
@@ -179,7 +181,9 @@ def _share_reader(
         for index, part in enumerate(parts):
             if not isinstance(part, Mapping):
                 raise MappingError(platform, f"{base}[{index}]", part, "expected an object")
-            total = _EXACT.add(total, amount(part, item_keys, f"{base}[{index}]", currency))
+            share = of_part(part, f"{base}[{index}]", currency)[1]
+            if share is not None:
+                total = EXACT.add(total, share)
         return total
 
     return read
@@ -208,11 +212,11 @@ def compile_allocated(spec: AdjustmentSpec, platform: str, where: str) -> Alloca
             for line_id, prefix, item in lines:
                 share = share_of(item, prefix, currency)
                 if share:
-                    allocated = _EXACT.add(allocated, share)
+                    allocated = EXACT.add(allocated, share)
                     out.append(Adjustment(kind, Money(share, currency), bearer, line_id, label))
         if total is None:
             return out
-        left = _EXACT.subtract(total, allocated)
+        left = EXACT.subtract(total, allocated)
         if left < 0:
             raise MappingError(
                 platform, spec.path, raw,

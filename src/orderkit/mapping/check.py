@@ -11,13 +11,13 @@ API). It never stops at the first problem; it reports, each with a suggested fix
   the fix names the fields the map does not read that explain the difference, when the
   payload has any (an amount, or the sum of one over a list, equal to the difference: a
   fee in WooCommerce ``fee_lines``; or a goods total equal to the lines' sum plus the
-  difference: Pinduoduo's ``goods_amount`` after a seller's price change);
+  difference: a map without ``goods_total`` reading Pinduoduo's ``goods_amount`` after
+  a seller's price change);
 * ``error``: any other reason a record could not be mapped.
 """
 
 from __future__ import annotations
 
-import decimal
 import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
@@ -28,7 +28,7 @@ import attrs
 from orderkit.mapping.paths import MISSING, is_known, iter_leaves, lookup, pattern_of
 from orderkit.mapping.plan import Plan, totals_mismatch
 from orderkit.mapping.registry import Registry, default_registry
-from orderkit.mapping.units import AMOUNT_LIMIT
+from orderkit.mapping.units import AMOUNT_LIMIT, EXACT
 from orderkit.model.errors import MappingError
 from orderkit.model.money import Money, minor_digits
 from orderkit.model.orders import Order
@@ -63,8 +63,6 @@ def _json_type(value: object) -> str:
     return _JSON_NAMES.get(type(value), type(value).__name__)
 
 
-#: Sums of payload amounts are exact in this context, whatever the host's.
-_EXACT: Final = decimal.Context(prec=60)
 #: A decimal text with a fraction (``"5.00"``); digits alone are more often ids than money.
 _DECIMAL_TEXT: Final = re.compile(r"-?[0-9]{1,20}\.[0-9]{1,10}")
 
@@ -87,7 +85,7 @@ def _amount(value: object) -> Decimal | None:
 def _shown(amount: Decimal, currency: str) -> str:
     """``amount`` written with the currency's decimals when that is exact (``100.0`` ->
     ``100.00``), else as it is."""
-    exact = amount.quantize(Decimal(1).scaleb(-minor_digits(currency)), context=_EXACT)
+    exact = amount.quantize(Decimal(1).scaleb(-minor_digits(currency)), context=EXACT)
     return str(exact if exact == amount else amount)
 
 
@@ -105,7 +103,7 @@ def _gap_hints(
     if currency != order.currency:
         return (), ""
     mapped = order.totals
-    gap = _EXACT.subtract(payable.amount, mapped.payable.amount)
+    gap = EXACT.subtract(payable.amount, mapped.payable.amount)
     if not gap:
         return (), ""
     sums: dict[str, Decimal] = {}
@@ -113,9 +111,9 @@ def _gap_hints(
         pattern = pattern_of(path)
         amount = None if pattern in plan.typed_paths else _amount(value)
         if amount is not None:
-            sums[pattern] = _EXACT.add(sums.get(pattern, Decimal(0)), amount)
+            sums[pattern] = EXACT.add(sums.get(pattern, Decimal(0)), amount)
     goods = mapped.goods.amount
-    counted = _EXACT.add(goods, gap)
+    counted = EXACT.add(goods, gap)
     direction = "adds to" if gap > 0 else "lowers"
     found: list[str] = []
     fixes: list[str] = []
@@ -132,8 +130,9 @@ def _gap_hints(
                 f"`{pattern}` ({_shown(amount, currency)}) is the goods total the platform"
                 f" counts, {_shown(abs(gap), currency)} {'above' if gap > 0 else 'below'}"
                 f" the sum of the lines ({_shown(goods, currency)}): the difference (a price"
-                f" the seller changed) has no field of its own; the {plan.name} map needs it"
-                " as an adjustment"
+                " the seller changed) has no field of its own; "
+                + (f"read `{pattern}` as the {plan.name} map's `goods_total`" if gap < 0
+                   else f"the {plan.name} map needs it as an adjustment")
             )
     return tuple(found), "; ".join(fixes)
 

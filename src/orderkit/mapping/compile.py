@@ -27,7 +27,12 @@ from orderkit.mapping.adjustments import (
     compile_adjustment_list,
     compile_allocated,
 )
-from orderkit.mapping.fields import FieldReader, compile_field, compile_optional_field
+from orderkit.mapping.fields import (
+    FieldReader,
+    compile_field,
+    compile_optional_field,
+    compile_time_after_creation,
+)
 from orderkit.mapping.lines import LineDraft, compile_lines
 from orderkit.mapping.paths import lookup, parse_path
 from orderkit.mapping.plan import (
@@ -36,23 +41,28 @@ from orderkit.mapping.plan import (
     CurrencyReader,
     Extras,
     ExtrasReader,
+    GoodsTotalReader,
     Header,
     HeaderReader,
     PaymentsReader,
     Plan,
     Sections,
+    goods_of,
 )
 from orderkit.mapping.refunds import compile_refund_payments, compile_refunds
 from orderkit.mapping.shipments import compile_shipments
 from orderkit.mapping.signals import compile_holds, compile_tags, value_matcher
 from orderkit.mapping.spec import Field, HoldSpec, PaymentSpec, PlatformMap, TagSpec
 from orderkit.mapping.status import StatusPlan, compile_status
-from orderkit.mapping.units import MONEY_UNITS
+from orderkit.mapping.units import EXACT, MONEY_UNITS
 from orderkit.model.errors import DefinitionError, MappingError, ValidationError
 from orderkit.model.money import Money
 from orderkit.model.orders import (
     Address,
     Adjustment,
+    AdjustmentKind,
+    Bearer,
+    OrderLine,
     OrderStatus,
     Payment,
     PaymentTerms,
@@ -126,14 +136,15 @@ def _compile_header(spec: PlatformMap, tz: tzinfo) -> tuple[HeaderReader, Status
     read_id = compile_field(spec.order_id, name, "order_id", tz, units=frozenset({"id"}))
     read_created = compile_field(spec.created_at, name, "created_at", tz,
                                  units=frozenset({"timestamp"}))
-    read_paid = compile_optional_field(spec.paid_at, name, "paid_at", tz)
+    read_paid = compile_time_after_creation(spec.paid_at, name, "paid_at", tz,
+                                            event="paid", noun="payment")
     read_modified = compile_modified(spec, tz)
     status = compile_status(spec.status, name, "status", OrderStatus)
 
     def read(payload: Mapping[str, Any], currency: str) -> Header:
         channel_order_id = read_id(payload, "", currency)
         created_at = read_created(payload, "", currency)
-        paid_at = read_paid(payload, "", currency)
+        paid_at = read_paid(payload, "", currency, created_at)
         modified_at = read_modified(payload, "", currency)
         return Header(channel_order_id, created_at, paid_at, status.status(payload, "", name),
                       modified_at)
@@ -243,8 +254,9 @@ def _compile_payment(spec: PlatformMap, tz: tzinfo) -> PaymentsReader:
     channel = spec.channel_name
     read_reference = compile_optional_field(payment.reference, name, "payment.reference", tz)
     read_method = compile_optional_field(payment.method, name, "payment.method", tz)
-    read_collected = compile_optional_field(payment.collected_at, name,
-                                            "payment.collected_at", tz)
+    read_collected = compile_time_after_creation(payment.collected_at, name,
+                                                 "payment.collected_at", tz,
+                                                 event="collected", noun="collection")
     on_delivery = None
     if payment.on_delivery_path is not None:
         on_delivery = value_matcher(payment.on_delivery_path, payment.on_delivery_values,
@@ -265,7 +277,7 @@ def _compile_payment(spec: PlatformMap, tz: tzinfo) -> PaymentsReader:
             terms = PaymentTerms.ON_DELIVERY
         at = header.paid_at
         if at is None and terms is PaymentTerms.ON_DELIVERY and header.status in _COLLECTED:
-            at = read_collected(payload, "", currency) or header.signalled_at
+            at = read_collected(payload, "", currency, header.created_at) or header.signalled_at
         if at is None:
             return terms, refunds
         reference = read_reference(payload, "", currency) or ""
@@ -277,6 +289,42 @@ def _compile_payment(spec: PlatformMap, tz: tzinfo) -> PaymentsReader:
             method=method,
             reference=reference,
         ), *refunds)
+
+    return read
+
+
+def _compile_goods_total(spec: PlatformMap, tz: tzinfo) -> GoodsTotalReader:
+    """The reader of the platform's own goods total (``goods_total``): what the lines
+    exceed it by is the merchant's discount (a price the seller changed), a goods total
+    above the lines is refused naming it; nothing without one."""
+    name = spec.name
+    field = spec.goods_total
+    if field is None:
+        return lambda _payload, _currency, _lines: []
+    read_total = compile_field(field, name, "goods_total", tz, units=MONEY_UNITS)
+    keys = parse_path(field.path, where=f"{name}.goods_total")
+    label = f"{field.path}: seller price change"
+
+    def read(
+        payload: Mapping[str, Any], currency: str, lines: Sequence[OrderLine]
+    ) -> list[Adjustment]:
+        total = read_total(payload, "", currency)
+        if total is None:
+            return []
+        if not isinstance(total, Money):  # a map default that is no amount
+            raise MappingError(name, field.path, total, "expected an amount")
+        goods = goods_of(lines)
+        change = EXACT.subtract(goods, total.amount)
+        if change < 0:
+            raise MappingError(
+                name, field.path, lookup(payload, keys, "", name),
+                f"more than the {goods} its lines add up to (unit price times quantity):"
+                " not a goods total less a price change",
+            )
+        if not change:
+            return []
+        return [Adjustment(AdjustmentKind.DISCOUNT, Money(change, currency), Bearer.MERCHANT,
+                           None, label)]
 
     return read
 
@@ -309,6 +357,7 @@ def _patterns(spec: PlatformMap) -> Iterator[tuple[str, str]]:
     yield from field(spec.paid_at)
     yield from field(spec.buyer_id)
     yield from field(spec.payable)
+    yield from field(spec.goods_total)
     for extra in (spec.modified_at, spec.shop_id, spec.buyer_note, spec.seller_note):
         yield from field(extra)
     signals: list[HoldSpec | TagSpec] = [*spec.holds, *spec.tags]
@@ -391,7 +440,7 @@ def compile_map(spec: PlatformMap) -> Plan:
         platform=name, currency=currency, header=header, lines=lines, refunds=refunds,
         adjustments=adjustments, address=address, payable=payable, payments=payments,
         shipments=shipments, buyer=buyer, holds=holds, tags=tags, extras=extras,
-        channel=channel,
+        goods_total=_compile_goods_total(spec, tz), channel=channel,
     )
     patterns = dict(_patterns(spec))
     envelopes = tuple(

@@ -11,7 +11,7 @@ the full path and the value.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
 from orderkit.mapping.paths import MISSING, lookup, parse_path, path_text
@@ -28,10 +28,15 @@ from orderkit.mapping.units import (
 )
 from orderkit.model.errors import DefinitionError, MappingError
 
-__all__ = ["FieldReader", "compile_field", "compile_optional_field"]
+__all__ = ["FieldReader", "TimeReader", "compile_field", "compile_optional_field",
+           "compile_time_after_creation"]
 
 FieldReader = Callable[[Mapping[str, Any], str, str], Any]
 """``(object, path of the object, currency)`` -> the field's canonical value."""
+
+TimeReader = Callable[[Mapping[str, Any], str, str, datetime], Any]
+"""``(object, path of the object, currency, when the order was created)`` -> the time
+(``None`` when unset)."""
 
 _SIMPLE: dict[str, Callable[[object], object]] = {
     "count": read_count,
@@ -112,3 +117,44 @@ def compile_optional_field(
 
         return absent
     return compile_field(field, platform, where, source_tz, units=units)
+
+
+def compile_time_after_creation(
+    field: Field | None, platform: str, where: str, source_tz: tzinfo, *, event: str,
+    noun: str,
+) -> TimeReader:
+    """The reader of the optional time of something that happens to an order once it
+    exists (``event``: ``"paid"``, ``"shipped"``, ``"collected"``): a time before the
+    order was created is no such time but a sentinel or a corrupted value (Douyin
+    ``pay_time: -1``, an epoch text), refused as a :class:`MappingError` naming the
+    field and its raw value. The same second as the creation is accepted."""
+    read = compile_optional_field(field, platform, where, source_tz,
+                                  units=frozenset({"timestamp"}))
+    if field is None:
+        return lambda _obj, _prefix, _currency, _created: None
+    paths = [parse_path(path, where=f"{platform}.{where}")
+             for path in (field.path, *field.fallback)]
+    null = field.null
+
+    def source(obj: Mapping[str, Any], prefix: str, at: object) -> tuple[str, object]:
+        """The path and raw value ``at`` was read from (the map's default: its path)."""
+        for keys in paths:
+            value = lookup(obj, keys, prefix, platform)
+            if value is not MISSING and value not in null:
+                return path_text(prefix, keys), value
+        return path_text(prefix, paths[0]), at
+
+    def read_after(obj: Mapping[str, Any], prefix: str, currency: str,
+                   created: datetime) -> Any:
+        at = read(obj, prefix, currency)
+        if (isinstance(at, datetime) and at.utcoffset() is not None
+                and isinstance(created, datetime) and at < created):
+            path, value = source(obj, prefix, at)
+            raise MappingError(
+                platform, path, value,
+                f"{event} before the order was created ({created.isoformat()}):"
+                f" not a {noun} time",
+            )
+        return at
+
+    return read_after

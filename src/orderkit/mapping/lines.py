@@ -23,7 +23,7 @@ from orderkit.mapping.fields import compile_field, compile_optional_field
 from orderkit.mapping.paths import MISSING, lookup, parse_path, path_text
 from orderkit.mapping.spec import MULTI_BUY_REMAINDER, LinesSpec
 from orderkit.mapping.status import StatusPlan, compile_status
-from orderkit.mapping.units import MONEY_UNITS
+from orderkit.mapping.units import EXACT, MONEY_UNITS
 from orderkit.model.errors import DefinitionError, MappingError
 from orderkit.model.money import Money, minor_digits
 from orderkit.model.orders import (
@@ -83,10 +83,6 @@ LinesReader = Callable[
 """``(order object, currency, order status)`` -> the line drafts and their adjustments."""
 
 
-#: Unit prices derived from a line total are divided in this context, not the host's.
-_EXACT: Final = decimal.Context(prec=60)
-
-
 def split_total(total: Money, quantity: int) -> tuple[Money, Money]:
     """``(unit price, remainder)`` of a line ``total`` over ``quantity`` units: the unit
     price is rounded down to the total's smallest digit (the currency's minor unit, or
@@ -99,10 +95,10 @@ def split_total(total: Money, quantity: int) -> tuple[Money, Money]:
     exponent = total.amount.as_tuple().exponent
     assert isinstance(exponent, int)  # a finite amount (checked by Money)
     quantum = Decimal(1).scaleb(-max(minor_digits(total.currency), -exponent))
-    unit = _EXACT.divide(total.amount, Decimal(quantity)).quantize(
-        quantum, rounding=decimal.ROUND_FLOOR, context=_EXACT
+    unit = EXACT.divide(total.amount, Decimal(quantity)).quantize(
+        quantum, rounding=decimal.ROUND_FLOOR, context=EXACT
     )
-    remainder = _EXACT.subtract(total.amount, _EXACT.multiply(unit, Decimal(quantity)))
+    remainder = EXACT.subtract(total.amount, EXACT.multiply(unit, Decimal(quantity)))
     return Money(unit, total.currency), Money(remainder, total.currency)
 
 
@@ -150,6 +146,11 @@ def compile_lines(
             path=f"{platform}.{where}.unit_price", value=spec.unit_price,
         )
     price_keys = parse_path(spec.unit_price.path, where=f"{platform}.{where}.unit_price")
+    price_null = spec.unit_price.null
+
+    def price_given(item: Mapping[str, Any], prefix: str) -> bool:
+        value = lookup(item, price_keys, prefix, platform)
+        return value is not MISSING and value not in price_null
     numbered = spec.line_id is None
     read_line_id = compile_optional_field(spec.line_id, platform, f"{where}.line_id", source_tz)
     read_title = compile_optional_field(spec.title, platform, f"{where}.title", source_tz,
@@ -179,11 +180,16 @@ def compile_lines(
                 raise MappingError(platform, prefix, line_id, "duplicate line id")
             seen.add(line_id)
             sku = read_sku(item, prefix, currency)
-            unit_price = read_price(item, prefix, currency)
             total: Money | None = read_total(item, prefix, currency)
+            try:
+                unit_price = read_price(item, prefix, currency)
+            except MappingError:
+                if total is None or not price_given(item, prefix):
+                    raise
+                unit_price = None  # refused by its unit (a float quotient): the total wins
             if total is not None and (
                 unit_price is None
-                or _EXACT.multiply(unit_price.amount, Decimal(quantity)) != total.amount
+                or EXACT.multiply(unit_price.amount, Decimal(quantity)) != total.amount
             ):
                 unit_price, remainder = split_total(total, quantity)
                 if remainder:

@@ -3,17 +3,17 @@
 :func:`~orderkit.mapping.compile.compile_map` checks a
 :class:`~orderkit.mapping.spec.PlatformMap` and compiles each of its sections (header,
 lines, refunds, adjustments, address, payable, payment, shipment, buyer) into a small
-reader. :class:`Sections` runs those readers in that order on one payload and assembles
-the :class:`~orderkit.model.orders.Order` through the validating constructors of every
-canonical value, so whatever a constructor refuses is refused here too, as a
+reader. :class:`Sections` runs those readers in that order on one payload (the goods
+total last, against the lines) and assembles the :class:`~orderkit.model.orders.Order`
+through the validating constructors of every canonical value, so whatever a
+constructor refuses is refused here too, as a
 :class:`~orderkit.model.errors.MappingError` naming the platform, the path and the value.
 :class:`Plan` adds what every payload needs around that: envelopes, the totals proof.
 """
 
 from __future__ import annotations
 
-import decimal
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final, TypeVar
@@ -28,6 +28,7 @@ from orderkit.mapping.result import MappedOrder, payload_digest
 from orderkit.mapping.signals import HoldsReader, TagsReader
 from orderkit.mapping.spec import PlatformMap
 from orderkit.mapping.status import StatusPlan
+from orderkit.mapping.units import EXACT
 from orderkit.model.errors import MappingError, ValidationError
 from orderkit.model.money import Money
 from orderkit.model.orders import (
@@ -35,6 +36,7 @@ from orderkit.model.orders import (
     Adjustment,
     AdjustmentKind,
     Order,
+    OrderLine,
     OrderStatus,
     Payment,
     PaymentKind,
@@ -42,14 +44,11 @@ from orderkit.model.orders import (
     Shipment,
 )
 
-__all__ = ["AdjustmentsReader", "Built", "Extras", "Header", "Plan", "Sections",
-           "totals_mismatch"]
+__all__ = ["AdjustmentsReader", "Built", "Extras", "GoodsTotalReader", "Header", "Plan",
+           "Sections", "goods_of", "totals_mismatch"]
 
 _T = TypeVar("_T")
 _ZERO: Final = Decimal(0)
-#: The totals are summed in this context, not the host's thread context: below the amount
-#: limit a sum has far fewer than 60 digits, so it is exact whatever precision the host set.
-_EXACT: Final = decimal.Context(prec=60)
 
 
 @attrs.frozen
@@ -105,6 +104,9 @@ AdjustmentsReader = Callable[
 """``(order object, currency, line drafts)`` -> the order's adjustments beside the
 lines' own: order-level amounts (split into the lines' shares where the platform gives
 them) and adjustment lists."""
+GoodsTotalReader = Callable[[Mapping[str, Any], str, Sequence[OrderLine]], list[Adjustment]]
+"""``(order object, currency, lines)`` -> what the lines exceed the platform's own goods
+total by, as a discount (none without one; see ``PlatformMap.goods_total``)."""
 
 
 @attrs.frozen
@@ -129,6 +131,7 @@ class Sections:
     holds: HoldsReader
     tags: TagsReader
     extras: ExtrasReader
+    goods_total: GoodsTotalReader
     channel: str
 
     def build(self, payload: Mapping[str, Any]) -> Built:
@@ -147,11 +150,13 @@ class Sections:
         holds = self.holds(payload, drafts, header.signalled_at)
         tags = self.tags(payload, drafts)
         extras = self.extras(payload, currency)
+        lines = tuple(draft.line() for draft in drafts)
+        adjustments += self.goods_total(payload, currency, lines)
         order = Order(
             order_id=f"{self.channel}:{header.channel_order_id}",
             channel=self.channel,
             channel_order_id=header.channel_order_id,
-            lines=tuple(draft.line() for draft in drafts),
+            lines=lines,
             created_at=header.created_at,
             status=header.status,
             ship_to=ship_to,
@@ -303,17 +308,23 @@ _SIGN: Final = {
 }
 
 
+def goods_of(lines: Iterable[OrderLine]) -> Decimal:
+    """What ``lines`` add up to: each one's unit price times its quantity, exactly."""
+    total = _ZERO
+    for line in lines:
+        total = EXACT.fma(line.unit_price.amount, line.quantity, total)
+    return total
+
+
 def totals_mismatch(order: Order, payable: Money) -> str | None:
     """Why the mapped totals disagree with the platform's payable, or None when they agree.
 
     The sum is the one :attr:`Order.totals` makes (goods + shipping + tax - discounts +
     rounding), done on the ``Decimal`` amounts directly because it runs on every order.
     """
-    total = _ZERO
-    for line in order.lines:
-        total = _EXACT.fma(line.unit_price.amount, line.quantity, total)
+    total = goods_of(order.lines)
     for adjustment in order.adjustments:
-        total = _EXACT.fma(adjustment.amount.amount, _SIGN[adjustment.kind], total)
+        total = EXACT.fma(adjustment.amount.amount, _SIGN[adjustment.kind], total)
     if total == payable.amount and payable.currency == order.currency:
         return None
     totals = order.totals

@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from orderkit.mapping.fields import compile_field, compile_optional_field
+from orderkit.mapping.fields import compile_field, compile_time_after_creation
 from orderkit.mapping.lines import LineDraft
 from orderkit.mapping.paths import MISSING, is_known, lookup, parse_path, path_text, typed_values
 from orderkit.mapping.plan import Header, ShipmentsReader
@@ -71,7 +71,9 @@ def compile_shipments(
     _check(spec, at)
     read_carrier = compile_field(spec.carrier, platform, "shipment.carrier", tz)
     read_waybill = compile_field(spec.waybill, platform, "shipment.waybill", tz)
-    read_shipped = compile_optional_field(spec.shipped_at, platform, "shipment.shipped_at", tz)
+    read_shipped = compile_time_after_creation(spec.shipped_at, platform,
+                                               "shipment.shipped_at", tz,
+                                               event="shipped", noun="shipping")
     parcels_keys = parse_path(spec.path, where=f"{at}.path") if spec.path else None
     items_keys = parse_path(spec.items, where=f"{at}.items") if spec.items else None
     ref_keys = parse_path(spec.line_ref, where=f"{at}.line_ref") if spec.line_ref else ()
@@ -81,7 +83,8 @@ def compile_shipments(
     skipped = typed_values(spec.skip, f"{at}.skip")
 
     def parcel_of(
-        obj: Mapping[str, Any], prefix: str, currency: str, found: dict[str, _Parcel]
+        obj: Mapping[str, Any], prefix: str, currency: str, created: datetime,
+        found: dict[str, _Parcel],
     ) -> _Parcel | None:
         if status_keys is not None and is_known(
             skipped, lookup(obj, status_keys, prefix, platform)
@@ -94,7 +97,7 @@ def compile_shipments(
         if parcel is None:
             parcel = found[waybill] = _Parcel(
                 read_carrier(obj, prefix, currency) or "",
-                read_shipped(obj, prefix, currency), {},
+                read_shipped(obj, prefix, currency, created), {},
             )
         return parcel
 
@@ -131,11 +134,11 @@ def compile_shipments(
         return out
 
     def order_scope(
-        payload: Mapping[str, Any], currency: str, lines: list[LineDraft]
+        payload: Mapping[str, Any], currency: str, created: datetime, lines: list[LineDraft]
     ) -> dict[str, _Parcel]:
         found: dict[str, _Parcel] = {}
         if parcels_keys is None:
-            parcel = parcel_of(payload, "", currency, found)
+            parcel = parcel_of(payload, "", currency, created, found)
             if parcel is not None:
                 parcel.lines = {line.line_id: line.quantity for line in lines}
             return found
@@ -149,16 +152,18 @@ def compile_shipments(
             prefix = f"{base}[{index}]"
             if not isinstance(obj, Mapping):
                 raise MappingError(platform, prefix, obj, "expected an object")
-            parcel = parcel_of(obj, prefix, currency, found)
+            parcel = parcel_of(obj, prefix, currency, created, found)
             if parcel is not None:
                 for line_id, units in carried(obj, prefix, lines).items():
                     parcel.lines[line_id] = parcel.lines.get(line_id, 0) + units
         return found
 
-    def line_scope(currency: str, lines: list[LineDraft]) -> dict[str, _Parcel]:
+    def line_scope(
+        currency: str, created: datetime, lines: list[LineDraft]
+    ) -> dict[str, _Parcel]:
         found: dict[str, _Parcel] = {}
         for index, line in enumerate(lines):
-            parcel = parcel_of(line.item, f"{lines_path}[{index}]", currency, found)
+            parcel = parcel_of(line.item, f"{lines_path}[{index}]", currency, created, found)
             if parcel is not None:
                 parcel.lines[line.line_id] = line.quantity
         return found
@@ -167,9 +172,9 @@ def compile_shipments(
         payload: Mapping[str, Any], currency: str, header: Header, lines: list[LineDraft]
     ) -> tuple[Shipment, ...]:
         if spec.scope == "line":
-            found = line_scope(currency, lines)
+            found = line_scope(currency, header.created_at, lines)
         else:
-            found = order_scope(payload, currency, lines)
+            found = order_scope(payload, currency, header.created_at, lines)
         return tuple(
             Shipment(
                 shipment_id=f"{channel}:{header.channel_order_id}:{waybill}",

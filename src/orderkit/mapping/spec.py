@@ -217,8 +217,10 @@ class LinesSpec:
 
     ``line_total`` is the line's own total (Douyin ``sum_amount``: price times units),
     for platforms that send a total beside or instead of a unit price. When it is given
-    and the unit price is missing or does not multiply out to it, the total wins (it is
-    what the buyer was charged for the line): the unit price becomes the total over the
+    and the unit price is missing, refused by its unit (a float quotient such as
+    WooCommerce's ``6.666666666666667``, more decimals than the currency has), or does
+    not multiply out to it, the total wins (it is what the buyer was charged for the
+    line): the unit price becomes the total over the
     units, rounded down to the minor unit, and what does not divide (``3 for 100.00``:
     ``33.33`` a unit and ``0.01`` left) becomes a ROUNDING adjustment of that line
     labelled :data:`MULTI_BUY_REMAINDER`, so the line and the order stay exact to the
@@ -365,6 +367,9 @@ class PlatformMap:
     ``payable`` is the platform's own "buyer pays" field: the mapped order must satisfy
     goods + shipping + tax - discounts = payable to the cent, or the payload is refused.
     ``ignore`` lists source fields deliberately not mapped (for :func:`check`).
+    ``paid_at`` (like a parcel's ``shipped_at`` and a cash on delivery ``collected_at``)
+    before ``created_at`` is refused naming the field: it is a sentinel or a corrupted
+    value, not the time of a payment.
 
     ``channel`` is the channel identity the orders carry (``Order.channel`` and the
     prefix of ``order_id``); it defaults to ``name``. Two maps that read the same
@@ -376,6 +381,13 @@ class PlatformMap:
     :meth:`~orderkit.mapping.Registry.read_order`. ``holds`` turn "do not ship" signals
     into :class:`~orderkit.model.orders.Hold` values and ``tags`` flags into
     ``Order.tags``.
+
+    ``goods_total`` is the platform's own total of the goods, when it counts them below
+    what the lines add up to by a change the payload has no field for (Pinduoduo
+    ``goods_amount``: price times count less the seller's price change, 改价). What
+    the lines' unit price times quantity exceed it by becomes a DISCOUNT of the order
+    borne by the merchant, labelled ``"<path>: seller price change"``; a goods total
+    above the lines is refused naming it. A missing or null one changes nothing.
     """
 
     name: str
@@ -408,6 +420,7 @@ class PlatformMap:
     seller_note: Field | None = None
     holds: tuple[HoldSpec, ...] = ()
     tags: tuple[TagSpec, ...] = ()
+    goods_total: Field | None = None
 
     @property
     def channel_name(self) -> str:

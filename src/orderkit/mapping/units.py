@@ -36,6 +36,7 @@ from orderkit.model.time import parse_timestamp
 
 __all__ = [
     "AMOUNT_LIMIT",
+    "EXACT",
     "MAX_COUNT",
     "MONEY_UNITS",
     "UNITS",
@@ -52,12 +53,14 @@ __all__ = [
 #: and a number that large is a corrupted field, not a price.
 AMOUNT_LIMIT: Final = Decimal(10) ** 15
 MAX_COUNT: Final = 10**9
-#: Every computation on an amount (the exactness check, fen to yuan) runs in this context:
-#: amounts below the limit have at most 23 digits, and a host's thread context (a lower
-#: precision, traps) must not change whether or how a payload maps.
-_EXACT: Final = decimal.Context(prec=50)
-_QUANTUM: Final = {d: Decimal(1).scaleb(-d, context=_EXACT) for d in range(9)}
-_ZEROS: Final = {d: Decimal(0).scaleb(-d, context=_EXACT) for d in range(9)}
+#: Every computation on an amount in mapping (the exactness check, fen to yuan, a unit
+#: price divided from a line total, the sums of shares and totals) runs in this context:
+#: amounts below the limit have at most 23 digits and a sum of them far fewer than 60, so
+#: each is exact, and a host's thread context (a lower precision, traps) must not change
+#: whether or how a payload maps.
+EXACT: Final = decimal.Context(prec=60)
+_QUANTUM: Final = {d: Decimal(1).scaleb(-d, context=EXACT) for d in range(9)}
+_ZEROS: Final = {d: Decimal(0).scaleb(-d, context=EXACT) for d in range(9)}
 _ZERO_TEXT: Final = frozenset({"0", "0.0", "0.00", "0.000"})
 
 MONEY_UNITS: Final = frozenset({"yuan", "decimal", "yuan_float", "decimal_float", "fen", "minor"})
@@ -173,10 +176,10 @@ def amount_converter(
             raise Reject("expected an amount >= 0")
         digits = minor_digits(currency)
         if from_minor:
-            return amount.scaleb(-digits, context=_EXACT)
+            return amount.scaleb(-digits, context=EXACT)
         allowed = digits if max_decimals is None else max_decimals
         try:
-            exact = amount.quantize(_QUANTUM[allowed], context=_EXACT)
+            exact = amount.quantize(_QUANTUM[allowed], context=EXACT)
         except (decimal.InvalidOperation, KeyError):
             raise Reject("amount out of range") from None
         if exact != amount:

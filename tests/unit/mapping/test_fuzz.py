@@ -77,7 +77,8 @@ def pdd_orders(draw: st.DrawFn) -> tuple[dict[str, Any], int]:
     postage = draw(st.integers(min_value=0, max_value=10**5))
     payable = goods - platform - seller + postage
     order.update(item_list=items, platform_discount=platform / 100, seller_discount=seller / 100,
-                 capital_free_discount=0, postage=postage / 100, pay_amount=payable / 100)
+                 capital_free_discount=0, postage=postage / 100, pay_amount=payable / 100,
+                 goods_amount=goods / 100)
     return order, payable
 
 

@@ -159,13 +159,16 @@ ODD_CASES: list[tuple[str, tuple[Any, ...], object, tuple[str, str] | None]] = [
     ("tmall", ("tid",), "   ", ("tid", "expected a non-empty identifier")),
     ("tmall", ("tid",), True, ("tid", "expected an identifier (string or integer)")),
     ("tmall", ("tid",), 10**40, ("tid", "identifier out of range")),
-    ("tmall", ("created",), " 2026-02-16 00:30:00", None),
-    ("tmall", ("created",), "2026-02-16T00:30:00+08:00", None),
+    # the seed's own creation time, written other ways (its pay_time is 2026-02-10 08:16:01)
+    ("tmall", ("created",), " 2026-02-10 08:15:42", None),
+    ("tmall", ("created",), "2026-02-10T08:15:42+08:00", None),
     ("tmall", ("created",), "2026-02-30 25:61:00", ("created", "expected ISO-8601")),
-    ("tmall", ("created",), "2026/02/16 00:30:00", None),
-    ("tmall", ("created",), "20260216003000", None),
-    ("tmall", ("created",), 1771173000, None),
-    ("tmall", ("created",), 1771173000123, None),
+    ("tmall", ("created",), "2026/02/10 08:15:42", None),
+    ("tmall", ("created",), "20260210081542", None),
+    ("tmall", ("created",), 1770682542, None),
+    ("tmall", ("created",), 1770682542123, None),
+    ("tmall", ("created",), "2026-02-16 00:30:00",
+     ("pay_time", "paid before the order was created (2026-02-15T16:30:00+00:00)")),
     ("tmall", ("pay_time",), "", None),
     ("tmall", ("pay_time",), None, None),
     ("tmall", ("status",), "TRADE_CLOSED", None),
@@ -219,8 +222,10 @@ ODD_CASES: list[tuple[str, tuple[Any, ...], object, tuple[str, str] | None]] = [
     ("douyin", ("sku_order_list", 0, "after_sale_info"), "refunded",
      ("sku_order_list[0].after_sale_info", "expected an object")),
     ("douyin", ("sku_order_list", 0, "after_sale_info", "refund_status"), 3, None),
-    ("douyin", ("sku_order_list", 0, "goods_price"), 1.5,
-     ("sku_order_list[0].goods_price", "expected an integer number of minor units")),
+    # beside its sum_amount, a unit price its unit refuses is passed over for the total
+    ("douyin", ("sku_order_list", 0, "goods_price"), 1.5, None),
+    ("douyin", ("sku_order_list", 0, "sum_amount"), 1.5,
+     ("sku_order_list[0].sum_amount", "expected an integer number of minor units")),
     ("douyin", ("sku_order_list", 0, "item_num"), 10**9 + 1,
      ("sku_order_list[0].item_num", "expected a quantity between 1 and 1000000000")),
 ]
@@ -257,10 +262,10 @@ def test_odd_times_and_amounts_that_are_read_mean_what_they_say() -> None:
     plan = default_registry().plan("tmall")
     seed = SEEDS_BY["tmall"]
     reference, _ = plan.build(seed)
-    for value in (" 2026-02-16 00:30:00", "2026-02-16T00:30:00+08:00", "2026/02/16 00:30:00"):
+    for value in (" 2026-02-10 08:15:42", "2026-02-10T08:15:42+08:00", "2026/02/10 08:15:42"):
         payload = copy.deepcopy(seed)
-        payload["created"] = value
-        assert plan.build(payload)[0].created_at.isoformat() == "2026-02-15T16:30:00+00:00"
+        payload["created"] = value  # the seed's own, paid at 2026-02-10 08:16:01
+        assert plan.build(payload)[0].created_at.isoformat() == "2026-02-10T00:15:42+00:00"
     payload = copy.deepcopy(seed)
     payload["pay_time"] = ""
     assert plan.build(payload)[0].paid_at is None
@@ -354,7 +359,7 @@ def odd_map() -> PlatformMap:
 
 ODD_SEED: dict[str, Any] = {
     "meta": {"currency": "JPY"},
-    "head": {"id": 42, "at": "2026-10-25 01:30:00"},
+    "head": {"id": 42, "at": "2025-10-26 01:30:00"},  # twice in London: clocks went back
     "paid": 1774800000,
     "total": 1500,
     "to": {"name": "Ann", "city": "Leeds"},

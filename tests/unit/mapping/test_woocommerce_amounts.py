@@ -5,6 +5,7 @@ the map counts it once."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -80,3 +81,42 @@ def test_a_fee_line_of_an_unknown_tax_status_is_refused_naming_it() -> None:
     with pytest.raises(MappingError) as caught:
         normalize("woocommerce", payload)
     assert caught.value.path == "fee_lines[0].tax_status"
+
+
+def test_a_php_float_price_of_a_line_with_a_coupon_is_priced_from_its_subtotal() -> None:
+    payload = load("processing_with_coupon")
+    line = payload["line_items"][1]
+    payload["line_items"] = [dict(line, quantity=3, subtotal="30.00", total="20.00",
+                                  price=20 / 3)]  # get_total() / get_quantity() in PHP
+    payload.update(discount_total="10.00", total="30.00",
+                   coupon_lines=[dict(payload["coupon_lines"][0], discount="10.00")])
+    assert payload["line_items"][0]["price"] == 6.666666666666667
+    order = normalize("woocommerce", payload)
+    assert [line.unit_price for line in order.lines] == [usd("10.00")]
+    assert [a.amount for a in order.adjustments if a.kind is AdjustmentKind.COUPON] == [
+        usd("10.00")]
+    assert (order.totals.goods, order.totals.payable) == (usd("30.00"), usd("30.00"))
+    assert order.totals.paid == usd("30.00")
+
+
+def test_a_php_float_price_without_a_coupon_is_priced_from_its_subtotal() -> None:
+    payload = load("processing_from_docs")
+    line = payload["line_items"][0]
+    payload["line_items"] = [dict(line, quantity=3, subtotal="0.30", total="0.30",
+                                  subtotal_tax="0.00", total_tax="0.00", taxes=[],
+                                  price=0.30 / 3)]
+    assert payload["line_items"][0]["price"] == 0.09999999999999999
+    payload.update(total=str(Decimal("0.30") + Decimal(payload["shipping_total"])),
+                   total_tax="0.00", cart_tax="0.00", shipping_tax="0.00",
+                   discount_total="0.00", tax_lines=[])
+    order = normalize("woocommerce", payload)
+    assert [(line.quantity, line.unit_price) for line in order.lines] == [(3, usd("0.10"))]
+    assert order.totals.payable == usd(payload["total"])
+
+
+def test_a_price_its_unit_refuses_is_still_refused_without_a_subtotal() -> None:
+    payload = load("processing_only_required_fields")
+    payload["line_items"][0]["price"] = 20 / 3
+    with pytest.raises(MappingError) as caught:
+        normalize("woocommerce", payload)
+    assert (caught.value.path, caught.value.value) == ("line_items[0].price", 20 / 3)

@@ -12,10 +12,12 @@ free order (``capital_free_discount``) by the shop. ``pay_amount`` is what the b
 
 ``goods_amount`` is documented as price times count less the seller's price change
 (改价金额, a field the payload does not carry), and ``pay_amount`` as ``goods_amount``
-less ``discount_amount`` plus ``postage``. The map proves ``pay_amount`` against the
-lines, so an order whose price the seller changed is refused; the spec has no way yet to
-read the difference between ``goods_amount`` and the lines as an adjustment, and
-:func:`~orderkit.mapping.check` names ``goods_amount`` as what explains the gap.
+less ``discount_amount`` plus ``postage`` (``lywzx/pdd-node-sdk``,
+``packages/pdd-origin-api/src/dingDan/PddOrderInformationGet.ts``). It is read as the
+map's ``goods_total``: what the lines exceed it by (a price the seller lowered before the
+buyer paid) is a DISCOUNT of the order borne by the shop, labelled
+``"goods_amount: seller price change"``. ``discount_amount`` is the sum of the three
+discounts read apart, so it is ignored.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ def platform_map() -> PlatformMap:
         created_at=Field("created_time", "timestamp"),
         paid_at=Field("pay_time", "timestamp", required=False, null=(None, "")),
         payable=Field("pay_amount", "yuan_float"),
+        goods_total=Field("goods_amount", "yuan_float", required=False),
         ship_to={
             "name": Field("receiver_name", required=False),
             "phone": Field("receiver_phone", required=False),
@@ -106,7 +109,7 @@ def platform_map() -> PlatformMap:
         seller_note=Field("remark", required=False),
         tags=(TagSpec(PRESALE, "is_pre_sale", 1),),
         ignore=(
-            "goods_amount", "discount_amount", "confirm_time", "receive_time", "last_ship_time",
+            "discount_amount", "confirm_time", "receive_time", "last_ship_time",
             "trade_type", "is_lucky_flag", "after_sales_status", "risk_control_status",
             "country_id", "province_id", "city_id", "town_id", "address", "receiver_name_mask",
             "receiver_phone_mask", "receiver_address_mask", "address_mask", "self_contained",

@@ -7,7 +7,10 @@ decimal strings, but a line's ``price`` is a JSON number; it is read through its
 form. A line is priced by its ``subtotal``, before coupons: ``price`` is
 ``total / quantity``, after them, and ``discount_total`` holds the same coupon money
 again, so ``price`` is the unit price only while it multiplies out to the subtotal (no
-coupon on the line), or when a payload gives no ``subtotal``. ``status`` is a single
+coupon on the line), or when a payload gives no ``subtotal``. Being a PHP float
+quotient, ``price`` often has more decimals than the currency (``20.00 / 3`` is
+``6.666666666666667``, ``0.30 / 3`` is ``0.09999999999999999``); beside a ``subtotal``
+such a price is passed over for it, without one it is refused. ``status`` is a single
 axis. A line without a ``sku`` is identified by its variation, else its product id.
 ``total`` is what the buyer pays. ``refunds`` lists the money paid back (``id``,
 ``reason``, ``total`` as a negative decimal text; the documentation's example order
