@@ -29,6 +29,7 @@ from orderkit.model.serialization import from_dict
 from orderkit.model.time import ensure_instant
 
 __all__ = [
+    "EVENT_DATA",
     "EVENT_NAMES",
     "AddressChanged",
     "DomainEvent",
@@ -53,27 +54,36 @@ __all__ = [
     "TrackingRecorded",
 ]
 
+#: Per built-in event, the data keys the engine reads for it (and ``approved_by``, read
+#: for every event; see ``docs/lifecycle.md``), each with the type of its value when
+#: JSON has none for it, else ``None``: :func:`~orderkit.model.serialization.to_dict`
+#: writes Money as ``{"amount", "currency"}``, a datetime as ISO text, an Address as an
+#: object, and an :class:`Event` reads them back from those forms. A host's own events
+#: (see :class:`~orderkit.lifecycle.TransitionTable`) carry what the host likes.
+EVENT_DATA: Final[Mapping[str, Mapping[str, type[Any] | None]]] = {
+    "pay": {"amount": Money, "method": None, "reference": None},
+    "pack": {},
+    "ship": {"carrier": None, "waybill": None, "lines": None},
+    "track": {
+        "status": None, "carrier_time": datetime, "waybill": None, "carrier": None,
+        "location": None, "description": None,
+    },
+    "deliver": {},
+    "complete": {},
+    "cancel": {},
+    "cancel_lines": {"lines": None},
+    "refund": {"amount": Money, "lines": None, "method": None, "reference": None},
+    "hold": {"kind": None, "reason": None},
+    "release_hold": {"kind": None},
+    "change_address": {"address": Address},
+    "change_price": {"line_id": None, "unit_price": Money},
+    "return_requested": {"lines": None},
+    "return_received": {"lines": None, "sellable": None},
+}
+
 #: The event names the engine knows how to apply (a table may declare more, see
 #: :class:`~orderkit.lifecycle.TransitionTable`; those only move the status).
-EVENT_NAMES = frozenset(
-    {
-        "pay",
-        "pack",
-        "ship",
-        "track",
-        "deliver",
-        "complete",
-        "cancel",
-        "cancel_lines",
-        "refund",
-        "hold",
-        "release_hold",
-        "change_address",
-        "change_price",
-        "return_requested",
-        "return_received",
-    }
-)
+EVENT_NAMES = frozenset(EVENT_DATA)
 
 
 def _data(value: object) -> Mapping[str, Any]:
@@ -91,18 +101,11 @@ def _at(value: object) -> datetime:
     return ensure_instant(value, path="at")
 
 
-#: The data keys of built-in events that hold a value JSON has no type for, by event:
-#: :func:`~orderkit.model.serialization.to_dict` writes Money as ``{"amount",
-#: "currency"}``, a datetime as ISO text, an Address as an object, and an
-#: :class:`Event` reads them back from those forms. These are the keys the lifecycle's
-#: data checks (``validation.py``) read as Money, a datetime or an Address: a key added
-#: there belongs here too (``tests/unit/lifecycle/test_event_json.py`` replays each).
+#: Per built-in event, the keys of :data:`EVENT_DATA` whose values have JSON forms.
 _JSON_FORMS: Final[Mapping[str, Mapping[str, type[Any]]]] = {
-    "pay": {"amount": Money},
-    "refund": {"amount": Money},
-    "change_price": {"unit_price": Money},
-    "track": {"carrier_time": datetime},
-    "change_address": {"address": Address},
+    name: typed
+    for name, keys in EVENT_DATA.items()
+    if (typed := {key: kind for key, kind in keys.items() if kind is not None})
 }
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from orderkit import Address, from_dict, to_dict
 from orderkit.lifecycle import Actor, Event, Lifecycle
+from orderkit.lifecycle.events import EVENT_DATA
 from orderkit.lifecycle.validation import CHECKS
 from orderkit.model.errors import ValidationError
 from orderkit.model.money import Money
@@ -53,6 +54,14 @@ def test_a_built_in_event_comes_back_from_json_as_it_was(name: str, data: dict[s
     back = through_json(event)
     assert back == event
     CHECKS[name](order(OrderStatus.PAID), back.data)  # its data passes the event's check
+
+
+def test_every_typed_key_of_a_built_in_event_is_replayed_above() -> None:
+    typed = {(name, key, kind) for name, keys in EVENT_DATA.items()
+             for key, kind in keys.items() if kind is not None}
+    replayed = {(name, key, type(value)) for name, data in EVENTS
+                for key, value in data.items()}
+    assert typed <= replayed
 
 
 def test_a_payment_replayed_from_json_pays_the_order() -> None:
