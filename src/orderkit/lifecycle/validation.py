@@ -153,11 +153,11 @@ def change_address(order: Order, data: Mapping[str, Any]) -> None:
 
 def change_price(order: Order, data: Mapping[str, Any]) -> None:
     _text(data, "line_id")
-    line_id = data["line_id"]
-    if all(line.line_id != line_id for line in order.lines):
-        raise ValidationError("data.line_id", line_id, f"order {order.order_id} has no such line")
+    try:
+        line = order.line(data["line_id"])
+    except ValidationError as error:
+        raise error.at("data") from None
     _money(order, data, "unit_price")
-    (line,) = (line for line in order.lines if line.line_id == line_id)
     try:  # the line repriced keeps the model's rules (a whole-fen line amount)
         attrs.evolve(line, unit_price=data["unit_price"])
     except ValidationError as error:
