@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import attrs
 
@@ -86,7 +86,7 @@ EVENT_DATA: Final[Mapping[str, Mapping[str, type[Any] | None]]] = {
 EVENT_NAMES = frozenset(EVENT_DATA)
 
 
-def _data(value: object) -> Mapping[str, Any]:
+def _data(value: object) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
@@ -109,24 +109,17 @@ _JSON_FORMS: Final[Mapping[str, Mapping[str, type[Any]]]] = {
 }
 
 
-def _from_json_forms(name: str, data: Mapping[str, Any]) -> Mapping[str, Any]:
-    """``data`` with the values of ``name``'s typed keys read back from their JSON
-    forms; any other value is left for the event's data check to judge."""
-    kinds = _JSON_FORMS.get(name)
-    if kinds is None:
-        return data
-    restored: dict[str, Any] | None = None
-    for key, kind in kinds.items():
+def _from_json_forms(name: str, data: dict[str, Any]) -> None:
+    """Read the values of ``name``'s typed keys in ``data`` back from their JSON forms,
+    in place; any other value is left for the event's data check to judge."""
+    for key, kind in _JSON_FORMS.get(name, {}).items():
         value = data.get(key)
         if not isinstance(value, str if kind is datetime else Mapping):
             continue  # the value itself, or one the data check refuses
         try:
-            value = from_dict(kind, value)
+            data[key] = from_dict(kind, value)
         except ValidationError as error:
             raise error.at(f"data.{key}") from None
-        restored = restored if restored is not None else dict(data)
-        restored[key] = value
-    return data if restored is None else restored
 
 
 @attrs.frozen
@@ -152,10 +145,9 @@ class Event:
     )
 
     def __attrs_post_init__(self) -> None:
-        # The data's converter cannot see the name, which says which keys are typed.
-        data = _from_json_forms(self.name, self.data)
-        if data is not self.data:
-            object.__setattr__(self, "data", data)  # attrs' way on a frozen class
+        # The data's converter cannot see the name, which says which keys are typed; the
+        # dict it made is the event's own, so their values are read back in it.
+        _from_json_forms(self.name, cast("dict[str, Any]", self.data))
 
 
 @attrs.frozen

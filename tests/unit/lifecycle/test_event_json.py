@@ -86,3 +86,10 @@ def test_bad_json_forms_are_named_under_data() -> None:
 def test_a_hosts_own_event_keeps_its_data_as_given() -> None:
     data = {"amount": {"amount": "1.00", "currency": "CNY"}, "at": "2026-02-16T00:00:00+00:00"}
     assert Event("audit_note", event_id="n", at=T0, data=data).data == data
+
+
+def test_reading_json_forms_leaves_the_callers_data_as_it_was() -> None:
+    given = {"amount": {"amount": "20.00", "currency": "CNY"}, "method": "alipay"}
+    event = Event("pay", event_id="p", at=T0, data=given)
+    assert event.data == {"amount": cny("20.00"), "method": "alipay"}
+    assert given == {"amount": {"amount": "20.00", "currency": "CNY"}, "method": "alipay"}
