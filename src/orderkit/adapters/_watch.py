@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import UTC, datetime
 
-from orderkit.adapters._counts import checked_limit
+from orderkit.model._checks import quantity
 from orderkit.model.errors import ValidationError
 from orderkit.model.orders import ANCHORS, Anchor, Order, PaymentTerms
 from orderkit.model.time import ensure_aware
@@ -28,7 +28,7 @@ def checked_query(
     if anchor not in ANCHORS:
         raise ValidationError("anchor", anchor, f"expected one of {', '.join(ANCHORS)}")
     moment = ensure_aware(before, path="before").astimezone(UTC)
-    return tuple(sorted(set(codes))), anchor, moment, checked_limit(limit)
+    return tuple(sorted(set(codes))), anchor, moment, quantity("limit", limit)
 
 
 def checked_terms(terms: object) -> PaymentTerms | None:

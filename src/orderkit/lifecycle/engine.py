@@ -289,7 +289,7 @@ class Lifecycle:
         (``deliver [nothing_open]``); a PAID order owes nothing (``pay
         [pays_in_full]``)."""
         target = self.table.name(rule.target)
-        if order.open_units_by_sku and not self.table.can_ship_or_cancel(rule.target):
+        if not self.table.can_ship_or_cancel(rule.target) and order.open_units_by_sku:
             reason = f"{target} takes no ship and no cancel: {_open_units(order)}"
         elif rule.target == OrderStatus.PAID and order.due.amount > 0:
             reason = f"it would move the order to {target} with {order.due} still due"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import attrs
 
@@ -29,6 +29,7 @@ from orderkit.model.serialization import from_dict
 from orderkit.model.time import ensure_instant
 
 __all__ = [
+    "EVENT_DATA",
     "EVENT_NAMES",
     "AddressChanged",
     "DomainEvent",
@@ -53,30 +54,39 @@ __all__ = [
     "TrackingRecorded",
 ]
 
+#: Per built-in event, the data keys the engine reads for it (and ``approved_by``, read
+#: for every event; see ``docs/lifecycle.md``), each with the type of its value when
+#: JSON has none for it, else ``None``: :func:`~orderkit.model.serialization.to_dict`
+#: writes Money as ``{"amount", "currency"}``, a datetime as ISO text, an Address as an
+#: object, and an :class:`Event` reads them back from those forms. A host's own events
+#: (see :class:`~orderkit.lifecycle.TransitionTable`) carry what the host likes.
+EVENT_DATA: Final[Mapping[str, Mapping[str, type[Any] | None]]] = {
+    "pay": {"amount": Money, "method": None, "reference": None},
+    "pack": {},
+    "ship": {"carrier": None, "waybill": None, "lines": None},
+    "track": {
+        "status": None, "carrier_time": datetime, "waybill": None, "carrier": None,
+        "location": None, "description": None,
+    },
+    "deliver": {},
+    "complete": {},
+    "cancel": {},
+    "cancel_lines": {"lines": None},
+    "refund": {"amount": Money, "lines": None, "method": None, "reference": None},
+    "hold": {"kind": None, "reason": None},
+    "release_hold": {"kind": None},
+    "change_address": {"address": Address},
+    "change_price": {"line_id": None, "unit_price": Money},
+    "return_requested": {"lines": None},
+    "return_received": {"lines": None, "sellable": None},
+}
+
 #: The event names the engine knows how to apply (a table may declare more, see
 #: :class:`~orderkit.lifecycle.TransitionTable`; those only move the status).
-EVENT_NAMES = frozenset(
-    {
-        "pay",
-        "pack",
-        "ship",
-        "track",
-        "deliver",
-        "complete",
-        "cancel",
-        "cancel_lines",
-        "refund",
-        "hold",
-        "release_hold",
-        "change_address",
-        "change_price",
-        "return_requested",
-        "return_received",
-    }
-)
+EVENT_NAMES = frozenset(EVENT_DATA)
 
 
-def _data(value: object) -> Mapping[str, Any]:
+def _data(value: object) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
@@ -91,39 +101,25 @@ def _at(value: object) -> datetime:
     return ensure_instant(value, path="at")
 
 
-#: The data keys of built-in events that hold a value JSON has no type for, by event:
-#: :func:`~orderkit.model.serialization.to_dict` writes Money as ``{"amount",
-#: "currency"}``, a datetime as ISO text, an Address as an object, and an
-#: :class:`Event` reads them back from those forms. These are the keys the lifecycle's
-#: data checks (``validation.py``) read as Money, a datetime or an Address: a key added
-#: there belongs here too (``tests/unit/lifecycle/test_event_json.py`` replays each).
+#: Per built-in event, the keys of :data:`EVENT_DATA` whose values have JSON forms.
 _JSON_FORMS: Final[Mapping[str, Mapping[str, type[Any]]]] = {
-    "pay": {"amount": Money},
-    "refund": {"amount": Money},
-    "change_price": {"unit_price": Money},
-    "track": {"carrier_time": datetime},
-    "change_address": {"address": Address},
+    name: typed
+    for name, keys in EVENT_DATA.items()
+    if (typed := {key: kind for key, kind in keys.items() if kind is not None})
 }
 
 
-def _from_json_forms(name: str, data: Mapping[str, Any]) -> Mapping[str, Any]:
-    """``data`` with the values of ``name``'s typed keys read back from their JSON
-    forms; any other value is left for the event's data check to judge."""
-    kinds = _JSON_FORMS.get(name)
-    if kinds is None:
-        return data
-    restored: dict[str, Any] | None = None
-    for key, kind in kinds.items():
+def _from_json_forms(name: str, data: dict[str, Any]) -> None:
+    """Read the values of ``name``'s typed keys in ``data`` back from their JSON forms,
+    in place; any other value is left for the event's data check to judge."""
+    for key, kind in _JSON_FORMS.get(name, {}).items():
         value = data.get(key)
         if not isinstance(value, str if kind is datetime else Mapping):
             continue  # the value itself, or one the data check refuses
         try:
-            value = from_dict(kind, value)
+            data[key] = from_dict(kind, value)
         except ValidationError as error:
             raise error.at(f"data.{key}") from None
-        restored = restored if restored is not None else dict(data)
-        restored[key] = value
-    return data if restored is None else restored
 
 
 @attrs.frozen
@@ -149,10 +145,9 @@ class Event:
     )
 
     def __attrs_post_init__(self) -> None:
-        # The data's converter cannot see the name, which says which keys are typed.
-        data = _from_json_forms(self.name, self.data)
-        if data is not self.data:
-            object.__setattr__(self, "data", data)  # attrs' way on a frozen class
+        # The data's converter cannot see the name, which says which keys are typed; the
+        # dict it made is the event's own, so their values are read back in it.
+        _from_json_forms(self.name, cast("dict[str, Any]", self.data))
 
 
 @attrs.frozen

@@ -157,6 +157,11 @@ class OrderService:
         if not isinstance(lock_ttl, timedelta) or lock_ttl <= timedelta(0):
             raise ValidationError(name, lock_ttl, "expected a positive timedelta")
         self.repository = repository
+        #: The repository's ``after_commit`` (``None`` for a host repository without it,
+        #: delivered to at once): see :meth:`_deliver_after_commit`.
+        self._on_commit: Callable[[Callable[[], None]], None] | None = getattr(
+            repository, "after_commit", None
+        )
         self.lifecycle = lifecycle or Lifecycle(clock=clock)
         if stock_counted_at is not None:
             stock_counted_at = ensure_instant(stock_counted_at, path="stock_counted_at")
@@ -273,6 +278,7 @@ class OrderService:
         results: list[Order | OrderkitError] = []
         moved: list[Transition] = []
         owed = False
+        now: datetime | None = None  # read at the first order stored waiting for stock
         live = [placement for index, placement in enumerate(checked) if index not in refused]
         with self.repository.atomic():
             locks = self._lock_new(live)
@@ -304,7 +310,8 @@ class OrderService:
                     )
                     audit = tuple(e for t in transitions for e in t.audit)
                     if short is not None:
-                        entry, owed_short = self._short(final, audit, short)
+                        now = now or self.lifecycle.now()
+                        entry, owed_short = self._short(final, audit, short, now)
                         audit += (entry,)
                         messages += owed_short
                     saves.append((index, final, audit, messages))
@@ -326,18 +333,19 @@ class OrderService:
         return results, moved, owed
 
     def _short(
-        self, order: Order, audit: Sequence[AuditEntry], short: InsufficientStock
+        self, order: Order, audit: Sequence[AuditEntry], short: InsufficientStock,
+        now: datetime,
     ) -> tuple[AuditEntry, tuple[OutboxMessage, ...]]:
         """The audit entry and, with a sink, the :class:`StockShort` message of
         ``order`` stored waiting for stock, dated by the last event its placement
-        applied, else by its creation. The entry records the refused lock (event
-        ``lock``, outcome ``refused``: the order did not change, its version neither),
-        one change per short SKU."""
+        applied, else by its creation, and recorded ``now``. The entry records the
+        refused lock (event ``lock``, outcome ``refused``: the order did not change, its
+        version neither), one change per short SKU."""
         at = audit[-1].event_at if audit else order.created_at
         event_id = f"stock_short:{order.order_id}"
         shortages = sorted(short.shortages.items())
         entry = AuditEntry(
-            order.order_id, event_id, "lock", None, self.lifecycle.now(), at,
+            order.order_id, event_id, "lock", None, now, at,
             int(order.status), int(order.status), "refused",
             tuple(("stock", sku, f"wanted {wanted}, available {available}")
                   for sku, (wanted, available) in shortages),
@@ -688,18 +696,15 @@ class OrderService:
         inside a host's block are not delivered before the host's commit, and the
         decisions of one block are delivered by one relay run. A host repository
         without ``after_commit`` is delivered to at once."""
-        hook: Callable[[Callable[[], None]], None] | None = getattr(
-            self.repository, "after_commit", None
-        )
-        if hook is None:
+        if self._on_commit is None:
             self._deliver()
         else:
-            hook(self._deliver)
+            self._on_commit(self._deliver)
 
     def _deliver(self) -> None:
         """One relay run (failures stay in the outbox for the next)."""
-        if self.relay is not None:
-            self.last_delivery = self.relay.run_once()
+        assert self.relay is not None  # only a service with a relay owes a delivery
+        self.last_delivery = self.relay.run_once()
 
     def _placed_messages(self, order: Order) -> tuple[OutboxMessage, ...]:
         """What placing ``order`` owes the ledger for the units it carries as shipped

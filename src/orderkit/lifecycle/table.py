@@ -98,8 +98,8 @@ class TransitionTable:
             by_key.setdefault((rule.source, rule.event), []).append(rule)
         self._by_key = {key: tuple(rows) for key, rows in by_key.items()}
         self._validate()
-        self._lets_units_go = self._leading_to(
-            {r.source for r in self.rules if r.event in _MOVES_OPEN_UNITS}
+        self._lets_units_go = self._reached(
+            {r.source for r in self.rules if r.event in _MOVES_OPEN_UNITS}, backward=True
         )
 
     @property
@@ -191,16 +191,18 @@ class TransitionTable:
 
     # --- validation --------------------------------------------------------------------
 
-    def _leading_to(self, targets: set[int]) -> frozenset[int]:
-        """``targets`` and every status from which some rows lead to one of them."""
-        reached = set(targets)
-        frontier = list(targets)
+    def _reached(self, starts: Iterable[int], *, backward: bool = False) -> frozenset[int]:
+        """``starts`` and every status some rows lead to from one of them (``backward``:
+        every status from which some rows lead to one of them)."""
+        reached = set(starts)
+        frontier = list(reached)
         while frontier:
             current = frontier.pop()
             for rule in self.rules:
-                if rule.target == current and rule.source not in reached:
-                    reached.add(rule.source)
-                    frontier.append(rule.source)
+                here, there = (rule.target, rule.source) if backward else (rule.source, rule.target)
+                if here == current and there not in reached:
+                    reached.add(there)
+                    frontier.append(there)
         return frozenset(reached)
 
     def _validate(self) -> None:
@@ -245,15 +247,7 @@ class TransitionTable:
             if any(r.guard is None for r in self.candidates(status, event)):
                 raise DefinitionError("an unguarded row makes this never stale", path=path,
                                       value=reason)
-        reached = {self.initial}
-        frontier = [self.initial]
-        while frontier:
-            current = frontier.pop()
-            for rule in self.rules:
-                if rule.source == current and rule.target not in reached:
-                    reached.add(rule.target)
-                    frontier.append(rule.target)
-        for status in sorted(known - reached):
+        for status in sorted(known - self._reached([self.initial])):
             raise DefinitionError("unreachable status", path=f"statuses[{status}]",
                                   value=self.name(status))
         for status in sorted(known - self.final):

@@ -9,11 +9,12 @@ events carry what the host likes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
 import attrs
 
+from orderkit.lifecycle.events import EVENT_DATA
 from orderkit.model import _checks as check
 from orderkit.model._checks import TEXT_MAX_LENGTH
 from orderkit.model.errors import ValidationError
@@ -152,11 +153,11 @@ def change_address(order: Order, data: Mapping[str, Any]) -> None:
 
 def change_price(order: Order, data: Mapping[str, Any]) -> None:
     _text(data, "line_id")
-    line_id = data["line_id"]
-    if all(line.line_id != line_id for line in order.lines):
-        raise ValidationError("data.line_id", line_id, f"order {order.order_id} has no such line")
+    try:
+        line = order.line(data["line_id"])
+    except ValidationError as error:
+        raise error.at("data") from None
     _money(order, data, "unit_price")
-    (line,) = (line for line in order.lines if line.line_id == line_id)
     try:  # the line repriced keeps the model's rules (a whole-fen line amount)
         attrs.evolve(line, unit_price=data["unit_price"])
     except ValidationError as error:
@@ -179,35 +180,32 @@ def _nothing(order: Order, data: Mapping[str, Any]) -> None:
     """Events that carry no data the engine reads (``pack``, ``deliver``, ...)."""
 
 
-#: Per built-in event, its data check and the keys its data may hold: the ones the
-#: engine, its guards and its handlers read, and ``approved_by`` (a second person, read
-#: for every event). A host's own events carry what the host likes.
-_EVENTS: Final[Mapping[str, tuple[DataCheck, frozenset[str]]]] = {
-    "pay": (pay, frozenset({"amount", "method", "reference"})),
-    "ship": (ship, frozenset({"carrier", "waybill", "lines"})),
-    "track": (track, frozenset(
-        {"status", "carrier_time", "waybill", "carrier", "location", "description"}
-    )),
-    "cancel_lines": (cancel_lines, frozenset({"lines"})),
-    "refund": (refund, frozenset({"amount", "lines", "method", "reference"})),
-    "return_requested": (return_requested, frozenset({"lines"})),
-    "return_received": (return_received, frozenset({"lines", "sellable"})),
-    "hold": (hold, frozenset({"kind", "reason"})),
-    "release_hold": (hold, frozenset({"kind"})),
-    "change_address": (change_address, frozenset({"address"})),
-    "change_price": (change_price, frozenset({"line_id", "unit_price"})),
-    "pack": (_nothing, frozenset()),
-    "deliver": (_nothing, frozenset()),
-    "complete": (_nothing, frozenset()),
-    "cancel": (_nothing, frozenset()),
+#: Per built-in event, its data check; the keys its data may hold are
+#: :data:`~orderkit.lifecycle.events.EVENT_DATA`'s.
+_VALUE_CHECKS: Final[Mapping[str, DataCheck]] = {
+    "pay": pay,
+    "pack": _nothing,
+    "ship": ship,
+    "track": track,
+    "deliver": _nothing,
+    "complete": _nothing,
+    "cancel": _nothing,
+    "cancel_lines": cancel_lines,
+    "refund": refund,
+    "hold": hold,
+    "release_hold": hold,
+    "change_address": change_address,
+    "change_price": change_price,
+    "return_requested": return_requested,
+    "return_received": return_received,
 }
 
 
-def _known_keys(name: str, check: DataCheck, keys: frozenset[str]) -> DataCheck:
+def _known_keys(name: str, check: DataCheck, keys: Iterable[str]) -> DataCheck:
     """``check`` run after refusing any key of the data that ``name`` does not read: a
     misspelt optional key (``line`` for ``lines``) would otherwise be left unread, and a
     ``ship`` meant for one unit would send every open unit."""
-    allowed = keys | {"approved_by"}
+    allowed = {*keys, "approved_by"}
     known = ", ".join(sorted(allowed))
 
     def checked(order: Order, data: Mapping[str, Any]) -> None:
@@ -223,5 +221,5 @@ def _known_keys(name: str, check: DataCheck, keys: frozenset[str]) -> DataCheck:
 
 #: The data check of every built-in event: its keys, then its values.
 CHECKS: Final[Mapping[str, DataCheck]] = {
-    name: _known_keys(name, check, keys) for name, (check, keys) in _EVENTS.items()
+    name: _known_keys(name, _VALUE_CHECKS[name], keys) for name, keys in EVENT_DATA.items()
 }

@@ -789,9 +789,18 @@ def check_version_raised(order: Order, expected_version: int | None) -> None:
     """Refuse a save on top of ``expected_version`` that does not raise the version.
 
     Every change bumps ``version`` (repositories call this before writing), so one
-    version of an order always means one value, in every process.
+    version of an order always means one value, in every process. ``order`` must be an
+    :class:`Order` and ``expected_version`` ``None`` (a new order) or a stored version,
+    an ``int`` from 0: a bool, a version read back as text or a number no store holds is
+    refused with a :class:`~orderkit.model.errors.ValidationError` naming it, on every
+    repository alike.
     """
-    if expected_version is not None and order.version <= expected_version:
+    if not isinstance(order, Order):
+        raise ValidationError("order", order, "expected an Order")
+    if expected_version is None:
+        return
+    check.quantity("expected_version", expected_version, minimum=0)
+    if order.version <= expected_version:
         raise ValidationError(
             "order.version",
             order.version,

@@ -99,14 +99,15 @@ def test_an_event_the_table_does_not_have_is_bad_input_listing_the_events() -> N
         ("ship", {"carrier": "S\x00F", "waybill": "SF1"}, "data.carrier"),
         ("pay", {"amount": cny("1.00"), "reference": "ALI\x007"}, "data.reference"),
         ("change_price", {"line_id": "1", "unit_price": cny("9.999")}, "data.unit_price"),
+        ("change_price", {"line_id": "9", "unit_price": cny("9.00")}, "data.line_id"),
     ],
 )
 def test_event_data_no_store_or_payment_can_hold_is_refused_under_data(
     name: str, data: dict[str, Any], path: str
 ) -> None:
-    # Text with NUL (no store holds it) and a price that makes the line's amount finer
-    # than the fen (no payment settles it) are refused as the event's data, before
-    # anything changes.
+    # Text with NUL (no store holds it), a price that makes the line's amount finer
+    # than the fen (no payment settles it) and a line the order does not have are
+    # refused as the event's data, before anything changes.
     lifecycle = Lifecycle(clock=ManualClock(T0))
     order = paid_order(lifecycle)
     with pytest.raises(ValidationError) as refused:

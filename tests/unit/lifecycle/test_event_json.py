@@ -11,6 +11,7 @@ import pytest
 
 from orderkit import Address, from_dict, to_dict
 from orderkit.lifecycle import Actor, Event, Lifecycle
+from orderkit.lifecycle.events import EVENT_DATA
 from orderkit.lifecycle.validation import CHECKS
 from orderkit.model.errors import ValidationError
 from orderkit.model.money import Money
@@ -55,6 +56,14 @@ def test_a_built_in_event_comes_back_from_json_as_it_was(name: str, data: dict[s
     CHECKS[name](order(OrderStatus.PAID), back.data)  # its data passes the event's check
 
 
+def test_every_typed_key_of_a_built_in_event_is_replayed_above() -> None:
+    typed = {(name, key, kind) for name, keys in EVENT_DATA.items()
+             for key, kind in keys.items() if kind is not None}
+    replayed = {(name, key, type(value)) for name, data in EVENTS
+                for key, value in data.items()}
+    assert typed <= replayed
+
+
 def test_a_payment_replayed_from_json_pays_the_order() -> None:
     event = Event("pay", event_id="p1", at=T0, data={"amount": cny("20.00")})
     paid = Lifecycle().apply(order(), through_json(event)).order
@@ -77,3 +86,10 @@ def test_bad_json_forms_are_named_under_data() -> None:
 def test_a_hosts_own_event_keeps_its_data_as_given() -> None:
     data = {"amount": {"amount": "1.00", "currency": "CNY"}, "at": "2026-02-16T00:00:00+00:00"}
     assert Event("audit_note", event_id="n", at=T0, data=data).data == data
+
+
+def test_reading_json_forms_leaves_the_callers_data_as_it_was() -> None:
+    given = {"amount": {"amount": "20.00", "currency": "CNY"}, "method": "alipay"}
+    event = Event("pay", event_id="p", at=T0, data=given)
+    assert event.data == {"amount": cny("20.00"), "method": "alipay"}
+    assert given == {"amount": {"amount": "20.00", "currency": "CNY"}, "method": "alipay"}

@@ -31,6 +31,7 @@ from orderkit import (
     TrackingStatus,
 )
 from orderkit.model.errors import CurrencyMismatch, OrderkitError, ValidationError
+from orderkit.model.orders import check_version_raised
 from orderkit.testing.samples import sample_order
 
 T0 = datetime(2026, 2, 16, 1, 30, tzinfo=UTC)
@@ -455,3 +456,29 @@ def test_an_applied_event_id_no_store_holds_is_named(
 def test_applied_event_ids_beyond_ascii_are_kept() -> None:
     ids = ("支付-1", "pay-😀")
     assert make_order(applied_event_ids=ids).applied_event_ids == ids
+
+
+@pytest.mark.parametrize(
+    ("order", "expected_version", "path"),
+    [
+        ({"order_id": "ORD-1"}, None, "order"),
+        (None, "3", "expected_version"),
+        (None, True, "expected_version"),
+        (None, -1, "expected_version"),
+        (None, 1.0, "expected_version"),
+        (None, 2**63, "expected_version"),
+        (None, 5, "order.version"),
+    ],
+)
+def test_a_save_a_host_repository_checks_is_refused_naming_what_is_wrong(
+    order: object, expected_version: object, path: str
+) -> None:
+    # A host's own repository calls check_version_raised before writing, as orderkit's
+    # do: it refuses what is not an Order and a version no store holds, not only a save
+    # that does not raise the version.
+    saved = attrs.evolve(sample_order(), version=5)
+    with pytest.raises(ValidationError) as refused:
+        check_version_raised(saved if order is None else order, expected_version)  # type: ignore[arg-type]
+    assert refused.value.path == path
+    check_version_raised(saved, 4)
+    check_version_raised(saved, None)

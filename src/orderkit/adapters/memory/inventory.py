@@ -17,7 +17,6 @@ from collections.abc import Set as AbstractSet
 from datetime import datetime
 from types import TracebackType
 
-from orderkit.adapters._counts import checked_limit
 from orderkit.inventory.entries import (
     Balance,
     EntryKind,
@@ -26,6 +25,7 @@ from orderkit.inventory.entries import (
     count_return,
 )
 from orderkit.inventory.rules import apply_entry
+from orderkit.model._checks import quantity
 from orderkit.model.errors import ValidationError
 from orderkit.model.time import Clock, SystemClock
 
@@ -130,7 +130,7 @@ class MemoryInventoryStore:
 
     def due_lines(self, now: datetime, limit: int) -> Sequence[LockLine]:
         """Up to ``limit`` open lines whose lock expired by ``now``, oldest expiry first."""
-        limit = checked_limit(limit)
+        limit = quantity("limit", limit)
         with self._lock:
             due = [
                 self._lines[lock_key][sku]

@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from orderkit.adapters._counts import checked_limit, checked_save
-from orderkit.model._checks import stored_key
+from orderkit.model._checks import quantity, stored_key
 from orderkit.model.audit import (
     AddressVersion,
     AuditEntry,
@@ -21,7 +20,7 @@ from orderkit.model.audit import (
     checked_entries,
 )
 from orderkit.model.errors import ConcurrencyError, DuplicateOrder, OrderNotFound, ValidationError
-from orderkit.model.orders import ANCHORS, Order, PaymentTerms
+from orderkit.model.orders import ANCHORS, Order, PaymentTerms, check_version_raised
 from orderkit.model.time import ensure_aware
 
 if TYPE_CHECKING:
@@ -274,7 +273,7 @@ class MemoryOrderRepository:
     ) -> None:
         """Insert or replace ``order`` if the stored version is ``expected_version``;
         store ``audit``, any address change and the ``outbox`` messages with it."""
-        order, expected_version = checked_save(order, expected_version)
+        check_version_raised(order, expected_version)
         entries = checked_entries(audit)
         messages: list[OutboxMessage] = []
         if outbox or not isinstance(outbox, Sequence):
@@ -348,7 +347,7 @@ class MemoryOrderRepository:
 
     def pending(self, limit: int) -> list[StoredMessage]:
         """Up to ``limit`` pending messages, oldest (first saved) first."""
-        count = checked_limit(limit)
+        count = quantity("limit", limit)
         with self._lock:
             return [self._outbox[i].stored for i in islice(self._pending, count)]
 

@@ -39,11 +39,11 @@ from typing import TYPE_CHECKING, Any, Final
 
 from psycopg import sql as pgsql
 
-from orderkit.adapters._counts import checked_limit
 from orderkit.adapters._lines import by_lock
 from orderkit.adapters.postgres._db import Database, utc
 from orderkit.inventory.entries import Balance, EntryKind, LedgerEntry, LockLine
 from orderkit.inventory.rules import apply_entry
+from orderkit.model._checks import quantity
 from orderkit.model.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -301,7 +301,7 @@ class PostgresInventoryStore:
 
     def due_lines(self, now: datetime, limit: int) -> Sequence[LockLine]:
         """Up to ``limit`` open lines whose lock expired by ``now``, oldest expiry first."""
-        limit = checked_limit(limit)
+        limit = quantity("limit", limit)
         rows = self._all(
             "read due locks",
             f"SELECT {_LINE_SELECT} FROM {{s}}.inventory_lock_lines"

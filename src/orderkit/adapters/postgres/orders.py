@@ -28,9 +28,8 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from orderkit.adapters._counts import checked_limit, checked_save
 from orderkit.adapters.postgres._db import Database, unique_violation, utc
-from orderkit.model._checks import stored_key
+from orderkit.model._checks import quantity, stored_key
 from orderkit.model.audit import (
     AddressVersion,
     AuditEntry,
@@ -50,6 +49,7 @@ from orderkit.model.orders import (
     Anchor,
     Order,
     PaymentTerms,
+    check_version_raised,
 )
 from orderkit.model.serialization import from_dict, to_dict
 from orderkit.model.time import ensure_aware
@@ -488,7 +488,7 @@ class PostgresOrderRepository:
         """Insert or replace ``order`` if the stored version is ``expected_version``;
         store ``audit``, any address change and the ``outbox`` messages in the same
         transaction."""
-        order, expected_version = checked_save(order, expected_version)
+        check_version_raised(order, expected_version)
         entries = checked_entries(audit)
         data = to_dict(order)
         values: dict[str, object] = {
@@ -690,7 +690,7 @@ class PostgresOrderRepository:
     def pending(self, limit: int) -> list[StoredMessage]:
         """Up to ``limit`` pending messages whose writers have all ended, by position
         (see the module docstring)."""
-        count = checked_limit(limit)
+        count = quantity("limit", limit)
         sql = self._db.sql(
             f"SELECT {_OUTBOX_COLUMNS} FROM {{s}}.order_outbox"
             f" WHERE status = 'pending' AND {_VISIBLE} ORDER BY position, seq LIMIT %s"

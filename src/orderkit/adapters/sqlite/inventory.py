@@ -24,11 +24,11 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from orderkit.adapters._counts import checked_limit
 from orderkit.adapters._lines import by_lock
 from orderkit.adapters.sqlite._db import Database
 from orderkit.inventory.entries import Balance, EntryKind, LedgerEntry, LockLine
 from orderkit.inventory.rules import apply_entry
+from orderkit.model._checks import quantity
 from orderkit.model.errors import StoreError, ValidationError
 from orderkit.model.time import Clock, SystemClock
 
@@ -281,7 +281,7 @@ class SQLiteInventoryStore:
 
     def due_lines(self, now: datetime, limit: int) -> Sequence[LockLine]:
         """Up to ``limit`` open lines whose lock expired by ``now``, oldest expiry first."""
-        limit = checked_limit(limit)
+        limit = quantity("limit", limit)
         with self._db.read("read due locks") as conn:
             rows = conn.execute(
                 f"SELECT {_LINE_COLUMNS} FROM inventory_lock_lines"

@@ -16,9 +16,8 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from orderkit.adapters._counts import checked_limit, checked_save
 from orderkit.adapters.sqlite._db import Database
-from orderkit.model._checks import stored_key
+from orderkit.model._checks import quantity, stored_key
 from orderkit.model.audit import (
     AddressVersion,
     AuditEntry,
@@ -32,7 +31,13 @@ from orderkit.model.errors import (
     StoreError,
     ValidationError,
 )
-from orderkit.model.orders import ANCHORS, Address, Order, PaymentTerms
+from orderkit.model.orders import (
+    ANCHORS,
+    Address,
+    Order,
+    PaymentTerms,
+    check_version_raised,
+)
 from orderkit.model.serialization import from_dict, to_dict
 from orderkit.model.time import ensure_aware
 
@@ -394,7 +399,7 @@ class SQLiteOrderRepository:
         """Insert or replace ``order`` if the stored version is ``expected_version``;
         store ``audit``, any address change and the ``outbox`` messages in the same
         transaction."""
-        order, expected_version = checked_save(order, expected_version)
+        check_version_raised(order, expected_version)
         entries = checked_entries(audit)
         data = to_dict(order)
         body = _dumps(data)
@@ -648,7 +653,7 @@ class SQLiteOrderRepository:
 
     def pending(self, limit: int) -> list[StoredMessage]:
         """Up to ``limit`` pending messages, oldest (lowest ``seq``) first."""
-        count = checked_limit(limit)
+        count = quantity("limit", limit)
         with self._db.statement("read pending outbox messages") as conn:
             rows = conn.execute(
                 f"SELECT {_OUTBOX_COLUMNS} FROM order_outbox"

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -26,9 +26,12 @@ from orderkit.testing.samples import sample_order
 __all__ = ["OrderRepositoryContract"]
 
 
-def _raises(kind: type[BaseException], call: object, *args: object) -> BaseException:
+_E = TypeVar("_E", bound=BaseException)
+
+
+def _raises(kind: type[_E], call: Callable[..., object], *args: object) -> _E:
     try:
-        call(*args)  # type: ignore[operator]
+        call(*args)
     except kind as error:
         return error
     raise AssertionError(f"expected {kind.__name__}")
@@ -81,7 +84,7 @@ class OrderRepositoryContract:
         _raises(ValidationError, stale, [10], "eta", t0, 5)
         for limit in (0, True, "5", 2**63):  # 2**63: more than any store counts
             error = _raises(ValidationError, stale, [10], "status_since", t0, limit)
-            assert (error.path, error.value) == ("limit", limit)  # type: ignore[attr-defined]
+            assert (error.path, error.value) == ("limit", limit)
         _raises(ValidationError, stale, [10], "status_since", datetime(2026, 3, 2), 5)
         unknown_terms: Any = "cod"
         error = _raises(ValidationError, partial(stale, terms=unknown_terms), [10],
@@ -197,7 +200,7 @@ class OrderRepositoryContract:
         repository = self.create_repository()
         error = _raises(OrderNotFound, repository.get, "nope")
         assert isinstance(error, OrderkitError)
-        assert error.order_id == "nope"  # type: ignore[attr-defined]
+        assert error.order_id == "nope"
 
     def test_an_id_no_store_can_hold_is_refused_naming_it(self) -> None:
         # Text with a lone surrogate encodes in no store, and an id is a string: every
@@ -209,16 +212,16 @@ class OrderRepositoryContract:
             for read in (repository.get, repository.audit_trail,
                          repository.address_history):
                 error = _raises(ValidationError, read, bad)
-                assert (error.path, error.value) == ("order_id", bad), read  # type: ignore[attr-defined]
+                assert (error.path, error.value) == ("order_id", bad), read
             error = _raises(ValidationError, repository.find_by_channel, "tmall", bad)
-            assert (error.path, error.value) == ("channel_order_id", bad)  # type: ignore[attr-defined]
+            assert (error.path, error.value) == ("channel_order_id", bad)
             error = _raises(ValidationError, repository.find_by_channel, bad, "T-1")
-            assert (error.path, error.value) == ("channel", bad)  # type: ignore[attr-defined]
+            assert (error.path, error.value) == ("channel", bad)
             error = _raises(ValidationError, repository.find_many_by_channel,
                             [("tmall", "T-1"), ("tmall", bad)])
-            assert error.path == "keys[1]"  # type: ignore[attr-defined]
+            assert error.path == "keys[1]"
             error = _raises(ValidationError, repository.find_by_waybill, bad)
-            assert (error.path, error.value) == ("waybill", bad)  # type: ignore[attr-defined]
+            assert (error.path, error.value) == ("waybill", bad)
         # NUL: PostgreSQL text holds none, so no store is asked for it.
         reads: tuple[tuple[Callable[[str], object], str], ...] = (
             (repository.get, "order_id"), (repository.audit_trail, "order_id"),
@@ -226,12 +229,12 @@ class OrderRepositoryContract:
         )
         for lookup, field in reads:
             error = _raises(ValidationError, lookup, "ORD\x001")
-            assert (error.path, error.value) == (field, "ORD\x001"), lookup  # type: ignore[attr-defined]
+            assert (error.path, error.value) == (field, "ORD\x001"), lookup
         error = _raises(ValidationError, repository.find_many_by_channel,
                         [("tmall", "T-1"), ("tmall", "T\x002")])
-        assert error.path == "keys[1]"  # type: ignore[attr-defined]
+        assert error.path == "keys[1]"
         error = _raises(ValidationError, repository.find_by_channel, "tmall", "T\x001")
-        assert error.path == "channel_order_id"  # type: ignore[attr-defined]
+        assert error.path == "channel_order_id"
         assert repository.get("ORD-1").order_id == "ORD-1"  # still usable
 
     def test_save_on_top_of_the_version_read_wins(self) -> None:
@@ -250,8 +253,8 @@ class OrderRepositoryContract:
         repository.save(winner, expected_version=order.version)
         loser = attrs.evolve(order, status=OrderStatus.CLOSED, version=order.version + 1)
         error = _raises(ConcurrencyError, repository.save, loser, order.version)
-        assert error.expected == order.version  # type: ignore[attr-defined]
-        assert error.actual == winner.version  # type: ignore[attr-defined]
+        assert error.expected == order.version
+        assert error.actual == winner.version
         assert repository.get(order.order_id) == winner
 
     def test_inserting_an_existing_order_is_a_conflict(self) -> None:
@@ -272,7 +275,7 @@ class OrderRepositoryContract:
         repository.save(order, expected_version=None)
         same = attrs.evolve(order, status=OrderStatus.DELIVERED)
         error = _raises(ValidationError, repository.save, same, order.version)
-        assert error.path == "order.version"  # type: ignore[attr-defined]
+        assert error.path == "order.version"
         assert repository.get(order.order_id) == order
 
     def test_an_expected_version_not_a_version_is_refused_and_nothing_changes(self) -> None:
@@ -285,7 +288,7 @@ class OrderRepositoryContract:
         changed = attrs.evolve(order, status=OrderStatus.DELIVERED, version=order.version + 1)
         for bad in (str(order.version), True, False, -1, 1.0, 2**63):
             error = _raises(ValidationError, repository.save, changed, bad)
-            assert (error.path, error.value) == ("expected_version", bad)  # type: ignore[attr-defined]
+            assert (error.path, error.value) == ("expected_version", bad)
         assert repository.get(order.order_id) == order
         assert repository.audit_trail(order.order_id) == []
 
@@ -313,9 +316,9 @@ class OrderRepositoryContract:
         assert repository.find_many_by_channel({("tmall", "T-2")}) == {("tmall", "T-2"): changed}
         error = _raises(ValidationError, repository.find_many_by_channel,
                         [("tmall", "T-1"), ("tmall", 7)])
-        assert error.path == "keys[1]"  # type: ignore[attr-defined]
+        assert error.path == "keys[1]"
         error = _raises(ValidationError, repository.find_many_by_channel, "tmall")
-        assert error.path == "keys"  # type: ignore[attr-defined]
+        assert error.path == "keys"
 
     def test_many_new_orders_are_inserted_in_one_write_or_not_at_all(self) -> None:
         repository = self.create_repository()
@@ -329,13 +332,15 @@ class OrderRepositoryContract:
         repository.insert_many([])
         # One order that is not new refuses the whole call: nothing of it is written.
         third = sample_order("ORD-3", channel_order_id="T-3")
-        error = _raises(ConcurrencyError, repository.insert_many,
-                        [(third, (), ()), (first, (), ())])
-        assert error.order_id == "ORD-1"  # type: ignore[attr-defined]
+        conflict = _raises(ConcurrencyError, repository.insert_many,
+                           [(third, (), ()), (first, (), ())])
+        assert conflict.order_id == "ORD-1"
         _raises(OrderNotFound, repository.get, "ORD-3")
-        error = _raises(DuplicateOrder, repository.insert_many,
-                        [(third, (), ()), (sample_order("ORD-4", channel_order_id="T-2"), (), ())])
-        assert error.existing_order_id == "ORD-2"  # type: ignore[attr-defined]
+        duplicate = _raises(
+            DuplicateOrder, repository.insert_many,
+            [(third, (), ()), (sample_order("ORD-4", channel_order_id="T-2"), (), ())],
+        )
+        assert duplicate.existing_order_id == "ORD-2"
         _raises(OrderNotFound, repository.get, "ORD-3")
         twins = [(third, (), ()), (sample_order("ORD-5", channel_order_id="T-3"), (), ())]
         _raises(DuplicateOrder, repository.insert_many, twins)
@@ -348,7 +353,7 @@ class OrderRepositoryContract:
         error = _raises(
             DuplicateOrder, repository.save, sample_order("ORD-2", channel_order_id="T-9"), None
         )
-        assert error.existing_order_id == "ORD-1"  # type: ignore[attr-defined]
+        assert error.existing_order_id == "ORD-1"
         _raises(OrderNotFound, repository.get, "ORD-2")
 
     # --- lookups a host needs (sync, carrier callbacks) -----------------------------------
@@ -391,7 +396,7 @@ class OrderRepositoryContract:
     def test_a_blank_waybill_is_refused_naming_it(self) -> None:
         repository = self.lookups()
         error = _raises(ValidationError, repository.find_by_waybill, " ")
-        assert error.path == "waybill"  # type: ignore[attr-defined]
+        assert error.path == "waybill"
 
     # --- audit trail and address versions (lifecycle) -----------------------------------
 
@@ -570,7 +575,6 @@ class OrderRepositoryContract:
         finally:
             done.set()
             worker.join(10)
-
 
 
 class _Abort(Exception):
