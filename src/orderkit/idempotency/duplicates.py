@@ -26,7 +26,7 @@ from orderkit.model.errors import ValidationError
 from orderkit.model.ids import fingerprint
 from orderkit.model.money import Money
 from orderkit.model.orders import Order
-from orderkit.model.time import SystemClock
+from orderkit.model.time import SystemClock, checked_now
 
 if TYPE_CHECKING:
     from orderkit.idempotency.ports import IdempotencyStore
@@ -94,7 +94,7 @@ class DuplicateDetector:
             raise ValidationError("order_id", order_id, "expected an order id")
         key = self.key(buyer=buyer, channel=channel, lines=lines, amount=amount)
         for _ in range(_MAX_ROUNDS):
-            now = self._clock.now()
+            now = checked_now(self._clock)
             mine = IdempotencyRecord(
                 key=key,
                 request_hash=fingerprint(order_id),

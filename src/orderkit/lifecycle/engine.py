@@ -72,7 +72,7 @@ from orderkit.model.orders import (
     OrderStatus,
     status_code,
 )
-from orderkit.model.time import Clock, SystemClock, ensure_instant
+from orderkit.model.time import Clock, SystemClock, checked_now
 
 __all__ = ["Lifecycle", "Transition"]
 
@@ -148,7 +148,7 @@ class Lifecycle:
         """The clock's time (added in 0.3), checked as the ledger and the idempotency
         guard check theirs: a host clock that gives a naive datetime is a
         :class:`ValidationError` naming ``clock.now()``."""
-        return ensure_instant(self.clock.now(), path="clock.now()")
+        return checked_now(self.clock)
 
     def apply(self, order: Order, event: Event) -> Transition:
         """Apply ``event`` to ``order``; see the module docstring for the rules.

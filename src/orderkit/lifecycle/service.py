@@ -429,6 +429,14 @@ class OrderService:
             self.inventory.apply_many(confirms)
         return out
 
+    def waits_for_stock(self, order: Order) -> bool:
+        """Whether ``order`` (as stored) waits for stock: the service keeps stock, the
+        order has open units and holds no lock (stored by ``place_many(...,
+        wait_for_stock=True)`` when the shelf could not cover it, or placed without a
+        ledger) until :meth:`reserve` locks them (added in 0.3)."""
+        return (self.inventory is not None and order.lock_id is None
+                and bool(order.open_units_by_sku))
+
     def reserve(self, order_ids: Sequence[str], *, at: datetime) -> dict[str, OrderkitError]:
         """Lock the open units of stored orders that hold no lock (placed without a
         ledger: imported, or synced from a file; or whose lock lapsed), in one ledger

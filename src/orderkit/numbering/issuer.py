@@ -6,7 +6,13 @@ from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
 
 from orderkit.model.ids import check_prefix, recon_id
-from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, Clock, SystemClock, accounting_date
+from orderkit.model.time import (
+    DEFAULT_ACCOUNTING_TZ,
+    Clock,
+    SystemClock,
+    accounting_date,
+    checked_now,
+)
 
 if TYPE_CHECKING:
     from orderkit.numbering.ports import ReconIdSequence
@@ -35,6 +41,6 @@ class ReconIdIssuer:
     def issue(self, prefix: str, *, at: datetime | None = None) -> str:
         """Draw the next id for ``prefix`` on the accounting date of ``at`` (default now)."""
         check_prefix(prefix)
-        on = accounting_date(at if at is not None else self._clock.now(), self._tz)
+        on = accounting_date(at if at is not None else checked_now(self._clock), self._tz)
         return recon_id(prefix, on, self._sequence.next_value(prefix, on))
 

@@ -44,7 +44,7 @@ import attrs
 
 from orderkit.model.audit import AuditEntry
 from orderkit.model.errors import OrderNotFound, RefusedError, ValidationError
-from orderkit.model.time import Clock, SystemClock
+from orderkit.model.time import Clock, SystemClock, checked_now
 from orderkit.outbox.findings import OversellDetected, ReservationLapsed
 from orderkit.outbox.messages import (
     STOCK_COMMIT,
@@ -124,7 +124,7 @@ class OutboxRelay:
         """Deliver up to ``limit`` pending messages; see the module docstring."""
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ValidationError("limit", limit, "expected an integer >= 1")
-        now = self.clock.now()
+        now = checked_now(self.clock)
         delivered = failed = dead = 0
         # (order, consumer) pairs whose earlier message failed or waits in this run
         blocked: set[tuple[str, str]] = set()
@@ -223,7 +223,7 @@ class OutboxRelay:
         oldest = self.store.oldest_pending()
         if oldest is None:
             return _NO_LAG
-        return max(_NO_LAG, (now or self.clock.now()) - oldest)
+        return max(_NO_LAG, (now or checked_now(self.clock)) - oldest)
 
     def dead_letters(self) -> Sequence[StoredMessage]:
         """Every message that failed ``max_attempts`` times, with its last error."""

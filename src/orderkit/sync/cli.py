@@ -15,7 +15,7 @@ from typing import Any, Final, TextIO
 
 from orderkit.mapping.registry import default_registry
 from orderkit.model.errors import ValidationError
-from orderkit.model.time import parse_timestamp
+from orderkit.model.time import checked_now, parse_timestamp
 from orderkit.sync.feed import MemoryChannelClient, read_lines
 from orderkit.sync.limits import check_window, limits_for
 from orderkit.sync.sync import Sync, SyncReport, check_batch, check_platform
@@ -89,7 +89,7 @@ def add_sync_commands(commands: Any, opener: Opener) -> None:
         bar = ProgressBar("sync")
         report = sync.receive_many(args.platform, [payload for payload, _text in lines],
                                    texts=[text for _payload, text in lines],
-                                   received_at=sync.clock.now(), batch=args.batch,
+                                   received_at=checked_now(sync.clock), batch=args.batch,
                                    progress=bar)
         return _finish(report, bar)
 

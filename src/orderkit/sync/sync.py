@@ -41,7 +41,7 @@ from orderkit.model.errors import (
     ValidationError,
 )
 from orderkit.model.orders import Order
-from orderkit.model.time import Clock, SystemClock, ensure_aware
+from orderkit.model.time import Clock, SystemClock, checked_now, ensure_aware
 from orderkit.numbering.issuer import ReconIdIssuer
 from orderkit.sync.diff import Wanted, initial
 from orderkit.sync.limits import LIMITS, PlatformLimits, limits_for, windows
@@ -137,13 +137,6 @@ def _count(outcomes: Iterable[Outcome]) -> SyncReport:
     tally = Counter(outcomes)
     return SyncReport(tally["new"] + tally["waiting"], tally["updated"], tally["unchanged"],
                       tally["stale"], tally["dead_lettered"], tally["waiting"])
-
-
-def _waiting(service: OrderService, placed: Order) -> bool:
-    """Whether ``placed`` was stored waiting for stock: a ledger locks every open unit
-    of a placement it covers."""
-    return (service.inventory is not None and placed.lock_id is None
-            and bool(placed.open_units_by_sku))
 
 
 @attrs.frozen
@@ -378,7 +371,7 @@ class Sync:
         the next pass.
         """
         limits = self._limits(platform)
-        now = self.clock.now()
+        now = checked_now(self.clock)
         cursor = self.store.cursor(platform, client.shop)
         if cursor is not None:
             since = cursor.modified_at - limits.settle
@@ -414,7 +407,7 @@ class Sync:
         """Read every order changed in ``[since, until]`` through the same path, one
         commit per page; the cursor does not move."""
         limits = self._limits(platform)
-        spans = windows(limits, since, until, now=self.clock.now())
+        spans = windows(limits, since, until, now=checked_now(self.clock))
         tally = _Tally(ensure_aware(since, path="since"), ensure_aware(until, path="until"),
                        progress)
         for low, high in spans:
@@ -441,7 +434,7 @@ class Sync:
         if not isinstance(client, ListingClient):
             raise ValidationError("client", client, "expected a client with listed()")
         limits = self._limits(platform)
-        spans = windows(limits, since, until, now=self.clock.now())
+        spans = windows(limits, since, until, now=checked_now(self.clock))
         tally = _Tally(ensure_aware(since, path="since"), ensure_aware(until, path="until"),
                        progress)
         for low, high in spans:
@@ -458,7 +451,7 @@ class Sync:
                 ]
                 fetched = [p for p in map(client.get, wanted) if p is not None]
                 done = _count(outcome for outcome, _at, _id in
-                              self._batch(platform, fetched, self.clock.now()))
+                              self._batch(platform, fetched, checked_now(self.clock)))
                 done += SyncReport(unchanged=len(listing.entries) - len(wanted))
                 tally.add(done, low if listing.next is not None else high)
                 if listing.next is None:
@@ -574,7 +567,7 @@ class Sync:
         token: str | None = None
         while True:
             page = client.changed(low, high, token)
-            results = self._batch(platform, page.payloads, self.clock.now(), page.texts)
+            results = self._batch(platform, page.payloads, checked_now(self.clock), page.texts)
             done = _count(outcome for outcome, _at, _id in results)
             report += done
             for _outcome, stamp, order_id in results:
@@ -788,7 +781,7 @@ class Sync:
             )
             for chain, result in zip(new, placed, strict=True):
                 if isinstance(result, Order):
-                    if _waiting(self.service, result):
+                    if self.service.waits_for_stock(result):
                         changed[chain.items[0].index] = "waiting"
                 elif isinstance(result, DuplicateOrder):
                     # Placed meanwhile by a writer outside this transaction: the page's

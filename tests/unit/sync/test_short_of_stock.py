@@ -90,6 +90,7 @@ def test_a_paid_order_short_of_stock_is_stored_waiting_for_stock_until_it_is_res
     assert order is not None
     assert (order.status, order.lock_id) == (OrderStatus.PAID, None)
     assert _levels(shop, TEA) == (5, 0, 5)  # nothing locked, not even the tea there is
+    assert service.waits_for_stock(order)
     trail = shop.repository.audit_trail(order.order_id)
     (pay,) = [e for e in trail if e.event == "pay"]
     (refused,) = [e for e in trail if e.outcome == "refused"]
@@ -114,6 +115,7 @@ def test_a_paid_order_short_of_stock_is_stored_waiting_for_stock_until_it_is_res
     shop.ledger.receive(POT, 2, reference="PO-POT")
     assert service.reserve([order.order_id], at=NOW) == {}
     service.relay.run_until_idle()
+    assert not service.waits_for_stock(shop.repository.get(order.order_id))
     assert (_levels(shop, TEA), _levels(shop, POT)) == ((5, 1, 4), (2, 1, 1))
     shipped = versions("9302", "shipped", NOW)
     assert sync.receive("jd", shipped, received_at=NOW) == SyncReport(updated=1)
