@@ -11,10 +11,20 @@ state, and no update is ever undone.
 Event ids come from the order and the *cumulative* state the event brings it to
 (``"<channel>:<channel order id>:pay:328.50"``), never from when or how the payload
 arrived: the same change seen from a webhook and from a poll is one event.
+
+A ship-to address the channel shows is brought with ``change_address`` only when it is
+a *new address* (:func:`new_address`): the stored order has shipped nothing yet, and the
+address names a street, none of its fields is a value the platform encrypted
+(``~...~``, ``$...$``, ``#...#``), and it differs from the stored one in a field where
+it is neither empty nor merely the stored value masked (``"张*"`` for ``"张三"``). An
+emptied receiver (Pinduoduo clears it once the shipping window closes) or an encrypted
+one is never a change, nor is any address once goods have left.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
@@ -28,6 +38,7 @@ from orderkit.lifecycle.handlers import refund_label
 from orderkit.lifecycle.policy import Actor
 from orderkit.model.money import Money
 from orderkit.model.orders import (
+    Address,
     Adjustment,
     AdjustmentKind,
     LineStatus,
@@ -38,14 +49,23 @@ from orderkit.model.orders import (
     PaymentTerms,
 )
 
-__all__ = ["MISMATCH_HOLD", "SYNC_ACTOR", "UNKNOWN_WAYBILL", "Wanted", "initial", "next_event"]
+__all__ = [
+    "MISMATCH_HOLD",
+    "SYNC_ACTOR",
+    "UNKNOWN_WAYBILL",
+    "Wanted",
+    "initial",
+    "new_address",
+    "next_event",
+]
 
 #: Who sync's holds and releases are by: sync releases only the holds it placed.
 SYNC_ACTOR: Final = Actor("orderkit-sync")
 #: Carrier and waybill of a shipment the payload reports without one.
 UNKNOWN_WAYBILL: Final = "unknown"
 #: The hold sync places while the channel shows lines or amounts the lifecycle has no
-#: event for (a line added, an adjustment changed, a price changed after payment); its
+#: event for (a line added, an adjustment changed, a price changed after payment), or a
+#: new address the lifecycle no longer takes (packed, past the edit window); its
 #: reason names the difference, and sync releases it once the channel no longer shows one.
 MISMATCH_HOLD: Final = "channel_mismatch"
 #: Adjustments that never change what the buyer pays (fees, commissions) or that the
@@ -62,6 +82,8 @@ _PAID: Final = frozenset(
      OrderStatus.COMPLETED, OrderStatus.CLOSED}
 )
 _BEFORE_SHIP: Final = frozenset({OrderStatus.PAID, OrderStatus.PACKED})
+#: Where an order's goods have not left yet: its address still matters, and it takes a hold.
+_UNSHIPPED: Final = _BEFORE_SHIP | {OrderStatus.PENDING_PAYMENT}
 #: Longest hold reason sync writes.
 _REASON_MAX: Final = 1000
 _CANCELLABLE: Final = frozenset(
@@ -69,6 +91,11 @@ _CANCELLABLE: Final = frozenset(
 )
 _OPEN, _SHIPPED, _CANCELLED = LineStatus.OPEN, LineStatus.SHIPPED, LineStatus.CANCELLED
 _REFUNDED, _RETURNED = LineStatus.REFUNDED, LineStatus.RETURNED
+#: A value a platform encrypted rather than masked: Pinduoduo's and Douyin's ciphertexts
+#: are wrapped in ``~``, ``$`` or ``#`` (``~AgAAAAGd...~0~``, ``$1380013$AgAAAA...$``).
+_ENCRYPTED: Final = re.compile(r"^([~$#]).+\1$", re.DOTALL)
+#: A run of mask characters in a value the platform masked (``138****5678``).
+_MASK: Final = re.compile(r"\*+")
 
 
 def initial(order: Order) -> Order:
@@ -96,6 +123,38 @@ def initial(order: Order) -> Order:
     )
 
 
+def new_address(stored: Order, target: Order) -> Address | None:
+    """``target``'s ship-to address when it is a new address for ``stored`` (see the
+    module's text): ``stored`` has shipped nothing (unpaid, paid or packed), the address
+    names a street, none of its fields is encrypted, and a field differs from the stored
+    one other than by masking or emptying it; else ``None``."""
+    if stored.shipments or stored.status not in _UNSHIPPED:
+        return None  # the goods left: where they went is the carrier's, not a change
+    address = target.ship_to
+    if address is None or not address.street or address == stored.ship_to:
+        return None
+    values = attrs.astuple(address)
+    if any(_ENCRYPTED.match(value) for value in values):
+        return None
+    have = stored.ship_to
+    if have is not None and all(
+        _masks(value, known) for value, known in zip(values, attrs.astuple(have), strict=True)
+    ):
+        return None
+    return address
+
+
+def _masks(value: str, known: str) -> bool:
+    """Whether ``value`` is ``known``, ``known`` masked (each run of ``*`` standing
+    for some of its characters), or empty (the platform no longer says)."""
+    if value == known or not value:
+        return True
+    if "*" not in value:
+        return False
+    pattern = ".+".join(re.escape(part) for part in _MASK.split(value))
+    return re.fullmatch(pattern, known, re.DOTALL) is not None
+
+
 def next_event(stored: Order, target: Order, *, at: datetime) -> Event | None:
     """The event that brings ``stored`` one step closer to ``target`` (``None``: it has
     everything ``target`` has). ``at`` is the platform's modified time of ``target``,
@@ -108,14 +167,19 @@ class Wanted:
     once: its units per line in the buckets the steps compare, whether and how much it
     says was paid, its holds. :meth:`next_event` is :func:`next_event` with these facts
     read from ``target`` once instead of at every step of every event, which is what
-    sync does for each payload while the lifecycle applies its events one by one."""
+    sync does for each payload while the lifecycle applies its events one by one.
+
+    With ``readdress=False`` a new address is not brought with ``change_address`` but
+    held as a difference (:data:`MISMATCH_HOLD`): what sync decides once the lifecycle
+    refused the address (``AddressLocked``)."""
 
     __slots__ = ("at", "cancelled", "holds", "key", "lines", "paid_back", "paid_in",
-                 "refunded", "shipped", "target")
+                 "readdress", "refunded", "shipped", "target")
 
-    def __init__(self, target: Order, at: datetime) -> None:
+    def __init__(self, target: Order, at: datetime, *, readdress: bool = True) -> None:
         self.target = target
         self.at = at
+        self.readdress = readdress
         self.key = f"{target.channel}:{target.channel_order_id}"
         self.paid_in = any(p.kind is PaymentKind.PAYMENT for p in target.payments)
         self.cancelled = _units(target, _CANCELLED)
@@ -285,6 +349,23 @@ def _cancel(stored: Order, want: Wanted) -> Event | None:
     return Event("cancel", event_id=f"{want.key}:cancel", at=want.at)
 
 
+def _readdress(stored: Order, want: Wanted) -> Event | None:
+    """A new address (:func:`new_address`): ``change_address`` by
+    :data:`SYNC_ACTOR` at the payload's modified time, its id from the order, the
+    address and that time (the same version read twice is one event; an address the
+    buyer goes back to later is a new one)."""
+    if not want.readdress:
+        return None
+    address = new_address(stored, want.target)
+    if address is None:
+        return None
+    at = want.at
+    text = "\x1f".join(attrs.astuple(address))
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return Event("change_address", event_id=f"{want.key}:change_address:{digest}:{_iso(at)}",
+                 at=at, data={"address": address}, actor=SYNC_ACTOR)
+
+
 def _ship(stored: Order, want: Wanted) -> Event | None:
     unpaid_goes = (stored.status == OrderStatus.PENDING_PAYMENT
                    and stored.payment_terms is PaymentTerms.ON_DELIVERY)
@@ -380,7 +461,8 @@ def _hold(stored: Order, want: Wanted) -> Event | None:
 
 
 def _mismatch(stored: Order, want: Wanted) -> Event | None:
-    """A difference in lines or amounts no other step can bring (see :func:`_difference`):
+    """A difference in lines, amounts or the address no other step can bring (see
+    :func:`_difference`):
     the :data:`MISMATCH_HOLD` hold, with the difference as its reason."""
     if stored.is_final or stored.hold(MISMATCH_HOLD) is not None:
         return None
@@ -398,7 +480,8 @@ def _difference(stored: Order, want: Wanted) -> str | None:
     event for, as text (``None``: nothing): a line added; a line's SKU or quantity
     changed; after payment, a line gone (units not cancelled) or repriced; an adjustment
     the buyer's price depends on (not a fee, commission or concession) added, changed or
-    gone. Before payment a repriced line is :func:`_reprice`'s and a line gone
+    gone; a new address (:func:`new_address`: :func:`_readdress`'s, unless the lifecycle
+    refused it). Before payment a repriced line is :func:`_reprice`'s and a line gone
     :func:`_remove`'s."""
     target = want.target
     found: list[str] = []
@@ -436,6 +519,10 @@ def _difference(stored: Order, want: Wanted) -> str | None:
             found += [f"adjustment {kind} {amount}"
                       + (f" on line {line_id}" if line_id else "") + f" {sign}"
                       for kind, amount, line_id in sorted(items.elements(), key=str)]
+    address = new_address(stored, target)
+    if address is not None:
+        found.append(f"ship-to address {_address_text(address)} on the channel, "
+                     f"{_address_text(stored.ship_to)} stored")
     if not found:
         return None
     return "the channel shows what the lifecycle has no event for: " + "; ".join(found)
@@ -449,17 +536,23 @@ def _adjusted(
                    and a.label not in refunds)
 
 
+def _address_text(address: Address | None) -> str:
+    if address is None:
+        return "none"
+    return " ".join(value for value in attrs.astuple(address) if value) or "empty"
+
+
 def _iso(at: datetime) -> str:
     return at.isoformat()
 
 
 #: The steps in the order :func:`next_event` tries them.
-_STEPS: Final = (_release, _reprice, _remove, _pay, _cancel_lines, _cancel, _ship, _refund,
-                 _deliver, _complete, _hold, _mismatch)
+_STEPS: Final = (_release, _reprice, _remove, _pay, _cancel_lines, _cancel, _readdress, _ship,
+                 _refund, _deliver, _complete, _hold, _mismatch)
 #: Cash on delivery: the goods go first and the carrier collects on delivery, so the
 #: payment comes after the delivery and before the completion.
-_COD_STEPS: Final = (_release, _reprice, _remove, _cancel_lines, _cancel, _ship, _refund,
-                     _deliver, _pay, _complete, _hold, _mismatch)
+_COD_STEPS: Final = (_release, _reprice, _remove, _cancel_lines, _cancel, _readdress, _ship,
+                     _refund, _deliver, _pay, _complete, _hold, _mismatch)
 #: Statuses in which a cash on delivery order takes the money collected for it.
 _COLLECTING: Final = frozenset(
     {OrderStatus.PENDING_PAYMENT, OrderStatus.PACKED, OrderStatus.SHIPPED,

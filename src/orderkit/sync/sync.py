@@ -34,8 +34,10 @@ from orderkit.lifecycle.engine import Transition
 from orderkit.lifecycle.service import OrderService
 from orderkit.mapping.registry import Registry, default_registry
 from orderkit.model.errors import (
+    AddressLocked,
     ConcurrencyError,
     DuplicateOrder,
+    NotPermitted,
     OrderkitError,
     RefusedError,
     ValidationError,
@@ -817,9 +819,18 @@ class Sync:
         return "updated" if moved else "unchanged"
 
     def _decided(self, order: Order, item: _Mapped) -> tuple[Transition, ...]:
-        """The events ``item`` brings to ``order``, decided in memory."""
-        return self.service.decide(order, Wanted(item.target, item.modified).next_event,
-                                   limit=_MAX_STEPS)
+        """The events ``item`` brings to ``order``, decided in memory. A new address the
+        lifecycle refuses (packed, shipped, past the edit window, or a policy that does
+        not let sync change it) is decided again as a difference: the order is held
+        :data:`~orderkit.sync.diff.MISMATCH_HOLD` naming it, for a person to settle."""
+        try:
+            return self.service.decide(order, Wanted(item.target, item.modified).next_event,
+                                       limit=_MAX_STEPS)
+        except (AddressLocked, NotPermitted) as refused:
+            if isinstance(refused, NotPermitted) and refused.action != "change_address":
+                raise
+        held = Wanted(item.target, item.modified, readdress=False)
+        return self.service.decide(order, held.next_event, limit=_MAX_STEPS)
 
     def _settle(
         self,
