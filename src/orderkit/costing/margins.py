@@ -336,16 +336,30 @@ _DISCOUNT_KINDS = frozenset({
 
 def _platform_funded(order: Order) -> tuple[Money, Money]:
     """What the platform funds on ``order``'s units still sold: ``(discounts, shipping
-    given back)``.
+    given back)``, the sums of :func:`_platform_funded_lines` (shipping given back on
+    the order itself included)."""
+    by_line, on_order = _platform_funded_lines(order)
+    discounts = sum((funded[0] for funded in by_line.values()), Decimal(0))
+    shipping = sum((funded[1] for funded in by_line.values()), on_order)
+    return Money(discounts, order.currency), Money(shipping, order.currency)
+
+
+def _platform_funded_lines(
+    order: Order,
+) -> tuple[dict[str, tuple[Decimal, Decimal]], Decimal]:
+    """What the platform funds on ``order``'s units still sold: ``(discounts, shipping
+    given back)`` by line id (lines with nothing still sold left out), and the shipping
+    given back on the order itself.
 
     Each platform-borne adjustment goes to its lines as the order spreads it: a line's
     own to that line (over the units it covers), an order-level discount over the
     lines by value net of their own discounts at sale. A line's units still sold carry
     their part of each, summed exactly and rounded once, as in
     :attr:`~orderkit.model.orders.Order.sold_value`; so when the platform funds every
-    discount the first is ``sold_value.discounts`` to the fen. Shipping given back on
-    the order itself counts while the order's own shipping stands (anything still sold
-    or shipped), as in :attr:`~orderkit.model.orders.Order.shipping_standing`.
+    discount the lines' discounts add up to ``sold_value.discounts`` to the fen.
+    Shipping given back on the order itself counts while the order's own shipping
+    stands (anything still sold or shipped), as in
+    :attr:`~orderkit.model.orders.Order.shipping_standing`.
     """
     currency = order.currency
     quantity = {line.line_id: line.quantity for line in order.lines}
@@ -374,15 +388,15 @@ def _platform_funded(order: Order) -> tuple[Money, Money]:
         for line, part in zip(order.lines, parts, strict=True):
             discounts[line.line_id].append((part.amount, line.quantity))
     minor = minor_digits(currency)
-    funded = [Decimal(0), Decimal(0)]
+    funded: dict[str, tuple[Decimal, Decimal]] = {}
     for line_id, units in order.sold_units.items():
         if units:
-            for slot, shares in enumerate((discounts, shipping)):
-                if shares[line_id]:
-                    funded[slot] += units_share(shares[line_id], units, minor)
-    if order.charges_stand:
-        funded[1] += on_order
-    return Money(funded[0], currency), Money(funded[1], currency)
+            discount, given_back = (
+                units_share(shares[line_id], units, minor) if shares[line_id] else Decimal(0)
+                for shares in (discounts, shipping)
+            )
+            funded[line_id] = (discount, given_back)
+    return funded, on_order if order.charges_stand else Decimal(0)
 
 
 def _settled(order: Order, kind: AdjustmentKind) -> Money | None:
@@ -466,8 +480,10 @@ def profit_by(
     orders: Iterable[Order], costs: CostModel, key: ProfitKey = "channel"
 ) -> dict[str, ProfitRow]:
     """Profit tables: by ``channel``, ``sku`` (each order's revenue and profit spread
-    over its SKUs by the value still sold, exact to the fen; an order with nothing
-    still sold, returned in full, by the value it sold), ``day`` (the accounting day
+    over its SKUs by what each line's units still sold bring in, exact to the fen: what
+    the buyer pays for them, :meth:`~orderkit.model.orders.Order.sold_by_line`, plus
+    what the platform funds of their discounts; an order with nothing still sold,
+    returned in full, by the value it sold), ``day`` (the accounting day
     the fees apply to) or ``tag`` (an order counts under each of its tags, such as
     ``"douyin-live:influencer-x"``). Rows sorted by key; the rows of ``channel``,
     ``sku`` and ``day`` each add up to the margins of the orders."""
@@ -533,20 +549,26 @@ class _Row:
 def _by_sku(
     order: Order, revenue: Money | None, profit: Money | None
 ) -> Mapping[str, tuple[Money | None, Money | None]]:
-    """Each SKU's part of ``order``'s revenue and profit, exact to the fen: by the value
-    of its units still sold or, when nothing is still sold (every unit returned, refunded
-    or cancelled), by the value ordered, so what is left of the order (a shipping fee
-    kept, the carrier and the box paid for) stays with the SKUs it was sold for; in
-    equal parts when those values are all zero (a gift)."""
-    units = order.sold_units
-    if not any(units.values()):
-        units = {line.line_id: line.quantity for line in order.lines}
+    """Each SKU's part of ``order``'s revenue and profit, exact to the fen: by what its
+    lines' units still sold bring in, what the buyer pays for them
+    (:meth:`~orderkit.model.orders.Order.sold_by_line`, so a discount on one line stays
+    with that line's SKU) plus what the platform funds of them (its coupons come back
+    from it), a line bringing in less than nothing counting as nothing; when nothing is
+    still sold (every unit returned, refunded or cancelled), by the value ordered, so
+    what is left of the order (a shipping fee kept, the carrier and the box paid for)
+    stays with the SKUs it was sold for; in equal parts when those values are all zero
+    (a gift)."""
+    sold = order.sold_by_line()
+    funded, _on_order = _platform_funded_lines(order)
     worth: dict[str, Decimal] = {}
     for line in order.lines:
-        if units[line.line_id]:
-            worth[line.sku] = worth.get(line.sku, Decimal(0)) + line.unit_price.amount * units[
-                line.line_id
-            ]
+        if sold:
+            if line.line_id not in sold:
+                continue
+            value = sold[line.line_id].amount + sum(funded[line.line_id], Decimal(0))
+        else:
+            value = line.amount.amount
+        worth[line.sku] = worth.get(line.sku, Decimal(0)) + max(value, Decimal(0))
     skus = list(worth)
     weights: list[int | Decimal] = [worth[s] for s in skus]
     if not any(weights):

@@ -91,6 +91,38 @@ def test_an_order_returned_in_full_that_kept_its_shipping_fee_has_its_sku_rows()
     assert sum((row.profit for row in rows.values()), cny("0")) == found.profit
 
 
+
+def test_a_discount_on_one_line_stays_with_that_lines_sku() -> None:
+    """Douyin puts a 20.00 coupon on the tea's line alone: the tea row takes it (what
+    the buyer pays for each line, ``Order.sold_by_line``), the cup row does not. A
+    line's coupon the platform funds comes back from it, so it moves nothing."""
+    def order(bearer: Bearer) -> Order:
+        return Order("D", "douyin", "D", [OrderLine("1", "TEA", 1, cny("90.00")),
+                                          OrderLine("2", "CUP", 2, cny("45.00"))], T0,
+                     adjustments=[Adjustment(AdjustmentKind.DISCOUNT, cny("20.00"), bearer, "1")])
+
+    merchant = order(Bearer.MERCHANT)
+    assert merchant.sold_by_line() == {"1": cny("70.00"), "2": cny("90.00")}
+    rows = profit_by([merchant], COSTS, "sku")
+    assert {sku: row.revenue for sku, row in rows.items()} == {
+        "CUP": cny("90.00"), "TEA": cny("70.00")}
+    found = margin(merchant, COSTS)
+    assert sum((row.profit for row in rows.values()), cny("0")) == found.profit
+    rows = profit_by([order(Bearer.PLATFORM)], COSTS, "sku")
+    assert {sku: row.revenue for sku, row in rows.items()} == {
+        "CUP": cny("90.00"), "TEA": cny("90.00")}
+    # a line discount beyond its own goods (the order's shipping pays for it) takes the
+    # line's share to nothing, not below
+    beyond = Order("B", "douyin", "B", [OrderLine("1", "TEA", 1, cny("10.00")),
+                                        OrderLine("2", "CUP", 1, cny("30.00"))], T0,
+                   adjustments=[Adjustment(AdjustmentKind.DISCOUNT, cny("15.00"),
+                                           Bearer.MERCHANT, "1"),
+                                Adjustment(AdjustmentKind.SHIPPING, cny("8.00"))])
+    rows = profit_by([beyond], COSTS, "sku")
+    assert {sku: row.revenue for sku, row in rows.items()} == {
+        "CUP": margin(beyond, COSTS).revenue, "TEA": cny("0.00")}
+
+
 SKUS = ("TEA", "CUP", "GIFT")
 
 
