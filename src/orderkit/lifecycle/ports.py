@@ -155,7 +155,8 @@ class OrderRepository(OutboxStore, Protocol):
         """A block whose writes commit together, or not at all when it raises.
 
         Blocks nest. The writes of other stores that share this repository's transaction
-        (SQLite adapters on the same file) join it too: :class:`OrderService` saves an
+        (SQLite adapters on the same file, a memory inventory store built on a memory
+        repository's ``database``) join it too: :class:`OrderService` saves an
         order and moves its stock in one such block, so they commit with one ``fsync``.
         Stores that cannot share it commit on their own, as outside a block.
         """
