@@ -113,6 +113,32 @@ def test_a_cancel_in_a_host_block_that_commits_is_delivered_once_after_the_commi
     assert sink.topics == ["event.OrderCancelled", "event.StatusChanged"]  # once
 
 
+def test_a_host_callback_that_fails_after_the_commit_leaves_the_delivery_done(
+    shop: tuple[OrderRepository, InventoryLedger],
+) -> None:
+    """The host's own callback, registered before orderkit's delivery, raises after the
+    commit: the delivery runs all the same, and the error says the block committed."""
+    repository, ledger = shop
+    sink = Sink()
+    service = _placed(repository, ledger, sink)
+
+    def refresh_cache() -> None:
+        raise HostFailed("the host's cache refresh failed")
+
+    def host_block() -> None:
+        with repository.atomic():
+            repository.after_commit(refresh_cache)
+            service.handle("ORD-1", Event("cancel", event_id="c-1", at=T0))
+
+    with pytest.raises(HostFailed) as raised:
+        host_block()
+    assert any("committed" in note for note in raised.value.__notes__)
+    assert repository.get("ORD-1").status is OrderStatus.CANCELLED
+    assert sink.topics == ["event.OrderCancelled", "event.StatusChanged"]
+    assert ledger.stock("CUP").locked == 0
+    assert list(repository.pending(10)) == []
+
+
 def test_a_place_in_a_host_block_that_rolls_back_keeps_no_lock(
     shop: tuple[OrderRepository, InventoryLedger],
 ) -> None:

@@ -13,6 +13,8 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from orderkit.adapters._commit import checked_callback, run_committed
+
 __all__ = ["Database"]
 
 
@@ -66,13 +68,15 @@ class Database:
                     self._undo = None
                     self._local.owed = None
         if outer:
-            for callback in owed:  # committed, the lock released
-                callback()
+            run_committed(owed)  # committed, the lock released
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once this thread's outermost :meth:`atomic` block ends
         without raising (at once when it has none open); dropped if the block it was
-        registered in raises. Registered again in one block, it runs once."""
+        registered in raises. Registered again in one block, it runs once. Something
+        that cannot be called is refused with a ``ValidationError`` naming
+        ``callback``."""
+        checked_callback(callback)
         owed: list[Callable[[], None]] | None = getattr(self._local, "owed", None)
         if owed is None:
             callback()
