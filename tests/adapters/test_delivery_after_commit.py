@@ -52,9 +52,10 @@ def shop(
 ) -> tuple[OrderRepository, InventoryLedger]:
     clock = ManualClock(T0)
     repository: OrderRepository
+    store: object
     if request.param == "memory":
-        repository = MemoryOrderRepository()
-        store: object = MemoryInventoryStore()
+        memory = MemoryOrderRepository()
+        repository, store = memory, MemoryInventoryStore(memory.database)
     elif request.param == "sqlite":
         repository = SQLiteOrderRepository(tmp_path / "shop.db")
         store = SQLiteInventoryStore(tmp_path / "shop.db")
@@ -110,6 +111,71 @@ def test_a_cancel_in_a_host_block_that_commits_is_delivered_once_after_the_commi
     assert service.last_delivery is not None and service.last_delivery.delivered == 3
     assert OutboxRelay(repository, inventory=ledger, sink=sink).run_once().delivered == 0
     assert sink.topics == ["event.OrderCancelled", "event.StatusChanged"]  # once
+
+
+def test_a_host_callback_that_fails_after_the_commit_leaves_the_delivery_done(
+    shop: tuple[OrderRepository, InventoryLedger],
+) -> None:
+    """The host's own callback, registered before orderkit's delivery, raises after the
+    commit: the delivery runs all the same, and the error says the block committed."""
+    repository, ledger = shop
+    sink = Sink()
+    service = _placed(repository, ledger, sink)
+
+    def refresh_cache() -> None:
+        raise HostFailed("the host's cache refresh failed")
+
+    def host_block() -> None:
+        with repository.atomic():
+            repository.after_commit(refresh_cache)
+            service.handle("ORD-1", Event("cancel", event_id="c-1", at=T0))
+
+    with pytest.raises(HostFailed) as raised:
+        host_block()
+    assert any("committed" in note for note in raised.value.__notes__)
+    assert repository.get("ORD-1").status is OrderStatus.CANCELLED
+    assert sink.topics == ["event.OrderCancelled", "event.StatusChanged"]
+    assert ledger.stock("CUP").locked == 0
+    assert list(repository.pending(10)) == []
+
+
+def test_a_place_in_a_host_block_that_rolls_back_keeps_no_lock(
+    shop: tuple[OrderRepository, InventoryLedger],
+) -> None:
+    """The order goes with the host's rollback, and so does the stock it locked (the
+    memory ledger joins the repository's block when built on its ``database``)."""
+    repository, ledger = shop
+    service = OrderService(repository, inventory=ledger, sink=Sink(), clock=ManualClock(T0))
+    with contextlib.suppress(HostFailed), repository.atomic():
+        service.place(Order("ORD-9", "shop", "9", [OrderLine("1", "CUP", 3, Money("1", "CNY"))],
+                            T0))
+        assert ledger.stock("CUP").locked == 3
+        raise HostFailed
+    assert repository.find_by_channel("shop", "9") is None
+    stock = ledger.stock("CUP")
+    assert (stock.on_hand, stock.locked, stock.available) == (3, 0, 3)
+    assert ledger.held(["ORD-9"]) == {"ORD-9": {}}
+    assert ledger.verify().ok
+
+
+def test_a_reserve_in_a_host_block_that_rolls_back_leaves_the_order_waiting(
+    shop: tuple[OrderRepository, InventoryLedger],
+) -> None:
+    repository, ledger = shop
+    service = OrderService(repository, inventory=ledger, sink=Sink(), clock=ManualClock(T0))
+    waiting = Order("ORD-W", "shop", "W", [OrderLine("1", "POT", 1, Money("1", "CNY"))], T0)
+    (placed,) = service.place_many([(waiting, ())], wait_for_stock=True)
+    assert isinstance(placed, Order) and service.waits_for_stock(placed)
+    ledger.receive("POT", 1, reference="PO-2")
+    with contextlib.suppress(HostFailed), repository.atomic():
+        assert service.reserve(["ORD-W"], at=T0) == {}
+        raise HostFailed
+    assert repository.get("ORD-W").lock_id is None
+    assert ledger.stock("POT").locked == 0
+    assert ledger.held(["ORD-W"]) == {"ORD-W": {}}
+    assert service.reserve(["ORD-W"], at=T0) == {}  # the unit is free to take again
+    assert ledger.stock("POT").locked == 1
+    assert ledger.verify().ok
 
 
 def test_on_the_hosts_own_connection_delivery_is_left_to_the_relay(

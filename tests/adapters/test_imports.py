@@ -32,7 +32,7 @@ def test_an_order_repository_loads_no_capability(adapter: str) -> None:
         if not name.startswith(("orderkit.model", f"orderkit.adapters.{adapter}"))
         and name
         not in ("orderkit", "orderkit.adapters", "orderkit.adapters._lazy",
-                "orderkit.adapters._extras")
+                "orderkit.adapters._extras", "orderkit.adapters._commit")
     ]
     assert outside == []
 

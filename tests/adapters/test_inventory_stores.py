@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from orderkit.adapters.memory import MemoryInventoryStore
+from orderkit.adapters.memory import MemoryInventoryStore, MemoryOrderRepository
 from orderkit.adapters.sqlite import SQLiteInventoryStore
 from orderkit.inventory import (
     NEVER,
@@ -17,10 +18,11 @@ from orderkit.inventory import (
     InventoryLedger,
     LedgerEntry,
     LockTokens,
+    RestockExceedsShipment,
     StockLevel,
 )
 from orderkit.inventory.ports import InventoryStore
-from orderkit.model.errors import StoreError
+from orderkit.model.errors import StoreError, ValidationError
 from orderkit.testing import ManualClock
 from orderkit.testing.contracts import InventoryStoreContract
 
@@ -28,6 +30,13 @@ from orderkit.testing.contracts import InventoryStoreContract
 class TestMemoryInventoryStore(InventoryStoreContract):
     def create_store(self) -> InventoryStore:
         return MemoryInventoryStore()
+
+
+class TestJoinedMemoryInventoryStore(InventoryStoreContract):
+    """A memory store built on an order repository's ``database`` keeps the contract."""
+
+    def create_store(self) -> InventoryStore:
+        return MemoryInventoryStore(MemoryOrderRepository().database)
 
 
 class TestSQLiteInventoryStore(InventoryStoreContract):
@@ -44,6 +53,65 @@ class TestSQLiteInventoryStore(InventoryStoreContract):
 def test_both_stores_are_inventory_stores(tmp_path: Path) -> None:
     assert isinstance(MemoryInventoryStore(), InventoryStore)
     assert isinstance(SQLiteInventoryStore(tmp_path / "a.db"), InventoryStore)
+
+
+def _state(store: MemoryInventoryStore) -> object:
+    return (
+        dict(store.balances()),
+        sorted(store.all_lock_lines(), key=lambda line: (line.lock_key, line.sku)),
+        list(store.entries()),
+        store.pending_parks(),
+        store.due_lines(datetime(2100, 1, 1, tzinfo=UTC), 100),
+    )
+
+
+def test_a_joined_memory_store_rolls_back_with_the_repositorys_block() -> None:
+    """Every kind of write a ledger makes on a memory store built on a repository's
+    ``database`` is undone when the repository's block raises, as on one SQLite file;
+    what was committed before the block stays."""
+    repository = MemoryOrderRepository()
+    store = MemoryInventoryStore(repository.database)
+    ledger = InventoryLedger(store, secret=b"joined-memory-store-0123456789ab",
+                             clock=ManualClock(datetime(2026, 2, 16, tzinfo=UTC)))
+    ledger.receive("TEA", 5, reference="PO-1")
+    kept = ledger.lock("ORD-1", {"TEA": 2}, ttl=timedelta(minutes=30))
+    before = _state(store)
+
+    class Abort(Exception):
+        pass
+
+    with contextlib.suppress(Abort), repository.atomic():
+        ledger.receive("TEA", 3, reference="PO-2")
+        ledger.receive("POT", 1, reference="PO-2")
+        ledger.release(kept.lock_id, {"TEA": 1}, order_id="ORD-1")
+        ledger.lock("ORD-2", {"TEA": 4, "POT": 1}, ttl=timedelta(minutes=30))
+        ledger.ship({"TEA": 1}, order_id="ORD-3", ref="ship-3")
+        ledger.restock({"TEA": 1}, order_id="ORD-3", ref="back-3")
+        assert store.balance("POT") == Balance(1, 1)  # the block reads its own writes
+        raise Abort
+    assert _state(store) == before
+    assert store.entry("ship-3") is None and store.lines_of_order("ORD-2") == ()
+    assert ledger.verify().ok
+    ledger.ship({"TEA": 1}, order_id="ORD-3", ref="ship-3")  # nothing of it is left
+    with pytest.raises(RestockExceedsShipment):  # its first shipment was undone too
+        ledger.restock({"TEA": 2}, order_id="ORD-3", ref="back-3")
+
+
+def test_a_standalone_memory_store_commits_on_its_own() -> None:
+    repository = MemoryOrderRepository()
+    store = MemoryInventoryStore()  # not built on the repository's database
+    ledger = InventoryLedger(store, secret=b"joined-memory-store-0123456789ab",
+                             clock=ManualClock(datetime(2026, 2, 16, tzinfo=UTC)))
+    with contextlib.suppress(KeyError), repository.atomic():
+        ledger.receive("TEA", 5, reference="PO-1")
+        raise KeyError
+    assert store.balance("TEA") == Balance(5, 0)
+
+
+def test_a_memory_store_refuses_a_database_it_cannot_join() -> None:
+    with pytest.raises(ValidationError) as refused:
+        MemoryInventoryStore(MemoryOrderRepository())  # type: ignore[arg-type]
+    assert refused.value.path == "database"
 
 
 def test_sqlite_ledger_survives_reopening_the_file(tmp_path: Path) -> None:

@@ -155,7 +155,8 @@ class OrderRepository(OutboxStore, Protocol):
         """A block whose writes commit together, or not at all when it raises.
 
         Blocks nest. The writes of other stores that share this repository's transaction
-        (SQLite adapters on the same file) join it too: :class:`OrderService` saves an
+        (SQLite adapters on the same file, a memory inventory store built on a memory
+        repository's ``database``) join it too: :class:`OrderService` saves an
         order and moves its stock in one such block, so they commit with one ``fsync``.
         Stores that cannot share it commit on their own, as outside a block.
         """
@@ -169,8 +170,11 @@ class OrderRepository(OutboxStore, Protocol):
         is dropped with its writes. One registered again in the same block (an equal
         callable: the same bound method) runs once. Callbacks run in the order they were
         registered, after the commit, outside any block: one may open a block of its
-        own; an error it raises propagates from the block's end (whose writes stay
-        committed). :class:`OrderService` delivers a decision's outbox messages through
+        own. Every one runs even when one before it raised; then the first error
+        propagates from the block's end (whose writes stay committed), with a note
+        saying so and naming any later error. Something that cannot be called is
+        refused at once with a ``ValidationError`` naming ``callback``.
+        :class:`OrderService` delivers a decision's outbox messages through
         it. A store that joins a transaction it cannot see end (PostgreSQL on the host's
         own connection) drops the callback: that delivery is left to the relay.
 

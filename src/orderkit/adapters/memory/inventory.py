@@ -7,16 +7,21 @@ lock lines and entries into the store, and an exception discards them, so nobody
 sees half a transaction. The store decides nothing else: the ledger keeps the policy.
 Lock lines are kept whole, so a confirmed line's new expiry and its count of units
 shipped unlocked are kept with it.
+
+Built on a :class:`~orderkit.adapters.memory.MemoryOrderRepository`'s ``database``, the
+store shares the repository's lock, and a transaction committed inside the repository's
+``atomic()`` block is undone with it when the block raises, as on one SQLite file.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import datetime
 from types import TracebackType
+from typing import TypeVar
 
+from orderkit.adapters.memory._db import Database
 from orderkit.inventory.entries import (
     Balance,
     EntryKind,
@@ -31,21 +36,40 @@ from orderkit.model.time import Clock, SystemClock
 
 __all__ = ["MemoryInventoryStore"]
 
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
 
 def _due_order(line: LockLine) -> tuple[datetime, str, str]:
     return (line.expires_at, line.lock_key, line.sku)
 
 
+def _put_back(stored: dict[_K, _V], key: _K, value: _V | None) -> None:
+    """Set ``key`` back to ``value``, or remove it when it had none."""
+    if value is None:
+        stored.pop(key, None)
+    else:
+        stored[key] = value
+
+
 class MemoryInventoryStore:
     """The inventory ledger in dicts, guarded by one lock; same contract as SQLite.
 
+    ``database`` is a :class:`~orderkit.adapters.memory.MemoryOrderRepository`'s
+    ``database`` (added in 0.3): the store then joins that repository's ``atomic()``
+    blocks, its writes kept or undone with the block. Without one it stands alone.
     ``clock`` is the store's clock (:meth:`now`; the system clock by default): the one
     every ledger on this store defers to when its own clock runs ahead.
     """
 
-    def __init__(self, *, clock: Clock | None = None) -> None:
+    def __init__(self, database: Database | None = None, *, clock: Clock | None = None) -> None:
+        if database is not None and not isinstance(database, Database):
+            raise ValidationError(
+                "database", database, "expected a MemoryOrderRepository's database"
+            )
         self._clock: Clock = SystemClock() if clock is None else clock
-        self._lock = threading.Lock()
+        self._db = Database() if database is None else database
+        self._lock = self._db.lock
         self._balances: dict[str, Balance] = {}
         #: lock key -> SKU -> line, locks in the order they were taken.
         self._lines: dict[str, dict[str, LockLine]] = {}
@@ -64,8 +88,17 @@ class MemoryInventoryStore:
         """Stage entries under the store lock; keep them on a clean exit only."""
         return _MemoryTransaction(self, skus)
 
+    @property
+    def database(self) -> Database:
+        """The in-memory database this store writes in (its own, or the repository's it
+        was built on)."""
+        return self._db
+
     def _commit(self, tx: _MemoryTransaction) -> None:
-        """Copy a finished transaction's staged writes into the store (lock held)."""
+        """Copy a finished transaction's staged writes into the store (lock held), and
+        note how to undo them while a block of the database is open."""
+        if self._db.recording:
+            self._db.remember(self._undo_of(tx))
         self._balances.update(tx.balances)
         for lock_key, by_sku in tx.lines.items():
             self._lines.setdefault(lock_key, {}).update(by_sku)
@@ -83,6 +116,50 @@ class MemoryInventoryStore:
             elif entry.kind is EntryKind.APPROVE and entry.ref is not None:
                 self._approvals[entry.ref] = entry
             count_return(self._returns, entry)
+
+    def _undo_of(self, tx: _MemoryTransaction) -> Callable[[], None]:
+        """How to put back what committing ``tx`` is about to change."""
+        balances = {sku: self._balances.get(sku) for sku in tx.balances}
+        lines = {
+            (lock_key, sku): self._lines.get(lock_key, {}).get(sku)
+            for lock_key, by_sku in tx.lines.items()
+            for sku in by_sku
+        }
+        opened = {(key, sku): key in self._open.get(sku, ()) for key, sku in lines}
+        entries = len(self._entries)
+        releases = {sku: len(self._releases.get(sku, ())) for sku in tx.skus}
+        returns = {
+            key: None if tally is None else list(tally)
+            for entry in tx.entries
+            if entry.order_id is not None
+            for key in [(entry.order_id, entry.sku)]
+            for tally in [self._returns.get(key)]
+        }
+
+        def undo() -> None:
+            for sku, balance in balances.items():
+                _put_back(self._balances, sku, balance)
+            for (lock_key, sku), line in lines.items():
+                by_sku = self._lines.setdefault(lock_key, {})
+                _put_back(by_sku, sku, line)
+                if not by_sku:
+                    del self._lines[lock_key]
+                open_keys = self._open.setdefault(sku, set())
+                if opened[(lock_key, sku)]:
+                    open_keys.add(lock_key)
+                else:
+                    open_keys.discard(lock_key)
+            for entry in self._entries[entries:]:
+                del self._by_id[entry.entry_id]
+                if entry.kind is EntryKind.APPROVE and entry.ref is not None:
+                    self._approvals.pop(entry.ref, None)
+            del self._entries[entries:]
+            for sku, count in releases.items():
+                del self._releases.setdefault(sku, [])[count:]
+            for key, tally in returns.items():
+                _put_back(self._returns, key, tally)
+
+        return undo
 
     def now(self) -> datetime:
         """The store's clock: the instant every ledger on this store defers to."""

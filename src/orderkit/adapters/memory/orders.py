@@ -3,15 +3,15 @@ tools."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Collection, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from itertools import islice
 from typing import TYPE_CHECKING
 
 import attrs
 
+from orderkit.adapters.memory._db import Database
 from orderkit.model._checks import quantity, stored_key
 from orderkit.model.audit import (
     AddressVersion,
@@ -46,7 +46,9 @@ class MemoryOrderRepository:
     Audit entries, address versions and outbox messages are kept beside the orders and
     written under the same lock as the order, so a save is all or nothing. An
     :meth:`atomic` block holds the lock and keeps an undo log, so an exception undoes
-    every save, audit record and outbox change made in it.
+    every save, audit record and outbox change made in it. Lock and log are its
+    :attr:`database`'s: a ``MemoryInventoryStore(repository.database)`` shares them, so
+    its stock writes join the block too.
 
     It is also the :class:`~orderkit.outbox.ports.OutboxStore` of the messages saved with
     its orders: they are numbered as they are saved, under the lock, so that number is
@@ -64,54 +66,31 @@ class MemoryOrderRepository:
         #: The pending ones: id -> seq, lowest seq first.
         self._pending: dict[str, int] = {}
         self._seq = 0
-        self._lock = threading.RLock()
-        #: While an atomic block is open: how to undo each write, oldest first.
-        self._undo: list[Callable[[], None]] | None = None
-        #: Per thread: the callbacks owed when its outermost block commits (``None``
-        #: while it has no block open).
-        self._local = threading.local()
+        self._db = Database()
+        self._lock = self._db.lock
 
-    @contextmanager
-    def atomic(self) -> Iterator[None]:
-        """A block whose saves commit together, or not at all when it raises."""
-        with self._lock:
-            outer = self._undo is None
-            undo = self._undo = [] if outer else self._undo
-            assert undo is not None
-            mark = len(undo)
-            if outer:
-                self._local.owed = []
-            owed: list[Callable[[], None]] = self._local.owed
-            owed_mark = len(owed)
-            try:
-                yield
-            except BaseException:
-                while len(undo) > mark:
-                    undo.pop()()
-                del owed[owed_mark:]
-                raise
-            finally:
-                if outer:
-                    self._undo = None
-                    self._local.owed = None
-        if outer:
-            for callback in owed:  # committed, the lock released
-                callback()
+    @property
+    def database(self) -> Database:
+        """The in-memory database of this repository: build a
+        :class:`~orderkit.adapters.memory.MemoryInventoryStore` on it to have its stock
+        writes join this repository's :meth:`atomic` blocks (added in 0.3)."""
+        return self._db
+
+    def atomic(self) -> AbstractContextManager[None]:
+        """A block whose saves commit together, or not at all when it raises (with the
+        writes of the stores built on :attr:`database`)."""
+        return self._db.atomic()
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once this thread's outermost :meth:`atomic` block ends
         without raising (at once when it has none open); dropped if the block it was
         registered in raises. Registered again in one block, it runs once."""
-        owed: list[Callable[[], None]] | None = getattr(self._local, "owed", None)
-        if owed is None:
-            callback()
-        elif callback not in owed:
-            owed.append(callback)
+        self._db.after_commit(callback)
 
     def _remember_undo(self, order_id: str, key: tuple[str, str] | None = None) -> None:
         """Note how to put back ``order_id``'s order, audit and addresses, and the channel
         keys a save of it under ``key`` touches."""
-        if self._undo is None:
+        if not self._db.recording:
             return
         previous = self._orders.get(order_id)
         touched = {key} if key is not None else set()
@@ -135,7 +114,7 @@ class MemoryOrderRepository:
             del self._audit.setdefault(order_id, [])[audit:]
             del self._addresses.setdefault(order_id, [])[addresses:]
 
-        self._undo.append(undo)
+        self._db.remember(undo)
 
     def get(self, order_id: str) -> Order:
         """The stored order; :class:`OrderNotFound` when absent."""
@@ -440,8 +419,8 @@ class MemoryOrderRepository:
     def _put(self, message_id: str, held: _Held) -> None:
         """Store ``held`` under ``message_id``, undoably inside an atomic block."""
         previous = self._outbox.get(message_id)
-        if self._undo is not None:
-            self._undo.append(lambda: self._place(message_id, previous))
+        if self._db.recording:
+            self._db.remember(lambda: self._place(message_id, previous))
         self._place(message_id, held)
 
     def _place(self, message_id: str, held: _Held | None) -> None:

@@ -36,6 +36,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
+from orderkit.adapters._commit import checked_callback, run_committed
 from orderkit.adapters._extras import MissingExtra
 from orderkit.model.errors import StoreError, ValidationError
 
@@ -314,8 +315,7 @@ class Database:
                 local.conn = None
                 local.pending = []
                 local.owed = None
-        for callback in committed:  # committed, and the connection handed back
-            callback()
+        run_committed(committed)  # committed, and the connection handed back
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once this thread's outermost block on this source has
@@ -326,7 +326,10 @@ class Database:
         On the host's connection orderkit cannot see the host's transaction end: a
         callback registered in it (in a block joining it, or after a call that opened
         it) is dropped. Only a transaction of orderkit's own (a connection in
-        autocommit mode) runs it after its commit."""
+        autocommit mode) runs it after its commit. Something that cannot be called is
+        refused with a ``ValidationError`` naming ``callback``, wherever it is
+        registered."""
+        checked_callback(callback)
         local = self._shared.local
         if getattr(local, "depth", 0):
             owed: list[Callable[[], None]] | None = local.owed

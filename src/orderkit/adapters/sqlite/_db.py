@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
 
+from orderkit.adapters._commit import checked_callback, run_committed
 from orderkit.model.errors import StoreError, ValidationError
 
 __all__ = ["Database", "Migration", "schema_versions"]
@@ -172,14 +173,15 @@ class Database:
         except sqlite3.Error as error:
             conn.execute("ROLLBACK")
             raise StoreError(operation, _reason(error, self.path)) from error
-        for callback in callbacks:
-            callback()
+        run_committed(callbacks)
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once this thread's transaction has committed (at once when
         none is open); forgotten if the transaction, or the savepoint it was registered
         in, rolls back. A callback registered again (an equal one: the same bound
-        method) before the commit runs once."""
+        method) before the commit runs once. Something that cannot be called is
+        refused with a ``ValidationError`` naming ``callback``."""
+        checked_callback(callback)
         local = self._file.local
         if not getattr(local, "depth", 0):
             callback()

@@ -556,6 +556,53 @@ class OrderRepositoryContract:
             repository.after_commit(deliver)  # ... so this one is kept
         assert ran == ["delivered", "delivered"]
 
+    def test_after_commit_runs_every_callback_of_a_committed_block_then_raises(
+        self,
+    ) -> None:
+        """A callback that raises after the commit neither stops the callbacks after it
+        nor undoes the block: its error reaches the caller once every one has run."""
+        repository = self.create_repository()
+        ran: list[str] = []
+
+        def failing() -> None:
+            ran.append("failing")
+            raise _Abort("the host's cache refresh failed")
+
+        def also_failing() -> None:
+            ran.append("also failing")
+            raise KeyError("second")
+
+        try:
+            with repository.atomic():
+                repository.save(sample_order("ORD-1"), expected_version=None)
+                repository.after_commit(failing)
+                repository.after_commit(lambda: ran.append("after it"))
+                repository.after_commit(also_failing)
+                repository.after_commit(lambda: ran.append("last"))
+        except _Abort as error:
+            notes = getattr(error, "__notes__", [])
+            assert any("committed" in note for note in notes), notes
+            assert any("KeyError" in note for note in notes), notes
+        else:
+            raise AssertionError("expected the first callback's error")
+        assert ran == ["failing", "after it", "also failing", "last"]
+        assert repository.get("ORD-1") == sample_order("ORD-1")  # committed
+        with repository.atomic():  # and the repository is usable again
+            repository.save(sample_order("ORD-2", channel_order_id="T-2"), None)
+        assert repository.get("ORD-2").channel_order_id == "T-2"
+
+    def test_after_commit_refuses_what_cannot_be_called_when_registered(self) -> None:
+        repository = self.create_repository()
+        for index, callback in enumerate((None, 42, "deliver")):
+            error = _raises(ValidationError, repository.after_commit, callback)
+            assert (error.path, error.value) == ("callback", callback)
+            order = sample_order(f"ORD-{index}", channel_order_id=f"T-{index}")
+            with repository.atomic():
+                repository.save(order, expected_version=None)
+                refused = _raises(ValidationError, repository.after_commit, callback)
+                assert (refused.path, refused.value) == ("callback", callback)
+            assert repository.get(order.order_id) == order  # the block committed
+
     def test_after_commit_waits_only_for_a_block_of_its_own_thread(self) -> None:
         repository = self.create_repository()
         ran: list[str] = []
