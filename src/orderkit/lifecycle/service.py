@@ -32,7 +32,7 @@ stored orders that hold no lock and saves them in one such block too.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -438,7 +438,7 @@ class OrderService:
         return (self.inventory is not None and order.lock_id is None
                 and bool(order.open_units_by_sku))
 
-    def reserve(self, order_ids: Sequence[str], *, at: datetime) -> dict[str, OrderkitError]:
+    def reserve(self, order_ids: Iterable[str], *, at: datetime) -> dict[str, OrderkitError]:
         """Lock the open units of stored orders that hold no lock (placed without a
         ledger: imported, or synced from a file; or whose lock lapsed), in one ledger
         call (:meth:`~orderkit.inventory.InventoryLedger.lock_many`), and keep each lock
@@ -451,8 +451,12 @@ class OrderService:
         ledger) counts as no lock: the order takes a new one, and the save owes a
         ``stock.release`` of whatever the old lock still held. Orders whose lock holds
         their open units, or with nothing open, are left as they are. Returns the
-        orders that could not be reserved, with why (short of stock, or changed
-        meanwhile: their new lock is released again).
+        orders that could not be reserved, with why (short of stock; changed
+        meanwhile: their new lock is released again; or created after ``at``: a
+        :class:`~orderkit.model.errors.ValidationError` naming ``at``, as the lifecycle
+        refuses goods moving before an order exists). An id given twice is one order,
+        reserved once; a single id (a ``str``) instead of a collection of them is
+        refused naming ``order_ids``, before anything is read.
 
         The locks and the saves run in one :meth:`~OrderRepository.atomic` block, as
         :meth:`place_many`'s do: a save that fails otherwise (a
@@ -463,16 +467,32 @@ class OrderService:
         """
         if self.inventory is None:
             raise ValidationError("inventory", None, "reserving stock needs an inventory ledger")
+        if isinstance(order_ids, str | bytes) or not isinstance(order_ids, Iterable):
+            raise ValidationError("order_ids", order_ids, "expected a collection of order ids")
+        ids = list(order_ids)
+        for index, order_id in enumerate(ids):
+            if not isinstance(order_id, str) or not order_id.strip():
+                raise ValidationError(f"order_ids[{index}]", order_id,
+                                      "expected an order id (a non-empty string)")
         at = ensure_instant(at, path="at")
         wanted: list[tuple[Order, dict[str, int]]] = []
-        for order_id in order_ids:
+        refused: dict[str, OrderkitError] = {}
+        for order_id in dict.fromkeys(ids):  # an id given twice is one order, read once
             order = self.repository.get(order_id)
             skus = order.open_units_by_sku
-            if skus and not self._lock_holds(order, skus):
-                wanted.append((order, skus))
+            if not skus or self._lock_holds(order, skus):
+                continue
+            if at < order.created_at:
+                refused[order_id] = ValidationError(
+                    "at", at,
+                    f"before the order was created ({order.created_at.isoformat()}): an"
+                    " order's stock is not reserved before it exists (is the caller's clock"
+                    " or time zone wrong?)",
+                )
+                continue
+            wanted.append((order, skus))
         if not wanted:
-            return {}
-        refused: dict[str, OrderkitError] = {}
+            return refused
         owed_any = False
         with self.repository.atomic():
             results = self.inventory.lock_many(

@@ -13,7 +13,7 @@ from orderkit.adapters.memory import MemoryInventoryStore, MemoryOrderRepository
 from orderkit.adapters.sqlite import SQLiteInventoryStore, SQLiteOrderRepository
 from orderkit.inventory import InventoryLedger
 from orderkit.lifecycle import OrderService
-from orderkit.model.errors import StoreError
+from orderkit.model.errors import StoreError, ValidationError
 from orderkit.model.money import Money
 from orderkit.model.orders import Order, OrderLine
 from orderkit.testing import ManualClock
@@ -77,3 +77,45 @@ def test_a_save_that_fails_leaves_no_lock_taken_and_a_retry_reserves_them(
     assert service.reserve(ids, at=T0 + timedelta(hours=1)) == {}
     assert locked(ledger) == 6
     assert all(service.repository.get(i).lock_id is not None for i in ids)
+
+
+def test_an_order_named_twice_is_read_once_and_reserved(shop: Any) -> None:
+    service, ledger = shop
+    ledger.adjust("TEA", -8, reason="shelf of exactly one order")
+    order_id = store(service, "ORD-1")
+    assert service.reserve([order_id, order_id], at=T0) == {}
+    assert service.repository.get(order_id).lock_id is not None
+    assert locked(ledger) == 2
+    assert [e.event for e in service.repository.audit_trail(order_id)].count("reserve") == 1
+
+
+@pytest.mark.parametrize(
+    ("order_ids", "path"), [("ORD-1", "order_ids"), (["ORD-1", 7], "order_ids[1]")]
+)
+def test_order_ids_that_are_not_a_collection_of_ids_are_refused(
+    shop: Any, order_ids: Any, path: str
+) -> None:
+    service, ledger = shop
+    store(service, "ORD-1")
+    with pytest.raises(ValidationError) as refused:
+        service.reserve(order_ids, at=T0)
+    assert (refused.value.path, refused.value.value) == (path, order_ids if path ==
+                                                         "order_ids" else 7)
+    assert service.repository.get("ORD-1").lock_id is None
+    assert locked(ledger) == 0
+
+
+def test_a_reserve_dated_before_an_order_was_created_refuses_that_order(shop: Any) -> None:
+    service, ledger = shop
+    early = store(service, "ORD-EARLY", created_at=T0)
+    late = store(service, "ORD-LATE", created_at=T0 + timedelta(hours=2))
+    at = T0 + timedelta(hours=1)
+    refused = service.reserve([late, early], at=at)
+    assert list(refused) == [late]
+    error = refused[late]
+    assert isinstance(error, ValidationError)
+    assert (error.path, error.value) == ("at", at)
+    assert "before the order was created" in str(error)
+    assert service.repository.get(late).lock_id is None
+    assert service.repository.get(early).lock_id is not None
+    assert locked(ledger) == 2
