@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -210,6 +210,9 @@ def _waiting_for_stock(
     story.say(f"stored {order.order_id}: {status_name(order.status)}, lock"
               f" {order.lock_id or 'none'} (waiting for stock: {shortages}); the host was"
               f" told: {', '.join(getattr(m, 'topic', '?') for m in sent)}")
+    # The trays come in later that morning, after the order (created 04:00 UTC): a
+    # reserve is dated by when it happens, never before the order existed.
+    story.clock.advance(timedelta(hours=3))
     ledger.receive("TRAY-MINI", 6, reference="PO-TRAY-2")
     refused_now = service.reserve([order.order_id], at=story.clock.now())
     reserved = repository.get(order.order_id)

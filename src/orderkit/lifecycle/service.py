@@ -25,13 +25,14 @@ the relay elsewhere (a worker, a cron job) pass ``deliver=False``.
 ``place(order)`` locks the order's open units (with a ledger) and saves it in one
 :meth:`~orderkit.lifecycle.ports.OrderRepository.atomic` block: where the ledger's store
 shares the repository's transaction (SQLite adapters on one file) a placement the
-repository refuses takes its lock back with it.
+repository refuses takes its lock back with it. ``reserve(order_ids, at=...)`` locks
+stored orders that hold no lock and saves them in one such block too.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -437,7 +438,7 @@ class OrderService:
         return (self.inventory is not None and order.lock_id is None
                 and bool(order.open_units_by_sku))
 
-    def reserve(self, order_ids: Sequence[str], *, at: datetime) -> dict[str, OrderkitError]:
+    def reserve(self, order_ids: Iterable[str], *, at: datetime) -> dict[str, OrderkitError]:
         """Lock the open units of stored orders that hold no lock (placed without a
         ledger: imported, or synced from a file; or whose lock lapsed), in one ledger
         call (:meth:`~orderkit.inventory.InventoryLedger.lock_many`), and keep each lock
@@ -450,53 +451,112 @@ class OrderService:
         ledger) counts as no lock: the order takes a new one, and the save owes a
         ``stock.release`` of whatever the old lock still held. Orders whose lock holds
         their open units, or with nothing open, are left as they are. Returns the
-        orders that could not be reserved, with why (short of stock, or changed
-        meanwhile: their new lock is released again).
+        orders that could not be reserved, with why (short of stock; changed
+        meanwhile: their new lock is released again; or created after ``at``: a
+        :class:`~orderkit.model.errors.ValidationError` naming ``at``, as the lifecycle
+        refuses goods moving before an order exists). An id given twice is one order,
+        reserved once; a single id (a ``str``) instead of a collection of them is
+        refused naming ``order_ids``, before anything is read.
+
+        The locks and the saves run in one :meth:`~OrderRepository.atomic` block, as
+        :meth:`place_many`'s do: a save that fails otherwise (a
+        :class:`~orderkit.model.errors.StoreError`) raises with a note naming the order,
+        and keeps nothing of the call: the orders saved before it are rolled back and
+        every lock it took is released (rolled back with the block when the ledger's
+        store shares the repository's transaction), so a retry reserves them.
         """
         if self.inventory is None:
             raise ValidationError("inventory", None, "reserving stock needs an inventory ledger")
+        if isinstance(order_ids, str | bytes) or not isinstance(order_ids, Iterable):
+            raise ValidationError("order_ids", order_ids, "expected a collection of order ids")
+        ids = list(order_ids)
+        for index, order_id in enumerate(ids):
+            if not isinstance(order_id, str) or not order_id.strip():
+                raise ValidationError(f"order_ids[{index}]", order_id,
+                                      "expected an order id (a non-empty string)")
         at = ensure_instant(at, path="at")
         wanted: list[tuple[Order, dict[str, int]]] = []
-        for order_id in order_ids:
+        refused: dict[str, OrderkitError] = {}
+        for order_id in dict.fromkeys(ids):  # an id given twice is one order, read once
             order = self.repository.get(order_id)
             skus = order.open_units_by_sku
-            if skus and not self._lock_holds(order, skus):
-                wanted.append((order, skus))
+            if not skus or self._lock_holds(order, skus):
+                continue
+            if at < order.created_at:
+                refused[order_id] = ValidationError(
+                    "at", at,
+                    f"before the order was created ({order.created_at.isoformat()}): an"
+                    " order's stock is not reserved before it exists (is the caller's clock"
+                    " or time zone wrong?)",
+                )
+                continue
+            wanted.append((order, skus))
         if not wanted:
-            return {}
-        results = self.inventory.lock_many(
-            [(order.order_id, skus) for order, skus in wanted], ttl=self.lock_ttl
-        )
-        refused: dict[str, OrderkitError] = {}
-        now = self.lifecycle.now()
-        for (order, _skus), result in zip(wanted, results, strict=True):
-            if isinstance(result, OrderkitError):
-                refused[order.order_id] = result
-                continue
-            lock_id: str = result.lock_id
-            event_id = f"reserve:{order.order_id}:{order.version + 1}"
-            # Remembered like an event's id: every applied audit entry names one.
-            reserved = attrs.evolve(order, lock_id=lock_id, version=order.version + 1,
-                                    applied_event_ids=(*order.applied_event_ids, event_id))
-            entry = AuditEntry(
-                order.order_id, event_id, "reserve", None, now, at, int(order.status),
-                int(order.status), "applied", (("lock_id", order.lock_id or "", "reserved"),),
+            return refused
+        owed_any = False
+        with self.repository.atomic():
+            results = self.inventory.lock_many(
+                [(order.order_id, skus) for order, skus in wanted], ttl=self.lock_ttl
             )
-            owed: list[tuple[str, dict[str, Any]]] = []
-            if _keeps_its_stock(order):
-                owed.append((STOCK_CONFIRM, {"lock_id": lock_id}))
-            if order.lock_id is not None:
-                # The lapsed lock is superseded: whatever it still held goes back.
-                owed.append((STOCK_RELEASE, {"lock_id": order.lock_id, "lines": None}))
-            messages = _outbox(order.order_id, event_id, owed, now)
+            # Per order, the lock this call took and still holds (for _release_all).
+            locks: list[str | OrderkitError | None] = [
+                result if isinstance(result, OrderkitError) else result.lock_id
+                for result in results
+            ]
+            now = self.lifecycle.now()
+            order = wanted[0][0]
             try:
-                self.repository.save(reserved, order.version, audit=(entry,), outbox=messages)
-            except ConcurrencyError as error:
-                self.inventory.release(lock_id, order_id=order.order_id)
-                refused[order.order_id] = error
-                continue
-            self._after_commit((), bool(messages))
+                for index, ((order, _skus), lock) in enumerate(zip(wanted, locks,
+                                                                   strict=True)):
+                    if isinstance(lock, OrderkitError):
+                        refused[order.order_id] = lock
+                        continue
+                    assert lock is not None  # every result is a lock or its refusal
+                    reserved, entry, messages = self._reserved(order, lock, at, now)
+                    try:
+                        self.repository.save(reserved, order.version, audit=(entry,),
+                                             outbox=messages)
+                    except ConcurrencyError as error:
+                        # Changed meanwhile: this one refused, its lock given back.
+                        self.inventory.release(lock, order_id=order.order_id)
+                        locks[index] = None
+                        refused[order.order_id] = error
+                        continue
+                    owed_any = owed_any or bool(messages)
+            except BaseException as error:
+                # Nothing of the call is kept: the block rolls back the orders saved so
+                # far, and the locks are released (or rolled back with the block, on a
+                # ledger that shares the repository's transaction).
+                error.add_note(f"reserving order {order.order_id} failed: no order of"
+                               " this reserve() call was reserved")
+                self._release_all([order for order, _skus in wanted], locks, error)
+                raise
+        if owed_any:
+            self._after_commit((), True)
         return refused
+
+    def _reserved(
+        self, order: Order, lock_id: str, at: datetime, now: datetime
+    ) -> tuple[Order, AuditEntry, tuple[OutboxMessage, ...]]:
+        """What :meth:`reserve` saves for ``order`` given ``lock_id``: the new version
+        with the lock, its audit entry (event ``reserve``, at ``at``, recorded ``now``)
+        and what it owes the ledger (the confirm of a paid order's lock, the release of
+        a lapsed lock it supersedes)."""
+        event_id = f"reserve:{order.order_id}:{order.version + 1}"
+        # Remembered like an event's id: every applied audit entry names one.
+        reserved = attrs.evolve(order, lock_id=lock_id, version=order.version + 1,
+                                applied_event_ids=(*order.applied_event_ids, event_id))
+        entry = AuditEntry(
+            order.order_id, event_id, "reserve", None, now, at, int(order.status),
+            int(order.status), "applied", (("lock_id", order.lock_id or "", "reserved"),),
+        )
+        owed: list[tuple[str, dict[str, Any]]] = []
+        if _keeps_its_stock(order):
+            owed.append((STOCK_CONFIRM, {"lock_id": lock_id}))
+        if order.lock_id is not None:
+            # The lapsed lock is superseded: whatever it still held goes back.
+            owed.append((STOCK_RELEASE, {"lock_id": order.lock_id, "lines": None}))
+        return reserved, entry, _outbox(order.order_id, event_id, owed, now)
 
     def _lock_holds(self, order: Order, units: Mapping[str, int]) -> bool:
         """Whether ``order``'s lock still holds ``units`` (SKU to units): a lock that

@@ -198,7 +198,8 @@ def test_releasing_a_wave_reserves_the_stock_of_orders_that_came_in_without_a_lo
     service = OrderService(repository, lifecycle=Lifecycle(clock=clock), inventory=ledger,
                            clock=clock)
     wave = plan_wave([repository.get("IMP-1"), repository.get("IMP-2")], WavePolicy(), T0)
-    refused = release_wave(wave, service, at=T0, wave_id="W-9")
+    released = T0 + timedelta(minutes=1)  # once both orders came in
+    refused = release_wave(wave, service, at=released, wave_id="W-9")
     assert list(refused) == ["IMP-2"] and isinstance(refused["IMP-2"], InsufficientStock)
     packed = repository.get("IMP-1")
     assert packed.status is OrderStatus.PACKED and packed.lock_id is not None
@@ -215,7 +216,7 @@ def test_releasing_a_wave_reserves_the_stock_of_orders_that_came_in_without_a_lo
     clock.advance(timedelta(days=30))
     ledger.expire_due()
     assert ledger.stock("TEA").locked == 2
-    assert release_wave(wave, service, at=T0, wave_id="W-9").keys() == {"IMP-2"}  # once
+    assert release_wave(wave, service, at=released, wave_id="W-9").keys() == {"IMP-2"}  # once
 
 
 def test_a_paid_order_whose_lock_lapsed_is_not_packed_without_stock() -> None:
