@@ -404,6 +404,21 @@ class Lifecycle:
 _GOODS_MOVED: Final = frozenset({"ship", "track", "deliver"})
 
 
+def dated_before_creation(
+    order: Order, path: str, when: datetime, what: str
+) -> ValidationError | None:
+    """The refusal of ``when`` (the value at ``path``) when it is earlier than ``order``
+    was created (``None`` when it is not): ``what`` says what does not happen to an order
+    before it exists. The lifecycle and :meth:`OrderService.reserve` judge by it."""
+    if when >= order.created_at:
+        return None
+    return ValidationError(
+        path, when,
+        f"before the order was created ({order.created_at.isoformat()}): {what}"
+        " (is the sender's clock or time zone wrong?)",
+    )
+
+
 def _refuse_if_dated_too_early(order: Order, event: Event) -> None:
     """Refuse an event that dates goods moving before the order was created (a ``ship``,
     a ``deliver``, a carrier scan by its ``at`` or its carrier's time): the stock would
@@ -411,17 +426,14 @@ def _refuse_if_dated_too_early(order: Order, event: Event) -> None:
     after-sales window would run from before the order existed."""
     if event.name not in _GOODS_MOVED:
         return
-    created = order.created_at
     times = [("at", event.at)]
     if event.name == "track":
         times.append(("data.carrier_time", event.data["carrier_time"]))  # checked: aware
     for path, when in times:
-        if when < created:
-            raise ValidationError(
-                path, when,
-                f"before the order was created ({created.isoformat()}): goods of an order"
-                " do not move before it exists (is the sender's clock or time zone wrong?)",
-            )
+        refusal = dated_before_creation(order, path, when,
+                                        "goods of an order do not move before it exists")
+        if refusal is not None:
+            raise refusal
 
 
 def _holds(order: Order) -> str:

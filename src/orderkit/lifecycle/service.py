@@ -39,7 +39,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from orderkit.lifecycle.engine import Lifecycle, Transition
+from orderkit.lifecycle.engine import Lifecycle, Transition, dated_before_creation
 from orderkit.lifecycle.events import (
     AddressChanged,
     Event,
@@ -482,13 +482,10 @@ class OrderService:
             skus = order.open_units_by_sku
             if not skus or self._lock_holds(order, skus):
                 continue
-            if at < order.created_at:
-                refused[order_id] = ValidationError(
-                    "at", at,
-                    f"before the order was created ({order.created_at.isoformat()}): an"
-                    " order's stock is not reserved before it exists (is the caller's clock"
-                    " or time zone wrong?)",
-                )
+            too_early = dated_before_creation(
+                order, "at", at, "an order's stock is not reserved before it exists")
+            if too_early is not None:
+                refused[order_id] = too_early
                 continue
             wanted.append((order, skus))
         if not wanted:
