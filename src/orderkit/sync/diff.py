@@ -84,6 +84,15 @@ _PAID: Final = frozenset(
 _BEFORE_SHIP: Final = frozenset({OrderStatus.PAID, OrderStatus.PACKED})
 #: Where an order's goods have not left yet: its address still matters, and it takes a hold.
 _UNSHIPPED: Final = _BEFORE_SHIP | {OrderStatus.PENDING_PAYMENT}
+#: Where the goods have left (in whole or in part): the table takes no hold there.
+_GONE: Final = frozenset({OrderStatus.SHIPPED, OrderStatus.DELIVERED})
+
+
+def _goods_left(stored: Order) -> bool:
+    """Whether ``stored`` is past taking a hold: ended, or its goods left."""
+    return stored.is_final or stored.status in _GONE
+
+
 #: Longest hold reason sync writes.
 _REASON_MAX: Final = 1000
 _CANCELLABLE: Final = frozenset(
@@ -244,6 +253,8 @@ def _paid(order: Order, kind: PaymentKind = PaymentKind.PAYMENT) -> Money:
 
 
 def _release(stored: Order, want: Wanted) -> Event | None:
+    if _goods_left(stored):
+        return None  # the table takes hold changes only before the goods leave
     for hold in stored.holds:
         if hold.by == SYNC_ACTOR.id and hold.kind not in want.holds and (
             hold.kind != MISMATCH_HOLD or _difference(stored, want) is None
@@ -450,7 +461,11 @@ def _complete(stored: Order, want: Wanted) -> Event | None:
 
 
 def _hold(stored: Order, want: Wanted) -> Event | None:
-    if stored.is_final or not want.holds:
+    # Holds say "do not ship": the table takes them only before the goods leave. Once
+    # an order has shipped (in whole or in part) the payload's other updates apply and
+    # its holds are not placed, so one platform flag never stops the order's later
+    # versions (refunds, delivery) from applying.
+    if _goods_left(stored) or not want.holds:
         return None
     for hold in want.target.holds:
         if stored.hold(hold.kind) is None:
@@ -464,8 +479,8 @@ def _mismatch(stored: Order, want: Wanted) -> Event | None:
     """A difference in lines, amounts or the address no other step can bring (see
     :func:`_difference`):
     the :data:`MISMATCH_HOLD` hold, with the difference as its reason."""
-    if stored.is_final or stored.hold(MISMATCH_HOLD) is not None:
-        return None
+    if _goods_left(stored) or stored.hold(MISMATCH_HOLD) is not None:
+        return None  # see _hold: no hold once the goods left
     reason = _difference(stored, want)
     if reason is None:
         return None
