@@ -29,6 +29,16 @@ def paid_order(lifecycle: Lifecycle) -> Order:
                                         data={"amount": cny("50.00")})).order
 
 
+def refusal_of(name: str, data: dict[str, Any]) -> ValidationError:
+    """What the lifecycle refuses ``name`` with ``data`` on a paid order for."""
+    lifecycle = Lifecycle(clock=ManualClock(T0))
+    order = paid_order(lifecycle)
+    with pytest.raises(ValidationError) as refused:
+        lifecycle.apply(order, Event(name, event_id="e", at=T0 + timedelta(minutes=1),
+                                     data=data))
+    return refused.value
+
+
 @pytest.mark.parametrize(
     ("name", "data", "key"),
     [
@@ -43,14 +53,10 @@ def paid_order(lifecycle: Lifecycle) -> Order:
 def test_a_key_the_event_does_not_read_is_refused_naming_it(
     name: str, data: dict[str, Any], key: str
 ) -> None:
-    lifecycle = Lifecycle(clock=ManualClock(T0))
-    order = paid_order(lifecycle)
-    with pytest.raises(ValidationError) as refused:
-        lifecycle.apply(order, Event(name, event_id="e", at=T0 + timedelta(minutes=1),
-                                     data=data))
-    assert refused.value.path == f"data.{key}"
-    assert refused.value.value == data[key]
-    assert "it reads:" in refused.value.message
+    refused = refusal_of(name, data)
+    assert refused.path == f"data.{key}"
+    assert refused.value == data[key]
+    assert "it reads:" in refused.message
 
 
 def test_a_misspelt_lines_on_ship_sends_nothing_instead_of_every_unit() -> None:
@@ -108,9 +114,4 @@ def test_event_data_no_store_or_payment_can_hold_is_refused_under_data(
     # Text with NUL (no store holds it), a price that makes the line's amount finer
     # than the fen (no payment settles it) and a line the order does not have are
     # refused as the event's data, before anything changes.
-    lifecycle = Lifecycle(clock=ManualClock(T0))
-    order = paid_order(lifecycle)
-    with pytest.raises(ValidationError) as refused:
-        lifecycle.apply(order, Event(name, event_id="e", at=T0 + timedelta(minutes=1),
-                                     data=data))
-    assert refused.value.path == path
+    assert refusal_of(name, data).path == path

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
 
-from orderkit.adapters.memory import MemoryInventoryStore, MemoryOrderRepository
-from orderkit.adapters.sqlite import SQLiteInventoryStore, SQLiteOrderRepository
 from orderkit.inventory import InventoryLedger
 from orderkit.lifecycle import DEFAULT_TABLE, Event, Lifecycle, OrderService
 from orderkit.model.errors import (
@@ -27,15 +24,10 @@ T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)
 SECRET = b"a secret of sixteen bytes or more"
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def wired(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[OrderService, Any]:
+@pytest.fixture
+def wired(stores: tuple[Any, Any]) -> tuple[OrderService, Any]:
     clock = ManualClock(T0)
-    if request.param == "memory":
-        store: Any = MemoryInventoryStore()
-        repository: Any = MemoryOrderRepository()
-    else:
-        store = SQLiteInventoryStore(tmp_path / "shop.db")
-        repository = SQLiteOrderRepository(tmp_path / "shop.db")
+    repository, store = stores
     ledger = InventoryLedger(store, secret=SECRET, clock=clock)
     ledger.receive("TEA", 10, reference="PO-1")
     ledger.receive("CUP", 5, reference="PO-1")

@@ -4,13 +4,10 @@ kept on its order, and nothing of a call that fails is left half done."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from orderkit.adapters.memory import MemoryInventoryStore, MemoryOrderRepository
-from orderkit.adapters.sqlite import SQLiteInventoryStore, SQLiteOrderRepository
 from orderkit.inventory import InventoryLedger
 from orderkit.lifecycle import OrderService
 from orderkit.model.errors import StoreError, ValidationError
@@ -23,16 +20,11 @@ NOW = T0 + timedelta(hours=3)
 SECRET = b"a secret of sixteen bytes or more"
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def shop(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[OrderService, Any]:
+@pytest.fixture
+def shop(stores: tuple[Any, Any]) -> tuple[OrderService, Any]:
     """A service with a ledger of 10 TEA, over a repository of orders stored without a
     lock (``store``): placed by a service with no ledger, as an import does."""
-    if request.param == "memory":
-        store: Any = MemoryInventoryStore()
-        repository: Any = MemoryOrderRepository()
-    else:
-        store = SQLiteInventoryStore(tmp_path / "shop.db")
-        repository = SQLiteOrderRepository(tmp_path / "shop.db")
+    repository, store = stores
     ledger = InventoryLedger(store, secret=SECRET, clock=ManualClock(NOW))
     ledger.receive("TEA", 10, reference="PO-1")
     return OrderService(repository, inventory=ledger, clock=ManualClock(NOW)), ledger
