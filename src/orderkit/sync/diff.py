@@ -82,7 +82,7 @@ _PAID: Final = frozenset(
      OrderStatus.COMPLETED, OrderStatus.CLOSED}
 )
 _BEFORE_SHIP: Final = frozenset({OrderStatus.PAID, OrderStatus.PACKED})
-#: Where an order's goods have not left yet: its address still matters, and it takes a hold.
+#: Where an order's goods have not left yet: its address still matters.
 _UNSHIPPED: Final = _BEFORE_SHIP | {OrderStatus.PENDING_PAYMENT}
 #: Where the goods have left (in whole or in part): the table takes no hold there.
 _GONE: Final = frozenset({OrderStatus.SHIPPED, OrderStatus.DELIVERED})
