@@ -717,12 +717,12 @@ class OrderService:
     @contextmanager
     def deliver_later(self) -> Iterator[None]:
         """A block whose decisions owe their outbox deliveries until it ends: the relay
-        runs once when this thread's (outermost) block exits normally, instead of once
-        per decision, whether or not a repository block is still open around it (that
-        is the caller's choice). Sync opens one inside each page's transaction, so a
-        page's messages are delivered once, in the page's commit (around it, after the
-        commit, on a store that does not show the open block's messages). A block that
-        raises owes nothing more: the next delivery catches up."""
+        runs once, instead of once per decision, when this thread's (outermost) block
+        exits normally and every repository block open around it has committed (at once
+        when none is open). Sync opens one inside each page's transaction, so a page's
+        messages are delivered once, after the page's commit, or after the host's when
+        the host called sync inside a block of its own. A block that raises owes nothing
+        more: the next delivery catches up."""
         later = self._later
         depth = getattr(later, "depth", 0)
         later.depth = depth + 1
@@ -736,7 +736,7 @@ class OrderService:
         later.depth = depth
         if not depth and getattr(later, "owed", False):
             later.owed = False
-            self._deliver()
+            self._deliver_after_commit()
 
     def _after_commit(self, transitions: Sequence[Transition], owed: bool) -> None:
         """Deliver the outbox once the repository block open around the decision (if

@@ -27,13 +27,6 @@ class OutboxStore(Protocol):
 
     Messages are returned in the order their transactions committed; a store never
     passes over a message that commits after a later one was already returned.
-
-    A store whose :meth:`pending`, inside an open :meth:`atomic` block, does not return
-    the messages saved in that block says so with a class attribute
-    ``sees_own_messages = False`` (PostgreSQL returns a message once its writer ended);
-    without it a store is taken to see them. Sync delivers a page's messages inside the
-    page's block when the store sees them, so that the stock they owe commits with the
-    page, and right after the block's commit when it does not.
     """
 
     def atomic(self) -> AbstractContextManager[object]:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Final, Literal
 
@@ -670,21 +669,11 @@ class Sync:
                 results[index] = None
         pending.sort(key=lambda item: item.index)
         if pending or failed:
-            # The page's deliveries run once: inside its transaction where the store
-            # sees the messages the page saved (SQLite, memory: the stock they owe
-            # commits with the page, in one fsync), else right after its commit
-            # (PostgreSQL shows a message once its writer ended; a relay run inside
-            # would only apply other pages' messages, its SKU locks waiting while the
-            # page holds its own, and two pages could deadlock).
-            block: Callable[[], AbstractContextManager[object]] = self.repository.atomic
-            deliveries: Callable[[], AbstractContextManager[object]] = (
-                self.service.deliver_later
-            )
-            if getattr(self.repository, "sees_own_messages", True):
-                outer, inner = block, deliveries
-            else:
-                outer, inner = deliveries, block
-            with outer(), inner():
+            # The page's deliveries run once, after its commit (and after the host's,
+            # when the host called sync inside a block of its own): a sink never hears
+            # of a page that rolled back, and the relay run never waits on the locks
+            # of the page's own open transaction.
+            with self.service.deliver_later(), self.repository.atomic():
                 for index, payload, text, digest, problem in failed:
                     where = f"payloads[{index}]" if len(payloads) > 1 else "payload"
                     self._dead(platform, payload, text, digest, problem, received_at,

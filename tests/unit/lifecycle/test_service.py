@@ -437,6 +437,34 @@ def test_deliver_later_runs_the_relay_once_when_the_block_ends(
     assert len(sink.published) > published
 
 
+def test_deliver_later_inside_a_host_block_delivers_once_the_host_commits(
+    repository: OrderRepository,
+) -> None:
+    sink = ListSink()
+    service = service_for(repository, sink=sink)
+    for n in (1, 2):
+        service.place(new_order(f"ORD-{n}"))
+    published = len(sink.published)
+    with repository.atomic():  # the host's own block, around a sync page's
+        with service.deliver_later():
+            service.handle("ORD-1", pay())
+        assert len(sink.published) == published  # the host has not committed
+    assert [m.topic for m in sink.published[published:]] == [
+        "event.PaymentReceived", "event.StatusChanged"]
+    published = len(sink.published)
+
+    def failing_host() -> None:
+        with repository.atomic():
+            with service.deliver_later():
+                service.handle("ORD-2", pay("pay-2"))
+            raise RuntimeError("host failed after the page")
+
+    with pytest.raises(RuntimeError):
+        failing_host()
+    assert len(sink.published) == published  # rolled back: told no one
+    assert repository.get("ORD-2").status is OrderStatus.PENDING_PAYMENT
+
+
 def test_decisions_in_a_block_are_delivered_by_one_run_once_it_commits(
     repository: OrderRepository,
 ) -> None:

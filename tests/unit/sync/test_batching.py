@@ -4,15 +4,16 @@ apply in order, and the sweep fetches only what is newer than stored."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
 import pytest
 
+from orderkit.lifecycle import OrderService
 from orderkit.model.errors import ValidationError
-from orderkit.sync import Listing, Page, SyncReport
+from orderkit.sync import Listing, Page, Sync, SyncReport
 from orderkit.testing import MemoryChannelClient
 
 SKUS = ("TEA-OOLONG-250G", "100012345681")
@@ -31,7 +32,9 @@ def test_a_backfill_commits_once_per_page(
     begun = transactions(shop)
     report = shop.sync.backfill("jd", client, NOW - 4 * HOUR, NOW)
     assert report == SyncReport(new=250)
-    assert len(begun) == 3  # 100 + 100 + 50: one transaction (one fsync) per page
+    # 100 + 100 + 50: one transaction (one fsync) per page, then one relay run after
+    # each page's commit (the stock its decisions owe; a sink hears only what committed)
+    assert len(begun) == 6
     assert len(shop.store.seen_many("jd", [p["orderId"] for p in feed])) == 250
     begun.clear()
     assert shop.sync.backfill("jd", client, NOW - 4 * HOUR, NOW) == SyncReport(unchanged=250)
@@ -52,7 +55,7 @@ def test_a_refused_payload_is_a_dead_letter_and_the_rest_of_its_page_commits(
     begun = transactions(shop)
     report = shop.sync.receive_many("jd", feed, received_at=NOW)
     assert report == SyncReport(new=7, dead_lettered=3)
-    assert len(begun) == 1
+    assert len(begun) == 2  # the page, then the relay run after its commit
     letters = shop.store.dead_letters("jd")
     assert len(letters) == 3
     assert all(letter.error.startswith("ValidationError: at: before the order was created")
@@ -64,6 +67,46 @@ def test_a_refused_payload_is_a_dead_letter_and_the_rest_of_its_page_commits(
     for sku in SKUS:
         level = shop.ledger.stock(sku)
         assert (level.on_hand, level.locked, level.available) == (7, 7, 0)
+
+
+class KeptSink:
+    """An event sink that keeps the topics it is told."""
+
+    def __init__(self) -> None:
+        self.topics: list[str] = []
+
+    def publish(self, events: Sequence[Any]) -> None:
+        self.topics += [event.topic for event in events]
+
+
+def test_a_page_received_inside_the_hosts_block_is_delivered_once_the_host_commits(
+    sqlite_shop: Any, versions: Any
+) -> None:
+    shop = sqlite_shop
+    shop.stock(*SKUS)
+    sink = KeptSink()
+    service = OrderService(shop.repository, inventory=shop.ledger, sink=sink,
+                           clock=shop.clock)
+    sync = Sync(shop.repository, service, store=shop.store, clock=shop.clock)
+    on_hand = {sku: shop.ledger.stock(sku).on_hand for sku in SKUS}
+
+    def host_receives(payload: dict[str, Any], fail: bool) -> None:
+        with shop.repository.atomic():  # the host's own block, with its own writes
+            assert sync.receive("jd", payload, received_at=NOW) == SyncReport(new=1)
+            assert sink.topics == []  # nothing told before the host commits
+            if fail:
+                raise RuntimeError("the host's own write failed")
+
+    with pytest.raises(RuntimeError):
+        host_receives(versions("8001", "shipped", NOW - HOUR), fail=True)
+    assert sink.topics == []  # rolled back: the order, its stock and its events
+    assert shop.repository.find_by_channel("jd", "8001") is None
+    assert shop.store.seen("jd", "8001") is None
+    assert {sku: shop.ledger.stock(sku).on_hand for sku in SKUS} == on_hand
+    host_receives(versions("8002", "shipped", NOW - HOUR), fail=False)
+    assert "event.LinesShipped" in sink.topics  # told once the host committed
+    assert all(shop.ledger.stock(sku).on_hand < on_hand[sku] for sku in SKUS)
+    assert shop.ledger.verify().ok
 
 
 def test_versions_of_one_order_inside_a_page_apply_in_order(

@@ -256,10 +256,6 @@ class PostgresOrderRepository:
     reads may still roll back.
     """
 
-    #: ``pending`` shows a message once its writer ended, so never inside the block
-    #: that saved it (see :class:`~orderkit.outbox.ports.OutboxStore`).
-    sees_own_messages = False
-
     def __init__(
         self, source: object, *, schema: str | None = None, cache_size: int = 4096
     ) -> None:
