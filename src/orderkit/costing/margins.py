@@ -16,7 +16,7 @@ from orderkit.lifecycle.policy import Actor
 from orderkit.model import _checks as check
 from orderkit.model.errors import ValidationError
 from orderkit.model.money import Money, minor_digits
-from orderkit.model.orders import AdjustmentKind, Bearer, HoldKind, Order
+from orderkit.model.orders import AdjustmentKind, Bearer, HoldKind, LineStatus, Order
 from orderkit.model.shares import spread_weights, units_share
 from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, accounting_date, ensure_aware
 
@@ -226,7 +226,8 @@ class Margin:
 
 
 def margin(order: Order, costs: CostModel) -> Margin:
-    """The :class:`Margin` of ``order``'s units still sold, by ``costs``.
+    """The :class:`Margin` of ``order`` by ``costs``: the income of its units still
+    sold, against the cost of every unit it sent that did not come back on the shelf.
 
     Income: the goods, less the discounts the merchant bears (platform-funded discounts
     come back from the platform), plus the shipping charged less what the merchant gave
@@ -235,7 +236,9 @@ def margin(order: Order, costs: CostModel) -> Margin:
     attributed to who bears it on the units still sold: the platform's part of a coupon
     on a refunded unit leaves with the unit, and a concession granted later is the
     merchant's alone, however the platform's coupons were spread. Costs: the product
-    cost of each unit, the platform's commission (on the goods less all discounts), the
+    cost of each unit still to ship and of each unit that left and did not come back to
+    stock (kept by the buyer after a refund, 仅退款, or returned and scrapped: received
+    but not ``sellable``), the platform's commission (on the goods less all discounts), the
     payment fee (on what the buyer paid), the influencer's cut, shipping less any
     platform subsidy, packaging. Shipping and packaging are costs while anything is
     still sold and, once a parcel went out, for good (when every unit came back, or
@@ -254,7 +257,7 @@ def margin(order: Order, costs: CostModel) -> Margin:
     on = costs.day_of(order)
     sold = order.sold_value
     totals = order.totals
-    sold_units = order.sold_units
+    costed = _costed_units(order)
     # What the platform funds of the discounts on the units still sold, and of the
     # shipping given back that still stands, comes back from it; the rest of the
     # discounts is the merchant's (its coupons, its concessions).
@@ -277,7 +280,7 @@ def margin(order: Order, costs: CostModel) -> Margin:
     unknown: list[str] = []
     product = zero
     for line in order.lines:
-        units = sold_units[line.line_id]
+        units = costed[line.line_id]
         if not units:
             continue
         cost = costs.catalog.unit_cost(line.sku, on)
@@ -397,6 +400,31 @@ def _platform_funded_lines(
             )
             funded[line_id] = (discount, given_back)
     return funded, on_order if order.charges_stand else Decimal(0)
+
+
+def _costed_units(order: Order) -> dict[str, int]:
+    """The units whose product cost ``order`` bears, by line id: those still to ship
+    (OPEN) and every unit that left and did not come back to stock. A unit that left
+    (:attr:`~orderkit.model.orders.Order.sent_units`) is gone while it is out (shipped,
+    or refunded and kept by the buyer, 仅退款) and when it came back not sellable
+    (received by a return less its ``sellable`` units: scrapped); only a unit received
+    sellable went back on the shelf. A unit RETURNED with no receipt on the order's
+    returns (an order imported already returned) counts as back in stock, as the stock
+    ledger counts it when the order is placed. Cancelled units and units refunded
+    before they shipped never left."""
+    sent = order.sent_units
+    costed: dict[str, int] = {}
+    for line in order.lines:
+        line_id = line.line_id
+        returned = line.quantities[LineStatus.RETURNED]
+        scrapped = sum(
+            r.received.get(line_id, 0) - r.sellable.get(line_id, 0) for r in order.returns
+        )
+        costed[line_id] = (
+            line.quantities[LineStatus.OPEN] + sent[line_id] - returned
+            + min(max(scrapped, 0), returned)
+        )
+    return costed
 
 
 def _settled(order: Order, kind: AdjustmentKind) -> Money | None:

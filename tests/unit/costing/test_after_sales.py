@@ -63,7 +63,7 @@ def test_a_shipped_order_returned_in_full_still_paid_its_carrier_and_its_box() -
     story.send("ship", carrier="SF", waybill="SF1")
     story.send("deliver", at=T0 + DAY)
     story.send("return_requested", at=T0 + 2 * DAY, lines={"1": 2})
-    story.send("return_received", at=T0 + 3 * DAY, lines={"1": 2})
+    story.send("return_received", at=T0 + 3 * DAY, lines={"1": 2}, sellable={"1": 2})
     order = story.send("refund", at=T0 + 3 * DAY, amount=story.order.totals.refund_due)
     assert order.totals.sold == order.shipping_standing == cny("8.00")  # the fee was kept
     found = margin(order, COSTS)
@@ -79,6 +79,59 @@ def test_a_shipped_order_returned_in_full_still_paid_its_carrier_and_its_box() -
     found = margin(order, COSTS)
     assert found.component("shipping_charged").amount == cny("0.00")  # type: ignore[union-attr]
     assert (found.revenue, found.profit) == (cny("0.00"), cny("-7.50"))
+
+
+def test_a_unit_the_buyer_kept_or_that_was_scrapped_still_cost_the_merchant() -> None:
+    """仅退款 (refunded, the buyer keeps the tin) and a tin returned but not sellable are
+    gone for nothing: their product cost stays; only a tin back on the shelf leaves it."""
+
+    def delivered() -> Story:
+        story = Story(Order("O1", "pdd", "P1", [OrderLine("1", "TEA", 2, cny("79.00"))], T0))
+        story.send("pay", amount=cny("158.00"))
+        story.send("ship", carrier="SF", waybill="SF1")
+        story.send("deliver", at=T0 + DAY)
+        return story
+
+    free = CostModel([FeeTable("pdd", date(2026, 1, 1), Decimal("0"), Decimal("0"),
+                               shipping_cost=cny("0.00"), packaging=cny("0.00"))],
+                     Shelf52())
+
+    def cost_and_profit(order: Order) -> tuple[Money, Money]:
+        found = margin(order, free)
+        return found.component("product_cost").amount, found.profit  # type: ignore[union-attr]
+
+    kept = delivered()
+    order = kept.send("refund", at=T0 + 2 * DAY, amount=cny("79.00"), lines={"1": 1})
+    assert cost_and_profit(order) == (cny("-104.00"), cny("-25.00"))
+    for sellable, expected in (({}, ("-104.00", "-25.00")), ({"1": 1}, ("-52.00", "27.00"))):
+        back = delivered()
+        back.send("return_requested", at=T0 + 2 * DAY, lines={"1": 1})
+        back.send("return_received", at=T0 + 3 * DAY, lines={"1": 1}, sellable=sellable)
+        order = back.send("refund", at=T0 + 3 * DAY, amount=cny("79.00"))
+        assert cost_and_profit(order) == (cny(expected[0]), cny(expected[1]))
+    # a tin refunded on its way back (极速退款) costs until it arrives on the shelf
+    quick = delivered()
+    quick.send("return_requested", at=T0 + 2 * DAY, lines={"1": 1})
+    order = quick.send("refund", at=T0 + 2 * DAY, amount=cny("79.00"), lines={"1": 1})
+    assert cost_and_profit(order)[0] == cny("-104.00")
+    order = quick.send("return_received", at=T0 + 3 * DAY, lines={"1": 1}, sellable={"1": 1})
+    assert cost_and_profit(order) == (cny("-52.00"), cny("27.00"))
+    # a unit refunded before it shipped never left: no cost
+    early = Story(Order("O2", "pdd", "P2", [OrderLine("1", "TEA", 2, cny("79.00"))], T0))
+    early.send("pay", amount=cny("158.00"))
+    early.send("refund", amount=cny("79.00"), lines={"1": 1})
+    order = early.send("ship", carrier="SF", waybill="SF2")
+    assert cost_and_profit(order) == (cny("-52.00"), cny("27.00"))
+    # imported already returned, with no receipt on record: back in stock, as the ledger
+    # counts it when the order is placed
+    line = OrderLine("1", "TEA", 2, cny("79.00"), quantities={"shipped": 1, "returned": 1})
+    imported = Order("O3", "pdd", "P3", [line], T0, status=40)
+    assert cost_and_profit(imported)[0] == cny("-52.00")
+
+
+class Shelf52:
+    def unit_cost(self, sku: str, on: date) -> Money | None:
+        return cny("52.00")
 
 
 def test_a_refused_cash_on_delivery_parcel_waives_the_fee_but_not_the_carrier() -> None:
