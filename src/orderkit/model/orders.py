@@ -63,10 +63,18 @@ __all__ = [
 
 
 #: The instants a watch measures an order's age from (see the order repository's
-#: ``stale`` query): when it entered its status, was fully paid or was placed, and when
-#: its latest parcel was handed over while that parcel has no carrier scan.
-Anchor = Literal["status_since", "paid_at", "created_at", "unscanned_since"]
-ANCHORS: Final[tuple[Anchor, ...]] = ("status_since", "paid_at", "created_at", "unscanned_since")
+#: ``stale`` query): when it entered its status, was fully paid or was placed; when its
+#: latest parcel was handed over while that parcel has no carrier scan; and, while its
+#: :attr:`Order.after_sale` is RETURN_REQUESTED, when the oldest return still awaited was
+#: asked for, and while it is REFUND_DUE, when the last returned unit was received.
+Anchor = Literal[
+    "status_since", "paid_at", "created_at", "unscanned_since",
+    "return_requested_since", "refund_due_since",
+]
+ANCHORS: Final[tuple[Anchor, ...]] = (
+    "status_since", "paid_at", "created_at", "unscanned_since",
+    "return_requested_since", "refund_due_since",
+)
 
 
 class OrderStatus(IntEnum):

@@ -228,6 +228,10 @@ class Route:
 
 
 _S = OrderStatus
+#: The statuses an order can be in while a return is under way: a parcel refused at the
+#: door comes back while SHIPPED, a return after delivery leaves the order DELIVERED or
+#: COMPLETED, and a return may still arrive once a full refund CLOSED it.
+_AFTER_SALE: Final = frozenset({_S.SHIPPED, _S.DELIVERED, _S.COMPLETED, _S.CLOSED})
 
 #: The shops' rules with their numbers: a pending order is red after 15 minutes; a paid
 #: order unshipped after 24 hours; no first carrier scan 5 minutes after the waybill
@@ -235,7 +239,9 @@ _S = OrderStatus
 #: pending for 30 minutes means the channel's payments are down (which silences that
 #: channel's per-order pending alerts). A cash-on-delivery order waits unpaid by design:
 #: the pending rules leave it out, and it is late when not shipped 24 hours after it was
-#: placed.
+#: placed. After a sale (orderkit's defaults): a return asked for and not received 14
+#: days later (the buyer's time to send it plus the carrier's), and a return received and
+#: not refunded 48 hours later, in whatever status the order is by then.
 DEFAULT_RULES: Final[tuple[Rule, ...]] = (
     Rule("pending_payment_stale", {_S.PENDING_PAYMENT}, "status_since",
          timedelta(minutes=15), "customer_service",
@@ -254,4 +260,8 @@ DEFAULT_RULES: Final[tuple[Rule, ...]] = (
          "tech", severity="critical", group_by="channel", min_orders=20,
          inhibits=("pending_payment_stale",), payment_terms=PaymentTerms.PREPAID,
          summary="20 or more orders of one channel pending for 30 minutes"),
+    Rule("return_not_received", _AFTER_SALE, "return_requested_since", timedelta(days=14),
+         "customer_service", summary="returns asked for and not received after 14 days"),
+    Rule("refund_not_paid", _AFTER_SALE, "refund_due_since", timedelta(hours=48), "finance",
+         summary="returns received and not refunded after 48 hours"),
 )

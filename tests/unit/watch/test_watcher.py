@@ -273,6 +273,38 @@ def test_the_stale_query_reads_through_an_index_on_sqlite(tmp_path: Path) -> Non
     assert "USING INDEX orders_by_time_in_status" in plans["status_since"]
     assert "USING INDEX orders_by_paid_at" in plans["paid_at"]
     assert "USING INDEX orders_unscanned" in unscanned
+    with repo.database.read("plan") as conn:
+        for index, column in (("orders_return_requested", "return_requested_since"),
+                              ("orders_refund_due", "refund_due_since")):
+            plan = " ".join(row[-1] for row in conn.execute(
+                f"EXPLAIN QUERY PLAN SELECT body FROM orders INDEXED BY {index}"
+                f" WHERE {column} < '2026' AND status = 50 ORDER BY {column} LIMIT 5"))
+            assert f"USING INDEX {index}" in plan and "TEMP B-TREE" not in plan
+
+
+def test_orders_stored_before_the_after_sale_columns_are_watched_after_the_upgrade(
+    tmp_path: Path,
+) -> None:
+    from orderkit.testing.contracts.orders import after_sale_order
+
+    path = tmp_path / "shop.db"
+    repo = SQLiteOrderRepository(path)
+    for order_id, steps in [("ASKED", 1), ("OWED", 2), ("DONE", 3)]:
+        repo.save(after_sale_order(order_id, T0, steps), None)
+    with repo.database.write("the previous release's file") as conn:
+        conn.execute("DROP INDEX orders_return_requested")
+        conn.execute("DROP INDEX orders_refund_due")
+        conn.execute("ALTER TABLE orders DROP COLUMN return_requested_since")
+        conn.execute("ALTER TABLE orders DROP COLUMN refund_due_since")
+        conn.execute("UPDATE schema_version SET version = version - 2 WHERE component = 'orders'")
+    repo.database.close()
+    later = SQLiteOrderRepository(path)
+    after = [OrderStatus.COMPLETED]
+    day = timedelta(days=1)
+    assert [o.order_id for o in later.stale(after, "return_requested_since", T0 + 9 * day,
+                                            5)] == ["ASKED"]
+    assert [o.order_id for o in later.stale(after, "refund_due_since", T0 + 9 * day, 5)] == [
+        "OWED"]
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
@@ -479,3 +511,53 @@ def test_bad_rule_route_and_watcher_arguments_are_refused_naming_them() -> None:
             make()
         assert (caught.value.path, caught.value.value) == (path, value)
     assert Route("finance", channels=["tmall"]).channels == {"tmall"}
+
+
+def test_a_return_never_received_and_a_refund_never_paid_are_watched(
+    shop_store: tuple[Any, WatchState],
+) -> None:
+    """A COMPLETED order whose requested return never arrived, and one whose return
+    arrived and was never refunded, raise the default after-sale rules on every store;
+    each resolves when its after-sale state moves on."""
+    repo, state = shop_store
+    clock = ManualClock(T0)
+    service = OrderService(repo, clock=clock)
+    day = timedelta(days=1)
+    for order_id in ("R-REQ", "R-DUE", "R-OK"):
+        service.place(Order(order_id, "tmall", order_id,
+                            [OrderLine("1", "TEA", 2, Money("79.00", "CNY"))], T0))
+        service.handle(order_id, Event("pay", event_id="p", at=T0,
+                                       data={"amount": Money("158.00", "CNY")}))
+        service.handle(order_id, Event("ship", event_id="s", at=T0,
+                                       data={"carrier": "SF", "waybill": f"W-{order_id}"}))
+        service.handle(order_id, Event("deliver", event_id="d", at=T0 + day))
+        service.handle(order_id, Event("return_requested", event_id="rq", at=T0 + 2 * day,
+                                       data={"lines": {"1": 1}}))
+    for order_id in ("R-DUE", "R-OK"):
+        service.handle(order_id, Event("return_received", event_id="rx", at=T0 + 3 * day,
+                                       data={"lines": {"1": 1}, "sellable": {"1": 1}}))
+    service.handle("R-OK", Event("refund", event_id="r", at=T0 + 3 * day,
+                                 data={"amount": Money("79.00", "CNY")}))
+    for order_id in ("R-REQ", "R-DUE", "R-OK"):
+        service.handle(order_id, Event("complete", event_id="c", at=T0 + 9 * day))
+    assert repo.get("R-DUE").totals.refund_due == Money("79.00", "CNY")
+    inbox = Inbox()
+    watcher = Watcher(repo, inbox, clock=clock, state=state)
+    clock.set(T0 + 5 * day - timedelta(minutes=1))  # 47:59 since the return came back
+    assert watcher.run_once().raised == ()
+    clock.set(T0 + 5 * day + timedelta(minutes=1))
+    (due,) = watcher.run_once().raised
+    assert (due.key, due.route_to) == ("refund_not_paid:R-DUE", "finance")
+    clock.set(T0 + 16 * day + timedelta(minutes=1))  # 14 days since the request
+    (waiting,) = watcher.run_once().raised
+    assert (waiting.key, waiting.route_to) == ("return_not_received:R-REQ", "customer_service")
+    service.handle("R-DUE", Event("refund", event_id="r", at=clock.now(),
+                                  data={"amount": Money("79.00", "CNY")}))
+    service.handle("R-REQ", Event("return_received", event_id="rx", at=clock.now(),
+                                  data={"lines": {"1": 1}}))
+    clock.set(clock.now() + timedelta(minutes=1))
+    report = watcher.run_once()
+    assert sorted(a.key for a in report.resolved) == [
+        "refund_not_paid:R-DUE", "return_not_received:R-REQ"]
+    # R-REQ's return is back now and owed: a refund due since its receipt, not raised yet
+    assert report.raised == ()

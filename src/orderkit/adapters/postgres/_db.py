@@ -34,7 +34,7 @@ import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar
 
 from orderkit.adapters._commit import checked_callback, run_committed
 from orderkit.adapters._extras import MissingExtra
@@ -52,8 +52,12 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_SCHEMA", "Database", "Migration", "Source", "unique_violation", "utc"]
 
+#: One step of a migration: SQL (``{s}`` for the schema), or a function given the
+#: database and the migration's connection, for what SQL cannot compute (filling a
+#: column the library derives).
+Step: TypeAlias = "str | Callable[[Database, psycopg.Connection[Any]], None]"
 #: A component's migrations: index i upgrades the schema from version i to i + 1.
-Migration = Sequence[str]
+Migration = Sequence[Step]
 #: What an adapter accepts: a DSN, a pool, the host's connection, or a Database.
 Source = "str | ConnectionPool[Any] | psycopg.Connection[Any] | Database"
 
@@ -570,7 +574,10 @@ class Database:
                 f" knows {len(migrations)}: upgrade orderkit",
             )
         for script in migrations[current:]:
-            conn.execute(self.sql(script))
+            if callable(script):
+                script(self, conn)
+            else:
+                conn.execute(self.sql(script))
         if current < len(migrations):
             conn.execute(
                 self.sql(

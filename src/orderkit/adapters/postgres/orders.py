@@ -28,6 +28,7 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
+from orderkit.adapters._watch import anchor_of
 from orderkit.adapters.postgres._db import Database, unique_violation, utc
 from orderkit.model._checks import quantity, stored_key
 from orderkit.model.audit import (
@@ -149,6 +150,19 @@ MIGRATIONS: Final = (
     CREATE INDEX orders_by_time_in_status ON {s}.orders
         (status, coalesce(status_since, created_at))
     """,
+    # The after-sale instants are derived from the returns and the money (a refund still
+    # due), which SQL cannot compute: every save writes them, each NULL unless the order
+    # is in that after-sale state, and the orders stored before are filled in here.
+    """
+    ALTER TABLE {s}.orders
+        ADD COLUMN return_requested_since timestamptz,
+        ADD COLUMN refund_due_since timestamptz;
+    CREATE INDEX orders_return_requested ON {s}.orders (return_requested_since)
+        WHERE return_requested_since IS NOT NULL;
+    CREATE INDEX orders_refund_due ON {s}.orders (refund_due_since)
+        WHERE refund_due_since IS NOT NULL
+    """,
+    lambda db, conn: _fill_after_sale(db, conn),
 )
 
 #: The indexed expression of each anchor of the watch's ``stale`` query
@@ -159,6 +173,8 @@ _ANCHOR_COLUMN: Final = {
     "paid_at": "paid_at",
     "created_at": "created_at",
     "unscanned_since": "unscanned_since",
+    "return_requested_since": "return_requested_since",
+    "refund_due_since": "refund_due_since",
 }
 
 _OUTBOX_COLUMNS: Final = (
@@ -180,10 +196,12 @@ _INSERT_MESSAGE: Final = (
 #: The order row of a save that finds none: the first part of :data:`_SAVE_INSERT`.
 _INSERT_ORDER: Final = (
     "INSERT INTO {s}.orders (order_id, channel, channel_order_id, status, version, ship_to,"
-    " body, status_since, paid_at, created_at, unscanned_since, first_shipped_at)"
+    " body, status_since, paid_at, created_at, unscanned_since, first_shipped_at,"
+    " return_requested_since, refund_due_since)"
     " SELECT %(order_id)s, %(channel)s, %(channel_order_id)s, %(status)s, %(version)s,"
     " %(ship_to)s, %(body)s, %(status_since)s, %(paid_at)s, %(created_at)s,"
-    " %(unscanned_since)s, %(first_shipped_at)s ON CONFLICT DO NOTHING RETURNING 1"
+    " %(unscanned_since)s, %(first_shipped_at)s, %(return_requested_since)s,"
+    " %(refund_due_since)s ON CONFLICT DO NOTHING RETURNING 1"
 )
 #: The order row of a save on top of a stored version: written only when the stored row
 #: is what the save expects (its version, address and channel order).
@@ -191,7 +209,9 @@ _UPDATE_ORDER: Final = (
     "UPDATE {s}.orders SET channel = %(channel)s, channel_order_id = %(channel_order_id)s,"
     " status = %(status)s, version = %(version)s, ship_to = %(ship_to)s, body = %(body)s,"
     " status_since = %(status_since)s, paid_at = %(paid_at)s, created_at = %(created_at)s,"
-    " unscanned_since = %(unscanned_since)s, first_shipped_at = %(first_shipped_at)s"
+    " unscanned_since = %(unscanned_since)s, first_shipped_at = %(first_shipped_at)s,"
+    " return_requested_since = %(return_requested_since)s,"
+    " refund_due_since = %(refund_due_since)s"
     " WHERE order_id = %(order_id)s AND version = %(expected)s"
     " AND ship_to = %(stored_ship_to)s AND channel = %(stored_channel)s"
     " AND channel_order_id = %(stored_channel_order_id)s RETURNING 1"
@@ -836,4 +856,29 @@ def _instants(order: Order) -> dict[str, datetime | None]:
             latest.shipped_at if latest is not None and latest.first_scan_at is None else None
         ),
         "first_shipped_at": order.shipments[0].shipped_at if order.shipments else None,
+        **_after_sale_instants(order),
     }
+
+
+def _fill_after_sale(db: Database, conn: psycopg.Connection[Any]) -> None:
+    """The migration step that fills the after-sale columns of the orders stored
+    before them: only orders with a return can have one."""
+    rows = conn.execute(db.sql(
+        "SELECT body FROM {s}.orders WHERE jsonb_array_length(body::jsonb -> 'returns') > 0"
+    )).fetchall()
+    filled = [
+        {"order_id": order.order_id, **instants}
+        for order in (_load(row[0]) for row in rows)
+        if any((instants := _after_sale_instants(order)).values())
+    ]
+    if filled:
+        conn.cursor().executemany(db.sql(
+            "UPDATE {s}.orders SET return_requested_since = %(return_requested_since)s,"
+            " refund_due_since = %(refund_due_since)s WHERE order_id = %(order_id)s"
+        ), filled)
+
+
+def _after_sale_instants(order: Order) -> dict[str, datetime | None]:
+    """The order's after-sale instants, each ``None`` unless it is in that state."""
+    return {anchor: anchor_of(order, anchor)
+            for anchor in ("return_requested_since", "refund_due_since")}

@@ -26,10 +26,13 @@ from typing import Final
 from orderkit.adapters._commit import checked_callback, run_committed
 from orderkit.model.errors import StoreError, ValidationError
 
-__all__ = ["Database", "Migration", "schema_versions"]
+__all__ = ["Database", "Migration", "Step", "schema_versions"]
 
+#: One step of a migration: SQL statements, or a function given the migration's
+#: connection, for what SQL cannot compute (filling a column the library derives).
+Step = str | Callable[[sqlite3.Connection], None]
 #: A component's migrations: index i upgrades the schema from version i to i + 1.
-Migration = Sequence[str]
+Migration = Sequence[Step]
 
 _BUSY_TIMEOUT_MS: Final = 30_000
 #: SQLite result codes of a lock held by another connection.
@@ -271,6 +274,9 @@ class Database:
                         f"{len(migrations)}: upgrade orderkit",
                     )
                 for script in migrations[current:]:
+                    if callable(script):
+                        script(conn)
+                        continue
                     for statement in _statements(script):
                         conn.execute(statement)
                 conn.execute(

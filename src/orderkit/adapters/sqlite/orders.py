@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
+from orderkit.adapters._watch import anchor_of
 from orderkit.adapters.sqlite._db import Database
 from orderkit.model._checks import quantity, stored_key
 from orderkit.model.audit import (
@@ -136,7 +137,30 @@ _MIGRATIONS: Final = (
         coalesce(json_extract(body, '$.status_since'), json_extract(body, '$.created_at'))
     )
     """,
+    # The after-sale instants are derived from the returns and the money (a refund still
+    # due), which SQL cannot compute: every save writes them beside the order, each
+    # NULL unless the order is in that after-sale state, and the orders stored before
+    # are filled in here.
+    """
+    ALTER TABLE orders ADD COLUMN return_requested_since TEXT;
+    ALTER TABLE orders ADD COLUMN refund_due_since TEXT;
+    CREATE INDEX orders_return_requested ON orders (return_requested_since)
+        WHERE return_requested_since IS NOT NULL;
+    CREATE INDEX orders_refund_due ON orders (refund_due_since)
+        WHERE refund_due_since IS NOT NULL
+    """,
+    lambda conn: _fill_after_sale(conn),  # defined below, with the save's helpers
 )
+
+#: The anchors read through a partial index holding only the orders that have the
+#: instant (few: those waiting), with the condition that keeps a row in it.
+_PARTIAL: Final = {
+    "unscanned_since": (
+        "orders_unscanned", " AND json_extract(body, '$.shipments[#-1].first_scan_at') IS NULL"
+    ),
+    "return_requested_since": ("orders_return_requested", ""),
+    "refund_due_since": ("orders_refund_due", ""),
+}
 
 #: The indexed expression of each anchor of the stale query (``status_since`` falls back
 #: to ``created_at`` for an order that has never changed status).
@@ -147,6 +171,8 @@ _ANCHOR_SQL: Final = {
     "paid_at": "json_extract(body, '$.paid_at')",
     "created_at": "json_extract(body, '$.created_at')",
     "unscanned_since": "json_extract(body, '$.shipments[#-1].shipped_at')",
+    "return_requested_since": "return_requested_since",
+    "refund_due_since": "refund_due_since",
 }
 
 #: The stored status codes, one index seek each (a skip scan of ``orders_by_status``).
@@ -285,14 +311,7 @@ class SQLiteOrderRepository:
         codes, anchor, before, limit = checked_query(statuses, anchor, before, limit)
         terms = checked_terms(terms)
         expression = _ANCHOR_SQL[anchor]
-        # Parcels without a scan are few: their partial index is the one to read.
-        unscanned = anchor == "unscanned_since"
-        source = "orders INDEXED BY orders_unscanned" if unscanned else "orders"
-        condition = (
-            " AND json_extract(body, '$.shipments[#-1].first_scan_at') IS NULL"
-            if unscanned
-            else ""
-        )
+        source, condition = _source(anchor)
         arguments: tuple[str, ...] = ()
         if terms is not None:
             # Orders stored before payment terms existed are prepaid.
@@ -327,13 +346,7 @@ class SQLiteOrderRepository:
         wanted = None if statuses is None else set(checked_query(statuses, anchor, until, 1)[0])
         start = "" if since is None else _iso(ensure_aware(since, path="since"))
         expression = _ANCHOR_SQL[anchor]
-        unscanned = anchor == "unscanned_since"
-        source = "orders INDEXED BY orders_unscanned" if unscanned else "orders"
-        condition = (
-            " AND json_extract(body, '$.shipments[#-1].first_scan_at') IS NULL"
-            if unscanned
-            else ""
-        )
+        source, condition = _source(anchor)
         counts: dict[int, int] = {}
         with self._db.read("count orders by status") as conn:
             codes = [row[0] for row in conn.execute(_STATUSES_SQL)
@@ -462,10 +475,10 @@ class SQLiteOrderRepository:
         ``(channel, channel_order_id)`` a :class:`DuplicateOrder`."""
         try:
             conn.execute(
-                "INSERT INTO orders (order_id, channel, channel_order_id, status, version, body)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO orders (order_id, channel, channel_order_id, status, version, body,"
+                " return_requested_since, refund_due_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (order.order_id, order.channel, order.channel_order_id, int(order.status),
-                 order.version, body),
+                 order.version, body, *_after_sale(order)),
             )
         except sqlite3.IntegrityError as error:
             row = conn.execute(
@@ -510,16 +523,18 @@ class SQLiteOrderRepository:
         try:
             if same_channel:
                 cursor = conn.execute(
-                    "UPDATE orders SET status = ?, version = ?, body = ?"
-                    " WHERE order_id = ? AND version = ?",
-                    (int(order.status), order.version, body, order.order_id, expected),
+                    "UPDATE orders SET status = ?, version = ?, body = ?,"
+                    f" {_AFTER_SALE_SET} WHERE order_id = ? AND version = ?",
+                    (int(order.status), order.version, body, *_after_sale(order),
+                     order.order_id, expected),
                 )
             else:
                 cursor = conn.execute(
                     "UPDATE orders SET channel = ?, channel_order_id = ?, status = ?,"
-                    " version = ?, body = ? WHERE order_id = ? AND version = ?",
+                    f" version = ?, body = ?, {_AFTER_SALE_SET}"
+                    " WHERE order_id = ? AND version = ?",
                     (order.channel, order.channel_order_id, int(order.status), order.version,
-                     body, order.order_id, expected),
+                     body, *_after_sale(order), order.order_id, expected),
                 )
         except sqlite3.IntegrityError as error:
             raise _duplicate(conn, order) from error
@@ -536,7 +551,7 @@ class SQLiteOrderRepository:
         """Insert new orders with their audit entries and outbox messages in one
         transaction of multi-row statements: one check that no order id, channel order
         id or message id is stored, then one insert per table."""
-        rows: list[tuple[str, str, str, int, int, str]] = []
+        rows: list[tuple[str, str, str, int, int, str, str | None, str | None]] = []
         audit_rows: list[tuple[str, str]] = []
         outbox_rows: list[tuple[str, str, str, str, int]] = []
         waybills: list[tuple[str, str]] = []
@@ -556,7 +571,8 @@ class SQLiteOrderRepository:
             keys[(order.channel, order.channel_order_id)] = order.order_id
             orders.append(order)
             rows.append((order.order_id, order.channel, order.channel_order_id,
-                         int(order.status), order.version, _dumps(to_dict(order))))
+                         int(order.status), order.version, _dumps(to_dict(order)),
+                         *_after_sale(order)))
             audit_rows += _audit_rows(order.order_id, checked_entries(audit))
             outbox_rows += _outbox_rows(order.order_id, outbox)
             waybills += [(w, order.order_id) for w in {s.waybill for s in order.shipments} if w]
@@ -580,9 +596,9 @@ class SQLiteOrderRepository:
             if outbox_rows:
                 _refuse_stored_ids(conn, [r[0] for r in outbox_rows])
             conn.executemany(
-                "INSERT INTO orders"
-                " (order_id, channel, channel_order_id, status, version, body)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO orders (order_id, channel, channel_order_id, status, version,"
+                " body, return_requested_since, refund_due_since)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
             if waybills:
@@ -856,6 +872,39 @@ _ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 def _dumps(data: Any) -> str:
     return _ENCODER.encode(data)
+
+
+#: The after-sale columns a save writes (see :func:`_after_sale`).
+_AFTER_SALE_SET: Final = "return_requested_since = ?, refund_due_since = ?"
+
+
+def _after_sale(order: Order) -> tuple[str | None, str | None]:
+    """The order's after-sale instants as its columns keep them: ``(return requested
+    since, refund due since)``, each ``None`` unless the order is in that state."""
+    instants = (anchor_of(order, "return_requested_since"), anchor_of(order, "refund_due_since"))
+    return (None if instants[0] is None else _iso(instants[0]),
+            None if instants[1] is None else _iso(instants[1]))
+
+
+def _fill_after_sale(conn: sqlite3.Connection) -> None:
+    """The migration step that fills the after-sale columns of the orders stored
+    before them: only orders with a return can have one."""
+    rows = conn.execute(
+        "SELECT order_id, body FROM orders WHERE json_array_length(body, '$.returns') > 0"
+    ).fetchall()
+    filled = [(*_after_sale(_load(body)), order_id) for order_id, body in rows]
+    conn.executemany(f"UPDATE orders SET {_AFTER_SALE_SET} WHERE order_id = ?",
+                     [row for row in filled if row[0] is not None or row[1] is not None])
+
+
+def _source(anchor: Anchor) -> tuple[str, str]:
+    """What the stale query and the counts read for ``anchor``: the table (through the
+    anchor's partial index, when it has one) and the condition that keeps a row in it."""
+    partial = _PARTIAL.get(anchor)
+    if partial is None:
+        return "orders", ""
+    index, condition = partial
+    return f"orders INDEXED BY {index}", condition
 
 
 def _load(body: str) -> Order:

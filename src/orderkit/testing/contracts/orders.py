@@ -20,7 +20,15 @@ from orderkit.model.errors import (
     OrderNotFound,
     ValidationError,
 )
-from orderkit.model.orders import Address, OrderStatus, PaymentTerms, Shipment
+from orderkit.model.money import Money
+from orderkit.model.orders import (
+    Address,
+    Order,
+    OrderLine,
+    OrderStatus,
+    PaymentTerms,
+    Shipment,
+)
 from orderkit.testing.samples import sample_order
 
 __all__ = ["OrderRepositoryContract"]
@@ -35,6 +43,40 @@ def _raises(kind: type[_E], call: Callable[..., object], *args: object) -> _E:
     except kind as error:
         return error
     raise AssertionError(f"expected {kind.__name__}")
+
+
+def after_sale_order(order_id: str, t0: datetime, steps: int, *,
+                     base: Order | None = None) -> Order:
+    """A tea order delivered and completed whose buyer returns one of two tins: a return
+    asked for at ``t0`` + 2 days (``steps`` >= 1), received at ``t0`` + 3 days (>= 2),
+    refunded then (>= 3); ``steps`` 0 is a tin refunded and kept (no return). ``base``
+    is the stored order to go on from (its version raised)."""
+    from orderkit.lifecycle import Event, Lifecycle
+
+    day = timedelta(days=1)
+    events = [
+        Event("return_requested", event_id="rq", at=t0 + 2 * day, data={"lines": {"1": 1}}),
+        Event("return_received", event_id="rx", at=t0 + 3 * day,
+              data={"lines": {"1": 1}, "sellable": {"1": 1}}),
+        Event("refund", event_id="r", at=t0 + 3 * day, data={"amount": Money("79.00", "CNY")}),
+    ][:steps]
+    if base is None:
+        tins = [OrderLine("1", "TEA", 2, Money("79.00", "CNY"))]
+        base = Order(order_id, "tmall", order_id, tins, t0)
+        events = [
+            Event("pay", event_id="p", at=t0, data={"amount": Money("158.00", "CNY")}),
+            Event("ship", event_id="s", at=t0, data={"carrier": "SF", "waybill": order_id}),
+            Event("deliver", event_id="d", at=t0 + day),
+            *(events or [Event("refund", event_id="r", at=t0 + 2 * day,
+                               data={"amount": Money("79.00", "CNY"), "lines": {"1": 1}})]),
+            Event("complete", event_id="c", at=t0 + 9 * day),
+        ]
+    order = base
+    life = Lifecycle()
+    for event in events:
+        if event.event_id not in order.applied_event_ids:
+            order = life.apply(order, event).order
+    return order
 
 
 class OrderRepositoryContract:
@@ -113,6 +155,32 @@ class OrderRepositoryContract:
         assert [o.order_id for o in repo.stale(pending, "status_since", t0, 10,
                                                terms=PaymentTerms.ON_DELIVERY)] == [
             "COD-1", "COD-2"]
+
+    def test_stale_finds_returns_never_received_and_refunds_never_paid(self) -> None:
+        repo = self.create_repository()
+        t0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+        day = timedelta(days=1)
+        for order_id, steps in [("ASKED", 1), ("OWED", 2), ("DONE", 3), ("KEPT", 0)]:
+            repo.save(after_sale_order(order_id, t0, steps), None)
+        after = [OrderStatus.DELIVERED, OrderStatus.COMPLETED]
+        # asked for at t0 + 2 days, received (OWED, DONE) at t0 + 3 days, DONE refunded
+        asked = repo.stale(after, "return_requested_since", t0 + 2 * day + timedelta(seconds=1), 10)
+        assert [o.order_id for o in asked] == ["ASKED"]
+        assert repo.stale(after, "return_requested_since", t0 + 2 * day, 10) == []
+        owed = repo.stale(after, "refund_due_since", t0 + 4 * day, 10)
+        assert [o.order_id for o in owed] == ["OWED"]
+        assert repo.stale(after, "refund_due_since", t0 + 3 * day, 10) == []
+        assert repo.stale([OrderStatus.SHIPPED], "refund_due_since", t0 + 9 * day, 10) == []
+        assert repo.count_by_status("refund_due_since", None, t0 + 9 * day) == {
+            OrderStatus.COMPLETED: 1}
+        # the refund paid: no longer owed; the return received: now owed, since then
+        owed_order = repo.get("OWED")
+        repo.save(after_sale_order("OWED", t0, 3, base=owed_order), owed_order.version)
+        asked_order = repo.get("ASKED")
+        repo.save(after_sale_order("ASKED", t0, 2, base=asked_order), asked_order.version)
+        assert repo.stale(after, "return_requested_since", t0 + 9 * day, 10) == []
+        assert [o.order_id for o in repo.stale(after, "refund_due_since", t0 + 9 * day, 10)] == [
+            "ASKED"]
 
     def test_an_order_that_never_changed_status_is_in_it_since_it_was_placed(self) -> None:
         repo = self.create_repository()
