@@ -36,6 +36,7 @@ import attrs
 from orderkit.lifecycle.events import Event
 from orderkit.lifecycle.handlers import refund_label
 from orderkit.lifecycle.policy import Actor
+from orderkit.lifecycle.table import refund_moves
 from orderkit.model.money import Money
 from orderkit.model.orders import (
     Address,
@@ -233,7 +234,13 @@ def _more(
     ``want`` has none at all."""
     if not any(want.values()):
         return {}
-    have, free = _units(stored, *buckets), _units(stored, *movable)
+    return _beyond(want, _units(stored, *buckets), _units(stored, *movable))
+
+
+def _beyond(
+    want: Mapping[str, int], have: Mapping[str, int], free: Mapping[str, int]
+) -> dict[str, int]:
+    """Units ``want`` has beyond ``have``, up to ``free``, by line id."""
     return {
         line_id: n
         for line_id, wanted in want.items()
@@ -414,12 +421,24 @@ def _refund(stored: Order, want: Wanted) -> Event | None:
             return None
         return Event("refund", event_id=f"{want.key}:refund:all", at=at,
                      data={"amount": left})
-    # Refunded units come from open or shipped ones; what is owed back is what the
-    # order, with them refunded, has been paid beyond its sold amount.
-    more = _more(stored, want.refunded, (_REFUNDED,), (_OPEN, _SHIPPED))
-    if more:
-        return Event("refund", event_id=f"{want.key}:refund:{_text(want.refunded)}", at=at,
-                     data={"amount": _moved(stored, more).refund_due, "lines": more})
+    # Units refunded beyond those the order paid back come from returned units still
+    # owed for, then from open or shipped ones; what is owed back is what the order,
+    # with them refunded as the lifecycle refunds them, has been paid beyond its sold
+    # amount.
+    if any(want.refunded.values()):
+        back = _paid_back(stored)
+        out = _units(stored, _REFUNDED, _RETURNED)
+        owed = {line_id: out[line_id] - n for line_id, n in back.items()}
+        free = {line_id: n + owed[line_id] for line_id, n in _units(stored, _OPEN,
+                                                                    _SHIPPED).items()}
+        more = _beyond(want.refunded, back, free)
+        if more:
+            event_id = f"{want.key}:refund:{_text(want.refunded)}"
+            lines = _named(stored, more, owed)
+            moves = refund_moves(stored, Event("refund", event_id=event_id, at=at,
+                                               data={"lines": lines}))
+            return Event("refund", event_id=event_id, at=at,
+                         data={"amount": _moved(stored, moves).refund_due, "lines": lines})
     # Money paid back without units named (WooCommerce ``refunds``): what the channel
     # lists beyond what the order has refunded, its id the listed total.
     if not want.paid_back.amount:
@@ -429,6 +448,45 @@ def _refund(stored: Order, want: Wanted) -> Event | None:
         return None
     return Event("refund", event_id=f"{want.key}:refund:{want.paid_back.amount}", at=at,
                  data={"amount": want.paid_back - refunded})
+
+
+def _paid_back(order: Order) -> dict[str, int]:
+    """Units of each line whose money went back to the buyer, as a channel counts its
+    refunded units: the REFUNDED ones, and the RETURNED ones a refund paid for. While
+    the buyer is owed nothing, that is every RETURNED unit; while the buyer is owed
+    money, those the order's refunds named beyond its REFUNDED units (a refund before
+    the goods came back, whose units the receipt took from REFUNDED, or one naming
+    units already back); the other RETURNED units are still owed for."""
+    owing = bool(order.refund_due)
+    named: Counter[str] = Counter()
+    if owing:
+        for payment in order.payments:
+            if payment.kind is PaymentKind.REFUND:
+                named.update(payment.lines)
+    back = {}
+    for line in order.lines:
+        refunded, returned = line.quantities[_REFUNDED], line.quantities[_RETURNED]
+        paid = min(returned, max(0, named[line.line_id] - refunded)) if owing else returned
+        back[line.line_id] = refunded + paid
+    return back
+
+
+def _named(order: Order, more: Mapping[str, int], owed: Mapping[str, int]) -> dict[str, int]:
+    """The lines a refund of ``more`` units names (each line's units still owed for
+    first, then open or shipped ones): ``more`` itself, but while the buyer is owed
+    money a line that also gives back open or shipped units names its units already
+    out of the sale too, since the lifecycle then counts those among the units named
+    (:func:`~orderkit.lifecycle.table.refund_moves`) and moves only the rest."""
+    if not order.refund_due:
+        return dict(more)
+    named = {}
+    for line_id, n in more.items():
+        moving = n - min(n, owed.get(line_id, 0))
+        if moving:
+            quantities = order.line(line_id).quantities
+            n = moving + quantities[_CANCELLED] + quantities[_RETURNED]
+        named[line_id] = n
+    return named
 
 
 def _moved(order: Order, refunded: Mapping[str, int]) -> Order:
