@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Final
@@ -109,13 +109,14 @@ _MASK: Final = re.compile(r"\*+")
 
 
 def initial(order: Order) -> Order:
-    """``order`` as it was when placed: unpaid, every unit open, nothing shipped or held
-    (a line whose units are all open already is kept as it is)."""
+    """``order`` as it was when placed: unpaid, every unit open, nothing shipped,
+    refunded or held (a line whose units are all open already, with no refund id, is
+    kept as it is)."""
     return attrs.evolve(
         order,
         status=OrderStatus.PENDING_PAYMENT,
         lines=tuple(
-            line if line.quantities[_OPEN] == line.quantity else
+            line if line.quantities[_OPEN] == line.quantity and not line.refund_id else
             OrderLine(line.line_id, line.sku, line.quantity, line.unit_price,
                       title=line.title, channel_line_id=line.channel_line_id)
             for line in order.lines
@@ -419,8 +420,11 @@ def _refund(stored: Order, want: Wanted) -> Event | None:
             # Ended with nothing left to pay back (cancelled, or completed and refunded
             # in full): a zero refund cannot close it, the order has nothing to change.
             return None
-        return Event("refund", event_id=f"{want.key}:refund:all", at=at,
-                     data={"amount": left})
+        data: dict[str, object] = {"amount": left}
+        back = _paid_back(stored)
+        _refer(data, [want.lines[line_id].refund_id for line_id, n in want.refunded.items()
+                      if n > back.get(line_id, 0)])
+        return Event("refund", event_id=f"{want.key}:refund:all", at=at, data=data)
     # Units refunded beyond those the order paid back come from returned units still
     # owed for, then from open or shipped ones; what is owed back is what the order,
     # with them refunded as the lifecycle refunds them, has been paid beyond its sold
@@ -433,12 +437,20 @@ def _refund(stored: Order, want: Wanted) -> Event | None:
                                                                     _SHIPPED).items()}
         more = _beyond(want.refunded, back, free)
         if more:
-            event_id = f"{want.key}:refund:{_text(want.refunded)}"
-            lines = _named(stored, more, owed)
+            # One refund per platform refund id (the first line's first; lines without
+            # one together), its id the units it brings the order to.
+            refund_id = want.lines[next(iter(more))].refund_id
+            group = {line_id: n for line_id, n in more.items()
+                     if want.lines[line_id].refund_id == refund_id}
+            reached = {line_id: n - (0 if line_id in group else more.get(line_id, 0))
+                       for line_id, n in want.refunded.items()}
+            event_id = f"{want.key}:refund:{_text(reached)}"
+            lines = _named(stored, group, owed)
             moves = refund_moves(stored, Event("refund", event_id=event_id, at=at,
                                                data={"lines": lines}))
-            return Event("refund", event_id=event_id, at=at,
-                         data={"amount": _moved(stored, moves).refund_due, "lines": lines})
+            data = {"amount": _moved(stored, moves).refund_due, "lines": lines}
+            _refer(data, [refund_id])
+            return Event("refund", event_id=event_id, at=at, data=data)
     # Money paid back without units named (WooCommerce ``refunds``): what the channel
     # lists beyond what the order has refunded, its id the listed total.
     if not want.paid_back.amount:
@@ -446,8 +458,21 @@ def _refund(stored: Order, want: Wanted) -> Event | None:
     refunded = stored.totals.refunded
     if want.paid_back.amount <= refunded.amount:
         return None
+    amount = want.paid_back - refunded
+    data = {"amount": amount}
+    # The listed refund this is, when one alone is of that amount.
+    _refer(data, [p.reference for p in want.target.payments
+                  if p.kind is PaymentKind.REFUND and p.amount == amount])
     return Event("refund", event_id=f"{want.key}:refund:{want.paid_back.amount}", at=at,
-                 data={"amount": want.paid_back - refunded})
+                 data=data)
+
+
+def _refer(data: dict[str, object], refund_ids: Sequence[str]) -> None:
+    """Give a refund's ``data`` the platform's refund id as its ``reference`` when
+    ``refund_ids`` (one for each part of what it pays back, ``""`` for a part without
+    one) are one id."""
+    if len(set(refund_ids)) == 1 and refund_ids[0]:
+        data["reference"] = refund_ids[0]
 
 
 def _paid_back(order: Order) -> dict[str, int]:
