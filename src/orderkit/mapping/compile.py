@@ -370,7 +370,8 @@ def _patterns(spec: PlatformMap) -> Iterator[tuple[str, str]]:
         yield from field(receiver)
     line = f"{spec.lines.path}[*]."
     for item in (spec.lines.sku, spec.lines.quantity, spec.lines.unit_price,
-                 spec.lines.line_id, spec.lines.title, spec.lines.line_total):
+                 spec.lines.line_id, spec.lines.title, spec.lines.line_total,
+                 spec.lines.refund_id):
         yield from field(item, line)
     for axis in spec.status.axes.values():
         yield (axis.path, "status")

@@ -67,13 +67,14 @@ class LineDraft:
     channel_line_id: str
     item: Mapping[str, Any]
     """The raw item, for refunds that name a line by one of its fields."""
+    refund_id: str = ""
 
     def line(self) -> OrderLine:
         """The canonical line, through :class:`OrderLine`'s validating constructor."""
         return OrderLine(
             line_id=self.line_id, sku=self.sku, quantity=self.quantity,
             unit_price=self.unit_price, quantities=self.buckets, title=self.title,
-            channel_line_id=self.channel_line_id,
+            channel_line_id=self.channel_line_id, refund_id=self.refund_id,
         )
 
 
@@ -155,6 +156,8 @@ def compile_lines(
     read_line_id = compile_optional_field(spec.line_id, platform, f"{where}.line_id", source_tz)
     read_title = compile_optional_field(spec.title, platform, f"{where}.title", source_tz,
                                         empty="")
+    read_refund_id = compile_optional_field(spec.refund_id, platform, f"{where}.refund_id",
+                                            source_tz, empty="")
     bucket, status_plan = _bucket_reader(spec, platform, where)
     line_adjustments = tuple(adjustments)
 
@@ -210,6 +213,7 @@ def compile_lines(
                 title=read_title(item, prefix, currency) or "",
                 channel_line_id="" if numbered else line_id,
                 item=item,
+                refund_id=read_refund_id(item, prefix, currency) or "",
             ))
             for reader in line_adjustments:
                 adjustment = reader(item, prefix, currency, line_id)

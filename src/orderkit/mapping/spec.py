@@ -225,6 +225,11 @@ class LinesSpec:
     ``33.33`` a unit and ``0.01`` left) becomes a ROUNDING adjustment of that line
     labelled :data:`MULTI_BUY_REMAINDER`, so the line and the order stay exact to the
     fen. ``unit_price`` may then be optional (``required=False``).
+
+    ``refund_id`` is the platform's id of the line's refund (Taobao sub-order
+    ``refund_id``), kept as :attr:`OrderLine.refund_id
+    <orderkit.model.orders.OrderLine.refund_id>`: the ``reference`` of the refund sync
+    records for the line.
     """
 
     path: str
@@ -235,6 +240,7 @@ class LinesSpec:
     title: Field | None = None
     status: StatusTable | None = None
     line_total: Field | None = None
+    refund_id: Field | None = None
 
 
 @attrs.frozen

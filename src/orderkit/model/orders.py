@@ -268,6 +268,10 @@ class OrderLine:
     title: str = attrs.field(default="", validator=check.text())
     channel_line_id: str = attrs.field(default="", validator=check.text())
     """The platform's own id for the line (Taobao ``oid``, Douyin sku order id)."""
+    refund_id: str = attrs.field(default="", validator=check.text())
+    """The platform's id of the line's refund, as a mapped order shows it (Taobao
+    sub-order ``refund_id``); sync records it as the ``reference`` of the refund it
+    brings for the line. ``""``: none given."""
 
     @unit_price.validator
     def _whole_minor_amount(self, _attribute: Any, value: Money) -> None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Final
@@ -36,6 +36,7 @@ import attrs
 from orderkit.lifecycle.events import Event
 from orderkit.lifecycle.handlers import refund_label
 from orderkit.lifecycle.policy import Actor
+from orderkit.lifecycle.table import refund_moves
 from orderkit.model.money import Money
 from orderkit.model.orders import (
     Address,
@@ -108,13 +109,14 @@ _MASK: Final = re.compile(r"\*+")
 
 
 def initial(order: Order) -> Order:
-    """``order`` as it was when placed: unpaid, every unit open, nothing shipped or held
-    (a line whose units are all open already is kept as it is)."""
+    """``order`` as it was when placed: unpaid, every unit open, nothing shipped,
+    refunded or held (a line whose units are all open already, with no refund id, is
+    kept as it is)."""
     return attrs.evolve(
         order,
         status=OrderStatus.PENDING_PAYMENT,
         lines=tuple(
-            line if line.quantities[_OPEN] == line.quantity else
+            line if line.quantities[_OPEN] == line.quantity and not line.refund_id else
             OrderLine(line.line_id, line.sku, line.quantity, line.unit_price,
                       title=line.title, channel_line_id=line.channel_line_id)
             for line in order.lines
@@ -233,7 +235,13 @@ def _more(
     ``want`` has none at all."""
     if not any(want.values()):
         return {}
-    have, free = _units(stored, *buckets), _units(stored, *movable)
+    return _beyond(want, _units(stored, *buckets), _units(stored, *movable))
+
+
+def _beyond(
+    want: Mapping[str, int], have: Mapping[str, int], free: Mapping[str, int]
+) -> dict[str, int]:
+    """Units ``want`` has beyond ``have``, up to ``free``, by line id."""
     return {
         line_id: n
         for line_id, wanted in want.items()
@@ -412,14 +420,37 @@ def _refund(stored: Order, want: Wanted) -> Event | None:
             # Ended with nothing left to pay back (cancelled, or completed and refunded
             # in full): a zero refund cannot close it, the order has nothing to change.
             return None
-        return Event("refund", event_id=f"{want.key}:refund:all", at=at,
-                     data={"amount": left})
-    # Refunded units come from open or shipped ones; what is owed back is what the
-    # order, with them refunded, has been paid beyond its sold amount.
-    more = _more(stored, want.refunded, (_REFUNDED,), (_OPEN, _SHIPPED))
-    if more:
-        return Event("refund", event_id=f"{want.key}:refund:{_text(want.refunded)}", at=at,
-                     data={"amount": _moved(stored, more).refund_due, "lines": more})
+        data: dict[str, object] = {"amount": left}
+        back = _paid_back(stored)
+        _refer(data, [want.lines[line_id].refund_id for line_id, n in want.refunded.items()
+                      if n > back.get(line_id, 0)])
+        return Event("refund", event_id=f"{want.key}:refund:all", at=at, data=data)
+    # Units refunded beyond those the order paid back come from returned units still
+    # owed for, then from open or shipped ones; what is owed back is what the order,
+    # with them refunded as the lifecycle refunds them, has been paid beyond its sold
+    # amount.
+    if any(want.refunded.values()):
+        back = _paid_back(stored)
+        out = _units(stored, _REFUNDED, _RETURNED)
+        owed = {line_id: out[line_id] - n for line_id, n in back.items()}
+        free = {line_id: n + owed[line_id] for line_id, n in _units(stored, _OPEN,
+                                                                    _SHIPPED).items()}
+        more = _beyond(want.refunded, back, free)
+        if more:
+            # One refund per platform refund id (the first line's first; lines without
+            # one together), its id the units it brings the order to.
+            refund_id = want.lines[next(iter(more))].refund_id
+            group = {line_id: n for line_id, n in more.items()
+                     if want.lines[line_id].refund_id == refund_id}
+            reached = {line_id: n - (0 if line_id in group else more.get(line_id, 0))
+                       for line_id, n in want.refunded.items()}
+            event_id = f"{want.key}:refund:{_text(reached)}"
+            lines = _named(stored, group, owed)
+            moves = refund_moves(stored, Event("refund", event_id=event_id, at=at,
+                                               data={"lines": lines}))
+            data = {"amount": _moved(stored, moves).refund_due, "lines": lines}
+            _refer(data, [refund_id])
+            return Event("refund", event_id=event_id, at=at, data=data)
     # Money paid back without units named (WooCommerce ``refunds``): what the channel
     # lists beyond what the order has refunded, its id the listed total.
     if not want.paid_back.amount:
@@ -427,8 +458,60 @@ def _refund(stored: Order, want: Wanted) -> Event | None:
     refunded = stored.totals.refunded
     if want.paid_back.amount <= refunded.amount:
         return None
+    amount = want.paid_back - refunded
+    data = {"amount": amount}
+    # The listed refund this is, when one alone is of that amount.
+    _refer(data, [p.reference for p in want.target.payments
+                  if p.kind is PaymentKind.REFUND and p.amount == amount])
     return Event("refund", event_id=f"{want.key}:refund:{want.paid_back.amount}", at=at,
-                 data={"amount": want.paid_back - refunded})
+                 data=data)
+
+
+def _refer(data: dict[str, object], refund_ids: Sequence[str]) -> None:
+    """Give a refund's ``data`` the platform's refund id as its ``reference`` when
+    ``refund_ids`` (one for each part of what it pays back, ``""`` for a part without
+    one) are one id."""
+    if len(set(refund_ids)) == 1 and refund_ids[0]:
+        data["reference"] = refund_ids[0]
+
+
+def _paid_back(order: Order) -> dict[str, int]:
+    """Units of each line whose money went back to the buyer, as a channel counts its
+    refunded units: the REFUNDED ones, and the RETURNED ones a refund paid for. While
+    the buyer is owed nothing, that is every RETURNED unit; while the buyer is owed
+    money, those the order's refunds named beyond its REFUNDED units (a refund before
+    the goods came back, whose units the receipt took from REFUNDED, or one naming
+    units already back); the other RETURNED units are still owed for."""
+    owing = bool(order.refund_due)
+    named: Counter[str] = Counter()
+    if owing:
+        for payment in order.payments:
+            if payment.kind is PaymentKind.REFUND:
+                named.update(payment.lines)
+    back = {}
+    for line in order.lines:
+        refunded, returned = line.quantities[_REFUNDED], line.quantities[_RETURNED]
+        paid = min(returned, max(0, named[line.line_id] - refunded)) if owing else returned
+        back[line.line_id] = refunded + paid
+    return back
+
+
+def _named(order: Order, more: Mapping[str, int], owed: Mapping[str, int]) -> dict[str, int]:
+    """The lines a refund of ``more`` units names (each line's units still owed for
+    first, then open or shipped ones): ``more`` itself, but while the buyer is owed
+    money a line that also gives back open or shipped units names its units already
+    out of the sale too, since the lifecycle then counts those among the units named
+    (:func:`~orderkit.lifecycle.table.refund_moves`) and moves only the rest."""
+    if not order.refund_due:
+        return dict(more)
+    named = {}
+    for line_id, n in more.items():
+        moving = n - min(n, owed.get(line_id, 0))
+        if moving:
+            quantities = order.line(line_id).quantities
+            n = moving + quantities[_CANCELLED] + quantities[_RETURNED]
+        named[line_id] = n
+    return named
 
 
 def _moved(order: Order, refunded: Mapping[str, int]) -> Order:

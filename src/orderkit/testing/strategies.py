@@ -113,6 +113,7 @@ def order_lines(draw: st.DrawFn, currency: str, line_id: str) -> OrderLine:
         quantities=buckets,
         title=draw(_text()),
         channel_line_id=draw(st.just("") | _ids()),
+        refund_id=draw(st.just("") | _ids()),
     )
 
 

@@ -109,6 +109,13 @@ def test_tmall_sub_order_refund_marks_only_that_line_refunded() -> None:
     assert qty(order, 1) == {"refunded": 2}
 
 
+def test_tmall_sub_order_refund_id_is_kept_on_its_line() -> None:
+    order = normalize("tmall", load("tmall", "sub_order_refund"))
+    assert [line.refund_id for line in order.lines] == ["", "221455667788990011"]
+    many = normalize("tmall", load("tmall", "finished_many_requested_fields"))  # ""
+    assert [line.refund_id for line in many.lines] == ["", ""]
+
+
 def test_tmall_closed_trade_is_cancelled_before_payment_and_closed_after_it() -> None:
     assert normalize("tmall", load("tmall", "closed_by_taobao_unpaid")).status is (
         OrderStatus.CANCELLED

@@ -60,5 +60,7 @@ def test_the_initial_form_has_every_unit_open_and_keeps_lines_that_are(path: Pat
         assert (line.line_id, line.sku, line.unit_price, line.title, line.channel_line_id) == (
             before.line_id, before.sku, before.unit_price, before.title,
             before.channel_line_id)
-        assert (line is before) == (before.quantities[LineStatus.OPEN] == before.quantity)
+        assert line.refund_id == ""  # nothing refunded yet
+        assert (line is before) == (before.quantities[LineStatus.OPEN] == before.quantity
+                                    and not before.refund_id)
     assert (placed.payments, placed.shipments, placed.holds) == ((), (), ())

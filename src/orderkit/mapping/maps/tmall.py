@@ -96,6 +96,7 @@ def platform_map() -> PlatformMap:
             quantity=Field("num", "count"),
             unit_price=Field("price", "yuan"),
             title=Field("title", required=False),
+            refund_id=Field("refund_id", "id", required=False, null=(None, "")),
             status=StatusTable(
                 axes={
                     "sub-order": StatusAxis("status", TRADE_STATUSES),
@@ -181,7 +182,7 @@ IGNORED: Final = (
     "receiver_town", "num", "num_iid", "title", "orders.order[*].total_fee",
     "orders.order[*].payment", "orders.order[*].divide_order_fee", "orders.order[*].sku_id",
     "orders.order[*].sku_properties_name", "orders.order[*].num_iid", "orders.order[*].outer_iid",
-    "orders.order[*].refund_id", "orders.order[*].pic_path", "orders.order[*].shipping_type",
+    "orders.order[*].pic_path", "orders.order[*].shipping_type",
     "step_trade_status", "step_paid_fee", "promotion_details", "service_tags", "service_orders",
     "logistics_infos", "step_pay_details", "agree_refund_checks", "address_details",
     "delivery_plan", "combine_logistics_details", "logistics_consign_info",
