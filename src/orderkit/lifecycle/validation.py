@@ -94,8 +94,11 @@ def _lines(
 def pay(order: Order, data: Mapping[str, Any]) -> None:
     _money(order, data, "amount")
     _whole_minor_units(order, data, "amount")
-    if not data["amount"].amount:
-        raise ValidationError("data.amount", data["amount"], "a payment of zero records nothing")
+    if not data["amount"].amount and order.due.amount:
+        # A payment of zero pays exactly an order with nothing due (a replacement sent
+        # for an exchange, a platform coupon covering everything): it marks it paid.
+        raise ValidationError("data.amount", data["amount"],
+                              f"a payment of zero records nothing while {order.due} is due")
     _method(data)
     _stored_text(data, "reference")
 

@@ -607,3 +607,17 @@ def test_a_host_row_into_delivered_is_refused_while_units_are_open() -> None:
     delivered = Lifecycle(table.extend([(30, "wms_delivered", 40)]), clock=ManualClock(T0))
     done = delivered.apply(shipped, Event("wms_delivered", event_id="w", at=T0)).order
     assert done.status is OrderStatus.DELIVERED
+
+
+def test_a_zero_payment_pays_exactly_an_order_with_nothing_due() -> None:
+    flow = Flow()
+    with pytest.raises(ValidationError, match=r"100\.00 is due") as info:
+        flow.send("pay", {"amount": cny("0.00")})
+    assert info.value.path == "data.amount"
+    free = Flow()
+    free.order = attrs.evolve(free.order, lines=[OrderLine("L1", "TEA", 1, cny("0.00"))])
+    t = free.send("pay", {"amount": cny("0.00")})
+    assert free.order.status is OrderStatus.PAID and free.order.paid_at == T0
+    assert [type(e).__name__ for e in t.events] == ["PaymentReceived", "StatusChanged"]
+    totals = free.order.totals
+    assert totals.paid - totals.refunded - totals.refund_due + totals.due == totals.sold
