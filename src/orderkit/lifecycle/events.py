@@ -46,6 +46,7 @@ __all__ = [
     "ReceivableDue",
     "RefundDue",
     "Refunded",
+    "ReturnCancelled",
     "ReturnReceived",
     "ReturnRequested",
     "StatusChanged",
@@ -79,6 +80,7 @@ EVENT_DATA: Final[Mapping[str, Mapping[str, type[Any] | None]]] = {
     "change_price": {"line_id": None, "unit_price": Money},
     "return_requested": {"lines": None},
     "return_received": {"lines": None, "sellable": None},
+    "return_cancelled": {"lines": None, "reason": None},
 }
 
 #: The event names the engine knows how to apply (a table may declare more, see
@@ -255,6 +257,16 @@ class ReturnRequested(DomainEvent):
 
     return_id: str
     lines: Mapping[str, int]
+
+
+@attrs.frozen
+class ReturnCancelled(DomainEvent):
+    """A return request was cancelled (added in 0.3): the buyer withdrew it or the
+    merchant refused it. ``lines`` (line id to units) are no longer awaited; nothing
+    moves and nothing is owed for them. ``reason`` is the event's, or empty."""
+
+    lines: Mapping[str, int]
+    reason: str = ""
 
 
 @attrs.frozen

@@ -141,6 +141,11 @@ def return_received(order: Order, data: Mapping[str, Any]) -> None:
     _lines(data, "sellable", required=False, allow_empty=True)
 
 
+def return_cancelled(order: Order, data: Mapping[str, Any]) -> None:
+    _lines(data, "lines", required=False)
+    _text(data, "reason", required=False)
+
+
 def hold(order: Order, data: Mapping[str, Any]) -> None:
     _text(data, "kind")
     if len(data["kind"]) > NAME_MAX_LENGTH:
@@ -201,6 +206,7 @@ _VALUE_CHECKS: Final[Mapping[str, DataCheck]] = {
     "change_price": change_price,
     "return_requested": return_requested,
     "return_received": return_received,
+    "return_cancelled": return_cancelled,
 }
 
 
