@@ -169,6 +169,25 @@ def test_refusals_are_audited_and_raised(repository: OrderRepository) -> None:
     assert repository.get("ORD-1").version == 0
 
 
+def test_bad_input_is_raised_before_anything_is_stored_and_not_audited(
+    repository: OrderRepository,
+) -> None:
+    # A refund beyond what was paid and a return of units never sent are bad input
+    # (ValidationError): refused before anything is stored, audit trail included.
+    service = service_for(repository)
+    service.place(new_order())
+    service.handle("ORD-1", pay())
+    service.handle("ORD-1", Event("ship", event_id="s1", at=T0,
+                                  data={"carrier": "SF", "waybill": "SF1"}))
+    trail = repository.audit_trail("ORD-1")
+    for name, data in [("refund", {"amount": Money("300.00", "CNY")}),
+                       ("return_received", {"lines": {"L1": 4}})]:
+        with pytest.raises(ValidationError):
+            service.handle("ORD-1", Event(name, event_id=f"bad-{name}", at=T0, data=data))
+    assert repository.audit_trail("ORD-1") == trail
+    assert repository.get("ORD-1").version == 2
+
+
 def test_address_versions_are_kept_by_the_repository(repository: OrderRepository) -> None:
     service = service_for(repository)
     service.place(new_order())
