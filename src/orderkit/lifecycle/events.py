@@ -283,12 +283,15 @@ class ReturnReceived(DomainEvent):
 class Refunded(DomainEvent):
     """Money went back to the buyer, covering these units.
 
-    ``released`` maps SKU to units refunded before they shipped (stock to release).
+    ``released`` maps SKU to units refunded before they shipped (stock to release);
+    ``reference`` is the refund's own (the gateway's or platform's refund number, as
+    the ``refund`` event gave it; empty when none was, added in 0.3).
     """
 
     amount: Money
     lines: Mapping[str, int]
     released: Mapping[str, int]
+    reference: str = ""
 
 
 @attrs.frozen

@@ -143,9 +143,9 @@ def pay(step: Step) -> Effect:
         event.event_id,
         amount,
         event.at,
-        method=str(event.data.get("method", "")),
+        method=event.data.get("method") or "",  # checked: text when given
         kind=PaymentKind.PAYMENT,
-        reference=str(event.data.get("reference", "")),
+        reference=event.data.get("reference") or "",
     )
     fields: dict[str, Any] = {"payments": (*order.payments, payment)}
     events: list[DomainEvent] = [PaymentReceived(order.order_id, event.event_id, step.now, amount)]
@@ -368,6 +368,7 @@ def refund(step: Step) -> Effect:
         given: list[Adjustment] = _concession(after, on_goods, event) if on_goods else []
         given += charges_back(concession - on_goods, shipping, label)
         fields["adjustments"] = (*order.adjustments, *given)
+    reference: str = data.get("reference") or ""  # checked: text when given
     fields["payments"] = (
         *order.payments,
         Payment(
@@ -377,12 +378,13 @@ def refund(step: Step) -> Effect:
             method=_refund_method(order, data, amount, event.at),
             kind=PaymentKind.REFUND,
             lines=wanted,
-            reference=str(data.get("reference", "")),
+            reference=reference,
         ),
     )
     return Effect(
         fields,
-        (Refunded(order.order_id, event.event_id, step.now, amount, dict(wanted), released),),
+        (Refunded(order.order_id, event.event_id, step.now, amount, dict(wanted), released,
+                  reference),),
         (("refunded", str(totals.refunded), str(totals.refunded + amount)),),
         step.approved_by,
     )

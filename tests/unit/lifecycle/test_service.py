@@ -597,3 +597,23 @@ def test_a_naive_host_clock_is_refused_naming_clock_now(repository: OrderReposit
         service.handle("ORD-1", pay())
     assert refused.value.path == "clock.now()"
     assert repository.get("ORD-1").version == 0  # nothing written
+
+
+def test_the_refunded_event_carries_the_refund_s_reference(repository: OrderRepository) -> None:
+    from orderkit.lifecycle import Refunded
+    from orderkit.model.serialization import from_dict, to_dict
+
+    sink = ListSink()
+    service = service_for(repository, sink=sink)
+    service.place(new_order())
+    service.handle("ORD-1", pay())
+    t = service.handle("ORD-1", Event("refund", event_id="rf-1", at=T0, data={
+        "amount": Money("10.00", "CNY"), "lines": {"L1": 1}, "reference": "TB-REFUND-9"}))
+    (refunded,) = [e for e in t.events if isinstance(e, Refunded)]
+    assert refunded.reference == "TB-REFUND-9"
+    (message,) = [m for m in sink.published if m.topic == "event.Refunded"]
+    assert message.payload["reference"] == "TB-REFUND-9"
+    assert from_dict(Refunded, to_dict(refunded)) == refunded
+    # A message written before the field existed reads back with no reference.
+    older = {k: v for k, v in to_dict(refunded).items() if k != "reference"}
+    assert from_dict(Refunded, older).reference == ""
