@@ -16,7 +16,10 @@ Rules the engine keeps, whatever the table says:
 * **Idempotent by event id, forever.** The order keeps the id of every event applied to
   it in ``Order.applied_event_ids``. Re-applying one of them returns ``changed=False``
   with no events and no audit, after the same policy check as the first time: an actor
-  who may not apply the event gets :class:`NotPermitted`, not the order. A host may
+  who may not apply the event gets :class:`NotPermitted`, not the order. A ``pay`` or
+  ``refund`` replayed with other data than the payment it recorded under its id (another
+  amount, other lines, the other kind) is refused with :class:`IdempotencyConflict`
+  naming the fields; other events are not compared (their data is not kept). A host may
   bound an order's history with ``remember``: an order that reached the bound refuses
   new events with :class:`TransitionNotAllowed` instead of forgetting an id.
 * **Stale events are recorded, not refused, not reversed.** An event the table lists as
@@ -60,6 +63,7 @@ from orderkit.lifecycle.validation import CHECKS
 from orderkit.model.audit import AuditEntry, Change
 from orderkit.model.errors import (
     AddressLocked,
+    IdempotencyConflict,
     OrderkitError,
     TransitionNotAllowed,
     ValidationError,
@@ -70,6 +74,7 @@ from orderkit.model.orders import (
     LineStatus,
     Order,
     OrderStatus,
+    PaymentKind,
     status_code,
 )
 from orderkit.model.time import Clock, SystemClock, checked_now
@@ -154,7 +159,8 @@ class Lifecycle:
         """Apply ``event`` to ``order``; see the module docstring for the rules.
 
         Raises :class:`TransitionNotAllowed` (no row, or every guard failed),
-        :class:`AddressLocked`, :class:`NotPermitted` and :class:`ValidationError` (an
+        :class:`AddressLocked`, :class:`NotPermitted`, :class:`IdempotencyConflict` (a
+        ``pay`` or ``refund`` id replayed with other money) and :class:`ValidationError` (an
         event the table does not have, naming ``event.name``; bad event data, naming
         ``data.<field>``). A refusal changes nothing.
         """
@@ -175,6 +181,7 @@ class Lifecycle:
         # someone who may apply the event gets it back.
         approved = self.policy.check(event.actor, order, name, event.data)
         if event.event_id in order.applied_event_ids:
+            _refuse_another_replay(order, event)
             return Transition(order, False)
         check = CHECKS.get(name)
         if check is not None:
@@ -396,6 +403,35 @@ class Lifecycle:
                 f"the order has taken {len(ids)} events, the lifecycle's bound (remember)",
             )
         return (*ids, event.event_id)
+
+
+#: The events that record their money on the order, under their event id.
+_PAYMENT_KINDS: Final = {"pay": PaymentKind.PAYMENT, "refund": PaymentKind.REFUND}
+
+
+def _refuse_another_replay(order: Order, event: Event) -> None:
+    """Refuse a ``pay`` or ``refund`` whose id the order applied with other data: the
+    payment it recorded under that id is of the other kind, of another amount, or (a
+    refund naming lines) covers other lines. A replay of the same event passes, and so
+    does one of any other event: only a payment keeps its event's data on the order, so
+    comparing costs no read."""
+    kind = _PAYMENT_KINDS.get(event.name)
+    if kind is None:
+        return
+    recorded = next((p for p in order.payments if p.payment_id == event.event_id), None)
+    if recorded is None:
+        return  # ignored as stale: nothing recorded to compare with
+    data = event.data
+    if recorded.kind is not kind:
+        fields = ["event.name"]
+    else:
+        fields = [] if data.get("amount") == recorded.amount else ["data.amount"]
+        lines = data.get("lines")
+        if lines is not None and (not isinstance(lines, Mapping)
+                                  or dict(lines) != dict(recorded.lines)):
+            fields.append("data.lines")
+    if fields:
+        raise IdempotencyConflict(event.event_id, fields)
 
 
 #: The events whose time says when goods moved: a shipment's ``shipped_at`` (which the

@@ -46,6 +46,7 @@ __all__ = [
     "ReceivableDue",
     "RefundDue",
     "Refunded",
+    "ReturnCancelled",
     "ReturnReceived",
     "ReturnRequested",
     "StatusChanged",
@@ -79,6 +80,7 @@ EVENT_DATA: Final[Mapping[str, Mapping[str, type[Any] | None]]] = {
     "change_price": {"line_id": None, "unit_price": Money},
     "return_requested": {"lines": None},
     "return_received": {"lines": None, "sellable": None},
+    "return_cancelled": {"lines": None, "reason": None},
 }
 
 #: The event names the engine knows how to apply (a table may declare more, see
@@ -258,6 +260,16 @@ class ReturnRequested(DomainEvent):
 
 
 @attrs.frozen
+class ReturnCancelled(DomainEvent):
+    """A return request was cancelled (added in 0.3): the buyer withdrew it or the
+    merchant refused it. ``lines`` (line id to units) are no longer awaited; nothing
+    moves and nothing is owed for them. ``reason`` is the event's, or empty."""
+
+    lines: Mapping[str, int]
+    reason: str = ""
+
+
+@attrs.frozen
 class ReturnReceived(DomainEvent):
     """The warehouse received returned units (``lines``, line id to units); the
     ``restocked`` ones (SKU to units) came back sellable and go back into stock."""
@@ -271,12 +283,15 @@ class ReturnReceived(DomainEvent):
 class Refunded(DomainEvent):
     """Money went back to the buyer, covering these units.
 
-    ``released`` maps SKU to units refunded before they shipped (stock to release).
+    ``released`` maps SKU to units refunded before they shipped (stock to release);
+    ``reference`` is the refund's own (the gateway's or platform's refund number, as
+    the ``refund`` event gave it; empty when none was, added in 0.3).
     """
 
     amount: Money
     lines: Mapping[str, int]
     released: Mapping[str, int]
+    reference: str = ""
 
 
 @attrs.frozen

@@ -35,6 +35,7 @@ from orderkit.lifecycle.events import (
     PriceChanged,
     ReceivableDue,
     Refunded,
+    ReturnCancelled,
     ReturnReceived,
     ReturnRequested,
     TrackingRecorded,
@@ -142,9 +143,9 @@ def pay(step: Step) -> Effect:
         event.event_id,
         amount,
         event.at,
-        method=str(event.data.get("method", "")),
+        method=event.data.get("method") or "",  # checked: text when given
         kind=PaymentKind.PAYMENT,
-        reference=str(event.data.get("reference", "")),
+        reference=event.data.get("reference") or "",
     )
     fields: dict[str, Any] = {"payments": (*order.payments, payment)}
     events: list[DomainEvent] = [PaymentReceived(order.order_id, event.event_id, step.now, amount)]
@@ -367,6 +368,7 @@ def refund(step: Step) -> Effect:
         given: list[Adjustment] = _concession(after, on_goods, event) if on_goods else []
         given += charges_back(concession - on_goods, shipping, label)
         fields["adjustments"] = (*order.adjustments, *given)
+    reference: str = data.get("reference") or ""  # checked: text when given
     fields["payments"] = (
         *order.payments,
         Payment(
@@ -376,12 +378,13 @@ def refund(step: Step) -> Effect:
             method=_refund_method(order, data, amount, event.at),
             kind=PaymentKind.REFUND,
             lines=wanted,
-            reference=str(data.get("reference", "")),
+            reference=reference,
         ),
     )
     return Effect(
         fields,
-        (Refunded(order.order_id, event.event_id, step.now, amount, dict(wanted), released),),
+        (Refunded(order.order_id, event.event_id, step.now, amount, dict(wanted), released,
+                  reference),),
         (("refunded", str(totals.refunded), str(totals.refunded + amount)),),
         step.approved_by,
     )
@@ -470,6 +473,49 @@ def return_received(step: Step) -> Effect:
     )
     fields: dict[str, Any] = {"lines": lines, "returns": returns}
     return Effect(fields, (received,), (("returned", "", _units(wanted)),))
+
+
+def return_cancelled(step: Step) -> Effect:
+    """A return request is cancelled: the buyer withdrew it or the merchant refused it.
+    The units named (default: every unit still asked back) are no longer awaited, taken
+    from the oldest requests (within a request, the units not refunded yet first: a
+    unit refunded before it came back is given up last). Nothing moves and nothing is
+    owed; a later refund of those units is an ordinary refund, and a later return of
+    them a new one."""
+    order, event = step.order, step.event
+    asked = _outstanding(order)
+    if not asked:
+        raise step.refuse("no return request waits for units")
+    named: Mapping[str, int] | None = event.data.get("lines")
+    wanted = dict(asked) if named is None else dict(named)
+    _known(order, wanted, "data.lines")
+    for line_id, qty in wanted.items():
+        if qty > asked.get(line_id, 0):
+            raise ValidationError(
+                f"data.lines[{line_id!r}]",
+                qty,
+                f"only {asked.get(line_id, 0)} unit(s) are asked back and not received",
+            )
+    left = dict(wanted)
+    returns: list[Return] = []
+    for request in order.returns:
+        more: dict[str, int] = {}
+        for line_id, missing in request.outstanding.items():
+            take = min(missing, left.get(line_id, 0))
+            if take:
+                more[line_id] = take
+                left[line_id] -= take
+        if more:
+            # Its units refunded in transit stay awaited while any other is
+            # (Return.refunded_in_transit is capped by what is still awaited).
+            request = attrs.evolve(request, cancelled=_add(request.cancelled, more))
+        returns.append(request)
+    reason = str(event.data.get("reason", ""))
+    return Effect(
+        {"returns": tuple(returns)},
+        (ReturnCancelled(order.order_id, event.event_id, step.now, wanted, reason),),
+        (("returns", _units(wanted), ""),),
+    )
 
 
 def hold(step: Step) -> Effect:
@@ -571,6 +617,7 @@ HANDLERS: Final[Mapping[str, Handler]] = {
     "refund": refund,
     "return_requested": return_requested,
     "return_received": return_received,
+    "return_cancelled": return_cancelled,
     "hold": hold,
     "release_hold": release_hold,
     "change_address": change_address,

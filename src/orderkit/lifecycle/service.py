@@ -585,7 +585,9 @@ class OrderService:
         ``current`` that is not the stored version only costs a re-read.
 
         Refusals (:class:`TransitionNotAllowed`, :class:`AddressLocked`,
-        :class:`NotPermitted`) are written to the audit trail and re-raised.
+        :class:`NotPermitted`) are written to the audit trail and re-raised. Bad input
+        (:class:`ValidationError`, :class:`IdempotencyConflict`) is raised before
+        anything is stored, the audit trail included.
         """
         transitions, unchanged = self._decide(order_id, lambda _order: event, current, 1)
         return transitions[0] if transitions else unchanged

@@ -522,6 +522,10 @@ def _default_rules() -> list[Rule]:
     for status in (_S.DELIVERED, _S.COMPLETED):
         add(status, "return_requested", status)
         add(status, "return_received", status)
+    # A request withdrawn by the buyer or refused by the merchant, also once a refund
+    # of everything closed the order while its parcel was awaited.
+    for status in (_S.DELIVERED, _S.COMPLETED, _S.CLOSED):
+        add(status, "return_cancelled", status)
     # Money still owed after the order ended (a cancel after payment, a late return).
     for status in (_S.COMPLETED, _S.CANCELLED, _S.CLOSED):
         add(status, "refund", status)

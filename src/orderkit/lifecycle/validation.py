@@ -60,13 +60,16 @@ def _text(data: Mapping[str, Any], key: str, *, required: bool = True) -> None:
     check.storable(f"data.{key}", value)
 
 
-def _method(data: Mapping[str, Any]) -> None:
-    """``data["method"]`` (when present) is text: how the money moved (``alipay``), never
-    a number a record would store as ``'5'``."""
-    value = data.get("method")
-    if value is not None and not isinstance(value, str):
-        raise ValidationError("data.method", value, "expected a string naming the method")
-    _stored_text(data, "method")
+def _payment_texts(data: Mapping[str, Any]) -> None:
+    """``data["method"]`` and ``data["reference"]`` (when present) are text: how the
+    money moved (``alipay``) and the gateway's transaction number, never a number a
+    record would store as ``'5'`` (an id that lost its leading zeros)."""
+    for key, what in (("method", "naming the method"),
+                      ("reference", "with the gateway's transaction number")):
+        value = data.get(key)
+        if value is not None and not isinstance(value, str):
+            raise ValidationError(f"data.{key}", value, f"expected a string {what}")
+        _stored_text(data, key)
 
 
 def _stored_text(data: Mapping[str, Any], key: str) -> None:
@@ -94,10 +97,12 @@ def _lines(
 def pay(order: Order, data: Mapping[str, Any]) -> None:
     _money(order, data, "amount")
     _whole_minor_units(order, data, "amount")
-    if not data["amount"].amount:
-        raise ValidationError("data.amount", data["amount"], "a payment of zero records nothing")
-    _method(data)
-    _stored_text(data, "reference")
+    if not data["amount"].amount and order.due.amount:
+        # A payment of zero pays exactly an order with nothing due (a replacement sent
+        # for an exchange, a platform coupon covering everything): it marks it paid.
+        raise ValidationError("data.amount", data["amount"],
+                              f"a payment of zero records nothing while {order.due} is due")
+    _payment_texts(data)
 
 
 def ship(order: Order, data: Mapping[str, Any]) -> None:
@@ -125,8 +130,7 @@ def refund(order: Order, data: Mapping[str, Any]) -> None:
             "data.amount", data["amount"],
             "a refund of zero moves no money: name the units it gives back, if any",
         )
-    _method(data)
-    _stored_text(data, "reference")
+    _payment_texts(data)
 
 
 def return_requested(order: Order, data: Mapping[str, Any]) -> None:
@@ -136,6 +140,11 @@ def return_requested(order: Order, data: Mapping[str, Any]) -> None:
 def return_received(order: Order, data: Mapping[str, Any]) -> None:
     _lines(data, "lines")
     _lines(data, "sellable", required=False, allow_empty=True)
+
+
+def return_cancelled(order: Order, data: Mapping[str, Any]) -> None:
+    _lines(data, "lines", required=False)
+    _text(data, "reason", required=False)
 
 
 def hold(order: Order, data: Mapping[str, Any]) -> None:
@@ -198,6 +207,7 @@ _VALUE_CHECKS: Final[Mapping[str, DataCheck]] = {
     "change_price": change_price,
     "return_requested": return_requested,
     "return_received": return_received,
+    "return_cancelled": return_cancelled,
 }
 
 

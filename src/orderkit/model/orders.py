@@ -189,9 +189,10 @@ class AfterSale(StrEnum):
     status: a COMPLETED order stays COMPLETED while the buyer returns a unit."""
 
     NONE = "none"
-    """No return asked for."""
+    """No return asked for (or every request was cancelled before anything came back)."""
     RETURN_REQUESTED = "return_requested"
-    """The buyer asked to return units the warehouse has not received yet."""
+    """The buyer asked to return units the warehouse has not received yet, and the
+    request was not cancelled (``return_cancelled``)."""
     REFUND_DUE = "refund_due"
     """Every requested unit is back; the buyer is still owed money for them."""
     RETURNED = "returned"
@@ -529,7 +530,8 @@ class Return:
     ``return_received`` event, for goods that came back unannounced). ``refunded``
     counts requested units refunded before they came back (a quick refund, 极速退款):
     they arrive first, and their receipt takes them from REFUNDED, so the buyer is not
-    owed them a second time.
+    owed them a second time. ``cancelled`` counts requested units no longer awaited: the
+    buyer withdrew the request or the merchant refused it (``return_cancelled``).
     """
 
     return_id: str = attrs.field(validator=check.text(allow_empty=False))
@@ -539,24 +541,28 @@ class Return:
     sellable: FrozenMap[str, int] = attrs.field(factory=FrozenMap, converter=_to_unit_map)
     received_at: datetime | None = attrs.field(default=None, converter=_to_received_at)
     refunded: FrozenMap[str, int] = attrs.field(factory=FrozenMap, converter=_to_unit_map)
+    cancelled: FrozenMap[str, int] = attrs.field(factory=FrozenMap, converter=_to_unit_map)
 
     @property
     def refunded_in_transit(self) -> dict[str, int]:
-        """Requested units refunded before they came back and not received yet, by
-        line id (refunded units are the first received)."""
+        """Requested units refunded before they came back and still awaited, by line id
+        (refunded units are the first received, and the last a cancel gives up)."""
+        outstanding = self.outstanding
         return {
             line_id: left
             for line_id, units in self.refunded.items()
-            if (left := units - self.received.get(line_id, 0)) > 0
+            if (left := min(units - self.received.get(line_id, 0),
+                            outstanding.get(line_id, 0))) > 0
         }
 
     @property
     def outstanding(self) -> dict[str, int]:
-        """Requested units not received yet, by line id."""
+        """Requested units still awaited (not received, not cancelled), by line id."""
         return {
             line_id: left
             for line_id, units in self.lines.items()
-            if (left := units - self.received.get(line_id, 0)) > 0
+            if (left := units - self.received.get(line_id, 0)
+                - self.cancelled.get(line_id, 0)) > 0
         }
 
 
@@ -1011,7 +1017,8 @@ class Order:
     @property
     def after_sale(self) -> AfterSale:
         """Where the order stands after delivery (see :class:`AfterSale`)."""
-        if not self.returns:
+        # A request cancelled before anything came back is as if never made.
+        if not any(r.outstanding or r.received for r in self.returns):
             return AfterSale.NONE
         if any(r.outstanding for r in self.returns):
             return AfterSale.RETURN_REQUESTED

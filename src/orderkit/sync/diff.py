@@ -332,7 +332,7 @@ def _pay(stored: Order, want: Wanted) -> Event | None:
         return None
     wanted = want.paid()
     amount = wanted - _paid(stored)
-    if amount.amount <= 0:
+    if amount.amount < 0 or not (amount.amount or _owes_nothing_unpaid(stored)):
         return None
     when = target.paid_at or next(
         (p.at for p in target.payments if p.kind is PaymentKind.PAYMENT), want.at
@@ -348,6 +348,12 @@ def _pay(stored: Order, want: Wanted) -> Event | None:
                 data["method"] = payment.method
             break
     return Event("pay", event_id=f"{want.key}:pay:{wanted.amount}", at=when, data=data)
+
+
+def _owes_nothing_unpaid(stored: Order) -> bool:
+    """Whether ``stored`` was never paid and owes nothing (a platform coupon covered
+    it): a ``pay`` of 0.00 is what pays it, as the lifecycle takes it."""
+    return stored.paid_at is None and not stored.due.amount
 
 
 def _cancel_lines(stored: Order, want: Wanted) -> Event | None:

@@ -607,3 +607,51 @@ def test_a_host_row_into_delivered_is_refused_while_units_are_open() -> None:
     delivered = Lifecycle(table.extend([(30, "wms_delivered", 40)]), clock=ManualClock(T0))
     done = delivered.apply(shipped, Event("wms_delivered", event_id="w", at=T0)).order
     assert done.status is OrderStatus.DELIVERED
+
+
+def test_a_zero_payment_pays_exactly_an_order_with_nothing_due() -> None:
+    flow = Flow()
+    with pytest.raises(ValidationError, match=r"100\.00 is due") as info:
+        flow.send("pay", {"amount": cny("0.00")})
+    assert info.value.path == "data.amount"
+    free = Flow()
+    free.order = attrs.evolve(free.order, lines=[OrderLine("L1", "TEA", 1, cny("0.00"))])
+    t = free.send("pay", {"amount": cny("0.00")})
+    assert free.order.status is OrderStatus.PAID and free.order.paid_at == T0
+    assert [type(e).__name__ for e in t.events] == ["PaymentReceived", "StatusChanged"]
+    totals = free.order.totals
+    assert totals.paid - totals.refunded - totals.refund_due + totals.due == totals.sold
+
+
+def test_a_cancelled_return_request_leaves_a_later_refund_an_ordinary_refund() -> None:
+    flow = _delivered_tea()
+    flow.send("return_requested", {"lines": {"1": 1}})
+    assert flow.order.after_sale.name == "RETURN_REQUESTED"
+    t = flow.send("return_cancelled", {"reason": "buyer withdrew the request"})
+    assert [type(e).__name__ for e in t.events] == ["ReturnCancelled"]
+    assert (t.events[0].lines, t.events[0].reason) == ({"1": 1}, "buyer withdrew the request")
+    assert flow.order.after_sale.name == "NONE" and not flow.order.returns[0].outstanding
+    with pytest.raises(TransitionNotAllowed, match="no return request waits"):
+        flow.send("return_cancelled")
+    flow.send("complete")
+    assert flow.order.after_sale.name == "NONE"
+    # 仅退款 of a unit missing from the parcel: not a quick refund of the request.
+    flow.send("refund", {"amount": cny("25.00"), "lines": {"1": 1}})
+    assert not flow.order.returns[0].refunded
+    flow.send("return_requested", {"lines": {"1": 1}})
+    flow.send("return_received", {"lines": {"1": 1}})
+    assert flow.order.totals.refund_due == cny("25.00")  # the unit sent back is owed
+    assert flow.order.after_sale.name == "REFUND_DUE"
+
+
+def test_a_return_cancel_names_only_units_still_asked_back() -> None:
+    flow = _delivered_tea()
+    flow.send("return_requested", {"lines": {"1": 2}})
+    flow.send("return_received", {"lines": {"1": 1}})
+    with pytest.raises(ValidationError) as info:
+        flow.send("return_cancelled", {"lines": {"1": 2}})
+    assert info.value.path == "data.lines['1']"
+    flow.send("return_cancelled", {"lines": {"1": 1}})
+    request = flow.order.returns[0]
+    assert (dict(request.cancelled), request.outstanding) == ({"1": 1}, {})
+    assert flow.order.after_sale.name == "REFUND_DUE"

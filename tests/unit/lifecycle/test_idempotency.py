@@ -53,3 +53,37 @@ def test_replayed_event_through_the_guard_leaves_order_and_events_unchanged(
     assert replays[0].events == first.events
     assert repository.get("ORD-1") == stored
     assert len(repository.audit_trail("ORD-1")) == 1
+
+
+def test_an_event_id_replayed_with_other_money_is_refused_and_writes_nothing(
+    stores: tuple[Any, Any],
+) -> None:
+    from orderkit.model.errors import IdempotencyConflict
+
+    repository, _store = stores
+    service = OrderService(repository, clock=ManualClock(T0))
+    service.place(Order(order_id="ORD-1", channel="jd", channel_order_id="J-1",
+                        lines=[OrderLine("1", "CUP", 3, Money("45.50", "CNY"))],
+                        created_at=T0))
+    service.handle("ORD-1", Event("pay", event_id="p", at=T0,
+                                  data={"amount": Money("136.50", "CNY")}))
+    refund = Event("refund", event_id="rf-A", at=T0,
+                   data={"amount": Money("45.50", "CNY"), "lines": {"1": 1}})
+    service.handle("ORD-1", refund)
+    stored = repository.get("ORD-1")
+    trail = repository.audit_trail("ORD-1")
+    for name, data, fields in [
+        ("refund", {"amount": Money("90.00", "CNY"), "lines": {"1": 1}}, ("data.amount",)),
+        ("refund", {"amount": Money("45.50", "CNY"), "lines": {"1": 2}}, ("data.lines",)),
+        ("pay", {"amount": Money("45.50", "CNY")}, ("event.name",)),
+    ]:
+        with pytest.raises(IdempotencyConflict) as info:
+            service.handle("ORD-1", Event(name, event_id="rf-A", at=T0, data=data))
+        assert info.value.key == "rf-A" and info.value.fields == fields
+    # The identical replay stays a no-op; nothing was written by any of them.
+    again = service.handle("ORD-1", Event("refund", event_id="rf-A", at=T0,
+                                          data={"amount": Money("45.500", "CNY"),
+                                                "lines": {"1": 1}}))
+    assert again.changed is False
+    assert repository.get("ORD-1") == stored
+    assert repository.audit_trail("ORD-1") == trail

@@ -514,3 +514,20 @@ def test_placing_in_a_host_status_is_judged_by_where_the_status_leads(wired: Any
     placed = host.place(attrs.evolve(order("ORD-Y"), status=22))
     assert placed.lock_id is not None
     assert levels(ledger, "TEA") == (10, 5, 5)
+
+
+def test_an_order_with_nothing_to_pay_is_paid_by_a_zero_payment_and_ships(wired: Any) -> None:
+    # A replacement sent for an exchange: placed at 0.00, nothing is due.
+    service, ledger = wired
+    free = Order(order_id="ORD-X", channel="shop", channel_order_id="X",
+                 lines=[OrderLine("1", "CUP", 1, Money("0.00", "CNY"))], created_at=T0)
+    service.place(free)
+    paid = service.handle("ORD-X", event("pay", "pay-0", amount=Money("0.00", "CNY"))).order
+    assert (paid.status, paid.paid_at, paid.totals.due) == (
+        OrderStatus.PAID, T0, Money("0.00", "CNY"))
+    service.lifecycle.clock.advance(timedelta(hours=25))  # type: ignore[attr-defined]
+    ledger.expire_due()
+    assert levels(ledger, "CUP") == (5, 1, 4)  # confirmed like any paid order's lock
+    service.handle("ORD-X", event("ship", "ship-X", carrier="SF", waybill="SF1"))
+    assert levels(ledger, "CUP") == (4, 0, 4)
+    assert ledger.verify().ok

@@ -104,13 +104,14 @@ steps: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     "refund": st.fixed_dictionaries({"amount": amounts}, optional={"lines": units}),
     "return_requested": st.fixed_dictionaries({"lines": units}),
     "return_received": st.fixed_dictionaries({"lines": units}, optional={"sellable": units}),
+    "return_cancelled": st.fixed_dictionaries({}, optional={"lines": units}),
     "change_price": st.fixed_dictionaries({"line_id": st.sampled_from(LINE_IDS),
                                            "unit_price": st.integers(0, 9_999).map(cny)}),
 }
 #: How often each step is drawn: a whole cancel ends most stories, so it is rare.
 WEIGHTS = {"pay": 3, "ship": 2, "track": 2, "deliver": 2, "refund": 4, "cancel_lines": 2,
-           "return_requested": 2, "return_received": 3, "change_price": 1, "complete": 1,
-           "cancel": 1}
+           "return_requested": 2, "return_received": 3, "return_cancelled": 1,
+           "change_price": 1, "complete": 1, "cancel": 1}
 stories = st.lists(
     st.sampled_from([name for name in sorted(steps) for _ in range(WEIGHTS[name])]).flatmap(
         lambda name: steps[name].map(lambda d: (name, d))

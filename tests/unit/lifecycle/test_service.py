@@ -169,6 +169,25 @@ def test_refusals_are_audited_and_raised(repository: OrderRepository) -> None:
     assert repository.get("ORD-1").version == 0
 
 
+def test_bad_input_is_raised_before_anything_is_stored_and_not_audited(
+    repository: OrderRepository,
+) -> None:
+    # A refund beyond what was paid and a return of units never sent are bad input
+    # (ValidationError): refused before anything is stored, audit trail included.
+    service = service_for(repository)
+    service.place(new_order())
+    service.handle("ORD-1", pay())
+    service.handle("ORD-1", Event("ship", event_id="s1", at=T0,
+                                  data={"carrier": "SF", "waybill": "SF1"}))
+    trail = repository.audit_trail("ORD-1")
+    for name, data in [("refund", {"amount": Money("300.00", "CNY")}),
+                       ("return_received", {"lines": {"L1": 4}})]:
+        with pytest.raises(ValidationError):
+            service.handle("ORD-1", Event(name, event_id=f"bad-{name}", at=T0, data=data))
+    assert repository.audit_trail("ORD-1") == trail
+    assert repository.get("ORD-1").version == 2
+
+
 def test_address_versions_are_kept_by_the_repository(repository: OrderRepository) -> None:
     service = service_for(repository)
     service.place(new_order())
@@ -578,3 +597,23 @@ def test_a_naive_host_clock_is_refused_naming_clock_now(repository: OrderReposit
         service.handle("ORD-1", pay())
     assert refused.value.path == "clock.now()"
     assert repository.get("ORD-1").version == 0  # nothing written
+
+
+def test_the_refunded_event_carries_the_refund_s_reference(repository: OrderRepository) -> None:
+    from orderkit.lifecycle import Refunded
+    from orderkit.model.serialization import from_dict, to_dict
+
+    sink = ListSink()
+    service = service_for(repository, sink=sink)
+    service.place(new_order())
+    service.handle("ORD-1", pay())
+    t = service.handle("ORD-1", Event("refund", event_id="rf-1", at=T0, data={
+        "amount": Money("10.00", "CNY"), "lines": {"L1": 1}, "reference": "TB-REFUND-9"}))
+    (refunded,) = [e for e in t.events if isinstance(e, Refunded)]
+    assert refunded.reference == "TB-REFUND-9"
+    (message,) = [m for m in sink.published if m.topic == "event.Refunded"]
+    assert message.payload["reference"] == "TB-REFUND-9"
+    assert from_dict(Refunded, to_dict(refunded)) == refunded
+    # A message written before the field existed reads back with no reference.
+    older = {k: v for k, v in to_dict(refunded).items() if k != "reference"}
+    assert from_dict(Refunded, older).reference == ""

@@ -394,16 +394,17 @@ def test_an_order_whose_discounts_exceed_its_goods_and_charges_is_refused() -> N
     assert free.totals.payable == cny("0.00")
 
 
+@pytest.mark.parametrize("key", ["method", "reference"])
 @pytest.mark.parametrize("name", ["pay", "refund"])
-def test_a_payment_method_that_is_not_text_is_refused(name: str) -> None:
+def test_a_payment_method_or_reference_that_is_not_text_is_refused(name: str, key: str) -> None:
     from orderkit.errors import ValidationError
 
     story = Story(presale())
     if name == "refund":
         story.send("pay", amount=cny("100.00"))
     with pytest.raises(ValidationError) as info:
-        story.send(name, amount=cny("10.00"), method=5)
-    assert (info.value.path, info.value.value) == ("data.method", 5)
+        story.send(name, amount=cny("10.00"), **{key: 5})
+    assert (info.value.path, info.value.value) == (f"data.{key}", 5)
 
 
 def test_a_cash_on_delivery_order_sent_in_part_is_not_delivered_with_units_open() -> None:

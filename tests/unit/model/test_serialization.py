@@ -130,6 +130,9 @@ def test_a_stored_return_without_refunded_units_reads_back() -> None:
     stored = {"return_id": "rq", "lines": {"1": 1}, "requested_at": None,
               "received": {}, "sellable": {}, "received_at": None}
     back = from_dict(Return, stored)
-    assert back.refunded == {} and back.outstanding == {"1": 1}
+    assert back.refunded == {} and back.cancelled == {} and back.outstanding == {"1": 1}
     assert from_dict(Return, to_dict(Return("rq", {"1": 1}, datetime(2026, 1, 1, tzinfo=UTC),
                                             refunded={"1": 1}))).refunded == {"1": 1}
+    withdrawn = Return("rq", {"1": 2}, cancelled={"1": 1})
+    assert from_dict(Return, to_dict(withdrawn)) == withdrawn
+    assert withdrawn.outstanding == {"1": 1}
