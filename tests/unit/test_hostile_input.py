@@ -35,7 +35,7 @@ from orderkit.adapters.sqlite import (
 from orderkit.idempotency import Idempotency
 from orderkit.inventory import InventoryLedger
 from orderkit.inventory.ports import InventoryStore
-from orderkit.lifecycle import Event, Lifecycle, OrderService
+from orderkit.lifecycle import EVENT_NAMES, Event, Lifecycle, OrderService
 from orderkit.mapping import normalize
 from orderkit.model.errors import OrderkitError, OrderNotFound
 from orderkit.model.money import Money
@@ -313,10 +313,11 @@ def _order(order_id: str, sku: str = "TEA", qty: int = 1) -> Order:
     )
 
 
-EVENTS = ["pay", "cancel", "cancel_lines", "ship", "refund", "refund_lines", "hold",
-          "change_price", "change_address", "track", "return_requested", "deliver"]
+#: Every built-in event, and a name no table knows.
+EVENTS = [*sorted(EVENT_NAMES), "refund_lines"]
 DATA_KEYS = ["amount", "lines", "payment_id", "line_id", "price", "address", "reason",
-             "kind", "waybill", "carrier", "sellable", "actor"]
+             "kind", "waybill", "carrier", "sellable", "actor", "reference", "method",
+             "carrier_time"]
 
 
 @FAST
