@@ -698,3 +698,79 @@ def test_a_bank_statement_whose_only_date_column_is_a_date_time_is_read(
         ("CMB2", datetime(2026, 2, 17, 2, 5, tzinfo=UTC), "charge"),
     ]
 
+
+
+# --- joined downloads: nothing after a total or a summary is dropped ------------------
+
+
+def test_two_bank_statements_joined_into_one_file_are_read_whole(tmp_path: Path) -> None:
+    # finance joins the 1-15 and the 16-31 downloads: the second preamble, header and rows
+    # after the first 人民币合计 are a second table, not the end of the file
+    second_half = [line.replace("2026-03-11", "2026-03-20") for line in ICBC]
+    bill = read_bill(write(tmp_path / "icbc.csv", [*ICBC, *second_half], "gbk"))
+    assert bill.rejected == ()
+    assert amounts(bill) == {
+        "L6": Decimal("1164.01"),
+        "L7": Decimal("-15.00"),
+        "L15": Decimal("1164.01"),
+        "L16": Decimal("-15.00"),
+    }
+
+
+def test_a_bank_row_after_the_total_line_is_read_as_a_row(tmp_path: Path) -> None:
+    stray = ICBC[5].replace("2026-03-11", "2026-03-28").replace("1,164.01", "888.00")
+    bill = read_bill(write(tmp_path / "icbc.csv", [*ICBC, stray], "gbk"))
+    assert bill.rejected == ()
+    assert amounts(bill) == {
+        "L6": Decimal("1164.01"),
+        "L7": Decimal("-15.00"),
+        "L10": Decimal("888.00"),
+    }
+
+
+def test_two_wechat_bills_joined_are_read_whole_and_each_summary_checked(
+    tmp_path: Path,
+) -> None:
+    second = [line.replace("4200001001", "4200001101") for line in WECHAT]
+    second[-1] = second[-1].replace("`2,", "`3,")  # its summary counts a row it lacks
+    bill = read_bill(write(tmp_path / "wx.csv", [*WECHAT, *second], "utf-8"))
+    assert sorted({r.record_id.split("#")[0] for r in bill.records}) == [
+        "4200001001",
+        "4200001101",
+        "50000001",
+    ]
+    assert sum(1 for r in bill.records if r.category == "refund") == 2
+    (summary,) = bill.rejected
+    assert summary.line == 10
+    assert "总交易单数 counts 3 rows, the file holds 2" in summary.reason
+
+
+def test_a_wechat_row_after_the_summary_block_is_read_and_the_file_is_not_clean(
+    tmp_path: Path,
+) -> None:
+    late = WECHAT[1].replace("4200001001", "4200001201")
+    bill = read_bill(write(tmp_path / "wx.csv", [*WECHAT, late], "utf-8"))
+    assert "4200001201" in amounts(bill)
+    # the summary before it holds, but the row has no summary of its own after it
+    (cut,) = bill.rejected
+    assert cut.line == 7 and "summary block" in cut.reason
+
+
+def test_two_alipay_statements_joined_are_read_whole(tmp_path: Path) -> None:
+    second = [line.replace("31000", "32000") for line in ALIPAY_ACCOUNT]
+    second[-1] = second[-1].replace("3笔", "4笔")
+    bill = read_bill(write(tmp_path / "ali.csv", [*ALIPAY_ACCOUNT, *second], "gbk"))
+    assert len(bill.records) == 8
+    assert {r.record_id for r in bill.records} >= {"310001", "320004"}
+    (summary,) = bill.rejected
+    assert summary.line == 24 and "支出合计 counts 4 rows" in summary.reason
+
+
+def test_an_alipay_row_after_the_summary_lines_is_read_and_the_file_is_not_clean(
+    tmp_path: Path,
+) -> None:
+    late = ALIPAY_ACCOUNT[5].replace("310001", "310009")
+    bill = read_bill(write(tmp_path / "ali.csv", [*ALIPAY_ACCOUNT, late], "gbk"))
+    assert "310009" in amounts(bill)
+    (cut,) = bill.rejected
+    assert cut.line == 14 and "truncated" in cut.reason

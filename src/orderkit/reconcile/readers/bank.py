@@ -186,8 +186,8 @@ def read_bank_statement(
     dates without separators (``20260302``) as dates. The memo joins every memo-like
     cell (摘要, 用途, 附言, 交易详情, 对方户名 ...), so the order numbers and the payer's
     name are all searched. A statement without a transaction number column gets
-    ``L<line>`` ids. A line whose first cell ends in ``合计`` (``人民币合计``) ends the
-    table. Credits are ``credit``
+    ``L<line>`` ids. A line whose first cell ends in ``合计`` (``人民币合计``) ends a
+    table; rows after it, or another statement joined on, are read too. Credits are ``credit``
     records (kind ``sale``); a debit naming a bank charge is a ``bank_charge``
     (kind ``charge``), any other debit a ``debit`` (kind ``refund``).
     """
