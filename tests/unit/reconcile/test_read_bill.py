@@ -27,7 +27,7 @@ from orderkit.reconcile import (
     read_bill,
     settle,
 )
-from orderkit.reconcile.readers import read_erp_csv
+from orderkit.reconcile.readers import BankColumns, read_bank_csv, read_erp_csv
 
 
 def write(path: Path, lines: list[str], encoding: str, *, newline: str = "\n") -> Path:
@@ -774,3 +774,58 @@ def test_an_alipay_row_after_the_summary_lines_is_read_and_the_file_is_not_clean
     assert "310009" in amounts(bill)
     (cut,) = bill.rejected
     assert cut.line == 14 and "truncated" in cut.reason
+
+
+# --- bank charges: only the bank's own -------------------------------------------------
+
+#: A corporate statement with 用途 and the counterparty's name, as ICBC's 企业网银 gives it.
+PAYMENTS = [
+    "交易日期,交易流水号,摘要,用途,借方金额,贷方金额,对方户名",
+    "2026-03-20,P1,网银转账,3月代运营服务费,20000.00,,杭州某某电商代运营有限公司",
+    "2026-03-26,P2,网银转账,3月物业管理费,3600.00,,某某物业管理有限公司",
+    "2026-03-27,P3,网银转账,货款,1000.00,,Recharge Trading Ltd",
+    "2026-03-28,P4,转账,手续费,300.00,,杭州某某电商代运营有限公司",
+    "2026-03-31,P5,收费,账户管理费,15.00,,",
+    "2026-03-31,P6,手续费,,0.50,,中国工商银行股份有限公司杭州分行",
+    "2026-03-31,P7,Bank charge,,2.00,,",
+]
+
+
+def test_only_the_banks_own_charges_are_bank_charges(tmp_path: Path) -> None:
+    bill = read_bill(write(tmp_path / "bank.csv", PAYMENTS, "gbk"))
+    assert bill.rejected == ()
+    assert categories(bill) == {
+        # payments to other parties, whatever their memo says: debits nobody explains
+        "P1": "debit",
+        "P2": "debit",
+        "P3": "debit",
+        "P4": "debit",
+        # no counterparty, or the bank itself, and the bank's word for a charge
+        "P5": "bank_charge",
+        "P6": "bank_charge",
+        "P7": "bank_charge",
+    }
+
+
+def test_a_bank_csv_charge_is_a_whole_word_and_has_no_other_party(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "bank.csv",
+        [
+            "id,date,amount,memo,payee",
+            "B1,2026-03-27,-1000.00,Recharge Trading,",
+            "B2,2026-03-28,-20000.00,3月代运营服务费,",
+            "B3,2026-03-29,-300.00,手续费,某某代运营有限公司",
+            "B4,2026-03-31,-2.00,Bank charge,",
+            "B5,2026-03-31,-15.00,账户管理费,",
+        ],
+        "utf-8",
+    )
+    columns = BankColumns(record_id="id", counterparty="payee")
+    records = [r for r in read_bank_csv(path, columns=columns) if isinstance(r, Record)]
+    assert [(r.record_id, r.kind) for r in records] == [
+        ("B1", "refund"),
+        ("B2", "refund"),
+        ("B3", "refund"),
+        ("B4", "charge"),
+        ("B5", "charge"),
+    ]
