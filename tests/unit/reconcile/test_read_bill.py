@@ -28,6 +28,7 @@ from orderkit.reconcile import (
     settle,
 )
 from orderkit.reconcile.readers import BankColumns, read_bank_csv, read_erp_csv
+from orderkit.reconcile.readers.alipay import alipay_category
 
 
 def write(path: Path, lines: list[str], encoding: str, *, newline: str = "\n") -> Path:
@@ -829,3 +830,24 @@ def test_a_bank_csv_charge_is_a_whole_word_and_has_no_other_party(tmp_path: Path
         ("B4", "charge"),
         ("B5", "charge"),
     ]
+
+
+# --- Alipay: money paid out under a payment type ---------------------------------------
+
+
+def test_an_alipay_expense_paid_online_is_not_a_sale(tmp_path: Path) -> None:
+    # the shop pays for 直通车 ads from its Alipay balance: 业务类型 在线支付, money out
+    ads = (
+        "310005\t,2026031122001400077\t,\t,直通车充值\t,2026-03-11 09:00:00\t,阿里妈妈\t,\t,"
+        "-1000.00\t,256.00\t,支付宝\t,在线支付\t,直通车充值\t"
+    )
+    lines = [*ALIPAY_ACCOUNT[:6], ads, *ALIPAY_ACCOUNT[9:]]
+    lines[-2], lines[-1] = "#收入合计：1笔，共256.00元", "#支出合计：1笔，共1000.00元"
+    bill = read_bill(write(tmp_path / "ali.csv", lines, "gbk"))
+    assert bill.rejected == ()
+    assert categories(bill) == {"310001": "sale", "310005": "adjustment"}
+    sales = sum(r.amount.amount for r in bill.records if r.category == "sale")
+    assert sales == Decimal("256.00")
+    # the same in the Qianniu export (账务类型 交易付款, money out)
+    assert alipay_category("交易付款", "", Decimal("-99.00")) == "adjustment"
+    assert alipay_category("交易付款", "", Decimal("99.00")) == "sale"
