@@ -851,3 +851,32 @@ def test_an_alipay_expense_paid_online_is_not_a_sale(tmp_path: Path) -> None:
     # the same in the Qianniu export (账务类型 交易付款, money out)
     assert alipay_category("交易付款", "", Decimal("-99.00")) == "adjustment"
     assert alipay_category("交易付款", "", Decimal("99.00")) == "sale"
+
+
+# --- a file in the wrong slot, ids Excel damaged ---------------------------------------
+
+
+def test_a_bill_read_for_another_channel_is_refused_saying_what_it_looks_like(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path / "wx.csv", WECHAT, "utf-8")
+    for channel in ("alipay", "bank"):
+        with pytest.raises(ValidationError) as caught:
+            read_bill(path, source=channel)
+        assert caught.value.path == "layout" and caught.value.value == "wechatpay"
+        assert "wx.csv looks like a WeChat Pay merchant trade bill" in str(caught.value)
+        assert f"not a file for {channel!r}" in str(caught.value)
+    # a channel of the host's own naming reads any layout, as before
+    assert read_bill(path, source="mini-program").layout == "wechatpay"
+    assert read_bill(path, source="wechatpay").records
+
+
+def test_ids_excel_turned_into_scientific_notation_are_rejected_saying_so(
+    tmp_path: Path,
+) -> None:
+    damaged = WECHAT[1].replace("`4200001001,", "4.20000E+09,")
+    bill = read_bill(write(tmp_path / "wx.csv", [WECHAT[0], damaged, *WECHAT[2:]], "utf-8"))
+    (rejected,) = bill.rejected
+    assert (rejected.line, rejected.column, rejected.value) == (2, "微信订单号", "4.20000E+09")
+    assert "Excel" in rejected.reason and "scientific notation" in rejected.reason
+    assert [r.record_id for r in bill.records if r.kind == "refund"] == ["50000001"]

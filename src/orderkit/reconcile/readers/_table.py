@@ -10,7 +10,8 @@ rejected line that says so, and never swallows the lines after it into one cell.
 file that ends without a line break inside a data row was cut off: that row is
 rejected as truncated rather than read with half an amount. A preamble before the
 header (a bank's account and period lines) is skipped: the header is the first line
-that has every required column.
+that has every required column. A row with a cell in scientific notation
+(``4.20000E+27``: an id Excel rounded when the file was saved) is rejected saying so.
 """
 
 from __future__ import annotations
@@ -72,6 +73,13 @@ SUMMARY_LINES: Final = 20
 #: at all, then an optional fraction.
 _AMOUNT: Final = re.compile(r"(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?|\.[0-9]+")
 _SYMBOLS: Final = ("¥", "￥", "CNY", "RMB")
+#: A cell as Excel writes a long number it has rounded (``4.20000E+27``): a 28-digit
+#: order number saved so has lost its digits, and every row would share one id.
+_SCIENTIFIC: Final = re.compile(r"[0-9](?:\.[0-9]+)?E\+[0-9]+", re.IGNORECASE)
+_EXCEL_DAMAGED: Final = (
+    "a number in scientific notation: Excel rounded this id when the file was saved,"
+    " and its digits are lost (download the bill again; open it with the column as text)"
+)
 _EMPTY: Final = frozenset({"", "-", "--", "—"})
 
 
@@ -441,6 +449,10 @@ def read_table(
                 row = dict(zip(header, values, strict=True))
                 if tally is not None:
                     tally.add(row)
+                damaged = next((c for c, v in row.items() if _SCIENTIFIC.fullmatch(v)), None)
+                if damaged is not None:
+                    yield Rejected(source, name, line, damaged, row[damaged], _EXCEL_DAMAGED, raw)
+                    continue
                 if numbered:
                     row[LINE] = str(line)
                 try:
