@@ -27,7 +27,8 @@ from orderkit.reconcile import (
     read_bill,
     settle,
 )
-from orderkit.reconcile.readers import read_erp_csv
+from orderkit.reconcile.readers import BankColumns, read_bank_csv, read_erp_csv
+from orderkit.reconcile.readers.alipay import alipay_category
 
 
 def write(path: Path, lines: list[str], encoding: str, *, newline: str = "\n") -> Path:
@@ -698,3 +699,184 @@ def test_a_bank_statement_whose_only_date_column_is_a_date_time_is_read(
         ("CMB2", datetime(2026, 2, 17, 2, 5, tzinfo=UTC), "charge"),
     ]
 
+
+
+# --- joined downloads: nothing after a total or a summary is dropped ------------------
+
+
+def test_two_bank_statements_joined_into_one_file_are_read_whole(tmp_path: Path) -> None:
+    # finance joins the 1-15 and the 16-31 downloads: the second preamble, header and rows
+    # after the first 人民币合计 are a second table, not the end of the file
+    second_half = [line.replace("2026-03-11", "2026-03-20") for line in ICBC]
+    bill = read_bill(write(tmp_path / "icbc.csv", [*ICBC, *second_half], "gbk"))
+    assert bill.rejected == ()
+    assert amounts(bill) == {
+        "L6": Decimal("1164.01"),
+        "L7": Decimal("-15.00"),
+        "L15": Decimal("1164.01"),
+        "L16": Decimal("-15.00"),
+    }
+
+
+def test_a_bank_row_after_the_total_line_is_read_as_a_row(tmp_path: Path) -> None:
+    stray = ICBC[5].replace("2026-03-11", "2026-03-28").replace("1,164.01", "888.00")
+    bill = read_bill(write(tmp_path / "icbc.csv", [*ICBC, stray], "gbk"))
+    assert bill.rejected == ()
+    assert amounts(bill) == {
+        "L6": Decimal("1164.01"),
+        "L7": Decimal("-15.00"),
+        "L10": Decimal("888.00"),
+    }
+
+
+def test_two_wechat_bills_joined_are_read_whole_and_each_summary_checked(
+    tmp_path: Path,
+) -> None:
+    second = [line.replace("4200001001", "4200001101") for line in WECHAT]
+    second[-1] = second[-1].replace("`2,", "`3,")  # its summary counts a row it lacks
+    bill = read_bill(write(tmp_path / "wx.csv", [*WECHAT, *second], "utf-8"))
+    assert sorted({r.record_id.split("#")[0] for r in bill.records}) == [
+        "4200001001",
+        "4200001101",
+        "50000001",
+    ]
+    assert sum(1 for r in bill.records if r.category == "refund") == 2
+    (summary,) = bill.rejected
+    assert summary.line == 10
+    assert "总交易单数 counts 3 rows, the file holds 2" in summary.reason
+
+
+def test_a_wechat_row_after_the_summary_block_is_read_and_the_file_is_not_clean(
+    tmp_path: Path,
+) -> None:
+    late = WECHAT[1].replace("4200001001", "4200001201")
+    bill = read_bill(write(tmp_path / "wx.csv", [*WECHAT, late], "utf-8"))
+    assert "4200001201" in amounts(bill)
+    # the summary before it holds, but the row has no summary of its own after it
+    (cut,) = bill.rejected
+    assert cut.line == 7 and "summary block" in cut.reason
+
+
+def test_two_alipay_statements_joined_are_read_whole(tmp_path: Path) -> None:
+    second = [line.replace("31000", "32000") for line in ALIPAY_ACCOUNT]
+    second[-1] = second[-1].replace("3笔", "4笔")
+    bill = read_bill(write(tmp_path / "ali.csv", [*ALIPAY_ACCOUNT, *second], "gbk"))
+    assert len(bill.records) == 8
+    assert {r.record_id for r in bill.records} >= {"310001", "320004"}
+    (summary,) = bill.rejected
+    assert summary.line == 24 and "支出合计 counts 4 rows" in summary.reason
+
+
+def test_an_alipay_row_after_the_summary_lines_is_read_and_the_file_is_not_clean(
+    tmp_path: Path,
+) -> None:
+    late = ALIPAY_ACCOUNT[5].replace("310001", "310009")
+    bill = read_bill(write(tmp_path / "ali.csv", [*ALIPAY_ACCOUNT, late], "gbk"))
+    assert "310009" in amounts(bill)
+    (cut,) = bill.rejected
+    assert cut.line == 14 and "truncated" in cut.reason
+
+
+# --- bank charges: only the bank's own -------------------------------------------------
+
+#: A corporate statement with 用途 and the counterparty's name, as ICBC's 企业网银 gives it.
+PAYMENTS = [
+    "交易日期,交易流水号,摘要,用途,借方金额,贷方金额,对方户名",
+    "2026-03-20,P1,网银转账,3月代运营服务费,20000.00,,杭州某某电商代运营有限公司",
+    "2026-03-26,P2,网银转账,3月物业管理费,3600.00,,某某物业管理有限公司",
+    "2026-03-27,P3,网银转账,货款,1000.00,,Recharge Trading Ltd",
+    "2026-03-28,P4,转账,手续费,300.00,,杭州某某电商代运营有限公司",
+    "2026-03-31,P5,收费,账户管理费,15.00,,",
+    "2026-03-31,P6,手续费,,0.50,,中国工商银行股份有限公司杭州分行",
+    "2026-03-31,P7,Bank charge,,2.00,,",
+]
+
+
+def test_only_the_banks_own_charges_are_bank_charges(tmp_path: Path) -> None:
+    bill = read_bill(write(tmp_path / "bank.csv", PAYMENTS, "gbk"))
+    assert bill.rejected == ()
+    assert categories(bill) == {
+        # payments to other parties, whatever their memo says: debits nobody explains
+        "P1": "debit",
+        "P2": "debit",
+        "P3": "debit",
+        "P4": "debit",
+        # no counterparty, or the bank itself, and the bank's word for a charge
+        "P5": "bank_charge",
+        "P6": "bank_charge",
+        "P7": "bank_charge",
+    }
+
+
+def test_a_bank_csv_charge_is_a_whole_word_and_has_no_other_party(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "bank.csv",
+        [
+            "id,date,amount,memo,payee",
+            "B1,2026-03-27,-1000.00,Recharge Trading,",
+            "B2,2026-03-28,-20000.00,3月代运营服务费,",
+            "B3,2026-03-29,-300.00,手续费,某某代运营有限公司",
+            "B4,2026-03-31,-2.00,Bank charge,",
+            "B5,2026-03-31,-15.00,账户管理费,",
+        ],
+        "utf-8",
+    )
+    columns = BankColumns(record_id="id", counterparty="payee")
+    records = [r for r in read_bank_csv(path, columns=columns) if isinstance(r, Record)]
+    assert [(r.record_id, r.kind) for r in records] == [
+        ("B1", "refund"),
+        ("B2", "refund"),
+        ("B3", "refund"),
+        ("B4", "charge"),
+        ("B5", "charge"),
+    ]
+
+
+# --- Alipay: money paid out under a payment type ---------------------------------------
+
+
+def test_an_alipay_expense_paid_online_is_not_a_sale(tmp_path: Path) -> None:
+    # the shop pays for 直通车 ads from its Alipay balance: 业务类型 在线支付, money out
+    ads = (
+        "310005\t,2026031122001400077\t,\t,直通车充值\t,2026-03-11 09:00:00\t,阿里妈妈\t,\t,"
+        "-1000.00\t,256.00\t,支付宝\t,在线支付\t,直通车充值\t"
+    )
+    lines = [*ALIPAY_ACCOUNT[:6], ads, *ALIPAY_ACCOUNT[9:]]
+    lines[-2], lines[-1] = "#收入合计：1笔，共256.00元", "#支出合计：1笔，共1000.00元"
+    bill = read_bill(write(tmp_path / "ali.csv", lines, "gbk"))
+    assert bill.rejected == ()
+    assert categories(bill) == {"310001": "sale", "310005": "adjustment"}
+    sales = sum(r.amount.amount for r in bill.records if r.category == "sale")
+    assert sales == Decimal("256.00")
+    # the same in the Qianniu export (账务类型 交易付款, money out)
+    assert alipay_category("交易付款", "", Decimal("-99.00")) == "adjustment"
+    assert alipay_category("交易付款", "", Decimal("99.00")) == "sale"
+
+
+# --- a file in the wrong slot, ids Excel damaged ---------------------------------------
+
+
+def test_a_bill_read_for_another_channel_is_refused_saying_what_it_looks_like(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path / "wx.csv", WECHAT, "utf-8")
+    for channel in ("alipay", "bank"):
+        with pytest.raises(ValidationError) as caught:
+            read_bill(path, source=channel)
+        assert caught.value.path == "layout" and caught.value.value == "wechatpay"
+        assert "wx.csv looks like a WeChat Pay merchant trade bill" in str(caught.value)
+        assert f"not a file for {channel!r}" in str(caught.value)
+    # a channel of the host's own naming reads any layout, as before
+    assert read_bill(path, source="mini-program").layout == "wechatpay"
+    assert read_bill(path, source="wechatpay").records
+
+
+def test_ids_excel_turned_into_scientific_notation_are_rejected_saying_so(
+    tmp_path: Path,
+) -> None:
+    damaged = WECHAT[1].replace("`4200001001,", "4.20000E+09,")
+    bill = read_bill(write(tmp_path / "wx.csv", [WECHAT[0], damaged, *WECHAT[2:]], "utf-8"))
+    (rejected,) = bill.rejected
+    assert (rejected.line, rejected.column, rejected.value) == (2, "微信订单号", "4.20000E+09")
+    assert "Excel" in rejected.reason and "scientific notation" in rejected.reason
+    assert [r.record_id for r in bill.records if r.kind == "refund"] == ["50000001"]

@@ -10,7 +10,8 @@ rejected line that says so, and never swallows the lines after it into one cell.
 file that ends without a line break inside a data row was cut off: that row is
 rejected as truncated rather than read with half an amount. A preamble before the
 header (a bank's account and period lines) is skipped: the header is the first line
-that has every required column.
+that has every required column. A row with a cell in scientific notation
+(``4.20000E+27``: an id Excel rounded when the file was saved) is rejected saying so.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -73,6 +73,13 @@ SUMMARY_LINES: Final = 20
 #: at all, then an optional fraction.
 _AMOUNT: Final = re.compile(r"(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?|\.[0-9]+")
 _SYMBOLS: Final = ("¥", "￥", "CNY", "RMB")
+#: A cell as Excel writes a long number it has rounded (``4.20000E+27``): a 28-digit
+#: order number saved so has lost its digits, and every row would share one id.
+_SCIENTIFIC: Final = re.compile(r"[0-9](?:\.[0-9]+)?E\+[0-9]+", re.IGNORECASE)
+_EXCEL_DAMAGED: Final = (
+    "a number in scientific notation: Excel rounded this id when the file was saved,"
+    " and its digits are lost (download the bill again; open it with the column as text)"
+)
 _EMPTY: Final = frozenset({"", "-", "--", "—"})
 
 
@@ -280,6 +287,13 @@ def line_cells(line: str) -> list[str] | None:
         return None
 
 
+def _fit(values: list[str], width: int) -> list[str]:
+    """``values`` without the empty cells past ``width`` (ICBC ends each row with a comma)."""
+    if len(values) > width and not any(values[width:]):
+        return values[:width]
+    return values
+
+
 def read_table(
     path: str | Path,
     *,
@@ -298,16 +312,23 @@ def read_table(
     """Yield records (and rejects) from a CSV file with one header row.
 
     ``skip(raw_line)`` drops comment lines before the CSV parser sees them (Alipay's
-    ``#`` lines); ``stop(cells)`` ends the data part (WeChat Pay's summary block);
-    ``required`` lists header names that must be present (lines before the first line
-    that has them all are a preamble and skipped). ``footer`` names what must end the
-    file (WeChat Pay's summary block): a file without it was cut off, which is reported
-    as a rejected line. ``end(raw_line)`` marks, after the header, a raw line that ends
-    the table (Alipay's ``#`` summary lines). ``summary`` checks the figures of the
-    summary after the table (from the line that ended it) against the rows (see
-    :mod:`~orderkit.reconcile.readers._summary`). ``numbered`` passes each row's physical
-    line number to ``parse`` under :data:`LINE`. A required column may be a tuple of
-    spellings, any one of which will do. ``progress(rows)`` is called every 100,000 rows.
+    ``#`` lines); ``stop(cells)`` marks the line that ends the data part (WeChat Pay's
+    summary block, a bank's ``人民币合计``); ``required`` lists header names that must be
+    present (lines before the first line that has them all are a preamble and skipped).
+    ``footer`` names what must end the file (WeChat Pay's summary block): a file without
+    it was cut off, which is reported as a rejected line. ``end(raw_line)`` marks, after
+    the header, a raw line that ends the table (Alipay's ``#`` summary lines).
+    ``summary`` checks the figures of the summary after the table (from the line that
+    ended it) against the rows (see :mod:`~orderkit.reconcile.readers._summary`).
+    ``numbered`` passes each row's physical line number to ``parse`` under :data:`LINE`.
+    A required column may be a tuple of spellings, any one of which will do.
+    ``progress(rows)`` is called every 100,000 rows.
+
+    Nothing after the end of a table is dropped unread: a line there with every required
+    column is the header of another table (two downloads joined into one file: its
+    preamble and footer lines before it are skipped as the first file's were, and each
+    table's summary is checked against its own rows), and a line with as many cells as
+    the header is a data row (read, and then the file must end with a footer again).
     """
     name = Path(path).name
     source = sys.intern(source)
@@ -316,18 +337,61 @@ def read_table(
         handle = open(path, encoding=encoding, newline="")  # noqa: SIM115
     except OSError as error:
         raise ValidationError("path", str(path), f"cannot open: {error.strerror}") from None
+
+    def is_header(candidate: Sequence[str]) -> bool:
+        return all(_has(candidate, column) for column in required)
+
     with handle:
         header: list[str] | None = None
         first_header: list[str] | None = None
         tally: Tally | None = None
+        #: After a table has ended: the lines of its footer (its summary), else ``None``.
+        trailer: list[tuple[int, str]] | None = None
         count = 0
         line = 0
-        stopped = False
         try:
             for line, text in enumerate(handle, start=1):
-                if header is not None and end is not None and end(text):
-                    stopped = True
-                    break
+                if header is None:
+                    if (skip is not None and skip(text)) or not text.strip():
+                        continue
+                    try:
+                        candidate = [_clean(cell) for cell in _cells(text)]
+                    except csv.Error:
+                        continue
+                    if is_header(candidate):
+                        header = candidate
+                        tally = summary.tally(header) if summary is not None else None
+                    elif first_header is None:
+                        first_header = candidate
+                    if header is None and line >= HEADER_SEARCH_LINES:
+                        break
+                    continue
+                if trailer is not None:
+                    # After the end of a table: another table's header, a row, or footer.
+                    values = None if not text.strip() else line_cells(text)
+                    footer_line = (
+                        values is None
+                        or (end is not None and end(text))
+                        or (skip is not None and skip(text))
+                        or (stop is not None and stop(values))
+                    )
+                    if values is not None and is_header(values):
+                        if tally is not None:
+                            yield from tally.differences(source, name, trailer)
+                        header, trailer = values, None
+                        tally = summary.tally(header) if summary is not None else None
+                        continue
+                    if footer_line or len(_fit(values or [], len(header))) != len(header):
+                        if text.strip() and len(trailer) <= SUMMARY_LINES:
+                            trailer.append((line, text))
+                        continue
+                    if tally is not None:
+                        yield from tally.differences(source, name, trailer)
+                        tally = summary.tally(header) if summary is not None else None
+                    trailer = None
+                if end is not None and end(text):
+                    trailer = [(line, text)]
+                    continue
                 if skip is not None and skip(text):
                     continue
                 if not text.strip():
@@ -335,8 +399,6 @@ def read_table(
                 try:
                     cells = _cells(text)
                 except csv.Error as error:
-                    if header is None:
-                        continue
                     if tally is not None:
                         tally.add(None)
                     if isinstance(error, _TextAfterQuote):
@@ -350,20 +412,17 @@ def read_table(
                         source, name, line, "", text.rstrip("\r\n"), reason, text.rstrip("\r\n")
                     )
                     continue
-                if header is None:
-                    candidate = [_clean(cell) for cell in cells]
-                    if all(_has(candidate, column) for column in required):
-                        header = candidate
-                        tally = summary.tally(header) if summary is not None else None
-                    elif first_header is None:
-                        first_header = candidate
-                    if header is None and line >= HEADER_SEARCH_LINES:
-                        break
-                    continue
                 values = [_clean(cell) for cell in cells]
                 if stop is not None and stop(values):
-                    stopped = True
-                    break
+                    trailer = [(line, text)]
+                    continue
+                if is_header(values):
+                    # Another download's header with no footer before it.
+                    if footer is not None:
+                        yield _cut_off(source, name, line, footer)
+                    header = values
+                    tally = summary.tally(header) if summary is not None else None
+                    continue
                 count += 1
                 if progress is not None and count % PROGRESS_EVERY == 0:
                     progress(count)
@@ -371,18 +430,9 @@ def read_table(
                 if not text.endswith(("\n", "\r")):
                     if tally is not None:
                         tally.add(None)
-                    yield Rejected(
-                        source,
-                        name,
-                        line,
-                        "",
-                        raw,
-                        _TRUNCATED,
-                        raw,
-                    )
+                    yield Rejected(source, name, line, "", raw, _TRUNCATED, raw)
                     continue
-                if len(values) > len(header) and not any(values[len(header) :]):
-                    values = values[: len(header)]  # a trailing comma (ICBC ends rows so)
+                values = _fit(values, len(header))
                 if len(values) != len(header):
                     if tally is not None:
                         tally.add(None)
@@ -399,6 +449,10 @@ def read_table(
                 row = dict(zip(header, values, strict=True))
                 if tally is not None:
                     tally.add(row)
+                damaged = next((c for c, v in row.items() if _SCIENTIFIC.fullmatch(v)), None)
+                if damaged is not None:
+                    yield Rejected(source, name, line, damaged, row[damaged], _EXCEL_DAMAGED, raw)
+                    continue
                 if numbered:
                     row[LINE] = str(line)
                 try:
@@ -407,10 +461,7 @@ def read_table(
                     yield Rejected(
                         source, name, line, error.path, str(error.value), error.reason, raw
                     )
-            if stopped and tally is not None:
-                # The summary: the line that ended the table and the few after it.
-                trailer = [(line, text)]
-                trailer += islice(enumerate(handle, start=line + 1), SUMMARY_LINES)
+            if trailer is not None and tally is not None:
                 yield from tally.differences(source, name, trailer)
         except UnicodeError as error:
             raise not_text(name, encoding, error) from None
@@ -422,14 +473,14 @@ def read_table(
                 if not _has(seen, column)
             ]
             raise ValidationError("header", ",".join(seen), f"{name}: missing column(s) {missing}")
-        if footer is not None and not stopped:
-            yield Rejected(
-                source,
-                name,
-                line + 1,
-                "",
-                "",
-                f"the file ends before its {footer}: it was cut off (truncated)",
-            )
+        if footer is not None and trailer is None:
+            yield _cut_off(source, name, line + 1, footer)
         if progress is not None and (count % PROGRESS_EVERY or not count):
             progress(count)
+
+
+def _cut_off(source: str, file: str, line: int, footer: str) -> Rejected:
+    """The rejected line for a table that ends before its ``footer``."""
+    return Rejected(
+        source, file, line, "", "", f"the file ends before its {footer}: it was cut off (truncated)"
+    )

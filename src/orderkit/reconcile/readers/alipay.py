@@ -136,8 +136,20 @@ _STATEMENT_SUMMARY: Final = SummaryCheck(
 
 
 def alipay_category(business: str, memo: str, amount: Decimal) -> str:
-    """The category of an Alipay line from its 业务类型/账务类型, then its memo."""
+    """The category of an Alipay line from its 业务类型/账务类型, then its memo.
+
+    A payment type (``在线支付``, ``交易付款``) is a sale when money comes in. Money going
+    out under it is the shop paying for something from its balance (ads, supplies): not
+    a sale, and not a buyer's refund either (Alipay names those ``交易退款``), so it is
+    an ``adjustment``, left for a person.
+
+    >>> from decimal import Decimal as D
+    >>> alipay_category("在线支付", "", D("256.00")), alipay_category("在线支付", "", D("-1000"))
+    ('sale', 'adjustment')
+    """
     category = categorise(business, amount, known=ALIPAY_CATEGORIES)
+    if category == "sale" and amount < 0:
+        return "adjustment"
     if category == "adjustment" and memo:
         category = categorise(f"{business} {memo}", amount)
     return category

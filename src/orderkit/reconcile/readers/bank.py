@@ -5,14 +5,20 @@ separate credit and debit columns, ``2026/02/16 10:02`` or ``16.02.2026``, the d
 the time in one column or in two, account and period lines before the header. A
 :class:`BankColumns` says which header is which; ``date_format`` (a ``strptime``
 pattern) and ``source_tz`` say how to read the time. The preamble is skipped: the
-header is the first line with the columns asked for. A debit whose memo names a bank
-charge (``手续费``, ``管理费``, ...) is a ``charge``, not a refund. Bank records usually have no
-``ref``: the order number is somewhere in the memo, and the memo pass finds it.
+header is the first line with the columns asked for. A debit is a bank charge (a
+``charge``, not a refund) only when it is the bank's own: no other party (no
+counterparty, or the bank itself) and the bank's word for a charge (``手续费``,
+``账户管理费``, ``Bank charge``, ...) as a whole word of its memo. Paying a vendor's
+``3月代运营服务费`` or ``Recharge Trading Ltd`` is a debit nobody has explained. Bank
+records usually have no ``ref``: the order number is somewhere in the memo, and the
+memo pass finds it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import Final
 
@@ -31,10 +37,70 @@ from orderkit.reconcile.readers._table import (
 )
 from orderkit.reconcile.records import CATEGORIES, Record, Rejected
 
-__all__ = ["CHARGE_WORDS", "BankColumns", "read_bank_csv", "read_bank_statement"]
+__all__ = [
+    "CHARGE_WORDS",
+    "BankColumns",
+    "is_bank_charge",
+    "read_bank_csv",
+    "read_bank_statement",
+]
 
-#: Words in a debit's memo that make it a bank charge.
-CHARGE_WORDS: Final = ("手续费", "服务费", "管理费", "年费", "工本费", "短信费", "汇划费", "charge")
+#: What banks call their own charges in a statement's summary (摘要, 用途): a debit is a
+#: bank charge when one of these is a whole word (or two) of it (``账户管理费``, not
+#: ``3月物业管理费``; ``Bank charge``, not ``Recharge``), compared without case.
+CHARGE_WORDS: Final = (
+    "手续费",
+    "汇划费",
+    "汇费",
+    "收费",
+    "扣费",
+    "年费",
+    "工本费",
+    "管理费",
+    "账户管理费",
+    "小额账户管理费",
+    "账户维护费",
+    "短信费",
+    "短信服务费",
+    "短信通知费",
+    "转账手续费",
+    "汇款手续费",
+    "跨行手续费",
+    "bank charge",
+    "bank charges",
+    "service charge",
+    "service charges",
+    "bank fee",
+    "bank fees",
+    "account fee",
+)
+#: What separates the words of a memo.
+_WORD_BREAK: Final = re.compile(r"[\s,，.。;；:：/\\|()（）\[\]【】<>《》\-_#*]+")
+#: A counterparty that is a bank (the bank's own account for its charges).
+_A_BANK: Final = re.compile(r"银行|\bbank\b", re.IGNORECASE)
+
+
+def is_bank_charge(
+    memos: Iterable[str], counterparty: str = "", words: Iterable[str] = CHARGE_WORDS
+) -> bool:
+    """Whether a debit is the bank's own charge: no other party (``counterparty`` empty or
+    a bank) and one of ``words`` a whole word of one of ``memos`` (or two words of it,
+    ``Bank charge``).
+
+    >>> is_bank_charge(["收费", "账户管理费"]), is_bank_charge(["网银转账", "3月物业管理费"])
+    (True, False)
+    >>> is_bank_charge(["手续费"], "某某代运营有限公司"), is_bank_charge(["Recharge fee"])
+    (False, False)
+    """
+    if counterparty.strip() and not _A_BANK.search(counterparty):
+        return False
+    wanted = {word.casefold() for word in words}
+    for memo in memos:
+        found = [word.casefold() for word in _WORD_BREAK.split(memo) if word]
+        pairs = (f"{first} {second}" for first, second in pairwise(found))
+        if wanted.intersection(found) or wanted.intersection(pairs):
+            return True
+    return False
 
 
 @attrs.frozen
@@ -47,6 +113,8 @@ class BankColumns:
     credit: str | None = None
     debit: str | None = None
     memo: str = "memo"
+    counterparty: str | None = None
+    """The other party's name: a debit to anyone but a bank is never a bank charge."""
     ref: str | None = None
     currency: str | None = None
     time: str | None = None
@@ -78,8 +146,10 @@ def read_bank_csv(
 ) -> Iterator[Record | Rejected]:
     """Stream records from a bank statement CSV described by ``columns``.
 
-    Credits are positive, debits negative; a debit whose memo holds one of
-    ``charge_words`` is a ``charge``, any other debit a ``refund``.
+    Credits are positive, debits negative; a debit with one of ``charge_words`` as a
+    whole word of its memo and no other party (the ``counterparty`` column, when named,
+    empty or a bank) is a ``charge`` (:func:`is_bank_charge`), any other debit a
+    ``refund``.
     """
     zone(source_tz, path="source_tz")  # refused before any row is read
     spec = columns if columns is not None else BankColumns()
@@ -100,7 +170,8 @@ def read_bank_csv(
         memo = cells.get(spec.memo, "")
         kind = "sale"
         if amount.amount < 0:
-            kind = "charge" if any(word in memo for word in charge_words) else "refund"
+            other = cells.get(spec.counterparty, "") if spec.counterparty else ""
+            kind = "charge" if is_bank_charge((memo,), other, charge_words) else "refund"
         category = {"sale": "credit", "refund": "debit", "charge": "bank_charge"}[kind]
         if spec.time:
             cells = {**cells, spec.at: f"{cells[spec.at]} {cells[spec.time]}"}
@@ -159,6 +230,10 @@ STATEMENT_MEMO: Final = (
     "对方账户名称",
     "对方名称",
 )
+#: The columns in which a bank writes what a line is (its summary), searched for a charge.
+STATEMENT_SUMMARY: Final = ("摘要", "用途", "交易详情")
+#: The other party's name.
+STATEMENT_COUNTERPARTY: Final = ("对方户名", "对方账户名称", "对方名称")
 STATEMENT_CURRENCY: Final = ("币种", "记账币种", "交易币种", "货币")
 _CURRENCY_NAMES: Final = {"": "", "人民币": "CNY", "RMB": "CNY", "CNY": "CNY", "美元": "USD"}
 
@@ -186,10 +261,12 @@ def read_bank_statement(
     dates without separators (``20260302``) as dates. The memo joins every memo-like
     cell (摘要, 用途, 附言, 交易详情, 对方户名 ...), so the order numbers and the payer's
     name are all searched. A statement without a transaction number column gets
-    ``L<line>`` ids. A line whose first cell ends in ``合计`` (``人民币合计``) ends the
-    table. Credits are ``credit``
-    records (kind ``sale``); a debit naming a bank charge is a ``bank_charge``
-    (kind ``charge``), any other debit a ``debit`` (kind ``refund``).
+    ``L<line>`` ids. A line whose first cell ends in ``合计`` (``人民币合计``) ends a
+    table; rows after it, or another statement joined on, are read too. Credits are ``credit``
+    records (kind ``sale``); a debit that is the bank's own charge (no counterparty or a
+    bank, and a charge word as a whole word of 摘要, 用途 or 交易详情:
+    :func:`is_bank_charge`) is a ``bank_charge`` (kind ``charge``), any other debit a
+    ``debit`` (kind ``refund``).
     """
     zone(source_tz, path="source_tz")  # refused before any row is read
     columns: dict[str, str | None] = {}
@@ -227,7 +304,10 @@ def read_bank_statement(
         record_id = cells.get(columns["id"] or "", "") or f"L{cells[LINE]}"
         memo = " ".join(cells[name] for name in STATEMENT_MEMO if cells.get(name))
         if amount.amount < 0:
-            category = "bank_charge" if any(word in memo for word in charge_words) else "debit"
+            summary = (cells.get(name, "") for name in STATEMENT_SUMMARY)
+            other = next((cells[name] for name in STATEMENT_COUNTERPARTY if cells.get(name)), "")
+            charge = is_bank_charge(summary, other, charge_words)
+            category = "bank_charge" if charge else "debit"
         else:
             category = "credit"
         return (

@@ -176,6 +176,9 @@ LAYOUTS: Final[tuple[Layout, ...]] = (
     ),
 )
 _BY_NAME: Final = {layout.name: layout for layout in LAYOUTS}
+#: The channels the layouts belong to: a ``source`` of one of these names asks for its
+#: layouts only.
+_CHANNELS: Final = frozenset(layout.source for layout in LAYOUTS)
 
 
 class UnknownBillLayout(ValidationError):
@@ -287,11 +290,15 @@ def read_bill(
     """Read a bill whose layout is chosen by its header (or named by ``layout``).
 
     ``source`` names the records' source (the layout's channel by default: ``wechatpay``,
-    ``alipay``, ``jd``, ``pdd``, ``douyin``, ``bank``); ``encoding`` overrides the
-    detection. ``source_tz`` is the zone of the naive times of a file without a zone of its
-    own (a bank statement); a platform's bill is read in the zone its platform writes
-    (Beijing time). A row that cannot be read is a :class:`~orderkit.reconcile.Rejected` in
-    ``.rejected`` naming its line and column; reading goes on.
+    ``alipay``, ``jd``, ``pdd``, ``douyin``, ``bank``); a ``source`` that is one of these
+    channels also says what the file must be, so a WeChat Pay bill read as
+    ``source="bank"`` or ``"alipay"`` is refused with a :class:`ValidationError` on
+    ``layout`` naming the file and what it looks like (any other name reads any
+    layout). ``encoding`` overrides the detection. ``source_tz`` is the zone of the naive
+    times of a file without a zone of its own (a bank statement); a platform's bill is
+    read in the zone its platform writes (Beijing time). A row that cannot be read is a
+    :class:`~orderkit.reconcile.Rejected` in ``.rejected`` naming its line and column;
+    reading goes on.
     """
     if layout is not None and layout not in _BY_NAME:
         raise ValidationError("layout", layout, f"expected one of {', '.join(_BY_NAME)}")
@@ -300,6 +307,14 @@ def read_bill(
     zone(source_tz, path="source_tz")
     text_encoding = encoding or detect_encoding(path)
     chosen = _BY_NAME[layout] if layout is not None else _choose(path, text_encoding)
+    if source in _CHANNELS and chosen.source != source:
+        expected = ", ".join(item.name for item in LAYOUTS if item.source == source)
+        raise ValidationError(
+            "layout",
+            chosen.name,
+            f"{Path(path).name} looks like a {chosen.title}, not a file for {source!r}"
+            f" (its layouts: {expected})",
+        )
     options = {"source_tz": source_tz} if chosen.local_time else {}
     items = tuple(
         chosen.reader(
