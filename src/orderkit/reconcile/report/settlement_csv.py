@@ -14,8 +14,9 @@ Amounts are written to the currency's minor unit (``164.01``, not ``164.01000``)
 that loses nothing, without thousands separators, so a spreadsheet reads them as
 numbers. Ids and every other cell are written as in the pair report
 (:mod:`orderkit.reconcile.report.csv_report`): ids a spreadsheet would turn into numbers
-get a leading ``'``, formula-like text gets one too; times are in the accounting zone,
-named in the column head (``at (Asia/Shanghai)``). The file starts with a UTF-8 BOM.
+(in ``record_id``, ``ref`` and ``orders``) get a leading ``'``, formula-like text gets
+one too; times are in the accounting zone, named in the column head
+(``at (Asia/Shanghai)``). The file starts with a UTF-8 BOM.
 """
 
 from __future__ import annotations
@@ -61,9 +62,9 @@ SETTLEMENT_CSV_COLUMNS: Final = (
     "orders",
     "evidence",
 )
-_IDS: Final = frozenset(
-    {SETTLEMENT_CSV_COLUMNS.index("record_id"), SETTLEMENT_CSV_COLUMNS.index("ref")}
-)
+#: The columns holding ids (``orders`` holds order refs), written with
+#: :func:`spreadsheet_text`.
+_IDS: Final = frozenset(map(SETTLEMENT_CSV_COLUMNS.index, ("record_id", "ref", "orders")))
 
 
 def amount_text(value: Decimal, currency: str) -> str:

@@ -58,7 +58,7 @@ __all__ = ["EXCEL_ROWS", "MissingXlsxExtra", "amount_format", "require_openpyxl"
 EXCEL_ROWS: Final = 1_048_576
 _SHEET_NAME: Final = 31
 _BAD_IN_NAMES: Final = re.compile(r"[\[\]:*?/\\]")
-_ID_COLUMNS: Final = frozenset({"record_id", "ref"})
+_ID_COLUMNS: Final = frozenset({"record_id", "ref", "orders"})
 
 
 class MissingXlsxExtra(OrderkitError, ImportError):
