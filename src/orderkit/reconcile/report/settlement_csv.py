@@ -101,8 +101,8 @@ def _rows_of(table: HopTable, number: int, row: HopRow, tz: str) -> Iterator[lis
     tail = [";".join(row.orders), row.evidence]
     if row.rejected is not None:
         rejected = row.rejected
-        yield [*head, "", rejected.source, rejected.record_id, "", "", "", "", "", rejected.raw,
-               *tail]  # fmt: skip
+        yield [*head, row.rejected_side, rejected.source, rejected.record_id,
+               "", "", "", "", "", rejected.raw, *tail]  # fmt: skip
         return
     left = () if table.hop == "bill_payout" else row.left
     for side, records in (("left", left), ("right", row.right)):
