@@ -116,6 +116,8 @@ def test_a_report_that_cannot_be_written_is_exit_3(tmp_path: Path) -> None:
     [
         (("--tz", "Mars/Olympus"), "tz", "Mars/Olympus"),
         (("--cutoff", "yesterday"), "--cutoff", "yesterday"),
+        (("--cutoff", "1775001600"), "--cutoff", "1775001600"),
+        (("--cutoff", "20260231"), "--cutoff", "20260231"),
         (("--alert-threshold", "lots"), "--alert-threshold", "lots"),
         (("--alert-threshold", "5 ZZZZ"), "currency", "ZZZZ"),
         (("--alert-threshold", "-5"), "--alert-threshold", "'-5'"),

@@ -50,7 +50,7 @@ from orderkit.reconcile.classify import PeriodOf
 from orderkit.reconcile.columns import in_time_order, split, totals
 from orderkit.reconcile.engine import reconcile_split
 from orderkit.reconcile.outcomes import Outcome, Reconciliation
-from orderkit.reconcile.payouts import PayoutTerms, payout_terms_of
+from orderkit.reconcile.payouts import PayoutTerms, check_settlement_days, payout_terms_of
 from orderkit.reconcile.records import Record, Rejected
 from orderkit.reconcile.rules import Rules
 
@@ -542,6 +542,7 @@ def settle(
     override fields of ``rules`` as in :func:`~orderkit.reconcile.reconcile`.
     """
     settings = Rules.build(rules, options)
+    check_settlement_days(settlement_days)
     if not isinstance(bills, Mapping):
         raise ValidationError("bills", bills, "expected a mapping of channel name to records")
     erp_records, erp_rejected = split(erp, "erp")

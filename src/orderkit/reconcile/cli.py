@@ -34,9 +34,12 @@ not empty, as ``reconcile`` does.
 from __future__ import annotations
 
 import argparse
+import itertools
+import re
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TextIO
@@ -44,7 +47,7 @@ from typing import Any, TextIO
 from orderkit.model.alerts import Alert
 from orderkit.model.errors import ValidationError
 from orderkit.model.money import Money
-from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, parse_timestamp, zone
+from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, ensure_instant, parse_timestamp, zone
 from orderkit.reconcile.alerting import alert_differences, check_threshold
 from orderkit.reconcile.chain import needs_a_person, settle
 from orderkit.reconcile.engine import reconcile
@@ -67,6 +70,10 @@ __all__ = ["add_reconcile_command", "add_settle_command", "run_reconcile", "run_
 
 #: ``--format auto``: the layout is chosen by the file's header.
 AUTO = "auto"
+#: A date option's text that is only a number: unix time to :func:`parse_timestamp`,
+#: which a date option never reads (``20260401`` is a day, not 20,260,401 seconds).
+_NUMBER = re.compile(r"[+-]?\d+(\.\d*)?")
+_DATE_OPTION_FORMS = "2026-04-01, 20260401 or 2026-04-01T00:00+08:00"
 
 
 class _StderrNotifier:
@@ -178,6 +185,69 @@ def _threshold(text: str) -> Money:
         raise ValidationError("--alert-threshold", text, error.reason) from None
 
 
+def _date_option(option: str, text: str, tz: str) -> datetime:
+    """The instant a date option (``--cutoff``) names: an ISO 8601 date or instant, or
+    the compact ``YYYYMMDD`` date bank statements print (and ``YYYYMMDDHHMMSS``), a date
+    or a time without an offset read in the accounting zone ``tz``. A number of any
+    other length is refused: unix time is never what finance typed."""
+    accounting = zone(tz, path="--tz")
+    cell = text.strip()
+    if len(cell) == 8 and cell.isdigit():
+        try:
+            day = datetime.strptime(cell, "%Y%m%d")
+        except ValueError:
+            raise ValidationError(option, text, "no such date (expected YYYYMMDD)") from None
+        instant = parse_timestamp(day, source_tz=accounting, path=option)
+    elif _NUMBER.fullmatch(cell) and not (len(cell) == 14 and cell.isdigit()):
+        raise ValidationError(
+            option, text, f"expected a date or instant such as {_DATE_OPTION_FORMS}"
+            " (a number is not read as unix time)",
+        )
+    else:
+        try:
+            instant = parse_timestamp(cell, source_tz=accounting, path=option)
+        except ValidationError as error:
+            raise ValidationError(
+                option, text, f"expected a date or instant such as {_DATE_OPTION_FORMS}"
+            ) from error
+    try:
+        return ensure_instant(instant, path=option)
+    except ValidationError as error:
+        raise ValidationError(option, text, error.reason) from None
+
+
+def _check_cutoff(
+    text: str | None,
+    cutoff: datetime | None,
+    inputs: Iterable[Record | Rejected],
+    tz: str,
+    err: TextIO,
+) -> None:
+    """Refuse a ``--cutoff`` at or before every input record (last month's cut-off
+    reused: every record would be pending and nothing checked), else say on ``err`` how
+    many records are at or after it."""
+    if cutoff is None:
+        return
+    times = [item.at for item in inputs if isinstance(item, Record)]
+    if not times:
+        return
+    local = zone(tz)
+    first = min(times)
+    if cutoff <= first:
+        raise ValidationError(
+            "--cutoff", text, f"at or before the first record"
+            f" ({first.astimezone(local):%Y-%m-%d %H:%M} {tz}): every record would be"
+            " pending; give the end of the period being reconciled",
+        )
+    later = sum(1 for at in times if at >= cutoff)
+    print(
+        f"cut-off {cutoff.astimezone(local):%Y-%m-%d %H:%M} ({tz}): {later:,} of"
+        f" {len(times):,} records at or after it (pending unless matched)",
+        file=err,
+        flush=True,
+    )
+
+
 def _check_options(args: argparse.Namespace, encodings: tuple[str, ...]) -> None:
     """The options every reading command shares, checked before any file is read:
     ``--source-tz`` and each of the ``encodings`` options (``erp`` is ``--erp-encoding``)."""
@@ -199,9 +269,7 @@ def run_reconcile(args: argparse.Namespace, *, err: TextIO | None = None) -> int
     if args.format is not None:
         args.left_format = args.right_format = args.format
     _check_options(args, ("left", "right"))
-    cutoff = (
-        parse_timestamp(args.cutoff, source_tz=args.tz, path="--cutoff") if args.cutoff else None
-    )
+    cutoff = _date_option("--cutoff", args.cutoff, args.tz) if args.cutoff else None
     rules = Rules(tz=args.tz, cutoff=cutoff)
     threshold = _threshold(args.alert_threshold)
     for out in args.out:
@@ -210,6 +278,7 @@ def run_reconcile(args: argparse.Namespace, *, err: TextIO | None = None) -> int
     right_rows = _reader(args.right, args.right_format, args, "right", stream)
     left = list(left_rows)
     right = list(right_rows)
+    _check_cutoff(args.cutoff, cutoff, [*left, *right], args.tz, stream)
     print(
         f"read {len(left):,} left and {len(right):,} right inputs; reconciling in {args.tz} ...",
         file=stream,
@@ -274,7 +343,13 @@ def add_reconcile_command(
     )
     parser.add_argument("--bank-columns", default=None, help="NAME=HEADER,... for bank-csv")
     parser.add_argument("--date-format", default=None, help="strptime pattern for bank-csv")
-    parser.add_argument("--cutoff", default=None, help="records at or after this are pending")
+    parser.add_argument(
+        "--cutoff",
+        default=None,
+        metavar="DATE",
+        help="records at or after this are pending: 2026-04-01, 20260401 (midnight in --tz)"
+        " or an instant; refused at or before every record",
+    )
     parser.add_argument(
         "--alert-threshold", default="500.00 CNY", help="daily difference alert threshold"
     )
@@ -317,9 +392,7 @@ def run_settle(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
     channels = [channel for channel, _path in bills]
     if len(set(channels)) != len(channels):
         raise ValidationError("--bill", ",".join(channels), "each channel may be named once")
-    cutoff = (
-        parse_timestamp(args.cutoff, source_tz=args.tz, path="--cutoff") if args.cutoff else None
-    )
+    cutoff = _date_option("--cutoff", args.cutoff, args.tz) if args.cutoff else None
     if args.settlement_days < 0:
         raise ValidationError("--settlement-days", args.settlement_days, "expected 0 or more")
     payouts = [_payout_option(text) for text in args.payout]
@@ -370,6 +443,8 @@ def run_settle(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
         )
     else:
         bank = list(_read_auto(args.bank, encoding=None, source_tz=args.source_tz, err=stream))
+    inputs = itertools.chain(erp, *channel_records.values(), bank)
+    _check_cutoff(args.cutoff, cutoff, inputs, args.tz, stream)
     result = settle(
         erp,
         channel_records,
@@ -427,7 +502,13 @@ def add_settle_command(
     parser.add_argument(
         "--source-tz", default=DEFAULT_ACCOUNTING_TZ, help="zone of naive times in the files"
     )
-    parser.add_argument("--cutoff", default=None, help="records at or after this are pending")
+    parser.add_argument(
+        "--cutoff",
+        default=None,
+        metavar="DATE",
+        help="records at or after this are pending: 2026-04-01, 20260401 (midnight in --tz)"
+        " or an instant; refused at or before every record",
+    )
     parser.add_argument(
         "--settlement-days",
         type=int,

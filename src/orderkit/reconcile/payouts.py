@@ -23,7 +23,7 @@ import attrs
 from orderkit.model.errors import ValidationError
 from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, zone
 
-__all__ = ["DEFAULT_PAYOUT_TERMS", "PayoutTerms", "payout_terms_of"]
+__all__ = ["DEFAULT_PAYOUT_TERMS", "PayoutTerms", "check_settlement_days", "payout_terms_of"]
 
 Mode = Literal["automatic", "withdrawal"]
 
@@ -31,9 +31,36 @@ Mode = Literal["automatic", "withdrawal"]
 _CHINA_TZ: Final = "Asia/Shanghai"
 
 
-def _check_days(instance: object, attribute: object, value: object) -> None:
+def _whole_days(path: str, value: object) -> int:
+    """``value`` if it is a whole number of days, 0 or more (an ``int``, not a ``bool``)."""
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValidationError("days", value, "expected a whole number of days >= 0")
+        raise ValidationError(path, value, "expected a whole number of days >= 0")
+    return value
+
+
+def _check_days(instance: object, attribute: object, value: object) -> None:
+    _whole_days("days", value)
+
+
+def check_settlement_days(value: object) -> int | Mapping[str, int]:
+    """``settle()``'s ``settlement_days``: a whole number of days, 0 or more, or a
+    mapping of channel names to one. Anything else (``1.5``, ``"1"``, ``True``, a
+    mapping holding one) is a :class:`~orderkit.model.errors.ValidationError` naming
+    ``settlement_days`` (``settlement_days['wechatpay']`` for a mapping's entry).
+
+    >>> check_settlement_days({"wechatpay": 2})
+    {'wechatpay': 2}
+    >>> try:
+    ...     check_settlement_days(1.5)
+    ... except ValidationError as refused:
+    ...     print(refused.path, refused.value)
+    settlement_days 1.5
+    """
+    if isinstance(value, Mapping):
+        for channel, days in value.items():
+            _whole_days(f"settlement_days[{channel!r}]", days)
+        return value
+    return _whole_days("settlement_days", value)
 
 
 def _check_mode(instance: object, attribute: object, value: object) -> None:
@@ -125,6 +152,7 @@ def payout_terms_of(
     ``terms`` for it, else the default for its name; an automatic channel the host did
     not name pays T+``settlement_days``. A zone left ``None`` is the default terms' zone
     for the channel's name, else ``tz`` (the accounting zone)."""
+    settlement_days = check_settlement_days(settlement_days)
     default = DEFAULT_PAYOUT_TERMS.get(channel)
     settles_in = default.tz if default is not None and default.tz is not None else tz
     if terms is not None and channel in terms:
@@ -138,6 +166,4 @@ def payout_terms_of(
         days = settlement_days
     else:
         days = settlement_days.get(channel, default.days if default is not None else 1)
-    if not isinstance(days, int) or isinstance(days, bool) or days < 0:
-        raise ValidationError("settlement_days", days, "expected a whole number of days >= 0")
     return PayoutTerms.automatic(days, settles_in)

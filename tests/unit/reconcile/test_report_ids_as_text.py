@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from orderkit.model.money import Money
-from orderkit.reconcile import Record, reconcile
-from orderkit.reconcile.report import spreadsheet_text, write_csv
+from orderkit.reconcile import Record, reconcile, settle
+from orderkit.reconcile.report import spreadsheet_text, write_csv, write_report
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TID = "3698512204871532841"  # a Tmall tid: 19 digits
@@ -67,3 +67,19 @@ def test_an_id_cell_is_never_a_number_or_a_formula_and_loads_back(cell: str) -> 
     assert _loaded(written) == cell
     assert not NUMBER.match(written)
     assert not written.startswith(("=", "+", "-", "@", "\t", "\r", "\0"))
+
+
+def test_the_settlement_csv_keeps_numeric_order_numbers_text_in_the_orders_column(
+    tmp_path: Path,
+) -> None:
+    # A Tmall tid as the order number: the payout of its day names it alone in `orders`,
+    # the column finance traces a payout back by. A bare number there would read
+    # 3.69851E+18 and be saved back rounded.
+    at = datetime(2026, 3, 14, 10, 0, tzinfo=SHANGHAI)
+    erp = [Record("erp", "E1", TID, Money("98.00", "CNY"), at, channel="wechatpay")]
+    bill = [Record("wechatpay", WECHAT, TID, Money("98.00", "CNY"), at)]
+    out = write_report(settle(erp, {"wechatpay": bill}, []), tmp_path / "s.csv")
+    with out.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {row["orders"] for row in rows} == {"'" + TID}
+    assert {_loaded(row["orders"]) for row in rows} == {TID}

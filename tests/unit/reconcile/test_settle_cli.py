@@ -264,3 +264,58 @@ def test_every_file_gets_its_encoding_detected_the_erp_export_and_a_bank_as_bank
         data = json.loads(report.read_text(encoding="utf-8"))
         records = [r for o in data["outcomes"] for r in o["left"] + o["right"]]
         assert {r["record_id"] for r in records} >= {"W1", "B0001"}, formats
+
+
+def test_settle_reads_a_compact_cutoff_date_in_the_accounting_zone(tmp_path: Path) -> None:
+    # Finance types the date as the bank statement writes it: 20260401 is 1 April,
+    # midnight in the accounting zone, never 20,260,401 seconds after 1970. W2 never
+    # reached its bill before that cut-off: a break, exit 1.
+    erp, wechat, bank = files(tmp_path, PAID, UNPAID)
+    for cutoff in ("20260401", "2026-04-01", "2026-04-01T00:00:00+08:00"):
+        report = tmp_path / "r.json"
+        done = run("settle", "--erp", erp, "--bill", f"wechatpay={wechat}", "--bank", bank,
+                   "--tz", "Asia/Shanghai", "--cutoff", cutoff, "--out", report)  # fmt: skip
+        assert done.returncode == EXIT_REFUSED, (cutoff, done.stderr)
+        summary = json.loads(report.read_text(encoding="utf-8"))["summary"]
+        assert summary["sources"]["bank"]["rules"]["cutoff"] == "2026-03-31T16:00:00+00:00"
+        assert summary["settlement"]["breaks"] == 1
+        assert "cut-off 2026-04-01 00:00 (Asia/Shanghai): 0 of 6 records at or after it" in (
+            done.stderr
+        )
+
+
+@pytest.mark.parametrize(
+    ("cutoff", "words"),
+    [
+        ("1775001600", "not read as unix time"),
+        ("20260431", "20260431"),
+        # Last month's cut-off, reused: every record of March would be pending.
+        ("2026-03-01", "at or before the first record (2026-03-10 12:00 Asia/Shanghai)"),
+    ],
+)
+def test_settle_refuses_a_cutoff_that_is_no_date_or_before_every_record(
+    tmp_path: Path, cutoff: str, words: str
+) -> None:
+    erp, wechat, bank = files(tmp_path, PAID, UNPAID)
+    report = tmp_path / "r.json"
+    done = run("settle", "--erp", erp, "--bill", f"wechatpay={wechat}", "--bank", bank,
+               "--cutoff", cutoff, "--out", report)  # fmt: skip
+    assert done.returncode == EXIT_REFUSED, done.stderr
+    assert "--cutoff:" in done.stderr and words in done.stderr, done.stderr
+    assert not report.exists()
+
+
+def test_reconcile_reads_a_compact_cutoff_date_and_refuses_one_before_every_record(
+    tmp_path: Path,
+) -> None:
+    erp, _wechat, bank = files(tmp_path, PAID)
+    report = tmp_path / "r.json"
+    args = ("reconcile", "--left", erp, "--right", bank, "--right-format", "bank")
+    done = run(*args, "--cutoff", "20260401", "--out", report)
+    assert json.loads(report.read_text(encoding="utf-8"))["summary"]["rules"]["cutoff"] == (
+        "2026-03-31T16:00:00+00:00"
+    ), done.stderr
+    report.unlink()
+    done = run(*args, "--cutoff", "20260301", "--out", report)
+    assert done.returncode == EXIT_REFUSED and "--cutoff:" in done.stderr, done.stderr
+    assert not report.exists()

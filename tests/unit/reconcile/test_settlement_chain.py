@@ -477,6 +477,26 @@ def test_settle_refuses_bad_input_with_its_name() -> None:
         settle([], [], [])  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="settlement_days"):
         settle([], {"wechatpay": WECHATPAY}, [], settlement_days=-1)
+
+
+@pytest.mark.parametrize(
+    ("days", "path", "value"),
+    [
+        (1.5, "settlement_days", 1.5),
+        ("1", "settlement_days", "1"),
+        (True, "settlement_days", True),
+        (None, "settlement_days", None),
+        ({"wechatpay": 1.5}, "settlement_days['wechatpay']", 1.5),
+        # Refused even where no channel pays out automatically.
+        ({"alipay": "2"}, "settlement_days['alipay']", "2"),
+    ],
+)
+def test_settle_refuses_settlement_days_that_are_no_whole_number(
+    days: object, path: str, value: object
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        settle([], {"wechatpay": WECHATPAY}, [], settlement_days=days)  # type: ignore[arg-type]
+    assert (refused.value.path, refused.value.value) == (path, value)
     with pytest.raises(ValidationError, match="unknown option"):
         settle([], {}, [], tolerance=1)
 

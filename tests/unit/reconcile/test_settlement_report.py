@@ -20,7 +20,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from orderkit.model.money import Money
-from orderkit.reconcile import Record, Settlement, settle
+from orderkit.reconcile import Record, Rejected, Settlement, reconcile, settle
 from orderkit.reconcile.report import (
     SETTLEMENT_CSV_COLUMNS,
     labels,
@@ -271,7 +271,9 @@ def test_the_csv_names_channel_and_hop_and_writes_amounts_to_the_fen(tmp_path: P
     target = write_report(five_decimal_month(), tmp_path / "s.csv")
     with target.open(encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0]) == list(SETTLEMENT_CSV_COLUMNS)
+    assert list(rows[0]) == [
+        "at (Asia/Shanghai)" if c == "at" else c for c in SETTLEMENT_CSV_COLUMNS
+    ]
     by = {(r["hop"], r["record_id"]): r for r in rows}
     payout = by["bill_payout", "wechatpay:2026-03-10"]
     assert (payout["channel"], payout["amount"]) == ("wechatpay", "1227.09")
@@ -282,6 +284,67 @@ def test_the_csv_names_channel_and_hop_and_writes_amounts_to_the_fen(tmp_path: P
     zh = write_report(five_decimal_month(), tmp_path / "zh.csv", lang="zh")
     head = zh.read_text(encoding="utf-8-sig").splitlines()[0].split(",")
     assert head[:3] == [labels("zh")[c] for c in ("channel", "hop", "row")]
+
+
+def test_the_csvs_give_times_in_the_accounting_zone_named_in_the_head(tmp_path: Path) -> None:
+    # A credit the bank dates 6 March (00:00 Beijing) and a sale at 07:30 on 1 April:
+    # in UTC they would read 5 March and 31 March, and a filter on the date puts them in
+    # the wrong day (the second in the wrong month).
+    credit = datetime(2026, 3, 6, tzinfo=SHANGHAI)
+    early = datetime(2026, 4, 1, 7, 30, tzinfo=SHANGHAI)
+    erp = [Record("erp", "E1", "SO1", Money("10.00", "CNY"), early, channel="bank")]
+    bank = [Record("bank", "BK1", "SO1", Money("10.00", "CNY"), credit)]
+    for result, name in ((settle(erp, {}, bank), "s.csv"), (reconcile(erp, bank), "p.csv")):
+        for lang, head in (("en", "at (Asia/Shanghai)"), ("zh", "时间 (Asia/Shanghai)")):
+            target = write_report(result, tmp_path / f"{lang}-{name}", lang=lang)
+            with target.open(encoding="utf-8-sig", newline="") as handle:
+                rows = list(csv.DictReader(handle))
+            assert {r[head] for r in rows} == {
+                "2026-04-01T07:30:00+08:00", "2026-03-06T00:00:00+08:00"
+            }, name
+
+
+def test_a_rejected_line_is_listed_once_under_the_file_it_came_from(tmp_path: Path) -> None:
+    at = datetime(2026, 3, 10, 12, tzinfo=SHANGHAI)
+    erp = [
+        Record("erp", "W1", "SO1", Money("10.00", "CNY"), at, channel="wechatpay"),
+        Rejected("erp", "erp.csv", 10, "amount", "1O0.00", "expected an amount"),
+    ]
+    bill = [
+        Record("wechatpay", "4200001", "SO1", Money("10.00", "CNY"), at),
+        Rejected("wechatpay", "wechat.csv", 7, "amount", "x", "expected an amount"),
+    ]
+    bank = [Rejected("bank", "bank.csv", 4, "credit", "?", "expected an amount")]
+    settlement = settle(erp, {"wechatpay": bill}, bank)
+    sides = {
+        (t.hop, r.rejected.file): r.rejected_side
+        for t in settlement_hops(settlement)
+        for r in t.rows
+        if r.rejected is not None
+    }
+    assert sides == {
+        ("order_bank", "erp.csv"): "left",
+        ("order_bill", "wechat.csv"): "right",
+        ("bank_only", "bank.csv"): "right",
+    }
+    page = Page(render_settlement_html(settlement))
+    shown = {
+        cells[2] if cells[2] != "—" else cells[4]: (cells[2] != "—", cells[4] != "—")
+        for section in page.sections
+        for _cls, cells in section["rows"]  # type: ignore[attr-defined]
+        if cells[1] == "rejected"
+    }
+    assert shown == {
+        "erp.csv:10 amount": (True, False),
+        "wechat.csv:7 amount": (False, True),
+        "bank.csv:4 credit": (False, True),
+    }
+    target = write_report(settlement, tmp_path / "s.csv")
+    with target.open(encoding="utf-8-sig", newline="") as handle:
+        rows = [r for r in csv.DictReader(handle) if r["status"] == "rejected"]
+    assert {(r["record_id"], r["side"]) for r in rows} == {
+        ("erp.csv:10", "left"), ("wechat.csv:7", "right"), ("bank.csv:4", "right")
+    }
 
 
 def test_each_hops_totals_are_the_amounts_of_the_sources_on_its_sides() -> None:

@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
+from orderkit.model.time import zone
 from orderkit.reconcile.outcomes import Outcome
 from orderkit.reconcile.records import Record
+from orderkit.reconcile.report.labels import labels
 
-__all__ = ["evidence_text", "outcome_data", "record_data"]
+__all__ = ["column_heads", "evidence_text", "local_time_text", "outcome_data", "record_data"]
+
+
+def local_time_text(at: datetime, tz: str) -> str:
+    """``at`` as ISO 8601 in the accounting zone ``tz``, with its offset
+    (``2026-03-06T00:00:00+08:00``): the date a spreadsheet filter sees is the
+    accounting date, and the instant stays exact."""
+    return at.astimezone(zone(tz)).isoformat()
+
+
+def column_heads(columns: Sequence[str], tz: str, lang: str) -> list[str]:
+    """The table heads of ``columns`` in ``lang``; the time column names the zone its
+    times are given in (``at (Asia/Shanghai)``), as the CSV and xlsx reports write it."""
+    say = labels(lang)
+    return [f"{say[c]} ({tz})" if c == "at" else say[c] for c in columns]
 
 
 def record_data(record: Record) -> dict[str, object]:

@@ -2,9 +2,10 @@
 
 Columns: ``outcome`` (the outcome's number), ``pair`` (the other source, for a
 multi-source result), ``status``, ``kind``, ``rule``, ``side``, then the record's fields,
-the evidence and the trace as text. A rejected input line is one row with its file, line
-and column in the evidence. The file starts with a UTF-8 BOM so spreadsheet programs read
-the Chinese memos correctly.
+the evidence and the trace as text; times are in the accounting zone with their offset,
+the zone named in the head (``at (Asia/Shanghai)``). A rejected input line is one row
+with its file, line and column in the evidence. The file starts with a UTF-8 BOM so
+spreadsheet programs read the Chinese memos correctly.
 
 Every cell goes through :func:`~orderkit.reconcile.report.escaping.spreadsheet_safe`: a
 text cell starting with ``=``, ``+``, ``-``, ``@``, a tab, a carriage return or NUL is
@@ -29,11 +30,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
+from orderkit.model.time import DEFAULT_ACCOUNTING_TZ
 from orderkit.reconcile.matrix import MultiReconciliation
 from orderkit.reconcile.outcomes import Reconciliation
-from orderkit.reconcile.report._common import evidence_text
+from orderkit.reconcile.report._common import column_heads, evidence_text, local_time_text
 from orderkit.reconcile.report.escaping import spreadsheet_safe, spreadsheet_text
-from orderkit.reconcile.report.labels import labels
 
 __all__ = ["CSV_COLUMNS", "ID_COLUMNS", "write_csv"]
 
@@ -67,6 +68,7 @@ def _row(cells: list[str]) -> list[str]:
 
 
 def _rows(name: str, result: Reconciliation) -> Iterator[list[str]]:
+    tz = result.rules.tz
     for number, outcome in enumerate(result.outcomes, start=1):
         head = [str(number), name, outcome.status, outcome.kind or "", outcome.rule]
         evidence = evidence_text(outcome)
@@ -98,12 +100,21 @@ def _rows(name: str, result: Reconciliation) -> Iterator[list[str]]:
                     record.ref or "",
                     str(record.amount.amount),
                     record.amount.currency,
-                    record.at.isoformat(),
+                    local_time_text(record.at, tz),
                     record.kind,
                     record.memo,
                     evidence,
                     trace,
                 ]
+
+
+def _zone_of(result: Reconciliation | MultiReconciliation) -> str:
+    """The accounting zone of ``result`` (every pair of a multi-source result shares its
+    rules); the default zone for one without pairs, which has no rows."""
+    if isinstance(result, MultiReconciliation):
+        pair = next(iter(result.pairs.values()), None)
+        return pair.rules.tz if pair is not None else DEFAULT_ACCOUNTING_TZ
+    return result.rules.tz
 
 
 def write_csv(
@@ -112,9 +123,9 @@ def write_csv(
     """Write ``result`` as CSV to ``path``; returns the path.
 
     The header row names :data:`CSV_COLUMNS` in ``lang``: ``"en"`` (the names
-    themselves) or ``"zh"`` (``结果序号,对账方,状态,...``); the cells do not change.
+    themselves) or ``"zh"`` (``结果序号,对账方,状态,...``); the cells do not change. The
+    times are in the accounting zone, named in the head (``at (Asia/Shanghai)``).
     """
-    say = labels(lang)
     target = Path(path)
     pairs = (
         result.pairs.items()
@@ -123,7 +134,7 @@ def write_csv(
     )
     with target.open("w", encoding="utf-8-sig", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow([say[column] for column in CSV_COLUMNS])
+        writer.writerow(column_heads(CSV_COLUMNS, _zone_of(result), lang))
         for name, pair in pairs:
             writer.writerows(_row(row) for row in _rows(name, pair))
     return target

@@ -70,7 +70,9 @@ def _add(into: Totals, more: Totals) -> None:
 class HopRow:
     """One row of a hop: the records of each side, their amounts as that hop counts them,
     what the row is (``status``, ``kind``, ``rule``, ``state``) and the orders it traces
-    back to."""
+    back to. A rejected input line has no records: ``rejected`` holds it and
+    ``rejected_side`` names the side of the file it came from (``"left"`` or
+    ``"right"``), the one column the reports list it under."""
 
     state: str
     status: str
@@ -83,6 +85,7 @@ class HopRow:
     orders: tuple[str, ...]
     evidence: str
     rejected: Rejected | None = None
+    rejected_side: str = ""
 
     @property
     def difference(self) -> Totals:
@@ -156,6 +159,10 @@ class _Builder:
             for r in settlement.inputs
             if isinstance(r, Record) and settlement.is_order(r)
         }
+        # The rejected lines of each run's left side (the ERP's); the others are right.
+        self.rejected_left = {
+            id(line) for result in settlement.results.values() for line in result.rejected_left
+        }
         self.channel_of: dict[int, str] = {}
         self.stated: set[int] = set()
         for channel in settlement.channels:
@@ -203,7 +210,13 @@ class _Builder:
             orders,
             evidence_text(outcome),
             outcome.rejected,
+            self.rejected_side(outcome.rejected),
         )
+
+    def rejected_side(self, line: Rejected | None) -> str:
+        if line is None:
+            return ""
+        return "left" if id(line) in self.rejected_left else "right"
 
     def payout_rows(self, channel: str) -> tuple[HopRow, ...]:
         rows: list[HopRow] = []

@@ -14,7 +14,9 @@ Amounts are written to the currency's minor unit (``164.01``, not ``164.01000``)
 that loses nothing, without thousands separators, so a spreadsheet reads them as
 numbers. Ids and every other cell are written as in the pair report
 (:mod:`orderkit.reconcile.report.csv_report`): ids a spreadsheet would turn into numbers
-get a leading ``'``, formula-like text gets one too. The file starts with a UTF-8 BOM.
+(in ``record_id``, ``ref`` and ``orders``) get a leading ``'``, formula-like text gets
+one too; times are in the accounting zone, named in the column head
+(``at (Asia/Shanghai)``). The file starts with a UTF-8 BOM.
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ from typing import Final
 from orderkit.model.money import minor_digits
 from orderkit.reconcile.chain import Settlement
 from orderkit.reconcile.records import Record
+from orderkit.reconcile.report._common import column_heads, local_time_text
 from orderkit.reconcile.report.escaping import spreadsheet_safe, spreadsheet_text
 from orderkit.reconcile.report.hops import HopRow, HopTable, settlement_hops
-from orderkit.reconcile.report.labels import labels
 
 __all__ = [
     "SETTLEMENT_CSV_COLUMNS",
@@ -60,9 +62,9 @@ SETTLEMENT_CSV_COLUMNS: Final = (
     "orders",
     "evidence",
 )
-_IDS: Final = frozenset(
-    {SETTLEMENT_CSV_COLUMNS.index("record_id"), SETTLEMENT_CSV_COLUMNS.index("ref")}
-)
+#: The columns holding ids (``orders`` holds order refs), written with
+#: :func:`spreadsheet_text`.
+_IDS: Final = frozenset(map(SETTLEMENT_CSV_COLUMNS.index, ("record_id", "ref", "orders")))
 
 
 def amount_text(value: Decimal, currency: str) -> str:
@@ -73,20 +75,20 @@ def amount_text(value: Decimal, currency: str) -> str:
     return f"{shown:f}" if shown == value else f"{value:f}"
 
 
-def _record_cells(record: Record) -> list[str]:
+def _record_cells(record: Record, tz: str) -> list[str]:
     return [
         record.source,
         record.record_id,
         record.ref or "",
         amount_text(record.amount.amount, record.amount.currency),
         record.amount.currency,
-        record.at.isoformat(),
+        local_time_text(record.at, tz),
         record.kind,
         record.memo,
     ]
 
 
-def _rows_of(table: HopTable, number: int, row: HopRow) -> Iterator[list[str]]:
+def _rows_of(table: HopTable, number: int, row: HopRow, tz: str) -> Iterator[list[str]]:
     head = [
         table.channel,
         table.hop,
@@ -99,35 +101,36 @@ def _rows_of(table: HopTable, number: int, row: HopRow) -> Iterator[list[str]]:
     tail = [";".join(row.orders), row.evidence]
     if row.rejected is not None:
         rejected = row.rejected
-        yield [*head, "", rejected.source, rejected.record_id, "", "", "", "", "", rejected.raw,
-               *tail]  # fmt: skip
+        yield [*head, row.rejected_side, rejected.source, rejected.record_id,
+               "", "", "", "", "", rejected.raw, *tail]  # fmt: skip
         return
     left = () if table.hop == "bill_payout" else row.left
     for side, records in (("left", left), ("right", row.right)):
         for record in records:
-            yield [*head, side, *_record_cells(record), *tail]
+            yield [*head, side, *_record_cells(record, tz), *tail]
 
 
-def table_rows(table: HopTable) -> Iterator[list[str]]:
-    """The CSV rows of one hop table, as raw cells (before spreadsheet escaping)."""
+def table_rows(table: HopTable, tz: str) -> Iterator[list[str]]:
+    """The CSV rows of one hop table, as raw cells (before spreadsheet escaping), each
+    time in the accounting zone ``tz``."""
     for number, row in enumerate(table.rows, start=1):
-        yield from _rows_of(table, number, row)
+        yield from _rows_of(table, number, row, tz)
 
 
 def settlement_rows(settlement: Settlement) -> Iterator[list[str]]:
     """Every CSV row of ``settlement``, hop table by hop table, as raw cells."""
     for table in settlement_hops(settlement):
-        yield from table_rows(table)
+        yield from table_rows(table, settlement.rules.tz)
 
 
 def write_settlement_csv(settlement: Settlement, path: str | Path, *, lang: str = "en") -> Path:
     """Write ``settlement`` as CSV to ``path`` (see the module docstring); the header row
-    names :data:`SETTLEMENT_CSV_COLUMNS` in ``lang``. Returns the path."""
-    say = labels(lang)
+    names :data:`SETTLEMENT_CSV_COLUMNS` in ``lang``, the time column with the
+    accounting zone its times are in (``at (Asia/Shanghai)``). Returns the path."""
     target = Path(path)
     with target.open("w", encoding="utf-8-sig", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow([say[column] for column in SETTLEMENT_CSV_COLUMNS])
+        writer.writerow(column_heads(SETTLEMENT_CSV_COLUMNS, settlement.rules.tz, lang))
         for cells in settlement_rows(settlement):
             writer.writerow(
                 [

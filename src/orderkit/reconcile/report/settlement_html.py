@@ -100,8 +100,9 @@ def _row(row: HopRow, say: Labels) -> Html:
     what = row.status + (f" / {row.kind}" if row.kind else "")
     if row.rejected is not None:
         records = f"{row.rejected.file}:{row.rejected.line} {row.rejected.column}"
-        left_records = records if not row.right else "—"
-        right_records = records if row.right or not row.left else "—"
+        # Listed once, under the side of the file it came from.
+        left_records = records if row.rejected_side == "left" else "—"
+        right_records = records if row.rejected_side != "left" else "—"
     else:
         left_records, right_records = _ids(row.left, say), _ids(row.right, say)
     return tag(

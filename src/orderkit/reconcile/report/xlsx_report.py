@@ -43,6 +43,7 @@ from orderkit.reconcile.chain import Settlement
 from orderkit.reconcile.matrix import MultiReconciliation
 from orderkit.reconcile.outcomes import Reconciliation
 from orderkit.reconcile.records import Record
+from orderkit.reconcile.report._common import column_heads
 from orderkit.reconcile.report.csv_report import CSV_COLUMNS, _rows
 from orderkit.reconcile.report.hops import STATES, settlement_hops
 from orderkit.reconcile.report.html_report import cutoff_text
@@ -57,7 +58,7 @@ __all__ = ["EXCEL_ROWS", "MissingXlsxExtra", "amount_format", "require_openpyxl"
 EXCEL_ROWS: Final = 1_048_576
 _SHEET_NAME: Final = 31
 _BAD_IN_NAMES: Final = re.compile(r"[\[\]:*?/\\]")
-_ID_COLUMNS: Final = frozenset({"record_id", "ref"})
+_ID_COLUMNS: Final = frozenset({"record_id", "ref", "orders"})
 
 
 class MissingXlsxExtra(OrderkitError, ImportError):
@@ -213,11 +214,6 @@ def _record_row(
     return make
 
 
-def _heads(columns: Sequence[str], rules: Rules, lang: str) -> list[str]:
-    say = labels(lang)
-    return [f"{say[c]} ({rules.tz})" if c == "at" else say[c] for c in columns]
-
-
 def _settlement_book(
     book: _Book, settlement: Settlement, files: Sequence[str], lang: str
 ) -> None:
@@ -251,13 +247,16 @@ def _settlement_book(
             )
     _carried_rows(book, summary, settlement, say)
     local = zone(rules.tz)
-    heads = _heads(SETTLEMENT_CSV_COLUMNS, rules, lang)
+    heads = column_heads(SETTLEMENT_CSV_COLUMNS, rules.tz, lang)
     for table in tables:
         short = say[f"sheet_{table.hop}"]
         book.section(
             f"{table.channel} {short}" if table.channel else short,
             heads,
-            (_record_row(book, SETTLEMENT_CSV_COLUMNS, c, local) for c in table_rows(table)),
+            (
+                _record_row(book, SETTLEMENT_CSV_COLUMNS, c, local)
+                for c in table_rows(table, rules.tz)
+            ),
         )
 
 
@@ -323,7 +322,7 @@ def _pairs_book(
                     ]
                 )
     local = zone(rules.tz)
-    heads = _heads(CSV_COLUMNS, rules, lang)
+    heads = column_heads(CSV_COLUMNS, rules.tz, lang)
     for name, pair in pairs.items():
         title = say["versus"].format(left=pair.left_source, right=name)
         book.section(
