@@ -10,7 +10,7 @@ from orderkit.model.errors import ValidationError
 from orderkit.model.orders import ANCHORS, AfterSale, Anchor, Order, PaymentTerms
 from orderkit.model.time import ensure_aware
 
-__all__ = ["after_sale_since", "anchor_of", "checked_query", "checked_terms"]
+__all__ = ["anchor_of", "checked_query", "checked_terms"]
 
 
 def checked_query(
@@ -42,7 +42,7 @@ def checked_terms(terms: object) -> PaymentTerms | None:
 def anchor_of(order: Order, anchor: Anchor) -> datetime | None:
     """The instant ``anchor`` names on ``order`` (``None`` when it has none).
     ``status_since`` is ``created_at`` for an order that has never changed status; the
-    after-sale anchors are read off the order's returns (see :func:`after_sale_since`)."""
+    after-sale anchors are :attr:`Order.after_sale_since`."""
     if anchor == "status_since":
         return order.status_since or order.created_at
     if anchor == "paid_at":
@@ -50,26 +50,11 @@ def anchor_of(order: Order, anchor: Anchor) -> datetime | None:
     if anchor == "created_at":
         return order.created_at
     if anchor == "return_requested_since":
-        return after_sale_since(order, AfterSale.RETURN_REQUESTED)
+        return order.after_sale_since.get(AfterSale.RETURN_REQUESTED)
     if anchor == "refund_due_since":
-        return after_sale_since(order, AfterSale.REFUND_DUE)
+        return order.after_sale_since.get(AfterSale.REFUND_DUE)
     if not order.shipments:
         return None
     latest = order.shipments[-1]
     return latest.shipped_at if latest.first_scan_at is None else None
 
-
-def after_sale_since(order: Order, state: AfterSale) -> datetime | None:
-    """When ``order`` entered the after-sale ``state`` it is in (``None`` when it is in
-    another): for RETURN_REQUESTED, when the oldest return still awaited was asked for;
-    for REFUND_DUE, when the last returned unit was received (every requested unit is
-    back, and that receipt left the buyer owed). Read off the order's returns, so every
-    store derives the same instant from what it keeps."""
-    if not order.returns or order.after_sale is not state:
-        return None
-    if state is AfterSale.RETURN_REQUESTED:
-        asked = [r.requested_at for r in order.returns
-                 if r.outstanding and r.requested_at is not None]
-        return min(asked, default=None)
-    received = [r.received_at for r in order.returns if r.received_at is not None]
-    return max(received, default=None)

@@ -1027,6 +1027,26 @@ class Order:
         return AfterSale.RETURNED
 
     @property
+    def after_sale_since(self) -> dict[AfterSale, datetime]:
+        """When the order entered the after-sale state it is in, keyed by that state
+        (empty unless it is RETURN_REQUESTED or REFUND_DUE): for RETURN_REQUESTED, when
+        the oldest return still awaited was asked for; for REFUND_DUE, when the last
+        returned unit was received (every requested unit is back, and that receipt left
+        the buyer owed). Read off the order's returns, so every store derives the same
+        instant from what it keeps; the watch's after-sale anchors are these."""
+        if not self.returns:
+            return {}
+        state = self.after_sale
+        if state is AfterSale.RETURN_REQUESTED:
+            asked = [r.requested_at for r in self.returns
+                     if r.outstanding and r.requested_at is not None]
+            return {state: min(asked)} if asked else {}
+        if state is AfterSale.REFUND_DUE:
+            received = [r.received_at for r in self.returns if r.received_at is not None]
+            return {state: max(received)} if received else {}
+        return {}
+
+    @property
     def sold_units(self) -> dict[str, int]:
         """Units still sold (open or shipped), by line id."""
         return {

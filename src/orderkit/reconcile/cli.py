@@ -442,7 +442,8 @@ def run_settle(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
             )
         )
     else:
-        bank = list(_read_auto(args.bank, encoding=None, source_tz=args.source_tz, err=stream))
+        bank = list(_read_auto(args.bank, encoding=None, source_tz=args.source_tz, err=stream,
+                               source="bank"))
     inputs = itertools.chain(erp, *channel_records.values(), bank)
     _check_cutoff(args.cutoff, cutoff, inputs, args.tz, stream)
     result = settle(

@@ -120,6 +120,17 @@ def test_settle_refuses_a_missing_file_and_a_bill_without_a_channel(tmp_path: Pa
     assert not out.exists()
 
 
+def test_settle_refuses_a_channel_bill_given_as_the_bank_statement(tmp_path: Path) -> None:
+    erp, wechat, _bank = files(tmp_path, PAID)
+    out = tmp_path / "r.html"
+    done = run("settle", "--erp", erp, "--bill", f"wechatpay={wechat}", "--bank", wechat,
+               "--out", out)  # fmt: skip
+    assert done.returncode == EXIT_REFUSED, done.stderr
+    assert "looks like a WeChat Pay merchant trade bill" in done.stderr
+    assert "not a file for 'bank'" in done.stderr
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     ("extra", "words"),
     [

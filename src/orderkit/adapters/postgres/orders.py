@@ -28,7 +28,6 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from orderkit.adapters._watch import anchor_of
 from orderkit.adapters.postgres._db import Database, unique_violation, utc
 from orderkit.model._checks import quantity, stored_key
 from orderkit.model.audit import (
@@ -47,6 +46,7 @@ from orderkit.model.errors import (
 from orderkit.model.orders import (
     ANCHORS,
     Address,
+    AfterSale,
     Anchor,
     Order,
     PaymentTerms,
@@ -880,5 +880,6 @@ def _fill_after_sale(db: Database, conn: psycopg.Connection[Any]) -> None:
 
 def _after_sale_instants(order: Order) -> dict[str, datetime | None]:
     """The order's after-sale instants, each ``None`` unless it is in that state."""
-    return {anchor: anchor_of(order, anchor)
-            for anchor in ("return_requested_since", "refund_due_since")}
+    since = order.after_sale_since
+    return {"return_requested_since": since.get(AfterSale.RETURN_REQUESTED),
+            "refund_due_since": since.get(AfterSale.REFUND_DUE)}

@@ -16,7 +16,6 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from orderkit.adapters._watch import anchor_of
 from orderkit.adapters.sqlite._db import Database
 from orderkit.model._checks import quantity, stored_key
 from orderkit.model.audit import (
@@ -35,6 +34,7 @@ from orderkit.model.errors import (
 from orderkit.model.orders import (
     ANCHORS,
     Address,
+    AfterSale,
     Order,
     PaymentTerms,
     check_version_raised,
@@ -881,7 +881,8 @@ _AFTER_SALE_SET: Final = "return_requested_since = ?, refund_due_since = ?"
 def _after_sale(order: Order) -> tuple[str | None, str | None]:
     """The order's after-sale instants as its columns keep them: ``(return requested
     since, refund due since)``, each ``None`` unless the order is in that state."""
-    instants = (anchor_of(order, "return_requested_since"), anchor_of(order, "refund_due_since"))
+    since = order.after_sale_since
+    instants = (since.get(AfterSale.RETURN_REQUESTED), since.get(AfterSale.REFUND_DUE))
     return (None if instants[0] is None else _iso(instants[0]),
             None if instants[1] is None else _iso(instants[1]))
 
