@@ -31,7 +31,7 @@ from orderkit.sync.signatures import (
     WebhookRequest,
     WooCommerceSignature,
 )
-from orderkit.sync.sync import DEFAULT_BATCH, Progress, Sync, SyncReport
+from orderkit.sync.sync import DEFAULT_BATCH, NotConverged, Progress, Sync, SyncReport
 
 __all__ = [
     "DEFAULT_BATCH",
@@ -48,6 +48,7 @@ __all__ = [
     "Listing",
     "ListingClient",
     "MemoryChannelClient",
+    "NotConverged",
     "OrderLookup",
     "Page",
     "PddSignature",

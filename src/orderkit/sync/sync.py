@@ -30,6 +30,7 @@ from typing import Any, Final, Literal
 import attrs
 
 from orderkit.lifecycle.engine import Transition
+from orderkit.lifecycle.events import Event
 from orderkit.lifecycle.service import OrderService
 from orderkit.mapping.registry import Registry, default_registry
 from orderkit.model.errors import (
@@ -56,7 +57,8 @@ from orderkit.sync.modified import (
 from orderkit.sync.ports import ChannelClient, ListingClient, OrderLookup, SyncStore
 from orderkit.sync.records import PAYLOAD_MAX_LENGTH, Cursor, DeadLetter, Seen
 
-__all__ = ["DEFAULT_BATCH", "Progress", "Sync", "SyncReport", "check_batch", "check_platform"]
+__all__ = ["DEFAULT_BATCH", "NotConverged", "Progress", "Sync", "SyncReport", "check_batch",
+           "check_platform"]
 
 #: ``waiting``: a new order stored waiting for stock (counted in ``new`` too).
 Outcome = Literal["new", "waiting", "updated", "unchanged", "stale", "dead_lettered"]
@@ -64,13 +66,48 @@ Outcome = Literal["new", "waiting", "updated", "unchanged", "stale", "dead_lette
 #: Payloads :meth:`Sync.receive_many` applies per commit unless told otherwise.
 DEFAULT_BATCH: Final = 100
 
-#: Most events one payload may bring (a fresh order that is already completed takes
-#: pay, ship, deliver and complete; the bound only stops a map that never converges).
+#: Most events one payload may bring beside those it brings per line, parcel and hold
+#: (see :func:`_step_bound`; the bound only stops a map that never converges).
 _MAX_STEPS: Final = 32
 #: Longest error text a dead letter keeps.
 _ERROR_MAX: Final = 2000
 #: How much of a payload text too long for a dead letter the letter keeps.
 _KEPT: Final = 100_000
+
+
+class NotConverged(RefusedError):
+    """A payload's events stop short of the state it shows: an event changed nothing on
+    the order (the lifecycle ignored it, or the order took its id before) while the
+    channel still shows what it brings, or the payload outran the step bound. Sync
+    keeps the payload as a dead letter with this error and writes nothing of it, as
+    for any refusal: applying the events before it would leave the order short of the
+    platform's state with nobody told.
+
+    ``order_id`` is the stored order's id, ``event`` the event still wanted (its name
+    and id in the text), ``status`` the order's status where it stopped, ``wanted``
+    the status the channel shows."""
+
+    def __init__(self, where: str, order_id: str, event: Event, status: object,
+                 wanted: object, reason: str) -> None:
+        super().__init__(
+            f"{where} (order {order_id}) stops short of the channel's state: {reason}; "
+            f"still wanted: {event.name!r} ({event.event_id}), the order {status!s}, the "
+            f"channel {wanted!s}; nothing of this payload was applied"
+        )
+        self.order_id = order_id
+        self.event = event
+        self.status = status
+        self.wanted = wanted
+
+
+def _step_bound(order: Order, target: Order) -> int:
+    """Most events one payload may bring to ``order``: one event each of its kinds
+    (:data:`_MAX_STEPS` covers them with room), and beside them a ``change_price`` and
+    a refund (one per platform refund id) per line, a ``ship`` per parcel, a ``hold``
+    per hold shown and a ``release_hold`` per hold stored: a trade sent in 40 parcels
+    takes 43 events, and is applied whole."""
+    return (_MAX_STEPS + 2 * len(target.lines) + len(target.shipments) + len(target.holds)
+            + len(order.holds))
 
 
 @attrs.frozen
@@ -813,13 +850,46 @@ class Sync:
         not let sync change it) is decided again as a difference: the order is held
         :data:`~orderkit.sync.diff.MISMATCH_HOLD` naming it, for a person to settle."""
         try:
-            return self.service.decide(order, Wanted(item.target, item.modified).next_event,
-                                       limit=_MAX_STEPS)
+            return self._reached(order, item, Wanted(item.target, item.modified))
         except (AddressLocked, NotPermitted) as refused:
             if isinstance(refused, NotPermitted) and refused.action != "change_address":
                 raise
-        held = Wanted(item.target, item.modified, readdress=False)
-        return self.service.decide(order, held.next_event, limit=_MAX_STEPS)
+        return self._reached(order, item, Wanted(item.target, item.modified, readdress=False))
+
+    def _reached(self, order: Order, item: _Mapped, want: Wanted) -> tuple[Transition, ...]:
+        """The events ``want`` brings to ``order`` (:meth:`OrderService.decide`), once
+        they reach what it shows. :class:`NotConverged` when the loop ended short of it:
+        at an event that changed nothing while ``want`` still asks for it, or at the
+        step bound (:func:`_step_bound`) with an event still wanted."""
+        asked: list[Event | None] = [None]
+
+        def step(current: Order) -> Event | None:
+            asked[0] = want.next_event(current)
+            return asked[0]
+
+        limit = _step_bound(order, want.target)
+        moved = self.service.decide(order, step, limit=limit)
+        event = asked[0]
+        if event is None:
+            return moved
+        final = moved[-1].order if moved else order
+        if len(moved) < limit:
+            # decide stops early only at an event that changed nothing.
+            ignored = next((t.ignored for t in moved if t.ignored
+                            and t.order.applied_event_ids[-1:] == (event.event_id,)), None)
+            reason = (f"{event.name!r} changed nothing (the lifecycle ignored it: "
+                      f"{ignored})" if ignored is not None else
+                      f"{event.name!r} changed nothing (the order took an event of its id "
+                      "before)")
+        else:
+            event = want.next_event(final)
+            if event is None:
+                return moved
+            reason = f"{limit} events applied, the most one payload may bring"
+        table = self.service.lifecycle.table
+        raise NotConverged(f"{item.target.channel} order {item.target.channel_order_id}",
+                           order.order_id, event, table.name(final.status),
+                           table.name(item.target.status), reason)
 
     def _settle(
         self,
