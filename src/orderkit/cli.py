@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from orderkit.adapters.sqlite import SQLiteOrderRepository
+    from orderkit.inventory import LedgerEntry
     from orderkit.model.money import Money
     from orderkit.model.time import AccountingPeriod
     from orderkit.reconcile.ports import Notifier
@@ -317,7 +318,8 @@ def _first_line(text: str, width: int = 160) -> str:
 
 def _dead_letters(args: argparse.Namespace) -> int:
     """``orderkit dead-letters``: list what failed for good, replay it, or drop a letter
-    a person has dealt with; exits 1 while any letter waits. Reads the file's sync
+    a person has dealt with, and on a file that keeps stock the releases the breaker
+    parked; exits 1 while any letter or parked release waits. Reads the file's sync
     letters only when it holds sync tables (it creates none)."""
     from datetime import UTC, datetime
 
@@ -359,7 +361,24 @@ def _dead_letters(args: argparse.Namespace) -> int:
         message = stored.message
         print(f"  {message.message_id}  {message.order_id}  {message.topic}"
               f"  attempts {stored.attempts}  {_first_line(stored.error or '')}")
-    return EXIT_REFUSED if letters or messages else EXIT_OK
+    parks = _parked_releases(args.db) if "inventory" in versions else []
+    return EXIT_REFUSED if letters or messages or parks else EXIT_OK
+
+
+def _parked_releases(db: str) -> list[LedgerEntry]:
+    """List the releases the file's ledger breaker parked that nobody approved yet (a
+    cancel's units still locked): they wait for a person as a dead letter does. The
+    command has no lock secret, so it lists them; the host's ledger approves them."""
+    from orderkit.adapters.sqlite import SQLiteInventoryStore
+
+    parks = list(SQLiteInventoryStore(db).pending_parks())
+    print(f"parked releases: {len(parks)}"
+          + (" (approve each with InventoryLedger.approve_release(entry_id, actor=...))"
+             if parks else ""))
+    for park in parks:
+        print(f"  {park.entry_id}  {park.order_id or ''}  {park.sku} x{park.qty}"
+              f"  parked {park.at.isoformat()}")
+    return parks
 
 
 def _drop_message(repository: SQLiteOrderRepository, message_id: str, now: datetime) -> bool:
@@ -579,8 +598,10 @@ def build_parser() -> argparse.ArgumentParser:
         " (dropped once they apply; not on a file that keeps stock, whose replay must lock"
         " it through the host's ledger) and puts the dead outbox messages back in line for"
         " the relay; --drop removes one letter a person has dealt with (a sync letter, or"
-        " an outbox message, then marked delivered and never applied). Exits 1 while any"
-        " letter waits.")
+        " an outbox message, then marked delivered and never applied). On a file that"
+        " keeps stock it also lists the releases the ledger's breaker parked that nobody"
+        " approved yet (a cancel's units still locked; the host's ledger approves them)."
+        " Exits 1 while any letter or parked release waits.")
     letters.add_argument("--db", required=True, metavar="PATH", help="the orders' SQLite file")
     letters.add_argument("--replay", action="store_true",
                          help="replay every sync letter; requeue every dead outbox message")

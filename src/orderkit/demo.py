@@ -298,6 +298,7 @@ def chapter_inventory(story: Story) -> None:
         SQLiteInventoryStore(story.db_path),
         secret=b"demo-secret-not-for-production",
         clock=story.clock,
+        release_limit=20,  # a breaker set low: a small shop's 20 releases of a SKU an hour
     )
 
     def _level(_ledger: InventoryLedger, sku: str) -> str:

@@ -286,3 +286,80 @@ def test_a_late_payment_and_a_shipment_anyway_are_reported_not_hidden(tmp_path: 
     assert (oversell.payload["sku"], oversell.payload["units"]) == ("CUP", 1)
     assert oversell.payload["order_ids"] == ["ORD-A"]
     assert not ledger.verify().ok
+
+
+def _busy_hour(
+    tmp_path: Path, *, relay_every: timedelta | None, spacing: timedelta, **settings: Any,
+) -> tuple[ManualClock, Path, SQLiteOrderRepository, InventoryLedger, FlakySink]:
+    """25 buyers of one SKU cancel their unpaid orders, ``spacing`` apart, wired as
+    docs/outbox.md's SQLite story (``deliver=False`` and a relay): the relay runs after
+    each cancel (``relay_every`` set) or once at the end, after an outage."""
+    clock = ManualClock(T0)
+    path = tmp_path / "shop.db"
+    repository = SQLiteOrderRepository(path)
+    ledger = InventoryLedger(SQLiteInventoryStore(path), secret=SECRET, clock=clock, **settings)
+    ledger.receive("CUP", 100, reference="PO-1")
+    sink = FlakySink()
+    sink.down = False
+    service = OrderService(repository, inventory=ledger, sink=sink, clock=clock, deliver=False)
+    relay = OutboxRelay(repository, inventory=ledger, sink=sink, clock=clock)
+    for n in range(25):
+        service.place(_order(f"ORD-{n}", cups=1))
+        service.handle(f"ORD-{n}", Event("cancel", event_id=f"cancel-{n}", at=clock.now()))
+        if relay_every is not None:
+            relay.run_until_idle()
+        clock.advance(spacing)
+    relay.run_until_idle()
+    assert repository.pending(100) == [] and repository.dead_letter_count() == 0
+    return clock, path, repository, ledger, sink
+
+
+def test_an_ordinary_hour_of_cancellations_returns_every_unit(tmp_path: Path) -> None:
+    """The default breaker leaves a shop's normal cancellations alone: 25 in half an
+    hour release all their units."""
+    _clock, _path, _repository, ledger, sink = _busy_hour(
+        tmp_path, relay_every=timedelta(0), spacing=timedelta(minutes=1)
+    )
+    assert _balanced(ledger) == (100, 0, 100)
+    assert "event.ReleaseParked" not in {m.topic for m in sink.accepted}
+
+
+def test_a_relay_catching_up_judges_the_breaker_by_when_the_cancels_were_decided(
+    tmp_path: Path,
+) -> None:
+    """25 cancels over ten hours, delivered in one go after an outage: no hour held more
+    than the limit, so nothing is parked however fast the relay catches up."""
+    _clock, _path, _repository, ledger, _sink = _busy_hour(
+        tmp_path, relay_every=None, spacing=timedelta(minutes=25), release_limit=20
+    )
+    assert _balanced(ledger) == (100, 0, 100)
+    assert ledger.pending_review() == ()
+
+
+def test_a_parked_release_is_told_and_waits_for_a_person(tmp_path: Path) -> None:
+    """A breaker tripped by cancels (a shop that set it low): every parked release
+    reaches the sink as a ReleaseParked, verify() is not ok and names it, and
+    ``orderkit dead-letters`` lists it and exits 1, until a person approves it."""
+    from orderkit.cli import main
+
+    _clock, path, repository, ledger, sink = _busy_hour(
+        tmp_path, relay_every=timedelta(0), spacing=timedelta(minutes=1), release_limit=20
+    )
+    assert ledger.stock("CUP").locked == 5  # held back: the 21st to 25th cancels
+    told = [m.payload for m in sink.accepted if m.topic == "event.ReleaseParked"]
+    assert [(p["order_id"], p["sku"], p["units"]) for p in told] == [
+        (f"ORD-{n}", "CUP", 1) for n in range(20, 25)
+    ]
+    pending = ledger.pending_review()
+    assert [p.entry_id for p in pending] == [p["entry_id"] for p in told]
+    report = ledger.verify()
+    assert not report.ok
+    assert [(p.order_id, p.sku, p.units) for p in report.parked] == [
+        (f"ORD-{n}", "CUP", 1) for n in range(20, 25)
+    ]
+    assert main(["dead-letters", "--db", str(path)]) == 1  # a person is needed
+    for parked in pending:
+        assert ledger.approve_release(parked.entry_id, actor="ops-lead").outcome == "released"
+    assert _balanced(ledger) == (100, 0, 100)
+    assert main(["dead-letters", "--db", str(path)]) == 0
+    assert repository.get("ORD-24").status.name == "CANCELLED"

@@ -25,13 +25,19 @@ from orderkit.inventory.entries import (
     StockCall,
     StockLevel,
 )
-from orderkit.inventory.ledger import DEFAULT_SKEW_TOLERANCE, MAX_TTL, InventoryLedger
+from orderkit.inventory.ledger import (
+    DEFAULT_RELEASE_LIMIT,
+    DEFAULT_SKEW_TOLERANCE,
+    MAX_TTL,
+    InventoryLedger,
+)
 from orderkit.inventory.refusals import RestockExceedsShipment
 from orderkit.inventory.rules import apply_entry
 from orderkit.inventory.tokens import LockTokens
 from orderkit.inventory.verify import (
     Drift,
     Oversell,
+    ParkedUnits,
     ShipmentMismatch,
     VerifyReport,
     verify_store,
@@ -39,6 +45,7 @@ from orderkit.inventory.verify import (
 from orderkit.inventory.views import available_units, held_units
 
 __all__ = [
+    "DEFAULT_RELEASE_LIMIT",
     "DEFAULT_SKEW_TOLERANCE",
     "MAX_TTL",
     "NEVER",
@@ -54,6 +61,7 @@ __all__ = [
     "LockTokens",
     "Oversell",
     "ParkedRelease",
+    "ParkedUnits",
     "ReleaseResult",
     "RestockExceedsShipment",
     "ShipmentMismatch",

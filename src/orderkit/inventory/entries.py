@@ -302,10 +302,11 @@ class StockCall(Protocol):
     ``record_shipped``), ``order_id``, ``ref`` (the call's id, which makes a retry a
     no-op; required for a restock, a ship and ``record_shipped``) and ``reason``
     (``None``: the method's default). Any object with these attributes will do, such as
-    :class:`orderkit.outbox.StockCall`. A confirm's ``at`` (when its payment was decided,
-    see :meth:`~orderkit.inventory.InventoryLedger.confirm`) is read when the object has
-    that attribute (added in 0.3); without it the confirm is judged at the ledger's
-    clock.
+    :class:`orderkit.outbox.StockCall`. A confirm's or a release's ``at`` (when its
+    payment or its cancel was decided, see
+    :meth:`~orderkit.inventory.InventoryLedger.confirm` and ``release``) is read when
+    the object has that attribute (added in 0.3); without it the call is judged at the
+    ledger's clock.
     """
 
     @property

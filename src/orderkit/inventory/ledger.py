@@ -48,7 +48,7 @@ from orderkit.model import _checks as check
 from orderkit.model.errors import InsufficientStock, InvalidLock, RefusedError, ValidationError
 from orderkit.model.time import Clock, SystemClock, checked_now, ensure_instant
 
-__all__ = ["DEFAULT_SKEW_TOLERANCE", "MAX_TTL", "InventoryLedger"]
+__all__ = ["DEFAULT_RELEASE_LIMIT", "DEFAULT_SKEW_TOLERANCE", "MAX_TTL", "InventoryLedger"]
 
 _MAX_TEXT: Final = 256
 _NO_TIME: Final = timedelta(0)
@@ -59,6 +59,12 @@ DEFAULT_SKEW_TOLERANCE: Final = timedelta(seconds=5)
 
 #: The longest time-to-live of a lock, and the longest ``release_window``.
 MAX_TTL: Final = timedelta(days=3653)
+
+#: Releases of one SKU decided within ``release_window`` (an hour) before the release
+#: breaker parks the next: well above a shop's cancellations of its busiest SKU in an
+#: hour, well below the thousands a runaway script releases (see "The release breaker"
+#: in the inventory guide).
+DEFAULT_RELEASE_LIMIT: Final = 200
 
 
 def _new_id() -> str:
@@ -136,8 +142,13 @@ class _Call:
     #: For a ``record_shipped`` with a lock: the units (by SKU) the lock keeps holding
     #: for the order's units still to ship (``None``: none kept back).
     keep: dict[str, int] | None = None
-    #: For a ``confirm``: when the payment was decided (``None``: the batch's instant).
+    #: For a ``confirm``: when the payment was decided; for a ``release``: when the
+    #: release (the cancel) was decided (``None``: the batch's instant).
     at: datetime | None = None
+
+    def decided(self, now: datetime) -> datetime:
+        """The instant the call was decided: its ``at``, never later than ``now``."""
+        return now if self.at is None or self.at > now else self.at
 
 
 #: A place in ``_apply``'s results not decided yet (every one is, before it returns).
@@ -174,7 +185,26 @@ def _replayed(tx: InventoryTransaction, call: _Call, stored: Collection[str]) ->
                 found[sku] = record.qty
     if call.operation == "confirm":
         return ReleaseResult("already_applied", call.lock_id, call.order_id, lapsed=found)
+    if call.operation == "release":
+        return ReleaseResult(
+            "already_applied", call.lock_id, call.order_id, parked=_parked_before(tx, call)
+        )
     return ReleaseResult("already_applied", call.lock_id, call.order_id, oversold=found)
+
+
+def _parked_before(tx: InventoryTransaction, call: _Call) -> tuple[ParkedRelease, ...]:
+    """What the breaker parked of a release applied before (its ``PARK`` entries) and
+    nobody approved since: a retry after a crash reports the parked lines again."""
+    parked: list[ParkedRelease] = []
+    for sku in sorted(call.skus):
+        park = tx.entry(_ref_id(call.ref or "", sku))
+        if park is not None and park.kind is EntryKind.PARK and (
+            tx.approval_of(park.entry_id) is None
+        ):
+            parked.append(
+                ParkedRelease(park.entry_id, sku, park.qty, call.order_id, call.lock_id, park.at)
+            )
+    return tuple(parked)
 
 
 def _order_call(
@@ -212,6 +242,15 @@ def _applied(stored: Collection[str], call: _Call) -> bool:
 
 
 @attrs.define
+class _Window:
+    """At most ``count`` releases of a SKU (or more, never fewer) were decided at or
+    after ``since``: what the breaker knows of the SKU while a batch is decided."""
+
+    since: datetime
+    count: int
+
+
+@attrs.define
 class _Batch:
     """What the calls of one batch share while they are decided in its transaction:
     the instant and actor they are booked with, the ids of the entries applied so far
@@ -221,7 +260,7 @@ class _Batch:
     now: datetime
     actor: str
     stored: set[str]
-    counts: dict[str, int]
+    windows: dict[str, _Window]
     #: (order id, SKU) -> [units shipped, units restocked], for the orders restocked in
     #: this batch: read once, then kept current by the batch's commits and restocks.
     returns: dict[tuple[str, str], list[int]] = attrs.Factory(dict)
@@ -328,9 +367,11 @@ class InventoryLedger:
     never in the database). ``clock`` dates every entry and decides expiry, but never
     later than the store's clock (:meth:`InventoryStore.now`) plus ``skew_tolerance``:
     a process whose clock runs fast cannot expire the locks of the others early (see
-    "The lock clock rule" in the security guide). The release breaker parks releases
-    of a SKU once it had ``release_limit`` releases within ``release_window``;
-    :meth:`approve_release` applies a parked one.
+    "The lock clock rule" in the security guide). The release breaker parks a release
+    of a SKU when ``release_limit`` releases of it were decided within
+    ``release_window`` before it (each release is judged by when it was decided: its
+    ``at``); :meth:`pending_review` lists the parked ones, :meth:`verify` is not ``ok``
+    while any waits, and :meth:`approve_release` applies one.
     """
 
     def __init__(
@@ -339,7 +380,7 @@ class InventoryLedger:
         *,
         secret: bytes | str,
         clock: Clock | None = None,
-        release_limit: int = 20,
+        release_limit: int = DEFAULT_RELEASE_LIMIT,
         release_window: timedelta = timedelta(hours=1),
         expiry_batch: int = 100,
         skew_tolerance: timedelta = DEFAULT_SKEW_TOLERANCE,
@@ -602,6 +643,7 @@ class InventoryLedger:
         actor: str = "system",
         reason: str = "release",
         ref: str | None = None,
+        at: datetime | None = None,
     ) -> ReleaseResult:
         """Return locked units to available: ``lines`` only (up to what is still locked on
         them), or everything still locked when ``lines`` is ``None``.
@@ -613,14 +655,20 @@ class InventoryLedger:
 
         Pass ``order_id`` to refuse a lock id that belongs to another order, and ``ref``
         (a message or request id) to make the call idempotent: a second call with the
-        same ``ref`` changes nothing and answers ``"already_applied"``. Outcomes:
-        ``"released"``, ``"already_released"`` / ``"already_committed"`` / ``"expired"``
-        (nothing changed), or ``"parked"`` when the breaker held lines back for review
-        (see :attr:`ReleaseResult.suspension`).
+        same ``ref`` changes nothing and answers ``"already_applied"`` (with the lines
+        the first call parked that nobody approved since, in ``parked``). ``at``
+        (aware; the ledger's clock when ``None``, and never later than it) is when the
+        release was decided (a cancel relayed later): the release breaker counts the
+        releases of each SKU decided within ``release_window`` before it, and its
+        entries are dated by it. Outcomes: ``"released"``, ``"already_released"`` /
+        ``"already_committed"`` / ``"expired"`` (nothing changed), or ``"parked"`` when
+        the breaker held lines back for review (see :attr:`ReleaseResult.suspension`).
         """
         _text("actor", actor)
         _text("reason", reason)
-        return self._one(self._checked("release", lock_id, lines, order_id, ref, reason), actor)
+        return self._one(
+            self._checked("release", lock_id, lines, order_id, ref, reason, at=at), actor
+        )
 
     def commit(
         self,
@@ -838,15 +886,18 @@ class InventoryLedger:
             locks = sorted({c.lock_key for _i, c in todo if c.lock_key})
             if locks:
                 tx.lines_of_locks(locks)  # every lock of the batch in one read
-            since = now - self._release_window
-            counts = {
-                sku: tx.release_count(sku, since, self._release_limit)
-                for sku in sorted({
-                    s
-                    for _i, c in todo
-                    if c.operation == "release"
-                    for s in (c.skus if c.wanted is None else c.wanted)
-                })
+            # Each released SKU's releases from the earliest window a release of the
+            # batch is judged in: one read per SKU, an upper bound for every release of
+            # it in the batch (see ``_tripped``).
+            starts: dict[str, datetime] = {}
+            for _i, c in todo:
+                if c.operation == "release":
+                    start = c.decided(now) - self._release_window
+                    for sku in c.skus if c.wanted is None else c.wanted:
+                        starts[sku] = min(start, starts.get(sku, start))
+            windows = {
+                sku: _Window(since, tx.release_count(sku, since, self._release_limit))
+                for sku, since in sorted(starts.items())
             }
             expiring = {sku for _i, c in todo if c.lock_key for sku in c.skus}
             if expiring:
@@ -858,7 +909,7 @@ class InventoryLedger:
                     tx.shipped_and_restocked(restocking) if restocking else {}
                 ).items()
             }
-            batch = _Batch(tx, now, actor, stored, counts, returns, restocking)
+            batch = _Batch(tx, now, actor, stored, windows, returns, restocking)
             for index, call in live:
                 # Asked at its turn: an earlier call of the batch may have applied its ref.
                 if _applied(stored, call):
@@ -881,8 +932,22 @@ class InventoryLedger:
             ))
         return ReleaseResult("restocked", "", call.order_id, dict(wanted))
 
+    def _tripped(self, batch: _Batch, sku: str, decided: datetime) -> bool:
+        """Whether ``release_limit`` releases of ``sku`` were decided within
+        ``release_window`` before ``decided``: the batch's count when it is a bound
+        below the limit, else counted again from the store for this window (the batch's
+        own releases included), which stays the bound for the releases after it."""
+        since = decided - self._release_window
+        window = batch.windows[sku]
+        if since < window.since or window.count >= self._release_limit:
+            window.since = since
+            window.count = batch.tx.release_count(sku, since, self._release_limit)
+        return window.count >= self._release_limit
+
     def _release_in(self, batch: _Batch, call: _Call) -> ReleaseResult:
-        tx, now, actor = batch.tx, batch.now, batch.actor
+        """A ``release``, judged and dated when it was decided (``call.at``)."""
+        tx, actor = batch.tx, batch.actor
+        now = call.decided(batch.now)
         lock_id, lock_key, token_order, ref = call.lock_id, call.lock_key, call.order_id, call.ref
         moved: dict[str, int] = {}
         parked: list[ParkedRelease] = []
@@ -910,9 +975,7 @@ class InventoryLedger:
                 _new_id() if ref is None else _ref_id(ref, sku), EntryKind.RELEASE, sku,
                 qty, now, actor, call.reason, order_id=token_order, lock_key=lock_key,
             )
-            # Releases of the SKU within the window: counted once per transaction, plus
-            # the ones this transaction appended.
-            if batch.counts[sku] >= self._release_limit:
+            if self._tripped(batch, sku, now):
                 entry = LedgerEntry(
                     entry.entry_id, EntryKind.PARK, sku, qty, now, actor,
                     f"release breaker: more than {self._release_limit} releases of {sku}"
@@ -922,7 +985,7 @@ class InventoryLedger:
                 parked.append(ParkedRelease(entry.entry_id, sku, qty, token_order, lock_id, now))
             else:
                 moved[sku] = qty
-                batch.counts[sku] += 1
+                batch.windows[sku].count += 1
             batch.append(entry)
         outcome: LedgerOutcome
         if parked:

@@ -4,9 +4,10 @@ The counters a store caches beside the ledger are what every lock decision reads
 half-applied write or a hand edit ever made them disagree with the entries, stock would
 be oversold or stranded silently. This replays every entry and compares. It also reports
 what the counters may legitimately show but nobody may ignore: a SKU whose ``available``
-is below zero (oversold by a shipment of units that were no longer locked), and, when the
-caller says what each order shipped, every order whose shipments the ledger books
-differently.
+is below zero (oversold by a shipment of units that were no longer locked), every release
+the breaker parked that nobody approved yet (units a cancel let go of, still locked), and,
+when the caller says what each order shipped, every order whose shipments the ledger
+books differently.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from orderkit.inventory.entries import RESOLVING, Balance, EntryKind, count_retu
 from orderkit.inventory.ports import InventoryStore
 from orderkit.model.errors import ValidationError
 
-__all__ = ["Drift", "Oversell", "ShipmentMismatch", "VerifyReport", "verify_store"]
+__all__ = ["Drift", "Oversell", "ParkedUnits", "ShipmentMismatch", "VerifyReport", "verify_store"]
 
 _LINE_COUNTERS = ("qty", "released", "committed", "expired", "shipped_unlocked")
 
@@ -49,6 +50,20 @@ class Oversell:
 
 
 @attrs.frozen
+class ParkedUnits:
+    """A release the breaker parked and nobody approved yet: ``units`` of ``sku`` that
+    ``order_id`` let go of (a cancel) stay locked until a person approves the release
+    (``InventoryLedger.approve_release(entry_id, actor=...)``). ``at``: when the release
+    was decided."""
+
+    entry_id: str
+    order_id: str
+    sku: str
+    units: int
+    at: datetime
+
+
+@attrs.frozen
 class ShipmentMismatch:
     """An order whose shipped units (as the caller says) differ from the ledger's.
 
@@ -67,7 +82,8 @@ class VerifyReport:
 
     ``drifts`` are cached counters that disagree with the ledger; ``problems`` are broken
     rules, as text (including one line per :class:`ShipmentMismatch`); ``oversold``
-    lists every SKU below zero available; ``mismatches`` the orders whose shipments
+    lists every SKU below zero available; ``parked`` every release the breaker parked
+    that nobody approved yet, oldest first; ``mismatches`` the orders whose shipments
     disagree with the ledger (only when :func:`verify_store` was given ``shipped``).
     """
 
@@ -78,12 +94,14 @@ class VerifyReport:
     problems: tuple[str, ...] = ()
     oversold: tuple[Oversell, ...] = ()
     mismatches: tuple[ShipmentMismatch, ...] = ()
+    parked: tuple[ParkedUnits, ...] = ()
 
     @property
     def ok(self) -> bool:
-        """True when counters match the ledger, every rule holds and nothing is oversold."""
+        """True when counters match the ledger, every rule holds, nothing is oversold
+        and no parked release waits for a person."""
         return not self.drifts and not self.problems and not self.oversold and (
-            not self.mismatches
+            not self.mismatches and not self.parked
         )
 
 
@@ -130,6 +148,7 @@ def verify_store(
     lines: dict[tuple[str, str], dict[str, int]] = {}
     expiries: dict[tuple[str, str], datetime] = {}
     approved: set[str] = set()
+    parks: list[ParkedUnits] = []
     problems: list[str] = []
     #: (order id, SKU) -> [units shipped, units restocked]: a restock never exceeds it.
     returns: dict[tuple[str, str], list[int]] = {}
@@ -144,6 +163,10 @@ def verify_store(
             if entry.ref in approved:
                 problems.append(f"parked release {entry.ref} approved twice")
             approved.add(entry.ref or "")
+        if entry.kind is EntryKind.PARK:
+            parks.append(
+                ParkedUnits(entry.entry_id, entry.order_id or "", entry.sku, entry.qty, entry.at)
+            )
         if entry.lock_key is None or entry.kind is EntryKind.PARK:
             continue
         key = (entry.lock_key, entry.sku)
@@ -243,4 +266,5 @@ def verify_store(
         problems=tuple(problems),
         oversold=tuple(oversold),
         mismatches=tuple(mismatches),
+        parked=tuple(park for park in parks if park.entry_id not in approved),
     )

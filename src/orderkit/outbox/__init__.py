@@ -10,7 +10,7 @@
   adapter is an outbox store).
 """
 
-from orderkit.outbox.findings import OversellDetected, ReservationLapsed
+from orderkit.outbox.findings import OversellDetected, ReleaseParked, ReservationLapsed
 from orderkit.outbox.messages import (
     STOCK_COMMIT,
     STOCK_CONFIRM,
@@ -39,6 +39,7 @@ __all__ = [
     "OutboxStore",
     "OversellDetected",
     "RelayReport",
+    "ReleaseParked",
     "ReservationLapsed",
     "StockCall",
     "StockEffects",

@@ -76,7 +76,10 @@ class OutboxStore(Protocol):
 
 class StockResult(Protocol):
     """What the ledger answers a stock call: units it had to ship beyond what was
-    available (``oversold``) and units of a confirmed lock that had lapsed."""
+    available (``oversold``) and units of a confirmed lock that had lapsed. A result
+    with ``parked`` (releases its breaker held back for review, each with ``sku``,
+    ``qty`` and ``entry_id``, as :class:`~orderkit.inventory.ReleaseResult` gives
+    them) has each told to the sink as an ``event.ReleaseParked``."""
 
     @property
     def oversold(self) -> Mapping[str, int]: ...
@@ -103,9 +106,10 @@ class StockCall:
     reason: str | None = None
     #: ``record_shipped`` only: what the lock keeps holding, SKU to units.
     keep: Mapping[str, int] | None = None
-    #: ``confirm`` only: when the payment was decided (aware), the instant the ledger
-    #: judges it at (``None``: the ledger's clock); the relay passes the message's
-    #: ``created_at``.
+    #: ``confirm`` and ``release``: when the payment or the cancel was decided (aware),
+    #: the instant the ledger judges it at (``None``: the ledger's clock); the relay
+    #: passes the message's ``created_at``. A release's ``at`` is what the ledger's
+    #: release breaker counts it by.
     at: datetime | None = None
 
 

@@ -3,9 +3,11 @@
 :meth:`OutboxRelay.run_once` reads up to ``limit`` pending messages, oldest first, and
 hands each to its consumer by topic:
 
-* ``stock.*`` messages go to the inventory ledger with ``ref=message_id`` (an oversell
-  or lapsed units it reports are enqueued as ``event.OversellDetected`` and
-  ``event.ReservationLapsed`` messages in the same transaction): the batch's stock
+* ``stock.*`` messages go to the inventory ledger with ``ref=message_id`` (an oversell,
+  lapsed units or a release its breaker parked are enqueued as
+  ``event.OversellDetected``, ``event.ReservationLapsed`` and ``event.ReleaseParked``
+  messages in the same transaction; a confirm is judged, and a release counted by the
+  breaker, at the message's ``created_at``, when it was decided): the batch's stock
   messages in one :meth:`~orderkit.outbox.StockEffects.apply_many` call (one ledger
   transaction that asks the store once which of them were applied before), marked
   delivered in the same transaction, so where the ledger's store shares the outbox
@@ -45,7 +47,7 @@ import attrs
 from orderkit.model.audit import AuditEntry
 from orderkit.model.errors import OrderNotFound, RefusedError, ValidationError
 from orderkit.model.time import Clock, SystemClock, checked_now
-from orderkit.outbox.findings import OversellDetected, ReservationLapsed
+from orderkit.outbox.findings import OversellDetected, ReleaseParked, ReservationLapsed
 from orderkit.outbox.messages import (
     STOCK_COMMIT,
     STOCK_CONFIRM,
@@ -239,8 +241,9 @@ class OutboxRelay:
         self, stock: Sequence[tuple[StoredMessage, StockCall]], now: datetime
     ) -> list[tuple[StoredMessage, StockResult | RefusedError, list[OutboxMessage]]]:
         """Apply stock messages in one ledger call (``ref`` = each one's id) and enqueue
-        what the ledger found (an oversell, lapsed units of a confirmed lock); per message
-        its result (or the ledger's refusal) and the messages it found."""
+        what the ledger found (an oversell, lapsed units of a confirmed lock, a release
+        its breaker parked); per message its result (or the ledger's refusal) and the
+        messages it found."""
         inventory = self.inventory
         if inventory is None:
             raise LookupError(
@@ -263,6 +266,10 @@ class OutboxRelay:
                 ]
                 if result.lapsed:
                     found.append(ReservationLapsed(order_id, dict(result.lapsed), now, ref))
+                found += [
+                    ReleaseParked(order_id, park.sku, park.qty, park.entry_id, now, ref)
+                    for park in getattr(result, "parked", ())  # a ledger with a breaker
+                ]
                 messages = [
                     OutboxMessage(
                         message_id(order_id, f"found:{ref}", k), order_id,
@@ -360,6 +367,10 @@ def _stock_call(message: OutboxMessage) -> StockCall:
     if operation == "confirm":
         # Judged when the payment was decided, not when the relay got to it.
         return StockCall(operation, lock_id, None, order_id, ref, at=message.created_at)
+    if operation == "release":
+        # Counted by the release breaker when the cancel was decided: a relay catching
+        # up does not make an hour of cancels look like a burst.
+        return StockCall(operation, lock_id, units, order_id, ref, at=message.created_at)
     return StockCall(operation, lock_id, units, order_id, ref)
 
 

@@ -12,8 +12,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from orderkit.adapters.memory import MemoryInventoryStore
-from orderkit.inventory import EntryKind, InventoryLedger, LockTokens
+from orderkit.inventory import (
+    DEFAULT_RELEASE_LIMIT,
+    EntryKind,
+    InventoryLedger,
+    LockTokens,
+    ParkedUnits,
+)
 from orderkit.model.errors import InsufficientStock, ValidationError
+from orderkit.outbox import StockCall
 from orderkit.testing import ManualClock
 
 T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)
@@ -77,7 +84,8 @@ def test_lines_given_as_a_one_shot_iterator_are_read_once() -> None:
     assert (result.outcome, [p.qty for p in result.parked]) == ("parked", [1])
     with pytest.raises(ValidationError):
         ledger.release(locks[0].lock_id, iter([("TEA", 0)]))
-    assert ledger.verify().ok
+    report = ledger.verify()
+    assert (report.drifts, report.problems, len(report.parked)) == ((), (), 1)
 
 
 def test_entry_and_lock_ids_are_unique() -> None:
@@ -107,7 +115,84 @@ def test_a_release_exactly_one_window_ago_still_counts(minutes: int, expected: l
     clock.advance(timedelta(minutes=minutes))
     outcomes = [ledger.release(lock.lock_id).outcome for lock in locks[2:]]
     assert outcomes == expected
+    report = ledger.verify()
+    assert (report.drifts, report.problems) == ((), ())
+    assert len(report.parked) == expected.count("parked")
+
+
+def test_the_window_is_judged_by_when_each_release_was_decided() -> None:
+    """Releases decided 25 minutes apart and applied in one go (a relay catching up):
+    no window of 30 minutes held more than 2 of them, so none is parked; their
+    entries are dated when they were decided."""
+    ledger, clock = _ledger(release_limit=2, release_window=timedelta(minutes=30))
+    locks = [ledger.lock(f"ORD-{n}", {"TEA": 1}, ttl=timedelta(hours=9)) for n in range(8)]
+    decided = [T0 + timedelta(minutes=25 * n) for n in range(8)]
+    clock.advance(timedelta(hours=4))
+    outcomes = [
+        ledger.release(lock.lock_id, at=at).outcome
+        for lock, at in zip(locks, decided, strict=True)
+    ]
+    assert outcomes == ["released"] * 8
+    releases = [e.at for e in ledger.entries() if e.kind is EntryKind.RELEASE]
+    assert releases == [min(at, clock.now()) for at in decided]
     assert ledger.verify().ok
+
+
+def test_a_batch_judges_each_release_by_its_own_time() -> None:
+    """In one batch: three releases within the window trip the breaker; one decided a
+    window later does not, even after an older one was parked; one decided before it
+    and applied last is judged by its own time too."""
+    ledger, _clock = _ledger(release_limit=2, release_window=timedelta(minutes=30))
+    locks = [ledger.lock(f"ORD-{n}", {"TEA": 1}, ttl=timedelta(hours=9)) for n in range(5)]
+    times = [0, 1, 2, 40, 3]
+    results = ledger.apply_many([
+        StockCall("release", lock.lock_id, ref=f"m{n}", at=T0 - timedelta(hours=1)
+                  + timedelta(minutes=minutes))
+        for n, (lock, minutes) in enumerate(zip(locks, times, strict=True))
+    ])
+    assert [getattr(r, "outcome", r) for r in results] == [
+        "released", "released", "parked", "released", "parked"
+    ]
+
+
+def test_a_release_dated_after_the_ledger_s_clock_is_dated_by_the_clock() -> None:
+    ledger, clock = _ledger()
+    lock = ledger.lock("ORD-1", {"TEA": 1}, ttl=TTL)
+    ledger.release(lock.lock_id, at=clock.now() + timedelta(hours=1))
+    (release,) = [e for e in ledger.entries() if e.kind is EntryKind.RELEASE]
+    assert release.at == clock.now()
+    with pytest.raises(ValidationError) as caught:
+        ledger.release(lock.lock_id, at=datetime(2026, 2, 16, 2, 0))  # naive
+    assert caught.value.path == "at"
+
+
+def test_verify_names_every_parked_release_until_it_is_approved() -> None:
+    ledger, clock = _ledger(release_limit=1)
+    first, second = (ledger.lock(f"ORD-{n}", {"TEA": 1}, ttl=TTL) for n in range(2))
+    ledger.release(first.lock_id)
+    parked = ledger.release(second.lock_id, ref="msg-2")
+    (held,) = parked.parked
+    report = ledger.verify()
+    assert not report.ok
+    assert report.parked == (ParkedUnits(held.entry_id, "ORD-1", "TEA", 1, clock.now()),)
+    assert (report.drifts, report.problems, report.oversold) == ((), (), ())
+    # Delivered again (a crash before the relay marked it): the park is reported again.
+    again = ledger.release(second.lock_id, ref="msg-2")
+    assert (again.outcome, again.parked) == ("already_applied", (held,))
+    ledger.approve_release(held.entry_id, actor="ops-lead")
+    assert ledger.verify().ok
+    assert ledger.release(second.lock_id, ref="msg-2").parked == ()  # approved since
+
+
+def test_the_default_breaker_leaves_a_busy_hour_of_cancels_alone() -> None:
+    ledger, _clock = _ledger()
+    outcomes = {
+        ledger.release(ledger.lock(f"ORD-{n}", {"TEA": 1}, ttl=TTL).lock_id).outcome
+        for n in range(DEFAULT_RELEASE_LIMIT)
+    }
+    assert outcomes == {"released"}
+    extra = ledger.lock("ORD-X", {"TEA": 1}, ttl=TTL)
+    assert ledger.release(extra.lock_id).outcome == "parked"
 
 
 def test_a_due_lock_is_expired_before_the_next_lock_of_its_sku() -> None:

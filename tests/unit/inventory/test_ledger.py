@@ -364,7 +364,7 @@ def test_a_restock_puts_returned_units_back_once_per_reference(ledger: Inventory
 def test_breaker_parks_the_21st_release_and_approve_applies_it(
     store: InventoryStore, clock: ManualClock
 ) -> None:
-    ledger = InventoryLedger(store, secret=SECRET, clock=clock)
+    ledger = InventoryLedger(store, secret=SECRET, clock=clock, release_limit=20)
     ledger.receive("TEA", 100, reference="PO-1")
     locks = [ledger.lock(f"ORD-{n}", {"TEA": 1}, ttl=timedelta(hours=3)) for n in range(22)]
     for lock in locks[:20]:

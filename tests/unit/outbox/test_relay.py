@@ -213,3 +213,39 @@ def test_a_payment_relayed_after_its_lock_fell_due_keeps_the_stock() -> None:
     relay.run_until_idle()
     assert ledger.stock("TEA") == StockLevel("TEA", 0, 0, 0)
     assert ledger.verify().ok
+
+
+def test_a_parked_release_is_told_to_the_sink_as_release_parked() -> None:
+    """The breaker holds a cancel's release back: the relay delivers the message (the
+    ledger has it, parked) and enqueues an ``event.ReleaseParked`` naming what a person
+    approves; the release messages are judged by when their cancels were decided."""
+    clock = ManualClock(T0)
+    repository = MemoryOrderRepository()
+    ledger = InventoryLedger(MemoryInventoryStore(), secret=b"k" * 16, clock=clock,
+                             release_limit=1)
+    ledger.receive("SKU-1", 4, reference="PO-1")
+    heard: list[OutboxMessage] = []
+
+    class Keeps:
+        def publish(self, events: Sequence[object]) -> None:
+            heard.extend(m for m in events if isinstance(m, OutboxMessage))
+
+    sink = Keeps()
+    service = OrderService(repository, inventory=ledger, sink=sink, clock=clock,
+                           deliver=False)
+    for name in ("ORD-A", "ORD-B"):
+        service.place(Order(name, "tmall", f"T-{name}",
+                            [OrderLine("1", "SKU-1", 2, Money("10.00", "CNY"))], T0))
+        service.handle(name, Event("cancel", event_id=f"c-{name}", at=clock.now()))
+    relay = OutboxRelay(repository, sink=sink, inventory=ledger, clock=clock)
+    report = relay.run_until_idle()
+    assert (report.failed, report.dead_lettered) == (0, 0)
+    assert ledger.stock("SKU-1") == StockLevel("SKU-1", 4, 2, 2)
+    (told,) = [m for m in heard if m.topic == "event.ReleaseParked"]
+    (parked,) = ledger.pending_review()
+    assert told.order_id == "ORD-B"
+    assert {k: told.payload[k] for k in ("order_id", "sku", "units", "entry_id")} == {
+        "order_id": "ORD-B", "sku": "SKU-1", "units": 2, "entry_id": parked.entry_id,
+    }
+    assert "lock_id" not in told.payload  # a lock id releases stock: never sent out
+    assert relay.run_until_idle().delivered == 0  # told once
