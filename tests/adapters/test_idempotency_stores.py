@@ -57,6 +57,28 @@ def test_sqlite_driver_errors_become_store_errors_naming_the_operation(tmp_path:
     assert isinstance(caught.value.__cause__, sqlite3.Error)
 
 
+def test_a_sqlite_store_locked_too_long_says_so_like_every_adapter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "locked.db"
+    store = SQLiteIdempotencyStore(path)
+    monkeypatch.setattr("orderkit.adapters.sqlite._db._BUSY_TIMEOUT_MS", 50)
+    store.database.connection().execute("PRAGMA busy_timeout = 50")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process holding the write lock
+    try:
+        with pytest.raises(StoreError) as caught:
+            store.claim(_record("k", "t"))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert caught.value.operation == "claim idempotency key"
+    assert caught.value.reason.startswith(
+        "locked by another process for longer than the busy timeout"
+    )
+    assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
+
+
 def test_sqlite_schema_is_versioned(tmp_path: Path) -> None:
     from orderkit.adapters.sqlite import Database
 

@@ -143,11 +143,10 @@ class SQLiteIdempotencyStore:
     def _execute(
         self, operation: str, level: str | None, sql: str, params: tuple[object, ...]
     ) -> sqlite3.Cursor:
-        """Run one statement in its own transaction (autocommit: atomic by itself)."""
-        try:
+        """Run one statement in its own transaction (autocommit: atomic by itself);
+        driver errors become :class:`StoreError` saying why, as in every adapter."""
+        with self._db.statement(operation):
             return self._connection(level).execute(sql, params)
-        except sqlite3.Error as error:
-            raise StoreError(operation, str(error)) from error
 
     def claim(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
         """Insert ``record`` unless its key is taken; return the stored one if it is."""
