@@ -91,9 +91,14 @@ class Database:
         local = self._file.local
         conn: sqlite3.Connection | None = getattr(local, "conn", None)
         if conn is not None and getattr(local, "pid", None) == os.getpid():
-            if local.durable or not self._file.durable:
+            if local.durable or not self._file.durable or conn.in_transaction:
                 return conn
-            conn.execute("PRAGMA synchronous = FULL")  # a durable adapter joined the file
+            # Back to the file's durability: after a statement committed without waiting
+            # for the disk (``statement(durable=False)``), or a durable adapter joined.
+            try:
+                conn.execute("PRAGMA synchronous = FULL")
+            except sqlite3.Error as error:
+                raise StoreError(f"open {self.path.name}", _reason(error, self.path)) from error
             local.durable = True
             return conn
         durable = self._file.durable
@@ -209,11 +214,25 @@ class Database:
         conn.execute(f"RELEASE {name}")
 
     @contextmanager
-    def statement(self, operation: str) -> Iterator[sqlite3.Connection]:
+    def statement(
+        self, operation: str, *, durable: bool = True
+    ) -> Iterator[sqlite3.Connection]:
         """One statement in autocommit mode (its own snapshot), or inside this thread's
-        open transaction; ``sqlite3`` errors become :class:`StoreError`."""
+        open transaction; ``sqlite3`` errors become :class:`StoreError`.
+
+        ``durable=False`` lets a write that this statement commits on its own skip the
+        disk flush (``synchronous=NORMAL``: atomic and visible to every process at once,
+        but possibly lost on power loss). That level is this statement's only: the next
+        use of the connection, by any adapter on the file, sets the file's durability
+        back first. Inside an open transaction it changes nothing: the transaction's
+        commit is as durable as the file.
+        """
         conn = self.connection()
+        local = self._file.local
         try:
+            if not durable and local.durable and not conn.in_transaction:
+                conn.execute("PRAGMA synchronous = NORMAL")
+                local.durable = False
             yield conn
         except sqlite3.Error as error:
             raise StoreError(operation, _reason(error, self.path)) from error
