@@ -69,6 +69,54 @@ def test_driver_errors_become_store_errors_and_roll_back(tmp_path: Path) -> None
         assert conn.execute("SELECT count(*) FROM t").fetchone() == (0,)
 
 
+def _nearly_full(tmp_path: Path) -> Database:
+    """A file that cannot grow past a few pages: SQLite answers "database or disk is
+    full" (``SQLITE_FULL``) as on a full disk, and rolls the transaction back itself."""
+    db = Database(tmp_path / "full.db")
+    db.ensure_schema("t", ["CREATE TABLE t (body BLOB)"])
+    db.connection().execute("PRAGMA max_page_count = 10")
+    return db
+
+
+def _rows(db: Database) -> int:
+    with db.read("count") as conn:
+        count: int = conn.execute("SELECT count(*) FROM t").fetchone()[0]
+    return count
+
+
+def test_a_full_disk_is_a_store_error_saying_so(tmp_path: Path) -> None:
+    db = _nearly_full(tmp_path)
+    with pytest.raises(StoreError) as caught, db.write("store a body") as conn:
+        conn.execute("INSERT INTO t (body) VALUES (zeroblob(100000))")
+    assert caught.value.operation == "store a body"
+    assert "database or disk is full" in caught.value.reason
+    assert caught.value.__cause__ is not None
+    assert caught.value.__cause__.sqlite_errorcode == sqlite3.SQLITE_FULL  # type: ignore[attr-defined]
+    assert not db.connection().in_transaction
+    with db.write("store a small body") as conn:  # space enough for this: it works
+        conn.execute("INSERT INTO t (body) VALUES (zeroblob(10))")
+    assert _rows(db) == 1
+
+
+def test_a_full_disk_inside_an_outer_block_rolls_the_whole_block_back(
+    tmp_path: Path,
+) -> None:
+    db = _nearly_full(tmp_path)
+
+    def order_then_body() -> None:
+        with db.write("outer") as outer:
+            outer.execute("INSERT INTO t (body) VALUES (zeroblob(10))")
+            with db.write("store a body") as inner:  # a savepoint of the outer block
+                inner.execute("INSERT INTO t (body) VALUES (zeroblob(100000))")
+
+    with pytest.raises(StoreError) as caught:
+        order_then_body()
+    assert caught.value.operation == "store a body"
+    assert "database or disk is full" in caught.value.reason
+    assert not db.connection().in_transaction
+    assert _rows(db) == 0
+
+
 def test_unopenable_file_is_a_store_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError) as caught:
         SQLiteOrderRepository(tmp_path / "missing-dir" / "orders.db")

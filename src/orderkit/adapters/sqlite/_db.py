@@ -167,7 +167,7 @@ class Database:
         except BaseException as error:
             local.depth = 0
             local.after_commit = []
-            conn.execute("ROLLBACK")
+            _rollback(conn, operation, self.path)
             if isinstance(error, sqlite3.Error):
                 raise StoreError(operation, _reason(error, self.path)) from error
             raise
@@ -176,7 +176,7 @@ class Database:
         try:
             conn.execute("COMMIT")
         except sqlite3.Error as error:
-            conn.execute("ROLLBACK")
+            _rollback(conn, operation, self.path)
             raise StoreError(operation, _reason(error, self.path)) from error
         run_committed(callbacks)
 
@@ -205,8 +205,9 @@ class Database:
         except BaseException as error:
             local.depth -= 1
             del local.after_commit[pending:]
-            conn.execute(f"ROLLBACK TO {name}")
-            conn.execute(f"RELEASE {name}")
+            if conn.in_transaction:  # else SQLite rolled the whole transaction back
+                conn.execute(f"ROLLBACK TO {name}")
+                conn.execute(f"RELEASE {name}")
             if isinstance(error, sqlite3.Error):
                 raise StoreError(operation, _reason(error, self.path)) from error
             raise
@@ -253,12 +254,16 @@ class Database:
         try:
             yield conn
         except sqlite3.Error as error:
-            conn.execute("ROLLBACK")
+            _rollback(conn, operation, self.path)
             raise StoreError(operation, _reason(error, self.path)) from error
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn, operation, self.path)
             raise
-        conn.execute("COMMIT")
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as error:
+            _rollback(conn, operation, self.path)
+            raise StoreError(operation, _reason(error, self.path)) from error
 
     # --- schema ------------------------------------------------------------------------
 
@@ -352,6 +357,18 @@ def schema_versions(path: str | os.PathLike[str]) -> dict[str, int]:
         conn.close()
 
 
+def _rollback(conn: sqlite3.Connection, operation: str, path: Path) -> None:
+    """Roll back ``conn``'s open transaction, unless SQLite already did: it rolls the
+    whole transaction back itself after some errors (a full disk, an I/O error), and
+    a ``ROLLBACK`` then would only hide the error that did it."""
+    if not conn.in_transaction:
+        return
+    try:
+        conn.execute("ROLLBACK")
+    except sqlite3.Error as error:
+        raise StoreError(operation, _reason(error, path)) from error
+
+
 def _reason(error: sqlite3.Error, path: Path) -> str:
     """Why the driver could not use the file at ``path``, in words that say what to fix
     (the driver's own words in parentheses)."""
@@ -361,6 +378,8 @@ def _reason(error: sqlite3.Error, path: Path) -> str:
     if primary in _BUSY_CODES:
         why = (f"locked by another process for longer than the busy timeout"
                f" ({_BUSY_TIMEOUT_MS // 1000} s)")
+    elif primary == sqlite3.SQLITE_FULL:
+        why = f"no room to grow {name}: its disk is full, or the file reached its size limit"
     elif code == sqlite3.SQLITE_READONLY_DIRECTORY:
         why = (f"read-only: this user may not create files in the directory of {name}"
                f" (SQLite keeps {name}-wal and {name}-shm beside it)")
