@@ -6,6 +6,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -115,6 +116,26 @@ def test_a_full_disk_inside_an_outer_block_rolls_the_whole_block_back(
     assert "database or disk is full" in caught.value.reason
     assert not db.connection().in_transaction
     assert _rows(db) == 0
+
+
+def test_reads_inside_one_read_block_see_one_snapshot(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    db = Database(path)
+    db.ensure_schema("t", ["CREATE TABLE t (body BLOB)"])
+
+    def another_process_writes() -> None:  # a thread has its own connection
+        with Database(path).write("insert") as conn:
+            conn.execute("INSERT INTO t (body) VALUES (1)")
+
+    with db.read("plan") as outer:
+        before = outer.execute("SELECT count(*) FROM t").fetchone()
+        writer = threading.Thread(target=another_process_writes)
+        writer.start()
+        writer.join()  # never waits for the reader (WAL)
+        with db.read("count") as inner:  # by another adapter, say: the same snapshot
+            assert inner.execute("SELECT count(*) FROM t").fetchone() == before == (0,)
+        assert outer.in_transaction
+    assert _rows(db) == 1
 
 
 def test_unopenable_file_is_a_store_error(tmp_path: Path) -> None:

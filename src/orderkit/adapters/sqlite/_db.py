@@ -119,6 +119,7 @@ class Database:
         local.pid = os.getpid()
         local.durable = durable
         local.depth = 0
+        local.reading = False
         local.after_commit = []
         return conn
 
@@ -241,9 +242,14 @@ class Database:
     @contextmanager
     def read(self, operation: str) -> Iterator[sqlite3.Connection]:
         """A read (deferred transaction, consistent snapshot for its duration); inside
-        this thread's open write it reads that transaction's state."""
+        this thread's open write it reads that transaction's state, and inside another
+        ``read`` of this thread on the same file (by any adapter) it reads that read's
+        snapshot: several reads in one ``read`` block see the file as of one moment,
+        whatever other processes commit meanwhile. A write may not be opened inside a
+        ``read`` block."""
         conn = self.connection()
-        if self._file.local.depth:
+        local = self._file.local
+        if local.depth or getattr(local, "reading", False):
             with self.statement(operation):
                 yield conn
             return
@@ -251,6 +257,7 @@ class Database:
             conn.execute("BEGIN")
         except sqlite3.Error as error:
             raise StoreError(operation, _reason(error, self.path)) from error
+        local.reading = True
         try:
             yield conn
         except sqlite3.Error as error:
@@ -259,6 +266,8 @@ class Database:
         except BaseException:
             _rollback(conn, operation, self.path)
             raise
+        finally:
+            local.reading = False
         try:
             conn.execute("COMMIT")
         except sqlite3.Error as error:
