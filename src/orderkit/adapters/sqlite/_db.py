@@ -87,20 +87,31 @@ class Database:
     # --- connections -------------------------------------------------------------------
 
     def connection(self) -> sqlite3.Connection:
-        """This thread's connection (opened on first use, reopened after a fork)."""
+        """This thread's connection (opened on first use, reopened after a fork), its
+        commits as durable as the file."""
+        return self._connection(durable=True)
+
+    def _connection(self, *, durable: bool) -> sqlite3.Connection:
+        """This thread's connection, its next commit durable if ``durable`` and the file
+        is. The ``PRAGMA synchronous`` level is set here only, when it differs from the
+        one wanted, and never inside a transaction (SQLite refuses that; the level was
+        set before the transaction began)."""
         local = self._file.local
         conn: sqlite3.Connection | None = getattr(local, "conn", None)
-        if conn is not None and getattr(local, "pid", None) == os.getpid():
-            if local.durable or not self._file.durable or conn.in_transaction:
-                return conn
-            # Back to the file's durability: after a statement committed without waiting
-            # for the disk (``statement(durable=False)``), or a durable adapter joined.
+        if conn is None or getattr(local, "pid", None) != os.getpid():
+            conn = self._open()
+        wanted = durable and self._file.durable
+        if local.durable != wanted and not conn.in_transaction:
             try:
-                conn.execute("PRAGMA synchronous = FULL")
+                conn.execute(f"PRAGMA synchronous = {'FULL' if wanted else 'NORMAL'}")
             except sqlite3.Error as error:
                 raise StoreError(f"open {self.path.name}", _reason(error, self.path)) from error
-            local.durable = True
-            return conn
+            local.durable = wanted
+        return conn
+
+    def _open(self) -> sqlite3.Connection:
+        """Open this thread's connection to the file, as durable as the file."""
+        local = self._file.local
         durable = self._file.durable
         try:
             conn = sqlite3.connect(
@@ -229,12 +240,8 @@ class Database:
         back first. Inside an open transaction it changes nothing: the transaction's
         commit is as durable as the file.
         """
-        conn = self.connection()
-        local = self._file.local
+        conn = self._connection(durable=durable)
         try:
-            if not durable and local.durable and not conn.in_transaction:
-                conn.execute("PRAGMA synchronous = NORMAL")
-                local.durable = False
             yield conn
         except sqlite3.Error as error:
             raise StoreError(operation, _reason(error, self.path)) from error
