@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from orderkit.adapters.sqlite import SQLiteOrderRepository
     from orderkit.inventory import LedgerEntry
     from orderkit.model.money import Money
+    from orderkit.model.orders import Order
     from orderkit.model.time import AccountingPeriod
     from orderkit.reconcile.ports import Notifier
     from orderkit.sync import Sync
@@ -217,9 +218,9 @@ def _watch_cycle(args: argparse.Namespace, notifier: Notifier) -> WatchReport:
 def _wave(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from orderkit.adapters.sqlite import SQLiteOrderRepository
+    from orderkit.adapters.sqlite import SQLiteInventoryStore, SQLiteOrderRepository
     from orderkit.fulfilment import WavePolicy, plan_wave, policy_from_toml
-    from orderkit.model.orders import OrderStatus, PaymentTerms
+    from orderkit.inventory import available_units, held_units
 
     now = datetime.now(UTC) if args.at is None else _option_instant("--at", args.at)
     policy = (
@@ -230,29 +231,23 @@ def _wave(args: argparse.Namespace) -> int:
     if versions is None:
         return EXIT_FILE
     repository = SQLiteOrderRepository(args.db)
-    candidates = list(repository.stale([OrderStatus.PAID], "paid_at", now, args.limit))
-    # Packed orders by when they were packed: a cash on delivery one has no paid_at.
-    candidates += repository.stale([OrderStatus.PACKED], "status_since", now, args.limit)
-    # Cash on delivery ships unpaid: those waiting to ship are candidates too.
-    candidates += repository.stale([OrderStatus.PENDING_PAYMENT], "status_since", now,
-                                   args.limit, terms=PaymentTerms.ON_DELIVERY)
-    # Partly shipped orders wait in SHIPPED for a later ship of their open units.
-    candidates += [
-        order
-        for order in repository.stale([OrderStatus.SHIPPED], "status_since", now, args.limit)
-        if order.open_units_by_sku
-    ]
-    stock: dict[str, int] | None = None
-    held: dict[str, dict[str, int]] | None = None
-    if "inventory" in versions:
-        # The file keeps stock: the plan spends what is available on the units no live
-        # lock holds (orders waiting for stock, lapsed locks), and trusts no lock id.
-        from orderkit.adapters.sqlite import SQLiteInventoryStore
-        from orderkit.inventory import available_units, held_units
-
-        store = SQLiteInventoryStore(args.db)
-        stock = available_units(store)
-        held = held_units(store, [order.order_id for order in candidates], now)
+    # The file keeps stock: the plan spends what is available on the units no live lock
+    # holds (orders waiting for stock, lapsed locks), and trusts no lock id.
+    store = SQLiteInventoryStore(args.db) if "inventory" in versions else None
+    # One snapshot for every read of the plan: an order packed or shipped by another
+    # process meanwhile is read once, as it was when the plan began (WAL: the packing
+    # station is never kept waiting).
+    with repository.database.read("plan wave"):
+        candidates, unsearched = _wave_candidates(repository, now, args.limit)
+        stock: dict[str, int] | None = None
+        held: dict[str, dict[str, int]] | None = None
+        if store is not None:
+            stock = available_units(store)
+            held = held_units(store, [order.order_id for order in candidates], now)
+    if unsearched:
+        _say(f"orderkit: only the {args.limit} oldest shipped orders were searched for"
+             " partly shipped ones: a newer partly shipped order may be missing from this"
+             " plan (raise --limit)")
     wave = plan_wave(candidates, policy, now, stock=stock, held=held)
     print(f"wave ({policy.stream}) at {now.isoformat()}: {len(wave.selected)} selected,"
           f" {len(wave.excluded)} left out")
@@ -264,6 +259,28 @@ def _wave(args: argparse.Namespace) -> int:
             if exclusion.code is reason:
                 print(f"  {order_id}: {exclusion.words}")
     return EXIT_OK
+
+
+def _wave_candidates(
+    repository: SQLiteOrderRepository, now: datetime, limit: int
+) -> tuple[list[Order], bool]:
+    """The orders a wave may ship, at most ``limit`` of each status, oldest first; and
+    whether shipped orders newer than the ``limit`` oldest, searched for the partly
+    shipped ones among them, were left unsearched."""
+    from orderkit.model.orders import OrderStatus, PaymentTerms
+
+    candidates = list(repository.stale([OrderStatus.PAID], "paid_at", now, limit))
+    # Packed orders by when they were packed: a cash on delivery one has no paid_at.
+    candidates += repository.stale([OrderStatus.PACKED], "status_since", now, limit)
+    # Cash on delivery ships unpaid: those waiting to ship are candidates too.
+    candidates += repository.stale([OrderStatus.PENDING_PAYMENT], "status_since", now,
+                                   limit, terms=PaymentTerms.ON_DELIVERY)
+    # Partly shipped orders wait in SHIPPED for a later ship of their open units.
+    # One more than the limit, to know whether newer ones were left unsearched.
+    shipped = repository.stale([OrderStatus.SHIPPED], "status_since", now,
+                               min(limit + 1, MAX_QUANTITY))
+    candidates += [order for order in shipped[:limit] if order.open_units_by_sku]
+    return candidates, len(shipped) > limit
 
 
 def _option_instant(option: str, text: str) -> datetime:
@@ -585,7 +602,9 @@ def build_parser() -> argparse.ArgumentParser:
     wave.add_argument("--at", metavar="ISO", help="plan as of this ISO 8601 instant, with"
                       " its UTC offset, like 2026-03-02T20:00:00+08:00 (default: now)")
     wave.add_argument("--limit", metavar="N", type=_wave_limit, default=100_000,
-                      help="the most orders of each status to consider (oldest first)")
+                      help="the most orders of each status to consider (oldest first);"
+                      " partly shipped orders are searched for among the N oldest shipped"
+                      " ones (said on stderr when more were left unsearched)")
     wave.set_defaults(handler=_wave)
     from orderkit.sync.cli import add_sync_commands
 

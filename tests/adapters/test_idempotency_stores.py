@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,11 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orderkit.adapters.memory import MemoryIdempotencyStore
-from orderkit.adapters.sqlite import SQLiteIdempotencyStore
-from orderkit.idempotency import IdempotencyRecord
+from orderkit.adapters.sqlite import Database, SQLiteIdempotencyStore, SQLiteOrderRepository
+from orderkit.idempotency import Idempotency, IdempotencyRecord
 from orderkit.idempotency.ports import IdempotencyStore
 from orderkit.model.errors import StoreError
 from orderkit.testing.contracts import IdempotencyStoreContract
+from orderkit.testing.samples import sample_order
 
 
 class TestMemoryIdempotencyStore(IdempotencyStoreContract):
@@ -57,9 +59,29 @@ def test_sqlite_driver_errors_become_store_errors_naming_the_operation(tmp_path:
     assert isinstance(caught.value.__cause__, sqlite3.Error)
 
 
-def test_sqlite_schema_is_versioned(tmp_path: Path) -> None:
-    from orderkit.adapters.sqlite import Database
+def test_a_sqlite_store_locked_too_long_says_so_like_every_adapter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "locked.db"
+    store = SQLiteIdempotencyStore(path)
+    monkeypatch.setattr("orderkit.adapters.sqlite._db._BUSY_TIMEOUT_MS", 50)
+    store.database.connection().execute("PRAGMA busy_timeout = 50")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process holding the write lock
+    try:
+        with pytest.raises(StoreError) as caught:
+            store.claim(_record("k", "t"))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert caught.value.operation == "claim idempotency key"
+    assert caught.value.reason.startswith(
+        "locked by another process for longer than the busy timeout"
+    )
+    assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
 
+
+def test_sqlite_schema_is_versioned(tmp_path: Path) -> None:
     SQLiteIdempotencyStore(tmp_path / "v.db")
     assert Database(tmp_path / "v.db").schema_version("idempotency") == 1
 
@@ -117,10 +139,28 @@ def test_memory_and_sqlite_stores_answer_every_sequence_alike(
 # --- SQLite: what reaches the disk, and a key released mid-claim ----------------------
 
 
-def _synchronous(store: SQLiteIdempotencyStore) -> int:
-    """The synchronous level of this thread's connection: 1 NORMAL, 2 FULL."""
-    level: int = store.database.connection().execute("PRAGMA synchronous").fetchone()[0]
-    return level
+_WRITES = ("INSERT", "UPDATE", "DELETE")
+
+
+def _commit_levels(db: Database, action: Callable[[], object]) -> list[tuple[str, str]]:
+    """Each write statement ``action`` ran on this thread's connection, with the
+    ``PRAGMA synchronous`` level in force when it ran (``NORMAL`` or ``FULL``)."""
+    conn = db.connection()
+    level = {1: "NORMAL", 2: "FULL"}[conn.execute("PRAGMA synchronous").fetchone()[0]]
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    try:
+        action()
+    finally:
+        conn.set_trace_callback(None)
+    levels: list[tuple[str, str]] = []
+    for statement in statements:
+        words = statement.split()
+        if words[:2] == ["PRAGMA", "synchronous"]:
+            level = words[-1]
+        elif words[0] in _WRITES:
+            levels.append((words[0], level))
+    return levels
 
 
 def _record(key: str, token: str) -> IdempotencyRecord:
@@ -134,19 +174,73 @@ def test_a_durable_sqlite_store_commits_completions_and_purges_in_full(
     tmp_path: Path,
 ) -> None:
     store = SQLiteIdempotencyStore(tmp_path / "durable.db", durable=True)
-    assert store.claim(_record("k", "t")) is None
-    assert _synchronous(store) == 1  # a claim needs atomicity, not a disk flush
-    assert store.complete("k", "t", b"outcome", T0) is True
-    assert _synchronous(store) == 2  # the completion is the promise: on disk
-    store.claim(_record("gone", "t"))
-    store.release("gone", "t")
-    assert _synchronous(store) == 1
-    store.purge(T0)
-    assert _synchronous(store) == 2
+
+    def first_call() -> None:
+        assert store.claim(_record("k", "t")) is None
+        assert store.complete("k", "t", b"outcome", T0) is True
+        store.claim(_record("gone", "t"))
+        store.release("gone", "t")
+        store.purge(T0)
+
+    # A claim and a release need atomicity, not a disk flush; the completion is the
+    # promise to later callers, and a purge is the host's: both on disk.
+    assert _commit_levels(store.database, first_call) == [
+        ("INSERT", "NORMAL"), ("UPDATE", "FULL"), ("INSERT", "NORMAL"),
+        ("DELETE", "NORMAL"), ("DELETE", "FULL"),
+    ]
     relaxed = SQLiteIdempotencyStore(tmp_path / "relaxed.db", durable=False)
-    relaxed.claim(_record("k", "t"))
-    relaxed.complete("k", "t", b"outcome", T0)
-    assert _synchronous(relaxed) == 1
+
+    def relaxed_call() -> None:
+        relaxed.claim(_record("k", "t"))
+        relaxed.complete("k", "t", b"outcome", T0)
+
+    assert _commit_levels(relaxed.database, relaxed_call) == [
+        ("INSERT", "NORMAL"), ("UPDATE", "NORMAL"),
+    ]
+
+
+def _save_level(repository: SQLiteOrderRepository, order_id: str) -> str:
+    """The ``synchronous`` level an order save of ``repository`` commits with."""
+    order = sample_order(order_id)
+    levels = _commit_levels(
+        repository.database, lambda: repository.save(order, expected_version=None)
+    )
+    assert levels, "the save wrote nothing"
+    assert len({level for _statement, level in levels}) == 1, levels
+    return levels[-1][1]
+
+
+def test_a_guarded_call_leaves_the_files_other_commits_durable(tmp_path: Path) -> None:
+    """The claim's relaxed commit is the claim's only: an order saved on the same file
+    after a guarded call, its replay or a release still commits with a disk flush."""
+    path = tmp_path / "shop.db"
+    repository = SQLiteOrderRepository(path)  # durable by default
+    guard = Idempotency(SQLiteIdempotencyStore(path))
+    assert guard.run("checkout-1", {"cart": 1}, lambda: "ok") == "ok"
+    assert _save_level(repository, "ORD-1") == "FULL"
+    assert guard.run("checkout-1", {"cart": 1}, lambda: "ok") == "ok"  # a replay
+    assert _save_level(repository, "ORD-2") == "FULL"
+
+    def fail() -> str:
+        raise StoreError("pay", "the gateway is down")
+
+    with pytest.raises(StoreError):
+        guard.run("checkout-2", {"cart": 2}, fail)  # released for a retry
+    assert _save_level(repository, "ORD-3") == "FULL"
+
+
+def test_a_claim_inside_an_atomic_block_commits_with_the_block(tmp_path: Path) -> None:
+    path = tmp_path / "shop.db"
+    repository = SQLiteOrderRepository(path)
+    store = SQLiteIdempotencyStore(path)
+
+    def block() -> None:
+        with repository.atomic():
+            store.claim(_record("k", "t"))
+            repository.save(sample_order("ORD-1"), expected_version=None)
+
+    levels = _commit_levels(repository.database, block)
+    assert {level for _statement, level in levels} == {"FULL"}, levels
 
 
 def test_claims_racing_releases_on_one_file_always_get_an_answer(tmp_path: Path) -> None:

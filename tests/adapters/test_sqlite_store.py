@@ -6,6 +6,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,74 @@ def test_driver_errors_become_store_errors_and_roll_back(tmp_path: Path) -> None
     assert isinstance(caught.value.__cause__, sqlite3.IntegrityError)
     with db.read("count") as conn:
         assert conn.execute("SELECT count(*) FROM t").fetchone() == (0,)
+
+
+def _nearly_full(tmp_path: Path) -> Database:
+    """A file that cannot grow past a few pages: SQLite answers "database or disk is
+    full" (``SQLITE_FULL``) as on a full disk, and rolls the transaction back itself."""
+    db = Database(tmp_path / "full.db")
+    db.ensure_schema("t", ["CREATE TABLE t (body BLOB)"])
+    db.connection().execute("PRAGMA max_page_count = 10")
+    return db
+
+
+def _rows(db: Database) -> int:
+    with db.read("count") as conn:
+        count: int = conn.execute("SELECT count(*) FROM t").fetchone()[0]
+    return count
+
+
+def test_a_full_disk_is_a_store_error_saying_so(tmp_path: Path) -> None:
+    db = _nearly_full(tmp_path)
+    with pytest.raises(StoreError) as caught, db.write("store a body") as conn:
+        conn.execute("INSERT INTO t (body) VALUES (zeroblob(100000))")
+    assert caught.value.operation == "store a body"
+    assert "database or disk is full" in caught.value.reason
+    assert caught.value.__cause__ is not None
+    assert caught.value.__cause__.sqlite_errorcode == sqlite3.SQLITE_FULL  # type: ignore[attr-defined]
+    assert not db.connection().in_transaction
+    with db.write("store a small body") as conn:  # space enough for this: it works
+        conn.execute("INSERT INTO t (body) VALUES (zeroblob(10))")
+    assert _rows(db) == 1
+
+
+def test_a_full_disk_inside_an_outer_block_rolls_the_whole_block_back(
+    tmp_path: Path,
+) -> None:
+    db = _nearly_full(tmp_path)
+
+    def order_then_body() -> None:
+        with db.write("outer") as outer:
+            outer.execute("INSERT INTO t (body) VALUES (zeroblob(10))")
+            with db.write("store a body") as inner:  # a savepoint of the outer block
+                inner.execute("INSERT INTO t (body) VALUES (zeroblob(100000))")
+
+    with pytest.raises(StoreError) as caught:
+        order_then_body()
+    assert caught.value.operation == "store a body"
+    assert "database or disk is full" in caught.value.reason
+    assert not db.connection().in_transaction
+    assert _rows(db) == 0
+
+
+def test_reads_inside_one_read_block_see_one_snapshot(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    db = Database(path)
+    db.ensure_schema("t", ["CREATE TABLE t (body BLOB)"])
+
+    def another_process_writes() -> None:  # a thread has its own connection
+        with Database(path).write("insert") as conn:
+            conn.execute("INSERT INTO t (body) VALUES (1)")
+
+    with db.read("plan") as outer:
+        before = outer.execute("SELECT count(*) FROM t").fetchone()
+        writer = threading.Thread(target=another_process_writes)
+        writer.start()
+        writer.join()  # never waits for the reader (WAL)
+        with db.read("count") as inner:  # by another adapter, say: the same snapshot
+            assert inner.execute("SELECT count(*) FROM t").fetchone() == before == (0,)
+        assert outer.in_transaction
+    assert _rows(db) == 1
 
 
 def test_unopenable_file_is_a_store_error(tmp_path: Path) -> None:

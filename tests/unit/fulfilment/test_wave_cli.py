@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
@@ -167,6 +168,77 @@ def test_orderkit_wave_lists_packed_cash_on_delivery_and_partly_shipped_orders(
         "  COD-PACKED",
         "  PARTLY",
     ]
+
+
+def test_orderkit_wave_plans_from_one_snapshot_while_the_packing_station_packs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The packing station (another process) packs A between the wave's read of the
+    paid orders and its read of the packed ones: the plan still sees A once, as it was
+    when the plan began reading, and the command succeeds."""
+    from orderkit.cli import main
+
+    db = tmp_path / "shop.db"
+    repository = SQLiteOrderRepository(db)
+    repository.save(paid("A", 0), None)
+    repository.save(paid("B", 1), None)
+
+    def pack_a() -> None:  # its own connection, as another process has
+        station = SQLiteOrderRepository(db)
+        order = station.get("A")
+        station.save(attrs.evolve(order, status=OrderStatus.PACKED,
+                                  status_since=T0 + timedelta(minutes=10),
+                                  version=order.version + 1), order.version)
+
+    read = SQLiteOrderRepository.stale
+    packed: list[str] = []
+
+    def stale_then_pack(self: SQLiteOrderRepository, *args: object, **kwargs: object) -> object:
+        found = read(self, *args, **kwargs)  # type: ignore[arg-type]
+        if not packed:
+            station = threading.Thread(target=pack_a)
+            station.start()
+            station.join()
+            packed.append("A")
+        return found
+
+    monkeypatch.setattr(SQLiteOrderRepository, "stale", stale_then_pack)
+    code = main(["wave", "--db", str(db), "--at", "2026-03-02T20:00:00+08:00"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert packed == ["A"]
+    assert out.splitlines() == [
+        "wave (in_stock) at 2026-03-02T12:00:00+00:00: 2 selected, 0 left out",
+        "  A",
+        "  B",
+    ]
+    assert repository.get("A").status is OrderStatus.PACKED  # the station's pack stands
+
+
+def test_orderkit_wave_says_when_its_limit_left_shipped_orders_unsearched(
+    tmp_path: Path,
+) -> None:
+    """``--limit`` bounds the shipped orders read to find the partly shipped ones (the
+    repository reads the oldest first): when it was reached the command says so."""
+    db = tmp_path / "shop.db"
+    repository = SQLiteOrderRepository(db)
+    tea = paid("X", 0).lines[0]
+    shipped_tea = attrs.evolve(tea, quantities={**tea.quantities, LineStatus.OPEN: 0,
+                                                LineStatus.SHIPPED: 1})
+    two = [shipped_tea, OrderLine("2", "CUP", 2, Money("5.00", "CNY"))]
+    repository.save(paid("DONE-1", 0, status=OrderStatus.SHIPPED, lines=[shipped_tea]), None)
+    repository.save(paid("DONE-2", 1, status=OrderStatus.SHIPPED, lines=[shipped_tea]), None)
+    repository.save(paid("PARTLY", 2, status=OrderStatus.SHIPPED, lines=two), None)
+    run = wave(db, "--at", "2026-03-02T20:00:00+08:00", "--limit", "2")
+    assert run.returncode == 0, run.stderr
+    assert "0 selected" in run.stdout
+    assert run.stderr.strip() == (
+        "orderkit: only the 2 oldest shipped orders were searched for partly shipped ones:"
+        " a newer partly shipped order may be missing from this plan (raise --limit)"
+    )
+    run = wave(db, "--at", "2026-03-02T20:00:00+08:00", "--limit", "3")
+    assert (run.returncode, run.stderr) == (0, "")
+    assert run.stdout.splitlines()[1:] == ["  PARTLY"]
 
 
 def test_orderkit_wave_on_a_file_that_keeps_stock_spends_it_and_trusts_no_lock_id(

@@ -90,15 +90,31 @@ class Database:
     # --- connections -------------------------------------------------------------------
 
     def connection(self) -> sqlite3.Connection:
-        """This thread's connection (opened on first use, reopened after a fork)."""
+        """This thread's connection (opened on first use, reopened after a fork), its
+        commits as durable as the file."""
+        return self._connection(durable=True)
+
+    def _connection(self, *, durable: bool) -> sqlite3.Connection:
+        """This thread's connection, its next commit durable if ``durable`` and the file
+        is. The ``PRAGMA synchronous`` level is set here only, when it differs from the
+        one wanted, and never inside a transaction (SQLite refuses that; the level was
+        set before the transaction began)."""
         local = self._file.local
         conn: sqlite3.Connection | None = getattr(local, "conn", None)
-        if conn is not None and getattr(local, "pid", None) == os.getpid():
-            if local.durable or not self._file.durable:
-                return conn
-            conn.execute("PRAGMA synchronous = FULL")  # a durable adapter joined the file
-            local.durable = True
-            return conn
+        if conn is None or getattr(local, "pid", None) != os.getpid():
+            conn = self._open()
+        wanted = durable and self._file.durable
+        if local.durable != wanted and not conn.in_transaction:
+            try:
+                conn.execute(f"PRAGMA synchronous = {'FULL' if wanted else 'NORMAL'}")
+            except sqlite3.Error as error:
+                raise StoreError(f"open {self.path.name}", _reason(error, self.path)) from error
+            local.durable = wanted
+        return conn
+
+    def _open(self) -> sqlite3.Connection:
+        """Open this thread's connection to the file, as durable as the file."""
+        local = self._file.local
         durable = self._file.durable
         try:
             conn = sqlite3.connect(
@@ -117,6 +133,7 @@ class Database:
         local.pid = os.getpid()
         local.durable = durable
         local.depth = 0
+        local.reading = False
         local.after_commit = []
         return conn
 
@@ -165,7 +182,7 @@ class Database:
         except BaseException as error:
             local.depth = 0
             local.after_commit = []
-            conn.execute("ROLLBACK")
+            _rollback(conn, operation, self.path)
             if isinstance(error, sqlite3.Error):
                 raise StoreError(operation, _reason(error, self.path)) from error
             raise
@@ -174,7 +191,7 @@ class Database:
         try:
             conn.execute("COMMIT")
         except sqlite3.Error as error:
-            conn.execute("ROLLBACK")
+            _rollback(conn, operation, self.path)
             raise StoreError(operation, _reason(error, self.path)) from error
         run_committed(callbacks)
 
@@ -203,8 +220,9 @@ class Database:
         except BaseException as error:
             local.depth -= 1
             del local.after_commit[pending:]
-            conn.execute(f"ROLLBACK TO {name}")
-            conn.execute(f"RELEASE {name}")
+            if conn.in_transaction:  # else SQLite rolled the whole transaction back
+                conn.execute(f"ROLLBACK TO {name}")
+                conn.execute(f"RELEASE {name}")
             if isinstance(error, sqlite3.Error):
                 raise StoreError(operation, _reason(error, self.path)) from error
             raise
@@ -212,10 +230,20 @@ class Database:
         conn.execute(f"RELEASE {name}")
 
     @contextmanager
-    def statement(self, operation: str) -> Iterator[sqlite3.Connection]:
+    def statement(
+        self, operation: str, *, durable: bool = True
+    ) -> Iterator[sqlite3.Connection]:
         """One statement in autocommit mode (its own snapshot), or inside this thread's
-        open transaction; ``sqlite3`` errors become :class:`StoreError`."""
-        conn = self.connection()
+        open transaction; ``sqlite3`` errors become :class:`StoreError`.
+
+        ``durable=False`` lets a write that this statement commits on its own skip the
+        disk flush (``synchronous=NORMAL``: atomic and visible to every process at once,
+        but possibly lost on power loss). That level is this statement's only: the next
+        use of the connection, by any adapter on the file, sets the file's durability
+        back first. Inside an open transaction it changes nothing: the transaction's
+        commit is as durable as the file.
+        """
+        conn = self._connection(durable=durable)
         try:
             yield conn
         except sqlite3.Error as error:
@@ -224,9 +252,14 @@ class Database:
     @contextmanager
     def read(self, operation: str) -> Iterator[sqlite3.Connection]:
         """A read (deferred transaction, consistent snapshot for its duration); inside
-        this thread's open write it reads that transaction's state."""
+        this thread's open write it reads that transaction's state, and inside another
+        ``read`` of this thread on the same file (by any adapter) it reads that read's
+        snapshot: several reads in one ``read`` block see the file as of one moment,
+        whatever other processes commit meanwhile. A write may not be opened inside a
+        ``read`` block."""
         conn = self.connection()
-        if self._file.local.depth:
+        local = self._file.local
+        if local.depth or getattr(local, "reading", False):
             with self.statement(operation):
                 yield conn
             return
@@ -234,15 +267,22 @@ class Database:
             conn.execute("BEGIN")
         except sqlite3.Error as error:
             raise StoreError(operation, _reason(error, self.path)) from error
+        local.reading = True
         try:
             yield conn
         except sqlite3.Error as error:
-            conn.execute("ROLLBACK")
+            _rollback(conn, operation, self.path)
             raise StoreError(operation, _reason(error, self.path)) from error
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn, operation, self.path)
             raise
-        conn.execute("COMMIT")
+        finally:
+            local.reading = False
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as error:
+            _rollback(conn, operation, self.path)
+            raise StoreError(operation, _reason(error, self.path)) from error
 
     # --- schema ------------------------------------------------------------------------
 
@@ -339,6 +379,18 @@ def schema_versions(path: str | os.PathLike[str]) -> dict[str, int]:
         conn.close()
 
 
+def _rollback(conn: sqlite3.Connection, operation: str, path: Path) -> None:
+    """Roll back ``conn``'s open transaction, unless SQLite already did: it rolls the
+    whole transaction back itself after some errors (a full disk, an I/O error), and
+    a ``ROLLBACK`` then would only hide the error that did it."""
+    if not conn.in_transaction:
+        return
+    try:
+        conn.execute("ROLLBACK")
+    except sqlite3.Error as error:
+        raise StoreError(operation, _reason(error, path)) from error
+
+
 def _reason(error: sqlite3.Error, path: Path) -> str:
     """Why the driver could not use the file at ``path``, in words that say what to fix
     (the driver's own words in parentheses)."""
@@ -348,6 +400,8 @@ def _reason(error: sqlite3.Error, path: Path) -> str:
     if primary in _BUSY_CODES:
         why = (f"locked by another process for longer than the busy timeout"
                f" ({_BUSY_TIMEOUT_MS // 1000} s)")
+    elif primary == sqlite3.SQLITE_FULL:
+        why = f"no room to grow {name}: its disk is full, or the file reached its size limit"
     elif code == sqlite3.SQLITE_READONLY_DIRECTORY:
         why = (f"read-only: this user may not create files in the directory of {name}"
                f" (SQLite keeps {name}-wal and {name}-shm beside it)")

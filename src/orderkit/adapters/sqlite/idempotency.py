@@ -16,11 +16,15 @@ have saved: after a crash the claim's holder is gone either way and the work run
 (at once, or after the lease). The completion's own ``FULL`` commit flushes the write-
 ahead log, claim included. This halves the disk flushes on every guarded call.
 
-Both kinds of commit go through one connection per thread, which switches
-``PRAGMA synchronous`` between ``NORMAL`` and ``FULL`` when the next statement needs the
-other level. Two connections, one per level, would each find the other's writes in the
-log at every switch and drop their whole page cache; a pragma costs much less. With
-``durable=False`` every commit is ``NORMAL``.
+Both kinds of commit go through the one connection per thread that every adapter on
+the file shares: a relaxed commit is a :meth:`Database.statement` with
+``durable=False`` (``PRAGMA synchronous = NORMAL`` for that statement only; the next use
+of the connection sets the file's durability back, so an order saved after a claim is
+as durable as ever). Two connections, one per level, would each find the other's writes
+in the log at every switch and drop their whole page cache; a pragma costs much less.
+Inside a transaction the host opened (``repository.atomic()``) every operation joins
+it and commits with it, as durably as the file. With ``durable=False`` on every
+adapter of the file every commit is ``NORMAL``.
 """
 
 from __future__ import annotations
@@ -28,7 +32,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -70,9 +73,10 @@ _INSERT: Final = (
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING"
 )
 _SELECT: Final = f"SELECT {_COLUMNS} FROM idempotency_records WHERE key = ?"
-#: ``PRAGMA synchronous`` levels: a durable commit, and one that only needs atomicity.
-_FULL: Final = "FULL"
-_NORMAL: Final = "NORMAL"
+#: Whether a commit waits for the disk: the completion's and a purge's do, a claim's,
+#: a takeover's and a release's only need atomicity (module doc).
+_FLUSHED: Final = True
+_ATOMIC: Final = False
 #: How often a claim retries when its key is released between its insert and its read.
 _MAX_ROUNDS: Final = 8
 
@@ -120,42 +124,28 @@ class SQLiteIdempotencyStore:
     def __init__(self, path: str | os.PathLike[str], *, durable: bool = True) -> None:
         self._db = Database(path, durable=durable)
         self._db.ensure_schema("idempotency", _MIGRATIONS)
-        self._durable = durable
-        # The synchronous level each thread's connection was last set to (module doc).
-        self._levels = threading.local()
 
     @property
     def database(self) -> Database:
         """The underlying file handle (shared with other adapters on the same file)."""
         return self._db
 
-    def _connection(self, level: str | None) -> sqlite3.Connection:
-        """This thread's connection, committing at ``level`` (``None``: a read)."""
-        conn = self._db.connection()
-        if level is None or not self._durable:
-            return conn  # durable=False: NORMAL throughout, as the Database opened it
-        levels = self._levels
-        if getattr(levels, "conn", None) is not conn or levels.level != level:
-            conn.execute(f"PRAGMA synchronous = {level}")
-            levels.conn, levels.level = conn, level
-        return conn
-
     def _execute(
-        self, operation: str, level: str | None, sql: str, params: tuple[object, ...]
+        self, operation: str, durable: bool, sql: str, params: tuple[object, ...]
     ) -> sqlite3.Cursor:
-        """Run one statement in its own transaction (autocommit: atomic by itself)."""
-        try:
-            return self._connection(level).execute(sql, params)
-        except sqlite3.Error as error:
-            raise StoreError(operation, str(error)) from error
+        """Run one statement in its own transaction (autocommit: atomic by itself),
+        skipping the disk flush unless ``durable``; driver errors become
+        :class:`StoreError` saying why, as in every adapter."""
+        with self._db.statement(operation, durable=durable) as conn:
+            return conn.execute(sql, params)
 
     def claim(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
         """Insert ``record`` unless its key is taken; return the stored one if it is."""
         values = _row(record)
         for _ in range(_MAX_ROUNDS):
-            if self._execute("claim idempotency key", _NORMAL, _INSERT, values).rowcount == 1:
+            if self._execute("claim idempotency key", _ATOMIC, _INSERT, values).rowcount == 1:
                 return None
-            row = self._execute("claim idempotency key", _NORMAL, _SELECT, (record.key,)).fetchone()
+            row = self._execute("claim idempotency key", _ATOMIC, _SELECT, (record.key,)).fetchone()
             if row is not None:
                 return _record(row)
             # Released between the two statements: the key is free again, so try again.
@@ -166,7 +156,7 @@ class SQLiteIdempotencyStore:
         values = _row(record)
         changed = self._execute(
             "take over idempotency key",
-            _NORMAL,
+            _ATOMIC,
             "UPDATE idempotency_records SET request_hash = ?, field_hashes = ?,"
             " token = ?, state = ?, created_at = ?, lease_expires_at = ?,"
             " completed_at = ?, outcome = ?"
@@ -179,7 +169,7 @@ class SQLiteIdempotencyStore:
         """Store the outcome if ``token`` still holds the key."""
         changed = self._execute(
             "complete idempotency key",
-            _FULL,
+            _FLUSHED,
             "UPDATE idempotency_records SET state = ?, outcome = ?, completed_at = ?"
             " WHERE key = ? AND token = ? AND state = ?",
             (_COMPLETED, outcome, _micros(completed_at), key, token, _IN_PROGRESS),
@@ -190,7 +180,7 @@ class SQLiteIdempotencyStore:
         """Forget the in-progress claim if ``token`` holds it."""
         changed = self._execute(
             "release idempotency key",
-            _NORMAL,
+            _ATOMIC,
             "DELETE FROM idempotency_records WHERE key = ? AND token = ? AND state = ?",
             (key, token, _IN_PROGRESS),
         ).rowcount
@@ -198,7 +188,7 @@ class SQLiteIdempotencyStore:
 
     def get(self, key: str) -> IdempotencyRecord | None:
         """The stored record, or ``None``."""
-        row = self._execute("read idempotency key", None, _SELECT, (key,)).fetchone()
+        row = self._execute("read idempotency key", _FLUSHED, _SELECT, (key,)).fetchone()
         return None if row is None else _record(row)
 
     def purge(self, before: datetime) -> int:
@@ -206,7 +196,7 @@ class SQLiteIdempotencyStore:
         cutoff = _micros(before)
         return self._execute(
             "purge idempotency records",
-            _FULL,
+            _FLUSHED,
             "DELETE FROM idempotency_records WHERE created_at < ?"
             " AND (state = ? OR lease_expires_at <= ?)",
             (cutoff, _COMPLETED, cutoff),
