@@ -76,12 +76,14 @@ def test_a_file_of_the_previous_schema_is_migrated_and_keeps_its_orders(
         conn.execute("DROP TABLE order_outbox")
         conn.execute("DROP TABLE order_waybills")
         for index in ("by_time_in_status", "by_paid_at", "by_created_at", "unscanned",
-                      "by_first_shipped"):
+                      "by_first_shipped", "return_requested", "refund_due"):
             conn.execute(f"DROP INDEX orders_{index}")
+        for column in ("return_requested_since", "refund_due_since"):
+            conn.execute(f"ALTER TABLE orders DROP COLUMN {column}")
         conn.execute("UPDATE schema_version SET version = 2 WHERE component = 'orders'")
     conn.close()
     repository = SQLiteOrderRepository(path)
-    assert repository.database.schema_version("orders") == 8
+    assert repository.database.schema_version("orders") == 10
     assert repository.get(order.order_id) == order
     assert repository.find_by_waybill("SF1234567890") == [order]  # the index is filled
     assert repository.pending(5) == []
