@@ -197,19 +197,24 @@ def _watch_notifier(webhook: str | None) -> Notifier:
 
 def _watch_cycle(args: argparse.Namespace, notifier: Notifier) -> WatchReport:
     """One watch cycle over ``args.db``: the orders' rules, and the metric rules on the
-    file's outbox lag and dead letters and, once the file holds sync tables, its sync
-    lag and dead letters (the watch creates no sync table)."""
-    from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteSyncStore, SQLiteWatchState
+    file's outbox lag and dead letters, once the file holds sync tables its sync lag and
+    dead letters, and once it keeps stock the releases its ledger's breaker parked (the
+    watch creates no sync or inventory table)."""
+    from orderkit.adapters.sqlite import (
+        SQLiteInventoryStore,
+        SQLiteOrderRepository,
+        SQLiteSyncStore,
+        SQLiteWatchState,
+    )
     from orderkit.watch import DEFAULT_METRIC_RULES, DEFAULT_RULES, Backlog, SyncLagMetric, Watcher
     from orderkit.watch.metrics import Metrics
 
     repository = SQLiteOrderRepository(args.db)
-    metrics: list[Metrics]
-    if repository.database.schema_version("sync") > 0:
-        synced = SQLiteSyncStore(args.db)
-        metrics = [SyncLagMetric(synced), Backlog(outbox=repository, sync=synced)]
-    else:
-        metrics = [Backlog(outbox=repository)]
+    database = repository.database
+    synced = SQLiteSyncStore(args.db) if database.schema_version("sync") > 0 else None
+    stock = SQLiteInventoryStore(args.db) if database.schema_version("inventory") > 0 else None
+    metrics: list[Metrics] = [] if synced is None else [SyncLagMetric(synced)]
+    metrics.append(Backlog(outbox=repository, sync=synced, inventory=stock))
     watcher = Watcher(repository, notifier, rules=[*DEFAULT_RULES, *DEFAULT_METRIC_RULES],
                       state=SQLiteWatchState(args.db), metrics=metrics)
     return watcher.run_once()
@@ -583,8 +588,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_lifecycle_command(commands)  # lifecycle-table
     watch = commands.add_parser(
-        "watch", help="run the watch rules (orders, sync lag, outbox lag, dead letters) over"
-        " a SQLite order database and send alerts")
+        "watch", help="run the watch rules (orders, sync lag, outbox lag, dead letters,"
+        " parked stock releases) over a SQLite order database and send alerts")
     watch.add_argument("--db", metavar="PATH", required=True, help="the orders' SQLite file")
     when = watch.add_mutually_exclusive_group()
     when.add_argument("--once", action="store_true", help="one cycle, then exit (default)")

@@ -427,7 +427,7 @@ def test_db_upgrade_creates_every_table_once(
     first = capsys.readouterr().out
     assert f"{schema}.orders: version 5 (migrated from 0)" in first
     assert upgrade(pg_dsn, schema=schema) == {
-        "orders": (5, 5), "inventory": (2, 2), "idempotency": (1, 1), "recon_sequences": (1, 1),
+        "orders": (5, 5), "inventory": (3, 3), "idempotency": (1, 1), "recon_sequences": (1, 1),
         "sync": (2, 2), "watch": (2, 2),
     }
     # The adapters find their tables ready.

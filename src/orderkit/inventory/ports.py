@@ -100,6 +100,11 @@ class InventoryStore(Protocol):
         """``PARK`` entries that no ``APPROVE`` entry has resolved yet, oldest first."""
         ...
 
+    def pending_park_count(self) -> int:
+        """How many entries :meth:`pending_parks` would list, counted in the store (one
+        query, no entry loaded): what the watch's ``inventory_parked_releases`` reads."""
+        ...
+
 
 @runtime_checkable
 class InventoryTransaction(Protocol):

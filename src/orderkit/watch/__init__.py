@@ -10,7 +10,8 @@
   an alert twice; grouping, inhibition and :class:`Route` routing to queues.
 * :class:`MetricRule` and :data:`DEFAULT_METRIC_RULES`: rules on host-fed rates and lags
   (:class:`Metrics`, :class:`RetryRate`, :class:`SyncLagMetric`, :class:`Backlog`: the
-  outbox's lag and its and sync's dead letters), with the same episodes.
+  outbox's lag, its and sync's dead letters, and the stock releases parked for review),
+  with the same episodes.
 * :class:`ChannelHealth`: payment callbacks missing past the channels' published
   notification schedules; a channel with 3 misses in a row is degraded (an alert naming
   its fallback, active queries through a :class:`PaymentGateway`) until a callback
@@ -52,6 +53,7 @@ from orderkit.watch.ports import (
     DeadLetterSource,
     Episode,
     OutboxBacklogSource,
+    ParkedReleaseSource,
     PaymentGateway,
     PaymentStatus,
     SyncLagSource,
@@ -88,6 +90,7 @@ __all__ = [
     "NamedMetrics",
     "NotifySchedule",
     "OutboxBacklogSource",
+    "ParkedReleaseSource",
     "PaymentGateway",
     "PaymentStatus",
     "RetryRate",

@@ -15,7 +15,12 @@ import attrs
 
 from orderkit.model.errors import DefinitionError, ValidationError
 from orderkit.model.time import ensure_aware
-from orderkit.watch.ports import DeadLetterSource, OutboxBacklogSource, SyncLagSource
+from orderkit.watch.ports import (
+    DeadLetterSource,
+    OutboxBacklogSource,
+    ParkedReleaseSource,
+    SyncLagSource,
+)
 from orderkit.watch.rules import Severity, _labels, _summary
 
 __all__ = [
@@ -234,15 +239,21 @@ class Backlog:
     * ``outbox_dead_letters``: outbox messages that used up their attempts (a stock
       release or a domain event that will not happen until someone replays it);
     * ``sync_dead_letters``: payloads sync could not map or store (orders the platform
-      has and the shop does not), from ``sync`` (a ``SyncStore``).
+      has and the shop does not), from ``sync`` (a ``SyncStore``);
+    * ``inventory_parked_releases``: stock releases the ledger's breaker parked that
+      nobody approved yet (cancelled orders still holding their units), from
+      ``inventory`` (an ``InventoryStore``).
 
     A metric whose store was not given is not measured (``None``)."""
 
     def __init__(self, *, outbox: OutboxBacklogSource | None = None,
-                 sync: DeadLetterSource | None = None) -> None:
-        if outbox is None and sync is None:
-            raise ValidationError("outbox", None, "give an outbox store, a sync store or both")
-        for name, given in (("outbox", outbox), ("sync", sync)):
+                 sync: DeadLetterSource | None = None,
+                 inventory: ParkedReleaseSource | None = None) -> None:
+        if outbox is None and sync is None and inventory is None:
+            raise ValidationError("outbox", None,
+                                  "give an outbox store, a sync store, an inventory store"
+                                  " or several")
+        for name, given in (("outbox", outbox), ("sync", sync), ("inventory", inventory)):
             if isinstance(given, type):
                 raise ValidationError(name, given, "expected a store, not its class")
         if outbox is not None and not isinstance(outbox, OutboxBacklogSource):
@@ -250,14 +261,21 @@ class Backlog:
                                   "expected an outbox store (oldest_pending, dead_letter_count)")
         if sync is not None and not isinstance(sync, DeadLetterSource):
             raise ValidationError("sync", sync, "expected a sync store (dead_letter_count)")
+        if inventory is not None and not isinstance(inventory, ParkedReleaseSource):
+            raise ValidationError("inventory", inventory,
+                                  "expected an inventory store (pending_park_count)")
         self.outbox = outbox
         self.sync = sync
+        self.inventory = inventory
 
     def provides(self, metric: str) -> bool:
         """Whether this backlog measures ``metric``: the outbox's with an outbox store,
-        the sync dead letters with a sync store."""
+        the sync dead letters with a sync store, the parked releases with an inventory
+        store."""
         if metric in ("outbox_lag", "outbox_dead_letters"):
             return self.outbox is not None
+        if metric == "inventory_parked_releases":
+            return self.inventory is not None
         return metric == "sync_dead_letters" and self.sync is not None
 
     def value(self, metric: str, now: datetime) -> Decimal | None:
@@ -272,6 +290,8 @@ class Backlog:
             return Decimal(self.outbox.dead_letter_count())
         if self.sync is not None and metric == "sync_dead_letters":
             return Decimal(self.sync.dead_letter_count())
+        if self.inventory is not None and metric == "inventory_parked_releases":
+            return Decimal(self.inventory.pending_park_count())
         return None
 
 
@@ -280,8 +300,9 @@ class Backlog:
 #: calls for 5 minutes (the shops' numbers); the 95th percentile of sync lag above 5
 #: minutes for 5 minutes (orderkit's default, the same 5 minutes as the health page's
 #: status-sync rate); outbox messages waiting over 5 minutes for 5 minutes (past the
-#: relay's longest back-off, 5 minutes); any outbox or sync dead letter, at once, and
-#: again every hour with the count then, while any waits.
+#: relay's longest back-off, 5 minutes); any outbox or sync dead letter, or any stock
+#: release the ledger's breaker parked, at once, and again every hour with the count
+#: then, while any waits.
 DEFAULT_METRIC_RULES: Final[tuple[MetricRule, ...]] = (
     MetricRule("retry_rate_high", "retry_rate", Decimal("0.03"), timedelta(minutes=5),
                summary="retry rate above 3% for 5 minutes"),
@@ -296,4 +317,9 @@ DEFAULT_METRIC_RULES: Final[tuple[MetricRule, ...]] = (
                severity="critical", repeat=timedelta(hours=1),
                summary="platform orders sync could not store (orderkit dead-letters lists"
                " them)"),
+    MetricRule("inventory_parked_releases", "inventory_parked_releases", Decimal(0),
+               timedelta(0), severity="critical", route_to="warehouse",
+               repeat=timedelta(hours=1),
+               summary="cancelled orders' stock releases parked by the release breaker,"
+               " still locked until approved (InventoryLedger.pending_review lists them)"),
 )

@@ -22,6 +22,7 @@ __all__ = [
     "Episode",
     "EpisodeState",
     "OutboxBacklogSource",
+    "ParkedReleaseSource",
     "PaymentGateway",
     "PaymentStatus",
     "SyncLagSource",
@@ -117,6 +118,17 @@ class OutboxBacklogSource(DeadLetterSource, Protocol):
 
     def oldest_pending(self) -> datetime | None:
         """When the oldest undelivered message was created (``None``: none waits)."""
+        ...
+
+
+@runtime_checkable
+class ParkedReleaseSource(Protocol):
+    """Where the watch counts the stock releases the ledger's breaker parked for a
+    person to approve (a cancelled order still holding its units): every
+    ``InventoryStore`` orderkit ships is one."""
+
+    def pending_park_count(self) -> int:
+        """How many parked releases nobody approved yet, counted in the store."""
         ...
 
 

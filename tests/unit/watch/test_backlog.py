@@ -15,6 +15,7 @@ import attrs
 import pytest
 
 from orderkit import Money, Order, OrderLine, OrderStatus
+from orderkit.adapters.memory import MemoryInventoryStore, MemoryOrderRepository
 from orderkit.adapters.sqlite import (
     SQLiteInventoryStore,
     SQLiteOrderRepository,
@@ -169,6 +170,13 @@ def test_a_backlog_needs_a_store_that_can_count() -> None:
     with pytest.raises(ValidationError) as wrong:
         Backlog(outbox=SQLiteOrderRepository)  # type: ignore[arg-type]
     assert wrong.value.path == "outbox" and "not its class" in str(wrong.value)
+    with pytest.raises(ValidationError) as wrong:
+        Backlog(inventory=InventoryLedger)  # type: ignore[arg-type]
+    assert wrong.value.path == "inventory" and "not its class" in str(wrong.value)
+    with pytest.raises(ValidationError) as wrong:  # a ledger is not its store
+        Backlog(inventory=InventoryLedger(MemoryInventoryStore(),  # type: ignore[arg-type]
+                                          secret=b"backlog-secret-0123456789"))
+    assert wrong.value.path == "inventory"
 
 
 def test_a_metric_whose_store_was_not_given_is_not_measured(tmp_path: Path) -> None:
@@ -176,6 +184,8 @@ def test_a_metric_whose_store_was_not_given_is_not_measured(tmp_path: Path) -> N
     assert backlog.value("sync_dead_letters", T0) == 0
     assert backlog.value("outbox_lag", T0) is None
     assert backlog.value("outbox_dead_letters", T0) is None
+    assert backlog.value("inventory_parked_releases", T0) is None
+    assert not backlog.provides("inventory_parked_releases")
     with pytest.raises(ValidationError):
         backlog.value("sync_dead_letters", datetime(2026, 3, 2))
 
@@ -278,3 +288,35 @@ def test_a_dead_letter_alert_is_repeated_every_hour_with_the_count_then(tmp_path
         watcher.run_once()
     seen = [(notice.detail("state"), notice.detail("value")) for notice in inbox.notices]
     assert seen == [("raised", "1"), ("repeated", "7"), ("repeated", "13")]
+
+
+def test_releases_the_breaker_parked_are_an_alert_until_approved() -> None:
+    """On any store (here the memory one): the count of parked releases nobody approved
+    is ``inventory_parked_releases``, critical at once, resolved at zero."""
+    clock = ManualClock(T0)
+    store = MemoryInventoryStore()
+    ledger = InventoryLedger(store, secret=b"backlog-secret-0123456789", clock=clock,
+                             release_limit=2)
+    ledger.receive("KETTLE", 5, reference="PO-1")
+    locks = [ledger.lock(f"ORD-{n}", {"KETTLE": 1}, ttl=timedelta(hours=2)) for n in range(4)]
+    assert [ledger.release(lock.lock_id).outcome for lock in locks] == [
+        "released", "released", "parked", "parked"]
+    backlog = Backlog(inventory=store)
+    assert backlog.provides("inventory_parked_releases")
+    assert not backlog.provides("outbox_dead_letters")
+    assert backlog.value("inventory_parked_releases", T0) == 2
+    inbox = Inbox()
+    watcher = Watcher(MemoryOrderRepository(), inbox, rules=DEFAULT_METRIC_RULES, clock=clock,
+                      metrics=[backlog])
+    assert _said(watcher, 0) == [
+        "0 raised inventory_parked_releases:inventory_parked_releases"]
+    (notice,) = inbox.notices
+    assert (notice.severity, notice.detail("value")) == ("critical", "2")
+    first, second = ledger.pending_review()
+    ledger.approve_release(first.entry_id, actor="ops-lead")
+    clock.advance(timedelta(minutes=1))
+    assert _said(watcher, 1) == []  # one still waits
+    ledger.approve_release(second.entry_id, actor="ops-lead")
+    clock.advance(timedelta(minutes=1))
+    assert _said(watcher, 2) == [
+        "2 resolved inventory_parked_releases:inventory_parked_releases"]

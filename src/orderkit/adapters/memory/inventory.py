@@ -236,6 +236,10 @@ class MemoryInventoryStore:
                 if entry.kind is EntryKind.PARK and entry.entry_id not in self._approvals
             )
 
+    def pending_park_count(self) -> int:
+        """How many ``PARK`` entries no ``APPROVE`` entry has resolved yet."""
+        return len(self.pending_parks())
+
 
 class _MemoryTransaction:
     """One write transaction: staged balances, lines and entries over the store's."""

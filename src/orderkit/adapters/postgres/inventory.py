@@ -101,6 +101,12 @@ MIGRATIONS: Final = (
     CREATE INDEX inventory_entries_returns ON {s}.inventory_entries (order_id, sku, kind, qty)
         WHERE kind IN ('commit', 'ship_unlocked', 'restock')
     """,
+    # 3: the parked releases waiting for review are counted (by the watch, at every
+    # cycle) through the few ``park`` entries, not a scan of the whole ledger.
+    """
+    CREATE INDEX inventory_entries_parks ON {s}.inventory_entries (entry_id)
+        WHERE kind = 'park'
+    """,
 )
 
 #: The first key of every SKU advisory lock ("ok"), apart from the host's own locks.
@@ -115,6 +121,11 @@ _ENTRY_SELECT: Final = (
 _LINE_SELECT: Final = (
     "lock_key, order_id, sku, qty, locked_at AT TIME ZONE 'UTC',"
     " expires_at AT TIME ZONE 'UTC', released, committed, expired, shipped_unlocked"
+)
+#: A ``park`` entry ``p`` that no ``approve`` entry resolved.
+_PENDING_PARK: Final = (
+    "p.kind = 'park' AND NOT EXISTS (SELECT 1 FROM {s}.inventory_entries AS a"
+    " WHERE a.kind = 'approve' AND a.ref = p.entry_id)"
 )
 _ZERO: Final = Balance(0, 0)
 #: The open lines of a transaction's SKUs due within ``_DUE_HORIZON`` seconds of the
@@ -331,12 +342,19 @@ class PostgresInventoryStore:
         """``PARK`` entries not yet approved, oldest first."""
         rows = self._all(
             "read parked releases",
-            f"SELECT {_ENTRY_SELECT} FROM {{s}}.inventory_entries AS p WHERE p.kind = 'park'"
-            " AND NOT EXISTS (SELECT 1 FROM {s}.inventory_entries AS a"
-            "  WHERE a.kind = 'approve' AND a.ref = p.entry_id)"
+            f"SELECT {_ENTRY_SELECT} FROM {{s}}.inventory_entries AS p WHERE {_PENDING_PARK}"
             " ORDER BY p.seq",
         )
         return tuple(_entry(row) for row in rows)
+
+    def pending_park_count(self) -> int:
+        """How many ``PARK`` entries are not yet approved (through
+        ``inventory_entries_parks`` and the approvals' index)."""
+        (row,) = self._all(
+            "count parked releases",
+            f"SELECT count(*) FROM {{s}}.inventory_entries AS p WHERE {_PENDING_PARK}",
+        )
+        return int(row[0])
 
 
 class _PostgresTransaction:

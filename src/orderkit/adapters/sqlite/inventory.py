@@ -104,6 +104,11 @@ _MIGRATIONS: Final = (
     CREATE INDEX inventory_entries_returns ON inventory_entries (order_id, sku, kind, qty)
         WHERE kind IN ('commit', 'ship_unlocked', 'restock')
     """,
+    # 4: the parked releases waiting for review are counted (by the watch, at every
+    # cycle) through the few ``park`` entries, not a scan of the whole ledger.
+    """
+    CREATE INDEX inventory_entries_parks ON inventory_entries (entry_id) WHERE kind = 'park'
+    """,
 )
 
 _ENTRY_COLUMNS: Final = (
@@ -112,6 +117,11 @@ _ENTRY_COLUMNS: Final = (
 _LINE_COLUMNS: Final = (
     "lock_key, order_id, sku, qty, locked_us, expires_us, released, committed, expired,"
     " shipped_unlocked"
+)
+#: A ``park`` entry ``p`` that no ``approve`` entry resolved.
+_PENDING_PARK: Final = (
+    "p.kind = 'park' AND NOT EXISTS (SELECT 1 FROM inventory_entries AS a"
+    " WHERE a.kind = 'approve' AND a.ref = p.entry_id)"
 )
 #: Per (order, SKU) of a JSON array of order ids: units shipped and units restocked.
 _RETURNS: Final = (
@@ -311,12 +321,19 @@ class SQLiteInventoryStore:
         """``PARK`` entries not yet approved, oldest first."""
         with self._db.read("read parked releases") as conn:
             rows = conn.execute(
-                f"SELECT {_ENTRY_COLUMNS} FROM inventory_entries AS p WHERE p.kind = 'park'"
-                " AND NOT EXISTS (SELECT 1 FROM inventory_entries AS a"
-                "  WHERE a.kind = 'approve' AND a.ref = p.entry_id)"
+                f"SELECT {_ENTRY_COLUMNS} FROM inventory_entries AS p WHERE {_PENDING_PARK}"
                 " ORDER BY p.seq"
             ).fetchall()
         return tuple(_entry(row) for row in rows)
+
+    def pending_park_count(self) -> int:
+        """How many ``PARK`` entries are not yet approved (through
+        ``inventory_entries_parks`` and the approvals' index)."""
+        with self._db.statement("count parked releases") as conn:
+            row = conn.execute(
+                f"SELECT count(*) FROM inventory_entries AS p WHERE {_PENDING_PARK}"
+            ).fetchone()
+        return int(row[0])
 
 
 class _SQLiteTransaction:

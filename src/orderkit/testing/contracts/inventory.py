@@ -112,6 +112,7 @@ class InventoryStoreContract:
         assert list(store.entries()) == []
         assert list(store.all_lock_lines()) == []
         assert store.pending_parks() == ()
+        assert store.pending_park_count() == 0
 
     def test_the_store_clock_is_aware_utc_and_never_runs_backwards(self) -> None:
         store = self.create_store()
@@ -366,6 +367,7 @@ class InventoryStoreContract:
             park = _resolve(EntryKind.PARK, "TEA", 2, "k1")
             tx.append(park)
         assert store.pending_parks() == (park,)
+        assert store.pending_park_count() == 1
         assert store.balance("TEA") == Balance(9, 3)
         approve = LedgerEntry(
             _id(), EntryKind.APPROVE, "TEA", 2, _T0, "lead", "approved",
@@ -376,6 +378,7 @@ class InventoryStoreContract:
             tx.append(approve)
             assert tx.approval_of(park.entry_id) == approve
         assert store.pending_parks() == ()
+        assert store.pending_park_count() == 0
         assert store.balance("TEA") == Balance(9, 1)
 
         def again() -> None:
@@ -809,6 +812,7 @@ def _reads(store: InventoryStore) -> tuple[object, ...]:
         tuple(sorted(store.balances().items())),
         tuple(sorted(store.all_lock_lines(), key=lambda line: (line.lock_key, line.sku))),
         tuple(store.pending_parks()),
+        store.pending_park_count(),
         tuple(store.due_lines(_T0 + _TTL, 100)),
         tuple(store.lines_of_order("ORD-1")),
     )
