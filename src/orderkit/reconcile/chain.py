@@ -20,7 +20,10 @@ through the acquirer. :func:`settle` reconciles each hop against the right recor
    channel the merchant withdraws from (Alipay) gets none, and what stays in its
    balance is carried.
    An internal transfer (the withdrawal) is paired with the bank credit it became, not
-   reported on both sides as a break. A bank's own ``charge`` is a ``bank_charge``.
+   reported on both sides as a break. A payout with no credit yet is money in transit,
+   ``pending``, when its credit is expected at or after the cut-off: a derived payout
+   at its due instant, the bill's own row by the start of the next day in the
+   channel's settlement zone. A bank's own ``charge`` is a ``bank_charge``.
 3. ``order_bank``: ERP records paid straight into the bank (a channel with no bill, a
    bank transfer) against the bank, in the same run as the payouts so that one bank
    credit is only ever claimed once.
@@ -437,14 +440,30 @@ def _inflow(record: Record, amount: Money) -> Record:
     return attrs.evolve(record, amount=amount, kind="sale" if amount.amount >= 0 else "refund")
 
 
-def _start_of_day(payout: datetime, terms: PayoutTerms) -> datetime:
-    """The earliest a bank credit can pay the bill's own ``payout`` row: the start of
-    its day in the channel's settlement zone (a withdrawal at 09:00 also takes a credit
-    posted earlier the same day, as a statement that gives dates only shows it at
-    00:00). A derived payout is due at that instant already."""
+def _credit_window(
+    payout: Record, terms: PayoutTerms, *, derived: bool
+) -> tuple[datetime, datetime]:
+    """When the bank credit of ``payout`` may come and when it is expected: the one rule
+    of the bank hop for a payout on its way to the bank.
+
+    A derived payout is due at its own instant (the start of the day T+N): no credit
+    before it, and in transit while that is at or after the cut-off. The bill's own
+    payout row (an Alipay withdrawal) takes a credit from the start of its day in the
+    channel's settlement zone (a withdrawal at 09:00 also takes a credit posted earlier
+    that day, as a statement that gives dates only shows it at 00:00) and is expected by
+    the start of the next day (a withdrawal made in the evening reaches the bank the
+    next morning): with no credit yet, it is in transit (``pending``) when that is at or
+    after the cut-off, as a derived payout due then is.
+    """
+    if derived:
+        return payout.at, payout.at
     assert terms.tz is not None  # payout_terms_of names it
     tz = zone(terms.tz)
-    return datetime.combine(payout.astimezone(tz).date(), time(0), tzinfo=tz)
+    day = payout.at.astimezone(tz).date()
+    return (
+        datetime.combine(day, time(0), tzinfo=tz),
+        datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz),
+    )
 
 
 def _daily_payouts(
@@ -561,8 +580,9 @@ def settle(
     members: dict[int, list[Record] | tuple[Record, ...]] = {}
     derived: list[Record] = []
     payout_views: list[Record] = []
-    # The earliest a bank credit may be to pay each payout (by position in payout_views).
-    bounds: list[datetime] = []
+    # When a bank credit may pay each payout and when it is expected (by position in
+    # payout_views): see _credit_window.
+    windows: list[tuple[datetime, datetime]] = []
     by_channel: dict[str, list[Record]] = {}
     carried: dict[str, dict[str, Decimal]] = {}
     terms_of: dict[str, PayoutTerms] = {}
@@ -590,7 +610,7 @@ def settle(
                 original[id(view)] = payout
                 views.append(view)
                 payout_views.append(view)
-                bounds.append(_start_of_day(payout.at, terms))
+                windows.append(_credit_window(payout, terms, derived=False))
             continue
         if terms.mode == "withdrawal":
             # The money stays in the channel's balance until the merchant withdraws it.
@@ -607,7 +627,7 @@ def settle(
             original[id(view)] = payout
             views.append(view)
             payout_views.append(view)
-            bounds.append(payout.at)  # due at the start of its day: no credit before it
+            windows.append(_credit_window(payout, terms, derived=True))
     inputs += [*bank_records, *bank_rejected]
     bank_side: list[Record] = []
     for record in bank_records:
@@ -625,7 +645,8 @@ def settle(
         bank_rejected,
         settings,
         names=("erp", "bank"),
-        not_before=dict(enumerate(bounds)),
+        not_before={i: earliest for i, (earliest, _due) in enumerate(windows)},
+        due={i: due for i, (_earliest, due) in enumerate(windows)},
     )
     results["bank", ""] = result
     direct_ids = {id(r) for r in direct}
