@@ -52,6 +52,7 @@ from orderkit.model.time import zone
 from orderkit.reconcile.classify import PeriodOf
 from orderkit.reconcile.columns import in_time_order, split, totals
 from orderkit.reconcile.engine import reconcile_split
+from orderkit.reconcile.figures import duration_text, in_places, totals_text
 from orderkit.reconcile.outcomes import Outcome, Reconciliation
 from orderkit.reconcile.payouts import PayoutTerms, check_settlement_days, payout_terms_of
 from orderkit.reconcile.records import Record, Rejected
@@ -97,12 +98,9 @@ class ChainStep:
     kind: str | None
 
     def __str__(self) -> str:
-        days, rest = divmod(int(self.after.total_seconds()), 86400)
-        hours, rest = divmod(rest, 3600)
-        minutes = rest // 60
         return (
             f"{self.hop} {self.source}:{self.record_id} {self.amount}"
-            f" (+{days}d {hours:02d}:{minutes:02d}) {self.status}"
+            f" ({duration_text(self.after, signed=True)}) {self.status}"
             + (f" {self.kind}" if self.kind else "")
         )
 
@@ -129,6 +127,7 @@ class Settlement:
         "_members",
         "_of_record",
         "_outcomes",
+        "_sources",
         "_terms",
         "inputs",
         "results",
@@ -148,8 +147,11 @@ class Settlement:
         payouts: dict[str, list[Record]] | None = None,
         carried: dict[str, dict[str, Decimal]] | None = None,
         terms: dict[str, PayoutTerms] | None = None,
+        sources: list[tuple[str, str, int]] | None = None,
     ) -> None:
         self._erp_records = erp
+        # Each source of the inputs, in order: (source, channel, where its inputs end).
+        self._sources = sources if sources is not None else [("", "", len(inputs))]
         self._terms = terms if terms is not None else {}
         self._carried = carried if carried is not None else {}
         self._erp: set[int] | None = None
@@ -244,7 +246,11 @@ class Settlement:
         days of refunds left, which it takes out of its next payout. Explained, not a
         break."""
         return {
-            channel: {currency: Money(net, currency) for currency, net in nets.items() if net}
+            channel: {
+                currency: Money(in_places(net, currency), currency)
+                for currency, net in nets.items()
+                if net
+            }
             for channel, nets in self._carried.items()
             if any(nets.values())
         }
@@ -374,18 +380,41 @@ class Settlement:
             "by_hop": {hop: by_hop[hop] for hop in HOPS if hop in by_hop},
             "by_status": by_status,
             "by_kind": {
-                kind: {"outcomes": kind_counts[kind], "difference": _text(by_kind[kind])}
+                kind: {"outcomes": kind_counts[kind], "difference": totals_text(by_kind[kind])}
                 for kind in sorted(by_kind)
             },
             "breaks": len(self.breaks()),
             "carried": {
-                channel: _text({c: m.amount for c, m in nets.items()})
+                channel: totals_text({c: m.amount for c, m in nets.items()})
                 for channel, nets in self.carried().items()
             },
             "records_in": len(self.inputs),
             "records_accounted": records_accounted,
-            "amount_accounted": _text(accounted),
+            "amount_accounted": totals_text(accounted),
+            "inputs": self.inputs_by_source(),
         }
+
+    def inputs_by_source(self) -> list[dict[str, object]]:
+        """What each source brought in, in the order given: the ERP, each channel's bill
+        (``source`` ``"bill"``, its ``channel`` named), the bank; each with its number of
+        ``records`` (rejected lines included) and their ``amount`` by currency. Each is a
+        figure of its own; the three are never added up (one order's yuan is in all of
+        them)."""
+        found: list[dict[str, object]] = []
+        start = 0
+        for source, channel, end in self._sources:
+            items = self.inputs[start:end]
+            records = itertools.compress(items, map(isinstance, items, repeat(Record)))
+            found.append(
+                {
+                    "source": source,
+                    "channel": channel,
+                    "records": end - start,
+                    "amount": totals_text(totals(records)),  # type: ignore[arg-type]
+                }
+            )
+            start = end
+        return found
 
     def _bank_placed(self) -> list[Record]:
         """The input records the bank hop's outcomes hold (its derived payouts are not
@@ -424,14 +453,10 @@ class Settlement:
         return {
             "records_in": len(inputs),
             "records_accounted": records_accounted,
-            "amount_in": _text(amount_in),
-            "amount_accounted": _text(accounted),
+            "amount_in": totals_text(amount_in),
+            "amount_accounted": totals_text(accounted),
             "balanced": once and amount_in == accounted,
         }
-
-
-def _text(totals: dict[str, Decimal]) -> dict[str, str]:
-    return {currency: str(value) for currency, value in sorted(totals.items())}
 
 
 def _inflow(record: Record, amount: Money) -> Record:
@@ -519,12 +544,12 @@ def _daily_payouts(
                 continue  # the day's transactions cancel out: nothing reaches the bank
             memo = f"{channel} T+{days} payout of {label}"
             if carried_in:
-                memo += f", net of {carried_in} owed from earlier days"
+                memo += f", net of {in_places(carried_in, currency)} owed from earlier days"
             payout = Record(
                 channel,
                 f"{channel}:{label}" + ("" if currency == "CNY" else f":{currency}"),
                 None,
-                Money(balance, currency),
+                Money(in_places(balance, currency), currency),
                 due,
                 memo=memo,
                 kind="settlement",
@@ -574,6 +599,7 @@ def settle(
     }
     direct = list(itertools.compress(erp_records, map(not_, map(routed.__contains__, channels))))
     inputs: list[Record | Rejected] = [*erp_records, *erp_rejected]
+    sources = [("erp", "", len(inputs))]
     results: dict[tuple[str, str], Reconciliation] = {}
     original: dict[int, Record] = {}
     views: list[Record] = []
@@ -591,6 +617,7 @@ def settle(
             raise ValidationError("bills", name, "expected a channel name")
         records, rejected = split(items, f"bills[{name!r}]")
         inputs += [*records, *rejected]
+        sources.append(("bill", name, len(inputs)))
         is_payout = list(map(PAYOUT_KINDS.__contains__, map(_KIND, records)))
         transactions = list(itertools.compress(records, map(not_, is_payout)))
         payouts = list(itertools.compress(records, is_payout))
@@ -629,6 +656,7 @@ def settle(
             payout_views.append(view)
             windows.append(_credit_window(payout, terms, derived=True))
     inputs += [*bank_records, *bank_rejected]
+    sources.append(("bank", "", len(inputs)))
     bank_side: list[Record] = []
     for record in bank_records:
         if record.kind in PAYOUT_KINDS:
@@ -684,4 +712,5 @@ def settle(
         payouts=by_channel,
         carried=carried,
         terms=terms_of,
+        sources=sources,
     )

@@ -57,6 +57,7 @@ from typing import Final
 from orderkit.model.money import Money
 from orderkit.reconcile.classify import PeriodOf, classify_lone, classify_pair
 from orderkit.reconcile.columns import in_time_order, sales_of, split
+from orderkit.reconcile.figures import duration_text
 from orderkit.reconcile.outcomes import Amounts, Facts, Reconciliation, Row
 from orderkit.reconcile.records import KINDS, Record, Rejected
 from orderkit.reconcile.refs import extract_refs, linked_ids
@@ -653,8 +654,10 @@ class _Engine:
                     (j,),
                     "amount_time",
                     {
-                        "time_difference": str(right[j].at - left[i].at),
-                        "window": str(self.rules.time_window),
+                        "time_difference": duration_text(
+                            right[j].at - left[i].at, signed=True
+                        ),
+                        "window": duration_text(self.rules.time_window),
                     },
                 )
         for i, js in candidates_of.items():

@@ -312,7 +312,7 @@ def test_chain_of_a_wechat_order_shows_each_hop_with_its_time() -> None:
         ("order_channel", "wechatpay", "4200001001#fee", "difference"),
     ]
     assert steps[3].after == timedelta(hours=22, minutes=2)
-    assert str(steps[3]) == "channel_bank bank:BK01 CNY 209.24 (+0d 22:02) matched"
+    assert str(steps[3]) == "channel_bank bank:BK01 CNY 209.24 (+22:02) matched"
 
 
 def test_chain_of_a_tmall_order_stops_in_alipay_and_of_a_b2b_order_reaches_the_bank() -> None:
