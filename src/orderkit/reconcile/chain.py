@@ -20,7 +20,10 @@ through the acquirer. :func:`settle` reconciles each hop against the right recor
    channel the merchant withdraws from (Alipay) gets none, and what stays in its
    balance is carried.
    An internal transfer (the withdrawal) is paired with the bank credit it became, not
-   reported on both sides as a break. A bank's own ``charge`` is a ``bank_charge``.
+   reported on both sides as a break. A payout with no credit yet is money in transit,
+   ``pending``, when its credit is expected at or after the cut-off: a derived payout
+   at its due instant, the bill's own row by the start of the next day in the
+   channel's settlement zone. A bank's own ``charge`` is a ``bank_charge``.
 3. ``order_bank``: ERP records paid straight into the bank (a channel with no bill, a
    bank transfer) against the bank, in the same run as the payouts so that one bank
    credit is only ever claimed once.
@@ -49,6 +52,7 @@ from orderkit.model.time import zone
 from orderkit.reconcile.classify import PeriodOf
 from orderkit.reconcile.columns import in_time_order, split, totals
 from orderkit.reconcile.engine import reconcile_split
+from orderkit.reconcile.figures import duration_text, in_places, totals_text
 from orderkit.reconcile.outcomes import Outcome, Reconciliation
 from orderkit.reconcile.payouts import PayoutTerms, check_settlement_days, payout_terms_of
 from orderkit.reconcile.records import Record, Rejected
@@ -94,12 +98,9 @@ class ChainStep:
     kind: str | None
 
     def __str__(self) -> str:
-        days, rest = divmod(int(self.after.total_seconds()), 86400)
-        hours, rest = divmod(rest, 3600)
-        minutes = rest // 60
         return (
             f"{self.hop} {self.source}:{self.record_id} {self.amount}"
-            f" (+{days}d {hours:02d}:{minutes:02d}) {self.status}"
+            f" ({duration_text(self.after, signed=True)}) {self.status}"
             + (f" {self.kind}" if self.kind else "")
         )
 
@@ -126,6 +127,7 @@ class Settlement:
         "_members",
         "_of_record",
         "_outcomes",
+        "_sources",
         "_terms",
         "inputs",
         "results",
@@ -145,8 +147,11 @@ class Settlement:
         payouts: dict[str, list[Record]] | None = None,
         carried: dict[str, dict[str, Decimal]] | None = None,
         terms: dict[str, PayoutTerms] | None = None,
+        sources: list[tuple[str, str, int]] | None = None,
     ) -> None:
         self._erp_records = erp
+        # Each source of the inputs, in order: (source, channel, where its inputs end).
+        self._sources = sources if sources is not None else [("", "", len(inputs))]
         self._terms = terms if terms is not None else {}
         self._carried = carried if carried is not None else {}
         self._erp: set[int] | None = None
@@ -241,7 +246,11 @@ class Settlement:
         days of refunds left, which it takes out of its next payout. Explained, not a
         break."""
         return {
-            channel: {currency: Money(net, currency) for currency, net in nets.items() if net}
+            channel: {
+                currency: Money(in_places(net, currency), currency)
+                for currency, net in nets.items()
+                if net
+            }
             for channel, nets in self._carried.items()
             if any(nets.values())
         }
@@ -371,18 +380,41 @@ class Settlement:
             "by_hop": {hop: by_hop[hop] for hop in HOPS if hop in by_hop},
             "by_status": by_status,
             "by_kind": {
-                kind: {"outcomes": kind_counts[kind], "difference": _text(by_kind[kind])}
+                kind: {"outcomes": kind_counts[kind], "difference": totals_text(by_kind[kind])}
                 for kind in sorted(by_kind)
             },
             "breaks": len(self.breaks()),
             "carried": {
-                channel: _text({c: m.amount for c, m in nets.items()})
+                channel: totals_text({c: m.amount for c, m in nets.items()})
                 for channel, nets in self.carried().items()
             },
             "records_in": len(self.inputs),
             "records_accounted": records_accounted,
-            "amount_accounted": _text(accounted),
+            "amount_accounted": totals_text(accounted),
+            "inputs": self.inputs_by_source(),
         }
+
+    def inputs_by_source(self) -> list[dict[str, object]]:
+        """What each source brought in, in the order given: the ERP, each channel's bill
+        (``source`` ``"bill"``, its ``channel`` named), the bank; each with its number of
+        ``records`` (rejected lines included) and their ``amount`` by currency. Each is a
+        figure of its own; the three are never added up (one order's yuan is in all of
+        them)."""
+        found: list[dict[str, object]] = []
+        start = 0
+        for source, channel, end in self._sources:
+            items = self.inputs[start:end]
+            records = itertools.compress(items, map(isinstance, items, repeat(Record)))
+            found.append(
+                {
+                    "source": source,
+                    "channel": channel,
+                    "records": end - start,
+                    "amount": totals_text(totals(records)),  # type: ignore[arg-type]
+                }
+            )
+            start = end
+        return found
 
     def _bank_placed(self) -> list[Record]:
         """The input records the bank hop's outcomes hold (its derived payouts are not
@@ -421,14 +453,10 @@ class Settlement:
         return {
             "records_in": len(inputs),
             "records_accounted": records_accounted,
-            "amount_in": _text(amount_in),
-            "amount_accounted": _text(accounted),
+            "amount_in": totals_text(amount_in),
+            "amount_accounted": totals_text(accounted),
             "balanced": once and amount_in == accounted,
         }
-
-
-def _text(totals: dict[str, Decimal]) -> dict[str, str]:
-    return {currency: str(value) for currency, value in sorted(totals.items())}
 
 
 def _inflow(record: Record, amount: Money) -> Record:
@@ -437,14 +465,30 @@ def _inflow(record: Record, amount: Money) -> Record:
     return attrs.evolve(record, amount=amount, kind="sale" if amount.amount >= 0 else "refund")
 
 
-def _start_of_day(payout: datetime, terms: PayoutTerms) -> datetime:
-    """The earliest a bank credit can pay the bill's own ``payout`` row: the start of
-    its day in the channel's settlement zone (a withdrawal at 09:00 also takes a credit
-    posted earlier the same day, as a statement that gives dates only shows it at
-    00:00). A derived payout is due at that instant already."""
+def _credit_window(
+    payout: Record, terms: PayoutTerms, *, derived: bool
+) -> tuple[datetime, datetime]:
+    """When the bank credit of ``payout`` may come and when it is expected: the one rule
+    of the bank hop for a payout on its way to the bank.
+
+    A derived payout is due at its own instant (the start of the day T+N): no credit
+    before it, and in transit while that is at or after the cut-off. The bill's own
+    payout row (an Alipay withdrawal) takes a credit from the start of its day in the
+    channel's settlement zone (a withdrawal at 09:00 also takes a credit posted earlier
+    that day, as a statement that gives dates only shows it at 00:00) and is expected by
+    the start of the next day (a withdrawal made in the evening reaches the bank the
+    next morning): with no credit yet, it is in transit (``pending``) when that is at or
+    after the cut-off, as a derived payout due then is.
+    """
+    if derived:
+        return payout.at, payout.at
     assert terms.tz is not None  # payout_terms_of names it
     tz = zone(terms.tz)
-    return datetime.combine(payout.astimezone(tz).date(), time(0), tzinfo=tz)
+    day = payout.at.astimezone(tz).date()
+    return (
+        datetime.combine(day, time(0), tzinfo=tz),
+        datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz),
+    )
 
 
 def _daily_payouts(
@@ -500,12 +544,12 @@ def _daily_payouts(
                 continue  # the day's transactions cancel out: nothing reaches the bank
             memo = f"{channel} T+{days} payout of {label}"
             if carried_in:
-                memo += f", net of {carried_in} owed from earlier days"
+                memo += f", net of {in_places(carried_in, currency)} owed from earlier days"
             payout = Record(
                 channel,
                 f"{channel}:{label}" + ("" if currency == "CNY" else f":{currency}"),
                 None,
-                Money(balance, currency),
+                Money(in_places(balance, currency), currency),
                 due,
                 memo=memo,
                 kind="settlement",
@@ -555,14 +599,16 @@ def settle(
     }
     direct = list(itertools.compress(erp_records, map(not_, map(routed.__contains__, channels))))
     inputs: list[Record | Rejected] = [*erp_records, *erp_rejected]
+    sources = [("erp", "", len(inputs))]
     results: dict[tuple[str, str], Reconciliation] = {}
     original: dict[int, Record] = {}
     views: list[Record] = []
     members: dict[int, list[Record] | tuple[Record, ...]] = {}
     derived: list[Record] = []
     payout_views: list[Record] = []
-    # The earliest a bank credit may be to pay each payout (by position in payout_views).
-    bounds: list[datetime] = []
+    # When a bank credit may pay each payout and when it is expected (by position in
+    # payout_views): see _credit_window.
+    windows: list[tuple[datetime, datetime]] = []
     by_channel: dict[str, list[Record]] = {}
     carried: dict[str, dict[str, Decimal]] = {}
     terms_of: dict[str, PayoutTerms] = {}
@@ -571,6 +617,7 @@ def settle(
             raise ValidationError("bills", name, "expected a channel name")
         records, rejected = split(items, f"bills[{name!r}]")
         inputs += [*records, *rejected]
+        sources.append(("bill", name, len(inputs)))
         is_payout = list(map(PAYOUT_KINDS.__contains__, map(_KIND, records)))
         transactions = list(itertools.compress(records, map(not_, is_payout)))
         payouts = list(itertools.compress(records, is_payout))
@@ -590,7 +637,7 @@ def settle(
                 original[id(view)] = payout
                 views.append(view)
                 payout_views.append(view)
-                bounds.append(_start_of_day(payout.at, terms))
+                windows.append(_credit_window(payout, terms, derived=False))
             continue
         if terms.mode == "withdrawal":
             # The money stays in the channel's balance until the merchant withdraws it.
@@ -607,8 +654,9 @@ def settle(
             original[id(view)] = payout
             views.append(view)
             payout_views.append(view)
-            bounds.append(payout.at)  # due at the start of its day: no credit before it
+            windows.append(_credit_window(payout, terms, derived=True))
     inputs += [*bank_records, *bank_rejected]
+    sources.append(("bank", "", len(inputs)))
     bank_side: list[Record] = []
     for record in bank_records:
         if record.kind in PAYOUT_KINDS:
@@ -625,7 +673,8 @@ def settle(
         bank_rejected,
         settings,
         names=("erp", "bank"),
-        not_before=dict(enumerate(bounds)),
+        not_before={i: earliest for i, (earliest, _due) in enumerate(windows)},
+        due={i: due for i, (_earliest, due) in enumerate(windows)},
     )
     results["bank", ""] = result
     direct_ids = {id(r) for r in direct}
@@ -663,4 +712,5 @@ def settle(
         payouts=by_channel,
         carried=carried,
         terms=terms_of,
+        sources=sources,
     )

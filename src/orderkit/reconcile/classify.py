@@ -15,7 +15,9 @@ For a *pair* (records of both sides that belong together):
 
 For a record *left alone* after every pass:
 
-* ``pending``: at or after the cut-off (not due yet; not a break);
+* ``pending``: due at or after the cut-off (not due yet; not a break): a record is due
+  at its own time unless the caller says otherwise (a payout on its way to the bank is
+  due when its credit is expected);
 * ``platform_fee``: a fee record (the source says it is a fee);
 * ``coupon_or_subsidy``: a subsidy record (a coupon, a platform subsidy);
 * ``bank_charge``: a bank's own charge (account fee, transfer fee), never a refund;
@@ -192,9 +194,14 @@ def classify_lone(
     side: str,
     sale_amounts: Mapping[str, Decimal],
     rules: Rules,
+    due: Sequence[datetime] | None = None,
 ) -> list[tuple[str, str]]:
     """``(status, kind)`` of each record of ``side`` (``"left"`` or ``"right"``) that no
     pass could pair, in the order of ``records``.
+
+    ``due`` gives the instant each record is due, in the order of ``records`` (a payout
+    whose bank credit is expected later than the payout itself); by default a record is
+    due at its own time (``at``).
 
     ``sale_amounts`` maps a ref to the amount of the sale with that ref anywhere in the
     input (for telling a partial refund from a missing one); only refunds' refs are
@@ -202,6 +209,8 @@ def classify_lone(
     the few refunds are compared with their sale, then everything at or after the
     cut-off is ``pending`` (not due yet; that rule comes first).
     """
+    if due is None:
+        due = list(map(_AT_OF, records))
     kinds = list(map(_KIND_OF, records))
     classes = list(map(_LONE_BY_KIND.get, kinds, repeat(_MISSING[side])))
     for k in compress(range(len(kinds)), map(eq, kinds, repeat("refund"))):
@@ -210,6 +219,6 @@ def classify_lone(
         if sale_amount is not None and abs(record.amount.amount) < abs(sale_amount):
             classes[k] = _PARTIAL_REFUND
     if rules.cutoff is not None:
-        for k in compress(range(len(kinds)), map(ge, map(_AT_OF, records), repeat(rules.cutoff))):
+        for k in compress(range(len(kinds)), map(ge, due, repeat(rules.cutoff))):
             classes[k] = _PENDING
     return classes

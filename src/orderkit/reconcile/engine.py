@@ -57,6 +57,7 @@ from typing import Final
 from orderkit.model.money import Money
 from orderkit.reconcile.classify import PeriodOf, classify_lone, classify_pair
 from orderkit.reconcile.columns import in_time_order, sales_of, split
+from orderkit.reconcile.figures import duration_text
 from orderkit.reconcile.outcomes import Amounts, Facts, Reconciliation, Row
 from orderkit.reconcile.records import KINDS, Record, Rejected
 from orderkit.reconcile.refs import extract_refs, linked_ids
@@ -100,6 +101,7 @@ class _Engine:
         right: list[Record],
         rules: Rules,
         not_before: Mapping[int, datetime] | None = None,
+        due: Mapping[int, datetime] | None = None,
     ) -> None:
         self.left = left
         self.right = right
@@ -109,6 +111,9 @@ class _Engine:
         self.not_before: dict[int, float] = {
             i: at.timestamp() for i, at in (not_before or {}).items()
         }
+        #: Left position -> the instant it is due, when that is not its own time (a
+        #: payout whose bank credit is expected later): decides ``pending``.
+        self.due: Mapping[int, datetime] = due if due is not None else {}
         self.left_open = bytearray(b"\x01") * len(left)
         self.right_open = bytearray(b"\x01") * len(right)
         self.pair_left: list[int] = []
@@ -649,8 +654,10 @@ class _Engine:
                     (j,),
                     "amount_time",
                     {
-                        "time_difference": str(right[j].at - left[i].at),
-                        "window": str(self.rules.time_window),
+                        "time_difference": duration_text(
+                            right[j].at - left[i].at, signed=True
+                        ),
+                        "window": duration_text(self.rules.time_window),
                     },
                 )
         for i, js in candidates_of.items():
@@ -796,10 +803,19 @@ class _Engine:
             ref: (self.right if side else self.left)[p].amount.amount
             for ref, ((side, p), *_rest) in sales_of(self.left, self.right, refunds).items()
         }
+        # When each lone left record is due (a payout: when its credit is expected).
+        due = self.due
+        left_due = (
+            list(map(due.get, lone[0], map(_AT, lone_records[0]))) if due else None
+        )
         classes: list[list[tuple[str, str]]] = []
         for side, records in enumerate(lone_records):
             of_side = classify_lone(
-                records, side=("left", "right")[side], sale_amounts=sale_amounts, rules=self.rules
+                records,
+                side=("left", "right")[side],
+                sale_amounts=sale_amounts,
+                rules=self.rules,
+                due=None if side else left_due,
             )
             _add_lone(self.row_amounts, side, of_side, records)
             classes.append(of_side)
@@ -1084,6 +1100,7 @@ def reconcile_split(
     *,
     names: tuple[str, str] = ("left", "right"),
     not_before: Mapping[int, datetime] | None = None,
+    due: Mapping[int, datetime] | None = None,
 ) -> Reconciliation:
     """:func:`reconcile` on sides already split into records and rejected lines (as
     :func:`~orderkit.reconcile.settle` has them), with the rules already built.
@@ -1092,9 +1109,11 @@ def reconcile_split(
     (a bill with no rows for the period). ``not_before`` maps a left position to the
     earliest instant of a right record that may pair with it by amount and time (a
     payout against the bank: a credit before the payout was due is not its credit); the
-    window stays symmetric for the others.
+    window stays symmetric for the others. ``due`` maps a left position to the instant
+    it is due when that is later than its own time (a payout's credit is expected then):
+    left alone, it is ``pending`` when that instant is at or after the cut-off.
     """
-    engine = _Engine(left_records, right_records, settings, not_before)
+    engine = _Engine(left_records, right_records, settings, not_before, due)
     engine.exact()
     engine.set_aside()
     engine.shared_links()

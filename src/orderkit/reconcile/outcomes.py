@@ -23,6 +23,7 @@ from typing import Final
 import attrs
 
 from orderkit.reconcile.columns import in_time_order, sales_of
+from orderkit.reconcile.figures import totals_text
 from orderkit.reconcile.records import Record, Rejected
 from orderkit.reconcile.rules import Rules
 
@@ -156,10 +157,6 @@ def _split_sums(
     for (name, side, currency), value in sums.items():
         out.setdefault(name, ({}, {}))[side][currency] = value
     return out
-
-
-def _text(totals: dict[str, Decimal]) -> dict[str, str]:
-    return {currency: str(value) for currency, value in sorted(totals.items())}
 
 
 class Reconciliation:
@@ -477,8 +474,8 @@ class Reconciliation:
                 statuses[status] = {
                     "outcomes": status_counts[status],
                     "records": status_records[status],
-                    "left_amount": _text(left_amount),
-                    "right_amount": _text(right_amount),
+                    "left_amount": totals_text(left_amount),
+                    "right_amount": totals_text(right_amount),
                 }
         kinds: dict[str, dict[str, object]] = {}
         kind_amounts = _split_sums(kind_sums)
@@ -491,9 +488,9 @@ class Reconciliation:
                 net[currency] = net.get(currency, zero) - value
             kinds[kind] = {
                 "outcomes": kind_counts[kind],
-                "left_amount": _text(left_amount),
-                "right_amount": _text(right_amount),
-                "difference": _text(net),
+                "left_amount": totals_text(left_amount),
+                "right_amount": totals_text(right_amount),
+                "difference": totals_text(net),
             }
 
         matched_records = status_records.get("matched", 0)
@@ -553,8 +550,8 @@ class Reconciliation:
         result = {
             "records_in": records_in,
             "records_accounted": records + rejected,
-            "amount_in": _text(amount_in),
-            "amount_accounted": _text(accounted),
+            "amount_in": totals_text(amount_in),
+            "amount_accounted": totals_text(accounted),
         }
         result["balanced"] = (
             result["records_in"] == result["records_accounted"]

@@ -130,7 +130,18 @@ def test_cash_deposit_without_ref_matches_by_amount_within_the_window() -> None:
     bank = [rec("bank", "B1", None, "268.00", 120, memo="cash")]
     (outcome,) = reconcile(erp, bank).outcomes
     assert (outcome.status, outcome.rule) == ("matched", "amount_time")
-    assert dict(outcome.evidence)["time_difference"] == "2:00:00"
+    assert dict(outcome.evidence)["time_difference"] == "+02:00"
+    assert dict(outcome.evidence)["window"] == "2 d 00:00"
+
+
+def test_a_credit_before_the_order_gives_a_readable_negative_time_difference() -> None:
+    erp = [rec("erp", "E1", "SO1", "268.00", 9 * 60)]
+    bank = [rec("bank", "B1", None, "268.00", memo="cash")]
+    (outcome,) = reconcile(erp, bank).outcomes
+    assert dict(outcome.evidence)["time_difference"] == "-09:00"
+    later = [rec("bank", "B1", None, "268.00", 9 * 60 + 26 * 60 + 30, memo="cash")]
+    (outcome,) = reconcile(erp, later, time_window=timedelta(days=3)).outcomes
+    assert dict(outcome.evidence)["time_difference"] == "+1 d 02:30"
 
 
 def test_amount_match_outside_the_time_window_is_not_paired() -> None:

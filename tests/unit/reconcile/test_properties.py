@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from orderkit.model.money import Money
 from orderkit.reconcile import STATUSES, Record, Rejected, reconcile
+from orderkit.reconcile.figures import in_places
 
 T0 = datetime(2026, 2, 27, tzinfo=UTC)
 REFS = [None, "SO20260227000001", "SO20260227000002", "SO20260227000003", "3698512204871532841"]
@@ -98,7 +99,8 @@ def test_every_input_is_in_exactly_one_outcome_and_amounts_are_conserved(
 
     summary = result.summary()
     assert summary["records_accounted"] == len(left) + len(right)
-    expected = {currency: str(value) for currency, value in sorted(amount_in.items())}
+    # Exact, written to the currency's places (a five-decimal bill line is 0.60, not 0.60000).
+    expected = {c: str(in_places(value, c)) for c, value in sorted(amount_in.items())}
     conservation = result.conservation()
     assert conservation["balanced"] is True
     assert conservation["amount_in"] == conservation["amount_accounted"] == expected

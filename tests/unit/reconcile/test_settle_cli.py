@@ -81,7 +81,7 @@ def test_settle_follows_a_wechat_order_to_the_bank_and_exits_0(tmp_path: Path) -
     assert set(data["pairs"]) == {"wechatpay", "bank"}
     bank_pair = data["pairs"]["bank"]
     assert [(o["status"], o["right"][0]["record_id"]) for o in bank_pair] == [("matched", "B0001")]
-    assert bank_pair[0]["left"][0]["amount"] == "164.01000"
+    assert bank_pair[0]["left"][0]["amount"] == "164.01"
     page = html.read_text(encoding="utf-8")
     assert "erp-2026-03.csv, wechat-2026-03.csv, bank-2026-03.csv" in page
     # The page shows the derived payout to the fen under its own hop, not under "erp".

@@ -312,7 +312,7 @@ def test_chain_of_a_wechat_order_shows_each_hop_with_its_time() -> None:
         ("order_channel", "wechatpay", "4200001001#fee", "difference"),
     ]
     assert steps[3].after == timedelta(hours=22, minutes=2)
-    assert str(steps[3]) == "channel_bank bank:BK01 CNY 209.24 (+0d 22:02) matched"
+    assert str(steps[3]) == "channel_bank bank:BK01 CNY 209.24 (+22:02) matched"
 
 
 def test_chain_of_a_tmall_order_stops_in_alipay_and_of_a_b2b_order_reaches_the_bank() -> None:
@@ -569,3 +569,31 @@ def test_conservation_fails_when_a_record_is_dropped_or_counted_twice(fault: str
     else:
         assert summary["records_accounted"] != summary["records_in"]
         assert conservation["records_accounted"] != conservation["records_in"]
+
+
+def test_a_withdrawal_still_in_transit_at_the_cut_off_is_pending_like_a_payout() -> None:
+    # 31 March, 22:00: the merchant withdraws from Alipay; WeChat Pay owes the evening's
+    # sales T+1. Neither credit has reached the bank by the cut-off: both are in transit.
+    erp = [
+        Record("erp", "A1", "SO1", cny("100.00"), at(31, 10), channel="alipay"),
+        Record("erp", "W1", "SO2", cny("99.00"), at(31, 21), channel="wechatpay"),
+    ]
+    late = Record("alipay", "AL2", None, cny("-100.00"), at(31, 22), kind="transfer")
+    early = attrs.evolve(late, record_id="AL3", at=at(30, 22))
+    bills = {
+        "alipay": [Record("alipay", "AL1", "SO1", cny("100.00"), at(31, 10)), late],
+        "wechatpay": [Record("wechatpay", "WX1", "SO2", cny("99.00"), at(31, 21))],
+    }
+    month = settle(erp, bills, [], cutoff=CUTOFF)
+    in_transit = {
+        o.left[0].record_id: (o.status, o.kind) for o in month.outcomes if o.hop == "channel_bank"
+    }
+    assert in_transit == {
+        "AL2": ("pending", "pending"),
+        "wechatpay:2026-03-31": ("pending", "pending"),
+    }
+    assert month.breaks() == []
+    # A withdrawal of the day before was due at the bank by 31 March: a break.
+    bills["alipay"].append(early)
+    (missing,) = settle(erp, bills, [], cutoff=CUTOFF).breaks()
+    assert (missing.left[0].record_id, missing.kind) == ("AL3", "missing_right")

@@ -267,6 +267,35 @@ def test_a_payout_of_five_decimal_bill_lines_shows_to_the_fen() -> None:
     assert "CNY -7.41" in page and "7.41000" not in page
 
 
+def test_a_derived_payout_its_memo_chain_and_json_give_amounts_to_the_fen(
+    tmp_path: Path,
+) -> None:
+    month = five_decimal_month()
+    (payout,) = month.derived
+    assert str(payout.amount) == "CNY 1227.09"
+    assert "1227.09 " in str(month.chain("SO1")[2]) and "000" not in str(month.chain("SO1")[2])
+    assert month.summary()["amount_accounted"] == {"CNY": "3688.68"}
+    assert month.conservation()["amount_in"] == {"CNY": "3688.68"}
+    report = write_report(month, tmp_path / "s.json").read_text(encoding="utf-8")
+    assert "7.41000" not in report and "1234.50000" not in report
+    assert '"-7.41"' in report
+
+
+def test_the_page_gives_the_inputs_of_each_source_not_one_sum_of_all() -> None:
+    month = five_decimal_month()
+    assert month.summary()["inputs"] == [
+        {"source": "erp", "channel": "", "records": 1, "amount": {"CNY": "1234.50"}},
+        {"source": "bill", "channel": "wechatpay", "records": 2, "amount": {"CNY": "1227.09"}},
+        {"source": "bank", "channel": "", "records": 1, "amount": {"CNY": "1227.09"}},
+    ]
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", render_settlement_html(month)))
+    assert (
+        "inputs: ERP 1 record, CNY 1,234.50; wechatpay bill 2 records, CNY 1,227.09;"
+        " bank 1 record, CNY 1,227.09;"
+    ) in text
+    assert "3,688.68" not in text
+
+
 def test_the_csv_names_channel_and_hop_and_writes_amounts_to_the_fen(tmp_path: Path) -> None:
     target = write_report(five_decimal_month(), tmp_path / "s.csv")
     with target.open(encoding="utf-8-sig", newline="") as handle:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from orderkit.model.time import zone
+from orderkit.reconcile.figures import in_places
 from orderkit.reconcile.outcomes import Outcome
 from orderkit.reconcile.records import Record
 from orderkit.reconcile.report.labels import labels
@@ -28,12 +29,13 @@ def column_heads(columns: Sequence[str], tz: str, lang: str) -> list[str]:
 
 
 def record_data(record: Record) -> dict[str, object]:
-    """A record as JSON-ready data (amount as text, time as ISO-8601 UTC)."""
+    """A record as JSON-ready data (amount as exact text to its currency's places, time
+    as ISO-8601 UTC)."""
     return {
         "source": record.source,
         "record_id": record.record_id,
         "ref": record.ref,
-        "amount": str(record.amount.amount),
+        "amount": str(in_places(record.amount.amount, record.amount.currency)),
         "currency": record.amount.currency,
         "at": record.at.isoformat(),
         "memo": record.memo,

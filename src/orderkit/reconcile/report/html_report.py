@@ -16,13 +16,14 @@ out; the JSON and CSV reports always carry everything.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import timedelta, tzinfo
+from datetime import tzinfo
 from decimal import Decimal
 from pathlib import Path
 from typing import Final
 
-from orderkit.model.money import Money, minor_digits
+from orderkit.model.money import Money
 from orderkit.model.time import zone
+from orderkit.reconcile.figures import duration_text, in_places
 from orderkit.reconcile.matrix import MultiReconciliation
 from orderkit.reconcile.outcomes import Reconciliation
 from orderkit.reconcile.records import Record
@@ -82,15 +83,8 @@ def format_amount(value: Decimal | str, currency: str) -> str:
     An amount with more places than the minor unit (a WeChat Pay fee of ``0.99000``) is
     shown to the minor unit when that loses nothing, and in full otherwise.
     """
-    amount = Decimal(value)
-    digits = minor_digits(currency)
-    exponent = amount.as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > digits:
-        shown = amount.quantize(Decimal(1).scaleb(-digits))
-        if shown != amount:
-            return f"{currency} {amount:,}"
-        amount = shown
-    return f"{currency} {amount:,.{digits}f}"
+    amount = in_places(Decimal(value), currency)
+    return f"{currency} {amount:,}"
 
 
 def _is_zero(amounts: object) -> bool:
@@ -107,13 +101,6 @@ def _money(amounts: object) -> str:
 
 def _total(money: Money) -> str:
     return format_amount(money.amount, money.currency)
-
-
-def _window(window: timedelta) -> str:
-    hours, rest = divmod(int(window.total_seconds()), 3600)
-    days, hours = divmod(hours, 24)
-    minutes = rest // 60
-    return (f"{days} d " if days else "") + f"{hours:02d}:{minutes:02d}"
 
 
 def _summary(result: Reconciliation, say: Labels) -> Html:
@@ -334,7 +321,7 @@ def page_header(rules: Rules, span: str, files: Sequence[str], say: Labels) -> H
                 tz=rules.tz,
                 period=rules.period,
                 cutoff=cutoff_text(rules, say),
-                window=_window(rules.time_window),
+                window=duration_text(rules.time_window),
             ),
             cls="note",
         )

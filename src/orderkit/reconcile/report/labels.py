@@ -91,8 +91,13 @@ _EN: Final = {
     "side_records": "{side}: records",
     "side_amount": "{side}: amount",
     "no_rows": "nothing in this hop",
-    "settle_balance": "inputs {records_in} records, {amount_in}; accounted for {accounted}"
-    " ({balanced}); {breaks} rows need a person.",
+    "settle_balance": "inputs: {inputs}; {records_accounted} of {records_in} records"
+    " accounted for ({balanced}); {breaks} rows need a person.",
+    "input_erp": "ERP",
+    "input_bill": "{channel} bill",
+    "input_bank": "bank",
+    "input_record": "{count} record",
+    "input_records": "{count} records",
     "not_shown": "{count} matched rows are counted above and listed in the CSV and xlsx"
     " reports.",
     "carried": "Carried balances",
@@ -186,8 +191,13 @@ _ZH: Final = {
     "side_records": "{side}：记录",
     "side_amount": "{side}：金额",
     "no_rows": "本环节无记录",
-    "settle_balance": "输入 {records_in} 条记录，{amount_in}；已归类 {accounted}（{balanced}）；"
-    "{breaks} 行待处理。",
+    "settle_balance": "输入：{inputs}；{records_in} 条记录中已归类 {records_accounted} 条"
+    "（{balanced}）；{breaks} 行待处理。",
+    "input_erp": "ERP 订单",
+    "input_bill": "{channel} 账单",
+    "input_bank": "银行",
+    "input_record": "{count} 条记录",
+    "input_records": "{count} 条记录",
     "not_shown": "另有 {count} 行已匹配，计入上方数量，明细见 CSV 和 xlsx 报告。",
     "carried": "渠道结余",
     "carried_amount": "结余",

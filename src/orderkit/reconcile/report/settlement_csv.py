@@ -27,8 +27,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Final
 
-from orderkit.model.money import minor_digits
 from orderkit.reconcile.chain import Settlement
+from orderkit.reconcile.figures import in_places
 from orderkit.reconcile.records import Record
 from orderkit.reconcile.report._common import column_heads, local_time_text
 from orderkit.reconcile.report.escaping import spreadsheet_safe, spreadsheet_text
@@ -70,9 +70,7 @@ _IDS: Final = frozenset(map(SETTLEMENT_CSV_COLUMNS.index, ("record_id", "ref", "
 def amount_text(value: Decimal, currency: str) -> str:
     """``value`` to ``currency``'s minor unit when that loses nothing (``0.99000`` ->
     ``0.99``), in full otherwise; no thousands separators."""
-    digits = minor_digits(currency)
-    shown = value.quantize(Decimal(1).scaleb(-digits))
-    return f"{shown:f}" if shown == value else f"{value:f}"
+    return f"{in_places(value, currency):f}"
 
 
 def _record_cells(record: Record, tz: str) -> list[str]:

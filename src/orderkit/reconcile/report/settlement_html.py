@@ -249,6 +249,19 @@ def _amounts(totals: object) -> str:
     return totals_text({str(c): Decimal(str(v)) for c, v in totals.items()})
 
 
+def _inputs(settlement: Settlement, say: Labels) -> str:
+    """What each source brought in (``ERP 12 records, CNY 2,713.00; wechatpay bill ...``):
+    a figure per source, never their sum (one order's yuan is in each of them)."""
+    parts = []
+    for each in settlement.inputs_by_source():
+        count = each["records"]
+        assert isinstance(count, int)
+        name = say[f"input_{each['source']}"].format(channel=each["channel"])
+        records = say["input_record" if count == 1 else "input_records"].format(count=f"{count:,}")
+        parts.append(f"{name} {records}, {_amounts(each['amount'])}")
+    return "; ".join(parts)
+
+
 def render_settlement_html(
     settlement: Settlement,
     *,
@@ -273,9 +286,9 @@ def render_settlement_html(
         tag(
             "p",
             say["settle_balance"].format(
+                inputs=_inputs(settlement, say),
                 records_in=f"{conservation['records_in']:,}",
-                amount_in=_amounts(conservation["amount_in"]),
-                accounted=_amounts(conservation["amount_accounted"]),
+                records_accounted=f"{conservation['records_accounted']:,}",
                 balanced=say["balanced" if conservation["balanced"] else "not_balanced"],
                 breaks=f"{summary['breaks']:,}",
             ),
