@@ -184,8 +184,8 @@ class Wanted:
     held as a difference (:data:`MISMATCH_HOLD`): what sync decides once the lifecycle
     refused the address (``AddressLocked``)."""
 
-    __slots__ = ("at", "cancelled", "holds", "key", "lines", "paid_back", "paid_in",
-                 "readdress", "refunded", "shipped", "target")
+    __slots__ = ("at", "cancelled", "holds", "key", "lines", "listed", "paid_back",
+                 "paid_in", "readdress", "refunded", "shipped", "target")
 
     def __init__(self, target: Order, at: datetime, *, readdress: bool = True) -> None:
         self.target = target
@@ -196,6 +196,7 @@ class Wanted:
         self.cancelled = _units(target, _CANCELLED)
         self.shipped = target.sent_units
         self.refunded = _units(target, _REFUNDED)
+        self.listed = tuple(p for p in target.payments if p.kind is PaymentKind.REFUND)
         self.paid_back = _paid(target, PaymentKind.REFUND)
         self.holds = frozenset(hold.kind for hold in target.holds)
         self.lines = {line.line_id: line for line in target.lines}
@@ -418,59 +419,130 @@ def _ship(stored: Order, want: Wanted) -> Event | None:
 
 
 def _refund(stored: Order, want: Wanted) -> Event | None:
-    at = want.at
-    if want.target.status == OrderStatus.CLOSED and stored.status != OrderStatus.CLOSED:
-        totals = stored.totals
-        left = totals.paid - totals.refunded
-        if stored.is_final and left.amount <= 0:
-            # Ended with nothing left to pay back (cancelled, or completed and refunded
-            # in full): a zero refund cannot close it, the order has nothing to change.
-            return None
-        data: dict[str, object] = {"amount": left}
-        back = _paid_back(stored)
-        _refer(data, [want.lines[line_id].refund_id for line_id, n in want.refunded.items()
-                      if n > back.get(line_id, 0)])
-        return Event("refund", event_id=f"{want.key}:refund:all", at=at, data=data)
-    # Units refunded beyond those the order paid back come from returned units still
-    # owed for, then from open or shipped ones; what is owed back is what the order,
-    # with them refunded as the lifecycle refunds them, has been paid beyond its sold
-    # amount.
-    if any(want.refunded.values()):
-        back = _paid_back(stored)
-        out = _units(stored, _REFUNDED, _RETURNED)
-        owed = {line_id: out[line_id] - n for line_id, n in back.items()}
-        free = {line_id: n + owed[line_id] for line_id, n in _units(stored, _OPEN,
-                                                                    _SHIPPED).items()}
-        more = _beyond(want.refunded, back, free)
-        if more:
-            # One refund per platform refund id (the first line's first; lines without
-            # one together), its id the units it brings the order to.
-            refund_id = want.lines[next(iter(more))].refund_id
-            group = {line_id: n for line_id, n in more.items()
-                     if want.lines[line_id].refund_id == refund_id}
-            reached = {line_id: n - (0 if line_id in group else more.get(line_id, 0))
-                       for line_id, n in want.refunded.items()}
-            event_id = f"{want.key}:refund:{_text(reached)}"
-            lines = _named(stored, group, owed)
-            moves = refund_moves(stored, Event("refund", event_id=event_id, at=at,
-                                               data={"lines": lines}))
-            data = {"amount": _moved(stored, moves).refund_due, "lines": lines}
-            _refer(data, [refund_id])
-            return Event("refund", event_id=event_id, at=at, data=data)
-    # Money paid back without units named (WooCommerce ``refunds``): what the channel
-    # lists beyond what the order has refunded, its id the listed total.
-    if not want.paid_back.amount:
+    """Money the channel paid back that ``stored`` has not: for a CLOSED trade
+    everything (:func:`_refund_all`), for refunded lines their units
+    (:func:`_refund_units`), and money listed without units (:func:`_refund_money`).
+    When the channel lists its refunds, a CLOSED trade's lines go first, each with
+    its own listed refund, and closing pays what the list has left."""
+    closing = want.target.status == OrderStatus.CLOSED and stored.status != OrderStatus.CLOSED
+    if closing and not want.listed:
+        return _refund_all(stored, want)
+    event = _refund_units(stored, want)
+    if event is not None:
+        return event
+    return _refund_all(stored, want) if closing else _refund_money(stored, want)
+
+
+def _refund_all(stored: Order, want: Wanted) -> Event | None:
+    """The refund that closes ``stored`` as the channel closed the trade: everything
+    still paid, or when the channel lists its refunds what they add up to beyond what
+    ``stored`` refunded (naming the units still sold, so the order closes with the rest
+    owed, as the mapped order shows it)."""
+    totals = stored.totals
+    left = totals.paid - totals.refunded
+    listed = _listed(stored, want)
+    back = _paid_back(stored)
+    refund_ids = [want.lines[line_id].refund_id for line_id, n in want.refunded.items()
+                  if n > back.get(line_id, 0)]
+    data: dict[str, object] = {"amount": left}
+    if listed is not None:
+        amount, refund_ids = listed
+        sold = {line_id: n for line_id, n in stored.sold_units.items() if n}
+        if amount.amount <= 0 and not sold:
+            return None  # the listed money is recorded and nothing is left to close
+        if amount != left or not amount.amount:  # else a refund of everything closes it
+            data = {"amount": max(amount, Money.zero(amount.currency))}
+            if sold:
+                data["lines"] = _named(stored, sold, {})
+    elif stored.is_final and left.amount <= 0:
+        # Ended with nothing left to pay back (cancelled, or completed and refunded
+        # in full): a zero refund cannot close it, the order has nothing to change.
         return None
-    refunded = stored.totals.refunded
-    if want.paid_back.amount <= refunded.amount:
+    _refer(data, refund_ids)
+    return Event("refund", event_id=f"{want.key}:refund:all", at=want.at, data=data)
+
+
+def _refund_units(stored: Order, want: Wanted) -> Event | None:
+    """Units refunded beyond those the order paid back: they come from returned units
+    still owed for, then from open or shipped ones. What goes back is what the channel
+    lists for them (:func:`_listed`), else what the order, with them refunded as the
+    lifecycle refunds them, has been paid beyond its sold amount."""
+    if not any(want.refunded.values()):
         return None
-    amount = want.paid_back - refunded
-    data = {"amount": amount}
-    # The listed refund this is, when one alone is of that amount.
-    _refer(data, [p.reference for p in want.target.payments
-                  if p.kind is PaymentKind.REFUND and p.amount == amount])
-    return Event("refund", event_id=f"{want.key}:refund:{want.paid_back.amount}", at=at,
+    back = _paid_back(stored)
+    out = _units(stored, _REFUNDED, _RETURNED)
+    owed = {line_id: out[line_id] - n for line_id, n in back.items()}
+    free = {line_id: n + owed[line_id] for line_id, n in _units(stored, _OPEN,
+                                                                _SHIPPED).items()}
+    more = _beyond(want.refunded, back, free)
+    if not more:
+        return None
+    # One refund per platform refund id (the first line's first; lines without one
+    # together), its id the units it brings the order to.
+    refund_id = want.lines[next(iter(more))].refund_id
+    group = {line_id: n for line_id, n in more.items()
+             if want.lines[line_id].refund_id == refund_id}
+    reached = {line_id: n - (0 if line_id in group else more.get(line_id, 0))
+               for line_id, n in want.refunded.items()}
+    event_id = f"{want.key}:refund:{_text(reached)}"
+    lines = _named(stored, group, owed)
+    later = frozenset(want.lines[line_id].refund_id for line_id in more
+                      if line_id not in group) - {""}
+    listed = _listed(stored, want, refund_id, later)
+    if listed is None:
+        moves = refund_moves(stored, Event("refund", event_id=event_id, at=want.at,
+                                           data={"lines": lines}))
+        amount, refund_ids = _moved(stored, moves).refund_due, [refund_id]
+    else:
+        # Listed below what the order refunded: the units go and nothing is paid
+        # twice; the difference holds the order (_difference).
+        amount, refund_ids = listed
+        amount = max(amount, Money.zero(amount.currency))
+    data: dict[str, object] = {"amount": amount, "lines": lines}
+    _refer(data, refund_ids)
+    return Event("refund", event_id=event_id, at=want.at, data=data)
+
+
+def _refund_money(stored: Order, want: Wanted) -> Event | None:
+    """Money paid back without units named (WooCommerce ``refunds``): what the channel
+    lists beyond what the order has refunded, its id the listed total."""
+    listed = _listed(stored, want)
+    if listed is None or listed[0].amount <= 0:
+        return None
+    amount, refund_ids = listed
+    data: dict[str, object] = {"amount": amount}
+    _refer(data, refund_ids)
+    return Event("refund", event_id=f"{want.key}:refund:{want.paid_back.amount}", at=want.at,
                  data=data)
+
+
+def _listed(
+    stored: Order, want: Wanted, refund_id: str = "", later: frozenset[str] = frozenset()
+) -> tuple[Money, list[str]] | None:
+    """What the channel's listed refunds (a map's ``RefundPaymentSpec``) say the refund
+    sync brings now pays back, with the refund ids it stands for (see :func:`_refer`);
+    ``None`` when the channel lists none.
+
+    A refund under the line refund id ``refund_id`` that a listed refund not recorded
+    yet carries (by its reference) pays that listed refund. Any other pays what the
+    listed refunds add up to beyond what ``stored`` refunded, less the listed refunds
+    not recorded yet that other lines' refunds (their ids ``later``) will pay; it
+    stands for ``refund_id``, else for the listed refund of that amount alone."""
+    if not want.listed:
+        return None
+    recorded = {p.reference for p in stored.payments
+                if p.kind is PaymentKind.REFUND and p.reference}
+    new = [p for p in want.listed if p.reference not in recorded]
+    zero = Money.zero(want.paid_back.currency)
+    if refund_id:
+        own = [p.amount for p in new if p.reference == refund_id]
+        if own:
+            return sum(own, zero), [refund_id]
+    amount = want.paid_back - _paid(stored, PaymentKind.REFUND)
+    amount = amount - sum((p.amount for p in new if p.reference in later), zero)
+    if refund_id:
+        return amount, [refund_id]
+    return amount, [p.reference for p in new if p.reference not in later and p.amount == amount]
 
 
 def _refer(data: dict[str, object], refund_ids: Sequence[str]) -> None:
@@ -584,8 +656,10 @@ def _difference(stored: Order, want: Wanted) -> str | None:
     event for, as text (``None``: nothing): a line added; a line's SKU or quantity
     changed; after payment, a line gone (units not cancelled) or repriced; an adjustment
     the buyer's price depends on (not a fee, commission or concession) added, changed or
-    gone; a new address (:func:`new_address`: :func:`_readdress`'s, unless the lifecycle
-    refused it). Before payment a repriced line is :func:`_reprice`'s and a line gone
+    gone; refunds the channel lists adding up to other than ``stored`` refunded (more
+    than the lifecycle took, or less than it refunded); a new address
+    (:func:`new_address`: :func:`_readdress`'s, unless the lifecycle refused it).
+    Before payment a repriced line is :func:`_reprice`'s and a line gone
     :func:`_remove`'s."""
     target = want.target
     found: list[str] = []
@@ -623,6 +697,11 @@ def _difference(stored: Order, want: Wanted) -> str | None:
             found += [f"adjustment {kind} {amount}"
                       + (f" on line {line_id}" if line_id else "") + f" {sign}"
                       for kind, amount, line_id in sorted(items.elements(), key=str)]
+    if want.listed:
+        refunded = _paid(stored, PaymentKind.REFUND)
+        if refunded != want.paid_back:
+            found.append(f"refunds of {want.paid_back} listed on the channel, {refunded} "
+                         "refunded stored")
     address = new_address(stored, target)
     if address is not None:
         found.append(f"ship-to address {_address_text(address)} on the channel, "
