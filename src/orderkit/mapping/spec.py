@@ -306,7 +306,9 @@ class ShipmentSpec:
     (Douyin ``logistics_info``, Shopify ``fulfillments``): ``carrier``, ``waybill`` and
     ``shipped_at`` are read inside each parcel, and ``items`` names the list of what it
     carries, each entry naming its line by ``line_ref`` (matched against the line id)
-    and its units by ``units``; a parcel without such a list carries every unit.
+    and its units by ``units``; a parcel without such a list carries every unit. One
+    waybill carrying more units of a line than the line has is refused naming its
+    ``units``; several waybills may together (a parcel sent again).
     ``scope="line"`` reads the waybill inside each line item (Tmall sub-orders'
     ``invoice_no``): lines that share a waybill are one shipment, each with all its units.
 
