@@ -377,7 +377,8 @@ class PlatformMap:
     ``ignore`` lists source fields deliberately not mapped (for :func:`check`).
     ``paid_at`` (like a parcel's ``shipped_at`` and a cash on delivery ``collected_at``)
     before ``created_at`` is refused naming the field: it is a sentinel or a corrupted
-    value, not the time of a payment.
+    value, not the time of a payment. ``created_at`` itself must fall in the years 2000
+    to 2099 (:data:`~orderkit.mapping.fields.CREATED_FROM`, ``CREATED_BEFORE``).
 
     ``channel`` is the channel identity the orders carry (``Order.channel`` and the
     prefix of ``order_id``); it defaults to ``name``. Two maps that read the same
