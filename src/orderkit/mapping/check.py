@@ -15,7 +15,10 @@ API). It never stops at the first problem; it reports, each with a suggested fix
   fee in WooCommerce ``fee_lines``; or a goods total equal to the lines' sum plus the
   difference: a map without ``goods_total`` reading Pinduoduo's ``goods_amount`` after
   a seller's price change);
-* ``error``: any other reason a record could not be mapped.
+* ``error``: any other reason a record could not be mapped;
+* ``sync``: what :class:`~orderkit.sync.Sync` needs that the map does not read: a map
+  without ``modified_at`` maps and checks, but sync tells an old payload from a new one
+  by the platform's modified time, so it would dead-letter every payload.
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ from orderkit.model.orders import Order
 
 __all__ = ["ConsistencyReport", "Finding", "FindingKind", "check"]
 
-FindingKind = Literal["unmapped_field", "unknown_status", "type_drift", "totals", "error"]
+FindingKind = Literal["unmapped_field", "unknown_status", "type_drift", "totals", "error",
+                      "sync"]
 
 _COMPATIBLE: Final[Mapping[str, frozenset[str]]] = {
     "yuan_float": frozenset({"int", "float"}),
@@ -191,6 +195,11 @@ class ConsistencyReport:
         return self.of_kind("error")
 
     @property
+    def sync_needs(self) -> tuple[Finding, ...]:
+        """What sync needs that the map does not read (its ``modified_at``)."""
+        return self.of_kind("sync")
+
+    @property
     def ok(self) -> bool:
         """True when every record mapped and nothing needs attention."""
         return not self.findings
@@ -288,9 +297,24 @@ def check(
             tally.detail = mismatch
             tally.fix = tally.fix or fix
             tally.add(index, str(payable.amount))
-    return ConsistencyReport(name, records, mapped, tuple(_findings(
+    return ConsistencyReport(name, records, mapped, (*_sync_needs(plan, records), *_findings(
         plan, unmapped, statuses, types, drift_errors, errors, totals
     )))
+
+
+def _sync_needs(plan: Plan, records: int) -> tuple[Finding, ...]:
+    """A finding when the map reads no modified time, which sync orders payloads by."""
+    if plan.map.modified_at is not None:
+        return ()
+    return (Finding(
+        "sync", "modified_at",
+        "the map reads no modified time: Sync tells an old payload from a new one by it,"
+        " and dead-letters every payload without one",
+        f"map the platform's own modified time as `modified_at=Field(..., 'timestamp')` in"
+        f" the {plan.name} map (for records never changed once written, their creation"
+        f" time `{plan.map.created_at.path}` is it)",
+        records, tuple(range(min(records, 20))),
+    ),)
 
 
 def _scan_statuses(

@@ -313,3 +313,30 @@ def test_whole_fen_written_as_text_is_not_advised_to_become_yuan() -> None:
     decimal_text = _kuaishou_order(totalFee="135.90")
     [finding] = check("kuaishou", [decimal_text], registry=registry).drifted_fields
     assert "declare it as 'yuan'" in finding.suggestion
+
+
+def test_a_map_without_a_modified_time_is_told_sync_needs_one() -> None:
+    pos = PlatformMap(
+        name="pos", source_zone="Asia/Shanghai", order_id=Field("receipt_no", "id"),
+        created_at=Field("sold_at", "timestamp"), paid_at=Field("sold_at", "timestamp"),
+        payable=Field("total", "yuan"),
+        lines=LinesSpec("items", sku=Field("barcode", "id"), quantity=Field("qty", "count"),
+                        unit_price=Field("price", "yuan")),
+        status=StatusTable({"s": StatusAxis("state", values=("done",))},
+                           (StatusRule({}, OrderStatus.COMPLETED),)),
+    )
+    registry = Registry(builtins=False)
+    registry.register(pos)
+    receipt = {"receipt_no": "R-0001", "sold_at": "2026-02-16 10:00:00", "state": "done",
+               "total": "12.00", "items": [{"barcode": "6901234567892", "qty": 2, "price": "6.00"}]}
+    report = check("pos", [receipt, receipt], registry=registry)
+    assert report.mapped == 2
+    [finding] = report.findings
+    assert report.sync_needs == (finding,)
+    assert (finding.kind, finding.path, finding.count, finding.records) == (
+        "sync", "modified_at", 2, (0, 1))
+    assert "dead-letters every payload" in finding.detail
+    assert "`sold_at`" in finding.suggestion
+    registry.register(attrs.evolve(pos, modified_at=Field("sold_at", "timestamp")),
+                      replace=True)
+    assert check("pos", [receipt], registry=registry).ok
