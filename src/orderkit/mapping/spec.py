@@ -211,6 +211,9 @@ class AdjustmentListSpec:
 class LinesSpec:
     """Where the line items are and how each one reads; paths are relative to the item.
 
+    ``path`` names a list (a single item given as an object is refused, not read as a
+    list of one).
+
     Without ``line_id`` lines are numbered ``"1"``, ``"2"``, ... in payload order.
     ``status`` is a per-line status table (its axes are read inside the item) giving the
     bucket all the line's units sit in; without one, lines follow the order status.
