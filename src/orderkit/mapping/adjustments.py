@@ -217,7 +217,7 @@ def compile_allocated(spec: AdjustmentSpec, platform: str, where: str) -> Alloca
         if total is None:
             return out
         left = EXACT.subtract(total, allocated)
-        if left < 0:
+        if share_of is not None and left < 0:  # (a signed amount has no shares)
             raise MappingError(
                 platform, spec.path, raw,
                 f"less than the {allocated} its lines' {per_line} add up to",

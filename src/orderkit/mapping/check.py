@@ -6,14 +6,19 @@ API). It never stops at the first problem; it reports, each with a suggested fix
 * ``unmapped_field``: source fields the map neither reads nor lists in ``ignore``;
 * ``unknown_status``: status values that are not in the map's table;
 * ``type_drift``: mapped fields whose JSON type changed across the batch or does not fit
-  the declared unit (a fen field that became a yuan string);
+  the declared unit (a fen field that became a yuan string), and amounts declared in
+  yuan that arrive as JSON integers other than 0 (fen read as yuan is 100 times the
+  amount, and the totals still add up): a unit to confirm;
 * ``totals``: orders whose goods + shipping + tax - discounts is not the platform's payable;
   the fix names the fields the map does not read that explain the difference, when the
   payload has any (an amount, or the sum of one over a list, equal to the difference: a
   fee in WooCommerce ``fee_lines``; or a goods total equal to the lines' sum plus the
   difference: a map without ``goods_total`` reading Pinduoduo's ``goods_amount`` after
   a seller's price change);
-* ``error``: any other reason a record could not be mapped.
+* ``error``: any other reason a record could not be mapped;
+* ``sync``: what :class:`~orderkit.sync.Sync` needs that the map does not read: a map
+  without ``modified_at`` maps and checks, but sync tells an old payload from a new one
+  by the platform's modified time, so it would dead-letter every payload.
 """
 
 from __future__ import annotations
@@ -35,7 +40,8 @@ from orderkit.model.orders import Order
 
 __all__ = ["ConsistencyReport", "Finding", "FindingKind", "check"]
 
-FindingKind = Literal["unmapped_field", "unknown_status", "type_drift", "totals", "error"]
+FindingKind = Literal["unmapped_field", "unknown_status", "type_drift", "totals", "error",
+                      "sync"]
 
 _COMPATIBLE: Final[Mapping[str, frozenset[str]]] = {
     "yuan_float": frozenset({"int", "float"}),
@@ -189,6 +195,11 @@ class ConsistencyReport:
         return self.of_kind("error")
 
     @property
+    def sync_needs(self) -> tuple[Finding, ...]:
+        """What sync needs that the map does not read (its ``modified_at``)."""
+        return self.of_kind("sync")
+
+    @property
     def ok(self) -> bool:
         """True when every record mapped and nothing needs attention."""
         return not self.findings
@@ -286,9 +297,24 @@ def check(
             tally.detail = mismatch
             tally.fix = tally.fix or fix
             tally.add(index, str(payable.amount))
-    return ConsistencyReport(name, records, mapped, tuple(_findings(
+    return ConsistencyReport(name, records, mapped, (*_sync_needs(plan, records), *_findings(
         plan, unmapped, statuses, types, drift_errors, errors, totals
     )))
+
+
+def _sync_needs(plan: Plan, records: int) -> tuple[Finding, ...]:
+    """A finding when the map reads no modified time, which sync orders payloads by."""
+    if plan.map.modified_at is not None:
+        return ()
+    return (Finding(
+        "sync", "modified_at",
+        "the map reads no modified time: Sync tells an old payload from a new one by it,"
+        " and dead-letters every payload without one",
+        f"map the platform's own modified time as `modified_at=Field(..., 'timestamp')` in"
+        f" the {plan.name} map (for records never changed once written, their creation"
+        f" time `{plan.map.created_at.path}` is it)",
+        records, tuple(range(min(records, 20))),
+    ),)
 
 
 def _scan_statuses(
@@ -357,21 +383,21 @@ def _findings(
         bad = sorted(kinds - accepted) if accepted is not None else []
         mixed = len(kinds) > 1 and not kinds <= _COMPATIBLE.get(unit, frozenset())
         drift = drift_errors.get(path)
-        if not (bad or mixed or drift):
+        if not (bad or mixed or drift or _whole_yuan(unit, seen)):
             continue
         all_examples = [e for t in seen.values() for e in t.examples][:5]
         records = sorted({r for t in seen.values() for r in t.records})[:20]
         detail = (f"arrives as {', '.join(sorted(kinds))} but is declared {unit!r}"
                   + (f" ({drift.detail})" if drift else ""))
         out.append(Finding(
-            "type_drift", path, detail, _drift_fix(name, path, unit, kinds),
+            "type_drift", path, detail, _drift_fix(name, path, unit, seen),
             sum(t.count for t in seen.values()), tuple(records), tuple(all_examples),
         ))
     for path, tally in drift_errors.items():
         if path in types:
             continue
         out.append(Finding("type_drift", path, tally.detail,
-                           _drift_fix(name, path, plan.typed_paths[path], set()),
+                           _drift_fix(name, path, plan.typed_paths[path], {}),
                            tally.count, tuple(tally.records), tuple(tally.examples)))
     for (path, _explained_by), tally in totals.items():
         out.append(Finding(
@@ -393,10 +419,36 @@ def _findings(
     return out
 
 
-def _drift_fix(platform: str, path: str, unit: str, kinds: set[str]) -> str:
-    if "float" in kinds and unit in ("yuan", "decimal"):
+def _whole_yuan(unit: str, seen: Mapping[str, _Tally]) -> bool:
+    """Whether an amount declared in yuan (``"yuan"``, ``"decimal"``) arrived as a JSON
+    integer other than 0: read as that many yuan, it is 100 times the amount if the
+    platform sends fen, and the totals proof cannot tell (every amount scales alike)."""
+    ints = seen.get("int")
+    return (unit in ("yuan", "decimal") and ints is not None
+            and any(example != 0 for example in ints.examples))
+
+
+def _whole_fen_text(value: object) -> bool:
+    """Text of a whole number of minor units (``"13590"``), as the ``fen`` unit reads it."""
+    return isinstance(value, str) and value.isascii() and value.lstrip("-").isdigit()
+
+
+def _drift_fix(platform: str, path: str, unit: str, seen: Mapping[str, _Tally]) -> str:
+    if "float" in seen and unit in ("yuan", "decimal"):
         return f"declare `{path}` as 'yuan_float' in the {platform} map (read via its text form)"
-    if "str" in kinds and unit in ("fen", "minor"):
+    texts = seen.get("str")
+    if texts is not None and unit in ("fen", "minor"):
+        if all(_whole_fen_text(example) for example in texts.examples):
+            return (f"`{path}` arrives as text of a whole number ({texts.examples[0]!r}),"
+                    f" read as {unit} like the integer it spells: keep {unit!r} if the"
+                    " platform's docs say so (only text with a fraction, '135.90', would be"
+                    " yuan)")
         return (f"`{path}` now arrives as text: check whether it is still fen, and declare"
                 f" it as 'yuan' in the {platform} map if the platform switched to yuan")
+    if _whole_yuan(unit, seen):
+        example = next(e for e in seen["int"].examples if e != 0)
+        return (f"`{path}` arrives as a JSON integer ({example}), read as {example} yuan:"
+                f" if the platform sends fen there, declare it as 'fen' in the {platform}"
+                f" map; if it really sends whole yuan as integers, confirm it and keep"
+                f" {unit!r}")
     return f"confirm the unit of `{path}` with the platform docs and update the {platform} map"

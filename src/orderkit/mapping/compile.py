@@ -29,6 +29,7 @@ from orderkit.mapping.adjustments import (
 )
 from orderkit.mapping.fields import (
     FieldReader,
+    compile_created,
     compile_field,
     compile_optional_field,
     compile_time_after_creation,
@@ -134,8 +135,7 @@ def _compile_header(spec: PlatformMap, tz: tzinfo) -> tuple[HeaderReader, Status
     """Order id, created and paid times, and the order status table."""
     name = spec.name
     read_id = compile_field(spec.order_id, name, "order_id", tz, units=frozenset({"id"}))
-    read_created = compile_field(spec.created_at, name, "created_at", tz,
-                                 units=frozenset({"timestamp"}))
+    read_created = compile_created(spec.created_at, name, "created_at", tz)
     read_paid = compile_time_after_creation(spec.paid_at, name, "paid_at", tz,
                                             event="paid", noun="payment")
     read_modified = compile_modified(spec, tz)

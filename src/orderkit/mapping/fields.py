@@ -11,8 +11,8 @@ the full path and the value.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime, tzinfo
-from typing import Any
+from datetime import UTC, datetime, tzinfo
+from typing import Any, Final
 
 from orderkit.mapping.paths import MISSING, lookup, parse_path, path_text
 from orderkit.mapping.spec import Field
@@ -28,8 +28,18 @@ from orderkit.mapping.units import (
 )
 from orderkit.model.errors import DefinitionError, MappingError
 
-__all__ = ["FieldReader", "TimeReader", "compile_field", "compile_optional_field",
-           "compile_time_after_creation"]
+__all__ = ["CREATED_BEFORE", "CREATED_FROM", "FieldReader", "TimeReader", "compile_created",
+           "compile_field", "compile_optional_field", "compile_time_after_creation"]
+
+#: An order's creation time is refused unless ``CREATED_FROM <= created < CREATED_BEFORE``.
+#: No marketplace order predates 2000 (Taobao opened in 2003, JD's marketplace later),
+#: and the sentinels platforms write for "no time" all fall before it (Douyin ``0`` or
+#: ``-1``, JD ``"0001-01-01 00:00:00"``, an epoch text); the end catches a year typed
+#: wrong (``"2926"``) and a corrupted unix time (anything below 1e11 reads as seconds,
+#: up to the year 5138). The range is fixed, not taken from a clock: whether a payload
+#: maps must not depend on the day it is read (a replay maps as it did).
+CREATED_FROM: Final = datetime(2000, 1, 1, tzinfo=UTC)
+CREATED_BEFORE: Final = datetime(2100, 1, 1, tzinfo=UTC)
 
 FieldReader = Callable[[Mapping[str, Any], str, str], Any]
 """``(object, path of the object, currency)`` -> the field's canonical value."""
@@ -119,6 +129,50 @@ def compile_optional_field(
     return compile_field(field, platform, where, source_tz, units=units)
 
 
+def _source_of(
+    field: Field, platform: str, where: str
+) -> Callable[[Mapping[str, Any], str, object], tuple[str, object]]:
+    """``(object, its path, the value read)`` -> the path and raw value ``field`` was
+    read from (the first of its paths that is set; the map's default: its path)."""
+    paths = [parse_path(path, where=f"{platform}.{where}")
+             for path in (field.path, *field.fallback)]
+    null = field.null
+
+    def source(obj: Mapping[str, Any], prefix: str, at: object) -> tuple[str, object]:
+        for keys in paths:
+            value = lookup(obj, keys, prefix, platform)
+            if value is not MISSING and value not in null:
+                return path_text(prefix, keys), value
+        return path_text(prefix, paths[0]), at
+
+    return source
+
+
+def _aware(at: object) -> bool:
+    return isinstance(at, datetime) and at.utcoffset() is not None
+
+
+def compile_created(field: Field, platform: str, where: str, source_tz: tzinfo) -> FieldReader:
+    """The reader of an order's creation time: a time outside :data:`CREATED_FROM` ..
+    :data:`CREATED_BEFORE` is a sentinel or a corrupted value (Douyin ``create_time``
+    ``0``), refused as a :class:`MappingError` naming the field and its raw value."""
+    read = compile_field(field, platform, where, source_tz, units=frozenset({"timestamp"}))
+    source = _source_of(field, platform, where)
+
+    def read_created(obj: Mapping[str, Any], prefix: str, currency: str) -> Any:
+        at = read(obj, prefix, currency)
+        if _aware(at) and not CREATED_FROM <= at < CREATED_BEFORE:
+            path, value = source(obj, prefix, at)
+            raise MappingError(
+                platform, path, value,
+                f"created {at.isoformat()}: not an order's creation time (expected"
+                f" {CREATED_FROM.year} to {CREATED_BEFORE.year - 1})",
+            )
+        return at
+
+    return read_created
+
+
 def compile_time_after_creation(
     field: Field | None, platform: str, where: str, source_tz: tzinfo, *, event: str,
     noun: str,
@@ -132,23 +186,12 @@ def compile_time_after_creation(
                                   units=frozenset({"timestamp"}))
     if field is None:
         return lambda _obj, _prefix, _currency, _created: None
-    paths = [parse_path(path, where=f"{platform}.{where}")
-             for path in (field.path, *field.fallback)]
-    null = field.null
-
-    def source(obj: Mapping[str, Any], prefix: str, at: object) -> tuple[str, object]:
-        """The path and raw value ``at`` was read from (the map's default: its path)."""
-        for keys in paths:
-            value = lookup(obj, keys, prefix, platform)
-            if value is not MISSING and value not in null:
-                return path_text(prefix, keys), value
-        return path_text(prefix, paths[0]), at
+    source = _source_of(field, platform, where)
 
     def read_after(obj: Mapping[str, Any], prefix: str, currency: str,
                    created: datetime) -> Any:
         at = read(obj, prefix, currency)
-        if (isinstance(at, datetime) and at.utcoffset() is not None
-                and isinstance(created, datetime) and at < created):
+        if _aware(at) and isinstance(created, datetime) and at < created:
             path, value = source(obj, prefix, at)
             raise MappingError(
                 platform, path, value,

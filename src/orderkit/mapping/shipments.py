@@ -32,6 +32,7 @@ __all__ = ["compile_shipments"]
 
 @attrs.define
 class _Parcel:
+    waybill: str
     carrier: str
     shipped_at: datetime | None
     lines: dict[str, int]
@@ -96,32 +97,35 @@ def compile_shipments(
         parcel = found.get(waybill)
         if parcel is None:
             parcel = found[waybill] = _Parcel(
-                read_carrier(obj, prefix, currency) or "",
+                waybill, read_carrier(obj, prefix, currency) or "",
                 read_shipped(obj, prefix, currency, created), {},
             )
         return parcel
 
-    def carried(
-        parcel_obj: Mapping[str, Any], prefix: str, lines: list[LineDraft]
-    ) -> dict[str, int]:
-        """The units a parcel carries, by line id (every unit without an items list)."""
+    def carry(
+        parcel_obj: Mapping[str, Any], prefix: str, lines: list[LineDraft], parcel: _Parcel
+    ) -> None:
+        """Add the units ``parcel_obj`` lists to its waybill's ``parcel`` (every unit
+        without an items list). One waybill carries at most a line's quantity of it; the
+        parcels of an order together may carry more (a parcel sent again)."""
+        every = {line.line_id: line.quantity for line in lines}
         if items_keys is None:
-            return {line.line_id: line.quantity for line in lines}
+            parcel.lines.update(every)
+            return
         items = lookup(parcel_obj, items_keys, prefix, platform)
         where = path_text(prefix, items_keys)
         if items is MISSING or items is None:
-            return {line.line_id: line.quantity for line in lines}
+            parcel.lines.update(every)
+            return
         if not isinstance(items, list):
             raise MappingError(platform, where, items, "expected a list")
-        known = {line.line_id for line in lines}
-        out: dict[str, int] = {}
         for index, item in enumerate(items):
             item_at = f"{where}[{index}]"
             if not isinstance(item, Mapping):
                 raise MappingError(platform, item_at, item, "expected an object")
             ref = lookup(item, ref_keys, item_at, platform)
             line_id = str(ref) if isinstance(ref, str | int) and not isinstance(ref, bool) else ""
-            if line_id not in known:
+            if line_id not in every:
                 raise MappingError(platform, path_text(item_at, ref_keys), ref,
                                    "parcel names no line of this order")
             raw = lookup(item, units_keys, item_at, platform)
@@ -130,8 +134,14 @@ def compile_shipments(
             except Reject as error:
                 raise MappingError(platform, path_text(item_at, units_keys), raw,
                                    error.reason) from None
-            out[line_id] = out.get(line_id, 0) + units
-        return out
+            carried = parcel.lines.get(line_id, 0) + units
+            if carried > every[line_id]:
+                raise MappingError(
+                    platform, path_text(item_at, units_keys), raw,
+                    f"waybill {parcel.waybill} carries {carried} units of line {line_id},"
+                    f" which has {every[line_id]}",
+                )
+            parcel.lines[line_id] = carried
 
     def order_scope(
         payload: Mapping[str, Any], currency: str, created: datetime, lines: list[LineDraft]
@@ -154,8 +164,7 @@ def compile_shipments(
                 raise MappingError(platform, prefix, obj, "expected an object")
             parcel = parcel_of(obj, prefix, currency, created, found)
             if parcel is not None:
-                for line_id, units in carried(obj, prefix, lines).items():
-                    parcel.lines[line_id] = parcel.lines.get(line_id, 0) + units
+                carry(obj, prefix, lines, parcel)
         return found
 
     def line_scope(

@@ -211,6 +211,9 @@ class AdjustmentListSpec:
 class LinesSpec:
     """Where the line items are and how each one reads; paths are relative to the item.
 
+    ``path`` names a list (a single item given as an object is refused, not read as a
+    list of one).
+
     Without ``line_id`` lines are numbered ``"1"``, ``"2"``, ... in payload order.
     ``status`` is a per-line status table (its axes are read inside the item) giving the
     bucket all the line's units sit in; without one, lines follow the order status.
@@ -306,7 +309,9 @@ class ShipmentSpec:
     (Douyin ``logistics_info``, Shopify ``fulfillments``): ``carrier``, ``waybill`` and
     ``shipped_at`` are read inside each parcel, and ``items`` names the list of what it
     carries, each entry naming its line by ``line_ref`` (matched against the line id)
-    and its units by ``units``; a parcel without such a list carries every unit.
+    and its units by ``units``; a parcel without such a list carries every unit. One
+    waybill carrying more units of a line than the line has is refused naming its
+    ``units``; several waybills may together (a parcel sent again).
     ``scope="line"`` reads the waybill inside each line item (Tmall sub-orders'
     ``invoice_no``): lines that share a waybill are one shipment, each with all its units.
 
@@ -375,7 +380,8 @@ class PlatformMap:
     ``ignore`` lists source fields deliberately not mapped (for :func:`check`).
     ``paid_at`` (like a parcel's ``shipped_at`` and a cash on delivery ``collected_at``)
     before ``created_at`` is refused naming the field: it is a sentinel or a corrupted
-    value, not the time of a payment.
+    value, not the time of a payment. ``created_at`` itself must fall in the years 2000
+    to 2099 (:data:`~orderkit.mapping.fields.CREATED_FROM`, ``CREATED_BEFORE``).
 
     ``channel`` is the channel identity the orders carry (``Order.channel`` and the
     prefix of ``order_id``); it defaults to ``name``. Two maps that read the same

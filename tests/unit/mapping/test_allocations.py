@@ -11,10 +11,23 @@ from typing import Any
 import attrs
 import pytest
 
-from orderkit.mapping import AdjustmentSpec, check, compile_map, get_map, normalize
+from orderkit.mapping import (
+    AdjustmentSpec,
+    Field,
+    LinesSpec,
+    PlatformMap,
+    Registry,
+    StatusAxis,
+    StatusRule,
+    StatusTable,
+    check,
+    compile_map,
+    get_map,
+    normalize,
+)
 from orderkit.model.errors import DefinitionError, MappingError
 from orderkit.model.money import Money
-from orderkit.model.orders import AdjustmentKind, Bearer, Order
+from orderkit.model.orders import AdjustmentKind, Bearer, Order, OrderStatus
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "mapping"
 TEA, CUP = "6932104587619990101", "6932104587619990102"
@@ -177,3 +190,32 @@ def test_check_reads_the_allocation_fixtures_without_findings(
     report = check(platform, [copy.deepcopy(load(platform, name)) for name in names])
     assert report.ok, report.to_text()
     assert not report.unmapped_fields
+
+
+def _seller_adjusted(adjust_fee: str, payment: str) -> Order:
+    """A Youzan-like trade whose seller changed the price (``adjust_fee``, either way)."""
+    youzan = PlatformMap(
+        name="youzan", source_zone="Asia/Shanghai",
+        order_id=Field("tid", "id"), created_at=Field("created", "timestamp"),
+        payable=Field("payment", "yuan"),
+        lines=LinesSpec("orders", sku=Field("sku", "id"), quantity=Field("num", "count"),
+                        unit_price=Field("price", "yuan")),
+        status=StatusTable({"trade": StatusAxis("status", values=("WAIT_SELLER_SEND_GOODS",))},
+                           (StatusRule({}, OrderStatus.PAID),)),
+        adjustments=(AdjustmentSpec("adjust_fee", AdjustmentKind.ROUNDING, Bearer.MERCHANT,
+                                    signed=True, label="seller adjust"),),
+    )
+    registry = Registry(builtins=False)
+    registry.register(youzan)
+    return registry.normalize("youzan", {
+        "tid": "E1", "created": "2026-02-16 00:30:00", "status": "WAIT_SELLER_SEND_GOODS",
+        "orders": [{"sku": "TEA", "num": 2, "price": "50.00"}],
+        "adjust_fee": adjust_fee, "payment": payment,
+    })
+
+
+@pytest.mark.parametrize(("adjust_fee", "payment"), [("5.00", "105.00"), ("-5.00", "95.00")])
+def test_a_signed_order_level_adjustment_maps_either_way(adjust_fee: str, payment: str) -> None:
+    order = _seller_adjusted(adjust_fee, payment)
+    assert shares(order, "seller adjust") == {None: Money(adjust_fee, "CNY")}
+    assert order.totals.payable == Money(payment, "CNY")

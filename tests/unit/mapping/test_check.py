@@ -11,7 +11,19 @@ import attrs
 import pytest
 
 from orderkit.cli import main
-from orderkit.mapping import Registry, check, get_map
+from orderkit.mapping import (
+    AdjustmentSpec,
+    Field,
+    LinesSpec,
+    PlatformMap,
+    Registry,
+    StatusAxis,
+    StatusRule,
+    StatusTable,
+    check,
+    get_map,
+)
+from orderkit.model.orders import AdjustmentKind, Bearer, OrderStatus
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "mapping"
 
@@ -229,3 +241,102 @@ def test_a_gap_nothing_in_the_payload_explains_keeps_the_general_fix() -> None:
     orders[0] = dict(orders[0], pay_amount=95.5)
     [finding] = check("pdd", orders).totals_mismatches
     assert "add the missing discount, subsidy, shipping or tax field" in finding.suggestion
+
+
+def _kuaishou(unit: str) -> Registry:
+    """A Kuaishou ``open.order.detail`` map whose amounts are read in ``unit`` (the
+    platform sends integer fen)."""
+    registry = Registry(builtins=False)
+    registry.register(PlatformMap(
+        name="kuaishou", source_zone="Asia/Shanghai",
+        order_id=Field("orderBaseInfo.oid", "id"),
+        created_at=Field("orderBaseInfo.createTime", "timestamp"),
+        modified_at=Field("orderBaseInfo.updateTime", "timestamp"),
+        payable=Field("orderBaseInfo.totalFee", unit),
+        lines=LinesSpec("orderItemList", sku=Field("skuNick", "id"),
+                        quantity=Field("num", "count"), unit_price=Field("price", unit)),
+        adjustments=(
+            AdjustmentSpec("orderBaseInfo.expressFee", AdjustmentKind.SHIPPING, Bearer.BUYER,
+                           unit=unit),
+            AdjustmentSpec("orderBaseInfo.discountFee", AdjustmentKind.DISCOUNT,
+                           Bearer.MERCHANT, unit=unit),
+        ),
+        status=StatusTable({"s": StatusAxis("orderBaseInfo.status", values=(30,))},
+                           (StatusRule({}, OrderStatus.PAID),)),
+    ))
+    return registry
+
+
+def _kuaishou_order(**amounts: object) -> dict[str, Any]:
+    base: dict[str, Any] = {"oid": 2602160012345678, "status": 30,
+                            "createTime": 1771173000000, "updateTime": 1771173000000,
+                            "totalFee": 13590, "expressFee": 600, "discountFee": 1000}
+    return {"orderBaseInfo": {**base, **amounts},
+            "orderItemList": [{"skuNick": "TEA-250", "num": 2, "price": 6995}]}
+
+
+def test_an_amount_declared_yuan_that_arrives_as_a_json_integer_is_a_unit_to_confirm() -> None:
+    registry = _kuaishou("yuan")
+    payload = _kuaishou_order()
+    # Whole yuan sent as integers is possible: normalize reads them, check asks.
+    assert str(registry.normalize("kuaishou", payload).totals.payable.amount) == "13590.00"
+    report = check("kuaishou", [payload], registry=registry)
+    assert report.mapped == 1
+    assert [(f.kind, f.path) for f in report.findings] == [
+        ("type_drift", "orderBaseInfo.discountFee"), ("type_drift", "orderBaseInfo.expressFee"),
+        ("type_drift", "orderBaseInfo.totalFee"), ("type_drift", "orderItemList[*].price")]
+    total = report.findings[2]
+    assert total.detail == "arrives as int but is declared 'yuan'"
+    assert total.suggestion == (
+        "`orderBaseInfo.totalFee` arrives as a JSON integer (13590), read as 13590 yuan:"
+        " if the platform sends fen there, declare it as 'fen' in the kuaishou map; if it"
+        " really sends whole yuan as integers, confirm it and keep 'yuan'")
+    assert check("kuaishou", [payload], registry=_kuaishou("fen")).ok
+
+
+def test_a_zero_integer_where_yuan_is_declared_is_no_unit_question() -> None:
+    registry = _kuaishou("yuan")
+    payload = _kuaishou_order(totalFee="139.90", expressFee=0, discountFee="0.00")
+    payload["orderItemList"][0]["price"] = "69.95"
+    assert check("kuaishou", [payload], registry=registry).ok
+
+
+def test_whole_fen_written_as_text_is_not_advised_to_become_yuan() -> None:
+    registry = _kuaishou("fen")
+    payload = _kuaishou_order(totalFee="13590")
+    assert str(registry.normalize("kuaishou", payload).totals.payable.amount) == "135.90"
+    [finding] = check("kuaishou", [payload], registry=registry).drifted_fields
+    assert finding.path == "orderBaseInfo.totalFee"
+    assert "'yuan'" not in finding.suggestion
+    assert finding.suggestion.startswith(
+        "`orderBaseInfo.totalFee` arrives as text of a whole number ('13590'), read as fen")
+    decimal_text = _kuaishou_order(totalFee="135.90")
+    [finding] = check("kuaishou", [decimal_text], registry=registry).drifted_fields
+    assert "declare it as 'yuan'" in finding.suggestion
+
+
+def test_a_map_without_a_modified_time_is_told_sync_needs_one() -> None:
+    pos = PlatformMap(
+        name="pos", source_zone="Asia/Shanghai", order_id=Field("receipt_no", "id"),
+        created_at=Field("sold_at", "timestamp"), paid_at=Field("sold_at", "timestamp"),
+        payable=Field("total", "yuan"),
+        lines=LinesSpec("items", sku=Field("barcode", "id"), quantity=Field("qty", "count"),
+                        unit_price=Field("price", "yuan")),
+        status=StatusTable({"s": StatusAxis("state", values=("done",))},
+                           (StatusRule({}, OrderStatus.COMPLETED),)),
+    )
+    registry = Registry(builtins=False)
+    registry.register(pos)
+    receipt = {"receipt_no": "R-0001", "sold_at": "2026-02-16 10:00:00", "state": "done",
+               "total": "12.00", "items": [{"barcode": "6901234567892", "qty": 2, "price": "6.00"}]}
+    report = check("pos", [receipt, receipt], registry=registry)
+    assert report.mapped == 2
+    [finding] = report.findings
+    assert report.sync_needs == (finding,)
+    assert (finding.kind, finding.path, finding.count, finding.records) == (
+        "sync", "modified_at", 2, (0, 1))
+    assert "dead-letters every payload" in finding.detail
+    assert "`sold_at`" in finding.suggestion
+    registry.register(attrs.evolve(pos, modified_at=Field("sold_at", "timestamp")),
+                      replace=True)
+    assert check("pos", [receipt], registry=registry).ok

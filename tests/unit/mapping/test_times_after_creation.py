@@ -95,3 +95,32 @@ def test_every_fixture_pays_ships_and_collects_after_it_was_created() -> None:
                  *(payment.at for payment in order.payments)]  # refunds too
         assert all(at >= order.created_at for at in times if at is not None), path.name
 
+
+
+@pytest.mark.parametrize(("value", "created"), [
+    (0, "1970-01-01T00:00:00+00:00"),
+    (-1, "1969-12-31T23:59:59+00:00"),
+    (946684799, "1999-12-31T23:59:59+00:00"),
+    (4102444800, "2100-01-01T00:00:00+00:00"),
+    (99999999999, "5138-11-16T09:46:39+00:00"),
+])
+def test_a_creation_time_outside_2000_to_2099_is_refused_naming_it(
+    value: int, created: str
+) -> None:
+    payload = dict(sample("douyin"), create_time=value, pay_time=None)
+    assert refusal("douyin", payload) == (
+        "create_time", value,
+        f"created {created}: not an order's creation time (expected 2000 to 2099)")
+
+
+def test_an_epoch_creation_text_is_refused_naming_it() -> None:
+    payload = dict(sample("tmall"), created="1970-01-01 08:00:00")
+    path, value, reason = refusal("tmall", payload)
+    assert (path, value) == ("created", "1970-01-01 08:00:00")
+    assert reason.startswith("created 1970-01-01T00:00:00+00:00: not an order's creation time")
+
+
+@pytest.mark.parametrize("value", [946684800, 4102444799])
+def test_a_creation_time_at_the_ends_of_the_range_maps(value: int) -> None:
+    payload = dict(sample("douyin"), create_time=value, pay_time=None)
+    assert normalize("douyin", payload).created_at.timestamp() == value

@@ -78,6 +78,45 @@ def test_douyin_parcel_naming_no_line_of_the_order_is_refused_with_its_path() ->
     assert caught.value.value == "6932104587699999999"
 
 
+SKU_CUP = "6932104587612350202"  # two units in partial_refund_one_sku
+
+
+def _cup_parcels(*parcels: tuple[str, int]) -> dict[str, Any]:
+    """``partial_refund_one_sku`` with parcels ``(waybill, cup units)`` of the cup line."""
+    payload = load("douyin", "partial_refund_one_sku")
+    first = payload["logistics_info"][0]
+    payload["logistics_info"] = [
+        dict(first, tracking_no=waybill, product_info=[
+            dict(first["product_info"][0], sku_order_id=SKU_CUP, product_count=units)])
+        for waybill, units in parcels
+    ]
+    return payload
+
+
+def test_a_douyin_parcel_carrying_more_units_than_its_line_has_is_refused_naming_them() -> None:
+    with pytest.raises(MappingError) as caught:
+        normalize("douyin", _cup_parcels(("YT1", 3)))
+    assert (caught.value.path, caught.value.value, caught.value.reason) == (
+        "logistics_info[0].product_info[0].product_count", 3,
+        f"waybill YT1 carries 3 units of line {SKU_CUP}, which has 2")
+
+
+def test_one_waybill_listed_twice_carries_no_more_than_the_line_has() -> None:
+    with pytest.raises(MappingError) as caught:
+        normalize("douyin", _cup_parcels(("YT1", 2), ("YT1", 1)))
+    assert (caught.value.path, caught.value.value) == (
+        "logistics_info[1].product_info[0].product_count", 1)
+    [shipment] = normalize("douyin", _cup_parcels(("YT1", 1), ("YT1", 1))).shipments
+    assert dict(shipment.lines) == {SKU_CUP: 2}
+
+
+def test_parcels_of_an_order_together_may_carry_a_line_again() -> None:
+    # A parcel sent again (lost in transit, or a part missing) is a second waybill.
+    order = normalize("douyin", _cup_parcels(("YT1", 2), ("YT2", 2)))
+    assert [(s.waybill, dict(s.lines)) for s in order.shipments] == [
+        ("YT1", {SKU_CUP: 2}), ("YT2", {SKU_CUP: 2})]
+
+
 def test_douyin_order_without_logistics_info_has_no_shipment() -> None:
     payload = load("douyin", "search_list_item_without_goods_price")
     assert "logistics_info" not in payload
