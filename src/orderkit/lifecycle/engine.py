@@ -186,7 +186,7 @@ class Lifecycle:
         check = CHECKS.get(name)
         if check is not None:
             check(order, event.data)
-        _refuse_if_dated_too_early(order, event)
+        _refuse_if_misdated(order, event)
         rule = self._choose(order, event)
         now = self.now()
         if rule is None:
@@ -455,11 +455,18 @@ def dated_before_creation(
     )
 
 
-def _refuse_if_dated_too_early(order: Order, event: Event) -> None:
+#: How far a carrier's clock may run ahead of the event that reports its scan: a scan's
+#: ``carrier_time`` later than the event's own time by more is refused.
+CARRIER_CLOCK_SKEW: Final = timedelta(minutes=5)
+
+
+def _refuse_if_misdated(order: Order, event: Event) -> None:
     """Refuse an event that dates goods moving before the order was created (a ``ship``,
-    a ``deliver``, a carrier scan by its ``at`` or its carrier's time): the stock would
-    book the units as gone before a stock count taken after the order, and the
-    after-sales window would run from before the order existed."""
+    a ``deliver``, a carrier scan by its ``at`` or its carrier's time), or a carrier
+    scan timed after the event reporting it (beyond :data:`CARRIER_CLOCK_SKEW`): the
+    stock would book the units as gone before a stock count taken after the order, and
+    the after-sales window would run from before the order existed, or from a delivery
+    still to come."""
     if event.name not in _GOODS_MOVED:
         return
     times = [("at", event.at)]
@@ -470,6 +477,13 @@ def _refuse_if_dated_too_early(order: Order, event: Event) -> None:
                                         "goods of an order do not move before it exists")
         if refusal is not None:
             raise refusal
+    if event.name == "track" and times[1][1] > event.at + CARRIER_CLOCK_SKEW:
+        raise ValidationError(
+            "data.carrier_time", times[1][1],
+            f"later than the event reporting the scan ({event.at.isoformat()}) by more"
+            f" than the {CARRIER_CLOCK_SKEW} a carrier's clock may run ahead: a scan is"
+            " reported after it happens (is the carrier's clock or time zone wrong?)",
+        )
 
 
 def _holds(order: Order) -> str:

@@ -40,6 +40,7 @@ from orderkit.lifecycle.events import (
     ReturnRequested,
     TrackingRecorded,
 )
+from orderkit.lifecycle.parcels import scanned_parcel
 from orderkit.lifecycle.policy import Actor, Policy
 from orderkit.lifecycle.table import Rule, TransitionTable, refund_lines, refund_moves
 from orderkit.model.audit import Change
@@ -169,6 +170,9 @@ def ship(step: Step) -> Effect:
     data = event.data
     named: Mapping[str, int] | None = data.get("lines")
     wanted = _open_lines(order) if named is None else dict(named)
+    scanned = scanned_parcel(order, data["waybill"])
+    if scanned is not None:  # a carrier scan recorded this parcel first
+        return _report_scanned(step, scanned, wanted)
     lines, skus, _taken = _move(order, wanted, (_OPEN,), _SHIPPED, "data.lines")
     shipment = Shipment(event.event_id, data["carrier"], data["waybill"], wanted, event.at)
     shipped = LinesShipped(
@@ -188,6 +192,15 @@ def ship(step: Step) -> Effect:
 
 
 def track(step: Step) -> Effect:
+    """Write a carrier scan onto its shipment (the one with its waybill; with none
+    named, the latest), or onto a new one.
+
+    A scan that moves an order no ``ship`` reached (PAID or PACKED) proves the parcel
+    left: every open unit ships with it (:class:`LinesShipped` ``forced``) and finance
+    hears :class:`ReceivableDue`. A scan naming no waybill records a shipment without
+    one; the next scan naming a waybill, or the warehouse's ``ship`` of the parcel
+    (:func:`~orderkit.lifecycle.parcels.scanned_parcel`), gives it its number.
+    """
     order, event, rule = step.order, step.event, step.rule
     data = event.data
     scan = CarrierScan(
@@ -196,24 +209,18 @@ def track(step: Step) -> Effect:
         location=str(data.get("location", "")),
         description=str(data.get("description", "")),
     )
-    waybill = data.get("waybill")
+    waybill: str | None = data.get("waybill")
+    carrier = str(data.get("carrier", ""))
     shipments = list(order.shipments)
-    index = next(
-        (
-            i
-            for i in range(len(shipments) - 1, -1, -1)
-            if waybill is None or shipments[i].waybill == waybill
-        ),
-        None,
-    )
+    index = _scanned_shipment(order, waybill)
     # A scan that moves an order no ``ship`` ever reached proves the shipment itself.
     forced = rule.target != order.status and order.status in _PRE_SHIP
     if index is None:
-        shipments.append(
-            Shipment(event.event_id, str(data.get("carrier", "")), str(waybill or ""), {})
-        )
+        shipments.append(Shipment(event.event_id, carrier, waybill or "", {}))
         index = len(shipments) - 1
     shipment = shipments[index]
+    if waybill and not shipment.waybill:  # the number of a parcel scanned without one
+        shipment = attrs.evolve(shipment, waybill=waybill, carrier=shipment.carrier or carrier)
     first = shipment.first_scan_at
     fields: dict[str, Any] = {}
     events: list[DomainEvent] = []
@@ -270,6 +277,65 @@ def track(step: Step) -> Effect:
             )
         )
     changes.append(("tracking", "", f"{scan.status.value}@{scan.at.isoformat()}"))
+    return Effect(fields, tuple(events), tuple(changes))
+
+
+def _scanned_shipment(order: Order, waybill: str | None) -> int | None:
+    """The index of the shipment a scan of ``waybill`` is written onto: the latest with
+    that waybill, else the latest scanned without one (its number comes with this
+    scan); with no waybill named, the latest. ``None``: a parcel not recorded yet."""
+    shipments = order.shipments
+    if waybill is None:
+        return len(shipments) - 1 if shipments else None
+    for blank in (False, True):
+        for i in range(len(shipments) - 1, -1, -1):
+            if shipments[i].waybill == ("" if blank else waybill):
+                return i
+    return None
+
+
+def _report_scanned(step: Step, index: int, wanted: Mapping[str, int]) -> Effect:
+    """A ``ship`` of the parcel a carrier scan recorded first (``order.shipments[index]``):
+    its carrier and waybill go on that shipment, and the units it names that the scan
+    did not ship (``wanted``, less those) ship now, in that parcel. Naming fewer units
+    than the scan shipped is refused: those units left with it."""
+    order, event = step.order, step.event
+    data = event.data
+    parcel = order.shipments[index]
+    moving = dict(wanted)
+    if data.get("lines") is not None:
+        for line_id, units in parcel.lines.items():
+            left = moving.get(line_id, 0) - units
+            if left < 0:
+                raise ValidationError(
+                    f"data.lines[{line_id!r}]",
+                    moving.get(line_id, 0),
+                    f"the carrier's scan already shipped {units} unit(s) of line {line_id}"
+                    f" in this parcel (it left with them): name at least those, or no lines",
+                )
+            moving[line_id] = left
+        moving = {line_id: units for line_id, units in moving.items() if units}
+    lines, skus, _taken = _move(order, moving, (_OPEN,), _SHIPPED, "data.lines")
+    shipment = attrs.evolve(
+        parcel,
+        carrier=data["carrier"],
+        waybill=data["waybill"],
+        lines=_add(parcel.lines, moving),
+        shipped_at=parcel.shipped_at or event.at,
+    )
+    shipments = list(order.shipments)
+    shipments[index] = shipment
+    fields: dict[str, Any] = {"shipments": tuple(shipments)}
+    events: list[DomainEvent] = []
+    changes: list[Change] = []
+    if parcel.waybill != shipment.waybill:
+        changes.append((f"shipments[{parcel.shipment_id}].waybill", parcel.waybill,
+                        shipment.waybill))
+    if moving:
+        fields["lines"] = lines
+        events.append(LinesShipped(order.order_id, event.event_id, step.now,
+                                   shipment.shipment_id, shipment.waybill, moving, skus))
+        changes.append(("shipped", "", _units(moving)))
     return Effect(fields, tuple(events), tuple(changes))
 
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from orderkit.lifecycle.events import EVENT_NAMES
+from orderkit.lifecycle.parcels import scanned_parcel
 from orderkit.model.errors import DefinitionError
 from orderkit.model.money import Money
 from orderkit.model.orders import (
@@ -385,6 +386,13 @@ def _has_open_units(order: Order, _event: Event) -> bool:
     return _open_units(order) > 0
 
 
+def _reports_scanned_parcel(order: Order, event: Event) -> bool:
+    """The ``ship`` reports a parcel a carrier scan recorded first (its carrier and
+    waybill, and its units when the scan could not tell them): see
+    :func:`~orderkit.lifecycle.parcels.scanned_parcel`."""
+    return scanned_parcel(order, event.data.get("waybill")) is not None
+
+
 def _nothing_open(order: Order, _event: Event) -> bool:
     """No unit is still to ship: each left or left the sale. Only such an order is
     DELIVERED, a status no ``ship`` or ``cancel`` reaches (its open units would keep
@@ -448,6 +456,7 @@ DEFAULT_GUARDS: Mapping[str, Guard] = {
     "cancels_everything": _cancels_everything,
     "refunds_everything": _refunds_everything,
     "has_open_units": _has_open_units,
+    "reports_scanned_parcel": _reports_scanned_parcel,
     "nothing_open": _nothing_open,
     "leaves_nothing_due": _leaves_nothing_due,
     "pays_in_full": _pays_in_full,
@@ -497,6 +506,8 @@ def _default_rules() -> list[Rule]:
     for status in (_S.PACKED, _S.SHIPPED, _S.DELIVERED, _S.COMPLETED):
         add(status, "pay", status, "on_delivery")
     add(_S.SHIPPED, "ship", _S.SHIPPED, "has_open_units")
+    # The warehouse's ``ship`` of a parcel the carrier scanned first (scan, then ship).
+    add(_S.SHIPPED, "ship", _S.SHIPPED, "reports_scanned_parcel")
     # The unit never sent cancelled after the parcel came back unpaid ends it the same way.
     add(_S.SHIPPED, "cancel_lines", _S.CLOSED, "refused_on_delivery")
     add(_S.SHIPPED, "cancel_lines", _S.SHIPPED)

@@ -92,6 +92,7 @@ def qty(order: Order, line_id: str) -> dict[LineStatus, int]:
 def test_tracking_scan_marks_unsynced_order_shipped() -> None:
     flow = Flow().paid()  # the warehouse's "ship" event never reached us
     scan_at = T0 + timedelta(hours=5)
+    flow.clock.set(scan_at + timedelta(minutes=10))  # reported after it happened
     t = flow.send("track", {"status": "in_transit", "carrier_time": scan_at, "waybill": "YT9"})
     assert t.order.status is OrderStatus.SHIPPED
     due = [e for e in t.events if isinstance(e, ReceivableDue)]
@@ -109,6 +110,7 @@ def test_tracking_scan_marks_unsynced_order_shipped() -> None:
 
 def test_signed_scan_after_a_real_shipment_books_no_second_receivable() -> None:
     flow = Flow().shipped()
+    flow.clock.set(T0 + timedelta(days=2))
     t = flow.send("track", {"status": "signed", "carrier_time": T0 + timedelta(days=2)})
     assert t.order.status is OrderStatus.DELIVERED
     assert not any(isinstance(e, ReceivableDue) for e in t.events)
@@ -116,6 +118,7 @@ def test_signed_scan_after_a_real_shipment_books_no_second_receivable() -> None:
 
 def test_signed_scan_on_a_paid_order_marks_it_delivered() -> None:
     flow = Flow().paid()
+    flow.clock.set(T0 + timedelta(days=2))
     t = flow.send("track", {"status": "signed", "carrier_time": T0 + timedelta(days=2)})
     assert t.order.status is OrderStatus.DELIVERED
     assert any(isinstance(e, ReceivableDue) for e in t.events)
@@ -123,6 +126,7 @@ def test_signed_scan_on_a_paid_order_marks_it_delivered() -> None:
 
 def test_late_in_transit_scan_never_moves_a_delivered_order_back() -> None:
     flow = Flow().shipped()
+    flow.clock.set(T0 + timedelta(days=2))
     flow.send("track", {"status": "signed", "carrier_time": T0 + timedelta(days=2)})
     t = flow.send("track", {"status": "in_transit", "carrier_time": T0 + timedelta(days=1)})
     assert t.order.status is OrderStatus.DELIVERED
@@ -137,6 +141,7 @@ def test_late_in_transit_scan_never_moves_a_delivered_order_back() -> None:
 def test_duplicate_scan_is_written_once() -> None:
     flow = Flow().shipped()
     data = {"status": "in_transit", "carrier_time": T0 + timedelta(hours=3)}
+    flow.clock.set(T0 + timedelta(hours=3))
     flow.send("track", data)
     t = flow.send("track", data)
     assert len(t.order.shipments[0].events) == 1
@@ -655,3 +660,73 @@ def test_a_return_cancel_names_only_units_still_asked_back() -> None:
     request = flow.order.returns[0]
     assert (dict(request.cancelled), request.outstanding) == ({"1": 1}, {})
     assert flow.order.after_sale.name == "REFUND_DUE"
+
+
+def test_a_carrier_scan_timed_after_its_event_is_refused() -> None:
+    flow = Flow().shipped()
+    flow.clock.set(T0 + timedelta(days=1))
+    a_year_on = T0 + timedelta(days=366)
+    with pytest.raises(ValidationError, match="a carrier's clock may run ahead") as info:
+        flow.send("track", {"status": "signed", "carrier_time": a_year_on, "waybill": "SF100"})
+    assert (info.value.path, info.value.value) == ("data.carrier_time", a_year_on)
+    assert flow.order.status is OrderStatus.SHIPPED and flow.order.delivered_at is None
+    # A carrier clock a few minutes ahead is allowed (CARRIER_CLOCK_SKEW: 5 minutes).
+    ahead = flow.clock.now() + timedelta(minutes=5)
+    t = flow.send("track", {"status": "signed", "carrier_time": ahead, "waybill": "SF100"})
+    assert t.order.delivered_at == ahead
+
+
+def test_a_ship_after_a_scan_without_waybill_gives_its_shipment_the_waybill() -> None:
+    flow = Flow().paid()
+    flow.clock.set(T0 + timedelta(hours=2))
+    flow.send("track", {"status": "in_transit", "carrier_time": flow.clock.now()})
+    (scanned,) = flow.order.shipments
+    assert (scanned.carrier, scanned.waybill) == ("", "")
+    flow.clock.advance(timedelta(minutes=5))
+    t = flow.send("ship", {"carrier": "SF", "waybill": "SF200"})
+    assert t.ignored is None and t.changed
+    (shipment,) = t.order.shipments  # the scan's shipment, not a second one
+    assert (shipment.shipment_id, shipment.carrier, shipment.waybill) == (
+        scanned.shipment_id, "SF", "SF200")
+    assert dict(shipment.lines) == dict(scanned.lines)  # the scan shipped them already
+    assert not any(isinstance(e, LinesShipped) for e in t.events)  # nothing ships twice
+    assert ("shipments[E2].waybill", "", "SF200") in t.audit[0].changes
+    # Retried, the warehouse's ship is stale: the parcel has its waybill now.
+    assert flow.send("ship", {"carrier": "SF", "waybill": "SF200"}).ignored
+
+
+def test_a_later_scan_naming_the_waybill_gives_it_to_the_shipment_scanned_without() -> None:
+    flow = Flow().paid()
+    flow.clock.set(T0 + timedelta(hours=2))
+    flow.send("track", {"status": "in_transit", "carrier_time": flow.clock.now()})
+    t = flow.send("track", {"status": "out_for_delivery", "carrier_time": flow.clock.now(),
+                            "waybill": "YT5", "carrier": "YTO"})
+    (shipment,) = t.order.shipments
+    assert (shipment.carrier, shipment.waybill, len(shipment.events)) == ("YTO", "YT5", 2)
+
+
+def test_a_ship_naming_fewer_units_than_a_scan_without_waybill_shipped_is_refused() -> None:
+    flow = Flow().paid()
+    flow.clock.set(T0 + timedelta(hours=2))
+    flow.send("track", {"status": "in_transit", "carrier_time": flow.clock.now()})
+    before = flow.order
+    with pytest.raises(ValidationError, match="already shipped 2 unit") as info:
+        flow.send("ship", {"carrier": "SF", "waybill": "SF200", "lines": {"L1": 5}})
+    assert (info.value.path, info.value.value) == ("data.lines['L2']", 0)
+    assert flow.order is before
+    t = flow.send("ship", {"carrier": "SF", "waybill": "SF200", "lines": {"L1": 5, "L2": 2}})
+    assert t.order.shipments[0].waybill == "SF200"
+
+
+def test_a_ship_of_a_parcel_scanned_first_fills_the_scans_shipment() -> None:
+    flow = Flow().paid()
+    flow.send("ship", {"carrier": "SF", "waybill": "SF1", "lines": {"L1": 5}})
+    flow.clock.set(T0 + timedelta(hours=2))
+    flow.send("track", {"status": "in_transit", "carrier_time": flow.clock.now(),
+                        "waybill": "SF2"})  # the second parcel, scanned before its ship
+    t = flow.send("ship", {"carrier": "SF", "waybill": "SF2"})
+    assert [(s.waybill, dict(s.lines)) for s in t.order.shipments] == [
+        ("SF1", {"L1": 5}), ("SF2", {"L2": 2})]
+    assert t.order.shipments[1].first_scan_at == T0 + timedelta(hours=2)
+    (shipped,) = [e for e in t.events if isinstance(e, LinesShipped)]
+    assert (shipped.shipment_id, shipped.skus) == (t.order.shipments[1].shipment_id, {"CUP": 2})

@@ -103,7 +103,8 @@ def test_carrier_scan_on_a_lost_ship_event_commits_the_stock(wired: Any) -> None
     service, ledger = wired
     service.place(order())
     service.handle("ORD-1", event("pay", "p-1", amount=Money("60.00", "CNY")))
-    scan = event("track", "scan-1", status="in_transit", carrier_time=T0 + timedelta(hours=3))
+    scan = attrs.evolve(event("track", "scan-1", status="in_transit",
+                              carrier_time=T0 + timedelta(hours=3)), at=T0 + timedelta(hours=3))
     service.handle("ORD-1", scan)
     assert levels(ledger, "TEA") == (5, 0, 5)
     assert levels(ledger, "CUP") == (3, 0, 3)
@@ -531,3 +532,20 @@ def test_an_order_with_nothing_to_pay_is_paid_by_a_zero_payment_and_ships(wired:
     service.handle("ORD-X", event("ship", "ship-X", carrier="SF", waybill="SF1"))
     assert levels(ledger, "CUP") == (4, 0, 4)
     assert ledger.verify().ok
+
+
+def test_a_ship_after_a_scan_without_waybill_is_found_by_its_waybill(wired: Any) -> None:
+    service, ledger = wired
+    service.place(order())
+    service.handle("ORD-1", event("pay", "p-1", amount=Money("60.00", "CNY")))
+    scanned_at = T0 + timedelta(hours=2)
+    service.handle("ORD-1", Event("track", event_id="scan-1", at=scanned_at,
+                                  data={"status": "in_transit", "carrier_time": scanned_at}))
+    ship = Event("ship", event_id="s-1", at=scanned_at + timedelta(minutes=5),
+                 data={"carrier": "SF", "waybill": "SF200"})
+    assert service.handle("ORD-1", ship).ignored is None
+    (found,) = service.repository.find_by_waybill("SF200")
+    assert [(s.carrier, s.waybill) for s in found.shipments] == [("SF", "SF200")]
+    assert levels(ledger, "TEA") == (5, 0, 5)  # shipped once, by the scan
+    assert levels(ledger, "CUP") == (3, 0, 3)
+    assert ledger.verify({"ORD-1": {"TEA": 5, "CUP": 2}}).ok

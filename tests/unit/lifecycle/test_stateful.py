@@ -40,7 +40,8 @@ payloads: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     ),
     "track": st.fixed_dictionaries({
         "status": st.sampled_from(["in_transit", "out_for_delivery", "signed", "exception"]),
-        "carrier_time": st.integers(0, 72).map(lambda h: T0 + timedelta(hours=h)),
+        # within the first 90 minutes: a scan timed after its event is refused
+        "carrier_time": st.integers(0, 90).map(lambda m: T0 + timedelta(minutes=m)),
     }),
     "deliver": st.just({}),
     "complete": st.just({}),

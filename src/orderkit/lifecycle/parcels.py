@@ -1,0 +1,34 @@
+"""Parcels a carrier scan recorded before the warehouse's ``ship`` did.
+
+A carrier's scan may arrive before the warehouse's ``ship`` of the same parcel (the
+carrier's push is faster than the warehouse system's callback), or instead of it (the
+callback was lost). The scan records the parcel as a shipment with what the carrier
+tells: its waybill (or none) and its scans. What is in the parcel is the warehouse's to
+say: the ``ship`` that follows reports that parcel, and the handler records its carrier,
+waybill and units on the scan's shipment instead of adding a second one.
+"""
+
+from __future__ import annotations
+
+from orderkit.model.orders import Order
+
+__all__ = ["scanned_parcel"]
+
+
+def scanned_parcel(order: Order, waybill: object) -> int | None:
+    """The index in ``order.shipments`` of the parcel a ``ship`` with ``waybill``
+    reports, when a carrier scan recorded it before any ``ship`` did; ``None`` when the
+    ``ship`` is a parcel of its own.
+
+    That is the latest shipment with ``waybill`` and no units (a scan's parcel whose
+    contents no ``ship`` has told yet), else the latest with no waybill at all (a scan
+    that named none; a ``ship`` always names one, so only a scan records such a
+    shipment)."""
+    shipments = order.shipments
+    for i in range(len(shipments) - 1, -1, -1):
+        if shipments[i].waybill == waybill and not shipments[i].lines:
+            return i
+    for i in range(len(shipments) - 1, -1, -1):
+        if not shipments[i].waybill:
+            return i
+    return None
