@@ -59,6 +59,9 @@ class Reason(StrEnum):
     """Presale and in-stock orders ship in their own waves."""
     PRESALE_NOT_SHIPPABLE = "presale_not_shippable"
     """A presale order before its ship-from date."""
+    BAD_TAG = "bad_tag"
+    """Its ``promise:`` or (presale) ``ship_from:`` tag cannot be read (the words name
+    the tag): it is left out until the tag is mended, the rest of the wave is planned."""
     AWAITING_STOCK = "awaiting_stock"
     """Not enough stock for its open units (orders without a lock)."""
     AFTER_CUTOFF = "after_cutoff"
@@ -167,7 +170,9 @@ class WavePolicy:
             raise ValidationError("stream", value, "expected in_stock or presale")
 
     def promised(self, order: Order) -> datetime:
-        """When the platform promised ``order`` would ship."""
+        """When the platform promised ``order`` would ship; a ``promise:`` tag that is no
+        ISO datetime with its offset is a :class:`ValidationError` naming the tag
+        (:func:`plan_wave` leaves its order out as ``bad_tag``)."""
         value = _tag_value(order, "promise:")
         if value is not None:
             try:
@@ -286,7 +291,8 @@ def plan_wave(
     when given, says what a lock holds: a lock that lapsed holds nothing, so its order
     spends ``stock`` like one without a lock; without ``held`` a lock id is trusted to
     hold the order's open units. No candidate is ever left out without an
-    :class:`Exclusion`. An order given twice is refused with a
+    :class:`Exclusion`: one whose ``promise:`` or (presale) ``ship_from:`` tag cannot
+    be read is left out as ``bad_tag``, naming the tag. An order given twice is refused with a
     :class:`~orderkit.model.errors.ValidationError` naming its id.
 
     A partly shipped order (SHIPPED, with units still OPEN) is a candidate for its
@@ -417,11 +423,16 @@ def _why_not(
     if presale != (policy.stream == "presale"):
         other = "presale" if presale else "in-stock"
         return Exclusion(Reason.OTHER_STREAM, f"{other}: planned in the {other} wave")
-    if presale:
-        ship_from = _ship_from(order)
-        if ship_from is not None and ship_from > today:
-            return Exclusion(Reason.PRESALE_NOT_SHIPPABLE,
-                             f"presale ships from {ship_from.isoformat()}")
+    try:
+        # The tags the wave reads: one that cannot be read leaves out its order, named,
+        # never the whole wave.
+        ship_from = _ship_from(order) if presale else None
+        policy.promised(order)
+    except ValidationError as error:
+        return Exclusion(Reason.BAD_TAG, f"bad tag {error.value}: {error.reason}")
+    if ship_from is not None and ship_from > today:
+        return Exclusion(Reason.PRESALE_NOT_SHIPPABLE,
+                         f"presale ships from {ship_from.isoformat()}")
     if cutoff is not None and (order.paid_at or order.created_at) > cutoff:
         return Exclusion(Reason.AFTER_CUTOFF,
                          f"paid after the {policy.cutoff.isoformat() if policy.cutoff else ''}"

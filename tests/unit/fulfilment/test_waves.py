@@ -374,3 +374,28 @@ def test_a_bad_carrier_or_region_list_is_refused_naming_its_field(
         WavePolicy(**{field: value})  # type: ignore[arg-type]
     assert refused.value.path == field
     assert refused.value.value == named
+
+
+def test_an_order_with_a_bad_tag_is_left_out_naming_it_and_the_rest_is_planned() -> None:
+    """A platform sent a naive promise time for one order of many, and a presale order
+    came in with a ship-from date that is no date: each is left out as ``bad_tag`` with
+    the tag in the words, and every other order is planned."""
+    now = T0 + timedelta(hours=10)
+    orders = [order(f"ORD-{n}", minutes=n) for n in range(5)]
+    orders.append(order("NAIVE", tags={"promise:2026-03-03T18:00:00"}))
+    orders.append(order("PRE-BAD", tags={"presale", "ship_from:2026-3-10"}))
+    orders.append(order("PRE-OK", tags={"presale", "ship_from:2026-03-02"}))
+    in_stock = plan_wave(orders, WavePolicy(), now)
+    assert in_stock.selected == tuple(f"ORD-{n}" for n in range(5))
+    assert in_stock.excluded["NAIVE"] == Exclusion(
+        Reason.BAD_TAG, "bad tag promise:2026-03-03T18:00:00: expected"
+        " promise:<ISO datetime with offset>")
+    presale = plan_wave(orders, WavePolicy(stream="presale"), now)
+    assert presale.selected == ("PRE-OK",)
+    assert presale.excluded["PRE-BAD"] == Exclusion(
+        Reason.BAD_TAG, "bad tag ship_from:2026-3-10: expected ship_from:YYYY-MM-DD")
+    # The tag is what the warehouse lead must fix: left out that long, it is alerted.
+    log = ExclusionLog(threshold=timedelta(hours=1))
+    assert log.update(in_stock) == []
+    later = plan_wave(orders, WavePolicy(), now + timedelta(hours=2))
+    assert [alert.subject for alert in log.update(later)] == ["NAIVE"]
