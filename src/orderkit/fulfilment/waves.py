@@ -212,13 +212,27 @@ def policy_from_toml(text: str) -> WavePolicy:
         promise_hours = 48
 
     Unknown keys and wrong types raise :class:`~orderkit.model.errors.ValidationError`
-    naming the key.
+    naming the key; so does anything beside a ``[wave]`` table (a key above it, another
+    table) and a table other than ``[wave]`` (``[waves]``), since nothing would read it.
     """
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ValidationError("policy", text[:80], f"not TOML: {error}") from None
-    table = data.get("wave", data)
+    if "wave" in data:
+        # Beside the [wave] table nothing is read: a cap or a carrier list written above
+        # it, or a misspelt [waves] table, would be ignored without a word.
+        for key, value in data.items():
+            if key != "wave":
+                raise ValidationError(key, value, "outside the [wave] table: nothing reads"
+                                      " it (move it into [wave])")
+        table = data["wave"]
+    else:
+        table = data
+        for key, value in data.items():
+            if isinstance(value, dict):  # [waves], [Wave]: a table name misspelt
+                raise ValidationError(key, value, "unknown table: the policy is the [wave]"
+                                      " table (or keys at the top level)")
     if not isinstance(table, dict):
         raise ValidationError("wave", table, "expected a table")
     for key in table:

@@ -294,3 +294,21 @@ def test_orderkit_wave_refuses_a_limit_that_is_no_count_of_orders(
     run = wave(db, "--limit", limit)
     assert run.returncode == 2
     assert "--limit" in run.stderr and repr(limit) in run.stderr
+
+
+@pytest.mark.parametrize(("text", "path", "value"), [
+    # Beside a [wave] table, a key at the top level is read by nobody.
+    ('max_orders = 1\n[wave]\ncutoff = "16:00"\n', "max_orders", 1),
+    ('carriers = ["SF"]\n[wave]\ncutoff = "16:00"\n', "carriers", ["SF"]),
+    ('colour = "red"\n[wave]\ncutoff = "16:00"\n', "colour", "red"),
+    # A misspelt table, beside [wave] or alone.
+    ('[wave]\ncutoff = "16:00"\n[waves]\nmax_orders = 1\n', "waves", {"max_orders": 1}),
+    ('[waves]\nmax_orders = 1\n', "waves", {"max_orders": 1}),
+])
+def test_a_policy_key_outside_the_wave_table_is_refused_naming_it(
+    text: str, path: str, value: object
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        policy_from_toml(text)
+    assert (caught.value.path, caught.value.value) == (path, value)
+    assert "[wave]" in caught.value.reason
