@@ -223,10 +223,7 @@ def _wave(args: argparse.Namespace) -> int:
     from orderkit.inventory import available_units, held_units
 
     now = datetime.now(UTC) if args.at is None else _option_instant("--at", args.at)
-    policy = (
-        policy_from_toml(Path(args.policy).read_text(encoding="utf-8"))
-        if args.policy else WavePolicy()
-    )
+    policy = policy_from_toml(_wave_policy_text(args.policy)) if args.policy else WavePolicy()
     versions = _order_database(args.db)
     if versions is None:
         return EXIT_FILE
@@ -259,6 +256,22 @@ def _wave(args: argparse.Namespace) -> int:
             if exclusion.code is reason:
                 print(f"  {order_id}: {exclusion.words}")
     return EXIT_OK
+
+
+def _wave_policy_text(path: str) -> str:
+    """The text of the policy file ``path``: UTF-8, as TOML is, with or without the
+    byte-order mark Notepad writes; any other encoding (GBK from Notepad's "ANSI" on a
+    Chinese Windows) is refused naming ``--policy`` and the file, not guessed: a region
+    name misread would leave its orders out of every wave."""
+    from orderkit.model.errors import ValidationError
+
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ValidationError(
+            "--policy", path, f"not UTF-8 text ({error.reason} at byte {error.start}), as a"
+            " TOML file must be: save it as UTF-8") from None
 
 
 def _wave_candidates(

@@ -312,3 +312,27 @@ def test_a_policy_key_outside_the_wave_table_is_refused_naming_it(
         policy_from_toml(text)
     assert (caught.value.path, caught.value.value) == (path, value)
     assert "[wave]" in caught.value.reason
+
+
+def test_orderkit_wave_refuses_a_policy_file_that_is_not_utf8_naming_it(
+    tmp_path: Path,
+) -> None:
+    """Notepad on a Chinese Windows saves GBK: the file is refused in one line naming it
+    and the encoding TOML wants (exit 1), not an internal error; Notepad's UTF-8 with a
+    byte-order mark is read."""
+    db = tmp_path / "shop.db"
+    SQLiteOrderRepository(db).save(paid("A", 0), None)
+    text = '[wave]\ncutoff = "16:00"\nregions = ["浙江省"]\n'
+    policy = tmp_path / "gbk.toml"
+    policy.write_bytes(text.encode("gbk"))
+    run = wave(db, "--policy", str(policy), "--at", "2026-03-02T20:00:00+08:00")
+    assert run.returncode == 1, run.stderr
+    assert run.stdout == ""
+    assert run.stderr == (
+        "orderkit: ValidationError: --policy: not UTF-8 text (invalid continuation byte at"
+        " byte 36), as a TOML file must be: save it as UTF-8 (got"
+        f" {str(policy)!r})\n")
+    policy.write_bytes(text.encode("utf-8-sig"))
+    run = wave(db, "--policy", str(policy), "--at", "2026-03-02T20:00:00+08:00")
+    assert run.returncode == 0, run.stderr
+    assert "  A: region unknown is not in this wave" in run.stdout  # A has no address
