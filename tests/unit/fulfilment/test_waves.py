@@ -399,3 +399,42 @@ def test_an_order_with_a_bad_tag_is_left_out_naming_it_and_the_rest_is_planned()
     assert log.update(in_stock) == []
     later = plan_wave(orders, WavePolicy(), now + timedelta(hours=2))
     assert [alert.subject for alert in log.update(later)] == ["NAIVE"]
+
+
+def test_a_lot_catalog_answer_that_is_no_lot_of_the_sku_asked_is_refused_naming_it() -> None:
+    """A WMS client that answers a dict, or the lot of another SKU (whose expiry says
+    nothing of this line), is a ValidationError naming ``lots.lot_for``, not an
+    AttributeError or a hold naming the wrong lot."""
+    expires = date(2026, 4, 1)
+
+    class DictLots:
+        def lot_for(self, sku: str, qty: int, on: date) -> object:
+            return {"lot_id": "L1", "expires_on": expires}
+
+    class OtherSkuLots:
+        def lot_for(self, sku: str, qty: int, on: date) -> Lot | None:
+            return Lot("L-OTHER", "CUP", expires)
+
+    gloves = order("A", sku="GLOVES")
+    with pytest.raises(ValidationError) as caught:
+        near_expiry_hold(gloves, DictLots(), at=T0)  # type: ignore[arg-type]
+    assert (caught.value.path, caught.value.value) == (
+        "lots.lot_for('GLOVES')", {"lot_id": "L1", "expires_on": expires})
+    with pytest.raises(ValidationError) as caught:
+        near_expiry_hold(gloves, OtherSkuLots(), at=T0)
+    assert (caught.value.path, caught.value.value) == ("lots.lot_for('GLOVES').sku", "CUP")
+    assert "another SKU" in caught.value.reason
+
+
+@pytest.mark.parametrize(("fields", "path", "value"), [
+    ((5, "TEA"), "lot_id", 5),
+    (("", "TEA"), "lot_id", ""),
+    (("L1", ""), "sku", ""),
+    (("L1", None), "sku", None),
+])
+def test_a_lot_without_its_id_or_sku_is_refused_naming_the_field(
+    fields: tuple[object, object], path: str, value: object
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Lot(*fields, date(2026, 4, 1))  # type: ignore[arg-type]
+    assert (caught.value.path, caught.value.value) == (path, value)
