@@ -448,9 +448,14 @@ def _why_not(
         return Exclusion(Reason.PRESALE_NOT_SHIPPABLE,
                          f"presale ships from {ship_from.isoformat()}")
     if cutoff is not None and (order.paid_at or order.created_at) > cutoff:
+        # The day and the zone of the cut-off, as the floor reads it; cash on delivery
+        # waiting to ship was placed then (the courier collects), not paid.
+        shown = f"{cutoff:%Y-%m-%d %H:%M:%S}" if cutoff.second else f"{cutoff:%Y-%m-%d %H:%M}"
+        if order.paid_at is None and order.payment_terms is PaymentTerms.ON_DELIVERY:
+            return Exclusion(Reason.AFTER_CUTOFF, f"placed after the cut-off {shown}"
+                             f" ({policy.tz}), cash on delivery: next wave")
         return Exclusion(Reason.AFTER_CUTOFF,
-                         f"paid after the {policy.cutoff.isoformat() if policy.cutoff else ''}"
-                         " cut-off: next wave")
+                         f"paid after the cut-off {shown} ({policy.tz}): next wave")
     if policy.carriers is not None:
         carrier = policy.carrier(order)
         if carrier not in policy.carriers:

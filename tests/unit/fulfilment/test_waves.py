@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import attrs
 import pytest
 
-from orderkit import Address, Hold, Money, Order, OrderLine, OrderStatus
+from orderkit import Address, Hold, Money, Order, OrderLine, OrderStatus, PaymentTerms
 from orderkit.adapters.memory import MemoryOrderRepository
 from orderkit.errors import TransitionNotAllowed, ValidationError
 from orderkit.fulfilment import (
@@ -317,8 +317,6 @@ def test_an_order_given_twice_is_refused_naming_it() -> None:
 def test_cash_on_delivery_waiting_to_ship_is_planned_and_packed_unpaid() -> None:
     """The lifecycle packs and ships cash on delivery unpaid (the buyer pays the
     courier), so such an order is a wave candidate; an unpaid online order is not."""
-    from orderkit import PaymentTerms
-
     repository = MemoryOrderRepository()
     service = OrderService(repository, lifecycle=Lifecycle(clock=ManualClock(T0)))
     cod = attrs.evolve(order("COD-1", status=OrderStatus.PENDING_PAYMENT),
@@ -438,3 +436,18 @@ def test_a_lot_without_its_id_or_sku_is_refused_naming_the_field(
     with pytest.raises(ValidationError) as caught:
         Lot(*fields, date(2026, 4, 1))  # type: ignore[arg-type]
     assert (caught.value.path, caught.value.value) == (path, value)
+
+
+def test_the_cut_off_is_worded_with_its_date_and_zone_and_cash_on_delivery_as_placed() -> None:
+    """A cut-off in words says which day and zone; a cash-on-delivery order waiting to
+    ship was placed after it (the courier collects), not paid."""
+    late = order("LATE", minutes=9 * 60)  # 18:00 in Shanghai
+    cod = attrs.evolve(order("COD", minutes=9 * 60, status=OrderStatus.PENDING_PAYMENT),
+                       payment_terms=PaymentTerms.ON_DELIVERY)
+    wave = plan_wave([late, cod], WavePolicy(cutoff=time(16, 0)), T0 + timedelta(hours=11))
+    assert wave.excluded == {
+        "LATE": Exclusion(Reason.AFTER_CUTOFF, "paid after the cut-off 2026-03-02 16:00"
+                          " (Asia/Shanghai): next wave"),
+        "COD": Exclusion(Reason.AFTER_CUTOFF, "placed after the cut-off 2026-03-02 16:00"
+                         " (Asia/Shanghai), cash on delivery: next wave"),
+    }
