@@ -226,12 +226,10 @@ def _wave(args: argparse.Namespace) -> int:
     from orderkit.adapters.sqlite import SQLiteInventoryStore, SQLiteOrderRepository
     from orderkit.fulfilment import WavePolicy, plan_wave, policy_from_toml
     from orderkit.inventory import available_units, held_units
+    from orderkit.model.time import zone
 
     now = datetime.now(UTC) if args.at is None else _option_instant("--at", args.at)
-    policy = (
-        policy_from_toml(Path(args.policy).read_text(encoding="utf-8"))
-        if args.policy else WavePolicy()
-    )
+    policy = policy_from_toml(_wave_policy_text(args.policy)) if args.policy else WavePolicy()
     versions = _order_database(args.db)
     if versions is None:
         return EXIT_FILE
@@ -254,16 +252,48 @@ def _wave(args: argparse.Namespace) -> int:
              " partly shipped ones: a newer partly shipped order may be missing from this"
              " plan (raise --limit)")
     wave = plan_wave(candidates, policy, now, stock=stock, held=held)
-    print(f"wave ({policy.stream}) at {now.isoformat()}: {len(wave.selected)} selected,"
+    # The instant in the policy's zone, that of its cut-off: what the floor's clocks say.
+    shown = now.astimezone(zone(policy.tz)).isoformat()
+    print(f"wave ({policy.stream}) at {shown}: {len(wave.selected)} selected,"
           f" {len(wave.excluded)} left out")
+    by_id = {order.order_id: order for order in candidates}
     for order_id in wave.selected:
-        print(f"  {order_id}")
+        print(f"  {order_id}{_wave_pick(by_id[order_id])}")
     for reason, count in wave.summary().items():
         print(f"{reason.value}: {count}")
         for order_id, exclusion in sorted(wave.excluded.items()):
             if exclusion.code is reason:
                 print(f"  {order_id}: {exclusion.words}")
     return EXIT_OK
+
+
+def _wave_pick(order: Order) -> str:
+    """What the floor does with a selected ``order`` beyond picking it in full: nothing
+    to pick when it is packed already, only its open units when it is partly shipped."""
+    from orderkit.model.orders import OrderStatus
+
+    if order.status == OrderStatus.PACKED:
+        return " (already packed)"
+    if order.status == OrderStatus.SHIPPED:
+        left = ", ".join(f"{sku} {units}" for sku, units in sorted(order.open_units_by_sku.items()))
+        return f" (partly shipped, left to pick: {left})"
+    return ""
+
+
+def _wave_policy_text(path: str) -> str:
+    """The text of the policy file ``path``: UTF-8, as TOML is, with or without the
+    byte-order mark Notepad writes; any other encoding (GBK from Notepad's "ANSI" on a
+    Chinese Windows) is refused naming ``--policy`` and the file, not guessed: a region
+    name misread would leave its orders out of every wave."""
+    from orderkit.model.errors import ValidationError
+
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ValidationError(
+            "--policy", path, f"not UTF-8 text ({error.reason} at byte {error.start}), as a"
+            " TOML file must be: save it as UTF-8") from None
 
 
 def _wave_candidates(

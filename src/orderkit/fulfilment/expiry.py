@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from orderkit.fulfilment.ports import LotCatalog
+from orderkit.fulfilment.ports import Lot, LotCatalog
 from orderkit.lifecycle.events import Event
 from orderkit.lifecycle.policy import Actor
 from orderkit.model.errors import ValidationError
@@ -19,6 +19,20 @@ def _days(value: object, path: str) -> timedelta:
     if not isinstance(value, timedelta) or value < timedelta(0):
         raise ValidationError(path, value, "expected a non-negative timedelta")
     return value
+
+
+def _lot(answer: object, sku: str) -> Lot | None:
+    """The catalog's ``answer`` for ``sku``, checked: ``None`` or a :class:`Lot` of that
+    SKU (another SKU's expiry says nothing of this line's units)."""
+    path = f"lots.lot_for({sku!r})"
+    if answer is None:
+        return None
+    if not isinstance(answer, Lot):
+        raise ValidationError(path, answer, "expected a Lot or None")
+    if answer.sku != sku:
+        raise ValidationError(f"{path}.sku", answer.sku,
+                              f"a lot of another SKU than {sku} (lot {answer.lot_id})")
+    return answer
 
 
 def near_expiry_hold(
@@ -62,7 +76,7 @@ def near_expiry_hold(
         open_units = line.quantities[LineStatus.OPEN]  # units still to ship
         if not open_units:
             continue
-        lot = lots.lot_for(line.sku, open_units, today)
+        lot = _lot(lots.lot_for(line.sku, open_units, today), line.sku)
         if lot is None:
             continue
         limit = skus.get(line.sku)

@@ -59,6 +59,9 @@ class Reason(StrEnum):
     """Presale and in-stock orders ship in their own waves."""
     PRESALE_NOT_SHIPPABLE = "presale_not_shippable"
     """A presale order before its ship-from date."""
+    BAD_TAG = "bad_tag"
+    """Its ``promise:`` or (presale) ``ship_from:`` tag cannot be read (the words name
+    the tag): it is left out until the tag is mended, the rest of the wave is planned."""
     AWAITING_STOCK = "awaiting_stock"
     """Not enough stock for its open units (orders without a lock)."""
     AFTER_CUTOFF = "after_cutoff"
@@ -167,7 +170,9 @@ class WavePolicy:
             raise ValidationError("stream", value, "expected in_stock or presale")
 
     def promised(self, order: Order) -> datetime:
-        """When the platform promised ``order`` would ship."""
+        """When the platform promised ``order`` would ship; a ``promise:`` tag that is no
+        ISO datetime with its offset is a :class:`ValidationError` naming the tag
+        (:func:`plan_wave` leaves its order out as ``bad_tag``)."""
         value = _tag_value(order, "promise:")
         if value is not None:
             try:
@@ -207,13 +212,27 @@ def policy_from_toml(text: str) -> WavePolicy:
         promise_hours = 48
 
     Unknown keys and wrong types raise :class:`~orderkit.model.errors.ValidationError`
-    naming the key.
+    naming the key; so does anything beside a ``[wave]`` table (a key above it, another
+    table) and a table other than ``[wave]`` (``[waves]``), since nothing would read it.
     """
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ValidationError("policy", text[:80], f"not TOML: {error}") from None
-    table = data.get("wave", data)
+    if "wave" in data:
+        # Beside the [wave] table nothing is read: a cap or a carrier list written above
+        # it, or a misspelt [waves] table, would be ignored without a word.
+        for key, value in data.items():
+            if key != "wave":
+                raise ValidationError(key, value, "outside the [wave] table: nothing reads"
+                                      " it (move it into [wave])")
+        table = data["wave"]
+    else:
+        table = data
+        for key, value in data.items():
+            if isinstance(value, dict):  # [waves], [Wave]: a table name misspelt
+                raise ValidationError(key, value, "unknown table: the policy is the [wave]"
+                                      " table (or keys at the top level)")
     if not isinstance(table, dict):
         raise ValidationError("wave", table, "expected a table")
     for key in table:
@@ -286,7 +305,8 @@ def plan_wave(
     when given, says what a lock holds: a lock that lapsed holds nothing, so its order
     spends ``stock`` like one without a lock; without ``held`` a lock id is trusted to
     hold the order's open units. No candidate is ever left out without an
-    :class:`Exclusion`. An order given twice is refused with a
+    :class:`Exclusion`: one whose ``promise:`` or (presale) ``ship_from:`` tag cannot
+    be read is left out as ``bad_tag``, naming the tag. An order given twice is refused with a
     :class:`~orderkit.model.errors.ValidationError` naming its id.
 
     A partly shipped order (SHIPPED, with units still OPEN) is a candidate for its
@@ -417,15 +437,25 @@ def _why_not(
     if presale != (policy.stream == "presale"):
         other = "presale" if presale else "in-stock"
         return Exclusion(Reason.OTHER_STREAM, f"{other}: planned in the {other} wave")
-    if presale:
-        ship_from = _ship_from(order)
-        if ship_from is not None and ship_from > today:
-            return Exclusion(Reason.PRESALE_NOT_SHIPPABLE,
-                             f"presale ships from {ship_from.isoformat()}")
+    try:
+        # The tags the wave reads: one that cannot be read leaves out its order, named,
+        # never the whole wave.
+        ship_from = _ship_from(order) if presale else None
+        policy.promised(order)
+    except ValidationError as error:
+        return Exclusion(Reason.BAD_TAG, f"bad tag {error.value}: {error.reason}")
+    if ship_from is not None and ship_from > today:
+        return Exclusion(Reason.PRESALE_NOT_SHIPPABLE,
+                         f"presale ships from {ship_from.isoformat()}")
     if cutoff is not None and (order.paid_at or order.created_at) > cutoff:
+        # The day and the zone of the cut-off, as the floor reads it; cash on delivery
+        # waiting to ship was placed then (the courier collects), not paid.
+        shown = f"{cutoff:%Y-%m-%d %H:%M:%S}" if cutoff.second else f"{cutoff:%Y-%m-%d %H:%M}"
+        if order.paid_at is None and order.payment_terms is PaymentTerms.ON_DELIVERY:
+            return Exclusion(Reason.AFTER_CUTOFF, f"placed after the cut-off {shown}"
+                             f" ({policy.tz}), cash on delivery: next wave")
         return Exclusion(Reason.AFTER_CUTOFF,
-                         f"paid after the {policy.cutoff.isoformat() if policy.cutoff else ''}"
-                         " cut-off: next wave")
+                         f"paid after the cut-off {shown} ({policy.tz}): next wave")
     if policy.carriers is not None:
         carrier = policy.carrier(order)
         if carrier not in policy.carriers:

@@ -51,13 +51,13 @@ def test_orderkit_wave_prints_the_wave_and_every_order_left_out(tmp_path: Path) 
     run = wave(db, "--policy", str(policy), "--at", "2026-03-02T20:00:00+08:00")
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines() == [
-        "wave (in_stock) at 2026-03-02T12:00:00+00:00: 1 selected, 4 left out",
+        "wave (in_stock) at 2026-03-02T20:00:00+08:00: 1 selected, 4 left out",
         "  A",
         "over_cap: 2",
         "  B: the wave is full (1 orders)",
         "  COD: the wave is full (1 orders)",
         "after_cutoff: 1",
-        "  LATE: paid after the 16:00:00 cut-off: next wave",
+        "  LATE: paid after the cut-off 2026-03-02 16:00 (Asia/Shanghai): next wave",
         "on_hold: 1",
         "  HELD: on hold: manual (buyer called)",
     ]
@@ -125,7 +125,7 @@ def test_orderkit_wave_refuses_a_time_without_its_offset_as_health_does(
                               f" (like +08:00 or Z) (got '{naive}')\n")
         assert run.stdout == ""
     aware = wave(db, "--at", "2026-03-02T10:00:00Z")
-    assert aware.stdout.startswith("wave (in_stock) at 2026-03-02T10:00:00+00:00: 1 selected")
+    assert aware.stdout.startswith("wave (in_stock) at 2026-03-02T18:00:00+08:00: 1 selected")
 
 
 def test_orderkit_wave_refuses_an_instant_orderkit_cannot_store_naming_at(
@@ -140,7 +140,7 @@ def test_orderkit_wave_refuses_an_instant_orderkit_cannot_store_naming_at(
                               f" to before 9000 (got '{at}')\n")
     last = wave(db, "--at", "8999-12-31T23:59:59+00:00")
     assert last.returncode == 0, last.stderr
-    assert last.stdout.startswith("wave (in_stock) at 8999-12-31T23:59:59+00:00: 1 selected")
+    assert last.stdout.startswith("wave (in_stock) at 9000-01-01T07:59:59+08:00: 1 selected")
 
 def test_orderkit_wave_lists_packed_cash_on_delivery_and_partly_shipped_orders(
     tmp_path: Path,
@@ -164,9 +164,9 @@ def test_orderkit_wave_lists_packed_cash_on_delivery_and_partly_shipped_orders(
     run = wave(db, "--at", "2026-03-02T20:00:00+08:00")
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines() == [
-        "wave (in_stock) at 2026-03-02T12:00:00+00:00: 2 selected, 0 left out",
-        "  COD-PACKED",
-        "  PARTLY",
+        "wave (in_stock) at 2026-03-02T20:00:00+08:00: 2 selected, 0 left out",
+        "  COD-PACKED (already packed)",
+        "  PARTLY (partly shipped, left to pick: CUP 2)",
     ]
 
 
@@ -208,7 +208,7 @@ def test_orderkit_wave_plans_from_one_snapshot_while_the_packing_station_packs(
     assert code == 0, err
     assert packed == ["A"]
     assert out.splitlines() == [
-        "wave (in_stock) at 2026-03-02T12:00:00+00:00: 2 selected, 0 left out",
+        "wave (in_stock) at 2026-03-02T20:00:00+08:00: 2 selected, 0 left out",
         "  A",
         "  B",
     ]
@@ -238,7 +238,7 @@ def test_orderkit_wave_says_when_its_limit_left_shipped_orders_unsearched(
     )
     run = wave(db, "--at", "2026-03-02T20:00:00+08:00", "--limit", "3")
     assert (run.returncode, run.stderr) == (0, "")
-    assert run.stdout.splitlines()[1:] == ["  PARTLY"]
+    assert run.stdout.splitlines()[1:] == ["  PARTLY (partly shipped, left to pick: CUP 2)"]
 
 
 def test_orderkit_wave_on_a_file_that_keeps_stock_spends_it_and_trusts_no_lock_id(
@@ -276,7 +276,7 @@ def test_orderkit_wave_on_a_file_that_keeps_stock_spends_it_and_trusts_no_lock_i
     run = wave(db, "--at", "2026-03-02T20:00:00+08:00")
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines() == [
-        "wave (in_stock) at 2026-03-02T12:00:00+00:00: 2 selected, 2 left out",
+        "wave (in_stock) at 2026-03-02T20:00:00+08:00: 2 selected, 2 left out",
         "  LAPSED",
         "  LOCKED",
         "awaiting_stock: 2",
@@ -294,3 +294,81 @@ def test_orderkit_wave_refuses_a_limit_that_is_no_count_of_orders(
     run = wave(db, "--limit", limit)
     assert run.returncode == 2
     assert "--limit" in run.stderr and repr(limit) in run.stderr
+
+
+@pytest.mark.parametrize(("text", "path", "value"), [
+    # Beside a [wave] table, a key at the top level is read by nobody.
+    ('max_orders = 1\n[wave]\ncutoff = "16:00"\n', "max_orders", 1),
+    ('carriers = ["SF"]\n[wave]\ncutoff = "16:00"\n', "carriers", ["SF"]),
+    ('colour = "red"\n[wave]\ncutoff = "16:00"\n', "colour", "red"),
+    # A misspelt table, beside [wave] or alone.
+    ('[wave]\ncutoff = "16:00"\n[waves]\nmax_orders = 1\n', "waves", {"max_orders": 1}),
+    ('[waves]\nmax_orders = 1\n', "waves", {"max_orders": 1}),
+])
+def test_a_policy_key_outside_the_wave_table_is_refused_naming_it(
+    text: str, path: str, value: object
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        policy_from_toml(text)
+    assert (caught.value.path, caught.value.value) == (path, value)
+    assert "[wave]" in caught.value.reason
+
+
+def test_orderkit_wave_refuses_a_policy_file_that_is_not_utf8_naming_it(
+    tmp_path: Path,
+) -> None:
+    """Notepad on a Chinese Windows saves GBK: the file is refused in one line naming it
+    and the encoding TOML wants (exit 1), not an internal error; Notepad's UTF-8 with a
+    byte-order mark is read."""
+    db = tmp_path / "shop.db"
+    SQLiteOrderRepository(db).save(paid("A", 0), None)
+    text = '[wave]\ncutoff = "16:00"\nregions = ["浙江省"]\n'
+    policy = tmp_path / "gbk.toml"
+    policy.write_bytes(text.encode("gbk"))
+    run = wave(db, "--policy", str(policy), "--at", "2026-03-02T20:00:00+08:00")
+    assert run.returncode == 1, run.stderr
+    assert run.stdout == ""
+    assert run.stderr == (
+        "orderkit: ValidationError: --policy: not UTF-8 text (invalid continuation byte at"
+        " byte 36), as a TOML file must be: save it as UTF-8 (got"
+        f" {str(policy)!r})\n")
+    policy.write_bytes(text.encode("utf-8-sig"))
+    run = wave(db, "--policy", str(policy), "--at", "2026-03-02T20:00:00+08:00")
+    assert run.returncode == 0, run.stderr
+    assert "  A: region unknown is not in this wave" in run.stdout  # A has no address
+
+
+def test_orderkit_wave_reads_on_the_floor_in_the_policys_zone_and_marks_what_to_pick(
+    tmp_path: Path,
+) -> None:
+    """The header is in the policy's zone (that of its cut-off), whatever offset --at
+    was given in; the cut-off has its day and zone; an unpaid cash-on-delivery order
+    was placed after it, not paid; a packed order and a partly shipped one are marked,
+    the latter with the units left to pick."""
+    db = tmp_path / "shop.db"
+    repository = SQLiteOrderRepository(db)
+    two = [OrderLine("1", "TEA", 1, Money("99.00", "CNY")),
+           OrderLine("2", "CUP", 3, Money("5.00", "CNY"))]
+    partly = paid("PART-1", 1, status=OrderStatus.SHIPPED, lines=two)
+    tea, cups = partly.lines
+    repository.save(attrs.evolve(partly, lines=[
+        attrs.evolve(tea, quantities={**tea.quantities, LineStatus.OPEN: 0,
+                                      LineStatus.SHIPPED: 1}),
+        attrs.evolve(cups, quantities={**cups.quantities, LineStatus.OPEN: 2,
+                                       LineStatus.SHIPPED: 1})]), None)
+    repository.save(paid("PACKED-1", 0, status=OrderStatus.PACKED), None)
+    repository.save(paid("COD-1", 8 * 60, status=OrderStatus.PENDING_PAYMENT, paid_at=None,
+                         payment_terms=PaymentTerms.ON_DELIVERY), None)  # 17:00 Shanghai
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[wave]\ncutoff = "16:00"\ntz = "Asia/Shanghai"\n', encoding="utf-8")
+    for at in ("2026-03-02T20:00:00+08:00", "2026-03-02T12:00:00Z"):
+        run = wave(db, "--policy", str(policy), "--at", at)
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.splitlines() == [
+            "wave (in_stock) at 2026-03-02T20:00:00+08:00: 2 selected, 1 left out",
+            "  PACKED-1 (already packed)",
+            "  PART-1 (partly shipped, left to pick: CUP 2)",
+            "after_cutoff: 1",
+            "  COD-1: placed after the cut-off 2026-03-02 16:00 (Asia/Shanghai),"
+            " cash on delivery: next wave",
+        ]

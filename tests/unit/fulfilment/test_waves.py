@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import attrs
 import pytest
 
-from orderkit import Address, Hold, Money, Order, OrderLine, OrderStatus
+from orderkit import Address, Hold, Money, Order, OrderLine, OrderStatus, PaymentTerms
 from orderkit.adapters.memory import MemoryOrderRepository
 from orderkit.errors import TransitionNotAllowed, ValidationError
 from orderkit.fulfilment import (
@@ -317,8 +317,6 @@ def test_an_order_given_twice_is_refused_naming_it() -> None:
 def test_cash_on_delivery_waiting_to_ship_is_planned_and_packed_unpaid() -> None:
     """The lifecycle packs and ships cash on delivery unpaid (the buyer pays the
     courier), so such an order is a wave candidate; an unpaid online order is not."""
-    from orderkit import PaymentTerms
-
     repository = MemoryOrderRepository()
     service = OrderService(repository, lifecycle=Lifecycle(clock=ManualClock(T0)))
     cod = attrs.evolve(order("COD-1", status=OrderStatus.PENDING_PAYMENT),
@@ -374,3 +372,82 @@ def test_a_bad_carrier_or_region_list_is_refused_naming_its_field(
         WavePolicy(**{field: value})  # type: ignore[arg-type]
     assert refused.value.path == field
     assert refused.value.value == named
+
+
+def test_an_order_with_a_bad_tag_is_left_out_naming_it_and_the_rest_is_planned() -> None:
+    """A platform sent a naive promise time for one order of many, and a presale order
+    came in with a ship-from date that is no date: each is left out as ``bad_tag`` with
+    the tag in the words, and every other order is planned."""
+    now = T0 + timedelta(hours=10)
+    orders = [order(f"ORD-{n}", minutes=n) for n in range(5)]
+    orders.append(order("NAIVE", tags={"promise:2026-03-03T18:00:00"}))
+    orders.append(order("PRE-BAD", tags={"presale", "ship_from:2026-3-10"}))
+    orders.append(order("PRE-OK", tags={"presale", "ship_from:2026-03-02"}))
+    in_stock = plan_wave(orders, WavePolicy(), now)
+    assert in_stock.selected == tuple(f"ORD-{n}" for n in range(5))
+    assert in_stock.excluded["NAIVE"] == Exclusion(
+        Reason.BAD_TAG, "bad tag promise:2026-03-03T18:00:00: expected"
+        " promise:<ISO datetime with offset>")
+    presale = plan_wave(orders, WavePolicy(stream="presale"), now)
+    assert presale.selected == ("PRE-OK",)
+    assert presale.excluded["PRE-BAD"] == Exclusion(
+        Reason.BAD_TAG, "bad tag ship_from:2026-3-10: expected ship_from:YYYY-MM-DD")
+    # The tag is what the warehouse lead must fix: left out that long, it is alerted.
+    log = ExclusionLog(threshold=timedelta(hours=1))
+    assert log.update(in_stock) == []
+    later = plan_wave(orders, WavePolicy(), now + timedelta(hours=2))
+    assert [alert.subject for alert in log.update(later)] == ["NAIVE"]
+
+
+def test_a_lot_catalog_answer_that_is_no_lot_of_the_sku_asked_is_refused_naming_it() -> None:
+    """A WMS client that answers a dict, or the lot of another SKU (whose expiry says
+    nothing of this line), is a ValidationError naming ``lots.lot_for``, not an
+    AttributeError or a hold naming the wrong lot."""
+    expires = date(2026, 4, 1)
+
+    class DictLots:
+        def lot_for(self, sku: str, qty: int, on: date) -> object:
+            return {"lot_id": "L1", "expires_on": expires}
+
+    class OtherSkuLots:
+        def lot_for(self, sku: str, qty: int, on: date) -> Lot | None:
+            return Lot("L-OTHER", "CUP", expires)
+
+    gloves = order("A", sku="GLOVES")
+    with pytest.raises(ValidationError) as caught:
+        near_expiry_hold(gloves, DictLots(), at=T0)  # type: ignore[arg-type]
+    assert (caught.value.path, caught.value.value) == (
+        "lots.lot_for('GLOVES')", {"lot_id": "L1", "expires_on": expires})
+    with pytest.raises(ValidationError) as caught:
+        near_expiry_hold(gloves, OtherSkuLots(), at=T0)
+    assert (caught.value.path, caught.value.value) == ("lots.lot_for('GLOVES').sku", "CUP")
+    assert "another SKU" in caught.value.reason
+
+
+@pytest.mark.parametrize(("fields", "path", "value"), [
+    ((5, "TEA"), "lot_id", 5),
+    (("", "TEA"), "lot_id", ""),
+    (("L1", ""), "sku", ""),
+    (("L1", None), "sku", None),
+])
+def test_a_lot_without_its_id_or_sku_is_refused_naming_the_field(
+    fields: tuple[object, object], path: str, value: object
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Lot(*fields, date(2026, 4, 1))  # type: ignore[arg-type]
+    assert (caught.value.path, caught.value.value) == (path, value)
+
+
+def test_the_cut_off_is_worded_with_its_date_and_zone_and_cash_on_delivery_as_placed() -> None:
+    """A cut-off in words says which day and zone; a cash-on-delivery order waiting to
+    ship was placed after it (the courier collects), not paid."""
+    late = order("LATE", minutes=9 * 60)  # 18:00 in Shanghai
+    cod = attrs.evolve(order("COD", minutes=9 * 60, status=OrderStatus.PENDING_PAYMENT),
+                       payment_terms=PaymentTerms.ON_DELIVERY)
+    wave = plan_wave([late, cod], WavePolicy(cutoff=time(16, 0)), T0 + timedelta(hours=11))
+    assert wave.excluded == {
+        "LATE": Exclusion(Reason.AFTER_CUTOFF, "paid after the cut-off 2026-03-02 16:00"
+                          " (Asia/Shanghai): next wave"),
+        "COD": Exclusion(Reason.AFTER_CUTOFF, "placed after the cut-off 2026-03-02 16:00"
+                         " (Asia/Shanghai), cash on delivery: next wave"),
+    }
