@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import attrs
@@ -16,6 +16,7 @@ from orderkit.lifecycle.ports import OrderRepository
 from orderkit.model.errors import StoreError
 from orderkit.outbox.messages import OutboxMessage, StoredMessage, message_id
 from orderkit.testing.contracts import OutboxStoreContract
+from orderkit.testing.contracts.orders import split_order
 from orderkit.testing.samples import sample_order
 
 T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)
@@ -72,19 +73,23 @@ def test_a_file_of_the_previous_schema_is_migrated_and_keeps_its_orders(
     path = tmp_path / "orders.db"
     order = sample_order()
     SQLiteOrderRepository(path).save(order, expected_version=None)
+    split = split_order("SPLIT", T0)
+    SQLiteOrderRepository(path).save(split, expected_version=None)
     with sqlite3.connect(path) as conn:  # make it a file the previous release wrote
         conn.execute("DROP TABLE order_outbox")
         conn.execute("DROP TABLE order_waybills")
         for index in ("by_time_in_status", "by_paid_at", "by_created_at", "unscanned",
-                      "by_first_shipped", "return_requested", "refund_due"):
+                      "by_first_shipped", "return_requested", "refund_due", "partly_shipped"):
             conn.execute(f"DROP INDEX orders_{index}")
-        for column in ("return_requested_since", "refund_due_since"):
+        for column in ("return_requested_since", "refund_due_since", "partly_shipped_since"):
             conn.execute(f"ALTER TABLE orders DROP COLUMN {column}")
         conn.execute("UPDATE schema_version SET version = 2 WHERE component = 'orders'")
     conn.close()
     repository = SQLiteOrderRepository(path)
-    assert repository.database.schema_version("orders") == 10
+    assert repository.database.schema_version("orders") == 12
     assert repository.get(order.order_id) == order
+    # the partly shipped order is found by when its first parcel left (the index filled)
+    assert repository.stale([30], "partly_shipped_since", T0 + timedelta(hours=2), 5) == [split]
     assert repository.find_by_waybill("SF1234567890") == [order]  # the index is filled
     assert repository.pending(5) == []
     changed = attrs.evolve(order, version=order.version + 1)

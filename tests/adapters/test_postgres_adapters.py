@@ -40,7 +40,7 @@ from orderkit.model.audit import AuditEntry
 from orderkit.model.orders import Address
 from orderkit.outbox import OutboxMessage, OutboxRelay, message_id
 from orderkit.testing import ManualClock
-from orderkit.testing.contracts.orders import after_sale_order
+from orderkit.testing.contracts.orders import after_sale_order, split_order
 from orderkit.testing.postgres import fresh_schema
 
 T0 = datetime(2026, 2, 16, 1, 0, tzinfo=UTC)
@@ -383,13 +383,15 @@ def test_orders_stored_by_the_previous_schema_are_found_by_the_watch_and_by_wayb
     repository.save(shipped, None)
     for order_id, steps in [("ASKED", 1), ("OWED", 2)]:
         repository.save(after_sale_order(order_id, T0, steps), None)
+    for order_id, rest in [("SPLIT", ""), ("SENT", "ship")]:
+        repository.save(split_order(order_id, T0 + timedelta(days=2), rest), None)
     with psycopg.connect(pg_dsn, autocommit=True) as admin:  # the previous release's file
         admin.execute(f"DROP TABLE {schema}.order_waybills")
         admin.execute(
             f"ALTER TABLE {schema}.orders DROP COLUMN status_since, DROP COLUMN paid_at,"
             " DROP COLUMN created_at, DROP COLUMN unscanned_since,"
             " DROP COLUMN first_shipped_at, DROP COLUMN return_requested_since,"
-            " DROP COLUMN refund_due_since"
+            " DROP COLUMN refund_due_since, DROP COLUMN partly_shipped_since"
         )
         admin.execute(
             f"UPDATE {schema}.schema_version SET version = 1 WHERE component = 'orders'"
@@ -405,6 +407,10 @@ def test_orders_stored_by_the_previous_schema_are_found_by_the_watch_and_by_wayb
                                             T0 + timedelta(days=9), 5)] == ["ASKED"]
     assert [o.order_id for o in later.stale(done, "refund_due_since",
                                             T0 + timedelta(days=9), 5)] == ["OWED"]
+    # SPLIT's cup still waits; SENT's left too (ORD-1 was stored as SHIPPED by hand, its
+    # line still open: partly shipped since its parcel left)
+    assert [o.order_id for o in later.stale([OrderStatus.SHIPPED], "partly_shipped_since",
+                                            T0 + timedelta(days=9), 5)] == ["ORD-1", "SPLIT"]
 
 
 def test_a_schema_newer_than_this_orderkit_is_refused(pg_dsn: str, schema: str) -> None:
@@ -425,9 +431,9 @@ def test_db_upgrade_creates_every_table_once(
 ) -> None:
     assert main(["db", "upgrade", "--dsn", pg_dsn, "--schema", schema]) == EXIT_OK
     first = capsys.readouterr().out
-    assert f"{schema}.orders: version 5 (migrated from 0)" in first
+    assert f"{schema}.orders: version 7 (migrated from 0)" in first
     assert upgrade(pg_dsn, schema=schema) == {
-        "orders": (5, 5), "inventory": (3, 3), "idempotency": (1, 1), "recon_sequences": (1, 1),
+        "orders": (7, 7), "inventory": (3, 3), "idempotency": (1, 1), "recon_sequences": (1, 1),
         "sync": (2, 2), "watch": (2, 2),
     }
     # The adapters find their tables ready.

@@ -42,7 +42,8 @@ def checked_terms(terms: object) -> PaymentTerms | None:
 def anchor_of(order: Order, anchor: Anchor) -> datetime | None:
     """The instant ``anchor`` names on ``order`` (``None`` when it has none).
     ``status_since`` is ``created_at`` for an order that has never changed status; the
-    after-sale anchors are :attr:`Order.after_sale_since`."""
+    after-sale anchors are :attr:`Order.after_sale_since`, ``partly_shipped_since`` is
+    :attr:`Order.partly_shipped_since`."""
     if anchor == "status_since":
         return order.status_since or order.created_at
     if anchor == "paid_at":
@@ -53,6 +54,8 @@ def anchor_of(order: Order, anchor: Anchor) -> datetime | None:
         return order.after_sale_since.get(AfterSale.RETURN_REQUESTED)
     if anchor == "refund_due_since":
         return order.after_sale_since.get(AfterSale.REFUND_DUE)
+    if anchor == "partly_shipped_since":
+        return order.partly_shipped_since
     if not order.shipments:
         return None
     latest = order.shipments[-1]

@@ -66,14 +66,16 @@ __all__ = [
 #: ``stale`` query): when it entered its status, was fully paid or was placed; when its
 #: latest parcel was handed over while that parcel has no carrier scan; and, while its
 #: :attr:`Order.after_sale` is RETURN_REQUESTED, when the oldest return still awaited was
-#: asked for, and while it is REFUND_DUE, when the last returned unit was received.
+#: asked for, and while it is REFUND_DUE, when the last returned unit was received; and,
+#: while it is partly shipped (units still to ship after a parcel left), when its first
+#: parcel left (:attr:`Order.partly_shipped_since`).
 Anchor = Literal[
     "status_since", "paid_at", "created_at", "unscanned_since",
-    "return_requested_since", "refund_due_since",
+    "return_requested_since", "refund_due_since", "partly_shipped_since",
 ]
 ANCHORS: Final[tuple[Anchor, ...]] = (
     "status_since", "paid_at", "created_at", "unscanned_since",
-    "return_requested_since", "refund_due_since",
+    "return_requested_since", "refund_due_since", "partly_shipped_since",
 )
 
 
@@ -1045,6 +1047,25 @@ class Order:
             received = [r.received_at for r in self.returns if r.received_at is not None]
             return {state: max(received)} if received else {}
         return {}
+
+    @property
+    def partly_shipped_since(self) -> datetime | None:
+        """While the order is partly shipped (units still to ship, OPEN, after some left:
+        a parcel was handed over, or units were SHIPPED or RETURNED), when its first
+        parcel left: the earliest :attr:`Shipment.shipped_at`, or, when no parcel carries
+        a time (units moved by hand), when it entered its status. ``None`` otherwise
+        (nothing sent yet, or nothing left to send). Under the default lifecycle only a
+        SHIPPED order is ever partly shipped: a ``deliver`` or a ``signed`` scan leaves an
+        order with open units SHIPPED, and no final status keeps open units. The watch's
+        ``partly_shipped_since`` anchor is this."""
+        if not any(line.quantities[LineStatus.OPEN] for line in self.lines):
+            return None
+        handed = [s.shipped_at for s in self.shipments if s.shipped_at is not None]
+        if handed:
+            return min(handed)
+        if any(self.sent_units.values()):
+            return self.status_since or self.created_at
+        return None
 
     @property
     def sold_units(self) -> dict[str, int]:

@@ -241,7 +241,11 @@ _AFTER_SALE: Final = frozenset({_S.SHIPPED, _S.DELIVERED, _S.COMPLETED, _S.CLOSE
 #: the pending rules leave it out, and it is late when not shipped 24 hours after it was
 #: placed. After a sale (orderkit's defaults): a return asked for and not received 14
 #: days later (the buyer's time to send it plus the carrier's), and a return received and
-#: not refunded 48 hours later, in whatever status the order is by then.
+#: not refunded 48 hours later, in whatever status the order is by then. A partly shipped
+#: order (orderkit's default) whose units still to ship have waited 3 days since its first
+#: parcel left: a restock's usual wait, and about when the buyer, the first parcel in
+#: hand, asks for the rest. Only SHIPPED holds units still to ship once a parcel left
+#: under the default lifecycle.
 DEFAULT_RULES: Final[tuple[Rule, ...]] = (
     Rule("pending_payment_stale", {_S.PENDING_PAYMENT}, "status_since",
          timedelta(minutes=15), "customer_service",
@@ -264,4 +268,7 @@ DEFAULT_RULES: Final[tuple[Rule, ...]] = (
          "customer_service", summary="returns asked for and not received after 14 days"),
     Rule("refund_not_paid", _AFTER_SALE, "refund_due_since", timedelta(hours=48), "finance",
          summary="returns received and not refunded after 48 hours"),
+    Rule("partly_shipped_waiting", {_S.SHIPPED}, "partly_shipped_since", timedelta(days=3),
+         "warehouse",
+         summary="partly shipped orders with units still to ship 3 days after the first parcel"),
 )

@@ -275,7 +275,8 @@ def test_the_stale_query_reads_through_an_index_on_sqlite(tmp_path: Path) -> Non
     assert "USING INDEX orders_unscanned" in unscanned
     with repo.database.read("plan") as conn:
         for index, column in (("orders_return_requested", "return_requested_since"),
-                              ("orders_refund_due", "refund_due_since")):
+                              ("orders_refund_due", "refund_due_since"),
+                              ("orders_partly_shipped", "partly_shipped_since")):
             plan = " ".join(row[-1] for row in conn.execute(
                 f"EXPLAIN QUERY PLAN SELECT body FROM orders INDEXED BY {index}"
                 f" WHERE {column} < '2026' AND status = 50 ORDER BY {column} LIMIT 5"))
@@ -285,18 +286,21 @@ def test_the_stale_query_reads_through_an_index_on_sqlite(tmp_path: Path) -> Non
 def test_orders_stored_before_the_after_sale_columns_are_watched_after_the_upgrade(
     tmp_path: Path,
 ) -> None:
-    from orderkit.testing.contracts.orders import after_sale_order
+    from orderkit.testing.contracts.orders import after_sale_order, split_order
 
     path = tmp_path / "shop.db"
     repo = SQLiteOrderRepository(path)
     for order_id, steps in [("ASKED", 1), ("OWED", 2), ("DONE", 3)]:
         repo.save(after_sale_order(order_id, T0, steps), None)
+    for order_id, rest in [("SPLIT", ""), ("SENT", "ship"), ("CUT", "cancel")]:
+        repo.save(split_order(order_id, T0, rest), None)
     with repo.database.write("the previous release's file") as conn:
-        conn.execute("DROP INDEX orders_return_requested")
-        conn.execute("DROP INDEX orders_refund_due")
-        conn.execute("ALTER TABLE orders DROP COLUMN return_requested_since")
-        conn.execute("ALTER TABLE orders DROP COLUMN refund_due_since")
-        conn.execute("UPDATE schema_version SET version = version - 2 WHERE component = 'orders'")
+        for index in ("return_requested", "refund_due", "partly_shipped"):
+            conn.execute(f"DROP INDEX orders_{index}")
+        for column in ("return_requested_since", "refund_due_since", "partly_shipped_since"):
+            conn.execute(f"ALTER TABLE orders DROP COLUMN {column}")
+        # each set of columns is two steps: the columns and indexes, then their filling
+        conn.execute("UPDATE schema_version SET version = version - 4 WHERE component = 'orders'")
     repo.database.close()
     later = SQLiteOrderRepository(path)
     after = [OrderStatus.COMPLETED]
@@ -305,6 +309,8 @@ def test_orders_stored_before_the_after_sale_columns_are_watched_after_the_upgra
                                             5)] == ["ASKED"]
     assert [o.order_id for o in later.stale(after, "refund_due_since", T0 + 9 * day, 5)] == [
         "OWED"]
+    assert [o.order_id for o in later.stale([OrderStatus.SHIPPED], "partly_shipped_since",
+                                            T0 + 9 * day, 5)] == ["SPLIT"]
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
@@ -561,3 +567,62 @@ def test_a_return_never_received_and_a_refund_never_paid_are_watched(
         "refund_not_paid:R-DUE", "return_not_received:R-REQ"]
     # R-REQ's return is back now and owed: a refund due since its receipt, not raised yet
     assert report.raised == ()
+
+
+def test_a_partly_shipped_order_whose_rest_never_left_is_watched(
+    shop_store: tuple[Any, WatchState],
+) -> None:
+    """A tea and cup order whose tea left while the back-ordered cup waits raises the
+    default ``partly_shipped_waiting`` 3 days after the tea left, on every store, like
+    the paid order that never left raises ``paid_not_shipped``; it resolves when the cup
+    leaves. An order shipped whole raises nothing."""
+    repo, state = shop_store
+    clock = ManualClock(T0)
+    service = OrderService(repo, clock=clock)
+    hour = timedelta(hours=1)
+    two = [OrderLine("1", "TEA", 1, Money("10.00", "CNY")),
+           OrderLine("2", "CUP", 1, Money("10.00", "CNY"))]
+    for order_id, first in (("PART", {"1": 1}), ("WHOLE", {"1": 1, "2": 1})):
+        service.place(Order(order_id, "tmall", order_id, two, T0))
+        service.handle(order_id, Event("pay", event_id="p", at=T0,
+                                       data={"amount": Money("20.00", "CNY")}))
+        service.handle(order_id, Event("ship", event_id="s1", at=T0 + hour,
+                                       data={"carrier": "SF", "waybill": f"W-{order_id}",
+                                             "lines": first}))
+        service.handle(order_id, Event("track", event_id="t1", at=T0 + 3 * hour,
+                                       data={"status": "in_transit", "waybill": f"W-{order_id}",
+                                             "carrier_time": T0 + 3 * hour}))
+    inbox = Inbox()
+    watcher = Watcher(repo, inbox, clock=clock, state=state)
+    clock.set(T0 + hour + timedelta(days=3) - timedelta(minutes=1))
+    assert watcher.run_once().raised == ()
+    clock.set(T0 + hour + timedelta(days=3, minutes=1))
+    (waiting,) = watcher.run_once().raised
+    assert (waiting.key, waiting.route_to) == ("partly_shipped_waiting:PART", "warehouse")
+    service.handle("PART", Event("ship", event_id="s2", at=clock.now(),
+                                 data={"carrier": "SF", "waybill": "W-PART-2",
+                                       "lines": {"2": 1}}))
+    clock.set(clock.now() + timedelta(minutes=1))
+    report = watcher.run_once()
+    assert [a.key for a in report.resolved] == ["partly_shipped_waiting:PART"]
+
+
+def test_partly_shipped_since_is_when_the_first_parcel_left_while_units_wait() -> None:
+    """The earliest parcel time while a unit is still to ship; for units moved to
+    SHIPPED by hand (no parcel), when the order entered its status; nothing once every
+    unit left or before any did."""
+    from orderkit.model.orders import LineStatus
+    from orderkit.testing.contracts.orders import split_order
+
+    hour = timedelta(hours=1)
+    assert split_order("A", T0).partly_shipped_since == T0 + hour
+    assert split_order("B", T0, "ship").partly_shipped_since is None
+    assert split_order("C", T0, "cancel").partly_shipped_since is None
+    assert split_order("D", T0, "whole").partly_shipped_since is None
+    placed = Order("E", "tmall", "E", [OrderLine("1", "TEA", 2, Money("10.00", "CNY"))], T0)
+    assert placed.partly_shipped_since is None
+    (tea,) = placed.lines
+    by_hand = attrs.evolve(placed, status=OrderStatus.SHIPPED, status_since=T0 + 5 * hour,
+                           lines=[attrs.evolve(tea, quantities={LineStatus.OPEN: 1,
+                                                                LineStatus.SHIPPED: 1})])
+    assert by_hand.partly_shipped_since == T0 + 5 * hour

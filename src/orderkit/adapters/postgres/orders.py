@@ -163,6 +163,15 @@ MIGRATIONS: Final = (
         WHERE refund_due_since IS NOT NULL
     """,
     lambda db, conn: _fill_after_sale(db, conn),
+    # A partly shipped order's first parcel time (units still to ship after a parcel
+    # left), derived by the model like the after-sale instants: written by every save,
+    # NULL unless the order is partly shipped, filled here for the orders stored before.
+    """
+    ALTER TABLE {s}.orders ADD COLUMN partly_shipped_since timestamptz;
+    CREATE INDEX orders_partly_shipped ON {s}.orders (partly_shipped_since)
+        WHERE partly_shipped_since IS NOT NULL
+    """,
+    lambda db, conn: _fill_partly_shipped(db, conn),
 )
 
 #: The indexed expression of each anchor of the watch's ``stale`` query
@@ -175,6 +184,7 @@ _ANCHOR_COLUMN: Final = {
     "unscanned_since": "unscanned_since",
     "return_requested_since": "return_requested_since",
     "refund_due_since": "refund_due_since",
+    "partly_shipped_since": "partly_shipped_since",
 }
 
 _OUTBOX_COLUMNS: Final = (
@@ -197,11 +207,11 @@ _INSERT_MESSAGE: Final = (
 _INSERT_ORDER: Final = (
     "INSERT INTO {s}.orders (order_id, channel, channel_order_id, status, version, ship_to,"
     " body, status_since, paid_at, created_at, unscanned_since, first_shipped_at,"
-    " return_requested_since, refund_due_since)"
+    " return_requested_since, refund_due_since, partly_shipped_since)"
     " SELECT %(order_id)s, %(channel)s, %(channel_order_id)s, %(status)s, %(version)s,"
     " %(ship_to)s, %(body)s, %(status_since)s, %(paid_at)s, %(created_at)s,"
     " %(unscanned_since)s, %(first_shipped_at)s, %(return_requested_since)s,"
-    " %(refund_due_since)s ON CONFLICT DO NOTHING RETURNING 1"
+    " %(refund_due_since)s, %(partly_shipped_since)s ON CONFLICT DO NOTHING RETURNING 1"
 )
 #: The order row of a save on top of a stored version: written only when the stored row
 #: is what the save expects (its version, address and channel order).
@@ -211,7 +221,8 @@ _UPDATE_ORDER: Final = (
     " status_since = %(status_since)s, paid_at = %(paid_at)s, created_at = %(created_at)s,"
     " unscanned_since = %(unscanned_since)s, first_shipped_at = %(first_shipped_at)s,"
     " return_requested_since = %(return_requested_since)s,"
-    " refund_due_since = %(refund_due_since)s"
+    " refund_due_since = %(refund_due_since)s,"
+    " partly_shipped_since = %(partly_shipped_since)s"
     " WHERE order_id = %(order_id)s AND version = %(expected)s"
     " AND ship_to = %(stored_ship_to)s AND channel = %(stored_channel)s"
     " AND channel_order_id = %(stored_channel_order_id)s RETURNING 1"
@@ -857,6 +868,7 @@ def _instants(order: Order) -> dict[str, datetime | None]:
         ),
         "first_shipped_at": order.shipments[0].shipped_at if order.shipments else None,
         **_after_sale_instants(order),
+        "partly_shipped_since": order.partly_shipped_since,
     }
 
 
@@ -883,3 +895,23 @@ def _after_sale_instants(order: Order) -> dict[str, datetime | None]:
     since = order.after_sale_since
     return {"return_requested_since": since.get(AfterSale.RETURN_REQUESTED),
             "refund_due_since": since.get(AfterSale.REFUND_DUE)}
+
+
+def _fill_partly_shipped(db: Database, conn: psycopg.Connection[Any]) -> None:
+    """The migration step that fills the partly shipped column of the orders stored
+    before it: only orders with a line that may still have units to ship are read (the
+    model decides which of them are partly shipped)."""
+    rows = conn.execute(db.sql(
+        "SELECT body FROM {s}.orders WHERE EXISTS (SELECT 1 FROM"
+        " jsonb_array_elements(body::jsonb -> 'lines') AS l"
+        " WHERE l -> 'quantities' -> 'open' IS DISTINCT FROM '0'::jsonb)"
+    )).fetchall()
+    filled = [
+        {"order_id": order.order_id, "since": since}
+        for order in (_load(row[0]) for row in rows)
+        if (since := order.partly_shipped_since) is not None
+    ]
+    if filled:
+        conn.cursor().executemany(db.sql(
+            "UPDATE {s}.orders SET partly_shipped_since = %(since)s WHERE order_id = %(order_id)s"
+        ), filled)

@@ -150,6 +150,15 @@ _MIGRATIONS: Final = (
         WHERE refund_due_since IS NOT NULL
     """,
     lambda conn: _fill_after_sale(conn),  # defined below, with the save's helpers
+    # A partly shipped order's first parcel time (units still to ship after a parcel
+    # left), derived by the model like the after-sale instants: written by every save,
+    # NULL unless the order is partly shipped, filled here for the orders stored before.
+    """
+    ALTER TABLE orders ADD COLUMN partly_shipped_since TEXT;
+    CREATE INDEX orders_partly_shipped ON orders (partly_shipped_since)
+        WHERE partly_shipped_since IS NOT NULL
+    """,
+    lambda conn: _fill_partly_shipped(conn),
 )
 
 #: The anchors read through a partial index holding only the orders that have the
@@ -160,6 +169,7 @@ _PARTIAL: Final = {
     ),
     "return_requested_since": ("orders_return_requested", ""),
     "refund_due_since": ("orders_refund_due", ""),
+    "partly_shipped_since": ("orders_partly_shipped", ""),
 }
 
 #: The indexed expression of each anchor of the stale query (``status_since`` falls back
@@ -173,6 +183,7 @@ _ANCHOR_SQL: Final = {
     "unscanned_since": "json_extract(body, '$.shipments[#-1].shipped_at')",
     "return_requested_since": "return_requested_since",
     "refund_due_since": "refund_due_since",
+    "partly_shipped_since": "partly_shipped_since",
 }
 
 #: The stored status codes, one index seek each (a skip scan of ``orders_by_status``).
@@ -476,9 +487,9 @@ class SQLiteOrderRepository:
         try:
             conn.execute(
                 "INSERT INTO orders (order_id, channel, channel_order_id, status, version, body,"
-                " return_requested_since, refund_due_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                f" {_DERIVED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (order.order_id, order.channel, order.channel_order_id, int(order.status),
-                 order.version, body, *_after_sale(order)),
+                 order.version, body, *_derived(order)),
             )
         except sqlite3.IntegrityError as error:
             row = conn.execute(
@@ -524,17 +535,17 @@ class SQLiteOrderRepository:
             if same_channel:
                 cursor = conn.execute(
                     "UPDATE orders SET status = ?, version = ?, body = ?,"
-                    f" {_AFTER_SALE_SET} WHERE order_id = ? AND version = ?",
-                    (int(order.status), order.version, body, *_after_sale(order),
+                    f" {_DERIVED_SET} WHERE order_id = ? AND version = ?",
+                    (int(order.status), order.version, body, *_derived(order),
                      order.order_id, expected),
                 )
             else:
                 cursor = conn.execute(
                     "UPDATE orders SET channel = ?, channel_order_id = ?, status = ?,"
-                    f" version = ?, body = ?, {_AFTER_SALE_SET}"
+                    f" version = ?, body = ?, {_DERIVED_SET}"
                     " WHERE order_id = ? AND version = ?",
                     (order.channel, order.channel_order_id, int(order.status), order.version,
-                     body, *_after_sale(order), order.order_id, expected),
+                     body, *_derived(order), order.order_id, expected),
                 )
         except sqlite3.IntegrityError as error:
             raise _duplicate(conn, order) from error
@@ -551,7 +562,7 @@ class SQLiteOrderRepository:
         """Insert new orders with their audit entries and outbox messages in one
         transaction of multi-row statements: one check that no order id, channel order
         id or message id is stored, then one insert per table."""
-        rows: list[tuple[str, str, str, int, int, str, str | None, str | None]] = []
+        rows: list[tuple[str, str, str, int, int, str, str | None, str | None, str | None]] = []
         audit_rows: list[tuple[str, str]] = []
         outbox_rows: list[tuple[str, str, str, str, int]] = []
         waybills: list[tuple[str, str]] = []
@@ -572,7 +583,7 @@ class SQLiteOrderRepository:
             orders.append(order)
             rows.append((order.order_id, order.channel, order.channel_order_id,
                          int(order.status), order.version, _dumps(to_dict(order)),
-                         *_after_sale(order)))
+                         *_derived(order)))
             audit_rows += _audit_rows(order.order_id, checked_entries(audit))
             outbox_rows += _outbox_rows(order.order_id, outbox)
             waybills += [(w, order.order_id) for w in {s.waybill for s in order.shipments} if w]
@@ -597,8 +608,7 @@ class SQLiteOrderRepository:
                 _refuse_stored_ids(conn, [r[0] for r in outbox_rows])
             conn.executemany(
                 "INSERT INTO orders (order_id, channel, channel_order_id, status, version,"
-                " body, return_requested_since, refund_due_since)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                f" body, {_DERIVED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
             if waybills:
@@ -874,8 +884,25 @@ def _dumps(data: Any) -> str:
     return _ENCODER.encode(data)
 
 
-#: The after-sale columns a save writes (see :func:`_after_sale`).
+#: The columns every save writes beside the order, derived from it by the model (see
+#: :func:`_derived`), and their assignments in an update.
+_DERIVED_COLUMNS: Final = "return_requested_since, refund_due_since, partly_shipped_since"
+_DERIVED_SET: Final = (
+    "return_requested_since = ?, refund_due_since = ?, partly_shipped_since = ?"
+)
+#: The after-sale columns the upgrade fills (see :func:`_after_sale`).
 _AFTER_SALE_SET: Final = "return_requested_since = ?, refund_due_since = ?"
+
+
+def _derived(order: Order) -> tuple[str | None, str | None, str | None]:
+    """The order's derived columns, as :data:`_DERIVED_COLUMNS` names them."""
+    return (*_after_sale(order), _partly_shipped(order))
+
+
+def _partly_shipped(order: Order) -> str | None:
+    """When the order's first parcel left, while it is partly shipped (else ``None``)."""
+    since = order.partly_shipped_since
+    return None if since is None else _iso(since)
 
 
 def _after_sale(order: Order) -> tuple[str | None, str | None]:
@@ -896,6 +923,20 @@ def _fill_after_sale(conn: sqlite3.Connection) -> None:
     filled = [(*_after_sale(_load(body)), order_id) for order_id, body in rows]
     conn.executemany(f"UPDATE orders SET {_AFTER_SALE_SET} WHERE order_id = ?",
                      [row for row in filled if row[0] is not None or row[1] is not None])
+
+
+def _fill_partly_shipped(conn: sqlite3.Connection) -> None:
+    """The migration step that fills the partly shipped column of the orders stored
+    before it: only orders with a line that may still have units to ship are read (the
+    model decides which of them are partly shipped)."""
+    rows = conn.execute(
+        "SELECT order_id, body FROM orders WHERE EXISTS (SELECT 1 FROM"
+        " json_each(body, '$.lines') AS l WHERE json_extract(l.value, '$.quantities.open')"
+        " IS NOT 0)"
+    ).fetchall()
+    filled = [(_partly_shipped(_load(body)), order_id) for order_id, body in rows]
+    conn.executemany("UPDATE orders SET partly_shipped_since = ? WHERE order_id = ?",
+                     [row for row in filled if row[0] is not None])
 
 
 def _source(anchor: Anchor) -> tuple[str, str]:

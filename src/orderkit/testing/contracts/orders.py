@@ -79,6 +79,46 @@ def after_sale_order(order_id: str, t0: datetime, steps: int, *,
     return order
 
 
+def split_order(order_id: str, t0: datetime, rest: str = "", *,
+                base: Order | None = None) -> Order:
+    """A tea and cup order paid at ``t0`` whose tea left at ``t0`` + 1 hour (scanned at
+    + 3 hours) while its back-ordered cup waits: partly shipped since ``t0`` + 1 hour.
+    ``rest`` is what became of the cup at ``t0`` + 4 days: ``"ship"`` (it left too),
+    ``"cancel"`` (cut from the order), ``""`` (still waiting); ``"whole"`` is an order
+    whose tea and cup left together at ``t0`` + 1 hour. ``base`` is the stored order to
+    go on from (its version raised)."""
+    from orderkit.lifecycle import Event, Lifecycle
+
+    hour = timedelta(hours=1)
+    later = {
+        "ship": [Event("ship", event_id="s2", at=t0 + 96 * hour,
+                       data={"carrier": "SF", "waybill": f"{order_id}-2", "lines": {"2": 1}})],
+        "cancel": [Event("cancel_lines", event_id="c2", at=t0 + 96 * hour,
+                         data={"lines": {"2": 1}})],
+    }.get(rest, [])
+    if base is None:
+        base = Order(order_id, "tmall", order_id, [
+            OrderLine("1", "TEA", 1, Money("10.00", "CNY")),
+            OrderLine("2", "CUP", 1, Money("10.00", "CNY")),
+        ], t0)
+        first = {"1": 1, "2": 1} if rest == "whole" else {"1": 1}
+        later = [
+            Event("pay", event_id="p", at=t0, data={"amount": Money("20.00", "CNY")}),
+            Event("ship", event_id="s1", at=t0 + hour,
+                  data={"carrier": "SF", "waybill": f"{order_id}-1", "lines": first}),
+            Event("track", event_id="t1", at=t0 + 3 * hour,
+                  data={"status": "in_transit", "carrier_time": t0 + 3 * hour,
+                        "waybill": f"{order_id}-1"}),
+            *later,
+        ]
+    order = base
+    life = Lifecycle()
+    for event in later:
+        if event.event_id not in order.applied_event_ids:
+            order = life.apply(order, event).order
+    return order
+
+
 class OrderRepositoryContract:
     """Subclass as ``Test...`` and implement :meth:`create_repository`."""
 
@@ -181,6 +221,34 @@ class OrderRepositoryContract:
         assert repo.stale(after, "return_requested_since", t0 + 9 * day, 10) == []
         assert [o.order_id for o in repo.stale(after, "refund_due_since", t0 + 9 * day, 10)] == [
             "ASKED"]
+
+    def test_stale_finds_partly_shipped_orders_by_when_their_first_parcel_left(self) -> None:
+        repo = self.create_repository()
+        t0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+        hour = timedelta(hours=1)
+        for order_id, rest in [("WAITS", ""), ("SENT", "ship"), ("CUT", "cancel"),
+                               ("WHOLE", "whole")]:
+            repo.save(split_order(order_id, t0, rest), None)
+        repo.save(split_order("LATER", t0 + 2 * hour), None)
+        shipped = [OrderStatus.SHIPPED]
+        assert [o.order_id for o in repo.stale(shipped, "partly_shipped_since",
+                                               t0 + 10 * hour, 10)] == ["WAITS", "LATER"]
+        assert [o.order_id for o in repo.stale(shipped, "partly_shipped_since",
+                                               t0 + 3 * hour, 10)] == ["WAITS"]
+        assert [o.order_id for o in repo.stale(shipped, "partly_shipped_since",
+                                               t0 + 10 * hour, 1)] == ["WAITS"]
+        assert repo.stale(shipped, "partly_shipped_since", t0 + hour, 10) == []
+        assert repo.stale([OrderStatus.PAID], "partly_shipped_since", t0 + 10 * hour, 10) == []
+        assert repo.count_by_status("partly_shipped_since", None, t0 + 10 * hour) == {
+            OrderStatus.SHIPPED: 2}
+        assert repo.count_by_status("partly_shipped_since", t0 + 2 * hour,
+                                    t0 + 10 * hour) == {OrderStatus.SHIPPED: 1}
+        # the cup leaves, or is cut: no longer partly shipped
+        waits = repo.get("WAITS")
+        repo.save(split_order("WAITS", t0, "ship", base=waits), waits.version)
+        later = repo.get("LATER")
+        repo.save(split_order("LATER", t0, "cancel", base=later), later.version)
+        assert repo.stale(shipped, "partly_shipped_since", t0 + 9 * hour * 24, 10) == []
 
     def test_an_order_that_never_changed_status_is_in_it_since_it_was_placed(self) -> None:
         repo = self.create_repository()
