@@ -241,16 +241,12 @@ def _wave(args: argparse.Namespace) -> int:
     # process meanwhile is read once, as it was when the plan began (WAL: the packing
     # station is never kept waiting).
     with repository.database.read("plan wave"):
-        candidates, unsearched = _wave_candidates(repository, now, args.limit)
+        candidates = _wave_candidates(repository, now, args.limit)
         stock: dict[str, int] | None = None
         held: dict[str, dict[str, int]] | None = None
         if store is not None:
             stock = available_units(store)
             held = held_units(store, [order.order_id for order in candidates], now)
-    if unsearched:
-        _say(f"orderkit: only the {args.limit} oldest shipped orders were searched for"
-             " partly shipped ones: a newer partly shipped order may be missing from this"
-             " plan (raise --limit)")
     wave = plan_wave(candidates, policy, now, stock=stock, held=held)
     # The instant in the policy's zone, that of its cut-off: what the floor's clocks say.
     shown = now.astimezone(zone(policy.tz)).isoformat()
@@ -298,10 +294,8 @@ def _wave_policy_text(path: str) -> str:
 
 def _wave_candidates(
     repository: SQLiteOrderRepository, now: datetime, limit: int
-) -> tuple[list[Order], bool]:
-    """The orders a wave may ship, at most ``limit`` of each status, oldest first; and
-    whether shipped orders newer than the ``limit`` oldest, searched for the partly
-    shipped ones among them, were left unsearched."""
+) -> list[Order]:
+    """The orders a wave may ship, at most ``limit`` of each kind, oldest first."""
     from orderkit.model.orders import OrderStatus, PaymentTerms
 
     candidates = list(repository.stale([OrderStatus.PAID], "paid_at", now, limit))
@@ -310,12 +304,10 @@ def _wave_candidates(
     # Cash on delivery ships unpaid: those waiting to ship are candidates too.
     candidates += repository.stale([OrderStatus.PENDING_PAYMENT], "status_since", now,
                                    limit, terms=PaymentTerms.ON_DELIVERY)
-    # Partly shipped orders wait in SHIPPED for a later ship of their open units.
-    # One more than the limit, to know whether newer ones were left unsearched.
-    shipped = repository.stale([OrderStatus.SHIPPED], "status_since", now,
-                               min(limit + 1, MAX_QUANTITY))
-    candidates += [order for order in shipped[:limit] if order.open_units_by_sku]
-    return candidates, len(shipped) > limit
+    # Partly shipped orders wait in SHIPPED for a later ship of their open units: read
+    # through their own index, never among the (many) shipped orders in transit.
+    candidates += repository.stale([OrderStatus.SHIPPED], "partly_shipped_since", now, limit)
+    return candidates
 
 
 def _option_instant(option: str, text: str) -> datetime:
@@ -637,9 +629,8 @@ def build_parser() -> argparse.ArgumentParser:
     wave.add_argument("--at", metavar="ISO", help="plan as of this ISO 8601 instant, with"
                       " its UTC offset, like 2026-03-02T20:00:00+08:00 (default: now)")
     wave.add_argument("--limit", metavar="N", type=_wave_limit, default=100_000,
-                      help="the most orders of each status to consider (oldest first);"
-                      " partly shipped orders are searched for among the N oldest shipped"
-                      " ones (said on stderr when more were left unsearched)")
+                      help="the most orders of each kind to consider (oldest first):"
+                      " paid, packed, cash on delivery, partly shipped")
     wave.set_defaults(handler=_wave)
     from orderkit.sync.cli import add_sync_commands
 

@@ -215,28 +215,22 @@ def test_orderkit_wave_plans_from_one_snapshot_while_the_packing_station_packs(
     assert repository.get("A").status is OrderStatus.PACKED  # the station's pack stands
 
 
-def test_orderkit_wave_says_when_its_limit_left_shipped_orders_unsearched(
+def test_orderkit_wave_finds_a_partly_shipped_order_behind_any_number_of_shipped_ones(
     tmp_path: Path,
 ) -> None:
-    """``--limit`` bounds the shipped orders read to find the partly shipped ones (the
-    repository reads the oldest first): when it was reached the command says so."""
+    """``--limit`` bounds each kind of candidate, and the partly shipped orders are read
+    on their own: older fully shipped orders (in transit) never crowd them out."""
     db = tmp_path / "shop.db"
     repository = SQLiteOrderRepository(db)
     tea = paid("X", 0).lines[0]
     shipped_tea = attrs.evolve(tea, quantities={**tea.quantities, LineStatus.OPEN: 0,
                                                 LineStatus.SHIPPED: 1})
     two = [shipped_tea, OrderLine("2", "CUP", 2, Money("5.00", "CNY"))]
-    repository.save(paid("DONE-1", 0, status=OrderStatus.SHIPPED, lines=[shipped_tea]), None)
-    repository.save(paid("DONE-2", 1, status=OrderStatus.SHIPPED, lines=[shipped_tea]), None)
-    repository.save(paid("PARTLY", 2, status=OrderStatus.SHIPPED, lines=two), None)
-    run = wave(db, "--at", "2026-03-02T20:00:00+08:00", "--limit", "2")
-    assert run.returncode == 0, run.stderr
-    assert "0 selected" in run.stdout
-    assert run.stderr.strip() == (
-        "orderkit: only the 2 oldest shipped orders were searched for partly shipped ones:"
-        " a newer partly shipped order may be missing from this plan (raise --limit)"
-    )
-    run = wave(db, "--at", "2026-03-02T20:00:00+08:00", "--limit", "3")
+    for n in range(5):
+        repository.save(paid(f"DONE-{n}", n, status=OrderStatus.SHIPPED, lines=[shipped_tea]),
+                        None)
+    repository.save(paid("PARTLY", 6, status=OrderStatus.SHIPPED, lines=two), None)
+    run = wave(db, "--at", "2026-03-02T20:00:00+08:00", "--limit", "1")
     assert (run.returncode, run.stderr) == (0, "")
     assert run.stdout.splitlines()[1:] == ["  PARTLY (partly shipped, left to pick: CUP 2)"]
 
