@@ -10,6 +10,9 @@ back to, ``;``-separated) and ``evidence``. The rows of a hop are those of
 as its payout record alone (the transactions it adds up are the ``order_bill`` rows of
 the same channel, and its ``orders`` name them).
 
+Each record's amount is the one its hop row shows (:attr:`HopRow.left_amounts
+<orderkit.reconcile.report.hops.HopRow.left_amounts>`): a payout as the bank receives
+it, an Alipay withdrawal of -254.46 in the bill written as 254.46, as on the page.
 Amounts are written to the currency's minor unit (``164.01``, not ``164.01000``) when
 that loses nothing, without thousands separators, so a spreadsheet reads them as
 numbers. Ids and every other cell are written as in the pair report
@@ -73,12 +76,12 @@ def amount_text(value: Decimal, currency: str) -> str:
     return f"{in_places(value, currency):f}"
 
 
-def _record_cells(record: Record, tz: str) -> list[str]:
+def _record_cells(record: Record, amount: Decimal, tz: str) -> list[str]:
     return [
         record.source,
         record.record_id,
         record.ref or "",
-        amount_text(record.amount.amount, record.amount.currency),
+        amount_text(amount, record.amount.currency),
         record.amount.currency,
         local_time_text(record.at, tz),
         record.kind,
@@ -102,10 +105,12 @@ def _rows_of(table: HopTable, number: int, row: HopRow, tz: str) -> Iterator[lis
         yield [*head, row.rejected_side, rejected.source, rejected.record_id,
                "", "", "", "", "", rejected.raw, *tail]  # fmt: skip
         return
-    left = () if table.hop == "bill_payout" else row.left
-    for side, records in (("left", left), ("right", row.right)):
-        for record in records:
-            yield [*head, side, *_record_cells(record, tz), *tail]
+    sides = [("right", row.right, row.right_amounts)]
+    if table.hop != "bill_payout":
+        sides.insert(0, ("left", row.left, row.left_amounts))
+    for side, records, amounts in sides:
+        for record, amount in zip(records, amounts, strict=True):
+            yield [*head, side, *_record_cells(record, amount, tz), *tail]
 
 
 def table_rows(table: HopTable, tz: str) -> Iterator[list[str]]:
