@@ -12,7 +12,9 @@ per hop, each holding only that hop's rows:
      adds up, or the bill's own payout row, such as an Alipay withdrawal, which the bill
      itself states);
   3. ``payout_bank``: the channel's payouts against the bank's credits (the
-     ``channel_bank`` outcomes that hold a payout of that channel);
+     ``channel_bank`` outcomes that hold a payout of that channel, last month's payouts
+     in transit among them: :attr:`Settlement.opening
+     <orderkit.reconcile.Settlement.opening>`);
 
 * then, for no channel, ``order_bank``: orders paid straight into the bank, and
   ``bank_only``: bank lines no payout and no order explains (a bank charge, an unknown
@@ -189,6 +191,10 @@ class _Builder:
                 self.channel_of[id(payout)] = channel
                 if not settlement.members(payout):
                     self.stated.add(id(payout))
+        # Last month's payouts in transit: their channel's, already as the bank sees them.
+        for payout in settlement.opening:
+            assert payout.channel is not None  # settle() checks it
+            self.channel_of[id(payout)] = payout.channel
 
     def paid_out(self, record: Record) -> Decimal:
         """A record's amount as every report shows it: a payout as the bank receives it
