@@ -37,7 +37,7 @@ hops with the time of each step.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from itertools import repeat
@@ -58,7 +58,15 @@ from orderkit.reconcile.payouts import PayoutTerms, check_settlement_days, payou
 from orderkit.reconcile.records import Record, Rejected
 from orderkit.reconcile.rules import Rules
 
-__all__ = ["BREAK_KINDS", "HOPS", "ChainStep", "Settlement", "needs_a_person", "settle"]
+__all__ = [
+    "BREAK_KINDS",
+    "HOPS",
+    "ChainStep",
+    "Settlement",
+    "check_opening_payout",
+    "needs_a_person",
+    "settle",
+]
 
 #: The hops of the chain, in the order money travels.
 HOPS: Final = ("order_channel", "channel_bank", "order_bank")
@@ -126,6 +134,7 @@ class Settlement:
         "_explains",
         "_members",
         "_of_record",
+        "_opening",
         "_outcomes",
         "_sources",
         "_terms",
@@ -148,8 +157,10 @@ class Settlement:
         carried: dict[str, dict[str, Decimal]] | None = None,
         terms: dict[str, PayoutTerms] | None = None,
         sources: list[tuple[str, str, int]] | None = None,
+        opening: list[Record] | None = None,
     ) -> None:
         self._erp_records = erp
+        self._opening = opening if opening is not None else []
         # Each source of the inputs, in order: (source, channel, where its inputs end).
         self._sources = sources if sources is not None else [("", "", len(inputs))]
         self._terms = terms if terms is not None else {}
@@ -254,6 +265,12 @@ class Settlement:
             for channel, nets in self._carried.items()
             if any(nets.values())
         }
+
+    @property
+    def opening(self) -> tuple[Record, ...]:
+        """Last month's payouts still in transit at its cut-off, as :func:`settle` was
+        given them (``opening``): each matched against this month's bank credits."""
+        return tuple(self._opening)
 
     @property
     def derived(self) -> list[Record]:
@@ -396,7 +413,8 @@ class Settlement:
 
     def inputs_by_source(self) -> list[dict[str, object]]:
         """What each source brought in, in the order given: the ERP, each channel's bill
-        (``source`` ``"bill"``, its ``channel`` named), the bank; each with its number of
+        (``source`` ``"bill"``, its ``channel`` named), last month's payouts in transit
+        when :func:`settle` was given any (``"opening"``), the bank; each with its number of
         ``records`` (rejected lines included) and their ``amount`` by currency. Each is a
         figure of its own; the three are never added up (one order's yuan is in all of
         them)."""
@@ -491,6 +509,44 @@ def _credit_window(
     )
 
 
+def check_opening_payout(
+    record: object, path: str, channels: Collection[str] | None = None
+) -> Record:
+    """``record`` if it is a payout still in transit, as :func:`settle` takes it in
+    ``opening``: a :class:`Record` of kind ``settlement``, its amount what the bank is to
+    receive (more than zero), its ``channel`` named (and one of ``channels`` when given).
+    Otherwise a :class:`ValidationError` naming ``path`` (``opening[2]``, or the file and
+    line it was read from)."""
+    if not isinstance(record, Record):
+        raise ValidationError(path, record, "expected a Record: a payout still in transit")
+    if record.kind != "settlement":
+        raise ValidationError(
+            f"{path}.kind", record.kind, "expected 'settlement': a payout still in transit"
+        )
+    if record.amount.amount <= 0:
+        raise ValidationError(
+            f"{path}.amount", str(record.amount), "expected what the bank is to receive,"
+            " more than zero",
+        )
+    if not record.channel or (channels is not None and record.channel not in channels):
+        known = ", ".join(channels) if channels else "none"
+        raise ValidationError(
+            f"{path}.channel", record.channel, f"expected a channel whose bill is settled"
+            f" ({known}); an empty bill will do",
+        )
+    return record
+
+
+def _check_opening(opening: Iterable[Record], channels: Collection[str]) -> list[Record]:
+    """``opening`` as a list, each item checked by :func:`check_opening_payout`."""
+    if isinstance(opening, (str, bytes, Mapping)):
+        raise ValidationError("opening", opening, "expected last month's pending payouts")
+    return [
+        check_opening_payout(record, f"opening[{i}]", channels)
+        for i, record in enumerate(opening)
+    ]
+
+
 def _daily_payouts(
     channel: str, transactions: list[Record], terms: PayoutTerms
 ) -> tuple[list[tuple[Record, list[Record]]], dict[str, Decimal]]:
@@ -567,6 +623,7 @@ def settle(
     rules: Rules | None = None,
     settlement_days: int | Mapping[str, int] = 1,
     payout_terms: Mapping[str, PayoutTerms] | None = None,
+    opening: Iterable[Record] = (),
     **options: object,
 ) -> Settlement:
     """Reconcile the ERP, each channel's bill and the bank along the settlement chain
@@ -582,13 +639,25 @@ def settle(
     balance is carried into the next payout, and what is still owed at the end is
     carried (:meth:`Settlement.carried`), not a break. A withdrawal channel gets none:
     only its withdrawal rows reach the bank, and the rest of its net is its carried
-    balance, not a break either. ``options``
-    override fields of ``rules`` as in :func:`~orderkit.reconcile.reconcile`.
+    balance, not a break either.
+
+    ``opening`` holds last month's payouts still in transit at its cut-off (its report's
+    ``pending`` payouts): each a :class:`Record` of kind ``settlement`` for what the bank
+    is to receive (positive), its ``channel`` one of ``bills``. Each joins this month's
+    payouts against the bank with its credit window (:func:`_credit_window`: a
+    ``status="derived"`` payout is due at its own instant, any other from the start of its
+    day to the start of the next), so the credit of 1 March matches February's payout;
+    one still without a credit is ``missing_right`` (or ``pending`` again, if still not
+    due). They are their own source, ``"opening"``, in
+    :meth:`Settlement.inputs_by_source`. Anything else is refused naming
+    ``opening[i]``. ``options`` override fields of ``rules`` as in
+    :func:`~orderkit.reconcile.reconcile`.
     """
     settings = Rules.build(rules, options)
     check_settlement_days(settlement_days)
     if not isinstance(bills, Mapping):
         raise ValidationError("bills", bills, "expected a mapping of channel name to records")
+    opening_records = _check_opening(opening, [str(name) for name in bills])
     erp_records, erp_rejected = split(erp, "erp")
     bank_records, bank_rejected = split(bank, "bank")
     # Each ERP record goes to the bill of its channel, the rest straight to the bank.
@@ -655,6 +724,19 @@ def settle(
             views.append(view)
             payout_views.append(view)
             windows.append(_credit_window(payout, terms, derived=True))
+    if opening_records:
+        inputs += opening_records
+        sources.append(("opening", "", len(inputs)))
+    for payout in opening_records:
+        # Already a payout as the bank receives it; its channel's terms give its window.
+        view = _inflow(payout, payout.amount)
+        original[id(view)] = payout
+        views.append(view)
+        payout_views.append(view)
+        assert payout.channel is not None  # _check_opening
+        windows.append(
+            _credit_window(payout, terms_of[payout.channel], derived=payout.status == "derived")
+        )
     inputs += [*bank_records, *bank_rejected]
     sources.append(("bank", "", len(inputs)))
     bank_side: list[Record] = []
@@ -713,4 +795,5 @@ def settle(
         carried=carried,
         terms=terms_of,
         sources=sources,
+        opening=opening_records,
     )

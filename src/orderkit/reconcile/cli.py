@@ -27,8 +27,11 @@ command stops before reading any file).
 The ERP file is the canonical export (its ``channel`` column routes each order to its
 channel's bill); each ``--bill CHANNEL=FILE`` and the ``--bank`` statement are read with
 ``read_bill``. Its HTML, CSV and xlsx reports are laid out hop by hop (order -> bill ->
-payout -> bank credit, per channel). It exits with 1 when ``Settlement.breaks()`` is
-not empty, as ``reconcile`` does.
+payout -> bank credit, per channel). ``--opening FILE`` reads last month's settlement
+CSV report and carries its payouts still in transit into this month
+(:func:`~orderkit.reconcile.report.settlement_csv.read_pending_payouts`, ``settle(...,
+opening=...)``). It exits with 1 when ``Settlement.breaks()`` is not empty, as
+``reconcile`` does.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ from orderkit.reconcile.readers import (
 from orderkit.reconcile.readers.bill import UnknownBillLayout, read_bill
 from orderkit.reconcile.records import Record, Rejected
 from orderkit.reconcile.report import LANGS, check_report_path, write_report
+from orderkit.reconcile.report.settlement_csv import read_pending_payouts
 from orderkit.reconcile.rules import Rules
 
 __all__ = ["add_reconcile_command", "add_settle_command", "run_reconcile", "run_settle"]
@@ -413,6 +417,8 @@ def run_settle(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
     for out in args.out:
         check_report_path(out)
     paths = [args.erp, *(path for _channel, path in bills), args.bank]
+    if args.opening:
+        paths.append(args.opening)
     for path in paths:
         with open(path, "rb"):  # a missing or unreadable file is an OSError, not bad data
             pass
@@ -444,6 +450,14 @@ def run_settle(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
     else:
         bank = list(_read_auto(args.bank, encoding=None, source_tz=args.source_tz, err=stream,
                                source="bank"))
+    opening = read_pending_payouts(args.opening, channels=channels) if args.opening else []
+    if args.opening:
+        print(
+            f"read {Path(args.opening).name} as last month's settlement report:"
+            f" {len(opening):,} payouts in transit",
+            file=stream,
+            flush=True,
+        )
     inputs = itertools.chain(erp, *channel_records.values(), bank)
     _check_cutoff(args.cutoff, cutoff, inputs, args.tz, stream)
     result = settle(
@@ -453,6 +467,7 @@ def run_settle(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
         rules=rules,
         settlement_days=args.settlement_days,
         payout_terms=payout_terms,
+        opening=opening,
     )
     conservation = result.conservation()
     print(
@@ -509,6 +524,13 @@ def add_settle_command(
         metavar="DATE",
         help="records at or after this are pending: 2026-04-01, 20260401 (midnight in --tz)"
         " or an instant; refused at or before every record",
+    )
+    parser.add_argument(
+        "--opening",
+        default=None,
+        metavar="FILE",
+        help="last month's settlement CSV report: its payouts pending on the way to the bank"
+        " are matched against this month's credits",
     )
     parser.add_argument(
         "--settlement-days",

@@ -9,6 +9,7 @@ bank debit.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -234,3 +235,81 @@ def test_the_report_names_the_day_a_payout_is_due_in_the_channels_zone(
     (table,) = [t for t in settlement_hops(month) if t.hop == "bill_payout"]
     (row,) = table.rows
     assert row.evidence == f"transactions=1; due={due}"
+
+
+APRIL = datetime(2026, 4, 1, tzinfo=SHANGHAI)
+
+
+def february(day: int, hour: int = 0) -> datetime:
+    return datetime(2026, 2, day, hour, tzinfo=SHANGHAI)
+
+
+def in_transit(record_id: str, amount: str, due: datetime, **fields: object) -> Record:
+    """A payout last month's report left pending, as ``settle(opening=...)`` takes it."""
+    values: dict[str, object] = {"kind": "settlement", "channel": "wechatpay", **fields}
+    return Record("wechatpay", record_id, None, cny(amount), due, **values)  # type: ignore[arg-type]
+
+
+def test_last_months_payout_in_transit_matches_its_credit_of_the_first() -> None:
+    erp, bill = one_sale()
+    bank = [
+        Record("bank", "BK0301", None, cny("98.41"), at(1, 0), memo="财付通 结算"),
+        Record("bank", "BK0313", None, cny("77.00"), at(13, 10)),
+        Record("bank", "BK0302", None, cny("310.00"), at(2, 9), memo="支付宝 提现"),
+    ]
+    # Without last month's pending payouts the credits of 1 and 2 March are breaks.
+    alone = settle(erp, {"wechatpay": bill, "alipay": []}, bank, cutoff=APRIL)
+    assert {o.right[0].record_id for o in alone.breaks()} == {"BK0301", "BK0302"}
+    # February's T+1 payout of the 28th, due 1 March, and a withdrawal at 22:00 on the
+    # 28th (in transit overnight, status not derived); a third never arrives.
+    opening = [
+        in_transit("wechatpay:2026-02-28", "98.41", at(1, 0), status="derived"),
+        in_transit("AL0228", "310.00", february(28, 22), channel="alipay"),
+        in_transit("wechatpay:2026-02-27", "12.00", february(28), status="derived"),
+    ]
+    month = balanced(settle(erp, {"wechatpay": bill, "alipay": []}, bank,
+                            cutoff=APRIL, opening=opening))
+    assert month.opening == tuple(opening)
+    assert bank_hop(month) == [
+        # A withdrawal of February credited in March: explained, not a break.
+        ("difference", "cross_period", ["AL0228"], ["BK0302"]),
+        ("matched", None, ["wechatpay:2026-02-28"], ["BK0301"]),
+        ("matched", None, ["wechatpay:2026-03-12"], ["BK0313"]),
+        ("unmatched", "missing_right", ["wechatpay:2026-02-27"], []),
+    ]
+    # Still without a credit in the new month: a real break.
+    (missing,) = month.breaks()
+    assert (missing.left[0] is opening[2], missing.kind) == (True, "missing_right")
+    assert month.inputs_by_source()[-2:] == [
+        {"source": "opening", "channel": "", "records": 3, "amount": {"CNY": "420.41"}},
+        {"source": "bank", "channel": "", "records": 3, "amount": {"CNY": "485.41"}},
+    ]
+    tables = {(t.channel, t.hop): t for t in settlement_hops(month)}
+    assert [r.left[0].record_id for r in tables["wechatpay", "payout_bank"].rows] == [
+        "wechatpay:2026-02-28", "wechatpay:2026-03-12", "wechatpay:2026-02-27"
+    ]
+    assert [r.left_amounts for r in tables["alipay", "payout_bank"].rows] == [
+        (Decimal("310.00"),)
+    ]
+    assert tables["", "bank_only"].rows == ()
+
+
+@pytest.mark.parametrize(
+    ("item", "path"),
+    [
+        ("wechatpay:2026-02-28", "opening[1]"),
+        (in_transit("W", "98.41", datetime(2026, 3, 1, tzinfo=SHANGHAI), kind="sale"),
+         "opening[1].kind"),
+        (in_transit("W", "-98.41", datetime(2026, 3, 1, tzinfo=SHANGHAI)), "opening[1].amount"),
+        (in_transit("W", "98.41", datetime(2026, 3, 1, tzinfo=SHANGHAI), channel="jd"),
+         "opening[1].channel"),
+        (in_transit("W", "98.41", datetime(2026, 3, 1, tzinfo=SHANGHAI), channel=None),
+         "opening[1].channel"),
+    ],
+)
+def test_opening_takes_only_payouts_in_transit(item: object, path: str) -> None:
+    erp, bill = one_sale()
+    good = in_transit("wechatpay:2026-02-27", "12.00", datetime(2026, 2, 28, tzinfo=SHANGHAI))
+    with pytest.raises(ValidationError) as caught:
+        settle(erp, {"wechatpay": bill}, [], opening=[good, item])  # type: ignore[list-item]
+    assert caught.value.path == path

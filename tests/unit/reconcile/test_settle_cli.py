@@ -330,3 +330,67 @@ def test_reconcile_reads_a_compact_cutoff_date_and_refuses_one_before_every_reco
     done = run(*args, "--cutoff", "20260301", "--out", report)
     assert done.returncode == EXIT_REFUSED and "--cutoff:" in done.stderr, done.stderr
     assert not report.exists()
+
+
+def february(tmp_path: Path) -> Path:
+    """February's settlement CSV (in Chinese): the order of the 28th paid out T+1, due 1
+    March, with no credit by the cut-off: pending, in transit."""
+    lines = [line.replace("2026-03-10", "2026-02-28").replace("SO20260310", "SO20260228")
+             for line in WECHAT]
+    wechat = write(tmp_path / "wechat-2026-02.csv", lines, "utf-8-sig", "\r\n")
+    erp = write(tmp_path / "erp-2026-02.csv", [ERP_HEADER, PAID.replace("2026-03-10", "2026-02-28")
+                .replace("SO20260310", "SO20260228")], "utf-8")  # fmt: skip
+    bank = write(tmp_path / "bank-2026-02.csv", BANK[:3], "gbk")
+    report = tmp_path / "settle-2026-02.csv"
+    done = run("settle", "--erp", erp, "--bill", f"wechatpay={wechat}", "--bank", bank,
+               "--cutoff", "2026-03-01", "--lang", "zh", "--out", report)  # fmt: skip
+    assert done.returncode == EXIT_OK, done.stderr
+    return report
+
+
+def test_settle_carries_last_months_payouts_in_transit_into_the_month(tmp_path: Path) -> None:
+    opening = february(tmp_path)
+    erp, wechat, _bank = files(tmp_path, PAID)
+    # February's payout reaches the bank on 1 March.
+    first = "20260301,090000,B0000,,164.01,10000.00,网银入账,财付通支付科技有限公司,结算款"
+    bank = write(tmp_path / "bank-2026-03.csv", [*BANK[:3], first, BANK[3]], "gbk")
+    out = tmp_path / "march.csv"
+    alone = run("settle", "--erp", erp, "--bill", f"wechatpay={wechat}", "--bank", bank,
+                "--cutoff", "2026-04-01", "--out", out)  # fmt: skip
+    assert alone.returncode == EXIT_REFUSED, alone.stderr  # the credit of 1 March: a break
+    done = run("settle", "--erp", erp, "--bill", f"wechatpay={wechat}", "--bank", bank,
+               "--cutoff", "2026-04-01", "--opening", opening, "--out", out)  # fmt: skip
+    assert done.returncode == EXIT_OK, done.stderr
+    assert "settle-2026-02.csv as last month's settlement report: 1 payouts in transit" in (
+        done.stderr
+    )
+    assert "balanced" in done.stderr and "NOT balanced" not in done.stderr
+    with out.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    carried = [(r["hop"], r["state"], r["side"], r["record_id"], r["amount"])
+               for r in rows if r["row"] == "1" and r["hop"] == "payout_bank"]  # fmt: skip
+    assert carried == [
+        ("payout_bank", "matched", "left", "wechatpay:2026-02-28", "164.01"),
+        ("payout_bank", "matched", "right", "B0000", "164.01"),
+    ]
+
+
+def test_settle_refuses_an_opening_file_that_is_not_a_pending_payout(tmp_path: Path) -> None:
+    opening = february(tmp_path)
+    erp, wechat, bank = files(tmp_path, PAID)
+    out = tmp_path / "march.csv"
+    # Not a settlement report at all.
+    done = run("settle", "--erp", erp, "--bill", f"wechatpay={wechat}", "--bank", bank,
+               "--opening", erp, "--out", out)  # fmt: skip
+    assert done.returncode == EXIT_REFUSED, done.stderr
+    assert "erp-2026-03.csv:1" in done.stderr and "settlement CSV report" in done.stderr
+    # A pending payout row whose record is a sale.
+    lines = opening.read_text(encoding="utf-8-sig").splitlines()
+    (at,) = [n for n, line in enumerate(lines) if ",payout_bank," in line and ",pending," in line]
+    lines[at] = lines[at].replace(",settlement,", ",sale,")
+    opening.write_text("\n".join(lines) + "\n", encoding="utf-8-sig")
+    done = run("settle", "--erp", erp, "--bill", f"wechatpay={wechat}", "--bank", bank,
+               "--opening", opening, "--out", out)  # fmt: skip
+    assert done.returncode == EXIT_REFUSED, done.stderr
+    assert f"settle-2026-02.csv:{at + 1} record_kind" in done.stderr, done.stderr
+    assert not out.exists()

@@ -461,3 +461,58 @@ def test_the_workbook_summary_shows_what_each_channel_still_holds(tmp_path: Path
     values = [cell for row in plain[labels("en")["sheet_summary"]].iter_rows(values_only=True)
               for cell in row]
     assert labels("en")["carried_none"] in values
+
+
+def withdrawal_month() -> Settlement:
+    """A Tmall order paid through Alipay, its fee, and the balance withdrawn to the bank
+    (the bill's own payout row, -254.46 in the bill) and credited the same morning."""
+    at = datetime(2026, 3, 14, 20, tzinfo=SHANGHAI)
+    erp = [Record("erp", "TM1", "SO2", Money("256.00", "CNY"), at, channel="alipay")]
+    alipay = [
+        Record("alipay", "A01", "SO2", Money("256.00", "CNY"), at),
+        Record("alipay", "A01#fee", "SO2", Money("-1.54", "CNY"), at, kind="fee"),
+        Record("alipay", "A02", None, Money("-254.46", "CNY"),
+               datetime(2026, 3, 25, 9, tzinfo=SHANGHAI), kind="transfer", memo="提现"),
+    ]
+    bank = [Record("bank", "BK1", None, Money("254.46", "CNY"),
+                   datetime(2026, 3, 25, 9, 5, tzinfo=SHANGHAI), kind="transfer")]
+    month = settle(erp, {"alipay": alipay}, bank)
+    assert month.conservation()["balanced"] is True
+    assert month.breaks() == []
+    return month
+
+
+def test_a_withdrawal_is_paid_out_as_the_bank_sees_it_in_every_report(tmp_path: Path) -> None:
+    import openpyxl  # the test extra's
+
+    month = withdrawal_month()
+    tables = {(t.channel, t.hop): t for t in settlement_hops(month)}
+    (stated,) = tables["alipay", "bill_payout"].rows
+    (credited,) = tables["alipay", "payout_bank"].rows
+    assert (stated.state, stated.status) == ("explained", "stated")
+    assert stated.right_amount == {"CNY": Decimal("254.46")}
+    assert credited.left_amount == credited.right_amount == {"CNY": Decimal("254.46")}
+    # Nothing to compare on a row the bill states, nor on a match: no difference.
+    assert stated.difference == {} and credited.difference == {}
+    assert tables["alipay", "bill_payout"].totals() == ({}, {"CNY": Decimal("254.46")})
+    # The CSV and the workbook write the payout the same way as the page.
+    target = write_report(month, tmp_path / "s.csv")
+    with target.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {(r["hop"], r["amount"]) for r in rows if r["record_id"] == "A02"} == {
+        ("bill_payout", "254.46"), ("payout_bank", "254.46")
+    }
+    book = openpyxl.load_workbook(write_report(month, tmp_path / "s.xlsx"))
+    for name in ("alipay bill→payout", "alipay payout→bank"):
+        (head, *cells) = list(book[name].iter_rows(values_only=True))
+        # A workbook keeps numbers as binary floats: read back through their text.
+        amounts = [
+            Decimal(str(row[head.index("amount")]))
+            for row in cells
+            if row[head.index("record_id")] == "A02"
+        ]
+        assert amounts == [Decimal("254.46")], name
+    page = Page(render_settlement_html(month))
+    (section,) = [s for s in page.sections if s["class"] == "hop bill-payout"]
+    (row,) = [cells for _cls, cells in section["rows"]]  # type: ignore[union-attr]
+    assert row[5] == "CNY 254.46" and row[6] == "", row

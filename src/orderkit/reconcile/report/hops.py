@@ -12,7 +12,9 @@ per hop, each holding only that hop's rows:
      adds up, or the bill's own payout row, such as an Alipay withdrawal, which the bill
      itself states);
   3. ``payout_bank``: the channel's payouts against the bank's credits (the
-     ``channel_bank`` outcomes that hold a payout of that channel);
+     ``channel_bank`` outcomes that hold a payout of that channel, last month's payouts
+     in transit among them: :attr:`Settlement.opening
+     <orderkit.reconcile.Settlement.opening>`);
 
 * then, for no channel, ``order_bank``: orders paid straight into the bank, and
   ``bank_only``: bank lines no payout and no order explains (a bank charge, an unknown
@@ -24,6 +26,13 @@ is due, in the channel's settlement zone: ``due=2026-03-11``). Each row names th
 orders it traces back to (:attr:`HopRow.orders`): the ERP records' refs, a bill line's
 order ref, or, for a payout, the refs of the transactions it adds up.
 
+Every report shows a payout the way the bank sees it, whichever way the bill writes it:
+money reaching the bank is positive, so an Alipay withdrawal the bill writes as
+-254.46 is paid out as 254.46 in the page, the CSV and the workbook alike
+(:attr:`HopRow.left_amounts`, :attr:`HopRow.right_amounts`); every other record is
+shown as read. A row whose amounts there is nothing to compare with (a match, a payout
+row the bill states) has no :attr:`~HopRow.difference`.
+
 Each row has a ``state`` that the counts are kept by: ``matched``; ``explained`` (a
 difference the records explain: a fee, a coupon, a rounding, a bank charge, a payout
 row the bill states); ``pending`` (not due before the cut-off); ``break`` (needs a
@@ -32,8 +41,9 @@ person: :meth:`Settlement.breaks() <orderkit.reconcile.Settlement.breaks>`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from decimal import Decimal
+from operator import attrgetter
 from typing import Final
 
 import attrs
@@ -52,6 +62,7 @@ HOP_TABLES: Final = ("order_bill", "bill_payout", "payout_bank", "order_bank", "
 STATES: Final = ("matched", "explained", "pending", "break")
 
 Totals = dict[str, Decimal]
+_CURRENCY: Final = attrgetter("amount.currency")
 
 
 def _totals(pairs: Iterable[tuple[str, Decimal]]) -> Totals:
@@ -68,11 +79,12 @@ def _add(into: Totals, more: Totals) -> None:
 
 @attrs.frozen
 class HopRow:
-    """One row of a hop: the records of each side, their amounts as that hop counts them,
-    what the row is (``status``, ``kind``, ``rule``, ``state``) and the orders it traces
-    back to. A rejected input line has no records: ``rejected`` holds it and
-    ``rejected_side`` names the side of the file it came from (``"left"`` or
-    ``"right"``), the one column the reports list it under."""
+    """One row of a hop: the records of each side and their amounts as every report
+    shows them (``left_amounts`` and ``right_amounts``, one per record: a payout as the
+    bank receives it, see the module docstring), what the row is (``status``, ``kind``,
+    ``rule``, ``state``) and the orders it traces back to. A rejected input line has no
+    records: ``rejected`` holds it and ``rejected_side`` names the side of the file it
+    came from (``"left"`` or ``"right"``), the one column the reports list it under."""
 
     state: str
     status: str
@@ -80,17 +92,30 @@ class HopRow:
     rule: str
     left: tuple[Record, ...]
     right: tuple[Record, ...]
-    left_amount: Totals
-    right_amount: Totals
+    left_amounts: tuple[Decimal, ...]
+    right_amounts: tuple[Decimal, ...]
     orders: tuple[str, ...]
     evidence: str
     rejected: Rejected | None = None
     rejected_side: str = ""
 
     @property
+    def left_amount(self) -> Totals:
+        """The left records' amounts, per currency."""
+        return _totals(zip(map(_CURRENCY, self.left), self.left_amounts, strict=True))
+
+    @property
+    def right_amount(self) -> Totals:
+        """The right records' amounts, per currency."""
+        return _totals(zip(map(_CURRENCY, self.right), self.right_amounts, strict=True))
+
+    @property
     def difference(self) -> Totals:
-        """Right amount less left amount, per currency."""
-        out = dict(self.right_amount)
+        """Right amount less left amount, per currency; empty where there is nothing to
+        compare: a match, or a payout row the bill states (status ``stated``)."""
+        if self.state == "matched" or self.status == "stated":
+            return {}
+        out = self.right_amount
         for currency, value in self.left_amount.items():
             out[currency] = out.get(currency, Decimal(0)) - value
         return out
@@ -145,10 +170,6 @@ def _refs(records: Iterable[Record]) -> tuple[str, ...]:
     return tuple(seen)
 
 
-def _amounts(records: Sequence[Record], sign: int = 1) -> Totals:
-    return _totals((r.amount.currency, sign * r.amount.amount) for r in records)
-
-
 class _Builder:
     """Everything a row needs to know about payouts: whose they are, what they add up."""
 
@@ -170,12 +191,21 @@ class _Builder:
                 self.channel_of[id(payout)] = channel
                 if not settlement.members(payout):
                     self.stated.add(id(payout))
+        # Last month's payouts in transit: their channel's, already as the bank sees them.
+        for payout in settlement.opening:
+            assert payout.channel is not None  # settle() checks it
+            self.channel_of[id(payout)] = payout.channel
 
     def paid_out(self, record: Record) -> Decimal:
-        """A payout as the bank receives it: a bill's own payout row is money leaving
-        the channel (negative in the bill), a derived payout is already an inflow."""
+        """A record's amount as every report shows it: a payout as the bank receives it
+        (a bill's own payout row, money leaving the channel, is negative in the bill:
+        an Alipay withdrawal of -254.46 is paid out as 254.46; a derived payout is
+        already an inflow), any other record as read."""
         amount = record.amount.amount
         return -amount if id(record) in self.stated else amount
+
+    def amounts(self, records: Iterable[Record]) -> tuple[Decimal, ...]:
+        return tuple(map(self.paid_out, records))
 
     def orders(self, records: Iterable[Record]) -> tuple[str, ...]:
         traced: list[Record] = []
@@ -188,10 +218,6 @@ class _Builder:
         return _refs(traced)
 
     def row(self, outcome: Outcome) -> HopRow:
-        left_amount = _totals(
-            (r.amount.currency, self.paid_out(r) if id(r) in self.channel_of else r.amount.amount)
-            for r in outcome.left
-        )
         erp_first = [r for r in outcome.left if self.settlement.is_order(r)]
         orders = self.orders(erp_first) or self.orders((*outcome.left, *outcome.right))
         if not orders and outcome.status == "suggestion":
@@ -205,8 +231,8 @@ class _Builder:
             outcome.rule,
             outcome.left,
             outcome.right,
-            left_amount,
-            _amounts(outcome.right),
+            self.amounts(outcome.left),
+            self.amounts(outcome.right),
             orders,
             evidence_text(outcome),
             outcome.rejected,
@@ -226,7 +252,7 @@ class _Builder:
         settles_in = zone(tz)
         for payout in self.settlement.payouts(channel):
             members = self.settlement.members(payout)
-            money = _totals([(payout.amount.currency, self.paid_out(payout))])
+            money = self.amounts((payout,))
             if members:
                 rows.append(
                     HopRow(
@@ -236,7 +262,7 @@ class _Builder:
                         "daily_net",
                         members,
                         (payout,),
-                        _amounts(members),
+                        self.amounts(members),
                         money,
                         _refs(members),
                         f"transactions={len(members)};"
@@ -252,7 +278,7 @@ class _Builder:
                         "bill_row",
                         (),
                         (payout,),
-                        {},
+                        (),
                         money,
                         (),
                         "the bill's own payout row",

@@ -96,6 +96,7 @@ _EN: Final = {
     "input_erp": "ERP",
     "input_bill": "{channel} bill",
     "input_bank": "bank",
+    "input_opening": "last month's payouts in transit",
     "input_record": "{count} record",
     "input_records": "{count} records",
     "not_shown": "{count} matched rows are counted above and listed in the CSV and xlsx"
@@ -196,6 +197,7 @@ _ZH: Final = {
     "input_erp": "ERP 订单",
     "input_bill": "{channel} 账单",
     "input_bank": "银行",
+    "input_opening": "上月在途结算款",
     "input_record": "{count} 条记录",
     "input_records": "{count} 条记录",
     "not_shown": "另有 {count} 行已匹配，计入上方数量，明细见 CSV 和 xlsx 报告。",

@@ -10,6 +10,9 @@ back to, ``;``-separated) and ``evidence``. The rows of a hop are those of
 as its payout record alone (the transactions it adds up are the ``order_bill`` rows of
 the same channel, and its ``orders`` name them).
 
+Each record's amount is the one its hop row shows (:attr:`HopRow.left_amounts
+<orderkit.reconcile.report.hops.HopRow.left_amounts>`): a payout as the bank receives
+it, an Alipay withdrawal of -254.46 in the bill written as 254.46, as on the page.
 Amounts are written to the currency's minor unit (``164.01``, not ``164.01000``) when
 that loses nothing, without thousands separators, so a spreadsheet reads them as
 numbers. Ids and every other cell are written as in the pair report
@@ -22,21 +25,27 @@ one too; times are in the accounting zone, named in the column head
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
-from decimal import Decimal
+import re
+from collections.abc import Collection, Iterator, Sequence
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Final
 
-from orderkit.reconcile.chain import Settlement
+from orderkit.model.errors import ValidationError
+from orderkit.model.money import Money
+from orderkit.reconcile.chain import PAYOUT_KINDS, Settlement, check_opening_payout
 from orderkit.reconcile.figures import in_places
 from orderkit.reconcile.records import Record
 from orderkit.reconcile.report._common import column_heads, local_time_text
-from orderkit.reconcile.report.escaping import spreadsheet_safe, spreadsheet_text
+from orderkit.reconcile.report.escaping import FORMULA_PREFIXES, spreadsheet_safe, spreadsheet_text
 from orderkit.reconcile.report.hops import HopRow, HopTable, settlement_hops
+from orderkit.reconcile.report.labels import LANGS, labels
 
 __all__ = [
     "SETTLEMENT_CSV_COLUMNS",
     "amount_text",
+    "read_pending_payouts",
     "settlement_rows",
     "table_rows",
     "write_settlement_csv",
@@ -73,12 +82,12 @@ def amount_text(value: Decimal, currency: str) -> str:
     return f"{in_places(value, currency):f}"
 
 
-def _record_cells(record: Record, tz: str) -> list[str]:
+def _record_cells(record: Record, amount: Decimal, tz: str) -> list[str]:
     return [
         record.source,
         record.record_id,
         record.ref or "",
-        amount_text(record.amount.amount, record.amount.currency),
+        amount_text(amount, record.amount.currency),
         record.amount.currency,
         local_time_text(record.at, tz),
         record.kind,
@@ -102,10 +111,12 @@ def _rows_of(table: HopTable, number: int, row: HopRow, tz: str) -> Iterator[lis
         yield [*head, row.rejected_side, rejected.source, rejected.record_id,
                "", "", "", "", "", rejected.raw, *tail]  # fmt: skip
         return
-    left = () if table.hop == "bill_payout" else row.left
-    for side, records in (("left", left), ("right", row.right)):
-        for record in records:
-            yield [*head, side, *_record_cells(record, tz), *tail]
+    sides = [("right", row.right, row.right_amounts)]
+    if table.hop != "bill_payout":
+        sides.insert(0, ("left", row.left, row.left_amounts))
+    for side, records, amounts in sides:
+        for record, amount in zip(records, amounts, strict=True):
+            yield [*head, side, *_record_cells(record, amount, tz), *tail]
 
 
 def table_rows(table: HopTable, tz: str) -> Iterator[list[str]]:
@@ -137,3 +148,99 @@ def write_settlement_csv(settlement: Settlement, path: str | Path, *, lang: str 
                 ]
             )
     return target
+
+
+#: A payout in transit: the left side of a ``payout_bank`` row in state ``pending``.
+_PENDING_PAYOUT: Final = ("payout_bank", "pending", "left")
+
+
+def _column_index(head: Sequence[str], file: str) -> dict[str, int]:
+    """Where each of :data:`SETTLEMENT_CSV_COLUMNS` is in ``head``, a header row as
+    :func:`write_settlement_csv` writes it in any of :data:`LANGS` (the time column
+    naming its zone: ``at (Asia/Shanghai)``)."""
+    for lang in LANGS:
+        say = labels(lang)
+        at = re.compile(re.escape(say["at"]) + r" \(.+\)")
+        if len(head) == len(SETTLEMENT_CSV_COLUMNS) and all(
+            at.fullmatch(cell) if column == "at" else cell == say[column]
+            for column, cell in zip(SETTLEMENT_CSV_COLUMNS, head, strict=True)
+        ):
+            return {column: n for n, column in enumerate(SETTLEMENT_CSV_COLUMNS)}
+    raise ValidationError(
+        f"{file}:1", ",".join(head), "expected the header of a settlement CSV report"
+        " (orderkit settle --out report.csv)",
+    )
+
+
+def _unescaped(cell: str, *, id_cell: bool) -> str:
+    """A cell as it was before :func:`spreadsheet_text` (an id) or
+    :func:`spreadsheet_safe` (any other text) escaped it."""
+    if cell.startswith("'") and (id_cell or cell[1:].startswith(FORMULA_PREFIXES)):
+        return cell[1:]
+    return cell
+
+
+def read_pending_payouts(
+    path: str | Path, *, channels: Collection[str] | None = None
+) -> list[Record]:
+    """The payouts a settlement CSV report (:func:`write_settlement_csv`, in any
+    language) left in transit: its ``payout_bank`` rows in state ``pending``, each the
+    payout record of its ``left`` side, as
+    :func:`~orderkit.reconcile.settle` takes them in ``opening``: kind ``settlement``,
+    the amount the bank is to receive, the row's ``channel``, and ``status="derived"``
+    for a payout the report derived as a day's net (its ``bill_payout`` row's rule is
+    ``daily_net``), so that it keeps its credit window.
+
+    A file without the report's header, or a pending payout row that is not a payout
+    (:func:`~orderkit.reconcile.chain.check_opening_payout`; with ``channels``, one of
+    them), is refused with a :class:`ValidationError` naming the file and line.
+    """
+    target = Path(path)
+    name = target.name
+    pending: list[tuple[str, list[str]]] = []
+    derived: set[tuple[str, str]] = set()
+    with target.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        col = _column_index(next(reader, []), name)
+        for cells in reader:
+            if len(cells) != len(col):
+                raise ValidationError(
+                    f"{name}:{reader.line_num}", ",".join(cells),
+                    f"expected {len(col)} cells, as in the header",
+                )
+            hop = cells[col["hop"]]
+            record_id = _unescaped(cells[col["record_id"]], id_cell=True)
+            if hop == "bill_payout" and cells[col["rule"]] == "daily_net":
+                derived.add((cells[col["channel"]], record_id))
+            elif (hop, cells[col["state"]], cells[col["side"]]) == _PENDING_PAYOUT:
+                pending.append((f"{name}:{reader.line_num}", cells))
+    found: list[Record] = []
+    for where, cells in pending:
+        kind = cells[col["record_kind"]]
+        if kind not in PAYOUT_KINDS:
+            raise ValidationError(
+                f"{where} record_kind", kind, "expected a payout pending on its way to the bank"
+            )
+        try:
+            amount = Money(cells[col["amount"]], cells[col["currency"]])
+            instant = datetime.fromisoformat(cells[col["at"]])
+        except (InvalidOperation, ValueError, ValidationError) as error:
+            raise ValidationError(where, ",".join(cells), f"not a payout: {error}") from None
+        channel = cells[col["channel"]]
+        record_id = _unescaped(cells[col["record_id"]], id_cell=True)
+        try:
+            record = Record(
+                cells[col["source"]],
+                record_id,
+                _unescaped(cells[col["ref"]], id_cell=True) or None,
+                amount,
+                instant,
+                memo=_unescaped(cells[col["memo"]], id_cell=False),
+                kind="settlement",
+                status="derived" if (channel, record_id) in derived else None,
+                channel=channel or None,
+            )
+        except ValidationError as error:
+            raise ValidationError(f"{where} {error.path}", error.value, error.reason) from None
+        found.append(check_opening_payout(record, where, channels))
+    return found
