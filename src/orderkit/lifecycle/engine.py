@@ -482,10 +482,15 @@ def _open_units(order: Order) -> str:
     return f"open units {units} (line id: units) still to ship: ship or cancel them first"
 
 
+def _nothing_to_ship(_order: Order) -> str:
+    return "nothing is left to ship: every unit left or left the sale"
+
+
 #: What the order shows that made a guard of the default table say no, for a refusal.
 _GUARD_DETAILS: Final[Mapping[str, Callable[[Order], str]]] = {
     "no_holds": _holds,
     "nothing_open": _open_units,
+    "has_open_units": _nothing_to_ship,
 }
 
 

@@ -41,7 +41,13 @@ from orderkit.lifecycle.events import (
     TrackingRecorded,
 )
 from orderkit.lifecycle.policy import Actor, Policy
-from orderkit.lifecycle.table import Rule, TransitionTable, refund_lines, refund_moves
+from orderkit.lifecycle.table import (
+    Rule,
+    TransitionTable,
+    blocking_holds,
+    refund_lines,
+    refund_moves,
+)
 from orderkit.model.audit import Change
 from orderkit.model.errors import (
     AddressLocked,
@@ -165,8 +171,20 @@ def pay(step: Step) -> Effect:
 
 
 def ship(step: Step) -> Effect:
+    """Move the named units (default: every open unit) to SHIPPED on a new shipment.
+
+    A held order ships nothing (:func:`~orderkit.lifecycle.table.blocking_holds`): the
+    ``no_holds`` guards refuse it in PAID and PACKED, and this handler on the row that
+    sends a partly shipped order's last units (chosen by ``has_open_units``: with
+    nothing open the ``ship`` is stale, ignored)."""
     order, event = step.order, step.event
     data = event.data
+    held = blocking_holds(order, event)
+    if held:
+        raise step.refuse(
+            "the order is on hold (holds: " + ", ".join(h.kind for h in held)
+            + "): release the hold before its units ship"
+        )
     named: Mapping[str, int] | None = data.get("lines")
     wanted = _open_lines(order) if named is None else dict(named)
     lines, skus, _taken = _move(order, wanted, (_OPEN,), _SHIPPED, "data.lines")

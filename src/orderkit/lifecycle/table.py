@@ -32,6 +32,7 @@ from orderkit.lifecycle.events import EVENT_NAMES
 from orderkit.model.errors import DefinitionError
 from orderkit.model.money import Money
 from orderkit.model.orders import (
+    Hold,
     LineStatus,
     Order,
     OrderStatus,
@@ -49,6 +50,7 @@ __all__ = [
     "Guard",
     "Rule",
     "TransitionTable",
+    "blocking_holds",
     "refund_lines",
     "refund_moves",
 ]
@@ -280,8 +282,15 @@ def _rule(row: Rule | tuple[Any, ...], index: int) -> Rule:
 # --- the default table ---------------------------------------------------------------------
 
 
-def _no_holds(order: Order, _event: Event) -> bool:
-    return not order.holds
+def blocking_holds(order: Order, event: Event) -> tuple[Hold, ...]:
+    """The holds on ``order`` that stop ``event`` (a ``pack`` or ``ship``): every hold.
+    The ``no_holds`` guards of the rows into PACKED and SHIPPED and the
+    ``ship`` handler (for a partly shipped order) refuse by it."""
+    return order.holds
+
+
+def _no_holds(order: Order, event: Event) -> bool:
+    return not blocking_holds(order, event)
 
 
 def _carrier(*statuses: str) -> Guard:
@@ -437,7 +446,7 @@ def _on_delivery(order: Order, _event: Event) -> bool:
 
 
 def _on_delivery_no_holds(order: Order, event: Event) -> bool:
-    return _on_delivery(order, event) and not order.holds
+    return _on_delivery(order, event) and _no_holds(order, event)
 
 
 DEFAULT_GUARDS: Mapping[str, Guard] = {
@@ -496,7 +505,12 @@ def _default_rules() -> list[Rule]:
     add(_S.PENDING_PAYMENT, "ship", _S.SHIPPED, "on_delivery_no_holds")
     for status in (_S.PACKED, _S.SHIPPED, _S.DELIVERED, _S.COMPLETED):
         add(status, "pay", status, "on_delivery")
-    add(_S.SHIPPED, "ship", _S.SHIPPED, "has_open_units")
+    add(_S.SHIPPED, "ship", _S.SHIPPED, "has_open_units")  # the ship handler checks holds
+    # A partly shipped order is held before its last units go (a second check, a
+    # near-expiry lot): the hold stops their ``ship`` as it does in PAID or PACKED.
+    # Shipped in full, nothing is left for a hold to stop.
+    add(_S.SHIPPED, "hold", _S.SHIPPED, "has_open_units")
+    add(_S.SHIPPED, "release_hold", _S.SHIPPED)
     # The unit never sent cancelled after the parcel came back unpaid ends it the same way.
     add(_S.SHIPPED, "cancel_lines", _S.CLOSED, "refused_on_delivery")
     add(_S.SHIPPED, "cancel_lines", _S.SHIPPED)

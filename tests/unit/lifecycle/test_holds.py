@@ -1,0 +1,94 @@
+"""Holds against the warehouse's events: a partly shipped order held before its last
+units go, a hold that stops the pack, a parcel reported twice, a parcel that left
+before the hold was placed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from orderkit.lifecycle import Event, Lifecycle
+from orderkit.model.errors import TransitionNotAllowed
+from orderkit.model.money import Money
+from orderkit.model.orders import Address, LineStatus, Order, OrderLine, OrderStatus
+from orderkit.testing import ManualClock
+
+T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+
+
+def new_order() -> Order:
+    return Order(
+        order_id="ORD-1",
+        channel="tmall",
+        channel_order_id="T-ORD-1",
+        lines=[
+            OrderLine("L1", "TEA", 5, Money("10.00", "CNY")),
+            OrderLine("L2", "JADE", 2, Money("25.00", "CNY")),
+        ],
+        created_at=T0,
+        ship_to=Address(name="张*", province="浙江省", city="杭州市"),
+    )
+
+
+class Flow:
+    """An order and a lifecycle; each event is dated ``at`` (default: the clock)."""
+
+    def __init__(self) -> None:
+        self.clock = ManualClock(T0)
+        self.lifecycle = Lifecycle(clock=self.clock)
+        self.order = new_order()
+        self.count = 0
+
+    def event(self, name: str, data: dict[str, Any] | None = None, *,
+              at: datetime | None = None, event_id: str | None = None) -> Event:
+        self.count += 1
+        return Event(name, event_id=event_id or f"E{self.count}", at=at or self.clock.now(),
+                     data=data)
+
+    def send(self, name: str, data: dict[str, Any] | None = None, **kw: Any) -> Any:
+        transition = self.lifecycle.apply(self.order, self.event(name, data, **kw))
+        self.order = transition.order
+        return transition
+
+    def paid(self) -> Flow:
+        self.send("pay", {"amount": Money("100.00", "CNY")})
+        return self
+
+    def tea_first(self) -> Flow:
+        """Paid; the tea went out, the jade was back-ordered."""
+        self.paid().send("ship", {"carrier": "SF", "waybill": "SF1", "lines": {"L1": 5}})
+        return self
+
+
+def open_units(order: Order) -> dict[str, int]:
+    return {line.line_id: line.quantities[LineStatus.OPEN] for line in order.lines
+            if line.quantities[LineStatus.OPEN]}
+
+
+# --- a partly shipped order ---------------------------------------------------------------
+
+
+def test_a_partly_shipped_order_is_held_and_its_hold_stops_the_last_units() -> None:
+    flow = Flow().tea_first()
+    held = flow.send("hold", {"kind": "second_check", "reason": "check before shipping: JADE"})
+    assert held.order.status is OrderStatus.SHIPPED
+    assert [h.kind for h in held.order.holds] == ["second_check"]
+    with pytest.raises(TransitionNotAllowed) as refused:
+        flow.send("ship", {"carrier": "SF", "waybill": "SF2"})
+    assert "second_check" in refused.value.reason
+    assert open_units(flow.order) == {"L2": 2}
+    flow.send("release_hold", {"kind": "second_check"})
+    shipped = flow.send("ship", {"carrier": "SF", "waybill": "SF2"})
+    assert shipped.order.status is OrderStatus.SHIPPED and open_units(shipped.order) == {}
+
+
+def test_a_fully_shipped_order_still_takes_no_hold() -> None:
+    flow = Flow().paid()
+    flow.send("ship", {"carrier": "SF", "waybill": "SF1"})
+    with pytest.raises(TransitionNotAllowed) as refused:
+        flow.send("hold", {"kind": "manual"})
+    assert "nothing is left to ship" in refused.value.reason
+    assert flow.order.holds == ()
