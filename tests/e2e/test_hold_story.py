@@ -127,3 +127,24 @@ def test_near_expiry_gloves_of_a_partly_shipped_order_wait_for_review(
     assert "near_expiry" in refused.value.reason
     assert shop.ledger.stock("GLOVE").locked == 100
     shop.balanced()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_hold_placed_after_the_plan_stops_the_pack(kind: str, tmp_path: Path) -> None:
+    shop = Shop(kind, tmp_path, {"TEA": 10})
+    shop.paid("A", [("TEA", 1, "89.00")])
+    now = T0 + timedelta(hours=1)
+    wave = shop.wave(["A"], now)
+    shop.service.handle("A", Event("hold", event_id="hA", at=now, data={
+        "kind": "address_review", "reason": "buyer asked to change address"}))
+    refused = release_wave(wave, shop.service, at=now + timedelta(minutes=1),  # type: ignore[arg-type]
+                           wave_id="W1")
+    assert set(refused) == {"A"} and isinstance(refused["A"], TransitionNotAllowed)
+    assert "address_review" in refused["A"].reason
+    assert shop.repository.get("A").status is OrderStatus.PAID
+    assert [e.outcome for e in shop.repository.audit_trail("A")][-1] == "refused"
+    corrected = Address(name="张三", province="浙江省", city="宁波市", street="中山路1号")
+    shop.service.handle("A", Event("change_address", event_id="adr",
+                                   at=now + timedelta(minutes=2), data={"address": corrected}))
+    assert shop.repository.get("A").ship_to == corrected
+    shop.balanced()

@@ -479,7 +479,9 @@ def _default_rules() -> list[Rule]:
     for status in (_S.PENDING_PAYMENT, _S.PAID, _S.PACKED):
         if status is not _S.PENDING_PAYMENT:
             if status is _S.PAID:
-                add(status, "pack", _S.PACKED)
+                # Packing labels the parcel and locks the address: a held order (an
+                # address under review, say) is not packed.
+                add(status, "pack", _S.PACKED, "no_holds")
             add(status, "ship", _S.SHIPPED, "no_holds")
             add(status, "track", _S.DELIVERED, "carrier_signed")
             add(status, "track", _S.SHIPPED, "carrier_moving")
@@ -501,7 +503,7 @@ def _default_rules() -> list[Rule]:
             add(status, "change_price", status)
     # Cash on delivery: packed and shipped unpaid; the money the carrier collects is
     # recorded when it comes (at delivery, or with the carrier's later remittance).
-    add(_S.PENDING_PAYMENT, "pack", _S.PACKED, "on_delivery")
+    add(_S.PENDING_PAYMENT, "pack", _S.PACKED, "on_delivery_no_holds")
     add(_S.PENDING_PAYMENT, "ship", _S.SHIPPED, "on_delivery_no_holds")
     for status in (_S.PACKED, _S.SHIPPED, _S.DELIVERED, _S.COMPLETED):
         add(status, "pay", status, "on_delivery")

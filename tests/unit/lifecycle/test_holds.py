@@ -7,12 +7,20 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import attrs
 import pytest
 
 from orderkit.lifecycle import Event, Lifecycle
 from orderkit.model.errors import TransitionNotAllowed
 from orderkit.model.money import Money
-from orderkit.model.orders import Address, LineStatus, Order, OrderLine, OrderStatus
+from orderkit.model.orders import (
+    Address,
+    LineStatus,
+    Order,
+    OrderLine,
+    OrderStatus,
+    PaymentTerms,
+)
 from orderkit.testing import ManualClock
 
 T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)
@@ -92,3 +100,30 @@ def test_a_fully_shipped_order_still_takes_no_hold() -> None:
         flow.send("hold", {"kind": "manual"})
     assert "nothing is left to ship" in refused.value.reason
     assert flow.order.holds == ()
+
+
+# --- a hold stops the pack ----------------------------------------------------------------
+
+
+def test_a_held_order_is_not_packed() -> None:
+    flow = Flow().paid()
+    flow.send("hold", {"kind": "address_review", "reason": "buyer asked to change address"})
+    with pytest.raises(TransitionNotAllowed) as refused:
+        flow.send("pack")
+    assert "address_review" in refused.value.reason
+    assert flow.order.status is OrderStatus.PAID
+    flow.send("change_address", {"address": Address(name="张*", province="浙江省",
+                                                    city="宁波市", street="中山路1号")})
+    flow.send("release_hold", {"kind": "address_review"})
+    assert flow.send("pack").order.status is OrderStatus.PACKED
+
+
+def test_a_held_cash_on_delivery_order_is_not_packed() -> None:
+    flow = Flow()
+    flow.order = attrs.evolve(flow.order, payment_terms=PaymentTerms.ON_DELIVERY)
+    flow.send("hold", {"kind": "manual"})
+    with pytest.raises(TransitionNotAllowed) as refused:
+        flow.send("pack")
+    assert "manual" in refused.value.reason
+    flow.send("release_hold", {"kind": "manual"})
+    assert flow.send("pack").order.status is OrderStatus.PACKED
