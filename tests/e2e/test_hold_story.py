@@ -148,3 +148,22 @@ def test_a_hold_placed_after_the_plan_stops_the_pack(kind: str, tmp_path: Path) 
                                    at=now + timedelta(minutes=2), data={"address": corrected}))
     assert shop.repository.get("A").ship_to == corrected
     shop.balanced()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_ship_callback_retried_with_a_fresh_id_moves_the_stock_once(
+    kind: str, tmp_path: Path
+) -> None:
+    shop = Shop(kind, tmp_path, {"TEA": 5})
+    shop.paid("A", [("TEA", 2, "89.00")])
+    for attempt in (1, 2):
+        shop.ship("A", f"wms-ship-{attempt}", T0 + timedelta(hours=1), "SF1", {"1": 1})
+    stored = shop.repository.get("A")
+    assert stored.open_units_by_sku == {"TEA": 1}
+    assert [s.waybill for s in stored.shipments] == ["SF1"]
+    assert [e.outcome for e in shop.repository.audit_trail("A")][-1] == "ignored"
+    stock = shop.ledger.stock("TEA")
+    assert (stock.on_hand, stock.locked) == (4, 1)
+    shop.ship("A", "wms-ship-3", T0 + timedelta(hours=2), "SF2", {"1": 1})  # the second tin
+    assert shop.ledger.stock("TEA").on_hand == 3
+    shop.balanced()

@@ -58,7 +58,13 @@ import attrs
 from orderkit.lifecycle.events import DomainEvent, Event, RefundDue, StatusChanged
 from orderkit.lifecycle.handlers import HANDLERS, Effect, Step, approver, charges_back
 from orderkit.lifecycle.policy import Policy
-from orderkit.lifecycle.table import DEFAULT_TABLE, Rule, TransitionTable, blocking_holds
+from orderkit.lifecycle.table import (
+    DEFAULT_TABLE,
+    Rule,
+    TransitionTable,
+    blocking_holds,
+    repeated_parcel,
+)
 from orderkit.lifecycle.validation import CHECKS
 from orderkit.model.audit import AuditEntry, Change
 from orderkit.model.errors import (
@@ -372,6 +378,11 @@ class Lifecycle:
 
     def _ignore(self, order: Order, event: Event, now: datetime) -> Transition:
         reason = self.table.stale_reason(order.status, event.name) or "stale"
+        for rule in self.table.candidates(order.status, event.name):
+            explain = _GUARD_DETAILS.get(rule.guard or "")
+            detail = None if explain is None else explain(order, event)
+            if detail is not None:
+                reason += f" ({detail})"
         entry = AuditEntry(
             order.order_id,
             event.event_id,
@@ -488,12 +499,22 @@ def _nothing_to_ship(_order: Order, _event: Event) -> str:
     return "nothing is left to ship: every unit left or left the sale"
 
 
+def _repeat(order: Order, event: Event) -> str | None:
+    parcel = repeated_parcel(order, event)
+    if parcel is None:
+        return None
+    units = ", ".join(f"{line_id}x{qty}" for line_id, qty in parcel.lines.items())
+    return (f"waybill {parcel.waybill} already carries {units} (shipment"
+            f" {parcel.shipment_id}): a repeat of that parcel")
+
+
 #: What the order shows that made a guard of the default table say no, for a refusal.
 _GUARD_DETAILS: Final[Mapping[str, Callable[[Order, Event], str | None]]] = {
     "no_holds": _holds,
     "on_delivery_no_holds": _holds,
     "nothing_open": _open_units,
     "has_open_units": _nothing_to_ship,
+    "new_parcel": _repeat,
 }
 
 

@@ -175,8 +175,8 @@ def ship(step: Step) -> Effect:
 
     A held order ships nothing (:func:`~orderkit.lifecycle.table.blocking_holds`): the
     ``no_holds`` guards refuse it in PAID and PACKED, and this handler on the row that
-    sends a partly shipped order's last units (chosen by ``has_open_units``: with
-    nothing open the ``ship`` is stale, ignored)."""
+    sends a partly shipped order's last units (chosen by ``new_parcel``: with nothing
+    open, or for a parcel the order already carries, the ``ship`` is stale, ignored)."""
     order, event = step.order, step.event
     data = event.data
     held = blocking_holds(order, event)

@@ -38,6 +38,7 @@ from orderkit.model.orders import (
     OrderStatus,
     PaymentKind,
     PaymentTerms,
+    Shipment,
     TrackingStatus,
 )
 
@@ -53,6 +54,7 @@ __all__ = [
     "blocking_holds",
     "refund_lines",
     "refund_moves",
+    "repeated_parcel",
 ]
 
 #: ``guard(order, event) -> bool``; called after the event's data was validated.
@@ -394,6 +396,33 @@ def _has_open_units(order: Order, _event: Event) -> bool:
     return _open_units(order) > 0
 
 
+def repeated_parcel(order: Order, event: Event) -> Shipment | None:
+    """The shipment ``order`` already carries that the ``ship`` ``event`` reports again:
+    the same waybill with the same units per line (the lines it names, else every open
+    unit), or ``None``. A warehouse system that retries its callback under a fresh event
+    id sends such a ``ship``: one parcel, not a second. Other units under the same
+    waybill are another parcel (SF's multi-piece 子母件 and JD's packages of one waybill
+    are often reported by the master number)."""
+    waybill = event.data.get("waybill")
+    named: Mapping[str, int] | None = event.data.get("lines")
+    wanted = (
+        {line.line_id: line.quantities[LineStatus.OPEN] for line in order.lines
+         if line.quantities[LineStatus.OPEN]}
+        if named is None else dict(named)
+    )
+    return next(
+        (s for s in order.shipments if s.waybill and s.waybill == waybill
+         and dict(s.lines) == wanted),
+        None,
+    )
+
+
+def _new_parcel(order: Order, event: Event) -> bool:
+    """A ``ship`` that sends units still open, and not a parcel the order already
+    carries (:func:`repeated_parcel`); otherwise the ``ship`` is stale."""
+    return _has_open_units(order, event) and repeated_parcel(order, event) is None
+
+
 def _nothing_open(order: Order, _event: Event) -> bool:
     """No unit is still to ship: each left or left the sale. Only such an order is
     DELIVERED, a status no ``ship`` or ``cancel`` reaches (its open units would keep
@@ -457,6 +486,7 @@ DEFAULT_GUARDS: Mapping[str, Guard] = {
     "cancels_everything": _cancels_everything,
     "refunds_everything": _refunds_everything,
     "has_open_units": _has_open_units,
+    "new_parcel": _new_parcel,
     "nothing_open": _nothing_open,
     "leaves_nothing_due": _leaves_nothing_due,
     "pays_in_full": _pays_in_full,
@@ -507,7 +537,9 @@ def _default_rules() -> list[Rule]:
     add(_S.PENDING_PAYMENT, "ship", _S.SHIPPED, "on_delivery_no_holds")
     for status in (_S.PACKED, _S.SHIPPED, _S.DELIVERED, _S.COMPLETED):
         add(status, "pay", status, "on_delivery")
-    add(_S.SHIPPED, "ship", _S.SHIPPED, "has_open_units")  # the ship handler checks holds
+    # The last units of a partly shipped order; a parcel reported again (a retry under
+    # a fresh id) is stale, as a ship with nothing open is. The ship handler checks holds.
+    add(_S.SHIPPED, "ship", _S.SHIPPED, "new_parcel")
     # A partly shipped order is held before its last units go (a second check, a
     # near-expiry lot): the hold stops their ``ship`` as it does in PAID or PACKED.
     # Shipped in full, nothing is left for a hold to stop.

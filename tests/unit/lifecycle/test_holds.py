@@ -127,3 +127,34 @@ def test_a_held_cash_on_delivery_order_is_not_packed() -> None:
     assert "manual" in refused.value.reason
     flow.send("release_hold", {"kind": "manual"})
     assert flow.send("pack").order.status is OrderStatus.PACKED
+
+
+# --- a parcel reported twice --------------------------------------------------------------
+
+
+def test_a_parcel_reported_again_under_a_fresh_id_is_ignored() -> None:
+    """A WMS retries its ship callback for SF1 (1 of 5 tins) with a new event id: one
+    parcel, booked once."""
+    flow = Flow().paid()
+    parcel = {"carrier": "SF", "waybill": "SF1", "lines": {"L1": 1}}
+    flow.send("ship", parcel, event_id="wms-ship-1")
+    again = flow.send("ship", parcel, event_id="wms-ship-2")
+    assert again.ignored is not None and "SF1" in again.ignored
+    assert again.events == () and again.audit[0].outcome == "ignored"
+    assert open_units(again.order) == {"L1": 4, "L2": 2}
+    assert [s.waybill for s in again.order.shipments] == ["SF1"]
+    # Held meanwhile, the repeat is still a repeat: ignored, not refused.
+    flow.send("hold", {"kind": "manual"})
+    assert flow.send("ship", parcel, event_id="wms-ship-3").ignored is not None
+
+
+def test_a_second_parcel_ships_under_another_waybill_or_with_other_lines() -> None:
+    flow = Flow().paid()
+    flow.send("ship", {"carrier": "SF", "waybill": "SF1", "lines": {"L1": 1}})
+    other = flow.send("ship", {"carrier": "SF", "waybill": "SF2", "lines": {"L1": 1}})
+    assert other.ignored is None and open_units(other.order) == {"L1": 3, "L2": 2}
+    # One waybill for two parcels of the order (SF's multi-piece 子母件, JD's packages
+    # of one waybill, reported by the master number): other lines are another parcel.
+    more = flow.send("ship", {"carrier": "SF", "waybill": "SF1", "lines": {"L1": 1, "L2": 2}})
+    assert more.ignored is None and open_units(more.order) == {"L1": 2}
+    assert [s.waybill for s in more.order.shipments] == ["SF1", "SF2", "SF1"]
