@@ -35,6 +35,7 @@ class Shop:
             self.repository = MemoryOrderRepository()
             store = MemoryInventoryStore(self.repository.database)
         else:
+            tmp_path.mkdir(parents=True, exist_ok=True)
             self.repository = SQLiteOrderRepository(tmp_path / "shop.db")  # type: ignore[assignment]
             store = SQLiteInventoryStore(tmp_path / "shop.db")  # type: ignore[assignment]
         self.ledger = InventoryLedger(store, secret=SECRET, clock=self.clock)
@@ -167,3 +168,35 @@ def test_a_ship_callback_retried_with_a_fresh_id_moves_the_stock_once(
     shop.ship("A", "wms-ship-3", T0 + timedelta(hours=2), "SF2", {"1": 1})  # the second tin
     assert shop.ledger.stock("TEA").on_hand == 3
     shop.balanced()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_parcel_that_left_before_the_hold_is_booked_whichever_arrives_first(
+    kind: str, tmp_path: Path
+) -> None:
+    """Packed at 10:00, the parcel left at 10:30, customer service held the order at
+    11:00, and the WMS reported the ship late: the stock and the shipment are the same
+    whichever event arrives first."""
+    seen = []
+    for first in ("ship", "hold"):
+        shop = Shop(kind, tmp_path / first, {"TEA": 5})
+        shop.paid("A", [("TEA", 1, "89.00")])
+        shop.service.handle("A", Event("pack", event_id="kA", at=T0 + timedelta(hours=1)))
+        hold = Event("hold", event_id="hA", at=T0 + timedelta(hours=2),
+                     data={"kind": "manual", "reason": "buyer called"})
+        ship = Event("ship", event_id="sA", at=T0 + timedelta(hours=1, minutes=30),
+                     data={"carrier": "SF", "waybill": "SF1"})
+        if first == "ship":
+            shop.service.handle("A", ship)
+            with pytest.raises(TransitionNotAllowed):  # nothing is left to hold
+                shop.service.handle("A", hold)
+        else:
+            shop.service.handle("A", hold)
+            shop.service.handle("A", ship)
+        stored = shop.repository.get("A")
+        stock = shop.ledger.stock("TEA")
+        seen.append((stored.status, stored.lines, stored.shipments,
+                     (stock.on_hand, stock.locked)))
+        shop.balanced()
+    assert seen[0] == seen[1]
+    assert seen[0][0] is OrderStatus.SHIPPED and seen[0][3] == (4, 0)

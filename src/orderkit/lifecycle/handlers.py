@@ -173,7 +173,9 @@ def pay(step: Step) -> Effect:
 def ship(step: Step) -> Effect:
     """Move the named units (default: every open unit) to SHIPPED on a new shipment.
 
-    A held order ships nothing (:func:`~orderkit.lifecycle.table.blocking_holds`): the
+    A held order ships nothing (:func:`~orderkit.lifecycle.table.blocking_holds`: the
+    holds placed by the ship's own time; one placed after the parcel left stays on the
+    order and is named in the audit as ``left_before_hold``): the
     ``no_holds`` guards refuse it in PAID and PACKED, and this handler on the row that
     sends a partly shipped order's last units (chosen by ``new_parcel``: with nothing
     open, or for a parcel the order already carries, the ``ship`` is stale, ignored)."""
@@ -198,10 +200,15 @@ def ship(step: Step) -> Effect:
         wanted,
         skus,
     )
+    # Holds placed after the parcel left stay on the order (they stop what is still
+    # open); the audit says the parcel had left before them.
+    late: tuple[Change, ...] = tuple(
+        ("left_before_hold", "", f"{h.kind}@{h.at.isoformat()}") for h in order.holds
+    )
     return Effect(
         {"lines": lines, "shipments": (*order.shipments, shipment)},
         (shipped,),
-        (("shipped", "", _units(wanted)),),
+        (("shipped", "", _units(wanted)), *late),
     )
 
 

@@ -285,10 +285,12 @@ def _rule(row: Rule | tuple[Any, ...], index: int) -> Rule:
 
 
 def blocking_holds(order: Order, event: Event) -> tuple[Hold, ...]:
-    """The holds on ``order`` that stop ``event`` (a ``pack`` or ``ship``): every hold.
-    The ``no_holds`` guards of the rows into PACKED and SHIPPED and the
-    ``ship`` handler (for a partly shipped order) refuse by it."""
-    return order.holds
+    """The holds on ``order`` that stop ``event`` (a ``pack`` or ``ship``): those placed
+    at or before the event's own time. A parcel that left at 10:30 left before a hold
+    placed at 11:00, whenever either event arrives, so both arrival orders give the same
+    order (a tie goes to the hold). The ``no_holds`` guards of the rows into PACKED and
+    SHIPPED and the ``ship`` handler (for a partly shipped order) refuse by it."""
+    return tuple(h for h in order.holds if h.at <= event.at)
 
 
 def _no_holds(order: Order, event: Event) -> bool:

@@ -158,3 +158,51 @@ def test_a_second_parcel_ships_under_another_waybill_or_with_other_lines() -> No
     more = flow.send("ship", {"carrier": "SF", "waybill": "SF1", "lines": {"L1": 1, "L2": 2}})
     assert more.ignored is None and open_units(more.order) == {"L1": 2}
     assert [s.waybill for s in more.order.shipments] == ["SF1", "SF2", "SF1"]
+
+
+# --- a parcel that left before the hold ---------------------------------------------------
+
+
+def test_a_ship_dated_before_the_hold_ships_whichever_arrives_first() -> None:
+    """The parcel left at 10:30; customer service held the order at 11:00; the WMS
+    reported the ship at 11:30. The goods left before the hold existed."""
+    ship = {"carrier": "SF", "waybill": "SF1"}
+    hold = {"kind": "manual", "reason": "buyer called"}
+    outcomes = []
+    for first in ("ship", "hold"):
+        flow = Flow().paid()
+        flow.send("pack", at=T0 + HOUR)
+        events = {"ship": flow.event("ship", ship, at=T0 + 1.5 * HOUR, event_id="sA"),
+                  "hold": flow.event("hold", hold, at=T0 + 2 * HOUR, event_id="hA")}
+        for name in (first, "hold" if first == "ship" else "ship"):
+            try:
+                flow.order = flow.lifecycle.apply(flow.order, events[name]).order
+            except TransitionNotAllowed:
+                assert (first, name) == ("ship", "hold")  # nothing was left to hold
+        outcomes.append((flow.order.status, flow.order.lines, flow.order.shipments))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0] is OrderStatus.SHIPPED
+    # Hold first: the hold stays on record, and the ship's audit says the parcel had left.
+    assert [h.kind for h in flow.order.holds] == ["manual"]
+
+
+def test_the_ship_of_a_parcel_that_left_before_the_hold_says_so() -> None:
+    flow = Flow().paid()
+    flow.send("hold", {"kind": "manual"}, at=T0 + 2 * HOUR)
+    shipped = flow.send("ship", {"carrier": "SF", "waybill": "SF1", "lines": {"L1": 5}},
+                        at=T0 + HOUR)
+    (entry,) = shipped.audit
+    assert ("left_before_hold", "", "manual@" + (T0 + 2 * HOUR).isoformat()) in entry.changes
+    # The units still open wait for the hold: a ship dated after it is refused.
+    with pytest.raises(TransitionNotAllowed) as refused:
+        flow.send("ship", {"carrier": "SF", "waybill": "SF2"}, at=T0 + 3 * HOUR)
+    assert "manual" in refused.value.reason
+    # A hold placed at the very time of the ship stops it (the hold wins a tie).
+    with pytest.raises(TransitionNotAllowed):
+        flow.send("ship", {"carrier": "SF", "waybill": "SF2"}, at=T0 + 2 * HOUR)
+
+
+def test_a_pack_dated_before_the_hold_is_taken() -> None:
+    flow = Flow().paid()
+    flow.send("hold", {"kind": "address_review"}, at=T0 + 2 * HOUR)
+    assert flow.send("pack", at=T0 + HOUR).order.status is OrderStatus.PACKED
