@@ -9,6 +9,7 @@ from orderkit.fulfilment.waves import Wave
 from orderkit.lifecycle.events import Event
 from orderkit.lifecycle.service import OrderService
 from orderkit.model.errors import OrderkitError, ValidationError
+from orderkit.model.orders import LineStatus
 from orderkit.model.time import ensure_aware
 
 __all__ = ["SECOND_CHECK", "release_wave"]
@@ -30,9 +31,10 @@ def release_wave(
     ``<wave_id>:<order_id>``, so releasing the same wave again packs nothing twice).
 
     An order with a line whose SKU is in ``second_check`` (high-value or easily
-    confused items) is also put on a ``second_check`` hold naming those SKUs: it cannot
-    ship until someone releases the hold after checking the parcel (list
-    ``second_check`` in the policy's ``sensitive_holds`` to make that a second person).
+    confused items) and units still to ship is also put on a ``second_check`` hold
+    naming those SKUs (a partly shipped order too): its units cannot ship until
+    someone releases the hold after checking the parcel (list ``second_check`` in the
+    policy's ``sensitive_holds`` to make that a second person).
 
     Stock: with an inventory ledger on ``service``, selected orders that hold no lock
     yet (imported, or synced without a ledger) are reserved first in one
@@ -61,7 +63,10 @@ def release_wave(
             packed = service.handle(
                 order_id, Event("pack", event_id=f"{wave_id}:{order_id}", at=at)
             ).order
-            skus = sorted({line.sku for line in packed.lines if line.sku in checked})
+            # Only the SKUs still to ship: not a line shipped already (a partly shipped
+            # order) or cancelled in full.
+            skus = sorted({line.sku for line in packed.lines
+                           if line.sku in checked and line.quantities[LineStatus.OPEN]})
             if skus and packed.hold(SECOND_CHECK) is None:
                 service.handle(order_id, Event(
                     "hold", event_id=f"{wave_id}:{order_id}:check", at=at,

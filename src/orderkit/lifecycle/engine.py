@@ -58,7 +58,13 @@ import attrs
 from orderkit.lifecycle.events import DomainEvent, Event, RefundDue, StatusChanged
 from orderkit.lifecycle.handlers import HANDLERS, Effect, Step, approver, charges_back
 from orderkit.lifecycle.policy import Policy
-from orderkit.lifecycle.table import DEFAULT_TABLE, Rule, TransitionTable
+from orderkit.lifecycle.table import (
+    DEFAULT_TABLE,
+    Rule,
+    TransitionTable,
+    blocking_holds,
+    repeated_parcel,
+)
 from orderkit.lifecycle.validation import CHECKS
 from orderkit.model.audit import AuditEntry, Change
 from orderkit.model.errors import (
@@ -363,14 +369,20 @@ class Lifecycle:
         if failed:
             reason = "guard " + ", ".join(failed) + " failed"
             for guard in failed:
-                detail = _GUARD_DETAILS.get(guard)
+                explain = _GUARD_DETAILS.get(guard)
+                detail = None if explain is None else explain(order, event)
                 if detail is not None:
-                    reason += f" ({detail(order)})"
+                    reason += f" ({detail})"
             raise TransitionNotAllowed(order.order_id, self.table.name(status), name, reason)
         raise TransitionNotAllowed(order.order_id, self.table.name(status), name)
 
     def _ignore(self, order: Order, event: Event, now: datetime) -> Transition:
         reason = self.table.stale_reason(order.status, event.name) or "stale"
+        for rule in self.table.candidates(order.status, event.name):
+            explain = _GUARD_DETAILS.get(rule.guard or "")
+            detail = None if explain is None else explain(order, event)
+            if detail is not None:
+                reason += f" ({detail})"
         entry = AuditEntry(
             order.order_id,
             event.event_id,
@@ -486,20 +498,37 @@ def _refuse_if_misdated(order: Order, event: Event) -> None:
         )
 
 
-def _holds(order: Order) -> str:
-    return "holds: " + ", ".join(h.kind for h in order.holds)
+def _holds(order: Order, event: Event) -> str | None:
+    held = blocking_holds(order, event)
+    return "holds: " + ", ".join(h.kind for h in held) if held else None
 
 
-def _open_units(order: Order) -> str:
+def _open_units(order: Order, _event: Event | None = None) -> str:
     units = {line.line_id: line.quantities[LineStatus.OPEN] for line in order.lines
              if line.quantities[LineStatus.OPEN]}
     return f"open units {units} (line id: units) still to ship: ship or cancel them first"
 
 
+def _nothing_to_ship(_order: Order, _event: Event) -> str:
+    return "nothing is left to ship: every unit left or left the sale"
+
+
+def _repeat(order: Order, event: Event) -> str | None:
+    parcel = repeated_parcel(order, event)
+    if parcel is None:
+        return None
+    units = ", ".join(f"{line_id}x{qty}" for line_id, qty in parcel.lines.items())
+    return (f"waybill {parcel.waybill} already carries {units} (shipment"
+            f" {parcel.shipment_id}): a repeat of that parcel")
+
+
 #: What the order shows that made a guard of the default table say no, for a refusal.
-_GUARD_DETAILS: Final[Mapping[str, Callable[[Order], str]]] = {
+_GUARD_DETAILS: Final[Mapping[str, Callable[[Order, Event], str | None]]] = {
     "no_holds": _holds,
+    "on_delivery_no_holds": _holds,
     "nothing_open": _open_units,
+    "has_open_units": _nothing_to_ship,
+    "new_parcel": _repeat,
 }
 
 

@@ -42,7 +42,13 @@ from orderkit.lifecycle.events import (
 )
 from orderkit.lifecycle.parcels import scanned_parcel
 from orderkit.lifecycle.policy import Actor, Policy
-from orderkit.lifecycle.table import Rule, TransitionTable, refund_lines, refund_moves
+from orderkit.lifecycle.table import (
+    Rule,
+    TransitionTable,
+    blocking_holds,
+    refund_lines,
+    refund_moves,
+)
 from orderkit.model.audit import Change
 from orderkit.model.errors import (
     AddressLocked,
@@ -166,8 +172,22 @@ def pay(step: Step) -> Effect:
 
 
 def ship(step: Step) -> Effect:
+    """Move the named units (default: every open unit) to SHIPPED on a new shipment.
+
+    A held order ships nothing (:func:`~orderkit.lifecycle.table.blocking_holds`: the
+    holds placed by the ship's own time; one placed after the parcel left stays on the
+    order and is named in the audit as ``left_before_hold``): the
+    ``no_holds`` guards refuse it in PAID and PACKED, and this handler on the row that
+    sends a partly shipped order's last units (chosen by ``new_parcel``: with nothing
+    open, or for a parcel the order already carries, the ``ship`` is stale, ignored)."""
     order, event = step.order, step.event
     data = event.data
+    held = blocking_holds(order, event)
+    if held:
+        raise step.refuse(
+            "the order is on hold (holds: " + ", ".join(h.kind for h in held)
+            + "): release the hold before its units ship"
+        )
     named: Mapping[str, int] | None = data.get("lines")
     wanted = _open_lines(order) if named is None else dict(named)
     scanned = scanned_parcel(order, data["waybill"])
@@ -184,10 +204,15 @@ def ship(step: Step) -> Effect:
         wanted,
         skus,
     )
+    # Holds placed after the parcel left stay on the order (they stop what is still
+    # open); the audit says the parcel had left before them.
+    late: tuple[Change, ...] = tuple(
+        ("left_before_hold", "", f"{h.kind}@{h.at.isoformat()}") for h in order.holds
+    )
     return Effect(
         {"lines": lines, "shipments": (*order.shipments, shipment)},
         (shipped,),
-        (("shipped", "", _units(wanted)),),
+        (("shipped", "", _units(wanted)), *late),
     )
 
 

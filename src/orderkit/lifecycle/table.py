@@ -33,11 +33,13 @@ from orderkit.lifecycle.parcels import scanned_parcel
 from orderkit.model.errors import DefinitionError
 from orderkit.model.money import Money
 from orderkit.model.orders import (
+    Hold,
     LineStatus,
     Order,
     OrderStatus,
     PaymentKind,
     PaymentTerms,
+    Shipment,
     TrackingStatus,
 )
 
@@ -50,8 +52,10 @@ __all__ = [
     "Guard",
     "Rule",
     "TransitionTable",
+    "blocking_holds",
     "refund_lines",
     "refund_moves",
+    "repeated_parcel",
 ]
 
 #: ``guard(order, event) -> bool``; called after the event's data was validated.
@@ -281,8 +285,17 @@ def _rule(row: Rule | tuple[Any, ...], index: int) -> Rule:
 # --- the default table ---------------------------------------------------------------------
 
 
-def _no_holds(order: Order, _event: Event) -> bool:
-    return not order.holds
+def blocking_holds(order: Order, event: Event) -> tuple[Hold, ...]:
+    """The holds on ``order`` that stop ``event`` (a ``pack`` or ``ship``): those placed
+    at or before the event's own time. A parcel that left at 10:30 left before a hold
+    placed at 11:00, whenever either event arrives, so both arrival orders give the same
+    order (a tie goes to the hold). The ``no_holds`` guards of the rows into PACKED and
+    SHIPPED and the ``ship`` handler (for a partly shipped order) refuse by it."""
+    return tuple(h for h in order.holds if h.at <= event.at)
+
+
+def _no_holds(order: Order, event: Event) -> bool:
+    return not blocking_holds(order, event)
 
 
 def _carrier(*statuses: str) -> Guard:
@@ -393,6 +406,33 @@ def _reports_scanned_parcel(order: Order, event: Event) -> bool:
     return scanned_parcel(order, event.data.get("waybill")) is not None
 
 
+def repeated_parcel(order: Order, event: Event) -> Shipment | None:
+    """The shipment ``order`` already carries that the ``ship`` ``event`` reports again:
+    the same waybill with the same units per line (the lines it names, else every open
+    unit), or ``None``. A warehouse system that retries its callback under a fresh event
+    id sends such a ``ship``: one parcel, not a second. Other units under the same
+    waybill are another parcel (SF's multi-piece 子母件 and JD's packages of one waybill
+    are often reported by the master number)."""
+    waybill = event.data.get("waybill")
+    named: Mapping[str, int] | None = event.data.get("lines")
+    wanted = (
+        {line.line_id: line.quantities[LineStatus.OPEN] for line in order.lines
+         if line.quantities[LineStatus.OPEN]}
+        if named is None else dict(named)
+    )
+    return next(
+        (s for s in order.shipments if s.waybill and s.waybill == waybill
+         and dict(s.lines) == wanted),
+        None,
+    )
+
+
+def _new_parcel(order: Order, event: Event) -> bool:
+    """A ``ship`` that sends units still open, and not a parcel the order already
+    carries (:func:`repeated_parcel`); otherwise the ``ship`` is stale."""
+    return _has_open_units(order, event) and repeated_parcel(order, event) is None
+
+
 def _nothing_open(order: Order, _event: Event) -> bool:
     """No unit is still to ship: each left or left the sale. Only such an order is
     DELIVERED, a status no ``ship`` or ``cancel`` reaches (its open units would keep
@@ -445,7 +485,7 @@ def _on_delivery(order: Order, _event: Event) -> bool:
 
 
 def _on_delivery_no_holds(order: Order, event: Event) -> bool:
-    return _on_delivery(order, event) and not order.holds
+    return _on_delivery(order, event) and _no_holds(order, event)
 
 
 DEFAULT_GUARDS: Mapping[str, Guard] = {
@@ -457,6 +497,7 @@ DEFAULT_GUARDS: Mapping[str, Guard] = {
     "refunds_everything": _refunds_everything,
     "has_open_units": _has_open_units,
     "reports_scanned_parcel": _reports_scanned_parcel,
+    "new_parcel": _new_parcel,
     "nothing_open": _nothing_open,
     "leaves_nothing_due": _leaves_nothing_due,
     "pays_in_full": _pays_in_full,
@@ -479,7 +520,9 @@ def _default_rules() -> list[Rule]:
     for status in (_S.PENDING_PAYMENT, _S.PAID, _S.PACKED):
         if status is not _S.PENDING_PAYMENT:
             if status is _S.PAID:
-                add(status, "pack", _S.PACKED)
+                # Packing labels the parcel and locks the address: a held order (an
+                # address under review, say) is not packed.
+                add(status, "pack", _S.PACKED, "no_holds")
             add(status, "ship", _S.SHIPPED, "no_holds")
             add(status, "track", _S.DELIVERED, "carrier_signed")
             add(status, "track", _S.SHIPPED, "carrier_moving")
@@ -501,13 +544,20 @@ def _default_rules() -> list[Rule]:
             add(status, "change_price", status)
     # Cash on delivery: packed and shipped unpaid; the money the carrier collects is
     # recorded when it comes (at delivery, or with the carrier's later remittance).
-    add(_S.PENDING_PAYMENT, "pack", _S.PACKED, "on_delivery")
+    add(_S.PENDING_PAYMENT, "pack", _S.PACKED, "on_delivery_no_holds")
     add(_S.PENDING_PAYMENT, "ship", _S.SHIPPED, "on_delivery_no_holds")
     for status in (_S.PACKED, _S.SHIPPED, _S.DELIVERED, _S.COMPLETED):
         add(status, "pay", status, "on_delivery")
-    add(_S.SHIPPED, "ship", _S.SHIPPED, "has_open_units")
+    # The last units of a partly shipped order; a parcel reported again (a retry under
+    # a fresh id) is stale, as a ship with nothing open is. The ship handler checks holds.
+    add(_S.SHIPPED, "ship", _S.SHIPPED, "new_parcel")
     # The warehouse's ``ship`` of a parcel the carrier scanned first (scan, then ship).
     add(_S.SHIPPED, "ship", _S.SHIPPED, "reports_scanned_parcel")
+    # A partly shipped order is held before its last units go (a second check, a
+    # near-expiry lot): the hold stops their ``ship`` as it does in PAID or PACKED.
+    # Shipped in full, nothing is left for a hold to stop.
+    add(_S.SHIPPED, "hold", _S.SHIPPED, "has_open_units")
+    add(_S.SHIPPED, "release_hold", _S.SHIPPED)
     # The unit never sent cancelled after the parcel came back unpaid ends it the same way.
     add(_S.SHIPPED, "cancel_lines", _S.CLOSED, "refused_on_delivery")
     add(_S.SHIPPED, "cancel_lines", _S.SHIPPED)

@@ -263,7 +263,7 @@ def _paid(order: Order, kind: PaymentKind = PaymentKind.PAYMENT) -> Money:
 
 def _release(stored: Order, want: Wanted) -> Event | None:
     if _goods_left(stored):
-        return None  # the table takes hold changes only before the goods leave
+        return None  # sync changes no hold once goods left: see _hold
     for hold in stored.holds:
         if hold.by == SYNC_ACTOR.id and hold.kind not in want.holds and (
             hold.kind != MISMATCH_HOLD or _difference(stored, want) is None
@@ -622,10 +622,11 @@ def _complete(stored: Order, want: Wanted) -> Event | None:
 
 
 def _hold(stored: Order, want: Wanted) -> Event | None:
-    # Holds say "do not ship": the table takes them only before the goods leave. Once
-    # an order has shipped (in whole or in part) the payload's other updates apply and
-    # its holds are not placed, so one platform flag never stops the order's later
-    # versions (refunds, delivery) from applying.
+    # Holds say "do not ship". Once an order has shipped (in whole or in part) the
+    # payload's other updates apply and its holds are not placed, so one platform flag
+    # never stops the order's later versions (the ship of its last units the platform
+    # shows, refunds, delivery) from applying. The lifecycle takes a hold on a partly
+    # shipped order; a person or the warehouse places it, not sync.
     if _goods_left(stored) or not want.holds:
         return None
     for hold in want.target.holds:
