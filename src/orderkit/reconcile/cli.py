@@ -115,6 +115,18 @@ def _progress(path: str, err: TextIO) -> Callable[[int], None]:
     return progress
 
 
+def _add_cutoff(parser: argparse.ArgumentParser) -> None:
+    """``--cutoff``, as ``reconcile`` and ``settle`` both take it (read by
+    :func:`_date_option`, checked by :func:`_check_cutoff`)."""
+    parser.add_argument(
+        "--cutoff",
+        default=None,
+        metavar="DATE",
+        help="records at or after this are pending: 2026-04-01, 20260401 (midnight in --tz)"
+        " or an instant; refused at or before every record",
+    )
+
+
 def _read_auto(
     path: str,
     *,
@@ -347,13 +359,7 @@ def add_reconcile_command(
     )
     parser.add_argument("--bank-columns", default=None, help="NAME=HEADER,... for bank-csv")
     parser.add_argument("--date-format", default=None, help="strptime pattern for bank-csv")
-    parser.add_argument(
-        "--cutoff",
-        default=None,
-        metavar="DATE",
-        help="records at or after this are pending: 2026-04-01, 20260401 (midnight in --tz)"
-        " or an instant; refused at or before every record",
-    )
+    _add_cutoff(parser)
     parser.add_argument(
         "--alert-threshold", default="500.00 CNY", help="daily difference alert threshold"
     )
@@ -518,13 +524,7 @@ def add_settle_command(
     parser.add_argument(
         "--source-tz", default=DEFAULT_ACCOUNTING_TZ, help="zone of naive times in the files"
     )
-    parser.add_argument(
-        "--cutoff",
-        default=None,
-        metavar="DATE",
-        help="records at or after this are pending: 2026-04-01, 20260401 (midnight in --tz)"
-        " or an instant; refused at or before every record",
-    )
+    _add_cutoff(parser)
     parser.add_argument(
         "--opening",
         default=None,
