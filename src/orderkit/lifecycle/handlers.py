@@ -40,7 +40,7 @@ from orderkit.lifecycle.events import (
     ReturnRequested,
     TrackingRecorded,
 )
-from orderkit.lifecycle.parcels import scanned_parcel
+from orderkit.lifecycle.parcels import scan_target, scanned_parcel
 from orderkit.lifecycle.policy import Actor, Policy
 from orderkit.lifecycle.table import (
     Rule,
@@ -190,9 +190,15 @@ def ship(step: Step) -> Effect:
         )
     named: Mapping[str, int] | None = data.get("lines")
     wanted = _open_lines(order) if named is None else dict(named)
+    # Holds placed after the parcel left stay on the order (they stop what is still
+    # open); the audit says the parcel had left before them.
+    late: tuple[Change, ...] = tuple(
+        ("left_before_hold", "", f"{h.kind}@{h.at.isoformat()}") for h in order.holds
+    )
     scanned = scanned_parcel(order, data["waybill"])
     if scanned is not None:  # a carrier scan recorded this parcel first
-        return _report_scanned(step, scanned, wanted)
+        reported = _report_scanned(step, scanned, wanted)
+        return attrs.evolve(reported, changes=(*reported.changes, *late))
     lines, skus, _taken = _move(order, wanted, (_OPEN,), _SHIPPED, "data.lines")
     shipment = Shipment(event.event_id, data["carrier"], data["waybill"], wanted, event.at)
     shipped = LinesShipped(
@@ -203,11 +209,6 @@ def ship(step: Step) -> Effect:
         shipment.waybill,
         wanted,
         skus,
-    )
-    # Holds placed after the parcel left stay on the order (they stop what is still
-    # open); the audit says the parcel had left before them.
-    late: tuple[Change, ...] = tuple(
-        ("left_before_hold", "", f"{h.kind}@{h.at.isoformat()}") for h in order.holds
     )
     return Effect(
         {"lines": lines, "shipments": (*order.shipments, shipment)},
@@ -237,7 +238,7 @@ def track(step: Step) -> Effect:
     waybill: str | None = data.get("waybill")
     carrier = str(data.get("carrier", ""))
     shipments = list(order.shipments)
-    index = _scanned_shipment(order, waybill)
+    index = scan_target(order, waybill)
     # A scan that moves an order no ``ship`` ever reached proves the shipment itself.
     forced = rule.target != order.status and order.status in _PRE_SHIP
     if index is None:
@@ -303,20 +304,6 @@ def track(step: Step) -> Effect:
         )
     changes.append(("tracking", "", f"{scan.status.value}@{scan.at.isoformat()}"))
     return Effect(fields, tuple(events), tuple(changes))
-
-
-def _scanned_shipment(order: Order, waybill: str | None) -> int | None:
-    """The index of the shipment a scan of ``waybill`` is written onto: the latest with
-    that waybill, else the latest scanned without one (its number comes with this
-    scan); with no waybill named, the latest. ``None``: a parcel not recorded yet."""
-    shipments = order.shipments
-    if waybill is None:
-        return len(shipments) - 1 if shipments else None
-    for blank in (False, True):
-        for i in range(len(shipments) - 1, -1, -1):
-            if shipments[i].waybill == ("" if blank else waybill):
-                return i
-    return None
 
 
 def _report_scanned(step: Step, index: int, wanted: Mapping[str, int]) -> Effect:

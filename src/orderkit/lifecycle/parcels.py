@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from orderkit.model.orders import Order
 
-__all__ = ["scanned_parcel"]
+__all__ = ["scan_target", "scanned_parcel"]
 
 
 def scanned_parcel(order: Order, waybill: object) -> int | None:
@@ -24,9 +24,25 @@ def scanned_parcel(order: Order, waybill: object) -> int | None:
     contents no ``ship`` has told yet), else the latest with no waybill at all (a scan
     that named none; a ``ship`` always names one, so only a scan records such a
     shipment)."""
+    return _latest(order, waybill, unfilled=True)
+
+
+def scan_target(order: Order, waybill: str | None) -> int | None:
+    """The index of the shipment a carrier scan of ``waybill`` is written onto: the
+    latest with that waybill, else the latest scanned without one (its number comes
+    with this scan); with no waybill named, the latest. ``None``: a parcel not recorded
+    yet."""
+    if waybill is None:
+        return len(order.shipments) - 1 if order.shipments else None
+    return _latest(order, waybill, unfilled=False)
+
+
+def _latest(order: Order, waybill: object, *, unfilled: bool) -> int | None:
+    """The latest shipment with ``waybill`` (with no units yet, when ``unfilled``), else
+    the latest with no waybill."""
     shipments = order.shipments
     for i in range(len(shipments) - 1, -1, -1):
-        if shipments[i].waybill == waybill and not shipments[i].lines:
+        if shipments[i].waybill == waybill and not (unfilled and shipments[i].lines):
             return i
     for i in range(len(shipments) - 1, -1, -1):
         if not shipments[i].waybill:

@@ -202,6 +202,18 @@ def test_the_ship_of_a_parcel_that_left_before_the_hold_says_so() -> None:
         flow.send("ship", {"carrier": "SF", "waybill": "SF2"}, at=T0 + 2 * HOUR)
 
 
+def test_the_ship_of_a_parcel_the_carrier_scanned_first_names_a_later_hold_too() -> None:
+    flow = Flow().tea_first()
+    flow.send("track", {"status": "in_transit", "carrier_time": T0 + HOUR, "waybill": "SF2",
+                        "carrier": "SF"}, at=T0 + HOUR)  # the carrier scans SF2 first
+    flow.send("hold", {"kind": "manual"}, at=T0 + 2 * HOUR)
+    shipped = flow.send("ship", {"carrier": "SF", "waybill": "SF2", "lines": {"L2": 2}},
+                        at=T0 + HOUR + HOUR / 2)
+    (entry,) = shipped.audit
+    assert ("left_before_hold", "", "manual@" + (T0 + 2 * HOUR).isoformat()) in entry.changes
+    assert [s.waybill for s in shipped.order.shipments] == ["SF1", "SF2"]
+
+
 def test_a_pack_dated_before_the_hold_is_taken() -> None:
     flow = Flow().paid()
     flow.send("hold", {"kind": "address_review"}, at=T0 + 2 * HOUR)
