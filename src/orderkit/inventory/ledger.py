@@ -935,11 +935,14 @@ class InventoryLedger:
     def _tripped(self, batch: _Batch, sku: str, decided: datetime) -> bool:
         """Whether ``release_limit`` releases of ``sku`` were decided within
         ``release_window`` before ``decided``: the batch's count when it is a bound
-        below the limit, else counted again from the store for this window (the batch's
-        own releases included), which stays the bound for the releases after it."""
+        below the limit or exact (counted for this very window), else counted again from
+        the store for this window (the batch's own releases included), which stays the
+        bound for the releases after it. A runaway batch of one SKU, all decided at one
+        instant, is counted once, not once per release."""
         since = decided - self._release_window
         window = batch.windows[sku]
-        if since < window.since or window.count >= self._release_limit:
+        if since < window.since or (since > window.since
+                                    and window.count >= self._release_limit):
             window.since = since
             window.count = batch.tx.release_count(sku, since, self._release_limit)
         return window.count >= self._release_limit

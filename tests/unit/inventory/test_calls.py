@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -153,6 +155,40 @@ def test_a_batch_judges_each_release_by_its_own_time() -> None:
     assert [getattr(r, "outcome", r) for r in results] == [
         "released", "released", "parked", "released", "parked"
     ]
+
+
+class CountingStore(MemoryInventoryStore):
+    """A memory store that counts the breaker's store reads (``release_count``)."""
+
+    counted = 0
+
+    @contextmanager
+    def transaction(self, skus: Collection[str]) -> Iterator[Any]:
+        with super().transaction(skus) as tx:
+            yield _Counting(tx, self)
+
+
+class _Counting:
+    def __init__(self, tx: Any, store: CountingStore) -> None:
+        self._tx, self._store = tx, store
+
+    def release_count(self, *args: Any) -> int:
+        self._store.counted += 1
+        return int(self._tx.release_count(*args))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tx, name)
+
+
+def test_a_runaway_batch_of_one_sku_is_counted_once_not_once_per_release() -> None:
+    store = CountingStore()
+    ledger = InventoryLedger(store, secret=SECRET, clock=ManualClock(T0), release_limit=20)
+    ledger.receive("TEA", 200, reference="PO-1")
+    locks = ledger.lock_many([(f"ORD-{n}", {"TEA": 1}) for n in range(200)], ttl=TTL)
+    results = ledger.apply_many([StockCall("release", lock.lock_id, ref=f"m{n}")
+                                 for n, lock in enumerate(locks)])
+    assert [r.outcome for r in results].count("parked") == 180  # type: ignore[union-attr]
+    assert store.counted <= 2  # not one read per release past the limit
 
 
 def test_a_release_dated_after_the_ledger_s_clock_is_dated_by_the_clock() -> None:
