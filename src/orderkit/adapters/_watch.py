@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import UTC, datetime
+from typing import Final
 
 from orderkit.model._checks import quantity
 from orderkit.model.errors import ValidationError
-from orderkit.model.orders import ANCHORS, AfterSale, Anchor, Order, PaymentTerms
+from orderkit.model.orders import ANCHORS, Anchor, Order, PaymentTerms
 from orderkit.model.time import ensure_aware
 
 __all__ = ["anchor_of", "checked_query", "checked_terms"]
+
+#: The anchors the model derives from the order (properties of :class:`Order` of the
+#: same names), which the SQL stores keep in columns of their own.
+_DERIVED: Final = frozenset({"return_requested_since", "refund_due_since",
+                             "partly_shipped_since"})
 
 
 def checked_query(
@@ -42,20 +48,16 @@ def checked_terms(terms: object) -> PaymentTerms | None:
 def anchor_of(order: Order, anchor: Anchor) -> datetime | None:
     """The instant ``anchor`` names on ``order`` (``None`` when it has none).
     ``status_since`` is ``created_at`` for an order that has never changed status; the
-    after-sale anchors are :attr:`Order.after_sale_since`, ``partly_shipped_since`` is
-    :attr:`Order.partly_shipped_since`."""
+    anchors the model derives are the order's properties of those names."""
     if anchor == "status_since":
         return order.status_since or order.created_at
     if anchor == "paid_at":
         return order.paid_at
     if anchor == "created_at":
         return order.created_at
-    if anchor == "return_requested_since":
-        return order.after_sale_since.get(AfterSale.RETURN_REQUESTED)
-    if anchor == "refund_due_since":
-        return order.after_sale_since.get(AfterSale.REFUND_DUE)
-    if anchor == "partly_shipped_since":
-        return order.partly_shipped_since
+    if anchor in _DERIVED:
+        derived: datetime | None = getattr(order, anchor)
+        return derived
     if not order.shipments:
         return None
     latest = order.shipments[-1]

@@ -1029,24 +1029,24 @@ class Order:
         return AfterSale.RETURNED
 
     @property
-    def after_sale_since(self) -> dict[AfterSale, datetime]:
-        """When the order entered the after-sale state it is in, keyed by that state
-        (empty unless it is RETURN_REQUESTED or REFUND_DUE): for RETURN_REQUESTED, when
-        the oldest return still awaited was asked for; for REFUND_DUE, when the last
-        returned unit was received (every requested unit is back, and that receipt left
-        the buyer owed). Read off the order's returns, so every store derives the same
-        instant from what it keeps; the watch's after-sale anchors are these."""
-        if not self.returns:
-            return {}
-        state = self.after_sale
-        if state is AfterSale.RETURN_REQUESTED:
-            asked = [r.requested_at for r in self.returns
-                     if r.outstanding and r.requested_at is not None]
-            return {state: min(asked)} if asked else {}
-        if state is AfterSale.REFUND_DUE:
-            received = [r.received_at for r in self.returns if r.received_at is not None]
-            return {state: max(received)} if received else {}
-        return {}
+    def return_requested_since(self) -> datetime | None:
+        """While :attr:`after_sale` is RETURN_REQUESTED, when the oldest return still
+        awaited was asked for (else ``None``). Read off the order's returns, so every
+        store derives the same instant: the watch's anchor of that name."""
+        if not self.returns or self.after_sale is not AfterSale.RETURN_REQUESTED:
+            return None
+        return min((r.requested_at for r in self.returns
+                    if r.outstanding and r.requested_at is not None), default=None)
+
+    @property
+    def refund_due_since(self) -> datetime | None:
+        """While :attr:`after_sale` is REFUND_DUE, when the last returned unit was
+        received (every requested unit is back, and that receipt left the buyer owed;
+        else ``None``): the watch's anchor of that name."""
+        if not self.returns or self.after_sale is not AfterSale.REFUND_DUE:
+            return None
+        return max((r.received_at for r in self.returns if r.received_at is not None),
+                   default=None)
 
     @property
     def partly_shipped_since(self) -> datetime | None:

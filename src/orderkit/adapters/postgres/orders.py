@@ -46,7 +46,6 @@ from orderkit.model.errors import (
 from orderkit.model.orders import (
     ANCHORS,
     Address,
-    AfterSale,
     Anchor,
     Order,
     PaymentTerms,
@@ -892,9 +891,8 @@ def _fill_after_sale(db: Database, conn: psycopg.Connection[Any]) -> None:
 
 def _after_sale_instants(order: Order) -> dict[str, datetime | None]:
     """The order's after-sale instants, each ``None`` unless it is in that state."""
-    since = order.after_sale_since
-    return {"return_requested_since": since.get(AfterSale.RETURN_REQUESTED),
-            "refund_due_since": since.get(AfterSale.REFUND_DUE)}
+    return {"return_requested_since": order.return_requested_since,
+            "refund_due_since": order.refund_due_since}
 
 
 def _fill_partly_shipped(db: Database, conn: psycopg.Connection[Any]) -> None:

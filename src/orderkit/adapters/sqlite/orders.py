@@ -34,7 +34,6 @@ from orderkit.model.errors import (
 from orderkit.model.orders import (
     ANCHORS,
     Address,
-    AfterSale,
     Order,
     PaymentTerms,
     check_version_raised,
@@ -908,10 +907,8 @@ def _partly_shipped(order: Order) -> str | None:
 def _after_sale(order: Order) -> tuple[str | None, str | None]:
     """The order's after-sale instants as its columns keep them: ``(return requested
     since, refund due since)``, each ``None`` unless the order is in that state."""
-    since = order.after_sale_since
-    instants = (since.get(AfterSale.RETURN_REQUESTED), since.get(AfterSale.REFUND_DUE))
-    return (None if instants[0] is None else _iso(instants[0]),
-            None if instants[1] is None else _iso(instants[1]))
+    asked, owed = order.return_requested_since, order.refund_due_since
+    return (None if asked is None else _iso(asked), None if owed is None else _iso(owed))
 
 
 def _fill_after_sale(conn: sqlite3.Connection) -> None:
