@@ -148,7 +148,9 @@ _MIGRATIONS: Final = (
     CREATE INDEX orders_refund_due ON orders (refund_due_since)
         WHERE refund_due_since IS NOT NULL
     """,
-    lambda conn: _fill_after_sale(conn),  # defined below, with the save's helpers
+    # Only orders with a return can have an after-sale instant.
+    lambda conn: _fill(conn, "json_array_length(body, '$.returns') > 0",
+                       ("return_requested_since", "refund_due_since")),
     # A partly shipped order's first parcel time (units still to ship after a parcel
     # left), derived by the model like the after-sale instants: written by every save,
     # NULL unless the order is partly shipped, filled here for the orders stored before.
@@ -157,7 +159,10 @@ _MIGRATIONS: Final = (
     CREATE INDEX orders_partly_shipped ON orders (partly_shipped_since)
         WHERE partly_shipped_since IS NOT NULL
     """,
-    lambda conn: _fill_partly_shipped(conn),
+    # Only orders with a line that may still have units to ship (the model decides).
+    lambda conn: _fill(conn, "EXISTS (SELECT 1 FROM json_each(body, '$.lines') AS l"
+                       " WHERE json_extract(l.value, '$.quantities.open') IS NOT 0)",
+                       ("partly_shipped_since",)),
 )
 
 #: The anchors read through a partial index holding only the orders that have the
@@ -561,7 +566,7 @@ class SQLiteOrderRepository:
         """Insert new orders with their audit entries and outbox messages in one
         transaction of multi-row statements: one check that no order id, channel order
         id or message id is stored, then one insert per table."""
-        rows: list[tuple[str, str, str, int, int, str, str | None, str | None, str | None]] = []
+        rows: list[tuple[str | int | None, ...]] = []
         audit_rows: list[tuple[str, str]] = []
         outbox_rows: list[tuple[str, str, str, str, int]] = []
         waybills: list[tuple[str, str]] = []
@@ -883,57 +888,28 @@ def _dumps(data: Any) -> str:
     return _ENCODER.encode(data)
 
 
-#: The columns every save writes beside the order, derived from it by the model (see
-#: :func:`_derived`), and their assignments in an update.
-_DERIVED_COLUMNS: Final = "return_requested_since, refund_due_since, partly_shipped_since"
-_DERIVED_SET: Final = (
-    "return_requested_since = ?, refund_due_since = ?, partly_shipped_since = ?"
-)
-#: The after-sale columns the upgrade fills (see :func:`_after_sale`).
-_AFTER_SALE_SET: Final = "return_requested_since = ?, refund_due_since = ?"
+#: The instants every save writes beside the order in columns of the same names: the
+#: watch's anchors the model derives (properties of :class:`Order`), each ``NULL``
+#: unless the order has it.
+_DERIVED: Final = ("return_requested_since", "refund_due_since", "partly_shipped_since")
+_DERIVED_COLUMNS: Final = ", ".join(_DERIVED)
+_DERIVED_SET: Final = ", ".join(f"{column} = ?" for column in _DERIVED)
 
 
-def _derived(order: Order) -> tuple[str | None, str | None, str | None]:
-    """The order's derived columns, as :data:`_DERIVED_COLUMNS` names them."""
-    return (*_after_sale(order), _partly_shipped(order))
+def _derived(order: Order, columns: Sequence[str] = _DERIVED) -> tuple[str | None, ...]:
+    """The order's derived ``columns`` as they are stored (ISO text or ``None``)."""
+    instants: list[datetime | None] = [getattr(order, column) for column in columns]
+    return tuple(None if at is None else _iso(at) for at in instants)
 
 
-def _partly_shipped(order: Order) -> str | None:
-    """When the order's first parcel left, while it is partly shipped (else ``None``)."""
-    since = order.partly_shipped_since
-    return None if since is None else _iso(since)
-
-
-def _after_sale(order: Order) -> tuple[str | None, str | None]:
-    """The order's after-sale instants as its columns keep them: ``(return requested
-    since, refund due since)``, each ``None`` unless the order is in that state."""
-    asked, owed = order.return_requested_since, order.refund_due_since
-    return (None if asked is None else _iso(asked), None if owed is None else _iso(owed))
-
-
-def _fill_after_sale(conn: sqlite3.Connection) -> None:
-    """The migration step that fills the after-sale columns of the orders stored
-    before them: only orders with a return can have one."""
-    rows = conn.execute(
-        "SELECT order_id, body FROM orders WHERE json_array_length(body, '$.returns') > 0"
-    ).fetchall()
-    filled = [(*_after_sale(_load(body)), order_id) for order_id, body in rows]
-    conn.executemany(f"UPDATE orders SET {_AFTER_SALE_SET} WHERE order_id = ?",
-                     [row for row in filled if row[0] is not None or row[1] is not None])
-
-
-def _fill_partly_shipped(conn: sqlite3.Connection) -> None:
-    """The migration step that fills the partly shipped column of the orders stored
-    before it: only orders with a line that may still have units to ship are read (the
-    model decides which of them are partly shipped)."""
-    rows = conn.execute(
-        "SELECT order_id, body FROM orders WHERE EXISTS (SELECT 1 FROM"
-        " json_each(body, '$.lines') AS l WHERE json_extract(l.value, '$.quantities.open')"
-        " IS NOT 0)"
-    ).fetchall()
-    filled = [(_partly_shipped(_load(body)), order_id) for order_id, body in rows]
-    conn.executemany("UPDATE orders SET partly_shipped_since = ? WHERE order_id = ?",
-                     [row for row in filled if row[0] is not None])
+def _fill(conn: sqlite3.Connection, where: str, columns: Sequence[str]) -> None:
+    """A migration step that fills derived ``columns`` of the orders stored before them,
+    reading only the orders ``where`` (SQL on ``body``) says may have one."""
+    rows = conn.execute(f"SELECT order_id, body FROM orders WHERE {where}").fetchall()
+    filled = [(*_derived(_load(body), columns), order_id) for order_id, body in rows]
+    assignments = ", ".join(f"{column} = ?" for column in columns)
+    conn.executemany(f"UPDATE orders SET {assignments} WHERE order_id = ?",
+                     [row for row in filled if any(v is not None for v in row[:-1])])
 
 
 def _source(anchor: Anchor) -> tuple[str, str]:
