@@ -161,7 +161,9 @@ MIGRATIONS: Final = (
     CREATE INDEX orders_refund_due ON {s}.orders (refund_due_since)
         WHERE refund_due_since IS NOT NULL
     """,
-    lambda db, conn: _fill_after_sale(db, conn),
+    # Only orders with a return can have an after-sale instant.
+    lambda db, conn: _fill(db, conn, "jsonb_array_length(body::jsonb -> 'returns') > 0",
+                           ("return_requested_since", "refund_due_since")),
     # A partly shipped order's first parcel time (units still to ship after a parcel
     # left), derived by the model like the after-sale instants: written by every save,
     # NULL unless the order is partly shipped, filled here for the orders stored before.
@@ -170,7 +172,10 @@ MIGRATIONS: Final = (
     CREATE INDEX orders_partly_shipped ON {s}.orders (partly_shipped_since)
         WHERE partly_shipped_since IS NOT NULL
     """,
-    lambda db, conn: _fill_partly_shipped(db, conn),
+    # Only orders with a line that may still have units to ship (the model decides).
+    lambda db, conn: _fill(db, conn, "EXISTS (SELECT 1 FROM jsonb_array_elements("
+                           "body::jsonb -> 'lines') AS l WHERE l -> 'quantities' -> 'open'"
+                           " IS DISTINCT FROM '0'::jsonb)", ("partly_shipped_since",)),
 )
 
 #: The indexed expression of each anchor of the watch's ``stale`` query
@@ -866,50 +871,25 @@ def _instants(order: Order) -> dict[str, datetime | None]:
             latest.shipped_at if latest is not None and latest.first_scan_at is None else None
         ),
         "first_shipped_at": order.shipments[0].shipped_at if order.shipments else None,
-        **_after_sale_instants(order),
+        "return_requested_since": order.return_requested_since,
+        "refund_due_since": order.refund_due_since,
         "partly_shipped_since": order.partly_shipped_since,
     }
 
 
-def _fill_after_sale(db: Database, conn: psycopg.Connection[Any]) -> None:
-    """The migration step that fills the after-sale columns of the orders stored
-    before them: only orders with a return can have one."""
-    rows = conn.execute(db.sql(
-        "SELECT body FROM {s}.orders WHERE jsonb_array_length(body::jsonb -> 'returns') > 0"
-    )).fetchall()
+def _fill(db: Database, conn: psycopg.Connection[Any], where: str,
+          columns: Sequence[str]) -> None:
+    """A migration step that fills the derived ``columns`` (the model's properties of
+    those names) of the orders stored before them, reading only the orders ``where``
+    (SQL on ``body``) says may have one."""
+    rows = conn.execute(db.sql(f"SELECT body FROM {{s}}.orders WHERE {where}")).fetchall()
     filled = [
         {"order_id": order.order_id, **instants}
         for order in (_load(row[0]) for row in rows)
-        if any((instants := _after_sale_instants(order)).values())
+        if any((instants := {c: getattr(order, c) for c in columns}).values())
     ]
     if filled:
+        assignments = ", ".join(f"{c} = %({c})s" for c in columns)
         conn.cursor().executemany(db.sql(
-            "UPDATE {s}.orders SET return_requested_since = %(return_requested_since)s,"
-            " refund_due_since = %(refund_due_since)s WHERE order_id = %(order_id)s"
-        ), filled)
-
-
-def _after_sale_instants(order: Order) -> dict[str, datetime | None]:
-    """The order's after-sale instants, each ``None`` unless it is in that state."""
-    return {"return_requested_since": order.return_requested_since,
-            "refund_due_since": order.refund_due_since}
-
-
-def _fill_partly_shipped(db: Database, conn: psycopg.Connection[Any]) -> None:
-    """The migration step that fills the partly shipped column of the orders stored
-    before it: only orders with a line that may still have units to ship are read (the
-    model decides which of them are partly shipped)."""
-    rows = conn.execute(db.sql(
-        "SELECT body FROM {s}.orders WHERE EXISTS (SELECT 1 FROM"
-        " jsonb_array_elements(body::jsonb -> 'lines') AS l"
-        " WHERE l -> 'quantities' -> 'open' IS DISTINCT FROM '0'::jsonb)"
-    )).fetchall()
-    filled = [
-        {"order_id": order.order_id, "since": since}
-        for order in (_load(row[0]) for row in rows)
-        if (since := order.partly_shipped_since) is not None
-    ]
-    if filled:
-        conn.cursor().executemany(db.sql(
-            "UPDATE {s}.orders SET partly_shipped_since = %(since)s WHERE order_id = %(order_id)s"
+            f"UPDATE {{s}}.orders SET {assignments} WHERE order_id = %(order_id)s"
         ), filled)
