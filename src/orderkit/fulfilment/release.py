@@ -9,7 +9,6 @@ from orderkit.fulfilment.waves import Wave
 from orderkit.lifecycle.events import Event
 from orderkit.lifecycle.service import OrderService
 from orderkit.model.errors import OrderkitError, ValidationError
-from orderkit.model.orders import LineStatus
 from orderkit.model.time import ensure_aware
 
 __all__ = ["SECOND_CHECK", "release_wave"]
@@ -65,8 +64,7 @@ def release_wave(
             ).order
             # Only the SKUs still to ship: not a line shipped already (a partly shipped
             # order) or cancelled in full.
-            skus = sorted({line.sku for line in packed.lines
-                           if line.sku in checked and line.quantities[LineStatus.OPEN]})
+            skus = sorted(checked & packed.open_units_by_sku.keys())
             if skus and packed.hold(SECOND_CHECK) is None:
                 service.handle(order_id, Event(
                     "hold", event_id=f"{wave_id}:{order_id}:check", at=at,
