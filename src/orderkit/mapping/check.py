@@ -33,7 +33,7 @@ import attrs
 from orderkit.mapping.paths import MISSING, is_known, iter_leaves, lookup, pattern_of
 from orderkit.mapping.plan import Plan, totals_mismatch
 from orderkit.mapping.registry import Registry, default_registry
-from orderkit.mapping.units import AMOUNT_LIMIT, EXACT
+from orderkit.mapping.units import AMOUNT_LIMIT, EXACT, is_minor_text
 from orderkit.model.errors import MappingError
 from orderkit.model.money import Money, minor_digits
 from orderkit.model.orders import Order
@@ -428,17 +428,12 @@ def _whole_yuan(unit: str, seen: Mapping[str, _Tally]) -> bool:
             and any(example != 0 for example in ints.examples))
 
 
-def _whole_fen_text(value: object) -> bool:
-    """Text of a whole number of minor units (``"13590"``), as the ``fen`` unit reads it."""
-    return isinstance(value, str) and value.isascii() and value.lstrip("-").isdigit()
-
-
 def _drift_fix(platform: str, path: str, unit: str, seen: Mapping[str, _Tally]) -> str:
     if "float" in seen and unit in ("yuan", "decimal"):
         return f"declare `{path}` as 'yuan_float' in the {platform} map (read via its text form)"
     texts = seen.get("str")
     if texts is not None and unit in ("fen", "minor"):
-        if all(_whole_fen_text(example) for example in texts.examples):
+        if all(is_minor_text(example) for example in texts.examples):
             return (f"`{path}` arrives as text of a whole number ({texts.examples[0]!r}),"
                     f" read as {unit} like the integer it spells: keep {unit!r} if the"
                     " platform's docs say so (only text with a fraction, '135.90', would be"

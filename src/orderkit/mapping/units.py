@@ -42,6 +42,7 @@ __all__ = [
     "UNITS",
     "Reject",
     "amount_converter",
+    "is_minor_text",
     "money_converter",
     "read_count",
     "read_id",
@@ -140,10 +141,16 @@ def _decimal_float(value: object) -> Decimal:
     return _decimal_text(value)
 
 
+def is_minor_text(value: object) -> bool:
+    """Whether ``value`` is text of a whole number of minor units (``"13590"``), which
+    the ``fen`` unit reads like the integer it spells."""
+    return isinstance(value, str) and value.isascii() and value.lstrip("-").isdigit()
+
+
 def _minor(value: object) -> Decimal:
     if isinstance(value, bool):
         raise Reject("expected an integer number of minor units (fen)")
-    if isinstance(value, str) and value.isascii() and value.lstrip("-").isdigit():
+    if isinstance(value, str) and is_minor_text(value):
         if len(value) > 20:
             raise Reject("amount out of range")
         value = int(value)
