@@ -49,7 +49,7 @@ Rules the engine keeps, whatever the table says:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -367,22 +367,16 @@ class Lifecycle:
                 order.order_id, self.table.name(status), "the parcel may already be labelled"
             )
         if failed:
-            reason = "guard " + ", ".join(failed) + " failed"
-            for guard in failed:
-                explain = _GUARD_DETAILS.get(guard)
-                detail = None if explain is None else explain(order, event)
-                if detail is not None:
-                    reason += f" ({detail})"
+            reason = "guard " + ", ".join(failed) + " failed" + _details(order, event, failed)
             raise TransitionNotAllowed(order.order_id, self.table.name(status), name, reason)
         raise TransitionNotAllowed(order.order_id, self.table.name(status), name)
 
     def _ignore(self, order: Order, event: Event, now: datetime) -> Transition:
-        reason = self.table.stale_reason(order.status, event.name) or "stale"
-        for rule in self.table.candidates(order.status, event.name):
-            explain = _GUARD_DETAILS.get(rule.guard or "")
-            detail = None if explain is None else explain(order, event)
-            if detail is not None:
-                reason += f" ({detail})"
+        reason = (self.table.stale_reason(order.status, event.name) or "stale") + _details(
+            order, event,
+            [rule.guard for rule in self.table.candidates(order.status, event.name)
+             if rule.guard],
+        )
         entry = AuditEntry(
             order.order_id,
             event.event_id,
@@ -530,6 +524,14 @@ _GUARD_DETAILS: Final[Mapping[str, Callable[[Order, Event], str | None]]] = {
     "has_open_units": _nothing_to_ship,
     "new_parcel": _repeat,
 }
+
+
+def _details(order: Order, event: Event, guards: Sequence[str]) -> str:
+    """What the ``guards`` that did not pass say about ``order`` and ``event``, each as
+    `` (detail)``: the words a refusal or an ignored event's reason ends with."""
+    details = [explain(order, event) for guard in guards
+               if (explain := _GUARD_DETAILS.get(guard)) is not None]
+    return "".join(f" ({detail})" for detail in details if detail is not None)
 
 
 def _actor_id(event: Event) -> str | None:
