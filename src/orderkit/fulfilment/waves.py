@@ -328,6 +328,7 @@ def plan_wave(
     excluded: dict[str, Exclusion] = {}
     ready: list[Order] = []
     seen: set[str] = set()
+    promises: dict[str, datetime] = {}
     for order in orders:
         if not isinstance(order, Order):
             raise ValidationError("orders", order, "expected Orders")
@@ -335,12 +336,12 @@ def plan_wave(
             # Two pages of a query that overlap: planned twice, its stock spent twice.
             raise ValidationError("orders", order.order_id, "the same order is given twice")
         seen.add(order.order_id)
-        reason = _why_not(order, policy, today, cutoff)
+        reason = _why_not(order, policy, today, cutoff, promises)
         if reason is not None:
             excluded[order.order_id] = reason
         else:
             ready.append(order)
-    ready.sort(key=lambda o: (policy.promised(o), o.paid_at or o.created_at, o.order_id))
+    ready.sort(key=lambda o: (promises[o.order_id], o.paid_at or o.created_at, o.order_id))
     selected: list[str] = []
     lines = 0
     for order in ready:
@@ -424,8 +425,11 @@ def _ready(order: Order) -> bool:
 
 
 def _why_not(
-    order: Order, policy: WavePolicy, today: date, cutoff: datetime | None
+    order: Order, policy: WavePolicy, today: date, cutoff: datetime | None,
+    promises: dict[str, datetime],
 ) -> Exclusion | None:
+    """Why ``order`` is left out of the wave (``None``: it is ready); its promise, read
+    with its other tags, goes into ``promises`` for the wave's order."""
     if not _ready(order):
         return Exclusion(Reason.NOT_READY, f"status {status_name(order.status)}")
     if order.hold(HoldKind.ADDRESS_REVIEW) is not None:
@@ -441,7 +445,7 @@ def _why_not(
         # The tags the wave reads: one that cannot be read leaves out its order, named,
         # never the whole wave.
         ship_from = _ship_from(order) if presale else None
-        policy.promised(order)
+        promises[order.order_id] = policy.promised(order)
     except ValidationError as error:
         return Exclusion(Reason.BAD_TAG, f"bad tag {error.value}: {error.reason}")
     if ship_from is not None and ship_from > today:
