@@ -77,7 +77,6 @@ from orderkit.model.errors import (
 from orderkit.model.money import Money
 from orderkit.model.orders import (
     Adjustment,
-    LineStatus,
     Order,
     OrderStatus,
     PaymentKind,
@@ -498,9 +497,8 @@ def _holds(order: Order, event: Event) -> str | None:
 
 
 def _open_units(order: Order, _event: Event | None = None) -> str:
-    units = {line.line_id: line.quantities[LineStatus.OPEN] for line in order.lines
-             if line.quantities[LineStatus.OPEN]}
-    return f"open units {units} (line id: units) still to ship: ship or cancel them first"
+    return (f"open units {order.open_units} (line id: units) still to ship: ship or cancel"
+            " them first")
 
 
 def _nothing_to_ship(_order: Order, _event: Event) -> str:

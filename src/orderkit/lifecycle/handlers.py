@@ -189,7 +189,7 @@ def ship(step: Step) -> Effect:
             + "): release the hold before its units ship"
         )
     named: Mapping[str, int] | None = data.get("lines")
-    wanted = _open_lines(order) if named is None else dict(named)
+    wanted = order.open_units if named is None else dict(named)
     # Holds placed after the parcel left stay on the order (they stop what is still
     # open); the audit says the parcel had left before them.
     late: tuple[Change, ...] = tuple(
@@ -253,7 +253,7 @@ def track(step: Step) -> Effect:
     changes: list[Change] = []
     units = dict(shipment.lines)
     if forced:
-        wanted = _open_lines(order)
+        wanted = order.open_units
         fields["lines"], skus, _taken = _move(order, wanted, (_OPEN,), _SHIPPED, "lines")
         for line_id, qty in wanted.items():
             units[line_id] = units.get(line_id, 0) + qty
@@ -353,7 +353,7 @@ def _report_scanned(step: Step, index: int, wanted: Mapping[str, int]) -> Effect
 
 def cancel(step: Step) -> Effect:
     order, event = step.order, step.event
-    wanted = _open_lines(order)
+    wanted = order.open_units
     lines, skus, _taken = _move(order, wanted, (_OPEN,), _CANCELLED, "lines")
     left = _value_left(order, lines)
     return Effect(
@@ -704,10 +704,6 @@ HANDLERS: Final[Mapping[str, Handler]] = {
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def _open_lines(order: Order) -> dict[str, int]:
-    return {line.line_id: line.quantities[_OPEN] for line in order.lines if line.quantities[_OPEN]}
 
 
 def _known(order: Order, wanted: Mapping[str, int], path: str) -> None:

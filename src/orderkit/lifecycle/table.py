@@ -415,11 +415,7 @@ def repeated_parcel(order: Order, event: Event) -> Shipment | None:
     are often reported by the master number)."""
     waybill = event.data.get("waybill")
     named: Mapping[str, int] | None = event.data.get("lines")
-    wanted = (
-        {line.line_id: line.quantities[LineStatus.OPEN] for line in order.lines
-         if line.quantities[LineStatus.OPEN]}
-        if named is None else dict(named)
-    )
+    wanted = order.open_units if named is None else dict(named)
     return next(
         (s for s in order.shipments if s.waybill and s.waybill == waybill
          and dict(s.lines) == wanted),

@@ -1095,6 +1095,13 @@ class Order:
         }
 
     @property
+    def open_units(self) -> dict[str, int]:
+        """Units still to ship (open), by line id; lines with none are left out: what a
+        ``ship`` or ``cancel_lines`` naming no lines moves."""
+        return {line.line_id: line.quantities[LineStatus.OPEN] for line in self.lines
+                if line.quantities[LineStatus.OPEN]}
+
+    @property
     def open_units_by_sku(self) -> dict[str, int]:
         """Units still to ship (open), by SKU; SKUs with none are left out: what a stock
         lock for the order holds."""
