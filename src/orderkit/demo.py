@@ -696,6 +696,36 @@ def chapter_money(story: Story) -> None:
         f" after-sale: {order.after_sale.value}; ledger clean: {ledger.verify().ok}."
     )
 
+    # A cup the platform's coupon pays in full: nothing to pay is paid by 0.00, so the
+    # order is PAID and its lock holds; a return asked for and withdrawn owes nothing.
+    service.place(Order(
+        order_id="ORD-4002", channel="tmall", channel_order_id="3698512204871539002",
+        lines=[OrderLine("1", "CUP-CELADON", 1, Money("45.50", "CNY"))],
+        adjustments=[Adjustment(AdjustmentKind.COUPON, Money("45.50", "CNY"), Bearer.PLATFORM)],
+        created_at=at,
+    ))
+
+    def after_sale(name: str, event_id: str, when: timedelta, **data: object) -> Transition:
+        return service.handle("ORD-4002", Event(name, event_id=event_id, at=at + when,
+                                                data=data))
+
+    paid = after_sale("pay", "tmall-4002", timedelta(minutes=1), amount=Money("0.00", "CNY"))
+    story.say(
+        f"ORD-4002: a cup the platform's coupon paid in full; a pay of 0.00 makes it"
+        f" {status_name(paid.order.status)} (payable {paid.order.totals.payable.amount}), its lock"
+        f" holding the cup (locked {ledger.stock('CUP-CELADON').locked})."
+    )
+    after_sale("ship", "wms-4002", timedelta(hours=5), carrier="SF", waybill="SF4002")
+    after_sale("deliver", "sf-4002-signed", day)
+    after_sale("return_requested", "rma-4002", 2 * day, lines={"1": 1})
+    withdrawn = after_sale("return_cancelled", "rma-4002-withdrawn", 3 * day,
+                           reason="buyer withdrew the request").order
+    story.say(
+        f"Delivered; the buyer asks to return it, then withdraws: after-sale"
+        f" {withdrawn.after_sale.value}, refund due {withdrawn.totals.refund_due.amount};"
+        f" ledger clean: {ledger.verify().ok}."
+    )
+
 
 def chapter_fulfilment(story: Story) -> None:
     """A flash-sale order held for its loss, and a wave that says what it left out."""

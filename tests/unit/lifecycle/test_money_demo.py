@@ -18,3 +18,7 @@ def test_the_money_chapter_owes_exactly_the_share_and_restocks_one_tin(tmp_path:
     assert "tea on hand 5 (only the sellable tin restocked)" in chapter
     assert "Paid 211.50 - refunded 203.50 - still owed 0.00 = 8.00 kept" in chapter
     assert "after-sale: returned; ledger clean: True." in chapter
+    assert ("a pay of 0.00 makes it PAID (payable 0.00), its lock holding the cup (locked 1)"
+            in chapter)
+    assert ("the buyer asks to return it, then withdraws: after-sale none, refund due 0.00;"
+            " ledger clean: True." in chapter)
