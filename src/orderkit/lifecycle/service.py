@@ -608,8 +608,7 @@ class OrderService:
         to do). ``current`` as for :meth:`handle`; on a conflict the order is re-read
         and every event chosen again. A refusal is audited and raised, and nothing of
         this call is saved."""
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValidationError("limit", limit, "expected an integer >= 1")
+        _check_steps(step, limit)
         return self._decide(order_id, step, current, limit)[0]
 
     def decide(
@@ -620,8 +619,7 @@ class OrderService:
         the stored order). What :meth:`place_many` saves for a new order."""
         if not isinstance(order, Order):
             raise ValidationError("order", order, "expected an Order")
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValidationError("limit", limit, "expected an integer >= 1")
+        _check_steps(step, limit)
         return tuple(self._steps(order, step, limit, audit=False)[0])
 
     def _steps(
@@ -1009,3 +1007,16 @@ def _refused_one(
         ):
             return index, order
     raise error
+
+
+def _check_steps(step: object, limit: object) -> None:
+    """Refuse what :meth:`OrderService.advance` and :meth:`OrderService.decide` cannot
+    run: a ``step`` that is no function of the order (an :class:`Event` given where
+    the function choosing the next one belongs), a ``limit`` that is no whole number
+    from 1."""
+    if isinstance(step, Event) or not callable(step):
+        raise ValidationError(
+            "step", step, "expected a function of the order returning its next Event or None"
+            " (to apply one event, use handle)")
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValidationError("limit", limit, "expected an integer >= 1")

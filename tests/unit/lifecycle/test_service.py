@@ -539,6 +539,20 @@ def test_a_host_repository_without_after_commit_is_delivered_to_at_once(
             "event.PaymentReceived", "event.StatusChanged"]  # as before 0.3
 
 
+def test_advance_and_decide_refuse_an_event_where_the_step_function_belongs(
+    repository: OrderRepository,
+) -> None:
+    service = service_for(repository)
+    order = service.place(new_order())
+    for call in (lambda: service.decide(order, pay()),  # type: ignore[arg-type]
+                 lambda: service.advance("ORD-1", pay()),  # type: ignore[arg-type]
+                 lambda: service.decide(order, "pay")):  # type: ignore[arg-type]
+        with pytest.raises(ValidationError) as refused:
+            call()
+        assert refused.value.path == "step" and "use handle" in str(refused.value)
+    assert repository.get("ORD-1").version == order.version  # nothing written
+
+
 def test_advance_saves_every_event_it_applies_in_one_save(repository: OrderRepository) -> None:
     service = service_for(repository)
     service.place(new_order())
