@@ -148,7 +148,9 @@ class Database:
     # --- transactions ------------------------------------------------------------------
 
     @contextmanager
-    def write(self, operation: str, *, savepoint: bool = True) -> Iterator[sqlite3.Connection]:
+    def write(
+        self, operation: str, *, savepoint: bool = True, durable: bool = True
+    ) -> Iterator[sqlite3.Connection]:
         """A ``BEGIN IMMEDIATE`` transaction: committed on success, rolled back on error.
 
         Inside another ``write`` of this thread on the same file it is a savepoint of that
@@ -160,8 +162,10 @@ class Database:
 
         orderkit errors raised inside pass through unchanged (after the rollback);
         ``sqlite3`` errors become :class:`StoreError` naming ``operation``.
+        ``durable=False`` lets the commit of a transaction this block opens skip the disk
+        flush, as :meth:`statement` does for one statement.
         """
-        conn = self.connection()
+        conn = self._connection(durable=durable)
         local = self._file.local
         if local.depth and not savepoint:
             with self.statement(operation):

@@ -37,7 +37,6 @@ from typing import Any, Final
 
 from orderkit.adapters.sqlite._db import Database
 from orderkit.idempotency.records import IdempotencyRecord, RecordState
-from orderkit.model.errors import StoreError
 
 __all__ = ["SQLiteIdempotencyStore"]
 
@@ -68,17 +67,15 @@ _COLUMNS: Final = (
 )
 _IN_PROGRESS: Final = RecordState.IN_PROGRESS.value
 _COMPLETED: Final = RecordState.COMPLETED.value
+_SELECT: Final = f"SELECT {_COLUMNS} FROM idempotency_records WHERE key = ?"
 _INSERT: Final = (
     f"INSERT INTO idempotency_records ({_COLUMNS})"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING"
 )
-_SELECT: Final = f"SELECT {_COLUMNS} FROM idempotency_records WHERE key = ?"
 #: Whether a commit waits for the disk: the completion's and a purge's do, a claim's,
 #: a takeover's and a release's only need atomicity (module doc).
 _FLUSHED: Final = True
 _ATOMIC: Final = False
-#: How often a claim retries when its key is released between its insert and its read.
-_MAX_ROUNDS: Final = 8
 
 
 def _micros(instant: datetime) -> int:
@@ -140,16 +137,14 @@ class SQLiteIdempotencyStore:
             return conn.execute(sql, params)
 
     def claim(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
-        """Insert ``record`` unless its key is taken; return the stored one if it is."""
-        values = _row(record)
-        for _ in range(_MAX_ROUNDS):
-            if self._execute("claim idempotency key", _ATOMIC, _INSERT, values).rowcount == 1:
+        """Insert ``record`` unless its key is taken; return the stored one if it is.
+        The insert and the read are one transaction, so no release between them can
+        leave a claim without an answer."""
+        with self._db.write("claim idempotency key", savepoint=False, durable=_ATOMIC) as conn:
+            if conn.execute(_INSERT, _row(record)).rowcount == 1:
                 return None
-            row = self._execute("claim idempotency key", _ATOMIC, _SELECT, (record.key,)).fetchone()
-            if row is not None:
-                return _record(row)
-            # Released between the two statements: the key is free again, so try again.
-        raise StoreError("claim idempotency key", f"key {record.key} keeps changing hands")
+            row = conn.execute(_SELECT, (record.key,)).fetchone()
+        return _record(row)
 
     def take_over(self, expected_token: str, record: IdempotencyRecord) -> bool:
         """Replace the in-progress record holding ``expected_token``."""
