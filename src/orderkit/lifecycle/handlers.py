@@ -482,14 +482,8 @@ def return_requested(step: Step) -> Effect:
     asked = _outstanding(order)
     shipped = {line.line_id: line.quantities[_SHIPPED] for line in order.lines}
     _known(order, wanted, "data.lines")
-    for line_id, qty in wanted.items():
-        free = shipped[line_id] - asked.get(line_id, 0)
-        if qty > free:
-            raise ValidationError(
-                f"data.lines[{line_id!r}]",
-                qty,
-                f"only {free} shipped unit(s) are not already asked back",
-            )
+    _refuse_over(wanted, {line_id: shipped[line_id] - asked.get(line_id, 0) for line_id in wanted},
+                 "lines", "only {cap} shipped unit(s) are not already asked back")
     request = Return(event.event_id, wanted, requested_at=event.at)
     return Effect(
         {"returns": (*order.returns, request)},
@@ -512,29 +506,18 @@ def return_received(step: Step) -> Effect:
     order, event = step.order, step.event
     wanted: Mapping[str, int] = event.data["lines"]
     sellable: Mapping[str, int] = event.data.get("sellable", {})
-    for line_id, qty in sellable.items():
-        if qty > wanted.get(line_id, 0):
-            raise ValidationError(
-                f"data.sellable[{line_id!r}]",
-                qty,
-                f"more than the {wanted.get(line_id, 0)} unit(s) received",
-            )
+    _refuse_over(sellable, wanted, "sellable", "more than the {cap} unit(s) received")
     # Requested units refunded before their parcel came back arrive first, from REFUNDED
     # (the buyer was paid back for them already); the rest from SHIPPED, and units
     # refunded without a request only when no shipped unit is left.
     _known(order, wanted, "data.lines")
     sent = order.sent_units
-    for line_id, qty in wanted.items():
-        out = sent[line_id] - order.line(line_id).quantities[_RETURNED]
-        if qty > out:
-            # A unit refunded or cancelled before it shipped never left: it cannot come
-            # back (and the ledger would refuse to restock it).
-            raise ValidationError(
-                f"data.lines[{line_id!r}]",
-                qty,
-                f"only {out} unit(s) were sent and not returned yet: units returned"
-                " cannot exceed units sent",
-            )
+    # A unit refunded or cancelled before it shipped never left: it cannot come back
+    # (and the ledger would refuse to restock it).
+    out = {line_id: sent[line_id] - order.line(line_id).quantities[_RETURNED]
+           for line_id in wanted}
+    _refuse_over(wanted, out, "lines", "only {cap} unit(s) were sent and not returned yet:"
+                 " units returned cannot exceed units sent")
     first = _refunded_arriving(order, wanted)
     lines, _skus, _taken = _move(order, first, (_REFUNDED,), _RETURNED, "data.lines")
     rest = {line_id: qty - first.get(line_id, 0) for line_id, qty in wanted.items()}
@@ -567,13 +550,7 @@ def return_cancelled(step: Step) -> Effect:
     named: Mapping[str, int] | None = event.data.get("lines")
     wanted = dict(asked) if named is None else dict(named)
     _known(order, wanted, "data.lines")
-    for line_id, qty in wanted.items():
-        if qty > asked.get(line_id, 0):
-            raise ValidationError(
-                f"data.lines[{line_id!r}]",
-                qty,
-                f"only {asked.get(line_id, 0)} unit(s) are asked back and not received",
-            )
+    _refuse_over(wanted, asked, "lines", "only {cap} unit(s) are asked back and not received")
     left = dict(wanted)
     returns: list[Return] = []
     for request in order.returns:
@@ -704,6 +681,17 @@ HANDLERS: Final[Mapping[str, Handler]] = {
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+def _refuse_over(named: Mapping[str, int], cap: Mapping[str, int], key: str,
+                 words: str) -> None:
+    """Refuse the first count of ``named`` (units by line id, ``data.<key>``) above its
+    line's ``cap`` (0 when not given), naming ``data.<key>[line id]``; ``words`` says
+    why, with ``{cap}`` for the line's cap."""
+    for line_id, qty in named.items():
+        limit = cap.get(line_id, 0)
+        if qty > limit:
+            raise ValidationError(f"data.{key}[{line_id!r}]", qty, words.format(cap=limit))
 
 
 def _known(order: Order, wanted: Mapping[str, int], path: str) -> None:
