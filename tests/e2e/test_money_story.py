@@ -27,7 +27,12 @@ from orderkit import (
 )
 from orderkit.adapters.memory import MemoryOrderRepository
 from orderkit.adapters.sqlite import SQLiteInventoryStore, SQLiteOrderRepository
-from orderkit.errors import AddressLocked, TransitionNotAllowed, ValidationError
+from orderkit.errors import (
+    AddressLocked,
+    IdempotencyConflict,
+    TransitionNotAllowed,
+    ValidationError,
+)
 from orderkit.inventory import EntryKind, InventoryLedger
 from orderkit.lifecycle import (
     Event,
@@ -341,3 +346,42 @@ def test_seven_day_return_restocks_sellable_units_only(tmp_path: Path) -> None:
     assert ledger.verify().ok
     level = ledger.stock("TEA")
     assert level.on_hand == level.available + level.locked == 10 - 2 + 1
+
+
+def test_a_refund_reported_by_the_webhook_and_by_the_import_is_paid_back_once(
+    tmp_path: Path,
+) -> None:
+    # The after-sales desk: the platform's refund of the cup (refund number
+    # 221455667788990099) reaches the shop twice, once from the webhook receiver (keyed by
+    # its own delivery id) and once from the refund CSV import, and the receiver retries.
+    clock = ManualClock(T0)
+    service, ledger = _stocked_service(tmp_path, clock)
+    service.place(_couponed())
+    service.handle("ORD-1", Event("pay", event_id="alipay-notify-1", at=T0, data={
+        "amount": Money("211.50", "CNY"), "reference": "2026021622001401"}))
+    refund = {"amount": Money("41.43", "CNY"), "lines": {"2": 1},
+              "reference": "221455667788990099"}
+    told = [service.handle("ORD-1", Event("refund", event_id=event_id, at=T0 + timedelta(hours=1),
+                                          data=dict(refund)))
+            for event_id in ("webhook-delivery-8812", "csv-import-2026-02-16-3",
+                             "webhook-delivery-8813", "webhook-delivery-8812")]
+    assert [len([e for e in t.events if isinstance(e, Refunded)]) for t in told] == [1, 0, 0, 0]
+    assert [t.ignored is not None for t in told] == [False, True, True, False]
+    order = told[-1].order
+    assert order.totals.refunded == Money("41.43", "CNY")
+    assert order.line("2").quantities[LineStatus.REFUNDED] == 1
+    assert ledger.stock("CUP").locked == 0 and ledger.stock("CUP").available == 4
+    _identity_holds(order)
+    # The payment callback retried under a new notify id is not a second payment either.
+    again = service.handle("ORD-1", Event("pay", event_id="alipay-notify-2", at=T0, data={
+        "amount": Money("211.50", "CNY"), "reference": "2026021622001401"}))
+    assert again.events == () and again.order.totals.paid == Money("211.50", "CNY")
+    # Told with other money under that refund number, it is refused and writes nothing.
+    with pytest.raises(IdempotencyConflict) as caught:
+        service.handle("ORD-1", Event("refund", event_id="csv-import-2026-02-17-1",
+                                      at=T0 + timedelta(days=1),
+                                      data={**refund, "amount": Money("45.50", "CNY")}))
+    assert caught.value.key == "221455667788990099"
+    assert "41.43" in str(caught.value) and "45.50" in str(caught.value)
+    assert service.repository.get("ORD-1") == again.order
+    assert ledger.verify().ok

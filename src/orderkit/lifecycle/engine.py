@@ -22,6 +22,13 @@ Rules the engine keeps, whatever the table says:
   naming the fields; other events are not compared (their data is not kept). A host may
   bound an order's history with ``remember``: an order that reached the bound refuses
   new events with :class:`TransitionNotAllowed` instead of forgetting an id.
+* **Money is also known by its reference.** A ``pay`` or ``refund`` under a new id
+  whose non-empty ``data["reference"]`` (the gateway's transaction number, the
+  platform's refund number) a payment of the same kind on the order already carries
+  is that money told again: with the same amount (and the same lines, when it names
+  lines) it is recorded as ignored, a duplicate of the earlier event, whatever the
+  status; with other money it is refused with :class:`IdempotencyConflict` keyed by
+  the reference. An empty reference never makes a duplicate.
 * **Stale events are recorded, not refused, not reversed.** An event the table lists as
   stale for the current status (a slow ``pay`` after ``ship``) leaves the status alone;
   its id is remembered and an ``ignored`` audit entry says why.
@@ -51,7 +58,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 import attrs
 
@@ -79,6 +86,7 @@ from orderkit.model.orders import (
     Adjustment,
     Order,
     OrderStatus,
+    Payment,
     PaymentKind,
     status_code,
 )
@@ -96,7 +104,8 @@ class Transition:
 
     ``order`` is the new order (the same object when nothing changed), ``changed``
     whether it differs, ``events`` the domain events to publish, ``audit`` the entries to
-    store; ``ignored`` is the reason when a stale event was recorded and ignored.
+    store; ``ignored`` is the reason when a stale event, or a payment told again under
+    a new id (its reference), was recorded and ignored.
     """
 
     order: Order
@@ -165,9 +174,11 @@ class Lifecycle:
 
         Raises :class:`TransitionNotAllowed` (no row, or every guard failed),
         :class:`AddressLocked`, :class:`NotPermitted`, :class:`IdempotencyConflict` (a
-        ``pay`` or ``refund`` id replayed with other money) and :class:`ValidationError` (an
-        event the table does not have, naming ``event.name``; bad event data, naming
-        ``data.<field>``). A refusal changes nothing.
+        ``pay`` or ``refund`` id, or reference, told again with other money) and
+        :class:`ValidationError` (an event the table does not have, naming
+        ``event.name``; bad event data, naming ``data.<field>``). A refusal changes
+        nothing; a ``pay`` or ``refund`` telling recorded money again under a new id is
+        recorded as ignored.
         """
         if not isinstance(order, Order):
             raise ValidationError("order", order, "expected an Order")
@@ -192,10 +203,13 @@ class Lifecycle:
         if check is not None:
             check(order, event.data)
         _refuse_if_misdated(order, event)
+        told = _told_again(order, event)
+        if told is not None:
+            return self._ignore(order, event, self.now(), told)
         rule = self._choose(order, event)
         now = self.now()
         if rule is None:
-            return self._ignore(order, event, now)
+            return self._ignore(order, event, now, self._stale(order, event))
         handler = HANDLERS.get(name)
         effect = (
             _NO_EFFECT
@@ -370,12 +384,18 @@ class Lifecycle:
             raise TransitionNotAllowed(order.order_id, self.table.name(status), name, reason)
         raise TransitionNotAllowed(order.order_id, self.table.name(status), name)
 
-    def _ignore(self, order: Order, event: Event, now: datetime) -> Transition:
-        reason = (self.table.stale_reason(order.status, event.name) or "stale") + _details(
+    def _stale(self, order: Order, event: Event) -> str:
+        """Why ``event`` is stale for ``order``'s status: the table's reason and what
+        the guards that did not pass say."""
+        return (self.table.stale_reason(order.status, event.name) or "stale") + _details(
             order, event,
             [rule.guard for rule in self.table.candidates(order.status, event.name)
              if rule.guard],
         )
+
+    def _ignore(self, order: Order, event: Event, now: datetime, reason: str) -> Transition:
+        """``event`` recorded as ignored for ``reason``: its id remembered, nothing
+        else changed, nothing emitted."""
         entry = AuditEntry(
             order.order_id,
             event.event_id,
@@ -426,17 +446,57 @@ def _refuse_another_replay(order: Order, event: Event) -> None:
     recorded = next((p for p in order.payments if p.payment_id == event.event_id), None)
     if recorded is None:
         return  # ignored as stale: nothing recorded to compare with
-    data = event.data
-    if recorded.kind is not kind:
-        fields = ["event.name"]
-    else:
-        fields = [] if data.get("amount") == recorded.amount else ["data.amount"]
-        lines = data.get("lines")
-        if lines is not None and (not isinstance(lines, Mapping)
-                                  or dict(lines) != dict(recorded.lines)):
-            fields.append("data.lines")
+    fields = ["event.name"] if recorded.kind is not kind else _differing(recorded, event.data)
     if fields:
         raise IdempotencyConflict(event.event_id, fields)
+
+
+def _told_again(order: Order, event: Event) -> str | None:
+    """Why ``event`` (a ``pay`` or ``refund`` under an id the order has not applied,
+    its data checked) is money the order already recorded, or ``None``: a payment of
+    its kind on ``order`` carries its non-empty ``data["reference"]`` (a gateway's
+    transaction number or a platform's refund number names one payment or refund), of
+    the same amount and, when the event names lines, the same lines. Refuses it with
+    :class:`IdempotencyConflict` (keyed by the reference, naming both amounts) when
+    that payment moved other money."""
+    kind = _PAYMENT_KINDS.get(event.name)
+    data = event.data
+    reference = data.get("reference") if kind is not None else None
+    if not reference:
+        return None
+    recorded = next(
+        (p for p in order.payments if p.kind is kind and p.reference == reference), None
+    )
+    if recorded is None:
+        return None
+    said = f"{recorded.amount}" + (f" for lines {_lines(recorded.lines)}" if recorded.lines
+                                   else "")
+    fields = _differing(recorded, data)
+    if fields:
+        lines = data.get("lines")
+        asked = f"{data['amount']}" + (f" for lines {_lines(lines)}" if lines else "")
+        raise IdempotencyConflict(
+            reference, fields,
+            f"data.reference {reference} is {event.name} {recorded.payment_id}'s, of"
+            f" {said}: event {event.event_id} says {asked}",
+        )
+    return (f"a duplicate of {event.name} {recorded.payment_id} (data.reference {reference},"
+            f" {said}): the same money told again")
+
+
+def _differing(recorded: Payment, data: Mapping[str, Any]) -> list[str]:
+    """The fields of a ``pay`` or ``refund``'s ``data`` that say other money than
+    ``recorded``: its amount, and its lines when it names lines."""
+    fields = [] if data.get("amount") == recorded.amount else ["data.amount"]
+    lines = data.get("lines")
+    if lines is not None and (not isinstance(lines, Mapping)
+                              or dict(lines) != dict(recorded.lines)):
+        fields.append("data.lines")
+    return fields
+
+
+def _lines(units: Mapping[str, int]) -> str:
+    return ", ".join(f"{line_id}x{qty}" for line_id, qty in units.items())
 
 
 #: The events whose time says when goods moved: a shipment's ``shipped_at`` (which the

@@ -246,15 +246,19 @@ class ReleaseSuspended(RefusedError):
 
 
 class IdempotencyConflict(RefusedError):
-    """The same idempotency key arrived with a different payload; ``fields`` differ."""
+    """The same idempotency key arrived with a different payload; ``fields`` differ.
 
-    def __init__(self, key: str, fields: Sequence[str]) -> None:
+    ``detail`` (added in 0.3), when given, says what each side holds (a payment's
+    ``data.reference`` already recorded with another amount names both amounts)."""
+
+    def __init__(self, key: str, fields: Sequence[str], detail: str = "") -> None:
         super().__init__(
             f"idempotency key {key} was used with a different payload; differing fields: "
-            + ", ".join(fields)
+            + ", ".join(fields) + (f" ({detail})" if detail else "")
         )
         self.key = key
         self.fields = tuple(fields)
+        self.detail = detail
 
 
 class AlreadyInProgress(RefusedError):

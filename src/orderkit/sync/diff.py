@@ -340,10 +340,13 @@ def _pay(stored: Order, want: Wanted) -> Event | None:
     )
     data: dict[str, object] = {"amount": amount}
     # The gateway's transaction number and method the payload names (the latest payment
-    # that names one) go with the money, so the stored payment links to the gateway's.
+    # that names one) go with the money, so the stored payment links to the gateway's;
+    # a number a stored payment carries already (a deposit the host recorded under the
+    # trade's number) does not: that money is in ``_paid(stored)``, and this is the rest.
     for payment in reversed(target.payments):
         if payment.kind is PaymentKind.PAYMENT and (payment.reference or payment.method):
-            if payment.reference:
+            if payment.reference and payment.reference not in _references(
+                    stored, PaymentKind.PAYMENT):
                 data["reference"] = payment.reference
             if payment.method:
                 data["method"] = payment.method
@@ -458,7 +461,7 @@ def _refund_all(stored: Order, want: Wanted) -> Event | None:
         # Ended with nothing left to pay back (cancelled, or completed and refunded
         # in full): a zero refund cannot close it, the order has nothing to change.
         return None
-    _refer(data, refund_ids)
+    _refer(stored, data, refund_ids)
     return Event("refund", event_id=f"{want.key}:refund:all", at=want.at, data=data)
 
 
@@ -499,7 +502,7 @@ def _refund_units(stored: Order, want: Wanted) -> Event | None:
         amount, refund_ids = listed
         amount = max(amount, Money.zero(amount.currency))
     data: dict[str, object] = {"amount": amount, "lines": lines}
-    _refer(data, refund_ids)
+    _refer(stored, data, refund_ids)
     return Event("refund", event_id=event_id, at=want.at, data=data)
 
 
@@ -511,7 +514,7 @@ def _refund_money(stored: Order, want: Wanted) -> Event | None:
         return None
     amount, refund_ids = listed
     data: dict[str, object] = {"amount": amount}
-    _refer(data, refund_ids)
+    _refer(stored, data, refund_ids)
     return Event("refund", event_id=f"{want.key}:refund:{want.paid_back.amount}", at=want.at,
                  data=data)
 
@@ -530,8 +533,7 @@ def _listed(
     stands for ``refund_id``, else for the listed refund of that amount alone."""
     if not want.listed:
         return None
-    recorded = {p.reference for p in stored.payments
-                if p.kind is PaymentKind.REFUND and p.reference}
+    recorded = _references(stored, PaymentKind.REFUND)
     new = [p for p in want.listed if p.reference not in recorded]
     zero = Money.zero(want.paid_back.currency)
     if refund_id:
@@ -545,12 +547,22 @@ def _listed(
     return amount, [p.reference for p in new if p.reference not in later and p.amount == amount]
 
 
-def _refer(data: dict[str, object], refund_ids: Sequence[str]) -> None:
+def _refer(stored: Order, data: dict[str, object], refund_ids: Sequence[str]) -> None:
     """Give a refund's ``data`` the platform's refund id as its ``reference`` when
     ``refund_ids`` (one for each part of what it pays back, ``""`` for a part without
-    one) are one id."""
-    if len(set(refund_ids)) == 1 and refund_ids[0]:
+    one) are one id that no refund ``stored`` records carries yet. A refund recorded
+    under it (by a webhook, say) is in what ``stored`` refunded, so what sync brings
+    now is not that refund told again: its units, or money beyond it, which the
+    lifecycle would otherwise take for a duplicate or refuse."""
+    if (len(set(refund_ids)) == 1 and refund_ids[0]
+            and refund_ids[0] not in _references(stored, PaymentKind.REFUND)):
         data["reference"] = refund_ids[0]
+
+
+def _references(order: Order, kind: PaymentKind) -> set[str]:
+    """The references (gateway transaction numbers, platform refund ids) that
+    ``order``'s payments of ``kind`` carry."""
+    return {p.reference for p in order.payments if p.kind is kind and p.reference}
 
 
 def _paid_back(order: Order) -> dict[str, int]:

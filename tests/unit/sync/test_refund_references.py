@@ -5,10 +5,13 @@ refund record; refunds with different ids are recorded apart."""
 from __future__ import annotations
 
 import copy
+from datetime import timedelta
 from typing import Any
 
+from orderkit.lifecycle import Event
 from orderkit.mapping import normalize
-from orderkit.model.orders import Order, PaymentKind
+from orderkit.model.money import Money
+from orderkit.model.orders import LineStatus, Order, OrderStatus, PaymentKind
 
 from .conftest import fixture
 
@@ -103,3 +106,77 @@ def test_a_trade_closed_by_a_full_refund_carries_its_refund_id(new_shop: Any) ->
     assert stored is not None
     assert [p.reference for p in stored.payments if p.kind is PaymentKind.REFUND] == [
         "221400001111222233"]
+
+
+# --- the same money told by sync and by a webhook (by its reference) -------------------------
+
+REFUND_ID = "221455667788990099"
+
+
+def _refund(order: Order, event_id: str, **data: Any) -> Event:
+    return Event("refund", event_id=event_id, at=order.created_at + timedelta(days=1),
+                 data={"reference": REFUND_ID, **data})
+
+
+def test_a_webhook_telling_a_synced_refund_again_is_a_duplicate(new_shop: Any) -> None:
+    shop = new_shop()
+    shop.stock("TEA-OOLONG-250G", "CUP-CELADON", "TRAY-BAMBOO")
+    synced = _stored(shop, _trade(), _trade((1, REFUND_ID)))
+    told = shop.service.handle(synced.order_id, _refund(
+        synced, "webhook-77", amount=Money("43.70", "CNY"), lines={CUP: 1}))
+    assert told.events == () and told.ignored is not None
+    # Polled again later, the trade still converges, with its one refund.
+    order = _stored(shop, _trade((1, REFUND_ID), modified="2026-02-16 11:00:00"))
+    assert _refunds(order) == [("43.70", REFUND_ID, {CUP: 1})]
+    assert "webhook-77" in order.applied_event_ids
+
+
+def test_a_refund_a_webhook_recorded_first_is_not_synced_again(new_shop: Any) -> None:
+    shop = new_shop()
+    shop.stock("TEA-OOLONG-250G", "CUP-CELADON", "TRAY-BAMBOO")
+    placed = _stored(shop, _trade())
+    shop.service.handle(placed.order_id, _refund(
+        placed, "webhook-77", amount=Money("43.70", "CNY"), lines={CUP: 1}))
+    order = _stored(shop, _trade((1, REFUND_ID)))
+    assert _refunds(order) == [("43.70", REFUND_ID, {CUP: 1})]
+    assert order.totals.refunded == Money("43.70", "CNY")
+
+
+def test_units_of_a_refund_a_webhook_recorded_as_money_only_are_synced(new_shop: Any) -> None:
+    shop = new_shop()
+    shop.stock("TEA-OOLONG-250G", "CUP-CELADON", "TRAY-BAMBOO")
+    placed = _stored(shop, _trade())
+    shop.service.handle(placed.order_id, _refund(
+        placed, "webhook-77", amount=Money("43.70", "CNY")))
+    # The trade then shows which sub-order that refund was: sync moves its unit and
+    # is not refused for telling the refund number again with other data.
+    order = _stored(shop, _trade((1, REFUND_ID)))
+    assert order.line(CUP).quantities[LineStatus.REFUNDED] == 1
+    assert [p.reference for p in order.payments if p.kind is PaymentKind.REFUND].count(
+        REFUND_ID) == 1
+
+
+def test_a_deposit_recorded_under_the_trades_alipay_no_is_completed_by_sync(
+    new_shop: Any,
+) -> None:
+    shop = new_shop()
+    shop.stock("TEA-OOLONG-250G", "CUP-CELADON", "TRAY-BAMBOO")
+    paid = fixture("tmall", "wait_seller_send_goods")
+    unpaid = {k: v for k, v in paid.items() if k not in ("pay_time", "alipay_no")}
+    unpaid.update(status="WAIT_BUYER_PAY", modified=paid["created"])
+    for sub in unpaid["orders"]["order"]:
+        sub["status"] = "WAIT_BUYER_PAY"
+    tid = str(paid["tid"])
+    shop.sync.receive("tmall", unpaid, received_at=shop.clock.now())
+    placed = shop.repository.find_by_channel("tmall", tid)
+    assert placed is not None
+    # The deposit, told by the host's payment callback under the trade's alipay_no.
+    shop.service.handle(placed.order_id, Event(
+        "pay", event_id="alipay-notify-1", at=placed.created_at + timedelta(minutes=1),
+        data={"amount": Money("100.00", "CNY"), "reference": paid["alipay_no"]}))
+    report = shop.sync.receive("tmall", paid, received_at=shop.clock.now())
+    assert not report.dead_lettered, shop.store.dead_letters()
+    order = shop.repository.find_by_channel("tmall", tid)
+    assert order is not None
+    assert order.status is OrderStatus.PAID
+    assert order.totals.paid == Money(paid["payment"], "CNY")
