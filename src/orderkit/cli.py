@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from orderkit.model.time import AccountingPeriod
     from orderkit.reconcile.ports import Notifier
     from orderkit.sync import Sync
+    from orderkit.sync.limits import PlatformLimits
     from orderkit.watch import WatchReport
     from orderkit.watch.health import Kpi
 
@@ -452,8 +453,9 @@ def _keeps_stock(db: str) -> bool:
     return "inventory" in schema_versions(db)
 
 
-def _open_sync(db: str) -> Sync:
-    """A Sync on the SQLite file ``db`` (created when missing): orders and what sync saw
+def _open_sync(db: str, *, limits: Mapping[str, PlatformLimits] | None) -> Sync:
+    """A Sync on the SQLite file ``db`` (created when missing), with ``limits``
+    overriding the platforms' API limits: orders and what sync saw
     on one file, so a batch commits with one fsync. No stock ledger: a file of payloads
     says nothing of the stock on hand. A file that keeps stock is refused
     (:class:`StoreError`, exit 3) and left untouched: sync there would store paid and
@@ -466,7 +468,8 @@ def _open_sync(db: str) -> Sync:
     if _keeps_stock(db):
         raise StoreError(f"sync on {db}", _KEEPS_STOCK)
     repository = SQLiteOrderRepository(db)
-    return Sync(repository, OrderService(repository), store=SQLiteSyncStore(db))
+    return Sync(repository, OrderService(repository), store=SQLiteSyncStore(db),
+                limits=limits)
 
 
 def _health_retries(text: str) -> tuple[int, int]:

@@ -90,7 +90,7 @@ def test_a_mistyped_platform_exits_1_with_one_line_and_stores_nothing(
 @pytest.mark.parametrize(("command", "options", "field"), [
     ("sync", ["--batch", "0"], "batch"),
     ("backfill", ["--batch", "0", "--since", "2026-02-14", "--until", "2026-02-16"], "batch"),
-    ("backfill", ["--since", "2026-02-16", "--until", "2026-02-14"], "until"),
+    ("backfill", ["--since", "2026-02-16", "--until", "2026-02-14"], "--until"),
 ])
 def test_a_refused_option_creates_no_database(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, options: list[str],
@@ -103,6 +103,49 @@ def test_a_refused_option_creates_no_database(
     assert line.startswith(f"orderkit: ValidationError: {field}: ")
     assert not db.exists()
 
+
+
+def test_a_refused_window_names_the_options_in_iso_8601(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    feed, db = _feed(tmp_path, broken=False), tmp_path / "shop.db"
+    assert main(["backfill", "--platform", "jd", "--from-file", str(feed), "--db", str(db),
+                 "--since", "2026-02-16T08:00:00+08:00", "--until", "2026-02-14"]) == EXIT_REFUSED
+    assert capsys.readouterr().err.strip() == (
+        "orderkit: ValidationError: --until: is before --since (2026-02-16T00:00:00+00:00)"
+        " (got '2026-02-14T00:00:00+00:00')"
+    )
+
+
+def test_backfill_of_an_old_export_is_not_held_to_the_api_lookback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Taobao's increment API answers the last 90 days only; a file exported back then
+    is read whatever today's date (the samples were modified in February 2026)."""
+    sample = Path(__file__).parents[1] / "fixtures" / "mapping" / "tmall"
+    feed, db = tmp_path / "tmall.jsonl", tmp_path / "shop.db"
+    feed.write_text(json.dumps(json.loads((sample / "closed_by_taobao_unpaid.json")
+                                          .read_text("utf-8"))) + "\n", "utf-8")
+    args = ["backfill", "--platform", "tmall", "--from-file", str(feed), "--db", str(db),
+            "--since", "2026-02-18", "--until", "2026-02-19"]
+    assert main(args) == EXIT_OK
+    assert capsys.readouterr().out.strip() == (
+        "new 1, updated 0, unchanged 0, stale 0, dead letters 0")
+
+
+@pytest.mark.parametrize("command", ["sync", "backfill"])
+def test_a_file_not_in_utf8_exits_1_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    feed, db = tmp_path / "export.jsonl", tmp_path / "shop.db"
+    feed.write_bytes('{"orderId": "1", "buyer": "张三"}\n'.encode("gbk"))
+    args = [command, "--platform", "jd", "--from-file", str(feed), "--db", str(db)]
+    if command == "backfill":
+        args += ["--since", "2026-02-14", "--until", "2026-02-16"]
+    assert main(args) == EXIT_REFUSED
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("orderkit: ValidationError: export.jsonl: is not UTF-8 text")
+    assert not db.exists()
 
 @pytest.mark.parametrize("command", ["sync", "backfill"])
 def test_sync_refuses_a_file_that_keeps_stock_and_leaves_it_untouched(

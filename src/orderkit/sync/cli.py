@@ -9,21 +9,26 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any, Final, TextIO
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Final, Protocol, TextIO
+
+import attrs
 
 from orderkit.mapping.registry import default_registry
 from orderkit.model.errors import ValidationError
 from orderkit.model.time import checked_now, parse_timestamp
 from orderkit.sync.feed import MemoryChannelClient, read_lines
-from orderkit.sync.limits import check_window, limits_for
+from orderkit.sync.limits import PlatformLimits, limits_for
 from orderkit.sync.sync import Sync, SyncReport, check_batch, check_platform
 
 __all__ = ["ProgressBar", "add_sync_commands"]
 
-#: Builds the Sync of a database file (the adapters are the command line's choice).
-Opener = Callable[[str], Sync]
+class Opener(Protocol):
+    """Builds the Sync of a database file (the adapters are the command line's choice),
+    with ``limits`` overriding the platforms' API limits."""
+
+    def __call__(self, db: str, *, limits: Mapping[str, PlatformLimits] | None) -> Sync: ...
 
 _WIDTH: Final = 30
 
@@ -71,12 +76,19 @@ def _finish(report: SyncReport, bar: ProgressBar) -> int:
 def _check(args: argparse.Namespace) -> None:
     """Refuse a bad option value (the platform, ``--batch``, a window that ends before
     it starts) before any file is read or the database created: the checks ``Sync``
-    makes, run before it is opened (its maps and limits are the built-in ones)."""
+    makes, run before it is opened (its maps are the built-in ones)."""
     check_platform(default_registry(), args.platform)
     check_batch(args.batch)
-    if getattr(args, "since", None) is not None:
-        check_window(limits_for(args.platform), args.since, args.until,
-                     now=datetime.now(UTC))
+    if getattr(args, "since", None) is not None and args.until < args.since:
+        raise ValidationError("--until", args.until.isoformat(),
+                              f"is before --since ({args.since.isoformat()})")
+
+
+def _file_limits(platform: str) -> dict[str, PlatformLimits]:
+    """The platform's limits for a file of its payloads: its windows, without the
+    lookback of its API (an export kept from last year is read like one from today;
+    only the platform's API stops answering after it)."""
+    return {platform: attrs.evolve(limits_for(platform), lookback=None)}
 
 
 def add_sync_commands(commands: Any, opener: Opener) -> None:
@@ -84,8 +96,9 @@ def add_sync_commands(commands: Any, opener: Opener) -> None:
 
     def run_sync(args: argparse.Namespace) -> int:
         _check(args)
-        lines = read_lines(args.from_file)  # each payload with its line: a repeat is
-        sync = opener(args.db)              # known by a hash of the line
+        # Each payload with its line: a repeat is known by a hash of the line.
+        lines = read_lines(args.from_file)
+        sync = opener(args.db, limits=None)
         bar = ProgressBar("sync")
         report = sync.receive_many(args.platform, [payload for payload, _text in lines],
                                    texts=[text for _payload, text in lines],
@@ -99,7 +112,7 @@ def add_sync_commands(commands: Any, opener: Opener) -> None:
         client = MemoryChannelClient([payload for payload, _text in lines],
                                      texts=[text for _payload, text in lines],
                                      platform=args.platform, page_size=args.batch)
-        sync = opener(args.db)
+        sync = opener(args.db, limits=_file_limits(args.platform))
         bar = ProgressBar("backfill")
         report = sync.backfill(args.platform, client, args.since, args.until, progress=bar)
         return _finish(report, bar)

@@ -26,7 +26,9 @@ def read_payloads(path: str | os.PathLike[str]) -> list[Mapping[str, Any]]:
     A line that is not a JSON object (or holds ``NaN`` or ``Infinity``, which JSON has
     not: see :func:`~orderkit.sync.modified.parse_json`) raises
     :class:`~orderkit.model.errors.ValidationError` naming ``<file>:<line>``; a file
-    that cannot be read raises :class:`~orderkit.model.errors.StoreError`."""
+    that cannot be read raises :class:`~orderkit.model.errors.StoreError`, and one that
+    is not UTF-8 text (a GBK export) :class:`~orderkit.model.errors.ValidationError`
+    naming the file and the bytes around the first that is not."""
     return [payload for payload, _text in read_lines(path)]
 
 
@@ -38,6 +40,12 @@ def read_lines(path: str | os.PathLike[str]) -> list[tuple[Mapping[str, Any], st
         text = path.read_text("utf-8")
     except OSError as error:
         raise StoreError(f"read {path.name}", str(error)) from error
+    except UnicodeDecodeError as error:
+        raise ValidationError(
+            path.name, error.object[max(error.start - 8, 0):error.start + 8],
+            f"is not UTF-8 text ({error.reason} at byte {error.start}): save the export as"
+            " UTF-8",
+        ) from None
     out: list[tuple[Mapping[str, Any], str]] = []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():

@@ -19,6 +19,8 @@
 * :func:`carrier_report`: first parcels with no carrier scan after 24 hours, top 5 by
   carrier and outlet, and each carrier's first-scan delay percentiles.
 * :func:`health`: the KPIs against their thresholds and the health index.
+* :class:`StdoutNotifier` and :class:`WebhookNotifier`: the notifiers that ship with
+  orderkit (a line per alert on a stream; each alert POSTed as JSON).
 """
 
 from orderkit.watch.carriers import (
@@ -49,6 +51,7 @@ from orderkit.watch.metrics import (
     RetryRate,
     SyncLagMetric,
 )
+from orderkit.watch.notifiers import StdoutNotifier, WebhookNotifier
 from orderkit.watch.ports import (
     DeadLetterSource,
     Episode,
@@ -96,6 +99,7 @@ __all__ = [
     "RetryRate",
     "Route",
     "Rule",
+    "StdoutNotifier",
     "SyncLagMetric",
     "SyncLagSource",
     "Thresholds",
@@ -103,6 +107,7 @@ __all__ = [
     "WatchReport",
     "WatchState",
     "Watcher",
+    "WebhookNotifier",
     "carrier_report",
     "group_key",
     "health",

@@ -88,6 +88,17 @@ def test_json_text_with_nan_or_infinity_is_refused_where_it_is_read(tmp_path: Pa
     assert "NaN is not a JSON number" in str(caught.value)
 
 
+
+def test_a_file_not_in_utf8_is_refused_naming_it(tmp_path: Path) -> None:
+    feed = tmp_path / "export.jsonl"
+    feed.write_bytes(json.dumps({"orderId": "1", "buyer": "张三"}, ensure_ascii=False)
+                     .encode("gbk") + b"\n")
+    with pytest.raises(ValidationError) as caught:
+        read_lines(feed)
+    assert caught.value.path == "export.jsonl"
+    assert "is not UTF-8 text" in caught.value.reason
+    assert "at byte 27" in caught.value.reason  # the first byte of 张
+
 # --- one trade, one letter, whichever name of its channel delivered it ------------------
 
 
