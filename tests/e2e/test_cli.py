@@ -46,6 +46,17 @@ def test_demo_refuses_to_reuse_an_existing_file(
     assert "exists" in capsys.readouterr().err
 
 
+def test_demo_refuses_a_file_in_a_missing_directory_before_it_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "missing" / "demo.db"
+    assert main(["demo", "--db", str(db)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""  # not a word of the story before the refusal
+    assert err.strip() == (f"orderkit: no such directory {db.parent}; the demo creates its"
+                           " database files, not their directory")
+
+
 def test_demo_is_deterministic(tmp_path: Path) -> None:
     first, second = io.StringIO(), io.StringIO()
     run_demo(first, tmp_path / "a.db")
