@@ -72,6 +72,16 @@ def test_a_missing_orders_file_is_one_line_and_exit_3(tmp_path: Path, command: s
     assert_one_line(done, EXIT_FILE, "orderkit:", "trades.json", "No such file")
 
 
+@pytest.mark.parametrize("command", ["normalize", "check-mapping"])
+def test_a_custom_map_file_that_is_missing_is_one_line_and_exit_1(
+    tmp_path: Path, command: str
+) -> None:
+    (tmp_path / "orders.json").write_text("{}", encoding="utf-8")
+    done = orderkit(command, "--map", "youzan_map.py:YOUZAN", "orders.json", cwd=tmp_path)
+    assert_one_line(done, EXIT_REFUSED, "DefinitionError", "--map", "no such file",
+                    "'youzan_map.py:YOUZAN'")
+
+
 def test_a_directory_given_as_a_file_is_one_line_and_exit_3(tmp_path: Path) -> None:
     done = orderkit("normalize", "--platform", "tmall", str(tmp_path), cwd=tmp_path)
     assert_one_line(done, EXIT_FILE, str(tmp_path), "Is a directory")

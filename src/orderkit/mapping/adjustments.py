@@ -54,7 +54,7 @@ def _condition(
         if flag is MISSING or flag is None:
             raise MappingError(
                 platform, path_text(prefix, keys), flag,
-                f"required to decide whether {spec.path} applies",
+                f"required to decide whether {_label(spec)} applies",
             )
         if not isinstance(flag, type(expected)):
             raise MappingError(
@@ -65,9 +65,14 @@ def _condition(
     return applies
 
 
+def _label(spec: AdjustmentSpec) -> str:
+    """The label of ``spec``'s adjustments: its own, else the path it reads."""
+    return spec.label or spec.path or spec.per_line or spec.per_line_paid or ""
+
+
 def _check_spec(spec: AdjustmentSpec, at: str) -> tuple[AdjustmentKind, Bearer]:
     """The kind and bearer of ``spec``; :class:`DefinitionError` naming ``at`` when its
-    unit, kind, bearer, sign, scope or ``per_line`` is not sound."""
+    unit, kind, bearer, sign, scope, ``per_line`` or ``per_line_paid`` is not sound."""
     if spec.unit not in MONEY_UNITS:
         raise DefinitionError(f"unknown money unit {spec.unit!r}", path=at, value=spec.unit)
     try:
@@ -79,9 +84,17 @@ def _check_spec(spec: AdjustmentSpec, at: str) -> tuple[AdjustmentKind, Bearer]:
         raise DefinitionError("only a ROUNDING adjustment may be signed", path=at, value=spec)
     if spec.scope not in ("order", "line"):
         raise DefinitionError("scope is 'order' or 'line'", path=at, value=spec.scope)
-    if spec.per_line is not None and (spec.scope != "order" or spec.signed):
-        raise DefinitionError("per_line is for an order-level, unsigned amount",
-                              path=f"{at}.per_line", value=spec.per_line)
+    for name, value in (("per_line", spec.per_line), ("per_line_paid", spec.per_line_paid)):
+        if value is not None and (spec.scope != "order" or spec.signed):
+            raise DefinitionError(f"{name} is for an order-level, unsigned amount",
+                                  path=f"{at}.{name}", value=value)
+    if spec.per_line is not None and spec.per_line_paid is not None:
+        raise DefinitionError("a line gives its share (per_line) or what it was paid"
+                              " (per_line_paid), not both",
+                              path=f"{at}.per_line_paid", value=spec.per_line_paid)
+    if spec.path is None and spec.per_line is None and spec.per_line_paid is None:
+        raise DefinitionError("expected a path (None only beside per_line or"
+                              " per_line_paid)", path=at, value=spec)
     return kind, bearer
 
 
@@ -110,6 +123,10 @@ def _read_amount(
 def _amount(spec: AdjustmentSpec, platform: str, at: str) -> AmountReader:
     """The reader of the amount at ``spec.path`` (a :class:`MappingError` when it is
     required and unset, or not an amount of ``spec.unit``)."""
+    if spec.path is None:  # the lines' shares are the whole amount
+        if spec.required:
+            raise DefinitionError("a required amount needs a path", path=at, value=spec)
+        return lambda _obj, _prefix, _currency: (MISSING, None)
     keys = parse_path(spec.path, where=at)
     convert = amount_converter(spec.unit, signed=spec.signed, max_decimals=spec.max_decimals)
     amount = _read_amount(keys, convert, platform)
@@ -132,7 +149,7 @@ def compile_adjustment(spec: AdjustmentSpec, platform: str, where: str) -> Adjus
     kind, bearer = _check_spec(spec, at)
     applies = _condition(spec, platform, at)
     amount_of = _amount(spec, platform, at)
-    label = spec.label or spec.path
+    label = _label(spec)
 
     def read(
         obj: Mapping[str, Any], prefix: str, currency: str, line_id: str | None
@@ -147,17 +164,20 @@ def compile_adjustment(spec: AdjustmentSpec, platform: str, where: str) -> Adjus
     return read
 
 
-LineItems = Sequence[tuple[str, str, Mapping[str, Any]]]
-"""The order's line items as ``(line id, item path, item)``, in payload order."""
+LineItems = Sequence[tuple[str, str, Mapping[str, Any], Decimal]]
+"""The order's line items as ``(line id, item path, item, goods)``, in payload order;
+``goods`` is what the line's units are sold for before any discount (unit price times
+quantity, or the line's total)."""
+
+ShareReader = Callable[[Mapping[str, Any], str, str, Decimal], Decimal]
+"""``(line item, its path, currency, its goods)`` -> the line's share (zero for none)."""
 
 AllocatedReader = Callable[[Mapping[str, Any], str, LineItems], list[Adjustment]]
 """``(order object, currency, line items)`` -> the order-level adjustment, split into
 the lines' shares and what they leave on the order."""
 
 
-def _share_reader(
-    spec: AdjustmentSpec, per_line: str, platform: str, at: str
-) -> Callable[[Mapping[str, Any], str, str], Decimal]:
+def _share_reader(spec: AdjustmentSpec, per_line: str, platform: str, at: str) -> ShareReader:
     """The reader of one line's share: the field at ``per_line`` inside the item, or the
     sum over a list's items (``"discount_allocations[*].amount"``); zero when unset."""
     outer, star, inner = per_line.partition("[*].")
@@ -167,7 +187,7 @@ def _share_reader(
     direct = _read_amount(list_keys, convert, platform)
     of_part = _read_amount(item_keys, convert, platform)
 
-    def read(item: Mapping[str, Any], prefix: str, currency: str) -> Decimal:
+    def read(item: Mapping[str, Any], prefix: str, currency: str, _goods: Decimal) -> Decimal:
         if not star:
             share = direct(item, prefix, currency)[1]
             return Decimal(0) if share is None else share
@@ -189,6 +209,32 @@ def _share_reader(
     return read
 
 
+def _paid_share_reader(
+    spec: AdjustmentSpec, per_line_paid: str, platform: str, at: str
+) -> ShareReader:
+    """The reader of one line's share from what the buyer paid for it
+    (``per_line_paid``): its goods less that amount; zero when unset, and a
+    :class:`MappingError` naming the field when it is more than the goods."""
+    keys = parse_path(per_line_paid, where=f"{at}.per_line_paid")
+    paid_of = _read_amount(keys, amount_converter(spec.unit, max_decimals=spec.max_decimals),
+                           platform)
+
+    def read(item: Mapping[str, Any], prefix: str, currency: str, goods: Decimal) -> Decimal:
+        raw, paid = paid_of(item, prefix, currency)
+        if paid is None:
+            return Decimal(0)
+        share = EXACT.subtract(goods, paid)
+        if share < 0:
+            raise MappingError(
+                platform, path_text(prefix, keys), raw,
+                f"more than the line's goods {goods} (unit price times quantity): not what"
+                " the buyer pays for the line after its discounts",
+            )
+        return share
+
+    return read
+
+
 def compile_allocated(spec: AdjustmentSpec, platform: str, where: str) -> AllocatedReader:
     """The reader of an order-level adjustment with its lines' shares (``per_line``):
     one adjustment per line that has a share, and one on the order for what they leave.
@@ -198,9 +244,14 @@ def compile_allocated(spec: AdjustmentSpec, platform: str, where: str) -> Alloca
     kind, bearer = _check_spec(spec, at)
     applies = _condition(spec, platform, at)
     amount_of = _amount(spec, platform, at)
-    label = spec.label or spec.path
-    per_line = spec.per_line
-    share_of = None if per_line is None else _share_reader(spec, per_line, platform, at)
+    label = _label(spec)
+    share_of: ShareReader | None = None
+    if spec.per_line is not None:
+        share_of = _share_reader(spec, spec.per_line, platform, at)
+    elif spec.per_line_paid is not None:
+        share_of = _paid_share_reader(spec, spec.per_line_paid, platform, at)
+    shares_from = (f"lines' {spec.per_line} add up to" if spec.per_line is not None
+                   else f"lines' {spec.per_line_paid} leave of their goods")
 
     def read(payload: Mapping[str, Any], currency: str, lines: LineItems) -> list[Adjustment]:
         if not applies(payload, ""):
@@ -209,8 +260,8 @@ def compile_allocated(spec: AdjustmentSpec, platform: str, where: str) -> Alloca
         out: list[Adjustment] = []
         allocated = Decimal(0)
         if share_of is not None:
-            for line_id, prefix, item in lines:
-                share = share_of(item, prefix, currency)
+            for line_id, prefix, item, goods in lines:
+                share = share_of(item, prefix, currency, goods)
                 if share:
                     allocated = EXACT.add(allocated, share)
                     out.append(Adjustment(kind, Money(share, currency), bearer, line_id, label))
@@ -219,8 +270,7 @@ def compile_allocated(spec: AdjustmentSpec, platform: str, where: str) -> Alloca
         left = EXACT.subtract(total, allocated)
         if share_of is not None and left < 0:  # (a signed amount has no shares)
             raise MappingError(
-                platform, spec.path, raw,
-                f"less than the {allocated} its lines' {per_line} add up to",
+                platform, str(spec.path), raw, f"less than the {allocated} its {shares_from}",
             )
         if left:
             out.append(Adjustment(kind, Money(left, currency), bearer, None, label))

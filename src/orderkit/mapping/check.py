@@ -7,8 +7,8 @@ API). It never stops at the first problem; it reports, each with a suggested fix
 * ``unknown_status``: status values that are not in the map's table;
 * ``type_drift``: mapped fields whose JSON type changed across the batch or does not fit
   the declared unit (a fen field that became a yuan string), and amounts declared in
-  yuan that arrive as JSON integers other than 0 (fen read as yuan is 100 times the
-  amount, and the totals still add up): a unit to confirm;
+  yuan that arrive as JSON integers or as text of a whole number other than 0 (fen
+  read as yuan is 100 times the amount, and the totals still add up): a unit to confirm;
 * ``totals``: orders whose goods + shipping + tax - discounts is not the platform's payable;
   the fix names the fields the map does not read that explain the difference, when the
   payload has any (an amount, or the sum of one over a list, equal to the difference: a
@@ -253,6 +253,7 @@ def check(
     statuses: dict[tuple[str, str, object], _Tally] = {}
     types: dict[str, dict[str, _Tally]] = {}
     drift_errors: dict[str, _Tally] = {}
+    whole_texts: dict[str, _Tally] = {}
     errors: dict[tuple[str, str], _Tally] = {}
     totals: dict[tuple[str, tuple[str, ...]], _Tally] = {}
     records = mapped = 0
@@ -269,6 +270,8 @@ def check(
                 types.setdefault(pattern, {}).setdefault(_json_type(value), _Tally()).add(
                     index, value
                 )
+                if _whole_text(plan.typed_paths[pattern], value):
+                    whole_texts.setdefault(pattern, _Tally()).add(index, value)
             elif not _covered(pattern, plan.mapped_paths, containers):
                 unmapped.setdefault(pattern, _Tally()).add(index, value)
         unknown_paths = _scan_statuses(plan, order_object, index, statuses, envelope)
@@ -298,7 +301,7 @@ def check(
             tally.fix = tally.fix or fix
             tally.add(index, str(payable.amount))
     return ConsistencyReport(name, records, mapped, (*_sync_needs(plan, records), *_findings(
-        plan, unmapped, statuses, types, drift_errors, errors, totals
+        plan, unmapped, statuses, types, drift_errors, whole_texts, errors, totals
     )))
 
 
@@ -364,6 +367,7 @@ def _findings(
     statuses: dict[tuple[str, str, object], _Tally],
     types: dict[str, dict[str, _Tally]],
     drift_errors: dict[str, _Tally],
+    whole_texts: dict[str, _Tally],
     errors: dict[tuple[str, str], _Tally],
     totals: dict[tuple[str, tuple[str, ...]], _Tally],
 ) -> list[Finding]:
@@ -383,7 +387,16 @@ def _findings(
         bad = sorted(kinds - accepted) if accepted is not None else []
         mixed = len(kinds) > 1 and not kinds <= _COMPATIBLE.get(unit, frozenset())
         drift = drift_errors.get(path)
-        if not (bad or mixed or drift or _whole_yuan(unit, seen)):
+        whole = whole_texts.get(path)
+        if not (bad or mixed or drift or whole or _whole_yuan(unit, seen)):
+            continue
+        if whole is not None and not (bad or mixed or drift or _whole_yuan(unit, seen)):
+            out.append(Finding(  # only whole-number text is in question: name it alone
+                "type_drift", path,
+                f"arrives as str but is declared {unit!r} (text of a whole number)",
+                _whole_text_fix(name, path, unit, whole), whole.count, tuple(whole.records),
+                tuple(whole.examples),
+            ))
             continue
         all_examples = [e for t in seen.values() for e in t.examples][:5]
         records = sorted({r for t in seen.values() for r in t.records})[:20]
@@ -426,6 +439,22 @@ def _whole_yuan(unit: str, seen: Mapping[str, _Tally]) -> bool:
     ints = seen.get("int")
     return (unit in ("yuan", "decimal") and ints is not None
             and any(example != 0 for example in ints.examples))
+
+
+def _whole_text(unit: str, value: object) -> bool:
+    """Whether ``value`` is text of a whole number other than 0 (``"13590"``) in an
+    amount declared in yuan: fen written as text reads as 100 times the amount, and,
+    as with a JSON integer, the totals proof cannot tell."""
+    return (unit in ("yuan", "decimal") and is_minor_text(value)
+            and str(value).lstrip("-0") != "")
+
+
+def _whole_text_fix(platform: str, path: str, unit: str, whole: _Tally) -> str:
+    example = whole.examples[0]
+    return (f"`{path}` arrives as text of a whole number ({example!r}), read as"
+            f" {str(example).lstrip('-')} yuan: if the platform sends fen there, declare it"
+            f" as 'fen' in the {platform} map; if it really sends whole yuan as text,"
+            f" confirm it and keep {unit!r}")
 
 
 def _drift_fix(platform: str, path: str, unit: str, seen: Mapping[str, _Tally]) -> str:

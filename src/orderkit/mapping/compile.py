@@ -202,7 +202,7 @@ def _compile_adjustments(
     def read(
         payload: Mapping[str, Any], currency: str, drafts: Sequence[LineDraft]
     ) -> list[Adjustment]:
-        items = [(draft.line_id, f"{base}[{index}]", draft.item)
+        items = [(draft.line_id, f"{base}[{index}]", draft.item, draft.goods)
                  for index, draft in enumerate(drafts)]
         found = []
         for reader in order_scoped:
@@ -380,9 +380,11 @@ def _patterns(spec: PlatformMap) -> Iterator[tuple[str, str]]:
             yield (f"{line}{axis.path}", "status")
     for adjustment in spec.adjustments:
         prefix = line if adjustment.scope == "line" else ""
-        yield (f"{prefix}{adjustment.path}", adjustment.unit)
-        if adjustment.per_line:
-            yield (f"{line}{adjustment.per_line}", adjustment.unit)
+        if adjustment.path is not None:
+            yield (f"{prefix}{adjustment.path}", adjustment.unit)
+        for per_line in (adjustment.per_line, adjustment.per_line_paid):
+            if per_line:
+                yield (f"{line}{per_line}", adjustment.unit)
         if adjustment.only_if:
             yield (f"{prefix}{adjustment.only_if[0]}", "flag")
     for listed in spec.adjustment_lists:

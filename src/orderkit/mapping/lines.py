@@ -67,6 +67,9 @@ class LineDraft:
     channel_line_id: str
     item: Mapping[str, Any]
     """The raw item, for refunds that name a line by one of its fields."""
+    goods: Decimal
+    """What the line's units sell for before any discount: its unit price times its
+    quantity, or its total when that priced it (a multi-buy remainder included)."""
     refund_id: str = ""
 
     def line(self) -> OrderLine:
@@ -194,6 +197,7 @@ def compile_lines(
                 unit_price is None
                 or EXACT.multiply(unit_price.amount, Decimal(quantity)) != total.amount
             ):
+                goods = total.amount
                 unit_price, remainder = split_total(total, quantity)
                 if remainder:
                     found.append(Adjustment(AdjustmentKind.ROUNDING, remainder, Bearer.BUYER,
@@ -204,6 +208,10 @@ def compile_lines(
                     lookup(item, price_keys, prefix, platform),
                     "required field missing (neither a unit price nor a line total)",
                 )
+            elif isinstance(unit_price, Money) and isinstance(quantity, int):
+                goods = EXACT.multiply(unit_price.amount, Decimal(quantity))
+            else:  # a map default that is no price: OrderLine refuses it below
+                goods = Decimal(0)
             drafts.append(LineDraft(
                 line_id=line_id,
                 sku=sku,
@@ -213,6 +221,7 @@ def compile_lines(
                 title=read_title(item, prefix, currency) or "",
                 channel_line_id="" if numbered else line_id,
                 item=item,
+                goods=goods,
                 refund_id=read_refund_id(item, prefix, currency) or "",
             ))
             for reader in line_adjustments:

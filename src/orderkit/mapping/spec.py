@@ -176,9 +176,17 @@ class AdjustmentSpec:
     takes none. Shares adding up to more than the order-level amount are refused
     naming it; without an order-level amount the shares are the whole amount.
     ``per_line`` is for an order-level, unsigned amount.
+
+    ``per_line_paid`` names, inside each line item and in the same ``unit``, what the
+    buyer pays for the line after every discount on it (Youzan ``orders[].payment``,
+    the line's 最终均摊价). A line's share is then its goods (unit price times quantity,
+    or its ``line_total``) less that amount, and is handled like a ``per_line`` share;
+    a paid amount above the goods is refused naming it, and a line without one takes
+    no share. With either, ``path`` may be ``None`` when the platform gives no
+    order-level total: the lines' shares are then the whole amount.
     """
 
-    path: str
+    path: str | None
     kind: AdjustmentKind
     borne_by: Bearer = Bearer.MERCHANT
     unit: str = "yuan"
@@ -189,6 +197,7 @@ class AdjustmentSpec:
     only_if: tuple[str, object] | None = None
     max_decimals: int | None = None
     per_line: str | None = None
+    per_line_paid: str | None = None
 
 
 @attrs.frozen

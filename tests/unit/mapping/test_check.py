@@ -315,6 +315,36 @@ def test_whole_fen_written_as_text_is_not_advised_to_become_yuan() -> None:
     assert "declare it as 'yuan'" in finding.suggestion
 
 
+def test_whole_number_text_where_yuan_is_declared_is_a_unit_to_confirm() -> None:
+    # Fen written as text ("13590") in fields the map reads as yuan: every amount scales
+    # alike, the totals add up, and each is read 100 times too large.
+    registry = _kuaishou("yuan")
+    text = {"totalFee": "13590", "expressFee": "600", "discountFee": "1000"}
+    payload = _kuaishou_order(**text)
+    payload["orderItemList"][0]["price"] = "6995"
+    assert str(registry.normalize("kuaishou", payload).totals.payable.amount) == "13590.00"
+    report = check("kuaishou", [payload], registry=registry)
+    assert [(f.kind, f.path) for f in report.findings] == [
+        ("type_drift", "orderBaseInfo.discountFee"), ("type_drift", "orderBaseInfo.expressFee"),
+        ("type_drift", "orderBaseInfo.totalFee"), ("type_drift", "orderItemList[*].price")]
+    total = report.findings[2]
+    assert total.detail == "arrives as str but is declared 'yuan' (text of a whole number)"
+    assert total.suggestion == (
+        "`orderBaseInfo.totalFee` arrives as text of a whole number ('13590'), read as 13590"
+        " yuan: if the platform sends fen there, declare it as 'fen' in the kuaishou map; if"
+        " it really sends whole yuan as text, confirm it and keep 'yuan'")
+    # One such record among many with decimals is found too; "0" asks nothing.
+    decimals = [_kuaishou_order(totalFee=f"{140 + 2 * n}.90", expressFee="6.00",
+                                discountFee="0") for n in range(8)]
+    for n, order in enumerate(decimals):
+        order["orderItemList"][0]["price"] = f"{67 + n}.45"
+    whole = _kuaishou_order(totalFee="140", expressFee="6.00", discountFee="0")
+    whole["orderItemList"][0]["price"] = "67.00"
+    found = check("kuaishou", [*decimals, whole], registry=registry).drifted_fields
+    assert [f.path for f in found] == ["orderBaseInfo.totalFee"]
+    assert found[0].records == (8,)
+
+
 def test_a_map_without_a_modified_time_is_told_sync_needs_one() -> None:
     pos = PlatformMap(
         name="pos", source_zone="Asia/Shanghai", order_id=Field("receipt_no", "id"),

@@ -122,3 +122,86 @@ def test_packaged_samples_are_copies_of_test_fixtures() -> None:
     fixtures = {p.read_text("utf-8") for p in FIXTURES.glob("*/*.json")}
     for sample in samples.glob("*.json"):
         assert sample.read_text("utf-8") in fixtures, sample.name
+
+
+CUSTOM = Path(__file__).parents[2] / "fixtures" / "custom_maps"
+YOUZAN_MAP = f"{CUSTOM / 'youzan_map.py'}:YOUZAN"
+
+
+def youzan_orders(tmp_path: Path) -> Path:
+    orders = [json.loads(p.read_text("utf-8")) for p in sorted((CUSTOM / "youzan").glob("*.json"))]
+    source = tmp_path / "youzan.json"
+    source.write_text(json.dumps(orders, ensure_ascii=False), "utf-8")
+    return source
+
+
+def test_check_mapping_loads_a_custom_map_from_a_python_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = youzan_orders(tmp_path)
+    assert main(["check-mapping", "--map", YOUZAN_MAP, "--strict", str(source)]) == 0
+    assert capsys.readouterr().out.startswith("youzan: 2/2 records mapped, 0 finding(s)")
+    assert main(["normalize", "--map", YOUZAN_MAP, str(source)]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [row["channel"] for row in rows] == ["youzan", "youzan"]
+
+
+def test_check_mapping_loads_a_custom_map_from_a_module(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(CUSTOM))
+    source = youzan_orders(tmp_path)
+    assert main(["check-mapping", "--map", "youzan_map:YOUZAN", str(source)]) == 0
+    assert "youzan: 2/2 records mapped" in capsys.readouterr().out
+
+
+def test_platform_and_map_are_one_or_the_other(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = youzan_orders(tmp_path)
+    with pytest.raises(SystemExit):
+        main(["check-mapping", "--platform", "jd", "--map", YOUZAN_MAP, str(source)])
+    with pytest.raises(SystemExit):
+        main(["check-mapping", str(source)])
+    assert "--map" in capsys.readouterr().err
+
+
+def broken_map_file(tmp_path: Path) -> str:
+    module = tmp_path / "broken_map.py"
+    module.write_text(
+        "import attrs\n"
+        "import importlib.util\n"
+        f"spec = importlib.util.spec_from_file_location('y', {str(CUSTOM / 'youzan_map.py')!r})\n"
+        "youzan = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(youzan)\n"
+        "BROKEN = attrs.evolve(youzan.YOUZAN, created_at=attrs.evolve(\n"
+        "    youzan.YOUZAN.created_at, unit='minutes'))\n"
+        "NOT_A_MAP = {'name': 'youzan'}\n",
+        "utf-8")
+    (tmp_path / "syntax_error.py").write_text("YOUZAN = (\n", "utf-8")
+    return str(module)
+
+
+@pytest.mark.parametrize(("spec", "words"), [
+    ("missing_map.py:YOUZAN", ["no such file", "missing_map.py"]),
+    ("no_such_module_for_orderkit:YOUZAN", ["cannot import", "no_such_module_for_orderkit"]),
+    ("{dir}/syntax_error.py:YOUZAN", ["cannot import", "SyntaxError"]),
+    ("{file}", ["expected MODULE:NAME or FILE.py:NAME"]),
+    ("{file}:MISSING", ["has no attribute 'MISSING'"]),
+    ("{file}:NOT_A_MAP", ["expected a PlatformMap, got dict"]),
+    ("{file}:BROKEN", ["does not compile", "youzan.created_at", "minutes"]),
+])
+def test_a_map_that_cannot_be_loaded_is_one_clean_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], spec: str, words: list[str]
+) -> None:
+    module = broken_map_file(tmp_path)
+    spec = spec.format(file=module, dir=tmp_path)
+    source = youzan_orders(tmp_path)
+    for command in ("check-mapping", "normalize"):
+        assert main([command, "--map", spec, str(source)]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("orderkit: DefinitionError: --map: "), err
+        assert "Traceback" not in err and len(err.splitlines()) == 1, err
+        assert spec in err
+        for word in words:
+            assert word in err, (word, err)
