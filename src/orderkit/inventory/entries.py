@@ -50,6 +50,7 @@ LedgerOutcome = Literal[
     "parked",
     "restocked",
     "recorded",
+    "uncommitted",
     "already_applied",
 ]
 
@@ -79,6 +80,10 @@ class EntryKind(enum.StrEnum):
     #: (0, 0): a release (a cancel) of units whose lock had already expired: they count
     #: as released, no longer as expired, so a late confirm does not lock them again
     RELEASE_EXPIRED = "release_expired"
+    #: (+qty, +qty): units a ``COMMIT`` booked as shipped that never left (a carrier
+    #: scan assumed every open unit went, the warehouse's ``ship`` of the parcel named
+    #: fewer): back on hand and locked again on the lock line that committed them
+    UNCOMMIT = "uncommit"
 
 
 _EFFECTS: dict[EntryKind, tuple[int, int]] = {
@@ -97,6 +102,7 @@ _EFFECTS: dict[EntryKind, tuple[int, int]] = {
     EntryKind.RELOCK: (0, 1),
     EntryKind.LAPSE: (0, 0),
     EntryKind.RELEASE_EXPIRED: (0, 0),
+    EntryKind.UNCOMMIT: (1, 1),
 }
 
 #: Kinds that take units out of the building (``shipped`` in the balance invariant).
@@ -147,12 +153,15 @@ class LedgerEntry:
 
 def count_return(returns: dict[tuple[str, str], list[int]], entry: LedgerEntry) -> None:
     """Count ``entry`` in ``returns`` ((order id, SKU) -> [units shipped, units
-    restocked]) when it ships or restocks units of an order: what bounds the order's
-    restocks (a restock never brings back more than its order shipped)."""
+    restocked]) when it ships, takes back a shipment of (``UNCOMMIT``) or restocks
+    units of an order: what bounds the order's restocks (a restock never brings back
+    more than its order shipped)."""
     if entry.order_id is None:
         return
     if entry.kind in SHIPPING:
         returns.setdefault((entry.order_id, entry.sku), [0, 0])[0] += entry.qty
+    elif entry.kind is EntryKind.UNCOMMIT:
+        returns.setdefault((entry.order_id, entry.sku), [0, 0])[0] -= entry.qty
     elif entry.kind is EntryKind.RESTOCK:
         returns.setdefault((entry.order_id, entry.sku), [0, 0])[1] += entry.qty
 
@@ -250,7 +259,8 @@ class ParkedRelease:
 
 @attrs.frozen
 class ReleaseResult:
-    """What ``release``, ``commit``, ``confirm``, ``restock`` or ``approve_release`` did.
+    """What ``release``, ``commit``, ``uncommit``, ``confirm``, ``restock`` or
+    ``approve_release`` did.
 
     ``lines`` holds the units actually moved per SKU by this call (empty when nothing
     changed); for ``confirm``, the units whose lock it made permanent. When
@@ -295,12 +305,13 @@ class ReleaseResult:
 class StockCall(Protocol):
     """One call of :meth:`~orderkit.inventory.InventoryLedger.apply_many` (added in 0.3).
 
-    ``operation`` is ``"release"``, ``"commit"``, ``"confirm"``, ``"restock"``,
-    ``"ship"`` or ``"record_shipped"``, with the arguments of the ledger method of that
-    name: ``lock_id`` (not for a restock or a ship; optional for ``record_shipped``),
-    ``lines`` (``None``: the whole lock; required for a restock, a ship and
-    ``record_shipped``), ``order_id``, ``ref`` (the call's id, which makes a retry a
-    no-op; required for a restock, a ship and ``record_shipped``) and ``reason``
+    ``operation`` is ``"release"``, ``"commit"``, ``"uncommit"``, ``"confirm"``,
+    ``"restock"``, ``"ship"`` or ``"record_shipped"``, with the arguments of the ledger
+    method of that name: ``lock_id`` (not for a restock or a ship; optional for
+    ``record_shipped``), ``lines`` (``None``: the whole lock; required for an uncommit,
+    a restock, a ship and ``record_shipped``), ``order_id``, ``ref`` (the call's id,
+    which makes a retry a no-op; required for a restock, a ship and
+    ``record_shipped``) and ``reason``
     (``None``: the method's default). Any object with these attributes will do, such as
     :class:`orderkit.outbox.StockCall`. A confirm's or a release's ``at`` (when its
     payment or its cancel was decided, see

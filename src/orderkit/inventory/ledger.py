@@ -111,7 +111,7 @@ def _counted_ref_id(ref: str, sku: str) -> str:
 
 #: The reason each lock call writes into its entries unless the caller names one.
 _DEFAULT_REASONS: Final = {
-    "release": "release", "commit": "ship", "confirm": "",
+    "release": "release", "commit": "ship", "uncommit": "not shipped", "confirm": "",
     "record_shipped": "shipped before the stock count",
 }
 
@@ -703,6 +703,35 @@ class InventoryLedger:
         _text("reason", reason)
         return self._one(self._checked("commit", lock_id, lines, order_id, ref, reason), actor)
 
+    def uncommit(
+        self,
+        lock_id: str,
+        lines: Mapping[str, int] | Iterable[tuple[str, int]],
+        *,
+        order_id: str | None = None,
+        actor: str = "system",
+        reason: str = "not shipped",
+        ref: str | None = None,
+    ) -> ReleaseResult:
+        """Units a :meth:`commit` booked as shipped that never left (added in 0.3): a
+        carrier scan assumed every open unit went with its parcel, and the warehouse's
+        ``ship`` of that parcel named fewer. The units of ``lines`` (SKU to units) come
+        back on hand and are locked again for the order on the lock that committed them
+        (``UNCOMMIT``: ``on_hand`` and ``locked`` go up, ``available`` does not move),
+        with the line's expiry (never, once paid), until they ship or are released.
+
+        A SKU with more units than the lock committed and did not take back yet is
+        refused with :class:`~orderkit.model.errors.InvalidLock` and nothing of the call
+        is written. ``order_id`` and ``ref`` as for :meth:`release`: a second call with
+        the same ``ref`` changes nothing (``"already_applied"``); the first answers
+        ``"uncommitted"``.
+        """
+        _text("actor", actor)
+        _text("reason", reason)
+        return self._one(
+            self._checked("uncommit", lock_id, lines, order_id, ref, reason), actor
+        )
+
     def confirm(
         self,
         lock_id: str,
@@ -746,7 +775,7 @@ class InventoryLedger:
     def apply_many(
         self, calls: Sequence[StockCall], *, actor: str = "system"
     ) -> list[ReleaseResult | RefusedError]:
-        """Apply several release/commit/confirm/restock calls in one store transaction
+        """Apply several release/commit/uncommit/confirm/restock calls in one store transaction
         (added in 0.3): what the outbox relay does with a batch of stock messages.
 
         Each call is decided in order, seeing the calls before it, exactly as the method
@@ -781,8 +810,8 @@ class InventoryLedger:
             if operation not in _DEFAULT_REASONS:
                 raise ValidationError(
                     f"{path}.operation", operation,
-                    "expected 'release', 'commit', 'confirm', 'restock', 'ship' or"
-                    " 'record_shipped'",
+                    "expected 'release', 'commit', 'uncommit', 'confirm', 'restock', 'ship'"
+                    " or 'record_shipped'",
                 )
             if not isinstance(lock_id, str):
                 raise ValidationError(f"{path}.lock_id", lock_id, "expected a lock id")
@@ -817,10 +846,9 @@ class InventoryLedger:
         prefix = f"{path}." if path else ""
         paid_at = None if at is None else ensure_instant(at, path=f"{prefix}at")
         kept = None
+        if operation in ("record_shipped", "uncommit") and lines is None:
+            raise ValidationError(f"{prefix}lines", lines, "expected a mapping of SKU to quantity")
         if operation == "record_shipped":
-            if lines is None:
-                raise ValidationError(f"{prefix}lines", lines,
-                                      "expected a mapping of SKU to quantity")
             kept = _kept(keep, f"{prefix}keep")
         if ref is not None or operation == "record_shipped":  # a record_shipped names it
             _text(f"{prefix}ref", ref)
@@ -1118,11 +1146,30 @@ class InventoryLedger:
             outcome = _nothing_moved(current, commit=True)
         return ReleaseResult(outcome, lock_id, token_order, confirmed, lapsed=lapsed)
 
+    def _uncommit_in(self, batch: _Batch, call: _Call) -> ReleaseResult | RefusedError:
+        """An ``uncommit``: units of the lock's commits back on hand, locked again."""
+        lines = {line.sku: line for line in batch.tx.lock_lines(call.lock_key)}
+        wanted = call.wanted or {}
+        for sku, qty in sorted(wanted.items()):
+            if qty > lines[sku].committed:  # nothing of the call is written
+                return InvalidLock(
+                    call.lock_id,
+                    f"uncommit of {qty} {sku} but the lock committed {lines[sku].committed}",
+                )
+        for sku, qty in sorted(wanted.items()):
+            batch.append(LedgerEntry(
+                _new_id() if call.ref is None else _ref_id(call.ref, sku), EntryKind.UNCOMMIT,
+                sku, qty, batch.now, batch.actor, call.reason, order_id=call.order_id,
+                lock_key=call.lock_key,
+            ))
+        return ReleaseResult("uncommitted", call.lock_id, call.order_id, dict(wanted))
+
     #: How each operation of a checked call is decided inside the batch's transaction.
     _DECIDERS: Final = {
         "restock": _restock_in,
         "release": _release_in,
         "commit": _commit_in,
+        "uncommit": _uncommit_in,
         "ship": _commit_in,
         "record_shipped": _commit_in,
         "confirm": _confirm_in,

@@ -42,7 +42,8 @@ def apply_entry(
     would lower ``available`` below zero (or ``on_hand`` below zero, other than by a
     shipment), :class:`InvalidLock` when a lock line would resolve more units than it
     holds (or does not exist, or a confirm finds it due, or a relock takes back, or a
-    ``RELEASE_EXPIRED`` lets go of, more units than expired on it),
+    ``RELEASE_EXPIRED`` lets go of, more units than expired on it, or an ``UNCOMMIT``
+    takes back more units than it committed),
     :class:`ValidationError` for a
     malformed entry or one that would take a counter beyond ``MAX_QUANTITY`` either way
     (the range every store holds).
@@ -104,6 +105,8 @@ def _line_after(entry: LedgerEntry, line: LockLine | None) -> LockLine | None:
         return _relocked(entry, line)
     if kind is EntryKind.RELEASE_EXPIRED:
         return _let_go(entry, line)
+    if kind is EntryKind.UNCOMMIT:
+        return _uncommitted(entry, line)
     if kind is EntryKind.SHIP_UNLOCKED:
         if not entry.order_id:
             raise ValidationError(
@@ -164,6 +167,18 @@ def _let_go(entry: LedgerEntry, line: LockLine | None) -> LockLine:
         )
     return attrs.evolve(line, expired=line.expired - entry.qty,
                         released=line.released + entry.qty)
+
+
+def _uncommitted(entry: LedgerEntry, line: LockLine | None) -> LockLine:
+    """The line an ``UNCOMMIT`` leaves: ``qty`` of its committed units locked again."""
+    if line is None:
+        raise InvalidLock(str(entry.lock_key), "unknown lock")
+    if entry.qty > line.committed:
+        raise InvalidLock(
+            line.lock_key,
+            f"uncommit of {entry.qty} {line.sku} but {line.committed} committed on the line",
+        )
+    return attrs.evolve(line, committed=line.committed - entry.qty)
 
 
 def _confirmed(entry: LedgerEntry, line: LockLine | None) -> LockLine:

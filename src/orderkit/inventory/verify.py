@@ -186,6 +186,8 @@ def verify_store(
             field = "shipped_unlocked"
         elif entry.kind is EntryKind.RELEASE_EXPIRED:
             field = "released"
+        elif entry.kind is EntryKind.UNCOMMIT:
+            field = "committed"
         else:
             field = RESOLVING.get(entry.kind)
             if field is None:
@@ -195,7 +197,7 @@ def verify_store(
             problems.append(f"{entry.kind.value} {entry.entry_id} on unknown lock line")
             continue
         if field is not None:
-            line[field] += entry.qty
+            line[field] += -entry.qty if entry.kind is EntryKind.UNCOMMIT else entry.qty
         if entry.kind in (EntryKind.RELOCK, EntryKind.RELEASE_EXPIRED):
             line["expired"] -= entry.qty
 

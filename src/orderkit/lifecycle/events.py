@@ -38,6 +38,7 @@ __all__ = [
     "HoldReleased",
     "LinesCancelled",
     "LinesShipped",
+    "LinesUnshipped",
     "OrderCancelled",
     "Overpaid",
     "PaymentReceived",
@@ -207,6 +208,23 @@ class LinesShipped(DomainEvent):
     lines: Mapping[str, int]
     skus: Mapping[str, int]
     forced: bool = False
+
+
+@attrs.frozen
+class LinesUnshipped(DomainEvent):
+    """Units a carrier scan shipped never left (added in 0.3): the scan moved an order
+    no ``ship`` had reached and shipped every open unit with its parcel
+    (:class:`LinesShipped` ``forced``); the warehouse's ``ship`` of that parcel
+    (``shipment_id``, ``waybill``) names fewer. ``lines`` (line id to units) and
+    ``skus`` (SKU to units) are open again: the inventory ledger takes them back from
+    what the order's lock committed (``stock.uncommit``), and a later ``ship`` sends
+    them. The order's money does not change: the units are still sold.
+    """
+
+    shipment_id: str
+    waybill: str
+    lines: Mapping[str, int]
+    skus: Mapping[str, int]
 
 
 @attrs.frozen

@@ -28,6 +28,7 @@ from orderkit.lifecycle.events import (
     HoldReleased,
     LinesCancelled,
     LinesShipped,
+    LinesUnshipped,
     OrderCancelled,
     Overpaid,
     PaymentReceived,
@@ -222,9 +223,11 @@ def track(step: Step) -> Effect:
     named, the latest), or onto a new one.
 
     A scan that moves an order no ``ship`` reached (PAID or PACKED) proves the parcel
-    left: every open unit ships with it (:class:`LinesShipped` ``forced``) and finance
-    hears :class:`ReceivableDue`. A scan naming no waybill records a shipment without
-    one; the next scan naming a waybill, or the warehouse's ``ship`` of the parcel
+    left: every open unit ships with it (:class:`LinesShipped` ``forced``; the shipment
+    is :attr:`~orderkit.model.orders.Shipment.forced` until the warehouse's ``ship``
+    tells what it carries) and finance hears :class:`ReceivableDue`. A scan naming no
+    waybill records a shipment without one; the next scan naming a waybill, or the
+    warehouse's ``ship`` of the parcel
     (:func:`~orderkit.lifecycle.parcels.scanned_parcel`), gives it its number.
     """
     order, event, rule = step.order, step.event, step.rule
@@ -276,6 +279,7 @@ def track(step: Step) -> Effect:
         first_scan_at=scan.at if first is None or scan.at < first else first,
         lines=units,
         shipped_at=shipment.shipped_at or (scan.at if forced else None),
+        forced=shipment.forced or forced,
     )
     fields["shipments"] = tuple(shipments)
     events.append(
@@ -309,37 +313,62 @@ def track(step: Step) -> Effect:
 def _report_scanned(step: Step, index: int, wanted: Mapping[str, int]) -> Effect:
     """A ``ship`` of the parcel a carrier scan recorded first (``order.shipments[index]``):
     its carrier and waybill go on that shipment, and the units it names that the scan
-    did not ship (``wanted``, less those) ship now, in that parcel. Naming fewer units
-    than the scan shipped is refused: those units left with it."""
+    did not ship (``wanted``, less those) ship now, in that parcel.
+
+    The ``ship`` says what the parcel carries. A scan that moved an order no ``ship``
+    had reached assumed every open unit left with it
+    (:attr:`~orderkit.model.orders.Shipment.forced`): the units of those the ``ship``
+    does not name never left, so they go back to OPEN (:class:`LinesUnshipped`; the
+    ledger takes them back from the lock's commit) while the order's status can still
+    ship or cancel them (:meth:`TransitionTable.can_ship_or_cancel` of the row's
+    target). Otherwise (a DELIVERED order, or units a ``ship`` told before) naming
+    fewer units than the parcel carries is refused: those units left with it."""
     order, event = step.order, step.event
     data = event.data
     parcel = order.shipments[index]
     moving = dict(wanted)
+    back: dict[str, int] = {}
     if data.get("lines") is not None:
+        reopen = parcel.forced and step.table.can_ship_or_cancel(step.rule.target)
         for line_id, units in parcel.lines.items():
             left = moving.get(line_id, 0) - units
-            if left < 0:
+            if left < 0 and reopen:
+                back[line_id] = -left
+            elif left < 0:
+                where = (f"and the order is {step.table.name(step.rule.target)}" if parcel.forced
+                         else "(it left with them)")
                 raise ValidationError(
                     f"data.lines[{line_id!r}]",
                     moving.get(line_id, 0),
                     f"the carrier's scan already shipped {units} unit(s) of line {line_id}"
-                    f" in this parcel (it left with them): name at least those, or no lines",
+                    f" in this parcel {where}: name at least those, or no lines",
                 )
-            moving[line_id] = left
+            moving[line_id] = max(left, 0)
         moving = {line_id: units for line_id, units in moving.items() if units}
-    lines, skus, _taken = _move(order, moving, (_OPEN,), _SHIPPED, "data.lines")
+    fields: dict[str, Any] = {}
+    events: list[DomainEvent] = []
+    changes: list[Change] = []
+    current = order
+    if back:
+        reopened, back_skus, _taken = _move(order, back, (_SHIPPED,), _OPEN, "data.lines")
+        current = attrs.evolve(order, lines=reopened)
+        fields["lines"] = reopened
+        events.append(LinesUnshipped(order.order_id, event.event_id, step.now,
+                                     parcel.shipment_id, data["waybill"], back, back_skus))
+        changes.append(("unshipped", _units(back), ""))
+    lines, skus, _taken = _move(current, moving, (_OPEN,), _SHIPPED, "data.lines")
+    carried = {line_id: units - back.get(line_id, 0) for line_id, units in parcel.lines.items()}
     shipment = attrs.evolve(
         parcel,
         carrier=data["carrier"],
         waybill=data["waybill"],
-        lines=_add(parcel.lines, moving),
+        lines=_add({line_id: units for line_id, units in carried.items() if units}, moving),
         shipped_at=parcel.shipped_at or event.at,
+        forced=False,
     )
     shipments = list(order.shipments)
     shipments[index] = shipment
-    fields: dict[str, Any] = {"shipments": tuple(shipments)}
-    events: list[DomainEvent] = []
-    changes: list[Change] = []
+    fields["shipments"] = tuple(shipments)
     if parcel.waybill != shipment.waybill:
         changes.append((f"shipments[{parcel.shipment_id}].waybill", parcel.waybill,
                         shipment.waybill))

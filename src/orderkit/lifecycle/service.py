@@ -45,6 +45,7 @@ from orderkit.lifecycle.events import (
     Event,
     LinesCancelled,
     LinesShipped,
+    LinesUnshipped,
     OrderCancelled,
     PaymentReceived,
     Refunded,
@@ -76,6 +77,7 @@ from orderkit.outbox.messages import (
     STOCK_RELEASE,
     STOCK_RESTOCK,
     STOCK_SHIP,
+    STOCK_UNCOMMIT,
     OutboxMessage,
     event_content,
     message_id,
@@ -828,10 +830,11 @@ def _stock(
     order's lock when it has one), except units shipped at or before ``counted_at``, the
     stock count that opened the ledger, by their shipment's ``shipped_at``: those are
     only recorded for the order (the count did not include them); the rest move the
-    order's lock, when it has one. With ``settled`` (a placement's transitions, and
-    ``lock_id`` taken for the units they leave open) the lock only confirms: what the
-    transitions ship leaves as units no lock holds, and what they cancel or refund was
-    never locked."""
+    order's lock, when it has one, and so do units a carrier scan shipped that never
+    left (:class:`LinesUnshipped`: the lock takes them back from its commit). With
+    ``settled`` (a placement's transitions, and ``lock_id`` taken for the units they
+    leave open) the lock only confirms: what the transitions ship leaves as units no
+    lock holds, and what they cancel or refund was never locked."""
     order = transition.order
     owed: list[tuple[str, dict[str, Any]]] = []
     for event in transition.events:
@@ -862,6 +865,9 @@ def _stock(
             owed.append((STOCK_CONFIRM, {"lock_id": lock_id}))
         elif settled:
             continue  # the lock never held what the placement's transitions let go
+        elif isinstance(event, LinesUnshipped) and event.skus:
+            # Units a carrier scan shipped that never left: back in the order's lock.
+            owed.append((STOCK_UNCOMMIT, {"lock_id": lock_id, "lines": dict(event.skus)}))
         elif isinstance(event, LinesCancelled) and event.skus:
             owed.append((STOCK_RELEASE, {"lock_id": lock_id, "lines": dict(event.skus)}))
         elif isinstance(event, OrderCancelled):

@@ -104,7 +104,9 @@ class TransitionTable:
         self._by_key = {key: tuple(rows) for key, rows in by_key.items()}
         self._validate()
         self._lets_units_go = self._reached(
-            {r.source for r in self.rules if r.event in _MOVES_OPEN_UNITS}, backward=True
+            {r.source for r in self.rules
+             if r.event in _MOVES_OPEN_UNITS and r.guard not in _REPORTS_ONLY},
+            backward=True,
         )
 
     @property
@@ -125,9 +127,10 @@ class TransitionTable:
     def can_ship_or_cancel(self, status: int) -> bool:
         """Whether the open units of an order in ``status`` can still ship or be
         cancelled (added in 0.3): a ``ship``, ``cancel`` or ``cancel_lines`` row leaves
-        ``status``, or a status its rows lead to. ``False`` for a final status, for DELIVERED in the
-        default table, and for a status the table does not know: open units there would
-        keep their stock locked for ever."""
+        ``status``, or a status its rows lead to (a row that only reports a parcel a
+        scan shipped, ``ship [reports_scanned_parcel]``, sends no open unit). ``False``
+        for a final status, for DELIVERED in the default table, and for a status the
+        table does not know: open units there would keep their stock locked for ever."""
         return int(status) in self._lets_units_go
 
     def name(self, status: int) -> str:
@@ -264,6 +267,9 @@ class TransitionTable:
 #: The events whose handlers take units out of OPEN as a matter of course (to SHIPPED,
 #: or CANCELLED): see :meth:`TransitionTable.can_ship_or_cancel`.
 _MOVES_OPEN_UNITS = frozenset({"ship", "cancel", "cancel_lines"})
+#: The guards of rows that only report a parcel that left already (a ``ship`` of the
+#: parcel a carrier scan shipped): such a row sends no open unit.
+_REPORTS_ONLY = frozenset({"reports_scanned_parcel"})
 
 
 def _rule(row: Rule | tuple[Any, ...], index: int) -> Rule:
@@ -568,6 +574,9 @@ def _default_rules() -> list[Rule]:
     add(_S.SHIPPED, "return_received", _S.CLOSED, "refused_on_delivery")
     add(_S.SHIPPED, "return_received", _S.SHIPPED)  # a parcel the buyer refused
     add(_S.DELIVERED, "complete", _S.COMPLETED)
+    # The warehouse's ``ship`` of the parcel a ``signed`` scan delivered before any
+    # ``ship`` came: its carrier and waybill go on the scan's shipment, nothing moves.
+    add(_S.DELIVERED, "ship", _S.DELIVERED, "reports_scanned_parcel")
     # Signed for, then every unit came back unpaid: nothing will be collected either.
     add(_S.DELIVERED, "return_received", _S.CLOSED, "refused_on_delivery")
     add(_S.DELIVERED, "track", _S.DELIVERED)

@@ -487,7 +487,12 @@ def _to_events(value: object) -> tuple[CarrierScan, ...]:
 
 @attrs.frozen
 class Shipment:
-    """A parcel: carrier, waybill and which line units it carries."""
+    """A parcel: carrier, waybill and which line units it carries.
+
+    ``forced`` (added in 0.3): its units are the ones a carrier scan assumed left with
+    it (every unit still open when the scan moved an order no ``ship`` had reached);
+    the warehouse's ``ship`` of the parcel tells what is in it, and clears it.
+    """
 
     shipment_id: str = attrs.field(validator=check.text(allow_empty=False))
     carrier: str = attrs.field(validator=check.text())
@@ -496,6 +501,7 @@ class Shipment:
     shipped_at: datetime | None = attrs.field(default=None, converter=_to_shipped_at)
     first_scan_at: datetime | None = attrs.field(default=None, converter=_to_first_scan_at)
     events: tuple[CarrierScan, ...] = attrs.field(default=(), converter=_to_events)
+    forced: bool = attrs.field(default=False, validator=check.instance(bool))
 
 
 @attrs.frozen

@@ -13,7 +13,9 @@ Topics name the consumer and what to do:
   :func:`~orderkit.model.serialization.to_dict` gives it, plus ``"type"``.
 * ``stock.release`` and ``stock.commit``: a movement for the inventory ledger;
   ``payload`` is ``{"lock_id": ..., "lines": {sku: units} or None}`` (``None``: all
-  that is still locked); ``stock.confirm``: a payment confirms the lock
+  that is still locked); ``stock.uncommit``: units a ``stock.commit`` of the lock
+  shipped that never left, back on hand and locked again (``{"lock_id": ..., "lines":
+  {sku: units}}``); ``stock.confirm``: a payment confirms the lock
   (``{"lock_id": ...}``), which then never expires.
 * ``stock.restock``: returned units back in stock (``{"lines": ..., "return_id": ...}``);
   ``stock.ship``: units that left with no lock to commit (``{"lines": ...}``);
@@ -43,6 +45,7 @@ __all__ = [
     "STOCK_RELEASE",
     "STOCK_RESTOCK",
     "STOCK_SHIP",
+    "STOCK_UNCOMMIT",
     "DeliveryStatus",
     "OutboxMessage",
     "StoredMessage",
@@ -52,6 +55,7 @@ __all__ = [
 
 STOCK_RELEASE: Final = "stock.release"
 STOCK_COMMIT: Final = "stock.commit"
+STOCK_UNCOMMIT: Final = "stock.uncommit"
 STOCK_CONFIRM: Final = "stock.confirm"
 STOCK_RESTOCK: Final = "stock.restock"
 STOCK_SHIP: Final = "stock.ship"

@@ -55,6 +55,7 @@ from orderkit.outbox.messages import (
     STOCK_RELEASE,
     STOCK_RESTOCK,
     STOCK_SHIP,
+    STOCK_UNCOMMIT,
     OutboxMessage,
     StoredMessage,
     event_content,
@@ -72,7 +73,10 @@ _EVENTS: Final = "sink"
 _STOCK: Final = "ledger"
 _ERROR_TEXT: Final = 2000
 #: The ledger call of each stock topic.
-_OPERATIONS: Final = {STOCK_RELEASE: "release", STOCK_COMMIT: "commit", STOCK_CONFIRM: "confirm"}
+_OPERATIONS: Final = {
+    STOCK_RELEASE: "release", STOCK_COMMIT: "commit", STOCK_UNCOMMIT: "uncommit",
+    STOCK_CONFIRM: "confirm",
+}
 #: The ledger call of each stock topic that names the order's units, not a lock's.
 _ORDER_OPERATIONS: Final = {
     STOCK_RESTOCK: "restock", STOCK_SHIP: "ship", STOCK_RECORD_SHIPPED: "record_shipped",

@@ -17,6 +17,7 @@ from orderkit.lifecycle import (
     Lifecycle,
     LinesCancelled,
     LinesShipped,
+    LinesUnshipped,
     ReceivableDue,
     Refunded,
     StatusChanged,
@@ -705,17 +706,48 @@ def test_a_later_scan_naming_the_waybill_gives_it_to_the_shipment_scanned_withou
     assert (shipment.carrier, shipment.waybill, len(shipment.events)) == ("YTO", "YT5", 2)
 
 
-def test_a_ship_naming_fewer_units_than_a_scan_without_waybill_shipped_is_refused() -> None:
+def test_a_ship_naming_fewer_units_than_a_scan_without_waybill_shipped_gives_them_back() -> None:
     flow = Flow().paid()
     flow.clock.set(T0 + timedelta(hours=2))
     flow.send("track", {"status": "in_transit", "carrier_time": flow.clock.now()})
+    (scanned,) = flow.order.shipments
+    assert scanned.forced and dict(scanned.lines) == {"L1": 5, "L2": 2}
+    t = flow.send("ship", {"carrier": "SF", "waybill": "SF200", "lines": {"L1": 5}})
+    assert t.order.status is OrderStatus.SHIPPED
+    (shipment,) = t.order.shipments
+    assert (shipment.waybill, dict(shipment.lines), shipment.forced) == ("SF200", {"L1": 5}, False)
+    assert qty(t.order, "L2") == {LineStatus.OPEN: 2}
+    (back,) = [e for e in t.events if isinstance(e, LinesUnshipped)]
+    assert (back.lines, back.skus, back.shipment_id) == ({"L2": 2}, {"CUP": 2}, "E2")
+    assert not any(isinstance(e, (LinesShipped, ReceivableDue)) for e in t.events)
+    assert ("unshipped", "L2x2", "") in t.audit[0].changes
+    assert t.order.totals.sold == flow.order.totals.sold and not t.order.due.amount
+    assert t.order.partly_shipped_since == T0 + timedelta(hours=2)
+    # The second parcel ships the cups as any partly shipped order's last units.
+    t = flow.send("ship", {"carrier": "SF", "waybill": "SF201", "lines": {"L2": 2}})
+    assert [(s.waybill, dict(s.lines)) for s in t.order.shipments] == [
+        ("SF200", {"L1": 5}), ("SF201", {"L2": 2})]
+    assert t.order.open_units == {}
+
+
+def test_a_ship_naming_fewer_units_than_a_signed_scan_delivered_is_refused() -> None:
+    flow = Flow().paid()
+    flow.clock.set(T0 + timedelta(hours=30))
+    flow.send("track", {"status": "signed", "carrier_time": flow.clock.now(), "waybill": "YT7"})
     before = flow.order
-    with pytest.raises(ValidationError, match="already shipped 2 unit") as info:
-        flow.send("ship", {"carrier": "SF", "waybill": "SF200", "lines": {"L1": 5}})
+    assert before.status is OrderStatus.DELIVERED
+    with pytest.raises(ValidationError, match="order is DELIVERED") as info:
+        flow.send("ship", {"carrier": "YTO", "waybill": "YT7", "lines": {"L1": 5}})
     assert (info.value.path, info.value.value) == ("data.lines['L2']", 0)
     assert flow.order is before
-    t = flow.send("ship", {"carrier": "SF", "waybill": "SF200", "lines": {"L1": 5, "L2": 2}})
-    assert t.order.shipments[0].waybill == "SF200"
+    t = flow.send("ship", {"carrier": "YTO", "waybill": "YT7", "lines": {"L1": 5, "L2": 2}})
+    assert t.ignored is None and t.order.status is OrderStatus.DELIVERED
+    (shipment,) = t.order.shipments
+    assert (shipment.carrier, shipment.waybill, shipment.forced) == ("YTO", "YT7", False)
+    assert t.order.lines == before.lines and t.events == ()
+    # Told once: the same parcel again, or another one, is stale on a delivered order.
+    assert flow.send("ship", {"carrier": "YTO", "waybill": "YT7"}).ignored
+    assert flow.send("ship", {"carrier": "YTO", "waybill": "YT8"}).ignored
 
 
 def test_a_ship_of_a_parcel_scanned_first_fills_the_scans_shipment() -> None:

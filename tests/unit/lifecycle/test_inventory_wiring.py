@@ -9,7 +9,7 @@ import attrs
 import pytest
 
 from orderkit.inventory import InventoryLedger
-from orderkit.lifecycle import DEFAULT_TABLE, Event, Lifecycle, OrderService
+from orderkit.lifecycle import DEFAULT_TABLE, Event, Lifecycle, LinesUnshipped, OrderService
 from orderkit.model.errors import (
     DuplicateOrder,
     InsufficientStock,
@@ -549,3 +549,89 @@ def test_a_ship_after_a_scan_without_waybill_is_found_by_its_waybill(wired: Any)
     assert levels(ledger, "TEA") == (5, 0, 5)  # shipped once, by the scan
     assert levels(ledger, "CUP") == (3, 0, 3)
     assert ledger.verify({"ORD-1": {"TEA": 5, "CUP": 2}}).ok
+
+
+def test_an_early_scan_of_one_parcel_of_two_gives_back_the_units_its_ship_does_not_name(
+    wired: Any,
+) -> None:
+    """2 cups and a teapot leave as two parcels; the carrier scans parcel 1 before the
+    warehouse reports it. The scan ships every open unit; the warehouse's ``ship`` of
+    parcel 1 names only the cups, so the teapot is open again and back in the order's
+    lock, and parcel 2 ships it."""
+    service, ledger = wired
+    service.place(Order(
+        order_id="ORD-2", channel="tmall", channel_order_id="T-ORD-2",
+        lines=[OrderLine("C", "CUP", 2, Money("5.00", "CNY")),
+               OrderLine("P", "TEA", 1, Money("50.00", "CNY"))],
+        created_at=T0,
+    ))
+    service.handle("ORD-2", event("pay", "p-2", amount=Money("60.00", "CNY")))
+    scanned_at = T0 + timedelta(hours=2)
+    service.handle("ORD-2", Event("track", event_id="yt1-scan", at=scanned_at, data={
+        "status": "in_transit", "carrier_time": scanned_at, "waybill": "YT1"}))
+    assert levels(ledger, "TEA") == (9, 0, 9)  # the scan assumed every open unit left
+    assert levels(ledger, "CUP") == (3, 0, 3)
+
+    ship = Event("ship", event_id="wms-yt1", at=scanned_at + timedelta(minutes=5),
+                 data={"carrier": "YTO", "waybill": "YT1", "lines": {"C": 2}})
+    moved = service.handle("ORD-2", ship)
+    assert moved.ignored is None
+    stored = service.repository.get("ORD-2")
+    assert stored.status is OrderStatus.SHIPPED
+    assert stored.open_units == {"P": 1}
+    assert stored.partly_shipped_since == scanned_at
+    assert [(s.carrier, s.waybill, dict(s.lines)) for s in stored.shipments] == [
+        ("YTO", "YT1", {"C": 2})]
+    (back,) = [e for e in moved.events if isinstance(e, LinesUnshipped)]
+    assert (back.lines, back.skus, back.waybill) == ({"P": 1}, {"TEA": 1}, "YT1")
+    assert levels(ledger, "TEA") == (10, 1, 9)  # on the shelf, the order's again
+    assert levels(ledger, "CUP") == (3, 0, 3)
+    assert ledger.verify({"ORD-2": {"CUP": 2}}).ok
+    totals = stored.totals
+    assert totals.paid - totals.refunded - totals.refund_due + totals.due == totals.sold
+    assert str(totals.sold.amount) == "60.00" and not totals.due.amount
+    # The warehouse retries its callback under a fresh id: one parcel, nothing moves.
+    again = service.handle("ORD-2", attrs.evolve(ship, event_id="wms-yt1-retry"))
+    assert again.ignored is not None
+    assert service.handle("ORD-2", ship).changed is False
+    assert levels(ledger, "TEA") == (10, 1, 9)
+
+    service.handle("ORD-2", Event("ship", event_id="wms-yt2", at=scanned_at + timedelta(hours=1),
+                                  data={"carrier": "YTO", "waybill": "YT2", "lines": {"P": 1}}))
+    done = service.repository.get("ORD-2")
+    assert [(s.waybill, dict(s.lines)) for s in done.shipments] == [
+        ("YT1", {"C": 2}), ("YT2", {"P": 1})]
+    assert done.open_units == {} and done.partly_shipped_since is None
+    for line in done.lines:
+        assert sum(line.quantities.values()) == line.quantity
+    assert levels(ledger, "TEA") == (9, 0, 9)
+    assert levels(ledger, "CUP") == (3, 0, 3)
+    assert ledger.verify({"ORD-2": {"CUP": 2, "TEA": 1}}).ok
+    (found,) = service.repository.find_by_waybill("YT2")
+    assert found.order_id == "ORD-2"
+
+
+def test_a_ship_after_a_signed_scan_no_ship_reached_writes_its_waybill(wired: Any) -> None:
+    service, ledger = wired
+    service.place(order())
+    service.handle("ORD-1", event("pay", "p-1", amount=Money("60.00", "CNY")))
+    signed_at = T0 + timedelta(hours=30)
+    service.handle("ORD-1", Event("track", event_id="signed-1", at=signed_at,
+                                  data={"status": "signed", "carrier_time": signed_at}))
+    assert service.repository.get("ORD-1").status is OrderStatus.DELIVERED
+    before = service.repository.get("ORD-1")
+    ship = Event("ship", event_id="s-1", at=signed_at + timedelta(minutes=5),
+                 data={"carrier": "SF", "waybill": "SF300"})
+    assert service.handle("ORD-1", ship).ignored is None
+    (found,) = service.repository.find_by_waybill("SF300")
+    assert found.status is OrderStatus.DELIVERED
+    assert [(s.carrier, s.waybill, dict(s.lines)) for s in found.shipments] == [
+        ("SF", "SF300", dict(before.shipments[0].lines))]
+    assert found.lines == before.lines
+    assert levels(ledger, "TEA") == (5, 0, 5)  # shipped once, by the scan
+    assert ledger.verify({"ORD-1": {"TEA": 5, "CUP": 2}}).ok
+    # Any other parcel on a delivered order stays as it was: ignored, nothing moves.
+    other = Event("ship", event_id="s-2", at=signed_at + timedelta(minutes=6),
+                  data={"carrier": "SF", "waybill": "SF301"})
+    assert service.handle("ORD-1", other).ignored is not None
+    assert service.repository.find_by_waybill("SF301") == []

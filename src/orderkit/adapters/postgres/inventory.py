@@ -107,6 +107,14 @@ MIGRATIONS: Final = (
     CREATE INDEX inventory_entries_parks ON {s}.inventory_entries (entry_id)
         WHERE kind = 'park'
     """,
+    # 4: an ``uncommit`` takes back units its order's commit shipped (a parcel the
+    # warehouse reported with fewer units than a carrier scan assumed), so it counts
+    # against what the order shipped: the returns index covers it too.
+    """
+    DROP INDEX {s}.inventory_entries_returns;
+    CREATE INDEX inventory_entries_returns ON {s}.inventory_entries (order_id, sku, kind, qty)
+        WHERE kind IN ('commit', 'ship_unlocked', 'restock', 'uncommit')
+    """,
 )
 
 #: The first key of every SKU advisory lock ("ok"), apart from the host's own locks.
@@ -511,9 +519,10 @@ class _PostgresTransaction:
     ) -> Mapping[tuple[str, str], tuple[int, int]]:
         rows = self._query(
             "SELECT order_id, sku,"
-            " sum(CASE WHEN kind = 'restock' THEN 0 ELSE qty END),"
+            " sum(CASE kind WHEN 'restock' THEN 0 WHEN 'uncommit' THEN -qty ELSE qty END),"
             " sum(CASE WHEN kind = 'restock' THEN qty ELSE 0 END)"
-            " FROM {s}.inventory_entries WHERE kind IN ('commit', 'ship_unlocked', 'restock')"
+            " FROM {s}.inventory_entries"
+            " WHERE kind IN ('commit', 'ship_unlocked', 'restock', 'uncommit')"
             " AND order_id = ANY(%s) GROUP BY order_id, sku",
             (sorted(set(order_ids)),),
         )

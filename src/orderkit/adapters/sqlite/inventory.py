@@ -109,6 +109,14 @@ _MIGRATIONS: Final = (
     """
     CREATE INDEX inventory_entries_parks ON inventory_entries (entry_id) WHERE kind = 'park'
     """,
+    # 5: an ``uncommit`` takes back units its order's commit shipped (a parcel the
+    # warehouse reported with fewer units than a carrier scan assumed), so it counts
+    # against what the order shipped: the returns index covers it too.
+    """
+    DROP INDEX inventory_entries_returns;
+    CREATE INDEX inventory_entries_returns ON inventory_entries (order_id, sku, kind, qty)
+        WHERE kind IN ('commit', 'ship_unlocked', 'restock', 'uncommit')
+    """,
 )
 
 _ENTRY_COLUMNS: Final = (
@@ -123,12 +131,13 @@ _PENDING_PARK: Final = (
     "p.kind = 'park' AND NOT EXISTS (SELECT 1 FROM inventory_entries AS a"
     " WHERE a.kind = 'approve' AND a.ref = p.entry_id)"
 )
-#: Per (order, SKU) of a JSON array of order ids: units shipped and units restocked.
+#: Per (order, SKU) of a JSON array of order ids: units shipped (less those an
+#: ``uncommit`` took back) and units restocked.
 _RETURNS: Final = (
     "SELECT order_id, sku,"
-    " sum(CASE WHEN kind = 'restock' THEN 0 ELSE qty END),"
+    " sum(CASE kind WHEN 'restock' THEN 0 WHEN 'uncommit' THEN -qty ELSE qty END),"
     " sum(CASE WHEN kind = 'restock' THEN qty ELSE 0 END)"
-    " FROM inventory_entries WHERE kind IN ('commit', 'ship_unlocked', 'restock')"
+    " FROM inventory_entries WHERE kind IN ('commit', 'ship_unlocked', 'restock', 'uncommit')"
     " AND order_id IN (SELECT value FROM json_each(?)) GROUP BY order_id, sku"
 )
 #: The lines of the locks of a JSON array of lock keys, by lock key then SKU.
