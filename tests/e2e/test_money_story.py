@@ -385,3 +385,41 @@ def test_a_refund_reported_by_the_webhook_and_by_the_import_is_paid_back_once(
     assert "41.43" in str(caught.value) and "45.50" in str(caught.value)
     assert service.repository.get("ORD-1") == again.order
     assert ledger.verify().ok
+
+
+def test_a_refund_webhooked_as_money_only_gets_its_cup_from_the_import_with_no_new_money(
+    tmp_path: Path,
+) -> None:
+    # The webhook receiver hears "refund 221455667788990099 of 41.43 succeeded" and
+    # books the money alone; the next day's refund CSV import says it was the cup.
+    clock = ManualClock(T0)
+    service, ledger = _stocked_service(tmp_path, clock)
+    service.place(_couponed())
+    service.handle("ORD-1", _paying("211.50", "pay"))
+    at = T0 + timedelta(hours=1)
+    money = {"amount": Money("41.43", "CNY"), "reference": "221455667788990099"}
+    webhook = service.handle("ORD-1", Event("refund", event_id="webhook-delivery-8812", at=at,
+                                            data=dict(money)))
+    assert [type(e).__name__ for e in webhook.events] == ["Refunded"]
+    assert webhook.order.line("2").quantities[LineStatus.OPEN] == 1  # nothing named yet
+    assert ledger.stock("CUP").locked == 1
+    imported = [service.handle("ORD-1", Event("refund", event_id=event_id, at=at + timedelta(
+        days=1), data={**money, "lines": {"2": 1}}))
+        for event_id in ("csv-import-2026-02-17-3", "csv-import-2026-02-17-3",
+                         "csv-import-2026-02-18-1")]
+    assert [[type(e).__name__ for e in t.events] for t in imported] == [
+        ["RefundLinesAssigned"], [], []]
+    assert [t.changed for t in imported] == [True, False, True]  # the last one: ignored
+    order = service.repository.get("ORD-1")
+    # As if the webhook had named the cup: the cup refunded for its 41.43, nothing
+    # owed, no concession left on the tea, its stock free again.
+    assert order.totals.refunded == Money("41.43", "CNY")
+    assert order.totals.sold == Money("170.07", "CNY")
+    assert order.refund_due == Money("0.00", "CNY")
+    assert [a for a in order.adjustments if a.label.startswith("refund ")] == []
+    assert order.line("2").quantities[LineStatus.REFUNDED] == 1
+    (refund,) = [p for p in order.payments if p.reference == "221455667788990099"]
+    assert (refund.payment_id, dict(refund.lines)) == ("webhook-delivery-8812", {"2": 1})
+    assert ledger.stock("CUP").locked == 0 and ledger.stock("CUP").available == 4
+    assert ledger.verify().ok
+    _identity_holds(order)

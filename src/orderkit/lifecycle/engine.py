@@ -28,7 +28,10 @@ Rules the engine keeps, whatever the table says:
   is that money told again: with the same amount (and the same lines, when it names
   lines) it is recorded as ignored, a duplicate of the earlier event, whatever the
   status; with other money it is refused with :class:`IdempotencyConflict` keyed by
-  the reference. An empty reference never makes a duplicate.
+  the reference. An empty reference never makes a duplicate. A ``refund`` of the
+  amount of a refund recorded as money only under its reference, naming lines, gives
+  it those units: the handler takes back that refund's concessions and refunds the
+  units, with no new money (:class:`~orderkit.lifecycle.RefundLinesAssigned`).
 * **Stale events are recorded, not refused, not reversed.** An event the table lists as
   stale for the current status (a slow ``pay`` after ``ship``) leaves the status alone;
   its id is remembered and an ``ignored`` audit entry says why.
@@ -65,6 +68,7 @@ import attrs
 from orderkit.lifecycle.events import DomainEvent, Event, RefundDue, StatusChanged
 from orderkit.lifecycle.handlers import HANDLERS, Effect, Step, approver, charges_back
 from orderkit.lifecycle.policy import Policy
+from orderkit.lifecycle.refunds import reclassed_refund
 from orderkit.lifecycle.table import (
     DEFAULT_TABLE,
     Rule,
@@ -458,7 +462,9 @@ def _told_again(order: Order, event: Event) -> str | None:
     transaction number or a platform's refund number names one payment or refund), of
     the same amount and, when the event names lines, the same lines. Refuses it with
     :class:`IdempotencyConflict` (keyed by the reference, naming both amounts) when
-    that payment moved other money."""
+    that payment moved other money. A ``refund`` naming the lines of a refund recorded
+    as money only, of its amount, is neither: it gives that refund its units
+    (:func:`~orderkit.lifecycle.refunds.reclassed_refund`)."""
     kind = _PAYMENT_KINDS.get(event.name)
     data = event.data
     reference = data.get("reference") if kind is not None else None
@@ -467,7 +473,9 @@ def _told_again(order: Order, event: Event) -> str | None:
     recorded = next(
         (p for p in order.payments if p.kind is kind and p.reference == reference), None
     )
-    if recorded is None:
+    if recorded is None or reclassed_refund(order, event) is recorded:
+        # None recorded, or the units of the refund recorded as money only: the refund
+        # handler gives them to it.
         return None
     said = f"{recorded.amount}" + (f" for lines {_lines(recorded.lines)}" if recorded.lines
                                    else "")

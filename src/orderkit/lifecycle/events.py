@@ -46,6 +46,7 @@ __all__ = [
     "PriceChanged",
     "ReceivableDue",
     "RefundDue",
+    "RefundLinesAssigned",
     "Refunded",
     "ReturnCancelled",
     "ReturnReceived",
@@ -310,6 +311,22 @@ class Refunded(DomainEvent):
     lines: Mapping[str, int]
     released: Mapping[str, int]
     reference: str = ""
+
+
+@attrs.frozen
+class RefundLinesAssigned(DomainEvent):
+    """The units of a refund recorded as money only are now known (added in 0.3): the
+    same refund (its ``reference``, the platform's refund number, and its amount) was
+    told again naming ``lines`` (line id to units), which moved to REFUNDED as if the
+    refund had named them from the start. No money moved: the :class:`Refunded` of
+    ``refund_id`` (the event that recorded the refund) said it. ``released`` maps SKU
+    to units refunded before they shipped (stock to release), as in :class:`Refunded`.
+    """
+
+    refund_id: str
+    reference: str
+    lines: Mapping[str, int]
+    released: Mapping[str, int]
 
 
 @attrs.frozen

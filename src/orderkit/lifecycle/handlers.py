@@ -36,6 +36,7 @@ from orderkit.lifecycle.events import (
     PriceChanged,
     ReceivableDue,
     Refunded,
+    RefundLinesAssigned,
     ReturnCancelled,
     ReturnReceived,
     ReturnRequested,
@@ -43,6 +44,7 @@ from orderkit.lifecycle.events import (
 )
 from orderkit.lifecycle.parcels import scan_target, scanned_parcel
 from orderkit.lifecycle.policy import Actor, Policy
+from orderkit.lifecycle.refunds import reclassed_refund, refund_label, unrefunded
 from orderkit.lifecycle.table import (
     Rule,
     TransitionTable,
@@ -423,10 +425,74 @@ def refund(step: Step) -> Effect:
     adjustments spread over them by value, and beyond what they are worth, gives back
     the order's own shipping still charged (a SHIPPING_CONCESSION on the order). A
     refund beyond all three is refused.
+
+    A refund naming the lines of one recorded as money only under its reference, of
+    its amount (:func:`~orderkit.lifecycle.refunds.reclassed_refund`), moves no money:
+    see :func:`_assign_lines`.
     """
     order, event = step.order, step.event
+    recorded = reclassed_refund(order, event)
+    if recorded is not None:
+        return _assign_lines(step, recorded)
     data = event.data
     amount: Money = data["amount"]
+    payment = Payment(
+        event.event_id,
+        amount,
+        event.at,
+        method=_refund_method(order, data, amount, event.at),
+        kind=PaymentKind.REFUND,
+        lines=refund_lines(order, event),  # the named lines, or everything for a full refund
+        reference=data.get("reference") or "",  # checked: text when given
+    )
+    fields, released = _pay_back(order, event, payment)
+    fields["payments"] = (*order.payments, payment)
+    refunded = order.totals.refunded
+    return Effect(
+        fields,
+        (Refunded(order.order_id, event.event_id, step.now, amount, dict(payment.lines),
+                  released, payment.reference),),
+        (("refunded", str(refunded), str(refunded + amount)),),
+        step.approved_by,
+    )
+
+
+def _assign_lines(step: Step, recorded: Payment) -> Effect:
+    """The units ``step``'s ``refund`` names given to ``recorded``, the refund of the
+    same reference and amount recorded as money only: what ``recorded`` did to the
+    order is taken back (:func:`~orderkit.lifecycle.refunds.unrefunded`: its payment
+    and its concessions) and it is paid back again on the line path, under its own id,
+    time and method, naming those lines; so the order ends as if it had named them from
+    the start. No money moves: a :class:`RefundLinesAssigned` says which units went
+    (and the stock they free, as a refund of them would have)."""
+    order, event = step.order, step.event
+    base = unrefunded(order, recorded)
+    payment = attrs.evolve(recorded, lines=refund_lines(base, event))
+    fields, released = _pay_back(base, event, payment)
+    fields.setdefault("adjustments", base.adjustments)  # its concessions taken back
+    fields["payments"] = tuple(payment if p.payment_id == recorded.payment_id else p
+                               for p in order.payments)
+    assigned = RefundLinesAssigned(order.order_id, event.event_id, step.now,
+                                   recorded.payment_id, recorded.reference,
+                                   dict(payment.lines), released)
+    return Effect(
+        fields,
+        (assigned,),
+        ((f"payments[{recorded.payment_id}].lines", "", _units(payment.lines)),),
+        step.approved_by,
+    )
+
+
+def _pay_back(
+    order: Order, event: Event, payment: Payment
+) -> tuple[dict[str, Any], dict[str, int]]:
+    """What paying back ``payment`` (a refund, by ``event``) does to ``order``: the
+    order fields it changes (``lines`` and ``returns`` for the units it moves,
+    ``adjustments`` for what it gives beyond what is owed, labelled
+    :func:`refund_label` of its id) and the units it releases before they shipped, by
+    SKU. Refuses more than was paid and not refunded, or more than is owed plus what is
+    still sold and charged."""
+    amount = payment.amount
     totals = order.totals
     left = totals.paid - totals.refunded
     if amount > left:
@@ -436,7 +502,6 @@ def refund(step: Step) -> Effect:
             amount,
             f"refunds would exceed the {totals.paid} paid ({totals.refunded} refunded so far)",
         )
-    wanted = refund_lines(order, event)  # the named lines, or everything for a full refund
     moves = refund_moves(order, event)  # less units already out of the sale
     fields: dict[str, Any] = {}
     released: dict[str, int] = {}
@@ -470,31 +535,12 @@ def refund(step: Step) -> Effect:
             " standing",
         )
     if concession.amount > 0:
-        label = refund_label(event.event_id)
+        label = refund_label(payment.payment_id)
         on_goods = min(concession, worth)
-        given: list[Adjustment] = _concession(after, on_goods, event) if on_goods else []
+        given: list[Adjustment] = _concession(after, on_goods, label) if on_goods else []
         given += charges_back(concession - on_goods, shipping, label)
         fields["adjustments"] = (*order.adjustments, *given)
-    reference: str = data.get("reference") or ""  # checked: text when given
-    fields["payments"] = (
-        *order.payments,
-        Payment(
-            event.event_id,
-            amount,
-            event.at,
-            method=_refund_method(order, data, amount, event.at),
-            kind=PaymentKind.REFUND,
-            lines=wanted,
-            reference=reference,
-        ),
-    )
-    return Effect(
-        fields,
-        (Refunded(order.order_id, event.event_id, step.now, amount, dict(wanted), released,
-                  reference),),
-        (("refunded", str(totals.refunded), str(totals.refunded + amount)),),
-        step.approved_by,
-    )
+    return fields, released
 
 
 def return_requested(step: Step) -> Effect:
@@ -777,10 +823,10 @@ def _value_left(order: Order, lines: tuple[OrderLine, ...]) -> SoldValue:
     return order.sold_value.minus(attrs.evolve(order, lines=lines).sold_value)
 
 
-def _concession(order: Order, amount: Money, event: Event) -> list[Adjustment]:
+def _concession(order: Order, amount: Money, label: str) -> list[Adjustment]:
     """``amount`` off the units still sold, spread over their lines by what each is
     still worth (so no line goes below zero), each part covering the line's units sold
-    now."""
+    now, each labelled ``label``."""
     worth = order.sold_by_line()
     sold_units = order.sold_units
     sold = [(line, sold_units[line.line_id]) for line in order.lines if sold_units[line.line_id]]
@@ -789,7 +835,6 @@ def _concession(order: Order, amount: Money, event: Event) -> list[Adjustment]:
     ]
     if not any(weights):
         weights = [units for _line, units in sold]
-    label = refund_label(event.event_id)
     return [
         Adjustment(AdjustmentKind.CONCESSION, part, Bearer.MERCHANT, line.line_id, label, units)
         for (line, units), part in zip(sold, amount.allocate(weights), strict=True)
@@ -805,13 +850,6 @@ def _refund_method(order: Order, data: Mapping[str, Any], amount: Money, at: dat
     if method is not None and str(method):
         return str(method)
     return order.paying_method(amount, at)
-
-
-def refund_label(event_id: str) -> str:
-    """The label of the adjustments a ``refund`` (event ``event_id``) records: the
-    concessions, the shipping given back and the rounding taken back. They are the
-    lifecycle's own record of money given back, never the channel's."""
-    return f"refund {event_id}"
 
 
 def charges_back(amount: Money, shipping: Money, label: str) -> list[Adjustment]:

@@ -49,6 +49,7 @@ from orderkit.lifecycle.events import (
     OrderCancelled,
     PaymentReceived,
     Refunded,
+    RefundLinesAssigned,
     ReturnReceived,
     StatusChanged,
     StockShort,
@@ -872,7 +873,7 @@ def _stock(
             owed.append((STOCK_RELEASE, {"lock_id": lock_id, "lines": dict(event.skus)}))
         elif isinstance(event, OrderCancelled):
             owed.append((STOCK_RELEASE, {"lock_id": lock_id, "lines": None}))
-        elif isinstance(event, Refunded) and event.released:
+        elif isinstance(event, (Refunded, RefundLinesAssigned)) and event.released:
             owed.append((STOCK_RELEASE, {"lock_id": lock_id, "lines": dict(event.released)}))
     return owed
 

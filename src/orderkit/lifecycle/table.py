@@ -30,6 +30,7 @@ import attrs
 
 from orderkit.lifecycle.events import EVENT_NAMES
 from orderkit.lifecycle.parcels import scanned_parcel
+from orderkit.lifecycle.refunds import reclassed_refund, unrefunded
 from orderkit.model.errors import DefinitionError
 from orderkit.model.money import Money
 from orderkit.model.orders import (
@@ -344,7 +345,12 @@ def refund_moves(order: Order, event: Event) -> dict[str, int]:
     """The units a ``refund`` moves to REFUNDED (from open first, then shipped), by line
     id: those :func:`refund_lines` covers, less, for named lines while the buyer is owed
     money, the line's units already out of the sale (cancelled or returned: the refund
-    pays for them and they stay where they are)."""
+    pays for them and they stay where they are). A refund giving its units to one
+    recorded as money only (:func:`~orderkit.lifecycle.refunds.reclassed_refund`) is
+    judged on the order without that refund's money, as it would have been then."""
+    recorded = reclassed_refund(order, event)
+    if recorded is not None:
+        order = unrefunded(order, recorded)
     wanted = refund_lines(order, event)
     if not (event.data.get("lines") and order.refund_due):
         return wanted

@@ -34,8 +34,8 @@ from typing import Final
 import attrs
 
 from orderkit.lifecycle.events import Event
-from orderkit.lifecycle.handlers import refund_label
 from orderkit.lifecycle.policy import Actor
+from orderkit.lifecycle.refunds import money_only_refund, refund_label, unrefunded
 from orderkit.lifecycle.table import refund_moves
 from orderkit.model.money import Money
 from orderkit.model.orders import (
@@ -469,7 +469,9 @@ def _refund_units(stored: Order, want: Wanted) -> Event | None:
     """Units refunded beyond those the order paid back: they come from returned units
     still owed for, then from open or shipped ones. What goes back is what the channel
     lists for them (:func:`_listed`), else what the order, with them refunded as the
-    lifecycle refunds them, has been paid beyond its sold amount."""
+    lifecycle refunds them, has been paid beyond its sold amount. Units whose refund id
+    a refund recorded as money only carries are that refund's: they are told with its
+    id and amount, which the lifecycle takes as their refund's lines, no new money."""
     if not any(want.refunded.values()):
         return None
     back = _paid_back(stored)
@@ -488,6 +490,14 @@ def _refund_units(stored: Order, want: Wanted) -> Event | None:
     reached = {line_id: n - (0 if line_id in group else more.get(line_id, 0))
                for line_id, n in want.refunded.items()}
     event_id = f"{want.key}:refund:{_text(reached)}"
+    recorded = money_only_refund(stored, refund_id)
+    if recorded is not None:
+        # Its refund was recorded as money only (a webhook told "refund <id> of 43.70"):
+        # these are its units, told with its id and amount, so the lifecycle gives them
+        # to it instead of paying them back again.
+        return Event("refund", event_id=event_id, at=want.at, data={
+            "amount": recorded.amount, "reference": refund_id,
+            "lines": _named(unrefunded(stored, recorded), group, owed)})
     lines = _named(stored, group, owed)
     later = frozenset(want.lines[line_id].refund_id for line_id in more
                       if line_id not in group) - {""}
@@ -552,8 +562,9 @@ def _refer(stored: Order, data: dict[str, object], refund_ids: Sequence[str]) ->
     ``refund_ids`` (one for each part of what it pays back, ``""`` for a part without
     one) are one id that no refund ``stored`` records carries yet. A refund recorded
     under it (by a webhook, say) is in what ``stored`` refunded, so what sync brings
-    now is not that refund told again: its units, or money beyond it, which the
-    lifecycle would otherwise take for a duplicate or refuse."""
+    now is not that refund told again but money beyond it, which the lifecycle would
+    otherwise take for a duplicate or refuse (the units of a refund recorded as money
+    only are told with its id by :func:`_refund_units`)."""
     if (len(set(refund_ids)) == 1 and refund_ids[0]
             and refund_ids[0] not in _references(stored, PaymentKind.REFUND)):
         data["reference"] = refund_ids[0]

@@ -148,12 +148,23 @@ def test_units_of_a_refund_a_webhook_recorded_as_money_only_are_synced(new_shop:
     placed = _stored(shop, _trade())
     shop.service.handle(placed.order_id, _refund(
         placed, "webhook-77", amount=Money("43.70", "CNY")))
-    # The trade then shows which sub-order that refund was: sync moves its unit and
-    # is not refused for telling the refund number again with other data.
+    # The trade then shows which sub-order that refund was: sync gives its unit to the
+    # refund recorded, with no new money, and the order ends as when sync alone
+    # recorded that refund with its unit.
     order = _stored(shop, _trade((1, REFUND_ID)))
+    assert _refunds(order) == [("43.70", REFUND_ID, {CUP: 1})]
     assert order.line(CUP).quantities[LineStatus.REFUNDED] == 1
-    assert [p.reference for p in order.payments if p.kind is PaymentKind.REFUND].count(
-        REFUND_ID) == 1
+    alone = new_shop()
+    alone.stock("TEA-OOLONG-250G", "CUP-CELADON", "TRAY-BAMBOO")
+    synced = _stored(alone, _trade(), _trade((1, REFUND_ID)))
+    assert order.totals == synced.totals
+    assert (order.refund_due, order.due) == (synced.refund_due, synced.due)
+    assert order.sold_by_line() == synced.sold_by_line()
+    assert [line.quantities for line in order.lines] == [
+        line.quantities for line in synced.lines]
+    assert shop.ledger.stock("CUP-CELADON") == alone.ledger.stock("CUP-CELADON")
+    # Polled again, nothing more happens.
+    assert _stored(shop, _trade((1, REFUND_ID), modified="2026-02-16 11:00:00")) == order
 
 
 def test_a_deposit_recorded_under_the_trades_alipay_no_is_completed_by_sync(
