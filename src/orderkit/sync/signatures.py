@@ -29,7 +29,9 @@ Each checker's :meth:`verify` raises :class:`~orderkit.model.errors.InvalidSigna
 naming the platform and the field when the signature is missing or does not match;
 :meth:`sign` computes the signature (for tests and for a host that forwards messages).
 Signatures are compared with :func:`hmac.compare_digest`, in constant time. Header names
-are matched without regard to case, as HTTP does.
+are matched without regard to case, as HTTP does. A secret a checker refuses when it is
+built is named in the :class:`~orderkit.model.errors.ValidationError` but never shown:
+its ``.value`` is redacted (``'<secret, 5000 characters>'``), as ``repr`` leaves it out.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Mapping
-from typing import ClassVar, Final, Protocol, runtime_checkable
+from typing import Any, ClassVar, Final, Protocol, runtime_checkable
 
 import attrs
 
@@ -76,6 +78,31 @@ class WebhookRequest:
             if key.lower() == wanted:
                 return value
         return None
+
+
+_NON_EMPTY_TEXT: Final = check.text(allow_empty=False)
+
+
+def _redacted(value: object) -> str:
+    """What an error shows of a secret: its length or its type, never its text."""
+    if isinstance(value, str):
+        return f"<secret, {len(value)} characters>"
+    return f"<secret, {type(value).__name__}>"
+
+
+def _secret(instance: object, attribute: Any, value: Any) -> None:
+    """A signing secret: checked as any non-empty text field is (a string, neither
+    blank nor longer than 4096 characters, no NUL, encodable as UTF-8), but refused
+    with the value redacted, since an error ends up in logs."""
+    try:
+        _NON_EMPTY_TEXT(instance, attribute, value)
+    except ValidationError as error:
+        refused = error
+    else:
+        return
+    # Raised outside the ``except`` so that the original (which holds the secret) is
+    # not chained to it as its ``__context__``.
+    raise ValidationError(refused.path, _redacted(value), refused.reason)
 
 
 @runtime_checkable
@@ -122,7 +149,7 @@ class TopSignature:
     """Taobao/Tmall TOP: ``sign`` over the sorted parameters (and body), by
     ``sign_method`` (see the module docstring)."""
 
-    secret: str = attrs.field(validator=check.text(allow_empty=False), repr=False)
+    secret: str = attrs.field(validator=_secret, repr=False)
     platform: str = "tmall"
 
     def sign(self, params: Mapping[str, str], body: bytes = b"") -> str:
@@ -176,7 +203,7 @@ class JdSignature:
     JD's rule signs parameters; a receiver given the business JSON as the raw body names
     the parameter it stands for in ``body_param`` (JD's ``360buy_param_json``)."""
 
-    secret: str = attrs.field(validator=check.text(allow_empty=False), repr=False)
+    secret: str = attrs.field(validator=_secret, repr=False)
     body_param: str | None = "360buy_param_json"
     platform: str = "jd"
 
@@ -196,7 +223,7 @@ class PddSignature:
     upper-case hex. As for JD, ``body_param`` names the parameter a raw body stands for
     (none by default: a request with a body is then refused)."""
 
-    client_secret: str = attrs.field(validator=check.text(allow_empty=False), repr=False)
+    client_secret: str = attrs.field(validator=_secret, repr=False)
     body_param: str | None = None
     platform: str = "pdd"
 
@@ -217,7 +244,7 @@ class DouyinSignature:
     ``app_key + body + app_secret``; the ``app-id`` header must name ``app_key``."""
 
     app_key: str = attrs.field(validator=check.text(allow_empty=False))
-    app_secret: str = attrs.field(validator=check.text(allow_empty=False), repr=False)
+    app_secret: str = attrs.field(validator=_secret, repr=False)
     platform: str = "douyin"
 
     def sign(self, body: bytes) -> str:
@@ -255,7 +282,7 @@ class ShopifySignature:
     """Shopify webhooks: the ``X-Shopify-Hmac-Sha256`` header is the base64 HMAC-SHA256
     of the raw body, keyed with the app's client secret (API secret key)."""
 
-    client_secret: str = attrs.field(validator=check.text(allow_empty=False), repr=False)
+    client_secret: str = attrs.field(validator=_secret, repr=False)
     platform: str = "shopify"
 
     #: The header carrying the signature.
@@ -277,7 +304,7 @@ class WooCommerceSignature:
     HMAC-SHA256 of the raw body, keyed with the secret set on the webhook (as entered:
     WooCommerce undoes the HTML escaping of its stored copy before signing)."""
 
-    secret: str = attrs.field(validator=check.text(allow_empty=False), repr=False)
+    secret: str = attrs.field(validator=_secret, repr=False)
     platform: str = "woocommerce"
 
     #: The header carrying the signature.

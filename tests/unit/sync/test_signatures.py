@@ -267,3 +267,48 @@ def test_own_shop_base64_is_compared_exactly(make: Any) -> None:
     with pytest.raises(ValidationError):
         make("")
     assert isinstance(check, SignatureCheck)
+
+
+# --- what a checker refuses at construction, and the request it is given ---------------
+
+_SECRET_FIELDS = [
+    (lambda s: TopSignature(s), "secret"),
+    (lambda s: JdSignature(s), "secret"),
+    (lambda s: PddSignature(s), "client_secret"),
+    (lambda s: DouyinSignature("7012345678901234567", s), "app_secret"),
+    (lambda s: ShopifySignature(s), "client_secret"),
+    (lambda s: WooCommerceSignature(s), "secret"),
+]
+
+
+@pytest.mark.parametrize(("make", "field"), _SECRET_FIELDS)
+@pytest.mark.parametrize(("secret", "reason"), [
+    ("shpss_9f8e7d6c5b4a\x00", "contains NUL"),
+    ("k" * 4097, "longer than 4096 characters"),
+    ("s3cr3t-\udc80", "not encodable as UTF-8"),
+])
+def test_a_refused_secret_is_named_but_never_shown(
+    make: Any, field: str, secret: str, reason: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        make(secret)
+    error = caught.value
+    assert error.path == field
+    assert reason in error.reason
+    assert error.value == f"<secret, {len(secret)} characters>"
+    for text in (str(error), repr(error.value), repr(error.args)):
+        assert secret[:6] not in text
+    # Nothing reachable from the error holds the secret either (no chained original).
+    assert error.__context__ is None and error.__cause__ is None
+
+
+def test_a_secret_of_another_type_is_refused_without_its_value() -> None:
+    with pytest.raises(ValidationError) as caught:
+        JdSignature(b"s3cr3t-bytes")  # type: ignore[arg-type]
+    assert (caught.value.path, caught.value.reason) == ("secret", "expected a string")
+    assert caught.value.value == "<secret, bytes>"
+    assert "s3cr3t" not in str(caught.value)
+    # The app key is no secret (Douyin sends it in the app-id header): it is shown.
+    with pytest.raises(ValidationError) as caught:
+        DouyinSignature("", "dysecret")
+    assert (caught.value.path, caught.value.value) == ("app_key", "")
