@@ -39,7 +39,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Final, Protocol, runtime_checkable
 
 import attrs
@@ -62,14 +62,102 @@ __all__ = [
 TOP_METHODS: Final = ("md5", "hmac", "hmac-sha256")
 
 
+def _pairs(path: str, value: object) -> list[tuple[object, object]]:
+    """The ``(name, value)`` pairs of a mapping (or of anything with ``items()``, such
+    as a framework's header object) or of an iterable of pairs (ASGI's raw
+    ``scope["headers"]``, ``urllib.parse.parse_qsl``'s list)."""
+    items = getattr(value, "items", None)
+    source: Iterable[object]
+    if callable(items):
+        source = items()
+    elif isinstance(value, Iterable) and not isinstance(value, str | bytes):
+        source = value
+    else:
+        raise ValidationError(path, value, "expected a mapping of name to value, or (name, "
+                                           "value) pairs")
+    pairs: list[tuple[object, object]] = []
+    for index, pair in enumerate(source):
+        if not isinstance(pair, tuple | list) or len(pair) != 2:
+            raise ValidationError(f"{path}[{index}]", pair, "expected a (name, value) pair")
+        pairs.append((pair[0], pair[1]))
+    return pairs
+
+
+def _request_params(value: object) -> dict[str, str]:
+    """Converter: the query and form parameters, one string each. A one-element list
+    (what ``urllib.parse.parse_qs`` gives) is its value; several values for one name
+    are refused, since which of them was signed cannot be told."""
+    params: dict[str, str] = {}
+    for name, given in _pairs("request.params", value):
+        if not isinstance(name, str):
+            raise ValidationError("request.params", name, "expected parameter names as str")
+        path = f"request.params[{name!r}]"
+        several = "given more than once: pass parse_qsl's pairs or each single value"
+        if isinstance(given, list | tuple):
+            if len(given) != 1:
+                raise ValidationError(path, given, f"{several} (a list from parse_qs holds "
+                                                   f"{len(given)} values)")
+            (given,) = given
+        if not isinstance(given, str):
+            raise ValidationError(path, given, "expected a str (decode the query as UTF-8)")
+        if name in params:
+            raise ValidationError(path, given, several)
+        params[name] = check.encodable(path, given)  # hashed as UTF-8
+    return params
+
+
+def _header_text(path: str, value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("latin-1")  # HTTP field bytes, read as ASGI servers do
+    if not isinstance(value, str):
+        raise ValidationError(path, value, "expected a str (or the raw bytes)")
+    return check.encodable(path, value)
+
+
+def _request_headers(value: object) -> dict[str, str]:
+    """Converter: the headers, names and values as ``str``; raw ``bytes`` (ASGI) are
+    read as Latin-1, as HTTP servers do. A name given more than once (in any case) is
+    one field whose values are joined with ``", "`` (RFC 9110, 5.3)."""
+    headers: dict[str, str] = {}
+    spelling: dict[str, str] = {}
+    for name, given in _pairs("request.headers", value):
+        if not isinstance(name, str | bytes):
+            raise ValidationError("request.headers", name, "expected header names as str")
+        name = _header_text("request.headers", name)
+        text = _header_text(f"request.headers[{name!r}]", given)
+        first = spelling.setdefault(name.lower(), name)
+        headers[first] = f"{headers[first]}, {text}" if first in headers else text
+    return headers
+
+
+def _request_body(value: object) -> bytes:
+    """Converter: the raw body as bytes (a ``bytearray`` or ``memoryview`` is copied)."""
+    if isinstance(value, bytearray | memoryview):
+        return bytes(value)
+    if not isinstance(value, bytes):
+        raise ValidationError("request.body", value,
+                              "expected the raw body as bytes, exactly as received (a "
+                              "decoded str may not give back the bytes that were signed)")
+    return value
+
+
 @attrs.frozen
 class WebhookRequest:
     """What a signature covers: the request's parameters (query string and form
-    fields, one value each), its headers and its raw body, exactly as received."""
+    fields, one value each), its headers and its raw body, exactly as received.
 
-    params: Mapping[str, str] = attrs.field(factory=dict)
-    headers: Mapping[str, str] = attrs.field(factory=dict)
-    body: bytes = b""
+    Checked when built: a value that is not text is a
+    :class:`~orderkit.model.errors.ValidationError` naming ``request.body``,
+    ``request.headers[name]`` or ``request.params[name]``. The common shapes are read
+    where that is unambiguous: header names and values as raw ``bytes`` (Latin-1, as
+    HTTP servers read them), a header given twice (joined with ``", "``), a parameter as
+    a one-element list (``parse_qs``), pairs instead of a mapping (ASGI headers,
+    ``parse_qsl``), a ``bytearray`` or ``memoryview`` body. A parameter with several
+    values and a ``str`` body are refused."""
+
+    params: Mapping[str, str] = attrs.field(factory=dict, converter=_request_params)
+    headers: Mapping[str, str] = attrs.field(factory=dict, converter=_request_headers)
+    body: bytes = attrs.field(default=b"", converter=_request_body)
 
     def header(self, name: str) -> str | None:
         """The header ``name`` (any case), or ``None``."""

@@ -10,6 +10,7 @@ independently of the code under test.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -312,3 +313,103 @@ def test_a_secret_of_another_type_is_refused_without_its_value() -> None:
     with pytest.raises(ValidationError) as caught:
         DouyinSignature("", "dysecret")
     assert (caught.value.path, caught.value.value) == ("app_key", "")
+
+
+def test_a_body_given_as_text_is_refused_naming_request_body() -> None:
+    """Frameworks hand the body as ``str`` (decoded) as often as bytes; the signature
+    covers the bytes as received, so a decoded body is refused, not re-encoded."""
+    for body in (SHOP_BODY.decode(), None, 12):
+        with pytest.raises(ValidationError) as caught:
+            WebhookRequest(body=body)  # type: ignore[arg-type]
+        assert caught.value.path == "request.body"
+        assert "bytes" in caught.value.reason
+    assert "as received" in ValidationError.__str__(caught.value)
+    # Other bytes-like bodies are the same bytes.
+    check = ShopifySignature("k")
+    for body in (bytearray(SHOP_BODY), memoryview(SHOP_BODY)):
+        request = WebhookRequest(headers={check.header: check.sign(SHOP_BODY)}, body=body)
+        assert request.body == SHOP_BODY and type(request.body) is bytes
+        check.verify(request)
+
+
+def test_raw_asgi_headers_are_read_as_latin_1_as_http_servers_do() -> None:
+    check = ShopifySignature("k")
+    signature = check.sign(SHOP_BODY)
+    # dict(scope["headers"]), and scope["headers"] itself: pairs of bytes.
+    check.verify(WebhookRequest(headers={b"x-shopify-hmac-sha256": signature.encode()},
+                                body=SHOP_BODY))
+    raw = [(b"content-type", b"application/json"),
+           (b"x-shopify-hmac-sha256", signature.encode())]
+    request = WebhookRequest(headers=raw, body=SHOP_BODY)  # type: ignore[arg-type]
+    assert request.header("Content-Type") == "application/json"
+    check.verify(request)
+    assert WebhookRequest(headers={"X-Name": "caf\xe9".encode("latin-1")}).header(
+        "x-name") == "caf\xe9"
+    # A header given twice is one field whose values are joined, as HTTP says
+    # (RFC 9110, 5.3): two signatures are no signature.
+    twice = WebhookRequest(headers=[("X-Shopify-Hmac-Sha256", signature),  # type: ignore[arg-type]
+                                    ("x-shopify-hmac-sha256", "forged")], body=SHOP_BODY)
+    assert twice.header(check.header) == f"{signature}, forged"
+    with pytest.raises(InvalidSignature):
+        check.verify(twice)
+
+
+@pytest.mark.parametrize(("headers", "path"), [
+    ({"X-Shopify-Hmac-Sha256": 12}, "request.headers['X-Shopify-Hmac-Sha256']"),
+    ({"X-Shopify-Hmac-Sha256": ["abc"]}, "request.headers['X-Shopify-Hmac-Sha256']"),
+    ({"event-sign": "ab\udc80"}, "request.headers['event-sign']"),
+    ({12: "x"}, "request.headers"),
+    ("X-Shopify-Hmac-Sha256: abc", "request.headers"),
+    ([("only-a-name",)], "request.headers[0]"),
+])
+def test_a_header_that_is_no_text_is_refused_naming_it(headers: Any, path: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        WebhookRequest(headers=headers)
+    assert caught.value.path == path
+
+
+def test_query_values_from_parse_qs_are_taken_when_single_and_refused_when_several() -> None:
+    params = {**TOP_EXAMPLE, "sign": "72CB4D809B375A54502C09360D879C64"}
+    # urllib.parse.parse_qs gives each value as a list.
+    single = {name: [value] for name, value in params.items()}
+    request = WebhookRequest(params=single)  # type: ignore[arg-type]
+    assert request.params == params
+    TopSignature("test").verify(request)
+    # parse_qsl's pairs, given as they are, are the same parameters.
+    TopSignature("test").verify(WebhookRequest(params=list(params.items())))  # type: ignore[arg-type]
+    for several in ({**single, "v": ["2.0", "3.0"]}, [*params.items(), ("v", "3.0")]):
+        with pytest.raises(ValidationError) as caught:
+            WebhookRequest(params=several)  # type: ignore[arg-type]
+        assert caught.value.path == "request.params['v']"
+        assert "parse_qsl" in caught.value.reason
+
+
+@pytest.mark.parametrize(("params", "path"), [
+    ({"sign": b"ABC"}, "request.params['sign']"),
+    ({"sign": None}, "request.params['sign']"),
+    ({"sign": []}, "request.params['sign']"),
+    ({"nick": "\udc80"}, "request.params['nick']"),
+    ({b"sign": "ABC"}, "request.params"),
+    ("sign=ABC", "request.params"),
+])
+def test_a_parameter_that_is_no_text_is_refused_naming_it(params: Any, path: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        WebhookRequest(params=params)
+    assert caught.value.path == path
+
+
+@pytest.mark.parametrize("check", [TopSignature("k"), JdSignature("k"), PddSignature("k"),
+                                   DouyinSignature("a", "k"), ShopifySignature("k"),
+                                   WooCommerceSignature("k")])
+def test_every_checker_answers_a_request_it_accepted_with_orderkit_errors_only(
+    check: Any,
+) -> None:
+    shapes: list[dict[str, Any]] = [
+        {"params": {"sign": ["AB"], "sign_method": ["hmac"]}, "body": bytearray(b"{}")},
+        {"headers": {b"event-sign": b"\xff\xfe", b"app-id": b"a"}, "body": b"\xff"},
+        {"headers": {"X-Shopify-Hmac-Sha256": b"\x00", "X-WC-Webhook-Signature": b" "}},
+        {"params": {"sign": "\u00e9" * 5000, "": "x"}, "body": memoryview(b"x" * 10)},
+    ]
+    for shape in shapes:
+        with contextlib.suppress(OrderkitError):
+            check.verify(WebhookRequest(**shape))
