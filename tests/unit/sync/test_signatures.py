@@ -131,10 +131,16 @@ def test_douyin_event_sign_is_md5_of_app_key_body_app_secret() -> None:
     with pytest.raises(InvalidSignature) as caught:
         check.verify(WebhookRequest(headers={"event-sign": expected}, body=BODY + b" "))
     assert (caught.value.platform, caught.value.field) == ("douyin", "event-sign")
-    with pytest.raises(InvalidSignature) as caught:
-        check.verify(WebhookRequest(headers={"app-id": "another", "event-sign": expected},
-                                    body=BODY))
-    assert caught.value.field == "app-id"
+    # A push whose app-id is missing, blank or names another app is refused, with the
+    # documented reasons (the doudian SDK's callback refuses it too).
+    for app_id, reason in ((None, "missing"), (" ", "missing"), ("another", "does not match"),
+                           ("7012345678901234567 0", "does not match")):
+        headers = {"event-sign": expected} if app_id is None else {
+            "app-id": app_id, "event-sign": expected}
+        with pytest.raises(InvalidSignature) as caught:
+            check.verify(WebhookRequest(headers=headers, body=BODY))
+        assert (caught.value.platform, caught.value.field, caught.value.reason) == (
+            "douyin", "app-id", reason)
 
 
 @pytest.mark.parametrize("check", [TopSignature("k"), JdSignature("k", body_param=None),
