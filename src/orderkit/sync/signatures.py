@@ -197,7 +197,10 @@ def _secret(instance: object, attribute: Any, value: Any) -> None:
 class SignatureCheck(Protocol):
     """One platform's signing rule."""
 
-    platform: str
+    @property
+    def platform(self) -> str:
+        """The platform the rule is for (read-only, as the frozen checkers have it)."""
+        ...
 
     def verify(self, request: WebhookRequest) -> None:
         """Raise :class:`~orderkit.model.errors.InvalidSignature` unless ``request``

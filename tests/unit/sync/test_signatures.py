@@ -419,3 +419,30 @@ def test_every_checker_answers_a_request_it_accepted_with_orderkit_errors_only(
     for shape in shapes:
         with contextlib.suppress(OrderkitError):
             check.verify(WebhookRequest(**shape))
+
+
+@pytest.mark.slow
+def test_every_checker_is_a_signature_check_to_mypy(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checkers are frozen: the protocol's ``platform`` must be read-only for a
+    host's ``check: SignatureCheck = JdSignature(...)`` to type-check."""
+    from pathlib import Path
+
+    from mypy import api
+
+    import orderkit
+
+    # Type-check the orderkit these tests import, not another installed copy.
+    monkeypatch.setenv("MYPYPATH", str(Path(orderkit.__file__).parents[1]))
+
+    program = tmp_path / "host.py"
+    program.write_text(
+        "from orderkit.sync.signatures import (DouyinSignature, JdSignature, PddSignature,\n"
+        "    ShopifySignature, SignatureCheck, TopSignature, WooCommerceSignature)\n"
+        "checks: list[SignatureCheck] = [TopSignature('k'), JdSignature('k'),\n"
+        "    PddSignature('k'), DouyinSignature('a', 'k'), ShopifySignature('k'),\n"
+        "    WooCommerceSignature('k')]\n", "utf-8")
+    out, err, status = api.run(["--strict", "--cache-dir", str(tmp_path / "cache"),
+                                str(program)])
+    assert status == 0, out + err
