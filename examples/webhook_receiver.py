@@ -9,7 +9,10 @@ as the body, the way the platform pushes it (``jd``, ``tmall``, ``taobao``, ``pd
 (:mod:`orderkit.sync.signatures`), over the raw body and the query parameters exactly
 as received: a missing or wrong one is answered ``401`` and nothing of the message is
 read or stored. ``--secret`` gives each platform's secret (repeat it per platform;
-Douyin takes ``douyin=APP_KEY:APP_SECRET``); a platform without one is refused. JD's
+Douyin takes ``douyin=APP_KEY:APP_SECRET``); a platform without one is refused. A
+``--secret`` the example cannot use (no ``=``, a platform without a rule, Douyin's
+without ``:``, a secret the checker refuses) is a one-line usage error (exit 2) that
+names the platform but never echoes the secret. JD's
 and Pinduoduo's rules sign parameters only, so the body is signed as the parameter it
 stands for (JD ``360buy_param_json``; ``data`` for Pinduoduo, agreed with the sender).
 Shopify (``X-Shopify-Hmac-Sha256``, keyed with the app's client secret) and WooCommerce
@@ -33,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -45,7 +49,7 @@ import attrs
 from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteSyncStore
 from orderkit.lifecycle import OrderService
 from orderkit.mapping import platforms
-from orderkit.model.errors import InvalidSignature, OrderkitError
+from orderkit.model.errors import InvalidSignature, OrderkitError, ValidationError
 from orderkit.sync import Sync, SyncReport, parse_json
 from orderkit.sync.signatures import (
     DouyinSignature,
@@ -66,22 +70,33 @@ def open_sync(db: str) -> Sync:
     return Sync(repository, OrderService(repository), store=SQLiteSyncStore(db))
 
 
+def _douyin(secret: str) -> DouyinSignature:
+    app_key, colon, app_secret = secret.partition(":")
+    if not colon:
+        raise ValueError("expected APP_KEY:APP_SECRET")
+    return DouyinSignature(app_key, app_secret)
+
+
+#: Each platform's signing rule, built from its ``--secret``.
+RULES: dict[str, Callable[[str], SignatureCheck]] = {
+    "douyin": _douyin,
+    "jd": JdSignature,
+    "pdd": lambda secret: PddSignature(secret, body_param="data"),
+    "shopify": ShopifySignature,
+    "taobao": lambda secret: TopSignature(secret, platform="taobao"),
+    "tmall": lambda secret: TopSignature(secret, platform="tmall"),
+    "woocommerce": WooCommerceSignature,
+}
+
+
 def signature_check(platform: str, secret: str) -> SignatureCheck:
-    """The platform's signing rule with its secret (Douyin: ``APP_KEY:APP_SECRET``)."""
-    if platform in ("tmall", "taobao"):
-        return TopSignature(secret, platform=platform)
-    if platform == "jd":
-        return JdSignature(secret)
-    if platform == "pdd":
-        return PddSignature(secret, body_param="data")
-    if platform == "douyin":
-        app_key, _, app_secret = secret.partition(":")
-        return DouyinSignature(app_key, app_secret)
-    if platform == "shopify":
-        return ShopifySignature(secret)
-    if platform == "woocommerce":
-        return WooCommerceSignature(secret)
-    raise SystemExit(f"--secret: no signature rule for {platform!r}")
+    """The platform's signing rule with its secret (Douyin: ``APP_KEY:APP_SECRET``).
+    Raises ``ValueError`` (a ``ValidationError`` for a secret the checker refuses,
+    which names the field, never the secret) when there is none."""
+    build = RULES.get(platform)
+    if build is None:
+        raise ValueError(f"no signature rule (one of: {', '.join(sorted(RULES))})")
+    return build(secret)
 
 
 class Receiver(ThreadingHTTPServer):
@@ -168,8 +183,15 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     checks: dict[str, SignatureCheck] = {}
     for given in args.secret:
-        platform, _, secret = given.partition("=")
-        checks[platform] = signature_check(platform, secret)
+        platform, equals, secret = given.partition("=")
+        if not equals:  # the whole value may be the secret: not echoed
+            parser.error("--secret: expected PLATFORM=SECRET")
+        try:
+            checks[platform] = signature_check(platform, secret)
+        except ValidationError as error:  # .value is redacted; the reason says why
+            parser.error(f"--secret {platform}: {error.path}: {error.reason}")
+        except ValueError as error:
+            parser.error(f"--secret {platform}: {error}")
     server = Receiver((args.host, args.port), open_sync(args.db), checks)
     host, port = server.server_address[:2]
     print(f"listening on http://{host!s}:{port}/webhook/<platform>", flush=True)

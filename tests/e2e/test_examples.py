@@ -18,6 +18,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteSyncStore
 from orderkit.model.orders import OrderStatus
 from orderkit.sync.signatures import JdSignature, ShopifySignature, WooCommerceSignature
@@ -235,6 +237,27 @@ def test_webhook_receiver_applies_posted_payloads_and_stops_on_sigint(tmp_path: 
     assert repository.find_by_channel("jd", "281736999999") is None  # the tampered one
     (letter,) = SQLiteSyncStore(db).dead_letters("jd")
     assert "WAIT_FOR_MARS" in letter.error
+
+
+@pytest.mark.parametrize(("given", "message"), [
+    ("douyin=APPKEYONLY", "--secret douyin: expected APP_KEY:APP_SECRET"),
+    ("douyin=:s3cr3t-value", "--secret douyin: app_key: must not be empty"),
+    ("jd=", "--secret jd: secret: must not be empty"),
+    ("jd=" + "s3cr3t-value" * 400, "--secret jd: secret: longer than 4096 characters"),
+    ("jds3cr3t-value", "--secret: expected PLATFORM=SECRET"),
+    ("ebay=s3cr3t-value", "--secret ebay: no signature rule (one of: douyin, jd, pdd, "
+                          "shopify, taobao, tmall, woocommerce)"),
+])
+def test_webhook_receiver_refuses_a_bad_secret_with_one_usage_line(
+    tmp_path: Path, given: str, message: str
+) -> None:
+    db = tmp_path / "shop.db"
+    done = _run("webhook_receiver.py", "--db", str(db), "--port", "0", "--secret", given)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[-1].endswith(f"error: {message}")
+    assert "s3cr3t" not in done.stderr + done.stdout  # the secret is never echoed
+    assert not db.exists()
 
 
 def test_webhook_receiver_checks_shopify_and_woocommerce_body_hmacs(tmp_path: Path) -> None:

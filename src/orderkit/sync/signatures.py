@@ -19,7 +19,7 @@ the parameter it stands for (``body_param``), and a body no parameter stands for
 refused rather than trusted unsigned.
 * :class:`DouyinSignature` (Douyin shop message push): the ``event-sign`` header is the
   MD5 hex of ``app_key + body + app_secret`` over the raw body as received, and the
-  ``app-id`` header names the app.
+  ``app-id`` header must name the app (``app_key``).
 * :class:`ShopifySignature` (Shopify webhooks): the ``X-Shopify-Hmac-Sha256`` header
   is the base64 HMAC-SHA256 of the raw body, keyed with the app's client secret.
 * :class:`WooCommerceSignature` (WooCommerce webhooks): the ``X-WC-Webhook-Signature``
@@ -29,7 +29,9 @@ Each checker's :meth:`verify` raises :class:`~orderkit.model.errors.InvalidSigna
 naming the platform and the field when the signature is missing or does not match;
 :meth:`sign` computes the signature (for tests and for a host that forwards messages).
 Signatures are compared with :func:`hmac.compare_digest`, in constant time. Header names
-are matched without regard to case, as HTTP does.
+are matched without regard to case, as HTTP does. A secret a checker refuses when it is
+built is named in the :class:`~orderkit.model.errors.ValidationError` but never shown:
+its ``.value`` is redacted (``'<secret, 5000 characters>'``), as ``repr`` leaves it out.
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Mapping
-from typing import ClassVar, Final, Protocol, runtime_checkable
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar, Final, Protocol, runtime_checkable
 
 import attrs
 
@@ -60,14 +62,102 @@ __all__ = [
 TOP_METHODS: Final = ("md5", "hmac", "hmac-sha256")
 
 
+def _pairs(path: str, value: object) -> list[tuple[object, object]]:
+    """The ``(name, value)`` pairs of a mapping (or of anything with ``items()``, such
+    as a framework's header object) or of an iterable of pairs (ASGI's raw
+    ``scope["headers"]``, ``urllib.parse.parse_qsl``'s list)."""
+    items = getattr(value, "items", None)
+    source: Iterable[object]
+    if callable(items):
+        source = items()
+    elif isinstance(value, Iterable) and not isinstance(value, str | bytes):
+        source = value
+    else:
+        raise ValidationError(path, value, "expected a mapping of name to value, or (name, "
+                                           "value) pairs")
+    pairs: list[tuple[object, object]] = []
+    for index, pair in enumerate(source):
+        if not isinstance(pair, tuple | list) or len(pair) != 2:
+            raise ValidationError(f"{path}[{index}]", pair, "expected a (name, value) pair")
+        pairs.append((pair[0], pair[1]))
+    return pairs
+
+
+def _request_params(value: object) -> dict[str, str]:
+    """Converter: the query and form parameters, one string each. A one-element list
+    (what ``urllib.parse.parse_qs`` gives) is its value; several values for one name
+    are refused, since which of them was signed cannot be told."""
+    params: dict[str, str] = {}
+    for name, given in _pairs("request.params", value):
+        if not isinstance(name, str):
+            raise ValidationError("request.params", name, "expected parameter names as str")
+        path = f"request.params[{name!r}]"
+        several = "given more than once: pass parse_qsl's pairs or each single value"
+        if isinstance(given, list | tuple):
+            if len(given) != 1:
+                raise ValidationError(path, given, f"{several} (a list from parse_qs holds "
+                                                   f"{len(given)} values)")
+            (given,) = given
+        if not isinstance(given, str):
+            raise ValidationError(path, given, "expected a str (decode the query as UTF-8)")
+        if name in params:
+            raise ValidationError(path, given, several)
+        params[name] = check.encodable(path, given)  # hashed as UTF-8
+    return params
+
+
+def _header_text(path: str, value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("latin-1")  # HTTP field bytes, read as ASGI servers do
+    if not isinstance(value, str):
+        raise ValidationError(path, value, "expected a str (or the raw bytes)")
+    return check.encodable(path, value)
+
+
+def _request_headers(value: object) -> dict[str, str]:
+    """Converter: the headers, names and values as ``str``; raw ``bytes`` (ASGI) are
+    read as Latin-1, as HTTP servers do. A name given more than once (in any case) is
+    one field whose values are joined with ``", "`` (RFC 9110, 5.3)."""
+    headers: dict[str, str] = {}
+    spelling: dict[str, str] = {}
+    for name, given in _pairs("request.headers", value):
+        if not isinstance(name, str | bytes):
+            raise ValidationError("request.headers", name, "expected header names as str")
+        name = _header_text("request.headers", name)
+        text = _header_text(f"request.headers[{name!r}]", given)
+        first = spelling.setdefault(name.lower(), name)
+        headers[first] = f"{headers[first]}, {text}" if first in headers else text
+    return headers
+
+
+def _request_body(value: object) -> bytes:
+    """Converter: the raw body as bytes (a ``bytearray`` or ``memoryview`` is copied)."""
+    if isinstance(value, bytearray | memoryview):
+        return bytes(value)
+    if not isinstance(value, bytes):
+        raise ValidationError("request.body", value,
+                              "expected the raw body as bytes, exactly as received (a "
+                              "decoded str may not give back the bytes that were signed)")
+    return value
+
+
 @attrs.frozen
 class WebhookRequest:
     """What a signature covers: the request's parameters (query string and form
-    fields, one value each), its headers and its raw body, exactly as received."""
+    fields, one value each), its headers and its raw body, exactly as received.
 
-    params: Mapping[str, str] = attrs.field(factory=dict)
-    headers: Mapping[str, str] = attrs.field(factory=dict)
-    body: bytes = b""
+    Checked when built: a value that is not text is a
+    :class:`~orderkit.model.errors.ValidationError` naming ``request.body``,
+    ``request.headers[name]`` or ``request.params[name]``. The common shapes are read
+    where that is unambiguous: header names and values as raw ``bytes`` (Latin-1, as
+    HTTP servers read them), a header given twice (joined with ``", "``), a parameter as
+    a one-element list (``parse_qs``), pairs instead of a mapping (ASGI headers,
+    ``parse_qsl``), a ``bytearray`` or ``memoryview`` body. A parameter with several
+    values and a ``str`` body are refused."""
+
+    params: Mapping[str, str] = attrs.field(factory=dict, converter=_request_params)
+    headers: Mapping[str, str] = attrs.field(factory=dict, converter=_request_headers)
+    body: bytes = attrs.field(default=b"", converter=_request_body)
 
     def header(self, name: str) -> str | None:
         """The header ``name`` (any case), or ``None``."""
@@ -78,11 +168,39 @@ class WebhookRequest:
         return None
 
 
+_NON_EMPTY_TEXT: Final = check.text(allow_empty=False)
+
+
+def _redacted(value: object) -> str:
+    """What an error shows of a secret: its length or its type, never its text."""
+    if isinstance(value, str):
+        return f"<secret, {len(value)} characters>"
+    return f"<secret, {type(value).__name__}>"
+
+
+def _secret(instance: object, attribute: Any, value: Any) -> None:
+    """A signing secret: checked as any non-empty text field is (a string, neither
+    blank nor longer than 4096 characters, no NUL, encodable as UTF-8), but refused
+    with the value redacted, since an error ends up in logs."""
+    try:
+        _NON_EMPTY_TEXT(instance, attribute, value)
+    except ValidationError as error:
+        refused = error
+    else:
+        return
+    # Raised outside the ``except`` so that the original (which holds the secret) is
+    # not chained to it as its ``__context__``.
+    raise ValidationError(refused.path, _redacted(value), refused.reason)
+
+
 @runtime_checkable
 class SignatureCheck(Protocol):
     """One platform's signing rule."""
 
-    platform: str
+    @property
+    def platform(self) -> str:
+        """The platform the rule is for (read-only, as the frozen checkers have it)."""
+        ...
 
     def verify(self, request: WebhookRequest) -> None:
         """Raise :class:`~orderkit.model.errors.InvalidSignature` unless ``request``
@@ -122,7 +240,7 @@ class TopSignature:
     """Taobao/Tmall TOP: ``sign`` over the sorted parameters (and body), by
     ``sign_method`` (see the module docstring)."""
 
-    secret: str = attrs.field(validator=check.text(allow_empty=False), repr=False)
+    secret: str = attrs.field(validator=_secret, repr=False)
     platform: str = "tmall"
 
     def sign(self, params: Mapping[str, str], body: bytes = b"") -> str:
@@ -176,7 +294,7 @@ class JdSignature:
     JD's rule signs parameters; a receiver given the business JSON as the raw body names
     the parameter it stands for in ``body_param`` (JD's ``360buy_param_json``)."""
 
-    secret: str = attrs.field(validator=check.text(allow_empty=False), repr=False)
+    secret: str = attrs.field(validator=_secret, repr=False)
     body_param: str | None = "360buy_param_json"
     platform: str = "jd"
 
@@ -196,7 +314,7 @@ class PddSignature:
     upper-case hex. As for JD, ``body_param`` names the parameter a raw body stands for
     (none by default: a request with a body is then refused)."""
 
-    client_secret: str = attrs.field(validator=check.text(allow_empty=False), repr=False)
+    client_secret: str = attrs.field(validator=_secret, repr=False)
     body_param: str | None = None
     platform: str = "pdd"
 
@@ -214,10 +332,11 @@ class PddSignature:
 @attrs.frozen
 class DouyinSignature:
     """Douyin shop message push: the ``event-sign`` header is the MD5 hex of
-    ``app_key + body + app_secret``; the ``app-id`` header must name ``app_key``."""
+    ``app_key + body + app_secret``; the ``app-id`` header must be ``app_key``
+    (``missing`` or ``does not match`` otherwise)."""
 
     app_key: str = attrs.field(validator=check.text(allow_empty=False))
-    app_secret: str = attrs.field(validator=check.text(allow_empty=False), repr=False)
+    app_secret: str = attrs.field(validator=_secret, repr=False)
     platform: str = "douyin"
 
     def sign(self, body: bytes) -> str:
@@ -227,12 +346,11 @@ class DouyinSignature:
 
     def verify(self, request: WebhookRequest) -> None:
         request = _params(request)
-        app_id = request.header("app-id")
-        if app_id is not None and not hmac.compare_digest(app_id.encode("utf-8"),
-                                                          self.app_key.encode("utf-8")):
-            raise InvalidSignature(self.platform, "app-id", "names another app")
         _compare(self.platform, "event-sign", request.header("event-sign"),
                  self.sign(request.body))
+        # A push without app-id, or naming another app, is not this app's push (public
+        # Douyin shop SDKs refuse it too), whatever its signature says.
+        _compare_exact(self.platform, "app-id", request.header("app-id"), self.app_key)
 
 
 def _body_hmac_base64(secret: str, body: bytes) -> str:
@@ -241,9 +359,9 @@ def _body_hmac_base64(secret: str, body: bytes) -> str:
     return base64.b64encode(mac).decode("ascii")
 
 
-def _compare_base64(platform: str, field: str, given: str | None, expected: str) -> None:
-    """Base64 is case-sensitive: compared exactly (surrounding blanks aside), in
-    constant time."""
+def _compare_exact(platform: str, field: str, given: str | None, expected: str) -> None:
+    """Compared exactly (surrounding blanks aside), in constant time: base64 is
+    case-sensitive, and so is an app id."""
     if given is None or given.strip() == "":
         raise InvalidSignature(platform, field, "missing")
     if not hmac.compare_digest(given.strip().encode("utf-8"), expected.encode("utf-8")):
@@ -255,7 +373,7 @@ class ShopifySignature:
     """Shopify webhooks: the ``X-Shopify-Hmac-Sha256`` header is the base64 HMAC-SHA256
     of the raw body, keyed with the app's client secret (API secret key)."""
 
-    client_secret: str = attrs.field(validator=check.text(allow_empty=False), repr=False)
+    client_secret: str = attrs.field(validator=_secret, repr=False)
     platform: str = "shopify"
 
     #: The header carrying the signature.
@@ -267,7 +385,7 @@ class ShopifySignature:
 
     def verify(self, request: WebhookRequest) -> None:
         request = _params(request)
-        _compare_base64(self.platform, self.header, request.header(self.header),
+        _compare_exact(self.platform, self.header, request.header(self.header),
                         self.sign(request.body))
 
 
@@ -277,7 +395,7 @@ class WooCommerceSignature:
     HMAC-SHA256 of the raw body, keyed with the secret set on the webhook (as entered:
     WooCommerce undoes the HTML escaping of its stored copy before signing)."""
 
-    secret: str = attrs.field(validator=check.text(allow_empty=False), repr=False)
+    secret: str = attrs.field(validator=_secret, repr=False)
     platform: str = "woocommerce"
 
     #: The header carrying the signature.
@@ -289,5 +407,5 @@ class WooCommerceSignature:
 
     def verify(self, request: WebhookRequest) -> None:
         request = _params(request)
-        _compare_base64(self.platform, self.header, request.header(self.header),
+        _compare_exact(self.platform, self.header, request.header(self.header),
                         self.sign(request.body))

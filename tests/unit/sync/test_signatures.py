@@ -10,6 +10,7 @@ independently of the code under test.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -130,10 +131,16 @@ def test_douyin_event_sign_is_md5_of_app_key_body_app_secret() -> None:
     with pytest.raises(InvalidSignature) as caught:
         check.verify(WebhookRequest(headers={"event-sign": expected}, body=BODY + b" "))
     assert (caught.value.platform, caught.value.field) == ("douyin", "event-sign")
-    with pytest.raises(InvalidSignature) as caught:
-        check.verify(WebhookRequest(headers={"app-id": "another", "event-sign": expected},
-                                    body=BODY))
-    assert caught.value.field == "app-id"
+    # A push whose app-id is missing, blank or names another app is refused, with the
+    # documented reasons (the doudian SDK's callback refuses it too).
+    for app_id, reason in ((None, "missing"), (" ", "missing"), ("another", "does not match"),
+                           ("7012345678901234567 0", "does not match")):
+        headers = {"event-sign": expected} if app_id is None else {
+            "app-id": app_id, "event-sign": expected}
+        with pytest.raises(InvalidSignature) as caught:
+            check.verify(WebhookRequest(headers=headers, body=BODY))
+        assert (caught.value.platform, caught.value.field, caught.value.reason) == (
+            "douyin", "app-id", reason)
 
 
 @pytest.mark.parametrize("check", [TopSignature("k"), JdSignature("k", body_param=None),
@@ -267,3 +274,175 @@ def test_own_shop_base64_is_compared_exactly(make: Any) -> None:
     with pytest.raises(ValidationError):
         make("")
     assert isinstance(check, SignatureCheck)
+
+
+# --- what a checker refuses at construction, and the request it is given ---------------
+
+_SECRET_FIELDS = [
+    (lambda s: TopSignature(s), "secret"),
+    (lambda s: JdSignature(s), "secret"),
+    (lambda s: PddSignature(s), "client_secret"),
+    (lambda s: DouyinSignature("7012345678901234567", s), "app_secret"),
+    (lambda s: ShopifySignature(s), "client_secret"),
+    (lambda s: WooCommerceSignature(s), "secret"),
+]
+
+
+@pytest.mark.parametrize(("make", "field"), _SECRET_FIELDS)
+@pytest.mark.parametrize(("secret", "reason"), [
+    ("shpss_9f8e7d6c5b4a\x00", "contains NUL"),
+    ("k" * 4097, "longer than 4096 characters"),
+    ("s3cr3t-\udc80", "not encodable as UTF-8"),
+])
+def test_a_refused_secret_is_named_but_never_shown(
+    make: Any, field: str, secret: str, reason: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        make(secret)
+    error = caught.value
+    assert error.path == field
+    assert reason in error.reason
+    assert error.value == f"<secret, {len(secret)} characters>"
+    for text in (str(error), repr(error.value), repr(error.args)):
+        assert secret[:6] not in text
+    # Nothing reachable from the error holds the secret either (no chained original).
+    assert error.__context__ is None and error.__cause__ is None
+
+
+def test_a_secret_of_another_type_is_refused_without_its_value() -> None:
+    with pytest.raises(ValidationError) as caught:
+        JdSignature(b"s3cr3t-bytes")  # type: ignore[arg-type]
+    assert (caught.value.path, caught.value.reason) == ("secret", "expected a string")
+    assert caught.value.value == "<secret, bytes>"
+    assert "s3cr3t" not in str(caught.value)
+    # The app key is no secret (Douyin sends it in the app-id header): it is shown.
+    with pytest.raises(ValidationError) as caught:
+        DouyinSignature("", "dysecret")
+    assert (caught.value.path, caught.value.value) == ("app_key", "")
+
+
+def test_a_body_given_as_text_is_refused_naming_request_body() -> None:
+    """Frameworks hand the body as ``str`` (decoded) as often as bytes; the signature
+    covers the bytes as received, so a decoded body is refused, not re-encoded."""
+    for body in (SHOP_BODY.decode(), None, 12):
+        with pytest.raises(ValidationError) as caught:
+            WebhookRequest(body=body)  # type: ignore[arg-type]
+        assert caught.value.path == "request.body"
+        assert "bytes" in caught.value.reason
+    assert "as received" in ValidationError.__str__(caught.value)
+    # Other bytes-like bodies are the same bytes.
+    check = ShopifySignature("k")
+    for body in (bytearray(SHOP_BODY), memoryview(SHOP_BODY)):
+        request = WebhookRequest(headers={check.header: check.sign(SHOP_BODY)}, body=body)
+        assert request.body == SHOP_BODY and type(request.body) is bytes
+        check.verify(request)
+
+
+def test_raw_asgi_headers_are_read_as_latin_1_as_http_servers_do() -> None:
+    check = ShopifySignature("k")
+    signature = check.sign(SHOP_BODY)
+    # dict(scope["headers"]), and scope["headers"] itself: pairs of bytes.
+    check.verify(WebhookRequest(headers={b"x-shopify-hmac-sha256": signature.encode()},
+                                body=SHOP_BODY))
+    raw = [(b"content-type", b"application/json"),
+           (b"x-shopify-hmac-sha256", signature.encode())]
+    request = WebhookRequest(headers=raw, body=SHOP_BODY)  # type: ignore[arg-type]
+    assert request.header("Content-Type") == "application/json"
+    check.verify(request)
+    assert WebhookRequest(headers={"X-Name": "caf\xe9".encode("latin-1")}).header(
+        "x-name") == "caf\xe9"
+    # A header given twice is one field whose values are joined, as HTTP says
+    # (RFC 9110, 5.3): two signatures are no signature.
+    twice = WebhookRequest(headers=[("X-Shopify-Hmac-Sha256", signature),  # type: ignore[arg-type]
+                                    ("x-shopify-hmac-sha256", "forged")], body=SHOP_BODY)
+    assert twice.header(check.header) == f"{signature}, forged"
+    with pytest.raises(InvalidSignature):
+        check.verify(twice)
+
+
+@pytest.mark.parametrize(("headers", "path"), [
+    ({"X-Shopify-Hmac-Sha256": 12}, "request.headers['X-Shopify-Hmac-Sha256']"),
+    ({"X-Shopify-Hmac-Sha256": ["abc"]}, "request.headers['X-Shopify-Hmac-Sha256']"),
+    ({"event-sign": "ab\udc80"}, "request.headers['event-sign']"),
+    ({12: "x"}, "request.headers"),
+    ("X-Shopify-Hmac-Sha256: abc", "request.headers"),
+    ([("only-a-name",)], "request.headers[0]"),
+])
+def test_a_header_that_is_no_text_is_refused_naming_it(headers: Any, path: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        WebhookRequest(headers=headers)
+    assert caught.value.path == path
+
+
+def test_query_values_from_parse_qs_are_taken_when_single_and_refused_when_several() -> None:
+    params = {**TOP_EXAMPLE, "sign": "72CB4D809B375A54502C09360D879C64"}
+    # urllib.parse.parse_qs gives each value as a list.
+    single = {name: [value] for name, value in params.items()}
+    request = WebhookRequest(params=single)  # type: ignore[arg-type]
+    assert request.params == params
+    TopSignature("test").verify(request)
+    # parse_qsl's pairs, given as they are, are the same parameters.
+    TopSignature("test").verify(WebhookRequest(params=list(params.items())))  # type: ignore[arg-type]
+    for several in ({**single, "v": ["2.0", "3.0"]}, [*params.items(), ("v", "3.0")]):
+        with pytest.raises(ValidationError) as caught:
+            WebhookRequest(params=several)  # type: ignore[arg-type]
+        assert caught.value.path == "request.params['v']"
+        assert "parse_qsl" in caught.value.reason
+
+
+@pytest.mark.parametrize(("params", "path"), [
+    ({"sign": b"ABC"}, "request.params['sign']"),
+    ({"sign": None}, "request.params['sign']"),
+    ({"sign": []}, "request.params['sign']"),
+    ({"nick": "\udc80"}, "request.params['nick']"),
+    ({b"sign": "ABC"}, "request.params"),
+    ("sign=ABC", "request.params"),
+])
+def test_a_parameter_that_is_no_text_is_refused_naming_it(params: Any, path: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        WebhookRequest(params=params)
+    assert caught.value.path == path
+
+
+@pytest.mark.parametrize("check", [TopSignature("k"), JdSignature("k"), PddSignature("k"),
+                                   DouyinSignature("a", "k"), ShopifySignature("k"),
+                                   WooCommerceSignature("k")])
+def test_every_checker_answers_a_request_it_accepted_with_orderkit_errors_only(
+    check: Any,
+) -> None:
+    shapes: list[dict[str, Any]] = [
+        {"params": {"sign": ["AB"], "sign_method": ["hmac"]}, "body": bytearray(b"{}")},
+        {"headers": {b"event-sign": b"\xff\xfe", b"app-id": b"a"}, "body": b"\xff"},
+        {"headers": {"X-Shopify-Hmac-Sha256": b"\x00", "X-WC-Webhook-Signature": b" "}},
+        {"params": {"sign": "\u00e9" * 5000, "": "x"}, "body": memoryview(b"x" * 10)},
+    ]
+    for shape in shapes:
+        with contextlib.suppress(OrderkitError):
+            check.verify(WebhookRequest(**shape))
+
+
+@pytest.mark.slow
+def test_every_checker_is_a_signature_check_to_mypy(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checkers are frozen: the protocol's ``platform`` must be read-only for a
+    host's ``check: SignatureCheck = JdSignature(...)`` to type-check."""
+    from pathlib import Path
+
+    from mypy import api
+
+    import orderkit
+
+    # Type-check the orderkit these tests import, not another installed copy.
+    monkeypatch.setenv("MYPYPATH", str(Path(orderkit.__file__).parents[1]))
+
+    program = tmp_path / "host.py"
+    program.write_text(
+        "from orderkit.sync.signatures import (DouyinSignature, JdSignature, PddSignature,\n"
+        "    ShopifySignature, SignatureCheck, TopSignature, WooCommerceSignature)\n"
+        "checks: list[SignatureCheck] = [TopSignature('k'), JdSignature('k'),\n"
+        "    PddSignature('k'), DouyinSignature('a', 'k'), ShopifySignature('k'),\n"
+        "    WooCommerceSignature('k')]\n", "utf-8")
+    out, err, status = api.run(["--strict", "--cache-dir", str(tmp_path / "cache"),
+                                str(program)])
+    assert status == 0, out + err
