@@ -716,3 +716,38 @@ def test_skus_with_quotes_braces_and_commas_lock_the_right_rows(pg_dsn: str, sch
     assert ledger.stock(odd[0]).available == 5 and ledger.stock(odd[1]).available == 3
     assert ledger.verify().ok
     store.close()
+
+
+def test_a_page_that_loses_a_race_is_placed_again_once(
+    pg_dsn: str, schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another poller stored every other order of the page first: the loser finds them
+    in one read and places the rest in one more attempt, releasing nothing one lock at
+    a time (its ledger shares the repository's transaction: the rollback undid them)."""
+    repository = PostgresOrderRepository(pg_dsn, schema=schema)
+    ledger = InventoryLedger(PostgresInventoryStore(repository.database), secret=SECRET,
+                             clock=ManualClock(T0))
+    ledger.receive("CUP", 100, reference="PO-1")
+    page = [_order(f"RACE-{n}", cups=1) for n in range(30)]
+    winner = OrderService(PostgresOrderRepository(pg_dsn, schema=schema), inventory=ledger,
+                          clock=ManualClock(T0), deliver=False)
+    winner.place_many([(order, ()) for order in page[::2]])
+    loser = OrderService(repository, inventory=ledger, clock=ManualClock(T0), deliver=False)
+    calls = {"insert_many": 0, "release": 0, "apply_many": 0}
+    for target, name in ((repository, "insert_many"), (ledger, "release"),
+                         (ledger, "apply_many")):
+        real = getattr(target, name)
+
+        def call(*args: object, __real: object = real, __name: str = name,
+                 **kwargs: object) -> object:
+            calls[__name] += 1
+            return __real(*args, **kwargs)  # type: ignore[operator]
+
+        monkeypatch.setattr(target, name, call)
+    results = loser.place_many([(order, ()) for order in page])
+    assert calls["insert_many"] == 2 and calls["release"] == 0, calls
+    assert calls["apply_many"] <= 1, calls
+    assert [isinstance(result, DuplicateOrder) for result in results] == [
+        n % 2 == 0 for n in range(30)]
+    assert (ledger.stock("CUP").on_hand, ledger.stock("CUP").locked) == (100, 30)
+    assert ledger.verify().ok

@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 import pytest
 
+from orderkit.adapters.memory import MemoryInventoryStore, MemoryOrderRepository
 from orderkit.inventory import InventoryLedger
 from orderkit.lifecycle import DEFAULT_TABLE, Event, Lifecycle, LinesUnshipped, OrderService
 from orderkit.model.errors import (
@@ -635,3 +636,62 @@ def test_a_ship_after_a_signed_scan_no_ship_reached_writes_its_waybill(wired: An
                   data={"carrier": "SF", "waybill": "SF301"})
     assert service.handle("ORD-1", other).ignored is not None
     assert service.repository.find_by_waybill("SF301") == []
+
+
+def test_a_page_that_loses_a_race_is_placed_again_once_without_the_stored_orders(
+    wired: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two pollers place the same page of new orders; the other one stored every other
+    order first. The loser finds them all in one read and places the rest once: two
+    insert attempts, no lock released one at a time, whatever the page's size."""
+    lose_the_race(*wired, monkeypatch)
+
+
+def test_a_lost_race_on_a_memory_ledger_sharing_the_repositorys_blocks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The memory ledger built on the repository's database loses the attempt's locks
+    with the block's rollback: nothing is left to release."""
+    repository = MemoryOrderRepository()
+    clock = ManualClock(T0)
+    ledger = InventoryLedger(MemoryInventoryStore(repository.database), secret=SECRET,
+                             clock=clock)
+    ledger.receive("TEA", 10, reference="PO-1")
+    lose_the_race(OrderService(repository, clock=clock, inventory=ledger), ledger,
+                  monkeypatch)
+
+
+def lose_the_race(service: OrderService, ledger: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    ledger.receive("TEA", 100, reference="PO-2")
+    page = [attrs.evolve(order(f"RACE-{n}"), lines=[
+        OrderLine("L1", "TEA", 1, Money("10.00", "CNY"))]) for n in range(24)]
+    winner = OrderService(service.repository, clock=service.lifecycle.clock, inventory=ledger)
+    for placed in page[::2]:
+        winner.place(placed)
+    calls: dict[str, int] = {"insert_many": 0, "lock_many": 0, "release": 0, "apply_many": 0}
+
+    def counted(target: Any, name: str) -> None:
+        real = getattr(target, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            calls[name] += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(target, name, call)
+
+    counted(service.repository, "insert_many")
+    for name in ("lock_many", "release", "apply_many"):
+        counted(ledger, name)
+    results = service.place_many([(placed, ()) for placed in page])
+
+    assert calls["insert_many"] <= 2 and calls["lock_many"] <= 2, calls
+    assert calls["release"] == 0 and calls["apply_many"] <= 1, calls
+    for n, result in enumerate(results):
+        if n % 2:
+            assert isinstance(result, Order) and result.lock_id is not None
+        else:
+            assert isinstance(result, DuplicateOrder)
+            assert result.existing_order_id == f"RACE-{n}"
+    # Each order stored once, with one lock: the loser's first locks did not stay.
+    assert levels(ledger, "TEA") == (110, 24, 86)
+    assert ledger.verify({}).ok
