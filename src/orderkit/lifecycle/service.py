@@ -78,6 +78,7 @@ from orderkit.outbox.messages import (
     STOCK_RESTOCK,
     STOCK_SHIP,
     STOCK_UNCOMMIT,
+    STOCK_UNSHIP,
     OutboxMessage,
     event_content,
     message_id,
@@ -864,7 +865,9 @@ def _stock(
     stock count that opened the ledger, by their shipment's ``shipped_at``: those are
     only recorded for the order (the count did not include them); the rest move the
     order's lock, when it has one, and so do units a carrier scan shipped that never
-    left (:class:`LinesUnshipped`: the lock takes them back from its commit). With
+    left (:class:`LinesUnshipped`: the lock takes them back from its commit; with no
+    lock they come back on hand, ``stock.unship``; recorded before the count, they
+    never left ``on_hand`` and move nothing). With
     ``settled`` (a placement's transitions, and ``lock_id`` taken for the units they
     leave open) the lock only confirms: what the transitions ship leaves as units no
     lock holds, and what they cancel or refund was never locked."""
@@ -887,6 +890,18 @@ def _stock(
                 owed.append((STOCK_SHIP, {"lines": lines}))
             else:
                 owed.append((STOCK_COMMIT, {"lock_id": holder, "lines": lines}))
+        elif isinstance(event, LinesUnshipped) and event.skus:
+            # Units a carrier scan shipped that never left: the reverse of how the
+            # scan's shipment moved them. Back in the order's lock from its commit, or
+            # back on hand from a lockless ship; units recorded as shipped before the
+            # stock count never left on_hand (the count had them on the shelf).
+            holder = None if settled else lock_id
+            if counted_at is not None and _parcel_left_at(order, event) <= counted_at:
+                continue
+            if holder is None:
+                owed.append((STOCK_UNSHIP, {"lines": dict(event.skus)}))
+            else:
+                owed.append((STOCK_UNCOMMIT, {"lock_id": holder, "lines": dict(event.skus)}))
         elif lock_id is None:
             continue
         elif isinstance(event, PaymentReceived) or (
@@ -898,9 +913,6 @@ def _stock(
             owed.append((STOCK_CONFIRM, {"lock_id": lock_id}))
         elif settled:
             continue  # the lock never held what the placement's transitions let go
-        elif isinstance(event, LinesUnshipped) and event.skus:
-            # Units a carrier scan shipped that never left: back in the order's lock.
-            owed.append((STOCK_UNCOMMIT, {"lock_id": lock_id, "lines": dict(event.skus)}))
         elif isinstance(event, LinesCancelled) and event.skus:
             owed.append((STOCK_RELEASE, {"lock_id": lock_id, "lines": dict(event.skus)}))
         elif isinstance(event, OrderCancelled):
@@ -908,6 +920,15 @@ def _stock(
         elif isinstance(event, Refunded) and event.released:
             owed.append((STOCK_RELEASE, {"lock_id": lock_id, "lines": dict(event.released)}))
     return owed
+
+
+def _parcel_left_at(order: Order, event: LinesUnshipped) -> datetime:
+    """When the parcel of ``event`` left (its shipment's ``shipped_at``: the carrier
+    scan's time that shipped the units now given back), else when it was decided."""
+    for shipment in order.shipments:
+        if shipment.shipment_id == event.shipment_id and shipment.shipped_at is not None:
+            return shipment.shipped_at
+    return event.at
 
 
 def _shipped_at(order: Order, event: LinesShipped) -> datetime:
