@@ -146,6 +146,32 @@ def test_a_refused_call_inside_the_hosts_transaction_keeps_it_usable(
     assert [observer.get(o).order_id for o in ("ORD-1", "ORD-2")] == ["ORD-1", "ORD-2"]
 
 
+def test_a_call_on_the_hosts_aborted_transaction_says_to_roll_it_back_first(
+    pg_dsn: str, schema: str, host: psycopg.Connection[tuple[object, ...]]
+) -> None:
+    repository = PostgresOrderRepository(host, schema=schema)
+    ledger = InventoryLedger(
+        PostgresInventoryStore(repository.database), secret=SECRET, clock=ManualClock(T0)
+    )
+    ledger.receive("CUP", 5, reference="PO-1")
+    host.commit()
+    service = OrderService(repository, inventory=ledger, clock=ManualClock(T0), deliver=False)
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        host.execute("SELECT 1/0")  # a host statement failed: its transaction is aborted
+    for call in (lambda: service.place(_order("ORD-1")),
+                 lambda: repository.find_by_channel("tmall", "T-ORD-1")):
+        with pytest.raises(StoreError) as refused:
+            call()
+        text = str(refused.value)
+        assert "transaction is aborted" in text and "roll it back" in text, text
+        assert "does not exist" not in text
+    host.rollback()
+    assert repository.find_by_channel("tmall", "T-ORD-1") is None  # nothing was written
+    assert service.place(_order("ORD-1")).lock_id is not None  # rolled back: it works
+    host.commit()
+    assert (ledger.stock("CUP").on_hand, ledger.stock("CUP").locked) == (5, 2)
+
+
 def test_tables_created_in_a_hosts_transaction_it_rolls_back_are_created_again(
     pg_dsn: str, schema: str, host: psycopg.Connection[tuple[object, ...]]
 ) -> None:
@@ -433,7 +459,7 @@ def test_db_upgrade_creates_every_table_once(
     first = capsys.readouterr().out
     assert f"{schema}.orders: version 7 (migrated from 0)" in first
     assert upgrade(pg_dsn, schema=schema) == {
-        "orders": (7, 7), "inventory": (3, 3), "idempotency": (1, 1), "recon_sequences": (1, 1),
+        "orders": (7, 7), "inventory": (5, 5), "idempotency": (1, 1), "recon_sequences": (1, 1),
         "sync": (2, 2), "watch": (2, 2),
     }
     # The adapters find their tables ready.
@@ -716,3 +742,38 @@ def test_skus_with_quotes_braces_and_commas_lock_the_right_rows(pg_dsn: str, sch
     assert ledger.stock(odd[0]).available == 5 and ledger.stock(odd[1]).available == 3
     assert ledger.verify().ok
     store.close()
+
+
+def test_a_page_that_loses_a_race_is_placed_again_once(
+    pg_dsn: str, schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another poller stored every other order of the page first: the loser finds them
+    in one read and places the rest in one more attempt, releasing nothing one lock at
+    a time (its ledger shares the repository's transaction: the rollback undid them)."""
+    repository = PostgresOrderRepository(pg_dsn, schema=schema)
+    ledger = InventoryLedger(PostgresInventoryStore(repository.database), secret=SECRET,
+                             clock=ManualClock(T0))
+    ledger.receive("CUP", 100, reference="PO-1")
+    page = [_order(f"RACE-{n}", cups=1) for n in range(30)]
+    winner = OrderService(PostgresOrderRepository(pg_dsn, schema=schema), inventory=ledger,
+                          clock=ManualClock(T0), deliver=False)
+    winner.place_many([(order, ()) for order in page[::2]])
+    loser = OrderService(repository, inventory=ledger, clock=ManualClock(T0), deliver=False)
+    calls = {"insert_many": 0, "release": 0, "apply_many": 0}
+    for target, name in ((repository, "insert_many"), (ledger, "release"),
+                         (ledger, "apply_many")):
+        real = getattr(target, name)
+
+        def call(*args: object, __real: object = real, __name: str = name,
+                 **kwargs: object) -> object:
+            calls[__name] += 1
+            return __real(*args, **kwargs)  # type: ignore[operator]
+
+        monkeypatch.setattr(target, name, call)
+    results = loser.place_many([(order, ()) for order in page])
+    assert calls["insert_many"] == 2 and calls["release"] == 0, calls
+    assert calls["apply_many"] <= 1, calls
+    assert [isinstance(result, DuplicateOrder) for result in results] == [
+        n % 2 == 0 for n in range(30)]
+    assert (ledger.stock("CUP").on_hand, ledger.stock("CUP").locked) == (100, 30)
+    assert ledger.verify().ok

@@ -31,7 +31,7 @@ from orderkit.inventory.ledger import (
     MAX_TTL,
     InventoryLedger,
 )
-from orderkit.inventory.refusals import RestockExceedsShipment
+from orderkit.inventory.refusals import RestockExceedsShipment, UnshipExceedsShipment
 from orderkit.inventory.rules import apply_entry
 from orderkit.inventory.tokens import LockTokens
 from orderkit.inventory.verify import (
@@ -67,6 +67,7 @@ __all__ = [
     "ShipmentMismatch",
     "StockCall",
     "StockLevel",
+    "UnshipExceedsShipment",
     "VerifyReport",
     "apply_entry",
     "available_units",

@@ -51,6 +51,7 @@ LedgerOutcome = Literal[
     "restocked",
     "recorded",
     "uncommitted",
+    "unshipped",
     "already_applied",
 ]
 
@@ -84,6 +85,11 @@ class EntryKind(enum.StrEnum):
     #: scan assumed every open unit went, the warehouse's ``ship`` of the parcel named
     #: fewer): back on hand and locked again on the lock line that committed them
     UNCOMMIT = "uncommit"
+    #: (+qty, 0): units a ``SHIP_UNLOCKED`` booked as shipped for an order with no lock
+    #: that never left (a carrier scan assumed every open unit went, the warehouse's
+    #: ``ship`` of the parcel named fewer): back on hand, counted off the order's
+    #: shipments
+    UNSHIP_UNLOCKED = "unship_unlocked"
 
 
 _EFFECTS: dict[EntryKind, tuple[int, int]] = {
@@ -103,7 +109,11 @@ _EFFECTS: dict[EntryKind, tuple[int, int]] = {
     EntryKind.LAPSE: (0, 0),
     EntryKind.RELEASE_EXPIRED: (0, 0),
     EntryKind.UNCOMMIT: (1, 1),
+    EntryKind.UNSHIP_UNLOCKED: (1, 0),
 }
+
+#: Kinds that take back units a shipping entry booked as gone (they never left).
+UNSHIPPING: Final = frozenset({EntryKind.UNCOMMIT, EntryKind.UNSHIP_UNLOCKED})
 
 #: Kinds that take units out of the building (``shipped`` in the balance invariant).
 SHIPPING: Final = frozenset({EntryKind.COMMIT, EntryKind.SHIP_UNLOCKED})
@@ -153,14 +163,15 @@ class LedgerEntry:
 
 def count_return(returns: dict[tuple[str, str], list[int]], entry: LedgerEntry) -> None:
     """Count ``entry`` in ``returns`` ((order id, SKU) -> [units shipped, units
-    restocked]) when it ships, takes back a shipment of (``UNCOMMIT``) or restocks
+    restocked]) when it ships, takes back a shipment of (``UNCOMMIT``,
+    ``UNSHIP_UNLOCKED``) or restocks
     units of an order: what bounds the order's restocks (a restock never brings back
     more than its order shipped)."""
     if entry.order_id is None:
         return
     if entry.kind in SHIPPING:
         returns.setdefault((entry.order_id, entry.sku), [0, 0])[0] += entry.qty
-    elif entry.kind is EntryKind.UNCOMMIT:
+    elif entry.kind in UNSHIPPING:
         returns.setdefault((entry.order_id, entry.sku), [0, 0])[0] -= entry.qty
     elif entry.kind is EntryKind.RESTOCK:
         returns.setdefault((entry.order_id, entry.sku), [0, 0])[1] += entry.qty
@@ -306,12 +317,12 @@ class StockCall(Protocol):
     """One call of :meth:`~orderkit.inventory.InventoryLedger.apply_many` (added in 0.3).
 
     ``operation`` is ``"release"``, ``"commit"``, ``"uncommit"``, ``"confirm"``,
-    ``"restock"``, ``"ship"`` or ``"record_shipped"``, with the arguments of the ledger
-    method of that name: ``lock_id`` (not for a restock or a ship; optional for
-    ``record_shipped``), ``lines`` (``None``: the whole lock; required for an uncommit,
-    a restock, a ship and ``record_shipped``), ``order_id``, ``ref`` (the call's id,
-    which makes a retry a no-op; required for a restock, a ship and
-    ``record_shipped``) and ``reason``
+    ``"restock"``, ``"ship"``, ``"unship"`` or ``"record_shipped"``, with the arguments
+    of the ledger method of that name: ``lock_id`` (not for a restock, a ship or an
+    unship; optional for ``record_shipped``), ``lines`` (``None``: the whole lock;
+    required for an uncommit, a restock, a ship, an unship and ``record_shipped``),
+    ``order_id``, ``ref`` (the call's id, which makes a retry a no-op; required for a
+    restock, a ship, an unship and ``record_shipped``) and ``reason``
     (``None``: the method's default). Any object with these attributes will do, such as
     :class:`orderkit.outbox.StockCall`. A confirm's or a release's ``at`` (when its
     payment or its cancel was decided, see

@@ -40,7 +40,7 @@ from orderkit.inventory.entries import (
     count_return,
 )
 from orderkit.inventory.ports import InventoryStore, InventoryTransaction
-from orderkit.inventory.refusals import RestockExceedsShipment
+from orderkit.inventory.refusals import RestockExceedsShipment, UnshipExceedsShipment
 from orderkit.inventory.tokens import LockTokens
 from orderkit.inventory.verify import VerifyReport, verify_store
 from orderkit.inventory.views import available_units, held_units, live_lines
@@ -119,7 +119,10 @@ _DEFAULT_REASONS: Final = {
 #: (``record_shipped`` may also name the order's lock).
 _ORDER_REASONS: Final = {
     "restock": "return", "ship": "ship", "record_shipped": "shipped before the stock count",
+    "unship": "not shipped",
 }
+#: The order calls bounded by what their order shipped and got back.
+_RETURNING_CALLS: Final = frozenset({"restock", "unship"})
 
 #: The calls that take units out of ``on_hand`` as shipped (their entries count as
 #: shipped for the order, which bounds its restocks).
@@ -479,6 +482,30 @@ class InventoryLedger:
         _text("actor", actor)
         return self._one(call, actor)
 
+    def unship(
+        self,
+        lines: Mapping[str, int],
+        *,
+        order_id: str,
+        ref: str,
+        reason: str = "not shipped",
+        actor: str = "system",
+    ) -> ReleaseResult:
+        """Units of ``order_id`` (``lines``, SKU to units) that a :meth:`ship` booked as
+        gone and that never left (added in 0.3): an order with no lock that a carrier
+        scan shipped whole, and whose parcel the warehouse's ``ship`` then reported with
+        fewer units. They come back on hand (``UNSHIP_UNLOCKED`` entries for the order,
+        the reverse of ``SHIP_UNLOCKED``) and count off what the order shipped, so a
+        later shipment of them takes them once. More units of a SKU than the order
+        shipped and did not get back is refused with
+        :class:`~orderkit.inventory.refusals.UnshipExceedsShipment` and nothing of the
+        call is written. ``ref`` as for :meth:`ship` (a second call answers
+        ``"already_applied"``; the first ``"unshipped"``).
+        """
+        call = _order_call("unship", lines, order_id, ref, reason)
+        _text("actor", actor)
+        return self._one(call, actor)
+
     def record_shipped(
         self,
         lines: Mapping[str, int],
@@ -810,8 +837,8 @@ class InventoryLedger:
             if operation not in _DEFAULT_REASONS:
                 raise ValidationError(
                     f"{path}.operation", operation,
-                    "expected 'release', 'commit', 'uncommit', 'confirm', 'restock', 'ship'"
-                    " or 'record_shipped'",
+                    "expected 'release', 'commit', 'uncommit', 'confirm', 'restock', 'ship',"
+                    " 'unship' or 'record_shipped'",
                 )
             if not isinstance(lock_id, str):
                 raise ValidationError(f"{path}.lock_id", lock_id, "expected a lock id")
@@ -930,7 +957,8 @@ class InventoryLedger:
             expiring = {sku for _i, c in todo if c.lock_key for sku in c.skus}
             if expiring:
                 self._expire_lines(tx, expiring, now, actor, only=locks)
-            restocking = frozenset(c.order_id for _i, c in todo if c.operation == "restock")
+            restocking = frozenset(
+                c.order_id for _i, c in todo if c.operation in _RETURNING_CALLS)
             returns = {
                 key: list(tally)
                 for key, tally in (
@@ -959,6 +987,22 @@ class InventoryLedger:
                 call.reason, order_id=call.order_id, ref=call.ref,
             ))
         return ReleaseResult("restocked", "", call.order_id, dict(wanted))
+
+    def _unship_in(self, batch: _Batch, call: _Call) -> ReleaseResult | RefusedError:
+        """An ``unship``: units a lockless shipment of the order booked that never left,
+        back on hand (at most what the order shipped and did not get back)."""
+        now, actor = batch.now, batch.actor
+        wanted = call.wanted or {}
+        for sku, qty in sorted(wanted.items()):
+            shipped, restocked = batch.returns.get((call.order_id, sku), (0, 0))
+            if qty > shipped - restocked:  # nothing of the call is written
+                return UnshipExceedsShipment(call.order_id, sku, qty, shipped, restocked)
+        for sku, qty in sorted(wanted.items()):
+            batch.append(LedgerEntry(
+                _ref_id(call.ref or "", sku), EntryKind.UNSHIP_UNLOCKED, sku, qty, now, actor,
+                call.reason, order_id=call.order_id, ref=call.ref,
+            ))
+        return ReleaseResult("unshipped", "", call.order_id, dict(wanted))
 
     def _tripped(self, batch: _Batch, sku: str, decided: datetime) -> bool:
         """Whether ``release_limit`` releases of ``sku`` were decided within
@@ -1170,6 +1214,7 @@ class InventoryLedger:
         "release": _release_in,
         "commit": _commit_in,
         "uncommit": _uncommit_in,
+        "unship": _unship_in,
         "ship": _commit_in,
         "record_shipped": _commit_in,
         "confirm": _confirm_in,

@@ -107,6 +107,13 @@ def _line_after(entry: LedgerEntry, line: LockLine | None) -> LockLine | None:
         return _let_go(entry, line)
     if kind is EntryKind.UNCOMMIT:
         return _uncommitted(entry, line)
+    if kind is EntryKind.UNSHIP_UNLOCKED:
+        if not entry.order_id or entry.lock_key is not None:
+            raise ValidationError(
+                "entry.order_id", entry.order_id,
+                "units taken back from a shipment name the order, and no lock",
+            )
+        return line
     if kind is EntryKind.SHIP_UNLOCKED:
         if not entry.order_id:
             raise ValidationError(

@@ -79,6 +79,7 @@ from orderkit.outbox.messages import (
     STOCK_RESTOCK,
     STOCK_SHIP,
     STOCK_UNCOMMIT,
+    STOCK_UNSHIP,
     OutboxMessage,
     event_content,
     message_id,
@@ -262,9 +263,9 @@ class OrderService:
                 results, moved, owed = self._place_checked(checked, refused, stamp,
                                                            wait_for_stock)
             except _Refused as stop:
-                # Rolled back with its block (its lock, when the ledger shares the
-                # transaction, else released): placed again without it.
-                refused[stop.index] = stop.error
+                # Rolled back with its block (its locks, when the ledger shares the
+                # transaction, else released): placed again without them.
+                refused.update(stop.errors)
                 continue
             if moved or owed:
                 self._after_commit(moved, owed)
@@ -278,16 +279,18 @@ class OrderService:
         wait_for_stock: bool,
     ) -> tuple[list[Order | OrderkitError], list[Transition], bool]:
         """One attempt of :meth:`place_many`, all or nothing: a save the repository
-        refuses releases this attempt's locks and raises :class:`_Refused` naming it."""
+        refuses rolls the attempt back (releasing the locks the rollback cannot take
+        back) and raises :class:`_Refused` naming every placement stored already."""
         results: list[Order | OrderkitError] = []
         moved: list[Transition] = []
         owed = False
         now: datetime | None = None  # read at the first order stored waiting for stock
         live = [placement for index, placement in enumerate(checked) if index not in refused]
-        with self.repository.atomic():
-            locks = self._lock_new(live)
-            saves: list[tuple[int, Order, tuple[AuditEntry, ...], tuple[OutboxMessage, ...]]] = []
-            try:
+        locks: list[str | OrderkitError | None] = []
+        saves: list[tuple[int, Order, tuple[AuditEntry, ...], tuple[OutboxMessage, ...]]] = []
+        try:
+            with self.repository.atomic():
+                locks = self._lock_new(live)
                 taken = iter(locks)
                 for index, (order, transitions) in enumerate(checked):
                     if index in refused:
@@ -325,15 +328,13 @@ class OrderService:
                 self.repository.insert_many(
                     [(final, audit, messages) for _i, final, audit, messages in saves]
                 )
-            except BaseException as error:
-                self._release_all([order for order, _t in live], locks, error)
-                if isinstance(error, ConcurrencyError | DuplicateOrder):
-                    index, order = _refused_one(error, saves)
-                    # The id is stored already: a duplicate, not a race to retry.
-                    duplicate = error if isinstance(error, DuplicateOrder) else DuplicateOrder(
-                        order.channel, order.channel_order_id, order.order_id)
-                    raise _Refused(index, duplicate) from error
-                raise
+        except BaseException as error:
+            # The block rolled back; what it cannot take back (the locks of a ledger
+            # that does not share the repository's transaction) is released.
+            self._release_all([order for order, _t in live], locks, error)
+            if isinstance(error, ConcurrencyError | DuplicateOrder):
+                raise _Refused(self._stored_of(checked, refused, error, saves)) from error
+            raise
         return results, moved, owed
 
     def _short(
@@ -362,25 +363,57 @@ class OrderService:
         })
         return entry, _outbox(order.order_id, event_id, [event_content(fact)], entry.at)
 
+    def _stored_of(
+        self,
+        checked: Sequence[tuple[Order, tuple[Transition, ...]]],
+        refused: Mapping[int, OrderkitError],
+        error: ConcurrencyError | DuplicateOrder,
+        saves: Sequence[tuple[int, Order, tuple[AuditEntry, ...], tuple[OutboxMessage, ...]]],
+    ) -> dict[int, OrderkitError]:
+        """The placements of an attempt the repository refused with ``error`` that are
+        stored already, as their :class:`DuplicateOrder`: the one ``error`` names, and
+        every other one whose channel order id is stored, found in one read (another
+        process placing the same page stored many of them), so the next attempt is
+        the last one unless yet another order is stored meanwhile."""
+        index, named = _refused_one(error, saves)
+        # The id is stored already: a duplicate, not a race to retry.
+        out: dict[int, OrderkitError] = {index: error if isinstance(error, DuplicateOrder)
+                                         else DuplicateOrder(named.channel,
+                                                             named.channel_order_id,
+                                                             named.order_id)}
+        pending = [(i, order) for i, (order, _t) in enumerate(checked)
+                   if i not in refused and i != index]
+        if not pending:
+            return out
+        stored = self.repository.find_many_by_channel(
+            {(order.channel, order.channel_order_id) for _i, order in pending}
+        )
+        for i, order in pending:
+            found = stored.get((order.channel, order.channel_order_id))
+            if found is not None:
+                out[i] = DuplicateOrder(order.channel, order.channel_order_id, found.order_id)
+        return out
+
     def _release_all(
         self, orders: Sequence[Order], locks: Sequence[str | OrderkitError | None],
         error: BaseException,
     ) -> None:
-        """Release the locks one attempt of :meth:`place_many` took for ``orders`` (a
-        ledger that shares the repository's transaction loses them with the block's
-        rollback anyway)."""
+        """Release, in one ledger call, the locks taken for ``orders`` by a block that
+        rolled back. Called after the rollback: a ledger that shares the repository's
+        transaction lost them with it (their release finds no lock and writes nothing);
+        a ledger that does not still holds them."""
         if self.inventory is None:
             return
-        for order, lock in zip(orders, locks, strict=True):
-            if isinstance(lock, str):
-                try:
-                    self.inventory.release(lock, order_id=order.order_id)
-                except StoreError as undo:
-                    # The store failed with the save (a lost connection): the block's
-                    # rollback takes a shared store's lock back; the save's own error
-                    # is the one to report.
-                    error.add_note(f"releasing lock {lock} again failed: {undo}")
-                    return
+        calls = [StockCall("release", lock, order_id=order.order_id)
+                 for order, lock in zip(orders, locks, strict=False) if isinstance(lock, str)]
+        if not calls:
+            return
+        try:
+            self.inventory.apply_many(calls)
+        except StoreError as undo:
+            # The store failed with the save (a lost connection); the save's own error
+            # is the one to report.
+            error.add_note(f"releasing {len(calls)} lock(s) again failed: {undo}")
 
     def _lock_new(
         self, placements: Sequence[tuple[Order, tuple[Transition, ...]]]
@@ -494,18 +527,19 @@ class OrderService:
         if not wanted:
             return refused
         owed_any = False
-        with self.repository.atomic():
-            results = self.inventory.lock_many(
-                [(order.order_id, skus) for order, skus in wanted], ttl=self.lock_ttl
-            )
-            # Per order, the lock this call took and still holds (for _release_all).
-            locks: list[str | OrderkitError | None] = [
-                result if isinstance(result, OrderkitError) else result.lock_id
-                for result in results
-            ]
-            now = self.lifecycle.now()
-            order = wanted[0][0]
-            try:
+        # Per order, the lock this call took and still holds (for _release_all).
+        locks: list[str | OrderkitError | None] = []
+        order = wanted[0][0]
+        try:
+            with self.repository.atomic():
+                results = self.inventory.lock_many(
+                    [(order.order_id, skus) for order, skus in wanted], ttl=self.lock_ttl
+                )
+                locks = [
+                    result if isinstance(result, OrderkitError) else result.lock_id
+                    for result in results
+                ]
+                now = self.lifecycle.now()
                 for index, ((order, _skus), lock) in enumerate(zip(wanted, locks,
                                                                    strict=True)):
                     if isinstance(lock, OrderkitError):
@@ -523,14 +557,14 @@ class OrderService:
                         refused[order.order_id] = error
                         continue
                     owed_any = owed_any or bool(messages)
-            except BaseException as error:
-                # Nothing of the call is kept: the block rolls back the orders saved so
-                # far, and the locks are released (or rolled back with the block, on a
-                # ledger that shares the repository's transaction).
-                error.add_note(f"reserving order {order.order_id} failed: no order of"
-                               " this reserve() call was reserved")
-                self._release_all([order for order, _skus in wanted], locks, error)
-                raise
+        except BaseException as error:
+            # Nothing of the call is kept: the block rolled back the orders saved so
+            # far, and the locks it could not take back (on a ledger that does not
+            # share the repository's transaction) are released.
+            error.add_note(f"reserving order {order.order_id} failed: no order of"
+                           " this reserve() call was reserved")
+            self._release_all([order for order, _skus in wanted], locks, error)
+            raise
         if owed_any:
             self._after_commit((), True)
         return refused
@@ -832,7 +866,9 @@ def _stock(
     stock count that opened the ledger, by their shipment's ``shipped_at``: those are
     only recorded for the order (the count did not include them); the rest move the
     order's lock, when it has one, and so do units a carrier scan shipped that never
-    left (:class:`LinesUnshipped`: the lock takes them back from its commit). With
+    left (:class:`LinesUnshipped`: the lock takes them back from its commit; with no
+    lock they come back on hand, ``stock.unship``; recorded before the count, they
+    never left ``on_hand`` and move nothing). With
     ``settled`` (a placement's transitions, and ``lock_id`` taken for the units they
     leave open) the lock only confirms: what the transitions ship leaves as units no
     lock holds, and what they cancel or refund was never locked."""
@@ -855,6 +891,18 @@ def _stock(
                 owed.append((STOCK_SHIP, {"lines": lines}))
             else:
                 owed.append((STOCK_COMMIT, {"lock_id": holder, "lines": lines}))
+        elif isinstance(event, LinesUnshipped) and event.skus:
+            # Units a carrier scan shipped that never left: the reverse of how the
+            # scan's shipment moved them. Back in the order's lock from its commit, or
+            # back on hand from a lockless ship; units recorded as shipped before the
+            # stock count never left on_hand (the count had them on the shelf).
+            holder = None if settled else lock_id
+            if counted_at is not None and _parcel_left_at(order, event) <= counted_at:
+                continue
+            if holder is None:
+                owed.append((STOCK_UNSHIP, {"lines": dict(event.skus)}))
+            else:
+                owed.append((STOCK_UNCOMMIT, {"lock_id": holder, "lines": dict(event.skus)}))
         elif lock_id is None:
             continue
         elif isinstance(event, PaymentReceived) or (
@@ -866,9 +914,6 @@ def _stock(
             owed.append((STOCK_CONFIRM, {"lock_id": lock_id}))
         elif settled:
             continue  # the lock never held what the placement's transitions let go
-        elif isinstance(event, LinesUnshipped) and event.skus:
-            # Units a carrier scan shipped that never left: back in the order's lock.
-            owed.append((STOCK_UNCOMMIT, {"lock_id": lock_id, "lines": dict(event.skus)}))
         elif isinstance(event, LinesCancelled) and event.skus:
             owed.append((STOCK_RELEASE, {"lock_id": lock_id, "lines": dict(event.skus)}))
         elif isinstance(event, OrderCancelled):
@@ -876,6 +921,15 @@ def _stock(
         elif isinstance(event, (Refunded, RefundLinesAssigned)) and event.released:
             owed.append((STOCK_RELEASE, {"lock_id": lock_id, "lines": dict(event.released)}))
     return owed
+
+
+def _parcel_left_at(order: Order, event: LinesUnshipped) -> datetime:
+    """When the parcel of ``event`` left (its shipment's ``shipped_at``: the carrier
+    scan's time that shipped the units now given back), else when it was decided."""
+    for shipment in order.shipments:
+        if shipment.shipment_id == event.shipment_id and shipment.shipped_at is not None:
+            return shipment.shipped_at
+    return event.at
 
 
 def _shipped_at(order: Order, event: LinesShipped) -> datetime:
@@ -989,13 +1043,13 @@ def _stuck_open_units(order: Order, lifecycle: Lifecycle) -> ValidationError | N
 
 
 class _Refused(Exception):
-    """One placement of a :meth:`OrderService.place_many` attempt that the repository
-    refused: the attempt is rolled back and made again without it."""
+    """Placements of a :meth:`OrderService.place_many` attempt that are stored already
+    (by index, each with its :class:`DuplicateOrder`): the attempt is rolled back and
+    made again without them."""
 
-    def __init__(self, index: int, error: OrderkitError) -> None:
-        super().__init__(index, error)
-        self.index = index
-        self.error = error
+    def __init__(self, errors: Mapping[int, OrderkitError]) -> None:
+        super().__init__(errors)
+        self.errors = dict(errors)
 
 
 def _refused_one(
@@ -1004,8 +1058,8 @@ def _refused_one(
 ) -> tuple[int, Order]:
     """The placement ``error`` names (its order id, or its channel order id): the last
     of the block with it, since of two copies in one block the first is the one stored
-    (the later one is the duplicate; an order stored before the block is refused one
-    copy at a time)."""
+    (the later one is the duplicate; the others stored before the block are found by
+    :meth:`OrderService._stored_of`)."""
     for index, order, _audit, _messages in reversed(saves):
         if isinstance(error, ConcurrencyError) and order.order_id == error.order_id:
             return index, order

@@ -19,6 +19,8 @@ Topics name the consumer and what to do:
   (``{"lock_id": ...}``), which then never expires.
 * ``stock.restock``: returned units back in stock (``{"lines": ..., "return_id": ...}``);
   ``stock.ship``: units that left with no lock to commit (``{"lines": ...}``);
+  ``stock.unship``: units a ``stock.ship`` booked that never left, back on hand
+  (``{"lines": ...}``);
   ``stock.record_shipped``: units that left before the stock count, booked for the order
   without leaving ``on_hand`` again (``{"lines": ..., "lock_id": ... or None}``).
 """
@@ -46,6 +48,7 @@ __all__ = [
     "STOCK_RESTOCK",
     "STOCK_SHIP",
     "STOCK_UNCOMMIT",
+    "STOCK_UNSHIP",
     "DeliveryStatus",
     "OutboxMessage",
     "StoredMessage",
@@ -59,6 +62,7 @@ STOCK_UNCOMMIT: Final = "stock.uncommit"
 STOCK_CONFIRM: Final = "stock.confirm"
 STOCK_RESTOCK: Final = "stock.restock"
 STOCK_SHIP: Final = "stock.ship"
+STOCK_UNSHIP: Final = "stock.unship"
 STOCK_RECORD_SHIPPED: Final = "stock.record_shipped"
 #: ``pending``: not yet delivered (or failed, to be retried); ``delivered``: every
 #: consumer has it; ``dead``: failed ``max_attempts`` times, kept with its error.

@@ -56,6 +56,7 @@ from orderkit.outbox.messages import (
     STOCK_RESTOCK,
     STOCK_SHIP,
     STOCK_UNCOMMIT,
+    STOCK_UNSHIP,
     OutboxMessage,
     StoredMessage,
     event_content,
@@ -79,7 +80,8 @@ _OPERATIONS: Final = {
 }
 #: The ledger call of each stock topic that names the order's units, not a lock's.
 _ORDER_OPERATIONS: Final = {
-    STOCK_RESTOCK: "restock", STOCK_SHIP: "ship", STOCK_RECORD_SHIPPED: "record_shipped",
+    STOCK_RESTOCK: "restock", STOCK_SHIP: "ship", STOCK_UNSHIP: "unship",
+    STOCK_RECORD_SHIPPED: "record_shipped",
 }
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 import pytest
 
+from orderkit.adapters.memory import MemoryInventoryStore, MemoryOrderRepository
 from orderkit.inventory import InventoryLedger
 from orderkit.lifecycle import DEFAULT_TABLE, Event, Lifecycle, LinesUnshipped, OrderService
 from orderkit.model.errors import (
@@ -635,3 +636,134 @@ def test_a_ship_after_a_signed_scan_no_ship_reached_writes_its_waybill(wired: An
                   data={"carrier": "SF", "waybill": "SF301"})
     assert service.handle("ORD-1", other).ignored is not None
     assert service.repository.find_by_waybill("SF301") == []
+
+
+def test_a_page_that_loses_a_race_is_placed_again_once_without_the_stored_orders(
+    wired: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two pollers place the same page of new orders; the other one stored every other
+    order first. The loser finds them all in one read and places the rest once: two
+    insert attempts, no lock released one at a time, whatever the page's size."""
+    lose_the_race(*wired, monkeypatch)
+
+
+def test_a_lost_race_on_a_memory_ledger_sharing_the_repositorys_blocks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The memory ledger built on the repository's database loses the attempt's locks
+    with the block's rollback: nothing is left to release."""
+    repository = MemoryOrderRepository()
+    clock = ManualClock(T0)
+    ledger = InventoryLedger(MemoryInventoryStore(repository.database), secret=SECRET,
+                             clock=clock)
+    ledger.receive("TEA", 10, reference="PO-1")
+    lose_the_race(OrderService(repository, clock=clock, inventory=ledger), ledger,
+                  monkeypatch)
+
+
+def lose_the_race(service: OrderService, ledger: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    ledger.receive("TEA", 100, reference="PO-2")
+    page = [attrs.evolve(order(f"RACE-{n}"), lines=[
+        OrderLine("L1", "TEA", 1, Money("10.00", "CNY"))]) for n in range(24)]
+    winner = OrderService(service.repository, clock=service.lifecycle.clock, inventory=ledger)
+    for placed in page[::2]:
+        winner.place(placed)
+    calls: dict[str, int] = {"insert_many": 0, "lock_many": 0, "release": 0, "apply_many": 0}
+
+    def counted(target: Any, name: str) -> None:
+        real = getattr(target, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            calls[name] += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(target, name, call)
+
+    counted(service.repository, "insert_many")
+    for name in ("lock_many", "release", "apply_many"):
+        counted(ledger, name)
+    results = service.place_many([(placed, ()) for placed in page])
+
+    assert calls["insert_many"] <= 2 and calls["lock_many"] <= 2, calls
+    assert calls["release"] == 0 and calls["apply_many"] <= 1, calls
+    for n, result in enumerate(results):
+        if n % 2:
+            assert isinstance(result, Order) and result.lock_id is not None
+        else:
+            assert isinstance(result, DuplicateOrder)
+            assert result.existing_order_id == f"RACE-{n}"
+    # Each order stored once, with one lock: the loser's first locks did not stay.
+    assert levels(ledger, "TEA") == (110, 24, 86)
+    assert ledger.verify({}).ok
+
+
+def test_an_early_scan_of_one_parcel_of_two_of_an_order_without_a_lock_gives_units_back(
+    wired: Any,
+) -> None:
+    """The two-parcel story for an order stored without a lock (placed before the shop
+    kept stock): the scan of parcel 1 ships every open unit with no lock to commit; the
+    warehouse's ``ship`` of parcel 1 names only the cups, so the teapot comes back on
+    hand, and parcel 2 takes it once."""
+    service, ledger = wired
+    OrderService(service.repository, clock=service.lifecycle.clock).place(Order(
+        order_id="ORD-9", channel="tmall", channel_order_id="T-ORD-9",
+        lines=[OrderLine("C", "CUP", 2, Money("5.00", "CNY")),
+               OrderLine("P", "TEA", 1, Money("50.00", "CNY"))],
+        created_at=T0,
+    ))
+    assert service.repository.get("ORD-9").lock_id is None
+    service.handle("ORD-9", event("pay", "p-9", amount=Money("60.00", "CNY")))
+    scanned_at = T0 + timedelta(hours=2)
+    service.handle("ORD-9", Event("track", event_id="yt1-scan", at=scanned_at, data={
+        "status": "in_transit", "carrier_time": scanned_at, "waybill": "YT1"}))
+    assert levels(ledger, "TEA") == (9, 0, 9)  # the scan assumed every open unit left
+    assert levels(ledger, "CUP") == (3, 0, 3)
+
+    ship = Event("ship", event_id="wms-yt1", at=scanned_at + timedelta(minutes=5),
+                 data={"carrier": "YTO", "waybill": "YT1", "lines": {"C": 2}})
+    service.handle("ORD-9", ship)
+    assert service.repository.get("ORD-9").open_units == {"P": 1}
+    assert levels(ledger, "TEA") == (10, 0, 10)  # the teapot never left: on the shelf
+    assert levels(ledger, "CUP") == (3, 0, 3)
+    assert ledger.verify({"ORD-9": {"CUP": 2}}).ok
+    service.relay.run_once()  # nothing left over, nothing applied twice
+    assert levels(ledger, "TEA") == (10, 0, 10)
+    assert service_dead_letters(service) == []
+
+    service.handle("ORD-9", Event("ship", event_id="wms-yt2", at=scanned_at + timedelta(hours=1),
+                                  data={"carrier": "YTO", "waybill": "YT2", "lines": {"P": 1}}))
+    assert service.repository.get("ORD-9").open_units == {}
+    assert levels(ledger, "TEA") == (9, 0, 9)  # received 10, one teapot really left
+    assert levels(ledger, "CUP") == (3, 0, 3)  # received 5, two cups left
+    assert ledger.verify({"ORD-9": {"CUP": 2, "TEA": 1}}).ok
+    assert service_dead_letters(service) == []
+
+
+def test_units_an_early_scan_recorded_before_the_stock_count_are_not_put_back_twice(
+    wired: Any,
+) -> None:
+    """The scan of parcel 1 predates the stock count, so its units were recorded, never
+    taken out of on_hand; the count had the teapot on the shelf. The ``ship`` naming
+    only the cups owes nothing for it, and parcel 2 takes it out once."""
+    service, ledger = wired
+    service.place(Order(
+        order_id="ORD-8", channel="tmall", channel_order_id="T-ORD-8",
+        lines=[OrderLine("C", "CUP", 2, Money("5.00", "CNY")),
+               OrderLine("P", "TEA", 1, Money("50.00", "CNY"))],
+        created_at=T0,
+    ))
+    service.handle("ORD-8", event("pay", "p-8", amount=Money("60.00", "CNY")))
+    scanned_at = T0 + timedelta(minutes=10)
+    going_live, ledger = counted_at(wired, scanned_at + timedelta(minutes=1))
+    going_live.handle("ORD-8", Event("track", event_id="yt1-scan", at=scanned_at, data={
+        "status": "in_transit", "carrier_time": scanned_at, "waybill": "YT1"}))
+    assert levels(ledger, "TEA")[0] == 10  # recorded: on_hand as counted
+    going_live.handle("ORD-8", Event("ship", event_id="wms-yt1", at=scanned_at, data={
+        "carrier": "YTO", "waybill": "YT1", "lines": {"C": 2}}))
+    assert levels(ledger, "TEA")[0] == 10
+    going_live.handle("ORD-8", Event("ship", event_id="wms-yt2",
+                                     at=scanned_at + timedelta(hours=1),
+                                     data={"carrier": "YTO", "waybill": "YT2", "lines": {"P": 1}}))
+    assert levels(ledger, "TEA") == (9, 0, 9)  # the teapot left once, after the count
+    assert levels(ledger, "CUP") == (5, 0, 5)  # the cups left before the count
+    assert ledger.verify().ok and service_dead_letters(going_live) == []

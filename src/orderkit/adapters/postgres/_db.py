@@ -290,6 +290,10 @@ class Database:
             local.owed = None if host else []
             try:
                 if host:
+                    if conn.info.transaction_status == TransactionStatus.INERROR:
+                        # A savepoint would be refused too (25P02), and its rollback
+                        # then fail with a message about orderkit's own savepoint.
+                        raise StoreError(operation, _HOST_ABORTED)
                     local.depth = 1
                     with self._savepoint(conn, operation, 0, deferred):
                         yield conn
@@ -399,9 +403,14 @@ class Database:
                 del owed[owed_mark:]  # what was registered in it rolls back with it
             if not unsent() and not conn.broken and not conn.closed:
                 local.pending = []  # rolling back to it ends the savepoints inside it
-                with _translated(operation, self):
-                    conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
-                    conn.execute(f"RELEASE SAVEPOINT {name}")
+                try:
+                    with _translated(operation, self):
+                        conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                        conn.execute(f"RELEASE SAVEPOINT {name}")
+                except StoreError as undo:
+                    # The block's own error says what went wrong (the rollback fails
+                    # when the savepoint itself was refused): keep it.
+                    error.add_note(f"rolling back to savepoint {name} failed: {undo}")
             if isinstance(error, psycopg.Error):
                 raise _store_error(operation, error, self) from error
             raise
@@ -614,6 +623,15 @@ class Database:
         return self.run(
             "read schema version", lambda conn: self._stored_version(conn, component)
         )
+
+
+#: Why a call on the host's connection is refused while the host's transaction is
+#: aborted (a statement of the host failed): the server refuses every statement but a
+#: rollback until the host ends it.
+_HOST_ABORTED: Final = (
+    "the host's transaction is aborted (a statement in it failed; PostgreSQL refuses"
+    " every further statement, SQLSTATE 25P02): roll it back first; nothing was written"
+)
 
 
 def unique_violation(error: StoreError) -> str | None:

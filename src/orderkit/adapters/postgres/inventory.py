@@ -115,6 +115,13 @@ MIGRATIONS: Final = (
     CREATE INDEX inventory_entries_returns ON {s}.inventory_entries (order_id, sku, kind, qty)
         WHERE kind IN ('commit', 'ship_unlocked', 'restock', 'uncommit')
     """,
+    # 5: an ``unship_unlocked`` takes back units a lockless shipment of its order
+    # booked (the same story, for an order with no lock): the returns index covers it.
+    """
+    DROP INDEX {s}.inventory_entries_returns;
+    CREATE INDEX inventory_entries_returns ON {s}.inventory_entries (order_id, sku, kind, qty)
+        WHERE kind IN ('commit', 'ship_unlocked', 'restock', 'uncommit', 'unship_unlocked')
+    """,
 )
 
 #: The first key of every SKU advisory lock ("ok"), apart from the host's own locks.
@@ -519,10 +526,11 @@ class _PostgresTransaction:
     ) -> Mapping[tuple[str, str], tuple[int, int]]:
         rows = self._query(
             "SELECT order_id, sku,"
-            " sum(CASE kind WHEN 'restock' THEN 0 WHEN 'uncommit' THEN -qty ELSE qty END),"
+            " sum(CASE WHEN kind = 'restock' THEN 0"
+            " WHEN kind IN ('uncommit', 'unship_unlocked') THEN -qty ELSE qty END),"
             " sum(CASE WHEN kind = 'restock' THEN qty ELSE 0 END)"
             " FROM {s}.inventory_entries"
-            " WHERE kind IN ('commit', 'ship_unlocked', 'restock', 'uncommit')"
+            " WHERE kind IN ('commit', 'ship_unlocked', 'restock', 'uncommit', 'unship_unlocked')"
             " AND order_id = ANY(%s) GROUP BY order_id, sku",
             (sorted(set(order_ids)),),
         )

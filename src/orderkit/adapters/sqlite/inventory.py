@@ -117,6 +117,13 @@ _MIGRATIONS: Final = (
     CREATE INDEX inventory_entries_returns ON inventory_entries (order_id, sku, kind, qty)
         WHERE kind IN ('commit', 'ship_unlocked', 'restock', 'uncommit')
     """,
+    # 6: an ``unship_unlocked`` takes back units a lockless shipment of its order
+    # booked (the same story, for an order with no lock): the returns index covers it.
+    """
+    DROP INDEX inventory_entries_returns;
+    CREATE INDEX inventory_entries_returns ON inventory_entries (order_id, sku, kind, qty)
+        WHERE kind IN ('commit', 'ship_unlocked', 'restock', 'uncommit', 'unship_unlocked')
+    """,
 )
 
 _ENTRY_COLUMNS: Final = (
@@ -132,12 +139,14 @@ _PENDING_PARK: Final = (
     " WHERE a.kind = 'approve' AND a.ref = p.entry_id)"
 )
 #: Per (order, SKU) of a JSON array of order ids: units shipped (less those an
-#: ``uncommit`` took back) and units restocked.
+#: ``uncommit`` or ``unship_unlocked`` took back) and units restocked.
 _RETURNS: Final = (
     "SELECT order_id, sku,"
-    " sum(CASE kind WHEN 'restock' THEN 0 WHEN 'uncommit' THEN -qty ELSE qty END),"
+    " sum(CASE WHEN kind = 'restock' THEN 0"
+    " WHEN kind IN ('uncommit', 'unship_unlocked') THEN -qty ELSE qty END),"
     " sum(CASE WHEN kind = 'restock' THEN qty ELSE 0 END)"
-    " FROM inventory_entries WHERE kind IN ('commit', 'ship_unlocked', 'restock', 'uncommit')"
+    " FROM inventory_entries"
+    " WHERE kind IN ('commit', 'ship_unlocked', 'restock', 'uncommit', 'unship_unlocked')"
     " AND order_id IN (SELECT value FROM json_each(?)) GROUP BY order_id, sku"
 )
 #: The lines of the locks of a JSON array of lock keys, by lock key then SKU.

@@ -23,7 +23,7 @@ import attrs
 from orderkit.inventory.entries import NEVER, Balance, EntryKind, InventoryLock, LedgerEntry
 from orderkit.inventory.ledger import InventoryLedger
 from orderkit.inventory.ports import InventoryStore
-from orderkit.inventory.refusals import RestockExceedsShipment
+from orderkit.inventory.refusals import RestockExceedsShipment, UnshipExceedsShipment
 from orderkit.model.errors import InsufficientStock, InvalidLock, OrderkitError, ValidationError
 from orderkit.model.limits import MAX_QUANTITY
 from orderkit.outbox.ports import StockCall
@@ -596,6 +596,31 @@ class InventoryStoreContract:
         assert level() == (2, 0, 2)
         assert ledger.verify({"ORD-1": {"TEA": 3}}).ok
 
+    def test_an_unship_puts_units_a_lockless_ship_booked_back_on_hand(self) -> None:
+        store = self.create_store()
+        ledger = InventoryLedger(store, secret=b"contract-secret-0123", clock=ManualClock(_T0))
+        ledger.receive("TEA", 5, reference="PO-1")
+        ledger.ship({"TEA": 3}, order_id="ORD-1", ref="scan-1")  # a scan assumed all three
+
+        result = ledger.unship({"TEA": 1}, order_id="ORD-1", ref="ship-1")
+        assert (result.outcome, result.lines) == ("unshipped", {"TEA": 1})
+        stock = ledger.stock("TEA")
+        assert (stock.on_hand, stock.locked, stock.available) == (3, 0, 3)
+        assert ledger.unship({"TEA": 1}, order_id="ORD-1", ref="ship-1").outcome == (
+            "already_applied")
+        with store.transaction({"TEA"}) as tx:
+            assert dict(tx.shipped_and_restocked(["ORD-1"])) == {("ORD-1", "TEA"): (2, 0)}
+        before = ledger.entries()
+        refusal = _refused(UnshipExceedsShipment, lambda: ledger.unship(
+            {"TEA": 3}, order_id="ORD-1", ref="ship-2"))
+        assert (refusal.shipped, refusal.units) == (2, 3) and ledger.entries() == before
+        (applied,) = ledger.apply_many([StockCall("unship", None, {"TEA": 1}, "ORD-1",
+                                                  "ship-3")])
+        assert not isinstance(applied, OrderkitError) and ledger.stock("TEA").on_hand == 4
+        ledger.ship({"TEA": 2}, order_id="ORD-1", ref="ship-4")  # the second parcel
+        assert ledger.stock("TEA").on_hand == 2
+        assert ledger.verify({"ORD-1": {"TEA": 3}}).ok
+
     def test_verify_reports_an_order_restocked_beyond_what_it_shipped(self) -> None:
         store = self._seeded(CUP=5)
         _append(store, _ship("CUP", 1, order_id="ORD-2"))
@@ -817,7 +842,8 @@ class InventoryStoreContract:
         The stories lock, release, confirm (also late: applied after the lock expired,
         judged at a payment made while it held, so units are locked again or lapse),
         commit (also after expiry or release, and more than was locked, so SKUs get
-        oversold), uncommit, adjust, expire, restock and approve.
+        oversold), uncommit, ship and unship without a lock, adjust, expire, restock and
+        approve.
         """
         kinds: set[EntryKind] = set()
         oversold = False
@@ -867,6 +893,9 @@ def _random_step(
                 ledger.restock({sku: 1}, order_id=order, ref=f"return-{order}-{sku}-{qty}")
             elif roll < 0.03:  # a sale handed over with no lock (retried: shipped once)
                 ledger.ship({sku: qty}, order_id=order, ref=f"pos-{order}-{sku}-{qty}")
+                if qty % 2:  # a scan assumed a unit that never left: taken back once
+                    # (retried: same ref), or refused when the order has none out
+                    ledger.unship({sku: 1}, order_id=order, ref=f"unship-{order}-{sku}-{qty}")
             elif roll < 0.04:  # a shipment that predates the stock count
                 held = rng.choice(locks).lock_id if locks and roll < 0.035 else None
                 with contextlib.suppress(InvalidLock):  # the lock is another order's
@@ -911,7 +940,7 @@ def _random_step(
         else:
             for parked in ledger.pending_review()[:1]:
                 ledger.approve_release(parked.entry_id, actor="ops")
-    except (InsufficientStock, RestockExceedsShipment, ValidationError):
+    except (InsufficientStock, RestockExceedsShipment, UnshipExceedsShipment, ValidationError):
         pass  # a refusal is an answer; the invariants must hold after it too
 
 
@@ -925,7 +954,7 @@ def _assert_invariants(ledger: InventoryLedger, where: str) -> bool:
             moved[entry.sku] += entry.qty  # received, restocked, adjusted (signed)
         elif entry.kind in (EntryKind.COMMIT, EntryKind.SHIP_UNLOCKED):
             moved[entry.sku] -= entry.qty  # shipped
-        elif entry.kind is EntryKind.UNCOMMIT:
+        elif entry.kind in (EntryKind.UNCOMMIT, EntryKind.UNSHIP_UNLOCKED):
             moved[entry.sku] += entry.qty  # shipped, then taken back: it never left
     short: dict[str, int] = {}
     for sku in _SKUS:
