@@ -345,21 +345,13 @@ class Lifecycle:
             settled = attrs.evolve(order, adjustments=(*order.adjustments, *waived))
             if not settled.due.amount:  # waiving adds adjustments, never sold units
                 return tuple(waived), ("shipping_waived", "", str(due))
-        elif self._payable_in(order, event, rule.target):
+        elif self.table.collects(order, rule.target, event.at):
             return (), ("due", "", str(due))
         raise TransitionNotAllowed(
-            order.order_id, self.table.name(order.status), event.name,
+            order.order_id, self.table.name(rule.source), event.name,
             f"it would end the order in {self.table.name(rule.target)} with {due} still"
             " due that no event could settle",
         )
-
-    def _payable_in(self, order: Order, event: Event, status: int) -> bool:
-        """Whether a ``pay`` of what ``order`` owes is taken in ``status``."""
-        probe = Event("pay", event_id=f"{event.event_id}:probe", at=event.at,
-                      data={"amount": order.due})
-        moved = attrs.evolve(order, status=status)
-        return any(rule.guard is None or self.table.guards[rule.guard](moved, probe)
-                   for rule in self.table.candidates(status, "pay"))
 
     # --- choosing the row ----------------------------------------------------------------
 

@@ -661,6 +661,14 @@ def change_address(step: Step) -> Effect:
 
 
 def change_price(step: Step) -> Effect:
+    """Reprice one line. A lower price after payment leaves the buyer owed the
+    difference (``refund_due``, a :class:`RefundDue`); a higher one is taken only where
+    the order still collects a ``pay`` (:meth:`TransitionTable.collects`: unpaid, or
+    cash on delivery). A raise on an order paid in advance is refused with a
+    :class:`ValidationError` on ``data.unit_price`` naming what was paid: it would ship
+    owing money no ``pay`` is taken for (a stale ``pay`` from PAID on), so the
+    difference is collected as a payment of its own (a supplementary order or payment
+    link, 补差价)."""
     order, event = step.order, step.event
     line_id = str(event.data["line_id"])
     price: Money = event.data["unit_price"]
@@ -677,6 +685,17 @@ def change_price(step: Step) -> Effect:
             "data.unit_price",
             price,
             f"line {line_id} (or the order) would be worth less than its discounts",
+        )
+    target = step.rule.target
+    if repriced.due > order.due and not step.table.collects(repriced, target, event.at):
+        raise ValidationError(
+            "data.unit_price",
+            price,
+            f"order {order.order_id} is {step.table.name(order.status)}, paid"
+            f" {order.totals.paid}: raising line {line_id} from {previous} would leave"
+            f" {repriced.due} due that no pay in {step.table.name(target)} collects;"
+            " collect the difference as a payment of its own (a supplementary order or"
+            " payment link)",
         )
     approved_by = step.approved_by
     return Effect(
