@@ -193,6 +193,9 @@ class Lifecycle:
                 "no such event in the lifecycle table (it has: "
                 + ", ".join(sorted(self.table.events)) + ")",
             )
+        # An approver no store can hold is bad input: refused before the policy (whose
+        # refusals are audited, approver and all) reads it.
+        named = approver(event.data)
         # Every path checks the policy, a replay too: a replay returns the order, so only
         # someone who may apply the event gets it back.
         approved = self.policy.check(event.actor, order, name, event.data)
@@ -224,7 +227,7 @@ class Lifecycle:
                     self.address_edit_window,
                     self.after_sale_window,
                     self.policy,
-                    approved.id if approved is not None else approver(event.data),
+                    approved.id if approved is not None else named,
                 )
             )
         )

@@ -42,7 +42,7 @@ from orderkit.lifecycle.events import (
     TrackingRecorded,
 )
 from orderkit.lifecycle.parcels import scan_target, scanned_parcel
-from orderkit.lifecycle.policy import Actor, Policy
+from orderkit.lifecycle.policy import Actor, Policy, named_approver
 from orderkit.lifecycle.table import (
     Rule,
     TransitionTable,
@@ -129,11 +129,10 @@ Handler = Callable[[Step], Effect]
 
 def approver(data: Mapping[str, Any]) -> str | None:
     """The id of the ``approved_by`` named in event data (an :class:`Actor` or an id),
-    or ``None``."""
-    value = data.get("approved_by")
-    if isinstance(value, Actor):
-        return value.id
-    return value if isinstance(value, str) and value else None
+    or ``None``; a :class:`ValidationError` on ``data.approved_by`` for one that is no
+    actor id (:func:`~orderkit.lifecycle.policy.named_approver`)."""
+    value = named_approver(data)
+    return value.id if isinstance(value, Actor) else value
 
 
 # --- one handler per event -------------------------------------------------------------------

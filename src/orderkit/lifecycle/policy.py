@@ -31,13 +31,32 @@ from orderkit.model.errors import NotPermitted, ValidationError
 from orderkit.model.money import Money
 from orderkit.model.orders import HoldKind, Order
 
-__all__ = ["Actor", "ActorDirectory", "Directory", "Policy", "person_key"]
+__all__ = ["Actor", "ActorDirectory", "Directory", "Policy", "named_approver", "person_key"]
 
 
 def person_key(actor_id: str) -> str:
     """The form in which two ids name the same person: Unicode NFKC (full-width letters
     become ASCII), surrounding whitespace dropped, case folded."""
     return unicodedata.normalize("NFKC", actor_id).strip().casefold()
+
+
+def named_approver(data: Mapping[str, Any]) -> Actor | str | None:
+    """Who ``data["approved_by"]`` names, checked as the text a store keeps (added in
+    0.3): an :class:`Actor`, an actor id (a string of at most
+    :data:`~orderkit.model._checks.TEXT_MAX_LENGTH` characters, as an :class:`Actor`'s
+    id, with no NUL and no lone surrogate), or ``None`` when absent or ``""``. Anything
+    else is a :class:`ValidationError` naming ``data.approved_by``, so an approver no
+    store can hold is refused before anything is decided or written, on every store
+    alike."""
+    value = data.get("approved_by")
+    if value is None or value == "" or isinstance(value, Actor):
+        return value or None
+    if not isinstance(value, str):
+        raise ValidationError("data.approved_by", value, "expected an Actor or an actor id")
+    if len(value) > check.TEXT_MAX_LENGTH:
+        raise ValidationError("data.approved_by", value,
+                              f"longer than {check.TEXT_MAX_LENGTH} characters")
+    return check.storable("data.approved_by", value)
 
 
 def _name_set(value: object, path: str) -> frozenset[str]:
@@ -233,18 +252,18 @@ class Policy:
         """The second person ``data["approved_by"]`` names, checked: known (an
         :class:`Actor`, or an id the directory resolves), a different person from
         ``actor``, holding a role that may approve ``event`` and seeing the order's
-        region. Raises :class:`NotPermitted` saying which rule failed.
+        region. Raises :class:`NotPermitted` saying which rule failed, and
+        :class:`ValidationError` for an ``approved_by`` that is no actor id
+        (:func:`named_approver`).
 
         Under :meth:`allow_all` only "a different person" is checked: there are no roles
         or directory to check against.
         """
         who = actor.id if actor is not None else "system"
-        value = data.get("approved_by")
-        if value is None or value == "":
+        value = named_approver(data)
+        if value is None:
             raise NotPermitted(who, event, "needs approved_by (two-person rule)",
                                order_id=order.order_id)
-        if not isinstance(value, str | Actor):
-            raise ValidationError("data.approved_by", value, "expected an Actor or an actor id")
         named = value.key if isinstance(value, Actor) else person_key(value)
         if actor is not None and named == actor.key:
             raise NotPermitted(who, event, "approver must be a different person",

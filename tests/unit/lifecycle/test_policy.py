@@ -173,3 +173,21 @@ def test_replay_by_an_outsider_reveals_nothing_and_is_audited() -> None:
     assert "regions" in refused[0].reason
     # The actor who may apply it gets the replay as before: nothing changes.
     assert service.handle("ORD-1", cancel).changed is False
+
+
+@pytest.mark.parametrize("bad", ["fin\x00-1", "fin-\udc80", "f" * 5000, 12345])
+@pytest.mark.parametrize("amount", ["250.00", "10.00"])  # sensitive, and not
+def test_an_approver_no_store_holds_is_refused_as_bad_input_and_nothing_is_written(
+    stores: tuple[Any, Any], bad: object, amount: str,
+) -> None:
+    repository, _inventory = stores
+    service = OrderService(repository, lifecycle=Lifecycle(clock=ManualClock(T0), policy=POLICY))
+    service.place(paid())
+    before, trail = repository.get("ORD-1"), repository.audit_trail("ORD-1")
+    refund = Event("refund", event_id="r1", at=T0, actor=AGENT,
+                   data={"amount": Money(amount, "CNY"), "approved_by": bad})
+    with pytest.raises(ValidationError) as refused:
+        service.handle("ORD-1", refund)
+    assert refused.value.path == "data.approved_by"
+    assert repository.get("ORD-1") == before
+    assert repository.audit_trail("ORD-1") == trail
