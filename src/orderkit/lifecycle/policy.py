@@ -233,7 +233,9 @@ class Policy:
         self, actor: Actor | None, order: Order, event: str, data: Mapping[str, Any]
     ) -> Actor | None:
         """Raise :class:`NotPermitted` unless ``actor`` may apply ``event`` now; the
-        checked approver of a sensitive action (see :meth:`approval`), else ``None``."""
+        checked approver (see :meth:`approval`) of a sensitive action, and of any action
+        whose data names one (``approved_by`` is never recorded unchecked: an id nobody
+        knows, or the actor themself, approves nothing, needed or not), else ``None``."""
         if self._open:
             return None
         who = actor.id if actor is not None else "system"
@@ -242,7 +244,7 @@ class Policy:
                                order_id=order.order_id)
         if not self.can_act(actor, order, event):
             raise NotPermitted(who, event, "no role allows this event", order_id=order.order_id)
-        if self.is_sensitive(order, event, data):
+        if self.is_sensitive(order, event, data) or named_approver(data) is not None:
             return self.approval(actor, order, event, data)
         return None
 

@@ -191,3 +191,37 @@ def test_an_approver_no_store_holds_is_refused_as_bad_input_and_nothing_is_writt
     assert refused.value.path == "data.approved_by"
     assert repository.get("ORD-1") == before
     assert repository.audit_trail("ORD-1") == trail
+
+
+def test_an_approver_named_where_none_is_needed_is_checked_as_for_a_sensitive_action(
+    stores: tuple[Any, Any],
+) -> None:
+    repository, _inventory = stores
+    service = OrderService(repository, lifecycle=Lifecycle(clock=ManualClock(T0), policy=POLICY))
+    service.place(paid())
+    small = {"amount": Money("10.00", "CNY")}  # below the threshold: needs nobody
+    refused = [
+        (Event("refund", event_id="r1", at=T0, actor=AGENT,
+               data={**small, "approved_by": "the-ceo"}), "not a known actor"),
+        (Event("change_address", event_id="a1", at=T0, actor=AGENT,  # inside the window
+               data={"address": Address(province="浙江省", street="5 Fake Rd"),
+                     "approved_by": "CS-1"}), "different person"),
+        (Event("refund", event_id="r2", at=T0, actor=AGENT,
+               data={**small, "approved_by": "lead-gd"}), "region"),
+        (Event("refund", event_id="r3", at=T0, actor=AGENT,
+               data={**small, "approved_by": "intern-9"}), "no role"),
+    ]
+    for event, why in refused:
+        with pytest.raises(NotPermitted, match=why):
+            service.handle("ORD-1", event)
+    assert repository.get("ORD-1").totals.refunded == Money("0.00", "CNY")
+    assert not repository.address_history("ORD-1")[1:]
+    done = service.handle("ORD-1", Event("refund", event_id="r4", at=T0, actor=AGENT,
+                                         data={**small, "approved_by": "CFO-1"}))
+    assert done.audit[0].approved_by == "cfo-1"  # as the directory knows it
+    # A restrictive policy with no directory cannot verify an id, needed or not.
+    blind = Policy({"support": {"refund"}})
+    with pytest.raises(NotPermitted, match="cannot verify"):
+        Lifecycle(clock=ManualClock(T0), policy=blind).apply(
+            paid(), Event("refund", event_id="r5", at=T0, actor=AGENT,
+                          data={**small, "approved_by": "cfo-1"}))
