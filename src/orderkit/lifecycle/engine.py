@@ -198,7 +198,8 @@ class Lifecycle:
         named = approver(event.data)
         # Every path checks the policy, a replay too: a replay returns the order, so only
         # someone who may apply the event gets it back.
-        approved = self.policy.check(event.actor, order, name, event.data)
+        approved = self.policy.check(event.actor, order, name, event.data,
+                                     event_id=event.event_id)
         if event.event_id in order.applied_event_ids:
             _refuse_another_replay(order, event)
             return Transition(order, False)

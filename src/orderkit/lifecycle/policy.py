@@ -29,7 +29,7 @@ import attrs
 from orderkit.model import _checks as check
 from orderkit.model.errors import NotPermitted, ValidationError
 from orderkit.model.money import Money
-from orderkit.model.orders import HoldKind, Order
+from orderkit.model.orders import HoldKind, Order, PaymentKind
 
 __all__ = ["Actor", "ActorDirectory", "Directory", "Policy", "named_approver", "person_key"]
 
@@ -142,7 +142,8 @@ class Policy:
 
     ``roles`` maps a role name to the event names it may apply (``"*"`` for all).
     ``region_of`` gives an order's region (default: the ship-to province).
-    ``refund_threshold``: refunds above it need an approver. ``system_events`` may be
+    ``refund_threshold``: refunds that, with those the order already recorded, come to
+    more than it need an approver. ``system_events`` may be
     sent without an actor. ``directory`` resolves approvers named by id (without one,
     only approvers passed as :class:`Actor` are accepted). ``approvers`` maps an event
     to the roles that may approve it (default: the roles that may apply it).
@@ -213,8 +214,17 @@ class Policy:
             for role in actor.roles
         )
 
-    def is_sensitive(self, order: Order, event: str, data: Mapping[str, Any]) -> bool:
-        """Whether this action needs a second person (``data["approved_by"]``)."""
+    def is_sensitive(
+        self, order: Order, event: str, data: Mapping[str, Any], *, event_id: str | None = None
+    ) -> bool:
+        """Whether this action needs a second person (``data["approved_by"]``).
+
+        A refund is sensitive when it moves money and, with the refunds ``order``
+        already recorded, comes to more than ``refund_threshold`` (or is in another
+        currency): splitting a large refund into small ones does not dodge the rule.
+        The refund recorded under ``event_id`` (the event itself, replayed) and one
+        carrying the same ``data["reference"]`` (the same money told again) are not
+        counted twice."""
         if self._open:
             return False
         if event == "change_price":
@@ -223,19 +233,29 @@ class Policy:
             return data.get("kind") in self._sensitive_holds
         if event == "refund" and self._refund_threshold is not None:
             amount = data.get("amount")
-            return isinstance(amount, Money) and (
-                amount.currency != self._refund_threshold.currency
-                or amount > self._refund_threshold
+            if not isinstance(amount, Money) or not amount.amount:
+                return False
+            if amount.currency != self._refund_threshold.currency:
+                return True
+            reference = data.get("reference")
+            before = sum(
+                (p.amount for p in order.payments
+                 if p.kind is PaymentKind.REFUND and p.amount.currency == amount.currency
+                 and p.payment_id != event_id and not (reference and p.reference == reference)),
+                Money.zero(amount.currency),
             )
+            return before + amount > self._refund_threshold
         return False
 
     def check(
-        self, actor: Actor | None, order: Order, event: str, data: Mapping[str, Any]
+        self, actor: Actor | None, order: Order, event: str, data: Mapping[str, Any],
+        *, event_id: str | None = None,
     ) -> Actor | None:
         """Raise :class:`NotPermitted` unless ``actor`` may apply ``event`` now; the
         checked approver (see :meth:`approval`) of a sensitive action, and of any action
         whose data names one (``approved_by`` is never recorded unchecked: an id nobody
-        knows, or the actor themself, approves nothing, needed or not), else ``None``."""
+        knows, or the actor themself, approves nothing, needed or not), else ``None``.
+        ``event_id`` is the event's id (see :meth:`is_sensitive`)."""
         if self._open:
             return None
         who = actor.id if actor is not None else "system"
@@ -244,7 +264,8 @@ class Policy:
                                order_id=order.order_id)
         if not self.can_act(actor, order, event):
             raise NotPermitted(who, event, "no role allows this event", order_id=order.order_id)
-        if self.is_sensitive(order, event, data) or named_approver(data) is not None:
+        sensitive = self.is_sensitive(order, event, data, event_id=event_id)
+        if sensitive or named_approver(data) is not None:
             return self.approval(actor, order, event, data)
         return None
 

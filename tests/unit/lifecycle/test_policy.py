@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import attrs
 import pytest
 
 from orderkit.adapters.memory import MemoryOrderRepository
@@ -225,3 +226,25 @@ def test_an_approver_named_where_none_is_needed_is_checked_as_for_a_sensitive_ac
         Lifecycle(clock=ManualClock(T0), policy=blind).apply(
             paid(), Event("refund", event_id="r5", at=T0, actor=AGENT,
                           data={**small, "approved_by": "cfo-1"}))
+
+
+def test_a_refund_split_under_the_threshold_still_needs_an_approver_once_they_add_up() -> None:
+    lifecycle = Lifecycle(clock=ManualClock(T0), policy=POLICY)
+    order = paid()  # 300.00 paid; the threshold is 200.00
+    first = Event("refund", event_id="r1", at=T0, actor=AGENT,
+                  data={"amount": Money("150.00", "CNY"), "reference": "RF-1"})
+    order = lifecycle.apply(order, first).order
+    # the same refund replayed, or told again by its reference, is not counted twice
+    assert lifecycle.apply(order, first).changed is False
+    again = Event("refund", event_id="r1-again", at=T0, actor=AGENT,
+                  data={"amount": Money("150.00", "CNY"), "reference": "RF-1"})
+    assert lifecycle.apply(order, again).ignored is not None
+    second = Event("refund", event_id="r2", at=T0, actor=AGENT,
+                   data={"amount": Money("60.00", "CNY")})
+    with pytest.raises(NotPermitted, match="two-person"):
+        lifecycle.apply(order, second)  # 150.00 + 60.00 > 200.00
+    done = lifecycle.apply(order, attrs.evolve(second, data={**second.data,
+                                                             "approved_by": "lead-2"}))
+    assert done.audit[0].approved_by == "lead-2"
+    assert lifecycle.apply(order, attrs.evolve(second, data={
+        "amount": Money("50.00", "CNY")})).changed  # 150.00 + 50.00 is not above it
