@@ -31,7 +31,15 @@ from orderkit.model.errors import NotPermitted, ValidationError
 from orderkit.model.money import Money
 from orderkit.model.orders import HoldKind, Order, PaymentKind
 
-__all__ = ["Actor", "ActorDirectory", "Directory", "Policy", "named_approver", "person_key"]
+__all__ = [
+    "SYSTEM_EVENTS",
+    "Actor",
+    "ActorDirectory",
+    "Directory",
+    "Policy",
+    "named_approver",
+    "person_key",
+]
 
 
 def person_key(actor_id: str) -> str:
