@@ -197,9 +197,13 @@ class Lifecycle:
                 "no such event in the lifecycle table (it has: "
                 + ", ".join(sorted(self.table.events)) + ")",
             )
+        # An approver no store can hold is bad input: refused before the policy (whose
+        # refusals are audited, approver and all) reads it.
+        named = approver(event.data)
         # Every path checks the policy, a replay too: a replay returns the order, so only
         # someone who may apply the event gets it back.
-        approved = self.policy.check(event.actor, order, name, event.data)
+        approved = self.policy.check(event.actor, order, name, event.data,
+                                     event_id=event.event_id)
         if event.event_id in order.applied_event_ids:
             _refuse_another_replay(order, event)
             return Transition(order, False)
@@ -228,7 +232,7 @@ class Lifecycle:
                     self.address_edit_window,
                     self.after_sale_window,
                     self.policy,
-                    approved.id if approved is not None else approver(event.data),
+                    approved.id if approved is not None else named,
                 )
             )
         )
@@ -349,21 +353,13 @@ class Lifecycle:
             settled = attrs.evolve(order, adjustments=(*order.adjustments, *waived))
             if not settled.due.amount:  # waiving adds adjustments, never sold units
                 return tuple(waived), ("shipping_waived", "", str(due))
-        elif self._payable_in(order, event, rule.target):
+        elif self.table.collects(order, rule.target, event.at):
             return (), ("due", "", str(due))
         raise TransitionNotAllowed(
-            order.order_id, self.table.name(order.status), event.name,
+            order.order_id, self.table.name(rule.source), event.name,
             f"it would end the order in {self.table.name(rule.target)} with {due} still"
             " due that no event could settle",
         )
-
-    def _payable_in(self, order: Order, event: Event, status: int) -> bool:
-        """Whether a ``pay`` of what ``order`` owes is taken in ``status``."""
-        probe = Event("pay", event_id=f"{event.event_id}:probe", at=event.at,
-                      data={"amount": order.due})
-        moved = attrs.evolve(order, status=status)
-        return any(rule.guard is None or self.table.guards[rule.guard](moved, probe)
-                   for rule in self.table.candidates(status, "pay"))
 
     # --- choosing the row ----------------------------------------------------------------
 

@@ -43,7 +43,7 @@ from orderkit.lifecycle.events import (
     TrackingRecorded,
 )
 from orderkit.lifecycle.parcels import scan_target, scanned_parcel
-from orderkit.lifecycle.policy import Actor, Policy
+from orderkit.lifecycle.policy import Actor, Policy, named_approver
 from orderkit.lifecycle.refunds import reclassed_refund, refund_label, unrefunded
 from orderkit.lifecycle.table import (
     Rule,
@@ -131,11 +131,10 @@ Handler = Callable[[Step], Effect]
 
 def approver(data: Mapping[str, Any]) -> str | None:
     """The id of the ``approved_by`` named in event data (an :class:`Actor` or an id),
-    or ``None``."""
-    value = data.get("approved_by")
-    if isinstance(value, Actor):
-        return value.id
-    return value if isinstance(value, str) and value else None
+    or ``None``; a :class:`ValidationError` on ``data.approved_by`` for one that is no
+    actor id (:func:`~orderkit.lifecycle.policy.named_approver`)."""
+    value = named_approver(data)
+    return value.id if isinstance(value, Actor) else value
 
 
 # --- one handler per event -------------------------------------------------------------------
@@ -707,6 +706,14 @@ def change_address(step: Step) -> Effect:
 
 
 def change_price(step: Step) -> Effect:
+    """Reprice one line. A lower price after payment leaves the buyer owed the
+    difference (``refund_due``, a :class:`RefundDue`); a higher one is taken only where
+    the order still collects a ``pay`` (:meth:`TransitionTable.collects`: unpaid, or
+    cash on delivery). A raise on an order paid in advance is refused with a
+    :class:`ValidationError` on ``data.unit_price`` naming what was paid: it would ship
+    owing money no ``pay`` is taken for (a stale ``pay`` from PAID on), so the
+    difference is collected as a payment of its own (a supplementary order or payment
+    link, 补差价)."""
     order, event = step.order, step.event
     line_id = str(event.data["line_id"])
     price: Money = event.data["unit_price"]
@@ -723,6 +730,17 @@ def change_price(step: Step) -> Effect:
             "data.unit_price",
             price,
             f"line {line_id} (or the order) would be worth less than its discounts",
+        )
+    target = step.rule.target
+    if repriced.due > order.due and not step.table.collects(repriced, target, event.at):
+        raise ValidationError(
+            "data.unit_price",
+            price,
+            f"order {order.order_id} is {step.table.name(order.status)}, paid"
+            f" {order.totals.paid}: raising line {line_id} from {previous} would leave"
+            f" {repriced.due} due that no pay in {step.table.name(target)} collects;"
+            " collect the difference as a payment of its own (a supplementary order or"
+            " payment link)",
         )
     approved_by = step.approved_by
     return Effect(

@@ -29,15 +29,42 @@ import attrs
 from orderkit.model import _checks as check
 from orderkit.model.errors import NotPermitted, ValidationError
 from orderkit.model.money import Money
-from orderkit.model.orders import HoldKind, Order
+from orderkit.model.orders import HoldKind, Order, PaymentKind
 
-__all__ = ["Actor", "ActorDirectory", "Directory", "Policy", "person_key"]
+__all__ = [
+    "SYSTEM_EVENTS",
+    "Actor",
+    "ActorDirectory",
+    "Directory",
+    "Policy",
+    "named_approver",
+    "person_key",
+]
 
 
 def person_key(actor_id: str) -> str:
     """The form in which two ids name the same person: Unicode NFKC (full-width letters
     become ASCII), surrounding whitespace dropped, case folded."""
     return unicodedata.normalize("NFKC", actor_id).strip().casefold()
+
+
+def named_approver(data: Mapping[str, Any]) -> Actor | str | None:
+    """Who ``data["approved_by"]`` names, checked as the text a store keeps (added in
+    0.3): an :class:`Actor`, an actor id (a string of at most
+    :data:`~orderkit.model._checks.TEXT_MAX_LENGTH` characters, as an :class:`Actor`'s
+    id, with no NUL and no lone surrogate), or ``None`` when absent or ``""``. Anything
+    else is a :class:`ValidationError` naming ``data.approved_by``, so an approver no
+    store can hold is refused before anything is decided or written, on every store
+    alike."""
+    value = data.get("approved_by")
+    if value is None or value == "" or isinstance(value, Actor):
+        return value or None
+    if not isinstance(value, str):
+        raise ValidationError("data.approved_by", value, "expected an Actor or an actor id")
+    if len(value) > check.TEXT_MAX_LENGTH:
+        raise ValidationError("data.approved_by", value,
+                              f"longer than {check.TEXT_MAX_LENGTH} characters")
+    return check.storable("data.approved_by", value)
 
 
 def _name_set(value: object, path: str) -> frozenset[str]:
@@ -123,7 +150,8 @@ class Policy:
 
     ``roles`` maps a role name to the event names it may apply (``"*"`` for all).
     ``region_of`` gives an order's region (default: the ship-to province).
-    ``refund_threshold``: refunds above it need an approver. ``system_events`` may be
+    ``refund_threshold``: refunds that, with those the order already recorded, come to
+    more than it need an approver. ``system_events`` may be
     sent without an actor. ``directory`` resolves approvers named by id (without one,
     only approvers passed as :class:`Actor` are accepted). ``approvers`` maps an event
     to the roles that may approve it (default: the roles that may apply it).
@@ -194,8 +222,17 @@ class Policy:
             for role in actor.roles
         )
 
-    def is_sensitive(self, order: Order, event: str, data: Mapping[str, Any]) -> bool:
-        """Whether this action needs a second person (``data["approved_by"]``)."""
+    def is_sensitive(
+        self, order: Order, event: str, data: Mapping[str, Any], *, event_id: str | None = None
+    ) -> bool:
+        """Whether this action needs a second person (``data["approved_by"]``).
+
+        A refund is sensitive when it moves money and, with the refunds ``order``
+        already recorded, comes to more than ``refund_threshold`` (or is in another
+        currency): splitting a large refund into small ones does not dodge the rule.
+        The refund recorded under ``event_id`` (the event itself, replayed) and one
+        carrying the same ``data["reference"]`` (the same money told again) are not
+        counted twice."""
         if self._open:
             return False
         if event == "change_price":
@@ -204,17 +241,29 @@ class Policy:
             return data.get("kind") in self._sensitive_holds
         if event == "refund" and self._refund_threshold is not None:
             amount = data.get("amount")
-            return isinstance(amount, Money) and (
-                amount.currency != self._refund_threshold.currency
-                or amount > self._refund_threshold
+            if not isinstance(amount, Money) or not amount.amount:
+                return False
+            if amount.currency != self._refund_threshold.currency:
+                return True
+            reference = data.get("reference")
+            before = sum(
+                (p.amount for p in order.payments
+                 if p.kind is PaymentKind.REFUND and p.amount.currency == amount.currency
+                 and p.payment_id != event_id and not (reference and p.reference == reference)),
+                Money.zero(amount.currency),
             )
+            return before + amount > self._refund_threshold
         return False
 
     def check(
-        self, actor: Actor | None, order: Order, event: str, data: Mapping[str, Any]
+        self, actor: Actor | None, order: Order, event: str, data: Mapping[str, Any],
+        *, event_id: str | None = None,
     ) -> Actor | None:
         """Raise :class:`NotPermitted` unless ``actor`` may apply ``event`` now; the
-        checked approver of a sensitive action (see :meth:`approval`), else ``None``."""
+        checked approver (see :meth:`approval`) of a sensitive action, and of any action
+        whose data names one (``approved_by`` is never recorded unchecked: an id nobody
+        knows, or the actor themself, approves nothing, needed or not), else ``None``.
+        ``event_id`` is the event's id (see :meth:`is_sensitive`)."""
         if self._open:
             return None
         who = actor.id if actor is not None else "system"
@@ -223,7 +272,8 @@ class Policy:
                                order_id=order.order_id)
         if not self.can_act(actor, order, event):
             raise NotPermitted(who, event, "no role allows this event", order_id=order.order_id)
-        if self.is_sensitive(order, event, data):
+        sensitive = self.is_sensitive(order, event, data, event_id=event_id)
+        if sensitive or named_approver(data) is not None:
             return self.approval(actor, order, event, data)
         return None
 
@@ -233,18 +283,18 @@ class Policy:
         """The second person ``data["approved_by"]`` names, checked: known (an
         :class:`Actor`, or an id the directory resolves), a different person from
         ``actor``, holding a role that may approve ``event`` and seeing the order's
-        region. Raises :class:`NotPermitted` saying which rule failed.
+        region. Raises :class:`NotPermitted` saying which rule failed, and
+        :class:`ValidationError` for an ``approved_by`` that is no actor id
+        (:func:`named_approver`).
 
         Under :meth:`allow_all` only "a different person" is checked: there are no roles
         or directory to check against.
         """
         who = actor.id if actor is not None else "system"
-        value = data.get("approved_by")
-        if value is None or value == "":
+        value = named_approver(data)
+        if value is None:
             raise NotPermitted(who, event, "needs approved_by (two-person rule)",
                                order_id=order.order_id)
-        if not isinstance(value, str | Actor):
-            raise ValidationError("data.approved_by", value, "expected an Actor or an actor id")
         named = value.key if isinstance(value, Actor) else person_key(value)
         if actor is not None and named == actor.key:
             raise NotPermitted(who, event, "approver must be a different person",

@@ -23,12 +23,13 @@ statuses have none, and no row is shadowed by an earlier unguarded one.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
-from orderkit.lifecycle.events import EVENT_NAMES
+from orderkit.lifecycle.events import EVENT_NAMES, Event
 from orderkit.lifecycle.parcels import scanned_parcel
 from orderkit.lifecycle.refunds import reclassed_refund, unrefunded
 from orderkit.model.errors import DefinitionError
@@ -43,9 +44,6 @@ from orderkit.model.orders import (
     Shipment,
     TrackingStatus,
 )
-
-if TYPE_CHECKING:
-    from orderkit.lifecycle.events import Event
 
 __all__ = [
     "DEFAULT_GUARDS",
@@ -133,6 +131,18 @@ class TransitionTable:
         for a final status, for DELIVERED in the default table, and for a status the
         table does not know: open units there would keep their stock locked for ever."""
         return int(status) in self._lets_units_go
+
+    def collects(self, order: Order, status: int, at: datetime) -> bool:
+        """Whether ``order`` in ``status`` still takes a ``pay`` of what it owes
+        (``Order.due``) at ``at`` (added in 0.3): a ``pay`` row of ``status`` whose
+        guard passes. ``True`` in PENDING_PAYMENT and, for cash on delivery, up to
+        COMPLETED; ``False`` where a ``pay`` is stale (PAID and on for an order paid in
+        advance). No decision may leave an order owing money in a status that does not
+        collect it: nobody could ever pay it."""
+        probe = Event("pay", event_id="collects:probe", at=at, data={"amount": order.due})
+        moved = attrs.evolve(order, status=status)
+        return any(rule.guard is None or self.guards[rule.guard](moved, probe)
+                   for rule in self.candidates(int(status), "pay"))
 
     def name(self, status: int) -> str:
         """The status's name (``"PAID"``), or its code as text when unknown."""

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Any, Final, Literal, get_args
 
 import attrs
 
+from orderkit.model import _checks as check
 from orderkit.model.errors import ValidationError
-from orderkit.model.orders import Address
+from orderkit.model.orders import ID_MAX_LENGTH, Address
+from orderkit.model.time import ensure_instant
 
 __all__ = [
     "AddressVersion",
@@ -35,22 +37,74 @@ AuditOutcome = Literal["applied", "ignored", "refused"]
 Change = tuple[str, str, str]
 
 
+_OUTCOMES: Final = frozenset(get_args(AuditOutcome))
+
+
+#: ``check.optional_text`` typed as a validator of any value (as the others are).
+_optional_text: check.Validator = check.optional_text
+
+
+def _instant(_instance: object, attribute: Any, value: Any) -> None:
+    ensure_instant(value, path=attribute.name)
+
+
+def _status(_instance: object, attribute: Any, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(attribute.name, value, "expected a status code (int)")
+
+
+def _outcome(_instance: object, attribute: Any, value: object) -> None:
+    if value not in _OUTCOMES:
+        raise ValidationError(attribute.name, value,
+                              "expected one of " + ", ".join(sorted(_OUTCOMES)))
+
+
+def _stored_text(_instance: object, attribute: Any, value: object) -> None:
+    """Text the engine writes (a reason, a change), of any length, that a store holds."""
+    if not isinstance(value, str):
+        raise ValidationError(attribute.name, value, "expected a string")
+    check.storable(attribute.name, value)
+
+
+def _changes(_instance: object, attribute: Any, value: object) -> None:
+    if not isinstance(value, tuple):
+        raise ValidationError(attribute.name, value, "expected a tuple of changes")
+    for index, change in enumerate(value):
+        path = f"{attribute.name}[{index}]"
+        if not isinstance(change, tuple) or len(change) != 3:
+            raise ValidationError(path, change, "expected (field, old, new) texts")
+        for text in change:
+            if not isinstance(text, str):
+                raise ValidationError(path, change, "expected (field, old, new) texts")
+            check.storable(path, text)
+
+
 @attrs.frozen
 class AuditEntry:
-    """One decision about one event on one order."""
+    """One decision about one event on one order.
 
-    order_id: str
-    event_id: str
-    event: str
-    actor: str | None
-    at: datetime
-    event_at: datetime
-    from_status: int
-    to_status: int
-    outcome: AuditOutcome = "applied"
-    changes: tuple[Change, ...] = ()
-    reason: str = ""
-    approved_by: str | None = None
+    Its fields are checked on construction, as every model value's are (a
+    :class:`ValidationError` naming the field), so nothing a store cannot hold reaches
+    one: ids and names are text of at most
+    :data:`~orderkit.model._checks.TEXT_MAX_LENGTH` characters (the order id at most
+    ``ID_MAX_LENGTH``), the reason and the changes text of any length, none of it with
+    NUL or a lone surrogate; the times are aware.
+    """
+
+    order_id: str = attrs.field(
+        validator=check.text(allow_empty=False, max_length=ID_MAX_LENGTH)
+    )
+    event_id: str = attrs.field(validator=check.text(allow_empty=False))
+    event: str = attrs.field(validator=check.text(allow_empty=False))
+    actor: str | None = attrs.field(validator=_optional_text)
+    at: datetime = attrs.field(validator=_instant)
+    event_at: datetime = attrs.field(validator=_instant)
+    from_status: int = attrs.field(validator=_status)
+    to_status: int = attrs.field(validator=_status)
+    outcome: AuditOutcome = attrs.field(default="applied", validator=_outcome)
+    changes: tuple[Change, ...] = attrs.field(default=(), validator=_changes)
+    reason: str = attrs.field(default="", validator=_stored_text)
+    approved_by: str | None = attrs.field(default=None, validator=_optional_text)
 
 
 @attrs.frozen

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import attrs
 import pytest
 
 from orderkit.adapters.memory import MemoryOrderRepository
@@ -173,3 +174,77 @@ def test_replay_by_an_outsider_reveals_nothing_and_is_audited() -> None:
     assert "regions" in refused[0].reason
     # The actor who may apply it gets the replay as before: nothing changes.
     assert service.handle("ORD-1", cancel).changed is False
+
+
+@pytest.mark.parametrize("bad", ["fin\x00-1", "fin-\udc80", "f" * 5000, 12345])
+@pytest.mark.parametrize("amount", ["250.00", "10.00"])  # sensitive, and not
+def test_an_approver_no_store_holds_is_refused_as_bad_input_and_nothing_is_written(
+    stores: tuple[Any, Any], bad: object, amount: str,
+) -> None:
+    repository, _inventory = stores
+    service = OrderService(repository, lifecycle=Lifecycle(clock=ManualClock(T0), policy=POLICY))
+    service.place(paid())
+    before, trail = repository.get("ORD-1"), repository.audit_trail("ORD-1")
+    refund = Event("refund", event_id="r1", at=T0, actor=AGENT,
+                   data={"amount": Money(amount, "CNY"), "approved_by": bad})
+    with pytest.raises(ValidationError) as refused:
+        service.handle("ORD-1", refund)
+    assert refused.value.path == "data.approved_by"
+    assert repository.get("ORD-1") == before
+    assert repository.audit_trail("ORD-1") == trail
+
+
+def test_an_approver_named_where_none_is_needed_is_checked_as_for_a_sensitive_action(
+    stores: tuple[Any, Any],
+) -> None:
+    repository, _inventory = stores
+    service = OrderService(repository, lifecycle=Lifecycle(clock=ManualClock(T0), policy=POLICY))
+    service.place(paid())
+    small = {"amount": Money("10.00", "CNY")}  # below the threshold: needs nobody
+    refused = [
+        (Event("refund", event_id="r1", at=T0, actor=AGENT,
+               data={**small, "approved_by": "the-ceo"}), "not a known actor"),
+        (Event("change_address", event_id="a1", at=T0, actor=AGENT,  # inside the window
+               data={"address": Address(province="浙江省", street="5 Fake Rd"),
+                     "approved_by": "CS-1"}), "different person"),
+        (Event("refund", event_id="r2", at=T0, actor=AGENT,
+               data={**small, "approved_by": "lead-gd"}), "region"),
+        (Event("refund", event_id="r3", at=T0, actor=AGENT,
+               data={**small, "approved_by": "intern-9"}), "no role"),
+    ]
+    for event, why in refused:
+        with pytest.raises(NotPermitted, match=why):
+            service.handle("ORD-1", event)
+    assert repository.get("ORD-1").totals.refunded == Money("0.00", "CNY")
+    assert not repository.address_history("ORD-1")[1:]
+    done = service.handle("ORD-1", Event("refund", event_id="r4", at=T0, actor=AGENT,
+                                         data={**small, "approved_by": "CFO-1"}))
+    assert done.audit[0].approved_by == "cfo-1"  # as the directory knows it
+    # A restrictive policy with no directory cannot verify an id, needed or not.
+    blind = Policy({"support": {"refund"}})
+    with pytest.raises(NotPermitted, match="cannot verify"):
+        Lifecycle(clock=ManualClock(T0), policy=blind).apply(
+            paid(), Event("refund", event_id="r5", at=T0, actor=AGENT,
+                          data={**small, "approved_by": "cfo-1"}))
+
+
+def test_a_refund_split_under_the_threshold_still_needs_an_approver_once_they_add_up() -> None:
+    lifecycle = Lifecycle(clock=ManualClock(T0), policy=POLICY)
+    order = paid()  # 300.00 paid; the threshold is 200.00
+    first = Event("refund", event_id="r1", at=T0, actor=AGENT,
+                  data={"amount": Money("150.00", "CNY"), "reference": "RF-1"})
+    order = lifecycle.apply(order, first).order
+    # the same refund replayed, or told again by its reference, is not counted twice
+    assert lifecycle.apply(order, first).changed is False
+    again = Event("refund", event_id="r1-again", at=T0, actor=AGENT,
+                  data={"amount": Money("150.00", "CNY"), "reference": "RF-1"})
+    assert lifecycle.apply(order, again).ignored is not None
+    second = Event("refund", event_id="r2", at=T0, actor=AGENT,
+                   data={"amount": Money("60.00", "CNY")})
+    with pytest.raises(NotPermitted, match="two-person"):
+        lifecycle.apply(order, second)  # 150.00 + 60.00 > 200.00
+    done = lifecycle.apply(order, attrs.evolve(second, data={**second.data,
+                                                             "approved_by": "lead-2"}))
+    assert done.audit[0].approved_by == "lead-2"
+    assert lifecycle.apply(order, attrs.evolve(second, data={
+        "amount": Money("50.00", "CNY")})).changed  # 150.00 + 50.00 is not above it

@@ -18,6 +18,7 @@ from orderkit import (
     Adjustment,
     AdjustmentKind,
     Bearer,
+    LineStatus,
     Money,
     Order,
     OrderLine,
@@ -27,7 +28,7 @@ from orderkit import (
 )
 from orderkit.adapters.memory import MemoryInventoryStore, MemoryOrderRepository
 from orderkit.costing import CostModel, FeeTable, margin
-from orderkit.errors import OrderkitError, TransitionNotAllowed
+from orderkit.errors import OrderkitError, TransitionNotAllowed, ValidationError
 from orderkit.inventory import InventoryLedger
 from orderkit.lifecycle import Event, Lifecycle, OrderService
 from orderkit.model.serialization import from_dict, to_dict
@@ -250,19 +251,54 @@ def test_a_cancel_after_a_scan_waives_the_fee_of_an_unpaid_cash_on_delivery_orde
 
 
 def test_an_order_is_not_completed_owing_what_no_payment_can_settle() -> None:
-    story = Story(Order("P1", "tmall", "1", [OrderLine("1", "TEA", 1, cny("50.00"))], T0))
-    story.send("pay", amount=cny("50.00"))
-    story.send("change_price", line_id="1", unit_price=cny("60.00"))
-    story.send("ship", carrier="SF", waybill="SF1")
-    story.send("deliver")
-    with pytest.raises(TransitionNotAllowed, match=r"10\.00 still due"):
+    # imported delivered with 10.00 still unpaid: no ``pay`` is taken once it completes
+    story = Story(Order("P1", "tmall", "1",
+                        [OrderLine("1", "TEA", 1, cny("60.00"),
+                                   quantities={LineStatus.SHIPPED: 1})], T0,
+                        status=OrderStatus.DELIVERED, payments=[Payment("p1", cny("50.00"), T0)],
+                        paid_at=T0, delivered_at=T0))
+    with pytest.raises(TransitionNotAllowed, match=r"10\.00 still due") as refused:
         story.send("complete")
+    # the refusal names the status the order is in, not the one it would have moved to
+    assert refused.value.status == "DELIVERED"
+    assert "in status DELIVERED" in str(refused.value)
     # cash on delivery is completed unpaid: the money collected later is still taken
     story = Story(cod())
     story.send("ship", carrier="jd", waybill="JDV1")
     story.send("deliver")
     assert story.send("complete").status is OrderStatus.COMPLETED
     assert story.send("pay", amount=cny("101.00")).totals.due == cny("0.00")
+
+
+def paid_tea() -> Story:
+    story = Story(Order("P1", "tmall", "1", [OrderLine("1", "TEA", 2, cny("150.00"))], T0))
+    story.send("pay", amount=cny("300.00"))
+    return story
+
+
+def test_a_price_raised_after_payment_is_refused_naming_what_was_paid() -> None:
+    story = paid_tea()
+    before = story.order
+    with pytest.raises(ValidationError, match=r"300\.00") as refused:
+        story.send("change_price", line_id="1", unit_price=cny("160.00"))
+    assert refused.value.path == "data.unit_price"
+    assert refused.value.value == cny("160.00")
+    assert story.order is before  # nothing changed: it ships paid, owing nothing
+
+
+def test_a_price_cut_after_payment_is_owed_back_and_a_raise_before_payment_is_due() -> None:
+    story = paid_tea()
+    order = story.send("change_price", line_id="1", unit_price=cny("140.00"))
+    assert (order.status, order.totals.due, order.totals.refund_due) == (
+        OrderStatus.PAID, cny("0.00"), cny("20.00"))
+    unpaid = Story(Order("P2", "tmall", "2", [OrderLine("1", "TEA", 2, cny("150.00"))], T0))
+    order = unpaid.send("change_price", line_id="1", unit_price=cny("160.00"))
+    assert (order.status, order.totals.due) == (OrderStatus.PENDING_PAYMENT, cny("320.00"))
+    # a deposit paid, then the price raised: the order still takes the rest
+    unpaid.send("pay", amount=cny("100.00"))
+    order = unpaid.send("change_price", line_id="1", unit_price=cny("170.00"))
+    assert order.totals.due == cny("240.00")
+    assert unpaid.send("pay", amount=cny("240.00")).status is OrderStatus.PAID
 
 
 def two_line_cod_one_sent() -> Story:
