@@ -626,3 +626,68 @@ def test_partly_shipped_since_is_when_the_first_parcel_left_while_units_wait() -
                            lines=[attrs.evolve(tea, quantities={LineStatus.OPEN: 1,
                                                                 LineStatus.SHIPPED: 1})])
     assert by_hand.partly_shipped_since == T0 + 5 * hour
+
+
+def test_a_channel_flood_hides_no_other_channel_and_alerts_count_every_order(
+    shop_store: tuple[Any, WatchState],
+) -> None:
+    # 8 tmall orders pending for 3 hours (an old backlog), 3 jd orders pending for 40
+    # minutes (jd's payments down now), rules listing at most 5 orders: the oldest 5
+    # were tmall's, so jd's outage went untold and tmall's alert said "5 order(s)".
+    repo, state = shop_store
+    prepaid = PaymentTerms.PREPAID
+    rules = [
+        Rule("pending_payment_stale", {OrderStatus.PENDING_PAYMENT}, "status_since",
+             timedelta(minutes=15), "customer_service", limit=5, payment_terms=prepaid),
+        Rule("payment_channel_down", {OrderStatus.PENDING_PAYMENT}, "status_since",
+             timedelta(minutes=30), "tech", group_by="channel", min_orders=3, limit=5,
+             inhibits=("pending_payment_stale",), payment_terms=prepaid),
+    ]
+    for n in range(8):
+        stored(repo, f"TM-{n}", OrderStatus.PENDING_PAYMENT,
+               T0 - timedelta(hours=3) + timedelta(seconds=n), channel="tmall")
+    for n in range(3):
+        stored(repo, f"JD-{n}", OrderStatus.PENDING_PAYMENT, T0 - timedelta(minutes=40),
+               channel="jd")
+    inbox = Inbox()
+    report = Watcher(repo, inbox, rules=rules, clock=ManualClock(T0), state=state).run_once()
+    down = {alert.key: alert for alert in report.raised}
+    assert sorted(down) == ["payment_channel_down:jd", "payment_channel_down:tmall"]
+    tmall, jd = down["payment_channel_down:tmall"], down["payment_channel_down:jd"]
+    assert (tmall.count, tmall.order_ids) == (8, tuple(f"TM-{n}" for n in range(5)))
+    assert "8 order(s), first 5 listed: TM-0," in tmall.message
+    assert tmall.notice().detail("count") == "8"
+    assert (jd.count, "3 order(s): JD-" in jd.message) == (3, True)
+    # What was not listed is said: the channel's and the per-order rule's (whose orders
+    # beyond its limit are all of channels that are down: silenced, like the listed ones).
+    assert report.cut == (("payment_channel_down", "tmall", 5, 8),
+                          ("pending_payment_stale", "", 5, 11))
+    assert sorted(report.inhibited) == sorted(
+        [f"pending_payment_stale:TM-{n}" for n in range(5)]
+        + ["pending_payment_stale:beyond_limit"])
+
+
+def test_orders_beyond_a_rules_limit_are_one_alert_with_their_count() -> None:
+    repo = MemoryOrderRepository()
+    clock = ManualClock(T0)
+    inbox = Inbox()
+    rule = Rule("pending", {OrderStatus.PENDING_PAYMENT}, "status_since", timedelta(minutes=5),
+                "customer_service", limit=2)
+    orders = [stored(repo, f"P-{n}", OrderStatus.PENDING_PAYMENT, T0 + timedelta(seconds=n))
+              for n in range(5)]
+    watcher = Watcher(repo, inbox, rules=[rule], clock=clock)
+    clock.set(T0 + timedelta(minutes=6))
+    report = watcher.run_once()
+    assert sorted(a.key for a in report.raised) == ["pending:P-0", "pending:P-1",
+                                                    "pending:beyond_limit"]
+    beyond = next(a for a in report.raised if a.key == "pending:beyond_limit")
+    assert (beyond.count, beyond.order_ids, beyond.notice().detail("count")) == (3, (), "3")
+    assert "5 order(s) in all, 3 beyond the 2 alerted one by one" in beyond.message
+    assert report.cut == (("pending", "", 2, 5),)
+    for order in orders[2:]:
+        repo.save(attrs.evolve(order, status=OrderStatus.CANCELLED,
+                               version=order.version + 1), order.version)
+    clock.set(T0 + timedelta(minutes=7))
+    report = watcher.run_once()
+    assert [a.key for a in report.resolved] == ["pending:beyond_limit"]
+    assert report.cut == ()

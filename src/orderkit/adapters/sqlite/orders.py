@@ -42,7 +42,7 @@ from orderkit.model.serialization import from_dict, to_dict
 from orderkit.model.time import ensure_aware
 
 if TYPE_CHECKING:
-    from orderkit.lifecycle.ports import FirstScan
+    from orderkit.lifecycle.ports import FirstScan, GroupBy
     from orderkit.model.orders import Anchor
     from orderkit.outbox.messages import OutboxMessage, StoredMessage
 
@@ -190,6 +190,14 @@ _ANCHOR_SQL: Final = {
     "partly_shipped_since": "partly_shipped_since",
 }
 
+#: The value of each group the watch groups stale orders by, computed in SQL as
+#: :func:`orderkit.watch.rules.group_key` does (``"unknown"`` for none).
+_GROUP_SQL: Final = {
+    "channel": "channel",
+    "carrier": "coalesce(nullif(json_extract(body, '$.shipments[#-1].carrier'), ''), 'unknown')",
+    "region": "coalesce(nullif(json_extract(body, '$.ship_to.province'), ''), 'unknown')",
+}
+
 #: The stored status codes, one index seek each (a skip scan of ``orders_by_status``).
 _STATUSES_SQL: Final = (
     "WITH RECURSIVE codes(code) AS (SELECT min(status) FROM orders UNION ALL"
@@ -318,20 +326,20 @@ class SQLiteOrderRepository:
         limit: int,
         *,
         terms: PaymentTerms | None = None,
+        group: tuple[GroupBy, str] | None = None,
     ) -> list[Order]:
         """See :meth:`orderkit.lifecycle.ports.OrderRepository.stale`: one indexed
-        range read per status (``terms`` filters the rows the index walk meets)."""
-        from orderkit.adapters._watch import checked_query, checked_terms  # when watched
+        range read per status (``terms`` and ``group`` filter the rows the index walk
+        meets)."""
+        from orderkit.adapters._watch import checked_group, checked_query  # when watched
 
         codes, anchor, before, limit = checked_query(statuses, anchor, before, limit)
-        terms = checked_terms(terms)
+        wanted = checked_group(group)
         expression = _ANCHOR_SQL[anchor]
-        source, condition = _source(anchor)
-        arguments: tuple[str, ...] = ()
-        if terms is not None:
-            # Orders stored before payment terms existed are prepaid.
-            condition += " AND coalesce(json_extract(body, '$.payment_terms'), 'prepaid') = ?"
-            arguments = (terms.value,)
+        source, condition, arguments = _stale_filter(anchor, terms)
+        if wanted is not None:
+            condition += f" AND {_GROUP_SQL[wanted[0]]} = ?"
+            arguments += (wanted[1],)
         found: list[tuple[str, str, str]] = []
         with self._db.read("stale orders") as conn:
             for code in codes:
@@ -343,6 +351,35 @@ class SQLiteOrderRepository:
                 ).fetchall()
         found.sort(key=lambda row: (datetime.fromisoformat(row[0]), row[1]))
         return [_load(body) for _at, _id, body in found[:limit]]
+
+    def stale_count(
+        self,
+        statuses: Collection[int],
+        anchor: Anchor,
+        before: datetime,
+        *,
+        terms: PaymentTerms | None = None,
+        group_by: GroupBy | None = None,
+    ) -> dict[str, int]:
+        """See :meth:`orderkit.lifecycle.ports.OrderRepository.stale_count`: one indexed
+        range count per status, grouped in SQL (no order decoded)."""
+        from orderkit.adapters._watch import checked_group_by, checked_query
+
+        codes, anchor, before, _limit = checked_query(statuses, anchor, before, 1)
+        by = checked_group_by(group_by)
+        expression = _ANCHOR_SQL[anchor]
+        source, condition, arguments = _stale_filter(anchor, terms)
+        key = "''" if by is None else _GROUP_SQL[by]
+        counts: dict[str, int] = {}
+        with self._db.read("count stale orders") as conn:
+            for code in codes:
+                for group, count in conn.execute(
+                    f"SELECT {key}, count(*) FROM {source}"
+                    f" WHERE {expression} < ?{condition} AND status = ? GROUP BY 1",
+                    (_iso(before), *arguments, code),
+                ):
+                    counts[str(group)] = counts.get(str(group), 0) + int(count)
+        return dict(sorted(counts.items()))
 
     def count_by_status(
         self,
@@ -910,6 +947,20 @@ def _fill(conn: sqlite3.Connection, where: str, columns: Sequence[str]) -> None:
     assignments = ", ".join(f"{column} = ?" for column in columns)
     conn.executemany(f"UPDATE orders SET {assignments} WHERE order_id = ?",
                      [row for row in filled if any(v is not None for v in row[:-1])])
+
+
+def _stale_filter(anchor: Anchor, terms: object) -> tuple[str, str, tuple[str, ...]]:
+    """What the stale query and its count read for ``anchor`` and ``terms``: the source
+    (see :func:`_source`), the condition and its arguments."""
+    from orderkit.adapters._watch import checked_terms
+
+    kept = checked_terms(terms)
+    source, condition = _source(anchor)
+    if kept is None:
+        return source, condition, ()
+    # Orders stored before payment terms existed are prepaid.
+    condition += " AND coalesce(json_extract(body, '$.payment_terms'), 'prepaid') = ?"
+    return source, condition, (kept.value,)
 
 
 def _source(anchor: Anchor) -> tuple[str, str]:
