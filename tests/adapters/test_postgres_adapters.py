@@ -385,6 +385,10 @@ def test_orders_stored_by_the_previous_schema_are_found_by_the_watch_and_by_wayb
         repository.save(after_sale_order(order_id, T0, steps), None)
     for order_id, rest in [("SPLIT", ""), ("SENT", "ship")]:
         repository.save(split_order(order_id, T0 + timedelta(days=2), rest), None)
+    # placed already PAID by an importer, without a paid_at: paid since it was placed
+    imported = attrs.evolve(_order("IMPORTED"), status=OrderStatus.PAID, paid_at=None,
+                            status_since=None, shipments=())
+    repository.save(imported, None)
     with psycopg.connect(pg_dsn, autocommit=True) as admin:  # the previous release's file
         admin.execute(f"DROP TABLE {schema}.order_waybills")
         admin.execute(
@@ -411,6 +415,9 @@ def test_orders_stored_by_the_previous_schema_are_found_by_the_watch_and_by_wayb
     # line still open: partly shipped since its parcel left)
     assert [o.order_id for o in later.stale([OrderStatus.SHIPPED], "partly_shipped_since",
                                             T0 + timedelta(days=9), 5)] == ["ORD-1", "SPLIT"]
+    assert [o.order_id for o in later.stale([OrderStatus.PAID], "paid_at",
+                                            imported.created_at + timedelta(hours=25),
+                                            5)] == ["IMPORTED"]
 
 
 def test_a_schema_newer_than_this_orderkit_is_refused(pg_dsn: str, schema: str) -> None:
@@ -431,9 +438,9 @@ def test_db_upgrade_creates_every_table_once(
 ) -> None:
     assert main(["db", "upgrade", "--dsn", pg_dsn, "--schema", schema]) == EXIT_OK
     first = capsys.readouterr().out
-    assert f"{schema}.orders: version 7 (migrated from 0)" in first
+    assert f"{schema}.orders: version 8 (migrated from 0)" in first
     assert upgrade(pg_dsn, schema=schema) == {
-        "orders": (7, 7), "inventory": (3, 3), "idempotency": (1, 1), "recon_sequences": (1, 1),
+        "orders": (8, 8), "inventory": (3, 3), "idempotency": (1, 1), "recon_sequences": (1, 1),
         "sync": (2, 2), "watch": (2, 2),
     }
     # The adapters find their tables ready.

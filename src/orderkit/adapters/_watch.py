@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Final
 
 from orderkit.model._checks import quantity
 from orderkit.model.errors import ValidationError
-from orderkit.model.orders import ANCHORS, Anchor, Order, PaymentTerms
+from orderkit.model.orders import ANCHORS, Anchor, Order, OrderStatus, PaymentTerms
 from orderkit.model.time import ensure_aware
 
 if TYPE_CHECKING:
     from orderkit.lifecycle.ports import GroupBy
 
 __all__ = ["anchor_of", "checked_group", "checked_group_by", "checked_query", "checked_terms",
-           "group_of"]
+           "group_of", "paid_since"]
 
 #: The anchors the model derives from the order (properties of :class:`Order` of the
 #: same names), which the SQL stores keep in columns of their own.
@@ -84,6 +84,24 @@ def group_of(order: Order, group_by: GroupBy) -> str:
     return group_key(order, group_by)
 
 
+#: The statuses that say an order was paid whatever its payments say (an order imported
+#: in one of them is paid: ``OrderService.place`` keeps its stock as it does a paid one's).
+_PAID_STATUSES: Final = frozenset({OrderStatus.PAID, OrderStatus.PACKED, OrderStatus.SHIPPED,
+                                   OrderStatus.DELIVERED})
+
+
+def paid_since(order: Order) -> datetime | None:
+    """The ``paid_at`` anchor: when ``order`` became fully paid, or, for an order whose
+    status says it was paid while it carries no ``paid_at`` (placed already PAID by an
+    importer), when it entered its status (its ``created_at`` while it never changed
+    status). A cash-on-delivery order is unpaid until the door, whatever its status."""
+    if order.paid_at is not None:
+        return order.paid_at
+    if order.status not in _PAID_STATUSES or order.payment_terms is PaymentTerms.ON_DELIVERY:
+        return None
+    return order.status_since or order.created_at
+
+
 def anchor_of(order: Order, anchor: Anchor) -> datetime | None:
     """The instant ``anchor`` names on ``order`` (``None`` when it has none).
     ``status_since`` is ``created_at`` for an order that has never changed status; the
@@ -91,7 +109,7 @@ def anchor_of(order: Order, anchor: Anchor) -> datetime | None:
     if anchor == "status_since":
         return order.status_since or order.created_at
     if anchor == "paid_at":
-        return order.paid_at
+        return paid_since(order)
     if anchor == "created_at":
         return order.created_at
     if anchor in _DERIVED:

@@ -262,7 +262,7 @@ def test_the_stale_query_reads_through_an_index_on_sqlite(tmp_path: Path) -> Non
             for anchor, expression in (
                 ("status_since", "coalesce(json_extract(body, '$.status_since'),"
                                  " json_extract(body, '$.created_at'))"),
-                ("paid_at", "json_extract(body, '$.paid_at')"),
+                ("paid_at", "paid_at"),
             )
         }
         unscanned = " ".join(row[-1] for row in conn.execute(
@@ -295,6 +295,7 @@ def test_orders_stored_before_the_after_sale_columns_are_watched_after_the_upgra
     for order_id, rest in [("SPLIT", ""), ("SENT", "ship"), ("CUT", "cancel")]:
         repo.save(split_order(order_id, T0, rest), None)
     with repo.database.write("the previous release's file") as conn:
+        _drop_paid_at_column(conn)
         for index in ("return_requested", "refund_due", "partly_shipped"):
             conn.execute(f"DROP INDEX orders_{index}")
         for column in ("return_requested_since", "refund_due_since", "partly_shipped_since"):
@@ -691,3 +692,54 @@ def test_orders_beyond_a_rules_limit_are_one_alert_with_their_count() -> None:
     report = watcher.run_once()
     assert [a.key for a in report.resolved] == ["pending:beyond_limit"]
     assert report.cut == ()
+
+
+def test_an_order_placed_already_paid_without_paid_at_is_late_unshipped(
+    shop_store: tuple[Any, WatchState],
+) -> None:
+    repo, state = shop_store
+    clock = ManualClock(T0)
+    service = OrderService(repo, clock=clock)
+    imported = service.place(Order(order_id="IMP-1", channel="erp", channel_order_id="IMP-1",
+                                   lines=[OrderLine("1", "TEA", 1, Money("89.00", "CNY"))],
+                                   created_at=T0, status=OrderStatus.PAID))
+    assert (imported.paid_at, imported.status_since) == (None, None)
+    watcher = Watcher(repo, Inbox(), clock=clock, state=state)
+    clock.set(T0 + timedelta(hours=23))
+    assert watcher.run_once().raised == ()
+    clock.set(T0 + timedelta(hours=25))
+    assert [a.key for a in watcher.run_once().raised] == ["paid_not_shipped:IMP-1"]
+
+
+def _drop_paid_at_column(conn: Any) -> None:
+    """The orders table as it was before the paid_at column (two steps: the column and
+    its index, then its filling)."""
+    conn.execute("DROP INDEX orders_by_paid_at")
+    conn.execute("ALTER TABLE orders DROP COLUMN paid_at")
+    conn.execute("CREATE INDEX orders_by_paid_at"
+                 " ON orders (status, json_extract(body, '$.paid_at'))")
+    conn.execute("UPDATE schema_version SET version = version - 2 WHERE component = 'orders'")
+
+
+def test_orders_stored_before_the_paid_at_column_are_watched_after_the_upgrade(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "shop.db"
+    repo = SQLiteOrderRepository(path)
+    stored(repo, "IMPORTED", OrderStatus.PAID, None, created_at=T0,  # type: ignore[arg-type]
+           paid_at=None)
+    stored(repo, "PAID", OrderStatus.PAID, T0, paid_at=T0 + timedelta(hours=1))
+    stored(repo, "COD", OrderStatus.PACKED, T0, payment_terms=PaymentTerms.ON_DELIVERY,
+           paid_at=None)
+    with repo.database.write("the previous release's file") as conn:
+        _drop_paid_at_column(conn)
+    repo.database.close()
+    later = SQLiteOrderRepository(path)
+    paid = [OrderStatus.PAID, OrderStatus.PACKED]
+    assert [o.order_id for o in later.stale(paid, "paid_at", T0 + timedelta(days=1), 5)] == [
+        "IMPORTED", "PAID"]
+    with later.database.read("plan") as conn:
+        plan = " ".join(row[-1] for row in conn.execute(
+            "EXPLAIN QUERY PLAN SELECT body FROM orders WHERE status = 20"
+            " AND paid_at < '2026' ORDER BY paid_at LIMIT 5"))
+    assert "USING INDEX orders_by_paid_at" in plan and "TEMP B-TREE" not in plan

@@ -176,6 +176,11 @@ MIGRATIONS: Final = (
     lambda db, conn: _fill(db, conn, "EXISTS (SELECT 1 FROM jsonb_array_elements("
                            "body::jsonb -> 'lines') AS l WHERE l -> 'quantities' -> 'open'"
                            " IS DISTINCT FROM '0'::jsonb)", ("partly_shipped_since",)),
+    # When an order was paid, as the watch measures it: its paid_at, or, for an order
+    # placed already paid without one, when it entered its status (the adapters'
+    # ``paid_since``). Only the orders in a paid status without a paid_at may fall back.
+    lambda db, conn: _fill(db, conn, "paid_at IS NULL AND status IN (20, 25, 30, 40)",
+                           ("paid_at",)),
 )
 
 #: The indexed expression of each anchor of the watch's ``stale`` query
@@ -908,10 +913,11 @@ def _load(body: str) -> Order:
 
 def _instants(order: Order) -> dict[str, datetime | None]:
     """The instants the watch reads, as columns beside the stored order."""
+    from orderkit.adapters._watch import paid_since
     latest = order.shipments[-1] if order.shipments else None
     return {
         "status_since": order.status_since,
-        "paid_at": order.paid_at,
+        "paid_at": paid_since(order),
         "created_at": order.created_at,
         "unscanned_since": (
             latest.shipped_at if latest is not None and latest.first_scan_at is None else None
@@ -924,15 +930,17 @@ def _instants(order: Order) -> dict[str, datetime | None]:
 
 
 def _fill(db: Database, conn: psycopg.Connection[Any], where: str,
-          columns: Sequence[str]) -> None:
+          columns: Sequence[Anchor]) -> None:
     """A migration step that fills the derived ``columns`` (the model's properties of
     those names) of the orders stored before them, reading only the orders ``where``
     (SQL on ``body``) says may have one."""
+    from orderkit.adapters._watch import anchor_of
+
     rows = conn.execute(db.sql(f"SELECT body FROM {{s}}.orders WHERE {where}")).fetchall()
     filled = [
         {"order_id": order.order_id, **instants}
         for order in (_load(row[0]) for row in rows)
-        if any((instants := {c: getattr(order, c) for c in columns}).values())
+        if any((instants := {c: anchor_of(order, c) for c in columns}).values())
     ]
     if filled:
         assignments = ", ".join(f"{c} = %({c})s" for c in columns)

@@ -163,6 +163,20 @@ _MIGRATIONS: Final = (
     lambda conn: _fill(conn, "EXISTS (SELECT 1 FROM json_each(body, '$.lines') AS l"
                        " WHERE json_extract(l.value, '$.quantities.open') IS NOT 0)",
                        ("partly_shipped_since",)),
+    # When an order was paid, as the watch measures it: its paid_at, or, for an order
+    # placed already paid without one, when it entered its status (the adapters'
+    # ``paid_since``), written by every save beside the order.
+    """
+    ALTER TABLE orders ADD COLUMN paid_at TEXT;
+    DROP INDEX orders_by_paid_at;
+    CREATE INDEX orders_by_paid_at ON orders (status, paid_at) WHERE paid_at IS NOT NULL;
+    UPDATE orders SET paid_at = json_extract(body, '$.paid_at')
+        WHERE json_extract(body, '$.paid_at') IS NOT NULL
+    """,
+    # Only the orders in a paid status without a paid_at may fall back (the model's
+    # statuses PAID, PACKED, SHIPPED and DELIVERED; the adapters decide).
+    lambda conn: _fill(conn, "json_extract(body, '$.paid_at') IS NULL"
+                       " AND status IN (20, 25, 30, 40)", ("paid_at",)),
 )
 
 #: The anchors read through a partial index holding only the orders that have the
@@ -182,7 +196,7 @@ _ANCHOR_SQL: Final = {
     "status_since": (
         "coalesce(json_extract(body, '$.status_since'), json_extract(body, '$.created_at'))"
     ),
-    "paid_at": "json_extract(body, '$.paid_at')",
+    "paid_at": "paid_at",
     "created_at": "json_extract(body, '$.created_at')",
     "unscanned_since": "json_extract(body, '$.shipments[#-1].shipped_at')",
     "return_requested_since": "return_requested_since",
@@ -528,7 +542,7 @@ class SQLiteOrderRepository:
         try:
             conn.execute(
                 "INSERT INTO orders (order_id, channel, channel_order_id, status, version, body,"
-                f" {_DERIVED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f" {_DERIVED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, {_DERIVED_MARKS})",
                 (order.order_id, order.channel, order.channel_order_id, int(order.status),
                  order.version, body, *_derived(order)),
             )
@@ -649,7 +663,7 @@ class SQLiteOrderRepository:
                 _refuse_stored_ids(conn, [r[0] for r in outbox_rows])
             conn.executemany(
                 "INSERT INTO orders (order_id, channel, channel_order_id, status, version,"
-                f" body, {_DERIVED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f" body, {_DERIVED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, {_DERIVED_MARKS})",
                 rows,
             )
             if waybills:
@@ -926,20 +940,26 @@ def _dumps(data: Any) -> str:
 
 
 #: The instants every save writes beside the order in columns of the same names: the
-#: watch's anchors the model derives (properties of :class:`Order`), each ``NULL``
+#: watch's anchors derived from the whole order (the model's properties of those names,
+#: and ``paid_at`` as :func:`orderkit.adapters._watch.paid_since` says), each ``NULL``
 #: unless the order has it.
-_DERIVED: Final = ("return_requested_since", "refund_due_since", "partly_shipped_since")
+_DERIVED: Final[tuple[Anchor, ...]] = (
+    "return_requested_since", "refund_due_since", "partly_shipped_since", "paid_at",
+)
 _DERIVED_COLUMNS: Final = ", ".join(_DERIVED)
+_DERIVED_MARKS: Final = ", ".join("?" for _column in _DERIVED)
 _DERIVED_SET: Final = ", ".join(f"{column} = ?" for column in _DERIVED)
 
 
-def _derived(order: Order, columns: Sequence[str] = _DERIVED) -> tuple[str | None, ...]:
+def _derived(order: Order, columns: Sequence[Anchor] = _DERIVED) -> tuple[str | None, ...]:
     """The order's derived ``columns`` as they are stored (ISO text or ``None``)."""
-    instants: list[datetime | None] = [getattr(order, column) for column in columns]
+    from orderkit.adapters._watch import anchor_of
+
+    instants: list[datetime | None] = [anchor_of(order, column) for column in columns]
     return tuple(None if at is None else _iso(at) for at in instants)
 
 
-def _fill(conn: sqlite3.Connection, where: str, columns: Sequence[str]) -> None:
+def _fill(conn: sqlite3.Connection, where: str, columns: Sequence[Anchor]) -> None:
     """A migration step that fills derived ``columns`` of the orders stored before them,
     reading only the orders ``where`` (SQL on ``body``) says may have one."""
     rows = conn.execute(f"SELECT order_id, body FROM orders WHERE {where}").fetchall()

@@ -196,6 +196,31 @@ class OrderRepositoryContract:
                                                terms=PaymentTerms.ON_DELIVERY)] == [
             "COD-1", "COD-2"]
 
+    def test_an_order_paid_without_paid_at_is_paid_since_it_entered_its_status(self) -> None:
+        # An order imported already PAID carries no paid_at: its paid_at anchor falls back
+        # to status_since, then created_at (not for a cash-on-delivery order, unpaid
+        # until the door, nor for one whose status does not say it was paid).
+        repo = self.create_repository()
+        t0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+        for order_id, status, since, terms in [
+            ("IMPORTED", OrderStatus.PAID, None, PaymentTerms.PREPAID),
+            ("PACKED", OrderStatus.PACKED, t0 + timedelta(hours=1), PaymentTerms.PREPAID),
+            ("COD", OrderStatus.PACKED, t0, PaymentTerms.ON_DELIVERY),
+            ("UNPAID", OrderStatus.PENDING_PAYMENT, t0, PaymentTerms.PREPAID),
+        ]:
+            repo.save(attrs.evolve(sample_order(order_id, channel_order_id=order_id),
+                                   status=status, shipments=(), created_at=t0, paid_at=None,
+                                   status_since=since, payment_terms=terms), None)
+        anyhow = [OrderStatus.PENDING_PAYMENT, OrderStatus.PAID, OrderStatus.PACKED]
+        later = t0 + timedelta(days=1)
+        assert [o.order_id for o in repo.stale(anyhow, "paid_at", later, 10)] == [
+            "IMPORTED", "PACKED"]
+        assert repo.stale(anyhow, "paid_at", t0 + timedelta(minutes=30), 10)[0].order_id == (
+            "IMPORTED")
+        assert repo.stale_count(anyhow, "paid_at", later) == {"": 2}
+        assert repo.count_by_status("paid_at", None, later) == {
+            OrderStatus.PAID: 1, OrderStatus.PACKED: 1}
+
     def test_stale_lists_one_group_and_counts_every_group_in_the_store(self) -> None:
         repo = self.create_repository()
         t0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
