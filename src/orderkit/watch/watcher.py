@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal, TypeVar
 
@@ -21,7 +22,7 @@ from orderkit.watch.metrics import MetricRule, Metrics, provides
 from orderkit.watch.ports import Episode, WatchState
 from orderkit.watch.rules import DEFAULT_RULES, Route, Rule, group_key
 
-__all__ = ["Alert", "WatchReport", "Watcher"]
+__all__ = ["BEYOND_LIMIT", "LEASE", "Alert", "WatchReport", "Watcher"]
 
 AlertState = Literal["raised", "repeated", "resolved"]
 _T = TypeVar("_T")
@@ -82,6 +83,9 @@ class WatchReport:
     cut: tuple[tuple[str, str, int, int], ...] = ()
 
 
+#: How long a watcher run's claim on the notifications it decided holds by default.
+LEASE = timedelta(minutes=5)
+
 #: The group of the alert that counts a rule's orders beyond its ``limit`` (a rule
 #: without ``group_by`` alerts each order it lists on its own, and these in one alert).
 BEYOND_LIMIT = "beyond_limit"
@@ -116,7 +120,11 @@ class Watcher:
     source asked in turn, the first answer wins). ``state`` keeps the episodes (default: in
     memory; give the SQLite state on the orders' file so restarts and other watcher
     processes share them). ``routes`` send alerts to queues by channel, amount, region
-    and labels; the first that matches wins, else the rule's ``route_to``.
+    and labels; the first that matches wins, else the rule's ``route_to``. ``lease``
+    (default :data:`LEASE`, 5 minutes) is how long a run's claim on the notifications
+    it decided holds: longer than a cycle takes to send them, so another watcher never
+    sends them too, and short, as a run killed while sending leaves them unsent until
+    it runs out.
     """
 
     def __init__(
@@ -129,7 +137,11 @@ class Watcher:
         state: WatchState | None = None,
         routes: Sequence[Route] = (),
         metrics: Sequence[Metrics] = (),
+        lease: timedelta = LEASE,
     ) -> None:
+        if not isinstance(lease, timedelta) or lease <= timedelta(0):
+            raise ValidationError("lease", lease, "expected a positive timedelta")
+        self.lease = lease
         self.rules = _collection("rules", rules)
         for index, rule in enumerate(self.rules):
             if not isinstance(rule, Rule | MetricRule):
@@ -167,24 +179,39 @@ class Watcher:
     def run_once(self) -> WatchReport:
         """One cycle: find every rule's stale orders, update the episodes (raise after
         ``for``, repeat after ``repeat``, resolve when the condition clears), then send
-        what is due. Every decision of the cycle is stored before anything is sent."""
+        what is due. Every decision of the cycle is stored, its notifications claimed
+        for ``lease``, before anything is sent; a notification counts as sent once the
+        notifier returned (at least once: a run killed while it sends leaves its claims
+        to run out, and the next run sends what they held again)."""
         now = checked_now(self.clock)
         conditions, unknown, unread, cut = self._conditions(now)
         silenced = self._silenced(conditions)
         names = {rule.name for rule in self.rules}
-        due: list[tuple[Alert, Episode]] = []  # what to send, and what to restore
+        claim = uuid.uuid4().hex
+        until = now + self.lease
+        due: list[tuple[Alert, Episode]] = []  # what to send, and the episode once sent
         pending = 0
         inhibited: list[str] = []
+
+        def claimed(episode: Episode) -> Episode:
+            """``episode`` as it was, claimed by this run until its notification is sent
+            (then stored as decided)."""
+            return attrs.evolve(episode, claim=claim, claimed_until=until)
+
         with self.state.cycle() as episodes:
             for key, found in conditions.items():
                 rule = found.rule
                 ids = tuple(order.order_id for order in found.orders)
                 episode = episodes.get(key)
+                if episode is not None and episode.claimed(now):
+                    continue  # another run is sending its notification
                 if episode is None or episode.state == "resolved":  # a new episode
                     episode = Episode(key, rule.name, found.group, "pending", ids, now)
                 elif episode.resolved_at is not None:
                     # Back before its "resolved" reached anyone: the alert is still up.
                     episode = attrs.evolve(episode, resolved_at=None)
+                # A claim run out: what it held was not sent (or not known to be).
+                episode = attrs.evolve(episode, claim=None, claimed_until=None)
                 if self._is_silenced(rule, found, silenced, now):
                     # Silenced, not forgotten: an alert already raised stays raised.
                     inhibited.append(key)
@@ -196,10 +223,11 @@ class Watcher:
                         episodes[key] = attrs.evolve(episode, state="pending", orders=ids)
                         continue
                     alert = self._alert(found, "raised", now)
-                    episodes[key] = attrs.evolve(episode, state="firing", orders=ids,
-                                                 fired_at=now, last_sent=now,
-                                                 sent=episode.sent + 1, route_to=alert.route_to)
-                    due.append((alert, episode))
+                    final = attrs.evolve(episode, state="firing", orders=ids, fired_at=now,
+                                         last_sent=now, sent=episode.sent + 1,
+                                         route_to=alert.route_to)
+                    episodes[key] = claimed(attrs.evolve(episode, orders=ids))
+                    due.append((alert, final))
                     continue
                 # Raised already (firing, or inhibited since): repeated when it is due.
                 assert episode.last_sent is not None
@@ -209,27 +237,28 @@ class Watcher:
                            and since >= rule.regroup)
                 if since >= rule.repeat or regroup:
                     alert = self._alert(found, "repeated", now)
-                    episodes[key] = attrs.evolve(episode, state="firing", orders=ids,
-                                                 last_sent=now, sent=episode.sent + 1,
-                                                 route_to=alert.route_to)
-                    due.append((alert, episode))
+                    final = attrs.evolve(episode, state="firing", orders=ids, last_sent=now,
+                                         sent=episode.sent + 1, route_to=alert.route_to)
+                    episodes[key] = claimed(episode)
+                    due.append((alert, final))
                 else:
                     episodes[key] = attrs.evolve(episode, state="firing", orders=ids)
             for key, episode in list(episodes.items()):
                 if key in conditions or episode.rule not in names or episode.rule in unknown:
                     continue  # a metric this watcher cannot read now: left as it is
+                if episode.claimed(now):
+                    continue  # another run is sending its notification
                 if episode.fired_at is None or episode.state == "resolved":
                     del episodes[key]  # never raised: nobody to tell
-                elif episode.resolved_at is not None:
-                    # Its "resolved" failed before and it is in the history already: sent
-                    # again, closed without a second history entry.
-                    del episodes[key]
-                    due.append((self._resolved(episode, now), episode))
-                else:  # raised (firing or inhibited): closed, kept as history
-                    closed = attrs.evolve(episode, state="resolved", resolved_at=now)
-                    episodes[key] = closed
-                    due.append((self._resolved(episode, now), closed))
-        return self._send(due, pending, tuple(inhibited), unread, cut)
+                else:  # raised (firing or inhibited): closed once told, kept as history
+                    # Resolved when the condition was first seen cleared, even when its
+                    # "resolved" is told only by a later cycle.
+                    cleared = attrs.evolve(episode, resolved_at=episode.resolved_at or now)
+                    episodes[key] = claimed(cleared)
+                    due.append((self._resolved(episode, now),
+                                attrs.evolve(cleared, state="resolved", claim=None,
+                                             claimed_until=None)))
+        return self._send(due, claim, pending, tuple(inhibited), unread, cut)
 
     # --- the cycle's parts ---------------------------------------------------------------
 
@@ -384,31 +413,35 @@ class Watcher:
                      episode.group)
 
     def _send(
-        self, due: list[tuple[Alert, Episode]], pending: int, inhibited: tuple[str, ...],
-        unread: tuple[tuple[str, str], ...], cut: tuple[tuple[str, str, int, int], ...],
+        self, due: list[tuple[Alert, Episode]], claim: str, pending: int,
+        inhibited: tuple[str, ...], unread: tuple[tuple[str, str], ...],
+        cut: tuple[tuple[str, str, int, int], ...],
     ) -> WatchReport:
         sent: dict[AlertState, list[Alert]] = {"raised": [], "repeated": [], "resolved": []}
         failed: list[tuple[Alert, str]] = []
-        restore: dict[str, Episode] = {}
-        for alert, before in due:
+        told: set[str] = set()
+        for alert, _final in due:
             try:
                 self.notifier.notify(alert.notice())
             except Exception as error:  # any notifier failure: retried next cycle
                 failed.append((alert, f"{type(error).__name__}: {error}"))
-                restore[alert.key] = before
                 continue
+            told.add(alert.key)
             sent[alert.state].append(alert)
-        if restore:
-            # Not sent: put the episode back as it was, so the next cycle sends it again.
+        if due:
+            # What was sent is stored as sent; what failed is released, so the next cycle
+            # decides it again. An episode whose claim ran out meanwhile and was taken by
+            # another run is that run's now.
             with self.state.cycle() as episodes:
-                for key, before in restore.items():
-                    if before.resolved_at is not None:
-                        # A "resolved" not sent: the episode is open again, still raised
-                        # (unless the condition came back meanwhile: a newer episode).
-                        if key not in episodes:
-                            episodes[key] = attrs.evolve(before, state="firing")
-                    elif key in episodes:
-                        episodes[key] = attrs.evolve(before, orders=episodes[key].orders)
+                for alert, final in due:
+                    current = episodes.get(alert.key)
+                    if current is None or current.claim != claim:
+                        continue
+                    if alert.key in told:
+                        episodes[alert.key] = final
+                    else:
+                        episodes[alert.key] = attrs.evolve(current, claim=None,
+                                                           claimed_until=None)
         return WatchReport(tuple(sent["raised"]), tuple(sent["repeated"]),
                            tuple(sent["resolved"]), pending, inhibited, tuple(failed), unread,
                            cut)

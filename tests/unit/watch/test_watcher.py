@@ -743,3 +743,67 @@ def test_orders_stored_before_the_paid_at_column_are_watched_after_the_upgrade(
             "EXPLAIN QUERY PLAN SELECT body FROM orders WHERE status = 20"
             " AND paid_at < '2026' ORDER BY paid_at LIMIT 5"))
     assert "USING INDEX orders_by_paid_at" in plan and "TEMP B-TREE" not in plan
+
+
+class Killed(BaseException):
+    """The watch process killed while it sends (cron's timeout, a deploy's restart)."""
+
+
+class KilledInbox(Inbox):
+    """An inbox whose process is killed at its ``kill_at``-th notice (nothing after it
+    is sent, and the run never gets to say what it sent)."""
+
+    def __init__(self, kill_at: int) -> None:
+        super().__init__()
+        self.kill_at = kill_at
+
+    def notify(self, alert: Notice) -> None:
+        if len(self.notices) + 1 == self.kill_at:
+            raise Killed
+        super().notify(alert)
+
+
+def test_alerts_of_a_run_killed_while_sending_are_sent_by_a_later_run(
+    shop_store: tuple[Any, WatchState],
+) -> None:
+    repo, state = shop_store
+    orders = [stored(repo, f"P-{n}", OrderStatus.PENDING_PAYMENT, T0) for n in range(3)]
+    clock = ManualClock(T0 + timedelta(minutes=20))
+    killed = KilledInbox(kill_at=2)
+    with pytest.raises(Killed):
+        Watcher(repo, killed, clock=clock, state=state).run_once()
+    assert killed.said() == ["raised pending_payment_stale:P-0"]
+    # Another watcher while the first may still be sending: it claimed them, nothing twice.
+    inbox = Inbox()
+    watcher = Watcher(repo, inbox, clock=clock, state=state)
+    assert watcher.run_once().raised == () and inbox.notices == []
+    # Once its claim ran out (the lease, 5 minutes by default), whatever it did not say
+    # it sent is sent again: at least once (P-0, sent before the kill, a second time).
+    clock.set(T0 + timedelta(minutes=26))
+    assert sorted(a.key for a in watcher.run_once().raised) == [
+        f"pending_payment_stale:P-{n}" for n in range(3)]
+    clock.set(T0 + timedelta(minutes=27))
+    assert watcher.run_once() == Watcher(repo, inbox, clock=clock, state=state).run_once()
+    assert len(inbox.notices) == 3
+    # A "resolved" lost the same way comes back too.
+    for order in orders:
+        repo.save(attrs.evolve(order, status=OrderStatus.CANCELLED,
+                               version=order.version + 1), order.version)
+    clock.set(T0 + timedelta(minutes=28))
+    with pytest.raises(Killed):
+        Watcher(repo, KilledInbox(kill_at=1), clock=clock, state=state).run_once()
+    assert watcher.run_once().resolved == ()  # claimed by the killed run
+    clock.set(T0 + timedelta(minutes=34))
+    assert sorted(a.key for a in watcher.run_once().resolved) == [
+        f"pending_payment_stale:P-{n}" for n in range(3)]
+    assert watcher.run_once().resolved == ()
+    if isinstance(state, WatchHistory):
+        assert sorted(e.key for e in state.history()) == [
+            f"pending_payment_stale:P-{n}" for n in range(3)]
+
+
+def test_a_watchers_lease_is_checked_when_built() -> None:
+    for lease in (timedelta(0), 5, None):
+        with pytest.raises(ValidationError) as caught:
+            Watcher(MemoryOrderRepository(), Inbox(), lease=lease)  # type: ignore[arg-type]
+        assert (caught.value.path, caught.value.value) == ("lease", lease)
