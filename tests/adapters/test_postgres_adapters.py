@@ -438,9 +438,9 @@ def test_db_upgrade_creates_every_table_once(
 ) -> None:
     assert main(["db", "upgrade", "--dsn", pg_dsn, "--schema", schema]) == EXIT_OK
     first = capsys.readouterr().out
-    assert f"{schema}.orders: version 8 (migrated from 0)" in first
+    assert f"{schema}.orders: version 9 (migrated from 0)" in first
     assert upgrade(pg_dsn, schema=schema) == {
-        "orders": (8, 8), "inventory": (3, 3), "idempotency": (1, 1), "recon_sequences": (1, 1),
+        "orders": (9, 9), "inventory": (3, 3), "idempotency": (1, 1), "recon_sequences": (1, 1),
         "sync": (2, 2), "watch": (2, 2),
     }
     # The adapters find their tables ready.
@@ -723,3 +723,15 @@ def test_skus_with_quotes_braces_and_commas_lock_the_right_rows(pg_dsn: str, sch
     assert ledger.stock(odd[0]).available == 5 and ledger.stock(odd[1]).available == 3
     assert ledger.verify().ok
     store.close()
+
+
+def test_the_unscanned_index_holds_the_orders_by_status_first(pg_dsn: str,
+                                                             schema: str) -> None:
+    # Every order whose last parcel never got a scan stays in the index whatever its
+    # status: led by the status, the no-first-scan query reads the SHIPPED ones only.
+    PostgresOrderRepository(pg_dsn, schema=schema)
+    with psycopg.connect(pg_dsn, autocommit=True) as admin:
+        (definition,) = admin.execute(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = %s"
+            " AND indexname = 'orders_unscanned'", (schema,)).fetchone() or ("",)
+    assert "(status, unscanned_since)" in definition

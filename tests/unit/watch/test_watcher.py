@@ -272,7 +272,9 @@ def test_the_stale_query_reads_through_an_index_on_sqlite(tmp_path: Path) -> Non
             " AND status = 30"))
     assert "USING INDEX orders_by_time_in_status" in plans["status_since"]
     assert "USING INDEX orders_by_paid_at" in plans["paid_at"]
-    assert "USING INDEX orders_unscanned" in unscanned
+    # The orders that can still get a first scan lead the index (their status first), not
+    # every order ever delivered without one.
+    assert "USING INDEX orders_unscanned (status=?" in unscanned
     with repo.database.read("plan") as conn:
         for index, column in (("orders_return_requested", "return_requested_since"),
                               ("orders_refund_due", "refund_due_since"),
@@ -713,12 +715,16 @@ def test_an_order_placed_already_paid_without_paid_at_is_late_unshipped(
 
 def _drop_paid_at_column(conn: Any) -> None:
     """The orders table as it was before the paid_at column (two steps: the column and
-    its index, then its filling)."""
+    its index, then its filling) and the status-led unscanned index (one step)."""
+    conn.execute("DROP INDEX orders_unscanned")
+    conn.execute("CREATE INDEX orders_unscanned"
+                 " ON orders (json_extract(body, '$.shipments[#-1].shipped_at'))"
+                 " WHERE json_extract(body, '$.shipments[#-1].first_scan_at') IS NULL")
     conn.execute("DROP INDEX orders_by_paid_at")
     conn.execute("ALTER TABLE orders DROP COLUMN paid_at")
     conn.execute("CREATE INDEX orders_by_paid_at"
                  " ON orders (status, json_extract(body, '$.paid_at'))")
-    conn.execute("UPDATE schema_version SET version = version - 2 WHERE component = 'orders'")
+    conn.execute("UPDATE schema_version SET version = version - 3 WHERE component = 'orders'")
 
 
 def test_orders_stored_before_the_paid_at_column_are_watched_after_the_upgrade(

@@ -181,6 +181,14 @@ MIGRATIONS: Final = (
     # ``paid_since``). Only the orders in a paid status without a paid_at may fall back.
     lambda db, conn: _fill(db, conn, "paid_at IS NULL AND status IN (20, 25, 30, 40)",
                            ("paid_at",)),
+    # An order whose last parcel never got a scan stays unscanned once delivered or
+    # completed: the status leads the index, so the no-first-scan query reads the orders
+    # that can still get a first scan, not all of history.
+    """
+    DROP INDEX {s}.orders_unscanned;
+    CREATE INDEX orders_unscanned ON {s}.orders (status, unscanned_since)
+        WHERE unscanned_since IS NOT NULL
+    """,
 )
 
 #: The indexed expression of each anchor of the watch's ``stale`` query

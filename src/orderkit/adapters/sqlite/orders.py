@@ -177,6 +177,15 @@ _MIGRATIONS: Final = (
     # statuses PAID, PACKED, SHIPPED and DELIVERED; the adapters decide).
     lambda conn: _fill(conn, "json_extract(body, '$.paid_at') IS NULL"
                        " AND status IN (20, 25, 30, 40)", ("paid_at",)),
+    # An order whose last parcel never got a scan stays unscanned once delivered or
+    # completed: the status leads the index, so the no-first-scan query (one status)
+    # reads the orders that can still get a first scan, not all of history.
+    """
+    DROP INDEX orders_unscanned;
+    CREATE INDEX orders_unscanned
+        ON orders (status, json_extract(body, '$.shipments[#-1].shipped_at'))
+        WHERE json_extract(body, '$.shipments[#-1].first_scan_at') IS NULL
+    """,
 )
 
 #: The anchors read through a partial index holding only the orders that have the
