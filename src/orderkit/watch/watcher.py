@@ -103,6 +103,15 @@ class _Condition:
     listed: tuple[Order, ...] = ()
 
 
+def checked_notifier(notifier: object) -> Notifier:
+    """A watcher's (or channel health's) ``notifier``: anything with ``notify(alert)``;
+    else :class:`ValidationError` naming ``notifier``, before anything is stored."""
+    if not isinstance(notifier, Notifier):
+        raise ValidationError("notifier", notifier,
+                              "expected a Notifier (an object with notify(alert))")
+    return notifier
+
+
 def _collection(path: str, value: Iterable[_T]) -> tuple[_T, ...]:
     """A watcher argument given as a collection (a single rule, route or string is
     refused, not iterated)."""
@@ -170,7 +179,7 @@ class Watcher:
         if not isinstance(state, WatchState):
             raise ValidationError("state", state, "expected a WatchState")
         self.repository = repository
-        self.notifier = notifier
+        self.notifier = checked_notifier(notifier)
         self.clock: Clock = clock or SystemClock()
         self.state = state
         self.routes = tuple(routes)

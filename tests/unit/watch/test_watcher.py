@@ -813,3 +813,13 @@ def test_a_watchers_lease_is_checked_when_built() -> None:
         with pytest.raises(ValidationError) as caught:
             Watcher(MemoryOrderRepository(), Inbox(), lease=lease)  # type: ignore[arg-type]
         assert (caught.value.path, caught.value.value) == ("lease", lease)
+
+
+def test_a_watcher_or_channel_health_without_a_notifier_is_refused_naming_it() -> None:
+    from orderkit.watch import ChannelHealth
+
+    for build in (partial(Watcher, MemoryOrderRepository()), ChannelHealth):
+        for notifier in (None, "https://hooks.example/orders"):
+            with pytest.raises(ValidationError) as caught:
+                build(notifier)
+            assert (caught.value.path, caught.value.value) == ("notifier", notifier)
