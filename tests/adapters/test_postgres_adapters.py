@@ -411,6 +411,10 @@ def test_orders_stored_by_the_previous_schema_are_found_by_the_watch_and_by_wayb
         repository.save(after_sale_order(order_id, T0, steps), None)
     for order_id, rest in [("SPLIT", ""), ("SENT", "ship")]:
         repository.save(split_order(order_id, T0 + timedelta(days=2), rest), None)
+    # placed already PAID by an importer, without a paid_at: paid since it was placed
+    imported = attrs.evolve(_order("IMPORTED"), status=OrderStatus.PAID, paid_at=None,
+                            status_since=None, shipments=())
+    repository.save(imported, None)
     with psycopg.connect(pg_dsn, autocommit=True) as admin:  # the previous release's file
         admin.execute(f"DROP TABLE {schema}.order_waybills")
         admin.execute(
@@ -437,6 +441,9 @@ def test_orders_stored_by_the_previous_schema_are_found_by_the_watch_and_by_wayb
     # line still open: partly shipped since its parcel left)
     assert [o.order_id for o in later.stale([OrderStatus.SHIPPED], "partly_shipped_since",
                                             T0 + timedelta(days=9), 5)] == ["ORD-1", "SPLIT"]
+    assert [o.order_id for o in later.stale([OrderStatus.PAID], "paid_at",
+                                            imported.created_at + timedelta(hours=25),
+                                            5)] == ["IMPORTED"]
 
 
 def test_a_schema_newer_than_this_orderkit_is_refused(pg_dsn: str, schema: str) -> None:
@@ -457,9 +464,9 @@ def test_db_upgrade_creates_every_table_once(
 ) -> None:
     assert main(["db", "upgrade", "--dsn", pg_dsn, "--schema", schema]) == EXIT_OK
     first = capsys.readouterr().out
-    assert f"{schema}.orders: version 7 (migrated from 0)" in first
+    assert f"{schema}.orders: version 9 (migrated from 0)" in first
     assert upgrade(pg_dsn, schema=schema) == {
-        "orders": (7, 7), "inventory": (5, 5), "idempotency": (1, 1), "recon_sequences": (1, 1),
+        "orders": (9, 9), "inventory": (5, 5), "idempotency": (1, 1), "recon_sequences": (1, 1),
         "sync": (2, 2), "watch": (2, 2),
     }
     # The adapters find their tables ready.
@@ -777,3 +784,15 @@ def test_a_page_that_loses_a_race_is_placed_again_once(
         n % 2 == 0 for n in range(30)]
     assert (ledger.stock("CUP").on_hand, ledger.stock("CUP").locked) == (100, 30)
     assert ledger.verify().ok
+
+
+def test_the_unscanned_index_holds_the_orders_by_status_first(pg_dsn: str,
+                                                             schema: str) -> None:
+    # Every order whose last parcel never got a scan stays in the index whatever its
+    # status: led by the status, the no-first-scan query reads the SHIPPED ones only.
+    PostgresOrderRepository(pg_dsn, schema=schema)
+    with psycopg.connect(pg_dsn, autocommit=True) as admin:
+        (definition,) = admin.execute(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = %s"
+            " AND indexname = 'orders_unscanned'", (schema,)).fetchone() or ("",)
+    assert "(status, unscanned_since)" in definition

@@ -27,17 +27,20 @@ def dump_episode(episode: Episode) -> str:
         "first_seen": _iso(episode.first_seen), "fired_at": _iso(episode.fired_at),
         "last_sent": _iso(episode.last_sent), "sent": episode.sent,
         "resolved_at": _iso(episode.resolved_at), "route_to": episode.route_to,
+        "claim": episode.claim, "claimed_until": _iso(episode.claimed_until),
     }, ensure_ascii=False, sort_keys=True)
 
 
 def load_episode(body: str) -> Episode:
     """The episode :func:`dump_episode` wrote (text without ``resolved_at``, as the
     first PostgreSQL release wrote it, reads as not resolved; text without
-    ``route_to``, as releases before it wrote, as no queue kept)."""
+    ``route_to``, as releases before it wrote, as no queue kept; text without a claim as
+    unclaimed)."""
     data = json.loads(body)
     first_seen = _when(data["first_seen"])
     assert first_seen is not None
     return Episode(data["key"], data["rule"], data["group"], data["state"],
                    tuple(data["orders"]), first_seen, _when(data["fired_at"]),
                    _when(data["last_sent"]), data["sent"], _when(data.get("resolved_at")),
-                   data.get("route_to"))
+                   data.get("route_to"), data.get("claim"),
+                   _when(data.get("claimed_until")))

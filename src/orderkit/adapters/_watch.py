@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import UTC, datetime
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from orderkit.model._checks import quantity
 from orderkit.model.errors import ValidationError
-from orderkit.model.orders import ANCHORS, Anchor, Order, PaymentTerms
+from orderkit.model.orders import ANCHORS, Anchor, Order, OrderStatus, PaymentTerms
 from orderkit.model.time import ensure_aware
 
-__all__ = ["anchor_of", "checked_query", "checked_terms"]
+if TYPE_CHECKING:
+    from orderkit.lifecycle.ports import GroupBy
+
+__all__ = ["anchor_of", "checked_group", "checked_group_by", "checked_query", "checked_terms",
+           "group_of", "paid_since"]
 
 #: The anchors the model derives from the order (properties of :class:`Order` of the
 #: same names), which the SQL stores keep in columns of their own.
@@ -45,6 +49,59 @@ def checked_terms(terms: object) -> PaymentTerms | None:
                           f"expected None or one of {', '.join(t.value for t in PaymentTerms)}")
 
 
+def checked_group_by(group_by: object) -> GroupBy | None:
+    """``stale_count``'s ``group_by``: ``None`` or one of :data:`GROUP_BY`."""
+    from orderkit.lifecycle.ports import GROUP_BY
+
+    if group_by is None:
+        return None
+    for known in GROUP_BY:
+        if group_by == known:
+            return known
+    raise ValidationError("group_by", group_by, f"expected None or one of {', '.join(GROUP_BY)}")
+
+
+def checked_group(group: object) -> tuple[GroupBy, str] | None:
+    """``stale``'s ``group``: ``None`` or a :data:`GroupBy` and a non-empty value."""
+    if group is None:
+        return None
+    if (not isinstance(group, tuple) or len(group) != 2 or group[0] is None
+            or not isinstance(group[1], str) or not group[1]):
+        raise ValidationError("group", group, "expected None or (group_by, value)")
+    try:
+        by = checked_group_by(group[0])
+    except ValidationError:
+        raise ValidationError("group", group, "expected None or (group_by, value)") from None
+    assert by is not None
+    return by, group[1]
+
+
+def group_of(order: Order, group_by: GroupBy) -> str:
+    """The value ``order`` has for ``group_by`` (the watch's grouping, in Python: what
+    the SQL stores compute in their queries)."""
+    from orderkit.watch.rules import group_key
+
+    return group_key(order, group_by)
+
+
+#: The statuses that say an order was paid whatever its payments say (an order imported
+#: in one of them is paid: ``OrderService.place`` keeps its stock as it does a paid one's).
+_PAID_STATUSES: Final = frozenset({OrderStatus.PAID, OrderStatus.PACKED, OrderStatus.SHIPPED,
+                                   OrderStatus.DELIVERED})
+
+
+def paid_since(order: Order) -> datetime | None:
+    """The ``paid_at`` anchor: when ``order`` became fully paid, or, for an order whose
+    status says it was paid while it carries no ``paid_at`` (placed already PAID by an
+    importer), when it entered its status (its ``created_at`` while it never changed
+    status). A cash-on-delivery order is unpaid until the door, whatever its status."""
+    if order.paid_at is not None:
+        return order.paid_at
+    if order.status not in _PAID_STATUSES or order.payment_terms is PaymentTerms.ON_DELIVERY:
+        return None
+    return order.status_since or order.created_at
+
+
 def anchor_of(order: Order, anchor: Anchor) -> datetime | None:
     """The instant ``anchor`` names on ``order`` (``None`` when it has none).
     ``status_since`` is ``created_at`` for an order that has never changed status; the
@@ -52,7 +109,7 @@ def anchor_of(order: Order, anchor: Anchor) -> datetime | None:
     if anchor == "status_since":
         return order.status_since or order.created_at
     if anchor == "paid_at":
-        return order.paid_at
+        return paid_since(order)
     if anchor == "created_at":
         return order.created_at
     if anchor in _DERIVED:

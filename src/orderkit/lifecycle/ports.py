@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Final, Literal, Protocol, runtime_checkable
 
 import attrs
 
@@ -22,12 +22,20 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ANCHORS",
+    "GROUP_BY",
     "Anchor",
     "CarrierGateway",
     "EventSink",
     "FirstScan",
+    "GroupBy",
     "OrderRepository",
 ]
+
+#: What the watch groups stale orders by: the order's ``channel``, its latest parcel's
+#: ``carrier`` and its ship-to province (``region``); an order without one is in group
+#: ``"unknown"``.
+GroupBy = Literal["channel", "carrier", "region"]
+GROUP_BY: Final[tuple[GroupBy, ...]] = ("channel", "carrier", "region")
 
 
 @attrs.frozen
@@ -88,6 +96,7 @@ class OrderRepository(OutboxStore, Protocol):
         limit: int,
         *,
         terms: PaymentTerms | None = None,
+        group: tuple[GroupBy, str] | None = None,
     ) -> list[Order]:
         """Orders in one of ``statuses`` whose ``anchor`` instant is earlier than
         ``before``, oldest first, at most ``limit`` (the watch's query: backed by an
@@ -97,7 +106,25 @@ class OrderRepository(OutboxStore, Protocol):
         ``status_since`` is ``created_at`` for an order that never changed status.
         Orders without that instant are left out. ``terms`` keeps only orders with
         those :attr:`~orderkit.model.orders.Order.payment_terms` (``None``: any), so a
-        cash-on-delivery order waiting to ship is not taken for an unpaid one."""
+        cash-on-delivery order waiting to ship is not taken for an unpaid one.
+        ``group`` (a :data:`GroupBy` and a value, such as ``("channel", "jd")``) keeps
+        only the orders of that group, so one group's flood takes no slot of another's;
+        a bad one is a ``ValidationError`` naming ``group``."""
+        ...
+
+    def stale_count(
+        self,
+        statuses: Collection[int],
+        anchor: Anchor,
+        before: datetime,
+        *,
+        terms: PaymentTerms | None = None,
+        group_by: GroupBy | None = None,
+    ) -> dict[str, int]:
+        """How many orders :meth:`stale` would find without a limit, counted in the
+        store over the same index (no order is loaded): by group value when
+        ``group_by`` is given, else one entry under ``""``; groups with none are left
+        out. The watch's count of what it could not list."""
         ...
 
     def count_by_status(

@@ -35,7 +35,7 @@ from orderkit.model.time import Clock, SystemClock, checked_now, ensure_instant
 from orderkit.reconcile.ports import Notifier
 from orderkit.watch.memory import MemoryWatchState
 from orderkit.watch.ports import Episode, PaymentGateway, PaymentStatus, WatchState
-from orderkit.watch.watcher import Alert, AlertState
+from orderkit.watch.watcher import Alert, AlertState, checked_notifier
 
 __all__ = [
     "ALIPAY",
@@ -226,7 +226,7 @@ class ChannelHealth:
             state = MemoryWatchState()
         if not isinstance(state, WatchState):
             raise ValidationError("state", state, "expected a WatchState")
-        self.notifier = notifier
+        self.notifier = checked_notifier(notifier)
         self.clock: Clock = clock or SystemClock()
         self.state = state
         self.route_to = route_to

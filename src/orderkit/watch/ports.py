@@ -42,7 +42,12 @@ class Episode:
     sent, how many times it was sent, when it was resolved (``resolved_at``, with
     state ``resolved``), and the queue it was last sent to (``route_to``; its
     ``resolved`` goes there too, wherever its orders would be routed by then; ``None``
-    before it is sent, or in an episode stored before orderkit kept it)."""
+    before it is sent, or in an episode stored before orderkit kept it).
+
+    ``claim`` and ``claimed_until``: a watcher run that decided to send this episode's
+    notification claims it until then (its lease) and stores what it sent only once the
+    notifier returned; other runs leave a claimed episode alone until the claim runs out,
+    so a run killed while it sends leaves its notifications to be sent again."""
 
     key: str
     rule: str
@@ -55,6 +60,12 @@ class Episode:
     sent: int = 0
     resolved_at: datetime | None = None
     route_to: str | None = None
+    claim: str | None = None
+    claimed_until: datetime | None = None
+
+    def claimed(self, now: datetime) -> bool:
+        """Whether a watcher run's claim on the episode holds at ``now``."""
+        return self.claimed_until is not None and now < self.claimed_until
 
 
 @runtime_checkable

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal, TypeVar
 
@@ -20,7 +22,7 @@ from orderkit.watch.metrics import MetricRule, Metrics, provides
 from orderkit.watch.ports import Episode, WatchState
 from orderkit.watch.rules import DEFAULT_RULES, Route, Rule, group_key
 
-__all__ = ["Alert", "WatchReport", "Watcher"]
+__all__ = ["BEYOND_LIMIT", "LEASE", "Alert", "WatchReport", "Watcher"]
 
 AlertState = Literal["raised", "repeated", "resolved"]
 _T = TypeVar("_T")
@@ -30,7 +32,10 @@ _T = TypeVar("_T")
 class Alert:
     """One notification of an alert episode: its stable ``key`` (rule and order, or rule
     and group), the ``rule``, the ``order_ids``, ``severity``, the queue it is routed to
-    (``route_to``), the ``message`` and its ``state`` (raised, repeated, resolved)."""
+    (``route_to``), the ``message`` and its ``state`` (raised, repeated, resolved).
+    ``count`` is how many orders the alert is about, counted in the store: more than
+    the ``order_ids`` listed when the rule's ``limit`` cut the list (``None``: as many as
+    listed)."""
 
     key: str
     rule: str
@@ -43,13 +48,15 @@ class Alert:
     group: str = ""
     #: A metric alert's value when it was raised or repeated (``None``: an order alert).
     value: Decimal | None = None
+    count: int | None = None
 
     def notice(self) -> Notice:
         """The alert as the :class:`~orderkit.reconcile.ports.Notifier` port takes it
         (kind ``watch.<rule>``, subject the key, the facts as details)."""
         shown = ", ".join(self.order_ids[:50]) + (" ..." if len(self.order_ids) > 50 else "")
         details = {"state": self.state, "route_to": self.route_to, "orders": shown,
-                   "count": str(len(self.order_ids)), "group": self.group}
+                   "count": str(len(self.order_ids) if self.count is None else self.count),
+                   "group": self.group}
         if self.value is not None:
             details["value"] = str(self.value)
         return Notice(f"watch.{self.rule}", self.severity, self.key, self.message, self.at,
@@ -62,7 +69,9 @@ class WatchReport:
     wait out their ``for`` (``pending``), which are silenced by another alert
     (``inhibited``), the notifications that failed (retried next cycle), and the
     metrics that could not be read (``unread``: metric name and why; their alerts were
-    left as they were)."""
+    left as they were), and where a rule's ``limit`` cut the orders listed (``cut``:
+    rule name, group value (``""`` for a rule without ``group_by``), orders listed,
+    orders counted)."""
 
     raised: tuple[Alert, ...] = ()
     repeated: tuple[Alert, ...] = ()
@@ -71,6 +80,15 @@ class WatchReport:
     inhibited: tuple[str, ...] = ()
     failed: tuple[tuple[Alert, str], ...] = ()
     unread: tuple[tuple[str, str], ...] = ()
+    cut: tuple[tuple[str, str, int, int], ...] = ()
+
+
+#: How long a watcher run's claim on the notifications it decided holds by default.
+LEASE = timedelta(minutes=5)
+
+#: The group of the alert that counts a rule's orders beyond its ``limit`` (a rule
+#: without ``group_by`` alerts each order it lists on its own, and these in one alert).
+BEYOND_LIMIT = "beyond_limit"
 
 
 @attrs.frozen
@@ -79,6 +97,19 @@ class _Condition:
     group: str
     orders: tuple[Order, ...]
     value: Decimal | None = None
+    #: The orders counted (``None``: those listed); for the orders beyond a rule's
+    #: limit, how many they are, with the orders the rule listed in ``listed``.
+    count: int | None = None
+    listed: tuple[Order, ...] = ()
+
+
+def checked_notifier(notifier: object) -> Notifier:
+    """A watcher's (or channel health's) ``notifier``: anything with ``notify(alert)``;
+    else :class:`ValidationError` naming ``notifier``, before anything is stored."""
+    if not isinstance(notifier, Notifier):
+        raise ValidationError("notifier", notifier,
+                              "expected a Notifier (an object with notify(alert))")
+    return notifier
 
 
 def _collection(path: str, value: Iterable[_T]) -> tuple[_T, ...]:
@@ -98,7 +129,11 @@ class Watcher:
     source asked in turn, the first answer wins). ``state`` keeps the episodes (default: in
     memory; give the SQLite state on the orders' file so restarts and other watcher
     processes share them). ``routes`` send alerts to queues by channel, amount, region
-    and labels; the first that matches wins, else the rule's ``route_to``.
+    and labels; the first that matches wins, else the rule's ``route_to``. ``lease``
+    (default :data:`LEASE`, 5 minutes) is how long a run's claim on the notifications
+    it decided holds: longer than a cycle takes to send them, so another watcher never
+    sends them too, and short, as a run killed while sending leaves them unsent until
+    it runs out.
     """
 
     def __init__(
@@ -111,7 +146,11 @@ class Watcher:
         state: WatchState | None = None,
         routes: Sequence[Route] = (),
         metrics: Sequence[Metrics] = (),
+        lease: timedelta = LEASE,
     ) -> None:
+        if not isinstance(lease, timedelta) or lease <= timedelta(0):
+            raise ValidationError("lease", lease, "expected a positive timedelta")
+        self.lease = lease
         self.rules = _collection("rules", rules)
         for index, rule in enumerate(self.rules):
             if not isinstance(rule, Rule | MetricRule):
@@ -140,7 +179,7 @@ class Watcher:
         if not isinstance(state, WatchState):
             raise ValidationError("state", state, "expected a WatchState")
         self.repository = repository
-        self.notifier = notifier
+        self.notifier = checked_notifier(notifier)
         self.clock: Clock = clock or SystemClock()
         self.state = state
         self.routes = tuple(routes)
@@ -149,25 +188,40 @@ class Watcher:
     def run_once(self) -> WatchReport:
         """One cycle: find every rule's stale orders, update the episodes (raise after
         ``for``, repeat after ``repeat``, resolve when the condition clears), then send
-        what is due. Every decision of the cycle is stored before anything is sent."""
+        what is due. Every decision of the cycle is stored, its notifications claimed
+        for ``lease``, before anything is sent; a notification counts as sent once the
+        notifier returned (at least once: a run killed while it sends leaves its claims
+        to run out, and the next run sends what they held again)."""
         now = checked_now(self.clock)
-        conditions, unknown, unread = self._conditions(now)
+        conditions, unknown, unread, cut = self._conditions(now)
         silenced = self._silenced(conditions)
         names = {rule.name for rule in self.rules}
-        due: list[tuple[Alert, Episode]] = []  # what to send, and what to restore
+        claim = uuid.uuid4().hex
+        until = now + self.lease
+        due: list[tuple[Alert, Episode]] = []  # what to send, and the episode once sent
         pending = 0
         inhibited: list[str] = []
+
+        def claimed(episode: Episode) -> Episode:
+            """``episode`` as it was, claimed by this run until its notification is sent
+            (then stored as decided)."""
+            return attrs.evolve(episode, claim=claim, claimed_until=until)
+
         with self.state.cycle() as episodes:
             for key, found in conditions.items():
                 rule = found.rule
                 ids = tuple(order.order_id for order in found.orders)
                 episode = episodes.get(key)
+                if episode is not None and episode.claimed(now):
+                    continue  # another run is sending its notification
                 if episode is None or episode.state == "resolved":  # a new episode
                     episode = Episode(key, rule.name, found.group, "pending", ids, now)
                 elif episode.resolved_at is not None:
                     # Back before its "resolved" reached anyone: the alert is still up.
                     episode = attrs.evolve(episode, resolved_at=None)
-                if self._is_silenced(rule, found, silenced):
+                # A claim run out: what it held was not sent (or not known to be).
+                episode = attrs.evolve(episode, claim=None, claimed_until=None)
+                if self._is_silenced(rule, found, silenced, now):
                     # Silenced, not forgotten: an alert already raised stays raised.
                     inhibited.append(key)
                     episodes[key] = attrs.evolve(episode, state="inhibited", orders=ids)
@@ -178,10 +232,11 @@ class Watcher:
                         episodes[key] = attrs.evolve(episode, state="pending", orders=ids)
                         continue
                     alert = self._alert(found, "raised", now)
-                    episodes[key] = attrs.evolve(episode, state="firing", orders=ids,
-                                                 fired_at=now, last_sent=now,
-                                                 sent=episode.sent + 1, route_to=alert.route_to)
-                    due.append((alert, episode))
+                    final = attrs.evolve(episode, state="firing", orders=ids, fired_at=now,
+                                         last_sent=now, sent=episode.sent + 1,
+                                         route_to=alert.route_to)
+                    episodes[key] = claimed(attrs.evolve(episode, orders=ids))
+                    due.append((alert, final))
                     continue
                 # Raised already (firing, or inhibited since): repeated when it is due.
                 assert episode.last_sent is not None
@@ -191,40 +246,44 @@ class Watcher:
                            and since >= rule.regroup)
                 if since >= rule.repeat or regroup:
                     alert = self._alert(found, "repeated", now)
-                    episodes[key] = attrs.evolve(episode, state="firing", orders=ids,
-                                                 last_sent=now, sent=episode.sent + 1,
-                                                 route_to=alert.route_to)
-                    due.append((alert, episode))
+                    final = attrs.evolve(episode, state="firing", orders=ids, last_sent=now,
+                                         sent=episode.sent + 1, route_to=alert.route_to)
+                    episodes[key] = claimed(episode)
+                    due.append((alert, final))
                 else:
                     episodes[key] = attrs.evolve(episode, state="firing", orders=ids)
             for key, episode in list(episodes.items()):
                 if key in conditions or episode.rule not in names or episode.rule in unknown:
                     continue  # a metric this watcher cannot read now: left as it is
+                if episode.claimed(now):
+                    continue  # another run is sending its notification
                 if episode.fired_at is None or episode.state == "resolved":
                     del episodes[key]  # never raised: nobody to tell
-                elif episode.resolved_at is not None:
-                    # Its "resolved" failed before and it is in the history already: sent
-                    # again, closed without a second history entry.
-                    del episodes[key]
-                    due.append((self._resolved(episode, now), episode))
-                else:  # raised (firing or inhibited): closed, kept as history
-                    closed = attrs.evolve(episode, state="resolved", resolved_at=now)
-                    episodes[key] = closed
-                    due.append((self._resolved(episode, now), closed))
-        return self._send(due, pending, tuple(inhibited), unread)
+                else:  # raised (firing or inhibited): closed once told, kept as history
+                    # Resolved when the condition was first seen cleared, even when its
+                    # "resolved" is told only by a later cycle.
+                    cleared = attrs.evolve(episode, resolved_at=episode.resolved_at or now)
+                    episodes[key] = claimed(cleared)
+                    due.append((self._resolved(episode, now),
+                                attrs.evolve(cleared, state="resolved", claim=None,
+                                             claimed_until=None)))
+        return self._send(due, claim, pending, tuple(inhibited), unread, cut)
 
     # --- the cycle's parts ---------------------------------------------------------------
 
-    def _conditions(
-        self, now: datetime
-    ) -> tuple[dict[str, _Condition], set[str], tuple[tuple[str, str], ...]]:
+    def _conditions(self, now: datetime) -> tuple[
+        dict[str, _Condition], set[str], tuple[tuple[str, str], ...],
+        tuple[tuple[str, str, int, int], ...],
+    ]:
         """The conditions that hold now, by episode key; the metric rules whose state is
         unknown this cycle (no source of this watcher provides the metric, as when a
         second watcher with other sources shares the state; its store failed; or it had
-        nothing to measure), and the metrics that failed, with why."""
+        nothing to measure), the metrics that failed, with why; and where a rule's
+        ``limit`` cut the orders listed."""
         found: dict[str, _Condition] = {}
         unknown: set[str] = set()
         unread: list[tuple[str, str]] = []
+        cut: list[tuple[str, str, int, int]] = []
         # Rules that inhibit others go first, so their state is known when the others run.
         for rule in sorted(self.rules, key=lambda r: not isinstance(r, Rule) or not r.inhibits):
             if isinstance(rule, MetricRule):
@@ -241,20 +300,35 @@ class Watcher:
                     found[f"{rule.name}:{rule.metric}"] = _Condition(rule, rule.metric, (),
                                                                      value)
                 continue
-            orders = self.repository.stale(rule.statuses, rule.anchor, now - rule.older_than,
-                                           rule.limit, terms=rule.payment_terms)
-            if rule.group_by is None:
+            # Counted first (an indexed count, no order loaded), then each group listed
+            # on its own, so one group's flood takes no slot of another's.
+            counts = self.repository.stale_count(rule.statuses, rule.anchor,
+                                                 now - rule.older_than,
+                                                 terms=rule.payment_terms,
+                                                 group_by=rule.group_by)
+            for group, count in counts.items():
+                if rule.group_by is not None and count < rule.min_orders:
+                    continue
+                orders = tuple(self.repository.stale(
+                    rule.statuses, rule.anchor, now - rule.older_than, rule.limit,
+                    terms=rule.payment_terms,
+                    group=None if rule.group_by is None else (rule.group_by, group),
+                ))
+                count = max(count, len(orders))  # orders may have joined in between
+                if count > len(orders):
+                    cut.append((rule.name, group, len(orders), count))
+                if rule.group_by is not None:
+                    if orders:
+                        found[f"{rule.name}:{group}"] = _Condition(rule, group, orders,
+                                                                   count=count)
+                    continue
                 for order in orders:
                     found[f"{rule.name}:{order.order_id}"] = _Condition(rule, order.order_id,
                                                                         (order,))
-                continue
-            groups: dict[str, list[Order]] = {}
-            for order in orders:
-                groups.setdefault(group_key(order, rule.group_by), []).append(order)
-            for group, members in sorted(groups.items()):
-                if len(members) >= rule.min_orders:
-                    found[f"{rule.name}:{group}"] = _Condition(rule, group, tuple(members))
-        return found, unknown, tuple(unread)
+                if count > len(orders):
+                    found[f"{rule.name}:{BEYOND_LIMIT}"] = _Condition(
+                        rule, BEYOND_LIMIT, (), count=count - len(orders), listed=orders)
+        return found, unknown, tuple(unread), tuple(sorted(cut))
 
     @staticmethod
     def _silenced(conditions: dict[str, _Condition]) -> dict[str, list[tuple[Rule, str]]]:
@@ -267,11 +341,28 @@ class Watcher:
                 out.setdefault(target, []).append((found.rule, found.group))
         return out
 
-    @staticmethod
     def _is_silenced(
-        rule: Rule | MetricRule, found: _Condition, silenced: dict[str, list[tuple[Rule, str]]]
+        self, rule: Rule | MetricRule, found: _Condition,
+        silenced: dict[str, list[tuple[Rule, str]]], now: datetime,
     ) -> bool:
-        for source, group in silenced.get(rule.name, ()):
+        pairs = silenced.get(rule.name, ())
+        if not isinstance(rule, Rule) or not pairs:
+            return False
+        if found.group == BEYOND_LIMIT and not found.orders:
+            # The orders beyond the limit are not loaded: silenced when each group they
+            # are in (counted in the store, less the orders listed) is silenced.
+            for by in {source.group_by for source, _group in pairs}:
+                assert by is not None
+                quiet = {group for source, group in pairs if source.group_by == by}
+                counts = self.repository.stale_count(rule.statuses, rule.anchor,
+                                                     now - rule.older_than,
+                                                     terms=rule.payment_terms, group_by=by)
+                listed = Counter(group_key(order, by) for order in found.listed)
+                if all(group in quiet for group, count in counts.items()
+                       if count > listed[group]):
+                    return True
+            return False
+        for source, group in pairs:
             assert source.group_by is not None
             if all(group_key(order, source.group_by) == group for order in found.orders):
                 return True
@@ -307,10 +398,18 @@ class Watcher:
             return Alert(f"{rule.name}:{found.group}", rule.name, ids, rule.severity,
                          self._route(rule, ()), message, state, now, found.group, found.value)
         where = f" ({rule.group_by} {found.group})" if rule.group_by else ""
-        shown = ", ".join(ids[:10]) + (" ..." if len(ids) > 10 else "")
-        message = f"{what}{where}: {len(ids)} order(s): {shown}"
+        count = len(ids) if found.count is None else found.count
+        if found.group == BEYOND_LIMIT and not found.orders:
+            listed = len(found.listed)
+            message = (f"{what}: {listed + count:,} order(s) in all, {count:,} beyond the"
+                       f" {listed:,} alerted one by one (the rule's limit)")
+        else:
+            shown = ", ".join(ids[:10]) + (" ..." if len(ids) > 10 else "")
+            listed_note = f", first {len(ids):,} listed" if count > len(ids) else ""
+            message = f"{what}{where}: {count:,} order(s){listed_note}: {shown}"
         return Alert(f"{rule.name}:{found.group}", rule.name, ids, rule.severity,
-                     self._route(rule, found.orders), message, state, now, found.group)
+                     self._route(rule, found.orders), message, state, now, found.group,
+                     count=found.count)
 
     def _resolved(self, episode: Episode, now: datetime) -> Alert:
         """The ``resolved`` of ``episode``, to the queue it was last sent to (its orders
@@ -323,30 +422,35 @@ class Watcher:
                      episode.group)
 
     def _send(
-        self, due: list[tuple[Alert, Episode]], pending: int, inhibited: tuple[str, ...],
-        unread: tuple[tuple[str, str], ...],
+        self, due: list[tuple[Alert, Episode]], claim: str, pending: int,
+        inhibited: tuple[str, ...], unread: tuple[tuple[str, str], ...],
+        cut: tuple[tuple[str, str, int, int], ...],
     ) -> WatchReport:
         sent: dict[AlertState, list[Alert]] = {"raised": [], "repeated": [], "resolved": []}
         failed: list[tuple[Alert, str]] = []
-        restore: dict[str, Episode] = {}
-        for alert, before in due:
+        told: set[str] = set()
+        for alert, _final in due:
             try:
                 self.notifier.notify(alert.notice())
             except Exception as error:  # any notifier failure: retried next cycle
                 failed.append((alert, f"{type(error).__name__}: {error}"))
-                restore[alert.key] = before
                 continue
+            told.add(alert.key)
             sent[alert.state].append(alert)
-        if restore:
-            # Not sent: put the episode back as it was, so the next cycle sends it again.
+        if due:
+            # What was sent is stored as sent; what failed is released, so the next cycle
+            # decides it again. An episode whose claim ran out meanwhile and was taken by
+            # another run is that run's now.
             with self.state.cycle() as episodes:
-                for key, before in restore.items():
-                    if before.resolved_at is not None:
-                        # A "resolved" not sent: the episode is open again, still raised
-                        # (unless the condition came back meanwhile: a newer episode).
-                        if key not in episodes:
-                            episodes[key] = attrs.evolve(before, state="firing")
-                    elif key in episodes:
-                        episodes[key] = attrs.evolve(before, orders=episodes[key].orders)
+                for alert, final in due:
+                    current = episodes.get(alert.key)
+                    if current is None or current.claim != claim:
+                        continue
+                    if alert.key in told:
+                        episodes[alert.key] = final
+                    else:
+                        episodes[alert.key] = attrs.evolve(current, claim=None,
+                                                           claimed_until=None)
         return WatchReport(tuple(sent["raised"]), tuple(sent["repeated"]),
-                           tuple(sent["resolved"]), pending, inhibited, tuple(failed), unread)
+                           tuple(sent["resolved"]), pending, inhibited, tuple(failed), unread,
+                           cut)

@@ -262,7 +262,7 @@ def test_the_stale_query_reads_through_an_index_on_sqlite(tmp_path: Path) -> Non
             for anchor, expression in (
                 ("status_since", "coalesce(json_extract(body, '$.status_since'),"
                                  " json_extract(body, '$.created_at'))"),
-                ("paid_at", "json_extract(body, '$.paid_at')"),
+                ("paid_at", "paid_at"),
             )
         }
         unscanned = " ".join(row[-1] for row in conn.execute(
@@ -272,7 +272,9 @@ def test_the_stale_query_reads_through_an_index_on_sqlite(tmp_path: Path) -> Non
             " AND status = 30"))
     assert "USING INDEX orders_by_time_in_status" in plans["status_since"]
     assert "USING INDEX orders_by_paid_at" in plans["paid_at"]
-    assert "USING INDEX orders_unscanned" in unscanned
+    # The orders that can still get a first scan lead the index (their status first), not
+    # every order ever delivered without one.
+    assert "USING INDEX orders_unscanned (status=?" in unscanned
     with repo.database.read("plan") as conn:
         for index, column in (("orders_return_requested", "return_requested_since"),
                               ("orders_refund_due", "refund_due_since"),
@@ -295,6 +297,7 @@ def test_orders_stored_before_the_after_sale_columns_are_watched_after_the_upgra
     for order_id, rest in [("SPLIT", ""), ("SENT", "ship"), ("CUT", "cancel")]:
         repo.save(split_order(order_id, T0, rest), None)
     with repo.database.write("the previous release's file") as conn:
+        _drop_paid_at_column(conn)
         for index in ("return_requested", "refund_due", "partly_shipped"):
             conn.execute(f"DROP INDEX orders_{index}")
         for column in ("return_requested_since", "refund_due_since", "partly_shipped_since"):
@@ -626,3 +629,197 @@ def test_partly_shipped_since_is_when_the_first_parcel_left_while_units_wait() -
                            lines=[attrs.evolve(tea, quantities={LineStatus.OPEN: 1,
                                                                 LineStatus.SHIPPED: 1})])
     assert by_hand.partly_shipped_since == T0 + 5 * hour
+
+
+def test_a_channel_flood_hides_no_other_channel_and_alerts_count_every_order(
+    shop_store: tuple[Any, WatchState],
+) -> None:
+    # 8 tmall orders pending for 3 hours (an old backlog), 3 jd orders pending for 40
+    # minutes (jd's payments down now), rules listing at most 5 orders: the oldest 5
+    # were tmall's, so jd's outage went untold and tmall's alert said "5 order(s)".
+    repo, state = shop_store
+    prepaid = PaymentTerms.PREPAID
+    rules = [
+        Rule("pending_payment_stale", {OrderStatus.PENDING_PAYMENT}, "status_since",
+             timedelta(minutes=15), "customer_service", limit=5, payment_terms=prepaid),
+        Rule("payment_channel_down", {OrderStatus.PENDING_PAYMENT}, "status_since",
+             timedelta(minutes=30), "tech", group_by="channel", min_orders=3, limit=5,
+             inhibits=("pending_payment_stale",), payment_terms=prepaid),
+    ]
+    for n in range(8):
+        stored(repo, f"TM-{n}", OrderStatus.PENDING_PAYMENT,
+               T0 - timedelta(hours=3) + timedelta(seconds=n), channel="tmall")
+    for n in range(3):
+        stored(repo, f"JD-{n}", OrderStatus.PENDING_PAYMENT, T0 - timedelta(minutes=40),
+               channel="jd")
+    inbox = Inbox()
+    report = Watcher(repo, inbox, rules=rules, clock=ManualClock(T0), state=state).run_once()
+    down = {alert.key: alert for alert in report.raised}
+    assert sorted(down) == ["payment_channel_down:jd", "payment_channel_down:tmall"]
+    tmall, jd = down["payment_channel_down:tmall"], down["payment_channel_down:jd"]
+    assert (tmall.count, tmall.order_ids) == (8, tuple(f"TM-{n}" for n in range(5)))
+    assert "8 order(s), first 5 listed: TM-0," in tmall.message
+    assert tmall.notice().detail("count") == "8"
+    assert (jd.count, "3 order(s): JD-" in jd.message) == (3, True)
+    # What was not listed is said: the channel's and the per-order rule's (whose orders
+    # beyond its limit are all of channels that are down: silenced, like the listed ones).
+    assert report.cut == (("payment_channel_down", "tmall", 5, 8),
+                          ("pending_payment_stale", "", 5, 11))
+    assert sorted(report.inhibited) == sorted(
+        [f"pending_payment_stale:TM-{n}" for n in range(5)]
+        + ["pending_payment_stale:beyond_limit"])
+
+
+def test_orders_beyond_a_rules_limit_are_one_alert_with_their_count() -> None:
+    repo = MemoryOrderRepository()
+    clock = ManualClock(T0)
+    inbox = Inbox()
+    rule = Rule("pending", {OrderStatus.PENDING_PAYMENT}, "status_since", timedelta(minutes=5),
+                "customer_service", limit=2)
+    orders = [stored(repo, f"P-{n}", OrderStatus.PENDING_PAYMENT, T0 + timedelta(seconds=n))
+              for n in range(5)]
+    watcher = Watcher(repo, inbox, rules=[rule], clock=clock)
+    clock.set(T0 + timedelta(minutes=6))
+    report = watcher.run_once()
+    assert sorted(a.key for a in report.raised) == ["pending:P-0", "pending:P-1",
+                                                    "pending:beyond_limit"]
+    beyond = next(a for a in report.raised if a.key == "pending:beyond_limit")
+    assert (beyond.count, beyond.order_ids, beyond.notice().detail("count")) == (3, (), "3")
+    assert "5 order(s) in all, 3 beyond the 2 alerted one by one" in beyond.message
+    assert report.cut == (("pending", "", 2, 5),)
+    for order in orders[2:]:
+        repo.save(attrs.evolve(order, status=OrderStatus.CANCELLED,
+                               version=order.version + 1), order.version)
+    clock.set(T0 + timedelta(minutes=7))
+    report = watcher.run_once()
+    assert [a.key for a in report.resolved] == ["pending:beyond_limit"]
+    assert report.cut == ()
+
+
+def test_an_order_placed_already_paid_without_paid_at_is_late_unshipped(
+    shop_store: tuple[Any, WatchState],
+) -> None:
+    repo, state = shop_store
+    clock = ManualClock(T0)
+    service = OrderService(repo, clock=clock)
+    imported = service.place(Order(order_id="IMP-1", channel="erp", channel_order_id="IMP-1",
+                                   lines=[OrderLine("1", "TEA", 1, Money("89.00", "CNY"))],
+                                   created_at=T0, status=OrderStatus.PAID))
+    assert (imported.paid_at, imported.status_since) == (None, None)
+    watcher = Watcher(repo, Inbox(), clock=clock, state=state)
+    clock.set(T0 + timedelta(hours=23))
+    assert watcher.run_once().raised == ()
+    clock.set(T0 + timedelta(hours=25))
+    assert [a.key for a in watcher.run_once().raised] == ["paid_not_shipped:IMP-1"]
+
+
+def _drop_paid_at_column(conn: Any) -> None:
+    """The orders table as it was before the paid_at column (two steps: the column and
+    its index, then its filling) and the status-led unscanned index (one step)."""
+    conn.execute("DROP INDEX orders_unscanned")
+    conn.execute("CREATE INDEX orders_unscanned"
+                 " ON orders (json_extract(body, '$.shipments[#-1].shipped_at'))"
+                 " WHERE json_extract(body, '$.shipments[#-1].first_scan_at') IS NULL")
+    conn.execute("DROP INDEX orders_by_paid_at")
+    conn.execute("ALTER TABLE orders DROP COLUMN paid_at")
+    conn.execute("CREATE INDEX orders_by_paid_at"
+                 " ON orders (status, json_extract(body, '$.paid_at'))")
+    conn.execute("UPDATE schema_version SET version = version - 3 WHERE component = 'orders'")
+
+
+def test_orders_stored_before_the_paid_at_column_are_watched_after_the_upgrade(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "shop.db"
+    repo = SQLiteOrderRepository(path)
+    stored(repo, "IMPORTED", OrderStatus.PAID, None, created_at=T0,  # type: ignore[arg-type]
+           paid_at=None)
+    stored(repo, "PAID", OrderStatus.PAID, T0, paid_at=T0 + timedelta(hours=1))
+    stored(repo, "COD", OrderStatus.PACKED, T0, payment_terms=PaymentTerms.ON_DELIVERY,
+           paid_at=None)
+    with repo.database.write("the previous release's file") as conn:
+        _drop_paid_at_column(conn)
+    repo.database.close()
+    later = SQLiteOrderRepository(path)
+    paid = [OrderStatus.PAID, OrderStatus.PACKED]
+    assert [o.order_id for o in later.stale(paid, "paid_at", T0 + timedelta(days=1), 5)] == [
+        "IMPORTED", "PAID"]
+    with later.database.read("plan") as conn:
+        plan = " ".join(row[-1] for row in conn.execute(
+            "EXPLAIN QUERY PLAN SELECT body FROM orders WHERE status = 20"
+            " AND paid_at < '2026' ORDER BY paid_at LIMIT 5"))
+    assert "USING INDEX orders_by_paid_at" in plan and "TEMP B-TREE" not in plan
+
+
+class Killed(BaseException):
+    """The watch process killed while it sends (cron's timeout, a deploy's restart)."""
+
+
+class KilledInbox(Inbox):
+    """An inbox whose process is killed at its ``kill_at``-th notice (nothing after it
+    is sent, and the run never gets to say what it sent)."""
+
+    def __init__(self, kill_at: int) -> None:
+        super().__init__()
+        self.kill_at = kill_at
+
+    def notify(self, alert: Notice) -> None:
+        if len(self.notices) + 1 == self.kill_at:
+            raise Killed
+        super().notify(alert)
+
+
+def test_alerts_of_a_run_killed_while_sending_are_sent_by_a_later_run(
+    shop_store: tuple[Any, WatchState],
+) -> None:
+    repo, state = shop_store
+    orders = [stored(repo, f"P-{n}", OrderStatus.PENDING_PAYMENT, T0) for n in range(3)]
+    clock = ManualClock(T0 + timedelta(minutes=20))
+    killed = KilledInbox(kill_at=2)
+    with pytest.raises(Killed):
+        Watcher(repo, killed, clock=clock, state=state).run_once()
+    assert killed.said() == ["raised pending_payment_stale:P-0"]
+    # Another watcher while the first may still be sending: it claimed them, nothing twice.
+    inbox = Inbox()
+    watcher = Watcher(repo, inbox, clock=clock, state=state)
+    assert watcher.run_once().raised == () and inbox.notices == []
+    # Once its claim ran out (the lease, 5 minutes by default), whatever it did not say
+    # it sent is sent again: at least once (P-0, sent before the kill, a second time).
+    clock.set(T0 + timedelta(minutes=26))
+    assert sorted(a.key for a in watcher.run_once().raised) == [
+        f"pending_payment_stale:P-{n}" for n in range(3)]
+    clock.set(T0 + timedelta(minutes=27))
+    assert watcher.run_once() == Watcher(repo, inbox, clock=clock, state=state).run_once()
+    assert len(inbox.notices) == 3
+    # A "resolved" lost the same way comes back too.
+    for order in orders:
+        repo.save(attrs.evolve(order, status=OrderStatus.CANCELLED,
+                               version=order.version + 1), order.version)
+    clock.set(T0 + timedelta(minutes=28))
+    with pytest.raises(Killed):
+        Watcher(repo, KilledInbox(kill_at=1), clock=clock, state=state).run_once()
+    assert watcher.run_once().resolved == ()  # claimed by the killed run
+    clock.set(T0 + timedelta(minutes=34))
+    assert sorted(a.key for a in watcher.run_once().resolved) == [
+        f"pending_payment_stale:P-{n}" for n in range(3)]
+    assert watcher.run_once().resolved == ()
+    if isinstance(state, WatchHistory):
+        assert sorted(e.key for e in state.history()) == [
+            f"pending_payment_stale:P-{n}" for n in range(3)]
+
+
+def test_a_watchers_lease_is_checked_when_built() -> None:
+    for lease in (timedelta(0), 5, None):
+        with pytest.raises(ValidationError) as caught:
+            Watcher(MemoryOrderRepository(), Inbox(), lease=lease)  # type: ignore[arg-type]
+        assert (caught.value.path, caught.value.value) == ("lease", lease)
+
+
+def test_a_watcher_or_channel_health_without_a_notifier_is_refused_naming_it() -> None:
+    from orderkit.watch import ChannelHealth
+
+    for build in (partial(Watcher, MemoryOrderRepository()), ChannelHealth):
+        for notifier in (None, "https://hooks.example/orders"):
+            with pytest.raises(ValidationError) as caught:
+                build(notifier)
+            assert (caught.value.path, caught.value.value) == ("notifier", notifier)

@@ -24,7 +24,7 @@ from orderkit.model.orders import ANCHORS, Order, PaymentTerms, check_version_ra
 from orderkit.model.time import ensure_aware
 
 if TYPE_CHECKING:
-    from orderkit.lifecycle.ports import FirstScan
+    from orderkit.lifecycle.ports import FirstScan, GroupBy
     from orderkit.model.orders import Anchor
     from orderkit.outbox.messages import OutboxMessage, StoredMessage
 
@@ -155,27 +155,58 @@ class MemoryOrderRepository:
         limit: int,
         *,
         terms: PaymentTerms | None = None,
+        group: tuple[GroupBy, str] | None = None,
     ) -> list[Order]:
         """See :meth:`orderkit.lifecycle.ports.OrderRepository.stale` (a scan here)."""
-        from orderkit.adapters._watch import (  # loads only when watched
-            anchor_of,
-            checked_query,
-            checked_terms,
-        )
+        from orderkit.adapters._watch import checked_group, checked_query, group_of
 
         codes, anchor, before, limit = checked_query(statuses, anchor, before, limit)
-        terms = checked_terms(terms)
+        wanted = checked_group(group)
+        found = [
+            (at, order.order_id, order)
+            for at, order in self._stale(codes, anchor, before, terms)
+            if wanted is None or group_of(order, wanted[0]) == wanted[1]
+        ]
+        found.sort(key=lambda item: (item[0], item[1]))
+        return [order for _at, _id, order in found[:limit]]
+
+    def stale_count(
+        self,
+        statuses: Collection[int],
+        anchor: Anchor,
+        before: datetime,
+        *,
+        terms: PaymentTerms | None = None,
+        group_by: GroupBy | None = None,
+    ) -> dict[str, int]:
+        """See :meth:`orderkit.lifecycle.ports.OrderRepository.stale_count` (a scan
+        here)."""
+        from orderkit.adapters._watch import checked_group_by, checked_query, group_of
+
+        codes, anchor, before, _limit = checked_query(statuses, anchor, before, 1)
+        by = checked_group_by(group_by)
+        counts: dict[str, int] = {}
+        for _at, order in self._stale(codes, anchor, before, terms):
+            key = "" if by is None else group_of(order, by)
+            counts[key] = counts.get(key, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def _stale(
+        self, codes: Collection[int], anchor: Anchor, before: datetime, terms: object
+    ) -> list[tuple[datetime, Order]]:
+        """The orders in ``codes`` whose ``anchor`` is before ``before``, with it."""
+        from orderkit.adapters._watch import anchor_of, checked_terms
+
+        kept = checked_terms(terms)
         with self._lock:
-            found = [
-                (at, order.order_id, order)
+            return [
+                (at, order)
                 for order in self._orders.values()
                 if order.status in codes
-                and (terms is None or order.payment_terms == terms)
+                and (kept is None or order.payment_terms == kept)
                 and (at := anchor_of(order, anchor)) is not None
                 and at < before
             ]
-        found.sort(key=lambda item: (item[0], item[1]))
-        return [order for _at, _id, order in found[:limit]]
 
     def count_by_status(
         self,

@@ -57,7 +57,7 @@ from orderkit.model.time import ensure_aware
 if TYPE_CHECKING:
     import psycopg
 
-    from orderkit.lifecycle.ports import FirstScan
+    from orderkit.lifecycle.ports import FirstScan, GroupBy
     from orderkit.outbox.messages import OutboxMessage, StoredMessage
 
 __all__ = ["PostgresOrderRepository"]
@@ -176,6 +176,19 @@ MIGRATIONS: Final = (
     lambda db, conn: _fill(db, conn, "EXISTS (SELECT 1 FROM jsonb_array_elements("
                            "body::jsonb -> 'lines') AS l WHERE l -> 'quantities' -> 'open'"
                            " IS DISTINCT FROM '0'::jsonb)", ("partly_shipped_since",)),
+    # When an order was paid, as the watch measures it: its paid_at, or, for an order
+    # placed already paid without one, when it entered its status (the adapters'
+    # ``paid_since``). Only the orders in a paid status without a paid_at may fall back.
+    lambda db, conn: _fill(db, conn, "paid_at IS NULL AND status IN (20, 25, 30, 40)",
+                           ("paid_at",)),
+    # An order whose last parcel never got a scan stays unscanned once delivered or
+    # completed: the status leads the index, so the no-first-scan query reads the orders
+    # that can still get a first scan, not all of history.
+    """
+    DROP INDEX {s}.orders_unscanned;
+    CREATE INDEX orders_unscanned ON {s}.orders (status, unscanned_since)
+        WHERE unscanned_since IS NOT NULL
+    """,
 )
 
 #: The indexed expression of each anchor of the watch's ``stale`` query
@@ -190,6 +203,26 @@ _ANCHOR_COLUMN: Final = {
     "refund_due_since": "refund_due_since",
     "partly_shipped_since": "partly_shipped_since",
 }
+
+#: The value of each group the watch groups stale orders by, computed in SQL as
+#: :func:`orderkit.watch.rules.group_key` does (``"unknown"`` for none).
+_GROUP_SQL: Final = {
+    "channel": "channel",
+    "carrier": "coalesce(nullif(body::jsonb -> 'shipments' -> -1 ->> 'carrier', ''), 'unknown')",
+    "region": "coalesce(nullif(body::jsonb -> 'ship_to' ->> 'province', ''), 'unknown')",
+}
+
+
+def _stale_filter(terms: object) -> tuple[str, tuple[object, ...]]:
+    """The stale query's condition on ``terms`` and its arguments."""
+    from orderkit.adapters._watch import checked_terms
+
+    kept = checked_terms(terms)
+    if kept is None:
+        return "", ()
+    # Orders stored before payment terms existed are prepaid.
+    return " AND coalesce(body::jsonb ->> 'payment_terms', 'prepaid') = %s", (kept.value,)
+
 
 _OUTBOX_COLUMNS: Final = (
     "message_id, order_id, topic, payload, created_at AT TIME ZONE 'UTC', status, attempts,"
@@ -425,32 +458,58 @@ class PostgresOrderRepository:
         limit: int,
         *,
         terms: PaymentTerms | None = None,
+        group: tuple[GroupBy, str] | None = None,
     ) -> list[Order]:
         """See :meth:`orderkit.lifecycle.ports.OrderRepository.stale`: one indexed range
-        read (``terms`` filters the rows the index walk meets)."""
-        from orderkit.adapters._watch import checked_query, checked_terms
+        read (``terms`` and ``group`` filter the rows the index walk meets)."""
+        from orderkit.adapters._watch import checked_group, checked_query
 
         codes, anchor, before, limit = checked_query(statuses, anchor, before, limit)
-        terms = checked_terms(terms)
+        wanted = checked_group(group)
         column = _ANCHOR_COLUMN[anchor]
-        # Orders stored before payment terms existed are prepaid.
-        condition = (
-            "" if terms is None
-            else " AND coalesce(body::jsonb ->> 'payment_terms', 'prepaid') = %s"
-        )
-        arguments: tuple[object, ...] = (list(codes), before)
-        if terms is not None:
-            arguments += (terms.value,)
+        condition, arguments = _stale_filter(terms)
+        if wanted is not None:
+            condition += f" AND {_GROUP_SQL[wanted[0]]} = %s"
+            arguments += (wanted[1],)
         sql = self._db.sql(
             f"SELECT body FROM {{s}}.orders WHERE status = ANY(%s) AND {column} < %s"
             f"{condition} ORDER BY {column}, order_id LIMIT %s"
         )
         rows = self._db.run(
             "stale orders",
-            lambda conn: conn.execute(sql, (*arguments, limit)).fetchall(),
+            lambda conn: conn.execute(sql, (list(codes), before, *arguments, limit)).fetchall(),
             single=True,
         )
         return [_load(row[0]) for row in rows]
+
+    def stale_count(
+        self,
+        statuses: Collection[int],
+        anchor: Anchor,
+        before: datetime,
+        *,
+        terms: PaymentTerms | None = None,
+        group_by: GroupBy | None = None,
+    ) -> dict[str, int]:
+        """See :meth:`orderkit.lifecycle.ports.OrderRepository.stale_count`: one grouped
+        count over the anchor's index (no order decoded)."""
+        from orderkit.adapters._watch import checked_group_by, checked_query
+
+        codes, anchor, before, _limit = checked_query(statuses, anchor, before, 1)
+        by = checked_group_by(group_by)
+        column = _ANCHOR_COLUMN[anchor]
+        condition, arguments = _stale_filter(terms)
+        key = "''" if by is None else _GROUP_SQL[by]
+        sql = self._db.sql(
+            f"SELECT {key}, count(*) FROM {{s}}.orders WHERE status = ANY(%s)"
+            f" AND {column} < %s{condition} GROUP BY 1"
+        )
+        rows = self._db.run(
+            "count stale orders",
+            lambda conn: conn.execute(sql, (list(codes), before, *arguments)).fetchall(),
+            single=True,
+        )
+        return {str(group): int(count) for group, count in sorted(rows) if count}
 
     def count_by_status(
         self,
@@ -862,10 +921,11 @@ def _load(body: str) -> Order:
 
 def _instants(order: Order) -> dict[str, datetime | None]:
     """The instants the watch reads, as columns beside the stored order."""
+    from orderkit.adapters._watch import paid_since
     latest = order.shipments[-1] if order.shipments else None
     return {
         "status_since": order.status_since,
-        "paid_at": order.paid_at,
+        "paid_at": paid_since(order),
         "created_at": order.created_at,
         "unscanned_since": (
             latest.shipped_at if latest is not None and latest.first_scan_at is None else None
@@ -878,15 +938,17 @@ def _instants(order: Order) -> dict[str, datetime | None]:
 
 
 def _fill(db: Database, conn: psycopg.Connection[Any], where: str,
-          columns: Sequence[str]) -> None:
+          columns: Sequence[Anchor]) -> None:
     """A migration step that fills the derived ``columns`` (the model's properties of
     those names) of the orders stored before them, reading only the orders ``where``
     (SQL on ``body``) says may have one."""
+    from orderkit.adapters._watch import anchor_of
+
     rows = conn.execute(db.sql(f"SELECT body FROM {{s}}.orders WHERE {where}")).fetchall()
     filled = [
         {"order_id": order.order_id, **instants}
         for order in (_load(row[0]) for row in rows)
-        if any((instants := {c: getattr(order, c) for c in columns}).values())
+        if any((instants := {c: anchor_of(order, c) for c in columns}).values())
     ]
     if filled:
         assignments = ", ".join(f"{c} = %({c})s" for c in columns)

@@ -42,7 +42,7 @@ from orderkit.model.serialization import from_dict, to_dict
 from orderkit.model.time import ensure_aware
 
 if TYPE_CHECKING:
-    from orderkit.lifecycle.ports import FirstScan
+    from orderkit.lifecycle.ports import FirstScan, GroupBy
     from orderkit.model.orders import Anchor
     from orderkit.outbox.messages import OutboxMessage, StoredMessage
 
@@ -163,6 +163,29 @@ _MIGRATIONS: Final = (
     lambda conn: _fill(conn, "EXISTS (SELECT 1 FROM json_each(body, '$.lines') AS l"
                        " WHERE json_extract(l.value, '$.quantities.open') IS NOT 0)",
                        ("partly_shipped_since",)),
+    # When an order was paid, as the watch measures it: its paid_at, or, for an order
+    # placed already paid without one, when it entered its status (the adapters'
+    # ``paid_since``), written by every save beside the order.
+    """
+    ALTER TABLE orders ADD COLUMN paid_at TEXT;
+    DROP INDEX orders_by_paid_at;
+    CREATE INDEX orders_by_paid_at ON orders (status, paid_at) WHERE paid_at IS NOT NULL;
+    UPDATE orders SET paid_at = json_extract(body, '$.paid_at')
+        WHERE json_extract(body, '$.paid_at') IS NOT NULL
+    """,
+    # Only the orders in a paid status without a paid_at may fall back (the model's
+    # statuses PAID, PACKED, SHIPPED and DELIVERED; the adapters decide).
+    lambda conn: _fill(conn, "json_extract(body, '$.paid_at') IS NULL"
+                       " AND status IN (20, 25, 30, 40)", ("paid_at",)),
+    # An order whose last parcel never got a scan stays unscanned once delivered or
+    # completed: the status leads the index, so the no-first-scan query (one status)
+    # reads the orders that can still get a first scan, not all of history.
+    """
+    DROP INDEX orders_unscanned;
+    CREATE INDEX orders_unscanned
+        ON orders (status, json_extract(body, '$.shipments[#-1].shipped_at'))
+        WHERE json_extract(body, '$.shipments[#-1].first_scan_at') IS NULL
+    """,
 )
 
 #: The anchors read through a partial index holding only the orders that have the
@@ -182,12 +205,20 @@ _ANCHOR_SQL: Final = {
     "status_since": (
         "coalesce(json_extract(body, '$.status_since'), json_extract(body, '$.created_at'))"
     ),
-    "paid_at": "json_extract(body, '$.paid_at')",
+    "paid_at": "paid_at",
     "created_at": "json_extract(body, '$.created_at')",
     "unscanned_since": "json_extract(body, '$.shipments[#-1].shipped_at')",
     "return_requested_since": "return_requested_since",
     "refund_due_since": "refund_due_since",
     "partly_shipped_since": "partly_shipped_since",
+}
+
+#: The value of each group the watch groups stale orders by, computed in SQL as
+#: :func:`orderkit.watch.rules.group_key` does (``"unknown"`` for none).
+_GROUP_SQL: Final = {
+    "channel": "channel",
+    "carrier": "coalesce(nullif(json_extract(body, '$.shipments[#-1].carrier'), ''), 'unknown')",
+    "region": "coalesce(nullif(json_extract(body, '$.ship_to.province'), ''), 'unknown')",
 }
 
 #: The stored status codes, one index seek each (a skip scan of ``orders_by_status``).
@@ -318,20 +349,20 @@ class SQLiteOrderRepository:
         limit: int,
         *,
         terms: PaymentTerms | None = None,
+        group: tuple[GroupBy, str] | None = None,
     ) -> list[Order]:
         """See :meth:`orderkit.lifecycle.ports.OrderRepository.stale`: one indexed
-        range read per status (``terms`` filters the rows the index walk meets)."""
-        from orderkit.adapters._watch import checked_query, checked_terms  # when watched
+        range read per status (``terms`` and ``group`` filter the rows the index walk
+        meets)."""
+        from orderkit.adapters._watch import checked_group, checked_query  # when watched
 
         codes, anchor, before, limit = checked_query(statuses, anchor, before, limit)
-        terms = checked_terms(terms)
+        wanted = checked_group(group)
         expression = _ANCHOR_SQL[anchor]
-        source, condition = _source(anchor)
-        arguments: tuple[str, ...] = ()
-        if terms is not None:
-            # Orders stored before payment terms existed are prepaid.
-            condition += " AND coalesce(json_extract(body, '$.payment_terms'), 'prepaid') = ?"
-            arguments = (terms.value,)
+        source, condition, arguments = _stale_filter(anchor, terms)
+        if wanted is not None:
+            condition += f" AND {_GROUP_SQL[wanted[0]]} = ?"
+            arguments += (wanted[1],)
         found: list[tuple[str, str, str]] = []
         with self._db.read("stale orders") as conn:
             for code in codes:
@@ -343,6 +374,35 @@ class SQLiteOrderRepository:
                 ).fetchall()
         found.sort(key=lambda row: (datetime.fromisoformat(row[0]), row[1]))
         return [_load(body) for _at, _id, body in found[:limit]]
+
+    def stale_count(
+        self,
+        statuses: Collection[int],
+        anchor: Anchor,
+        before: datetime,
+        *,
+        terms: PaymentTerms | None = None,
+        group_by: GroupBy | None = None,
+    ) -> dict[str, int]:
+        """See :meth:`orderkit.lifecycle.ports.OrderRepository.stale_count`: one indexed
+        range count per status, grouped in SQL (no order decoded)."""
+        from orderkit.adapters._watch import checked_group_by, checked_query
+
+        codes, anchor, before, _limit = checked_query(statuses, anchor, before, 1)
+        by = checked_group_by(group_by)
+        expression = _ANCHOR_SQL[anchor]
+        source, condition, arguments = _stale_filter(anchor, terms)
+        key = "''" if by is None else _GROUP_SQL[by]
+        counts: dict[str, int] = {}
+        with self._db.read("count stale orders") as conn:
+            for code in codes:
+                for group, count in conn.execute(
+                    f"SELECT {key}, count(*) FROM {source}"
+                    f" WHERE {expression} < ?{condition} AND status = ? GROUP BY 1",
+                    (_iso(before), *arguments, code),
+                ):
+                    counts[str(group)] = counts.get(str(group), 0) + int(count)
+        return dict(sorted(counts.items()))
 
     def count_by_status(
         self,
@@ -491,7 +551,7 @@ class SQLiteOrderRepository:
         try:
             conn.execute(
                 "INSERT INTO orders (order_id, channel, channel_order_id, status, version, body,"
-                f" {_DERIVED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f" {_DERIVED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, {_DERIVED_MARKS})",
                 (order.order_id, order.channel, order.channel_order_id, int(order.status),
                  order.version, body, *_derived(order)),
             )
@@ -612,7 +672,7 @@ class SQLiteOrderRepository:
                 _refuse_stored_ids(conn, [r[0] for r in outbox_rows])
             conn.executemany(
                 "INSERT INTO orders (order_id, channel, channel_order_id, status, version,"
-                f" body, {_DERIVED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f" body, {_DERIVED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, {_DERIVED_MARKS})",
                 rows,
             )
             if waybills:
@@ -889,20 +949,26 @@ def _dumps(data: Any) -> str:
 
 
 #: The instants every save writes beside the order in columns of the same names: the
-#: watch's anchors the model derives (properties of :class:`Order`), each ``NULL``
+#: watch's anchors derived from the whole order (the model's properties of those names,
+#: and ``paid_at`` as :func:`orderkit.adapters._watch.paid_since` says), each ``NULL``
 #: unless the order has it.
-_DERIVED: Final = ("return_requested_since", "refund_due_since", "partly_shipped_since")
+_DERIVED: Final[tuple[Anchor, ...]] = (
+    "return_requested_since", "refund_due_since", "partly_shipped_since", "paid_at",
+)
 _DERIVED_COLUMNS: Final = ", ".join(_DERIVED)
+_DERIVED_MARKS: Final = ", ".join("?" for _column in _DERIVED)
 _DERIVED_SET: Final = ", ".join(f"{column} = ?" for column in _DERIVED)
 
 
-def _derived(order: Order, columns: Sequence[str] = _DERIVED) -> tuple[str | None, ...]:
+def _derived(order: Order, columns: Sequence[Anchor] = _DERIVED) -> tuple[str | None, ...]:
     """The order's derived ``columns`` as they are stored (ISO text or ``None``)."""
-    instants: list[datetime | None] = [getattr(order, column) for column in columns]
+    from orderkit.adapters._watch import anchor_of
+
+    instants: list[datetime | None] = [anchor_of(order, column) for column in columns]
     return tuple(None if at is None else _iso(at) for at in instants)
 
 
-def _fill(conn: sqlite3.Connection, where: str, columns: Sequence[str]) -> None:
+def _fill(conn: sqlite3.Connection, where: str, columns: Sequence[Anchor]) -> None:
     """A migration step that fills derived ``columns`` of the orders stored before them,
     reading only the orders ``where`` (SQL on ``body``) says may have one."""
     rows = conn.execute(f"SELECT order_id, body FROM orders WHERE {where}").fetchall()
@@ -910,6 +976,20 @@ def _fill(conn: sqlite3.Connection, where: str, columns: Sequence[str]) -> None:
     assignments = ", ".join(f"{column} = ?" for column in columns)
     conn.executemany(f"UPDATE orders SET {assignments} WHERE order_id = ?",
                      [row for row in filled if any(v is not None for v in row[:-1])])
+
+
+def _stale_filter(anchor: Anchor, terms: object) -> tuple[str, str, tuple[str, ...]]:
+    """What the stale query and its count read for ``anchor`` and ``terms``: the source
+    (see :func:`_source`), the condition and its arguments."""
+    from orderkit.adapters._watch import checked_terms
+
+    kept = checked_terms(terms)
+    source, condition = _source(anchor)
+    if kept is None:
+        return source, condition, ()
+    # Orders stored before payment terms existed are prepaid.
+    condition += " AND coalesce(json_extract(body, '$.payment_terms'), 'prepaid') = ?"
+    return source, condition, (kept.value,)
 
 
 def _source(anchor: Anchor) -> tuple[str, str]:

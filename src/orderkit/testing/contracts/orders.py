@@ -196,6 +196,80 @@ class OrderRepositoryContract:
                                                terms=PaymentTerms.ON_DELIVERY)] == [
             "COD-1", "COD-2"]
 
+    def test_an_order_paid_without_paid_at_is_paid_since_it_entered_its_status(self) -> None:
+        # An order imported already PAID carries no paid_at: its paid_at anchor falls back
+        # to status_since, then created_at (not for a cash-on-delivery order, unpaid
+        # until the door, nor for one whose status does not say it was paid).
+        repo = self.create_repository()
+        t0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+        for order_id, status, since, terms in [
+            ("IMPORTED", OrderStatus.PAID, None, PaymentTerms.PREPAID),
+            ("PACKED", OrderStatus.PACKED, t0 + timedelta(hours=1), PaymentTerms.PREPAID),
+            ("COD", OrderStatus.PACKED, t0, PaymentTerms.ON_DELIVERY),
+            ("UNPAID", OrderStatus.PENDING_PAYMENT, t0, PaymentTerms.PREPAID),
+        ]:
+            repo.save(attrs.evolve(sample_order(order_id, channel_order_id=order_id),
+                                   status=status, shipments=(), created_at=t0, paid_at=None,
+                                   status_since=since, payment_terms=terms), None)
+        anyhow = [OrderStatus.PENDING_PAYMENT, OrderStatus.PAID, OrderStatus.PACKED]
+        later = t0 + timedelta(days=1)
+        assert [o.order_id for o in repo.stale(anyhow, "paid_at", later, 10)] == [
+            "IMPORTED", "PACKED"]
+        assert repo.stale(anyhow, "paid_at", t0 + timedelta(minutes=30), 10)[0].order_id == (
+            "IMPORTED")
+        assert repo.stale_count(anyhow, "paid_at", later) == {"": 2}
+        assert repo.count_by_status("paid_at", None, later) == {
+            OrderStatus.PAID: 1, OrderStatus.PACKED: 1}
+
+    def test_stale_lists_one_group_and_counts_every_group_in_the_store(self) -> None:
+        repo = self.create_repository()
+        t0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+        parcel = Shipment("S1", "SF", "SF1", {"1": 1}, shipped_at=t0)
+        rows: list[tuple[str, str, int, dict[str, Any]]] = [
+            ("TM-1", "tmall", -90, {}), ("TM-2", "tmall", -80, {}),
+            ("TM-3", "tmall", -70, {"payment_terms": PaymentTerms.ON_DELIVERY}),
+            ("JD-1", "jd", -40, {"ship_to": Address(province="广东省")}),
+            ("JD-2", "jd", 10, {}),  # not stale yet
+            ("YZ-1", "youzan", -60, {"ship_to": None}),
+        ]
+        for order_id, channel, minutes, fields in rows:
+            repo.save(attrs.evolve(sample_order(order_id, channel_order_id=order_id),
+                                   channel=channel, status=OrderStatus.PENDING_PAYMENT,
+                                   shipments=(parcel,) if channel == "youzan" else (),
+                                   status_since=t0 + timedelta(minutes=minutes),
+                                   **fields), None)
+        pending = [OrderStatus.PENDING_PAYMENT]
+        assert repo.stale_count(pending, "status_since", t0) == {"": 5}
+        assert repo.stale_count(pending, "status_since", t0, group_by="channel") == {
+            "jd": 1, "tmall": 3, "youzan": 1}
+        assert repo.stale_count(pending, "status_since", t0, group_by="channel",
+                                terms=PaymentTerms.PREPAID) == {"jd": 1, "tmall": 2,
+                                                                "youzan": 1}
+        province = sample_order("x").ship_to
+        assert province is not None
+        assert repo.stale_count(pending, "status_since", t0, group_by="region") == {
+            "unknown": 1, "广东省": 1, province.province: 3}
+        assert repo.stale_count(pending, "status_since", t0, group_by="carrier") == {
+            "SF": 1, "unknown": 4}
+        assert repo.stale_count([OrderStatus.PAID], "status_since", t0) == {}
+        # The oldest orders were tmall's: a group's listing is not crowded out by them.
+        assert [o.order_id for o in repo.stale(pending, "status_since", t0, 1,
+                                               group=("channel", "jd"))] == ["JD-1"]
+        assert [o.order_id for o in repo.stale(pending, "status_since", t0, 5,
+                                               group=("carrier", "unknown"))] == [
+            "TM-1", "TM-2", "TM-3", "JD-1"]
+        assert [o.order_id for o in repo.stale(pending, "status_since", t0, 5,
+                                               group=("region", "广东省"))] == ["JD-1"]
+        bad: Any
+        for bad in [("shop", "jd"), ("channel", ""), "jd", ("channel",)]:
+            error = _raises(ValidationError, partial(repo.stale, group=bad), pending,
+                            "status_since", t0, 5)
+            assert (error.path, error.value) == ("group", bad)
+        bad = "shop"
+        error = _raises(ValidationError, partial(repo.stale_count, group_by=bad), pending,
+                        "status_since", t0)
+        assert (error.path, error.value) == ("group_by", bad)
+
     def test_stale_finds_returns_never_received_and_refunds_never_paid(self) -> None:
         repo = self.create_repository()
         t0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)

@@ -69,7 +69,8 @@ class WatchStateContract:
     def test_episodes_written_in_a_cycle_read_back_in_the_next(self) -> None:
         state = self.create_state()
         assert _open(state) == {}
-        pending = Episode("late:A", "late", "tmall", "pending", ("A",), _T0)
+        pending = Episode("late:A", "late", "tmall", "pending", ("A",), _T0,
+                          claim="run-1", claimed_until=_T0 + 5 * _M)  # being sent
         firing = _episode("stale:绿茶-1", first_seen=_T0.astimezone(ZoneInfo("Asia/Shanghai")))
         with state.cycle() as episodes:
             episodes[pending.key] = pending
@@ -77,10 +78,12 @@ class WatchStateContract:
         assert _open(self.create_peer(state)) == {pending.key: pending, firing.key: firing}
         with state.cycle() as episodes:
             episodes[pending.key] = attrs.evolve(pending, state="firing", fired_at=_T0 + _M,
-                                                 last_sent=_T0 + _M, sent=1)
+                                                 last_sent=_T0 + _M, sent=1, claim=None,
+                                                 claimed_until=None)
             del episodes[firing.key]
         assert list(_open(self.create_peer(state))) == [pending.key]
         assert _open(state)[pending.key].sent == 1
+        assert _open(state)[pending.key].claim is None
 
     def test_a_block_that_raises_writes_nothing(self) -> None:
         state = self.create_state()
