@@ -112,10 +112,9 @@ def _demo(args: argparse.Namespace) -> int:
     from orderkit.demo import demo_files, run_demo
 
     db = Path(args.db) if args.db else None
-    if db is not None and not db.parent.is_dir():
-        _say(f"orderkit: no such directory {db.parent}; the demo creates its database"
-             " files, not their directory")
-        return EXIT_USAGE
+    if db is not None and not db.parent.is_dir():  # refused before a word of the story
+        raise StoreError(f"open {db}", f"no such directory {db.parent}: the demo creates"
+                         " its database files, not their directory")
     for path in demo_files(db) if db is not None else ():
         if path.exists():
             _say(f"orderkit: {path} exists; the demo writes new database files")

@@ -50,11 +50,12 @@ def test_demo_refuses_a_file_in_a_missing_directory_before_it_starts(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     db = tmp_path / "missing" / "demo.db"
-    assert main(["demo", "--db", str(db)]) == 2
+    assert main(["demo", "--db", str(db)]) == 3
     out, err = capsys.readouterr()
     assert out == ""  # not a word of the story before the refusal
-    assert err.strip() == (f"orderkit: no such directory {db.parent}; the demo creates its"
-                           " database files, not their directory")
+    assert err.strip() == (f"orderkit: StoreError: open {db} failed: no such directory"
+                           f" {db.parent}: the demo creates its database files, not their"
+                           " directory")
 
 
 def test_demo_is_deterministic(tmp_path: Path) -> None:
