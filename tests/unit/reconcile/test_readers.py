@@ -212,3 +212,19 @@ def test_pos_export_keeps_each_receipts_payment_method_and_store(tmp_path: Path)
         ("S2-2", "sale", "5.00", None, "sale"),
     ]
     assert records[2].ref == "SO2"
+
+
+def test_pos_receipt_of_a_tenth_of_a_fen_is_rejected_naming_its_amount(tmp_path: Path) -> None:
+    # No till takes 12.345 CNY: a rejected line, not a receipt the ERP's 12.35 "rounds" to.
+    path = tmp_path / "pos.csv"
+    path.write_text(
+        "receipt_no,order_ref,amount,paid_at,payment_method,store,note\n"
+        "S1-1,SO1,12.345,2026-03-31 10:00:00,cash,S1,\n"
+        "S1-2,SO2,12.30,2026-03-31 10:05:00,cash,S1,\n",
+        encoding="utf-8",
+    )
+    records, rejected = split(list(read_pos_csv(path)))
+    assert [r.record_id for r in records] == ["S1-2"]
+    assert [(r.file, r.line, r.column, r.value, r.reason) for r in rejected] == [
+        ("pos.csv", 2, "amount", "12.345", "expected at most 2 decimals: CNY has no smaller unit")
+    ]
