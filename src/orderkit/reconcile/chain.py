@@ -54,7 +54,12 @@ from orderkit.reconcile.columns import in_time_order, split, totals
 from orderkit.reconcile.engine import reconcile_split
 from orderkit.reconcile.figures import duration_text, in_places, totals_text
 from orderkit.reconcile.outcomes import Outcome, Reconciliation
-from orderkit.reconcile.payouts import PayoutTerms, check_settlement_days, payout_terms_of
+from orderkit.reconcile.payouts import (
+    PayoutTerms,
+    check_settlement_days,
+    payout_terms_of,
+    route_terms_of,
+)
 from orderkit.reconcile.records import Record, Rejected
 from orderkit.reconcile.rules import Rules
 
@@ -244,9 +249,11 @@ class Settlement:
     def terms(self, channel: str) -> PayoutTerms:
         """How ``channel`` paid out in this settlement, its settlement zone named: the
         host's ``payout_terms``, else :data:`~orderkit.reconcile.DEFAULT_PAYOUT_TERMS`,
-        else automatic T+``settlement_days`` in the accounting zone."""
-        if channel not in self.channels:
-            raise ValidationError("channel", channel, "no bill of this name was settled")
+        else automatic T+``settlement_days`` in the accounting zone. ``channel`` may also
+        name a route of a bill's lines (``pos.cash.S1``:
+        :func:`~orderkit.reconcile.payouts.route_terms_of`)."""
+        if channel not in self._terms:
+            raise ValidationError("channel", channel, "no bill or route of this name was settled")
         return self._terms[channel]
 
     def carried(self) -> dict[str, dict[str, Money]]:
@@ -547,6 +554,22 @@ def _check_opening(opening: Iterable[Record], channels: Collection[str]) -> list
     ]
 
 
+def _routes(channel: str, transactions: list[Record]) -> dict[str, list[Record]]:
+    """``transactions`` by the route their money takes to the bank: each one's
+    ``channel`` (``pos.cash.S1``), else ``channel`` itself, the bill's; in order of
+    first appearance, each in input order."""
+    routes: dict[str, list[Record]] = {}
+    for record in transactions:
+        routes.setdefault(record.channel or channel, []).append(record)
+    return routes
+
+
+def _add_into(into: dict[str, Decimal], amounts: Mapping[str, Decimal]) -> None:
+    """Add ``amounts`` into ``into``, by currency."""
+    for currency, amount in amounts.items():
+        into[currency] = into.get(currency, Decimal(0)) + amount
+
+
 def _daily_payouts(
     channel: str, transactions: list[Record], terms: PayoutTerms
 ) -> tuple[list[tuple[Record, list[Record]]], dict[str, Decimal]]:
@@ -709,21 +732,33 @@ def settle(
                 windows.append(_credit_window(payout, terms, derived=False))
             continue
         if terms.mode == "withdrawal":
-            # The money stays in the channel's balance until the merchant withdraws it.
-            carried[name] = totals(transactions)
-            continue
-        derived_of, owing = _daily_payouts(name, transactions, terms)
-        if owing:
-            carried[name] = owing
-        for payout, of_payout in derived_of:
-            by_channel.setdefault(name, []).append(payout)
-            derived.append(payout)
-            members[id(payout)] = of_payout
-            view = _inflow(payout, payout.amount)
-            original[id(view)] = payout
-            views.append(view)
-            payout_views.append(view)
-            windows.append(_credit_window(payout, terms, derived=True))
+            carried[name] = {}
+        # Each route of the bill (its lines' ``channel``: a store's cash, its card
+        # acquirer) pays out on its own terms; a line without one goes the bill's way.
+        for route, of_route in _routes(name, transactions).items():
+            route_terms = terms_of[route] = (
+                terms
+                if route == name
+                else route_terms_of(route, name, terms, payout_terms, settlement_days)
+            )
+            if route_terms.mode == "withdrawal":
+                # The money stays in the channel's balance until the merchant withdraws it.
+                _add_into(carried.setdefault(name, {}), totals(of_route))
+                continue
+            derived_of, owing = _daily_payouts(route, of_route, route_terms)
+            if owing:
+                _add_into(carried.setdefault(name, {}), owing)
+            for payout, of_payout in derived_of:
+                by_channel.setdefault(name, []).append(payout)
+                derived.append(payout)
+                members[id(payout)] = of_payout
+                view = _inflow(payout, payout.amount)
+                original[id(view)] = payout
+                views.append(view)
+                payout_views.append(view)
+                windows.append(_credit_window(payout, route_terms, derived=True))
+        if name in by_channel:
+            by_channel[name].sort(key=lambda r: (r.at, r.record_id))
     if opening_records:
         inputs += opening_records
         sources.append(("opening", "", len(inputs)))

@@ -408,7 +408,8 @@ def run_settle(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
     payouts = [_payout_option(text) for text in args.payout]
     payout_terms = dict(payouts)
     for text, (channel, _terms) in zip(args.payout, payouts, strict=True):
-        if channel not in channels:
+        # A name under a bill's is a route of its lines (``pos.cash``, a store's cash).
+        if channel not in channels and not any(channel.startswith(f"{c}.") for c in channels):
             raise ValidationError(
                 "--payout",
                 text,
@@ -546,7 +547,8 @@ def add_settle_command(
         metavar="CHANNEL=TERMS",
         help="how a channel pays out: withdrawal, or T+N (automatic), each with an optional"
         " @ZONE its days are cut in; defaults: wechatpay T+1@Asia/Shanghai, alipay"
-        " withdrawal (repeatable)",
+        " withdrawal, pos T+1 and a store's cash pos.cash T+0; CHANNEL may name a route of"
+        " a bill's lines, pos.card (repeatable)",
     )
     parser.add_argument(
         "--out",

@@ -757,10 +757,13 @@ class _Engine:
             values = list(map(scaled_of.__getitem__, nearest))
             if goal is None or None in values:
                 continue
-            chosen = _subset(goal, nearest, values, self.rules.max_group)  # type: ignore[arg-type]
-            if chosen is None:
+            groups = _subsets(goal, nearest, values, self.rules.max_group)  # type: ignore[arg-type]
+            if not groups:
                 continue
-            members = tuple(sorted(chosen, key=lambda q: _order(pool[q])))
+            if len(groups) > 1:
+                self._ambiguous_groups(target_side, p, groups)
+                continue
+            members = tuple(sorted(groups[0], key=lambda q: _order(pool[q])))
             evidence: Facts = {
                 "members": ",".join(pool[q].record_id for q in members),
                 "window": str(self.rules.time_window),
@@ -769,6 +772,37 @@ class _Engine:
                 self._group(members, (p,), "subset_sum", evidence)
             else:
                 self._group((p,), members, "subset_sum", evidence)
+
+    def _ambiguous_groups(
+        self, target_side: str, p: int, groups: list[tuple[int, ...]]
+    ) -> None:
+        """Two or more groups of the pool add up to the target ``p``: the target is a
+        ``suggestion`` naming the groups (``groups``, members in time order, ``|``
+        between groups) and their records (``candidates``), and each of those records
+        a suggestion naming the target. None is matched: which group it is, is a
+        person's call."""
+        targets, _flags, pool, _pool_flags = self._sides(target_side)
+        ordered = [sorted(group, key=lambda q: _order(pool[q])) for group in groups]
+        members = sorted({q for group in ordered for q in group}, key=lambda q: _order(pool[q]))
+        evidence: Facts = {
+            "candidates": ",".join(pool[q].record_id for q in members),
+            "groups": " | ".join(
+                "+".join(pool[q].record_id for q in group) for group in ordered
+            ),
+        }
+        target_at = (p,)
+        self._row(
+            "suggestion",
+            None,
+            () if target_side == "right" else target_at,
+            target_at if target_side == "right" else (),
+            "subset_sum",
+            evidence,
+        )
+        named: Facts = {"candidates": targets[p].record_id}
+        for q in members:
+            lpos, rpos = ((q,), ()) if target_side == "right" else ((), (q,))
+            self._row("suggestion", None, lpos, rpos, "subset_sum", named)
 
     # --- what is left ----------------------------------------------------------------
 
@@ -1030,12 +1064,21 @@ def _scaled(amount: Decimal) -> int | None:
     return int(integral) if integral == scaled else None
 
 
-def _subset(
+#: How many groups an ambiguous subset-sum suggestion names at most.
+_GROUPS_NAMED: Final = 3
+
+
+def _subsets(
     goal: int, candidates: list[int], values: list[int], max_group: int
-) -> tuple[int, ...] | None:
-    """The first group of ``candidates`` (smallest size, then candidate order) whose
-    amounts sum to ``goal``, as candidates; amounts are scaled to ints by :func:`_scaled`
-    (``values[k]`` is the amount of ``candidates[k]``).
+) -> list[tuple[int, ...]]:
+    """The groups of ``candidates`` (smallest size first, then candidate order) whose
+    amounts sum to ``goal``, as candidates, but no more than :data:`_GROUPS_NAMED`:
+    one group is a match, two or more make the target ambiguous. Amounts are scaled to
+    ints by :func:`_scaled` (``values[k]`` is the amount of ``candidates[k]``).
+
+    Every size up to ``max_group`` is searched, not only the smallest that fits: a
+    credit that two receipts make up and three others make up too is ambiguous. The
+    search then costs what a target no group fits has always cost.
 
     Each size ``k`` enumerates the ``k-1`` combinations and finds the last member with one
     hash lookup, so the search costs ``C(n, k-1)`` steps instead of ``C(n, k)``. The sums
@@ -1050,6 +1093,7 @@ def _subset(
     ordered = sorted(values)
     positions: dict[int, list[int]] = {}
     count = len(values)
+    groups: list[tuple[int, ...]] = []
     for size in range(2, min(max_group, count) + 1):
         if not sum(ordered[:size]) <= goal <= sum(ordered[-size:]):
             continue
@@ -1063,8 +1107,10 @@ def _subset(
         for combo, indices in itertools.compress(zip(combos, found, strict=True), found):
             for index in indices or ():
                 if index > combo[-1]:
-                    return tuple(candidates[c] for c in (*combo, index))
-    return None
+                    groups.append(tuple(candidates[c] for c in (*combo, index)))
+                    if len(groups) >= _GROUPS_NAMED:
+                        return groups
+    return groups
 
 
 def reconcile(

@@ -23,7 +23,13 @@ import attrs
 from orderkit.model.errors import ValidationError
 from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, zone
 
-__all__ = ["DEFAULT_PAYOUT_TERMS", "PayoutTerms", "check_settlement_days", "payout_terms_of"]
+__all__ = [
+    "DEFAULT_PAYOUT_TERMS",
+    "PayoutTerms",
+    "check_settlement_days",
+    "payout_terms_of",
+    "route_terms_of",
+]
 
 Mode = Literal["automatic", "withdrawal"]
 
@@ -135,6 +141,8 @@ DEFAULT_PAYOUT_TERMS: Final[Mapping[str, PayoutTerms]] = MappingProxyType(
     {
         "wechatpay": PayoutTerms.automatic(1, _CHINA_TZ),
         "pos": PayoutTerms.automatic(1, _CHINA_TZ),
+        # A store pays its tills' cash in itself, the same day: one deposit per store.
+        "pos.cash": PayoutTerms.automatic(0, _CHINA_TZ),
         "alipay": PayoutTerms.withdrawal(_CHINA_TZ),
         "pdd": PayoutTerms.withdrawal(_CHINA_TZ),
         "douyin": PayoutTerms.withdrawal(_CHINA_TZ),
@@ -167,3 +175,42 @@ def payout_terms_of(
     else:
         days = settlement_days.get(channel, default.days if default is not None else 1)
     return PayoutTerms.automatic(days, settles_in)
+
+
+def route_terms_of(
+    route: str,
+    channel: str,
+    channel_terms: PayoutTerms,
+    terms: Mapping[str, PayoutTerms] | None,
+    settlement_days: int | Mapping[str, int],
+) -> PayoutTerms:
+    """The terms a route of ``channel``'s bill pays out on (``Record.channel`` of its
+    lines: ``pos.cash.S1``, a store's cash): the first of its dotted names, from the
+    route itself down to its first two parts (``pos.cash.S1``, then ``pos.cash``), that
+    the host's ``terms``, a ``settlement_days`` mapping or :data:`DEFAULT_PAYOUT_TERMS`
+    names (the host's before the default's), else ``channel_terms``, the channel's own
+    (the route's first part alone, ``pos``, is a channel's name, not a route's). A zone
+    left ``None`` is the channel's.
+
+    >>> pos = PayoutTerms.automatic(1, "Asia/Shanghai")
+    >>> route_terms_of("pos.cash.S1", "pos", pos, None, 1).days
+    0
+    >>> route_terms_of("pos.card.S1", "pos", pos, {"pos.card": PayoutTerms.automatic(2)}, 1)
+    PayoutTerms(mode='automatic', days=2, tz='Asia/Shanghai')
+    >>> route_terms_of("pos.card.S1", "pos", pos, None, 1) is pos
+    True
+    """
+    name = route if route != channel else ""
+    while "." in name:
+        if terms is not None and name in terms:
+            given = terms[name]
+            if not isinstance(given, PayoutTerms):
+                raise ValidationError(f"payout_terms[{name!r}]", given, "expected PayoutTerms")
+            return given if given.tz is not None else attrs.evolve(given, tz=channel_terms.tz)
+        if isinstance(settlement_days, Mapping) and name in settlement_days:
+            return PayoutTerms.automatic(settlement_days[name], channel_terms.tz)
+        default = DEFAULT_PAYOUT_TERMS.get(name)
+        if default is not None:
+            return default
+        name = name.rpartition(".")[0]
+    return channel_terms

@@ -119,7 +119,10 @@ class Record:
     links: tuple[str, ...] = attrs.field(default=(), converter=_links)
     channel: str | None = attrs.field(default=None, validator=_checks.optional_text)
     """The payment channel an ERP record was paid through (the name of its bill in
-    :func:`~orderkit.reconcile.settle`), ``None`` when unknown."""
+    :func:`~orderkit.reconcile.settle`), ``None`` when unknown. On a bill's line, the
+    route its money takes to the bank when the bill has several (a POS receipt's
+    ``pos.cash.S1``: a store's cash; ``pos.card.S1``: its card acquirer), each paid
+    out on its own terms; ``None`` for the bill's own way."""
     category: str | None = attrs.field(default=None, validator=_check_category)
     """What a bill line is in the fee taxonomy (:data:`CATEGORIES`), ``None`` when the
     source does not say (an ERP export)."""

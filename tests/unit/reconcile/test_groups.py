@@ -3,9 +3,10 @@
 One bank credit without a reference against a handful of ERP orders: the reference
 below states the rules as the docs do (the only order within the tolerance and the
 window takes the credit by amount and time; two or more such orders make the credit and
-each of them a suggestion, never a match; otherwise the smallest group, then the first
-combination, among the ``max_candidates`` orders nearest in time whose amounts add up to
-the credit) and tries every combination. Times are coarse, so ties in time are common.
+each of them a suggestion, never a match; otherwise the one group among the
+``max_candidates`` orders nearest in time whose amounts add up to the credit, and when
+two or more groups do, a suggestion naming them) and tries every combination. Times
+are coarse, so ties in time are common.
 """
 
 from __future__ import annotations
@@ -47,10 +48,16 @@ def plain_group(
     )[:limit]
     if len(nearest) < 2:
         return None
-    for size in range(2, max_group + 1):
-        for combo in itertools.combinations(nearest, size):
-            if sum((amount for *_rest, amount in combo), Decimal(0)) == target:
-                return "subset_sum", sorted(record_id for _d, _at, record_id, _a in combo)
+    groups = [
+        sorted(record_id for _d, _at, record_id, _a in combo)
+        for size in range(2, max_group + 1)
+        for combo in itertools.combinations(nearest, size)
+        if sum((amount for *_rest, amount in combo), Decimal(0)) == target
+    ]
+    if len(groups) == 1:
+        return "subset_sum", groups[0]
+    if groups:
+        return "ambiguous_groups", sorted({record_id for group in groups for record_id in group})
     return None
 
 
@@ -97,6 +104,16 @@ def test_one_credit_is_paired_or_grouped_as_the_plain_rule_says(
         assert (outcome.status, outcome.rule, outcome.left) == ("suggestion", "amount_time", ())
         assert sorted(dict(outcome.evidence)["candidates"].split(",")) == expected[1]
         for order_id in expected[1]:
+            (mine,) = [o for o in result.outcomes if [r.record_id for r in o.left] == [order_id]]
+            assert (mine.status, dict(mine.evidence)["candidates"]) == ("suggestion", "B1")
+    elif expected[0] == "ambiguous_groups":
+        # Two or more groups add up: a suggestion naming them, each record of the groups
+        # named (the first few groups only, when there are more).
+        assert (outcome.status, outcome.rule, outcome.left) == ("suggestion", "subset_sum", ())
+        named = dict(outcome.evidence)["candidates"].split(",")
+        assert set(named) <= set(expected[1])
+        assert len(dict(outcome.evidence)["groups"].split(" | ")) >= 2
+        for order_id in named:
             (mine,) = [o for o in result.outcomes if [r.record_id for r in o.left] == [order_id]]
             assert (mine.status, dict(mine.evidence)["candidates"]) == ("suggestion", "B1")
     else:

@@ -234,6 +234,39 @@ def test_bank_credit_covering_three_orders_is_found_by_subset_sum() -> None:
     assert [o.kind for o in result.outcomes if o.rule != "subset_sum"] == ["missing_right"]
 
 
+def test_credit_two_groups_add_up_to_is_a_suggestion_naming_both() -> None:
+    # 10 + 40 and 20 + 30 both make the 50.00 deposit: which receipts it holds is a
+    # person's call, never an automatic match.
+    erp = [rec("erp", f"E{n}", f"SO{n}", a, n * 60) for n, a in enumerate(["10", "20", "30", "40"])]
+    bank = [rec("bank", "B1", None, "50.00", 540, memo="现金存款")]
+    result = reconcile(erp, bank)
+    assert not only(result, "matched")
+    (credit,) = [o for o in result.outcomes if o.right]
+    assert (credit.status, credit.rule) == ("suggestion", "subset_sum")
+    assert dict(credit.evidence)["groups"] == "E0+E3 | E1+E2"
+    assert dict(credit.evidence)["candidates"] == "E0,E1,E2,E3"
+    for outcome in result.outcomes:
+        if outcome.left:
+            assert (outcome.status, outcome.rule) == ("suggestion", "subset_sum")
+            assert dict(outcome.evidence)["candidates"] == "B1"
+
+
+def test_a_group_of_another_size_also_makes_the_credit_ambiguous() -> None:
+    # Day 1's 10 + 20 + 30 and day 1's 30 with day 2's 30 both make 60.00.
+    erp = [
+        rec("erp", "E0", "SO0", "10.00", 0),
+        rec("erp", "E1", "SO1", "20.00", 60),
+        rec("erp", "E2", "SO2", "30.00", 120),
+        rec("erp", "E3", "SO3", "30.00", 24 * 60 + 180),
+    ]
+    bank = [rec("bank", "B1", None, "60.00", 540)]
+    result = reconcile(erp, bank)
+    assert not only(result, "matched")
+    (credit,) = [o for o in result.outcomes if o.right]
+    assert credit.status == "suggestion"
+    assert dict(credit.evidence)["groups"] == "E2+E3 | E0+E1+E2 | E0+E1+E3"
+
+
 def test_subset_sum_search_is_bounded_by_max_group() -> None:
     erp = [rec("erp", f"E{n}", f"SO{n}", "1.00", n) for n in range(5)]
     bank = [rec("bank", "B1", None, "5.00", 10)]

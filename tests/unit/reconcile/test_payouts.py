@@ -10,13 +10,21 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from orderkit.model.errors import ValidationError
 from orderkit.model.money import Money
-from orderkit.reconcile import DEFAULT_PAYOUT_TERMS, PayoutTerms, Record, Settlement, settle
+from orderkit.reconcile import (
+    DEFAULT_PAYOUT_TERMS,
+    PayoutTerms,
+    Record,
+    Settlement,
+    read_bill,
+    settle,
+)
 from orderkit.reconcile.report import settlement_hops
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -313,3 +321,85 @@ def test_opening_takes_only_payouts_in_transit(item: object, path: str) -> None:
     with pytest.raises(ValidationError) as caught:
         settle(erp, {"wechatpay": bill}, [], opening=[good, item])  # type: ignore[list-item]
     assert caught.value.path == path
+
+
+# --- a store's tills: each payment method and store its own route to the bank -------------
+
+POS_EXPORT = [
+    "receipt_no,order_ref,amount,paid_at,payment_method,store,fee,note",
+    "S1-0001,SO1,89.00,2026-03-30 14:00:00,cash,S1,,",
+    "S1-0002,SO2,170.00,2026-03-30 15:00:00,card,S1,1.02,",
+    "S1-0003,SO3,50.00,2026-03-30 16:00:00,cash,S1,,",
+    "S2-0001,SO4,45.00,2026-03-30 17:00:00,cash,S2,,",
+    "S1-0004,SO5,120.00,2026-03-31 11:00:00,Cash,S1,,",
+    "S1-0005,SO0,-89.00,2026-03-31 12:00:00,cash,S1,,refund of an online order in cash",
+]
+
+
+def pos_month(tmp_path: Path) -> Settlement:
+    path = tmp_path / "pos.csv"
+    path.write_text("\n".join(POS_EXPORT) + "\n", encoding="utf-8")
+    pos = read_bill(path).inputs()
+    erp = [
+        Record("erp", r.record_id, r.ref, r.amount, r.at, kind=r.kind, channel="pos")
+        for r in pos
+        if isinstance(r, Record) and r.kind in ("sale", "refund")
+    ]
+    bank = [
+        # Each store pays in its day's cash, the next morning or the same evening.
+        Record("bank", "B1", None, cny("139.00"), at(31, 10), memo="现金存款 S1"),
+        Record("bank", "B2", None, cny("45.00"), at(30, 19), memo="现金存款 S2"),
+        Record("bank", "B3", None, cny("31.00"), at(31, 19), memo="现金存款 S1"),
+        # The acquirer pays the card sale T+1, net of its 0.6% fee.
+        Record("bank", "B4", None, cny("168.98"), at(31, 10, 30), memo="银联 POS 结算"),
+    ]
+    return balanced(settle(erp, {"pos": pos}, bank, cutoff=at(31, 0).replace(day=1, month=4)))
+
+
+def test_pos_receipts_are_paid_out_per_method_and_store(tmp_path: Path) -> None:
+    month = pos_month(tmp_path)
+    assert [(p.record_id, str(p.amount.amount)) for p in month.payouts("pos")] == [
+        ("pos.cash.S1:2026-03-30", "139.00"),
+        ("pos.cash.S2:2026-03-30", "45.00"),
+        ("pos.card.S1:2026-03-30", "168.98"),
+        ("pos.cash.S1:2026-03-31", "31.00"),
+    ]
+    assert sorted(bank_hop(month)) == [
+        ("matched", None, ["pos.card.S1:2026-03-30"], ["B4"]),
+        ("matched", None, ["pos.cash.S1:2026-03-30"], ["B1"]),
+        ("matched", None, ["pos.cash.S1:2026-03-31"], ["B3"]),
+        ("matched", None, ["pos.cash.S2:2026-03-30"], ["B2"]),
+    ]
+    assert not month.breaks()
+    # Cash is paid in by the store the same day (T+0); the card through the acquirer T+1.
+    assert month.terms("pos.cash.S1") == PayoutTerms.automatic(0, "Asia/Shanghai")
+    assert month.terms("pos.card.S1") == PayoutTerms.automatic(1, "Asia/Shanghai")
+
+
+def test_a_store_deposit_of_a_day_of_receipts_pairs_with_that_days_cash(tmp_path: Path) -> None:
+    # Thirty cash receipts and a cash refund in one day, paid in as one deposit.
+    lines = ["receipt_no,order_ref,amount,paid_at,payment_method,store"]
+    lines += [f"R{n},SO{n},{10 + n}.50,2026-03-30 {9 + n // 3:02d}:{n % 3 * 10:02d}:00,cash,S7"
+              for n in range(30)]
+    lines.append("R99,SO3,-13.50,2026-03-30 18:00:00,cash,S7")
+    path = tmp_path / "pos.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    pos = read_bill(path).inputs()
+    assert all(isinstance(r, Record) for r in pos)
+    net = sum((r.amount.amount for r in pos if isinstance(r, Record)), Decimal(0))
+    bank = [Record("bank", "B1", None, cny(str(net)), at(30, 19), memo="现金存款 S7")]
+    month = balanced(settle([], {"pos": pos}, bank))
+    assert bank_hop(month) == [("matched", None, ["pos.cash.S7:2026-03-30"], ["B1"])]
+    (payout,) = month.payouts("pos")
+    assert len(month.members(payout)) == 31
+
+
+def test_a_route_takes_the_hosts_terms_by_its_name_or_the_bills(tmp_path: Path) -> None:
+    path = tmp_path / "pos.csv"
+    path.write_text("\n".join(POS_EXPORT) + "\n", encoding="utf-8")
+    pos = read_bill(path).inputs()
+    month = settle([], {"pos": pos}, [], payout_terms={"pos.card": PayoutTerms.automatic(2)},
+                   settlement_days=3)
+    assert month.terms("pos.card.S1").days == 2
+    assert month.terms("pos.cash.S2").days == 0  # its own default, whatever settlement_days
+    assert month.terms("pos").days == 3

@@ -880,3 +880,19 @@ def test_ids_excel_turned_into_scientific_notation_are_rejected_saying_so(
     assert (rejected.line, rejected.column, rejected.value) == (2, "微信订单号", "4.20000E+09")
     assert "Excel" in rejected.reason and "scientific notation" in rejected.reason
     assert [r.record_id for r in bill.records if r.kind == "refund"] == ["50000001"]
+
+
+def test_a_pos_export_is_known_by_its_header(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "pos.csv",
+        [
+            "receipt_no,order_ref,amount,paid_at,payment_method,store,note",
+            "S1-0001,SO1,89.00,2026-03-30 14:00:00,cash,S1,",
+        ],
+        "utf-8-sig",
+    )
+    bill = read_bill(path, source_tz="UTC")
+    assert bill.layout == "pos"
+    (receipt,) = bill.records
+    assert (receipt.source, receipt.channel) == ("pos", "pos.cash.S1")
+    assert receipt.at == datetime(2026, 3, 30, 14, tzinfo=UTC)  # the till's own zone

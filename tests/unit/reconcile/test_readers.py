@@ -188,3 +188,43 @@ def test_pos_export_reads_refunds_as_negative_receipts(tmp_path: Path) -> None:
     )
     (refund,) = read_pos_csv(path)
     assert isinstance(refund, Record) and refund.kind == "refund"
+
+
+def test_pos_export_keeps_each_receipts_payment_method_and_store(tmp_path: Path) -> None:
+    path = tmp_path / "pos.csv"
+    path.write_text(
+        "receipt_no,order_ref,amount,paid_at,payment_method,store,fee,note\n"
+        "S1-1,SO1,89.00,2026-03-30 14:00:00,cash,S1,,\n"
+        "S1-2,SO2,170.00,2026-03-30 15:00:00,Card,S1,1.02,\n"
+        "S2-1,SO3,-20.00,2026-03-30 16:00:00,wechatpay,S2,-0.12,\n"
+        "S2-2,SO4,5.00,2026-03-30 16:05:00,,,,\n",
+        encoding="utf-8",
+    )
+    records, rejected = split(list(read_pos_csv(path)))
+    assert not rejected
+    read = [(r.record_id, r.kind, str(r.amount.amount), r.channel, r.category) for r in records]
+    assert read == [
+        ("S1-1", "sale", "89.00", "pos.cash.S1", "sale"),
+        ("S1-2", "sale", "170.00", "pos.card.S1", "sale"),
+        ("S1-2#fee", "fee", "-1.02", "pos.card.S1", "payment_fee"),
+        ("S2-1", "refund", "-20.00", "pos.wechatpay.S2", "refund"),
+        ("S2-1#fee", "fee", "0.12", "pos.wechatpay.S2", "payment_fee"),
+        ("S2-2", "sale", "5.00", None, "sale"),
+    ]
+    assert records[2].ref == "SO2"
+
+
+def test_pos_receipt_of_a_tenth_of_a_fen_is_rejected_naming_its_amount(tmp_path: Path) -> None:
+    # No till takes 12.345 CNY: a rejected line, not a receipt the ERP's 12.35 "rounds" to.
+    path = tmp_path / "pos.csv"
+    path.write_text(
+        "receipt_no,order_ref,amount,paid_at,payment_method,store,note\n"
+        "S1-1,SO1,12.345,2026-03-31 10:00:00,cash,S1,\n"
+        "S1-2,SO2,12.30,2026-03-31 10:05:00,cash,S1,\n",
+        encoding="utf-8",
+    )
+    records, rejected = split(list(read_pos_csv(path)))
+    assert [r.record_id for r in records] == ["S1-2"]
+    assert [(r.file, r.line, r.column, r.value, r.reason) for r in rejected] == [
+        ("pos.csv", 2, "amount", "12.345", "expected at most 2 decimals: CNY has no smaller unit")
+    ]

@@ -394,3 +394,45 @@ def test_settle_refuses_an_opening_file_that_is_not_a_pending_payout(tmp_path: P
     assert done.returncode == EXIT_REFUSED, done.stderr
     assert f"settle-2026-02.csv:{at + 1} record_kind" in done.stderr, done.stderr
     assert not out.exists()
+
+
+def test_settle_reads_a_pos_export_and_pays_each_store_and_method_out(tmp_path: Path) -> None:
+    erp = write(
+        tmp_path / "erp.csv",
+        [
+            ERP_HEADER,
+            "S1-1,SO1,89.00,2026-03-30T14:00:00+08:00,pos",
+            "S1-2,SO2,170.00,2026-03-30T15:00:00+08:00,pos",
+        ],
+        "utf-8",
+    )
+    pos = write(
+        tmp_path / "pos.csv",
+        [
+            "receipt_no,order_ref,amount,paid_at,payment_method,store,fee,note",
+            "S1-1,SO1,89.00,2026-03-30 14:00:00,cash,S1,,",
+            "S1-2,SO2,170.00,2026-03-30 15:00:00,card,S1,1.02,",
+        ],
+        "utf-8",
+    )
+    bank = write(
+        tmp_path / "bank.csv",
+        [
+            "交易日期,交易时间,交易流水号,借方金额,贷方金额,余额,摘要,对方户名,附言",
+            "20260330,190000,B1,,89.00,10089.00,现金存款 S1,,",
+            "20260331,103000,B2,,168.98,10257.98,银联 POS 结算,银联商务,",
+        ],
+        "gbk",
+    )
+    report = tmp_path / "report.json"
+    done = run(
+        "settle", "--erp", erp, "--bill", f"pos={pos}", "--bank", bank,
+        "--payout", "pos.card=T+1", "--out", report,
+    )  # fmt: skip
+    assert done.returncode == EXIT_OK, done.stderr
+    assert "pos.csv as pos (utf-8)" in done.stderr
+    data = json.loads(report.read_text(encoding="utf-8"))
+    assert sorted(
+        (o["status"], o["left"][0]["record_id"], o["right"][0]["record_id"])
+        for o in data["pairs"]["bank"]
+    ) == [("matched", "pos.card.S1:2026-03-30", "B2"), ("matched", "pos.cash.S1:2026-03-30", "B1")]

@@ -44,7 +44,7 @@ from orderkit.reconcile.readers.douyin import (
 from orderkit.reconcile.readers.erp import ERP_COLUMNS, read_erp_csv
 from orderkit.reconcile.readers.jd import JD_COLUMNS, read_jd_settlement
 from orderkit.reconcile.readers.pdd import PDD_COLUMNS, read_pdd_bill
-from orderkit.reconcile.readers.pos import read_pos_csv
+from orderkit.reconcile.readers.pos import POS_COLUMNS, read_pos_csv
 from orderkit.reconcile.readers.wechatpay import (
     WECHATPAY_COLUMNS,
     WECHATPAY_LEGACY_COLUMNS,
@@ -64,6 +64,7 @@ __all__ = [
     "JD_COLUMNS",
     "LAYOUTS",
     "PDD_COLUMNS",
+    "POS_COLUMNS",
     "QIANNIU_COLUMNS",
     "WECHATPAY_COLUMNS",
     "WECHATPAY_LEGACY_COLUMNS",

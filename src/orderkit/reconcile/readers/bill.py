@@ -49,6 +49,7 @@ from orderkit.reconcile.readers.douyin import (
 )
 from orderkit.reconcile.readers.jd import read_jd_settlement
 from orderkit.reconcile.readers.pdd import read_pdd_bill
+from orderkit.reconcile.readers.pos import read_pos_csv
 from orderkit.reconcile.readers.wechatpay import read_wechatpay_bill
 from orderkit.reconcile.records import Record, Rejected
 
@@ -67,8 +68,8 @@ class Layout:
     reader: BillReader
     source: str
     #: Whether the file's naive times are in the zone of whoever exported it (a bank's
-    #: statement) rather than in the platform's own (Beijing time for every platform
-    #: bill): :func:`read_bill`'s ``source_tz`` applies to these.
+    #: statement, a store's tills) rather than in the platform's own (Beijing time for
+    #: every platform bill): :func:`read_bill`'s ``source_tz`` applies to these.
     local_time: bool = False
 
     def matches(self, header: Sequence[str]) -> bool:
@@ -165,6 +166,14 @@ LAYOUTS: Final[tuple[Layout, ...]] = (
         ("结算时间", "结算单号", "订单号", "子订单号", "商家实收", "订单总价"),
         read_douyin_settlement,
         "douyin",
+    ),
+    Layout(
+        "pos",
+        "point-of-sale receipts export (receipt_no, amount, paid_at, payment_method, store)",
+        ("receipt_no", "amount", "paid_at"),
+        read_pos_csv,
+        "pos",
+        local_time=True,
     ),
     Layout(
         "bank",
@@ -290,15 +299,15 @@ def read_bill(
     """Read a bill whose layout is chosen by its header (or named by ``layout``).
 
     ``source`` names the records' source (the layout's channel by default: ``wechatpay``,
-    ``alipay``, ``jd``, ``pdd``, ``douyin``, ``bank``); a ``source`` that is one of these
-    channels also says what the file must be, so a WeChat Pay bill read as
+    ``alipay``, ``jd``, ``pdd``, ``douyin``, ``pos``, ``bank``); a ``source`` that is one of
+    these channels also says what the file must be, so a WeChat Pay bill read as
     ``source="bank"`` or ``"alipay"`` is refused with a :class:`ValidationError` on
     ``layout`` naming the file and what it looks like (any other name reads any
     layout). ``encoding`` overrides the detection. ``source_tz`` is the zone of the naive
-    times of a file without a zone of its own (a bank statement); a platform's bill is
-    read in the zone its platform writes (Beijing time). A row that cannot be read is a
-    :class:`~orderkit.reconcile.Rejected` in ``.rejected`` naming its line and column;
-    reading goes on.
+    times of a file without a zone of its own (a bank statement, a POS export); a
+    platform's bill is read in the zone its platform writes (Beijing time). A row that
+    cannot be read is a :class:`~orderkit.reconcile.Rejected` in ``.rejected`` naming its
+    line and column; reading goes on.
     """
     if layout is not None and layout not in _BY_NAME:
         raise ValidationError("layout", layout, f"expected one of {', '.join(_BY_NAME)}")
