@@ -357,6 +357,14 @@ class Lifecycle:
             " due that no event could settle",
         )
 
+    def collectable(self, order: Order, at: datetime) -> bool:
+        """Whether a ``pay`` of what ``order`` owes, at ``at``, is taken in its status
+        (a cash on delivery order completed before the carrier remits): how an order
+        in a final status with money due can still be settled. What
+        :meth:`~orderkit.lifecycle.OrderService.place` asks of such an order."""
+        probe = Event("pay", event_id=f"{order.order_id}:collectable", at=at)
+        return self._payable_in(order, probe, order.status)
+
     def _payable_in(self, order: Order, event: Event, status: int) -> bool:
         """Whether a ``pay`` of what ``order`` owes is taken in ``status``."""
         probe = Event("pay", event_id=f"{event.event_id}:probe", at=event.at,

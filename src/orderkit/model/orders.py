@@ -34,6 +34,7 @@ from orderkit.model.shares import spread_weights, units_share
 
 __all__ = [
     "ANCHORS",
+    "PAID_STATUSES",
     "Address",
     "Adjustment",
     "AdjustmentKind",
@@ -106,6 +107,15 @@ class OrderStatus(IntEnum):
 
 
 _FINAL = frozenset({OrderStatus.COMPLETED, OrderStatus.CANCELLED, OrderStatus.CLOSED})
+
+#: The statuses that say a prepaid order's buyer paid: PAID to COMPLETED, and CLOSED
+#: (ended after payment). A platform showing one of them without a paid time was paid
+#: all the same (mapping records the payment, sync brings the ``pay``); CANCELLED says
+#: nothing about the money.
+PAID_STATUSES: Final = frozenset({
+    OrderStatus.PAID, OrderStatus.PACKED, OrderStatus.SHIPPED, OrderStatus.DELIVERED,
+    OrderStatus.COMPLETED, OrderStatus.CLOSED,
+})
 
 
 class LineStatus(StrEnum):
