@@ -204,7 +204,10 @@ class OrderService:
         the lock id on the order. Lock and save run in one :meth:`~OrderRepository.atomic`
         block; if the save fails the lock is released again (rolled back with the block
         when the ledger's store shares the repository's transaction). An order id that is
-        stored already raises :class:`~orderkit.model.errors.DuplicateOrder`. The
+        stored already raises :class:`~orderkit.model.errors.DuplicateOrder`; an order
+        with open units no event can ship or cancel, refunds beyond what it was paid, or
+        a final status with money due no ``pay`` can collect raises
+        :class:`~orderkit.model.errors.ValidationError` before anything is locked. The
         one-order case of :meth:`place_many`."""
         if not isinstance(order, Order):
             raise ValidationError("order", order, "expected an Order")
@@ -255,7 +258,7 @@ class OrderService:
         checked = [_placement(index, placement) for index, placement in enumerate(placements)]
         refused: dict[int, OrderkitError] = {}
         for index, (order, _transitions) in enumerate(checked):
-            stuck = _stuck_open_units(order, self.lifecycle)
+            stuck = _stuck_open_units(order, self.lifecycle) or _unsettled(order, self.lifecycle)
             if stuck is not None:
                 refused[index] = stuck
         while True:
@@ -1039,6 +1042,35 @@ def _stuck_open_units(order: Order, lifecycle: Lifecycle) -> ValidationError | N
         units,
         f"order {order.order_id} {where} with open units {units} (line id: units) that"
         f" no event can ship or cancel: {fix}",
+    )
+
+
+def _unsettled(order: Order, lifecycle: Lifecycle) -> ValidationError | None:
+    """The refusal of placing ``order`` with money no event can settle: refunds beyond
+    what was paid (a refund never exceeds paid minus refunded), or a final status with
+    money still due that no ``pay`` there can collect (no order ends owing what nobody
+    can collect; a cash on delivery order completed before the carrier remits may)."""
+    totals = order.totals
+    if totals.refunded > totals.paid:
+        return ValidationError(
+            "order.payments",
+            totals.refunded,
+            f"order {order.order_id} records {totals.refunded} refunded of"
+            f" {totals.paid} paid: refunds never exceed what was paid; record the payment"
+            " they pay back",
+        )
+    due = totals.due
+    if (order.status not in lifecycle.table.final or not due.amount
+            or lifecycle.table.collects(order, order.status,
+                                        order.status_since or order.created_at)):
+        return None
+    return ValidationError(
+        "order.payments",
+        due,
+        f"order {order.order_id} is {lifecycle.table.name(order.status)} with {due} due"
+        f" ({totals.paid} paid, {totals.refunded} refunded, {totals.sold} sold) that no"
+        " event could collect: place it unpaid and bring its payments and refunds as"
+        " events (as sync does), so each refund takes its units or its concession",
     )
 
 

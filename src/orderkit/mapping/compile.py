@@ -59,6 +59,7 @@ from orderkit.mapping.units import EXACT, MONEY_UNITS
 from orderkit.model.errors import DefinitionError, MappingError, ValidationError
 from orderkit.model.money import Money
 from orderkit.model.orders import (
+    PAID_STATUSES,
     Address,
     Adjustment,
     AdjustmentKind,
@@ -244,7 +245,10 @@ _COLLECTED: Final = frozenset({OrderStatus.DELIVERED, OrderStatus.COMPLETED})
 
 def _compile_payment(spec: PlatformMap, tz: tzinfo) -> PaymentsReader:
     """The payment terms and the buyer's payment, recorded when the order has a paid
-    time, or, on delivery terms, once it is delivered (none without a spec)."""
+    time, or, on delivery terms, once it is delivered (none without a spec). A prepaid
+    order in a status that says it was paid (:data:`PAID_STATUSES`) but with no paid
+    time (a WooCommerce bank transfer the shop marked completed) was paid all the same:
+    at the payload's modified time, else its creation (as sync pays it)."""
     name = spec.name
     payment: PaymentSpec | None = spec.payment
     if payment is None:
@@ -278,6 +282,8 @@ def _compile_payment(spec: PlatformMap, tz: tzinfo) -> PaymentsReader:
         at = header.paid_at
         if at is None and terms is PaymentTerms.ON_DELIVERY and header.status in _COLLECTED:
             at = read_collected(payload, "", currency, header.created_at) or header.signalled_at
+        elif at is None and terms is PaymentTerms.PREPAID and header.status in PAID_STATUSES:
+            at = header.signalled_at
         if at is None:
             return terms, refunds
         reference = read_reference(payload, "", currency) or ""

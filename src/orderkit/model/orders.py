@@ -34,6 +34,7 @@ from orderkit.model.shares import spread_weights, units_share
 
 __all__ = [
     "ANCHORS",
+    "PAID_STATUSES",
     "Address",
     "Adjustment",
     "AdjustmentKind",
@@ -106,6 +107,15 @@ class OrderStatus(IntEnum):
 
 
 _FINAL = frozenset({OrderStatus.COMPLETED, OrderStatus.CANCELLED, OrderStatus.CLOSED})
+
+#: The statuses that say a prepaid order's buyer paid: PAID to COMPLETED, and CLOSED
+#: (ended after payment). A platform showing one of them without a paid time was paid
+#: all the same (mapping records the payment, sync brings the ``pay``); CANCELLED says
+#: nothing about the money.
+PAID_STATUSES: Final = frozenset({
+    OrderStatus.PAID, OrderStatus.PACKED, OrderStatus.SHIPPED, OrderStatus.DELIVERED,
+    OrderStatus.COMPLETED, OrderStatus.CLOSED,
+})
 
 
 class LineStatus(StrEnum):
@@ -582,8 +592,9 @@ class SoldValue:
     share of the order's: order-level amounts are spread over lines by line value (net
     of the line's own discounts) with :meth:`Money.allocate`, and a line's share goes
     to its units in proportion, rounded once to the fen, so a line's units together
-    always carry exactly its share. The order's own shipping (net of what was given
-    back) and rounding count while anything is still sold or travelled.
+    always carry exactly its share. The order's own rounding down (抹零) is spread like
+    an order discount, in ``rounding``. The order's own shipping (net of what was given
+    back) and rounding up count while anything is still sold or travelled.
     ``amount = goods - discounts + shipping + tax + rounding``.
     """
 
@@ -1155,9 +1166,10 @@ class Order:
 
     def _own_charges(self) -> tuple[Decimal, Decimal]:
         """The order's own shipping (its SHIPPING adjustments on no line of it, less the
-        SHIPPING_CONCESSION given back on it) and its own ROUNDING (on no line)."""
+        SHIPPING_CONCESSION given back on it) and its own rounding up (see
+        :meth:`_own_rounding`)."""
         known = {line.line_id for line in self.lines}
-        shipping = rounding = Money.zero(self.currency).amount
+        shipping = Money.zero(self.currency).amount
         for adjustment in self.adjustments:
             if adjustment.line_id in known:
                 continue
@@ -1165,13 +1177,25 @@ class Order:
                 shipping += adjustment.amount.amount
             elif adjustment.kind is AdjustmentKind.SHIPPING_CONCESSION:
                 shipping -= adjustment.amount.amount
-            elif adjustment.kind is AdjustmentKind.ROUNDING:
-                rounding += adjustment.amount.amount
-        return shipping, rounding
+        return shipping, self._own_rounding()[0]
+
+    def _own_rounding(self) -> tuple[Decimal, Decimal]:
+        """The order's own ROUNDING (on no line), net, as ``(up, down)``: rounding up
+        (above zero) is a charge that stays with the order, like its shipping; rounding
+        down (below zero, 抹零) is a discount to the buyer, spread over the lines like an
+        order discount (:meth:`_compute_line_parts`), so units that leave the sale take
+        their part of it with them. One of the two is zero."""
+        known = {line.line_id for line in self.lines}
+        net = sum((adjustment.amount.amount for adjustment in self.adjustments
+                   if adjustment.kind is AdjustmentKind.ROUNDING
+                   and adjustment.line_id not in known),
+                  Money.zero(self.currency).amount)
+        zero = Money.zero(self.currency).amount
+        return (net, zero) if net > 0 else (zero, net)
 
     @property
     def charges_stand(self) -> bool:
-        """Whether the order's own charges (its shipping, its rounding) stand: anything
+        """Whether the order's own charges (its shipping, its rounding up) stand: anything
         is still sold, or a parcel went out (false once every unit was cancelled or
         refunded before shipment)."""
         return bool(self.shipments) or any(self.sold_units.values())
@@ -1193,15 +1217,15 @@ class Order:
 
     @property
     def rounding_standing(self) -> Money:
-        """The order's own ROUNDING (on no line) while it stands, as
-        :attr:`shipping_standing`: what a refund may give back after the shipping,
-        when it rounds up."""
+        """The order's own rounding up (its ROUNDING on no line, net, when above zero)
+        while it stands, as :attr:`shipping_standing`: what a refund may give back after
+        the shipping. Zero when it rounds down (that is spread over the lines)."""
         return Money(self._own_standing()[1], self.currency)
 
     def sold_by_line(self) -> dict[str, Money]:
         """What the buyer pays for each line's units still sold (its goods, less its
-        discounts, plus its tax and own shipping), by line id; lines with nothing sold
-        are left out. The order's own shipping and rounding are not in any line."""
+        discounts, plus its tax, own shipping and rounding), by line id; lines with nothing sold
+        are left out. The order's own shipping and rounding up are not in any line."""
         currency = self.currency
         return {
             line_id: Money(goods - sums[0] + sums[1] + sums[2] + sums[3], currency)
@@ -1239,8 +1263,8 @@ class Order:
     def _line_parts(self) -> dict[str, dict[tuple[int, int], Decimal]]:
         """Each line's share of the adjustments, as ``(slot, units covered) -> amount``
         (slots: discounts, shipping, tax, rounding): its own adjustments, plus its part
-        of the order-level discounts and tax, spread by line value (by units when every
-        line is free). Shared: callers must not change it."""
+        of the order-level discounts, tax and rounding down, spread by line value (by
+        units when every line is free). Shared: callers must not change it."""
         parts: dict[str, dict[tuple[int, int], Decimal]] = _derived(
             self, "line_parts", self._compute_line_parts
         )
@@ -1266,6 +1290,9 @@ class Order:
                     own[line_id] = own.get(line_id, Decimal(0)) + amount
             elif adjustment.kind not in _ORDER_CHARGES:
                 spread[slot] = spread.get(slot, 0) + amount
+        down = self._own_rounding()[1]
+        if down:  # a rounding down is a discount: spread like one
+            spread[_SHARE_SLOT[AdjustmentKind.ROUNDING]] = down
         if spread:
             weights = spread_weights(self.lines, own)
             for slot, total in spread.items():
@@ -1389,7 +1416,9 @@ def _derived(order: Order, name: str, compute: Callable[[], Any]) -> Any:
         return value
 
 
-#: Order-level kinds that stay with the order instead of being spread over its lines.
+#: Order-level kinds that stay with the order instead of being spread over its lines
+#: (the order's ROUNDING only when it rounds up: a rounding down is spread, see
+#: :meth:`Order._own_rounding`).
 _ORDER_CHARGES: Final = frozenset(
     {AdjustmentKind.SHIPPING, AdjustmentKind.SHIPPING_CONCESSION, AdjustmentKind.ROUNDING}
 )

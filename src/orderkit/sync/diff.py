@@ -39,6 +39,7 @@ from orderkit.lifecycle.refunds import money_only_refund, refund_label, unrefund
 from orderkit.lifecycle.table import refund_moves
 from orderkit.model.money import Money
 from orderkit.model.orders import (
+    PAID_STATUSES,
     Address,
     Adjustment,
     AdjustmentKind,
@@ -78,10 +79,8 @@ _UNCOMPARED: Final = frozenset(
      AdjustmentKind.SHIPPING_CONCESSION}
 )
 
-_PAID: Final = frozenset(
-    {OrderStatus.PAID, OrderStatus.PACKED, OrderStatus.SHIPPED, OrderStatus.DELIVERED,
-     OrderStatus.COMPLETED, OrderStatus.CLOSED}
-)
+#: Where the payload says the buyer paid: the rule mapping records a payment by.
+_PAID: Final = PAID_STATUSES
 _BEFORE_SHIP: Final = frozenset({OrderStatus.PAID, OrderStatus.PACKED})
 #: Where an order's goods have not left yet: its address still matters.
 _UNSHIPPED: Final = _BEFORE_SHIP | {OrderStatus.PENDING_PAYMENT}

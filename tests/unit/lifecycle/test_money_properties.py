@@ -22,6 +22,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+import attrs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -124,7 +125,9 @@ stories = st.lists(
 
 def sold_oracle(order: Order) -> Decimal:
     """Goods still sold + their shipping and tax - their discounts: each line's share of
-    every kind in proportion to the units it covers that are still sold."""
+    every kind in proportion to the units it covers that are still sold. The order's own
+    rounding, net, is its charge when it rounds up and spread over the lines when it
+    rounds down."""
     sold = {line.line_id: line.quantities[LineStatus.OPEN] + line.quantities[LineStatus.SHIPPED]
             for line in order.lines}
     value = sum((line.unit_price.amount * sold[line.line_id] for line in order.lines),
@@ -133,6 +136,7 @@ def sold_oracle(order: Order) -> Decimal:
     zero = Money.zero("CNY")
     shares: dict[tuple[str, str, int], Money] = {}  # (line, slot, units covered) -> amount
     spread: dict[str, Money] = {}
+    rounding = zero  # the order's own, net
     for adjustment in order.adjustments:
         slot = _SLOTS.get(adjustment.kind)
         if slot is None:
@@ -144,11 +148,17 @@ def sold_oracle(order: Order) -> Decimal:
         if line is not None:
             key = (line.line_id, slot, adjustment.units or line.quantity)
             shares[key] = shares.get(key, zero) + given
+        elif adjustment.kind is AdjustmentKind.ROUNDING:
+            rounding += adjustment.amount
         elif adjustment.kind in _ORDER_CHARGES:
             if order.shipments or any(sold.values()):
                 value += given.amount
         else:
             spread[slot] = spread.get(slot, zero) + adjustment.amount
+    if rounding.amount < 0:  # rounding down (抹零): a discount spread over the lines
+        spread["rounding"] = rounding
+    elif order.shipments or any(sold.values()):  # rounding up: the order's own charge
+        value += rounding.amount
     own = {line.line_id: sum((a.amount.amount for a in order.adjustments
                               if a.line_id == line.line_id and _SLOTS.get(a.kind) == "discounts"
                               and a.kind is not AdjustmentKind.CONCESSION), Decimal(0))
@@ -263,3 +273,57 @@ def test_a_refund_of_everything_paid_after_shipment_closes_the_order(
     assert refunded.order.status.name == "CLOSED"
     assert (totals.sold, totals.due, totals.refund_due) == (cny(0), cny(0), cny(0))
     assert totals.refunded == paid
+
+
+@settings(max_examples=100, deadline=None)
+@given(orders(), st.integers(1, 99), st.randoms(use_true_random=False), st.data())
+def test_returning_every_unit_of_an_order_rounded_down_pays_back_what_was_paid(
+    order: Order, down: int, rng: Any, data: st.DataObject
+) -> None:
+    """An order rounded down (抹零) at the till, paid, shipped and delivered; its units
+    come back in random batches, refunds of what is owed in between or not: at the end
+    nothing is sold but the order's own shipping (a fee the parcel earned), what is
+    still owed back is what was paid less what was refunded, and the ``RefundDue``
+    amounts add up to what was paid for the goods."""
+    worth = order.totals.payable - order.shipping_standing  # what the lines are worth
+    if worth.minor <= down:  # 抹零 takes off less than the goods cost, as a coupon does
+        return
+    order = attrs.evolve(order, adjustments=(
+        *order.adjustments, Adjustment(AdjustmentKind.ROUNDING, cny(-down), label="抹零")))
+    lifecycle = Lifecycle(clock=ManualClock(T0))
+    story = [Event("pay", event_id="p", at=T0, data={"amount": order.totals.payable}),
+             Event("ship", event_id="s", at=T0, data={"carrier": "SF", "waybill": "SF1"}),
+             Event("deliver", event_id="d", at=T0)]
+    for event in story:
+        transition = lifecycle.apply(order, event)
+        check_step(order, transition.order, transition.events, event.name)
+        order = transition.order
+    paid = order.totals.paid
+    units = [line.line_id for line in order.lines for _ in range(line.quantity)]
+    rng.shuffle(units)
+    owed = cny(0)
+    n = 0
+    while units:
+        size = data.draw(st.integers(1, len(units)))
+        batch, units = units[:size], units[size:]
+        lines = {line_id: batch.count(line_id) for line_id in set(batch)}
+        n += 1
+        event = Event("return_received", event_id=f"rx{n}", at=T0 + timedelta(hours=n),
+                      data={"lines": lines, "sellable": lines})
+        transition = lifecycle.apply(order, event)
+        check_step(order, transition.order, transition.events, event.name)
+        owed += sum((e.amount for e in transition.events if isinstance(e, RefundDue)), cny(0))
+        order = transition.order
+        if order.totals.refund_due.amount and data.draw(st.booleans()):
+            event = Event("refund", event_id=f"rf{n}", at=T0 + timedelta(hours=n),
+                          data={"amount": order.totals.refund_due})
+            transition = lifecycle.apply(order, event)
+            check_step(order, transition.order, transition.events, event.name)
+            order = transition.order
+    totals = order.totals
+    assert totals.sold == order.shipping_standing
+    assert totals.refund_due == totals.paid - totals.refunded - order.shipping_standing
+    assert owed == paid - order.shipping_standing
+    if not order.shipping_standing:
+        assert totals.sold == cny(0)
+        assert owed == paid

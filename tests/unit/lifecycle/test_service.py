@@ -9,6 +9,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from orderkit.adapters.memory import MemoryOrderRepository
@@ -631,3 +632,55 @@ def test_the_refunded_event_carries_the_refund_s_reference(repository: OrderRepo
     # A message written before the field existed reads back with no reference.
     older = {k: v for k, v in to_dict(refunded).items() if k != "reference"}
     assert from_dict(Refunded, older).reference == ""
+
+
+def _ended(status: OrderStatus, *payments: Any, **changes: Any) -> Order:
+    """``new_order`` placed as it is in ``status``, its units shipped."""
+    from orderkit.model.orders import LineStatus
+
+    line = OrderLine("L1", "TEA", 3, Money("10.00", "CNY"), quantities={LineStatus.SHIPPED: 3})
+    return Order("ORD-E", "woocommerce", "E", [line], T0, status=status, payments=payments,
+                 **changes)
+
+
+def test_place_refuses_an_order_in_a_final_status_still_owing_money() -> None:
+    """A COMPLETED order no payment paid for (a payload read without its payment) would
+    end owing what no event can collect: refused, naming the amount, nothing stored."""
+    from orderkit.model.orders import Payment, PaymentKind
+
+    repository = MemoryOrderRepository()
+    service = OrderService(repository)
+    back = Payment("r1", Money("19.00", "CNY"), T0, kind=PaymentKind.REFUND)
+    paid = Payment("p1", Money("30.00", "CNY"), T0)
+    with pytest.raises(ValidationError) as caught:
+        service.place(_ended(OrderStatus.COMPLETED, paid, back))
+    assert caught.value.path == "order.payments"
+    assert caught.value.value == Money("19.00", "CNY")
+    assert "COMPLETED with CNY 19.00 due" in caught.value.reason
+    assert repository.find_by_channel("woocommerce", "E") is None
+
+
+def test_place_refuses_refunds_beyond_what_was_paid() -> None:
+    from orderkit.model.orders import Payment, PaymentKind
+
+    service = OrderService(MemoryOrderRepository())
+    back = Payment("r1", Money("19.00", "CNY"), T0, kind=PaymentKind.REFUND)
+    with pytest.raises(ValidationError) as caught:
+        service.place(_ended(OrderStatus.SHIPPED, back))
+    assert caught.value.path == "order.payments"
+    assert caught.value.value == Money("19.00", "CNY")
+    assert "CNY 19.00 refunded" in caught.value.reason
+    assert "CNY 0.00 paid" in caught.value.reason
+
+
+def test_place_takes_an_ended_order_settled_or_collectable_later() -> None:
+    """Paid in full and completed, or a cash on delivery order completed before the
+    carrier remitted (a ``pay`` in COMPLETED still settles it): placed as they are."""
+    from orderkit.model.orders import Payment, PaymentTerms
+
+    service = OrderService(MemoryOrderRepository())
+    paid = Payment("p1", Money("30.00", "CNY"), T0)
+    assert service.place(_ended(OrderStatus.COMPLETED, paid)).status == OrderStatus.COMPLETED
+    cod = attrs.evolve(_ended(OrderStatus.COMPLETED), order_id="ORD-COD",
+                       channel_order_id="COD", payment_terms=PaymentTerms.ON_DELIVERY)
+    assert service.place(cod).totals.due == Money("30.00", "CNY")

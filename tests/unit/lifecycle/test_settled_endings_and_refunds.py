@@ -450,3 +450,31 @@ def test_a_cash_on_delivery_order_sent_in_part_is_not_delivered_with_units_open(
     assert story.send("track", status="signed", carrier_time=T0).status is OrderStatus.SHIPPED
     story.send("ship", carrier="jd", waybill="JDV5")
     assert story.send("deliver").status is OrderStatus.DELIVERED
+
+
+def test_returns_of_a_receipt_rounded_down_pay_back_exactly_what_was_paid() -> None:
+    """A till receipt: 2 x 49.99, 10.00 off the receipt, rounded down (抹零) to 89.90.
+    The cup and then the tea come back; refunding what each return says is owed pays
+    back the 89.90, and the order closes with nothing sold and nothing due."""
+    adjustments = [Adjustment(AdjustmentKind.DISCOUNT, cny("10.00"), label="receipt 10%"),
+                   Adjustment(AdjustmentKind.ROUNDING, cny("-0.08"), label="抹零")]
+    story = Story(Order("R-B", "pos", "R-B", [OrderLine("1", "TEA", 1, cny("49.99")),
+                                              OrderLine("2", "CUP", 1, cny("49.99"))], T0,
+                        adjustments=adjustments))
+    story.send("pay", amount=cny("89.90"), method="cash")
+    story.send("ship", carrier="counter", waybill="R-B")
+    story.send("deliver")
+    owed = []
+    for line_id in ("2", "1"):
+        story.count += 1
+        event = Event("return_received", event_id=f"e{story.count}", at=T0,
+                      data={"lines": {line_id: 1}, "sellable": {line_id: 1}})
+        received = story.lifecycle.apply(story.order, event)
+        owed += [e.amount for e in received.events if type(e).__name__ == "RefundDue"]
+        story.order = received.order
+        story.send("refund", amount=owed[-1], method="cash")
+    order = story.order
+    assert sum(owed, cny("0.00")) == cny("89.90")
+    assert order.status.name == "CLOSED"
+    assert (order.totals.sold, order.totals.refund_due, order.totals.refunded) == (
+        cny("0.00"), cny("0.00"), cny("89.90"))

@@ -189,8 +189,63 @@ def test_woocommerce_refunds_are_read_as_money_paid_back() -> None:
             if p.kind is PaymentKind.REFUND]
     assert back == [("woocommerce:723:refund:726", Decimal("10.00")),
                     ("woocommerce:723:refund:724", Decimal("9.00"))]
-    assert order.paid_at is None  # a bank transfer without a paid time: refunds are not it
     assert order.totals.refunded.amount == Decimal("19.00")
+
+
+def test_a_completed_woocommerce_order_without_date_paid_is_paid_when_completed() -> None:
+    """Order 723 (a bank transfer, ``date_paid`` null: WooCommerce sets it only when a
+    gateway completes the payment) is ``completed``: the buyer paid its ``total``,
+    read at ``date_completed_gmt``, as sync reads it. An order the shop marked
+    ``refunded`` with neither time is paid at its modified time; a ``pending`` or
+    ``cancelled`` one is not paid."""
+    from datetime import UTC, datetime
+
+    from orderkit.mapping import normalize
+    from orderkit.model.orders import PaymentKind
+
+    order = normalize("woocommerce", _woo_723())
+    [payment] = [p for p in order.payments if p.kind is PaymentKind.PAYMENT]
+    completed = datetime(2017, 3, 21, 19, 54, 51, tzinfo=UTC)
+    assert (payment.payment_id, str(payment.amount), payment.at, payment.method) == (
+        "woocommerce:723:payment", "USD 39.00", completed, "bacs")
+    assert order.paid_at == completed
+    assert (str(order.totals.paid), str(order.totals.refunded)) == ("USD 39.00", "USD 19.00")
+    refunded = dict(_woo_723(), status="refunded", date_completed_gmt=None,
+                    date_modified_gmt="2017-03-22T08:00:00")
+    assert normalize("woocommerce", refunded).paid_at == datetime(2017, 3, 22, 8, tzinfo=UTC)
+    for status in ("pending", "on-hold", "cancelled", "failed"):
+        unpaid = dict(_woo_723(), status=status, date_completed_gmt=None, refunds=[])
+        assert normalize("woocommerce", unpaid).payments == (), status
+
+
+def test_order_723_is_paid_alike_by_normalize_and_sync_and_not_placed_as_is() -> None:
+    """``normalize`` and ``Sync.receive`` read the same payment (amount and time); the
+    mapped order, its refunds naming no units, is no order to store COMPLETED as it is
+    (it would owe 19.00 nobody collects): ``OrderService.place`` refuses it by name."""
+    from datetime import UTC, datetime
+
+    from orderkit.adapters.memory import MemoryOrderRepository, MemorySyncStore
+    from orderkit.lifecycle import OrderService
+    from orderkit.mapping import normalize
+    from orderkit.model.errors import ValidationError
+    from orderkit.model.orders import PaymentKind
+    from orderkit.sync import Sync
+
+    mapped = normalize("woocommerce", _woo_723())
+    repository = MemoryOrderRepository()
+    with pytest.raises(ValidationError) as caught:
+        OrderService(repository).place(mapped)
+    assert (caught.value.path, str(caught.value.value)) == ("order.payments", "USD 19.00")
+    assert "COMPLETED with USD 19.00 due" in caught.value.reason
+    sync = Sync(repository, OrderService(repository), store=MemorySyncStore())
+    sync.receive("woocommerce", _woo_723(), received_at=datetime(2026, 3, 1, tzinfo=UTC))
+    stored = repository.find_by_channel("woocommerce", "723")
+    assert stored is not None
+    [synced] = [p for p in stored.payments if p.kind is PaymentKind.PAYMENT]
+    [read] = [p for p in mapped.payments if p.kind is PaymentKind.PAYMENT]
+    assert (synced.amount, synced.at) == (read.amount, read.at)
+    assert (stored.paid_at, stored.totals.refunded) == (mapped.paid_at, mapped.totals.refunded)
+    assert not stored.totals.due  # its refunds took their place as concessions
 
 
 def test_a_woocommerce_refund_not_written_negative_is_refused_by_name() -> None:

@@ -482,3 +482,33 @@ def test_a_save_a_host_repository_checks_is_refused_naming_what_is_wrong(
     assert refused.value.path == path
     check_version_raised(saved, 4)
     check_version_raised(saved, None)
+
+
+def test_a_rounding_down_is_spread_over_the_lines_like_an_order_discount() -> None:
+    """抹零: 2 x 49.99 rounded down to 99.90. The -0.08 lowers what the units are worth
+    (half each), so every unit returned takes its part of it back out of the sale."""
+    down = Adjustment(AdjustmentKind.ROUNDING, cny("-0.08"), label="抹零")
+    order = make_order(lines=[OrderLine("1", "TEA", 1, cny("49.99")),
+                              OrderLine("2", "CUP", 1, cny("49.99"))],
+                       adjustments=[down])
+    assert order.totals.payable == order.totals.sold == cny("99.90")
+    assert order.sold_by_line() == {"1": cny("49.95"), "2": cny("49.95")}
+    assert order.rounding_standing == cny("0.00")  # no order charge left to give back
+    shipped = [attrs.evolve(line, quantities={LineStatus.SHIPPED: 1}) for line in order.lines]
+    returned = [attrs.evolve(line, quantities={LineStatus.RETURNED: 1}) for line in order.lines]
+    sent = attrs.evolve(order, lines=shipped,
+                        shipments=[Shipment("s1", "SF", "SF1", shipped_at=T0)])
+    assert sent.totals.sold == cny("99.90")
+    back = attrs.evolve(sent, lines=returned)
+    assert back.totals.sold == cny("0.00")
+    assert back.sold_value.rounding == cny("0.00")
+
+
+def test_a_rounding_up_stays_the_orders_own_charge() -> None:
+    up = Adjustment(AdjustmentKind.ROUNDING, cny("0.02"), borne_by="buyer")
+    order = make_order(lines=[OrderLine("1", "TEA", 1, cny("49.99")),
+                              OrderLine("2", "CUP", 1, cny("49.99"))],
+                       adjustments=[up])
+    assert order.sold_by_line() == {"1": cny("49.99"), "2": cny("49.99")}
+    assert order.rounding_standing == cny("0.02")
+    assert order.totals.sold == cny("100.00")

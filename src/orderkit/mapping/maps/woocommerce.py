@@ -12,10 +12,16 @@ quotient, ``price`` often has more decimals than the currency (``20.00 / 3`` is
 ``6.666666666666667``, ``0.30 / 3`` is ``0.09999999999999999``); beside a ``subtotal``
 such a price is passed over for it, without one it is refused. ``status`` is a single
 axis. A line without a ``sku`` is identified by its variation, else its product id.
-``total`` is what the buyer pays. ``refunds`` lists the money paid back (``id``,
-``reason``, ``total`` as a negative decimal text; the documentation's example order
-writes the reason under ``refund``), naming no units: each is a REFUND payment, from
-which sync derives the ``refund`` events.
+``total`` is what the buyer pays. ``date_paid_gmt`` is set when a gateway completes the
+payment (or, in later versions, when the order first moves to ``processing`` or
+``completed``); an order paid offline (a bank transfer, cash on delivery, a cheque) that
+the shop marked ``completed`` may have none, as the documentation's order 723: it is
+paid at ``date_completed_gmt``, and a ``processing`` or ``refunded`` one with neither at
+the modified time (every map's rule: a status that says paid records the payment).
+``refunds`` lists the money paid back (``id``, ``reason``, ``total`` as a negative
+decimal text; the documentation's example order writes the reason under ``refund``),
+naming no units: each is a REFUND payment, from which sync derives the ``refund``
+events.
 
 ``fee_lines`` (a gift wrap, a cash on delivery surcharge) are added into ``total``; each
 is read as a charge the buyer pays beside the goods. The model's only such kinds are
@@ -56,7 +62,8 @@ def platform_map() -> PlatformMap:
         currency_path="currency",
         order_id=Field("id", "id"),
         created_at=Field("date_created_gmt", "timestamp"),
-        paid_at=Field("date_paid_gmt", "timestamp", required=False),
+        paid_at=Field("date_paid_gmt", "timestamp", required=False,
+                      fallback=("date_completed_gmt",)),
         buyer_id=Field("customer_id", "id", required=False, null=(None, 0)),
         payable=Field("total", "decimal"),
         ship_to={
@@ -112,7 +119,7 @@ def platform_map() -> PlatformMap:
         buyer_note=Field("customer_note", required=False),
         ignore=(
             "parent_id", "number", "order_key", "created_via", "version", "date_created",
-            "date_modified", "date_paid", "date_completed", "date_completed_gmt", "discount_tax",
+            "date_modified", "date_paid", "date_completed", "discount_tax",
             "shipping_tax", "cart_tax", "prices_include_tax", "customer_ip_address",
             "customer_user_agent", "billing", "shipping.last_name", "shipping.company",
             "shipping.address_2", "payment_method_title", "cart_hash", "meta_data", "tax_lines",
