@@ -7,8 +7,10 @@ of the same fact can be recognised and ignored.
 
 The domain events are facts the engine decided, for the host to publish after the order
 is saved (outbox style): inventory releases exactly the units named in
-:class:`LinesCancelled`, finance books revenue on :class:`ReceivableDue`, a carrier
-gateway forwards :class:`AddressChanged`. Every domain event names the order, the input
+:class:`LinesCancelled`, finance books revenue per shipment on the value each
+:class:`LinesShipped` carries (a carrier scan that proved a shipment no ``ship`` told
+also says :class:`ReceivableDue`, of the same value), a carrier gateway forwards
+:class:`AddressChanged`. Every domain event names the order, the input
 event id that caused it and when the engine decided it, so consumers can deduplicate.
 """
 
@@ -202,6 +204,15 @@ class LinesShipped(DomainEvent):
     """Units left the warehouse: ``lines`` maps line id to units, ``skus`` SKU to units.
 
     ``forced`` is true when a carrier scan proved the shipment and no ``ship`` came.
+
+    What the units sent are sold for (added in 0.3), the revenue a booker recognises on
+    this shipment: their ``goods`` value, their share of the order's ``discounts``,
+    ``shipping`` and ``tax`` (the first parcel also carries the order's own shipping),
+    and ``amount``, the net of those (see :class:`~orderkit.model.orders.SoldValue`).
+    Over an order's shipments, ``amount`` (less that of :class:`LinesUnshipped`) adds up
+    to the value of its units shipped and still sold: to ``Order.totals.sold`` once
+    nothing is open and nothing shipped left the sale. ``None`` in a payload written
+    before 0.3.
     """
 
     shipment_id: str
@@ -209,6 +220,11 @@ class LinesShipped(DomainEvent):
     lines: Mapping[str, int]
     skus: Mapping[str, int]
     forced: bool = False
+    goods: Money | None = None
+    discounts: Money | None = None
+    shipping: Money | None = None
+    tax: Money | None = None
+    amount: Money | None = None
 
 
 @attrs.frozen
@@ -219,13 +235,22 @@ class LinesUnshipped(DomainEvent):
     (``shipment_id``, ``waybill``) names fewer. ``lines`` (line id to units) and
     ``skus`` (SKU to units) are open again: the inventory ledger takes them back from
     what the order's lock committed (``stock.uncommit``), and a later ``ship`` sends
-    them. The order's money does not change: the units are still sold.
+    them. The order's money does not change: the units are still sold, but no longer
+    shipped: ``goods``, ``discounts``, ``shipping``, ``tax`` and ``amount`` (``None`` in
+    a payload written before they were added) are the value the scan's
+    :class:`LinesShipped` counted for them, which a booker takes back until a later
+    ``ship`` sends them.
     """
 
     shipment_id: str
     waybill: str
     lines: Mapping[str, int]
     skus: Mapping[str, int]
+    goods: Money | None = None
+    discounts: Money | None = None
+    shipping: Money | None = None
+    tax: Money | None = None
+    amount: Money | None = None
 
 
 @attrs.frozen
@@ -332,7 +357,13 @@ class RefundLinesAssigned(DomainEvent):
 @attrs.frozen
 class ReceivableDue(DomainEvent):
     """A carrier scan proved the goods left: finance may book ``amount``, the value of
-    what is still sold (cancelled, refunded and returned units excluded), as revenue."""
+    what is still sold (cancelled, refunded and returned units excluded), as revenue.
+
+    Only a scan that forced the shipment (no ``ship`` came) says it, beside the
+    :class:`LinesShipped` ``forced`` of the same value; every shipment's
+    :class:`LinesShipped` carries its value (from 0.3), so a booker books revenue on
+    those and takes this one as the notice that a scan, not the warehouse, proved it:
+    booking both counts the forced shipment twice."""
 
     amount: Money
     status: int
