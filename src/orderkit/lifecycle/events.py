@@ -156,13 +156,28 @@ class Event:
         _from_json_forms(self.name, cast("dict[str, Any]", self.data))
 
 
+def _decided(event: DomainEvent) -> datetime:
+    return event.at
+
+
 @attrs.frozen
 class DomainEvent:
-    """Base of every fact the engine emits: which order, caused by which event, when."""
+    """Base of every fact the engine emits: which order, caused by which event, when.
+
+    ``at`` is when the engine decided it (the clock's time), ``occurred_at`` (added in
+    0.3) when the fact itself happened: the causing :class:`Event`'s own ``at`` (a
+    payment's time at the gateway, a shipment's at the warehouse), the time finance
+    books it by (:func:`~orderkit.model.time.accounting_date`), as the order's own
+    ``paid_at`` is. An event processed late is dated by its fact, not by the clock; a
+    payload written before 0.3 reads back with ``occurred_at`` equal to ``at``.
+    """
 
     order_id: str
     event_id: str
     at: datetime
+    occurred_at: datetime = attrs.field(
+        kw_only=True, default=attrs.Factory(_decided, takes_self=True)
+    )
 
 
 @attrs.frozen

@@ -118,7 +118,9 @@ class Step:
 @attrs.frozen
 class Effect:
     """What a handler decided: ``fields`` of the order to change, domain ``events`` to
-    emit, ``changes`` for the audit entry, and who approved it (``approved_by``)."""
+    emit (dated ``at`` the step's clock; the engine gives each the event's own time as
+    ``occurred_at``), ``changes`` for the audit entry, and who approved it
+    (``approved_by``)."""
 
     fields: Mapping[str, Any] = attrs.Factory(dict)
     events: tuple[DomainEvent, ...] = ()
