@@ -31,6 +31,7 @@ from orderkit.model.serialization import from_dict
 from orderkit.model.time import ensure_instant
 
 __all__ = [
+    "DOMAIN_EVENTS",
     "EVENT_DATA",
     "EVENT_NAMES",
     "AddressChanged",
@@ -57,6 +58,7 @@ __all__ = [
     "StockShort",
     "StockShortage",
     "TrackingRecorded",
+    "read_event",
 ]
 
 #: Per built-in event, the data keys the engine reads for it (and ``approved_by``, read
@@ -449,3 +451,43 @@ class PriceChanged(DomainEvent):
     previous: Money
     unit_price: Money
     approved_by: str | None
+
+
+#: Every domain event class by its name, the ``type`` of its outbox payload (added in
+#: 0.3).
+DOMAIN_EVENTS: Final[Mapping[str, type[DomainEvent]]] = {
+    cls.__name__: cls
+    for cls in (
+        AddressChanged, HoldPlaced, HoldReleased, LinesCancelled, LinesShipped,
+        LinesUnshipped, OrderCancelled, Overpaid, PaymentReceived, PaymentShort,
+        PriceChanged, ReceivableDue, RefundDue, RefundLinesAssigned, Refunded,
+        ReturnCancelled, ReturnReceived, ReturnRequested, StatusChanged, StockShort,
+        TrackingRecorded,
+    )
+}
+
+
+def read_event(payload: Mapping[str, Any]) -> DomainEvent:
+    """The domain event an ``event.<type>`` outbox payload holds (added in 0.3): the
+    class its ``"type"`` names (:data:`DOMAIN_EVENTS`), read from the payload's other
+    keys. Keys the class does not know are ignored, as the payloads' contract asks
+    (a payload only gains keys, each with a default): a consumer reads a payload from
+    a newer producer, and one written before a key was added reads back with its
+    default. What the class does know is read strictly
+    (:func:`~orderkit.model.serialization.from_dict`): a payload that is no mapping,
+    names no known ``type``, or lacks or misstates a field is a
+    :class:`~orderkit.model.errors.ValidationError` on ``payload.<field>``.
+    """
+    if not isinstance(payload, Mapping):
+        raise ValidationError("payload", payload, "expected a mapping (a domain event's payload)")
+    name = payload.get("type")
+    cls = DOMAIN_EVENTS.get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise ValidationError(
+            "payload.type", name, "no such domain event (known: " + ", ".join(DOMAIN_EVENTS) + ")"
+        )
+    known = attrs.fields_dict(cls)
+    try:
+        return from_dict(cls, {key: value for key, value in payload.items() if key in known})
+    except ValidationError as error:
+        raise error.at("payload") from None
