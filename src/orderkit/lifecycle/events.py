@@ -193,9 +193,13 @@ class StatusChanged(DomainEvent):
 
 @attrs.frozen
 class PaymentReceived(DomainEvent):
-    """A payment was recorded."""
+    """A payment was recorded: ``amount``, and (added in 0.3; empty when the ``pay``
+    gave none) its ``method`` (how it paid: the clearing account it reached) and
+    ``reference`` (the gateway's transaction number, to match its statement)."""
 
     amount: Money
+    method: str = ""
+    reference: str = ""
 
 
 @attrs.frozen
@@ -346,13 +350,17 @@ class Refunded(DomainEvent):
 
     ``released`` maps SKU to units refunded before they shipped (stock to release);
     ``reference`` is the refund's own (the gateway's or platform's refund number, as
-    the ``refund`` event gave it; empty when none was, added in 0.3).
+    the ``refund`` event gave it; empty when none was, added in 0.3); ``method`` how
+    it went back (added in 0.3): the ``refund``'s, else the way the money came in, as
+    the order records it (:meth:`~orderkit.model.orders.Order.paying_method`), else
+    empty.
     """
 
     amount: Money
     lines: Mapping[str, int]
     released: Mapping[str, int]
     reference: str = ""
+    method: str = ""
 
 
 @attrs.frozen

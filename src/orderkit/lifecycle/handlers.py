@@ -159,7 +159,8 @@ def pay(step: Step) -> Effect:
         reference=event.data.get("reference") or "",
     )
     fields: dict[str, Any] = {"payments": (*order.payments, payment)}
-    events: list[DomainEvent] = [PaymentReceived(order.order_id, event.event_id, step.now, amount)]
+    events: list[DomainEvent] = [PaymentReceived(order.order_id, event.event_id, step.now,
+                                                 amount, payment.method, payment.reference)]
     if amount < due:
         events.append(
             PaymentShort(order.order_id, event.event_id, step.now, due, amount, due - amount)
@@ -462,7 +463,7 @@ def refund(step: Step) -> Effect:
     return Effect(
         fields,
         (Refunded(order.order_id, event.event_id, step.now, amount, dict(payment.lines),
-                  released, payment.reference),),
+                  released, payment.reference, payment.method),),
         (("refunded", str(refunded), str(refunded + amount)),),
         step.approved_by,
     )
