@@ -9,6 +9,7 @@
 
 from orderkit.lifecycle.engine import Lifecycle, Transition
 from orderkit.lifecycle.events import (
+    DOMAIN_EVENTS,
     EVENT_NAMES,
     AddressChanged,
     DomainEvent,
@@ -34,6 +35,7 @@ from orderkit.lifecycle.events import (
     StockShort,
     StockShortage,
     TrackingRecorded,
+    read_event,
 )
 from orderkit.lifecycle.policy import Actor, ActorDirectory, Directory, Policy, person_key
 from orderkit.lifecycle.service import InventoryLedgerLike, OrderService
@@ -43,6 +45,7 @@ from orderkit.model.audit import AuditEntry
 __all__ = [
     "DEFAULT_GUARDS",
     "DEFAULT_TABLE",
+    "DOMAIN_EVENTS",
     "EVENT_NAMES",
     "Actor",
     "ActorDirectory",
@@ -81,4 +84,5 @@ __all__ = [
     "Transition",
     "TransitionTable",
     "person_key",
+    "read_event",
 ]

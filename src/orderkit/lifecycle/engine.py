@@ -122,9 +122,10 @@ class Transition:
 class Lifecycle:
     """Applies events to orders through a :class:`TransitionTable`.
 
-    ``clock`` only stamps when audit entries and domain events were written; every
-    decision uses the event's own time (``event.at``), so replaying a stream on any day
-    gives the same orders. ``address_edit_window`` is how long after payment (by event
+    ``clock`` only stamps when audit entries and domain events were written (a domain
+    event's ``at``; its ``occurred_at`` is the event's own time); every decision uses
+    the event's own time (``event.at``), so replaying a stream on any day gives the
+    same orders. ``address_edit_window`` is how long after payment (by event
     time) the buyer may change the address without an approver;
     ``after_sale_window`` (7 days by default) how long after delivery the buyer may ask
     for a return; ``policy`` checks roles, regions and the two-person rule (default:
@@ -289,7 +290,10 @@ class Lifecycle:
             "",
             effect.approved_by,
         )
-        return Transition(new, True, tuple(events), (entry,))
+        # Every fact is dated by the event that caused it (``occurred_at``), beside the
+        # clock's ``at``: finance books it by the former.
+        facts = tuple(attrs.evolve(fact, occurred_at=event.at) for fact in events)
+        return Transition(new, True, facts, (entry,))
 
     def refusal(self, order: Order, event: Event, error: OrderkitError) -> AuditEntry:
         """The audit entry recording that ``event`` was refused with ``error``.

@@ -7,8 +7,10 @@ of the same fact can be recognised and ignored.
 
 The domain events are facts the engine decided, for the host to publish after the order
 is saved (outbox style): inventory releases exactly the units named in
-:class:`LinesCancelled`, finance books revenue on :class:`ReceivableDue`, a carrier
-gateway forwards :class:`AddressChanged`. Every domain event names the order, the input
+:class:`LinesCancelled`, finance books revenue per shipment on the value each
+:class:`LinesShipped` carries (a carrier scan that proved a shipment no ``ship`` told
+also says :class:`ReceivableDue`, of the same value), a carrier gateway forwards
+:class:`AddressChanged`. Every domain event names the order, the input
 event id that caused it and when the engine decided it, so consumers can deduplicate.
 """
 
@@ -29,6 +31,7 @@ from orderkit.model.serialization import from_dict
 from orderkit.model.time import ensure_instant
 
 __all__ = [
+    "DOMAIN_EVENTS",
     "EVENT_DATA",
     "EVENT_NAMES",
     "AddressChanged",
@@ -55,6 +58,7 @@ __all__ = [
     "StockShort",
     "StockShortage",
     "TrackingRecorded",
+    "read_event",
 ]
 
 #: Per built-in event, the data keys the engine reads for it (and ``approved_by``, read
@@ -154,13 +158,28 @@ class Event:
         _from_json_forms(self.name, cast("dict[str, Any]", self.data))
 
 
+def _decided(event: DomainEvent) -> datetime:
+    return event.at
+
+
 @attrs.frozen
 class DomainEvent:
-    """Base of every fact the engine emits: which order, caused by which event, when."""
+    """Base of every fact the engine emits: which order, caused by which event, when.
+
+    ``at`` is when the engine decided it (the clock's time), ``occurred_at`` (added in
+    0.3) when the fact itself happened: the causing :class:`Event`'s own ``at`` (a
+    payment's time at the gateway, a shipment's at the warehouse), the time finance
+    books it by (:func:`~orderkit.model.time.accounting_date`), as the order's own
+    ``paid_at`` is. An event processed late is dated by its fact, not by the clock; a
+    payload written before 0.3 reads back with ``occurred_at`` equal to ``at``.
+    """
 
     order_id: str
     event_id: str
     at: datetime
+    occurred_at: datetime = attrs.field(
+        kw_only=True, default=attrs.Factory(_decided, takes_self=True)
+    )
 
 
 @attrs.frozen
@@ -174,9 +193,13 @@ class StatusChanged(DomainEvent):
 
 @attrs.frozen
 class PaymentReceived(DomainEvent):
-    """A payment was recorded."""
+    """A payment was recorded: ``amount``, and (added in 0.3; empty when the ``pay``
+    gave none) its ``method`` (how it paid: the clearing account it reached) and
+    ``reference`` (the gateway's transaction number, to match its statement)."""
 
     amount: Money
+    method: str = ""
+    reference: str = ""
 
 
 @attrs.frozen
@@ -202,6 +225,15 @@ class LinesShipped(DomainEvent):
     """Units left the warehouse: ``lines`` maps line id to units, ``skus`` SKU to units.
 
     ``forced`` is true when a carrier scan proved the shipment and no ``ship`` came.
+
+    What the units sent are sold for (added in 0.3), the revenue a booker recognises on
+    this shipment: their ``goods`` value, their share of the order's ``discounts``,
+    ``shipping`` and ``tax`` (the first parcel also carries the order's own shipping),
+    and ``amount``, the net of those (see :class:`~orderkit.model.orders.SoldValue`).
+    Over an order's shipments, ``amount`` (less that of :class:`LinesUnshipped`) adds up
+    to the value of its units shipped and still sold: to ``Order.totals.sold`` once
+    nothing is open and nothing shipped left the sale. ``None`` in a payload written
+    before 0.3.
     """
 
     shipment_id: str
@@ -209,6 +241,11 @@ class LinesShipped(DomainEvent):
     lines: Mapping[str, int]
     skus: Mapping[str, int]
     forced: bool = False
+    goods: Money | None = None
+    discounts: Money | None = None
+    shipping: Money | None = None
+    tax: Money | None = None
+    amount: Money | None = None
 
 
 @attrs.frozen
@@ -219,13 +256,22 @@ class LinesUnshipped(DomainEvent):
     (``shipment_id``, ``waybill``) names fewer. ``lines`` (line id to units) and
     ``skus`` (SKU to units) are open again: the inventory ledger takes them back from
     what the order's lock committed (``stock.uncommit``), and a later ``ship`` sends
-    them. The order's money does not change: the units are still sold.
+    them. The order's money does not change: the units are still sold, but no longer
+    shipped: ``goods``, ``discounts``, ``shipping``, ``tax`` and ``amount`` (``None`` in
+    a payload written before they were added) are the value the scan's
+    :class:`LinesShipped` counted for them, which a booker takes back until a later
+    ``ship`` sends them.
     """
 
     shipment_id: str
     waybill: str
     lines: Mapping[str, int]
     skus: Mapping[str, int]
+    goods: Money | None = None
+    discounts: Money | None = None
+    shipping: Money | None = None
+    tax: Money | None = None
+    amount: Money | None = None
 
 
 @attrs.frozen
@@ -304,13 +350,17 @@ class Refunded(DomainEvent):
 
     ``released`` maps SKU to units refunded before they shipped (stock to release);
     ``reference`` is the refund's own (the gateway's or platform's refund number, as
-    the ``refund`` event gave it; empty when none was, added in 0.3).
+    the ``refund`` event gave it; empty when none was, added in 0.3); ``method`` how
+    it went back (added in 0.3): the ``refund``'s, else the way the money came in, as
+    the order records it (:meth:`~orderkit.model.orders.Order.paying_method`), else
+    empty.
     """
 
     amount: Money
     lines: Mapping[str, int]
     released: Mapping[str, int]
     reference: str = ""
+    method: str = ""
 
 
 @attrs.frozen
@@ -332,7 +382,13 @@ class RefundLinesAssigned(DomainEvent):
 @attrs.frozen
 class ReceivableDue(DomainEvent):
     """A carrier scan proved the goods left: finance may book ``amount``, the value of
-    what is still sold (cancelled, refunded and returned units excluded), as revenue."""
+    what is still sold (cancelled, refunded and returned units excluded), as revenue.
+
+    Only a scan that forced the shipment (no ``ship`` came) says it, beside the
+    :class:`LinesShipped` ``forced`` of the same value; every shipment's
+    :class:`LinesShipped` carries its value (from 0.3), so a booker books revenue on
+    those and takes this one as the notice that a scan, not the warehouse, proved it:
+    booking both counts the forced shipment twice."""
 
     amount: Money
     status: int
@@ -403,3 +459,43 @@ class PriceChanged(DomainEvent):
     previous: Money
     unit_price: Money
     approved_by: str | None
+
+
+#: Every domain event class by its name, the ``type`` of its outbox payload (added in
+#: 0.3).
+DOMAIN_EVENTS: Final[Mapping[str, type[DomainEvent]]] = {
+    cls.__name__: cls
+    for cls in (
+        AddressChanged, HoldPlaced, HoldReleased, LinesCancelled, LinesShipped,
+        LinesUnshipped, OrderCancelled, Overpaid, PaymentReceived, PaymentShort,
+        PriceChanged, ReceivableDue, RefundDue, RefundLinesAssigned, Refunded,
+        ReturnCancelled, ReturnReceived, ReturnRequested, StatusChanged, StockShort,
+        TrackingRecorded,
+    )
+}
+
+
+def read_event(payload: Mapping[str, Any]) -> DomainEvent:
+    """The domain event an ``event.<type>`` outbox payload holds (added in 0.3): the
+    class its ``"type"`` names (:data:`DOMAIN_EVENTS`), read from the payload's other
+    keys. Keys the class does not know are ignored, as the payloads' contract asks
+    (a payload only gains keys, each with a default): a consumer reads a payload from
+    a newer producer, and one written before a key was added reads back with its
+    default. What the class does know is read strictly
+    (:func:`~orderkit.model.serialization.from_dict`): a payload that is no mapping,
+    names no known ``type``, or lacks or misstates a field is a
+    :class:`~orderkit.model.errors.ValidationError` on ``payload.<field>``.
+    """
+    if not isinstance(payload, Mapping):
+        raise ValidationError("payload", payload, "expected a mapping (a domain event's payload)")
+    name = payload.get("type")
+    cls = DOMAIN_EVENTS.get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise ValidationError(
+            "payload.type", name, "no such domain event (known: " + ", ".join(DOMAIN_EVENTS) + ")"
+        )
+    known = attrs.fields_dict(cls)
+    try:
+        return from_dict(cls, {key: value for key, value in payload.items() if key in known})
+    except ValidationError as error:
+        raise error.at("payload") from None

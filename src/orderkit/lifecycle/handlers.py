@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 import attrs
 
@@ -118,7 +118,9 @@ class Step:
 @attrs.frozen
 class Effect:
     """What a handler decided: ``fields`` of the order to change, domain ``events`` to
-    emit, ``changes`` for the audit entry, and who approved it (``approved_by``)."""
+    emit (dated ``at`` the step's clock; the engine gives each the event's own time as
+    ``occurred_at``), ``changes`` for the audit entry, and who approved it
+    (``approved_by``)."""
 
     fields: Mapping[str, Any] = attrs.Factory(dict)
     events: tuple[DomainEvent, ...] = ()
@@ -157,7 +159,8 @@ def pay(step: Step) -> Effect:
         reference=event.data.get("reference") or "",
     )
     fields: dict[str, Any] = {"payments": (*order.payments, payment)}
-    events: list[DomainEvent] = [PaymentReceived(order.order_id, event.event_id, step.now, amount)]
+    events: list[DomainEvent] = [PaymentReceived(order.order_id, event.event_id, step.now,
+                                                 amount, payment.method, payment.reference)]
     if amount < due:
         events.append(
             PaymentShort(order.order_id, event.event_id, step.now, due, amount, due - amount)
@@ -203,6 +206,7 @@ def ship(step: Step) -> Effect:
         return attrs.evolve(reported, changes=(*reported.changes, *late))
     lines, skus, _taken = _move(order, wanted, (_OPEN,), _SHIPPED, "data.lines")
     shipment = Shipment(event.event_id, data["carrier"], data["waybill"], wanted, event.at)
+    shipments = (*order.shipments, shipment)
     shipped = LinesShipped(
         order.order_id,
         event.event_id,
@@ -211,9 +215,10 @@ def ship(step: Step) -> Effect:
         shipment.waybill,
         wanted,
         skus,
+        **_shipped_between(order, attrs.evolve(order, lines=lines, shipments=shipments)),
     )
     return Effect(
-        {"lines": lines, "shipments": (*order.shipments, shipment)},
+        {"lines": lines, "shipments": shipments},
         (shipped,),
         (("shipped", "", _units(wanted)), *late),
     )
@@ -256,11 +261,24 @@ def track(step: Step) -> Effect:
     events: list[DomainEvent] = []
     changes: list[Change] = []
     units = dict(shipment.lines)
+    wanted: dict[str, int] = {}
+    skus: dict[str, int] = {}
     if forced:
         wanted = order.open_units
         fields["lines"], skus, _taken = _move(order, wanted, (_OPEN,), _SHIPPED, "lines")
         for line_id, qty in wanted.items():
             units[line_id] = units.get(line_id, 0) + qty
+    shipments[index] = attrs.evolve(
+        shipment,
+        events=shipment.events if scan in shipment.events else (*shipment.events, scan),
+        first_scan_at=scan.at if first is None or scan.at < first else first,
+        lines=units,
+        shipped_at=shipment.shipped_at or (scan.at if forced else None),
+        forced=shipment.forced or forced,
+    )
+    fields["shipments"] = tuple(shipments)
+    if forced:
+        after = attrs.evolve(order, lines=fields["lines"], shipments=fields["shipments"])
         events.append(
             LinesShipped(
                 order.order_id,
@@ -271,18 +289,10 @@ def track(step: Step) -> Effect:
                 wanted,
                 skus,
                 forced=True,
+                **_shipped_between(order, after),
             )
         )
         changes.append(("shipped", "", _units(wanted)))
-    shipments[index] = attrs.evolve(
-        shipment,
-        events=shipment.events if scan in shipment.events else (*shipment.events, scan),
-        first_scan_at=scan.at if first is None or scan.at < first else first,
-        lines=units,
-        shipped_at=shipment.shipped_at or (scan.at if forced else None),
-        forced=shipment.forced or forced,
-    )
-    fields["shipments"] = tuple(shipments)
     events.append(
         TrackingRecorded(
             order.order_id,
@@ -355,7 +365,8 @@ def _report_scanned(step: Step, index: int, wanted: Mapping[str, int]) -> Effect
         current = attrs.evolve(order, lines=reopened)
         fields["lines"] = reopened
         events.append(LinesUnshipped(order.order_id, event.event_id, step.now,
-                                     parcel.shipment_id, data["waybill"], back, back_skus))
+                                     parcel.shipment_id, data["waybill"], back, back_skus,
+                                     **_shipped_between(current, order)))
         changes.append(("unshipped", _units(back), ""))
     lines, skus, _taken = _move(current, moving, (_OPEN,), _SHIPPED, "data.lines")
     carried = {line_id: units - back.get(line_id, 0) for line_id, units in parcel.lines.items()}
@@ -375,8 +386,10 @@ def _report_scanned(step: Step, index: int, wanted: Mapping[str, int]) -> Effect
                         shipment.waybill))
     if moving:
         fields["lines"] = lines
+        after = attrs.evolve(current, lines=lines, shipments=fields["shipments"])
         events.append(LinesShipped(order.order_id, event.event_id, step.now,
-                                   shipment.shipment_id, shipment.waybill, moving, skus))
+                                   shipment.shipment_id, shipment.waybill, moving, skus,
+                                   **_shipped_between(current, after)))
         changes.append(("shipped", "", _units(moving)))
     return Effect(fields, tuple(events), tuple(changes))
 
@@ -450,7 +463,7 @@ def refund(step: Step) -> Effect:
     return Effect(
         fields,
         (Refunded(order.order_id, event.event_id, step.now, amount, dict(payment.lines),
-                  released, payment.reference),),
+                  released, payment.reference, payment.method),),
         (("refunded", str(refunded), str(refunded + amount)),),
         step.approved_by,
     )
@@ -839,6 +852,42 @@ def _move(
 def _value_left(order: Order, lines: tuple[OrderLine, ...]) -> SoldValue:
     """The value that leaves ``order`` when its lines become ``lines``."""
     return order.sold_value.minus(attrs.evolve(order, lines=lines).sold_value)
+
+
+def _shipped_value(order: Order) -> SoldValue:
+    """What the buyer pays for ``order``'s units shipped and still sold: its sold value
+    with the open units set aside, and the order's own charges once a parcel carried
+    any unit (a shipment recorded by a scan that carried none does not count)."""
+    aside = tuple(
+        attrs.evolve(line, quantities={
+            **line.quantities,
+            _OPEN: 0,
+            _CANCELLED: line.quantities[_CANCELLED] + line.quantities[_OPEN],
+        })
+        if line.quantities[_OPEN] else line
+        for line in order.lines
+    )
+    carried = tuple(shipment for shipment in order.shipments if shipment.lines)
+    return attrs.evolve(order, lines=aside, shipments=carried).sold_value
+
+
+class _Value(TypedDict):
+    """The money fields of :class:`LinesShipped` and :class:`LinesUnshipped`."""
+
+    goods: Money
+    discounts: Money
+    shipping: Money
+    tax: Money
+    amount: Money
+
+
+def _shipped_between(before: Order, after: Order) -> _Value:
+    """The value a shipment sent when ``before`` became ``after`` (:func:`_shipped_value`
+    of each), as the money fields of :class:`LinesShipped` (and, with the orders the
+    other way round, of :class:`LinesUnshipped`)."""
+    sent = _shipped_value(after).minus(_shipped_value(before))
+    return {"goods": sent.goods, "discounts": sent.discounts, "shipping": sent.shipping,
+            "tax": sent.tax, "amount": sent.amount}
 
 
 def _concession(order: Order, amount: Money, label: str) -> list[Adjustment]:

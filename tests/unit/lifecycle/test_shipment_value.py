@@ -1,0 +1,197 @@
+"""Every shipment tells finance the value of what it sent (``LinesShipped.amount``).
+
+A general-ledger booker fed by the sink alone recognised revenue only on the
+``ReceivableDue`` of a carrier scan that forced SHIPPED: a warehouse ``ship`` and a cash
+on delivery order shipped and delivered unpaid carried no amount at all. Now each
+``LinesShipped`` carries the sold value of the units it sends (``goods``, their share of
+``discounts``, ``shipping`` and ``tax``, and ``amount``; the first parcel also carries
+the order's own shipping), and ``LinesUnshipped`` the value it takes back, so that the
+values add up to ``Order.totals``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from orderkit import Adjustment, AdjustmentKind, Money, Order, OrderLine, PaymentTerms
+from orderkit.errors import OrderkitError
+from orderkit.lifecycle import (
+    DomainEvent,
+    Event,
+    Lifecycle,
+    LinesCancelled,
+    LinesShipped,
+    LinesUnshipped,
+    OrderCancelled,
+    ReceivableDue,
+)
+from orderkit.testing import ManualClock
+
+T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)
+LINE_IDS = ("1", "2", "3")
+
+
+def cny(amount: str | int) -> Money:
+    return Money.from_minor(amount, "CNY") if isinstance(amount, int) else Money(amount, "CNY")
+
+
+def cup_order(**kwargs: Any) -> Order:
+    charges = [Adjustment(AdjustmentKind.SHIPPING, cny("10.00")),
+               Adjustment(AdjustmentKind.COMMISSION, cny("5.05"))]
+    return Order("O", "shop", "1", [OrderLine("1", "CUP", 2, cny("45.50"))], T0,
+                 adjustments=charges, **kwargs)
+
+
+def test_a_warehouse_ship_carries_the_value_of_what_it_sent() -> None:
+    life = Lifecycle(clock=ManualClock(T0))
+    order = life.apply(cup_order(), Event("pay", event_id="p", at=T0,
+                                          data={"amount": cny("101.00")})).order
+    shipped = life.apply(order, Event("ship", event_id="s", at=T0,
+                                      data={"carrier": "SF", "waybill": "SF1"})).events[0]
+    assert isinstance(shipped, LinesShipped)
+    assert (shipped.goods, shipped.discounts, shipped.shipping, shipped.tax, shipped.amount) == (
+        cny("91.00"), cny("0.00"), cny("10.00"), cny("0.00"), cny("101.00"))
+
+
+def test_a_cash_on_delivery_shipment_tells_the_value_the_carrier_collects() -> None:
+    life = Lifecycle(clock=ManualClock(T0))
+    cod = cup_order(payment_terms=PaymentTerms.ON_DELIVERY)
+    moved = life.apply(cod, Event("ship", event_id="s", at=T0,
+                                  data={"carrier": "jd", "waybill": "JD1"}))
+    shipped = moved.events[0]
+    assert isinstance(shipped, LinesShipped)
+    assert shipped.amount == moved.order.totals.due == cny("101.00")
+
+
+def test_parcels_split_a_lines_discount_exactly() -> None:
+    # 10.00 off three units: 3.33 + 3.33 + 3.34 over three parcels, never 3 x 3.33.
+    life = Lifecycle(clock=ManualClock(T0))
+    order = Order("O", "shop", "1", [OrderLine("1", "TEA", 3, cny("10.00"))], T0,
+                  adjustments=[Adjustment(AdjustmentKind.DISCOUNT, cny("10.00"), line_id="1")])
+    order = life.apply(order, Event("pay", event_id="p", at=T0,
+                                    data={"amount": cny("20.00")})).order
+    amounts = []
+    for n in range(3):
+        moved = life.apply(order, Event("ship", event_id=f"s{n}", at=T0,
+                                        data={"carrier": "SF", "waybill": f"SF{n}",
+                                              "lines": {"1": 1}}))
+        order = moved.order
+        amounts.append(next(e for e in moved.events if isinstance(e, LinesShipped)).amount)
+    assert sum(amounts, cny(0)) == order.totals.sold == cny("20.00")
+
+
+def test_a_forced_scan_ships_the_value_its_receivable_names() -> None:
+    life = Lifecycle(clock=ManualClock(T0))
+    order = life.apply(cup_order(), Event("pay", event_id="p", at=T0,
+                                          data={"amount": cny("101.00")})).order
+    moved = life.apply(order, Event("track", event_id="t", at=T0,
+                                    data={"status": "in_transit", "carrier_time": T0}))
+    shipped = next(e for e in moved.events if isinstance(e, LinesShipped))
+    due = next(e for e in moved.events if isinstance(e, ReceivableDue))
+    assert shipped.forced and shipped.amount == due.amount == cny("101.00")
+
+
+def test_a_payload_from_before_reads_back_without_the_values() -> None:
+    from orderkit import from_dict
+
+    old = {"order_id": "O", "event_id": "s", "at": T0.isoformat(), "shipment_id": "s",
+           "waybill": "SF1", "lines": {"1": 2}, "skus": {"CUP": 2}, "forced": False}
+    assert from_dict(LinesShipped, old).amount is None
+
+
+# --- the values add up to the order's totals ------------------------------------------------
+
+
+@st.composite
+def orders(draw: st.DrawFn) -> Order:
+    count = draw(st.integers(1, 3))
+    lines = [OrderLine(LINE_IDS[i], f"SKU-{i}", draw(st.integers(1, 4)),
+                       cny(draw(st.integers(0, 9_999)))) for i in range(count)]
+    goods = sum(line.amount.minor for line in lines)
+    adjustments = []
+    line = draw(st.sampled_from(lines))
+    if line.amount.minor and draw(st.booleans()):
+        off = draw(st.integers(1, line.amount.minor))
+        goods -= off
+        adjustments.append(Adjustment(AdjustmentKind.DISCOUNT, cny(off), line_id=line.line_id))
+    if goods and draw(st.booleans()):
+        adjustments.append(Adjustment(AdjustmentKind.COUPON, cny(draw(st.integers(1, goods)))))
+    if draw(st.booleans()):
+        adjustments.append(Adjustment(AdjustmentKind.SHIPPING, cny(draw(st.integers(0, 1_500)))))
+    if draw(st.booleans()):
+        adjustments.append(Adjustment(AdjustmentKind.TAX, cny(draw(st.integers(0, 999)))))
+    terms = draw(st.sampled_from(list(PaymentTerms)))
+    return Order("ORD-V", "pos", "V-1", lines, T0, adjustments=adjustments,
+                 payment_terms=terms)
+
+
+units = st.dictionaries(st.sampled_from(LINE_IDS), st.integers(1, 3), min_size=1, max_size=2)
+steps = st.lists(st.one_of(
+    st.tuples(st.just("ship"), st.one_of(st.none(), units)),
+    st.tuples(st.just("ship_scanned"), units),  # the warehouse tells the scanned parcel
+    st.tuples(st.just("cancel_lines"), units),
+    st.tuples(st.just("track"), st.none()),
+    st.tuples(st.just("refund"), st.none()),  # what is owed back, as money only
+    st.tuples(st.just("cancel"), st.none()),
+), max_size=8)
+
+
+def _event(order: Order, n: int, name: str, lines: dict[str, int] | None) -> Event:
+    at = T0 + timedelta(hours=n)
+    data: dict[str, Any]
+    if name in ("ship", "ship_scanned"):
+        data = {"carrier": "SF", "waybill": "YT1" if name == "ship_scanned" else f"SF{n}"}
+        if lines is not None:
+            data["lines"] = lines
+        name = "ship"
+    elif name == "track":
+        data = {"status": "in_transit", "carrier_time": at, "waybill": "YT1"}
+    elif name == "refund":
+        data = {"amount": order.refund_due}
+    elif name == "cancel_lines":
+        data = {"lines": lines}
+    else:
+        data = {}
+    return Event(name, event_id=f"e{n}", at=at, data=data)
+
+
+@settings(max_examples=150, deadline=None)
+@given(orders(), st.booleans(), steps)
+def test_the_values_events_carry_add_up_to_the_totals(
+    order: Order, pay: bool, story: list[tuple[str, dict[str, int] | None]]
+) -> None:
+    life = Lifecycle(clock=ManualClock(T0))
+    events: list[DomainEvent] = []
+    if pay or order.payment_terms is PaymentTerms.PREPAID:
+        order = life.apply(order, Event("pay", event_id="p", at=T0,
+                                        data={"amount": order.totals.payable})).order
+    story = [*story, ("ship", None)]  # whatever is still open ships at the end
+    for n, (name, lines) in enumerate(story, start=1):
+        try:
+            moved = life.apply(order, _event(order, n, name, lines))
+        except OrderkitError:
+            continue
+        order = moved.order
+        events.extend(moved.events)
+    zero = cny(0)
+    shipped = sum((e.amount for e in events if isinstance(e, LinesShipped) and e.amount),
+                  zero)
+    unshipped = sum((e.amount for e in events if isinstance(e, LinesUnshipped) and e.amount),
+                    zero)
+    cancelled = sum((e.amount for e in events
+                     if isinstance(e, LinesCancelled | OrderCancelled)), zero)
+    for e in events:
+        if isinstance(e, LinesShipped | LinesUnshipped):
+            assert e.amount is not None and e.goods is not None
+            assert e.discounts is not None and e.shipping is not None and e.tax is not None
+            assert e.amount == e.goods - e.discounts + e.shipping + e.tax  # no rounding here
+    if not order.open_units:
+        assert shipped - unshipped == order.totals.sold
+        assert shipped - unshipped + cancelled == order.totals.payable
+    forced = [e for e in events if isinstance(e, LinesShipped) and e.forced]
+    receivable = [e for e in events if isinstance(e, ReceivableDue)]
+    assert [e.amount for e in forced] == [e.amount for e in receivable]
