@@ -421,7 +421,8 @@ def test_orders_stored_by_the_previous_schema_are_found_by_the_watch_and_by_wayb
             f"ALTER TABLE {schema}.orders DROP COLUMN status_since, DROP COLUMN paid_at,"
             " DROP COLUMN created_at, DROP COLUMN unscanned_since,"
             " DROP COLUMN first_shipped_at, DROP COLUMN return_requested_since,"
-            " DROP COLUMN refund_due_since, DROP COLUMN partly_shipped_since"
+            " DROP COLUMN refund_due_since, DROP COLUMN partly_shipped_since,"
+            " DROP COLUMN ship_due_at, DROP COLUMN balance_due_since"
         )
         admin.execute(
             f"UPDATE {schema}.schema_version SET version = 1 WHERE component = 'orders'"
