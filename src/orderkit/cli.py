@@ -176,6 +176,11 @@ def _watch(args: argparse.Namespace) -> int:
         print(f"watch: {len(report.raised)} raised, {len(report.repeated)} repeated,"
               f" {len(report.resolved)} resolved, {report.pending} pending,"
               f" {len(report.inhibited)} inhibited, {len(report.failed)} failed", flush=True)
+        for rule, group, listed, counted in report.cut:
+            # A rule's limit cut its list: the rest are counted, in one more alert.
+            named = f"{rule}:{group}" if group else rule
+            print(f"watch: cut {named}: {listed} of {counted} stale order(s) listed",
+                  flush=True)
         for alert, reason in report.failed:
             _say(f"orderkit: could not send {alert.state} {alert.key}: {reason}")
         for metric, reason in report.unread:

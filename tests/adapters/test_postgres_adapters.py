@@ -421,7 +421,8 @@ def test_orders_stored_by_the_previous_schema_are_found_by_the_watch_and_by_wayb
             f"ALTER TABLE {schema}.orders DROP COLUMN status_since, DROP COLUMN paid_at,"
             " DROP COLUMN created_at, DROP COLUMN unscanned_since,"
             " DROP COLUMN first_shipped_at, DROP COLUMN return_requested_since,"
-            " DROP COLUMN refund_due_since, DROP COLUMN partly_shipped_since"
+            " DROP COLUMN refund_due_since, DROP COLUMN partly_shipped_since,"
+            " DROP COLUMN ship_due_at, DROP COLUMN balance_due_since"
         )
         admin.execute(
             f"UPDATE {schema}.schema_version SET version = 1 WHERE component = 'orders'"
@@ -464,9 +465,9 @@ def test_db_upgrade_creates_every_table_once(
 ) -> None:
     assert main(["db", "upgrade", "--dsn", pg_dsn, "--schema", schema]) == EXIT_OK
     first = capsys.readouterr().out
-    assert f"{schema}.orders: version 9 (migrated from 0)" in first
+    assert f"{schema}.orders: version 11 (migrated from 0)" in first
     assert upgrade(pg_dsn, schema=schema) == {
-        "orders": (9, 9), "inventory": (5, 5), "idempotency": (1, 1), "recon_sequences": (1, 1),
+        "orders": (11, 11), "inventory": (5, 5), "idempotency": (1, 1), "recon_sequences": (1, 1),
         "sync": (2, 2), "watch": (2, 2),
     }
     # The adapters find their tables ready.

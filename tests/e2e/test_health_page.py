@@ -113,3 +113,23 @@ def test_a_day_with_nothing_measured_says_so_instead_of_a_perfect_index(
     shown = PageParts(browser_dom(chromium, out, tmp_path / "profile"))
     assert "health index not measured" in shown.text
     assert "health index 100" not in shown.text
+
+
+def test_the_health_page_shows_its_times_in_the_accounting_zone_of_its_day(
+    tmp_path: Path, chromium: str
+) -> None:
+    # The page's day is the accounting zone's day (Asia/Shanghai); so are its times: as
+    # of, the alerts' since and the alert chart's axis, with the zone named once.
+    db = tmp_path / "shop.db"
+    _shop(db)
+    out = tmp_path / "health.html"
+    assert main(["health", "--db", str(db), "--out", str(out), "--period", "2026-03-03",
+                 "--now", "2026-03-03T12:00:00+08:00"]) == EXIT_OK
+    dom = browser_dom(chromium, out, tmp_path / "profile")
+    shown = PageParts(dom).text
+    assert "orderkit health: 2026-03-03" in shown
+    assert "as of 2026-03-03T12:00:00+08:00 (Asia/Shanghai)" in shown
+    # the watcher first saw the alerts at NOW, 12:00 in Shanghai
+    assert "2026-03-03T12:00:00+08:00" in shown.split("Alert history", 1)[1]
+    assert "2026-03-03T12:00+08:00" in shown  # the chart's axis
+    assert "+00:00" not in shown

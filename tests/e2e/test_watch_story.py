@@ -130,3 +130,21 @@ def test_orderkit_watch_alerts_on_parked_releases_of_the_file(
     (line,) = [line for line in last.splitlines() if PARKED in line]
     assert "resolved" in line
     assert "watch: 0 raised, 0 repeated, 1 resolved" in last
+
+
+def test_orderkit_watch_says_which_rules_listed_fewer_orders_than_they_counted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A rule cut at its ``limit`` (1,000) lists its oldest orders one by one and counts
+    the rest: the run's summary says so per rule, with the orders listed and counted."""
+    path = tmp_path / "shop.db"
+    repository = SQLiteOrderRepository(path)
+    for n in range(1003):
+        repository.save(Order(f"P-{n:04}", "tmall", f"P-{n:04}",
+                              [OrderLine("1", "TEA", 1, Money("89.00", "CNY"))], T0), None)
+    assert main(["watch", "--once", "--db", str(path)]) == 0
+    said = capsys.readouterr().out.splitlines()
+    assert [line for line in said if line.startswith("watch: cut ")] == [
+        "watch: cut payment_channel_down:tmall: 1000 of 1003 stale order(s) listed",
+        "watch: cut pending_payment_stale: 1000 of 1003 stale order(s) listed",
+    ]

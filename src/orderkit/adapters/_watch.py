@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import TYPE_CHECKING, Final
 
 from orderkit.model._checks import quantity
 from orderkit.model.errors import ValidationError
-from orderkit.model.orders import ANCHORS, Anchor, Order, OrderStatus, PaymentTerms
-from orderkit.model.time import ensure_aware
+from orderkit.model.orders import (
+    ANCHORS,
+    Anchor,
+    Order,
+    OrderStatus,
+    PaymentKind,
+    PaymentTerms,
+)
+from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, ensure_aware, zone
 
 if TYPE_CHECKING:
     from orderkit.lifecycle.ports import GroupBy
 
-__all__ = ["anchor_of", "checked_group", "checked_group_by", "checked_query", "checked_terms",
-           "group_of", "paid_since"]
+__all__ = ["anchor_of", "balance_due_since", "checked_group",
+           "checked_group_by", "checked_leave_out", "checked_query", "checked_terms",
+           "group_of", "paid_since", "ship_due_at"]
 
 #: The anchors the model derives from the order (properties of :class:`Order` of the
 #: same names), which the SQL stores keep in columns of their own.
@@ -47,6 +55,19 @@ def checked_terms(terms: object) -> PaymentTerms | None:
         return terms
     raise ValidationError("terms", terms,
                           f"expected None or one of {', '.join(t.value for t in PaymentTerms)}")
+
+
+def checked_leave_out(leave_out: object) -> tuple[Anchor, ...]:
+    """The ``stale`` query's ``leave_out``: anchors of :data:`LEAVE_OUT` (an order that
+    has any of those instants is left out), sorted."""
+    if isinstance(leave_out, str | bytes) or not isinstance(leave_out, Collection):
+        raise ValidationError("leave_out", leave_out, "expected a collection of anchors")
+    from orderkit.lifecycle.ports import LEAVE_OUT
+
+    for anchor in leave_out:
+        if anchor not in LEAVE_OUT:
+            raise ValidationError("leave_out", anchor, f"expected one of {', '.join(LEAVE_OUT)}")
+    return tuple(sorted(set(leave_out)))
 
 
 def checked_group_by(group_by: object) -> GroupBy | None:
@@ -102,6 +123,41 @@ def paid_since(order: Order) -> datetime | None:
     return order.status_since or order.created_at
 
 
+def ship_due_at(order: Order) -> datetime | None:
+    """The ``ship_due_at`` anchor: when ``order`` became due to ship. Its ``paid_at``
+    anchor (:func:`paid_since`), or, for a presale whose ship-from day
+    (:func:`orderkit.fulfilment.ship_from`, the wave's own reading) begins later, the
+    start of that day in the default accounting zone (the zone of the wave's
+    ``WavePolicy.tz``): the wave leaves the presale out until that day, and so does the
+    watch. A ``ship_from:`` tag that is no date counts from the payment (the wave leaves
+    the order out as ``bad_tag`` until the tag is mended)."""
+    from orderkit.fulfilment.waves import ship_from
+
+    paid = paid_since(order)
+    if paid is None:
+        return None
+    try:
+        day = ship_from(order)
+    except ValidationError:
+        return paid
+    if day is None:
+        return paid
+    return max(paid, datetime.combine(day, time(0), tzinfo=zone(DEFAULT_ACCOUNTING_TZ)))
+
+
+def balance_due_since(order: Order) -> datetime | None:
+    """The ``balance_due_since`` anchor: for a presale (its ``presale`` tag) still
+    PENDING_PAYMENT that took a payment toward what it owes (its deposit: the lifecycle
+    keeps a short payment and its order unpaid, with a ``PaymentShort``), when the
+    first payment came; ``None`` for any other order."""
+    from orderkit.fulfilment.waves import PRESALE_TAG
+
+    if (order.status != OrderStatus.PENDING_PAYMENT or PRESALE_TAG not in order.tags
+            or order.paid_at is not None or order.totals.paid.amount <= 0):
+        return None
+    return min((p.at for p in order.payments if p.kind is PaymentKind.PAYMENT), default=None)
+
+
 def anchor_of(order: Order, anchor: Anchor) -> datetime | None:
     """The instant ``anchor`` names on ``order`` (``None`` when it has none).
     ``status_since`` is ``created_at`` for an order that has never changed status; the
@@ -110,6 +166,10 @@ def anchor_of(order: Order, anchor: Anchor) -> datetime | None:
         return order.status_since or order.created_at
     if anchor == "paid_at":
         return paid_since(order)
+    if anchor == "ship_due_at":
+        return ship_due_at(order)
+    if anchor == "balance_due_since":
+        return balance_due_since(order)
     if anchor == "created_at":
         return order.created_at
     if anchor in _DERIVED:

@@ -7,6 +7,8 @@
 * :func:`plan_wave`: the orders of one shipping batch by a :class:`WavePolicy`; every
   candidate left out has an :class:`Exclusion` (a :class:`Reason` and words);
   :class:`ExclusionLog` raises an alert for an order left out too long.
+* :func:`ship_from`: a presale order's ship-from date (its ``ship_from:`` tag), the one
+  reading the wave and the watch share.
 * :func:`release_wave`: pack the selected orders through the lifecycle.
 """
 
@@ -14,6 +16,7 @@ from orderkit.fulfilment.expiry import near_expiry_hold
 from orderkit.fulfilment.ports import Lot, LotCatalog
 from orderkit.fulfilment.release import release_wave
 from orderkit.fulfilment.waves import (
+    PRESALE_TAG,
     Exclusion,
     ExclusionLog,
     Reason,
@@ -21,9 +24,11 @@ from orderkit.fulfilment.waves import (
     WavePolicy,
     plan_wave,
     policy_from_toml,
+    ship_from,
 )
 
 __all__ = [
+    "PRESALE_TAG",
     "Exclusion",
     "ExclusionLog",
     "Lot",
@@ -35,4 +40,5 @@ __all__ = [
     "plan_wave",
     "policy_from_toml",
     "release_wave",
+    "ship_from",
 ]

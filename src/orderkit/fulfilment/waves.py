@@ -33,6 +33,7 @@ from orderkit.model.orders import (
 from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, ensure_aware, zone
 
 __all__ = [
+    "PRESALE_TAG",
     "Exclusion",
     "ExclusionLog",
     "Reason",
@@ -40,6 +41,7 @@ __all__ = [
     "WavePolicy",
     "plan_wave",
     "policy_from_toml",
+    "ship_from",
 ]
 
 Stream = Literal["in_stock", "presale"]
@@ -89,8 +91,18 @@ def _tag_value(order: Order, prefix: str) -> str | None:
     return None
 
 
-def _ship_from(order: Order) -> date | None:
-    """A presale order's ship-from date, from its ``ship_from:YYYY-MM-DD`` tag."""
+#: The tag that makes an order a presale (``WavePolicy.presale_tag``'s default).
+PRESALE_TAG: Final = "presale"
+
+
+def ship_from(order: Order, *, presale_tag: str = PRESALE_TAG) -> date | None:
+    """A presale order's ship-from date, from its ``ship_from:YYYY-MM-DD`` tag: the day
+    the presale wave may first take it (and the watch's ``ship_due_at`` counts from).
+    ``None`` for an order without ``presale_tag`` (an in-stock order's ``ship_from:``
+    tag says nothing) or without the tag; a tag that is no date is a
+    :class:`~orderkit.model.errors.ValidationError` on ``tags`` naming it."""
+    if presale_tag not in order.tags:
+        return None
     value = _tag_value(order, "ship_from:")
     if value is None:
         return None
@@ -161,7 +173,7 @@ class WavePolicy:
     max_orders: int | None = attrs.field(default=None, validator=_CAP)
     max_lines: int | None = attrs.field(default=None, validator=_CAP)
     promise: timedelta = attrs.field(default=timedelta(hours=48), validator=_promise)
-    presale_tag: str = "presale"
+    presale_tag: str = PRESALE_TAG
     carrier_of: Callable[[Order], str | None] | None = None
 
     @stream.validator
@@ -444,13 +456,13 @@ def _why_not(
     try:
         # The tags the wave reads: one that cannot be read leaves out its order, named,
         # never the whole wave.
-        ship_from = _ship_from(order) if presale else None
+        ships_from = ship_from(order, presale_tag=policy.presale_tag)
         promises[order.order_id] = policy.promised(order)
     except ValidationError as error:
         return Exclusion(Reason.BAD_TAG, f"bad tag {error.value}: {error.reason}")
-    if ship_from is not None and ship_from > today:
+    if ships_from is not None and ships_from > today:
         return Exclusion(Reason.PRESALE_NOT_SHIPPABLE,
-                         f"presale ships from {ship_from.isoformat()}")
+                         f"presale ships from {ships_from.isoformat()}")
     if cutoff is not None and (order.paid_at or order.created_at) > cutoff:
         # The day and the zone of the cut-off, as the floor reads it; cash on delivery
         # waiting to ship was placed then (the courier collects), not paid.

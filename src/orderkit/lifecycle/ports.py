@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ANCHORS",
     "GROUP_BY",
+    "LEAVE_OUT",
     "Anchor",
     "CarrierGateway",
     "EventSink",
@@ -36,6 +37,15 @@ __all__ = [
 #: ``"unknown"``.
 GroupBy = Literal["channel", "carrier", "region"]
 GROUP_BY: Final[tuple[GroupBy, ...]] = ("channel", "carrier", "region")
+
+#: The anchors a ``stale`` query may leave orders out by (``leave_out``: an order that
+#: has the instant is left out): the ones an order may lack, which the SQL stores keep
+#: in columns of their own. ``balance_due_since`` leaves out the presales that took
+#: their deposit and wait for their balance.
+LEAVE_OUT: Final[tuple[Anchor, ...]] = (
+    "paid_at", "return_requested_since", "refund_due_since", "partly_shipped_since",
+    "ship_due_at", "balance_due_since",
+)
 
 
 @attrs.frozen
@@ -97,6 +107,7 @@ class OrderRepository(OutboxStore, Protocol):
         *,
         terms: PaymentTerms | None = None,
         group: tuple[GroupBy, str] | None = None,
+        leave_out: Collection[Anchor] = (),
     ) -> list[Order]:
         """Orders in one of ``statuses`` whose ``anchor`` instant is earlier than
         ``before``, oldest first, at most ``limit`` (the watch's query: backed by an
@@ -109,7 +120,13 @@ class OrderRepository(OutboxStore, Protocol):
         cash-on-delivery order waiting to ship is not taken for an unpaid one.
         ``group`` (a :data:`GroupBy` and a value, such as ``("channel", "jd")``) keeps
         only the orders of that group, so one group's flood takes no slot of another's;
-        a bad one is a ``ValidationError`` naming ``group``."""
+        a bad one is a ``ValidationError`` naming ``group``. ``leave_out`` (anchors of
+        :data:`LEAVE_OUT`) leaves out the orders that have any of those instants (a
+        presale waiting for its balance, by ``balance_due_since``), in the store, so
+        ``limit`` counts only the orders kept. Anchors ``ship_due_at`` (when the order
+        became due to ship: its ``paid_at``, or a presale's ship-from day when that
+        begins later) and ``balance_due_since`` (while a presale that took its deposit
+        waits for its balance: when the deposit came) are derived by the stores."""
         ...
 
     def stale_count(
@@ -120,6 +137,7 @@ class OrderRepository(OutboxStore, Protocol):
         *,
         terms: PaymentTerms | None = None,
         group_by: GroupBy | None = None,
+        leave_out: Collection[Anchor] = (),
     ) -> dict[str, int]:
         """How many orders :meth:`stale` would find without a limit, counted in the
         store over the same index (no order is loaded): by group value when

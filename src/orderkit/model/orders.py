@@ -69,14 +69,18 @@ __all__ = [
 #: :attr:`Order.after_sale` is RETURN_REQUESTED, when the oldest return still awaited was
 #: asked for, and while it is REFUND_DUE, when the last returned unit was received; and,
 #: while it is partly shipped (units still to ship after a parcel left), when its first
-#: parcel left (:attr:`Order.partly_shipped_since`).
+#: parcel left (:attr:`Order.partly_shipped_since`); when it became due to ship (paid,
+#: and a presale's ship-from day begun); and while a presale that took its deposit waits
+#: for its balance, when the deposit was paid.
 Anchor = Literal[
     "status_since", "paid_at", "created_at", "unscanned_since",
     "return_requested_since", "refund_due_since", "partly_shipped_since",
+    "ship_due_at", "balance_due_since",
 ]
 ANCHORS: Final[tuple[Anchor, ...]] = (
     "status_since", "paid_at", "created_at", "unscanned_since",
     "return_requested_since", "refund_due_since", "partly_shipped_since",
+    "ship_due_at", "balance_due_since",
 )
 
 

@@ -272,10 +272,15 @@ class OutboxRelay:
                 ]
                 if result.lapsed:
                     found.append(ReservationLapsed(order_id, dict(result.lapsed), now, ref))
-                found += [
-                    ReleaseParked(order_id, park.sku, park.qty, park.entry_id, now, ref)
-                    for park in getattr(result, "parked", ())  # a ledger with a breaker
-                ]
+                if self.sink is not None:
+                    # Told to the sink only: without one (a host that keeps stock and
+                    # takes no events) the message could only fail and die; the ledger
+                    # keeps the parked release (pending_review, the watch's
+                    # inventory_parked_releases).
+                    found += [
+                        ReleaseParked(order_id, park.sku, park.qty, park.entry_id, now, ref)
+                        for park in getattr(result, "parked", ())  # a ledger with a breaker
+                    ]
                 messages = [
                     OutboxMessage(
                         message_id(order_id, f"found:{ref}", k), order_id,

@@ -22,6 +22,7 @@ from typing import Final
 from orderkit.costing.margins import ProfitRow
 from orderkit.model.errors import StoreError, ValidationError
 from orderkit.model.orders import status_name
+from orderkit.model.time import zone
 from orderkit.reconcile.report.escaping import Html, join, tag, text
 from orderkit.watch.carriers import CarrierReport
 from orderkit.watch.health import HealthReport, Kpi
@@ -228,10 +229,11 @@ def _carrier_section(carriers: CarrierReport | None) -> Html:
 
 
 def _alert_section(alerts: Sequence[Episode], resolved: Sequence[Episode],
-                   now: datetime) -> Html:
+                   now: datetime, tz: str) -> Html:
     if not alerts and not resolved:
         return join([tag("h2", "Alert history"), tag("p", "No alert.", cls="muted")])
     ordered = sorted([*alerts, *resolved], key=lambda e: (e.fired_at or e.first_seen, e.key))
+    local = zone(tz)  # the page's day is the accounting zone's: so are its times
     start = min(e.first_seen for e in ordered)
     span = max((now - start).total_seconds(), 60.0)
     width, left, bar_width, row = 720, 260, 420, 24
@@ -243,16 +245,18 @@ def _alert_section(alerts: Sequence[Episode], resolved: Sequence[Episode],
         x = left + (since - start).total_seconds() / span * bar_width
         length = max((until - since).total_seconds() / span * bar_width, 2.0)
         colour = {"firing": _ALERT, "resolved": _RESOLVED}.get(episode.state, "#9e9e9e")
-        ended = (f", resolved {episode.resolved_at.isoformat()}"
+        ended = (f", resolved {episode.resolved_at.astimezone(local).isoformat()}"
                  if episode.resolved_at is not None else "")
         parts.append(_label(left - 8, y + 14, _short(episode.key, 36), anchor="end"))
         parts.append(_bar(x, y + 3, length, 14, colour,
-                          f"{episode.key}: {episode.state} since {since.isoformat()}{ended},"
+                          f"{episode.key}: {episode.state} since"
+                          f" {since.astimezone(local).isoformat()}{ended},"
                           f" sent {episode.sent} time(s)"))
     height = 28 + len(ordered) * row
-    parts.append(_label(left, height - 4, start.isoformat(timespec="minutes")))
-    parts.append(_label(left + bar_width, height - 4, now.isoformat(timespec="minutes"),
-                        anchor="end"))
+    parts.append(_label(left, height - 4,
+                        start.astimezone(local).isoformat(timespec="minutes")))
+    parts.append(_label(left + bar_width, height - 4,
+                        now.astimezone(local).isoformat(timespec="minutes"), anchor="end"))
     chart = _chart("Alert history: open and resolved alert episodes over time", width, height,
                    *parts)
     rows = [tag("tr", tag("th", "alert"), tag("th", "state"), tag("th", "since"),
@@ -261,9 +265,10 @@ def _alert_section(alerts: Sequence[Episode], resolved: Sequence[Episode],
     for episode in ordered:
         since = episode.fired_at or episode.first_seen
         ended = ("" if episode.resolved_at is None
-                 else episode.resolved_at.isoformat(timespec="seconds"))
+                 else episode.resolved_at.astimezone(local).isoformat(timespec="seconds"))
         rows.append(tag("tr", tag("td", episode.key), tag("td", episode.state),
-                        tag("td", since.isoformat(timespec="seconds")), tag("td", ended),
+                        tag("td", since.astimezone(local).isoformat(timespec="seconds")),
+                        tag("td", ended),
                         tag("td", str(episode.sent), cls="num"),
                         tag("td", str(len(episode.orders)), cls="num")))
     counts = tag("p", f"{len(alerts)} open, {len(resolved)} resolved", cls="muted")
@@ -322,9 +327,11 @@ def health_page(
     if not isinstance(report, HealthReport):
         raise ValidationError("report", report, "expected a HealthReport")
     good = not report.alerts
+    # The page's day is the accounting zone's day: every time on it is in that zone.
+    as_of = report.as_of.astimezone(zone(report.period.tz))
     head = join([
         tag("h1", f"orderkit health: {report.period.label}"),
-        tag("p", f"as of {report.as_of.isoformat(timespec='seconds')};"
+        tag("p", f"as of {as_of.isoformat(timespec='seconds')} ({report.period.tz});"
                  f" {sum(report.orders_by_status.values())} orders placed in the period",
             cls="muted"),
         tag("div", f"health index {report.index_text}",
@@ -336,7 +343,7 @@ def health_page(
         _HEAD, head, _kpi_section(report),
         tag("p", f"sync lag: {lag}" if lag else "sync lag: not measured", cls="muted"),
         _stuck_section(report), _carrier_section(carriers), _profit_section(profit),
-        _alert_section(alerts, resolved, report.as_of), Html("</body></html>\n"),
+        _alert_section(alerts, resolved, report.as_of, report.period.tz), Html("</body></html>\n"),
     ]
     return join(parts).markup
 

@@ -8,7 +8,7 @@ from typing import Final, Literal
 
 import attrs
 
-from orderkit.lifecycle.ports import ANCHORS, Anchor
+from orderkit.lifecycle.ports import ANCHORS, LEAVE_OUT, Anchor
 from orderkit.model._checks import Validator
 from orderkit.model.errors import DefinitionError
 from orderkit.model.money import Money
@@ -67,6 +67,16 @@ def _summary(_instance: object, _attribute: object, value: object) -> None:
         raise DefinitionError("expected text", path="summary", value=value)
 
 
+def _leave_out(value: object) -> frozenset[Anchor]:
+    """A rule's ``leave_out``: a collection of anchors (a single string is refused, not
+    read as a set of its letters); which anchors, :meth:`Rule.__attrs_post_init__`
+    checks, naming the rule."""
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise DefinitionError("expected a collection of anchors", path="leave_out",
+                              value=value)
+    return frozenset(value)
+
+
 def _terms(value: object) -> PaymentTerms | None:
     if value is None or isinstance(value, PaymentTerms):
         return value
@@ -93,7 +103,10 @@ class Rule:
     ``severity``, ``labels`` and ``route_to`` (a queue) say who looks.
     ``payment_terms`` keeps the rule to orders with those terms (``None``: any): a
     cash-on-delivery order is unpaid until its parcel is delivered, so the
-    pending-payment rules are for prepaid orders only.
+    pending-payment rules are for prepaid orders only. ``leave_out`` names anchors
+    (of ``LEAVE_OUT``) whose orders the rule leaves out, those that have that instant:
+    ``{"balance_due_since"}`` keeps a presale that took its deposit, and waits for its
+    balance by design, out of the pending-payment rules.
     """
 
     name: str
@@ -115,6 +128,7 @@ class Rule:
     summary: str = attrs.field(default="", validator=_summary)
     limit: int = 1000
     payment_terms: PaymentTerms | None = attrs.field(default=None, converter=_terms)
+    leave_out: frozenset[Anchor] = attrs.field(factory=frozenset, converter=_leave_out)
 
     def __attrs_post_init__(self) -> None:
         path = f"rules[{self.name!r}]"
@@ -123,6 +137,11 @@ class Rule:
         if self.anchor not in ANCHORS:
             raise DefinitionError(f"unknown anchor (one of {', '.join(ANCHORS)})",
                                   path=f"{path}.anchor", value=self.anchor)
+        for anchor in self.leave_out:
+            if anchor not in LEAVE_OUT:
+                raise DefinitionError(f"unknown anchor to leave out (one of"
+                                      f" {', '.join(LEAVE_OUT)})",
+                                      path=f"{path}.leave_out", value=anchor)
         if self.severity not in ("info", "warning", "critical"):
             raise DefinitionError("expected info, warning or critical",
                                   path=f"{path}.severity", value=self.severity)
@@ -239,7 +258,9 @@ _AFTER_SALE: Final = frozenset({_S.SHIPPED, _S.DELIVERED, _S.COMPLETED, _S.CLOSE
 #: pending for 30 minutes means the channel's payments are down (which silences that
 #: channel's per-order pending alerts). A cash-on-delivery order waits unpaid by design:
 #: the pending rules leave it out, and it is late when not shipped 24 hours after it was
-#: placed. After a sale (orderkit's defaults): a return asked for and not received 14
+#: placed. A presale is due to ship from its ship-from day (as the wave reads it), and
+#: one that took its deposit waits for its balance by design: no pending alert. After a
+#: sale (orderkit's defaults): a return asked for and not received 14
 #: days later (the buyer's time to send it plus the carrier's), and a return received and
 #: not refunded 48 hours later, in whatever status the order is by then. A partly shipped
 #: order (orderkit's default) whose units still to ship have waited 3 days since its first
@@ -250,8 +271,8 @@ DEFAULT_RULES: Final[tuple[Rule, ...]] = (
     Rule("pending_payment_stale", {_S.PENDING_PAYMENT}, "status_since",
          timedelta(minutes=15), "customer_service",
          summary="orders pending payment for more than 15 minutes",
-         payment_terms=PaymentTerms.PREPAID),
-    Rule("paid_not_shipped", {_S.PAID, _S.PACKED}, "paid_at", timedelta(hours=24),
+         payment_terms=PaymentTerms.PREPAID, leave_out={"balance_due_since"}),
+    Rule("paid_not_shipped", {_S.PAID, _S.PACKED}, "ship_due_at", timedelta(hours=24),
          "warehouse", summary="paid orders not shipped after 24 hours"),
     Rule("cod_not_shipped", {_S.PENDING_PAYMENT, _S.PACKED}, "created_at",
          timedelta(hours=24), "warehouse",
@@ -263,6 +284,7 @@ DEFAULT_RULES: Final[tuple[Rule, ...]] = (
     Rule("payment_channel_down", {_S.PENDING_PAYMENT}, "status_since", timedelta(minutes=30),
          "tech", severity="critical", group_by="channel", min_orders=20,
          inhibits=("pending_payment_stale",), payment_terms=PaymentTerms.PREPAID,
+         leave_out={"balance_due_since"},
          summary="20 or more orders of one channel pending for 30 minutes"),
     Rule("return_not_received", _AFTER_SALE, "return_requested_since", timedelta(days=14),
          "customer_service", summary="returns asked for and not received after 14 days"),

@@ -305,13 +305,14 @@ class Watcher:
             counts = self.repository.stale_count(rule.statuses, rule.anchor,
                                                  now - rule.older_than,
                                                  terms=rule.payment_terms,
+                                                 leave_out=rule.leave_out,
                                                  group_by=rule.group_by)
             for group, count in counts.items():
                 if rule.group_by is not None and count < rule.min_orders:
                     continue
                 orders = tuple(self.repository.stale(
                     rule.statuses, rule.anchor, now - rule.older_than, rule.limit,
-                    terms=rule.payment_terms,
+                    terms=rule.payment_terms, leave_out=rule.leave_out,
                     group=None if rule.group_by is None else (rule.group_by, group),
                 ))
                 count = max(count, len(orders))  # orders may have joined in between
@@ -356,7 +357,8 @@ class Watcher:
                 quiet = {group for source, group in pairs if source.group_by == by}
                 counts = self.repository.stale_count(rule.statuses, rule.anchor,
                                                      now - rule.older_than,
-                                                     terms=rule.payment_terms, group_by=by)
+                                                     terms=rule.payment_terms,
+                                                     leave_out=rule.leave_out, group_by=by)
                 listed = Counter(group_key(order, by) for order in found.listed)
                 if all(group in quiet for group, count in counts.items()
                        if count > listed[group]):

@@ -451,3 +451,17 @@ def test_the_cut_off_is_worded_with_its_date_and_zone_and_cash_on_delivery_as_pl
         "COD": Exclusion(Reason.AFTER_CUTOFF, "placed after the cut-off 2026-03-02 16:00"
                          " (Asia/Shanghai), cash on delivery: next wave"),
     }
+
+
+def test_ship_from_is_the_one_public_reading_of_a_presale_tag() -> None:
+    from orderkit.fulfilment import ship_from
+
+    assert ship_from(order("PRE", tags={"presale", "ship_from:2026-04-01"})) == date(2026, 4, 1)
+    # the date belongs to a presale: an in-stock order's tag, or none, says nothing
+    assert ship_from(order("STOCK", tags={"ship_from:2026-04-01"})) is None
+    assert ship_from(order("PRE-OPEN", tags={"presale"})) is None
+    assert ship_from(order("MINE", tags={"yushou", "ship_from:2026-04-01"}),
+                     presale_tag="yushou") == date(2026, 4, 1)
+    with pytest.raises(ValidationError) as error:
+        ship_from(order("BAD", tags={"presale", "ship_from:April"}))
+    assert (error.value.path, error.value.value) == ("tags", "ship_from:April")

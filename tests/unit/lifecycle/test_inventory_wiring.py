@@ -767,3 +767,29 @@ def test_units_an_early_scan_recorded_before_the_stock_count_are_not_put_back_tw
     assert levels(ledger, "TEA") == (9, 0, 9)  # the teapot left once, after the count
     assert levels(ledger, "CUP") == (5, 0, 5)  # the cups left before the count
     assert ledger.verify().ok and service_dead_letters(going_live) == []
+
+
+def test_a_parked_release_without_a_sink_writes_no_event_that_could_only_die() -> None:
+    # A host with stock and no event sink: the service writes no event.* message, and
+    # neither does the relay for a release its breaker parked (it would fail for want of
+    # a sink and become a dead letter, a second critical alert). The parked release
+    # stays visible in the ledger (pending_review; the watch's inventory_parked_releases).
+    from orderkit.outbox import OutboxRelay
+
+    clock = ManualClock(T0)
+    repository = MemoryOrderRepository()
+    ledger = InventoryLedger(MemoryInventoryStore(), secret=SECRET, clock=clock,
+                             release_limit=1)
+    ledger.receive("TEA", 10, reference="PO-1")
+    ledger.receive("CUP", 10, reference="PO-1")
+    service = OrderService(repository, clock=clock, inventory=ledger)
+    for name in ("X0", "X1"):
+        service.place(order(name))
+        service.handle(name, Event("cancel", event_id=f"c-{name}", at=clock.now()))
+    relay = OutboxRelay(repository, inventory=ledger, clock=clock)
+    for _ in range(12):
+        clock.advance(timedelta(minutes=6))
+        relay.run_until_idle()
+    assert {parked.order_id for parked in ledger.pending_review()} == {"X1"}
+    assert list(relay.dead_letters()) == []
+    assert repository.oldest_pending() is None  # nothing waits for a sink

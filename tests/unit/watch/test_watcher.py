@@ -11,7 +11,16 @@ from typing import Any
 import attrs
 import pytest
 
-from orderkit import Address, Money, Order, OrderLine, OrderStatus, PaymentTerms, Shipment
+from orderkit import (
+    Address,
+    Money,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Payment,
+    PaymentTerms,
+    Shipment,
+)
 from orderkit.adapters.memory import MemoryOrderRepository, MemoryWatchState
 from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteWatchState
 from orderkit.errors import DefinitionError, ValidationError
@@ -99,6 +108,62 @@ def test_a_cash_on_delivery_order_is_late_unshipped_not_unpaid(backend: str,
     late = watcher.run_once().raised
     assert sorted(a.key for a in late) == sorted(f"cod_not_shipped:COD-{n}" for n in range(25))
     assert {(a.route_to, a.severity) for a in late} == {("warehouse", "warning")}
+
+
+PRESALE = frozenset({"presale", "ship_from:2026-03-10"})
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_a_presale_is_late_from_its_ship_from_day_and_its_deposit_waits_for_the_balance(
+    backend: str, tmp_path: Path,
+) -> None:
+    repo = (MemoryOrderRepository() if backend == "memory"
+            else SQLiteOrderRepository(tmp_path / "orders.db"))
+    clock = ManualClock(T0)
+    watcher = Watcher(repo, Inbox(), clock=clock)
+    # Paid in full for a tin that ships from March 10: the wave leaves it out as
+    # presale_not_shippable until then, and so does the watch.
+    stored(repo, "PRE", OrderStatus.PAID, T0, paid_at=T0, tags=PRESALE)
+    # Its ship-from day long past, or a tag nobody can read: due 24 h after payment.
+    stored(repo, "PRE-PAST", OrderStatus.PAID, T0, paid_at=T0,
+           tags={"presale", "ship_from:2026-03-01"})
+    stored(repo, "PRE-BAD", OrderStatus.PACKED, T0, paid_at=T0,
+           tags={"presale", "ship_from:soon"})
+    # 25 presales of one channel that took their deposit wait for their balance by
+    # design: neither a pending alert nor a "payments down" outage. An in-stock order
+    # paid short is still owed its money.
+    deposit = Payment("DEP", Money("20.00", "CNY"), T0)
+    for n in range(25):
+        stored(repo, f"DEP-{n}", OrderStatus.PENDING_PAYMENT, T0, channel="jd",
+               tags=PRESALE, payments=(deposit,), paid_at=None)
+    stored(repo, "SHORT", OrderStatus.PENDING_PAYMENT, T0, payments=(deposit,), paid_at=None)
+    clock.set(T0 + timedelta(hours=1))
+    assert [a.key for a in watcher.run_once().raised] == ["pending_payment_stale:SHORT"]
+    clock.set(T0 + timedelta(hours=24, minutes=1))
+    assert sorted(a.key for a in watcher.run_once().raised) == [
+        "paid_not_shipped:PRE-BAD", "paid_not_shipped:PRE-PAST"]
+    # March 10 begins at 2026-03-09T16:00Z in the accounting zone (Asia/Shanghai):
+    # 24 hours later the presale is late.
+    for hour in range(28, 8 * 24 + 15, 4):  # up to 2026-03-10T13:00Z
+        clock.set(T0 + timedelta(hours=hour))
+        assert watcher.run_once().raised == ()
+    clock.set(datetime(2026, 3, 10, 15, 59, tzinfo=UTC))
+    assert watcher.run_once().raised == ()
+    clock.set(datetime(2026, 3, 10, 16, 1, tzinfo=UTC))
+    assert [a.key for a in watcher.run_once().raised] == ["paid_not_shipped:PRE"]
+
+
+def test_a_rule_leaves_out_the_orders_that_have_an_instant_it_names() -> None:
+    rule = Rule("mine", {OrderStatus.PENDING_PAYMENT}, "status_since", timedelta(hours=1),
+                "tech", leave_out={"balance_due_since"})
+    assert rule.leave_out == frozenset({"balance_due_since"})
+    with pytest.raises(DefinitionError) as error:
+        Rule("mine", {OrderStatus.PENDING_PAYMENT}, "status_since", timedelta(hours=1),
+             "tech", leave_out={"paid_yesterday"})
+    assert error.value.path == "rules['mine'].leave_out"
+    with pytest.raises(DefinitionError):
+        Rule("mine", {OrderStatus.PENDING_PAYMENT}, "status_since", timedelta(hours=1),
+             "tech", leave_out="balance_due_since")
 
 
 @pytest.mark.parametrize("backend", ["memory", "sqlite"])
@@ -713,9 +778,52 @@ def test_an_order_placed_already_paid_without_paid_at_is_late_unshipped(
     assert [a.key for a in watcher.run_once().raised] == ["paid_not_shipped:IMP-1"]
 
 
+def _drop_ship_due_columns(conn: Any) -> None:
+    """The orders table as it was before the ship_due_at and balance_due_since columns
+    (two steps: the columns, indexes and copy of paid_at, then the presales' filling)."""
+    conn.execute("DROP INDEX orders_by_ship_due_at")
+    conn.execute("DROP INDEX orders_balance_due")
+    conn.execute("ALTER TABLE orders DROP COLUMN ship_due_at")
+    conn.execute("ALTER TABLE orders DROP COLUMN balance_due_since")
+    conn.execute("UPDATE schema_version SET version = version - 2 WHERE component = 'orders'")
+
+
+def test_presales_stored_before_the_ship_due_column_are_watched_after_the_upgrade(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "shop.db"
+    repo = SQLiteOrderRepository(path)
+    stored(repo, "PRE", OrderStatus.PAID, T0, paid_at=T0, tags=PRESALE)
+    stored(repo, "PAID", OrderStatus.PAID, T0, paid_at=T0 + timedelta(hours=1))
+    deposit = Payment("DEP", Money("20.00", "CNY"), T0)
+    stored(repo, "DEP", OrderStatus.PENDING_PAYMENT, T0, tags=PRESALE, payments=(deposit,),
+           paid_at=None)
+    stored(repo, "NEW", OrderStatus.PENDING_PAYMENT, T0, paid_at=None)
+    with repo.database.write("the previous release's file") as conn:
+        _drop_ship_due_columns(conn)
+    repo.database.close()
+    later = SQLiteOrderRepository(path)
+    paid = [OrderStatus.PAID, OrderStatus.PACKED]
+    week = T0 + timedelta(days=7)
+    assert [o.order_id for o in later.stale(paid, "ship_due_at", week, 5)] == ["PAID"]
+    assert [o.order_id for o in later.stale(paid, "ship_due_at", week + timedelta(days=7), 5)] == [
+        "PAID", "PRE"]
+    pending = [OrderStatus.PENDING_PAYMENT]
+    assert [o.order_id for o in later.stale(pending, "status_since", week, 5,
+                                            leave_out={"balance_due_since"})] == ["NEW"]
+    assert [o.order_id for o in later.stale(pending, "balance_due_since", week, 5)] == ["DEP"]
+    with later.database.read("plan") as conn:
+        plan = " ".join(row[-1] for row in conn.execute(
+            "EXPLAIN QUERY PLAN SELECT body FROM orders WHERE status = 20"
+            " AND ship_due_at < '2026' ORDER BY ship_due_at LIMIT 5"))
+    assert "USING INDEX orders_by_ship_due_at" in plan and "TEMP B-TREE" not in plan
+
+
 def _drop_paid_at_column(conn: Any) -> None:
     """The orders table as it was before the paid_at column (two steps: the column and
-    its index, then its filling) and the status-led unscanned index (one step)."""
+    its index, then its filling) and the status-led unscanned index (one step), and
+    before the columns that came after them."""
+    _drop_ship_due_columns(conn)
     conn.execute("DROP INDEX orders_unscanned")
     conn.execute("CREATE INDEX orders_unscanned"
                  " ON orders (json_extract(body, '$.shipments[#-1].shipped_at'))"

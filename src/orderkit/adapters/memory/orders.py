@@ -156,6 +156,7 @@ class MemoryOrderRepository:
         *,
         terms: PaymentTerms | None = None,
         group: tuple[GroupBy, str] | None = None,
+        leave_out: Collection[Anchor] = (),
     ) -> list[Order]:
         """See :meth:`orderkit.lifecycle.ports.OrderRepository.stale` (a scan here)."""
         from orderkit.adapters._watch import checked_group, checked_query, group_of
@@ -164,7 +165,7 @@ class MemoryOrderRepository:
         wanted = checked_group(group)
         found = [
             (at, order.order_id, order)
-            for at, order in self._stale(codes, anchor, before, terms)
+            for at, order in self._stale(codes, anchor, before, terms, leave_out)
             if wanted is None or group_of(order, wanted[0]) == wanted[1]
         ]
         found.sort(key=lambda item: (item[0], item[1]))
@@ -178,6 +179,7 @@ class MemoryOrderRepository:
         *,
         terms: PaymentTerms | None = None,
         group_by: GroupBy | None = None,
+        leave_out: Collection[Anchor] = (),
     ) -> dict[str, int]:
         """See :meth:`orderkit.lifecycle.ports.OrderRepository.stale_count` (a scan
         here)."""
@@ -186,24 +188,28 @@ class MemoryOrderRepository:
         codes, anchor, before, _limit = checked_query(statuses, anchor, before, 1)
         by = checked_group_by(group_by)
         counts: dict[str, int] = {}
-        for _at, order in self._stale(codes, anchor, before, terms):
+        for _at, order in self._stale(codes, anchor, before, terms, leave_out):
             key = "" if by is None else group_of(order, by)
             counts[key] = counts.get(key, 0) + 1
         return dict(sorted(counts.items()))
 
     def _stale(
-        self, codes: Collection[int], anchor: Anchor, before: datetime, terms: object
+        self, codes: Collection[int], anchor: Anchor, before: datetime, terms: object,
+        leave_out: object,
     ) -> list[tuple[datetime, Order]]:
-        """The orders in ``codes`` whose ``anchor`` is before ``before``, with it."""
-        from orderkit.adapters._watch import anchor_of, checked_terms
+        """The orders in ``codes`` whose ``anchor`` is before ``before``, with it (less
+        those that have an instant of ``leave_out``)."""
+        from orderkit.adapters._watch import anchor_of, checked_leave_out, checked_terms
 
         kept = checked_terms(terms)
+        left_out = checked_leave_out(leave_out)
         with self._lock:
             return [
                 (at, order)
                 for order in self._orders.values()
                 if order.status in codes
                 and (kept is None or order.payment_terms == kept)
+                and all(anchor_of(order, other) is None for other in left_out)
                 and (at := anchor_of(order, anchor)) is not None
                 and at < before
             ]

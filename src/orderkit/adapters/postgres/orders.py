@@ -189,6 +189,22 @@ MIGRATIONS: Final = (
     CREATE INDEX orders_unscanned ON {s}.orders (status, unscanned_since)
         WHERE unscanned_since IS NOT NULL
     """,
+    # When an order became due to ship (its paid instant, or a presale's ship-from day
+    # when later) and, while a presale that took its deposit waits for its balance, when
+    # the deposit came (the adapters' ``ship_due_at`` and ``balance_due_since``): written
+    # by every save. Only a presale differs from its paid instant or has a balance due.
+    """
+    ALTER TABLE {s}.orders
+        ADD COLUMN ship_due_at timestamptz,
+        ADD COLUMN balance_due_since timestamptz;
+    UPDATE {s}.orders SET ship_due_at = paid_at WHERE paid_at IS NOT NULL;
+    CREATE INDEX orders_by_ship_due_at ON {s}.orders (status, ship_due_at)
+        WHERE ship_due_at IS NOT NULL;
+    CREATE INDEX orders_balance_due ON {s}.orders (balance_due_since)
+        WHERE balance_due_since IS NOT NULL
+    """,
+    lambda db, conn: _fill(db, conn, "(body::jsonb -> 'tags') @> '[\"presale\"]'::jsonb",
+                           ("ship_due_at", "balance_due_since")),
 )
 
 #: The indexed expression of each anchor of the watch's ``stale`` query
@@ -202,6 +218,8 @@ _ANCHOR_COLUMN: Final = {
     "return_requested_since": "return_requested_since",
     "refund_due_since": "refund_due_since",
     "partly_shipped_since": "partly_shipped_since",
+    "ship_due_at": "ship_due_at",
+    "balance_due_since": "balance_due_since",
 }
 
 #: The value of each group the watch groups stale orders by, computed in SQL as
@@ -213,15 +231,18 @@ _GROUP_SQL: Final = {
 }
 
 
-def _stale_filter(terms: object) -> tuple[str, tuple[object, ...]]:
-    """The stale query's condition on ``terms`` and its arguments."""
-    from orderkit.adapters._watch import checked_terms
+def _stale_filter(terms: object, leave_out: object = ()) -> tuple[str, tuple[object, ...]]:
+    """The stale query's condition on ``terms`` and ``leave_out`` (derived columns that
+    must be empty) and its arguments."""
+    from orderkit.adapters._watch import checked_leave_out, checked_terms
 
     kept = checked_terms(terms)
+    condition = "".join(f" AND {column} IS NULL" for column in checked_leave_out(leave_out))
     if kept is None:
-        return "", ()
+        return condition, ()
     # Orders stored before payment terms existed are prepaid.
-    return " AND coalesce(body::jsonb ->> 'payment_terms', 'prepaid') = %s", (kept.value,)
+    return (condition + " AND coalesce(body::jsonb ->> 'payment_terms', 'prepaid') = %s",
+            (kept.value,))
 
 
 _OUTBOX_COLUMNS: Final = (
@@ -244,11 +265,13 @@ _INSERT_MESSAGE: Final = (
 _INSERT_ORDER: Final = (
     "INSERT INTO {s}.orders (order_id, channel, channel_order_id, status, version, ship_to,"
     " body, status_since, paid_at, created_at, unscanned_since, first_shipped_at,"
-    " return_requested_since, refund_due_since, partly_shipped_since)"
+    " return_requested_since, refund_due_since, partly_shipped_since, ship_due_at,"
+    " balance_due_since)"
     " SELECT %(order_id)s, %(channel)s, %(channel_order_id)s, %(status)s, %(version)s,"
     " %(ship_to)s, %(body)s, %(status_since)s, %(paid_at)s, %(created_at)s,"
     " %(unscanned_since)s, %(first_shipped_at)s, %(return_requested_since)s,"
-    " %(refund_due_since)s, %(partly_shipped_since)s ON CONFLICT DO NOTHING RETURNING 1"
+    " %(refund_due_since)s, %(partly_shipped_since)s, %(ship_due_at)s,"
+    " %(balance_due_since)s ON CONFLICT DO NOTHING RETURNING 1"
 )
 #: The order row of a save on top of a stored version: written only when the stored row
 #: is what the save expects (its version, address and channel order).
@@ -259,7 +282,8 @@ _UPDATE_ORDER: Final = (
     " unscanned_since = %(unscanned_since)s, first_shipped_at = %(first_shipped_at)s,"
     " return_requested_since = %(return_requested_since)s,"
     " refund_due_since = %(refund_due_since)s,"
-    " partly_shipped_since = %(partly_shipped_since)s"
+    " partly_shipped_since = %(partly_shipped_since)s, ship_due_at = %(ship_due_at)s,"
+    " balance_due_since = %(balance_due_since)s"
     " WHERE order_id = %(order_id)s AND version = %(expected)s"
     " AND ship_to = %(stored_ship_to)s AND channel = %(stored_channel)s"
     " AND channel_order_id = %(stored_channel_order_id)s RETURNING 1"
@@ -459,6 +483,7 @@ class PostgresOrderRepository:
         *,
         terms: PaymentTerms | None = None,
         group: tuple[GroupBy, str] | None = None,
+        leave_out: Collection[Anchor] = (),
     ) -> list[Order]:
         """See :meth:`orderkit.lifecycle.ports.OrderRepository.stale`: one indexed range
         read (``terms`` and ``group`` filter the rows the index walk meets)."""
@@ -467,7 +492,7 @@ class PostgresOrderRepository:
         codes, anchor, before, limit = checked_query(statuses, anchor, before, limit)
         wanted = checked_group(group)
         column = _ANCHOR_COLUMN[anchor]
-        condition, arguments = _stale_filter(terms)
+        condition, arguments = _stale_filter(terms, leave_out)
         if wanted is not None:
             condition += f" AND {_GROUP_SQL[wanted[0]]} = %s"
             arguments += (wanted[1],)
@@ -490,6 +515,7 @@ class PostgresOrderRepository:
         *,
         terms: PaymentTerms | None = None,
         group_by: GroupBy | None = None,
+        leave_out: Collection[Anchor] = (),
     ) -> dict[str, int]:
         """See :meth:`orderkit.lifecycle.ports.OrderRepository.stale_count`: one grouped
         count over the anchor's index (no order decoded)."""
@@ -498,7 +524,7 @@ class PostgresOrderRepository:
         codes, anchor, before, _limit = checked_query(statuses, anchor, before, 1)
         by = checked_group_by(group_by)
         column = _ANCHOR_COLUMN[anchor]
-        condition, arguments = _stale_filter(terms)
+        condition, arguments = _stale_filter(terms, leave_out)
         key = "''" if by is None else _GROUP_SQL[by]
         sql = self._db.sql(
             f"SELECT {key}, count(*) FROM {{s}}.orders WHERE status = ANY(%s)"
@@ -921,7 +947,7 @@ def _load(body: str) -> Order:
 
 def _instants(order: Order) -> dict[str, datetime | None]:
     """The instants the watch reads, as columns beside the stored order."""
-    from orderkit.adapters._watch import paid_since
+    from orderkit.adapters._watch import balance_due_since, paid_since, ship_due_at
     latest = order.shipments[-1] if order.shipments else None
     return {
         "status_since": order.status_since,
@@ -934,6 +960,8 @@ def _instants(order: Order) -> dict[str, datetime | None]:
         "return_requested_since": order.return_requested_since,
         "refund_due_since": order.refund_due_since,
         "partly_shipped_since": order.partly_shipped_since,
+        "ship_due_at": ship_due_at(order),
+        "balance_due_since": balance_due_since(order),
     }
 
 

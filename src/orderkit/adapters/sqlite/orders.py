@@ -186,6 +186,21 @@ _MIGRATIONS: Final = (
         ON orders (status, json_extract(body, '$.shipments[#-1].shipped_at'))
         WHERE json_extract(body, '$.shipments[#-1].first_scan_at') IS NULL
     """,
+    # When an order became due to ship (its paid instant, or a presale's ship-from day
+    # when later) and, while a presale that took its deposit waits for its balance, when
+    # the deposit came (the adapters' ``ship_due_at`` and ``balance_due_since``): written
+    # by every save. Only a presale differs from its paid instant or has a balance due.
+    """
+    ALTER TABLE orders ADD COLUMN ship_due_at TEXT;
+    ALTER TABLE orders ADD COLUMN balance_due_since TEXT;
+    UPDATE orders SET ship_due_at = paid_at WHERE paid_at IS NOT NULL;
+    CREATE INDEX orders_by_ship_due_at ON orders (status, ship_due_at)
+        WHERE ship_due_at IS NOT NULL;
+    CREATE INDEX orders_balance_due ON orders (balance_due_since)
+        WHERE balance_due_since IS NOT NULL
+    """,
+    lambda conn: _fill(conn, "EXISTS (SELECT 1 FROM json_each(body, '$.tags')"
+                       " WHERE value = 'presale')", ("ship_due_at", "balance_due_since")),
 )
 
 #: The anchors read through a partial index holding only the orders that have the
@@ -197,6 +212,7 @@ _PARTIAL: Final = {
     "return_requested_since": ("orders_return_requested", ""),
     "refund_due_since": ("orders_refund_due", ""),
     "partly_shipped_since": ("orders_partly_shipped", ""),
+    "balance_due_since": ("orders_balance_due", ""),
 }
 
 #: The indexed expression of each anchor of the stale query (``status_since`` falls back
@@ -211,6 +227,8 @@ _ANCHOR_SQL: Final = {
     "return_requested_since": "return_requested_since",
     "refund_due_since": "refund_due_since",
     "partly_shipped_since": "partly_shipped_since",
+    "ship_due_at": "ship_due_at",
+    "balance_due_since": "balance_due_since",
 }
 
 #: The value of each group the watch groups stale orders by, computed in SQL as
@@ -350,6 +368,7 @@ class SQLiteOrderRepository:
         *,
         terms: PaymentTerms | None = None,
         group: tuple[GroupBy, str] | None = None,
+        leave_out: Collection[Anchor] = (),
     ) -> list[Order]:
         """See :meth:`orderkit.lifecycle.ports.OrderRepository.stale`: one indexed
         range read per status (``terms`` and ``group`` filter the rows the index walk
@@ -359,7 +378,7 @@ class SQLiteOrderRepository:
         codes, anchor, before, limit = checked_query(statuses, anchor, before, limit)
         wanted = checked_group(group)
         expression = _ANCHOR_SQL[anchor]
-        source, condition, arguments = _stale_filter(anchor, terms)
+        source, condition, arguments = _stale_filter(anchor, terms, leave_out)
         if wanted is not None:
             condition += f" AND {_GROUP_SQL[wanted[0]]} = ?"
             arguments += (wanted[1],)
@@ -383,6 +402,7 @@ class SQLiteOrderRepository:
         *,
         terms: PaymentTerms | None = None,
         group_by: GroupBy | None = None,
+        leave_out: Collection[Anchor] = (),
     ) -> dict[str, int]:
         """See :meth:`orderkit.lifecycle.ports.OrderRepository.stale_count`: one indexed
         range count per status, grouped in SQL (no order decoded)."""
@@ -391,7 +411,7 @@ class SQLiteOrderRepository:
         codes, anchor, before, _limit = checked_query(statuses, anchor, before, 1)
         by = checked_group_by(group_by)
         expression = _ANCHOR_SQL[anchor]
-        source, condition, arguments = _stale_filter(anchor, terms)
+        source, condition, arguments = _stale_filter(anchor, terms, leave_out)
         key = "''" if by is None else _GROUP_SQL[by]
         counts: dict[str, int] = {}
         with self._db.read("count stale orders") as conn:
@@ -950,10 +970,12 @@ def _dumps(data: Any) -> str:
 
 #: The instants every save writes beside the order in columns of the same names: the
 #: watch's anchors derived from the whole order (the model's properties of those names,
-#: and ``paid_at`` as :func:`orderkit.adapters._watch.paid_since` says), each ``NULL``
+#: and ``paid_at``, ``ship_due_at`` and ``balance_due_since`` as
+#: :func:`orderkit.adapters._watch.anchor_of` says), each ``NULL``
 #: unless the order has it.
 _DERIVED: Final[tuple[Anchor, ...]] = (
     "return_requested_since", "refund_due_since", "partly_shipped_since", "paid_at",
+    "ship_due_at", "balance_due_since",
 )
 _DERIVED_COLUMNS: Final = ", ".join(_DERIVED)
 _DERIVED_MARKS: Final = ", ".join("?" for _column in _DERIVED)
@@ -978,13 +1000,17 @@ def _fill(conn: sqlite3.Connection, where: str, columns: Sequence[Anchor]) -> No
                      [row for row in filled if any(v is not None for v in row[:-1])])
 
 
-def _stale_filter(anchor: Anchor, terms: object) -> tuple[str, str, tuple[str, ...]]:
-    """What the stale query and its count read for ``anchor`` and ``terms``: the source
-    (see :func:`_source`), the condition and its arguments."""
-    from orderkit.adapters._watch import checked_terms
+def _stale_filter(anchor: Anchor, terms: object,
+                  leave_out: object = ()) -> tuple[str, str, tuple[str, ...]]:
+    """What the stale query and its count read for ``anchor``, ``terms`` and
+    ``leave_out`` (derived columns that must be empty): the source (see
+    :func:`_source`), the condition and its arguments."""
+    from orderkit.adapters._watch import checked_leave_out, checked_terms
 
     kept = checked_terms(terms)
     source, condition = _source(anchor)
+    for column in checked_leave_out(leave_out):
+        condition += f" AND {column} IS NULL"
     if kept is None:
         return source, condition, ()
     # Orders stored before payment terms existed are prepaid.

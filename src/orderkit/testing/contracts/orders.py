@@ -26,6 +26,7 @@ from orderkit.model.orders import (
     Order,
     OrderLine,
     OrderStatus,
+    Payment,
     PaymentTerms,
     Shipment,
 )
@@ -220,6 +221,43 @@ class OrderRepositoryContract:
         assert repo.stale_count(anyhow, "paid_at", later) == {"": 2}
         assert repo.count_by_status("paid_at", None, later) == {
             OrderStatus.PAID: 1, OrderStatus.PACKED: 1}
+
+    def test_a_presale_is_due_to_ship_from_its_ship_from_day_and_waits_for_its_balance(
+        self,
+    ) -> None:
+        # ship_due_at: the paid instant, or a presale's ship-from day (its start in the
+        # accounting zone, Asia/Shanghai) when later; balance_due_since: a presale that
+        # took its deposit, while it waits for the balance. leave_out drops those orders.
+        repo = self.create_repository()
+        t0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+        presale = frozenset({"presale", "ship_from:2026-03-10"})
+        deposit = Payment("DEP", Money("20.00", "CNY"), t0)
+        for order_id, status, tags, paid_at, payments in [
+            ("PRE", OrderStatus.PAID, presale, t0, ()),
+            ("PAID", OrderStatus.PAID, frozenset(), t0 + timedelta(hours=1), ()),
+            ("DEP", OrderStatus.PENDING_PAYMENT, presale, None, (deposit,)),
+            ("SHORT", OrderStatus.PENDING_PAYMENT, frozenset(), None, (deposit,)),
+        ]:
+            repo.save(attrs.evolve(sample_order(order_id, channel_order_id=order_id),
+                                   status=status, shipments=(), created_at=t0,
+                                   status_since=t0, paid_at=paid_at, tags=tags,
+                                   payments=payments), None)
+        paid = [OrderStatus.PAID]
+        march_10 = datetime(2026, 3, 9, 16, 0, tzinfo=UTC)  # 00:00 in Shanghai
+        assert [o.order_id for o in repo.stale(paid, "ship_due_at", march_10, 10)] == ["PAID"]
+        assert [o.order_id for o in repo.stale(
+            paid, "ship_due_at", march_10 + timedelta(seconds=1), 10)] == ["PAID", "PRE"]
+        assert repo.stale_count(paid, "ship_due_at", march_10) == {"": 1}
+        pending = [OrderStatus.PENDING_PAYMENT]
+        later = t0 + timedelta(days=1)
+        assert [o.order_id for o in repo.stale(pending, "status_since", later, 10,
+                                               leave_out={"balance_due_since"})] == ["SHORT"]
+        assert repo.stale_count(pending, "status_since", later,
+                                leave_out={"balance_due_since"}) == {"": 1}
+        assert [o.order_id for o in repo.stale(pending, "balance_due_since", later, 10)] == [
+            "DEP"]
+        _raises(ValidationError, partial(repo.stale, pending, "status_since", later, 10,
+                                         leave_out={"created_at"}))
 
     def test_stale_lists_one_group_and_counts_every_group_in_the_store(self) -> None:
         repo = self.create_repository()
