@@ -41,6 +41,7 @@ from orderkit.model.serialization import to_dict
 from orderkit.model.time import ensure_instant
 
 __all__ = [
+    "CONSUMERS",
     "STOCK_COMMIT",
     "STOCK_CONFIRM",
     "STOCK_RECORD_SHIPPED",
@@ -49,9 +50,11 @@ __all__ = [
     "STOCK_SHIP",
     "STOCK_UNCOMMIT",
     "STOCK_UNSHIP",
+    "Consumer",
     "DeliveryStatus",
     "OutboxMessage",
     "StoredMessage",
+    "consumer_of",
     "event_content",
     "message_id",
 ]
@@ -67,6 +70,17 @@ STOCK_RECORD_SHIPPED: Final = "stock.record_shipped"
 #: ``pending``: not yet delivered (or failed, to be retried); ``delivered``: every
 #: consumer has it; ``dead``: failed ``max_attempts`` times, kept with its error.
 DeliveryStatus = Literal["pending", "delivered", "dead"]
+#: Who a message goes to: ``sink`` (the host's event sink: ``event.*`` topics) or
+#: ``ledger`` (the inventory ledger: every other topic). Each order's messages keep
+#: their order per consumer (its *lane*).
+Consumer = Literal["sink", "ledger"]
+CONSUMERS: Final[tuple[Consumer, ...]] = ("sink", "ledger")
+
+
+def consumer_of(topic: str) -> Consumer:
+    """The consumer of a message of ``topic`` (the stores compute the same in SQL:
+    ``sink`` when the topic starts with ``event.``)."""
+    return "sink" if topic.startswith("event.") else "ledger"
 
 
 #: The scalar types a payload holds as they are (``bool`` is an ``int``; subclasses such

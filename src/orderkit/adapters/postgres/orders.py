@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     import psycopg
 
     from orderkit.lifecycle.ports import FirstScan, GroupBy
-    from orderkit.outbox.messages import OutboxMessage, StoredMessage
+    from orderkit.outbox.messages import Consumer, OutboxMessage, StoredMessage
 
 __all__ = ["PostgresOrderRepository"]
 
@@ -189,6 +189,18 @@ MIGRATIONS: Final = (
     CREATE INDEX orders_unscanned ON {s}.orders (status, unscanned_since)
         WHERE unscanned_since IS NOT NULL
     """,
+    # A relay reads each consumer's lane apart (``consumer``: computed from the topic,
+    # as ``orderkit.outbox.messages.consumer_of`` does), and passes over the rows
+    # waiting out a back-off and those behind them: the failed rows (few) have an index
+    # of their own, by order and lane.
+    """
+    ALTER TABLE {s}.order_outbox ADD COLUMN consumer text GENERATED ALWAYS AS
+        (CASE WHEN left(topic, 6) = 'event.' THEN 'sink' ELSE 'ledger' END) STORED;
+    CREATE INDEX order_outbox_lane ON {s}.order_outbox (consumer, position, seq)
+        WHERE status = 'pending';
+    CREATE INDEX order_outbox_waiting ON {s}.order_outbox (order_id, consumer, position, seq)
+        WHERE status = 'pending' AND retry_at IS NOT NULL
+    """,
 )
 
 #: The indexed expression of each anchor of the watch's ``stale`` query
@@ -294,7 +306,16 @@ _SAVE_UPDATE: Final = f"WITH u AS ({_UPDATE_ORDER}),{_SAVE_REST}"
 #: or channel order that changed, a concurrent writer that went first).
 _SAVE_ATTEMPTS: Final = 3
 #: Below the oldest transaction id still running: every writer of such a message ended.
-_VISIBLE: Final = "position < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+_VISIBLE: Final = "o.position < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+#: A pending row ``o`` a relay can deliver at an instant (both arguments): not waiting
+#: out its back-off, and no earlier pending row of its order and consumer is.
+_READY: Final = (
+    " AND (o.retry_at IS NULL OR o.retry_at <= %s)"
+    " AND NOT EXISTS (SELECT 1 FROM {s}.order_outbox AS w"
+    " WHERE w.order_id = o.order_id AND w.consumer = o.consumer"
+    " AND (w.position, w.seq) < (o.position, o.seq)"
+    " AND w.status = 'pending' AND w.retry_at IS NOT NULL AND w.retry_at > %s)"
+)
 
 
 class PostgresOrderRepository:
@@ -777,17 +798,33 @@ class PostgresOrderRepository:
 
         db.run("enqueue outbox messages", write)
 
-    def pending(self, limit: int) -> list[StoredMessage]:
+    def pending(
+        self, limit: int, *, consumer: Consumer | None = None, now: datetime | None = None
+    ) -> list[StoredMessage]:
         """Up to ``limit`` pending messages whose writers have all ended, by position
-        (see the module docstring)."""
+        (see the module docstring): those of ``consumer`` only, when given (through
+        ``order_outbox_lane``), and with ``now`` none waiting out a back-off nor behind
+        one in its order's lane (probed in ``order_outbox_waiting``, which holds only
+        failed rows)."""
         count = quantity("limit", limit)
+        where, args = f"o.status = 'pending' AND {_VISIBLE}", list[object]()
+        if consumer is not None or now is not None:
+            from orderkit.adapters._outbox import checked_lane
+
+            wanted, at = checked_lane(consumer, now)
+            if wanted is not None:
+                where += " AND o.consumer = %s"
+                args.append(wanted)
+            if at is not None:
+                where += _READY
+                args += [at, at]
         sql = self._db.sql(
-            f"SELECT {_OUTBOX_COLUMNS} FROM {{s}}.order_outbox"
-            f" WHERE status = 'pending' AND {_VISIBLE} ORDER BY position, seq LIMIT %s"
+            f"SELECT {_OUTBOX_COLUMNS} FROM {{s}}.order_outbox AS o"
+            f" WHERE {where} ORDER BY o.position, o.seq LIMIT %s"
         )
         rows = self._db.run(
             "read pending outbox messages",
-            lambda conn: conn.execute(sql, (count,)).fetchall(),
+            lambda conn: conn.execute(sql, (*args, count)).fetchall(),
             single=True,
         )
         return [_stored(row) for row in rows]

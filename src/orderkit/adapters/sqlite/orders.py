@@ -44,7 +44,7 @@ from orderkit.model.time import ensure_aware
 if TYPE_CHECKING:
     from orderkit.lifecycle.ports import FirstScan, GroupBy
     from orderkit.model.orders import Anchor
-    from orderkit.outbox.messages import OutboxMessage, StoredMessage
+    from orderkit.outbox.messages import Consumer, OutboxMessage, StoredMessage
 
 __all__ = ["SQLiteOrderRepository"]
 
@@ -186,6 +186,17 @@ _MIGRATIONS: Final = (
         ON orders (status, json_extract(body, '$.shipments[#-1].shipped_at'))
         WHERE json_extract(body, '$.shipments[#-1].first_scan_at') IS NULL
     """,
+    # A relay reads each consumer's lane apart (``consumer``: computed from the topic,
+    # as ``orderkit.outbox.messages.consumer_of`` does), and passes over the rows
+    # waiting out a back-off and those behind them: the failed rows (few) have an index
+    # of their own, by order and lane.
+    """
+    ALTER TABLE order_outbox ADD COLUMN consumer TEXT GENERATED ALWAYS AS
+        (CASE WHEN substr(topic, 1, 6) = 'event.' THEN 'sink' ELSE 'ledger' END) VIRTUAL;
+    CREATE INDEX order_outbox_lane ON order_outbox (consumer, seq) WHERE status = 'pending';
+    CREATE INDEX order_outbox_waiting ON order_outbox (order_id, consumer, seq)
+        WHERE status = 'pending' AND retry_us IS NOT NULL
+    """,
 )
 
 #: The anchors read through a partial index holding only the orders that have the
@@ -230,6 +241,14 @@ _STATUSES_SQL: Final = (
 
 _OUTBOX_COLUMNS: Final = (
     "message_id, order_id, topic, payload, created_us, status, attempts, error, retry_us"
+)
+#: A pending row ``o`` a relay can deliver at an instant (both arguments): not waiting
+#: out its back-off, and no earlier pending row of its order and consumer is.
+_READY: Final = (
+    " AND (o.retry_us IS NULL OR o.retry_us <= ?)"
+    " AND NOT EXISTS (SELECT 1 FROM order_outbox AS w INDEXED BY order_outbox_waiting"
+    " WHERE w.order_id = o.order_id AND w.consumer = o.consumer AND w.seq < o.seq"
+    " AND w.status = 'pending' AND w.retry_us IS NOT NULL AND w.retry_us > ?)"
 )
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 #: Orders joined to a JSON array of ``[channel, channel order id]`` keys, as ``o``.
@@ -741,14 +760,30 @@ class SQLiteOrderRepository:
                 _refuse_stored_ids(conn, [r[0] for r in rows], path="messages")
             raise StoreError("enqueue outbox messages", "an outbox message id is taken") from None
 
-    def pending(self, limit: int) -> list[StoredMessage]:
-        """Up to ``limit`` pending messages, oldest (lowest ``seq``) first."""
+    def pending(
+        self, limit: int, *, consumer: Consumer | None = None, now: datetime | None = None
+    ) -> list[StoredMessage]:
+        """Up to ``limit`` pending messages, oldest (lowest ``seq``) first: those of
+        ``consumer`` only, when given (through ``order_outbox_lane``), and with ``now``
+        none waiting out a back-off nor behind one in its order's lane (probed in
+        ``order_outbox_waiting``, which holds only failed rows)."""
         count = quantity("limit", limit)
+        where, args = "o.status = 'pending'", list[object]()
+        if consumer is not None or now is not None:
+            from orderkit.adapters._outbox import checked_lane
+
+            wanted, at = checked_lane(consumer, now)
+            if wanted is not None:
+                where += " AND o.consumer = ?"
+                args.append(wanted)
+            if at is not None:
+                where += _READY
+                args += [_us(at), _us(at)]
         with self._db.statement("read pending outbox messages") as conn:
             rows = conn.execute(
-                f"SELECT {_OUTBOX_COLUMNS} FROM order_outbox"
-                " WHERE status = 'pending' ORDER BY seq LIMIT ?",
-                (count,),
+                f"SELECT {_OUTBOX_COLUMNS} FROM order_outbox AS o"
+                f" WHERE {where} ORDER BY o.seq LIMIT ?",
+                (*args, count),
             ).fetchall()
         return [_stored(row) for row in rows]
 
