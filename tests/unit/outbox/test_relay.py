@@ -249,3 +249,37 @@ def test_a_parked_release_is_told_to_the_sink_as_release_parked() -> None:
     }
     assert "lock_id" not in told.payload  # a lock id releases stock: never sent out
     assert relay.run_until_idle().delivered == 0  # told once
+
+
+def test_a_sink_keeping_what_it_applied_by_message_id_as_the_port_says_loses_no_event() -> None:
+    """Every domain event of one decision carries the input event's ``event_id``: a sink
+    that ignored an event id it had seen would drop a partial cancel's ``RefundDue``.
+    The port names the key that is unique per message, ``message_id``, and the sink
+    receives it on every ``OutboxMessage``."""
+    from orderkit.lifecycle.ports import EventSink
+
+    doc = EventSink.publish.__doc__ or ""
+    assert "message_id" in doc and "per event id" not in doc
+    repository, clock = MemoryOrderRepository(), ManualClock(T0)
+    seen: set[str] = set()
+    booked: list[str] = []
+
+    class DedupingSink:
+        def publish(self, events: Sequence[object]) -> None:
+            for message in events:
+                assert isinstance(message, OutboxMessage)
+                if message.message_id in seen:
+                    continue
+                seen.add(message.message_id)
+                booked.append(message.payload["type"])
+
+    service = OrderService(repository, sink=DedupingSink(), clock=clock)
+    lines = [OrderLine("1", "TEA", 2, Money("89.00", "CNY")),
+             OrderLine("2", "CUP", 1, Money("45.50", "CNY"))]
+    service.place(Order("ORD-A", "shop", "A", lines, T0))
+    service.handle("ORD-A", Event("pay", event_id="p1", at=T0,
+                                  data={"amount": Money("223.50", "CNY")}))
+    booked.clear()
+    service.handle("ORD-A", Event("cancel_lines", event_id="c1", at=T0,
+                                  data={"lines": {"2": 1}}))
+    assert "RefundDue" in booked and "LinesCancelled" in booked
