@@ -118,10 +118,10 @@ class StockCall:
     reason: str | None = None
     #: ``record_shipped`` only: what the lock keeps holding, SKU to units.
     keep: Mapping[str, int] | None = None
-    #: ``confirm`` and ``release``: when the payment or the cancel was decided (aware),
+    #: ``confirm`` and ``release``: when the payment or the cancel happened (aware),
     #: the instant the ledger judges it at (``None``: the ledger's clock); the relay
-    #: passes the message's ``created_at``. A release's ``at`` is what the ledger's
-    #: release breaker counts it by.
+    #: passes the message's ``occurred_at`` (its ``created_at`` when it has none). A
+    #: release's ``at`` is what the ledger's release breaker counts it by.
     at: datetime | None = None
 
 

@@ -9,9 +9,9 @@ lane, so they never fill the limit), and hands each to its consumer by topic:
   lapsed units or a release its breaker parked are enqueued as
   ``event.OversellDetected``, ``event.ReservationLapsed`` and ``event.ReleaseParked``
   messages in the same transaction; a confirm is judged, and a release counted by the
-  breaker, at the message's ``created_at``, when it was decided): the batch's stock
-  messages in one :meth:`~orderkit.outbox.StockEffects.apply_many` call (one ledger
-  transaction that asks the store once which of them were applied before), marked
+  breaker, at the message's ``occurred_at``, the payment's or the cancel's own time):
+  the batch's stock messages in one :meth:`~orderkit.outbox.StockEffects.apply_many`
+  call (one ledger transaction that asks the store once which of them were applied before), marked
   delivered in the same transaction, so where the ledger's store shares the outbox
   store's transaction (SQLite adapters on one file, PostgreSQL adapters on one source)
   a batch of effects costs one commit and an effect and its "delivered" mark are kept
@@ -380,13 +380,15 @@ def _stock_call(message: OutboxMessage) -> StockCall:
         raise ValidationError("payload.lock_id", lock_id, "expected a lock id")
     lines = payload.get("lines")
     units = None if lines is None else _units(lines)
+    # Judged at the payment's or the cancel's own time (its occurred_at; created_at for
+    # a message written before it had one), not when the relay got to it: a payment
+    # made while the lock held keeps its units, and a relay catching up does not make an
+    # hour of cancels look like a burst to the release breaker.
+    at = message.occurred_at or message.created_at
     if operation == "confirm":
-        # Judged when the payment was decided, not when the relay got to it.
-        return StockCall(operation, lock_id, None, order_id, ref, at=message.created_at)
+        return StockCall(operation, lock_id, None, order_id, ref, at=at)
     if operation == "release":
-        # Counted by the release breaker when the cancel was decided: a relay catching
-        # up does not make an hour of cancels look like a burst.
-        return StockCall(operation, lock_id, units, order_id, ref, at=message.created_at)
+        return StockCall(operation, lock_id, units, order_id, ref, at=at)
     return StockCall(operation, lock_id, units, order_id, ref)
 
 

@@ -201,6 +201,14 @@ MIGRATIONS: Final = (
     CREATE INDEX order_outbox_waiting ON {s}.order_outbox (order_id, consumer, position, seq)
         WHERE status = 'pending' AND retry_at IS NOT NULL
     """,
+    # What caused each message: the input event's own time, the order version and the
+    # message's place in its decision (NULL for the messages written before).
+    """
+    ALTER TABLE {s}.order_outbox
+        ADD COLUMN occurred_at timestamptz,
+        ADD COLUMN order_version bigint,
+        ADD COLUMN message_index integer
+    """,
 )
 
 #: The indexed expression of each anchor of the watch's ``stale`` query
@@ -238,7 +246,8 @@ def _stale_filter(terms: object) -> tuple[str, tuple[object, ...]]:
 
 _OUTBOX_COLUMNS: Final = (
     "message_id, order_id, topic, payload, created_at AT TIME ZONE 'UTC', status, attempts,"
-    " error, retry_at AT TIME ZONE 'UTC'"
+    " error, retry_at AT TIME ZONE 'UTC', occurred_at AT TIME ZONE 'UTC', order_version,"
+    " message_index"
 )
 #: The position of a new message: its transaction's id, or the position of the order's
 #: latest message when that is higher (see the module docstring).
@@ -248,9 +257,11 @@ _POSITION: Final = (
 )
 _INSERT_MESSAGE: Final = (
     "INSERT INTO {s}.order_outbox"
-    " (position, message_id, order_id, topic, payload, created_at)"
+    " (position, message_id, order_id, topic, payload, created_at, occurred_at,"
+    " order_version, message_index)"
     f" VALUES ({_POSITION},"
-    " %(message_id)s, %(order_id)s, %(topic)s, %(payload)s, %(created_at)s)"
+    " %(message_id)s, %(order_id)s, %(topic)s, %(payload)s, %(created_at)s,"
+    " %(occurred_at)s, %(order_version)s, %(message_index)s)"
 )
 #: The order row of a save that finds none: the first part of :data:`_SAVE_INSERT`.
 _INSERT_ORDER: Final = (
@@ -292,11 +303,15 @@ _SAVE_REST: Final = (
     " SELECT w, %(order_id)s FROM u, unnest(%(waybills)b::text[]) AS w"
     " ON CONFLICT DO NOTHING),"
     " message AS (INSERT INTO {s}.order_outbox"
-    " (position, message_id, order_id, topic, payload, created_at)"
+    " (position, message_id, order_id, topic, payload, created_at, occurred_at,"
+    " order_version, message_index)"
     f" SELECT {_POSITION},"
-    " m.id, %(order_id)s, m.topic, m.payload, m.at FROM u,"
+    " m.id, %(order_id)s, m.topic, m.payload, m.at, m.occurred, m.version, m.index FROM u,"
     " unnest(%(ids)b::text[], %(topics)b::text[], %(payloads)b::text[],"
-    " %(ats)b::timestamptz[]) WITH ORDINALITY AS m(id, topic, payload, at, n) ORDER BY m.n)"
+    " %(ats)b::timestamptz[], %(occurred)s::timestamptz[], %(versions)s::bigint[],"
+    " %(indexes)s::integer[])"
+    " WITH ORDINALITY AS m(id, topic, payload, at, occurred, version, index, n)"
+    " ORDER BY m.n)"
     " SELECT (SELECT count(*) FROM u), o.version, o.ship_to, o.channel, o.channel_order_id"
     " FROM (SELECT) AS one LEFT JOIN {s}.orders AS o ON o.order_id = %(order_id)s"
 )
@@ -632,6 +647,9 @@ class PostgresOrderRepository:
             topics=[m.topic for m, _payload in messages],
             payloads=[payload for _m, payload in messages],
             ats=[m.created_at for m, _payload in messages],
+            occurred=[m.occurred_at for m, _payload in messages],
+            versions=[m.order_version for m, _payload in messages],
+            indexes=[m.index for m, _payload in messages],
         )
         db = self._db
         sql = db.sql(_SAVE_INSERT if expected_version is None else _SAVE_UPDATE)
@@ -925,19 +943,26 @@ def _message_row(message: OutboxMessage, payload: str) -> dict[str, object]:
         "topic": message.topic,
         "payload": payload,
         "created_at": message.created_at,
+        "occurred_at": message.occurred_at,
+        "order_version": message.order_version,
+        "message_index": message.index,
     }
 
 
 def _stored(row: tuple[Any, ...]) -> StoredMessage:
     from orderkit.adapters._outbox import OutboxMessage, StoredMessage
 
-    message_id, order_id, topic, payload, created_at, status, attempts, error, retry_at = row
+    (message_id, order_id, topic, payload, created_at, status, attempts, error, retry_at,
+     occurred_at, order_version, index) = row
     message = OutboxMessage(
         message_id=message_id,
         order_id=order_id,
         topic=topic,
         payload=json.loads(payload),
         created_at=utc(created_at),
+        occurred_at=None if occurred_at is None else utc(occurred_at),
+        order_version=None if order_version is None else int(order_version),
+        index=None if index is None else int(index),
     )
     return StoredMessage(
         message,

@@ -147,6 +147,21 @@ class OutboxStoreContract:
         assert got.created_at.utcoffset() == timedelta(0)
         assert got.created_at.microsecond == 123456
 
+    def test_what_caused_a_message_comes_back_with_it(self) -> None:
+        """``occurred_at``, ``order_version`` and ``index`` are kept as given (``None``
+        when not given)."""
+        store = self.create_store()
+        caused = attrs.evolve(_message("ORD-1", "E1", 1),
+                              occurred_at=_T0 - timedelta(minutes=20), order_version=7, index=1)
+        bare = _message("ORD-2", "E2")
+        store.save(sample_order("ORD-1"), None, outbox=(caused,))
+        store.enqueue([bare])
+        got = _messages(store.pending(10))
+        assert got == [caused, bare]
+        assert (got[0].occurred_at, got[0].order_version, got[0].index) == (
+            _T0 - timedelta(minutes=20), 7, 1)
+        assert (got[1].occurred_at, got[1].order_version, got[1].index) == (None, None, None)
+
     # --- refused saves write no message ------------------------------------------------
 
     def test_a_stale_save_writes_no_message(self) -> None:
