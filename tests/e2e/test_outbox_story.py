@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from orderkit import Money, Order, OrderLine
@@ -273,7 +274,8 @@ def test_a_late_payment_and_a_shipment_anyway_are_reported_not_hidden(tmp_path: 
     clock, _repository, ledger, sink, service = _one_cup_shop(tmp_path)
     service.place(_order("ORD-A", cups=1))
     clock.advance(timedelta(minutes=45))  # the lock lapsed; the platform still took the money
-    service.handle("ORD-A", _pay("ORD-A", 1))
+    late = attrs.evolve(_pay("ORD-A", 1), at=clock.now())  # paid now, after the lock fell due
+    service.handle("ORD-A", late)
     lapsed = [m for m in sink.accepted if m.topic == "event.ReservationLapsed"]
     assert [m.payload["lines"] for m in lapsed] == [{"CUP": 1}]
     service.place(_order("ORD-B", cups=1))  # the cup was free again: B takes it

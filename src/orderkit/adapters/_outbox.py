@@ -11,11 +11,13 @@ repository loads the model and that adapter only, not the outbox capability.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
 from typing import Final
 
 from orderkit.model._checks import encodable
 from orderkit.model.errors import ValidationError
-from orderkit.outbox.messages import OutboxMessage, StoredMessage
+from orderkit.model.time import ensure_aware
+from orderkit.outbox.messages import CONSUMERS, Consumer, OutboxMessage, StoredMessage
 
 __all__ = [
     "MAX_ERROR_LENGTH",
@@ -26,6 +28,7 @@ __all__ = [
     "checked_error",
     "checked_id",
     "checked_ids",
+    "checked_lane",
     "checked_messages",
     "payload_json",
     "refuse_stored_ids",
@@ -99,6 +102,18 @@ def refuse_stored_ids(taken: Collection[str], ids: Sequence[str], path: str) -> 
     for index, message_id in enumerate(ids):
         if message_id in taken:
             raise ValidationError(f"{path}[{index}].message_id", message_id, "already stored")
+
+
+def checked_lane(
+    consumer: object, now: object
+) -> tuple[Consumer | None, datetime | None]:
+    """The ``consumer`` and ``now`` of ``pending``: one of :data:`CONSUMERS` or
+    ``None``, an aware instant or ``None``."""
+    lane = next((known for known in CONSUMERS if isinstance(consumer, str)
+                 and consumer == known), None)
+    if consumer is not None and lane is None:
+        raise ValidationError("consumer", consumer, f"expected one of {', '.join(CONSUMERS)}")
+    return lane, None if now is None else ensure_aware(now, path="now")
 
 
 def checked_id(message_id: object) -> str:

@@ -246,7 +246,16 @@ class EventSink(Protocol):
     """Receives domain events to publish (outbox style: after the state is saved)."""
 
     def publish(self, events: Sequence[object]) -> None:
-        """Publish ``events`` in order. Must be idempotent per event id on the host side."""
+        """Publish ``events`` in order: each an
+        :class:`~orderkit.outbox.messages.OutboxMessage` whose ``payload`` is the domain
+        event (plus ``"type"``) and whose ``message_id`` is unique per message.
+
+        Delivery is at least once, so the host keeps what it applied by ``message_id``
+        and ignores a ``message_id`` it has seen. Never deduplicate by the payload's
+        ``event_id``: it is the id of the input event, shared by every domain event of
+        one decision (a partial cancel's ``LinesCancelled``, ``RefundDue`` and
+        ``StatusChanged`` all carry it).
+        """
         ...
 
 

@@ -823,7 +823,7 @@ class OrderService:
         # The empty event id, which no event has: the placement's ids never meet an
         # event's.
         return _outbox(order.order_id, "", [(topic, {"lines": lines}) for topic, lines in owed],
-                       now)
+                       now, version=order.version)
 
     def _messages(
         self, transition: Transition, lock_id: str | None = None, *, settled: bool = False
@@ -842,16 +842,29 @@ class OrderService:
         if not owed:
             return ()
         decided = transition.audit[0]  # every saved transition carries its entry
-        return _outbox(order.order_id, decided.event_id, owed, decided.at)
+        # The input event's own time, never before the order was created nor after the
+        # clock: what a confirm or a release is judged at (created_at is the save's).
+        occurred = min(max(decided.event_at, order.created_at), decided.at)
+        return _outbox(order.order_id, decided.event_id, owed, decided.at,
+                       occurred_at=occurred, version=order.version)
 
 
 def _outbox(
-    order_id: str, event_id: str, owed: Sequence[tuple[str, Mapping[str, Any]]], at: datetime
+    order_id: str,
+    event_id: str,
+    owed: Sequence[tuple[str, Mapping[str, Any]]],
+    at: datetime,
+    *,
+    occurred_at: datetime | None = None,
+    version: int | None = None,
 ) -> tuple[OutboxMessage, ...]:
     """The outbox messages of what one decision on ``event_id`` owes, as ``(topic,
-    payload)``: their ids fixed by the order, the event and their place."""
+    payload)``: their ids fixed by the order, the event and their place (``index``),
+    saved at ``at``, caused at ``occurred_at`` (``at`` when not given) and carrying the
+    order ``version`` the decision saved."""
     return tuple(
-        OutboxMessage(message_id(order_id, event_id, k), order_id, topic, payload, at)
+        OutboxMessage(message_id(order_id, event_id, k), order_id, topic, payload, at,
+                      occurred_at=occurred_at or at, order_version=version, index=k)
         for k, (topic, payload) in enumerate(owed)
     )
 

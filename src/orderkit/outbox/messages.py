@@ -41,6 +41,7 @@ from orderkit.model.serialization import to_dict
 from orderkit.model.time import ensure_instant
 
 __all__ = [
+    "CONSUMERS",
     "STOCK_COMMIT",
     "STOCK_CONFIRM",
     "STOCK_RECORD_SHIPPED",
@@ -49,9 +50,11 @@ __all__ = [
     "STOCK_SHIP",
     "STOCK_UNCOMMIT",
     "STOCK_UNSHIP",
+    "Consumer",
     "DeliveryStatus",
     "OutboxMessage",
     "StoredMessage",
+    "consumer_of",
     "event_content",
     "message_id",
 ]
@@ -67,6 +70,17 @@ STOCK_RECORD_SHIPPED: Final = "stock.record_shipped"
 #: ``pending``: not yet delivered (or failed, to be retried); ``delivered``: every
 #: consumer has it; ``dead``: failed ``max_attempts`` times, kept with its error.
 DeliveryStatus = Literal["pending", "delivered", "dead"]
+#: Who a message goes to: ``sink`` (the host's event sink: ``event.*`` topics) or
+#: ``ledger`` (the inventory ledger: every other topic). Each order's messages keep
+#: their order per consumer (its *lane*).
+Consumer = Literal["sink", "ledger"]
+CONSUMERS: Final[tuple[Consumer, ...]] = ("sink", "ledger")
+
+
+def consumer_of(topic: str) -> Consumer:
+    """The consumer of a message of ``topic`` (the stores compute the same in SQL:
+    ``sink`` when the topic starts with ``event.``)."""
+    return "sink" if topic.startswith("event.") else "ledger"
 
 
 #: The scalar types a payload holds as they are (``bool`` is an ``int``; subclasses such
@@ -134,10 +148,36 @@ def _created_at(value: object) -> datetime:
     return ensure_instant(value, path="created_at")
 
 
+def _occurred_at(value: object) -> datetime | None:
+    return None if value is None else ensure_instant(value, path="occurred_at")
+
+
+def _count(name: str) -> Any:
+    """A validator of an optional whole number >= 0 named ``name``."""
+
+    def check(_instance: object, _attribute: object, value: object) -> None:
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 0
+        ):
+            raise ValidationError(name, value, "expected an integer >= 0 or None")
+
+    return check
+
+
 @attrs.frozen
 class OutboxMessage:
     """One thing a saved decision owes: ``topic`` says to whom and what, ``payload`` the
-    details (JSON values), ``created_at`` when the decision was saved.
+    details (JSON values), ``created_at`` when the decision was saved (the clock: what
+    the lag is measured from).
+
+    What caused it (added in 0.3; ``None`` on messages written before, and on what the
+    relay itself found): ``occurred_at``, the input event's own time (``Event.at``),
+    never before the order was created nor after the clock when it was decided: the
+    instant a ``stock.confirm`` and a ``stock.release`` are judged at; ``order_version``,
+    the version of the order the decision saved; ``index``, the message's place among
+    that decision's messages. ``(order_version, index)`` grows with every message of an
+    order in the order they were saved, so a consumer can tell a late one (a replayed
+    dead letter) from a new one.
 
     The message keeps its payload as canonical JSON text (``payload_json``);
     :attr:`payload` reads it back as a fresh mapping on every access, so nothing a
@@ -149,6 +189,13 @@ class OutboxMessage:
     topic: str = attrs.field(validator=check.text(allow_empty=False, max_length=64))
     payload_json: str = attrs.field(alias="payload", converter=_payload_text)
     created_at: datetime = attrs.field(converter=_created_at)
+    occurred_at: datetime | None = attrs.field(
+        default=None, converter=_occurred_at, kw_only=True
+    )
+    order_version: int | None = attrs.field(
+        default=None, validator=_count("order_version"), kw_only=True
+    )
+    index: int | None = attrs.field(default=None, validator=_count("index"), kw_only=True)
 
     @property
     def payload(self) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import attrs
 
 if TYPE_CHECKING:
     from orderkit.model.errors import RefusedError
-    from orderkit.outbox.messages import OutboxMessage, StoredMessage
+    from orderkit.outbox.messages import Consumer, OutboxMessage, StoredMessage
 
 __all__ = ["OutboxStore", "StockCall", "StockEffects", "StockResult"]
 
@@ -39,8 +39,20 @@ class OutboxStore(Protocol):
         :class:`~orderkit.model.errors.ValidationError` naming ``messages[i].message_id``."""
         ...
 
-    def pending(self, limit: int) -> Sequence[StoredMessage]:
-        """Up to ``limit`` undelivered, not dead messages, oldest first."""
+    def pending(
+        self, limit: int, *, consumer: Consumer | None = None, now: datetime | None = None
+    ) -> Sequence[StoredMessage]:
+        """Up to ``limit`` undelivered, not dead messages, oldest first.
+
+        With ``consumer`` (``"sink"`` or ``"ledger"``, see
+        :func:`~orderkit.outbox.messages.consumer_of`) only that consumer's messages
+        (changed in 0.3). With ``now`` (aware) only the messages a relay can deliver
+        then: none whose ``retry_at`` is after ``now``, nor any whose order has an
+        earlier pending message for the same consumer whose ``retry_at`` is after
+        ``now`` (it waits behind it). So rows waiting out a back-off never fill the
+        limit and hide the work behind them. Bad values raise a
+        :class:`~orderkit.model.errors.ValidationError` naming ``consumer`` or ``now``.
+        """
         ...
 
     def mark_delivered(self, message_ids: Sequence[str], at: datetime) -> None:
@@ -106,10 +118,10 @@ class StockCall:
     reason: str | None = None
     #: ``record_shipped`` only: what the lock keeps holding, SKU to units.
     keep: Mapping[str, int] | None = None
-    #: ``confirm`` and ``release``: when the payment or the cancel was decided (aware),
+    #: ``confirm`` and ``release``: when the payment or the cancel happened (aware),
     #: the instant the ledger judges it at (``None``: the ledger's clock); the relay
-    #: passes the message's ``created_at``. A release's ``at`` is what the ledger's
-    #: release breaker counts it by.
+    #: passes the message's ``occurred_at`` (its ``created_at`` when it has none). A
+    #: release's ``at`` is what the ledger's release breaker counts it by.
     at: datetime | None = None
 
 

@@ -1,15 +1,17 @@
 """The relay: delivers outbox messages to their consumers, in batches, exactly once in effect.
 
-:meth:`OutboxRelay.run_once` reads up to ``limit`` pending messages, oldest first, and
-hands each to its consumer by topic:
+:meth:`OutboxRelay.run_once` reads up to ``limit`` pending messages for each consumer,
+oldest first, each consumer's lane apart and only what it can deliver now (the store
+leaves out the messages waiting out a back-off and those behind them in their order's
+lane, so they never fill the limit), and hands each to its consumer by topic:
 
 * ``stock.*`` messages go to the inventory ledger with ``ref=message_id`` (an oversell,
   lapsed units or a release its breaker parked are enqueued as
   ``event.OversellDetected``, ``event.ReservationLapsed`` and ``event.ReleaseParked``
   messages in the same transaction; a confirm is judged, and a release counted by the
-  breaker, at the message's ``created_at``, when it was decided): the batch's stock
-  messages in one :meth:`~orderkit.outbox.StockEffects.apply_many` call (one ledger
-  transaction that asks the store once which of them were applied before), marked
+  breaker, at the message's ``occurred_at``, the payment's or the cancel's own time):
+  the batch's stock messages in one :meth:`~orderkit.outbox.StockEffects.apply_many`
+  call (one ledger transaction that asks the store once which of them were applied before), marked
   delivered in the same transaction, so where the ledger's store shares the outbox
   store's transaction (SQLite adapters on one file, PostgreSQL adapters on one source)
   a batch of effects costs one commit and an effect and its "delivered" mark are kept
@@ -57,8 +59,10 @@ from orderkit.outbox.messages import (
     STOCK_SHIP,
     STOCK_UNCOMMIT,
     STOCK_UNSHIP,
+    Consumer,
     OutboxMessage,
     StoredMessage,
+    consumer_of,
     event_content,
     message_id,
 )
@@ -70,8 +74,8 @@ if TYPE_CHECKING:
 __all__ = ["OutboxRelay", "RelayReport"]
 
 _NO_LAG: Final = timedelta(0)
-_EVENTS: Final = "sink"
-_STOCK: Final = "ledger"
+_EVENTS: Final[Consumer] = "sink"
+_STOCK: Final[Consumer] = "ledger"
 _ERROR_TEXT: Final = 2000
 #: The ledger call of each stock topic.
 _OPERATIONS: Final = {
@@ -129,7 +133,8 @@ class OutboxRelay:
         self.max_attempts = max_attempts
 
     def run_once(self, limit: int = 100) -> RelayReport:
-        """Deliver up to ``limit`` pending messages; see the module docstring."""
+        """Deliver up to ``limit`` pending messages per consumer; see the module
+        docstring."""
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ValidationError("limit", limit, "expected an integer >= 1")
         now = checked_now(self.clock)
@@ -140,7 +145,13 @@ class OutboxRelay:
         applied: list[str] = []
         with self.store.atomic():
             stock: list[tuple[StoredMessage, StockCall]] = []
-            for stored in self.store.pending(limit):
+            # Each consumer's lane read apart, each up to ``limit``, without the rows
+            # that wait out a back-off and those behind them: what this run can deliver.
+            ready = [
+                *self.store.pending(limit, consumer=_STOCK, now=now),
+                *self.store.pending(limit, consumer=_EVENTS, now=now),
+            ]
+            for stored in ready:
                 message = stored.message
                 lane = _lane(message)
                 if lane in blocked:
@@ -346,8 +357,7 @@ class OutboxRelay:
 def _lane(message: OutboxMessage) -> tuple[str, str]:
     """The order and the consumer a message goes to: the unit that keeps its order
     (``event.*`` to the sink, everything else to the ledger)."""
-    consumer = _EVENTS if message.topic.startswith("event.") else _STOCK
-    return message.order_id, consumer
+    return message.order_id, consumer_of(message.topic)
 
 
 def _stock_call(message: OutboxMessage) -> StockCall:
@@ -375,13 +385,15 @@ def _stock_call(message: OutboxMessage) -> StockCall:
         raise ValidationError("payload.lock_id", lock_id, "expected a lock id")
     lines = payload.get("lines")
     units = None if lines is None else _units(lines)
+    # Judged at the payment's or the cancel's own time (its occurred_at; created_at for
+    # a message written before it had one), not when the relay got to it: a payment
+    # made while the lock held keeps its units, and a relay catching up does not make an
+    # hour of cancels look like a burst to the release breaker.
+    at = message.occurred_at or message.created_at
     if operation == "confirm":
-        # Judged when the payment was decided, not when the relay got to it.
-        return StockCall(operation, lock_id, None, order_id, ref, at=message.created_at)
+        return StockCall(operation, lock_id, None, order_id, ref, at=at)
     if operation == "release":
-        # Counted by the release breaker when the cancel was decided: a relay catching
-        # up does not make an hour of cancels look like a burst.
-        return StockCall(operation, lock_id, units, order_id, ref, at=message.created_at)
+        return StockCall(operation, lock_id, units, order_id, ref, at=at)
     return StockCall(operation, lock_id, units, order_id, ref)
 
 

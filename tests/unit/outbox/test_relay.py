@@ -249,3 +249,104 @@ def test_a_parked_release_is_told_to_the_sink_as_release_parked() -> None:
     }
     assert "lock_id" not in told.payload  # a lock id releases stock: never sent out
     assert relay.run_until_idle().delivered == 0  # told once
+
+
+def test_a_sink_keeping_what_it_applied_by_message_id_as_the_port_says_loses_no_event() -> None:
+    """Every domain event of one decision carries the input event's ``event_id``: a sink
+    that ignored an event id it had seen would drop a partial cancel's ``RefundDue``.
+    The port names the key that is unique per message, ``message_id``, and the sink
+    receives it on every ``OutboxMessage``."""
+    from orderkit.lifecycle.ports import EventSink
+
+    doc = EventSink.publish.__doc__ or ""
+    assert "message_id" in doc and "per event id" not in doc
+    repository, clock = MemoryOrderRepository(), ManualClock(T0)
+    seen: set[str] = set()
+    booked: list[str] = []
+
+    class DedupingSink:
+        def publish(self, events: Sequence[object]) -> None:
+            for message in events:
+                assert isinstance(message, OutboxMessage)
+                if message.message_id in seen:
+                    continue
+                seen.add(message.message_id)
+                booked.append(message.payload["type"])
+
+    service = OrderService(repository, sink=DedupingSink(), clock=clock)
+    lines = [OrderLine("1", "TEA", 2, Money("89.00", "CNY")),
+             OrderLine("2", "CUP", 1, Money("45.50", "CNY"))]
+    service.place(Order("ORD-A", "shop", "A", lines, T0))
+    service.handle("ORD-A", Event("pay", event_id="p1", at=T0,
+                                  data={"amount": Money("223.50", "CNY")}))
+    booked.clear()
+    service.handle("ORD-A", Event("cancel_lines", event_id="c1", at=T0,
+                                  data={"lines": {"2": 1}}))
+    assert "RefundDue" in booked and "LinesCancelled" in booked
+
+
+def test_a_payment_made_while_the_lock_held_keeps_its_units_though_handled_after() -> None:
+    """The lock holds 30 minutes; the payment is made at 01:20 and its callback handled
+    at 01:40 (``Event.at`` is the payment's own time). The confirm is judged at 01:20:
+    nobody took the units, so the paid order keeps them."""
+    clock = ManualClock(T0)
+    repository = MemoryOrderRepository()
+    ledger = InventoryLedger(MemoryInventoryStore(), secret=b"k" * 16, clock=clock)
+    ledger.receive("TEA", 2, reference="PO-1")
+    sink = Sink()
+    service = OrderService(repository, inventory=ledger, sink=sink, clock=clock,
+                           deliver=False, payment_timeout=timedelta(minutes=30))
+    relay = OutboxRelay(repository, inventory=ledger, sink=sink, clock=clock)
+    service.place(Order("ORD-A", "shop", "A", [OrderLine("1", "TEA", 2, Money("50.00", "CNY"))],
+                        T0))
+    relay.run_until_idle()
+    clock.advance(timedelta(minutes=40))
+    service.handle("ORD-A", Event("pay", event_id="p1", at=T0 + timedelta(minutes=20),
+                                  data={"amount": Money("100.00", "CNY")}))
+    (confirm,) = [s.message for s in repository.pending(10) if s.message.topic == "stock.confirm"]
+    assert confirm.occurred_at == T0 + timedelta(minutes=20)
+    assert confirm.created_at == T0 + timedelta(minutes=40)  # saved then: the lag counts it
+    relay.run_until_idle()
+    assert ledger.stock("TEA") == StockLevel("TEA", 2, 2, 0)
+    assert "event.ReservationLapsed" not in sink.topics
+
+
+def test_a_messages_own_time_is_bounded_by_the_clock_and_the_orders_creation() -> None:
+    clock = ManualClock(T0 + timedelta(hours=1))
+    repository = MemoryOrderRepository()
+    service = OrderService(repository, sink=Sink(), clock=clock, deliver=False)
+    service.place(Order("ORD-A", "shop", "A", [OrderLine("1", "TEA", 2, Money("50.00", "CNY"))],
+                        T0))
+    service.handle("ORD-A", Event("pay", event_id="early", at=T0 - timedelta(days=1),
+                                  data={"amount": Money("50.00", "CNY")}))
+    service.handle("ORD-A", Event("pay", event_id="late", at=T0 + timedelta(days=1),
+                                  data={"amount": Money("50.00", "CNY")}))
+    by_event = {}
+    for stored in repository.pending(20):
+        by_event.setdefault(stored.message.payload.get("event_id"), stored.message)
+    assert by_event["early"].occurred_at == T0  # not before the order was created
+    assert by_event["late"].occurred_at == clock.now()  # not after the clock
+
+
+def test_each_message_carries_the_order_version_and_its_place_in_the_decision() -> None:
+    """A replayed dead letter arrives after the order's later messages: its
+    ``(order_version, index)`` is below what the consumer applied last, so it can tell."""
+    clock = ManualClock(T0)
+    repository, sink = MemoryOrderRepository(), Sink()
+    service = OrderService(repository, sink=sink, clock=clock, deliver=False)
+    service.place(Order("ORD-A", "shop", "A", [OrderLine("1", "TEA", 2, Money("50.00", "CNY"))],
+                        T0))
+    service.handle("ORD-A", Event("pay", event_id="p1", at=T0,
+                                  data={"amount": Money("100.00", "CNY")}))
+    paid_version = repository.get("ORD-A").version
+    service.handle("ORD-A", Event("refund", event_id="r1", at=T0,
+                                  data={"amount": Money("10.00", "CNY")}))
+    messages = [s.message for s in repository.pending(20)]
+    stamps = [(m.order_version, m.index) for m in messages]
+    assert all(version is not None and index is not None for version, index in stamps)
+    assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
+    paid = [m for m in messages if m.payload.get("event_id") == "p1"]
+    refunded = [m for m in messages if m.payload.get("event_id") == "r1"]
+    assert {m.order_version for m in paid} == {paid_version}  # what the payment saved
+    assert [m.index for m in paid] == list(range(len(paid)))
+    assert {m.order_version for m in refunded} == {repository.get("ORD-A").version}

@@ -26,7 +26,7 @@ from orderkit.model.time import ensure_aware
 if TYPE_CHECKING:
     from orderkit.lifecycle.ports import FirstScan, GroupBy
     from orderkit.model.orders import Anchor
-    from orderkit.outbox.messages import OutboxMessage, StoredMessage
+    from orderkit.outbox.messages import Consumer, OutboxMessage, StoredMessage
 
 __all__ = ["MemoryOrderRepository"]
 
@@ -361,11 +361,36 @@ class MemoryOrderRepository:
             self._refuse_stored_ids(checked, "messages")
             self._append(checked)
 
-    def pending(self, limit: int) -> list[StoredMessage]:
-        """Up to ``limit`` pending messages, oldest (first saved) first."""
+    def pending(
+        self, limit: int, *, consumer: Consumer | None = None, now: datetime | None = None
+    ) -> list[StoredMessage]:
+        """Up to ``limit`` pending messages, oldest (first saved) first: those of
+        ``consumer`` only, when given, and with ``now`` none waiting out a back-off nor
+        behind one in its order's lane (see ``OutboxStore.pending``)."""
         count = quantity("limit", limit)
+        if consumer is None and now is None:
+            with self._lock:
+                return [self._outbox[i].stored for i in islice(self._pending, count)]
+        from orderkit.adapters._outbox import checked_lane
+        from orderkit.outbox.messages import consumer_of
+
+        wanted, at = checked_lane(consumer, now)
+        found: list[StoredMessage] = []
+        waiting: set[tuple[str, str]] = set()  # (order, consumer) lanes behind a back-off
         with self._lock:
-            return [self._outbox[i].stored for i in islice(self._pending, count)]
+            for held in (self._outbox[i] for i in self._pending):
+                if len(found) == count:
+                    break
+                message = held.stored.message
+                lane = (message.order_id, consumer_of(message.topic))
+                if (wanted is not None and lane[1] != wanted) or lane in waiting:
+                    continue
+                retry_at = held.stored.retry_at
+                if at is not None and retry_at is not None and retry_at > at:
+                    waiting.add(lane)
+                    continue
+                found.append(held.stored)
+        return found
 
     def mark_delivered(self, message_ids: Sequence[str], at: datetime) -> None:
         """Mark these messages delivered at ``at``; unknown or delivered ones are skipped."""

@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     import psycopg
 
     from orderkit.lifecycle.ports import FirstScan, GroupBy
-    from orderkit.outbox.messages import OutboxMessage, StoredMessage
+    from orderkit.outbox.messages import Consumer, OutboxMessage, StoredMessage
 
 __all__ = ["PostgresOrderRepository"]
 
@@ -205,6 +205,26 @@ MIGRATIONS: Final = (
     """,
     lambda db, conn: _fill(db, conn, "(body::jsonb -> 'tags') @> '[\"presale\"]'::jsonb",
                            ("ship_due_at", "balance_due_since")),
+    # A relay reads each consumer's lane apart (``consumer``: computed from the topic,
+    # as ``orderkit.outbox.messages.consumer_of`` does), and passes over the rows
+    # waiting out a back-off and those behind them: the failed rows (few) have an index
+    # of their own, by order and lane.
+    """
+    ALTER TABLE {s}.order_outbox ADD COLUMN consumer text GENERATED ALWAYS AS
+        (CASE WHEN left(topic, 6) = 'event.' THEN 'sink' ELSE 'ledger' END) STORED;
+    CREATE INDEX order_outbox_lane ON {s}.order_outbox (consumer, position, seq)
+        WHERE status = 'pending';
+    CREATE INDEX order_outbox_waiting ON {s}.order_outbox (order_id, consumer, position, seq)
+        WHERE status = 'pending' AND retry_at IS NOT NULL
+    """,
+    # What caused each message: the input event's own time, the order version and the
+    # message's place in its decision (NULL for the messages written before).
+    """
+    ALTER TABLE {s}.order_outbox
+        ADD COLUMN occurred_at timestamptz,
+        ADD COLUMN order_version bigint,
+        ADD COLUMN message_index integer
+    """,
 )
 
 #: The indexed expression of each anchor of the watch's ``stale`` query
@@ -247,7 +267,8 @@ def _stale_filter(terms: object, leave_out: object = ()) -> tuple[str, tuple[obj
 
 _OUTBOX_COLUMNS: Final = (
     "message_id, order_id, topic, payload, created_at AT TIME ZONE 'UTC', status, attempts,"
-    " error, retry_at AT TIME ZONE 'UTC'"
+    " error, retry_at AT TIME ZONE 'UTC', occurred_at AT TIME ZONE 'UTC', order_version,"
+    " message_index"
 )
 #: The position of a new message: its transaction's id, or the position of the order's
 #: latest message when that is higher (see the module docstring).
@@ -257,9 +278,11 @@ _POSITION: Final = (
 )
 _INSERT_MESSAGE: Final = (
     "INSERT INTO {s}.order_outbox"
-    " (position, message_id, order_id, topic, payload, created_at)"
+    " (position, message_id, order_id, topic, payload, created_at, occurred_at,"
+    " order_version, message_index)"
     f" VALUES ({_POSITION},"
-    " %(message_id)s, %(order_id)s, %(topic)s, %(payload)s, %(created_at)s)"
+    " %(message_id)s, %(order_id)s, %(topic)s, %(payload)s, %(created_at)s,"
+    " %(occurred_at)s, %(order_version)s, %(message_index)s)"
 )
 #: The order row of a save that finds none: the first part of :data:`_SAVE_INSERT`.
 _INSERT_ORDER: Final = (
@@ -304,11 +327,15 @@ _SAVE_REST: Final = (
     " SELECT w, %(order_id)s FROM u, unnest(%(waybills)b::text[]) AS w"
     " ON CONFLICT DO NOTHING),"
     " message AS (INSERT INTO {s}.order_outbox"
-    " (position, message_id, order_id, topic, payload, created_at)"
+    " (position, message_id, order_id, topic, payload, created_at, occurred_at,"
+    " order_version, message_index)"
     f" SELECT {_POSITION},"
-    " m.id, %(order_id)s, m.topic, m.payload, m.at FROM u,"
+    " m.id, %(order_id)s, m.topic, m.payload, m.at, m.occurred, m.version, m.index FROM u,"
     " unnest(%(ids)b::text[], %(topics)b::text[], %(payloads)b::text[],"
-    " %(ats)b::timestamptz[]) WITH ORDINALITY AS m(id, topic, payload, at, n) ORDER BY m.n)"
+    " %(ats)b::timestamptz[], %(occurred)s::timestamptz[], %(versions)s::bigint[],"
+    " %(indexes)s::integer[])"
+    " WITH ORDINALITY AS m(id, topic, payload, at, occurred, version, index, n)"
+    " ORDER BY m.n)"
     " SELECT (SELECT count(*) FROM u), o.version, o.ship_to, o.channel, o.channel_order_id"
     " FROM (SELECT) AS one LEFT JOIN {s}.orders AS o ON o.order_id = %(order_id)s"
 )
@@ -318,7 +345,16 @@ _SAVE_UPDATE: Final = f"WITH u AS ({_UPDATE_ORDER}),{_SAVE_REST}"
 #: or channel order that changed, a concurrent writer that went first).
 _SAVE_ATTEMPTS: Final = 3
 #: Below the oldest transaction id still running: every writer of such a message ended.
-_VISIBLE: Final = "position < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+_VISIBLE: Final = "o.position < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+#: A pending row ``o`` a relay can deliver at an instant (both arguments): not waiting
+#: out its back-off, and no earlier pending row of its order and consumer is.
+_READY: Final = (
+    " AND (o.retry_at IS NULL OR o.retry_at <= %s)"
+    " AND NOT EXISTS (SELECT 1 FROM {s}.order_outbox AS w"
+    " WHERE w.order_id = o.order_id AND w.consumer = o.consumer"
+    " AND (w.position, w.seq) < (o.position, o.seq)"
+    " AND w.status = 'pending' AND w.retry_at IS NOT NULL AND w.retry_at > %s)"
+)
 
 
 class PostgresOrderRepository:
@@ -637,6 +673,9 @@ class PostgresOrderRepository:
             topics=[m.topic for m, _payload in messages],
             payloads=[payload for _m, payload in messages],
             ats=[m.created_at for m, _payload in messages],
+            occurred=[m.occurred_at for m, _payload in messages],
+            versions=[m.order_version for m, _payload in messages],
+            indexes=[m.index for m, _payload in messages],
         )
         db = self._db
         sql = db.sql(_SAVE_INSERT if expected_version is None else _SAVE_UPDATE)
@@ -803,17 +842,33 @@ class PostgresOrderRepository:
 
         db.run("enqueue outbox messages", write)
 
-    def pending(self, limit: int) -> list[StoredMessage]:
+    def pending(
+        self, limit: int, *, consumer: Consumer | None = None, now: datetime | None = None
+    ) -> list[StoredMessage]:
         """Up to ``limit`` pending messages whose writers have all ended, by position
-        (see the module docstring)."""
+        (see the module docstring): those of ``consumer`` only, when given (through
+        ``order_outbox_lane``), and with ``now`` none waiting out a back-off nor behind
+        one in its order's lane (probed in ``order_outbox_waiting``, which holds only
+        failed rows)."""
         count = quantity("limit", limit)
+        where, args = f"o.status = 'pending' AND {_VISIBLE}", list[object]()
+        if consumer is not None or now is not None:
+            from orderkit.adapters._outbox import checked_lane
+
+            wanted, at = checked_lane(consumer, now)
+            if wanted is not None:
+                where += " AND o.consumer = %s"
+                args.append(wanted)
+            if at is not None:
+                where += _READY
+                args += [at, at]
         sql = self._db.sql(
-            f"SELECT {_OUTBOX_COLUMNS} FROM {{s}}.order_outbox"
-            f" WHERE status = 'pending' AND {_VISIBLE} ORDER BY position, seq LIMIT %s"
+            f"SELECT {_OUTBOX_COLUMNS} FROM {{s}}.order_outbox AS o"
+            f" WHERE {where} ORDER BY o.position, o.seq LIMIT %s"
         )
         rows = self._db.run(
             "read pending outbox messages",
-            lambda conn: conn.execute(sql, (count,)).fetchall(),
+            lambda conn: conn.execute(sql, (*args, count)).fetchall(),
             single=True,
         )
         return [_stored(row) for row in rows]
@@ -914,19 +969,26 @@ def _message_row(message: OutboxMessage, payload: str) -> dict[str, object]:
         "topic": message.topic,
         "payload": payload,
         "created_at": message.created_at,
+        "occurred_at": message.occurred_at,
+        "order_version": message.order_version,
+        "message_index": message.index,
     }
 
 
 def _stored(row: tuple[Any, ...]) -> StoredMessage:
     from orderkit.adapters._outbox import OutboxMessage, StoredMessage
 
-    message_id, order_id, topic, payload, created_at, status, attempts, error, retry_at = row
+    (message_id, order_id, topic, payload, created_at, status, attempts, error, retry_at,
+     occurred_at, order_version, index) = row
     message = OutboxMessage(
         message_id=message_id,
         order_id=order_id,
         topic=topic,
         payload=json.loads(payload),
         created_at=utc(created_at),
+        occurred_at=None if occurred_at is None else utc(occurred_at),
+        order_version=None if order_version is None else int(order_version),
+        index=None if index is None else int(index),
     )
     return StoredMessage(
         message,

@@ -44,7 +44,7 @@ from orderkit.model.time import ensure_aware
 if TYPE_CHECKING:
     from orderkit.lifecycle.ports import FirstScan, GroupBy
     from orderkit.model.orders import Anchor
-    from orderkit.outbox.messages import OutboxMessage, StoredMessage
+    from orderkit.outbox.messages import Consumer, OutboxMessage, StoredMessage
 
 __all__ = ["SQLiteOrderRepository"]
 
@@ -201,6 +201,24 @@ _MIGRATIONS: Final = (
     """,
     lambda conn: _fill(conn, "EXISTS (SELECT 1 FROM json_each(body, '$.tags')"
                        " WHERE value = 'presale')", ("ship_due_at", "balance_due_since")),
+    # A relay reads each consumer's lane apart (``consumer``: computed from the topic,
+    # as ``orderkit.outbox.messages.consumer_of`` does), and passes over the rows
+    # waiting out a back-off and those behind them: the failed rows (few) have an index
+    # of their own, by order and lane.
+    """
+    ALTER TABLE order_outbox ADD COLUMN consumer TEXT GENERATED ALWAYS AS
+        (CASE WHEN substr(topic, 1, 6) = 'event.' THEN 'sink' ELSE 'ledger' END) VIRTUAL;
+    CREATE INDEX order_outbox_lane ON order_outbox (consumer, seq) WHERE status = 'pending';
+    CREATE INDEX order_outbox_waiting ON order_outbox (order_id, consumer, seq)
+        WHERE status = 'pending' AND retry_us IS NOT NULL
+    """,
+    # What caused each message: the input event's own time, the order version and the
+    # message's place in its decision (NULL for the messages written before).
+    """
+    ALTER TABLE order_outbox ADD COLUMN occurred_us INTEGER;
+    ALTER TABLE order_outbox ADD COLUMN order_version INTEGER;
+    ALTER TABLE order_outbox ADD COLUMN message_index INTEGER
+    """,
 )
 
 #: The anchors read through a partial index holding only the orders that have the
@@ -247,7 +265,19 @@ _STATUSES_SQL: Final = (
 )
 
 _OUTBOX_COLUMNS: Final = (
-    "message_id, order_id, topic, payload, created_us, status, attempts, error, retry_us"
+    "message_id, order_id, topic, payload, created_us, status, attempts, error, retry_us,"
+    " occurred_us, order_version, message_index"
+)
+#: One ``order_outbox`` row as written: id, order, topic, payload, created, occurred,
+#: order version, index.
+_Row = tuple[str, str, str, str, int, int | None, int | None, int | None]
+#: A pending row ``o`` a relay can deliver at an instant (both arguments): not waiting
+#: out its back-off, and no earlier pending row of its order and consumer is.
+_READY: Final = (
+    " AND (o.retry_us IS NULL OR o.retry_us <= ?)"
+    " AND NOT EXISTS (SELECT 1 FROM order_outbox AS w INDEXED BY order_outbox_waiting"
+    " WHERE w.order_id = o.order_id AND w.consumer = o.consumer AND w.seq < o.seq"
+    " AND w.status = 'pending' AND w.retry_us IS NOT NULL AND w.retry_us > ?)"
 )
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 #: Orders joined to a JSON array of ``[channel, channel order id]`` keys, as ``o``.
@@ -648,7 +678,7 @@ class SQLiteOrderRepository:
         id or message id is stored, then one insert per table."""
         rows: list[tuple[str | int | None, ...]] = []
         audit_rows: list[tuple[str, str]] = []
-        outbox_rows: list[tuple[str, str, str, str, int]] = []
+        outbox_rows: list[_Row] = []
         waybills: list[tuple[str, str]] = []
         orders: list[Order] = []
         ids: dict[str, None] = {}
@@ -747,10 +777,7 @@ class SQLiteOrderRepository:
         """Add messages no order save carries, in one transaction."""
         from orderkit.adapters import _outbox
 
-        rows = [
-            (m.message_id, m.order_id, m.topic, _outbox.payload_json(m), _us(m.created_at))
-            for m in _outbox.checked_enqueue(messages)
-        ]
+        rows = [_row(m, _outbox.payload_json(m)) for m in _outbox.checked_enqueue(messages)]
         if not rows:
             return
         try:
@@ -761,14 +788,30 @@ class SQLiteOrderRepository:
                 _refuse_stored_ids(conn, [r[0] for r in rows], path="messages")
             raise StoreError("enqueue outbox messages", "an outbox message id is taken") from None
 
-    def pending(self, limit: int) -> list[StoredMessage]:
-        """Up to ``limit`` pending messages, oldest (lowest ``seq``) first."""
+    def pending(
+        self, limit: int, *, consumer: Consumer | None = None, now: datetime | None = None
+    ) -> list[StoredMessage]:
+        """Up to ``limit`` pending messages, oldest (lowest ``seq``) first: those of
+        ``consumer`` only, when given (through ``order_outbox_lane``), and with ``now``
+        none waiting out a back-off nor behind one in its order's lane (probed in
+        ``order_outbox_waiting``, which holds only failed rows)."""
         count = quantity("limit", limit)
+        where, args = "o.status = 'pending'", list[object]()
+        if consumer is not None or now is not None:
+            from orderkit.adapters._outbox import checked_lane
+
+            wanted, at = checked_lane(consumer, now)
+            if wanted is not None:
+                where += " AND o.consumer = ?"
+                args.append(wanted)
+            if at is not None:
+                where += _READY
+                args += [_us(at), _us(at)]
         with self._db.statement("read pending outbox messages") as conn:
             rows = conn.execute(
-                f"SELECT {_OUTBOX_COLUMNS} FROM order_outbox"
-                " WHERE status = 'pending' ORDER BY seq LIMIT ?",
-                (count,),
+                f"SELECT {_OUTBOX_COLUMNS} FROM order_outbox AS o"
+                f" WHERE {where} ORDER BY o.seq LIMIT ?",
+                (*args, count),
             ).fetchall()
         return [_stored(row) for row in rows]
 
@@ -867,13 +910,13 @@ class _TakenMessageId(Exception):
     the id is named (by :func:`_refuse_stored_ids`) after the block's rollback."""
 
 
-def _insert_messages(conn: sqlite3.Connection, rows: list[tuple[str, str, str, str, int]]) -> None:
+def _insert_messages(conn: sqlite3.Connection, rows: list[_Row]) -> None:
     """Insert outbox rows; a message id stored already (the unique index refuses it)
     raises :class:`_TakenMessageId`."""
     try:
         conn.executemany(
-            "INSERT INTO order_outbox (message_id, order_id, topic, payload, created_us)"
-            " VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO order_outbox (message_id, order_id, topic, payload, created_us,"
+            " occurred_us, order_version, message_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
     except sqlite3.IntegrityError as error:
@@ -899,19 +942,20 @@ def _audit_rows(order_id: str, entries: Sequence[AuditEntry]) -> list[tuple[str,
     return [(order_id, _dumps(to_dict(entry))) for entry in entries]
 
 
-def _outbox_rows(
-    order_id: str, outbox: Sequence[OutboxMessage]
-) -> list[tuple[str, str, str, str, int]]:
+def _row(m: OutboxMessage, payload: str) -> _Row:
+    occurred = None if m.occurred_at is None else _us(m.occurred_at)
+    return (m.message_id, m.order_id, m.topic, payload, _us(m.created_at), occurred,
+            m.order_version, m.index)
+
+
+def _outbox_rows(order_id: str, outbox: Sequence[OutboxMessage]) -> list[_Row]:
     """The ``order_outbox`` rows of a save's ``outbox``, checked (none given: none, and
     the outbox capability is not loaded)."""
     if not outbox and isinstance(outbox, Sequence):
         return []
     from orderkit.adapters import _outbox  # the outbox only loads when used
 
-    return [
-        (m.message_id, m.order_id, m.topic, payload, _us(m.created_at))
-        for m, payload in _outbox.checked_messages(order_id, outbox)
-    ]
+    return [_row(m, payload) for m, payload in _outbox.checked_messages(order_id, outbox)]
 
 
 def _refuse_stored_ids(conn: sqlite3.Connection, ids: list[str], *, path: str = "outbox") -> None:
@@ -933,13 +977,17 @@ def _refuse_stored_ids(conn: sqlite3.Connection, ids: list[str], *, path: str = 
 def _stored(row: tuple[Any, ...]) -> StoredMessage:
     from orderkit.adapters._outbox import OutboxMessage, StoredMessage
 
-    message_id, order_id, topic, payload, created_us, status, attempts, error, retry_us = row
+    (message_id, order_id, topic, payload, created_us, status, attempts, error, retry_us,
+     occurred_us, order_version, index) = row
     message = OutboxMessage(
         message_id=message_id,
         order_id=order_id,
         topic=topic,
         payload=payload,  # the stored JSON text, which the message checks as it parses it
         created_at=_dt(int(created_us)),
+        occurred_at=None if occurred_us is None else _dt(int(occurred_us)),
+        order_version=order_version,
+        index=index,
     )
     return StoredMessage(
         message,

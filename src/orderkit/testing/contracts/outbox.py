@@ -14,7 +14,7 @@ import contextlib
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -23,7 +23,7 @@ from orderkit.lifecycle.ports import OrderRepository
 from orderkit.model.errors import ConcurrencyError, DuplicateOrder, OrderNotFound, ValidationError
 from orderkit.model.orders import OrderStatus
 from orderkit.outbox.messages import OutboxMessage, StoredMessage, message_id
-from orderkit.outbox.ports import OutboxStore
+from orderkit.outbox.ports import OutboxStore, StockEffects
 from orderkit.testing.samples import sample_order
 
 __all__ = ["OutboxStoreContract"]
@@ -69,6 +69,23 @@ def _messages(stored: Sequence[StoredMessage]) -> list[OutboxMessage]:
 
 class _Abort(Exception):
     """Raised by the tests to leave an atomic block."""
+
+
+@attrs.frozen
+class _Applied:
+    oversold: dict[str, int] = attrs.Factory(dict)
+    lapsed: dict[str, int] = attrs.Factory(dict)
+
+
+class _Ledger:
+    """A stock ledger that applies every call and remembers it."""
+
+    def __init__(self) -> None:
+        self.calls: list[Any] = []
+
+    def apply_many(self, calls: Sequence[Any]) -> list[_Applied]:
+        self.calls += calls
+        return [_Applied() for _call in calls]
 
 
 class OutboxStoreContract:
@@ -129,6 +146,21 @@ class OutboxStoreContract:
         assert got.created_at == east
         assert got.created_at.utcoffset() == timedelta(0)
         assert got.created_at.microsecond == 123456
+
+    def test_what_caused_a_message_comes_back_with_it(self) -> None:
+        """``occurred_at``, ``order_version`` and ``index`` are kept as given (``None``
+        when not given)."""
+        store = self.create_store()
+        caused = attrs.evolve(_message("ORD-1", "E1", 1),
+                              occurred_at=_T0 - timedelta(minutes=20), order_version=7, index=1)
+        bare = _message("ORD-2", "E2")
+        store.save(sample_order("ORD-1"), None, outbox=(caused,))
+        store.enqueue([bare])
+        got = _messages(store.pending(10))
+        assert got == [caused, bare]
+        assert (got[0].occurred_at, got[0].order_version, got[0].index) == (
+            _T0 - timedelta(minutes=20), 7, 1)
+        assert (got[1].occurred_at, got[1].order_version, got[1].index) == (None, None, None)
 
     # --- refused saves write no message ------------------------------------------------
 
@@ -386,6 +418,61 @@ class OutboxStoreContract:
         store.mark_delivered([sent[0].message_id, sent[2].message_id], _T0)
         assert _messages(store.pending(2)) == [sent[1], sent[3]]
 
+    def test_a_consumers_pending_skips_rows_waiting_out_a_back_off_and_those_behind(
+        self,
+    ) -> None:
+        """``pending(limit, consumer=..., now=...)`` reads one consumer's lane, without
+        the rows waiting out a back-off at ``now`` nor the later rows of their order for
+        that consumer; the order's rows for the other consumer are not held back."""
+        store = self.create_store()
+        a0, a1 = _message("ORD-A", "E1", 0), _message("ORD-A", "E1", 1)
+        a_stock = _message("ORD-A", "E1", 2, topic="stock.release",
+                           payload={"lock_id": "L-A", "lines": None})
+        store.save(sample_order("ORD-A"), None, outbox=(a0, a1, a_stock))
+        b0 = _message("ORD-B", "E2")
+        store.save(sample_order("ORD-B"), None, outbox=(b0,))
+        store.mark_failed(a0.message_id, "down", dead=False,
+                          retry_at=_T0 + timedelta(seconds=10))
+        assert _messages(store.pending(10, consumer="sink", now=_T0)) == [b0]
+        assert _messages(store.pending(10, consumer="ledger", now=_T0)) == [a_stock]
+        later = _T0 + timedelta(seconds=10)  # the back-off has passed: in saved order
+        assert _messages(store.pending(10, consumer="sink", now=later)) == [a0, a1, b0]
+        assert _messages(store.pending(2, consumer="sink", now=later)) == [a0, a1]
+        # Without a consumer and an instant: every pending row, as before.
+        assert _messages(store.pending(10)) == [a0, a1, a_stock, b0]
+        store.mark_failed(a0.message_id, "gave up", dead=True)  # a dead letter: no block
+        assert _messages(store.pending(10, consumer="sink", now=_T0)) == [a1, b0]
+
+    def test_event_rows_in_back_off_do_not_starve_the_stock_lane(self) -> None:
+        """150 event rows wait out their back-off, then one stock row is saved: one
+        relay run applies the stock row."""
+        from orderkit.outbox.relay import OutboxRelay  # the relay, on this store
+
+        store = self.create_store()
+        waiting: list[OutboxMessage] = []
+        for n in range(50):
+            order_id = f"ORD-{n:03d}"
+            sent = [_message(order_id, "E1", k) for k in range(3)]
+            store.save(sample_order(order_id, channel_order_id=f"C-{n}"), None, outbox=sent)
+            waiting += sent
+        for first in waiting[::3]:  # each order's first event: the two behind it wait
+            store.mark_failed(first.message_id, "broker down", dead=False,
+                              retry_at=_T0 + timedelta(minutes=5))
+        release = _message("ORD-Z", "E9", topic="stock.release",
+                           payload={"lock_id": "L-Z", "lines": None})
+        store.save(sample_order("ORD-Z", channel_order_id="C-Z"), None, outbox=(release,))
+        ledger = _Ledger()
+
+        class _Clock:
+            def now(self) -> datetime:
+                return _T0
+
+        relay = OutboxRelay(store, inventory=cast(StockEffects, ledger), clock=_Clock())
+        report = relay.run_once(limit=100)
+        assert report.delivered == 1
+        assert [call.ref for call in ledger.calls] == [release.message_id]
+        assert len(store.pending(1000)) == 150
+
     def test_bad_arguments_are_refused_naming_the_field(self) -> None:
         store = self.create_store()
         m1 = _message("ORD-1", "E1")
@@ -393,6 +480,11 @@ class OutboxStoreContract:
         bad: Any = "no"
         for limit in (0, -1, True, "5", 1.5, 2**63):
             assert _raises(ValidationError, store.pending, limit).path == "limit"
+        for consumer in ("event", "", 7):
+            assert _raises(ValidationError, store.pending, 1, consumer=consumer,
+                           now=_T0).path == "consumer"
+        assert _raises(ValidationError, store.pending, 1, consumer="sink",
+                       now=datetime(2026, 2, 16, 2, 0)).path == "now"
         assert _raises(ValidationError, store.mark_delivered, m1.message_id, _T0).path == (
             "message_ids"
         )
