@@ -38,6 +38,7 @@ ALERT_KINDS: Final = frozenset(
         "partial_refund",
         "delayed_refund",
         "cross_period",
+        "unpaired_exchange",
     }
 )
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from orderkit.model.errors import ValidationError
 from orderkit.model.orders import Order, Payment, PaymentKind, status_name
+from orderkit.reconcile.exchanges import EXCHANGE
 from orderkit.reconcile.records import Record
 
 __all__ = ["records_from_orders"]
@@ -52,6 +53,14 @@ def records_from_orders(
     add up to ``order.totals.paid - order.totals.refunded``; ``refund_due`` (owed but not
     yet paid back) moves no money and makes no record.
 
+    A payment or refund with ``method="exchange"`` is one leg of an exchange (换货: the
+    refund of the goods returned paying for their replacement order, no money moving
+    outside the merchant): a ``transfer`` record of category ``exchange`` whose ``ref``
+    is the payment's ``reference`` (the exchange's, shared by both legs; ``None``
+    without one) and whose ``links`` name its order. The two legs pair with each other
+    in :func:`~orderkit.reconcile.reconcile` and :func:`~orderkit.reconcile.settle`,
+    never with a bill or the bank (:mod:`orderkit.reconcile.exchanges`).
+
     >>> from datetime import datetime, UTC
     >>> from orderkit.model.money import Money
     >>> from orderkit.model.orders import Order, OrderLine, Payment
@@ -76,27 +85,34 @@ def _records(
     for position, order in enumerate(orders):
         if not isinstance(order, Order):
             raise ValidationError(f"orders[{position}]", order, "expected an Order")
-        ref = order.recon_id or order.order_id
+        order_ref = order.recon_id or order.order_id
         for payment in order.payments:
             channel = _channel(order, payment, channels)
             refund = payment.kind is PaymentKind.REFUND
-            links = tuple(
-                name
-                for name in dict.fromkeys(
-                    (payment.reference, order.channel_order_id, order.order_id)
+            if payment.method == EXCHANGE:
+                # One leg of an exchange: named by the exchange's reference, which its
+                # other leg (on the other order) carries too; the order is a link.
+                ref = payment.reference or None
+                names: tuple[str | None, ...] = (
+                    order_ref, order.channel_order_id, order.order_id
                 )
-                if name and name != ref
-            )
+                kind, category = "transfer", EXCHANGE
+            else:
+                ref = order_ref
+                names = (payment.reference, order.channel_order_id, order.order_id)
+                kind, category = ("refund" if refund else "sale"), None
+            links = tuple(name for name in dict.fromkeys(names) if name and name != ref)
             yield Record(
                 source,
                 f"{order.order_id}/{payment.payment_id}",
                 ref,
                 -payment.amount if refund else payment.amount,
                 payment.at,
-                kind="refund" if refund else "sale",
+                kind=kind,
                 status=status_name(order.status),
                 links=links,
                 channel=channel,
+                category=category,
             )
 
 

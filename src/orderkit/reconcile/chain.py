@@ -26,7 +26,10 @@ through the acquirer. :func:`settle` reconciles each hop against the right recor
    channel's settlement zone. A bank's own ``charge`` is a ``bank_charge``.
 3. ``order_bank``: ERP records paid straight into the bank (a channel with no bill, a
    bank transfer) against the bank, in the same run as the payouts so that one bank
-   credit is only ever claimed once.
+   credit is only ever claimed once. The two legs of an exchange (category
+   ``exchange``: an internal transfer from one order to its replacement, no bill) come
+   here too and pair with each other, never with a bank line
+   (:mod:`~orderkit.reconcile.exchanges`).
 
 Every input record (and rejected line) ends in exactly one outcome, each naming its hop;
 derived payouts appear in the ``channel_bank`` outcomes and name the transactions they
@@ -52,6 +55,7 @@ from orderkit.model.time import zone
 from orderkit.reconcile.classify import PeriodOf
 from orderkit.reconcile.columns import in_time_order, split, totals
 from orderkit.reconcile.engine import reconcile_split
+from orderkit.reconcile.exchanges import EXCHANGE
 from orderkit.reconcile.figures import duration_text, in_places, totals_text
 from orderkit.reconcile.outcomes import Outcome, Reconciliation
 from orderkit.reconcile.payouts import (
@@ -301,12 +305,16 @@ class Settlement:
     def chain(self, ref: str) -> tuple[ChainStep, ...]:
         """The steps of the order whose ref (or ERP record id) is ``ref``: its ERP
         records, the channel records they matched, the payout those were paid out in
-        and the bank credit it became, each with its hop, outcome and time."""
+        and the bank credit it became, each with its hop, outcome and time. The leg of
+        an exchange the order made (its ``ref`` the exchange's, its ``links`` naming the
+        order) is one of its records, and the other leg its step in the exchange."""
         erp = self._erp_ids()
         wanted = [
             r
             for r in self.inputs
-            if isinstance(r, Record) and id(r) in erp and ref in (r.ref, r.record_id)
+            if isinstance(r, Record)
+            and id(r) in erp
+            and (ref in (r.ref, r.record_id) or (r.category == EXCHANGE and ref in r.links))
         ]
         if not wanted:
             raise ValidationError("ref", ref, "no ERP record has this ref or id")
@@ -323,7 +331,7 @@ class Settlement:
                 return
             steps.append((record, outcome))
             for other in outcome.records:
-                if other is not record and id(other) not in erp:
+                if other is not record and (id(other) not in erp or outcome.rule == EXCHANGE):
                     visit(other)
             for payout in self._payouts_of(record):
                 visit(payout)

@@ -24,6 +24,10 @@ For a record *left alone* after every pass:
 * ``partial_refund``: a refund whose amount is smaller than the sale with the same ref;
 * ``missing_right`` / ``missing_left``: nothing on the other side.
 
+``unpaired_exchange`` is assigned before any pass (:mod:`~orderkit.reconcile.exchanges`):
+one leg of an exchange (category ``exchange``) whose other leg, the same reference with
+the opposite sign, is not there.
+
 ``duplicate`` is assigned by the exact-reference pass: a second record on the same side
 with the same reference, kind and amount as one already paired.
 """
@@ -60,6 +64,7 @@ class DifferenceKind(StrEnum):
     DUPLICATE = "duplicate"
     PENDING = "pending"
     BANK_CHARGE = "bank_charge"
+    UNPAIRED_EXCHANGE = "unpaired_exchange"
 
 
 _HOUR: Final = timedelta(hours=1)

@@ -1,5 +1,9 @@
 """The matching engine: passes in a fixed priority, each a hash join or a sorted window.
 
+0. ``exchange``: before any pass, the legs of an exchange (category ``exchange``: the
+   refund of goods returned and the payment of their replacement, both internal) are
+   set apart and paired with each other on their own side by reference
+   (:mod:`~orderkit.reconcile.exchanges`); they are never looked for on the other side.
 1. ``exact_ref``: hash join on ``(ref, kind)``. Keys that occur more than once on a side
    are resolved in a small group step (equal amounts pair in time order, the rest are
    duplicates or split payments).
@@ -57,6 +61,7 @@ from typing import Final
 from orderkit.model.money import Money
 from orderkit.reconcile.classify import PeriodOf, classify_lone, classify_pair
 from orderkit.reconcile.columns import in_time_order, sales_of, split
+from orderkit.reconcile.exchanges import legs_of, moved, pair_exchanges, set_apart
 from orderkit.reconcile.figures import duration_text
 from orderkit.reconcile.outcomes import Amounts, Facts, Reconciliation, Row
 from orderkit.reconcile.records import KINDS, Record, Rejected
@@ -1159,7 +1164,25 @@ def reconcile_split(
     it is due when that is later than its own time (a payout's credit is expected then):
     left alone, it is ``pending`` when that instant is at or after the cut-off.
     """
-    engine = _Engine(left_records, right_records, settings, not_before, due)
+    # An exchange's legs pair with each other on their own side, before any pass
+    # (orderkit.reconcile.exchanges): set apart at the end of their side, the passes
+    # run on the rest.
+    exchange_rows: list[Row] = []
+    exchange_amounts: Amounts = {}
+    engine_left, engine_right = left_records, right_records
+    left_legs, right_legs = legs_of(left_records), legs_of(right_records)
+    if left_legs:
+        left_records, to = set_apart(left_records, left_legs)
+        engine_left = left_records[: len(left_records) - len(left_legs)]
+        not_before, due = moved(not_before, to), moved(due, to)
+        pair_exchanges(left_records, list(range(len(engine_left), len(left_records))), 0,
+                       exchange_rows, exchange_amounts)
+    if right_legs:
+        right_records, _to = set_apart(right_records, right_legs)
+        engine_right = right_records[: len(right_records) - len(right_legs)]
+        pair_exchanges(right_records, list(range(len(engine_right), len(right_records))), 1,
+                       exchange_rows, exchange_amounts)
+    engine = _Engine(engine_left, engine_right, settings, not_before, due)
     engine.exact()
     engine.set_aside()
     engine.shared_links()
@@ -1178,10 +1201,10 @@ def reconcile_split(
         pair_right=engine.pair_right,
         pair_kind=engine.pair_kind,
         pair_totals=engine.clean_totals,
-        rows=engine.rows,
+        rows=[*exchange_rows, *engine.rows] if exchange_rows else engine.rows,
         lone=engine.lone,
         lone_classes=engine.lone_classes,
-        amounts=_merged(engine.row_amounts, engine.pair_amounts),
+        amounts=_merged(_merged(engine.row_amounts, engine.pair_amounts), exchange_amounts),
         rules=settings,
         left_source=_source_name(left_records, left_rejected, names[0]),
         right_source=_source_name(right_records, right_rejected, names[1]),

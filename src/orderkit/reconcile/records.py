@@ -44,6 +44,7 @@ CATEGORIES: Final = {
     "settlement": "settlement",
     "withdrawal": "transfer",
     "transfer": "transfer",
+    "exchange": "transfer",
     "bank_charge": "charge",
     "credit": "sale",
     "debit": "refund",
@@ -55,7 +56,10 @@ CATEGORIES: Final = {
 affiliate's commission (佣金, 技术服务费), ``payment_fee`` the payment channel's fee
 (手续费, 支付服务费), ``service_fee`` any other platform charge (freight insurance,
 advertising); ``settlement`` a payout, ``withdrawal`` money taken from a platform balance
-to the bank, ``transfer`` money between the merchant's own accounts; ``bank_charge`` a
+to the bank, ``transfer`` money between the merchant's own accounts; ``exchange`` one leg
+of an exchange (换货: the refund of the goods returned paying for their replacement,
+moving no money outside the merchant; the two legs pair with each other by their
+``ref``, the exchange's reference, see :func:`~orderkit.reconcile.reconcile`); ``bank_charge`` a
 bank's own charge; ``credit`` and ``debit`` a bank line whose nature the statement does
 not say; ``deposit`` a security deposit; ``adjustment`` anything else, left for a person."""
 
