@@ -98,8 +98,8 @@ def pay(order: Order, data: Mapping[str, Any]) -> None:
     _money(order, data, "amount")
     _whole_minor_units(order, data, "amount")
     if not data["amount"].amount and order.due.amount:
-        # A payment of zero pays exactly an order with nothing due (a replacement sent
-        # for an exchange, a platform coupon covering everything): it marks it paid.
+        # A payment of zero pays exactly an order with nothing due (a gift, a platform
+        # coupon covering everything): it marks it paid.
         raise ValidationError("data.amount", data["amount"],
                               f"a payment of zero records nothing while {order.due} is due")
     _payment_texts(data)

@@ -519,7 +519,7 @@ def test_placing_in_a_host_status_is_judged_by_where_the_status_leads(wired: Any
 
 
 def test_an_order_with_nothing_to_pay_is_paid_by_a_zero_payment_and_ships(wired: Any) -> None:
-    # A replacement sent for an exchange: placed at 0.00, nothing is due.
+    # A gift sent at no charge: placed at 0.00, nothing is due.
     service, ledger = wired
     free = Order(order_id="ORD-X", channel="shop", channel_order_id="X",
                  lines=[OrderLine("1", "CUP", 1, Money("0.00", "CNY"))], created_at=T0)
