@@ -38,6 +38,8 @@ from orderkit.testing.clock import ManualClock
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
+    from orderkit.inventory import InventoryLedger
+    from orderkit.lifecycle import OrderService
     from orderkit.sync.ports import SyncStore
 
 __all__ = ["Story", "demo_files", "run_demo"]
@@ -625,7 +627,8 @@ def chapter_outbox(story: Story) -> None:
 
 def chapter_money(story: Story) -> None:
     """A partial cancel after payment and a 7-day return: the buyer is owed exactly
-    their share, and only sellable units go back on sale."""
+    their share, and only sellable units go back on sale; then a cup paid by a coupon,
+    a return withdrawn, and an exchange that moves no money."""
     from datetime import timedelta
 
     from orderkit.adapters.sqlite import SQLiteInventoryStore
@@ -724,6 +727,63 @@ def chapter_money(story: Story) -> None:
         f"Delivered; the buyer asks to return it, then withdraws: after-sale"
         f" {withdrawn.after_sale.value}, refund due {withdrawn.totals.refund_due.amount};"
         f" ledger clean: {ledger.verify().ok}."
+    )
+    _exchange(story, service, ledger)
+
+
+def _exchange(story: Story, service: OrderService, ledger: InventoryLedger) -> None:
+    """An exchange (换货): the celadon cup comes back and a blue one replaces it, paid
+    over by one internal transfer that reconciliation pairs by its reference."""
+    from orderkit.lifecycle import Event, RefundDue, Transition
+    from orderkit.reconcile import reconcile, records_from_orders
+
+    at = story.clock.now()
+    day = timedelta(days=1)
+    ledger.receive("CUP-BLUE", 3, reference="PO-2026-0302")
+
+    def handle(order_id: str, name: str, event_id: str, when: timedelta,
+               **data: object) -> Transition:
+        return service.handle(order_id, Event(name, event_id=event_id, at=at + when,
+                                              data=data))
+
+    service.place(Order(order_id="ORD-4003", channel="shop", channel_order_id="4003",
+                        lines=[OrderLine("1", "CUP-CELADON", 1, Money("45.50", "CNY"))],
+                        created_at=at))
+    handle("ORD-4003", "pay", "wx-4003", timedelta(minutes=1), amount=Money("45.50", "CNY"),
+           method="wechatpay")
+    handle("ORD-4003", "ship", "wms-4003", timedelta(hours=4), carrier="SF",
+           waybill="SF4003")
+    handle("ORD-4003", "deliver", "sf-4003-signed", day)
+    handle("ORD-4003", "return_requested", "rma-4003", 2 * day, lines={"1": 1})
+    back = handle("ORD-4003", "return_received", "wms-rx-4003", 3 * day, lines={"1": 1},
+                  sellable={"1": 1})
+    (owed,) = [e for e in back.events if isinstance(e, RefundDue)]
+    original = handle("ORD-4003", "refund", "ex-4003-out", 3 * day, amount=owed.amount,
+                      method="exchange", reference="EX-ORD-4003-1").order
+    service.place(Order(order_id="ORD-4003-X", channel="shop", channel_order_id="4003-X",
+                        lines=[OrderLine("1", "CUP-BLUE", 1, Money("45.50", "CNY"))],
+                        created_at=at + 3 * day))
+    handle("ORD-4003-X", "pay", "ex-4003-in", 3 * day, amount=owed.amount,
+           method="exchange", reference="EX-ORD-4003-1")
+    replacement = handle("ORD-4003-X", "ship", "wms-4003-x", 3 * day + timedelta(hours=3),
+                         carrier="SF", waybill="SF4003X").order
+    legs = [r for r in records_from_orders([original, replacement])
+            if r.category == "exchange"]
+    paired = reconcile(legs, []).outcomes
+    story.say(
+        f"ORD-4003: a celadon cup paid {owed.amount.amount} by WeChat, delivered, then"
+        f" exchanged for a blue one. The cup comes back sellable (celadon on hand"
+        f" {ledger.stock('CUP-CELADON').on_hand}); the {owed.amount.amount} it is owed is"
+        f" paid over to the replacement ORD-4003-X by exchange (EX-ORD-4003-1), which"
+        f" ships the blue cup (blue on hand {ledger.stock('CUP-BLUE').on_hand})."
+    )
+    kept = original.totals.sold + replacement.totals.sold
+    story.say(
+        f"Across the two orders {kept.amount} stays sold and no money moved: the two"
+        f" exchange legs pair with each other"
+        f" ({', '.join(sorted({o.status + ' by ' + o.rule for o in paired}))}), never"
+        f" looked for in a bill; due {original.totals.due.amount} and"
+        f" {replacement.totals.due.amount}; ledger clean: {ledger.verify().ok}."
     )
 
 

@@ -1,4 +1,5 @@
-"""The demo's money chapter tells the partial cancel and the return with their numbers."""
+"""The demo's money chapter tells the partial cancel, the return and the exchange with
+their numbers."""
 
 from __future__ import annotations
 
@@ -22,3 +23,9 @@ def test_the_money_chapter_owes_exactly_the_share_and_restocks_one_tin(tmp_path:
             in chapter)
     assert ("the buyer asks to return it, then withdraws: after-sale none, refund due 0.00;"
             " ledger clean: True." in chapter)
+    assert ("The cup comes back sellable (celadon on hand 1); the 45.50 it is owed is paid"
+            " over to the replacement ORD-4003-X by exchange (EX-ORD-4003-1), which ships the"
+            " blue cup (blue on hand 2)." in chapter)
+    assert ("Across the two orders 45.50 stays sold and no money moved: the two exchange legs"
+            " pair with each other (matched by exchange), never looked for in a bill; due 0.00"
+            " and 0.00; ledger clean: True." in chapter)
