@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["anchor_of", "balance_due_since", "checked_group",
            "checked_group_by", "checked_leave_out", "checked_query", "checked_terms",
-           "group_of", "paid_since", "ship_due_at"]
+           "group_of", "paid_since", "required_group_by", "ship_due_at"]
 
 #: The anchors the model derives from the order (properties of :class:`Order` of the
 #: same names), which the SQL stores keep in columns of their own.
@@ -80,6 +80,16 @@ def checked_group_by(group_by: object) -> GroupBy | None:
         if group_by == known:
             return known
     raise ValidationError("group_by", group_by, f"expected None or one of {', '.join(GROUP_BY)}")
+
+
+def required_group_by(group_by: object) -> GroupBy:
+    """``stale_groups``'s ``group_by``: one of :data:`GROUP_BY` (not ``None``)."""
+    by = checked_group_by(group_by)
+    if by is None:
+        from orderkit.lifecycle.ports import GROUP_BY
+
+        raise ValidationError("group_by", group_by, f"expected one of {', '.join(GROUP_BY)}")
+    return by
 
 
 def checked_group(group: object) -> tuple[GroupBy, str] | None:

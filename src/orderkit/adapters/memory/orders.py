@@ -193,6 +193,32 @@ class MemoryOrderRepository:
             counts[key] = counts.get(key, 0) + 1
         return dict(sorted(counts.items()))
 
+    def stale_groups(
+        self,
+        statuses: Collection[int],
+        anchor: Anchor,
+        before: datetime,
+        limit: int,
+        *,
+        group_by: GroupBy,
+        terms: PaymentTerms | None = None,
+        leave_out: Collection[Anchor] = (),
+    ) -> dict[str, tuple[int, list[Order]]]:
+        """See :meth:`orderkit.lifecycle.ports.OrderRepository.stale_groups` (a scan
+        here)."""
+        from orderkit.adapters._watch import checked_query, group_of, required_group_by
+
+        codes, anchor, before, limit = checked_query(statuses, anchor, before, limit)
+        by = required_group_by(group_by)
+        groups: dict[str, list[tuple[datetime, str, Order]]] = {}
+        for at, order in self._stale(codes, anchor, before, terms, leave_out):
+            groups.setdefault(group_of(order, by), []).append((at, order.order_id, order))
+        found: dict[str, tuple[int, list[Order]]] = {}
+        for group, members in sorted(groups.items()):
+            members.sort(key=lambda item: (item[0], item[1]))
+            found[group] = (len(members), [order for _at, _id, order in members[:limit]])
+        return found
+
     def _stale(
         self, codes: Collection[int], anchor: Anchor, before: datetime, terms: object,
         leave_out: object,

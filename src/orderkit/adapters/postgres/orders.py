@@ -537,6 +537,44 @@ class PostgresOrderRepository:
         )
         return {str(group): int(count) for group, count in sorted(rows) if count}
 
+    def stale_groups(
+        self,
+        statuses: Collection[int],
+        anchor: Anchor,
+        before: datetime,
+        limit: int,
+        *,
+        group_by: GroupBy,
+        terms: PaymentTerms | None = None,
+        leave_out: Collection[Anchor] = (),
+    ) -> dict[str, tuple[int, list[Order]]]:
+        """See :meth:`orderkit.lifecycle.ports.OrderRepository.stale_groups`: one
+        statement over the anchor's index, each group numbered and counted by window
+        functions; only the first ``limit`` rows of each group are joined to their body
+        and decoded."""
+        from orderkit.adapters._watch import checked_query, required_group_by
+
+        codes, anchor, before, limit = checked_query(statuses, anchor, before, limit)
+        by = required_group_by(group_by)
+        column = _ANCHOR_COLUMN[anchor]
+        condition, arguments = _stale_filter(terms, leave_out)
+        sql = self._db.sql(
+            f"SELECT w.g, w.n, o.body FROM (SELECT {_GROUP_SQL[by]} AS g, order_id,"
+            f" row_number() OVER (PARTITION BY {_GROUP_SQL[by]} ORDER BY {column}, order_id)"
+            f" AS r, count(*) OVER (PARTITION BY {_GROUP_SQL[by]}) AS n FROM {{s}}.orders"
+            f" WHERE status = ANY(%s) AND {column} < %s{condition}) AS w"
+            f" JOIN {{s}}.orders AS o USING (order_id) WHERE w.r <= %s ORDER BY w.g, w.r"
+        )
+        rows = self._db.run(
+            "stale orders by group",
+            lambda conn: conn.execute(sql, (list(codes), before, *arguments, limit)).fetchall(),
+            single=True,
+        )
+        found: dict[str, tuple[int, list[Order]]] = {}
+        for group, count, body in rows:
+            found.setdefault(str(group), (int(count), []))[1].append(_load(body))
+        return found
+
     def count_by_status(
         self,
         anchor: Anchor,
