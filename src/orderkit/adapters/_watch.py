@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 __all__ = ["anchor_of", "balance_due_since", "checked_group",
            "checked_group_by", "checked_leave_out", "checked_query", "checked_terms",
-           "group_of", "paid_since", "required_group_by", "ship_due_at"]
+           "group_of", "paid_since", "paid_statuses_sql", "required_group_by",
+           "ship_due_at"]
 
 #: The anchors the model derives from the order (properties of :class:`Order` of the
 #: same names), which the SQL stores keep in columns of their own.
@@ -190,3 +191,10 @@ def anchor_of(order: Order, anchor: Anchor) -> datetime | None:
     latest = order.shipments[-1]
     return latest.shipped_at if latest.first_scan_at is None else None
 
+
+
+def paid_statuses_sql() -> str:
+    """The statuses that say an order was paid whatever its payments say
+    (:data:`_PAID_STATUSES`, as :func:`paid_since` reads them), as a list of codes for
+    SQL's ``IN (...)``."""
+    return ", ".join(str(int(code)) for code in sorted(_PAID_STATUSES))

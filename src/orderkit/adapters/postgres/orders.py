@@ -28,6 +28,7 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
+from orderkit.adapters._watch import paid_statuses_sql
 from orderkit.adapters.postgres._db import Database, unique_violation, utc
 from orderkit.model._checks import quantity, stored_key
 from orderkit.model.audit import (
@@ -179,7 +180,7 @@ MIGRATIONS: Final = (
     # When an order was paid, as the watch measures it: its paid_at, or, for an order
     # placed already paid without one, when it entered its status (the adapters'
     # ``paid_since``). Only the orders in a paid status without a paid_at may fall back.
-    lambda db, conn: _fill(db, conn, "paid_at IS NULL AND status IN (20, 25, 30, 40)",
+    lambda db, conn: _fill(db, conn, f"paid_at IS NULL AND status IN ({paid_statuses_sql()})",
                            ("paid_at",)),
     # An order whose last parcel never got a scan stays unscanned once delivered or
     # completed: the status leads the index, so the no-first-scan query reads the orders

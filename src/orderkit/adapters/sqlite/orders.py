@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
+from orderkit.adapters._watch import paid_statuses_sql
 from orderkit.adapters.sqlite._db import Database
 from orderkit.model._checks import quantity, stored_key
 from orderkit.model.audit import (
@@ -176,7 +177,7 @@ _MIGRATIONS: Final = (
     # Only the orders in a paid status without a paid_at may fall back (the model's
     # statuses PAID, PACKED, SHIPPED and DELIVERED; the adapters decide).
     lambda conn: _fill(conn, "json_extract(body, '$.paid_at') IS NULL"
-                       " AND status IN (20, 25, 30, 40)", ("paid_at",)),
+                       f" AND status IN ({paid_statuses_sql()})", ("paid_at",)),
     # An order whose last parcel never got a scan stays unscanned once delivered or
     # completed: the status leads the index, so the no-first-scan query (one status)
     # reads the orders that can still get a first scan, not all of history.
