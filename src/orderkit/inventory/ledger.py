@@ -284,6 +284,22 @@ class _Batch:
             count_return(self.returns, entry)
 
 
+#: The refusals of units asked back beyond what an order shipped.
+_BeyondShipment = RestockExceedsShipment | UnshipExceedsShipment
+
+
+def _beyond_shipments(
+    batch: _Batch, call: _Call, refusal: type[_BeyondShipment]
+) -> _BeyondShipment | None:
+    """``refusal`` for the first SKU of ``call`` with more units than its order shipped
+    and did not get back (as the batch counts them so far), else ``None``."""
+    for sku, qty in sorted((call.wanted or {}).items()):
+        shipped, restocked = batch.returns.get((call.order_id, sku), (0, 0))
+        if qty > shipped - restocked:
+            return refusal(call.order_id, sku, qty, shipped, restocked)
+    return None
+
+
 def _unshipped(line: LockLine) -> int:
     """Units the lock took for its order that were neither released nor shipped yet."""
     return max(0, line.qty - line.released - line.committed - line.shipped_unlocked)
@@ -987,34 +1003,34 @@ class InventoryLedger:
         return results
 
     def _restock_in(self, batch: _Batch, call: _Call) -> ReleaseResult | RefusedError:
-        now, actor = batch.now, batch.actor
-        wanted = call.wanted or {}
-        for sku, qty in sorted(wanted.items()):
-            shipped, restocked = batch.returns.get((call.order_id, sku), (0, 0))
-            if qty > shipped - restocked:  # nothing of the call is written
-                return RestockExceedsShipment(call.order_id, sku, qty, shipped, restocked)
-        for sku, qty in sorted(wanted.items()):
-            batch.append(LedgerEntry(
-                _ref_id(call.ref or "", sku), EntryKind.RESTOCK, sku, qty, now, actor,
-                call.reason, order_id=call.order_id, ref=call.ref,
-            ))
-        return ReleaseResult("restocked", "", call.order_id, dict(wanted))
+        """A ``restock``: returned units of the order back in stock."""
+        return self._returning_in(batch, call, EntryKind.RESTOCK, RestockExceedsShipment,
+                                  "restocked")
 
     def _unship_in(self, batch: _Batch, call: _Call) -> ReleaseResult | RefusedError:
         """An ``unship``: units a lockless shipment of the order booked that never left,
-        back on hand (at most what the order shipped and did not get back)."""
-        now, actor = batch.now, batch.actor
+        back on hand."""
+        return self._returning_in(batch, call, EntryKind.UNSHIP_UNLOCKED,
+                                  UnshipExceedsShipment, "unshipped")
+
+    @staticmethod
+    def _returning_in(
+        batch: _Batch, call: _Call, kind: EntryKind, refusal: type[_BeyondShipment],
+        outcome: LedgerOutcome,
+    ) -> ReleaseResult | RefusedError:
+        """Units of the order's shipments back on hand, one ``kind`` entry per SKU: at
+        most what the order shipped and did not get back, else ``refusal`` for the
+        first SKU beyond it and nothing of the call is written."""
         wanted = call.wanted or {}
-        for sku, qty in sorted(wanted.items()):
-            shipped, restocked = batch.returns.get((call.order_id, sku), (0, 0))
-            if qty > shipped - restocked:  # nothing of the call is written
-                return UnshipExceedsShipment(call.order_id, sku, qty, shipped, restocked)
+        refused = _beyond_shipments(batch, call, refusal)
+        if refused is not None:
+            return refused
         for sku, qty in sorted(wanted.items()):
             batch.append(LedgerEntry(
-                _ref_id(call.ref or "", sku), EntryKind.UNSHIP_UNLOCKED, sku, qty, now, actor,
+                _ref_id(call.ref or "", sku), kind, sku, qty, batch.now, batch.actor,
                 call.reason, order_id=call.order_id, ref=call.ref,
             ))
-        return ReleaseResult("unshipped", "", call.order_id, dict(wanted))
+        return ReleaseResult(outcome, "", call.order_id, dict(wanted))
 
     def _tripped(self, batch: _Batch, sku: str, decided: datetime) -> bool:
         """Whether ``release_limit`` releases of ``sku`` were decided within
@@ -1210,10 +1226,9 @@ class InventoryLedger:
         shipped and did not get back."""
         lines = {line.sku: line for line in batch.tx.lock_lines(call.lock_key)}
         wanted = call.wanted or {}
-        for sku, qty in sorted(wanted.items()):
-            shipped, restocked = batch.returns.get((call.order_id, sku), (0, 0))
-            if qty > shipped - restocked:  # nothing of the call is written
-                return UnshipExceedsShipment(call.order_id, sku, qty, shipped, restocked)
+        refused = _beyond_shipments(batch, call, UnshipExceedsShipment)
+        if refused is not None:
+            return refused
         unlocked: dict[str, int] = {}
         for sku, qty in sorted(wanted.items()):
             line = lines.get(sku)
