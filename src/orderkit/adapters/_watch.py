@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["anchor_of", "balance_due_since", "checked_group",
            "checked_group_by", "checked_leave_out", "checked_query", "checked_terms",
-           "group_of", "paid_since", "paid_statuses_sql", "required_group_by",
+           "paid_since", "paid_statuses_sql", "required_group_by",
            "ship_due_at"]
 
 #: The anchors the model derives from the order (properties of :class:`Order` of the
@@ -106,14 +106,6 @@ def checked_group(group: object) -> tuple[GroupBy, str] | None:
         raise ValidationError("group", group, "expected None or (group_by, value)") from None
     assert by is not None
     return by, group[1]
-
-
-def group_of(order: Order, group_by: GroupBy) -> str:
-    """The value ``order`` has for ``group_by`` (the watch's grouping, in Python: what
-    the SQL stores compute in their queries)."""
-    from orderkit.watch.rules import group_key
-
-    return group_key(order, group_by)
 
 
 #: The statuses that say an order was paid whatever its payments say (an order imported

@@ -536,7 +536,7 @@ class PostgresOrderRepository:
             lambda conn: conn.execute(sql, (list(codes), before, *arguments)).fetchall(),
             single=True,
         )
-        return {str(group): int(count) for group, count in sorted(rows) if count}
+        return {str(group): int(count) for group, count in sorted(rows)}
 
     def stale_groups(
         self,
