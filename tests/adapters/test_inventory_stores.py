@@ -259,7 +259,7 @@ def test_a_file_of_the_previous_schema_migrates_and_may_then_record_an_oversell(
     path = tmp_path / "inventory.db"
     _file_of_schema_1(path)
     store = SQLiteInventoryStore(path)
-    assert store.database.schema_version("inventory") == 6
+    assert store.database.schema_version("inventory") == 5
     assert dict(store.balances()) == {"CUP": Balance(1, 1), "TEA": Balance(4, 0)}
     (line,) = store.lock_lines("k1")
     assert (line.order_id, line.qty, line.remaining, line.shipped_unlocked) == ("A", 1, 1, 0)

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 __all__ = ["anchor_of", "balance_due_since", "checked_group",
            "checked_group_by", "checked_leave_out", "checked_query", "checked_terms",
-           "group_of", "paid_since", "ship_due_at"]
+           "paid_since", "paid_statuses_sql", "required_group_by",
+           "ship_due_at"]
 
 #: The anchors the model derives from the order (properties of :class:`Order` of the
 #: same names), which the SQL stores keep in columns of their own.
@@ -82,6 +83,16 @@ def checked_group_by(group_by: object) -> GroupBy | None:
     raise ValidationError("group_by", group_by, f"expected None or one of {', '.join(GROUP_BY)}")
 
 
+def required_group_by(group_by: object) -> GroupBy:
+    """``stale_groups``'s ``group_by``: one of :data:`GROUP_BY` (not ``None``)."""
+    by = checked_group_by(group_by)
+    if by is None:
+        from orderkit.lifecycle.ports import GROUP_BY
+
+        raise ValidationError("group_by", group_by, f"expected one of {', '.join(GROUP_BY)}")
+    return by
+
+
 def checked_group(group: object) -> tuple[GroupBy, str] | None:
     """``stale``'s ``group``: ``None`` or a :data:`GroupBy` and a non-empty value."""
     if group is None:
@@ -95,14 +106,6 @@ def checked_group(group: object) -> tuple[GroupBy, str] | None:
         raise ValidationError("group", group, "expected None or (group_by, value)") from None
     assert by is not None
     return by, group[1]
-
-
-def group_of(order: Order, group_by: GroupBy) -> str:
-    """The value ``order`` has for ``group_by`` (the watch's grouping, in Python: what
-    the SQL stores compute in their queries)."""
-    from orderkit.watch.rules import group_key
-
-    return group_key(order, group_by)
 
 
 #: The statuses that say an order was paid whatever its payments say (an order imported
@@ -180,3 +183,10 @@ def anchor_of(order: Order, anchor: Anchor) -> datetime | None:
     latest = order.shipments[-1]
     return latest.shipped_at if latest.first_scan_at is None else None
 
+
+
+def paid_statuses_sql() -> str:
+    """The statuses that say an order was paid whatever its payments say
+    (:data:`_PAID_STATUSES`, as :func:`paid_since` reads them), as a list of codes for
+    SQL's ``IN (...)``."""
+    return ", ".join(str(int(code)) for code in sorted(_PAID_STATUSES))

@@ -126,6 +126,16 @@ RESOLVING: dict[EntryKind, str] = {
     EntryKind.EXPIRE: "expired",
 }
 
+#: How each kind moves a counter of its lock line when it names one: the counter and the
+#: sign of ``qty`` on it (a ``RELOCK`` or ``RELEASE_EXPIRED`` also takes ``qty`` off
+#: ``expired``; a ``CONFIRM`` or ``RELOCK`` sets the line's expiry).
+LINE_MOVES: dict[EntryKind, tuple[str, int]] = {
+    **{kind: (field, 1) for kind, field in RESOLVING.items()},
+    EntryKind.SHIP_UNLOCKED: ("shipped_unlocked", 1),
+    EntryKind.RELEASE_EXPIRED: ("released", 1),
+    EntryKind.UNCOMMIT: ("committed", -1),
+}
+
 
 @attrs.frozen
 class LedgerEntry:

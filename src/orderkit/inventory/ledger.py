@@ -122,11 +122,15 @@ _ORDER_REASONS: Final = {
     "unship": "not shipped",
 }
 #: The order calls bounded by what their order shipped and got back.
-_RETURNING_CALLS: Final = frozenset({"restock", "unship"})
+_RETURNING_CALLS: Final = frozenset({"restock", "unship", "uncommit"})
 
 #: The calls that take units out of ``on_hand`` as shipped (their entries count as
 #: shipped for the order, which bounds its restocks).
 _SHIPPING_CALLS: Final = frozenset({"commit", "ship", "record_shipped"})
+
+#: The calls that may write a ``SHIP_UNLOCKED`` (or, for an ``uncommit``, an
+#: ``UNSHIP_UNLOCKED``) entry of a SKU under ``_unlocked_ref_id`` beside its main one.
+_UNLOCKED_CALLS: Final = _SHIPPING_CALLS | {"uncommit"}
 
 
 @attrs.frozen
@@ -165,6 +169,8 @@ def _ids_of(call: _Call, sku: str) -> tuple[str, ...]:
         return (_counted_ref_id(ref, sku), _ref_id(ref, sku), _unlocked_ref_id(ref, sku))
     if call.operation in _SHIPPING_CALLS:
         return (_ref_id(ref, sku), _unlocked_ref_id(ref, sku), _oversell_ref_id(ref, sku))
+    if call.operation == "uncommit":
+        return (_ref_id(ref, sku), _unlocked_ref_id(ref, sku))
     if call.operation == "confirm":
         return (_ref_id(ref, sku), _lapsed_ref_id(ref, sku))
     if call.operation == "release":
@@ -227,7 +233,8 @@ def _order_call(
 def _applied(stored: Collection[str], call: _Call) -> bool:
     """Whether a call with this ``ref`` already wrote entries (``stored``: the ids of
     the transaction's calls found in the ledger, read under the lock); for a shipping
-    call the ``SHIP_UNLOCKED`` entries it may write alone count too, for a confirm the
+    call the ``SHIP_UNLOCKED`` entries it may write alone count too (for an uncommit
+    its ``UNSHIP_UNLOCKED`` entries), for a confirm the
     ``LAPSE`` records and for a release the ``RELEASE_EXPIRED`` entries it may write
     alone, and for a ``record_shipped`` the ``RECEIVE`` it always writes first."""
     ref = call.ref
@@ -237,7 +244,7 @@ def _applied(stored: Collection[str], call: _Call) -> bool:
         return any(_counted_ref_id(ref, sku) in stored for sku in call.skus)
     return any(
         _ref_id(ref, sku) in stored
-        or (call.operation in _SHIPPING_CALLS and _unlocked_ref_id(ref, sku) in stored)
+        or (call.operation in _UNLOCKED_CALLS and _unlocked_ref_id(ref, sku) in stored)
         or (call.operation == "confirm" and _lapsed_ref_id(ref, sku) in stored)
         or (call.operation == "release" and _let_go_ref_id(ref, sku) in stored)
         for sku in call.skus
@@ -275,6 +282,22 @@ class _Batch:
         self.stored.add(entry.entry_id)
         if entry.order_id in self.restocking:
             count_return(self.returns, entry)
+
+
+#: The refusals of units asked back beyond what an order shipped.
+_BeyondShipment = RestockExceedsShipment | UnshipExceedsShipment
+
+
+def _beyond_shipments(
+    batch: _Batch, call: _Call, refusal: type[_BeyondShipment]
+) -> _BeyondShipment | None:
+    """``refusal`` for the first SKU of ``call`` with more units than its order shipped
+    and did not get back (as the batch counts them so far), else ``None``."""
+    for sku, qty in sorted((call.wanted or {}).items()):
+        shipped, restocked = batch.returns.get((call.order_id, sku), (0, 0))
+        if qty > shipped - restocked:
+            return refusal(call.order_id, sku, qty, shipped, restocked)
+    return None
 
 
 def _unshipped(line: LockLine) -> int:
@@ -742,16 +765,20 @@ class InventoryLedger:
     ) -> ReleaseResult:
         """Units a :meth:`commit` booked as shipped that never left (added in 0.3): a
         carrier scan assumed every open unit went with its parcel, and the warehouse's
-        ``ship`` of that parcel named fewer. The units of ``lines`` (SKU to units) come
-        back on hand and are locked again for the order on the lock that committed them
-        (``UNCOMMIT``: ``on_hand`` and ``locked`` go up, ``available`` does not move),
-        with the line's expiry (never, once paid), until they ship or are released.
+        ``ship`` of that parcel named fewer. The reverse of the commit: the units of
+        ``lines`` (SKU to units) that the lock committed come back on hand and are
+        locked again for the order on that lock (``UNCOMMIT``: ``on_hand`` and
+        ``locked`` go up, ``available`` does not move), with the line's expiry (never,
+        once paid), until they ship or are released. Units the commit shipped no longer
+        locked (its lock had expired, or held fewer), and units of a SKU the order
+        shipped without the lock, come back on hand only (``UNSHIP_UNLOCKED``, as for
+        :meth:`unship`) and are listed in :attr:`ReleaseResult.unlocked`.
 
-        A SKU with more units than the lock committed and did not take back yet is
-        refused with :class:`~orderkit.model.errors.InvalidLock` and nothing of the call
-        is written. ``order_id`` and ``ref`` as for :meth:`release`: a second call with
-        the same ``ref`` changes nothing (``"already_applied"``); the first answers
-        ``"uncommitted"``.
+        A SKU with more units than the order shipped and did not get back is refused
+        with :class:`~orderkit.inventory.refusals.UnshipExceedsShipment` and nothing of
+        the call is written. ``order_id`` and ``ref`` as for :meth:`release`: a second
+        call with the same ``ref`` changes nothing (``"already_applied"``); the first
+        answers ``"uncommitted"``.
         """
         _text("actor", actor)
         _text("reason", reason)
@@ -808,8 +835,9 @@ class InventoryLedger:
         Each call is decided in order, seeing the calls before it, exactly as the method
         of its ``operation`` would decide it alone (:class:`StockCall` names the
         arguments). A call refused for its lock id (:class:`InvalidLock`: forged,
-        unknown, of another order) or a restock of more than its order shipped
-        (:class:`~orderkit.inventory.refusals.RestockExceedsShipment`) gets the error in
+        unknown, of another order) or a restock, unship or uncommit of more than its
+        order shipped (:class:`~orderkit.inventory.refusals.RestockExceedsShipment`,
+        :class:`~orderkit.inventory.refusals.UnshipExceedsShipment`) gets the error in
         the returned list and writes nothing; the others are applied. Any other error
         (invalid arguments, the store) refuses the whole batch: nothing of it is written.
         The store is asked once which of the calls' ``ref`` were applied before, once
@@ -914,9 +942,9 @@ class InventoryLedger:
                     results[index] = InvalidLock(call.lock_id, "unknown lock")
                     continue
                 skus = frozenset(line.sku for line in lines)
-                if call.operation == "record_shipped":
-                    # Units the lock never held (shipped before it was taken) are booked
-                    # as shipped without it.
+                if call.operation in ("record_shipped", "uncommit"):
+                    # Units the lock never held (shipped before it was taken, or by the
+                    # order without it) are booked, or taken back, without it.
                     skus |= frozenset(call.wanted or ())
                 for sku, qty in (call.wanted or {}).items():
                     if sku not in skus:
@@ -975,34 +1003,34 @@ class InventoryLedger:
         return results
 
     def _restock_in(self, batch: _Batch, call: _Call) -> ReleaseResult | RefusedError:
-        now, actor = batch.now, batch.actor
-        wanted = call.wanted or {}
-        for sku, qty in sorted(wanted.items()):
-            shipped, restocked = batch.returns.get((call.order_id, sku), (0, 0))
-            if qty > shipped - restocked:  # nothing of the call is written
-                return RestockExceedsShipment(call.order_id, sku, qty, shipped, restocked)
-        for sku, qty in sorted(wanted.items()):
-            batch.append(LedgerEntry(
-                _ref_id(call.ref or "", sku), EntryKind.RESTOCK, sku, qty, now, actor,
-                call.reason, order_id=call.order_id, ref=call.ref,
-            ))
-        return ReleaseResult("restocked", "", call.order_id, dict(wanted))
+        """A ``restock``: returned units of the order back in stock."""
+        return self._returning_in(batch, call, EntryKind.RESTOCK, RestockExceedsShipment,
+                                  "restocked")
 
     def _unship_in(self, batch: _Batch, call: _Call) -> ReleaseResult | RefusedError:
         """An ``unship``: units a lockless shipment of the order booked that never left,
-        back on hand (at most what the order shipped and did not get back)."""
-        now, actor = batch.now, batch.actor
+        back on hand."""
+        return self._returning_in(batch, call, EntryKind.UNSHIP_UNLOCKED,
+                                  UnshipExceedsShipment, "unshipped")
+
+    @staticmethod
+    def _returning_in(
+        batch: _Batch, call: _Call, kind: EntryKind, refusal: type[_BeyondShipment],
+        outcome: LedgerOutcome,
+    ) -> ReleaseResult | RefusedError:
+        """Units of the order's shipments back on hand, one ``kind`` entry per SKU: at
+        most what the order shipped and did not get back, else ``refusal`` for the
+        first SKU beyond it and nothing of the call is written."""
         wanted = call.wanted or {}
-        for sku, qty in sorted(wanted.items()):
-            shipped, restocked = batch.returns.get((call.order_id, sku), (0, 0))
-            if qty > shipped - restocked:  # nothing of the call is written
-                return UnshipExceedsShipment(call.order_id, sku, qty, shipped, restocked)
+        refused = _beyond_shipments(batch, call, refusal)
+        if refused is not None:
+            return refused
         for sku, qty in sorted(wanted.items()):
             batch.append(LedgerEntry(
-                _ref_id(call.ref or "", sku), EntryKind.UNSHIP_UNLOCKED, sku, qty, now, actor,
+                _ref_id(call.ref or "", sku), kind, sku, qty, batch.now, batch.actor,
                 call.reason, order_id=call.order_id, ref=call.ref,
             ))
-        return ReleaseResult("unshipped", "", call.order_id, dict(wanted))
+        return ReleaseResult(outcome, "", call.order_id, dict(wanted))
 
     def _tripped(self, batch: _Batch, sku: str, decided: datetime) -> bool:
         """Whether ``release_limit`` releases of ``sku`` were decided within
@@ -1191,22 +1219,37 @@ class InventoryLedger:
         return ReleaseResult(outcome, lock_id, token_order, confirmed, lapsed=lapsed)
 
     def _uncommit_in(self, batch: _Batch, call: _Call) -> ReleaseResult | RefusedError:
-        """An ``uncommit``: units of the lock's commits back on hand, locked again."""
+        """An ``uncommit``: the reverse of the commit that shipped units that never left.
+        What the lock committed of them is locked again (``UNCOMMIT``); the rest (units
+        it shipped no longer locked, or a SKU the order shipped without it) come back on
+        hand (``UNSHIP_UNLOCKED``, listed in ``unlocked``); at most what the order
+        shipped and did not get back."""
         lines = {line.sku: line for line in batch.tx.lock_lines(call.lock_key)}
         wanted = call.wanted or {}
+        refused = _beyond_shipments(batch, call, UnshipExceedsShipment)
+        if refused is not None:
+            return refused
+        unlocked: dict[str, int] = {}
         for sku, qty in sorted(wanted.items()):
-            if qty > lines[sku].committed:  # nothing of the call is written
-                return InvalidLock(
-                    call.lock_id,
-                    f"uncommit of {qty} {sku} but the lock committed {lines[sku].committed}",
-                )
-        for sku, qty in sorted(wanted.items()):
-            batch.append(LedgerEntry(
-                _new_id() if call.ref is None else _ref_id(call.ref, sku), EntryKind.UNCOMMIT,
-                sku, qty, batch.now, batch.actor, call.reason, order_id=call.order_id,
-                lock_key=call.lock_key,
-            ))
-        return ReleaseResult("uncommitted", call.lock_id, call.order_id, dict(wanted))
+            line = lines.get(sku)
+            relocked = 0 if line is None else min(qty, line.committed)
+            if relocked:
+                batch.append(LedgerEntry(
+                    _new_id() if call.ref is None else _ref_id(call.ref, sku),
+                    EntryKind.UNCOMMIT, sku, relocked, batch.now, batch.actor, call.reason,
+                    order_id=call.order_id, lock_key=call.lock_key,
+                ))
+            if qty > relocked:
+                unlocked[sku] = qty - relocked
+                batch.append(LedgerEntry(
+                    _new_id() if call.ref is None else _unlocked_ref_id(call.ref, sku),
+                    EntryKind.UNSHIP_UNLOCKED, sku, qty - relocked, batch.now, batch.actor,
+                    f"{call.reason}: {qty - relocked} not shipped by the lock",
+                    order_id=call.order_id, ref=call.ref,
+                ))
+        return ReleaseResult(
+            "uncommitted", call.lock_id, call.order_id, dict(wanted), unlocked=unlocked
+        )
 
     #: How each operation of a checked call is decided inside the batch's transaction.
     _DECIDERS: Final = {

@@ -17,7 +17,7 @@ from datetime import datetime
 
 import attrs
 
-from orderkit.inventory.entries import RESOLVING, Balance, EntryKind, count_return
+from orderkit.inventory.entries import LINE_MOVES, Balance, EntryKind, count_return
 from orderkit.inventory.ports import InventoryStore
 from orderkit.model.errors import ValidationError
 
@@ -178,26 +178,19 @@ def verify_store(
             if entry.expires_at is not None:
                 expiries[key] = entry.expires_at
             continue
+        move = LINE_MOVES.get(entry.kind)
         if entry.kind in (EntryKind.CONFIRM, EntryKind.RELOCK):
-            field = None
             if entry.expires_at is not None:
                 expiries[key] = entry.expires_at
-        elif entry.kind is EntryKind.SHIP_UNLOCKED:
-            field = "shipped_unlocked"
-        elif entry.kind is EntryKind.RELEASE_EXPIRED:
-            field = "released"
-        elif entry.kind is EntryKind.UNCOMMIT:
-            field = "committed"
-        else:
-            field = RESOLVING.get(entry.kind)
-            if field is None:
-                continue
+        elif move is None:
+            continue
         line = lines.get(key)
         if line is None:
             problems.append(f"{entry.kind.value} {entry.entry_id} on unknown lock line")
             continue
-        if field is not None:
-            line[field] += -entry.qty if entry.kind is EntryKind.UNCOMMIT else entry.qty
+        if move is not None:
+            field, sign = move
+            line[field] += sign * entry.qty
         if entry.kind in (EntryKind.RELOCK, EntryKind.RELEASE_EXPIRED):
             line["expired"] -= entry.qty
 

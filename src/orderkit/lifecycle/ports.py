@@ -145,6 +145,24 @@ class OrderRepository(OutboxStore, Protocol):
         out. The watch's count of what it could not list."""
         ...
 
+    def stale_groups(
+        self,
+        statuses: Collection[int],
+        anchor: Anchor,
+        before: datetime,
+        limit: int,
+        *,
+        group_by: GroupBy,
+        terms: PaymentTerms | None = None,
+        leave_out: Collection[Anchor] = (),
+    ) -> dict[str, tuple[int, list[Order]]]:
+        """By value of ``group_by``, how many orders :meth:`stale` would find in that
+        group without a limit, and the first ``limit`` of them, oldest first (ties by
+        order id), as :meth:`stale` with ``group`` would list them; groups with none are
+        left out. One query for every group (the watch's grouped rules): each group's
+        flood takes no slot of another's."""
+        ...
+
     def count_by_status(
         self,
         anchor: Anchor,

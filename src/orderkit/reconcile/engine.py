@@ -1094,7 +1094,15 @@ def _subsets(
     between the sum of the ``size`` smallest amounts and that of the ``size`` largest.
     Most targets that no group matches (a lone payment, an amount typed wrong) are
     settled by these bounds without enumerating anything.
+
+    Candidates of amount zero are left out: they add nothing to a group, so every group
+    would fit again with them (an open 0.00 record beside a credit would make its one
+    group ambiguous).
     """
+    if 0 in values:
+        kept = [k for k, value in enumerate(values) if value]
+        candidates = [candidates[k] for k in kept]
+        values = [values[k] for k in kept]
     ordered = sorted(values)
     positions: dict[int, list[int]] = {}
     count = len(values)

@@ -185,12 +185,14 @@ def route_terms_of(
     settlement_days: int | Mapping[str, int],
 ) -> PayoutTerms:
     """The terms a route of ``channel``'s bill pays out on (``Record.channel`` of its
-    lines: ``pos.cash.S1``, a store's cash): the first of its dotted names, from the
-    route itself down to its first two parts (``pos.cash.S1``, then ``pos.cash``), that
-    the host's ``terms``, a ``settlement_days`` mapping or :data:`DEFAULT_PAYOUT_TERMS`
-    names (the host's before the default's), else ``channel_terms``, the channel's own
-    (the route's first part alone, ``pos``, is a channel's name, not a route's). A zone
-    left ``None`` is the channel's.
+    lines: ``pos.cash.S1``, a store's cash). The host's word first: the first of the
+    route's dotted names, from the route itself down to its first two parts
+    (``pos.cash.S1``, then ``pos.cash``), that the host's ``terms`` or a
+    ``settlement_days`` mapping names, and when it names none of them but names the
+    channel itself (``pos``), ``channel_terms``, the channel's own. Only when the host
+    named none of them, the first that :data:`DEFAULT_PAYOUT_TERMS` names, else
+    ``channel_terms`` (the route's first part alone, ``pos``, is a channel's name, not a
+    route's). A zone left ``None`` is the channel's.
 
     >>> pos = PayoutTerms.automatic(1, "Asia/Shanghai")
     >>> route_terms_of("pos.cash.S1", "pos", pos, None, 1).days
@@ -199,18 +201,27 @@ def route_terms_of(
     PayoutTerms(mode='automatic', days=2, tz='Asia/Shanghai')
     >>> route_terms_of("pos.card.S1", "pos", pos, None, 1) is pos
     True
+    >>> route_terms_of("pos.cash.S1", "pos", PayoutTerms.automatic(3), None, {"pos": 3}).days
+    3
     """
+    names: list[str] = []
     name = route if route != channel else ""
     while "." in name:
+        names.append(name)
+        name = name.rpartition(".")[0]
+    days = settlement_days if isinstance(settlement_days, Mapping) else {}
+    for name in names:
         if terms is not None and name in terms:
             given = terms[name]
             if not isinstance(given, PayoutTerms):
                 raise ValidationError(f"payout_terms[{name!r}]", given, "expected PayoutTerms")
             return given if given.tz is not None else attrs.evolve(given, tz=channel_terms.tz)
-        if isinstance(settlement_days, Mapping) and name in settlement_days:
-            return PayoutTerms.automatic(settlement_days[name], channel_terms.tz)
+        if name in days:
+            return PayoutTerms.automatic(days[name], channel_terms.tz)
+    if (terms is not None and channel in terms) or channel in days:
+        return channel_terms
+    for name in names:
         default = DEFAULT_PAYOUT_TERMS.get(name)
         if default is not None:
             return default
-        name = name.rpartition(".")[0]
     return channel_terms

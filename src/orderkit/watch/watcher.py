@@ -300,21 +300,29 @@ class Watcher:
                     found[f"{rule.name}:{rule.metric}"] = _Condition(rule, rule.metric, (),
                                                                      value)
                 continue
-            # Counted first (an indexed count, no order loaded), then each group listed
-            # on its own, so one group's flood takes no slot of another's.
-            counts = self.repository.stale_count(rule.statuses, rule.anchor,
-                                                 now - rule.older_than,
-                                                 terms=rule.payment_terms,
-                                                 leave_out=rule.leave_out,
-                                                 group_by=rule.group_by)
-            for group, count in counts.items():
+            before = now - rule.older_than
+            groups: dict[str, tuple[int, list[Order]]]
+            if rule.group_by is None:
+                # Listed one beyond the limit; counted only when that one is there.
+                listed = self.repository.stale(rule.statuses, rule.anchor, before,
+                                               rule.limit + 1, terms=rule.payment_terms,
+                                               leave_out=rule.leave_out)
+                count = len(listed)
+                if count > rule.limit:  # at least that many, whoever left meanwhile
+                    count = max(count, self.repository.stale_count(
+                        rule.statuses, rule.anchor, before, terms=rule.payment_terms,
+                        leave_out=rule.leave_out).get("", 0))
+                groups = {"": (count, listed[:rule.limit])} if listed else {}
+            else:
+                # Every group counted and its oldest listed in one query, so one
+                # group's flood takes no slot of another's.
+                groups = self.repository.stale_groups(
+                    rule.statuses, rule.anchor, before, rule.limit, group_by=rule.group_by,
+                    terms=rule.payment_terms, leave_out=rule.leave_out)
+            for group, (count, listing) in groups.items():
                 if rule.group_by is not None and count < rule.min_orders:
                     continue
-                orders = tuple(self.repository.stale(
-                    rule.statuses, rule.anchor, now - rule.older_than, rule.limit,
-                    terms=rule.payment_terms, leave_out=rule.leave_out,
-                    group=None if rule.group_by is None else (rule.group_by, group),
-                ))
+                orders = tuple(listing)
                 count = max(count, len(orders))  # orders may have joined in between
                 if count > len(orders):
                     cut.append((rule.name, group, len(orders), count))

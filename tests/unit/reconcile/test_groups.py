@@ -53,6 +53,7 @@ def plain_group(
         for size in range(2, max_group + 1)
         for combo in itertools.combinations(nearest, size)
         if sum((amount for *_rest, amount in combo), Decimal(0)) == target
+        and all(amount for *_rest, amount in combo)  # a zero adds nothing to a group
     ]
     if len(groups) == 1:
         return "subset_sum", groups[0]

@@ -267,6 +267,22 @@ def test_a_group_of_another_size_also_makes_the_credit_ambiguous() -> None:
     assert dict(credit.evidence)["groups"] == "E2+E3 | E0+E1+E2 | E0+E1+E3"
 
 
+def test_an_open_zero_record_beside_a_group_leaves_it_matched() -> None:
+    # A 0.00 record near the credit adds nothing: A + B and A + B + Z are one group.
+    erp = [
+        rec("erp", "A", None, "30.00", 0),
+        rec("erp", "B", None, "70.00", 1),
+        rec("erp", "Z", None, "0.00", 2),
+    ]
+    bank = [rec("bank", "C1", None, "100.00", 5)]
+    result = reconcile(erp, bank)
+    (group,) = [o for o in result.outcomes if o.right]
+    assert (group.status, group.rule) == ("matched", "subset_sum")
+    assert ids(group.left) == ["A", "B"]
+    (zero,) = [o for o in result.outcomes if "Z" in ids(o.left)]
+    assert zero.status != "suggestion"
+
+
 def test_subset_sum_search_is_bounded_by_max_group() -> None:
     erp = [rec("erp", f"E{n}", f"SO{n}", "1.00", n) for n in range(5)]
     bank = [rec("bank", "B1", None, "5.00", 10)]

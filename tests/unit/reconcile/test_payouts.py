@@ -403,3 +403,17 @@ def test_a_route_takes_the_hosts_terms_by_its_name_or_the_bills(tmp_path: Path) 
     assert month.terms("pos.card.S1").days == 2
     assert month.terms("pos.cash.S2").days == 0  # its own default, whatever settlement_days
     assert month.terms("pos").days == 3
+
+
+def test_a_host_naming_the_channel_sets_every_route_of_it(tmp_path: Path) -> None:
+    # The host's word for "pos" (or a route of it) comes before the library's default
+    # for the store's cash (pos.cash: T+0).
+    path = tmp_path / "pos.csv"
+    path.write_text("\n".join(POS_EXPORT) + "\n", encoding="utf-8")
+    pos = read_bill(path).inputs()
+    month = settle([], {"pos": pos}, [], payout_terms={"pos": PayoutTerms.withdrawal()})
+    assert month.terms("pos.cash.S1").mode == "withdrawal"
+    month = settle([], {"pos": pos}, [], settlement_days={"pos": 3})
+    assert (month.terms("pos.cash.S1").days, month.terms("pos.card.S1").days) == (3, 3)
+    month = settle([], {"pos": pos}, [], settlement_days={"pos": 3, "pos.cash": 1})
+    assert (month.terms("pos.cash.S1").days, month.terms("pos.card.S1").days) == (1, 3)

@@ -778,9 +778,21 @@ def test_an_order_placed_already_paid_without_paid_at_is_late_unshipped(
     assert [a.key for a in watcher.run_once().raised] == ["paid_not_shipped:IMP-1"]
 
 
+def _drop_outbox_lane_columns(conn: Any) -> None:
+    """The outbox as it was before its lanes (one step: the consumer column and its two
+    indexes) and what caused each message (one step: three columns)."""
+    conn.execute("DROP INDEX order_outbox_lane")
+    conn.execute("DROP INDEX order_outbox_waiting")
+    for column in ("consumer", "occurred_us", "order_version", "message_index"):
+        conn.execute(f"ALTER TABLE order_outbox DROP COLUMN {column}")
+    conn.execute("UPDATE schema_version SET version = version - 2 WHERE component = 'orders'")
+
+
 def _drop_ship_due_columns(conn: Any) -> None:
     """The orders table as it was before the ship_due_at and balance_due_since columns
-    (two steps: the columns, indexes and copy of paid_at, then the presales' filling)."""
+    (two steps: the columns, indexes and copy of paid_at, then the presales' filling),
+    and before the outbox columns that came after them."""
+    _drop_outbox_lane_columns(conn)
     conn.execute("DROP INDEX orders_by_ship_due_at")
     conn.execute("DROP INDEX orders_balance_due")
     conn.execute("ALTER TABLE orders DROP COLUMN ship_due_at")
@@ -931,3 +943,28 @@ def test_a_watcher_or_channel_health_without_a_notifier_is_refused_naming_it() -
             with pytest.raises(ValidationError) as caught:
                 build(notifier)
             assert (caught.value.path, caught.value.value) == ("notifier", notifier)
+
+
+def test_a_grouped_rule_lists_all_its_groups_in_one_query_on_sqlite(tmp_path: Path) -> None:
+    repo = SQLiteOrderRepository(tmp_path / "shop.db")
+    for channel in ("tmall", "jd", "pdd"):
+        for n in range(3):
+            stored(repo, f"{channel}-{n}", OrderStatus.PENDING_PAYMENT,
+                   T0 - timedelta(hours=1) + timedelta(seconds=n), channel=channel)
+    rule = Rule("payment_channel_down", {OrderStatus.PENDING_PAYMENT}, "status_since",
+                timedelta(minutes=30), "tech", group_by="channel", min_orders=3, limit=2)
+    watcher = Watcher(repo, Inbox(), rules=[rule], clock=ManualClock(T0),
+                      state=MemoryWatchState())
+    statements: list[str] = []
+    repo.database.connection().set_trace_callback(statements.append)
+    try:
+        report = watcher.run_once()
+    finally:
+        repo.database.connection().set_trace_callback(None)
+    reads = [s for s in statements if "FROM orders" in s]
+    assert len(reads) == 1, reads
+    assert sorted((a.key, a.count, a.order_ids) for a in report.raised) == [
+        (f"payment_channel_down:{channel}", 3, (f"{channel}-0", f"{channel}-1"))
+        for channel in ("jd", "pdd", "tmall")
+    ]
+    assert report.cut == tuple((rule.name, channel, 2, 3) for channel in ("jd", "pdd", "tmall"))

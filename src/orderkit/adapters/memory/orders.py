@@ -159,14 +159,15 @@ class MemoryOrderRepository:
         leave_out: Collection[Anchor] = (),
     ) -> list[Order]:
         """See :meth:`orderkit.lifecycle.ports.OrderRepository.stale` (a scan here)."""
-        from orderkit.adapters._watch import checked_group, checked_query, group_of
+        from orderkit.adapters._watch import checked_group, checked_query
+        from orderkit.watch.rules import group_key
 
         codes, anchor, before, limit = checked_query(statuses, anchor, before, limit)
         wanted = checked_group(group)
         found = [
             (at, order.order_id, order)
             for at, order in self._stale(codes, anchor, before, terms, leave_out)
-            if wanted is None or group_of(order, wanted[0]) == wanted[1]
+            if wanted is None or group_key(order, wanted[0]) == wanted[1]
         ]
         found.sort(key=lambda item: (item[0], item[1]))
         return [order for _at, _id, order in found[:limit]]
@@ -183,15 +184,43 @@ class MemoryOrderRepository:
     ) -> dict[str, int]:
         """See :meth:`orderkit.lifecycle.ports.OrderRepository.stale_count` (a scan
         here)."""
-        from orderkit.adapters._watch import checked_group_by, checked_query, group_of
+        from orderkit.adapters._watch import checked_group_by, checked_query
+        from orderkit.watch.rules import group_key
 
         codes, anchor, before, _limit = checked_query(statuses, anchor, before, 1)
         by = checked_group_by(group_by)
         counts: dict[str, int] = {}
         for _at, order in self._stale(codes, anchor, before, terms, leave_out):
-            key = "" if by is None else group_of(order, by)
+            key = "" if by is None else group_key(order, by)
             counts[key] = counts.get(key, 0) + 1
         return dict(sorted(counts.items()))
+
+    def stale_groups(
+        self,
+        statuses: Collection[int],
+        anchor: Anchor,
+        before: datetime,
+        limit: int,
+        *,
+        group_by: GroupBy,
+        terms: PaymentTerms | None = None,
+        leave_out: Collection[Anchor] = (),
+    ) -> dict[str, tuple[int, list[Order]]]:
+        """See :meth:`orderkit.lifecycle.ports.OrderRepository.stale_groups` (a scan
+        here)."""
+        from orderkit.adapters._watch import checked_query, required_group_by
+        from orderkit.watch.rules import group_key
+
+        codes, anchor, before, limit = checked_query(statuses, anchor, before, limit)
+        by = required_group_by(group_by)
+        groups: dict[str, list[tuple[datetime, str, Order]]] = {}
+        for at, order in self._stale(codes, anchor, before, terms, leave_out):
+            groups.setdefault(group_key(order, by), []).append((at, order.order_id, order))
+        found: dict[str, tuple[int, list[Order]]] = {}
+        for group, members in sorted(groups.items()):
+            members.sort(key=lambda item: (item[0], item[1]))
+            found[group] = (len(members), [order for _at, _id, order in members[:limit]])
+        return found
 
     def _stale(
         self, codes: Collection[int], anchor: Anchor, before: datetime, terms: object,

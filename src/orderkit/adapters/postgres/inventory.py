@@ -107,16 +107,9 @@ MIGRATIONS: Final = (
     CREATE INDEX inventory_entries_parks ON {s}.inventory_entries (entry_id)
         WHERE kind = 'park'
     """,
-    # 4: an ``uncommit`` takes back units its order's commit shipped (a parcel the
-    # warehouse reported with fewer units than a carrier scan assumed), so it counts
-    # against what the order shipped: the returns index covers it too.
-    """
-    DROP INDEX {s}.inventory_entries_returns;
-    CREATE INDEX inventory_entries_returns ON {s}.inventory_entries (order_id, sku, kind, qty)
-        WHERE kind IN ('commit', 'ship_unlocked', 'restock', 'uncommit')
-    """,
-    # 5: an ``unship_unlocked`` takes back units a lockless shipment of its order
-    # booked (the same story, for an order with no lock): the returns index covers it.
+    # 4: an ``uncommit`` or an ``unship_unlocked`` takes back units its order shipped (a
+    # parcel the warehouse reported with fewer units than a carrier scan assumed), so it
+    # counts against what the order shipped: the returns index covers both.
     """
     DROP INDEX {s}.inventory_entries_returns;
     CREATE INDEX inventory_entries_returns ON {s}.inventory_entries (order_id, sku, kind, qty)

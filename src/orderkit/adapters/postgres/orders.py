@@ -179,8 +179,7 @@ MIGRATIONS: Final = (
     # When an order was paid, as the watch measures it: its paid_at, or, for an order
     # placed already paid without one, when it entered its status (the adapters'
     # ``paid_since``). Only the orders in a paid status without a paid_at may fall back.
-    lambda db, conn: _fill(db, conn, "paid_at IS NULL AND status IN (20, 25, 30, 40)",
-                           ("paid_at",)),
+    lambda db, conn: _fill_paid_at(db, conn),
     # An order whose last parcel never got a scan stays unscanned once delivered or
     # completed: the status leads the index, so the no-first-scan query reads the orders
     # that can still get a first scan, not all of history.
@@ -571,7 +570,45 @@ class PostgresOrderRepository:
             lambda conn: conn.execute(sql, (list(codes), before, *arguments)).fetchall(),
             single=True,
         )
-        return {str(group): int(count) for group, count in sorted(rows) if count}
+        return {str(group): int(count) for group, count in sorted(rows)}
+
+    def stale_groups(
+        self,
+        statuses: Collection[int],
+        anchor: Anchor,
+        before: datetime,
+        limit: int,
+        *,
+        group_by: GroupBy,
+        terms: PaymentTerms | None = None,
+        leave_out: Collection[Anchor] = (),
+    ) -> dict[str, tuple[int, list[Order]]]:
+        """See :meth:`orderkit.lifecycle.ports.OrderRepository.stale_groups`: one
+        statement over the anchor's index, each group numbered and counted by window
+        functions; only the first ``limit`` rows of each group are joined to their body
+        and decoded."""
+        from orderkit.adapters._watch import checked_query, required_group_by
+
+        codes, anchor, before, limit = checked_query(statuses, anchor, before, limit)
+        by = required_group_by(group_by)
+        column = _ANCHOR_COLUMN[anchor]
+        condition, arguments = _stale_filter(terms, leave_out)
+        sql = self._db.sql(
+            f"SELECT w.g, w.n, o.body FROM (SELECT {_GROUP_SQL[by]} AS g, order_id,"
+            f" row_number() OVER (PARTITION BY {_GROUP_SQL[by]} ORDER BY {column}, order_id)"
+            f" AS r, count(*) OVER (PARTITION BY {_GROUP_SQL[by]}) AS n FROM {{s}}.orders"
+            f" WHERE status = ANY(%s) AND {column} < %s{condition}) AS w"
+            f" JOIN {{s}}.orders AS o USING (order_id) WHERE w.r <= %s ORDER BY w.g, w.r"
+        )
+        rows = self._db.run(
+            "stale orders by group",
+            lambda conn: conn.execute(sql, (list(codes), before, *arguments, limit)).fetchall(),
+            single=True,
+        )
+        found: dict[str, tuple[int, list[Order]]] = {}
+        for group, count, body in rows:
+            found.setdefault(str(group), (int(count), []))[1].append(_load(body))
+        return found
 
     def count_by_status(
         self,
@@ -1025,6 +1062,14 @@ def _instants(order: Order) -> dict[str, datetime | None]:
         "ship_due_at": ship_due_at(order),
         "balance_due_since": balance_due_since(order),
     }
+
+
+def _fill_paid_at(db: Database, conn: psycopg.Connection[Any]) -> None:
+    """The upgrade step filling ``paid_at`` of the orders in a paid status without one
+    (the watch's statuses, read when a schema is upgraded, not when this is imported)."""
+    from orderkit.adapters._watch import paid_statuses_sql
+
+    _fill(db, conn, f"paid_at IS NULL AND status IN ({paid_statuses_sql()})", ("paid_at",))
 
 
 def _fill(db: Database, conn: psycopg.Connection[Any], where: str,

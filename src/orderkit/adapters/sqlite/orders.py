@@ -175,8 +175,7 @@ _MIGRATIONS: Final = (
     """,
     # Only the orders in a paid status without a paid_at may fall back (the model's
     # statuses PAID, PACKED, SHIPPED and DELIVERED; the adapters decide).
-    lambda conn: _fill(conn, "json_extract(body, '$.paid_at') IS NULL"
-                       " AND status IN (20, 25, 30, 40)", ("paid_at",)),
+    lambda conn: _fill_paid_at(conn),
     # An order whose last parcel never got a scan stays unscanned once delivered or
     # completed: the status leads the index, so the no-first-scan query (one status)
     # reads the orders that can still get a first scan, not all of history.
@@ -453,6 +452,46 @@ class SQLiteOrderRepository:
                 ):
                     counts[str(group)] = counts.get(str(group), 0) + int(count)
         return dict(sorted(counts.items()))
+
+    def stale_groups(
+        self,
+        statuses: Collection[int],
+        anchor: Anchor,
+        before: datetime,
+        limit: int,
+        *,
+        group_by: GroupBy,
+        terms: PaymentTerms | None = None,
+        leave_out: Collection[Anchor] = (),
+    ) -> dict[str, tuple[int, list[Order]]]:
+        """See :meth:`orderkit.lifecycle.ports.OrderRepository.stale_groups`: one
+        statement over the anchor's index, each group numbered and counted by window
+        functions; only the first ``limit`` rows of each group are joined to their body
+        and decoded."""
+        from orderkit.adapters._watch import checked_query, required_group_by
+
+        codes, anchor, before, limit = checked_query(statuses, anchor, before, limit)
+        by = required_group_by(group_by)
+        if not codes:
+            return {}
+        expression = _ANCHOR_SQL[anchor]
+        source, condition, arguments = _stale_filter(anchor, terms, leave_out)
+        marks = ", ".join("?" * len(codes))
+        sql = (
+            f"SELECT w.g, w.n, w.at, w.order_id, o.body FROM (SELECT g, at, order_id,"
+            f" row_number() OVER (PARTITION BY g ORDER BY at, order_id) AS r,"
+            f" count(*) OVER (PARTITION BY g) AS n FROM (SELECT {_GROUP_SQL[by]} AS g,"
+            f" {expression} AS at, order_id FROM {source}"
+            f" WHERE {expression} < ?{condition} AND status IN ({marks}))) AS w"
+            f" JOIN orders AS o USING (order_id) WHERE w.r <= ?"
+        )
+        with self._db.read("stale orders by group") as conn:
+            rows = conn.execute(sql, (_iso(before), *arguments, *codes, limit)).fetchall()
+        rows.sort(key=lambda row: (str(row[0]), datetime.fromisoformat(row[2]), row[3]))
+        found: dict[str, tuple[int, list[Order]]] = {}
+        for group, count, _at, _id, body in rows:
+            found.setdefault(str(group), (int(count), []))[1].append(_load(body))
+        return found
 
     def count_by_status(
         self,
@@ -1036,6 +1075,15 @@ def _derived(order: Order, columns: Sequence[Anchor] = _DERIVED) -> tuple[str | 
 
     instants: list[datetime | None] = [anchor_of(order, column) for column in columns]
     return tuple(None if at is None else _iso(at) for at in instants)
+
+
+def _fill_paid_at(conn: sqlite3.Connection) -> None:
+    """The upgrade step filling ``paid_at`` of the orders in a paid status without one
+    (the watch's statuses, read when a file is upgraded, not when this is imported)."""
+    from orderkit.adapters._watch import paid_statuses_sql
+
+    _fill(conn, "json_extract(body, '$.paid_at') IS NULL"
+          f" AND status IN ({paid_statuses_sql()})", ("paid_at",))
 
 
 def _fill(conn: sqlite3.Connection, where: str, columns: Sequence[Anchor]) -> None:

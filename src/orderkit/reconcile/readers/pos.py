@@ -20,7 +20,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from orderkit.model.errors import ValidationError
-from orderkit.model.money import Money
 from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, zone
 from orderkit.reconcile.readers._table import Cells, Progress, cell_amount, cell_time, read_table
 from orderkit.reconcile.records import Record, Rejected
@@ -89,7 +88,7 @@ def read_pos_csv(
                 source,
                 f"{receipt}#fee",
                 ref,
-                Money(-fee.amount, currency),
+                -fee,
                 at,
                 memo=f"fee {fee.amount}",
                 kind="fee",

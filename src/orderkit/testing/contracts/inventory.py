@@ -585,9 +585,9 @@ class InventoryStoreContract:
         with store.transaction({"TEA"}) as tx:
             assert dict(tx.shipped_and_restocked(["ORD-1"])) == {("ORD-1", "TEA"): (2, 0)}
         before = ledger.entries()
-        refusal = _refused(
-            InvalidLock, lambda: ledger.uncommit(lock.lock_id, {"TEA": 3}, ref="ship-2"))
-        assert "committed 2" in str(refusal) and ledger.entries() == before
+        refusal = _refused(UnshipExceedsShipment,
+                           lambda: ledger.uncommit(lock.lock_id, {"TEA": 3}, ref="ship-2"))
+        assert (refusal.shipped, refusal.units) == (2, 3) and ledger.entries() == before
         assert ledger.verify({"ORD-1": {"TEA": 2}}).ok
         (applied,) = ledger.apply_many([StockCall("uncommit", lock.lock_id, {"TEA": 1},
                                                   "ORD-1", "ship-3")])
@@ -595,6 +595,49 @@ class InventoryStoreContract:
         ledger.commit(lock.lock_id, {"TEA": 2}, ref="ship-4")  # the second parcel
         assert level() == (2, 0, 2)
         assert ledger.verify({"ORD-1": {"TEA": 3}}).ok
+
+    def test_an_uncommit_takes_back_units_its_lock_shipped_unlocked_or_never_held(
+        self,
+    ) -> None:
+        """The reverse of the commit: units the lock committed are locked again, units
+        it shipped after its lock expired (or beyond what it held) and units of a SKU
+        shipped without the lock come back on hand, bounded by what the order shipped."""
+        store = self.create_store()
+        clock = ManualClock(_T0)
+        ledger = InventoryLedger(store, secret=b"contract-secret-0123", clock=clock)
+        ledger.receive("TEA", 5, reference="PO-1")
+        ledger.receive("CUP", 5, reference="PO-2")
+        expired = ledger.lock("ORD-1", {"TEA": 3}, ttl=_TTL)
+        clock.advance(_TTL + timedelta(minutes=1))  # the scan came after the lock lapsed
+        assert ledger.commit(expired.lock_id, {"TEA": 3}, ref="scan-1").unlocked == {"TEA": 3}
+        result = ledger.uncommit(expired.lock_id, {"TEA": 3}, order_id="ORD-1", ref="ship-1")
+        assert (result.outcome, result.lines, result.unlocked) == (
+            "uncommitted", {"TEA": 3}, {"TEA": 3})
+        stock = ledger.stock("TEA")
+        assert (stock.on_hand, stock.locked, stock.available) == (5, 0, 5)
+        assert ledger.uncommit(expired.lock_id, {"TEA": 3}, ref="ship-1").outcome == (
+            "already_applied")
+        assert ledger.stock("TEA").on_hand == 5
+
+        # Two held, three shipped: two locked again, one back on hand; and a SKU the
+        # order shipped without its lock (a placement that shipped it) comes back too.
+        lock = ledger.lock("ORD-2", {"TEA": 2}, ttl=_TTL)
+        ledger.confirm(lock.lock_id)
+        ledger.commit(lock.lock_id, {"TEA": 3}, ref="scan-2")
+        ledger.ship({"CUP": 2}, order_id="ORD-2", ref="sale-2")
+        before = ledger.entries()
+        refusal = _refused(UnshipExceedsShipment, lambda: ledger.uncommit(
+            lock.lock_id, {"TEA": 4}, ref="ship-2"))
+        assert (refusal.sku, refusal.shipped, refusal.units) == ("TEA", 3, 4)
+        assert ledger.entries() == before
+        (applied,) = ledger.apply_many([StockCall(
+            "uncommit", lock.lock_id, {"TEA": 3, "CUP": 1}, "ORD-2", "ship-3")])
+        assert not isinstance(applied, OrderkitError)
+        assert (applied.lines, applied.unlocked) == ({"CUP": 1, "TEA": 3}, {"CUP": 1, "TEA": 1})
+        tea, cup = ledger.stock("TEA"), ledger.stock("CUP")
+        assert (tea.on_hand, tea.locked, tea.available) == (5, 2, 3)
+        assert (cup.on_hand, cup.locked, cup.available) == (4, 0, 4)
+        assert ledger.verify({"ORD-1": {"TEA": 0}, "ORD-2": {"CUP": 1}}).ok
 
     def test_an_unship_puts_units_a_lockless_ship_booked_back_on_hand(self) -> None:
         store = self.create_store()

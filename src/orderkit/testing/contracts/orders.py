@@ -308,6 +308,25 @@ class OrderRepositoryContract:
                         "status_since", t0)
         assert (error.path, error.value) == ("group_by", bad)
 
+        def listed(groups: dict[str, tuple[int, list[Order]]]) -> dict[str, tuple[int, list[str]]]:
+            return {g: (n, [o.order_id for o in orders]) for g, (n, orders) in groups.items()}
+
+        # Every group counted and its oldest listed, in one call.
+        assert listed(repo.stale_groups(pending, "status_since", t0, 2, group_by="channel")) == {
+            "jd": (1, ["JD-1"]), "tmall": (3, ["TM-1", "TM-2"]), "youzan": (1, ["YZ-1"])}
+        assert listed(repo.stale_groups(pending, "status_since", t0, 1, group_by="carrier",
+                                        terms=PaymentTerms.PREPAID)) == {
+            "SF": (1, ["YZ-1"]), "unknown": (3, ["TM-1"])}
+        assert listed(repo.stale_groups(pending, "status_since", t0, 5, group_by="region")) == {
+            "unknown": (1, ["YZ-1"]), "广东省": (1, ["JD-1"]),
+            province.province: (3, ["TM-1", "TM-2", "TM-3"])}
+        assert repo.stale_groups([OrderStatus.PAID], "status_since", t0, 5,
+                                 group_by="channel") == {}
+        for bad in ("shop", None):
+            error = _raises(ValidationError, partial(repo.stale_groups, group_by=bad), pending,
+                            "status_since", t0, 5)
+            assert (error.path, error.value) == ("group_by", bad)
+
     def test_stale_finds_returns_never_received_and_refunds_never_paid(self) -> None:
         repo = self.create_repository()
         t0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
