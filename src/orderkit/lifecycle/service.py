@@ -257,8 +257,12 @@ class OrderService:
             raise ValidationError("wait_for_stock", wait_for_stock, "expected True or False")
         checked = [_placement(index, placement) for index, placement in enumerate(placements)]
         refused: dict[int, OrderkitError] = {}
-        for index, (order, _transitions) in enumerate(checked):
+        for index, (order, transitions) in enumerate(checked):
             stuck = _stuck_open_units(order, self.lifecycle) or _unsettled(order, self.lifecycle)
+            if stuck is None and self.inventory is not None:
+                stuck = next((error for t in transitions if (
+                    error := _reopened_before_count(t, self.stock_counted_at)) is not None),
+                    None)
             if stuck is not None:
                 refused[index] = stuck
         while True:
@@ -870,11 +874,14 @@ def _stock(
     only recorded for the order (the count did not include them); the rest move the
     order's lock, when it has one, and so do units a carrier scan shipped that never
     left (:class:`LinesUnshipped`: the lock takes them back from its commit; with no
-    lock they come back on hand, ``stock.unship``; recorded before the count, they
-    never left ``on_hand`` and move nothing). With
+    lock they come back on hand, ``stock.unship``; a parcel recorded before the count
+    is refused, see :func:`_reopened_before_count`). With
     ``settled`` (a placement's transitions, and ``lock_id`` taken for the units they
     leave open) the lock only confirms: what the transitions ship leaves as units no
     lock holds, and what they cancel or refund was never locked."""
+    refused = _reopened_before_count(transition, counted_at)
+    if refused is not None:
+        raise refused
     order = transition.order
     owed: list[tuple[str, dict[str, Any]]] = []
     for event in transition.events:
@@ -897,11 +904,9 @@ def _stock(
         elif isinstance(event, LinesUnshipped) and event.skus:
             # Units a carrier scan shipped that never left: the reverse of how the
             # scan's shipment moved them. Back in the order's lock from its commit, or
-            # back on hand from a lockless ship; units recorded as shipped before the
-            # stock count never left on_hand (the count had them on the shelf).
+            # back on hand from a lockless ship (a parcel recorded before the stock
+            # count was refused above: no call takes back a record_shipped).
             holder = None if settled else lock_id
-            if counted_at is not None and _parcel_left_at(order, event) <= counted_at:
-                continue
             if holder is None:
                 owed.append((STOCK_UNSHIP, {"lines": dict(event.skus)}))
             else:
@@ -924,6 +929,37 @@ def _stock(
         elif isinstance(event, (Refunded, RefundLinesAssigned)) and event.released:
             owed.append((STOCK_RELEASE, {"lock_id": lock_id, "lines": dict(event.released)}))
     return owed
+
+
+def _reopened_before_count(
+    transition: Transition, counted_at: datetime | None
+) -> ValidationError | None:
+    """The refusal of ``transition`` when it gives back units (:class:`LinesUnshipped`)
+    of a parcel that left at or before ``counted_at``, the stock count that opened the
+    ledger (``None`` when it gives back none). The scan's shipment recorded them as
+    shipped before the count (``stock.record_shipped``: booked for the order, never out
+    of ``on_hand``, the lock let go of them), and no ledger call takes such units back:
+    open again, they would be sold with nothing holding them, and booked twice when
+    they ship. The ``ship`` must name every unit the scan shipped."""
+    if counted_at is None:
+        return None
+    order = transition.order
+    for event in transition.events:
+        if not isinstance(event, LinesUnshipped) or not event.skus:
+            continue
+        left = _parcel_left_at(order, event)
+        if left > counted_at:
+            continue
+        parcel = next(s for s in order.shipments if s.shipment_id == event.shipment_id)
+        back = ", ".join(f"{line_id}x{units}" for line_id, units in event.lines.items())
+        return ValidationError(
+            "data.lines", dict(parcel.lines),
+            f"parcel {event.waybill} left at {left.isoformat()} by the carrier's scan,"
+            f" before the stock count ({counted_at.isoformat()}), so its units were"
+            f" recorded as shipped then; {back} cannot go back to open (the ledger takes"
+            " back no unit recorded before the count): name every unit the scan shipped",
+        )
+    return None
 
 
 def _parcel_left_at(order: Order, event: LinesUnshipped) -> datetime:
