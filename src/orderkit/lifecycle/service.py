@@ -39,7 +39,12 @@ from typing import Any, Protocol
 
 import attrs
 
-from orderkit.lifecycle.engine import Lifecycle, Transition, dated_before_creation
+from orderkit.lifecycle.engine import (
+    Lifecycle,
+    Transition,
+    dated_before_creation,
+    settle_ending,
+)
 from orderkit.lifecycle.events import (
     AddressChanged,
     Event,
@@ -206,9 +211,11 @@ class OrderService:
         when the ledger's store shares the repository's transaction). An order id that is
         stored already raises :class:`~orderkit.model.errors.DuplicateOrder`; an order
         with open units no event can ship or cancel, refunds beyond what it was paid, or
-        a final status with money due no ``pay`` can collect raises
-        :class:`~orderkit.model.errors.ValidationError` before anything is locked. The
-        one-order case of :meth:`place_many`."""
+        a final status with money due that nothing settles raises
+        :class:`~orderkit.model.errors.ValidationError` before anything is locked; an
+        order ended with nothing sold that owes only its own shipping is stored with
+        that waived, as the lifecycle ends one (see :func:`_settled`). The one-order
+        case of :meth:`place_many`."""
         if not isinstance(order, Order):
             raise ValidationError("order", order, "expected an Order")
         (placed,) = self.place_many([(order, ())])
@@ -257,17 +264,21 @@ class OrderService:
             raise ValidationError("wait_for_stock", wait_for_stock, "expected True or False")
         checked = [_placement(index, placement) for index, placement in enumerate(placements)]
         refused: dict[int, OrderkitError] = {}
+        finals: dict[int, Order] = {}  # what each placement stores, before its lock
         for index, (order, transitions) in enumerate(checked):
-            stuck = _stuck_open_units(order, self.lifecycle) or _unsettled(order, self.lifecycle)
+            stuck = _stuck_open_units(order, self.lifecycle)
             if stuck is None and self.inventory is not None:
                 stuck = next((error for t in transitions if (
                     error := _reopened_before_count(t, self.stock_counted_at)) is not None),
                     None)
-            if stuck is not None:
-                refused[index] = stuck
+            final = stuck or _settled(order, transitions, self.lifecycle)
+            if isinstance(final, Order):
+                finals[index] = final
+            else:
+                refused[index] = final
         while True:
             try:
-                results, moved, owed = self._place_checked(checked, refused, stamp,
+                results, moved, owed = self._place_checked(checked, finals, refused, stamp,
                                                            wait_for_stock)
             except _Refused as stop:
                 # Rolled back with its block (its locks, when the ledger shares the
@@ -281,11 +292,13 @@ class OrderService:
     def _place_checked(
         self,
         checked: Sequence[tuple[Order, tuple[Transition, ...]]],
+        finals: Mapping[int, Order],
         refused: Mapping[int, OrderkitError],
         stamp: Callable[[Order], Order] | None,
         wait_for_stock: bool,
     ) -> tuple[list[Order | OrderkitError], list[Transition], bool]:
-        """One attempt of :meth:`place_many`, all or nothing: a save the repository
+        """One attempt of :meth:`place_many` (``finals``: by index, the order each
+        placement not refused stores, before its lock), all or nothing: a save the repository
         refuses rolls the attempt back (releasing the locks the rollback cannot take
         back) and raises :class:`_Refused` naming every placement stored already."""
         results: list[Order | OrderkitError] = []
@@ -311,7 +324,7 @@ class OrderService:
                         results.append(lock)
                         continue
                     lock_id = order.lock_id if lock is None else lock
-                    final = transitions[-1].order if transitions else order
+                    final = finals[index]
                     if final.lock_id != lock_id:
                         final = attrs.evolve(final, lock_id=lock_id)
                     if stamp is not None:
@@ -1081,11 +1094,18 @@ def _stuck_open_units(order: Order, lifecycle: Lifecycle) -> ValidationError | N
     )
 
 
-def _unsettled(order: Order, lifecycle: Lifecycle) -> ValidationError | None:
-    """The refusal of placing ``order`` with money no event can settle: refunds beyond
-    what was paid (a refund never exceeds paid minus refunded), or a final status with
-    money still due that no ``pay`` there can collect (no order ends owing what nobody
-    can collect; a cash on delivery order completed before the carrier remits may)."""
+def _settled(
+    order: Order, transitions: Sequence[Transition], lifecycle: Lifecycle
+) -> Order | ValidationError:
+    """The order a placement stores (its transitions' last, else ``order``), its ending
+    settled as the lifecycle settles one (:func:`~orderkit.lifecycle.engine.settle_ending`:
+    in a final status, owing only its own shipping or rounding up with nothing left sold
+    (a cash on delivery order refused at the door), that is waived, labelled ``waived
+    at placement``); or the refusal of placing ``order`` with money no event can settle:
+    refunds beyond what was paid (a refund never exceeds paid minus refunded), or a
+    final status with money still due that nothing settles (no order ends owing what
+    nobody can collect; a cash on delivery order completed before the carrier remits
+    may)."""
     totals = order.totals
     if totals.refunded > totals.paid:
         return ValidationError(
@@ -1095,15 +1115,21 @@ def _unsettled(order: Order, lifecycle: Lifecycle) -> ValidationError | None:
             f" {totals.paid} paid: refunds never exceed what was paid; record the payment"
             " they pay back",
         )
-    due = totals.due
-    if (order.status not in lifecycle.table.final or not due.amount
-            or lifecycle.table.collects(order, order.status,
-                                        order.status_since or order.created_at)):
-        return None
+    final = transitions[-1].order if transitions else order
+    table = lifecycle.table
+    due = final.due
+    if final.status not in table.final or not due.amount:
+        return final
+    settled = settle_ending(final, table, final.status, final.status_since or final.created_at,
+                            "waived at placement")
+    if settled is not None:
+        waived, _change = settled
+        return attrs.evolve(final, adjustments=(*final.adjustments, *waived)) if waived else final
+    totals = final.totals
     return ValidationError(
         "order.payments",
         due,
-        f"order {order.order_id} is {lifecycle.table.name(order.status)} with {due} due"
+        f"order {final.order_id} is {table.name(final.status)} with {due} due"
         f" ({totals.paid} paid, {totals.refunded} refunded, {totals.sold} sold) that no"
         " event could collect: place it unpaid and bring its payments and refunds as"
         " events (as sync does), so each refund takes its units or its concession",
