@@ -69,7 +69,7 @@ import attrs
 from orderkit.lifecycle.events import DomainEvent, Event, RefundDue, StatusChanged
 from orderkit.lifecycle.handlers import HANDLERS, Effect, Step, approver, charges_back
 from orderkit.lifecycle.policy import Policy
-from orderkit.lifecycle.refunds import reclassed_refund
+from orderkit.lifecycle.refunds import is_reclass, recorded_by_reference
 from orderkit.lifecycle.table import (
     DEFAULT_TABLE,
     Rule,
@@ -456,16 +456,14 @@ def _told_again(order: Order, event: Event) -> str | None:
     :class:`IdempotencyConflict` (keyed by the reference, naming both amounts) when
     that payment moved other money. A ``refund`` naming the lines of a refund recorded
     as money only, of its amount, is neither: it gives that refund its units
-    (:func:`~orderkit.lifecycle.refunds.reclassed_refund`)."""
+    (:func:`~orderkit.lifecycle.refunds.is_reclass`)."""
     kind = _PAYMENT_KINDS.get(event.name)
-    data = event.data
-    reference = data.get("reference") if kind is not None else None
-    if not reference:
+    if kind is None:
         return None
-    recorded = next(
-        (p for p in order.payments if p.kind is kind and p.reference == reference), None
-    )
-    if recorded is None or reclassed_refund(order, event) is recorded:
+    data = event.data
+    reference: str = data.get("reference") or ""  # checked: text when given
+    recorded = recorded_by_reference(order, kind, reference)
+    if recorded is None or is_reclass(recorded, event):
         # None recorded, or the units of the refund recorded as money only: the refund
         # handler gives them to it.
         return None

@@ -50,7 +50,7 @@ from orderkit.lifecycle.table import (
     TransitionTable,
     blocking_holds,
     refund_lines,
-    refund_moves,
+    refund_moves_on,
 )
 from orderkit.model.audit import Change
 from orderkit.model.errors import (
@@ -520,7 +520,7 @@ def _pay_back(
             amount,
             f"refunds would exceed the {totals.paid} paid ({totals.refunded} refunded so far)",
         )
-    moves = refund_moves(order, event)  # less units already out of the sale
+    moves = refund_moves_on(order, event)  # less units already out of the sale
     fields: dict[str, Any] = {}
     released: dict[str, int] = {}
     after = order

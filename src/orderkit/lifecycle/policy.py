@@ -26,6 +26,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from orderkit.lifecycle.refunds import recorded_by_reference
 from orderkit.model import _checks as check
 from orderkit.model.errors import NotPermitted, ValidationError
 from orderkit.model.money import Money
@@ -245,13 +246,17 @@ class Policy:
                 return False
             if amount.currency != self._refund_threshold.currency:
                 return True
+            if amount.currency != order.currency:
+                return amount > self._refund_threshold  # the order records no refund in it
+            # What the order refunded, less this event replayed and this money told again.
+            excluded = {p.payment_id: p.amount for p in order.payments
+                        if p.payment_id == event_id and p.kind is PaymentKind.REFUND}
             reference = data.get("reference")
-            before = sum(
-                (p.amount for p in order.payments
-                 if p.kind is PaymentKind.REFUND and p.amount.currency == amount.currency
-                 and p.payment_id != event_id and not (reference and p.reference == reference)),
-                Money.zero(amount.currency),
-            )
+            told = (recorded_by_reference(order, PaymentKind.REFUND, reference)
+                    if isinstance(reference, str) else None)
+            if told is not None:
+                excluded[told.payment_id] = told.amount
+            before = order.totals.refunded - sum(excluded.values(), Money.zero(amount.currency))
             return before + amount > self._refund_threshold
         return False
 
