@@ -960,7 +960,7 @@ def _reopened_before_count(
     for event in transition.events:
         if not isinstance(event, LinesUnshipped) or not event.skus:
             continue
-        left = _parcel_left_at(order, event)
+        left = _shipped_at(order, event)
         if left > counted_at:
             continue
         parcel = next(s for s in order.shipments if s.shipment_id == event.shipment_id)
@@ -975,17 +975,9 @@ def _reopened_before_count(
     return None
 
 
-def _parcel_left_at(order: Order, event: LinesUnshipped) -> datetime:
-    """When the parcel of ``event`` left (its shipment's ``shipped_at``: the carrier
-    scan's time that shipped the units now given back), else when it was decided."""
-    for shipment in order.shipments:
-        if shipment.shipment_id == event.shipment_id and shipment.shipped_at is not None:
-            return shipment.shipped_at
-    return event.at
-
-
-def _shipped_at(order: Order, event: LinesShipped) -> datetime:
-    """When the units of ``event`` left: its shipment's ``shipped_at`` on ``order`` (the
+def _shipped_at(order: Order, event: LinesShipped | LinesUnshipped) -> datetime:
+    """When the parcel of ``event`` left (the units it ships, or those a carrier scan
+    shipped with it that it gives back): its shipment's ``shipped_at`` on ``order`` (the
     ship event's or carrier scan's own time), else when it was decided."""
     for shipment in order.shipments:
         if shipment.shipment_id == event.shipment_id and shipment.shipped_at is not None:
