@@ -60,12 +60,8 @@ def named_approver(data: Mapping[str, Any]) -> Actor | str | None:
     value = data.get("approved_by")
     if value is None or value == "" or isinstance(value, Actor):
         return value or None
-    if not isinstance(value, str):
-        raise ValidationError("data.approved_by", value, "expected an Actor or an actor id")
-    if len(value) > check.TEXT_MAX_LENGTH:
-        raise ValidationError("data.approved_by", value,
-                              f"longer than {check.TEXT_MAX_LENGTH} characters")
-    return check.storable("data.approved_by", value)
+    return check.bounded_text("data.approved_by", value,
+                              expected="expected an Actor or an actor id")
 
 
 def _name_set(value: object, path: str) -> frozenset[str]:
@@ -277,9 +273,9 @@ class Policy:
                                order_id=order.order_id)
         if not self.can_act(actor, order, event):
             raise NotPermitted(who, event, "no role allows this event", order_id=order.order_id)
-        sensitive = self.is_sensitive(order, event, data, event_id=event_id)
-        if sensitive or named_approver(data) is not None:
-            return self.approval(actor, order, event, data)
+        named = named_approver(data)
+        if named is not None or self.is_sensitive(order, event, data, event_id=event_id):
+            return self._approval(actor, order, event, named)
         return None
 
     def approval(
@@ -295,8 +291,14 @@ class Policy:
         Under :meth:`allow_all` only "a different person" is checked: there are no roles
         or directory to check against.
         """
+        return self._approval(actor, order, event, named_approver(data))
+
+    def _approval(
+        self, actor: Actor | None, order: Order, event: str, value: Actor | str | None
+    ) -> Actor:
+        """:meth:`approval` of the approver ``value`` (:func:`named_approver` of the
+        event's data)."""
         who = actor.id if actor is not None else "system"
-        value = named_approver(data)
         if value is None:
             raise NotPermitted(who, event, "needs approved_by (two-person rule)",
                                order_id=order.order_id)

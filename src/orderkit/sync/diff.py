@@ -84,8 +84,6 @@ _UNCOMPARED: Final = frozenset(
      AdjustmentKind.SHIPPING_CONCESSION}
 )
 
-#: Where the payload says the buyer paid: the rule mapping records a payment by.
-_PAID: Final = PAID_STATUSES
 _BEFORE_SHIP: Final = frozenset({OrderStatus.PAID, OrderStatus.PACKED})
 #: Where an order's goods have not left yet: its address still matters.
 _UNSHIPPED: Final = _BEFORE_SHIP | {OrderStatus.PENDING_PAYMENT}
@@ -333,7 +331,7 @@ def _pay(stored: Order, want: Wanted) -> Event | None:
         # its status (a shipped or delivered status says nothing about the money).
         if not want.paid_in or stored.status not in _COLLECTING:
             return None
-    elif target.status not in _PAID or stored.status != OrderStatus.PENDING_PAYMENT:
+    elif target.status not in PAID_STATUSES or stored.status != OrderStatus.PENDING_PAYMENT:
         return None
     wanted = want.paid()
     amount = wanted - _paid(stored)
