@@ -74,7 +74,13 @@ from orderkit.model.errors import (
     TransitionNotAllowed,
     ValidationError,
 )
-from orderkit.model.orders import LineStatus, Order, OrderStatus, PaymentTerms
+from orderkit.model.orders import (
+    LineStatus,
+    Order,
+    OrderStatus,
+    PaymentTerms,
+    paid_by_status,
+)
 from orderkit.model.time import Clock, ensure_instant
 from orderkit.outbox.messages import (
     STOCK_COMMIT,
@@ -273,6 +279,11 @@ class OrderService:
                     None)
             final = stuck or _settled(order, transitions, self.lifecycle)
             if isinstance(final, Order):
+                # Placed paid without paid_at: paid when it entered that status, for good
+                # (the watch's paid_at anchor must not move with its next status).
+                paid_at = paid_by_status(order)
+                if paid_at is not None and final.paid_at is None:
+                    final = attrs.evolve(final, paid_at=paid_at)
                 finals[index] = final
             else:
                 refused[index] = final

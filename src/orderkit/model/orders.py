@@ -849,6 +849,26 @@ def check_version_raised(order: Order, expected_version: int | None) -> None:
         )
 
 
+#: The statuses that say an order was paid whatever its payments say, while it waits to
+#: ship or travels (an order imported in one of them is paid: see :func:`paid_by_status`).
+_PAID_TO_SHIP: Final = frozenset(
+    {OrderStatus.PAID, OrderStatus.PACKED, OrderStatus.SHIPPED, OrderStatus.DELIVERED}
+)
+
+
+def paid_by_status(order: Order) -> datetime | None:
+    """When ``order``, carrying no ``paid_at`` while its status says it was paid (PAID
+    to DELIVERED: placed already paid by an importer), became paid: when it entered its
+    status (its ``created_at`` while it never changed status). ``None`` for any other
+    order, and for cash on delivery (unpaid until the door, whatever its status).
+    ``OrderService.place`` stamps it as the order's ``paid_at``; the watch's ``paid_at``
+    anchor falls back to it for orders stored before that."""
+    if (order.paid_at is not None or order.status not in _PAID_TO_SHIP
+            or order.payment_terms is PaymentTerms.ON_DELIVERY):
+        return None
+    return order.status_since or order.created_at
+
+
 def status_code(code: int) -> int:
     """The :class:`OrderStatus` member for a known code, the code itself for a custom one
     (what ``Order.status`` holds for that code)."""

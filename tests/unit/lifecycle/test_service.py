@@ -728,3 +728,28 @@ def test_place_takes_an_ended_order_settled_or_collectable_later() -> None:
     cod = attrs.evolve(_ended(OrderStatus.COMPLETED), order_id="ORD-COD",
                        channel_order_id="COD", payment_terms=PaymentTerms.ON_DELIVERY)
     assert service.place(cod).totals.due == Money("30.00", "CNY")
+
+
+@pytest.mark.parametrize("since", [None, T0 + timedelta(hours=3)])
+def test_an_order_placed_paid_without_paid_at_is_paid_from_its_placement_for_good(
+    since: datetime | None, tmp_path: Path,
+) -> None:
+    """An importer places an order already PAID with no ``paid_at``: it is stamped paid
+    when it entered that status (its ``status_since``, else ``created_at``), so packing
+    it two days later does not restart its "paid and not shipped" clock."""
+    from orderkit.model.orders import Payment
+
+    for repository in (MemoryOrderRepository(), SQLiteOrderRepository(tmp_path / "o.db")):
+        clock = ManualClock(T0 + timedelta(hours=4))
+        service = OrderService(repository, clock=clock)
+        paid = attrs.evolve(new_order(), status=OrderStatus.PAID, status_since=since,
+                            payments=[Payment("p1", Money("30.00", "CNY"), T0)])
+        placed_at = since or T0
+        assert service.place(paid).paid_at == placed_at
+        packed_at = T0 + timedelta(days=2)
+        service.handle("ORD-1", Event("pack", event_id="pack-1", at=packed_at))
+        stored = repository.get("ORD-1")
+        assert stored.status is OrderStatus.PACKED and stored.paid_at == placed_at
+        late = repository.stale([OrderStatus.PAID, OrderStatus.PACKED], "ship_due_at",
+                                placed_at + timedelta(hours=25), 10)
+        assert [o.order_id for o in late] == ["ORD-1"]
