@@ -10,11 +10,13 @@ from orderkit.model._checks import quantity
 from orderkit.model.errors import ValidationError
 from orderkit.model.orders import (
     ANCHORS,
+    PAID_TO_SHIP,
     Anchor,
     Order,
     OrderStatus,
     PaymentKind,
     PaymentTerms,
+    paid_by_status,
 )
 from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, ensure_aware, zone
 
@@ -108,22 +110,15 @@ def checked_group(group: object) -> tuple[GroupBy, str] | None:
     return by, group[1]
 
 
-#: The statuses that say an order was paid whatever its payments say (an order imported
-#: in one of them is paid: ``OrderService.place`` keeps its stock as it does a paid one's).
-_PAID_STATUSES: Final = frozenset({OrderStatus.PAID, OrderStatus.PACKED, OrderStatus.SHIPPED,
-                                   OrderStatus.DELIVERED})
-
-
 def paid_since(order: Order) -> datetime | None:
-    """The ``paid_at`` anchor: when ``order`` became fully paid, or, for an order whose
-    status says it was paid while it carries no ``paid_at`` (placed already PAID by an
-    importer), when it entered its status (its ``created_at`` while it never changed
-    status). A cash-on-delivery order is unpaid until the door, whatever its status."""
-    if order.paid_at is not None:
-        return order.paid_at
-    if order.status not in _PAID_STATUSES or order.payment_terms is PaymentTerms.ON_DELIVERY:
-        return None
-    return order.status_since or order.created_at
+    """The ``paid_at`` anchor: when ``order`` became fully paid. ``OrderService.place``
+    stamps ``paid_at`` on an order placed in a paid status without one, so the anchor
+    stays put when the order moves on; for such an order stored before that (its status
+    says it was paid, it carries no ``paid_at``) it falls back to
+    :func:`~orderkit.model.orders.paid_by_status`: when it entered its status (its
+    ``created_at`` while it never changed status), which moves with its next status.
+    A cash-on-delivery order is unpaid until the door, whatever its status."""
+    return order.paid_at if order.paid_at is not None else paid_by_status(order)
 
 
 def ship_due_at(order: Order) -> datetime | None:
@@ -187,6 +182,6 @@ def anchor_of(order: Order, anchor: Anchor) -> datetime | None:
 
 def paid_statuses_sql() -> str:
     """The statuses that say an order was paid whatever its payments say
-    (:data:`_PAID_STATUSES`, as :func:`paid_since` reads them), as a list of codes for
-    SQL's ``IN (...)``."""
-    return ", ".join(str(int(code)) for code in sorted(_PAID_STATUSES))
+    (:data:`~orderkit.model.orders.PAID_TO_SHIP`, as :func:`paid_since` reads them), as
+    a list of codes for SQL's ``IN (...)``."""
+    return ", ".join(str(int(code)) for code in sorted(PAID_TO_SHIP))

@@ -55,6 +55,7 @@ Rules the engine keeps, whatever the table says:
   order's own shipping and rounding up (a SHIPPING_CONCESSION, then a negative
   ROUNDING, borne by the merchant); with units still sold it is refused unless a
   ``pay`` in that status can still settle it (cash on delivery completed unpaid).
+  :func:`settle_ending` is that rule; placing an order ended already keeps it too.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ import attrs
 from orderkit.lifecycle.events import DomainEvent, Event, RefundDue, StatusChanged
 from orderkit.lifecycle.handlers import HANDLERS, Effect, Step, approver, charges_back
 from orderkit.lifecycle.policy import Policy
-from orderkit.lifecycle.refunds import reclassed_refund
+from orderkit.lifecycle.refunds import is_reclass, recorded_by_reference
 from orderkit.lifecycle.table import (
     DEFAULT_TABLE,
     Rule,
@@ -342,27 +343,18 @@ class Lifecycle:
         self, order: Order, event: Event, rule: Rule
     ) -> tuple[tuple[Adjustment, ...], Change]:
         """What settles ``order`` (after ``event``, in the final status ``rule`` moves
-        it to) while it still owes ``due``: with no unit left sold, what it owes is the
-        order's own shipping (and rounding up) that nobody will collect from an ended
-        order, waived by the merchant (a SHIPPING_CONCESSION, then a negative ROUNDING);
-        with units still sold, nothing, when a ``pay`` in that status can still settle
-        it (cash on delivery money collected after completion). Otherwise the event is
-        refused: no order ends owing what no event can settle."""
-        due = order.due
-        if not any(order.sold_units.values()):
-            label = (f"refused on delivery {event.event_id}" if rule.guard == "refused_on_delivery"
-                     else f"waived at {event.name} {event.event_id}")
-            shipping = max(order.shipping_standing, Money.zero(due.currency))
-            waived = charges_back(due, shipping, label)
-            settled = attrs.evolve(order, adjustments=(*order.adjustments, *waived))
-            if not settled.due.amount:  # waiving adds adjustments, never sold units
-                return tuple(waived), ("shipping_waived", "", str(due))
-        elif self.table.collects(order, rule.target, event.at):
-            return (), ("due", "", str(due))
+        it to) while it still owes something (:func:`settle_ending`, the waiver labelled
+        by the event). Otherwise the event is refused: no order ends owing what no event
+        can settle."""
+        label = (f"refused on delivery {event.event_id}" if rule.guard == "refused_on_delivery"
+                 else f"waived at {event.name} {event.event_id}")
+        settled = settle_ending(order, self.table, rule.target, event.at, label)
+        if settled is not None:
+            return settled
         raise TransitionNotAllowed(
             order.order_id, self.table.name(rule.source), event.name,
-            f"it would end the order in {self.table.name(rule.target)} with {due} still"
-            " due that no event could settle",
+            f"it would end the order in {self.table.name(rule.target)} with {order.due}"
+            " still due that no event could settle",
         )
 
     # --- choosing the row ----------------------------------------------------------------
@@ -464,16 +456,14 @@ def _told_again(order: Order, event: Event) -> str | None:
     :class:`IdempotencyConflict` (keyed by the reference, naming both amounts) when
     that payment moved other money. A ``refund`` naming the lines of a refund recorded
     as money only, of its amount, is neither: it gives that refund its units
-    (:func:`~orderkit.lifecycle.refunds.reclassed_refund`)."""
+    (:func:`~orderkit.lifecycle.refunds.is_reclass`)."""
     kind = _PAYMENT_KINDS.get(event.name)
-    data = event.data
-    reference = data.get("reference") if kind is not None else None
-    if not reference:
+    if kind is None:
         return None
-    recorded = next(
-        (p for p in order.payments if p.kind is kind and p.reference == reference), None
-    )
-    if recorded is None or reclassed_refund(order, event) is recorded:
+    data = event.data
+    reference: str = data.get("reference") or ""  # checked: text when given
+    recorded = recorded_by_reference(order, kind, reference)
+    if recorded is None or is_reclass(recorded, event):
         # None recorded, or the units of the refund recorded as money only: the refund
         # handler gives them to it.
         return None
@@ -490,6 +480,31 @@ def _told_again(order: Order, event: Event) -> str | None:
         )
     return (f"a duplicate of {event.name} {recorded.payment_id} (data.reference {reference},"
             f" {said}): the same money told again")
+
+
+def settle_ending(
+    order: Order, table: TransitionTable, status: int, at: datetime, label: str
+) -> tuple[tuple[Adjustment, ...], Change] | None:
+    """How ``order``, ending in the final ``status`` (at ``at``) while it still owes
+    ``order.due``, settles it, as the adjustments to add and the audit change saying
+    so; ``None`` when nothing can. With no unit left sold, what it owes is the order's
+    own shipping (and rounding up) that nobody will collect from an ended order, waived
+    by the merchant (a SHIPPING_CONCESSION, then a negative ROUNDING, labelled
+    ``label``); with units still sold, nothing is added when a ``pay`` in ``status``
+    can still settle it (cash on delivery money collected after completion). The one
+    rule for an ending: the lifecycle's decisions and
+    :meth:`~orderkit.lifecycle.OrderService.place_many` (an order placed ended) keep
+    it."""
+    due = order.due
+    if not any(order.sold_units.values()):
+        shipping = max(order.shipping_standing, Money.zero(due.currency))
+        waived = charges_back(due, shipping, label)
+        settled = attrs.evolve(order, adjustments=(*order.adjustments, *waived))
+        if not settled.due.amount:  # waiving adds adjustments, never sold units
+            return tuple(waived), ("shipping_waived", "", str(due))
+    elif table.collects(order, status, at):
+        return (), ("due", "", str(due))
+    return None
 
 
 def _differing(recorded: Payment, data: Mapping[str, Any]) -> list[str]:

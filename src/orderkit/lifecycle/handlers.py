@@ -50,7 +50,7 @@ from orderkit.lifecycle.table import (
     TransitionTable,
     blocking_holds,
     refund_lines,
-    refund_moves,
+    refund_moves_on,
 )
 from orderkit.model.audit import Change
 from orderkit.model.errors import (
@@ -332,8 +332,10 @@ def _report_scanned(step: Step, index: int, wanted: Mapping[str, int]) -> Effect
     does not name never left, so they go back to OPEN (:class:`LinesUnshipped`; the
     ledger takes them back from the lock's commit) while the order's status can still
     ship or cancel them (:meth:`TransitionTable.can_ship_or_cancel` of the row's
-    target). Otherwise (a DELIVERED order, or units a ``ship`` told before) naming
-    fewer units than the parcel carries is refused: those units left with it."""
+    target); units of the parcel a refund has moved to REFUNDED since stay in it, as
+    paid back from the parcel. Otherwise (a DELIVERED order, or units a ``ship`` told
+    before) naming fewer units than the parcel carries is refused: those units left
+    with it."""
     order, event = step.order, step.event
     data = event.data
     parcel = order.shipments[index]
@@ -341,10 +343,14 @@ def _report_scanned(step: Step, index: int, wanted: Mapping[str, int]) -> Effect
     back: dict[str, int] = {}
     if data.get("lines") is not None:
         reopen = parcel.forced and step.table.can_ship_or_cancel(step.rule.target)
+        shipped = {line.line_id: line.quantities[_SHIPPED] for line in order.lines}
         for line_id, units in parcel.lines.items():
             left = moving.get(line_id, 0) - units
             if left < 0 and reopen:
-                back[line_id] = -left
+                # Units a refund took from SHIPPED since the scan were the parcel's (it
+                # shipped every open unit): they stay in it; only those shipped go back.
+                if still := min(-left, shipped.get(line_id, 0)):
+                    back[line_id] = still
             elif left < 0:
                 where = (f"and the order is {step.table.name(step.rule.target)}" if parcel.forced
                          else "(it left with them)")
@@ -514,7 +520,7 @@ def _pay_back(
             amount,
             f"refunds would exceed the {totals.paid} paid ({totals.refunded} refunded so far)",
         )
-    moves = refund_moves(order, event)  # less units already out of the sale
+    moves = refund_moves_on(order, event)  # less units already out of the sale
     fields: dict[str, Any] = {}
     released: dict[str, int] = {}
     after = order

@@ -26,6 +26,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from orderkit.lifecycle.refunds import recorded_by_reference
 from orderkit.model import _checks as check
 from orderkit.model.errors import NotPermitted, ValidationError
 from orderkit.model.money import Money
@@ -59,12 +60,8 @@ def named_approver(data: Mapping[str, Any]) -> Actor | str | None:
     value = data.get("approved_by")
     if value is None or value == "" or isinstance(value, Actor):
         return value or None
-    if not isinstance(value, str):
-        raise ValidationError("data.approved_by", value, "expected an Actor or an actor id")
-    if len(value) > check.TEXT_MAX_LENGTH:
-        raise ValidationError("data.approved_by", value,
-                              f"longer than {check.TEXT_MAX_LENGTH} characters")
-    return check.storable("data.approved_by", value)
+    return check.bounded_text("data.approved_by", value,
+                              expected="expected an Actor or an actor id")
 
 
 def _name_set(value: object, path: str) -> frozenset[str]:
@@ -245,13 +242,17 @@ class Policy:
                 return False
             if amount.currency != self._refund_threshold.currency:
                 return True
+            if amount.currency != order.currency:
+                return amount > self._refund_threshold  # the order records no refund in it
+            # What the order refunded, less this event replayed and this money told again.
+            excluded = {p.payment_id: p.amount for p in order.payments
+                        if p.payment_id == event_id and p.kind is PaymentKind.REFUND}
             reference = data.get("reference")
-            before = sum(
-                (p.amount for p in order.payments
-                 if p.kind is PaymentKind.REFUND and p.amount.currency == amount.currency
-                 and p.payment_id != event_id and not (reference and p.reference == reference)),
-                Money.zero(amount.currency),
-            )
+            told = (recorded_by_reference(order, PaymentKind.REFUND, reference)
+                    if isinstance(reference, str) else None)
+            if told is not None:
+                excluded[told.payment_id] = told.amount
+            before = order.totals.refunded - sum(excluded.values(), Money.zero(amount.currency))
             return before + amount > self._refund_threshold
         return False
 
@@ -272,9 +273,9 @@ class Policy:
                                order_id=order.order_id)
         if not self.can_act(actor, order, event):
             raise NotPermitted(who, event, "no role allows this event", order_id=order.order_id)
-        sensitive = self.is_sensitive(order, event, data, event_id=event_id)
-        if sensitive or named_approver(data) is not None:
-            return self.approval(actor, order, event, data)
+        named = named_approver(data)
+        if named is not None or self.is_sensitive(order, event, data, event_id=event_id):
+            return self._approval(actor, order, event, named)
         return None
 
     def approval(
@@ -290,8 +291,14 @@ class Policy:
         Under :meth:`allow_all` only "a different person" is checked: there are no roles
         or directory to check against.
         """
+        return self._approval(actor, order, event, named_approver(data))
+
+    def _approval(
+        self, actor: Actor | None, order: Order, event: str, value: Actor | str | None
+    ) -> Actor:
+        """:meth:`approval` of the approver ``value`` (:func:`named_approver` of the
+        event's data)."""
         who = actor.id if actor is not None else "system"
-        value = named_approver(data)
         if value is None:
             raise NotPermitted(who, event, "needs approved_by (two-person rule)",
                                order_id=order.order_id)

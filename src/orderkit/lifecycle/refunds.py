@@ -22,7 +22,14 @@ from orderkit.model.orders import Order, Payment, PaymentKind
 if TYPE_CHECKING:
     from orderkit.lifecycle.events import Event
 
-__all__ = ["money_only_refund", "reclassed_refund", "refund_label", "unrefunded"]
+__all__ = [
+    "is_reclass",
+    "money_only_refund",
+    "reclassed_refund",
+    "recorded_by_reference",
+    "refund_label",
+    "unrefunded",
+]
 
 
 def refund_label(event_id: str) -> str:
@@ -32,31 +39,42 @@ def refund_label(event_id: str) -> str:
     return f"refund {event_id}"
 
 
-def reclassed_refund(order: Order, event: Event) -> Payment | None:
-    """The refund on ``order`` recorded as money only that ``event`` gives its units to,
-    or ``None``: ``event`` is a ``refund`` naming lines whose non-empty
-    ``data["reference"]`` a refund on ``order`` carries, of the same amount, naming no
-    lines. Any other event is not such a re-class (a refund of its own, the same refund
-    told again, or other money under its reference)."""
-    if event.name != "refund":
+def recorded_by_reference(order: Order, kind: PaymentKind, reference: str) -> Payment | None:
+    """The payment of ``kind`` on ``order`` that carries the non-empty ``reference`` (a
+    gateway's transaction number, a platform's refund number: it names one payment or
+    refund), else ``None``. An empty reference names nothing."""
+    if not reference:
         return None
+    return next((p for p in order.payments if p.kind is kind and p.reference == reference),
+                None)
+
+
+def is_reclass(recorded: Payment, event: Event) -> bool:
+    """Whether ``event`` gives its units to ``recorded``: ``event`` is a ``refund``
+    naming lines, of ``recorded``'s amount and under its non-empty reference, and
+    ``recorded`` is a refund recorded as money only (naming no lines)."""
     data = event.data
-    reference = data.get("reference")
-    if not data.get("lines") or not isinstance(reference, str):
+    return (event.name == "refund" and recorded.kind is PaymentKind.REFUND
+            and not recorded.lines and bool(recorded.reference)
+            and bool(data.get("lines")) and data.get("reference") == recorded.reference
+            and recorded.amount == data.get("amount"))
+
+
+def reclassed_refund(order: Order, event: Event) -> Payment | None:
+    """The refund on ``order`` recorded as money only that ``event`` gives its units to
+    (:func:`is_reclass`), or ``None``: any other event is not such a re-class (a refund
+    of its own, the same refund told again, or other money under its reference)."""
+    reference = event.data.get("reference") if event.name == "refund" else None
+    if not isinstance(reference, str):
         return None
-    recorded = money_only_refund(order, reference)
-    if recorded is None or recorded.amount != data.get("amount"):
-        return None
-    return recorded
+    recorded = recorded_by_reference(order, PaymentKind.REFUND, reference)
+    return recorded if recorded is not None and is_reclass(recorded, event) else None
 
 
 def money_only_refund(order: Order, reference: str) -> Payment | None:
     """The refund on ``order`` that carries the non-empty ``reference`` (a platform's
     refund number) and names no lines, recorded as money only; else ``None``."""
-    if not reference:
-        return None
-    recorded = next((p for p in order.payments
-                     if p.kind is PaymentKind.REFUND and p.reference == reference), None)
+    recorded = recorded_by_reference(order, PaymentKind.REFUND, reference)
     return recorded if recorded is not None and not recorded.lines else None
 
 

@@ -39,7 +39,12 @@ from typing import Any, Protocol
 
 import attrs
 
-from orderkit.lifecycle.engine import Lifecycle, Transition, dated_before_creation
+from orderkit.lifecycle.engine import (
+    Lifecycle,
+    Transition,
+    dated_before_creation,
+    settle_ending,
+)
 from orderkit.lifecycle.events import (
     AddressChanged,
     Event,
@@ -69,7 +74,13 @@ from orderkit.model.errors import (
     TransitionNotAllowed,
     ValidationError,
 )
-from orderkit.model.orders import LineStatus, Order, OrderStatus, PaymentTerms
+from orderkit.model.orders import (
+    LineStatus,
+    Order,
+    OrderStatus,
+    PaymentTerms,
+    paid_by_status,
+)
 from orderkit.model.time import Clock, ensure_instant
 from orderkit.outbox.messages import (
     STOCK_COMMIT,
@@ -206,9 +217,11 @@ class OrderService:
         when the ledger's store shares the repository's transaction). An order id that is
         stored already raises :class:`~orderkit.model.errors.DuplicateOrder`; an order
         with open units no event can ship or cancel, refunds beyond what it was paid, or
-        a final status with money due no ``pay`` can collect raises
-        :class:`~orderkit.model.errors.ValidationError` before anything is locked. The
-        one-order case of :meth:`place_many`."""
+        a final status with money due that nothing settles raises
+        :class:`~orderkit.model.errors.ValidationError` before anything is locked; an
+        order ended with nothing sold that owes only its own shipping is stored with
+        that waived, as the lifecycle ends one (see :func:`_settled`). The one-order
+        case of :meth:`place_many`."""
         if not isinstance(order, Order):
             raise ValidationError("order", order, "expected an Order")
         (placed,) = self.place_many([(order, ())])
@@ -257,13 +270,26 @@ class OrderService:
             raise ValidationError("wait_for_stock", wait_for_stock, "expected True or False")
         checked = [_placement(index, placement) for index, placement in enumerate(placements)]
         refused: dict[int, OrderkitError] = {}
-        for index, (order, _transitions) in enumerate(checked):
-            stuck = _stuck_open_units(order, self.lifecycle) or _unsettled(order, self.lifecycle)
-            if stuck is not None:
-                refused[index] = stuck
+        finals: dict[int, Order] = {}  # what each placement stores, before its lock
+        for index, (order, transitions) in enumerate(checked):
+            stuck = _stuck_open_units(order, self.lifecycle)
+            if stuck is None and self.inventory is not None:
+                stuck = next((error for t in transitions if (
+                    error := _reopened_before_count(t, self.stock_counted_at)) is not None),
+                    None)
+            final = stuck or _settled(order, transitions, self.lifecycle)
+            if isinstance(final, Order):
+                # Placed paid without paid_at: paid when it entered that status, for good
+                # (the watch's paid_at anchor must not move with its next status).
+                paid_at = paid_by_status(order)
+                if paid_at is not None and final.paid_at is None:
+                    final = attrs.evolve(final, paid_at=paid_at)
+                finals[index] = final
+            else:
+                refused[index] = final
         while True:
             try:
-                results, moved, owed = self._place_checked(checked, refused, stamp,
+                results, moved, owed = self._place_checked(checked, finals, refused, stamp,
                                                            wait_for_stock)
             except _Refused as stop:
                 # Rolled back with its block (its locks, when the ledger shares the
@@ -277,11 +303,13 @@ class OrderService:
     def _place_checked(
         self,
         checked: Sequence[tuple[Order, tuple[Transition, ...]]],
+        finals: Mapping[int, Order],
         refused: Mapping[int, OrderkitError],
         stamp: Callable[[Order], Order] | None,
         wait_for_stock: bool,
     ) -> tuple[list[Order | OrderkitError], list[Transition], bool]:
-        """One attempt of :meth:`place_many`, all or nothing: a save the repository
+        """One attempt of :meth:`place_many` (``finals``: by index, the order each
+        placement not refused stores, before its lock), all or nothing: a save the repository
         refuses rolls the attempt back (releasing the locks the rollback cannot take
         back) and raises :class:`_Refused` naming every placement stored already."""
         results: list[Order | OrderkitError] = []
@@ -307,7 +335,7 @@ class OrderService:
                         results.append(lock)
                         continue
                     lock_id = order.lock_id if lock is None else lock
-                    final = transitions[-1].order if transitions else order
+                    final = finals[index]
                     if final.lock_id != lock_id:
                         final = attrs.evolve(final, lock_id=lock_id)
                     if stamp is not None:
@@ -883,11 +911,14 @@ def _stock(
     only recorded for the order (the count did not include them); the rest move the
     order's lock, when it has one, and so do units a carrier scan shipped that never
     left (:class:`LinesUnshipped`: the lock takes them back from its commit; with no
-    lock they come back on hand, ``stock.unship``; recorded before the count, they
-    never left ``on_hand`` and move nothing). With
+    lock they come back on hand, ``stock.unship``; a parcel recorded before the count
+    is refused, see :func:`_reopened_before_count`). With
     ``settled`` (a placement's transitions, and ``lock_id`` taken for the units they
     leave open) the lock only confirms: what the transitions ship leaves as units no
     lock holds, and what they cancel or refund was never locked."""
+    refused = _reopened_before_count(transition, counted_at)
+    if refused is not None:
+        raise refused
     order = transition.order
     owed: list[tuple[str, dict[str, Any]]] = []
     for event in transition.events:
@@ -910,11 +941,9 @@ def _stock(
         elif isinstance(event, LinesUnshipped) and event.skus:
             # Units a carrier scan shipped that never left: the reverse of how the
             # scan's shipment moved them. Back in the order's lock from its commit, or
-            # back on hand from a lockless ship; units recorded as shipped before the
-            # stock count never left on_hand (the count had them on the shelf).
+            # back on hand from a lockless ship (a parcel recorded before the stock
+            # count was refused above: no call takes back a record_shipped).
             holder = None if settled else lock_id
-            if counted_at is not None and _parcel_left_at(order, event) <= counted_at:
-                continue
             if holder is None:
                 owed.append((STOCK_UNSHIP, {"lines": dict(event.skus)}))
             else:
@@ -939,17 +968,40 @@ def _stock(
     return owed
 
 
-def _parcel_left_at(order: Order, event: LinesUnshipped) -> datetime:
-    """When the parcel of ``event`` left (its shipment's ``shipped_at``: the carrier
-    scan's time that shipped the units now given back), else when it was decided."""
-    for shipment in order.shipments:
-        if shipment.shipment_id == event.shipment_id and shipment.shipped_at is not None:
-            return shipment.shipped_at
-    return event.at
+def _reopened_before_count(
+    transition: Transition, counted_at: datetime | None
+) -> ValidationError | None:
+    """The refusal of ``transition`` when it gives back units (:class:`LinesUnshipped`)
+    of a parcel that left at or before ``counted_at``, the stock count that opened the
+    ledger (``None`` when it gives back none). The scan's shipment recorded them as
+    shipped before the count (``stock.record_shipped``: booked for the order, never out
+    of ``on_hand``, the lock let go of them), and no ledger call takes such units back:
+    open again, they would be sold with nothing holding them, and booked twice when
+    they ship. The ``ship`` must name every unit the scan shipped."""
+    if counted_at is None:
+        return None
+    order = transition.order
+    for event in transition.events:
+        if not isinstance(event, LinesUnshipped) or not event.skus:
+            continue
+        left = _shipped_at(order, event)
+        if left > counted_at:
+            continue
+        parcel = next(s for s in order.shipments if s.shipment_id == event.shipment_id)
+        back = ", ".join(f"{line_id}x{units}" for line_id, units in event.lines.items())
+        return ValidationError(
+            "data.lines", dict(parcel.lines),
+            f"parcel {event.waybill} left at {left.isoformat()} by the carrier's scan,"
+            f" before the stock count ({counted_at.isoformat()}), so its units were"
+            f" recorded as shipped then; {back} cannot go back to open (the ledger takes"
+            " back no unit recorded before the count): name every unit the scan shipped",
+        )
+    return None
 
 
-def _shipped_at(order: Order, event: LinesShipped) -> datetime:
-    """When the units of ``event`` left: its shipment's ``shipped_at`` on ``order`` (the
+def _shipped_at(order: Order, event: LinesShipped | LinesUnshipped) -> datetime:
+    """When the parcel of ``event`` left (the units it ships, or those a carrier scan
+    shipped with it that it gives back): its shipment's ``shipped_at`` on ``order`` (the
     ship event's or carrier scan's own time), else when it was decided."""
     for shipment in order.shipments:
         if shipment.shipment_id == event.shipment_id and shipment.shipped_at is not None:
@@ -1058,11 +1110,18 @@ def _stuck_open_units(order: Order, lifecycle: Lifecycle) -> ValidationError | N
     )
 
 
-def _unsettled(order: Order, lifecycle: Lifecycle) -> ValidationError | None:
-    """The refusal of placing ``order`` with money no event can settle: refunds beyond
-    what was paid (a refund never exceeds paid minus refunded), or a final status with
-    money still due that no ``pay`` there can collect (no order ends owing what nobody
-    can collect; a cash on delivery order completed before the carrier remits may)."""
+def _settled(
+    order: Order, transitions: Sequence[Transition], lifecycle: Lifecycle
+) -> Order | ValidationError:
+    """The order a placement stores (its transitions' last, else ``order``), its ending
+    settled as the lifecycle settles one (:func:`~orderkit.lifecycle.engine.settle_ending`:
+    in a final status, owing only its own shipping or rounding up with nothing left sold
+    (a cash on delivery order refused at the door), that is waived, labelled ``waived
+    at placement``); or the refusal of placing ``order`` with money no event can settle:
+    refunds beyond what was paid (a refund never exceeds paid minus refunded), or a
+    final status with money still due that nothing settles (no order ends owing what
+    nobody can collect; a cash on delivery order completed before the carrier remits
+    may)."""
     totals = order.totals
     if totals.refunded > totals.paid:
         return ValidationError(
@@ -1072,15 +1131,21 @@ def _unsettled(order: Order, lifecycle: Lifecycle) -> ValidationError | None:
             f" {totals.paid} paid: refunds never exceed what was paid; record the payment"
             " they pay back",
         )
-    due = totals.due
-    if (order.status not in lifecycle.table.final or not due.amount
-            or lifecycle.table.collects(order, order.status,
-                                        order.status_since or order.created_at)):
-        return None
+    final = transitions[-1].order if transitions else order
+    table = lifecycle.table
+    due = final.due
+    if final.status not in table.final or not due.amount:
+        return final
+    settled = settle_ending(final, table, final.status, final.status_since or final.created_at,
+                            "waived at placement")
+    if settled is not None:
+        waived, _change = settled
+        return attrs.evolve(final, adjustments=(*final.adjustments, *waived)) if waived else final
+    totals = final.totals
     return ValidationError(
         "order.payments",
         due,
-        f"order {order.order_id} is {lifecycle.table.name(order.status)} with {due} due"
+        f"order {final.order_id} is {table.name(final.status)} with {due} due"
         f" ({totals.paid} paid, {totals.refunded} refunded, {totals.sold} sold) that no"
         " event could collect: place it unpaid and bring its payments and refunds as"
         " events (as sync does), so each refund takes its units or its concession",

@@ -54,6 +54,7 @@ __all__ = [
     "blocking_holds",
     "refund_lines",
     "refund_moves",
+    "refund_moves_on",
     "repeated_parcel",
 ]
 
@@ -359,8 +360,13 @@ def refund_moves(order: Order, event: Event) -> dict[str, int]:
     recorded as money only (:func:`~orderkit.lifecycle.refunds.reclassed_refund`) is
     judged on the order without that refund's money, as it would have been then."""
     recorded = reclassed_refund(order, event)
-    if recorded is not None:
-        order = unrefunded(order, recorded)
+    return refund_moves_on(order if recorded is None else unrefunded(order, recorded), event)
+
+
+def refund_moves_on(order: Order, event: Event) -> dict[str, int]:
+    """:func:`refund_moves` judged on ``order`` as it is: the order a refund is paid
+    back on, which the ``refund`` handler has already taken a re-classed refund out of
+    (or found none)."""
     wanted = refund_lines(order, event)
     if not (event.data.get("lines") and order.refund_due):
         return wanted

@@ -82,15 +82,21 @@ def text(*, allow_empty: bool = True, max_length: int = TEXT_MAX_LENGTH) -> Vali
     return check
 
 
+def bounded_text(path: str, value: object, *, expected: str = "expected a string") -> str:
+    """``value`` (at ``path``) as text a store holds: a ``str`` of at most
+    :data:`TEXT_MAX_LENGTH` characters that is :func:`storable`; ``expected`` says what
+    else the place takes, for the refusal of what is no string."""
+    if not isinstance(value, str):
+        raise ValidationError(path, value, expected)
+    if len(value) > TEXT_MAX_LENGTH:
+        raise ValidationError(path, value, f"longer than {TEXT_MAX_LENGTH} characters")
+    return storable(path, value)
+
+
 def optional_text(_instance: object, attribute: Any, value: object) -> None:
     """A ``str`` field that may be ``None``."""
-    if value is None:
-        return
-    if not isinstance(value, str):
-        raise ValidationError(attribute.name, value, "expected a string or None")
-    if len(value) > TEXT_MAX_LENGTH:
-        raise ValidationError(attribute.name, value, f"longer than {TEXT_MAX_LENGTH} characters")
-    storable(attribute.name, value)
+    if value is not None:
+        bounded_text(attribute.name, value, expected="expected a string or None")
 
 
 def instance(kind: type[Any] | tuple[type[Any], ...], *, optional: bool = False) -> Validator:

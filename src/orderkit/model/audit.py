@@ -60,23 +60,34 @@ def _outcome(_instance: object, attribute: Any, value: object) -> None:
 
 
 def _stored_text(_instance: object, attribute: Any, value: object) -> None:
-    """Text the engine writes (a reason, a change), of any length, that a store holds."""
-    if not isinstance(value, str):
-        raise ValidationError(attribute.name, value, "expected a string")
-    check.storable(attribute.name, value)
+    """Text the engine writes (a reason), of any length, that a store holds."""
+    check.stored_key(attribute.name, value)
 
 
 def _changes(_instance: object, attribute: Any, value: object) -> None:
+    """``(field, old, new)`` texts of any length that a store holds, checked at once:
+    their shapes, then the texts joined (joining refuses what is no text, and the joined
+    text holds NUL or a lone surrogate exactly when one of them does); only a refusal
+    checks them one by one, to name the change."""
     if not isinstance(value, tuple):
         raise ValidationError(attribute.name, value, "expected a tuple of changes")
+    texts: list[str] = []
     for index, change in enumerate(value):
-        path = f"{attribute.name}[{index}]"
         if not isinstance(change, tuple) or len(change) != 3:
-            raise ValidationError(path, change, "expected (field, old, new) texts")
-        for text in change:
-            if not isinstance(text, str):
-                raise ValidationError(path, change, "expected (field, old, new) texts")
-            check.storable(path, text)
+            raise ValidationError(f"{attribute.name}[{index}]", change,
+                                  "expected (field, old, new) texts")
+        texts.extend(change)
+    try:
+        check.storable(attribute.name, "".join(texts))
+    except (TypeError, ValidationError):
+        for index, change in enumerate(value):
+            path = f"{attribute.name}[{index}]"
+            for text in change:
+                if not isinstance(text, str):
+                    raise ValidationError(path, change,
+                                          "expected (field, old, new) texts") from None
+                check.storable(path, text)
+        raise
 
 
 @attrs.frozen

@@ -35,6 +35,7 @@ from orderkit.model.shares import spread_weights, units_share
 __all__ = [
     "ANCHORS",
     "PAID_STATUSES",
+    "PAID_TO_SHIP",
     "Address",
     "Adjustment",
     "AdjustmentKind",
@@ -849,6 +850,26 @@ def check_version_raised(order: Order, expected_version: int | None) -> None:
         )
 
 
+#: The statuses that say an order was paid whatever its payments say, while it waits to
+#: ship or travels (an order imported in one of them is paid: see :func:`paid_by_status`).
+PAID_TO_SHIP: Final = frozenset(
+    {OrderStatus.PAID, OrderStatus.PACKED, OrderStatus.SHIPPED, OrderStatus.DELIVERED}
+)
+
+
+def paid_by_status(order: Order) -> datetime | None:
+    """When ``order``, carrying no ``paid_at`` while its status says it was paid (PAID
+    to DELIVERED: placed already paid by an importer), became paid: when it entered its
+    status (its ``created_at`` while it never changed status). ``None`` for any other
+    order, and for cash on delivery (unpaid until the door, whatever its status).
+    ``OrderService.place`` stamps it as the order's ``paid_at``; the watch's ``paid_at``
+    anchor falls back to it for orders stored before that."""
+    if (order.paid_at is not None or order.status not in PAID_TO_SHIP
+            or order.payment_terms is PaymentTerms.ON_DELIVERY):
+        return None
+    return order.status_since or order.created_at
+
+
 def status_code(code: int) -> int:
     """The :class:`OrderStatus` member for a known code, the code itself for a custom one
     (what ``Order.status`` holds for that code)."""
@@ -1170,10 +1191,14 @@ class Order:
 
     def _own_charges(self) -> tuple[Decimal, Decimal]:
         """The order's own shipping (its SHIPPING adjustments on no line of it, less the
-        SHIPPING_CONCESSION given back on it) and its own rounding up (see
-        :meth:`_own_rounding`)."""
+        SHIPPING_CONCESSION given back on it) and its own rounding up: its ROUNDING on
+        no line, net, when above zero, a charge that stays with the order like its
+        shipping (a net rounding down, 抹零, is a discount to the buyer, spread over the
+        lines like an order discount by :meth:`_compute_line_parts`, so units that leave
+        the sale take their part of it with them)."""
         known = {line.line_id for line in self.lines}
-        shipping = Money.zero(self.currency).amount
+        zero = Money.zero(self.currency).amount
+        shipping = rounding = zero
         for adjustment in self.adjustments:
             if adjustment.line_id in known:
                 continue
@@ -1181,21 +1206,9 @@ class Order:
                 shipping += adjustment.amount.amount
             elif adjustment.kind is AdjustmentKind.SHIPPING_CONCESSION:
                 shipping -= adjustment.amount.amount
-        return shipping, self._own_rounding()[0]
-
-    def _own_rounding(self) -> tuple[Decimal, Decimal]:
-        """The order's own ROUNDING (on no line), net, as ``(up, down)``: rounding up
-        (above zero) is a charge that stays with the order, like its shipping; rounding
-        down (below zero, 抹零) is a discount to the buyer, spread over the lines like an
-        order discount (:meth:`_compute_line_parts`), so units that leave the sale take
-        their part of it with them. One of the two is zero."""
-        known = {line.line_id for line in self.lines}
-        net = sum((adjustment.amount.amount for adjustment in self.adjustments
-                   if adjustment.kind is AdjustmentKind.ROUNDING
-                   and adjustment.line_id not in known),
-                  Money.zero(self.currency).amount)
-        zero = Money.zero(self.currency).amount
-        return (net, zero) if net > 0 else (zero, net)
+            elif adjustment.kind is AdjustmentKind.ROUNDING:
+                rounding += adjustment.amount.amount
+        return shipping, rounding if rounding > 0 else zero
 
     @property
     def charges_stand(self) -> bool:
@@ -1280,6 +1293,7 @@ class Order:
         quantity = {line.line_id: line.quantity for line in self.lines}
         spread: dict[int, Decimal] = {}
         own: dict[str, Decimal] = {}  # each line's own discounts at sale
+        rounding = Money.zero(currency).amount
         for adjustment in self.adjustments:
             slot = _SHARE_SLOT.get(adjustment.kind)
             if slot is None:
@@ -1292,11 +1306,12 @@ class Order:
                 parts[line_id][key] = parts[line_id].get(key, 0) + amount
                 if slot == 0 and adjustment.kind is not AdjustmentKind.CONCESSION:
                     own[line_id] = own.get(line_id, Decimal(0)) + amount
+            elif adjustment.kind is AdjustmentKind.ROUNDING:
+                rounding += amount  # the order's own, net (see _own_charges)
             elif adjustment.kind not in _ORDER_CHARGES:
                 spread[slot] = spread.get(slot, 0) + amount
-        down = self._own_rounding()[1]
-        if down:  # a rounding down is a discount: spread like one
-            spread[_SHARE_SLOT[AdjustmentKind.ROUNDING]] = down
+        if rounding < 0:  # a rounding down is a discount: spread like one
+            spread[_SHARE_SLOT[AdjustmentKind.ROUNDING]] = rounding
         if spread:
             weights = spread_weights(self.lines, own)
             for slot, total in spread.items():
@@ -1422,7 +1437,7 @@ def _derived(order: Order, name: str, compute: Callable[[], Any]) -> Any:
 
 #: Order-level kinds that stay with the order instead of being spread over its lines
 #: (the order's ROUNDING only when it rounds up: a rounding down is spread, see
-#: :meth:`Order._own_rounding`).
+#: :meth:`Order._own_charges`).
 _ORDER_CHARGES: Final = frozenset(
     {AdjustmentKind.SHIPPING, AdjustmentKind.SHIPPING_CONCESSION, AdjustmentKind.ROUNDING}
 )

@@ -35,7 +35,12 @@ import attrs
 
 from orderkit.lifecycle.events import Event
 from orderkit.lifecycle.policy import Actor
-from orderkit.lifecycle.refunds import money_only_refund, refund_label, unrefunded
+from orderkit.lifecycle.refunds import (
+    money_only_refund,
+    recorded_by_reference,
+    refund_label,
+    unrefunded,
+)
 from orderkit.lifecycle.table import refund_moves
 from orderkit.model.money import Money
 from orderkit.model.orders import (
@@ -79,8 +84,6 @@ _UNCOMPARED: Final = frozenset(
      AdjustmentKind.SHIPPING_CONCESSION}
 )
 
-#: Where the payload says the buyer paid: the rule mapping records a payment by.
-_PAID: Final = PAID_STATUSES
 _BEFORE_SHIP: Final = frozenset({OrderStatus.PAID, OrderStatus.PACKED})
 #: Where an order's goods have not left yet: its address still matters.
 _UNSHIPPED: Final = _BEFORE_SHIP | {OrderStatus.PENDING_PAYMENT}
@@ -328,7 +331,7 @@ def _pay(stored: Order, want: Wanted) -> Event | None:
         # its status (a shipped or delivered status says nothing about the money).
         if not want.paid_in or stored.status not in _COLLECTING:
             return None
-    elif target.status not in _PAID or stored.status != OrderStatus.PENDING_PAYMENT:
+    elif target.status not in PAID_STATUSES or stored.status != OrderStatus.PENDING_PAYMENT:
         return None
     wanted = want.paid()
     amount = wanted - _paid(stored)
@@ -344,8 +347,8 @@ def _pay(stored: Order, want: Wanted) -> Event | None:
     # trade's number) does not: that money is in ``_paid(stored)``, and this is the rest.
     for payment in reversed(target.payments):
         if payment.kind is PaymentKind.PAYMENT and (payment.reference or payment.method):
-            if payment.reference and payment.reference not in _references(
-                    stored, PaymentKind.PAYMENT):
+            if payment.reference and recorded_by_reference(
+                    stored, PaymentKind.PAYMENT, payment.reference) is None:
                 data["reference"] = payment.reference
             if payment.method:
                 data["method"] = payment.method
@@ -542,8 +545,8 @@ def _listed(
     stands for ``refund_id``, else for the listed refund of that amount alone."""
     if not want.listed:
         return None
-    recorded = _references(stored, PaymentKind.REFUND)
-    new = [p for p in want.listed if p.reference not in recorded]
+    new = [p for p in want.listed
+           if recorded_by_reference(stored, PaymentKind.REFUND, p.reference) is None]
     zero = Money.zero(want.paid_back.currency)
     if refund_id:
         own = [p.amount for p in new if p.reference == refund_id]
@@ -565,14 +568,8 @@ def _refer(stored: Order, data: dict[str, object], refund_ids: Sequence[str]) ->
     otherwise take for a duplicate or refuse (the units of a refund recorded as money
     only are told with its id by :func:`_refund_units`)."""
     if (len(set(refund_ids)) == 1 and refund_ids[0]
-            and refund_ids[0] not in _references(stored, PaymentKind.REFUND)):
+            and recorded_by_reference(stored, PaymentKind.REFUND, refund_ids[0]) is None):
         data["reference"] = refund_ids[0]
-
-
-def _references(order: Order, kind: PaymentKind) -> set[str]:
-    """The references (gateway transaction numbers, platform refund ids) that
-    ``order``'s payments of ``kind`` carry."""
-    return {p.reference for p in order.payments if p.kind is kind and p.reference}
 
 
 def _paid_back(order: Order) -> dict[str, int]:

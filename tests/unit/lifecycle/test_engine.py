@@ -730,6 +730,28 @@ def test_a_ship_naming_fewer_units_than_a_scan_without_waybill_shipped_gives_the
     assert t.order.open_units == {}
 
 
+def test_a_ship_of_a_scanned_parcel_a_refund_took_units_of_gives_back_only_those_shipped(
+) -> None:
+    """The scan shipped every open unit; a refund then took one cup of the parcel
+    (SHIPPED to REFUNDED). The warehouse's ``ship`` names only the tea: the cup still
+    shipped goes back to OPEN, the refunded one stays where the refund put it, in the
+    parcel it was paid back as shipped from."""
+    flow = Flow().paid()
+    flow.clock.set(T0 + timedelta(hours=2))
+    flow.send("track", {"status": "in_transit", "carrier_time": flow.clock.now()})
+    flow.send("refund", {"amount": cny("25.00"), "lines": {"L2": 1}})
+    assert qty(flow.order, "L2") == {LineStatus.SHIPPED: 1, LineStatus.REFUNDED: 1}
+    t = flow.send("ship", {"carrier": "SF", "waybill": "SF200", "lines": {"L1": 5}})
+    assert qty(t.order, "L2") == {LineStatus.OPEN: 1, LineStatus.REFUNDED: 1}
+    (back,) = [e for e in t.events if isinstance(e, LinesUnshipped)]
+    assert (back.lines, back.skus) == ({"L2": 1}, {"CUP": 1})
+    (shipment,) = t.order.shipments
+    assert dict(shipment.lines) == {"L1": 5, "L2": 1} and not shipment.forced
+    assert t.order.sent_units == {"L1": 5, "L2": 1}
+    t = flow.send("ship", {"carrier": "SF", "waybill": "SF201", "lines": {"L2": 1}})
+    assert t.order.open_units == {} and t.order.sent_units == {"L1": 5, "L2": 2}
+
+
 def test_a_ship_naming_fewer_units_than_a_signed_scan_delivered_is_refused() -> None:
     flow = Flow().paid()
     flow.clock.set(T0 + timedelta(hours=30))

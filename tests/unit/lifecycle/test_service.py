@@ -660,6 +660,50 @@ def test_place_refuses_an_order_in_a_final_status_still_owing_money() -> None:
     assert repository.find_by_channel("woocommerce", "E") is None
 
 
+def test_place_settles_an_ended_order_as_the_lifecycle_ends_one() -> None:
+    """A cash on delivery order the buyer refused at the door, imported CLOSED: every
+    unit RETURNED, its 8.00 shipping charged, nothing paid. Ending it through events
+    waives that shipping (nobody will collect it); placed as it is, it is settled the
+    same way, with the waiver stored, instead of refused."""
+    from orderkit.model.orders import (
+        Adjustment,
+        AdjustmentKind,
+        Bearer,
+        LineStatus,
+        PaymentTerms,
+        Shipment,
+    )
+
+    cny = partial(Money, currency="CNY")
+    line = OrderLine("L1", "TEA", 3, cny("10.00"), quantities={LineStatus.RETURNED: 3})
+    refused = Order("ORD-R", "jd", "R", [line], T0, status=OrderStatus.CLOSED,
+                    payment_terms=PaymentTerms.ON_DELIVERY,
+                    adjustments=[Adjustment(AdjustmentKind.SHIPPING, cny("8.00"),
+                                            Bearer.MERCHANT)],
+                    shipments=[Shipment("S1", "JD", "JD1", {"L1": 3}, T0)])
+    repository = MemoryOrderRepository()
+    placed = OrderService(repository).place(refused)
+    assert placed.status is OrderStatus.CLOSED and not placed.due.amount
+    assert repository.get("ORD-R") == placed
+    (waiver,) = [a for a in placed.adjustments
+                 if a.kind is AdjustmentKind.SHIPPING_CONCESSION]
+    assert (waiver.amount, waiver.borne_by) == (cny("8.00"), Bearer.MERCHANT)
+
+    clock = ManualClock(T0)
+    lifecycle = Lifecycle(clock=clock)
+    story = attrs.evolve(refused, status=OrderStatus.PENDING_PAYMENT, shipments=(),
+                         lines=(OrderLine("L1", "TEA", 3, cny("10.00")),))
+    for event_id, name, data in [("E1", "ship", {"carrier": "JD", "waybill": "JD1"}),
+                                 ("E2", "return_received", {"lines": {"L1": 3}})]:
+        clock.advance(timedelta(hours=1))
+        story = lifecycle.apply(story, Event(name, event_id=event_id, at=clock.now(),
+                                             data=data)).order
+    assert story.status is OrderStatus.CLOSED
+    assert story.totals == placed.totals
+    assert [(a.kind, a.amount, a.borne_by) for a in story.adjustments] == [
+        (a.kind, a.amount, a.borne_by) for a in placed.adjustments]
+
+
 def test_place_refuses_refunds_beyond_what_was_paid() -> None:
     from orderkit.model.orders import Payment, PaymentKind
 
@@ -684,3 +728,28 @@ def test_place_takes_an_ended_order_settled_or_collectable_later() -> None:
     cod = attrs.evolve(_ended(OrderStatus.COMPLETED), order_id="ORD-COD",
                        channel_order_id="COD", payment_terms=PaymentTerms.ON_DELIVERY)
     assert service.place(cod).totals.due == Money("30.00", "CNY")
+
+
+@pytest.mark.parametrize("since", [None, T0 + timedelta(hours=3)])
+def test_an_order_placed_paid_without_paid_at_is_paid_from_its_placement_for_good(
+    since: datetime | None, tmp_path: Path,
+) -> None:
+    """An importer places an order already PAID with no ``paid_at``: it is stamped paid
+    when it entered that status (its ``status_since``, else ``created_at``), so packing
+    it two days later does not restart its "paid and not shipped" clock."""
+    from orderkit.model.orders import Payment
+
+    for repository in (MemoryOrderRepository(), SQLiteOrderRepository(tmp_path / "o.db")):
+        clock = ManualClock(T0 + timedelta(hours=4))
+        service = OrderService(repository, clock=clock)
+        paid = attrs.evolve(new_order(), status=OrderStatus.PAID, status_since=since,
+                            payments=[Payment("p1", Money("30.00", "CNY"), T0)])
+        placed_at = since or T0
+        assert service.place(paid).paid_at == placed_at
+        packed_at = T0 + timedelta(days=2)
+        service.handle("ORD-1", Event("pack", event_id="pack-1", at=packed_at))
+        stored = repository.get("ORD-1")
+        assert stored.status is OrderStatus.PACKED and stored.paid_at == placed_at
+        late = repository.stale([OrderStatus.PAID, OrderStatus.PACKED], "ship_due_at",
+                                placed_at + timedelta(hours=25), 10)
+        assert [o.order_id for o in late] == ["ORD-1"]

@@ -770,7 +770,7 @@ def test_an_order_placed_already_paid_without_paid_at_is_late_unshipped(
     imported = service.place(Order(order_id="IMP-1", channel="erp", channel_order_id="IMP-1",
                                    lines=[OrderLine("1", "TEA", 1, Money("89.00", "CNY"))],
                                    created_at=T0, status=OrderStatus.PAID))
-    assert (imported.paid_at, imported.status_since) == (None, None)
+    assert (imported.paid_at, imported.status_since) == (T0, None)  # stamped at placement
     watcher = Watcher(repo, Inbox(), clock=clock, state=state)
     clock.set(T0 + timedelta(hours=23))
     assert watcher.run_once().raised == ()
