@@ -860,23 +860,6 @@ def _value_left(order: Order, lines: tuple[OrderLine, ...]) -> SoldValue:
     return order.sold_value.minus(attrs.evolve(order, lines=lines).sold_value)
 
 
-def _shipped_value(order: Order) -> SoldValue:
-    """What the buyer pays for ``order``'s units shipped and still sold: its sold value
-    with the open units set aside, and the order's own charges once a parcel carried
-    any unit (a shipment recorded by a scan that carried none does not count)."""
-    aside = tuple(
-        attrs.evolve(line, quantities={
-            **line.quantities,
-            _OPEN: 0,
-            _CANCELLED: line.quantities[_CANCELLED] + line.quantities[_OPEN],
-        })
-        if line.quantities[_OPEN] else line
-        for line in order.lines
-    )
-    carried = tuple(shipment for shipment in order.shipments if shipment.lines)
-    return attrs.evolve(order, lines=aside, shipments=carried).sold_value
-
-
 class _Value(TypedDict):
     """The money fields of :class:`LinesShipped` and :class:`LinesUnshipped`."""
 
@@ -888,10 +871,11 @@ class _Value(TypedDict):
 
 
 def _shipped_between(before: Order, after: Order) -> _Value:
-    """The value a shipment sent when ``before`` became ``after`` (:func:`_shipped_value`
-    of each), as the money fields of :class:`LinesShipped` (and, with the orders the
-    other way round, of :class:`LinesUnshipped`)."""
-    sent = _shipped_value(after).minus(_shipped_value(before))
+    """The value a shipment sent when ``before`` became ``after``
+    (:attr:`~orderkit.model.orders.Order.shipped_value` of each), as the money fields
+    of :class:`LinesShipped` (and, with the orders the other way round, of
+    :class:`LinesUnshipped`)."""
+    sent = after.shipped_value.minus(before.shipped_value)
     return {"goods": sent.goods, "discounts": sent.discounts, "shipping": sent.shipping,
             "tax": sent.tax, "amount": sent.amount}
 

@@ -1172,18 +1172,40 @@ class Order:
         return amounts
 
     def _compute_sold_amounts(self) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal]:
+        # the order's own charges stand while anything is sold or travelled
+        return self._amounts(_sold_count, bool(self.shipments))
+
+    @property
+    def shipped_value(self) -> SoldValue:
+        """What the buyer pays for the units shipped and still sold (SHIPPED), as
+        :attr:`sold_value` counts them, and the order's own charges once a parcel carried
+        any unit (a shipment a scan recorded without units does not count) (added in
+        0.3). What a shipment is worth is this after it less this before it, so the
+        values of an order's parcels add up to exactly what its shipped units sell for."""
+        value: SoldValue = _derived(self, "shipped_value", self._shipped_value)
+        return value
+
+    def _shipped_value(self) -> SoldValue:
         currency = self.currency
-        minor = minor_digits(currency)
+        carried = any(shipment.lines for shipment in self.shipments)
+        return SoldValue(*(Money(amount, currency)
+                           for amount in self._amounts(_shipped_count, carried)))
+
+    def _amounts(
+        self, counted: Callable[[OrderLine], int], charged: bool
+    ) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal]:
+        """``(goods, discounts, shipping, tax, rounding)`` of each line's ``counted``
+        units, and the order's own charges when ``charged`` or any unit is counted."""
+        currency = self.currency
         zero = Money.zero(currency).amount
         goods = zero
         sums = [zero, zero, zero, zero]  # discounts, shipping, tax, rounding
-        anything = bool(self.shipments)
-        for line_goods, line_sums in self._sold_lines(minor).values():
-            anything = True
+        for line_goods, line_sums in self._lines_of(minor_digits(currency), counted).values():
+            charged = True
             goods += line_goods
             for slot, amount in enumerate(line_sums):
                 sums[slot] += amount
-        if anything:  # the order's own charges stand while anything is sold or travelled
+        if charged:
             shipping, rounding = self._own_charges()
             sums[1] += shipping
             sums[3] += rounding
@@ -1252,10 +1274,18 @@ class Order:
     def _sold_lines(self, minor: int) -> dict[str, tuple[Decimal, list[Decimal]]]:
         """Per line with units still sold: their goods and their ``(discounts, shipping,
         tax, rounding)`` shares."""
+        return self._lines_of(minor, _sold_count)
+
+    def _lines_of(
+        self, minor: int, counted: Callable[[OrderLine], int]
+    ) -> dict[str, tuple[Decimal, list[Decimal]]]:
+        """Per line with ``counted`` units: their goods and their ``(discounts,
+        shipping, tax, rounding)`` shares (a line's share goes to its units in
+        proportion, so its units together always carry exactly its share)."""
         parts = self._line_parts()
         out: dict[str, tuple[Decimal, list[Decimal]]] = {}
         for line in self.lines:
-            sold = line.quantities[LineStatus.OPEN] + line.quantities[LineStatus.SHIPPED]
+            sold = counted(line)
             if not sold:
                 continue
             groups: dict[int, list[tuple[Decimal, int]]] = {}
@@ -1433,6 +1463,16 @@ def _derived(order: Order, name: str, compute: Callable[[], Any]) -> Any:
     except KeyError:
         value = cache[name] = compute()
         return value
+
+
+def _sold_count(line: OrderLine) -> int:
+    """A line's units still sold: open or shipped."""
+    return line.quantities[LineStatus.OPEN] + line.quantities[LineStatus.SHIPPED]
+
+
+def _shipped_count(line: OrderLine) -> int:
+    """A line's units shipped and still sold."""
+    return line.quantities[LineStatus.SHIPPED]
 
 
 #: Order-level kinds that stay with the order instead of being spread over its lines
