@@ -215,7 +215,7 @@ def ship(step: Step) -> Effect:
         shipment.waybill,
         wanted,
         skus,
-        **_shipped_between(order, attrs.evolve(order, lines=lines, shipments=shipments)),
+        **_shipped_between(order, (order.lines, order.shipments), (lines, shipments)),
     )
     return Effect(
         {"lines": lines, "shipments": shipments},
@@ -278,7 +278,7 @@ def track(step: Step) -> Effect:
     )
     fields["shipments"] = tuple(shipments)
     if forced:
-        after = attrs.evolve(order, lines=fields["lines"], shipments=fields["shipments"])
+        after = (fields["lines"], fields["shipments"])
         events.append(
             LinesShipped(
                 order.order_id,
@@ -289,7 +289,7 @@ def track(step: Step) -> Effect:
                 wanted,
                 skus,
                 forced=True,
-                **_shipped_between(order, after),
+                **_shipped_between(order, (order.lines, order.shipments), after),
             )
         )
         changes.append(("shipped", "", _units(wanted)))
@@ -372,7 +372,8 @@ def _report_scanned(step: Step, index: int, wanted: Mapping[str, int]) -> Effect
         fields["lines"] = reopened
         events.append(LinesUnshipped(order.order_id, event.event_id, step.now,
                                      parcel.shipment_id, data["waybill"], back, back_skus,
-                                     **_shipped_between(current, order)))
+                                     **_shipped_between(order, (reopened, order.shipments),
+                                                        (order.lines, order.shipments))))
         changes.append(("unshipped", _units(back), ""))
     lines, skus, _taken = _move(current, moving, (_OPEN,), _SHIPPED, "data.lines")
     carried = {line_id: units - back.get(line_id, 0) for line_id, units in parcel.lines.items()}
@@ -392,10 +393,10 @@ def _report_scanned(step: Step, index: int, wanted: Mapping[str, int]) -> Effect
                         shipment.waybill))
     if moving:
         fields["lines"] = lines
-        after = attrs.evolve(current, lines=lines, shipments=fields["shipments"])
         events.append(LinesShipped(order.order_id, event.event_id, step.now,
                                    shipment.shipment_id, shipment.waybill, moving, skus,
-                                   **_shipped_between(current, after)))
+                                   **_shipped_between(order, (current.lines, current.shipments),
+                                                      (lines, fields["shipments"]))))
         changes.append(("shipped", "", _units(moving)))
     return Effect(fields, tuple(events), tuple(changes))
 
@@ -870,14 +871,26 @@ class _Value(TypedDict):
     amount: Money
 
 
-def _shipped_between(before: Order, after: Order) -> _Value:
-    """The value a shipment sent when ``before`` became ``after``
-    (:attr:`~orderkit.model.orders.Order.shipped_value` of each), as the money fields
-    of :class:`LinesShipped` (and, with the orders the other way round, of
-    :class:`LinesUnshipped`)."""
-    sent = after.shipped_value.minus(before.shipped_value)
+def _shipped_between(
+    order: Order,
+    before: tuple[tuple[OrderLine, ...], tuple[Shipment, ...]],
+    after: tuple[tuple[OrderLine, ...], tuple[Shipment, ...]],
+) -> _Value:
+    """The value a shipment sent when ``order``'s lines and shipments went from
+    ``before`` to ``after`` (each the value of the lines' SHIPPED units, with the order's
+    own charges once a parcel carried any: :meth:`~orderkit.model.orders.Order.units_value`
+    on ``order``, whose shares moving units leaves as they are), as the money fields of
+    :class:`LinesShipped` (and, the other way round, of :class:`LinesUnshipped`)."""
+    sent = _shipped_value(order, *after).minus(_shipped_value(order, *before))
     return {"goods": sent.goods, "discounts": sent.discounts, "shipping": sent.shipping,
             "tax": sent.tax, "amount": sent.amount}
+
+
+def _shipped_value(
+    order: Order, lines: tuple[OrderLine, ...], shipments: tuple[Shipment, ...]
+) -> SoldValue:
+    return order.units_value({line.line_id: line.quantities[_SHIPPED] for line in lines},
+                             charged=any(shipment.lines for shipment in shipments))
 
 
 def _concession(order: Order, amount: Money, label: str) -> list[Adjustment]:

@@ -1175,21 +1175,17 @@ class Order:
         # the order's own charges stand while anything is sold or travelled
         return self._amounts(_sold_count, bool(self.shipments))
 
-    @property
-    def shipped_value(self) -> SoldValue:
-        """What the buyer pays for the units shipped and still sold (SHIPPED), as
-        :attr:`sold_value` counts them, and the order's own charges once a parcel carried
-        any unit (a shipment a scan recorded without units does not count) (added in
-        0.3). What a shipment is worth is this after it less this before it, so the
-        values of an order's parcels add up to exactly what its shipped units sell for."""
-        value: SoldValue = _derived(self, "shipped_value", self._shipped_value)
-        return value
-
-    def _shipped_value(self) -> SoldValue:
+    def units_value(self, units: Mapping[str, int], *, charged: bool) -> SoldValue:
+        """What the buyer pays for ``units`` (line id to units) of this order's lines, as
+        :attr:`sold_value` counts them (each line's share of the discounts, tax and
+        shipping going to its units in proportion), and the order's own charges when
+        ``charged`` or any unit is counted (added in 0.3). The shares depend on the
+        lines and the adjustments only, not on where the units stand, so this values the
+        units of the order a decision makes from this one by moving units between
+        statuses."""
         currency = self.currency
-        carried = any(shipment.lines for shipment in self.shipments)
-        return SoldValue(*(Money(amount, currency)
-                           for amount in self._amounts(_shipped_count, carried)))
+        amounts = self._amounts(lambda line: units.get(line.line_id, 0), charged)
+        return SoldValue(*(Money(amount, currency) for amount in amounts))
 
     def _amounts(
         self, counted: Callable[[OrderLine], int], charged: bool
@@ -1468,11 +1464,6 @@ def _derived(order: Order, name: str, compute: Callable[[], Any]) -> Any:
 def _sold_count(line: OrderLine) -> int:
     """A line's units still sold: open or shipped."""
     return line.quantities[LineStatus.OPEN] + line.quantities[LineStatus.SHIPPED]
-
-
-def _shipped_count(line: OrderLine) -> int:
-    """A line's units shipped and still sold."""
-    return line.quantities[LineStatus.SHIPPED]
 
 
 #: Order-level kinds that stay with the order instead of being spread over its lines

@@ -512,3 +512,26 @@ def test_a_rounding_up_stays_the_orders_own_charge() -> None:
     assert order.sold_by_line() == {"1": cny("49.99"), "2": cny("49.99")}
     assert order.rounding_standing == cny("0.02")
     assert order.totals.sold == cny("100.00")
+
+
+def test_units_value_gives_each_unit_its_lines_share_wherever_the_units_stand() -> None:
+    """A 10.00 discount over 3 tins and 8.00 of order shipping: every sold unit valued
+    at once is the sold value; one tin carries a third of its line's share; the order's
+    own shipping counts only when charged; moving the units leaves the shares alone."""
+    order = make_order(
+        lines=[OrderLine("1", "TEA", 3, cny("30.00")), OrderLine("2", "CUP", 1, cny("45.50"))],
+        adjustments=[Adjustment(AdjustmentKind.DISCOUNT, cny("10.00")),
+                     Adjustment(AdjustmentKind.SHIPPING, cny("8.00"), borne_by="buyer")])
+    assert order.units_value({"1": 3, "2": 1}, charged=True) == order.sold_value
+    one = order.units_value({"1": 1}, charged=False)
+    assert one.goods == cny("30.00") and one.shipping == cny("8.00")  # a unit counted
+    assert order.units_value({}, charged=False).amount == cny("0.00")
+    assert order.units_value({}, charged=True).amount == cny("8.00")
+    thirds = [order.units_value({"1": n}, charged=True).discounts for n in (1, 2, 3)]
+    assert thirds[2] == order.sold_value.discounts - order.units_value(
+        {"2": 1}, charged=True).discounts
+    shipped = attrs.evolve(order, lines=[
+        attrs.evolve(order.lines[0], quantities={LineStatus.SHIPPED: 2, LineStatus.OPEN: 1}),
+        order.lines[1]])
+    assert shipped.units_value({"1": 2}, charged=True) == order.units_value({"1": 2},
+                                                                            charged=True)
