@@ -238,7 +238,9 @@ def _containers(mapped: frozenset[str]) -> frozenset[str]:
 
 
 def _covered(pattern: str, mapped: frozenset[str], containers: frozenset[str]) -> bool:
-    if pattern in mapped or pattern in containers:
+    # "" is the order object itself: an empty one is missing its fields, which the
+    # map's errors name, not a field of its own.
+    if not pattern or pattern in mapped or pattern in containers:
         return True
     return any(char in ".[" and pattern[:i] in mapped for i, char in enumerate(pattern))
 

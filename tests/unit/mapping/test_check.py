@@ -425,3 +425,9 @@ def test_a_map_without_a_modified_time_is_told_sync_needs_one() -> None:
     registry.register(attrs.evolve(pos, modified_at=Field("sold_at", "timestamp")),
                       replace=True)
     assert check("pos", [receipt], registry=registry).ok
+
+
+def test_an_empty_payload_is_missing_its_fields_not_an_unmapped_one() -> None:
+    report = check("jd", [{}])
+    assert [f.path for f in report.unmapped_fields] == []
+    assert "orderId" in [f.path for f in report.findings if f.kind == "error"]

@@ -286,7 +286,7 @@ def read_wechatpay_bill(
                     source,
                     f"{record_id}#fee",
                     order_no,
-                    Money(-fee.amount, currency),
+                    -fee,
                     at,
                     memo=f"手续费 费率 {cells.get('费率', '')}",
                     kind="fee",
