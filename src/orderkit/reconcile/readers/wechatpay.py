@@ -191,7 +191,6 @@ def read_wechatpay_bill(
     """Stream records from a WeChat Pay ALL bill (see the module docstring)."""
 
     def parse(cells: Cells) -> Sequence[Record]:
-        currency = _currency(cells)
         at = cell_time(cells, "交易时间", source_tz=_WECHAT_TZ, date_format=None)
         order_no = cells["商户订单号"] or None
         transaction = cells["微信订单号"]
