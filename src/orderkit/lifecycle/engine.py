@@ -67,7 +67,14 @@ from typing import Any, Final
 import attrs
 
 from orderkit.lifecycle.events import DomainEvent, Event, RefundDue, StatusChanged
-from orderkit.lifecycle.handlers import HANDLERS, Effect, Step, approver, charges_back
+from orderkit.lifecycle.handlers import (
+    HANDLERS,
+    Effect,
+    Step,
+    approver,
+    charges_back,
+    units_text,
+)
 from orderkit.lifecycle.policy import Policy
 from orderkit.lifecycle.refunds import is_reclass, recorded_by_reference
 from orderkit.lifecycle.table import (
@@ -467,12 +474,12 @@ def _told_again(order: Order, event: Event) -> str | None:
         # None recorded, or the units of the refund recorded as money only: the refund
         # handler gives them to it.
         return None
-    said = f"{recorded.amount}" + (f" for lines {_lines(recorded.lines)}" if recorded.lines
+    said = f"{recorded.amount}" + (f" for lines {units_text(recorded.lines)}" if recorded.lines
                                    else "")
     fields = _differing(recorded, data)
     if fields:
         lines = data.get("lines")
-        asked = f"{data['amount']}" + (f" for lines {_lines(lines)}" if lines else "")
+        asked = f"{data['amount']}" + (f" for lines {units_text(lines)}" if lines else "")
         raise IdempotencyConflict(
             reference, fields,
             f"data.reference {reference} is {event.name} {recorded.payment_id}'s, of"
@@ -516,10 +523,6 @@ def _differing(recorded: Payment, data: Mapping[str, Any]) -> list[str]:
                               or dict(lines) != dict(recorded.lines)):
         fields.append("data.lines")
     return fields
-
-
-def _lines(units: Mapping[str, int]) -> str:
-    return ", ".join(f"{line_id}x{qty}" for line_id, qty in units.items())
 
 
 #: The events whose time says when goods moved: a shipment's ``shipped_at`` (which the
@@ -592,7 +595,7 @@ def _repeat(order: Order, event: Event) -> str | None:
     parcel = repeated_parcel(order, event)
     if parcel is None:
         return None
-    units = ", ".join(f"{line_id}x{qty}" for line_id, qty in parcel.lines.items())
+    units = units_text(parcel.lines)
     return (f"waybill {parcel.waybill} already carries {units} (shipment"
             f" {parcel.shipment_id}): a repeat of that parcel")
 

@@ -220,7 +220,7 @@ def ship(step: Step) -> Effect:
     return Effect(
         {"lines": lines, "shipments": shipments},
         (shipped,),
-        (("shipped", "", _units(wanted)), *late),
+        (("shipped", "", units_text(wanted)), *late),
     )
 
 
@@ -292,7 +292,7 @@ def track(step: Step) -> Effect:
                 **_shipped_between(order, (order.lines, order.shipments), after),
             )
         )
-        changes.append(("shipped", "", _units(wanted)))
+        changes.append(("shipped", "", units_text(wanted)))
     events.append(
         TrackingRecorded(
             order.order_id,
@@ -374,7 +374,7 @@ def _report_scanned(step: Step, index: int, wanted: Mapping[str, int]) -> Effect
                                      parcel.shipment_id, data["waybill"], back, back_skus,
                                      **_shipped_between(order, (reopened, order.shipments),
                                                         (order.lines, order.shipments))))
-        changes.append(("unshipped", _units(back), ""))
+        changes.append(("unshipped", units_text(back), ""))
     lines, skus, _taken = _move(current, moving, (_OPEN,), _SHIPPED, "data.lines")
     carried = {line_id: units - back.get(line_id, 0) for line_id, units in parcel.lines.items()}
     shipment = attrs.evolve(
@@ -397,7 +397,7 @@ def _report_scanned(step: Step, index: int, wanted: Mapping[str, int]) -> Effect
                                    shipment.shipment_id, shipment.waybill, moving, skus,
                                    **_shipped_between(order, (current.lines, current.shipments),
                                                       (lines, fields["shipments"]))))
-        changes.append(("shipped", "", _units(moving)))
+        changes.append(("shipped", "", units_text(moving)))
     return Effect(fields, tuple(events), tuple(changes))
 
 
@@ -409,7 +409,7 @@ def cancel(step: Step) -> Effect:
     return Effect(
         {"lines": lines},
         (OrderCancelled(order.order_id, event.event_id, step.now, wanted, skus, left.amount),),
-        (("cancelled", "", _units(wanted)),),
+        (("cancelled", "", units_text(wanted)),),
     )
 
 
@@ -430,7 +430,7 @@ def cancel_lines(step: Step) -> Effect:
         left.tax,
         left.amount,
     )
-    return Effect({"lines": lines}, (cancelled,), (("cancelled", "", _units(wanted)),))
+    return Effect({"lines": lines}, (cancelled,), (("cancelled", "", units_text(wanted)),))
 
 
 def refund(step: Step) -> Effect:
@@ -497,7 +497,7 @@ def _assign_lines(step: Step, recorded: Payment) -> Effect:
     return Effect(
         fields,
         (assigned,),
-        ((f"payments[{recorded.payment_id}].lines", "", _units(payment.lines)),),
+        ((f"payments[{recorded.payment_id}].lines", "", units_text(payment.lines)),),
         step.approved_by,
     )
 
@@ -582,7 +582,7 @@ def return_requested(step: Step) -> Effect:
     return Effect(
         {"returns": (*order.returns, request)},
         (ReturnRequested(order.order_id, event.event_id, step.now, event.event_id, dict(wanted)),),
-        (("returns", "", _units(wanted)),),
+        (("returns", "", units_text(wanted)),),
     )
 
 
@@ -627,7 +627,7 @@ def return_received(step: Step) -> Effect:
         order.order_id, event.event_id, step.now, return_id, dict(wanted), restocked
     )
     fields: dict[str, Any] = {"lines": lines, "returns": returns}
-    return Effect(fields, (received,), (("returned", "", _units(wanted)),))
+    return Effect(fields, (received,), (("returned", "", units_text(wanted)),))
 
 
 def return_cancelled(step: Step) -> Effect:
@@ -663,7 +663,7 @@ def return_cancelled(step: Step) -> Effect:
     return Effect(
         {"returns": tuple(returns)},
         (ReturnCancelled(order.order_id, event.event_id, step.now, wanted, reason),),
-        (("returns", _units(wanted), ""),),
+        (("returns", units_text(wanted), ""),),
     )
 
 
@@ -1033,7 +1033,8 @@ def _add(base: Mapping[str, int], more: Mapping[str, int]) -> dict[str, int]:
     return out
 
 
-def _units(lines: Mapping[str, int]) -> str:
+def units_text(lines: Mapping[str, int]) -> str:
+    """Units by line id as the audit writes them: ``"L1x2, L2x1"``."""
     return ", ".join(f"{line_id}x{qty}" for line_id, qty in lines.items())
 
 

@@ -60,6 +60,7 @@ from orderkit.lifecycle.events import (
     StockShort,
     StockShortage,
 )
+from orderkit.lifecycle.handlers import units_text
 from orderkit.lifecycle.ports import CarrierGateway, EventSink, OrderRepository
 from orderkit.model.audit import AuditEntry
 from orderkit.model.errors import (
@@ -75,6 +76,7 @@ from orderkit.model.errors import (
     ValidationError,
 )
 from orderkit.model.orders import (
+    PAID_TO_SHIP,
     LineStatus,
     Order,
     OrderStatus,
@@ -988,7 +990,7 @@ def _reopened_before_count(
         if left > counted_at:
             continue
         parcel = next(s for s in order.shipments if s.shipment_id == event.shipment_id)
-        back = ", ".join(f"{line_id}x{units}" for line_id, units in event.lines.items())
+        back = units_text(event.lines)
         return ValidationError(
             "data.lines", dict(parcel.lines),
             f"parcel {event.waybill} left at {left.isoformat()} by the carrier's scan,"
@@ -1046,19 +1048,12 @@ def _shipped_when_placed(
     return owed
 
 
-#: Statuses that say the order was paid (or is past payment) whatever its payments say:
-#: an order imported in one of them keeps its stock (its lock is confirmed).
-_PAID_STATUSES = frozenset(
-    {OrderStatus.PAID, OrderStatus.PACKED, OrderStatus.SHIPPED, OrderStatus.DELIVERED}
-)
-
-
 def _keeps_its_stock(order: Order) -> bool:
     """Whether ``order``'s stock lock must never lapse: it was paid (``paid_at``, or a
     paid status), or it is cash on delivery (it ships unpaid by design)."""
     return (
         order.paid_at is not None
-        or order.status in _PAID_STATUSES
+        or order.status in PAID_TO_SHIP  # an order imported paid keeps its stock
         or order.payment_terms is PaymentTerms.ON_DELIVERY
     )
 

@@ -113,14 +113,18 @@ class OrderStatus(IntEnum):
 
 _FINAL = frozenset({OrderStatus.COMPLETED, OrderStatus.CANCELLED, OrderStatus.CLOSED})
 
+#: The statuses that say an order was paid whatever its payments say, while it waits to
+#: ship or travels (an order imported in one of them is paid: see :func:`paid_by_status`).
+PAID_TO_SHIP: Final = frozenset(
+    {OrderStatus.PAID, OrderStatus.PACKED, OrderStatus.SHIPPED, OrderStatus.DELIVERED}
+)
+
+
 #: The statuses that say a prepaid order's buyer paid: PAID to COMPLETED, and CLOSED
 #: (ended after payment). A platform showing one of them without a paid time was paid
 #: all the same (mapping records the payment, sync brings the ``pay``); CANCELLED says
 #: nothing about the money.
-PAID_STATUSES: Final = frozenset({
-    OrderStatus.PAID, OrderStatus.PACKED, OrderStatus.SHIPPED, OrderStatus.DELIVERED,
-    OrderStatus.COMPLETED, OrderStatus.CLOSED,
-})
+PAID_STATUSES: Final = PAID_TO_SHIP | {OrderStatus.COMPLETED, OrderStatus.CLOSED}
 
 
 class LineStatus(StrEnum):
@@ -850,13 +854,6 @@ def check_version_raised(order: Order, expected_version: int | None) -> None:
         )
 
 
-#: The statuses that say an order was paid whatever its payments say, while it waits to
-#: ship or travels (an order imported in one of them is paid: see :func:`paid_by_status`).
-PAID_TO_SHIP: Final = frozenset(
-    {OrderStatus.PAID, OrderStatus.PACKED, OrderStatus.SHIPPED, OrderStatus.DELIVERED}
-)
-
-
 def paid_by_status(order: Order) -> datetime | None:
     """When ``order``, carrying no ``paid_at`` while its status says it was paid (PAID
     to DELIVERED: placed already paid by an importer), became paid: when it entered its
@@ -1100,7 +1097,7 @@ class Order:
         SHIPPED order is ever partly shipped: a ``deliver`` or a ``signed`` scan leaves an
         order with open units SHIPPED, and no final status keeps open units. The watch's
         ``partly_shipped_since`` anchor is this."""
-        if not any(line.quantities[LineStatus.OPEN] for line in self.lines):
+        if not self.open_units:
             return None
         handed = [s.shipped_at for s in self.shipments if s.shipped_at is not None]
         if handed:
