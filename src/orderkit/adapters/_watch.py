@@ -35,10 +35,10 @@ _DERIVED: Final = frozenset({"return_requested_since", "refund_due_since",
 
 
 def checked_query(
-    statuses: Collection[int], anchor: object, before: object, limit: object
+    statuses: Collection[int], anchor: object, before: object, limit: object = 1
 ) -> tuple[tuple[int, ...], Anchor, datetime, int]:
     """The ``stale`` arguments, checked: status codes, a known anchor, an aware
-    ``before`` (in UTC) and a ``limit`` a store can count to."""
+    ``before`` (in UTC) and a ``limit`` a store can count to (a count has none)."""
     if isinstance(statuses, str | bytes) or not isinstance(statuses, Collection):
         raise ValidationError("statuses", statuses, "expected a collection of status codes")
     codes = []

@@ -187,7 +187,7 @@ class MemoryOrderRepository:
         from orderkit.adapters._watch import checked_group_by, checked_query
         from orderkit.watch.rules import group_key
 
-        codes, anchor, before, _limit = checked_query(statuses, anchor, before, 1)
+        codes, anchor, before, _ = checked_query(statuses, anchor, before)
         by = checked_group_by(group_by)
         counts: dict[str, int] = {}
         for _at, order in self._stale(codes, anchor, before, terms, leave_out):

@@ -556,7 +556,7 @@ class PostgresOrderRepository:
         count over the anchor's index (no order decoded)."""
         from orderkit.adapters._watch import checked_group_by, checked_query
 
-        codes, anchor, before, _limit = checked_query(statuses, anchor, before, 1)
+        codes, anchor, before, _ = checked_query(statuses, anchor, before)
         by = checked_group_by(group_by)
         column = _ANCHOR_COLUMN[anchor]
         condition, arguments = _stale_filter(terms, leave_out)

@@ -437,7 +437,7 @@ class SQLiteOrderRepository:
         range count per status, grouped in SQL (no order decoded)."""
         from orderkit.adapters._watch import checked_group_by, checked_query
 
-        codes, anchor, before, _limit = checked_query(statuses, anchor, before, 1)
+        codes, anchor, before, _ = checked_query(statuses, anchor, before)
         by = checked_group_by(group_by)
         expression = _ANCHOR_SQL[anchor]
         source, condition, arguments = _stale_filter(anchor, terms, leave_out)
