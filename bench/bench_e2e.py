@@ -41,11 +41,18 @@ Prints decisions/s with p50 and p99 per decision, relay effects/s, and the ratio
 floors. In each round orderkit and the floors take turns an order at a time (then each
 relays), so that a slow spell of the machine hits both.
 
-    python bench/bench_e2e.py [--orders 500] [--rounds 3] [--profile]
+    python bench/bench_e2e.py [--orders 500] [--rounds 3] [--profile] [--paced MS]
         [--postgres [--dsn DSN] [--durable] [--round-trips]]
 
 ``--round-trips`` runs one more (untimed) round on a connection that counts how often
 the client waits for the server: per decision, and per relay batch.
+
+``--paced MS`` runs the floor a second time in each round, in turn with the other two,
+each decision after ``MS`` ms of CPU work (untimed), and prints orderkit's ratio to
+that floor too. A commit that follows a millisecond of work is slower on some disks
+than one that follows the last at once (a virtual disk's flush, a drive's write cache);
+with ``MS`` set to orderkit's own Python time per decision (its p50 less the floor's),
+this shows how much of the gap to the floor is that and how much is orderkit's code.
 """
 
 from __future__ import annotations
@@ -167,6 +174,9 @@ class Message(NamedTuple):
     created_us: int  # created_at as the SQLite store writes it
     stock: dict[str, int]
     lock_key: str  # the order's lock
+    occurred_at: datetime | None  # when the fact happened, the order's version, and the
+    order_version: int | None  # message's place among those of that version
+    message_index: int | None
 
 
 class Decision(NamedTuple):
@@ -181,6 +191,8 @@ class Decision(NamedTuple):
     audits: list[str]
     lock_key: str
     lock_entries: dict[str, str]  # per SKU, the id of the entry locking it
+    instants: tuple[datetime | None, ...]  # the PostgreSQL store's columns: _instants
+    derived: tuple[str | None, ...]  # the SQLite store's: _DERIVED, as ISO text
 
 
 #: The JSON every store writes (compact, text as it is).
@@ -199,14 +211,31 @@ def _us(moment: datetime) -> int:
     return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
 
 
+#: The instants every store keeps in columns beside the order's body for the watch's
+#: indexes, derived from the whole order (both stores).
+_DERIVED = (
+    "return_requested_since", "refund_due_since", "partly_shipped_since", "paid_at",
+    "ship_due_at", "balance_due_since",
+)
+
+
+def _derived(order: Order) -> tuple[datetime | None, ...]:
+    """The order's :data:`_DERIVED` instants, as the stores compute them for the bench's
+    orders: no presales, paid by a ``pay`` that stamps ``paid_at``, so due to ship from
+    that payment and never waiting for a balance."""
+    assert not order.tags, order.tags  # a presale's anchors would differ
+    return (order.return_requested_since, order.refund_due_since, order.partly_shipped_since,
+            order.paid_at, order.paid_at, None)
+
+
 def _instants(order: Order) -> tuple[datetime | None, ...]:
     """The instants a PostgreSQL store keeps in columns beside the order's body (for the
-    watch's indexes): since when in its status, paid, created, shipped and not scanned
-    since, first shipped."""
+    watch's indexes): since when in its status, created, shipped and not scanned since,
+    first shipped, then the :data:`_DERIVED` ones."""
     latest = order.shipments[-1] if order.shipments else None
-    return (order.status_since, order.paid_at, order.created_at,
+    return (order.status_since, order.created_at,
             latest.shipped_at if latest is not None and latest.first_scan_at is None else None,
-            order.shipments[0].shipped_at if order.shipments else None)
+            order.shipments[0].shipped_at if order.shipments else None, *_derived(order))
 
 
 def _decisions(orders: int) -> list[Decision]:
@@ -227,7 +256,7 @@ def _decisions(orders: int) -> list[Decision]:
                         m.topic.removeprefix("stock.") if m.topic.startswith("stock.")
                         else "event", m.topic, m.payload_json, m.created_at,
                         _us(m.created_at), skus if m.topic.startswith("stock.") else {},
-                        _hex(order.order_id))
+                        _hex(order.order_id), m.occurred_at, m.order_version, m.index)
                 for m in outbox
             ]
             saved[order.order_id, order.version] = (
@@ -246,7 +275,10 @@ def _decisions(orders: int) -> list[Decision]:
             skus = {line.sku: line.quantity for line in order.lines}
             plan.append(Decision(order_id, name, status, version, skus, messages, order, body,
                                  audits, _hex(order_id),
-                                 {sku: _hex(f"{order_id}-{sku}-lock") for sku in skus}))
+                                 {sku: _hex(f"{order_id}-{sku}-lock") for sku in skus},
+                                 _instants(order),
+                                 tuple(None if at is None else at.astimezone(UTC).isoformat()
+                                       for at in _derived(order))))
     return plan
 
 
@@ -254,14 +286,20 @@ def _timed_floor(
     plan: list[Decision],
     decide: Callable[[Decision], None],
     relay: Callable[[list[Message]], None],
+    pace: float,
 ) -> Generator[None, None, Run]:
     """A floor's run: ``decide`` timed on each decision of ``plan`` (yielding after each
     order's ``deliver``), then ``relay`` timed over the plan's messages in batches of
     :data:`BATCH`; the per-decision latencies, the relay's time and the messages it
-    covered."""
+    covered. With a ``pace`` (seconds), each decision comes after that much CPU work,
+    untimed: the gap a library's own Python leaves between one commit and the next."""
     latencies: list[float] = []
     timer = time.perf_counter
     for d in plan:
+        if pace:
+            busy_until = timer() + pace
+            while timer() < busy_until:
+                pass
         started = timer()
         decide(d)
         latencies.append(timer() - started)
@@ -299,9 +337,10 @@ _ENTRY = (
     " order_id, lock_key, expires_us, ref) VALUES (?, ?, ?, ?, ?, 'system', ?, ?, ?, ?, NULL)"
 )
 _OUTBOX = (
-    "INSERT INTO order_outbox (message_id, order_id, topic, payload, created_us)"
-    " VALUES (?, ?, ?, ?, ?)"
+    "INSERT INTO order_outbox (message_id, order_id, topic, payload, created_us,"
+    " occurred_us, order_version, message_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_DERIVED_SET = ", ".join(f"{column} = ?" for column in _DERIVED)
 
 
 class SQLite:
@@ -323,14 +362,15 @@ class SQLite:
                                           SQLiteInventoryStore(path), orders)
         yield run
 
-    def floor(self, orders: int) -> Steps:
+    def floor(self, orders: int, pace: float = 0.0) -> Steps:
         """Bare ``sqlite3`` writing the same rows: per-decision latencies, then the time
-        of the relay's writes in batches and the number of messages they cover."""
+        of the relay's writes in batches and the number of messages they cover (``pace``:
+        see :func:`_timed_floor`)."""
         with self._folder() as folder:
-            run = yield from self._floor(folder, orders)
+            run = yield from self._floor(folder, orders, pace)
         yield run
 
-    def _floor(self, folder: Path, orders: int) -> Generator[None, None, Run]:
+    def _floor(self, folder: Path, orders: int, pace: float) -> Generator[None, None, Run]:
         plan = _decisions(orders)
         conn = _floor_file(folder / "floor.db", orders)
         at = _us(T0)
@@ -338,12 +378,14 @@ class SQLite:
         never = _us(datetime(9999, 12, 31, tzinfo=UTC))
 
         def decide(d: Decision) -> None:
+            derived = d.derived
             conn.execute("BEGIN IMMEDIATE")
             if d.version == 0:
                 conn.execute(
                     "INSERT INTO orders (order_id, channel, channel_order_id, status, version,"
-                    " body) VALUES (?, 'tmall', ?, ?, 0, ?)",
-                    (d.order_id, d.order.channel_order_id, d.status, d.body),
+                    f" body, {', '.join(_DERIVED)}) VALUES (?, 'tmall', ?, ?, 0, ?,"
+                    f" {', '.join('?' for _ in _DERIVED)})",
+                    (d.order_id, d.order.channel_order_id, d.status, d.body, *derived),
                 )
                 for sku, units in d.skus.items():
                     conn.execute(_ENTRY, (d.lock_entries[sku], "lock", sku, units,
@@ -359,9 +401,9 @@ class SQLite:
                     )
             else:
                 conn.execute(
-                    "UPDATE orders SET status = ?, version = ?, body = ?"
+                    f"UPDATE orders SET status = ?, version = ?, body = ?, {_DERIVED_SET}"
                     " WHERE order_id = ? AND version = ?",
-                    (d.status, d.version, d.body, d.order_id, d.version - 1),
+                    (d.status, d.version, d.body, *derived, d.order_id, d.version - 1),
                 )
             for audit in d.audits:
                 conn.execute("INSERT INTO order_audit (order_id, body) VALUES (?, ?)",
@@ -371,7 +413,8 @@ class SQLite:
                              " VALUES (?, ?)", (d.order.shipments[0].waybill, d.order_id))
             for m in d.messages:
                 conn.execute(_OUTBOX, (m.message_id, m.order_id, m.topic, m.payload,
-                                       m.created_us))
+                                       m.created_us, _us(m.occurred_at) if m.occurred_at
+                                       else None, m.order_version, m.message_index))
             conn.execute("COMMIT")
 
         def relay(batch: list[Message]) -> None:
@@ -405,7 +448,7 @@ class SQLite:
                 )
             conn.execute("COMMIT")
 
-        run = yield from _timed_floor(plan, decide, relay)
+        run = yield from _timed_floor(plan, decide, relay, pace)
         conn.close()
         return run
 
@@ -467,9 +510,9 @@ class Postgres:
                 repository.close()
         yield run
 
-    def floor(self, orders: int) -> Steps:
+    def floor(self, orders: int, pace: float = 0.0) -> Steps:
         with self._schema() as schema:
-            run = yield from self._floor(schema, orders)
+            run = yield from self._floor(schema, orders, pace)
         yield run
 
     def round_trips(self, orders: int) -> None:
@@ -504,7 +547,7 @@ class Postgres:
               f" relay {relay} for {delivered} messages ({2 * orders} stock) in"
               f" {batches} batches of up to {BATCH}: {relay / batches:.0f} per batch")
 
-    def _floor(self, schema: str, orders: int) -> Generator[None, None, Run]:
+    def _floor(self, schema: str, orders: int, pace: float) -> Generator[None, None, Run]:
         from orderkit.adapters.postgres import PostgresInventoryStore, PostgresOrderRepository
 
         made = PostgresOrderRepository(self.dsn, schema=schema)
@@ -521,8 +564,9 @@ class Postgres:
         expires = T0 + timedelta(hours=24)  # the service's default payment timeout
         insert_order = (
             f"INSERT INTO {s}.orders (order_id, channel, channel_order_id, status, version,"
-            " ship_to, body, status_since, paid_at, created_at, unscanned_since,"
-            " first_shipped_at) VALUES (%s, 'tmall', %s, %s, 0, %s, %s, %s, %s, %s, %s, %s)"
+            " ship_to, body, status_since, created_at, unscanned_since, first_shipped_at,"
+            f" {', '.join(_DERIVED)}) VALUES (%s, 'tmall', %s, %s, 0, %s, %s, %s, %s, %s, %s,"
+            f" {', '.join('%s' for _ in _DERIVED)})"
         )
         entry = (
             f"INSERT INTO {s}.inventory_entries (entry_id, kind, sku, qty, at, actor, reason,"
@@ -531,16 +575,17 @@ class Postgres:
         )
         update_order = (
             f"UPDATE {s}.orders SET channel = 'tmall', channel_order_id = %s, status = %s,"
-            " version = %s, ship_to = %s, body = %s, status_since = %s, paid_at = %s,"
-            " created_at = %s, unscanned_since = %s, first_shipped_at = %s"
-            " WHERE order_id = %s"
+            " version = %s, ship_to = %s, body = %s, status_since = %s, created_at = %s,"
+            " unscanned_since = %s, first_shipped_at = %s, "
+            + ", ".join(f"{column} = %s" for column in _DERIVED) + " WHERE order_id = %s"
         )
         # What orderkit writes as a message's position (see the repository's docstring).
         outbox = (
             f"INSERT INTO {s}.order_outbox (position, message_id, order_id, topic, payload,"
-            " created_at) VALUES (greatest(pg_current_xact_id()::text::bigint,"
+            " created_at, occurred_at, order_version, message_index)"
+            " VALUES (greatest(pg_current_xact_id()::text::bigint,"
             f" (SELECT max(position) FROM {s}.order_outbox WHERE order_id = %s)),"
-            " %s, %s, %s, %s, %s)"
+            " %s, %s, %s, %s, %s, %s, %s, %s)"
         )
         lock_balance = f"UPDATE {s}.inventory_balances SET locked = locked + %s WHERE sku = %s"
         lock_line = (
@@ -570,7 +615,7 @@ class Postgres:
         )
 
         def decide(d: Decision) -> None:
-            times = _instants(d.order)
+            times = d.instants
             with conn.pipeline():
                 conn.execute("BEGIN")
                 if d.version == 0:
@@ -604,7 +649,8 @@ class Postgres:
                     conn.execute(waybill, (d.order.shipments[0].waybill, d.order_id))
                 if d.messages:
                     conn.cursor().executemany(outbox, [
-                        (m.order_id, m.message_id, m.order_id, m.topic, m.payload, m.created_at)
+                        (m.order_id, m.message_id, m.order_id, m.topic, m.payload, m.created_at,
+                         m.occurred_at, m.order_version, m.message_index)
                         for m in d.messages
                     ])
                 conn.execute("COMMIT")
@@ -634,7 +680,7 @@ class Postgres:
                 conn.execute(delivered, (T0, [m.message_id for m in batch]))
                 conn.execute("COMMIT")
 
-        run = yield from _timed_floor(plan, decide, relay)
+        run = yield from _timed_floor(plan, decide, relay, pace)
         conn.close()
         return run
 
@@ -646,19 +692,17 @@ class Postgres:
 # --- rounds ----------------------------------------------------------------------------------
 
 
-def _in_turn(first: Steps, second: Steps) -> tuple[Run, Run]:
-    """Run both an order at a time, taking turns, so that a slow spell of the machine hits
-    both; then each one's relay."""
-    runs = [first, second]
-    done: list[Run | None] = [None, None]
+def _in_turn(*runs: Steps) -> list[Run]:
+    """Run them an order at a time, taking turns, so that a slow spell of the machine hits
+    each; then each one's relay."""
+    done: list[Run | None] = [None for _run in runs]
     while None in done:
         for k, steps in enumerate(runs):
             if done[k] is None:
                 done[k] = next(steps)
     for steps in runs:
         steps.close()
-    assert done[0] is not None and done[1] is not None
-    return done[0], done[1]
+    return [run for run in done if run is not None]
 
 
 def _summary(latencies: list[float]) -> tuple[float, float, float]:
@@ -679,6 +723,9 @@ def main() -> None:
                         help="with --postgres and no --dsn: a cluster with fsync on")
     parser.add_argument("--round-trips", action="store_true",
                         help="with --postgres: count the round trips of one round")
+    parser.add_argument("--paced", type=float, metavar="MS", default=0.0,
+                        help="also run the floor with MS ms of CPU work before each"
+                             " decision (untimed), in turn with the other two")
     args = parser.parse_args()
     if (args.dsn or args.durable) and not args.postgres:
         parser.error("--dsn and --durable go with --postgres")
@@ -686,7 +733,7 @@ def main() -> None:
         Postgres(args.dsn, args.durable) if args.postgres else SQLite()
     )
     try:
-        _rounds(backend, args.orders, args.rounds)
+        _rounds(backend, args.orders, args.rounds, args.paced / 1000)
         if args.round_trips and isinstance(backend, Postgres):
             backend.round_trips(args.orders)
         if args.profile:
@@ -697,19 +744,20 @@ def main() -> None:
         backend.close()
 
 
-def _rounds(backend: SQLite | Postgres, orders: int, rounds: int) -> None:
+def _rounds(backend: SQLite | Postgres, orders: int, rounds: int, pace: float) -> None:
     first, second = backend.describe()
     print(f"{orders} orders x 5 decisions, {first}")
     print(second)
     print(f"{'round':>5} {'decide/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'floor/s':>8}"
           f" {'p50 ms':>7} {'ratio':>6} {'relay/s':>8} {'floor/s':>8} {'ratio':>6}")
     decide_ratios: list[float] = []
+    paced_ratios: list[float] = []
     relay_rates: list[float] = []
     delivered = 0
     for k in range(rounds):
-        (ours, ours_relay, delivered), (floor, floor_relay, written) = _in_turn(
-            backend.orderkit(orders), backend.floor(orders)
-        )
+        runs = _in_turn(backend.orderkit(orders), backend.floor(orders),
+                        *([backend.floor(orders, pace)] if pace else []))
+        (ours, ours_relay, delivered), (floor, floor_relay, written) = runs[:2]
         mine, bare = _summary(ours), _summary(floor)
         relay_rate, floor_rate = delivered / ours_relay, written / floor_relay
         decide_ratios.append(mine[0] / bare[0])
@@ -717,8 +765,16 @@ def _rounds(backend: SQLite | Postgres, orders: int, rounds: int) -> None:
         print(f"{k + 1:>5} {mine[0]:>9.0f} {mine[1]:>7.2f} {mine[2]:>7.2f} {bare[0]:>8.0f}"
               f" {bare[1]:>7.2f} {decide_ratios[-1]:>6.2f} {relay_rate:>8.0f}"
               f" {floor_rate:>8.0f} {relay_rate / floor_rate:>6.2f}")
+        if pace:
+            paced = _summary(runs[2][0])
+            paced_ratios.append(mine[0] / paced[0])
+            print(f"{'':>5} {'paced floor':>17} {paced[0]:>8.0f} {paced[1]:>7.2f}"
+                  f" {paced_ratios[-1]:>6.2f}")
     print(f"deciding, ratio to the floor: median {statistics.median(decide_ratios):.2f},"
           f" range {min(decide_ratios):.2f}-{max(decide_ratios):.2f}")
+    if pace:
+        print(f"the floor paced by {pace * 1000:.2f} ms of CPU work before each decision"
+              f" (untimed): ratio median {statistics.median(paced_ratios):.2f}")
     print(f"relaying: median {statistics.median(relay_rates):,.0f} messages/s"
           f" ({delivered} messages, of which {2 * orders} stock confirmations and"
           f" commits, in batches of {BATCH})")
