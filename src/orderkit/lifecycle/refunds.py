@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from orderkit.model.orders import Order, Payment, PaymentKind
+from orderkit.model.orders import Order, Payment, PaymentKind, derived
 
 if TYPE_CHECKING:
     from orderkit.lifecycle.events import Event
@@ -29,6 +29,7 @@ __all__ = [
     "recorded_by_reference",
     "refund_label",
     "unrefunded",
+    "without_refund",
 ]
 
 
@@ -79,6 +80,15 @@ def money_only_refund(order: Order, reference: str) -> Payment | None:
 
 
 def unrefunded(order: Order, refund: Payment) -> Order:
+    """``order`` without ``refund`` (:func:`without_refund`), built once per order and
+    refund: a re-class reads it in the ``refunds_everything`` guard and again in the
+    ``refund`` handler."""
+    built: Order = derived(order, f"unrefunded {refund.payment_id}",
+                           lambda: without_refund(order, refund))
+    return built
+
+
+def without_refund(order: Order, refund: Payment) -> Order:
     """``order`` without ``refund``: its payment, and the adjustments it recorded
     (labelled :func:`refund_label` of its id), taken back. Its lines, history and
     version stay as they are."""

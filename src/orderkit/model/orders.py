@@ -59,6 +59,7 @@ __all__ = [
     "TrackingEvent",
     "TrackingStatus",
     "check_version_raised",
+    "derived",
     "status_code",
     "status_name",
 ]
@@ -1153,7 +1154,7 @@ class Order:
     @property
     def sold_value(self) -> SoldValue:
         """What the buyer pays for the units still sold (see :class:`SoldValue`)."""
-        value: SoldValue = _derived(self, "sold_value", self._sold_value)
+        value: SoldValue = derived(self, "sold_value", self._sold_value)
         return value
 
     def _sold_value(self) -> SoldValue:
@@ -1163,7 +1164,7 @@ class Order:
     def _sold_amounts(self) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal]:
         """:attr:`sold_value`'s ``(goods, discounts, shipping, tax, rounding)`` as
         Decimals, shared by it and :attr:`totals` (each builds its own ``Money``)."""
-        amounts: tuple[Decimal, Decimal, Decimal, Decimal, Decimal] = _derived(
+        amounts: tuple[Decimal, Decimal, Decimal, Decimal, Decimal] = derived(
             self, "sold_amounts", self._compute_sold_amounts
         )
         return amounts
@@ -1305,7 +1306,7 @@ class Order:
         (slots: discounts, shipping, tax, rounding): its own adjustments, plus its part
         of the order-level discounts, tax and rounding down, spread by line value (by
         units when every line is free). Shared: callers must not change it."""
-        parts: dict[str, dict[tuple[int, int], Decimal]] = _derived(
+        parts: dict[str, dict[tuple[int, int], Decimal]] = derived(
             self, "line_parts", self._compute_line_parts
         )
         return parts
@@ -1363,7 +1364,7 @@ class Order:
     def _balance(self) -> tuple[Decimal, Decimal, Decimal]:
         """``(paid, refunded, sold)`` as Decimals, shared by :attr:`totals`, :attr:`due`
         and :attr:`refund_due`."""
-        balance: tuple[Decimal, Decimal, Decimal] = _derived(
+        balance: tuple[Decimal, Decimal, Decimal] = derived(
             self, "balance", self._compute_balance
         )
         return balance
@@ -1382,7 +1383,7 @@ class Order:
     def totals(self) -> OrderTotals:
         """Goods, shipping, discounts, payable, what is still sold, paid and refunded, and
         settlement, exact to the cent."""
-        value: OrderTotals = _derived(self, "totals", self._totals)
+        value: OrderTotals = derived(self, "totals", self._totals)
         return value
 
     def _totals(self) -> OrderTotals:
@@ -1432,15 +1433,17 @@ class Order:
         )
 
 
-#: Values derived from an order, kept while the order lives: an order is immutable, so
-#: its totals never change, and a decision reads them several times (the guard, the
-#: handler, the refund check). Keyed by ``id``; the weak reference's callback drops the
-#: entry when the order is freed, before its ``id`` can be reused.
+#: Values derived from an order, kept while the order lives (:func:`derived`): an order
+#: is immutable, so its totals never change, and a decision reads them several times
+#: (the guard, the handler, the refund check). Keyed by ``id``; the weak reference's
+#: callback drops the entry when the order is freed, before its ``id`` can be reused.
 _DERIVED: dict[int, tuple[weakref.ref[Order], dict[str, Any]]] = {}
 
 
-def _derived(order: Order, name: str, compute: Callable[[], Any]) -> Any:
-    """``compute()``, once per order and ``name``."""
+def derived(order: Order, name: str, compute: Callable[[], Any]) -> Any:
+    """``compute()``, once per ``order`` and ``name`` while the order lives (an order is
+    immutable: what is derived from it never changes). The lifecycle keeps what a
+    decision reads several times this way (the guard, the handler, the engine)."""
     key = id(order)
     entry = _DERIVED.get(key)
     if entry is None or entry[0]() is not order:
