@@ -118,6 +118,10 @@ def test_money_only_then_its_lines_ends_as_a_refund_naming_its_lines(
     refunded = next(e for e in direct.events if type(e).__name__ == "Refunded")
     assert dict(fact.released) == dict(refunded.released)
     assert bool(fact.released) is not shipped
+    # What it gave back, part by part, is what the refund naming them said.
+    assert fact.amount == amount
+    for part in ("goods", "discounts", "shipping", "tax", "rounding", "overpaid"):
+        assert getattr(fact, part) == getattr(refunded, part), part
     # The refund's payment now names its lines; it keeps its id, time and method.
     payment = next(p for p in later.order.payments if p.kind is PaymentKind.REFUND)
     assert (payment.payment_id, dict(payment.lines), payment.amount) == (
