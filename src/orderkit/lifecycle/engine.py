@@ -76,7 +76,12 @@ from orderkit.lifecycle.handlers import (
     units_text,
 )
 from orderkit.lifecycle.policy import Policy
-from orderkit.lifecycle.refunds import is_reclass, recorded_by_reference
+from orderkit.lifecycle.refunds import (
+    is_reclass,
+    owed_between,
+    recorded_by_reference,
+    refund_fields,
+)
 from orderkit.lifecycle.table import (
     DEFAULT_TABLE,
     Rule,
@@ -282,7 +287,8 @@ class Lifecycle:
             owed = new.refund_due - order.refund_due
             if owed.amount > 0:
                 events.append(
-                    RefundDue(order.order_id, event.event_id, now, owed, _left(order, new))
+                    RefundDue(order.order_id, event.event_id, now, owed, _left(order, new),
+                              **refund_fields(owed_between(order, new)))
                 )
         entry = AuditEntry(
             order.order_id,

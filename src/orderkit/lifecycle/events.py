@@ -50,6 +50,7 @@ __all__ = [
     "ReceivableDue",
     "RefundDue",
     "RefundLinesAssigned",
+    "RefundSplit",
     "Refunded",
     "ReturnCancelled",
     "ReturnReceived",
@@ -305,12 +306,38 @@ class OrderCancelled(DomainEvent):
 
 
 @attrs.frozen
-class RefundDue(DomainEvent):
+class RefundSplit(DomainEvent):
+    """Base of the facts that say what money given back (or owed back) is for, part by
+    part (added in 0.3): :class:`RefundDue`, :class:`Refunded` and
+    :class:`RefundLinesAssigned`. ``goods``, ``discounts``, ``shipping``, ``tax``,
+    ``rounding`` and ``overpaid`` are the parts of a
+    :class:`~orderkit.model.orders.RefundValue` (keyword-only), adding up to the fact's
+    ``amount``: ``goods - discounts + shipping + tax + rounding + overpaid``. ``None``
+    in a payload written before 0.3."""
+
+    goods: Money | None = attrs.field(default=None, kw_only=True)
+    discounts: Money | None = attrs.field(default=None, kw_only=True)
+    shipping: Money | None = attrs.field(default=None, kw_only=True)
+    tax: Money | None = attrs.field(default=None, kw_only=True)
+    rounding: Money | None = attrs.field(default=None, kw_only=True)
+    overpaid: Money | None = attrs.field(default=None, kw_only=True)
+
+
+@attrs.frozen
+class RefundDue(RefundSplit):
     """The buyer is now owed ``amount`` more than before: units they paid for were
     cancelled or returned (``lines``, line id to units), a price was lowered after
     payment, or a payment went over what was due (``lines`` empty). Finance pays it back
     with a ``refund``; :attr:`~orderkit.model.orders.OrderTotals.refund_due` is what is
-    still owed."""
+    still owed.
+
+    What it is owed for (added in 0.3; ``None`` in a payload written before), as a
+    :class:`~orderkit.model.orders.RefundValue` counts it: the units' ``goods`` value
+    and their share of the order's ``discounts``, ``shipping``, ``tax`` and
+    ``rounding`` (as :class:`LinesCancelled` says them), and ``overpaid``, money paid
+    beyond the order's price (an overpayment, a price lowered after payment). They add
+    up to ``amount``: ``goods - discounts + shipping + tax + rounding + overpaid``.
+    """
 
     amount: Money
     lines: Mapping[str, int]
@@ -345,7 +372,7 @@ class ReturnReceived(DomainEvent):
 
 
 @attrs.frozen
-class Refunded(DomainEvent):
+class Refunded(RefundSplit):
     """Money went back to the buyer, covering these units.
 
     ``released`` maps SKU to units refunded before they shipped (stock to release);
@@ -354,6 +381,16 @@ class Refunded(DomainEvent):
     it went back (added in 0.3): the ``refund``'s, else the way the money came in, as
     the order records it (:meth:`~orderkit.model.orders.Order.paying_method`), else
     empty.
+
+    What it gave back (added in 0.3; ``None`` in a payload written before), the split
+    the order keeps as the refund's :attr:`~orderkit.model.orders.Payment.value`:
+    ``goods``, ``discounts``, ``shipping``, ``tax``, ``rounding`` and ``overpaid``, as
+    :class:`RefundDue` says them, adding up to ``amount``. Money given on goods the
+    buyer keeps (a concession) is a discount granted: a negative ``discounts``. Over an
+    order's life the ``Refunded`` events (each replaced by the
+    :class:`RefundLinesAssigned` that re-classes it) add up, part by part, to what
+    left the buyer's bill once nothing is owed back
+    (:func:`~orderkit.lifecycle.refunds.given_back`).
     """
 
     amount: Money
@@ -364,19 +401,27 @@ class Refunded(DomainEvent):
 
 
 @attrs.frozen
-class RefundLinesAssigned(DomainEvent):
+class RefundLinesAssigned(RefundSplit):
     """The units of a refund recorded as money only are now known (added in 0.3): the
     same refund (its ``reference``, the platform's refund number, and its amount) was
     told again naming ``lines`` (line id to units), which moved to REFUNDED as if the
     refund had named them from the start. No money moved: the :class:`Refunded` of
     ``refund_id`` (the event that recorded the refund) said it. ``released`` maps SKU
     to units refunded before they shipped (stock to release), as in :class:`Refunded`.
+
+    What the refund gave back, now its units are known (added in 0.3; ``None`` in a
+    payload written before): its ``amount`` and its ``goods``, ``discounts``,
+    ``shipping``, ``tax``, ``rounding`` and ``overpaid``, as :class:`Refunded` says
+    them. They replace what the :class:`Refunded` of ``refund_id`` said (a concession
+    on the goods kept, as a refund naming no units is booked): a booker reverses that
+    split and books this one.
     """
 
     refund_id: str
     reference: str
     lines: Mapping[str, int]
     released: Mapping[str, int]
+    amount: Money | None = None
 
 
 @attrs.frozen

@@ -44,7 +44,13 @@ from orderkit.lifecycle.events import (
 )
 from orderkit.lifecycle.parcels import scan_target, scanned_parcel
 from orderkit.lifecycle.policy import Actor, Policy, named_approver
-from orderkit.lifecycle.refunds import reclassed_refund, refund_label, unrefunded
+from orderkit.lifecycle.refunds import (
+    reclassed_refund,
+    refund_fields,
+    refund_label,
+    refund_value,
+    unrefunded,
+)
 from orderkit.lifecycle.table import (
     Rule,
     TransitionTable,
@@ -74,6 +80,7 @@ from orderkit.model.orders import (
     OrderStatus,
     Payment,
     PaymentKind,
+    RefundValue,
     Return,
     Shipment,
     SoldValue,
@@ -465,15 +472,24 @@ def refund(step: Step) -> Effect:
         reference=data.get("reference") or "",  # checked: text when given
     )
     fields, released = _pay_back(order, event, payment)
-    fields["payments"] = (*order.payments, payment)
+    value = _gives_back(order, fields, payment)
+    fields["payments"] = (*order.payments, attrs.evolve(payment, value=value))
     refunded = order.totals.refunded
     return Effect(
         fields,
         (Refunded(order.order_id, event.event_id, step.now, amount, dict(payment.lines),
-                  released, payment.reference, payment.method),),
+                  released, payment.reference, payment.method, **refund_fields(value)),),
         (("refunded", str(refunded), str(refunded + amount)),),
         step.approved_by,
     )
+
+
+def _gives_back(order: Order, fields: Mapping[str, Any], payment: Payment) -> RefundValue:
+    """What ``payment`` (a refund paid back on ``order``, which ``fields`` change) gives
+    back, part by part (:func:`~orderkit.lifecycle.refunds.refund_value`)."""
+    unvalued = attrs.evolve(payment, value=None)
+    after = attrs.evolve(order, **fields, payments=(*order.payments, unvalued))
+    return refund_value(order, after, payment.amount)
 
 
 def _assign_lines(step: Step, recorded: Payment) -> Effect:
@@ -483,17 +499,21 @@ def _assign_lines(step: Step, recorded: Payment) -> Effect:
     and its concessions) and it is paid back again on the line path, under its own id,
     time and method, naming those lines; so the order ends as if it had named them from
     the start. No money moves: a :class:`RefundLinesAssigned` says which units went
-    (and the stock they free, as a refund of them would have)."""
+    (and the stock they free, as a refund of them would have), and what the refund gave
+    back now they are known (valued on the order without it, as when it was paid)."""
     order, event = step.order, step.event
     base = unrefunded(order, recorded)
     payment = attrs.evolve(recorded, lines=refund_lines(base, event))
     fields, released = _pay_back(base, event, payment)
+    value = _gives_back(base, fields, payment)
+    payment = attrs.evolve(payment, value=value)
     fields.setdefault("adjustments", base.adjustments)  # its concessions taken back
     fields["payments"] = tuple(payment if p.payment_id == recorded.payment_id else p
                                for p in order.payments)
     assigned = RefundLinesAssigned(order.order_id, event.event_id, step.now,
                                    recorded.payment_id, recorded.reference,
-                                   dict(payment.lines), released)
+                                   dict(payment.lines), released, payment.amount,
+                                   **refund_fields(value))
     return Effect(
         fields,
         (assigned,),

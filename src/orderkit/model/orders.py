@@ -16,11 +16,13 @@ cancelled, or 1 of 3 refunded, without losing track of the rest.
 from __future__ import annotations
 
 import decimal
+import math
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from enum import IntEnum, StrEnum
+from fractions import Fraction
 from typing import Any, Final, Literal
 
 import attrs
@@ -53,12 +55,14 @@ __all__ = [
     "Payment",
     "PaymentKind",
     "PaymentTerms",
+    "RefundValue",
     "Return",
     "Shipment",
     "SoldValue",
     "TrackingEvent",
     "TrackingStatus",
     "check_version_raised",
+    "derived",
     "status_code",
     "status_name",
 ]
@@ -418,6 +422,104 @@ _SUBTRACTS = (
 _LOWERS = frozenset({*_SUBTRACTS, AdjustmentKind.SHIPPING_CONCESSION})
 
 
+#: How each part of a :class:`RefundValue` counts in its ``amount`` (discounts subtract).
+_PART_SIGNS: Final = (1, -1, 1, 1, 1, 1)
+
+
+def _same_currency(value: RefundValue, attribute: Any, money: Money) -> None:
+    if not isinstance(money, Money):
+        raise ValidationError(attribute.name, money, "expected Money")
+    if money.currency != value.goods.currency:
+        raise CurrencyMismatch(f"{attribute.name}.currency", value.goods.currency, money.currency)
+
+
+@attrs.frozen
+class RefundValue:
+    """What money given back to the buyer (or owed back) is for, part by part (added in
+    0.3): what a refund gave back (:attr:`Payment.value`, ``Refunded``), what became
+    owed (``RefundDue``).
+
+    ``goods``, ``discounts``, ``shipping``, ``tax`` and ``rounding`` are value that left
+    the buyer's bill, counted as :class:`SoldValue` counts what is still sold: for
+    units given back, their price and their share of the order's discounts, shipping,
+    tax and rounding; for money given on goods the buyer keeps (a concession: a
+    discount granted after the sale), a negative ``discounts``; for the order's own
+    shipping (or rounding up) given back, ``shipping`` (or ``rounding``). ``overpaid``
+    is money paid beyond what the order is priced at: a payment over what was due, or a
+    price lowered after payment (before the goods ship, so never revenue): none of
+    goods, shipping or tax.
+    ``amount = goods - discounts + shipping + tax + rounding + overpaid``.
+    """
+
+    goods: Money = attrs.field(validator=check.instance(Money))
+    discounts: Money = attrs.field(validator=_same_currency)
+    shipping: Money = attrs.field(validator=_same_currency)
+    tax: Money = attrs.field(validator=_same_currency)
+    rounding: Money = attrs.field(validator=_same_currency)
+    overpaid: Money = attrs.field(validator=_same_currency)
+
+    @classmethod
+    def zero(cls, currency: str) -> RefundValue:
+        """Nothing, in ``currency``."""
+        zero = Money.zero(currency)
+        return cls(zero, zero, zero, zero, zero, zero)
+
+    @classmethod
+    def left(cls, value: SoldValue, overpaid: Money | None = None) -> RefundValue:
+        """``value`` (what left the bill, as :meth:`SoldValue.minus` gives it) and
+        ``overpaid`` (default zero) as a refund's parts."""
+        return cls(value.goods, value.discounts, value.shipping, value.tax, value.rounding,
+                   Money.zero(value.goods.currency) if overpaid is None else overpaid)
+
+    @property
+    def amount(self) -> Money:
+        """``goods - discounts + shipping + tax + rounding + overpaid``."""
+        return (self.goods - self.discounts + self.shipping + self.tax + self.rounding
+                + self.overpaid)
+
+    def plus(self, other: RefundValue) -> RefundValue:
+        """Part by part, ``self`` and ``other`` together."""
+        return RefundValue(*(a + b for a, b in zip(self._parts(), other._parts(), strict=True)))
+
+    def minus(self, other: RefundValue) -> RefundValue:
+        """Part by part, what ``self`` holds beyond ``other``."""
+        return RefundValue(*(a - b for a, b in zip(self._parts(), other._parts(), strict=True)))
+
+    def part(self, amount: Money) -> RefundValue:
+        """The share of this value worth ``amount``: each part in proportion
+        (``amount / self.amount``), rounded once, half up, to the finest digit of the
+        parts (the currency's minor unit at least); the few of those digits rounding
+        leaves over go to the largest part. So the parts add up to ``amount`` exactly.
+        A :class:`ValidationError` names ``amount`` when it is no Money of this value's
+        currency, or this value is worth nothing and ``amount`` is not zero."""
+        total = self.amount
+        currency = total.currency
+        if not isinstance(amount, Money):
+            raise ValidationError("amount", amount, "expected Money")
+        if amount.currency != currency:
+            raise CurrencyMismatch("amount.currency", currency, amount.currency)
+        if amount == total:
+            return self
+        if not amount:
+            return RefundValue.zero(currency)
+        if not total:
+            raise ValidationError("amount", amount, "no share of a value worth nothing")
+        parts = self._parts()
+        digits = max(money.digits for money in (*parts, amount))
+        ratio = Fraction(amount.amount) / Fraction(total.amount)
+        signed = [Fraction(sign * money.amount) for sign, money in zip(_PART_SIGNS, parts,
+                                                                       strict=True)]
+        shares = [math.floor(share * ratio * 10**digits + Fraction(1, 2)) for share in signed]
+        largest = max(range(len(shares)), key=lambda index: (abs(signed[index]), -index))
+        shares[largest] += int(amount.amount.scaleb(digits)) - sum(shares)
+        return RefundValue(*(Money(Decimal(sign * share).scaleb(-digits), currency)
+                             for sign, share in zip(_PART_SIGNS, shares, strict=True)))
+
+    def _parts(self) -> tuple[Money, Money, Money, Money, Money, Money]:
+        return (self.goods, self.discounts, self.shipping, self.tax, self.rounding,
+                self.overpaid)
+
+
 _to_at_impl = check.aware("at")
 
 
@@ -454,11 +556,33 @@ class Payment:
     reference: str = attrs.field(default="", validator=check.text())
     """The gateway's transaction id (Alipay trade_no, WeChat transaction_id, ...)."""
     lines: FrozenMap[str, int] = attrs.field(factory=FrozenMap, converter=_to_unit_map)
+    value: RefundValue | None = attrs.field(
+        default=None, validator=check.instance(RefundValue, optional=True)
+    )
+    """What a refund gave back, part by part (added in 0.3; see :class:`RefundValue`):
+    the lifecycle records it with every refund it pays, and the ``Refunded`` event
+    carries it. ``None`` for a payment, and for a refund recorded without it (placed by
+    a mapping, or stored before 0.3)."""
 
     @amount.validator
     def _positive(self, _attribute: Any, value: Money) -> None:
         if value.amount < 0:
             raise ValidationError("amount.amount", value.amount, "must be >= 0")
+
+    @value.validator
+    def _adds_up(self, _attribute: Any, value: RefundValue | None) -> None:
+        if value is None:
+            return
+        if self.kind is not PaymentKind.REFUND:
+            raise ValidationError("value", value, "only a refund says what it gave back")
+        if value.goods.currency != self.amount.currency:
+            raise CurrencyMismatch("value.goods.currency", self.amount.currency,
+                                   value.goods.currency)
+        if value.amount != self.amount:
+            raise ValidationError(
+                "value", value,
+                f"its parts add up to {value.amount}, not the refund's {self.amount}",
+            )
 
 
 _to_tracking_status_impl = check.enum_member(TrackingStatus, "status")
@@ -1153,7 +1277,7 @@ class Order:
     @property
     def sold_value(self) -> SoldValue:
         """What the buyer pays for the units still sold (see :class:`SoldValue`)."""
-        value: SoldValue = _derived(self, "sold_value", self._sold_value)
+        value: SoldValue = derived(self, "sold_value", self._sold_value)
         return value
 
     def _sold_value(self) -> SoldValue:
@@ -1163,7 +1287,7 @@ class Order:
     def _sold_amounts(self) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal]:
         """:attr:`sold_value`'s ``(goods, discounts, shipping, tax, rounding)`` as
         Decimals, shared by it and :attr:`totals` (each builds its own ``Money``)."""
-        amounts: tuple[Decimal, Decimal, Decimal, Decimal, Decimal] = _derived(
+        amounts: tuple[Decimal, Decimal, Decimal, Decimal, Decimal] = derived(
             self, "sold_amounts", self._compute_sold_amounts
         )
         return amounts
@@ -1305,7 +1429,7 @@ class Order:
         (slots: discounts, shipping, tax, rounding): its own adjustments, plus its part
         of the order-level discounts, tax and rounding down, spread by line value (by
         units when every line is free). Shared: callers must not change it."""
-        parts: dict[str, dict[tuple[int, int], Decimal]] = _derived(
+        parts: dict[str, dict[tuple[int, int], Decimal]] = derived(
             self, "line_parts", self._compute_line_parts
         )
         return parts
@@ -1363,7 +1487,7 @@ class Order:
     def _balance(self) -> tuple[Decimal, Decimal, Decimal]:
         """``(paid, refunded, sold)`` as Decimals, shared by :attr:`totals`, :attr:`due`
         and :attr:`refund_due`."""
-        balance: tuple[Decimal, Decimal, Decimal] = _derived(
+        balance: tuple[Decimal, Decimal, Decimal] = derived(
             self, "balance", self._compute_balance
         )
         return balance
@@ -1382,7 +1506,7 @@ class Order:
     def totals(self) -> OrderTotals:
         """Goods, shipping, discounts, payable, what is still sold, paid and refunded, and
         settlement, exact to the cent."""
-        value: OrderTotals = _derived(self, "totals", self._totals)
+        value: OrderTotals = derived(self, "totals", self._totals)
         return value
 
     def _totals(self) -> OrderTotals:
@@ -1432,15 +1556,17 @@ class Order:
         )
 
 
-#: Values derived from an order, kept while the order lives: an order is immutable, so
-#: its totals never change, and a decision reads them several times (the guard, the
-#: handler, the refund check). Keyed by ``id``; the weak reference's callback drops the
-#: entry when the order is freed, before its ``id`` can be reused.
+#: Values derived from an order, kept while the order lives (:func:`derived`): an order
+#: is immutable, so its totals never change, and a decision reads them several times
+#: (the guard, the handler, the refund check). Keyed by ``id``; the weak reference's
+#: callback drops the entry when the order is freed, before its ``id`` can be reused.
 _DERIVED: dict[int, tuple[weakref.ref[Order], dict[str, Any]]] = {}
 
 
-def _derived(order: Order, name: str, compute: Callable[[], Any]) -> Any:
-    """``compute()``, once per order and ``name``."""
+def derived(order: Order, name: str, compute: Callable[[], Any]) -> Any:
+    """``compute()``, once per ``order`` and ``name`` while the order lives (an order is
+    immutable: what is derived from it never changes). The lifecycle keeps what a
+    decision reads several times this way (the guard, the handler, the engine)."""
     key = id(order)
     entry = _DERIVED.get(key)
     if entry is None or entry[0]() is not order:

@@ -14,6 +14,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import attrs
+
 try:
     from hypothesis import strategies as st
 except ModuleNotFoundError as missing:  # pragma: no cover - the suite installs the extra
@@ -38,11 +40,14 @@ from orderkit.model.orders import (
     OrderStatus,
     Payment,
     PaymentKind,
+    PaymentTerms,
+    RefundValue,
     Shipment,
     TrackingStatus,
 )
 
 __all__ = [
+    "PRICED_LINE_IDS",
     "addresses",
     "aware_datetimes",
     "currencies",
@@ -52,6 +57,7 @@ __all__ = [
     "odd_json_values",
     "order_lines",
     "orders",
+    "priced_orders",
 ]
 
 _COMMON = ("CNY", "USD", "EUR", "HKD", "JPY", "KWD")
@@ -170,6 +176,7 @@ def orders(draw: st.DrawFn) -> Order:
             max_size=3,
         )
     )
+    payments = [draw(_valued(payment)) for payment in payments]
     shipments = draw(
         st.lists(
             st.builds(
@@ -224,6 +231,62 @@ def orders(draw: st.DrawFn) -> Order:
         lock_id=draw(st.none() | _ids()),
         applied_event_ids=tuple(draw(st.lists(_ids(), max_size=5))),
     )
+
+
+@st.composite
+def _valued(draw: st.DrawFn, payment: Payment) -> Payment:
+    """``payment``, or for a refund maybe with what it gave back: parts of any sign
+    that add up to its amount."""
+    if payment.kind is not PaymentKind.REFUND or not draw(st.booleans()):
+        return payment
+    currency = payment.amount.currency
+    parts = [draw(money(currency, max_minor=10**6)) for _part in range(4)]
+    goods, discounts, shipping, tax = parts
+    rounding = -draw(money(currency, max_minor=99))
+    overpaid = payment.amount - (goods - discounts + shipping + tax + rounding)
+    return attrs.evolve(payment, value=RefundValue(goods, discounts, shipping, tax,
+                                                   rounding, overpaid))
+
+
+#: The line ids of :func:`priced_orders`, in order.
+PRICED_LINE_IDS = ("1", "2", "3")
+
+
+@st.composite
+def priced_orders(draw: st.DrawFn, *, rounding: bool = False) -> Order:
+    """A new CNY order as a channel places it, for a lifecycle to take through its
+    life (added in 0.3): one to three lines ``"1"``, ``"2"``, ``"3"`` (1 to 4 units at
+    0.00 to 99.99), maybe one line's own discount, an order coupon, shipping and tax
+    (each covered by the goods), with ``rounding`` maybe a till's rounding (up, or down
+    but not below zero), and either payment terms; nothing paid, shipped or refunded."""
+    count = draw(st.integers(1, 3))
+    lines = [OrderLine(PRICED_LINE_IDS[i], f"SKU-{i}", draw(st.integers(1, 4)),
+                       Money.from_minor(draw(st.integers(0, 9_999)), "CNY"))
+             for i in range(count)]
+    goods = sum(line.amount.minor for line in lines)
+    adjustments = []
+    line = draw(st.sampled_from(lines))
+    if line.amount.minor and draw(st.booleans()):
+        off = draw(st.integers(1, line.amount.minor))
+        goods -= off
+        adjustments.append(Adjustment(AdjustmentKind.DISCOUNT, Money.from_minor(off, "CNY"),
+                                      line_id=line.line_id))
+    if goods and draw(st.booleans()):
+        coupon = Money.from_minor(draw(st.integers(1, goods)), "CNY")
+        adjustments.append(Adjustment(AdjustmentKind.COUPON, coupon))
+    for kind, most in ((AdjustmentKind.SHIPPING, 1_500), (AdjustmentKind.TAX, 999)):
+        if draw(st.booleans()):
+            amount = Money.from_minor(draw(st.integers(0, most)), "CNY")
+            adjustments.append(Adjustment(kind, amount))
+    order = Order("ORD-V", "pos", "V-1", lines, datetime(2026, 2, 16, 2, 0, tzinfo=UTC),
+                  adjustments=adjustments,
+                  payment_terms=draw(st.sampled_from(list(PaymentTerms))))
+    if rounding and draw(st.booleans()):
+        down = min(9, order.totals.payable.minor)
+        till = Money.from_minor(draw(st.integers(-down, 9)), "CNY")
+        order = attrs.evolve(order, adjustments=(
+            *adjustments, Adjustment(AdjustmentKind.ROUNDING, till)))
+    return order
 
 
 def decimal_amounts(currency: str) -> st.SearchStrategy[Decimal]:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from orderkit.inventory import InventoryLedger
-from orderkit.lifecycle import Event, Lifecycle, OrderService, RefundLinesAssigned
+from orderkit.lifecycle import Event, Lifecycle, OrderService, RefundLinesAssigned, refunds
 from orderkit.model.errors import IdempotencyConflict
 from orderkit.model.money import Money
 from orderkit.model.orders import (
@@ -20,6 +20,7 @@ from orderkit.model.orders import (
     LineStatus,
     Order,
     OrderLine,
+    Payment,
     PaymentKind,
 )
 from orderkit.testing import ManualClock
@@ -117,10 +118,33 @@ def test_money_only_then_its_lines_ends_as_a_refund_naming_its_lines(
     refunded = next(e for e in direct.events if type(e).__name__ == "Refunded")
     assert dict(fact.released) == dict(refunded.released)
     assert bool(fact.released) is not shipped
+    # What it gave back, part by part, is what the refund naming them said.
+    assert fact.amount == amount
+    for part in ("goods", "discounts", "shipping", "tax", "rounding", "overpaid"):
+        assert getattr(fact, part) == getattr(refunded, part), part
     # The refund's payment now names its lines; it keeps its id, time and method.
     payment = next(p for p in later.order.payments if p.kind is PaymentKind.REFUND)
     assert (payment.payment_id, dict(payment.lines), payment.amount) == (
         "webhook-1", lines, amount)
+
+
+def test_the_order_without_the_refund_is_built_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The ``refunds_everything`` guard and the ``refund`` handler both read it.
+    lifecycle = Lifecycle(clock=ManualClock(T0))
+    paid = _paid(lifecycle, "coupon", shipped=False)
+    amount = _worth(lifecycle, paid, {"2": 1})
+    order = lifecycle.apply(paid, _refund("webhook-1", amount)).order
+    built: list[str] = []
+    without = refunds.without_refund
+
+    def counted(order: Order, refund: Payment) -> Order:
+        built.append(refund.payment_id)
+        return without(order, refund)
+
+    monkeypatch.setattr(refunds, "without_refund", counted)
+    later = lifecycle.apply(order, _refund("sync-1", amount, {"2": 1}))
+    assert [type(e).__name__ for e in later.events] == ["RefundLinesAssigned"]
+    assert built == ["webhook-1"]
 
 
 def test_a_refund_whose_lines_were_given_stays_the_same_refund() -> None:

@@ -30,9 +30,9 @@ from orderkit.lifecycle import (
     ReceivableDue,
 )
 from orderkit.testing import ManualClock
+from orderkit.testing.strategies import PRICED_LINE_IDS, priced_orders
 
 T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)
-LINE_IDS = ("1", "2", "3")
 
 
 def cny(amount: str | int) -> Money:
@@ -106,30 +106,7 @@ def test_a_payload_from_before_reads_back_without_the_values() -> None:
 # --- the values add up to the order's totals ------------------------------------------------
 
 
-@st.composite
-def orders(draw: st.DrawFn) -> Order:
-    count = draw(st.integers(1, 3))
-    lines = [OrderLine(LINE_IDS[i], f"SKU-{i}", draw(st.integers(1, 4)),
-                       cny(draw(st.integers(0, 9_999)))) for i in range(count)]
-    goods = sum(line.amount.minor for line in lines)
-    adjustments = []
-    line = draw(st.sampled_from(lines))
-    if line.amount.minor and draw(st.booleans()):
-        off = draw(st.integers(1, line.amount.minor))
-        goods -= off
-        adjustments.append(Adjustment(AdjustmentKind.DISCOUNT, cny(off), line_id=line.line_id))
-    if goods and draw(st.booleans()):
-        adjustments.append(Adjustment(AdjustmentKind.COUPON, cny(draw(st.integers(1, goods)))))
-    if draw(st.booleans()):
-        adjustments.append(Adjustment(AdjustmentKind.SHIPPING, cny(draw(st.integers(0, 1_500)))))
-    if draw(st.booleans()):
-        adjustments.append(Adjustment(AdjustmentKind.TAX, cny(draw(st.integers(0, 999)))))
-    terms = draw(st.sampled_from(list(PaymentTerms)))
-    return Order("ORD-V", "pos", "V-1", lines, T0, adjustments=adjustments,
-                 payment_terms=terms)
-
-
-units = st.dictionaries(st.sampled_from(LINE_IDS), st.integers(1, 3), min_size=1, max_size=2)
+units = st.dictionaries(st.sampled_from(PRICED_LINE_IDS), st.integers(1, 3), min_size=1, max_size=2)
 steps = st.lists(st.one_of(
     st.tuples(st.just("ship"), st.one_of(st.none(), units)),
     st.tuples(st.just("ship_scanned"), units),  # the warehouse tells the scanned parcel
@@ -160,7 +137,7 @@ def _event(order: Order, n: int, name: str, lines: dict[str, int] | None) -> Eve
 
 
 @settings(max_examples=150, deadline=None)
-@given(orders(), st.booleans(), steps)
+@given(priced_orders(), st.booleans(), steps)
 def test_the_values_events_carry_add_up_to_the_totals(
     order: Order, pay: bool, story: list[tuple[str, dict[str, int] | None]]
 ) -> None:

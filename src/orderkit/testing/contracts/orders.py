@@ -27,7 +27,9 @@ from orderkit.model.orders import (
     OrderLine,
     OrderStatus,
     Payment,
+    PaymentKind,
     PaymentTerms,
+    RefundValue,
     Shipment,
 )
 from orderkit.testing.samples import sample_order
@@ -462,6 +464,20 @@ class OrderRepositoryContract:
         order = sample_order()
         repository.save(order, expected_version=None)
         assert repository.get(order.order_id) == order
+
+    def test_a_refund_reads_back_with_what_it_gave_back(self) -> None:
+        repository = self.create_repository()
+        order = sample_order()
+        cny = partial(Money, currency="CNY")
+        # the cancelled unit of line 2: 5.00 less its 0.44 of the coupon
+        value = RefundValue(cny("5.00"), cny("0.44"), cny("0.00"), cny("0.00"), cny("0.00"),
+                            cny("0.00"))
+        refund = Payment("R1", cny("4.56"), order.created_at + timedelta(hours=7),
+                         kind=PaymentKind.REFUND, lines={"2": 1}, value=value)
+        order = attrs.evolve(order, payments=(*order.payments, refund))
+        repository.save(order, expected_version=None)
+        stored = repository.get(order.order_id)
+        assert stored == order and stored.payments[-1].value == value
 
     def test_unknown_order_is_not_found(self) -> None:
         repository = self.create_repository()
