@@ -85,10 +85,11 @@ class EntryKind(enum.StrEnum):
     #: scan assumed every open unit went, the warehouse's ``ship`` of the parcel named
     #: fewer): back on hand and locked again on the lock line that committed them
     UNCOMMIT = "uncommit"
-    #: (+qty, 0): units a ``SHIP_UNLOCKED`` booked as shipped for an order with no lock
-    #: that never left (a carrier scan assumed every open unit went, the warehouse's
-    #: ``ship`` of the parcel named fewer): back on hand, counted off the order's
-    #: shipments
+    #: (+qty, 0): units a ``SHIP_UNLOCKED`` booked as shipped for an order that never
+    #: left (a carrier scan assumed every open unit went, the warehouse's ``ship`` of the
+    #: parcel named fewer): back on hand, counted off the order's shipments, and off
+    #: its lock line's ``shipped_unlocked`` when it names the lock the units were
+    #: shipped on
     UNSHIP_UNLOCKED = "unship_unlocked"
 
 
@@ -134,6 +135,7 @@ LINE_MOVES: dict[EntryKind, tuple[str, int]] = {
     EntryKind.SHIP_UNLOCKED: ("shipped_unlocked", 1),
     EntryKind.RELEASE_EXPIRED: ("released", 1),
     EntryKind.UNCOMMIT: ("committed", -1),
+    EntryKind.UNSHIP_UNLOCKED: ("shipped_unlocked", -1),
 }
 
 
@@ -223,8 +225,9 @@ class LockLine:
     ``RELEASE_EXPIRED`` entry moves them from ``expired`` to ``released``: ``expired`` is
     what the order lost by time and may still want). ``shipped_unlocked``
     counts units shipped against this line beyond what it still held (``SHIP_UNLOCKED``
-    entries: after expiry, after release, or more than was locked); it is not part of
-    ``remaining``.
+    entries: after expiry, after release, or more than was locked) less those taken
+    back since (``UNSHIP_UNLOCKED`` entries naming the lock: they never left); it is not
+    part of ``remaining``.
     """
 
     lock_key: str

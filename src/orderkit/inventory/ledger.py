@@ -84,6 +84,14 @@ def _unlocked_ref_id(ref: str, sku: str) -> str:
     return f"{ref}:{sku}:unlocked"
 
 
+def _lockless_ref_id(ref: str, sku: str) -> str:
+    """The entry id of ``sku``'s ``UNSHIP_UNLOCKED`` entry, naming no lock, for the call
+    identified by ``ref``: units an ``uncommit`` takes back that the order shipped
+    without its lock (beside those its lock shipped unlocked, under
+    :func:`_unlocked_ref_id`)."""
+    return f"{ref}:{sku}:lockless"
+
+
 def _oversell_ref_id(ref: str, sku: str) -> str:
     """The entry id of the ``OVERSELL`` record of ``sku`` for the call identified by
     ``ref``: a retried call reads back what the first one found."""
@@ -170,7 +178,7 @@ def _ids_of(call: _Call, sku: str) -> tuple[str, ...]:
     if call.operation in _SHIPPING_CALLS:
         return (_ref_id(ref, sku), _unlocked_ref_id(ref, sku), _oversell_ref_id(ref, sku))
     if call.operation == "uncommit":
-        return (_ref_id(ref, sku), _unlocked_ref_id(ref, sku))
+        return (_ref_id(ref, sku), _unlocked_ref_id(ref, sku), _lockless_ref_id(ref, sku))
     if call.operation == "confirm":
         return (_ref_id(ref, sku), _lapsed_ref_id(ref, sku))
     if call.operation == "release":
@@ -234,7 +242,7 @@ def _applied(stored: Collection[str], call: _Call) -> bool:
     """Whether a call with this ``ref`` already wrote entries (``stored``: the ids of
     the transaction's calls found in the ledger, read under the lock); for a shipping
     call the ``SHIP_UNLOCKED`` entries it may write alone count too (for an uncommit
-    its ``UNSHIP_UNLOCKED`` entries), for a confirm the
+    its ``UNSHIP_UNLOCKED`` entries, naming its lock or none), for a confirm the
     ``LAPSE`` records and for a release the ``RELEASE_EXPIRED`` entries it may write
     alone, and for a ``record_shipped`` the ``RECEIVE`` it always writes first."""
     ref = call.ref
@@ -245,6 +253,7 @@ def _applied(stored: Collection[str], call: _Call) -> bool:
     return any(
         _ref_id(ref, sku) in stored
         or (call.operation in _UNLOCKED_CALLS and _unlocked_ref_id(ref, sku) in stored)
+        or (call.operation == "uncommit" and _lockless_ref_id(ref, sku) in stored)
         or (call.operation == "confirm" and _lapsed_ref_id(ref, sku) in stored)
         or (call.operation == "release" and _let_go_ref_id(ref, sku) in stored)
         for sku in call.skus
@@ -1219,11 +1228,8 @@ class InventoryLedger:
         return ReleaseResult(outcome, lock_id, token_order, confirmed, lapsed=lapsed)
 
     def _uncommit_in(self, batch: _Batch, call: _Call) -> ReleaseResult | RefusedError:
-        """An ``uncommit``: the reverse of the commit that shipped units that never left.
-        What the lock committed of them is locked again (``UNCOMMIT``); the rest (units
-        it shipped no longer locked, or a SKU the order shipped without it) come back on
-        hand (``UNSHIP_UNLOCKED``, listed in ``unlocked``); at most what the order
-        shipped and did not get back."""
+        """An ``uncommit``: the reverse of the commit that shipped units that never left
+        (see :meth:`_take_back`); at most what the order shipped and did not get back."""
         lines = {line.sku: line for line in batch.tx.lock_lines(call.lock_key)}
         wanted = call.wanted or {}
         refused = _beyond_shipments(batch, call, UnshipExceedsShipment)
@@ -1231,25 +1237,48 @@ class InventoryLedger:
             return refused
         unlocked: dict[str, int] = {}
         for sku, qty in sorted(wanted.items()):
-            line = lines.get(sku)
-            relocked = 0 if line is None else min(qty, line.committed)
-            if relocked:
-                batch.append(LedgerEntry(
-                    _new_id() if call.ref is None else _ref_id(call.ref, sku),
-                    EntryKind.UNCOMMIT, sku, relocked, batch.now, batch.actor, call.reason,
-                    order_id=call.order_id, lock_key=call.lock_key,
-                ))
-            if qty > relocked:
-                unlocked[sku] = qty - relocked
-                batch.append(LedgerEntry(
-                    _new_id() if call.ref is None else _unlocked_ref_id(call.ref, sku),
-                    EntryKind.UNSHIP_UNLOCKED, sku, qty - relocked, batch.now, batch.actor,
-                    f"{call.reason}: {qty - relocked} not shipped by the lock",
-                    order_id=call.order_id, ref=call.ref,
-                ))
+            back = self._take_back(batch, call, sku, qty, lines.get(sku))
+            if back:
+                unlocked[sku] = back
         return ReleaseResult(
             "uncommitted", call.lock_id, call.order_id, dict(wanted), unlocked=unlocked
         )
+
+    @staticmethod
+    def _take_back(
+        batch: _Batch, call: _Call, sku: str, qty: int, line: LockLine | None
+    ) -> int:
+        """Book ``qty`` units of ``sku`` the order's shipments took out as never gone,
+        each off the count it was shipped in: what ``line`` (the call's lock line of
+        ``sku``, if any) committed is locked again on it (``UNCOMMIT``); then what it
+        counts as shipped unlocked comes back on hand off that count (``UNSHIP_UNLOCKED``
+        naming the lock); the rest, shipped by the order without the lock, comes back on
+        hand (``UNSHIP_UNLOCKED`` naming no lock). Returns the units not locked again."""
+        ref, now, actor = call.ref, batch.now, batch.actor
+        relocked = 0 if line is None else min(qty, line.committed)
+        on_line = 0 if line is None else min(qty - relocked, line.shipped_unlocked)
+        lockless = qty - relocked - on_line
+        if relocked:
+            batch.append(LedgerEntry(
+                _new_id() if ref is None else _ref_id(ref, sku), EntryKind.UNCOMMIT, sku,
+                relocked, now, actor, call.reason,
+                order_id=call.order_id, lock_key=call.lock_key,
+            ))
+        if on_line:
+            batch.append(LedgerEntry(
+                _new_id() if ref is None else _unlocked_ref_id(ref, sku),
+                EntryKind.UNSHIP_UNLOCKED, sku, on_line, now, actor,
+                f"{call.reason}: {on_line} shipped no longer locked",
+                order_id=call.order_id, lock_key=call.lock_key, ref=ref,
+            ))
+        if lockless:
+            batch.append(LedgerEntry(
+                _new_id() if ref is None else _lockless_ref_id(ref, sku),
+                EntryKind.UNSHIP_UNLOCKED, sku, lockless, now, actor,
+                f"{call.reason}: {lockless} not shipped by the lock",
+                order_id=call.order_id, ref=ref,
+            ))
+        return on_line + lockless
 
     #: How each operation of a checked call is decided inside the batch's transaction.
     _DECIDERS: Final = {

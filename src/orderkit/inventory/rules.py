@@ -43,7 +43,8 @@ def apply_entry(
     shipment), :class:`InvalidLock` when a lock line would resolve more units than it
     holds (or does not exist, or a confirm finds it due, or a relock takes back, or a
     ``RELEASE_EXPIRED`` lets go of, more units than expired on it, or an ``UNCOMMIT``
-    takes back more units than it committed),
+    takes back more units than it committed, or an ``UNSHIP_UNLOCKED`` naming it more
+    than it shipped unlocked),
     :class:`ValidationError` for a
     malformed entry or one that would take a counter beyond ``MAX_QUANTITY`` either way
     (the range every store holds).
@@ -108,12 +109,12 @@ def _line_after(entry: LedgerEntry, line: LockLine | None) -> LockLine | None:
     if kind is EntryKind.UNCOMMIT:
         return _uncommitted(entry, line)
     if kind is EntryKind.UNSHIP_UNLOCKED:
-        if not entry.order_id or entry.lock_key is not None:
+        if not entry.order_id:
             raise ValidationError(
                 "entry.order_id", entry.order_id,
-                "units taken back from a shipment name the order, and no lock",
+                "units taken back from a shipment name the order they shipped for",
             )
-        return line
+        return line if entry.lock_key is None else _shipped_back(entry, line)
     if kind is EntryKind.SHIP_UNLOCKED:
         if not entry.order_id:
             raise ValidationError(
@@ -186,6 +187,20 @@ def _uncommitted(entry: LedgerEntry, line: LockLine | None) -> LockLine:
             f"uncommit of {entry.qty} {line.sku} but {line.committed} committed on the line",
         )
     return attrs.evolve(line, committed=line.committed - entry.qty)
+
+
+def _shipped_back(entry: LedgerEntry, line: LockLine | None) -> LockLine:
+    """The line an ``UNSHIP_UNLOCKED`` naming it leaves: ``qty`` of the units it counts
+    as shipped unlocked never left."""
+    if line is None:
+        raise InvalidLock(str(entry.lock_key), "unknown lock")
+    if entry.qty > line.shipped_unlocked:
+        raise InvalidLock(
+            line.lock_key,
+            f"unship of {entry.qty} {line.sku} but {line.shipped_unlocked} shipped unlocked"
+            " on the line",
+        )
+    return attrs.evolve(line, shipped_unlocked=line.shipped_unlocked - entry.qty)
 
 
 def _confirmed(entry: LedgerEntry, line: LockLine | None) -> LockLine:

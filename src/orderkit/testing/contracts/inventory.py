@@ -541,6 +541,23 @@ class InventoryStoreContract:
 
         _refused(InvalidLock, unknown)
 
+        # Units taken back from those (``UNSHIP_UNLOCKED`` naming the lock) come off
+        # the line's count, never more than it counts.
+        def back(qty: int, lock_key: str = "k1") -> None:
+            with store.transaction({"TEA"}) as tx:
+                tx.append(LedgerEntry(
+                    _id(), EntryKind.UNSHIP_UNLOCKED, "TEA", qty, _T0, "warehouse",
+                    "not shipped", order_id="ORD-1", lock_key=lock_key,
+                ))
+
+        back(2)
+        (line,) = store.lock_lines("k1")
+        assert (line.committed, line.shipped_unlocked, line.remaining) == (2, 1, 0)
+        assert store.balance("TEA") == Balance(6, 0)
+        _refused(InvalidLock, lambda: back(2))
+        _refused(InvalidLock, lambda: back(1, "nope"))
+        assert store.balance("TEA") == Balance(6, 0)
+
     def test_shipped_and_restocked_is_read_per_order_and_sku_with_the_transaction(
         self,
     ) -> None:
@@ -638,6 +655,73 @@ class InventoryStoreContract:
         assert (tea.on_hand, tea.locked, tea.available) == (5, 2, 3)
         assert (cup.on_hand, cup.locked, cup.available) == (4, 0, 4)
         assert ledger.verify({"ORD-1": {"TEA": 0}, "ORD-2": {"CUP": 1}}).ok
+
+    def _scanned_after_its_lock_lapsed(self) -> tuple[InventoryStore, InventoryLedger, str]:
+        """A paid order whose lock lapsed before its payment's confirm reached the
+        ledger: a carrier scan shipped its three open units (none locked any more), and
+        the warehouse's ``ship`` of that parcel named one, so two are open again."""
+        store = self.create_store()
+        clock = ManualClock(_T0)
+        ledger = InventoryLedger(store, secret=b"contract-secret-0123", clock=clock)
+        ledger.receive("TEA", 5, reference="PO-1")
+        lock = ledger.lock("ORD-1", {"TEA": 3}, ttl=_TTL)
+        clock.advance(_TTL + timedelta(minutes=10))  # lapsed; the confirm is late
+        scan = ledger.commit(lock.lock_id, order_id="ORD-1", ref="scan-1")
+        assert (scan.lines, scan.unlocked) == ({"TEA": 3}, {"TEA": 3})
+        back = ledger.uncommit(lock.lock_id, {"TEA": 2}, order_id="ORD-1", ref="ship-1")
+        assert back.unlocked == {"TEA": 2}
+        (line,) = store.lines_of_order("ORD-1")
+        # Taken back from the count they were shipped in: one unit left unlocked.
+        assert (line.committed, line.shipped_unlocked, line.expired) == (0, 1, 3)
+        return store, ledger, lock.lock_id
+
+    def test_a_late_payment_holds_the_units_an_uncommit_gave_back_and_the_rest_ships(
+        self,
+    ) -> None:
+        """The payment was made while the lock held: applied late, it locks the two
+        units open again (not the one that left), and the second parcel ships them."""
+        store, ledger, lock_id = self._scanned_after_its_lock_lapsed()
+        paid = ledger.confirm(lock_id, ref="pay-1", at=_T0 + timedelta(minutes=10))
+        assert (paid.outcome, paid.lines, paid.lapsed) == ("confirmed", {"TEA": 2}, {})
+        stock = ledger.stock("TEA")
+        assert (stock.on_hand, stock.locked, stock.available) == (4, 2, 2)
+        assert ledger.verify({"ORD-1": {"TEA": 1}}).ok
+        rest = ledger.commit(lock_id, ref="ship-2")  # what the order has open
+        assert (rest.outcome, rest.lines, rest.unlocked) == ("committed", {"TEA": 2}, {})
+        stock = ledger.stock("TEA")
+        assert (stock.on_hand, stock.locked, stock.available) == (5 - 3, 0, 2)
+        (line,) = store.lines_of_order("ORD-1")
+        assert (line.committed, line.shipped_unlocked, line.remaining) == (2, 1, 0)
+        assert ledger.verify({"ORD-1": {"TEA": 3}}).ok
+
+    def test_a_cancel_of_the_units_an_uncommit_gave_back_lets_go_of_them(self) -> None:
+        """Unpaid, the two units open again are cancelled: the lock lets go of them (no
+        stock moves: they were not locked), so a payment replayed later holds nothing;
+        or, paid late first, the cancel releases what the payment held again."""
+        store, ledger, lock_id = self._scanned_after_its_lock_lapsed()
+        ledger.commit(lock_id, ref="ship-2")  # nothing left to ship but the two
+        stock = ledger.stock("TEA")
+        assert (stock.on_hand, stock.locked) == (2, 0)
+        assert ledger.verify({"ORD-1": {"TEA": 3}}).ok
+
+        store, ledger, lock_id = self._scanned_after_its_lock_lapsed()
+        cancel = ledger.release(lock_id, ref="cancel-1")
+        assert cancel.outcome == "expired"
+        (line,) = store.lines_of_order("ORD-1")
+        assert (line.released, line.expired, line.shipped_unlocked) == (2, 1, 1)
+        late = ledger.confirm(lock_id, ref="pay-1", at=_T0 + timedelta(minutes=10))
+        assert (late.lines, late.lapsed) == ({}, {})
+        stock = ledger.stock("TEA")
+        assert (stock.on_hand, stock.locked, stock.available) == (4, 0, 4)
+        assert ledger.verify({"ORD-1": {"TEA": 1}}).ok
+
+        store, ledger, lock_id = self._scanned_after_its_lock_lapsed()
+        ledger.confirm(lock_id, ref="pay-1", at=_T0 + timedelta(minutes=10))
+        cancel = ledger.release(lock_id, ref="cancel-1")
+        assert (cancel.outcome, cancel.lines) == ("released", {"TEA": 2})
+        stock = ledger.stock("TEA")
+        assert (stock.on_hand, stock.locked, stock.available) == (4, 0, 4)
+        assert ledger.verify({"ORD-1": {"TEA": 1}}).ok
 
     def test_an_unship_puts_units_a_lockless_ship_booked_back_on_hand(self) -> None:
         store = self.create_store()
