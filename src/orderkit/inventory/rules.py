@@ -5,16 +5,25 @@ oversell" does not depend on each store re-implementing the arithmetic. The ledg
 already decides only valid entries; these checks are the store's last line of defence
 when two writers raced or a caller appended by hand.
 
-One kind may take ``available`` below zero: ``SHIP_UNLOCKED``, a shipment of units that
-were no longer locked. Shipping is a physical fact, so it is booked, and the shortfall is
-reported as an oversell rather than hidden. ``on_hand`` may go below zero only through
-shipments (``SHIP_UNLOCKED``, and ``COMMIT`` of a locked unit of a SKU already oversold
-by one): more units left the building than were ever booked in. Every other entry that
-lowers ``available`` is refused when ``available`` would end below zero; entries that
-raise it (a receipt, a release) are accepted even while the SKU is still oversold.
+Two kinds may take ``available`` below zero. ``SHIP_UNLOCKED``, a shipment of units
+that were no longer locked: shipping is a physical fact, so it is booked, and the
+shortfall is reported as an oversell rather than hidden. And ``UNRECORD_SHIPPED``, which
+takes back the opening receipt of units a ``record_shipped`` booked as gone before the
+stock count that never left: the ledger writes it after the entries that put those units
+back on hand (and back in their order's lock), so it ends the call where ``on_hand``
+was, and ``available`` lower by the units locked again, which another order may have
+locked meanwhile (reported as an oversell too). ``on_hand`` may go below zero only
+through shipments (``SHIP_UNLOCKED``, and ``COMMIT`` of a locked unit of a SKU already
+oversold by one; and ``UNRECORD_SHIPPED``, which the ledger writes only after entries
+of its call that raised ``on_hand`` by as much): more units left the building than were
+ever booked in. Every other entry that lowers ``available`` is refused when ``available`` would end
+below zero; entries that raise it (a receipt, a release) are accepted even while the
+SKU is still oversold.
 """
 
 from __future__ import annotations
+
+from typing import Final
 
 import attrs
 
@@ -31,6 +40,9 @@ from orderkit.model.limits import MAX_QUANTITY
 
 __all__ = ["apply_entry"]
 
+#: The kinds that may take ``available`` (and ``on_hand``) below zero (see above).
+_MAY_OVERSELL: Final = frozenset({EntryKind.SHIP_UNLOCKED, EntryKind.UNRECORD_SHIPPED})
+
 
 def apply_entry(
     entry: LedgerEntry, balance: Balance, line: LockLine | None
@@ -38,16 +50,15 @@ def apply_entry(
     """Return the SKU balance and lock line after ``entry``, or refuse it.
 
     ``line`` is the entry's lock line (``lock_key``, ``sku``) as stored, or ``None``.
-    Refusals: :class:`InsufficientStock` when an entry other than ``SHIP_UNLOCKED``
-    would lower ``available`` below zero (or ``on_hand`` below zero, other than by a
-    shipment), :class:`InvalidLock` when a lock line would resolve more units than it
-    holds (or does not exist, or a confirm finds it due, or a relock takes back, or a
-    ``RELEASE_EXPIRED`` lets go of, more units than expired on it, or an ``UNCOMMIT``
-    takes back more units than it committed, or an ``UNSHIP_UNLOCKED`` naming it more
-    than it shipped unlocked),
-    :class:`ValidationError` for a
-    malformed entry or one that would take a counter beyond ``MAX_QUANTITY`` either way
-    (the range every store holds).
+    Refusals: :class:`InsufficientStock` when an entry other than ``SHIP_UNLOCKED`` or
+    ``UNRECORD_SHIPPED`` would lower ``available`` below zero (or ``on_hand`` below
+    zero, other than by a shipment or ``UNRECORD_SHIPPED``), :class:`InvalidLock` when a
+    lock line would resolve more units than it holds (or does not exist, or a confirm
+    finds it due, or a relock takes back, or a ``RELEASE_EXPIRED`` lets go of, more
+    units than expired on it, or an ``UNCOMMIT`` takes back more units than it
+    committed, or an ``UNSHIP_UNLOCKED`` naming it more than it shipped unlocked),
+    :class:`ValidationError` for a malformed entry or one that would take a counter
+    beyond ``MAX_QUANTITY`` either way (the range every store holds).
     """
     kind = entry.kind
     qty = entry.qty
@@ -72,8 +83,8 @@ def apply_entry(
             "entry.qty", qty, f"would take the counters of {entry.sku} beyond 2**63-1"
         )
     available = on_hand - locked
-    oversells = available < min(0, balance.available) and kind is not EntryKind.SHIP_UNLOCKED
-    overships = on_hand < min(0, balance.on_hand) and kind not in SHIPPING
+    oversells = available < min(0, balance.available) and kind not in _MAY_OVERSELL
+    overships = on_hand < min(0, balance.on_hand) and kind not in SHIPPING | _MAY_OVERSELL
     if locked < 0 or oversells or overships:
         wanted = qty if kind is EntryKind.LOCK else -qty
         raise InsufficientStock(
@@ -108,6 +119,13 @@ def _line_after(entry: LedgerEntry, line: LockLine | None) -> LockLine | None:
         return _let_go(entry, line)
     if kind is EntryKind.UNCOMMIT:
         return _uncommitted(entry, line)
+    if kind is EntryKind.UNRECORD_SHIPPED:
+        if not entry.order_id or entry.lock_key is not None:
+            raise ValidationError(
+                "entry.order_id", entry.order_id,
+                "units taken back from a record name the order, and no lock",
+            )
+        return line
     if kind is EntryKind.UNSHIP_UNLOCKED:
         if not entry.order_id:
             raise ValidationError(
