@@ -259,7 +259,7 @@ def test_a_file_of_the_previous_schema_migrates_and_may_then_record_an_oversell(
     path = tmp_path / "inventory.db"
     _file_of_schema_1(path)
     store = SQLiteInventoryStore(path)
-    assert store.database.schema_version("inventory") == 5
+    assert store.database.schema_version("inventory") == 6
     assert dict(store.balances()) == {"CUP": Balance(1, 1), "TEA": Balance(4, 0)}
     (line,) = store.lock_lines("k1")
     assert (line.order_id, line.qty, line.remaining, line.shipped_unlocked) == ("A", 1, 1, 0)
@@ -287,6 +287,24 @@ def test_a_file_of_the_previous_schema_migrates_and_may_then_record_an_oversell(
     finally:
         conn.close()
     assert "on_hand - locked" not in ddl
+
+
+def test_what_orders_recorded_is_read_through_its_partial_index(tmp_path: Path) -> None:
+    """An ``unrecord_shipped`` reads what its orders recorded from the few receipts that
+    name an order, not from every receipt of the ledger."""
+    path = tmp_path / "inventory.db"
+    SQLiteInventoryStore(path)
+    conn = sqlite3.connect(path)
+    try:
+        plan = conn.execute(
+            "EXPLAIN QUERY PLAN SELECT order_id, sku, sum(qty) FROM inventory_entries"
+            " WHERE kind IN ('receive', 'unrecord_shipped') AND order_id IS NOT NULL"
+            " AND order_id IN (SELECT value FROM json_each(?)) GROUP BY order_id, sku",
+            ('["OLD-1"]',),
+        ).fetchall()
+    finally:
+        conn.close()
+    assert any("inventory_entries_records" in str(step) for step in plan), plan
 
 
 def test_sqlite_keeps_a_confirmed_line_after_reopening(tmp_path: Path) -> None:

@@ -470,7 +470,7 @@ def test_db_upgrade_creates_every_table_once(
     first = capsys.readouterr().out
     assert f"{schema}.orders: version 13 (migrated from 0)" in first
     assert upgrade(pg_dsn, schema=schema) == {
-        "orders": (13, 13), "inventory": (4, 4), "idempotency": (1, 1), "recon_sequences": (1, 1),
+        "orders": (13, 13), "inventory": (5, 5), "idempotency": (1, 1), "recon_sequences": (1, 1),
         "sync": (2, 2), "watch": (2, 2),
     }
     # The adapters find their tables ready.

@@ -31,7 +31,11 @@ from orderkit.inventory.ledger import (
     MAX_TTL,
     InventoryLedger,
 )
-from orderkit.inventory.refusals import RestockExceedsShipment, UnshipExceedsShipment
+from orderkit.inventory.refusals import (
+    RestockExceedsShipment,
+    UnrecordExceedsRecord,
+    UnshipExceedsShipment,
+)
 from orderkit.inventory.rules import apply_entry
 from orderkit.inventory.tokens import LockTokens
 from orderkit.inventory.verify import (
@@ -67,6 +71,7 @@ __all__ = [
     "ShipmentMismatch",
     "StockCall",
     "StockLevel",
+    "UnrecordExceedsRecord",
     "UnshipExceedsShipment",
     "VerifyReport",
     "apply_entry",

@@ -31,6 +31,7 @@ __all__ = [
     "ReleaseResult",
     "StockCall",
     "StockLevel",
+    "count_record",
     "count_return",
 ]
 
@@ -52,6 +53,7 @@ LedgerOutcome = Literal[
     "recorded",
     "uncommitted",
     "unshipped",
+    "unrecorded",
     "already_applied",
 ]
 
@@ -85,11 +87,19 @@ class EntryKind(enum.StrEnum):
     #: scan assumed every open unit went, the warehouse's ``ship`` of the parcel named
     #: fewer): back on hand and locked again on the lock line that committed them
     UNCOMMIT = "uncommit"
-    #: (+qty, 0): units a ``SHIP_UNLOCKED`` booked as shipped for an order with no lock
-    #: that never left (a carrier scan assumed every open unit went, the warehouse's
-    #: ``ship`` of the parcel named fewer): back on hand, counted off the order's
-    #: shipments
+    #: (+qty, 0): units a ``SHIP_UNLOCKED`` booked as shipped for an order that never
+    #: left (a carrier scan assumed every open unit went, the warehouse's ``ship`` of the
+    #: parcel named fewer): back on hand, counted off the order's shipments, and off
+    #: its lock line's ``shipped_unlocked`` when it names the lock the units were
+    #: shipped on
     UNSHIP_UNLOCKED = "unship_unlocked"
+    #: (-qty, 0): the reverse of the ``RECEIVE`` a ``record_shipped`` booked for an
+    #: order: units recorded as gone before the stock count that never left (a carrier
+    #: scan dated before the count assumed every open unit went, the warehouse's
+    #: ``ship`` of the parcel named fewer), so the count included them; written after
+    #: the ``UNCOMMIT``/``UNSHIP_UNLOCKED`` entries that put the units back on hand,
+    #: so ``on_hand`` ends where it was
+    UNRECORD_SHIPPED = "unrecord_shipped"
 
 
 _EFFECTS: dict[EntryKind, tuple[int, int]] = {
@@ -110,6 +120,7 @@ _EFFECTS: dict[EntryKind, tuple[int, int]] = {
     EntryKind.RELEASE_EXPIRED: (0, 0),
     EntryKind.UNCOMMIT: (1, 1),
     EntryKind.UNSHIP_UNLOCKED: (1, 0),
+    EntryKind.UNRECORD_SHIPPED: (-1, 0),
 }
 
 #: Kinds that take back units a shipping entry booked as gone (they never left).
@@ -134,6 +145,7 @@ LINE_MOVES: dict[EntryKind, tuple[str, int]] = {
     EntryKind.SHIP_UNLOCKED: ("shipped_unlocked", 1),
     EntryKind.RELEASE_EXPIRED: ("released", 1),
     EntryKind.UNCOMMIT: ("committed", -1),
+    EntryKind.UNSHIP_UNLOCKED: ("shipped_unlocked", -1),
 }
 
 
@@ -187,6 +199,21 @@ def count_return(returns: dict[tuple[str, str], list[int]], entry: LedgerEntry) 
         returns.setdefault((entry.order_id, entry.sku), [0, 0])[1] += entry.qty
 
 
+def count_record(records: dict[tuple[str, str], int], entry: LedgerEntry) -> None:
+    """Count ``entry`` in ``records`` ((order id, SKU) -> units recorded as shipped
+    before the stock count) when it books such units for an order (the ``RECEIVE`` of a
+    ``record_shipped``, the only receipt that names an order) or takes them back
+    (``UNRECORD_SHIPPED``): what bounds the order's ``unrecord_shipped`` calls."""
+    if entry.order_id is None:
+        return
+    if entry.kind is EntryKind.RECEIVE:
+        records[(entry.order_id, entry.sku)] = (
+            records.get((entry.order_id, entry.sku), 0) + entry.qty)
+    elif entry.kind is EntryKind.UNRECORD_SHIPPED:
+        records[(entry.order_id, entry.sku)] = (
+            records.get((entry.order_id, entry.sku), 0) - entry.qty)
+
+
 @attrs.frozen
 class Balance:
     """The two stored counters of one SKU; ``available`` follows from them.
@@ -223,8 +250,9 @@ class LockLine:
     ``RELEASE_EXPIRED`` entry moves them from ``expired`` to ``released``: ``expired`` is
     what the order lost by time and may still want). ``shipped_unlocked``
     counts units shipped against this line beyond what it still held (``SHIP_UNLOCKED``
-    entries: after expiry, after release, or more than was locked); it is not part of
-    ``remaining``.
+    entries: after expiry, after release, or more than was locked) less those taken
+    back since (``UNSHIP_UNLOCKED`` entries naming the lock: they never left); it is not
+    part of ``remaining``.
     """
 
     lock_key: str
@@ -280,8 +308,8 @@ class ParkedRelease:
 
 @attrs.frozen
 class ReleaseResult:
-    """What ``release``, ``commit``, ``uncommit``, ``confirm``, ``restock`` or
-    ``approve_release`` did.
+    """What ``release``, ``commit``, ``uncommit``, ``confirm``, ``restock``,
+    ``unrecord_shipped`` or ``approve_release`` did.
 
     ``lines`` holds the units actually moved per SKU by this call (empty when nothing
     changed); for ``confirm``, the units whose lock it made permanent. When
@@ -291,9 +319,11 @@ class ReleaseResult:
     call :meth:`raise_if_parked` to turn it into an exception.
 
     ``unlocked`` (commit): units of ``lines`` shipped although no longer locked on the
-    lock (expired, released, or more than was locked). ``oversold`` (commit): per SKU,
-    how many units below zero ``available`` went because of this call (units promised
-    to other orders that are gone); empty when nobody else lost stock. ``lapsed``
+    lock (expired, released, or more than was locked); (uncommit, unrecord_shipped):
+    units of ``lines`` taken back that are not locked again. ``oversold`` (commit,
+    unrecord_shipped): per SKU, how many units below zero ``available`` went because of
+    this call (units promised to other orders that are gone); empty when nobody else
+    lost stock. ``lapsed``
     (confirm): per SKU, units of the lock that had already expired and are not held
     (a retry of the confirm with its ``ref`` reports them again).
     """
@@ -327,12 +357,14 @@ class StockCall(Protocol):
     """One call of :meth:`~orderkit.inventory.InventoryLedger.apply_many` (added in 0.3).
 
     ``operation`` is ``"release"``, ``"commit"``, ``"uncommit"``, ``"confirm"``,
-    ``"restock"``, ``"ship"``, ``"unship"`` or ``"record_shipped"``, with the arguments
-    of the ledger method of that name: ``lock_id`` (not for a restock, a ship or an
-    unship; optional for ``record_shipped``), ``lines`` (``None``: the whole lock;
-    required for an uncommit, a restock, a ship, an unship and ``record_shipped``),
-    ``order_id``, ``ref`` (the call's id, which makes a retry a no-op; required for a
-    restock, a ship, an unship and ``record_shipped``) and ``reason``
+    ``"restock"``, ``"ship"``, ``"unship"``, ``"record_shipped"`` or
+    ``"unrecord_shipped"``, with the arguments of the ledger method of that name:
+    ``lock_id`` (not for a restock, a ship or an unship; optional for
+    ``record_shipped`` and ``unrecord_shipped``), ``lines`` (``None``: the whole lock;
+    required for an uncommit, a restock, a ship, an unship, ``record_shipped`` and
+    ``unrecord_shipped``), ``order_id``, ``ref`` (the call's id, which makes a retry a
+    no-op; required for a restock, a ship, an unship, ``record_shipped`` and
+    ``unrecord_shipped``) and ``reason``
     (``None``: the method's default). Any object with these attributes will do, such as
     :class:`orderkit.outbox.StockCall`. A confirm's or a release's ``at`` (when its
     payment or its cancel was decided, see

@@ -37,10 +37,15 @@ from orderkit.inventory.entries import (
     ReleaseResult,
     StockCall,
     StockLevel,
+    count_record,
     count_return,
 )
 from orderkit.inventory.ports import InventoryStore, InventoryTransaction
-from orderkit.inventory.refusals import RestockExceedsShipment, UnshipExceedsShipment
+from orderkit.inventory.refusals import (
+    RestockExceedsShipment,
+    UnrecordExceedsRecord,
+    UnshipExceedsShipment,
+)
 from orderkit.inventory.tokens import LockTokens
 from orderkit.inventory.verify import VerifyReport, verify_store
 from orderkit.inventory.views import available_units, held_units, live_lines
@@ -84,6 +89,14 @@ def _unlocked_ref_id(ref: str, sku: str) -> str:
     return f"{ref}:{sku}:unlocked"
 
 
+def _lockless_ref_id(ref: str, sku: str) -> str:
+    """The entry id of ``sku``'s ``UNSHIP_UNLOCKED`` entry, naming no lock, for the call
+    identified by ``ref``: units an ``uncommit`` takes back that the order shipped
+    without its lock (beside those its lock shipped unlocked, under
+    :func:`_unlocked_ref_id`)."""
+    return f"{ref}:{sku}:lockless"
+
+
 def _oversell_ref_id(ref: str, sku: str) -> str:
     """The entry id of the ``OVERSELL`` record of ``sku`` for the call identified by
     ``ref``: a retried call reads back what the first one found."""
@@ -105,7 +118,9 @@ def _let_go_ref_id(ref: str, sku: str) -> str:
 def _counted_ref_id(ref: str, sku: str) -> str:
     """The entry id of the ``RECEIVE`` that books ``sku``'s units of a
     :meth:`InventoryLedger.record_shipped` call (identified by ``ref``) into the stock
-    they left before it was counted."""
+    they left before it was counted, or of the ``UNRECORD_SHIPPED`` that takes such
+    units back for an :meth:`InventoryLedger.unrecord_shipped` call: the entry each
+    always writes, last for an ``unrecord_shipped``."""
     return f"{ref}:{sku}:counted"
 
 
@@ -113,16 +128,26 @@ def _counted_ref_id(ref: str, sku: str) -> str:
 _DEFAULT_REASONS: Final = {
     "release": "release", "commit": "ship", "uncommit": "not shipped", "confirm": "",
     "record_shipped": "shipped before the stock count",
+    "unrecord_shipped": "not shipped before the stock count",
 }
 
 #: The calls that name an order's units without a lock, with their default reasons
-#: (``record_shipped`` may also name the order's lock).
+#: (those of ``_LOCK_OPTIONAL`` may also name the order's lock).
 _ORDER_REASONS: Final = {
     "restock": "return", "ship": "ship", "record_shipped": "shipped before the stock count",
-    "unship": "not shipped",
+    "unship": "not shipped", "unrecord_shipped": "not shipped before the stock count",
 }
+#: The order calls that may name the order's lock.
+_LOCK_OPTIONAL: Final = frozenset({"record_shipped", "unrecord_shipped"})
 #: The order calls bounded by what their order shipped and got back.
-_RETURNING_CALLS: Final = frozenset({"restock", "unship", "uncommit"})
+_RETURNING_CALLS: Final = frozenset({"restock", "unship", "uncommit", "unrecord_shipped"})
+#: The lock calls that name their lines, which may hold units the lock never held
+#: (shipped before it was taken, or by the order without it): booked, or taken back,
+#: without it.
+_BEYOND_LOCK: Final = _LOCK_OPTIONAL | {"uncommit"}
+#: The calls that may report an oversell (``OVERSELL`` records under
+#: ``_oversell_ref_id``, read back by a retry).
+_OVERSELLING: Final = frozenset({"commit", "ship", "record_shipped", "unrecord_shipped"})
 
 #: The calls that take units out of ``on_hand`` as shipped (their entries count as
 #: shipped for the order, which bounds its restocks).
@@ -167,10 +192,12 @@ def _ids_of(call: _Call, sku: str) -> tuple[str, ...]:
     ref = call.ref or ""
     if call.operation == "record_shipped":
         return (_counted_ref_id(ref, sku), _ref_id(ref, sku), _unlocked_ref_id(ref, sku))
+    if call.operation == "unrecord_shipped":
+        return (_counted_ref_id(ref, sku), _oversell_ref_id(ref, sku))
     if call.operation in _SHIPPING_CALLS:
         return (_ref_id(ref, sku), _unlocked_ref_id(ref, sku), _oversell_ref_id(ref, sku))
     if call.operation == "uncommit":
-        return (_ref_id(ref, sku), _unlocked_ref_id(ref, sku))
+        return (_ref_id(ref, sku), _unlocked_ref_id(ref, sku), _lockless_ref_id(ref, sku))
     if call.operation == "confirm":
         return (_ref_id(ref, sku), _lapsed_ref_id(ref, sku))
     if call.operation == "release":
@@ -184,7 +211,7 @@ def _replayed(tx: InventoryTransaction, call: _Call, stored: Collection[str]) ->
     not hold (both kept in the ledger, so a retry after a crash still reports them)."""
     found: dict[str, int] = {}
     record_id = (
-        _oversell_ref_id if call.operation in _SHIPPING_CALLS
+        _oversell_ref_id if call.operation in _OVERSELLING
         else _lapsed_ref_id if call.operation == "confirm" else None
     )
     if record_id is not None and call.ref is not None:
@@ -234,17 +261,19 @@ def _applied(stored: Collection[str], call: _Call) -> bool:
     """Whether a call with this ``ref`` already wrote entries (``stored``: the ids of
     the transaction's calls found in the ledger, read under the lock); for a shipping
     call the ``SHIP_UNLOCKED`` entries it may write alone count too (for an uncommit
-    its ``UNSHIP_UNLOCKED`` entries), for a confirm the
+    its ``UNSHIP_UNLOCKED`` entries, naming its lock or none), for a confirm the
     ``LAPSE`` records and for a release the ``RELEASE_EXPIRED`` entries it may write
-    alone, and for a ``record_shipped`` the ``RECEIVE`` it always writes first."""
+    alone, and for a ``record_shipped`` the ``RECEIVE`` it always writes first (for an
+    ``unrecord_shipped`` the ``UNRECORD_SHIPPED`` it always writes)."""
     ref = call.ref
     if ref is None:
         return False
-    if call.operation == "record_shipped":
+    if call.operation in _LOCK_OPTIONAL:
         return any(_counted_ref_id(ref, sku) in stored for sku in call.skus)
     return any(
         _ref_id(ref, sku) in stored
         or (call.operation in _UNLOCKED_CALLS and _unlocked_ref_id(ref, sku) in stored)
+        or (call.operation == "uncommit" and _lockless_ref_id(ref, sku) in stored)
         or (call.operation == "confirm" and _lapsed_ref_id(ref, sku) in stored)
         or (call.operation == "release" and _let_go_ref_id(ref, sku) in stored)
         for sku in call.skus
@@ -275,6 +304,10 @@ class _Batch:
     #: this batch: read once, then kept current by the batch's commits and restocks.
     returns: dict[tuple[str, str], list[int]] = attrs.Factory(dict)
     restocking: frozenset[str] = frozenset()
+    #: (order id, SKU) -> units recorded as shipped before the stock count, for the
+    #: orders whose records this batch takes back: read once, then kept current.
+    records: dict[tuple[str, str], int] = attrs.Factory(dict)
+    unrecording: frozenset[str] = frozenset()
 
     def append(self, entry: LedgerEntry) -> None:
         """Append ``entry`` and count its id as applied for the rest of the batch."""
@@ -282,6 +315,8 @@ class _Batch:
         self.stored.add(entry.entry_id)
         if entry.order_id in self.restocking:
             count_return(self.returns, entry)
+        if entry.order_id in self.unrecording:
+            count_record(self.records, entry)
 
 
 #: The refusals of units asked back beyond what an order shipped.
@@ -552,14 +587,56 @@ class InventoryLedger:
         they had left never held them); a SKU the lock does not hold is shipped without
         it. ``ref`` as for :meth:`ship`; the first call answers ``"recorded"``.
         """
+        return self._one(self._held_call(
+            "record_shipped", lock_id, lines, order_id, ref, reason, actor, keep=keep), actor)
+
+    def unrecord_shipped(
+        self,
+        lines: Mapping[str, int],
+        *,
+        order_id: str,
+        ref: str,
+        lock_id: str | None = None,
+        reason: str = "not shipped before the stock count",
+        actor: str = "system",
+    ) -> ReleaseResult:
+        """Units of ``order_id`` (``lines``, SKU to units) that a :meth:`record_shipped`
+        booked as gone before the stock count and that never left (added in 0.3): a
+        carrier scan dated before the count shipped every open unit, and the
+        warehouse's ``ship`` of that parcel named fewer, so the others were on the shelf
+        when the stock was counted. The reverse of the record: the shipment is taken
+        back as :meth:`uncommit` takes it back (what ``lock_id``, the order's lock, had
+        committed of them is locked again for the order, ``UNCOMMIT``; the rest comes
+        back on hand, ``UNSHIP_UNLOCKED``, listed in :attr:`ReleaseResult.unlocked`),
+        then the opening receipt of them (``UNRECORD_SHIPPED``, ``on_hand -= qty``), so
+        ``on_hand`` does not move and the order's shipments count them no longer. Units
+        locked again that another order locked meanwhile (the record had let them go)
+        are held for the order all the same: ``available`` goes below zero by them,
+        listed per SKU in :attr:`ReleaseResult.oversold` and reported by
+        :meth:`verify` until stock covers it.
+
+        More units of a SKU than the order's records booked and no call took back yet
+        is refused with :class:`~orderkit.inventory.refusals.UnrecordExceedsRecord`,
+        more than it shipped and did not get back with
+        :class:`~orderkit.inventory.refusals.UnshipExceedsShipment`; nothing of the
+        call is written. ``ref`` as for :meth:`ship` (a second call answers
+        ``"already_applied"``, with what the first found oversold; the first
+        ``"unrecorded"``).
+        """
+        return self._one(self._held_call(
+            "unrecord_shipped", lock_id, lines, order_id, ref, reason, actor), actor)
+
+    def _held_call(
+        self, operation: str, lock_id: str | None, lines: object, order_id: object,
+        ref: object, reason: str, actor: str, *, keep: object = None,
+    ) -> _Call:
+        """The checked arguments of a call of the order's units that may name its lock
+        (one of ``_LOCK_OPTIONAL``)."""
         _text("actor", actor)
         _text("reason", reason)
         if lock_id is None:
-            call = _order_call("record_shipped", lines, order_id, ref, reason)
-        else:
-            call = self._checked("record_shipped", lock_id, lines, order_id, ref, reason,
-                                 keep=keep)
-        return self._one(call, actor)
+            return _order_call(operation, lines, order_id, ref, reason)
+        return self._checked(operation, lock_id, lines, order_id, ref, reason, keep=keep)
 
     def adjust(self, sku: str, delta: int, *, reason: str, actor: str = "system") -> StockLevel:
         """Correct ``on_hand`` by ``delta`` after a count; never below what is locked.
@@ -829,20 +906,25 @@ class InventoryLedger:
     def apply_many(
         self, calls: Sequence[StockCall], *, actor: str = "system"
     ) -> list[ReleaseResult | RefusedError]:
-        """Apply several release/commit/uncommit/confirm/restock calls in one store transaction
-        (added in 0.3): what the outbox relay does with a batch of stock messages.
+        """Apply several release/commit/uncommit/confirm/restock/ship/unship/record_shipped/
+        unrecord_shipped calls in one store transaction (added in 0.3): what the outbox
+        relay does with a batch of stock messages.
 
         Each call is decided in order, seeing the calls before it, exactly as the method
         of its ``operation`` would decide it alone (:class:`StockCall` names the
         arguments). A call refused for its lock id (:class:`InvalidLock`: forged,
-        unknown, of another order) or a restock, unship or uncommit of more than its
-        order shipped (:class:`~orderkit.inventory.refusals.RestockExceedsShipment`,
-        :class:`~orderkit.inventory.refusals.UnshipExceedsShipment`) gets the error in
+        unknown, of another order) or a restock, unship, uncommit or unrecord_shipped of
+        more than its order shipped
+        (:class:`~orderkit.inventory.refusals.RestockExceedsShipment`,
+        :class:`~orderkit.inventory.refusals.UnshipExceedsShipment`), or an
+        unrecord_shipped of more than it recorded
+        (:class:`~orderkit.inventory.refusals.UnrecordExceedsRecord`) gets the error in
         the returned list and writes nothing; the others are applied. Any other error
         (invalid arguments, the store) refuses the whole batch: nothing of it is written.
         The store is asked once which of the calls' ``ref`` were applied before, once
-        for the lines of every lock named, and once for what the restocked orders
-        shipped and got back, so a batch costs a few reads however many calls it holds.
+        for the lines of every lock named, once for what the restocked orders shipped
+        and got back, and once for what the orders whose records it takes back
+        recorded, so a batch costs a few reads however many calls it holds.
         """
         _text("actor", actor)
         if isinstance(calls, str | bytes | Mapping) or not isinstance(calls, Sequence):
@@ -857,7 +939,7 @@ class InventoryLedger:
             ref = getattr(call, "ref", None)
             lock_id = getattr(call, "lock_id", None)
             if operation in _ORDER_REASONS and (
-                operation != "record_shipped" or lock_id is None
+                operation not in _LOCK_OPTIONAL or lock_id is None
             ):
                 reason = _ORDER_REASONS[operation] if reason is None else reason
                 checked.append(_order_call(operation, lines, order_id, ref, reason, f"{path}."))
@@ -866,7 +948,7 @@ class InventoryLedger:
                 raise ValidationError(
                     f"{path}.operation", operation,
                     "expected 'release', 'commit', 'uncommit', 'confirm', 'restock', 'ship',"
-                    " 'unship' or 'record_shipped'",
+                    " 'unship', 'record_shipped' or 'unrecord_shipped'",
                 )
             if not isinstance(lock_id, str):
                 raise ValidationError(f"{path}.lock_id", lock_id, "expected a lock id")
@@ -896,16 +978,17 @@ class InventoryLedger:
         at: object = None,
     ) -> _Call:
         """A lock call's arguments checked (the lock itself is looked up by ``_apply``);
-        a ``record_shipped`` names its lines and ``ref``, and may give ``keep``; a
+        a ``record_shipped`` or ``unrecord_shipped`` names its lines and ``ref`` (a
+        ``record_shipped`` may give ``keep``); a
         ``confirm`` may give ``at``, when its payment was decided."""
         prefix = f"{path}." if path else ""
         paid_at = None if at is None else ensure_instant(at, path=f"{prefix}at")
         kept = None
-        if operation in ("record_shipped", "uncommit") and lines is None:
+        if operation in _BEYOND_LOCK and lines is None:
             raise ValidationError(f"{prefix}lines", lines, "expected a mapping of SKU to quantity")
         if operation == "record_shipped":
             kept = _kept(keep, f"{prefix}keep")
-        if ref is not None or operation == "record_shipped":  # a record_shipped names it
+        if ref is not None or operation in _LOCK_OPTIONAL:  # these name theirs
             _text(f"{prefix}ref", ref)
         lock_key, token_order = self._tokens.open(lock_id)
         if order_id is not None and order_id != token_order:
@@ -942,9 +1025,7 @@ class InventoryLedger:
                     results[index] = InvalidLock(call.lock_id, "unknown lock")
                     continue
                 skus = frozenset(line.sku for line in lines)
-                if call.operation in ("record_shipped", "uncommit"):
-                    # Units the lock never held (shipped before it was taken, or by the
-                    # order without it) are booked, or taken back, without it.
+                if call.operation in _BEYOND_LOCK:
                     skus |= frozenset(call.wanted or ())
                 for sku, qty in (call.wanted or {}).items():
                     if sku not in skus:
@@ -993,7 +1074,11 @@ class InventoryLedger:
                     tx.shipped_and_restocked(restocking) if restocking else {}
                 ).items()
             }
-            batch = _Batch(tx, now, actor, stored, windows, returns, restocking)
+            unrecording = frozenset(
+                c.order_id for _i, c in todo if c.operation == "unrecord_shipped")
+            records = dict(tx.recorded_shipped(unrecording)) if unrecording else {}
+            batch = _Batch(tx, now, actor, stored, windows, returns, restocking,
+                           records, unrecording)
             for index, call in live:
                 # Asked at its turn: an earlier call of the batch may have applied its ref.
                 if _applied(stored, call):
@@ -1219,11 +1304,8 @@ class InventoryLedger:
         return ReleaseResult(outcome, lock_id, token_order, confirmed, lapsed=lapsed)
 
     def _uncommit_in(self, batch: _Batch, call: _Call) -> ReleaseResult | RefusedError:
-        """An ``uncommit``: the reverse of the commit that shipped units that never left.
-        What the lock committed of them is locked again (``UNCOMMIT``); the rest (units
-        it shipped no longer locked, or a SKU the order shipped without it) come back on
-        hand (``UNSHIP_UNLOCKED``, listed in ``unlocked``); at most what the order
-        shipped and did not get back."""
+        """An ``uncommit``: the reverse of the commit that shipped units that never left
+        (see :meth:`_take_back`); at most what the order shipped and did not get back."""
         lines = {line.sku: line for line in batch.tx.lock_lines(call.lock_key)}
         wanted = call.wanted or {}
         refused = _beyond_shipments(batch, call, UnshipExceedsShipment)
@@ -1231,25 +1313,94 @@ class InventoryLedger:
             return refused
         unlocked: dict[str, int] = {}
         for sku, qty in sorted(wanted.items()):
-            line = lines.get(sku)
-            relocked = 0 if line is None else min(qty, line.committed)
-            if relocked:
-                batch.append(LedgerEntry(
-                    _new_id() if call.ref is None else _ref_id(call.ref, sku),
-                    EntryKind.UNCOMMIT, sku, relocked, batch.now, batch.actor, call.reason,
-                    order_id=call.order_id, lock_key=call.lock_key,
-                ))
-            if qty > relocked:
-                unlocked[sku] = qty - relocked
-                batch.append(LedgerEntry(
-                    _new_id() if call.ref is None else _unlocked_ref_id(call.ref, sku),
-                    EntryKind.UNSHIP_UNLOCKED, sku, qty - relocked, batch.now, batch.actor,
-                    f"{call.reason}: {qty - relocked} not shipped by the lock",
-                    order_id=call.order_id, ref=call.ref,
-                ))
+            back = self._take_back(batch, call, sku, qty, lines.get(sku))
+            if back:
+                unlocked[sku] = back
         return ReleaseResult(
             "uncommitted", call.lock_id, call.order_id, dict(wanted), unlocked=unlocked
         )
+
+    def _unrecord_in(self, batch: _Batch, call: _Call) -> ReleaseResult | RefusedError:
+        """An ``unrecord_shipped``: the reverse of the ``record_shipped`` that booked
+        units as gone before the stock count that never left. The shipment is taken
+        back as an ``uncommit`` takes it back (:meth:`_take_back`: what the order's lock,
+        if named, committed is locked again), then the opening receipt of the units
+        (``UNRECORD_SHIPPED``), so ``on_hand`` ends where it was; units locked again that
+        another order holds meanwhile take ``available`` below zero, reported as
+        ``oversold`` (and kept as an ``OVERSELL`` record). At most what the order
+        recorded and what it shipped and did not get back, else a refusal for the first
+        SKU beyond it and nothing of the call is written."""
+        lines = (
+            {line.sku: line for line in batch.tx.lock_lines(call.lock_key)}
+            if call.lock_key else {}
+        )
+        wanted = call.wanted or {}
+        for sku, qty in sorted(wanted.items()):
+            recorded = batch.records.get((call.order_id, sku), 0)
+            if qty > recorded:
+                return UnrecordExceedsRecord(call.order_id, sku, qty, recorded)
+        refused = _beyond_shipments(batch, call, UnshipExceedsShipment)
+        if refused is not None:
+            return refused
+        ref = call.ref or ""
+        unlocked: dict[str, int] = {}
+        oversold: dict[str, int] = {}
+        for sku, qty in sorted(wanted.items()):
+            before = batch.tx.balance(sku).available
+            back = self._take_back(batch, call, sku, qty, lines.get(sku))
+            if back:
+                unlocked[sku] = back
+            batch.append(LedgerEntry(
+                _counted_ref_id(ref, sku), EntryKind.UNRECORD_SHIPPED, sku, qty, batch.now,
+                batch.actor, f"{call.reason}: order {call.order_id}",
+                order_id=call.order_id, ref=call.ref,
+            ))
+            below = max(0, -batch.tx.balance(sku).available) - max(0, -before)
+            if below > 0:
+                oversold[sku] = below
+                batch.append(LedgerEntry(
+                    _oversell_ref_id(ref, sku), EntryKind.OVERSELL, sku, below, batch.now,
+                    batch.actor, f"{call.reason}: available went {below} below zero",
+                    order_id=call.order_id, lock_key=call.lock_key or None,
+                ))
+        return ReleaseResult("unrecorded", call.lock_id, call.order_id, dict(wanted),
+                             unlocked=unlocked, oversold=oversold)
+
+    @staticmethod
+    def _take_back(
+        batch: _Batch, call: _Call, sku: str, qty: int, line: LockLine | None
+    ) -> int:
+        """Book ``qty`` units of ``sku`` the order's shipments took out as never gone,
+        each off the count it was shipped in: what ``line`` (the call's lock line of
+        ``sku``, if any) committed is locked again on it (``UNCOMMIT``); then what it
+        counts as shipped unlocked comes back on hand off that count (``UNSHIP_UNLOCKED``
+        naming the lock); the rest, shipped by the order without the lock, comes back on
+        hand (``UNSHIP_UNLOCKED`` naming no lock). Returns the units not locked again."""
+        ref, now, actor = call.ref, batch.now, batch.actor
+        relocked = 0 if line is None else min(qty, line.committed)
+        on_line = 0 if line is None else min(qty - relocked, line.shipped_unlocked)
+        lockless = qty - relocked - on_line
+        if relocked:
+            batch.append(LedgerEntry(
+                _new_id() if ref is None else _ref_id(ref, sku), EntryKind.UNCOMMIT, sku,
+                relocked, now, actor, call.reason,
+                order_id=call.order_id, lock_key=call.lock_key,
+            ))
+        if on_line:
+            batch.append(LedgerEntry(
+                _new_id() if ref is None else _unlocked_ref_id(ref, sku),
+                EntryKind.UNSHIP_UNLOCKED, sku, on_line, now, actor,
+                f"{call.reason}: {on_line} shipped no longer locked",
+                order_id=call.order_id, lock_key=call.lock_key, ref=ref,
+            ))
+        if lockless:
+            batch.append(LedgerEntry(
+                _new_id() if ref is None else _lockless_ref_id(ref, sku),
+                EntryKind.UNSHIP_UNLOCKED, sku, lockless, now, actor,
+                f"{call.reason}: {lockless} not shipped by the lock",
+                order_id=call.order_id, ref=ref,
+            ))
+        return on_line + lockless
 
     #: How each operation of a checked call is decided inside the batch's transaction.
     _DECIDERS: Final = {
@@ -1260,6 +1411,7 @@ class InventoryLedger:
         "unship": _unship_in,
         "ship": _commit_in,
         "record_shipped": _commit_in,
+        "unrecord_shipped": _unrecord_in,
         "confirm": _confirm_in,
     }
 

@@ -161,6 +161,14 @@ class InventoryTransaction(Protocol):
         at most what it shipped."""
         ...
 
+    def recorded_shipped(self, order_ids: Collection[str]) -> Mapping[tuple[str, str], int]:
+        """For each order of ``order_ids`` and SKU: the units recorded as shipped before
+        the stock count (the ``RECEIVE`` entries naming the order, which only
+        ``record_shipped`` writes) less those its ``UNRECORD_SHIPPED`` entries took
+        back, this transaction's entries included, in one read (added in 0.3); an
+        (order, SKU) with neither has no key. What bounds an ``unrecord_shipped``."""
+        ...
+
     def append(self, entry: LedgerEntry) -> None:
         """Apply ``entry`` now (checked by ``apply_entry``); it commits with the rest."""
         ...

@@ -1,5 +1,5 @@
 """The ledger's own refusals that name more than a lock: units asked back beyond what
-an order shipped."""
+an order shipped, or beyond what it recorded as shipped before the stock count."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from orderkit.model.errors import RefusedError
 
-__all__ = ["RestockExceedsShipment", "UnshipExceedsShipment"]
+__all__ = ["RestockExceedsShipment", "UnrecordExceedsRecord", "UnshipExceedsShipment"]
 
 
 class _ExceedsShipment(RefusedError):
@@ -54,3 +54,20 @@ class UnshipExceedsShipment(_ExceedsShipment):
         "order {order_id}: cannot take back {units} units of {sku} from its shipments:"
         " it shipped {shipped} and {restocked} were restocked, so at most {left}"
     )
+
+
+class UnrecordExceedsRecord(RefusedError):
+    """An ``unrecord_shipped`` of more units of ``sku`` than ``order_id`` has recorded as
+    shipped before the stock count (added in 0.3): ``units`` were asked; ``recorded``
+    is what its ``record_shipped`` calls booked for it (their ``RECEIVE`` entries) less
+    what ``UNRECORD_SHIPPED`` entries took back already."""
+
+    def __init__(self, order_id: str, sku: str, units: int, recorded: int) -> None:
+        super().__init__(
+            f"order {order_id}: cannot take back {units} units of {sku} recorded as shipped"
+            f" before the stock count: {max(0, recorded)} are recorded for it"
+        )
+        self.order_id = order_id
+        self.sku = sku
+        self.units = units
+        self.recorded = recorded

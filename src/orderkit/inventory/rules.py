@@ -5,16 +5,25 @@ oversell" does not depend on each store re-implementing the arithmetic. The ledg
 already decides only valid entries; these checks are the store's last line of defence
 when two writers raced or a caller appended by hand.
 
-One kind may take ``available`` below zero: ``SHIP_UNLOCKED``, a shipment of units that
-were no longer locked. Shipping is a physical fact, so it is booked, and the shortfall is
-reported as an oversell rather than hidden. ``on_hand`` may go below zero only through
-shipments (``SHIP_UNLOCKED``, and ``COMMIT`` of a locked unit of a SKU already oversold
-by one): more units left the building than were ever booked in. Every other entry that
-lowers ``available`` is refused when ``available`` would end below zero; entries that
-raise it (a receipt, a release) are accepted even while the SKU is still oversold.
+Two kinds may take ``available`` below zero. ``SHIP_UNLOCKED``, a shipment of units
+that were no longer locked: shipping is a physical fact, so it is booked, and the
+shortfall is reported as an oversell rather than hidden. And ``UNRECORD_SHIPPED``, which
+takes back the opening receipt of units a ``record_shipped`` booked as gone before the
+stock count that never left: the ledger writes it after the entries that put those units
+back on hand (and back in their order's lock), so it ends the call where ``on_hand``
+was, and ``available`` lower by the units locked again, which another order may have
+locked meanwhile (reported as an oversell too). ``on_hand`` may go below zero only
+through shipments (``SHIP_UNLOCKED``, and ``COMMIT`` of a locked unit of a SKU already
+oversold by one; and ``UNRECORD_SHIPPED``, which the ledger writes only after entries
+of its call that raised ``on_hand`` by as much): more units left the building than were
+ever booked in. Every other entry that lowers ``available`` is refused when ``available`` would end
+below zero; entries that raise it (a receipt, a release) are accepted even while the
+SKU is still oversold.
 """
 
 from __future__ import annotations
+
+from typing import Final
 
 import attrs
 
@@ -31,6 +40,9 @@ from orderkit.model.limits import MAX_QUANTITY
 
 __all__ = ["apply_entry"]
 
+#: The kinds that may take ``available`` (and ``on_hand``) below zero (see above).
+_MAY_OVERSELL: Final = frozenset({EntryKind.SHIP_UNLOCKED, EntryKind.UNRECORD_SHIPPED})
+
 
 def apply_entry(
     entry: LedgerEntry, balance: Balance, line: LockLine | None
@@ -38,15 +50,15 @@ def apply_entry(
     """Return the SKU balance and lock line after ``entry``, or refuse it.
 
     ``line`` is the entry's lock line (``lock_key``, ``sku``) as stored, or ``None``.
-    Refusals: :class:`InsufficientStock` when an entry other than ``SHIP_UNLOCKED``
-    would lower ``available`` below zero (or ``on_hand`` below zero, other than by a
-    shipment), :class:`InvalidLock` when a lock line would resolve more units than it
-    holds (or does not exist, or a confirm finds it due, or a relock takes back, or a
-    ``RELEASE_EXPIRED`` lets go of, more units than expired on it, or an ``UNCOMMIT``
-    takes back more units than it committed),
-    :class:`ValidationError` for a
-    malformed entry or one that would take a counter beyond ``MAX_QUANTITY`` either way
-    (the range every store holds).
+    Refusals: :class:`InsufficientStock` when an entry other than ``SHIP_UNLOCKED`` or
+    ``UNRECORD_SHIPPED`` would lower ``available`` below zero (or ``on_hand`` below
+    zero, other than by a shipment or ``UNRECORD_SHIPPED``), :class:`InvalidLock` when a
+    lock line would resolve more units than it holds (or does not exist, or a confirm
+    finds it due, or a relock takes back, or a ``RELEASE_EXPIRED`` lets go of, more
+    units than expired on it, or an ``UNCOMMIT`` takes back more units than it
+    committed, or an ``UNSHIP_UNLOCKED`` naming it more than it shipped unlocked),
+    :class:`ValidationError` for a malformed entry or one that would take a counter
+    beyond ``MAX_QUANTITY`` either way (the range every store holds).
     """
     kind = entry.kind
     qty = entry.qty
@@ -71,8 +83,8 @@ def apply_entry(
             "entry.qty", qty, f"would take the counters of {entry.sku} beyond 2**63-1"
         )
     available = on_hand - locked
-    oversells = available < min(0, balance.available) and kind is not EntryKind.SHIP_UNLOCKED
-    overships = on_hand < min(0, balance.on_hand) and kind not in SHIPPING
+    oversells = available < min(0, balance.available) and kind not in _MAY_OVERSELL
+    overships = on_hand < min(0, balance.on_hand) and kind not in SHIPPING | _MAY_OVERSELL
     if locked < 0 or oversells or overships:
         wanted = qty if kind is EntryKind.LOCK else -qty
         raise InsufficientStock(
@@ -107,13 +119,20 @@ def _line_after(entry: LedgerEntry, line: LockLine | None) -> LockLine | None:
         return _let_go(entry, line)
     if kind is EntryKind.UNCOMMIT:
         return _uncommitted(entry, line)
-    if kind is EntryKind.UNSHIP_UNLOCKED:
+    if kind is EntryKind.UNRECORD_SHIPPED:
         if not entry.order_id or entry.lock_key is not None:
             raise ValidationError(
                 "entry.order_id", entry.order_id,
-                "units taken back from a shipment name the order, and no lock",
+                "units taken back from a record name the order, and no lock",
             )
         return line
+    if kind is EntryKind.UNSHIP_UNLOCKED:
+        if not entry.order_id:
+            raise ValidationError(
+                "entry.order_id", entry.order_id,
+                "units taken back from a shipment name the order they shipped for",
+            )
+        return line if entry.lock_key is None else _shipped_back(entry, line)
     if kind is EntryKind.SHIP_UNLOCKED:
         if not entry.order_id:
             raise ValidationError(
@@ -186,6 +205,20 @@ def _uncommitted(entry: LedgerEntry, line: LockLine | None) -> LockLine:
             f"uncommit of {entry.qty} {line.sku} but {line.committed} committed on the line",
         )
     return attrs.evolve(line, committed=line.committed - entry.qty)
+
+
+def _shipped_back(entry: LedgerEntry, line: LockLine | None) -> LockLine:
+    """The line an ``UNSHIP_UNLOCKED`` naming it leaves: ``qty`` of the units it counts
+    as shipped unlocked never left."""
+    if line is None:
+        raise InvalidLock(str(entry.lock_key), "unknown lock")
+    if entry.qty > line.shipped_unlocked:
+        raise InvalidLock(
+            line.lock_key,
+            f"unship of {entry.qty} {line.sku} but {line.shipped_unlocked} shipped unlocked"
+            " on the line",
+        )
+    return attrs.evolve(line, shipped_unlocked=line.shipped_unlocked - entry.qty)
 
 
 def _confirmed(entry: LedgerEntry, line: LockLine | None) -> LockLine:

@@ -17,7 +17,13 @@ from datetime import datetime
 
 import attrs
 
-from orderkit.inventory.entries import LINE_MOVES, Balance, EntryKind, count_return
+from orderkit.inventory.entries import (
+    LINE_MOVES,
+    Balance,
+    EntryKind,
+    count_record,
+    count_return,
+)
 from orderkit.inventory.ports import InventoryStore
 from orderkit.model.errors import ValidationError
 
@@ -137,7 +143,9 @@ def verify_store(
 
     Every order's restocks of a SKU are checked against what the ledger shipped for it
     (a ledger written before restocks were bounded may hold more: a return of units
-    that left before the ledger knew of them, which ``record_shipped`` books).
+    that left before the ledger knew of them, which ``record_shipped`` books), and the
+    units its ``unrecord_shipped`` calls took back against what its ``record_shipped``
+    calls recorded.
 
     ``shipped`` (order id -> SKU -> units the orders say shipped) adds a check per order:
     the units the ledger shipped for it (``COMMIT`` + ``SHIP_UNLOCKED``) equal those.
@@ -152,6 +160,8 @@ def verify_store(
     problems: list[str] = []
     #: (order id, SKU) -> [units shipped, units restocked]: a restock never exceeds it.
     returns: dict[tuple[str, str], list[int]] = {}
+    #: (order id, SKU) -> units recorded as shipped before the count: never below zero.
+    records: dict[tuple[str, str], int] = {}
     count = 0
     for entry in store.entries():
         count += 1
@@ -159,6 +169,7 @@ def verify_store(
         total[0] += entry.on_hand_delta
         total[1] += entry.locked_delta
         count_return(returns, entry)
+        count_record(records, entry)
         if entry.kind is EntryKind.APPROVE:
             if entry.ref in approved:
                 problems.append(f"parked release {entry.ref} approved twice")
@@ -236,6 +247,13 @@ def verify_store(
         if back > out:
             problems.append(
                 f"order {order_id}: {sku} restocked {back}, more than the {out} it shipped"
+            )
+
+    for (order_id, sku), recorded in sorted(records.items()):
+        if recorded < 0:
+            problems.append(
+                f"order {order_id}: {sku} taken back from its records {-recorded} more"
+                " than they recorded as shipped before the stock count"
             )
 
     booked: dict[str, dict[str, int]] = {}  # what the ledger shipped, per order named

@@ -60,7 +60,6 @@ from orderkit.lifecycle.events import (
     StockShort,
     StockShortage,
 )
-from orderkit.lifecycle.handlers import units_text
 from orderkit.lifecycle.ports import CarrierGateway, EventSink, OrderRepository
 from orderkit.model.audit import AuditEntry
 from orderkit.model.errors import (
@@ -92,6 +91,7 @@ from orderkit.outbox.messages import (
     STOCK_RESTOCK,
     STOCK_SHIP,
     STOCK_UNCOMMIT,
+    STOCK_UNRECORD_SHIPPED,
     STOCK_UNSHIP,
     OutboxMessage,
     event_content,
@@ -144,7 +144,9 @@ class OrderService:
     ``created_at``) owe a ``stock.record_shipped`` instead, booked for the order
     without leaving ``on_hand`` again, and a placement does not lock the units its own
     transitions ship at or before it (see "Going live with orders in flight" in the
-    inventory guide). A count later than the clock is refused.
+    inventory guide); units of such a parcel that the warehouse's ``ship`` says never
+    left (a carrier scan shipped every open unit first) owe a
+    ``stock.unrecord_shipped``. A count later than the clock is refused.
     ``max_attempts`` bounds the re-read/re-decide loop under contention; when every
     attempt loses, the last :class:`ConcurrencyError` propagates. ``conflicts`` counts
     the re-reads so far (a contention metric for the host).
@@ -275,10 +277,6 @@ class OrderService:
         finals: dict[int, Order] = {}  # what each placement stores, before its lock
         for index, (order, transitions) in enumerate(checked):
             stuck = _stuck_open_units(order, self.lifecycle)
-            if stuck is None and self.inventory is not None:
-                stuck = next((error for t in transitions if (
-                    error := _reopened_before_count(t, self.stock_counted_at)) is not None),
-                    None)
             final = stuck or _settled(order, transitions, self.lifecycle)
             if isinstance(final, Order):
                 # Placed paid without paid_at: paid when it entered that status, for good
@@ -913,14 +911,12 @@ def _stock(
     only recorded for the order (the count did not include them); the rest move the
     order's lock, when it has one, and so do units a carrier scan shipped that never
     left (:class:`LinesUnshipped`: the lock takes them back from its commit; with no
-    lock they come back on hand, ``stock.unship``; a parcel recorded before the count
-    is refused, see :func:`_reopened_before_count`). With
+    lock they come back on hand, ``stock.unship``; of a parcel that left at or before
+    ``counted_at`` the record of them is taken back, ``stock.unrecord_shipped``,
+    which the order's lock, when it has one, holds again). With
     ``settled`` (a placement's transitions, and ``lock_id`` taken for the units they
     leave open) the lock only confirms: what the transitions ship leaves as units no
     lock holds, and what they cancel or refund was never locked."""
-    refused = _reopened_before_count(transition, counted_at)
-    if refused is not None:
-        raise refused
     order = transition.order
     owed: list[tuple[str, dict[str, Any]]] = []
     for event in transition.events:
@@ -943,10 +939,14 @@ def _stock(
         elif isinstance(event, LinesUnshipped) and event.skus:
             # Units a carrier scan shipped that never left: the reverse of how the
             # scan's shipment moved them. Back in the order's lock from its commit, or
-            # back on hand from a lockless ship (a parcel recorded before the stock
-            # count was refused above: no call takes back a record_shipped).
+            # back on hand from a lockless ship, or (the parcel left before the stock
+            # count, so the units were on the shelf when it was counted) the record of
+            # them taken back, into the order's lock when it has one.
             holder = None if settled else lock_id
-            if holder is None:
+            if counted_at is not None and _shipped_at(order, event) <= counted_at:
+                owed.append((STOCK_UNRECORD_SHIPPED,
+                             {"lock_id": holder, "lines": dict(event.skus)}))
+            elif holder is None:
                 owed.append((STOCK_UNSHIP, {"lines": dict(event.skus)}))
             else:
                 owed.append((STOCK_UNCOMMIT, {"lock_id": holder, "lines": dict(event.skus)}))
@@ -968,37 +968,6 @@ def _stock(
         elif isinstance(event, (Refunded, RefundLinesAssigned)) and event.released:
             owed.append((STOCK_RELEASE, {"lock_id": lock_id, "lines": dict(event.released)}))
     return owed
-
-
-def _reopened_before_count(
-    transition: Transition, counted_at: datetime | None
-) -> ValidationError | None:
-    """The refusal of ``transition`` when it gives back units (:class:`LinesUnshipped`)
-    of a parcel that left at or before ``counted_at``, the stock count that opened the
-    ledger (``None`` when it gives back none). The scan's shipment recorded them as
-    shipped before the count (``stock.record_shipped``: booked for the order, never out
-    of ``on_hand``, the lock let go of them), and no ledger call takes such units back:
-    open again, they would be sold with nothing holding them, and booked twice when
-    they ship. The ``ship`` must name every unit the scan shipped."""
-    if counted_at is None:
-        return None
-    order = transition.order
-    for event in transition.events:
-        if not isinstance(event, LinesUnshipped) or not event.skus:
-            continue
-        left = _shipped_at(order, event)
-        if left > counted_at:
-            continue
-        parcel = next(s for s in order.shipments if s.shipment_id == event.shipment_id)
-        back = units_text(event.lines)
-        return ValidationError(
-            "data.lines", dict(parcel.lines),
-            f"parcel {event.waybill} left at {left.isoformat()} by the carrier's scan,"
-            f" before the stock count ({counted_at.isoformat()}), so its units were"
-            f" recorded as shipped then; {back} cannot go back to open (the ledger takes"
-            " back no unit recorded before the count): name every unit the scan shipped",
-        )
-    return None
 
 
 def _shipped_at(order: Order, event: LinesShipped | LinesUnshipped) -> datetime:

@@ -22,7 +22,9 @@ Topics name the consumer and what to do:
   ``stock.unship``: units a ``stock.ship`` booked that never left, back on hand
   (``{"lines": ...}``);
   ``stock.record_shipped``: units that left before the stock count, booked for the order
-  without leaving ``on_hand`` again (``{"lines": ..., "lock_id": ... or None}``).
+  without leaving ``on_hand`` again (``{"lines": ..., "lock_id": ... or None}``);
+  ``stock.unrecord_shipped``: units a ``stock.record_shipped`` booked that never left,
+  taken back (``{"lines": ..., "lock_id": ... or None}``: the lock holds them again).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ __all__ = [
     "STOCK_RESTOCK",
     "STOCK_SHIP",
     "STOCK_UNCOMMIT",
+    "STOCK_UNRECORD_SHIPPED",
     "STOCK_UNSHIP",
     "Consumer",
     "DeliveryStatus",
@@ -67,6 +70,7 @@ STOCK_RESTOCK: Final = "stock.restock"
 STOCK_SHIP: Final = "stock.ship"
 STOCK_UNSHIP: Final = "stock.unship"
 STOCK_RECORD_SHIPPED: Final = "stock.record_shipped"
+STOCK_UNRECORD_SHIPPED: Final = "stock.unrecord_shipped"
 #: ``pending``: not yet delivered (or failed, to be retried); ``delivered``: every
 #: consumer has it; ``dead``: failed ``max_attempts`` times, kept with its error.
 DeliveryStatus = Literal["pending", "delivered", "dead"]

@@ -104,7 +104,8 @@ class StockResult(Protocol):
 class StockCall:
     """One stock message as a call of :meth:`StockEffects.apply_many` (added in 0.3):
     ``operation`` is ``"release"``, ``"commit"``, ``"uncommit"``, ``"confirm"``,
-    ``"restock"``, ``"ship"``, ``"unship"`` or ``"record_shipped"``, the other fields the
+    ``"restock"``, ``"ship"``, ``"unship"``, ``"record_shipped"`` or
+    ``"unrecord_shipped"``, the other fields the
     arguments of the :class:`~orderkit.inventory.InventoryLedger` method of that name
     (``reason=None``: its default). A host's own :class:`StockEffects` that does not
     know an operation refuses the batch; the relay then retries each message alone, and

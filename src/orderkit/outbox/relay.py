@@ -58,6 +58,7 @@ from orderkit.outbox.messages import (
     STOCK_RESTOCK,
     STOCK_SHIP,
     STOCK_UNCOMMIT,
+    STOCK_UNRECORD_SHIPPED,
     STOCK_UNSHIP,
     Consumer,
     OutboxMessage,
@@ -85,8 +86,10 @@ _OPERATIONS: Final = {
 #: The ledger call of each stock topic that names the order's units, not a lock's.
 _ORDER_OPERATIONS: Final = {
     STOCK_RESTOCK: "restock", STOCK_SHIP: "ship", STOCK_UNSHIP: "unship",
-    STOCK_RECORD_SHIPPED: "record_shipped",
+    STOCK_RECORD_SHIPPED: "record_shipped", STOCK_UNRECORD_SHIPPED: "unrecord_shipped",
 }
+#: The order topics that may name the order's lock.
+_HELD_TOPICS: Final = frozenset({STOCK_RECORD_SHIPPED, STOCK_UNRECORD_SHIPPED})
 
 
 @attrs.frozen
@@ -367,11 +370,11 @@ def _stock_call(message: OutboxMessage) -> StockCall:
     operation = _ORDER_OPERATIONS.get(message.topic)
     if operation is not None:
         # The order's units: no lock id to check, except the lock a shipment before the
-        # stock count lets go of.
+        # stock count lets go of (or holds again, when it never left).
         reason = None
         if message.topic == STOCK_RESTOCK:
             reason = f"return {payload.get('return_id') or ''}".strip()
-        held = payload.get("lock_id") if message.topic == STOCK_RECORD_SHIPPED else None
+        held = payload.get("lock_id") if message.topic in _HELD_TOPICS else None
         if held is not None and not isinstance(held, str):
             raise ValidationError("payload.lock_id", held, "expected a lock id")
         keep = payload.get("keep") if held is not None else None

@@ -739,15 +739,15 @@ def test_an_early_scan_of_one_parcel_of_two_of_an_order_without_a_lock_gives_uni
     assert service_dead_letters(service) == []
 
 
-def test_units_an_early_scan_recorded_before_the_stock_count_do_not_go_back_to_open(
+def test_units_an_early_scan_recorded_before_the_stock_count_go_back_to_the_lock(
     wired: Any,
 ) -> None:
     """The scan of parcel 1 predates the stock count, so every open unit was recorded as
     shipped (booked for the order, never out of on_hand, the lock let go of them). The
-    ledger has no call that takes such units back, so a ``ship`` of the parcel naming
-    only the cups is refused, naming its lines, before anything is written: reopened,
-    the teapot would be open with nothing holding it (``available`` one too high) and
-    its later ship would book it twice."""
+    warehouse's ``ship`` of the parcel names only the cups: the teapot never left, so it
+    was on the shelf when the stock was counted. It goes back to open, the record of it
+    is taken back (``stock.unrecord_shipped``) and the order's lock holds it again out
+    of the counted stock; parcel 2 then takes it out once."""
     service, ledger = wired
     service.place(Order(
         order_id="ORD-8", channel="tmall", channel_order_id="T-ORD-8",
@@ -762,32 +762,35 @@ def test_units_an_early_scan_recorded_before_the_stock_count_do_not_go_back_to_o
     going_live.handle("ORD-8", Event("track", event_id="yt1-scan", at=scanned_at, data={
         "status": "in_transit", "carrier_time": scanned_at, "waybill": "YT1"}))
     assert levels(ledger, "TEA") == (10, 0, 10)  # recorded: on_hand as counted
-    before = going_live.repository.get("ORD-8")
-    with pytest.raises(ValidationError) as refused:
-        going_live.handle("ORD-8", Event("ship", event_id="wms-yt1", at=counted, data={
-            "carrier": "YTO", "waybill": "YT1", "lines": {"C": 2}}))
-    assert refused.value.path == "data.lines"
-    assert refused.value.value == {"C": 2}
-    assert "before the stock count" in refused.value.reason
-    assert "P" in refused.value.reason and "YT1" in refused.value.reason
-    assert going_live.repository.get("ORD-8") == before  # nothing written
-    assert levels(ledger, "TEA") == (10, 0, 10)
-    # The parcel told whole is taken: every unit stays recorded, once.
-    going_live.handle("ORD-8", Event("ship", event_id="wms-yt1b", at=counted, data={
-        "carrier": "YTO", "waybill": "YT1", "lines": {"C": 2, "P": 1}}))
+    # Reported after the count: the parcel's own time (the scan's) decides.
+    told_at = counted + timedelta(minutes=30)
+    moved = going_live.handle("ORD-8", Event("ship", event_id="wms-yt1", at=told_at, data={
+        "carrier": "YTO", "waybill": "YT1", "lines": {"C": 2}}))
+    (back,) = [e for e in moved.events if isinstance(e, LinesUnshipped)]
+    assert back.skus == {"TEA": 1}
+    stored = going_live.repository.get("ORD-8")
+    assert (stored.status, stored.open_units) == (OrderStatus.SHIPPED, {"P": 1})
+    assert levels(ledger, "TEA") == (10, 1, 9)  # counted on the shelf, the order's again
+    assert levels(ledger, "CUP") == (5, 0, 5)  # the cups left before the count
+    assert ledger.verify({"ORD-8": {"CUP": 2}}).ok
+    going_live.relay.run_once()  # nothing left over, nothing applied twice
+    assert levels(ledger, "TEA") == (10, 1, 9)
+
+    going_live.handle("ORD-8", Event("ship", event_id="wms-yt2", at=counted + timedelta(hours=1),
+                                     data={"carrier": "YTO", "waybill": "YT2", "lines": {"P": 1}}))
     assert going_live.repository.get("ORD-8").open_units == {}
-    assert levels(ledger, "TEA") == (10, 0, 10)
+    assert levels(ledger, "TEA") == (9, 0, 9)  # counted 10, one teapot left after
     assert levels(ledger, "CUP") == (5, 0, 5)
     assert ledger.verify({"ORD-8": {"CUP": 2, "TEA": 1}}).ok
     assert service_dead_letters(going_live) == []
 
 
-def test_a_placement_reopening_units_recorded_before_the_stock_count_is_refused(
+def test_a_placement_reopening_units_recorded_before_the_stock_count_locks_them(
     wired: Any,
 ) -> None:
     """The same story decided at placement (an import replaying the scan and the
-    warehouse's ship): that order is refused, naming its lines, and the others of the
-    page are placed."""
+    warehouse's ship): the order is placed with the teapot open and locked, the cups
+    recorded as shipped before the count, and the others of the page are placed."""
     scanned_at = T0 + timedelta(minutes=10)
     counted = scanned_at + timedelta(minutes=1)
     going_live, ledger = counted_at(wired, counted)
@@ -806,13 +809,13 @@ def test_a_placement_reopening_units_recorded_before_the_stock_count_is_refused(
     ])
     decided = going_live.decide(paid, lambda _o: next(steps, None))
     other = order("ORD-6")
-    refused, placed = going_live.place_many([(paid, decided), (other, ())])
-    assert isinstance(refused, ValidationError) and refused.path == "data.lines"
-    assert isinstance(placed, Order) and placed.order_id == "ORD-6"
-    with pytest.raises(OrderNotFound):
-        going_live.repository.get("ORD-7")
-    assert levels(ledger, "CUP") == (5, 2, 3)  # ORD-6's lock only
-    assert ledger.verify().ok
+    placed, also = going_live.place_many([(paid, decided), (other, ())])
+    assert isinstance(placed, Order) and placed.open_units == {"P": 1}
+    assert isinstance(also, Order) and also.order_id == "ORD-6"
+    assert levels(ledger, "CUP") == (5, 2, 3)  # ORD-6's lock; ORD-7's cups left before
+    assert levels(ledger, "TEA") == (10, 5 + 1, 4)  # ORD-6's five and ORD-7's teapot
+    assert ledger.verify({"ORD-7": {"CUP": 2}}).ok
+    assert service_dead_letters(going_live) == []
 
 
 def test_a_parked_release_without_a_sink_writes_no_event_that_could_only_die() -> None:

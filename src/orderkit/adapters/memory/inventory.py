@@ -27,6 +27,7 @@ from orderkit.inventory.entries import (
     EntryKind,
     LedgerEntry,
     LockLine,
+    count_record,
     count_return,
 )
 from orderkit.inventory.rules import apply_entry
@@ -322,6 +323,15 @@ class _MemoryTransaction:
             if entry.order_id in wanted:
                 count_return(found, entry)
         return {key: (tally[0], tally[1]) for key, tally in found.items()}
+
+    def recorded_shipped(self, order_ids: Collection[str]) -> Mapping[tuple[str, str], int]:
+        wanted = set(order_ids)
+        found: dict[tuple[str, str], int] = {}
+        for entries in (self.store._entries, self.entries):
+            for entry in entries:
+                if entry.order_id in wanted:
+                    count_record(found, entry)
+        return found
 
     def approval_of(self, park_entry_id: str) -> LedgerEntry | None:
         for entry in self.entries:

@@ -115,6 +115,13 @@ MIGRATIONS: Final = (
     CREATE INDEX inventory_entries_returns ON {s}.inventory_entries (order_id, sku, kind, qty)
         WHERE kind IN ('commit', 'ship_unlocked', 'restock', 'uncommit', 'unship_unlocked')
     """,
+    # 5: an ``unrecord_shipped`` takes back units a ``record_shipped`` booked for its
+    # order, at most what the order recorded: read by order from the few receipts that
+    # name one and the entries that take them back (only those are indexed).
+    """
+    CREATE INDEX inventory_entries_records ON {s}.inventory_entries (order_id, sku, kind, qty)
+        WHERE kind IN ('receive', 'unrecord_shipped') AND order_id IS NOT NULL
+    """,
 )
 
 #: The first key of every SKU advisory lock ("ok"), apart from the host's own locks.
@@ -531,6 +538,16 @@ class _PostgresTransaction:
             (str(order_id), str(sku)): (int(shipped), int(restocked))
             for order_id, sku, shipped, restocked in rows
         }
+
+    def recorded_shipped(self, order_ids: Collection[str]) -> Mapping[tuple[str, str], int]:
+        rows = self._query(
+            "SELECT order_id, sku, sum(CASE WHEN kind = 'receive' THEN qty ELSE -qty END)"
+            " FROM {s}.inventory_entries"
+            " WHERE kind IN ('receive', 'unrecord_shipped') AND order_id IS NOT NULL"
+            " AND order_id = ANY(%s) GROUP BY order_id, sku",
+            (sorted(set(order_ids)),),
+        )
+        return {(str(order_id), str(sku)): int(units) for order_id, sku, units in rows}
 
     def approval_of(self, park_entry_id: str) -> LedgerEntry | None:
         rows = self._query(

@@ -117,6 +117,13 @@ _MIGRATIONS: Final = (
     CREATE INDEX inventory_entries_returns ON inventory_entries (order_id, sku, kind, qty)
         WHERE kind IN ('commit', 'ship_unlocked', 'restock', 'uncommit', 'unship_unlocked')
     """,
+    # 6: an ``unrecord_shipped`` takes back units a ``record_shipped`` booked for its
+    # order, at most what the order recorded: read by order from the few receipts that
+    # name one and the entries that take them back (only those are indexed).
+    """
+    CREATE INDEX inventory_entries_records ON inventory_entries (order_id, sku, kind, qty)
+        WHERE kind IN ('receive', 'unrecord_shipped') AND order_id IS NOT NULL
+    """,
 )
 
 _ENTRY_COLUMNS: Final = (
@@ -140,6 +147,14 @@ _RETURNS: Final = (
     " sum(CASE WHEN kind = 'restock' THEN qty ELSE 0 END)"
     " FROM inventory_entries"
     " WHERE kind IN ('commit', 'ship_unlocked', 'restock', 'uncommit', 'unship_unlocked')"
+    " AND order_id IN (SELECT value FROM json_each(?)) GROUP BY order_id, sku"
+)
+#: Per (order, SKU) of a JSON array of order ids: units recorded as shipped before the
+#: stock count (receipts naming the order) less those ``unrecord_shipped`` took back.
+_RECORDS: Final = (
+    "SELECT order_id, sku, sum(CASE WHEN kind = 'receive' THEN qty ELSE -qty END)"
+    " FROM inventory_entries"
+    " WHERE kind IN ('receive', 'unrecord_shipped') AND order_id IS NOT NULL"
     " AND order_id IN (SELECT value FROM json_each(?)) GROUP BY order_id, sku"
 )
 #: The lines of the locks of a JSON array of lock keys, by lock key then SKU.
@@ -530,6 +545,10 @@ class _SQLiteTransaction:
             (str(order_id), str(sku)): (int(shipped), int(restocked))
             for order_id, sku, shipped, restocked in rows
         }
+
+    def recorded_shipped(self, order_ids: Collection[str]) -> Mapping[tuple[str, str], int]:
+        rows = self._query(_RECORDS, (json.dumps(sorted(set(order_ids))),))
+        return {(str(order_id), str(sku)): int(units) for order_id, sku, units in rows}
 
     def approval_of(self, park_entry_id: str) -> LedgerEntry | None:
         rows = self._query(

@@ -23,7 +23,11 @@ import attrs
 from orderkit.inventory.entries import NEVER, Balance, EntryKind, InventoryLock, LedgerEntry
 from orderkit.inventory.ledger import InventoryLedger
 from orderkit.inventory.ports import InventoryStore
-from orderkit.inventory.refusals import RestockExceedsShipment, UnshipExceedsShipment
+from orderkit.inventory.refusals import (
+    RestockExceedsShipment,
+    UnrecordExceedsRecord,
+    UnshipExceedsShipment,
+)
 from orderkit.model.errors import InsufficientStock, InvalidLock, OrderkitError, ValidationError
 from orderkit.model.limits import MAX_QUANTITY
 from orderkit.outbox.ports import StockCall
@@ -541,6 +545,23 @@ class InventoryStoreContract:
 
         _refused(InvalidLock, unknown)
 
+        # Units taken back from those (``UNSHIP_UNLOCKED`` naming the lock) come off
+        # the line's count, never more than it counts.
+        def back(qty: int, lock_key: str = "k1") -> None:
+            with store.transaction({"TEA"}) as tx:
+                tx.append(LedgerEntry(
+                    _id(), EntryKind.UNSHIP_UNLOCKED, "TEA", qty, _T0, "warehouse",
+                    "not shipped", order_id="ORD-1", lock_key=lock_key,
+                ))
+
+        back(2)
+        (line,) = store.lock_lines("k1")
+        assert (line.committed, line.shipped_unlocked, line.remaining) == (2, 1, 0)
+        assert store.balance("TEA") == Balance(6, 0)
+        _refused(InvalidLock, lambda: back(2))
+        _refused(InvalidLock, lambda: back(1, "nope"))
+        assert store.balance("TEA") == Balance(6, 0)
+
     def test_shipped_and_restocked_is_read_per_order_and_sku_with_the_transaction(
         self,
     ) -> None:
@@ -639,6 +660,73 @@ class InventoryStoreContract:
         assert (cup.on_hand, cup.locked, cup.available) == (4, 0, 4)
         assert ledger.verify({"ORD-1": {"TEA": 0}, "ORD-2": {"CUP": 1}}).ok
 
+    def _scanned_after_its_lock_lapsed(self) -> tuple[InventoryStore, InventoryLedger, str]:
+        """A paid order whose lock lapsed before its payment's confirm reached the
+        ledger: a carrier scan shipped its three open units (none locked any more), and
+        the warehouse's ``ship`` of that parcel named one, so two are open again."""
+        store = self.create_store()
+        clock = ManualClock(_T0)
+        ledger = InventoryLedger(store, secret=b"contract-secret-0123", clock=clock)
+        ledger.receive("TEA", 5, reference="PO-1")
+        lock = ledger.lock("ORD-1", {"TEA": 3}, ttl=_TTL)
+        clock.advance(_TTL + timedelta(minutes=10))  # lapsed; the confirm is late
+        scan = ledger.commit(lock.lock_id, order_id="ORD-1", ref="scan-1")
+        assert (scan.lines, scan.unlocked) == ({"TEA": 3}, {"TEA": 3})
+        back = ledger.uncommit(lock.lock_id, {"TEA": 2}, order_id="ORD-1", ref="ship-1")
+        assert back.unlocked == {"TEA": 2}
+        (line,) = store.lines_of_order("ORD-1")
+        # Taken back from the count they were shipped in: one unit left unlocked.
+        assert (line.committed, line.shipped_unlocked, line.expired) == (0, 1, 3)
+        return store, ledger, lock.lock_id
+
+    def test_a_late_payment_holds_the_units_an_uncommit_gave_back_and_the_rest_ships(
+        self,
+    ) -> None:
+        """The payment was made while the lock held: applied late, it locks the two
+        units open again (not the one that left), and the second parcel ships them."""
+        store, ledger, lock_id = self._scanned_after_its_lock_lapsed()
+        paid = ledger.confirm(lock_id, ref="pay-1", at=_T0 + timedelta(minutes=10))
+        assert (paid.outcome, paid.lines, paid.lapsed) == ("confirmed", {"TEA": 2}, {})
+        stock = ledger.stock("TEA")
+        assert (stock.on_hand, stock.locked, stock.available) == (4, 2, 2)
+        assert ledger.verify({"ORD-1": {"TEA": 1}}).ok
+        rest = ledger.commit(lock_id, ref="ship-2")  # what the order has open
+        assert (rest.outcome, rest.lines, rest.unlocked) == ("committed", {"TEA": 2}, {})
+        stock = ledger.stock("TEA")
+        assert (stock.on_hand, stock.locked, stock.available) == (5 - 3, 0, 2)
+        (line,) = store.lines_of_order("ORD-1")
+        assert (line.committed, line.shipped_unlocked, line.remaining) == (2, 1, 0)
+        assert ledger.verify({"ORD-1": {"TEA": 3}}).ok
+
+    def test_a_cancel_of_the_units_an_uncommit_gave_back_lets_go_of_them(self) -> None:
+        """Unpaid, the two units open again are cancelled: the lock lets go of them (no
+        stock moves: they were not locked), so a payment replayed later holds nothing;
+        or, paid late first, the cancel releases what the payment held again."""
+        store, ledger, lock_id = self._scanned_after_its_lock_lapsed()
+        ledger.commit(lock_id, ref="ship-2")  # nothing left to ship but the two
+        stock = ledger.stock("TEA")
+        assert (stock.on_hand, stock.locked) == (2, 0)
+        assert ledger.verify({"ORD-1": {"TEA": 3}}).ok
+
+        store, ledger, lock_id = self._scanned_after_its_lock_lapsed()
+        cancel = ledger.release(lock_id, ref="cancel-1")
+        assert cancel.outcome == "expired"
+        (line,) = store.lines_of_order("ORD-1")
+        assert (line.released, line.expired, line.shipped_unlocked) == (2, 1, 1)
+        late = ledger.confirm(lock_id, ref="pay-1", at=_T0 + timedelta(minutes=10))
+        assert (late.lines, late.lapsed) == ({}, {})
+        stock = ledger.stock("TEA")
+        assert (stock.on_hand, stock.locked, stock.available) == (4, 0, 4)
+        assert ledger.verify({"ORD-1": {"TEA": 1}}).ok
+
+        store, ledger, lock_id = self._scanned_after_its_lock_lapsed()
+        ledger.confirm(lock_id, ref="pay-1", at=_T0 + timedelta(minutes=10))
+        cancel = ledger.release(lock_id, ref="cancel-1")
+        assert (cancel.outcome, cancel.lines) == ("released", {"TEA": 2})
+        stock = ledger.stock("TEA")
+        assert (stock.on_hand, stock.locked, stock.available) == (4, 0, 4)
+        assert ledger.verify({"ORD-1": {"TEA": 1}}).ok
+
     def test_an_unship_puts_units_a_lockless_ship_booked_back_on_hand(self) -> None:
         store = self.create_store()
         ledger = InventoryLedger(store, secret=b"contract-secret-0123", clock=ManualClock(_T0))
@@ -677,6 +765,31 @@ class InventoryStoreContract:
         # The unit had left before the ledger knew of it: booking that shipment mends it.
         ledger.record_shipped({"CUP": 1}, order_id="ORD-2", ref="before-the-ledger")
         assert ledger.verify().ok and ledger.stock("CUP").on_hand == 6
+
+    def test_verify_reports_an_order_unrecorded_beyond_what_it_recorded(self) -> None:
+        store = self._seeded(CUP=5)
+        _append(store, LedgerEntry(  # appended by hand: the ledger would refuse it
+            _id(), EntryKind.UNRECORD_SHIPPED, "CUP", 2, _T0, "shop", "not shipped",
+            order_id="ORD-2",
+        ))
+        assert store.balance("CUP") == Balance(3, 0)
+        report = InventoryLedger(
+            store, secret=b"contract-secret-0123", clock=ManualClock(_T0)
+        ).verify()
+        assert report.problems == (
+            "order ORD-2: CUP taken back from its records 2 more than they recorded as"
+            " shipped before the stock count",
+        )
+        assert not report.ok and report.drifts == ()
+
+        def locked() -> None:  # the receipt it takes back names the order, never a lock
+            with store.transaction({"CUP"}) as tx:
+                tx.append(LedgerEntry(
+                    _id(), EntryKind.UNRECORD_SHIPPED, "CUP", 1, _T0, "shop", "x",
+                    order_id="ORD-2", lock_key="k1",
+                ))
+
+        assert _refused(ValidationError, locked).path == "entry.order_id"
 
     def test_a_restock_for_an_order_that_never_shipped_is_refused_and_writes_nothing(
         self,
@@ -828,6 +941,100 @@ class InventoryStoreContract:
             _refused(ValidationError, bad)
         assert ledger.entries() == before  # a refused call writes nothing
 
+    def test_units_recorded_before_the_count_that_never_left_are_taken_back(self) -> None:
+        """A carrier scan dated before the stock count recorded every open unit as
+        shipped; the warehouse's ``ship`` of the parcel named fewer. The others were on
+        the shelf when it was counted: the record of them is taken back (without a
+        lock, on_hand does not move; with the order's lock, it holds them again), at
+        most what the order recorded, once per ``ref``."""
+        store = self.create_store()
+        ledger = InventoryLedger(store, secret=b"contract-secret-0123", clock=ManualClock(_T0))
+        ledger.receive("TEA", 10, reference="opening count")
+
+        def level() -> tuple[int, int, int]:
+            stock = ledger.stock("TEA")
+            return stock.on_hand, stock.locked, stock.available
+
+        ledger.record_shipped({"TEA": 3}, order_id="OLD-1", ref="scan-1")
+        back = ledger.unrecord_shipped({"TEA": 2}, order_id="OLD-1", ref="ship-1")
+        assert (back.outcome, back.lines, back.unlocked, back.oversold) == (
+            "unrecorded", {"TEA": 2}, {"TEA": 2}, {})
+        assert level() == (10, 0, 10)  # counted once: on the shelf at the count
+        assert ledger.unrecord_shipped({"TEA": 2}, order_id="OLD-1", ref="ship-1").outcome == (
+            "already_applied")
+        with store.transaction({"TEA"}) as tx:
+            assert dict(tx.recorded_shipped(["OLD-1", "OLD-9"])) == {("OLD-1", "TEA"): 1}
+            assert dict(tx.shipped_and_restocked(["OLD-1"])) == {("OLD-1", "TEA"): (1, 0)}
+        before = ledger.entries()
+        refusal = _refused(UnrecordExceedsRecord, lambda: ledger.unrecord_shipped(
+            {"TEA": 2}, order_id="OLD-1", ref="ship-2"))
+        assert (refusal.order_id, refusal.sku, refusal.units, refusal.recorded) == (
+            "OLD-1", "TEA", 2, 1)
+        assert "TEA" in str(refusal) and ledger.entries() == before
+        assert ledger.verify({"OLD-1": {"TEA": 1}}).ok
+        ledger.ship({"TEA": 2}, order_id="OLD-1", ref="ship-3")  # they leave now
+        assert level() == (8, 0, 8)
+        assert ledger.verify({"OLD-1": {"TEA": 3}}).ok
+
+        # The order's lock let go of them when they were recorded: it holds them again.
+        lock = ledger.lock("OLD-2", {"TEA": 3}, ttl=_TTL)
+        ledger.confirm(lock.lock_id)
+        ledger.record_shipped({"TEA": 3}, order_id="OLD-2", ref="scan-4", lock_id=lock.lock_id)
+        assert level() == (8, 0, 8)
+        (applied,) = ledger.apply_many([StockCall(
+            "unrecord_shipped", lock.lock_id, {"TEA": 2}, "OLD-2", "ship-4")])
+        assert not isinstance(applied, OrderkitError)
+        assert (applied.outcome, applied.lines, applied.unlocked) == (
+            "unrecorded", {"TEA": 2}, {})
+        assert level() == (8, 2, 6)
+        (line,) = store.lines_of_order("OLD-2")
+        assert (line.committed, line.remaining, line.expires_at) == (1, 2, NEVER)
+        assert ledger.verify({"OLD-2": {"TEA": 1}}).ok
+        ledger.commit(lock.lock_id, {"TEA": 2}, ref="ship-5")  # the second parcel
+        assert level() == (6, 0, 6)
+        assert ledger.verify({"OLD-1": {"TEA": 3}, "OLD-2": {"TEA": 3}}).ok
+
+        # Only units recorded before the count: a shipment after it is no record.
+        ledger.ship({"TEA": 1}, order_id="NEW-1", ref="ship-6")
+        before = ledger.entries()
+        refusal = _refused(UnrecordExceedsRecord, lambda: ledger.unrecord_shipped(
+            {"TEA": 1}, order_id="NEW-1", ref="ship-7"))
+        assert refusal.recorded == 0 and ledger.entries() == before
+        for bad in (
+            lambda: ledger.unrecord_shipped({}, order_id="OLD-1", ref="x"),
+            lambda: ledger.unrecord_shipped({"TEA": 1}, order_id="", ref="x"),
+            lambda: ledger.unrecord_shipped({"TEA": 1}, order_id="OLD-1", ref=""),
+        ):
+            _refused(ValidationError, bad)
+        _refused(InvalidLock, lambda: ledger.unrecord_shipped(
+            {"TEA": 1}, order_id="OLD-1", ref="x", lock_id=lock.lock_id))
+        assert ledger.entries() == before and ledger.verify().ok
+
+    def test_units_taken_back_from_a_record_that_another_order_holds_now_oversell(
+        self,
+    ) -> None:
+        """The record let the lock go, and another order locked the units meanwhile: the
+        units go back to their order all the same (they were sold to it first), and the
+        shortfall is reported as an oversell, kept for a retry to report again."""
+        ledger = InventoryLedger(
+            self.create_store(), secret=b"contract-secret-0123", clock=ManualClock(_T0)
+        )
+        ledger.receive("TEA", 3, reference="opening count")
+        first = ledger.lock("A", {"TEA": 3}, ttl=_TTL)
+        ledger.record_shipped({"TEA": 3}, order_id="A", ref="scan-1", lock_id=first.lock_id)
+        ledger.lock("B", {"TEA": 3}, ttl=_TTL)
+        back = ledger.unrecord_shipped({"TEA": 2}, order_id="A", ref="ship-1",
+                                       lock_id=first.lock_id)
+        assert (back.outcome, back.oversold) == ("unrecorded", {"TEA": 2})
+        stock = ledger.stock("TEA")
+        assert (stock.on_hand, stock.locked, stock.available) == (3, 5, -2)
+        again = ledger.unrecord_shipped({"TEA": 2}, order_id="A", ref="ship-1",
+                                        lock_id=first.lock_id)
+        assert (again.outcome, again.oversold) == ("already_applied", {"TEA": 2})
+        report = ledger.verify({"A": {"TEA": 1}})
+        assert (report.drifts, report.problems, report.mismatches) == ((), (), ())
+        assert [(o.sku, o.units) for o in report.oversold] == [("TEA", 2)]
+
     def test_a_ledger_over_the_store_tells_the_late_shipment_story(self) -> None:
         clock = ManualClock(_T0)
         ledger = InventoryLedger(self.create_store(), secret=b"contract-secret-0123", clock=clock)
@@ -885,8 +1092,8 @@ class InventoryStoreContract:
         The stories lock, release, confirm (also late: applied after the lock expired,
         judged at a payment made while it held, so units are locked again or lapse),
         commit (also after expiry or release, and more than was locked, so SKUs get
-        oversold), uncommit, ship and unship without a lock, adjust, expire, restock and
-        approve.
+        oversold), uncommit, ship and unship without a lock, record and unrecord
+        shipments before the count, adjust, expire, restock and approve.
         """
         kinds: set[EntryKind] = set()
         oversold = False
@@ -944,6 +1151,11 @@ def _random_step(
                 with contextlib.suppress(InvalidLock):  # the lock is another order's
                     ledger.record_shipped({sku: 1}, order_id=order, lock_id=held,
                                           ref=f"old-{order}-{sku}-{qty}")
+                    if qty % 2:  # a scan before the count assumed a unit that never
+                        # left: taken back once (retried: same ref), or refused when
+                        # the order has none recorded (another order held them: oversold)
+                        ledger.unrecord_shipped({sku: 1}, order_id=order, lock_id=held,
+                                                ref=f"unrecord-{order}-{sku}-{qty}")
             else:
                 ledger.receive(sku, qty, reference="PO")
         elif roll < 0.40 or (roll < 0.70 and not locks):
@@ -983,7 +1195,8 @@ def _random_step(
         else:
             for parked in ledger.pending_review()[:1]:
                 ledger.approve_release(parked.entry_id, actor="ops")
-    except (InsufficientStock, RestockExceedsShipment, UnshipExceedsShipment, ValidationError):
+    except (InsufficientStock, RestockExceedsShipment, UnshipExceedsShipment,
+            UnrecordExceedsRecord, ValidationError):
         pass  # a refusal is an answer; the invariants must hold after it too
 
 
@@ -999,6 +1212,8 @@ def _assert_invariants(ledger: InventoryLedger, where: str) -> bool:
             moved[entry.sku] -= entry.qty  # shipped
         elif entry.kind in (EntryKind.UNCOMMIT, EntryKind.UNSHIP_UNLOCKED):
             moved[entry.sku] += entry.qty  # shipped, then taken back: it never left
+        elif entry.kind is EntryKind.UNRECORD_SHIPPED:
+            moved[entry.sku] -= entry.qty  # received for a record, then taken back
     short: dict[str, int] = {}
     for sku in _SKUS:
         balance = ledger.store.balance(sku)
