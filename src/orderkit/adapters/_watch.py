@@ -6,6 +6,8 @@ from collections.abc import Collection
 from datetime import UTC, datetime, time
 from typing import TYPE_CHECKING, Final
 
+import attrs
+
 from orderkit.model._checks import quantity
 from orderkit.model.errors import ValidationError
 from orderkit.model.orders import (
@@ -23,7 +25,7 @@ from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, ensure_aware, zone
 if TYPE_CHECKING:
     from orderkit.lifecycle.ports import GroupBy
 
-__all__ = ["anchor_of", "balance_due_since", "checked_group",
+__all__ = ["CountQuery", "anchor_of", "balance_due_since", "checked_count", "checked_group",
            "checked_group_by", "checked_leave_out", "checked_query", "checked_terms",
            "paid_since", "paid_statuses_sql", "required_group_by",
            "ship_due_at"]
@@ -39,6 +41,13 @@ def checked_query(
 ) -> tuple[tuple[int, ...], Anchor, datetime, int]:
     """The ``stale`` arguments, checked: status codes, a known anchor, an aware
     ``before`` (in UTC) and a ``limit`` a store can count to (a count has none)."""
+    codes = _checked_statuses(statuses)
+    moment = ensure_aware(before, path="before").astimezone(UTC)
+    return codes, _checked_anchor(anchor), moment, quantity("limit", limit)
+
+
+def _checked_statuses(statuses: object) -> tuple[int, ...]:
+    """Status codes: a collection of integers (not a lone string), sorted, once each."""
     if isinstance(statuses, str | bytes) or not isinstance(statuses, Collection):
         raise ValidationError("statuses", statuses, "expected a collection of status codes")
     codes = []
@@ -46,10 +55,40 @@ def checked_query(
         if isinstance(code, bool) or not isinstance(code, int):
             raise ValidationError("statuses", code, "expected integer status codes")
         codes.append(int(code))
-    if anchor not in ANCHORS:
-        raise ValidationError("anchor", anchor, f"expected one of {', '.join(ANCHORS)}")
-    moment = ensure_aware(before, path="before").astimezone(UTC)
-    return tuple(sorted(set(codes))), anchor, moment, quantity("limit", limit)
+    return tuple(sorted(set(codes)))
+
+
+def _checked_anchor(anchor: object) -> Anchor:
+    """One of :data:`~orderkit.model.orders.ANCHORS`."""
+    for known in ANCHORS:
+        if anchor == known:
+            return known
+    raise ValidationError("anchor", anchor, f"expected one of {', '.join(ANCHORS)}")
+
+
+@attrs.frozen
+class CountQuery:
+    """``count_by_status``'s arguments as :func:`checked_count` returns them: a known
+    ``anchor``, the bounds (aware, in UTC; ``since`` ``None`` for none) and the status
+    codes (sorted; ``None``: every status). Each store keeps only its query."""
+
+    anchor: Anchor
+    since: datetime | None
+    until: datetime
+    statuses: tuple[int, ...] | None
+
+
+def checked_count(
+    anchor: object, since: object, until: object, statuses: object = None
+) -> CountQuery:
+    """:meth:`~orderkit.lifecycle.ports.OrderRepository.count_by_status`'s arguments,
+    checked for every store alike, in this order: the anchor, ``until``, the statuses,
+    then ``since``; the first bad one raises :class:`ValidationError` naming it."""
+    known = _checked_anchor(anchor)
+    end = ensure_aware(until, path="until").astimezone(UTC)
+    codes = None if statuses is None else _checked_statuses(statuses)
+    start = None if since is None else ensure_aware(since, path="since").astimezone(UTC)
+    return CountQuery(known, start, end, codes)
 
 
 def checked_terms(terms: object) -> PaymentTerms | None:

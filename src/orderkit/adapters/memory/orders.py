@@ -19,8 +19,8 @@ from orderkit.model.audit import (
     address_version,
     checked_entries,
 )
-from orderkit.model.errors import ConcurrencyError, DuplicateOrder, OrderNotFound, ValidationError
-from orderkit.model.orders import ANCHORS, Order, PaymentTerms, check_version_raised
+from orderkit.model.errors import ConcurrencyError, DuplicateOrder, OrderNotFound
+from orderkit.model.orders import Order, PaymentTerms, check_version_raised
 from orderkit.model.time import ensure_aware
 
 if TYPE_CHECKING:
@@ -252,20 +252,17 @@ class MemoryOrderRepository:
     ) -> dict[int, int]:
         """See :meth:`orderkit.lifecycle.ports.OrderRepository.count_by_status` (a scan
         here)."""
-        from orderkit.adapters._watch import anchor_of, checked_query
+        from orderkit.adapters._watch import anchor_of, checked_count
 
-        if anchor not in ANCHORS:
-            raise ValidationError("anchor", anchor, f"expected one of {', '.join(ANCHORS)}")
-        until = ensure_aware(until, path="until")
-        wanted = None if statuses is None else set(checked_query(statuses, anchor, until, 1)[0])
-        start = None if since is None else ensure_aware(since, path="since")
+        query = checked_count(anchor, since, until, statuses)
         counts: dict[int, int] = {}
         with self._lock:
             for order in self._orders.values():
-                at = anchor_of(order, anchor)
-                if wanted is not None and order.status not in wanted:
+                if query.statuses is not None and order.status not in query.statuses:
                     continue
-                if at is not None and at < until and (start is None or at >= start):
+                at = anchor_of(order, query.anchor)
+                if (at is not None and at < query.until
+                        and (query.since is None or at >= query.since)):
                     counts[order.status] = counts.get(order.status, 0) + 1
         return dict(sorted(counts.items()))
 

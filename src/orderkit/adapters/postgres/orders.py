@@ -41,10 +41,8 @@ from orderkit.model.errors import (
     DuplicateOrder,
     OrderNotFound,
     StoreError,
-    ValidationError,
 )
 from orderkit.model.orders import (
-    ANCHORS,
     Address,
     Anchor,
     Order,
@@ -619,21 +617,18 @@ class PostgresOrderRepository:
     ) -> dict[int, int]:
         """See :meth:`orderkit.lifecycle.ports.OrderRepository.count_by_status`: one
         grouped count over the anchor's index."""
-        from orderkit.adapters._watch import checked_query
+        from orderkit.adapters._watch import checked_count
 
-        if anchor not in ANCHORS:
-            raise ValidationError("anchor", anchor, f"expected one of {', '.join(ANCHORS)}")
-        until = ensure_aware(until, path="until")
-        start = None if since is None else ensure_aware(since, path="since")
-        wanted = None if statuses is None else list(checked_query(statuses, anchor, until, 1)[0])
-        column = _ANCHOR_COLUMN[anchor]
+        query = checked_count(anchor, since, until, statuses)
+        column = _ANCHOR_COLUMN[query.anchor]
         sql = self._db.sql(
             f"SELECT status, count(*) FROM {{s}}.orders WHERE {column} < %(until)s"
             f" AND (%(since)s::timestamptz IS NULL OR {column} >= %(since)s)"
             f" AND (%(wanted)s::integer[] IS NULL OR status = ANY(%(wanted)s))"
             f" GROUP BY status ORDER BY status"
         )
-        params = {"until": until, "since": start, "wanted": wanted}
+        params = {"until": query.until, "since": query.since,
+                  "wanted": None if query.statuses is None else list(query.statuses)}
         rows = self._db.run(
             "count orders by status", lambda conn: conn.execute(sql, params).fetchall(),
             single=True,

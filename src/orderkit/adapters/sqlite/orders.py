@@ -32,7 +32,6 @@ from orderkit.model.errors import (
     ValidationError,
 )
 from orderkit.model.orders import (
-    ANCHORS,
     Address,
     Order,
     PaymentTerms,
@@ -502,24 +501,21 @@ class SQLiteOrderRepository:
     ) -> dict[int, int]:
         """See :meth:`orderkit.lifecycle.ports.OrderRepository.count_by_status`: one
         indexed range count per stored status (the statuses come from their index)."""
-        from orderkit.adapters._watch import checked_query
+        from orderkit.adapters._watch import checked_count
 
-        if anchor not in ANCHORS:
-            raise ValidationError("anchor", anchor, f"expected one of {', '.join(ANCHORS)}")
-        until = ensure_aware(until, path="until")
-        wanted = None if statuses is None else set(checked_query(statuses, anchor, until, 1)[0])
-        start = "" if since is None else _iso(ensure_aware(since, path="since"))
-        expression = _ANCHOR_SQL[anchor]
-        source, condition = _source(anchor)
+        query = checked_count(anchor, since, until, statuses)
+        start = "" if query.since is None else _iso(query.since)
+        expression = _ANCHOR_SQL[query.anchor]
+        source, condition = _source(query.anchor)
         counts: dict[int, int] = {}
         with self._db.read("count orders by status") as conn:
             codes = [row[0] for row in conn.execute(_STATUSES_SQL)
-                     if wanted is None or row[0] in wanted]
+                     if query.statuses is None or row[0] in query.statuses]
             for code in codes:
                 (count,) = conn.execute(
                     f"SELECT count(*) FROM {source} WHERE status = ?"
                     f" AND {expression} >= ? AND {expression} < ?{condition}",
-                    (code, start, _iso(until)),
+                    (code, start, _iso(query.until)),
                 ).fetchone()
                 if count:
                     counts[int(code)] = int(count)

@@ -425,11 +425,17 @@ class OrderRepositoryContract:
             OrderStatus.PAID: 1}
         assert repo.count_by_status("status_since", until, until) == {}
         assert repo.count_by_status("unscanned_since", None, until) == {}
-        _raises(ValidationError, repo.count_by_status, "eta", None, until)
-        _raises(ValidationError, repo.count_by_status, "status_since", None, until, ["10"])
-        error = _raises(ValidationError, repo.count_by_status, "status_since", None,
-                        datetime(2026, 3, 2))
-        assert getattr(error, "path", None) == "until"
+        for args, path, value in [
+            (("eta", None, until), "anchor", "eta"),
+            (("status_since", None, until, ["10"]), "statuses", "10"),
+            (("status_since", None, until, [True]), "statuses", True),
+            (("status_since", None, until, "20"), "statuses", "20"),  # a lone string
+            (("status_since", None, datetime(2026, 3, 2)), "until", datetime(2026, 3, 2)),
+            (("status_since", datetime(2026, 3, 2), until), "since", datetime(2026, 3, 2)),
+        ]:
+            error = _raises(ValidationError, repo.count_by_status, *args)
+            assert (getattr(error, "path", None), getattr(error, "value", None)) == (
+                path, value), args
 
     def test_first_scans_read_each_orders_first_parcel_by_when_it_left(self) -> None:
         repo = self.create_repository()
