@@ -69,26 +69,33 @@ def _checked_anchor(anchor: object) -> Anchor:
 @attrs.frozen
 class CountQuery:
     """``count_by_status``'s arguments as :func:`checked_count` returns them: a known
-    ``anchor``, the bounds (aware, in UTC; ``since`` ``None`` for none) and the status
-    codes (sorted; ``None``: every status). Each store keeps only its query."""
+    ``anchor``, the bounds (aware, in UTC; ``since`` ``None`` for none), the status
+    codes (sorted; ``None``: every status), the anchors whose orders are left out
+    (sorted) and ``due_by`` (in UTC, or ``None``). Each store keeps only its query."""
 
     anchor: Anchor
     since: datetime | None
     until: datetime
     statuses: tuple[int, ...] | None
+    leave_out: tuple[Anchor, ...] = ()
+    due_by: datetime | None = None
 
 
 def checked_count(
-    anchor: object, since: object, until: object, statuses: object = None
+    anchor: object, since: object, until: object, statuses: object = None,
+    leave_out: object = (), due_by: object = None,
 ) -> CountQuery:
     """:meth:`~orderkit.lifecycle.ports.OrderRepository.count_by_status`'s arguments,
     checked for every store alike, in this order: the anchor, ``until``, the statuses,
-    then ``since``; the first bad one raises :class:`ValidationError` naming it."""
+    ``since``, ``leave_out`` (anchors of :data:`~orderkit.lifecycle.ports.LEAVE_OUT`),
+    then ``due_by``; the first bad one raises :class:`ValidationError` naming it."""
     known = _checked_anchor(anchor)
     end = ensure_aware(until, path="until").astimezone(UTC)
     codes = None if statuses is None else _checked_statuses(statuses)
     start = None if since is None else ensure_aware(since, path="since").astimezone(UTC)
-    return CountQuery(known, start, end, codes)
+    left_out = checked_leave_out(leave_out)
+    due = None if due_by is None else ensure_aware(due_by, path="due_by").astimezone(UTC)
+    return CountQuery(known, start, end, codes, left_out, due)
 
 
 def checked_terms(terms: object) -> PaymentTerms | None:

@@ -249,17 +249,26 @@ class MemoryOrderRepository:
         since: datetime | None,
         until: datetime,
         statuses: Collection[int] | None = None,
+        *,
+        leave_out: Collection[Anchor] = (),
+        due_by: datetime | None = None,
     ) -> dict[int, int]:
         """See :meth:`orderkit.lifecycle.ports.OrderRepository.count_by_status` (a scan
         here)."""
         from orderkit.adapters._watch import anchor_of, checked_count
 
-        query = checked_count(anchor, since, until, statuses)
+        query = checked_count(anchor, since, until, statuses, leave_out, due_by)
         counts: dict[int, int] = {}
         with self._lock:
             for order in self._orders.values():
                 if query.statuses is not None and order.status not in query.statuses:
                     continue
+                if any(anchor_of(order, other) is not None for other in query.leave_out):
+                    continue
+                if query.due_by is not None:
+                    due = anchor_of(order, "ship_due_at")
+                    if due is not None and due >= query.due_by:
+                        continue
                 at = anchor_of(order, query.anchor)
                 if (at is not None and at < query.until
                         and (query.since is None or at >= query.since)):

@@ -614,20 +614,26 @@ class PostgresOrderRepository:
         since: datetime | None,
         until: datetime,
         statuses: Collection[int] | None = None,
+        *,
+        leave_out: Collection[Anchor] = (),
+        due_by: datetime | None = None,
     ) -> dict[int, int]:
         """See :meth:`orderkit.lifecycle.ports.OrderRepository.count_by_status`: one
         grouped count over the anchor's index."""
         from orderkit.adapters._watch import checked_count
 
-        query = checked_count(anchor, since, until, statuses)
+        query = checked_count(anchor, since, until, statuses, leave_out, due_by)
         column = _ANCHOR_COLUMN[query.anchor]
+        condition = "".join(f" AND {left} IS NULL" for left in query.leave_out)
+        if query.due_by is not None:
+            condition += " AND (ship_due_at IS NULL OR ship_due_at < %(due_by)s)"
         sql = self._db.sql(
             f"SELECT status, count(*) FROM {{s}}.orders WHERE {column} < %(until)s"
             f" AND (%(since)s::timestamptz IS NULL OR {column} >= %(since)s)"
-            f" AND (%(wanted)s::integer[] IS NULL OR status = ANY(%(wanted)s))"
+            f" AND (%(wanted)s::integer[] IS NULL OR status = ANY(%(wanted)s)){condition}"
             f" GROUP BY status ORDER BY status"
         )
-        params = {"until": query.until, "since": query.since,
+        params = {"until": query.until, "since": query.since, "due_by": query.due_by,
                   "wanted": None if query.statuses is None else list(query.statuses)}
         rows = self._db.run(
             "count orders by status", lambda conn: conn.execute(sql, params).fetchall(),

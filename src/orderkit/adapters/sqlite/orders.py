@@ -498,15 +498,21 @@ class SQLiteOrderRepository:
         since: datetime | None,
         until: datetime,
         statuses: Collection[int] | None = None,
+        *,
+        leave_out: Collection[Anchor] = (),
+        due_by: datetime | None = None,
     ) -> dict[int, int]:
         """See :meth:`orderkit.lifecycle.ports.OrderRepository.count_by_status`: one
         indexed range count per stored status (the statuses come from their index)."""
         from orderkit.adapters._watch import checked_count
 
-        query = checked_count(anchor, since, until, statuses)
+        query = checked_count(anchor, since, until, statuses, leave_out, due_by)
         start = "" if query.since is None else _iso(query.since)
         expression = _ANCHOR_SQL[query.anchor]
-        source, condition = _source(query.anchor)
+        source, condition, arguments = _stale_filter(query.anchor, None, query.leave_out)
+        if query.due_by is not None:
+            condition += " AND (ship_due_at IS NULL OR ship_due_at < ?)"
+            arguments += (_iso(query.due_by),)
         counts: dict[int, int] = {}
         with self._db.read("count orders by status") as conn:
             codes = [row[0] for row in conn.execute(_STATUSES_SQL)
@@ -515,7 +521,7 @@ class SQLiteOrderRepository:
                 (count,) = conn.execute(
                     f"SELECT count(*) FROM {source} WHERE status = ?"
                     f" AND {expression} >= ? AND {expression} < ?{condition}",
-                    (code, start, _iso(query.until)),
+                    (code, start, _iso(query.until), *arguments),
                 ).fetchone()
                 if count:
                     counts[int(code)] = int(count)
