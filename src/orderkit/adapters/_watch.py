@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from orderkit.lifecycle.ports import GroupBy
 
 __all__ = ["CountQuery", "anchor_of", "balance_due_since", "checked_count", "checked_group",
-           "checked_group_by", "checked_leave_out", "checked_query", "checked_terms",
-           "paid_since", "paid_statuses_sql", "required_group_by",
+           "checked_group_by", "checked_leave_out", "checked_query", "checked_ship_from_tz",
+           "checked_terms", "paid_since", "paid_statuses_sql", "required_group_by",
            "ship_due_at"]
 
 #: The anchors the model derives from the order (properties of :class:`Order` of the
@@ -167,14 +167,15 @@ def paid_since(order: Order) -> datetime | None:
     return order.paid_at if order.paid_at is not None else paid_by_status(order)
 
 
-def ship_due_at(order: Order) -> datetime | None:
+def ship_due_at(order: Order, *, tz: str = DEFAULT_ACCOUNTING_TZ) -> datetime | None:
     """The ``ship_due_at`` anchor: when ``order`` became due to ship. Its ``paid_at``
     anchor (:func:`paid_since`), or, for a presale whose ship-from day
     (:func:`orderkit.fulfilment.ship_from`, the wave's own reading) begins later, the
-    start of that day in the default accounting zone (the zone of the wave's
-    ``WavePolicy.tz``): the wave leaves the presale out until that day, and so does the
-    watch. A ``ship_from:`` tag that is no date counts from the payment (the wave leaves
-    the order out as ``bad_tag`` until the tag is mended)."""
+    start of that day in ``tz``, the repository's ship-from zone (the default
+    accounting zone unless the host gave the zone of its waves, ``WavePolicy.tz``):
+    the wave leaves the presale out until that day, and so does the watch. A
+    ``ship_from:`` tag that is no date counts from the payment (the wave leaves the
+    order out as ``bad_tag`` until the tag is mended)."""
     from orderkit.fulfilment.waves import ship_from
 
     paid = paid_since(order)
@@ -186,7 +187,19 @@ def ship_due_at(order: Order) -> datetime | None:
         return paid
     if day is None:
         return paid
-    return max(paid, datetime.combine(day, time(0), tzinfo=zone(DEFAULT_ACCOUNTING_TZ)))
+    return max(paid, datetime.combine(day, time(0), tzinfo=zone(tz)))
+
+
+def checked_ship_from_tz(ship_from_tz: object) -> str | None:
+    """An order repository's ``ship_from_tz``: ``None`` (the store's zone, else the
+    default accounting zone) or an IANA zone name, else :class:`ValidationError` naming
+    ``ship_from_tz``."""
+    if ship_from_tz is None:
+        return None
+    if not isinstance(ship_from_tz, str):
+        raise ValidationError("ship_from_tz", ship_from_tz, "expected an IANA time zone name")
+    zone(ship_from_tz, path="ship_from_tz")
+    return ship_from_tz
 
 
 def balance_due_since(order: Order) -> datetime | None:
@@ -202,16 +215,19 @@ def balance_due_since(order: Order) -> datetime | None:
     return min((p.at for p in order.payments if p.kind is PaymentKind.PAYMENT), default=None)
 
 
-def anchor_of(order: Order, anchor: Anchor) -> datetime | None:
+def anchor_of(
+    order: Order, anchor: Anchor, *, tz: str = DEFAULT_ACCOUNTING_TZ
+) -> datetime | None:
     """The instant ``anchor`` names on ``order`` (``None`` when it has none).
     ``status_since`` is ``created_at`` for an order that has never changed status; the
-    anchors the model derives are the order's properties of those names."""
+    anchors the model derives are the order's properties of those names;
+    ``ship_due_at`` begins a presale's ship-from day in ``tz``."""
     if anchor == "status_since":
         return order.status_since or order.created_at
     if anchor == "paid_at":
         return paid_since(order)
     if anchor == "ship_due_at":
-        return ship_due_at(order)
+        return ship_due_at(order, tz=tz)
     if anchor == "balance_due_since":
         return balance_due_since(order)
     if anchor == "created_at":
