@@ -469,9 +469,9 @@ def test_db_upgrade_creates_every_table_once(
 ) -> None:
     assert main(["db", "upgrade", "--dsn", pg_dsn, "--schema", schema]) == EXIT_OK
     first = capsys.readouterr().out
-    assert f"{schema}.orders: version 14 (migrated from 0)" in first
+    assert f"{schema}.orders: version 15 (migrated from 0)" in first
     assert upgrade(pg_dsn, schema=schema) == {
-        "orders": (14, 14), "inventory": (4, 4), "idempotency": (1, 1), "recon_sequences": (1, 1),
+        "orders": (15, 15), "inventory": (4, 4), "idempotency": (1, 1), "recon_sequences": (1, 1),
         "sync": (2, 2), "watch": (2, 2),
     }
     # The adapters find their tables ready.

@@ -51,6 +51,10 @@ STUCK_AFTER: Final[Mapping[int, timedelta]] = {
 #: deposit waits for its balance by design.
 _WAITING: Final[tuple[Anchor, ...]] = ("balance_due_since",)
 
+#: The statuses a paid order waits to ship in (the ``unshipped_24h`` share, and where a
+#: presale is not stuck before it is due to ship).
+_TO_SHIP: Final = frozenset({_S.PAID, _S.PACKED})
+
 #: Each KPI's weight in the health index.
 WEIGHTS: Final[Mapping[str, Decimal]] = {
     "unshipped_24h": Decimal(25),
@@ -270,23 +274,19 @@ def health(
     # balance, when that came later); one still waiting for its balance is not due.
     cutoff = min(end, as_of - timedelta(hours=24))
     due = count("ship_due_at", start, cutoff) if cutoff > start else {}
-    unshipped = due.get(_S.PAID, 0) + due.get(_S.PACKED, 0)
+    unshipped = sum(due.get(code, 0) for code in _TO_SHIP)
     ship_due = sum(due.values())
 
-    # An open order is measured from when it entered its status, a presale not before
-    # it is due to ship; a presale waiting for its balance is not measured at all.
     for code, after in sorted(stuck_after.items()):
         if not isinstance(after, timedelta) or after <= timedelta(0):
             raise ValidationError(f"stuck_after[{code}]", after, "expected a positive timedelta")
-    open_now = count("status_since", None, as_of, tuple(stuck_after),
-                     leave_out=_WAITING, due_by=as_of)
     stuck: dict[int, int] = {}
+    watched = 0
     for code, after in sorted(stuck_after.items()):
-        found = count("status_since", None, as_of - after, (code,), leave_out=_WAITING,
-                      due_by=as_of - after).get(code, 0)
+        watched += _open_since(repository, code, as_of)
+        found = _open_since(repository, code, as_of - after)
         if found:
             stuck[code] = found
-    watched = sum(open_now.get(code, 0) for code in stuck_after)
 
     if isinstance(lags, SyncLagSource):
         until = min(end, as_of)
@@ -326,6 +326,18 @@ def health(
                      else "no calls counted"))
     return HealthReport(period, as_of, tuple(kpis), created, stuck, dict(stuck_after), lag,
                         _index(kpis))
+
+
+def _open_since(repository: OrderRepository, code: int, until: datetime) -> int:
+    """How many orders in status ``code`` have been in it since before ``until``, as the
+    stuck KPI measures them: an order waiting to ship (PAID, PACKED) not before it was
+    due to ship (a presale, from its ship-from day or its later balance), and a presale
+    waiting for its balance (PENDING_PAYMENT) not at all. Only those statuses filter
+    their rows; the others are counted from the index alone."""
+    leave_out = _WAITING if code == _S.PENDING_PAYMENT else ()
+    due_by = until if code in _TO_SHIP else None
+    return repository.count_by_status("status_since", None, until, (code,),
+                                      leave_out=leave_out, due_by=due_by).get(code, 0)
 
 
 def _index(kpis: Iterable[Kpi]) -> Decimal | None:

@@ -159,6 +159,44 @@ def test_a_presale_is_unshipped_or_stuck_only_once_it_is_due_to_ship(
     assert (stuck.value, stuck.detail) == (Decimal(3) / 5, "3 of 5 open orders")
 
 
+def test_the_stuck_counts_read_the_time_in_status_index_alone_on_sqlite(
+    tmp_path: Path,
+) -> None:
+    """The open orders are counted by their time in status, leaving out the presales
+    waiting for their balance and those not due to ship: the index the counts walk
+    carries both instants, so no stored order is read (a row each before)."""
+    repo = SQLiteOrderRepository(tmp_path / "orders.db")
+    with repo.database.read("index") as conn:
+        columns = [row[2] for row in conn.execute(
+            "PRAGMA index_xinfo('orders_by_time_in_status')") if row[5]]
+        expression = ("coalesce(json_extract(body, '$.status_since'),"
+                      " json_extract(body, '$.created_at'))")
+        plan = " ".join(row[-1] for row in conn.execute(
+            f"EXPLAIN QUERY PLAN SELECT count(*) FROM orders WHERE status = 20"
+            f" AND {expression} >= '' AND {expression} < '2026'"
+            " AND balance_due_since IS NULL AND (ship_due_at IS NULL OR ship_due_at < '2026')"))
+    assert columns == ["status", None, "ship_due_at", "balance_due_since"]
+    assert "USING INDEX orders_by_time_in_status" in plan
+
+
+def test_the_stuck_counts_read_the_time_in_status_index_alone_on_postgres(
+    pg_dsn: str,
+) -> None:
+    import psycopg
+
+    from orderkit.adapters.postgres import PostgresOrderRepository
+    from orderkit.testing.postgres import fresh_schema
+
+    schema = fresh_schema("health")
+    PostgresOrderRepository(pg_dsn, schema=schema)
+    with psycopg.connect(pg_dsn) as conn:
+        (definition,) = conn.execute(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = %s"
+            " AND indexname = 'orders_by_time_in_status'", (schema,)).fetchone() or ("",)
+    assert definition.endswith(
+        "(status, COALESCE(status_since, created_at)) INCLUDE (ship_due_at, balance_due_since)")
+
+
 def test_what_is_not_given_is_not_measured_and_left_out_of_the_index() -> None:
     repo = MemoryOrderRepository()
     report = health(repo, DAY, now=START + timedelta(hours=30))
