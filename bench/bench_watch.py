@@ -4,7 +4,8 @@ Run: ``python bench/bench_watch.py [--orders 1000000] [--stale-share 0.01]``.
 
 The file is filled the fast way, as a benchmark may: a few template orders are saved
 through :class:`SQLiteOrderRepository` (so their JSON is exactly what orderkit stores),
-then their rows are copied with ``executemany``, each with its own ids and instants. The
+then their rows are copied with ``executemany``, each with its own ids and instants
+(and the paid and due-to-ship instants a save writes beside the order). The
 mix: most orders are COMPLETED; the rest are recent pending, paid and shipped orders
 that no rule reports; the stale share is spread over pending orders past 15 minutes
 (some channels with more than 20 of them: the channel-down rule), paid orders unshipped
@@ -16,8 +17,10 @@ Timed, against the targets of the watch issue:
   order of that status (target: under 1 s);
 * one watch cycle with the default rules and the SQLite episode store: the first cycle
   (it raises and stores every alert) and a second one (steady state; target: under 5 s);
-* ``count_by_status`` and ``first_scans`` (the health page's and the carrier report's
-  queries), for reference.
+* a third cycle in which one order goes stale while the first cycle's episodes are
+  open: it stores its one alert by key;
+* ``count_by_status``, ``health()`` and ``first_scans`` (the health page's and the
+  carrier report's queries), for reference.
 
 The floor, in the same run: bare ``sqlite3`` reading the same rows through the same
 index (the stale query's SQL without decoding an order).
@@ -39,9 +42,10 @@ import attrs
 from orderkit import OrderStatus, Shipment
 from orderkit.adapters.sqlite import SQLiteOrderRepository, SQLiteWatchState
 from orderkit.model.alerts import Alert as Notice
+from orderkit.model.time import accounting_period
 from orderkit.testing import ManualClock
 from orderkit.testing.samples import sample_order
-from orderkit.watch import Watcher
+from orderkit.watch import Watcher, health
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 CHANNELS = ("tmall", "jd", "pdd", "douyin", "shopify")
@@ -100,6 +104,10 @@ def _templates(path: Path) -> dict[str, str]:
     return out
 
 
+_INSERT = ("INSERT INTO orders (order_id, channel, channel_order_id, status, version, body,"
+           " paid_at, ship_due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+
+
 def _fill(path: Path, orders: int, stale_share: float) -> dict[str, int]:
     templates = _templates(path)
     stale = int(orders * stale_share)
@@ -132,15 +140,16 @@ def _fill(path: Path, orders: int, stale_share: float) -> dict[str, int]:
                 .replace("@SCAN@", _iso(at + timedelta(hours=2)))
                 .replace("@WB@", f"WB{n:09}").replace("@CARRIER@", CARRIERS[n % 5])
                 .replace("@CHANNEL@", channel))
-        batch.append((order_id, channel, order_id, status[kind], 1, body))
+        # The instants a save writes beside the order: paid (and so due to ship) at the
+        # row's instant for every kind but the pending one.
+        paid = None if kind == "pending" else _iso(at)
+        batch.append((order_id, channel, order_id, status[kind], 1, body, paid, paid))
         if len(batch) == 50_000:
-            conn.executemany("INSERT INTO orders (order_id, channel, channel_order_id,"
-                             " status, version, body) VALUES (?, ?, ?, ?, ?, ?)", batch)
+            conn.executemany(_INSERT, batch)
             conn.commit()
             batch.clear()
     if batch:
-        conn.executemany("INSERT INTO orders (order_id, channel, channel_order_id,"
-                         " status, version, body) VALUES (?, ?, ?, ?, ?, ?)", batch)
+        conn.executemany(_INSERT, batch)
     conn.commit()
     conn.execute("ANALYZE")
     conn.close()
@@ -204,11 +213,26 @@ def main() -> None:
                         CYCLE_TARGET)
         print(f"  raised {len(report.raised):,}, repeated {len(report.repeated):,},"  # type: ignore[attr-defined]
               f" resolved {len(report.resolved):,}", flush=True)  # type: ignore[attr-defined]
+        # One order goes stale among the open episodes: the cycle stores the one alert
+        # it sent by key (cycle(keys=...)), not every open episode again.
+        late = NOW + timedelta(minutes=2) - timedelta(minutes=16)
+        repo.save(attrs.evolve(sample_order("LATE", channel_order_id="LATE"), shipments=(),
+                               channel="shop", status=OrderStatus.PENDING_PAYMENT,
+                               created_at=late, status_since=late), None)
+        with SQLiteWatchState(path).cycle() as episodes:
+            opened = len(episodes)
+        watcher.clock = ManualClock(NOW + timedelta(minutes=2))
+        report = _timed(f"watch cycle 3 (1 new alert among {opened:,} open episodes)",
+                        watcher.run_once, CYCLE_TARGET)
+        print(f"  raised {len(report.raised):,}", flush=True)  # type: ignore[attr-defined]
         day = (NOW - timedelta(days=1), NOW)
         _timed("count_by_status(created_at, one day)",
                lambda: repo.count_by_status("created_at", *day))
         _timed("count_by_status(status_since, open statuses, all time)",
                lambda: repo.count_by_status("status_since", None, NOW, (10, 20, 25, 30, 40)))
+        period = accounting_period(NOW - timedelta(days=1))
+        _timed("health(): one day's KPIs (counts in the store)",
+               lambda: health(repo, period, now=NOW))
         month = (NOW - timedelta(days=30), NOW)
         scans = _timed("first_scans(30 days)", lambda: repo.first_scans(*month))
         print(f"  {len(scans):,} first parcels", flush=True)  # type: ignore[arg-type]

@@ -21,7 +21,7 @@ from orderkit.numbering.ports import ReconIdSequence
 from orderkit.outbox.ports import OutboxStore, StockEffects
 from orderkit.reconcile.ports import Notifier
 from orderkit.sync.ports import ChannelClient, OrderLookup, SyncStore
-from orderkit.watch.ports import SyncLagSource, WatchState
+from orderkit.watch.ports import KeyedWatchState, SyncLagSource, WatchState
 
 __all__ = [
     "CarrierGateway",
@@ -32,6 +32,7 @@ __all__ = [
     "IdempotencyStore",
     "InventoryStore",
     "InventoryTransaction",
+    "KeyedWatchState",
     "LotCatalog",
     "Notifier",
     "OrderLookup",

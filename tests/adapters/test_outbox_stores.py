@@ -78,6 +78,7 @@ def test_a_file_of_the_previous_schema_is_migrated_and_keeps_its_orders(
     with sqlite3.connect(path) as conn:  # make it a file the previous release wrote
         conn.execute("DROP TABLE order_outbox")
         conn.execute("DROP TABLE order_waybills")
+        conn.execute("DROP TABLE order_settings")
         for index in ("by_time_in_status", "by_paid_at", "by_created_at", "unscanned",
                       "by_first_shipped", "return_requested", "refund_due", "partly_shipped",
                       "by_ship_due_at", "balance_due"):
@@ -88,7 +89,7 @@ def test_a_file_of_the_previous_schema_is_migrated_and_keeps_its_orders(
         conn.execute("UPDATE schema_version SET version = 2 WHERE component = 'orders'")
     conn.close()
     repository = SQLiteOrderRepository(path)
-    assert repository.database.schema_version("orders") == 19
+    assert repository.database.schema_version("orders") == 21
     assert repository.get(order.order_id) == order
     # the partly shipped order is found by when its first parcel left (the index filled)
     assert repository.stale([30], "partly_shipped_since", T0 + timedelta(hours=2), 5) == [split]

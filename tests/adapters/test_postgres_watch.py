@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import time
 from collections.abc import Iterator, MutableMapping
@@ -138,3 +139,32 @@ def test_the_sync_lag_is_read_from_a_postgres_sync_store_of_the_previous_schema(
     metric = SyncLagMetric(store)
     assert metric.value("sync_lag_p95", T0 + timedelta(seconds=40)) == Decimal("40.0")
     assert metric.value("sync_lag_p95", T0 + timedelta(minutes=5, seconds=40)) is None
+
+
+def test_a_keyed_cycle_reads_no_other_episode_on_postgres(pg_dsn: str) -> None:
+    """An open episode the cycle does not name is not read: one whose stored text is
+    no episode at all (written by hand) is never decoded by a keyed cycle, while a
+    cycle over every open episode trips on it."""
+    import psycopg
+
+    schema = fresh_schema("watch")
+    state = PostgresWatchState(pg_dsn, schema=schema)
+    first = Episode("pending_payment_stale:P-1", "pending_payment_stale", "", "firing",
+                    ("P-1",), T0, T0, T0, 1)
+    with state.cycle() as episodes:
+        episodes[first.key] = first
+    with psycopg.connect(pg_dsn, autocommit=True) as admin:
+        admin.execute(f"INSERT INTO {schema}.watch_episodes (key, body) VALUES (%s, %s)",
+                      ("other_rule:O-1", "not an episode"))
+    with state.cycle(keys=[first.key, "pending_payment_stale:P-2"]) as episodes:
+        assert dict(episodes) == {first.key: first}
+        episodes[first.key] = attrs.evolve(first, sent=2)
+    try:
+        with state.cycle():
+            raise AssertionError("every open episode was read without the stored text")
+    except json.JSONDecodeError:  # the hand-written text is no JSON
+        pass
+    with psycopg.connect(pg_dsn, autocommit=True) as admin:
+        (body,) = admin.execute(f"SELECT body FROM {schema}.watch_episodes WHERE key = %s",
+                                (first.key,)).fetchone() or ("",)
+    assert '"sent": 2' in body

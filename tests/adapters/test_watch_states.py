@@ -3,14 +3,22 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
+from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 
+import attrs
 import pytest
 
 from orderkit.adapters.memory import MemoryWatchState
 from orderkit.adapters.sqlite import SQLiteWatchState
 from orderkit.testing.contracts import WatchStateContract
 from orderkit.watch import WatchState
+from orderkit.watch.ports import Episode
+
+T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
 
 class TestMemoryWatchState(WatchStateContract):
@@ -28,3 +36,27 @@ class TestSQLiteWatchState(WatchStateContract):
 
     def create_peer(self, state: WatchState) -> WatchState:
         return SQLiteWatchState(self.path)
+
+
+def test_a_keyed_cycle_reads_no_other_episode_on_sqlite(tmp_path: Path) -> None:
+    """An open episode the cycle does not name is not read: one whose stored text is
+    no episode at all (written by hand) is never decoded by a keyed cycle, while a
+    cycle over every open episode trips on it."""
+    path = tmp_path / "shop.db"
+    state = SQLiteWatchState(path)
+    first = Episode("pending_payment_stale:P-1", "pending_payment_stale", "", "firing",
+                    ("P-1",), T0, T0, T0, 1)
+    with state.cycle() as episodes:
+        episodes[first.key] = first
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("INSERT INTO watch_episodes (key, body) VALUES (?, ?)",
+                      ("other_rule:O-1", "not an episode"))
+    with state.cycle(keys=[first.key, "pending_payment_stale:P-2"]) as episodes:
+        assert dict(episodes) == {first.key: first}
+        episodes[first.key] = attrs.evolve(first, sent=2)
+    with pytest.raises(json.JSONDecodeError), state.cycle():  # the text is no JSON
+        raise AssertionError("every open episode was read without the stored text")
+    with closing(sqlite3.connect(path)) as conn:
+        (body,) = conn.execute("SELECT body FROM watch_episodes WHERE key = ?",
+                               (first.key,)).fetchone()
+    assert '"sent": 2' in body

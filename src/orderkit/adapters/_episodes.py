@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 
 from orderkit.watch.ports import Episode
 
-__all__ = ["dump_episode", "load_episode"]
+__all__ = ["dump_episode", "load_episode", "written_back"]
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -44,3 +45,19 @@ def load_episode(body: str) -> Episode:
                    _when(data["last_sent"]), data["sent"], _when(data.get("resolved_at")),
                    data.get("route_to"), data.get("claim"),
                    _when(data.get("claimed_until")))
+
+
+def written_back(
+    before: Mapping[str, str], working: Mapping[str, Episode]
+) -> tuple[list[str], list[tuple[str, str]], list[Episode]]:
+    """What a watch cycle writes back, given the episodes it read (``before``: key ->
+    stored text) and the block left (``working``): the keys to delete (read, or resolved
+    by the block, and no longer open), the ``(key, text)`` rows to insert or update (an
+    episode added or changed: an unchanged one dumps to the text it was read as), and
+    the episodes closed (resolved: for the history)."""
+    closed = [e for e in working.values() if e.state == "resolved"]
+    after = {key: dump_episode(episode) for key, episode in working.items()
+             if episode.state != "resolved"}
+    gone = sorted({*before, *(e.key for e in closed)} - after.keys())
+    changed = [(key, body) for key, body in after.items() if before.get(key) != body]
+    return gone, changed, closed

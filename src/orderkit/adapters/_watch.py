@@ -6,6 +6,8 @@ from collections.abc import Collection
 from datetime import UTC, datetime, time
 from typing import TYPE_CHECKING, Final
 
+import attrs
+
 from orderkit.model._checks import quantity
 from orderkit.model.errors import ValidationError
 from orderkit.model.orders import (
@@ -23,9 +25,9 @@ from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, ensure_aware, zone
 if TYPE_CHECKING:
     from orderkit.lifecycle.ports import GroupBy
 
-__all__ = ["anchor_of", "balance_due_since", "checked_group",
-           "checked_group_by", "checked_leave_out", "checked_query", "checked_terms",
-           "paid_since", "paid_statuses_sql", "required_group_by",
+__all__ = ["CountQuery", "anchor_of", "balance_due_since", "checked_count", "checked_group",
+           "checked_group_by", "checked_leave_out", "checked_query", "checked_ship_from_tz",
+           "checked_terms", "paid_since", "paid_statuses_sql", "required_group_by",
            "ship_due_at"]
 
 #: The anchors the model derives from the order (properties of :class:`Order` of the
@@ -39,6 +41,13 @@ def checked_query(
 ) -> tuple[tuple[int, ...], Anchor, datetime, int]:
     """The ``stale`` arguments, checked: status codes, a known anchor, an aware
     ``before`` (in UTC) and a ``limit`` a store can count to (a count has none)."""
+    codes = _checked_statuses(statuses)
+    moment = ensure_aware(before, path="before").astimezone(UTC)
+    return codes, _checked_anchor(anchor), moment, quantity("limit", limit)
+
+
+def _checked_statuses(statuses: object) -> tuple[int, ...]:
+    """Status codes: a collection of integers (not a lone string), sorted, once each."""
     if isinstance(statuses, str | bytes) or not isinstance(statuses, Collection):
         raise ValidationError("statuses", statuses, "expected a collection of status codes")
     codes = []
@@ -46,10 +55,47 @@ def checked_query(
         if isinstance(code, bool) or not isinstance(code, int):
             raise ValidationError("statuses", code, "expected integer status codes")
         codes.append(int(code))
-    if anchor not in ANCHORS:
-        raise ValidationError("anchor", anchor, f"expected one of {', '.join(ANCHORS)}")
-    moment = ensure_aware(before, path="before").astimezone(UTC)
-    return tuple(sorted(set(codes))), anchor, moment, quantity("limit", limit)
+    return tuple(sorted(set(codes)))
+
+
+def _checked_anchor(anchor: object) -> Anchor:
+    """One of :data:`~orderkit.model.orders.ANCHORS`."""
+    for known in ANCHORS:
+        if anchor == known:
+            return known
+    raise ValidationError("anchor", anchor, f"expected one of {', '.join(ANCHORS)}")
+
+
+@attrs.frozen
+class CountQuery:
+    """``count_by_status``'s arguments as :func:`checked_count` returns them: a known
+    ``anchor``, the bounds (aware, in UTC; ``since`` ``None`` for none), the status
+    codes (sorted; ``None``: every status), the anchors whose orders are left out
+    (sorted) and ``due_by`` (in UTC, or ``None``). Each store keeps only its query."""
+
+    anchor: Anchor
+    since: datetime | None
+    until: datetime
+    statuses: tuple[int, ...] | None
+    leave_out: tuple[Anchor, ...] = ()
+    due_by: datetime | None = None
+
+
+def checked_count(
+    anchor: object, since: object, until: object, statuses: object = None,
+    leave_out: object = (), due_by: object = None,
+) -> CountQuery:
+    """:meth:`~orderkit.lifecycle.ports.OrderRepository.count_by_status`'s arguments,
+    checked for every store alike, in this order: the anchor, ``until``, the statuses,
+    ``since``, ``leave_out`` (anchors of :data:`~orderkit.lifecycle.ports.LEAVE_OUT`),
+    then ``due_by``; the first bad one raises :class:`ValidationError` naming it."""
+    known = _checked_anchor(anchor)
+    end = ensure_aware(until, path="until").astimezone(UTC)
+    codes = None if statuses is None else _checked_statuses(statuses)
+    start = None if since is None else ensure_aware(since, path="since").astimezone(UTC)
+    left_out = checked_leave_out(leave_out)
+    due = None if due_by is None else ensure_aware(due_by, path="due_by").astimezone(UTC)
+    return CountQuery(known, start, end, codes, left_out, due)
 
 
 def checked_terms(terms: object) -> PaymentTerms | None:
@@ -121,14 +167,15 @@ def paid_since(order: Order) -> datetime | None:
     return order.paid_at if order.paid_at is not None else paid_by_status(order)
 
 
-def ship_due_at(order: Order) -> datetime | None:
+def ship_due_at(order: Order, *, tz: str = DEFAULT_ACCOUNTING_TZ) -> datetime | None:
     """The ``ship_due_at`` anchor: when ``order`` became due to ship. Its ``paid_at``
     anchor (:func:`paid_since`), or, for a presale whose ship-from day
     (:func:`orderkit.fulfilment.ship_from`, the wave's own reading) begins later, the
-    start of that day in the default accounting zone (the zone of the wave's
-    ``WavePolicy.tz``): the wave leaves the presale out until that day, and so does the
-    watch. A ``ship_from:`` tag that is no date counts from the payment (the wave leaves
-    the order out as ``bad_tag`` until the tag is mended)."""
+    start of that day in ``tz``, the repository's ship-from zone (the default
+    accounting zone unless the host gave the zone of its waves, ``WavePolicy.tz``):
+    the wave leaves the presale out until that day, and so does the watch. A
+    ``ship_from:`` tag that is no date counts from the payment (the wave leaves the
+    order out as ``bad_tag`` until the tag is mended)."""
     from orderkit.fulfilment.waves import ship_from
 
     paid = paid_since(order)
@@ -140,7 +187,19 @@ def ship_due_at(order: Order) -> datetime | None:
         return paid
     if day is None:
         return paid
-    return max(paid, datetime.combine(day, time(0), tzinfo=zone(DEFAULT_ACCOUNTING_TZ)))
+    return max(paid, datetime.combine(day, time(0), tzinfo=zone(tz)))
+
+
+def checked_ship_from_tz(ship_from_tz: object) -> str | None:
+    """An order repository's ``ship_from_tz``: ``None`` (the store's zone, else the
+    default accounting zone) or an IANA zone name, else :class:`ValidationError` naming
+    ``ship_from_tz``."""
+    if ship_from_tz is None:
+        return None
+    if not isinstance(ship_from_tz, str):
+        raise ValidationError("ship_from_tz", ship_from_tz, "expected an IANA time zone name")
+    zone(ship_from_tz, path="ship_from_tz")
+    return ship_from_tz
 
 
 def balance_due_since(order: Order) -> datetime | None:
@@ -156,16 +215,19 @@ def balance_due_since(order: Order) -> datetime | None:
     return min((p.at for p in order.payments if p.kind is PaymentKind.PAYMENT), default=None)
 
 
-def anchor_of(order: Order, anchor: Anchor) -> datetime | None:
+def anchor_of(
+    order: Order, anchor: Anchor, *, tz: str = DEFAULT_ACCOUNTING_TZ
+) -> datetime | None:
     """The instant ``anchor`` names on ``order`` (``None`` when it has none).
     ``status_since`` is ``created_at`` for an order that has never changed status; the
-    anchors the model derives are the order's properties of those names."""
+    anchors the model derives are the order's properties of those names;
+    ``ship_due_at`` begins a presale's ship-from day in ``tz``."""
     if anchor == "status_since":
         return order.status_since or order.created_at
     if anchor == "paid_at":
         return paid_since(order)
     if anchor == "ship_due_at":
-        return ship_due_at(order)
+        return ship_due_at(order, tz=tz)
     if anchor == "balance_due_since":
         return balance_due_since(order)
     if anchor == "created_at":

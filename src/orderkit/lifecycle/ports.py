@@ -169,12 +169,19 @@ class OrderRepository(OutboxStore, Protocol):
         since: datetime | None,
         until: datetime,
         statuses: Collection[int] | None = None,
+        *,
+        leave_out: Collection[Anchor] = (),
+        due_by: datetime | None = None,
     ) -> dict[int, int]:
         """How many orders have their ``anchor`` instant in ``[since, until)``
         (``since=None``: no lower bound), by status code, of ``statuses`` only (``None``:
         every status); statuses with none are left out. Counted in the store (an
         aggregate over the ``stale`` indexes), never by loading orders: the health
-        page's query."""
+        page's query. ``leave_out`` leaves out the orders that have any of those
+        instants, as :meth:`stale`'s does (a presale waiting for its balance, by
+        ``balance_due_since``); ``due_by`` (aware) keeps only the orders due to ship
+        before it (``ship_due_at``, a presale's ship-from day) or with no such instant
+        (unpaid, cash on delivery), so a presale is not counted before its day."""
         ...
 
     def first_scans(self, since: datetime, until: datetime) -> list[FirstScan]:

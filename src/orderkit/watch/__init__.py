@@ -55,6 +55,7 @@ from orderkit.watch.notifiers import StdoutNotifier, WebhookNotifier
 from orderkit.watch.ports import (
     DeadLetterSource,
     Episode,
+    KeyedWatchState,
     OutboxBacklogSource,
     ParkedReleaseSource,
     PaymentGateway,
@@ -85,6 +86,7 @@ __all__ = [
     "DeadLetterSource",
     "Episode",
     "HealthReport",
+    "KeyedWatchState",
     "Kpi",
     "LagRecord",
     "LateGroup",

@@ -34,7 +34,13 @@ from orderkit.model.orders import Order
 from orderkit.model.time import Clock, SystemClock, checked_now, ensure_instant
 from orderkit.reconcile.ports import Notifier
 from orderkit.watch.memory import MemoryWatchState
-from orderkit.watch.ports import Episode, PaymentGateway, PaymentStatus, WatchState
+from orderkit.watch.ports import (
+    Episode,
+    PaymentGateway,
+    PaymentStatus,
+    WatchState,
+    keyed_cycle,
+)
 from orderkit.watch.watcher import Alert, AlertState, checked_notifier
 
 __all__ = [
@@ -303,8 +309,9 @@ class ChannelHealth:
         dropped = self._query(log, now, degraded, queried, failed)
         statuses: list[ChannelStatus] = []
         due: list[tuple[Alert, Episode | None]] = []
-        with self.state.cycle() as episodes:
-            for channel in sorted(self.schedules):
+        channels = sorted(self.schedules)
+        with keyed_cycle(self.state, [f"{DEGRADED_RULE}:{c}" for c in channels]) as episodes:
+            for channel in channels:
                 status, alert, before = self._decide(channel, log, now, episodes)
                 statuses.append(status)
                 if alert is not None:
@@ -315,7 +322,7 @@ class ChannelHealth:
                 self.notifier.notify(alert.notice())
             except Exception as error:  # any notifier failure: sent again next check
                 failed.append((alert.key, f"{type(error).__name__}: {error}"))
-                with self.state.cycle() as episodes:
+                with keyed_cycle(self.state, [alert.key]) as episodes:
                     if alert.state == "resolved":
                         # A "recovered" not sent: the episode is open again, resolved
                         # but not told (unless another process raised a new one since).

@@ -16,7 +16,7 @@ import attrs
 from orderkit.lifecycle.ports import OrderRepository
 from orderkit.model.errors import ValidationError
 from orderkit.model.money import Money
-from orderkit.model.orders import OrderStatus
+from orderkit.model.orders import Anchor, OrderStatus
 from orderkit.model.time import AccountingPeriod, ensure_aware
 from orderkit.reconcile.outcomes import Reconciliation
 from orderkit.watch.carriers import percentile
@@ -36,7 +36,9 @@ __all__ = [
 _S = OrderStatus
 
 #: How long an order may stay in a status before the health page counts it as stuck
-#: (from when it entered the status). The first three are the seeds' watch rules.
+#: (from when it entered the status; a presale not before it is due to ship, its
+#: ``ship_due_at``, and never while it waits for its balance). The first three are the
+#: seeds' watch rules.
 STUCK_AFTER: Final[Mapping[int, timedelta]] = {
     _S.PENDING_PAYMENT: timedelta(minutes=15),
     _S.PAID: timedelta(hours=24),
@@ -44,6 +46,14 @@ STUCK_AFTER: Final[Mapping[int, timedelta]] = {
     _S.SHIPPED: timedelta(days=7),
     _S.DELIVERED: timedelta(days=15),
 }
+
+#: The instants that leave an order out of the stuck count: a presale that took its
+#: deposit waits for its balance by design.
+_WAITING: Final[tuple[Anchor, ...]] = ("balance_due_since",)
+
+#: The statuses a paid order waits to ship in (the ``unshipped_24h`` share, and where a
+#: presale is not stuck before it is due to ship).
+_TO_SHIP: Final = frozenset({_S.PAID, _S.PACKED})
 
 #: Each KPI's weight in the health index.
 WEIGHTS: Final[Mapping[str, Decimal]] = {
@@ -68,11 +78,11 @@ def _amount(_instance: object, attribute: attrs.Attribute[Decimal], value: objec
 
 @attrs.frozen
 class Thresholds:
-    """When a KPI alerts: the share of paid orders still unshipped 24 hours after
-    payment (above 3%), the cancellation rate (above 8%), the day's reconciliation
-    difference (above 500.00), the retry rate (above 3%), the share of open orders
-    stuck (above 2%), and the status-sync rate (below 99% of status changes received
-    within ``sync_within``, 5 minutes)."""
+    """When a KPI alerts: the share of orders still unshipped 24 hours after they were
+    due to ship (paid; a presale, its ship-from day) (above 3%), the cancellation rate
+    (above 8%), the day's reconciliation difference (above 500.00), the retry rate
+    (above 3%), the share of open orders stuck (above 2%), and the status-sync rate
+    (below 99% of status changes received within ``sync_within``, 5 minutes)."""
 
     unshipped_24h: Decimal = attrs.field(default=Decimal("0.03"), validator=_rate)
     cancellation_rate: Decimal = attrs.field(default=Decimal("0.08"), validator=_rate)
@@ -232,7 +242,10 @@ def health(
     """The health of ``period`` (a day or a month) as of ``now``.
 
     Orders are counted in the repository (:meth:`~orderkit.lifecycle.ports.
-    OrderRepository.count_by_status`, a few indexed counts), never loaded.
+    OrderRepository.count_by_status`, a few indexed counts), never loaded: an order is
+    unshipped or stuck counted from when it was due to ship (``ship_due_at``: its
+    payment; a presale's ship-from day, or its balance when that came later), a presale
+    waiting for its balance never.
     ``reconciliation`` is the day's :class:`~orderkit.reconcile.Reconciliation`, its
     summary (read back from a JSON report with
     :func:`orderkit.reconcile.report.json_report.read_summary`) or its difference as
@@ -255,22 +268,25 @@ def health(
     total = sum(created.values())
     cancelled = created.get(_S.CANCELLED, 0)
 
-    # Only the orders whose 24 hours have run out are measured, in both counts: one paid
-    # an hour ago and not shipped yet is neither late nor on time.
+    # Only the orders whose 24 hours have run out are measured, in both counts: one due
+    # to ship an hour ago and not shipped yet is neither late nor on time. An order is
+    # due to ship when it was paid, a presale from the day it ships from (or from its
+    # balance, when that came later); one still waiting for its balance is not due.
     cutoff = min(end, as_of - timedelta(hours=24))
-    due = count("paid_at", start, cutoff) if cutoff > start else {}
-    unshipped = due.get(_S.PAID, 0) + due.get(_S.PACKED, 0)
-    paid_due = sum(due.values())
+    due = count("ship_due_at", start, cutoff) if cutoff > start else {}
+    unshipped = sum(due.get(code, 0) for code in _TO_SHIP)
+    ship_due = sum(due.values())
 
-    open_now = count("status_since", None, as_of, tuple(stuck_after))
-    stuck: dict[int, int] = {}
     for code, after in sorted(stuck_after.items()):
         if not isinstance(after, timedelta) or after <= timedelta(0):
             raise ValidationError(f"stuck_after[{code}]", after, "expected a positive timedelta")
-        found = count("status_since", None, as_of - after, (code,)).get(code, 0)
+    stuck: dict[int, int] = {}
+    watched = 0
+    for code, after in sorted(stuck_after.items()):
+        watched += _open_since(repository, code, as_of)
+        found = _open_since(repository, code, as_of - after)
         if found:
             stuck[code] = found
-    watched = sum(open_now.get(code, 0) for code in stuck_after)
 
     if isinstance(lags, SyncLagSource):
         until = min(end, as_of)
@@ -283,10 +299,10 @@ def health(
     within = sum(1 for value in measured if value <= limits.sync_within)
 
     kpis = [
-        _kpi("unshipped_24h", "unshipped 24 h after payment", _share(unshipped, paid_due),
+        _kpi("unshipped_24h", "unshipped 24 h after payment", _share(unshipped, ship_due),
              limits.unshipped_24h, "%",
-             f"{unshipped} of {paid_due} orders paid in the period over 24 h ago" if paid_due
-             else "no order paid in the period over 24 h ago"),
+             f"{unshipped} of {ship_due} orders due to ship in the period over 24 h ago"
+             if ship_due else "no order due to ship in the period over 24 h ago"),
         _kpi("stuck", "open orders stuck", _share(sum(stuck.values()), watched), limits.stuck, "%",
              f"{sum(stuck.values())} of {watched} open orders"),
         _kpi("cancellation_rate", "cancellation rate", _share(cancelled, total),
@@ -310,6 +326,18 @@ def health(
                      else "no calls counted"))
     return HealthReport(period, as_of, tuple(kpis), created, stuck, dict(stuck_after), lag,
                         _index(kpis))
+
+
+def _open_since(repository: OrderRepository, code: int, until: datetime) -> int:
+    """How many orders in status ``code`` have been in it since before ``until``, as the
+    stuck KPI measures them: an order waiting to ship (PAID, PACKED) not before it was
+    due to ship (a presale, from its ship-from day or its later balance), and a presale
+    waiting for its balance (PENDING_PAYMENT) not at all. Only those statuses filter
+    their rows; the others are counted from the index alone."""
+    leave_out = _WAITING if code == _S.PENDING_PAYMENT else ()
+    due_by = until if code in _TO_SHIP else None
+    return repository.count_by_status("status_since", None, until, (code,),
+                                      leave_out=leave_out, due_by=due_by).get(code, 0)
 
 
 def _index(kpis: Iterable[Kpi]) -> Decimal | None:

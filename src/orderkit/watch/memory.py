@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Collection, Iterator, MutableMapping
 from contextlib import contextmanager
 from datetime import datetime
 
-from orderkit.watch.ports import Episode, checked_history
+from orderkit.watch.ports import Episode, checked_history, checked_keys
 
 __all__ = ["MemoryWatchState"]
 
@@ -23,14 +23,27 @@ class MemoryWatchState:
         self._lock = threading.Lock()
 
     @contextmanager
-    def cycle(self) -> Iterator[MutableMapping[str, Episode]]:
-        """The open episodes; the block's changes replace them unless it raises."""
+    def cycle(
+        self, *, keys: Collection[str] | None = None
+    ) -> Iterator[MutableMapping[str, Episode]]:
+        """The open episodes (with ``keys``, those among them); the block's changes
+        replace them unless it raises (see :meth:`~orderkit.watch.KeyedWatchState.cycle`)."""
+        wanted = checked_keys(keys)
         with self._lock:
-            working = dict(self._episodes)
+            if wanted is None:
+                working = dict(self._episodes)
+            else:
+                working = {k: self._episodes[k] for k in wanted if k in self._episodes}
+            read = set(working)
             yield working
-            closed = [e for e in working.values() if e.state == "resolved"]
-            self._episodes = {k: e for k, e in working.items() if e.state != "resolved"}
-            self._history.extend(closed)
+            for key in read - working.keys():
+                del self._episodes[key]
+            for key, episode in working.items():
+                if episode.state == "resolved":
+                    self._episodes.pop(key, None)
+                    self._history.append(episode)
+                else:
+                    self._episodes[key] = episode
 
     def history(self, *, since: datetime | None = None, limit: int = 100) -> list[Episode]:
         """Resolved episodes, newest resolution first (ties by key, last first)."""

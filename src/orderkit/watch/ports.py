@@ -3,11 +3,12 @@ never sends an alert twice."""
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+import inspect
+from collections.abc import Collection, MutableMapping
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, TypeGuard, runtime_checkable
 
 import attrs
 
@@ -21,6 +22,7 @@ __all__ = [
     "DeadLetterSource",
     "Episode",
     "EpisodeState",
+    "KeyedWatchState",
     "OutboxBacklogSource",
     "ParkedReleaseSource",
     "PaymentGateway",
@@ -29,7 +31,10 @@ __all__ = [
     "WatchHistory",
     "WatchState",
     "checked_history",
+    "checked_keys",
     "checked_window",
+    "keyed_cycle",
+    "takes_keys",
 ]
 
 EpisodeState = Literal["pending", "firing", "inhibited", "resolved"]
@@ -76,11 +81,78 @@ class WatchState(Protocol):
 
     An episode the block leaves in state ``resolved`` is closed: the states orderkit
     ships move it out of the open episodes into their :class:`WatchHistory`. (A state
-    that keeps it open is tolerated: the watch treats a resolved episode as absent.)"""
+    that keeps it open is tolerated: the watch treats a resolved episode as absent.)
+
+    A state whose ``cycle`` also takes ``keys`` (:class:`KeyedWatchState`, as the
+    states orderkit ships do) lets a cycle read only the episodes it names."""
 
     def cycle(self) -> AbstractContextManager[MutableMapping[str, Episode]]:
         """The open episodes by key, to read and change; written back on exit."""
         ...
+
+
+@runtime_checkable
+class KeyedWatchState(WatchState, Protocol):
+    """A :class:`WatchState` whose ``cycle`` can be limited to the episodes it names:
+    the memory, SQLite and PostgreSQL states orderkit ships are ones. The watcher stores
+    what it sent, and :class:`~orderkit.watch.ChannelHealth` decides its channels'
+    alerts, through ``cycle(keys=...)``, reading and writing those episodes only, not
+    every open one (:func:`keyed_cycle`). A state without the keyword (written for the
+    port before it had one) is read whole, as before: :func:`takes_keys` tells them
+    apart by the method's signature, so a wrapper of a state that takes ``keys`` must
+    name the keyword too to pass it on."""
+
+    def cycle(
+        self, *, keys: Collection[str] | None = None
+    ) -> AbstractContextManager[MutableMapping[str, Episode]]:
+        """The open episodes by key, to read and change; written back on exit, in one
+        exclusive transaction as :meth:`WatchState.cycle`. With ``keys`` (episode keys),
+        only the open episodes among them are read (a key with no open episode is
+        simply not there) and only what the block changed is written: it may change,
+        delete or resolve those episodes and add new ones; the other open episodes are
+        neither read nor touched. ``keys`` that are not a collection of strings (a lone
+        string included) raise :class:`~orderkit.model.errors.ValidationError` naming
+        ``keys``, before anything is read."""
+        ...
+
+
+def takes_keys(state: object) -> TypeGuard[KeyedWatchState]:
+    """Whether ``state.cycle`` takes the keyword ``keys`` (a :class:`KeyedWatchState`),
+    read from its signature: a ``runtime_checkable`` check sees only that it has a
+    ``cycle``."""
+    cycle = getattr(state, "cycle", None)
+    if cycle is None:
+        return False
+    try:
+        parameter = inspect.signature(cycle).parameters.get("keys")
+    except (TypeError, ValueError):  # no signature to read: called as the port was
+        return False
+    return parameter is not None and parameter.kind in (
+        inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+def keyed_cycle(
+    state: WatchState, keys: Collection[str]
+) -> AbstractContextManager[MutableMapping[str, Episode]]:
+    """A cycle over the open episodes named by ``keys``: ``state.cycle(keys=keys)`` when
+    the state takes them (:func:`takes_keys`), else ``state.cycle()``, every open
+    episode, of which the block reads and writes the ones it names."""
+    if takes_keys(state):
+        return state.cycle(keys=keys)
+    return state.cycle()
+
+
+def checked_keys(keys: object) -> tuple[str, ...] | None:
+    """:meth:`KeyedWatchState.cycle`'s ``keys``, checked: ``None`` (every open
+    episode) or a collection of strings, returned sorted and without repeats."""
+    if keys is None:
+        return None
+    if isinstance(keys, str | bytes) or not isinstance(keys, Collection):
+        raise ValidationError("keys", keys, "expected None or a collection of episode keys")
+    for key in keys:
+        if not isinstance(key, str):
+            raise ValidationError("keys", key, "expected episode keys as strings")
+    return tuple(sorted(set(keys)))
 
 
 @runtime_checkable

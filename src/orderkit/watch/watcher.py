@@ -19,7 +19,7 @@ from orderkit.model.time import Clock, SystemClock, checked_now
 from orderkit.reconcile.ports import Notifier
 from orderkit.watch.memory import MemoryWatchState
 from orderkit.watch.metrics import MetricRule, Metrics, provides
-from orderkit.watch.ports import Episode, WatchState
+from orderkit.watch.ports import Episode, WatchState, keyed_cycle
 from orderkit.watch.rules import DEFAULT_RULES, Route, Rule, group_key
 
 __all__ = ["BEYOND_LIMIT", "LEASE", "Alert", "WatchReport", "Watcher"]
@@ -450,8 +450,8 @@ class Watcher:
         if due:
             # What was sent is stored as sent; what failed is released, so the next cycle
             # decides it again. An episode whose claim ran out meanwhile and was taken by
-            # another run is that run's now.
-            with self.state.cycle() as episodes:
+            # another run is that run's now. Only these episodes are read and written.
+            with keyed_cycle(self.state, [alert.key for alert, _final in due]) as episodes:
                 for alert, final in due:
                     current = episodes.get(alert.key)
                     if current is None or current.claim != claim:

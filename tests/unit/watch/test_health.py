@@ -10,7 +10,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from orderkit import Money, OrderStatus
+from orderkit import Money, OrderStatus, Payment
 from orderkit.adapters.memory import MemoryOrderRepository
 from orderkit.adapters.sqlite import SQLiteOrderRepository
 from orderkit.errors import ValidationError
@@ -50,7 +50,7 @@ def test_a_days_kpis_against_their_thresholds_and_the_index(store: str, tmp_path
 
     unshipped = report.kpi("unshipped_24h")
     assert (unshipped.value, unshipped.breached) == (Decimal(1) / 17, True)
-    assert unshipped.detail == "1 of 17 orders paid in the period over 24 h ago"
+    assert unshipped.detail == "1 of 17 orders due to ship in the period over 24 h ago"
     assert report.kpi("cancellation_rate").value == Decimal("0.1")  # above 8%
     assert report.kpi("cancellation_rate").breached
     assert report.stuck == {S.PENDING_PAYMENT: 1, S.PAID: 1}
@@ -90,15 +90,111 @@ def test_unshipped_24h_counts_only_the_orders_whose_24_hours_have_run_out(
     unshipped = next_morning.kpi("unshipped_24h")
     assert (unshipped.value, unshipped.breached, unshipped.score) == (
         Decimal(1), True, Decimal(0))
-    assert unshipped.detail == "7 of 7 orders paid in the period over 24 h ago"
+    assert unshipped.detail == "7 of 7 orders due to ship in the period over 24 h ago"
 
     same_day = health(repo, DAY, now=START + timedelta(hours=23, minutes=30))
     unshipped = same_day.kpi("unshipped_24h")
     assert (unshipped.value, unshipped.breached, unshipped.score) == (None, False, None)
-    assert unshipped.detail == "no order paid in the period over 24 h ago"
+    assert unshipped.detail == "no order due to ship in the period over 24 h ago"
     # Left out of the index: only what was measured (none of the 24 stuck yet) counts.
     assert [k.name for k in same_day.kpis if k.score is not None] == [
         "stuck", "cancellation_rate"]
+
+
+def _repository(store: str, request: pytest.FixtureRequest, tmp_path: Path) -> OrderRepository:
+    if store == "memory":
+        return MemoryOrderRepository()
+    if store == "sqlite":
+        return SQLiteOrderRepository(tmp_path / "orders.db")
+    from orderkit.adapters.postgres import PostgresOrderRepository
+    from orderkit.testing.postgres import fresh_schema
+
+    return PostgresOrderRepository(request.getfixturevalue("pg_dsn"),
+                                   schema=fresh_schema("health"))
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite", "postgres"])
+def test_a_presale_is_unshipped_or_stuck_only_once_it_is_due_to_ship(
+    store: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Presales of a day, as an operations lead counts them the next morning: one that
+    took its deposit waits for its balance, and one paid in full (or packed early)
+    waits for the day it ships from; neither is unshipped nor stuck, nor counted among
+    the orders that could be. One whose ship-from day began in the period, paid long
+    before, is due from that day; one whose balance came after its day, from the
+    balance."""
+    repo = _repository(store, request, tmp_path)
+    deposit = Payment("DEP", Money("20.00", "CNY"), START + timedelta(hours=1))
+    for order_id, status, since, paid_at, tags, payments in [
+        ("DEP-1", S.PENDING_PAYMENT, 1, None, "2026-03-10", (deposit,)),
+        ("DEP-2", S.PENDING_PAYMENT, 1, None, "2026-03-10", (deposit,)),
+        ("DEP-3", S.PENDING_PAYMENT, 1, None, "2026-03-10", (deposit,)),
+        ("PRE", S.PAID, 2, 2, "2026-03-10", ()),
+        ("PRE-PACKED", S.PACKED, 3, 2, "2026-03-10", ()),  # packed early, to go on day 1
+        ("PRE-DUE", S.PAID, -240, -240, "2026-03-02", ()),  # paid in February
+        ("BALANCE", S.PAID, 10, 10, "2026-03-01", ()),  # its balance came after its day
+        ("REGULAR", S.PAID, 2, 2, None, ()),
+        ("SENT", S.SHIPPED, 5, 2, None, ()),
+        ("PENDING", S.PENDING_PAYMENT, 1, None, None, ()),
+    ]:
+        at = START + timedelta(hours=since)
+        order = attrs.evolve(
+            sample_order(order_id, channel_order_id=order_id), status=status, shipments=(),
+            created_at=min(at, START + timedelta(hours=1)), status_since=at,
+            paid_at=None if paid_at is None else START + timedelta(hours=paid_at),
+            payments=payments,
+            tags=frozenset() if tags is None else frozenset({"presale", f"ship_from:{tags}"}))
+        repo.save(order, None)
+
+    report = health(repo, DAY, now=START + timedelta(hours=30))
+
+    unshipped = report.kpi("unshipped_24h")
+    # Due to ship in the period over 24 h ago: PRE-DUE (from March 2 00:00), REGULAR,
+    # SENT; BALANCE is due from its balance, 20 h ago.
+    assert (unshipped.value, unshipped.breached) == (Decimal(2) / 3, True)
+    assert unshipped.detail == "2 of 3 orders due to ship in the period over 24 h ago"
+    assert report.stuck == {S.PENDING_PAYMENT: 1, S.PAID: 2}  # PENDING; PRE-DUE, REGULAR
+    stuck = report.kpi("stuck")
+    # The open orders measured: PENDING, PRE-DUE, BALANCE, REGULAR, SENT.
+    assert (stuck.value, stuck.detail) == (Decimal(3) / 5, "3 of 5 open orders")
+
+
+def test_the_stuck_counts_read_the_time_in_status_index_alone_on_sqlite(
+    tmp_path: Path,
+) -> None:
+    """The open orders are counted by their time in status, leaving out the presales
+    waiting for their balance and those not due to ship: the index the counts walk
+    carries both instants, so no stored order is read (a row each before)."""
+    repo = SQLiteOrderRepository(tmp_path / "orders.db")
+    with repo.database.read("index") as conn:
+        columns = [row[2] for row in conn.execute(
+            "PRAGMA index_xinfo('orders_by_time_in_status')") if row[5]]
+        expression = ("coalesce(json_extract(body, '$.status_since'),"
+                      " json_extract(body, '$.created_at'))")
+        plan = " ".join(row[-1] for row in conn.execute(
+            f"EXPLAIN QUERY PLAN SELECT count(*) FROM orders WHERE status = 20"
+            f" AND {expression} >= '' AND {expression} < '2026'"
+            " AND balance_due_since IS NULL AND (ship_due_at IS NULL OR ship_due_at < '2026')"))
+    assert columns == ["status", None, "ship_due_at", "balance_due_since"]
+    assert "USING INDEX orders_by_time_in_status" in plan
+
+
+def test_the_stuck_counts_read_the_time_in_status_index_alone_on_postgres(
+    pg_dsn: str,
+) -> None:
+    import psycopg
+
+    from orderkit.adapters.postgres import PostgresOrderRepository
+    from orderkit.testing.postgres import fresh_schema
+
+    schema = fresh_schema("health")
+    PostgresOrderRepository(pg_dsn, schema=schema)
+    with psycopg.connect(pg_dsn) as conn:
+        (definition,) = conn.execute(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = %s"
+            " AND indexname = 'orders_by_time_in_status'", (schema,)).fetchone() or ("",)
+    assert definition.endswith(
+        "(status, COALESCE(status_since, created_at)) INCLUDE (ship_due_at, balance_due_since)")
 
 
 def test_what_is_not_given_is_not_measured_and_left_out_of_the_index() -> None:

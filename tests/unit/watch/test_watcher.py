@@ -780,12 +780,19 @@ def test_an_order_placed_already_paid_without_paid_at_is_late_unshipped(
 
 def _drop_outbox_lane_columns(conn: Any) -> None:
     """The outbox as it was before its lanes (one step: the consumer column and its two
-    indexes) and what caused each message (one step: three columns)."""
+    indexes) and what caused each message (one step: three columns), and the orders
+    before the ship-from zone was kept beside them (one step: a table) and before the
+    index on the time in status carried the instants the health page filters on (one
+    step, which builds it again)."""
+    conn.execute("DROP TABLE order_settings")
+    conn.execute("DROP INDEX orders_by_time_in_status")
+    conn.execute("CREATE INDEX orders_by_time_in_status ON orders (status, coalesce("
+                 "json_extract(body, '$.status_since'), json_extract(body, '$.created_at')))")
     conn.execute("DROP INDEX order_outbox_lane")
     conn.execute("DROP INDEX order_outbox_waiting")
     for column in ("consumer", "occurred_us", "order_version", "message_index"):
         conn.execute(f"ALTER TABLE order_outbox DROP COLUMN {column}")
-    conn.execute("UPDATE schema_version SET version = version - 2 WHERE component = 'orders'")
+    conn.execute("UPDATE schema_version SET version = version - 4 WHERE component = 'orders'")
 
 
 def _drop_ship_due_columns(conn: Any) -> None:

@@ -19,9 +19,9 @@ from orderkit.model.audit import (
     address_version,
     checked_entries,
 )
-from orderkit.model.errors import ConcurrencyError, DuplicateOrder, OrderNotFound, ValidationError
-from orderkit.model.orders import ANCHORS, Order, PaymentTerms, check_version_raised
-from orderkit.model.time import ensure_aware
+from orderkit.model.errors import ConcurrencyError, DuplicateOrder, OrderNotFound
+from orderkit.model.orders import Order, PaymentTerms, check_version_raised
+from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, ensure_aware
 
 if TYPE_CHECKING:
     from orderkit.lifecycle.ports import FirstScan, GroupBy
@@ -53,9 +53,15 @@ class MemoryOrderRepository:
     It is also the :class:`~orderkit.outbox.ports.OutboxStore` of the messages saved with
     its orders: they are numbered as they are saved, under the lock, so that number is
     their commit order. Delivered messages are kept (their ids stay taken).
+
+    ``ship_from_tz`` (an IANA zone name; the default accounting zone when ``None``) is
+    the zone a presale's ship-from day begins in for the watch's ``ship_due_at``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, ship_from_tz: str | None = None) -> None:
+        from orderkit.adapters._watch import checked_ship_from_tz
+
+        self._ship_from_tz = checked_ship_from_tz(ship_from_tz) or DEFAULT_ACCOUNTING_TZ
         self._orders: dict[str, Order] = {}
         self._by_channel: dict[tuple[str, str], str] = {}
         self._by_waybill: dict[str, set[str]] = {}
@@ -68,6 +74,12 @@ class MemoryOrderRepository:
         self._seq = 0
         self._db = Database()
         self._lock = self._db.lock
+
+    @property
+    def ship_from_tz(self) -> str:
+        """The zone a presale's ship-from day begins in (its ``ship_due_at``): the one
+        given, else the default accounting zone."""
+        return self._ship_from_tz
 
     @property
     def database(self) -> Database:
@@ -232,14 +244,15 @@ class MemoryOrderRepository:
 
         kept = checked_terms(terms)
         left_out = checked_leave_out(leave_out)
+        tz = self._ship_from_tz
         with self._lock:
             return [
                 (at, order)
                 for order in self._orders.values()
                 if order.status in codes
                 and (kept is None or order.payment_terms == kept)
-                and all(anchor_of(order, other) is None for other in left_out)
-                and (at := anchor_of(order, anchor)) is not None
+                and all(anchor_of(order, other, tz=tz) is None for other in left_out)
+                and (at := anchor_of(order, anchor, tz=tz)) is not None
                 and at < before
             ]
 
@@ -249,23 +262,31 @@ class MemoryOrderRepository:
         since: datetime | None,
         until: datetime,
         statuses: Collection[int] | None = None,
+        *,
+        leave_out: Collection[Anchor] = (),
+        due_by: datetime | None = None,
     ) -> dict[int, int]:
         """See :meth:`orderkit.lifecycle.ports.OrderRepository.count_by_status` (a scan
         here)."""
-        from orderkit.adapters._watch import anchor_of, checked_query
+        from orderkit.adapters._watch import anchor_of, checked_count
 
-        if anchor not in ANCHORS:
-            raise ValidationError("anchor", anchor, f"expected one of {', '.join(ANCHORS)}")
-        until = ensure_aware(until, path="until")
-        wanted = None if statuses is None else set(checked_query(statuses, anchor, until, 1)[0])
-        start = None if since is None else ensure_aware(since, path="since")
+        query = checked_count(anchor, since, until, statuses, leave_out, due_by)
+        tz = self._ship_from_tz
         counts: dict[int, int] = {}
         with self._lock:
             for order in self._orders.values():
-                at = anchor_of(order, anchor)
-                if wanted is not None and order.status not in wanted:
+                if query.statuses is not None and order.status not in query.statuses:
                     continue
-                if at is not None and at < until and (start is None or at >= start):
+                if any(anchor_of(order, other, tz=tz) is not None
+                       for other in query.leave_out):
+                    continue
+                if query.due_by is not None:
+                    due = anchor_of(order, "ship_due_at", tz=tz)
+                    if due is not None and due >= query.due_by:
+                        continue
+                at = anchor_of(order, query.anchor, tz=tz)
+                if (at is not None and at < query.until
+                        and (query.since is None or at >= query.since)):
                     counts[order.status] = counts.get(order.status, 0) + 1
         return dict(sorted(counts.items()))
 

@@ -41,10 +41,8 @@ from orderkit.model.errors import (
     DuplicateOrder,
     OrderNotFound,
     StoreError,
-    ValidationError,
 )
 from orderkit.model.orders import (
-    ANCHORS,
     Address,
     Anchor,
     Order,
@@ -52,7 +50,7 @@ from orderkit.model.orders import (
     check_version_raised,
 )
 from orderkit.model.serialization import from_dict, to_dict
-from orderkit.model.time import ensure_aware
+from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, ensure_aware
 
 if TYPE_CHECKING:
     import psycopg
@@ -224,6 +222,29 @@ MIGRATIONS: Final = (
         ADD COLUMN order_version bigint,
         ADD COLUMN message_index integer
     """,
+    # The zone a presale's ship-from day begins in, which its ship_due_at was derived
+    # in: the accounting zone every release before wrote, until a repository is given
+    # another (``ship_from_tz``).
+    """
+    CREATE TABLE {s}.order_settings (name text PRIMARY KEY, value text NOT NULL);
+    INSERT INTO {s}.order_settings (name, value) VALUES ('ship_from_tz', 'Asia/Shanghai')
+    """,
+    # The health page counts the open orders by their time in status, leaving out the
+    # presales waiting for their balance and those not due to ship yet: the index on
+    # the time in status carries both instants, so those counts can read it alone.
+    """
+    DROP INDEX {s}.orders_by_time_in_status;
+    CREATE INDEX orders_by_time_in_status ON {s}.orders
+        (status, coalesce(status_since, created_at)) INCLUDE (ship_due_at, balance_due_since)
+    """,
+)
+
+#: The stored orders whose ``ship_due_at`` depends on the ship-from zone: presales
+#: with a ``ship_from:`` tag (derived again when the schema's zone changes).
+_PRESALES_WITH_A_DAY: Final = (
+    "ship_due_at IS NOT NULL AND (body::jsonb -> 'tags') @> '[\"presale\"]'::jsonb"
+    " AND EXISTS (SELECT 1 FROM jsonb_array_elements_text(body::jsonb -> 'tags') AS t"
+    " WHERE t LIKE 'ship_from:%')"
 )
 
 #: The indexed expression of each anchor of the watch's ``stale`` query
@@ -381,16 +402,55 @@ class PostgresOrderRepository:
     authority (another process's save changes the version, which misses the cache).
     Only what ran outside any block on a DSN or a pool is kept: a block's writes and
     reads may still roll back.
+
+    ``ship_from_tz`` (an IANA zone name) is the zone a presale's ship-from day begins in
+    for the watch's ``ship_due_at``: the schema keeps it (``None``, the default: the
+    schema's, ``Asia/Shanghai`` until one is given), and a repository given another
+    makes it the schema's, deriving the presales stored before again.
     """
 
     def __init__(
-        self, source: object, *, schema: str | None = None, cache_size: int = 4096
+        self, source: object, *, schema: str | None = None, cache_size: int = 4096,
+        ship_from_tz: str | None = None,
     ) -> None:
         from orderkit.adapters._cache import OrderCache  # loaded when used
+        from orderkit.adapters._watch import checked_ship_from_tz
 
+        wanted = checked_ship_from_tz(ship_from_tz)
         self._cache = OrderCache(cache_size)
         self._db = Database(source, schema=schema)
         self._db.ensure_schema("orders", MIGRATIONS)
+        self._ship_from_tz = self._settle_ship_from_tz(wanted)
+
+    @property
+    def ship_from_tz(self) -> str:
+        """The zone a presale's ship-from day begins in (its ``ship_due_at``): the
+        schema's, kept in table ``order_settings``."""
+        return self._ship_from_tz
+
+    def _settle_ship_from_tz(self, wanted: str | None) -> str:
+        """The schema's ship-from zone, after making it ``wanted`` when given: the
+        presales stored before are derived again in the same transaction, under a lock
+        on the setting."""
+        db = self._db
+        read = db.sql("SELECT value FROM {s}.order_settings WHERE name = 'ship_from_tz'")
+
+        def stored(conn: psycopg.Connection[Any], lock: str = "") -> str:
+            row = conn.execute(read + lock).fetchone()
+            return DEFAULT_ACCOUNTING_TZ if row is None else str(row[0])
+
+        found = db.run("read the ship-from zone", stored, single=True, own=True)
+        if wanted is None or wanted == found:
+            return found
+
+        def change(conn: psycopg.Connection[Any]) -> None:
+            if stored(conn, " FOR UPDATE") != wanted:  # another process may have done it
+                _fill(db, conn, _PRESALES_WITH_A_DAY, ("ship_due_at",), tz=wanted)
+                conn.execute(db.sql("UPDATE {s}.order_settings SET value = %s"
+                                    " WHERE name = 'ship_from_tz'"), (wanted,))
+
+        db.run("change the ship-from zone", change, own=True)
+        return wanted
 
     @property
     def database(self) -> Database:
@@ -616,24 +676,27 @@ class PostgresOrderRepository:
         since: datetime | None,
         until: datetime,
         statuses: Collection[int] | None = None,
+        *,
+        leave_out: Collection[Anchor] = (),
+        due_by: datetime | None = None,
     ) -> dict[int, int]:
         """See :meth:`orderkit.lifecycle.ports.OrderRepository.count_by_status`: one
         grouped count over the anchor's index."""
-        from orderkit.adapters._watch import checked_query
+        from orderkit.adapters._watch import checked_count
 
-        if anchor not in ANCHORS:
-            raise ValidationError("anchor", anchor, f"expected one of {', '.join(ANCHORS)}")
-        until = ensure_aware(until, path="until")
-        start = None if since is None else ensure_aware(since, path="since")
-        wanted = None if statuses is None else list(checked_query(statuses, anchor, until, 1)[0])
-        column = _ANCHOR_COLUMN[anchor]
+        query = checked_count(anchor, since, until, statuses, leave_out, due_by)
+        column = _ANCHOR_COLUMN[query.anchor]
+        condition = "".join(f" AND {left} IS NULL" for left in query.leave_out)
+        if query.due_by is not None:
+            condition += " AND (ship_due_at IS NULL OR ship_due_at < %(due_by)s)"
         sql = self._db.sql(
             f"SELECT status, count(*) FROM {{s}}.orders WHERE {column} < %(until)s"
             f" AND (%(since)s::timestamptz IS NULL OR {column} >= %(since)s)"
-            f" AND (%(wanted)s::integer[] IS NULL OR status = ANY(%(wanted)s))"
+            f" AND (%(wanted)s::integer[] IS NULL OR status = ANY(%(wanted)s)){condition}"
             f" GROUP BY status ORDER BY status"
         )
-        params = {"until": until, "since": start, "wanted": wanted}
+        params = {"until": query.until, "since": query.since, "due_by": query.due_by,
+                  "wanted": None if query.statuses is None else list(query.statuses)}
         rows = self._db.run(
             "count orders by status", lambda conn: conn.execute(sql, params).fetchall(),
             single=True,
@@ -688,7 +751,7 @@ class PostgresOrderRepository:
             "version": order.version,
             "ship_to": _dumps(data["ship_to"]),
             "body": _dumps(data),
-            **_instants(order),
+            **_instants(order, self._ship_from_tz),
         }
         waybills = sorted({s.waybill for s in order.shipments if s.waybill})
         messages: list[tuple[OutboxMessage, str]] = []
@@ -1044,8 +1107,9 @@ def _load(body: str) -> Order:
     return from_dict(Order, json.loads(body))
 
 
-def _instants(order: Order) -> dict[str, datetime | None]:
-    """The instants the watch reads, as columns beside the stored order."""
+def _instants(order: Order, tz: str) -> dict[str, datetime | None]:
+    """The instants the watch reads, as columns beside the stored order (a presale's
+    ship-from day beginning in ``tz``, the schema's ship-from zone)."""
     from orderkit.adapters._watch import balance_due_since, paid_since, ship_due_at
     latest = order.shipments[-1] if order.shipments else None
     return {
@@ -1059,7 +1123,7 @@ def _instants(order: Order) -> dict[str, datetime | None]:
         "return_requested_since": order.return_requested_since,
         "refund_due_since": order.refund_due_since,
         "partly_shipped_since": order.partly_shipped_since,
-        "ship_due_at": ship_due_at(order),
+        "ship_due_at": ship_due_at(order, tz=tz),
         "balance_due_since": balance_due_since(order),
     }
 
@@ -1073,17 +1137,18 @@ def _fill_paid_at(db: Database, conn: psycopg.Connection[Any]) -> None:
 
 
 def _fill(db: Database, conn: psycopg.Connection[Any], where: str,
-          columns: Sequence[Anchor]) -> None:
+          columns: Sequence[Anchor], *, tz: str = DEFAULT_ACCOUNTING_TZ) -> None:
     """A migration step that fills the derived ``columns`` (the model's properties of
     those names) of the orders stored before them, reading only the orders ``where``
-    (SQL on ``body``) says may have one."""
+    (SQL on ``body``) says may have one (the migrations run in the zone every release
+    before derived them in)."""
     from orderkit.adapters._watch import anchor_of
 
     rows = conn.execute(db.sql(f"SELECT body FROM {{s}}.orders WHERE {where}")).fetchall()
     filled = [
         {"order_id": order.order_id, **instants}
         for order in (_load(row[0]) for row in rows)
-        if any((instants := {c: anchor_of(order, c) for c in columns}).values())
+        if any((instants := {c: anchor_of(order, c, tz=tz) for c in columns}).values())
     ]
     if filled:
         assignments = ", ".join(f"{c} = %({c})s" for c in columns)

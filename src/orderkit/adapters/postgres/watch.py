@@ -12,15 +12,16 @@ take turns and never send the same alert twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Collection, Iterator, MutableMapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Final
 
 from orderkit.adapters._episodes import dump_episode as _dump
 from orderkit.adapters._episodes import load_episode as _load
+from orderkit.adapters._episodes import written_back
 from orderkit.adapters.postgres._db import Database
-from orderkit.watch.ports import Episode, checked_history
+from orderkit.watch.ports import Episode, checked_history, checked_keys
 
 __all__ = ["PostgresWatchState"]
 
@@ -66,22 +67,30 @@ class PostgresWatchState:
         return self._db
 
     @contextmanager
-    def cycle(self) -> Iterator[MutableMapping[str, Episode]]:
-        """The open episodes; the block's changes are written in its transaction."""
+    def cycle(
+        self, *, keys: Collection[str] | None = None
+    ) -> Iterator[MutableMapping[str, Episode]]:
+        """Every open episode, or with ``keys`` the open ones among them (``key =
+        ANY(...)`` over the primary key), read under the schema's advisory lock; what
+        the block changed is written in the same transaction (see
+        :meth:`~orderkit.watch.KeyedWatchState.cycle`)."""
+        wanted = checked_keys(keys)
         db = self._db
         with db.transaction("watch cycle") as conn:
             conn.execute(
                 "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"orderkit-watch:{db.schema}",)
             )
-            rows = conn.execute(db.sql("SELECT key, body FROM {s}.watch_episodes")).fetchall()
+            if wanted is None:
+                rows = conn.execute(db.sql("SELECT key, body FROM {s}.watch_episodes")).fetchall()
+            else:
+                rows = conn.execute(
+                    db.sql("SELECT key, body FROM {s}.watch_episodes WHERE key = ANY(%s)"),
+                    (list(wanted),),
+                ).fetchall()
             before: dict[str, str] = dict(rows)
             working = {key: _load(body) for key, body in rows}
             yield working
-            closed = [e for e in working.values() if e.state == "resolved"]
-            after = {key: _dump(episode) for key, episode in working.items()
-                     if episode.state != "resolved"}
-            gone = [key for key in before if key not in after]
-            changed = [(key, body) for key, body in after.items() if before.get(key) != body]
+            gone, changed, closed = written_back(before, working)
             if gone:
                 conn.execute(
                     db.sql("DELETE FROM {s}.watch_episodes WHERE key = ANY(%s)"), (gone,)

@@ -32,14 +32,13 @@ from orderkit.model.errors import (
     ValidationError,
 )
 from orderkit.model.orders import (
-    ANCHORS,
     Address,
     Order,
     PaymentTerms,
     check_version_raised,
 )
 from orderkit.model.serialization import from_dict, to_dict
-from orderkit.model.time import ensure_aware
+from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, ensure_aware
 
 if TYPE_CHECKING:
     from orderkit.lifecycle.ports import FirstScan, GroupBy
@@ -218,6 +217,33 @@ _MIGRATIONS: Final = (
     ALTER TABLE order_outbox ADD COLUMN order_version INTEGER;
     ALTER TABLE order_outbox ADD COLUMN message_index INTEGER
     """,
+    # The zone a presale's ship-from day begins in, which its ship_due_at was derived
+    # in: the accounting zone every release before wrote, until a repository is given
+    # another (``ship_from_tz``).
+    """
+    CREATE TABLE order_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+    INSERT INTO order_settings (name, value) VALUES ('ship_from_tz', 'Asia/Shanghai')
+    """,
+    # The health page counts the open orders by their time in status, leaving out the
+    # presales waiting for their balance and those not due to ship yet: the index on
+    # the time in status carries both instants, so those counts read the index alone.
+    """
+    DROP INDEX orders_by_time_in_status;
+    CREATE INDEX orders_by_time_in_status ON orders (
+        status,
+        coalesce(json_extract(body, '$.status_since'), json_extract(body, '$.created_at')),
+        ship_due_at,
+        balance_due_since
+    )
+    """,
+)
+
+#: The stored orders whose ``ship_due_at`` depends on the ship-from zone: presales
+#: with a ``ship_from:`` tag (derived again when the file's zone changes).
+_PRESALES_WITH_A_DAY: Final = (
+    "ship_due_at IS NOT NULL"
+    " AND EXISTS (SELECT 1 FROM json_each(body, '$.tags') WHERE value = 'presale')"
+    " AND EXISTS (SELECT 1 FROM json_each(body, '$.tags') WHERE value LIKE 'ship_from:%')"
 )
 
 #: The anchors read through a partial index holding only the orders that have the
@@ -304,16 +330,45 @@ class SQLiteOrderRepository:
     ``get`` reads the stored row in one statement and decodes its JSON only when this
     process has not seen that version yet. The file stays the only authority (another
     process's save changes the version, which misses the cache).
+
+    ``ship_from_tz`` (an IANA zone name) is the zone a presale's ship-from day begins in
+    for the watch's ``ship_due_at``: the file keeps it (``None``, the default: the
+    file's, ``Asia/Shanghai`` until one is given), and a repository given another
+    makes it the file's, deriving the presales stored before again.
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], *, durable: bool = True, cache_size: int = 4096
+        self, path: str | os.PathLike[str], *, durable: bool = True, cache_size: int = 4096,
+        ship_from_tz: str | None = None,
     ) -> None:
         from orderkit.adapters._cache import OrderCache  # loaded when used
+        from orderkit.adapters._watch import checked_ship_from_tz
 
+        wanted = checked_ship_from_tz(ship_from_tz)
         self._cache = OrderCache(cache_size)
         self._db = Database(path, durable=durable)
         self._db.ensure_schema("orders", _MIGRATIONS)
+        self._ship_from_tz = self._settle_ship_from_tz(wanted)
+
+    @property
+    def ship_from_tz(self) -> str:
+        """The zone a presale's ship-from day begins in (its ``ship_due_at``): the
+        file's, kept in table ``order_settings``."""
+        return self._ship_from_tz
+
+    def _settle_ship_from_tz(self, wanted: str | None) -> str:
+        """The file's ship-from zone, after making it ``wanted`` when given: the
+        presales stored before are derived again in the same transaction."""
+        with self._db.read("read the ship-from zone") as conn:
+            stored = _ship_from_tz(conn)
+        if wanted is None or wanted == stored:
+            return stored
+        with self._db.write("change the ship-from zone") as conn:
+            if _ship_from_tz(conn) != wanted:  # another process may have done it
+                _fill(conn, _PRESALES_WITH_A_DAY, ("ship_due_at",), tz=wanted)
+                conn.execute("UPDATE order_settings SET value = ? WHERE name = 'ship_from_tz'",
+                             (wanted,))
+        return wanted
 
     def atomic(self) -> AbstractContextManager[object]:
         """A block whose writes commit together: this repository's, and those of every
@@ -499,27 +554,30 @@ class SQLiteOrderRepository:
         since: datetime | None,
         until: datetime,
         statuses: Collection[int] | None = None,
+        *,
+        leave_out: Collection[Anchor] = (),
+        due_by: datetime | None = None,
     ) -> dict[int, int]:
         """See :meth:`orderkit.lifecycle.ports.OrderRepository.count_by_status`: one
         indexed range count per stored status (the statuses come from their index)."""
-        from orderkit.adapters._watch import checked_query
+        from orderkit.adapters._watch import checked_count
 
-        if anchor not in ANCHORS:
-            raise ValidationError("anchor", anchor, f"expected one of {', '.join(ANCHORS)}")
-        until = ensure_aware(until, path="until")
-        wanted = None if statuses is None else set(checked_query(statuses, anchor, until, 1)[0])
-        start = "" if since is None else _iso(ensure_aware(since, path="since"))
-        expression = _ANCHOR_SQL[anchor]
-        source, condition = _source(anchor)
+        query = checked_count(anchor, since, until, statuses, leave_out, due_by)
+        start = "" if query.since is None else _iso(query.since)
+        expression = _ANCHOR_SQL[query.anchor]
+        source, condition, arguments = _stale_filter(query.anchor, None, query.leave_out)
+        if query.due_by is not None:
+            condition += " AND (ship_due_at IS NULL OR ship_due_at < ?)"
+            arguments += (_iso(query.due_by),)
         counts: dict[int, int] = {}
         with self._db.read("count orders by status") as conn:
             codes = [row[0] for row in conn.execute(_STATUSES_SQL)
-                     if wanted is None or row[0] in wanted]
+                     if query.statuses is None or row[0] in query.statuses]
             for code in codes:
                 (count,) = conn.execute(
                     f"SELECT count(*) FROM {source} WHERE status = ?"
                     f" AND {expression} >= ? AND {expression} < ?{condition}",
-                    (code, start, _iso(until)),
+                    (code, start, _iso(query.until), *arguments),
                 ).fetchone()
                 if count:
                     counts[int(code)] = int(count)
@@ -642,7 +700,7 @@ class SQLiteOrderRepository:
                 "INSERT INTO orders (order_id, channel, channel_order_id, status, version, body,"
                 f" {_DERIVED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, {_DERIVED_MARKS})",
                 (order.order_id, order.channel, order.channel_order_id, int(order.status),
-                 order.version, body, *_derived(order)),
+                 order.version, body, *_derived(order, tz=self._ship_from_tz)),
             )
         except sqlite3.IntegrityError as error:
             row = conn.execute(
@@ -689,8 +747,8 @@ class SQLiteOrderRepository:
                 cursor = conn.execute(
                     "UPDATE orders SET status = ?, version = ?, body = ?,"
                     f" {_DERIVED_SET} WHERE order_id = ? AND version = ?",
-                    (int(order.status), order.version, body, *_derived(order),
-                     order.order_id, expected),
+                    (int(order.status), order.version, body,
+                     *_derived(order, tz=self._ship_from_tz), order.order_id, expected),
                 )
             else:
                 cursor = conn.execute(
@@ -698,7 +756,7 @@ class SQLiteOrderRepository:
                     f" version = ?, body = ?, {_DERIVED_SET}"
                     " WHERE order_id = ? AND version = ?",
                     (order.channel, order.channel_order_id, int(order.status), order.version,
-                     body, *_derived(order), order.order_id, expected),
+                     body, *_derived(order, tz=self._ship_from_tz), order.order_id, expected),
                 )
         except sqlite3.IntegrityError as error:
             raise _duplicate(conn, order) from error
@@ -736,7 +794,7 @@ class SQLiteOrderRepository:
             orders.append(order)
             rows.append((order.order_id, order.channel, order.channel_order_id,
                          int(order.status), order.version, _dumps(to_dict(order)),
-                         *_derived(order)))
+                         *_derived(order, tz=self._ship_from_tz)))
             audit_rows += _audit_rows(order.order_id, checked_entries(audit))
             outbox_rows += _outbox_rows(order.order_id, outbox)
             waybills += [(w, order.order_id) for w in {s.waybill for s in order.shipments} if w]
@@ -1069,12 +1127,21 @@ _DERIVED_MARKS: Final = ", ".join("?" for _column in _DERIVED)
 _DERIVED_SET: Final = ", ".join(f"{column} = ?" for column in _DERIVED)
 
 
-def _derived(order: Order, columns: Sequence[Anchor] = _DERIVED) -> tuple[str | None, ...]:
-    """The order's derived ``columns`` as they are stored (ISO text or ``None``)."""
+def _derived(
+    order: Order, columns: Sequence[Anchor] = _DERIVED, *, tz: str = DEFAULT_ACCOUNTING_TZ
+) -> tuple[str | None, ...]:
+    """The order's derived ``columns`` as they are stored (ISO text or ``None``), a
+    presale's ship-from day beginning in ``tz`` (the file's ship-from zone)."""
     from orderkit.adapters._watch import anchor_of
 
-    instants: list[datetime | None] = [anchor_of(order, column) for column in columns]
+    instants: list[datetime | None] = [anchor_of(order, column, tz=tz) for column in columns]
     return tuple(None if at is None else _iso(at) for at in instants)
+
+
+def _ship_from_tz(conn: sqlite3.Connection) -> str:
+    """The file's ship-from zone (table ``order_settings``)."""
+    row = conn.execute("SELECT value FROM order_settings WHERE name = 'ship_from_tz'").fetchone()
+    return DEFAULT_ACCOUNTING_TZ if row is None else str(row[0])
 
 
 def _fill_paid_at(conn: sqlite3.Connection) -> None:
@@ -1086,11 +1153,13 @@ def _fill_paid_at(conn: sqlite3.Connection) -> None:
           f" AND status IN ({paid_statuses_sql()})", ("paid_at",))
 
 
-def _fill(conn: sqlite3.Connection, where: str, columns: Sequence[Anchor]) -> None:
+def _fill(conn: sqlite3.Connection, where: str, columns: Sequence[Anchor], *,
+          tz: str = DEFAULT_ACCOUNTING_TZ) -> None:
     """A migration step that fills derived ``columns`` of the orders stored before them,
-    reading only the orders ``where`` (SQL on ``body``) says may have one."""
+    reading only the orders ``where`` (SQL on ``body``) says may have one (the
+    migrations run in the zone every release before derived them in)."""
     rows = conn.execute(f"SELECT order_id, body FROM orders WHERE {where}").fetchall()
-    filled = [(*_derived(_load(body), columns), order_id) for order_id, body in rows]
+    filled = [(*_derived(_load(body), columns, tz=tz), order_id) for order_id, body in rows]
     assignments = ", ".join(f"{column} = ?" for column in columns)
     conn.executemany(f"UPDATE orders SET {assignments} WHERE order_id = ?",
                      [row for row in filled if any(v is not None for v in row[:-1])])

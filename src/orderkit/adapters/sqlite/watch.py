@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Collection, Iterator, MutableMapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Final
 
 from orderkit.adapters._episodes import dump_episode as _dump
 from orderkit.adapters._episodes import load_episode as _load
+from orderkit.adapters._episodes import written_back
 from orderkit.adapters.sqlite._db import Database
-from orderkit.watch.ports import Episode, checked_history
+from orderkit.watch.ports import Episode, checked_history, checked_keys
 
 __all__ = ["SQLiteWatchState"]
 
@@ -49,20 +51,30 @@ class SQLiteWatchState:
         self._db.ensure_schema("watch", _MIGRATIONS)
 
     @contextmanager
-    def cycle(self) -> Iterator[MutableMapping[str, Episode]]:
-        """The open episodes; the block's changes are written in its transaction."""
+    def cycle(
+        self, *, keys: Collection[str] | None = None
+    ) -> Iterator[MutableMapping[str, Episode]]:
+        """Every open episode, or with ``keys`` the open ones among them (primary key
+        lookups of a JSON array of the keys), in one ``BEGIN IMMEDIATE`` transaction
+        that writes back what the block changed (see
+        :meth:`~orderkit.watch.KeyedWatchState.cycle`)."""
+        wanted = checked_keys(keys)
         with self._db.write("watch cycle") as conn:
-            rows = conn.execute("SELECT key, body FROM watch_episodes").fetchall()
+            if wanted is None:
+                rows = conn.execute("SELECT key, body FROM watch_episodes").fetchall()
+            else:
+                rows = conn.execute(
+                    "SELECT key, body FROM watch_episodes"
+                    " WHERE key IN (SELECT value FROM json_each(?))",
+                    (json.dumps(wanted),),
+                ).fetchall()
             before: dict[str, str] = dict(rows)
             working = {key: _load(body) for key, body in rows}
             yield working
-            closed = [e for e in working.values() if e.state == "resolved"]
-            after = {key: _dump(episode) for key, episode in working.items()
-                     if episode.state != "resolved"}
-            gone = [(key,) for key in before if key not in after]
-            changed = [(key, body) for key, body in after.items() if before.get(key) != body]
+            gone, changed, closed = written_back(before, working)
             if gone:
-                conn.executemany("DELETE FROM watch_episodes WHERE key = ?", gone)
+                conn.executemany("DELETE FROM watch_episodes WHERE key = ?",
+                                 [(key,) for key in gone])
             if changed:
                 conn.executemany(
                     "INSERT INTO watch_episodes (key, body) VALUES (?, ?)"

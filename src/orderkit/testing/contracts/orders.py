@@ -23,6 +23,7 @@ from orderkit.model.errors import (
 from orderkit.model.money import Money
 from orderkit.model.orders import (
     Address,
+    Anchor,
     Order,
     OrderLine,
     OrderStatus,
@@ -239,11 +240,14 @@ class OrderRepositoryContract:
             ("PAID", OrderStatus.PAID, frozenset(), t0 + timedelta(hours=1), ()),
             ("DEP", OrderStatus.PENDING_PAYMENT, presale, None, (deposit,)),
             ("SHORT", OrderStatus.PENDING_PAYMENT, frozenset(), None, (deposit,)),
+            ("PACK", OrderStatus.PACKED, presale, t0, ()),  # packed early, for day 1
+            ("COD", OrderStatus.PACKED, frozenset(), None, ()),  # paid at the door
         ]:
+            terms = PaymentTerms.ON_DELIVERY if order_id == "COD" else PaymentTerms.PREPAID
             repo.save(attrs.evolve(sample_order(order_id, channel_order_id=order_id),
                                    status=status, shipments=(), created_at=t0,
                                    status_since=t0, paid_at=paid_at, tags=tags,
-                                   payments=payments), None)
+                                   payments=payments, payment_terms=terms), None)
         paid = [OrderStatus.PAID]
         march_10 = datetime(2026, 3, 9, 16, 0, tzinfo=UTC)  # 00:00 in Shanghai
         assert [o.order_id for o in repo.stale(paid, "ship_due_at", march_10, 10)] == ["PAID"]
@@ -260,6 +264,35 @@ class OrderRepositoryContract:
             "DEP"]
         _raises(ValidationError, partial(repo.stale, pending, "status_since", later, 10,
                                          leave_out={"created_at"}))
+
+        # The health page's counts: leave_out drops the presale waiting for its balance,
+        # and due_by the presales not due to ship before it (packed early included); an
+        # order with no ship_due_at (unpaid, cash on delivery) is kept.
+        packed = OrderStatus.PACKED
+        assert repo.count_by_status("status_since", None, later) == {
+            pending[0]: 2, paid[0]: 2, packed: 2}
+        waiting: set[Anchor] = {"balance_due_since"}
+        assert repo.count_by_status("status_since", None, later, leave_out=waiting) == {
+            pending[0]: 1, paid[0]: 2, packed: 2}
+        assert repo.count_by_status("status_since", None, later, leave_out=waiting,
+                                    due_by=later) == {pending[0]: 1, paid[0]: 1, packed: 1}
+        assert repo.count_by_status("status_since", None, later, [*paid, packed],
+                                    due_by=march_10) == {paid[0]: 1, packed: 1}
+        assert repo.count_by_status("status_since", None, later, [*paid, packed],
+                                    due_by=march_10 + timedelta(seconds=1)) == {
+            paid[0]: 2, packed: 2}
+        # Due to ship: a presale counted from the day it ships from, not its payment.
+        assert repo.count_by_status("ship_due_at", t0, later) == {paid[0]: 1}
+        assert repo.count_by_status("ship_due_at", t0, march_10 + timedelta(seconds=1)) == {
+            paid[0]: 2, packed: 1}
+        count = partial(repo.count_by_status, "status_since", None, later)
+        for error, path in [
+            (_raises(ValidationError, partial(count, leave_out={"created_at"})), "leave_out"),
+            (_raises(ValidationError, partial(count, leave_out="balance_due_since")),
+             "leave_out"),
+            (_raises(ValidationError, partial(count, due_by=datetime(2026, 3, 2))), "due_by"),
+        ]:
+            assert getattr(error, "path", None) == path
 
     def test_stale_lists_one_group_and_counts_every_group_in_the_store(self) -> None:
         repo = self.create_repository()
@@ -427,11 +460,17 @@ class OrderRepositoryContract:
             OrderStatus.PAID: 1}
         assert repo.count_by_status("status_since", until, until) == {}
         assert repo.count_by_status("unscanned_since", None, until) == {}
-        _raises(ValidationError, repo.count_by_status, "eta", None, until)
-        _raises(ValidationError, repo.count_by_status, "status_since", None, until, ["10"])
-        error = _raises(ValidationError, repo.count_by_status, "status_since", None,
-                        datetime(2026, 3, 2))
-        assert getattr(error, "path", None) == "until"
+        for args, path, value in [
+            (("eta", None, until), "anchor", "eta"),
+            (("status_since", None, until, ["10"]), "statuses", "10"),
+            (("status_since", None, until, [True]), "statuses", True),
+            (("status_since", None, until, "20"), "statuses", "20"),  # a lone string
+            (("status_since", None, datetime(2026, 3, 2)), "until", datetime(2026, 3, 2)),
+            (("status_since", datetime(2026, 3, 2), until), "since", datetime(2026, 3, 2)),
+        ]:
+            error = _raises(ValidationError, repo.count_by_status, *args)
+            assert (getattr(error, "path", None), getattr(error, "value", None)) == (
+                path, value), args
 
     def test_first_scans_read_each_orders_first_parcel_by_when_it_left(self) -> None:
         repo = self.create_repository()

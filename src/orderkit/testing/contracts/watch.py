@@ -5,7 +5,10 @@ Subclass :class:`WatchStateContract` as ``Test...`` and implement
 store (two watcher processes on one SQLite file or PostgreSQL schema), also implement
 :meth:`~WatchStateContract.create_peer`, so that episodes and the history are proven to
 outlive the object that wrote them and cycles of two objects to take turns (by default
-a state is its own peer).
+a state is its own peer). A state whose ``cycle`` takes ``keys`` (a
+:class:`~orderkit.watch.ports.KeyedWatchState`, as the states orderkit ships) is also
+proven to read and write only the episodes a cycle names; for one without, the watch
+reads every open episode, and those tests have nothing to prove.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from orderkit.model.errors import ValidationError
-from orderkit.watch.ports import Episode, WatchHistory, WatchState
+from orderkit.watch.ports import Episode, WatchHistory, WatchState, takes_keys
 
 __all__ = ["WatchStateContract"]
 
@@ -170,3 +173,81 @@ class WatchStateContract:
             thread.join(timeout=60)
         assert errors == []
         assert _open(state)["count:x"].sent == 20  # no update lost
+
+    def test_a_keyed_cycle_reads_and_writes_only_the_episodes_it_names(self) -> None:
+        state = self.create_state()
+        if not takes_keys(state):
+            return  # read whole by the watch (see the module's note)
+        a, b, c = _episode("stale:A"), _episode("stale:B"), _episode("stale:C")
+        with state.cycle() as episodes:
+            episodes.update({"stale:A": a, "stale:B": b, "stale:C": c})
+        z = _episode("stale:Z", state="pending", fired_at=None, last_sent=None, sent=0)
+        with state.cycle(keys=["stale:A", "stale:Z"]) as episodes:
+            assert dict(episodes) == {"stale:A": a}  # Z has no open episode (yet)
+            episodes["stale:A"] = attrs.evolve(a, sent=2)
+            episodes["stale:Z"] = z
+        peer = self.create_peer(state)
+        assert takes_keys(peer)
+        assert _open(peer) == {"stale:A": attrs.evolve(a, sent=2), "stale:B": b,
+                               "stale:C": c, "stale:Z": z}
+        with peer.cycle(keys=("stale:B",)) as episodes:
+            del episodes["stale:B"]
+        with state.cycle(keys=["stale:C", "stale:C"]) as episodes:  # a repeat is one
+            assert list(episodes) == ["stale:C"]
+            episodes["stale:C"] = _resolved("stale:C", 5)
+        with state.cycle(keys=[]) as episodes:
+            assert dict(episodes) == {}
+        assert sorted(_open(self.create_peer(state))) == ["stale:A", "stale:Z"]
+        assert self._history(state).history() == [_resolved("stale:C", 5)]
+        try:
+            with state.cycle(keys=["stale:A"]) as episodes:
+                del episodes["stale:A"]
+                raise RuntimeError("the notifier failed")
+        except RuntimeError:
+            pass
+        assert sorted(_open(state)) == ["stale:A", "stale:Z"]
+
+    def test_bad_keys_are_refused_naming_them(self) -> None:
+        state = self.create_state()
+        if not takes_keys(state):
+            return  # read whole by the watch (see the module's note)
+
+        def cycle(keys: object) -> None:
+            with state.cycle(keys=keys):  # type: ignore[arg-type]
+                raise AssertionError("bad keys were read")
+
+        lone = _refused(lambda: cycle("stale:A"))  # a string, not a collection of keys
+        assert (lone.path, lone.value) == ("keys", "stale:A")
+        number = _refused(lambda: cycle(["stale:A", 7]))
+        assert (number.path, number.value) == ("keys", 7)
+        assert _refused(lambda: cycle(7)).path == "keys"
+
+    def test_keyed_cycles_of_two_watchers_take_turns(self) -> None:
+        state = self.create_state()
+        if not takes_keys(state):
+            return  # read whole by the watch (see the module's note)
+        peer = self.create_peer(state)
+        assert takes_keys(peer)
+        with state.cycle() as episodes:
+            episodes["count:x"] = _episode("count:x", sent=0)
+            episodes["count:y"] = _episode("count:y", sent=0)
+        errors: list[BaseException] = []
+
+        def bump(on: WatchState, key: str) -> None:
+            assert takes_keys(on)
+            try:
+                for _ in range(10):
+                    with on.cycle(keys=[key]) as episodes:
+                        seen = episodes[key]
+                        episodes[key] = attrs.evolve(seen, sent=seen.sent + 1)
+            except BaseException as error:  # pragma: no cover - reported below
+                errors.append(error)
+
+        threads = [threading.Thread(target=bump, args=(on, key))
+                   for on in (state, peer) for key in ("count:x", "count:y")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert errors == []
+        assert {k: e.sent for k, e in _open(state).items()} == {"count:x": 20, "count:y": 20}

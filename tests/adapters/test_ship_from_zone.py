@@ -1,0 +1,183 @@
+"""The zone a presale's ship-from day begins in is the order repository's
+(``ship_from_tz``, the zone of the host's waves): memory, SQLite and PostgreSQL derive
+``ship_due_at`` in it, the SQL stores keep it beside the orders and derive the presales
+stored before again when it changes, and a bad zone name is refused naming it."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from contextlib import closing
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from orderkit import OrderStatus
+from orderkit.adapters.memory import MemoryOrderRepository
+from orderkit.adapters.sqlite import SQLiteOrderRepository
+from orderkit.errors import ValidationError
+from orderkit.lifecycle.ports import OrderRepository
+from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, accounting_period
+from orderkit.testing import ManualClock
+from orderkit.testing.samples import sample_order
+from orderkit.watch import Watcher, health
+
+T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+PAID = [OrderStatus.PAID]
+#: 2026-03-10 begins at 16:00Z the day before in Shanghai, at 23:00Z in Berlin (CET).
+SHANGHAI_DAY = datetime(2026, 3, 9, 16, 0, tzinfo=UTC)
+BERLIN_DAY = datetime(2026, 3, 9, 23, 0, tzinfo=UTC)
+_S = timedelta(seconds=1)
+
+Opener = Callable[..., Any]
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.told: list[str] = []
+
+    def notify(self, alert: Any) -> None:
+        self.told.append(f"{alert.detail('state')} {alert.subject}")
+
+
+def _opener(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
+    """Opens a repository of the store ``kind`` (the same file or schema each time)."""
+    if kind == "memory":
+        return lambda **options: MemoryOrderRepository(**options)
+    if kind == "sqlite":
+        return lambda **options: SQLiteOrderRepository(tmp_path / "shop.db", **options)
+    from orderkit.adapters.postgres import PostgresOrderRepository
+    from orderkit.testing.postgres import fresh_schema
+
+    dsn, schema = request.getfixturevalue("pg_dsn"), fresh_schema("zone")
+    return lambda **options: PostgresOrderRepository(dsn, schema=schema, **options)
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
+    return _opener(request.param, request, tmp_path)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def shared(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
+    """A store that several processes open: SQLite and PostgreSQL."""
+    return _opener(request.param, request, tmp_path)
+
+
+def _presale(repo: OrderRepository, order_id: str = "PRE") -> None:
+    repo.save(attrs.evolve(sample_order(order_id, channel_order_id=order_id), shipments=(),
+                           status=OrderStatus.PAID, created_at=T0, status_since=T0,
+                           paid_at=T0, tags=frozenset({"presale", "ship_from:2026-03-10"})),
+              None)
+
+
+def _due(repo: OrderRepository, before: datetime) -> list[str]:
+    return [o.order_id for o in repo.stale(PAID, "ship_due_at", before, 10)]
+
+
+def test_a_presale_is_due_from_its_day_in_the_repositorys_ship_from_zone(
+    opener: Opener,
+) -> None:
+    repo = opener(ship_from_tz="Europe/Berlin")
+    assert repo.ship_from_tz == "Europe/Berlin"
+    _presale(repo)
+    assert _due(repo, BERLIN_DAY) == []
+    assert _due(repo, BERLIN_DAY + _S) == ["PRE"]
+    assert repo.stale_count(PAID, "ship_due_at", BERLIN_DAY) == {}
+    assert repo.count_by_status("ship_due_at", None, BERLIN_DAY + _S) == {OrderStatus.PAID: 1}
+    assert repo.count_by_status("status_since", None, BERLIN_DAY, due_by=BERLIN_DAY) == {}
+
+    # The watch and the health page read it through the repository they are given.
+    clock = ManualClock(BERLIN_DAY + timedelta(hours=23, minutes=59))
+    inbox = Inbox()
+    watcher = Watcher(repo, inbox, clock=clock)
+    assert watcher.run_once().raised == ()
+    clock.set(BERLIN_DAY + timedelta(hours=24, minutes=1))
+    assert [a.key for a in watcher.run_once().raised] == ["paid_not_shipped:PRE"]
+    day = accounting_period(BERLIN_DAY + _S, tz="Europe/Berlin")
+    report = health(repo, day, now=BERLIN_DAY + timedelta(hours=25))
+    assert report.kpi("unshipped_24h").detail == (
+        "1 of 1 orders due to ship in the period over 24 h ago")
+
+
+def test_the_default_ship_from_zone_is_the_accounting_zone(opener: Opener) -> None:
+    repo = opener()
+    assert repo.ship_from_tz == DEFAULT_ACCOUNTING_TZ == "Asia/Shanghai"
+    _presale(repo)
+    assert _due(repo, SHANGHAI_DAY) == []
+    assert _due(repo, SHANGHAI_DAY + _S) == ["PRE"]
+
+
+@pytest.mark.parametrize("bad", ["Mars/Olympus", "", "../etc/passwd", 8])
+def test_a_bad_ship_from_zone_is_refused_naming_it_before_anything_is_written(
+    bad: object, tmp_path: Path,
+) -> None:
+    path = tmp_path / "shop.db"
+    makers: list[Callable[[], object]] = [
+        lambda: MemoryOrderRepository(ship_from_tz=bad),  # type: ignore[arg-type]
+        lambda: SQLiteOrderRepository(path, ship_from_tz=bad),  # type: ignore[arg-type]
+    ]
+    for make in makers:
+        with pytest.raises(ValidationError) as error:
+            make()
+        assert (error.value.path, error.value.value) == ("ship_from_tz", bad)
+    assert not path.exists()
+
+
+def test_a_bad_ship_from_zone_is_refused_on_postgres(pg_dsn: str) -> None:
+    from orderkit.adapters.postgres import PostgresOrderRepository
+    from orderkit.testing.postgres import fresh_schema
+
+    schema = fresh_schema("zone")
+    with pytest.raises(ValidationError) as error:
+        PostgresOrderRepository(pg_dsn, schema=schema, ship_from_tz="Mars/Olympus")
+    assert (error.value.path, error.value.value) == ("ship_from_tz", "Mars/Olympus")
+    import psycopg
+
+    with psycopg.connect(pg_dsn) as conn:  # nothing was created
+        assert conn.execute("SELECT to_regnamespace(%s)", (schema,)).fetchone() == (None,)
+
+
+def test_the_stores_zone_is_kept_and_a_change_derives_the_presales_again(
+    shared: Opener,
+) -> None:
+    opener = shared
+    first = opener()
+    _presale(first, "OLD")  # due from March 10 in Shanghai
+    berlin = opener(ship_from_tz="Europe/Berlin")
+    assert berlin.ship_from_tz == "Europe/Berlin"
+    # The presale stored before is due from March 10 in Berlin now, for every process.
+    peer = opener()  # no zone given: the store's
+    assert peer.ship_from_tz == "Europe/Berlin"
+    for repo in (berlin, peer):
+        assert _due(repo, BERLIN_DAY) == []
+        assert _due(repo, BERLIN_DAY + _S) == ["OLD"]
+        assert repo.count_by_status("ship_due_at", None, BERLIN_DAY) == {}
+    _presale(peer, "NEW")
+    assert _due(berlin, BERLIN_DAY + _S) == ["NEW", "OLD"]
+    assert _due(berlin, BERLIN_DAY) == []
+    back = opener(ship_from_tz="Asia/Shanghai")
+    assert _due(back, SHANGHAI_DAY + _S) == ["NEW", "OLD"]
+    assert _due(back, SHANGHAI_DAY) == []
+
+
+def test_a_file_of_the_previous_release_keeps_the_accounting_zone(tmp_path: Path) -> None:
+    path = tmp_path / "shop.db"
+    repo = SQLiteOrderRepository(path)
+    _presale(repo)
+    version = repo.database.schema_version("orders")
+    repo.database.close()
+    with closing(sqlite3.connect(path)) as conn, conn:  # as the previous release left it
+        conn.execute("DROP TABLE order_settings")  # and the index step after it: again
+        conn.execute("UPDATE schema_version SET version = version - 2"
+                     " WHERE component = 'orders'")
+    upgraded = SQLiteOrderRepository(path)
+    assert upgraded.database.schema_version("orders") == version
+    assert upgraded.ship_from_tz == "Asia/Shanghai"
+    assert _due(upgraded, SHANGHAI_DAY + _S) == ["PRE"]
+    berlin = SQLiteOrderRepository(path, ship_from_tz="Europe/Berlin")
+    assert _due(berlin, SHANGHAI_DAY + _S) == []
+    assert _due(berlin, BERLIN_DAY + _S) == ["PRE"]
