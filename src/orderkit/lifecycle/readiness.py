@@ -46,10 +46,20 @@ def may_ship(order: Order, at: datetime, *, table: TransitionTable = DEFAULT_TAB
     at = ensure_aware(at, path="at")
     if not isinstance(table, TransitionTable):
         raise ValidationError("table", table, "expected a TransitionTable")
-    if not order.open_units or order.holds:
+    return _ships(order, _probe(at), table)
+
+
+def _probe(at: datetime) -> Event:
+    """The ``ship`` :func:`may_ship` asks the table's guards about: a parcel not
+    labelled yet, at ``at``."""
+    return Event("ship", event_id="may_ship:probe", at=at,
+                 data={"carrier": "", "waybill": ""})
+
+
+def _ships(order: Order, probe: Event, table: TransitionTable) -> bool:
+    """:func:`may_ship`, its arguments checked and its ``ship`` built."""
+    if order.holds or not order.open_units:
         return False
-    probe = Event("ship", event_id="may_ship:probe", at=at,
-                  data={"carrier": "", "waybill": ""})
     return any(rule.guard is None or table.guards[rule.guard](order, probe)
                for rule in table.candidates(order.status, "ship"))
 
@@ -65,9 +75,10 @@ class _Pick:
     promised_at: datetime | None
 
 
-def _pick(order: Order, at: datetime, table: TransitionTable) -> _Pick | None:
-    """``order``'s pick, or ``None`` when it may not ship (:func:`may_ship`)."""
-    if not may_ship(order, at, table=table):
+def _pick(order: Order, probe: Event, table: TransitionTable) -> _Pick | None:
+    """``order``'s pick, or ``None`` when it may not ship (:func:`may_ship`, asked
+    with ``probe``)."""
+    if not _ships(order, probe, table):
         return None
     try:
         promised = promised_at(order)
@@ -87,8 +98,9 @@ def readiness(
     pick something else (other open units, another ship-to); a :class:`NotReadyToShip`
     when ``before`` could ship and ``after`` may not, unless every unit that was open
     shipped; else nothing."""
-    was = _pick(before, event.at, table)
-    pick = _pick(after, event.at, table)
+    probe = _probe(event.at)
+    was = _pick(before, probe, table)
+    pick = _pick(after, probe, table)
     if pick is not None:
         return () if pick == was else (_ready(after, pick, event.event_id, now),)
     if was is None:
@@ -111,7 +123,7 @@ def placed_ready(
     :class:`~orderkit.lifecycle.OrderService` writes it with the placement, under the
     event id ``placed:<order id>``; the events applied to the order later tell the rest
     (:func:`readiness`)."""
-    pick = _pick(order, order.status_since or order.created_at, table)
+    pick = _pick(order, _probe(order.status_since or order.created_at), table)
     return None if pick is None else _ready(order, pick, f"placed:{order.order_id}", now())
 
 

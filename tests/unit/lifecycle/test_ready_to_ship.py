@@ -11,10 +11,13 @@ again after a hold was released.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from orderkit import Address, Hold, Money, Order, OrderLine, OrderStatus, PaymentTerms
 from orderkit.errors import ValidationError
@@ -34,6 +37,7 @@ from orderkit.lifecycle import (
 )
 from orderkit.outbox.messages import event_content
 from orderkit.testing import ManualClock
+from orderkit.testing.strategies import addresses, aware_datetimes
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -327,6 +331,25 @@ def test_both_facts_travel_as_outbox_payloads_and_read_back() -> None:
                                                              ["manual"])
     assert read_event(payload) == gone
     assert {"ReadyToShip", "NotReadyToShip"} <= set(DOMAIN_EVENTS)
+
+
+_ids = st.text("ABC123-:", min_size=1, max_size=8)
+_units = st.dictionaries(_ids, st.integers(1, 10**6), max_size=3)
+
+
+@given(fact=st.one_of(
+    st.builds(ReadyToShip, _ids, _ids, aware_datetimes(), _units, _units,
+              st.none() | addresses(), aware_datetimes(), st.none() | aware_datetimes(),
+              occurred_at=aware_datetimes()),
+    st.builds(NotReadyToShip, _ids, _ids, aware_datetimes(),
+              st.sampled_from([r.value for r in NotReadyReason]), _units, _units,
+              st.integers(1, 999), st.lists(_ids, max_size=3).map(tuple),
+              occurred_at=aware_datetimes()),
+))
+def test_any_such_fact_survives_json_and_reads_back(fact: DomainEvent) -> None:
+    topic, payload = event_content(fact)
+    assert topic == f"event.{type(fact).__name__}"
+    assert read_event(json.loads(json.dumps(payload))) == fact
 
 
 def test_a_payload_without_a_promise_or_an_address_reads_back() -> None:
