@@ -144,20 +144,21 @@ def test_sink_down_then_up_delivers_every_event_once(tmp_path: Path) -> None:
     # and the failed deliveries wait out their back-off instead of using up attempts.
     assert all(repository.get(f"ORD-{n}").version == 2 for n in range(3))
     assert sink.accepted == [] and sink.refused >= 3
-    assert len(repository.pending(100)) == 9 and repository.dead_letters() == []
+    assert len(repository.pending(100)) == 12 and repository.dead_letters() == []
     relay = OutboxRelay(repository, sink=sink, clock=clock)
     assert relay.run_once().delivered == 0  # still down
     assert relay.lag() > timedelta(0)
     sink.down = False
     clock.advance(timedelta(minutes=10))  # every back-off has passed
     report = relay.run_until_idle()
-    assert (report.delivered, report.failed, report.lag) == (9, 0, timedelta(0))
+    assert (report.delivered, report.failed, report.lag) == (12, 0, timedelta(0))
     assert relay.run_until_idle().delivered == 0
     ids = Counter(message.message_id for message in sink.accepted)
-    assert len(ids) == 9 and set(ids.values()) == {1}  # pay: 2 events, pack: 1; once each
+    assert len(ids) == 12 and set(ids.values()) == {1}  # pay: 3 events, pack: 1; once each
     for n in range(3):  # in order per order
         topics = [m.topic for m in sink.accepted if m.order_id == f"ORD-{n}"]
-        assert topics == ["event.PaymentReceived", "event.StatusChanged", "event.StatusChanged"]
+        assert topics == ["event.PaymentReceived", "event.StatusChanged", "event.ReadyToShip",
+                          "event.StatusChanged"]
 
 
 def test_foreign_lock_id_cannot_release_another_orders_stock() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
 import attrs
@@ -18,8 +18,8 @@ from orderkit.model.orders import (
     OrderStatus,
     PaymentKind,
     PaymentTerms,
-    paid_by_status,
 )
+from orderkit.model.ship_dates import PRESALE_TAG, paid_since, ship_due_at
 from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, ensure_aware, zone
 
 if TYPE_CHECKING:
@@ -156,40 +156,6 @@ def checked_group(group: object) -> tuple[GroupBy, str] | None:
     return by, group[1]
 
 
-def paid_since(order: Order) -> datetime | None:
-    """The ``paid_at`` anchor: when ``order`` became fully paid. ``OrderService.place``
-    stamps ``paid_at`` on an order placed in a paid status without one, so the anchor
-    stays put when the order moves on; for such an order stored before that (its status
-    says it was paid, it carries no ``paid_at``) it falls back to
-    :func:`~orderkit.model.orders.paid_by_status`: when it entered its status (its
-    ``created_at`` while it never changed status), which moves with its next status.
-    A cash-on-delivery order is unpaid until the door, whatever its status."""
-    return order.paid_at if order.paid_at is not None else paid_by_status(order)
-
-
-def ship_due_at(order: Order, *, tz: str = DEFAULT_ACCOUNTING_TZ) -> datetime | None:
-    """The ``ship_due_at`` anchor: when ``order`` became due to ship. Its ``paid_at``
-    anchor (:func:`paid_since`), or, for a presale whose ship-from day
-    (:func:`orderkit.fulfilment.ship_from`, the wave's own reading) begins later, the
-    start of that day in ``tz``, the repository's ship-from zone (the default
-    accounting zone unless the host gave the zone of its waves, ``WavePolicy.tz``):
-    the wave leaves the presale out until that day, and so does the watch. A
-    ``ship_from:`` tag that is no date counts from the payment (the wave leaves the
-    order out as ``bad_tag`` until the tag is mended)."""
-    from orderkit.fulfilment.waves import ship_from
-
-    paid = paid_since(order)
-    if paid is None:
-        return None
-    try:
-        day = ship_from(order)
-    except ValidationError:
-        return paid
-    if day is None:
-        return paid
-    return max(paid, datetime.combine(day, time(0), tzinfo=zone(tz)))
-
-
 def checked_ship_from_tz(ship_from_tz: object) -> str | None:
     """An order repository's ``ship_from_tz``: ``None`` (the store's zone, else the
     default accounting zone) or an IANA zone name, else :class:`ValidationError` naming
@@ -207,8 +173,6 @@ def balance_due_since(order: Order) -> datetime | None:
     PENDING_PAYMENT that took a payment toward what it owes (its deposit: the lifecycle
     keeps a short payment and its order unpaid, with a ``PaymentShort``), when the
     first payment came; ``None`` for any other order."""
-    from orderkit.fulfilment.waves import PRESALE_TAG
-
     if (order.status != OrderStatus.PENDING_PAYMENT or PRESALE_TAG not in order.tags
             or order.paid_at is not None or order.totals.paid.amount <= 0):
         return None

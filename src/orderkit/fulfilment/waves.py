@@ -30,6 +30,7 @@ from orderkit.model.orders import (
     PaymentTerms,
     status_name,
 )
+from orderkit.model.ship_dates import PRESALE_TAG, promised_at, ship_from, tag_value
 from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, ensure_aware, zone
 
 __all__ = [
@@ -82,36 +83,6 @@ class Exclusion:
 
     code: Reason
     words: str
-
-
-def _tag_value(order: Order, prefix: str) -> str | None:
-    for tag in order.tags:
-        if tag.startswith(prefix):
-            return tag[len(prefix):]
-    return None
-
-
-#: The tag that makes an order a presale (``WavePolicy.presale_tag``'s default).
-PRESALE_TAG: Final = "presale"
-
-
-def ship_from(order: Order, *, presale_tag: str = PRESALE_TAG) -> date | None:
-    """A presale order's ship-from date, from its ``ship_from:YYYY-MM-DD`` tag: the day
-    the presale wave may first take it (and the watch's ``ship_due_at`` counts from).
-    ``None`` for an order without ``presale_tag`` (an in-stock order's ``ship_from:``
-    tag says nothing) or without the tag; a tag that is no date is a
-    :class:`~orderkit.model.errors.ValidationError` on ``tags`` naming it."""
-    if presale_tag not in order.tags:
-        return None
-    value = _tag_value(order, "ship_from:")
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValidationError(
-            "tags", f"ship_from:{value}", "expected ship_from:YYYY-MM-DD"
-        ) from None
 
 
 #: A cap of a wave: an integer >= 1, or None for none.
@@ -185,20 +156,16 @@ class WavePolicy:
         """When the platform promised ``order`` would ship; a ``promise:`` tag that is no
         ISO datetime with its offset is a :class:`ValidationError` naming the tag
         (:func:`plan_wave` leaves its order out as ``bad_tag``)."""
-        value = _tag_value(order, "promise:")
-        if value is not None:
-            try:
-                return ensure_aware(datetime.fromisoformat(value), path="tags")
-            except (ValueError, ValidationError):
-                raise ValidationError("tags", f"promise:{value}",
-                                      "expected promise:<ISO datetime with offset>") from None
+        promised = promised_at(order)
+        if promised is not None:
+            return promised
         return (order.paid_at or order.created_at) + self.promise
 
     def carrier(self, order: Order) -> str | None:
         """``order``'s carrier (``carrier_of``, else its ``carrier:<name>`` tag)."""
         if self.carrier_of is not None:
             return self.carrier_of(order)
-        return _tag_value(order, "carrier:")
+        return tag_value(order, "carrier:")
 
 
 #: The longest promise a policy file may give: a year, in hours.

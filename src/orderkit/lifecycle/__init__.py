@@ -5,6 +5,8 @@
 * :class:`OrderService`: load, apply, save with the expected version (retrying on
   :class:`~orderkit.model.errors.ConcurrencyError`), then publish the domain events.
 * :class:`Actor` and :class:`Policy`: roles, regions and the two-person rule.
+* :func:`may_ship`: whether an order may ship now, as :class:`ReadyToShip` and
+  :class:`NotReadyToShip` tell a warehouse system.
 """
 
 from orderkit.lifecycle.engine import Lifecycle, Transition
@@ -19,11 +21,14 @@ from orderkit.lifecycle.events import (
     LinesCancelled,
     LinesShipped,
     LinesUnshipped,
+    NotReadyReason,
+    NotReadyToShip,
     OrderCancelled,
     Overpaid,
     PaymentReceived,
     PaymentShort,
     PriceChanged,
+    ReadyToShip,
     ReceivableDue,
     RefundDue,
     Refunded,
@@ -39,6 +44,7 @@ from orderkit.lifecycle.events import (
     read_event,
 )
 from orderkit.lifecycle.policy import Actor, ActorDirectory, Directory, Policy, person_key
+from orderkit.lifecycle.readiness import may_ship
 from orderkit.lifecycle.service import InventoryLedgerLike, OrderService
 from orderkit.lifecycle.table import DEFAULT_GUARDS, DEFAULT_TABLE, Guard, Rule, TransitionTable
 from orderkit.model.audit import AuditEntry
@@ -63,6 +69,8 @@ __all__ = [
     "LinesCancelled",
     "LinesShipped",
     "LinesUnshipped",
+    "NotReadyReason",
+    "NotReadyToShip",
     "OrderCancelled",
     "OrderService",
     "Overpaid",
@@ -70,6 +78,7 @@ __all__ = [
     "PaymentShort",
     "Policy",
     "PriceChanged",
+    "ReadyToShip",
     "ReceivableDue",
     "RefundDue",
     "RefundLinesAssigned",
@@ -85,6 +94,7 @@ __all__ = [
     "TrackingRecorded",
     "Transition",
     "TransitionTable",
+    "may_ship",
     "person_key",
     "read_event",
 ]

@@ -56,6 +56,11 @@ Rules the engine keeps, whatever the table says:
   ROUNDING, borne by the merchant); with units still sold it is refused unless a
   ``pay`` in that status can still settle it (cash on delivery completed unpaid).
   :func:`settle_ending` is that rule; placing an order ended already keeps it too.
+* **A warehouse hears what it may pick.** After every decision the order before and
+  after are compared (:func:`~orderkit.lifecycle.readiness.readiness`, added in 0.3): a
+  :class:`~orderkit.lifecycle.ReadyToShip` when what it may ship changed while it may
+  ship, a :class:`~orderkit.lifecycle.NotReadyToShip` when it no longer may without
+  having shipped everything. Replays and ignored events say nothing.
 """
 
 from __future__ import annotations
@@ -76,6 +81,7 @@ from orderkit.lifecycle.handlers import (
     units_text,
 )
 from orderkit.lifecycle.policy import Policy
+from orderkit.lifecycle.readiness import readiness
 from orderkit.lifecycle.refunds import (
     is_reclass,
     owed_between,
@@ -290,6 +296,7 @@ class Lifecycle:
                     RefundDue(order.order_id, event.event_id, now, owed, _left(order, new),
                               **refund_fields(owed_between(order, new)))
                 )
+        events.extend(readiness(order, new, event, now, self.table))
         entry = AuditEntry(
             order.order_id,
             event.event_id,

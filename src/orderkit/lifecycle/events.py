@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Final, cast
 
 import attrs
@@ -42,11 +43,14 @@ __all__ = [
     "LinesCancelled",
     "LinesShipped",
     "LinesUnshipped",
+    "NotReadyReason",
+    "NotReadyToShip",
     "OrderCancelled",
     "Overpaid",
     "PaymentReceived",
     "PaymentShort",
     "PriceChanged",
+    "ReadyToShip",
     "ReceivableDue",
     "RefundDue",
     "RefundLinesAssigned",
@@ -506,6 +510,62 @@ class PriceChanged(DomainEvent):
     approved_by: str | None
 
 
+@attrs.frozen
+class ReadyToShip(DomainEvent):
+    """What the order may ship changed while it may ship (added in 0.3): it became
+    shippable (paid, or cash on delivery; no hold; units still open; in a status a
+    ``ship`` leaves: :func:`~orderkit.lifecycle.may_ship`), or, shippable before and
+    after, its open units or its ship-to changed (a line cancelled, one parcel of a
+    split order sent, a refund of open units, a scan's units given back, an address
+    edit).
+
+    Each one carries the whole pick, not a difference, so a warehouse system replaces
+    its pick-list entry with it: ``lines`` (line id to units still to ship), ``skus``
+    (SKU to units), ``ship_to``, ``ship_due_at`` (when the order became due to ship:
+    its payment, a cash on delivery order's placing, or a presale's ship-from day when
+    that is later, as the shipping wave reads it: do not pick it before) and
+    ``promised_at`` (the platform's promised ship time, its ``promise:`` tag; ``None``
+    when it has none or the tag cannot be read).
+    """
+
+    lines: Mapping[str, int]
+    skus: Mapping[str, int]
+    ship_to: Address | None
+    ship_due_at: datetime
+    promised_at: datetime | None = None
+
+
+class NotReadyReason(StrEnum):
+    """Why an order that could ship no longer may (:attr:`NotReadyToShip.reason`)."""
+
+    HELD = "held"
+    """A hold was placed (``holds`` names the kinds): it may ship again once released."""
+    CANCELLED = "cancelled"
+    """Its units still to ship were cancelled (a ``cancel``, or a ``cancel_lines`` of
+    the rest)."""
+    REFUNDED = "refunded"
+    """Its units still to ship were refunded (a refund of everything, or of them)."""
+    STATUS = "status"
+    """It moved to a status no ``ship`` leaves (a host's own status, such as a review);
+    ``status`` names it."""
+
+
+@attrs.frozen
+class NotReadyToShip(DomainEvent):
+    """An order that could ship no longer may, with units it did not ship (added in
+    0.3): a warehouse system takes it off its pick list. ``reason`` is a
+    :class:`NotReadyReason` value, ``lines`` and ``skus`` the units it was to pick (its
+    last :class:`ReadyToShip`'s), ``status`` the order's status now and ``holds`` the
+    kinds of its holds (empty unless ``reason`` is ``held``). A ``ship`` that sends
+    every unit still open says nothing here: its :class:`LinesShipped` tells it."""
+
+    reason: str
+    lines: Mapping[str, int]
+    skus: Mapping[str, int]
+    status: int
+    holds: tuple[str, ...] = ()
+
+
 #: Every domain event class by its name, the ``type`` of its outbox payload (added in
 #: 0.3).
 DOMAIN_EVENTS: Final[Mapping[str, type[DomainEvent]]] = {
@@ -515,7 +575,7 @@ DOMAIN_EVENTS: Final[Mapping[str, type[DomainEvent]]] = {
         LinesUnshipped, OrderCancelled, Overpaid, PaymentReceived, PaymentShort,
         PriceChanged, ReceivableDue, RefundDue, RefundLinesAssigned, Refunded,
         ReturnCancelled, ReturnReceived, ReturnRequested, StatusChanged, StockShort,
-        TrackingRecorded,
+        TrackingRecorded, ReadyToShip, NotReadyToShip,
     )
 }
 

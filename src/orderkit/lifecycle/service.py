@@ -61,6 +61,7 @@ from orderkit.lifecycle.events import (
     StockShortage,
 )
 from orderkit.lifecycle.ports import CarrierGateway, EventSink, OrderRepository
+from orderkit.lifecycle.readiness import placed_ready
 from orderkit.model.audit import AuditEntry
 from orderkit.model.errors import (
     AddressLocked,
@@ -342,7 +343,7 @@ class OrderService:
                         final = stamp(final)
                     # A lock taken here holds the units the transitions leave open:
                     # what they ship or cancel never touches it.
-                    messages = self._placed_messages(order) + tuple(
+                    messages = self._placed_messages(order) + self._placed_ready(order) + tuple(
                         m for t in transitions
                         for m in self._messages(t, lock_id, settled=lock is not None)
                     )
@@ -852,6 +853,18 @@ class OrderService:
         # event's.
         return _outbox(order.order_id, "", [(topic, {"lines": lines}) for topic, lines in owed],
                        now, version=order.version)
+
+    def _placed_ready(self, order: Order) -> tuple[OutboxMessage, ...]:
+        """With a sink, the :class:`ReadyToShip` of ``order`` placed able to ship
+        (:func:`~orderkit.lifecycle.readiness.placed_ready`: cash on delivery waiting to
+        ship, an order imported paid): no event of its own tells a warehouse system."""
+        if self.sink is None:
+            return ()
+        fact = placed_ready(order, self.lifecycle.table, self.lifecycle.now)
+        if fact is None:
+            return ()
+        return _outbox(order.order_id, fact.event_id, [event_content(fact)], fact.at,
+                       version=order.version)
 
     def _messages(
         self, transition: Transition, lock_id: str | None = None, *, settled: bool = False

@@ -128,7 +128,8 @@ def test_handle_saves_order_and_audit_then_publishes(repository: OrderRepository
     stored = repository.get("ORD-1")
     assert stored == transition.order
     assert stored.status is OrderStatus.PAID
-    assert [m.topic for m in sink.published] == ["event.PaymentReceived", "event.StatusChanged"]
+    assert [m.topic for m in sink.published] == ["event.PaymentReceived", "event.StatusChanged",
+                                                 "event.ReadyToShip"]
     assert sink.published[0].payload["amount"] == {"amount": "30.00", "currency": "CNY"}
     assert [e.event_id for e in repository.audit_trail("ORD-1")] == ["pay-1"]
 
@@ -140,9 +141,10 @@ def test_replayed_event_through_the_service_publishes_nothing(
     service = service_for(repository, sink=sink)
     service.place(new_order())
     service.handle("ORD-1", pay())
+    published = len(sink.published)  # PaymentReceived, StatusChanged, ReadyToShip
     for _ in range(3):
         assert service.handle("ORD-1", pay()).changed is False
-    assert len(sink.published) == 2
+    assert len(sink.published) == published == 3
     assert repository.get("ORD-1").version == 1
     assert len(repository.audit_trail("ORD-1")) == 1
 
@@ -470,7 +472,7 @@ def test_deliver_later_inside_a_host_block_delivers_once_the_host_commits(
             service.handle("ORD-1", pay())
         assert len(sink.published) == published  # the host has not committed
     assert [m.topic for m in sink.published[published:]] == [
-        "event.PaymentReceived", "event.StatusChanged"]
+        "event.PaymentReceived", "event.StatusChanged", "event.ReadyToShip"]
     published = len(sink.published)
 
     def failing_host() -> None:
@@ -536,8 +538,9 @@ def test_a_host_repository_without_after_commit_is_delivered_to_at_once(
     service.place(new_order())
     with repository.atomic():
         service.handle("ORD-1", pay())
-        assert [m.topic for m in sink.published][-2:] == [
-            "event.PaymentReceived", "event.StatusChanged"]  # as before 0.3
+        assert [m.topic for m in sink.published][-3:] == [
+            "event.PaymentReceived", "event.StatusChanged",
+            "event.ReadyToShip"]  # at once, as before 0.3
 
 
 def test_advance_and_decide_refuse_an_event_where_the_step_function_belongs(
