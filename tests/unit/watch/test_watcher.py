@@ -780,7 +780,10 @@ def test_an_order_placed_already_paid_without_paid_at_is_late_unshipped(
 
 def _drop_outbox_lane_columns(conn: Any) -> None:
     """The outbox as it was before its lanes (one step: the consumer column and its two
-    indexes) and what caused each message (one step: three columns)."""
+    indexes) and what caused each message (one step: three columns), and before the
+    index of its delivered messages (one step)."""
+    conn.execute("DROP INDEX order_outbox_delivered")
+    conn.execute("UPDATE schema_version SET version = version - 1 WHERE component = 'orders'")
     conn.execute("DROP INDEX order_outbox_lane")
     conn.execute("DROP INDEX order_outbox_waiting")
     for column in ("consumer", "occurred_us", "order_version", "message_index"):
