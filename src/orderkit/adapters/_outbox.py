@@ -156,10 +156,8 @@ def checked_error(error: object) -> str:
     return text
 
 
-
 def checked_purge(before: object, limit: object) -> tuple[datetime, int | None]:
     """The ``before`` (aware) and ``limit`` (an integer from 1, or ``None``) of
     ``purge_delivered``."""
-    return ensure_aware(before, path="before"), None if limit is None else quantity(
-        "limit", limit
-    )
+    cutoff = ensure_aware(before, path="before")
+    return cutoff, None if limit is None else quantity("limit", limit)

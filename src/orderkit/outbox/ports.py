@@ -99,7 +99,7 @@ class OutboxRetention(Protocol):
     never delivered again (only a dead one is put back in line); each order's later
     messages are still numbered after its earlier ones (a SQLite ``seq`` is never
     reused, and a PostgreSQL position was below every running transaction's id when the
-    message was delivered, so every later writer's position is above it); the ledger
+    relay read the message, so every later writer's position is above it); the ledger
     keeps the message ids it applied in its own entries, and the sink in its own store.
     A purged message's id is no longer taken: a store refuses an id only while it keeps
     the message (orderkit never writes an id twice: an order remembers the event ids it

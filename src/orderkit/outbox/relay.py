@@ -35,7 +35,8 @@ ledger refuses (a lock id of another order, say) becomes a dead letter at once, 
 refusal is written into the order's audit trail; any other message that failed
 ``max_attempts`` times becomes a dead letter too. Dead letters are kept with their
 error, no longer block, are listed by :meth:`dead_letters` and put back by
-:meth:`replay`.
+:meth:`replay`. Delivered messages stay in the store until :meth:`OutboxRelay.purge`
+deletes those delivered longer ago than a retention.
 """
 
 from __future__ import annotations
