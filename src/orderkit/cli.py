@@ -20,7 +20,7 @@ from orderkit.model.limits import MAX_QUANTITY
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from datetime import datetime
+    from datetime import datetime, timedelta
 
     from orderkit.adapters.sqlite import SQLiteOrderRepository
     from orderkit.inventory import LedgerEntry
@@ -145,16 +145,26 @@ def _watch_interval(text: str) -> float:
     return seconds
 
 
-def _wave_limit(text: str) -> int:
-    """``--limit N``: a whole number of orders from 1, at most what a store counts rows
-    in (a signed 64-bit integer, :data:`~orderkit.model.limits.MAX_QUANTITY`)."""
+def _whole_number(text: str, what: str) -> int:
+    """A whole number of ``what`` from 1, at most what a store counts rows in (a signed
+    64-bit integer, :data:`~orderkit.model.limits.MAX_QUANTITY`), or a usage error."""
     try:
-        limit = int(text)
+        number = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of orders") from None
-    if not 1 <= limit <= MAX_QUANTITY:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a number of orders from 1")
-    return limit
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of {what}") from None
+    if not 1 <= number <= MAX_QUANTITY:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of {what} from 1")
+    return number
+
+
+def _wave_limit(text: str) -> int:
+    """``--limit N``: a whole number of orders from 1."""
+    return _whole_number(text, "orders")
+
+
+def _purge_batch(text: str) -> int:
+    """``--batch N``: a whole number of messages from 1."""
+    return _whole_number(text, "messages")
 
 
 def _watch(args: argparse.Namespace) -> int:
@@ -480,6 +490,65 @@ def _open_sync(db: str, *, limits: Mapping[str, PlatformLimits] | None) -> Sync:
                 limits=limits)
 
 
+#: ``--older-than``'s units: days, hours, minutes.
+_SPAN_UNITS: Final = {"d": "days", "h": "hours", "m": "minutes"}
+
+
+def _older_than(text: str) -> timedelta:
+    """``--older-than SPAN``: a whole number of days, hours or minutes above zero
+    (``30d``, ``12h``, ``90m``), at most 100 years."""
+    import re
+    from datetime import timedelta
+
+    found = re.fullmatch(r"\s*(\d{1,7})\s*([dhm])\s*", text)
+    span = None if found is None else timedelta(**{_SPAN_UNITS[found[2]]: int(found[1])})
+    if span is None or not timedelta(0) < span <= timedelta(days=36_525):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give a span like 30d (days), 12h (hours) or 90m (minutes),"
+            " above zero and at most 100 years"
+        )
+    return span
+
+
+def _span_text(span: timedelta) -> str:
+    """A span as ``--older-than`` takes it (``30d``, ``12h``, ``90m``)."""
+    minutes = int(span.total_seconds()) // 60
+    if minutes % 1440 == 0:
+        return f"{minutes // 1440}d"
+    return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
+
+
+class _FixedClock:
+    """The instant a command measures ages from (``--now``, or when it started)."""
+
+    def __init__(self, now: datetime) -> None:
+        self._now = now
+
+    def now(self) -> datetime:
+        return self._now
+
+
+def _outbox_purge(args: argparse.Namespace) -> int:
+    """``orderkit outbox purge``: delete the outbox messages delivered more than
+    ``--older-than`` ago, ``--batch`` at a time (each batch a transaction of its own);
+    pending and dead ones stay."""
+    from datetime import UTC, datetime
+
+    from orderkit.adapters.sqlite import SQLiteOrderRepository
+    from orderkit.outbox import OutboxRelay
+
+    now = datetime.now(UTC) if args.now is None else _option_instant("--now", args.now)
+    if _order_database(args.db) is None:
+        return EXIT_FILE
+    repository = SQLiteOrderRepository(args.db)
+    relay = OutboxRelay(repository, clock=_FixedClock(now))
+    purged = relay.purge(args.older_than, batch=args.batch)
+    print(f"outbox purge: {purged} delivered message(s) deleted, delivered before"
+          f" {(now - args.older_than).isoformat()} (older than {_span_text(args.older_than)});"
+          f" {repository.dead_letter_count()} dead letter(s) kept", flush=True)
+    return EXIT_OK
+
+
 def _health_retries(text: str) -> tuple[int, int]:
     """``--retries RETRIED/ATTEMPTED``, checked."""
     import re
@@ -681,6 +750,28 @@ def build_parser() -> argparse.ArgumentParser:
     money.add_argument("--reconciliation-difference", metavar="AMOUNT",
                        help="the day's reconciliation difference, like 123.45 or '123.45 CNY'")
     page.set_defaults(handler=_health)
+    outbox = commands.add_parser(
+        "outbox", help="keep the outbox of a SQLite order database bounded (purge)")
+    outbox_actions = outbox.add_subparsers(dest="outbox_command", metavar="ACTION",
+                                           required=True)
+    purge = outbox_actions.add_parser(
+        "purge", help="delete the outbox messages delivered more than a span ago",
+        description="Delete the outbox messages of a SQLite order database that were"
+        " delivered more than --older-than ago, --batch at a time, each batch a short"
+        " transaction of its own (the relay and the shop write between them). Pending"
+        " and dead messages are kept, however old. Run it from cron (daily); the file"
+        " reuses the space freed.")
+    purge.add_argument("--db", metavar="PATH", required=True, help="the orders' SQLite file")
+    purge.add_argument("--older-than", metavar="SPAN", required=True, type=_older_than,
+                       help="how long a delivered message is kept: 30d, 12h or 90m")
+    purge.add_argument("--batch", metavar="N", type=_purge_batch, default=1000,
+                       help="messages deleted per transaction (default: 1000)")
+    purge.add_argument("--now", metavar="INSTANT",
+                       help="measure ages as of this ISO 8601 instant, with its UTC offset"
+                       " (default: now)")
+    purge.set_defaults(handler=_outbox_purge)
+    purge.epilog = _EPILOG
+    purge.formatter_class = argparse.RawDescriptionHelpFormatter
     from orderkit.adapters.postgres.cli import add_db_command
 
     add_db_command(commands)  # db upgrade

@@ -18,7 +18,7 @@ from orderkit.inventory.ports import InventoryStore, InventoryTransaction
 from orderkit.lifecycle.ports import CarrierGateway, EventSink, OrderRepository
 from orderkit.model.time import Clock
 from orderkit.numbering.ports import ReconIdSequence
-from orderkit.outbox.ports import OutboxStore, StockEffects
+from orderkit.outbox.ports import OutboxRetention, OutboxStore, StockEffects
 from orderkit.reconcile.ports import Notifier
 from orderkit.sync.ports import ChannelClient, OrderLookup, SyncStore
 from orderkit.watch.ports import KeyedWatchState, SyncLagSource, WatchState
@@ -37,6 +37,7 @@ __all__ = [
     "Notifier",
     "OrderLookup",
     "OrderRepository",
+    "OutboxRetention",
     "OutboxStore",
     "ReconIdSequence",
     "StockEffects",

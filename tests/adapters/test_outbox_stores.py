@@ -1,4 +1,5 @@
-"""The memory and SQLite order repositories keep the outbox store contract."""
+"""The memory and SQLite order repositories keep the outbox store contract, and the
+retention's."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from orderkit.adapters.sqlite import SQLiteOrderRepository
 from orderkit.lifecycle.ports import OrderRepository
 from orderkit.model.errors import StoreError
 from orderkit.outbox.messages import OutboxMessage, StoredMessage, message_id
-from orderkit.testing.contracts import OutboxStoreContract
+from orderkit.testing.contracts import OutboxRetentionContract, OutboxStoreContract
 from orderkit.testing.contracts.orders import split_order
 from orderkit.testing.samples import sample_order
 
@@ -26,12 +27,12 @@ class _Abort(Exception):
     """Raised by the tests to leave an atomic block."""
 
 
-class TestMemoryOutboxStore(OutboxStoreContract):
+class TestMemoryOutboxStore(OutboxStoreContract, OutboxRetentionContract):
     def create_store(self) -> OrderRepository:
         return MemoryOrderRepository()
 
 
-class TestSQLiteOutboxStore(OutboxStoreContract):
+class TestSQLiteOutboxStore(OutboxStoreContract, OutboxRetentionContract):
     @pytest.fixture(autouse=True)
     def _tmp(self, tmp_path: Path) -> None:
         self.path = tmp_path / "orders.db"
@@ -89,7 +90,7 @@ def test_a_file_of_the_previous_schema_is_migrated_and_keeps_its_orders(
         conn.execute("UPDATE schema_version SET version = 2 WHERE component = 'orders'")
     conn.close()
     repository = SQLiteOrderRepository(path)
-    assert repository.database.schema_version("orders") == 21
+    assert repository.database.schema_version("orders") == 22
     assert repository.get(order.order_id) == order
     # the partly shipped order is found by when its first parcel left (the index filled)
     assert repository.stale([30], "partly_shipped_since", T0 + timedelta(hours=2), 5) == [split]
@@ -100,16 +101,26 @@ def test_a_file_of_the_previous_schema_is_migrated_and_keeps_its_orders(
     assert [s.message for s in repository.pending(5)] == [_message("ORD-1")]
 
 
-def test_pending_reads_through_the_partial_index(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("query", "index"),
+    [
+        ("SELECT message_id FROM order_outbox WHERE status = 'pending' ORDER BY seq LIMIT 10",
+         "order_outbox_pending"),
+        # the retention's batch: the delivered rows by when they were delivered
+        ("DELETE FROM order_outbox WHERE seq IN (SELECT seq FROM order_outbox"
+         " WHERE status = 'delivered' AND delivered_us < 0 ORDER BY delivered_us LIMIT 1000)",
+         "order_outbox_delivered"),
+    ],
+)
+def test_pending_and_purge_read_through_their_partial_index(
+    tmp_path: Path, query: str, index: str
+) -> None:
     path = tmp_path / "orders.db"
     SQLiteOrderRepository(path)
     with sqlite3.connect(path) as conn:
-        plan = conn.execute(
-            "EXPLAIN QUERY PLAN SELECT message_id FROM order_outbox"
-            " WHERE status = 'pending' ORDER BY seq LIMIT 10"
-        ).fetchall()
+        plan = conn.execute(f"EXPLAIN QUERY PLAN {query}").fetchall()
     conn.close()
-    assert any("order_outbox_pending" in str(step) for step in plan)
+    assert any(index in str(step) for step in plan), plan
 
 
 def test_driver_errors_become_store_errors_naming_the_operation(tmp_path: Path) -> None:

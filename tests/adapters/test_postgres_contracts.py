@@ -21,6 +21,7 @@ from orderkit.testing.contracts import (
     IdempotencyStoreContract,
     InventoryStoreContract,
     OrderRepositoryContract,
+    OutboxRetentionContract,
     OutboxStoreContract,
     ReconIdSequenceContract,
     SyncStoreContract,
@@ -41,7 +42,7 @@ class TestPostgresOrderRepository(_OnPostgres, OrderRepositoryContract):
         return PostgresOrderRepository(self.dsn, schema=fresh_schema())
 
 
-class TestPostgresOutboxStore(_OnPostgres, OutboxStoreContract):
+class TestPostgresOutboxStore(_OnPostgres, OutboxStoreContract, OutboxRetentionContract):
     def create_store(self) -> OrderRepository:
         return PostgresOrderRepository(self.dsn, schema=fresh_schema())
 

@@ -171,8 +171,9 @@ def test_a_file_of_the_previous_release_keeps_the_accounting_zone(tmp_path: Path
     version = repo.database.schema_version("orders")
     repo.database.close()
     with closing(sqlite3.connect(path)) as conn, conn:  # as the previous release left it
-        conn.execute("DROP TABLE order_settings")  # and the index step after it: again
-        conn.execute("UPDATE schema_version SET version = version - 2"
+        conn.execute("DROP TABLE order_settings")  # and the index steps after it: again
+        conn.execute("DROP INDEX order_outbox_delivered")
+        conn.execute("UPDATE schema_version SET version = version - 3"
                      " WHERE component = 'orders'")
     upgraded = SQLiteOrderRepository(path)
     assert upgraded.database.schema_version("orders") == version

@@ -7,7 +7,8 @@
   order per order, and reports what it did (:class:`RelayReport`, with the lag);
   failed messages are retried, then kept as dead letters until replayed.
 * :class:`OutboxStore` and :class:`StockEffects`: the ports (every order repository
-  adapter is an outbox store).
+  adapter is an outbox store); :class:`OutboxRetention`, the optional one behind
+  ``OutboxRelay.purge`` (delivered messages deleted after a retention).
 """
 
 from orderkit.outbox.findings import OversellDetected, ReleaseParked, ReservationLapsed
@@ -26,7 +27,13 @@ from orderkit.outbox.messages import (
     StoredMessage,
     message_id,
 )
-from orderkit.outbox.ports import OutboxStore, StockCall, StockEffects, StockResult
+from orderkit.outbox.ports import (
+    OutboxRetention,
+    OutboxStore,
+    StockCall,
+    StockEffects,
+    StockResult,
+)
 from orderkit.outbox.relay import OutboxRelay, RelayReport
 
 __all__ = [
@@ -42,6 +49,7 @@ __all__ = [
     "DeliveryStatus",
     "OutboxMessage",
     "OutboxRelay",
+    "OutboxRetention",
     "OutboxStore",
     "OversellDetected",
     "RelayReport",

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from orderkit.model.errors import RefusedError
     from orderkit.outbox.messages import Consumer, OutboxMessage, StoredMessage
 
-__all__ = ["OutboxStore", "StockCall", "StockEffects", "StockResult"]
+__all__ = ["OutboxRetention", "OutboxStore", "StockCall", "StockEffects", "StockResult"]
 
 
 @runtime_checkable
@@ -83,6 +83,38 @@ class OutboxStore(Protocol):
 
     def oldest_pending(self) -> datetime | None:
         """When the oldest undelivered message was created (``None``: none waits)."""
+        ...
+
+
+@runtime_checkable
+class OutboxRetention(Protocol):
+    """An outbox store that can forget what it delivered long ago (added in 0.3): the
+    memory, SQLite and PostgreSQL order repositories are one. Optional for a host's own
+    store: :meth:`~orderkit.outbox.OutboxRelay.purge` refuses a store without it.
+
+    Delivered messages are kept until purged, so the outbox grows with every decision
+    (two or three messages each) until something deletes them. Only ``delivered`` rows
+    go: a pending message is still owed and a dead one waits for a person. Nothing a
+    relay does needs a delivered row: it reads pending rows only; a delivered message is
+    never delivered again (only a dead one is put back in line); each order's later
+    messages are still numbered after its earlier ones (a SQLite ``seq`` is never
+    reused, and a PostgreSQL position was below every running transaction's id when the
+    relay read the message, so every later writer's position is above it); the ledger
+    keeps the message ids it applied in its own entries, and the sink in its own store.
+    A purged message's id is no longer taken: a store refuses an id only while it keeps
+    the message (orderkit never writes an id twice: an order remembers the event ids it
+    applied, and a relay's findings are named after the stock message that was
+    applied).
+    """
+
+    def purge_delivered(self, before: datetime, *, limit: int | None = None) -> int:
+        """Delete the messages delivered before ``before`` (aware; one delivered at
+        ``before`` is kept), earliest delivered first, at most ``limit`` of them (all
+        when ``None``), in one transaction (a block's, inside :meth:`OutboxStore.atomic`);
+        returns how many were deleted. Pending and dead messages are never deleted. A
+        naive ``before`` or a ``limit`` that is not an integer >= 1 raises a
+        :class:`~orderkit.model.errors.ValidationError` naming it, before anything is
+        deleted."""
         ...
 
 

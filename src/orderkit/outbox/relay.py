@@ -35,7 +35,8 @@ ledger refuses (a lock id of another order, say) becomes a dead letter at once, 
 refusal is written into the order's audit trail; any other message that failed
 ``max_attempts`` times becomes a dead letter too. Dead letters are kept with their
 error, no longer block, are listed by :meth:`dead_letters` and put back by
-:meth:`replay`.
+:meth:`replay`. Delivered messages stay in the store until :meth:`OutboxRelay.purge`
+deletes those delivered longer ago than a retention.
 """
 
 from __future__ import annotations
@@ -46,9 +47,10 @@ from typing import TYPE_CHECKING, Final
 
 import attrs
 
+from orderkit.model._checks import quantity
 from orderkit.model.audit import AuditEntry
 from orderkit.model.errors import OrderNotFound, RefusedError, ValidationError
-from orderkit.model.time import Clock, SystemClock, checked_now
+from orderkit.model.time import EARLIEST, Clock, SystemClock, checked_now
 from orderkit.outbox.findings import OversellDetected, ReleaseParked, ReservationLapsed
 from orderkit.outbox.messages import (
     STOCK_COMMIT,
@@ -67,7 +69,7 @@ from orderkit.outbox.messages import (
     event_content,
     message_id,
 )
-from orderkit.outbox.ports import StockCall, StockEffects, StockResult
+from orderkit.outbox.ports import OutboxRetention, StockCall, StockEffects, StockResult
 
 if TYPE_CHECKING:
     from orderkit.lifecycle.ports import EventSink, OrderRepository
@@ -246,6 +248,47 @@ class OutboxRelay:
         if oldest is None:
             return _NO_LAG
         return max(_NO_LAG, (now or checked_now(self.clock)) - oldest)
+
+    def purge(self, older_than: timedelta, *, batch: int = 1000) -> int:
+        """Delete the messages delivered more than ``older_than`` ago (by the relay's
+        clock; added in 0.3) and return how many: the outbox's retention, for a cron job
+        (``orderkit outbox purge`` on a SQLite file). Pending and dead messages are
+        kept, whatever their age.
+
+        The cut-off is read once; the store then deletes ``batch`` messages at a time
+        (:meth:`~orderkit.outbox.ports.OutboxRetention.purge_delivered`), each batch in
+        a transaction of its own unless the caller holds a block open, until a batch
+        finds fewer: a first purge of a year of messages never holds the write lock
+        for long, and the relay and the services write between its batches.
+        ``older_than`` must be a positive ``timedelta`` (reaching back no earlier than
+        1900) and ``batch`` an integer from 1, or a
+        :class:`~orderkit.model.errors.ValidationError` names it; so does a store
+        without ``purge_delivered`` (a host's own outbox store), naming ``store``.
+        """
+        if not isinstance(older_than, timedelta) or older_than <= _NO_LAG:
+            raise ValidationError(
+                "older_than", older_than, "expected a positive timedelta (like"
+                " timedelta(days=30))"
+            )
+        batch = quantity("batch", batch)
+        store = self.store
+        if not isinstance(store, OutboxRetention):
+            raise ValidationError(
+                "store", store, "this outbox store cannot purge (no purge_delivered, see"
+                " OutboxRetention): delete its delivered messages in the store itself"
+            )
+        now = checked_now(self.clock)
+        if now - EARLIEST < older_than:
+            raise ValidationError(
+                "older_than", older_than, f"reaches back before {EARLIEST.year}"
+            )
+        before = now - older_than
+        purged = 0
+        while True:
+            deleted = store.purge_delivered(before, limit=batch)
+            purged += deleted
+            if deleted < batch:
+                return purged
 
     def dead_letters(self) -> Sequence[StoredMessage]:
         """Every message that failed ``max_attempts`` times, with its last error."""

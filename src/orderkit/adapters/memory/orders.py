@@ -52,7 +52,8 @@ class MemoryOrderRepository:
 
     It is also the :class:`~orderkit.outbox.ports.OutboxStore` of the messages saved with
     its orders: they are numbered as they are saved, under the lock, so that number is
-    their commit order. Delivered messages are kept (their ids stay taken).
+    their commit order. Delivered messages are kept (their ids stay taken) until
+    :meth:`purge_delivered` deletes them.
 
     ``ship_from_tz`` (an IANA zone name; the default accounting zone when ``None``) is
     the zone a presale's ship-from day begins in for the watch's ``ship_due_at``.
@@ -511,6 +512,25 @@ class MemoryOrderRepository:
                 (self._outbox[i].stored.message.created_at for i in self._pending), default=None
             )
 
+    def purge_delivered(self, before: datetime, *, limit: int | None = None) -> int:
+        """Delete up to ``limit`` (all when ``None``) messages delivered before
+        ``before``, earliest delivered first; pending and dead ones stay (see
+        ``OutboxRetention``). Undone with an :meth:`atomic` block that raises."""
+        from orderkit.adapters._outbox import checked_purge
+
+        cutoff, count = checked_purge(before, limit)
+        with self._lock:
+            old = sorted(
+                (held.delivered_at, held.seq, message_id)
+                for message_id, held in self._outbox.items()
+                if held.stored.status == "delivered"
+                and held.delivered_at is not None
+                and held.delivered_at < cutoff
+            )
+            for _at, _seq, message_id in old[:count]:
+                self._put(message_id, None)
+            return len(old[:count])
+
     def _refuse_stored_ids(self, messages: Sequence[OutboxMessage], path: str) -> None:
         """Refuse a write one of whose message ids is stored already (any status)."""
         if messages:
@@ -528,8 +548,9 @@ class MemoryOrderRepository:
             self._seq += 1
             self._put(message.message_id, _Held(self._seq, StoredMessage(message)))
 
-    def _put(self, message_id: str, held: _Held) -> None:
-        """Store ``held`` under ``message_id``, undoably inside an atomic block."""
+    def _put(self, message_id: str, held: _Held | None) -> None:
+        """Store ``held`` under ``message_id`` (``None``: delete it), undoably inside an
+        atomic block."""
         previous = self._outbox.get(message_id)
         if self._db.recording:
             self._db.remember(lambda: self._place(message_id, previous))

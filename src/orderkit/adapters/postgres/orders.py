@@ -237,6 +237,12 @@ MIGRATIONS: Final = (
     CREATE INDEX orders_by_time_in_status ON {s}.orders
         (status, coalesce(status_since, created_at)) INCLUDE (ship_due_at, balance_due_since)
     """,
+    # The outbox's retention deletes what was delivered before a cut-off, earliest
+    # first, a batch at a time: the delivered rows by when they were delivered.
+    """
+    CREATE INDEX order_outbox_delivered ON {s}.order_outbox (delivered_at)
+        WHERE status = 'delivered'
+    """,
 )
 
 #: The stored orders whose ``ship_due_at`` depends on the ship-from zone: presales
@@ -1039,6 +1045,26 @@ class PostgresOrderRepository:
             single=True,
         )
         return count == 1
+
+    def purge_delivered(self, before: datetime, *, limit: int | None = None) -> int:
+        """Delete up to ``limit`` (all when ``None``) messages delivered before
+        ``before``, earliest delivered first, in one statement through
+        ``order_outbox_delivered``, in a transaction of its own (or the open block's);
+        pending and dead ones stay (see ``OutboxRetention``)."""
+        from orderkit.adapters._outbox import checked_purge
+
+        cutoff, count = checked_purge(before, limit)
+        sql = self._db.sql(
+            "DELETE FROM {s}.order_outbox WHERE seq IN (SELECT seq FROM {s}.order_outbox"
+            " WHERE status = 'delivered' AND delivered_at < %s"
+            " ORDER BY delivered_at LIMIT %s)"
+        )
+        deleted: int = self._db.run(
+            "purge delivered outbox messages",
+            lambda conn: conn.execute(sql, (cutoff, count)).rowcount,
+            single=True,
+        )
+        return deleted
 
     def dead_letter_count(self) -> int:
         """How many dead messages wait for a replay (through ``order_outbox_dead``)."""

@@ -236,6 +236,12 @@ _MIGRATIONS: Final = (
         balance_due_since
     )
     """,
+    # The outbox's retention deletes what was delivered before a cut-off, earliest
+    # first, a batch at a time: the delivered rows by when they were delivered.
+    """
+    CREATE INDEX order_outbox_delivered ON order_outbox (delivered_us)
+        WHERE status = 'delivered'
+    """,
 )
 
 #: The stored orders whose ``ship_due_at`` depends on the ship-from zone: presales
@@ -992,6 +998,23 @@ class SQLiteOrderRepository:
                 (message_id,),
             )
             return cursor.rowcount == 1
+
+    def purge_delivered(self, before: datetime, *, limit: int | None = None) -> int:
+        """Delete up to ``limit`` (all when ``None``) messages delivered before
+        ``before``, earliest delivered first, in one statement through
+        ``order_outbox_delivered``, in a transaction of its own (or the open block's);
+        pending and dead ones stay (see ``OutboxRetention``)."""
+        from orderkit.adapters._outbox import checked_purge
+
+        cutoff, count = checked_purge(before, limit)
+        with self._db.write("purge delivered outbox messages", savepoint=False) as conn:
+            cursor = conn.execute(
+                "DELETE FROM order_outbox WHERE seq IN (SELECT seq FROM order_outbox"
+                " INDEXED BY order_outbox_delivered WHERE status = 'delivered'"
+                " AND delivered_us < ? ORDER BY delivered_us LIMIT ?)",
+                (_us(cutoff), -1 if count is None else count),
+            )
+            return cursor.rowcount
 
     def oldest_pending(self) -> datetime | None:
         """When the earliest created pending message was created (``None``: none waits)."""

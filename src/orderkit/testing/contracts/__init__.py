@@ -11,7 +11,7 @@ Each class is named ``...Contract`` (so pytest does not collect it by itself) an
 from orderkit.testing.contracts.idempotency import IdempotencyStoreContract
 from orderkit.testing.contracts.inventory import InventoryStoreContract
 from orderkit.testing.contracts.orders import OrderRepositoryContract
-from orderkit.testing.contracts.outbox import OutboxStoreContract
+from orderkit.testing.contracts.outbox import OutboxRetentionContract, OutboxStoreContract
 from orderkit.testing.contracts.sequences import ReconIdSequenceContract
 from orderkit.testing.contracts.sync import SyncStoreContract
 from orderkit.testing.contracts.watch import WatchStateContract
@@ -20,6 +20,7 @@ __all__ = [
     "IdempotencyStoreContract",
     "InventoryStoreContract",
     "OrderRepositoryContract",
+    "OutboxRetentionContract",
     "OutboxStoreContract",
     "ReconIdSequenceContract",
     "SyncStoreContract",

@@ -23,10 +23,10 @@ from orderkit.lifecycle.ports import OrderRepository
 from orderkit.model.errors import ConcurrencyError, DuplicateOrder, OrderNotFound, ValidationError
 from orderkit.model.orders import OrderStatus
 from orderkit.outbox.messages import OutboxMessage, StoredMessage, message_id
-from orderkit.outbox.ports import OutboxStore, StockEffects
+from orderkit.outbox.ports import OutboxRetention, OutboxStore, StockEffects
 from orderkit.testing.samples import sample_order
 
-__all__ = ["OutboxStoreContract"]
+__all__ = ["OutboxRetentionContract", "OutboxStoreContract"]
 
 _T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)
 _PAYLOAD: dict[str, Any] = {
@@ -566,3 +566,237 @@ class OutboxStoreContract:
         ids = [m.message_id for m in final]
         for snapshot in snapshots:  # nothing ever committed before a message already seen
             assert snapshot == ids[: len(snapshot)]
+
+
+class _Sink:
+    """An event sink that keeps every message id it is given, in order."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+
+    def publish(self, events: Sequence[object]) -> None:
+        self.ids += [cast(OutboxMessage, message).message_id for message in events]
+
+
+class _FixedClock:
+    def __init__(self, now: datetime) -> None:
+        self.at = now
+
+    def now(self) -> datetime:
+        return self.at
+
+
+class OutboxRetentionContract:
+    """The contract of an outbox store with a retention
+    (:class:`~orderkit.outbox.ports.OutboxRetention`, added in 0.3): subclass as
+    ``Test...`` and implement :meth:`create_store` (and :meth:`create_peer` where two
+    objects can share one backing store), as for :class:`OutboxStoreContract`."""
+
+    def create_store(self) -> OrderRepository:
+        """Return a new, empty repository that is also an outbox store with a retention."""
+        raise NotImplementedError
+
+    def create_peer(self, store: OrderRepository) -> OrderRepository:
+        """Another repository object over the same backing storage as ``store``."""
+        return store
+
+    def _retention(self, store: OrderRepository) -> OutboxRetention:
+        assert isinstance(store, OutboxRetention)
+        return store
+
+    def _one_delivered(self) -> tuple[OrderRepository, OutboxMessage, OutboxRetention]:
+        """A new store holding one message, delivered at ``_T0``; the message; the store
+        as a retention."""
+        store = self.create_store()
+        m1 = _message("ORD-1", "E1")
+        store.save(sample_order("ORD-1"), None, outbox=(m1,))
+        store.mark_delivered([m1.message_id], _T0)
+        return store, m1, self._retention(store)
+
+    def _taken(self, store: OrderRepository, message: OutboxMessage) -> bool:
+        """Whether ``message``'s id is still stored: an enqueue of it is refused."""
+        try:
+            store.enqueue([attrs.evolve(message, order_id="ORD-PROBE")])
+        except ValidationError:
+            return True
+        with contextlib.suppress(ValidationError):  # taken now: delivered and purged
+            store.mark_delivered([message.message_id], _T0 - timedelta(days=3650))
+            self._retention(store).purge_delivered(_T0 - timedelta(days=3649))
+        return False
+
+    def test_the_repository_keeps_a_retention(self) -> None:
+        store = self.create_store()
+        assert isinstance(store, OutboxRetention)
+
+    def test_only_messages_delivered_before_the_cutoff_go(self) -> None:
+        store = self.create_store()
+        cutoff = _T0 - timedelta(days=30)
+        year_ago = _T0 - timedelta(days=365)
+        waiting, failing, dead, early, at_cutoff, late = (
+            _message("ORD-1", "E1", i, at=year_ago) for i in range(6)
+        )
+        store.save(sample_order("ORD-1"), None,
+                   outbox=(waiting, failing, dead, early, at_cutoff, late))
+        store.mark_failed(failing.message_id, "down", dead=False, retry_at=year_ago)
+        store.mark_failed(dead.message_id, "gave up", dead=True)
+        store.mark_delivered([early.message_id], cutoff - timedelta(microseconds=1))
+        store.mark_delivered([at_cutoff.message_id], cutoff)
+        store.mark_delivered([late.message_id], _T0 - timedelta(days=1))
+        retention = self._retention(store)
+        assert retention.purge_delivered(cutoff) == 1
+        assert retention.purge_delivered(cutoff) == 0
+        assert _messages(store.pending(10)) == [waiting, failing]
+        assert _messages(store.dead_letters()) == [dead]
+        assert not self._taken(store, early)
+        assert self._taken(store, at_cutoff) and self._taken(store, late)
+        assert retention.purge_delivered(cutoff + timedelta(microseconds=1)) == 1
+        assert retention.purge_delivered(_T0 + timedelta(days=3650)) == 1
+        # Pending and dead messages stay, however old.
+        assert _messages(store.pending(10)) == [waiting, failing]
+        assert _messages(store.dead_letters()) == [dead]
+        assert store.oldest_pending() == year_ago
+
+    def test_a_limit_purges_the_earliest_delivered_first(self) -> None:
+        store = self.create_store()
+        sent = [_message("ORD-1", "E1", i) for i in range(5)]
+        store.save(sample_order("ORD-1"), None, outbox=sent)
+        for hours, message in enumerate(reversed(sent)):  # the last saved delivered first
+            store.mark_delivered([message.message_id], _T0 + timedelta(hours=hours))
+        retention = self._retention(store)
+        later = _T0 + timedelta(days=1)
+        assert retention.purge_delivered(later, limit=2) == 2
+        assert [self._taken(store, m) for m in sent] == [True, True, True, False, False]
+        assert retention.purge_delivered(later, limit=2) == 2
+        assert retention.purge_delivered(later, limit=2) == 1
+        assert retention.purge_delivered(later, limit=2) == 0
+
+    def test_a_purged_message_is_gone_for_every_call(self) -> None:
+        store = self.create_store()
+        gone, kept = _message("ORD-1", "E1", 0), _message("ORD-1", "E1", 1)
+        store.save(sample_order("ORD-1"), None, outbox=(gone, kept))
+        store.mark_delivered([gone.message_id], _T0)
+        assert self._retention(store).purge_delivered(_T0 + timedelta(1)) == 1
+        store.mark_delivered([gone.message_id], _T0)  # unknown now: skipped
+        store.mark_failed(gone.message_id, "late", dead=True)
+        assert store.replay(gone.message_id) is False
+        assert list(store.dead_letters()) == []
+        assert store.dead_letter_count() == 0
+        assert list(store.pending(10)) == [StoredMessage(kept)]
+        assert self._retention(store).purge_delivered(_T0 + timedelta(1)) == 0
+
+    def test_an_orders_new_messages_still_wait_behind_its_pending_ones(self) -> None:
+        store = self.create_store()
+        order = sample_order("ORD-1")
+        m0, m1 = _message("ORD-1", "E1", 0), _message("ORD-1", "E1", 1)
+        store.save(order, None, outbox=(m0, m1))
+        other = _message("ORD-2", "E2")
+        store.save(sample_order("ORD-2"), None, outbox=(other,))
+        store.mark_delivered([m0.message_id, other.message_id], _T0)
+        retry = _T0 + timedelta(minutes=5)
+        store.mark_failed(m1.message_id, "down", dead=False, retry_at=retry)
+        assert self._retention(store).purge_delivered(_T0 + timedelta(1)) == 2
+        m2 = _message("ORD-1", "E2")
+        store.save(attrs.evolve(order, version=order.version + 1), order.version, outbox=(m2,))
+        peer = self.create_peer(store)
+        assert _messages(peer.pending(10)) == [m1, m2]
+        assert list(peer.pending(10, consumer="sink", now=_T0)) == []  # behind m1
+        assert _messages(peer.pending(10, consumer="sink", now=retry)) == [m1, m2]
+
+    def test_a_purge_in_a_block_that_raises_is_undone(self) -> None:
+        store, m1, retention = self._one_delivered()
+        with contextlib.suppress(_Abort), store.atomic():
+            assert retention.purge_delivered(_T0 + timedelta(1)) == 1
+            raise _Abort
+        assert self._taken(store, m1)
+        with store.atomic():
+            assert retention.purge_delivered(_T0 + timedelta(1)) == 1
+        assert retention.purge_delivered(_T0 + timedelta(1)) == 0
+
+    def test_bad_arguments_are_refused_and_nothing_is_deleted(self) -> None:
+        store, m1, retention = self._one_delivered()
+        later = _T0 + timedelta(1)
+        bad: Any
+        for bad in (datetime(2026, 3, 1), "2026-03-01T00:00:00+00:00", None, 7):
+            assert _raises(ValidationError, retention.purge_delivered, bad).path == "before"
+        for bad in (0, -1, True, "5", 1.5, 2**63):
+            assert _raises(ValidationError, retention.purge_delivered, later,
+                           limit=bad).path == "limit"
+        assert self._taken(store, m1)
+        assert retention.purge_delivered(later, limit=None) == 1
+
+    def test_the_relay_purges_by_its_clock_in_batches(self) -> None:
+        from orderkit.outbox.relay import OutboxRelay  # the relay, on this store
+
+        store = self.create_store()
+        sent = [_message("ORD-1", "E1", i) for i in range(7)]
+        store.save(sample_order("ORD-1"), None, outbox=sent)
+        store.mark_delivered([m.message_id for m in sent[:5]], _T0 - timedelta(days=31))
+        store.mark_delivered([sent[5].message_id], _T0 - timedelta(days=29))
+        clock = _FixedClock(_T0)
+        relay = OutboxRelay(self.create_peer(store), clock=clock)
+        assert relay.purge(timedelta(days=30), batch=2) == 5
+        assert relay.purge(timedelta(days=30), batch=2) == 0
+        assert self._taken(store, sent[5])
+        assert _messages(store.pending(10)) == [sent[6]]
+        clock.at = _T0 + timedelta(days=2)
+        assert relay.purge(timedelta(days=30)) == 1
+
+    def test_a_purge_beside_a_relay_loses_and_repeats_nothing(self) -> None:
+        """Writers save messages, a relay delivers them and a purger deletes what was
+        delivered, all at once: every message reaches the sink once and is purged once."""
+        from orderkit.outbox.relay import OutboxRelay  # the relay, on this store
+
+        store = self.create_store()
+        writers, orders = 2, 30
+        failures: list[BaseException] = []
+        done = threading.Event()
+        sink = _Sink()
+        purged: list[int] = []
+        future = datetime(2999, 1, 1, tzinfo=UTC)
+
+        def save_all(name: str) -> None:
+            try:
+                peer = self.create_peer(store)
+                for n in range(orders):
+                    order_id = f"{name}-{n}"
+                    sent = [_message(order_id, "E", i) for i in range(2)]
+                    peer.save(sample_order(order_id, channel_order_id=order_id), None,
+                              outbox=sent)
+            except BaseException as error:  # reported by the main thread
+                failures.append(error)
+
+        def relay_all() -> None:
+            try:
+                relay = OutboxRelay(self.create_peer(store), sink=sink)
+                while not done.is_set():
+                    relay.run_once(limit=5)
+            except BaseException as error:
+                failures.append(error)
+
+        def purge_all() -> None:
+            try:
+                peer = self._retention(self.create_peer(store))
+                while not done.is_set():
+                    purged.append(peer.purge_delivered(future, limit=3))
+            except BaseException as error:
+                failures.append(error)
+
+        threads = [threading.Thread(target=save_all, args=(f"W{w}",)) for w in range(writers)]
+        helpers = [threading.Thread(target=relay_all), threading.Thread(target=purge_all)]
+        for thread in [*threads, *helpers]:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        done.set()
+        for thread in helpers:
+            thread.join()
+        assert failures == []
+        OutboxRelay(store, sink=sink).run_until_idle(limit=1000)
+        purged.append(self._retention(store).purge_delivered(future))
+        total = writers * orders * 2
+        assert sorted(sink.ids) == sorted(
+            message_id(f"W{w}-{n}", "E", i)
+            for w in range(writers) for n in range(orders) for i in range(2)
+        )
+        assert len(sink.ids) == total and sum(purged) == total
+        assert list(store.pending(10)) == [] and list(store.dead_letters()) == []
