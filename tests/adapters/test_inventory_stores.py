@@ -291,19 +291,22 @@ def test_a_file_of_the_previous_schema_migrates_and_may_then_record_an_oversell(
 
 def test_what_orders_recorded_is_read_through_its_partial_index(tmp_path: Path) -> None:
     """An ``unrecord_shipped`` reads what its orders recorded from the few receipts that
-    name an order, not from every receipt of the ledger."""
-    path = tmp_path / "inventory.db"
-    SQLiteInventoryStore(path)
-    conn = sqlite3.connect(path)
+    name an order, not from every receipt of the ledger: the query the store runs (as
+    the connection traces it) is planned through ``inventory_entries_records``."""
+    store = SQLiteInventoryStore(tmp_path / "inventory.db")
+    ledger = InventoryLedger(store, secret=SECRET, clock=ManualClock(T0))
+    ledger.record_shipped({"TEA": 2}, order_id="OLD-1", ref="count")
+    traced: list[str] = []
+    conn = store.database.connection()
+    conn.set_trace_callback(traced.append)
     try:
-        plan = conn.execute(
-            "EXPLAIN QUERY PLAN SELECT order_id, sku, sum(qty) FROM inventory_entries"
-            " WHERE kind IN ('receive', 'unrecord_shipped') AND order_id IS NOT NULL"
-            " AND order_id IN (SELECT value FROM json_each(?)) GROUP BY order_id, sku",
-            ('["OLD-1"]',),
-        ).fetchall()
+        ledger.unrecord_shipped({"TEA": 1}, order_id="OLD-1", ref="back")
     finally:
-        conn.close()
+        conn.set_trace_callback(None)
+    reads = [sql for sql in traced
+             if sql.startswith("SELECT") and "'unrecord_shipped'" in sql and "sum(" in sql]
+    assert len(reads) == 1, traced
+    plan = conn.execute(f"EXPLAIN QUERY PLAN {reads[0]}").fetchall()
     assert any("inventory_entries_records" in str(step) for step in plan), plan
 
 
