@@ -930,6 +930,7 @@ class _Value(TypedDict):
     shipping: Money
     tax: Money
     amount: Money
+    rounding: Money
 
 
 def _shipped_between(
@@ -944,7 +945,7 @@ def _shipped_between(
     :class:`LinesShipped` (and, the other way round, of :class:`LinesUnshipped`)."""
     sent = _shipped_value(order, *after).minus(_shipped_value(order, *before))
     return {"goods": sent.goods, "discounts": sent.discounts, "shipping": sent.shipping,
-            "tax": sent.tax, "amount": sent.amount}
+            "tax": sent.tax, "amount": sent.amount, "rounding": sent.rounding}
 
 
 def _shipped_value(
