@@ -233,12 +233,15 @@ class LinesShipped(DomainEvent):
 
     What the units sent are sold for (added in 0.3), the revenue a booker recognises on
     this shipment: their ``goods`` value, their share of the order's ``discounts``,
-    ``shipping`` and ``tax`` (the first parcel also carries the order's own shipping),
-    and ``amount``, the net of those (see :class:`~orderkit.model.orders.SoldValue`).
-    Over an order's shipments, ``amount`` (less that of :class:`LinesUnshipped`) adds up
-    to the value of its units shipped and still sold: to ``Order.totals.sold`` once
-    nothing is open and nothing shipped left the sale. ``None`` in a payload written
-    before 0.3.
+    ``shipping``, ``tax`` and ``rounding`` (a till's rounding down is spread over the
+    lines; the first parcel also carries the order's own shipping and rounding up), and
+    ``amount``, the net of those: ``goods - discounts + shipping + tax + rounding`` (see
+    :class:`~orderkit.model.orders.SoldValue`). Over an order's shipments, each part
+    (less that of :class:`LinesUnshipped`) adds up to that part of the value of its
+    units shipped and still sold: to ``Order.sold_value`` (and ``amount`` to
+    ``Order.totals.sold``) once nothing is open and nothing shipped left the sale.
+    ``None`` in a payload written before 0.3 (``rounding``: before it was added; the
+    other parts add up to ``amount`` then only when the order has no rounding).
     """
 
     shipment_id: str
@@ -251,6 +254,7 @@ class LinesShipped(DomainEvent):
     shipping: Money | None = None
     tax: Money | None = None
     amount: Money | None = None
+    rounding: Money | None = None
 
 
 @attrs.frozen
@@ -262,10 +266,10 @@ class LinesUnshipped(DomainEvent):
     ``skus`` (SKU to units) are open again: the inventory ledger takes them back from
     what the order's lock committed (``stock.uncommit``), and a later ``ship`` sends
     them. The order's money does not change: the units are still sold, but no longer
-    shipped: ``goods``, ``discounts``, ``shipping``, ``tax`` and ``amount`` (``None`` in
-    a payload written before they were added) are the value the scan's
-    :class:`LinesShipped` counted for them, which a booker takes back until a later
-    ``ship`` sends them.
+    shipped: ``goods``, ``discounts``, ``shipping``, ``tax``, ``rounding`` and
+    ``amount`` (``None`` in a payload written before they were added) are the value the
+    scan's :class:`LinesShipped` counted for them, part by part, which a booker takes
+    back until a later ``ship`` sends them.
     """
 
     shipment_id: str
@@ -277,6 +281,7 @@ class LinesUnshipped(DomainEvent):
     shipping: Money | None = None
     tax: Money | None = None
     amount: Money | None = None
+    rounding: Money | None = None
 
 
 @attrs.frozen

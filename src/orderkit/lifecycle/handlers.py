@@ -753,7 +753,13 @@ def change_price(step: Step) -> Effect:
     :class:`ValidationError` on ``data.unit_price`` naming what was paid: it would ship
     owing money no ``pay`` is taken for (a stale ``pay`` from PAID on), so the
     difference is collected as a payment of its own (a supplementary order or payment
-    link, 补差价)."""
+    link, 补差价).
+
+    A price that would leave a line worth less than its discounts, or push units still
+    sold below nothing (:func:`_pushed_below_zero`: a cut below what a concession
+    already gave back on them, or a cut moving an order discount onto such units) is
+    refused with a :class:`ValidationError` on ``data.unit_price``: the buyer would be
+    owed more than was paid for them, a refund nobody could make."""
     order, event = step.order, step.event
     line_id = str(event.data["line_id"])
     price: Money = event.data["unit_price"]
@@ -770,6 +776,16 @@ def change_price(step: Step) -> Effect:
             "data.unit_price",
             price,
             f"line {line_id} (or the order) would be worth less than its discounts",
+        )
+    below = _pushed_below_zero(order, repriced)
+    if below is not None:
+        raise ValidationError(
+            "data.unit_price",
+            price,
+            f"line {line_id} at {price} would leave line {below[0]}'s units still sold"
+            f" worth {below[1]}: less than nothing, after the discounts and the money"
+            " given back on them (concessions); a price is not cut below what was given"
+            " back on its units",
         )
     target = step.rule.target
     if repriced.due > order.due and not step.table.collects(repriced, target, event.at):
@@ -876,6 +892,31 @@ def _move(
     return tuple(lines), skus, taken
 
 
+def _pushed_below_zero(before: Order, after: Order) -> tuple[str, Money] | None:
+    """The first line whose units still sold are worth less than nothing in ``after``
+    and less than they were in ``before`` (the same units, repriced), with that worth;
+    else ``None``. A line is worth what its units still sold are, one of them or all of
+    them, whichever is less (:func:`_sold_worth`). A line already below zero (an order
+    placed with discounts that also cover its own charges: its shipping) may stay so."""
+    was = _sold_worth(before)
+    for line_id, worth in _sold_worth(after).items():
+        if worth.amount < 0 and worth < was[line_id]:
+            return line_id, worth
+    return None
+
+
+def _sold_worth(order: Order) -> dict[str, Money]:
+    """By line id, for each line with units still sold, what the least of them are
+    worth as the order counts them: one unit or all of them, whichever is less (their
+    goods less their share of the discounts and concessions, plus their share of the
+    charges; not the order's own charges)."""
+    charges = order.units_value({}, charged=True).amount
+    return {
+        line_id: min(order.units_value({line_id: 1}, charged=True).amount - charges, all_units)
+        for line_id, all_units in order.sold_by_line().items()
+    }
+
+
 def _value_left(order: Order, lines: tuple[OrderLine, ...]) -> SoldValue:
     """The value that leaves ``order`` when its lines become ``lines``."""
     return order.sold_value.minus(attrs.evolve(order, lines=lines).sold_value)
@@ -889,6 +930,7 @@ class _Value(TypedDict):
     shipping: Money
     tax: Money
     amount: Money
+    rounding: Money
 
 
 def _shipped_between(
@@ -903,7 +945,7 @@ def _shipped_between(
     :class:`LinesShipped` (and, the other way round, of :class:`LinesUnshipped`)."""
     sent = _shipped_value(order, *after).minus(_shipped_value(order, *before))
     return {"goods": sent.goods, "discounts": sent.discounts, "shipping": sent.shipping,
-            "tax": sent.tax, "amount": sent.amount}
+            "tax": sent.tax, "amount": sent.amount, "rounding": sent.rounding}
 
 
 def _shipped_value(

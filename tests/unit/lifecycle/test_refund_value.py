@@ -38,6 +38,7 @@ from orderkit.lifecycle import (
     DomainEvent,
     Event,
     Lifecycle,
+    OrderService,
     RefundDue,
     Refunded,
     RefundLinesAssigned,
@@ -163,6 +164,89 @@ def test_a_price_lowered_after_payment_is_overpaid_not_goods() -> None:
     assert parts(only(events, Refunded)) == ("0.00", "0.00", "0.00", "0.00", "0.00", "18.00")
 
 
+# --- a price cut and the concessions given on its units ---------------------------------------
+
+
+def conceded_tea() -> Order:
+    """Tea x2 at 10.00, paid; one cancelled and refunded, then 5.00 given back on the tea
+    the buyer keeps (a concession on its one unit still sold): it is worth 5.00."""
+    order = Order("O", "shop", "1", [OrderLine("1", "TEA", 2, cny("10.00"))], T0)
+    order = apply(order, "pay", "p", amount=cny("20.00"))[0]
+    order = apply(order, "cancel_lines", "c", lines={"1": 1})[0]
+    order = apply(order, "refund", "r1", amount=cny("10.00"))[0]
+    order = apply(order, "refund", "r2", amount=cny("5.00"))[0]
+    assert order.sold_by_line() == {"1": cny("5.00")} and not order.refund_due
+    return order
+
+
+def test_a_price_cut_below_a_concession_is_refused() -> None:
+    # 4.99 less the 5.00 given back on the unit would leave it worth -0.01: the buyer
+    # would be owed 5.01 of the 5.00 still paid, a refund nobody could make.
+    order = conceded_tea()
+    with pytest.raises(ValidationError) as refused:
+        apply(order, "change_price", "cp", line_id="1", unit_price=cny("4.99"))
+    assert refused.value.path == "data.unit_price"
+    assert refused.value.value == cny("4.99")
+    assert "CNY -0.01" in refused.value.reason and "line 1" in refused.value.reason
+
+
+def test_a_price_cut_leaving_every_unit_worth_nothing_or_more_is_taken() -> None:
+    order, events = apply(conceded_tea(), "change_price", "cp", line_id="1",
+                          unit_price=cny("5.00"))
+    assert order.sold_by_line() == {"1": cny("0.00")}
+    assert only(events, RefundDue).amount == cny("5.00")
+    order, events = apply(order, "refund", "r3", amount=order.refund_due)
+    assert only(events, Refunded).amount == cny("5.00")
+    assert not order.refund_due and order.totals.sold == cny("0.00")
+
+
+def test_a_price_cut_moving_a_coupon_onto_a_conceded_line_is_refused() -> None:
+    # The coupon is spread by line value: cutting the cancelled cup's price moves its
+    # share onto the tea, whose worth a concession already took to 0.01.
+    order = Order("O", "shop", "1", [OrderLine("1", "CUP", 1, cny("50.00")),
+                                     OrderLine("2", "TEA", 1, cny("50.00"))], T0,
+                  adjustments=[Adjustment(AdjustmentKind.COUPON, cny("20.00"))])
+    order = apply(order, "pay", "p", amount=cny("80.00"))[0]
+    order = apply(order, "cancel_lines", "c", lines={"1": 1})[0]
+    order = apply(order, "refund", "r1", amount=cny("40.00"))[0]
+    order = apply(order, "refund", "r2", amount=cny("39.99"))[0]
+    assert order.sold_by_line() == {"2": cny("0.01")}
+    with pytest.raises(ValidationError) as refused:
+        apply(order, "change_price", "cp", line_id="1", unit_price=cny("10.00"))
+    assert refused.value.path == "data.unit_price" and "line 2" in refused.value.reason
+    # a cut moving no more than the tea's 0.01 onto it is taken
+    cut = apply(order, "change_price", "cp", line_id="1", unit_price=cny("49.90"))[0]
+    assert cut.sold_by_line() == {"2": cny("0.00")}
+
+
+def test_a_refused_price_cut_stores_nothing(stores: tuple[Any, Any]) -> None:
+    repository, _inventory = stores
+    sink: list[Any] = []
+    service = OrderService(repository, clock=ManualClock(T0), sink=_Sink(sink))
+    service.place(conceded_tea())
+    before = repository.get("O")
+    trail = len(repository.audit_trail("O"))
+    published = len(sink)
+    with pytest.raises(ValidationError) as refused:
+        service.handle("O", Event("change_price", event_id="cp", at=T0,
+                                  data={"line_id": "1", "unit_price": cny("4.99")}))
+    assert refused.value.path == "data.unit_price"
+    assert repository.get("O") == before
+    assert len(repository.audit_trail("O")) == trail and len(sink) == published
+    # the final refund of what is owed is still what it was: nothing
+    assert not repository.get("O").refund_due
+
+
+class _Sink:
+    """An event sink that keeps what it was given."""
+
+    def __init__(self, kept: list[Any]) -> None:
+        self.kept = kept
+
+    def publish(self, events: Any) -> None:
+        self.kept.extend(events)
+
+
 def fee_order() -> Order:
     """Tea x2 at 10.00 and 8.00 shipping, paid and shipped."""
     order = Order("ORD-4", "tmall", "T-4", [OrderLine("1", "TEA", 2, cny("10.00"))], T0,
@@ -283,7 +367,15 @@ steps = st.lists(st.one_of(
     st.tuples(st.just("concession"), st.none(), fraction),  # money on goods kept
     st.tuples(st.just("money_then_lines"), units, fraction),  # a webhook, then its units
     st.tuples(st.just("change_price"), units, fraction),
+    # a cut to the least price leaving every line's units still sold worth nothing or
+    # more, within 2 fen either way (_cut_off): below what was given back on them, or not
+    st.tuples(st.just("cut_to_nothing"), units, fraction),
+    # units cancelled, money given on those kept, then such a cut (_STORIES)
+    st.tuples(st.just("conceded_then_cut"), units, fraction),
 ), max_size=10)
+
+#: The steps a step of several stands for.
+_STORIES = {"conceded_then_cut": ("cancel_lines", "concession", "cut_to_nothing")}
 
 
 def _percent(amount: Money, percent: int) -> Money:
@@ -325,14 +417,36 @@ def _events(order: Order, n: int, step: tuple[str, dict[str, int] | None, int]) 
         amount = order.refund_due + order.units_value(taken, charged=False).amount
         data = {"amount": amount, "reference": f"RF-{n}"}
         return [event("refund", **data), event("refund", "-lines", **data, lines=taken)]
-    assert name == "change_price" and lines is not None
-    if any(a.label.startswith("refund ") for a in order.adjustments):
-        # change_price does not yet refuse a price below a concession granted since
-        # (the units still sold would be worth less than nothing): not this story's
-        return []
+    assert name in ("change_price", "cut_to_nothing") and lines is not None
     line_id = next(iter(lines))
-    return [event("change_price", line_id=line_id,
-                  unit_price=cny(percent * 50 + lines[line_id]))]
+    if name == "change_price" or line_id not in order.sold_units:
+        return [event("change_price", line_id=line_id,
+                      unit_price=cny(percent * 50 + lines[line_id]))]
+    conceded = [a.line_id for a in order.adjustments
+                if a.kind is AdjustmentKind.CONCESSION and order.sold_units.get(a.line_id or "")]
+    line_id = conceded[0] if conceded else line_id  # a line something was given back on
+    price = _cut_off(order, line_id) + percent % 5 - 2
+    return [event("change_price", line_id=line_id, unit_price=cny(max(price, 0)))]
+
+
+def _cut_off(order: Order, line_id: str) -> int:
+    """The least unit price of ``line_id`` (in fen, up to its price) at which every line's
+    units still sold are still worth nothing or more."""
+
+    def holds(price: int) -> bool:
+        lines = tuple(attrs.evolve(line, unit_price=cny(price)) if line.line_id == line_id
+                      else line for line in order.lines)
+        try:
+            worth = attrs.evolve(order, lines=lines).sold_by_line()
+        except ValidationError:  # the order's discounts beyond its goods and charges
+            return False
+        return all(money.amount >= 0 for money in worth.values())
+
+    low, high = 0, order.line(line_id).unit_price.minor
+    while low < high:
+        middle = (low + high) // 2
+        low, high = (low, middle) if holds(middle) else (middle + 1, high)
+    return low
 
 
 @settings(max_examples=200, deadline=None)
@@ -351,9 +465,12 @@ def test_over_an_orders_life_the_refunds_split_is_what_left_the_bill(
             "kind": "payment_review"})).order
     if delivered:  # returns come back from here on
         story = [("ship", None, 0), ("deliver", None, 0), *story]
+    story = [(name, lines, percent) for step, lines, percent in story
+             for name in _STORIES.get(step, (step,))]
     repriced = False
     for n, step in enumerate(story, start=1):
         for event in _events(order, n, step):
+            was = order.sold_by_line()
             try:
                 moved = lifecycle.apply(order, event)
             except OrderkitError as error:
@@ -365,7 +482,13 @@ def test_over_an_orders_life_the_refunds_split_is_what_left_the_bill(
                 continue
             order = moved.order
             events.extend(moved.events)
-            repriced = repriced or (step[0] == "change_price" and moved.changed)
+            if event.name == "change_price" and moved.changed:
+                repriced = True
+                # A price is not cut below what was given back on its units: none still
+                # sold goes below nothing (a line placed so, its discounts covering the
+                # order's shipping too, may stay so), and what is owed can be refunded.
+                for line_id, worth in order.sold_by_line().items():
+                    assert worth >= min(was[line_id], cny(0)), line_id
     # the rest of what is owed is paid back at the end
     if order.refund_due:
         order = _apply_all(lifecycle, order, events, Event(

@@ -4,9 +4,9 @@ A general-ledger booker fed by the sink alone recognised revenue only on the
 ``ReceivableDue`` of a carrier scan that forced SHIPPED: a warehouse ``ship`` and a cash
 on delivery order shipped and delivered unpaid carried no amount at all. Now each
 ``LinesShipped`` carries the sold value of the units it sends (``goods``, their share of
-``discounts``, ``shipping`` and ``tax``, and ``amount``; the first parcel also carries
-the order's own shipping), and ``LinesUnshipped`` the value it takes back, so that the
-values add up to ``Order.totals``.
+``discounts``, ``shipping``, ``tax`` and a till's ``rounding``, and ``amount``; the first
+parcel also carries the order's own shipping and rounding up), and ``LinesUnshipped``
+the value it takes back, so that the values add up, part by part, to ``Order.totals``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,7 +29,9 @@ from orderkit.lifecycle import (
     LinesUnshipped,
     OrderCancelled,
     ReceivableDue,
+    read_event,
 )
+from orderkit.outbox.messages import event_content
 from orderkit.testing import ManualClock
 from orderkit.testing.strategies import PRICED_LINE_IDS, priced_orders
 
@@ -103,6 +106,79 @@ def test_a_payload_from_before_reads_back_without_the_values() -> None:
     assert from_dict(LinesShipped, old).amount is None
 
 
+SHIPPED_PARTS = ("goods", "discounts", "shipping", "tax", "rounding")
+
+
+def till_receipt(rounding: str) -> Order:
+    """Tea x3 and a cup, 10.00 off the receipt, 6.00 shipping and 3.21 tax, rounded by
+    the till by ``rounding`` (down: spread over the lines; up: a charge of the order)."""
+    return Order("POS-R", "pos", "R", [OrderLine("1", "TEA", 3, cny("49.99")),
+                                       OrderLine("2", "CUP", 1, cny("19.99"))], T0,
+                 adjustments=[Adjustment(AdjustmentKind.DISCOUNT, cny("10.00")),
+                              Adjustment(AdjustmentKind.SHIPPING, cny("6.00")),
+                              Adjustment(AdjustmentKind.TAX, cny("3.21")),
+                              Adjustment(AdjustmentKind.ROUNDING, cny(rounding))])
+
+
+@pytest.mark.parametrize("rounding", ["-0.08", "0.05"])
+def test_a_rounded_orders_shipments_add_up_part_by_part_to_its_totals(rounding: str) -> None:
+    life = Lifecycle(clock=ManualClock(T0))
+    order = till_receipt(rounding)
+    order = life.apply(order, Event("pay", event_id="p", at=T0,
+                                    data={"amount": order.totals.payable})).order
+    story = [  # a scan ships every open unit; the warehouse says its parcel held a tea
+        Event("track", event_id="t", at=T0, data={"status": "in_transit",
+                                                  "carrier_time": T0, "waybill": "YT1"}),
+        Event("ship", event_id="s1", at=T0, data={"carrier": "YT", "waybill": "YT1",
+                                                  "lines": {"1": 1}}),
+        Event("ship", event_id="s2", at=T0, data={"carrier": "SF", "waybill": "SF2",
+                                                  "lines": {"1": 1}}),
+        Event("ship", event_id="s3", at=T0, data={"carrier": "SF", "waybill": "SF3"}),
+    ]
+    facts: list[DomainEvent] = []
+    for event in story:
+        moved = life.apply(order, event)
+        order = moved.order
+        facts.extend(e for e in moved.events if isinstance(e, LinesShipped | LinesUnshipped))
+    assert [type(e).__name__ for e in facts] == [
+        "LinesShipped", "LinesUnshipped", "LinesShipped", "LinesShipped"]
+    for fact in facts:
+        assert isinstance(fact, LinesShipped | LinesUnshipped)
+        assert fact.rounding is not None
+        assert fact.amount == (fact.goods - fact.discounts + fact.shipping + fact.tax
+                               + fact.rounding)
+    assert not order.open_units
+    totals = order.totals
+    for part in SHIPPED_PARTS:
+        sent = sum((getattr(e, part) * (-1 if isinstance(e, LinesUnshipped) else 1)
+                    for e in facts), cny(0))
+        assert sent == getattr(totals, part), part
+    assert totals.rounding == cny(rounding)
+
+
+def test_a_payload_from_before_the_rounding_part_reads_back_without_it() -> None:
+    value = {part: {"amount": "1.00", "currency": "CNY"}
+             for part in ("goods", "discounts", "shipping", "tax", "amount")}
+    old = {"order_id": "O", "event_id": "s", "at": T0.isoformat(), "shipment_id": "s",
+           "waybill": "SF1", "lines": {"1": 2}, "skus": {"CUP": 2}, **value}
+    for kind in ("LinesShipped", "LinesUnshipped"):
+        fact = read_event({"type": kind, **old})
+        assert isinstance(fact, LinesShipped | LinesUnshipped)
+        assert fact.rounding is None and fact.amount == cny("1.00")
+
+
+def test_a_shipments_payload_carries_its_rounding_and_reads_it_back() -> None:
+    life = Lifecycle(clock=ManualClock(T0))
+    order = till_receipt("-0.08")
+    order = life.apply(order, Event("pay", event_id="p", at=T0,
+                                    data={"amount": order.totals.payable})).order
+    shipped = life.apply(order, Event("ship", event_id="s", at=T0, data={
+        "carrier": "SF", "waybill": "SF1", "lines": {"2": 1}})).events[0]
+    _topic, payload = event_content(shipped)
+    assert payload["rounding"] == {"amount": "-0.01", "currency": "CNY"}
+    assert read_event(payload) == shipped
+
+
 # --- the values add up to the order's totals ------------------------------------------------
 
 
@@ -137,7 +213,7 @@ def _event(order: Order, n: int, name: str, lines: dict[str, int] | None) -> Eve
 
 
 @settings(max_examples=150, deadline=None)
-@given(priced_orders(), st.booleans(), steps)
+@given(priced_orders(rounding=True), st.booleans(), steps)
 def test_the_values_events_carry_add_up_to_the_totals(
     order: Order, pay: bool, story: list[tuple[str, dict[str, int] | None]]
 ) -> None:
@@ -165,10 +241,17 @@ def test_the_values_events_carry_add_up_to_the_totals(
         if isinstance(e, LinesShipped | LinesUnshipped):
             assert e.amount is not None and e.goods is not None
             assert e.discounts is not None and e.shipping is not None and e.tax is not None
-            assert e.amount == e.goods - e.discounts + e.shipping + e.tax  # no rounding here
+            assert e.rounding is not None
+            assert e.amount == e.goods - e.discounts + e.shipping + e.tax + e.rounding
     if not order.open_units:
         assert shipped - unshipped == order.totals.sold
         assert shipped - unshipped + cancelled == order.totals.payable
+        # part by part, the value of the units shipped and still sold
+        for part in SHIPPED_PARTS:
+            sent = sum((getattr(e, part) * (-1 if isinstance(e, LinesUnshipped) else 1)
+                        for e in events if isinstance(e, LinesShipped | LinesUnshipped)),
+                       zero)
+            assert sent == getattr(order.sold_value, part), part
     forced = [e for e in events if isinstance(e, LinesShipped) and e.forced]
     receivable = [e for e in events if isinstance(e, ReceivableDue)]
     assert [e.amount for e in forced] == [e.amount for e in receivable]
