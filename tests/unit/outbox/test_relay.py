@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 import pytest
 
@@ -183,10 +184,18 @@ def test_a_limit_below_one_is_refused() -> None:
     assert caught.value.path == "limit"
 
 
-def test_a_payment_relayed_after_its_lock_fell_due_keeps_the_stock() -> None:
-    """``deliver=False``: the payment is saved at 01:29, the lock holds until 01:30, the
-    relay runs at 01:31. The confirm is judged at the payment's time: the paid order
-    keeps its units, the next order is refused, and nothing is oversold."""
+class _TeaShop(NamedTuple):
+    clock: ManualClock
+    repository: MemoryOrderRepository
+    ledger: InventoryLedger
+    sink: Sink
+    service: OrderService
+    relay: OutboxRelay
+
+
+def _tea_shop() -> _TeaShop:
+    """Two teas on the shelf, a service that saves without delivering (locks held 30
+    minutes) and its relay, all on one manual clock at ``T0``."""
     clock = ManualClock(T0)
     repository = MemoryOrderRepository()
     ledger = InventoryLedger(MemoryInventoryStore(), secret=b"k" * 16, clock=clock)
@@ -195,6 +204,14 @@ def test_a_payment_relayed_after_its_lock_fell_due_keeps_the_stock() -> None:
     service = OrderService(repository, inventory=ledger, sink=sink, clock=clock,
                            deliver=False, payment_timeout=timedelta(minutes=30))
     relay = OutboxRelay(repository, inventory=ledger, sink=sink, clock=clock)
+    return _TeaShop(clock, repository, ledger, sink, service, relay)
+
+
+def test_a_payment_relayed_after_its_lock_fell_due_keeps_the_stock() -> None:
+    """``deliver=False``: the payment is saved at 01:29, the lock holds until 01:30, the
+    relay runs at 01:31. The confirm is judged at the payment's time: the paid order
+    keeps its units, the next order is refused, and nothing is oversold."""
+    clock, _repository, ledger, sink, service, relay = _tea_shop()
     lines = [OrderLine("1", "TEA", 2, Money("10.00", "CNY"))]
     service.place(Order("ORD-A", "shop", "A", lines, T0))
     relay.run_until_idle()
@@ -289,14 +306,7 @@ def test_a_payment_made_while_the_lock_held_keeps_its_units_though_handled_after
     """The lock holds 30 minutes; the payment is made at 01:20 and its callback handled
     at 01:40 (``Event.at`` is the payment's own time). The confirm is judged at 01:20:
     nobody took the units, so the paid order keeps them."""
-    clock = ManualClock(T0)
-    repository = MemoryOrderRepository()
-    ledger = InventoryLedger(MemoryInventoryStore(), secret=b"k" * 16, clock=clock)
-    ledger.receive("TEA", 2, reference="PO-1")
-    sink = Sink()
-    service = OrderService(repository, inventory=ledger, sink=sink, clock=clock,
-                           deliver=False, payment_timeout=timedelta(minutes=30))
-    relay = OutboxRelay(repository, inventory=ledger, sink=sink, clock=clock)
+    clock, repository, ledger, sink, service, relay = _tea_shop()
     service.place(Order("ORD-A", "shop", "A", [OrderLine("1", "TEA", 2, Money("50.00", "CNY"))],
                         T0))
     relay.run_until_idle()
