@@ -84,7 +84,8 @@ from orderkit.model.orders import (
     Shipment,
     paid_by_status,
 )
-from orderkit.model.time import Clock, ensure_instant
+from orderkit.model.ship_dates import checked_ship_from_tz
+from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, Clock, ensure_instant
 from orderkit.outbox.messages import (
     STOCK_COMMIT,
     STOCK_CONFIRM,
@@ -180,6 +181,11 @@ class OrderService:
         if not isinstance(lock_ttl, timedelta) or lock_ttl <= timedelta(0):
             raise ValidationError(name, lock_ttl, "expected a positive timedelta")
         self.repository = repository
+        #: The zone a presale's ship-from day begins in for the ``ReadyToShip`` this
+        #: service writes: the repository's ``ship_from_tz`` (what its ``ship_due_at``
+        #: and so the watch read), the default accounting zone for a host repository
+        #: without one.
+        self.ship_from_tz = _ship_from_tz(repository)
         #: The repository's ``after_commit`` (``None`` for a host repository without it,
         #: delivered to at once): see :meth:`_deliver_after_commit`.
         self._on_commit: Callable[[Callable[[], None]], None] | None = getattr(
@@ -704,7 +710,8 @@ class OrderService:
             if event is None:
                 break
             try:
-                transition = self.lifecycle.apply(latest.order, event)
+                transition = self.lifecycle.apply(latest.order, event,
+                                                  ship_from_tz=self.ship_from_tz)
             except (TransitionNotAllowed, AddressLocked, NotPermitted) as error:
                 if audit:
                     self.repository.record_audit(
@@ -861,7 +868,8 @@ class OrderService:
         ship, an order imported paid): no event of its own tells a warehouse system."""
         if self.sink is None:
             return ()
-        fact = placed_ready(order, self.lifecycle.table, self.lifecycle.now)
+        fact = placed_ready(order, self.lifecycle.table, self.lifecycle.now,
+                            ship_from_tz=self.ship_from_tz)
         if fact is None:
             return ()
         return _outbox(order.order_id, fact.event_id, [event_content(fact)], fact.at,
@@ -1066,6 +1074,16 @@ def _shipped_when_placed(
     if after:
         owed.append((STOCK_SHIP, after))
     return owed
+
+
+def _ship_from_tz(repository: OrderRepository) -> str:
+    """``repository``'s ship-from zone (its ``ship_from_tz``), the default accounting
+    zone when it has none; one that is no IANA zone name is a :class:`ValidationError`
+    naming ``repository.ship_from_tz``."""
+    configured = getattr(repository, "ship_from_tz", None)
+    if configured is None:
+        return DEFAULT_ACCOUNTING_TZ
+    return checked_ship_from_tz(configured, path="repository.ship_from_tz")
 
 
 def _keeps_its_stock(order: Order) -> bool:
