@@ -1,12 +1,14 @@
 """The zone a presale's ship-from day begins in is the order repository's
 (``ship_from_tz``, the zone of the host's waves): memory, SQLite and PostgreSQL derive
 ``ship_due_at`` in it, the SQL stores keep it beside the orders and derive the presales
-stored before again when it changes, and a bad zone name is refused naming it."""
+stored before again when it changes, the ``ReadyToShip`` an ``OrderService`` on the
+repository writes is due from the same instant, and a bad zone name is refused naming
+it."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,12 +17,15 @@ from typing import Any
 import attrs
 import pytest
 
-from orderkit import OrderStatus
+from orderkit import Money, Order, OrderLine, OrderStatus, Payment
 from orderkit.adapters.memory import MemoryOrderRepository
 from orderkit.adapters.sqlite import SQLiteOrderRepository
 from orderkit.errors import ValidationError
+from orderkit.lifecycle import Event, OrderService, ReadyToShip, read_event
 from orderkit.lifecycle.ports import OrderRepository
+from orderkit.model.ship_dates import ship_due_at
 from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, accounting_period
+from orderkit.outbox import OutboxMessage
 from orderkit.testing import ManualClock
 from orderkit.testing.samples import sample_order
 from orderkit.watch import Watcher, health
@@ -30,6 +35,9 @@ PAID = [OrderStatus.PAID]
 #: 2026-03-10 begins at 16:00Z the day before in Shanghai, at 23:00Z in Berlin (CET).
 SHANGHAI_DAY = datetime(2026, 3, 9, 16, 0, tzinfo=UTC)
 BERLIN_DAY = datetime(2026, 3, 9, 23, 0, tzinfo=UTC)
+#: And at 07:00Z the same day in Los Angeles (PDT: daylight saving began on March 8).
+LA = "America/Los_Angeles"
+LA_DAY = datetime(2026, 3, 10, 7, 0, tzinfo=UTC)
 _S = timedelta(seconds=1)
 
 Opener = Callable[..., Any]
@@ -182,3 +190,76 @@ def test_a_file_of_the_previous_release_keeps_the_accounting_zone(tmp_path: Path
     berlin = SQLiteOrderRepository(path, ship_from_tz="Europe/Berlin")
     assert _due(berlin, SHANGHAI_DAY + _S) == []
     assert _due(berlin, BERLIN_DAY + _S) == ["PRE"]
+
+
+class Picks:
+    """An event sink keeping the ``ReadyToShip`` facts a warehouse system would read."""
+
+    def __init__(self) -> None:
+        self.ready: list[ReadyToShip] = []
+
+    def publish(self, events: Sequence[OutboxMessage]) -> None:
+        for message in events:
+            fact = read_event(message.payload)
+            if isinstance(fact, ReadyToShip):
+                self.ready.append(fact)
+
+
+def _presale_order(order_id: str, *, paid: bool) -> Order:
+    """A presale shipping from 2026-03-10, paid in full at ``T0`` (placed paid) or
+    not paid yet."""
+    price = Money("30.00", "CNY")
+    return Order(order_id, "tmall", f"T-{order_id}", [OrderLine("1", "TEA", 1, price)], T0,
+                 status=OrderStatus.PAID if paid else OrderStatus.PENDING_PAYMENT,
+                 paid_at=T0 if paid else None,
+                 payments=[Payment(f"pay-{order_id}", price, T0)] if paid else [],
+                 tags=frozenset({"presale", "ship_from:2026-03-10"}))
+
+
+def _picked(repo: Any, zone_name: str, day: datetime) -> None:
+    """An ``OrderService`` on ``repo`` tells the warehouse a presale placed paid and
+    one paid by an event are due from ``day``, the start of their ship-from day in
+    ``zone_name``: as ``ship_due_at`` reads it, and as the repository stored it."""
+    picks = Picks()
+    service = OrderService(repo, sink=picks, clock=ManualClock(T0 + timedelta(hours=1)))
+    service.place(_presale_order("PLACED", paid=True))
+    service.place(_presale_order("LATER", paid=False))
+    service.handle("LATER", Event("pay", event_id="pay-LATER", at=T0 + timedelta(minutes=30),
+                                  data={"amount": Money("30.00", "CNY")}))
+    assert [fact.event_id for fact in picks.ready] == ["placed:PLACED", "pay-LATER"]
+    for fact in picks.ready:
+        assert fact.ship_due_at == ship_due_at(repo.get(fact.order_id), tz=zone_name) == day
+    assert _due(repo, day) == []
+    assert _due(repo, day + _S) == ["LATER", "PLACED"]
+
+
+def test_a_presales_pick_is_due_from_its_day_in_the_repositorys_ship_from_zone(
+    opener: Opener,
+) -> None:
+    repo = opener(ship_from_tz=LA)
+    _picked(repo, LA, LA_DAY)
+
+
+class HostRepository:
+    """A host's own repository that says nothing of a ship-from zone (``ship_from_tz``
+    given: that one): the memory repository's calls, without its attribute."""
+
+    def __init__(self, inner: MemoryOrderRepository, **zone: object) -> None:
+        self._inner = inner
+        self.__dict__.update(zone)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "ship_from_tz":
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
+
+def test_a_host_repository_without_a_ship_from_zone_keeps_the_accounting_zone() -> None:
+    _picked(HostRepository(MemoryOrderRepository()), DEFAULT_ACCOUNTING_TZ, SHANGHAI_DAY)
+
+
+@pytest.mark.parametrize("bad", ["Mars/Olympus", "", 8])
+def test_a_host_repositorys_bad_ship_from_zone_is_refused_naming_it(bad: object) -> None:
+    with pytest.raises(ValidationError) as error:
+        OrderService(HostRepository(MemoryOrderRepository(), ship_from_tz=bad))
+    assert (error.value.path, error.value.value) == ("repository.ship_from_tz", bad)

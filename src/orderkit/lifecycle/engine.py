@@ -113,7 +113,8 @@ from orderkit.model.orders import (
     PaymentKind,
     status_code,
 )
-from orderkit.model.time import Clock, SystemClock, checked_now
+from orderkit.model.ship_dates import checked_ship_from_tz
+from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, Clock, SystemClock, checked_now
 
 __all__ = ["Lifecycle", "Transition"]
 
@@ -193,21 +194,29 @@ class Lifecycle:
         :class:`ValidationError` naming ``clock.now()``."""
         return checked_now(self.clock)
 
-    def apply(self, order: Order, event: Event) -> Transition:
+    def apply(
+        self, order: Order, event: Event, *, ship_from_tz: str = DEFAULT_ACCOUNTING_TZ
+    ) -> Transition:
         """Apply ``event`` to ``order``; see the module docstring for the rules.
+
+        ``ship_from_tz`` (an IANA zone name, added in 0.3) is the zone a presale's
+        ship-from day begins in for its :class:`~orderkit.lifecycle.ReadyToShip`'s
+        ``ship_due_at``: :class:`~orderkit.lifecycle.OrderService` passes its order
+        repository's.
 
         Raises :class:`TransitionNotAllowed` (no row, or every guard failed),
         :class:`AddressLocked`, :class:`NotPermitted`, :class:`IdempotencyConflict` (a
         ``pay`` or ``refund`` id, or reference, told again with other money) and
         :class:`ValidationError` (an event the table does not have, naming
-        ``event.name``; bad event data, naming ``data.<field>``). A refusal changes
-        nothing; a ``pay`` or ``refund`` telling recorded money again under a new id is
-        recorded as ignored.
+        ``event.name``; bad event data, naming ``data.<field>``; a zone that is none,
+        naming ``ship_from_tz``). A refusal changes nothing; a ``pay`` or ``refund``
+        telling recorded money again under a new id is recorded as ignored.
         """
         if not isinstance(order, Order):
             raise ValidationError("order", order, "expected an Order")
         if not isinstance(event, Event):
             raise ValidationError("event", event, "expected an Event")
+        checked_ship_from_tz(ship_from_tz)
         name = event.name
         if name not in self.table.events:
             # Bad input, not a refusal: no status would take it (a typo, or a host's own
@@ -296,7 +305,8 @@ class Lifecycle:
                     RefundDue(order.order_id, event.event_id, now, owed, _left(order, new),
                               **refund_fields(owed_between(order, new)))
                 )
-        events.extend(readiness(order, new, event, now, self.table))
+        events.extend(readiness(order, new, event, now, self.table,
+                                ship_from_tz=ship_from_tz))
         entry = AuditEntry(
             order.order_id,
             event.event_id,

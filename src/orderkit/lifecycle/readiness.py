@@ -7,6 +7,11 @@ and emits :class:`~orderkit.lifecycle.ReadyToShip` when what the order may ship 
 while it may ship, and :class:`~orderkit.lifecycle.NotReadyToShip` when an order that
 could ship no longer may without having shipped everything. :func:`may_ship` is the one
 rule both read, and what a host reads to seed a pick list from stored orders.
+
+A presale's pick is due from the start of its ship-from day in ``ship_from_tz``: the
+order repository's ship-from zone, which :class:`~orderkit.lifecycle.OrderService`
+passes (the default accounting zone otherwise), so the pick, the watch and the wave
+read one instant.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from orderkit.lifecycle.table import DEFAULT_TABLE, TransitionTable
 from orderkit.model.errors import ValidationError
 from orderkit.model.orders import Address, LineStatus, Order
 from orderkit.model.ship_dates import due_from, paid_since, promised_at
-from orderkit.model.time import ensure_aware
+from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, ensure_aware
 
 __all__ = ["may_ship", "placed_ready", "readiness"]
 
@@ -75,9 +80,9 @@ class _Pick:
     promised_at: datetime | None
 
 
-def _pick(order: Order, probe: Event, table: TransitionTable) -> _Pick | None:
+def _pick(order: Order, probe: Event, table: TransitionTable, tz: str) -> _Pick | None:
     """``order``'s pick, or ``None`` when it may not ship (:func:`may_ship`, asked
-    with ``probe``)."""
+    with ``probe``); a presale's ship-from day begins in ``tz``."""
     if not _ships(order, probe, table):
         return None
     try:
@@ -85,22 +90,25 @@ def _pick(order: Order, probe: Event, table: TransitionTable) -> _Pick | None:
     except ValidationError:
         promised = None  # an unreadable promise: the wave names it as bad_tag
     # Cash on delivery waiting to ship is due from its placing, as the wave reads it.
-    due = due_from(order, paid_since(order) or order.created_at)
+    due = due_from(order, paid_since(order) or order.created_at, tz=tz)
     return _Pick(order.open_units, order.open_units_by_sku, order.ship_to, due, promised)
 
 
 def readiness(
-    before: Order, after: Order, event: Event, now: datetime, table: TransitionTable
+    before: Order, after: Order, event: Event, now: datetime, table: TransitionTable,
+    *, ship_from_tz: str = DEFAULT_ACCOUNTING_TZ,
 ) -> tuple[DomainEvent, ...]:
     """What ``event`` (applied at ``now``, taking ``before`` to ``after``) tells a
     warehouse about picking the order, judged at the event's own time: a
     :class:`ReadyToShip` when ``after`` may ship and ``before`` could not, or could
     pick something else (other open units, another ship-to); a :class:`NotReadyToShip`
     when ``before`` could ship and ``after`` may not, unless every unit that was open
-    shipped; else nothing."""
+    shipped; else nothing. A presale's ``ship_due_at`` is the start of its ship-from
+    day in ``ship_from_tz`` (an IANA zone name, added in 0.3) when later than its
+    payment."""
     probe = _probe(event.at)
-    was = _pick(before, probe, table)
-    pick = _pick(after, probe, table)
+    was = _pick(before, probe, table, ship_from_tz)
+    pick = _pick(after, probe, table, ship_from_tz)
     if pick is not None:
         return () if pick == was else (_ready(after, pick, event.event_id, now),)
     if was is None:
@@ -114,16 +122,18 @@ def readiness(
 
 
 def placed_ready(
-    order: Order, table: TransitionTable, now: Callable[[], datetime]
+    order: Order, table: TransitionTable, now: Callable[[], datetime],
+    *, ship_from_tz: str = DEFAULT_ACCOUNTING_TZ,
 ) -> ReadyToShip | None:
     """The :class:`ReadyToShip` of ``order`` placed able to ship already (cash on
     delivery waiting to ship, an order imported paid), or ``None`` when it may not ship:
     judged at the order's own time (when it entered its status, else its creation) and
-    stamped with ``now()``, read only when it may. No event of its own says so, so
+    stamped with ``now()``, read only when it may; a presale's ship-from day begins in
+    ``ship_from_tz`` (as for :func:`readiness`). No event of its own says so, so
     :class:`~orderkit.lifecycle.OrderService` writes it with the placement, under the
     event id ``placed:<order id>``; the events applied to the order later tell the rest
     (:func:`readiness`)."""
-    pick = _pick(order, _probe(order.status_since or order.created_at), table)
+    pick = _pick(order, _probe(order.status_since or order.created_at), table, ship_from_tz)
     return None if pick is None else _ready(order, pick, f"placed:{order.order_id}", now())
 
 

@@ -81,9 +81,11 @@ from orderkit.model.orders import (
     Order,
     OrderStatus,
     PaymentTerms,
+    Shipment,
     paid_by_status,
 )
-from orderkit.model.time import Clock, ensure_instant
+from orderkit.model.ship_dates import checked_ship_from_tz
+from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, Clock, ensure_instant
 from orderkit.outbox.messages import (
     STOCK_COMMIT,
     STOCK_CONFIRM,
@@ -142,7 +144,8 @@ class OrderService:
     of an order that holds no lock. ``stock_counted_at`` is the moment of the stock
     count that opened the ledger: units shipped at or before it (by their shipment's
     ``shipped_at``; a placed order's shipment without one by the order's
-    ``created_at``) owe a ``stock.record_shipped`` instead, booked for the order
+    ``created_at``, at its placement and in every later decision about it; never
+    before ``created_at``) owe a ``stock.record_shipped`` instead, booked for the order
     without leaving ``on_hand`` again, and a placement does not lock the units its own
     transitions ship at or before it (see "Going live with orders in flight" in the
     inventory guide); units of such a parcel that the warehouse's ``ship`` says never
@@ -178,6 +181,11 @@ class OrderService:
         if not isinstance(lock_ttl, timedelta) or lock_ttl <= timedelta(0):
             raise ValidationError(name, lock_ttl, "expected a positive timedelta")
         self.repository = repository
+        #: The zone a presale's ship-from day begins in for the ``ReadyToShip`` this
+        #: service writes: the repository's ``ship_from_tz`` (what its ``ship_due_at``
+        #: and so the watch read), the default accounting zone for a host repository
+        #: without one.
+        self.ship_from_tz = _ship_from_tz(repository)
         #: The repository's ``after_commit`` (``None`` for a host repository without it,
         #: delivered to at once): see :meth:`_deliver_after_commit`.
         self._on_commit: Callable[[Callable[[], None]], None] | None = getattr(
@@ -343,10 +351,9 @@ class OrderService:
                         final = stamp(final)
                     # A lock taken here holds the units the transitions leave open:
                     # what they ship or cancel never touches it.
-                    messages = self._placed_messages(order) + self._placed_ready(order) + tuple(
-                        m for t in transitions
-                        for m in self._messages(t, lock_id, settled=lock is not None)
-                    )
+                    messages = (self._placed_messages(order) + self._placed_ready(order)
+                                + self._decided_messages(order, transitions, lock_id,
+                                                         settled=lock is not None))
                     audit = tuple(e for t in transitions for e in t.audit)
                     if short is not None:
                         now = now or self.lifecycle.now()
@@ -703,7 +710,8 @@ class OrderService:
             if event is None:
                 break
             try:
-                transition = self.lifecycle.apply(latest.order, event)
+                transition = self.lifecycle.apply(latest.order, event,
+                                                  ship_from_tz=self.ship_from_tz)
             except (TransitionNotAllowed, AddressLocked, NotPermitted) as error:
                 if audit:
                     self.repository.record_audit(
@@ -727,7 +735,7 @@ class OrderService:
         moved = tuple(transitions)
         if not moved:
             return
-        messages = tuple(m for t in moved for m in self._messages(t))
+        messages = self._decided_messages(current, moved)
         try:
             self._save(moved[-1].order, current.version, moved, messages)
         except ConcurrencyError:
@@ -771,7 +779,7 @@ class OrderService:
             moved, latest = self._steps(order, step, limit, audit=True)
             if not moved:
                 return (), latest
-            messages = tuple(m for t in moved for m in self._messages(t))
+            messages = self._decided_messages(order, moved)
             try:
                 self._save(moved[-1].order, order.version, moved, messages)
             except ConcurrencyError as error:
@@ -860,24 +868,40 @@ class OrderService:
         ship, an order imported paid): no event of its own tells a warehouse system."""
         if self.sink is None:
             return ()
-        fact = placed_ready(order, self.lifecycle.table, self.lifecycle.now)
+        fact = placed_ready(order, self.lifecycle.table, self.lifecycle.now,
+                            ship_from_tz=self.ship_from_tz)
         if fact is None:
             return ()
         return _outbox(order.order_id, fact.event_id, [event_content(fact)], fact.at,
                        version=order.version)
 
-    def _messages(
-        self, transition: Transition, lock_id: str | None = None, *, settled: bool = False
+    def _decided_messages(
+        self, order: Order, transitions: Sequence[Transition], lock_id: str | None = None,
+        *, settled: bool = False,
     ) -> tuple[OutboxMessage, ...]:
-        """What the decision owes: stock movements (with a ledger and a lock: the
-        order's, or ``lock_id`` for an order being placed with it; ``settled``: that lock
-        was taken for the units the placement's transitions leave open), then every
-        domain event (with a sink), with ids fixed by the order and event."""
+        """What ``transitions``, decided one after the other from ``order``, owe
+        (:meth:`_messages` of each, given the order it was decided from)."""
+        messages: list[OutboxMessage] = []
+        before = order
+        for transition in transitions:
+            messages += self._messages(before, transition, lock_id, settled=settled)
+            before = transition.order
+        return tuple(messages)
+
+    def _messages(
+        self, before: Order, transition: Transition, lock_id: str | None = None, *,
+        settled: bool = False,
+    ) -> tuple[OutboxMessage, ...]:
+        """What the decision taking ``before`` to ``transition.order`` owes: stock
+        movements (with a ledger and a lock: the order's, or ``lock_id`` for an order
+        being placed with it; ``settled``: that lock was taken for the units the
+        placement's transitions leave open), then every domain event (with a sink), with
+        ids fixed by the order and event."""
         order = transition.order
         owed: list[tuple[str, dict[str, Any]]] = []
         if self.inventory is not None:
-            owed += _stock(lock_id or order.lock_id, transition, self.stock_counted_at,
-                           settled=settled)
+            owed += _stock(lock_id or order.lock_id, before, transition,
+                           self.stock_counted_at, settled=settled)
         if self.sink is not None:
             owed += [event_content(event) for event in transition.events]
         if not owed:
@@ -912,15 +936,17 @@ def _outbox(
 
 def _stock(
     lock_id: str | None,
+    before: Order,
     transition: Transition,
     counted_at: datetime | None,
     *,
     settled: bool = False,
 ) -> list[tuple[str, dict[str, Any]]]:
-    """The stock movements ``transition``'s events imply, as ``(topic, payload)``:
-    returned sellable units go back into stock; shipped units leave it (committing the
-    order's lock when it has one), except units shipped at or before ``counted_at``, the
-    stock count that opened the ledger, by their shipment's ``shipped_at``: those are
+    """The stock movements ``transition``'s events (decided from ``before``) imply, as
+    ``(topic, payload)``: returned sellable units go back into stock; shipped units
+    leave it (committing the order's lock when it has one), except units shipped at or
+    before ``counted_at``, the stock count that opened the ledger, by when their parcel
+    left (:func:`_parcel_left_at`, the placement's dating too): those are
     only recorded for the order (the count did not include them); the rest move the
     order's lock, when it has one, and so do units a carrier scan shipped that never
     left (:class:`LinesUnshipped`: the lock takes them back from its commit; with no
@@ -939,7 +965,7 @@ def _stock(
         elif isinstance(event, LinesShipped) and event.skus:
             lines = dict(event.skus)
             holder = None if settled else lock_id
-            if counted_at is not None and _shipped_at(order, event) <= counted_at:
+            if counted_at is not None and _parcel_left_at(before, order, event) <= counted_at:
                 recorded: dict[str, Any] = {"lock_id": holder, "lines": lines}
                 if holder is not None:
                     # What the lock goes on holding: the units still to ship.
@@ -956,7 +982,7 @@ def _stock(
             # count, so the units were on the shelf when it was counted) the record of
             # them taken back, into the order's lock when it has one.
             holder = None if settled else lock_id
-            if counted_at is not None and _shipped_at(order, event) <= counted_at:
+            if counted_at is not None and _parcel_left_at(before, order, event) <= counted_at:
                 owed.append((STOCK_UNRECORD_SHIPPED,
                              {"lock_id": holder, "lines": dict(event.skus)}))
             elif holder is None:
@@ -983,14 +1009,33 @@ def _stock(
     return owed
 
 
-def _shipped_at(order: Order, event: LinesShipped | LinesUnshipped) -> datetime:
+def _left_at(order: Order, shipment: Shipment, heard_at: datetime) -> datetime:
+    """When ``shipment`` of ``order`` left, the one date the stock a parcel owes is
+    judged by (:func:`_shipped_when_placed` and :func:`_stock`): its ``shipped_at``,
+    else ``heard_at``, when orderkit first heard of it carrying units (the order's
+    ``created_at`` for a parcel the order was placed with; the event's own time for
+    one an event filled, as every lifecycle event that puts units in a parcel dates
+    it); never before the order was created, as the lifecycle never moves goods
+    before then."""
+    return max(shipment.shipped_at or heard_at, order.created_at)
+
+
+def _parcel_left_at(
+    before: Order, after: Order, event: LinesShipped | LinesUnshipped
+) -> datetime:
     """When the parcel of ``event`` left (the units it ships, or those a carrier scan
-    shipped with it that it gives back): its shipment's ``shipped_at`` on ``order`` (the
-    ship event's or carrier scan's own time), else when it was decided."""
-    for shipment in order.shipments:
-        if shipment.shipment_id == event.shipment_id and shipment.shipped_at is not None:
-            return shipment.shipped_at
-    return event.at
+    shipped with it that it gives back), by :func:`_left_at`: as ``before``, the order
+    the decision started from, carried it when it carried units already (a parcel the
+    order was placed with keeps its placement's date when a ``ship`` reports it later),
+    else as the decision left it (the parcel it created or filled, dated by it)."""
+    for shipment in before.shipments:
+        if shipment.shipment_id == event.shipment_id and shipment.lines:
+            return _left_at(before, shipment, before.created_at)
+    heard_at = event.occurred_at  # the input event's own time
+    for shipment in after.shipments:
+        if shipment.shipment_id == event.shipment_id:
+            return _left_at(after, shipment, heard_at)
+    return max(heard_at, after.created_at)
 
 
 def _shipped_when_placed(
@@ -1000,9 +1045,10 @@ def _shipped_when_placed(
     the stock messages they owe: ``stock.ship`` (they leave ``on_hand`` now) and, with a
     stock count at ``counted_at``, ``stock.record_shipped`` for those that left at or
     before it. Per line, its :attr:`~orderkit.model.orders.Order.sent_units` less the
-    units RETURNED. A shipment is dated by its ``shipped_at``, or the order's
-    ``created_at`` when it has none; units no shipment of the line dates after the count
-    are dated by ``created_at`` too."""
+    units RETURNED. A shipment is dated by :func:`_left_at` (its ``shipped_at``, or the
+    order's ``created_at`` when it has none), as the events that move its units later
+    date it; units no shipment of the line dates after the count are dated by
+    ``created_at`` too."""
     after: dict[str, int] = {}
     before: dict[str, int] = {}
     sent = order.sent_units
@@ -1015,7 +1061,7 @@ def _shipped_when_placed(
             dated_after = sum(
                 shipment.lines.get(line.line_id, 0)
                 for shipment in order.shipments
-                if (shipment.shipped_at or order.created_at) > counted_at
+                if _left_at(order, shipment, order.created_at) > counted_at
             )
             late = min(units, dated_after)
         if late:
@@ -1028,6 +1074,16 @@ def _shipped_when_placed(
     if after:
         owed.append((STOCK_SHIP, after))
     return owed
+
+
+def _ship_from_tz(repository: OrderRepository) -> str:
+    """``repository``'s ship-from zone (its ``ship_from_tz``), the default accounting
+    zone when it has none; one that is no IANA zone name is a :class:`ValidationError`
+    naming ``repository.ship_from_tz``."""
+    configured = getattr(repository, "ship_from_tz", None)
+    if configured is None:
+        return DEFAULT_ACCOUNTING_TZ
+    return checked_ship_from_tz(configured, path="repository.ship_from_tz")
 
 
 def _keeps_its_stock(order: Order) -> bool:

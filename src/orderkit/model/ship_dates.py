@@ -15,8 +15,8 @@ from orderkit.model.orders import Order, paid_by_status
 from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, ensure_aware, zone
 
 __all__ = [
-    "PRESALE_TAG", "due_from", "paid_since", "promised_at", "ship_due_at", "ship_from",
-    "tag_value",
+    "PRESALE_TAG", "checked_ship_from_tz", "due_from", "paid_since", "promised_at",
+    "ship_due_at", "ship_from", "tag_value",
 ]
 
 #: The tag that makes an order a presale (``WavePolicy.presale_tag``'s default).
@@ -101,3 +101,13 @@ def due_from(order: Order, paid: datetime, *, tz: str = DEFAULT_ACCOUNTING_TZ) -
     if day is None:
         return paid
     return max(paid, datetime.combine(day, time(0), tzinfo=zone(tz)))
+
+
+def checked_ship_from_tz(value: object, *, path: str = "ship_from_tz") -> str:
+    """``value`` as the zone a presale's ship-from day begins in: an IANA zone name
+    (added in 0.3); anything else is a :class:`~orderkit.model.errors.ValidationError`
+    naming ``path`` and the value."""
+    if not isinstance(value, str):
+        raise ValidationError(path, value, "expected an IANA time zone name")
+    zone(value, path=path)
+    return value

@@ -135,6 +135,21 @@ def test_a_presale_is_due_from_its_ship_from_day_and_carries_its_promise() -> No
     assert fact.promised_at == datetime(2026, 3, 22, 2, 0, tzinfo=UTC)
 
 
+def test_a_presale_is_due_from_its_ship_from_day_in_the_zone_it_is_given() -> None:
+    """The zone the ship-from day begins in is the caller's (``OrderService`` passes
+    its repository's ``ship_from_tz``); a zone that is none is refused before anything
+    is decided."""
+    presale = new_order(tags={"presale", "ship_from:2026-03-20"})
+    pay = Event("pay", event_id="p1", at=T0, data={"amount": cny("50.00")})
+    lifecycle = Lifecycle(clock=ManualClock(T0 + HOUR))
+    fact = ready(lifecycle.apply(presale, pay, ship_from_tz="America/Los_Angeles"))
+    assert fact.ship_due_at == datetime(2026, 3, 20, 7, 0, tzinfo=UTC)  # PDT
+    for bad in ("Mars/Olympus", "", None):
+        with pytest.raises(ValidationError) as refused:
+            lifecycle.apply(presale, pay, ship_from_tz=bad)  # type: ignore[arg-type]
+        assert (refused.value.path, refused.value.value) == ("ship_from_tz", bad)
+
+
 def test_an_unreadable_promise_tag_is_left_out_not_refused() -> None:
     flow = Flow(new_order(tags={"promise:2026-03-22T10:00:00"}))  # no offset
     assert ready(flow.pay()).promised_at is None
