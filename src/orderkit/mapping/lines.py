@@ -77,7 +77,7 @@ class LineDraft:
     """What the line's units sell for before any discount: its unit price times its
     quantity, or its total when that priced it (a multi-buy remainder included)."""
     refund_id: str = ""
-    prefix: str = ""
+    prefix: str = attrs.field(kw_only=True)
     """Where the item is in the payload (``orders[2]``, or ``orderItemInfo`` for a line
     item given as one object): the prefix of the paths errors name inside it."""
 
