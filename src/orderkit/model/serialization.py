@@ -219,7 +219,8 @@ def from_dict(cls: type[T], data: Any, *, unknown_keys: UnknownKeys = "refuse") 
     ``"unknown fields"``, unless ``unknown_keys="ignore"`` (added in 0.3), which skips
     such keys at every level and reads the rest as strictly (for payloads that only
     gain keys, such as the outbox's domain events: see
-    :func:`~orderkit.lifecycle.read_event`).
+    :func:`~orderkit.lifecycle.read_event`). A money mapping reads its ``amount`` and
+    ``currency`` only, in either case.
 
     >>> from orderkit import Money
     >>> from_dict(Money, {"amount": "12.30", "currency": "CNY"})
