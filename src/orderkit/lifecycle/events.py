@@ -588,13 +588,15 @@ DOMAIN_EVENTS: Final[Mapping[str, type[DomainEvent]]] = {
 def read_event(payload: Mapping[str, Any]) -> DomainEvent:
     """The domain event an ``event.<type>`` outbox payload holds (added in 0.3): the
     class its ``"type"`` names (:data:`DOMAIN_EVENTS`), read from the payload's other
-    keys. Keys the class does not know are ignored, as the payloads' contract asks
-    (a payload only gains keys, each with a default): a consumer reads a payload from
-    a newer producer, and one written before a key was added reads back with its
-    default. What the class does know is read strictly
-    (:func:`~orderkit.model.serialization.from_dict`): a payload that is no mapping,
-    names no known ``type``, or lacks or misstates a field is a
-    :class:`~orderkit.model.errors.ValidationError` on ``payload.<field>``.
+    keys. Keys the class does not know are ignored, at every level (the event's own,
+    and those of the values inside it: an address, a stock shortage, a money mapping),
+    as the payloads' contract asks (a payload only gains keys, each with a default): a
+    consumer reads a payload from a newer producer, and one written before a key was
+    added reads back with its default. What the classes do know is read strictly
+    (:func:`~orderkit.model.serialization.from_dict` with ``unknown_keys="ignore"``):
+    a payload that is no mapping, names no known ``type``, or lacks or misstates a
+    field is a :class:`~orderkit.model.errors.ValidationError` naming its whole path
+    (``payload.ship_to.city``).
     """
     if not isinstance(payload, Mapping):
         raise ValidationError("payload", payload, "expected a mapping (a domain event's payload)")
@@ -604,8 +606,7 @@ def read_event(payload: Mapping[str, Any]) -> DomainEvent:
         raise ValidationError(
             "payload.type", name, "no such domain event (known: " + ", ".join(DOMAIN_EVENTS) + ")"
         )
-    known = attrs.fields_dict(cls)
     try:
-        return from_dict(cls, {key: value for key, value in payload.items() if key in known})
+        return from_dict(cls, dict(payload), unknown_keys="ignore")
     except ValidationError as error:
         raise error.at("payload") from None

@@ -30,6 +30,7 @@ from typing import Any, Final, Literal
 
 import attrs
 
+from orderkit.mapping.lines import line_items
 from orderkit.mapping.paths import MISSING, is_known, iter_leaves, lookup, pattern_of
 from orderkit.mapping.plan import Plan, totals_mismatch
 from orderkit.mapping.registry import Registry, default_registry
@@ -336,9 +337,7 @@ def _scan_statuses(
                 items = lookup(payload, tuple(list_path.split(".")), "", plan.name)
             except MappingError:
                 continue  # a malformed container is reported when the record is built
-            if not isinstance(items, list):
-                continue
-            objects = [(f"{list_path}[{i}]", item) for i, item in enumerate(items)]
+            objects = line_items(items, list_path, plan.map.lines.one_object) or []
         for prefix, obj in objects:
             if not isinstance(obj, Mapping):
                 continue

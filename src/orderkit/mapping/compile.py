@@ -198,13 +198,11 @@ def _compile_adjustments(
         compile_adjustment_list(listed, name, f"adjustment_lists[{index}]")
         for index, listed in enumerate(spec.adjustment_lists)
     ]
-    base = spec.lines.path
 
     def read(
         payload: Mapping[str, Any], currency: str, drafts: Sequence[LineDraft]
     ) -> list[Adjustment]:
-        items = [(draft.line_id, f"{base}[{index}]", draft.item, draft.goods)
-                 for index, draft in enumerate(drafts)]
+        items = [(draft.line_id, draft.prefix, draft.item, draft.goods) for draft in drafts]
         found = []
         for reader in order_scoped:
             found.extend(reader(payload, currency, items))
@@ -351,7 +349,18 @@ def _check_ignored(spec: PlatformMap) -> None:
 
 
 def _patterns(spec: PlatformMap) -> Iterator[tuple[str, str]]:
-    """(source path pattern, unit) for every field the map reads."""
+    """(source path pattern, unit) for every field the map reads; with
+    ``lines.one_object`` a field inside the line items also as it is in the one object
+    (``orderItemInfo.num`` beside ``orderItemInfo[*].num``)."""
+    listed = f"{spec.lines.path}[*]."
+    for pattern, unit in _listed_patterns(spec):
+        yield pattern, unit
+        if spec.lines.one_object and pattern.startswith(listed):
+            yield f"{spec.lines.path}.{pattern[len(listed):]}", unit
+
+
+def _listed_patterns(spec: PlatformMap) -> Iterator[tuple[str, str]]:
+    """(source path pattern, unit) for every field the map reads, line items as a list."""
     def field(f: Field | None, prefix: str = "") -> Iterator[tuple[str, str]]:
         if f is None:
             return
@@ -440,9 +449,9 @@ def compile_map(spec: PlatformMap) -> Plan:
     refunds = compile_refunds(spec.refunds, name)
     payments = _compile_payment(spec, tz)
     channel = _check_channel(spec)
-    shipments = compile_shipments(spec.shipment, name, channel, tz, spec.lines.path)
-    holds = compile_holds(spec.holds, name, channel, spec.lines.path)
-    tags = compile_tags(spec.tags, name, spec.lines.path)
+    shipments = compile_shipments(spec.shipment, name, channel, tz)
+    holds = compile_holds(spec.holds, name, channel)
+    tags = compile_tags(spec.tags, name)
     extras = _compile_extras(spec, tz)
     _check_ignored(spec)
     sections = Sections(

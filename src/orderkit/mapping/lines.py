@@ -6,6 +6,11 @@ status). A draft stays open until the order is assembled, because listed refunds
 (:mod:`orderkit.mapping.refunds`) move units between its buckets; it then becomes an
 :class:`~orderkit.model.orders.OrderLine` through that class's validating constructor.
 Adjustments scoped to a line are read inside each item and carry its line id.
+
+The items are the list at the spec's path, or, with ``one_object``, the one object
+there (:func:`line_items`); each draft keeps the path of its item (``orders[2]``, or
+``orderItemInfo`` for the one object), which every reader inside an item names in
+its errors.
 """
 
 from __future__ import annotations
@@ -35,7 +40,8 @@ from orderkit.model.orders import (
     OrderStatus,
 )
 
-__all__ = ["LINES_FOLLOW_ORDER", "LineDraft", "LinesReader", "compile_lines", "split_total"]
+__all__ = ["LINES_FOLLOW_ORDER", "LineDraft", "LinesReader", "compile_lines", "line_items",
+           "split_total"]
 
 #: Where lines sit when the platform has no per-line status: they follow the order.
 LINES_FOLLOW_ORDER: Final[Mapping[OrderStatus, LineStatus]] = {
@@ -71,6 +77,9 @@ class LineDraft:
     """What the line's units sell for before any discount: its unit price times its
     quantity, or its total when that priced it (a multi-buy remainder included)."""
     refund_id: str = ""
+    prefix: str = attrs.field(kw_only=True)
+    """Where the item is in the payload (``orders[2]``, or ``orderItemInfo`` for a line
+    item given as one object): the prefix of the paths errors name inside it."""
 
     def line(self) -> OrderLine:
         """The canonical line, through :class:`OrderLine`'s validating constructor."""
@@ -106,6 +115,24 @@ def split_total(total: Money, quantity: int) -> tuple[Money, Money]:
     return Money(unit, total.currency), Money(remainder, total.currency)
 
 
+def line_items(items: object, base: str, one_object: bool) -> list[tuple[str, Any]] | None:
+    """``(path, item)`` of each line item in ``items``, the value at a lines ``base``
+    path: a list's items at ``base[i]``, or, when ``one_object``, an object as the one
+    item at ``base``; ``None`` when ``items`` is neither (the items themselves are not
+    checked here).
+
+    >>> line_items({"num": 1}, "orderItemInfo", True)
+    [('orderItemInfo', {'num': 1})]
+    >>> line_items([{"num": 1}], "orders", True)
+    [('orders[0]', {'num': 1})]
+    """
+    if isinstance(items, list):
+        return [(f"{base}[{index}]", item) for index, item in enumerate(items)]
+    if one_object and isinstance(items, Mapping):
+        return [(base, items)]
+    return None
+
+
 BucketReader = Callable[[Mapping[str, Any], str, OrderStatus], LineStatus]
 
 
@@ -137,6 +164,12 @@ def compile_lines(
     where = "lines"
     list_keys = parse_path(spec.path, where=f"{platform}.{where}.path")
     base = spec.path
+    one_object = spec.one_object
+    if not isinstance(one_object, bool):
+        raise DefinitionError("expected True or False", path=f"{platform}.{where}.one_object",
+                              value=one_object)
+    shape = ("a line item object or a non-empty list of line items" if one_object
+             else "a non-empty list of line items")
     read_sku = compile_field(spec.sku, platform, f"{where}.sku", source_tz)
     read_quantity = compile_field(spec.quantity, platform, f"{where}.quantity", source_tz,
                                   units=frozenset({"count"}))
@@ -170,13 +203,13 @@ def compile_lines(
         items = lookup(payload, list_keys, "", platform)
         if items is MISSING or items is None:
             raise MappingError(platform, base, None, "required list of line items missing")
-        if not isinstance(items, list) or not items:
-            raise MappingError(platform, base, items, "expected a non-empty list of line items")
+        listed = line_items(items, base, one_object)
+        if not listed:
+            raise MappingError(platform, base, items, f"expected {shape}")
         drafts: list[LineDraft] = []
         found: list[Adjustment] = []
         seen: set[str] = set()
-        for index, item in enumerate(items):
-            prefix = f"{base}[{index}]"
+        for index, (prefix, item) in enumerate(listed):
             if not isinstance(item, Mapping):
                 raise MappingError(platform, prefix, item, "expected an object")
             line_id = str(index + 1) if numbered else read_line_id(item, prefix, currency)
@@ -223,6 +256,7 @@ def compile_lines(
                 item=item,
                 goods=goods,
                 refund_id=read_refund_id(item, prefix, currency) or "",
+                prefix=prefix,
             ))
             for reader in line_adjustments:
                 adjustment = reader(item, prefix, currency, line_id)

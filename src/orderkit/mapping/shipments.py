@@ -62,10 +62,10 @@ def _check(spec: ShipmentSpec, at: str) -> None:
 
 
 def compile_shipments(
-    spec: ShipmentSpec | None, platform: str, channel: str, tz: tzinfo, lines_path: str
+    spec: ShipmentSpec | None, platform: str, channel: str, tz: tzinfo
 ) -> ShipmentsReader:
-    """The reader of the waybills (none without a spec) of a map whose line items are at
-    ``lines_path``; :class:`DefinitionError` names a bad entry of ``shipment``."""
+    """The reader of the waybills (none without a spec); :class:`DefinitionError` names a
+    bad entry of ``shipment``."""
     if spec is None:
         return _no_shipments
     at = f"{platform}.shipment"
@@ -171,8 +171,8 @@ def compile_shipments(
         currency: str, created: datetime, lines: list[LineDraft]
     ) -> dict[str, _Parcel]:
         found: dict[str, _Parcel] = {}
-        for index, line in enumerate(lines):
-            parcel = parcel_of(line.item, f"{lines_path}[{index}]", currency, created, found)
+        for line in lines:
+            parcel = parcel_of(line.item, line.prefix, currency, created, found)
             if parcel is not None:
                 parcel.lines[line.line_id] = line.quantity
         return found

@@ -65,8 +65,7 @@ def _name(value: object, what: str, at: str) -> str:
     return str(value)  # a StrEnum member (PlatformHold) as its plain value
 
 
-def compile_holds(specs: Sequence[HoldSpec], platform: str, channel: str,
-                  lines_path: str) -> HoldsReader:
+def compile_holds(specs: Sequence[HoldSpec], platform: str, channel: str) -> HoldsReader:
     """The reader of a map's ``holds``; :class:`DefinitionError` names a bad entry."""
     compiled = []
     kinds: set[str] = set()
@@ -93,11 +92,10 @@ def compile_holds(specs: Sequence[HoldSpec], platform: str, channel: str,
                 if value is not None:
                     found.append(f"{path_text('', keys)}={value}")
             else:
-                for index, line in enumerate(lines):
-                    prefix = f"{lines_path}[{index}]"
-                    value = match(line.item, prefix)
+                for line in lines:
+                    value = match(line.item, line.prefix)
                     if value is not None and line.buckets.get(LineStatus.OPEN, 0):
-                        found.append(f"{path_text(prefix, keys)}={value}"
+                        found.append(f"{path_text(line.prefix, keys)}={value}"
                                      f" (line {line.line_id})")
             if found:
                 signal = "; ".join(found)
@@ -108,7 +106,7 @@ def compile_holds(specs: Sequence[HoldSpec], platform: str, channel: str,
     return read
 
 
-def compile_tags(specs: Sequence[TagSpec], platform: str, lines_path: str) -> TagsReader:
+def compile_tags(specs: Sequence[TagSpec], platform: str) -> TagsReader:
     """The reader of a map's ``tags``; :class:`DefinitionError` names a bad entry."""
     compiled = []
     for index, spec in enumerate(specs):
@@ -125,8 +123,7 @@ def compile_tags(specs: Sequence[TagSpec], platform: str, lines_path: str) -> Ta
             if scope == "order":
                 if match(payload, "") is not None:
                     tags.add(tag)
-            elif any(match(line.item, f"{lines_path}[{index}]") is not None
-                     for index, line in enumerate(lines)):
+            elif any(match(line.item, line.prefix) is not None for line in lines):
                 tags.add(tag)
         return frozenset(tags)
 

@@ -220,8 +220,12 @@ class AdjustmentListSpec:
 class LinesSpec:
     """Where the line items are and how each one reads; paths are relative to the item.
 
-    ``path`` names a list (a single item given as an object is refused, not read as a
-    list of one).
+    ``path`` names a list. With ``one_object=True`` (added in 0.3) it may also name one
+    object, which is then the order's one line item (Kuaishou's order detail gives its
+    item as ``orderItemInfo``, an object); a list there is read as ever. The paths an
+    error names are where the field is in the payload: ``orderItemInfo.num`` for the
+    one object (it has no index), ``orderItemInfo[1].num`` in a list. Without the
+    option an object is refused ("expected a non-empty list of line items").
 
     Without ``line_id`` lines are numbered ``"1"``, ``"2"``, ... in payload order.
     ``status`` is a per-line status table (its axes are read inside the item) giving the
@@ -253,6 +257,7 @@ class LinesSpec:
     status: StatusTable | None = None
     line_total: Field | None = None
     refund_id: Field | None = None
+    one_object: bool = False
 
 
 @attrs.frozen

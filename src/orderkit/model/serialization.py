@@ -3,9 +3,12 @@
 ``to_dict`` gives plain ``dict``/``list``/``str``/``int``/``bool``/``None`` values that
 ``json.dumps`` accepts as they are: ``Decimal`` becomes a string (``"12.30"``, never a
 float), datetimes ISO-8601 with their offset, enums their code. ``from_dict`` is strict:
-it refuses floats for money, naive datetimes, strings where integers belong, and reports
-the first bad field as a :class:`~orderkit.model.errors.ValidationError` with its full path
-(``"lines[1].unit_price.amount"``).
+it refuses floats for money, naive datetimes, strings where integers belong, keys no
+class knows, and reports the first bad field as a
+:class:`~orderkit.model.errors.ValidationError` with its full path
+(``"lines[1].unit_price.amount"``). A reader of payloads that only gain keys (the
+outbox's domain events) passes ``unknown_keys="ignore"``: keys a class does not know
+are then skipped at every level, and everything it knows is read as strictly.
 
 The converter is private to orderkit (built by :func:`make_converter`); the global
 ``cattrs`` converter is never touched.
@@ -19,7 +22,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 import cattrs
 from cattrs.errors import AttributeValidationNote, IterableValidationNote
@@ -32,6 +35,10 @@ from orderkit.model.time import ensure_aware
 __all__ = ["from_dict", "make_converter", "to_dict"]
 
 T = TypeVar("T")
+
+UnknownKeys = Literal["refuse", "ignore"]
+"""What :func:`from_dict` does with a key no class knows: refuse it (the default) or
+ignore it."""
 
 
 def _strict(kind: type[Any], name: str) -> Callable[[Any, Any], Any]:
@@ -122,9 +129,19 @@ def _is_tuple_of(cls: Any) -> bool:
 _PLAIN: Final = (str, int, bool)
 
 
-def make_converter() -> cattrs.Converter:
-    """Build orderkit's private converter (one per caller; never the global one)."""
-    converter = cattrs.Converter(detailed_validation=True, forbid_extra_keys=True)
+def _check_unknown_keys(unknown_keys: object) -> None:
+    if unknown_keys not in ("refuse", "ignore"):
+        raise ValidationError("unknown_keys", unknown_keys, "expected 'refuse' or 'ignore'")
+
+
+def make_converter(*, unknown_keys: UnknownKeys = "refuse") -> cattrs.Converter:
+    """Build orderkit's private converter (one per caller; never the global one).
+
+    ``unknown_keys="ignore"`` builds one that skips keys an attrs class does not know,
+    at every level; every other rule is the same."""
+    _check_unknown_keys(unknown_keys)
+    converter = cattrs.Converter(detailed_validation=True,
+                                 forbid_extra_keys=unknown_keys == "refuse")
     converter.register_unstructure_hook(Decimal, str)
     converter.register_unstructure_hook(
         Money, lambda m: {"amount": str(m.amount), "currency": m.currency}
@@ -180,9 +197,9 @@ def make_converter() -> cattrs.Converter:
 
 
 @functools.cache
-def _default_converter() -> cattrs.Converter:
-    # Built on first use, not at import time.
-    return make_converter()
+def _default_converter(unknown_keys: UnknownKeys = "refuse") -> cattrs.Converter:
+    # Built on first use, not at import time; one per ``unknown_keys``.
+    return make_converter(unknown_keys=unknown_keys)
 
 
 def to_dict(obj: object) -> Any:
@@ -195,15 +212,23 @@ def to_dict(obj: object) -> Any:
     return _default_converter().unstructure(obj)
 
 
-def from_dict(cls: type[T], data: Any) -> T:
+def from_dict(cls: type[T], data: Any, *, unknown_keys: UnknownKeys = "refuse") -> T:
     """Rebuild a ``cls`` from :func:`to_dict` output; strict, with field paths in errors.
+
+    A key that ``cls``, or an attrs class inside it, does not know is refused as
+    ``"unknown fields"``, unless ``unknown_keys="ignore"`` (added in 0.3), which skips
+    such keys at every level and reads the rest as strictly (for payloads that only
+    gain keys, such as the outbox's domain events: see
+    :func:`~orderkit.lifecycle.read_event`). A money mapping reads its ``amount`` and
+    ``currency`` only, in either case.
 
     >>> from orderkit import Money
     >>> from_dict(Money, {"amount": "12.30", "currency": "CNY"})
     Money('12.30', 'CNY')
     """
+    _check_unknown_keys(unknown_keys)
     try:
-        return _default_converter().structure(data, cls)
+        return _default_converter(unknown_keys).structure(data, cls)
     except OrderkitError:
         raise
     except Exception as error:  # cattrs wraps field errors in exception groups
