@@ -12,7 +12,7 @@ import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, NoReturn
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from orderkit import __version__
 from orderkit.model.errors import OrderkitError, StoreError
@@ -162,14 +162,11 @@ def _wave_limit(text: str) -> int:
     return _whole_number(text, "orders")
 
 
-def _purge_batch(text: str) -> int:
-    """``--batch N``: a whole number of messages from 1."""
-    return _whole_number(text, "messages")
-
-
 def _watch(args: argparse.Namespace) -> int:
     import time
 
+    if args.db is None:
+        args.parser.error("the following arguments are required: --db")
     notifier = _watch_notifier(args.webhook)
     if _order_database(args.db) is None:
         return EXIT_FILE
@@ -528,25 +525,123 @@ class _FixedClock:
         return self._now
 
 
+def _purge_store(args: argparse.Namespace) -> dict[str, int] | None:
+    """The component versions of the order database a purge command names: the SQLite
+    file ``--db`` or the PostgreSQL schema ``--schema`` (default ``orderkit``) of
+    ``--dsn``, read without changing it; ``None`` after saying why it cannot be used
+    (see :func:`_order_database`; a schema with no orders table is no order database).
+    ``--schema`` with ``--db`` is a usage error."""
+    if args.db is not None:
+        if args.schema is not None:
+            args.parser.error("--schema goes with --dsn (a PostgreSQL schema), not --db")
+        return _order_database(args.db)
+    from orderkit.adapters.postgres import Database
+
+    args.database = Database(args.dsn, schema=args.schema)
+    versions = {component: version for component in ("orders", "watch")
+                if (version := args.database.schema_version(component))}
+    if "orders" not in versions:
+        _say(f"orderkit: cannot use schema {args.database.schema}: not an orderkit order"
+             " database (no orders were ever written to it)")
+        return None
+    return versions
+
+
+def _purge_now(args: argparse.Namespace) -> datetime:
+    """A purge command's ``--now`` (default: now), the instant ages are measured from."""
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC) if args.now is None else _option_instant("--now", args.now)
+
+
 def _outbox_purge(args: argparse.Namespace) -> int:
     """``orderkit outbox purge``: delete the outbox messages delivered more than
     ``--older-than`` ago, ``--batch`` at a time (each batch a transaction of its own);
-    pending and dead ones stay."""
-    from datetime import UTC, datetime
-
-    from orderkit.adapters.sqlite import SQLiteOrderRepository
+    pending and dead ones stay. On the SQLite file ``--db`` or the PostgreSQL schema of
+    ``--dsn``."""
+    from orderkit.lifecycle.ports import OrderRepository
     from orderkit.outbox import OutboxRelay
 
-    now = datetime.now(UTC) if args.now is None else _option_instant("--now", args.now)
-    if _order_database(args.db) is None:
+    now = _purge_now(args)
+    if _purge_store(args) is None:
         return EXIT_FILE
-    repository = SQLiteOrderRepository(args.db)
+    repository: OrderRepository
+    if args.db is not None:
+        from orderkit.adapters.sqlite import SQLiteOrderRepository
+
+        repository = SQLiteOrderRepository(args.db)
+    else:
+        from orderkit.adapters.postgres import PostgresOrderRepository
+
+        repository = PostgresOrderRepository(args.database)
     relay = OutboxRelay(repository, clock=_FixedClock(now))
     purged = relay.purge(args.older_than, batch=args.batch)
     print(f"outbox purge: {purged} delivered message(s) deleted, delivered before"
           f" {(now - args.older_than).isoformat()} (older than {_span_text(args.older_than)});"
           f" {repository.dead_letter_count()} dead letter(s) kept", flush=True)
     return EXIT_OK
+
+
+def _watch_purge(args: argparse.Namespace) -> int:
+    """``orderkit watch purge``: delete the alert episodes resolved more than
+    ``--older-than`` ago from the watch history, ``--batch`` at a time (each batch a
+    transaction of its own); open episodes stay. On the SQLite file ``--db`` or the
+    PostgreSQL schema of ``--dsn``; one whose watch never ran has no history, and is
+    not given one."""
+    from orderkit.watch import purge_resolved
+    from orderkit.watch.ports import WatchState
+
+    now = _purge_now(args)
+    versions = _purge_store(args)
+    if versions is None:
+        return EXIT_FILE
+    purged = 0
+    if "watch" in versions:
+        state: WatchState
+        if args.db is not None:
+            from orderkit.adapters.sqlite import SQLiteWatchState
+
+            state = SQLiteWatchState(args.db)
+        else:
+            from orderkit.adapters.postgres import PostgresWatchState
+
+            state = PostgresWatchState(args.database)
+        purged = purge_resolved(state, args.older_than, batch=args.batch,
+                                clock=_FixedClock(now))
+    print(f"watch purge: {purged} resolved episode(s) deleted, resolved before"
+          f" {(now - args.older_than).isoformat()} (older than {_span_text(args.older_than)});"
+          " open episodes kept", flush=True)
+    return EXIT_OK
+
+
+def _add_purge_command(
+    actions: Any, handler: Command, what: str, kept: str, *, help: str, description: str
+) -> None:
+    """Register a ``purge`` action on ``actions``: ``--db PATH`` or ``--dsn DSN``
+    (exactly one; ``--schema`` with ``--dsn``), ``--older-than``, ``--batch`` and
+    ``--now``. ``what`` names the rows a batch counts (``messages``), ``kept`` one row
+    that is purged (``a delivered message``)."""
+    purge = actions.add_parser("purge", help=help, description=description,
+                               epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    where = purge.add_mutually_exclusive_group(required=True)
+    where.add_argument("--db", metavar="PATH", help="the orders' SQLite file")
+    where.add_argument("--dsn", metavar="DSN",
+                       help="the orders' PostgreSQL database (needs the postgres extra)")
+    purge.add_argument("--schema", metavar="NAME",
+                       help="with --dsn: the schema of orderkit's tables (default: orderkit)")
+    purge.add_argument("--older-than", metavar="SPAN", required=True, type=_older_than,
+                       help=f"how long {kept} is kept: 30d, 12h or 90m")
+
+    def batch(text: str) -> int:
+        """``--batch N``: a whole number of ``what`` from 1."""
+        return _whole_number(text, what)
+
+    purge.add_argument("--batch", metavar="N", type=batch, default=1000,
+                       help=f"{what} deleted per transaction (default: 1000)")
+    purge.add_argument("--now", metavar="INSTANT",
+                       help="measure ages as of this ISO 8601 instant, with its UTC offset"
+                       " (default: now)")
+    purge.set_defaults(handler=handler, parser=purge)
 
 
 def _health_retries(text: str) -> tuple[int, int]:
@@ -692,7 +787,8 @@ def build_parser() -> argparse.ArgumentParser:
     watch = commands.add_parser(
         "watch", help="run the watch rules (orders, sync lag, outbox lag, dead letters,"
         " parked stock releases) over a SQLite order database and send alerts")
-    watch.add_argument("--db", metavar="PATH", required=True, help="the orders' SQLite file")
+    watch.add_argument("--db", metavar="PATH",
+                       help="the orders' SQLite file (required without an ACTION)")
     when = watch.add_mutually_exclusive_group()
     when.add_argument("--once", action="store_true", help="one cycle, then exit (default)")
     when.add_argument("--every", metavar="SECONDS", type=_watch_interval,
@@ -700,7 +796,17 @@ def build_parser() -> argparse.ArgumentParser:
                       f" {_WATCH_EVERY_MAX:g}) until interrupted")
     watch.add_argument("--webhook", metavar="URL",
                        help="POST each alert as JSON here (default: one line on stdout)")
-    watch.set_defaults(handler=_watch)
+    watch.set_defaults(handler=_watch, parser=watch)
+    watch_actions = watch.add_subparsers(dest="watch_command", metavar="ACTION")
+    _add_purge_command(
+        watch_actions, _watch_purge, "episodes", "a resolved episode",
+        help="delete the alert episodes resolved more than a span ago (the history)",
+        description="Delete the alert episodes of an order database's watch history (a"
+        " SQLite file, or a PostgreSQL schema) that were resolved more than --older-than"
+        " ago, --batch at a time, each batch a short transaction of its own (watcher"
+        " cycles run between them). Open alerts are kept, however old. The health page"
+        " then shows at most the retained span of resolved alerts; no KPI reads them."
+        " Run it from cron (daily).")
     wave = commands.add_parser(
         "wave", help="plan a shipping wave from a SQLite order database and say why each"
         " paid order was left out")
@@ -751,27 +857,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the day's reconciliation difference, like 123.45 or '123.45 CNY'")
     page.set_defaults(handler=_health)
     outbox = commands.add_parser(
-        "outbox", help="keep the outbox of a SQLite order database bounded (purge)")
+        "outbox", help="keep the outbox of an order database bounded (purge)")
     outbox_actions = outbox.add_subparsers(dest="outbox_command", metavar="ACTION",
                                            required=True)
-    purge = outbox_actions.add_parser(
-        "purge", help="delete the outbox messages delivered more than a span ago",
-        description="Delete the outbox messages of a SQLite order database that were"
-        " delivered more than --older-than ago, --batch at a time, each batch a short"
-        " transaction of its own (the relay and the shop write between them). Pending"
-        " and dead messages are kept, however old. Run it from cron (daily); the file"
-        " reuses the space freed.")
-    purge.add_argument("--db", metavar="PATH", required=True, help="the orders' SQLite file")
-    purge.add_argument("--older-than", metavar="SPAN", required=True, type=_older_than,
-                       help="how long a delivered message is kept: 30d, 12h or 90m")
-    purge.add_argument("--batch", metavar="N", type=_purge_batch, default=1000,
-                       help="messages deleted per transaction (default: 1000)")
-    purge.add_argument("--now", metavar="INSTANT",
-                       help="measure ages as of this ISO 8601 instant, with its UTC offset"
-                       " (default: now)")
-    purge.set_defaults(handler=_outbox_purge)
-    purge.epilog = _EPILOG
-    purge.formatter_class = argparse.RawDescriptionHelpFormatter
+    _add_purge_command(
+        outbox_actions, _outbox_purge, "messages", "a delivered message",
+        help="delete the outbox messages delivered more than a span ago",
+        description="Delete the outbox messages of an order database (a SQLite file,"
+        " or a PostgreSQL schema) that were delivered more than --older-than ago, --batch"
+        " at a time, each batch a short transaction of its own (the relay and the shop"
+        " write between them). Pending and dead messages are kept, however old. Run it"
+        " from cron (daily); the database reuses the space freed.")
     from orderkit.adapters.postgres.cli import add_db_command
 
     add_db_command(commands)  # db upgrade

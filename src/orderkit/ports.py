@@ -21,7 +21,7 @@ from orderkit.numbering.ports import ReconIdSequence
 from orderkit.outbox.ports import OutboxRetention, OutboxStore, StockEffects
 from orderkit.reconcile.ports import Notifier
 from orderkit.sync.ports import ChannelClient, OrderLookup, SyncStore
-from orderkit.watch.ports import KeyedWatchState, SyncLagSource, WatchState
+from orderkit.watch.ports import KeyedWatchState, SyncLagSource, WatchRetention, WatchState
 
 __all__ = [
     "CarrierGateway",
@@ -43,5 +43,6 @@ __all__ = [
     "StockEffects",
     "SyncLagSource",
     "SyncStore",
+    "WatchRetention",
     "WatchState",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -324,3 +325,53 @@ def test_sqlite_keeps_a_confirmed_line_after_reopening(tmp_path: Path) -> None:
     (line,) = reopened.store.lock_lines(LockTokens(SECRET).open(lock.lock_id)[0])
     assert line.expires_at == NEVER
     assert reopened.verify().ok
+
+
+class _Unscannable(list[LedgerEntry]):
+    """A ledger's entries that refuse to be read one by one: an answer that scans
+    every entry fails, one from the running tallies does not."""
+
+    def __iter__(self) -> Iterator[LedgerEntry]:
+        raise AssertionError("the whole ledger was scanned")
+
+
+def test_what_an_order_recorded_comes_from_its_tally_not_a_scan_of_the_ledger() -> None:
+    """The memory store answers ``recorded_shipped`` from a running tally per order,
+    kept where entries are appended (and put back by a block that raises): the answer
+    follows record and unrecord without reading every entry of the ledger."""
+    repository = MemoryOrderRepository()
+    store = MemoryInventoryStore(repository.database)
+    ledger = InventoryLedger(store, secret=b"joined-memory-store-0123456789ab",
+                             clock=ManualClock(datetime(2026, 2, 16, tzinfo=UTC)))
+    ledger.receive("TEA", 10, reference="opening count")
+    ledger.receive("POT", 10, reference="opening count")
+    store._entries = _Unscannable(store._entries)
+
+    def recorded(*order_ids: str) -> dict[tuple[str, str], int]:
+        with store.transaction({"TEA"}) as tx:
+            return dict(tx.recorded_shipped(order_ids))
+
+    assert recorded("OLD-1") == {}
+    ledger.record_shipped({"TEA": 3, "POT": 1}, order_id="OLD-1", ref="scan-1")
+    ledger.record_shipped({"TEA": 2}, order_id="OLD-2", ref="scan-2")
+    ledger.ship({"TEA": 1}, order_id="OLD-2", ref="ship-0")  # a shipment records nothing
+    assert recorded("OLD-1", "OLD-9") == {("OLD-1", "TEA"): 3, ("OLD-1", "POT"): 1}
+    ledger.unrecord_shipped({"TEA": 2}, order_id="OLD-1", ref="ship-1")
+    assert recorded("OLD-1", "OLD-2") == {
+        ("OLD-1", "TEA"): 1, ("OLD-1", "POT"): 1, ("OLD-2", "TEA"): 2}
+
+    class Abort(Exception):
+        pass
+
+    with contextlib.suppress(Abort), repository.atomic():
+        ledger.record_shipped({"TEA": 4}, order_id="OLD-3", ref="scan-3")
+        ledger.unrecord_shipped({"POT": 1}, order_id="OLD-1", ref="ship-2")
+        assert recorded("OLD-1", "OLD-3") == {
+            ("OLD-1", "TEA"): 1, ("OLD-1", "POT"): 0, ("OLD-3", "TEA"): 4}
+        raise Abort
+    assert recorded("OLD-1", "OLD-3") == {("OLD-1", "TEA"): 1, ("OLD-1", "POT"): 1}
+    with store.transaction({"TEA"}) as tx:  # the transaction's own entries count too
+        tx.append(LedgerEntry("probe-1", EntryKind.UNRECORD_SHIPPED, "TEA", 1,
+                              datetime(2026, 2, 16, tzinfo=UTC), order_id="OLD-1"))
+        assert dict(tx.recorded_shipped(["OLD-1"])) == {
+            ("OLD-1", "TEA"): 0, ("OLD-1", "POT"): 1}

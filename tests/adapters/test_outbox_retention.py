@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from orderkit.adapters.postgres import PostgresOrderRepository
@@ -24,7 +23,7 @@ from orderkit.model.errors import ConcurrencyError, DuplicateOrder
 from orderkit.outbox import OutboxMessage, OutboxRelay, message_id
 from orderkit.testing.clock import ManualClock
 from orderkit.testing.crash import relay_forever, supervise
-from orderkit.testing.postgres import fresh_schema
+from orderkit.testing.postgres import fresh_schema, query_plan
 from orderkit.testing.samples import sample_order
 
 T0 = datetime(2026, 2, 16, 2, 0, tzinfo=UTC)
@@ -187,15 +186,9 @@ def test_postgres_purge_reads_through_its_index_and_keeps_what_is_owed(pg_dsn: s
         sent = _save(repository, f"ORD-{n}")
         delivered.append(sent[0].message_id)  # the second of each order stays pending
     repository.mark_delivered(delivered, T0)
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        conn.execute("SET enable_seqscan = off")
-        plan = "\n".join(
-            str(row[0]) for row in conn.execute(
-                f'EXPLAIN DELETE FROM "{schema}".order_outbox WHERE seq IN (SELECT seq FROM'
-                f' "{schema}".order_outbox WHERE status = \'delivered\''
-                " AND delivered_at < now() ORDER BY delivered_at LIMIT 1000)"
-            )
-        )
+    plan = query_plan(pg_dsn, f'DELETE FROM "{schema}".order_outbox WHERE seq IN (SELECT seq'
+                      f' FROM "{schema}".order_outbox WHERE status = \'delivered\''
+                      " AND delivered_at < now() ORDER BY delivered_at LIMIT 1000)")
     assert "order_outbox_delivered" in plan, plan
     relay = OutboxRelay(repository, clock=ManualClock(T0 + timedelta(days=30)))
     assert relay.purge(timedelta(days=29), batch=7) == 30

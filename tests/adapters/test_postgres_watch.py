@@ -17,9 +17,9 @@ from orderkit import OrderStatus
 from orderkit.adapters.postgres import PostgresOrderRepository, PostgresWatchState
 from orderkit.model.alerts import Alert
 from orderkit.testing import ManualClock
-from orderkit.testing.postgres import fresh_schema
+from orderkit.testing.postgres import fresh_schema, query_plan
 from orderkit.testing.samples import sample_order
-from orderkit.watch import Watcher
+from orderkit.watch import Watcher, purge_resolved
 from orderkit.watch.ports import Episode
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
@@ -168,3 +168,32 @@ def test_a_keyed_cycle_reads_no_other_episode_on_postgres(pg_dsn: str) -> None:
         (body,) = admin.execute(f"SELECT body FROM {schema}.watch_episodes WHERE key = %s",
                                 (first.key,)).fetchone() or ("",)
     assert '"sent": 2' in body
+
+
+def test_a_history_purge_on_postgres_reads_through_the_index_on_resolved_at(
+    pg_dsn: str,
+) -> None:
+    """The retention's batch deletes by when episodes were resolved, through the index
+    on ``resolved_at``; a purge in batches takes what was resolved before the cut-off
+    only and leaves the open episodes."""
+    schema = fresh_schema()
+    state = PostgresWatchState(pg_dsn, schema=schema)
+    with state.cycle() as episodes:
+        for n in range(12):
+            key = f"stale:O-{n}"
+            episodes[key] = Episode(key, "stale", "", "firing", (f"O-{n}",), T0)
+    with state.cycle() as episodes:
+        for n in range(10):
+            key = f"stale:O-{n}"
+            episodes[key] = attrs.evolve(episodes[key], state="resolved",
+                                         resolved_at=T0 + timedelta(minutes=n))
+    plan = query_plan(pg_dsn, f'DELETE FROM "{schema}".watch_history WHERE id IN (SELECT id'
+                      f' FROM "{schema}".watch_history WHERE resolved_at < now()'
+                      " ORDER BY resolved_at, id LIMIT 1000)")
+    assert "watch_history_by_resolved_at" in plan, plan
+    clock = ManualClock(T0 + timedelta(days=90, minutes=7))
+    assert purge_resolved(state, timedelta(days=90), batch=3, clock=clock) == 7
+    peer = PostgresWatchState(pg_dsn, schema=schema)
+    assert [e.key for e in peer.history()] == ["stale:O-9", "stale:O-8", "stale:O-7"]
+    with peer.cycle() as episodes:
+        assert sorted(episodes) == ["stale:O-10", "stale:O-11"]

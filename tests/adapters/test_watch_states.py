@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from contextlib import closing
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import attrs
@@ -60,3 +60,31 @@ def test_a_keyed_cycle_reads_no_other_episode_on_sqlite(tmp_path: Path) -> None:
         (body,) = conn.execute("SELECT body FROM watch_episodes WHERE key = ?",
                                (first.key,)).fetchone()
     assert '"sent": 2' in body
+
+
+def test_a_history_purge_reads_through_the_index_on_resolved_at(tmp_path: Path) -> None:
+    """The retention's batch deletes by when episodes were resolved: the statement the
+    SQLite state really runs (traced) reads ``watch_history`` through its index on
+    ``resolved_at``, not the whole table, and leaves the lock free between batches."""
+    path = tmp_path / "shop.db"
+    state = SQLiteWatchState(path)
+    with state.cycle() as episodes:
+        for n in range(5):
+            key = f"stale:O-{n}"
+            episodes[key] = Episode(key, "stale", "", "firing", (f"O-{n}",), T0)
+    with state.cycle() as episodes:
+        for key, episode in list(episodes.items()):
+            episodes[key] = attrs.evolve(episode, state="resolved", resolved_at=T0)
+    statements: list[str] = []
+    state._db.connection().set_trace_callback(statements.append)
+    try:
+        assert state.purge_history(T0 + timedelta(days=1), limit=2) == 2
+    finally:
+        state._db.connection().set_trace_callback(None)
+    (delete,) = [s for s in statements if s.startswith("DELETE")]
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("BEGIN IMMEDIATE")  # the batch's transaction is over
+        plan = conn.execute(f"EXPLAIN QUERY PLAN {delete}").fetchall()
+        conn.execute("ROLLBACK")
+    assert any("watch_history_by_resolved_at" in str(step) for step in plan), plan
+    assert len(state.history()) == 3

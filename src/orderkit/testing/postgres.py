@@ -30,7 +30,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
-__all__ = ["ServerUnavailable", "TemporaryCluster", "fresh_schema", "server_for_tests"]
+__all__ = ["ServerUnavailable", "TemporaryCluster", "fresh_schema", "query_plan",
+           "server_for_tests"]
 
 _ENV_DSN: Final = "ORDERKIT_TEST_PG_DSN"
 _SCHEMAS = itertools.count(1)
@@ -43,6 +44,18 @@ class ServerUnavailable(RuntimeError):
 def fresh_schema(prefix: str = "t") -> str:
     """A schema name not used before in this process (``t_<pid>_<n>``)."""
     return f"{prefix}_{os.getpid()}_{next(_SCHEMAS)}"
+
+
+def query_plan(dsn: str, query: str) -> str:
+    """The plan PostgreSQL makes for ``query`` (its ``EXPLAIN``, one line a step) with
+    sequential scans discouraged, as on a table too large to read whole: a test that
+    an index serves a query looks for the index's name in it. Needs the ``postgres``
+    extra."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SET enable_seqscan = off")
+        return "\n".join(str(row[0]) for row in conn.execute(f"EXPLAIN {query}"))
 
 
 def _binaries() -> Path:

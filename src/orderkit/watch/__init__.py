@@ -19,6 +19,8 @@
 * :func:`carrier_report`: first parcels with no carrier scan after 24 hours, top 5 by
   carrier and outlet, and each carrier's first-scan delay percentiles.
 * :func:`health`: the KPIs against their thresholds and the health index.
+* :func:`purge_resolved` (and :meth:`Watcher.purge`): the history's retention, resolved
+  episodes deleted after a span in short batches, through :class:`WatchRetention`.
 * :class:`StdoutNotifier` and :class:`WebhookNotifier`: the notifiers that ship with
   orderkit (a line per alert on a stream; each alert POSTed as JSON).
 """
@@ -62,8 +64,10 @@ from orderkit.watch.ports import (
     PaymentStatus,
     SyncLagSource,
     WatchHistory,
+    WatchRetention,
     WatchState,
 )
+from orderkit.watch.retention import purge_resolved
 from orderkit.watch.rules import DEFAULT_RULES, QUEUES, Route, Rule, group_key
 from orderkit.watch.watcher import Alert, Watcher, WatchReport
 
@@ -107,6 +111,7 @@ __all__ = [
     "Thresholds",
     "WatchHistory",
     "WatchReport",
+    "WatchRetention",
     "WatchState",
     "Watcher",
     "WebhookNotifier",
@@ -114,4 +119,5 @@ __all__ = [
     "group_key",
     "health",
     "outlet_from_tag",
+    "purge_resolved",
 ]

@@ -8,14 +8,20 @@ from collections.abc import Collection, Iterator, MutableMapping
 from contextlib import contextmanager
 from datetime import datetime
 
-from orderkit.watch.ports import Episode, checked_history, checked_keys
+from orderkit.watch.ports import Episode, checked_history, checked_keys, checked_purge
 
 __all__ = ["MemoryWatchState"]
 
 
+def _resolved_at(episode: Episode) -> datetime:
+    """When a closed episode was resolved (its first sighting when it kept none), as
+    the SQL states store it."""
+    return episode.resolved_at or episode.first_seen
+
+
 class MemoryWatchState:
-    """Open alert episodes in a dict, resolved ones in a list (the history); cycles are
-    serialised by a lock."""
+    """Open alert episodes in a dict, resolved ones in a list (the history); cycles and
+    purges are serialised by a lock."""
 
     def __init__(self) -> None:
         self._episodes: dict[str, Episode] = {}
@@ -51,5 +57,17 @@ class MemoryWatchState:
         with self._lock:
             found = [e for e in self._history
                      if since is None or (e.resolved_at is not None and e.resolved_at >= since)]
-        found.sort(key=lambda e: (e.resolved_at or e.first_seen, e.key), reverse=True)
+        found.sort(key=lambda e: (_resolved_at(e), e.key), reverse=True)
         return found[:limit]
+
+    def purge_history(self, before: datetime, *, limit: int | None = None) -> int:
+        """Delete up to ``limit`` (all when ``None``) episodes resolved before
+        ``before``, earliest resolved first; open episodes stay (see
+        :class:`~orderkit.watch.WatchRetention`)."""
+        cutoff, count = checked_purge(before, limit)
+        with self._lock:
+            old = sorted((_resolved_at(e), n) for n, e in enumerate(self._history)
+                         if _resolved_at(e) < cutoff)
+            gone = {n for _at, n in old[:count]}
+            self._history = [e for n, e in enumerate(self._history) if n not in gone]
+        return len(gone)

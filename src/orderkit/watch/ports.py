@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Literal, Protocol, TypeGuard, runtime_checkabl
 
 import attrs
 
+from orderkit.model._checks import quantity
 from orderkit.model.errors import ValidationError
 from orderkit.model.time import ensure_aware
 
@@ -29,9 +30,11 @@ __all__ = [
     "PaymentStatus",
     "SyncLagSource",
     "WatchHistory",
+    "WatchRetention",
     "WatchState",
     "checked_history",
     "checked_keys",
+    "checked_purge",
     "checked_window",
     "keyed_cycle",
     "takes_keys",
@@ -167,6 +170,38 @@ class WatchHistory(Protocol):
         A naive ``since`` or a bad ``limit`` raises
         :class:`~orderkit.model.errors.ValidationError` naming it."""
         ...
+
+
+@runtime_checkable
+class WatchRetention(Protocol):
+    """A watch history that can forget the episodes resolved long ago (added in 0.3):
+    the memory, SQLite and PostgreSQL states are one. Optional for a host's own state:
+    :func:`~orderkit.watch.purge_resolved` refuses a state without it.
+
+    The history keeps every resolved episode until purged, so it grows with the alerts
+    (not the orders). Only resolved episodes go: the open ones (pending, firing,
+    inhibited) live apart from the history and are never touched, so a purge never
+    makes the watch raise or resolve an alert again. What reads the history is the
+    health page's alert history (:meth:`WatchHistory.history`), which then shows the
+    retained span at most; no KPI of :func:`~orderkit.watch.health` reads it.
+    """
+
+    def purge_history(self, before: datetime, *, limit: int | None = None) -> int:
+        """Delete the resolved episodes whose resolution is before ``before`` (aware;
+        one resolved at ``before`` is kept), earliest resolved first, at most ``limit``
+        of them (all when ``None``), in one transaction of its own; returns how many
+        were deleted. Open episodes are never deleted. A naive ``before`` or a ``limit``
+        that is not an integer >= 1 raises a
+        :class:`~orderkit.model.errors.ValidationError` naming it, before anything is
+        deleted."""
+        ...
+
+
+def checked_purge(before: object, limit: object) -> tuple[datetime, int | None]:
+    """:meth:`WatchRetention.purge_history`'s arguments, checked: ``before`` aware,
+    ``limit`` an integer >= 1 or ``None``."""
+    cutoff = ensure_aware(before, path="before")
+    return cutoff, None if limit is None else quantity("limit", limit)
 
 
 def checked_window(since: object, until: object) -> tuple[datetime, datetime]:

@@ -185,6 +185,14 @@ class Watcher:
         self.routes = tuple(routes)
         self.metrics = tuple(metrics)
 
+    def purge(self, older_than: timedelta, *, batch: int = 1000) -> int:
+        """Delete the episodes the watcher's state resolved more than ``older_than`` ago
+        (by the watcher's clock; added in 0.3), ``batch`` at a time, and return how many:
+        :func:`~orderkit.watch.purge_resolved` on :attr:`state`. Open episodes stay."""
+        from orderkit.watch.retention import purge_resolved
+
+        return purge_resolved(self.state, older_than, batch=batch, clock=self.clock)
+
     def run_once(self) -> WatchReport:
         """One cycle: find every rule's stale orders, update the episodes (raise after
         ``for``, repeat after ``repeat``, resolve when the condition clears), then send

@@ -84,6 +84,10 @@ class MemoryInventoryStore:
         self._releases: dict[str, list[datetime]] = {}
         #: (order id, SKU) -> [units shipped, units restocked] by its entries.
         self._returns: dict[tuple[str, str], list[int]] = {}
+        #: order id -> its (order id, SKU) -> units recorded as shipped before the count
+        #: less those taken back (``count_record``): ``recorded_shipped`` reads an
+        #: order's own tally, never the whole ledger.
+        self._recorded: dict[str, dict[tuple[str, str], int]] = {}
 
     def transaction(self, skus: Collection[str]) -> _MemoryTransaction:
         """Stage entries under the store lock; keep them on a clean exit only."""
@@ -117,6 +121,8 @@ class MemoryInventoryStore:
             elif entry.kind is EntryKind.APPROVE and entry.ref is not None:
                 self._approvals[entry.ref] = entry
             count_return(self._returns, entry)
+            if entry.order_id is not None:
+                count_record(self._recorded.setdefault(entry.order_id, {}), entry)
 
     def _undo_of(self, tx: _MemoryTransaction) -> Callable[[], None]:
         """How to put back what committing ``tx`` is about to change."""
@@ -135,6 +141,11 @@ class MemoryInventoryStore:
             if entry.order_id is not None
             for key in [(entry.order_id, entry.sku)]
             for tally in [self._returns.get(key)]
+        }
+        recorded = {
+            order_id: None if tally is None else dict(tally)
+            for order_id in {e.order_id for e in tx.entries if e.order_id is not None}
+            for tally in [self._recorded.get(order_id)]
         }
 
         def undo() -> None:
@@ -159,6 +170,8 @@ class MemoryInventoryStore:
                 del self._releases.setdefault(sku, [])[count:]
             for key, tally in returns.items():
                 _put_back(self._returns, key, tally)
+            for order_id, records in recorded.items():
+                _put_back(self._recorded, order_id, records)
 
         return undo
 
@@ -326,11 +339,14 @@ class _MemoryTransaction:
 
     def recorded_shipped(self, order_ids: Collection[str]) -> Mapping[tuple[str, str], int]:
         wanted = set(order_ids)
-        found: dict[tuple[str, str], int] = {}
-        for entries in (self.store._entries, self.entries):
-            for entry in entries:
-                if entry.order_id in wanted:
-                    count_record(found, entry)
+        found = {
+            key: units
+            for order_id in wanted
+            for key, units in self.store._recorded.get(order_id, {}).items()
+        }
+        for entry in self.entries:  # this transaction's own
+            if entry.order_id in wanted:
+                count_record(found, entry)
         return found
 
     def approval_of(self, park_entry_id: str) -> LedgerEntry | None:

@@ -21,7 +21,7 @@ from orderkit.adapters._episodes import dump_episode as _dump
 from orderkit.adapters._episodes import load_episode as _load
 from orderkit.adapters._episodes import written_back
 from orderkit.adapters.postgres._db import Database
-from orderkit.watch.ports import Episode, checked_history, checked_keys
+from orderkit.watch.ports import Episode, checked_history, checked_keys, checked_purge
 
 __all__ = ["PostgresWatchState"]
 
@@ -128,3 +128,20 @@ class PostgresWatchState:
         rows = db.run("watch history", lambda conn: conn.execute(sql, params).fetchall(),
                       single=True)
         return [_load(body) for (body,) in rows]
+
+    def purge_history(self, before: datetime, *, limit: int | None = None) -> int:
+        """Delete up to ``limit`` (all when ``None``) episodes resolved before
+        ``before``, earliest resolved first, in one statement through the index on
+        ``resolved_at``, in a transaction of its own (or the open block's); open
+        episodes stay (see :class:`~orderkit.watch.WatchRetention`)."""
+        cutoff, count = checked_purge(before, limit)
+        sql = self._db.sql(
+            "DELETE FROM {s}.watch_history WHERE id IN (SELECT id FROM {s}.watch_history"
+            " WHERE resolved_at < %s ORDER BY resolved_at, id LIMIT %s)"
+        )
+        deleted: int = self._db.run(
+            "purge watch history",
+            lambda conn: conn.execute(sql, (cutoff, count)).rowcount,
+            single=True,
+        )
+        return deleted

@@ -13,7 +13,7 @@ from orderkit.adapters._episodes import dump_episode as _dump
 from orderkit.adapters._episodes import load_episode as _load
 from orderkit.adapters._episodes import written_back
 from orderkit.adapters.sqlite._db import Database
-from orderkit.watch.ports import Episode, checked_history, checked_keys
+from orderkit.watch.ports import Episode, checked_history, checked_keys, checked_purge
 
 __all__ = ["SQLiteWatchState"]
 
@@ -100,3 +100,17 @@ class SQLiteWatchState:
         with self._db.read("watch history") as conn:
             rows = conn.execute(sql, (*params, limit)).fetchall()
         return [_load(body) for (body,) in rows]
+
+    def purge_history(self, before: datetime, *, limit: int | None = None) -> int:
+        """Delete up to ``limit`` (all when ``None``) episodes resolved before
+        ``before``, earliest resolved first, in one statement through the index on
+        ``resolved_at``, in a ``BEGIN IMMEDIATE`` transaction of its own; open episodes
+        stay (see :class:`~orderkit.watch.WatchRetention`)."""
+        cutoff, count = checked_purge(before, limit)
+        with self._db.write("purge watch history", savepoint=False) as conn:
+            cursor = conn.execute(
+                "DELETE FROM watch_history WHERE id IN (SELECT id FROM watch_history"
+                " WHERE resolved_at < ? ORDER BY resolved_at, id LIMIT ?)",
+                (_utc(cutoff), -1 if count is None else count),
+            )
+            return cursor.rowcount

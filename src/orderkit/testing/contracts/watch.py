@@ -1,4 +1,5 @@
-"""The contract every ``WatchState`` keeps, with its ``WatchHistory``.
+"""The contract every ``WatchState`` keeps, with its ``WatchHistory`` and its
+``WatchRetention``.
 
 Subclass :class:`WatchStateContract` as ``Test...`` and implement
 :meth:`~WatchStateContract.create_state`. Where two state objects can share one backing
@@ -22,7 +23,7 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from orderkit.model.errors import ValidationError
-from orderkit.watch.ports import Episode, WatchHistory, WatchState, takes_keys
+from orderkit.watch.ports import Episode, WatchHistory, WatchRetention, WatchState, takes_keys
 
 __all__ = ["WatchStateContract"]
 
@@ -57,7 +58,8 @@ class WatchStateContract:
     """Subclass as ``Test...`` and implement :meth:`create_state`."""
 
     def create_state(self) -> WatchState:
-        """Return a new, empty state that also keeps a :class:`WatchHistory`."""
+        """Return a new, empty state that also keeps a :class:`WatchHistory` and a
+        :class:`WatchRetention`."""
         raise NotImplementedError
 
     def create_peer(self, state: WatchState) -> WatchState:
@@ -68,6 +70,24 @@ class WatchStateContract:
     def _history(self, state: WatchState) -> WatchHistory:
         assert isinstance(state, WatchHistory), "the state keeps no history"
         return state
+
+    def _retention(self, state: WatchState) -> WatchRetention:
+        assert isinstance(state, WatchRetention), "the state cannot purge its history"
+        return state
+
+    def _closed(self, state: WatchState, resolved: dict[str, int]) -> None:
+        """Open an episode for each key, then resolve it ``resolved[key]`` minutes
+        after ``_T0``: the history holds them."""
+        with state.cycle() as episodes:
+            for key in resolved:
+                episodes[key] = _episode(key)
+        with state.cycle() as episodes:
+            for key, minutes in resolved.items():
+                episodes[key] = _resolved(key, minutes)
+
+    def _kept(self, state: WatchState) -> list[str]:
+        """The keys of the history, read on a peer, newest resolution first."""
+        return [e.key for e in self._history(self.create_peer(state)).history(limit=1000)]
 
     def test_episodes_written_in_a_cycle_read_back_in_the_next(self) -> None:
         state = self.create_state()
@@ -125,13 +145,7 @@ class WatchStateContract:
 
     def test_the_history_is_newest_first_from_since_up_to_limit(self) -> None:
         state = self.create_state()
-        keys = {"a:1": 5, "b:2": 7, "c:3": 7, "d:4": 9, "e:5": 3}
-        with state.cycle() as episodes:
-            for key in keys:
-                episodes[key] = _episode(key)
-        with state.cycle() as episodes:
-            for key, minutes in keys.items():
-                episodes[key] = _resolved(key, minutes)
+        self._closed(state, {"a:1": 5, "b:2": 7, "c:3": 7, "d:4": 9, "e:5": 3})
         history = self._history(self.create_peer(state))
         assert [e.key for e in history.history()] == ["d:4", "c:3", "b:2", "a:1", "e:5"]
         assert [e.key for e in history.history(limit=2)] == ["d:4", "c:3"]
@@ -251,3 +265,71 @@ class WatchStateContract:
             thread.join(timeout=60)
         assert errors == []
         assert {k: e.sent for k, e in _open(state).items()} == {"count:x": 20, "count:y": 20}
+
+    # --- retention -----------------------------------------------------------------------
+
+    def test_the_state_keeps_a_retention(self) -> None:
+        assert isinstance(self.create_state(), WatchRetention)
+
+    def test_only_episodes_resolved_before_the_cutoff_go_and_open_ones_stay(self) -> None:
+        state = self.create_state()
+        self._closed(state, {"a:1": 5, "b:2": 10, "c:3": 20})
+        old_open = _episode("stale:OLD", first_seen=_T0 - timedelta(days=400))
+        with state.cycle() as episodes:  # open long before every cut-off: kept
+            episodes[old_open.key] = old_open
+            episodes["stale:P"] = _episode("stale:P", state="pending", fired_at=None,
+                                           last_sent=None, sent=0)
+        retention = self._retention(self.create_peer(state))
+        cutoff = (_T0 + 10 * _M).astimezone(ZoneInfo("Asia/Shanghai"))  # any zone
+        assert retention.purge_history(cutoff) == 1
+        assert retention.purge_history(cutoff) == 0
+        assert self._kept(state) == ["c:3", "b:2"]  # resolved at the cut-off: kept
+        assert retention.purge_history(cutoff + timedelta(microseconds=1)) == 1
+        assert retention.purge_history(_T0 + timedelta(days=3650)) == 1
+        assert self._kept(state) == []
+        assert _open(self.create_peer(state)) == {
+            old_open.key: old_open, "stale:P": _episode(
+                "stale:P", state="pending", fired_at=None, last_sent=None, sent=0)}
+        with state.cycle() as episodes:  # the open ones still resolve into the history
+            episodes[old_open.key] = attrs.evolve(old_open, state="resolved",
+                                                  resolved_at=_T0 + 30 * _M)
+        assert self._kept(state) == [old_open.key]
+
+    def test_a_limit_purges_the_earliest_resolved_first(self) -> None:
+        state = self.create_state()
+        self._closed(state, {"e:5": 1, "d:4": 2, "c:3": 3, "b:2": 4, "a:1": 5})
+        retention = self._retention(state)
+        later = _T0 + timedelta(days=1)
+        assert retention.purge_history(later, limit=2) == 2
+        assert self._kept(state) == ["a:1", "b:2", "c:3"]
+        assert retention.purge_history(later, limit=2) == 2
+        assert retention.purge_history(later, limit=2) == 1
+        assert retention.purge_history(later, limit=2) == 0
+        assert self._kept(state) == []
+
+    def test_a_key_resolved_twice_keeps_its_later_episode(self) -> None:
+        state = self.create_state()
+        self._closed(state, {"stale:A": 10})
+        with state.cycle() as episodes:
+            episodes["stale:A"] = _episode("stale:A", first_seen=_T0 + 20 * _M)
+        with state.cycle() as episodes:
+            episodes["stale:A"] = attrs.evolve(_resolved("stale:A", 30),
+                                               first_seen=_T0 + 20 * _M)
+        assert self._retention(state).purge_history(_T0 + 20 * _M) == 1
+        (kept,) = self._history(self.create_peer(state)).history()
+        assert kept.resolved_at == _T0 + 30 * _M
+
+    def test_bad_purge_arguments_are_refused_and_nothing_is_deleted(self) -> None:
+        state = self.create_state()
+        self._closed(state, {"a:1": 5})
+        retention = self._retention(state)
+        later = _T0 + timedelta(days=1)
+        bad: Any
+        for bad in (datetime(2026, 3, 2, 1, 0), "2026-03-02T01:00:00+00:00", None, 7):
+            refused = _refused(lambda: retention.purge_history(bad))  # noqa: B023
+            assert refused.path == "before"
+        for bad in (0, -1, True, "10", 1.5, 2**63):
+            refused = _refused(lambda: retention.purge_history(later, limit=bad))  # noqa: B023
+            assert (refused.path, refused.value) == ("limit", bad)
+        assert self._kept(state) == ["a:1"]
+        assert retention.purge_history(later, limit=None) == 1
