@@ -415,7 +415,8 @@ def cancel(step: Step) -> Effect:
     left = _value_left(order, lines)
     return Effect(
         {"lines": lines},
-        (OrderCancelled(order.order_id, event.event_id, step.now, wanted, skus, left.amount),),
+        (OrderCancelled(order.order_id, event.event_id, step.now, wanted, skus, left.amount,
+                        left.goods, left.discounts, left.shipping, left.tax, left.rounding),),
         (("cancelled", "", units_text(wanted)),),
     )
 
@@ -436,6 +437,7 @@ def cancel_lines(step: Step) -> Effect:
         left.shipping,
         left.tax,
         left.amount,
+        left.rounding,
     )
     return Effect({"lines": lines}, (cancelled,), (("cancelled", "", units_text(wanted)),))
 
