@@ -167,6 +167,12 @@ def _decided(event: DomainEvent) -> datetime:
     return event.at
 
 
+def _none_of_amount(event: LinesCancelled | OrderCancelled) -> Money:
+    """Zero in the currency of ``event``'s ``amount``: the ``rounding`` of a cancel's
+    payload written before it was added."""
+    return Money.zero(event.amount.currency)
+
+
 @attrs.frozen
 class DomainEvent:
     """Base of every fact the engine emits: which order, caused by which event, when.
@@ -289,10 +295,15 @@ class LinesCancelled(DomainEvent):
     """Exactly these units were cancelled: release only these from inventory.
 
     The money that left the order with them: their ``goods`` value, their share of the
-    order's ``discounts``, ``shipping`` and ``tax`` (see
-    :class:`~orderkit.model.orders.SoldValue`), and ``amount``, the net of those
-    (``goods - discounts + shipping + tax``, plus the order's own charges when the last
-    unit goes). When the order was paid, a :class:`RefundDue` says what to pay back.
+    order's ``discounts``, ``shipping``, ``tax`` and ``rounding`` (a till's rounding
+    down is spread over the lines; the last units to go also take the order's own
+    shipping and rounding up; see :class:`~orderkit.model.orders.SoldValue`), and
+    ``amount``, the net of those, which they add up to exactly:
+    ``goods - discounts + shipping + tax + rounding``. ``rounding`` (added in 0.3,
+    after ``amount`` so a positional construction keeps its meaning) is zero in a
+    payload written before it was added (the other parts add up to ``amount`` then
+    only when the order has no rounding). When the order was paid, a
+    :class:`RefundDue` says what to pay back.
     """
 
     lines: Mapping[str, int]
@@ -302,16 +313,26 @@ class LinesCancelled(DomainEvent):
     shipping: Money
     tax: Money
     amount: Money
+    rounding: Money = attrs.field(default=attrs.Factory(_none_of_amount, takes_self=True))
 
 
 @attrs.frozen
 class OrderCancelled(DomainEvent):
     """The whole order was cancelled; ``lines``/``skus`` are the units still open then,
-    ``amount`` the value that left with them (as in :class:`LinesCancelled`)."""
+    ``amount`` the value that left with them, and (added in 0.3) its parts, as
+    :class:`LinesCancelled` says them: ``goods``, ``discounts``, ``shipping``, ``tax``
+    and ``rounding``, adding up to ``amount`` exactly. In a payload written before they
+    were added, ``goods``, ``discounts``, ``shipping`` and ``tax`` are ``None`` and
+    ``rounding`` is zero."""
 
     lines: Mapping[str, int]
     skus: Mapping[str, int]
     amount: Money
+    goods: Money | None = None
+    discounts: Money | None = None
+    shipping: Money | None = None
+    tax: Money | None = None
+    rounding: Money = attrs.field(default=attrs.Factory(_none_of_amount, takes_self=True))
 
 
 @attrs.frozen

@@ -49,6 +49,7 @@ from orderkit.lifecycle.refunds import (
     refund_fields,
     refund_label,
     refund_value,
+    repriced_left,
     unrefunded,
 )
 from orderkit.lifecycle.table import (
@@ -415,7 +416,8 @@ def cancel(step: Step) -> Effect:
     left = _value_left(order, lines)
     return Effect(
         {"lines": lines},
-        (OrderCancelled(order.order_id, event.event_id, step.now, wanted, skus, left.amount),),
+        (OrderCancelled(order.order_id, event.event_id, step.now, wanted, skus, left.amount,
+                        left.goods, left.discounts, left.shipping, left.tax, left.rounding),),
         (("cancelled", "", units_text(wanted)),),
     )
 
@@ -436,6 +438,7 @@ def cancel_lines(step: Step) -> Effect:
         left.shipping,
         left.tax,
         left.amount,
+        left.rounding,
     )
     return Effect({"lines": lines}, (cancelled,), (("cancelled", "", units_text(wanted)),))
 
@@ -755,6 +758,11 @@ def change_price(step: Step) -> Effect:
     difference is collected as a payment of its own (a supplementary order or payment
     link, 补差价).
 
+    Units that already left the sale (cancelled, refunded, returned) keep the value
+    they left at (:func:`~orderkit.lifecycle.refunds.repriced_left`): the new price
+    re-values only the units still sold, so what they were paid beyond it is owed back
+    as ``overpaid``.
+
     A price that would leave a line worth less than its discounts, or push units still
     sold below nothing (:func:`_pushed_below_zero`: a cut below what a concession
     already gave back on them, or a cut moving an order discount onto such units) is
@@ -800,7 +808,7 @@ def change_price(step: Step) -> Effect:
         )
     approved_by = step.approved_by
     return Effect(
-        {"lines": lines},
+        {"lines": lines, "repriced_left": repriced_left(order, repriced)},
         (
             PriceChanged(
                 order.order_id, event.event_id, step.now, line_id, previous, price, approved_by

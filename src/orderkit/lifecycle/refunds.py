@@ -45,6 +45,7 @@ __all__ = [
     "refund_label",
     "refund_value",
     "refunds_value",
+    "repriced_left",
     "unrefunded",
     "without_refund",
 ]
@@ -127,30 +128,56 @@ def given_back(order: Order) -> RefundValue:
     It is what left the buyer's bill: the value of every unit no longer sold (cancelled,
     refunded, returned) and of the order's own charges once they stopped standing, as
     the order counts what is still sold (:meth:`~orderkit.model.orders.Order.units_value`
-    of every unit, less :attr:`~orderkit.model.orders.Order.sold_value`), and what
+    of every unit, less :attr:`~orderkit.model.orders.Order.sold_value`), each unit at
+    the value it left at (a price changed since re-values only the units still sold:
+    :attr:`~orderkit.model.orders.Order.repriced_left` keeps the difference), and what
     refunds gave on what is still sold (their concessions, shipping and rounding given
     back, the adjustments labelled :func:`refund_label`), and beyond that ``overpaid``:
-    what was paid beyond the order's price. An order not paid in full for what left
-    (a deposit, cash on delivery never collected) gave back only the part it was paid:
-    each part in proportion (:meth:`~orderkit.model.orders.RefundValue.part`)."""
+    what was paid beyond the order's price (a price lowered after payment among it). An
+    order not paid in full for what left (a deposit, cash on delivery never collected)
+    gave back only the part it was paid: each part in proportion
+    (:meth:`~orderkit.model.orders.RefundValue.part`)."""
     value: RefundValue = derived(order, "given_back", lambda: _given_back(order))
     return value
 
 
 def _given_back(order: Order) -> RefundValue:
-    labels = {refund_label(p.payment_id) for p in order.payments if p.kind is PaymentKind.REFUND}
-    priced = order  # the order as sold: without what its refunds gave on it
-    if any(a.label in labels for a in order.adjustments):
-        priced = attrs.evolve(order, adjustments=tuple(
-            a for a in order.adjustments if a.label not in labels))
-    every = {line.line_id: line.quantity for line in order.lines}
-    left = RefundValue.left(priced.units_value(every, charged=True).minus(order.sold_value))
+    left = _left(order)
     totals = order.totals
     given = totals.refunded + totals.refund_due
     beyond = given - left.amount
     if beyond.amount >= 0:
         return attrs.evolve(left, overpaid=beyond)
     return left.part(given)
+
+
+def _left(order: Order) -> RefundValue:
+    """What left ``order``'s bill, each unit at the value it left at: at the order's
+    prices now, and what a price changed since took from it (``repriced_left``)."""
+    left = _left_at_prices(order)
+    return left if order.repriced_left is None else left.plus(order.repriced_left)
+
+
+def _left_at_prices(order: Order) -> RefundValue:
+    """What left ``order``'s bill (every unit's value less what is still sold, and what
+    refunds gave on what is still sold), valued at the order's prices now."""
+    labels = {refund_label(p.payment_id) for p in order.payments if p.kind is PaymentKind.REFUND}
+    priced = order  # the order as sold: without what its refunds gave on it
+    if any(a.label in labels for a in order.adjustments):
+        priced = attrs.evolve(order, adjustments=tuple(
+            a for a in order.adjustments if a.label not in labels))
+    every = {line.line_id: line.quantity for line in order.lines}
+    return RefundValue.left(priced.units_value(every, charged=True).minus(order.sold_value))
+
+
+def repriced_left(before: Order, after: Order) -> RefundValue | None:
+    """The :attr:`~orderkit.model.orders.Order.repriced_left` of ``after``, ``before``
+    with its prices changed (a ``change_price``): what the units that left had left
+    the bill worth in ``before`` (at the value they left at) beyond what ``after``'s
+    prices value them at, so that the change re-values only the units still sold.
+    ``None`` when that is nothing."""
+    kept = _left(before).minus(_left_at_prices(after))
+    return None if kept == RefundValue.zero(kept.goods.currency) else kept
 
 
 def refunds_value(order: Order) -> RefundValue:

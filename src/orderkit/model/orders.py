@@ -895,6 +895,22 @@ def _check_covered_units(
             )
 
 
+def _check_repriced_left(order: Order, attribute: Any, value: RefundValue | None) -> None:
+    """``repriced_left`` is ``None`` or a :class:`RefundValue` of the order's currency
+    with nothing ``overpaid`` (units' value, never money beyond the price)."""
+    if value is None:
+        return
+    if not isinstance(value, RefundValue):
+        raise ValidationError(attribute.name, value, "expected a RefundValue or None")
+    currency = order.currency
+    if value.goods.currency != currency:
+        raise CurrencyMismatch(f"{attribute.name}.goods.currency", currency,
+                               value.goods.currency)
+    if value.overpaid.amount:
+        raise ValidationError(f"{attribute.name}.overpaid", value.overpaid,
+                              "units' value: nothing is overpaid")
+
+
 def _check_holds(_order: Order, _attribute: Any, holds: tuple[Hold, ...]) -> None:
     kinds: set[str] = set()
     for index, hold in enumerate(holds):
@@ -1137,6 +1153,18 @@ class Order:
     )
     """When the buyer pays: before shipment (the default) or on delivery (see
     :class:`PaymentTerms`)."""
+    repriced_left: RefundValue | None = attrs.field(
+        default=None, validator=_check_repriced_left
+    )
+    """What the units that left the sale (cancelled, refunded, returned) were worth when
+    they left, beyond what the order's prices now value them at, part by part (added in
+    0.3; its ``overpaid`` is zero). A price changed after units of its line left (a
+    ``change_price``; spreading the order's discounts again moves other lines' shares
+    too) would re-value them; the lifecycle keeps the difference here, so that what
+    left the buyer's bill (:func:`~orderkit.lifecycle.refunds.given_back`) counts them
+    at the value they left at, as their cancel and their refunds said it, and the
+    price change re-values only the units still sold. ``None``: no price changed what
+    units that left were worth."""
 
     @property
     def currency(self) -> str:

@@ -39,8 +39,10 @@ from orderkit.lifecycle import (
     DomainEvent,
     Event,
     Lifecycle,
+    LinesCancelled,
     LinesShipped,
     LinesUnshipped,
+    OrderCancelled,
     RefundDue,
     RefundSplit,
 )
@@ -207,20 +209,25 @@ def check_step(
         assert sum(line.quantities.values()) == line.quantity
     for event in emitted:
         split = isinstance(event, RefundSplit)
-        parcel = isinstance(event, LinesShipped | LinesUnshipped)
+        parcel = isinstance(event, LinesShipped | LinesUnshipped | LinesCancelled
+                            | OrderCancelled)
         for attribute in event.__attrs_attrs__:
             value = getattr(event, attribute.name)
             if isinstance(value, Money):
                 assert isinstance(value.amount, Decimal)
                 # A refund's parts may be below zero (money given on goods kept is a
                 # discount granted, a till's rounding down goes with its units), and so
-                # may a parcel's rounding; they add up to the amount, which never is.
+                # may the rounding of a parcel or a cancel; they add up to the amount,
+                # which never is.
                 assert value.amount >= 0 or (split and attribute.name in _PARTS) or (
                     parcel and attribute.name == "rounding"), (event, attribute.name)
         if split:
             assert event.amount == (event.goods - event.discounts + event.shipping
                                     + event.tax + event.rounding + event.overpaid)
-        if isinstance(event, LinesShipped | LinesUnshipped):
+        if parcel:
+            assert event.goods is not None and event.discounts is not None
+            assert event.shipping is not None and event.tax is not None
+            assert event.rounding is not None
             assert event.amount == (event.goods - event.discounts + event.shipping
                                     + event.tax + event.rounding)
     if name != "change_price":  # only a higher price makes the buyer owe more

@@ -38,10 +38,12 @@ from orderkit.lifecycle import (
     DomainEvent,
     Event,
     Lifecycle,
+    LinesCancelled,
     OrderService,
     RefundDue,
     Refunded,
     RefundLinesAssigned,
+    RefundSplit,
     read_event,
 )
 from orderkit.lifecycle.refunds import given_back, owed_value, refunds_value
@@ -467,10 +469,10 @@ def test_over_an_orders_life_the_refunds_split_is_what_left_the_bill(
         story = [("ship", None, 0), ("deliver", None, 0), *story]
     story = [(name, lines, percent) for step, lines, percent in story
              for name in _STORIES.get(step, (step,))]
-    repriced = False
+    repriced = raised = False
     for n, step in enumerate(story, start=1):
         for event in _events(order, n, step):
-            was = order.sold_by_line()
+            was, was_order = order.sold_by_line(), order
             try:
                 moved = lifecycle.apply(order, event)
             except OrderkitError as error:
@@ -484,6 +486,17 @@ def test_over_an_orders_life_the_refunds_split_is_what_left_the_bill(
             events.extend(moved.events)
             if event.name == "change_price" and moved.changed:
                 repriced = True
+                line_id = event.data["line_id"]
+                raised = raised or (order.line(line_id).unit_price
+                                    > was_order.line(line_id).unit_price)
+                # Only the units still sold are re-valued: what they were paid beyond
+                # their new price is overpaid; the units that left keep their value.
+                # (A raise may take what was owed back for units that left: a cut
+                # after it owes some of their value back again, part by part.)
+                for fact in moved.events:
+                    if isinstance(fact, RefundDue) and not raised:
+                        assert all(not getattr(fact, part) for part in PARTS[:-1]), fact
+                        assert fact.overpaid == fact.amount, fact
                 # A price is not cut below what was given back on its units: none still
                 # sold goes below nothing (a line placed so, its discounts covering the
                 # order's shipping too, may stay so), and what is owed can be refunded.
@@ -510,15 +523,19 @@ def test_over_an_orders_life_the_refunds_split_is_what_left_the_bill(
     assert left.amount == order.totals.refunded
     for part in PARTS:
         assert _sum(booked, part) + getattr(owed, part) == getattr(left, part), part
-    if not repriced:  # a price changed before shipment re-spreads discounts
+    # No refund gives back goods, shipping or overpaid below nothing (a price cut does
+    # not re-value the units that left before it).
+    for fact in booked:
+        assert all(getattr(fact, part).amount >= 0
+                   for part in ("goods", "shipping", "overpaid")), fact
+    # What the refunds gave back is what left the bill, part by part, but for units
+    # worth nothing (priced, and discounted by all of it): no money carries their parts.
+    assert not any(getattr(owed, part) for part in PARTS) or _worthless(order)
+    if not repriced:  # a price changed: units left at the price of their time
         # Every unit that left the sale left with its goods value.
         gone = sum((line.unit_price * (line.quantity - order.sold_units[line.line_id])
                     for line in order.lines), cny(0))
         assert left.goods == gone
-        # What the refunds gave back is what left the bill, part by part, but for
-        # units worth nothing (priced, and discounted by all of it): no money carries
-        # their parts.
-        assert not any(getattr(owed, part) for part in PARTS) or _worthless(order)
 
 
 def _worthless(order: Order) -> bool:
@@ -546,3 +563,163 @@ def test_an_order_placed_with_refunds_of_unknown_split_still_adds_up() -> None:
         order.lines[0], attrs.evolve(cup, quantities={"refunded": 1})))
     assert parts(refunds_value(order)) == ("45.50", "4.07", "0.00", "0.00", "0.00", "0.00")
     assert not owed_value(order).amount
+
+
+# --- a price cut after units left: they keep the value they left at ---------------------
+#
+# A change_price lowering a line some of whose units were already cancelled or refunded
+# re-valued those units at the new price too, so the cut's RefundDue (and the refunds
+# after it) said negative goods beside a larger overpaid. The order now keeps what the
+# units that left were worth when they left (Order.repriced_left): the cut re-values
+# only the units still sold, its RefundDue all overpaid, no part negative.
+
+ZERO_PARTS = ("0.00", "0.00", "0.00", "0.00", "0.00")
+
+
+class Story:
+    """An order's life, keeping every fact the engine emitted."""
+
+    def __init__(self, order: Order) -> None:
+        self.order = order
+        self.facts: list[Any] = []
+
+    def apply(self, name: str, event_id: str, **data: Any) -> list[Any]:
+        moved = Lifecycle(clock=ManualClock(T0)).apply(
+            self.order, Event(name, event_id=event_id, at=T0, data=data))
+        self.order = moved.order
+        self.facts.extend(moved.events)
+        return list(moved.events)
+
+    def owed(self, events: list[Any]) -> Any:
+        (fact,) = [e for e in events if isinstance(e, RefundDue)]
+        return fact
+
+    def refunded(self, events: list[Any]) -> Any:
+        (fact,) = [e for e in events if isinstance(e, Refunded)]
+        return fact
+
+    def check_books(self) -> None:
+        """Every fact's parts add up to its amount, none negative; the refunds add up,
+        part by part, to what the order's refunds gave back, and (nothing owed back)
+        to what left the buyer's bill."""
+        splits = [f for f in self.facts if isinstance(f, RefundSplit)]
+        for fact in splits:
+            assert fact.amount == (fact.goods - fact.discounts + fact.shipping + fact.tax
+                                   + fact.rounding + fact.overpaid), fact
+            assert all(getattr(fact, part).amount >= 0 for part in PARTS), fact
+        booked = [f for f in splits if isinstance(f, Refunded)]
+        kept, left = refunds_value(self.order), given_back(self.order)
+        assert not self.order.refund_due and not owed_value(self.order).amount
+        for part in PARTS:
+            paid = sum((getattr(f, part) for f in booked), cny(0))
+            assert paid == getattr(kept, part) == getattr(left, part), part
+
+
+def tea(*lines: OrderLine, coupon: str | None = None) -> Story:
+    """Tea x3 at 30.00 (and ``lines``), a ``coupon`` spread over the lines, paid."""
+    adjustments = [] if coupon is None else [Adjustment(AdjustmentKind.COUPON, cny(coupon))]
+    story = Story(Order("O", "shop", "1", [OrderLine("1", "TEA", 3, cny("30.00")), *lines],
+                        T0, adjustments=adjustments))
+    story.apply("pay", "p", amount=story.order.totals.payable)
+    return story
+
+
+def test_a_cut_after_a_refund_naming_a_unit_owes_the_units_still_sold_only() -> None:
+    story = tea()
+    refunded = story.refunded(story.apply("refund", "r1", amount=cny("30.00"), lines={"1": 1}))
+    assert parts(refunded) == ("30.00", *ZERO_PARTS)
+    owed = story.owed(story.apply("change_price", "cp", line_id="1", unit_price=cny("25.00")))
+    # 2 units still sold, 5.00 cheaper each: money paid beyond the order's price, as for
+    # a cut on an order with nothing given back; the refunded unit left at 30.00
+    assert owed.amount == cny("10.00")
+    assert parts(owed) == (*ZERO_PARTS, "10.00")
+    assert given_back(story.order).goods == cny("30.00")
+    story.apply("refund", "r2", amount=story.order.refund_due)
+    story.check_books()
+    assert parts(given_back(story.order)) == ("30.00", "0.00", "0.00", "0.00", "0.00", "10.00")
+
+
+def test_a_cut_after_a_cancel_keeps_the_cancelled_units_value() -> None:
+    story = tea()
+    events = story.apply("cancel_lines", "c", lines={"1": 1})
+    (cancelled,) = [e for e in events if isinstance(e, LinesCancelled)]
+    assert parts(story.owed(events)) == ("30.00", *ZERO_PARTS)
+    owed = story.owed(story.apply("change_price", "cp", line_id="1", unit_price=cny("25.00")))
+    assert parts(owed) == (*ZERO_PARTS, "10.00")
+    refunded = story.refunded(story.apply("refund", "r", amount=story.order.refund_due))
+    assert parts(refunded) == ("30.00", "0.00", "0.00", "0.00", "0.00", "10.00")
+    story.check_books()
+    # the cancel's value, as LinesCancelled said it, is what left the bill for it
+    assert given_back(story.order).goods == cancelled.goods
+
+
+def test_a_cut_spreading_an_order_discount_again_keeps_what_the_units_left_with() -> None:
+    story = tea(OrderLine("2", "CUP", 1, cny("20.00")), coupon="11.00")
+    events = story.apply("cancel_lines", "c", lines={"1": 1})
+    (cancelled,) = [e for e in events if isinstance(e, LinesCancelled)]
+    assert (cancelled.goods, cancelled.discounts) == (cny("30.00"), cny("3.00"))
+    # the cut moves part of the coupon off the teas and onto the cup: the tea that
+    # left keeps its 3.00 of it, the units still sold carry the rest
+    owed = story.owed(story.apply("change_price", "cp", line_id="1", unit_price=cny("25.00")))
+    assert owed.amount == story.order.refund_due - cny("27.00")
+    assert all(getattr(owed, part) == cny(0) for part in PARTS[:-1])
+    assert owed.overpaid == owed.amount
+    story.apply("refund", "r", amount=story.order.refund_due)
+    story.check_books()
+    left = given_back(story.order)
+    assert (left.goods, left.discounts) == (cancelled.goods, cancelled.discounts)
+
+
+def test_two_cuts_and_a_cancel_between_them_each_value_their_units_once() -> None:
+    story = tea()
+    story.apply("cancel_lines", "c1", lines={"1": 1})
+    first = story.owed(story.apply("change_price", "cp1", line_id="1", unit_price=cny("25.00")))
+    assert parts(first) == (*ZERO_PARTS, "10.00")
+    events = story.apply("cancel_lines", "c2", lines={"1": 1})  # leaves at the new price
+    assert parts(story.owed(events)) == ("25.00", *ZERO_PARTS)
+    second = story.owed(story.apply("change_price", "cp2", line_id="1", unit_price=cny("20.00")))
+    assert parts(second) == (*ZERO_PARTS, "5.00")
+    story.apply("refund", "r", amount=story.order.refund_due)
+    story.check_books()
+    assert parts(given_back(story.order)) == ("55.00", "0.00", "0.00", "0.00", "0.00", "15.00")
+
+
+def test_a_cut_with_nothing_given_back_keeps_nothing() -> None:
+    story = tea()
+    story.apply("change_price", "cp", line_id="1", unit_price=cny("25.00"))
+    assert story.order.repriced_left is None
+
+
+def test_the_value_kept_must_be_of_the_orders_currency_and_owe_nothing() -> None:
+    order = tea().order
+    usd = Money("0.00", "USD")
+    foreign = RefundValue(Money("5.00", "USD"), usd, usd, usd, usd, usd)
+    with pytest.raises(ValidationError) as wrong:
+        attrs.evolve(order, repriced_left=foreign)
+    assert wrong.value.path == "repriced_left.goods.currency"
+    overpaid = RefundValue(cny(0), cny(0), cny(0), cny(0), cny(0), cny("1.00"))
+    with pytest.raises(ValidationError) as beyond:
+        attrs.evolve(order, repriced_left=overpaid)
+    assert beyond.value.path == "repriced_left.overpaid"
+    with pytest.raises(ValidationError) as kind:
+        attrs.evolve(order, repriced_left="5.00")
+    assert kind.value.path == "repriced_left"
+
+
+def test_an_order_reads_back_with_the_value_its_units_left_at(
+    stores: tuple[Any, Any],
+) -> None:
+    repository, _inventory = stores
+    story = tea()
+    service = OrderService(repository, clock=ManualClock(T0))
+    service.place(story.order)
+    service.handle("O", Event("cancel_lines", event_id="c", at=T0, data={"lines": {"1": 1}}))
+    cut = service.handle("O", Event("change_price", event_id="cp", at=T0,
+                                    data={"line_id": "1", "unit_price": cny("25.00")}))
+    stored = repository.get("O")
+    assert stored.repriced_left is not None and stored == cut.order
+    assert given_back(stored).goods == cny("30.00")
+    assert from_dict(Order, to_dict(stored)) == stored
+    # an order stored before it was added reads back without it
+    body = {k: v for k, v in to_dict(story.order).items() if k != "repriced_left"}
+    assert from_dict(Order, body).repriced_left is None

@@ -243,9 +243,20 @@ def test_the_values_events_carry_add_up_to_the_totals(
             assert e.discounts is not None and e.shipping is not None and e.tax is not None
             assert e.rounding is not None
             assert e.amount == e.goods - e.discounts + e.shipping + e.tax + e.rounding
+        if isinstance(e, LinesCancelled | OrderCancelled):
+            assert e.goods is not None and e.discounts is not None
+            assert e.shipping is not None and e.tax is not None
+            assert e.amount == e.goods - e.discounts + e.shipping + e.tax + e.rounding
     if not order.open_units:
         assert shipped - unshipped == order.totals.sold
         assert shipped - unshipped + cancelled == order.totals.payable
+        # part by part, the shipments and the cancels carry the whole order
+        for part in SHIPPED_PARTS:
+            carried = sum((getattr(e, part) * (-1 if isinstance(e, LinesUnshipped) else 1)
+                           for e in events if isinstance(e, LinesShipped | LinesUnshipped
+                                                         | LinesCancelled | OrderCancelled)),
+                          zero)
+            assert carried == getattr(order.totals, part), part
         # part by part, the value of the units shipped and still sold
         for part in SHIPPED_PARTS:
             sent = sum((getattr(e, part) * (-1 if isinstance(e, LinesUnshipped) else 1)

@@ -513,10 +513,15 @@ class OrderRepositoryContract:
                             cny("0.00"))
         refund = Payment("R1", cny("4.56"), order.created_at + timedelta(hours=7),
                          kind=PaymentKind.REFUND, lines={"2": 1}, value=value)
-        order = attrs.evolve(order, payments=(*order.payments, refund))
+        # and the order what that unit was worth when it left, its line's price cut by
+        # 1.00 since (Order.repriced_left)
+        kept = RefundValue(cny("1.00"), cny("0.09"), cny("0.00"), cny("0.00"), cny("0.00"),
+                           cny("0.00"))
+        order = attrs.evolve(order, payments=(*order.payments, refund), repriced_left=kept)
         repository.save(order, expected_version=None)
         stored = repository.get(order.order_id)
         assert stored == order and stored.payments[-1].value == value
+        assert stored.repriced_left == kept
 
     def test_unknown_order_is_not_found(self) -> None:
         repository = self.create_repository()
