@@ -254,7 +254,9 @@ def test_a_confirm_for_another_order_or_with_bad_input_writes_nothing(
     with pytest.raises(InvalidLock, match="another order"):
         ledger.confirm(theirs.lock_id, order_id="ORD-A")
     with pytest.raises(InvalidLock):
-        ledger.confirm(theirs.lock_id[:-2] + "00")
+        # An id no lock has: its last two characters changed (never to themselves).
+        tail = "00" if theirs.lock_id[-2:] != "00" else "11"
+        ledger.confirm(theirs.lock_id[:-2] + tail)
     with pytest.raises(ValidationError) as caught:
         ledger.confirm(theirs.lock_id, ref="")
     assert caught.value.path == "ref"
