@@ -253,9 +253,9 @@ def test_a_confirm_for_another_order_or_with_bad_input_writes_nothing(
     before = ledger.entries()
     with pytest.raises(InvalidLock, match="another order"):
         ledger.confirm(theirs.lock_id, order_id="ORD-A")
+    # An id no lock has: its last two characters changed (never to themselves).
+    tail = "00" if theirs.lock_id[-2:] != "00" else "11"
     with pytest.raises(InvalidLock):
-        # An id no lock has: its last two characters changed (never to themselves).
-        tail = "00" if theirs.lock_id[-2:] != "00" else "11"
         ledger.confirm(theirs.lock_id[:-2] + tail)
     with pytest.raises(ValidationError) as caught:
         ledger.confirm(theirs.lock_id, ref="")
