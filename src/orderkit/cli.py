@@ -165,10 +165,10 @@ def _wave_limit(text: str) -> int:
 def _watch(args: argparse.Namespace) -> int:
     import time
 
-    if args.db is None:
+    if args.watch_db is None:
         args.parser.error("the following arguments are required: --db")
     notifier = _watch_notifier(args.webhook)
-    if _order_database(args.db) is None:
+    if _order_database(args.watch_db) is None:
         return EXIT_FILE
     while True:
         try:
@@ -212,7 +212,7 @@ def _watch_notifier(webhook: str | None) -> Notifier:
 
 
 def _watch_cycle(args: argparse.Namespace, notifier: Notifier) -> WatchReport:
-    """One watch cycle over ``args.db``: the orders' rules, and the metric rules on the
+    """One watch cycle over ``args.watch_db``: the orders' rules, and the metric rules on the
     file's outbox lag and dead letters, once the file holds sync tables its sync lag and
     dead letters, and once it keeps stock the releases its ledger's breaker parked (the
     watch creates no sync or inventory table)."""
@@ -225,14 +225,15 @@ def _watch_cycle(args: argparse.Namespace, notifier: Notifier) -> WatchReport:
     from orderkit.watch import DEFAULT_METRIC_RULES, DEFAULT_RULES, Backlog, SyncLagMetric, Watcher
     from orderkit.watch.metrics import Metrics
 
-    repository = SQLiteOrderRepository(args.db)
+    path = args.watch_db
+    repository = SQLiteOrderRepository(path)
     database = repository.database
-    synced = SQLiteSyncStore(args.db) if database.schema_version("sync") > 0 else None
-    stock = SQLiteInventoryStore(args.db) if database.schema_version("inventory") > 0 else None
+    synced = SQLiteSyncStore(path) if database.schema_version("sync") > 0 else None
+    stock = SQLiteInventoryStore(path) if database.schema_version("inventory") > 0 else None
     metrics: list[Metrics] = [] if synced is None else [SyncLagMetric(synced)]
     metrics.append(Backlog(outbox=repository, sync=synced, inventory=stock))
     watcher = Watcher(repository, notifier, rules=[*DEFAULT_RULES, *DEFAULT_METRIC_RULES],
-                      state=SQLiteWatchState(args.db), metrics=metrics)
+                      state=SQLiteWatchState(path), metrics=metrics)
     return watcher.run_once()
 
 
@@ -587,10 +588,16 @@ def _watch_purge(args: argparse.Namespace) -> int:
     ``--older-than`` ago from the watch history, ``--batch`` at a time (each batch a
     transaction of its own); open episodes stay. On the SQLite file ``--db`` or the
     PostgreSQL schema of ``--dsn``; one whose watch never ran has no history, and is
-    not given one."""
+    not given one. The watch's own ``--db`` (before ``purge``) is a usage error naming
+    both, never silently replaced by the purge's."""
     from orderkit.watch import purge_resolved
     from orderkit.watch.ports import WatchState
 
+    if args.watch_db is not None:
+        named = "--db" if args.db is not None else "--dsn"
+        args.parser.error(f"watch --db {args.watch_db} is not read by an ACTION: purge"
+                          f" {named} names the database it purges; give it once, after"
+                          " purge")
     now = _purge_now(args)
     versions = _purge_store(args)
     if versions is None:
@@ -787,8 +794,9 @@ def build_parser() -> argparse.ArgumentParser:
     watch = commands.add_parser(
         "watch", help="run the watch rules (orders, sync lag, outbox lag, dead letters,"
         " parked stock releases) over a SQLite order database and send alerts")
-    watch.add_argument("--db", metavar="PATH",
-                       help="the orders' SQLite file (required without an ACTION)")
+    watch.add_argument("--db", metavar="PATH", dest="watch_db",
+                       help="the orders' SQLite file (required without an ACTION; an"
+                       " ACTION names its own database after it, and refuses this one)")
     when = watch.add_mutually_exclusive_group()
     when.add_argument("--once", action="store_true", help="one cycle, then exit (default)")
     when.add_argument("--every", metavar="SECONDS", type=_watch_interval,

@@ -146,3 +146,28 @@ def test_neither_db_nor_dsn_is_a_usage_error(capsys: pytest.CaptureFixture[str])
         main(["watch", "--once"])
     assert caught.value.code == EXIT_USAGE
     assert "the following arguments are required: --db" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", [["--dsn", "dbname=elsewhere"], ["--db", "other.db"]],
+                         ids=["dsn", "db"])
+def test_the_watch_db_before_purge_is_refused_not_ignored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], where: list[str]
+) -> None:
+    """``watch --db X purge --dsn Y``: the purge names its own database, so the watch's
+    ``--db`` would be silently ignored. It is a usage error naming both, and nothing is
+    deleted from either file."""
+    path = tmp_path / "shop.db"
+    _shop(path)
+    if where[0] == "--db":
+        where = ["--db", str(tmp_path / where[1])]
+        _shop(Path(where[1]))
+    with pytest.raises(SystemExit) as caught:
+        main(["watch", "--db", str(path), "purge", *where, "--older-than", "90d",
+              "--now", T0.isoformat()])
+    assert caught.value.code == EXIT_USAGE
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("orderkit watch purge: "), line
+    assert f"watch --db {path}" in line and f"purge {where[0]}" in line, line
+    assert len(_left(SQLiteWatchState(path))[0]) == 7
+    if where[0] == "--db":
+        assert len(_left(SQLiteWatchState(Path(where[1])))[0]) == 7

@@ -239,7 +239,8 @@ def track(step: Step) -> Effect:
     A scan that moves an order no ``ship`` reached (PAID or PACKED) proves the parcel
     left: every open unit ships with it (:class:`LinesShipped` ``forced``; the shipment
     is :attr:`~orderkit.model.orders.Shipment.forced` until the warehouse's ``ship``
-    tells what it carries) and finance hears :class:`ReceivableDue`. A scan naming no
+    tells what it carries) and finance hears :class:`ReceivableDue`; the scan's time
+    dates the parcel unless it carried units already (:func:`_dated`). A scan naming no
     waybill records a shipment without one; the next scan naming a waybill, or the
     warehouse's ``ship`` of the parcel
     (:func:`~orderkit.lifecycle.parcels.scanned_parcel`), gives it its number.
@@ -281,7 +282,7 @@ def track(step: Step) -> Effect:
         events=shipment.events if scan in shipment.events else (*shipment.events, scan),
         first_scan_at=scan.at if first is None or scan.at < first else first,
         lines=units,
-        shipped_at=shipment.shipped_at or (scan.at if forced else None),
+        shipped_at=_dated(shipment, scan.at) if forced else shipment.shipped_at,
         forced=shipment.forced or forced,
     )
     fields["shipments"] = tuple(shipments)
@@ -327,6 +328,18 @@ def track(step: Step) -> Effect:
         )
     changes.append(("tracking", "", f"{scan.status.value}@{scan.at.isoformat()}"))
     return Effect(fields, tuple(events), tuple(changes))
+
+
+def _dated(parcel: Shipment, at: datetime) -> datetime | None:
+    """``parcel``'s ``shipped_at`` once an event at ``at`` puts units in it: its own;
+    else ``at`` when it carried none yet (the event is when orderkit first heard of it
+    carrying units); else none. A parcel the order was placed with, carrying units and
+    no ``shipped_at``, stays undated: ``OrderService`` dates it by the order's
+    ``created_at``, at placement and whenever its units move, and the units a carrier
+    scan or a ``ship`` adds to it left with it, on that date (a parcel leaves once)."""
+    if parcel.shipped_at is not None or parcel.lines:
+        return parcel.shipped_at
+    return at
 
 
 def _report_scanned(step: Step, index: int, wanted: Mapping[str, int]) -> Effect:
@@ -390,7 +403,7 @@ def _report_scanned(step: Step, index: int, wanted: Mapping[str, int]) -> Effect
         carrier=data["carrier"],
         waybill=data["waybill"],
         lines=_add({line_id: units for line_id, units in carried.items() if units}, moving),
-        shipped_at=parcel.shipped_at or event.at,
+        shipped_at=_dated(parcel, event.at),
         forced=False,
     )
     shipments = list(order.shipments)

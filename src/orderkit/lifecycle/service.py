@@ -1013,10 +1013,10 @@ def _left_at(order: Order, shipment: Shipment, heard_at: datetime) -> datetime:
     """When ``shipment`` of ``order`` left, the one date the stock a parcel owes is
     judged by (:func:`_shipped_when_placed` and :func:`_stock`): its ``shipped_at``,
     else ``heard_at``, when orderkit first heard of it carrying units (the order's
-    ``created_at`` for a parcel the order was placed with; the event's own time for
-    one an event filled, as every lifecycle event that puts units in a parcel dates
-    it); never before the order was created, as the lifecycle never moves goods
-    before then."""
+    ``created_at`` for a parcel the order was placed with, which keeps that date when a
+    carrier scan or a ``ship`` adds units to it; the event's own time for one an event
+    filled, as a lifecycle event that puts units in an empty parcel dates it); never
+    before the order was created, as the lifecycle never moves goods before then."""
     return max(shipment.shipped_at or heard_at, order.created_at)
 
 

@@ -7,8 +7,9 @@ A parcel placed without ``shipped_at`` is dated by the order's ``created_at``. W
 warehouse's ``ship`` of that parcel (a carrier scan's, shipping every open unit) names
 fewer units, the ones it leaves out never left: taking them back must undo what the
 placement booked (``stock.unrecord_shipped`` or ``stock.unship``), so the parcel keeps
-its placement's date, not the ``ship``'s. Memory and SQLite stores, delivered by the
-service's relay.
+its placement's date, not the ``ship``'s; so too when the order was placed paid or
+packed with that parcel and a carrier scan filled it with the open units. Memory and
+SQLite stores, delivered by the service's relay.
 """
 
 from __future__ import annotations
@@ -161,3 +162,66 @@ def test_a_parcel_placed_with_its_date_keeps_it(
     assert books(ledger, "TEA") == {"on_hand": 10, "received": 10, "shipped": 0,
                                     "recorded": 0}
     settled(service, ledger, {"CUP": 2})
+
+
+def partly_shipped(status: OrderStatus) -> Order:
+    """An order imported before the count, paid (or packed), with the parcel ``YT1``
+    carrying its two cups and no ``shipped_at`` (an importer that does not know when it
+    left); the teapot is still open."""
+    price = Money("60.00", "CNY")
+    return Order(
+        order_id="ORD-1", channel="tmall", channel_order_id="T-ORD-1",
+        lines=[OrderLine("C", "CUP", 2, Money("5.00", "CNY"),
+                         quantities={LineStatus.SHIPPED: 2}),
+               OrderLine("P", "TEA", 1, Money("50.00", "CNY"))],
+        created_at=T0, status=status, paid_at=T0,
+        payments=[Payment("p1", price, T0)],
+        shipments=[Shipment("yt1", "YTO", "YT1", {"C": 2})],
+    )
+
+
+@pytest.mark.parametrize("status", [OrderStatus.PAID, OrderStatus.PACKED],
+                         ids=["paid", "packed"])
+def test_a_scan_that_fills_a_placed_parcel_keeps_its_placement_date(
+    going_live: tuple[OrderService, InventoryLedger], status: OrderStatus,
+) -> None:
+    """Placed before the count with an undated parcel of two cups (recorded as gone
+    before it) and the teapot open in the order's lock. A carrier scan after the count
+    moves the order: every open unit is assumed in that parcel, so the teapot is dated
+    with it, by the placement (recorded as gone before the count too), and the parcel
+    stays undated. The warehouse's ``ship`` of the parcel names only the cups: the
+    teapot never left, so its record is taken back into the lock (not an uncommit of
+    units never committed), and the next parcel takes it out once."""
+    service, ledger = going_live
+    placed = service.place(partly_shipped(status))
+    assert placed.lock_id is not None
+    assert books(ledger, "CUP") == {"on_hand": 5, "received": 7, "shipped": 2,
+                                    "recorded": 2}
+    scanned_at = COUNTED + timedelta(minutes=10)
+    service.handle("ORD-1", Event("track", event_id="yt1-scan", at=scanned_at, data={
+        "status": "in_transit", "carrier_time": scanned_at, "waybill": "YT1"}))
+    (parcel,) = service.repository.get("ORD-1").shipments
+    assert (parcel.lines, parcel.shipped_at, parcel.forced) == ({"C": 2, "P": 1}, None, True)
+    assert books(ledger, "TEA") == {"on_hand": 10, "received": 11, "shipped": 1,
+                                    "recorded": 1}
+    settled(service, ledger, {"CUP": 2, "TEA": 1})
+
+    moved = service.handle("ORD-1", ship("wms-yt1", COUNTED + timedelta(minutes=30), "YT1",
+                                         {"C": 2}))
+    (back,) = [e for e in moved.events if isinstance(e, LinesUnshipped)]
+    assert back.skus == {"TEA": 1}
+    stored = service.repository.get("ORD-1")
+    assert stored.open_units == {"P": 1}
+    assert stored.shipments[0].shipped_at is None  # still dated by its placement
+    assert books(ledger, "TEA") == {"on_hand": 10, "received": 10, "shipped": 0,
+                                    "recorded": 0}
+    assert ledger.stock("TEA").locked == 1  # back in the order's lock
+    settled(service, ledger, {"CUP": 2})
+
+    service.handle("ORD-1", ship("wms-yt2", COUNTED + timedelta(hours=2), "YT2", {"P": 1}))
+    assert books(ledger, "TEA") == {"on_hand": 9, "received": 10, "shipped": 1,
+                                    "recorded": 0}
+    assert books(ledger, "CUP") == {"on_hand": 5, "received": 7, "shipped": 2,
+                                    "recorded": 2}
+    assert ledger.stock("TEA").locked == 0
+    settled(service, ledger, {"CUP": 2, "TEA": 1})
