@@ -216,12 +216,14 @@ def _presale_order(order_id: str, *, paid: bool) -> Order:
                  tags=frozenset({"presale", "ship_from:2026-03-10"}))
 
 
-def _picked(repo: Any, zone_name: str, day: datetime) -> None:
-    """An ``OrderService`` on ``repo`` tells the warehouse a presale placed paid and
-    one paid by an event are due from ``day``, the start of their ship-from day in
-    ``zone_name``: as ``ship_due_at`` reads it, and as the repository stored it."""
+def _picked(repo: Any, zone_name: str, day: datetime, **service_zone: Any) -> None:
+    """An ``OrderService`` on ``repo`` (given ``service_zone``: its ``ship_from_tz``)
+    tells the warehouse a presale placed paid and one paid by an event are due from
+    ``day``, the start of their ship-from day in ``zone_name``: as ``ship_due_at`` reads
+    it, and as the repository stored it."""
     picks = Picks()
-    service = OrderService(repo, sink=picks, clock=ManualClock(T0 + timedelta(hours=1)))
+    service = OrderService(repo, sink=picks, clock=ManualClock(T0 + timedelta(hours=1)),
+                           **service_zone)
     service.place(_presale_order("PLACED", paid=True))
     service.place(_presale_order("LATER", paid=False))
     service.handle("LATER", Event("pay", event_id="pay-LATER", at=T0 + timedelta(minutes=30),
@@ -255,7 +257,38 @@ class HostRepository:
 
 
 def test_a_host_repository_without_a_ship_from_zone_keeps_the_accounting_zone() -> None:
-    _picked(HostRepository(MemoryOrderRepository()), DEFAULT_ACCOUNTING_TZ, SHANGHAI_DAY)
+    # The wrapped repository derives its ship_due_at in Los Angeles, but the wrapper does
+    # not say so: the service can only fall back to the default accounting zone.
+    inner = MemoryOrderRepository(ship_from_tz=LA)
+    picks = Picks()
+    service = OrderService(HostRepository(inner), sink=picks,
+                           clock=ManualClock(T0 + timedelta(hours=1)))
+    assert service.ship_from_tz == DEFAULT_ACCOUNTING_TZ
+    service.place(_presale_order("PLACED", paid=True))
+    assert [fact.ship_due_at for fact in picks.ready] == [SHANGHAI_DAY]
+    assert ship_due_at(inner.get("PLACED"), tz=inner.ship_from_tz) == LA_DAY
+
+
+def test_the_services_ship_from_zone_keyword_tells_a_wrapped_repositorys_zone() -> None:
+    _picked(HostRepository(MemoryOrderRepository(ship_from_tz=LA)), LA, LA_DAY,
+            ship_from_tz=LA)
+
+
+def test_the_services_ship_from_zone_keyword_wins_over_the_repositorys() -> None:
+    picks = Picks()
+    service = OrderService(MemoryOrderRepository(ship_from_tz=LA), sink=picks,
+                           clock=ManualClock(T0 + timedelta(hours=1)),
+                           ship_from_tz="Europe/Berlin")
+    assert service.ship_from_tz == "Europe/Berlin"
+    service.place(_presale_order("PLACED", paid=True))
+    assert [fact.ship_due_at for fact in picks.ready] == [BERLIN_DAY]
+
+
+@pytest.mark.parametrize("bad", ["Mars/Olympus", "", 8])
+def test_a_bad_ship_from_zone_keyword_is_refused_naming_it(bad: object) -> None:
+    with pytest.raises(ValidationError) as error:
+        OrderService(MemoryOrderRepository(ship_from_tz=LA), ship_from_tz=bad)
+    assert (error.value.path, error.value.value) == ("ship_from_tz", bad)
 
 
 @pytest.mark.parametrize("bad", ["Mars/Olympus", "", 8])

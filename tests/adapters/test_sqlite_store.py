@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -281,3 +282,20 @@ def test_processes_opening_a_fresh_file_together_all_get_in(tmp_path: Path) -> N
         cwd=tmp_path,
     )
     assert result.stdout.strip().endswith("failed rounds: 0"), result.stdout
+
+
+def test_an_order_without_a_repricing_is_stored_without_the_key(tmp_path: Path) -> None:
+    # An orderkit from before Order.repriced_left refuses a stored order naming it, so
+    # an order that has none (nearly every order) is stored without the key.
+    path = tmp_path / "orders.db"
+    repository = SQLiteOrderRepository(path)
+    order = sample_order()
+    repository.save(order, expected_version=None)
+    conn = sqlite3.connect(path)
+    try:
+        (body,) = conn.execute("SELECT body FROM orders WHERE order_id = ?",
+                               (order.order_id,)).fetchone()
+    finally:
+        conn.close()
+    assert "repriced_left" not in json.loads(body)
+    assert SQLiteOrderRepository(path).get(order.order_id) == order

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Final
 
 import attrs
 
+from orderkit.model import ship_dates
 from orderkit.model._checks import quantity
 from orderkit.model.errors import ValidationError
 from orderkit.model.orders import (
@@ -20,7 +21,7 @@ from orderkit.model.orders import (
     PaymentTerms,
 )
 from orderkit.model.ship_dates import PRESALE_TAG, paid_since, ship_due_at
-from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, ensure_aware, zone
+from orderkit.model.time import DEFAULT_ACCOUNTING_TZ, ensure_aware
 
 if TYPE_CHECKING:
     from orderkit.lifecycle.ports import GroupBy
@@ -162,10 +163,7 @@ def checked_ship_from_tz(ship_from_tz: object) -> str | None:
     ``ship_from_tz``."""
     if ship_from_tz is None:
         return None
-    if not isinstance(ship_from_tz, str):
-        raise ValidationError("ship_from_tz", ship_from_tz, "expected an IANA time zone name")
-    zone(ship_from_tz, path="ship_from_tz")
-    return ship_from_tz
+    return ship_dates.checked_ship_from_tz(ship_from_tz)
 
 
 def balance_due_since(order: Order) -> datetime | None:

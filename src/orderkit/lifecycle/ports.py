@@ -73,6 +73,13 @@ class OrderRepository(OutboxStore, Protocol):
     when they differ, so two writers that read the same version cannot both win. A second
     order claiming a ``(channel, channel_order_id)`` already stored under another
     ``order_id`` raises :class:`~orderkit.model.errors.DuplicateOrder`.
+
+    ``ship_from_tz`` (an IANA zone name) is an optional attribute, not a member of the
+    protocol: the zone a presale's ship-from day begins in, the one the repository
+    derives ``ship_due_at`` in. :class:`~orderkit.lifecycle.service.OrderService`
+    reads it for the ``ReadyToShip`` it writes (the default accounting zone without
+    it); a repository wrapping another should forward it, or the host passes
+    ``OrderService(..., ship_from_tz=...)``, which wins over it.
     """
 
     def get(self, order_id: str) -> Order:

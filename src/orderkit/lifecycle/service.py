@@ -154,6 +154,11 @@ class OrderService:
     ``max_attempts`` bounds the re-read/re-decide loop under contention; when every
     attempt loses, the last :class:`ConcurrencyError` propagates. ``conflicts`` counts
     the re-reads so far (a contention metric for the host).
+    ``ship_from_tz`` (an IANA zone name) is the zone a presale's ship-from day begins in
+    for the ``ReadyToShip`` the service writes; it wins over the repository's own
+    ``ship_from_tz`` (an optional attribute of the port), and a host whose repository
+    wraps another should pass the zone it stores ``ship_due_at`` in. Without either, the
+    default accounting zone. A bad name is a :class:`ValidationError` naming it.
     """
 
     def __init__(
@@ -170,6 +175,7 @@ class OrderService:
         deliver: bool = True,
         payment_timeout: timedelta | None = None,
         stock_counted_at: datetime | None = None,
+        ship_from_tz: str | None = None,
     ) -> None:
         if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
             raise ValidationError("max_attempts", max_attempts, "expected an integer >= 1")
@@ -182,10 +188,10 @@ class OrderService:
             raise ValidationError(name, lock_ttl, "expected a positive timedelta")
         self.repository = repository
         #: The zone a presale's ship-from day begins in for the ``ReadyToShip`` this
-        #: service writes: the repository's ``ship_from_tz`` (what its ``ship_due_at``
-        #: and so the watch read), the default accounting zone for a host repository
-        #: without one.
-        self.ship_from_tz = _ship_from_tz(repository)
+        #: service writes: the ``ship_from_tz`` given, else the repository's
+        #: ``ship_from_tz`` (what its ``ship_due_at`` and so the watch read), else the
+        #: default accounting zone.
+        self.ship_from_tz = _ship_from_tz(repository, ship_from_tz)
         #: The repository's ``after_commit`` (``None`` for a host repository without it,
         #: delivered to at once): see :meth:`_deliver_after_commit`.
         self._on_commit: Callable[[Callable[[], None]], None] | None = getattr(
@@ -1076,10 +1082,13 @@ def _shipped_when_placed(
     return owed
 
 
-def _ship_from_tz(repository: OrderRepository) -> str:
-    """``repository``'s ship-from zone (its ``ship_from_tz``), the default accounting
-    zone when it has none; one that is no IANA zone name is a :class:`ValidationError`
-    naming ``repository.ship_from_tz``."""
+def _ship_from_tz(repository: OrderRepository, given: object) -> str:
+    """The service's ship-from zone: ``given`` (the service's ``ship_from_tz``) when not
+    ``None``, else ``repository``'s ``ship_from_tz``, else the default accounting zone.
+    One that is no IANA zone name is a :class:`ValidationError` naming ``ship_from_tz``
+    (given) or ``repository.ship_from_tz``."""
+    if given is not None:
+        return checked_ship_from_tz(given)
     configured = getattr(repository, "ship_from_tz", None)
     if configured is None:
         return DEFAULT_ACCOUNTING_TZ

@@ -10,6 +10,9 @@ class knows, and reports the first bad field as a
 outbox's domain events) passes ``unknown_keys="ignore"``: keys a class does not know
 are then skipped at every level, and everything it knows is read as strictly.
 
+An order without a repricing (``Order.repriced_left`` is ``None``) is written without
+that key, so an orderkit from before the field still reads it; both shapes read back.
+
 The converter is private to orderkit (built by :func:`make_converter`); the global
 ``cattrs`` converter is never touched.
 """
@@ -26,10 +29,12 @@ from typing import Any, Final, Literal, TypeVar
 
 import cattrs
 from cattrs.errors import AttributeValidationNote, IterableValidationNote
+from cattrs.gen import make_dict_unstructure_fn, override
 
 from orderkit.model.errors import OrderkitError, ValidationError
 from orderkit.model.frozen import FrozenMap
 from orderkit.model.money import Money
+from orderkit.model.orders import Order
 from orderkit.model.time import ensure_aware
 
 __all__ = ["from_dict", "make_converter", "to_dict"]
@@ -179,6 +184,10 @@ def make_converter(*, unknown_keys: UnknownKeys = "refuse") -> cattrs.Converter:
         return lambda values: [hook(value) for value in values]
 
     converter.register_unstructure_hook_factory(_is_tuple_of, unstructure_tuple_of)
+    # An order without a repricing leaves ``repriced_left`` out (an orderkit from
+    # before the field refuses a stored order naming it); both shapes read back.
+    converter.register_unstructure_hook(Order, make_dict_unstructure_fn(
+        Order, converter, repriced_left=override(omit_if_default=True)))
 
     def structure_frozen_map(value: Any, cls: Any) -> FrozenMap[Any, Any]:
         key, item = typing.get_args(cls) or (Any, Any)
