@@ -549,10 +549,18 @@ def _purge_store(args: argparse.Namespace) -> dict[str, int] | None:
 
 
 def _purge_now(args: argparse.Namespace) -> datetime:
-    """A purge command's ``--now`` (default: now), the instant ages are measured from."""
+    """A purge command's ``--now`` (default: now), the instant ages are measured from;
+    an ``--older-than`` reaching back from it before 1900 is a usage error, before any
+    database is opened."""
     from datetime import UTC, datetime
 
-    return datetime.now(UTC) if args.now is None else _option_instant("--now", args.now)
+    from orderkit.model.time import EARLIEST
+
+    now = datetime.now(UTC) if args.now is None else _option_instant("--now", args.now)
+    if now - EARLIEST < args.older_than:
+        args.parser.error(f"argument --older-than: {_span_text(args.older_than)} before"
+                          f" --now {now.isoformat()} reaches back before {EARLIEST.year}")
+    return now
 
 
 def _outbox_purge(args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from orderkit.adapters.postgres import PostgresOrderRepository
+from orderkit.adapters.postgres.orders import PURGE_DELIVERED
 from orderkit.adapters.sqlite import SQLiteOrderRepository
 from orderkit.model.errors import ConcurrencyError, DuplicateOrder
 from orderkit.outbox import OutboxMessage, OutboxRelay, message_id
@@ -186,9 +187,9 @@ def test_postgres_purge_reads_through_its_index_and_keeps_what_is_owed(pg_dsn: s
         sent = _save(repository, f"ORD-{n}")
         delivered.append(sent[0].message_id)  # the second of each order stays pending
     repository.mark_delivered(delivered, T0)
-    plan = query_plan(pg_dsn, f'DELETE FROM "{schema}".order_outbox WHERE seq IN (SELECT seq'
-                      f' FROM "{schema}".order_outbox WHERE status = \'delivered\''
-                      " AND delivered_at < now() ORDER BY delivered_at LIMIT 1000)")
+    # the very statement purge_delivered runs, for a cut-off of now and a batch of 1000
+    statement = PURGE_DELIVERED.replace("{s}", f'"{schema}"') % ("now()", "1000")
+    plan = query_plan(pg_dsn, statement)
     assert "order_outbox_delivered" in plan, plan
     relay = OutboxRelay(repository, clock=ManualClock(T0 + timedelta(days=30)))
     assert relay.purge(timedelta(days=29), batch=7) == 30

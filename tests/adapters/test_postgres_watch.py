@@ -15,6 +15,7 @@ import attrs
 
 from orderkit import OrderStatus
 from orderkit.adapters.postgres import PostgresOrderRepository, PostgresWatchState
+from orderkit.adapters.postgres.watch import PURGE_HISTORY
 from orderkit.model.alerts import Alert
 from orderkit.testing import ManualClock
 from orderkit.testing.postgres import fresh_schema, query_plan
@@ -187,9 +188,9 @@ def test_a_history_purge_on_postgres_reads_through_the_index_on_resolved_at(
             key = f"stale:O-{n}"
             episodes[key] = attrs.evolve(episodes[key], state="resolved",
                                          resolved_at=T0 + timedelta(minutes=n))
-    plan = query_plan(pg_dsn, f'DELETE FROM "{schema}".watch_history WHERE id IN (SELECT id'
-                      f' FROM "{schema}".watch_history WHERE resolved_at < now()'
-                      " ORDER BY resolved_at, id LIMIT 1000)")
+    # the very statement purge_history runs, for a cut-off of now and a batch of 1000
+    statement = PURGE_HISTORY.replace("{s}", f'"{schema}"') % ("now()", "1000")
+    plan = query_plan(pg_dsn, statement)
     assert "watch_history_by_resolved_at" in plan, plan
     clock = ManualClock(T0 + timedelta(days=90, minutes=7))
     assert purge_resolved(state, timedelta(days=90), batch=3, clock=clock) == 7

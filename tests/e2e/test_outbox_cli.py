@@ -237,3 +237,21 @@ def test_a_postgres_server_that_cannot_be_reached_exits_3_without_the_dsn(
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith("orderkit: StoreError: "), line
     assert "s3cret-pw" not in line
+
+
+@pytest.mark.parametrize("command", ["outbox", "watch"])
+@pytest.mark.parametrize("dsn", [
+    "postgresql://orderkit:my secret@127.0.0.1:5432/postgres",
+    "host=127.0.0.1 port=5432 user=orderkit password=my secret dbname=postgres",
+    "postgresql://orderkit:s3cr/etpw@127.0.0.1:5432/postgres",
+])
+def test_a_dsn_that_does_not_parse_is_not_printed(
+    capsys: pytest.CaptureFixture[str], command: str, dsn: str
+) -> None:
+    assert main([command, "purge", "--dsn", dsn, "--older-than", "30d"]) == EXIT_FILE
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    [line] = captured.err.splitlines()
+    assert line == ("orderkit: StoreError: connect to PostgreSQL failed: the DSN could not"
+                    " be parsed (not shown: it may hold a password); percent-encode special"
+                    " characters")

@@ -171,3 +171,27 @@ def test_the_watch_db_before_purge_is_refused_not_ignored(
     assert len(_left(SQLiteWatchState(path))[0]) == 7
     if where[0] == "--db":
         assert len(_left(SQLiteWatchState(Path(where[1])))[0]) == 7
+@pytest.mark.parametrize("command", ["watch", "outbox"])
+@pytest.mark.parametrize("watched", [True, False], ids=["watch-ran", "watch-never-ran"])
+def test_a_cut_off_before_1900_is_a_usage_error_before_the_database_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, watched: bool
+) -> None:
+    path = tmp_path / "shop.db"
+    if watched:
+        _shop(path)
+    else:
+        SQLiteOrderRepository(path).save(sample_order("ORD-1"), None)
+    with pytest.raises(SystemExit) as caught:
+        main([command, "purge", "--db", str(path), "--older-than", "36500d",
+              "--now", "1901-01-01T00:00:00Z"])
+    assert caught.value.code == EXIT_USAGE
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"orderkit {command} purge: argument --older-than: 36500d before"
+                           " --now 1901-01-01T00:00:00+00:00 reaches back before 1900"), line
+    if watched:
+        assert len(_left(SQLiteWatchState(path))[0]) == 7
+    else:
+        with sqlite3.connect(path) as conn:
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        conn.close()
+        assert not {"watch_episodes", "watch_history"} & tables

@@ -14,8 +14,9 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Final
 
-from orderkit.model._checks import encodable, quantity
+from orderkit.model._checks import encodable
 from orderkit.model.errors import ValidationError
+from orderkit.model.retention import checked_purge
 from orderkit.model.time import ensure_aware
 from orderkit.outbox.messages import CONSUMERS, Consumer, OutboxMessage, StoredMessage
 
@@ -154,10 +155,3 @@ def checked_error(error: object) -> str:
     if len(text) > MAX_ERROR_LENGTH:
         text = text[: MAX_ERROR_LENGTH - 1] + "…"
     return text
-
-
-def checked_purge(before: object, limit: object) -> tuple[datetime, int | None]:
-    """The ``before`` (aware) and ``limit`` (an integer from 1, or ``None``) of
-    ``purge_delivered``."""
-    cutoff = ensure_aware(before, path="before")
-    return cutoff, None if limit is None else quantity("limit", limit)

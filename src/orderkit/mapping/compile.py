@@ -348,15 +348,31 @@ def _check_ignored(spec: PlatformMap) -> None:
         parse_path(ignored.replace("[*]", ""), where=f"{spec.name}.ignore[{index}]")
 
 
+def _both_forms(spec: PlatformMap, pattern: str) -> Iterator[str]:
+    """``pattern``, and with ``lines.one_object`` a field inside the line items also in
+    its other form: as it is in the one object (``orderItemInfo.num``) beside as it is
+    in a list (``orderItemInfo[*].num``), whichever of the two ``pattern`` is."""
+    yield pattern
+    if not spec.lines.one_object:
+        return
+    listed, single = f"{spec.lines.path}[*].", f"{spec.lines.path}."
+    if pattern.startswith(listed):
+        yield single + pattern[len(listed):]
+    elif pattern.startswith(single):
+        yield listed + pattern[len(single):]
+
+
 def _patterns(spec: PlatformMap) -> Iterator[tuple[str, str]]:
-    """(source path pattern, unit) for every field the map reads; with
-    ``lines.one_object`` a field inside the line items also as it is in the one object
-    (``orderItemInfo.num`` beside ``orderItemInfo[*].num``)."""
-    listed = f"{spec.lines.path}[*]."
+    """(source path pattern, unit) for every field the map reads, in both forms of
+    :func:`_both_forms`."""
     for pattern, unit in _listed_patterns(spec):
-        yield pattern, unit
-        if spec.lines.one_object and pattern.startswith(listed):
-            yield f"{spec.lines.path}.{pattern[len(listed):]}", unit
+        for form in _both_forms(spec, pattern):
+            yield form, unit
+
+
+def _ignored(spec: PlatformMap) -> frozenset[str]:
+    """The map's ``ignore`` entries, each in both forms of :func:`_both_forms`."""
+    return frozenset(form for ignored in spec.ignore for form in _both_forms(spec, ignored))
 
 
 def _listed_patterns(spec: PlatformMap) -> Iterator[tuple[str, str]]:
@@ -467,7 +483,7 @@ def compile_map(spec: PlatformMap) -> Plan:
     )
     id_key = parse_path(spec.order_id.path, where=f"{name}.order_id")[0]
     return Plan(
-        spec, frozenset(patterns) | frozenset(spec.ignore), patterns, sections, envelopes,
+        spec, frozenset(patterns) | _ignored(spec), patterns, sections, envelopes,
         id_key, _status_plans(spec, order_status, line_status),
         compile_field(spec.order_id, name, "order_id", tz, units=frozenset({"id"})),
         compile_modified(spec, tz),

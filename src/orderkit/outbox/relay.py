@@ -47,10 +47,10 @@ from typing import TYPE_CHECKING, Final
 
 import attrs
 
-from orderkit.model._checks import quantity
 from orderkit.model.audit import AuditEntry
 from orderkit.model.errors import OrderNotFound, RefusedError, ValidationError
-from orderkit.model.time import EARLIEST, Clock, SystemClock, checked_now
+from orderkit.model.retention import purge_in_batches
+from orderkit.model.time import Clock, SystemClock, checked_now
 from orderkit.outbox.findings import OversellDetected, ReleaseParked, ReservationLapsed
 from orderkit.outbox.messages import (
     STOCK_COMMIT,
@@ -265,30 +265,16 @@ class OutboxRelay:
         :class:`~orderkit.model.errors.ValidationError` names it; so does a store
         without ``purge_delivered`` (a host's own outbox store), naming ``store``.
         """
-        if not isinstance(older_than, timedelta) or older_than <= _NO_LAG:
-            raise ValidationError(
-                "older_than", older_than, "expected a positive timedelta (like"
-                " timedelta(days=30))"
-            )
-        batch = quantity("batch", batch)
         store = self.store
         if not isinstance(store, OutboxRetention):
             raise ValidationError(
                 "store", store, "this outbox store cannot purge (no purge_delivered, see"
                 " OutboxRetention): delete its delivered messages in the store itself"
             )
-        now = checked_now(self.clock)
-        if now - EARLIEST < older_than:
-            raise ValidationError(
-                "older_than", older_than, f"reaches back before {EARLIEST.year}"
-            )
-        before = now - older_than
-        purged = 0
-        while True:
-            deleted = store.purge_delivered(before, limit=batch)
-            purged += deleted
-            if deleted < batch:
-                return purged
+        return purge_in_batches(
+            lambda before, limit: store.purge_delivered(before, limit=limit), older_than,
+            batch, self.clock, example="timedelta(days=30)",
+        )
 
     def dead_letters(self) -> Sequence[StoredMessage]:
         """Every message that failed ``max_attempts`` times, with its last error."""

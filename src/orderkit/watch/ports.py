@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Literal, Protocol, TypeGuard, runtime_checkabl
 
 import attrs
 
-from orderkit.model._checks import quantity
 from orderkit.model.errors import ValidationError
+from orderkit.model.retention import checked_purge
 from orderkit.model.time import ensure_aware
 
 if TYPE_CHECKING:
@@ -195,13 +195,6 @@ class WatchRetention(Protocol):
         :class:`~orderkit.model.errors.ValidationError` naming it, before anything is
         deleted."""
         ...
-
-
-def checked_purge(before: object, limit: object) -> tuple[datetime, int | None]:
-    """:meth:`WatchRetention.purge_history`'s arguments, checked: ``before`` aware,
-    ``limit`` an integer >= 1 or ``None``."""
-    cutoff = ensure_aware(before, path="before")
-    return cutoff, None if limit is None else quantity("limit", limit)
 
 
 def checked_window(since: object, until: object) -> tuple[datetime, datetime]:

@@ -4,16 +4,13 @@ short batches (the outbox's retention is :meth:`~orderkit.outbox.OutboxRelay.pur
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Final
 
-from orderkit.model._checks import quantity
 from orderkit.model.errors import ValidationError
-from orderkit.model.time import EARLIEST, Clock, SystemClock, checked_now
+from orderkit.model.retention import purge_in_batches
+from orderkit.model.time import Clock, SystemClock
 from orderkit.watch.ports import WatchRetention
 
 __all__ = ["purge_resolved"]
-
-_ZERO: Final = timedelta(0)
 
 
 def purge_resolved(
@@ -35,17 +32,10 @@ def purge_resolved(
     ``purge_history`` (a host's own state), naming ``state``. The health page then
     shows at most the retained span of resolved alerts.
     """
-    if not isinstance(older_than, timedelta) or older_than <= _ZERO:
-        raise ValidationError("older_than", older_than,
-                              "expected a positive timedelta (like timedelta(days=90))")
-    batch = quantity("batch", batch)
     if not isinstance(state, WatchRetention):
         raise ValidationError("state", state, "this watch state cannot purge its history"
                               " (no purge_history, see WatchRetention)")
-    now = checked_now(SystemClock() if clock is None else clock)
-    if now - EARLIEST < older_than:
-        raise ValidationError("older_than", older_than, f"reaches back before {EARLIEST.year}")
-    cutoff, purged = now - older_than, 0
-    while (deleted := state.purge_history(cutoff, limit=batch)) == batch:
-        purged += deleted
-    return purged + deleted
+    return purge_in_batches(
+        lambda before, limit: state.purge_history(before, limit=limit), older_than, batch,
+        SystemClock() if clock is None else clock, example="timedelta(days=90)",
+    )

@@ -20,6 +20,7 @@ from orderkit.reconcile.ports import Notifier
 from orderkit.watch.memory import MemoryWatchState
 from orderkit.watch.metrics import MetricRule, Metrics, provides
 from orderkit.watch.ports import Episode, WatchState, keyed_cycle
+from orderkit.watch.retention import purge_resolved
 from orderkit.watch.rules import DEFAULT_RULES, Route, Rule, group_key
 
 __all__ = ["BEYOND_LIMIT", "LEASE", "Alert", "WatchReport", "Watcher"]
@@ -189,8 +190,6 @@ class Watcher:
         """Delete the episodes the watcher's state resolved more than ``older_than`` ago
         (by the watcher's clock; added in 0.3), ``batch`` at a time, and return how many:
         :func:`~orderkit.watch.purge_resolved` on :attr:`state`. Open episodes stay."""
-        from orderkit.watch.retention import purge_resolved
-
         return purge_resolved(self.state, older_than, batch=batch, clock=self.clock)
 
     def run_once(self) -> WatchReport:

@@ -246,3 +246,18 @@ def test_check_finds_an_unknown_line_status_in_the_one_object() -> None:
     report = check("kuaishou", [payload], registry=registry(spec))
     assert [(f.kind, f.path) for f in report.findings if f.kind == "unknown_status"] == [
         ("unknown_status", "orderItemInfo.refundStatus")]
+
+
+@pytest.mark.parametrize("ignored", ["orderItemInfo[*].skuNick", "orderItemInfo.skuNick"])
+@pytest.mark.parametrize("as_list", [False, True], ids=["object", "list"])
+def test_an_ignore_entry_in_either_form_ignores_the_field_in_either_shape(
+    ignored: str, as_list: bool
+) -> None:
+    spec = attrs.evolve(KUAISHOU, ignore=(*KUAISHOU.ignore, ignored))
+    payload = load("paid_one_item")
+    if as_list:
+        payload["orderItemInfo"] = [payload["orderItemInfo"]]
+    report = check("kuaishou", [payload], registry=registry(spec))
+    unmapped = {f.path for f in report.findings if f.kind == "unmapped_field"}
+    assert not {path for path in unmapped if "skuNick" in path}
+    assert {path for path in unmapped if "skuDesc" in path}  # the others are still named

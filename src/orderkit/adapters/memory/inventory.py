@@ -122,7 +122,10 @@ class MemoryInventoryStore:
                 self._approvals[entry.ref] = entry
             count_return(self._returns, entry)
             if entry.order_id is not None:
-                count_record(self._recorded.setdefault(entry.order_id, {}), entry)
+                tally = self._recorded.get(entry.order_id, {})
+                count_record(tally, entry)
+                if tally:  # kept only for the orders whose entries change the tally
+                    self._recorded[entry.order_id] = tally
 
     def _undo_of(self, tx: _MemoryTransaction) -> Callable[[], None]:
         """How to put back what committing ``tx`` is about to change."""

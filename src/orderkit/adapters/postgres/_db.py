@@ -43,6 +43,7 @@ from orderkit.model.errors import StoreError, ValidationError
 try:
     import psycopg
     from psycopg import errors as pg_errors
+    from psycopg.conninfo import conninfo_to_dict
     from psycopg.pq import TransactionStatus
 except ImportError as _missing:  # pragma: no cover - exercised in a subprocess test
     raise MissingExtra("postgres", "psycopg") from _missing
@@ -190,10 +191,14 @@ class Database:
         conn: psycopg.Connection[Any] | None = getattr(local, "own", None)
         if conn is not None and getattr(local, "pid", None) == os.getpid() and not conn.closed:
             return conn
+        dsn = str(self.source)
         try:
-            fresh = psycopg.connect(str(self.source), autocommit=True)
+            fresh = psycopg.connect(dsn, autocommit=True)
         except psycopg.Error as error:
-            raise StoreError("connect to PostgreSQL", _reason(error)) from error
+            reason, safe = _connect_reason(dsn, error)
+            if not safe:  # the password may be in libpq's text: not even in the chain
+                raise StoreError("connect to PostgreSQL", reason) from None
+            raise StoreError("connect to PostgreSQL", reason) from error
         if conn is not None and getattr(local, "pid", None) == os.getpid():
             self._forget(conn)  # closed: drop it
         # (after a fork the parent's connection is left alone: closing it here would
@@ -645,6 +650,40 @@ def unique_violation(error: StoreError) -> str | None:
 def _retryable(error: StoreError) -> bool:
     cause = error.__cause__
     return isinstance(cause, psycopg.Error) and cause.sqlstate in _RETRYABLE
+
+
+#: Why a DSN that libpq cannot parse is not shown.
+_UNPARSED_DSN: Final = (
+    "the DSN could not be parsed (not shown: it may hold a password);"
+    " percent-encode special characters"
+)
+
+
+def _connect_reason(dsn: str, error: psycopg.Error) -> tuple[str, bool]:
+    """Why connecting to ``dsn`` failed, without its password, and whether libpq's
+    ``error`` is safe to chain: the DSN's host, port, dbname and user, then libpq's
+    reason unless the password shows in it. A DSN that does not parse, or parses only
+    by taking pieces of an unencoded password (a ``/`` or ``@`` in a URI's password)
+    for the host, port or database name, is not shown at all."""
+    try:
+        params = conninfo_to_dict(dsn)
+    except psycopg.Error:
+        return _UNPARSED_DSN, False
+    if dsn.startswith(("postgresql://", "postgres://")):
+        authority, _, path = dsn.split("://", 1)[1].partition("/")
+        if authority.count("@") > 1 or "@" in path:
+            return _UNPARSED_DSN, False
+    port = str(params.get("port", ""))
+    if port and not all(part.isdigit() for part in port.split(",")):
+        return _UNPARSED_DSN, False
+    named = " ".join(f"{key}={params[key]}" for key in ("host", "port", "dbname", "user")
+                     if params.get(key) not in (None, ""))
+    where = f"to {named}: " if named else ""
+    password = str(params.get("password") or "")
+    reason = _reason(error)
+    if password and password in reason:
+        return f"{where}(libpq's reason not shown: it quotes the password)", False
+    return f"{where}{reason}", True
 
 
 def _reason(error: psycopg.Error) -> str:

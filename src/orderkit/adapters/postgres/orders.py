@@ -245,6 +245,15 @@ MIGRATIONS: Final = (
     """,
 )
 
+#: The statement :meth:`PostgresOrderRepository.purge_delivered` runs: ``{s}`` stands
+#: for the schema, the parameters are the cut-off and the batch size. Public so that a
+#: test plans the very statement the adapter runs (it must read through
+#: ``order_outbox_delivered``).
+PURGE_DELIVERED: Final = (
+    "DELETE FROM {s}.order_outbox WHERE seq IN (SELECT seq FROM {s}.order_outbox"
+    " WHERE status = 'delivered' AND delivered_at < %s ORDER BY delivered_at LIMIT %s)"
+)
+
 #: The stored orders whose ``ship_due_at`` depends on the ship-from zone: presales
 #: with a ``ship_from:`` tag (derived again when the schema's zone changes).
 _PRESALES_WITH_A_DAY: Final = (
@@ -1054,11 +1063,7 @@ class PostgresOrderRepository:
         from orderkit.adapters._outbox import checked_purge
 
         cutoff, count = checked_purge(before, limit)
-        sql = self._db.sql(
-            "DELETE FROM {s}.order_outbox WHERE seq IN (SELECT seq FROM {s}.order_outbox"
-            " WHERE status = 'delivered' AND delivered_at < %s"
-            " ORDER BY delivered_at LIMIT %s)"
-        )
+        sql = self._db.sql(PURGE_DELIVERED)
         deleted: int = self._db.run(
             "purge delivered outbox messages",
             lambda conn: conn.execute(sql, (cutoff, count)).rowcount,

@@ -44,6 +44,15 @@ MIGRATIONS: Final = (
     """,
 )
 
+#: The statement :meth:`PostgresWatchState.purge_history` runs: ``{s}`` stands for the
+#: schema, the parameters are the cut-off and the batch size. Public so that a test
+#: plans the very statement the adapter runs (it must read through
+#: ``watch_history_by_resolved_at``).
+PURGE_HISTORY: Final = (
+    "DELETE FROM {s}.watch_history WHERE id IN (SELECT id FROM {s}.watch_history"
+    " WHERE resolved_at < %s ORDER BY resolved_at, id LIMIT %s)"
+)
+
 
 class PostgresWatchState:
     """Open alert episodes in table ``watch_episodes``, resolved ones in
@@ -135,10 +144,7 @@ class PostgresWatchState:
         ``resolved_at``, in a transaction of its own (or the open block's); open
         episodes stay (see :class:`~orderkit.watch.WatchRetention`)."""
         cutoff, count = checked_purge(before, limit)
-        sql = self._db.sql(
-            "DELETE FROM {s}.watch_history WHERE id IN (SELECT id FROM {s}.watch_history"
-            " WHERE resolved_at < %s ORDER BY resolved_at, id LIMIT %s)"
-        )
+        sql = self._db.sql(PURGE_HISTORY)
         deleted: int = self._db.run(
             "purge watch history",
             lambda conn: conn.execute(sql, (cutoff, count)).rowcount,
