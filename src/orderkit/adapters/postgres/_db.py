@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar
 from orderkit.adapters._commit import checked_callback, run_committed
 from orderkit.adapters._extras import MissingExtra
 from orderkit.model.errors import StoreError, ValidationError
+from orderkit.model.retention import checked_purge
 
 try:
     import psycopg
@@ -443,6 +444,19 @@ class Database:
             conn.close()
         connections = self._shared.connections
         connections[:] = [(pid, c) for pid, c in connections if c is not conn]
+
+    def purge(self, operation: str, statement: str, before: object, limit: object) -> int:
+        """A retention store's delete (``purge_delivered``, ``purge_history``):
+        ``before`` and ``limit`` checked, then ``statement`` (its schema placeholder
+        filled, parameters the cut-off and the limit, ``NULL`` for all) run as one
+        statement in a transaction of its own (or the open block's); how many rows it
+        deleted."""
+        cutoff, count = checked_purge(before, limit)
+        sql = self.sql(statement)
+        deleted: int = self.run(
+            operation, lambda conn: conn.execute(sql, (cutoff, count)).rowcount, single=True
+        )
+        return deleted
 
     def run(
         self,

@@ -1060,16 +1060,7 @@ class PostgresOrderRepository:
         ``before``, earliest delivered first, in one statement through
         ``order_outbox_delivered``, in a transaction of its own (or the open block's);
         pending and dead ones stay (see ``OutboxRetention``)."""
-        from orderkit.adapters._outbox import checked_purge
-
-        cutoff, count = checked_purge(before, limit)
-        sql = self._db.sql(PURGE_DELIVERED)
-        deleted: int = self._db.run(
-            "purge delivered outbox messages",
-            lambda conn: conn.execute(sql, (cutoff, count)).rowcount,
-            single=True,
-        )
-        return deleted
+        return self._db.purge("purge delivered outbox messages", PURGE_DELIVERED, before, limit)
 
     def dead_letter_count(self) -> int:
         """How many dead messages wait for a replay (through ``order_outbox_dead``)."""

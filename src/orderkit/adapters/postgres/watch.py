@@ -21,7 +21,7 @@ from orderkit.adapters._episodes import dump_episode as _dump
 from orderkit.adapters._episodes import load_episode as _load
 from orderkit.adapters._episodes import written_back
 from orderkit.adapters.postgres._db import Database
-from orderkit.watch.ports import Episode, checked_history, checked_keys, checked_purge
+from orderkit.watch.ports import Episode, checked_history, checked_keys
 
 __all__ = ["PostgresWatchState"]
 
@@ -143,11 +143,4 @@ class PostgresWatchState:
         ``before``, earliest resolved first, in one statement through the index on
         ``resolved_at``, in a transaction of its own (or the open block's); open
         episodes stay (see :class:`~orderkit.watch.WatchRetention`)."""
-        cutoff, count = checked_purge(before, limit)
-        sql = self._db.sql(PURGE_HISTORY)
-        deleted: int = self._db.run(
-            "purge watch history",
-            lambda conn: conn.execute(sql, (cutoff, count)).rowcount,
-            single=True,
-        )
-        return deleted
+        return self._db.purge("purge watch history", PURGE_HISTORY, before, limit)
